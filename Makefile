@@ -1,0 +1,76 @@
+# devenv - one Makefile; libraries through pkg-config.
+# libcurl, libgit2 and libarchive are compiled against but loaded with
+# dlopen() on first use (DESIGN.md "Start-up cost"), so they are not linked.
+
+PREFIX   ?= /usr/local
+CC       ?= cc
+PKGS_LINKED  = yaml-0.1 json-c libseccomp libcap
+PKGS_DLOPEN  = libcurl libgit2 libarchive
+PKG_CFLAGS  := $(shell pkg-config --cflags $(PKGS_LINKED) $(PKGS_DLOPEN))
+PKG_LIBS    := $(shell pkg-config --libs $(PKGS_LINKED))
+
+WARN     = -Wall -Wextra -Wshadow -Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral
+CFLAGS  ?= -O2 -g
+ifeq ($(CI),true)
+WARN    += -Werror
+endif
+ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(PKG_CFLAGS) -I.
+LDLIBS   = $(PKG_LIBS) -ldl
+
+UTIL_SRC      = $(wildcard util/*.c)
+ENVFILE_SRC   = $(wildcard envfile/*.c)
+LAYERS_SRC    = $(wildcard layers/*.c)
+PROVISION_SRC = $(wildcard provision/*.c)
+CONTAINER_SRC = $(filter-out container/init.c,$(wildcard container/*.c))
+SRC = devenv.c $(UTIL_SRC) $(ENVFILE_SRC) $(LAYERS_SRC) $(PROVISION_SRC) $(CONTAINER_SRC)
+OBJ = $(SRC:.c=.o) container/init_blob.o
+HDR = $(wildcard */*.h)
+
+UNIT_TESTS = $(patsubst test/unit/%_test.c,test/unit/%_test,$(wildcard test/unit/*_test.c))
+
+all: devenv
+
+devenv: $(OBJ)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(OBJ) $(LDLIBS)
+
+%.o: %.c $(HDR)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+# The env's PID 1: a tiny static program, embedded in devenv and executed
+# from a sealed memfd, so no file of the host is its /proc/1/exe.
+container/devenv-init: container/init.c
+	$(CC) -std=gnu11 -D_GNU_SOURCE $(WARN) -Os -static -o $@ $<
+
+container/init_blob.o: container/init_blob.S container/devenv-init
+	$(CC) -c -o $@ -Icontainer container/init_blob.S
+
+# Unit tests: one binary per module, linked to that module and util/ only.
+test/unit/envfile_test: test/unit/envfile_test.c $(ENVFILE_SRC:.c=.o) $(UTIL_SRC:.c=.o)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka -ldl
+test/unit/layers_test: test/unit/layers_test.c $(LAYERS_SRC:.c=.o) $(UTIL_SRC:.c=.o)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka -ldl
+test/unit/provision_test: test/unit/provision_test.c $(PROVISION_SRC:.c=.o) $(ENVFILE_SRC:.c=.o) $(LAYERS_SRC:.c=.o) $(CONTAINER_SRC:.c=.o) container/init_blob.o $(UTIL_SRC:.c=.o)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka -ldl
+test/unit/util_test: test/unit/util_test.c $(UTIL_SRC:.c=.o)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka -ldl
+
+check-unit: $(UNIT_TESTS)
+	@scripts/run-tests unit $(UNIT_TESTS)
+
+check: devenv $(UNIT_TESTS)
+	@scripts/run-tests all $(UNIT_TESTS)
+
+asan:
+	$(MAKE) clean
+	$(MAKE) CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" all $(UNIT_TESTS)
+
+install: devenv
+	install -D -m 0755 devenv $(DESTDIR)$(PREFIX)/bin/devenv
+
+format:
+	clang-format -i $(SRC) container/init.c $(HDR) test/unit/*.c
+
+clean:
+	rm -f devenv $(OBJ) */*.o container/devenv-init $(UNIT_TESTS)
+
+.PHONY: all check check-unit asan install format clean

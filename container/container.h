@@ -1,0 +1,115 @@
+/*
+ * container/container.h - creating, entering, stopping containers.
+ *
+ * A container is an overlay of layer folders plus an upper folder, entered
+ * through mount, pid, uts, ipc and cgroup namespaces, with pivot_root into
+ * the overlay. Its mounts live only in its own mount namespace, so nothing
+ * is left mounted on the host when it dies.
+ *
+ * Two kinds:
+ *  - an env (ctr_start): a long-lived PID 1 (the tiny init embedded in
+ *    devenv, run from a sealed memfd) that reaps orphans, passes SIGTERM on,
+ *    and holds the env's log; commands enter it with ctr_exec().
+ *  - a build container (ctr_run): one command under the same init, which
+ *    exits with the command's status; used by provisioning steps.
+ *
+ * The env's state.json is read and written here too (state.c).
+ */
+#ifndef CONTAINER_H
+#define CONTAINER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "util/error.h"
+#include "util/str.h"
+
+struct ctr_spec {
+	const char *hostname;       /* the env's name */
+	const char *const *lowers;  /* absolute layer diff folders, TOP first */
+	size_t n_lowers;
+	const char *upper, *work;   /* absolute overlay upper and work folders */
+	const char *checkout;       /* host folder bind-mounted read-write at workdir; NULL: none */
+	const char *workdir;        /* absolute path inside; created when missing */
+	bool build;                 /* build container: overlay with redirect_dir=off,
+				       metacopy=off,index=off; nothing the runtime creates
+				       (mount targets, /etc/hosts...) is left in `upper` */
+	int log_fd;                 /* env only: the init keeps it open; -1 for none */
+	const struct dv_strv *cgroups; /* cgroup folders to put the container in (may be NULL) */
+};
+
+struct ctr_init {
+	pid_t pid;                    /* host pid of the env's PID 1 */
+	unsigned long long start_time; /* field 22 of /proc/PID/stat */
+};
+
+/* Start an env: returns once its PID 1 runs with every mount in place.
+ * On failure nothing is left running. */
+int ctr_start(const struct ctr_spec *spec, struct ctr_init *out, struct dv_error *err);
+
+enum ctr_status { CTR_STOPPED, CTR_RUNNING, CTR_FROZEN };
+/* Read live: is this pid alive, and with this start time (so a reused pid
+ * reads as stopped)? Never signals anything. */
+enum ctr_status ctr_probe(const struct ctr_init *init);
+
+struct ctr_exec {
+	char *const *argv;  /* run inside; a name without '/' is looked up in the env's PATH */
+	char *const *envp;  /* complete environment for argv */
+	const char *cwd;    /* inside the container; falls back to "/" when missing */
+	bool tty;           /* allocate a pty from the container's devpts, relay it,
+			       pass window-size changes on */
+	int tee_fd;         /* >= 0: also copy the command's output to this fd (the log) */
+};
+
+/* Enter a running env and run x->argv there: pidfd_open the init, check its
+ * start time, join its cgroups, setns into all its namespaces, fork, exec.
+ * Only fds 0, 1, 2 reach the command. *status: its exit status, 128+signal,
+ * 126 when it cannot be run, 127 when not found. Returns -1 (with errnum
+ * ESRCH when the env is not running) when devenv itself failed. */
+int ctr_exec(const struct ctr_init *init, const struct dv_strv *cgroups,
+	     const struct ctr_exec *x, int *status, struct dv_error *err);
+
+/* SIGTERM to the init (which passes it on), then SIGKILL after timeout_s.
+ * Returns when the init is gone. A stopped env is success. */
+int ctr_stop(const struct ctr_init *init, unsigned timeout_s, struct dv_error *err);
+
+/* Run one command in a fresh build container (spec->build) and wait. Its
+ * output goes to our stdout/stderr. SIGINT/SIGTERM to devenv kill the whole
+ * container and return -1 with errnum EINTR. */
+int ctr_run(const struct ctr_spec *spec, const struct ctr_exec *x, int *status,
+	    struct dv_error *err);
+
+/* Copy a host file or folder (recursively, no symlinks followed on the
+ * host side) to `dest` inside the root that spec's overlay forms, writing
+ * only through the overlay (so the result lands in spec->upper). Files are
+ * owned by root; modes are kept. */
+int ctr_copy_in(const struct ctr_spec *spec, const char *host_path, const char *dest,
+		struct dv_error *err);
+
+/* Per-env cgroups: one folder named devenv/<name> in each hierarchy this
+ * machine mounts (cgroup v2 unified, and each v1 controller hierarchy).
+ * *out lists the absolute folders created. remove tolerates missing ones. */
+int ctr_cgroup_create(const char *name, struct dv_strv *out, struct dv_error *err);
+int ctr_cgroup_remove(const struct dv_strv *paths, struct dv_error *err);
+
+/* state.json: what cannot be re-derived about an env. Running, suspended or
+ * halted is never stored; read it with ctr_probe(). */
+struct ctr_state {
+	char *id, *name;
+	char *checkout, *envfile;   /* checkout real path; Envfile path inside it */
+	char *spec_digest;          /* sha256 of the Envfile's normalised spec */
+	char *image, *image_id;
+	struct dv_strv layers;      /* layer ids, bottom first */
+	struct dv_strv steps;       /* provisioning keys, one per step, in order */
+	char *workdir, *shell;
+	struct dv_strv env;         /* KEY=VALUE for commands entering the env */
+	struct dv_strv cgroups;
+	struct ctr_init init;       /* pid 0 when never started */
+	long long created;          /* unix seconds */
+};
+int ctr_state_read(int envs_fd, const char *id, struct ctr_state *out, struct dv_error *err);
+int ctr_state_write(int envs_fd, const struct ctr_state *st, struct dv_error *err);
+void ctr_state_release(struct ctr_state *st);
+
+#endif

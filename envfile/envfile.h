@@ -1,0 +1,71 @@
+/*
+ * envfile/envfile.h - the Envfile (YAML, version 1) as a validated
+ * struct env_spec. Knows nothing of containers.
+ *
+ * Order of calls: envfile_find() from the caller's folder, then
+ * envfile_load(), use the spec, env_spec_release().
+ *
+ * Every error carries file:line:col (1-based) and exit status 2 in
+ * err->status; the message follows STYLE.md ("unknown key 'provison' (did
+ * you mean 'provision'?)").
+ */
+#ifndef ENVFILE_H
+#define ENVFILE_H
+
+#include <stddef.h>
+
+#include "util/error.h"
+
+enum env_step_kind { ENV_STEP_RUN, ENV_STEP_COPY };
+
+struct env_kv {
+	char *key, *value;
+};
+
+struct env_step {
+	enum env_step_kind kind;
+	char *run;      /* RUN: the command, run as `shell -c run` */
+	char *copy;     /* COPY: the path as written (relative to the Envfile's folder) */
+	char *copy_abs; /* COPY: its real path on the host, inside the checkout */
+	char *to;       /* COPY: absolute destination inside the env */
+	unsigned line, col; /* where the step starts in the Envfile */
+};
+
+struct env_spec {
+	char *path;     /* absolute path of the Envfile */
+	char *display;  /* the name used in messages: path relative to the cwd, e.g. "Envfile" */
+	char *checkout; /* real path of the checkout (repository root, else the Envfile's folder) */
+	char *relpath;  /* the Envfile's path inside the checkout, e.g. "Envfile" or "sub/Envfile" */
+	char *name;     /* `name`, default: the checkout folder's name */
+	char *image;    /* `image` (required) */
+	char *workdir;  /* `workdir`, default "/workspace"; absolute */
+	char *shell;    /* `shell`, default "/bin/sh"; absolute */
+	struct env_kv *env; /* `env`, in file order */
+	size_t n_env;
+	struct env_step *provision;
+	size_t n_provision;
+	struct env_step *on_up;
+	size_t n_on_up;
+};
+
+/* Look for "Envfile" in start_dir and its parents, stopping at the repository
+ * root (the first folder holding .git) or "/". *out_path is the Envfile's
+ * absolute path, *out_checkout the repository root's real path (or the
+ * Envfile's folder when there is no repository). Both belong to the caller.
+ * errnum ENOENT when none is found. */
+int envfile_find(const char *start_dir, char **out_path, char **out_checkout,
+		 struct dv_error *err);
+
+/* Read and validate the Envfile at path, belonging to checkout. `display` is
+ * the file name used in error positions. On failure *out stays zeroed. */
+int envfile_load(const char *path, const char *checkout, const char *display,
+		 struct env_spec *out, struct dv_error *err);
+
+/* Parse text already in memory (the unit tests' entry point); dir is the
+ * folder relative paths of `copy` resolve against. */
+int envfile_parse(const char *text, size_t len, const char *display, const char *dir,
+		  const char *checkout, struct env_spec *out, struct dv_error *err);
+
+void env_spec_release(struct env_spec *spec);
+
+#endif

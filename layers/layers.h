@@ -1,0 +1,107 @@
+/*
+ * layers/layers.h - the on-disk store: layers, images, the provisioning
+ * cache, and image import/bootstrap (registries come later).
+ *
+ * Layout under the store root (DESIGN.md "The store"):
+ *   layers/<id>/diff/        overlay-ready folder, read-only once committed
+ *   layers/<id>/layer.json   {"id","parent","created","size","step","diff_id"}
+ *   images/<repo>/<tag>.json {"name","id","layers":[bottom..top],"config":{..},"created"}
+ *   cache/<key>              provisioning cache: the layer id, one line
+ *   tmp/                     staging; anything here is garbage after a crash
+ *   envs/                    owned by container/ (the store only creates it)
+ * A layer id is 64 lower-case hex digits (no "sha256:" prefix on disk); an
+ * image id is "sha256:<hex>" of its config, as in OCI.
+ *
+ * Order of calls: layer_store_open(), then any of the functions below,
+ * layer_store_release(). Writes are atomic (temporary name, fsync, rename).
+ */
+#ifndef LAYERS_H
+#define LAYERS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "util/error.h"
+#include "util/str.h"
+
+struct layer_store {
+	char *root;     /* absolute path of the store root */
+	int root_fd, layers_fd, images_fd, cache_fd, tmp_fd; /* O_PATH-less dirfds */
+	bool rootless;
+};
+
+/* Open (creating when missing, mode 0700) the store at root. Refuses a root
+ * that is "/", relative, or the user's $HOME itself. */
+int layer_store_open(const char *root, bool rootless, struct layer_store *out,
+		     struct dv_error *err);
+void layer_store_release(struct layer_store *st);
+
+/* Absolute path of a layer's diff folder (caller frees). */
+char *layer_diff_path(const struct layer_store *st, const char *id);
+bool layer_exists(const struct layer_store *st, const char *id);
+
+struct layer_image {
+	char *name;          /* normalised: "localhost/busybox:latest" */
+	char *id;            /* "sha256:<hex>" of the config */
+	struct dv_strv layers; /* layer ids, bottom first */
+	char *config;        /* OCI image config JSON text */
+	long long created;   /* unix seconds when stored here */
+	unsigned long long size; /* bytes on disk of its layers */
+};
+void layer_image_release(struct layer_image *img);
+
+/* Normalise a reference as podman does: "busybox" -> "localhost/busybox:latest"
+ * when importing (for_import), "docker.io/library/busybox:latest" otherwise.
+ * Rejects bad names with a one-line reason (status 2). */
+int layer_ref_normalize(const char *ref, bool for_import, char **out, struct dv_error *err);
+
+/* Find an image by reference or id: a short name matches a local image
+ * (localhost/NAME) first, then docker.io/library/NAME. errnum ENOENT when
+ * absent, with a message saying how to get it. */
+int layer_image_resolve(const struct layer_store *st, const char *ref,
+			struct layer_image *out, struct dv_error *err);
+/* Every image, sorted by name. *out is an array of *n images (caller
+ * releases each and frees the array). */
+int layer_image_list(const struct layer_store *st, struct layer_image **out, size_t *n,
+		     struct dv_error *err);
+/* Remove the image record (layers stay until gc). */
+int layer_image_remove(const struct layer_store *st, const char *ref, struct dv_error *err);
+
+/* Import a root filesystem tarball (plain, gzip, zstd...) as one layer and
+ * an image named `name`. The layer id is the tar's diff_id; the config has
+ * no timestamps, so the same tar gives the same image id anywhere. Entries
+ * that would land outside the root (.., absolute names, writing through a
+ * symlink, hard links to outside) fail the import with the store unchanged;
+ * device nodes are skipped and counted in *skipped_devices. */
+int layer_image_import(const struct layer_store *st, const char *tar_path, const char *name,
+		       struct layer_image *out, unsigned *skipped_devices, struct dv_error *err);
+/* Build a Debian image ("debian:bookworm") with mmdebstrap or debootstrap
+ * from the Debian mirror and import it. Progress goes to stderr. */
+int layer_image_bootstrap(const struct layer_store *st, const char *ref,
+			  struct layer_image *out, struct dv_error *err);
+
+/* Staging for a new layer: creates tmp/<unique>/{diff,work}; *out_name is
+ * "<unique>" (caller frees). Discard it with layer_staging_discard(). */
+int layer_staging_new(const struct layer_store *st, char **out_name, struct dv_error *err);
+char *layer_staging_path(const struct layer_store *st, const char *name, const char *sub);
+int layer_staging_discard(const struct layer_store *st, const char *name, struct dv_error *err);
+/* Commit staging `name` as layer `id`: syncfs, write layer.json, rename
+ * tmp/<name> into layers/<id> (removing work/ first). If layers/<id> already
+ * exists (a concurrent build), the staging is discarded and this succeeds.
+ * `step` is a one-line description kept in layer.json. */
+int layer_commit(const struct layer_store *st, const char *name, const char *id,
+		 const char *parent, const char *step, struct dv_error *err);
+
+/* Provisioning cache: key (64 hex) -> layer id. get returns 0 and fills out
+ * on a hit whose layer still exists, -1 with errnum ENOENT on a miss. */
+int layer_cache_get(const struct layer_store *st, const char *key, char out[65],
+		    struct dv_error *err);
+int layer_cache_put(const struct layer_store *st, const char *key, const char *id,
+		    struct dv_error *err);
+
+/* Remove layers that no image and no id in `in_use` refers to, cache entries
+ * whose layer is gone, and leftover staging. Reports what it freed. */
+int layer_gc(const struct layer_store *st, const struct dv_strv *in_use,
+	     unsigned *n_layers, unsigned long long *bytes, struct dv_error *err);
+
+#endif

@@ -1,0 +1,18 @@
+/*
+ * util/ctx.h - what main() learns once and passes down (no globals).
+ */
+#ifndef DV_CTX_H
+#define DV_CTX_H
+
+#include <stdbool.h>
+
+struct dv_ctx {
+	char *home;        /* store root: $DEVENV_HOME, /var/lib/devenv, or XDG */
+	bool rootless;     /* euid != 0 */
+	bool json;         /* --json */
+	bool quiet;        /* -q */
+	bool tty_in, tty_out;
+	const char *env_sel; /* -e NAME|ID, or NULL */
+};
+
+#endif

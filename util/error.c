@@ -1,0 +1,90 @@
+/* util/error.c - filling and printing struct dv_error. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+
+static void vset(struct dv_error *err, int errnum, const char *fmt, va_list ap)
+{
+	size_t n;
+
+	err->errnum = errnum;
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	n = strlen(err->msg);
+	if (errnum && n < sizeof(err->msg))
+		snprintf(err->msg + n, sizeof(err->msg) - n, ": %s", strerror(errnum));
+}
+
+int dv_err(struct dv_error *err, int errnum, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vset(err, errnum, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+int dv_err_usage(struct dv_error *err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vset(err, 0, fmt, ap);
+	va_end(ap);
+	err->status = 2;
+	return -1;
+}
+
+int dv_err_at(struct dv_error *err, const char *file, unsigned line, unsigned col,
+	      const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vset(err, 0, fmt, ap);
+	va_end(ap);
+	snprintf(err->file, sizeof(err->file), "%s", file ? file : "");
+	err->line = line;
+	err->col = col;
+	err->status = 2;
+	return -1;
+}
+
+int dv_err_prefix(struct dv_error *err, const char *fmt, ...)
+{
+	char ctx[256], old[sizeof(err->msg)];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(ctx, sizeof(ctx), fmt, ap);
+	va_end(ap);
+	memcpy(old, err->msg, sizeof(old));
+	snprintf(err->msg, sizeof(err->msg), "%s: %s", ctx, old);
+	return -1;
+}
+
+void dv_err_print(const struct dv_error *err)
+{
+	if (err->file[0] && err->line)
+		fprintf(stderr, "devenv: %s:%u:%u: %s\n", err->file, err->line, err->col, err->msg);
+	else if (err->file[0])
+		fprintf(stderr, "devenv: %s: %s\n", err->file, err->msg);
+	else
+		fprintf(stderr, "devenv: %s\n", err->msg[0] ? err->msg : "unknown error");
+}
+
+void dv_bug(const char *file, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "devenv: BUG at %s:%d: ", file, line);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	abort();
+}

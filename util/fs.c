@@ -1,0 +1,381 @@
+/* util/fs.c - see fs.h. */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "fs.h"
+#include "str.h"
+#include "banned.h"
+
+int dv_read_all(int fd, char **out, size_t *len, struct dv_error *err)
+{
+	struct dv_buf b = { 0 };
+	char chunk[16384];
+	ssize_t n;
+
+	for (;;) {
+		n = read(fd, chunk, sizeof(chunk));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			dv_buf_release(&b);
+			return dv_err(err, errno, "read");
+		}
+		if (n == 0)
+			break;
+		dv_buf_add(&b, chunk, (size_t)n);
+	}
+	*len = b.len;
+	*out = dv_buf_steal(&b);
+	return 0;
+}
+
+int dv_read_file_at(int dirfd, const char *path, char **out, size_t *len,
+		    struct dv_error *err)
+{
+	dv_autoclose int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+
+	if (fd < 0)
+		return dv_err(err, errno, "cannot open '%s'", path);
+	if (dv_read_all(fd, out, len, err) < 0)
+		return dv_err_prefix(err, "reading '%s'", path);
+	return 0;
+}
+
+int dv_write_full(int fd, const void *data, size_t len, struct dv_error *err)
+{
+	const char *p = data;
+
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return dv_err(err, errno, "write");
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int dv_write_file_atomic(int dirfd, const char *name, const void *data, size_t len,
+			 mode_t mode, struct dv_error *err)
+{
+	char tmp[PATH_MAX];
+	const char *slash = strrchr(name, '/');
+	dv_autoclose int fd = -1;
+	dv_autoclose int parent = -1;
+
+	if (slash)
+		snprintf(tmp, sizeof(tmp), "%.*s/.%s.tmp.%d", (int)(slash - name), name, slash + 1,
+			 (int)getpid());
+	else
+		snprintf(tmp, sizeof(tmp), ".%s.tmp.%d", name, (int)getpid());
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+	if (fd < 0)
+		return dv_err(err, errno, "cannot create '%s'", tmp);
+	if (dv_write_full(fd, data, len, err) < 0 || fsync(fd) < 0) {
+		if (!dv_err_isset(err))
+			dv_err(err, errno, "fsync '%s'", tmp);
+		unlinkat(dirfd, tmp, 0);
+		return dv_err_prefix(err, "writing '%s'", name);
+	}
+	if (renameat(dirfd, tmp, dirfd, name) < 0) {
+		int e = errno;
+
+		unlinkat(dirfd, tmp, 0);
+		return dv_err(err, e, "cannot rename '%s' to '%s'", tmp, name);
+	}
+	/* The rename is durable only once the folder itself is synced. */
+	if (slash) {
+		char dir[PATH_MAX];
+
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - name), name);
+		parent = openat(dirfd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	} else {
+		parent = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	}
+	if (parent >= 0)
+		fsync(parent);
+	return 0;
+}
+
+int dv_renameat(int olddirfd, const char *oldname, int newdirfd, const char *newname,
+		struct dv_error *err)
+{
+	if (renameat(olddirfd, oldname, newdirfd, newname) < 0)
+		return dv_err(err, errno, "cannot rename '%s' to '%s'", oldname, newname);
+	return 0;
+}
+
+int dv_mkdir_p(const char *path, mode_t mode, struct dv_error *err)
+{
+	char buf[PATH_MAX];
+	size_t i, n = strlen(path);
+
+	if (n >= sizeof(buf))
+		return dv_err(err, ENAMETOOLONG, "'%s'", path);
+	memcpy(buf, path, n + 1);
+	for (i = 1; i <= n; i++) {
+		if (buf[i] != '/' && buf[i] != 0)
+			continue;
+		buf[i] = 0;
+		if (mkdir(buf, mode) < 0 && errno != EEXIST)
+			return dv_err(err, errno, "cannot create folder '%s'", buf);
+		buf[i] = i < n ? '/' : 0;
+	}
+	return 0;
+}
+
+int dv_mkdirat_ok(int dirfd, const char *name, mode_t mode, struct dv_error *err)
+{
+	struct stat st;
+
+	if (mkdirat(dirfd, name, mode) == 0)
+		return 0;
+	if (errno != EEXIST)
+		return dv_err(err, errno, "cannot create folder '%s'", name);
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return dv_err(err, errno, "cannot stat '%s'", name);
+	if (!S_ISDIR(st.st_mode))
+		return dv_err(err, ENOTDIR, "'%s' exists and is not a folder", name);
+	return 0;
+}
+
+int dv_open_dir_at(int dirfd, const char *path, struct dv_error *err)
+{
+	char buf[PATH_MAX];
+	char *save = NULL, *comp;
+	int fd;
+
+	if (strlen(path) >= sizeof(buf))
+		return dv_err(err, ENAMETOOLONG, "'%s'", path);
+	memcpy(buf, path, strlen(path) + 1);
+	fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 3);
+	if (path[0] == '/') {
+		close(fd);
+		fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	}
+	if (fd < 0)
+		return dv_err(err, errno, "cannot open '%s'", path);
+	for (comp = strtok_r(buf, "/", &save); comp; comp = strtok_r(NULL, "/", &save)) {
+		int next = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		int e = errno;
+
+		close(fd);
+		if (next < 0)
+			return dv_err(err, e, "cannot open folder '%s'", path);
+		fd = next;
+	}
+	return fd;
+}
+
+/* Remove everything inside the open folder fd; dev is the device of the tree
+ * root, so a folder on another device (a mount) stops us before we touch it. */
+static int rm_contents(int fd, dev_t dev, const char *where, struct dv_error *err)
+{
+	dv_autoclosedir DIR *d = NULL;
+	struct dirent *de;
+	int dup = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+
+	if (dup < 0 || !(d = fdopendir(dup))) {
+		if (dup >= 0)
+			close(dup);
+		return dv_err(err, errno, "cannot read folder '%s'", where);
+	}
+	while ((errno = 0, de = readdir(d))) {
+		struct stat st;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			if (errno == ENOENT)
+				continue;
+			return dv_err(err, errno, "cannot stat '%s/%s'", where, de->d_name);
+		}
+		if (S_ISDIR(st.st_mode)) {
+			dv_autoclose int sub = -1;
+			struct stat sst;
+			char path[PATH_MAX];
+
+			snprintf(path, sizeof(path), "%s/%s", where, de->d_name);
+			if (st.st_dev != dev)
+				return dv_err(err, EBUSY, "'%s' is a mount point; unmount it first", path);
+			sub = openat(fd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (sub < 0)
+				return dv_err(err, errno, "cannot open '%s'", path);
+			/* The entry may have been swapped since fstatat: check again. */
+			if (fstat(sub, &sst) < 0 || sst.st_ino != st.st_ino || sst.st_dev != dev)
+				return dv_err(err, EBUSY, "'%s' changed or is a mount point", path);
+			if (rm_contents(sub, dev, path, err) < 0)
+				return -1;
+			if (unlinkat(fd, de->d_name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+				return dv_err(err, errno, "cannot remove '%s'", path);
+		} else if (unlinkat(fd, de->d_name, 0) < 0 && errno != ENOENT) {
+			return dv_err(err, errno, "cannot remove '%s/%s'", where, de->d_name);
+		}
+	}
+	if (errno)
+		return dv_err(err, errno, "cannot read folder '%s'", where);
+	return 0;
+}
+
+int dv_rm_tree_at(int dirfd, const char *name, struct dv_error *err)
+{
+	dv_autoclose int fd = -1;
+	struct stat st, pst;
+
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		return dv_err(err, errno, "cannot stat '%s'", name);
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		if (unlinkat(dirfd, name, 0) < 0 && errno != ENOENT)
+			return dv_err(err, errno, "cannot remove '%s'", name);
+		return 0;
+	}
+	if (fstat(dirfd, &pst) == 0 && pst.st_dev != st.st_dev)
+		return dv_err(err, EBUSY, "'%s' is a mount point; unmount it first", name);
+	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return dv_err(err, errno, "cannot open '%s'", name);
+	if (rm_contents(fd, st.st_dev, name, err) < 0)
+		return -1;
+	if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+		return dv_err(err, errno, "cannot remove '%s'", name);
+	return 0;
+}
+
+static unsigned long long du_fd(int fd)
+{
+	unsigned long long total = 0;
+	struct dirent *de;
+	int dup = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	DIR *d = dup >= 0 ? fdopendir(dup) : NULL;
+
+	if (!d) {
+		if (dup >= 0)
+			close(dup);
+		return 0;
+	}
+	while ((de = readdir(d))) {
+		struct stat st;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		total += (unsigned long long)st.st_blocks * 512;
+		if (S_ISDIR(st.st_mode)) {
+			int sub = openat(fd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+			if (sub >= 0) {
+				total += du_fd(sub);
+				close(sub);
+			}
+		}
+	}
+	closedir(d);
+	return total;
+}
+
+unsigned long long dv_du_at(int dirfd, const char *name)
+{
+	dv_autoclose int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	return fd < 0 ? 0 : du_fd(fd);
+}
+
+int dv_waitpid(pid_t pid, int *status, struct dv_error *err)
+{
+	for (;;) {
+		if (waitpid(pid, status, 0) >= 0)
+			return 0;
+		if (errno != EINTR)
+			return dv_err(err, errno, "waitpid");
+	}
+}
+
+int dv_run(char *const argv[], bool quiet, int *exit_code, struct dv_error *err)
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return dv_err(err, errno, "fork");
+	if (pid == 0) {
+		if (quiet) {
+			int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+			if (null >= 0) {
+				dup2(null, 1);
+				dup2(null, 2);
+			}
+		}
+		execvp(argv[0], argv);
+		fprintf(stderr, "devenv: cannot run '%s': %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	if (dv_waitpid(pid, &status, err) < 0)
+		return -1;
+	*exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	return 0;
+}
+
+int dv_lock_at(int dirfd, const char *name, bool exclusive, const char *what,
+	       struct dv_error *err)
+{
+	dv_autoclose int fd = openat(dirfd, name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	int op = exclusive ? LOCK_EX : LOCK_SH;
+
+	if (fd < 0)
+		return dv_err(err, errno, "cannot open lock '%s'", name);
+	if (flock(fd, op | LOCK_NB) < 0) {
+		char buf[32] = "";
+		ssize_t n;
+
+		if (errno != EWOULDBLOCK)
+			return dv_err(err, errno, "cannot lock '%s'", name);
+		n = pread(fd, buf, sizeof(buf) - 1, 0);
+		if (n > 0) {
+			buf[n] = 0;
+			buf[strcspn(buf, "\n")] = 0;
+			fprintf(stderr, "devenv: waiting for %s (locked by pid %s)\n", what, buf);
+		} else {
+			fprintf(stderr, "devenv: waiting for %s (locked by another devenv)\n", what);
+		}
+		while (flock(fd, op) < 0)
+			if (errno != EINTR)
+				return dv_err(err, errno, "cannot lock '%s'", name);
+	}
+	if (exclusive) {
+		char pid[32];
+		int n = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+
+		if (ftruncate(fd, 0) == 0 && pwrite(fd, pid, (size_t)n, 0) < 0) {
+			/* only a hint for waiters; the lock itself is held */
+		}
+	}
+	return dv_steal_fd(&fd);
+}
+
+unsigned long long dv_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (unsigned long long)ts.tv_sec * 1000000000ull + (unsigned long long)ts.tv_nsec;
+}

@@ -1,0 +1,58 @@
+/*
+ * util/fs.h - syscall wrappers that loop on EINTR and short I/O and report
+ * through struct dv_error; atomic writes; safe tree removal; locks.
+ *
+ * Every fd handed out is O_CLOEXEC and belongs to the caller.
+ */
+#ifndef DV_FS_H
+#define DV_FS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "error.h"
+
+/* Read everything from fd into a NUL-terminated malloc'd *out (caller frees). */
+int dv_read_all(int fd, char **out, size_t *len, struct dv_error *err);
+/* Open dirfd/path (no symlink following in the last component) and read it all.
+ * errnum ENOENT when it does not exist. */
+int dv_read_file_at(int dirfd, const char *path, char **out, size_t *len,
+		    struct dv_error *err);
+int dv_write_full(int fd, const void *data, size_t len, struct dv_error *err);
+/* Write dirfd/name atomically: temporary name in the same folder, fsync,
+ * rename, fsync of the folder. Readers see the old or the new file. */
+int dv_write_file_atomic(int dirfd, const char *name, const void *data, size_t len,
+			 mode_t mode, struct dv_error *err);
+int dv_renameat(int olddirfd, const char *oldname, int newdirfd, const char *newname,
+		struct dv_error *err);
+/* mkdir -p of an absolute or relative path; existing folders are fine. */
+int dv_mkdir_p(const char *path, mode_t mode, struct dv_error *err);
+/* mkdirat that accepts EEXIST when the thing there is a folder (not a link). */
+int dv_mkdirat_ok(int dirfd, const char *name, mode_t mode, struct dv_error *err);
+/* Open a folder below dirfd without following symlinks in any component. */
+int dv_open_dir_at(int dirfd, const char *path, struct dv_error *err);
+
+/* Remove dirfd/name and everything below it. Never follows a symlink, never
+ * crosses into another mount (fails with EBUSY naming the mount point, before
+ * removing anything below it). A missing name is success. */
+int dv_rm_tree_at(int dirfd, const char *name, struct dv_error *err);
+/* Total bytes (st_blocks*512) below dirfd/name, not following links. */
+unsigned long long dv_du_at(int dirfd, const char *name);
+
+/* waitpid that loops on EINTR; *status is the raw wait status. */
+int dv_waitpid(pid_t pid, int *status, struct dv_error *err);
+/* fork+exec argv (PATH lookup), wait; *exit_code is its exit status, or
+ * 128+signal. Output goes to our stdout/stderr unless quiet. */
+int dv_run(char *const argv[], bool quiet, int *exit_code, struct dv_error *err);
+
+/* flock dirfd/name (created 0600), shared or exclusive. When another process
+ * holds it, say on stderr which pid (written into the lock file by the holder
+ * of an exclusive lock) and what we wait for, then wait. Returns the fd. */
+int dv_lock_at(int dirfd, const char *name, bool exclusive, const char *what,
+	       struct dv_error *err);
+
+/* Monotonic clock in nanoseconds. */
+unsigned long long dv_now_ns(void);
+
+#endif

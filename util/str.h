@@ -1,0 +1,51 @@
+/*
+ * util/str.h - allocation that cannot fail, a growable buffer, string lists.
+ *
+ * dv_x* abort on out of memory (no caller can do better). A zeroed
+ * struct dv_buf / struct dv_strv is a valid empty value; _release() frees
+ * its contents and leaves zeroes, so it may be called twice.
+ */
+#ifndef DV_STR_H
+#define DV_STR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "error.h"
+
+void *dv_xmalloc(size_t n);
+void *dv_xcalloc(size_t n, size_t size);
+void *dv_xrealloc(void *p, size_t n);
+char *dv_xstrdup(const char *s);
+char *dv_xstrndup(const char *s, size_t n);
+char *dv_xasprintf(const char *fmt, ...) DV_FMT(1, 2);
+
+struct dv_buf {
+	char *s;    /* always NUL-terminated once anything was added */
+	size_t len, cap;
+};
+void dv_buf_add(struct dv_buf *b, const void *data, size_t n);
+void dv_buf_adds(struct dv_buf *b, const char *s);
+void dv_buf_addf(struct dv_buf *b, const char *fmt, ...) DV_FMT(2, 3);
+/* Hands the string out (caller frees); the buffer is left empty. */
+char *dv_buf_steal(struct dv_buf *b);
+void dv_buf_release(struct dv_buf *b);
+
+struct dv_strv {
+	char **v;   /* NULL-terminated once anything was added */
+	size_t n, cap;
+};
+void dv_strv_push(struct dv_strv *sv, const char *s);     /* copies s */
+void dv_strv_push_owned(struct dv_strv *sv, char *s);     /* takes s */
+void dv_strv_release(struct dv_strv *sv);
+
+bool dv_str_startswith(const char *s, const char *prefix);
+bool dv_str_endswith(const char *s, const char *suffix);
+/* Is s exactly n lower-case hex digits? */
+bool dv_str_is_hex(const char *s, size_t n);
+/* Levenshtein distance, for "did you mean". */
+size_t dv_str_distance(const char *a, const char *b);
+/* Human size: "1.5 MiB". */
+void dv_str_size(char *out, size_t outlen, unsigned long long bytes);
+
+#endif
