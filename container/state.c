@@ -1,0 +1,150 @@
+/*
+ * container/state.c - envs/<id>/state.json: read and write atomically.
+ *
+ * Only what cannot be re-derived is stored; whether the env runs is read
+ * live from /proc (ctr_probe), so a crash can never leave a stale "running".
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "container.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+#include "util/banned.h"
+
+static char *get_str(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+		return dv_xstrdup("");
+	return dv_xstrdup(json_object_get_string(v));
+}
+
+static void get_strv(struct json_object *o, const char *key, struct dv_strv *out)
+{
+	struct json_object *v;
+	size_t i, n;
+
+	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_array))
+		return;
+	n = json_object_array_length(v);
+	for (i = 0; i < n; i++) {
+		struct json_object *e = json_object_array_get_idx(v, i);
+
+		if (json_object_is_type(e, json_type_string))
+			dv_strv_push(out, json_object_get_string(e));
+	}
+}
+
+static long long get_int(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v))
+		return 0;
+	return json_object_get_int64(v);
+}
+
+int ctr_state_read(int envs_fd, const char *id, struct ctr_state *out, struct dv_error *err)
+{
+	dv_autofree char *text = NULL;
+	char path[64];
+	size_t len;
+	struct json_object *o;
+	struct json_tokener *tok;
+
+	snprintf(path, sizeof(path), "%s/state.json", id);
+	if (dv_read_file_at(envs_fd, path, &text, &len, err) < 0)
+		return -1;
+	tok = json_tokener_new();
+	o = json_tokener_parse_ex(tok, text, (int)len);
+	json_tokener_free(tok);
+	if (!o || !json_object_is_type(o, json_type_object)) {
+		json_object_put(o);
+		return dv_err(err, EINVAL, "envs/%s/state.json is not valid JSON; 'devenv destroy -e %s' removes the env",
+			      id, id);
+	}
+	out->id = get_str(o, "id");
+	out->name = get_str(o, "name");
+	out->checkout = get_str(o, "checkout");
+	out->envfile = get_str(o, "envfile");
+	out->spec_digest = get_str(o, "spec_digest");
+	out->image = get_str(o, "image");
+	out->image_id = get_str(o, "image_id");
+	get_strv(o, "layers", &out->layers);
+	get_strv(o, "steps", &out->steps);
+	out->workdir = get_str(o, "workdir");
+	out->shell = get_str(o, "shell");
+	get_strv(o, "env", &out->env);
+	get_strv(o, "cgroups", &out->cgroups);
+	out->init.pid = (pid_t)get_int(o, "init_pid");
+	out->init.start_time = (unsigned long long)get_int(o, "init_start");
+	out->created = get_int(o, "created");
+	json_object_put(o);
+	return 0;
+}
+
+static struct json_object *strv_json(const struct dv_strv *sv)
+{
+	struct json_object *a = json_object_new_array();
+
+	for (size_t i = 0; i < sv->n; i++)
+		json_object_array_add(a, json_object_new_string(sv->v[i]));
+	return a;
+}
+
+int ctr_state_write(int envs_fd, const struct ctr_state *st, struct dv_error *err)
+{
+	struct json_object *o = json_object_new_object();
+	char path[64];
+	const char *text;
+	int ret;
+
+#define S(k, v) json_object_object_add(o, k, json_object_new_string((v) ? (v) : ""))
+	S("id", st->id);
+	S("name", st->name);
+	S("checkout", st->checkout);
+	S("envfile", st->envfile);
+	S("spec_digest", st->spec_digest);
+	S("image", st->image);
+	S("image_id", st->image_id);
+	json_object_object_add(o, "layers", strv_json(&st->layers));
+	json_object_object_add(o, "steps", strv_json(&st->steps));
+	S("workdir", st->workdir);
+	S("shell", st->shell);
+	json_object_object_add(o, "env", strv_json(&st->env));
+	json_object_object_add(o, "cgroups", strv_json(&st->cgroups));
+	json_object_object_add(o, "init_pid", json_object_new_int64(st->init.pid));
+	json_object_object_add(o, "init_start", json_object_new_int64((int64_t)st->init.start_time));
+	json_object_object_add(o, "created", json_object_new_int64(st->created));
+#undef S
+	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+	snprintf(path, sizeof(path), "%s/state.json", st->id);
+	ret = dv_write_file_atomic(envs_fd, path, text, strlen(text), 0600, err);
+	json_object_put(o);
+	return ret;
+}
+
+void ctr_state_release(struct ctr_state *st)
+{
+	free(st->id);
+	free(st->name);
+	free(st->checkout);
+	free(st->envfile);
+	free(st->spec_digest);
+	free(st->image);
+	free(st->image_id);
+	dv_strv_release(&st->layers);
+	dv_strv_release(&st->steps);
+	free(st->workdir);
+	free(st->shell);
+	dv_strv_release(&st->env);
+	dv_strv_release(&st->cgroups);
+	memset(st, 0, sizeof(*st));
+}

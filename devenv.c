@@ -1,0 +1,804 @@
+/*
+ * devenv.c - the command line: global set-up and a table of commands.
+ *
+ * Each cmd_* parses its options, calls a module or two and prints. Errors
+ * come back in struct dv_error and are printed once, here. Exit status:
+ * 0 done, 1 failed, 2 usage or Envfile error; `ssh` exits with its
+ * command's status, or 125 when devenv itself failed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <json-c/json.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "container/container.h"
+#include "envfile/envfile.h"
+#include "layers/layers.h"
+#include "provision/provision.h"
+#include "util/cleanup.h"
+#include "util/ctx.h"
+#include "util/fs.h"
+#include "util/banned.h"
+
+#define DEVENV_VERSION "0.1.0"
+
+enum {
+	CMD_STORE = 1 << 0,       /* opens the store */
+	CMD_LOCKS_STORE = 1 << 1, /* holds it shared, so `gc` cannot remove what it builds */
+};
+
+struct cmd {
+	const char *name;
+	int (*run)(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
+		   struct dv_error *err);
+	unsigned flags;
+	const char *usage;
+	const char *summary;
+};
+
+static const struct cmd *find_cmd(const char *name);
+
+/* Common options: --help, --json, -e NAME|ID, -q. Returns optind, or -1
+ * after printing help (status 0) / on a usage error. extra_opts are the
+ * command's own short options, handled by `own`. */
+struct opt_spec {
+	const char *shorts;          /* own short options (getopt syntax) */
+	const struct option *longs;  /* own long options, terminated by {0} */
+	int (*own)(int c, const char *arg, void *data, struct dv_error *err);
+	void *data;
+};
+
+static int parse_opts(struct dv_ctx *ctx, const struct cmd *cmd, int argc, char **argv,
+		      const struct opt_spec *os, bool *helped, struct dv_error *err)
+{
+	struct option longs[16] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "json", no_argument, NULL, 'J' },
+		{ "env", required_argument, NULL, 'e' },
+		{ "quiet", no_argument, NULL, 'q' },
+	};
+	char shorts[64];
+	size_t nl = 4;
+	int c;
+
+	for (const struct option *o = os ? os->longs : NULL; o && o->name && nl < 15; o++)
+		longs[nl++] = *o;
+	snprintf(shorts, sizeof(shorts), "+he:q%s", os && os->shorts ? os->shorts : "");
+	optind = 1;
+	opterr = 0;
+	*helped = false;
+	while ((c = getopt_long(argc, argv, shorts, longs, NULL)) != -1) {
+		switch (c) {
+		case 'h':
+			printf("usage: devenv %s %s\n\n%s\n", cmd->name, cmd->usage, cmd->summary);
+			printf("\noptions:\n  -e, --env NAME|ID  act on that env, from anywhere\n"
+			       "      --json         output JSON where the command prints data\n"
+			       "  -q, --quiet        print less\n  -h, --help         this text\n");
+			*helped = true;
+			return -1;
+		case 'J':
+			ctx->json = true;
+			break;
+		case 'e':
+			ctx->env_sel = optarg;
+			break;
+		case 'q':
+			ctx->quiet = true;
+			break;
+		case '?':
+			if (optopt)
+				return dv_err_usage(err, "'devenv %s' has no option '-%c'; see 'devenv %s --help'",
+						    cmd->name, optopt, cmd->name);
+			return dv_err_usage(err, "'devenv %s' has no option '%s'; see 'devenv %s --help'",
+					    cmd->name, argv[optind - 1], cmd->name);
+		case ':':
+			return dv_err_usage(err, "option '%s' needs a value", argv[optind - 1]);
+		default:
+			if (!os || !os->own || os->own(c, optarg, os->data, err) < 0)
+				return dv_err_isset(err) ? -1 : dv_err_usage(err, "bad option");
+		}
+	}
+	return optind;
+}
+
+static int no_args(const struct cmd *cmd, int argc, char **argv, int optind_, struct dv_error *err)
+{
+	if (optind_ < argc)
+		return dv_err_usage(err, "'devenv %s' takes no argument '%s'; see 'devenv %s --help'",
+				    cmd->name, argv[optind_], cmd->name);
+	return 0;
+}
+
+static const char *status_name(const struct prov_env *env)
+{
+	if (!env->has_state)
+		return "not created";
+	switch (ctr_probe(&env->state.init)) {
+	case CTR_RUNNING: return "running";
+	case CTR_FROZEN: return "suspended";
+	default: return "halted";
+	}
+}
+
+/* ---- env commands ---- */
+
+#define ENV_CMD_PROLOGUE(need_spec)                                                   \
+	struct prov_env env = { .lock_fd = -1 };                                      \
+	bool helped;                                                                  \
+	int oi = parse_opts(ctx, self, argc, argv, NULL, &helped, err), ret;          \
+	if (oi < 0)                                                                   \
+		return helped ? 0 : -1;                                               \
+	if (no_args(self, argc, argv, oi, err) < 0)                                         \
+		return -1;                                                            \
+	if (prov_env_locate(ctx, st, need_spec, &env, err) < 0) {                     \
+		prov_env_release(&env);                                               \
+		return -1;                                                            \
+	}
+
+static int cmd_up(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
+		  struct dv_error *err)
+{
+	const struct cmd *self = find_cmd("up");
+	ENV_CMD_PROLOGUE(true);
+	ret = prov_env_up(ctx, st, &env, err);
+	prov_env_release(&env);
+	return ret;
+}
+
+static int cmd_provision(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
+			 struct dv_error *err)
+{
+	const struct cmd *self = find_cmd("provision");
+	ENV_CMD_PROLOGUE(true);
+	ret = prov_env_provision(ctx, st, &env, err);
+	prov_env_release(&env);
+	return ret;
+}
+
+static int timeout_opt(int c, const char *arg, void *data, struct dv_error *err)
+{
+	char *end;
+	unsigned long v;
+
+	if (c != 't')
+		return -1;
+	errno = 0;
+	v = strtoul(arg, &end, 10);
+	if (errno || *end || end == arg || v > 3600)
+		return dv_err_usage(err, "--timeout takes whole seconds from 0 to 3600, not '%s'", arg);
+	*(unsigned *)data = (unsigned)v;
+	return 0;
+}
+
+static int halt_or_reload(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
+			  const struct cmd *self, bool reload, struct dv_error *err)
+{
+	static const struct option longs[] = { { "timeout", required_argument, NULL, 't' }, { 0 } };
+	unsigned timeout = 10;
+	struct opt_spec os = { "t:", longs, timeout_opt, &timeout };
+	struct prov_env env = { .lock_fd = -1 };
+	bool helped;
+	int oi = parse_opts(ctx, self, argc, argv, &os, &helped, err), ret = -1;
+
+	if (oi < 0)
+		return helped ? 0 : -1;
+	if (no_args(self, argc, argv, oi, err) < 0)
+		return -1;
+	if (prov_env_locate(ctx, st, reload, &env, err) < 0)
+		goto out;
+	if (reload && !env.has_state) {
+		ret = prov_env_up(ctx, st, &env, err);
+		goto out;
+	}
+	if (prov_env_halt(ctx, st, &env, timeout, err) < 0)
+		goto out;
+	ret = reload ? prov_env_up(ctx, st, &env, err) : 0;
+out:
+	prov_env_release(&env);
+	return ret;
+}
+
+static int cmd_halt(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
+		    struct dv_error *err)
+{
+	return halt_or_reload(ctx, st, argc, argv, find_cmd("halt"), false, err);
+}
+
+static int cmd_reload(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
+		      struct dv_error *err)
+{
+	return halt_or_reload(ctx, st, argc, argv, find_cmd("reload"), true, err);
+}
+
+static int force_opt(int c, const char *arg, void *data, struct dv_error *err)
+{
+	(void)arg;
+	(void)err;
+	if (c != 'f')
+		return -1;
+	*(bool *)data = true;
+	return 0;
+}
+
+static int cmd_destroy(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
+		       struct dv_error *err)
+{
+	static const struct option longs[] = { { "force", no_argument, NULL, 'f' }, { 0 } };
+	const struct cmd *self = find_cmd("destroy");
+	bool force = false, helped;
+	struct opt_spec os = { "f", longs, force_opt, &force };
+	struct prov_env env = { .lock_fd = -1 };
+	int oi = parse_opts(ctx, self, argc, argv, &os, &helped, err), ret = -1;
+
+	if (oi < 0)
+		return helped ? 0 : -1;
+	if (no_args(self, argc, argv, oi, err) < 0)
+		return -1;
+	if (prov_env_locate(ctx, st, false, &env, err) < 0)
+		goto out;
+	if (!force && env.has_state) {
+		char answer[16] = "";
+
+		if (!isatty(0)) {
+			dv_err_usage(err, "'devenv destroy' asks before removing env '%s'; pass -f to skip the question",
+				     env.state.name);
+			goto out;
+		}
+		printf("Destroy env '%s' (%s)? Its files outside the checkout are lost. [y/N] ",
+		       env.state.name, env.id);
+		fflush(stdout);
+		if (!fgets(answer, sizeof(answer), stdin) || (answer[0] != 'y' && answer[0] != 'Y')) {
+			printf("nothing destroyed\n");
+			ret = 0;
+			goto out;
+		}
+	}
+	ret = prov_env_destroy(ctx, st, &env, err);
+out:
+	prov_env_release(&env);
+	return ret;
+}
+
+static int cmd_status(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
+		      struct dv_error *err)
+{
+	const struct cmd *self = find_cmd("status");
+	ENV_CMD_PROLOGUE(false);
+	const char *state = status_name(&env);
+	bool running = env.has_state && ctr_probe(&env.state.init) != CTR_STOPPED;
+
+	if (ctx->json) {
+		struct json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "id", json_object_new_string(env.id));
+		json_object_object_add(o, "name", env.has_state ? json_object_new_string(env.state.name) : NULL);
+		json_object_object_add(o, "state", json_object_new_string(state));
+		json_object_object_add(o, "pid", running ? json_object_new_int(env.state.init.pid) : NULL);
+		json_object_object_add(o, "image", env.has_state ? json_object_new_string(env.state.image) : NULL);
+		json_object_object_add(o, "image_id", env.has_state ? json_object_new_string(env.state.image_id) : NULL);
+		json_object_object_add(o, "checkout", env.has_state ? json_object_new_string(env.state.checkout) : NULL);
+		json_object_object_add(o, "workdir", env.has_state ? json_object_new_string(env.state.workdir) : NULL);
+		json_object_object_add(o, "created", env.has_state ? json_object_new_int64(env.state.created) : NULL);
+		printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(o);
+	} else if (!env.has_state) {
+		printf("env %s: not created ('devenv up' creates it)\n", env.id);
+	} else {
+		printf("env '%s' (%s): %s\n", env.state.name, env.id, state);
+		printf("  image:    %s\n  checkout: %s\n  workdir:  %s\n", env.state.image,
+		       env.state.checkout, env.state.workdir);
+		if (running)
+			printf("  init pid: %d\n", (int)env.state.init.pid);
+	}
+	prov_env_release(&env);
+	ret = 0;
+	return ret;
+}
+
+static void format_age(char *out, size_t n, long long created)
+{
+	long long age = (long long)time(NULL) - created;
+
+	if (age < 120)
+		snprintf(out, n, "%llds", age);
+	else if (age < 7200)
+		snprintf(out, n, "%lldm", age / 60);
+	else if (age < 172800)
+		snprintf(out, n, "%lldh", age / 3600);
+	else
+		snprintf(out, n, "%lldd", age / 86400);
+}
+
+static int cmd_ls(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
+		  struct dv_error *err)
+{
+	const struct cmd *self = find_cmd("ls");
+	struct ctr_state *all;
+	size_t n;
+	bool helped;
+	int oi = parse_opts(ctx, self, argc, argv, NULL, &helped, err);
+	struct json_object *arr = NULL;
+
+	if (oi < 0)
+		return helped ? 0 : -1;
+	if (no_args(self, argc, argv, oi, err) < 0 || prov_env_list(st, &all, &n, err) < 0)
+		return -1;
+	if (ctx->json)
+		arr = json_object_new_array();
+	else
+		printf("%-12s  %-16s  %-8s  %-5s  %-28s  %s\n", "ID", "NAME", "STATE", "AGE", "IMAGE",
+		       "CHECKOUT");
+	for (size_t i = 0; i < n; i++) {
+		struct prov_env tmp = { .has_state = true, .state = all[i] };
+		const char *state = status_name(&tmp);
+		char age[32];
+
+		format_age(age, sizeof(age), all[i].created);
+		if (arr) {
+			struct json_object *o = json_object_new_object();
+
+			json_object_object_add(o, "id", json_object_new_string(all[i].id));
+			json_object_object_add(o, "name", json_object_new_string(all[i].name));
+			json_object_object_add(o, "state", json_object_new_string(state));
+			json_object_object_add(o, "image", json_object_new_string(all[i].image));
+			json_object_object_add(o, "checkout", json_object_new_string(all[i].checkout));
+			json_object_object_add(o, "created", json_object_new_int64(all[i].created));
+			json_object_array_add(arr, o);
+		} else {
+			printf("%-12s  %-16s  %-8s  %-5s  %-28s  %s\n", all[i].id, all[i].name, state, age,
+			       all[i].image, all[i].checkout);
+		}
+		ctr_state_release(&all[i]);
+	}
+	free(all);
+	if (arr) {
+		printf("%s\n", json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(arr);
+	}
+	return 0;
+}
+
+static int follow_opt(int c, const char *arg, void *data, struct dv_error *err)
+{
+	return force_opt(c == 'f' ? 'f' : c, arg, data, err);
+}
+
+static int cmd_logs(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
+		    struct dv_error *err)
+{
+	static const struct option longs[] = { { "follow", no_argument, NULL, 'f' }, { 0 } };
+	const struct cmd *self = find_cmd("logs");
+	bool follow = false, helped;
+	struct opt_spec os = { "f", longs, follow_opt, &follow };
+	struct prov_env env = { .lock_fd = -1 };
+	int oi = parse_opts(ctx, self, argc, argv, &os, &helped, err), ret = -1;
+	dv_autoclose int fd = -1;
+	char path[64], buf[65536];
+
+	if (oi < 0)
+		return helped ? 0 : -1;
+	if (no_args(self, argc, argv, oi, err) < 0 || prov_env_locate(ctx, st, false, &env, err) < 0)
+		goto out;
+	snprintf(path, sizeof(path), "envs/%s/log", env.id);
+	fd = openat(st->root_fd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 && errno == ENOENT && !follow) {
+		ret = 0; /* never started: no output yet */
+		goto out;
+	}
+	if (fd < 0) {
+		dv_err(err, errno, "cannot open the log of env %s", env.id);
+		goto out;
+	}
+	for (;;) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			dv_err(err, errno, "reading the log");
+			goto out;
+		}
+		if (n > 0) {
+			if (fwrite(buf, 1, (size_t)n, stdout) != (size_t)n)
+				goto out;
+			continue;
+		}
+		fflush(stdout);
+		/* -f follows while the env runs, like `docker logs -f`. */
+		if (!follow || !env.has_state || ctr_probe(&env.state.init) == CTR_STOPPED)
+			break;
+		poll(NULL, 0, 200);
+	}
+	ret = 0;
+out:
+	prov_env_release(&env);
+	return ret;
+}
+
+/* ---- ssh: the hot path. Reads state.json, enters, execs; nothing else. ---- */
+
+struct ssh_opts {
+	const char *command;
+};
+
+static int ssh_opt(int c, const char *arg, void *data, struct dv_error *err)
+{
+	(void)err;
+	if (c != 'c')
+		return -1;
+	((struct ssh_opts *)data)->command = arg;
+	return 0;
+}
+
+static int cmd_ssh(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
+		   struct dv_error *err)
+{
+	static const struct option longs[] = { { "command", required_argument, NULL, 'c' }, { 0 } };
+	const struct cmd *self = find_cmd("ssh");
+	struct ssh_opts so = { 0 };
+	struct opt_spec os = { "c:", longs, ssh_opt, &so };
+	struct prov_env env = { .lock_fd = -1 };
+	struct dv_strv envp = { 0 };
+	char cwd[PATH_MAX], dir[PATH_MAX];
+	bool helped;
+	int oi = parse_opts(ctx, self, argc, argv, &os, &helped, err), status = 0, ret = -1;
+	const char *term = getenv("TERM");
+
+	err->status = 125;
+	if (oi < 0) {
+		if (!helped)
+			err->status = 2;
+		return helped ? 0 : -1;
+	}
+	if (so.command && oi < argc)
+		return dv_err(err, 0, "give either -c CMD or -- ARGV..., not both");
+	if (prov_env_locate(ctx, st, false, &env, err) < 0)
+		goto out;
+	if (!env.has_state) {
+		dv_err(err, ESRCH, "env %s was never brought up; 'devenv up' creates it", env.id);
+		goto out;
+	}
+	switch (ctr_probe(&env.state.init)) {
+	case CTR_STOPPED:
+		dv_err(err, ESRCH, "env '%s' is not running; 'devenv up' starts it", env.state.name);
+		goto out;
+	case CTR_FROZEN:
+		dv_err(err, EAGAIN, "env '%s' is suspended; 'devenv resume' thaws it", env.state.name);
+		goto out;
+	default:
+		break;
+	}
+	/* From checkout/sub/dir start in workdir/sub/dir. */
+	snprintf(dir, sizeof(dir), "%s", env.state.workdir);
+	if (getcwd(cwd, sizeof(cwd))) {
+		size_t n = strlen(env.state.checkout);
+
+		if (strncmp(cwd, env.state.checkout, n) == 0 && (cwd[n] == '/' || cwd[n] == 0))
+			snprintf(dir, sizeof(dir), "%s%s", env.state.workdir, cwd + n);
+	}
+	for (size_t i = 0; i < env.state.env.n; i++)
+		dv_strv_push(&envp, env.state.env.v[i]);
+	bool tty = ctx->tty_in && ctx->tty_out;
+	if (tty)
+		dv_strv_push_owned(&envp, dv_xasprintf("TERM=%s", term ? term : "xterm"));
+	char *shell_argv[] = { env.state.shell, "-c", (char *)so.command, NULL };
+	char *login_argv[] = { env.state.shell, "-l", NULL };
+	struct ctr_exec x = {
+		.argv = so.command ? shell_argv : oi < argc ? argv + oi : login_argv,
+		.envp = envp.v,
+		.cwd = dir,
+		.tty = tty,
+		.tee_fd = -1,
+	};
+	fflush(stdout);
+	if (ctr_exec(&env.state.init, &env.state.cgroups, &x, &status, err) < 0)
+		goto out;
+	err->status = status;
+	ret = status == 0 ? 0 : -2; /* -2: exit with the command's status, print nothing */
+out:
+	dv_strv_release(&envp);
+	prov_env_release(&env);
+	return ret;
+}
+
+/* ---- image store commands ---- */
+
+static int cmd_images(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
+		      struct dv_error *err)
+{
+	const struct cmd *self = find_cmd("images");
+	struct layer_image *imgs;
+	size_t n;
+	bool helped;
+	int oi = parse_opts(ctx, self, argc, argv, NULL, &helped, err);
+	struct json_object *arr = NULL;
+
+	if (oi < 0)
+		return helped ? 0 : -1;
+	if (no_args(self, argc, argv, oi, err) < 0 || layer_image_list(st, &imgs, &n, err) < 0)
+		return -1;
+	if (ctx->json)
+		arr = json_object_new_array();
+	else
+		printf("%-40s  %-19s  %-10s  %s\n", "NAME", "ID", "SIZE", "STORED");
+	for (size_t i = 0; i < n; i++) {
+		char size[32], age[32];
+
+		dv_str_size(size, sizeof(size), imgs[i].size);
+		format_age(age, sizeof(age), imgs[i].created);
+		if (arr) {
+			struct json_object *o = json_object_new_object();
+
+			json_object_object_add(o, "name", json_object_new_string(imgs[i].name));
+			json_object_object_add(o, "id", json_object_new_string(imgs[i].id));
+			json_object_object_add(o, "size", json_object_new_int64((int64_t)imgs[i].size));
+			json_object_object_add(o, "layers", json_object_new_int((int)imgs[i].layers.n));
+			json_object_array_add(arr, o);
+		} else {
+			printf("%-40s  %.19s  %-10s  %s ago\n", imgs[i].name, imgs[i].id, size, age);
+		}
+		layer_image_release(&imgs[i]);
+	}
+	free(imgs);
+	if (arr) {
+		printf("%s\n", json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(arr);
+	}
+	return 0;
+}
+
+static int cmd_rmi(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
+		   struct dv_error *err)
+{
+	const struct cmd *self = find_cmd("rmi");
+	struct layer_image img = { 0 };
+	struct ctr_state *all = NULL;
+	size_t n = 0;
+	bool helped;
+	int oi = parse_opts(ctx, self, argc, argv, NULL, &helped, err), ret = -1;
+
+	if (oi < 0)
+		return helped ? 0 : -1;
+	if (oi + 1 != argc)
+		return dv_err_usage(err, "usage: devenv rmi IMAGE");
+	if (layer_image_resolve(st, argv[oi], &img, err) < 0 || prov_env_list(st, &all, &n, err) < 0)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(all[i].image_id, img.id) == 0) {
+			dv_err(err, EBUSY, "image '%s' is used by env '%s' (%s); destroy it first", img.name,
+			       all[i].name, all[i].id);
+			goto out;
+		}
+	}
+	if (layer_image_remove(st, img.name, err) < 0)
+		goto out;
+	if (!ctx->quiet)
+		printf("removed image '%s' ('devenv gc' frees its layers)\n", img.name);
+	ret = 0;
+out:
+	for (size_t i = 0; i < n; i++)
+		ctr_state_release(&all[i]);
+	free(all);
+	layer_image_release(&img);
+	return ret;
+}
+
+static int cmd_image(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
+		     struct dv_error *err)
+{
+	const struct cmd *self = find_cmd("image");
+	struct layer_image img = { 0 };
+	unsigned skipped = 0;
+	bool helped;
+	int oi = parse_opts(ctx, self, argc, argv, NULL, &helped, err), ret = -1;
+
+	if (oi < 0)
+		return helped ? 0 : -1;
+	if (oi < argc && strcmp(argv[oi], "import") == 0) {
+		if (argc - oi != 3)
+			return dv_err_usage(err, "usage: devenv image import FILE NAME[:TAG]");
+		if (layer_image_import(st, argv[oi + 1], argv[oi + 2], &img, &skipped, err) < 0)
+			goto out;
+	} else if (oi < argc && strcmp(argv[oi], "bootstrap") == 0) {
+		if (argc - oi != 2)
+			return dv_err_usage(err, "usage: devenv image bootstrap debian:SUITE");
+		if (layer_image_bootstrap(st, argv[oi + 1], &img, err) < 0)
+			goto out;
+	} else {
+		return dv_err_usage(err, "usage: devenv image import FILE NAME[:TAG] | devenv image bootstrap debian:SUITE");
+	}
+	if (skipped)
+		printf("skipped %u device node%s (the runtime provides /dev)\n", skipped,
+		       skipped == 1 ? "" : "s");
+	printf("%s %s\n", img.name, img.id);
+	ret = 0;
+out:
+	layer_image_release(&img);
+	return ret;
+}
+
+static int cmd_gc(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
+		  struct dv_error *err)
+{
+	const struct cmd *self = find_cmd("gc");
+	struct ctr_state *all = NULL;
+	struct dv_strv in_use = { 0 };
+	size_t n = 0;
+	unsigned layers = 0;
+	unsigned long long bytes = 0;
+	char size[32];
+	bool helped;
+	int oi = parse_opts(ctx, self, argc, argv, NULL, &helped, err), ret = -1;
+	dv_autoclose int lock = -1;
+
+	if (oi < 0)
+		return helped ? 0 : -1;
+	if (no_args(self, argc, argv, oi, err) < 0)
+		return -1;
+	/* Exclusive: no `up` may be between building a layer and recording it. */
+	lock = dv_lock_at(st->root_fd, "store.lock", true, "the store", err);
+	if (lock < 0 || prov_env_list(st, &all, &n, err) < 0)
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < all[i].layers.n; j++)
+			dv_strv_push(&in_use, all[i].layers.v[j]);
+	if (layer_gc(st, &in_use, &layers, &bytes, err) < 0)
+		goto out;
+	dv_str_size(size, sizeof(size), bytes);
+	printf("removed %u layer%s, freed %s\n", layers, layers == 1 ? "" : "s", size);
+	ret = 0;
+out:
+	for (size_t i = 0; i < n; i++)
+		ctr_state_release(&all[i]);
+	free(all);
+	dv_strv_release(&in_use);
+	return ret;
+}
+
+/* ---- misc ---- */
+
+static int cmd_version(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
+		       struct dv_error *err)
+{
+	(void)ctx;
+	(void)st;
+	(void)argc;
+	(void)argv;
+	(void)err;
+	printf("devenv %s\n", DEVENV_VERSION);
+	return 0;
+}
+
+static int cmd_help(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
+		    struct dv_error *err);
+
+static const struct cmd commands[] = {
+	{ "up", cmd_up, CMD_STORE | CMD_LOCKS_STORE, "[-e NAME|ID]", "build what is missing, create or start the env, run on_up" },
+	{ "ssh", cmd_ssh, CMD_STORE, "[-e NAME|ID] [-c CMD | -- ARGV...]", "open a shell, or run a command, in the running env" },
+	{ "halt", cmd_halt, CMD_STORE, "[-e NAME|ID] [--timeout S]", "stop the env (SIGTERM, then SIGKILL after S seconds, default 10); keeps its files" },
+	{ "reload", cmd_reload, CMD_STORE | CMD_LOCKS_STORE, "[-e NAME|ID] [--timeout S]", "halt and up again, picking up Envfile changes" },
+	{ "provision", cmd_provision, CMD_STORE | CMD_LOCKS_STORE, "[-e NAME|ID]", "rebuild provisioning against the current Envfile" },
+	{ "destroy", cmd_destroy, CMD_STORE, "[-e NAME|ID] [-f]", "remove the env (never the checkout)" },
+	{ "status", cmd_status, CMD_STORE, "[-e NAME|ID] [--json]", "this env's state" },
+	{ "ls", cmd_ls, CMD_STORE, "[--json]", "every env on this machine" },
+	{ "logs", cmd_logs, CMD_STORE, "[-e NAME|ID] [-f]", "the env's output (on_up steps)" },
+	{ "images", cmd_images, CMD_STORE, "[--json]", "list images in the store" },
+	{ "rmi", cmd_rmi, CMD_STORE, "IMAGE", "remove an image no env uses" },
+	{ "image", cmd_image, CMD_STORE | CMD_LOCKS_STORE, "import FILE NAME[:TAG] | bootstrap debian:SUITE", "import a rootfs tarball, or build a Debian image" },
+	{ "gc", cmd_gc, CMD_STORE, "", "remove layers nothing refers to" },
+	{ "version", cmd_version, 0, "", "print devenv's version" },
+	{ "help", cmd_help, 0, "[COMMAND]", "list the commands, or explain one" },
+};
+
+static const struct cmd *find_cmd(const char *name)
+{
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+static void print_usage(FILE *f)
+{
+	fprintf(f, "usage: devenv COMMAND [OPTIONS]\n\n"
+		   "Reproducible development environments in Linux containers, from an Envfile.\n\n"
+		   "commands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f, "\n'devenv COMMAND --help' explains one. The store is $DEVENV_HOME, else "
+		   "/var/lib/devenv.\n");
+}
+
+static int cmd_help(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
+		    struct dv_error *err)
+{
+	const struct cmd *c;
+
+	(void)ctx;
+	(void)st;
+	if (argc < 2) {
+		print_usage(stdout);
+		return 0;
+	}
+	c = find_cmd(argv[1]);
+	if (!c)
+		return dv_err_usage(err, "unknown command '%s'; 'devenv help' lists them", argv[1]);
+	printf("usage: devenv %s %s\n\n%s\n", c->name, c->usage, c->summary);
+	return 0;
+}
+
+static int store_root(struct dv_ctx *ctx, struct dv_error *err)
+{
+	const char *home = getenv("DEVENV_HOME");
+
+	if (home && *home) {
+		if (home[0] != '/')
+			return dv_err_usage(err, "DEVENV_HOME must be an absolute path, not '%s'", home);
+		ctx->home = dv_xstrdup(home);
+	} else if (!ctx->rootless) {
+		ctx->home = dv_xstrdup("/var/lib/devenv");
+	} else if (getenv("XDG_DATA_HOME") && getenv("XDG_DATA_HOME")[0] == '/') {
+		ctx->home = dv_xasprintf("%s/devenv", getenv("XDG_DATA_HOME"));
+	} else if (getenv("HOME") && getenv("HOME")[0] == '/') {
+		ctx->home = dv_xasprintf("%s/.local/share/devenv", getenv("HOME"));
+	} else {
+		return dv_err(err, 0, "cannot place the store: set DEVENV_HOME or HOME");
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct dv_ctx ctx = { 0 };
+	struct layer_store st = { .root_fd = -1, .layers_fd = -1, .images_fd = -1, .cache_fd = -1, .tmp_fd = -1 };
+	struct dv_error err = { 0 };
+	const struct cmd *cmd;
+	int ret = -1, status;
+	dv_autoclose int store_lock = -1;
+
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		print_usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	if (!strcmp(argv[1], "--version"))
+		argv[1] = "version";
+	cmd = find_cmd(argv[1]);
+	if (!cmd) {
+		fprintf(stderr, "devenv: unknown command '%s'; 'devenv help' lists them\n", argv[1]);
+		return 2;
+	}
+	ctx.rootless = geteuid() != 0;
+	ctx.tty_in = isatty(0);
+	ctx.tty_out = isatty(1);
+	if ((cmd->flags & CMD_STORE) &&
+	    (store_root(&ctx, &err) < 0 || layer_store_open(ctx.home, ctx.rootless, &st, &err) < 0))
+		goto done;
+	if (cmd->flags & CMD_LOCKS_STORE) {
+		store_lock = dv_lock_at(st.root_fd, "store.lock", false, "the store ('devenv gc' runs)", &err);
+		if (store_lock < 0)
+			goto done;
+	}
+	ret = cmd->run(&ctx, &st, argc - 1, argv + 1, &err);
+done:
+	if (ret == -1)
+		dv_err_print(&err);
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		if (ret == 0)
+			fprintf(stderr, "devenv: cannot write output: %s\n", strerror(errno));
+		ret = -1;
+	}
+	status = ret == 0 ? 0 : err.status ? err.status : 1;
+	if (cmd == find_cmd("ssh") && ret == -1 && err.status == 0)
+		status = 125;
+	layer_store_release(&st);
+	free(ctx.home);
+	return status;
+}

@@ -1,0 +1,156 @@
+/*
+ * provision/build.c - run the steps the cache lacks, commit each as a layer.
+ *
+ * A step runs in a build container on the chain below it, with a staging
+ * folder as its upper; only a step that exits 0 is committed (by rename,
+ * layers/layers.h), so a failed or interrupted step leaves nothing behind.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "provision.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+#include "util/banned.h"
+
+#define DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+/* "run: apt-get install …" on one line, cut to fit a terminal. */
+static char *step_label(const struct env_step *step)
+{
+	const char *text = step->kind == ENV_STEP_RUN ? step->run : step->copy;
+	size_t n = strcspn(text, "\n"), max = 60;
+	bool cut = n > max || text[n] == '\n';
+
+	if (n > max)
+		n = max;
+	if (step->kind == ENV_STEP_RUN)
+		return dv_xasprintf("run: %.*s%s", (int)n, text, cut ? " …" : "");
+	return dv_xasprintf("copy: %.*s%s -> %s", (int)n, text, cut ? " …" : "", step->to);
+}
+
+/* KEY=VALUE list for processes: the Envfile's env, with PATH defaulted. */
+void prov_envp(const struct env_spec *spec, struct dv_strv *out)
+{
+	bool has_path = false;
+
+	for (size_t i = 0; i < spec->n_env; i++) {
+		dv_strv_push_owned(out, dv_xasprintf("%s=%s", spec->env[i].key, spec->env[i].value));
+		if (!strcmp(spec->env[i].key, "PATH"))
+			has_path = true;
+	}
+	if (!has_path)
+		dv_strv_push(out, DEFAULT_PATH);
+	dv_strv_push(out, "HOME=/root");
+}
+
+static int run_step(const struct layer_store *st, const struct env_spec *spec,
+		    const struct env_step *step, const struct dv_strv *chain, const char *staging,
+		    struct dv_error *err)
+{
+	dv_autofree const char **lowers = dv_xcalloc(chain->n + 1, sizeof(*lowers));
+	dv_autofree char *upper = layer_staging_path(st, staging, "diff");
+	dv_autofree char *work = layer_staging_path(st, staging, "work");
+	struct ctr_spec cs = { 0 };
+	struct dv_strv envp = { 0 };
+	int status = 0, ret = -1;
+
+	for (size_t i = 0; i < chain->n; i++) /* overlay wants the top layer first */
+		lowers[i] = layer_diff_path(st, chain->v[chain->n - 1 - i]);
+	cs.hostname = spec->name;
+	cs.lowers = lowers;
+	cs.n_lowers = chain->n;
+	cs.upper = upper;
+	cs.work = work;
+	cs.workdir = "/";
+	cs.build = true;
+	cs.log_fd = -1;
+
+	if (step->kind == ENV_STEP_COPY) {
+		ret = ctr_copy_in(&cs, step->copy_abs, step->to, err);
+		goto out;
+	}
+	prov_envp(spec, &envp);
+	char *argv[] = { spec->shell, "-c", step->run, NULL };
+	struct ctr_exec x = { .argv = argv, .envp = envp.v, .cwd = "/", .tty = false, .tee_fd = -1 };
+
+	fflush(stdout);
+	if (ctr_run(&cs, &x, &status, err) < 0)
+		goto out;
+	if (status != 0) {
+		dv_err_at(err, spec->display, step->line, step->col,
+			  "provisioning step failed with exit status %d; nothing was cached", status);
+		err->status = 1;
+		goto out;
+	}
+	ret = 0;
+out:
+	for (size_t i = 0; i < chain->n; i++)
+		free((char *)lowers[i]);
+	dv_strv_release(&envp);
+	return ret;
+}
+
+int prov_build(const struct dv_ctx *ctx, const struct layer_store *st,
+	       const struct env_spec *spec, const struct layer_image *base,
+	       const struct dv_strv *keys, struct dv_strv *layers, struct dv_error *err)
+{
+	size_t n = spec->n_provision;
+
+	for (size_t i = 0; i < base->layers.n; i++)
+		dv_strv_push(layers, base->layers.v[i]);
+	for (size_t i = 0; i < n; i++) {
+		const struct env_step *step = &spec->provision[i];
+		dv_autofree char *label = step_label(step);
+		dv_autofree char *staging = NULL;
+		struct dv_error miss = { 0 };
+		char id[65];
+		unsigned long long t0;
+
+		if (layer_cache_get(st, keys->v[i], id, &miss) == 0) {
+			if (!ctx->quiet)
+				printf("[%zu/%zu] %s (cached)\n", i + 1, n, label);
+			dv_strv_push(layers, id);
+			continue;
+		}
+		if (miss.errnum != ENOENT) {
+			*err = miss;
+			return -1;
+		}
+		if (!ctx->quiet)
+			printf("[%zu/%zu] %s\n", i + 1, n, label);
+		fflush(stdout);
+		t0 = dv_now_ns();
+		if (layer_staging_new(st, &staging, err) < 0)
+			return -1;
+		if (run_step(st, spec, step, layers, staging, err) < 0) {
+			struct dv_error ignored = { 0 };
+
+			layer_staging_discard(st, staging, &ignored);
+			if (err->errnum == EINTR)
+				return dv_err_at(err, spec->display, step->line, step->col,
+						 "interrupted; nothing of this step was cached");
+			if (!err->line) {
+				err->line = step->line;
+				err->col = step->col;
+				snprintf(err->file, sizeof(err->file), "%s", spec->display);
+			}
+			return -1;
+		}
+		if (layer_commit(st, staging, keys->v[i], layers->n ? layers->v[layers->n - 1] : "",
+				 label, err) < 0 ||
+		    layer_cache_put(st, keys->v[i], keys->v[i], err) < 0) {
+			struct dv_error ignored = { 0 };
+
+			layer_staging_discard(st, staging, &ignored);
+			return -1;
+		}
+		dv_strv_push(layers, keys->v[i]);
+		if (!ctx->quiet)
+			printf("      done in %.1fs\n", (double)(dv_now_ns() - t0) / 1e9);
+	}
+	return 0;
+}

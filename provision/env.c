@@ -1,0 +1,505 @@
+/*
+ * provision/env.c - an env's life: locate it, up, halt, provision, destroy.
+ *
+ * The env lives in envs/<id>/ (state.json, upper/, work/, log). Its mounts
+ * exist only inside its own mount namespace, so a killed init leaves nothing
+ * mounted on the host and the next `up` simply starts a new one on the same
+ * files. Every change to an env happens under envs/<id>.lock.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "provision.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+#include "util/banned.h"
+
+void prov_env_release(struct prov_env *env)
+{
+	ctr_state_release(&env->state);
+	env_spec_release(&env->spec);
+	if (env->lock_fd >= 0)
+		close(env->lock_fd);
+	memset(env, 0, sizeof(*env));
+	env->lock_fd = -1;
+}
+
+static int envs_fd(const struct layer_store *st)
+{
+	return openat(st->root_fd, "envs", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+int prov_env_list(const struct layer_store *st, struct ctr_state **out, size_t *n,
+		  struct dv_error *err)
+{
+	dv_autoclose int fd = envs_fd(st);
+	dv_autoclosedir DIR *d = NULL;
+	struct dirent *de;
+	struct ctr_state *v = NULL;
+	size_t count = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (fd < 0 || !(d = fdopendir(fcntl(fd, F_DUPFD_CLOEXEC, 3))))
+		return dv_err(err, errno, "cannot read '%s/envs'", st->root);
+	while ((de = readdir(d))) {
+		struct ctr_state s = { 0 };
+		struct dv_error ignored = { 0 };
+
+		if (!dv_str_is_hex(de->d_name, 12))
+			continue;
+		if (ctr_state_read(fd, de->d_name, &s, &ignored) < 0)
+			continue;
+		v = dv_xrealloc(v, (count + 1) * sizeof(*v));
+		v[count++] = s;
+	}
+	*out = v;
+	*n = count;
+	return 0;
+}
+
+/* -e NAME|ID: an exact name, or an id prefix. */
+static int locate_by_selector(const struct layer_store *st, const char *sel, struct prov_env *out,
+			      struct dv_error *err)
+{
+	struct ctr_state *all;
+	size_t n, match = SIZE_MAX, hits = 0;
+	struct dv_buf names = { 0 };
+
+	if (prov_env_list(st, &all, &n, err) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		bool by_id = strlen(sel) >= 3 && dv_str_startswith(all[i].id, sel);
+
+		if (strcmp(all[i].name, sel) && !by_id)
+			continue;
+		dv_buf_addf(&names, "%s%s (%s, %s)", hits ? ", " : "", all[i].id, all[i].name,
+			    all[i].checkout);
+		match = i;
+		hits++;
+	}
+	if (hits == 1) {
+		out->state = all[match];
+		memset(&all[match], 0, sizeof(all[match]));
+		out->has_state = true;
+		snprintf(out->id, sizeof(out->id), "%s", out->state.id);
+	} else if (hits == 0) {
+		dv_err(err, ENOENT, "no env named '%s'; 'devenv ls' lists them", sel);
+	} else {
+		dv_err_usage(err, "'%s' names %zu envs: %s; use the id", sel, hits, names.s);
+	}
+	for (size_t i = 0; i < n; i++)
+		ctr_state_release(&all[i]);
+	free(all);
+	dv_buf_release(&names);
+	return hits == 1 ? 0 : -1;
+}
+
+static char *display_name(const char *path)
+{
+	char cwd[PATH_MAX];
+	size_t n;
+
+	if (getcwd(cwd, sizeof(cwd)) && (n = strlen(cwd)) && strncmp(path, cwd, n) == 0 &&
+	    path[n] == '/')
+		return dv_xstrdup(path + n + 1);
+	return dv_xstrdup(path);
+}
+
+int prov_env_locate(const struct dv_ctx *ctx, const struct layer_store *st, bool need_spec,
+		    struct prov_env *out, struct dv_error *err)
+{
+	dv_autofree char *path = NULL;
+	dv_autofree char *checkout = NULL;
+	dv_autoclose int efd = -1;
+	struct dv_error miss = { 0 };
+
+	out->lock_fd = -1;
+	if (ctx->env_sel) {
+		if (locate_by_selector(st, ctx->env_sel, out, err) < 0)
+			return -1;
+		if (!need_spec)
+			return 0;
+		path = dv_xasprintf("%s/%s", out->state.checkout, out->state.envfile);
+		checkout = dv_xstrdup(out->state.checkout);
+	} else {
+		char cwd[PATH_MAX];
+
+		if (!getcwd(cwd, sizeof(cwd)))
+			return dv_err(err, errno, "cannot read the current folder");
+		if (envfile_find(cwd, &path, &checkout, err) < 0)
+			return -1;
+		prov_env_id(checkout, path + strlen(checkout) + 1, out->id);
+		efd = envs_fd(st);
+		if (efd >= 0 && ctr_state_read(efd, out->id, &out->state, &miss) == 0)
+			out->has_state = true;
+		else if (efd >= 0 && miss.errnum != ENOENT)
+			return *err = miss, -1;
+	}
+	if (need_spec) {
+		dv_autofree char *disp = display_name(path);
+
+		if (envfile_load(path, checkout, disp, &out->spec, err) < 0)
+			return -1;
+		out->has_spec = true;
+	}
+	return 0;
+}
+
+int prov_env_lock(const struct layer_store *st, struct prov_env *env, struct dv_error *err)
+{
+	dv_autoclose int fd = envs_fd(st);
+	char name[32], what[128];
+
+	if (env->lock_fd >= 0)
+		return 0;
+	snprintf(name, sizeof(name), "%s.lock", env->id);
+	snprintf(what, sizeof(what), "env %s", env->id);
+	env->lock_fd = dv_lock_at(fd, name, true, what, err);
+	if (env->lock_fd < 0)
+		return -1;
+	/* Another devenv may have changed it while we waited: read it again. */
+	ctr_state_release(&env->state);
+	env->has_state = ctr_state_read(fd, env->id, &env->state, &(struct dv_error){ 0 }) == 0;
+	return 0;
+}
+
+static bool strv_equal(const struct dv_strv *a, const struct dv_strv *b)
+{
+	if (a->n != b->n)
+		return false;
+	for (size_t i = 0; i < a->n; i++)
+		if (strcmp(a->v[i], b->v[i]))
+			return false;
+	return true;
+}
+
+/* The image, bootstrapping the default Debian image the first time. */
+static int resolve_image(const struct layer_store *st, const char *ref, struct layer_image *img,
+			 struct dv_error *err)
+{
+	struct dv_error miss = { 0 };
+
+	if (layer_image_resolve(st, ref, img, &miss) == 0)
+		return 0;
+	if (miss.errnum != ENOENT || !dv_str_startswith(ref, "debian:")) {
+		*err = miss;
+		return -1;
+	}
+	fprintf(stderr, "devenv: image '%s' is not in the store; building it from the Debian mirror (once)\n",
+		ref);
+	layer_image_release(img);
+	return layer_image_bootstrap(st, ref, img, err);
+}
+
+/* Say what changed between the running env and the Envfile. */
+static void report_change(const struct prov_env *env, const struct dv_strv *keys)
+{
+	const struct env_spec *spec = &env->spec;
+	size_t i;
+
+	for (i = 0; i < keys->n && i < env->state.steps.n; i++)
+		if (strcmp(keys->v[i], env->state.steps.v[i]))
+			break;
+	if (i < keys->n && i < spec->n_provision)
+		printf("env '%s' is running, but provisioning step %zu (%s:%u) changed; run 'devenv reload' to rebuild and restart it\n",
+		       spec->name, i + 1, spec->display, spec->provision[i].line);
+	else if (keys->n != env->state.steps.n)
+		printf("env '%s' is running, but its provisioning steps changed; run 'devenv reload' to rebuild and restart it\n",
+		       spec->name);
+	else
+		printf("env '%s' is running, but its Envfile changed; run 'devenv reload' to restart it with the change\n",
+		       spec->name);
+}
+
+static void fill_state(struct ctr_state *s, const struct prov_env *env, const struct layer_image *img,
+		       const struct dv_strv *keys, const struct dv_strv *layers, const char *digest)
+{
+	const struct env_spec *spec = &env->spec;
+	long long created = s->created ? s->created : (long long)time(NULL);
+	struct ctr_init init = s->init;
+	struct dv_strv cgroups = s->cgroups;
+
+	memset(&s->cgroups, 0, sizeof(s->cgroups));
+	ctr_state_release(s);
+	s->id = dv_xstrdup(env->id);
+	s->name = dv_xstrdup(spec->name);
+	s->checkout = dv_xstrdup(spec->checkout);
+	s->envfile = dv_xstrdup(spec->relpath);
+	s->spec_digest = dv_xstrdup(digest);
+	s->image = dv_xstrdup(img->name);
+	s->image_id = dv_xstrdup(img->id);
+	for (size_t i = 0; i < layers->n; i++)
+		dv_strv_push(&s->layers, layers->v[i]);
+	for (size_t i = 0; i < keys->n; i++)
+		dv_strv_push(&s->steps, keys->v[i]);
+	s->workdir = dv_xstrdup(spec->workdir);
+	s->shell = dv_xstrdup(spec->shell);
+	prov_envp(spec, &s->env);
+	s->cgroups = cgroups;
+	s->init = init;
+	s->created = created;
+}
+
+/* Run the on_up steps in the running env, output to the terminal and log.
+ * ctr_exec() moves the calling process into the env's namespaces, so each
+ * step runs from a child of ours. */
+static int run_on_up(const struct dv_ctx *ctx, const struct prov_env *env, int log_fd,
+		     struct dv_error *err)
+{
+	const struct env_spec *spec = &env->spec;
+
+	for (size_t i = 0; i < spec->n_on_up; i++) {
+		const struct env_step *step = &spec->on_up[i];
+		char *argv[] = { spec->shell, "-c", step->run, NULL };
+		struct ctr_exec x = { .argv = argv, .envp = env->state.env.v, .cwd = spec->workdir,
+				      .tty = false, .tee_fd = log_fd };
+		int status = 0, wstatus;
+		pid_t pid;
+
+		if (!ctx->quiet)
+			printf("[on_up %zu/%zu] run: %.*s\n", i + 1, spec->n_on_up,
+			       (int)strcspn(step->run, "\n"), step->run);
+		fflush(stdout);
+		dprintf(log_fd, "[on_up %zu/%zu] run: %s\n", i + 1, spec->n_on_up, step->run);
+		pid = fork();
+		if (pid < 0)
+			return dv_err(err, errno, "fork");
+		if (pid == 0) {
+			struct dv_error cerr = { 0 };
+
+			if (ctr_exec(&env->state.init, &env->state.cgroups, &x, &status, &cerr) < 0) {
+				dv_err_print(&cerr);
+				_exit(125);
+			}
+			_exit(status > 255 ? 255 : status);
+		}
+		if (dv_waitpid(pid, &wstatus, err) < 0)
+			return -1;
+		status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
+		if (status != 0) {
+			dv_err_at(err, spec->display, step->line, step->col,
+				  "on_up step failed with exit status %d; the env is running, see 'devenv logs'",
+				  status);
+			err->status = 1;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Start the init on the env's files; state.json records it. */
+static int start_env(const struct layer_store *st, struct prov_env *env, int efd,
+		     struct dv_error *err)
+{
+	struct ctr_state *s = &env->state;
+	dv_autofree const char **lowers = dv_xcalloc(s->layers.n + 1, sizeof(*lowers));
+	dv_autofree char *dir = dv_xasprintf("%s/envs/%s", st->root, env->id);
+	dv_autofree char *upper = dv_xasprintf("%s/upper", dir);
+	dv_autofree char *work = dv_xasprintf("%s/work", dir);
+	dv_autofree char *log = dv_xasprintf("%s/log", env->id);
+	dv_autoclose int log_fd = -1;
+	struct ctr_spec cs = { 0 };
+	int ret = -1;
+
+	for (size_t i = 0; i < s->layers.n; i++)
+		lowers[i] = layer_diff_path(st, s->layers.v[s->layers.n - 1 - i]);
+	if (dv_mkdir_p(upper, 0755, err) < 0 || dv_mkdir_p(work, 0700, err) < 0)
+		goto out;
+	log_fd = openat(efd, log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (log_fd < 0) {
+		dv_err(err, errno, "cannot open the env's log");
+		goto out;
+	}
+	/* A killed init may have left its (empty) cgroups: create tolerates them. */
+	dv_strv_release(&s->cgroups);
+	if (ctr_cgroup_create(env->id, &s->cgroups, err) < 0)
+		goto out;
+	cs.hostname = env->spec.name;
+	cs.lowers = lowers;
+	cs.n_lowers = s->layers.n;
+	cs.upper = upper;
+	cs.work = work;
+	cs.checkout = env->spec.checkout;
+	cs.workdir = env->spec.workdir;
+	cs.build = false;
+	cs.log_fd = log_fd;
+	cs.cgroups = &s->cgroups;
+	if (ctr_start(&cs, &s->init, err) < 0)
+		goto out;
+	if (ctr_state_write(efd, s, err) < 0) {
+		struct dv_error ignored = { 0 };
+
+		ctr_stop(&s->init, 0, &ignored);
+		goto out;
+	}
+	ret = 0;
+out:
+	for (size_t i = 0; i < s->layers.n; i++)
+		free((char *)lowers[i]);
+	return ret;
+}
+
+/* The env's writable layer no longer fits its new chain: start it afresh. */
+static int reset_upper(const struct prov_env *env, int efd, struct dv_error *err)
+{
+	dv_autofree char *upper = dv_xasprintf("%s/upper", env->id);
+	dv_autofree char *work = dv_xasprintf("%s/work", env->id);
+
+	if (dv_rm_tree_at(efd, upper, err) < 0 || dv_rm_tree_at(efd, work, err) < 0)
+		return dv_err_prefix(err, "resetting env '%s'", env->spec.name);
+	printf("env '%s' was recreated on its new layers: its files outside the checkout were reset "
+	       "(the checkout and volumes are kept)\n",
+	       env->spec.name);
+	return 0;
+}
+
+/* Build, and bring state.json (and the upper, if the chain moved) up to
+ * date; `started` says whether the env runs now. */
+static int build_and_record(const struct dv_ctx *ctx, const struct layer_store *st,
+			    struct prov_env *env, int efd, bool *changed, struct dv_error *err)
+{
+	struct layer_image img = { 0 };
+	struct dv_strv keys = { 0 }, layers = { 0 };
+	dv_autofree char *digest = NULL;
+	int ret = -1;
+
+	if (resolve_image(st, env->spec.image, &img, err) < 0)
+		goto out;
+	if (prov_keys(&env->spec, img.id, &keys, err) < 0)
+		goto out;
+	digest = prov_spec_digest(&env->spec, img.id, &keys);
+	if (env->has_state && ctr_probe(&env->state.init) != CTR_STOPPED) {
+		if (strcmp(digest, env->state.spec_digest) == 0)
+			printf("env '%s' is already running\n", env->spec.name);
+		else
+			report_change(env, &keys);
+		*changed = false;
+		ret = 1;
+		goto out;
+	}
+	if (prov_build(ctx, st, &env->spec, &img, &keys, &layers, err) < 0)
+		goto out;
+	if (dv_mkdirat_ok(efd, env->id, 0700, err) < 0)
+		goto out;
+	*changed = env->has_state && !strv_equal(&layers, &env->state.layers);
+	if (*changed && reset_upper(env, efd, err) < 0)
+		goto out;
+	fill_state(&env->state, env, &img, &keys, &layers, digest);
+	env->has_state = true;
+	ret = 0;
+out:
+	layer_image_release(&img);
+	dv_strv_release(&keys);
+	dv_strv_release(&layers);
+	return ret;
+}
+
+int prov_env_up(const struct dv_ctx *ctx, const struct layer_store *st, struct prov_env *env,
+		struct dv_error *err)
+{
+	dv_autoclose int efd = envs_fd(st);
+	dv_autofree char *log = dv_xasprintf("%s/log", env->id);
+	dv_autoclose int log_fd = -1;
+	bool changed = false;
+	int r;
+
+	if (efd < 0)
+		return dv_err(err, errno, "cannot open '%s/envs'", st->root);
+	if (prov_env_lock(st, env, err) < 0)
+		return -1;
+	r = build_and_record(ctx, st, env, efd, &changed, err);
+	if (r != 0)
+		return r < 0 ? -1 : 0;
+	if (start_env(st, env, efd, err) < 0)
+		return -1;
+	if (!ctx->quiet)
+		printf("env '%s' is up (id %s); 'devenv ssh' steps in\n", env->spec.name, env->id);
+	log_fd = openat(efd, log, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
+	if (log_fd < 0)
+		return dv_err(err, errno, "cannot open the env's log");
+	return run_on_up(ctx, env, log_fd, err);
+}
+
+int prov_env_halt(const struct dv_ctx *ctx, const struct layer_store *st, struct prov_env *env,
+		  unsigned timeout_s, struct dv_error *err)
+{
+	const char *name = env->has_spec ? env->spec.name : env->state.name;
+
+	if (!env->has_state)
+		return dv_err(err, ENOENT, "env '%s' was never brought up; 'devenv up' creates it",
+			      name ? name : env->id);
+	if (prov_env_lock(st, env, err) < 0)
+		return -1;
+	if (ctr_probe(&env->state.init) == CTR_STOPPED) {
+		if (!ctx->quiet)
+			printf("env '%s' is not running\n", env->state.name);
+	} else {
+		if (ctr_stop(&env->state.init, timeout_s, err) < 0)
+			return -1;
+		if (!ctx->quiet)
+			printf("env '%s' halted; its files are kept\n", env->state.name);
+	}
+	/* The init is gone, so the cgroups are empty (or soon are). */
+	if (env->state.cgroups.n) {
+		dv_autoclose int efd = envs_fd(st);
+
+		if (ctr_cgroup_remove(&env->state.cgroups, err) < 0)
+			return -1;
+		dv_strv_release(&env->state.cgroups);
+		if (ctr_state_write(efd, &env->state, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int prov_env_provision(const struct dv_ctx *ctx, const struct layer_store *st,
+		       struct prov_env *env, struct dv_error *err)
+{
+	dv_autoclose int efd = envs_fd(st);
+	bool was_running, changed = false;
+
+	if (prov_env_lock(st, env, err) < 0)
+		return -1;
+	was_running = env->has_state && ctr_probe(&env->state.init) != CTR_STOPPED;
+	if (was_running && prov_env_halt(ctx, st, env, 10, err) < 0)
+		return -1;
+	if (build_and_record(ctx, st, env, efd, &changed, err) != 0)
+		return -1;
+	if (!was_running)
+		return ctr_state_write(efd, &env->state, err);
+	return prov_env_up(ctx, st, env, err);
+}
+
+int prov_env_destroy(const struct dv_ctx *ctx, const struct layer_store *st,
+		     struct prov_env *env, struct dv_error *err)
+{
+	dv_autoclose int efd = envs_fd(st);
+	char lock[32];
+	const char *name = env->has_state ? env->state.name : env->id;
+
+	if (!env->has_state)
+		return dv_err(err, ENOENT, "there is no env here to destroy");
+	if (prov_env_halt(ctx, st, env, 10, err) < 0)
+		return -1;
+	/* dv_rm_tree_at never follows a link and stops at a mount point, so
+	 * symlinks the env planted to host paths, or a bind mount still in
+	 * place, cannot make it remove anything outside envs/<id>. */
+	if (dv_rm_tree_at(efd, env->id, err) < 0)
+		return dv_err_prefix(err, "nothing more was removed");
+	snprintf(lock, sizeof(lock), "%s.lock", env->id);
+	unlinkat(efd, lock, 0);
+	if (!ctx->quiet)
+		printf("env '%s' destroyed (the checkout and named volumes are kept)\n", name);
+	return 0;
+}

@@ -1,0 +1,242 @@
+/*
+ * provision/key.c - canonical step JSON and cache keys (DESIGN.md
+ * "Provisioning and the cache").
+ *
+ * A key must be the same on every machine for the same Envfile and inputs,
+ * so nothing host-specific goes in: `copy` paths as written (relative to
+ * the Envfile), contents by digest, no timestamps or inode numbers.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "provision.h"
+#include "util/cleanup.h"
+#include "util/hash.h"
+#include "util/banned.h"
+
+static void json_str(struct dv_buf *b, const char *s)
+{
+	dv_buf_adds(b, "\"");
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		switch (*p) {
+		case '"': dv_buf_adds(b, "\\\""); break;
+		case '\\': dv_buf_adds(b, "\\\\"); break;
+		case '\n': dv_buf_adds(b, "\\n"); break;
+		case '\t': dv_buf_adds(b, "\\t"); break;
+		case '\r': dv_buf_adds(b, "\\r"); break;
+		default:
+			if (*p < 0x20)
+				dv_buf_addf(b, "\\u%04x", *p);
+			else
+				dv_buf_add(b, p, 1);
+		}
+	}
+	dv_buf_adds(b, "\"");
+}
+
+static int kv_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct env_kv *)a)->key, ((const struct env_kv *)b)->key);
+}
+
+/* {"K":"V",...} with keys sorted bytewise. */
+static void env_json(struct dv_buf *b, const struct env_spec *spec)
+{
+	struct env_kv *sorted = dv_xcalloc(spec->n_env + 1, sizeof(*sorted));
+
+	memcpy(sorted, spec->env, spec->n_env * sizeof(*sorted));
+	qsort(sorted, spec->n_env, sizeof(*sorted), kv_cmp);
+	dv_buf_adds(b, "{");
+	for (size_t i = 0; i < spec->n_env; i++) {
+		if (i)
+			dv_buf_adds(b, ",");
+		json_str(b, sorted[i].key);
+		dv_buf_adds(b, ":");
+		json_str(b, sorted[i].value);
+	}
+	dv_buf_adds(b, "}");
+	free(sorted);
+}
+
+char *prov_step_json(const struct env_spec *spec, const struct env_step *step)
+{
+	struct dv_buf b = { 0 };
+
+	/* Keys in sorted order: copy, env, kind, run, shell, to. */
+	dv_buf_adds(&b, "{");
+	if (step->kind == ENV_STEP_COPY) {
+		dv_buf_adds(&b, "\"copy\":");
+		json_str(&b, step->copy);
+		dv_buf_adds(&b, ",");
+	}
+	dv_buf_adds(&b, "\"env\":");
+	env_json(&b, spec);
+	dv_buf_adds(&b, ",\"kind\":");
+	json_str(&b, step->kind == ENV_STEP_COPY ? "copy" : "run");
+	if (step->kind == ENV_STEP_RUN) {
+		dv_buf_adds(&b, ",\"run\":");
+		json_str(&b, step->run);
+	}
+	dv_buf_adds(&b, ",\"shell\":");
+	json_str(&b, spec->shell);
+	if (step->kind == ENV_STEP_COPY) {
+		dv_buf_adds(&b, ",\"to\":");
+		json_str(&b, step->to);
+	}
+	dv_buf_adds(&b, "}");
+	return dv_buf_steal(&b);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Feed one filesystem object (and, for a folder, everything below it, in
+ * name order) into the digest: relative name, type, permission bits, and
+ * content digest or link target. Owners and times are not observable by
+ * the copy (files land root-owned), so they stay out of the key. */
+static int digest_tree(int dirfd, const char *name, const char *rel, struct dv_sha256 *h,
+		       struct dv_error *err)
+{
+	struct stat st;
+
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return dv_err(err, errno, "cannot stat '%s'", rel);
+	if (S_ISREG(st.st_mode)) {
+		dv_autoclose int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		char hex[DV_SHA256_HEX];
+		char line[128];
+
+		if (fd < 0)
+			return dv_err(err, errno, "cannot read '%s'", rel);
+		if (dv_sha256_fd(fd, hex, err) < 0)
+			return dv_err_prefix(err, "reading '%s'", rel);
+		snprintf(line, sizeof(line), "f %o %s", (unsigned)(st.st_mode & 07777), hex);
+		dv_sha256_update(h, rel, strlen(rel) + 1);
+		dv_sha256_update(h, line, strlen(line) + 1);
+	} else if (S_ISLNK(st.st_mode)) {
+		char target[4096];
+		ssize_t n = readlinkat(dirfd, name, target, sizeof(target) - 1);
+
+		if (n < 0)
+			return dv_err(err, errno, "cannot read link '%s'", rel);
+		target[n] = 0;
+		dv_sha256_update(h, rel, strlen(rel) + 1);
+		dv_sha256_update(h, "l ", 2);
+		dv_sha256_update(h, target, (size_t)n + 1);
+	} else if (S_ISDIR(st.st_mode)) {
+		dv_autoclose int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+		dv_autoclosedir DIR *d = NULL;
+		struct dv_strv names = { 0 };
+		struct dirent *de;
+		char line[32];
+		int ret = 0;
+
+		if (fd < 0 || !(d = fdopendir(fcntl(fd, F_DUPFD_CLOEXEC, 3))))
+			return dv_err(err, errno, "cannot read folder '%s'", rel);
+		while ((de = readdir(d)))
+			if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
+			    strcmp(de->d_name, ".git"))
+				dv_strv_push(&names, de->d_name);
+		if (names.n)
+			qsort(names.v, names.n, sizeof(*names.v), cmp_str);
+		snprintf(line, sizeof(line), "d %o", (unsigned)(st.st_mode & 07777));
+		dv_sha256_update(h, rel, strlen(rel) + 1);
+		dv_sha256_update(h, line, strlen(line) + 1);
+		for (size_t i = 0; i < names.n && ret == 0; i++) {
+			dv_autofree char *sub = dv_xasprintf("%s/%s", rel, names.v[i]);
+
+			ret = digest_tree(fd, names.v[i], sub, h, err);
+		}
+		dv_strv_release(&names);
+		return ret;
+	} else {
+		return dv_err(err, EINVAL, "'%s' is not a file, folder or symlink; 'copy' cannot take it",
+			      rel);
+	}
+	return 0;
+}
+
+int prov_keys(const struct env_spec *spec, const char *base_id, struct dv_strv *out,
+	      struct dv_error *err)
+{
+	char prev[DV_SHA256_HEX];
+
+	/* key(step 0) is the image id, without its "sha256:" prefix */
+	snprintf(prev, sizeof(prev), "%s",
+		 strncmp(base_id, "sha256:", 7) == 0 ? base_id + 7 : base_id);
+	for (size_t i = 0; i < spec->n_provision; i++) {
+		const struct env_step *step = &spec->provision[i];
+		dv_autofree char *json = prov_step_json(spec, step);
+		struct dv_sha256 h;
+
+		dv_sha256_init(&h);
+		dv_sha256_update(&h, prev, strlen(prev) + 1);
+		dv_sha256_update(&h, json, strlen(json) + 1);
+		if (step->kind == ENV_STEP_COPY &&
+		    digest_tree(AT_FDCWD, step->copy_abs, step->copy, &h, err) < 0) {
+			dv_err_prefix(err, "step %zu 'copy'", i + 1);
+			err->line = step->line;
+			err->col = step->col;
+			snprintf(err->file, sizeof(err->file), "%s", spec->display);
+			return -1;
+		}
+		dv_sha256_final_hex(&h, prev);
+		dv_strv_push(out, prev);
+	}
+	return 0;
+}
+
+char *prov_spec_digest(const struct env_spec *spec, const char *base_id,
+		       const struct dv_strv *keys)
+{
+	struct dv_buf b = { 0 };
+	char hex[DV_SHA256_HEX];
+
+	dv_buf_adds(&b, "{\"env\":");
+	env_json(&b, spec);
+	dv_buf_adds(&b, ",\"image\":");
+	json_str(&b, base_id);
+	dv_buf_adds(&b, ",\"name\":");
+	json_str(&b, spec->name);
+	dv_buf_adds(&b, ",\"on_up\":[");
+	for (size_t i = 0; i < spec->n_on_up; i++) {
+		if (i)
+			dv_buf_adds(&b, ",");
+		json_str(&b, spec->on_up[i].run);
+	}
+	dv_buf_adds(&b, "],\"provision\":[");
+	for (size_t i = 0; i < keys->n; i++) {
+		if (i)
+			dv_buf_adds(&b, ",");
+		json_str(&b, keys->v[i]);
+	}
+	dv_buf_adds(&b, "],\"shell\":");
+	json_str(&b, spec->shell);
+	dv_buf_adds(&b, ",\"workdir\":");
+	json_str(&b, spec->workdir);
+	dv_buf_adds(&b, "}");
+	dv_sha256_hex(b.s, b.len, hex);
+	dv_buf_release(&b);
+	return dv_xstrdup(hex);
+}
+
+void prov_env_id(const char *checkout, const char *relpath, char out[13])
+{
+	char hex[DV_SHA256_HEX];
+	struct dv_sha256 h;
+
+	dv_sha256_init(&h);
+	dv_sha256_update(&h, checkout, strlen(checkout) + 1);
+	dv_sha256_update(&h, relpath, strlen(relpath));
+	dv_sha256_final_hex(&h, hex);
+	memcpy(out, hex, 12);
+	out[12] = 0;
+}

@@ -1,0 +1,93 @@
+/*
+ * provision/provision.h - from a validated spec to a running env.
+ *
+ * key.c:  cache keys. key(step i) = sha256(key(step i-1) || canonical JSON
+ *         of step i || digests of its inputs); key(step 0) = the base
+ *         image's id. Canonical JSON: keys sorted, no white space, UTF-8.
+ * build.c: find each step in the cache or run it in a build container and
+ *         commit it as a layer.
+ * env.c:  the env's life: locate it, up, halt, destroy, what changed.
+ *
+ * Order of calls for `up`: prov_keys() (cheap: no I/O beyond the inputs of
+ * `copy` steps), prov_build(), then prov_env_up().
+ */
+#ifndef PROVISION_H
+#define PROVISION_H
+
+#include <stdbool.h>
+
+#include "container/container.h"
+#include "envfile/envfile.h"
+#include "layers/layers.h"
+#include "util/ctx.h"
+#include "util/error.h"
+#include "util/str.h"
+
+/* Canonical JSON of one provisioning step: its fields, the effective
+ * environment and the shell. Caller frees. */
+char *prov_step_json(const struct env_spec *spec, const struct env_step *step);
+
+/* Keys of every provisioning step (64 hex each), in order, into *out. */
+int prov_keys(const struct env_spec *spec, const char *base_id, struct dv_strv *out,
+	      struct dv_error *err);
+
+/* Digest of everything in the spec that shapes the env (image, keys,
+ * workdir, shell, env, on_up, name): equal digests mean nothing to do. */
+char *prov_spec_digest(const struct env_spec *spec, const char *base_id,
+		       const struct dv_strv *keys);
+
+/* Make sure every step's layer exists, running the missing ones. Prints
+ * "[3/7] run: ... (cached)" lines, or streams a step's output and its time.
+ * *layers gets the full chain, bottom first: the image's layers then one
+ * per step. A failing step: -1 with the step's Envfile line and status. */
+int prov_build(const struct dv_ctx *ctx, const struct layer_store *st,
+	       const struct env_spec *spec, const struct layer_image *base,
+	       const struct dv_strv *keys, struct dv_strv *layers, struct dv_error *err);
+
+/* KEY=VALUE environment for processes in the env or a build container: the
+ * Envfile's `env`, PATH defaulted, HOME=/root. */
+void prov_envp(const struct env_spec *spec, struct dv_strv *out);
+
+/* The env id: first 12 hex digits of sha256(checkout real path || "\0" ||
+ * Envfile path inside it). out has room for 13 bytes. */
+void prov_env_id(const char *checkout, const char *relpath, char out[13]);
+
+/* A located env: its id, state.json when it exists, the spec when loaded. */
+struct prov_env {
+	char id[13];
+	bool has_state, has_spec;
+	struct ctr_state state;
+	struct env_spec spec;
+	int lock_fd;            /* held env lock, or -1 */
+};
+void prov_env_release(struct prov_env *env);
+
+/* Find the env: by ctx->env_sel (a name or an id prefix among the store's
+ * envs; an ambiguous name lists the candidates), else from the Envfile found
+ * from the current folder. With need_spec the Envfile is loaded and
+ * validated (for -e, from the checkout recorded in state.json). ENOENT when
+ * no such env exists (has_state false is then not an error for `up`). */
+int prov_env_locate(const struct dv_ctx *ctx, const struct layer_store *st, bool need_spec,
+		    struct prov_env *out, struct dv_error *err);
+/* Take the env's exclusive lock (waiting, and saying for whom). */
+int prov_env_lock(const struct layer_store *st, struct prov_env *env, struct dv_error *err);
+
+/* up: build what is missing, create or start, run on_up. */
+int prov_env_up(const struct dv_ctx *ctx, const struct layer_store *st, struct prov_env *env,
+		struct dv_error *err);
+/* halt: SIGTERM, SIGKILL after timeout_s; the env's files stay. */
+int prov_env_halt(const struct dv_ctx *ctx, const struct layer_store *st, struct prov_env *env,
+		  unsigned timeout_s, struct dv_error *err);
+/* provision: rebuild against the current Envfile; recreate the env on the
+ * new layers if they changed (restarting it if it ran). */
+int prov_env_provision(const struct dv_ctx *ctx, const struct layer_store *st,
+		       struct prov_env *env, struct dv_error *err);
+/* destroy: halt, then remove envs/<id> without crossing a mount or following
+ * a link. Never touches the checkout. */
+int prov_env_destroy(const struct dv_ctx *ctx, const struct layer_store *st,
+		     struct prov_env *env, struct dv_error *err);
+/* Every env in the store (for ls, gc, rmi): states, caller releases each. */
+int prov_env_list(const struct layer_store *st, struct ctr_state **out, size_t *n,
+		  struct dv_error *err);
+
+#endif
