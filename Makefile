@@ -49,7 +49,7 @@ test/unit/envfile_test: test/unit/envfile_test.c $(ENVFILE_SRC:.c=.o) $(UTIL_SRC
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka -ldl
 test/unit/layers_test: test/unit/layers_test.c $(LAYERS_SRC:.c=.o) $(UTIL_SRC:.c=.o)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka -ldl
-test/unit/provision_test: test/unit/provision_test.c $(PROVISION_SRC:.c=.o) $(ENVFILE_SRC:.c=.o) $(LAYERS_SRC:.c=.o) $(CONTAINER_SRC:.c=.o) container/init_blob.o $(UTIL_SRC:.c=.o)
+test/unit/provision_test: test/unit/provision_test.c provision/key.o $(ENVFILE_SRC:.c=.o) $(UTIL_SRC:.c=.o)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka -ldl
 test/unit/util_test: test/unit/util_test.c $(UTIL_SRC:.c=.o)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka -ldl

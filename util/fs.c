@@ -1,5 +1,4 @@
 /* util/fs.c - see fs.h. */
-#define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>

@@ -1,0 +1,197 @@
+/* test/unit/provision_test.c - cache keys: canonical JSON, chaining, inputs. */
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "provision/provision.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+
+#define BASE "sha256:1111111111111111111111111111111111111111111111111111111111111111"
+
+static char *make_checkout(void)
+{
+	char tmpl[] = "/var/tmp/devenv-prov-XXXXXX";
+	struct dv_error err = { 0 };
+	char *dir, *f;
+	int fd;
+
+	assert_non_null(mkdtemp(tmpl));
+	dir = dv_xstrdup(tmpl);
+	f = dv_xasprintf("%s/req.txt", dir);
+	fd = open(f, O_CREAT | O_WRONLY | O_TRUNC | O_CLOEXEC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(dv_write_full(fd, "flask\n", 6, &err), 0);
+	close(fd);
+	free(f);
+	return dir;
+}
+
+static void keys_for(const char *text, const char *dir, struct dv_strv *keys)
+{
+	struct env_spec spec = { 0 };
+	struct dv_error err = { 0 };
+
+	if (envfile_parse(text, strlen(text), "Envfile", dir, dir, &spec, &err) < 0)
+		fail_msg("parse: %s:%u:%u: %s", err.file, err.line, err.col, err.msg);
+	if (prov_keys(&spec, BASE, keys, &err) < 0)
+		fail_msg("keys: %s", err.msg);
+	env_spec_release(&spec);
+}
+
+static const char *FIVE = "image: busybox\n"
+			  "provision:\n"
+			  "  - run: echo 1\n"
+			  "  - run: echo 2\n"
+			  "  - copy: req.txt\n"
+			  "    to: /tmp/req.txt\n"
+			  "  - run: echo 4\n"
+			  "  - run: echo 5\n";
+
+static void test_step_json_is_canonical(void **state)
+{
+	struct env_spec spec = { 0 };
+	struct dv_error err = { 0 };
+	dv_autofree char *dir = make_checkout();
+	const char *text = "image: busybox\nenv:\n  ZED: \"z\\\"q\"\n  ALPHA: a\n"
+			   "provision:\n  - run: \"echo hi\\n\"\n  - copy: req.txt\n    to: /r\n";
+	char *json;
+
+	(void)state;
+	assert_int_equal(envfile_parse(text, strlen(text), "Envfile", dir, dir, &spec, &err), 0);
+	json = prov_step_json(&spec, &spec.provision[0]);
+	assert_string_equal(json, "{\"env\":{\"ALPHA\":\"a\",\"ZED\":\"z\\\"q\"},\"kind\":\"run\","
+				  "\"run\":\"echo hi\\n\",\"shell\":\"/bin/sh\"}");
+	free(json);
+	json = prov_step_json(&spec, &spec.provision[1]);
+	assert_string_equal(json, "{\"copy\":\"req.txt\",\"env\":{\"ALPHA\":\"a\",\"ZED\":\"z\\\"q\"},"
+				  "\"kind\":\"copy\",\"shell\":\"/bin/sh\",\"to\":\"/r\"}");
+	free(json);
+	env_spec_release(&spec);
+	dv_rm_tree_at(AT_FDCWD, dir, &err);
+}
+
+/* The same Envfile and inputs give the same keys wherever the checkout is. */
+static void test_keys_do_not_depend_on_the_machine(void **state)
+{
+	dv_autofree char *a = make_checkout();
+	dv_autofree char *b = make_checkout();
+	struct dv_strv ka = { 0 }, kb = { 0 };
+	struct dv_error err = { 0 };
+
+	(void)state;
+	keys_for(FIVE, a, &ka);
+	keys_for(FIVE, b, &kb);
+	assert_int_equal(ka.n, 5);
+	for (size_t i = 0; i < 5; i++) {
+		assert_true(dv_str_is_hex(ka.v[i], 64));
+		assert_string_equal(ka.v[i], kb.v[i]);
+	}
+	dv_strv_release(&ka);
+	dv_strv_release(&kb);
+	dv_rm_tree_at(AT_FDCWD, a, &err);
+	dv_rm_tree_at(AT_FDCWD, b, &err);
+}
+
+/* Changing step k changes the keys of k..n and nothing before. */
+static void test_change_invalidates_from_that_step(void **state)
+{
+	dv_autofree char *dir = make_checkout();
+	struct dv_strv k1 = { 0 }, k2 = { 0 };
+	struct dv_error err = { 0 };
+	dv_autofree char *edited = dv_xstrdup(FIVE);
+
+	(void)state;
+	*strstr(edited, "echo 4") = 0;
+	{
+		dv_autofree char *text = dv_xasprintf("%secho four\n  - run: echo 5\n", edited);
+
+		keys_for(FIVE, dir, &k1);
+		keys_for(text, dir, &k2);
+	}
+	for (size_t i = 0; i < 3; i++)
+		assert_string_equal(k1.v[i], k2.v[i]);
+	for (size_t i = 3; i < 5; i++)
+		assert_string_not_equal(k1.v[i], k2.v[i]);
+	dv_strv_release(&k1);
+	dv_strv_release(&k2);
+	dv_rm_tree_at(AT_FDCWD, dir, &err);
+}
+
+/* Editing a copied file (staged in git or not) changes that step's key. */
+static void test_copy_content_is_in_the_key(void **state)
+{
+	dv_autofree char *dir = make_checkout();
+	dv_autofree char *f = dv_xasprintf("%s/req.txt", dir);
+	struct dv_strv k1 = { 0 }, k2 = { 0 };
+	struct dv_error err = { 0 };
+	int fd;
+
+	(void)state;
+	keys_for(FIVE, dir, &k1);
+	fd = open(f, O_WRONLY | O_APPEND | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(dv_write_full(fd, "django\n", 7, &err), 0);
+	close(fd);
+	keys_for(FIVE, dir, &k2);
+	assert_string_equal(k1.v[1], k2.v[1]);
+	assert_string_not_equal(k1.v[2], k2.v[2]);
+	assert_string_not_equal(k1.v[4], k2.v[4]);
+	dv_strv_release(&k1);
+	dv_strv_release(&k2);
+	dv_rm_tree_at(AT_FDCWD, dir, &err);
+}
+
+static void test_base_image_is_key_zero(void **state)
+{
+	dv_autofree char *dir = make_checkout();
+	struct env_spec spec = { 0 };
+	struct dv_strv k1 = { 0 }, k2 = { 0 };
+	struct dv_error err = { 0 };
+
+	(void)state;
+	assert_int_equal(envfile_parse(FIVE, strlen(FIVE), "Envfile", dir, dir, &spec, &err), 0);
+	assert_int_equal(prov_keys(&spec, BASE, &k1, &err), 0);
+	assert_int_equal(prov_keys(&spec, "sha256:2222222222222222222222222222222222222222222222222222222222222222", &k2, &err), 0);
+	for (size_t i = 0; i < 5; i++)
+		assert_string_not_equal(k1.v[i], k2.v[i]);
+	env_spec_release(&spec);
+	dv_strv_release(&k1);
+	dv_strv_release(&k2);
+	dv_rm_tree_at(AT_FDCWD, dir, &err);
+}
+
+static void test_env_id(void **state)
+{
+	char a[13], b[13], c[13];
+
+	(void)state;
+	prov_env_id("/home/ann/shop", "Envfile", a);
+	prov_env_id("/home/ann/shop", "Envfile", b);
+	prov_env_id("/home/ann/shop", "sub/Envfile", c);
+	assert_string_equal(a, b);
+	assert_string_not_equal(a, c);
+	assert_true(dv_str_is_hex(a, 12));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_step_json_is_canonical),
+		cmocka_unit_test(test_keys_do_not_depend_on_the_machine),
+		cmocka_unit_test(test_change_invalidates_from_that_step),
+		cmocka_unit_test(test_copy_content_is_in_the_key),
+		cmocka_unit_test(test_base_image_is_key_zero),
+		cmocka_unit_test(test_env_id),
+	};
+
+	return cmocka_run_group_tests_name("provision", tests, NULL, NULL);
+}

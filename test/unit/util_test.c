@@ -1,0 +1,172 @@
+/* test/unit/util_test.c - util/: sha256, strings, atomic writes, safe removal. */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "util/cleanup.h"
+#include "util/error.h"
+#include "util/fs.h"
+#include "util/hash.h"
+#include "util/str.h"
+
+static void test_sha256_vectors(void **state)
+{
+	char hex[DV_SHA256_HEX];
+	struct dv_sha256 c;
+	char million[1001];
+
+	(void)state;
+	dv_sha256_hex("", 0, hex);
+	assert_string_equal(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+	dv_sha256_hex("abc", 3, hex);
+	assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	dv_sha256_hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 56, hex);
+	assert_string_equal(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+	/* a million 'a's, fed in uneven pieces */
+	memset(million, 'a', sizeof(million));
+	dv_sha256_init(&c);
+	for (int i = 0; i < 1000; i++)
+		dv_sha256_update(&c, million, i % 2 ? 999 : 1001);
+	dv_sha256_final_hex(&c, hex);
+	assert_string_equal(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+}
+
+static void test_strings(void **state)
+{
+	struct dv_buf b = { 0 };
+	char size[32];
+	char *s;
+
+	(void)state;
+	assert_int_equal(dv_str_distance("provison", "provision"), 1);
+	assert_int_equal(dv_str_distance("", "abc"), 3);
+	assert_true(dv_str_is_hex("0123abcdef", 10));
+	assert_false(dv_str_is_hex("0123ABCDEF", 10));
+	assert_false(dv_str_is_hex("0123", 5));
+	dv_buf_addf(&b, "%d-%s", 7, "x");
+	dv_buf_adds(&b, "y");
+	s = dv_buf_steal(&b);
+	assert_string_equal(s, "7-xy");
+	free(s);
+	dv_buf_release(&b);
+	dv_str_size(size, sizeof(size), 1536);
+	assert_string_equal(size, "1.5 KiB");
+}
+
+static void test_errors(void **state)
+{
+	struct dv_error err = { 0 };
+
+	(void)state;
+	dv_err(&err, ENOENT, "cannot open '%s'", "x");
+	assert_string_equal(err.msg, "cannot open 'x': No such file or directory");
+	dv_err_prefix(&err, "reading Envfile");
+	assert_string_equal(err.msg, "reading Envfile: cannot open 'x': No such file or directory");
+	memset(&err, 0, sizeof(err));
+	dv_err_at(&err, "Envfile", 7, 3, "unknown key '%s'", "provison");
+	assert_int_equal(err.status, 2);
+	assert_int_equal(err.line, 7);
+}
+
+static char *tmpdir(void)
+{
+	char tmpl[] = "/var/tmp/devenv-util-XXXXXX";
+
+	assert_non_null(mkdtemp(tmpl));
+	return dv_xstrdup(tmpl);
+}
+
+static void test_atomic_write(void **state)
+{
+	dv_autofree char *dir = tmpdir();
+	dv_autoclose int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct dv_error err = { 0 };
+	char *text;
+	size_t len;
+
+	(void)state;
+	assert_int_equal(dv_write_file_atomic(fd, "f.json", "{}", 2, 0600, &err), 0);
+	assert_int_equal(dv_write_file_atomic(fd, "f.json", "{\"a\":1}", 7, 0600, &err), 0);
+	assert_int_equal(dv_read_file_at(fd, "f.json", &text, &len, &err), 0);
+	assert_string_equal(text, "{\"a\":1}");
+	free(text);
+	/* no temporary file is left behind */
+	assert_int_equal(faccessat(fd, ".f.json.tmp", F_OK, 0), -1);
+	assert_int_equal(dv_rm_tree_at(AT_FDCWD, dir, &err), 0);
+}
+
+/* The removal must never follow a symlink out of the tree. */
+static void test_rm_tree_keeps_link_targets(void **state)
+{
+	dv_autofree char *dir = tmpdir();
+	dv_autofree char *outside = tmpdir();
+	dv_autofree char *victim = dv_xasprintf("%s/precious", outside);
+	dv_autofree char *tree = dv_xasprintf("%s/tree/a/b", dir);
+	dv_autofree char *link1 = dv_xasprintf("%s/tree/a/b/to-outside", dir);
+	dv_autofree char *link2 = dv_xasprintf("%s/tree/to-file", dir);
+	struct dv_error err = { 0 };
+	int fd;
+
+	(void)state;
+	fd = open(victim, O_CREAT | O_WRONLY | O_CLOEXEC, 0400);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(dv_mkdir_p(tree, 0755, &err), 0);
+	assert_int_equal(symlink(outside, link1), 0);
+	assert_int_equal(symlink(victim, link2), 0);
+	assert_int_equal(dv_rm_tree_at(AT_FDCWD, dir, &err), 0);
+	assert_int_equal(access(dir, F_OK), -1);
+	assert_int_equal(access(victim, F_OK), 0);
+	assert_int_equal(dv_rm_tree_at(AT_FDCWD, outside, &err), 0);
+}
+
+/* A mount below the tree stops the removal before anything under it goes. */
+static void test_rm_tree_stops_at_mount(void **state)
+{
+	dv_autofree char *dir = tmpdir();
+	dv_autofree char *mnt = dv_xasprintf("%s/sub/mnt", dir);
+	dv_autofree char *inside = dv_xasprintf("%s/sub/mnt/keep", dir);
+	struct dv_error err = { 0 };
+	int fd;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	assert_int_equal(dv_mkdir_p(mnt, 0755, &err), 0);
+	if (mount("tmpfs", mnt, "tmpfs", 0, "size=64k") < 0)
+		skip();
+	fd = open(inside, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(dv_rm_tree_at(AT_FDCWD, dir, &err), -1);
+	assert_int_equal(err.errnum, EBUSY);
+	assert_non_null(strstr(err.msg, "is a mount point"));
+	assert_int_equal(access(inside, F_OK), 0);
+	umount2(mnt, MNT_DETACH);
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(dv_rm_tree_at(AT_FDCWD, dir, &err), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_sha256_vectors),
+		cmocka_unit_test(test_strings),
+		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_atomic_write),
+		cmocka_unit_test(test_rm_tree_keeps_link_targets),
+		cmocka_unit_test(test_rm_tree_stops_at_mount),
+	};
+
+	return cmocka_run_group_tests_name("util", tests, NULL, NULL);
+}
