@@ -1,0 +1,228 @@
+#!/usr/bin/env bats
+# up -> ssh -> halt -> up -> destroy on real containers, and what each keeps.
+
+load helpers
+
+setup() {
+	dv_setup
+	dv_busybox_image
+}
+teardown() { dv_teardown; }
+
+@test "up provisions, mounts the checkout, and ssh runs inside" {
+	echo "from the host" >hello.txt
+	dv_envfile <<-'EOF'
+	image: busybox
+	env:
+	  GREETING: hi there
+	provision:
+	  - run: echo provisioned > /opt-marker
+	  - copy: hello.txt
+	    to: /etc/hello.txt
+	on_up:
+	  - run: echo "on_up ran in $PWD"
+	EOF
+	run "$DEVENV" up
+	assert_success
+	assert_line "[1/2] run: echo provisioned > /opt-marker"
+	assert_line "[2/2] copy: hello.txt -> /etc/hello.txt"
+	assert_line --partial "on_up ran in /workspace"
+
+	run "$DEVENV" ssh -c 'cat /opt-marker /etc/hello.txt /workspace/hello.txt; echo "$GREETING"; hostname; pwd'
+	assert_success
+	assert_output "provisioned
+from the host
+from the host
+hi there
+proj
+/workspace"
+
+	run "$DEVENV" status --json
+	assert_success
+	[[ $(dv_json state <<<"$output") == running ]]
+	[[ $(dv_json name <<<"$output") == proj ]]
+	[[ $(dv_json image <<<"$output") == localhost/busybox:latest ]]
+	[[ $(dv_json checkout <<<"$output") == "$DV_CHECKOUT" ]]
+	[[ -n $(dv_json pid <<<"$output") ]]
+
+	run "$DEVENV" logs
+	assert_success
+	assert_output --partial "on_up ran in /workspace"
+}
+
+@test "files written in the checkout from inside appear on the host" {
+	printf 'image: busybox\n' >Envfile
+	"$DEVENV" up
+	run "$DEVENV" ssh -c 'echo made-inside > /workspace/inside.txt'
+	assert_success
+	[[ $(cat inside.txt) == made-inside ]]
+}
+
+@test "halt keeps the env's files and up brings them back" {
+	printf 'image: busybox\n' >Envfile
+	"$DEVENV" up
+	pid=$(dv_init_pid)
+	"$DEVENV" ssh -c 'echo kept > /root/note'
+	run "$DEVENV" halt
+	assert_success
+	assert_output "env 'proj' halted; its files are kept"
+	[[ ! -e /proc/$pid ]] || [[ $(dv_proc_start "$pid") == "" ]] || ! grep -q devenv-init "/proc/$pid/comm"
+	run "$DEVENV" status --json
+	[[ $(dv_json state <<<"$output") == halted ]]
+	run "$DEVENV" ssh -c true
+	assert_failure 125
+	assert_output "devenv: env 'proj' is not running; 'devenv up' starts it"
+
+	run "$DEVENV" up
+	assert_success
+	run "$DEVENV" ssh -c 'cat /root/note'
+	assert_success
+	assert_output kept
+
+	run "$DEVENV" destroy -f
+	assert_success
+	assert_output "env 'proj' destroyed (the checkout and named volumes are kept)"
+	[[ ! -e $DV_STORE/envs/$(ls "$DV_STORE/envs" | grep -v lock | head -1)/upper ]]
+	run "$DEVENV" status --json
+	[[ $(dv_json state <<<"$output") == "not created" ]]
+}
+
+@test "ssh enters the same namespaces and cgroups as the env's init" {
+	printf 'image: busybox\n' >Envfile
+	"$DEVENV" up
+	pid=$(dv_init_pid)
+	want=""
+	for ns in mnt pid uts ipc cgroup net; do
+		want+="$(readlink /proc/$pid/ns/$ns) "
+	done
+	run "$DEVENV" ssh -c 'for ns in mnt pid uts ipc cgroup net; do printf "%s " "$(readlink /proc/self/ns/$ns)"; done'
+	assert_success
+	assert_output "$want"
+	# the init is PID 1 inside; the init's host-side cgroups hold the command too
+	"$DEVENV" ssh -c 'exec sleep 30' &
+	bg=$!
+	for _ in $(seq 50); do
+		spid=$(pgrep -f '^sleep 30$' | head -1)
+		[[ -n $spid ]] && break
+		sleep 0.1
+	done
+	[[ -n $spid ]]
+	diff <(sort /proc/$pid/cgroup) <(sort /proc/$spid/cgroup)
+	grep -q "devenv/" /proc/$pid/cgroup
+	# the ssh process maps none of the heavy libraries
+	run grep -E 'libcurl|libgit2|libarchive' /proc/$bg/maps
+	assert_failure
+	kill "$spid"
+	wait "$bg" || true
+	run "$DEVENV" ssh -c 'cat /proc/1/comm'
+	assert_output devenv-init
+}
+
+@test "ssh exit statuses follow docker's convention" {
+	printf 'image: busybox\n' >Envfile
+	"$DEVENV" up
+	run "$DEVENV" ssh -c 'exit 3'
+	assert_failure 3
+	run "$DEVENV" ssh -- /no/such/thing
+	assert_failure 127
+	run "$DEVENV" ssh -- /etc/passwd
+	assert_failure 126
+	run "$DEVENV" ssh -- sh -c 'kill -TERM $$'
+	assert_failure 143
+	run "$DEVENV" ssh -- echo argv works
+	assert_success
+	assert_output "argv works"
+	run "$DEVENV" ssh -e nosuchenv -c true
+	assert_failure 125
+	assert_output "devenv: no env named 'nosuchenv'; 'devenv ls' lists them"
+}
+
+@test "ssh starts in the folder matching the caller's place in the checkout" {
+	printf 'image: busybox\nworkdir: /src\n' >Envfile
+	mkdir -p sub/dir
+	"$DEVENV" up
+	cd sub/dir
+	run "$DEVENV" ssh -c pwd
+	assert_success
+	assert_output /src/sub/dir
+}
+
+@test "ssh gives the command only fds 0, 1 and 2" {
+	printf 'image: busybox\n' >Envfile
+	"$DEVENV" up
+	run "$DEVENV" ssh -c 'ls /proc/self/fd' 9</ 8>/dev/null
+	assert_success
+	assert_output "0
+1
+2
+3"
+}
+
+@test "-e NAME acts on an env from anywhere; ls lists it" {
+	printf 'name: shop\nimage: busybox\n' >Envfile
+	"$DEVENV" up
+	cd /
+	run "$DEVENV" ssh -e shop -c hostname
+	assert_success
+	assert_output shop
+	run "$DEVENV" ls
+	assert_success
+	assert_line --regexp "^[0-9a-f]{12}  shop +running .*localhost/busybox:latest +$DV_CHECKOUT\$"
+	run "$DEVENV" halt -e shop
+	assert_success
+	run "$DEVENV" ls --json
+	[[ $output == *'"state":"halted"'* ]]
+}
+
+@test "the init reaps orphans" {
+	printf 'image: busybox\n' >Envfile
+	"$DEVENV" up
+	run "$DEVENV" ssh -c 'sh -c "sleep 0.2 &"; sleep 1; cat /proc/[0-9]*/stat | awk "{print \$3}" | sort | uniq -c'
+	assert_success
+	refute_output --partial " Z"
+}
+
+@test "the init passes SIGTERM on at halt" {
+	printf 'image: busybox\n' >Envfile
+	"$DEVENV" up
+	"$DEVENV" ssh -c 'trap "echo got-term > /workspace/term; exit 0" TERM; while :; do sleep 0.1; done' &
+	sleep 0.5
+	run "$DEVENV" halt --timeout 5
+	assert_success
+	wait || true
+	[[ $(cat term) == got-term ]]
+}
+
+@test "up after the init was killed with SIGKILL brings the env back with its files" {
+	printf 'image: busybox\n' >Envfile
+	"$DEVENV" up
+	"$DEVENV" ssh -c 'echo survived > /root/file'
+	pid=$(dv_init_pid)
+	kill -KILL "$pid"
+	for _ in $(seq 50); do [[ -e /proc/$pid ]] || break; sleep 0.1; done
+	run "$DEVENV" status --json
+	[[ $(dv_json state <<<"$output") == halted ]]
+	run "$DEVENV" up
+	assert_success
+	run "$DEVENV" ssh -c 'cat /root/file'
+	assert_success
+	assert_output survived
+}
+
+@test "two devenv up at once make one env" {
+	printf 'image: busybox\nprovision:\n  - run: sleep 1; echo built > /b\n' >Envfile
+	"$DEVENV" up >out1 2>&1 &
+	a=$!
+	"$DEVENV" up >out2 2>&1 &
+	b=$!
+	wait "$a"
+	wait "$b"
+	cat out1 out2
+	grep -q "waiting for env" out1 out2
+	[[ $(ls "$DV_STORE/envs" | grep -cv lock) == 1 ]]
+	run "$DEVENV" ssh -c 'cat /b; ls /proc | grep -c "^[0-9]"'
+	assert_success
+	assert_line built
+	[[ $(pgrep -c -x devenv-init) -ge 1 ]]
+	[[ $("$DEVENV" ls --json | grep -o '"id"' | wc -l) == 1 ]]
+}
