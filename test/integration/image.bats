@@ -1,0 +1,112 @@
+#!/usr/bin/env bats
+# image import / images / rmi through the CLI, hostile tarballs included.
+
+load helpers
+
+setup() { dv_setup; }
+teardown() { dv_teardown; }
+
+# mktar OUT: write a tarball from python's tarfile, entries given on stdin as
+# lines "KIND NAME [TARGET]" (KIND: file, dir, sym, link, chr).
+mktar() {
+	python3 -c '
+import io, sys, tarfile
+out = sys.argv[1]
+with tarfile.open(out, "w") as t:
+    for line in sys.stdin:
+        parts = line.split()
+        if not parts: continue
+        kind, name = parts[0], parts[1]
+        ti = tarfile.TarInfo(name)
+        ti.mode = 0o755 if kind == "dir" else 0o644
+        data = b""
+        if kind == "dir": ti.type = tarfile.DIRTYPE
+        elif kind == "sym": ti.type = tarfile.SYMTYPE; ti.linkname = parts[2]
+        elif kind == "link": ti.type = tarfile.LNKTYPE; ti.linkname = parts[2]
+        elif kind == "chr": ti.type = tarfile.CHRTYPE; ti.devmajor = 1; ti.devminor = 3
+        else: data = b"x\n"; ti.size = len(data)
+        t.addfile(ti, io.BytesIO(data) if data else None)
+' "$1"
+}
+
+store_snapshot() {
+	(cd "$DV_STORE" && find layers images cache -print 2>/dev/null | sort)
+}
+
+@test "import gives the same ids for plain, gzip and zstd, and in another store" {
+	tar=$(busybox_tar)
+	run "$DEVENV" image import "$tar" busybox
+	assert_success
+	assert_output --regexp "^localhost/busybox:latest sha256:[0-9a-f]{64}$"
+	id=${output##* }
+	gzip -c "$tar" >"$BATS_TEST_TMPDIR/bb.tar.gz"
+	zstd -q -c "$tar" >"$BATS_TEST_TMPDIR/bb.tar.zst"
+	run "$DEVENV" image import "$BATS_TEST_TMPDIR/bb.tar.gz" bb:gz
+	assert_output "localhost/bb:gz $id"
+	run "$DEVENV" image import "$BATS_TEST_TMPDIR/bb.tar.zst" bb:zst
+	assert_output "localhost/bb:zst $id"
+	run env DEVENV_HOME="$BATS_TEST_TMPDIR/other" "$DEVENV" image import "$tar" busybox
+	assert_output "localhost/busybox:latest $id"
+	rm -rf "$BATS_TEST_TMPDIR/other"
+	run "$DEVENV" images
+	assert_success
+	assert_line --partial "localhost/bb:gz"
+	assert_line --partial "localhost/busybox:latest"
+	[[ $(ls "$DV_STORE/layers" | wc -l) == 1 ]]
+}
+
+@test "rmi refuses an image an env uses, then removes it" {
+	dv_busybox_image
+	printf 'image: busybox\n' >Envfile
+	"$DEVENV" up
+	run "$DEVENV" rmi busybox
+	assert_failure 1
+	assert_output --regexp "^devenv: image 'localhost/busybox:latest' is used by env 'proj' \([0-9a-f]{12}\); destroy it first$"
+	"$DEVENV" destroy -f
+	run "$DEVENV" rmi busybox
+	assert_success
+	run "$DEVENV" images --json
+	assert_output "[]"
+	run "$DEVENV" rmi busybox
+	assert_failure 1
+}
+
+@test "import rejects entries that would land outside the root and leaves the store unchanged" {
+	dv_busybox_image
+	before=$(store_snapshot)
+	printf 'dir etc\nfile ../../etc/evil\n' | mktar "$BATS_TEST_TMPDIR/dotdot.tar"
+	run "$DEVENV" image import "$BATS_TEST_TMPDIR/dotdot.tar" evil
+	assert_failure
+	assert_output --partial "../../etc/evil"
+	printf 'file /etc/evil\n' | mktar "$BATS_TEST_TMPDIR/abs.tar"
+	run "$DEVENV" image import "$BATS_TEST_TMPDIR/abs.tar" evil
+	assert_failure
+	assert_output --partial "/etc/evil"
+	printf 'sym a /tmp\nfile a/evil\n' | mktar "$BATS_TEST_TMPDIR/sym.tar"
+	run "$DEVENV" image import "$BATS_TEST_TMPDIR/sym.tar" evil
+	assert_failure
+	assert_output --partial "symlink"
+	printf 'link h ../../../etc/passwd\n' | mktar "$BATS_TEST_TMPDIR/hard.tar"
+	run "$DEVENV" image import "$BATS_TEST_TMPDIR/hard.tar" evil
+	assert_failure
+	[[ $(store_snapshot) == "$before" ]]
+	[[ ! -e /tmp/evil && ! -e /etc/evil ]]
+	[[ -z $(ls -A "$DV_STORE/tmp") ]]
+}
+
+@test "import skips device nodes and says how many" {
+	printf 'dir dev\nchr dev/null\nchr dev/zero\nfile etc-file\n' | mktar "$BATS_TEST_TMPDIR/dev.tar"
+	run "$DEVENV" image import "$BATS_TEST_TMPDIR/dev.tar" devs
+	assert_success
+	assert_line "skipped 2 device nodes (the runtime provides /dev)"
+}
+
+@test "import of a missing file or a bad name is one clear line" {
+	run "$DEVENV" image import /no/such.tar x
+	assert_failure
+	[[ ${#lines[@]} == 1 ]]
+	assert_output --partial "/no/such.tar"
+	run "$DEVENV" image import "$(busybox_tar)" 'Bad Name'
+	assert_failure 2
+	[[ ${#lines[@]} == 1 ]]
+}
