@@ -37,7 +37,7 @@ struct env_spec {
 	char *checkout; /* real path of the checkout (repository root, else the Envfile's folder) */
 	char *relpath;  /* the Envfile's path inside the checkout, e.g. "Envfile" or "sub/Envfile" */
 	char *name;     /* `name`, default: the checkout folder's name */
-	char *image;    /* `image` (required) */
+	char *image;    /* `image`, default "debian:bookworm" (the embedded default image) */
 	char *workdir;  /* `workdir`, default "/workspace"; absolute */
 	char *shell;    /* `shell`, default "/bin/sh"; absolute */
 	struct env_kv *env; /* `env`, in file order */
@@ -62,7 +62,9 @@ int envfile_load(const char *path, const char *checkout, const char *display,
 		 struct env_spec *out, struct dv_error *err);
 
 /* Parse text already in memory (the unit tests' entry point); dir is the
- * folder relative paths of `copy` resolve against. */
+ * folder relative paths of `copy` resolve against. Leaves out->path and
+ * out->relpath NULL (only envfile_load knows them) and copies checkout as
+ * given; NULL display, dir, checkout mean "Envfile", ".", dir. */
 int envfile_parse(const char *text, size_t len, const char *display, const char *dir,
 		  const char *checkout, struct env_spec *out, struct dv_error *err);
 

@@ -1,0 +1,617 @@
+/* envfile/validate.c - the tree from parse.c to a checked struct env_spec. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "envfile/internal.h"
+#include "util/cleanup.h"
+#include "util/str.h"
+#include "util/banned.h"
+
+#define ENV_DEFAULT_IMAGE "debian:bookworm"
+#define ENV_DEFAULT_WORKDIR "/workspace"
+#define ENV_DEFAULT_SHELL "/bin/sh"
+#define ENV_NAME_MAX 63
+
+static const char *const top_keys[] = {
+	"name", "image", "workdir", "shell", "env", "provision", "on_up",
+};
+static const char *const step_keys[] = { "run", "copy", "to" };
+static const char *const on_up_keys[] = { "run" };
+
+struct vctx {
+	const char *display;
+	const char *dir;
+	const char *checkout;
+	char *real_checkout; /* resolved on the first `copy` */
+	struct dv_error *err;
+};
+
+static int at(struct vctx *v, unsigned line, unsigned col, const char *fmt, ...) DV_FMT(4, 5);
+static int at(struct vctx *v, unsigned line, unsigned col, const char *fmt, ...)
+{
+	char msg[sizeof(v->err->msg)];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return dv_err_at(v->err, v->display, line, col, "%s", msg);
+}
+
+#define AT_NODE(v, node, ...) at((v), (node)->line, (node)->col, __VA_ARGS__)
+
+/* A value quoted into a one-line message: control characters become '?',
+ * and long values are cut. */
+static const char *shown(const char *s, char *buf, size_t size)
+{
+	size_t i, j = 0, max = 48;
+
+	for (i = 0; s[i] && j + 4 < size; i++) {
+		if (i == max) {
+			buf[j++] = '.';
+			buf[j++] = '.';
+			buf[j++] = '.';
+			break;
+		}
+		buf[j++] = iscntrl((unsigned char)s[i]) ? '?' : s[i];
+	}
+	buf[j] = '\0';
+	return buf;
+}
+
+static bool is_null(const struct env_node *n)
+{
+	static const char *const nulls[] = { "", "~", "null", "Null", "NULL" };
+	size_t i;
+
+	if (n->type != ENV_NODE_SCALAR || !n->plain)
+		return false;
+	for (i = 0; i < sizeof(nulls) / sizeof(nulls[0]); i++)
+		if (strcmp(n->value, nulls[i]) == 0)
+			return true;
+	return false;
+}
+
+/* What a value is, in words, for "must be X, not Y". Plain scalars are named
+ * as YAML would read them, since that is what the writer likely meant. */
+static const char *describe(const struct env_node *n)
+{
+	static const char *const bools[] = { "true", "false", "True", "False", "TRUE", "FALSE",
+					     "yes", "no", "Yes", "No", "YES", "NO", "on", "off",
+					     "On", "Off", "ON", "OFF" };
+	char *end;
+	size_t i;
+
+	if (n->type == ENV_NODE_MAP)
+		return "a mapping";
+	if (n->type == ENV_NODE_SEQ)
+		return "a list";
+	if (!n->plain)
+		return "a string";
+	if (is_null(n))
+		return "empty";
+	for (i = 0; i < sizeof(bools) / sizeof(bools[0]); i++)
+		if (strcmp(n->value, bools[i]) == 0)
+			return "a boolean";
+	if (strcmp(n->value, ".inf") == 0 || strcmp(n->value, "-.inf") == 0 ||
+	    strcmp(n->value, ".nan") == 0)
+		return "a number";
+	strtod(n->value, &end);
+	if (end != n->value && *end == '\0')
+		return "a number";
+	return "a string";
+}
+
+/* Errors about a value point at the value, unless there is none to point at. */
+static const struct env_node *val_pos(const struct env_node *key, const struct env_node *val)
+{
+	return is_null(val) ? key : val;
+}
+
+static const char *suggest(const char *key, const char *const *valid, size_t n)
+{
+	size_t i, d, best_d = (size_t)-1, len = strlen(key);
+	const char *best = NULL;
+
+	for (i = 0; i < n; i++) {
+		d = dv_str_distance(key, valid[i]);
+		if (d < best_d) {
+			best_d = d;
+			best = valid[i];
+		}
+	}
+	return best && best_d <= 2 && best_d < len ? best : NULL;
+}
+
+static int unknown_key(struct vctx *v, const struct env_node *key, const char *where,
+		       const char *const *valid, size_t n)
+{
+	struct dv_buf list = { 0 };
+	const char *best = suggest(key->value, valid, n);
+	char buf[64];
+	size_t i;
+	int r;
+
+	if (best)
+		return AT_NODE(v, key, "unknown key '%s'%s (did you mean '%s'?)",
+			       shown(key->value, buf, sizeof(buf)), where, best);
+	for (i = 0; i < n; i++)
+		dv_buf_addf(&list, "%s%s", i ? ", " : "", valid[i]);
+	r = AT_NODE(v, key, "unknown key '%s'%s (valid keys: %s)",
+		    shown(key->value, buf, sizeof(buf)), where, list.s);
+	dv_buf_release(&list);
+	return r;
+}
+
+/* Keys must be scalars and appear once; the pairs before index i are known good. */
+static int check_key(struct vctx *v, const struct env_node *map, size_t i)
+{
+	const struct env_node *key = map->items[i];
+	char buf[64];
+	size_t j;
+
+	if (key->type != ENV_NODE_SCALAR)
+		return AT_NODE(v, key, "a key must be a name, not %s", describe(key));
+	if (strlen(key->value) != key->len)
+		return AT_NODE(v, key, "a key must not contain a NUL character");
+	for (j = 0; j < i; j += 2)
+		if (strcmp(map->items[j]->value, key->value) == 0)
+			return AT_NODE(v, key, "duplicate key '%s' (first at line %u)",
+				       shown(key->value, buf, sizeof(buf)), map->items[j]->line);
+	return 0;
+}
+
+/* A scalar's text; numbers and booleans count as their text. A missing value
+ * is an error unless null_ok, which gives "". */
+static int get_string(struct vctx *v, const struct env_node *key, const struct env_node *val,
+		      bool null_ok, const char **out)
+{
+	if (val->type != ENV_NODE_SCALAR)
+		return AT_NODE(v, val, "'%s' must be a string, not %s", key->value, describe(val));
+	if (is_null(val) && !null_ok)
+		return AT_NODE(v, key, "'%s' has no value; give one or remove the line",
+			       key->value);
+	if (strlen(val->value) != val->len)
+		return AT_NODE(v, val, "'%s' must not contain a NUL character", key->value);
+	*out = is_null(val) ? "" : val->value;
+	return 0;
+}
+
+static bool valid_name(const char *s)
+{
+	size_t i;
+
+	if (!islower((unsigned char)s[0]) && !isdigit((unsigned char)s[0]))
+		return false;
+	for (i = 1; s[i]; i++)
+		if (!islower((unsigned char)s[i]) && !isdigit((unsigned char)s[i]) &&
+		    !strchr("_.-", s[i]))
+			return false;
+	return i <= ENV_NAME_MAX;
+}
+
+/* The default name comes from a folder, which may be called "My App": make it
+ * a valid name rather than refuse a checkout for its folder's name. */
+static char *name_from_folder(const char *folder)
+{
+	const char *base = strrchr(folder, '/');
+	char *name = dv_xcalloc(ENV_NAME_MAX + 1, 1);
+	size_t i, j = 0;
+
+	base = base ? base + 1 : folder;
+	for (i = 0; base[i] && j < ENV_NAME_MAX; i++) {
+		unsigned char c = (unsigned char)tolower((unsigned char)base[i]);
+
+		if (!isalnum(c) && !strchr("_.-", c))
+			c = '-';
+		if (j == 0 && !isalnum(c))
+			continue;
+		name[j++] = (char)c;
+	}
+	if (j == 0) {
+		free(name);
+		return dv_xstrdup("env");
+	}
+	return name;
+}
+
+static bool has_dotdot(const char *path)
+{
+	const char *p = path;
+
+	while ((p = strstr(p, "..")) != NULL) {
+		if ((p == path || p[-1] == '/') && (p[2] == '\0' || p[2] == '/'))
+			return true;
+		p += 2;
+	}
+	return false;
+}
+
+static int set_abs_path(struct vctx *v, const struct env_node *key, const struct env_node *val,
+			const char *example, char **out)
+{
+	const char *s;
+	char buf[64];
+
+	if (get_string(v, key, val, false, &s) < 0)
+		return -1;
+	if (s[0] != '/')
+		return AT_NODE(v, val, "'%s' must be an absolute path such as '%s', not '%s'",
+			       key->value, example, shown(s, buf, sizeof(buf)));
+	free(*out);
+	*out = dv_xstrdup(s);
+	return 0;
+}
+
+static int set_name(struct vctx *v, const struct env_node *key, const struct env_node *val,
+		    struct env_spec *spec)
+{
+	const char *s;
+	char buf[64];
+
+	if (get_string(v, key, val, false, &s) < 0)
+		return -1;
+	if (!valid_name(s))
+		return AT_NODE(v, val,
+			       "'name' must be 1 to 63 lower-case letters, digits, '_', '.' "
+			       "or '-', starting with a letter or digit, not '%s'",
+			       shown(s, buf, sizeof(buf)));
+	spec->name = dv_xstrdup(s);
+	return 0;
+}
+
+static int set_image(struct vctx *v, const struct env_node *key, const struct env_node *val,
+		     struct env_spec *spec)
+{
+	const char *s;
+	char buf[64];
+	size_t i;
+
+	if (get_string(v, key, val, false, &s) < 0)
+		return -1;
+	for (i = 0; s[i]; i++)
+		if (!isalnum((unsigned char)s[i]) && !strchr("._-:/@", s[i]))
+			break;
+	if (!s[0] || s[i])
+		return AT_NODE(v, val, "'image' must be an image reference such as '%s', not '%s'",
+			       ENV_DEFAULT_IMAGE, shown(s, buf, sizeof(buf)));
+	spec->image = dv_xstrdup(s);
+	return 0;
+}
+
+static int set_workdir(struct vctx *v, const struct env_node *key, const struct env_node *val,
+		       struct env_spec *spec)
+{
+	const char *p;
+
+	if (set_abs_path(v, key, val, ENV_DEFAULT_WORKDIR, &spec->workdir) < 0)
+		return -1;
+	for (p = spec->workdir; *p == '/'; p++)
+		;
+	if (!*p)
+		return AT_NODE(v, val, "'workdir' cannot be '/'; choose a folder such as '%s'",
+			       ENV_DEFAULT_WORKDIR);
+	if (has_dotdot(spec->workdir))
+		return AT_NODE(v, val,
+			       "'workdir' must not contain '..'; write the path without it");
+	return 0;
+}
+
+static bool valid_env_name(const char *s)
+{
+	size_t i;
+
+	if (!isalpha((unsigned char)s[0]) && s[0] != '_')
+		return false;
+	for (i = 1; s[i]; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '_')
+			return false;
+	return true;
+}
+
+static int set_env(struct vctx *v, const struct env_node *key, const struct env_node *val,
+		   struct env_spec *spec)
+{
+	char buf[64];
+	size_t i;
+
+	if (is_null(val))
+		return 0;
+	if (val->type != ENV_NODE_MAP)
+		return AT_NODE(v, val, "'env' must be a mapping of NAME: value, not %s",
+			       describe(val));
+	spec->env = dv_xcalloc(val->n / 2 + 1, sizeof(*spec->env));
+	for (i = 0; i < val->n; i += 2) {
+		const struct env_node *k = val->items[i], *x = val->items[i + 1];
+
+		if (check_key(v, val, i) < 0)
+			return -1;
+		if (!valid_env_name(k->value))
+			return AT_NODE(v, k,
+				       "'%s' in 'env' is not a valid variable name; use letters, "
+				       "digits and '_', not starting with a digit",
+				       shown(k->value, buf, sizeof(buf)));
+		if (x->type != ENV_NODE_SCALAR)
+			return AT_NODE(v, x, "the value of '%s' in 'env' must be a string, not %s",
+				       k->value, describe(x));
+		if (is_null(x))
+			return AT_NODE(v, k, "'%s' in 'env' has no value; write '%s: \"\"' for an "
+				       "empty one", k->value, k->value);
+		if (strlen(x->value) != x->len)
+			return AT_NODE(v, x, "the value of '%s' in 'env' must not contain a NUL "
+				       "character", k->value);
+		spec->env[spec->n_env].key = dv_xstrdup(k->value);
+		spec->env[spec->n_env].value = dv_xstrdup(x->value);
+		spec->n_env++;
+	}
+	(void)key;
+	return 0;
+}
+
+static bool path_inside(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	if (strcmp(dir, "/") == 0)
+		return true;
+	return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+/* copy paths are resolved now, so that a missing file or one reached through
+ * a symlink to outside the checkout is an Envfile error with a position, not
+ * a surprise (or a leak of a host file) when provisioning runs. */
+static int resolve_copy(struct vctx *v, const struct env_node *val, struct env_step *step)
+{
+	dv_autofree char *joined = NULL;
+	char buf[64];
+	char *real;
+
+	if (!v->real_checkout) {
+		v->real_checkout = realpath(v->checkout, NULL);
+		if (!v->real_checkout)
+			return dv_err(v->err, errno, "cannot resolve the checkout '%s'",
+				      v->checkout);
+	}
+	joined = dv_xasprintf("%s/%s", v->dir, step->copy);
+	real = realpath(joined, NULL);
+	if (!real && (errno == ENOENT || errno == ENOTDIR))
+		return AT_NODE(v, val, "'copy' path '%s' does not exist; paths are relative to the "
+			       "Envfile's folder", shown(step->copy, buf, sizeof(buf)));
+	if (!real)
+		return AT_NODE(v, val, "'copy' path '%s' cannot be resolved: %s",
+			       shown(step->copy, buf, sizeof(buf)), strerror(errno));
+	if (!path_inside(real, v->real_checkout)) {
+		free(real);
+		return AT_NODE(v, val, "'copy' path '%s' is outside the checkout; only files of "
+			       "the checkout can be copied", shown(step->copy, buf, sizeof(buf)));
+	}
+	step->copy_abs = real;
+	return 0;
+}
+
+static int parse_step(struct vctx *v, const char *list, const struct env_node *item,
+		      struct env_step *step)
+{
+	const struct env_node *run_k = NULL, *run_v = NULL, *copy_k = NULL, *copy_v = NULL;
+	const struct env_node *to_k = NULL, *to_v = NULL;
+	bool on_up = strcmp(list, "on_up") == 0;
+	const char *s;
+	char buf[64];
+	size_t i;
+
+	step->line = item->line;
+	step->col = item->col;
+	if (item->type != ENV_NODE_MAP)
+		return AT_NODE(v, item, "each step in '%s' must be a mapping such as 'run: CMD', "
+			       "not %s", list, describe(item));
+	if (item->n == 0)
+		return AT_NODE(v, item, "a step in '%s' is empty; give it %s", list,
+			       on_up ? "'run:'" : "'run:', or 'copy:' and 'to:'");
+	for (i = 0; i < item->n; i += 2) {
+		const struct env_node *k = item->items[i], *x = item->items[i + 1];
+
+		if (check_key(v, item, i) < 0)
+			return -1;
+		if (on_up && (strcmp(k->value, "copy") == 0 || strcmp(k->value, "to") == 0))
+			return AT_NODE(v, k, "'on_up' steps only take 'run:'; copy files in "
+				       "'provision' steps");
+		if (strcmp(k->value, "run") == 0) {
+			run_k = k;
+			run_v = x;
+		} else if (strcmp(k->value, "copy") == 0) {
+			copy_k = k;
+			copy_v = x;
+		} else if (strcmp(k->value, "to") == 0) {
+			to_k = k;
+			to_v = x;
+		} else if (on_up) {
+			return unknown_key(v, k, " in an 'on_up' step", on_up_keys, 1);
+		} else {
+			return unknown_key(v, k, " in a step", step_keys, 3);
+		}
+		if (run_k && copy_k)
+			return AT_NODE(v, k, "a step has both 'run' and 'copy'; split it into two "
+				       "steps");
+	}
+	if (run_k) {
+		if (get_string(v, run_k, run_v, true, &s) < 0)
+			return -1;
+		if (!s[strspn(s, " \t\r\n")])
+			return AT_NODE(v, val_pos(run_k, run_v), "'run' is empty; give the command "
+				       "to run");
+		if (to_k)
+			return AT_NODE(v, to_k, "'to' goes with 'copy', not with 'run'");
+		step->kind = ENV_STEP_RUN;
+		step->run = dv_xstrdup(s);
+		return 0;
+	}
+	if (!copy_k)
+		return AT_NODE(v, to_k, "'to' needs 'copy:' with the path to copy from");
+	if (get_string(v, copy_k, copy_v, true, &s) < 0)
+		return -1;
+	if (!s[0])
+		return AT_NODE(v, val_pos(copy_k, copy_v), "'copy' is empty; give a path relative "
+			       "to the Envfile's folder");
+	if (s[0] == '/')
+		return AT_NODE(v, copy_v, "'copy' must be a path relative to the Envfile's folder, "
+			       "not '%s'", shown(s, buf, sizeof(buf)));
+	step->kind = ENV_STEP_COPY;
+	step->copy = dv_xstrdup(s);
+	if (!to_k)
+		return AT_NODE(v, copy_k, "'copy' needs 'to:' with the absolute path to copy to "
+			       "inside the env");
+	if (get_string(v, to_k, to_v, false, &s) < 0)
+		return -1;
+	if (s[0] != '/')
+		return AT_NODE(v, to_v, "'to' must be an absolute path inside the env, not '%s'",
+			       shown(s, buf, sizeof(buf)));
+	step->to = dv_xstrdup(s);
+	return resolve_copy(v, copy_v, step);
+}
+
+static int set_steps(struct vctx *v, const struct env_node *key, const struct env_node *val,
+		     struct env_step **steps, size_t *n)
+{
+	size_t i;
+
+	if (is_null(val))
+		return 0;
+	if (val->type != ENV_NODE_SEQ)
+		return AT_NODE(v, val, "'%s' must be a list of steps, not %s", key->value,
+			       describe(val));
+	*steps = dv_xcalloc(val->n + 1, sizeof(**steps));
+	for (i = 0; i < val->n; i++) {
+		/* counted first, so that release frees a half-filled step */
+		(*n)++;
+		if (parse_step(v, key->value, val->items[i], &(*steps)[i]) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int set_key(struct vctx *v, const struct env_node *key, const struct env_node *val,
+		   struct env_spec *spec)
+{
+	const char *k = key->value;
+
+	if (strcmp(k, "name") == 0)
+		return set_name(v, key, val, spec);
+	if (strcmp(k, "image") == 0)
+		return set_image(v, key, val, spec);
+	if (strcmp(k, "workdir") == 0)
+		return set_workdir(v, key, val, spec);
+	if (strcmp(k, "shell") == 0)
+		return set_abs_path(v, key, val, "/bin/bash", &spec->shell);
+	if (strcmp(k, "env") == 0)
+		return set_env(v, key, val, spec);
+	if (strcmp(k, "provision") == 0)
+		return set_steps(v, key, val, &spec->provision, &spec->n_provision);
+	if (strcmp(k, "on_up") == 0)
+		return set_steps(v, key, val, &spec->on_up, &spec->n_on_up);
+	return unknown_key(v, key, "", top_keys, sizeof(top_keys) / sizeof(top_keys[0]));
+}
+
+int envfile_validate(const struct env_node *root, const char *display, const char *dir,
+		     const char *checkout, struct env_spec *out, struct dv_error *err)
+{
+	struct vctx v = { .display = display, .dir = dir, .checkout = checkout, .err = err };
+	struct env_spec spec = { 0 };
+	int ret = -1;
+	size_t i;
+
+	if (root->type != ENV_NODE_MAP) {
+		AT_NODE(&v, root, "the Envfile must be a mapping of keys such as 'image: %s', "
+			"not %s", ENV_DEFAULT_IMAGE, describe(root));
+		goto out;
+	}
+	for (i = 0; i < root->n; i += 2) {
+		if (check_key(&v, root, i) < 0)
+			goto out;
+		if (set_key(&v, root->items[i], root->items[i + 1], &spec) < 0)
+			goto out;
+	}
+	spec.display = dv_xstrdup(display);
+	spec.checkout = dv_xstrdup(checkout);
+	if (!spec.name)
+		spec.name = name_from_folder(checkout);
+	if (!spec.image)
+		spec.image = dv_xstrdup(ENV_DEFAULT_IMAGE);
+	if (!spec.workdir)
+		spec.workdir = dv_xstrdup(ENV_DEFAULT_WORKDIR);
+	if (!spec.shell)
+		spec.shell = dv_xstrdup(ENV_DEFAULT_SHELL);
+	*out = spec;
+	memset(&spec, 0, sizeof(spec));
+	ret = 0;
+out:
+	env_spec_release(&spec);
+	free(v.real_checkout);
+	return ret;
+}
+
+int envfile_parse(const char *text, size_t len, const char *display, const char *dir,
+		  const char *checkout, struct env_spec *out, struct dv_error *err)
+{
+	struct env_node *root = NULL;
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	if (!display)
+		display = "Envfile";
+	if (!dir)
+		dir = ".";
+	if (!checkout)
+		checkout = dir;
+	if (envfile_yaml_load(text, len, display, &root, err) < 0)
+		return -1;
+	if (!root || is_null(root) || (root->type == ENV_NODE_MAP && root->n == 0)) {
+		env_node_free(root);
+		return dv_err_at(err, display, 1, 1,
+				 "the Envfile is empty; write at least a line such as "
+				 "'image: %s' in it", ENV_DEFAULT_IMAGE);
+	}
+	ret = envfile_validate(root, display, dir, checkout, out, err);
+	env_node_free(root);
+	return ret;
+}
+
+static void steps_release(struct env_step *steps, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(steps[i].run);
+		free(steps[i].copy);
+		free(steps[i].copy_abs);
+		free(steps[i].to);
+	}
+	free(steps);
+}
+
+void env_spec_release(struct env_spec *spec)
+{
+	size_t i;
+
+	if (!spec)
+		return;
+	free(spec->path);
+	free(spec->display);
+	free(spec->checkout);
+	free(spec->relpath);
+	free(spec->name);
+	free(spec->image);
+	free(spec->workdir);
+	free(spec->shell);
+	for (i = 0; i < spec->n_env; i++) {
+		free(spec->env[i].key);
+		free(spec->env[i].value);
+	}
+	free(spec->env);
+	steps_release(spec->provision, spec->n_provision);
+	steps_release(spec->on_up, spec->n_on_up);
+	memset(spec, 0, sizeof(*spec));
+}

@@ -1,0 +1,685 @@
+/*
+ * test/unit/envfile_test.c - envfile/ against the fixtures in
+ * test/fixtures/envfile/ and temporary folder trees. No root, no network.
+ *
+ * Each bad/NAME.yaml must fail with exactly the line in bad/NAME.expected
+ * ("Envfile:L:C: message"); a new fixture needs no code here. A fixture
+ * without its .expected fails and prints the line it gave.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "envfile/envfile.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+#include "util/str.h"
+#include "util/banned.h"
+
+static char fixtures[PATH_MAX]; /* real path of test/fixtures/envfile */
+
+/* ---- helpers ---- */
+
+static char *read_text(const char *path, size_t *len)
+{
+	struct dv_error err = { 0 };
+	char *text = NULL;
+	size_t n = 0;
+
+	if (dv_read_file_at(AT_FDCWD, path, &text, &n, &err) < 0)
+		return NULL;
+	if (len)
+		*len = n;
+	return text;
+}
+
+static void write_text(const char *dir, const char *name, const char *text)
+{
+	dv_autofree char *path = dv_xasprintf("%s/%s", dir, name);
+	dv_autoclose int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	struct dv_error err = { 0 };
+
+	assert_true(fd >= 0);
+	assert_int_equal(dv_write_full(fd, text, strlen(text), &err), 0);
+}
+
+static void make_dir(const char *dir, const char *name)
+{
+	dv_autofree char *path = dv_xasprintf("%s/%s", dir, name);
+	struct dv_error err = { 0 };
+
+	assert_int_equal(dv_mkdir_p(path, 0755, &err), 0);
+}
+
+static char *format_err(const struct dv_error *err)
+{
+	return dv_xasprintf("%s:%u:%u: %s", err->file, err->line, err->col, err->msg);
+}
+
+static int parse_fixture(const char *sub, const char *name, struct env_spec *spec,
+			 struct dv_error *err)
+{
+	dv_autofree char *dir = dv_xasprintf("%s/%s", fixtures, sub);
+	dv_autofree char *path = dv_xasprintf("%s/%s", dir, name);
+	dv_autofree char *text = NULL;
+	size_t len = 0;
+
+	text = read_text(path, &len);
+	if (!text)
+		fail_msg("cannot read fixture '%s'", path);
+	return envfile_parse(text, len, "Envfile", dir, dir, spec, err);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The .yaml files of a fixture folder, sorted. */
+static void list_yaml(const char *sub, struct dv_strv *out)
+{
+	dv_autofree char *dir = dv_xasprintf("%s/%s", fixtures, sub);
+	dv_autoclosedir DIR *d = opendir(dir);
+	struct dirent *de;
+
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL)
+		if (dv_str_endswith(de->d_name, ".yaml"))
+			dv_strv_push(out, de->d_name);
+	if (out->n)
+		qsort(out->v, out->n, sizeof(*out->v), cmp_str);
+}
+
+static int is_zeroed(const struct env_spec *spec)
+{
+	static const struct env_spec zero;
+
+	return memcmp(spec, &zero, sizeof(zero)) == 0;
+}
+
+/* ---- fixtures ---- */
+
+static void test_bad_fixtures(void **state)
+{
+	struct dv_strv names = { 0 };
+	size_t i, failed = 0;
+
+	(void)state;
+	list_yaml("bad", &names);
+	assert_true(names.n >= 20);
+	for (i = 0; i < names.n; i++) {
+		const char *name = names.v[i];
+		dv_autofree char *exp_path = NULL;
+		dv_autofree char *expected = NULL;
+		dv_autofree char *got = NULL;
+		struct dv_error err = { 0 };
+		struct env_spec spec = { 0 };
+		size_t n;
+
+		exp_path = dv_xasprintf("%s/bad/%.*s.expected", fixtures,
+					(int)(strlen(name) - strlen(".yaml")), name);
+		if (parse_fixture("bad", name, &spec, &err) == 0) {
+			print_error("bad/%s: parsed without an error\n", name);
+			env_spec_release(&spec);
+			failed++;
+			continue;
+		}
+		if (!is_zeroed(&spec)) {
+			print_error("bad/%s: the spec is not zeroed after the error\n", name);
+			failed++;
+		}
+		if (err.status != 2) {
+			print_error("bad/%s: exit status %d, not 2\n", name, err.status);
+			failed++;
+		}
+		got = format_err(&err);
+		expected = read_text(exp_path, NULL);
+		if (!expected) {
+			print_error("bad/%s: no .expected file; the error was:\n%s\n", name, got);
+			failed++;
+			continue;
+		}
+		n = strlen(expected);
+		while (n && (expected[n - 1] == '\n' || expected[n - 1] == '\r'))
+			expected[--n] = '\0';
+		if (strcmp(got, expected) != 0) {
+			print_error("bad/%s:\n  expected: %s\n  got:      %s\n", name, expected,
+				    got);
+			failed++;
+		}
+	}
+	dv_strv_release(&names);
+	if (failed)
+		fail_msg("%zu bad fixture check(s) failed", failed);
+}
+
+static void test_good_fixtures_parse(void **state)
+{
+	struct dv_strv names = { 0 };
+	size_t i, failed = 0;
+
+	(void)state;
+	list_yaml("good", &names);
+	assert_true(names.n >= 3);
+	for (i = 0; i < names.n; i++) {
+		struct dv_error err = { 0 };
+		struct env_spec spec = { 0 };
+
+		if (parse_fixture("good", names.v[i], &spec, &err) < 0) {
+			dv_autofree char *got = format_err(&err);
+
+			print_error("good/%s: %s\n", names.v[i], got);
+			failed++;
+		}
+		env_spec_release(&spec);
+		env_spec_release(&spec); /* twice is allowed */
+	}
+	dv_strv_release(&names);
+	if (failed)
+		fail_msg("%zu good fixture(s) failed", failed);
+}
+
+static void test_good_minimal_defaults(void **state)
+{
+	struct dv_error err = { 0 };
+	struct env_spec spec = { 0 };
+	dv_autofree char *dir = dv_xasprintf("%s/good", fixtures);
+
+	(void)state;
+	assert_int_equal(parse_fixture("good", "minimal.yaml", &spec, &err), 0);
+	assert_string_equal(spec.name, "good"); /* the checkout folder's name */
+	assert_string_equal(spec.image, "debian:bookworm");
+	assert_string_equal(spec.workdir, "/workspace");
+	assert_string_equal(spec.shell, "/bin/sh");
+	assert_string_equal(spec.display, "Envfile");
+	assert_string_equal(spec.checkout, dir);
+	assert_int_equal(spec.n_env, 0);
+	assert_int_equal(spec.n_provision, 0);
+	assert_int_equal(spec.n_on_up, 0);
+	assert_null(spec.path);    /* only envfile_load knows it */
+	assert_null(spec.relpath);
+	assert_false(dv_err_isset(&err));
+	env_spec_release(&spec);
+	assert_true(is_zeroed(&spec));
+}
+
+static void test_good_full(void **state)
+{
+	struct dv_error err = { 0 };
+	struct env_spec spec = { 0 };
+	dv_autofree char *req = dv_xasprintf("%s/good/files/requirements.txt", fixtures);
+	dv_autofree char *files = dv_xasprintf("%s/good/files", fixtures);
+
+	(void)state;
+	assert_int_equal(parse_fixture("good", "full.yaml", &spec, &err), 0);
+	assert_string_equal(spec.name, "shop");
+	assert_string_equal(spec.image, "docker.io/library/python:3.12-slim");
+	assert_string_equal(spec.workdir, "/src/shop");
+	assert_string_equal(spec.shell, "/bin/bash");
+
+	assert_int_equal(spec.n_env, 5);
+	assert_string_equal(spec.env[0].key, "PYTHONDONTWRITEBYTECODE");
+	assert_string_equal(spec.env[0].value, "1");
+	assert_string_equal(spec.env[1].key, "DEBUG");
+	assert_string_equal(spec.env[1].value, "true");
+	assert_string_equal(spec.env[2].key, "RATIO");
+	assert_string_equal(spec.env[2].value, "1.50");
+	assert_string_equal(spec.env[3].key, "_EMPTY");
+	assert_string_equal(spec.env[3].value, "");
+	assert_string_equal(spec.env[4].key, "GREETING");
+	assert_string_equal(spec.env[4].value, "hello: world");
+
+	assert_int_equal(spec.n_provision, 5);
+	assert_int_equal(spec.provision[0].kind, ENV_STEP_RUN);
+	assert_string_equal(spec.provision[0].run,
+			    "apt-get update && apt-get install -y libpq-dev");
+	assert_int_equal(spec.provision[0].line, 13);
+	assert_int_equal(spec.provision[0].col, 5);
+	assert_null(spec.provision[0].copy);
+	assert_int_equal(spec.provision[1].kind, ENV_STEP_COPY);
+	assert_string_equal(spec.provision[1].copy, "files/requirements.txt");
+	assert_string_equal(spec.provision[1].copy_abs, req);
+	assert_string_equal(spec.provision[1].to, "/tmp/requirements.txt");
+	assert_null(spec.provision[1].run);
+	assert_int_equal(spec.provision[1].line, 14);
+	assert_int_equal(spec.provision[2].kind, ENV_STEP_RUN);
+	assert_string_equal(spec.provision[2].run, "pip install -r /tmp/requirements.txt\n"
+						   "rm /tmp/requirements.txt\n");
+	/* a folder, named with a "./" and a harmless "..", resolves to itself */
+	assert_int_equal(spec.provision[3].kind, ENV_STEP_COPY);
+	assert_string_equal(spec.provision[3].copy, "./files/../files");
+	assert_string_equal(spec.provision[3].copy_abs, files);
+	assert_string_equal(spec.provision[3].to, "/opt/files");
+	/* "run: true" is the command true, not a boolean */
+	assert_string_equal(spec.provision[4].run, "true");
+
+	assert_int_equal(spec.n_on_up, 1);
+	assert_int_equal(spec.on_up[0].kind, ENV_STEP_RUN);
+	assert_string_equal(spec.on_up[0].run, "./scripts/migrate");
+	env_spec_release(&spec);
+}
+
+static void test_good_null_lists(void **state)
+{
+	struct dv_error err = { 0 };
+	struct env_spec spec = { 0 };
+
+	(void)state;
+	assert_int_equal(parse_fixture("good", "null-lists.yaml", &spec, &err), 0);
+	assert_string_equal(spec.name, "0.dev_env-1");
+	assert_string_equal(spec.image, "alpine");
+	assert_string_equal(spec.workdir, "/w/"); /* kept as written */
+	assert_int_equal(spec.n_env, 0);
+	assert_int_equal(spec.n_provision, 0);
+	assert_int_equal(spec.n_on_up, 0);
+	env_spec_release(&spec);
+}
+
+static void test_good_flow_style(void **state)
+{
+	struct dv_error err = { 0 };
+	struct env_spec spec = { 0 };
+
+	(void)state;
+	assert_int_equal(parse_fixture("good", "flow.yaml", &spec, &err), 0);
+	assert_string_equal(spec.image, "registry.example.org:5000/team/base@sha256:abc");
+	assert_int_equal(spec.n_env, 2);
+	assert_string_equal(spec.env[0].key, "A");
+	assert_string_equal(spec.env[0].value, "x y");
+	assert_string_equal(spec.env[1].value, "no");
+	assert_int_equal(spec.n_provision, 2);
+	assert_string_equal(spec.provision[0].run, "echo one");
+	assert_string_equal(spec.provision[1].run, "echo 'two'");
+	assert_int_equal(spec.n_on_up, 1);
+	assert_string_equal(spec.on_up[0].run, "date");
+	env_spec_release(&spec);
+}
+
+/* ---- temporary trees ---- */
+
+struct tree {
+	char root[PATH_MAX]; /* real path of a fresh temporary folder */
+};
+
+static int tree_setup(void **state)
+{
+	struct tree *t = dv_xcalloc(1, sizeof(*t));
+	char tmpl[] = "/tmp/envfile-test.XXXXXX";
+	char *real;
+
+	if (!mkdtemp(tmpl))
+		return -1;
+	real = realpath(tmpl, NULL);
+	if (!real)
+		return -1;
+	snprintf(t->root, sizeof(t->root), "%s", real);
+	free(real);
+	*state = t;
+	return 0;
+}
+
+static int tree_teardown(void **state)
+{
+	struct tree *t = *state;
+	struct dv_error err = { 0 };
+	int r = dv_rm_tree_at(AT_FDCWD, t->root, &err);
+
+	free(t);
+	return r;
+}
+
+static void test_find_in_repo(void **state)
+{
+	struct tree *t = *state;
+	struct dv_error err = { 0 };
+	dv_autofree char *repo = dv_xasprintf("%s/repo", t->root);
+	dv_autofree char *start = dv_xasprintf("%s/repo/a/b", t->root);
+	dv_autofree char *want = dv_xasprintf("%s/repo/Envfile", t->root);
+	dv_autofree char *path = NULL;
+	dv_autofree char *checkout = NULL;
+
+	make_dir(t->root, "repo/.git");
+	make_dir(t->root, "repo/a/b");
+	write_text(repo, "Envfile", "image: alpine\n");
+	/* an Envfile above the repository is never found from inside it */
+	write_text(t->root, "Envfile", "image: wrong\n");
+	assert_int_equal(envfile_find(start, &path, &checkout, &err), 0);
+	assert_string_equal(path, want);
+	assert_string_equal(checkout, repo);
+	free(path);
+	free(checkout);
+	/* start at the root itself */
+	assert_int_equal(envfile_find(repo, &path, &checkout, &err), 0);
+	assert_string_equal(path, want);
+	assert_string_equal(checkout, repo);
+}
+
+static void test_find_in_subfolder(void **state)
+{
+	struct tree *t = *state;
+	struct dv_error err = { 0 };
+	struct env_spec spec = { 0 };
+	dv_autofree char *repo = dv_xasprintf("%s/repo", t->root);
+	dv_autofree char *sub = dv_xasprintf("%s/repo/svc/api", t->root);
+	dv_autofree char *start = dv_xasprintf("%s/repo/svc/api/src/x", t->root);
+	dv_autofree char *want = dv_xasprintf("%s/repo/svc/api/Envfile", t->root);
+	dv_autofree char *path = NULL;
+	dv_autofree char *checkout = NULL;
+
+	/* .git as a file, as in a worktree or a submodule */
+	make_dir(t->root, "repo/svc/api/src/x");
+	write_text(repo, ".git", "gitdir: /elsewhere/.git/worktrees/repo\n");
+	write_text(repo, "Envfile", "image: outer\n");
+	write_text(sub, "Envfile", "image: inner\n");
+	assert_int_equal(envfile_find(start, &path, &checkout, &err), 0);
+	assert_string_equal(path, want);
+	assert_string_equal(checkout, repo);
+
+	assert_int_equal(envfile_load(path, checkout, "svc/api/Envfile", &spec, &err), 0);
+	assert_string_equal(spec.path, want);
+	assert_string_equal(spec.relpath, "svc/api/Envfile");
+	assert_string_equal(spec.checkout, repo);
+	assert_string_equal(spec.display, "svc/api/Envfile");
+	assert_string_equal(spec.image, "inner");
+	assert_string_equal(spec.name, "repo"); /* the checkout's name, not the subfolder's */
+	env_spec_release(&spec);
+}
+
+static void test_find_without_git(void **state)
+{
+	struct tree *t = *state;
+	struct dv_error err = { 0 };
+	struct env_spec spec = { 0 };
+	dv_autofree char *proj = dv_xasprintf("%s/My Project", t->root);
+	dv_autofree char *start = dv_xasprintf("%s/My Project/deep/er", t->root);
+	dv_autofree char *want = dv_xasprintf("%s/My Project/Envfile", t->root);
+	dv_autofree char *path = NULL;
+	dv_autofree char *checkout = NULL;
+	char cwd[PATH_MAX];
+
+	make_dir(t->root, "My Project/deep/er");
+	write_text(proj, "Envfile", "shell: /bin/zsh\n");
+	assert_int_equal(envfile_find(start, &path, &checkout, &err), 0);
+	assert_string_equal(path, want);
+	assert_string_equal(checkout, proj); /* no repository: the Envfile's folder */
+
+	/* a relative path and no display name */
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	assert_int_equal(chdir(start), 0);
+	assert_int_equal(envfile_load("../../Envfile", NULL, NULL, &spec, &err), 0);
+	assert_int_equal(chdir(cwd), 0);
+	assert_string_equal(spec.path, want);
+	assert_string_equal(spec.relpath, "Envfile");
+	assert_string_equal(spec.checkout, proj);
+	assert_string_equal(spec.display, "../../Envfile");
+	assert_string_equal(spec.name, "my-project"); /* made valid from "My Project" */
+	assert_string_equal(spec.shell, "/bin/zsh");
+	env_spec_release(&spec);
+}
+
+static void test_find_none(void **state)
+{
+	struct tree *t = *state;
+	struct dv_error err = { 0 };
+	dv_autofree char *repo = dv_xasprintf("%s/repo", t->root);
+	dv_autofree char *start = dv_xasprintf("%s/repo/src", t->root);
+	dv_autofree char *want = NULL;
+	char *path = (char *)"unset", *checkout = (char *)"unset";
+
+	make_dir(t->root, "repo/.git");
+	make_dir(t->root, "repo/src/Envfile"); /* a folder is not an Envfile */
+	write_text(t->root, "Envfile", "image: above-the-repo\n");
+	assert_int_equal(envfile_find(start, &path, &checkout, &err), -1);
+	assert_null(path);
+	assert_null(checkout);
+	assert_int_equal(err.errnum, ENOENT);
+	want = dv_xasprintf("no Envfile in '%s' or its parents up to the repository root; "
+			    "run 'devenv init' to write one", start);
+	assert_string_equal(err.msg, want);
+	(void)repo;
+}
+
+static void test_find_missing_start(void **state)
+{
+	struct tree *t = *state;
+	struct dv_error err = { 0 };
+	dv_autofree char *start = dv_xasprintf("%s/nope", t->root);
+	char *path = NULL, *checkout = NULL;
+
+	assert_int_equal(envfile_find(start, &path, &checkout, &err), -1);
+	assert_int_equal(err.errnum, ENOENT);
+	assert_null(path);
+	assert_null(checkout);
+}
+
+static void test_load_missing_file(void **state)
+{
+	struct tree *t = *state;
+	struct dv_error err = { 0 };
+	struct env_spec spec = { 0 };
+	dv_autofree char *path = dv_xasprintf("%s/Envfile", t->root);
+
+	assert_int_equal(envfile_load(path, t->root, "Envfile", &spec, &err), -1);
+	assert_int_equal(err.errnum, ENOENT);
+	assert_string_equal(err.msg, "cannot open 'Envfile': No such file or directory");
+	assert_true(is_zeroed(&spec));
+}
+
+static void test_load_outside_checkout(void **state)
+{
+	struct tree *t = *state;
+	struct dv_error err = { 0 };
+	struct env_spec spec = { 0 };
+	dv_autofree char *path = dv_xasprintf("%s/Envfile", t->root);
+	dv_autofree char *repo = dv_xasprintf("%s/repo", t->root);
+
+	make_dir(t->root, "repo");
+	write_text(t->root, "Envfile", "image: alpine\n");
+	assert_int_equal(envfile_load(path, repo, "Envfile", &spec, &err), -1);
+	assert_true(is_zeroed(&spec));
+}
+
+/* Load an Envfile written into t->root/repo/sub (the checkout is repo) and
+ * return its error line, or NULL when it loads. */
+static char *load_in_repo(struct tree *t, const char *text, struct env_spec *spec)
+{
+	struct dv_error err = { 0 };
+	dv_autofree char *repo = dv_xasprintf("%s/repo", t->root);
+	dv_autofree char *sub = dv_xasprintf("%s/repo/sub", t->root);
+	dv_autofree char *path = dv_xasprintf("%s/repo/sub/Envfile", t->root);
+
+	write_text(sub, "Envfile", text);
+	if (envfile_load(path, repo, "sub/Envfile", spec, &err) == 0)
+		return NULL;
+	assert_true(is_zeroed(spec));
+	return format_err(&err);
+}
+
+static int repo_setup(void **state)
+{
+	struct tree *t;
+
+	if (tree_setup(state) < 0)
+		return -1;
+	t = *state;
+	make_dir(t->root, "repo/.git");
+	make_dir(t->root, "repo/sub/data");
+	write_text(t->root, "secret.txt", "outside\n");
+	write_text(t->root, "repo/top.txt", "inside\n");
+	write_text(t->root, "repo/sub/data/a.txt", "a\n");
+	return 0;
+}
+
+static void make_link(const char *dir, const char *name, const char *target)
+{
+	dv_autofree char *path = dv_xasprintf("%s/%s", dir, name);
+
+	assert_int_equal(symlink(target, path), 0);
+}
+
+static void test_copy_inside(void **state)
+{
+	struct tree *t = *state;
+	struct env_spec spec = { 0 };
+	dv_autofree char *top = dv_xasprintf("%s/repo/top.txt", t->root);
+	dv_autofree char *a = dv_xasprintf("%s/repo/sub/data/a.txt", t->root);
+	dv_autofree char *got = NULL;
+
+	/* ".." that stays inside the checkout is fine; so is a link inside it */
+	make_link(t->root, "repo/sub/link.txt", "data/a.txt");
+	got = load_in_repo(t, "provision:\n"
+			      "  - copy: ../top.txt\n"
+			      "    to: /tmp/top.txt\n"
+			      "  - copy: link.txt\n"
+			      "    to: /tmp/a.txt\n",
+			   &spec);
+	assert_null(got);
+	assert_int_equal(spec.n_provision, 2);
+	assert_string_equal(spec.provision[0].copy, "../top.txt");
+	assert_string_equal(spec.provision[0].copy_abs, top);
+	assert_string_equal(spec.provision[1].copy, "link.txt");
+	assert_string_equal(spec.provision[1].copy_abs, a);
+	assert_string_equal(spec.relpath, "sub/Envfile");
+	env_spec_release(&spec);
+}
+
+static void test_copy_outside_dotdot(void **state)
+{
+	struct tree *t = *state;
+	struct env_spec spec = { 0 };
+	dv_autofree char *got = NULL;
+
+	got = load_in_repo(t, "image: alpine\n"
+			      "provision:\n"
+			      "  - copy: ../../secret.txt\n"
+			      "    to: /tmp/secret.txt\n",
+			   &spec);
+	assert_non_null(got);
+	assert_string_equal(got, "sub/Envfile:3:11: 'copy' path '../../secret.txt' is outside "
+				 "the checkout; only files of the checkout can be copied");
+}
+
+static void test_copy_outside_symlink(void **state)
+{
+	struct tree *t = *state;
+	struct env_spec spec = { 0 };
+	dv_autofree char *target = dv_xasprintf("%s/secret.txt", t->root);
+	dv_autofree char *got = NULL;
+
+	make_link(t->root, "repo/sub/innocent.txt", target);
+	make_link(t->root, "repo/sub/etc", "/etc");
+	got = load_in_repo(t, "provision:\n"
+			      "  - copy: data/a.txt\n"
+			      "    to: /tmp/a.txt\n"
+			      "  - {copy: innocent.txt, to: /tmp/x}\n",
+			   &spec);
+	assert_non_null(got);
+	assert_string_equal(got, "sub/Envfile:4:12: 'copy' path 'innocent.txt' is outside the "
+				 "checkout; only files of the checkout can be copied");
+	free(got);
+	/* a link to a folder outside, with a path through it */
+	got = load_in_repo(t, "provision:\n  - copy: etc/hostname\n    to: /tmp/h\n", &spec);
+	assert_string_equal(got, "sub/Envfile:2:11: 'copy' path 'etc/hostname' is outside the "
+				 "checkout; only files of the checkout can be copied");
+}
+
+static void test_copy_missing(void **state)
+{
+	struct tree *t = *state;
+	struct env_spec spec = { 0 };
+	dv_autofree char *got = NULL;
+
+	/* top.txt exists, but in the checkout's root: paths start at the Envfile */
+	got = load_in_repo(t, "provision:\n  - copy: top.txt\n    to: /tmp/top.txt\n", &spec);
+	assert_string_equal(got, "sub/Envfile:2:11: 'copy' path 'top.txt' does not exist; paths "
+				 "are relative to the Envfile's folder");
+	free(got);
+	make_link(t->root, "repo/sub/dangling", "nowhere");
+	got = load_in_repo(t, "provision:\n  - copy: dangling\n    to: /tmp/d\n", &spec);
+	assert_string_equal(got, "sub/Envfile:2:11: 'copy' path 'dangling' does not exist; paths "
+				 "are relative to the Envfile's folder");
+}
+
+static void test_parse_in_memory(void **state)
+{
+	static const char text[] = "image: alpine\nname: x\n";
+	struct dv_error err = { 0 };
+	struct env_spec spec = { 0 };
+
+	(void)state;
+	/* only len counts: what follows it is not read */
+	assert_int_equal(envfile_parse(text, strlen("image: alpine\n"), "E", "/", "/", &spec,
+				       &err), 0);
+	assert_string_equal(spec.image, "alpine");
+	assert_string_equal(spec.name, "env"); /* "/" has no name to take */
+	env_spec_release(&spec);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_bad_fixtures),
+		cmocka_unit_test(test_good_fixtures_parse),
+		cmocka_unit_test(test_good_minimal_defaults),
+		cmocka_unit_test(test_good_full),
+		cmocka_unit_test(test_good_null_lists),
+		cmocka_unit_test(test_good_flow_style),
+		cmocka_unit_test(test_parse_in_memory),
+		cmocka_unit_test_setup_teardown(test_find_in_repo, tree_setup, tree_teardown),
+		cmocka_unit_test_setup_teardown(test_find_in_subfolder, tree_setup, tree_teardown),
+		cmocka_unit_test_setup_teardown(test_find_without_git, tree_setup, tree_teardown),
+		cmocka_unit_test_setup_teardown(test_find_none, tree_setup, tree_teardown),
+		cmocka_unit_test_setup_teardown(test_find_missing_start, tree_setup, tree_teardown),
+		cmocka_unit_test_setup_teardown(test_load_missing_file, tree_setup, tree_teardown),
+		cmocka_unit_test_setup_teardown(test_load_outside_checkout, tree_setup,
+						tree_teardown),
+		cmocka_unit_test_setup_teardown(test_copy_inside, repo_setup, tree_teardown),
+		cmocka_unit_test_setup_teardown(test_copy_outside_dotdot, repo_setup,
+						tree_teardown),
+		cmocka_unit_test_setup_teardown(test_copy_outside_symlink, repo_setup,
+						tree_teardown),
+		cmocka_unit_test_setup_teardown(test_copy_missing, repo_setup, tree_teardown),
+	};
+	char exe[PATH_MAX], *slash, *real;
+	const char *env = getenv("DEVENV_FIXTURES");
+	ssize_t n;
+
+	/* Fixtures sit beside the test binary's folder (test/unit/../fixtures),
+	 * so the binary runs from any cwd; DEVENV_FIXTURES overrides. */
+	if (env) {
+		snprintf(exe, sizeof(exe), "%s", env);
+	} else {
+		n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+		if (n < 0) {
+			perror("readlink /proc/self/exe");
+			return 1;
+		}
+		exe[n] = '\0';
+		slash = strrchr(exe, '/');
+		if (slash)
+			*slash = '\0';
+		if (strlen(exe) + sizeof("/../fixtures/envfile") > sizeof(exe))
+			return 1;
+		memcpy(exe + strlen(exe), "/../fixtures/envfile", sizeof("/../fixtures/envfile"));
+	}
+	real = realpath(exe, NULL);
+	if (!real) {
+		fprintf(stderr, "envfile_test: no fixtures at '%s': %s\n", exe, strerror(errno));
+		return 1;
+	}
+	snprintf(fixtures, sizeof(fixtures), "%s", real);
+	free(real);
+	return cmocka_run_group_tests_name("envfile", tests, NULL, NULL);
+}
