@@ -23,7 +23,7 @@ LAYERS_SRC    = $(wildcard layers/*.c)
 PROVISION_SRC = $(wildcard provision/*.c)
 CONTAINER_SRC = $(filter-out container/init.c,$(wildcard container/*.c))
 SRC = devenv.c $(UTIL_SRC) $(ENVFILE_SRC) $(LAYERS_SRC) $(PROVISION_SRC) $(CONTAINER_SRC)
-OBJ = $(SRC:.c=.o) container/init_blob.o
+OBJ = $(SRC:.c=.o) container/init_blob.o templates/templates.o
 HDR = $(wildcard */*.h)
 
 UNIT_TESTS = $(patsubst test/unit/%_test.c,test/unit/%_test,$(wildcard test/unit/*_test.c))
@@ -43,6 +43,9 @@ container/devenv-init: container/init.c
 
 container/init_blob.o: container/init_blob.S container/devenv-init
 	$(CC) -c -o $@ -Icontainer container/init_blob.S
+
+templates/templates.o: templates/templates.S templates/default.Envfile
+	$(CC) -c -o $@ -Itemplates templates/templates.S
 
 # Unit tests: one binary per module, linked to that module and util/ only.
 test/unit/envfile_test: test/unit/envfile_test.c $(ENVFILE_SRC:.c=.o) $(UTIL_SRC:.c=.o)

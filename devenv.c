@@ -665,6 +665,35 @@ out:
 
 /* ---- misc ---- */
 
+extern const char dv_template_default[], dv_template_default_end[];
+
+/* init: write the default Envfile here, never over an existing one. */
+static int cmd_init(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
+		    struct dv_error *err)
+{
+	const struct cmd *self = find_cmd("init");
+	bool helped;
+	int oi = parse_opts(ctx, self, argc, argv, NULL, &helped, err);
+	size_t len = (size_t)(dv_template_default_end - dv_template_default);
+	dv_autoclose int fd = -1;
+
+	(void)st;
+	if (oi < 0)
+		return helped ? 0 : -1;
+	if (no_args(self, argc, argv, oi, err) < 0)
+		return -1;
+	fd = open("Envfile", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0 && errno == EEXIST)
+		return dv_err(err, EEXIST, "an Envfile is already here; edit it, or remove it first");
+	if (fd < 0)
+		return dv_err(err, errno, "cannot create 'Envfile'");
+	if (dv_write_full(fd, dv_template_default, len, err) < 0)
+		return dv_err_prefix(err, "writing 'Envfile'");
+	if (!ctx->quiet)
+		printf("wrote Envfile (Debian bookworm with git); edit it, then 'devenv up'\n");
+	return 0;
+}
+
 static int cmd_version(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
 		       struct dv_error *err)
 {
@@ -681,6 +710,7 @@ static int cmd_help(struct dv_ctx *ctx, struct layer_store *st, int argc, char *
 		    struct dv_error *err);
 
 static const struct cmd commands[] = {
+	{ "init", cmd_init, 0, "", "write an Envfile for this checkout" },
 	{ "up", cmd_up, CMD_STORE | CMD_LOCKS_STORE, "[-e NAME|ID]", "build what is missing, create or start the env, run on_up" },
 	{ "ssh", cmd_ssh, CMD_STORE, "[-e NAME|ID] [-c CMD | -- ARGV...]", "open a shell, or run a command, in the running env" },
 	{ "halt", cmd_halt, CMD_STORE, "[-e NAME|ID] [--timeout S]", "stop the env (SIGTERM, then SIGKILL after S seconds, default 10); keeps its files" },
