@@ -15,7 +15,7 @@ ifeq ($(CI),true)
 WARN    += -Werror
 endif
 ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(PKG_CFLAGS) -I.
-LDLIBS   = $(PKG_LIBS) -ldl
+LDLIBS   = -Wl,--as-needed $(PKG_LIBS) -ldl
 
 UTIL_SRC      = $(wildcard util/*.c)
 ENVFILE_SRC   = $(wildcard envfile/*.c)
