@@ -63,7 +63,16 @@ int dv_err_prefix(struct dv_error *err, const char *fmt, ...)
 	vsnprintf(ctx, sizeof(ctx), fmt, ap);
 	va_end(ap);
 	memcpy(old, err->msg, sizeof(old));
-	snprintf(err->msg, sizeof(err->msg), "%s: %s", ctx, old);
+	/* ctx, ": ", then as much of the old message as fits */
+	size_t n = strlen(ctx), m = strlen(old);
+	if (n > sizeof(err->msg) - 3)
+		n = sizeof(err->msg) - 3;
+	memcpy(err->msg, ctx, n);
+	memcpy(err->msg + n, ": ", 2);
+	if (m > sizeof(err->msg) - n - 3)
+		m = sizeof(err->msg) - n - 3;
+	memcpy(err->msg + n + 2, old, m);
+	err->msg[n + 2 + m] = 0;
 	return -1;
 }
 
