@@ -83,10 +83,11 @@ void dv_buf_adds(struct dv_buf *b, const char *s)
 void dv_buf_addf(struct dv_buf *b, const char *fmt, ...)
 {
 	va_list ap;
+	char probe[1];
 	int n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	n = vsnprintf(probe, sizeof(probe), fmt, ap);
 	va_end(ap);
 	if (n < 0)
 		DV_BUG("bad format");
