@@ -83,19 +83,16 @@ void dv_buf_adds(struct dv_buf *b, const char *s)
 void dv_buf_addf(struct dv_buf *b, const char *fmt, ...)
 {
 	va_list ap;
-	char probe[1];
+	char *p;
 	int n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(probe, sizeof(probe), fmt, ap);
+	n = vasprintf(&p, fmt, ap);
 	va_end(ap);
 	if (n < 0)
-		DV_BUG("bad format");
-	buf_grow(b, (size_t)n);
-	va_start(ap, fmt);
-	vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	b->len += (size_t)n;
+		DV_BUG("out of memory");
+	dv_buf_add(b, p, (size_t)n);
+	free(p);
 }
 
 char *dv_buf_steal(struct dv_buf *b)
