@@ -463,15 +463,15 @@ static int cmd_ssh(struct dv_ctx *ctx, struct layer_store *st, int argc, char **
 	if (prov_env_locate(ctx, st, false, &env, err) < 0)
 		goto out;
 	if (!env.has_state) {
-		dv_err(err, ESRCH, "env %s was never brought up; 'devenv up' creates it", env.id);
+		dv_err_plain(err, ESRCH, "env %s was never brought up; 'devenv up' creates it", env.id);
 		goto out;
 	}
 	switch (ctr_probe(&env.state.init)) {
 	case CTR_STOPPED:
-		dv_err(err, ESRCH, "env '%s' is not running; 'devenv up' starts it", env.state.name);
+		dv_err_plain(err, ESRCH, "env '%s' is not running; 'devenv up' starts it", env.state.name);
 		goto out;
 	case CTR_FROZEN:
-		dv_err(err, EAGAIN, "env '%s' is suspended; 'devenv resume' thaws it", env.state.name);
+		dv_err_plain(err, EAGAIN, "env '%s' is suspended; 'devenv resume' thaws it", env.state.name);
 		goto out;
 	default:
 		break;
@@ -573,7 +573,7 @@ static int cmd_rmi(struct dv_ctx *ctx, struct layer_store *st, int argc, char **
 		goto out;
 	for (size_t i = 0; i < n; i++) {
 		if (strcmp(all[i].image_id, img.id) == 0) {
-			dv_err(err, EBUSY, "image '%s' is used by env '%s' (%s); destroy it first", img.name,
+			dv_err_plain(err, EBUSY, "image '%s' is used by env '%s' (%s); destroy it first", img.name,
 			       all[i].name, all[i].id);
 			goto out;
 		}
@@ -684,7 +684,7 @@ static int cmd_init(struct dv_ctx *ctx, struct layer_store *st, int argc, char *
 		return -1;
 	fd = open("Envfile", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd < 0 && errno == EEXIST)
-		return dv_err(err, EEXIST, "an Envfile is already here; edit it, or remove it first");
+		return dv_err_plain(err, EEXIST, "an Envfile is already here; edit it, or remove it first");
 	if (fd < 0)
 		return dv_err(err, errno, "cannot create 'Envfile'");
 	if (dv_write_full(fd, dv_template_default, len, err) < 0)

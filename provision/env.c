@@ -94,7 +94,7 @@ static int locate_by_selector(const struct layer_store *st, const char *sel, str
 		out->has_state = true;
 		snprintf(out->id, sizeof(out->id), "%s", out->state.id);
 	} else if (hits == 0) {
-		dv_err(err, ENOENT, "no env named '%s'; 'devenv ls' lists them", sel);
+		dv_err_plain(err, ENOENT, "no env named '%s'; 'devenv ls' lists them", sel);
 	} else {
 		dv_err_usage(err, "'%s' names %zu envs: %s; use the id", sel, hits, names.s);
 	}
@@ -437,7 +437,7 @@ int prov_env_halt(const struct dv_ctx *ctx, const struct layer_store *st, struct
 	const char *name = env->has_spec ? env->spec.name : env->state.name;
 
 	if (!env->has_state)
-		return dv_err(err, ENOENT, "env '%s' was never brought up; 'devenv up' creates it",
+		return dv_err_plain(err, ENOENT, "env '%s' was never brought up; 'devenv up' creates it",
 			      name ? name : env->id);
 	if (prov_env_lock(st, env, err) < 0)
 		return -1;
@@ -489,7 +489,7 @@ int prov_env_destroy(const struct dv_ctx *ctx, const struct layer_store *st,
 	const char *name = env->has_state ? env->state.name : env->id;
 
 	if (!env->has_state)
-		return dv_err(err, ENOENT, "there is no env here to destroy");
+		return dv_err_plain(err, ENOENT, "there is no env here to destroy");
 	if (prov_env_halt(ctx, st, env, 10, err) < 0)
 		return -1;
 	/* dv_rm_tree_at never follows a link and stops at a mount point, so

@@ -28,6 +28,17 @@ int dv_err(struct dv_error *err, int errnum, const char *fmt, ...)
 	return -1;
 }
 
+int dv_err_plain(struct dv_error *err, int errnum, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vset(err, 0, fmt, ap);
+	va_end(ap);
+	err->errnum = errnum;
+	return -1;
+}
+
 int dv_err_usage(struct dv_error *err, const char *fmt, ...)
 {
 	va_list ap;

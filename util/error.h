@@ -21,6 +21,9 @@ struct dv_error {
 
 /* Set a message (with ": strerror(errnum)" appended when errnum != 0). */
 int dv_err(struct dv_error *err, int errnum, const char *fmt, ...) DV_FMT(3, 4);
+/* Like dv_err(), but the message is complete as given: errnum is recorded
+ * for callers to branch on, and no strerror text is appended. */
+int dv_err_plain(struct dv_error *err, int errnum, const char *fmt, ...) DV_FMT(3, 4);
 /* Set a message that points at file:line:col; exit status 2 (bad input). */
 int dv_err_at(struct dv_error *err, const char *file, unsigned line, unsigned col,
 	      const char *fmt, ...) DV_FMT(5, 6);
