@@ -1,0 +1,508 @@
+/* layers/image.c - image names and records: normalise, resolve, list, remove.
+ *
+ * A name is checked completely before any path is built from it (CVE-2024-3727
+ * shows what a name that reaches a path unchecked can do). */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+#include "util/banned.h"
+
+static bool is_alnum_lower(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+/* A path component: [a-z0-9]+ joined by '.', '_' or '-' runs, so never
+ * "", "." or "..". */
+static bool valid_component(const char *s, size_t n)
+{
+	size_t i;
+
+	if (n == 0 || !is_alnum_lower(s[0]) || !is_alnum_lower(s[n - 1]))
+		return false;
+	for (i = 0; i < n; i++)
+		if (!is_alnum_lower(s[i]) && s[i] != '.' && s[i] != '_' && s[i] != '-')
+			return false;
+	return true;
+}
+
+/* A registry host: letters, digits, '.', '-', then an optional ":port". */
+static bool valid_host(const char *s, size_t n)
+{
+	const char *colon = memchr(s, ':', n);
+	size_t hn = colon ? (size_t)(colon - s) : n, i;
+
+	if (!valid_component(s, hn))
+		return false;
+	for (i = 0; i < hn; i++)
+		if (s[i] == '_')
+			return false;
+	if (colon) {
+		if (colon + 1 == s + n)
+			return false;
+		for (i = hn + 1; i < n; i++)
+			if (s[i] < '0' || s[i] > '9')
+				return false;
+	}
+	return true;
+}
+
+/* OCI tags: [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}. */
+static bool valid_tag(const char *s)
+{
+	size_t i, n = strlen(s);
+
+	if (n == 0 || n > 128 || s[0] == '.' || s[0] == '-')
+		return false;
+	for (i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '_' || c == '.' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+int layer_ref_normalize(const char *ref, bool for_import, char **out, struct dv_error *err)
+{
+	const char *slash, *colon, *tag = "latest", *p;
+	dv_autofree char *repo = NULL;
+	size_t rlen, ncomp = 0;
+	bool has_host = false;
+
+	if (!ref || !ref[0])
+		return dv_err_usage(err, "invalid image name '': it is empty");
+	if (strchr(ref, '@'))
+		return dv_err_usage(err, "invalid image name '%s': digests are not supported yet", ref);
+	slash = strrchr(ref, '/');
+	colon = strrchr(ref, ':');
+	if (colon && (!slash || colon > slash)) {
+		tag = colon + 1;
+		rlen = (size_t)(colon - ref);
+		if (!valid_tag(tag))
+			return dv_err_usage(err,
+					    "invalid image name '%s': a tag is 1 to 128 of A-Z a-z 0-9 _ . - and does not start with . or -",
+					    ref);
+	} else {
+		rlen = strlen(ref);
+	}
+	if (rlen > 255)
+		return dv_err_usage(err, "invalid image name '%s': it is too long", ref);
+	/* The first component is a registry host when it looks like one
+	 * (has '.' or ':', or is localhost) and more follow, as docker says. */
+	slash = memchr(ref, '/', rlen);
+	if (slash) {
+		size_t hn = (size_t)(slash - ref);
+
+		if (memchr(ref, '.', hn) || memchr(ref, ':', hn) ||
+		    (hn == 9 && !memcmp(ref, "localhost", 9))) {
+			if (!valid_host(ref, hn))
+				return dv_err_usage(err, "invalid image name '%s': bad registry host '%.*s'",
+						    ref, (int)hn, ref);
+			has_host = true;
+		}
+	}
+	for (p = has_host ? slash + 1 : ref; p <= ref + rlen;) {
+		const char *e = memchr(p, '/', (size_t)(ref + rlen - p));
+		size_t n;
+
+		if (!e)
+			e = ref + rlen;
+		n = (size_t)(e - p);
+		if (!valid_component(p, n)) {
+			size_t i;
+
+			for (i = 0; i < n; i++)
+				if (p[i] >= 'A' && p[i] <= 'Z')
+					return dv_err_usage(err,
+							    "invalid image name '%s': repository names must be lower case",
+							    ref);
+			return dv_err_usage(err,
+					    "invalid image name '%s': each part of the repository is a-z 0-9 joined by . _ -",
+					    ref);
+		}
+		ncomp++;
+		p = e + 1;
+	}
+	if (has_host)
+		repo = dv_xstrndup(ref, rlen);
+	else if (for_import)
+		repo = dv_xasprintf("localhost/%.*s", (int)rlen, ref);
+	else if (ncomp == 1)
+		repo = dv_xasprintf("docker.io/library/%.*s", (int)rlen, ref);
+	else
+		repo = dv_xasprintf("docker.io/%.*s", (int)rlen, ref);
+	if (!strncmp(repo, "docker.io/", 10) && !strchr(repo + 10, '/')) {
+		char *lib = dv_xasprintf("docker.io/library/%s", repo + 10);
+
+		free(repo);
+		repo = lib;
+	}
+	*out = dv_xasprintf("%s:%s", repo, tag);
+	return 0;
+}
+
+int layer_name_split(const char *name, char **repo, char **tag, struct dv_error *err)
+{
+	const char *colon = strrchr(name, ':');
+	const char *slash = strrchr(name, '/');
+
+	if (!colon || !slash || colon < slash)
+		return dv_err(err, EINVAL, "invalid image name '%s'", name);
+	*repo = dv_xstrndup(name, (size_t)(colon - name));
+	*tag = dv_xstrdup(colon + 1);
+	return 0;
+}
+
+void layer_image_release(struct layer_image *img)
+{
+	free(img->name);
+	free(img->id);
+	dv_strv_release(&img->layers);
+	free(img->config);
+	*img = (struct layer_image){ 0 };
+}
+
+static bool is_image_id(const char *s)
+{
+	return s && dv_str_startswith(s, "sha256:") && layer_is_id(s + 7);
+}
+
+/* Parse a record's text; every id in it is checked, since ids become paths. */
+static int record_parse(const struct layer_store *st, const char *name, const char *text,
+			struct layer_image *out, struct dv_error *err)
+{
+	layer_autojson struct json_object *o = json_tokener_parse(text);
+	struct json_object *id, *layers, *config, *created;
+	struct layer_image img = { 0 };
+	dv_autofree char *blob = NULL;
+	dv_autoclose int bfd = -1;
+	size_t i, n, len;
+
+	if (!o || !json_object_object_get_ex(o, "id", &id) ||
+	    !json_object_object_get_ex(o, "layers", &layers) ||
+	    !json_object_is_type(layers, json_type_array) ||
+	    !is_image_id(json_object_get_string(id)))
+		return dv_err(err, EINVAL, "image record of '%s' is damaged", name);
+	n = json_object_array_length(layers);
+	for (i = 0; i < n; i++) {
+		const char *l = json_object_get_string(json_object_array_get_idx(layers, i));
+
+		if (!layer_is_id(l)) {
+			dv_strv_release(&img.layers);
+			return dv_err(err, EINVAL, "image record of '%s' is damaged", name);
+		}
+		dv_strv_push(&img.layers, l);
+		img.size += layer_size(st, l);
+	}
+	img.name = dv_xstrdup(name);
+	img.id = dv_xstrdup(json_object_get_string(id));
+	if (json_object_object_get_ex(o, "created", &created))
+		img.created = (long long)json_object_get_int64(created);
+	/* The config's exact bytes live in blobs/ (its digest is the id); the
+	 * record's copy is for reading, and the fallback. */
+	bfd = layer_blobs_dir(st, &(struct dv_error){ 0 });
+	if (bfd >= 0 && dv_read_file_at(bfd, img.id + 7, &blob, &len, &(struct dv_error){ 0 }) == 0)
+		img.config = dv_steal_ptr(&blob);
+	else if (json_object_object_get_ex(o, "config", &config))
+		img.config = dv_xstrdup(json_object_to_json_string_ext(config, JSON_C_TO_STRING_PLAIN));
+	else
+		img.config = dv_xstrdup("{}");
+	*out = img;
+	return 0;
+}
+
+int layer_record_read(const struct layer_store *st, const char *name, struct layer_image *out,
+		      struct dv_error *err)
+{
+	dv_autofree char *repo = NULL, *tag = NULL, *file = NULL, *text = NULL;
+	dv_autoclose int dfd = -1;
+	struct dv_error e = { 0 };
+	size_t len;
+
+	if (layer_name_split(name, &repo, &tag, err) < 0)
+		return -1;
+	dfd = dv_open_dir_at(st->images_fd, repo, &e);
+	file = dv_xasprintf("%s.json", tag);
+	if (dfd < 0 || dv_read_file_at(dfd, file, &text, &len, &e) < 0) {
+		if (e.errnum == ENOENT || e.errnum == ENOTDIR)
+			return layer_err_enoent(err, "image '%s' not found", name);
+		*err = e;
+		return -1;
+	}
+	return record_parse(st, name, text, out, err);
+}
+
+int layer_record_write(const struct layer_store *st, const struct layer_image *img,
+		       struct dv_error *err)
+{
+	dv_autofree char *repo = NULL, *tag = NULL, *file = NULL, *path = NULL;
+	layer_autojson struct json_object *o = json_object_new_object();
+	struct json_object *layers = json_object_new_array(), *config;
+	dv_autoclose int dfd = -1;
+	const char *text;
+	char *p;
+	size_t i;
+
+	if (layer_name_split(img->name, &repo, &tag, err) < 0)
+		return -1;
+	/* Create images/<host>/<path...> one folder at a time, never through a link. */
+	path = dv_xstrdup(repo);
+	for (p = path;; p++) {
+		if (*p == '/' || *p == 0) {
+			char c = *p;
+
+			*p = 0;
+			if (dv_mkdirat_ok(st->images_fd, path, 0700, err) < 0)
+				return -1;
+			*p = c;
+			if (!c)
+				break;
+		}
+	}
+	dfd = dv_open_dir_at(st->images_fd, repo, err);
+	if (dfd < 0)
+		return -1;
+	config = json_tokener_parse(img->config);
+	json_object_object_add(o, "name", json_object_new_string(img->name));
+	json_object_object_add(o, "id", json_object_new_string(img->id));
+	for (i = 0; i < img->layers.n; i++)
+		json_object_array_add(layers, json_object_new_string(img->layers.v[i]));
+	json_object_object_add(o, "layers", layers);
+	json_object_object_add(o, "config", config);
+	json_object_object_add(o, "created", json_object_new_int64(img->created));
+	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED);
+	file = dv_xasprintf("%s.json", tag);
+	if (dv_write_file_atomic(dfd, file, text, strlen(text), 0600, err) < 0)
+		return dv_err_prefix(err, "cannot store image '%s'", img->name);
+	return 0;
+}
+
+/* Collect every record below images/: depth >= 2, "<tag>.json". */
+static void list_dir(const struct layer_store *st, int dfd, const char *prefix, int depth,
+		     struct layer_image **v, size_t *n, size_t *cap)
+{
+	int dup = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
+	dv_autoclosedir DIR *d = dup >= 0 ? fdopendir(dup) : NULL;
+	struct dirent *de;
+
+	if (!d) {
+		if (dup >= 0)
+			close(dup);
+		return;
+	}
+	rewinddir(d); /* a dup shares the offset a previous listing left at the end */
+	while ((de = readdir(d))) {
+		struct stat sb;
+
+		if (de->d_name[0] == '.' || fstatat(dfd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		if (S_ISDIR(sb.st_mode)) {
+			dv_autofree char *sub = prefix[0] ? dv_xasprintf("%s/%s", prefix, de->d_name)
+							  : dv_xstrdup(de->d_name);
+			dv_autoclose int sfd = openat(dfd, de->d_name,
+						      O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+			if (sfd >= 0)
+				list_dir(st, sfd, sub, depth + 1, v, n, cap);
+		} else if (S_ISREG(sb.st_mode) && depth >= 2 && dv_str_endswith(de->d_name, ".json")) {
+			dv_autofree char *text = NULL;
+			dv_autofree char *name = dv_xasprintf("%s:%.*s", prefix,
+							      (int)(strlen(de->d_name) - 5),
+							      de->d_name);
+			struct layer_image img = { 0 };
+			size_t len;
+
+			if (dv_read_file_at(dfd, de->d_name, &text, &len, &(struct dv_error){ 0 }) < 0 ||
+			    record_parse(st, name, text, &img, &(struct dv_error){ 0 }) < 0)
+				continue; /* a damaged record is skipped, not fatal to listing */
+			if (*n == *cap) {
+				*cap = *cap ? *cap * 2 : 8;
+				*v = dv_xrealloc(*v, *cap * sizeof(**v));
+			}
+			(*v)[(*n)++] = img;
+		}
+	}
+}
+
+static int cmp_image(const void *a, const void *b)
+{
+	return strcmp(((const struct layer_image *)a)->name, ((const struct layer_image *)b)->name);
+}
+
+int layer_image_list(const struct layer_store *st, struct layer_image **out, size_t *n,
+		     struct dv_error *err)
+{
+	struct layer_image *v = NULL;
+	size_t cnt = 0, cap = 0;
+
+	(void)err;
+	list_dir(st, st->images_fd, "", 0, &v, &cnt, &cap);
+	if (cnt)
+		qsort(v, cnt, sizeof(*v), cmp_image);
+	*out = v;
+	*n = cnt;
+	return 0;
+}
+
+static void free_list(struct layer_image *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		layer_image_release(&v[i]);
+	free(v);
+}
+
+/* "sha256:<hex>", or a prefix of >= 12 hex digits with or without "sha256:". */
+static const char *id_prefix(const char *ref)
+{
+	const char *h = dv_str_startswith(ref, "sha256:") ? ref + 7 : ref;
+	size_t i, n = strlen(h);
+
+	if (n < 12 || n > 64)
+		return NULL;
+	for (i = 0; i < n; i++)
+		if (!((h[i] >= '0' && h[i] <= '9') || (h[i] >= 'a' && h[i] <= 'f')))
+			return NULL;
+	return h;
+}
+
+static int resolve_id(const struct layer_store *st, const char *ref, const char *hex,
+		      struct layer_image *out, struct dv_error *err)
+{
+	struct layer_image *v = NULL;
+	size_t n = 0, i, found = (size_t)-1;
+
+	if (layer_image_list(st, &v, &n, err) < 0)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (strncmp(v[i].id + 7, hex, strlen(hex)))
+			continue;
+		if (found != (size_t)-1 && strcmp(v[found].id, v[i].id)) {
+			free_list(v, n);
+			return dv_err_usage(err, "image id '%s' is ambiguous; give more digits", ref);
+		}
+		if (found == (size_t)-1)
+			found = i;
+	}
+	if (found == (size_t)-1) {
+		free_list(v, n);
+		return layer_err_enoent(err, "image '%s' not found", ref);
+	}
+	*out = v[found];
+	v[found] = (struct layer_image){ 0 };
+	free_list(v, n);
+	return 0;
+}
+
+static int resolve(const struct layer_store *st, const char *ref, struct layer_image *out,
+		   bool *by_id, struct dv_error *err)
+{
+	dv_autofree char *local = NULL, *remote = NULL;
+	struct dv_error e = { 0 };
+	const char *hex = ref ? id_prefix(ref) : NULL;
+
+	if (hex && (dv_str_startswith(ref, "sha256:") || strlen(hex) == 64))
+		goto by_id;
+	if (layer_ref_normalize(ref, true, &local, err) < 0)
+		return -1;
+	if (layer_record_read(st, local, out, &e) == 0)
+		return 0;
+	if (e.errnum != ENOENT)
+		goto fail;
+	if (layer_ref_normalize(ref, false, &remote, err) < 0)
+		return -1;
+	if (strcmp(remote, local)) {
+		e = (struct dv_error){ 0 };
+		if (layer_record_read(st, remote, out, &e) == 0)
+			return 0;
+		if (e.errnum != ENOENT)
+			goto fail;
+	}
+	if (!hex)
+		goto missing;
+by_id:
+	e = (struct dv_error){ 0 };
+	if (resolve_id(st, ref, hex, out, &e) == 0) {
+		*by_id = true;
+		return 0;
+	}
+	if (e.errnum != ENOENT)
+		goto fail;
+missing:
+	return layer_err_enoent(err, "image '%s' not found; import one with 'devenv image import FILE %s'",
+		      ref, ref);
+fail:
+	*err = e;
+	return -1;
+}
+
+int layer_image_resolve(const struct layer_store *st, const char *ref,
+			struct layer_image *out, struct dv_error *err)
+{
+	bool by_id = false;
+
+	return resolve(st, ref, out, &by_id, err);
+}
+
+/* Remove one record, then the folders it leaves empty. */
+static int remove_record(const struct layer_store *st, const char *name, struct dv_error *err)
+{
+	dv_autofree char *repo = NULL, *tag = NULL, *file = NULL;
+	dv_autoclose int dfd = -1;
+	char *slash;
+
+	if (layer_name_split(name, &repo, &tag, err) < 0)
+		return -1;
+	dfd = dv_open_dir_at(st->images_fd, repo, err);
+	if (dfd < 0)
+		return -1;
+	file = dv_xasprintf("%s.json", tag);
+	if (unlinkat(dfd, file, 0) < 0)
+		return dv_err(err, errno, "cannot remove image '%s'", name);
+	fsync(dfd);
+	do {
+		if (unlinkat(st->images_fd, repo, AT_REMOVEDIR) < 0)
+			break; /* not empty: other tags live there */
+		slash = strrchr(repo, '/');
+		if (slash)
+			*slash = 0;
+	} while (slash);
+	return 0;
+}
+
+int layer_image_remove(const struct layer_store *st, const char *ref, struct dv_error *err)
+{
+	struct layer_image img = { 0 }, *v = NULL;
+	size_t n = 0, i;
+	bool by_id = false;
+	int ret;
+
+	if (resolve(st, ref, &img, &by_id, err) < 0)
+		return -1;
+	/* By name: that tag. By id: every tag of that image. */
+	if (!by_id) {
+		ret = remove_record(st, img.name, err);
+		layer_image_release(&img);
+		return ret;
+	}
+	ret = layer_image_list(st, &v, &n, err);
+	for (i = 0; ret == 0 && i < n; i++)
+		if (!strcmp(v[i].id, img.id))
+			ret = remove_record(st, v[i].name, err);
+	free_list(v, n);
+	layer_image_release(&img);
+	return ret;
+}

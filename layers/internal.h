@@ -1,0 +1,93 @@
+/*
+ * layers/internal.h - helpers shared by the files of layers/ only.
+ *
+ * Nothing outside layers/ includes this file (the unit test excepted).
+ */
+#ifndef LAYERS_INTERNAL_H
+#define LAYERS_INTERNAL_H
+
+#include <errno.h>
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <json-c/json.h>
+
+#include "layers.h"
+
+/* libarchive, loaded with dlopen() on first use (DESIGN.md "Start-up cost"):
+ * one pointer per function we call, typed from its own declaration. */
+#define LAYER_AR_FUNCS(X)                                                              \
+	X(archive_read_new) X(archive_read_free) X(archive_read_open)                   \
+	X(archive_read_open_fd) X(archive_read_next_header) X(archive_read_data_block)  \
+	X(archive_read_support_format_raw) X(archive_read_support_format_tar)           \
+	X(archive_read_support_filter_gzip) X(archive_read_support_filter_zstd)         \
+	X(archive_read_support_filter_xz) X(archive_read_support_filter_bzip2)          \
+	X(archive_read_support_filter_lz4) X(archive_read_support_filter_lzma)          \
+	X(archive_error_string) X(archive_entry_pathname) X(archive_entry_pathname_utf8) \
+	X(archive_entry_hardlink) X(archive_entry_symlink) X(archive_entry_filetype)    \
+	X(archive_entry_perm) X(archive_entry_uid) X(archive_entry_gid)                 \
+	X(archive_entry_mtime) X(archive_entry_mtime_nsec) X(archive_entry_size)        \
+	X(archive_entry_xattr_reset) X(archive_entry_xattr_next)
+
+#define LAYER_AR_FIELD(f) __typeof__(f) *f;
+struct layer_ar {
+	LAYER_AR_FUNCS(LAYER_AR_FIELD)
+};
+#undef LAYER_AR_FIELD
+
+/* The table, loaded once; NULL with `cannot load libarchive.so.13: ...`. */
+const struct layer_ar *layer_ar_load(struct dv_error *err);
+
+/* Extract the tar stream in fd (any supported compression) into the folder
+ * rootfd, safely (see extract.c). Fills hex with the sha256 of the whole
+ * uncompressed stream. `what` names the file in read errors. */
+int layer_extract(const struct layer_ar *ar, int fd, const char *what, int rootfd,
+		  bool rootless, char hex[65], unsigned *skipped_devices, struct dv_error *err);
+
+/* A fresh staging folder tmp/<pid>-<start time>-<random>, with diff/ and,
+ * when with_work, work/. *out_name belongs to the caller. */
+int layer_staging_create(const struct layer_store *st, bool with_work, const char *tag,
+			 char **out_name, struct dv_error *err);
+/* Commit tmp/<name> as layers/<id> (see layer_commit); diff_id may be NULL,
+ * size is written when known (has_size). */
+int layer_commit_full(const struct layer_store *st, const char *name, const char *id,
+		      const char *parent, const char *step, const char *diff_id, bool has_size,
+		      unsigned long long size, struct dv_error *err);
+/* The pid a staging or gc name was made by and that process's start time,
+ * and whether that process is still the one running. */
+bool layer_tmp_owner_alive(const char *name);
+
+/* layer.json of a committed layer; NULL when unreadable. Caller puts it. */
+struct json_object *layer_meta_read(const struct layer_store *st, const char *id);
+/* Bytes on disk of a layer: from layer.json, else measured (and recorded). */
+unsigned long long layer_size(const struct layer_store *st, const char *id);
+
+/* Is s a layer id (64 lower-case hex digits)? */
+static inline bool layer_is_id(const char *s)
+{
+	return s && dv_str_is_hex(s, 64);
+}
+
+/* Split a normalised name "host/path:tag" into "host/path" and "tag". */
+int layer_name_split(const char *name, char **repo, char **tag, struct dv_error *err);
+/* Read the record images/<repo>/<tag>.json; errnum ENOENT when absent. */
+int layer_record_read(const struct layer_store *st, const char *name, struct layer_image *out,
+		      struct dv_error *err);
+/* Write the record for img (name, id, layers, config text) atomically. */
+int layer_record_write(const struct layer_store *st, const struct layer_image *img,
+		       struct dv_error *err);
+/* Open blobs/sha256 of the store. */
+int layer_blobs_dir(const struct layer_store *st, struct dv_error *err);
+
+/* "not found" errors: errnum ENOENT for callers to branch on, but the
+ * message is ours alone (no ": No such file or directory"). */
+#define layer_err_enoent(err, ...) (dv_err((err), 0, __VA_ARGS__), (err)->errnum = ENOENT, -1)
+
+#define layer_autojson __attribute__((cleanup(layer_json_putp)))
+static inline void layer_json_putp(struct json_object **o)
+{
+	if (*o)
+		json_object_put(*o);
+}
+
+#endif

@@ -1,0 +1,392 @@
+/* layers/store.c - opening the store, staging, commit and the cache. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+#include "util/banned.h"
+
+/* Lexically clean an absolute path: no "//", ".", "..", or trailing "/". */
+static char *clean_path(const char *path)
+{
+	char *out = dv_xmalloc(strlen(path) + 2);
+	size_t n = 0;
+	const char *p = path;
+
+	while (*p) {
+		const char *e;
+		size_t len;
+
+		while (*p == '/')
+			p++;
+		e = strchrnul(p, '/');
+		len = (size_t)(e - p);
+		if (len == 0 || (len == 1 && p[0] == '.')) {
+			/* nothing */
+		} else if (len == 2 && p[0] == '.' && p[1] == '.') {
+			while (n > 0 && out[n - 1] != '/')
+				n--;
+			if (n > 0)
+				n--;
+		} else {
+			out[n++] = '/';
+			memcpy(out + n, p, len);
+			n += len;
+		}
+		p = e;
+	}
+	if (n == 0)
+		out[n++] = '/';
+	out[n] = 0;
+	return out;
+}
+
+/* The store must never be "/", the user's home, or relative: gc and destroy
+ * remove things below it (podman #18287, lxc #3123). */
+static int check_root(const char *path, const char *shown, struct dv_error *err)
+{
+	const char *home = getenv("HOME");
+	struct stat a, b;
+
+	if (!strcmp(path, "/"))
+		return dv_err(err, 0,
+			      "refusing to use '/' as the devenv store; set DEVENV_HOME to a folder of its own");
+	if (home && home[0] == '/') {
+		dv_autofree char *h = clean_path(home);
+
+		if (!strcmp(h, path) ||
+		    (stat(path, &a) == 0 && stat(h, &b) == 0 && a.st_dev == b.st_dev &&
+		     a.st_ino == b.st_ino))
+			return dv_err(err, 0,
+				      "refusing to use your home folder '%s' as the devenv store; set DEVENV_HOME to a folder of its own",
+				      shown);
+	}
+	return 0;
+}
+
+int layer_store_open(const char *root, bool rootless, struct layer_store *out,
+		     struct dv_error *err)
+{
+	static const char *const dirs[] = { "layers", "images", "cache", "tmp",
+					    "envs",   "blobs",  "blobs/sha256" };
+	struct layer_store st = { .root_fd = -1, .layers_fd = -1, .images_fd = -1,
+				  .cache_fd = -1, .tmp_fd = -1, .rootless = rootless };
+	dv_autofree char *clean = NULL;
+	char real[PATH_MAX];
+	struct stat sb;
+	size_t i;
+
+	if (!root || root[0] != '/')
+		return dv_err(err, 0,
+			      "refusing to use the relative path '%s' as the devenv store; set DEVENV_HOME to an absolute path",
+			      root ? root : "");
+	clean = clean_path(root);
+	if (check_root(clean, root, err) < 0)
+		return -1;
+	if (dv_mkdir_p(clean, 0700, err) < 0)
+		return dv_err_prefix(err, "cannot create the devenv store");
+	/* Again on the real path: a symlink may lead to "/" or home. */
+	if (!realpath(clean, real))
+		return dv_err(err, errno, "cannot open the devenv store '%s'", root);
+	if (check_root(real, root, err) < 0)
+		return -1;
+	st.root_fd = open(real, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (st.root_fd < 0)
+		return dv_err(err, errno, "cannot open the devenv store '%s'", root);
+	/* Others must not read the store, nor reach setuid files in layers
+	 * (CVE-2021-41091). */
+	if (fstat(st.root_fd, &sb) == 0 && (sb.st_mode & 077) && sb.st_uid == geteuid())
+		fchmod(st.root_fd, sb.st_mode & 0700);
+	st.root = dv_xstrdup(real);
+	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
+		if (dv_mkdirat_ok(st.root_fd, dirs[i], 0700, err) < 0)
+			goto fail;
+	if ((st.layers_fd = dv_open_dir_at(st.root_fd, "layers", err)) < 0 ||
+	    (st.images_fd = dv_open_dir_at(st.root_fd, "images", err)) < 0 ||
+	    (st.cache_fd = dv_open_dir_at(st.root_fd, "cache", err)) < 0 ||
+	    (st.tmp_fd = dv_open_dir_at(st.root_fd, "tmp", err)) < 0)
+		goto fail;
+	*out = st;
+	return 0;
+fail:
+	dv_err_prefix(err, "cannot open the devenv store '%s'", root);
+	layer_store_release(&st);
+	return -1;
+}
+
+void layer_store_release(struct layer_store *st)
+{
+	/* A zeroed struct holds fd 0, which is not ours: root marks an open store. */
+	if (!st->root)
+		return;
+	dv_closep(&st->root_fd);
+	dv_closep(&st->layers_fd);
+	dv_closep(&st->images_fd);
+	dv_closep(&st->cache_fd);
+	dv_closep(&st->tmp_fd);
+	free(st->root);
+	*st = (struct layer_store){ .root_fd = -1, .layers_fd = -1, .images_fd = -1,
+				    .cache_fd = -1, .tmp_fd = -1 };
+}
+
+char *layer_diff_path(const struct layer_store *st, const char *id)
+{
+	if (!layer_is_id(id))
+		return NULL;
+	return dv_xasprintf("%s/layers/%s/diff", st->root, id);
+}
+
+bool layer_exists(const struct layer_store *st, const char *id)
+{
+	char path[80];
+	struct stat sb;
+
+	if (!layer_is_id(id))
+		return false;
+	/* layer.json is written before the rename, so it marks a whole layer. */
+	snprintf(path, sizeof(path), "%s/layer.json", id);
+	return fstatat(st->layers_fd, path, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(sb.st_mode);
+}
+
+/* Field 22 of /proc/PID/stat: when the process started, in clock ticks. */
+static unsigned long long proc_start_time(pid_t pid)
+{
+	char path[64], buf[1024];
+	dv_autoclose int fd = -1;
+	ssize_t n;
+	char *p;
+	int field;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || (n = read(fd, buf, sizeof(buf) - 1)) <= 0)
+		return 0;
+	buf[n] = 0;
+	p = strrchr(buf, ')'); /* the command name may hold spaces and ')' */
+	if (!p)
+		return 0;
+	for (field = 2; field < 22 && p; field++)
+		p = strchr(p + 1, ' ');
+	return p ? strtoull(p + 1, NULL, 10) : 0;
+}
+
+/* A staging name is "<pid>-<start time>-<random>[-tag]": gc can tell a live
+ * builder's folder from a crashed one's, even after the pid is reused. */
+bool layer_tmp_owner_alive(const char *name)
+{
+	unsigned long long start;
+	char *end;
+	long pid = strtol(name, &end, 10);
+
+	if (pid <= 0 || *end != '-')
+		return false;
+	start = strtoull(end + 1, &end, 10);
+	if (*end != '-')
+		return false;
+	return proc_start_time((pid_t)pid) == start && start != 0;
+}
+
+int layer_staging_create(const struct layer_store *st, bool with_work, const char *tag,
+			 char **out_name, struct dv_error *err)
+{
+	unsigned long long start = proc_start_time(getpid());
+	dv_autofree char *name = NULL;
+	dv_autoclose int fd = -1;
+	unsigned int rnd;
+	int tries;
+
+	for (tries = 0;; tries++) {
+		if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
+			rnd = (unsigned)dv_now_ns() ^ (unsigned)tries;
+		free(name);
+		name = dv_xasprintf("%d-%llu-%08x%s%s", (int)getpid(), start, rnd, tag ? "-" : "",
+				    tag ? tag : "");
+		if (mkdirat(st->tmp_fd, name, 0700) == 0)
+			break;
+		if (errno != EEXIST || tries > 100)
+			return dv_err(err, errno, "cannot create staging folder 'tmp/%s'", name);
+	}
+	fd = dv_open_dir_at(st->tmp_fd, name, err);
+	if (fd < 0 || mkdirat(fd, "diff", 0755) < 0 || (with_work && mkdirat(fd, "work", 0700) < 0)) {
+		if (!dv_err_isset(err))
+			dv_err(err, errno, "cannot create staging folder 'tmp/%s'", name);
+		dv_rm_tree_at(st->tmp_fd, name, &(struct dv_error){ 0 });
+		return -1;
+	}
+	*out_name = dv_steal_ptr(&name);
+	return 0;
+}
+
+/* Staging names are ours, but callers pass them back: keep them one
+ * component so no path is built from anything else. */
+static int check_staging_name(const char *name, struct dv_error *err)
+{
+	if (!name || !name[0] || strchr(name, '/') || name[0] == '.')
+		return dv_err(err, EINVAL, "invalid staging name '%s'", name ? name : "");
+	return 0;
+}
+
+int layer_staging_new(const struct layer_store *st, char **out_name, struct dv_error *err)
+{
+	return layer_staging_create(st, true, NULL, out_name, err);
+}
+
+char *layer_staging_path(const struct layer_store *st, const char *name, const char *sub)
+{
+	if (sub && sub[0])
+		return dv_xasprintf("%s/tmp/%s/%s", st->root, name, sub);
+	return dv_xasprintf("%s/tmp/%s", st->root, name);
+}
+
+int layer_staging_discard(const struct layer_store *st, const char *name, struct dv_error *err)
+{
+	if (check_staging_name(name, err) < 0)
+		return -1;
+	return dv_rm_tree_at(st->tmp_fd, name, err);
+}
+
+static int write_meta(int dirfd, const char *id, const char *parent, const char *step,
+		      const char *diff_id, bool has_size, unsigned long long size,
+		      struct dv_error *err)
+{
+	layer_autojson struct json_object *o = json_object_new_object();
+	const char *text;
+
+	json_object_object_add(o, "id", json_object_new_string(id));
+	json_object_object_add(o, "parent", parent ? json_object_new_string(parent) : NULL);
+	json_object_object_add(o, "created", json_object_new_int64((int64_t)time(NULL)));
+	json_object_object_add(o, "size", has_size ? json_object_new_int64((int64_t)size) : NULL);
+	json_object_object_add(o, "step", step ? json_object_new_string(step) : NULL);
+	json_object_object_add(o, "diff_id", diff_id ? json_object_new_string(diff_id) : NULL);
+	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	return dv_write_file_atomic(dirfd, "layer.json", text, strlen(text), 0600, err);
+}
+
+int layer_commit_full(const struct layer_store *st, const char *name, const char *id,
+		      const char *parent, const char *step, const char *diff_id, bool has_size,
+		      unsigned long long size, struct dv_error *err)
+{
+	dv_autoclose int fd = -1;
+
+	if (check_staging_name(name, err) < 0)
+		return -1;
+	if (!layer_is_id(id))
+		return dv_err(err, EINVAL, "invalid layer id '%s'", id ? id : "");
+	if (parent && !layer_is_id(parent))
+		return dv_err(err, EINVAL, "invalid parent layer id '%s'", parent);
+	if (layer_exists(st, id))
+		return layer_staging_discard(st, name, err);
+	fd = dv_open_dir_at(st->tmp_fd, name, err);
+	if (fd < 0)
+		return dv_err_prefix(err, "cannot commit layer '%s'", id);
+	/* Flush what the step wrote before the rename makes the layer visible:
+	 * after a crash a layer is whole or absent, never half-written. */
+	if (syncfs(st->root_fd) < 0)
+		return dv_err(err, errno, "cannot commit layer '%s': syncfs", id);
+	if (dv_rm_tree_at(fd, "work", err) < 0 ||
+	    write_meta(fd, id, parent, step, diff_id, has_size, size, err) < 0)
+		return dv_err_prefix(err, "cannot commit layer '%s'", id);
+	if (renameat2(st->tmp_fd, name, st->layers_fd, id, RENAME_NOREPLACE) < 0) {
+		if (errno == EEXIST || errno == ENOTEMPTY) /* a concurrent build won */
+			return layer_staging_discard(st, name, err);
+		return dv_err(err, errno, "cannot commit layer '%s': rename", id);
+	}
+	fsync(st->layers_fd);
+	return 0;
+}
+
+int layer_commit(const struct layer_store *st, const char *name, const char *id,
+		 const char *parent, const char *step, struct dv_error *err)
+{
+	return layer_commit_full(st, name, id, parent, step, NULL, false, 0, err);
+}
+
+struct json_object *layer_meta_read(const struct layer_store *st, const char *id)
+{
+	char path[80];
+	dv_autofree char *text = NULL;
+	size_t len;
+	struct dv_error e = { 0 };
+
+	if (!layer_is_id(id))
+		return NULL;
+	snprintf(path, sizeof(path), "%s/layer.json", id);
+	if (dv_read_file_at(st->layers_fd, path, &text, &len, &e) < 0)
+		return NULL;
+	return json_tokener_parse(text);
+}
+
+unsigned long long layer_size(const struct layer_store *st, const char *id)
+{
+	layer_autojson struct json_object *o = layer_meta_read(st, id);
+	struct json_object *size;
+	unsigned long long n;
+	dv_autoclose int fd = -1;
+	const char *text;
+
+	if (!o)
+		return 0;
+	if (json_object_object_get_ex(o, "size", &size) && json_object_is_type(size, json_type_int))
+		return (unsigned long long)json_object_get_int64(size);
+	/* Commit does not measure (it must stay constant-time); the first
+	 * reader does, once, and records it. */
+	fd = dv_open_dir_at(st->layers_fd, id, &(struct dv_error){ 0 });
+	if (fd < 0)
+		return 0;
+	n = dv_du_at(fd, "diff");
+	json_object_object_add(o, "size", json_object_new_int64((int64_t)n));
+	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	dv_write_file_atomic(fd, "layer.json", text, strlen(text), 0600, &(struct dv_error){ 0 });
+	return n;
+}
+
+int layer_cache_get(const struct layer_store *st, const char *key, char out[65],
+		    struct dv_error *err)
+{
+	dv_autofree char *text = NULL;
+	struct dv_error e = { 0 };
+	size_t len;
+
+	if (!layer_is_id(key))
+		return dv_err(err, EINVAL, "invalid cache key '%s'", key ? key : "");
+	if (dv_read_file_at(st->cache_fd, key, &text, &len, &e) < 0) {
+		if (e.errnum == ENOENT)
+			return layer_err_enoent(err, "no cached layer for key '%s'", key);
+		*err = e;
+		return -1;
+	}
+	text[strcspn(text, "\n")] = 0;
+	if (!layer_is_id(text))
+		return layer_err_enoent(err, "no cached layer for key '%s' (bad entry)", key);
+	if (!layer_exists(st, text))
+		return layer_err_enoent(err, "no cached layer for key '%s' (layer gone)", key);
+	memcpy(out, text, 65);
+	return 0;
+}
+
+int layer_cache_put(const struct layer_store *st, const char *key, const char *id,
+		    struct dv_error *err)
+{
+	char line[66];
+
+	if (!layer_is_id(key))
+		return dv_err(err, EINVAL, "invalid cache key '%s'", key ? key : "");
+	if (!layer_is_id(id))
+		return dv_err(err, EINVAL, "invalid layer id '%s'", id ? id : "");
+	snprintf(line, sizeof(line), "%s\n", id);
+	return dv_write_file_atomic(st->cache_fd, key, line, 65, 0600, err);
+}
+
+int layer_blobs_dir(const struct layer_store *st, struct dv_error *err)
+{
+	return dv_open_dir_at(st->root_fd, "blobs/sha256", err);
+}
