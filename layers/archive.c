@@ -25,12 +25,12 @@ const struct layer_ar *layer_ar_load(struct dv_error *err)
 		dv_err(err, 0, "cannot load libarchive.so.13: %s", dlerror());
 		return NULL;
 	}
-#define LAYER_AR_SYM(f)                                                                        \
-	tmp.f = (__typeof__(f) *)dlsym(h, #f);                                                 \
-	if (!tmp.f) {                                                                          \
-		dv_err(err, 0, "cannot load libarchive.so.13: no symbol '%s'", #f);            \
-		dlclose(h);                                                                    \
-		return NULL;                                                                   \
+#define LAYER_AR_SYM(f)                                                                            \
+	tmp.f = (__typeof__(f) *)dlsym(h, #f);                                                     \
+	if (!tmp.f) {                                                                              \
+		dv_err(err, 0, "cannot load libarchive.so.13: no symbol '%s'", #f);                \
+		dlclose(h);                                                                        \
+		return NULL;                                                                       \
 	}
 	LAYER_AR_FUNCS(LAYER_AR_SYM)
 #undef LAYER_AR_SYM

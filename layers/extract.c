@@ -31,7 +31,7 @@
 #include "util/banned.h"
 
 struct deferred_dir {
-	char *path;       /* "" for the root */
+	char *path; /* "" for the root */
 	mode_t mode;
 	struct timespec mtime;
 };
@@ -102,7 +102,8 @@ static int norm_name(const char *raw, char **out, const char *entry, struct dv_e
 
 		if (l == 2 && p[0] == '.' && p[1] == '.') {
 			free(n);
-			return dv_err(err, 0, "layer entry '%s' leaves the layer through '..'", entry);
+			return dv_err(err, 0, "layer entry '%s' leaves the layer through '..'",
+				      entry);
 		}
 		if (l > 0 && !(l == 1 && p[0] == '.')) {
 			if (len)
@@ -202,11 +203,11 @@ static int walk(struct ex *x, const char *path, const char *entry, const char *w
 			int e = errno;
 
 			if (fstatat(fd, p, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(sb.st_mode))
-				dv_err(x->err, 0, "layer entry '%s' %s the symlink '%s'", entry, what,
-				       buf);
+				dv_err(x->err, 0, "layer entry '%s' %s the symlink '%s'", entry,
+				       what, buf);
 			else if (e == ENOTDIR || e == ELOOP)
-				dv_err(x->err, 0, "layer entry '%s' needs '%s' to be a folder", entry,
-				       buf);
+				dv_err(x->err, 0, "layer entry '%s' needs '%s' to be a folder",
+				       entry, buf);
 			else
 				dv_err(x->err, e, "layer entry '%s': cannot open '%s'", entry, buf);
 		}
@@ -246,7 +247,7 @@ static int make_room(struct ex *x, int dirfd, const char *base, const char *name
 		return errno == ENOENT ? 0 : dv_err(x->err, errno, "layer entry '%s'", name);
 	cache_invalidate(x, name);
 	if (S_ISDIR(sb.st_mode))
-		return dv_rm_tree_at(dirfd, base, x->err);
+		return layer_rm_tree(dirfd, base, x->err);
 	if (unlinkat(dirfd, base, 0) < 0)
 		return dv_err(x->err, errno, "layer entry '%s': cannot replace it", name);
 	return 0;
@@ -280,8 +281,8 @@ static int set_meta(struct ex *x, int fd, struct archive_entry *e, const char *n
 		if (!xattr_allowed(xname))
 			continue;
 		if (fsetxattr(fd, xname, xval, xlen, 0) < 0 && errno != ENOTSUP && errno != EPERM)
-			return dv_err(x->err, errno, "layer entry '%s': cannot set xattr '%s'", name,
-				      xname);
+			return dv_err(x->err, errno, "layer entry '%s': cannot set xattr '%s'",
+				      name, xname);
 	}
 	if (dir)
 		return 0; /* mode and times come last (see finish_dirs) */
@@ -319,7 +320,7 @@ static int finish_dirs(struct ex *x)
 	cache_drop(x);
 	for (i = 0; i < x->ndirs; i++) {
 		const struct deferred_dir *d = &x->dirs[i];
-		struct timespec ts[2] = { d->mtime, d->mtime };
+		struct timespec ts[2] = {d->mtime, d->mtime};
 		/* A later entry may have replaced the folder: then open fails
 		 * (ELOOP, ENOTDIR, ENOENT) and there is nothing to set. */
 		dv_autoclose int fd = walk(x, d->path, NULL, NULL);
@@ -348,13 +349,14 @@ static int do_dir(struct ex *x, struct archive_entry *e, const char *name, int p
 			/* A folder listed twice, or made earlier for its entries,
 			 * keeps its contents; anything else is replaced. */
 			if (errno != EEXIST || fstatat(pfd, base, &sb, AT_SYMLINK_NOFOLLOW) < 0)
-				return dv_err(x->err, errno, "layer entry '%s': cannot create it", name);
+				return dv_err(x->err, errno, "layer entry '%s': cannot create it",
+					      name);
 			if (!S_ISDIR(sb.st_mode) &&
 			    (make_room(x, pfd, base, name) < 0 || mkdirat(pfd, base, 0700) < 0))
-				return dv_err_isset(x->err) ? -1
-							    : dv_err(x->err, errno,
-								     "layer entry '%s': cannot create it",
-								     name);
+				return dv_err_isset(x->err)
+					       ? -1
+					       : dv_err(x->err, errno,
+							"layer entry '%s': cannot create it", name);
 		}
 		fd = openat(pfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	}
@@ -421,9 +423,10 @@ static int do_symlink(struct ex *x, struct archive_entry *e, const char *name, i
 	if (symlinkat(target, pfd, base) < 0) {
 		if (errno != EEXIST || make_room(x, pfd, base, name) < 0 ||
 		    symlinkat(target, pfd, base) < 0)
-			return dv_err_isset(x->err) ? -1
-						    : dv_err(x->err, errno,
-							     "layer entry '%s': cannot create it", name);
+			return dv_err_isset(x->err)
+				       ? -1
+				       : dv_err(x->err, errno, "layer entry '%s': cannot create it",
+						name);
 	}
 	if (!x->rootless && fchownat(pfd, base, (uid_t)x->ar->archive_entry_uid(e),
 				     (gid_t)x->ar->archive_entry_gid(e), AT_SYMLINK_NOFOLLOW) < 0)
@@ -444,19 +447,21 @@ static int do_hardlink(struct ex *x, const char *raw_target, const char *name, i
 	dv_autofree char *target = NULL;
 	dv_autoclose int tfd = -1;
 	const char *tparent, *tbase;
-	struct dv_error e = { 0 };
+	struct dv_error e = {0};
 	struct stat tsb, sb;
 
 	if (norm_name(raw_target, &target, raw_target, &e) < 0 || !target[0])
-		return dv_err(x->err, 0, "layer entry '%s' is a hard link to '%s', outside the layer",
-			      name, raw_target);
+		return dv_err(x->err, 0,
+			      "layer entry '%s' is a hard link to '%s', outside the layer", name,
+			      raw_target);
 	split_name(target, &tparent, &tbase);
 	tfd = walk(x, tparent, name, "is a hard link through");
 	if (tfd < 0)
 		return -1;
 	if (fstatat(tfd, tbase, &tsb, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(tsb.st_mode))
 		return dv_err(x->err, 0,
-			      "layer entry '%s' is a hard link to '%s', which is not a regular file in the layer",
+			      "layer entry '%s' is a hard link to '%s', which is not a regular "
+			      "file in the layer",
 			      name, raw_target);
 	if (fstatat(pfd, base, &sb, AT_SYMLINK_NOFOLLOW) == 0 && sb.st_ino == tsb.st_ino &&
 	    sb.st_dev == tsb.st_dev)
@@ -477,9 +482,10 @@ static int do_fifo(struct ex *x, struct archive_entry *e, const char *name, int 
 	if (mknodat(pfd, base, S_IFIFO | 0600, 0) < 0) {
 		if (errno != EEXIST || make_room(x, pfd, base, name) < 0 ||
 		    mknodat(pfd, base, S_IFIFO | 0600, 0) < 0)
-			return dv_err_isset(x->err) ? -1
-						    : dv_err(x->err, errno,
-							     "layer entry '%s': cannot create it", name);
+			return dv_err_isset(x->err)
+				       ? -1
+				       : dv_err(x->err, errno, "layer entry '%s': cannot create it",
+						name);
 	}
 	/* Opening a fifo for reading without O_NONBLOCK would wait for a writer. */
 	fd = openat(pfd, base, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
@@ -500,7 +506,8 @@ static int do_whiteout(struct ex *x, const char *name, int pfd, const char *pare
 		const char *key = x->rootless ? "user.overlay.opaque" : "trusted.overlay.opaque";
 
 		if (fsetxattr(pfd, key, "y", 1, 0) < 0)
-			return dv_err(x->err, errno, "layer entry '%s': cannot set '%s'", name, key);
+			return dv_err(x->err, errno, "layer entry '%s': cannot set '%s'", name,
+				      key);
 		return 0;
 	}
 	if (!victim[0] || !strcmp(victim, ".") || !strcmp(victim, "..") ||
@@ -513,8 +520,8 @@ static int do_whiteout(struct ex *x, const char *name, int pfd, const char *pare
 		    mknodat(pfd, victim, S_IFCHR | 0, makedev(0, 0)) < 0)
 			return dv_err_isset(x->err)
 				       ? -1
-				       : dv_err(x->err, errno, "layer entry '%s': cannot create whiteout",
-						name);
+				       : dv_err(x->err, errno,
+						"layer entry '%s': cannot create whiteout", name);
 	}
 	return 0;
 }
@@ -571,7 +578,8 @@ static int do_entry(struct ex *x, struct archive_entry *e)
 	case AE_IFIFO:
 		return do_fifo(x, e, name, pfd, base);
 	default:
-		return dv_err(x->err, 0, "layer entry '%s' has an unsupported type (0%o)", name, type);
+		return dv_err(x->err, 0, "layer entry '%s' has an unsupported type (0%o)", name,
+			      type);
 	}
 }
 
@@ -606,11 +614,11 @@ static int setup(struct ex *x, int fd, const char *what)
 	return 0;
 }
 
-int layer_extract(const struct layer_ar *ar, int fd, const char *what, int rootfd,
-		  bool rootless, char hex[65], unsigned *skipped_devices, struct dv_error *err)
+int layer_extract(const struct layer_ar *ar, int fd, const char *what, int rootfd, bool rootless,
+		  char hex[65], unsigned *skipped_devices, struct dv_error *err)
 {
-	struct ex x = { .ar = ar, .rootfd = rootfd, .rootless = rootless, .cached_fd = -1,
-			.err = err };
+	struct ex x = {
+		.ar = ar, .rootfd = rootfd, .rootless = rootless, .cached_fd = -1, .err = err};
 	struct archive_entry *e;
 	const void *buf;
 	la_ssize_t n;

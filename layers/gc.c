@@ -96,16 +96,16 @@ static int gc_tmp(const struct layer_store *st, unsigned long long *bytes, struc
 		if (S_ISDIR(sb.st_mode))
 			*bytes += dv_du_at(st->tmp_fd, de->d_name);
 		*bytes += (unsigned long long)sb.st_blocks * 512;
-		if (dv_rm_tree_at(st->tmp_fd, de->d_name, err) < 0)
+		if (layer_rm_tree(st->tmp_fd, de->d_name, err) < 0)
 			return dv_err_prefix(err, "cannot clean 'tmp'");
 	}
 	return 0;
 }
 
-int layer_gc(const struct layer_store *st, const struct dv_strv *in_use,
-	     unsigned *n_layers, unsigned long long *bytes, struct dv_error *err)
+int layer_gc(const struct layer_store *st, const struct dv_strv *in_use, unsigned *n_layers,
+	     unsigned long long *bytes, struct dv_error *err)
 {
-	struct dv_strv keep = { 0 }, doomed = { 0 };
+	struct dv_strv keep = {0}, doomed = {0};
 	struct layer_image *imgs = NULL;
 	size_t nimg = 0, i, j;
 	unsigned long long freed = 0;
@@ -138,7 +138,7 @@ int layer_gc(const struct layer_store *st, const struct dv_strv *in_use,
 		 * removes if this one is killed. */
 		if (layer_staging_create(st, false, "gc", &name, err) < 0)
 			goto out;
-		if (dv_rm_tree_at(st->tmp_fd, name, err) < 0 ||
+		if (layer_rm_tree(st->tmp_fd, name, err) < 0 ||
 		    dv_renameat(st->layers_fd, doomed.v[i], st->tmp_fd, name, err) < 0)
 			goto out;
 		removed++;
@@ -150,7 +150,7 @@ int layer_gc(const struct layer_store *st, const struct dv_strv *in_use,
 
 		while (d && (de = readdir(d))) {
 			char id[65];
-			struct dv_error e = { 0 };
+			struct dv_error e = {0};
 
 			if (de->d_name[0] == '.' || !layer_is_id(de->d_name))
 				continue;

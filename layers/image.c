@@ -84,7 +84,8 @@ int layer_ref_normalize(const char *ref, bool for_import, char **out, struct dv_
 	if (!ref || !ref[0])
 		return dv_err_usage(err, "invalid image name '': it is empty");
 	if (strchr(ref, '@'))
-		return dv_err_usage(err, "invalid image name '%s': digests are not supported yet", ref);
+		return dv_err_usage(err, "invalid image name '%s': digests are not supported yet",
+				    ref);
 	slash = strrchr(ref, '/');
 	colon = strrchr(ref, ':');
 	if (colon && (!slash || colon > slash)) {
@@ -92,7 +93,8 @@ int layer_ref_normalize(const char *ref, bool for_import, char **out, struct dv_
 		rlen = (size_t)(colon - ref);
 		if (!valid_tag(tag))
 			return dv_err_usage(err,
-					    "invalid image name '%s': a tag is 1 to 128 of A-Z a-z 0-9 _ . - and does not start with . or -",
+					    "invalid image name '%s': a tag is 1 to 128 of A-Z a-z "
+					    "0-9 _ . - and does not start with . or -",
 					    ref);
 	} else {
 		rlen = strlen(ref);
@@ -108,8 +110,9 @@ int layer_ref_normalize(const char *ref, bool for_import, char **out, struct dv_
 		if (memchr(ref, '.', hn) || memchr(ref, ':', hn) ||
 		    (hn == 9 && !memcmp(ref, "localhost", 9))) {
 			if (!valid_host(ref, hn))
-				return dv_err_usage(err, "invalid image name '%s': bad registry host '%.*s'",
-						    ref, (int)hn, ref);
+				return dv_err_usage(
+					err, "invalid image name '%s': bad registry host '%.*s'",
+					ref, (int)hn, ref);
 			has_host = true;
 		}
 	}
@@ -126,10 +129,12 @@ int layer_ref_normalize(const char *ref, bool for_import, char **out, struct dv_
 			for (i = 0; i < n; i++)
 				if (p[i] >= 'A' && p[i] <= 'Z')
 					return dv_err_usage(err,
-							    "invalid image name '%s': repository names must be lower case",
+							    "invalid image name '%s': repository "
+							    "names must be lower case",
 							    ref);
 			return dv_err_usage(err,
-					    "invalid image name '%s': each part of the repository is a-z 0-9 joined by . _ -",
+					    "invalid image name '%s': each part of the repository "
+					    "is a-z 0-9 joined by . _ -",
 					    ref);
 		}
 		ncomp++;
@@ -171,7 +176,7 @@ void layer_image_release(struct layer_image *img)
 	free(img->id);
 	dv_strv_release(&img->layers);
 	free(img->config);
-	*img = (struct layer_image){ 0 };
+	*img = (struct layer_image){0};
 }
 
 static bool is_image_id(const char *s)
@@ -185,7 +190,7 @@ static int record_parse(const struct layer_store *st, const char *name, const ch
 {
 	layer_autojson struct json_object *o = json_tokener_parse(text);
 	struct json_object *id, *layers, *config, *created;
-	struct layer_image img = { 0 };
+	struct layer_image img = {0};
 	dv_autofree char *blob = NULL;
 	dv_autoclose int bfd = -1;
 	size_t i, n, len;
@@ -212,11 +217,12 @@ static int record_parse(const struct layer_store *st, const char *name, const ch
 		img.created = (long long)json_object_get_int64(created);
 	/* The config's exact bytes live in blobs/ (its digest is the id); the
 	 * record's copy is for reading, and the fallback. */
-	bfd = layer_blobs_dir(st, &(struct dv_error){ 0 });
-	if (bfd >= 0 && dv_read_file_at(bfd, img.id + 7, &blob, &len, &(struct dv_error){ 0 }) == 0)
+	bfd = layer_blobs_dir(st, &(struct dv_error){0});
+	if (bfd >= 0 && dv_read_file_at(bfd, img.id + 7, &blob, &len, &(struct dv_error){0}) == 0)
 		img.config = dv_steal_ptr(&blob);
 	else if (json_object_object_get_ex(o, "config", &config))
-		img.config = dv_xstrdup(json_object_to_json_string_ext(config, JSON_C_TO_STRING_PLAIN));
+		img.config = dv_xstrdup(json_object_to_json_string_ext(
+			config, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 	else
 		img.config = dv_xstrdup("{}");
 	*out = img;
@@ -228,7 +234,7 @@ int layer_record_read(const struct layer_store *st, const char *name, struct lay
 {
 	dv_autofree char *repo = NULL, *tag = NULL, *file = NULL, *text = NULL;
 	dv_autoclose int dfd = -1;
-	struct dv_error e = { 0 };
+	struct dv_error e = {0};
 	size_t len;
 
 	if (layer_name_split(name, &repo, &tag, err) < 0)
@@ -237,7 +243,7 @@ int layer_record_read(const struct layer_store *st, const char *name, struct lay
 	file = dv_xasprintf("%s.json", tag);
 	if (dfd < 0 || dv_read_file_at(dfd, file, &text, &len, &e) < 0) {
 		if (e.errnum == ENOENT || e.errnum == ENOTDIR)
-			return layer_err_enoent(err, "image '%s' not found", name);
+			return dv_err_plain(err, ENOENT, "image '%s' not found", name);
 		*err = e;
 		return -1;
 	}
@@ -282,7 +288,8 @@ int layer_record_write(const struct layer_store *st, const struct layer_image *i
 	json_object_object_add(o, "layers", layers);
 	json_object_object_add(o, "config", config);
 	json_object_object_add(o, "created", json_object_new_int64(img->created));
-	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED);
+	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+							 JSON_C_TO_STRING_NOSLASHESCAPE);
 	file = dv_xasprintf("%s.json", tag);
 	if (dv_write_file_atomic(dfd, file, text, strlen(text), 0600, err) < 0)
 		return dv_err_prefix(err, "cannot store image '%s'", img->name);
@@ -309,23 +316,25 @@ static void list_dir(const struct layer_store *st, int dfd, const char *prefix, 
 		if (de->d_name[0] == '.' || fstatat(dfd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
 		if (S_ISDIR(sb.st_mode)) {
-			dv_autofree char *sub = prefix[0] ? dv_xasprintf("%s/%s", prefix, de->d_name)
-							  : dv_xstrdup(de->d_name);
-			dv_autoclose int sfd = openat(dfd, de->d_name,
-						      O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			dv_autofree char *sub = prefix[0]
+							? dv_xasprintf("%s/%s", prefix, de->d_name)
+							: dv_xstrdup(de->d_name);
+			dv_autoclose int sfd = openat(
+				dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
 			if (sfd >= 0)
 				list_dir(st, sfd, sub, depth + 1, v, n, cap);
-		} else if (S_ISREG(sb.st_mode) && depth >= 2 && dv_str_endswith(de->d_name, ".json")) {
+		} else if (S_ISREG(sb.st_mode) && depth >= 2 &&
+			   dv_str_endswith(de->d_name, ".json")) {
 			dv_autofree char *text = NULL;
-			dv_autofree char *name = dv_xasprintf("%s:%.*s", prefix,
-							      (int)(strlen(de->d_name) - 5),
-							      de->d_name);
-			struct layer_image img = { 0 };
+			dv_autofree char *name = dv_xasprintf(
+				"%s:%.*s", prefix, (int)(strlen(de->d_name) - 5), de->d_name);
+			struct layer_image img = {0};
 			size_t len;
 
-			if (dv_read_file_at(dfd, de->d_name, &text, &len, &(struct dv_error){ 0 }) < 0 ||
-			    record_parse(st, name, text, &img, &(struct dv_error){ 0 }) < 0)
+			if (dv_read_file_at(dfd, de->d_name, &text, &len, &(struct dv_error){0}) <
+				    0 ||
+			    record_parse(st, name, text, &img, &(struct dv_error){0}) < 0)
 				continue; /* a damaged record is skipped, not fatal to listing */
 			if (*n == *cap) {
 				*cap = *cap ? *cap * 2 : 8;
@@ -392,17 +401,18 @@ static int resolve_id(const struct layer_store *st, const char *ref, const char 
 			continue;
 		if (found != (size_t)-1 && strcmp(v[found].id, v[i].id)) {
 			free_list(v, n);
-			return dv_err_usage(err, "image id '%s' is ambiguous; give more digits", ref);
+			return dv_err_usage(err, "image id '%s' is ambiguous; give more digits",
+					    ref);
 		}
 		if (found == (size_t)-1)
 			found = i;
 	}
 	if (found == (size_t)-1) {
 		free_list(v, n);
-		return layer_err_enoent(err, "image '%s' not found", ref);
+		return dv_err_plain(err, ENOENT, "image '%s' not found", ref);
 	}
 	*out = v[found];
-	v[found] = (struct layer_image){ 0 };
+	v[found] = (struct layer_image){0};
 	free_list(v, n);
 	return 0;
 }
@@ -411,7 +421,7 @@ static int resolve(const struct layer_store *st, const char *ref, struct layer_i
 		   bool *by_id, struct dv_error *err)
 {
 	dv_autofree char *local = NULL, *remote = NULL;
-	struct dv_error e = { 0 };
+	struct dv_error e = {0};
 	const char *hex = ref ? id_prefix(ref) : NULL;
 
 	if (hex && (dv_str_startswith(ref, "sha256:") || strlen(hex) == 64))
@@ -425,7 +435,7 @@ static int resolve(const struct layer_store *st, const char *ref, struct layer_i
 	if (layer_ref_normalize(ref, false, &remote, err) < 0)
 		return -1;
 	if (strcmp(remote, local)) {
-		e = (struct dv_error){ 0 };
+		e = (struct dv_error){0};
 		if (layer_record_read(st, remote, out, &e) == 0)
 			return 0;
 		if (e.errnum != ENOENT)
@@ -434,7 +444,7 @@ static int resolve(const struct layer_store *st, const char *ref, struct layer_i
 	if (!hex)
 		goto missing;
 by_id:
-	e = (struct dv_error){ 0 };
+	e = (struct dv_error){0};
 	if (resolve_id(st, ref, hex, out, &e) == 0) {
 		*by_id = true;
 		return 0;
@@ -442,15 +452,16 @@ by_id:
 	if (e.errnum != ENOENT)
 		goto fail;
 missing:
-	return layer_err_enoent(err, "image '%s' not found; import one with 'devenv image import FILE %s'",
-		      ref, ref);
+	return dv_err_plain(err, ENOENT,
+			    "image '%s' not found; import one with 'devenv image import FILE %s'",
+			    ref, ref);
 fail:
 	*err = e;
 	return -1;
 }
 
-int layer_image_resolve(const struct layer_store *st, const char *ref,
-			struct layer_image *out, struct dv_error *err)
+int layer_image_resolve(const struct layer_store *st, const char *ref, struct layer_image *out,
+			struct dv_error *err)
 {
 	bool by_id = false;
 
@@ -485,7 +496,7 @@ static int remove_record(const struct layer_store *st, const char *name, struct 
 
 int layer_image_remove(const struct layer_store *st, const char *ref, struct dv_error *err)
 {
-	struct layer_image img = { 0 }, *v = NULL;
+	struct layer_image img = {0}, *v = NULL;
 	size_t n = 0, i;
 	bool by_id = false;
 	int ret;

@@ -34,12 +34,12 @@
  * on the tar's content alone. */
 static char *import_config(const char *layer_id)
 {
-	return dv_xasprintf(
-		"{\"architecture\":\"" LAYER_ARCH "\","
-		"\"config\":{\"Env\":[\"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\"]},"
-		"\"os\":\"linux\","
-		"\"rootfs\":{\"diff_ids\":[\"sha256:%s\"],\"type\":\"layers\"}}",
-		layer_id);
+	return dv_xasprintf("{\"architecture\":\"" LAYER_ARCH "\","
+			    "\"config\":{\"Env\":[\"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/"
+			    "usr/bin:/sbin:/bin\"]},"
+			    "\"os\":\"linux\","
+			    "\"rootfs\":{\"diff_ids\":[\"sha256:%s\"],\"type\":\"layers\"}}",
+			    layer_id);
 }
 
 int layer_image_import(const struct layer_store *st, const char *tar_path, const char *name,
@@ -48,7 +48,7 @@ int layer_image_import(const struct layer_store *st, const char *tar_path, const
 	const struct layer_ar *ar;
 	dv_autofree char *norm = NULL, *staging = NULL, *config = NULL, *step = NULL;
 	dv_autoclose int fd = -1, sfd = -1, rootfd = -1, bfd = -1;
-	struct layer_image img = { 0 };
+	struct layer_image img = {0};
 	char id[65], cfg_hex[65], diff_id[72];
 	unsigned long long size;
 	const char *base;
@@ -102,6 +102,6 @@ int layer_image_import(const struct layer_store *st, const char *tar_path, const
 	return 0;
 fail:
 	/* Nothing of a failed import stays: the store is as it was. */
-	dv_rm_tree_at(st->tmp_fd, staging, &(struct dv_error){ 0 });
+	layer_rm_tree(st->tmp_fd, staging, &(struct dv_error){0});
 	return -1;
 }

@@ -6,8 +6,6 @@
 #ifndef LAYERS_INTERNAL_H
 #define LAYERS_INTERNAL_H
 
-#include <errno.h>
-
 #include <archive.h>
 #include <archive_entry.h>
 #include <json-c/json.h>
@@ -16,18 +14,37 @@
 
 /* libarchive, loaded with dlopen() on first use (DESIGN.md "Start-up cost"):
  * one pointer per function we call, typed from its own declaration. */
-#define LAYER_AR_FUNCS(X)                                                              \
-	X(archive_read_new) X(archive_read_free) X(archive_read_open)                   \
-	X(archive_read_open_fd) X(archive_read_next_header) X(archive_read_data_block)  \
-	X(archive_read_support_format_raw) X(archive_read_support_format_tar)           \
-	X(archive_read_support_filter_gzip) X(archive_read_support_filter_zstd)         \
-	X(archive_read_support_filter_xz) X(archive_read_support_filter_bzip2)          \
-	X(archive_read_support_filter_lz4) X(archive_read_support_filter_lzma)          \
-	X(archive_error_string) X(archive_entry_pathname) X(archive_entry_pathname_utf8) \
-	X(archive_entry_hardlink) X(archive_entry_symlink) X(archive_entry_filetype)    \
-	X(archive_entry_perm) X(archive_entry_uid) X(archive_entry_gid)                 \
-	X(archive_entry_mtime) X(archive_entry_mtime_nsec) X(archive_entry_size)        \
-	X(archive_entry_xattr_reset) X(archive_entry_xattr_next)
+/* clang-format off */
+#define LAYER_AR_FUNCS(X) \
+	X(archive_read_new) \
+	X(archive_read_free) \
+	X(archive_read_open) \
+	X(archive_read_open_fd) \
+	X(archive_read_next_header) \
+	X(archive_read_data_block) \
+	X(archive_read_support_format_raw) \
+	X(archive_read_support_format_tar) \
+	X(archive_read_support_filter_gzip) \
+	X(archive_read_support_filter_zstd) \
+	X(archive_read_support_filter_xz) \
+	X(archive_read_support_filter_bzip2) \
+	X(archive_read_support_filter_lz4) \
+	X(archive_read_support_filter_lzma) \
+	X(archive_error_string) \
+	X(archive_entry_pathname) \
+	X(archive_entry_pathname_utf8) \
+	X(archive_entry_hardlink) \
+	X(archive_entry_symlink) \
+	X(archive_entry_filetype) \
+	X(archive_entry_perm) \
+	X(archive_entry_uid) \
+	X(archive_entry_gid) \
+	X(archive_entry_mtime) \
+	X(archive_entry_mtime_nsec) \
+	X(archive_entry_size) \
+	X(archive_entry_xattr_reset) \
+	X(archive_entry_xattr_next)
+/* clang-format on */
 
 #define LAYER_AR_FIELD(f) __typeof__(f) *f;
 struct layer_ar {
@@ -41,8 +58,8 @@ const struct layer_ar *layer_ar_load(struct dv_error *err);
 /* Extract the tar stream in fd (any supported compression) into the folder
  * rootfd, safely (see extract.c). Fills hex with the sha256 of the whole
  * uncompressed stream. `what` names the file in read errors. */
-int layer_extract(const struct layer_ar *ar, int fd, const char *what, int rootfd,
-		  bool rootless, char hex[65], unsigned *skipped_devices, struct dv_error *err);
+int layer_extract(const struct layer_ar *ar, int fd, const char *what, int rootfd, bool rootless,
+		  char hex[65], unsigned *skipped_devices, struct dv_error *err);
 
 /* A fresh staging folder tmp/<pid>-<start time>-<random>, with diff/ and,
  * when with_work, work/. *out_name belongs to the caller. */
@@ -76,12 +93,11 @@ int layer_record_read(const struct layer_store *st, const char *name, struct lay
 /* Write the record for img (name, id, layers, config text) atomically. */
 int layer_record_write(const struct layer_store *st, const struct layer_image *img,
 		       struct dv_error *err);
+/* dv_rm_tree_at(), but a folder without owner write or search permission
+ * (an image's 0555 folder, extracted rootless) is made removable first. */
+int layer_rm_tree(int dirfd, const char *name, struct dv_error *err);
 /* Open blobs/sha256 of the store. */
 int layer_blobs_dir(const struct layer_store *st, struct dv_error *err);
-
-/* "not found" errors: errnum ENOENT for callers to branch on, but the
- * message is ours alone (no ": No such file or directory"). */
-#define layer_err_enoent(err, ...) (dv_err((err), 0, __VA_ARGS__), (err)->errnum = ENOENT, -1)
 
 #define layer_autojson __attribute__((cleanup(layer_json_putp)))
 static inline void layer_json_putp(struct json_object **o)

@@ -1,4 +1,5 @@
 /* layers/store.c - opening the store, staging, commit and the cache. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -59,27 +60,31 @@ static int check_root(const char *path, const char *shown, struct dv_error *err)
 
 	if (!strcmp(path, "/"))
 		return dv_err(err, 0,
-			      "refusing to use '/' as the devenv store; set DEVENV_HOME to a folder of its own");
+			      "refusing to use '/' as the devenv store; set DEVENV_HOME to a "
+			      "folder of its own");
 	if (home && home[0] == '/') {
 		dv_autofree char *h = clean_path(home);
 
-		if (!strcmp(h, path) ||
-		    (stat(path, &a) == 0 && stat(h, &b) == 0 && a.st_dev == b.st_dev &&
-		     a.st_ino == b.st_ino))
+		if (!strcmp(h, path) || (stat(path, &a) == 0 && stat(h, &b) == 0 &&
+					 a.st_dev == b.st_dev && a.st_ino == b.st_ino))
 			return dv_err(err, 0,
-				      "refusing to use your home folder '%s' as the devenv store; set DEVENV_HOME to a folder of its own",
+				      "refusing to use your home folder '%s' as the devenv store; "
+				      "set DEVENV_HOME to a folder of its own",
 				      shown);
 	}
 	return 0;
 }
 
-int layer_store_open(const char *root, bool rootless, struct layer_store *out,
-		     struct dv_error *err)
+int layer_store_open(const char *root, bool rootless, struct layer_store *out, struct dv_error *err)
 {
-	static const char *const dirs[] = { "layers", "images", "cache", "tmp",
-					    "envs",   "blobs",  "blobs/sha256" };
-	struct layer_store st = { .root_fd = -1, .layers_fd = -1, .images_fd = -1,
-				  .cache_fd = -1, .tmp_fd = -1, .rootless = rootless };
+	static const char *const dirs[] = {"layers", "images", "cache",	      "tmp",
+					   "envs",   "blobs",  "blobs/sha256"};
+	struct layer_store st = {.root_fd = -1,
+				 .layers_fd = -1,
+				 .images_fd = -1,
+				 .cache_fd = -1,
+				 .tmp_fd = -1,
+				 .rootless = rootless};
 	dv_autofree char *clean = NULL;
 	char real[PATH_MAX];
 	struct stat sb;
@@ -87,7 +92,8 @@ int layer_store_open(const char *root, bool rootless, struct layer_store *out,
 
 	if (!root || root[0] != '/')
 		return dv_err(err, 0,
-			      "refusing to use the relative path '%s' as the devenv store; set DEVENV_HOME to an absolute path",
+			      "refusing to use the relative path '%s' as the devenv store; set "
+			      "DEVENV_HOME to an absolute path",
 			      root ? root : "");
 	clean = clean_path(root);
 	if (check_root(clean, root, err) < 0)
@@ -134,8 +140,8 @@ void layer_store_release(struct layer_store *st)
 	dv_closep(&st->cache_fd);
 	dv_closep(&st->tmp_fd);
 	free(st->root);
-	*st = (struct layer_store){ .root_fd = -1, .layers_fd = -1, .images_fd = -1,
-				    .cache_fd = -1, .tmp_fd = -1 };
+	*st = (struct layer_store){
+		.root_fd = -1, .layers_fd = -1, .images_fd = -1, .cache_fd = -1, .tmp_fd = -1};
 }
 
 char *layer_diff_path(const struct layer_store *st, const char *id)
@@ -216,10 +222,11 @@ int layer_staging_create(const struct layer_store *st, bool with_work, const cha
 			return dv_err(err, errno, "cannot create staging folder 'tmp/%s'", name);
 	}
 	fd = dv_open_dir_at(st->tmp_fd, name, err);
-	if (fd < 0 || mkdirat(fd, "diff", 0755) < 0 || (with_work && mkdirat(fd, "work", 0700) < 0)) {
+	if (fd < 0 || mkdirat(fd, "diff", 0755) < 0 ||
+	    (with_work && mkdirat(fd, "work", 0700) < 0)) {
 		if (!dv_err_isset(err))
 			dv_err(err, errno, "cannot create staging folder 'tmp/%s'", name);
-		dv_rm_tree_at(st->tmp_fd, name, &(struct dv_error){ 0 });
+		dv_rm_tree_at(st->tmp_fd, name, &(struct dv_error){0});
 		return -1;
 	}
 	*out_name = dv_steal_ptr(&name);
@@ -251,7 +258,7 @@ int layer_staging_discard(const struct layer_store *st, const char *name, struct
 {
 	if (check_staging_name(name, err) < 0)
 		return -1;
-	return dv_rm_tree_at(st->tmp_fd, name, err);
+	return layer_rm_tree(st->tmp_fd, name, err);
 }
 
 static int write_meta(int dirfd, const char *id, const char *parent, const char *step,
@@ -267,7 +274,8 @@ static int write_meta(int dirfd, const char *id, const char *parent, const char 
 	json_object_object_add(o, "size", has_size ? json_object_new_int64((int64_t)size) : NULL);
 	json_object_object_add(o, "step", step ? json_object_new_string(step) : NULL);
 	json_object_object_add(o, "diff_id", diff_id ? json_object_new_string(diff_id) : NULL);
-	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+							 JSON_C_TO_STRING_NOSLASHESCAPE);
 	return dv_write_file_atomic(dirfd, "layer.json", text, strlen(text), 0600, err);
 }
 
@@ -292,7 +300,7 @@ int layer_commit_full(const struct layer_store *st, const char *name, const char
 	 * after a crash a layer is whole or absent, never half-written. */
 	if (syncfs(st->root_fd) < 0)
 		return dv_err(err, errno, "cannot commit layer '%s': syncfs", id);
-	if (dv_rm_tree_at(fd, "work", err) < 0 ||
+	if (layer_rm_tree(fd, "work", err) < 0 ||
 	    write_meta(fd, id, parent, step, diff_id, has_size, size, err) < 0)
 		return dv_err_prefix(err, "cannot commit layer '%s'", id);
 	if (renameat2(st->tmp_fd, name, st->layers_fd, id, RENAME_NOREPLACE) < 0) {
@@ -304,8 +312,8 @@ int layer_commit_full(const struct layer_store *st, const char *name, const char
 	return 0;
 }
 
-int layer_commit(const struct layer_store *st, const char *name, const char *id,
-		 const char *parent, const char *step, struct dv_error *err)
+int layer_commit(const struct layer_store *st, const char *name, const char *id, const char *parent,
+		 const char *step, struct dv_error *err)
 {
 	return layer_commit_full(st, name, id, parent, step, NULL, false, 0, err);
 }
@@ -315,7 +323,7 @@ struct json_object *layer_meta_read(const struct layer_store *st, const char *id
 	char path[80];
 	dv_autofree char *text = NULL;
 	size_t len;
-	struct dv_error e = { 0 };
+	struct dv_error e = {0};
 
 	if (!layer_is_id(id))
 		return NULL;
@@ -339,13 +347,14 @@ unsigned long long layer_size(const struct layer_store *st, const char *id)
 		return (unsigned long long)json_object_get_int64(size);
 	/* Commit does not measure (it must stay constant-time); the first
 	 * reader does, once, and records it. */
-	fd = dv_open_dir_at(st->layers_fd, id, &(struct dv_error){ 0 });
+	fd = dv_open_dir_at(st->layers_fd, id, &(struct dv_error){0});
 	if (fd < 0)
 		return 0;
 	n = dv_du_at(fd, "diff");
 	json_object_object_add(o, "size", json_object_new_int64((int64_t)n));
-	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
-	dv_write_file_atomic(fd, "layer.json", text, strlen(text), 0600, &(struct dv_error){ 0 });
+	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+							 JSON_C_TO_STRING_NOSLASHESCAPE);
+	dv_write_file_atomic(fd, "layer.json", text, strlen(text), 0600, &(struct dv_error){0});
 	return n;
 }
 
@@ -353,22 +362,22 @@ int layer_cache_get(const struct layer_store *st, const char *key, char out[65],
 		    struct dv_error *err)
 {
 	dv_autofree char *text = NULL;
-	struct dv_error e = { 0 };
+	struct dv_error e = {0};
 	size_t len;
 
 	if (!layer_is_id(key))
 		return dv_err(err, EINVAL, "invalid cache key '%s'", key ? key : "");
 	if (dv_read_file_at(st->cache_fd, key, &text, &len, &e) < 0) {
 		if (e.errnum == ENOENT)
-			return layer_err_enoent(err, "no cached layer for key '%s'", key);
+			return dv_err_plain(err, ENOENT, "no cached layer for key '%s'", key);
 		*err = e;
 		return -1;
 	}
 	text[strcspn(text, "\n")] = 0;
 	if (!layer_is_id(text))
-		return layer_err_enoent(err, "no cached layer for key '%s' (bad entry)", key);
+		return dv_err_plain(err, ENOENT, "no cached layer for key '%s' (bad entry)", key);
 	if (!layer_exists(st, text))
-		return layer_err_enoent(err, "no cached layer for key '%s' (layer gone)", key);
+		return dv_err_plain(err, ENOENT, "no cached layer for key '%s' (layer gone)", key);
 	memcpy(out, text, 65);
 	return 0;
 }
@@ -384,6 +393,59 @@ int layer_cache_put(const struct layer_store *st, const char *key, const char *i
 		return dv_err(err, EINVAL, "invalid layer id '%s'", id ? id : "");
 	snprintf(line, sizeof(line), "%s\n", id);
 	return dv_write_file_atomic(st->cache_fd, key, line, 65, 0600, err);
+}
+
+/* Give the owner rwx on every folder below fd (same device only), so a
+ * rootless user can remove a tree whose image had 0555 folders. Modes are
+ * set with AT_SYMLINK_NOFOLLOW: a symlink is never followed. */
+static void make_removable(int fd, dev_t dev, int depth)
+{
+	int dup = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	dv_autoclosedir DIR *d = dup >= 0 ? fdopendir(dup) : NULL;
+	struct dirent *de;
+
+	if (!d) {
+		if (dup >= 0)
+			close(dup);
+		return;
+	}
+	rewinddir(d);
+	while (depth < 256 && (de = readdir(d))) {
+		struct stat sb;
+		dv_autoclose int sub = -1;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+		    fstatat(fd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(sb.st_mode) ||
+		    sb.st_dev != dev)
+			continue;
+		if ((sb.st_mode & 0700) != 0700)
+			fchmodat(fd, de->d_name, (sb.st_mode & 07777) | 0700, AT_SYMLINK_NOFOLLOW);
+		sub = openat(fd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (sub >= 0)
+			make_removable(sub, dev, depth + 1);
+	}
+}
+
+int layer_rm_tree(int dirfd, const char *name, struct dv_error *err)
+{
+	struct dv_error e = {0};
+	dv_autoclose int fd = -1;
+	struct stat sb;
+
+	if (dv_rm_tree_at(dirfd, name, &e) == 0)
+		return 0;
+	if (e.errnum != EACCES && e.errnum != EPERM) {
+		*err = e;
+		return -1;
+	}
+	if (fstatat(dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(sb.st_mode)) {
+		if ((sb.st_mode & 0700) != 0700)
+			fchmodat(dirfd, name, (sb.st_mode & 07777) | 0700, AT_SYMLINK_NOFOLLOW);
+		fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd >= 0)
+			make_removable(fd, sb.st_dev, 0);
+	}
+	return dv_rm_tree_at(dirfd, name, err);
 }
 
 int layer_blobs_dir(const struct layer_store *st, struct dv_error *err)

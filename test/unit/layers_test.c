@@ -24,8 +24,8 @@
 #define MTIME 1700000000LL
 
 struct fx {
-	char dir[64];   /* /tmp/layers_test.XXXXXX */
-	char *store;    /* dir/store */
+	char dir[64]; /* /tmp/layers_test.XXXXXX */
+	char *store;  /* dir/store */
 	struct layer_store st;
 };
 
@@ -37,7 +37,7 @@ static bool rootless(void)
 static int fx_setup(void **state)
 {
 	struct fx *f = dv_xcalloc(1, sizeof(*f));
-	struct dv_error err = { 0 };
+	struct dv_error err = {0};
 
 	snprintf(f->dir, sizeof(f->dir), "/tmp/layers_test.XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
@@ -50,9 +50,15 @@ static int fx_setup(void **state)
 static int fx_teardown(void **state)
 {
 	struct fx *f = *state;
-	struct dv_error err = { 0 };
+	struct dv_error err = {0};
 
 	layer_store_release(&f->st);
+	if (rootless()) { /* images may hold 0555 folders */
+		char *argv[] = {"chmod", "-R", "u+rwX", f->dir, NULL};
+		int code;
+
+		dv_run(argv, true, &code, &err);
+	}
 	assert_int_equal(dv_rm_tree_at(AT_FDCWD, f->dir, &err), 0);
 	free(f->store);
 	free(f);
@@ -77,7 +83,7 @@ static void octal(char *field, size_t n, unsigned long long v)
 static void tb_header(struct tb *t, const char *name, char type, unsigned mode,
 		      unsigned long long size, const char *link, unsigned dmaj, unsigned dmin)
 {
-	char h[512] = { 0 };
+	char h[512] = {0};
 	unsigned sum = 0;
 	size_t i;
 
@@ -106,7 +112,8 @@ static void tb_data(struct tb *t, const void *data, size_t n)
 {
 	static const char zero[512];
 
-	dv_buf_add(&t->b, data, n);
+	if (n)
+		dv_buf_add(&t->b, data, n);
 	if (n % 512)
 		dv_buf_add(&t->b, zero, 512 - n % 512);
 }
@@ -134,7 +141,7 @@ static void tb_add(struct tb *t, char type, const char *name, unsigned mode, con
 	size_t n = data ? strlen(data) : 0;
 
 	if (strlen(name) > 99 || (link && strlen(link) > 99) || xname) {
-		struct dv_buf p = { 0 };
+		struct dv_buf p = {0};
 		char key[128];
 
 		if (strlen(name) > 99)
@@ -153,9 +160,9 @@ static void tb_add(struct tb *t, char type, const char *name, unsigned mode, con
 	tb_data(t, data, n);
 }
 
-#define tb_file(t, name, mode, data) tb_add(t, '0', name, mode, data, NULL, NULL, NULL)
-#define tb_dir(t, name, mode) tb_add(t, '5', name, mode, NULL, NULL, NULL, NULL)
-#define tb_sym(t, name, target) tb_add(t, '2', name, 0777, NULL, target, NULL, NULL)
+#define tb_file(t, name, mode, data)   tb_add(t, '0', name, mode, data, NULL, NULL, NULL)
+#define tb_dir(t, name, mode)	       tb_add(t, '5', name, mode, NULL, NULL, NULL, NULL)
+#define tb_sym(t, name, target)	       tb_add(t, '2', name, 0777, NULL, target, NULL, NULL)
 #define tb_hard(t, name, mode, target) tb_add(t, '1', name, mode, NULL, target, NULL, NULL)
 
 static void tb_dev(struct tb *t, char type, const char *name, unsigned maj, unsigned min)
@@ -169,7 +176,7 @@ static char *tb_write(struct tb *t, const char *dir, const char *name, const cha
 {
 	static const char zero[1024];
 	char *path = dv_xasprintf("%s/%s", dir, name);
-	struct dv_error err = { 0 };
+	struct dv_error err = {0};
 	int fd, code;
 
 	dv_buf_add(&t->b, zero, sizeof(zero));
@@ -179,7 +186,7 @@ static char *tb_write(struct tb *t, const char *dir, const char *name, const cha
 	close(fd);
 	dv_buf_release(&t->b);
 	if (compress) {
-		char *argv[] = { (char *)compress, "-q", "-f", path, NULL };
+		char *argv[] = {(char *)compress, "-q", "-f", path, NULL};
 		char *out;
 
 		assert_int_equal(dv_run(argv, true, &code, &err), 0);
@@ -193,8 +200,8 @@ static char *tb_write(struct tb *t, const char *dir, const char *name, const cha
 
 static bool have(const char *prog)
 {
-	char *argv[] = { (char *)prog, "--version", NULL };
-	struct dv_error err = { 0 };
+	char *argv[] = {(char *)prog, "--version", NULL};
+	struct dv_error err = {0};
 	int code = 0;
 
 	return dv_run(argv, true, &code, &err) == 0 && code == 0;
@@ -228,8 +235,8 @@ static void assert_store_empty(const struct fx *f)
 static void import_fails(struct fx *f, struct tb *t, const char *msg)
 {
 	dv_autofree char *path = tb_write(t, f->dir, "bad.tar", NULL);
-	struct layer_image img = { 0 };
-	struct dv_error err = { 0 };
+	struct layer_image img = {0};
+	struct dv_error err = {0};
 
 	assert_int_equal(layer_image_import(&f->st, path, "bad", &img, NULL, &err), -1);
 	assert_string_equal(err.msg, msg);
@@ -247,8 +254,8 @@ static char *diff_file(const struct fx *f, const char *id, const char *rel)
 static void test_store_refusals(void **state)
 {
 	struct fx *f = *state;
-	struct layer_store st = { 0 };
-	struct dv_error err = { 0 };
+	struct layer_store st = {0};
+	struct dv_error err = {0};
 	dv_autofree char *home = dv_xasprintf("%s/home", f->dir);
 	dv_autofree char *home_slash = dv_xasprintf("%s/home/", f->dir);
 	dv_autofree char *home_dots = dv_xasprintf("%s/home/x/..", f->dir);
@@ -258,33 +265,36 @@ static void test_store_refusals(void **state)
 	struct stat sb;
 
 	assert_int_equal(layer_store_open("/", false, &st, &err), -1);
-	assert_string_equal(err.msg,
-			    "refusing to use '/' as the devenv store; set DEVENV_HOME to a folder of its own");
-	err = (struct dv_error){ 0 };
+	assert_string_equal(
+		err.msg,
+		"refusing to use '/' as the devenv store; set DEVENV_HOME to a folder of its own");
+	err = (struct dv_error){0};
 	assert_int_equal(layer_store_open("/tmp/..", false, &st, &err), -1);
-	assert_string_equal(err.msg,
-			    "refusing to use '/' as the devenv store; set DEVENV_HOME to a folder of its own");
-	err = (struct dv_error){ 0 };
+	assert_string_equal(
+		err.msg,
+		"refusing to use '/' as the devenv store; set DEVENV_HOME to a folder of its own");
+	err = (struct dv_error){0};
 	assert_int_equal(layer_store_open("store", false, &st, &err), -1);
-	assert_string_equal(err.msg,
-			    "refusing to use the relative path 'store' as the devenv store; set DEVENV_HOME to an absolute path");
-	err = (struct dv_error){ 0 };
+	assert_string_equal(err.msg, "refusing to use the relative path 'store' as the devenv "
+				     "store; set DEVENV_HOME to an absolute path");
+	err = (struct dv_error){0};
 	assert_int_equal(layer_store_open(".", false, &st, &err), -1);
 	assert_true(dv_str_startswith(err.msg, "refusing to use the relative path '.'"));
 
 	assert_int_equal(mkdir(home, 0755), 0);
 	setenv("HOME", home, 1);
-	err = (struct dv_error){ 0 };
+	err = (struct dv_error){0};
 	assert_int_equal(layer_store_open(home, false, &st, &err), -1);
-	msg = dv_xasprintf("refusing to use your home folder '%s' as the devenv store; set DEVENV_HOME to a folder of its own",
+	msg = dv_xasprintf("refusing to use your home folder '%s' as the devenv store; set "
+			   "DEVENV_HOME to a folder of its own",
 			   home);
 	assert_string_equal(err.msg, msg);
-	err = (struct dv_error){ 0 };
+	err = (struct dv_error){0};
 	assert_int_equal(layer_store_open(home_slash, false, &st, &err), -1);
-	err = (struct dv_error){ 0 };
+	err = (struct dv_error){0};
 	assert_int_equal(layer_store_open(home_dots, false, &st, &err), -1);
 	assert_int_equal(symlink(home, link), 0);
-	err = (struct dv_error){ 0 };
+	err = (struct dv_error){0};
 	assert_int_equal(layer_store_open(link, false, &st, &err), -1);
 	/* Nothing was created in the refused home. */
 	{
@@ -305,8 +315,8 @@ static void test_store_refusals(void **state)
 static void test_store_layout(void **state)
 {
 	struct fx *f = *state;
-	static const char *const dirs[] = { "layers", "images", "cache", "tmp", "envs",
-					    "blobs",  "blobs/sha256" };
+	static const char *const dirs[] = {"layers", "images", "cache",	      "tmp",
+					   "envs",   "blobs",  "blobs/sha256"};
 	struct stat sb;
 	size_t i;
 
@@ -329,47 +339,53 @@ static void test_ref_normalize(void **state)
 	static const struct {
 		const char *in, *imp, *pull;
 	} ok[] = {
-		{ "busybox", "localhost/busybox:latest", "docker.io/library/busybox:latest" },
-		{ "busybox:1.36", "localhost/busybox:1.36", "docker.io/library/busybox:1.36" },
-		{ "library/busybox", "localhost/library/busybox:latest",
-		  "docker.io/library/busybox:latest" },
-		{ "team/app:v_1.2-rc", "localhost/team/app:v_1.2-rc", "docker.io/team/app:v_1.2-rc" },
-		{ "docker.io/busybox", "docker.io/library/busybox:latest",
-		  "docker.io/library/busybox:latest" },
-		{ "quay.io/foo/bar:v1", "quay.io/foo/bar:v1", "quay.io/foo/bar:v1" },
-		{ "localhost:5000/a/b:t", "localhost:5000/a/b:t", "localhost:5000/a/b:t" },
-		{ "localhost/debian:bookworm", "localhost/debian:bookworm",
-		  "localhost/debian:bookworm" },
-		{ "my-reg.example.com/x.y_z", "my-reg.example.com/x.y_z:latest",
-		  "my-reg.example.com/x.y_z:latest" },
+		{"busybox", "localhost/busybox:latest", "docker.io/library/busybox:latest"},
+		{"busybox:1.36", "localhost/busybox:1.36", "docker.io/library/busybox:1.36"},
+		{"library/busybox", "localhost/library/busybox:latest",
+		 "docker.io/library/busybox:latest"},
+		{"team/app:v_1.2-rc", "localhost/team/app:v_1.2-rc", "docker.io/team/app:v_1.2-rc"},
+		{"docker.io/busybox", "docker.io/library/busybox:latest",
+		 "docker.io/library/busybox:latest"},
+		{"quay.io/foo/bar:v1", "quay.io/foo/bar:v1", "quay.io/foo/bar:v1"},
+		{"localhost:5000/a/b:t", "localhost:5000/a/b:t", "localhost:5000/a/b:t"},
+		{"localhost/debian:bookworm", "localhost/debian:bookworm",
+		 "localhost/debian:bookworm"},
+		{"my-reg.example.com/x.y_z", "my-reg.example.com/x.y_z:latest",
+		 "my-reg.example.com/x.y_z:latest"},
 	};
 	static const struct {
 		const char *in, *msg;
 	} bad[] = {
-		{ "", "invalid image name '': it is empty" },
-		{ "Busybox", "invalid image name 'Busybox': repository names must be lower case" },
-		{ "a/../b",
-		  "invalid image name 'a/../b': each part of the repository is a-z 0-9 joined by . _ -" },
-		{ "a//b",
-		  "invalid image name 'a//b': each part of the repository is a-z 0-9 joined by . _ -" },
-		{ "..", "invalid image name '..': each part of the repository is a-z 0-9 joined by . _ -" },
-		{ "-a", "invalid image name '-a': each part of the repository is a-z 0-9 joined by . _ -" },
-		{ "busybox:",
-		  "invalid image name 'busybox:': a tag is 1 to 128 of A-Z a-z 0-9 _ . - and does not start with . or -" },
-		{ "busybox:..",
-		  "invalid image name 'busybox:..': a tag is 1 to 128 of A-Z a-z 0-9 _ . - and does not start with . or -" },
-		{ "busybox:a/b", "invalid image name 'busybox:a/b': bad registry host 'busybox:a'" },
-		{ ":tag", "invalid image name ':tag': each part of the repository is a-z 0-9 joined by . _ -" },
-		{ "busybox@sha256:abcd", "invalid image name 'busybox@sha256:abcd': digests are not supported yet" },
-		{ "bad_host.io:x/y", "invalid image name 'bad_host.io:x/y': bad registry host 'bad_host.io:x'" },
-		{ "a b", "invalid image name 'a b': each part of the repository is a-z 0-9 joined by . _ -" },
+		{"", "invalid image name '': it is empty"},
+		{"Busybox", "invalid image name 'Busybox': repository names must be lower case"},
+		{"a/../b", "invalid image name 'a/../b': each part of the repository is a-z 0-9 "
+			   "joined by . _ -"},
+		{"a//b", "invalid image name 'a//b': each part of the repository is a-z 0-9 joined "
+			 "by . _ -"},
+		{"..",
+		 "invalid image name '..': each part of the repository is a-z 0-9 joined by . _ -"},
+		{"-a",
+		 "invalid image name '-a': each part of the repository is a-z 0-9 joined by . _ -"},
+		{"busybox:", "invalid image name 'busybox:': a tag is 1 to 128 of A-Z a-z 0-9 _ . "
+			     "- and does not start with . or -"},
+		{"busybox:..", "invalid image name 'busybox:..': a tag is 1 to 128 of A-Z a-z 0-9 "
+			       "_ . - and does not start with . or -"},
+		{"busybox:a/b", "invalid image name 'busybox:a/b': bad registry host 'busybox:a'"},
+		{":tag", "invalid image name ':tag': each part of the repository is a-z 0-9 joined "
+			 "by . _ -"},
+		{"busybox@sha256:abcd",
+		 "invalid image name 'busybox@sha256:abcd': digests are not supported yet"},
+		{"bad_host.io:x/y",
+		 "invalid image name 'bad_host.io:x/y': bad registry host 'bad_host.io:x'"},
+		{"a b", "invalid image name 'a b': each part of the repository is a-z 0-9 joined "
+			"by . _ -"},
 	};
 	char longtag[140];
 	size_t i;
 
 	(void)state;
 	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
-		struct dv_error err = { 0 };
+		struct dv_error err = {0};
 		char *a = NULL, *b = NULL;
 
 		assert_int_equal(layer_ref_normalize(ok[i].in, true, &a, &err), 0);
@@ -380,7 +396,7 @@ static void test_ref_normalize(void **state)
 		free(b);
 	}
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		struct dv_error err = { 0 };
+		struct dv_error err = {0};
 		char *a = NULL;
 
 		assert_int_equal(layer_ref_normalize(bad[i].in, true, &a, &err), -1);
@@ -392,7 +408,7 @@ static void test_ref_normalize(void **state)
 	memcpy(longtag, "x:", 2);
 	longtag[2 + 129] = 0;
 	{
-		struct dv_error err = { 0 };
+		struct dv_error err = {0};
 		char *a = NULL;
 
 		assert_int_equal(layer_ref_normalize(longtag, true, &a, &err), -1);
@@ -406,7 +422,7 @@ static void test_ref_normalize(void **state)
 
 static void make_layer(struct fx *f, const char *id, const char *parent, const char *content)
 {
-	struct dv_error err = { 0 };
+	struct dv_error err = {0};
 	dv_autofree char *name = NULL, *diff = NULL, *file = NULL;
 	int fd;
 
@@ -432,7 +448,7 @@ static char *hexid(char c)
 static void test_commit_and_cache(void **state)
 {
 	struct fx *f = *state;
-	struct dv_error err = { 0 };
+	struct dv_error err = {0};
 	dv_autofree char *id = hexid('a'), *key = hexid('b'), *missing = hexid('c');
 	dv_autofree char *name = NULL, *work = NULL, *path = NULL, *meta = NULL, *dpath = NULL;
 	dv_autofree char *text = NULL;
@@ -475,18 +491,18 @@ static void test_commit_and_cache(void **state)
 	assert_int_equal(layer_commit(&f->st, "x", "../../etc", NULL, "s", &err), -1);
 
 	/* Cache. */
-	err = (struct dv_error){ 0 };
+	err = (struct dv_error){0};
 	assert_int_equal(layer_cache_get(&f->st, key, out, &err), -1);
 	assert_int_equal(err.errnum, ENOENT);
-	err = (struct dv_error){ 0 };
+	err = (struct dv_error){0};
 	assert_int_equal(layer_cache_put(&f->st, key, id, &err), 0);
 	assert_int_equal(layer_cache_get(&f->st, key, out, &err), 0);
 	assert_string_equal(out, id);
 	assert_int_equal(layer_cache_put(&f->st, key, missing, &err), 0);
-	err = (struct dv_error){ 0 };
+	err = (struct dv_error){0};
 	assert_int_equal(layer_cache_get(&f->st, key, out, &err), -1);
 	assert_int_equal(err.errnum, ENOENT);
-	err = (struct dv_error){ 0 };
+	err = (struct dv_error){0};
 	assert_int_equal(layer_cache_put(&f->st, "../x", id, &err), -1);
 	assert_int_equal(layer_cache_get(&f->st, "ABC", out, &err), -1);
 }
@@ -528,7 +544,7 @@ static void check_good(const struct fx *f, const char *id)
 	ssize_t n;
 	dv_autofree char *text = NULL;
 	size_t len;
-	struct dv_error err = { 0 };
+	struct dv_error err = {0};
 #define P(rel) diff_file(f, id, rel)
 	dv_autofree char *hostname = P("etc/hostname"), *sh = P("bin/sh"), *sh2 = P("bin/sh2"),
 			 *ls = P("bin/ls"), *su = P("bin/su"), *ro = P("ro"), *etc = P("etc"),
@@ -574,7 +590,7 @@ static void check_good(const struct fx *f, const char *id)
 
 static void import_ok(struct fx *f, const char *path, const char *name, struct layer_image *img)
 {
-	struct dv_error err = { 0 };
+	struct dv_error err = {0};
 	unsigned skipped = 99;
 
 	if (layer_image_import(&f->st, path, name, img, &skipped, &err) < 0)
@@ -586,9 +602,9 @@ static void test_import_deterministic(void **state)
 {
 	struct fx *f = *state;
 	struct fx *g = NULL;
-	struct tb t = { 0 };
-	struct layer_image a = { 0 }, b = { 0 }, c = { 0 }, d = { 0 };
-	struct dv_error err = { 0 };
+	struct tb t = {0};
+	struct layer_image a = {0}, b = {0}, c = {0}, d = {0};
+	struct dv_error err = {0};
 	dv_autofree char *plain = NULL, *gz = NULL, *zst = NULL, *rec = NULL, *text = NULL;
 	char hex[65];
 	size_t len;
@@ -650,8 +666,8 @@ static void test_import_not_tar(void **state)
 {
 	struct fx *f = *state;
 	dv_autofree char *path = dv_xasprintf("%s/junk.tar", f->dir);
-	struct layer_image img = { 0 };
-	struct dv_error err = { 0 };
+	struct layer_image img = {0};
+	struct dv_error err = {0};
 	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
 
 	assert_int_equal(dv_write_full(fd, "hello, not a tar\n", 17, &err), 0);
@@ -659,10 +675,11 @@ static void test_import_not_tar(void **state)
 	assert_int_equal(layer_image_import(&f->st, path, "junk", &img, NULL, &err), -1);
 	assert_true(dv_str_startswith(err.msg, "cannot read '"));
 	assert_store_empty(f);
-	err = (struct dv_error){ 0 };
-	assert_int_equal(layer_image_import(&f->st, "/nonexistent.tar", "junk", &img, NULL, &err), -1);
+	err = (struct dv_error){0};
+	assert_int_equal(layer_image_import(&f->st, "/nonexistent.tar", "junk", &img, NULL, &err),
+			 -1);
 	assert_string_equal(err.msg, "cannot open '/nonexistent.tar': No such file or directory");
-	err = (struct dv_error){ 0 };
+	err = (struct dv_error){0};
 	assert_int_equal(layer_image_import(&f->st, path, "Junk", &img, NULL, &err), -1);
 	assert_int_equal(err.status, 2);
 	assert_store_empty(f);
@@ -673,9 +690,9 @@ static void test_import_not_tar(void **state)
 static void test_resolve(void **state)
 {
 	struct fx *f = *state;
-	struct tb t = { 0 };
-	struct layer_image a = { 0 }, r = { 0 }, *v = NULL;
-	struct dv_error err = { 0 };
+	struct tb t = {0};
+	struct layer_image a = {0}, r = {0}, *v = NULL;
+	struct dv_error err = {0};
 	dv_autofree char *path = NULL, *prefix = NULL, *pull = NULL;
 	const char *refs[6];
 	size_t n, i;
@@ -692,7 +709,7 @@ static void test_resolve(void **state)
 	refs[4] = prefix;
 	refs[5] = pull;
 	for (i = 0; i < 6; i++) {
-		err = (struct dv_error){ 0 };
+		err = (struct dv_error){0};
 		if (layer_image_resolve(&f->st, refs[i], &r, &err) < 0)
 			fail_msg("resolve '%s': %s", refs[i], err.msg);
 		assert_string_equal(r.id, a.id);
@@ -701,16 +718,17 @@ static void test_resolve(void **state)
 		assert_string_equal(r.config, a.config);
 		layer_image_release(&r);
 	}
-	err = (struct dv_error){ 0 };
+	err = (struct dv_error){0};
 	assert_int_equal(layer_image_resolve(&f->st, "alpine", &r, &err), -1);
 	assert_int_equal(err.errnum, ENOENT);
 	assert_int_equal(err.status, 0);
-	assert_string_equal(err.msg,
-			    "image 'alpine' not found; import one with 'devenv image import FILE alpine'");
-	err = (struct dv_error){ 0 };
+	assert_string_equal(
+		err.msg,
+		"image 'alpine' not found; import one with 'devenv image import FILE alpine'");
+	err = (struct dv_error){0};
 	assert_int_equal(layer_image_resolve(&f->st, "busybox:1.0", &r, &err), -1);
 	assert_int_equal(err.errnum, ENOENT);
-	err = (struct dv_error){ 0 };
+	err = (struct dv_error){0};
 	assert_int_equal(layer_image_resolve(&f->st, "abcdef", &r, &err), -1);
 	assert_int_equal(err.errnum, ENOENT);
 
@@ -730,7 +748,7 @@ static void test_resolve(void **state)
 	free(v);
 
 	assert_int_equal(layer_image_remove(&f->st, "busybox", &err), 0);
-	err = (struct dv_error){ 0 };
+	err = (struct dv_error){0};
 	assert_int_equal(layer_image_resolve(&f->st, "busybox", &r, &err), -1);
 	assert_int_equal(err.errnum, ENOENT);
 	/* Removing by id removes every tag of it; folders left empty go too. */
@@ -744,7 +762,7 @@ static void test_resolve(void **state)
 static void test_hostile_paths(void **state)
 {
 	struct fx *f = *state;
-	struct tb t = { 0 };
+	struct tb t = {0};
 	dv_autofree char *host = dv_xasprintf("%s/host", f->dir);
 	dv_autofree char *hostfile = dv_xasprintf("%s/host/passwd", f->dir);
 	dv_autofree char *written = dv_xasprintf("%s/host/file", f->dir);
@@ -784,7 +802,9 @@ static void test_hostile_paths(void **state)
 		import_fails(f, &t, msg);
 	}
 	tb_hard(&t, "h", 0644, "nothere");
-	import_fails(f, &t, "layer entry 'h' is a hard link to 'nothere', which is not a regular file in the layer");
+	import_fails(f, &t,
+		     "layer entry 'h' is a hard link to 'nothere', which is not a regular file in "
+		     "the layer");
 	tb_sym(&t, "l", host);
 	tb_hard(&t, "h", 0644, "l/passwd");
 	import_fails(f, &t, "layer entry 'h' is a hard link through the symlink 'l'");
@@ -792,15 +812,17 @@ static void test_hostile_paths(void **state)
 	/* CVE-2021-32760: a symlink to a host file, a hard link to it, mode 04777. */
 	tb_sym(&t, "s", hostfile);
 	tb_hard(&t, "h", 04777, "s");
-	import_fails(f, &t, "layer entry 'h' is a hard link to 's', which is not a regular file in the layer");
+	import_fails(
+		f, &t,
+		"layer entry 'h' is a hard link to 's', which is not a regular file in the layer");
 	assert_int_equal(stat(hostfile, &sb), 0);
 	assert_int_equal(sb.st_mode & 07777, 0400);
 
 	/* The same symlink replaced by a file of that name: only the layer changes. */
 	{
 		dv_autofree char *path = NULL, *text = NULL;
-		struct layer_image img = { 0 };
-		struct dv_error err = { 0 };
+		struct layer_image img = {0};
+		struct dv_error err = {0};
 		size_t len;
 
 		tb_sym(&t, "s", hostfile);
@@ -823,7 +845,7 @@ static void test_hostile_paths(void **state)
 static void test_whiteouts(void **state)
 {
 	struct fx *f = *state;
-	struct tb t = { 0 };
+	struct tb t = {0};
 	dv_autofree char *host = dv_xasprintf("%s/host", f->dir);
 	dv_autofree char *hostfile = dv_xasprintf("%s/host/passwd", f->dir);
 	const char *key = rootless() ? "user.overlay.opaque" : "trusted.overlay.opaque";
@@ -849,7 +871,7 @@ static void test_whiteouts(void **state)
 	close(fd);
 	{
 		dv_autofree char *path = NULL, *link = NULL;
-		struct layer_image img = { 0 };
+		struct layer_image img = {0};
 
 		tb_sym(&t, "link", host);
 		tb_file(&t, ".wh.link", 0644, "");
@@ -868,7 +890,7 @@ static void test_whiteouts(void **state)
 	/* Opaque folder and a whiteout in it, in both orders. */
 	for (order = 0; order < 3; order++) {
 		dv_autofree char *path = NULL, *d = NULL, *wf = NULL;
-		struct layer_image img = { 0 };
+		struct layer_image img = {0};
 		char buf[8];
 		DIR *dir;
 		struct dirent *de;
@@ -904,10 +926,10 @@ static void test_whiteouts(void **state)
 static void test_devices(void **state)
 {
 	struct fx *f = *state;
-	struct tb t = { 0 };
+	struct tb t = {0};
 	dv_autofree char *path = NULL, *null = NULL, *dev = NULL, *fifo = NULL;
-	struct layer_image img = { 0 };
-	struct dv_error err = { 0 };
+	struct layer_image img = {0};
+	struct dv_error err = {0};
 	unsigned skipped = 0;
 	struct stat sb;
 
@@ -932,12 +954,12 @@ static void test_devices(void **state)
 static void test_gc(void **state)
 {
 	struct fx *f = *state;
-	struct tb t = { 0 };
-	struct layer_image img = { 0 };
-	struct dv_error err = { 0 };
+	struct tb t = {0};
+	struct layer_image img = {0};
+	struct dv_error err = {0};
 	dv_autofree char *a = hexid('a'), *b = hexid('b'), *c = hexid('c'), *k = hexid('e');
 	dv_autofree char *path = NULL, *stale = NULL, *odd = NULL, *live = NULL;
-	struct dv_strv in_use = { 0 };
+	struct dv_strv in_use = {0};
 	unsigned n = 0;
 	unsigned long long bytes = 0;
 	char out[65];
