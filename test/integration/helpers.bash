@@ -1,0 +1,259 @@
+# test/integration/helpers.bash - sourced by every .bats file (`load helpers`).
+#
+# A test usually reads:
+#
+#	setup()    { dv_setup; }            # fresh store + fresh git checkout, cd'd into
+#	teardown() { dv_teardown; }         # destroy its envs, check no mounts, remove
+#
+#	@test "up runs the provisioning steps" {
+#		dv_busybox_image
+#		dv_envfile <<-'EOF'
+#		image: busybox
+#		provision:
+#		  - run: echo hi > /hi
+#		EOF
+#		run "$DEVENV" up
+#		assert_success
+#	}
+#
+# Assertions come from Debian's bats-support, bats-assert and bats-file
+# (scripts/install-deps installs them): assert_success, assert_failure N,
+# assert_output [--partial|--regexp], assert_line, refute_output,
+# assert_equal, assert_file_exists...
+#
+# busybox_tar also works outside bats (bench/run sources this file).
+
+DV_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+DEVENV=${DEVENV:-$DV_ROOT/devenv}
+export DV_ROOT DEVENV
+
+# Where busybox_tar keeps its tarballs between runs. Bump DV_BUSYBOX_RECIPE
+# whenever busybox_tar's output changes, so old cache entries are not reused.
+DV_TEST_CACHE=${DV_TEST_CACHE:-/var/tmp/devenv-test-cache}
+DV_BUSYBOX_RECIPE=1
+
+if [[ -n ${BATS_VERSION:-} ]]; then
+	for _dv_lib in bats-support bats-assert bats-file; do
+		bats_load_library "$_dv_lib" || {
+			echo "helpers.bash: cannot load $_dv_lib (run scripts/install-deps)" >&2
+			return 1
+		}
+	done
+	unset _dv_lib
+fi
+
+# dv_need_root: skip the test, saying why, unless we are root.
+dv_need_root() {
+	((EUID == 0)) || skip "needs root: runs real containers"
+}
+
+# dv_setup [NAME]: a fresh DEVENV_HOME and a fresh git checkout folder named
+# NAME (default "proj", which is then the env's default name), and cd into it.
+# Sets DEVENV_HOME (exported), DV_STORE (= DEVENV_HOME), DV_CHECKOUT.
+#
+# The store must be on a real disk filesystem: overlayfs needs its upper and
+# work folders on one filesystem that supports trusted.* xattrs, and the
+# layers are renamed into place. BATS_TEST_TMPDIR is used when it is on such
+# a filesystem (here /tmp is ext4), else a folder under /var/tmp.
+dv_setup() {
+	local name=${1:-proj} base fstype
+	dv_need_root
+	[[ -x $DEVENV ]] || {
+		echo "dv_setup: '$DEVENV' is missing: run make" >&2
+		return 1
+	}
+	base=${BATS_TEST_TMPDIR:?dv_setup runs inside a bats test}
+	fstype=$(stat -f -c %T "$base")
+	case $fstype in
+	ext2/ext3 | xfs | btrfs) DV_OWN_BASE= ;;
+	*)
+		base=$(mktemp -d /var/tmp/devenv-test.XXXXXX)
+		DV_OWN_BASE=$base
+		;;
+	esac
+	DV_STORE=$base/store
+	DV_CHECKOUT=$base/$name
+	export DEVENV_HOME=$DV_STORE
+	export DV_STORE DV_CHECKOUT DV_OWN_BASE
+	mkdir -p "$DV_CHECKOUT"
+	git -C "$DV_CHECKOUT" init -q
+	git -C "$DV_CHECKOUT" config user.email test@devenv.invalid
+	git -C "$DV_CHECKOUT" config user.name "devenv test"
+	cd "$DV_CHECKOUT" || return 1
+}
+
+# dv_teardown: destroy every env in the test's store (ignoring errors), kill
+# whatever still runs in a container of that store, check that nothing is
+# mounted under the store, then remove it without crossing into another
+# filesystem. Fails the test when a process survived destroy or a mount was
+# left behind. Leftovers are found from the kernel's side (mount tables
+# naming the store), not through the devenv under test.
+dv_teardown() {
+	local store=${DV_STORE:-} dir id problems=0 i
+	local -a pids=() leftovers=()
+	[[ -n $store && -d $store ]] || return 0
+	cd / || return 1
+
+	for dir in "$store"/envs/*/; do
+		[[ -d $dir ]] || continue
+		id=$(basename "$dir")
+		timeout 60 "$DEVENV" destroy -f -e "$id" >/dev/null 2>&1 || true
+	done
+
+	mapfile -t pids < <(dv_procs_in_store "$store")
+	if ((${#pids[@]})); then
+		echo "dv_teardown: still running in this store's containers after destroy: ${pids[*]}; killing them" >&2
+		kill -KILL "${pids[@]}" 2>/dev/null
+		for ((i = 0; i < 100; i++)); do
+			[[ -z $(dv_procs_in_store "$store") ]] && break
+			sleep 0.05
+		done
+		problems=1
+	fi
+
+	mapfile -t leftovers < <(dv_mounts_under "$store")
+	if ((${#leftovers[@]})); then
+		echo "dv_teardown: left mounted under the store: ${leftovers[*]}" >&2
+		# Deepest first, lazily, so the rm below cannot reach into them.
+		printf '%s\n' "${leftovers[@]}" | sort -r | while read -r m; do
+			umount -l "$m" 2>/dev/null
+		done
+		problems=1
+	fi
+
+	rm -rf --one-file-system "$store"
+	[[ -n ${DV_OWN_BASE:-} ]] && rm -rf --one-file-system "$DV_OWN_BASE"
+	unset DV_STORE DEVENV_HOME
+	return "$problems"
+}
+
+# dv_procs_in_store DIR: pids of processes whose mount namespace has an
+# overlay with its upper or lower folders under DIR: the inits and
+# everything else running in that store's envs and build containers.
+# Processes in our own mount namespace are never listed, whatever it holds.
+dv_procs_in_store() {
+	local dir=${1%/} self f pid
+	self=$(readlink /proc/self/ns/mnt)
+	for f in /proc/[0-9]*/mountinfo; do
+		grep -qF -e "=$dir/" -e ":$dir/" "$f" 2>/dev/null || continue
+		pid=${f#/proc/}
+		pid=${pid%/mountinfo}
+		[[ $(readlink "/proc/$pid/ns/mnt" 2>/dev/null) == "$self" ]] && continue
+		printf '%s\n' "$pid"
+	done
+}
+
+# dv_mounts_under DIR: mount points at or under DIR in our mount namespace.
+dv_mounts_under() {
+	local dir=${1%/}
+	findmnt -rn -o TARGET | awk -v d="$dir" '$0 == d || index($0, d "/") == 1'
+}
+
+# dv_proc_start PID: the process's start time (field 22 of /proc/PID/stat),
+# empty when it does not exist. Field 2 may hold spaces: cut after its ')'.
+dv_proc_start() {
+	local stat
+	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
+	stat=${stat##*) }
+	awk '{ print $20 }' <<<"$stat"
+}
+
+# dv_json FIELD: print FIELD of the JSON object on stdin (empty for null).
+dv_json() {
+	python3 -c '
+import json, sys
+v = json.load(sys.stdin).get(sys.argv[1])
+print("" if v is None else (json.dumps(v) if isinstance(v, (dict, list)) else v))
+' "$1"
+}
+
+# dv_init_pid [ID]: pid of the env's init, from `devenv status --json`; empty
+# when halted. Without ID, the env of the current folder.
+dv_init_pid() {
+	if (($#)); then
+		dv_init_pid_of "$1"
+	else
+		"$DEVENV" status --json | dv_json pid
+	fi
+}
+dv_init_pid_of() {
+	"$DEVENV" status --json -e "$1" | dv_json pid
+}
+
+# dv_envfile [PATH]: write stdin to PATH (default ./Envfile).
+dv_envfile() {
+	cat >"${1:-Envfile}"
+}
+
+# busybox_tar: print the path of a root filesystem tarball made from
+# /bin/busybox (busybox-static): bin/busybox and a relative symlink for each
+# applet where `busybox --list-full` puts it, etc/passwd and etc/group with
+# root, /tmp and /var/tmp 1777, empty proc sys dev. Built once and cached
+# under $DV_TEST_CACHE, keyed by the binary's sha256; a lock makes
+# concurrent callers wait for one build. The tar is byte-for-byte
+# reproducible (sorted, mtime 0, owner 0), so its image id is stable too.
+busybox_tar() {
+	local bb=/bin/busybox key tar
+	[[ -x $bb ]] || {
+		echo "busybox_tar: $bb is missing (apt-get install busybox-static)" >&2
+		return 1
+	}
+	key=$(sha256sum "$bb" | cut -c1-16)
+	tar=$DV_TEST_CACHE/busybox-$key-r$DV_BUSYBOX_RECIPE.tar
+	if [[ ! -s $tar ]]; then
+		mkdir -p "$DV_TEST_CACHE" || return 1
+		(
+			flock 9 || exit 1
+			[[ -s $tar ]] && exit 0
+			_dv_build_busybox_tar "$bb" "$tar"
+		) 9>"$DV_TEST_CACHE/lock" || return 1
+	fi
+	printf '%s\n' "$tar"
+}
+
+_dv_build_busybox_tar() {
+	local bb=$1 out=$2 root path dir up rc
+	root=$(mktemp -d "$DV_TEST_CACHE/build.XXXXXX") || return 1
+	(
+		set -e
+		umask 022
+		cd "$root"
+		mkdir -p bin sbin usr/bin usr/sbin usr/local/bin etc root home \
+			tmp var/tmp run proc sys dev
+		chmod 0700 root
+		chmod 1777 tmp var/tmp
+		cp "$bb" bin/busybox
+		chmod 0755 bin/busybox
+		"$bb" --list-full | while read -r path; do
+			case $path in bin/busybox | linuxrc | "") continue ;; esac
+			dir=${path%/*}
+			[[ $dir == "$path" ]] && dir=.
+			mkdir -p "$dir"
+			# Relative targets, so the link resolves inside the root
+			# wherever the root is looked at from.
+			if [[ $dir == bin ]]; then
+				up=busybox
+			else
+				up=$(sed 's|[^/]*|..|g' <<<"$dir")/bin/busybox
+			fi
+			[[ -e $path || -L $path ]] || ln -s "$up" "$path"
+		done
+		printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >etc/passwd
+		printf 'root:x:0:\nnogroup:x:65534:\n' >etc/group
+		chmod 0644 etc/passwd etc/group
+		tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner \
+			--format=gnu -cf "$out.tmp" -- *
+		mv -f "$out.tmp" "$out"
+	)
+	rc=$?
+	rm -rf --one-file-system "$root" "$out.tmp"
+	return "$rc"
+}
+
+# dv_busybox_image [NAME]: import the busybox tarball into the test's store
+# as NAME (default "busybox", stored as localhost/busybox:latest).
+dv_busybox_image() {
+	local tar
+	tar=$(busybox_tar) || return 1
+	"$DEVENV" image import "$tar" "${1:-busybox}" >/dev/null
+}
