@@ -8,7 +8,9 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <linux/openat2.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -181,9 +183,41 @@ int dv_open_dir_at(int dirfd, const char *path, struct dv_error *err)
 	return fd;
 }
 
-/* Remove everything inside the open folder fd; dev is the device of the tree
- * root, so a folder on another device (a mount) stops us before we touch it. */
-static int rm_contents(int fd, dev_t dev, const char *where, struct dv_error *err)
+/* Open a folder below dirfd for removal. The kernel refuses to cross into
+ * another mount (RESOLVE_NO_XDEV): a bind mount of the same filesystem has
+ * the same st_dev, so comparing devices alone would walk into a bind-mounted
+ * checkout and empty it. */
+static int open_dir_same_mount(int dirfd, const char *name, const char *path,
+			       struct dv_error *err)
+{
+	struct open_how how = {
+		.flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC,
+		.resolve = RESOLVE_NO_XDEV | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+	};
+	int fd = (int)syscall(SYS_openat2, dirfd, name, &how, sizeof(how));
+
+	if (fd < 0 && errno == ENOSYS) {
+		/* Older kernels: compare mount ids instead. */
+		struct statx a, b;
+
+		fd = openat(dirfd, name, how.flags);
+		if (fd >= 0 && (statx(dirfd, "", AT_EMPTY_PATH, STATX_MNT_ID, &a) < 0 ||
+				statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &b) < 0 ||
+				a.stx_mnt_id != b.stx_mnt_id)) {
+			close(fd);
+			fd = -1;
+			errno = EXDEV;
+		}
+	}
+	if (fd < 0 && errno == EXDEV)
+		return dv_err_plain(err, EBUSY, "'%s' is a mount point; unmount it first", path);
+	if (fd < 0)
+		return dv_err(err, errno, "cannot open '%s'", path);
+	return fd;
+}
+
+/* Remove everything inside the open folder fd. */
+static int rm_contents(int fd, const char *where, struct dv_error *err)
 {
 	dv_autoclosedir DIR *d = NULL;
 	struct dirent *de;
@@ -196,34 +230,27 @@ static int rm_contents(int fd, dev_t dev, const char *where, struct dv_error *er
 	}
 	while ((errno = 0, de = readdir(d))) {
 		struct stat st;
+		char path[PATH_MAX];
 
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
+		snprintf(path, sizeof(path), "%s/%s", where, de->d_name);
 		if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 			if (errno == ENOENT)
 				continue;
-			return dv_err(err, errno, "cannot stat '%s/%s'", where, de->d_name);
+			return dv_err(err, errno, "cannot stat '%s'", path);
 		}
 		if (S_ISDIR(st.st_mode)) {
-			dv_autoclose int sub = -1;
-			struct stat sst;
-			char path[PATH_MAX];
+			dv_autoclose int sub = open_dir_same_mount(fd, de->d_name, path, err);
 
-			snprintf(path, sizeof(path), "%s/%s", where, de->d_name);
-			if (st.st_dev != dev)
-				return dv_err(err, EBUSY, "'%s' is a mount point; unmount it first", path);
-			sub = openat(fd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (sub < 0)
-				return dv_err(err, errno, "cannot open '%s'", path);
-			/* The entry may have been swapped since fstatat: check again. */
-			if (fstat(sub, &sst) < 0 || sst.st_ino != st.st_ino || sst.st_dev != dev)
-				return dv_err(err, EBUSY, "'%s' changed or is a mount point", path);
-			if (rm_contents(sub, dev, path, err) < 0)
+				return -1;
+			if (rm_contents(sub, path, err) < 0)
 				return -1;
 			if (unlinkat(fd, de->d_name, AT_REMOVEDIR) < 0 && errno != ENOENT)
 				return dv_err(err, errno, "cannot remove '%s'", path);
 		} else if (unlinkat(fd, de->d_name, 0) < 0 && errno != ENOENT) {
-			return dv_err(err, errno, "cannot remove '%s/%s'", where, de->d_name);
+			return dv_err(err, errno, "cannot remove '%s'", path);
 		}
 	}
 	if (errno)
@@ -231,10 +258,50 @@ static int rm_contents(int fd, dev_t dev, const char *where, struct dv_error *er
 	return 0;
 }
 
+/* mountinfo escapes blanks and backslashes as \ooo. */
+static void unescape_octal(char *s)
+{
+	char *w = s;
+
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
+		    s[3] >= '0' && s[3] <= '7') {
+			*w++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+			s += 3;
+		} else {
+			*w++ = *s;
+		}
+	}
+	*w = 0;
+}
+
+int dv_mount_under(const char *path, char *out, size_t outlen)
+{
+	dv_autofclose FILE *f = fopen("/proc/self/mountinfo", "re");
+	char line[4096], mnt[PATH_MAX];
+	size_t n = strlen(path);
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		/* id parent major:minor root mount-point ... */
+		if (sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1)
+			continue;
+		unescape_octal(mnt);
+		if (strncmp(mnt, path, n) == 0 && (mnt[n] == '/' || mnt[n] == 0)) {
+			snprintf(out, outlen, "%s", mnt);
+			return 1;
+		}
+	}
+	return 0;
+}
+
 int dv_rm_tree_at(int dirfd, const char *name, struct dv_error *err)
 {
 	dv_autoclose int fd = -1;
-	struct stat st, pst;
+	struct stat st;
+	char self[64], real[PATH_MAX], busy[PATH_MAX];
+	ssize_t n;
 
 	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 		if (errno == ENOENT)
@@ -246,12 +313,18 @@ int dv_rm_tree_at(int dirfd, const char *name, struct dv_error *err)
 			return dv_err(err, errno, "cannot remove '%s'", name);
 		return 0;
 	}
-	if (fstat(dirfd, &pst) == 0 && pst.st_dev != st.st_dev)
-		return dv_err(err, EBUSY, "'%s' is a mount point; unmount it first", name);
-	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	fd = open_dir_same_mount(dirfd, name, name, err);
 	if (fd < 0)
-		return dv_err(err, errno, "cannot open '%s'", name);
-	if (rm_contents(fd, st.st_dev, name, err) < 0)
+		return -1;
+	/* Refuse before removing anything when a mount sits anywhere below. */
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+	n = readlink(self, real, sizeof(real) - 1);
+	if (n > 0) {
+		real[n] = 0;
+		if (dv_mount_under(real, busy, sizeof(busy)) == 1)
+			return dv_err_plain(err, EBUSY, "'%s' is a mount point; unmount it first", busy);
+	}
+	if (rm_contents(fd, name, err) < 0)
 		return -1;
 	if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
 		return dv_err(err, errno, "cannot remove '%s'", name);

@@ -34,9 +34,13 @@ int dv_mkdirat_ok(int dirfd, const char *name, mode_t mode, struct dv_error *err
 int dv_open_dir_at(int dirfd, const char *path, struct dv_error *err);
 
 /* Remove dirfd/name and everything below it. Never follows a symlink, never
- * crosses into another mount (fails with EBUSY naming the mount point, before
- * removing anything below it). A missing name is success. */
+ * crosses into another mount: when anything is mounted below it, it fails
+ * with EBUSY naming the mount point before removing anything. A missing
+ * name is success. */
 int dv_rm_tree_at(int dirfd, const char *name, struct dv_error *err);
+/* Is anything mounted at path or below it (our mount namespace)? 1 with the
+ * first such mount point in out, 0 when none, -1 when unknown. */
+int dv_mount_under(const char *path, char *out, size_t outlen);
 /* Total bytes (st_blocks*512) below dirfd/name, not following links. */
 unsigned long long dv_du_at(int dirfd, const char *name);
 

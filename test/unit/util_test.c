@@ -157,6 +157,42 @@ static void test_rm_tree_stops_at_mount(void **state)
 	assert_int_equal(dv_rm_tree_at(AT_FDCWD, dir, &err), 0);
 }
 
+/* A bind mount of the same filesystem has the same st_dev: still refused,
+ * and the bind mount's source keeps its files (the checkout case). */
+static void test_rm_tree_stops_at_bind_mount(void **state)
+{
+	dv_autofree char *dir = tmpdir();
+	dv_autofree char *src = tmpdir();
+	dv_autofree char *keep = dv_xasprintf("%s/Envfile", src);
+	dv_autofree char *mnt = dv_xasprintf("%s/upper/mnt", dir);
+	dv_autofree char *sibling = dv_xasprintf("%s/upper/a-file", dir);
+	struct dv_error err = { 0 };
+	int fd;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	fd = open(keep, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(dv_mkdir_p(mnt, 0755, &err), 0);
+	fd = open(sibling, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	if (mount(src, mnt, NULL, MS_BIND, NULL) < 0)
+		skip();
+	assert_int_equal(dv_rm_tree_at(AT_FDCWD, dir, &err), -1);
+	assert_int_equal(err.errnum, EBUSY);
+	assert_non_null(strstr(err.msg, "upper/mnt' is a mount point; unmount it first"));
+	assert_int_equal(access(keep, F_OK), 0);
+	assert_int_equal(access(sibling, F_OK), 0); /* nothing at all was removed */
+	umount2(mnt, MNT_DETACH);
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(dv_rm_tree_at(AT_FDCWD, dir, &err), 0);
+	assert_int_equal(access(keep, F_OK), 0);
+	assert_int_equal(dv_rm_tree_at(AT_FDCWD, src, &err), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -166,6 +202,7 @@ int main(void)
 		cmocka_unit_test(test_atomic_write),
 		cmocka_unit_test(test_rm_tree_keeps_link_targets),
 		cmocka_unit_test(test_rm_tree_stops_at_mount),
+		cmocka_unit_test(test_rm_tree_stops_at_bind_mount),
 	};
 
 	return cmocka_run_group_tests_name("util", tests, NULL, NULL);
