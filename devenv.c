@@ -33,6 +33,7 @@
 enum {
 	CMD_STORE = 1 << 0,       /* opens the store */
 	CMD_LOCKS_STORE = 1 << 1, /* holds it shared, so `gc` cannot remove what it builds */
+	CMD_STORE_PEEK = 1 << 2,  /* only reads envs/: opens the root, creates nothing (hot path) */
 };
 
 struct cmd {
@@ -71,7 +72,7 @@ static int parse_opts(struct dv_ctx *ctx, const struct cmd *cmd, int argc, char 
 
 	for (const struct option *o = os ? os->longs : NULL; o && o->name && nl < 15; o++)
 		longs[nl++] = *o;
-	snprintf(shorts, sizeof(shorts), "+he:q%s", os && os->shorts ? os->shorts : "");
+	snprintf(shorts, sizeof(shorts), "+:he:q%s", os && os->shorts ? os->shorts : "");
 	optind = 1;
 	opterr = 0;
 	*helped = false;
@@ -100,7 +101,8 @@ static int parse_opts(struct dv_ctx *ctx, const struct cmd *cmd, int argc, char 
 			return dv_err_usage(err, "'devenv %s' has no option '%s'; see 'devenv %s --help'",
 					    cmd->name, argv[optind - 1], cmd->name);
 		case ':':
-			return dv_err_usage(err, "option '%s' needs a value", argv[optind - 1]);
+			return dv_err_usage(err, "option '%s' needs a value; see 'devenv %s --help'",
+					    argv[optind - 1], cmd->name);
 		default:
 			if (!os || !os->own || os->own(c, optarg, os->data, err) < 0)
 				return dv_err_isset(err) ? -1 : dv_err_usage(err, "bad option");
@@ -198,7 +200,7 @@ static int halt_or_reload(struct dv_ctx *ctx, struct layer_store *st, int argc, 
 		ret = prov_env_up(ctx, st, &env, err);
 		goto out;
 	}
-	if (prov_env_halt(ctx, st, &env, timeout, err) < 0)
+	if (prov_env_halt(ctx, st, &env, timeout, true, err) < 0)
 		goto out;
 	ret = reload ? prov_env_up(ctx, st, &env, err) : 0;
 out:
@@ -329,7 +331,7 @@ static int cmd_ls(struct dv_ctx *ctx, struct layer_store *st, int argc, char **a
 
 	if (oi < 0)
 		return helped ? 0 : -1;
-	if (no_args(self, argc, argv, oi, err) < 0 || prov_env_list(st, &all, &n, err) < 0)
+	if (no_args(self, argc, argv, oi, err) < 0 || prov_env_list(st, false, &all, &n, err) < 0)
 		return -1;
 	if (ctx->json)
 		arr = json_object_new_array();
@@ -407,8 +409,10 @@ static int cmd_logs(struct dv_ctx *ctx, struct layer_store *st, int argc, char *
 			goto out;
 		}
 		if (n > 0) {
-			if (fwrite(buf, 1, (size_t)n, stdout) != (size_t)n)
+			if (fwrite(buf, 1, (size_t)n, stdout) != (size_t)n) {
+				dv_err(err, errno, "cannot write output");
 				goto out;
+			}
 			continue;
 		}
 		fflush(stdout);
@@ -459,7 +463,7 @@ static int cmd_ssh(struct dv_ctx *ctx, struct layer_store *st, int argc, char **
 		return helped ? 0 : -1;
 	}
 	if (so.command && oi < argc)
-		return dv_err(err, 0, "give either -c CMD or -- ARGV..., not both");
+		return dv_err_usage(err, "give either -c CMD or -- ARGV..., not both");
 	if (prov_env_locate(ctx, st, false, &env, err) < 0)
 		goto out;
 	if (!env.has_state) {
@@ -486,7 +490,7 @@ static int cmd_ssh(struct dv_ctx *ctx, struct layer_store *st, int argc, char **
 	}
 	for (size_t i = 0; i < env.state.env.n; i++)
 		dv_strv_push(&envp, env.state.env.v[i]);
-	bool tty = ctx->tty_in && ctx->tty_out;
+	bool tty = ctx->tty_in; /* as `docker exec -it`: a terminal in, a pty inside */
 	if (tty)
 		dv_strv_push_owned(&envp, dv_xasprintf("TERM=%s", term ? term : "xterm"));
 	char *shell_argv[] = { env.state.shell, "-c", (char *)so.command, NULL };
@@ -569,7 +573,7 @@ static int cmd_rmi(struct dv_ctx *ctx, struct layer_store *st, int argc, char **
 		return helped ? 0 : -1;
 	if (oi + 1 != argc)
 		return dv_err_usage(err, "usage: devenv rmi IMAGE");
-	if (layer_image_resolve(st, argv[oi], &img, err) < 0 || prov_env_list(st, &all, &n, err) < 0)
+	if (layer_image_resolve(st, argv[oi], &img, err) < 0 || prov_env_list(st, true, &all, &n, err) < 0)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
 		if (strcmp(all[i].image_id, img.id) == 0) {
@@ -645,7 +649,7 @@ static int cmd_gc(struct dv_ctx *ctx, struct layer_store *st, int argc, char **a
 		return -1;
 	/* Exclusive: no `up` may be between building a layer and recording it. */
 	lock = dv_lock_at(st->root_fd, "store.lock", true, "the store", err);
-	if (lock < 0 || prov_env_list(st, &all, &n, err) < 0)
+	if (lock < 0 || prov_env_list(st, true, &all, &n, err) < 0)
 		goto out;
 	for (size_t i = 0; i < n; i++)
 		for (size_t j = 0; j < all[i].layers.n; j++)
@@ -682,13 +686,28 @@ static int cmd_init(struct dv_ctx *ctx, struct layer_store *st, int argc, char *
 		return helped ? 0 : -1;
 	if (no_args(self, argc, argv, oi, err) < 0)
 		return -1;
-	fd = open("Envfile", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
-	if (fd < 0 && errno == EEXIST)
-		return dv_err_plain(err, EEXIST, "an Envfile is already here; edit it, or remove it first");
+	/* Write a temporary file, then link it into place: no half-written
+	 * Envfile after a crash, and never one over an existing Envfile. */
+	char tmp[64];
+
+	snprintf(tmp, sizeof(tmp), ".Envfile.tmp.%d", (int)getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd < 0)
 		return dv_err(err, errno, "cannot create 'Envfile'");
-	if (dv_write_full(fd, dv_template_default, len, err) < 0)
-		return dv_err_prefix(err, "writing 'Envfile'");
+	if (dv_write_full(fd, dv_template_default, len, err) < 0 || fsync(fd) < 0) {
+		unlink(tmp);
+		return dv_err_isset(err) ? dv_err_prefix(err, "writing 'Envfile'")
+					 : dv_err(err, errno, "writing 'Envfile'");
+	}
+	if (link(tmp, "Envfile") < 0) {
+		int e = errno;
+
+		unlink(tmp);
+		if (e == EEXIST)
+			return dv_err_plain(err, EEXIST, "an Envfile is already here; edit it, or remove it first");
+		return dv_err(err, e, "cannot create 'Envfile'");
+	}
+	unlink(tmp);
 	if (!ctx->quiet)
 		printf("wrote Envfile (Debian bookworm with git); edit it, then 'devenv up'\n");
 	return 0;
@@ -712,7 +731,7 @@ static int cmd_help(struct dv_ctx *ctx, struct layer_store *st, int argc, char *
 static const struct cmd commands[] = {
 	{ "init", cmd_init, 0, "", "write an Envfile for this checkout" },
 	{ "up", cmd_up, CMD_STORE | CMD_LOCKS_STORE, "[-e NAME|ID]", "build what is missing, create or start the env, run on_up" },
-	{ "ssh", cmd_ssh, CMD_STORE, "[-e NAME|ID] [-c CMD | -- ARGV...]", "open a shell, or run a command, in the running env" },
+	{ "ssh", cmd_ssh, CMD_STORE_PEEK, "[-e NAME|ID] [-c CMD | -- ARGV...]", "open a shell, or run a command, in the running env" },
 	{ "halt", cmd_halt, CMD_STORE, "[-e NAME|ID] [--timeout S]", "stop the env (SIGTERM, then SIGKILL after S seconds, default 10); keeps its files" },
 	{ "reload", cmd_reload, CMD_STORE | CMD_LOCKS_STORE, "[-e NAME|ID] [--timeout S]", "halt and up again, picking up Envfile changes" },
 	{ "provision", cmd_provision, CMD_STORE | CMD_LOCKS_STORE, "[-e NAME|ID]", "rebuild provisioning against the current Envfile" },
@@ -787,12 +806,11 @@ static int store_root(struct dv_ctx *ctx, struct dv_error *err)
 
 int main(int argc, char **argv)
 {
-	struct dv_ctx ctx = { 0 };
+	struct dv_ctx ctx = { .store_lock_fd = -1 };
 	struct layer_store st = { .root_fd = -1, .layers_fd = -1, .images_fd = -1, .cache_fd = -1, .tmp_fd = -1 };
 	struct dv_error err = { 0 };
 	const struct cmd *cmd;
 	int ret = -1, status;
-	dv_autoclose int store_lock = -1;
 
 	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		print_usage(argc < 2 ? stderr : stdout);
@@ -811,9 +829,20 @@ int main(int argc, char **argv)
 	if ((cmd->flags & CMD_STORE) &&
 	    (store_root(&ctx, &err) < 0 || layer_store_open(ctx.home, ctx.rootless, &st, &err) < 0))
 		goto done;
+	if (cmd->flags & CMD_STORE_PEEK) {
+		if (store_root(&ctx, &err) < 0)
+			goto done;
+		st.root = ctx.home;
+		st.root_fd = open(ctx.home, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (st.root_fd < 0 && errno != ENOENT) {
+			dv_err(&err, errno, "cannot open the store '%s'", ctx.home);
+			goto done;
+		}
+	}
 	if (cmd->flags & CMD_LOCKS_STORE) {
-		store_lock = dv_lock_at(st.root_fd, "store.lock", false, "the store ('devenv gc' runs)", &err);
-		if (store_lock < 0)
+		ctx.store_lock_fd = dv_lock_at(st.root_fd, "store.lock", false,
+					       "the store ('devenv gc' runs)", &err);
+		if (ctx.store_lock_fd < 0)
 			goto done;
 	}
 	ret = cmd->run(&ctx, &st, argc - 1, argv + 1, &err);
@@ -828,7 +857,14 @@ done:
 	status = ret == 0 ? 0 : err.status ? err.status : 1;
 	if (cmd == find_cmd("ssh") && ret == -1 && err.status == 0)
 		status = 125;
-	layer_store_release(&st);
+	if (ctx.store_lock_fd >= 0)
+		close(ctx.store_lock_fd);
+	if (cmd->flags & CMD_STORE_PEEK) {
+		if (st.root_fd >= 0)
+			close(st.root_fd);
+	} else {
+		layer_store_release(&st);
+	}
 	free(ctx.home);
 	return status;
 }

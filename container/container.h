@@ -92,6 +92,9 @@ int ctr_copy_in(const struct ctr_spec *spec, const char *host_path, const char *
  * *out lists the absolute folders created. remove tolerates missing ones. */
 int ctr_cgroup_create(const char *name, struct dv_strv *out, struct dv_error *err);
 int ctr_cgroup_remove(const struct dv_strv *paths, struct dv_error *err);
+/* SIGKILL every process in these cgroups and wait until they are empty
+ * (cgroup.kill on v2; each pid of cgroup.procs on v1). */
+int ctr_cgroup_kill(const struct dv_strv *paths, struct dv_error *err);
 
 /* state.json: what cannot be re-derived about an env. Running, suspended or
  * halted is never stored; read it with ctr_probe(). */

@@ -130,9 +130,12 @@ int prov_build(const struct dv_ctx *ctx, const struct layer_store *st,
 			struct dv_error ignored = { 0 };
 
 			layer_staging_discard(st, staging, &ignored);
-			if (err->errnum == EINTR)
-				return dv_err_at(err, spec->display, step->line, step->col,
-						 "interrupted; nothing of this step was cached");
+			if (err->errnum == EINTR) {
+				dv_err_at(err, spec->display, step->line, step->col,
+					  "interrupted; nothing of this step was cached");
+				err->status = 130; /* as a shell reports SIGINT */
+				return -1;
+			}
 			if (!err->line) {
 				err->line = step->line;
 				err->col = step->col;

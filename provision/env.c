@@ -39,10 +39,11 @@ static int envs_fd(const struct layer_store *st)
 	return openat(st->root_fd, "envs", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 }
 
-int prov_env_list(const struct layer_store *st, struct ctr_state **out, size_t *n,
+int prov_env_list(const struct layer_store *st, bool strict, struct ctr_state **out, size_t *n,
 		  struct dv_error *err)
 {
 	dv_autoclose int fd = envs_fd(st);
+	dv_autoclose int dup = fd < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, 3);
 	dv_autoclosedir DIR *d = NULL;
 	struct dirent *de;
 	struct ctr_state *v = NULL;
@@ -50,16 +51,24 @@ int prov_env_list(const struct layer_store *st, struct ctr_state **out, size_t *
 
 	*out = NULL;
 	*n = 0;
-	if (fd < 0 || !(d = fdopendir(fcntl(fd, F_DUPFD_CLOEXEC, 3))))
+	if (dup < 0 || !(d = fdopendir(dup)))
 		return dv_err(err, errno, "cannot read '%s/envs'", st->root);
+	dup = -1; /* the DIR owns it now */
 	while ((de = readdir(d))) {
 		struct ctr_state s = { 0 };
 		struct dv_error ignored = { 0 };
 
 		if (!dv_str_is_hex(de->d_name, 12))
 			continue;
-		if (ctr_state_read(fd, de->d_name, &s, &ignored) < 0)
-			continue;
+		if (ctr_state_read(fd, de->d_name, &s, &ignored) < 0) {
+			if (!strict || ignored.errnum == ENOENT)
+				continue;
+			for (size_t i = 0; i < count; i++)
+				ctr_state_release(&v[i]);
+			free(v);
+			*err = ignored;
+			return dv_err_prefix(err, "env %s", de->d_name);
+		}
 		v = dv_xrealloc(v, (count + 1) * sizeof(*v));
 		v[count++] = s;
 	}
@@ -76,7 +85,7 @@ static int locate_by_selector(const struct layer_store *st, const char *sel, str
 	size_t n, match = SIZE_MAX, hits = 0;
 	struct dv_buf names = { 0 };
 
-	if (prov_env_list(st, &all, &n, err) < 0)
+	if (prov_env_list(st, false, &all, &n, err) < 0)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		bool by_id = strlen(sel) >= 3 && dv_str_startswith(all[i].id, sel);
@@ -202,28 +211,59 @@ static int resolve_image(const struct layer_store *st, const char *ref, struct l
 	return layer_image_bootstrap(st, ref, img, err);
 }
 
+/* What the Envfile asks for: the image, the step keys, the spec digest,
+ * and (after build) the full layer chain. */
+struct plan {
+	struct layer_image img;
+	struct dv_strv keys, layers;
+	char *digest;
+};
+
+static void plan_release(struct plan *p)
+{
+	layer_image_release(&p->img);
+	dv_strv_release(&p->keys);
+	dv_strv_release(&p->layers);
+	free(p->digest);
+	memset(p, 0, sizeof(*p));
+}
+
+static int plan_make(const struct layer_store *st, const struct env_spec *spec, struct plan *p,
+		     struct dv_error *err)
+{
+	if (resolve_image(st, spec->image, &p->img, err) < 0 ||
+	    prov_keys(spec, p->img.id, &p->keys, err) < 0)
+		return -1;
+	p->digest = prov_spec_digest(spec, p->img.id, &p->keys);
+	return 0;
+}
+
 /* Say what changed between the running env and the Envfile. */
-static void report_change(const struct prov_env *env, const struct dv_strv *keys)
+static void report_change(const struct prov_env *env, const struct plan *p)
 {
 	const struct env_spec *spec = &env->spec;
+	const char *tail = "; run 'devenv reload' to rebuild and restart it";
 	size_t i;
 
-	for (i = 0; i < keys->n && i < env->state.steps.n; i++)
-		if (strcmp(keys->v[i], env->state.steps.v[i]))
+	if (strcmp(p->img.id, env->state.image_id) != 0) {
+		printf("env '%s' is running, but its image changed (now '%s')%s\n", spec->name,
+		       p->img.name, tail);
+		return;
+	}
+	for (i = 0; i < p->keys.n && i < env->state.steps.n; i++)
+		if (strcmp(p->keys.v[i], env->state.steps.v[i]))
 			break;
-	if (i < keys->n && i < spec->n_provision)
-		printf("env '%s' is running, but provisioning step %zu (%s:%u) changed; run 'devenv reload' to rebuild and restart it\n",
-		       spec->name, i + 1, spec->display, spec->provision[i].line);
-	else if (keys->n != env->state.steps.n)
-		printf("env '%s' is running, but its provisioning steps changed; run 'devenv reload' to rebuild and restart it\n",
-		       spec->name);
+	if (i < p->keys.n && i < spec->n_provision)
+		printf("env '%s' is running, but provisioning step %zu (%s:%u) changed%s\n",
+		       spec->name, i + 1, spec->display, spec->provision[i].line, tail);
+	else if (p->keys.n != env->state.steps.n)
+		printf("env '%s' is running, but its provisioning steps changed%s\n", spec->name, tail);
 	else
 		printf("env '%s' is running, but its Envfile changed; run 'devenv reload' to restart it with the change\n",
 		       spec->name);
 }
 
-static void fill_state(struct ctr_state *s, const struct prov_env *env, const struct layer_image *img,
-		       const struct dv_strv *keys, const struct dv_strv *layers, const char *digest)
+static void fill_state(struct ctr_state *s, const struct prov_env *env, const struct plan *p)
 {
 	const struct env_spec *spec = &env->spec;
 	long long created = s->created ? s->created : (long long)time(NULL);
@@ -236,13 +276,13 @@ static void fill_state(struct ctr_state *s, const struct prov_env *env, const st
 	s->name = dv_xstrdup(spec->name);
 	s->checkout = dv_xstrdup(spec->checkout);
 	s->envfile = dv_xstrdup(spec->relpath);
-	s->spec_digest = dv_xstrdup(digest);
-	s->image = dv_xstrdup(img->name);
-	s->image_id = dv_xstrdup(img->id);
-	for (size_t i = 0; i < layers->n; i++)
-		dv_strv_push(&s->layers, layers->v[i]);
-	for (size_t i = 0; i < keys->n; i++)
-		dv_strv_push(&s->steps, keys->v[i]);
+	s->spec_digest = dv_xstrdup(p->digest);
+	s->image = dv_xstrdup(p->img.name);
+	s->image_id = dv_xstrdup(p->img.id);
+	for (size_t i = 0; i < p->layers.n; i++)
+		dv_strv_push(&s->layers, p->layers.v[i]);
+	for (size_t i = 0; i < p->keys.n; i++)
+		dv_strv_push(&s->steps, p->keys.v[i]);
 	s->workdir = dv_xstrdup(spec->workdir);
 	s->shell = dv_xstrdup(spec->shell);
 	prov_envp(spec, &s->env);
@@ -321,9 +361,12 @@ static int start_env(const struct layer_store *st, struct prov_env *env, int efd
 		dv_err(err, errno, "cannot open the env's log");
 		goto out;
 	}
-	/* A killed init may have left its (empty) cgroups: create tolerates them. */
+	/* A killed init may have left its cgroups, and a devenv killed between
+	 * starting an init and recording it may have left an init running on
+	 * these very files: empty the cgroups before a new init uses them. */
 	dv_strv_release(&s->cgroups);
-	if (ctr_cgroup_create(env->id, &s->cgroups, err) < 0)
+	if (ctr_cgroup_create(env->id, &s->cgroups, err) < 0 ||
+	    ctr_cgroup_kill(&s->cgroups, err) < 0)
 		goto out;
 	cs.hostname = env->spec.name;
 	cs.lowers = lowers;
@@ -350,77 +393,44 @@ out:
 	return ret;
 }
 
-/* The env's writable layer no longer fits its new chain: start it afresh. */
-static int reset_upper(const struct prov_env *env, int efd, struct dv_error *err)
+/* The env's writable layer no longer fits its chain: start it afresh. */
+static int reset_upper(const struct prov_env *env, int efd, bool say, struct dv_error *err)
 {
 	dv_autofree char *upper = dv_xasprintf("%s/upper", env->id);
 	dv_autofree char *work = dv_xasprintf("%s/work", env->id);
 
 	if (dv_rm_tree_at(efd, upper, err) < 0 || dv_rm_tree_at(efd, work, err) < 0)
 		return dv_err_prefix(err, "resetting env '%s'", env->spec.name);
-	printf("env '%s' was recreated on its new layers: its files outside the checkout were reset "
-	       "(the checkout and volumes are kept)\n",
-	       env->spec.name);
+	if (say)
+		printf("env '%s' was recreated on its new layers: its files outside the checkout were reset "
+		       "(the checkout and volumes are kept)\n",
+		       env->spec.name);
 	return 0;
 }
 
-/* Build, and bring state.json (and the upper, if the chain moved) up to
- * date; `started` says whether the env runs now. */
-static int build_and_record(const struct dv_ctx *ctx, const struct layer_store *st,
-			    struct prov_env *env, int efd, bool *changed, struct dv_error *err)
+/* Record the plan in state.json; a changed chain (or files left by an env
+ * that was never recorded) resets the upper first. */
+static int record(struct prov_env *env, int efd, const struct plan *p, struct dv_error *err)
 {
-	struct layer_image img = { 0 };
-	struct dv_strv keys = { 0 }, layers = { 0 };
-	dv_autofree char *digest = NULL;
-	int ret = -1;
+	bool changed = env->has_state && !strv_equal(&p->layers, &env->state.layers);
 
-	if (resolve_image(st, env->spec.image, &img, err) < 0)
-		goto out;
-	if (prov_keys(&env->spec, img.id, &keys, err) < 0)
-		goto out;
-	digest = prov_spec_digest(&env->spec, img.id, &keys);
-	if (env->has_state && ctr_probe(&env->state.init) != CTR_STOPPED) {
-		if (strcmp(digest, env->state.spec_digest) == 0)
-			printf("env '%s' is already running\n", env->spec.name);
-		else
-			report_change(env, &keys);
-		*changed = false;
-		ret = 1;
-		goto out;
-	}
-	if (prov_build(ctx, st, &env->spec, &img, &keys, &layers, err) < 0)
-		goto out;
 	if (dv_mkdirat_ok(efd, env->id, 0700, err) < 0)
-		goto out;
-	*changed = env->has_state && !strv_equal(&layers, &env->state.layers);
-	if (*changed && reset_upper(env, efd, err) < 0)
-		goto out;
-	fill_state(&env->state, env, &img, &keys, &layers, digest);
+		return -1;
+	if ((changed || !env->has_state) && reset_upper(env, efd, changed, err) < 0)
+		return -1;
+	fill_state(&env->state, env, p);
 	env->has_state = true;
-	ret = 0;
-out:
-	layer_image_release(&img);
-	dv_strv_release(&keys);
-	dv_strv_release(&layers);
-	return ret;
+	return ctr_state_write(efd, &env->state, err);
 }
 
-int prov_env_up(const struct dv_ctx *ctx, const struct layer_store *st, struct prov_env *env,
-		struct dv_error *err)
+/* Start the recorded env, let go of the locks (on_up may run for long and
+ * must not hold up `halt` or `gc`), then run on_up. */
+static int start_and_on_up(struct dv_ctx *ctx, const struct layer_store *st,
+			   struct prov_env *env, int efd, struct dv_error *err)
 {
-	dv_autoclose int efd = envs_fd(st);
 	dv_autofree char *log = dv_xasprintf("%s/log", env->id);
 	dv_autoclose int log_fd = -1;
-	bool changed = false;
-	int r;
 
-	if (efd < 0)
-		return dv_err(err, errno, "cannot open '%s/envs'", st->root);
-	if (prov_env_lock(st, env, err) < 0)
-		return -1;
-	r = build_and_record(ctx, st, env, efd, &changed, err);
-	if (r != 0)
-		return r < 0 ? -1 : 0;
 	if (start_env(st, env, efd, err) < 0)
 		return -1;
 	if (!ctx->quiet)
@@ -428,34 +438,74 @@ int prov_env_up(const struct dv_ctx *ctx, const struct layer_store *st, struct p
 	log_fd = openat(efd, log, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
 	if (log_fd < 0)
 		return dv_err(err, errno, "cannot open the env's log");
+	if (env->lock_fd >= 0) {
+		close(env->lock_fd);
+		env->lock_fd = -1;
+	}
+	if (ctx->store_lock_fd >= 0) {
+		close(ctx->store_lock_fd);
+		ctx->store_lock_fd = -1;
+	}
 	return run_on_up(ctx, env, log_fd, err);
 }
 
-int prov_env_halt(const struct dv_ctx *ctx, const struct layer_store *st, struct prov_env *env,
-		  unsigned timeout_s, struct dv_error *err)
+int prov_env_up(struct dv_ctx *ctx, const struct layer_store *st, struct prov_env *env,
+		struct dv_error *err)
 {
-	const char *name = env->has_spec ? env->spec.name : env->state.name;
+	dv_autoclose int efd = envs_fd(st);
+	struct plan p = { 0 };
+	int ret = -1;
+
+	if (efd < 0)
+		return dv_err(err, errno, "cannot open '%s/envs'", st->root);
+	if (prov_env_lock(st, env, err) < 0 || plan_make(st, &env->spec, &p, err) < 0)
+		goto out;
+	if (env->has_state && ctr_probe(&env->state.init) != CTR_STOPPED) {
+		if (strcmp(p.digest, env->state.spec_digest) == 0)
+			printf("env '%s' is already running\n", env->spec.name);
+		else
+			report_change(env, &p);
+		ret = 0;
+		goto out;
+	}
+	if (prov_build(ctx, st, &env->spec, &p.img, &p.keys, &p.layers, err) < 0 ||
+	    record(env, efd, &p, err) < 0)
+		goto out;
+	ret = start_and_on_up(ctx, st, env, efd, err);
+out:
+	plan_release(&p);
+	return ret;
+}
+
+int prov_env_halt(const struct dv_ctx *ctx, const struct layer_store *st, struct prov_env *env,
+		  unsigned timeout_s, bool say, struct dv_error *err)
+{
+	dv_autoclose int efd = envs_fd(st);
+	struct dv_error warn = { 0 };
 
 	if (!env->has_state)
-		return dv_err_plain(err, ENOENT, "env '%s' was never brought up; 'devenv up' creates it",
-			      name ? name : env->id);
+		return dv_err_plain(err, ENOENT, "env %s was never brought up; 'devenv up' creates it",
+				    env->id);
 	if (prov_env_lock(st, env, err) < 0)
 		return -1;
+	if (!env->has_state) /* destroyed while we waited for the lock */
+		return dv_err_plain(err, ENOENT, "env %s was destroyed meanwhile", env->id);
 	if (ctr_probe(&env->state.init) == CTR_STOPPED) {
-		if (!ctx->quiet)
+		if (say && !ctx->quiet)
 			printf("env '%s' is not running\n", env->state.name);
 	} else {
 		if (ctr_stop(&env->state.init, timeout_s, err) < 0)
 			return -1;
-		if (!ctx->quiet)
+		if (say && !ctx->quiet)
 			printf("env '%s' halted; its files are kept\n", env->state.name);
 	}
-	/* The init is gone, so the cgroups are empty (or soon are). */
+	/* The env is stopped either way; a cgroup that stays busy a moment
+	 * longer (a `devenv ssh` still exiting) is removed by the next halt. */
 	if (env->state.cgroups.n) {
-		dv_autoclose int efd = envs_fd(st);
-
-		if (ctr_cgroup_remove(&env->state.cgroups, err) < 0)
-			return -1;
+		if (ctr_cgroup_remove(&env->state.cgroups, &warn) < 0) {
+			fprintf(stderr, "devenv: warning: %s\n", warn.msg);
+			return 0;
+		}
 		dv_strv_release(&env->state.cgroups);
 		if (ctr_state_write(efd, &env->state, err) < 0)
 			return -1;
@@ -463,42 +513,74 @@ int prov_env_halt(const struct dv_ctx *ctx, const struct layer_store *st, struct
 	return 0;
 }
 
-int prov_env_provision(const struct dv_ctx *ctx, const struct layer_store *st,
-		       struct prov_env *env, struct dv_error *err)
+int prov_env_provision(struct dv_ctx *ctx, const struct layer_store *st, struct prov_env *env,
+		       struct dv_error *err)
 {
 	dv_autoclose int efd = envs_fd(st);
-	bool was_running, changed = false;
+	struct plan p = { 0 };
+	bool running;
+	int ret = -1;
 
-	if (prov_env_lock(st, env, err) < 0)
-		return -1;
-	was_running = env->has_state && ctr_probe(&env->state.init) != CTR_STOPPED;
-	if (was_running && prov_env_halt(ctx, st, env, 10, err) < 0)
-		return -1;
-	if (build_and_record(ctx, st, env, efd, &changed, err) != 0)
-		return -1;
-	if (!was_running)
-		return ctr_state_write(efd, &env->state, err);
-	return prov_env_up(ctx, st, env, err);
+	if (efd < 0)
+		return dv_err(err, errno, "cannot open '%s/envs'", st->root);
+	/* Build first: a failing step leaves a running env running. */
+	if (prov_env_lock(st, env, err) < 0 || plan_make(st, &env->spec, &p, err) < 0 ||
+	    prov_build(ctx, st, &env->spec, &p.img, &p.keys, &p.layers, err) < 0)
+		goto out;
+	running = env->has_state && ctr_probe(&env->state.init) != CTR_STOPPED;
+	if (env->has_state && strcmp(p.digest, env->state.spec_digest) == 0 &&
+	    strv_equal(&p.layers, &env->state.layers)) {
+		if (!ctx->quiet)
+			printf("env '%s' is up to date with its Envfile\n", env->spec.name);
+		ret = 0;
+		goto out;
+	}
+	if (running && prov_env_halt(ctx, st, env, 10, false, err) < 0)
+		goto out;
+	if (record(env, efd, &p, err) < 0)
+		goto out;
+	ret = running ? start_and_on_up(ctx, st, env, efd, err) : 0;
+out:
+	plan_release(&p);
+	return ret;
 }
 
 int prov_env_destroy(const struct dv_ctx *ctx, const struct layer_store *st,
 		     struct prov_env *env, struct dv_error *err)
 {
 	dv_autoclose int efd = envs_fd(st);
-	char lock[32];
-	const char *name = env->has_state ? env->state.name : env->id;
+	dv_autofree char *name = NULL;
+	dv_autofree char *real = NULL;
+	dv_autofree char *staging = NULL;
+	char busy[PATH_MAX];
 
 	if (!env->has_state)
 		return dv_err_plain(err, ENOENT, "there is no env here to destroy");
-	if (prov_env_halt(ctx, st, env, 10, err) < 0)
+	if (prov_env_halt(ctx, st, env, 10, false, err) < 0)
 		return -1;
-	/* dv_rm_tree_at never follows a link and stops at a mount point, so
-	 * symlinks the env planted to host paths, or a bind mount still in
-	 * place, cannot make it remove anything outside envs/<id>. */
-	if (dv_rm_tree_at(efd, env->id, err) < 0)
-		return dv_err_prefix(err, "nothing more was removed");
-	snprintf(lock, sizeof(lock), "%s.lock", env->id);
-	unlinkat(efd, lock, 0);
+	name = dv_xstrdup(env->state.name);
+	/* Nothing may be mounted below the env (its mounts live in its own
+	 * namespace, so one here was put there by hand): refuse before
+	 * removing anything. */
+	real = dv_xasprintf("%s/envs/%s", st->root, env->id);
+	if (dv_mount_under(real, busy, sizeof(busy)) == 1)
+		return dv_err_plain(err, EBUSY, "'%s' is a mount point; unmount it first; nothing was removed",
+				    busy);
+	/* One rename makes the env vanish whole, so a destroy killed half-way
+	 * never leaves a half-removed env that `up` would boot; gc finishes
+	 * the removal of an interrupted one. dv_rm_tree_at never follows a
+	 * link nor crosses a mount, so links the env planted to host paths
+	 * cannot make it remove anything outside. */
+	if (layer_staging_new(st, &staging, err) < 0)
+		return -1;
+	{
+		dv_autofree char *dest = dv_xasprintf("%s/env", staging);
+
+		if (renameat(efd, env->id, st->tmp_fd, dest) < 0)
+			return dv_err(err, errno, "cannot remove env '%s'", name);
+	}
+	if (layer_staging_discard(st, staging, err) < 0)
+		return dv_err_prefix(err, "env '%s' is gone; 'devenv gc' removes its remains", name);
 	if (!ctx->quiet)
 		printf("env '%s' destroyed (the checkout and named volumes are kept)\n", name);
 	return 0;

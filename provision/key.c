@@ -133,17 +133,20 @@ static int digest_tree(int dirfd, const char *name, const char *rel, struct dv_s
 		dv_sha256_update(h, target, (size_t)n + 1);
 	} else if (S_ISDIR(st.st_mode)) {
 		dv_autoclose int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+		dv_autoclose int dup = fd < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, 3);
 		dv_autoclosedir DIR *d = NULL;
 		struct dv_strv names = { 0 };
 		struct dirent *de;
 		char line[32];
 		int ret = 0;
 
-		if (fd < 0 || !(d = fdopendir(fcntl(fd, F_DUPFD_CLOEXEC, 3))))
+		if (dup < 0 || !(d = fdopendir(dup)))
 			return dv_err(err, errno, "cannot read folder '%s'", rel);
+		dup = -1; /* the DIR owns it now */
+		/* Everything the copy takes is in the key, .git included: the
+		 * key and the layer must never disagree. */
 		while ((de = readdir(d)))
-			if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
-			    strcmp(de->d_name, ".git"))
+			if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
 				dv_strv_push(&names, de->d_name);
 		if (names.n)
 			qsort(names.v, names.n, sizeof(*names.v), cmp_str);

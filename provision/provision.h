@@ -72,22 +72,25 @@ int prov_env_locate(const struct dv_ctx *ctx, const struct layer_store *st, bool
 /* Take the env's exclusive lock (waiting, and saying for whom). */
 int prov_env_lock(const struct layer_store *st, struct prov_env *env, struct dv_error *err);
 
-/* up: build what is missing, create or start, run on_up. */
-int prov_env_up(const struct dv_ctx *ctx, const struct layer_store *st, struct prov_env *env,
+/* up: build what is missing, create or start, run on_up. Before on_up runs
+ * it lets go of the env lock and ctx->store_lock_fd. */
+int prov_env_up(struct dv_ctx *ctx, const struct layer_store *st, struct prov_env *env,
 		struct dv_error *err);
 /* halt: SIGTERM, SIGKILL after timeout_s; the env's files stay. */
 int prov_env_halt(const struct dv_ctx *ctx, const struct layer_store *st, struct prov_env *env,
-		  unsigned timeout_s, struct dv_error *err);
+		  unsigned timeout_s, bool say, struct dv_error *err);
 /* provision: rebuild against the current Envfile; recreate the env on the
  * new layers if they changed (restarting it if it ran). */
-int prov_env_provision(const struct dv_ctx *ctx, const struct layer_store *st,
+int prov_env_provision(struct dv_ctx *ctx, const struct layer_store *st,
 		       struct prov_env *env, struct dv_error *err);
 /* destroy: halt, then remove envs/<id> without crossing a mount or following
  * a link. Never touches the checkout. */
 int prov_env_destroy(const struct dv_ctx *ctx, const struct layer_store *st,
 		     struct prov_env *env, struct dv_error *err);
-/* Every env in the store (for ls, gc, rmi): states, caller releases each. */
-int prov_env_list(const struct layer_store *st, struct ctr_state **out, size_t *n,
+/* Every env in the store (for ls, gc, rmi): states, caller releases each.
+ * strict: an unreadable state.json is an error (gc must not collect the
+ * layers of an env it cannot read); else such an env is skipped. */
+int prov_env_list(const struct layer_store *st, bool strict, struct ctr_state **out, size_t *n,
 		  struct dv_error *err);
 
 #endif

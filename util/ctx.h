@@ -13,6 +13,7 @@ struct dv_ctx {
 	bool quiet;        /* -q */
 	bool tty_in, tty_out;
 	const char *env_sel; /* -e NAME|ID, or NULL */
+	int store_lock_fd;   /* shared store lock held for this command, or -1 */
 };
 
 #endif
