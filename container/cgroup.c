@@ -1,0 +1,171 @@
+/*
+ * container/cgroup.c - one folder devenv/<name> per cgroup hierarchy.
+ *
+ * Works on pure cgroup v2 (/sys/fs/cgroup is cgroup2), on hybrid systems
+ * (v1 controllers plus a cgroup2 at /sys/fs/cgroup/unified) and on v1 alone.
+ * Of the v1 hierarchies we use those with the controllers devenv needs
+ * (cpu, cpuacct, memory, pids, freezer); a hierarchy mounted twice counts once.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "container/internal.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+#include "util/str.h"
+#include "util/banned.h"
+
+static bool has_controller(const char *opts)
+{
+	static const char *const wanted[] = { "cpu", "cpuacct", "memory", "pids", "freezer" };
+	char buf[1024], *save = NULL, *tok;
+	size_t i;
+
+	snprintf(buf, sizeof(buf), "%s", opts);
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+		for (i = 0; i < sizeof(wanted) / sizeof(wanted[0]); i++)
+			if (!strcmp(tok, wanted[i]))
+				return true;
+	return false;
+}
+
+/* mountinfo escapes space, tab, newline and backslash as \ooo. */
+static void unescape(char *s)
+{
+	char *w = s;
+
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
+		    s[3] >= '0' && s[3] <= '7') {
+			*w++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+			s += 3;
+		} else {
+			*w++ = *s;
+		}
+	}
+	*w = 0;
+}
+
+/* Best effort on v2: let the env's cgroup use the controllers the machine
+ * gives (limits from `resources` need them); on hybrid systems there are none. */
+static void enable_controllers(const char *dir)
+{
+	static const char *const wanted[] = { "+cpu", "+memory", "+pids" };
+	char path[4096];
+	size_t i;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/cgroup.subtree_control", dir);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	for (i = 0; i < sizeof(wanted) / sizeof(wanted[0]); i++)
+		if (write(fd, wanted[i], strlen(wanted[i])) < 0) {
+			/* controller not available here: fine */
+		}
+	close(fd);
+}
+
+int ctr_cgroup_create(const char *name, struct dv_strv *out, struct dv_error *err)
+{
+	dv_autofclose FILE *f = fopen("/proc/self/mountinfo", "re");
+	struct dv_strv devs = { 0 }, made = { 0 };
+	char line[4096];
+	size_t i;
+
+	if (!name[0] || strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, ".."))
+		return dv_err(err, EINVAL, "invalid cgroup name '%s'", name);
+	if (!f)
+		return dv_err(err, errno, "cannot read /proc/self/mountinfo");
+	while (fgets(line, sizeof(line), f)) {
+		char dev[32], mnt[2048], fstype[64], opts[1024], dir[4096];
+		char *sep = strstr(line, " - ");
+		bool seen = false;
+
+		if (!sep || sscanf(line, "%*s %*s %31s %*s %2047s", dev, mnt) != 2 ||
+		    sscanf(sep + 3, "%63s %*s %1023s", fstype, opts) != 2)
+			continue;
+		if (strcmp(fstype, "cgroup2") && !(!strcmp(fstype, "cgroup") && has_controller(opts)))
+			continue;
+		for (i = 0; i < devs.n; i++)
+			seen |= !strcmp(devs.v[i], dev);
+		if (seen)
+			continue;
+		dv_strv_push(&devs, dev);
+		unescape(mnt);
+		snprintf(dir, sizeof(dir), "%s/devenv", mnt);
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+			dv_err(err, errno, "cannot create cgroup '%s'", dir);
+			goto fail;
+		}
+		if (!strcmp(fstype, "cgroup2")) {
+			enable_controllers(mnt);
+			enable_controllers(dir);
+		}
+		snprintf(dir, sizeof(dir), "%s/devenv/%s", mnt, name);
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+			dv_err(err, errno, "cannot create cgroup '%s'", dir);
+			goto fail;
+		}
+		dv_strv_push(&made, dir);
+	}
+	dv_strv_release(&devs);
+	for (i = 0; i < made.n; i++)
+		dv_strv_push_owned(out, dv_steal_ptr(&made.v[i]));
+	dv_strv_release(&made);
+	return 0;
+fail:
+	ctr_cgroup_remove(&made, &(struct dv_error){ 0 });
+	dv_strv_release(&made);
+	dv_strv_release(&devs);
+	return -1;
+}
+
+int ctr_cgroup_remove(const struct dv_strv *paths, struct dv_error *err)
+{
+	int ret = 0;
+	size_t i;
+
+	for (i = 0; paths && i < paths->n; i++) {
+		int tries = 0;
+
+		/* A cgroup stays busy for a moment after its last process died. */
+		while (rmdir(paths->v[i]) < 0) {
+			if (errno == ENOENT)
+				break;
+			if (errno != EBUSY || ++tries > 100) {
+				ret = dv_err(err, errno, "cannot remove cgroup '%s'", paths->v[i]);
+				break;
+			}
+			nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
+		}
+	}
+	return ret;
+}
+
+int ctr_cgroup_join(const struct dv_strv *cgroups, pid_t pid, struct dv_error *err)
+{
+	char path[4096], num[32];
+	size_t i;
+	int len = snprintf(num, sizeof(num), "%d", (int)pid);
+
+	for (i = 0; cgroups && i < cgroups->n; i++) {
+		int fd;
+		ssize_t n;
+
+		snprintf(path, sizeof(path), "%s/cgroup.procs", cgroups->v[i]);
+		fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (fd < 0)
+			return dv_err(err, errno, "cannot join cgroup '%s'", cgroups->v[i]);
+		n = write(fd, num, (size_t)len);
+		close(fd);
+		if (n != len)
+			return dv_err(err, n < 0 ? errno : EIO, "cannot join cgroup '%s'", cgroups->v[i]);
+	}
+	return 0;
+}

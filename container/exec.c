@@ -1,0 +1,297 @@
+/*
+ * container/exec.c - ctr_exec: run a command in a running env (ssh, on_up).
+ *
+ * The hot path of `devenv ssh`: pidfd_open, start-time check, join the
+ * cgroups, one setns into every namespace, fork, exec. After setns we are
+ * inside the container's mount namespace, where every file belongs to the
+ * image: nothing below loads a library or asks NSS (no getpwnam, no
+ * execvp's locale/NSS-free but environ-bound search: our own PATH walk).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/pidfd.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "container/internal.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+#include "util/banned.h"
+
+#define ENTER_NS (CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP)
+
+/* execvpe with the PATH of the command's own environment. */
+static int exec_lookup(char *const *argv, char *const *envp)
+{
+	const char *path = CTR_DEFAULT_PATH, *p;
+	char buf[4096];
+	int saved = ENOENT;
+	size_t i, nlen = strlen(argv[0]);
+
+	if (strchr(argv[0], '/')) {
+		execve(argv[0], argv, envp);
+		return errno;
+	}
+	for (i = 0; envp && envp[i]; i++)
+		if (!strncmp(envp[i], "PATH=", 5))
+			path = envp[i] + 5;
+	for (p = path;; p++) {
+		const char *end = strchrnul(p, ':');
+		size_t dlen = (size_t)(end - p);
+
+		if (dlen + nlen + 3 <= sizeof(buf)) {
+			memcpy(buf, p, dlen);
+			if (!dlen) /* an empty entry is the current folder */
+				buf[dlen++] = '.';
+			if (buf[dlen - 1] != '/')
+				buf[dlen++] = '/';
+			memcpy(buf + dlen, argv[0], nlen + 1);
+			execve(buf, argv, envp);
+			/* As execvp: remember "permission denied", keep looking
+			 * past what is missing, stop at anything else. */
+			if (errno == EACCES)
+				saved = EACCES;
+			else if (errno != ENOENT && errno != ENOTDIR && errno != ELOOP &&
+				 errno != ENAMETOOLONG)
+				return errno;
+		}
+		if (!*end)
+			break;
+		p = end;
+	}
+	return saved;
+}
+
+static _Noreturn void child(const struct ctr_exec *x, int master, int outw, int errw,
+			    const sigset_t *old)
+{
+	int e, sig;
+
+	if (master >= 0) {
+		int slave;
+
+		setsid();
+		/* The peer of our master, without a path lookup in the container. */
+		slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
+		if (slave < 0 || ioctl(slave, TIOCSCTTY, 0) < 0 || dup2(slave, 0) < 0 ||
+		    dup2(slave, 1) < 0 || dup2(slave, 2) < 0) {
+			e = errno;
+			goto fail;
+		}
+	} else if (outw >= 0) {
+		if (dup2(outw, 1) < 0 || dup2(outw, 2) < 0) {
+			e = errno;
+			goto fail;
+		}
+	}
+	/* Only 0, 1, 2 reach the command; the error pipe closes on exec. */
+	syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
+	for (sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			signal(sig, SIG_DFL);
+	sigprocmask(SIG_SETMASK, old, NULL);
+	if (!x->cwd || chdir(x->cwd) < 0)
+		if (chdir("/") < 0) {
+			/* "/" always exists */
+		}
+	e = exec_lookup(x->argv, x->envp);
+fail:
+	if (write(errw, &e, sizeof(e)) < 0) {
+		/* nothing left to tell */
+	}
+	_exit(127);
+}
+
+static void set_winsize(int from, int to)
+{
+	struct winsize ws;
+
+	if (ioctl(from, TIOCGWINSZ, &ws) == 0)
+		ioctl(to, TIOCSWINSZ, &ws);
+}
+
+static bool copy_out(int from, int to, int tee)
+{
+	char buf[16384];
+	ssize_t n = read(from, buf, sizeof(buf));
+	struct dv_error ignored = { 0 };
+
+	if (n <= 0)
+		return n < 0 && (errno == EINTR || errno == EAGAIN);
+	dv_write_full(to, buf, (size_t)n, &ignored);
+	if (tee >= 0)
+		dv_write_full(tee, buf, (size_t)n, &ignored);
+	return true;
+}
+
+/* Relay until the child has exited and its output is drained. master: the
+ * pty (or -1), out: the tee pipe (or -1). Returns the child's raw status. */
+static int relay(pid_t pid, int sfd, int master, int out, int tee, struct dv_error *err)
+{
+	struct pollfd p[3];
+	bool in_open = master >= 0, exited = false;
+	int st = 0, data = master >= 0 ? master : out;
+
+	for (;;) {
+		nfds_t n = 0;
+		int r;
+
+		p[n++] = (struct pollfd){ .fd = sfd, .events = POLLIN };
+		if (data >= 0)
+			p[n++] = (struct pollfd){ .fd = data, .events = POLLIN };
+		if (in_open)
+			p[n++] = (struct pollfd){ .fd = 0, .events = POLLIN };
+		/* After the child has gone, only drain what is already there: a
+		 * background process may keep the pty open forever. */
+		r = poll(p, n, exited ? 0 : -1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return dv_err(err, errno, "poll");
+		if (exited && (r == 0 || data < 0))
+			return st;
+		if (p[0].revents) {
+			struct signalfd_siginfo si;
+
+			if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+				if (si.ssi_signo == SIGWINCH && master >= 0)
+					set_winsize(0, master);
+				else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGHUP)
+					kill(pid, (int)si.ssi_signo);
+			}
+			if (!exited && waitpid(pid, &st, WNOHANG) == pid)
+				exited = true;
+		}
+		if (data >= 0 && p[1].revents) {
+			if (!copy_out(data, 1, tee)) {
+				/* EOF (pipe) or EIO (pty without slaves) */
+				data = -1;
+				if (!exited) {
+					if (dv_waitpid(pid, &st, err) < 0)
+						return -1;
+					exited = true;
+				}
+			}
+		}
+		if (in_open && p[n - 1].revents) {
+			if (!copy_out(0, master, -1))
+				in_open = false;
+		}
+	}
+}
+
+int ctr_exec(const struct ctr_init *init, const struct dv_strv *cgroups,
+	     const struct ctr_exec *x, int *status, struct dv_error *err)
+{
+	dv_autoclose int pidfd = ctr_pidfd_checked(init, err);
+	dv_autoclose int master = -1;
+	dv_autoclose int sfd = -1;
+	int errp[2] = { -1, -1 }, outp[2] = { -1, -1 }, st = 0, e = 0, ret = -1;
+	struct termios saved_tio;
+	bool raw = false;
+	sigset_t mask, old;
+	pid_t pid;
+	ssize_t n;
+
+	if (pidfd < 0)
+		return -1;
+	if (!x->argv || !x->argv[0])
+		return dv_err(err, EINVAL, "no command to run");
+	/* Before setns: the cgroup namespace we enter is rooted where we are. */
+	if (ctr_cgroup_join(cgroups, 0, err) < 0)
+		return -1;
+	if (setns(pidfd, ENTER_NS) < 0)
+		return dv_err(err, errno, "cannot enter the env");
+	if (x->tty) {
+		/* The container's devpts, now that we are in its mount namespace. */
+		master = open("/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+		if (master < 0 || unlockpt(master) < 0)
+			return dv_err(err, errno, "cannot allocate a terminal in the env");
+		set_winsize(0, master);
+	}
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGWINCH);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
+	/* Without a pty the terminal sends ^C and ^\ to the command too, and we
+	 * wait for its status; with one they are bytes, and a stray signal must
+	 * not leave the terminal raw. */
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGQUIT);
+	if (sigprocmask(SIG_BLOCK, &mask, &old) < 0)
+		return dv_err(err, errno, "sigprocmask");
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0) {
+		dv_err(err, errno, "signalfd");
+		goto out;
+	}
+	if (pipe2(errp, O_CLOEXEC) < 0 ||
+	    (!x->tty && x->tee_fd >= 0 && pipe2(outp, O_CLOEXEC) < 0)) {
+		dv_err(err, errno, "pipe");
+		goto out;
+	}
+	pid = fork();
+	if (pid < 0) {
+		dv_err(err, errno, "fork");
+		goto out;
+	}
+	if (pid == 0)
+		child(x, master, outp[1], errp[1], &old);
+	close(errp[1]);
+	errp[1] = -1;
+	if (outp[1] >= 0) {
+		close(outp[1]);
+		outp[1] = -1;
+	}
+	do
+		n = read(errp[0], &e, sizeof(e));
+	while (n < 0 && errno == EINTR);
+	if (n == sizeof(e)) {
+		dv_waitpid(pid, &st, &(struct dv_error){ 0 });
+		fprintf(stderr, "devenv: cannot run '%s': %s\n", x->argv[0], strerror(e));
+		*status = e == ENOENT ? 127 : 126;
+		ret = 0;
+		goto out;
+	}
+	if (master >= 0 && isatty(0) && tcgetattr(0, &saved_tio) == 0) {
+		struct termios tio = saved_tio;
+
+		cfmakeraw(&tio);
+		raw = tcsetattr(0, TCSADRAIN, &tio) == 0;
+	}
+	st = relay(pid, sfd, master, outp[0], x->tee_fd, err);
+	if (st < 0)
+		goto out;
+	*status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	ret = 0;
+out:
+	if (raw)
+		tcsetattr(0, TCSADRAIN, &saved_tio);
+	if (sfd >= 0) {
+		/* Consume what we blocked, so that restoring the mask delivers nothing. */
+		struct signalfd_siginfo si;
+
+		while (read(sfd, &si, sizeof(si)) > 0) {
+		}
+	}
+	for (int i = 0; i < 2; i++) {
+		if (errp[i] >= 0)
+			close(errp[i]);
+		if (outp[i] >= 0)
+			close(outp[i]);
+	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	return ret;
+}

@@ -1,0 +1,57 @@
+/*
+ * container/internal.h - helpers shared by the files of container/ only.
+ *
+ * ns.c      ctr_start, ctr_run: clone into new namespaces, hand over to the init
+ * mount.c   the root inside the child: overlay, /proc /sys /dev /etc, pivot_root
+ * exec.c    ctr_exec: setns into a running env, pty relay
+ * stop.c    ctr_stop, ctr_probe, pidfds checked against the init's start time
+ * cgroup.c  per-env cgroup folders
+ * copy.c    ctr_copy_in
+ * init.c    the env's PID 1 (a separate static program, see init_blob.S)
+ */
+#ifndef CTR_INTERNAL_H
+#define CTR_INTERNAL_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "container/container.h"
+#include "util/error.h"
+
+#define CTR_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+/* Start time (field 22 of /proc/PID/stat) of pid; -1 with errno (ESRCH when
+ * it does not exist or is a zombie). */
+int ctr_start_time(pid_t pid, unsigned long long *out);
+/* pidfd of the env's init, after checking that the pid still belongs to it.
+ * -1 with errnum ESRCH ("env is not running") when it is gone or reused. */
+int ctr_pidfd_checked(const struct ctr_init *init, struct dv_error *err);
+
+/* Write pid (0: ourselves) into each cgroup's cgroup.procs. */
+int ctr_cgroup_join(const struct dv_strv *cgroups, pid_t pid, struct dv_error *err);
+
+/* openat2(rootfd, path, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS): every symlink
+ * stays inside the root. O_CLOEXEC is added. -1 with errno. */
+int ctr_openat_in_root(int rootfd, const char *path, int flags, mode_t mode);
+/* mkdir -p of path inside the root (0755 root-owned folders); returns an
+ * O_PATH fd of the folder. */
+int ctr_mkdir_p_in_root(int rootfd, const char *path, mode_t mode, struct dv_error *err);
+
+/* In a child that has its own (private) mount namespace: mount spec's overlay
+ * on "merged" next to spec->upper; returns an O_PATH fd of its root.
+ * with_skeleton: also put a small tmpfs under the layers holding the mount
+ * targets (proc, sys, dev, etc/hosts...), so none is ever created in upper;
+ * *skel_out gets that tmpfs's mount fd. */
+int ctr_mount_overlay(const struct ctr_spec *spec, bool with_skeleton, int *skel_out,
+		      struct dv_error *err);
+/* Everything after the overlay: /proc, /sys, /dev, /etc files, the checkout,
+ * then pivot_root into the root and detach the host's. */
+int ctr_setup_root(const struct ctr_spec *spec, int rootfd, int skelfd, struct dv_error *err);
+
+/* A forked child with no caller: send err through the error pipe, _exit(1). */
+_Noreturn void ctr_child_fail(int errpipe, const struct dv_error *err);
+/* Parent side: read the pipe until EOF. 1 with *err filled when the child
+ * sent an error, 0 at plain EOF (the child exec'd), -1 on read error. */
+int ctr_child_result(int errpipe, struct dv_error *err);
+
+#endif

@@ -1,0 +1,336 @@
+/*
+ * container/ns.c - ctr_start and ctr_run: a child in new mount, pid, uts,
+ * ipc and cgroup namespaces that builds the root (mount.c) and becomes the
+ * container's PID 1 by executing the embedded init from a sealed memfd.
+ *
+ * Order, and why:
+ *  1. memfd with the init, before anything can fail half-way;
+ *  2. clone; the child waits on the sync pipe while the parent puts it in
+ *     its cgroups, so that it never runs outside them;
+ *  3. the child unshares its cgroup namespace (rooted at the env's cgroup),
+ *     makes every mount private, mounts, pivots, and execs the init;
+ *  4. the error pipe (close-on-exec) reports the child's first failure
+ *     word for word; EOF means the init runs.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <linux/sched.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/pidfd.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "container/internal.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+#include "util/str.h"
+#include "util/banned.h"
+
+#ifndef MFD_EXEC
+#define MFD_EXEC 0x0010U
+#endif
+
+extern const unsigned char ctr_init_blob[], ctr_init_blob_end[];
+
+#define CTR_NS_FLAGS (CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC)
+
+void ctr_child_fail(int errpipe, const struct dv_error *err)
+{
+	/* One struct (< PIPE_BUF): the write is atomic. */
+	ssize_t n = write(errpipe, err, sizeof(*err));
+
+	(void)n;
+	_exit(1);
+}
+
+int ctr_child_result(int errpipe, struct dv_error *err)
+{
+	struct dv_error got;
+	size_t have = 0;
+
+	while (have < sizeof(got)) {
+		ssize_t n = read(errpipe, (char *)&got + have, sizeof(got) - have);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return dv_err(err, errno, "reading the container's status");
+		if (n == 0)
+			break;
+		have += (size_t)n;
+	}
+	if (have == 0)
+		return 0;
+	if (have < sizeof(got)) {
+		dv_err(err, EIO, "the container's set-up failed");
+		return 1;
+	}
+	got.msg[sizeof(got.msg) - 1] = 0;
+	got.file[sizeof(got.file) - 1] = 0;
+	*err = got;
+	return 1;
+}
+
+/* The init as a sealed memfd: nothing can change it once we have checked
+ * nothing, and no file of the host becomes the container's /proc/1/exe. */
+static int init_memfd(struct dv_error *err)
+{
+	size_t len = (size_t)(ctr_init_blob_end - ctr_init_blob);
+	dv_autoclose int fd = memfd_create("devenv-init", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC);
+
+	if (fd < 0 && errno == EINVAL) /* kernels before 6.3 */
+		fd = memfd_create("devenv-init", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return dv_err(err, errno, "memfd_create");
+	if (dv_write_full(fd, ctr_init_blob, len, err) < 0)
+		return dv_err_prefix(err, "writing the init");
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0)
+		return dv_err(err, errno, "cannot seal the init");
+	return dv_steal_fd(&fd);
+}
+
+struct launch {
+	const struct ctr_spec *spec;
+	const struct ctr_exec *x; /* run mode; NULL for an env */
+	int memfd, errw, syncr;
+};
+
+static _Noreturn void child_main(const struct launch *l)
+{
+	static char *const env_argv[] = { "devenv-init", "env", NULL };
+	static char *const env_envp[] = { "PATH=" CTR_DEFAULT_PATH, NULL };
+	const struct ctr_spec *spec = l->spec;
+	struct dv_error err = { 0 };
+	char **argv = (char **)env_argv;
+	char *const *envp = env_envp;
+	/* Out of the way of 0-3, which we fill last. */
+	int errw = fcntl(l->errw, F_DUPFD_CLOEXEC, 10);
+	int mem = fcntl(l->memfd, F_DUPFD_CLOEXEC, 10);
+	int log = !l->x && spec->log_fd >= 0 ? fcntl(spec->log_fd, F_DUPFD_CLOEXEC, 10) : -1;
+	int rootfd, skel = -1, null;
+	char c;
+
+	if (errw < 0)
+		_exit(1);
+	if (mem < 0 || (!l->x && spec->log_fd >= 0 && log < 0))
+		ctr_child_fail(errw, (dv_err(&err, errno, "dup"), &err));
+	/* Released once the parent has put us in our cgroups; EOF: it gave up. */
+	if (read(l->syncr, &c, 1) != 1)
+		_exit(1);
+	if (unshare(CLONE_NEWCGROUP) < 0)
+		ctr_child_fail(errw, (dv_err(&err, errno, "cannot create cgroup namespace"), &err));
+	/* First of all, so that no mount of ours ever propagates to the host. */
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		ctr_child_fail(errw, (dv_err(&err, errno, "cannot make mounts private"), &err));
+	rootfd = ctr_mount_overlay(spec, true, &skel, &err);
+	if (rootfd < 0 || ctr_setup_root(spec, rootfd, skel, &err) < 0)
+		ctr_child_fail(errw, &err);
+	close(rootfd);
+	close(skel);
+
+	null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null < 0)
+		ctr_child_fail(errw, (dv_err(&err, errno, "cannot open /dev/null"), &err));
+	if (l->x) {
+		/* A build step: our stdout/stderr, no stdin, dies with us. */
+		size_t n = 0, i;
+
+		if (dup2(null, 0) < 0)
+			ctr_child_fail(errw, (dv_err(&err, errno, "dup2"), &err));
+		if (!l->x->cwd || chdir(l->x->cwd) < 0)
+			if (chdir("/") < 0)
+				ctr_child_fail(errw, (dv_err(&err, errno, "chdir /"), &err));
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		while (l->x->argv[n])
+			n++;
+		argv = dv_xcalloc(n + 4, sizeof(*argv));
+		argv[0] = "devenv-init";
+		argv[1] = "run";
+		argv[2] = "--";
+		for (i = 0; i < n; i++)
+			argv[3 + i] = l->x->argv[i];
+		envp = l->x->envp;
+	} else {
+		/* An env outlives devenv: own session, no terminal, log on fd 3. */
+		setsid();
+		if (dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0)
+			ctr_child_fail(errw, (dv_err(&err, errno, "dup2"), &err));
+	}
+	if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+		ctr_child_fail(errw, (dv_err(&err, errno, "close_range"), &err));
+	if (log >= 0 && dup2(log, 3) < 0)
+		ctr_child_fail(errw, (dv_err(&err, errno, "dup2"), &err));
+	fexecve(mem, argv, envp);
+	ctr_child_fail(errw, (dv_err(&err, errno, "cannot run the container's init"), &err));
+}
+
+/* Clone the child, put it in its cgroups, release it, and wait until it has
+ * exec'd the init. *pidfd_out: a pidfd of it. */
+static int launch(const struct ctr_spec *spec, const struct ctr_exec *x, pid_t *pid_out,
+		  int *pidfd_out, struct dv_error *err)
+{
+	dv_autoclose int mem = init_memfd(err);
+	dv_autoclose int pidfd = -1;
+	int errp[2] = { -1, -1 }, syncp[2] = { -1, -1 }, st;
+	struct clone_args args = {
+		.flags = CTR_NS_FLAGS | CLONE_PIDFD,
+		.pidfd = (uint64_t)(uintptr_t)&pidfd,
+		.exit_signal = SIGCHLD,
+	};
+	struct launch l = { spec, x, mem, -1, -1 };
+	pid_t pid;
+	int r;
+
+	if (mem < 0)
+		return -1;
+	if (!spec->upper || !spec->work)
+		return dv_err(err, EINVAL, "container without an upper folder");
+	if (pipe2(errp, O_CLOEXEC) < 0 || pipe2(syncp, O_CLOEXEC) < 0) {
+		r = dv_err(err, errno, "pipe");
+		goto out;
+	}
+	l.errw = errp[1];
+	l.syncr = syncp[0];
+	pid = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+	if (pid < 0 && (errno == ENOSYS || errno == E2BIG)) {
+		pid = (pid_t)syscall(SYS_clone, CTR_NS_FLAGS | SIGCHLD, 0, 0, 0, 0);
+		if (pid > 0)
+			pidfd = pidfd_open(pid, 0);
+	}
+	if (pid < 0) {
+		r = dv_err(err, errno, "cannot create the container's namespaces");
+		goto out;
+	}
+	if (pid == 0)
+		child_main(&l);
+	close(errp[1]);
+	close(syncp[0]);
+	errp[1] = syncp[0] = -1;
+	if (pidfd < 0 || ctr_cgroup_join(spec->cgroups, pid, err) < 0) {
+		if (pidfd < 0)
+			dv_err(err, errno, "pidfd_open");
+		kill(pid, SIGKILL);
+		dv_waitpid(pid, &st, &(struct dv_error){ 0 });
+		r = -1;
+		goto out;
+	}
+	if (write(syncp[1], "g", 1) != 1) {
+		r = dv_err(err, errno, "cannot start the container");
+		kill(pid, SIGKILL);
+		dv_waitpid(pid, &st, &(struct dv_error){ 0 });
+		goto out;
+	}
+	close(syncp[1]);
+	syncp[1] = -1;
+	r = ctr_child_result(errp[0], err);
+	if (r != 0) {
+		kill(pid, SIGKILL);
+		dv_waitpid(pid, &st, &(struct dv_error){ 0 });
+		r = -1;
+		goto out;
+	}
+	*pid_out = pid;
+	*pidfd_out = dv_steal_fd(&pidfd);
+out:
+	for (int i = 0; i < 2; i++) {
+		if (errp[i] >= 0)
+			close(errp[i]);
+		if (syncp[i] >= 0)
+			close(syncp[i]);
+	}
+	return r;
+}
+
+int ctr_start(const struct ctr_spec *spec, struct ctr_init *out, struct dv_error *err)
+{
+	dv_autoclose int pidfd = -1;
+	pid_t pid;
+
+	if (launch(spec, NULL, &pid, &pidfd, err) < 0)
+		return dv_err_prefix(err, "cannot start env '%s'", spec->hostname ? spec->hostname : "");
+	if (ctr_start_time(pid, &out->start_time) < 0) {
+		int e = errno;
+
+		pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
+		dv_waitpid(pid, &(int){ 0 }, &(struct dv_error){ 0 });
+		return dv_err(err, e, "the env's init died at once");
+	}
+	out->pid = pid;
+	return 0;
+}
+
+int ctr_run(const struct ctr_spec *spec, const struct ctr_exec *x, int *status,
+	    struct dv_error *err)
+{
+	sigset_t mask, old;
+	dv_autoclose int sfd = -1;
+	dv_autoclose int pidfd = -1;
+	struct pollfd p[2];
+	pid_t pid;
+	int st, ret = -1;
+	bool interrupted = false;
+
+	/* Signals arrive through the signalfd only, and kill the container. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	if (sigprocmask(SIG_BLOCK, &mask, &old) < 0)
+		return dv_err(err, errno, "sigprocmask");
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	if (sfd < 0) {
+		dv_err(err, errno, "signalfd");
+		goto out;
+	}
+	if (launch(spec, x, &pid, &pidfd, err) < 0) {
+		dv_err_prefix(err, "cannot start build container");
+		goto out;
+	}
+	p[0] = (struct pollfd){ .fd = pidfd, .events = POLLIN };
+	p[1] = (struct pollfd){ .fd = sfd, .events = POLLIN };
+	for (;;) {
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			/* Cannot watch it any more: do not leave it running. */
+			dv_err(err, errno, "poll");
+			pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
+			dv_waitpid(pid, &st, &(struct dv_error){ 0 });
+			goto out;
+		}
+		if (p[0].revents)
+			break;
+		if (p[1].revents) {
+			struct signalfd_siginfo si;
+
+			if (read(sfd, &si, sizeof(si)) > 0) {
+				/* PID 1's death takes its whole pid namespace down. */
+				pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
+				interrupted = true;
+				break;
+			}
+		}
+	}
+	if (dv_waitpid(pid, &st, err) < 0)
+		goto out;
+	if (interrupted) {
+		dv_err(err, 0, "interrupted");
+		err->errnum = EINTR;
+		goto out;
+	}
+	*status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	ret = 0;
+out:
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	return ret;
+}
