@@ -67,3 +67,33 @@ mine"
 	run "$DEVENV" ssh -c 'cat /v'
 	assert_output 2
 }
+
+@test "provision of a running env rebuilds, restarts it on the new layers, and keeps it running" {
+	printf 'image: busybox\nprovision:\n  - run: echo 1 > /v\n' >Envfile
+	"$DEVENV" up
+	old=$(dv_init_pid)
+	run "$DEVENV" provision
+	assert_success
+	assert_output "[1/1] run: echo 1 > /v (cached)
+env 'proj' is up to date with its Envfile"
+	[[ $(dv_init_pid) == "$old" ]]
+	printf 'image: busybox\nprovision:\n  - run: echo 2 > /v\n' >Envfile
+	run "$DEVENV" provision
+	assert_success
+	assert_line "[1/1] run: echo 2 > /v"
+	assert_line --partial "its files outside the checkout were reset"
+	[[ $(dv_init_pid) != "$old" ]]
+	run "$DEVENV" ssh -c 'cat /v'
+	assert_output 2
+}
+
+@test "a failing step in provision leaves the running env running" {
+	printf 'image: busybox\n' >Envfile
+	"$DEVENV" up
+	printf 'image: busybox\nprovision:\n  - run: exit 4\n' >Envfile
+	run "$DEVENV" provision
+	assert_failure 1
+	assert_line "devenv: Envfile:3:5: provisioning step failed with exit status 4; nothing was cached"
+	run "$DEVENV" status --json
+	[[ $(dv_json state <<<"$output") == running ]]
+}

@@ -127,7 +127,7 @@ proj
 	"$DEVENV" up
 	run "$DEVENV" ssh -c 'exit 3'
 	assert_failure 3
-	run "$DEVENV" ssh -- /no/such/thing
+	run -127 "$DEVENV" ssh -- /no/such/thing
 	assert_failure 127
 	run "$DEVENV" ssh -- /etc/passwd
 	assert_failure 126

@@ -72,10 +72,16 @@ checkout_digest() {
 }
 
 @test "a copy of a path outside the checkout is refused" {
-	printf 'image: busybox\nprovision:\n  - copy: ../../etc/passwd\n    to: /p\n' >Envfile
+	echo secret >../outside.txt
+	ln -s ../outside.txt sneaky
+	printf 'image: busybox\nprovision:\n  - copy: ../outside.txt\n    to: /p\n' >Envfile
 	run "$DEVENV" up
 	assert_failure 2
-	assert_output --regexp "^devenv: Envfile:3:11: .*outside the checkout"
+	assert_output "devenv: Envfile:3:11: 'copy' path '../outside.txt' is outside the checkout; only files of the checkout can be copied"
+	printf 'image: busybox\nprovision:\n  - copy: sneaky\n    to: /p\n' >Envfile
+	run "$DEVENV" up
+	assert_failure 2
+	assert_output "devenv: Envfile:3:11: 'copy' path 'sneaky' is outside the checkout; only files of the checkout can be copied"
 	[[ -z $(ls -A "$DV_STORE/envs") ]]
 }
 
