@@ -169,3 +169,29 @@ int ctr_cgroup_join(const struct dv_strv *cgroups, pid_t pid, struct dv_error *e
 	}
 	return 0;
 }
+
+bool ctr_cgroup_frozen(const struct dv_strv *cgroups)
+{
+	static const char *const files[] = { "freezer.state", "cgroup.freeze" };
+	char path[4096], buf[16];
+	size_t i, k;
+
+	for (i = 0; cgroups && i < cgroups->n; i++) {
+		for (k = 0; k < 2; k++) {
+			ssize_t n;
+			int fd;
+
+			snprintf(path, sizeof(path), "%s/%s", cgroups->v[i], files[k]);
+			fd = open(path, O_RDONLY | O_CLOEXEC);
+			if (fd < 0)
+				continue;
+			n = read(fd, buf, sizeof(buf) - 1);
+			close(fd);
+			if (n > 0 && (buf[0] == '1' || !strncmp(buf, "FROZEN", 6) ||
+				      !strncmp(buf, "FREEZING", 8)))
+				return true;
+			break;
+		}
+	}
+	return false;
+}

@@ -208,6 +208,12 @@ int ctr_exec(const struct ctr_init *init, const struct dv_strv *cgroups,
 		return -1;
 	if (!x->argv || !x->argv[0])
 		return dv_err(err, EINVAL, "no command to run");
+	/* Our child would freeze on joining: report, never wait (DESIGN.md). */
+	if (ctr_cgroup_frozen(cgroups)) {
+		dv_err(err, 0, "env is suspended; run 'devenv resume' first");
+		err->errnum = EBUSY;
+		return -1;
+	}
 	/* Before setns: the cgroup namespace we enter is rooted where we are. */
 	if (ctr_cgroup_join(cgroups, 0, err) < 0)
 		return -1;

@@ -27,6 +27,8 @@ int ctr_start_time(pid_t pid, unsigned long long *out);
  * -1 with errnum ESRCH ("env is not running") when it is gone or reused. */
 int ctr_pidfd_checked(const struct ctr_init *init, struct dv_error *err);
 
+/* Is any of these cgroups frozen (v1 freezer.state, v2 cgroup.freeze)? */
+bool ctr_cgroup_frozen(const struct dv_strv *cgroups);
 /* Write pid (0: ourselves) into each cgroup's cgroup.procs. */
 int ctr_cgroup_join(const struct dv_strv *cgroups, pid_t pid, struct dv_error *err);
 
