@@ -4,7 +4,10 @@
  *
  *   devenv-init env             an env: reap orphans forever; on SIGTERM or
  *                               SIGINT pass SIGTERM to everything and exit 0
- *                               once no child is left. The env's log is fd 3.
+ *                               once no other process is left in the pid
+ *                               namespace (commands entered with `devenv ssh`
+ *                               are not our children, yet must get to finish
+ *                               their SIGTERM handling). The env's log is fd 3.
  *   devenv-init run -- ARGV...  a build step: run ARGV, reap everything, and
  *                               when ARGV exits kill the rest and exit with
  *                               its status (128+signal when signalled).
@@ -13,6 +16,7 @@
  * stdio buffers, signals read from a signalfd rather than handlers.
  */
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -92,6 +96,8 @@ int main(int argc, char **argv)
 
 	/* Nothing inside may ptrace us or open our memory or executable. */
 	prctl(PR_SET_DUMPABLE, 0);
+	/* Run from a memfd, we would be called "memfd:devenv-in". */
+	prctl(PR_SET_NAME, "devenv-init");
 	sigfillset(&all);
 	sigemptyset(&empty);
 	sigprocmask(SIG_BLOCK, &all, NULL);
@@ -112,8 +118,18 @@ int main(int argc, char **argv)
 	}
 	for (;;) {
 		struct signalfd_siginfo si;
-		ssize_t n = read(sfd, &si, sizeof(si));
+		struct pollfd p = { .fd = sfd, .events = POLLIN };
+		ssize_t n;
 
+		/* Stopping: look every 20 ms whether anything is left. kill(-1, 0)
+		 * fails with ESRCH when no process but us is in the namespace. */
+		if (stopping && poll(&p, 1, 20) == 0) {
+			reap(-1, &main_status, &main_done);
+			if (kill(-1, 0) < 0 && errno == ESRCH)
+				return 0;
+			continue;
+		}
+		n = read(sfd, &si, sizeof(si));
 		if (n != sizeof(si))
 			continue;
 		switch (si.ssi_signo) {
@@ -125,7 +141,7 @@ int main(int argc, char **argv)
 				kill(-1, SIGKILL);
 				return main_status;
 			}
-			if (stopping && none)
+			if (stopping && none && kill(-1, 0) < 0 && errno == ESRCH)
 				return 0;
 			break;
 		}
@@ -137,7 +153,7 @@ int main(int argc, char **argv)
 			}
 			stopping = 1;
 			kill(-1, SIGTERM);
-			if (reap(-1, &main_status, &main_done))
+			if (reap(-1, &main_status, &main_done) && kill(-1, 0) < 0 && errno == ESRCH)
 				return 0;
 			break;
 		default:
