@@ -470,16 +470,6 @@ static int cmd_ssh(struct dv_ctx *ctx, struct layer_store *st, int argc, char **
 		dv_err_plain(err, ESRCH, "env %s was never brought up; 'devenv up' creates it", env.id);
 		goto out;
 	}
-	switch (ctr_probe(&env.state.init)) {
-	case CTR_STOPPED:
-		dv_err_plain(err, ESRCH, "env '%s' is not running; 'devenv up' starts it", env.state.name);
-		goto out;
-	case CTR_FROZEN:
-		dv_err_plain(err, EAGAIN, "env '%s' is suspended; 'devenv resume' thaws it", env.state.name);
-		goto out;
-	default:
-		break;
-	}
 	/* From checkout/sub/dir start in workdir/sub/dir. */
 	snprintf(dir, sizeof(dir), "%s", env.state.workdir);
 	if (getcwd(cwd, sizeof(cwd))) {
@@ -503,8 +493,17 @@ static int cmd_ssh(struct dv_ctx *ctx, struct layer_store *st, int argc, char **
 		.tee_fd = -1,
 	};
 	fflush(stdout);
-	if (ctr_exec(&env.state.init, &env.state.cgroups, &x, &status, err) < 0)
+	/* No separate liveness probe: ctr_exec checks the init's start time and
+	 * the freezer itself, and says which (ESRCH, EBUSY). */
+	if (ctr_exec(&env.state.init, &env.state.cgroups, &x, &status, err) < 0) {
+		if (err->errnum == ESRCH)
+			dv_err_plain(err, ESRCH, "env '%s' is not running; 'devenv up' starts it",
+				     env.state.name);
+		else if (err->errnum == EBUSY)
+			dv_err_plain(err, EBUSY, "env '%s' is suspended; 'devenv resume' thaws it",
+				     env.state.name);
 		goto out;
+	}
 	err->status = status;
 	ret = status == 0 ? 0 : -2; /* -2: exit with the command's status, print nothing */
 out:

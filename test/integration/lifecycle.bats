@@ -2,6 +2,7 @@
 # up -> ssh -> halt -> up -> destroy on real containers, and what each keeps.
 
 load helpers
+bats_require_minimum_version 1.5.0
 
 setup() {
 	dv_setup
