@@ -89,7 +89,7 @@ dv_setup() {
 # left behind. Leftovers are found from the kernel's side (mount tables
 # naming the store), not through the devenv under test.
 dv_teardown() {
-	local store=${DV_STORE:-} dir id problems=0 i
+	local store=${DV_STORE:-} dir id problems=0 i out
 	local -a pids=() leftovers=()
 	[[ -n $store && -d $store ]] || return 0
 	cd / || return 1
@@ -97,7 +97,11 @@ dv_teardown() {
 	for dir in "$store"/envs/*/; do
 		[[ -d $dir ]] || continue
 		id=$(basename "$dir")
-		timeout 60 "$DEVENV" destroy -f -e "$id" >/dev/null 2>&1 || true
+		# A destroy that fails here is a bug the test did not look for.
+		if ! out=$(timeout 60 "$DEVENV" destroy -f -e "$id" 2>&1); then
+			echo "dv_teardown: 'devenv destroy -f -e $id' failed: $out" >&2
+			problems=1
+		fi
 	done
 
 	mapfile -t pids < <(dv_procs_in_store "$store")
