@@ -191,6 +191,27 @@ static void test_good_fixtures_parse(void **state)
 		fail_msg("%zu good fixture(s) failed", failed);
 }
 
+/* What `devenv init` writes must itself be a valid Envfile. */
+static void test_init_template_parses(void **state)
+{
+	dv_autofree char *path = dv_xasprintf("%s/../../../templates/default.Envfile", fixtures);
+	struct dv_error err = { 0 };
+	struct env_spec spec = { 0 };
+	size_t len = 0;
+	dv_autofree char *text = read_text(path, &len);
+
+	(void)state;
+	assert_non_null(text);
+	if (envfile_parse(text, len, "Envfile", fixtures, fixtures, &spec, &err) < 0) {
+		dv_autofree char *got = format_err(&err);
+
+		fail_msg("templates/default.Envfile: %s", got);
+	}
+	assert_string_equal(spec.image, "debian:bookworm");
+	assert_true(spec.n_provision >= 1);
+	env_spec_release(&spec);
+}
+
 static void test_good_minimal_defaults(void **state)
 {
 	struct dv_error err = { 0 };
@@ -633,6 +654,7 @@ int main(void)
 		cmocka_unit_test(test_bad_fixtures),
 		cmocka_unit_test(test_good_fixtures_parse),
 		cmocka_unit_test(test_good_minimal_defaults),
+		cmocka_unit_test(test_init_template_parses),
 		cmocka_unit_test(test_good_full),
 		cmocka_unit_test(test_good_null_lists),
 		cmocka_unit_test(test_good_flow_style),
