@@ -104,15 +104,11 @@ static int copy_link(int srcdir, const char *srcname, const struct stat *st, int
 /* Copy the content of folder src into folder dst (both open fds). */
 static int copy_tree(int src, int dst, const char *where, int depth, struct dv_error *err)
 {
-	int dup = fcntl(src, F_DUPFD_CLOEXEC, 3);
-	dv_autoclosedir DIR *d = dup >= 0 ? fdopendir(dup) : NULL;
+	dv_autoclosedir DIR *d = dv_opendir_fd(src);
 	struct dirent *de;
 
-	if (!d) {
-		if (dup >= 0)
-			close(dup);
+	if (!d)
 		return dv_err(err, errno, "cannot read folder '%s'", where);
-	}
 	if (depth > 256)
 		return dv_err(err, ELOOP, "'%s' is nested too deep", where);
 	while ((errno = 0, de = readdir(d))) {

@@ -61,14 +61,7 @@ static void keep_chain(const struct layer_store *st, struct dv_strv *keep, const
 
 static DIR *dir_of(int fd)
 {
-	int dup = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-	DIR *d = dup >= 0 ? fdopendir(dup) : NULL;
-
-	if (!d && dup >= 0)
-		close(dup);
-	if (d) /* a dup shares the offset a previous listing left at the end */
-		rewinddir(d);
-	return d;
+	return dv_opendir_fd(fd);
 }
 
 static int gc_tmp(const struct layer_store *st, unsigned long long *bytes, struct dv_error *err)

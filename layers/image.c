@@ -300,16 +300,11 @@ int layer_record_write(const struct layer_store *st, const struct layer_image *i
 static void list_dir(const struct layer_store *st, int dfd, const char *prefix, int depth,
 		     struct layer_image **v, size_t *n, size_t *cap)
 {
-	int dup = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
-	dv_autoclosedir DIR *d = dup >= 0 ? fdopendir(dup) : NULL;
+	dv_autoclosedir DIR *d = dv_opendir_fd(dfd);
 	struct dirent *de;
 
-	if (!d) {
-		if (dup >= 0)
-			close(dup);
+	if (!d)
 		return;
-	}
-	rewinddir(d); /* a dup shares the offset a previous listing left at the end */
 	while ((de = readdir(d))) {
 		struct stat sb;
 

@@ -400,16 +400,11 @@ int layer_cache_put(const struct layer_store *st, const char *key, const char *i
  * set with AT_SYMLINK_NOFOLLOW: a symlink is never followed. */
 static void make_removable(int fd, dev_t dev, int depth)
 {
-	int dup = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-	dv_autoclosedir DIR *d = dup >= 0 ? fdopendir(dup) : NULL;
+	dv_autoclosedir DIR *d = dv_opendir_fd(fd);
 	struct dirent *de;
 
-	if (!d) {
-		if (dup >= 0)
-			close(dup);
+	if (!d)
 		return;
-	}
-	rewinddir(d);
 	while (depth < 256 && (de = readdir(d))) {
 		struct stat sb;
 		dv_autoclose int sub = -1;

@@ -43,17 +43,15 @@ int prov_env_list(const struct layer_store *st, bool strict, struct ctr_state **
 		  struct dv_error *err)
 {
 	dv_autoclose int fd = envs_fd(st);
-	dv_autoclose int dup = fd < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, 3);
-	dv_autoclosedir DIR *d = NULL;
+	dv_autoclosedir DIR *d = fd < 0 ? NULL : dv_opendir_fd(fd);
 	struct dirent *de;
 	struct ctr_state *v = NULL;
 	size_t count = 0;
 
 	*out = NULL;
 	*n = 0;
-	if (dup < 0 || !(d = fdopendir(dup)))
+	if (!d)
 		return dv_err(err, errno, "cannot read '%s/envs'", st->root);
-	dup = -1; /* the DIR owns it now */
 	while ((de = readdir(d))) {
 		struct ctr_state s = { 0 };
 		struct dv_error ignored = { 0 };

@@ -17,6 +17,7 @@
 
 #include "provision.h"
 #include "util/cleanup.h"
+#include "util/fs.h"
 #include "util/hash.h"
 #include "util/banned.h"
 
@@ -133,16 +134,14 @@ static int digest_tree(int dirfd, const char *name, const char *rel, struct dv_s
 		dv_sha256_update(h, target, (size_t)n + 1);
 	} else if (S_ISDIR(st.st_mode)) {
 		dv_autoclose int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-		dv_autoclose int dup = fd < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, 3);
-		dv_autoclosedir DIR *d = NULL;
+		dv_autoclosedir DIR *d = fd < 0 ? NULL : dv_opendir_fd(fd);
 		struct dv_strv names = { 0 };
 		struct dirent *de;
 		char line[32];
 		int ret = 0;
 
-		if (dup < 0 || !(d = fdopendir(dup)))
+		if (!d)
 			return dv_err(err, errno, "cannot read folder '%s'", rel);
-		dup = -1; /* the DIR owns it now */
 		/* Everything the copy takes is in the key, .git included: the
 		 * key and the layer must never disagree. */
 		while ((de = readdir(d)))

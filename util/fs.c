@@ -155,6 +155,22 @@ int dv_mkdirat_ok(int dirfd, const char *name, mode_t mode, struct dv_error *err
 	return 0;
 }
 
+DIR *dv_opendir_fd(int fd)
+{
+	int dup = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	DIR *d = dup >= 0 ? fdopendir(dup) : NULL;
+
+	if (!d && dup >= 0) {
+		int e = errno;
+
+		close(dup);
+		errno = e;
+	}
+	if (d)
+		rewinddir(d);
+	return d;
+}
+
 int dv_open_dir_at(int dirfd, const char *path, struct dv_error *err)
 {
 	char buf[PATH_MAX];
@@ -219,15 +235,11 @@ static int open_dir_same_mount(int dirfd, const char *name, const char *path,
 /* Remove everything inside the open folder fd. */
 static int rm_contents(int fd, const char *where, struct dv_error *err)
 {
-	dv_autoclosedir DIR *d = NULL;
+	dv_autoclosedir DIR *d = dv_opendir_fd(fd);
 	struct dirent *de;
-	int dup = fcntl(fd, F_DUPFD_CLOEXEC, 3);
 
-	if (dup < 0 || !(d = fdopendir(dup))) {
-		if (dup >= 0)
-			close(dup);
+	if (!d)
 		return dv_err(err, errno, "cannot read folder '%s'", where);
-	}
 	while ((errno = 0, de = readdir(d))) {
 		struct stat st;
 		char path[PATH_MAX];
@@ -335,14 +347,10 @@ static unsigned long long du_fd(int fd)
 {
 	unsigned long long total = 0;
 	struct dirent *de;
-	int dup = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-	DIR *d = dup >= 0 ? fdopendir(dup) : NULL;
+	DIR *d = dv_opendir_fd(fd);
 
-	if (!d) {
-		if (dup >= 0)
-			close(dup);
+	if (!d)
 		return 0;
-	}
 	while ((de = readdir(d))) {
 		struct stat st;
 

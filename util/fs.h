@@ -8,6 +8,7 @@
 #define DV_FS_H
 
 #include <stdbool.h>
+#include <dirent.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -30,6 +31,10 @@ int dv_renameat(int olddirfd, const char *oldname, int newdirfd, const char *new
 int dv_mkdir_p(const char *path, mode_t mode, struct dv_error *err);
 /* mkdirat that accepts EEXIST when the thing there is a folder (not a link). */
 int dv_mkdirat_ok(int dirfd, const char *name, mode_t mode, struct dv_error *err);
+/* A DIR stream over a duplicate of the open folder fd, rewound (a dup
+ * shares the offset an earlier listing left at the end); fd stays ours.
+ * NULL with errno set on failure. Close with closedir(). */
+DIR *dv_opendir_fd(int fd);
 /* Open a folder below dirfd without following symlinks in any component. */
 int dv_open_dir_at(int dirfd, const char *path, struct dv_error *err);
 
