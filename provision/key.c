@@ -51,8 +51,10 @@ static void env_json(struct dv_buf *b, const struct env_spec *spec)
 {
 	struct env_kv *sorted = dv_xcalloc(spec->n_env + 1, sizeof(*sorted));
 
-	memcpy(sorted, spec->env, spec->n_env * sizeof(*sorted));
-	qsort(sorted, spec->n_env, sizeof(*sorted), kv_cmp);
+	if (spec->n_env) { /* env may be NULL when empty: no memcpy/qsort of NULL */
+		memcpy(sorted, spec->env, spec->n_env * sizeof(*sorted));
+		qsort(sorted, spec->n_env, sizeof(*sorted), kv_cmp);
+	}
 	dv_buf_adds(b, "{");
 	for (size_t i = 0; i < spec->n_env; i++) {
 		if (i)
