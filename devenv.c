@@ -220,6 +220,27 @@ static int cmd_reload(struct dv_ctx *ctx, struct layer_store *st, int argc, char
 	return halt_or_reload(ctx, st, argc, argv, find_cmd("reload"), true, err);
 }
 
+static int suspend_or_resume(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
+			     const struct cmd *self, bool freeze, struct dv_error *err)
+{
+	ENV_CMD_PROLOGUE(false);
+	ret = prov_env_suspend(ctx, st, &env, freeze, err);
+	prov_env_release(&env);
+	return ret;
+}
+
+static int cmd_suspend(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
+		       struct dv_error *err)
+{
+	return suspend_or_resume(ctx, st, argc, argv, find_cmd("suspend"), true, err);
+}
+
+static int cmd_resume(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
+		      struct dv_error *err)
+{
+	return suspend_or_resume(ctx, st, argc, argv, find_cmd("resume"), false, err);
+}
+
 static int force_opt(int c, const char *arg, void *data, struct dv_error *err)
 {
 	(void)arg;
@@ -276,6 +297,10 @@ static int cmd_status(struct dv_ctx *ctx, struct layer_store *st, int argc, char
 	ENV_CMD_PROLOGUE(false);
 	const char *state = status_name(&env);
 	bool running = env.has_state && ctr_probe(&env.state.init) != CTR_STOPPED;
+	unsigned long long ooms = 0;
+	/* The counters live in the env's cgroups, which halt removes: an init
+	 * killed for memory leaves them for status to read until then. */
+	bool oom_known = env.has_state && ctr_cgroup_oom_kills(&env.state.cgroups, &ooms) == 0;
 
 	if (ctx->json) {
 		struct json_object *o = json_object_new_object();
@@ -289,6 +314,8 @@ static int cmd_status(struct dv_ctx *ctx, struct layer_store *st, int argc, char
 		json_object_object_add(o, "checkout", env.has_state ? json_object_new_string(env.state.checkout) : NULL);
 		json_object_object_add(o, "workdir", env.has_state ? json_object_new_string(env.state.workdir) : NULL);
 		json_object_object_add(o, "created", env.has_state ? json_object_new_int64(env.state.created) : NULL);
+		json_object_object_add(o, "oom_kills", oom_known ? json_object_new_int64((int64_t)ooms) : NULL);
+		json_object_object_add(o, "oom_killed", json_object_new_boolean(ooms > 0));
 		printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 		json_object_put(o);
 	} else if (!env.has_state) {
@@ -299,6 +326,9 @@ static int cmd_status(struct dv_ctx *ctx, struct layer_store *st, int argc, char
 		       env.state.checkout, env.state.workdir);
 		if (running)
 			printf("  init pid: %d\n", (int)env.state.init.pid);
+		if (ooms)
+			printf("  out of memory: %llu process%s OOM-killed%s; see 'resources: memory'\n", ooms,
+			       ooms == 1 ? "" : "es", running ? "" : ", the env's init may be among them");
 	}
 	prov_env_release(&env);
 	ret = 0;
@@ -732,6 +762,8 @@ static const struct cmd commands[] = {
 	{ "up", cmd_up, CMD_STORE | CMD_LOCKS_STORE, "[-e NAME|ID]", "build what is missing, create or start the env, run on_up" },
 	{ "ssh", cmd_ssh, CMD_STORE_PEEK, "[-e NAME|ID] [-c CMD | -- ARGV...]", "open a shell, or run a command, in the running env" },
 	{ "halt", cmd_halt, CMD_STORE, "[-e NAME|ID] [--timeout S]", "stop the env (SIGTERM, then SIGKILL after S seconds, default 10); keeps its files" },
+	{ "suspend", cmd_suspend, CMD_STORE, "[-e NAME|ID]", "freeze every process of the running env" },
+	{ "resume", cmd_resume, CMD_STORE, "[-e NAME|ID]", "thaw a suspended env" },
 	{ "reload", cmd_reload, CMD_STORE | CMD_LOCKS_STORE, "[-e NAME|ID] [--timeout S]", "halt and up again, picking up Envfile changes" },
 	{ "provision", cmd_provision, CMD_STORE | CMD_LOCKS_STORE, "[-e NAME|ID]", "rebuild provisioning against the current Envfile" },
 	{ "destroy", cmd_destroy, CMD_STORE, "[-e NAME|ID] [-f]", "remove the env (never the checkout)" },

@@ -71,9 +71,16 @@ static void enable_controllers(const char *dir)
 	close(fd);
 }
 
-int ctr_cgroup_create(const char *name, struct dv_strv *out, struct dv_error *err)
+int ctr_cgroup_create(const char *name, const struct ctr_limits *lim, struct dv_strv *out,
+		      struct dv_error *err)
 {
-	dv_autofclose FILE *f = fopen("/proc/self/mountinfo", "re");
+	return ctr_cgroup_create_in("/proc/self/mountinfo", name, lim, out, err);
+}
+
+int ctr_cgroup_create_in(const char *mountinfo, const char *name, const struct ctr_limits *lim,
+			 struct dv_strv *out, struct dv_error *err)
+{
+	dv_autofclose FILE *f = fopen(mountinfo, "re");
 	struct dv_strv devs = { 0 }, made = { 0 };
 	char line[4096];
 	size_t i;
@@ -81,7 +88,7 @@ int ctr_cgroup_create(const char *name, struct dv_strv *out, struct dv_error *er
 	if (!name[0] || strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, ".."))
 		return dv_err(err, EINVAL, "invalid cgroup name '%s'", name);
 	if (!f)
-		return dv_err(err, errno, "cannot read /proc/self/mountinfo");
+		return dv_err(err, errno, "cannot read '%s'", mountinfo);
 	while (fgets(line, sizeof(line), f)) {
 		char dev[32], mnt[2048], fstype[64], opts[1024], dir[4096];
 		char *sep = strstr(line, " - ");
@@ -115,6 +122,8 @@ int ctr_cgroup_create(const char *name, struct dv_strv *out, struct dv_error *er
 		dv_strv_push(&made, dir);
 	}
 	dv_strv_release(&devs);
+	if (lim && ctr_cgroup_set_limits(&made, lim, err) < 0)
+		goto fail;
 	for (i = 0; i < made.n; i++)
 		dv_strv_push_owned(out, dv_steal_ptr(&made.v[i]));
 	dv_strv_release(&made);

@@ -48,6 +48,8 @@ static int kill_listed(const char *dir, unsigned *left, struct dv_error *err)
 
 int ctr_cgroup_kill(const struct dv_strv *paths, struct dv_error *err)
 {
+	/* A frozen (v1) task takes SIGKILL only once thawed. */
+	ctr_cgroup_freeze(paths, false, 0, &(struct dv_error){ 0 });
 	for (size_t i = 0; i < paths->n; i++) {
 		dv_autofree char *knob = dv_xasprintf("%s/cgroup.kill", paths->v[i]);
 		dv_autoclose int fd = open(knob, O_WRONLY | O_CLOEXEC);

@@ -87,10 +87,33 @@ int ctr_run(const struct ctr_spec *spec, const struct ctr_exec *x, int *status,
 int ctr_copy_in(const struct ctr_spec *spec, const char *host_path, const char *dest,
 		struct dv_error *err);
 
+/* Limits from the Envfile's `resources`; 0 means none. */
+struct ctr_limits {
+	unsigned long long memory;  /* bytes */
+	unsigned cpus_milli;        /* thousandths of a CPU (1500: 1.5 CPUs) */
+	unsigned long long pids;    /* most processes and threads at once */
+};
+
 /* Per-env cgroups: one folder named devenv/<name> in each hierarchy this
- * machine mounts (cgroup v2 unified, and each v1 controller hierarchy).
- * *out lists the absolute folders created. remove tolerates missing ones. */
-int ctr_cgroup_create(const char *name, struct dv_strv *out, struct dv_error *err);
+ * machine mounts (cgroup v2 unified, and each v1 controller hierarchy),
+ * with lim (may be NULL) written. *out lists the absolute folders created.
+ * ENOTSUP when a limit asked for has no controller here. remove tolerates
+ * missing ones. */
+int ctr_cgroup_create(const char *name, const struct ctr_limits *lim, struct dv_strv *out,
+		      struct dv_error *err);
+/* The same on a mountinfo file of one's choice (the unit tests' fake tree). */
+int ctr_cgroup_create_in(const char *mountinfo, const char *name, const struct ctr_limits *lim,
+			 struct dv_strv *out, struct dv_error *err);
+/* Write lim into existing cgroup folders (v2 or v1 files, whichever exist). */
+int ctr_cgroup_set_limits(const struct dv_strv *cgroups, const struct ctr_limits *lim,
+			  struct dv_error *err);
+/* Freeze (waiting up to timeout_ms until the kernel says FROZEN; on timeout
+ * thaws again, ETIMEDOUT) or thaw. ENOTSUP without a freezer. */
+int ctr_cgroup_freeze(const struct dv_strv *cgroups, bool freeze, unsigned timeout_ms,
+		      struct dv_error *err);
+/* How many processes the OOM killer killed in these cgroups (v2
+ * memory.events, v1 memory.oom_control); -1 when no folder tells. */
+int ctr_cgroup_oom_kills(const struct dv_strv *cgroups, unsigned long long *out);
 int ctr_cgroup_remove(const struct dv_strv *paths, struct dv_error *err);
 /* SIGKILL every process in these cgroups and wait until they are empty
  * (cgroup.kill on v2; each pid of cgroup.procs on v1). */
@@ -108,6 +131,7 @@ struct ctr_state {
 	char *workdir, *shell;
 	struct dv_strv env;         /* KEY=VALUE for commands entering the env */
 	struct dv_strv cgroups;
+	struct ctr_limits limits;   /* as written into the cgroups */
 	struct ctr_init init;       /* pid 0 when never started */
 	long long created;          /* unix seconds */
 };

@@ -56,7 +56,7 @@ int ctr_state_read(int envs_fd, const char *id, struct ctr_state *out, struct dv
 	dv_autofree char *text = NULL;
 	char path[64];
 	size_t len;
-	struct json_object *o;
+	struct json_object *o, *lim;
 	struct json_tokener *tok;
 
 	snprintf(path, sizeof(path), "%s/state.json", id);
@@ -83,6 +83,11 @@ int ctr_state_read(int envs_fd, const char *id, struct ctr_state *out, struct dv
 	out->shell = get_str(o, "shell");
 	get_strv(o, "env", &out->env);
 	get_strv(o, "cgroups", &out->cgroups);
+	if (json_object_object_get_ex(o, "limits", &lim)) {
+		out->limits.memory = (unsigned long long)get_int(lim, "memory");
+		out->limits.cpus_milli = (unsigned)get_int(lim, "cpus_milli");
+		out->limits.pids = (unsigned long long)get_int(lim, "pids");
+	}
 	out->init.pid = (pid_t)get_int(o, "init_pid");
 	out->init.start_time = (unsigned long long)get_int(o, "init_start");
 	out->created = get_int(o, "created");
@@ -120,6 +125,14 @@ int ctr_state_write(int envs_fd, const struct ctr_state *st, struct dv_error *er
 	S("shell", st->shell);
 	json_object_object_add(o, "env", strv_json(&st->env));
 	json_object_object_add(o, "cgroups", strv_json(&st->cgroups));
+	{
+		struct json_object *lim = json_object_new_object();
+
+		json_object_object_add(lim, "memory", json_object_new_int64((int64_t)st->limits.memory));
+		json_object_object_add(lim, "cpus_milli", json_object_new_int64(st->limits.cpus_milli));
+		json_object_object_add(lim, "pids", json_object_new_int64((int64_t)st->limits.pids));
+		json_object_object_add(o, "limits", lim);
+	}
 	json_object_object_add(o, "init_pid", json_object_new_int64(st->init.pid));
 	json_object_object_add(o, "init_start", json_object_new_int64((int64_t)st->init.start_time));
 	json_object_object_add(o, "created", json_object_new_int64(st->created));

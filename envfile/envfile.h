@@ -31,6 +31,13 @@ struct env_step {
 	unsigned line, col; /* where the step starts in the Envfile */
 };
 
+/* `resources`; 0 means no limit. */
+struct env_resources {
+	unsigned long long memory; /* bytes, at least 6m */
+	unsigned cpus_milli;       /* thousandths of a CPU, 0.01 to 1024 CPUs */
+	unsigned long long pids;   /* 8 to 4194304 */
+};
+
 struct env_spec {
 	char *path;     /* absolute path of the Envfile */
 	char *display;  /* the name used in messages: path relative to the cwd, e.g. "Envfile" */
@@ -46,6 +53,7 @@ struct env_spec {
 	size_t n_provision;
 	struct env_step *on_up;
 	size_t n_on_up;
+	struct env_resources resources;
 };
 
 /* Look for "Envfile" in start_dir and its parents, stopping at the repository

@@ -32,6 +32,13 @@ static char *step_label(const struct env_step *step)
 	return dv_xasprintf("copy: %.*s%s -> %s", (int)n, text, cut ? " …" : "", step->to);
 }
 
+void prov_limits(const struct env_spec *spec, struct ctr_limits *out)
+{
+	out->memory = spec->resources.memory;
+	out->cpus_milli = spec->resources.cpus_milli;
+	out->pids = spec->resources.pids;
+}
+
 /* KEY=VALUE list for processes: the Envfile's env, with PATH defaulted. */
 void prov_envp(const struct env_spec *spec, struct dv_strv *out)
 {
@@ -55,7 +62,9 @@ static int run_step(const struct layer_store *st, const struct env_spec *spec,
 	dv_autofree char *upper = layer_staging_path(st, staging, "diff");
 	dv_autofree char *work = layer_staging_path(st, staging, "work");
 	struct ctr_spec cs = { 0 };
-	struct dv_strv envp = { 0 };
+	struct dv_strv envp = { 0 }, cgroups = { 0 };
+	struct ctr_limits lim;
+	char cgname[32];
 	int status = 0, ret = -1;
 
 	for (size_t i = 0; i < chain->n; i++) /* overlay wants the top layer first */
@@ -73,6 +82,13 @@ static int run_step(const struct layer_store *st, const struct env_spec *spec,
 		ret = ctr_copy_in(&cs, step->copy_abs, step->to, err);
 		goto out;
 	}
+	/* The step runs under the env's limits (DESIGN.md: every process of
+	 * the env in its cgroup), in a cgroup of its own, removed after. */
+	prov_limits(spec, &lim);
+	snprintf(cgname, sizeof(cgname), "build-%d", (int)getpid());
+	if (ctr_cgroup_create(cgname, &lim, &cgroups, err) < 0)
+		goto out;
+	cs.cgroups = &cgroups;
 	prov_envp(spec, &envp);
 	char *argv[] = { spec->shell, "-c", step->run, NULL };
 	struct ctr_exec x = { .argv = argv, .envp = envp.v, .cwd = "/", .tty = false, .tee_fd = -1 };
@@ -88,6 +104,14 @@ static int run_step(const struct layer_store *st, const struct env_spec *spec,
 	}
 	ret = 0;
 out:
+	if (cgroups.n) {
+		struct dv_error ignored = { 0 };
+
+		if (ctr_cgroup_kill(&cgroups, &ignored) < 0 ||
+		    ctr_cgroup_remove(&cgroups, &ignored) < 0)
+			fprintf(stderr, "devenv: warning: %s\n", ignored.msg);
+	}
+	dv_strv_release(&cgroups);
 	for (size_t i = 0; i < chain->n; i++)
 		free((char *)lowers[i]);
 	dv_strv_release(&envp);

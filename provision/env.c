@@ -363,7 +363,8 @@ static int start_env(const struct layer_store *st, struct prov_env *env, int efd
 	 * starting an init and recording it may have left an init running on
 	 * these very files: empty the cgroups before a new init uses them. */
 	dv_strv_release(&s->cgroups);
-	if (ctr_cgroup_create(env->id, &s->cgroups, err) < 0 ||
+	prov_limits(&env->spec, &s->limits);
+	if (ctr_cgroup_create(env->id, &s->limits, &s->cgroups, err) < 0 ||
 	    ctr_cgroup_kill(&s->cgroups, err) < 0)
 		goto out;
 	cs.hostname = env->spec.name;
@@ -458,6 +459,11 @@ int prov_env_up(struct dv_ctx *ctx, const struct layer_store *st, struct prov_en
 		return dv_err(err, errno, "cannot open '%s/envs'", st->root);
 	if (prov_env_lock(st, env, err) < 0 || plan_make(st, &env->spec, &p, err) < 0)
 		goto out;
+	if (env->has_state && ctr_probe(&env->state.init) == CTR_FROZEN) {
+		dv_err_plain(err, EBUSY, "env '%s' is suspended; 'devenv resume' thaws it",
+			     env->spec.name);
+		goto out;
+	}
 	if (env->has_state && ctr_probe(&env->state.init) != CTR_STOPPED) {
 		if (strcmp(p.digest, env->state.spec_digest) == 0)
 			printf("env '%s' is already running\n", env->spec.name);
@@ -492,6 +498,10 @@ int prov_env_halt(const struct dv_ctx *ctx, const struct layer_store *st, struct
 		if (say && !ctx->quiet)
 			printf("env '%s' is not running\n", env->state.name);
 	} else {
+		/* A frozen env takes no signal: thaw it first. */
+		if (ctr_probe(&env->state.init) == CTR_FROZEN &&
+		    ctr_cgroup_freeze(&env->state.cgroups, false, 0, err) < 0)
+			return -1;
 		if (ctr_stop(&env->state.init, timeout_s, err) < 0)
 			return -1;
 		if (say && !ctx->quiet)

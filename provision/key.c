@@ -222,7 +222,13 @@ char *prov_spec_digest(const struct env_spec *spec, const char *base_id,
 			dv_buf_adds(&b, ",");
 		json_str(&b, keys->v[i]);
 	}
-	dv_buf_adds(&b, "],\"shell\":");
+	dv_buf_adds(&b, "]");
+	/* Only when set, so that envs made before `resources` existed keep
+	 * their digest. Not in the step keys: limits never change a layer. */
+	if (spec->resources.memory || spec->resources.cpus_milli || spec->resources.pids)
+		dv_buf_addf(&b, ",\"resources\":{\"cpus_milli\":%u,\"memory\":%llu,\"pids\":%llu}",
+			    spec->resources.cpus_milli, spec->resources.memory, spec->resources.pids);
+	dv_buf_adds(&b, ",\"shell\":");
 	json_str(&b, spec->shell);
 	dv_buf_adds(&b, ",\"workdir\":");
 	json_str(&b, spec->workdir);

@@ -44,6 +44,9 @@ int prov_build(const struct dv_ctx *ctx, const struct layer_store *st,
 	       const struct env_spec *spec, const struct layer_image *base,
 	       const struct dv_strv *keys, struct dv_strv *layers, struct dv_error *err);
 
+/* The spec's `resources` as cgroup limits. */
+void prov_limits(const struct env_spec *spec, struct ctr_limits *out);
+
 /* KEY=VALUE environment for processes in the env or a build container: the
  * Envfile's `env`, PATH defaulted, HOME=/root. */
 void prov_envp(const struct env_spec *spec, struct dv_strv *out);
@@ -83,6 +86,10 @@ int prov_env_halt(const struct dv_ctx *ctx, const struct layer_store *st, struct
  * new layers if they changed (restarting it if it ran). */
 int prov_env_provision(struct dv_ctx *ctx, const struct layer_store *st,
 		       struct prov_env *env, struct dv_error *err);
+/* suspend (freeze) or resume (thaw) a running env through its cgroups'
+ * freezer (suspend.c). ESRCH when it is not running. */
+int prov_env_suspend(const struct dv_ctx *ctx, const struct layer_store *st, struct prov_env *env,
+		     bool freeze, struct dv_error *err);
 /* destroy: halt, then remove envs/<id> without crossing a mount or following
  * a link. Never touches the checkout. */
 int prov_env_destroy(const struct dv_ctx *ctx, const struct layer_store *st,

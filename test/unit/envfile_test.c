@@ -648,6 +648,28 @@ static void test_parse_in_memory(void **state)
 	env_spec_release(&spec);
 }
 
+static void test_good_resources(void **state)
+{
+	struct dv_error err = { 0 };
+	struct env_spec spec = { 0 };
+
+	(void)state;
+	assert_int_equal(parse_fixture("good", "resources.yaml", &spec, &err), 0);
+	assert_true(spec.resources.memory == 2ULL << 30);
+	assert_int_equal(spec.resources.cpus_milli, 1500);
+	assert_true(spec.resources.pids == 4096);
+	env_spec_release(&spec);
+	assert_int_equal(parse_fixture("good", "resources-min.yaml", &spec, &err), 0);
+	assert_true(spec.resources.memory == 6ULL << 20);
+	assert_int_equal(spec.resources.cpus_milli, 250);
+	assert_true(spec.resources.pids == 8);
+	env_spec_release(&spec);
+	/* null, and no key at all: no limits */
+	assert_int_equal(parse_fixture("good", "resources-null.yaml", &spec, &err), 0);
+	assert_true(!spec.resources.memory && !spec.resources.cpus_milli && !spec.resources.pids);
+	env_spec_release(&spec);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -658,6 +680,7 @@ int main(void)
 		cmocka_unit_test(test_good_full),
 		cmocka_unit_test(test_good_null_lists),
 		cmocka_unit_test(test_good_flow_style),
+		cmocka_unit_test(test_good_resources),
 		cmocka_unit_test(test_parse_in_memory),
 		cmocka_unit_test_setup_teardown(test_find_in_repo, tree_setup, tree_teardown),
 		cmocka_unit_test_setup_teardown(test_find_in_subfolder, tree_setup, tree_teardown),

@@ -126,6 +126,42 @@ static void test_change_invalidates_from_that_step(void **state)
 	dv_rm_tree_at(AT_FDCWD, dir, &err);
 }
 
+/* resources shapes the env (digest) but no layer (keys); an Envfile
+ * without it keeps the digest it had before the key existed. */
+static char *digest_for(const char *text, struct dv_strv *keys)
+{
+	struct env_spec spec = { 0 };
+	struct dv_error err = { 0 };
+	char *d;
+
+	if (envfile_parse(text, strlen(text), "Envfile", "/", "/", &spec, &err) < 0)
+		fail_msg("parse: %s:%u:%u: %s", err.file, err.line, err.col, err.msg);
+	assert_int_equal(prov_keys(&spec, BASE, keys, &err), 0);
+	d = prov_spec_digest(&spec, BASE, keys);
+	env_spec_release(&spec);
+	return d;
+}
+
+static void test_resources_in_digest_not_keys(void **state)
+{
+	struct dv_strv k1 = { 0 }, k2 = { 0 }, k3 = { 0 }, k4 = { 0 };
+	dv_autofree char *none = digest_for("image: busybox\nprovision:\n  - run: x\n", &k1);
+	dv_autofree char *null = digest_for("image: busybox\nresources:\nprovision:\n  - run: x\n", &k2);
+	dv_autofree char *a = digest_for("image: busybox\nresources: { pids: 64 }\nprovision:\n  - run: x\n", &k3);
+	dv_autofree char *b = digest_for("image: busybox\nresources: { pids: 65 }\nprovision:\n  - run: x\n", &k4);
+
+	(void)state;
+	assert_string_equal(none, null);
+	assert_string_not_equal(none, a);
+	assert_string_not_equal(a, b);
+	assert_string_equal(k1.v[0], k3.v[0]);
+	assert_string_equal(k3.v[0], k4.v[0]);
+	dv_strv_release(&k1);
+	dv_strv_release(&k2);
+	dv_strv_release(&k3);
+	dv_strv_release(&k4);
+}
+
 /* Editing a copied file (staged in git or not) changes that step's key. */
 static void test_copy_content_is_in_the_key(void **state)
 {
@@ -191,6 +227,7 @@ int main(void)
 		cmocka_unit_test(test_copy_content_is_in_the_key),
 		cmocka_unit_test(test_base_image_is_key_zero),
 		cmocka_unit_test(test_env_id),
+		cmocka_unit_test(test_resources_in_digest_not_keys),
 	};
 
 	return cmocka_run_group_tests_name("provision", tests, NULL, NULL);

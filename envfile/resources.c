@@ -1,0 +1,214 @@
+/*
+ * envfile/resources.c - `resources: { memory: 2g, cpus: 1.5, pids: 4096 }`.
+ *
+ * memory: bytes, or a whole number with k, m, g or t (binary: 1k = 1024);
+ *         at least 6m, below which not even a shell starts reliably.
+ * cpus:   a decimal number of CPUs with up to 3 decimals, 0.01 to 1024.
+ *         Not checked against this machine's CPU count: a team's Envfile
+ *         must read the same on every laptop, and a quota above the count
+ *         merely never binds.
+ * pids:   a whole number from 8 to 4194304 (the kernel's PID_MAX_LIMIT).
+ *
+ * Kept apart from validate.c, with its own small helpers, so that each
+ * Envfile key's checks live in one place.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "envfile/internal.h"
+#include "util/str.h"
+#include "util/banned.h"
+
+#define MEMORY_MIN (6ULL << 20)
+#define MEMORY_MAX (1ULL << 50) /* 1 PiB: far above any machine, far below overflow */
+#define PIDS_MIN 8ULL
+#define PIDS_MAX 4194304ULL
+#define CPUS_MAX_MILLI 1024000U
+
+static const char *const keys[] = { "memory", "cpus", "pids" };
+
+static bool null_value(const struct env_node *n)
+{
+	return n->type == ENV_NODE_SCALAR && n->plain &&
+	       (!n->value[0] || !strcmp(n->value, "~") || !strcmp(n->value, "null") ||
+		!strcmp(n->value, "Null") || !strcmp(n->value, "NULL"));
+}
+
+static const char *kind(const struct env_node *n)
+{
+	return n->type == ENV_NODE_MAP ? "a mapping" : n->type == ENV_NODE_SEQ ? "a list" : "empty";
+}
+
+/* "2g" -> 2147483648; false on anything else or on overflow. */
+static bool parse_size(const char *s, unsigned long long *out)
+{
+	unsigned long long v = 0, mult = 1;
+	const char *p = s;
+
+	if (!isdigit((unsigned char)*p))
+		return false;
+	for (; isdigit((unsigned char)*p); p++) {
+		if (v > (UINT64_MAX - 9) / 10)
+			return false;
+		v = v * 10 + (unsigned)(*p - '0');
+	}
+	switch (tolower((unsigned char)*p)) {
+	case 0: break;
+	case 'k': mult = 1ULL << 10; break;
+	case 'm': mult = 1ULL << 20; break;
+	case 'g': mult = 1ULL << 30; break;
+	case 't': mult = 1ULL << 40; break;
+	default: return false;
+	}
+	if (*p && p[1])
+		return false;
+	if (v > MEMORY_MAX / mult)
+		v = MEMORY_MAX + 1; /* reported as too large, not as malformed */
+	else
+		v *= mult;
+	*out = v;
+	return true;
+}
+
+/* "1.5" -> 1500; false unless digits with at most 3 decimals. */
+static bool parse_cpus(const char *s, unsigned long long *out)
+{
+	unsigned long long v = 0;
+	const char *p = s;
+	int decimals = -1;
+
+	if (!isdigit((unsigned char)*p) && *p != '.')
+		return false;
+	for (; *p; p++) {
+		if (*p == '.' && decimals < 0) {
+			decimals = 0;
+			continue;
+		}
+		if (!isdigit((unsigned char)*p) || decimals >= 3 || v > 1000000000ULL)
+			return false;
+		v = v * 10 + (unsigned)(*p - '0');
+		if (decimals >= 0)
+			decimals++;
+	}
+	if (decimals == 0 && p[-1] == '.' && p - s == 1)
+		return false; /* "." alone */
+	for (int d = decimals < 0 ? 0 : decimals; d < 3; d++)
+		v *= 10;
+	*out = v;
+	return true;
+}
+
+static bool parse_count(const char *s, unsigned long long *out)
+{
+	unsigned long long v = 0;
+
+	if (!*s)
+		return false;
+	for (const char *p = s; *p; p++) {
+		if (!isdigit((unsigned char)*p) || v > 100000000000ULL)
+			return false;
+		v = v * 10 + (unsigned)(*p - '0');
+	}
+	*out = v;
+	return true;
+}
+
+static int one(const struct env_node *k, const struct env_node *x, const char *display,
+	       struct env_resources *out, struct dv_error *err)
+{
+	const char *name = k->value;
+	unsigned long long v = 0;
+	char shown[52];
+
+	if (x->type != ENV_NODE_SCALAR || null_value(x)) {
+		if (x->type == ENV_NODE_SCALAR)
+			return dv_err_at(err, display, k->line, k->col,
+					 "'%s' in 'resources' has no value; give one or remove the line", name);
+		return dv_err_at(err, display, x->line, x->col,
+				 "'%s' in 'resources' must be a number, not %s", name, kind(x));
+	}
+	snprintf(shown, sizeof(shown), "%s", x->value);
+	for (char *c = shown; *c; c++)
+		if (iscntrl((unsigned char)*c))
+			*c = '?';
+	if (!strcmp(name, "memory")) {
+		if (!parse_size(x->value, &v))
+			return dv_err_at(err, display, x->line, x->col,
+					 "'memory' in 'resources' must be a size such as '512m' or '2g' "
+					 "(k, m, g, t: powers of 1024), not '%s'", shown);
+		if (v < MEMORY_MIN)
+			return dv_err_at(err, display, x->line, x->col,
+					 "'memory' in 'resources' must be at least 6m, not '%s'", shown);
+		if (v > MEMORY_MAX)
+			return dv_err_at(err, display, x->line, x->col,
+					 "'memory' in 'resources' must be at most 1024t, not '%s'", shown);
+		out->memory = v;
+	} else if (!strcmp(name, "cpus")) {
+		if (!parse_cpus(x->value, &v) || v < 10 || v > CPUS_MAX_MILLI)
+			return dv_err_at(err, display, x->line, x->col,
+					 "'cpus' in 'resources' must be a number of CPUs from 0.01 to 1024 "
+					 "such as '1.5', not '%s'", shown);
+		out->cpus_milli = (unsigned)v;
+	} else {
+		if (!parse_count(x->value, &v) || v < PIDS_MIN || v > PIDS_MAX)
+			return dv_err_at(err, display, x->line, x->col,
+					 "'pids' in 'resources' must be a whole number from 8 to 4194304, "
+					 "not '%s'", shown);
+		out->pids = v;
+	}
+	return 0;
+}
+
+int envfile_resources(const struct env_node *key, const struct env_node *val, const char *display,
+		      struct env_resources *out, struct dv_error *err)
+{
+	struct env_resources r = { 0 };
+
+	(void)key;
+	if (null_value(val))
+		return 0;
+	if (val->type != ENV_NODE_MAP)
+		return dv_err_at(err, display, val->line, val->col,
+				 "'resources' must be a mapping such as '{ memory: 2g, cpus: 1.5, "
+				 "pids: 4096 }', not %s",
+				 val->type == ENV_NODE_SEQ ? "a list" : "a single value");
+	for (size_t i = 0; i < val->n; i += 2) {
+		const struct env_node *k = val->items[i], *x = val->items[i + 1];
+		const char *best = NULL;
+		size_t best_d = SIZE_MAX;
+
+		if (k->type != ENV_NODE_SCALAR)
+			return dv_err_at(err, display, k->line, k->col,
+					 "a key in 'resources' must be a name, not %s", kind(k));
+		for (size_t j = 0; j < i; j += 2)
+			if (!strcmp(val->items[j]->value, k->value))
+				return dv_err_at(err, display, k->line, k->col,
+						 "duplicate key '%s' (first at line %u)", k->value,
+						 val->items[j]->line);
+		for (size_t j = 0; j < 3; j++) {
+			size_t d = dv_str_distance(k->value, keys[j]);
+
+			if (!strcmp(k->value, keys[j]))
+				best_d = 0, best = keys[j], j = 3;
+			else if (d < best_d)
+				best_d = d, best = keys[j];
+		}
+		if (best_d != 0) {
+			if (best_d <= 2 && best_d < strlen(k->value))
+				return dv_err_at(err, display, k->line, k->col,
+						 "unknown key '%.48s' in 'resources' (did you mean '%s'?)",
+						 k->value, best);
+			return dv_err_at(err, display, k->line, k->col,
+					 "unknown key '%.48s' in 'resources' (valid keys: memory, cpus, pids)",
+					 k->value);
+		}
+		if (one(k, x, display, &r, err) < 0)
+			return -1;
+	}
+	*out = r;
+	return 0;
+}

@@ -1,0 +1,46 @@
+/*
+ * provision/suspend.c - `suspend` and `resume`: freeze and thaw a running
+ * env through its cgroups' freezer. Nothing is stored: whether an env is
+ * suspended is read live from the freezer (ctr_probe).
+ */
+#include <errno.h>
+#include <stdio.h>
+
+#include "provision.h"
+#include "util/banned.h"
+
+#define FREEZE_TIMEOUT_MS 10000
+
+int prov_env_suspend(const struct dv_ctx *ctx, const struct layer_store *st, struct prov_env *env,
+		     bool freeze, struct dv_error *err)
+{
+	enum ctr_status now;
+
+	if (!env->has_state)
+		return dv_err_plain(err, ENOENT, "env %s was never brought up; 'devenv up' creates it",
+				    env->id);
+	if (prov_env_lock(st, env, err) < 0)
+		return -1;
+	if (!env->has_state)
+		return dv_err_plain(err, ENOENT, "env %s was destroyed meanwhile", env->id);
+	now = ctr_probe(&env->state.init);
+	if (now == CTR_STOPPED)
+		return dv_err_plain(err, ESRCH, "env '%s' is not running; 'devenv up' starts it",
+				    env->state.name);
+	if ((now == CTR_FROZEN) == freeze) {
+		if (!ctx->quiet)
+			printf("env '%s' is %s\n", env->state.name,
+			       freeze ? "already suspended" : "not suspended");
+		return 0;
+	}
+	if (ctr_cgroup_freeze(&env->state.cgroups, freeze, FREEZE_TIMEOUT_MS, err) < 0)
+		return dv_err_prefix(err, "cannot %s env '%s'", freeze ? "suspend" : "resume",
+				     env->state.name);
+	if (!ctx->quiet) {
+		if (freeze)
+			printf("env '%s' suspended; 'devenv resume' thaws it\n", env->state.name);
+		else
+			printf("env '%s' resumed\n", env->state.name);
+	}
+	return 0;
+}

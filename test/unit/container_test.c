@@ -1,0 +1,265 @@
+/*
+ * test/unit/container_test.c - container/cgroup*.c against fake cgroup
+ * trees: a temporary folder with the files a cgroup v2 or v1 hierarchy
+ * holds, and a mountinfo naming it. No root, no real cgroup. Pure v2 cannot
+ * be tried for real on the hybrid CI machine, so these tests are its proof.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "container/container.h"
+#include "util/cleanup.h"
+#include "util/error.h"
+#include "util/fs.h"
+#include "util/str.h"
+
+static char root[64];
+
+static void put(const char *rel, const char *text)
+{
+	dv_autofree char *path = dv_xasprintf("%s/%s", root, rel);
+	dv_autofree char *dir = dv_xstrdup(path);
+	FILE *f;
+
+	*strrchr(dir, '/') = 0;
+	assert_int_equal(dv_mkdir_p(dir, 0755, &(struct dv_error){ 0 }), 0);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static char *get(const char *rel)
+{
+	dv_autofree char *path = dv_xasprintf("%s/%s", root, rel);
+	struct dv_error err = { 0 };
+	char *text = NULL;
+	size_t len;
+
+	assert_int_equal(dv_read_file_at(AT_FDCWD, path, &text, &len, &err), 0);
+	return text;
+}
+
+#define ASSERT_FILE(rel, want)                         \
+	do {                                           \
+		dv_autofree char *got_ = get(rel);     \
+		assert_string_equal(got_, want);       \
+	} while (0)
+
+static int setup(void **state)
+{
+	(void)state;
+	snprintf(root, sizeof(root), "/tmp/devenv-cgtest.XXXXXX");
+	return mkdtemp(root) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	return dv_rm_tree_at(AT_FDCWD, root, &(struct dv_error){ 0 });
+}
+
+/* A pure v2 machine: one cgroup2 at ROOT/v2 with the controllers enabled. */
+static void fake_v2(const char *env)
+{
+	dv_autofree char *mi = dv_xasprintf("30 1 0:26 / %s/v2 rw - cgroup2 cgroup2 rw\n"
+					    "31 1 0:27 / %s/other rw - tmpfs tmpfs rw\n", root, root);
+	dv_autofree char *d = dv_xasprintf("v2/devenv/%s", env);
+	static const char *const files[][2] = {
+		{ "memory.max", "max\n" }, { "cpu.max", "max 100000\n" }, { "pids.max", "max\n" },
+		{ "cgroup.freeze", "0\n" }, { "cgroup.events", "populated 1\nfrozen 0\n" },
+		{ "memory.events", "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n" }, { "cgroup.procs", "" },
+	};
+
+	put("mountinfo", mi);
+	put("v2/cgroup.subtree_control", "");
+	put("v2/devenv/cgroup.subtree_control", "");
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		dv_autofree char *rel = dv_xasprintf("%s/%s", d, files[i][0]);
+
+		put(rel, files[i][1]);
+	}
+}
+
+/* A v1 machine: memory, cpu+cpuacct, pids and freezer hierarchies. */
+static void fake_v1(const char *env)
+{
+	dv_autofree char *mi = dv_xasprintf(
+		"40 1 0:40 / %s/memory rw - cgroup cgroup rw,memory\n"
+		"41 1 0:41 / %s/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct\n"
+		"42 1 0:42 / %s/pids rw - cgroup cgroup rw,pids\n"
+		"43 1 0:43 / %s/freezer rw - cgroup cgroup rw,freezer\n"
+		"44 1 0:44 / %s/devices rw - cgroup cgroup rw,devices\n"
+		"45 1 0:41 / %s/cpu rw - cgroup cgroup rw,cpu,cpuacct\n",
+		root, root, root, root, root, root);
+	static const char *const files[][2] = {
+		{ "memory", "memory.limit_in_bytes" }, { "memory", "memory.oom_control" },
+		{ "cpu,cpuacct", "cpu.cfs_period_us" }, { "cpu,cpuacct", "cpu.cfs_quota_us" },
+		{ "pids", "pids.max" }, { "freezer", "freezer.state" },
+	};
+
+	put("mountinfo", mi);
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		dv_autofree char *rel = dv_xasprintf("%s/devenv/%s/%s", files[i][0], env, files[i][1]);
+
+		put(rel, !strcmp(files[i][1], "freezer.state") ? "THAWED\n" :
+			 !strcmp(files[i][1], "memory.oom_control") ? "oom_kill_disable 0\nunder_oom 0\noom_kill 0\n" :
+			 "-1\n");
+	}
+}
+
+static void test_v2_limits(void **state)
+{
+	struct ctr_limits lim = { .memory = 48ULL << 20, .cpus_milli = 1500, .pids = 64 };
+	dv_autofree char *mi = dv_xasprintf("%s/mountinfo", root);
+	struct dv_strv out = { 0 };
+	struct dv_error err = { 0 };
+
+	(void)state;
+	fake_v2("e1");
+	assert_int_equal(ctr_cgroup_create_in(mi, "e1", &lim, &out, &err), 0);
+	assert_int_equal(out.n, 1); /* the tmpfs is no cgroup */
+	ASSERT_FILE("v2/devenv/e1/memory.max", "50331648");
+	ASSERT_FILE("v2/devenv/e1/cpu.max", "150000 100000");
+	ASSERT_FILE("v2/devenv/e1/pids.max", "64");
+	/* controllers are enabled for the children of the root and of devenv/ */
+	ASSERT_FILE("v2/cgroup.subtree_control", "+cpu+memory+pids");
+	ASSERT_FILE("v2/devenv/cgroup.subtree_control", "+cpu+memory+pids");
+
+	/* a folder reused with no limits asked for goes back to unlimited */
+	lim = (struct ctr_limits){ 0 };
+	assert_int_equal(ctr_cgroup_set_limits(&out, &lim, &err), 0);
+	ASSERT_FILE("v2/devenv/e1/memory.max", "max");
+	ASSERT_FILE("v2/devenv/e1/cpu.max", "max");
+	ASSERT_FILE("v2/devenv/e1/pids.max", "max");
+	dv_strv_release(&out);
+}
+
+static void test_v1_limits(void **state)
+{
+	struct ctr_limits lim = { .memory = 6ULL << 20, .cpus_milli = 250, .pids = 8 };
+	dv_autofree char *mi = dv_xasprintf("%s/mountinfo", root);
+	struct dv_strv out = { 0 };
+	struct dv_error err = { 0 };
+
+	(void)state;
+	fake_v1("e1");
+	assert_int_equal(ctr_cgroup_create_in(mi, "e1", &lim, &out, &err), 0);
+	/* memory, cpu (mounted twice, counted once), pids, freezer; not devices */
+	assert_int_equal(out.n, 4);
+	ASSERT_FILE("memory/devenv/e1/memory.limit_in_bytes", "6291456");
+	ASSERT_FILE("cpu,cpuacct/devenv/e1/cpu.cfs_period_us", "100000");
+	ASSERT_FILE("cpu,cpuacct/devenv/e1/cpu.cfs_quota_us", "25000");
+	ASSERT_FILE("pids/devenv/e1/pids.max", "8");
+	dv_strv_release(&out);
+}
+
+static void test_missing_controller(void **state)
+{
+	struct ctr_limits lim = { .pids = 64 };
+	dv_autofree char *mi = dv_xasprintf("%s/mountinfo", root);
+	dv_autofree char *pids = dv_xasprintf("%s/v2/devenv/e1/pids.max", root);
+	struct dv_strv out = { 0 };
+	struct dv_error err = { 0 };
+
+	(void)state;
+	fake_v2("e1");
+	unlink(pids); /* like a hybrid machine's unified hierarchy */
+	assert_int_equal(ctr_cgroup_create_in(mi, "e1", &lim, &out, &err), -1);
+	assert_int_equal(err.errnum, ENOTSUP);
+	assert_string_equal(err.msg, "this machine has no pids cgroup controller for 'resources: pids'");
+	assert_int_equal(out.n, 0);
+}
+
+static void test_v2_freeze(void **state)
+{
+	dv_autofree char *mi = dv_xasprintf("%s/mountinfo", root);
+	struct dv_strv out = { 0 };
+	struct dv_error err = { 0 };
+
+	(void)state;
+	fake_v2("e1");
+	assert_int_equal(ctr_cgroup_create_in(mi, "e1", NULL, &out, &err), 0);
+	/* the kernel never says frozen: give up, thaw, ETIMEDOUT */
+	assert_int_equal(ctr_cgroup_freeze(&out, true, 50, &err), -1);
+	assert_int_equal(err.errnum, ETIMEDOUT);
+	ASSERT_FILE("v2/devenv/e1/cgroup.freeze", "0");
+	/* it does */
+	put("v2/devenv/e1/cgroup.events", "populated 1\nfrozen 1\n");
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(ctr_cgroup_freeze(&out, true, 50, &err), 0);
+	ASSERT_FILE("v2/devenv/e1/cgroup.freeze", "1");
+	assert_int_equal(ctr_cgroup_freeze(&out, false, 0, &err), 0);
+	ASSERT_FILE("v2/devenv/e1/cgroup.freeze", "0");
+	dv_strv_release(&out);
+}
+
+static void test_v1_freeze(void **state)
+{
+	dv_autofree char *mi = dv_xasprintf("%s/mountinfo", root);
+	struct dv_strv out = { 0 };
+	struct dv_error err = { 0 };
+
+	(void)state;
+	fake_v1("e1");
+	assert_int_equal(ctr_cgroup_create_in(mi, "e1", NULL, &out, &err), 0);
+	assert_int_equal(ctr_cgroup_freeze(&out, true, 50, &err), 0);
+	ASSERT_FILE("freezer/devenv/e1/freezer.state", "FROZEN");
+	assert_int_equal(ctr_cgroup_freeze(&out, false, 0, &err), 0);
+	ASSERT_FILE("freezer/devenv/e1/freezer.state", "THAWED");
+	dv_strv_release(&out);
+}
+
+static void test_oom_kills(void **state)
+{
+	dv_autofree char *mi = dv_xasprintf("%s/mountinfo", root);
+	struct dv_strv v1 = { 0 }, v2 = { 0 }, none = { 0 };
+	struct dv_error err = { 0 };
+	unsigned long long n = 99;
+
+	(void)state;
+	fake_v2("e2");
+	assert_int_equal(ctr_cgroup_create_in(mi, "e2", NULL, &v2, &err), 0);
+	assert_int_equal(ctr_cgroup_oom_kills(&v2, &n), 0);
+	assert_true(n == 0);
+	put("v2/devenv/e2/memory.events", "low 0\nhigh 0\nmax 7\noom 2\noom_kill 2\noom_group_kill 0\n");
+	assert_int_equal(ctr_cgroup_oom_kills(&v2, &n), 0);
+	assert_true(n == 2);
+
+	fake_v1("e1");
+	assert_int_equal(ctr_cgroup_create_in(mi, "e1", NULL, &v1, &err), 0);
+	put("memory/devenv/e1/memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 3\n");
+	assert_int_equal(ctr_cgroup_oom_kills(&v1, &n), 0);
+	assert_true(n == 3);
+
+	/* no memory controller: unknown, not zero */
+	dv_strv_push(&none, root);
+	assert_int_equal(ctr_cgroup_oom_kills(&none, &n), -1);
+	dv_strv_release(&v1);
+	dv_strv_release(&v2);
+	dv_strv_release(&none);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_v2_limits, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_v1_limits, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_missing_controller, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_v2_freeze, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_v1_freeze, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_oom_kills, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
