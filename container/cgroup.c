@@ -34,23 +34,6 @@ static bool has_controller(const char *opts)
 	return false;
 }
 
-/* mountinfo escapes space, tab, newline and backslash as \ooo. */
-static void unescape(char *s)
-{
-	char *w = s;
-
-	for (; *s; s++) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
-		    s[3] >= '0' && s[3] <= '7') {
-			*w++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
-			s += 3;
-		} else {
-			*w++ = *s;
-		}
-	}
-	*w = 0;
-}
-
 /* Best effort on v2: let the env's cgroup use the controllers the machine
  * gives (limits from `resources` need them); on hybrid systems there are none. */
 static void enable_controllers(const char *dir)
@@ -104,7 +87,7 @@ int ctr_cgroup_create_in(const char *mountinfo, const char *name, const struct c
 		if (seen)
 			continue;
 		dv_strv_push(&devs, dev);
-		unescape(mnt);
+		dv_mountinfo_unescape(mnt);
 		snprintf(dir, sizeof(dir), "%s/devenv", mnt);
 		if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
 			dv_err(err, errno, "cannot create cgroup '%s'", dir);

@@ -270,8 +270,7 @@ static int rm_contents(int fd, const char *where, struct dv_error *err)
 	return 0;
 }
 
-/* mountinfo escapes blanks and backslashes as \ooo. */
-static void unescape_octal(char *s)
+void dv_mountinfo_unescape(char *s)
 {
 	char *w = s;
 
@@ -299,7 +298,7 @@ int dv_mount_under(const char *path, char *out, size_t outlen)
 		/* id parent major:minor root mount-point ... */
 		if (sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1)
 			continue;
-		unescape_octal(mnt);
+		dv_mountinfo_unescape(mnt);
 		if (strncmp(mnt, path, n) == 0 && (mnt[n] == '/' || mnt[n] == 0)) {
 			snprintf(out, outlen, "%s", mnt);
 			return 1;

@@ -43,6 +43,8 @@ int dv_open_dir_at(int dirfd, const char *path, struct dv_error *err);
  * with EBUSY naming the mount point before removing anything. A missing
  * name is success. */
 int dv_rm_tree_at(int dirfd, const char *name, struct dv_error *err);
+/* Undo /proc/self/mountinfo's \ooo escapes (blanks, backslash) in place. */
+void dv_mountinfo_unescape(char *s);
 /* Is anything mounted at path or below it (our mount namespace)? 1 with the
  * first such mount point in out, 0 when none, -1 when unknown. */
 int dv_mount_under(const char *path, char *out, size_t outlen);
