@@ -316,6 +316,8 @@ static int cmd_status(struct dv_ctx *ctx, struct layer_store *st, int argc, char
 		json_object_object_add(o, "created", env.has_state ? json_object_new_int64(env.state.created) : NULL);
 		json_object_object_add(o, "oom_kills", oom_known ? json_object_new_int64((int64_t)ooms) : NULL);
 		json_object_object_add(o, "oom_killed", json_object_new_boolean(ooms > 0));
+		json_object_object_add(o, "user", env.has_state && env.state.user[0] ? json_object_new_string(env.state.user) : NULL);
+		json_object_object_add(o, "checkout_ownership", env.has_state && env.state.ownership[0] ? json_object_new_string(env.state.ownership) : NULL);
 		printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 		json_object_put(o);
 	} else if (!env.has_state) {
@@ -324,6 +326,12 @@ static int cmd_status(struct dv_ctx *ctx, struct layer_store *st, int argc, char
 		printf("env '%s' (%s): %s\n", env.state.name, env.id, state);
 		printf("  image:    %s\n  checkout: %s\n  workdir:  %s\n", env.state.image,
 		       env.state.checkout, env.state.workdir);
+		if (env.state.user[0])
+			printf("  user:     %s (uid %u, gid %u)\n", env.state.user, env.state.user_uid,
+			       env.state.user_gid);
+		if (env.state.ownership[0])
+			printf("  checkout ownership: %s (new files belong to uid %u)\n",
+			       env.state.ownership, env.state.host_uid);
 		if (running)
 			printf("  init pid: %d\n", (int)env.state.init.pid);
 		if (ooms)
@@ -460,12 +468,16 @@ out:
 /* ---- ssh: the hot path. Reads state.json, enters, execs; nothing else. ---- */
 
 struct ssh_opts {
-	const char *command;
+	const char *command, *user;
 };
 
 static int ssh_opt(int c, const char *arg, void *data, struct dv_error *err)
 {
 	(void)err;
+	if (c == 'u') {
+		((struct ssh_opts *)data)->user = arg;
+		return 0;
+	}
 	if (c != 'c')
 		return -1;
 	((struct ssh_opts *)data)->command = arg;
@@ -475,10 +487,12 @@ static int ssh_opt(int c, const char *arg, void *data, struct dv_error *err)
 static int cmd_ssh(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
 		   struct dv_error *err)
 {
-	static const struct option longs[] = { { "command", required_argument, NULL, 'c' }, { 0 } };
+	static const struct option longs[] = { { "command", required_argument, NULL, 'c' },
+					       { "user", required_argument, NULL, 'u' }, { 0 } };
 	const struct cmd *self = find_cmd("ssh");
 	struct ssh_opts so = { 0 };
-	struct opt_spec os = { "c:", longs, ssh_opt, &so };
+	struct opt_spec os = { "c:u:", longs, ssh_opt, &so };
+	struct ctr_owner owner;
 	struct prov_env env = { .lock_fd = -1 };
 	struct dv_strv envp = { 0 };
 	char cwd[PATH_MAX], dir[PATH_MAX];
@@ -521,6 +535,9 @@ static int cmd_ssh(struct dv_ctx *ctx, struct layer_store *st, int argc, char **
 		.cwd = dir,
 		.tty = tty,
 		.tee_fd = -1,
+		/* The Envfile's user unless --user says otherwise ("root" included). */
+		.user = so.user ? so.user : env.state.user && env.state.user[0] ? env.state.user : NULL,
+		.owner = ctr_state_owner(&env.state, &owner),
 	};
 	fflush(stdout);
 	/* No separate liveness probe: ctr_exec checks the init's start time and
@@ -760,7 +777,7 @@ static int cmd_help(struct dv_ctx *ctx, struct layer_store *st, int argc, char *
 static const struct cmd commands[] = {
 	{ "init", cmd_init, 0, "", "write an Envfile for this checkout" },
 	{ "up", cmd_up, CMD_STORE | CMD_LOCKS_STORE, "[-e NAME|ID]", "build what is missing, create or start the env, run on_up" },
-	{ "ssh", cmd_ssh, CMD_STORE_PEEK, "[-e NAME|ID] [-c CMD | -- ARGV...]", "open a shell, or run a command, in the running env" },
+	{ "ssh", cmd_ssh, CMD_STORE_PEEK, "[-e NAME|ID] [-u|--user NAME|UID[:GID]] [-c CMD | -- ARGV...]", "open a shell, or run a command, in the running env" },
 	{ "halt", cmd_halt, CMD_STORE, "[-e NAME|ID] [--timeout S]", "stop the env (SIGTERM, then SIGKILL after S seconds, default 10); keeps its files" },
 	{ "suspend", cmd_suspend, CMD_STORE, "[-e NAME|ID]", "freeze every process of the running env" },
 	{ "resume", cmd_resume, CMD_STORE, "[-e NAME|ID]", "thaw a suspended env" },

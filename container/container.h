@@ -25,6 +25,14 @@
 #include "util/error.h"
 #include "util/str.h"
 
+/* The Envfile's `user`: made to exist in an env at each start (passwd, group,
+ * shadow when the image has one, and /home/NAME), written through the root. */
+struct ctr_user {
+	const char *name, *shell;
+	uid_t uid;
+	gid_t gid;
+};
+
 struct ctr_spec {
 	const char *hostname;       /* the env's name */
 	const char *const *lowers;  /* absolute layer diff folders, TOP first */
@@ -37,6 +45,7 @@ struct ctr_spec {
 				       (mount targets, /etc/hosts...) is left in `upper` */
 	int log_fd;                 /* env only: the init keeps it open; -1 for none */
 	const struct dv_strv *cgroups; /* cgroup folders to put the container in (may be NULL) */
+	const struct ctr_user *user;   /* env only: the user to create (NULL: none) */
 };
 
 struct ctr_init {
@@ -60,7 +69,27 @@ struct ctr_exec {
 	bool tty;           /* allocate a pty from the container's devpts, relay it,
 			       pass window-size changes on */
 	int tee_fd;         /* >= 0: also copy the command's output to this fd (the log) */
+	const char *user;   /* NULL: as root, environment as given; else NAME|UID[:GID],
+			       looked up in the env's /etc/passwd after entering (never
+			       NSS); the command gets those ids, the primary group only,
+			       and HOME, USER, LOGNAME */
+	const struct ctr_owner *owner; /* NULL: the checkout as mounted */
 };
+
+/* Who the checkout's files belong to. A command running as root, or as the
+ * env's user, with a uid (gid) other than the host user's gets a mount
+ * namespace of its own in which workdir is an idmapped mount of the checkout
+ * swapping its id with the host user's: what it creates there belongs to
+ * the host user. Other uids see the checkout as it is. */
+struct ctr_owner {
+	const char *workdir;
+	uid_t host_uid, user_uid;
+	gid_t host_gid, user_gid;
+	bool has_user;
+};
+
+/* Can the checkout be idmapped (kernel and filesystem)? Tries it. */
+bool ctr_idmap_supported(const char *checkout, struct dv_error *err);
 
 /* Enter a running env and run x->argv there: pidfd_open the init, check its
  * start time, join its cgroups, setns into all its namespaces, fork, exec.
@@ -133,10 +162,17 @@ struct ctr_state {
 	struct dv_strv cgroups;
 	struct ctr_limits limits;   /* as written into the cgroups */
 	struct ctr_init init;       /* pid 0 when never started */
+	char *user;                 /* the Envfile's `user` ("" when none) */
+	unsigned user_uid, user_gid, host_uid, host_gid; /* of the last start */
+	char *ownership;            /* "idmapped" or "bind": how the checkout's files
+				       get the host user as owner (see ctr_owner) */
 	long long created;          /* unix seconds */
 };
 int ctr_state_read(int envs_fd, const char *id, struct ctr_state *out, struct dv_error *err);
 int ctr_state_write(int envs_fd, const struct ctr_state *st, struct dv_error *err);
 void ctr_state_release(struct ctr_state *st);
+/* The checkout's owner for ctr_exec (buf filled), or NULL when the checkout
+ * is not idmapped. */
+const struct ctr_owner *ctr_state_owner(const struct ctr_state *st, struct ctr_owner *buf);
 
 #endif

@@ -6,6 +6,8 @@
  * inside the container's mount namespace, where every file belongs to the
  * image: nothing below loads a library or asks NSS (no getpwnam, no
  * execvp's locale/NSS-free but environ-bound search: our own PATH walk).
+ * A --user is looked up by parsing the env's /etc/passwd (user.c); the
+ * child sets its groups, gid and uid last, after any checkout idmap.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,7 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/pidfd.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
@@ -27,6 +31,7 @@
 #include "container/internal.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
+#include "util/str.h"
 #include "util/banned.h"
 
 #define ENTER_NS (CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP)
@@ -73,8 +78,33 @@ static int exec_lookup(char *const *argv, char *const *envp)
 	return saved;
 }
 
-static _Noreturn void child(const struct ctr_exec *x, int master, int outw, int errw,
-			    const sigset_t *old)
+/* Who the child becomes (ctr_exec's --user), and its view of the checkout. */
+struct run_as {
+	bool set_ids;
+	uid_t uid;
+	gid_t gid;
+	int idmap_fd;         /* >= 0: attach at workdir in a mount namespace of our own */
+	const char *workdir;
+	char *const *envp;
+};
+
+static int become(const struct run_as *ra)
+{
+	if (ra->idmap_fd >= 0) {
+		/* Private first, so that nothing we mount reaches the env's
+		 * namespace, whatever its propagation. */
+		if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+		    move_mount(ra->idmap_fd, "", AT_FDCWD, ra->workdir, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+			return errno;
+	}
+	if (ra->set_ids && (setgroups(1, &ra->gid) < 0 || setresgid(ra->gid, ra->gid, ra->gid) < 0 ||
+			    setresuid(ra->uid, ra->uid, ra->uid) < 0))
+		return errno;
+	return 0;
+}
+
+static _Noreturn void child(const struct ctr_exec *x, const struct run_as *ra, int master,
+			    int outw, int errw, const sigset_t *old)
 {
 	int e, sig;
 
@@ -101,11 +131,13 @@ static _Noreturn void child(const struct ctr_exec *x, int master, int outw, int 
 		if (sig != SIGKILL && sig != SIGSTOP)
 			signal(sig, SIG_DFL);
 	sigprocmask(SIG_SETMASK, old, NULL);
+	if ((e = become(ra)) != 0)
+		goto fail;
 	if (!x->cwd || chdir(x->cwd) < 0)
 		if (chdir("/") < 0) {
 			/* "/" always exists */
 		}
-	e = exec_lookup(x->argv, x->envp);
+	e = exec_lookup(x->argv, ra->envp);
 fail:
 	if (write(errw, &e, sizeof(e)) < 0) {
 		/* nothing left to tell */
@@ -191,12 +223,58 @@ static int relay(pid_t pid, int sfd, int master, int out, int tee, struct dv_err
 	}
 }
 
+/* The checkout seen by a command running as uid:gid (see struct ctr_owner). */
+static int run_as_owner(const struct ctr_owner *o, uid_t uid, gid_t gid, int procfd,
+			struct run_as *ra, struct dv_error *err)
+{
+	bool u = (uid == 0 || (o->has_user && uid == o->user_uid)) && uid != o->host_uid;
+	bool g = (gid == 0 || (o->has_user && gid == o->user_gid)) && gid != o->host_gid;
+	struct ctr_idswap sw = { u ? uid : o->host_uid, o->host_uid, g ? gid : o->host_gid,
+				 o->host_gid };
+
+	if (!u && !g)
+		return 0;
+	ra->workdir = o->workdir;
+	ra->idmap_fd = ctr_idmap_clone(AT_FDCWD, o->workdir, procfd, &sw, err);
+	return ra->idmap_fd < 0 ? dv_err_prefix(err, "cannot give the checkout's new files to uid %u",
+						(unsigned)o->host_uid)
+				: 0;
+}
+
+/* Inside the env: x->user's ids, its environment, its view of the checkout. */
+static int run_as_user(const struct ctr_exec *x, int procfd, struct run_as *ra,
+		       struct dv_strv *envp, struct dv_error *err)
+{
+	struct ctr_ids ids;
+
+	if (ctr_user_resolve(x->user, &ids, err) < 0)
+		return -1;
+	ra->set_ids = true;
+	ra->uid = ids.uid;
+	ra->gid = ids.gid;
+	for (size_t i = 0; x->envp && x->envp[i]; i++)
+		if (strncmp(x->envp[i], "HOME=", 5) && strncmp(x->envp[i], "USER=", 5) &&
+		    strncmp(x->envp[i], "LOGNAME=", 8))
+			dv_strv_push(envp, x->envp[i]);
+	dv_strv_push_owned(envp, dv_xasprintf("HOME=%s", ids.home));
+	if (ids.name[0]) {
+		dv_strv_push_owned(envp, dv_xasprintf("USER=%s", ids.name));
+		dv_strv_push_owned(envp, dv_xasprintf("LOGNAME=%s", ids.name));
+	}
+	ra->envp = envp->v;
+	return x->owner ? run_as_owner(x->owner, ids.uid, ids.gid, procfd, ra, err) : 0;
+}
+
 int ctr_exec(const struct ctr_init *init, const struct dv_strv *cgroups,
 	     const struct ctr_exec *x, int *status, struct dv_error *err)
 {
 	dv_autoclose int pidfd = ctr_pidfd_checked(init, err);
 	dv_autoclose int master = -1;
 	dv_autoclose int sfd = -1;
+	dv_autoclose int procfd = -1;
+	dv_autoclose int idmap_fd = -1;
+	struct run_as ra = { .idmap_fd = -1, .envp = x->envp };
+	struct dv_strv envp = { 0 };
 	int errp[2] = { -1, -1 }, outp[2] = { -1, -1 }, st = 0, e = 0, ret = -1;
 	struct termios saved_tio;
 	bool raw = false;
@@ -217,8 +295,20 @@ int ctr_exec(const struct ctr_init *init, const struct dv_strv *cgroups,
 	/* Before setns: the cgroup namespace we enter is rooted where we are. */
 	if (ctr_cgroup_join(cgroups, 0, err) < 0)
 		return -1;
+	if (x->owner && (procfd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return dv_err(err, errno, "cannot open /proc");
 	if (setns(pidfd, ENTER_NS) < 0)
 		return dv_err(err, errno, "cannot enter the env");
+	if ((x->user && run_as_user(x, procfd, &ra, &envp, err) < 0) ||
+	    (!x->user && x->owner && run_as_owner(x->owner, 0, 0, procfd, &ra, err) < 0)) {
+		dv_strv_release(&envp);
+		return -1;
+	}
+	idmap_fd = ra.idmap_fd;
+	if (procfd >= 0) { /* the host's /proc: done with it */
+		close(procfd);
+		procfd = -1;
+	}
 	if (x->tty) {
 		/* The container's devpts, now that we are in its mount namespace. */
 		master = open("/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
@@ -254,7 +344,7 @@ int ctr_exec(const struct ctr_init *init, const struct dv_strv *cgroups,
 		goto out;
 	}
 	if (pid == 0)
-		child(x, master, outp[1], errp[1], &old);
+		child(x, &ra, master, outp[1], errp[1], &old);
 	close(errp[1]);
 	errp[1] = -1;
 	if (outp[1] >= 0) {
@@ -299,5 +389,6 @@ out:
 			close(outp[i]);
 	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
+	dv_strv_release(&envp);
 	return ret;
 }

@@ -50,6 +50,26 @@ int ctr_mount_overlay(const struct ctr_spec *spec, bool with_skeleton, int *skel
  * then pivot_root into the root and detach the host's. */
 int ctr_setup_root(const struct ctr_spec *spec, int rootfd, int skelfd, struct dv_error *err);
 
+/* The ids a command runs as (user.c). */
+struct ctr_ids {
+	uid_t uid;
+	gid_t gid;
+	char name[33];   /* "" when the uid has no passwd entry */
+	char home[256];  /* "/" when none */
+};
+/* After setns: resolve NAME|UID[:GID] through the env's /etc/passwd. */
+int ctr_user_resolve(const char *spec, struct ctr_ids *out, struct dv_error *err);
+/* Before pivot_root: make u exist in the root. */
+int ctr_user_ensure(int rootfd, const struct ctr_user *u, struct dv_error *err);
+/* Swap uid_a with uid_b and gid_a with gid_b (equal: identity). */
+struct ctr_idswap {
+	unsigned uid_a, uid_b, gid_a, gid_b;
+};
+/* A detached, idmapped clone of the mount at dirfd/path; procfd: an fd of a
+ * /proc showing our children. Returns the mount fd. */
+int ctr_idmap_clone(int dirfd, const char *path, int procfd, const struct ctr_idswap *s,
+		    struct dv_error *err);
+
 /* A forked child with no caller: send err through the error pipe, _exit(1). */
 _Noreturn void ctr_child_fail(int errpipe, const struct dv_error *err);
 /* Parent side: read the pipe until EOF. 1 with *err filled when the child

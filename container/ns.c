@@ -134,6 +134,8 @@ static _Noreturn void child_main(const struct launch *l)
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		ctr_child_fail(errw, (dv_err(&err, errno, "cannot make mounts private"), &err));
 	rootfd = ctr_mount_overlay(spec, true, &skel, &err);
+	if (rootfd >= 0 && !l->x && spec->user && ctr_user_ensure(rootfd, spec->user, &err) < 0)
+		ctr_child_fail(errw, &err);
 	if (rootfd < 0 || ctr_setup_root(spec, rootfd, skel, &err) < 0)
 		ctr_child_fail(errw, &err);
 	close(rootfd);

@@ -91,6 +91,12 @@ int ctr_state_read(int envs_fd, const char *id, struct ctr_state *out, struct dv
 	out->init.pid = (pid_t)get_int(o, "init_pid");
 	out->init.start_time = (unsigned long long)get_int(o, "init_start");
 	out->created = get_int(o, "created");
+	out->user = get_str(o, "user");
+	out->user_uid = (unsigned)get_int(o, "user_uid");
+	out->user_gid = (unsigned)get_int(o, "user_gid");
+	out->host_uid = (unsigned)get_int(o, "host_uid");
+	out->host_gid = (unsigned)get_int(o, "host_gid");
+	out->ownership = get_str(o, "checkout_ownership");
 	json_object_put(o);
 	return 0;
 }
@@ -136,6 +142,12 @@ int ctr_state_write(int envs_fd, const struct ctr_state *st, struct dv_error *er
 	json_object_object_add(o, "init_pid", json_object_new_int64(st->init.pid));
 	json_object_object_add(o, "init_start", json_object_new_int64((int64_t)st->init.start_time));
 	json_object_object_add(o, "created", json_object_new_int64(st->created));
+	S("user", st->user);
+	json_object_object_add(o, "user_uid", json_object_new_int64(st->user_uid));
+	json_object_object_add(o, "user_gid", json_object_new_int64(st->user_gid));
+	json_object_object_add(o, "host_uid", json_object_new_int64(st->host_uid));
+	json_object_object_add(o, "host_gid", json_object_new_int64(st->host_gid));
+	S("checkout_ownership", st->ownership);
 #undef S
 	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
 	snprintf(path, sizeof(path), "%s/state.json", st->id);
@@ -157,7 +169,24 @@ void ctr_state_release(struct ctr_state *st)
 	dv_strv_release(&st->steps);
 	free(st->workdir);
 	free(st->shell);
+	free(st->user);
+	free(st->ownership);
 	dv_strv_release(&st->env);
 	dv_strv_release(&st->cgroups);
 	memset(st, 0, sizeof(*st));
+}
+
+const struct ctr_owner *ctr_state_owner(const struct ctr_state *st, struct ctr_owner *buf)
+{
+	if (!st->ownership || strcmp(st->ownership, "idmapped"))
+		return NULL;
+	*buf = (struct ctr_owner){
+		.workdir = st->workdir,
+		.host_uid = st->host_uid,
+		.host_gid = st->host_gid,
+		.user_uid = st->user_uid,
+		.user_gid = st->user_gid,
+		.has_user = st->user && st->user[0],
+	};
+	return buf;
 }

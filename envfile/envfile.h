@@ -47,6 +47,7 @@ struct env_spec {
 	char *image;    /* `image`, default "debian:bookworm" (the embedded default image) */
 	char *workdir;  /* `workdir`, default "/workspace"; absolute */
 	char *shell;    /* `shell`, default "/bin/sh"; absolute */
+	char *user;     /* `user`, NULL when absent (commands run as root); never "root" */
 	struct env_kv *env; /* `env`, in file order */
 	size_t n_env;
 	struct env_step *provision;

@@ -17,7 +17,7 @@
 #define ENV_NAME_MAX 63
 
 static const char *const top_keys[] = {
-	"name", "image", "workdir", "shell", "env", "provision", "on_up", "resources",
+	"name", "image", "workdir", "shell", "env", "provision", "on_up", "resources", "user",
 };
 static const char *const step_keys[] = { "run", "copy", "to" };
 static const char *const on_up_keys[] = { "run" };
@@ -301,6 +301,34 @@ static int set_workdir(struct vctx *v, const struct env_node *key, const struct 
 	return 0;
 }
 
+/* A POSIX user name as useradd accepts it: [a-z_][a-z0-9_-]{0,31}; not root,
+ * which every image has and which steps already run as. */
+static int set_user(struct vctx *v, const struct env_node *key, const struct env_node *val,
+		    struct env_spec *spec)
+{
+	const char *s;
+	char buf[64];
+	size_t i;
+
+	if (get_string(v, key, val, false, &s) < 0)
+		return -1;
+	for (i = 0; s[i]; i++)
+		if (!(islower((unsigned char)s[i]) || s[i] == '_' ||
+		      (i && (isdigit((unsigned char)s[i]) || s[i] == '-'))))
+			break;
+	if (!s[0] || s[i] || i > 32)
+		return AT_NODE(v, val,
+			       "'user' must be a user name of 1 to 32 lower-case letters, digits, '_' "
+			       "or '-', starting with a letter or '_', not '%s'",
+			       shown(s, buf, sizeof(buf)));
+	if (strcmp(s, "root") == 0)
+		return AT_NODE(v, val,
+			       "'user' cannot be 'root': commands run as root without it; "
+			       "remove the line or name an ordinary user such as 'dev'");
+	spec->user = dv_xstrdup(s);
+	return 0;
+}
+
 static bool valid_env_name(const char *s)
 {
 	size_t i;
@@ -508,6 +536,8 @@ static int set_key(struct vctx *v, const struct env_node *key, const struct env_
 		return set_abs_path(v, key, val, "/bin/bash", &spec->shell);
 	if (strcmp(k, "env") == 0)
 		return set_env(v, key, val, spec);
+	if (strcmp(k, "user") == 0)
+		return set_user(v, key, val, spec);
 	if (strcmp(k, "provision") == 0)
 		return set_steps(v, key, val, &spec->provision, &spec->n_provision);
 	if (strcmp(k, "on_up") == 0)
@@ -608,6 +638,7 @@ void env_spec_release(struct env_spec *spec)
 	free(spec->image);
 	free(spec->workdir);
 	free(spec->shell);
+	free(spec->user);
 	for (i = 0; i < spec->n_env; i++) {
 		free(spec->env[i].key);
 		free(spec->env[i].value);

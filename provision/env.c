@@ -300,8 +300,11 @@ static int run_on_up(const struct dv_ctx *ctx, const struct prov_env *env, int l
 	for (size_t i = 0; i < spec->n_on_up; i++) {
 		const struct env_step *step = &spec->on_up[i];
 		char *argv[] = { spec->shell, "-c", step->run, NULL };
+		struct ctr_owner owner;
 		struct ctr_exec x = { .argv = argv, .envp = env->state.env.v, .cwd = spec->workdir,
-				      .tty = false, .tee_fd = log_fd };
+				      .tty = false, .tee_fd = log_fd,
+				      .user = env->state.user && env->state.user[0] ? env->state.user : NULL,
+				      .owner = ctr_state_owner(&env->state, &owner) };
 		int status = 0, wstatus;
 		pid_t pid;
 
@@ -336,6 +339,48 @@ static int run_on_up(const struct dv_ctx *ctx, const struct prov_env *env, int l
 	return 0;
 }
 
+/* A decimal id from the environment (SUDO_UID...), or fallback. */
+static unsigned env_id(const char *name, unsigned fallback)
+{
+	const char *v = getenv(name);
+	char *end;
+	unsigned long n;
+
+	if (!v || !*v)
+		return fallback;
+	errno = 0;
+	n = strtoul(v, &end, 10);
+	return errno || *end || n == 0 || n > 4294967294UL ? fallback : (unsigned)n;
+}
+
+/* The host user is the owner of the checkout: what the env creates there
+ * must belong to it. The env's `user` gets its ids; when the checkout is
+ * root's, the user is the one sudo was run by, else uid 1000, and its files
+ * in the checkout go to root like everything else there. */
+static int owner_ids(const struct prov_env *env, struct ctr_state *s, struct dv_error *err)
+{
+	struct stat st;
+	bool needed;
+
+	if (stat(env->spec.checkout, &st) < 0)
+		return dv_err(err, errno, "cannot read the checkout '%s'", env->spec.checkout);
+	s->host_uid = st.st_uid;
+	s->host_gid = st.st_gid;
+	s->user_uid = st.st_uid ? st.st_uid : env_id("SUDO_UID", 1000);
+	s->user_gid = st.st_uid ? st.st_gid : env_id("SUDO_GID", 1000);
+	free(s->user);
+	s->user = dv_xstrdup(env->spec.user ? env->spec.user : "");
+	/* Root's sessions need an idmap unless root owns the checkout; the
+	 * user's unless its uid is the owner's. */
+	needed = s->host_uid != 0 || s->host_gid != 0 ||
+		 (env->spec.user && (s->user_uid != s->host_uid || s->user_gid != s->host_gid));
+	free(s->ownership);
+	s->ownership = dv_xstrdup(needed && ctr_idmap_supported(env->spec.checkout, &(struct dv_error){ 0 })
+					  ? "idmapped"
+					  : "bind");
+	return 0;
+}
+
 /* Start the init on the env's files; state.json records it. */
 static int start_env(const struct layer_store *st, struct prov_env *env, int efd,
 		     struct dv_error *err)
@@ -348,6 +393,7 @@ static int start_env(const struct layer_store *st, struct prov_env *env, int efd
 	dv_autofree char *log = dv_xasprintf("%s/log", env->id);
 	dv_autoclose int log_fd = -1;
 	struct ctr_spec cs = { 0 };
+	struct ctr_user user;
 	int ret = -1;
 
 	for (size_t i = 0; i < s->layers.n; i++)
@@ -377,6 +423,12 @@ static int start_env(const struct layer_store *st, struct prov_env *env, int efd
 	cs.build = false;
 	cs.log_fd = log_fd;
 	cs.cgroups = &s->cgroups;
+	if (owner_ids(env, s, err) < 0)
+		goto out;
+	if (env->spec.user) {
+		user = (struct ctr_user){ env->spec.user, env->spec.shell, s->user_uid, s->user_gid };
+		cs.user = &user;
+	}
 	if (ctr_start(&cs, &s->init, err) < 0)
 		goto out;
 	if (ctr_state_write(efd, s, err) < 0) {

@@ -230,6 +230,10 @@ char *prov_spec_digest(const struct env_spec *spec, const char *base_id,
 			    spec->resources.cpus_milli, spec->resources.memory, spec->resources.pids);
 	dv_buf_adds(&b, ",\"shell\":");
 	json_str(&b, spec->shell);
+	if (spec->user) { /* only when set: envs without one keep their digest */
+		dv_buf_adds(&b, ",\"user\":");
+		json_str(&b, spec->user);
+	}
 	dv_buf_adds(&b, ",\"workdir\":");
 	json_str(&b, spec->workdir);
 	dv_buf_adds(&b, "}");

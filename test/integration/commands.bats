@@ -47,7 +47,7 @@ teardown() { dv_teardown; }
 	done
 	run "$DEVENV" help ssh
 	assert_success
-	assert_line "usage: devenv ssh [-e NAME|ID] [-c CMD | -- ARGV...]"
+	assert_line "usage: devenv ssh [-e NAME|ID] [-u|--user NAME|UID[:GID]] [-c CMD | -- ARGV...]"
 	run "$DEVENV"
 	assert_failure 2
 }

@@ -229,11 +229,23 @@ static void test_good_minimal_defaults(void **state)
 	assert_int_equal(spec.n_env, 0);
 	assert_int_equal(spec.n_provision, 0);
 	assert_int_equal(spec.n_on_up, 0);
+	assert_null(spec.user); /* no user: commands run as root */
 	assert_null(spec.path);    /* only envfile_load knows it */
 	assert_null(spec.relpath);
 	assert_false(dv_err_isset(&err));
 	env_spec_release(&spec);
 	assert_true(is_zeroed(&spec));
+}
+
+static void test_good_user(void **state)
+{
+	struct dv_error err = { 0 };
+	struct env_spec spec = { 0 };
+
+	(void)state;
+	assert_int_equal(parse_fixture("good", "user.yaml", &spec, &err), 0);
+	assert_string_equal(spec.user, "_dev-1");
+	env_spec_release(&spec);
 }
 
 static void test_good_full(void **state)
@@ -678,6 +690,7 @@ int main(void)
 		cmocka_unit_test(test_good_minimal_defaults),
 		cmocka_unit_test(test_init_template_parses),
 		cmocka_unit_test(test_good_full),
+		cmocka_unit_test(test_good_user),
 		cmocka_unit_test(test_good_null_lists),
 		cmocka_unit_test(test_good_flow_style),
 		cmocka_unit_test(test_good_resources),
