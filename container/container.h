@@ -25,6 +25,32 @@
 #include "util/error.h"
 #include "util/str.h"
 
+/* The sandbox (DESIGN.md "Security"): applied to every process of a
+ * container just before exec, in this order: no_new_privs; these caps in
+ * the bounding, permitted, effective and inheritable sets (ambient empty);
+ * then the seccomp program. */
+struct ctr_sandbox {
+	unsigned long long caps;   /* bit n: capability n */
+	const void *bpf;           /* struct sock_filter[]; NULL: unconfined */
+	size_t bpf_len;            /* bytes */
+};
+extern const unsigned long long ctr_caps_docker; /* Docker's 14 default caps */
+/* Docker's semantics: default set + add - drop; "ALL" in either. Names as
+ * "CAP_NET_ADMIN". EINVAL for an unknown name. */
+int ctr_caps_mask(const struct dv_strv *add, const struct dv_strv *drop, unsigned long long *out,
+		  struct dv_error *err);
+/* Docker's default seccomp profile (embedded), NUL-terminated. */
+const char *ctr_seccomp_default(size_t *len);
+/* Compile a Docker-format profile for these caps, this arch and kernel into
+ * dir/<sha256>.bpf, unless it is there already. *out_path: caller frees. */
+int ctr_seccomp_prepare(const char *dir, const void *profile, size_t len, unsigned long long caps,
+			char **out_path, struct dv_error *err);
+/* Read a stored program (NULL or "": unconfined). Release with
+ * ctr_sandbox_release(). */
+int ctr_sandbox_load(const char *bpf_path, unsigned long long caps, struct ctr_sandbox *out,
+		     struct dv_error *err);
+void ctr_sandbox_release(struct ctr_sandbox *sb);
+
 struct ctr_spec {
 	const char *hostname;       /* the env's name */
 	const char *const *lowers;  /* absolute layer diff folders, TOP first */
@@ -37,6 +63,7 @@ struct ctr_spec {
 				       (mount targets, /etc/hosts...) is left in `upper` */
 	int log_fd;                 /* env only: the init keeps it open; -1 for none */
 	const struct dv_strv *cgroups; /* cgroup folders to put the container in (may be NULL) */
+	const struct ctr_sandbox *sandbox; /* NULL: none (host root's caps, no filter) */
 };
 
 struct ctr_init {
@@ -60,6 +87,7 @@ struct ctr_exec {
 	bool tty;           /* allocate a pty from the container's devpts, relay it,
 			       pass window-size changes on */
 	int tee_fd;         /* >= 0: also copy the command's output to this fd (the log) */
+	const struct ctr_sandbox *sandbox; /* ctr_exec only; NULL: none */
 };
 
 /* Enter a running env and run x->argv there: pidfd_open the init, check its
@@ -109,6 +137,8 @@ struct ctr_state {
 	struct dv_strv env;         /* KEY=VALUE for commands entering the env */
 	struct dv_strv cgroups;
 	struct ctr_init init;       /* pid 0 when never started */
+	char *seccomp;              /* stored BPF program; "": unconfined */
+	unsigned long long caps;    /* the env's capabilities */
 	long long created;          /* unix seconds */
 };
 int ctr_state_read(int envs_fd, const char *id, struct ctr_state *out, struct dv_error *err);

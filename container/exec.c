@@ -101,10 +101,20 @@ static _Noreturn void child(const struct ctr_exec *x, int master, int outw, int 
 		if (sig != SIGKILL && sig != SIGSTOP)
 			signal(sig, SIG_DFL);
 	sigprocmask(SIG_SETMASK, old, NULL);
+	/* setns put our root and cwd at the env's root; nothing of the host's
+	 * stays reachable through the working directory (CVE-2024-21626). */
 	if (!x->cwd || chdir(x->cwd) < 0)
 		if (chdir("/") < 0) {
 			/* "/" always exists */
 		}
+	{
+		struct dv_error serr = { 0 };
+
+		if (ctr_sandbox_apply(x->sandbox, &serr) < 0) {
+			e = serr.errnum ? serr.errnum : EPERM;
+			goto fail;
+		}
+	}
 	e = exec_lookup(x->argv, x->envp);
 fail:
 	if (write(errw, &e, sizeof(e)) < 0) {

@@ -86,6 +86,13 @@ int ctr_state_read(int envs_fd, const char *id, struct ctr_state *out, struct dv
 	out->init.pid = (pid_t)get_int(o, "init_pid");
 	out->init.start_time = (unsigned long long)get_int(o, "init_start");
 	out->created = get_int(o, "created");
+	out->seccomp = get_str(o, "seccomp");
+	{
+		dv_autofree char *caps = get_str(o, "caps");
+
+		/* An env from before the sandbox: Docker's caps from now on. */
+		out->caps = *caps ? strtoull(caps, NULL, 16) : ctr_caps_docker;
+	}
 	json_object_put(o);
 	return 0;
 }
@@ -123,6 +130,13 @@ int ctr_state_write(int envs_fd, const struct ctr_state *st, struct dv_error *er
 	json_object_object_add(o, "init_pid", json_object_new_int64(st->init.pid));
 	json_object_object_add(o, "init_start", json_object_new_int64((int64_t)st->init.start_time));
 	json_object_object_add(o, "created", json_object_new_int64(st->created));
+	S("seccomp", st->seccomp);
+	{
+		char caps[32];
+
+		snprintf(caps, sizeof(caps), "%llx", st->caps);
+		json_object_object_add(o, "caps", json_object_new_string(caps));
+	}
 #undef S
 	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
 	snprintf(path, sizeof(path), "%s/state.json", st->id);
@@ -146,5 +160,6 @@ void ctr_state_release(struct ctr_state *st)
 	free(st->shell);
 	dv_strv_release(&st->env);
 	dv_strv_release(&st->cgroups);
+	free(st->seccomp);
 	memset(st, 0, sizeof(*st));
 }

@@ -15,6 +15,7 @@
 #include <stddef.h>
 
 #include "util/error.h"
+#include "util/str.h"
 
 enum env_step_kind { ENV_STEP_RUN, ENV_STEP_COPY };
 
@@ -29,6 +30,14 @@ struct env_step {
 	char *copy_abs; /* COPY: its real path on the host, inside the checkout */
 	char *to;       /* COPY: absolute destination inside the env */
 	unsigned line, col; /* where the step starts in the Envfile */
+};
+
+/* `security:` (DESIGN.md "Security"). All empty: Docker's defaults. */
+struct env_security {
+	char *seccomp;            /* NULL or "default", "unconfined", else a profile path as written */
+	char *seccomp_abs;        /* a profile: its real path on the host, inside the checkout */
+	struct dv_strv cap_add;   /* "CAP_NET_ADMIN" (upper case, prefixed) or "ALL" */
+	struct dv_strv cap_drop;
 };
 
 struct env_spec {
@@ -46,6 +55,7 @@ struct env_spec {
 	size_t n_provision;
 	struct env_step *on_up;
 	size_t n_on_up;
+	struct env_security security;
 };
 
 /* Look for "Envfile" in start_dir and its parents, stopping at the repository

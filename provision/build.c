@@ -56,6 +56,9 @@ static int run_step(const struct layer_store *st, const struct env_spec *spec,
 	dv_autofree char *work = layer_staging_path(st, staging, "work");
 	struct ctr_spec cs = { 0 };
 	struct dv_strv envp = { 0 };
+	struct ctr_sandbox sb = { 0 };
+	unsigned long long caps = 0;
+	char *bpf = NULL;
 	int status = 0, ret = -1;
 
 	for (size_t i = 0; i < chain->n; i++) /* overlay wants the top layer first */
@@ -73,6 +76,10 @@ static int run_step(const struct layer_store *st, const struct env_spec *spec,
 		ret = ctr_copy_in(&cs, step->copy_abs, step->to, err);
 		goto out;
 	}
+	/* The same sandbox as the env's. */
+	if (prov_sandbox(st, spec, &caps, &bpf, err) < 0 || ctr_sandbox_load(bpf, caps, &sb, err) < 0)
+		goto out;
+	cs.sandbox = &sb;
 	prov_envp(spec, &envp);
 	char *argv[] = { spec->shell, "-c", step->run, NULL };
 	struct ctr_exec x = { .argv = argv, .envp = envp.v, .cwd = "/", .tty = false, .tee_fd = -1 };
@@ -91,6 +98,8 @@ out:
 	for (size_t i = 0; i < chain->n; i++)
 		free((char *)lowers[i]);
 	dv_strv_release(&envp);
+	ctr_sandbox_release(&sb);
+	free(bpf);
 	return ret;
 }
 

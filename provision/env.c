@@ -269,9 +269,14 @@ static void fill_state(struct ctr_state *s, const struct prov_env *env, const st
 	long long created = s->created ? s->created : (long long)time(NULL);
 	struct ctr_init init = s->init;
 	struct dv_strv cgroups = s->cgroups;
+	char *seccomp = s->seccomp;
+	unsigned long long caps = s->caps;
 
 	memset(&s->cgroups, 0, sizeof(s->cgroups));
+	s->seccomp = NULL;
 	ctr_state_release(s);
+	s->seccomp = seccomp;
+	s->caps = caps;
 	s->id = dv_xstrdup(env->id);
 	s->name = dv_xstrdup(spec->name);
 	s->checkout = dv_xstrdup(spec->checkout);
@@ -303,7 +308,7 @@ static int run_on_up(const struct dv_ctx *ctx, const struct prov_env *env, int l
 		const struct env_step *step = &spec->on_up[i];
 		char *argv[] = { spec->shell, "-c", step->run, NULL };
 		struct ctr_exec x = { .argv = argv, .envp = env->state.env.v, .cwd = spec->workdir,
-				      .tty = false, .tee_fd = log_fd };
+				      .tty = false, .tee_fd = log_fd, .sandbox = NULL };
 		int status = 0, wstatus;
 		pid_t pid;
 
@@ -317,7 +322,13 @@ static int run_on_up(const struct dv_ctx *ctx, const struct prov_env *env, int l
 			return dv_err(err, errno, "fork");
 		if (pid == 0) {
 			struct dv_error cerr = { 0 };
+			struct ctr_sandbox sb;
 
+			if (ctr_sandbox_load(env->state.seccomp, env->state.caps, &sb, &cerr) < 0) {
+				dv_err_print(&cerr);
+				_exit(125);
+			}
+			x.sandbox = &sb;
 			if (ctr_exec(&env->state.init, &env->state.cgroups, &x, &status, &cerr) < 0) {
 				dv_err_print(&cerr);
 				_exit(125);
@@ -350,6 +361,7 @@ static int start_env(const struct layer_store *st, struct prov_env *env, int efd
 	dv_autofree char *log = dv_xasprintf("%s/log", env->id);
 	dv_autoclose int log_fd = -1;
 	struct ctr_spec cs = { 0 };
+	struct ctr_sandbox sb = { 0 };
 	int ret = -1;
 
 	for (size_t i = 0; i < s->layers.n; i++)
@@ -378,6 +390,12 @@ static int start_env(const struct layer_store *st, struct prov_env *env, int efd
 	cs.build = false;
 	cs.log_fd = log_fd;
 	cs.cgroups = &s->cgroups;
+	free(s->seccomp);
+	s->seccomp = NULL;
+	if (prov_sandbox(st, &env->spec, &s->caps, &s->seccomp, err) < 0 ||
+	    ctr_sandbox_load(s->seccomp, s->caps, &sb, err) < 0)
+		goto out;
+	cs.sandbox = &sb;
 	if (ctr_start(&cs, &s->init, err) < 0)
 		goto out;
 	if (ctr_state_write(efd, s, err) < 0) {
@@ -390,6 +408,7 @@ static int start_env(const struct layer_store *st, struct prov_env *env, int efd
 out:
 	for (size_t i = 0; i < s->layers.n; i++)
 		free((char *)lowers[i]);
+	ctr_sandbox_release(&sb);
 	return ret;
 }
 
