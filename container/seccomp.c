@@ -42,7 +42,7 @@
 #include "util/banned.h"
 
 /* Bump when the program generated for the same inputs changes. */
-#define SC_FORMAT "devenv-seccomp-1"
+#define SC_FORMAT "devenv-seccomp-2"
 #define X32_BIT 0x40000000U
 
 extern const char ctr_seccomp_blob[], ctr_seccomp_blob_end[];
@@ -380,6 +380,10 @@ int ctr_seccomp_compile(const struct ctr_sc_profile *p, void **out, size_t *out_
 		return dv_err(err, EINVAL, "seccomp_init failed");
 	seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0); /* we set it ourselves */
 	seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, p->default_action);
+	/* A binary tree of syscall numbers rather than a list: every syscall
+	 * of the env runs this program (libseccomp >= 2.5; older ones keep
+	 * the list). */
+	seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
 	for (size_t a = 1; a < p->n_arches; a++) {
 		r = seccomp_arch_add(ctx, p->arches[a]);
 		if (r < 0 && r != -EEXIST) {

@@ -127,7 +127,7 @@ dv_up_busybox() {
 	nnp: 1
 	EOF
 	run cat "$DV_STORE"/envs/*/state.json
-	assert_output --partial '"seccomp": ""'
+	assert_output --partial '"seccomp":""'
 }
 
 @test "sandbox: cap_add and cap_drop" {
@@ -170,4 +170,33 @@ dv_up_busybox() {
 	run "$DEVENV" up
 	assert_success
 	assert_equal "$(ls "$DV_STORE/seccomp" | wc -l)" 1
+}
+
+# What Docker's profile allows must work in a real distribution: apt-get
+# (its sandboxed methods drop to the _apt user), gcc, the compiled program.
+# Slow (a debootstrap of bookworm, ~25 s, then apt-get): one test only.
+@test "sandbox: apt-get install and gcc work in debian:bookworm" {
+	run "$DEVENV" image bootstrap debian:bookworm
+	if ((status != 0)) && grep -qiE 'resolve|connect|network|mirror|fetch' <<<"$output"; then
+		skip "no Debian mirror reachable: $output"
+	fi
+	assert_success
+	cat >hello.c <<-'EOF'
+	#include <stdio.h>
+	#include <pthread.h>
+	static void *run(void *a) { return a; }
+	int main(void) { pthread_t t; pthread_create(&t, NULL, run, NULL); pthread_join(t, NULL); puts("hello from gcc"); return 0; }
+	EOF
+	dv_envfile <<-'EOF'
+	image: debian:bookworm
+	provision:
+	  - run: apt-get update -q && apt-get install -y -q --no-install-recommends gcc libc6-dev
+	EOF
+	run "$DEVENV" up
+	assert_success
+	run "$DEVENV" ssh -c 'gcc -pthread -o /tmp/hello hello.c && /tmp/hello && grep -E "^(CapEff|Seccomp):" /proc/self/status'
+	assert_success
+	assert_line 'hello from gcc'
+	assert_line --regexp '^CapEff:[[:space:]]+00000000a80425fb$'
+	assert_line --regexp '^Seccomp:[[:space:]]+2$'
 }
