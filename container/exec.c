@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/pidfd.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -227,6 +228,11 @@ int ctr_exec(const struct ctr_init *init, const struct dv_strv *cgroups,
 	/* Before setns: the cgroup namespace we enter is rooted where we are. */
 	if (ctr_cgroup_join(cgroups, 0, err) < 0)
 		return -1;
+	/* Our child is devenv, in the env's pid namespace, until it execs: not
+	 * dumpable, nothing there can open its /proc/PID/exe (the host's
+	 * binary) or its memory (the CVE-2019-5736 class). exec resets it. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		return dv_err(err, errno, "prctl");
 	if (setns(pidfd, ENTER_NS) < 0)
 		return dv_err(err, errno, "cannot enter the env");
 	if (x->tty) {
