@@ -23,12 +23,16 @@ LAYERS_SRC    = $(wildcard layers/*.c)
 PROVISION_SRC = $(wildcard provision/*.c)
 CONTAINER_SRC = $(filter-out container/init.c,$(wildcard container/*.c))
 SRC = devenv.c $(UTIL_SRC) $(ENVFILE_SRC) $(LAYERS_SRC) $(PROVISION_SRC) $(CONTAINER_SRC)
-OBJ = $(SRC:.c=.o) container/init_blob.o templates/templates.o
+OBJ = $(SRC:.c=.o) container/init_blob.o container/seccomp_blob.o templates/templates.o
 HDR = $(wildcard */*.h)
 
 UNIT_TESTS = $(patsubst test/unit/%_test.c,test/unit/%_test,$(wildcard test/unit/*_test.c))
 
-all: devenv
+all: devenv test/fixtures/probe
+
+# The sandbox tests' prober: static, so it runs in any image; not part of devenv.
+test/fixtures/probe: test/fixtures/probe.c
+	$(CC) -std=gnu11 -D_GNU_SOURCE -O2 -static -o $@ $<
 
 devenv: $(OBJ)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(OBJ) $(LDLIBS)
@@ -44,6 +48,9 @@ container/devenv-init: container/init.c
 container/init_blob.o: container/init_blob.S container/devenv-init
 	$(CC) -c -o $@ -Icontainer container/init_blob.S
 
+container/seccomp_blob.o: container/seccomp_blob.S container/seccomp-default.json
+	$(CC) -c -o $@ -Icontainer container/seccomp_blob.S
+
 templates/templates.o: templates/templates.S templates/default.Envfile
 	$(CC) -c -o $@ -Itemplates templates/templates.S
 
@@ -56,13 +63,15 @@ test/unit/provision_test: test/unit/provision_test.c provision/key.o $(ENVFILE_S
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka -ldl
 test/unit/container_test: test/unit/container_test.c container/cgroup.o container/cgroup_limits.o $(UTIL_SRC:.c=.o)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka -ldl
+test/unit/seccomp_test: test/unit/seccomp_test.c container/seccomp.o container/sandbox.o container/seccomp_blob.o $(UTIL_SRC:.c=.o)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka -ldl
 test/unit/util_test: test/unit/util_test.c $(UTIL_SRC:.c=.o)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka -ldl
 
 check-unit: $(UNIT_TESTS)
 	@scripts/run-tests unit $(UNIT_TESTS)
 
-check: devenv $(UNIT_TESTS)
+check: devenv test/fixtures/probe $(UNIT_TESTS)
 	@scripts/run-tests all $(UNIT_TESTS)
 
 asan:
@@ -76,6 +85,6 @@ format:
 	clang-format -i $(SRC) container/init.c $(HDR) test/unit/*.c
 
 clean:
-	rm -f devenv $(OBJ) */*.o container/devenv-init $(UNIT_TESTS)
+	rm -f devenv $(OBJ) */*.o container/devenv-init test/fixtures/probe $(UNIT_TESTS)
 
 .PHONY: all check check-unit asan install format clean

@@ -539,10 +539,16 @@ static int cmd_ssh(struct dv_ctx *ctx, struct layer_store *st, int argc, char **
 		.user = so.user ? so.user : env.state.user && env.state.user[0] ? env.state.user : NULL,
 		.owner = ctr_state_owner(&env.state, &owner),
 	};
+	struct ctr_sandbox sb = { 0 };
+	if (ctr_sandbox_load(env.state.seccomp, env.state.caps, &sb, err) < 0)
+		goto out;
+	x.sandbox = &sb;
 	fflush(stdout);
 	/* No separate liveness probe: ctr_exec checks the init's start time and
 	 * the freezer itself, and says which (ESRCH, EBUSY). */
-	if (ctr_exec(&env.state.init, &env.state.cgroups, &x, &status, err) < 0) {
+	int xr = ctr_exec(&env.state.init, &env.state.cgroups, &x, &status, err);
+	ctr_sandbox_release(&sb);
+	if (xr < 0) {
 		if (err->errnum == ESRCH)
 			dv_err_plain(err, ESRCH, "env '%s' is not running; 'devenv up' starts it",
 				     env.state.name);

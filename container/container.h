@@ -32,6 +32,31 @@ struct ctr_user {
 	uid_t uid;
 	gid_t gid;
 };
+/* The sandbox (DESIGN.md "Security"): applied to every process of a
+ * container just before exec, in this order: no_new_privs; these caps in
+ * the bounding, permitted, effective and inheritable sets (ambient empty);
+ * then the seccomp program. */
+struct ctr_sandbox {
+	unsigned long long caps;   /* bit n: capability n */
+	const void *bpf;           /* struct sock_filter[]; NULL: unconfined */
+	size_t bpf_len;            /* bytes */
+};
+extern const unsigned long long ctr_caps_docker; /* Docker's 14 default caps */
+/* Docker's semantics: default set + add - drop; "ALL" in either. Names as
+ * "CAP_NET_ADMIN". EINVAL for an unknown name. */
+int ctr_caps_mask(const struct dv_strv *add, const struct dv_strv *drop, unsigned long long *out,
+		  struct dv_error *err);
+/* Docker's default seccomp profile (embedded), NUL-terminated. */
+const char *ctr_seccomp_default(size_t *len);
+/* Compile a Docker-format profile for these caps, this arch and kernel into
+ * dir/<sha256>.bpf, unless it is there already. *out_path: caller frees. */
+int ctr_seccomp_prepare(const char *dir, const void *profile, size_t len, unsigned long long caps,
+			char **out_path, struct dv_error *err);
+/* Read a stored program (NULL or "": unconfined). Release with
+ * ctr_sandbox_release(). */
+int ctr_sandbox_load(const char *bpf_path, unsigned long long caps, struct ctr_sandbox *out,
+		     struct dv_error *err);
+void ctr_sandbox_release(struct ctr_sandbox *sb);
 
 struct ctr_spec {
 	const char *hostname;       /* the env's name */
@@ -46,6 +71,7 @@ struct ctr_spec {
 	int log_fd;                 /* env only: the init keeps it open; -1 for none */
 	const struct dv_strv *cgroups; /* cgroup folders to put the container in (may be NULL) */
 	const struct ctr_user *user;   /* env only: the user to create (NULL: none) */
+	const struct ctr_sandbox *sandbox; /* NULL: none (host root's caps, no filter) */
 };
 
 struct ctr_init {
@@ -74,6 +100,7 @@ struct ctr_exec {
 			       NSS); the command gets those ids, the primary group only,
 			       and HOME, USER, LOGNAME */
 	const struct ctr_owner *owner; /* NULL: the checkout as mounted */
+	const struct ctr_sandbox *sandbox; /* ctr_exec only; NULL: none */
 };
 
 /* Who the checkout's files belong to. A command running as root, or as the
@@ -166,6 +193,8 @@ struct ctr_state {
 	unsigned user_uid, user_gid, host_uid, host_gid; /* of the last start */
 	char *ownership;            /* "idmapped" or "bind": how the checkout's files
 				       get the host user as owner (see ctr_owner) */
+	char *seccomp;              /* stored BPF program; "": unconfined */
+	unsigned long long caps;    /* the env's capabilities */
 	long long created;          /* unix seconds */
 };
 int ctr_state_read(int envs_fd, const char *id, struct ctr_state *out, struct dv_error *err);

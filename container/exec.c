@@ -22,6 +22,7 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/pidfd.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -88,7 +89,9 @@ struct run_as {
 	char *const *envp;
 };
 
-static int become(const struct run_as *ra)
+/* The idmapped view of the checkout: needs CAP_SYS_ADMIN, so it comes
+ * before the sandbox takes that away. */
+static int become_mounts(const struct run_as *ra)
 {
 	if (ra->idmap_fd >= 0) {
 		/* Private first, so that nothing we mount reaches the env's
@@ -97,6 +100,14 @@ static int become(const struct run_as *ra)
 		    move_mount(ra->idmap_fd, "", AT_FDCWD, ra->workdir, MOVE_MOUNT_F_EMPTY_PATH) < 0)
 			return errno;
 	}
+	return 0;
+}
+
+/* The user's ids, after the sandbox: CAP_SETUID/CAP_SETGID are in the
+ * default set and the filter allows set*id, and a uid other than 0 leaves
+ * the process no capabilities at all (no keep-caps). */
+static int become_ids(const struct run_as *ra)
+{
 	if (ra->set_ids && (setgroups(1, &ra->gid) < 0 || setresgid(ra->gid, ra->gid, ra->gid) < 0 ||
 			    setresuid(ra->uid, ra->uid, ra->uid) < 0))
 		return errno;
@@ -131,8 +142,20 @@ static _Noreturn void child(const struct ctr_exec *x, const struct run_as *ra, i
 		if (sig != SIGKILL && sig != SIGSTOP)
 			signal(sig, SIG_DFL);
 	sigprocmask(SIG_SETMASK, old, NULL);
-	if ((e = become(ra)) != 0)
+	if ((e = become_mounts(ra)) != 0)
 		goto fail;
+	{
+		struct dv_error serr = { 0 };
+
+		if (ctr_sandbox_apply(x->sandbox, &serr) < 0) {
+			e = serr.errnum ? serr.errnum : EPERM;
+			goto fail;
+		}
+	}
+	if ((e = become_ids(ra)) != 0)
+		goto fail;
+	/* setns put our root and cwd at the env's root; nothing of the host's
+	 * stays reachable through the working directory (CVE-2024-21626). */
 	if (!x->cwd || chdir(x->cwd) < 0)
 		if (chdir("/") < 0) {
 			/* "/" always exists */
@@ -297,6 +320,11 @@ int ctr_exec(const struct ctr_init *init, const struct dv_strv *cgroups,
 		return -1;
 	if (x->owner && (procfd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
 		return dv_err(err, errno, "cannot open /proc");
+	/* Our child is devenv, in the env's pid namespace, until it execs: not
+	 * dumpable, nothing there can open its /proc/PID/exe (the host's
+	 * binary) or its memory (the CVE-2019-5736 class). exec resets it. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		return dv_err(err, errno, "prctl");
 	if (setns(pidfd, ENTER_NS) < 0)
 		return dv_err(err, errno, "cannot enter the env");
 	if ((x->user && run_as_user(x, procfd, &ra, &envp, err) < 0) ||

@@ -76,4 +76,32 @@ _Noreturn void ctr_child_fail(int errpipe, const struct dv_error *err);
  * sent an error, 0 at plain EOF (the child exec'd), -1 on read error. */
 int ctr_child_result(int errpipe, struct dv_error *err);
 
+/* sandbox.c: no_new_privs, caps, seccomp (in that order); NULL: nothing. */
+int ctr_sandbox_apply(const struct ctr_sandbox *sb, struct dv_error *err);
+
+/* seccomp.c, split so the unit tests can check the profile's evaluation. */
+#include <seccomp.h>
+struct ctr_sc_rule {
+	const char *name;           /* borrowed from the profile's JSON */
+	uint32_t action;            /* SCMP_ACT_* */
+	unsigned n_args;
+	struct scmp_arg_cmp args[6];
+};
+struct ctr_sc_profile {
+	struct json_object *json;
+	uint32_t default_action;
+	uint32_t arches[8];         /* native first, then archMap's sub-arches */
+	size_t n_arches;
+	struct ctr_sc_rule *rules;  /* the entries that apply, one name each */
+	size_t n_rules;
+	struct dv_strv all_names;   /* every name listed, applying or not */
+};
+/* Evaluate includes/excludes for caps, the Go arch name ("amd64"), the
+ * kernel (major * 1000 + minor) and the native libseccomp arch token. */
+int ctr_seccomp_eval(const char *text, size_t len, unsigned long long caps, const char *goarch,
+		     unsigned kver, uint32_t native, struct ctr_sc_profile *out, struct dv_error *err);
+int ctr_seccomp_compile(const struct ctr_sc_profile *p, void **out, size_t *out_len,
+			struct dv_error *err);
+void ctr_sc_profile_release(struct ctr_sc_profile *p);
+
 #endif

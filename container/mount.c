@@ -8,6 +8,7 @@
  * so an image's symlinks (etc -> /host/etc) can never redirect a mount to
  * the host.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -18,6 +19,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -245,7 +247,7 @@ static int overlay_legacy(const struct ctr_spec *spec, const char *skel_path, co
 		dv_buf_adds(&b, ",redirect_dir=off,metacopy=off,index=off");
 	if (b.len >= 4000)
 		ret = dv_err(err, E2BIG, "cannot mount overlay: too many layers for this kernel (needs 6.8)");
-	else if (mount("overlay", merged, "overlay", 0, b.s) < 0)
+	else if (mount("overlay", merged, "overlay", MS_NODEV, b.s) < 0)
 		ret = dv_err(err, errno, "cannot mount overlay");
 	dv_buf_release(&b);
 	if (chdir("/") < 0) {
@@ -309,7 +311,9 @@ int ctr_mount_overlay(const struct ctr_spec *spec, bool with_skeleton, int *skel
 	}
 	if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
 		return fs_fail(fs, errno, err, "%s", "cannot mount overlay");
-	mnt = fsmount(fs, FSMOUNT_CLOEXEC, 0);
+	/* nodev: with CAP_MKNOD a process may create the host disk's node, but
+	 * never open it (there is no device cgroup to stop it otherwise). */
+	mnt = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NODEV);
 	if (mnt < 0)
 		return fs_fail(fs, errno, err, "%s", "cannot mount overlay");
 	if (move_mount(mnt, "", AT_FDCWD, merged, MOVE_MOUNT_F_EMPTY_PATH) < 0) {
@@ -381,7 +385,10 @@ static int setup_dev(int rootfd, struct dv_error *err)
 		{ "stdout", "/proc/self/fd/1" }, { "stderr", "/proc/self/fd/2" },
 		{ "core", "/proc/kcore" },
 	};
-	dv_autoclose int dev = new_fs("tmpfs", dev_opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, err);
+	/* nodev: a node made in /dev cannot be opened; the binds below are
+	 * mounts of their own and keep working. */
+	dv_autoclose int dev = new_fs("tmpfs", dev_opts,
+				      MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC | MOUNT_ATTR_NODEV, err);
 	dv_autoclose int pts = -1;
 	dv_autoclose int shm = -1;
 	size_t i;
@@ -475,8 +482,111 @@ static int setup_checkout(const struct ctr_spec *spec, int rootfd, struct dv_err
 		t = ctr_mkdir_p_in_root(rootfd, spec->workdir, 0755, err);
 	if (t < 0)
 		return dv_err_isset(err) ? -1 : dv_err(err, errno, "cannot mount checkout at '%s'", spec->workdir);
+	{
+		struct mount_attr attr = { .attr_set = MOUNT_ATTR_NODEV };
+
+		if (mount_setattr(src, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0)
+			return dv_err(err, errno, "cannot mount checkout at '%s'", spec->workdir);
+	}
 	if (move_mount(src, "", t, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
 		return dv_err(err, errno, "cannot mount checkout at '%s'", spec->workdir);
+	return 0;
+}
+
+/* Docker's masked paths: runc's list plus /proc/interrupts and powercap
+ * (and each cpu's thermal_throttle, below). */
+static const char *const masked_paths[] = {
+	"proc/acpi", "proc/asound", "proc/kcore", "proc/keys", "proc/latency_stats",
+	"proc/timer_list", "proc/timer_stats", "proc/sched_debug", "sys/firmware", "proc/scsi",
+	"proc/interrupts", "sys/devices/virtual/powercap",
+};
+static const char *const readonly_paths[] = {
+	"proc/bus", "proc/fs", "proc/irq", "proc/sys", "proc/sysrq-trigger",
+};
+
+/* A file gets the container's /dev/null, verified to be the 1:3 node
+ * (CVE-2025-31133: an image cannot trick us into binding something else);
+ * a folder a read-only empty tmpfs. Missing paths are skipped. */
+static int mask_path(int rootfd, const char *path, struct dv_error *err)
+{
+	static const char *const opts[] = { "nr_blocks", "1", "nr_inodes", "1", "mode", "0555", NULL };
+	const unsigned ro = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+	dv_autoclose int t = ctr_openat_in_root(rootfd, path, O_PATH | O_NOFOLLOW, 0);
+	dv_autoclose int src = -1;
+	struct stat st, ns;
+
+	if (t < 0 && (errno == ENOENT || errno == ENOTDIR))
+		return 0;
+	if (t < 0 || fstat(t, &st) < 0)
+		return dv_err(err, errno, "cannot open '/%s' to mask it", path);
+	if (S_ISDIR(st.st_mode)) {
+		src = new_fs("tmpfs", opts, ro, err);
+		if (src < 0)
+			return -1;
+	} else {
+		src = open_tree(rootfd, "dev/null", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW);
+		if (src < 0 || fstat(src, &ns) < 0)
+			return dv_err(err, errno, "cannot open /dev/null to mask '/%s'", path);
+		if (!S_ISCHR(ns.st_mode) || ns.st_rdev != makedev(1, 3))
+			return dv_err(err, 0, "/dev/null is not the null device; refusing to mask '/%s' with it",
+				      path);
+	}
+	if (move_mount(src, "", t, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+		return dv_err(err, errno, "cannot mask '/%s'", path);
+	return 0;
+}
+
+static int readonly_path(int rootfd, const char *path, struct dv_error *err)
+{
+	struct mount_attr attr = {
+		.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
+	};
+	dv_autoclose int t = ctr_openat_in_root(rootfd, path, O_PATH | O_NOFOLLOW, 0);
+	dv_autoclose int src = -1;
+
+	if (t < 0 && (errno == ENOENT || errno == ENOTDIR))
+		return 0;
+	if (t >= 0)
+		src = open_tree(t, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
+	if (t < 0 || src < 0)
+		return dv_err(err, errno, "cannot make '/%s' read-only", path);
+	if (mount_setattr(src, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0 ||
+	    move_mount(src, "", t, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+		return dv_err(err, errno, "cannot make '/%s' read-only", path);
+	return 0;
+}
+
+static int setup_masks(int rootfd, struct dv_error *err)
+{
+	dv_autoclose int cpus = -1;
+	DIR *d;
+	struct dirent *de;
+	size_t i;
+
+	for (i = 0; i < sizeof(readonly_paths) / sizeof(readonly_paths[0]); i++)
+		if (readonly_path(rootfd, readonly_paths[i], err) < 0)
+			return -1;
+	for (i = 0; i < sizeof(masked_paths) / sizeof(masked_paths[0]); i++)
+		if (mask_path(rootfd, masked_paths[i], err) < 0)
+			return -1;
+	cpus = ctr_openat_in_root(rootfd, "sys/devices/system/cpu", O_RDONLY | O_DIRECTORY, 0);
+	if (cpus < 0)
+		return 0;
+	d = fdopendir(dv_steal_fd(&cpus));
+	if (!d)
+		return dv_err(err, errno, "fdopendir");
+	while ((de = readdir(d))) {
+		char p[300];
+
+		if (strncmp(de->d_name, "cpu", 3) || de->d_name[3] < '0' || de->d_name[3] > '9')
+			continue;
+		snprintf(p, sizeof(p), "sys/devices/system/cpu/%s/thermal_throttle", de->d_name);
+		if (mask_path(rootfd, p, err) < 0) {
+			closedir(d);
+			return -1;
+		}
+	}
+	closedir(d);
 	return 0;
 }
 
@@ -501,6 +611,8 @@ int ctr_setup_root(const struct ctr_spec *spec, int rootfd, int skelfd, struct d
 	if (skelfd >= 0 && setup_etc(rootfd, skelfd, err) < 0)
 		return -1;
 	if (spec->checkout && spec->workdir && setup_checkout(spec, rootfd, err) < 0)
+		return -1;
+	if (spec->sandbox && setup_masks(rootfd, err) < 0)
 		return -1;
 	if (sethostname(spec->hostname ? spec->hostname : "devenv",
 			strlen(spec->hostname ? spec->hostname : "devenv")) < 0)

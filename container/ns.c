@@ -173,6 +173,9 @@ static _Noreturn void child_main(const struct launch *l)
 		ctr_child_fail(errw, (dv_err(&err, errno, "close_range"), &err));
 	if (log >= 0 && dup2(log, 3) < 0)
 		ctr_child_fail(errw, (dv_err(&err, errno, "dup2"), &err));
+	/* Last, so the init and everything under it inherit it. */
+	if (ctr_sandbox_apply(spec->sandbox, &err) < 0)
+		ctr_child_fail(errw, &err);
 	fexecve(mem, argv, envp);
 	ctr_child_fail(errw, (dv_err(&err, errno, "cannot run the container's init"), &err));
 }

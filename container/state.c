@@ -97,6 +97,13 @@ int ctr_state_read(int envs_fd, const char *id, struct ctr_state *out, struct dv
 	out->host_uid = (unsigned)get_int(o, "host_uid");
 	out->host_gid = (unsigned)get_int(o, "host_gid");
 	out->ownership = get_str(o, "checkout_ownership");
+	out->seccomp = get_str(o, "seccomp");
+	{
+		dv_autofree char *caps = get_str(o, "caps");
+
+		/* An env from before the sandbox: Docker's caps from now on. */
+		out->caps = *caps ? strtoull(caps, NULL, 16) : ctr_caps_docker;
+	}
 	json_object_put(o);
 	return 0;
 }
@@ -148,6 +155,13 @@ int ctr_state_write(int envs_fd, const struct ctr_state *st, struct dv_error *er
 	json_object_object_add(o, "host_uid", json_object_new_int64(st->host_uid));
 	json_object_object_add(o, "host_gid", json_object_new_int64(st->host_gid));
 	S("checkout_ownership", st->ownership);
+	S("seccomp", st->seccomp);
+	{
+		char caps[32];
+
+		snprintf(caps, sizeof(caps), "%llx", st->caps);
+		json_object_object_add(o, "caps", json_object_new_string(caps));
+	}
 #undef S
 	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
 	snprintf(path, sizeof(path), "%s/state.json", st->id);
@@ -173,6 +187,7 @@ void ctr_state_release(struct ctr_state *st)
 	free(st->ownership);
 	dv_strv_release(&st->env);
 	dv_strv_release(&st->cgroups);
+	free(st->seccomp);
 	memset(st, 0, sizeof(*st));
 }
 

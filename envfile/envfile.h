@@ -15,6 +15,7 @@
 #include <stddef.h>
 
 #include "util/error.h"
+#include "util/str.h"
 
 enum env_step_kind { ENV_STEP_RUN, ENV_STEP_COPY };
 
@@ -38,6 +39,14 @@ struct env_resources {
 	unsigned long long pids;   /* 8 to 4194304 */
 };
 
+/* `security:` (DESIGN.md "Security"). All empty: Docker's defaults. */
+struct env_security {
+	char *seccomp;            /* NULL or "default", "unconfined", else a profile path as written */
+	char *seccomp_abs;        /* a profile: its real path on the host, inside the checkout */
+	struct dv_strv cap_add;   /* "CAP_NET_ADMIN" (upper case, prefixed) or "ALL" */
+	struct dv_strv cap_drop;
+};
+
 struct env_spec {
 	char *path;     /* absolute path of the Envfile */
 	char *display;  /* the name used in messages: path relative to the cwd, e.g. "Envfile" */
@@ -55,6 +64,7 @@ struct env_spec {
 	struct env_step *on_up;
 	size_t n_on_up;
 	struct env_resources resources;
+	struct env_security security;
 };
 
 /* Look for "Envfile" in start_dir and its parents, stopping at the repository

@@ -49,5 +49,10 @@ int envfile_validate(const struct env_node *root, const char *display, const cha
 /* `resources: { memory, cpus, pids }` (resources.c); null gives no limits. */
 int envfile_resources(const struct env_node *key, const struct env_node *val, const char *display,
 		      struct env_resources *out, struct dv_error *err);
+/* `security:` (security.c); dir and checkout as for envfile_validate. */
+int envfile_set_security(const struct env_node *key, const struct env_node *val,
+			 const char *display, const char *dir, const char *checkout,
+			 struct env_security *out, struct dv_error *err);
+void env_security_release(struct env_security *sec);
 
 #endif

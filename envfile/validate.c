@@ -17,7 +17,7 @@
 #define ENV_NAME_MAX 63
 
 static const char *const top_keys[] = {
-	"name", "image", "workdir", "shell", "env", "provision", "on_up", "resources", "user",
+	"name", "image", "workdir", "shell", "env", "provision", "on_up", "resources", "security", "user",
 };
 static const char *const step_keys[] = { "run", "copy", "to" };
 static const char *const on_up_keys[] = { "run" };
@@ -544,6 +544,9 @@ static int set_key(struct vctx *v, const struct env_node *key, const struct env_
 		return set_steps(v, key, val, &spec->on_up, &spec->n_on_up);
 	if (strcmp(k, "resources") == 0)
 		return envfile_resources(key, val, v->display, &spec->resources, v->err);
+	if (strcmp(k, "security") == 0)
+		return envfile_set_security(key, val, v->display, v->dir, v->checkout,
+					    &spec->security, v->err);
 	return unknown_key(v, key, "", top_keys, sizeof(top_keys) / sizeof(top_keys[0]));
 }
 
@@ -646,5 +649,6 @@ void env_spec_release(struct env_spec *spec)
 	free(spec->env);
 	steps_release(spec->provision, spec->n_provision);
 	steps_release(spec->on_up, spec->n_on_up);
+	env_security_release(&spec->security);
 	memset(spec, 0, sizeof(*spec));
 }

@@ -65,6 +65,9 @@ static int run_step(const struct layer_store *st, const struct env_spec *spec,
 	struct dv_strv envp = { 0 }, cgroups = { 0 };
 	struct ctr_limits lim;
 	char cgname[32];
+	struct ctr_sandbox sb = { 0 };
+	unsigned long long caps = 0;
+	char *bpf = NULL;
 	int status = 0, ret = -1;
 
 	for (size_t i = 0; i < chain->n; i++) /* overlay wants the top layer first */
@@ -89,6 +92,10 @@ static int run_step(const struct layer_store *st, const struct env_spec *spec,
 	if (ctr_cgroup_create(cgname, &lim, &cgroups, err) < 0)
 		goto out;
 	cs.cgroups = &cgroups;
+	/* The same sandbox as the env's. */
+	if (prov_sandbox(st, spec, &caps, &bpf, err) < 0 || ctr_sandbox_load(bpf, caps, &sb, err) < 0)
+		goto out;
+	cs.sandbox = &sb;
 	prov_envp(spec, &envp);
 	char *argv[] = { spec->shell, "-c", step->run, NULL };
 	struct ctr_exec x = { .argv = argv, .envp = envp.v, .cwd = "/", .tty = false, .tee_fd = -1 };
@@ -115,6 +122,8 @@ out:
 	for (size_t i = 0; i < chain->n; i++)
 		free((char *)lowers[i]);
 	dv_strv_release(&envp);
+	ctr_sandbox_release(&sb);
+	free(bpf);
 	return ret;
 }
 

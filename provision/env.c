@@ -267,9 +267,14 @@ static void fill_state(struct ctr_state *s, const struct prov_env *env, const st
 	long long created = s->created ? s->created : (long long)time(NULL);
 	struct ctr_init init = s->init;
 	struct dv_strv cgroups = s->cgroups;
+	char *seccomp = s->seccomp;
+	unsigned long long caps = s->caps;
 
 	memset(&s->cgroups, 0, sizeof(s->cgroups));
+	s->seccomp = NULL;
 	ctr_state_release(s);
+	s->seccomp = seccomp;
+	s->caps = caps;
 	s->id = dv_xstrdup(env->id);
 	s->name = dv_xstrdup(spec->name);
 	s->checkout = dv_xstrdup(spec->checkout);
@@ -304,7 +309,8 @@ static int run_on_up(const struct dv_ctx *ctx, const struct prov_env *env, int l
 		struct ctr_exec x = { .argv = argv, .envp = env->state.env.v, .cwd = spec->workdir,
 				      .tty = false, .tee_fd = log_fd,
 				      .user = env->state.user && env->state.user[0] ? env->state.user : NULL,
-				      .owner = ctr_state_owner(&env->state, &owner) };
+				      .owner = ctr_state_owner(&env->state, &owner),
+				      .sandbox = NULL };
 		int status = 0, wstatus;
 		pid_t pid;
 
@@ -318,7 +324,13 @@ static int run_on_up(const struct dv_ctx *ctx, const struct prov_env *env, int l
 			return dv_err(err, errno, "fork");
 		if (pid == 0) {
 			struct dv_error cerr = { 0 };
+			struct ctr_sandbox sb;
 
+			if (ctr_sandbox_load(env->state.seccomp, env->state.caps, &sb, &cerr) < 0) {
+				dv_err_print(&cerr);
+				_exit(125);
+			}
+			x.sandbox = &sb;
 			if (ctr_exec(&env->state.init, &env->state.cgroups, &x, &status, &cerr) < 0) {
 				dv_err_print(&cerr);
 				_exit(125);
@@ -394,6 +406,7 @@ static int start_env(const struct layer_store *st, struct prov_env *env, int efd
 	dv_autoclose int log_fd = -1;
 	struct ctr_spec cs = { 0 };
 	struct ctr_user user;
+	struct ctr_sandbox sb = { 0 };
 	int ret = -1;
 
 	for (size_t i = 0; i < s->layers.n; i++)
@@ -429,6 +442,12 @@ static int start_env(const struct layer_store *st, struct prov_env *env, int efd
 		user = (struct ctr_user){ env->spec.user, env->spec.shell, s->user_uid, s->user_gid };
 		cs.user = &user;
 	}
+	free(s->seccomp);
+	s->seccomp = NULL;
+	if (prov_sandbox(st, &env->spec, &s->caps, &s->seccomp, err) < 0 ||
+	    ctr_sandbox_load(s->seccomp, s->caps, &sb, err) < 0)
+		goto out;
+	cs.sandbox = &sb;
 	if (ctr_start(&cs, &s->init, err) < 0)
 		goto out;
 	if (ctr_state_write(efd, s, err) < 0) {
@@ -441,6 +460,7 @@ static int start_env(const struct layer_store *st, struct prov_env *env, int efd
 out:
 	for (size_t i = 0; i < s->layers.n; i++)
 		free((char *)lowers[i]);
+	ctr_sandbox_release(&sb);
 	return ret;
 }
 

@@ -228,6 +228,11 @@ char *prov_spec_digest(const struct env_spec *spec, const char *base_id,
 	if (spec->resources.memory || spec->resources.cpus_milli || spec->resources.pids)
 		dv_buf_addf(&b, ",\"resources\":{\"cpus_milli\":%u,\"memory\":%llu,\"pids\":%llu}",
 			    spec->resources.cpus_milli, spec->resources.memory, spec->resources.pids);
+	/* Only when set, so that envs from before `security` keep their digest. */
+	if (spec->security.seccomp || spec->security.cap_add.n || spec->security.cap_drop.n) {
+		dv_buf_adds(&b, ",\"security\":");
+		prov_security_json(spec, &b);
+	}
 	dv_buf_adds(&b, ",\"shell\":");
 	json_str(&b, spec->shell);
 	if (spec->user) { /* only when set: envs without one keep their digest */
@@ -253,4 +258,27 @@ void prov_env_id(const char *checkout, const char *relpath, char out[13])
 	dv_sha256_final_hex(&h, hex);
 	memcpy(out, hex, 12);
 	out[12] = 0;
+}
+
+void prov_security_json(const struct env_spec *spec, struct dv_buf *b)
+{
+	const struct env_security *sec = &spec->security;
+	char hex[DV_SHA256_HEX] = "";
+
+	if (sec->seccomp_abs) {
+		dv_autofree char *text = NULL;
+		size_t len = 0;
+		struct dv_error ignored = { 0 };
+
+		/* The profile's content, so that editing it is a change to the env. */
+		if (dv_read_file_at(AT_FDCWD, sec->seccomp_abs, &text, &len, &ignored) == 0)
+			dv_sha256_hex(text, len, hex);
+	}
+	dv_buf_adds(b, "{\"cap_add\":[");
+	for (size_t i = 0; i < sec->cap_add.n; i++)
+		dv_buf_addf(b, "%s\"%s\"", i ? "," : "", sec->cap_add.v[i]);
+	dv_buf_adds(b, "],\"cap_drop\":[");
+	for (size_t i = 0; i < sec->cap_drop.n; i++)
+		dv_buf_addf(b, "%s\"%s\"", i ? "," : "", sec->cap_drop.v[i]);
+	dv_buf_addf(b, "],\"seccomp\":\"%s\"}", sec->seccomp_abs ? hex : sec->seccomp ? sec->seccomp : "default");
 }

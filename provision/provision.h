@@ -51,6 +51,14 @@ void prov_limits(const struct env_spec *spec, struct ctr_limits *out);
  * Envfile's `env`, PATH defaulted, HOME=/root. */
 void prov_envp(const struct env_spec *spec, struct dv_strv *out);
 
+/* sandbox.c: the spec's `security` as capabilities and a stored seccomp
+ * program (*bpf_path "" when unconfined; caller frees). */
+int prov_sandbox(const struct layer_store *st, const struct env_spec *spec,
+		 unsigned long long *caps, char **bpf_path, struct dv_error *err);
+/* Canonical JSON of `security` for the spec digest (cap names are checked
+ * names, the profile by the sha256 of its content). */
+void prov_security_json(const struct env_spec *spec, struct dv_buf *b);
+
 /* The env id: first 12 hex digits of sha256(checkout real path || "\0" ||
  * Envfile path inside it). out has room for 13 bytes. */
 void prov_env_id(const char *checkout, const char *relpath, char out[13]);

@@ -1,0 +1,46 @@
+/*
+ * provision/sandbox.c - the Envfile's `security:` to a container sandbox.
+ *
+ * The seccomp program is compiled once per (profile, caps, arch, kernel)
+ * into the store's seccomp/ folder; envs, build steps and `ssh` load it.
+ * The sandbox is not part of provisioning cache keys: it decides what a
+ * step may do, not what a step that succeeds produces (a step the sandbox
+ * stops fails, and a failed step is never cached).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "provision/provision.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+#include "util/banned.h"
+
+int prov_sandbox(const struct layer_store *st, const struct env_spec *spec,
+		 unsigned long long *caps, char **bpf_path, struct dv_error *err)
+{
+	const struct env_security *sec = &spec->security;
+	dv_autofree char *text = NULL;
+	dv_autofree char *dir = NULL;
+	const char *profile;
+	size_t len;
+
+	if (ctr_caps_mask(&sec->cap_add, &sec->cap_drop, caps, err) < 0)
+		return dv_err_prefix(err, "%s: security", spec->display);
+	if (sec->seccomp && !strcmp(sec->seccomp, "unconfined")) {
+		*bpf_path = dv_xstrdup("");
+		return 0;
+	}
+	if (sec->seccomp_abs) {
+		if (dv_read_file_at(AT_FDCWD, sec->seccomp_abs, &text, &len, err) < 0)
+			return dv_err_prefix(err, "seccomp profile '%s'", sec->seccomp);
+		profile = text;
+	} else {
+		profile = ctr_seccomp_default(&len);
+	}
+	dir = dv_xasprintf("%s/seccomp", st->root);
+	if (ctr_seccomp_prepare(dir, profile, len, *caps, bpf_path, err) < 0)
+		return dv_err_prefix(err, "seccomp profile '%s'", sec->seccomp_abs ? sec->seccomp : "default");
+	return 0;
+}

@@ -1,0 +1,202 @@
+#!/usr/bin/env bats
+# The sandbox (README "Security"): from inside an env, with the static
+# prober test/fixtures/probe copied into the checkout (mounted at /workspace).
+
+load helpers
+
+setup() {
+	dv_setup
+	[[ -x $DV_ROOT/test/fixtures/probe ]] || {
+		echo "test/fixtures/probe is missing: run make" >&2
+		return 1
+	}
+	cp "$DV_ROOT/test/fixtures/probe" "$DV_CHECKOUT/probe"
+}
+teardown() { dv_teardown; }
+
+# dv_up_busybox [ENVFILE LINES...]: an env on busybox, up.
+dv_up_busybox() {
+	dv_busybox_image
+	printf '%s\n' "image: busybox" "$@" | dv_envfile
+	run "$DEVENV" up
+	assert_success
+}
+
+@test "sandbox: the default escapes fail with Docker's errnos" {
+	local disk maj min
+	dv_up_busybox
+	disk=$(findmnt -no SOURCE / | sed 's/\[.*//')
+	[[ -b $disk ]] || disk=/dev/vda
+	maj=$(stat -c '%t' "$disk") min=$(stat -c '%T' "$disk")
+	run "$DEVENV" ssh -- ./probe mountnx mount umount userns keyctl io_uring bpf vsock alg inet clone3 nosys \
+		ptrace1 reboot init_module settimeofday clock_settime exe1 capset sys \
+		mknod $((16#$maj)) $((16#$min))
+	assert_success
+	assert_output - <<-'EOF'
+	mountnx: EPERM
+	mount: EPERM
+	umount: EPERM
+	userns: EPERM
+	keyctl: EPERM
+	io_uring: EPERM
+	bpf: EPERM
+	vsock: EPERM
+	alg: EPERM
+	inet: OK
+	clone3: ENOSYS
+	nosys: ENOSYS
+	ptrace1: EPERM
+	reboot: EPERM
+	init_module: EPERM
+	settimeofday: EPERM
+	clock_settime: EPERM
+	exe1: EACCES
+	capset: EPERM
+	sys: EROFS
+	mknod: OK
+	readdisk: EACCES
+	EOF
+}
+
+@test "sandbox: masked and read-only /proc and /sys paths" {
+	dv_up_busybox
+	# /proc/kcore and /proc/sysrq-trigger: masked or read-only when this
+	# kernel has them, else absent.
+	run "$DEVENV" ssh -- ./probe kcore sysrq write /proc/sys/kernel/hostname read /proc/interrupts \
+		read /proc/timer_list read /proc/keys
+	assert_success
+	if [[ -e /proc/kcore ]]; then assert_line 'kcore: E61'; else assert_line 'kcore: ENOENT'; fi
+	if [[ -e /proc/sysrq-trigger ]]; then assert_line 'sysrq: EROFS'; else assert_line 'sysrq: ENOENT'; fi
+	assert_line 'write: EROFS'
+	# each masked file reads as /dev/null
+	assert_equal "$(grep -c '^read: 0$' <<<"$output")" 3
+	run "$DEVENV" ssh -c 'ls -A /proc/acpi /sys/firmware; touch /proc/acpi/x 2>&1; grep -c " /proc/sys ro," /proc/self/mountinfo'
+	assert_line --partial 'Read-only file system'
+	assert_line '1'
+}
+
+@test "sandbox: Docker's caps for root, none after setuid, no_new_privs" {
+	dv_up_busybox
+	run "$DEVENV" ssh -- ./probe capeff capprm capbnd capinh capamb nnp setuid
+	assert_success
+	assert_output - <<-'EOF'
+	capeff: 00000000a80425fb
+	capprm: 00000000a80425fb
+	capbnd: 00000000a80425fb
+	capinh: 00000000a80425fb
+	capamb: 0000000000000000
+	nnp: 1
+	setuid-capeff: 0000000000000000
+	setuid-capprm: 0000000000000000
+	setuid: OK
+	EOF
+	# and the same for the env's init, which everything else descends from
+	run "$DEVENV" ssh -c 'grep -E "^(CapEff|CapBnd|NoNewPrivs|Seccomp):" /proc/1/status'
+	assert_line --regexp '^CapEff:[[:space:]]+00000000a80425fb$'
+	assert_line --regexp '^CapBnd:[[:space:]]+00000000a80425fb$'
+	assert_line --regexp '^NoNewPrivs:[[:space:]]+1$'
+	assert_line --regexp '^Seccomp:[[:space:]]+2$'
+}
+
+@test "sandbox: no host fd or directory reaches the command" {
+	dv_up_busybox
+	# an extra fd on a host folder, and a host cwd outside the checkout
+	cd /tmp
+	run "$DEVENV" ssh -e proj -- /workspace/probe fds cwd dotdot 9</ 8>/tmp/x-$$
+	rm -f /tmp/x-$$
+	assert_success
+	assert_output - <<-'EOF'
+	fds: OK
+	cwd: /workspace
+	dotdot: OK
+	EOF
+}
+
+@test "sandbox: seccomp unconfined lets mount past the filter; caps still stop it" {
+	dv_up_busybox "security:" "  seccomp: unconfined"
+	run "$DEVENV" ssh -- ./probe mountnx mount clone3 capeff nnp
+	assert_success
+	# mount now reaches the kernel: it looks the target up (ENOENT), then
+	# wants CAP_SYS_ADMIN (EPERM); clone3 with no arguments reaches it too
+	# (EINVAL rather than the filter's ENOSYS)
+	assert_output - <<-'EOF'
+	mountnx: ENOENT
+	mount: EPERM
+	clone3: EINVAL
+	capeff: 00000000a80425fb
+	nnp: 1
+	EOF
+	run cat "$DV_STORE"/envs/*/state.json
+	assert_output --partial '"seccomp":""'
+}
+
+@test "sandbox: cap_add and cap_drop" {
+	dv_up_busybox "security:" "  cap_add: [net_admin, CAP_SYS_TIME]" "  cap_drop: [MKNOD]"
+	run "$DEVENV" ssh -- ./probe capeff mknod 1 3 clock_settime
+	assert_success
+	# a80425fb + NET_ADMIN (12) + SYS_TIME (25) - MKNOD (27)
+	assert_line "capeff: $(printf '%016x' $(((0xa80425fb | 1 << 12 | 1 << 25) & ~(1 << 27))))"
+	assert_line 'mknod: EPERM'
+	# with CAP_SYS_TIME the profile allows clock_settime (setting the same time)
+	assert_line 'clock_settime: OK'
+}
+
+@test "sandbox: provisioning steps run in the same sandbox" {
+	dv_busybox_image
+	dv_envfile <<-'EOF'
+	image: busybox
+	provision:
+	  - copy: probe
+	    to: /probe
+	  - run: /probe mount keyctl capeff nnp > /result
+	EOF
+	run "$DEVENV" up
+	assert_success
+	run "$DEVENV" ssh -c 'cat /result'
+	assert_output - <<-'EOF'
+	mount: EPERM
+	keyctl: EPERM
+	capeff: 00000000a80425fb
+	nnp: 1
+	EOF
+}
+
+@test "sandbox: the compiled filter is stored once and reused" {
+	dv_up_busybox
+	run ls "$DV_STORE/seccomp"
+	assert_success
+	assert_output --regexp '^[0-9a-f]{64}\.bpf$'
+	run "$DEVENV" halt
+	run "$DEVENV" up
+	assert_success
+	assert_equal "$(ls "$DV_STORE/seccomp" | wc -l)" 1
+}
+
+# What Docker's profile allows must work in a real distribution: apt-get
+# (its sandboxed methods drop to the _apt user), gcc, the compiled program.
+# Slow (a debootstrap of bookworm, ~25 s, then apt-get): one test only.
+@test "sandbox: apt-get install and gcc work in debian:bookworm" {
+	run "$DEVENV" image bootstrap debian:bookworm
+	if ((status != 0)) && grep -qiE 'resolve|connect|network|mirror|fetch' <<<"$output"; then
+		skip "no Debian mirror reachable: $output"
+	fi
+	assert_success
+	cat >hello.c <<-'EOF'
+	#include <stdio.h>
+	#include <pthread.h>
+	static void *run(void *a) { return a; }
+	int main(void) { pthread_t t; pthread_create(&t, NULL, run, NULL); pthread_join(t, NULL); puts("hello from gcc"); return 0; }
+	EOF
+	dv_envfile <<-'EOF'
+	image: debian:bookworm
+	provision:
+	  - run: apt-get update -q && apt-get install -y -q --no-install-recommends gcc libc6-dev
+	EOF
+	run "$DEVENV" up
+	assert_success
+	run "$DEVENV" ssh -c 'gcc -pthread -o /tmp/hello hello.c && /tmp/hello && grep -E "^(CapEff|Seccomp):" /proc/self/status'
+	assert_success
+	assert_line 'hello from gcc'
+	assert_line --regexp '^CapEff:[[:space:]]+00000000a80425fb$'
+	assert_line --regexp '^Seccomp:[[:space:]]+2$'
+}
