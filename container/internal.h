@@ -104,4 +104,8 @@ int ctr_seccomp_compile(const struct ctr_sc_profile *p, void **out, size_t *out_
 			struct dv_error *err);
 void ctr_sc_profile_release(struct ctr_sc_profile *p);
 
+/* A capability's number from its name ("CAP_NET_ADMIN", "net_admin");
+ * -1 with EINVAL for a name libcap does not know. */
+int ctr_cap_bit(const char *name, struct dv_error *err);
+
 #endif

@@ -29,7 +29,7 @@ const unsigned long long ctr_caps_docker =
 	BIT(CAP_SETPCAP) | BIT(CAP_NET_BIND_SERVICE) | BIT(CAP_SYS_CHROOT) | BIT(CAP_KILL) |
 	BIT(CAP_AUDIT_WRITE);
 
-static int cap_bit(const char *name, struct dv_error *err)
+int ctr_cap_bit(const char *name, struct dv_error *err)
 {
 	char low[64];
 	cap_value_t v;
@@ -55,7 +55,7 @@ int ctr_caps_mask(const struct dv_strv *add, const struct dv_strv *drop, unsigne
 	for (size_t i = 0; add && i < add->n; i++) {
 		if (!strcmp(add->v[i], "ALL"))
 			add_all = true;
-		else if ((b = cap_bit(add->v[i], err)) < 0)
+		else if ((b = ctr_cap_bit(add->v[i], err)) < 0)
 			return -1;
 		else
 			plus |= BIT(b);
@@ -63,7 +63,7 @@ int ctr_caps_mask(const struct dv_strv *add, const struct dv_strv *drop, unsigne
 	for (size_t i = 0; drop && i < drop->n; i++) {
 		if (!strcmp(drop->v[i], "ALL"))
 			drop_all = true;
-		else if ((b = cap_bit(drop->v[i], err)) < 0)
+		else if ((b = ctr_cap_bit(drop->v[i], err)) < 0)
 			return -1;
 		else
 			minus |= BIT(b);

@@ -104,14 +104,10 @@ static bool str_in(struct json_object *arr, const char *s)
 
 static bool has_cap(unsigned long long caps, const char *name)
 {
-	char low[64];
-	cap_value_t v;
-	size_t i;
+	struct dv_error unknown = { 0 };
+	int bit = ctr_cap_bit(name, &unknown);
 
-	for (i = 0; name[i] && i + 1 < sizeof(low); i++)
-		low[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] + 32 : name[i]);
-	low[i] = 0;
-	return cap_from_name(low, &v) == 0 && v < 64 && (caps >> v & 1);
+	return bit >= 0 && (caps >> bit & 1);
 }
 
 /* moby's rule: every cap of includes.caps held, no cap of excludes.caps. */
