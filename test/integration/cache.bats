@@ -125,6 +125,9 @@ django"
 	grep -q "interrupted; nothing of this step was cached" out
 	[[ $(layer_count) == 1 ]]
 	[[ -z $(ls -A "$DV_STORE/tmp") ]]
+	# the step's processes die with its pid namespace (allow the kernel a
+	# moment to finish tearing it down)
+	for _ in $(seq 50); do pgrep -f "sleep 30" >/dev/null || break; sleep 0.1; done
 	! pgrep -f "sleep 30"
 }
 
