@@ -318,6 +318,13 @@ static int cmd_status(struct dv_ctx *ctx, struct layer_store *st, int argc, char
 		json_object_object_add(o, "oom_killed", json_object_new_boolean(ooms > 0));
 		json_object_object_add(o, "user", env.has_state && env.state.user[0] ? json_object_new_string(env.state.user) : NULL);
 		json_object_object_add(o, "checkout_ownership", env.has_state && env.state.ownership[0] ? json_object_new_string(env.state.ownership) : NULL);
+		if (env.has_state) {
+			char caps[32];
+
+			snprintf(caps, sizeof(caps), "%llx", env.state.caps);
+			json_object_object_add(o, "seccomp", json_object_new_string(env.state.seccomp && env.state.seccomp[0] ? "filtered" : "unconfined"));
+			json_object_object_add(o, "caps", json_object_new_string(caps));
+		}
 		printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 		json_object_put(o);
 	} else if (!env.has_state) {
@@ -332,6 +339,9 @@ static int cmd_status(struct dv_ctx *ctx, struct layer_store *st, int argc, char
 		if (env.state.ownership[0])
 			printf("  checkout ownership: %s (new files belong to uid %u)\n",
 			       env.state.ownership, env.state.host_uid);
+		printf("  sandbox:  seccomp %s, %s capabilities, no_new_privs\n",
+		       env.state.seccomp && env.state.seccomp[0] ? "filter on" : "unconfined",
+		       env.state.caps == ctr_caps_docker ? "Docker's default" : "custom");
 		if (running)
 			printf("  init pid: %d\n", (int)env.state.init.pid);
 		if (ooms)
@@ -706,7 +716,8 @@ static int cmd_gc(struct dv_ctx *ctx, struct layer_store *st, int argc, char **a
 	for (size_t i = 0; i < n; i++)
 		for (size_t j = 0; j < all[i].layers.n; j++)
 			dv_strv_push(&in_use, all[i].layers.v[j]);
-	if (layer_gc(st, &in_use, &layers, &bytes, err) < 0)
+	if (layer_gc(st, &in_use, &layers, &bytes, err) < 0 ||
+	    prov_sandbox_gc(st, all, n, &bytes, err) < 0)
 		goto out;
 	dv_str_size(size, sizeof(size), bytes);
 	printf("removed %u layer%s, freed %s\n", layers, layers == 1 ? "" : "s", size);

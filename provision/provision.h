@@ -55,6 +55,11 @@ void prov_envp(const struct env_spec *spec, struct dv_strv *out);
  * program (*bpf_path "" when unconfined; caller frees). */
 int prov_sandbox(const struct layer_store *st, const struct env_spec *spec,
 		 unsigned long long *caps, char **bpf_path, struct dv_error *err);
+/* Remove compiled seccomp programs no env in `envs` refers to (gc holds the
+ * store lock, so no `up` is between compiling one and recording it); adds
+ * the bytes freed to *bytes. */
+int prov_sandbox_gc(const struct layer_store *st, const struct ctr_state *envs, size_t n,
+		    unsigned long long *bytes, struct dv_error *err);
 /* Canonical JSON of `security` for the spec digest (cap names are checked
  * names, the profile by the sha256 of its content). */
 void prov_security_json(const struct env_spec *spec, struct dv_buf *b);

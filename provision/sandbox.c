@@ -7,10 +7,12 @@
  * step may do, not what a step that succeeds produces (a step the sandbox
  * stops fails, and a failed step is never cached).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "provision/provision.h"
 #include "util/cleanup.h"
@@ -42,5 +44,34 @@ int prov_sandbox(const struct layer_store *st, const struct env_spec *spec,
 	dir = dv_xasprintf("%s/seccomp", st->root);
 	if (ctr_seccomp_prepare(dir, profile, len, *caps, bpf_path, err) < 0)
 		return dv_err_prefix(err, "seccomp profile '%s'", sec->seccomp_abs ? sec->seccomp : "default");
+	return 0;
+}
+
+int prov_sandbox_gc(const struct layer_store *st, const struct ctr_state *envs, size_t n,
+		    unsigned long long *bytes, struct dv_error *err)
+{
+	dv_autoclose int dfd = openat(st->root_fd, "seccomp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	dv_autoclosedir DIR *d = dfd < 0 ? NULL : dv_opendir_fd(dfd);
+	struct dirent *de;
+
+	if (dfd < 0 && errno == ENOENT)
+		return 0;
+	if (!d)
+		return dv_err(err, errno, "cannot read '%s/seccomp'", st->root);
+	while ((de = readdir(d))) {
+		dv_autofree char *path = dv_xasprintf("%s/seccomp/%s", st->root, de->d_name);
+		bool used = false;
+		struct stat sb;
+
+		if (!dv_str_endswith(de->d_name, ".bpf"))
+			continue;
+		for (size_t i = 0; i < n && !used; i++)
+			used = envs[i].seccomp && !strcmp(envs[i].seccomp, path);
+		if (used || fstatat(dfd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		/* The next `up` that needs it compiles it again. */
+		if (unlinkat(dfd, de->d_name, 0) == 0)
+			*bytes += (unsigned long long)sb.st_blocks * 512;
+	}
 	return 0;
 }

@@ -141,10 +141,13 @@ django"
 	run "$DEVENV" gc
 	assert_success
 	assert_output "removed 0 layers, freed 0 B"
+	[[ $(ls "$DV_STORE/seccomp" | grep -c '\.bpf$') == 1 ]]
 	"$DEVENV" destroy -f
 	run "$DEVENV" gc
 	assert_success
 	assert_output --regexp "^removed 1 layer, freed [4-9]\.[0-9] MiB$"
+	# the compiled seccomp program no env uses goes too
+	[[ $(ls "$DV_STORE/seccomp" | grep -c '\.bpf$') == 0 ]]
 	[[ $(layer_count) == 1 ]]
 	run "$DEVENV" images
 	assert_output --partial localhost/busybox:latest

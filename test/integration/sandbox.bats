@@ -200,3 +200,17 @@ dv_up_busybox() {
 	assert_line --regexp '^CapEff:[[:space:]]+00000000a80425fb$'
 	assert_line --regexp '^Seccomp:[[:space:]]+2$'
 }
+
+@test "sandbox: status says which sandbox the env runs under" {
+	dv_up_busybox
+	run "$DEVENV" status --json
+	[[ $(dv_json seccomp <<<"$output") == filtered ]]
+	[[ $(dv_json caps <<<"$output") == a80425fb ]]
+	run "$DEVENV" status
+	assert_line "  sandbox:  seccomp filter on, Docker's default capabilities, no_new_privs"
+	printf '%s\n' "image: busybox" "security:" "  seccomp: unconfined" "  cap_add: [NET_ADMIN]" | dv_envfile
+	"$DEVENV" reload
+	run "$DEVENV" status --json
+	[[ $(dv_json seccomp <<<"$output") == unconfined ]]
+	[[ $(dv_json caps <<<"$output") == a80435fb ]]
+}
