@@ -25,6 +25,7 @@
 #include "provision/provision.h"
 #include "util/cleanup.h"
 #include "util/ctx.h"
+#include "util/userns.h"
 #include "util/fs.h"
 #include "util/banned.h"
 
@@ -317,6 +318,7 @@ static int cmd_status(struct dv_ctx *ctx, struct layer_store *st, int argc, char
 		json_object_object_add(o, "oom_kills", oom_known ? json_object_new_int64((int64_t)ooms) : NULL);
 		json_object_object_add(o, "oom_killed", json_object_new_boolean(ooms > 0));
 		json_object_object_add(o, "user", env.has_state && env.state.user[0] ? json_object_new_string(env.state.user) : NULL);
+		json_object_object_add(o, "rootless", json_object_new_boolean(ctx->rootless));
 		json_object_object_add(o, "checkout_ownership", env.has_state && env.state.ownership[0] ? json_object_new_string(env.state.ownership) : NULL);
 		if (env.has_state) {
 			char caps[32];
@@ -336,9 +338,21 @@ static int cmd_status(struct dv_ctx *ctx, struct layer_store *st, int argc, char
 		if (env.state.user[0])
 			printf("  user:     %s (uid %u, gid %u)\n", env.state.user, env.state.user_uid,
 			       env.state.user_gid);
-		if (env.state.ownership[0])
+		if (!strcmp(env.state.ownership, "rootless"))
+			printf("  checkout ownership: rootless (root in the env is uid %u on the "
+			       "host: what it creates there is yours)\n",
+			       env.state.host_uid);
+		else if (env.state.ownership[0])
 			printf("  checkout ownership: %s (new files belong to uid %u)\n",
 			       env.state.ownership, env.state.host_uid);
+		if (ctx->rootless)
+			printf("  rootless: %s; %s\n",
+			       ctx->userns == DV_USERNS_SINGLE
+				       ? "single-id user namespace (only root in the env)"
+				       : "user namespace with your subordinate ids",
+			       env.state.cgroups.n ? "limits in a delegated cgroup"
+						   : "no delegated cgroup: memory and cpus limits "
+						     "not enforced, pids by RLIMIT_NPROC");
 		printf("  sandbox:  seccomp %s, %s capabilities, no_new_privs\n",
 		       env.state.seccomp && env.state.seccomp[0] ? "filter on" : "unconfined",
 		       env.state.caps == ctr_caps_docker ? "Docker's default" : "custom");
@@ -552,6 +566,7 @@ static int cmd_ssh(struct dv_ctx *ctx, struct layer_store *st, int argc, char **
 	struct ctr_sandbox sb = { 0 };
 	if (ctr_sandbox_load(env.state.seccomp, env.state.caps, &sb, err) < 0)
 		goto out;
+	sb.nproc = prov_nproc_fallback(&env.state.limits, &env.state.cgroups);
 	x.sandbox = &sb;
 	fflush(stdout);
 	/* No separate liveness probe: ctr_exec checks the init's start time and
@@ -888,7 +903,22 @@ int main(int argc, char **argv)
 		fprintf(stderr, "devenv: unknown command '%s'; 'devenv help' lists them\n", argv[1]);
 		return 2;
 	}
-	ctx.rootless = geteuid() != 0;
+	ctx.rootless = geteuid() != 0 || !dv_userns_is_initial();
+	ctx.host_uid = geteuid();
+	ctx.host_gid = getegid();
+	/* Without root, everything that touches the store runs as root of a
+	 * user namespace of ours (util/userns.h); `ssh` joins the env's. */
+	if ((cmd->flags & CMD_STORE) && geteuid() != 0) {
+		enum dv_userns_mode mode;
+		const char *why = NULL;
+
+		if (dv_userns_enter(&mode, &why, &err) < 0)
+			goto done;
+		ctx.userns = (int)mode;
+		if (mode == DV_USERNS_SINGLE && (cmd->flags & CMD_LOCKS_STORE))
+			fprintf(stderr, "devenv: note: single-id user namespace (%s): %s\n", why,
+				DV_USERNS_SINGLE_LIMITS);
+	}
 	ctx.tty_in = isatty(0);
 	ctx.tty_out = isatty(1);
 	if ((cmd->flags & CMD_STORE) &&

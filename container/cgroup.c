@@ -5,6 +5,8 @@
  * (v1 controllers plus a cgroup2 at /sys/fs/cgroup/unified) and on v1 alone.
  * Of the v1 hierarchies we use those with the controllers devenv needs
  * (cpu, cpuacct, memory, pids, freezer); a hierarchy mounted twice counts once.
+ * Without root (in a user namespace), only hierarchies whose devenv/ folder
+ * was delegated to the user are used, often none: the caller warns.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +20,7 @@
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/str.h"
+#include "util/userns.h"
 #include "util/banned.h"
 
 static bool has_controller(const char *opts)
@@ -67,6 +70,7 @@ int ctr_cgroup_create_in(const char *mountinfo, const char *name, const struct c
 	struct dv_strv devs = { 0 }, made = { 0 };
 	char line[4096];
 	size_t i;
+	bool rootless = !dv_userns_is_initial();
 
 	if (!name[0] || strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, ".."))
 		return dv_err(err, EINVAL, "invalid cgroup name '%s'", name);
@@ -89,6 +93,10 @@ int ctr_cgroup_create_in(const char *mountinfo, const char *name, const struct c
 		dv_strv_push(&devs, dev);
 		dv_mountinfo_unescape(mnt);
 		snprintf(dir, sizeof(dir), "%s/devenv", mnt);
+		/* Without root only a devenv/ folder delegated to us (made ours
+		 * by an admin) can be used; the others are left out. */
+		if (rootless && access(dir, W_OK | X_OK) < 0)
+			continue;
 		if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
 			dv_err(err, errno, "cannot create cgroup '%s'", dir);
 			goto fail;
@@ -105,7 +113,7 @@ int ctr_cgroup_create_in(const char *mountinfo, const char *name, const struct c
 		dv_strv_push(&made, dir);
 	}
 	dv_strv_release(&devs);
-	if (lim && ctr_cgroup_set_limits(&made, lim, err) < 0)
+	if (lim && (made.n || !rootless) && ctr_cgroup_set_limits(&made, lim, err) < 0)
 		goto fail;
 	for (i = 0; i < made.n; i++)
 		dv_strv_push_owned(out, dv_steal_ptr(&made.v[i]));

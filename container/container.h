@@ -40,6 +40,8 @@ struct ctr_sandbox {
 	unsigned long long caps;   /* bit n: capability n */
 	const void *bpf;           /* struct sock_filter[]; NULL: unconfined */
 	size_t bpf_len;            /* bytes */
+	unsigned long long nproc;  /* RLIMIT_NPROC: the pids limit where no pids
+				      cgroup holds the env (rootless); 0: none */
 };
 extern const unsigned long long ctr_caps_docker; /* Docker's 14 default caps */
 /* Docker's semantics: default set + add - drop; "ALL" in either. Names as
@@ -72,6 +74,8 @@ struct ctr_spec {
 	const struct dv_strv *cgroups; /* cgroup folders to put the container in (may be NULL) */
 	const struct ctr_user *user;   /* env only: the user to create (NULL: none) */
 	const struct ctr_sandbox *sandbox; /* NULL: none (host root's caps, no filter) */
+	bool userns;                /* devenv runs in a user namespace (rootless):
+				       overlay with userxattr */
 };
 
 struct ctr_init {

@@ -24,6 +24,7 @@
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -36,6 +37,18 @@
 #include "util/banned.h"
 
 #define ENTER_NS (CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP)
+
+/* A rootless env lives in a user namespace of its own (util/userns.h):
+ * joining it comes first, in the same setns, and gives us root there. */
+static bool in_other_userns(pid_t pid)
+{
+	char path[48];
+	struct stat self, env;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
+	return stat("/proc/self/ns/user", &self) == 0 && stat(path, &env) == 0 &&
+	       (self.st_ino != env.st_ino || self.st_dev != env.st_dev);
+}
 
 /* execvpe with the PATH of the command's own environment. */
 static int exec_lookup(char *const *argv, char *const *envp)
@@ -108,6 +121,10 @@ static int become_mounts(const struct run_as *ra)
  * the process no capabilities at all (no keep-caps). */
 static int become_ids(const struct run_as *ra)
 {
+	/* Root keeps no supplementary group of the host's (a single-id user
+	 * namespace forbids setgroups: it has no other group to keep). */
+	if (!ra->set_ids && setgroups(0, NULL) < 0 && errno != EPERM)
+		return errno;
 	if (ra->set_ids && (setgroups(1, &ra->gid) < 0 || setresgid(ra->gid, ra->gid, ra->gid) < 0 ||
 			    setresuid(ra->uid, ra->uid, ra->uid) < 0))
 		return errno;
@@ -325,7 +342,7 @@ int ctr_exec(const struct ctr_init *init, const struct dv_strv *cgroups,
 	 * binary) or its memory (the CVE-2019-5736 class). exec resets it. */
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
 		return dv_err(err, errno, "prctl");
-	if (setns(pidfd, ENTER_NS) < 0)
+	if (setns(pidfd, ENTER_NS | (in_other_userns(init->pid) ? CLONE_NEWUSER : 0)) < 0)
 		return dv_err(err, errno, "cannot enter the env");
 	if ((x->user && run_as_user(x, procfd, &ra, &envp, err) < 0) ||
 	    (!x->user && x->owner && run_as_owner(x->owner, 0, 0, procfd, &ra, err) < 0)) {

@@ -244,7 +244,10 @@ static int overlay_legacy(const struct ctr_spec *spec, const char *skel_path, co
 		dv_buf_addf(&b, "%s%s", spec->n_lowers ? ":" : "", skel_path);
 	dv_buf_addf(&b, ",upperdir=%s,workdir=%s", spec->upper, spec->work);
 	if (spec->build)
-		dv_buf_adds(&b, ",redirect_dir=off,metacopy=off,index=off");
+		dv_buf_adds(&b, spec->userns ? ",redirect_dir=nofollow,metacopy=off,index=off"
+					     : ",redirect_dir=off,metacopy=off,index=off");
+	if (spec->userns)
+		dv_buf_adds(&b, ",userxattr");
 	if (b.len >= 4000)
 		ret = dv_err(err, E2BIG, "cannot mount overlay: too many layers for this kernel (needs 6.8)");
 	else if (mount("overlay", merged, "overlay", MS_NODEV, b.s) < 0)
@@ -305,10 +308,19 @@ int ctr_mount_overlay(const struct ctr_spec *spec, bool with_skeleton, int *skel
 		/* Every committed upper must be a self-contained layer. */
 		static const char *const off[] = { "redirect_dir", "metacopy", "index" };
 
-		for (i = 0; i < 3; i++)
-			if (fsconfig(fs, FSCONFIG_SET_STRING, off[i], "off", 0) < 0)
-				return fs_fail(fs, errno, err, "cannot mount overlay: %s=off", off[i]);
+		for (i = 0; i < 3; i++) {
+			/* userxattr allows redirect_dir=nofollow only (which
+			 * creates none either). */
+			const char *v = i == 0 && spec->userns ? "nofollow" : "off";
+
+			if (fsconfig(fs, FSCONFIG_SET_STRING, off[i], v, 0) < 0)
+				return fs_fail(fs, errno, err, "cannot mount overlay: %s=%s", off[i], v);
+		}
 	}
+	/* In a user namespace overlay keeps whiteouts and opaque folders in
+	 * user.overlay.* (trusted.* needs root of the host). */
+	if (spec->userns && fsconfig(fs, FSCONFIG_SET_FLAG, "userxattr", NULL, 0) < 0)
+		return fs_fail(fs, errno, err, "%s", "cannot mount overlay: userxattr (needs Linux 5.11)");
 	if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
 		return fs_fail(fs, errno, err, "%s", "cannot mount overlay");
 	/* nodev: with CAP_MKNOD a process may create the host disk's node, but
@@ -378,6 +390,8 @@ static int setup_dev(int rootfd, struct dv_error *err)
 	static const char *const dev_opts[] = { "mode", "0755", "size", "64k", NULL };
 	static const char *const pts_opts[] = { "newinstance", NULL, "ptmxmode", "0666",
 						"mode", "0620", "gid", "5", NULL };
+	static const char *const pts_opts_nogid[] = { "newinstance", NULL, "ptmxmode", "0666",
+						      "mode", "0620", NULL };
 	static const char *const shm_opts[] = { "mode", "1777", "size", "64m", NULL };
 	static const char *const nodes[] = { "null", "zero", "full", "random", "urandom", "tty" };
 	static const char *const links[][2] = {
@@ -407,6 +421,8 @@ static int setup_dev(int rootfd, struct dv_error *err)
 	if (mkdirat(dev, "pts", 0755) < 0 || mkdirat(dev, "shm", 01777) < 0)
 		return dv_err(err, errno, "cannot create /dev folders");
 	pts = new_fs("devpts", pts_opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, err);
+	if (pts < 0 && err->errnum == EINVAL) /* a single-id user namespace has no group 5 */
+		pts = new_fs("devpts", pts_opts_nogid, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, err);
 	if (pts < 0)
 		return -1;
 	if (move_mount(pts, "", dev, "pts", MOVE_MOUNT_F_EMPTY_PATH) < 0)

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/capability.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -117,6 +118,19 @@ int ctr_sandbox_apply(const struct ctr_sandbox *sb, struct dv_error *err)
 
 	if (!sb)
 		return 0;
+	if (sb->nproc) {
+		/* Counted per user of the env's user namespace (Linux 5.14+);
+		 * never above the hard limit we were given. */
+		struct rlimit rl;
+
+		if (getrlimit(RLIMIT_NPROC, &rl) < 0)
+			return dv_err(err, errno, "getrlimit");
+		if (rl.rlim_max == RLIM_INFINITY || rl.rlim_max > sb->nproc)
+			rl.rlim_max = sb->nproc;
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NPROC, &rl) < 0)
+			return dv_err(err, errno, "cannot limit processes to %llu", sb->nproc);
+	}
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return dv_err(err, errno, "cannot set no_new_privs");
 	/* The bounding set first: dropping needs CAP_SETPCAP, which the

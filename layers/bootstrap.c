@@ -142,7 +142,20 @@ int layer_image_bootstrap(const struct layer_store *st, const char *ref, struct 
 	dir = layer_staging_path(st, name, NULL);
 	tar = dv_xasprintf("%s/rootfs.tar", dir);
 	fprintf(stderr, "devenv: building %s with mmdebstrap from %s\n", norm, mirror);
-	{
+	if (st->rootless && geteuid() == 0) {
+		/* Root of our user namespace (util/userns.h): mmdebstrap's root
+		 * mode, in mount and pid namespaces of its own so that it may
+		 * mount /proc; device nodes cannot be made or bound here, and
+		 * sysfs belongs to the host's network namespace. The util-linux
+		 * `unshare` is Essential in Debian. */
+		char *argv[] = {"unshare", "--mount", "--pid", "--fork", "--kill-child", "--",
+				"mmdebstrap", "--variant=minbase", "--mode=root",
+				"--skip=chroot/mount/dev,chroot/mount/sys",
+				(char *)suite, tar, mirror, NULL};
+
+		if (dv_run(argv, false, &code, err) < 0)
+			goto out;
+	} else {
 		char *argv[] = {"mmdebstrap",
 				"--variant=minbase",
 				geteuid() == 0 ? "--mode=root" : "--mode=unshare",

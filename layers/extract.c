@@ -264,6 +264,14 @@ static bool xattr_allowed(const char *name)
 	return !strcmp(name, "security.capability");
 }
 
+/* Rootless, an owner outside our user namespace's map (EINVAL), or any
+ * other owner without one (EPERM), stays ours: the file is then root's in
+ * the env. */
+static bool owner_unmappable(const struct ex *x)
+{
+	return x->rootless && (errno == EINVAL || errno == EPERM);
+}
+
 static int set_meta(struct ex *x, int fd, struct archive_entry *e, const char *name, bool dir)
 {
 	const struct layer_ar *ar = x->ar;
@@ -273,8 +281,8 @@ static int set_meta(struct ex *x, int fd, struct archive_entry *e, const char *n
 	size_t xlen;
 
 	/* Owner first: chown clears the setuid bits that fchmod then sets. */
-	if (!x->rootless &&
-	    fchown(fd, (uid_t)ar->archive_entry_uid(e), (gid_t)ar->archive_entry_gid(e)) < 0)
+	if (fchown(fd, (uid_t)ar->archive_entry_uid(e), (gid_t)ar->archive_entry_gid(e)) < 0 &&
+	    !owner_unmappable(x))
 		return dv_err(x->err, errno, "layer entry '%s': cannot set its owner", name);
 	ar->archive_entry_xattr_reset(e);
 	while (ar->archive_entry_xattr_next(e, &xname, &xval, &xlen) == ARCHIVE_OK) {
@@ -428,8 +436,9 @@ static int do_symlink(struct ex *x, struct archive_entry *e, const char *name, i
 				       : dv_err(x->err, errno, "layer entry '%s': cannot create it",
 						name);
 	}
-	if (!x->rootless && fchownat(pfd, base, (uid_t)x->ar->archive_entry_uid(e),
-				     (gid_t)x->ar->archive_entry_gid(e), AT_SYMLINK_NOFOLLOW) < 0)
+	if (fchownat(pfd, base, (uid_t)x->ar->archive_entry_uid(e),
+		     (gid_t)x->ar->archive_entry_gid(e), AT_SYMLINK_NOFOLLOW) < 0 &&
+	    !owner_unmappable(x))
 		return dv_err(x->err, errno, "layer entry '%s': cannot set its owner", name);
 	ts[0].tv_sec = ts[1].tv_sec = x->ar->archive_entry_mtime(e);
 	ts[0].tv_nsec = ts[1].tv_nsec = x->ar->archive_entry_mtime_nsec(e);

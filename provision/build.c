@@ -79,6 +79,7 @@ static int run_step(const struct layer_store *st, const struct env_spec *spec,
 	cs.work = work;
 	cs.workdir = "/";
 	cs.build = true;
+	cs.userns = st->rootless;
 	cs.log_fd = -1;
 
 	if (step->kind == ENV_STEP_COPY) {
@@ -95,6 +96,7 @@ static int run_step(const struct layer_store *st, const struct env_spec *spec,
 	/* The same sandbox as the env's. */
 	if (prov_sandbox(st, spec, &caps, &bpf, err) < 0 || ctr_sandbox_load(bpf, caps, &sb, err) < 0)
 		goto out;
+	sb.nproc = prov_nproc_fallback(&lim, &cgroups);
 	cs.sandbox = &sb;
 	prov_envp(spec, &envp);
 	char *argv[] = { spec->shell, "-c", step->run, NULL };

@@ -22,6 +22,7 @@
 #include "provision.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
+#include "util/userns.h"
 #include "util/banned.h"
 
 void prov_env_release(struct prov_env *env)
@@ -330,6 +331,7 @@ static int run_on_up(const struct dv_ctx *ctx, const struct prov_env *env, int l
 				dv_err_print(&cerr);
 				_exit(125);
 			}
+			sb.nproc = prov_nproc_fallback(&env->state.limits, &env->state.cgroups);
 			x.sandbox = &sb;
 			if (ctr_exec(&env->state.init, &env->state.cgroups, &x, &status, &cerr) < 0) {
 				dv_err_print(&cerr);
@@ -373,9 +375,33 @@ static int owner_ids(const struct prov_env *env, struct ctr_state *s, struct dv_
 {
 	struct stat st;
 	bool needed;
+	uid_t ruid;
+	gid_t rgid;
 
 	if (stat(env->spec.checkout, &st) < 0)
 		return dv_err(err, errno, "cannot read the checkout '%s'", env->spec.checkout);
+	if (dv_userns_root_ids(&ruid, &rgid) == 0) {
+		/* Rootless: root in the env is the host user (util/userns.h),
+		 * so root's files in the checkout are the user's already. The
+		 * `user` gets the host user's uid number, which is one of the
+		 * user's subordinate ids on the host. */
+		s->host_uid = ruid;
+		s->host_gid = rgid;
+		s->user_uid = ruid;
+		s->user_gid = rgid;
+		free(s->user);
+		s->user = dv_xstrdup(env->spec.user ? env->spec.user : "");
+		free(s->ownership);
+		s->ownership = dv_xstrdup("rootless");
+		if (env->spec.user)
+			fprintf(stderr,
+				"devenv: note: without root, root in the env is you; user '%s' "
+				"(uid %u in the env) is a subordinate id of yours on the host and "
+				"cannot write the checkout: drop `user:` to work as root "
+				"(README: Without root)\n",
+				env->spec.user, (unsigned)ruid);
+		return 0;
+	}
 	s->host_uid = st.st_uid;
 	s->host_gid = st.st_gid;
 	s->user_uid = st.st_uid ? st.st_uid : env_id("SUDO_UID", 1000);
@@ -434,6 +460,7 @@ static int start_env(const struct layer_store *st, struct prov_env *env, int efd
 	cs.checkout = env->spec.checkout;
 	cs.workdir = env->spec.workdir;
 	cs.build = false;
+	cs.userns = st->rootless;
 	cs.log_fd = log_fd;
 	cs.cgroups = &s->cgroups;
 	if (owner_ids(env, s, err) < 0)
@@ -447,6 +474,8 @@ static int start_env(const struct layer_store *st, struct prov_env *env, int efd
 	if (prov_sandbox(st, &env->spec, &s->caps, &s->seccomp, err) < 0 ||
 	    ctr_sandbox_load(s->seccomp, s->caps, &sb, err) < 0)
 		goto out;
+	sb.nproc = prov_nproc_fallback(&s->limits, &s->cgroups);
+	prov_warn_undelegated(&s->limits, &s->cgroups);
 	cs.sandbox = &sb;
 	if (ctr_start(&cs, &s->init, err) < 0)
 		goto out;

@@ -46,6 +46,11 @@ int prov_build(const struct dv_ctx *ctx, const struct layer_store *st,
 
 /* The spec's `resources` as cgroup limits. */
 void prov_limits(const struct env_spec *spec, struct ctr_limits *out);
+/* Rootless without a delegated cgroup (cgroups empty): the pids limit as
+ * RLIMIT_NPROC for the sandbox, else 0. */
+unsigned long long prov_nproc_fallback(const struct ctr_limits *lim, const struct dv_strv *cgroups);
+/* Say, once per command, which `resources` no cgroup enforces. */
+void prov_warn_undelegated(const struct ctr_limits *lim, const struct dv_strv *cgroups);
 
 /* KEY=VALUE environment for processes in the env or a build container: the
  * Envfile's `env`, PATH defaulted, HOME=/root. */

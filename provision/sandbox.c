@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -74,4 +75,31 @@ int prov_sandbox_gc(const struct layer_store *st, const struct ctr_state *envs, 
 			*bytes += (unsigned long long)sb.st_blocks * 512;
 	}
 	return 0;
+}
+
+unsigned long long prov_nproc_fallback(const struct ctr_limits *lim, const struct dv_strv *cgroups)
+{
+	return cgroups->n ? 0 : lim->pids;
+}
+
+void prov_warn_undelegated(const struct ctr_limits *lim, const struct dv_strv *cgroups)
+{
+	static bool said;
+	const char *unenforced = lim->memory && lim->cpus_milli ? "memory and cpus are"
+				 : lim->memory			? "memory is"
+				 : lim->cpus_milli		? "cpus is"
+								: NULL;
+
+	if (said || cgroups->n || (!unenforced && !lim->pids))
+		return;
+	said = true;
+	if (unenforced)
+		fprintf(stderr,
+			"devenv: warning: no cgroup is delegated to this user here: `resources` %s "
+			"not enforced (README: Without root)\n",
+			unenforced);
+	if (lim->pids)
+		fprintf(stderr,
+			"devenv: note: no pids cgroup here: pids is enforced per user of the env "
+			"with RLIMIT_NPROC\n");
 }

@@ -8,7 +8,9 @@
 
 struct dv_ctx {
 	char *home;        /* store root: $DEVENV_HOME, /var/lib/devenv, or XDG */
-	bool rootless;     /* euid != 0 */
+	bool rootless;     /* not root of the initial user namespace (util/userns.h) */
+	int userns;        /* enum dv_userns_mode this command runs in */
+	unsigned host_uid, host_gid; /* who ran devenv, as the host sees it */
 	bool json;         /* --json */
 	bool quiet;        /* -q */
 	bool tty_in, tty_out;
