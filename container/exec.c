@@ -100,7 +100,49 @@ struct run_as {
 	int idmap_fd;         /* >= 0: attach at workdir in a mount namespace of our own */
 	const char *workdir;
 	char *const *envp;
+	/* A rootless env's user namespace, read before joining it: which ids
+	 * exist there, and whether setgroups is allowed (single-id: not). */
+	bool userns, no_setgroups;
+	char uid_map[256], gid_map[256];
 };
+
+static void read_small(const char *path, char *buf, size_t size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, size - 1);
+
+	buf[n > 0 ? n : 0] = 0;
+	if (fd >= 0)
+		close(fd);
+}
+
+/* Is `id` inside one of the map's "inside outside count" lines? */
+static bool id_mapped(const char *map, unsigned long id)
+{
+	unsigned long in, out, count;
+	int used;
+
+	while (sscanf(map, " %lu %lu %lu%n", &in, &out, &count, &used) == 3) {
+		if (id >= in && id - in < count)
+			return true;
+		map += used;
+	}
+	return false;
+}
+
+static void read_userns(pid_t pid, struct run_as *ra)
+{
+	char path[48], sg[16];
+
+	ra->userns = true;
+	snprintf(path, sizeof(path), "/proc/%d/uid_map", (int)pid);
+	read_small(path, ra->uid_map, sizeof(ra->uid_map));
+	snprintf(path, sizeof(path), "/proc/%d/gid_map", (int)pid);
+	read_small(path, ra->gid_map, sizeof(ra->gid_map));
+	snprintf(path, sizeof(path), "/proc/%d/setgroups", (int)pid);
+	read_small(path, sg, sizeof(sg));
+	ra->no_setgroups = !strncmp(sg, "deny", 4);
+}
 
 /* The idmapped view of the checkout: needs CAP_SYS_ADMIN, so it comes
  * before the sandbox takes that away. */
@@ -125,7 +167,8 @@ static int become_ids(const struct run_as *ra)
 	 * namespace forbids setgroups: it has no other group to keep). */
 	if (!ra->set_ids && setgroups(0, NULL) < 0 && errno != EPERM)
 		return errno;
-	if (ra->set_ids && (setgroups(1, &ra->gid) < 0 || setresgid(ra->gid, ra->gid, ra->gid) < 0 ||
+	if (ra->set_ids && ((!ra->no_setgroups && setgroups(1, &ra->gid) < 0) ||
+			    setresgid(ra->gid, ra->gid, ra->gid) < 0 ||
 			    setresuid(ra->uid, ra->uid, ra->uid) < 0))
 		return errno;
 	return 0;
@@ -289,6 +332,12 @@ static int run_as_user(const struct ctr_exec *x, int procfd, struct run_as *ra,
 
 	if (ctr_user_resolve(x->user, &ids, err) < 0)
 		return -1;
+	if (ra->userns && (!id_mapped(ra->uid_map, ids.uid) || !id_mapped(ra->gid_map, ids.gid)))
+		return dv_err_plain(err, EINVAL,
+				    "uid %u or gid %u does not exist in this rootless env's user "
+				    "namespace (it holds root and your /etc/subuid range; with a "
+				    "single-id map, root only)",
+				    (unsigned)ids.uid, (unsigned)ids.gid);
 	ra->set_ids = true;
 	ra->uid = ids.uid;
 	ra->gid = ids.gid;
@@ -342,7 +391,9 @@ int ctr_exec(const struct ctr_init *init, const struct dv_strv *cgroups,
 	 * binary) or its memory (the CVE-2019-5736 class). exec resets it. */
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
 		return dv_err(err, errno, "prctl");
-	if (setns(pidfd, ENTER_NS | (in_other_userns(init->pid) ? CLONE_NEWUSER : 0)) < 0)
+	if (in_other_userns(init->pid))
+		read_userns(init->pid, &ra);
+	if (setns(pidfd, ENTER_NS | (ra.userns ? CLONE_NEWUSER : 0)) < 0)
 		return dv_err(err, errno, "cannot enter the env");
 	if ((x->user && run_as_user(x, procfd, &ra, &envp, err) < 0) ||
 	    (!x->user && x->owner && run_as_owner(x->owner, 0, 0, procfd, &ra, err) < 0)) {

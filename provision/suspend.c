@@ -33,6 +33,11 @@ int prov_env_suspend(const struct dv_ctx *ctx, const struct layer_store *st, str
 			       freeze ? "already suspended" : "not suspended");
 		return 0;
 	}
+	if (ctx->rootless && env->state.cgroups.n == 0)
+		return dv_err_plain(err, ENOTSUP,
+				    "cannot %s env '%s': without root that needs a cgroup freezer "
+				    "delegated to this user, and none is (README: Without root)",
+				    freeze ? "suspend" : "resume", env->state.name);
 	if (ctr_cgroup_freeze(&env->state.cgroups, freeze, FREEZE_TIMEOUT_MS, err) < 0)
 		return dv_err_prefix(err, "cannot %s env '%s'", freeze ? "suspend" : "resume",
 				     env->state.name);

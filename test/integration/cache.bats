@@ -84,7 +84,7 @@ django"
 	DEVENV_HOME=$other "$DEVENV" up
 	second=$(ls "$other/layers" | sort)
 	DEVENV_HOME=$other "$DEVENV" destroy -f
-	rm -rf --one-file-system "$other"
+	dv_rm_store "$other"
 	[[ $(wc -l <<<"$first") == 6 ]]
 	[[ $first == "$second" ]]
 }

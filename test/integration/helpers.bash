@@ -42,9 +42,49 @@ if [[ -n ${BATS_VERSION:-} ]]; then
 	unset _dv_lib
 fi
 
-# dv_need_root: skip the test, saying why, unless we are root.
+# The integration tests run twice (scripts/run-tests): as root, and then
+# rootless, as an unprivileged user the run creates, with DV_ROOTLESS_TESTS=1.
+DV_ROOTLESS=0
+((EUID != 0)) && DV_ROOTLESS=1
+export DV_ROOTLESS
+
+# dv_need_root: skip the test, saying why, unless we are root or this is
+# the rootless pass.
 dv_need_root() {
-	((EUID == 0)) || skip "needs root: runs real containers"
+	((EUID == 0)) || [[ ${DV_ROOTLESS_TESTS:-} == 1 ]] ||
+		skip "needs root, or DV_ROOTLESS_TESTS=1 as a user with /etc/subuid: runs real containers"
+}
+
+# dv_need_host_root WHY: skip the test in the rootless pass, saying why
+# (something only root of the host can do).
+dv_need_host_root() {
+	((EUID == 0)) || skip "rootless: $1"
+}
+
+# dv_need_cgroups: skip the test in the rootless pass unless a cgroup
+# hierarchy has a devenv/ folder delegated to us (README "Without root").
+dv_need_cgroups() {
+	((EUID == 0)) && return 0
+	local m
+	while read -r m; do
+		[[ -w $m/devenv ]] && return 0
+	done < <(findmnt -rn -t cgroup,cgroup2 -o TARGET)
+	skip "rootless: no cgroup is delegated to this user here (rootless.bats tests the fallback)"
+}
+
+# dv_need_rootless: skip the test unless this is the rootless pass.
+dv_need_rootless() {
+	((EUID != 0)) || skip "rootless only: runs in the rootless pass"
+}
+
+# dv_rm_store DIR: remove a store; without root its image files belong to
+# our subordinate ids, so rm runs as root of a user namespace mapping them.
+dv_rm_store() {
+	if ((EUID == 0)); then
+		rm -rf --one-file-system "$@"
+	else
+		unshare --map-root-user --map-auto rm -rf --one-file-system "$@"
+	fi
 }
 
 # dv_setup [NAME]: a fresh DEVENV_HOME and a fresh git checkout folder named
@@ -125,8 +165,8 @@ dv_teardown() {
 		problems=1
 	fi
 
-	rm -rf --one-file-system "$store"
-	[[ -n ${DV_OWN_BASE:-} ]] && rm -rf --one-file-system "$DV_OWN_BASE"
+	dv_rm_store "$store"
+	[[ -n ${DV_OWN_BASE:-} ]] && dv_rm_store "$DV_OWN_BASE"
 	unset DV_STORE DEVENV_HOME
 	return "$problems"
 }

@@ -47,7 +47,7 @@ store_snapshot() {
 	assert_output "localhost/bb:zst $id"
 	run env DEVENV_HOME="$BATS_TEST_TMPDIR/other" "$DEVENV" image import "$tar" busybox
 	assert_output "localhost/busybox:latest $id"
-	rm -rf "$BATS_TEST_TMPDIR/other"
+	dv_rm_store "$BATS_TEST_TMPDIR/other"
 	run "$DEVENV" images
 	assert_success
 	assert_line --partial "localhost/bb:gz"

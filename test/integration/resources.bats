@@ -8,6 +8,7 @@ bats_require_minimum_version 1.5.0
 
 setup() {
 	dv_setup
+	dv_need_cgroups
 	dv_busybox_image
 }
 teardown() { dv_teardown; }

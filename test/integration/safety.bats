@@ -36,6 +36,7 @@ checkout_digest() {
 }
 
 @test "destroy refuses to cross a mount left under the env and removes nothing" {
+	dv_need_host_root "mounts a folder on the host"
 	printf 'image: busybox\n' >Envfile
 	"$DEVENV" up
 	id=$("$DEVENV" status --json | dv_json id)

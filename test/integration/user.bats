@@ -7,6 +7,7 @@ bats_require_minimum_version 1.5.0
 
 setup() {
 	dv_setup
+	dv_need_host_root "the checkout is handed to uid 4242 by chown (rootless.bats tests user: without root)"
 	dv_busybox_image
 	chown -R 4242:4242 "$DV_CHECKOUT"
 }

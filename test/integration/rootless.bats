@@ -1,0 +1,149 @@
+#!/usr/bin/env bats
+# devenv without root (README "Without root"). Most tests run in the
+# rootless pass of scripts/run-tests (an unprivileged user with an
+# /etc/subuid range); the single-id test runs in the root pass, which can
+# create a user without one. Every other suite runs in both passes too.
+
+load helpers
+bats_require_minimum_version 1.5.0
+
+setup() { dv_setup; }
+teardown() { dv_teardown; }
+
+@test "rootless: the store defaults to XDG_DATA_HOME/devenv, and the env's user namespace maps our subordinate ids" {
+	dv_need_rootless
+	local start count
+	IFS=: read -r _ start count < <(grep -E "^($(id -un)|$(id -u)):" /etc/subuid | head -1)
+	[[ -n $start ]]
+	((count > 65536)) && count=65536
+	unset DEVENV_HOME
+	export XDG_DATA_HOME=$BATS_TEST_TMPDIR/xdg
+	# the default store, so that dv_teardown cleans it up
+	DV_STORE=$XDG_DATA_HOME/devenv
+	dv_busybox_image
+	printf 'image: busybox\n' | dv_envfile
+	run "$DEVENV" up
+	assert_success
+	[[ -d $XDG_DATA_HOME/devenv/envs ]]
+	run "$DEVENV" ssh -c 'cat /proc/self/uid_map /proc/self/gid_map; id -u'
+	assert_success
+	assert_equal "$(awk '{ print $1, $2, $3 }' <<<"$output" | sed -n 1,2p)" \
+		"$(printf '0 %s 1\n1 %s %s' "$(id -u)" "$start" "$count")"
+	assert_line 0
+	run "$DEVENV" status
+	assert_line "  rootless: user namespace with your subordinate ids; no delegated cgroup: memory and cpus limits not enforced, pids by RLIMIT_NPROC"
+	run "$DEVENV" status --json
+	[[ $(dv_json rootless <<<"$output") == True ]]
+	[[ $(dv_json checkout_ownership <<<"$output") == rootless ]]
+}
+
+@test "rootless: root's files in the checkout are ours, another id of the env is a subordinate id" {
+	dv_need_rootless
+	local start
+	IFS=: read -r _ start _ < <(grep -E "^($(id -un)|$(id -u)):" /etc/subuid | head -1)
+	dv_busybox_image
+	printf 'image: busybox\n' | dv_envfile
+	"$DEVENV" up
+	run "$DEVENV" ssh -c 'mkdir -p by-root/sub && echo hi > by-root/sub/f && touch by-nobody && chown 65534:65534 by-nobody'
+	assert_success
+	assert_equal "$(stat -c %u:%g by-root/sub/f)" "$(id -u):$(id -g)"
+	assert_equal "$(stat -c %u by-nobody)" "$((start + 65533))"
+	run "$DEVENV" ssh --user 65534 -c 'id -u; touch /tmp/n && stat -c %u /tmp/n'
+	assert_success
+	assert_output $'65534\n65534'
+	run "$DEVENV" status
+	assert_line "  checkout ownership: rootless (root in the env is uid $(id -u) on the host: what it creates there is yours)"
+	# what we own we can still remove from the host
+	rm -rf by-root
+}
+
+@test "rootless: user: is made with our uid number, and up says what that means" {
+	dv_need_rootless
+	dv_busybox_image
+	printf 'image: busybox\nuser: dev\n' | dv_envfile
+	run "$DEVENV" up
+	assert_success
+	assert_line --partial "devenv: note: without root, root in the env is you; user 'dev' (uid $(id -u) in the env)"
+	run "$DEVENV" ssh -c 'id -un; id -u; echo $HOME'
+	assert_success
+	assert_output "$(printf 'dev\n%s\n/home/dev' "$(id -u)")"
+}
+
+@test "rootless: without a delegated cgroup, up warns, a fork bomb stops at pids by RLIMIT_NPROC, suspend says why" {
+	dv_need_rootless
+	local n m
+	for m in $(findmnt -rn -t cgroup,cgroup2 -o TARGET); do
+		[[ -w $m/devenv ]] && skip "a cgroup is delegated here: resources.bats covers it"
+	done
+	dv_busybox_image
+	printf 'image: busybox\nresources: { memory: 64M, pids: 32 }\n' | dv_envfile
+	run "$DEVENV" up
+	assert_success
+	assert_line 'devenv: warning: no cgroup is delegated to this user here: `resources` memory is not enforced (README: Without root)'
+	assert_line 'devenv: note: no pids cgroup here: pids is enforced per user of the env with RLIMIT_NPROC'
+	run "$DEVENV" ssh -c 'grep "Max processes" /proc/self/limits'
+	assert_output --regexp '^Max processes +32 +32 +processes'
+	# bounded bomb: 200 sleepers asked for, 32 processes allowed (the
+	# shell gives up at the first fork refused)
+	run timeout 60 "$DEVENV" ssh -c 'i=0; while [ $i -lt 200 ]; do sleep 30 >/dev/null 2>&1 & i=$((i+1)); done'
+	assert_output --partial "can't fork"
+	n=$(dv_procs_in_store "$DV_STORE" | wc -l)
+	((n >= 20 && n <= 33))
+	# the host forks freely and devenv answers
+	run timeout 10 sh -c 'for i in 1 2 3 4 5 6 7 8 9 10; do /bin/true; done; echo ok'
+	assert_output ok
+	run "$DEVENV" suspend
+	assert_failure 1
+	assert_output "devenv: cannot suspend env 'proj': without root that needs a cgroup freezer delegated to this user, and none is (README: Without root)"
+	run timeout 30 "$DEVENV" halt
+	assert_success
+	[[ -z $(dv_procs_in_store "$DV_STORE") ]]
+}
+
+@test "rootless: the store's files are removed by destroy and gc, even the subordinate ids' and mode 000 ones" {
+	dv_need_rootless
+	dv_busybox_image
+	printf 'image: busybox\nprovision:\n  - run: mkdir -p /locked/in && chown -R 65534 /locked && chmod 000 /locked/in /locked\n' | dv_envfile
+	"$DEVENV" up
+	"$DEVENV" ssh -c 'mkdir -p /var/x/y && chown -R 123:123 /var/x && chmod 000 /var/x/y /var/x'
+	run "$DEVENV" destroy -f
+	assert_success
+	[[ -z $(ls "$DV_STORE/envs" | grep -v lock) ]]
+	run "$DEVENV" gc
+	assert_success
+	run "$DEVENV" rmi busybox
+	assert_success
+	run "$DEVENV" gc
+	assert_success
+	assert_equal "$(ls "$DV_STORE/layers" | wc -l)" 0
+}
+
+@test "single-id map: a user without /etc/subuid gets a note, and up, ssh and destroy work as the one root" {
+	dv_need_host_root "creates a user without a subordinate id range"
+	local user=devenv-single home tar out
+	id -u "$user" >/dev/null 2>&1 || useradd -m -s /bin/bash "$user"
+	sed -i "/^$user:/d" /etc/subuid /etc/subgid
+	home=$(getent passwd "$user" | cut -d: -f6)
+	tar=$(busybox_tar)
+	cp "$tar" "$home/busybox.tar"
+	cp "$DEVENV" "$home/devenv"
+	rm -rf "$home/proj" "$home/.local/share/devenv"
+	mkdir -p "$home/proj"
+	printf 'image: busybox\n' >"$home/proj/Envfile"
+	chown -R "$user:" "$home/busybox.tar" "$home/proj" "$home/devenv"
+	as_single() { runuser -u "$user" -- env -i HOME="$home" PATH="$PATH" sh -c "cd ~/proj && $1" 2>&1; }
+	out=$(as_single "~/devenv image import ~/busybox.tar busybox")
+	[[ $out == *"note: single-id user namespace (no /etc/subuid and /etc/subgid range for this user): only root exists in the env"* ]]
+	out=$(as_single "~/devenv up")
+	[[ $out == *"is up"* ]]
+	out=$(as_single "~/devenv ssh -c 'cat /proc/self/uid_map; touch mine; ls /dev/pts'")
+	assert_equal "$(awk '{ print $1, $2, $3 }' <<<"$out" | head -1)" "0 $(id -u "$user") 1"
+	assert_equal "$(stat -c %U "$home/proj/mine")" "$user"
+	out=$(as_single "~/devenv ssh --user 1000 -c id; echo status=\$?")
+	[[ $out == *"status=125"* || $out == *"status=126"* ]]
+	out=$(as_single "~/devenv status")
+	[[ $out == *"rootless: single-id user namespace (only root in the env)"* ]]
+	out=$(as_single "~/devenv destroy -f && ~/devenv rmi busybox && ~/devenv gc && ls ~/.local/share/devenv/layers | wc -l")
+	[[ ${out##*$'\n'} == 0 ]]
+	userdel -r "$user" 2>/dev/null || true
+}
