@@ -5,8 +5,9 @@
  * (v1 controllers plus a cgroup2 at /sys/fs/cgroup/unified) and on v1 alone.
  * Of the v1 hierarchies we use those with the controllers devenv needs
  * (cpu, cpuacct, memory, pids, freezer); a hierarchy mounted twice counts once.
- * Without root (in a user namespace), only hierarchies whose devenv/ folder
- * was delegated to the user are used, often none: the caller warns.
+ * Without root (in a user namespace) the folders are used only when every
+ * hierarchy's devenv/ folder was delegated to the user (a cgroup2 without
+ * cpu, memory or pids does not count); often none is: the caller warns.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -63,21 +64,42 @@ int ctr_cgroup_create(const char *name, const struct ctr_limits *lim, struct dv_
 	return ctr_cgroup_create_in("/proc/self/mountinfo", name, lim, out, err);
 }
 
-int ctr_cgroup_create_in(const char *mountinfo, const char *name, const struct ctr_limits *lim,
-			 struct dv_strv *out, struct dv_error *err)
+/* A cgroup2 hierarchy with a controller devenv uses (this machine's holds
+ * only hugetlb: without root, joining it would need its root's
+ * cgroup.procs, for nothing). */
+static bool v2_has_controller(const char *mnt)
+{
+	char path[4096], buf[512];
+	int fd;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "%s/cgroup.controllers", mnt);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = 0;
+	for (char *save = NULL, *tok = strtok_r(buf, " \n", &save); tok;
+	     tok = strtok_r(NULL, " \n", &save))
+		if (!strcmp(tok, "cpu") || !strcmp(tok, "memory") || !strcmp(tok, "pids"))
+			return true;
+	return false;
+}
+
+/* The hierarchies to use: mount points, and whether each is cgroup2. */
+static int hierarchies(const char *mountinfo, bool rootless, struct dv_strv *mnts,
+		       struct dv_strv *kinds, struct dv_error *err)
 {
 	dv_autofclose FILE *f = fopen(mountinfo, "re");
-	struct dv_strv devs = { 0 }, made = { 0 };
+	struct dv_strv devs = { 0 };
 	char line[4096];
-	size_t i;
-	bool rootless = !dv_userns_is_initial();
 
-	if (!name[0] || strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, ".."))
-		return dv_err(err, EINVAL, "invalid cgroup name '%s'", name);
 	if (!f)
 		return dv_err(err, errno, "cannot read '%s'", mountinfo);
 	while (fgets(line, sizeof(line), f)) {
-		char dev[32], mnt[2048], fstype[64], opts[1024], dir[4096];
+		char dev[32], mnt[2048], fstype[64], opts[1024];
 		char *sep = strstr(line, " - ");
 		bool seen = false;
 
@@ -86,34 +108,64 @@ int ctr_cgroup_create_in(const char *mountinfo, const char *name, const struct c
 			continue;
 		if (strcmp(fstype, "cgroup2") && !(!strcmp(fstype, "cgroup") && has_controller(opts)))
 			continue;
-		for (i = 0; i < devs.n; i++)
+		for (size_t i = 0; i < devs.n; i++)
 			seen |= !strcmp(devs.v[i], dev);
 		if (seen)
 			continue;
 		dv_strv_push(&devs, dev);
 		dv_mountinfo_unescape(mnt);
-		snprintf(dir, sizeof(dir), "%s/devenv", mnt);
-		/* Without root only a devenv/ folder delegated to us (made ours
-		 * by an admin) can be used; the others are left out. */
-		if (rootless && access(dir, W_OK | X_OK) < 0)
+		if (rootless && !strcmp(fstype, "cgroup2") && !v2_has_controller(mnt))
 			continue;
+		dv_strv_push(mnts, mnt);
+		dv_strv_push(kinds, fstype);
+	}
+	dv_strv_release(&devs);
+	return 0;
+}
+
+int ctr_cgroup_create_in(const char *mountinfo, const char *name, const struct ctr_limits *lim,
+			 struct dv_strv *out, struct dv_error *err)
+{
+	struct dv_strv mnts = { 0 }, kinds = { 0 }, made = { 0 };
+	char dir[4096];
+	size_t i;
+	bool rootless = !dv_userns_is_initial();
+
+	if (!name[0] || strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, ".."))
+		return dv_err(err, EINVAL, "invalid cgroup name '%s'", name);
+	if (hierarchies(mountinfo, rootless, &mnts, &kinds, err) < 0)
+		return -1;
+	/* Without root: all of them delegated to us (each devenv/ folder made
+	 * ours by an admin), or none used at all, so that limits are either
+	 * enforced as with root or not (the caller warns). */
+	for (i = 0; rootless && i < mnts.n; i++) {
+		snprintf(dir, sizeof(dir), "%s/devenv", mnts.v[i]);
+		if (access(dir, W_OK | X_OK) < 0) {
+			dv_strv_release(&mnts);
+			dv_strv_release(&kinds);
+			return 0;
+		}
+	}
+	for (i = 0; i < mnts.n; i++) {
+		snprintf(dir, sizeof(dir), "%s/devenv", mnts.v[i]);
 		if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
 			dv_err(err, errno, "cannot create cgroup '%s'", dir);
 			goto fail;
 		}
-		if (!strcmp(fstype, "cgroup2")) {
-			enable_controllers(mnt);
+		if (!strcmp(kinds.v[i], "cgroup2")) {
+			enable_controllers(mnts.v[i]);
 			enable_controllers(dir);
 		}
-		snprintf(dir, sizeof(dir), "%s/devenv/%s", mnt, name);
+		snprintf(dir, sizeof(dir), "%s/devenv/%s", mnts.v[i], name);
 		if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
 			dv_err(err, errno, "cannot create cgroup '%s'", dir);
 			goto fail;
 		}
 		dv_strv_push(&made, dir);
 	}
-	dv_strv_release(&devs);
-	if (lim && (made.n || !rootless) && ctr_cgroup_set_limits(&made, lim, err) < 0)
+	dv_strv_release(&mnts);
+	dv_strv_release(&kinds);
+	if (lim && ctr_cgroup_set_limits(&made, lim, err) < 0)
 		goto fail;
 	for (i = 0; i < made.n; i++)
 		dv_strv_push_owned(out, dv_steal_ptr(&made.v[i]));
@@ -122,7 +174,8 @@ int ctr_cgroup_create_in(const char *mountinfo, const char *name, const struct c
 fail:
 	ctr_cgroup_remove(&made, &(struct dv_error){ 0 });
 	dv_strv_release(&made);
-	dv_strv_release(&devs);
+	dv_strv_release(&mnts);
+	dv_strv_release(&kinds);
 	return -1;
 }
 

@@ -487,6 +487,14 @@ static int start_env(const struct layer_store *st, struct prov_env *env, int efd
 	}
 	ret = 0;
 out:
+	if (ret < 0 && s->cgroups.n) {
+		/* Nothing runs on them: an env that failed to start keeps none. */
+		struct dv_error ignored = { 0 };
+
+		ctr_cgroup_kill(&s->cgroups, &ignored);
+		ctr_cgroup_remove(&s->cgroups, &ignored);
+		dv_strv_release(&s->cgroups);
+	}
 	for (size_t i = 0; i < s->layers.n; i++)
 		free((char *)lowers[i]);
 	ctr_sandbox_release(&sb);

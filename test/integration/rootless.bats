@@ -8,7 +8,15 @@ load helpers
 bats_require_minimum_version 1.5.0
 
 setup() { dv_setup; }
-teardown() { dv_teardown; }
+teardown() {
+	local d
+	# give back what the delegation test handed out, whatever happened
+	for d in "${DV_DELEGATED[@]}"; do
+		chown root "$d" 2>/dev/null
+	done
+	dv_teardown
+}
+DV_DELEGATED=()
 
 @test "rootless: the store defaults to XDG_DATA_HOME/devenv, and the env's user namespace maps our subordinate ids" {
 	dv_need_rootless
@@ -146,4 +154,57 @@ teardown() { dv_teardown; }
 	out=$(as_single "~/devenv destroy -f && ~/devenv rmi busybox && ~/devenv gc && ls ~/.local/share/devenv/layers | wc -l")
 	[[ ${out##*$'\n'} == 0 ]]
 	userdel -r "$user" 2>/dev/null || true
+}
+
+# dv_cgroup_delegables: the devenv/ folders devenv needs delegated without
+# root: each v1 hierarchy with cpu, cpuacct, memory, pids or freezer, and a
+# cgroup2 one offering cpu, memory or pids.
+dv_cgroup_delegables() {
+	local target fstype opts
+	findmnt -rn -t cgroup,cgroup2 -o TARGET,FSTYPE,OPTIONS | while read -r target fstype opts; do
+		if [[ $fstype == cgroup2 ]]; then
+			grep -qwE 'cpu|memory|pids' "$target/cgroup.controllers" 2>/dev/null || continue
+		else
+			grep -qwE 'cpu|cpuacct|memory|pids|freezer' <<<"${opts//,/ }" || continue
+		fi
+		printf '%s/devenv\n' "$target"
+	done
+}
+
+@test "rootless with delegated cgroup folders: limits, OOM report, suspend and removal work as with root" {
+	dv_need_host_root "hands the cgroup folders to a user"
+	local user=devenv-deleg home tar out id d
+	id -u "$user" >/dev/null 2>&1 || useradd -m -s /bin/bash "$user"
+	grep -q "^$user:" /etc/subuid || usermod --add-subuids 400000-465535 --add-subgids 400000-465535 "$user"
+	home=$(getent passwd "$user" | cut -d: -f6)
+	mapfile -t DV_DELEGATED < <(dv_cgroup_delegables)
+	((${#DV_DELEGATED[@]})) || skip "this machine has no cgroup hierarchy with those controllers"
+	for d in "${DV_DELEGATED[@]}"; do
+		mkdir -p "$d" && chown "$user" "$d"
+	done
+	tar=$(busybox_tar)
+	rm -rf "$home/proj" "$home/.local/share/devenv"
+	mkdir -p "$home/proj"
+	cp "$tar" "$home/busybox.tar"
+	cp "$DEVENV" "$home/devenv"
+	printf 'image: busybox\nresources: { memory: 48M, pids: 32, cpus: 0.5 }\n' >"$home/proj/Envfile"
+	chown -R "$user:" "$home/busybox.tar" "$home/proj" "$home/devenv"
+	as_deleg() { runuser -u "$user" -- env -i HOME="$home" PATH="$PATH" sh -c "cd ~/proj && $1" 2>&1; }
+	out=$(as_deleg "~/devenv image import ~/busybox.tar busybox >/dev/null && ~/devenv up")
+	[[ $out == *"is up"* && $out != *warning* ]]
+	id=$(as_deleg "~/devenv status --json" | dv_json id)
+	for d in "${DV_DELEGATED[@]}"; do
+		[[ -d $d/$id ]]
+		[[ $(stat -c %U "$d/$id") == "$user" ]]
+	done
+	out=$(as_deleg "~/devenv status")
+	[[ $out == *"rootless: user namespace with your subordinate ids; limits in a delegated cgroup"* ]]
+	out=$(as_deleg "~/devenv ssh -c 'dd if=/dev/zero of=/dev/null bs=100M count=1'; ~/devenv status")
+	[[ $out == *"out of memory: 1 process OOM-killed"* ]]
+	out=$(as_deleg "~/devenv suspend && ~/devenv status && ~/devenv resume && ~/devenv ssh -c 'echo alive'")
+	[[ $out == *"): suspended"* && $out == *alive* ]]
+	out=$(as_deleg "~/devenv destroy -f")
+	for d in "${DV_DELEGATED[@]}"; do
+		[[ ! -e $d/$id ]]
+	done
 }

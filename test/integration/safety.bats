@@ -113,6 +113,9 @@ checkout_digest() {
 	assert_output --partial "'proc' must be a directory"
 	run "$DEVENV" status --json
 	[[ $(dv_json state <<<"$output") != running ]]
+	# and the cgroups made for it are gone again
+	id=$(dv_json id <<<"$output")
+	[[ -z $(find /sys/fs/cgroup -maxdepth 3 -name "$id" 2>/dev/null) ]]
 }
 
 @test "unknown commands and options are usage errors" {
