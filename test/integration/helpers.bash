@@ -61,15 +61,31 @@ dv_need_host_root() {
 	((EUID == 0)) || skip "rootless: $1"
 }
 
-# dv_need_cgroups: skip the test in the rootless pass unless a cgroup
-# hierarchy has a devenv/ folder delegated to us (README "Without root").
+# dv_cgroup_delegables: the devenv/ folders devenv needs delegated without
+# root: each v1 hierarchy with cpu, cpuacct, memory, pids or freezer, and a
+# cgroup2 one offering cpu, memory or pids.
+dv_cgroup_delegables() {
+	local target fstype opts
+	findmnt -rn -t cgroup,cgroup2 -o TARGET,FSTYPE,OPTIONS | while read -r target fstype opts; do
+		if [[ $fstype == cgroup2 ]]; then
+			grep -qwE 'cpu|memory|pids' "$target/cgroup.controllers" 2>/dev/null || continue
+		else
+			grep -qwE 'cpu|cpuacct|memory|pids|freezer' <<<"${opts//,/ }" || continue
+		fi
+		printf '%s/devenv\n' "$target"
+	done
+}
+
+# dv_need_cgroups: skip the test in the rootless pass unless every folder of
+# dv_cgroup_delegables is ours (README "Without root").
 dv_need_cgroups() {
 	((EUID == 0)) && return 0
-	local m
-	while read -r m; do
-		[[ -w $m/devenv ]] && return 0
-	done < <(findmnt -rn -t cgroup,cgroup2 -o TARGET)
-	skip "rootless: no cgroup is delegated to this user here (rootless.bats tests the fallback)"
+	local d n=0
+	while read -r d; do
+		[[ -w $d ]] || skip "rootless: no cgroup is delegated to this user here (rootless.bats tests the fallback)"
+		n=$((n + 1))
+	done < <(dv_cgroup_delegables)
+	((n)) || skip "rootless: this machine has no cgroup hierarchy devenv uses"
 }
 
 # dv_need_rootless: skip the test unless this is the rootless pass.

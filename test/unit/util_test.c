@@ -1,4 +1,5 @@
-/* test/unit/util_test.c - util/: sha256, strings, atomic writes, safe removal. */
+/* test/unit/util_test.c - util/: sha256, strings, atomic writes, safe removal,
+ * /etc/subuid parsing. */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -18,6 +19,7 @@
 #include "util/fs.h"
 #include "util/hash.h"
 #include "util/str.h"
+#include "util/userns.h"
 
 static void test_sha256_vectors(void **state)
 {
@@ -102,6 +104,40 @@ static void test_atomic_write(void **state)
 	free(text);
 	/* no temporary file is left behind */
 	assert_int_equal(faccessat(fd, ".f.json.tmp", F_OK, 0), -1);
+	assert_int_equal(dv_rm_tree_at(AT_FDCWD, dir, &err), 0);
+}
+
+/* /etc/subuid lines: by name or by uid, the first usable one; comments,
+ * short lines, bad numbers and empty ranges are passed over. */
+static void test_subid_find(void **state)
+{
+	dv_autofree char *dir = tmpdir();
+	dv_autofree char *file = dv_xasprintf("%s/subuid", dir);
+	static const char text[] = "# comment\n"
+				   "bob:100000\n"
+				   "alice:x:65536\n"
+				   "alice:200000:0\n"
+				   "alice:300000:65536\n"
+				   "1001:400000:1000\n"
+				   "carol:500000:70000";
+	dv_autoclose int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct dv_error err = { 0 };
+	unsigned long start = 0, count = 0;
+
+	(void)state;
+	assert_int_equal(dv_write_file_atomic(fd, "subuid", text, sizeof(text) - 1, 0644, &err), 0);
+	assert_int_equal(dv_subid_find(file, "alice", 1000, &start, &count), 0);
+	assert_int_equal(start, 300000);
+	assert_int_equal(count, 65536);
+	assert_int_equal(dv_subid_find(file, "dave", 1001, &start, &count), 0);
+	assert_int_equal(start, 400000);
+	assert_int_equal(count, 1000);
+	/* the last line needs no newline */
+	assert_int_equal(dv_subid_find(file, "carol", 7, &start, &count), 0);
+	assert_int_equal(count, 70000);
+	assert_int_equal(dv_subid_find(file, "bob", 1002, &start, &count), -1);
+	assert_int_equal(dv_subid_find(file, NULL, 1003, &start, &count), -1);
+	assert_int_equal(dv_subid_find("/nonexistent/subuid", "alice", 1000, &start, &count), -1);
 	assert_int_equal(dv_rm_tree_at(AT_FDCWD, dir, &err), 0);
 }
 
@@ -200,6 +236,7 @@ int main(void)
 		cmocka_unit_test(test_strings),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_atomic_write),
+		cmocka_unit_test(test_subid_find),
 		cmocka_unit_test(test_rm_tree_keeps_link_targets),
 		cmocka_unit_test(test_rm_tree_stops_at_mount),
 		cmocka_unit_test(test_rm_tree_stops_at_bind_mount),
