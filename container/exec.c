@@ -366,7 +366,7 @@ int ctr_exec(const struct ctr_init *init, const struct dv_strv *cgroups,
 	struct dv_strv envp = { 0 };
 	int errp[2] = { -1, -1 }, outp[2] = { -1, -1 }, st = 0, e = 0, ret = -1;
 	struct termios saved_tio;
-	bool raw = false;
+	bool raw = false, join_userns = false;
 	sigset_t mask, old;
 	pid_t pid;
 	ssize_t n;
@@ -391,9 +391,12 @@ int ctr_exec(const struct ctr_init *init, const struct dv_strv *cgroups,
 	 * binary) or its memory (the CVE-2019-5736 class). exec resets it. */
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
 		return dv_err(err, errno, "prctl");
-	if (in_other_userns(init->pid))
-		read_userns(init->pid, &ra);
-	if (setns(pidfd, ENTER_NS | (ra.userns ? CLONE_NEWUSER : 0)) < 0)
+	if (in_other_userns(init->pid)) {
+		join_userns = true;
+		if (x->user) /* which ids it has: only a --user needs to know */
+			read_userns(init->pid, &ra);
+	}
+	if (setns(pidfd, ENTER_NS | (join_userns ? CLONE_NEWUSER : 0)) < 0)
 		return dv_err(err, errno, "cannot enter the env");
 	if ((x->user && run_as_user(x, procfd, &ra, &envp, err) < 0) ||
 	    (!x->user && x->owner && run_as_owner(x->owner, 0, 0, procfd, &ra, err) < 0)) {

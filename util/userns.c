@@ -1,10 +1,10 @@
 /*
  * util/userns.c - the user namespace devenv runs in without root (userns.h).
  *
- * How the subid map is made (as util-linux `unshare --map-auto` does): a
- * child forked before the unshare stays in the initial namespace, waits
- * until we have unshared, runs newuidmap/newgidmap on our pid and exits.
- * So no wrapper process outlives the set-up, and signals, the terminal and
+ * How the subid map is made (as util-linux `unshare --map-auto` does): two
+ * children forked before the unshare stay in the initial namespace, wait
+ * until we have unshared, and exec newuidmap and newgidmap on our pid. So
+ * no wrapper process outlives the set-up, and signals, the terminal and
  * exit statuses stay ours.
  */
 #include <errno.h>
@@ -170,46 +170,40 @@ static int write_proc(const char *file, const char *text, struct dv_error *err)
 	return 0;
 }
 
-/* In the child that stayed outside: map `pid` through the setuid helpers. */
-static _Noreturn void map_from_outside(pid_t pid, uid_t uid, gid_t gid, const struct subids *ids,
-				       int gofd)
+/* A child that stays outside: once told to go, it execs `tool` (newuidmap
+ * or newgidmap) on `pid` with the map 0 -> id, 1.. -> the subid range. */
+static pid_t spawn_mapper(const char *tool, pid_t pid, unsigned long id, unsigned long start,
+			  unsigned long count, const int gop[2])
 {
-	char p[16], u[16], g[16], us[24], uc[24], gs[24], gc[24];
-	char c;
-	int code = 0;
-	struct dv_error err = {0};
+	pid_t child = fork();
+	char p[16], i[24], s[24], c[24], go;
 
-	if (read(gofd, &c, 1) != 1)
-		_exit(1);
+	if (child != 0)
+		return child;
+	close(gop[1]);
+	if (read(gop[0], &go, 1) != 1)
+		_exit(1); /* EOF: the unshare failed */
 	snprintf(p, sizeof(p), "%d", (int)pid);
-	snprintf(u, sizeof(u), "%u", (unsigned)uid);
-	snprintf(g, sizeof(g), "%u", (unsigned)gid);
-	snprintf(us, sizeof(us), "%lu", ids->uid_start);
-	snprintf(uc, sizeof(uc), "%lu", ids->uid_count);
-	snprintf(gs, sizeof(gs), "%lu", ids->gid_start);
-	snprintf(gc, sizeof(gc), "%lu", ids->gid_count);
+	snprintf(i, sizeof(i), "%lu", id);
+	snprintf(s, sizeof(s), "%lu", start);
+	snprintf(c, sizeof(c), "%lu", count);
 	{
-		char *argv[] = {"newuidmap", p, "0", u, "1", "1", us, uc, NULL};
+		char *argv[] = { (char *)tool, p, "0", i, "1", "1", s, c, NULL };
 
-		if (dv_run(argv, false, &code, &err) < 0 || code)
-			_exit(code ? code : 1);
+		execvp(tool, argv);
 	}
-	{
-		char *argv[] = {"newgidmap", p, "0", g, "1", "1", gs, gc, NULL};
-
-		if (dv_run(argv, false, &code, &err) < 0 || code)
-			_exit(code ? code : 1);
-	}
-	_exit(0);
+	fprintf(stderr, "devenv: cannot run %s: %s\n", tool, strerror(errno));
+	_exit(127);
 }
 
 int dv_userns_enter(enum dv_userns_mode *mode, const char **why, struct dv_error *err)
 {
 	uid_t uid = geteuid();
 	gid_t gid = getegid();
-	struct subids ids = {0};
-	int gop[2], st;
-	pid_t child;
+	struct subids ids = { 0 };
+	int gop[2], st, e = 0;
+	pid_t kids[2] = { -1, -1 };
+	bool failed = false;
 
 	*mode = plan(uid, &ids, why);
 	if (*mode == DV_USERNS_SINGLE) {
@@ -226,37 +220,33 @@ int dv_userns_enter(enum dv_userns_mode *mode, const char **why, struct dv_error
 		snprintf(map, sizeof(map), "0 %u 1\n", (unsigned)gid);
 		return write_proc("/proc/self/gid_map", map, err);
 	}
+	/* Both helpers at once, started before the unshare so that they stay
+	 * in the initial namespace; released by one byte each. */
 	if (pipe2(gop, O_CLOEXEC) < 0)
 		return dv_err(err, errno, "pipe");
-	child = fork();
-	if (child < 0) {
-		close(gop[0]);
-		close(gop[1]);
-		return dv_err(err, errno, "fork");
-	}
-	if (child == 0) {
-		close(gop[1]);
-		map_from_outside(getppid(), uid, gid, &ids, gop[0]);
-	}
+	kids[0] = spawn_mapper("newuidmap", getpid(), uid, ids.uid_start, ids.uid_count, gop);
+	if (kids[0] >= 0)
+		kids[1] = spawn_mapper("newgidmap", getpid(), gid, ids.gid_start, ids.gid_count,
+				       gop);
 	close(gop[0]);
-	if (unshare(CLONE_NEWUSER) < 0) {
-		int e = errno;
-
-		close(gop[1]); /* the child reads EOF and exits */
-		dv_waitpid(child, &st, &(struct dv_error){0});
-		return dv_err(err, e,
-			      "cannot create a user namespace (is "
-			      "kernel.unprivileged_userns_clone off?)");
+	if (kids[0] < 0 || kids[1] < 0)
+		e = errno;
+	else if (unshare(CLONE_NEWUSER) < 0)
+		e = errno;
+	else if (write(gop[1], "gg", 2) != 2)
+		e = errno ? errno : EIO;
+	close(gop[1]); /* EOF for a helper not released */
+	for (int k = 0; k < 2; k++) {
+		if (kids[k] < 0)
+			continue;
+		if (dv_waitpid(kids[k], &st, &(struct dv_error){ 0 }) < 0 || !WIFEXITED(st) ||
+		    WEXITSTATUS(st))
+			failed = true;
 	}
-	if (write(gop[1], "g", 1) != 1) {
-		close(gop[1]);
-		dv_waitpid(child, &st, &(struct dv_error){0});
-		return dv_err(err, errno, "cannot map the user namespace");
-	}
-	close(gop[1]);
-	if (dv_waitpid(child, &st, err) < 0)
-		return -1;
-	if (!WIFEXITED(st) || WEXITSTATUS(st))
+	if (e)
+		return dv_err(err, e, "cannot create a user namespace (is "
+				      "kernel.unprivileged_userns_clone off?)");
+	if (failed)
 		return dv_err(err, 0,
 			      "newuidmap/newgidmap could not map uid %u to 0 and %lu ids from "
 			      "%lu (/etc/subuid, /etc/subgid); fix those ranges or remove them "
