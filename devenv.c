@@ -342,6 +342,10 @@ static int cmd_status(struct dv_ctx *ctx, struct layer_store *st, int argc, char
 			printf("  checkout ownership: rootless (root in the env is uid %u on the "
 			       "host: what it creates there is yours)\n",
 			       env.state.host_uid);
+		else if (!strcmp(env.state.ownership, "chown"))
+			printf("  checkout ownership: chown (no idmapped mount here: after each ssh and "
+			       "on_up command, what root or the user made there is given to uid %u)\n",
+			       env.state.host_uid);
 		else if (env.state.ownership[0])
 			printf("  checkout ownership: %s (new files belong to uid %u)\n",
 			       env.state.ownership, env.state.host_uid);
@@ -571,8 +575,12 @@ static int cmd_ssh(struct dv_ctx *ctx, struct layer_store *st, int argc, char **
 	fflush(stdout);
 	/* No separate liveness probe: ctr_exec checks the init's start time and
 	 * the freezer itself, and says which (ESRCH, EBUSY). */
+	struct timespec since;
+	clock_gettime(CLOCK_REALTIME_COARSE, &since);
 	int xr = ctr_exec(&env.state.init, &env.state.cgroups, &x, &status, err);
 	ctr_sandbox_release(&sb);
+	if (xr == 0)
+		prov_chown_back(&env.state, &since);
 	if (xr < 0) {
 		if (err->errnum == ESRCH)
 			dv_err_plain(err, ESRCH, "env '%s' is not running; 'devenv up' starts it",

@@ -119,8 +119,17 @@ struct ctr_owner {
 	bool has_user;
 };
 
-/* Can the checkout be idmapped (kernel and filesystem)? Tries it. */
+/* Can the checkout be idmapped (kernel and filesystem)? Tries it.
+ * DEVENV_NO_IDMAP=1 in the environment says no (tests, diagnosis). */
 bool ctr_idmap_supported(const char *checkout, struct dv_error *err);
+
+/* Where it cannot ("chown" ownership): give o's host user every entry of
+ * the checkout (at `checkout` in the caller's mount namespace) that root
+ * or the env's user created or changed since `since` (CLOCK_REALTIME_COARSE,
+ * the clock of ctimes). Never follows a symlink nor leaves the checkout's
+ * filesystem. *changed (may be NULL): how many entries were given. */
+int ctr_chown_back(const char *checkout, const struct ctr_owner *o, const struct timespec *since,
+		   unsigned long long *changed, struct dv_error *err);
 
 /* Enter a running env and run x->argv there: pidfd_open the init, check its
  * start time, join its cgroups, setns into all its namespaces, fork, exec.
@@ -195,8 +204,10 @@ struct ctr_state {
 	struct ctr_init init;       /* pid 0 when never started */
 	char *user;                 /* the Envfile's `user` ("" when none) */
 	unsigned user_uid, user_gid, host_uid, host_gid; /* of the last start */
-	char *ownership;            /* "idmapped" or "bind": how the checkout's files
-				       get the host user as owner (see ctr_owner) */
+	char *ownership;            /* how the checkout's files get the host user as
+				       owner: "idmapped" (see ctr_owner), "chown" (no
+				       idmap here: ctr_chown_back after each command),
+				       "bind" (nothing to map), "rootless" */
 	char *seccomp;              /* stored BPF program; "": unconfined */
 	unsigned long long caps;    /* the env's capabilities */
 	long long created;          /* unix seconds */
@@ -207,5 +218,7 @@ void ctr_state_release(struct ctr_state *st);
 /* The checkout's owner for ctr_exec (buf filled), or NULL when the checkout
  * is not idmapped. */
 const struct ctr_owner *ctr_state_owner(const struct ctr_state *st, struct ctr_owner *buf);
+/* The same for ctr_chown_back() where the ownership is "chown"; else NULL. */
+const struct ctr_owner *ctr_state_chown_owner(const struct ctr_state *st, struct ctr_owner *buf);
 
 #endif

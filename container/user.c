@@ -379,8 +379,14 @@ int ctr_idmap_clone(int dirfd, const char *path, int procfd, const struct ctr_id
 bool ctr_idmap_supported(const char *checkout, struct dv_error *err)
 {
 	struct ctr_idswap s = { 0, 1, 0, 1 };
-	dv_autoclose int procfd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	int mnt = procfd < 0 ? -1 : ctr_idmap_clone(AT_FDCWD, checkout, procfd, &s, err);
+	dv_autoclose int procfd = -1;
+	int mnt;
+	const char *no = getenv("DEVENV_NO_IDMAP");
+
+	if (no && *no && strcmp(no, "0"))
+		return dv_err(err, ENOTSUP, "DEVENV_NO_IDMAP is set"), false;
+	procfd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	mnt = procfd < 0 ? -1 : ctr_idmap_clone(AT_FDCWD, checkout, procfd, &s, err);
 
 	if (mnt < 0)
 		return false;

@@ -16,6 +16,8 @@
 
 #include <stdbool.h>
 
+#include <time.h>
+
 #include "container/container.h"
 #include "envfile/envfile.h"
 #include "layers/layers.h"
@@ -49,6 +51,11 @@ void prov_limits(const struct env_spec *spec, struct ctr_limits *out);
 /* Rootless without a delegated cgroup (cgroups empty): the pids limit as
  * RLIMIT_NPROC for the sandbox, else 0. */
 unsigned long long prov_nproc_fallback(const struct ctr_limits *lim, const struct dv_strv *cgroups);
+/* After a command entered the env (ctr_exec; we are in its mount
+ * namespace): where the checkout's ownership is "chown", give the host user
+ * what root or the env's user made there since `since`; a failure is a
+ * warning. */
+void prov_chown_back(const struct ctr_state *st, const struct timespec *since);
 /* Say, once per command, which `resources` no cgroup enforces. */
 void prov_warn_undelegated(const struct ctr_limits *lim, const struct dv_strv *cgroups);
 
