@@ -101,7 +101,8 @@ struct ctr_exec {
 	int tee_fd;         /* >= 0: also copy the command's output to this fd (the log) */
 	const char *user;   /* NULL: as root, environment as given; else NAME|UID[:GID],
 			       looked up in the env's /etc/passwd after entering (never
-			       NSS); the command gets those ids, the primary group only,
+			       NSS); the command gets those ids, the supplementary
+			       groups /etc/group gives the name (none with a GID),
 			       and HOME, USER, LOGNAME */
 	const struct ctr_owner *owner; /* NULL: the checkout as mounted */
 	const struct ctr_sandbox *sandbox; /* ctr_exec only; NULL: none */
