@@ -644,6 +644,50 @@ static int cmd_images(struct dv_ctx *ctx, struct layer_store *st, int argc, char
 	return 0;
 }
 
+static int cmd_commit(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
+		      struct dv_error *err)
+{
+	const struct cmd *self = find_cmd("commit");
+	struct prov_env env = { .lock_fd = -1 };
+	struct layer_image img = { 0 };
+	bool helped;
+	int oi = parse_opts(ctx, self, argc, argv, NULL, &helped, err), ret = -1;
+
+	if (oi < 0)
+		return helped ? 0 : -1;
+	if (oi + 1 != argc)
+		return dv_err_usage(err, "usage: devenv commit [-e NAME|ID] IMAGE[:TAG]");
+	if (prov_env_locate(ctx, st, false, &env, err) == 0 &&
+	    prov_env_commit(ctx, st, &env, argv[oi], &img, err) == 0) {
+		printf("%s %s\n", img.name, img.id);
+		ret = 0;
+	}
+	layer_image_release(&img);
+	prov_env_release(&env);
+	return ret;
+}
+
+static int cmd_tag(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
+		   struct dv_error *err)
+{
+	const struct cmd *self = find_cmd("tag");
+	struct layer_image img = { 0 };
+	bool helped;
+	int oi = parse_opts(ctx, self, argc, argv, NULL, &helped, err), ret = -1;
+
+	if (oi < 0)
+		return helped ? 0 : -1;
+	if (oi + 2 != argc)
+		return dv_err_usage(err, "usage: devenv tag IMAGE NAME[:TAG]");
+	if (layer_image_tag(st, argv[oi], argv[oi + 1], &img, err) == 0) {
+		if (!ctx->quiet)
+			printf("%s %s\n", img.name, img.id);
+		ret = 0;
+	}
+	layer_image_release(&img);
+	return ret;
+}
+
 static int cmd_rmi(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
 		   struct dv_error *err)
 {
@@ -696,13 +740,21 @@ static int cmd_image(struct dv_ctx *ctx, struct layer_store *st, int argc, char 
 			return dv_err_usage(err, "usage: devenv image import FILE NAME[:TAG]");
 		if (layer_image_import(st, argv[oi + 1], argv[oi + 2], &img, &skipped, err) < 0)
 			goto out;
+	} else if (oi < argc && strcmp(argv[oi], "save") == 0) {
+		if (argc - oi != 3)
+			return dv_err_usage(err, "usage: devenv image save IMAGE FILE");
+		if (layer_image_save(st, argv[oi + 1], argv[oi + 2], err) < 0)
+			return -1;
+		if (!ctx->quiet)
+			printf("saved %s to %s (an OCI image layout archive)\n", argv[oi + 1], argv[oi + 2]);
+		return 0;
 	} else if (oi < argc && strcmp(argv[oi], "bootstrap") == 0) {
 		if (argc - oi != 2)
 			return dv_err_usage(err, "usage: devenv image bootstrap debian:SUITE");
 		if (layer_image_bootstrap(st, argv[oi + 1], &img, err) < 0)
 			goto out;
 	} else {
-		return dv_err_usage(err, "usage: devenv image import FILE NAME[:TAG] | devenv image bootstrap debian:SUITE");
+		return dv_err_usage(err, "usage: devenv image import FILE NAME[:TAG] | devenv image save IMAGE FILE | devenv image bootstrap debian:SUITE");
 	}
 	if (skipped)
 		printf("skipped %u device node%s (the runtime provides /dev)\n", skipped,
@@ -829,7 +881,9 @@ static const struct cmd commands[] = {
 	{ "logs", cmd_logs, CMD_STORE, "[-e NAME|ID] [-f]", "the env's output (on_up steps)" },
 	{ "images", cmd_images, CMD_STORE, "[--json]", "list images in the store" },
 	{ "rmi", cmd_rmi, CMD_STORE, "IMAGE", "remove an image no env uses" },
-	{ "image", cmd_image, CMD_STORE | CMD_LOCKS_STORE, "import FILE NAME[:TAG] | bootstrap debian:SUITE", "import a rootfs tarball, or build a Debian image" },
+	{ "tag", cmd_tag, CMD_STORE, "IMAGE NAME[:TAG]", "give an image another name" },
+	{ "commit", cmd_commit, CMD_STORE | CMD_LOCKS_STORE, "[-e NAME|ID] IMAGE[:TAG]", "the env's files as a new image (its layers plus what changed)" },
+	{ "image", cmd_image, CMD_STORE | CMD_LOCKS_STORE, "import FILE NAME[:TAG] | save IMAGE FILE | bootstrap debian:SUITE", "import a rootfs tarball, save an image as an OCI archive, or build a Debian image" },
 	{ "gc", cmd_gc, CMD_STORE, "", "remove layers nothing refers to" },
 	{ "version", cmd_version, 0, "", "print devenv's version" },
 	{ "help", cmd_help, 0, "[COMMAND]", "list the commands, or explain one" },

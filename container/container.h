@@ -67,9 +67,10 @@ struct ctr_spec {
 	const char *upper, *work;   /* absolute overlay upper and work folders */
 	const char *checkout;       /* host folder bind-mounted read-write at workdir; NULL: none */
 	const char *workdir;        /* absolute path inside; created when missing */
-	bool build;                 /* build container: overlay with redirect_dir=off,
-				       metacopy=off,index=off; nothing the runtime creates
-				       (mount targets, /etc/hosts...) is left in `upper` */
+	bool build;                 /* build container: nothing the runtime creates
+				       (mount targets, /etc/hosts...) is left in `upper`
+				       (every overlay has redirect_dir, metacopy and
+				       index off: an upper is always a layer) */
 	int log_fd;                 /* env only: the init keeps it open; -1 for none */
 	const struct dv_strv *cgroups; /* cgroup folders to put the container in (may be NULL) */
 	const struct ctr_user *user;   /* env only: the user to create (NULL: none) */

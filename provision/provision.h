@@ -111,6 +111,11 @@ int prov_env_halt(const struct dv_ctx *ctx, const struct layer_store *st, struct
  * new layers if they changed (restarting it if it ran). */
 int prov_env_provision(struct dv_ctx *ctx, const struct layer_store *st,
 		       struct prov_env *env, struct dv_error *err);
+/* commit.c: the env's files as image `name` (its layers plus its writable
+ * layer as a new one), frozen meanwhile where it has a freezer. */
+int prov_env_commit(const struct dv_ctx *ctx, const struct layer_store *st, struct prov_env *env,
+		    const char *name, struct layer_image *out, struct dv_error *err);
+
 /* suspend (freeze) or resume (thaw) a running env through its cgroups'
  * freezer (suspend.c). ESRCH when it is not running. */
 int prov_env_suspend(const struct dv_ctx *ctx, const struct layer_store *st, struct prov_env *env,
