@@ -600,6 +600,41 @@ out:
 
 /* ---- image store commands ---- */
 
+/* "host/path:tag" as REPOSITORY and TAG ("<none>" for a digest name). */
+static void split_name(const char *name, char *repo, size_t rn, char *tag, size_t tn)
+{
+	const char *slash = strrchr(name, '/'), *at = strchr(name, '@');
+	const char *colon = strrchr(slash ? slash : name, ':');
+
+	if (at) {
+		snprintf(repo, rn, "%.*s", (int)(at - name), name);
+		snprintf(tag, tn, "<none>");
+	} else if (colon) {
+		snprintf(repo, rn, "%.*s", (int)(colon - name), name);
+		snprintf(tag, tn, "%s", colon + 1);
+	} else {
+		snprintf(repo, rn, "%s", name);
+		snprintf(tag, tn, "<none>");
+	}
+}
+
+/* When the image was made: its config's "created" (RFC 3339, as registries
+ * give it), else when it was stored here (imports have no date, so that
+ * their ids depend on their content alone). */
+static long long image_created(const struct layer_image *img)
+{
+	struct json_object *o = img->config ? json_tokener_parse(img->config) : NULL, *c;
+	long long t = img->created;
+	struct tm tm = { 0 };
+	const char *s, *end;
+
+	if (o && json_object_object_get_ex(o, "created", &c) && (s = json_object_get_string(c)) &&
+	    (end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm)) && end != s)
+		t = (long long)timegm(&tm);
+	json_object_put(o);
+	return t;
+}
+
 static int cmd_images(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
 		      struct dv_error *err)
 {
@@ -617,22 +652,30 @@ static int cmd_images(struct dv_ctx *ctx, struct layer_store *st, int argc, char
 	if (ctx->json)
 		arr = json_object_new_array();
 	else
-		printf("%-40s  %-19s  %-10s  %s\n", "NAME", "ID", "SIZE", "STORED");
+		printf("%-32s  %-12s  %-12s  %-14s  %s\n", "REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE");
 	for (size_t i = 0; i < n; i++) {
-		char size[32], age[32];
+		char size[32], age[32], when[40], repo[256], tag[160];
+		long long created = image_created(&imgs[i]);
 
+		split_name(imgs[i].name, repo, sizeof(repo), tag, sizeof(tag));
 		dv_str_size(size, sizeof(size), imgs[i].size);
-		format_age(age, sizeof(age), imgs[i].created);
+		format_age(age, sizeof(age), created);
 		if (arr) {
 			struct json_object *o = json_object_new_object();
 
 			json_object_object_add(o, "name", json_object_new_string(imgs[i].name));
+			json_object_object_add(o, "repository", json_object_new_string(repo));
+			json_object_object_add(o, "tag", json_object_new_string(tag));
 			json_object_object_add(o, "id", json_object_new_string(imgs[i].id));
+			json_object_object_add(o, "created", json_object_new_int64(created));
 			json_object_object_add(o, "size", json_object_new_int64((int64_t)imgs[i].size));
 			json_object_object_add(o, "layers", json_object_new_int((int)imgs[i].layers.n));
 			json_object_array_add(arr, o);
 		} else {
-			printf("%-40s  %.19s  %-10s  %s ago\n", imgs[i].name, imgs[i].id, size, age);
+			/* As `docker images` shows them: the id without "sha256:", cut to 12. */
+			snprintf(when, sizeof(when), "%s ago", age);
+			printf("%-32s  %-12s  %.12s  %-14s  %s\n", repo, tag,
+			       imgs[i].id + (strncmp(imgs[i].id, "sha256:", 7) ? 0 : 7), when, size);
 		}
 		layer_image_release(&imgs[i]);
 	}

@@ -30,7 +30,7 @@ changed_env() {
 	assert_success
 	assert_output --regexp '^localhost/snap:1 sha256:[0-9a-f]{64}$'
 	run "$DEVENV" images
-	assert_line --regexp '^localhost/snap:1 '
+	assert_line --regexp '^localhost/snap +1 '
 	# a second checkout on the committed image sees exactly the env's files
 	mkdir "$BATS_TEST_TMPDIR/other" && cd "$BATS_TEST_TMPDIR/other" && git init -q
 	printf 'image: snap:1\n' | dv_envfile
@@ -68,7 +68,7 @@ changed_env() {
 	run "$DEVENV" rmi tools/bb:v1
 	assert_success
 	run "$DEVENV" images
-	assert_line --regexp '^localhost/busybox:latest '
+	assert_line --regexp '^localhost/busybox +latest '
 	refute_output --partial tools/bb
 	run "$DEVENV" tag nosuch x
 	assert_failure
