@@ -783,6 +783,11 @@ static int cmd_image(struct dv_ctx *ctx, struct layer_store *st, int argc, char 
 			return dv_err_usage(err, "usage: devenv image import FILE NAME[:TAG]");
 		if (layer_image_import(st, argv[oi + 1], argv[oi + 2], &img, &skipped, err) < 0)
 			goto out;
+	} else if (oi < argc && strcmp(argv[oi], "load") == 0) {
+		if (argc - oi != 2 && argc - oi != 3)
+			return dv_err_usage(err, "usage: devenv image load FILE [NAME[:TAG]]");
+		if (layer_image_load(st, argv[oi + 1], argc - oi == 3 ? argv[oi + 2] : NULL, &img, err) < 0)
+			goto out;
 	} else if (oi < argc && strcmp(argv[oi], "save") == 0) {
 		if (argc - oi != 3)
 			return dv_err_usage(err, "usage: devenv image save IMAGE FILE");
@@ -797,7 +802,7 @@ static int cmd_image(struct dv_ctx *ctx, struct layer_store *st, int argc, char 
 		if (layer_image_bootstrap(st, argv[oi + 1], &img, err) < 0)
 			goto out;
 	} else {
-		return dv_err_usage(err, "usage: devenv image import FILE NAME[:TAG] | devenv image save IMAGE FILE | devenv image bootstrap debian:SUITE");
+		return dv_err_usage(err, "usage: devenv image import FILE NAME[:TAG] | devenv image save IMAGE FILE | devenv image load FILE [NAME[:TAG]] | devenv image bootstrap debian:SUITE");
 	}
 	if (skipped)
 		printf("skipped %u device node%s (the runtime provides /dev)\n", skipped,
@@ -926,7 +931,7 @@ static const struct cmd commands[] = {
 	{ "rmi", cmd_rmi, CMD_STORE, "IMAGE", "remove an image no env uses" },
 	{ "tag", cmd_tag, CMD_STORE, "IMAGE NAME[:TAG]", "give an image another name" },
 	{ "commit", cmd_commit, CMD_STORE | CMD_LOCKS_STORE, "[-e NAME|ID] IMAGE[:TAG]", "the env's files as a new image (its layers plus what changed)" },
-	{ "image", cmd_image, CMD_STORE | CMD_LOCKS_STORE, "import FILE NAME[:TAG] | save IMAGE FILE | bootstrap debian:SUITE", "import a rootfs tarball, save an image as an OCI archive, or build a Debian image" },
+	{ "image", cmd_image, CMD_STORE | CMD_LOCKS_STORE, "import FILE NAME[:TAG] | save IMAGE FILE | load FILE [NAME[:TAG]] | bootstrap debian:SUITE", "import a rootfs tarball, save or load an OCI archive, or build a Debian image" },
 	{ "gc", cmd_gc, CMD_STORE, "", "remove layers nothing refers to" },
 	{ "version", cmd_version, 0, "", "print devenv's version" },
 	{ "help", cmd_help, 0, "[COMMAND]", "list the commands, or explain one" },

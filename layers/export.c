@@ -128,10 +128,12 @@ static void fill(struct exp *x, const char *path, const struct stat *st, unsigne
 	ar->archive_entry_set_mtime(x->e, st->st_mtim.tv_sec, st->st_mtim.tv_nsec);
 }
 
-/* A zero-byte regular file, owned by root, mode 0: a whiteout entry. */
-static int write_marker(struct exp *x, const char *path, const struct stat *near)
+/* A zero-byte regular file, owned by root, mode 0, time 0: a whiteout
+ * entry. Its time is nobody's: an import makes the whiteout anew, so any
+ * other would change what the layer exports to. */
+static int write_marker(struct exp *x, const char *path)
 {
-	struct stat st = { .st_mode = 0, .st_mtim = near->st_mtim };
+	struct stat st = { .st_mode = 0 };
 
 	fill(x, path, &st, AE_IFREG);
 	x->ar->archive_entry_set_size(x->e, 0);
@@ -254,7 +256,7 @@ static int walk(struct exp *x, int fd, const char *prefix, int depth)
 		} else if (S_ISCHR(st.st_mode) && major(st.st_rdev) == 0 && minor(st.st_rdev) == 0) {
 			dv_autofree char *wh = dv_xasprintf("%s.wh.%s", prefix, name);
 
-			ret = write_marker(x, wh, &st);
+			ret = write_marker(x, wh);
 		} else if (S_ISDIR(st.st_mode)) {
 			dv_autoclose int sub = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			dv_autofree char *dir = dv_xasprintf("%s/", path);
@@ -277,7 +279,7 @@ static int walk(struct exp *x, int fd, const char *prefix, int depth)
 			if (is_opaque(x, sub)) {
 				dv_autofree char *opq = dv_xasprintf("%s.wh..wh..opq", dir);
 
-				ret = write_marker(x, opq, &st);
+				ret = write_marker(x, opq);
 			}
 			if (ret == 0)
 				ret = walk(x, sub, dir, depth + 1);

@@ -12,6 +12,23 @@
 
 #include "layers.h"
 
+/* This machine's OCI architecture (imports say it; pulls pick it). */
+#if defined(__x86_64__)
+#define LAYER_ARCH "amd64"
+#elif defined(__aarch64__)
+#define LAYER_ARCH "arm64"
+#elif defined(__i386__)
+#define LAYER_ARCH "386"
+#elif defined(__riscv) && __riscv_xlen == 64
+#define LAYER_ARCH "riscv64"
+#elif defined(__powerpc64__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define LAYER_ARCH "ppc64le"
+#elif defined(__s390x__)
+#define LAYER_ARCH "s390x"
+#else
+#error "unknown OCI architecture for this machine"
+#endif
+
 /* libarchive, loaded with dlopen() on first use (DESIGN.md "Start-up cost"):
  * one pointer per function we call, typed from its own declaration. */
 /* clang-format off */

@@ -104,6 +104,13 @@ int layer_import_stream(const struct layer_store *st, int fd, const char *what, 
  * `file` and renamed over it. */
 int layer_image_save(const struct layer_store *st, const char *ref, const char *file,
 		     struct dv_error *err);
+/* The image of an OCI layout archive (image save's, skopeo's oci-archive,
+ * a multi-platform one: this machine's variant) into the store, every blob
+ * checked against its digest and every layer against its diff_id. name:
+ * which image of the archive, and what to call it (NULL: the archive's own
+ * name for it). */
+int layer_image_load(const struct layer_store *st, const char *file, const char *name,
+		     struct layer_image *out, struct dv_error *err);
 /* Another name (normalised as an import's) for the image `src`. */
 int layer_image_tag(const struct layer_store *st, const char *src, const char *dst,
 		    struct layer_image *out, struct dv_error *err);

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -370,5 +371,255 @@ out:
 		free(blobs[i].path);
 	dv_strv_release(&diff_ids);
 	layer_image_release(&img);
+	return ret;
+}
+
+/* ---- load ---- */
+
+/* "sha256:<64 lower-case hex>" and nothing else (CVE-2024-3727): the hex,
+ * or NULL. Checked before the digest ever becomes a path. */
+static const char *digest_hex(struct json_object *desc)
+{
+	struct json_object *d;
+	const char *s;
+
+	if (!desc || !json_object_object_get_ex(desc, "digest", &d) ||
+	    !(s = json_object_get_string(d)) || strncmp(s, "sha256:", 7) || !layer_is_id(s + 7))
+		return NULL;
+	return s + 7;
+}
+
+static const char *str_field(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	return o && json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string)
+		       ? json_object_get_string(v)
+		       : NULL;
+}
+
+/* Open blobs/sha256/<hex> of the unpacked archive and check that its bytes
+ * hash to hex; *text (may be NULL) gets its content when small (JSON). */
+static int open_blob(int rootfd, const char *hex, char **text, struct dv_error *err)
+{
+	char rel[96], got[65];
+	dv_autoclose int fd = -1;
+
+	snprintf(rel, sizeof(rel), "blobs/sha256/%s", hex);
+	fd = openat(rootfd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return dv_err(err, errno, "the archive has no blob sha256:%.12s", hex);
+	if (dv_sha256_fd(fd, got, err) < 0)
+		return -1;
+	if (strcmp(got, hex))
+		return dv_err_plain(err, EBADMSG, "blob sha256:%.12s of the archive does not match its "
+						  "digest (it hashes to sha256:%.12s)",
+				    hex, got);
+	if (lseek(fd, 0, SEEK_SET) < 0)
+		return dv_err(err, errno, "lseek");
+	if (text) {
+		struct stat sb;
+		size_t len;
+
+		/* JSON documents are small; a huge one is an attack on memory. */
+		if (fstat(fd, &sb) < 0 || sb.st_size > (4 << 20))
+			return dv_err_plain(err, EFBIG, "blob sha256:%.12s of the archive is too big "
+							"for a manifest or config (over 4 MiB)",
+					    hex);
+		return dv_read_all(fd, text, &len, err) < 0 ? -1 : 0;
+	}
+	return dv_steal_fd(&fd);
+}
+
+/* The manifest to load from index.json: the only one, or the one naming
+ * `want` (a tag or a whole name) among several; a nested index (a multi-platform
+ * image) is followed to this machine's platform. */
+static int pick_manifest(int rootfd, struct json_object *index, const char *want, char hex[65],
+			 char **name, struct dv_error *err)
+{
+	struct json_object *mans, *pick = NULL;
+	size_t n;
+
+	if (!json_object_object_get_ex(index, "manifests", &mans) ||
+	    !json_object_is_type(mans, json_type_array) || !(n = json_object_array_length(mans)))
+		return dv_err_plain(err, EINVAL, "the archive's index.json lists no image");
+	for (size_t i = 0; i < n && !pick; i++) {
+		struct json_object *d = json_object_array_get_idx(mans, i), *ann = NULL;
+		const char *ref = NULL, *full = NULL;
+
+		if (json_object_object_get_ex(d, "annotations", &ann)) {
+			ref = str_field(ann, "org.opencontainers.image.ref.name");
+			full = str_field(ann, "io.containerd.image.name");
+		}
+		/* One image: that one, whatever it is to be called. */
+		if (n == 1 || (want && ((ref && !strcmp(ref, want)) || (full && !strcmp(full, want))))) {
+			pick = d;
+			if (full || ref)
+				*name = dv_xstrdup(full ? full : ref);
+		}
+	}
+	if (!pick && !want)
+		return dv_err_plain(err, EINVAL, "the archive holds %zu images: say which one "
+						 "('devenv image load FILE NAME')", n);
+	if (!pick)
+		return dv_err_plain(err, ENOENT, "the archive holds no image named '%s'", want);
+	if (!digest_hex(pick))
+		return dv_err_plain(err, EINVAL, "the archive's index.json has a bad digest");
+	snprintf(hex, 65, "%s", digest_hex(pick));
+	/* A multi-platform index: this machine's entry. */
+	if (str_field(pick, "mediaType") &&
+	    (!strcmp(str_field(pick, "mediaType"), "application/vnd.oci.image.index.v1+json") ||
+	     !strcmp(str_field(pick, "mediaType"),
+		     "application/vnd.docker.distribution.manifest.list.v2+json"))) {
+		dv_autofree char *text = NULL;
+		layer_autojson struct json_object *sub = NULL;
+		struct json_object *list;
+
+		if (open_blob(rootfd, hex, &text, err) < 0)
+			return -1;
+		sub = json_tokener_parse(text);
+		if (!sub || !json_object_object_get_ex(sub, "manifests", &list) ||
+		    !json_object_is_type(list, json_type_array))
+			return dv_err_plain(err, EINVAL, "the archive's image index is not valid JSON");
+		for (size_t i = 0; i < json_object_array_length(list); i++) {
+			struct json_object *d = json_object_array_get_idx(list, i), *pl;
+			const char *os, *arch;
+
+			if (!json_object_object_get_ex(d, "platform", &pl))
+				continue;
+			os = str_field(pl, "os");
+			arch = str_field(pl, "architecture");
+			if (os && arch && !strcmp(os, "linux") && !strcmp(arch, LAYER_ARCH) &&
+			    digest_hex(d)) {
+				snprintf(hex, 65, "%s", digest_hex(d));
+				return 0;
+			}
+		}
+		return dv_err_plain(err, ENOENT, "the archive's image has no linux/%s variant",
+				    LAYER_ARCH);
+	}
+	return 0;
+}
+
+int layer_image_load(const struct layer_store *st, const char *file, const char *name,
+		     struct layer_image *out, struct dv_error *err)
+{
+	const struct layer_ar *ar = layer_ar_load(err);
+	dv_autofree char *staging = NULL, *index_text = NULL, *man_text = NULL, *cfg_text = NULL;
+	dv_autofree char *found = NULL, *norm = NULL;
+	layer_autojson struct json_object *index = NULL, *man = NULL, *cfg = NULL;
+	struct json_object *layers, *rootfs, *diff_ids;
+	dv_autoclose int fd = -1, sfd = -1, rootfd = -1;
+	struct dv_strv ids = { 0 };
+	char man_hex[65], cfg_hex[65], outer_hex[65];
+	size_t n;
+	int ret = -1;
+
+	if (!ar)
+		return -1;
+	fd = open(file, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return dv_err(err, errno, "cannot open '%s'", file);
+	/* Unpacked safely (extract.c) into staging, so that blobs can be
+	 * read in any order; removed at the end whatever happens. */
+	if (layer_staging_create(st, false, "load", &staging, err) < 0)
+		return -1;
+	if ((sfd = dv_open_dir_at(st->tmp_fd, staging, err)) < 0 ||
+	    (rootfd = dv_open_dir_at(sfd, "diff", err)) < 0 ||
+	    layer_extract(ar, fd, file, rootfd, st->rootless, outer_hex, NULL, err) < 0)
+		goto out;
+	if (dv_read_file_at(rootfd, "index.json", &index_text, &n, err) < 0 ||
+	    !(index = json_tokener_parse(index_text))) {
+		if (!dv_err_isset(err))
+			dv_err_plain(err, EINVAL, "'%s' is not an OCI image layout archive "
+						  "(index.json is not JSON)", file);
+		else
+			dv_err_plain(err, EINVAL, "'%s' is not an OCI image layout archive (no index.json)",
+				     file);
+		goto out;
+	}
+	if (pick_manifest(rootfd, index, name, man_hex, &found, err) < 0 ||
+	    open_blob(rootfd, man_hex, &man_text, err) < 0)
+		goto out;
+	man = json_tokener_parse(man_text);
+	if (!man || !digest_hex(json_object_object_get(man, "config")) ||
+	    !json_object_object_get_ex(man, "layers", &layers) ||
+	    !json_object_is_type(layers, json_type_array)) {
+		dv_err_plain(err, EINVAL, "the archive's manifest sha256:%.12s is not an image manifest",
+			     man_hex);
+		goto out;
+	}
+	snprintf(cfg_hex, sizeof(cfg_hex), "%s", digest_hex(json_object_object_get(man, "config")));
+	if (open_blob(rootfd, cfg_hex, &cfg_text, err) < 0)
+		goto out;
+	cfg = json_tokener_parse(cfg_text);
+	if (!cfg || !json_object_object_get_ex(cfg, "rootfs", &rootfs) ||
+	    !json_object_object_get_ex(rootfs, "diff_ids", &diff_ids) ||
+	    !json_object_is_type(diff_ids, json_type_array) ||
+	    json_object_array_length(diff_ids) != json_object_array_length(layers)) {
+		dv_err_plain(err, EINVAL, "the image's config does not list one diff_id per layer");
+		goto out;
+	}
+	for (size_t i = 0; i < json_object_array_length(layers); i++) {
+		const char *hex = digest_hex(json_object_array_get_idx(layers, i));
+		const char *want = json_object_get_string(json_object_array_get_idx(diff_ids, i));
+		dv_autoclose int lfd = -1;
+		char id[65], step[96];
+		unsigned long long size;
+
+		if (!hex) {
+			dv_err_plain(err, EINVAL, "layer %zu of the manifest has a bad digest", i + 1);
+			goto out;
+		}
+		if ((lfd = open_blob(rootfd, hex, NULL, err)) < 0)
+			goto out;
+		snprintf(step, sizeof(step), "load sha256:%.12s", hex);
+		if (layer_import_stream(st, lfd, file, step, id, &size, NULL, err) < 0)
+			goto out;
+		/* What the config says the layer is: its uncompressed digest. */
+		if (!want || strncmp(want, "sha256:", 7) || strcmp(want + 7, id)) {
+			dv_err_plain(err, EBADMSG, "layer %zu unpacks to sha256:%.12s, not the config's %s",
+				     i + 1, id, want ? want : "(none)");
+			goto out;
+		}
+		dv_strv_push(&ids, id);
+	}
+	if (!name && !found) {
+		dv_err_usage(err, "the archive names no image: say what to call it "
+				  "('devenv image load FILE NAME[:TAG]')");
+		goto out;
+	}
+	{
+		struct layer_image img = { 0 };
+
+		if (layer_ref_normalize(name && (strchr(name, '/') || strchr(name, ':')) ? name
+					: name ? name
+					       : found,
+					true, &norm, err) < 0 ||
+		    store_config(st, cfg_text, cfg_hex, err) < 0)
+			goto out;
+		img.name = dv_steal_ptr(&norm);
+		img.id = dv_xasprintf("sha256:%s", cfg_hex);
+		for (size_t i = 0; i < ids.n; i++) {
+			dv_strv_push(&img.layers, ids.v[i]);
+			img.size += layer_size(st, ids.v[i]);
+		}
+		img.config = dv_xstrdup(cfg_text);
+		img.created = (long long)time(NULL);
+		if (layer_record_write(st, &img, err) < 0) {
+			layer_image_release(&img);
+			goto out;
+		}
+		if (out)
+			*out = img;
+		else
+			layer_image_release(&img);
+	}
+	ret = 0;
+out:
+	/* Layers already imported stay (gc frees them if nothing uses them). */
+	if (staging)
+		layer_rm_tree(st->tmp_fd, staging, &(struct dv_error){ 0 });
+	dv_strv_release(&ids);
 	return ret;
 }

@@ -122,3 +122,59 @@ changed_env() {
 	podman rmi -f localhost/devenv-oci-test:1 >/dev/null 2>&1 || true
 	assert_output $'data\ng\nls: /etc/group: No such file or directory'
 }
+
+@test "image load: what save wrote loads into another store as the same image; skopeo's gzip archive too" {
+	changed_env
+	"$DEVENV" commit snap:1 >/dev/null
+	"$DEVENV" image save snap:1 "$BATS_TEST_TMPDIR/a.tar"
+	export DEVENV_HOME=$BATS_TEST_TMPDIR/other-store
+	run "$DEVENV" image load "$BATS_TEST_TMPDIR/a.tar"
+	assert_success
+	assert_output --regexp '^localhost/snap:1 sha256:[0-9a-f]{64}$'
+	id=${output##* }
+	"$DEVENV" image save snap:1 "$BATS_TEST_TMPDIR/b.tar"
+	cmp "$BATS_TEST_TMPDIR/a.tar" "$BATS_TEST_TMPDIR/b.tar"
+	# an env on the loaded image has the committed files
+	mkdir "$BATS_TEST_TMPDIR/co" && cd "$BATS_TEST_TMPDIR/co" && git init -q
+	printf 'image: snap:1\n' | dv_envfile
+	"$DEVENV" up >/dev/null
+	run "$DEVENV" ssh -c 'cat /data.txt; ls /prov'
+	assert_output $'data\ng'
+	"$DEVENV" destroy -f >/dev/null
+	# skopeo's layout with gzip layers, under another name
+	skopeo copy -q --dest-compress "oci-archive:$BATS_TEST_TMPDIR/a.tar" "oci:$BATS_TEST_TMPDIR/lay:x"
+	tar -C "$BATS_TEST_TMPDIR/lay" -cf "$BATS_TEST_TMPDIR/gz.tar" .
+	run "$DEVENV" image load "$BATS_TEST_TMPDIR/gz.tar" again:2
+	assert_success
+	assert_output "localhost/again:2 $id"
+	dv_rm_store "$DEVENV_HOME"
+	export DEVENV_HOME=$DV_STORE
+}
+
+@test "image load: a blob that does not match its digest, a bad digest, not an archive: one line, no image" {
+	"$DEVENV" image save busybox "$BATS_TEST_TMPDIR/a.tar"
+	mkdir "$BATS_TEST_TMPDIR/x" && tar -C "$BATS_TEST_TMPDIR/x" -xf "$BATS_TEST_TMPDIR/a.tar"
+	big=$(ls -S "$BATS_TEST_TMPDIR/x/blobs/sha256" | head -1)
+	export DEVENV_HOME=$BATS_TEST_TMPDIR/other-store
+	# one flipped byte in the layer
+	cp -a "$BATS_TEST_TMPDIR/x" "$BATS_TEST_TMPDIR/y"
+	printf 'X' | dd of="$BATS_TEST_TMPDIR/y/blobs/sha256/$big" bs=1 seek=600 conv=notrunc 2>/dev/null
+	tar -C "$BATS_TEST_TMPDIR/y" -cf "$BATS_TEST_TMPDIR/bad.tar" .
+	run "$DEVENV" image load "$BATS_TEST_TMPDIR/bad.tar" bad
+	assert_failure 1
+	assert_output --regexp "^devenv: blob sha256:${big:0:12} of the archive does not match its digest \(it hashes to sha256:[0-9a-f]{12}\)$"
+	# a digest that would be a path (CVE-2024-3727)
+	cp -a "$BATS_TEST_TMPDIR/x" "$BATS_TEST_TMPDIR/z"
+	sed -i 's/"digest":"sha256:[0-9a-f]*"/"digest":"sha256:..\/..\/..\/etc\/passwd"/' "$BATS_TEST_TMPDIR/z/index.json"
+	tar -C "$BATS_TEST_TMPDIR/z" -cf "$BATS_TEST_TMPDIR/evil.tar" .
+	run "$DEVENV" image load "$BATS_TEST_TMPDIR/evil.tar" evil
+	assert_failure
+	assert_output "devenv: the archive's index.json has a bad digest"
+	run "$DEVENV" image load "$(busybox_tar)" notanarchive
+	assert_failure
+	assert_output --partial "is not an OCI image layout archive"
+	run "$DEVENV" images --json
+	assert_output "[]"
+	dv_rm_store "$DEVENV_HOME"
+	export DEVENV_HOME=$DV_STORE
+}
