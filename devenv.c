@@ -783,6 +783,47 @@ static int cmd_image(struct dv_ctx *ctx, struct layer_store *st, int argc, char 
 			return dv_err_usage(err, "usage: devenv image import FILE NAME[:TAG]");
 		if (layer_image_import(st, argv[oi + 1], argv[oi + 2], &img, &skipped, err) < 0)
 			goto out;
+	} else if (oi < argc && strcmp(argv[oi], "inspect") == 0) {
+		/* As `docker image inspect`: one JSON object per image asked for. */
+		struct json_object *arr = json_object_new_array();
+
+		if (argc - oi < 2) {
+			json_object_put(arr);
+			return dv_err_usage(err, "usage: devenv image inspect [--json] IMAGE...");
+		}
+		for (int i = oi + 1; i < argc; i++) {
+			struct json_object *o, *layers;
+			struct layer_image one = { 0 };
+			char repo[256], tag[160];
+
+			if (!strcmp(argv[i], "--json")) /* JSON is all it prints */
+				continue;
+			o = json_object_new_object();
+			layers = json_object_new_array();
+
+			if (layer_image_resolve(st, argv[i], &one, err) < 0) {
+				json_object_put(o);
+				json_object_put(layers);
+				json_object_put(arr);
+				return -1;
+			}
+			split_name(one.name, repo, sizeof(repo), tag, sizeof(tag));
+			json_object_object_add(o, "Id", json_object_new_string(one.id));
+			json_object_object_add(o, "Name", json_object_new_string(one.name));
+			json_object_object_add(o, "Repository", json_object_new_string(repo));
+			json_object_object_add(o, "Tag", json_object_new_string(tag));
+			json_object_object_add(o, "Created", json_object_new_int64(image_created(&one)));
+			json_object_object_add(o, "Size", json_object_new_int64((int64_t)one.size));
+			for (size_t k = 0; k < one.layers.n; k++)
+				json_object_array_add(layers, json_object_new_string(one.layers.v[k]));
+			json_object_object_add(o, "Layers", layers);
+			json_object_object_add(o, "Config", one.config ? json_tokener_parse(one.config) : NULL);
+			json_object_array_add(arr, o);
+			layer_image_release(&one);
+		}
+		printf("%s\n", json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(arr);
+		return 0;
 	} else if (oi < argc && strcmp(argv[oi], "load") == 0) {
 		if (argc - oi != 2 && argc - oi != 3)
 			return dv_err_usage(err, "usage: devenv image load FILE [NAME[:TAG]]");
@@ -802,7 +843,7 @@ static int cmd_image(struct dv_ctx *ctx, struct layer_store *st, int argc, char 
 		if (layer_image_bootstrap(st, argv[oi + 1], &img, err) < 0)
 			goto out;
 	} else {
-		return dv_err_usage(err, "usage: devenv image import FILE NAME[:TAG] | devenv image save IMAGE FILE | devenv image load FILE [NAME[:TAG]] | devenv image bootstrap debian:SUITE");
+		return dv_err_usage(err, "usage: devenv image import FILE NAME[:TAG] | save IMAGE FILE | load FILE [NAME[:TAG]] | inspect IMAGE... | bootstrap debian:SUITE");
 	}
 	if (skipped)
 		printf("skipped %u device node%s (the runtime provides /dev)\n", skipped,
@@ -931,7 +972,7 @@ static const struct cmd commands[] = {
 	{ "rmi", cmd_rmi, CMD_STORE, "IMAGE", "remove an image no env uses" },
 	{ "tag", cmd_tag, CMD_STORE, "IMAGE NAME[:TAG]", "give an image another name" },
 	{ "commit", cmd_commit, CMD_STORE | CMD_LOCKS_STORE, "[-e NAME|ID] IMAGE[:TAG]", "the env's files as a new image (its layers plus what changed)" },
-	{ "image", cmd_image, CMD_STORE | CMD_LOCKS_STORE, "import FILE NAME[:TAG] | save IMAGE FILE | load FILE [NAME[:TAG]] | bootstrap debian:SUITE", "import a rootfs tarball, save or load an OCI archive, or build a Debian image" },
+	{ "image", cmd_image, CMD_STORE | CMD_LOCKS_STORE, "import FILE NAME[:TAG] | save IMAGE FILE | load FILE [NAME[:TAG]] | inspect IMAGE... | bootstrap debian:SUITE", "import a rootfs tarball, save or load an OCI archive, inspect images, or build a Debian image" },
 	{ "gc", cmd_gc, CMD_STORE, "", "remove layers nothing refers to" },
 	{ "version", cmd_version, 0, "", "print devenv's version" },
 	{ "help", cmd_help, 0, "[COMMAND]", "list the commands, or explain one" },

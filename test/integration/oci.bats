@@ -178,3 +178,18 @@ changed_env() {
 	dv_rm_store "$DEVENV_HOME"
 	export DEVENV_HOME=$DV_STORE
 }
+
+@test "image inspect: the image as JSON, as docker image inspect gives it; an unknown one is an error" {
+	run "$DEVENV" image inspect --json busybox
+	assert_success
+	python3 -c '
+import json, sys
+[i] = json.loads(sys.argv[1])
+assert i["Name"] == "localhost/busybox:latest" and i["Repository"] == "localhost/busybox" and i["Tag"] == "latest"
+assert i["Id"].startswith("sha256:") and len(i["Layers"]) == 1
+assert i["Config"]["rootfs"]["diff_ids"] == ["sha256:" + i["Layers"][0]]
+' "$output"
+	run "$DEVENV" image inspect nosuch
+	assert_failure 1
+	assert_output --partial "image 'nosuch' not found"
+}
