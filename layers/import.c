@@ -13,22 +13,6 @@
 #include "util/hash.h"
 #include "util/banned.h"
 
-#if defined(__x86_64__)
-#define LAYER_ARCH "amd64"
-#elif defined(__aarch64__)
-#define LAYER_ARCH "arm64"
-#elif defined(__i386__)
-#define LAYER_ARCH "386"
-#elif defined(__riscv) && __riscv_xlen == 64
-#define LAYER_ARCH "riscv64"
-#elif defined(__powerpc64__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-#define LAYER_ARCH "ppc64le"
-#elif defined(__s390x__)
-#define LAYER_ARCH "s390x"
-#else
-#error "unknown OCI architecture for this machine"
-#endif
-
 /* The OCI config of an imported rootfs. Written by hand, keys sorted and no
  * white space, and with no timestamp, so its digest (the image id) depends
  * on the tar's content alone. */
@@ -56,6 +40,9 @@ int layer_image_import(const struct layer_store *st, const char *tar_path, const
 
 	if (layer_ref_normalize(name, true, &norm, err) < 0)
 		return -1;
+	if (layer_ref_digest(norm, NULL))
+		return dv_err_usage(err, "cannot name an import '%s': name it by a tag, not a digest",
+				    name);
 	if (!(ar = layer_ar_load(err)))
 		return -1;
 	fd = open(tar_path, O_RDONLY | O_CLOEXEC);
