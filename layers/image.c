@@ -499,6 +499,9 @@ by_id:
 	if (e.errnum != ENOENT)
 		goto fail;
 missing:
+	if (layer_ref_has_host(ref))
+		return dv_err_plain(err, ENOENT,
+				    "image '%s' not found; pull it with 'devenv pull %s'", ref, ref);
 	return dv_err_plain(err, ENOENT,
 			    "image '%s' not found; import one with 'devenv image import FILE %s'",
 			    ref, ref);
