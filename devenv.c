@@ -342,6 +342,10 @@ static int cmd_status(struct dv_ctx *ctx, struct layer_store *st, int argc, char
 			printf("  checkout ownership: rootless (root in the env is uid %u on the "
 			       "host: what it creates there is yours)\n",
 			       env.state.host_uid);
+		else if (!strcmp(env.state.ownership, "chown"))
+			printf("  checkout ownership: chown (no idmapped mount here: after each ssh and "
+			       "on_up command, what root or the user made there is given to uid %u)\n",
+			       env.state.host_uid);
 		else if (env.state.ownership[0])
 			printf("  checkout ownership: %s (new files belong to uid %u)\n",
 			       env.state.ownership, env.state.host_uid);
@@ -571,8 +575,12 @@ static int cmd_ssh(struct dv_ctx *ctx, struct layer_store *st, int argc, char **
 	fflush(stdout);
 	/* No separate liveness probe: ctr_exec checks the init's start time and
 	 * the freezer itself, and says which (ESRCH, EBUSY). */
+	struct timespec since;
+	clock_gettime(CLOCK_REALTIME_COARSE, &since);
 	int xr = ctr_exec(&env.state.init, &env.state.cgroups, &x, &status, err);
 	ctr_sandbox_release(&sb);
+	if (xr == 0)
+		prov_chown_back(&env.state, &since);
 	if (xr < 0) {
 		if (err->errnum == ESRCH)
 			dv_err_plain(err, ESRCH, "env '%s' is not running; 'devenv up' starts it",
@@ -592,6 +600,41 @@ out:
 
 /* ---- image store commands ---- */
 
+/* "host/path:tag" as REPOSITORY and TAG ("<none>" for a digest name). */
+static void split_name(const char *name, char *repo, size_t rn, char *tag, size_t tn)
+{
+	const char *slash = strrchr(name, '/'), *at = strchr(name, '@');
+	const char *colon = strrchr(slash ? slash : name, ':');
+
+	if (at) {
+		snprintf(repo, rn, "%.*s", (int)(at - name), name);
+		snprintf(tag, tn, "<none>");
+	} else if (colon) {
+		snprintf(repo, rn, "%.*s", (int)(colon - name), name);
+		snprintf(tag, tn, "%s", colon + 1);
+	} else {
+		snprintf(repo, rn, "%s", name);
+		snprintf(tag, tn, "<none>");
+	}
+}
+
+/* When the image was made: its config's "created" (RFC 3339, as registries
+ * give it), else when it was stored here (imports have no date, so that
+ * their ids depend on their content alone). */
+static long long image_created(const struct layer_image *img)
+{
+	struct json_object *o = img->config ? json_tokener_parse(img->config) : NULL, *c;
+	long long t = img->created;
+	struct tm tm = { 0 };
+	const char *s, *end;
+
+	if (o && json_object_object_get_ex(o, "created", &c) && (s = json_object_get_string(c)) &&
+	    (end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm)) && end != s)
+		t = (long long)timegm(&tm);
+	json_object_put(o);
+	return t;
+}
+
 static int cmd_images(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
 		      struct dv_error *err)
 {
@@ -609,22 +652,30 @@ static int cmd_images(struct dv_ctx *ctx, struct layer_store *st, int argc, char
 	if (ctx->json)
 		arr = json_object_new_array();
 	else
-		printf("%-40s  %-19s  %-10s  %s\n", "NAME", "ID", "SIZE", "STORED");
+		printf("%-32s  %-12s  %-12s  %-14s  %s\n", "REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE");
 	for (size_t i = 0; i < n; i++) {
-		char size[32], age[32];
+		char size[32], age[32], when[40], repo[256], tag[160];
+		long long created = image_created(&imgs[i]);
 
+		split_name(imgs[i].name, repo, sizeof(repo), tag, sizeof(tag));
 		dv_str_size(size, sizeof(size), imgs[i].size);
-		format_age(age, sizeof(age), imgs[i].created);
+		format_age(age, sizeof(age), created);
 		if (arr) {
 			struct json_object *o = json_object_new_object();
 
 			json_object_object_add(o, "name", json_object_new_string(imgs[i].name));
+			json_object_object_add(o, "repository", json_object_new_string(repo));
+			json_object_object_add(o, "tag", json_object_new_string(tag));
 			json_object_object_add(o, "id", json_object_new_string(imgs[i].id));
+			json_object_object_add(o, "created", json_object_new_int64(created));
 			json_object_object_add(o, "size", json_object_new_int64((int64_t)imgs[i].size));
 			json_object_object_add(o, "layers", json_object_new_int((int)imgs[i].layers.n));
 			json_object_array_add(arr, o);
 		} else {
-			printf("%-40s  %.19s  %-10s  %s ago\n", imgs[i].name, imgs[i].id, size, age);
+			/* As `docker images` shows them: the id without "sha256:", cut to 12. */
+			snprintf(when, sizeof(when), "%s ago", age);
+			printf("%-32s  %-12s  %.12s  %-14s  %s\n", repo, tag,
+			       imgs[i].id + (strncmp(imgs[i].id, "sha256:", 7) ? 0 : 7), when, size);
 		}
 		layer_image_release(&imgs[i]);
 	}
@@ -634,6 +685,50 @@ static int cmd_images(struct dv_ctx *ctx, struct layer_store *st, int argc, char
 		json_object_put(arr);
 	}
 	return 0;
+}
+
+static int cmd_commit(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
+		      struct dv_error *err)
+{
+	const struct cmd *self = find_cmd("commit");
+	struct prov_env env = { .lock_fd = -1 };
+	struct layer_image img = { 0 };
+	bool helped;
+	int oi = parse_opts(ctx, self, argc, argv, NULL, &helped, err), ret = -1;
+
+	if (oi < 0)
+		return helped ? 0 : -1;
+	if (oi + 1 != argc)
+		return dv_err_usage(err, "usage: devenv commit [-e NAME|ID] IMAGE[:TAG]");
+	if (prov_env_locate(ctx, st, false, &env, err) == 0 &&
+	    prov_env_commit(ctx, st, &env, argv[oi], &img, err) == 0) {
+		printf("%s %s\n", img.name, img.id);
+		ret = 0;
+	}
+	layer_image_release(&img);
+	prov_env_release(&env);
+	return ret;
+}
+
+static int cmd_tag(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
+		   struct dv_error *err)
+{
+	const struct cmd *self = find_cmd("tag");
+	struct layer_image img = { 0 };
+	bool helped;
+	int oi = parse_opts(ctx, self, argc, argv, NULL, &helped, err), ret = -1;
+
+	if (oi < 0)
+		return helped ? 0 : -1;
+	if (oi + 2 != argc)
+		return dv_err_usage(err, "usage: devenv tag IMAGE NAME[:TAG]");
+	if (layer_image_tag(st, argv[oi], argv[oi + 1], &img, err) == 0) {
+		if (!ctx->quiet)
+			printf("%s %s\n", img.name, img.id);
+		ret = 0;
+	}
+	layer_image_release(&img);
+	return ret;
 }
 
 static int cmd_rmi(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
@@ -707,13 +802,26 @@ static int cmd_image(struct dv_ctx *ctx, struct layer_store *st, int argc, char 
 			return dv_err_usage(err, "usage: devenv image import FILE NAME[:TAG]");
 		if (layer_image_import(st, argv[oi + 1], argv[oi + 2], &img, &skipped, err) < 0)
 			goto out;
+	} else if (oi < argc && strcmp(argv[oi], "load") == 0) {
+		if (argc - oi != 2 && argc - oi != 3)
+			return dv_err_usage(err, "usage: devenv image load FILE [NAME[:TAG]]");
+		if (layer_image_load(st, argv[oi + 1], argc - oi == 3 ? argv[oi + 2] : NULL, &img, err) < 0)
+			goto out;
+	} else if (oi < argc && strcmp(argv[oi], "save") == 0) {
+		if (argc - oi != 3)
+			return dv_err_usage(err, "usage: devenv image save IMAGE FILE");
+		if (layer_image_save(st, argv[oi + 1], argv[oi + 2], err) < 0)
+			return -1;
+		if (!ctx->quiet)
+			printf("saved %s to %s (an OCI image layout archive)\n", argv[oi + 1], argv[oi + 2]);
+		return 0;
 	} else if (oi < argc && strcmp(argv[oi], "bootstrap") == 0) {
 		if (argc - oi != 2)
 			return dv_err_usage(err, "usage: devenv image bootstrap debian:SUITE");
 		if (layer_image_bootstrap(st, argv[oi + 1], &img, err) < 0)
 			goto out;
 	} else {
-		return dv_err_usage(err, "usage: devenv image import FILE NAME[:TAG] | devenv image bootstrap debian:SUITE");
+		return dv_err_usage(err, "usage: devenv image import FILE NAME[:TAG] | devenv image save IMAGE FILE | devenv image load FILE [NAME[:TAG]] | devenv image bootstrap debian:SUITE");
 	}
 	if (skipped)
 		printf("skipped %u device node%s (the runtime provides /dev)\n", skipped,
@@ -841,7 +949,9 @@ static const struct cmd commands[] = {
 	{ "images", cmd_images, CMD_STORE, "[--json]", "list images in the store" },
 	{ "rmi", cmd_rmi, CMD_STORE, "IMAGE", "remove an image no env uses" },
 	{ "pull", cmd_pull, CMD_STORE | CMD_LOCKS_STORE, "[host[:port]/]NAME[:TAG|@sha256:DIGEST]", "fetch an image from an OCI registry" },
-	{ "image", cmd_image, CMD_STORE | CMD_LOCKS_STORE, "import FILE NAME[:TAG] | bootstrap debian:SUITE", "import a rootfs tarball, or build a Debian image" },
+	{ "tag", cmd_tag, CMD_STORE, "IMAGE NAME[:TAG]", "give an image another name" },
+	{ "commit", cmd_commit, CMD_STORE | CMD_LOCKS_STORE, "[-e NAME|ID] IMAGE[:TAG]", "the env's files as a new image (its layers plus what changed)" },
+	{ "image", cmd_image, CMD_STORE | CMD_LOCKS_STORE, "import FILE NAME[:TAG] | save IMAGE FILE | load FILE [NAME[:TAG]] | bootstrap debian:SUITE", "import a rootfs tarball, save or load an OCI archive, or build a Debian image" },
 	{ "gc", cmd_gc, CMD_STORE, "", "remove layers nothing refers to" },
 	{ "version", cmd_version, 0, "", "print devenv's version" },
 	{ "help", cmd_help, 0, "[COMMAND]", "list the commands, or explain one" },

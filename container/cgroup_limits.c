@@ -8,6 +8,9 @@
  *
  *             cgroup v2                  cgroup v1
  *   memory    memory.max                 memory.limit_in_bytes
+ *   swap      memory.swap.max = memory   memory.memsw.limit_in_bytes = 2 x memory
+ *             (Docker's default: as much swap as memory, where the kernel
+ *             accounts swap)
  *   cpus      cpu.max "QUOTA PERIOD"     cpu.cfs_period_us + cpu.cfs_quota_us
  *   pids      pids.max                   pids.max
  *   freeze    cgroup.freeze 1/0,         freezer.state FROZEN/THAWED
@@ -128,7 +131,12 @@ int ctr_cgroup_set_limits(const struct dv_strv *cgroups, const struct ctr_limits
 	snprintf(p, sizeof(p), "%llu", lim->pids);
 	for (size_t i = 0; cgroups && i < cgroups->n; i++) {
 		const char *d = cgroups->v[i];
+		bool memsw = exists(d, "memory.memsw.limit_in_bytes");
 
+		/* v1 wants memory <= memory+swap at every step: lift the latter
+		 * first, set it last. */
+		if (memsw)
+			write_knob(d, "memory.memsw.limit_in_bytes", "-1", &(struct dv_error){ 0 });
 		if (set_one(d, mem_files, lim->memory ? m : NULL, mem_none, &mem, err) < 0 ||
 		    set_one(d, pids_files, lim->pids ? p : NULL, pids_none, &pids, err) < 0)
 			return -1;
@@ -143,6 +151,16 @@ int ctr_cgroup_set_limits(const struct dv_strv *cgroups, const struct ctr_limits
 		}
 		if (set_one(d, cpu_files, lim->cpus_milli ? c : NULL, cpu_none, &cpu, err) < 0)
 			return -1;
+		if (lim->memory && (memsw || exists(d, "memory.swap.max"))) {
+			char sw[32];
+
+			snprintf(sw, sizeof(sw), "%llu", memsw ? 2 * lim->memory : lim->memory);
+			if (write_knob(d, memsw ? "memory.memsw.limit_in_bytes" : "memory.swap.max", sw,
+				       err) < 0)
+				return -1;
+		} else if (exists(d, "memory.swap.max")) {
+			write_knob(d, "memory.swap.max", "max", &(struct dv_error){ 0 });
+		}
 	}
 	/* A sandbox that silently drops a limit it was asked for is worse than
 	 * one that refuses to start. */

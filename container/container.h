@@ -67,9 +67,10 @@ struct ctr_spec {
 	const char *upper, *work;   /* absolute overlay upper and work folders */
 	const char *checkout;       /* host folder bind-mounted read-write at workdir; NULL: none */
 	const char *workdir;        /* absolute path inside; created when missing */
-	bool build;                 /* build container: overlay with redirect_dir=off,
-				       metacopy=off,index=off; nothing the runtime creates
-				       (mount targets, /etc/hosts...) is left in `upper` */
+	bool build;                 /* build container: nothing the runtime creates
+				       (mount targets, /etc/hosts...) is left in `upper`
+				       (every overlay has redirect_dir, metacopy and
+				       index off: an upper is always a layer) */
 	int log_fd;                 /* env only: the init keeps it open; -1 for none */
 	const struct dv_strv *cgroups; /* cgroup folders to put the container in (may be NULL) */
 	const struct ctr_user *user;   /* env only: the user to create (NULL: none) */
@@ -101,7 +102,8 @@ struct ctr_exec {
 	int tee_fd;         /* >= 0: also copy the command's output to this fd (the log) */
 	const char *user;   /* NULL: as root, environment as given; else NAME|UID[:GID],
 			       looked up in the env's /etc/passwd after entering (never
-			       NSS); the command gets those ids, the primary group only,
+			       NSS); the command gets those ids, the supplementary
+			       groups /etc/group gives the name (none with a GID),
 			       and HOME, USER, LOGNAME */
 	const struct ctr_owner *owner; /* NULL: the checkout as mounted */
 	const struct ctr_sandbox *sandbox; /* ctr_exec only; NULL: none */
@@ -119,8 +121,17 @@ struct ctr_owner {
 	bool has_user;
 };
 
-/* Can the checkout be idmapped (kernel and filesystem)? Tries it. */
+/* Can the checkout be idmapped (kernel and filesystem)? Tries it.
+ * DEVENV_NO_IDMAP=1 in the environment says no (tests, diagnosis). */
 bool ctr_idmap_supported(const char *checkout, struct dv_error *err);
+
+/* Where it cannot ("chown" ownership): give o's host user every entry of
+ * the checkout (at `checkout` in the caller's mount namespace) that root
+ * or the env's user created or changed since `since` (CLOCK_REALTIME_COARSE,
+ * the clock of ctimes). Never follows a symlink nor leaves the checkout's
+ * filesystem. *changed (may be NULL): how many entries were given. */
+int ctr_chown_back(const char *checkout, const struct ctr_owner *o, const struct timespec *since,
+		   unsigned long long *changed, struct dv_error *err);
 
 /* Enter a running env and run x->argv there: pidfd_open the init, check its
  * start time, join its cgroups, setns into all its namespaces, fork, exec.
@@ -195,8 +206,10 @@ struct ctr_state {
 	struct ctr_init init;       /* pid 0 when never started */
 	char *user;                 /* the Envfile's `user` ("" when none) */
 	unsigned user_uid, user_gid, host_uid, host_gid; /* of the last start */
-	char *ownership;            /* "idmapped" or "bind": how the checkout's files
-				       get the host user as owner (see ctr_owner) */
+	char *ownership;            /* how the checkout's files get the host user as
+				       owner: "idmapped" (see ctr_owner), "chown" (no
+				       idmap here: ctr_chown_back after each command),
+				       "bind" (nothing to map), "rootless" */
 	char *seccomp;              /* stored BPF program; "": unconfined */
 	unsigned long long caps;    /* the env's capabilities */
 	long long created;          /* unix seconds */
@@ -207,5 +220,7 @@ void ctr_state_release(struct ctr_state *st);
 /* The checkout's owner for ctr_exec (buf filled), or NULL when the checkout
  * is not idmapped. */
 const struct ctr_owner *ctr_state_owner(const struct ctr_state *st, struct ctr_owner *buf);
+/* The same for ctr_chown_back() where the ownership is "chown"; else NULL. */
+const struct ctr_owner *ctr_state_chown_owner(const struct ctr_state *st, struct ctr_owner *buf);
 
 #endif

@@ -97,6 +97,8 @@ struct run_as {
 	bool set_ids;
 	uid_t uid;
 	gid_t gid;
+	gid_t groups[33]; /* the primary group first, then the supplementary ones */
+	size_t ngroups;
 	int idmap_fd;         /* >= 0: attach at workdir in a mount namespace of our own */
 	const char *workdir;
 	char *const *envp;
@@ -167,7 +169,7 @@ static int become_ids(const struct run_as *ra)
 	 * namespace forbids setgroups: it has no other group to keep). */
 	if (!ra->set_ids && setgroups(0, NULL) < 0 && errno != EPERM)
 		return errno;
-	if (ra->set_ids && ((!ra->no_setgroups && setgroups(1, &ra->gid) < 0) ||
+	if (ra->set_ids && ((!ra->no_setgroups && setgroups(ra->ngroups, ra->groups) < 0) ||
 			    setresgid(ra->gid, ra->gid, ra->gid) < 0 ||
 			    setresuid(ra->uid, ra->uid, ra->uid) < 0))
 		return errno;
@@ -341,6 +343,11 @@ static int run_as_user(const struct ctr_exec *x, int procfd, struct run_as *ra,
 	ra->set_ids = true;
 	ra->uid = ids.uid;
 	ra->gid = ids.gid;
+	ra->groups[0] = ids.gid;
+	ra->ngroups = 1;
+	for (size_t i = 0; i < ids.ngroups; i++) /* rootless: only those that exist there */
+		if (!ra->userns || id_mapped(ra->gid_map, ids.groups[i]))
+			ra->groups[ra->ngroups++] = ids.groups[i];
 	for (size_t i = 0; x->envp && x->envp[i]; i++)
 		if (strncmp(x->envp[i], "HOME=", 5) && strncmp(x->envp[i], "USER=", 5) &&
 		    strncmp(x->envp[i], "LOGNAME=", 8))

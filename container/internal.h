@@ -56,8 +56,12 @@ struct ctr_ids {
 	gid_t gid;
 	char name[33];   /* "" when the uid has no passwd entry */
 	char home[256];  /* "/" when none */
+	gid_t groups[32]; /* supplementary: the /etc/group entries naming it */
+	size_t ngroups;
 };
-/* After setns: resolve NAME|UID[:GID] through the env's /etc/passwd. */
+/* After setns: resolve NAME|UID[:GID] through the env's /etc/passwd, and,
+ * as Docker does, the user's supplementary groups through /etc/group
+ * (none when a GID is given). */
 int ctr_user_resolve(const char *spec, struct ctr_ids *out, struct dv_error *err);
 /* Before pivot_root: make u exist in the root. */
 int ctr_user_ensure(int rootfd, const struct ctr_user *u, struct dv_error *err);

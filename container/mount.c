@@ -243,9 +243,8 @@ static int overlay_legacy(const struct ctr_spec *spec, const char *skel_path, co
 	if (skel_path)
 		dv_buf_addf(&b, "%s%s", spec->n_lowers ? ":" : "", skel_path);
 	dv_buf_addf(&b, ",upperdir=%s,workdir=%s", spec->upper, spec->work);
-	if (spec->build)
-		dv_buf_adds(&b, spec->userns ? ",redirect_dir=nofollow,metacopy=off,index=off"
-					     : ",redirect_dir=off,metacopy=off,index=off");
+	dv_buf_adds(&b, spec->userns ? ",redirect_dir=nofollow,metacopy=off,index=off"
+				     : ",redirect_dir=off,metacopy=off,index=off");
 	if (spec->userns)
 		dv_buf_adds(&b, ",userxattr");
 	if (b.len >= 4000)
@@ -304,8 +303,9 @@ int ctr_mount_overlay(const struct ctr_spec *spec, bool with_skeleton, int *skel
 		return fs_fail(fs, errno, err, "cannot mount overlay: upper '%s'", spec->upper);
 	if (fsconfig(fs, FSCONFIG_SET_STRING, "workdir", spec->work, 0) < 0)
 		return fs_fail(fs, errno, err, "cannot mount overlay: work '%s'", spec->work);
-	if (spec->build) {
-		/* Every committed upper must be a self-contained layer. */
+	{
+		/* Every upper must be a self-contained layer: a build step's is
+		 * committed, an env's may be (`devenv commit`). */
 		static const char *const off[] = { "redirect_dir", "metacopy", "index" };
 
 		for (i = 0; i < 3; i++) {

@@ -191,9 +191,10 @@ void ctr_state_release(struct ctr_state *st)
 	memset(st, 0, sizeof(*st));
 }
 
-const struct ctr_owner *ctr_state_owner(const struct ctr_state *st, struct ctr_owner *buf)
+static const struct ctr_owner *state_owner(const struct ctr_state *st, const char *kind,
+					   struct ctr_owner *buf)
 {
-	if (!st->ownership || strcmp(st->ownership, "idmapped"))
+	if (!st->ownership || strcmp(st->ownership, kind))
 		return NULL;
 	*buf = (struct ctr_owner){
 		.workdir = st->workdir,
@@ -204,4 +205,14 @@ const struct ctr_owner *ctr_state_owner(const struct ctr_state *st, struct ctr_o
 		.has_user = st->user && st->user[0],
 	};
 	return buf;
+}
+
+const struct ctr_owner *ctr_state_owner(const struct ctr_state *st, struct ctr_owner *buf)
+{
+	return state_owner(st, "idmapped", buf);
+}
+
+const struct ctr_owner *ctr_state_chown_owner(const struct ctr_state *st, struct ctr_owner *buf)
+{
+	return state_owner(st, "chown", buf);
 }

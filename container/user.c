@@ -133,6 +133,49 @@ static bool db_find(const char *text, size_t len, const char *name, unsigned lon
 	return false;
 }
 
+/* Does the comma-separated member list [p, end) name `name`? */
+static bool has_member(const char *p, const char *end, const char *name)
+{
+	size_t n = strlen(name);
+
+	while (p < end) {
+		const char *comma = memchr(p, ',', (size_t)(end - p));
+		const char *stop = comma ? comma : end;
+
+		if ((size_t)(stop - p) == n && !memcmp(p, name, n))
+			return true;
+		p = stop + 1;
+	}
+	return false;
+}
+
+/* The gids of every /etc/group line "name:x:gid:members" listing `user`. */
+static void supplementary_groups(int root, const char *user, struct ctr_ids *out)
+{
+	dv_autofree char *text = NULL;
+	struct dv_error ignored = { 0 };
+	struct stat st;
+	size_t len;
+	const char *p, *end;
+
+	if (read_db(root, "etc/group", &text, &len, &st, &ignored) < 0 || !text)
+		return;
+	for (p = text, end = text + len; p < end && out->ngroups < 32;) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *eol = nl ? nl : end, *f[4] = { p, NULL, NULL, NULL };
+		unsigned long long gid;
+		int n = 1;
+
+		for (const char *q = p; q < eol && n < 4; q++)
+			if (*q == ':')
+				f[n++] = q + 1;
+		if (n == 4 && parse_id(f[2], (size_t)(f[3] - 1 - f[2]), &gid) &&
+		    (gid_t)gid != out->gid && has_member(f[3], eol, user))
+			out->groups[out->ngroups++] = (gid_t)gid;
+		p = eol + 1;
+	}
+}
+
 int ctr_user_resolve(const char *spec, struct ctr_ids *out, struct dv_error *err)
 {
 	dv_autofree char *text = NULL;
@@ -179,6 +222,8 @@ int ctr_user_resolve(const char *spec, struct ctr_ids *out, struct dv_error *err
 	}
 	if (!out->home[0])
 		snprintf(out->home, sizeof(out->home), "/");
+	if (found && !colon)
+		supplementary_groups(root, out->name, out);
 	return 0;
 }
 
@@ -379,8 +424,14 @@ int ctr_idmap_clone(int dirfd, const char *path, int procfd, const struct ctr_id
 bool ctr_idmap_supported(const char *checkout, struct dv_error *err)
 {
 	struct ctr_idswap s = { 0, 1, 0, 1 };
-	dv_autoclose int procfd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	int mnt = procfd < 0 ? -1 : ctr_idmap_clone(AT_FDCWD, checkout, procfd, &s, err);
+	dv_autoclose int procfd = -1;
+	int mnt;
+	const char *no = getenv("DEVENV_NO_IDMAP");
+
+	if (no && *no && strcmp(no, "0"))
+		return dv_err(err, ENOTSUP, "DEVENV_NO_IDMAP is set"), false;
+	procfd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	mnt = procfd < 0 ? -1 : ctr_idmap_clone(AT_FDCWD, checkout, procfd, &s, err);
 
 	if (mnt < 0)
 		return false;

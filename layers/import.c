@@ -26,44 +26,61 @@ static char *import_config(const char *layer_id)
 			    layer_id);
 }
 
+int layer_import_stream(const struct layer_store *st, int fd, const char *what, const char *step,
+			char id[65], unsigned long long *size, unsigned *skipped_devices,
+			struct dv_error *err)
+{
+	const struct layer_ar *ar = layer_ar_load(err);
+	dv_autofree char *staging = NULL;
+	dv_autoclose int sfd = -1, rootfd = -1;
+	char diff_id[72];
+	unsigned skipped = 0;
+
+	if (!ar || layer_staging_create(st, false, "import", &staging, err) < 0)
+		return -1;
+	if ((sfd = dv_open_dir_at(st->tmp_fd, staging, err)) < 0 ||
+	    (rootfd = dv_open_dir_at(sfd, "diff", err)) < 0 ||
+	    layer_extract(ar, fd, what, rootfd, st->rootless, id, &skipped, err) < 0)
+		goto fail;
+	*size = dv_du_at(sfd, "diff");
+	snprintf(diff_id, sizeof(diff_id), "sha256:%s", id);
+	dv_closep(&rootfd);
+	rootfd = -1;
+	/* Same content imported before (or concurrently): its layer is kept
+	 * and this staging dropped. */
+	if (layer_commit_full(st, staging, id, NULL, step, diff_id, true, *size, err) < 0)
+		goto fail;
+	if (skipped_devices)
+		*skipped_devices = skipped;
+	return 0;
+fail:
+	/* Nothing of a failed import stays: the store is as it was. */
+	layer_rm_tree(st->tmp_fd, staging, &(struct dv_error){0});
+	return -1;
+}
+
 int layer_image_import(const struct layer_store *st, const char *tar_path, const char *name,
 		       struct layer_image *out, unsigned *skipped_devices, struct dv_error *err)
 {
-	const struct layer_ar *ar;
-	dv_autofree char *norm = NULL, *staging = NULL, *config = NULL, *step = NULL;
-	dv_autoclose int fd = -1, sfd = -1, rootfd = -1, bfd = -1;
+	dv_autofree char *norm = NULL, *config = NULL, *step = NULL;
+	dv_autoclose int fd = -1, bfd = -1;
 	struct layer_image img = {0};
-	char id[65], cfg_hex[65], diff_id[72];
+	char id[65], cfg_hex[65];
 	unsigned long long size;
 	const char *base;
-	unsigned skipped = 0;
 
 	if (layer_ref_normalize(name, true, &norm, err) < 0)
 		return -1;
 	if (layer_ref_digest(norm, NULL))
 		return dv_err_usage(err, "cannot name an import '%s': name it by a tag, not a digest",
 				    name);
-	if (!(ar = layer_ar_load(err)))
-		return -1;
 	fd = open(tar_path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return dv_err(err, errno, "cannot open '%s'", tar_path);
-	if (layer_staging_create(st, false, "import", &staging, err) < 0)
-		return -1;
-	if ((sfd = dv_open_dir_at(st->tmp_fd, staging, err)) < 0 ||
-	    (rootfd = dv_open_dir_at(sfd, "diff", err)) < 0 ||
-	    layer_extract(ar, fd, tar_path, rootfd, st->rootless, id, &skipped, err) < 0)
-		goto fail;
-	size = dv_du_at(sfd, "diff");
 	base = strrchr(tar_path, '/');
 	step = dv_xasprintf("import %s", base ? base + 1 : tar_path);
-	snprintf(diff_id, sizeof(diff_id), "sha256:%s", id);
-	dv_closep(&rootfd);
-	rootfd = -1;
-	/* Same content imported before (or concurrently): its layer is kept
-	 * and this staging dropped. */
-	if (layer_commit_full(st, staging, id, NULL, step, diff_id, true, size, err) < 0)
-		goto fail;
+	if (layer_import_stream(st, fd, tar_path, step, id, &size, skipped_devices, err) < 0)
+		return -1;
 
 	config = import_config(id);
 	dv_sha256_hex(config, strlen(config), cfg_hex);
@@ -80,15 +97,9 @@ int layer_image_import(const struct layer_store *st, const char *tar_path, const
 		layer_image_release(&img);
 		return -1;
 	}
-	if (skipped_devices)
-		*skipped_devices = skipped;
 	if (out)
 		*out = img;
 	else
 		layer_image_release(&img);
 	return 0;
-fail:
-	/* Nothing of a failed import stays: the store is as it was. */
-	layer_rm_tree(st->tmp_fd, staging, &(struct dv_error){0});
-	return -1;
 }

@@ -99,6 +99,46 @@ int layer_image_import(const struct layer_store *st, const char *tar_path, const
 int layer_image_bootstrap(const struct layer_store *st, const char *ref,
 			  struct layer_image *out, struct dv_error *err);
 
+/* A layer as an OCI layer tar (uncompressed), written to out_fd (-1: only
+ * hashed): deterministic, overlay whiteouts and opaque folders in OCI's
+ * form (export.c). diff_id: its sha256; *size (may be NULL): its bytes.
+ * layer_export_dir() does the same for any folder in layer form (an env's
+ * upper, for commit). */
+int layer_export(const struct layer_store *st, const char *id, int out_fd, char diff_id[65],
+		 unsigned long long *size, struct dv_error *err);
+int layer_export_dir(const struct layer_store *st, const char *dir, int out_fd, char diff_id[65],
+		     unsigned long long *size, struct dv_error *err);
+
+/* The tar stream in fd (any compression) as a layer of the store: extracted
+ * safely into staging, committed as layers/<its diff_id> with `step` in its
+ * layer.json. id: that diff_id; *size: bytes on disk. On failure the store
+ * is as it was. */
+int layer_import_stream(const struct layer_store *st, int fd, const char *what, const char *step,
+			char id[65], unsigned long long *size, unsigned *skipped_devices,
+			struct dv_error *err);
+
+/* oci.c: the image as an OCI layout archive at `file` (what `skopeo copy
+ * oci-archive:FILE` and `podman load` read), its layers as export.c's
+ * tars and its config's diff_ids rewritten to match; written next to
+ * `file` and renamed over it. */
+int layer_image_save(const struct layer_store *st, const char *ref, const char *file,
+		     struct dv_error *err);
+/* The image of an OCI layout archive (image save's, skopeo's oci-archive,
+ * a multi-platform one: this machine's variant) into the store, every blob
+ * checked against its digest and every layer against its diff_id. name:
+ * which image of the archive, and what to call it (NULL: the archive's own
+ * name for it). */
+int layer_image_load(const struct layer_store *st, const char *file, const char *name,
+		     struct layer_image *out, struct dv_error *err);
+/* Another name (normalised as an import's) for the image `src`. */
+int layer_image_tag(const struct layer_store *st, const char *src, const char *dst,
+		    struct layer_image *out, struct dv_error *err);
+/* An image `name` of `layers` (bottom first, all in the store) with
+ * base_config's settings and a rootfs.diff_ids for those layers. */
+int layer_image_compose(const struct layer_store *st, const char *name, const char *base_config,
+			const struct dv_strv *layers, struct layer_image *out,
+			struct dv_error *err);
+
 /* Staging for a new layer: creates tmp/<unique>/{diff,work}; *out_name is
  * "<unique>" (caller frees). Discard it with layer_staging_discard(). */
 int layer_staging_new(const struct layer_store *st, char **out_name, struct dv_error *err);

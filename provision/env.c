@@ -332,6 +332,7 @@ static int run_on_up(const struct dv_ctx *ctx, const struct prov_env *env, int l
 		if (pid == 0) {
 			struct dv_error cerr = { 0 };
 			struct ctr_sandbox sb;
+			struct timespec since;
 
 			if (ctr_sandbox_load(env->state.seccomp, env->state.caps, &sb, &cerr) < 0) {
 				dv_err_print(&cerr);
@@ -339,10 +340,12 @@ static int run_on_up(const struct dv_ctx *ctx, const struct prov_env *env, int l
 			}
 			sb.nproc = prov_nproc_fallback(&env->state.limits, &env->state.cgroups);
 			x.sandbox = &sb;
+			clock_gettime(CLOCK_REALTIME_COARSE, &since);
 			if (ctr_exec(&env->state.init, &env->state.cgroups, &x, &status, &cerr) < 0) {
 				dv_err_print(&cerr);
 				_exit(125);
 			}
+			prov_chown_back(&env->state, &since);
 			_exit(status > 255 ? 255 : status);
 		}
 		if (dv_waitpid(pid, &wstatus, err) < 0)
@@ -419,9 +422,10 @@ static int owner_ids(const struct prov_env *env, struct ctr_state *s, struct dv_
 	needed = s->host_uid != 0 || s->host_gid != 0 ||
 		 (env->spec.user && (s->user_uid != s->host_uid || s->user_gid != s->host_gid));
 	free(s->ownership);
-	s->ownership = dv_xstrdup(needed && ctr_idmap_supported(env->spec.checkout, &(struct dv_error){ 0 })
+	s->ownership = dv_xstrdup(!needed ? "bind"
+				  : ctr_idmap_supported(env->spec.checkout, &(struct dv_error){ 0 })
 					  ? "idmapped"
-					  : "bind");
+					  : "chown");
 	return 0;
 }
 

@@ -16,6 +16,8 @@
 
 #include <stdbool.h>
 
+#include <time.h>
+
 #include "container/container.h"
 #include "envfile/envfile.h"
 #include "layers/layers.h"
@@ -49,6 +51,11 @@ void prov_limits(const struct env_spec *spec, struct ctr_limits *out);
 /* Rootless without a delegated cgroup (cgroups empty): the pids limit as
  * RLIMIT_NPROC for the sandbox, else 0. */
 unsigned long long prov_nproc_fallback(const struct ctr_limits *lim, const struct dv_strv *cgroups);
+/* After a command entered the env (ctr_exec; we are in its mount
+ * namespace): where the checkout's ownership is "chown", give the host user
+ * what root or the env's user made there since `since`; a failure is a
+ * warning. */
+void prov_chown_back(const struct ctr_state *st, const struct timespec *since);
 /* Say, once per command, which `resources` no cgroup enforces. */
 void prov_warn_undelegated(const struct ctr_limits *lim, const struct dv_strv *cgroups);
 
@@ -104,6 +111,11 @@ int prov_env_halt(const struct dv_ctx *ctx, const struct layer_store *st, struct
  * new layers if they changed (restarting it if it ran). */
 int prov_env_provision(struct dv_ctx *ctx, const struct layer_store *st,
 		       struct prov_env *env, struct dv_error *err);
+/* commit.c: the env's files as image `name` (its layers plus its writable
+ * layer as a new one), frozen meanwhile where it has a freezer. */
+int prov_env_commit(const struct dv_ctx *ctx, const struct layer_store *st, struct prov_env *env,
+		    const char *name, struct layer_image *out, struct dv_error *err);
+
 /* suspend (freeze) or resume (thaw) a running env through its cgroups'
  * freezer (suspend.c). ESRCH when it is not running. */
 int prov_env_suspend(const struct dv_ctx *ctx, const struct layer_store *st, struct prov_env *env,

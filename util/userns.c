@@ -115,13 +115,13 @@ int dv_userns_root_ids(uid_t *uid, gid_t *gid)
 	return 0;
 }
 
-static bool have_helper(const char *name)
+/* The setuid helper's absolute path in path[64], whatever PATH says. */
+static bool find_helper(const char *name, char *path)
 {
-	static const char *const dirs[] = {"/usr/bin", "/bin", "/usr/sbin", "/sbin"};
-	char path[64];
+	static const char *const dirs[] = { "/usr/bin", "/bin", "/usr/sbin", "/sbin" };
 
 	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", dirs[i], name);
+		snprintf(path, 64, "%s/%s", dirs[i], name);
 		if (access(path, X_OK) == 0)
 			return true;
 	}
@@ -130,6 +130,7 @@ static bool have_helper(const char *name)
 
 struct subids {
 	unsigned long uid_start, uid_count, gid_start, gid_count;
+	char newuidmap[64], newgidmap[64];
 };
 
 static enum dv_userns_mode plan(uid_t uid, struct subids *ids, const char **why)
@@ -143,7 +144,7 @@ static enum dv_userns_mode plan(uid_t uid, struct subids *ids, const char **why)
 		*why = "no /etc/subuid and /etc/subgid range for this user";
 		return DV_USERNS_SINGLE;
 	}
-	if (!have_helper("newuidmap") || !have_helper("newgidmap")) {
+	if (!find_helper("newuidmap", ids->newuidmap) || !find_helper("newgidmap", ids->newgidmap)) {
 		*why = "newuidmap/newgidmap are not installed (Debian package uidmap)";
 		return DV_USERNS_SINGLE;
 	}
@@ -190,7 +191,7 @@ static pid_t spawn_mapper(const char *tool, pid_t pid, unsigned long id, unsigne
 	{
 		char *argv[] = { (char *)tool, p, "0", i, "1", "1", s, c, NULL };
 
-		execvp(tool, argv);
+		execv(tool, argv);
 	}
 	fprintf(stderr, "devenv: cannot run %s: %s\n", tool, strerror(errno));
 	_exit(127);
@@ -224,9 +225,9 @@ int dv_userns_enter(enum dv_userns_mode *mode, const char **why, struct dv_error
 	 * in the initial namespace; released by one byte each. */
 	if (pipe2(gop, O_CLOEXEC) < 0)
 		return dv_err(err, errno, "pipe");
-	kids[0] = spawn_mapper("newuidmap", getpid(), uid, ids.uid_start, ids.uid_count, gop);
+	kids[0] = spawn_mapper(ids.newuidmap, getpid(), uid, ids.uid_start, ids.uid_count, gop);
 	if (kids[0] >= 0)
-		kids[1] = spawn_mapper("newgidmap", getpid(), gid, ids.gid_start, ids.gid_count,
+		kids[1] = spawn_mapper(ids.newgidmap, getpid(), gid, ids.gid_start, ids.gid_count,
 				       gop);
 	close(gop[0]);
 	if (kids[0] < 0 || kids[1] < 0)

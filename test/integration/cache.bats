@@ -150,5 +150,5 @@ django"
 	[[ $(ls "$DV_STORE/seccomp" | grep -c '\.bpf$') == 0 ]]
 	[[ $(layer_count) == 1 ]]
 	run "$DEVENV" images
-	assert_output --partial localhost/busybox:latest
+	assert_line --regexp '^localhost/busybox +latest '
 }

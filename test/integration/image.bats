@@ -50,8 +50,10 @@ store_snapshot() {
 	dv_rm_store "$BATS_TEST_TMPDIR/other"
 	run "$DEVENV" images
 	assert_success
-	assert_line --partial "localhost/bb:gz"
-	assert_line --partial "localhost/busybox:latest"
+	# as `docker images` shows them: REPOSITORY TAG IMAGE ID CREATED SIZE
+	assert_line --index 0 --regexp '^REPOSITORY +TAG +IMAGE ID +CREATED +SIZE$'
+	assert_line --regexp "^localhost/bb +gz +${id:7:12} +[0-9]+s ago +2\.0 MiB$"
+	assert_line --regexp "^localhost/busybox +latest +${id:7:12} "
 	[[ $(ls "$DV_STORE/layers" | wc -l) == 1 ]]
 }
 

@@ -245,3 +245,18 @@ proj
 	done
 	[[ $n == 1 ]]
 }
+
+@test "ssh --user NAME gets the user's supplementary groups from the env's /etc/group; UID:GID gets none" {
+	dv_envfile <<-'EOF2'
+	image: busybox
+	provision:
+	  - run: echo 'dev2:x:2000:2000::/home/dev2:/bin/sh' >> /etc/passwd && printf 'dev2:x:2000:\ndevs:x:5000:other,dev2\naudio:x:29:dev2\nnope:x:6000:other\n' >> /etc/group
+	EOF2
+	run "$DEVENV" up
+	assert_success
+	run "$DEVENV" ssh --user dev2 -c 'id -u; id -g; id -G | tr " " "\n" | sort -n | tr "\n" " "'
+	assert_success
+	assert_output $'2000\n2000\n29 2000 5000 '
+	run "$DEVENV" ssh --user 2000:2000 -c 'id -G'
+	assert_output 2000
+}

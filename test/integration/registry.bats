@@ -42,9 +42,9 @@ store_snapshot() {
 	run "$DEVENV" pull "$DV_REGISTRY/test/busybox:latest"
 	assert_success
 	assert_output --regexp "^$DV_REGISTRY/test/busybox:latest sha256:[0-9a-f]{64}$"
-	run "$DEVENV" images
+	run "$DEVENV" images --json
 	assert_success
-	assert_line --partial "$DV_REGISTRY/test/busybox:latest"
+	assert_output --partial "\"name\":\"$DV_REGISTRY/test/busybox:latest\""
 	printf 'image: %s/test/busybox:latest\n' "$DV_REGISTRY" >Envfile
 	run "$DEVENV" up
 	assert_success
@@ -60,8 +60,8 @@ store_snapshot() {
 	assert_output --partial "is not in the store; pulling it"
 	run "$DEVENV" ssh -c 'echo ok'
 	assert_output ok
-	run "$DEVENV" images
-	assert_line --partial "$DV_REGISTRY/test/busybox:latest"
+	run "$DEVENV" images --json
+	assert_output --partial "\"name\":\"$DV_REGISTRY/test/busybox:latest\""
 }
 
 @test "pull by digest; rmi removes it" {
@@ -69,11 +69,13 @@ store_snapshot() {
 	run "$DEVENV" pull "$DV_REGISTRY/test/busybox@$digest"
 	assert_success
 	assert_output --regexp "^$DV_REGISTRY/test/busybox@$digest sha256:[0-9a-f]{64}$"
+	run "$DEVENV" images --json
+	assert_output --partial "\"name\":\"$DV_REGISTRY/test/busybox@$digest\""
 	run "$DEVENV" images
-	assert_line --partial "$DV_REGISTRY/test/busybox@$digest"
+	assert_line --regexp "^$DV_REGISTRY/test/busybox +<none> +[0-9a-f]{12} "
 	run "$DEVENV" rmi "$DV_REGISTRY/test/busybox@$digest"
 	assert_success
-	run "$DEVENV" images
+	run "$DEVENV" images --json
 	refute_output --partial "$DV_REGISTRY/test/busybox@"
 	run "$DEVENV" rmi "$DV_REGISTRY/test/busybox@$digest"
 	assert_failure 1

@@ -48,6 +48,12 @@ cg_knob() {
 	assert_success
 	id=$(env_id)
 	[[ $(cg_knob "$id" memory.max memory.limit_in_bytes) == 50331648 ]]
+	# and as much swap as memory, as Docker gives, where swap is accounted
+	if [[ -n $(cg_knob "$id" memory.memsw.limit_in_bytes 2>/dev/null) ]]; then
+		[[ $(cg_knob "$id" memory.memsw.limit_in_bytes) == $((2 * 50331648)) ]]
+	elif [[ -n $(cg_knob "$id" memory.swap.max 2>/dev/null) ]]; then
+		[[ $(cg_knob "$id" memory.swap.max) == 50331648 ]]
+	fi
 	run "$DEVENV" status
 	refute_output --partial "out of memory"
 

@@ -227,3 +227,31 @@ dv_up_busybox() {
 	[[ $(dv_json seccomp <<<"$output") == unconfined ]]
 	[[ $(dv_json caps <<<"$output") == a80435fb ]]
 }
+
+# CVE-2023-25809 (rootless runc): the host's cgroup tree is not writable
+# inside (as root there is no cgroupfs under the env's fresh sysfs at all;
+# rootless, /sys is the host's, bound read-only): neither a new file nor
+# another cgroup's cgroup.procs can be written.
+@test "sandbox: /sys/fs/cgroup cannot be written from inside" {
+	dv_up_busybox
+	run "$DEVENV" ssh -c 'touch /sys/fs/cgroup/x 2>&1 && echo CREATED; n=0; for f in /sys/fs/cgroup/cgroup.procs /sys/fs/cgroup/*/cgroup.procs; do [ -e "$f" ] || continue; n=$((n+1)); if echo $$ 2>/dev/null > "$f"; then echo "WROTE $f"; fi; done; echo "procs files: $n"'
+	assert_success
+	assert_line --regexp "^touch: /sys/fs/cgroup/x: (Read-only file system|Permission denied|No such file or directory)$"
+	refute_output --partial CREATED
+	refute_output --partial WROTE
+	if ((DV_ROOTLESS)); then refute_line 'procs files: 0'; fi
+}
+
+# CVE-2021-41091: another user of the host cannot read the store or run a
+# setuid file of an extracted rootfs.
+@test "sandbox: another host user cannot read the store" {
+	dv_up_busybox
+	[[ $(stat -c %a "$DV_STORE") == 700 ]]
+	for d in layers envs images cache; do
+		[[ $(stat -c %a "$DV_STORE/$d") == 700 ]]
+	done
+	if ((EUID == 0)); then
+		run runuser -u nobody -- ls "$DV_STORE/layers"
+		assert_failure
+	fi
+}

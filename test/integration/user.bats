@@ -67,6 +67,32 @@ up_as_dev() {
 	assert_output --regexp ' 4242 +4242 '
 }
 
+@test "user: where the checkout cannot be idmapped, what root made there is chowned back after each command" {
+	export DEVENV_NO_IDMAP=1 # as a kernel or filesystem without idmapped mounts
+	touch old-root # root's before the command: not the command's doing, left alone
+	up_as_dev
+	run "$DEVENV" status
+	assert_line "  checkout ownership: chown (no idmapped mount here: after each ssh and on_up command, what root or the user made there is given to uid 4242)"
+	run "$DEVENV" ssh --user root -c 'mkdir -p r/s && touch r/s/f && ln -s /etc/shadow r/link && touch by-one && chown 1:1 by-one'
+	assert_success
+	for f in r r/s r/s/f; do
+		[[ $(stat -c %u:%g "$f") == 4242:4242 ]] || {
+			echo "$f: $(stat -c %u:%g "$f")"
+			return 1
+		}
+	done
+	# the link itself is given, never its target; other ids keep theirs
+	[[ $(stat -c %u "r/link") == 4242 ]]
+	[[ $(stat -c %u /etc/shadow) == 0 ]]
+	[[ $(stat -c %u:%g by-one) == 1:1 ]]
+	[[ $(stat -c %u old-root) == 0 ]]
+	# on_up commands too (as root, without user:)
+	printf 'image: busybox\non_up:\n  - run: id -u > /workspace/on_up-id\n' | dv_envfile
+	chown 4242:4242 Envfile
+	"$DEVENV" reload
+	[[ $(cat on_up-id) == 0 && $(stat -c %u on_up-id) == 4242 ]]
+}
+
 @test "ssh --user: exactly the ids asked for, or one clear error, never root" {
 	up_as_dev
 	run "$DEVENV" ssh --user 1 -c 'id -u; id -g; echo "$HOME"'

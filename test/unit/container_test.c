@@ -76,7 +76,7 @@ static void fake_v2(const char *env)
 					    "31 1 0:27 / %s/other rw - tmpfs tmpfs rw\n", root, root);
 	dv_autofree char *d = dv_xasprintf("v2/devenv/%s", env);
 	static const char *const files[][2] = {
-		{ "memory.max", "max\n" }, { "cpu.max", "max 100000\n" }, { "pids.max", "max\n" },
+		{ "memory.max", "max\n" }, { "memory.swap.max", "max\n" }, { "cpu.max", "max 100000\n" }, { "pids.max", "max\n" },
 		{ "cgroup.freeze", "0\n" }, { "cgroup.events", "populated 1\nfrozen 0\n" },
 		{ "memory.events", "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n" }, { "cgroup.procs", "" },
 	};
@@ -103,7 +103,8 @@ static void fake_v1(const char *env)
 		"45 1 0:41 / %s/cpu rw - cgroup cgroup rw,cpu,cpuacct\n",
 		root, root, root, root, root, root);
 	static const char *const files[][2] = {
-		{ "memory", "memory.limit_in_bytes" }, { "memory", "memory.oom_control" },
+		{ "memory", "memory.limit_in_bytes" }, { "memory", "memory.memsw.limit_in_bytes" },
+		{ "memory", "memory.oom_control" },
 		{ "cpu,cpuacct", "cpu.cfs_period_us" }, { "cpu,cpuacct", "cpu.cfs_quota_us" },
 		{ "pids", "pids.max" }, { "freezer", "freezer.state" },
 	};
@@ -130,6 +131,7 @@ static void test_v2_limits(void **state)
 	assert_int_equal(ctr_cgroup_create_in(mi, "e1", &lim, &out, &err), 0);
 	assert_int_equal(out.n, 1); /* the tmpfs is no cgroup */
 	ASSERT_FILE("v2/devenv/e1/memory.max", "50331648");
+	ASSERT_FILE("v2/devenv/e1/memory.swap.max", "50331648"); /* Docker: swap = memory */
 	ASSERT_FILE("v2/devenv/e1/cpu.max", "150000 100000");
 	ASSERT_FILE("v2/devenv/e1/pids.max", "64");
 	/* controllers are enabled for the children of the root and of devenv/ */
@@ -140,6 +142,7 @@ static void test_v2_limits(void **state)
 	lim = (struct ctr_limits){ 0 };
 	assert_int_equal(ctr_cgroup_set_limits(&out, &lim, &err), 0);
 	ASSERT_FILE("v2/devenv/e1/memory.max", "max");
+	ASSERT_FILE("v2/devenv/e1/memory.swap.max", "max");
 	ASSERT_FILE("v2/devenv/e1/cpu.max", "max");
 	ASSERT_FILE("v2/devenv/e1/pids.max", "max");
 	dv_strv_release(&out);
@@ -158,6 +161,8 @@ static void test_v1_limits(void **state)
 	/* memory, cpu (mounted twice, counted once), pids, freezer; not devices */
 	assert_int_equal(out.n, 4);
 	ASSERT_FILE("memory/devenv/e1/memory.limit_in_bytes", "6291456");
+	/* memory + swap: twice the memory, as Docker gives */
+	ASSERT_FILE("memory/devenv/e1/memory.memsw.limit_in_bytes", "12582912");
 	ASSERT_FILE("cpu,cpuacct/devenv/e1/cpu.cfs_period_us", "100000");
 	ASSERT_FILE("cpu,cpuacct/devenv/e1/cpu.cfs_quota_us", "25000");
 	ASSERT_FILE("pids/devenv/e1/pids.max", "8");

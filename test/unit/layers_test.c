@@ -932,6 +932,75 @@ static void test_whiteouts(void **state)
 	}
 }
 
+/* export.c is import's inverse: a layer exported and imported again is the
+ * same tree (whiteouts, opaque folders, links, modes), and exporting that
+ * gives the very same bytes (the diff_id is stable). */
+static void test_export_roundtrip(void **state)
+{
+	struct fx *f = *state;
+	struct tb t = {0};
+	struct dv_error err = {0};
+	struct layer_image a = {0}, b = {0};
+	dv_autofree char *path = NULL, *out1 = NULL, *out2 = NULL;
+	char d1[65], d2[65], h[65];
+	unsigned long long size;
+	const char *key = rootless() ? "user.overlay.opaque" : "trusted.overlay.opaque";
+	struct stat s1, s2;
+	char buf[8];
+	int fd;
+
+	tb_dir(&t, "d", 0750);
+	tb_file(&t, "d/.wh..wh..opq", 0644, "");
+	tb_file(&t, "d/.wh.gone", 0644, "");
+	tb_file(&t, "d/kept", 0640, "k");
+	tb_hard(&t, "d/kept2", 0640, "d/kept");
+	tb_sym(&t, "s", "d/kept");
+	tb_file(&t, "x", 04755, "#!/bin/sh\n");
+	path = tb_write(&t, f->dir, "rt.tar", NULL);
+	import_ok(f, path, "rt", &a);
+
+	out1 = dv_xasprintf("%s/out1.tar", f->dir);
+	fd = open(out1, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_int_equal(layer_export(&f->st, a.layers.v[0], fd, d1, &size, &err), 0);
+	close(fd);
+	fd = open(out1, O_RDONLY | O_CLOEXEC);
+	assert_int_equal(dv_sha256_fd(fd, h, &err), 0);
+	close(fd);
+	assert_string_equal(d1, h); /* the diff_id is the written bytes' */
+	/* hashing alone gives the same */
+	assert_int_equal(layer_export(&f->st, a.layers.v[0], -1, h, NULL, &err), 0);
+	assert_string_equal(d1, h);
+
+	import_ok(f, out1, "rt2", &b);
+	assert_string_equal(b.layers.v[0], d1); /* imported: its id is its diff_id */
+	{
+		dv_autofree char *dir = diff_file(f, b.layers.v[0], "d");
+		dv_autofree char *gone = diff_file(f, b.layers.v[0], "d/gone");
+		dv_autofree char *k1 = diff_file(f, b.layers.v[0], "d/kept");
+		dv_autofree char *k2 = diff_file(f, b.layers.v[0], "d/kept2");
+		dv_autofree char *x = diff_file(f, b.layers.v[0], "x");
+
+		assert_int_equal(getxattr(dir, key, buf, sizeof(buf)), 1);
+		assert_int_equal(lstat(gone, &s1), 0);
+		assert_true(S_ISCHR(s1.st_mode) && s1.st_rdev == makedev(0, 0));
+		assert_int_equal(lstat(k1, &s1), 0);
+		assert_int_equal(lstat(k2, &s2), 0);
+		assert_int_equal(s1.st_ino, s2.st_ino);
+		assert_int_equal(s1.st_mode & 07777, 0640);
+		assert_int_equal(lstat(dir, &s1), 0);
+		assert_int_equal(s1.st_mode & 07777, 0750);
+		assert_int_equal(lstat(x, &s1), 0);
+		assert_int_equal(s1.st_mode & 07777, rootless() ? 0755 : 04755);
+	}
+	out2 = dv_xasprintf("%s/out2.tar", f->dir);
+	fd = open(out2, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_int_equal(layer_export(&f->st, b.layers.v[0], fd, d2, NULL, &err), 0);
+	close(fd);
+	assert_string_equal(d1, d2);
+	layer_image_release(&a);
+	layer_image_release(&b);
+}
+
 static void test_devices(void **state)
 {
 	struct fx *f = *state;
@@ -1019,6 +1088,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_store_refusals, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_store_layout, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_export_roundtrip, fx_setup, fx_teardown),
 		cmocka_unit_test(test_ref_normalize),
 		cmocka_unit_test_setup_teardown(test_commit_and_cache, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_import_deterministic, fx_setup, fx_teardown),

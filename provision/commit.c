@@ -1,0 +1,107 @@
+/*
+ * provision/commit.c - `devenv commit NAME[:TAG]`: the env's files as a new
+ * image, as `docker commit` makes one: the env's layers, plus one more made
+ * of its writable layer (what changed since it was provisioned, deletions
+ * included), over the env's image's config.
+ *
+ * The writable layer goes through the same tar an `image save` writes
+ * (layers/export.c) into the same importer a tarball goes through, by a
+ * pipe: the new layer's id is that tar's diff_id. A running env is frozen
+ * meanwhile where it has a freezer (Docker pauses too), so what is
+ * committed is one moment of it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "provision.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+#include "util/banned.h"
+
+/* The env's upper as a new layer, through a pipe: a child exports, we import. */
+static int upper_layer(const struct layer_store *st, const char *upper, char id[65],
+		       struct dv_error *err)
+{
+	int p[2], st_child = 0;
+	unsigned long long size;
+	pid_t pid;
+	int ret;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return dv_err(err, errno, "pipe");
+	pid = fork();
+	if (pid < 0) {
+		close(p[0]);
+		close(p[1]);
+		return dv_err(err, errno, "fork");
+	}
+	if (pid == 0) {
+		struct dv_error cerr = { 0 };
+		char hex[65];
+
+		close(p[0]);
+		if (layer_export_dir(st, upper, p[1], hex, NULL, &cerr) < 0) {
+			dv_err_print(&cerr);
+			_exit(1);
+		}
+		_exit(0);
+	}
+	close(p[1]);
+	ret = layer_import_stream(st, p[0], "the env's files", "commit", id, &size, NULL, err);
+	close(p[0]); /* a child still writing gets EPIPE */
+	if (dv_waitpid(pid, &st_child, &(struct dv_error){ 0 }) < 0 || !WIFEXITED(st_child) ||
+	    WEXITSTATUS(st_child)) {
+		if (ret == 0) /* imported something, but the export did not finish */
+			dv_err(err, 0, "cannot read the env's files");
+		return -1;
+	}
+	return ret;
+}
+
+int prov_env_commit(const struct dv_ctx *ctx, const struct layer_store *st, struct prov_env *env,
+		    const char *name, struct layer_image *out, struct dv_error *err)
+{
+	dv_autofree char *upper = NULL;
+	struct layer_image base = { 0 };
+	struct dv_strv layers = { 0 };
+	bool frozen = false;
+	char id[65];
+	int ret = -1;
+
+	(void)ctx;
+	if (!env->has_state)
+		return dv_err_plain(err, ENOENT, "env %s was never brought up; 'devenv up' creates it",
+				    env->id);
+	if (prov_env_lock(st, env, err) < 0)
+		return -1;
+	if (!env->has_state)
+		return dv_err_plain(err, ENOENT, "env %s was destroyed meanwhile", env->id);
+	if (ctr_probe(&env->state.init) == CTR_RUNNING && env->state.cgroups.n &&
+	    ctr_cgroup_freeze(&env->state.cgroups, true, 10000, &(struct dv_error){ 0 }) == 0)
+		frozen = true;
+	upper = dv_xasprintf("%s/envs/%s/upper", st->root, env->id);
+	if (upper_layer(st, upper, id, err) < 0) {
+		dv_err_prefix(err, "cannot commit env '%s'", env->state.name);
+		goto out;
+	}
+	for (size_t i = 0; i < env->state.layers.n; i++)
+		dv_strv_push(&layers, env->state.layers.v[i]);
+	dv_strv_push(&layers, id);
+	/* The env's image gives the settings (Env, Cmd...); gone: none. */
+	if (layer_image_resolve(st, env->state.image_id, &base, &(struct dv_error){ 0 }) < 0 &&
+	    layer_image_resolve(st, env->state.image, &base, &(struct dv_error){ 0 }) < 0)
+		base.config = NULL;
+	if (layer_image_compose(st, name, base.config, &layers, out, err) < 0)
+		dv_err_prefix(err, "cannot commit env '%s'", env->state.name);
+	else
+		ret = 0;
+out:
+	if (frozen)
+		ctr_cgroup_freeze(&env->state.cgroups, false, 0, &(struct dv_error){ 0 });
+	layer_image_release(&base);
+	dv_strv_release(&layers);
+	return ret;
+}
