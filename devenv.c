@@ -767,6 +767,25 @@ out:
 	return ret;
 }
 
+static int cmd_pull(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
+		    struct dv_error *err)
+{
+	const struct cmd *self = find_cmd("pull");
+	struct layer_image img = { 0 };
+	bool helped;
+	int oi = parse_opts(ctx, self, argc, argv, NULL, &helped, err);
+
+	if (oi < 0)
+		return helped ? 0 : -1;
+	if (oi + 1 != argc)
+		return dv_err_usage(err, "usage: devenv pull [host[:port]/]NAME[:TAG|@sha256:DIGEST]");
+	if (layer_image_pull(st, argv[oi], &img, err) < 0)
+		return -1;
+	printf("%s %s\n", img.name, img.id);
+	layer_image_release(&img);
+	return 0;
+}
+
 static int cmd_image(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
 		     struct dv_error *err)
 {
@@ -970,6 +989,7 @@ static const struct cmd commands[] = {
 	{ "logs", cmd_logs, CMD_STORE, "[-e NAME|ID] [-f]", "the env's output (on_up steps)" },
 	{ "images", cmd_images, CMD_STORE, "[--json]", "list images in the store" },
 	{ "rmi", cmd_rmi, CMD_STORE, "IMAGE", "remove an image no env uses" },
+	{ "pull", cmd_pull, CMD_STORE | CMD_LOCKS_STORE, "[host[:port]/]NAME[:TAG|@sha256:DIGEST]", "fetch an image from an OCI registry" },
 	{ "tag", cmd_tag, CMD_STORE, "IMAGE NAME[:TAG]", "give an image another name" },
 	{ "commit", cmd_commit, CMD_STORE | CMD_LOCKS_STORE, "[-e NAME|ID] IMAGE[:TAG]", "the env's files as a new image (its layers plus what changed)" },
 	{ "image", cmd_image, CMD_STORE | CMD_LOCKS_STORE, "import FILE NAME[:TAG] | save IMAGE FILE | load FILE [NAME[:TAG]] | inspect IMAGE... | bootstrap debian:SUITE", "import a rootfs tarball, save or load an OCI archive, inspect images, or build a Debian image" },

@@ -74,6 +74,49 @@ static bool valid_tag(const char *s)
 	return true;
 }
 
+/* "NAME[:TAG]@sha256:HEX" -> "host/path@sha256:HEX": the digest names the
+ * image exactly, so a tag beside it is dropped (as docker does). */
+static int normalize_digest(const char *ref, const char *at, bool for_import, char **out,
+			    struct dv_error *err)
+{
+	dv_autofree char *name = NULL, *norm = NULL, *repo = NULL, *tag = NULL;
+
+	if (!dv_str_startswith(at + 1, "sha256:") || !dv_str_is_hex(at + 8, 64))
+		return dv_err_usage(err,
+				    "invalid image name '%s': a digest is 'sha256:' and 64 "
+				    "lower-case hex digits",
+				    ref);
+	name = dv_xstrndup(ref, (size_t)(at - ref));
+	if (layer_ref_normalize(name, for_import, &norm, err) < 0 ||
+	    layer_name_split(norm, &repo, &tag, err) < 0)
+		return -1;
+	*out = dv_xasprintf("%s%s", repo, at);
+	return 0;
+}
+
+bool layer_ref_digest(const char *name, char hex[65])
+{
+	const char *at = strchr(name, '@');
+
+	if (!at || !dv_str_startswith(at + 1, "sha256:") || !dv_str_is_hex(at + 8, 64))
+		return false;
+	if (hex)
+		snprintf(hex, 65, "%s", at + 8);
+	return true;
+}
+
+bool layer_ref_has_host(const char *ref)
+{
+	const char *slash = strchr(ref, '/');
+	size_t hn;
+
+	if (!slash)
+		return false;
+	hn = (size_t)(slash - ref);
+	return memchr(ref, '.', hn) || memchr(ref, ':', hn) ||
+	       (hn == 9 && !memcmp(ref, "localhost", 9));
+}
+
 int layer_ref_normalize(const char *ref, bool for_import, char **out, struct dv_error *err)
 {
 	const char *slash, *colon, *tag = "latest", *p;
@@ -83,9 +126,8 @@ int layer_ref_normalize(const char *ref, bool for_import, char **out, struct dv_
 
 	if (!ref || !ref[0])
 		return dv_err_usage(err, "invalid image name '': it is empty");
-	if (strchr(ref, '@'))
-		return dv_err_usage(err, "invalid image name '%s': digests are not supported yet",
-				    ref);
+	if ((p = strchr(ref, '@')))
+		return normalize_digest(ref, p, for_import, out, err);
 	slash = strrchr(ref, '/');
 	colon = strrchr(ref, ':');
 	if (colon && (!slash || colon > slash)) {
@@ -162,7 +204,16 @@ int layer_name_split(const char *name, char **repo, char **tag, struct dv_error 
 {
 	const char *colon = strrchr(name, ':');
 	const char *slash = strrchr(name, '/');
+	const char *at = strchr(name, '@');
 
+	/* A digest reference is stored as the "tag" "@sha256:HEX". */
+	if (at) {
+		if (!slash || slash > at || !layer_ref_digest(name, NULL))
+			return dv_err(err, EINVAL, "invalid image name '%s'", name);
+		*repo = dv_xstrndup(name, (size_t)(at - name));
+		*tag = dv_xstrdup(at);
+		return 0;
+	}
 	if (!colon || !slash || colon < slash)
 		return dv_err(err, EINVAL, "invalid image name '%s'", name);
 	*repo = dv_xstrndup(name, (size_t)(colon - name));
@@ -323,7 +374,8 @@ static void list_dir(const struct layer_store *st, int dfd, const char *prefix, 
 			   dv_str_endswith(de->d_name, ".json")) {
 			dv_autofree char *text = NULL;
 			dv_autofree char *name = dv_xasprintf(
-				"%s:%.*s", prefix, (int)(strlen(de->d_name) - 5), de->d_name);
+				"%s%s%.*s", prefix, de->d_name[0] == '@' ? "" : ":",
+				(int)(strlen(de->d_name) - 5), de->d_name);
 			struct layer_image img = {0};
 			size_t len;
 
@@ -447,6 +499,9 @@ by_id:
 	if (e.errnum != ENOENT)
 		goto fail;
 missing:
+	if (layer_ref_has_host(ref))
+		return dv_err_plain(err, ENOENT,
+				    "image '%s' not found; pull it with 'devenv pull %s'", ref, ref);
 	return dv_err_plain(err, ENOENT,
 			    "image '%s' not found; import one with 'devenv image import FILE %s'",
 			    ref, ref);

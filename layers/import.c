@@ -71,6 +71,9 @@ int layer_image_import(const struct layer_store *st, const char *tar_path, const
 
 	if (layer_ref_normalize(name, true, &norm, err) < 0)
 		return -1;
+	if (layer_ref_digest(norm, NULL))
+		return dv_err_usage(err, "cannot name an import '%s': name it by a tag, not a digest",
+				    name);
 	fd = open(tar_path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return dv_err(err, errno, "cannot open '%s'", tar_path);

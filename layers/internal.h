@@ -6,8 +6,12 @@
 #ifndef LAYERS_INTERNAL_H
 #define LAYERS_INTERNAL_H
 
+/* Plain prototypes: the type-checking macros would expand our table's
+ * calls (c->curl_easy_setopt(...)) into nonsense. */
+#define CURL_DISABLE_TYPECHECK
 #include <archive.h>
 #include <archive_entry.h>
+#include <curl/curl.h>
 #include <json-c/json.h>
 
 #include "layers.h"
@@ -93,6 +97,48 @@ struct layer_ar {
 
 /* The table, loaded once; NULL with `cannot load libarchive.so.13: ...`. */
 const struct layer_ar *layer_ar_load(struct dv_error *err);
+
+/* libcurl, loaded the same way (layers/curl.c), for registries. */
+/* clang-format off */
+#define LAYER_CURL_FUNCS(X) \
+	X(curl_easy_init) \
+	X(curl_easy_setopt) \
+	X(curl_easy_perform) \
+	X(curl_easy_getinfo) \
+	X(curl_easy_cleanup) \
+	X(curl_easy_strerror) \
+	X(curl_easy_escape) \
+	X(curl_free) \
+	X(curl_slist_append) \
+	X(curl_slist_free_all)
+/* clang-format on */
+
+#define LAYER_CURL_FIELD(f) __typeof__(f) *f;
+struct layer_curl {
+	LAYER_CURL_FUNCS(LAYER_CURL_FIELD)
+};
+#undef LAYER_CURL_FIELD
+
+/* The table, loaded once; NULL with `cannot load libcurl.so.4: ...`. */
+const struct layer_curl *layer_curl_load(struct dv_error *err);
+
+/* A connection to one repository of an OCI registry (layers/registry.c):
+ * layer_reg_open() with a normalised name, then _manifest() and _blob()
+ * any number of times, layer_reg_free(). It keeps the bearer token it got. */
+struct layer_reg;
+struct layer_reg *layer_reg_open(const char *name, struct dv_error *err);
+void layer_reg_free(struct layer_reg *r);
+/* GET the manifest or index `reference` (a tag or "sha256:HEX"), at most
+ * 4 MiB. *body (NUL-terminated) and *media_type (the Content-Type without
+ * parameters, "" when absent) belong to the caller. A 404 fails with errnum
+ * ENOENT, 401/403 with EACCES, each with the registry's own message. */
+int layer_reg_manifest(struct layer_reg *r, const char *reference, char **body, size_t *len,
+		       char **media_type, struct dv_error *err);
+/* GET blob sha256:hex, at most max bytes, checking its digest as it streams:
+ * into fd (from offset 0, truncated first) when fd >= 0, else into *body.
+ * A blob that does not match its digest fails with errnum EBADMSG. */
+int layer_reg_blob(struct layer_reg *r, const char *hex, unsigned long long max, int fd,
+		   char **body, size_t *len, struct dv_error *err);
 
 /* Extract the tar stream in fd (any supported compression) into the folder
  * rootfd, safely (see extract.c). Fills hex with the sha256 of the whole

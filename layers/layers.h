@@ -1,6 +1,6 @@
 /*
  * layers/layers.h - the on-disk store: layers, images, the provisioning
- * cache, and image import/bootstrap (registries come later).
+ * cache, image import/bootstrap, and pulls from OCI registries.
  *
  * Layout under the store root (DESIGN.md "The store"):
  *   layers/<id>/diff/        overlay-ready folder, read-only once committed
@@ -54,6 +54,25 @@ void layer_image_release(struct layer_image *img);
  * when importing (for_import), "docker.io/library/busybox:latest" otherwise.
  * Rejects bad names with a one-line reason (status 2). */
 int layer_ref_normalize(const char *ref, bool for_import, char **out, struct dv_error *err);
+
+/* Does the name of ref start with a registry host ("host[:port]/path",
+ * "localhost/path")? Only such references are pulled without asking. */
+bool layer_ref_has_host(const char *ref);
+/* Is the normalised name a digest reference ("repo@sha256:HEX")? Fills hex
+ * (when not NULL) with the digest's 64 hex digits. */
+bool layer_ref_digest(const char *name, char hex[65]);
+
+/* Fetch ref from its OCI registry (DESIGN.md; layers/registry.c): the
+ * manifest (an index picks linux/<this machine's arch>), the config, and each
+ * layer not yet in the store, each blob checked against its sha256 while it
+ * streams. Layers are unpacked with the import extractor, so their ids are
+ * their diff_ids and must match the config's rootfs.diff_ids. Stored as the
+ * normalised name ("docker.io/library/busybox:latest", or "repo@sha256:HEX"
+ * for a digest reference). On failure nothing new is left in the store.
+ * Plain http only for loopback hosts and those in DEVENV_INSECURE_REGISTRIES.
+ * Progress goes to stderr when it is a terminal. */
+int layer_image_pull(const struct layer_store *st, const char *ref, struct layer_image *out,
+		     struct dv_error *err);
 
 /* Find an image by reference or id: a short name matches a local image
  * (localhost/NAME) first, then docker.io/library/NAME. errnum ENOENT when

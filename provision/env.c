@@ -192,7 +192,8 @@ static bool strv_equal(const struct dv_strv *a, const struct dv_strv *b)
 	return true;
 }
 
-/* The image, bootstrapping the default Debian image the first time. */
+/* The image, bootstrapping the default Debian image the first time, or
+ * pulling one whose reference names a registry host. */
 static int resolve_image(const struct layer_store *st, const char *ref, struct layer_image *img,
 			 struct dv_error *err)
 {
@@ -200,6 +201,11 @@ static int resolve_image(const struct layer_store *st, const char *ref, struct l
 
 	if (layer_image_resolve(st, ref, img, &miss) == 0)
 		return 0;
+	if (miss.errnum == ENOENT && layer_ref_has_host(ref)) {
+		fprintf(stderr, "devenv: image '%s' is not in the store; pulling it\n", ref);
+		layer_image_release(img);
+		return layer_image_pull(st, ref, img, err);
+	}
 	if (miss.errnum != ENOENT || !dv_str_startswith(ref, "debian:")) {
 		*err = miss;
 		return -1;

@@ -317,3 +317,52 @@ dv_busybox_image() {
 	tar=$(busybox_tar) || return 1
 	"$DEVENV" image import "$tar" "${1:-busybox}" >/dev/null
 }
+
+# dv_registry_start DIR [IP [STORAGE]]: start Debian's docker-registry on a
+# free port of IP (default 127.0.0.1), storing under STORAGE (default
+# DIR/storage), its config and log in DIR, for the calling file
+# (from setup_file). Sets and exports DV_REGISTRY (host:port),
+# DV_REGISTRY_PID and DV_REGISTRY_STORAGE. dv_registry_stop ends it.
+dv_registry_start() {
+	local dir=$1 ip=${2:-127.0.0.1} storage=${3:-$1/storage} port i
+	command -v docker-registry >/dev/null || {
+		echo "dv_registry_start: docker-registry is missing (run scripts/install-deps)" >&2
+		return 1
+	}
+	mkdir -p "$dir" "$storage" || return 1
+	port=$(python3 -c 'import socket, sys; s = socket.socket(); s.bind((sys.argv[1], 0)); print(s.getsockname()[1])' "$ip")
+	cat >"$dir/config.yml" <<-YML
+	version: 0.1
+	log:
+	  level: error
+	  accesslog:
+	    disabled: true
+	storage:
+	  filesystem:
+	    rootdirectory: $storage
+	  delete:
+	    enabled: true
+	http:
+	  addr: $ip:$port
+	YML
+	docker-registry serve "$dir/config.yml" >"$dir/log" 2>&1 &
+	DV_REGISTRY_PID=$!
+	DV_REGISTRY=$ip:$port
+	DV_REGISTRY_STORAGE=$storage
+	export DV_REGISTRY DV_REGISTRY_PID DV_REGISTRY_STORAGE
+	for ((i = 0; i < 100; i++)); do
+		curl -fs "http://$DV_REGISTRY/v2/" >/dev/null && return 0
+		kill -0 "$DV_REGISTRY_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "dv_registry_start: the registry did not start:" >&2
+	cat "$dir/log" >&2
+	return 1
+}
+
+dv_registry_stop() {
+	[[ -n ${DV_REGISTRY_PID:-} ]] || return 0
+	kill "$DV_REGISTRY_PID" 2>/dev/null
+	wait "$DV_REGISTRY_PID" 2>/dev/null || true
+	DV_REGISTRY_PID=
+}

@@ -348,6 +348,11 @@ static void test_ref_normalize(void **state)
 		 "docker.io/library/busybox:latest"},
 		{"quay.io/foo/bar:v1", "quay.io/foo/bar:v1", "quay.io/foo/bar:v1"},
 		{"localhost:5000/a/b:t", "localhost:5000/a/b:t", "localhost:5000/a/b:t"},
+		/* A digest names the image exactly: a tag beside it is dropped. */
+		{"127.0.0.1:5000/a/b@sha256:abababababababababababababababababababababababababababababababab", "127.0.0.1:5000/a/b@sha256:abababababababababababababababababababababababababababababababab",
+		 "127.0.0.1:5000/a/b@sha256:abababababababababababababababababababababababababababababababab"},
+		{"busybox:1@sha256:abababababababababababababababababababababababababababababababab", "localhost/busybox@sha256:abababababababababababababababababababababababababababababababab",
+		 "docker.io/library/busybox@sha256:abababababababababababababababababababababababababababababababab"},
 		{"localhost/debian:bookworm", "localhost/debian:bookworm",
 		 "localhost/debian:bookworm"},
 		{"my-reg.example.com/x.y_z", "my-reg.example.com/x.y_z:latest",
@@ -373,8 +378,12 @@ static void test_ref_normalize(void **state)
 		{"busybox:a/b", "invalid image name 'busybox:a/b': bad registry host 'busybox:a'"},
 		{":tag", "invalid image name ':tag': each part of the repository is a-z 0-9 joined "
 			 "by . _ -"},
+		{"busybox@sha256:ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789",
+		 "invalid image name 'busybox@sha256:ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789"
+		 "ABCDEF0123456789': a digest is 'sha256:' and 64 lower-case hex digits"},
 		{"busybox@sha256:abcd",
-		 "invalid image name 'busybox@sha256:abcd': digests are not supported yet"},
+		 "invalid image name 'busybox@sha256:abcd': a digest is 'sha256:' and 64 lower-case "
+		 "hex digits"},
 		{"bad_host.io:x/y",
 		 "invalid image name 'bad_host.io:x/y': bad registry host 'bad_host.io:x'"},
 		{"a b", "invalid image name 'a b': each part of the repository is a-z 0-9 joined "

@@ -1,0 +1,591 @@
+/* layers/registry.c - an OCI distribution client: manifests and blobs of one
+ * repository, over libcurl.
+ *
+ * Auth as docker does it: ask anonymously; on 401 with a Bearer challenge,
+ * get a token from its realm (with the user's ~/.docker/config.json
+ * credentials for that host when there are any) and ask again; on a Basic
+ * challenge send those credentials. Plain http only for loopback hosts and
+ * those listed in DEVENV_INSECURE_REGISTRIES, so a name in an Envfile cannot
+ * downgrade a pull to clear text. Transient failures (5xx, 429, a reset
+ * connection) are retried with backoff. Every blob is hashed while it
+ * streams and refused when it is not what its digest says. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+#include "util/hash.h"
+#include "util/banned.h"
+
+#define REG_MANIFEST_MAX (4u << 20)
+#define REG_ERRBODY_MAX 8192
+#define REG_ATTEMPTS 4
+
+static const char reg_accept[] =
+	"Accept: application/vnd.oci.image.index.v1+json, "
+	"application/vnd.oci.image.manifest.v1+json, "
+	"application/vnd.docker.distribution.manifest.list.v2+json, "
+	"application/vnd.docker.distribution.manifest.v2+json";
+
+struct layer_reg {
+	const struct layer_curl *c;
+	char *name;  /* the normalised reference, for messages */
+	char *host;  /* as in the name: "127.0.0.1:5000", "docker.io" */
+	char *base;  /* "https://registry-1.docker.io/v2/library/busybox" */
+	char *basic; /* base64 "user:pass" from the docker config, or NULL */
+	char *auth;  /* "Authorization: ..." once we have one, or NULL */
+	bool insecure;
+};
+
+/* Where one response goes: the body of a 2xx into fd or memory, counted,
+ * capped and hashed; the body of an error into errbody, for its message. */
+struct sink {
+	const struct layer_curl *c;
+	CURL *h;
+	int fd;
+	struct dv_buf mem, errbody;
+	unsigned long long n, max;
+	struct dv_sha256 sha;
+	bool too_big;
+	struct dv_error werr;
+	char *content_type, *challenge;
+};
+
+static void sink_reset(struct sink *s)
+{
+	s->n = 0;
+	s->too_big = false;
+	s->mem.len = 0;
+	s->errbody.len = 0;
+	free(s->content_type);
+	free(s->challenge);
+	s->content_type = s->challenge = NULL;
+	dv_sha256_init(&s->sha);
+	if (s->fd >= 0) {
+		if (ftruncate(s->fd, 0) < 0 || lseek(s->fd, 0, SEEK_SET) < 0)
+			dv_err(&s->werr, errno, "cannot reset the download file");
+	}
+}
+
+static void sink_release(struct sink *s)
+{
+	dv_buf_release(&s->mem);
+	dv_buf_release(&s->errbody);
+	free(s->content_type);
+	free(s->challenge);
+	s->content_type = s->challenge = NULL;
+}
+
+static size_t on_body(char *p, size_t size, size_t nmemb, void *data)
+{
+	struct sink *s = data;
+	size_t n = size * nmemb;
+	long code = 0;
+
+	s->c->curl_easy_getinfo(s->h, CURLINFO_RESPONSE_CODE, &code);
+	if (code >= 300 && code < 400)
+		return n; /* a redirect's own body */
+	if (code < 200 || code >= 300) {
+		if (s->errbody.len < REG_ERRBODY_MAX)
+			dv_buf_add(&s->errbody, p,
+				   n < REG_ERRBODY_MAX - s->errbody.len ? n
+									: REG_ERRBODY_MAX - s->errbody.len);
+		return n;
+	}
+	if (n > s->max - s->n) {
+		s->too_big = true;
+		return 0;
+	}
+	s->n += n;
+	dv_sha256_update(&s->sha, p, n);
+	if (s->fd < 0)
+		dv_buf_add(&s->mem, p, n);
+	else if (dv_write_full(s->fd, p, n, &s->werr) < 0)
+		return 0;
+	return n;
+}
+
+/* "Name: value\r\n" -> value, trimmed (caller frees); NULL for other names. */
+static char *header_value(const char *p, size_t n, const char *name)
+{
+	size_t k = strlen(name);
+
+	if (n <= k || strncasecmp(p, name, k) || p[k] != ':')
+		return NULL;
+	p += k + 1;
+	n -= k + 1;
+	while (n && (*p == ' ' || *p == '\t'))
+		p++, n--;
+	while (n && (p[n - 1] == '\r' || p[n - 1] == '\n' || p[n - 1] == ' '))
+		n--;
+	return dv_xstrndup(p, n);
+}
+
+static size_t on_header(char *p, size_t size, size_t nmemb, void *data)
+{
+	struct sink *s = data;
+	size_t n = size * nmemb;
+	char *v;
+
+	/* Each response of a redirect chain starts with its status line. */
+	if (n >= 5 && !strncmp(p, "HTTP/", 5)) {
+		free(s->content_type);
+		free(s->challenge);
+		s->content_type = s->challenge = NULL;
+	} else if ((v = header_value(p, n, "content-type"))) {
+		v[strcspn(v, "; ")] = 0;
+		free(s->content_type);
+		s->content_type = v;
+	} else if ((v = header_value(p, n, "www-authenticate"))) {
+		free(s->challenge);
+		s->challenge = v;
+	}
+	return n;
+}
+
+static bool is_loopback(const char *host)
+{
+	static const char *const names[] = {"localhost", "127.0.0.1", "[::1]", "::1"};
+	size_t i, hn = strlen(host);
+	const char *colon = strrchr(host, ':');
+
+	if (colon && host[0] != '[' && strchr(host, ':') == colon)
+		hn = (size_t)(colon - host);
+	else if (host[0] == '[' && (colon = strstr(host, "]:")))
+		hn = (size_t)(colon - host) + 1;
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strlen(names[i]) == hn && !strncmp(host, names[i], hn))
+			return true;
+	return false;
+}
+
+/* DEVENV_INSECURE_REGISTRIES: hosts (with their port when they have one)
+ * separated by commas or blanks. */
+static bool listed_insecure(const char *host)
+{
+	const char *list = getenv("DEVENV_INSECURE_REGISTRIES"), *p;
+	size_t hn = strlen(host);
+
+	for (p = list; p && *p;) {
+		size_t n = strcspn(p, ", \t");
+
+		if (n == hn && !strncmp(p, host, n))
+			return true;
+		p += n;
+		p += strspn(p, ", \t");
+	}
+	return false;
+}
+
+/* The "auth" (base64 user:pass) of host in the docker client's config:
+ * $DOCKER_CONFIG/config.json, else ~/.docker/config.json. */
+static char *docker_auth(const char *host)
+{
+	const char *dir = getenv("DOCKER_CONFIG"), *home = getenv("HOME"), *a;
+	dv_autofree char *path = NULL, *text = NULL;
+	layer_autojson struct json_object *o = NULL;
+	struct json_object *auths, *entry, *auth;
+	size_t len, i, k;
+	char keys[3][300];
+
+	if (dir && *dir)
+		path = dv_xasprintf("%s/config.json", dir);
+	else if (home && *home)
+		path = dv_xasprintf("%s/.docker/config.json", home);
+	else
+		return NULL;
+	if (dv_read_file_at(AT_FDCWD, path, &text, &len, &(struct dv_error){0}) < 0 ||
+	    !(o = json_tokener_parse(text)) || !json_object_object_get_ex(o, "auths", &auths))
+		return NULL;
+	snprintf(keys[0], sizeof(keys[0]), "%s", host);
+	snprintf(keys[1], sizeof(keys[1]), "https://%s", host);
+	snprintf(keys[2], sizeof(keys[2]), "%s",
+		 strcmp(host, "docker.io") ? host : "https://index.docker.io/v1/");
+	for (k = 0; k < 3; k++) {
+		if (!json_object_object_get_ex(auths, keys[k], &entry) ||
+		    !json_object_object_get_ex(entry, "auth", &auth) ||
+		    !(a = json_object_get_string(auth)) || !*a)
+			continue;
+		/* It goes into a header: base64 only, nothing that ends a line. */
+		for (i = 0; a[i]; i++)
+			if (!strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=",
+				    a[i]))
+				return NULL;
+		return dv_xstrdup(a);
+	}
+	return NULL;
+}
+
+struct layer_reg *layer_reg_open(const char *name, struct dv_error *err)
+{
+	const struct layer_curl *c = layer_curl_load(err);
+	const char *slash = strchr(name, '/'), *end;
+	dv_autofree char *host = NULL, *path = NULL;
+	struct layer_reg *r;
+
+	if (!c)
+		return NULL;
+	if (!slash || !layer_ref_has_host(name)) {
+		dv_err(err, EINVAL, "invalid image name '%s': no registry host", name);
+		return NULL;
+	}
+	end = strchr(name, '@');
+	if (!end)
+		end = strrchr(name, ':');
+	if (!end || end < slash)
+		end = name + strlen(name);
+	host = dv_xstrndup(name, (size_t)(slash - name));
+	path = dv_xstrndup(slash + 1, (size_t)(end - slash - 1));
+	r = dv_xcalloc(1, sizeof(*r));
+	r->c = c;
+	r->name = dv_xstrdup(name);
+	r->insecure = is_loopback(host) || listed_insecure(host);
+	r->base = dv_xasprintf("%s://%s/v2/%s", r->insecure ? "http" : "https",
+			       strcmp(host, "docker.io") ? host : "registry-1.docker.io", path);
+	r->basic = docker_auth(host);
+	r->host = dv_steal_ptr(&host);
+	return r;
+}
+
+void layer_reg_free(struct layer_reg *r)
+{
+	if (!r)
+		return;
+	free(r->name);
+	free(r->host);
+	free(r->base);
+	free(r->basic);
+	free(r->auth);
+	free(r);
+}
+
+/* One GET; 0 with *status set whatever the HTTP status, -1 when no
+ * response came (*transient says whether trying again may help). */
+static int get_once(struct layer_reg *r, const char *url, const char *accept, bool with_auth,
+		    struct sink *s, long *status, bool *transient, struct dv_error *err)
+{
+	const struct layer_curl *c = r->c;
+	struct curl_slist *hdr = NULL;
+	char cerr[CURL_ERROR_SIZE] = "";
+	CURLcode rc;
+	CURL *h;
+
+	*transient = false;
+	if (!(h = c->curl_easy_init()))
+		return dv_err(err, ENOMEM, "cannot start an HTTP request");
+	s->h = h;
+	if (accept)
+		hdr = c->curl_slist_append(hdr, accept);
+	if (with_auth && r->auth)
+		hdr = c->curl_slist_append(hdr, r->auth);
+	c->curl_easy_setopt(h, CURLOPT_URL, url);
+	c->curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
+	c->curl_easy_setopt(h, CURLOPT_USERAGENT, "devenv/0.1");
+	c->curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+	c->curl_easy_setopt(h, CURLOPT_WRITEDATA, s);
+	c->curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+	c->curl_easy_setopt(h, CURLOPT_HEADERDATA, s);
+	c->curl_easy_setopt(h, CURLOPT_ERRORBUFFER, cerr);
+	c->curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	/* Blobs are often served by a redirect to a CDN; libcurl does not send
+	 * our Authorization header to another host. Never to file:// etc. */
+	c->curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+	c->curl_easy_setopt(h, CURLOPT_MAXREDIRS, 5L);
+	c->curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	c->curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, r->insecure ? "http,https" : "https");
+	c->curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 30L);
+	c->curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	c->curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
+	rc = c->curl_easy_perform(h);
+	*status = 0;
+	c->curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
+	c->curl_easy_cleanup(h);
+	c->curl_slist_free_all(hdr);
+	s->h = NULL;
+	if (dv_err_isset(&s->werr)) {
+		*err = s->werr;
+		return -1;
+	}
+	if (s->too_big)
+		return dv_err_plain(err, EFBIG, "'%s' sent more than %llu bytes for '%s'", r->host,
+				    s->max, url);
+	if (rc != CURLE_OK) {
+		*transient = rc == CURLE_COULDNT_CONNECT || rc == CURLE_RECV_ERROR ||
+			     rc == CURLE_SEND_ERROR || rc == CURLE_PARTIAL_FILE ||
+			     rc == CURLE_GOT_NOTHING || rc == CURLE_OPERATION_TIMEDOUT ||
+			     rc == CURLE_HTTP2 || rc == CURLE_HTTP2_STREAM;
+		return dv_err_plain(err, EIO, "cannot reach registry '%s': %s", r->host,
+				    cerr[0] ? cerr : c->curl_easy_strerror(rc));
+	}
+	return 0;
+}
+
+/* GET with retries of what is transient (no response, 5xx, 429). */
+static int get_retry(struct layer_reg *r, const char *url, const char *accept, bool with_auth,
+		     struct sink *s, long *status, struct dv_error *err)
+{
+	static const unsigned delay_ms[REG_ATTEMPTS - 1] = {250, 1000, 2000};
+	bool transient;
+	int i;
+
+	for (i = 0;; i++) {
+		struct dv_error e = {0};
+		int rc;
+
+		sink_reset(s);
+		if (dv_err_isset(&s->werr)) {
+			*err = s->werr;
+			return -1;
+		}
+		rc = get_once(r, url, accept, with_auth, s, status, &transient, &e);
+		if (rc == 0 && *status != 429 && *status < 500)
+			return 0;
+		if (rc < 0 && !transient) {
+			*err = e;
+			return -1;
+		}
+		if (i == REG_ATTEMPTS - 1) {
+			if (rc < 0) {
+				*err = e;
+				return -1;
+			}
+			return 0; /* the caller reports the status */
+		}
+		nanosleep(&(struct timespec){.tv_sec = delay_ms[i] / 1000,
+					     .tv_nsec = (long)(delay_ms[i] % 1000) * 1000000L},
+			  NULL);
+	}
+}
+
+/* The value of key="value" (or key=value) in a challenge; caller frees. */
+static char *challenge_param(const char *ch, const char *key)
+{
+	size_t k = strlen(key);
+	const char *p = ch;
+
+	while ((p = strstr(p, key))) {
+		bool at_start = p == ch || p[-1] == ' ' || p[-1] == ',';
+
+		p += k;
+		if (!at_start || *p != '=')
+			continue;
+		p++;
+		if (*p == '"') {
+			const char *e = strchr(++p, '"');
+
+			return e ? dv_xstrndup(p, (size_t)(e - p)) : NULL;
+		}
+		return dv_xstrndup(p, strcspn(p, ", "));
+	}
+	return NULL;
+}
+
+/* The registry's own words from an error body {"errors":[{"code","message"}]}
+ * (or a token server's {"details"|"error"}); "" when it gave none. */
+static void error_message(const struct dv_buf *body, char *out, size_t outlen)
+{
+	layer_autojson struct json_object *o = NULL;
+	struct json_object *errs, *e0, *msg, *code;
+
+	out[0] = 0;
+	if (!body->len || !(o = json_tokener_parse(body->s)))
+		return;
+	if (json_object_object_get_ex(o, "errors", &errs) &&
+	    json_object_is_type(errs, json_type_array) && json_object_array_length(errs) > 0) {
+		e0 = json_object_array_get_idx(errs, 0);
+		if (json_object_object_get_ex(e0, "message", &msg) &&
+		    json_object_get_string(msg)[0]) {
+			snprintf(out, outlen, "%s", json_object_get_string(msg));
+			return;
+		}
+		if (json_object_object_get_ex(e0, "code", &code))
+			snprintf(out, outlen, "%s", json_object_get_string(code));
+		return;
+	}
+	if (json_object_object_get_ex(o, "details", &msg) ||
+	    json_object_object_get_ex(o, "error", &msg))
+		snprintf(out, outlen, "%s", json_object_get_string(msg));
+}
+
+static int url_escape(const struct layer_curl *c, const char *s, char **out)
+{
+	char *e = c->curl_easy_escape(NULL, s, 0);
+
+	if (!e)
+		return -1;
+	*out = dv_xstrdup(e);
+	c->curl_free(e);
+	return 0;
+}
+
+/* Answer a Bearer challenge: GET realm?service=..&scope=.. and keep the
+ * token as our Authorization header. */
+static int fetch_token(struct layer_reg *r, const char *challenge, struct dv_error *err)
+{
+	dv_autofree char *realm = challenge_param(challenge, "realm");
+	dv_autofree char *service = challenge_param(challenge, "service");
+	dv_autofree char *scope = challenge_param(challenge, "scope");
+	dv_autofree char *eservice = NULL, *escope = NULL, *url = NULL, *path = NULL;
+	layer_autojson struct json_object *o = NULL;
+	struct json_object *tok;
+	struct sink s = {.c = r->c, .fd = -1, .max = 1u << 20};
+	char msg[256];
+	const char *t;
+	long status;
+	int ret = -1;
+	size_t i;
+
+	if (!realm || !(dv_str_startswith(realm, "https://") ||
+			(r->insecure && dv_str_startswith(realm, "http://"))))
+		return dv_err_plain(err, EACCES,
+				    "registry '%s' asks for a token from an unusable realm '%s'",
+				    r->host, realm ? realm : "");
+	if (!scope) {
+		const char *slash = strchr(r->name, '/');
+		size_t n = strcspn(slash + 1, "@");
+
+		path = dv_xstrndup(slash + 1, n);
+		if (strrchr(path, ':')) /* the tag */
+			*strrchr(path, ':') = 0;
+		scope = dv_xasprintf("repository:%s:pull", path);
+	}
+	if (url_escape(r->c, scope, &escope) < 0 ||
+	    (service && url_escape(r->c, service, &eservice) < 0))
+		return dv_err(err, ENOMEM, "cannot build the token request");
+	url = dv_xasprintf("%s%sscope=%s%s%s", realm, strchr(realm, '?') ? "&" : "?", escope,
+			   eservice ? "&service=" : "", eservice ? eservice : "");
+	/* Credentials go to the token server only over https (or where the
+	 * user allowed clear text). */
+	free(r->auth);
+	r->auth = NULL;
+	if (r->basic && (dv_str_startswith(realm, "https://") || r->insecure))
+		r->auth = dv_xasprintf("Authorization: Basic %s", r->basic);
+	if (get_retry(r, url, NULL, true, &s, &status, err) < 0)
+		goto out;
+	free(r->auth);
+	r->auth = NULL;
+	if (status != 200) {
+		error_message(&s.errbody, msg, sizeof(msg));
+		dv_err_plain(err, EACCES, "registry '%s' refused a token for '%s' (HTTP %ld)%s%s",
+			     r->host, r->name, status, msg[0] ? ": " : "", msg);
+		goto out;
+	}
+	dv_buf_add(&s.mem, "", 0);
+	o = s.mem.s ? json_tokener_parse(s.mem.s) : NULL;
+	if (!o || !((json_object_object_get_ex(o, "token", &tok) ||
+		     json_object_object_get_ex(o, "access_token", &tok)) &&
+		    (t = json_object_get_string(tok)) && *t)) {
+		dv_err_plain(err, EACCES, "registry '%s' sent no token", r->host);
+		goto out;
+	}
+	for (i = 0; t[i]; i++)
+		if ((unsigned char)t[i] <= ' ' || t[i] == 0x7f) {
+			dv_err_plain(err, EACCES, "registry '%s' sent a malformed token", r->host);
+			goto out;
+		}
+	r->auth = dv_xasprintf("Authorization: Bearer %s", t);
+	ret = 0;
+out:
+	sink_release(&s);
+	return ret;
+}
+
+/* GET base/<what>, answering one auth challenge; fails on anything but 2xx. */
+static int reg_get(struct layer_reg *r, const char *what, const char *accept, struct sink *s,
+		   const char *desc, struct dv_error *err)
+{
+	dv_autofree char *url = dv_xasprintf("%s/%s", r->base, what);
+	char msg[256];
+	long status;
+	bool retried = false;
+
+	for (;;) {
+		if (get_retry(r, url, accept, true, s, &status, err) < 0)
+			return -1;
+		if (status != 401 || retried || !s->challenge)
+			break;
+		retried = true;
+		if (!strncasecmp(s->challenge, "Bearer ", 7)) {
+			dv_autofree char *ch = dv_xstrdup(s->challenge);
+
+			if (fetch_token(r, ch, err) < 0)
+				return -1;
+		} else if (!strncasecmp(s->challenge, "Basic", 5) && r->basic) {
+			/* Over https, or where the user chose clear text. */
+			free(r->auth);
+			r->auth = dv_xasprintf("Authorization: Basic %s", r->basic);
+		} else {
+			break;
+		}
+	}
+	if (status >= 200 && status < 300)
+		return 0;
+	error_message(&s->errbody, msg, sizeof(msg));
+	if (status == 404)
+		return dv_err_plain(err, ENOENT, "%s of '%s' not found in registry '%s'%s%s", desc,
+				    r->name, r->host, msg[0] ? ": " : "", msg);
+	if (status == 401 || status == 403)
+		return dv_err_plain(err, EACCES, "registry '%s' denied access to '%s' (HTTP %ld)%s%s",
+				    r->host, r->name, status, msg[0] ? ": " : "", msg);
+	return dv_err_plain(err, EIO, "registry '%s' answered HTTP %ld for the %s of '%s'%s%s",
+			    r->host, status, desc, r->name, msg[0] ? ": " : "", msg);
+}
+
+int layer_reg_manifest(struct layer_reg *r, const char *reference, char **body, size_t *len,
+		       char **media_type, struct dv_error *err)
+{
+	dv_autofree char *what = dv_xasprintf("manifests/%s", reference);
+	struct sink s = {.c = r->c, .fd = -1, .max = REG_MANIFEST_MAX};
+
+	if (reg_get(r, what, reg_accept, &s, "manifest", err) < 0) {
+		sink_release(&s);
+		return -1;
+	}
+	dv_buf_add(&s.mem, "", 0); /* NUL-terminated even when empty */
+	*len = s.mem.len;
+	*media_type = dv_xstrdup(s.content_type ? s.content_type : "");
+	*body = dv_buf_steal(&s.mem);
+	sink_release(&s);
+	return 0;
+}
+
+int layer_reg_blob(struct layer_reg *r, const char *hex, unsigned long long max, int fd,
+		   char **body, size_t *len, struct dv_error *err)
+{
+	dv_autofree char *what = NULL;
+	struct sink s = {.c = r->c, .fd = fd, .max = max};
+	char got[DV_SHA256_HEX];
+	int ret = -1;
+
+	if (!dv_str_is_hex(hex, 64))
+		return dv_err(err, EINVAL, "invalid blob digest 'sha256:%s'", hex);
+	what = dv_xasprintf("blobs/sha256:%s", hex);
+	if (reg_get(r, what, NULL, &s, "blob", err) < 0)
+		goto out;
+	dv_sha256_final_hex(&s.sha, got);
+	if (strcmp(got, hex)) {
+		dv_err_plain(err, EBADMSG,
+			     "digest mismatch: registry '%s' sent sha256:%.12s... for blob "
+			     "sha256:%.12s... of '%s'",
+			     r->host, got, hex, r->name);
+		goto out;
+	}
+	if (fd < 0) {
+		dv_buf_add(&s.mem, "", 0);
+		*len = s.mem.len;
+		*body = dv_buf_steal(&s.mem);
+	} else if (len) {
+		*len = (size_t)s.n;
+	}
+	ret = 0;
+out:
+	sink_release(&s);
+	return ret;
+}
