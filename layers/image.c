@@ -567,3 +567,28 @@ int layer_image_remove(const struct layer_store *st, const char *ref, struct dv_
 	layer_image_release(&img);
 	return ret;
 }
+
+void layer_image_set_layers(const struct layer_store *st, struct layer_image *img,
+			    const struct dv_strv *ids)
+{
+	for (size_t i = 0; i < ids->n; i++) {
+		dv_strv_push(&img->layers, ids->v[i]);
+		img->size += layer_size(st, ids->v[i]);
+	}
+}
+
+int layer_image_record(const struct layer_store *st, struct layer_image *img,
+		       struct layer_image *out, struct dv_error *err)
+{
+	img->created = (long long)time(NULL);
+	if (layer_record_write(st, img, err) < 0) {
+		layer_image_release(img);
+		return -1;
+	}
+	if (out)
+		*out = *img;
+	else
+		layer_image_release(img);
+	*img = (struct layer_image){ 0 };
+	return 0;
+}

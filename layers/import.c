@@ -91,15 +91,6 @@ int layer_image_import(const struct layer_store *st, const char *tar_path, const
 	img.id = dv_xasprintf("sha256:%s", cfg_hex);
 	dv_strv_push(&img.layers, id);
 	img.config = dv_steal_ptr(&config);
-	img.created = (long long)time(NULL);
 	img.size = size;
-	if (layer_record_write(st, &img, err) < 0) {
-		layer_image_release(&img);
-		return -1;
-	}
-	if (out)
-		*out = img;
-	else
-		layer_image_release(&img);
-	return 0;
+	return layer_image_record(st, &img, out, err);
 }

@@ -175,6 +175,13 @@ int layer_name_split(const char *name, char **repo, char **tag, struct dv_error 
 /* Read the record images/<repo>/<tag>.json; errnum ENOENT when absent. */
 int layer_record_read(const struct layer_store *st, const char *name, struct layer_image *out,
 		      struct dv_error *err);
+/* Store a new image: its layers are ids (bottom first, all in the store;
+ * its size is theirs), it is recorded now, and handed to *out (may be
+ * NULL: released). On failure img is released and nothing is recorded. */
+void layer_image_set_layers(const struct layer_store *st, struct layer_image *img,
+			    const struct dv_strv *ids);
+int layer_image_record(const struct layer_store *st, struct layer_image *img,
+		       struct layer_image *out, struct dv_error *err);
 /* Write the record for img (name, id, layers, config text) atomically. */
 int layer_record_write(const struct layer_store *st, const struct layer_image *img,
 		       struct dv_error *err);

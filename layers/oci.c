@@ -113,19 +113,9 @@ int layer_image_compose(const struct layer_store *st, const char *name, const ch
 		goto out;
 	img.name = dv_steal_ptr(&norm);
 	img.id = dv_xasprintf("sha256:%s", hex);
-	for (size_t i = 0; i < layers->n; i++) {
-		dv_strv_push(&img.layers, layers->v[i]);
-		img.size += layer_size(st, layers->v[i]);
-	}
+	layer_image_set_layers(st, &img, layers);
 	img.config = dv_steal_ptr(&config);
-	img.created = (long long)time(NULL);
-	if (layer_record_write(st, &img, err) < 0)
-		goto out;
-	if (out) {
-		*out = img;
-		img = (struct layer_image){ 0 };
-	}
-	ret = 0;
+	ret = layer_image_record(st, &img, out, err);
 out:
 	layer_image_release(&img);
 	dv_strv_release(&diff_ids);
@@ -146,16 +136,7 @@ int layer_image_tag(const struct layer_store *st, const char *src, const char *d
 	}
 	free(img.name);
 	img.name = norm;
-	img.created = (long long)time(NULL);
-	if (layer_record_write(st, &img, err) < 0) {
-		layer_image_release(&img);
-		return -1;
-	}
-	if (out)
-		*out = img;
-	else
-		layer_image_release(&img);
-	return 0;
+	return layer_image_record(st, &img, out, err);
 }
 
 /* ---- save ---- */
@@ -600,20 +581,10 @@ int layer_image_load(const struct layer_store *st, const char *file, const char 
 			goto out;
 		img.name = dv_steal_ptr(&norm);
 		img.id = dv_xasprintf("sha256:%s", cfg_hex);
-		for (size_t i = 0; i < ids.n; i++) {
-			dv_strv_push(&img.layers, ids.v[i]);
-			img.size += layer_size(st, ids.v[i]);
-		}
+		layer_image_set_layers(st, &img, &ids);
 		img.config = dv_xstrdup(cfg_text);
-		img.created = (long long)time(NULL);
-		if (layer_record_write(st, &img, err) < 0) {
-			layer_image_release(&img);
+		if (layer_image_record(st, &img, out, err) < 0)
 			goto out;
-		}
-		if (out)
-			*out = img;
-		else
-			layer_image_release(&img);
 	}
 	ret = 0;
 out:

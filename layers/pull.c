@@ -358,20 +358,10 @@ int layer_image_pull(const struct layer_store *st, const char *ref, struct layer
 	}
 	img.name = dv_steal_ptr(&norm);
 	img.id = dv_xasprintf("sha256:%s", chex);
-	for (i = 0; i < n; i++) {
-		dv_strv_push(&img.layers, p.ids.v[i]);
-		img.size += layer_size(st, p.ids.v[i]);
-	}
+	layer_image_set_layers(st, &img, &p.ids);
 	img.config = dv_steal_ptr(&config);
-	img.created = (long long)time(NULL);
-	if (layer_record_write(st, &img, err) < 0) {
-		layer_image_release(&img);
+	if (layer_image_record(st, &img, out, err) < 0)
 		goto out;
-	}
-	if (out)
-		*out = img;
-	else
-		layer_image_release(&img);
 	ret = 0;
 out:
 	pull_release(&p);

@@ -72,13 +72,8 @@ int prov_env_commit(const struct dv_ctx *ctx, const struct layer_store *st, stru
 	int ret = -1;
 
 	(void)ctx;
-	if (!env->has_state)
-		return dv_err_plain(err, ENOENT, "env %s was never brought up; 'devenv up' creates it",
-				    env->id);
-	if (prov_env_lock(st, env, err) < 0)
+	if (prov_env_lock_existing(st, env, err) < 0)
 		return -1;
-	if (!env->has_state)
-		return dv_err_plain(err, ENOENT, "env %s was destroyed meanwhile", env->id);
 	if (ctr_probe(&env->state.init) == CTR_RUNNING && env->state.cgroups.n &&
 	    ctr_cgroup_freeze(&env->state.cgroups, true, 10000, &(struct dv_error){ 0 }) == 0)
 		frozen = true;

@@ -182,6 +182,19 @@ int prov_env_lock(const struct layer_store *st, struct prov_env *env, struct dv_
 	return 0;
 }
 
+int prov_env_lock_existing(const struct layer_store *st, struct prov_env *env,
+			   struct dv_error *err)
+{
+	if (!env->has_state)
+		return dv_err_plain(err, ENOENT, "env %s was never brought up; 'devenv up' creates it",
+				    env->id);
+	if (prov_env_lock(st, env, err) < 0)
+		return -1;
+	if (!env->has_state) /* destroyed while we waited for the lock */
+		return dv_err_plain(err, ENOENT, "env %s was destroyed meanwhile", env->id);
+	return 0;
+}
+
 static bool strv_equal(const struct dv_strv *a, const struct dv_strv *b)
 {
 	if (a->n != b->n)
@@ -606,13 +619,8 @@ int prov_env_halt(const struct dv_ctx *ctx, const struct layer_store *st, struct
 	dv_autoclose int efd = envs_fd(st);
 	struct dv_error warn = { 0 };
 
-	if (!env->has_state)
-		return dv_err_plain(err, ENOENT, "env %s was never brought up; 'devenv up' creates it",
-				    env->id);
-	if (prov_env_lock(st, env, err) < 0)
+	if (prov_env_lock_existing(st, env, err) < 0)
 		return -1;
-	if (!env->has_state) /* destroyed while we waited for the lock */
-		return dv_err_plain(err, ENOENT, "env %s was destroyed meanwhile", env->id);
 	if (ctr_probe(&env->state.init) == CTR_STOPPED) {
 		if (say && !ctx->quiet)
 			printf("env '%s' is not running\n", env->state.name);

@@ -99,6 +99,10 @@ int prov_env_locate(const struct dv_ctx *ctx, const struct layer_store *st, bool
 		    struct prov_env *out, struct dv_error *err);
 /* Take the env's exclusive lock (waiting, and saying for whom). */
 int prov_env_lock(const struct layer_store *st, struct prov_env *env, struct dv_error *err);
+/* The same, for an env that must exist: one clear line when it was never
+ * brought up, or was destroyed while we waited. */
+int prov_env_lock_existing(const struct layer_store *st, struct prov_env *env,
+			   struct dv_error *err);
 
 /* up: build what is missing, create or start, run on_up. Before on_up runs
  * it lets go of the env lock and ctx->store_lock_fd. */

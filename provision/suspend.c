@@ -16,13 +16,8 @@ int prov_env_suspend(const struct dv_ctx *ctx, const struct layer_store *st, str
 {
 	enum ctr_status now;
 
-	if (!env->has_state)
-		return dv_err_plain(err, ENOENT, "env %s was never brought up; 'devenv up' creates it",
-				    env->id);
-	if (prov_env_lock(st, env, err) < 0)
+	if (prov_env_lock_existing(st, env, err) < 0)
 		return -1;
-	if (!env->has_state)
-		return dv_err_plain(err, ENOENT, "env %s was destroyed meanwhile", env->id);
 	now = ctr_probe(&env->state.init);
 	if (now == CTR_STOPPED)
 		return dv_err_plain(err, ESRCH, "env '%s' is not running; 'devenv up' starts it",
