@@ -37,7 +37,7 @@ static const char reg_accept[] =
 struct layer_reg {
 	const struct layer_curl *c;
 	char *name;  /* the normalised reference, for messages */
-	char *host;  /* as in the name: "127.0.0.1:5000", "docker.io" */
+	char *host;  /* asked: as in the name ("127.0.0.1:5000"), or Docker Hub's mirror */
 	char *base;  /* "https://registry-1.docker.io/v2/library/busybox" */
 	char *basic; /* base64 "user:pass" from the docker config, or NULL */
 	char *auth;  /* "Authorization: ..." once we have one, or NULL */
@@ -250,6 +250,23 @@ struct layer_reg *layer_reg_open(const char *name, struct dv_error *err)
 	r->base = dv_xasprintf("%s://%s/v2/%s", r->insecure ? "http" : "https",
 			       strcmp(host, "docker.io") ? host : "registry-1.docker.io", path);
 	r->basic = docker_auth(host);
+	if (!strcmp(host, "docker.io") && getenv("DEVENV_REGISTRY_MIRROR") &&
+	    *getenv("DEVENV_REGISTRY_MIRROR")) {
+		/* Docker Hub's images come from the mirror, as with dockerd's
+		 * registry-mirrors: "host[:port]" or an http(s) URL, with that
+		 * host's credentials. */
+		const char *m = getenv("DEVENV_REGISTRY_MIRROR");
+		bool plain = !strncmp(m, "http://", 7);
+
+		m += plain ? 7 : !strncmp(m, "https://", 8) ? 8 : 0;
+		free(host);
+		host = dv_xstrndup(m, strcspn(m, "/"));
+		r->insecure = plain || is_loopback(host) || listed_insecure(host);
+		free(r->base);
+		r->base = dv_xasprintf("%s://%s/v2/%s", r->insecure ? "http" : "https", host, path);
+		free(r->basic);
+		r->basic = docker_auth(host);
+	}
 	r->host = dv_steal_ptr(&host);
 	return r;
 }

@@ -27,6 +27,8 @@ setup_file() {
 	tar -C "$BATS_FILE_TMPDIR/small" -cf "$BATS_FILE_TMPDIR/small.tar" etc
 	python3 "$REGPY" push "$DV_REGISTRY" test/small latest "$BATS_FILE_TMPDIR/small.tar" amd64
 	python3 "$REGPY" push "$DV_REGISTRY" test/indexed latest "$tar" amd64 --index
+	# Where a Docker Hub mirror keeps library/busybox.
+	python3 "$REGPY" push "$DV_REGISTRY" library/busybox latest "$tar" amd64
 }
 
 teardown_file() { dv_registry_stop; }
@@ -218,4 +220,17 @@ authproxy_stop() {
 	authproxy_stop
 	assert_success
 	assert_output --regexp "^$PROXY/test/flaky:latest sha256:[0-9a-f]{64}$"
+}
+
+@test "DEVENV_REGISTRY_MIRROR serves docker.io's images; nothing asks Docker Hub" {
+	run env DEVENV_REGISTRY_MIRROR="$DV_REGISTRY" "$DEVENV" pull docker.io/library/busybox:latest
+	assert_success
+	assert_output --regexp '^docker.io/library/busybox:latest sha256:[0-9a-f]{64}$'
+	# as a URL too
+	run env DEVENV_REGISTRY_MIRROR="http://$DV_REGISTRY/" "$DEVENV" pull docker.io/library/busybox
+	assert_success
+	# without the mirror it would be Docker Hub, which this machine cannot reach
+	run env DEVENV_REGISTRY_MIRROR="127.0.0.1:1" "$DEVENV" pull docker.io/library/busybox:latest
+	assert_failure
+	assert_output --partial "127.0.0.1:1"
 }
