@@ -49,8 +49,36 @@ struct ex {
 	int cached_fd;
 	struct deferred_dir *dirs;
 	size_t ndirs, capdirs;
+	/* The uncompressed stream so far, and the most it may be: a gzip or
+	 * zstd bomb stops here, not when the disk is full. */
+	unsigned long long bytes, max_bytes;
+	bool too_big;
 	struct dv_error *err;
 };
+
+/* DEVENV_MAX_LAYER_SIZE: bytes, or with k, m, g, t (powers of 1024);
+ * 64 GiB when unset or unreadable. */
+static unsigned long long max_layer_bytes(void)
+{
+	const char *v = getenv("DEVENV_MAX_LAYER_SIZE");
+	unsigned long long n;
+	char *end;
+
+	if (!v || !*v)
+		return 64ULL << 30;
+	errno = 0;
+	n = strtoull(v, &end, 10);
+	if (errno || end == v)
+		return 64ULL << 30;
+	switch (*end) {
+	case 'k': case 'K': n <<= 10; end++; break;
+	case 'm': case 'M': n <<= 20; end++; break;
+	case 'g': case 'G': n <<= 30; end++; break;
+	case 't': case 'T': n <<= 40; end++; break;
+	default: break;
+	}
+	return *end || !n ? 64ULL << 30 : n;
+}
 
 /* --- the hashing pipe between the two readers --- */
 
@@ -67,6 +95,11 @@ static la_ssize_t pipe_read(struct archive *a, void *data, const void **buf)
 		return 0;
 	if (r < ARCHIVE_WARN)
 		return -1;
+	x->bytes += size;
+	if (x->bytes > x->max_bytes) {
+		x->too_big = true;
+		return -1;
+	}
 	dv_sha256_update(&x->sha, *buf, size);
 	return (la_ssize_t)size;
 }
@@ -627,7 +660,8 @@ int layer_extract(const struct layer_ar *ar, int fd, const char *what, int rootf
 		  char hex[65], unsigned *skipped_devices, struct dv_error *err)
 {
 	struct ex x = {
-		.ar = ar, .rootfd = rootfd, .rootless = rootless, .cached_fd = -1, .err = err};
+		.ar = ar, .rootfd = rootfd, .rootless = rootless, .cached_fd = -1, .err = err,
+		.max_bytes = max_layer_bytes()};
 	struct archive_entry *e;
 	const void *buf;
 	la_ssize_t n;
@@ -663,6 +697,14 @@ int layer_extract(const struct layer_ar *ar, int fd, const char *what, int rootf
 		*skipped_devices = x.skipped;
 	ret = 0;
 out:
+	if (ret < 0 && x.too_big) {
+		char lim[32];
+
+		dv_str_size(lim, sizeof(lim), x.max_bytes);
+		dv_err_plain(err, EFBIG, "'%s' unpacks to more than %s: refused (DEVENV_MAX_LAYER_SIZE "
+					 "sets the limit)",
+			     what, lim);
+	}
 	cache_drop(&x);
 	for (i = 0; i < x.ndirs; i++)
 		free(x.dirs[i].path);

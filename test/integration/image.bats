@@ -112,3 +112,17 @@ store_snapshot() {
 	assert_failure 2
 	[[ ${#lines[@]} == 1 ]]
 }
+
+@test "a layer that unpacks past DEVENV_MAX_LAYER_SIZE (a gzip bomb) is refused, the store unchanged" {
+	mkdir "$BATS_TEST_TMPDIR/src"
+	dd if=/dev/zero of="$BATS_TEST_TMPDIR/src/zeros" bs=1M count=64 2>/dev/null
+	tar -C "$BATS_TEST_TMPDIR/src" -czf "$BATS_TEST_TMPDIR/bomb.tgz" zeros
+	# 64 MiB of zeros in about 64 KiB
+	(($(stat -c %s "$BATS_TEST_TMPDIR/bomb.tgz") < 1000000))
+	DEVENV_MAX_LAYER_SIZE=16m run "$DEVENV" image import "$BATS_TEST_TMPDIR/bomb.tgz" bomb
+	assert_failure 1
+	assert_output "devenv: '$BATS_TEST_TMPDIR/bomb.tgz' unpacks to more than 16.0 MiB: refused (DEVENV_MAX_LAYER_SIZE sets the limit)"
+	[[ -z $(ls "$DV_STORE/layers") && -z $(ls "$DV_STORE/tmp") ]]
+	run "$DEVENV" image import "$BATS_TEST_TMPDIR/bomb.tgz" bomb
+	assert_success
+}
