@@ -191,6 +191,19 @@ int layer_rm_tree(int dirfd, const char *name, struct dv_error *err);
 /* Open blobs/sha256 of the store. */
 int layer_blobs_dir(const struct layer_store *st, struct dv_error *err);
 
+/* oci.c's pieces of OCI documents, shared with push.c. */
+#define LAYER_MT_MANIFEST "application/vnd.oci.image.manifest.v1+json"
+#define LAYER_MT_CONFIG "application/vnd.oci.image.config.v1+json"
+/* The config text with rootfs.diff_ids replaced (hex ids, no prefix);
+ * caller frees. NULL with errnum EINVAL when config is not an object. */
+char *layer_config_with_diff_ids(const char *config, const struct dv_strv *diff_ids,
+				 struct dv_error *err);
+/* {"mediaType":M,"digest":"sha256:H","size":N}; caller puts it. */
+struct json_object *layer_oci_descriptor(const char *media_type, const char *hex,
+					 unsigned long long size);
+/* o as compact JSON text (caller frees); puts o. */
+char *layer_json_text(struct json_object *o);
+
 #define layer_autojson __attribute__((cleanup(layer_json_putp)))
 static inline void layer_json_putp(struct json_object **o)
 {
