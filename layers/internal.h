@@ -74,6 +74,9 @@
 	X(archive_write_close) \
 	X(archive_write_set_format_pax_restricted) \
 	X(archive_write_set_bytes_in_last_block) \
+	X(archive_write_set_format_raw) \
+	X(archive_write_add_filter_gzip) \
+	X(archive_write_set_filter_option) \
 	X(archive_entry_new) \
 	X(archive_entry_free) \
 	X(archive_entry_clear) \
@@ -139,6 +142,25 @@ int layer_reg_manifest(struct layer_reg *r, const char *reference, char **body, 
  * A blob that does not match its digest fails with errnum EBADMSG. */
 int layer_reg_blob(struct layer_reg *r, const char *hex, unsigned long long max, int fd,
 		   char **body, size_t *len, struct dv_error *err);
+
+/* For a push: as layer_reg_open(), asking for tokens of scope pull,push
+ * (and pull on `from`, a repository of the same registry that blobs may be
+ * mounted from; NULL: none). */
+struct layer_reg *layer_reg_open_push(const char *name, const char *from, struct dv_error *err);
+/* GET /v2/, answering its auth challenge: is the registry there and does
+ * it let us in? */
+int layer_reg_ping(struct layer_reg *r, struct dv_error *err);
+/* HEAD blob sha256:hex: *out says whether the repository has it. */
+int layer_reg_blob_exists(struct layer_reg *r, const char *hex, bool *out, struct dv_error *err);
+/* Make blob sha256:hex (len bytes from fd, from offset 0, when fd >= 0;
+ * else mem) be in the repository: nothing when it is there, a mount from
+ * `from` when that works, else a monolithic upload (POST, then PUT with the
+ * digest). *how: "exists", "mounted" or "pushed" (static strings). */
+int layer_reg_blob_push(struct layer_reg *r, const char *hex, int fd, const char *mem,
+			unsigned long long len, const char **how, struct dv_error *err);
+/* PUT the manifest body (NUL-terminated) of media_type as tag. */
+int layer_reg_manifest_put(struct layer_reg *r, const char *tag, const char *body,
+			   const char *media_type, struct dv_error *err);
 
 /* Extract the tar stream in fd (any supported compression) into the folder
  * rootfd, safely (see extract.c). Fills hex with the sha256 of the whole
