@@ -786,6 +786,26 @@ static int cmd_pull(struct dv_ctx *ctx, struct layer_store *st, int argc, char *
 	return 0;
 }
 
+static int cmd_push(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
+		    struct dv_error *err)
+{
+	const struct cmd *self = find_cmd("push");
+	dv_autofree char *name = NULL;
+	char digest[65];
+	bool helped;
+	int oi = parse_opts(ctx, self, argc, argv, NULL, &helped, err);
+
+	if (oi < 0)
+		return helped ? 0 : -1;
+	if (oi + 1 != argc && oi + 2 != argc)
+		return dv_err_usage(err, "usage: devenv push IMAGE [host[:port]/NAME[:TAG]]");
+	if (layer_image_push(st, argv[oi], oi + 1 < argc ? argv[oi + 1] : NULL,
+			     ctx->quiet ? NULL : stdout, &name, digest, err) < 0)
+		return -1;
+	printf("%s sha256:%s\n", name, digest);
+	return 0;
+}
+
 static int cmd_image(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
 		     struct dv_error *err)
 {
@@ -990,6 +1010,7 @@ static const struct cmd commands[] = {
 	{ "images", cmd_images, CMD_STORE, "[--json]", "list images in the store" },
 	{ "rmi", cmd_rmi, CMD_STORE, "IMAGE", "remove an image no env uses" },
 	{ "pull", cmd_pull, CMD_STORE | CMD_LOCKS_STORE, "[host[:port]/]NAME[:TAG|@sha256:DIGEST]", "fetch an image from an OCI registry" },
+	{ "push", cmd_push, CMD_STORE | CMD_LOCKS_STORE, "IMAGE [host[:port]/NAME[:TAG]]", "send an image to an OCI registry (layers gzip-compressed)" },
 	{ "tag", cmd_tag, CMD_STORE, "IMAGE NAME[:TAG]", "give an image another name" },
 	{ "commit", cmd_commit, CMD_STORE | CMD_LOCKS_STORE, "[-e NAME|ID] IMAGE[:TAG]", "the env's files as a new image (its layers plus what changed)" },
 	{ "image", cmd_image, CMD_STORE | CMD_LOCKS_STORE, "import FILE NAME[:TAG] | save IMAGE FILE | load FILE [NAME[:TAG]] | inspect IMAGE... | bootstrap debian:SUITE", "import a rootfs tarball, save or load an OCI archive, inspect images, or build a Debian image" },

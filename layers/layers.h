@@ -20,6 +20,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "util/error.h"
 #include "util/str.h"
@@ -73,6 +74,19 @@ bool layer_ref_digest(const char *name, char hex[65]);
  * Progress goes to stderr when it is a terminal. */
 int layer_image_pull(const struct layer_store *st, const char *ref, struct layer_image *out,
 		     struct dv_error *err);
+
+/* Send the image ref to an OCI registry as dest (NULL: under its own
+ * name; normalised as a pull's, so it names a registry host): each layer
+ * as export.c's tar, gzip-compressed; a config whose rootfs.diff_ids are
+ * those tars'; an OCI image manifest PUT under dest's tag. A blob the
+ * repository has is not sent again, one the image's own repository on the
+ * same registry has is mounted from there. One line per blob to log (may
+ * be NULL): "layer 1/2 sha256:<12 hex> pushed|mounted|exists", "config ...".
+ * *out_name: the normalised dest (caller frees); digest: the manifest's
+ * sha256. The store is not changed. errnum EACCES when the registry denies
+ * us, ENOENT when ref is not in the store. */
+int layer_image_push(const struct layer_store *st, const char *ref, const char *dest, FILE *log,
+		     char **out_name, char digest[65], struct dv_error *err);
 
 /* Find an image by reference or id: a short name matches a local image
  * (localhost/NAME) first, then docker.io/library/NAME. errnum ENOENT when
