@@ -147,6 +147,13 @@ int layer_reg_blob(struct layer_reg *r, const char *hex, unsigned long long max,
  * (and pull on `from`, a repository of the same registry that blobs may be
  * mounted from; NULL: none). */
 struct layer_reg *layer_reg_open_push(const char *name, const char *from, struct dv_error *err);
+/* Check basic (base64 "user:pass") against the registry at host: GET /v2/
+ * with them (as Basic auth, or to its token server). errnum EACCES when
+ * refused. A registry open to anyone accepts any. */
+int layer_reg_login(const char *host, const char *basic, struct dv_error *err);
+/* The docker client's config folder: $DOCKER_CONFIG, else ~/.docker;
+ * NULL when neither is set. Caller frees. */
+char *layer_docker_config_dir(void);
 /* GET /v2/, answering its auth challenge: is the registry there and does
  * it let us in? */
 int layer_reg_ping(struct layer_reg *r, struct dv_error *err);

@@ -88,6 +88,16 @@ int layer_image_pull(const struct layer_store *st, const char *ref, struct layer
 int layer_image_push(const struct layer_store *st, const char *ref, const char *dest, FILE *log,
 		     char **out_name, char digest[65], struct dv_error *err);
 
+/* login.c: check user and password with the registry at host
+ * ("host[:port]"), then keep them as docker does, auths.<host>.auth in
+ * $DOCKER_CONFIG/config.json, else ~/.docker/config.json (mode 0600, other
+ * keys kept), where pulls and pushes find them. errnum EACCES when the
+ * registry refuses them. logout removes the entry; *found says whether
+ * there was one. */
+int layer_host_check(const char *host, struct dv_error *err); /* "host[:port]", status 2 */
+int layer_login(const char *host, const char *user, const char *password, struct dv_error *err);
+int layer_logout(const char *host, bool *found, struct dv_error *err);
+
 /* Find an image by reference or id: a short name matches a local image
  * (localhost/NAME) first, then docker.io/library/NAME. errnum ENOENT when
  * absent, with a message saying how to get it. */
