@@ -162,7 +162,9 @@ int layer_reg_blob_exists(struct layer_reg *r, const char *hex, bool *out, struc
 /* Make blob sha256:hex (len bytes from fd, from offset 0, when fd >= 0;
  * else mem) be in the repository: nothing when it is there, a mount from
  * `from` when that works, else a monolithic upload (POST, then PUT with the
- * digest). *how: "exists", "mounted" or "pushed" (static strings). */
+ * digest). *how: "exists", "mounted" or "pushed" (static strings). With
+ * fd < 0 and mem NULL nothing is uploaded: *how is NULL when it would
+ * have to be. */
 int layer_reg_blob_push(struct layer_reg *r, const char *hex, int fd, const char *mem,
 			unsigned long long len, const char **how, struct dv_error *err);
 /* PUT the manifest body (NUL-terminated) of media_type as tag. */

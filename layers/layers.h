@@ -83,8 +83,9 @@ int layer_image_pull(const struct layer_store *st, const char *ref, struct layer
  * same registry has is mounted from there. One line per blob to log (may
  * be NULL): "layer 1/2 sha256:<12 hex> pushed|mounted|exists", "config ...".
  * *out_name: the normalised dest (caller frees); digest: the manifest's
- * sha256. The store is not changed. errnum EACCES when the registry denies
- * us, ENOENT when ref is not in the store. */
+ * sha256. Of the store only layer.json changes: it keeps each layer's
+ * push form (diff_id, digest, size), so a layer is exported once. errnum
+ * EACCES when the registry denies us, ENOENT when ref is not in the store. */
 int layer_image_push(const struct layer_store *st, const char *ref, const char *dest, FILE *log,
 		     char **out_name, char digest[65], struct dv_error *err);
 

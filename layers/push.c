@@ -8,8 +8,10 @@
  * Then each blob, config last, is made present in the repository
  * (registry.c: HEAD, else a cross-repository mount from the repository the
  * image came from on the same registry, else a monolithic upload), and the
- * OCI manifest is PUT under the tag. The store does not change; the
- * staging folder is removed whatever happens. */
+ * OCI manifest is PUT under the tag. The staging folder is removed
+ * whatever happens. The store changes only in what layer.json keeps of
+ * each layer's push form (diff_id, digest, size), so that pushing it again
+ * where the registry has it needs no export. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -27,10 +29,11 @@
 #define MT_LAYER_GZIP "application/vnd.oci.image.layer.v1.tar+gzip"
 
 struct push_blob {
-	char hex[65];  /* the compressed blob's digest */
-	char diff[65]; /* the uncompressed tar's: its diff_id */
+	char hex[65];    /* the compressed blob's digest */
+	char diff[65];   /* the uncompressed tar's: its diff_id */
 	unsigned long long size;
-	char *path; /* the .tar.gz in staging */
+	char *path;      /* the .tar.gz in staging, or NULL: already there */
+	const char *how; /* "exists" or "mounted" when path is NULL */
 };
 
 /* Copy in_fd into out_fd through libarchive's gzip filter (the "raw"
@@ -82,6 +85,62 @@ out:
 	if (a)
 		ar->archive_write_free(a);
 	return ret;
+}
+
+static const char *sha256_field(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+	const char *s;
+
+	if (!json_object_object_get_ex(o, key, &v) || !(s = json_object_get_string(v)) ||
+	    !dv_str_startswith(s, "sha256:") || !layer_is_id(s + 7))
+		return NULL;
+	return s + 7;
+}
+
+/* The push form of layer id as an earlier push made it, from layer.json's
+ * "push": {"diff_id","digest","size"}. A committed layer never changes,
+ * so neither do they. */
+static bool kept_blob(const struct layer_store *st, const char *id, struct push_blob *b)
+{
+	layer_autojson struct json_object *o = layer_meta_read(st, id);
+	struct json_object *p, *size;
+	const char *diff, *hex;
+
+	if (!o || !json_object_object_get_ex(o, "push", &p) ||
+	    !(diff = sha256_field(p, "diff_id")) || !(hex = sha256_field(p, "digest")) ||
+	    !json_object_object_get_ex(p, "size", &size) ||
+	    !json_object_is_type(size, json_type_int) || json_object_get_int64(size) <= 0)
+		return false;
+	snprintf(b->diff, sizeof(b->diff), "%s", diff);
+	snprintf(b->hex, sizeof(b->hex), "%s", hex);
+	b->size = (unsigned long long)json_object_get_int64(size);
+	return true;
+}
+
+/* Record b as layer id's push form. Best effort: without it the next push
+ * exports again. */
+static void keep_blob(const struct layer_store *st, const char *id, const struct push_blob *b)
+{
+	layer_autojson struct json_object *o = layer_meta_read(st, id);
+	struct json_object *p = json_object_new_object();
+	dv_autoclose int fd = -1;
+	const char *text;
+	char d[72];
+
+	snprintf(d, sizeof(d), "sha256:%s", b->diff);
+	json_object_object_add(p, "diff_id", json_object_new_string(d));
+	snprintf(d, sizeof(d), "sha256:%s", b->hex);
+	json_object_object_add(p, "digest", json_object_new_string(d));
+	json_object_object_add(p, "size", json_object_new_int64((int64_t)b->size));
+	if (!o || (fd = dv_open_dir_at(st->layers_fd, id, &(struct dv_error){0})) < 0) {
+		json_object_put(p);
+		return;
+	}
+	json_object_object_add(o, "push", p);
+	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+							 JSON_C_TO_STRING_NOSLASHESCAPE);
+	dv_write_file_atomic(fd, "layer.json", text, strlen(text), 0600, &(struct dv_error){0});
 }
 
 /* Layer id as staging/<i>.tar.gz: fills b's digests, size and path. */
@@ -175,12 +234,16 @@ static int send_all(struct layer_reg *reg, const struct push_blob *blobs, size_t
 	const char *how;
 
 	for (size_t i = 0; i < n; i++) {
-		dv_autoclose int fd = open(blobs[i].path, O_RDONLY | O_CLOEXEC);
+		dv_autoclose int fd = -1;
 
-		if (fd < 0)
+		how = blobs[i].how;
+		if (!blobs[i].path)
+			goto done;
+		if ((fd = open(blobs[i].path, O_RDONLY | O_CLOEXEC)) < 0)
 			return dv_err(err, errno, "cannot open '%s'", blobs[i].path);
 		if (layer_reg_blob_push(reg, blobs[i].hex, fd, NULL, blobs[i].size, &how, err) < 0)
 			return dv_err_prefix(err, "layer %zu/%zu", i + 1, n);
+	done:
 		if (log)
 			fprintf(log, "layer %zu/%zu sha256:%.12s %s\n", i + 1, n, blobs[i].hex,
 				how);
@@ -224,8 +287,18 @@ int layer_image_push(const struct layer_store *st, const char *ref, const char *
 		goto out;
 	blobs = dv_xcalloc(img.layers.n ? img.layers.n : 1, sizeof(*blobs));
 	for (size_t i = 0; i < img.layers.n; i++) {
-		if (prepare_layer(st, ar, staging, img.layers.v[i], i, &blobs[i], err) < 0)
+		const char *id = img.layers.v[i];
+
+		/* A layer pushed before, whose blob the repository has or can
+		 * mount, is not exported again. */
+		if (kept_blob(st, id, &blobs[i]) &&
+		    layer_reg_blob_push(reg, blobs[i].hex, -1, NULL, 0, &blobs[i].how, err) < 0)
 			goto out;
+		if (!blobs[i].how) {
+			if (prepare_layer(st, ar, staging, id, i, &blobs[i], err) < 0)
+				goto out;
+			keep_blob(st, id, &blobs[i]);
+		}
 		dv_strv_push(&diff_ids, blobs[i].diff);
 	}
 	if (!(config = layer_config_with_diff_ids(img.config, &diff_ids, err)))

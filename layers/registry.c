@@ -915,6 +915,10 @@ int layer_reg_blob_push(struct layer_reg *r, const char *hex, int fd, const char
 		*how = "mounted";
 		return 0;
 	}
+	if (fd < 0 && !mem) {
+		*how = NULL; /* the caller has no bytes at hand yet */
+		return 0;
+	}
 	if (finish_upload(r, location, no_auth, hex, &up, err) < 0)
 		return -1;
 	*how = "pushed";

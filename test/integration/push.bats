@@ -49,6 +49,15 @@ skopeo_() {
 	assert_output --regexp "^layer 1/1 sha256:[0-9a-f]{12} exists
 config sha256:[0-9a-f]{12} exists
 $DV_REGISTRY/team/bb:1 $digest$"
+	# ... without exporting the layer again: its push form is kept in layer.json
+	id=$(ls "$DV_STORE/layers")
+	grep -q '"push":{"diff_id":"sha256:[0-9a-f]\{64\}","digest":"sha256:' "$DV_STORE/layers/$id/layer.json"
+	mv "$DV_STORE/layers/$id/diff" "$DV_STORE/layers/$id/diff.away"
+	run "$DEVENV" push busybox "$DV_REGISTRY/team/bb:1"
+	mv "$DV_STORE/layers/$id/diff.away" "$DV_STORE/layers/$id/diff"
+	assert_success
+	assert_line --index 0 --regexp ' exists$'
+	assert_line --index 2 "$DV_REGISTRY/team/bb:1 $digest"
 	# another store pulls it and runs it
 	export DEVENV_HOME=$BATS_TEST_TMPDIR/other-store
 	run "$DEVENV" pull "$DV_REGISTRY/team/bb:1"
