@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -786,6 +787,134 @@ static int cmd_pull(struct dv_ctx *ctx, struct layer_store *st, int argc, char *
 	return 0;
 }
 
+static int cmd_push(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
+		    struct dv_error *err)
+{
+	const struct cmd *self = find_cmd("push");
+	dv_autofree char *name = NULL;
+	char digest[65];
+	bool helped;
+	int oi = parse_opts(ctx, self, argc, argv, NULL, &helped, err);
+
+	if (oi < 0)
+		return helped ? 0 : -1;
+	if (oi + 1 != argc && oi + 2 != argc)
+		return dv_err_usage(err, "usage: devenv push IMAGE [host[:port]/NAME[:TAG]]");
+	if (layer_image_push(st, argv[oi], oi + 1 < argc ? argv[oi + 1] : NULL,
+			     ctx->quiet ? NULL : stdout, &name, digest, err) < 0)
+		return -1;
+	printf("%s sha256:%s\n", name, digest);
+	return 0;
+}
+
+struct login_opts {
+	const char *user;
+	bool password_stdin;
+};
+
+static int login_opt(int c, const char *arg, void *data, struct dv_error *err)
+{
+	struct login_opts *o = data;
+
+	(void)err;
+	if (c == 'u')
+		o->user = arg;
+	else if (c == 'P')
+		o->password_stdin = true;
+	else
+		return -1;
+	return 0;
+}
+
+/* One line of standard input without its line end (caller frees), after
+ * a prompt on a terminal; a secret is read with echo off. */
+static char *read_line(const char *prompt, bool secret, struct dv_error *err)
+{
+	struct termios old, quiet;
+	bool tty = isatty(0), hidden = false;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+
+	if (tty) {
+		fputs(prompt, stderr);
+		fflush(stderr);
+	}
+	if (tty && secret && tcgetattr(0, &old) == 0) {
+		quiet = old;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		hidden = tcsetattr(0, TCSAFLUSH, &quiet) == 0;
+	}
+	n = getline(&line, &cap, stdin);
+	if (hidden) {
+		tcsetattr(0, TCSAFLUSH, &old);
+		fputc('\n', stderr);
+	}
+	if (n < 0) {
+		free(line);
+		dv_err_plain(err, EINVAL, "nothing on standard input for the %s",
+			     secret ? "password" : "user name");
+		return NULL;
+	}
+	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		line[--n] = 0;
+	return line;
+}
+
+static int cmd_login(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
+		     struct dv_error *err)
+{
+	static const struct option longs[] = { { "username", required_argument, NULL, 'u' },
+					       { "password-stdin", no_argument, NULL, 'P' }, { 0 } };
+	const struct cmd *self = find_cmd("login");
+	struct login_opts lo = { 0 };
+	struct opt_spec os = { "u:", longs, login_opt, &lo };
+	dv_autofree char *user = NULL, *password = NULL;
+	bool helped;
+	int oi = parse_opts(ctx, self, argc, argv, &os, &helped, err), ret;
+
+	(void)st;
+	if (oi < 0)
+		return helped ? 0 : -1;
+	if (oi + 1 != argc)
+		return dv_err_usage(err, "usage: devenv login [-u USER] [--password-stdin] HOST[:PORT]");
+	if (layer_host_check(argv[oi], err) < 0)
+		return -1;
+	if (!lo.user && !isatty(0))
+		return dv_err_usage(err, "say who logs in: 'devenv login -u USER --password-stdin %s'",
+				    argv[oi]);
+	if (!lo.password_stdin && !isatty(0))
+		return dv_err_usage(err, "standard input is not a terminal: give the password on it "
+					 "with --password-stdin");
+	user = lo.user ? dv_xstrdup(lo.user) : read_line("Username: ", false, err);
+	if (!user || !(password = read_line("Password: ", true, err)))
+		return -1;
+	ret = layer_login(argv[oi], user, password, err);
+	explicit_bzero(password, strlen(password));
+	if (ret == 0 && !ctx->quiet)
+		printf("logged in to %s\n", argv[oi]);
+	return ret;
+}
+
+static int cmd_logout(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
+		      struct dv_error *err)
+{
+	const struct cmd *self = find_cmd("logout");
+	bool helped, found = false;
+	int oi = parse_opts(ctx, self, argc, argv, NULL, &helped, err);
+
+	(void)st;
+	if (oi < 0)
+		return helped ? 0 : -1;
+	if (oi + 1 != argc)
+		return dv_err_usage(err, "usage: devenv logout HOST[:PORT]");
+	if (layer_logout(argv[oi], &found, err) < 0)
+		return -1;
+	if (!ctx->quiet)
+		printf(found ? "logged out of %s\n" : "not logged in to %s\n", argv[oi]);
+	return 0;
+}
+
 static int cmd_image(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
 		     struct dv_error *err)
 {
@@ -990,6 +1119,9 @@ static const struct cmd commands[] = {
 	{ "images", cmd_images, CMD_STORE, "[--json]", "list images in the store" },
 	{ "rmi", cmd_rmi, CMD_STORE, "IMAGE", "remove an image no env uses" },
 	{ "pull", cmd_pull, CMD_STORE | CMD_LOCKS_STORE, "[host[:port]/]NAME[:TAG|@sha256:DIGEST]", "fetch an image from an OCI registry" },
+	{ "push", cmd_push, CMD_STORE | CMD_LOCKS_STORE, "IMAGE [host[:port]/NAME[:TAG]]", "send an image to an OCI registry (layers gzip-compressed)" },
+	{ "login", cmd_login, 0, "[-u|--username USER] [--password-stdin] HOST[:PORT]", "check and keep credentials for a registry (docker's config.json)" },
+	{ "logout", cmd_logout, 0, "HOST[:PORT]", "forget the credentials kept for a registry" },
 	{ "tag", cmd_tag, CMD_STORE, "IMAGE NAME[:TAG]", "give an image another name" },
 	{ "commit", cmd_commit, CMD_STORE | CMD_LOCKS_STORE, "[-e NAME|ID] IMAGE[:TAG]", "the env's files as a new image (its layers plus what changed)" },
 	{ "image", cmd_image, CMD_STORE | CMD_LOCKS_STORE, "import FILE NAME[:TAG] | save IMAGE FILE | load FILE [NAME[:TAG]] | inspect IMAGE... | bootstrap debian:SUITE", "import a rootfs tarball, save or load an OCI archive, inspect images, or build a Debian image" },

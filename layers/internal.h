@@ -74,6 +74,9 @@
 	X(archive_write_close) \
 	X(archive_write_set_format_pax_restricted) \
 	X(archive_write_set_bytes_in_last_block) \
+	X(archive_write_set_format_raw) \
+	X(archive_write_add_filter_gzip) \
+	X(archive_write_set_filter_option) \
 	X(archive_entry_new) \
 	X(archive_entry_free) \
 	X(archive_entry_clear) \
@@ -140,6 +143,34 @@ int layer_reg_manifest(struct layer_reg *r, const char *reference, char **body, 
 int layer_reg_blob(struct layer_reg *r, const char *hex, unsigned long long max, int fd,
 		   char **body, size_t *len, struct dv_error *err);
 
+/* For a push: as layer_reg_open(), asking for tokens of scope pull,push
+ * (and pull on `from`, a repository of the same registry that blobs may be
+ * mounted from; NULL: none). */
+struct layer_reg *layer_reg_open_push(const char *name, const char *from, struct dv_error *err);
+/* Check basic (base64 "user:pass") against the registry at host: GET /v2/
+ * with them (as Basic auth, or to its token server). errnum EACCES when
+ * refused. A registry open to anyone accepts any. */
+int layer_reg_login(const char *host, const char *basic, struct dv_error *err);
+/* The docker client's config folder: $DOCKER_CONFIG, else ~/.docker;
+ * NULL when neither is set. Caller frees. */
+char *layer_docker_config_dir(void);
+/* GET /v2/, answering its auth challenge: is the registry there and does
+ * it let us in? */
+int layer_reg_ping(struct layer_reg *r, struct dv_error *err);
+/* HEAD blob sha256:hex: *out says whether the repository has it. */
+int layer_reg_blob_exists(struct layer_reg *r, const char *hex, bool *out, struct dv_error *err);
+/* Make blob sha256:hex (len bytes from fd, from offset 0, when fd >= 0;
+ * else mem) be in the repository: nothing when it is there, a mount from
+ * `from` when that works, else a monolithic upload (POST, then PUT with the
+ * digest). *how: "exists", "mounted" or "pushed" (static strings). With
+ * fd < 0 and mem NULL nothing is uploaded: *how is NULL when it would
+ * have to be. */
+int layer_reg_blob_push(struct layer_reg *r, const char *hex, int fd, const char *mem,
+			unsigned long long len, const char **how, struct dv_error *err);
+/* PUT the manifest body (NUL-terminated) of media_type as tag. */
+int layer_reg_manifest_put(struct layer_reg *r, const char *tag, const char *body,
+			   const char *media_type, struct dv_error *err);
+
 /* Extract the tar stream in fd (any supported compression) into the folder
  * rootfd, safely (see extract.c). Fills hex with the sha256 of the whole
  * uncompressed stream. `what` names the file in read errors. */
@@ -190,6 +221,19 @@ int layer_record_write(const struct layer_store *st, const struct layer_image *i
 int layer_rm_tree(int dirfd, const char *name, struct dv_error *err);
 /* Open blobs/sha256 of the store. */
 int layer_blobs_dir(const struct layer_store *st, struct dv_error *err);
+
+/* oci.c's pieces of OCI documents, shared with push.c. */
+#define LAYER_MT_MANIFEST "application/vnd.oci.image.manifest.v1+json"
+#define LAYER_MT_CONFIG "application/vnd.oci.image.config.v1+json"
+/* The config text with rootfs.diff_ids replaced (hex ids, no prefix);
+ * caller frees. NULL with errnum EINVAL when config is not an object. */
+char *layer_config_with_diff_ids(const char *config, const struct dv_strv *diff_ids,
+				 struct dv_error *err);
+/* {"mediaType":M,"digest":"sha256:H","size":N}; caller puts it. */
+struct json_object *layer_oci_descriptor(const char *media_type, const char *hex,
+					 unsigned long long size);
+/* o as compact JSON text (caller frees); puts o. */
+char *layer_json_text(struct json_object *o);
 
 #define layer_autojson __attribute__((cleanup(layer_json_putp)))
 static inline void layer_json_putp(struct json_object **o)

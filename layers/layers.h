@@ -20,6 +20,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "util/error.h"
 #include "util/str.h"
@@ -73,6 +74,30 @@ bool layer_ref_digest(const char *name, char hex[65]);
  * Progress goes to stderr when it is a terminal. */
 int layer_image_pull(const struct layer_store *st, const char *ref, struct layer_image *out,
 		     struct dv_error *err);
+
+/* Send the image ref to an OCI registry as dest (NULL: under its own
+ * name; normalised as a pull's, so it names a registry host): each layer
+ * as export.c's tar, gzip-compressed; a config whose rootfs.diff_ids are
+ * those tars'; an OCI image manifest PUT under dest's tag. A blob the
+ * repository has is not sent again, one the image's own repository on the
+ * same registry has is mounted from there. One line per blob to log (may
+ * be NULL): "layer 1/2 sha256:<12 hex> pushed|mounted|exists", "config ...".
+ * *out_name: the normalised dest (caller frees); digest: the manifest's
+ * sha256. Of the store only layer.json changes: it keeps each layer's
+ * push form (diff_id, digest, size), so a layer is exported once. errnum
+ * EACCES when the registry denies us, ENOENT when ref is not in the store. */
+int layer_image_push(const struct layer_store *st, const char *ref, const char *dest, FILE *log,
+		     char **out_name, char digest[65], struct dv_error *err);
+
+/* login.c: check user and password with the registry at host
+ * ("host[:port]"), then keep them as docker does, auths.<host>.auth in
+ * $DOCKER_CONFIG/config.json, else ~/.docker/config.json (mode 0600, other
+ * keys kept), where pulls and pushes find them. errnum EACCES when the
+ * registry refuses them. logout removes the entry; *found says whether
+ * there was one. */
+int layer_host_check(const char *host, struct dv_error *err); /* "host[:port]", status 2 */
+int layer_login(const char *host, const char *user, const char *password, struct dv_error *err);
+int layer_logout(const char *host, bool *found, struct dv_error *err);
 
 /* Find an image by reference or id: a short name matches a local image
  * (localhost/NAME) first, then docker.io/library/NAME. errnum ENOENT when

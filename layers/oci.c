@@ -31,13 +31,12 @@
 #include "util/str.h"
 #include "util/banned.h"
 
-#define MT_MANIFEST "application/vnd.oci.image.manifest.v1+json"
-#define MT_CONFIG "application/vnd.oci.image.config.v1+json"
+#define MT_MANIFEST LAYER_MT_MANIFEST
+#define MT_CONFIG LAYER_MT_CONFIG
 #define MT_LAYER "application/vnd.oci.image.layer.v1.tar"
 
-/* The config text with rootfs.diff_ids replaced (hex ids, no prefix). */
-static char *config_with_diff_ids(const char *config, const struct dv_strv *diff_ids,
-				  struct dv_error *err)
+char *layer_config_with_diff_ids(const char *config, const struct dv_strv *diff_ids,
+				 struct dv_error *err)
 {
 	layer_autojson struct json_object *o = json_tokener_parse(config ? config : "{}");
 	struct json_object *rootfs = json_object_new_object(), *ids = json_object_new_array();
@@ -108,7 +107,7 @@ int layer_image_compose(const struct layer_store *st, const char *name, const ch
 	if (layer_ref_normalize(name, true, &norm, err) < 0)
 		return -1;
 	if (diff_ids_of(st, layers, &diff_ids, err) < 0 ||
-	    !(config = config_with_diff_ids(base_config, &diff_ids, err)) ||
+	    !(config = layer_config_with_diff_ids(base_config, &diff_ids, err)) ||
 	    store_config(st, config, hex, err) < 0)
 		goto out;
 	img.name = dv_steal_ptr(&norm);
@@ -239,9 +238,8 @@ out:
 	return ret;
 }
 
-/* {"mediaType":M,"digest":"sha256:H","size":N} */
-static struct json_object *descriptor(const char *media_type, const char *hex,
-				      unsigned long long size)
+struct json_object *layer_oci_descriptor(const char *media_type, const char *hex,
+					 unsigned long long size)
 {
 	struct json_object *d = json_object_new_object();
 	char digest[72];
@@ -253,7 +251,7 @@ static struct json_object *descriptor(const char *media_type, const char *hex,
 	return d;
 }
 
-static char *json_text(struct json_object *o)
+char *layer_json_text(struct json_object *o)
 {
 	char *s = dv_xstrdup(
 		json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
@@ -296,7 +294,7 @@ int layer_image_save(const struct layer_store *st, const char *ref, const char *
 			goto out;
 		dv_strv_push(&diff_ids, blobs[n].hex);
 	}
-	if (!(config = config_with_diff_ids(img.config, &diff_ids, err)))
+	if (!(config = layer_config_with_diff_ids(img.config, &diff_ids, err)))
 		goto out;
 	blobs[n].text = config;
 	blobs[n].size = strlen(config);
@@ -304,19 +302,21 @@ int layer_image_save(const struct layer_store *st, const char *ref, const char *
 	m = json_object_new_object();
 	json_object_object_add(m, "schemaVersion", json_object_new_int(2));
 	json_object_object_add(m, "mediaType", json_object_new_string(MT_MANIFEST));
-	json_object_object_add(m, "config", descriptor(MT_CONFIG, blobs[n].hex, blobs[n].size));
+	json_object_object_add(m, "config",
+			       layer_oci_descriptor(MT_CONFIG, blobs[n].hex, blobs[n].size));
 	layers = json_object_new_array();
 	for (size_t i = 0; i < n; i++)
-		json_object_array_add(layers, descriptor(MT_LAYER, blobs[i].hex, blobs[i].size));
+		json_object_array_add(layers,
+				      layer_oci_descriptor(MT_LAYER, blobs[i].hex, blobs[i].size));
 	json_object_object_add(m, "layers", layers);
-	manifest = json_text(m);
+	manifest = layer_json_text(m);
 	n++;
 	blobs[n].text = manifest;
 	blobs[n].size = strlen(manifest);
 	dv_sha256_hex(manifest, strlen(manifest), blobs[n].hex);
 	if (layer_name_split(img.name, &repo, &tag, err) < 0)
 		goto out;
-	desc = descriptor(MT_MANIFEST, blobs[n].hex, blobs[n].size);
+	desc = layer_oci_descriptor(MT_MANIFEST, blobs[n].hex, blobs[n].size);
 	ann = json_object_new_object();
 	/* The tag, as the layout spec says; the whole name for podman and
 	 * containerd, which read it from here. */
@@ -328,7 +328,7 @@ int layer_image_save(const struct layer_store *st, const char *ref, const char *
 	idx = json_object_new_object();
 	json_object_object_add(idx, "schemaVersion", json_object_new_int(2));
 	json_object_object_add(idx, "manifests", mans);
-	index = json_text(idx);
+	index = layer_json_text(idx);
 	n++;
 	/* Next to the file, renamed over it when complete. */
 	tmp = dv_xasprintf("%s.devenv-tmp", file);

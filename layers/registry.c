@@ -1,5 +1,6 @@
 /* layers/registry.c - an OCI distribution client: manifests and blobs of one
- * repository, over libcurl.
+ * repository, over libcurl; GETs for pulls, and HEAD, POST and PUT for
+ * pushes (monolithic blob uploads, cross-repository mounts, manifests).
  *
  * Auth as docker does it: ask anonymously; on 401 with a Bearer challenge,
  * get a token from its realm (with the user's ~/.docker/config.json
@@ -8,7 +9,10 @@
  * those listed in DEVENV_INSECURE_REGISTRIES, so a name in an Envfile cannot
  * downgrade a pull to clear text. Transient failures (5xx, 429, a reset
  * connection) are retried with backoff. Every blob is hashed while it
- * streams and refused when it is not what its digest says. */
+ * streams and refused when it is not what its digest says. A push asks for
+ * a token of scope pull,push (and pull on the repository it mounts from);
+ * our credentials go to an upload location only on the registry's own
+ * scheme and host. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -36,12 +40,31 @@ static const char reg_accept[] =
 
 struct layer_reg {
 	const struct layer_curl *c;
-	char *name;  /* the normalised reference, for messages */
-	char *host;  /* asked: as in the name ("127.0.0.1:5000"), or Docker Hub's mirror */
-	char *base;  /* "https://registry-1.docker.io/v2/library/busybox" */
-	char *basic; /* base64 "user:pass" from the docker config, or NULL */
-	char *auth;  /* "Authorization: ..." once we have one, or NULL */
-	bool insecure;
+	char *name;   /* the normalised reference, for messages */
+	char *host;   /* asked: as in the name ("127.0.0.1:5000"), or Docker Hub's mirror */
+	char *base;   /* "https://registry-1.docker.io/v2/library/busybox" */
+	char *basic;  /* base64 "user:pass" from the docker config, or NULL */
+	char *origin; /* "https://registry-1.docker.io", where relative URLs start */
+	char *path;   /* the repository: "library/busybox" */
+	char *auth;   /* "Authorization: ..." once we have one, or NULL */
+	char *from;   /* push: the repository blobs may be mounted from, or NULL */
+	bool insecure, push;
+};
+
+/* What a request sends: from fd (read from offset 0) or from mem. */
+struct upload {
+	int fd;
+	const char *mem;
+	unsigned long long len, off;
+};
+
+struct reg_req {
+	const char *method; /* "GET", "HEAD", "POST", "PUT" */
+	const char *url;
+	const char *accept;
+	const char *ctype; /* Content-Type of what is sent, or NULL */
+	struct upload *up; /* PUT's body; NULL: none */
+	bool no_auth;      /* an upload location on another host */
 };
 
 /* Where one response goes: the body of a 2xx into fd or memory, counted,
@@ -55,7 +78,7 @@ struct sink {
 	struct dv_sha256 sha;
 	bool too_big;
 	struct dv_error werr;
-	char *content_type, *challenge;
+	char *content_type, *challenge, *location;
 };
 
 static void sink_reset(struct sink *s)
@@ -66,7 +89,8 @@ static void sink_reset(struct sink *s)
 	s->errbody.len = 0;
 	free(s->content_type);
 	free(s->challenge);
-	s->content_type = s->challenge = NULL;
+	free(s->location);
+	s->content_type = s->challenge = s->location = NULL;
 	dv_sha256_init(&s->sha);
 	if (s->fd >= 0) {
 		if (ftruncate(s->fd, 0) < 0 || lseek(s->fd, 0, SEEK_SET) < 0)
@@ -80,7 +104,8 @@ static void sink_release(struct sink *s)
 	dv_buf_release(&s->errbody);
 	free(s->content_type);
 	free(s->challenge);
-	s->content_type = s->challenge = NULL;
+	free(s->location);
+	s->content_type = s->challenge = s->location = NULL;
 }
 
 static size_t on_body(char *p, size_t size, size_t nmemb, void *data)
@@ -138,7 +163,11 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *data)
 	if (n >= 5 && !strncmp(p, "HTTP/", 5)) {
 		free(s->content_type);
 		free(s->challenge);
-		s->content_type = s->challenge = NULL;
+		free(s->location);
+		s->content_type = s->challenge = s->location = NULL;
+	} else if ((v = header_value(p, n, "location"))) {
+		free(s->location);
+		s->location = v;
 	} else if ((v = header_value(p, n, "content-type"))) {
 		v[strcspn(v, "; ")] = 0;
 		free(s->content_type);
@@ -186,21 +215,29 @@ static bool listed_insecure(const char *host)
 
 /* The "auth" (base64 user:pass) of host in the docker client's config:
  * $DOCKER_CONFIG/config.json, else ~/.docker/config.json. */
+char *layer_docker_config_dir(void)
+{
+	const char *dir = getenv("DOCKER_CONFIG"), *home = getenv("HOME");
+
+	if (dir && *dir)
+		return dv_xstrdup(dir);
+	if (home && *home)
+		return dv_xasprintf("%s/.docker", home);
+	return NULL;
+}
+
 static char *docker_auth(const char *host)
 {
-	const char *dir = getenv("DOCKER_CONFIG"), *home = getenv("HOME"), *a;
-	dv_autofree char *path = NULL, *text = NULL;
+	dv_autofree char *dir = layer_docker_config_dir(), *path = NULL, *text = NULL;
 	layer_autojson struct json_object *o = NULL;
 	struct json_object *auths, *entry, *auth;
+	const char *a;
 	size_t len, i, k;
 	char keys[3][300];
 
-	if (dir && *dir)
-		path = dv_xasprintf("%s/config.json", dir);
-	else if (home && *home)
-		path = dv_xasprintf("%s/.docker/config.json", home);
-	else
+	if (!dir)
 		return NULL;
+	path = dv_xasprintf("%s/config.json", dir);
 	if (dv_read_file_at(AT_FDCWD, path, &text, &len, &(struct dv_error){0}) < 0 ||
 	    !(o = json_tokener_parse(text)) || !json_object_object_get_ex(o, "auths", &auths))
 		return NULL;
@@ -223,7 +260,9 @@ static char *docker_auth(const char *host)
 	return NULL;
 }
 
-struct layer_reg *layer_reg_open(const char *name, struct dv_error *err)
+/* use_mirror: pulls of docker.io images go to DEVENV_REGISTRY_MIRROR when
+ * set; pushes never do. */
+static struct layer_reg *reg_open(const char *name, bool use_mirror, struct dv_error *err)
 {
 	const struct layer_curl *c = layer_curl_load(err);
 	const char *slash = strchr(name, '/'), *end;
@@ -247,10 +286,11 @@ struct layer_reg *layer_reg_open(const char *name, struct dv_error *err)
 	r->c = c;
 	r->name = dv_xstrdup(name);
 	r->insecure = is_loopback(host) || listed_insecure(host);
-	r->base = dv_xasprintf("%s://%s/v2/%s", r->insecure ? "http" : "https",
-			       strcmp(host, "docker.io") ? host : "registry-1.docker.io", path);
+	r->origin = dv_xasprintf("%s://%s", r->insecure ? "http" : "https",
+				 strcmp(host, "docker.io") ? host : "registry-1.docker.io");
+	r->base = dv_xasprintf("%s/v2/%s", r->origin, path);
 	r->basic = docker_auth(host);
-	if (!strcmp(host, "docker.io") && getenv("DEVENV_REGISTRY_MIRROR") &&
+	if (use_mirror && !strcmp(host, "docker.io") && getenv("DEVENV_REGISTRY_MIRROR") &&
 	    *getenv("DEVENV_REGISTRY_MIRROR")) {
 		/* Docker Hub's images come from the mirror, as with dockerd's
 		 * registry-mirrors: "host[:port]" or an http(s) URL, with that
@@ -262,12 +302,31 @@ struct layer_reg *layer_reg_open(const char *name, struct dv_error *err)
 		free(host);
 		host = dv_xstrndup(m, strcspn(m, "/"));
 		r->insecure = plain || is_loopback(host) || listed_insecure(host);
+		free(r->origin);
+		r->origin = dv_xasprintf("%s://%s", r->insecure ? "http" : "https", host);
 		free(r->base);
-		r->base = dv_xasprintf("%s://%s/v2/%s", r->insecure ? "http" : "https", host, path);
+		r->base = dv_xasprintf("%s/v2/%s", r->origin, path);
 		free(r->basic);
 		r->basic = docker_auth(host);
 	}
 	r->host = dv_steal_ptr(&host);
+	r->path = dv_steal_ptr(&path);
+	return r;
+}
+
+struct layer_reg *layer_reg_open(const char *name, struct dv_error *err)
+{
+	return reg_open(name, true, err);
+}
+
+struct layer_reg *layer_reg_open_push(const char *name, const char *from, struct dv_error *err)
+{
+	struct layer_reg *r = reg_open(name, false, err);
+
+	if (r) {
+		r->push = true;
+		r->from = from ? dv_xstrdup(from) : NULL;
+	}
 	return r;
 }
 
@@ -278,19 +337,73 @@ void layer_reg_free(struct layer_reg *r)
 	free(r->name);
 	free(r->host);
 	free(r->base);
+	free(r->origin);
+	free(r->path);
 	free(r->basic);
 	free(r->auth);
+	free(r->from);
 	free(r);
 }
 
-/* One GET; 0 with *status set whatever the HTTP status, -1 when no
+static size_t on_read(char *p, size_t size, size_t nmemb, void *data)
+{
+	struct upload *u = data;
+	size_t n = size * nmemb;
+	ssize_t got;
+
+	if (n > u->len - u->off)
+		n = (size_t)(u->len - u->off);
+	if (!n)
+		return 0;
+	if (u->fd < 0) {
+		memcpy(p, u->mem + u->off, n);
+		u->off += n;
+		return n;
+	}
+	do
+		got = read(u->fd, p, n);
+	while (got < 0 && errno == EINTR);
+	if (got <= 0)
+		return CURL_READFUNC_ABORT; /* the file shrank under us */
+	u->off += (unsigned long long)got;
+	return (size_t)got;
+}
+
+/* Set up the method and the body of q on h. */
+static int req_method(const struct layer_curl *c, CURL *h, const struct reg_req *q,
+		      struct dv_error *err)
+{
+	if (!strcmp(q->method, "HEAD")) {
+		c->curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+	} else if (!strcmp(q->method, "POST")) {
+		c->curl_easy_setopt(h, CURLOPT_POST, 1L);
+		c->curl_easy_setopt(h, CURLOPT_POSTFIELDS, "");
+		c->curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, 0L);
+	} else if (!strcmp(q->method, "PUT")) {
+		q->up->off = 0;
+		if (q->up->fd >= 0 && lseek(q->up->fd, 0, SEEK_SET) < 0)
+			return dv_err(err, errno, "cannot rewind what is being uploaded");
+		c->curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+		c->curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
+		c->curl_easy_setopt(h, CURLOPT_READDATA, q->up);
+		c->curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)q->up->len);
+	} else {
+		/* GET. Blobs are often served by a redirect to a CDN; libcurl
+		 * does not send our Authorization header to another host. */
+		c->curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+		c->curl_easy_setopt(h, CURLOPT_MAXREDIRS, 5L);
+	}
+	return 0;
+}
+
+/* One request; 0 with *status set whatever the HTTP status, -1 when no
  * response came (*transient says whether trying again may help). */
-static int get_once(struct layer_reg *r, const char *url, const char *accept, bool with_auth,
-		    struct sink *s, long *status, bool *transient, struct dv_error *err)
+static int req_once(struct layer_reg *r, const struct reg_req *q, bool with_auth, struct sink *s,
+		    long *status, bool *transient, struct dv_error *err)
 {
 	const struct layer_curl *c = r->c;
 	struct curl_slist *hdr = NULL;
-	char cerr[CURL_ERROR_SIZE] = "";
+	char cerr[CURL_ERROR_SIZE] = "", ctype[256];
 	CURLcode rc;
 	CURL *h;
 
@@ -298,11 +411,23 @@ static int get_once(struct layer_reg *r, const char *url, const char *accept, bo
 	if (!(h = c->curl_easy_init()))
 		return dv_err(err, ENOMEM, "cannot start an HTTP request");
 	s->h = h;
-	if (accept)
-		hdr = c->curl_slist_append(hdr, accept);
-	if (with_auth && r->auth)
+	if (q->accept)
+		hdr = c->curl_slist_append(hdr, q->accept);
+	if (with_auth && r->auth && !q->no_auth)
 		hdr = c->curl_slist_append(hdr, r->auth);
-	c->curl_easy_setopt(h, CURLOPT_URL, url);
+	if (q->ctype) {
+		snprintf(ctype, sizeof(ctype), "Content-Type: %s", q->ctype);
+		hdr = c->curl_slist_append(hdr, ctype);
+	}
+	/* No "Expect: 100-continue" round trip before each upload. */
+	hdr = c->curl_slist_append(hdr, "Expect:");
+	if (req_method(c, h, q, err) < 0) {
+		c->curl_easy_cleanup(h);
+		c->curl_slist_free_all(hdr);
+		s->h = NULL;
+		return -1;
+	}
+	c->curl_easy_setopt(h, CURLOPT_URL, q->url);
 	c->curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
 	c->curl_easy_setopt(h, CURLOPT_USERAGENT, "devenv/0.1");
 	c->curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
@@ -311,10 +436,7 @@ static int get_once(struct layer_reg *r, const char *url, const char *accept, bo
 	c->curl_easy_setopt(h, CURLOPT_HEADERDATA, s);
 	c->curl_easy_setopt(h, CURLOPT_ERRORBUFFER, cerr);
 	c->curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	/* Blobs are often served by a redirect to a CDN; libcurl does not send
-	 * our Authorization header to another host. Never to file:// etc. */
-	c->curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
-	c->curl_easy_setopt(h, CURLOPT_MAXREDIRS, 5L);
+	/* Never file:// etc., and no downgrade to http unless allowed. */
 	c->curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
 	c->curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, r->insecure ? "http,https" : "https");
 	c->curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 30L);
@@ -332,7 +454,7 @@ static int get_once(struct layer_reg *r, const char *url, const char *accept, bo
 	}
 	if (s->too_big)
 		return dv_err_plain(err, EFBIG, "'%s' sent more than %llu bytes for '%s'", r->host,
-				    s->max, url);
+				    s->max, q->url);
 	if (rc != CURLE_OK) {
 		*transient = rc == CURLE_COULDNT_CONNECT || rc == CURLE_RECV_ERROR ||
 			     rc == CURLE_SEND_ERROR || rc == CURLE_PARTIAL_FILE ||
@@ -344,9 +466,9 @@ static int get_once(struct layer_reg *r, const char *url, const char *accept, bo
 	return 0;
 }
 
-/* GET with retries of what is transient (no response, 5xx, 429). */
-static int get_retry(struct layer_reg *r, const char *url, const char *accept, bool with_auth,
-		     struct sink *s, long *status, struct dv_error *err)
+/* A request with retries of what is transient (no response, 5xx, 429). */
+static int req_retry(struct layer_reg *r, const struct reg_req *q, bool with_auth, struct sink *s,
+		     long *status, struct dv_error *err)
 {
 	static const unsigned delay_ms[REG_ATTEMPTS - 1] = {250, 1000, 2000};
 	bool transient;
@@ -361,7 +483,7 @@ static int get_retry(struct layer_reg *r, const char *url, const char *accept, b
 			*err = s->werr;
 			return -1;
 		}
-		rc = get_once(r, url, accept, with_auth, s, status, &transient, &e);
+		rc = req_once(r, q, with_auth, s, status, &transient, &e);
 		if (rc == 0 && *status != 429 && *status < 500)
 			return 0;
 		if (rc < 0 && !transient) {
@@ -379,6 +501,14 @@ static int get_retry(struct layer_reg *r, const char *url, const char *accept, b
 					     .tv_nsec = (long)(delay_ms[i] % 1000) * 1000000L},
 			  NULL);
 	}
+}
+
+static int get_retry(struct layer_reg *r, const char *url, const char *accept, bool with_auth,
+		     struct sink *s, long *status, struct dv_error *err)
+{
+	struct reg_req q = {.method = "GET", .url = url, .accept = accept};
+
+	return req_retry(r, &q, with_auth, s, status, err);
 }
 
 /* The value of key="value" (or key=value) in a challenge; caller frees. */
@@ -449,7 +579,8 @@ static int fetch_token(struct layer_reg *r, const char *challenge, struct dv_err
 	dv_autofree char *realm = challenge_param(challenge, "realm");
 	dv_autofree char *service = challenge_param(challenge, "service");
 	dv_autofree char *scope = challenge_param(challenge, "scope");
-	dv_autofree char *eservice = NULL, *escope = NULL, *url = NULL, *path = NULL;
+	dv_autofree char *eservice = NULL, *escope = NULL, *url = NULL;
+	dv_autofree char *from = NULL, *efrom = NULL;
 	layer_autojson struct json_object *o = NULL;
 	struct json_object *tok;
 	struct sink s = {.c = r->c, .fd = -1, .max = 1u << 20};
@@ -464,20 +595,37 @@ static int fetch_token(struct layer_reg *r, const char *challenge, struct dv_err
 		return dv_err_plain(err, EACCES,
 				    "registry '%s' asks for a token from an unusable realm '%s'",
 				    r->host, realm ? realm : "");
-	if (!scope) {
-		const char *slash = strchr(r->name, '/');
-		size_t n = strcspn(slash + 1, "@");
-
-		path = dv_xstrndup(slash + 1, n);
-		if (strrchr(path, ':')) /* the tag */
-			*strrchr(path, ':') = 0;
-		scope = dv_xasprintf("repository:%s:pull", path);
+	if (r->push) {
+		/* Ours, whatever the challenge says: a push needs both. */
+		free(scope);
+		scope = dv_xasprintf("repository:%s:pull,push", r->path);
+		if (r->from)
+			from = dv_xasprintf("repository:%s:pull", r->from);
+	} else if (!scope && r->path[0]) {
+		scope = dv_xasprintf("repository:%s:pull", r->path);
 	}
-	if (url_escape(r->c, scope, &escope) < 0 ||
-	    (service && url_escape(r->c, service, &eservice) < 0))
+	/* No scope at all for a login: the token server checks who we are. */
+	if ((scope && url_escape(r->c, scope, &escope) < 0) ||
+	    (service && url_escape(r->c, service, &eservice) < 0) ||
+	    (from && url_escape(r->c, from, &efrom) < 0))
 		return dv_err(err, ENOMEM, "cannot build the token request");
-	url = dv_xasprintf("%s%sscope=%s%s%s", realm, strchr(realm, '?') ? "&" : "?", escope,
-			   eservice ? "&service=" : "", eservice ? eservice : "");
+	{
+		struct dv_buf u = {0};
+		char sep = strchr(realm, '?') ? '&' : '?';
+
+		dv_buf_adds(&u, realm);
+		if (escope) {
+			dv_buf_addf(&u, "%cscope=%s", sep, escope);
+			sep = '&';
+		}
+		if (efrom) {
+			dv_buf_addf(&u, "%cscope=%s", sep, efrom);
+			sep = '&';
+		}
+		if (eservice)
+			dv_buf_addf(&u, "%cservice=%s", sep, eservice);
+		url = dv_buf_steal(&u);
+	}
 	/* Credentials go to the token server only over https (or where the
 	 * user allowed clear text). */
 	free(r->auth);
@@ -514,20 +662,17 @@ out:
 	return ret;
 }
 
-/* GET base/<what>, answering one auth challenge; fails on anything but 2xx. */
-static int reg_get(struct layer_reg *r, const char *what, const char *accept, struct sink *s,
-		   const char *desc, struct dv_error *err)
+/* One request, answering one auth challenge; 0 whatever the HTTP status. */
+static int reg_do(struct layer_reg *r, const struct reg_req *q, struct sink *s, long *status,
+		  struct dv_error *err)
 {
-	dv_autofree char *url = dv_xasprintf("%s/%s", r->base, what);
-	char msg[256];
-	long status;
 	bool retried = false;
 
 	for (;;) {
-		if (get_retry(r, url, accept, true, s, &status, err) < 0)
+		if (req_retry(r, q, true, s, status, err) < 0)
 			return -1;
-		if (status != 401 || retried || !s->challenge)
-			break;
+		if (*status != 401 || retried || !s->challenge || q->no_auth)
+			return 0;
 		retried = true;
 		if (!strncasecmp(s->challenge, "Bearer ", 7)) {
 			dv_autofree char *ch = dv_xstrdup(s->challenge);
@@ -539,11 +684,17 @@ static int reg_get(struct layer_reg *r, const char *what, const char *accept, st
 			free(r->auth);
 			r->auth = dv_xasprintf("Authorization: Basic %s", r->basic);
 		} else {
-			break;
+			return 0;
 		}
 	}
-	if (status >= 200 && status < 300)
-		return 0;
+}
+
+/* The error for an HTTP status that is not what we wanted. */
+static int status_err(struct layer_reg *r, long status, const struct sink *s, const char *desc,
+		      struct dv_error *err)
+{
+	char msg[256];
+
 	error_message(&s->errbody, msg, sizeof(msg));
 	if (status == 404)
 		return dv_err_plain(err, ENOENT, "%s of '%s' not found in registry '%s'%s%s", desc,
@@ -553,6 +704,21 @@ static int reg_get(struct layer_reg *r, const char *what, const char *accept, st
 				    r->host, r->name, status, msg[0] ? ": " : "", msg);
 	return dv_err_plain(err, EIO, "registry '%s' answered HTTP %ld for the %s of '%s'%s%s",
 			    r->host, status, desc, r->name, msg[0] ? ": " : "", msg);
+}
+
+/* GET base/<what>; fails on anything but 2xx. */
+static int reg_get(struct layer_reg *r, const char *what, const char *accept, struct sink *s,
+		   const char *desc, struct dv_error *err)
+{
+	dv_autofree char *url = dv_xasprintf("%s/%s", r->base, what);
+	struct reg_req q = {.method = "GET", .url = url, .accept = accept};
+	long status;
+
+	if (reg_do(r, &q, s, &status, err) < 0)
+		return -1;
+	if (status >= 200 && status < 300)
+		return 0;
+	return status_err(r, status, s, desc, err);
 }
 
 int layer_reg_manifest(struct layer_reg *r, const char *reference, char **body, size_t *len,
@@ -602,6 +768,205 @@ int layer_reg_blob(struct layer_reg *r, const char *hex, unsigned long long max,
 		*len = (size_t)s.n;
 	}
 	ret = 0;
+out:
+	sink_release(&s);
+	return ret;
+}
+
+int layer_reg_login(const char *host, const char *basic, struct dv_error *err)
+{
+	dv_autofree char *name = dv_xasprintf("%s/x", host);
+	struct layer_reg *r = reg_open(name, false, err); /* the host itself, never a mirror */
+	int ret;
+
+	if (!r)
+		return -1;
+	/* The registry as a whole, with these credentials, not the saved ones. */
+	free(r->name);
+	r->name = dv_xstrdup(host);
+	r->path[0] = 0;
+	free(r->basic);
+	r->basic = dv_xstrdup(basic);
+	ret = layer_reg_ping(r, err);
+	/* A registry that lets anyone in says nothing about the password;
+	 * one that asked and took it has vouched for it. */
+	layer_reg_free(r);
+	return ret;
+}
+
+/* ---- push ---- */
+
+int layer_reg_ping(struct layer_reg *r, struct dv_error *err)
+{
+	dv_autofree char *url = dv_xasprintf("%s/v2/", r->origin);
+	struct sink s = {.c = r->c, .fd = -1, .max = REG_ERRBODY_MAX};
+	struct reg_req q = {.method = "GET", .url = url};
+	long status;
+	int ret = -1;
+
+	if (reg_do(r, &q, &s, &status, err) < 0)
+		goto out;
+	if (status >= 200 && status < 300)
+		ret = 0;
+	else
+		status_err(r, status, &s, "API root", err);
+out:
+	sink_release(&s);
+	return ret;
+}
+
+int layer_reg_blob_exists(struct layer_reg *r, const char *hex, bool *out, struct dv_error *err)
+{
+	dv_autofree char *url = NULL;
+	struct sink s = {.c = r->c, .fd = -1, .max = REG_ERRBODY_MAX};
+	struct reg_req q = {.method = "HEAD"};
+	long status;
+	int ret = -1;
+
+	if (!dv_str_is_hex(hex, 64))
+		return dv_err(err, EINVAL, "invalid blob digest 'sha256:%s'", hex);
+	url = dv_xasprintf("%s/blobs/sha256:%s", r->base, hex);
+	q.url = url;
+	if (reg_do(r, &q, &s, &status, err) < 0)
+		goto out;
+	if (status == 200 || status == 404) {
+		*out = status == 200;
+		ret = 0;
+	} else {
+		status_err(r, status, &s, "blob", err);
+	}
+out:
+	sink_release(&s);
+	return ret;
+}
+
+/* An upload session's Location as a URL: relative ones are the registry's;
+ * an absolute one elsewhere (a storage service) gets no credentials of
+ * ours (*no_auth). NULL for anything but http(s), or http where we may not. */
+static char *location_url(const struct layer_reg *r, const char *loc, bool *no_auth)
+{
+	size_t on = strlen(r->origin);
+
+	*no_auth = false;
+	if (loc[0] == '/')
+		return dv_xasprintf("%s%s", r->origin, loc);
+	if (!strncmp(loc, r->origin, on) && (loc[on] == '/' || loc[on] == '?'))
+		return dv_xstrdup(loc);
+	*no_auth = true;
+	if (dv_str_startswith(loc, "https://") || (r->insecure && dv_str_startswith(loc, "http://")))
+		return dv_xstrdup(loc);
+	return NULL;
+}
+
+/* POST blobs/uploads/ (a cross-repository mount when r->from is set): 201
+ * is a finished mount (*mounted); 202 starts a session at *location. */
+static int start_upload(struct layer_reg *r, const char *hex, bool *mounted, char **location,
+			bool *no_auth, struct dv_error *err)
+{
+	dv_autofree char *url = NULL, *efrom = NULL;
+	struct sink s = {.c = r->c, .fd = -1, .max = REG_ERRBODY_MAX};
+	struct reg_req q = {.method = "POST"};
+	long status;
+	int ret = -1;
+
+	if (r->from && url_escape(r->c, r->from, &efrom) < 0)
+		return dv_err(err, ENOMEM, "cannot build the upload request");
+	if (efrom)
+		url = dv_xasprintf("%s/blobs/uploads/?mount=sha256:%s&from=%s", r->base, hex, efrom);
+	else
+		url = dv_xasprintf("%s/blobs/uploads/", r->base);
+	q.url = url;
+	*mounted = false;
+	if (reg_do(r, &q, &s, &status, err) < 0)
+		goto out;
+	if (status == 201 && efrom) {
+		*mounted = true;
+		ret = 0;
+	} else if (status == 202 && s.location && s.location[0]) {
+		if (!(*location = location_url(r, s.location, no_auth)))
+			dv_err_plain(err, EPROTO, "registry '%s' gave an unusable upload location '%s'",
+				     r->host, s.location);
+		else
+			ret = 0;
+	} else if (status == 202) {
+		dv_err_plain(err, EPROTO, "registry '%s' started an upload without a location",
+			     r->host);
+	} else {
+		status_err(r, status, &s, "upload", err);
+	}
+out:
+	sink_release(&s);
+	return ret;
+}
+
+/* PUT the whole blob to an upload session (a monolithic upload). */
+static int finish_upload(struct layer_reg *r, const char *location, bool no_auth, const char *hex,
+			 struct upload *up, struct dv_error *err)
+{
+	dv_autofree char *url = dv_xasprintf("%s%sdigest=sha256%%3A%s", location,
+					     strchr(location, '?') ? "&" : "?", hex);
+	struct sink s = {.c = r->c, .fd = -1, .max = REG_ERRBODY_MAX};
+	struct reg_req q = {.method = "PUT", .url = url, .ctype = "application/octet-stream",
+			    .up = up, .no_auth = no_auth};
+	long status;
+	int ret = -1;
+
+	if (reg_do(r, &q, &s, &status, err) < 0)
+		goto out;
+	if (status == 201 || status == 204)
+		ret = 0;
+	else
+		status_err(r, status, &s, "upload of blob", err);
+out:
+	sink_release(&s);
+	return ret;
+}
+
+int layer_reg_blob_push(struct layer_reg *r, const char *hex, int fd, const char *mem,
+			unsigned long long len, const char **how, struct dv_error *err)
+{
+	struct upload up = {.fd = fd, .mem = mem, .len = len};
+	dv_autofree char *location = NULL;
+	bool exists, mounted, no_auth;
+
+	if (layer_reg_blob_exists(r, hex, &exists, err) < 0)
+		return -1;
+	if (exists) {
+		*how = "exists";
+		return 0;
+	}
+	if (start_upload(r, hex, &mounted, &location, &no_auth, err) < 0)
+		return -1;
+	if (mounted) {
+		*how = "mounted";
+		return 0;
+	}
+	if (fd < 0 && !mem) {
+		*how = NULL; /* the caller has no bytes at hand yet */
+		return 0;
+	}
+	if (finish_upload(r, location, no_auth, hex, &up, err) < 0)
+		return -1;
+	*how = "pushed";
+	return 0;
+}
+
+int layer_reg_manifest_put(struct layer_reg *r, const char *tag, const char *body,
+			   const char *media_type, struct dv_error *err)
+{
+	dv_autofree char *url = dv_xasprintf("%s/manifests/%s", r->base, tag);
+	struct upload up = {.fd = -1, .mem = body, .len = strlen(body)};
+	struct sink s = {.c = r->c, .fd = -1, .max = REG_ERRBODY_MAX};
+	struct reg_req q = {.method = "PUT", .url = url, .ctype = media_type, .up = &up};
+	long status;
+	int ret = -1;
+
+	if (reg_do(r, &q, &s, &status, err) < 0)
+		goto out;
+	if (status == 201 || status == 200)
+		ret = 0;
+	else
+		status_err(r, status, &s, "manifest upload", err);
 out:
 	sink_release(&s);
 	return ret;

@@ -1,0 +1,322 @@
+/* layers/push.c - an image of the store goes to an OCI registry.
+ *
+ * Order: each layer is exported (export.c's deterministic tar, whose sha256
+ * is its diff_id) into a staging folder under tmp/ and gzip-compressed next
+ * to it, without a timestamp, so the same layer always gives the same blob
+ * and pushing again finds every blob already there. The config is the
+ * image's with rootfs.diff_ids for those tars (as image save writes it).
+ * Then each blob, config last, is made present in the repository
+ * (registry.c: HEAD, else a cross-repository mount from the repository the
+ * image came from on the same registry, else a monolithic upload), and the
+ * OCI manifest is PUT under the tag. The staging folder is removed
+ * whatever happens. The store changes only in what layer.json keeps of
+ * each layer's push form (diff_id, digest, size), so that pushing it again
+ * where the registry has it needs no export. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+#include "util/hash.h"
+#include "util/banned.h"
+
+#define MT_LAYER_GZIP "application/vnd.oci.image.layer.v1.tar+gzip"
+
+struct push_blob {
+	char hex[65];    /* the compressed blob's digest */
+	char diff[65];   /* the uncompressed tar's: its diff_id */
+	unsigned long long size;
+	char *path;      /* the .tar.gz in staging, or NULL: already there */
+	const char *how; /* "exists" or "mounted" when path is NULL */
+};
+
+/* Copy in_fd into out_fd through libarchive's gzip filter (the "raw"
+ * format: no archive around it). No timestamp in the gzip header, no
+ * padding: the same input always gives the same bytes. */
+static int gzip_fd(const struct layer_ar *ar, int in_fd, int out_fd, unsigned long long size,
+		   struct dv_error *err)
+{
+	struct archive *a = ar->archive_write_new();
+	struct archive_entry *e = ar->archive_entry_new();
+	char buf[65536];
+	ssize_t n;
+	int ret = -1;
+
+	if (!a || !e) {
+		dv_err(err, ENOMEM, "libarchive");
+		goto out;
+	}
+	ar->archive_entry_set_pathname(e, "layer.tar");
+	ar->archive_entry_set_filetype(e, AE_IFREG);
+	ar->archive_entry_set_size(e, (la_int64_t)size);
+	if (ar->archive_write_set_format_raw(a) != ARCHIVE_OK ||
+	    ar->archive_write_add_filter_gzip(a) != ARCHIVE_OK ||
+	    ar->archive_write_set_filter_option(a, "gzip", "timestamp", NULL) != ARCHIVE_OK ||
+	    ar->archive_write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK ||
+	    ar->archive_write_open_fd(a, out_fd) != ARCHIVE_OK ||
+	    ar->archive_write_header(a, e) != ARCHIVE_OK) {
+		dv_err(err, 0, "cannot start compressing a layer: %s", ar->archive_error_string(a));
+		goto out;
+	}
+	while ((n = read(in_fd, buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR))
+		if (n > 0 && ar->archive_write_data(a, buf, (size_t)n) != n) {
+			dv_err(err, 0, "cannot compress a layer: %s", ar->archive_error_string(a));
+			goto out;
+		}
+	if (n < 0) {
+		dv_err(err, errno, "cannot read a layer tar");
+		goto out;
+	}
+	if (ar->archive_write_close(a) != ARCHIVE_OK) {
+		dv_err(err, 0, "cannot finish compressing a layer: %s",
+		       ar->archive_error_string(a));
+		goto out;
+	}
+	ret = 0;
+out:
+	if (e)
+		ar->archive_entry_free(e);
+	if (a)
+		ar->archive_write_free(a);
+	return ret;
+}
+
+static const char *sha256_field(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+	const char *s;
+
+	if (!json_object_object_get_ex(o, key, &v) || !(s = json_object_get_string(v)) ||
+	    !dv_str_startswith(s, "sha256:") || !layer_is_id(s + 7))
+		return NULL;
+	return s + 7;
+}
+
+/* The push form of layer id as an earlier push made it, from layer.json's
+ * "push": {"diff_id","digest","size"}. A committed layer never changes,
+ * so neither do they. */
+static bool kept_blob(const struct layer_store *st, const char *id, struct push_blob *b)
+{
+	layer_autojson struct json_object *o = layer_meta_read(st, id);
+	struct json_object *p, *size;
+	const char *diff, *hex;
+
+	if (!o || !json_object_object_get_ex(o, "push", &p) ||
+	    !(diff = sha256_field(p, "diff_id")) || !(hex = sha256_field(p, "digest")) ||
+	    !json_object_object_get_ex(p, "size", &size) ||
+	    !json_object_is_type(size, json_type_int) || json_object_get_int64(size) <= 0)
+		return false;
+	snprintf(b->diff, sizeof(b->diff), "%s", diff);
+	snprintf(b->hex, sizeof(b->hex), "%s", hex);
+	b->size = (unsigned long long)json_object_get_int64(size);
+	return true;
+}
+
+/* Record b as layer id's push form. Best effort: without it the next push
+ * exports again. */
+static void keep_blob(const struct layer_store *st, const char *id, const struct push_blob *b)
+{
+	layer_autojson struct json_object *o = layer_meta_read(st, id);
+	struct json_object *p = json_object_new_object();
+	dv_autoclose int fd = -1;
+	const char *text;
+	char d[72];
+
+	snprintf(d, sizeof(d), "sha256:%s", b->diff);
+	json_object_object_add(p, "diff_id", json_object_new_string(d));
+	snprintf(d, sizeof(d), "sha256:%s", b->hex);
+	json_object_object_add(p, "digest", json_object_new_string(d));
+	json_object_object_add(p, "size", json_object_new_int64((int64_t)b->size));
+	if (!o || (fd = dv_open_dir_at(st->layers_fd, id, &(struct dv_error){0})) < 0) {
+		json_object_put(p);
+		return;
+	}
+	json_object_object_add(o, "push", p);
+	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+							 JSON_C_TO_STRING_NOSLASHESCAPE);
+	dv_write_file_atomic(fd, "layer.json", text, strlen(text), 0600, &(struct dv_error){0});
+}
+
+/* Layer id as staging/<i>.tar.gz: fills b's digests, size and path. */
+static int prepare_layer(const struct layer_store *st, const struct layer_ar *ar,
+			 const char *staging, const char *id, size_t i, struct push_blob *b,
+			 struct dv_error *err)
+{
+	char name[32];
+	dv_autofree char *tar = NULL;
+	dv_autoclose int tfd = -1, gfd = -1;
+	unsigned long long tsize;
+	struct stat sb;
+
+	snprintf(name, sizeof(name), "%zu.tar", i);
+	tar = layer_staging_path(st, staging, name);
+	snprintf(name, sizeof(name), "%zu.tar.gz", i);
+	b->path = layer_staging_path(st, staging, name);
+	tfd = open(tar, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (tfd < 0)
+		return dv_err(err, errno, "cannot create '%s'", tar);
+	gfd = open(b->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (gfd < 0)
+		return dv_err(err, errno, "cannot create '%s'", b->path);
+	if (layer_export(st, id, tfd, b->diff, &tsize, err) < 0)
+		return -1;
+	if (lseek(tfd, 0, SEEK_SET) < 0)
+		return dv_err(err, errno, "cannot rewind '%s'", tar);
+	if (gzip_fd(ar, tfd, gfd, tsize, err) < 0)
+		return -1;
+	unlink(tar); /* only the compressed form is sent */
+	if (lseek(gfd, 0, SEEK_SET) < 0 || fstat(gfd, &sb) < 0)
+		return dv_err(err, errno, "cannot read '%s'", b->path);
+	b->size = (unsigned long long)sb.st_size;
+	return dv_sha256_fd(gfd, b->hex, err);
+}
+
+/* The repository of a normalised name, without host, tag or digest
+ * (caller frees). */
+static char *repo_path(const char *name)
+{
+	const char *slash = strchr(name, '/'), *end = strchr(name, '@');
+
+	if (!slash)
+		return NULL;
+	if (!end) {
+		end = strrchr(name, ':');
+		if (!end || end < slash)
+			end = name + strlen(name);
+	}
+	return dv_xstrndup(slash + 1, (size_t)(end - slash - 1));
+}
+
+/* Where blobs may be mounted from: the image's own repository when it
+ * names the same registry as dest and another repository. */
+static char *mount_source(const char *image, const char *dest)
+{
+	const char *is = strchr(image, '/'), *ds = strchr(dest, '/');
+	dv_autofree char *ip = NULL, *dp = NULL;
+
+	if (!is || !ds || !layer_ref_has_host(image) || is - image != ds - dest ||
+	    strncmp(image, dest, (size_t)(is - image)))
+		return NULL;
+	ip = repo_path(image);
+	dp = repo_path(dest);
+	if (!ip || !dp || !strcmp(ip, dp))
+		return NULL;
+	return dv_steal_ptr(&ip);
+}
+
+static char *manifest_text(const struct push_blob *layers, size_t n, const char *cfg_hex,
+			   unsigned long long cfg_size)
+{
+	struct json_object *m = json_object_new_object(), *arr = json_object_new_array();
+
+	json_object_object_add(m, "schemaVersion", json_object_new_int(2));
+	json_object_object_add(m, "mediaType", json_object_new_string(LAYER_MT_MANIFEST));
+	json_object_object_add(m, "config",
+			       layer_oci_descriptor(LAYER_MT_CONFIG, cfg_hex, cfg_size));
+	for (size_t i = 0; i < n; i++)
+		json_object_array_add(
+			arr, layer_oci_descriptor(MT_LAYER_GZIP, layers[i].hex, layers[i].size));
+	json_object_object_add(m, "layers", arr);
+	return layer_json_text(m);
+}
+
+/* Send every blob, then the manifest. */
+static int send_all(struct layer_reg *reg, const struct push_blob *blobs, size_t n,
+		    const char *config, const char *cfg_hex, const char *manifest, const char *tag,
+		    FILE *log, struct dv_error *err)
+{
+	const char *how;
+
+	for (size_t i = 0; i < n; i++) {
+		dv_autoclose int fd = -1;
+
+		how = blobs[i].how;
+		if (!blobs[i].path)
+			goto done;
+		if ((fd = open(blobs[i].path, O_RDONLY | O_CLOEXEC)) < 0)
+			return dv_err(err, errno, "cannot open '%s'", blobs[i].path);
+		if (layer_reg_blob_push(reg, blobs[i].hex, fd, NULL, blobs[i].size, &how, err) < 0)
+			return dv_err_prefix(err, "layer %zu/%zu", i + 1, n);
+	done:
+		if (log)
+			fprintf(log, "layer %zu/%zu sha256:%.12s %s\n", i + 1, n, blobs[i].hex,
+				how);
+	}
+	if (layer_reg_blob_push(reg, cfg_hex, -1, config, strlen(config), &how, err) < 0)
+		return dv_err_prefix(err, "config");
+	if (log)
+		fprintf(log, "config sha256:%.12s %s\n", cfg_hex, how);
+	return layer_reg_manifest_put(reg, tag, manifest, LAYER_MT_MANIFEST, err);
+}
+
+int layer_image_push(const struct layer_store *st, const char *ref, const char *dest, FILE *log,
+		     char **out_name, char out_digest[65], struct dv_error *err)
+{
+	const struct layer_ar *ar = layer_ar_load(err);
+	struct layer_image img = {0};
+	dv_autofree char *norm = NULL, *staging = NULL, *config = NULL, *manifest = NULL;
+	dv_autofree char *from = NULL, *repo = NULL, *tag = NULL;
+	dv_autofree struct push_blob *blobs = NULL;
+	struct dv_strv diff_ids = {0};
+	struct layer_reg *reg = NULL;
+	char cfg_hex[65];
+	int ret = -1;
+
+	if (!ar || layer_image_resolve(st, ref, &img, err) < 0)
+		return -1;
+	if (layer_ref_normalize(dest ? dest : img.name, false, &norm, err) < 0)
+		goto out;
+	if (layer_ref_digest(norm, NULL)) {
+		dv_err_usage(err, "cannot push to a digest reference '%s': name a tag", norm);
+		goto out;
+	}
+	if (layer_name_split(norm, &repo, &tag, err) < 0)
+		goto out;
+	from = mount_source(img.name, norm);
+	/* Before the exports, which can take long: fail early when the
+	 * registry is not there or will not let us in. */
+	if (!(reg = layer_reg_open_push(norm, from, err)) || layer_reg_ping(reg, err) < 0)
+		goto out;
+	if (layer_staging_create(st, false, "push", &staging, err) < 0)
+		goto out;
+	blobs = dv_xcalloc(img.layers.n ? img.layers.n : 1, sizeof(*blobs));
+	for (size_t i = 0; i < img.layers.n; i++) {
+		const char *id = img.layers.v[i];
+
+		/* A layer pushed before, whose blob the repository has or can
+		 * mount, is not exported again. */
+		if (kept_blob(st, id, &blobs[i]) &&
+		    layer_reg_blob_push(reg, blobs[i].hex, -1, NULL, 0, &blobs[i].how, err) < 0)
+			goto out;
+		if (!blobs[i].how) {
+			if (prepare_layer(st, ar, staging, id, i, &blobs[i], err) < 0)
+				goto out;
+			keep_blob(st, id, &blobs[i]);
+		}
+		dv_strv_push(&diff_ids, blobs[i].diff);
+	}
+	if (!(config = layer_config_with_diff_ids(img.config, &diff_ids, err)))
+		goto out;
+	dv_sha256_hex(config, strlen(config), cfg_hex);
+	manifest = manifest_text(blobs, img.layers.n, cfg_hex, strlen(config));
+	if (send_all(reg, blobs, img.layers.n, config, cfg_hex, manifest, tag, log, err) < 0)
+		goto out;
+	dv_sha256_hex(manifest, strlen(manifest), out_digest);
+	*out_name = dv_steal_ptr(&norm);
+	ret = 0;
+out:
+	if (staging)
+		layer_rm_tree(st->tmp_fd, staging, &(struct dv_error){0});
+	for (size_t i = 0; blobs && i < img.layers.n; i++)
+		free(blobs[i].path);
+	dv_strv_release(&diff_ids);
+	layer_reg_free(reg);
+	layer_image_release(&img);
+	return ret;
+}

@@ -1,0 +1,94 @@
+#!/usr/bin/env bats
+# devenv login / logout (README "Images and registries") against the
+# bearer-token front of test/fixtures/authproxy.py, which wants user:pass,
+# before a real registry (Debian's docker-registry on loopback).
+
+load helpers
+
+setup_file() {
+	dv_registry_start "$BATS_FILE_TMPDIR/registry"
+}
+
+teardown_file() { dv_registry_stop; }
+
+setup() {
+	dv_setup
+	dv_busybox_image
+	# what the proxy's test/private serves
+	"$DEVENV" push busybox "$DV_REGISTRY/test/busybox:latest" >/dev/null
+	python3 "$DV_ROOT/test/fixtures/authproxy.py" "$BATS_TEST_TMPDIR/proxy.port" "$DV_REGISTRY" &
+	PROXY_PID=$!
+	for ((i = 0; i < 100; i++)); do
+		[[ -s $BATS_TEST_TMPDIR/proxy.port ]] && break
+		sleep 0.05
+	done
+	PROXY=127.0.0.1:$(cat "$BATS_TEST_TMPDIR/proxy.port")
+	export DOCKER_CONFIG=$BATS_TEST_TMPDIR/docker
+}
+
+teardown() {
+	kill "$PROXY_PID" 2>/dev/null
+	wait "$PROXY_PID" 2>/dev/null || true
+	dv_teardown
+}
+
+@test "login checks the password, keeps it for pull and push, logout forgets it" {
+	run "$DEVENV" push busybox "$PROXY/test/private:2"
+	assert_failure 1
+	assert_output "devenv: registry '$PROXY' refused a token for '$PROXY/test/private:2' (HTTP 401): incorrect username or password"
+	run "$DEVENV" login -u user --password-stdin "$PROXY" <<<wrong
+	assert_failure 1
+	assert_output "devenv: registry '$PROXY' refused a token for '$PROXY' (HTTP 401): incorrect username or password"
+	[[ ! -e $DOCKER_CONFIG/config.json ]]
+	# other keys and other registries' entries stay
+	mkdir -p "$DOCKER_CONFIG"
+	printf '{"auths":{"other.example":{"auth":"eDp5"}},"psFormat":"x"}\n' >"$DOCKER_CONFIG/config.json"
+	run "$DEVENV" login --username user --password-stdin "$PROXY" <<<pass
+	assert_success
+	assert_output "logged in to $PROXY"
+	[[ $(stat -c %a "$DOCKER_CONFIG/config.json") == 600 ]]
+	run python3 -c 'import json, sys; c = json.load(open(sys.argv[1])); print(c["auths"][sys.argv[2]]["auth"], c["auths"]["other.example"]["auth"], c["psFormat"])' \
+		"$DOCKER_CONFIG/config.json" "$PROXY"
+	assert_output "$(printf user:pass | base64) eDp5 x"
+	run "$DEVENV" pull "$PROXY/test/private"
+	assert_success
+	assert_output --regexp "^$PROXY/test/private:latest sha256:[0-9a-f]{64}$"
+	# a push asks the token server for pull,push with these credentials
+	run "$DEVENV" push busybox "$PROXY/test/private:2"
+	assert_success
+	assert_line --index 0 --regexp ' exists$'
+	assert_line --index 2 --regexp "^$PROXY/test/private:2 sha256:[0-9a-f]{64}$"
+	run "$DEVENV" push busybox "$PROXY/test/other:1"
+	assert_success
+	assert_line --index 0 --regexp ' pushed$'
+	run "$DEVENV" logout "$PROXY"
+	assert_success
+	assert_output "logged out of $PROXY"
+	run "$DEVENV" logout "$PROXY"
+	assert_success
+	assert_output "not logged in to $PROXY"
+	grep -q other.example "$DOCKER_CONFIG/config.json"
+	run "$DEVENV" pull "$PROXY/test/private"
+	assert_failure 1
+	assert_output "devenv: registry '$PROXY' refused a token for '$PROXY/test/private:latest' (HTTP 401): incorrect username or password"
+}
+
+@test "login without DOCKER_CONFIG writes ~/.docker/config.json; usage errors" {
+	unset DOCKER_CONFIG
+	export HOME=$BATS_TEST_TMPDIR/home
+	run "$DEVENV" login -u user --password-stdin "$PROXY" <<<pass
+	assert_success
+	[[ $(stat -c %a "$HOME/.docker/config.json") == 600 ]]
+	run "$DEVENV" login --password-stdin "$PROXY" </dev/null
+	assert_failure 2
+	assert_output "devenv: say who logs in: 'devenv login -u USER --password-stdin $PROXY'"
+	run "$DEVENV" login -u user "$PROXY" </dev/null
+	assert_failure 2
+	assert_output "devenv: standard input is not a terminal: give the password on it with --password-stdin"
+	run "$DEVENV" login -u user --password-stdin 'Bad.Host' </dev/null
+	assert_failure 2
+	assert_output "devenv: invalid registry host 'Bad.Host'"
+	run "$DEVENV" logout busybox
+	assert_failure 2
+	assert_output "devenv: invalid registry host 'busybox': a host has a '.' or a ':port', or is 'localhost'"
+}

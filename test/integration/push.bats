@@ -1,0 +1,146 @@
+#!/usr/bin/env bats
+# devenv push (README "Images and registries") to a real OCI registry
+# (Debian's docker-registry on loopback), checked with skopeo, a pull into
+# another store, and podman.
+
+load helpers
+
+setup_file() {
+	dv_registry_start "$BATS_FILE_TMPDIR/registry"
+	# skopeo's own policy and (empty) auth file: rootless, its defaults
+	# under /run/containers are not ours to read.
+	printf '{"default":[{"type":"insecureAcceptAnything"}]}\n' >"$BATS_FILE_TMPDIR/policy.json"
+	printf '{}\n' >"$BATS_FILE_TMPDIR/auth.json"
+}
+
+teardown_file() { dv_registry_stop; }
+
+setup() {
+	dv_setup
+	dv_busybox_image
+}
+teardown() { dv_teardown; }
+
+skopeo_() {
+	skopeo --policy "$BATS_FILE_TMPDIR/policy.json" "$@"
+}
+
+@test "push: skopeo reads it back, another store pulls and runs it, a second push sends nothing" {
+	run "$DEVENV" push busybox "$DV_REGISTRY/team/bb:1"
+	assert_success
+	assert_line --index 0 --regexp '^layer 1/1 sha256:[0-9a-f]{12} pushed$'
+	assert_line --index 1 --regexp '^config sha256:[0-9a-f]{12} pushed$'
+	assert_line --index 2 --regexp "^$DV_REGISTRY/team/bb:1 sha256:[0-9a-f]{64}$"
+	digest=${lines[2]#* }
+	run skopeo_ inspect --tls-verify=false --authfile "$BATS_FILE_TMPDIR/auth.json" \
+		"docker://$DV_REGISTRY/team/bb:1"
+	assert_success
+	assert_output --partial "\"Digest\": \"$digest\""
+	assert_output --regexp '"Layers": \[[[:space:]]+"sha256:[0-9a-f]{64}"[[:space:]]+\]'
+	# skopeo checks every digest, and the layer is gzip (tar+gzip)
+	run skopeo_ copy -q --src-tls-verify=false --src-authfile "$BATS_FILE_TMPDIR/auth.json" \
+		"docker://$DV_REGISTRY/team/bb:1" "oci:$BATS_TEST_TMPDIR/layout:x"
+	assert_success
+	run cat "$BATS_TEST_TMPDIR/layout/blobs/sha256/${digest#sha256:}"
+	assert_output --partial '"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip"'
+	# the same image, pushed again, finds every blob there
+	run "$DEVENV" push busybox "$DV_REGISTRY/team/bb:1"
+	assert_success
+	assert_output --regexp "^layer 1/1 sha256:[0-9a-f]{12} exists
+config sha256:[0-9a-f]{12} exists
+$DV_REGISTRY/team/bb:1 $digest$"
+	# ... without exporting the layer again: its push form is kept in layer.json
+	id=$(ls "$DV_STORE/layers")
+	grep -q '"push":{"diff_id":"sha256:[0-9a-f]\{64\}","digest":"sha256:' "$DV_STORE/layers/$id/layer.json"
+	mv "$DV_STORE/layers/$id/diff" "$DV_STORE/layers/$id/diff.away"
+	run "$DEVENV" push busybox "$DV_REGISTRY/team/bb:1"
+	mv "$DV_STORE/layers/$id/diff.away" "$DV_STORE/layers/$id/diff"
+	assert_success
+	assert_line --index 0 --regexp ' exists$'
+	assert_line --index 2 "$DV_REGISTRY/team/bb:1 $digest"
+	# another store pulls it and runs it
+	export DEVENV_HOME=$BATS_TEST_TMPDIR/other-store
+	run "$DEVENV" pull "$DV_REGISTRY/team/bb:1"
+	assert_success
+	printf 'image: %s/team/bb:1\n' "$DV_REGISTRY" | dv_envfile
+	run "$DEVENV" up
+	assert_success
+	run "$DEVENV" ssh -c 'echo ok'
+	assert_success
+	assert_output ok
+	"$DEVENV" destroy -f >/dev/null
+}
+
+@test "push of a pulled image to another repository of its registry mounts its blobs" {
+	"$DEVENV" push busybox "$DV_REGISTRY/team/src:1" >/dev/null
+	export DEVENV_HOME=$BATS_TEST_TMPDIR/other-store
+	"$DEVENV" pull "$DV_REGISTRY/team/src:1" >/dev/null
+	run "$DEVENV" push "$DV_REGISTRY/team/src:1" "$DV_REGISTRY/team/copy:2"
+	assert_success
+	assert_line --index 0 --regexp '^layer 1/1 sha256:[0-9a-f]{12} mounted$'
+	assert_line --index 1 --regexp '^config sha256:[0-9a-f]{12} mounted$'
+	# without DEST, under its own name: all there
+	run "$DEVENV" push "$DV_REGISTRY/team/src:1"
+	assert_success
+	assert_line --index 0 --regexp ' exists$'
+	assert_line --index 2 --regexp "^$DV_REGISTRY/team/src:1 sha256:"
+}
+
+@test "push of a committed image; podman pulls and runs it" {
+	dv_need_host_root "podman without root needs a set-up of its own"
+	command -v podman >/dev/null || skip "podman is not installed"
+	# crun refuses this machine's hybrid cgroup layout unless hugetlb is
+	# mounted as v1 too (bench/run does the same)
+	if [[ ! -e /sys/fs/cgroup/cgroup.controllers ]] && ! mountpoint -q /sys/fs/cgroup/hugetlb; then
+		mkdir -p /sys/fs/cgroup/hugetlb && mount -t cgroup -o hugetlb cgroup /sys/fs/cgroup/hugetlb
+	fi
+	dv_envfile <<-'EOF'
+	image: busybox
+	provision:
+	  - run: echo provisioned > /file
+	EOF
+	run "$DEVENV" up
+	assert_success
+	run "$DEVENV" commit snap:1
+	assert_success
+	run "$DEVENV" push snap:1 "$DV_REGISTRY/team/snap:1"
+	assert_success
+	assert_line --index 1 --regexp '^layer 2/[23] sha256:[0-9a-f]{12} pushed$'
+	img=$DV_REGISTRY/team/snap:1
+	run podman pull -q --tls-verify=false "$img"
+	assert_success
+	run podman run --rm --ulimit nofile=20000:20000 --ulimit nproc=32768:32768 "$img" cat /file
+	podman rmi -f "$img" >/dev/null 2>&1 || true
+	assert_success
+	assert_output provisioned
+}
+
+@test "push errors: unknown image, refused connection, unknown host, a digest, a denied token" {
+	run "$DEVENV" push nosuch "$DV_REGISTRY/x:1"
+	assert_failure 1
+	assert_output "devenv: image 'nosuch' not found; import one with 'devenv image import FILE nosuch'"
+	port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	run "$DEVENV" push busybox "127.0.0.1:$port/x:1"
+	assert_failure 1
+	assert_output --regexp "^devenv: cannot reach registry '127.0.0.1:$port': .*"
+	[[ ${#lines[@]} == 1 ]]
+	run "$DEVENV" push busybox no-such-host.invalid/x:1
+	assert_failure 1
+	assert_output --regexp "^devenv: cannot reach registry 'no-such-host.invalid': .*"
+	[[ ${#lines[@]} == 1 ]]
+	run "$DEVENV" push busybox "$DV_REGISTRY/x@sha256:$(printf '%064d' 0)"
+	assert_failure 2
+	assert_output --partial "cannot push to a digest reference"
+	python3 "$DV_ROOT/test/fixtures/authproxy.py" "$BATS_TEST_TMPDIR/proxy.port" "$DV_REGISTRY" &
+	proxy_pid=$!
+	for ((i = 0; i < 100; i++)); do
+		[[ -s $BATS_TEST_TMPDIR/proxy.port ]] && break
+		sleep 0.05
+	done
+	proxy=127.0.0.1:$(cat "$BATS_TEST_TMPDIR/proxy.port")
+	run "$DEVENV" push busybox "$proxy/test/private:1"
+	kill "$proxy_pid"
+	wait "$proxy_pid" 2>/dev/null || true
+	assert_failure 1
+	assert_output "devenv: registry '$proxy' refused a token for '$proxy/test/private:1' (HTTP 401): incorrect username or password"
+}
