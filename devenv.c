@@ -1146,7 +1146,8 @@ static void print_usage(FILE *f)
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f, "\n'devenv COMMAND --help' explains one. The store is $DEVENV_HOME, else "
-		   "/var/lib/devenv.\n");
+		   "/var/lib/devenv as root\nand $XDG_DATA_HOME/devenv (~/.local/share/devenv) "
+		   "without root.\n");
 }
 
 static int cmd_help(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,

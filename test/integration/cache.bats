@@ -126,9 +126,10 @@ django"
 	[[ $(layer_count) == 1 ]]
 	[[ -z $(ls -A "$DV_STORE/tmp") ]]
 	# the step's processes die with its pid namespace (allow the kernel a
-	# moment to finish tearing it down)
-	for _ in $(seq 50); do pgrep -f "sleep 30" >/dev/null || break; sleep 0.1; done
-	! pgrep -f "sleep 30"
+	# moment to finish tearing it down); only this store's are looked at,
+	# whatever else runs on the machine
+	for _ in $(seq 50); do [[ -z $(dv_procs_in_store "$DV_STORE") ]] && break; sleep 0.1; done
+	[[ -z $(dv_procs_in_store "$DV_STORE") ]]
 }
 
 @test "gc removes the layers nothing refers to and says how much it freed" {
