@@ -366,3 +366,21 @@ dv_registry_stop() {
 	wait "$DV_REGISTRY_PID" 2>/dev/null || true
 	DV_REGISTRY_PID=
 }
+
+# authproxy_start: a bearer-token front (test/fixtures/authproxy.py) to the
+# file's registry, for this test; sets PROXY (host:port).
+authproxy_start() {
+	local i
+	python3 "$DV_ROOT/test/fixtures/authproxy.py" "$BATS_TEST_TMPDIR/proxy.port" "$DV_REGISTRY" &
+	PROXY_PID=$!
+	for ((i = 0; i < 100; i++)); do
+		[[ -s $BATS_TEST_TMPDIR/proxy.port ]] && break
+		sleep 0.05
+	done
+	PROXY=127.0.0.1:$(cat "$BATS_TEST_TMPDIR/proxy.port")
+}
+
+authproxy_stop() {
+	kill "$PROXY_PID" 2>/dev/null
+	wait "$PROXY_PID" 2>/dev/null || true
+}

@@ -16,19 +16,12 @@ setup() {
 	dv_busybox_image
 	# what the proxy's test/private serves
 	"$DEVENV" push busybox "$DV_REGISTRY/test/busybox:latest" >/dev/null
-	python3 "$DV_ROOT/test/fixtures/authproxy.py" "$BATS_TEST_TMPDIR/proxy.port" "$DV_REGISTRY" &
-	PROXY_PID=$!
-	for ((i = 0; i < 100; i++)); do
-		[[ -s $BATS_TEST_TMPDIR/proxy.port ]] && break
-		sleep 0.05
-	done
-	PROXY=127.0.0.1:$(cat "$BATS_TEST_TMPDIR/proxy.port")
+	authproxy_start
 	export DOCKER_CONFIG=$BATS_TEST_TMPDIR/docker
 }
 
 teardown() {
-	kill "$PROXY_PID" 2>/dev/null
-	wait "$PROXY_PID" 2>/dev/null || true
+	authproxy_stop
 	dv_teardown
 }
 
