@@ -6,6 +6,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include "internal.h"
 #include "util/banned.h"
@@ -37,4 +38,16 @@ const struct layer_ar *layer_ar_load(struct dv_error *err)
 	ar = tmp;
 	loaded = true; /* the handle stays open for the life of the process */
 	return &ar;
+}
+
+int layer_ar_write_fd(const struct layer_ar *ar, struct archive *a, int fd, const char *what,
+		      struct dv_error *err)
+{
+	char buf[65536];
+	ssize_t n;
+
+	while ((n = read(fd, buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR))
+		if (n > 0 && ar->archive_write_data(a, buf, (size_t)n) != n)
+			return dv_err(err, 0, "cannot write '%s': %s", what, ar->archive_error_string(a));
+	return n < 0 ? dv_err(err, errno, "cannot read '%s'", what) : 0;
 }

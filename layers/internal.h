@@ -100,6 +100,10 @@ struct layer_ar {
 
 /* The table, loaded once; NULL with `cannot load libarchive.so.13: ...`. */
 const struct layer_ar *layer_ar_load(struct dv_error *err);
+/* Everything left in fd as the data of the entry being written to a;
+ * `what` names it in errors. */
+int layer_ar_write_fd(const struct layer_ar *ar, struct archive *a, int fd, const char *what,
+		      struct dv_error *err);
 
 /* libcurl, loaded the same way (layers/curl.c), for registries. */
 /* clang-format off */

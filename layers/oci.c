@@ -167,8 +167,6 @@ static int add_blob(const struct layer_ar *ar, struct archive *a, struct archive
 {
 	dv_autofree char *path = dv_xasprintf("blobs/sha256/%s", b->hex);
 	dv_autoclose int fd = -1;
-	char buf[65536];
-	ssize_t n;
 
 	if (add_entry(ar, a, e, path, AE_IFREG, b->size, err) < 0)
 		return -1;
@@ -179,10 +177,7 @@ static int add_blob(const struct layer_ar *ar, struct archive *a, struct archive
 	fd = open(b->path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return dv_err(err, errno, "cannot read '%s'", b->path);
-	while ((n = read(fd, buf, sizeof(buf))) > 0)
-		if (ar->archive_write_data(a, buf, (size_t)n) != n)
-			return dv_err(err, 0, "cannot write '%s': %s", path, ar->archive_error_string(a));
-	return n < 0 ? dv_err(err, errno, "cannot read '%s'", b->path) : 0;
+	return layer_ar_write_fd(ar, a, fd, path, err);
 }
 
 static int cmp_blobs(const void *x, const void *y)

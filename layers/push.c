@@ -44,8 +44,6 @@ static int gzip_fd(const struct layer_ar *ar, int in_fd, int out_fd, unsigned lo
 {
 	struct archive *a = ar->archive_write_new();
 	struct archive_entry *e = ar->archive_entry_new();
-	char buf[65536];
-	ssize_t n;
 	int ret = -1;
 
 	if (!a || !e) {
@@ -64,15 +62,8 @@ static int gzip_fd(const struct layer_ar *ar, int in_fd, int out_fd, unsigned lo
 		dv_err(err, 0, "cannot start compressing a layer: %s", ar->archive_error_string(a));
 		goto out;
 	}
-	while ((n = read(in_fd, buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR))
-		if (n > 0 && ar->archive_write_data(a, buf, (size_t)n) != n) {
-			dv_err(err, 0, "cannot compress a layer: %s", ar->archive_error_string(a));
-			goto out;
-		}
-	if (n < 0) {
-		dv_err(err, errno, "cannot read a layer tar");
+	if (layer_ar_write_fd(ar, a, in_fd, "a layer tar", err) < 0)
 		goto out;
-	}
 	if (ar->archive_write_close(a) != ARCHIVE_OK) {
 		dv_err(err, 0, "cannot finish compressing a layer: %s",
 		       ar->archive_error_string(a));

@@ -899,27 +899,35 @@ out:
 	return ret;
 }
 
+/* PUT `up` to url; 201 or `also_ok` is success, anything else the
+ * registry's message about `what`. */
+static int reg_put(struct layer_reg *r, const char *url, const char *ctype, struct upload *up,
+		   bool no_auth, long also_ok, const char *what, struct dv_error *err)
+{
+	struct sink s = {.c = r->c, .fd = -1, .max = REG_ERRBODY_MAX};
+	struct reg_req q = {.method = "PUT", .url = url, .ctype = ctype, .up = up, .no_auth = no_auth};
+	long status;
+	int ret = -1;
+
+	if (reg_do(r, &q, &s, &status, err) < 0)
+		goto out;
+	if (status == 201 || status == also_ok)
+		ret = 0;
+	else
+		status_err(r, status, &s, what, err);
+out:
+	sink_release(&s);
+	return ret;
+}
+
 /* PUT the whole blob to an upload session (a monolithic upload). */
 static int finish_upload(struct layer_reg *r, const char *location, bool no_auth, const char *hex,
 			 struct upload *up, struct dv_error *err)
 {
 	dv_autofree char *url = dv_xasprintf("%s%sdigest=sha256%%3A%s", location,
 					     strchr(location, '?') ? "&" : "?", hex);
-	struct sink s = {.c = r->c, .fd = -1, .max = REG_ERRBODY_MAX};
-	struct reg_req q = {.method = "PUT", .url = url, .ctype = "application/octet-stream",
-			    .up = up, .no_auth = no_auth};
-	long status;
-	int ret = -1;
 
-	if (reg_do(r, &q, &s, &status, err) < 0)
-		goto out;
-	if (status == 201 || status == 204)
-		ret = 0;
-	else
-		status_err(r, status, &s, "upload of blob", err);
-out:
-	sink_release(&s);
-	return ret;
+	return reg_put(r, url, "application/octet-stream", up, no_auth, 204, "upload of blob", err);
 }
 
 int layer_reg_blob_push(struct layer_reg *r, const char *hex, int fd, const char *mem,
@@ -956,18 +964,6 @@ int layer_reg_manifest_put(struct layer_reg *r, const char *tag, const char *bod
 {
 	dv_autofree char *url = dv_xasprintf("%s/manifests/%s", r->base, tag);
 	struct upload up = {.fd = -1, .mem = body, .len = strlen(body)};
-	struct sink s = {.c = r->c, .fd = -1, .max = REG_ERRBODY_MAX};
-	struct reg_req q = {.method = "PUT", .url = url, .ctype = media_type, .up = &up};
-	long status;
-	int ret = -1;
 
-	if (reg_do(r, &q, &s, &status, err) < 0)
-		goto out;
-	if (status == 201 || status == 200)
-		ret = 0;
-	else
-		status_err(r, status, &s, "manifest upload", err);
-out:
-	sink_release(&s);
-	return ret;
+	return reg_put(r, url, media_type, &up, false, 200, "manifest upload", err);
 }
