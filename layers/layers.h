@@ -75,6 +75,22 @@ bool layer_ref_digest(const char *name, char hex[65]);
 int layer_image_pull(const struct layer_store *st, const char *ref, struct layer_image *out,
 		     struct dv_error *err);
 
+/* A remote image whose manifest (an index picks this machine's platform)
+ * and config are fetched and checked, and whose layers are fetched one at
+ * a time: what the team cache (`cache_from`) reads. */
+struct layer_remote;
+int layer_remote_open(const char *ref, struct layer_remote **out, struct dv_error *err);
+void layer_remote_free(struct layer_remote *r);
+const char *layer_remote_name(const struct layer_remote *r); /* normalised */
+size_t layer_remote_layers(const struct layer_remote *r);
+/* Annotation key of layer i's descriptor (i == SIZE_MAX: of the manifest),
+ * or NULL. */
+const char *layer_remote_annotation(const struct layer_remote *r, size_t i, const char *key);
+/* Make layer i a layer of the store, as a pull does (digest and diff_id
+ * checked, nothing left on failure); id: its diff_id, the layer's id. */
+int layer_remote_fetch(const struct layer_store *st, struct layer_remote *r, size_t i,
+		       char id[65], struct dv_error *err);
+
 /* Send the image ref to an OCI registry as dest (NULL: under its own
  * name; normalised as a pull's, so it names a registry host): each layer
  * as export.c's tar, gzip-compressed; a config whose rootfs.diff_ids are

@@ -36,25 +36,47 @@ static const char *const layer_types[] = {
 	"application/vnd.docker.image.rootfs.diff.tar.gzip",
 };
 
-struct pull {
-	const struct layer_store *st;
+/* An image being pulled, or a remote image whose layers are fetched one at
+ * a time (layer_remote_*). */
+struct layer_remote {
 	struct layer_reg *reg;
-	const char *name;
+	char *name;     /* normalised reference */
 	bool progress;
-	struct dv_strv staged; /* staging names, parallel to ids; "" when present */
-	struct dv_strv ids;
+	char *manifest_text, *config_text;
+	size_t config_len;
+	char manifest_hex[65], config_hex[65];
+	struct json_object *manifest, *config;
+	struct json_object *layers; /* the manifest's, borrowed */
+	struct dv_strv diff_ids;    /* hex, parallel to layers */
 };
 
-static void pull_release(struct pull *p)
-{
-	size_t i;
+/* One pull's staging folders: parallel to the layers, "" when the layer
+ * is in the store already (or was committed). */
+struct staged {
+	const struct layer_store *st;
+	struct dv_strv names;
+};
 
-	for (i = 0; i < p->staged.n; i++)
-		if (p->staged.v[i][0])
-			layer_rm_tree(p->st->tmp_fd, p->staged.v[i], &(struct dv_error){0});
-	dv_strv_release(&p->staged);
-	dv_strv_release(&p->ids);
-	layer_reg_free(p->reg);
+static void staged_release(struct staged *s)
+{
+	for (size_t i = 0; i < s->names.n; i++)
+		if (s->names.v[i][0])
+			layer_rm_tree(s->st->tmp_fd, s->names.v[i], &(struct dv_error){0});
+	dv_strv_release(&s->names);
+}
+
+void layer_remote_free(struct layer_remote *r)
+{
+	if (!r)
+		return;
+	layer_reg_free(r->reg);
+	free(r->name);
+	free(r->manifest_text);
+	free(r->config_text);
+	json_object_put(r->manifest);
+	json_object_put(r->config);
+	dv_strv_release(&r->diff_ids);
+	free(r);
 }
 
 static const char *jstr(struct json_object *o, const char *key)
@@ -108,7 +130,7 @@ static const char *media_type(const char *header, struct json_object *doc)
 }
 
 /* From an index, the digest of the linux/LAYER_ARCH manifest. */
-static int pick_platform(struct pull *p, struct json_object *index, char hex[65],
+static int pick_platform(struct layer_remote *p, struct json_object *index, char hex[65],
 			 struct dv_error *err)
 {
 	struct json_object *list, *m, *plat;
@@ -153,7 +175,7 @@ static int pick_platform(struct pull *p, struct json_object *index, char hex[65]
 }
 
 /* The image manifest (following an index), its digest, and its JSON. */
-static int fetch_manifest(struct pull *p, char **out_text, char out_hex[65],
+static int fetch_manifest(struct layer_remote *p, char **out_text, char out_hex[65],
 			  struct json_object **out, struct dv_error *err)
 {
 	dv_autofree char *text = NULL, *mt = NULL, *reference = NULL;
@@ -205,14 +227,17 @@ static int fetch_manifest(struct pull *p, char **out_text, char out_hex[65],
 	}
 }
 
-/* Download and unpack layer i into a new staging folder; check its diff_id. */
-static int stage_layer(struct pull *p, const struct layer_ar *ar, struct json_object *desc,
-		       const char *diff_hex, size_t i, size_t n, struct dv_error *err)
+/* Download and unpack layer i of r into a new staging folder (its name
+ * into *out), and check its diff_id. */
+static int stage_layer(const struct layer_store *st, struct layer_remote *r,
+		       const struct layer_ar *ar, size_t i, char **out, struct dv_error *err)
 {
 	dv_autofree char *staging = NULL;
 	dv_autoclose int sfd = -1, bfd = -1, rootfd = -1;
-	struct json_object *size;
+	struct json_object *size, *desc = json_object_array_get_idx(r->layers, i);
 	const char *hex = desc_hex(desc), *mt = jstr(desc, "mediaType");
+	const char *diff_hex = r->diff_ids.v[i];
+	size_t n = r->diff_ids.n;
 	unsigned long long max = ~0ULL;
 	char got[65], what[96];
 	size_t k;
@@ -220,150 +245,222 @@ static int stage_layer(struct pull *p, const struct layer_ar *ar, struct json_ob
 
 	if (!hex)
 		return dv_err_plain(err, EINVAL, "the manifest of '%s' names an invalid layer digest",
-				    p->name);
+				    r->name);
 	for (k = 0; mt && k < sizeof(layer_types) / sizeof(layer_types[0]); k++)
 		known |= !strcmp(mt, layer_types[k]);
 	if (!known)
 		return dv_err_plain(err, EPROTO,
 				    "unsupported layer media type '%s' in '%s' (foreign and "
 				    "non-distributable layers are not fetched)",
-				    mt ? mt : "(none)", p->name);
+				    mt ? mt : "(none)", r->name);
 	if (json_object_object_get_ex(desc, "size", &size)) {
 		int64_t v = json_object_get_int64(size);
 
 		if (v < 0)
 			return dv_err_plain(err, EINVAL, "the manifest of '%s' gives a negative size",
-					    p->name);
+					    r->name);
 		max = (unsigned long long)v;
 	}
-	if (p->progress)
+	if (r->progress)
 		fprintf(stderr, "devenv: layer %zu/%zu sha256:%.12s\n", i + 1, n, hex);
-	if (layer_staging_create(p->st, false, "pull", &staging, err) < 0)
+	if (layer_staging_create(st, false, "pull", &staging, err) < 0)
 		return -1;
-	dv_strv_push(&p->staged, staging); /* removed by pull_release unless committed */
-	if ((sfd = dv_open_dir_at(p->st->tmp_fd, staging, err)) < 0)
+	*out = dv_xstrdup(staging); /* the caller removes it unless committed */
+	if ((sfd = dv_open_dir_at(st->tmp_fd, staging, err)) < 0)
 		return -1;
 	bfd = openat(sfd, "blob", O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (bfd < 0)
 		return dv_err(err, errno, "cannot create 'tmp/%s/blob'", staging);
-	if (layer_reg_blob(p->reg, hex, max, bfd, NULL, NULL, err) < 0)
+	if (layer_reg_blob(r->reg, hex, max, bfd, NULL, NULL, err) < 0)
 		return -1;
 	if (lseek(bfd, 0, SEEK_SET) < 0)
 		return dv_err(err, errno, "cannot rewind 'tmp/%s/blob'", staging);
-	snprintf(what, sizeof(what), "layer sha256:%.12s of '%s'", hex, p->name);
+	snprintf(what, sizeof(what), "layer sha256:%.12s of '%s'", hex, r->name);
 	if ((rootfd = dv_open_dir_at(sfd, "diff", err)) < 0 ||
-	    layer_extract(ar, bfd, what, rootfd, p->st->rootless, got, NULL, err) < 0)
+	    layer_extract(ar, bfd, what, rootfd, st->rootless, got, NULL, err) < 0)
 		return -1;
 	if (strcmp(got, diff_hex))
 		return dv_err_plain(err, EBADMSG,
 				    "digest mismatch: layer %zu of '%s' unpacks to sha256:%.12s..., "
 				    "but its config says sha256:%.12s...",
-				    i + 1, p->name, got, diff_hex);
+				    i + 1, r->name, got, diff_hex);
 	if (unlinkat(sfd, "blob", 0) < 0)
 		return dv_err(err, errno, "cannot remove 'tmp/%s/blob'", staging);
 	return 0;
 }
 
-int layer_image_pull(const struct layer_store *st, const char *ref, struct layer_image *out,
-		     struct dv_error *err)
+/* Commit staged layer i of r as layers/<its diff_id>. */
+static int commit_layer(const struct layer_store *st, const struct layer_remote *r, size_t i,
+			const char *staging, struct dv_error *err)
 {
-	dv_autofree char *norm = NULL, *mtext = NULL, *config = NULL, *step = NULL;
-	layer_autojson struct json_object *manifest = NULL, *cfg = NULL;
-	struct json_object *cdesc, *layers, *rootfs, *diff_ids;
-	struct pull p = {.st = st, .progress = isatty(2)};
-	struct layer_image img = {0};
-	const struct layer_ar *ar = NULL;
-	char mhex[65];
-	const char *chex, *cmt;
-	dv_autoclose int blobs = -1;
-	size_t i, n, clen;
-	int ret = -1;
+	dv_autofree char *diff_id = dv_xasprintf("sha256:%s", r->diff_ids.v[i]);
+	dv_autofree char *step = dv_xasprintf("pull %s", r->name);
+	unsigned long long size = dv_du_at(st->tmp_fd, staging);
 
-	if (layer_ref_normalize(ref, false, &norm, err) < 0)
-		return -1;
-	p.name = norm;
-	if (!(p.reg = layer_reg_open(norm, err)) || !(ar = layer_ar_load(err)))
-		goto out;
-	if (fetch_manifest(&p, &mtext, mhex, &manifest, err) < 0)
-		goto out;
-	if (!json_object_object_get_ex(manifest, "config", &cdesc) || !(chex = desc_hex(cdesc)) ||
-	    !json_object_object_get_ex(manifest, "layers", &layers) ||
-	    !json_object_is_type(layers, json_type_array)) {
+	return layer_commit_full(st, staging, r->diff_ids.v[i], NULL, step, diff_id, true, size,
+				 err);
+}
+
+int layer_remote_open(const char *ref, struct layer_remote **out, struct dv_error *err)
+{
+	struct layer_remote *r = dv_xcalloc(1, sizeof(*r));
+	struct json_object *cdesc, *rootfs, *diff_ids;
+	const char *chex, *cmt;
+	size_t i, n;
+
+	r->progress = isatty(2);
+	if (layer_ref_normalize(ref, false, &r->name, err) < 0 ||
+	    !(r->reg = layer_reg_open(r->name, err)) ||
+	    fetch_manifest(r, &r->manifest_text, r->manifest_hex, &r->manifest, err) < 0)
+		goto fail;
+	if (!json_object_object_get_ex(r->manifest, "config", &cdesc) || !(chex = desc_hex(cdesc)) ||
+	    !json_object_object_get_ex(r->manifest, "layers", &r->layers) ||
+	    !json_object_is_type(r->layers, json_type_array)) {
 		dv_err_plain(err, EINVAL, "the manifest of '%s' lacks a valid config or layers",
-			     norm);
-		goto out;
+			     r->name);
+		goto fail;
 	}
 	cmt = jstr(cdesc, "mediaType");
 	if (cmt && strcmp(cmt, "application/vnd.oci.image.config.v1+json") &&
 	    strcmp(cmt, "application/vnd.docker.container.image.v1+json")) {
-		dv_err_plain(err, EPROTO, "unsupported config media type '%s' in '%s'", cmt, norm);
-		goto out;
+		dv_err_plain(err, EPROTO, "unsupported config media type '%s' in '%s'", cmt,
+			     r->name);
+		goto fail;
 	}
-	if (layer_reg_blob(p.reg, chex, PULL_CONFIG_MAX, -1, &config, &clen, err) < 0)
-		goto out;
-	if (!(cfg = json_tokener_parse(config)) || !json_object_object_get_ex(cfg, "rootfs", &rootfs) ||
+	snprintf(r->config_hex, sizeof(r->config_hex), "%s", chex);
+	if (layer_reg_blob(r->reg, chex, PULL_CONFIG_MAX, -1, &r->config_text, &r->config_len,
+			   err) < 0)
+		goto fail;
+	if (!(r->config = json_tokener_parse(r->config_text)) ||
+	    !json_object_object_get_ex(r->config, "rootfs", &rootfs) ||
 	    !json_object_object_get_ex(rootfs, "diff_ids", &diff_ids) ||
 	    !json_object_is_type(diff_ids, json_type_array) ||
-	    json_object_array_length(diff_ids) != json_object_array_length(layers)) {
+	    json_object_array_length(diff_ids) != json_object_array_length(r->layers)) {
 		dv_err_plain(err, EINVAL,
-			     "the config of '%s' has no rootfs.diff_ids matching its layers", norm);
-		goto out;
+			     "the config of '%s' has no rootfs.diff_ids matching its layers", r->name);
+		goto fail;
 	}
-	n = json_object_array_length(layers);
+	n = json_object_array_length(r->layers);
 	if (n == 0) {
-		dv_err_plain(err, EINVAL, "the manifest of '%s' has no layers", norm);
-		goto out;
+		dv_err_plain(err, EINVAL, "the manifest of '%s' has no layers", r->name);
+		goto fail;
 	}
 	for (i = 0; i < n; i++) {
 		const char *d = json_object_get_string(json_object_array_get_idx(diff_ids, i));
 		const char *id = d && dv_str_startswith(d, "sha256:") ? d + 7 : NULL;
-		size_t k;
-		bool dup = false;
 
 		if (!id || !layer_is_id(id)) {
 			dv_err_plain(err, EINVAL, "the config of '%s' names an invalid diff_id",
-				     norm);
-			goto out;
+				     r->name);
+			goto fail;
 		}
-		for (k = 0; k < i; k++)
-			dup |= !strcmp(p.ids.v[k], id);
-		dv_strv_push(&p.ids, id);
-		if (dup || layer_exists(st, id)) {
-			dv_strv_push(&p.staged, "");
+		dv_strv_push(&r->diff_ids, id);
+	}
+	*out = r;
+	return 0;
+fail:
+	layer_remote_free(r);
+	return -1;
+}
+
+const char *layer_remote_name(const struct layer_remote *r)
+{
+	return r->name;
+}
+
+size_t layer_remote_layers(const struct layer_remote *r)
+{
+	return r->diff_ids.n;
+}
+
+const char *layer_remote_annotation(const struct layer_remote *r, size_t i, const char *key)
+{
+	struct json_object *holder = i == SIZE_MAX ? r->manifest
+				     : i < r->diff_ids.n ? json_object_array_get_idx(r->layers, i)
+							 : NULL;
+	struct json_object *annotations;
+
+	if (!holder || !json_object_object_get_ex(holder, "annotations", &annotations))
+		return NULL;
+	return jstr(annotations, key);
+}
+
+int layer_remote_fetch(const struct layer_store *st, struct layer_remote *r, size_t i,
+		       char id[65], struct dv_error *err)
+{
+	const struct layer_ar *ar;
+	dv_autofree char *staging = NULL;
+	int ret = -1;
+
+	if (i >= r->diff_ids.n)
+		return dv_err(err, EINVAL, "'%s' has no layer %zu", r->name, i + 1);
+	snprintf(id, 65, "%s", r->diff_ids.v[i]);
+	if (layer_exists(st, id))
+		return 0;
+	if (!(ar = layer_ar_load(err)))
+		return -1;
+	if (stage_layer(st, r, ar, i, &staging, err) == 0 && commit_layer(st, r, i, staging, err) == 0)
+		ret = 0;
+	else if (staging)
+		layer_rm_tree(st->tmp_fd, staging, &(struct dv_error){0});
+	return ret;
+}
+
+int layer_image_pull(const struct layer_store *st, const char *ref, struct layer_image *out,
+		     struct dv_error *err)
+{
+	struct layer_remote *r = NULL;
+	struct staged staged = {.st = st};
+	struct layer_image img = {0};
+	const struct layer_ar *ar = NULL;
+	dv_autoclose int blobs = -1;
+	size_t i, n;
+	int ret = -1;
+
+	if (layer_remote_open(ref, &r, err) < 0 || !(ar = layer_ar_load(err)))
+		goto out;
+	n = r->diff_ids.n;
+	for (i = 0; i < n; i++) {
+		char *name = NULL;
+		bool dup = false;
+
+		for (size_t k = 0; k < i; k++)
+			dup |= !strcmp(r->diff_ids.v[k], r->diff_ids.v[i]);
+		if (dup || layer_exists(st, r->diff_ids.v[i])) {
+			dv_strv_push(&staged.names, "");
 			continue;
 		}
-		if (stage_layer(&p, ar, json_object_array_get_idx(layers, i), id, i, n, err) < 0)
+		if (stage_layer(st, r, ar, i, &name, err) < 0) {
+			if (name)
+				dv_strv_push_owned(&staged.names, name);
 			goto out;
+		}
+		dv_strv_push_owned(&staged.names, name);
 	}
 	/* Everything is here and checked: only now does the store change. */
-	step = dv_xasprintf("pull %s", norm);
 	for (i = 0; i < n; i++) {
-		unsigned long long size;
-		dv_autofree char *diff_id = NULL;
-
-		if (!p.staged.v[i][0])
+		if (!staged.names.v[i][0])
 			continue;
-		size = dv_du_at(st->tmp_fd, p.staged.v[i]);
-		diff_id = dv_xasprintf("sha256:%s", p.ids.v[i]);
-		if (layer_commit_full(st, p.staged.v[i], p.ids.v[i], NULL, step, diff_id, true, size,
-				      err) < 0)
+		if (commit_layer(st, r, i, staged.names.v[i], err) < 0)
 			goto out;
-		p.staged.v[i][0] = 0; /* committed (or discarded as a duplicate) */
+		staged.names.v[i][0] = 0; /* committed (or discarded as a duplicate) */
 	}
 	if ((blobs = layer_blobs_dir(st, err)) < 0 ||
-	    dv_write_file_atomic(blobs, chex, config, clen, 0600, err) < 0 ||
-	    dv_write_file_atomic(blobs, mhex, mtext, strlen(mtext), 0600, err) < 0) {
-		dv_err_prefix(err, "cannot store the config of '%s'", norm);
+	    dv_write_file_atomic(blobs, r->config_hex, r->config_text, r->config_len, 0600, err) < 0 ||
+	    dv_write_file_atomic(blobs, r->manifest_hex, r->manifest_text, strlen(r->manifest_text),
+				 0600, err) < 0) {
+		dv_err_prefix(err, "cannot store the config of '%s'", r->name);
 		goto out;
 	}
-	img.name = dv_steal_ptr(&norm);
-	img.id = dv_xasprintf("sha256:%s", chex);
-	layer_image_set_layers(st, &img, &p.ids);
-	img.config = dv_steal_ptr(&config);
+	img.name = dv_steal_ptr(&r->name);
+	img.id = dv_xasprintf("sha256:%s", r->config_hex);
+	layer_image_set_layers(st, &img, &r->diff_ids);
+	img.config = dv_steal_ptr(&r->config_text);
 	if (layer_image_record(st, &img, out, err) < 0)
 		goto out;
 	ret = 0;
 out:
-	pull_release(&p);
+	staged_release(&staged);
+	layer_remote_free(r);
 	return ret;
 }
