@@ -41,6 +41,8 @@ void layer_store_release(struct layer_store *st);
 char *layer_diff_path(const struct layer_store *st, const char *id);
 bool layer_exists(const struct layer_store *st, const char *id);
 
+struct json_object;
+
 struct layer_image {
 	char *name;          /* normalised: "localhost/busybox:latest" */
 	char *id;            /* "sha256:<hex>" of the config */
@@ -104,6 +106,21 @@ int layer_remote_fetch(const struct layer_store *st, struct layer_remote *r, siz
  * EACCES when the registry denies us, ENOENT when ref is not in the store. */
 int layer_image_push(const struct layer_store *st, const char *ref, const char *dest, FILE *log,
 		     char **out_name, char digest[65], struct dv_error *err);
+
+/* What layer_push_image adds to a manifest: annotations for the manifest
+ * and per layer (each may be NULL), and whether the manifest goes under its
+ * digest rather than dest's tag. */
+struct layer_push_notes {
+	struct json_object *manifest;
+	struct json_object *const *layer; /* parallel to the image's layers */
+	bool untagged;
+};
+/* layer_image_push of an image that need not be recorded in the store
+ * (img->name only says where blobs may be mounted from); config: the
+ * pushed config's sha256, when not NULL. */
+int layer_push_image(const struct layer_store *st, const struct layer_image *img,
+		     const char *dest, const struct layer_push_notes *notes, FILE *log,
+		     char **out_name, char digest[65], char config[65], struct dv_error *err);
 
 /* login.c: check user and password with the registry at host
  * ("host[:port]"), then keep them as docker does, auths.<host>.auth in

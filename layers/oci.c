@@ -35,6 +35,19 @@
 #define MT_CONFIG LAYER_MT_CONFIG
 #define MT_LAYER "application/vnd.oci.image.layer.v1.tar"
 
+/* Does config o already have rootfs {"type":"layers","diff_ids": ids}? */
+static bool config_has_diff_ids(struct json_object *o, struct json_object *ids)
+{
+	struct json_object *rootfs, *have, *type;
+
+	return json_object_object_get_ex(o, "rootfs", &rootfs) &&
+	       json_object_object_get_ex(rootfs, "type", &type) &&
+	       json_object_is_type(type, json_type_string) &&
+	       !strcmp(json_object_get_string(type), "layers") &&
+	       json_object_object_get_ex(rootfs, "diff_ids", &have) &&
+	       json_object_equal(have, ids);
+}
+
 char *layer_config_with_diff_ids(const char *config, const struct dv_strv *diff_ids,
 				 struct dv_error *err)
 {
@@ -52,6 +65,13 @@ char *layer_config_with_diff_ids(const char *config, const struct dv_strv *diff_
 
 		snprintf(d, sizeof(d), "sha256:%s", diff_ids->v[i]);
 		json_object_array_add(ids, json_object_new_string(d));
+	}
+	/* Unchanged diff_ids keep the config's very bytes, so its digest (the
+	 * image id) survives a push and a pull. */
+	if (config && config_has_diff_ids(o, ids)) {
+		json_object_put(rootfs);
+		json_object_put(ids);
+		return dv_xstrdup(config);
 	}
 	json_object_object_add(rootfs, "type", json_object_new_string("layers"));
 	json_object_object_add(rootfs, "diff_ids", ids);

@@ -202,7 +202,7 @@ static char *mount_source(const char *image, const char *dest)
 }
 
 static char *manifest_text(const struct push_blob *layers, size_t n, const char *cfg_hex,
-			   unsigned long long cfg_size)
+			   unsigned long long cfg_size, const struct layer_push_notes *notes)
 {
 	struct json_object *m = json_object_new_object(), *arr = json_object_new_array();
 
@@ -210,10 +210,18 @@ static char *manifest_text(const struct push_blob *layers, size_t n, const char 
 	json_object_object_add(m, "mediaType", json_object_new_string(LAYER_MT_MANIFEST));
 	json_object_object_add(m, "config",
 			       layer_oci_descriptor(LAYER_MT_CONFIG, cfg_hex, cfg_size));
-	for (size_t i = 0; i < n; i++)
-		json_object_array_add(
-			arr, layer_oci_descriptor(MT_LAYER_GZIP, layers[i].hex, layers[i].size));
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *d =
+			layer_oci_descriptor(MT_LAYER_GZIP, layers[i].hex, layers[i].size);
+
+		if (notes && notes->layer && notes->layer[i])
+			json_object_object_add(d, "annotations",
+					       json_object_get(notes->layer[i]));
+		json_object_array_add(arr, d);
+	}
 	json_object_object_add(m, "layers", arr);
+	if (notes && notes->manifest)
+		json_object_object_add(m, "annotations", json_object_get(notes->manifest));
 	return layer_json_text(m);
 }
 
@@ -246,22 +254,21 @@ static int send_all(struct layer_reg *reg, const struct push_blob *blobs, size_t
 	return layer_reg_manifest_put(reg, tag, manifest, LAYER_MT_MANIFEST, err);
 }
 
-int layer_image_push(const struct layer_store *st, const char *ref, const char *dest, FILE *log,
-		     char **out_name, char out_digest[65], struct dv_error *err)
+int layer_push_image(const struct layer_store *st, const struct layer_image *img,
+		     const char *dest, const struct layer_push_notes *notes, FILE *log,
+		     char **out_name, char out_digest[65], char out_config[65],
+		     struct dv_error *err)
 {
 	const struct layer_ar *ar = layer_ar_load(err);
-	struct layer_image img = {0};
 	dv_autofree char *norm = NULL, *staging = NULL, *config = NULL, *manifest = NULL;
-	dv_autofree char *from = NULL, *repo = NULL, *tag = NULL;
+	dv_autofree char *from = NULL, *repo = NULL, *tag = NULL, *reference = NULL;
 	dv_autofree struct push_blob *blobs = NULL;
 	struct dv_strv diff_ids = {0};
 	struct layer_reg *reg = NULL;
 	char cfg_hex[65];
 	int ret = -1;
 
-	if (!ar || layer_image_resolve(st, ref, &img, err) < 0)
-		return -1;
-	if (layer_ref_normalize(dest ? dest : img.name, false, &norm, err) < 0)
+	if (!ar || layer_ref_normalize(dest, false, &norm, err) < 0)
 		goto out;
 	if (layer_ref_digest(norm, NULL)) {
 		dv_err_usage(err, "cannot push to a digest reference '%s': name a tag", norm);
@@ -269,16 +276,16 @@ int layer_image_push(const struct layer_store *st, const char *ref, const char *
 	}
 	if (layer_name_split(norm, &repo, &tag, err) < 0)
 		goto out;
-	from = mount_source(img.name, norm);
+	from = mount_source(img->name, norm);
 	/* Before the exports, which can take long: fail early when the
 	 * registry is not there or will not let us in. */
 	if (!(reg = layer_reg_open_push(norm, from, err)) || layer_reg_ping(reg, err) < 0)
 		goto out;
 	if (layer_staging_create(st, false, "push", &staging, err) < 0)
 		goto out;
-	blobs = dv_xcalloc(img.layers.n ? img.layers.n : 1, sizeof(*blobs));
-	for (size_t i = 0; i < img.layers.n; i++) {
-		const char *id = img.layers.v[i];
+	blobs = dv_xcalloc(img->layers.n ? img->layers.n : 1, sizeof(*blobs));
+	for (size_t i = 0; i < img->layers.n; i++) {
+		const char *id = img->layers.v[i];
 
 		/* A layer pushed before, whose blob the repository has or can
 		 * mount, is not exported again. */
@@ -292,22 +299,41 @@ int layer_image_push(const struct layer_store *st, const char *ref, const char *
 		}
 		dv_strv_push(&diff_ids, blobs[i].diff);
 	}
-	if (!(config = layer_config_with_diff_ids(img.config, &diff_ids, err)))
+	if (!(config = layer_config_with_diff_ids(img->config, &diff_ids, err)))
 		goto out;
 	dv_sha256_hex(config, strlen(config), cfg_hex);
-	manifest = manifest_text(blobs, img.layers.n, cfg_hex, strlen(config));
-	if (send_all(reg, blobs, img.layers.n, config, cfg_hex, manifest, tag, log, err) < 0)
-		goto out;
+	manifest = manifest_text(blobs, img->layers.n, cfg_hex, strlen(config), notes);
 	dv_sha256_hex(manifest, strlen(manifest), out_digest);
-	*out_name = dv_steal_ptr(&norm);
+	/* Untagged: the manifest goes under its digest, as OCI allows. */
+	reference = notes && notes->untagged ? dv_xasprintf("sha256:%s", out_digest)
+					     : dv_xstrdup(tag);
+	if (send_all(reg, blobs, img->layers.n, config, cfg_hex, manifest, reference, log, err) < 0)
+		goto out;
+	if (out_config)
+		snprintf(out_config, 65, "%s", cfg_hex);
+	if (out_name)
+		*out_name = dv_steal_ptr(&norm);
 	ret = 0;
 out:
 	if (staging)
 		layer_rm_tree(st->tmp_fd, staging, &(struct dv_error){0});
-	for (size_t i = 0; blobs && i < img.layers.n; i++)
+	for (size_t i = 0; blobs && i < img->layers.n; i++)
 		free(blobs[i].path);
 	dv_strv_release(&diff_ids);
 	layer_reg_free(reg);
+	return ret;
+}
+
+int layer_image_push(const struct layer_store *st, const char *ref, const char *dest, FILE *log,
+		     char **out_name, char out_digest[65], struct dv_error *err)
+{
+	struct layer_image img = {0};
+	int ret;
+
+	if (layer_image_resolve(st, ref, &img, err) < 0)
+		return -1;
+	ret = layer_push_image(st, &img, dest ? dest : img.name, NULL, log, out_name, out_digest,
+			       NULL, err);
 	layer_image_release(&img);
 	return ret;
 }
