@@ -134,10 +134,10 @@ static const char *status_name(const struct prov_env *env)
 
 /* ---- env commands ---- */
 
-#define ENV_CMD_PROLOGUE(need_spec)                                                   \
+#define ENV_CMD_PROLOGUE_OPTS(need_spec, os)                                          \
 	struct prov_env env = { .lock_fd = -1 };                                      \
 	bool helped;                                                                  \
-	int oi = parse_opts(ctx, self, argc, argv, NULL, &helped, err), ret;          \
+	int oi = parse_opts(ctx, self, argc, argv, os, &helped, err), ret;            \
 	if (oi < 0)                                                                   \
 		return helped ? 0 : -1;                                               \
 	if (no_args(self, argc, argv, oi, err) < 0)                                         \
@@ -146,12 +146,38 @@ static const char *status_name(const struct prov_env *env)
 		prov_env_release(&env);                                               \
 		return -1;                                                            \
 	}
+#define ENV_CMD_PROLOGUE(need_spec) ENV_CMD_PROLOGUE_OPTS(need_spec, NULL)
+
+/* --cache-from REF (repeatable), for the commands that build. */
+static int cache_from_opt(int c, const char *arg, void *data, struct dv_error *err)
+{
+	(void)err;
+	if (c != 'C')
+		return -1;
+	dv_strv_push(data, arg);
+	return 0;
+}
+
+static const struct option cache_from_longs[] = {
+	{ "cache-from", required_argument, NULL, 'C' }, { 0 }
+};
+
+/* The command line's --cache-from images, after the Envfile's. */
+static void add_cache_from(struct prov_env *env, struct dv_strv *extra)
+{
+	for (size_t i = 0; i < extra->n; i++)
+		dv_strv_push(&env->spec.cache_from, extra->v[i]);
+	dv_strv_release(extra);
+}
 
 static int cmd_up(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
 		  struct dv_error *err)
 {
 	const struct cmd *self = find_cmd("up");
-	ENV_CMD_PROLOGUE(true);
+	struct dv_strv from = { 0 };
+	struct opt_spec os = { "", cache_from_longs, cache_from_opt, &from };
+	ENV_CMD_PROLOGUE_OPTS(true, &os);
+	add_cache_from(&env, &from);
 	ret = prov_env_up(ctx, st, &env, err);
 	prov_env_release(&env);
 	return ret;
@@ -161,7 +187,10 @@ static int cmd_provision(struct dv_ctx *ctx, struct layer_store *st, int argc, c
 			 struct dv_error *err)
 {
 	const struct cmd *self = find_cmd("provision");
-	ENV_CMD_PROLOGUE(true);
+	struct dv_strv from = { 0 };
+	struct opt_spec os = { "", cache_from_longs, cache_from_opt, &from };
+	ENV_CMD_PROLOGUE_OPTS(true, &os);
+	add_cache_from(&env, &from);
 	ret = prov_env_provision(ctx, st, &env, err);
 	prov_env_release(&env);
 	return ret;
@@ -787,11 +816,27 @@ static int cmd_pull(struct dv_ctx *ctx, struct layer_store *st, int argc, char *
 	return 0;
 }
 
+/* `push REF` in a checkout where REF is no image of the store, or `push -e
+ * NAME REF`: the env's provisioning, for the team cache. */
+static int push_env(struct dv_ctx *ctx, struct layer_store *st, const char *dest,
+		    struct dv_error *err)
+{
+	struct prov_env env = { .lock_fd = -1 };
+	int ret = -1;
+
+	if (prov_env_locate(ctx, st, true, &env, err) == 0)
+		ret = prov_env_push(ctx, st, &env, dest, err);
+	prov_env_release(&env);
+	return ret;
+}
+
 static int cmd_push(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
 		    struct dv_error *err)
 {
 	const struct cmd *self = find_cmd("push");
 	dv_autofree char *name = NULL;
+	struct layer_image img = { 0 };
+	struct dv_error miss = { 0 };
 	char digest[65];
 	bool helped;
 	int oi = parse_opts(ctx, self, argc, argv, NULL, &helped, err);
@@ -799,7 +844,25 @@ static int cmd_push(struct dv_ctx *ctx, struct layer_store *st, int argc, char *
 	if (oi < 0)
 		return helped ? 0 : -1;
 	if (oi + 1 != argc && oi + 2 != argc)
-		return dv_err_usage(err, "usage: devenv push IMAGE [host[:port]/NAME[:TAG]]");
+		return dv_err_usage(err, "usage: devenv push IMAGE [host[:port]/NAME[:TAG]], "
+					 "or in a checkout: devenv push [-e NAME|ID] host[:port]/NAME[:TAG]");
+	if (oi + 1 == argc) {
+		if (ctx->env_sel)
+			return push_env(ctx, st, argv[oi], err);
+		if (layer_image_resolve(st, argv[oi], &img, &miss) < 0) {
+			struct dv_error no_env = { 0 };
+			char *path = NULL, *checkout = NULL;
+			bool in_checkout = envfile_find(".", &path, &checkout, &no_env) == 0;
+
+			free(path);
+			free(checkout);
+			if (miss.errnum == ENOENT && in_checkout)
+				return push_env(ctx, st, argv[oi], err);
+			*err = miss;
+			return -1;
+		}
+		layer_image_release(&img);
+	}
 	if (layer_image_push(st, argv[oi], oi + 1 < argc ? argv[oi + 1] : NULL,
 			     ctx->quiet ? NULL : stdout, &name, digest, err) < 0)
 		return -1;
@@ -1105,13 +1168,13 @@ static int cmd_help(struct dv_ctx *ctx, struct layer_store *st, int argc, char *
 
 static const struct cmd commands[] = {
 	{ "init", cmd_init, 0, "", "write an Envfile for this checkout" },
-	{ "up", cmd_up, CMD_STORE | CMD_LOCKS_STORE, "[-e NAME|ID]", "build what is missing, create or start the env, run on_up" },
+	{ "up", cmd_up, CMD_STORE | CMD_LOCKS_STORE, "[-e NAME|ID] [--cache-from REF]...", "build what is missing (taking steps a cache_from image holds), create or start the env, run on_up" },
 	{ "ssh", cmd_ssh, CMD_STORE_PEEK, "[-e NAME|ID] [-u|--user NAME|UID[:GID]] [-c CMD | -- ARGV...]", "open a shell, or run a command, in the running env" },
 	{ "halt", cmd_halt, CMD_STORE, "[-e NAME|ID] [--timeout S]", "stop the env (SIGTERM, then SIGKILL after S seconds, default 10); keeps its files" },
 	{ "suspend", cmd_suspend, CMD_STORE, "[-e NAME|ID]", "freeze every process of the running env" },
 	{ "resume", cmd_resume, CMD_STORE, "[-e NAME|ID]", "thaw a suspended env" },
 	{ "reload", cmd_reload, CMD_STORE | CMD_LOCKS_STORE, "[-e NAME|ID] [--timeout S]", "halt and up again, picking up Envfile changes" },
-	{ "provision", cmd_provision, CMD_STORE | CMD_LOCKS_STORE, "[-e NAME|ID]", "rebuild provisioning against the current Envfile" },
+	{ "provision", cmd_provision, CMD_STORE | CMD_LOCKS_STORE, "[-e NAME|ID] [--cache-from REF]...", "rebuild provisioning against the current Envfile" },
 	{ "destroy", cmd_destroy, CMD_STORE, "[-e NAME|ID] [-f]", "remove the env (never the checkout)" },
 	{ "status", cmd_status, CMD_STORE, "[-e NAME|ID] [--json]", "this env's state" },
 	{ "ls", cmd_ls, CMD_STORE, "[--json]", "every env on this machine" },
@@ -1119,7 +1182,7 @@ static const struct cmd commands[] = {
 	{ "images", cmd_images, CMD_STORE, "[--json]", "list images in the store" },
 	{ "rmi", cmd_rmi, CMD_STORE, "IMAGE", "remove an image no env uses" },
 	{ "pull", cmd_pull, CMD_STORE | CMD_LOCKS_STORE, "[host[:port]/]NAME[:TAG|@sha256:DIGEST]", "fetch an image from an OCI registry" },
-	{ "push", cmd_push, CMD_STORE | CMD_LOCKS_STORE, "IMAGE [host[:port]/NAME[:TAG]]", "send an image to an OCI registry (layers gzip-compressed)" },
+	{ "push", cmd_push, CMD_STORE | CMD_LOCKS_STORE, "IMAGE [host[:port]/NAME[:TAG]] | [-e NAME|ID] host[:port]/NAME[:TAG]", "send an image to an OCI registry (layers gzip-compressed); in a checkout, the env's provisioning for the team cache" },
 	{ "login", cmd_login, 0, "[-u|--username USER] [--password-stdin] HOST[:PORT]", "check and keep credentials for a registry (docker's config.json)" },
 	{ "logout", cmd_logout, 0, "HOST[:PORT]", "forget the credentials kept for a registry" },
 	{ "tag", cmd_tag, CMD_STORE, "IMAGE NAME[:TAG]", "give an image another name" },

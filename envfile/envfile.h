@@ -65,6 +65,8 @@ struct env_spec {
 	size_t n_on_up;
 	struct env_resources resources;
 	struct env_security security;
+	struct dv_strv cache_from; /* `cache_from`, plus `up --cache-from`: registry images
+				    * whose layers stand in for steps (the team cache) */
 };
 
 /* Look for "Envfile" in start_dir and its parents, stopping at the repository

@@ -18,6 +18,7 @@
 
 static const char *const top_keys[] = {
 	"name", "image", "workdir", "shell", "env", "provision", "on_up", "resources", "security", "user",
+	"cache_from",
 };
 static const char *const step_keys[] = { "run", "copy", "to" };
 static const char *const on_up_keys[] = { "run" };
@@ -283,6 +284,41 @@ static int set_image(struct vctx *v, const struct env_node *key, const struct en
 	return 0;
 }
 
+/* `cache_from`: one image reference or a list of them. */
+static int set_cache_from(struct vctx *v, const struct env_node *key, const struct env_node *val,
+			  struct env_spec *spec)
+{
+	const struct env_node *one = val;
+	size_t n = 1;
+
+	if (val->type == ENV_NODE_SEQ)
+		n = val->n;
+	for (size_t i = 0; i < n; i++) {
+		const char *s;
+		char buf[64];
+		size_t k;
+
+		if (val->type == ENV_NODE_SEQ)
+			one = val->items[i];
+		if (one->type != ENV_NODE_SCALAR)
+			return AT_NODE(v, one, "'cache_from' must be an image reference in a "
+					       "registry, such as 'registry.example.com/team/app-dev:cache', "
+					       "or a list of them");
+		if (get_string(v, key, one, false, &s) < 0)
+			return -1;
+		for (k = 0; s[k]; k++)
+			if (!isalnum((unsigned char)s[k]) && !strchr("._-:/@", s[k]))
+				break;
+		if (!s[0] || s[k])
+			return AT_NODE(v, one,
+				       "'cache_from' must name images such as "
+				       "'registry.example.com/team/app-dev:cache', not '%s'",
+				       shown(s, buf, sizeof(buf)));
+		dv_strv_push(&spec->cache_from, s);
+	}
+	return 0;
+}
+
 static int set_workdir(struct vctx *v, const struct env_node *key, const struct env_node *val,
 		       struct env_spec *spec)
 {
@@ -532,6 +568,8 @@ static int set_key(struct vctx *v, const struct env_node *key, const struct env_
 		return set_image(v, key, val, spec);
 	if (strcmp(k, "workdir") == 0)
 		return set_workdir(v, key, val, spec);
+	if (strcmp(k, "cache_from") == 0)
+		return set_cache_from(v, key, val, spec);
 	if (strcmp(k, "shell") == 0)
 		return set_abs_path(v, key, val, "/bin/bash", &spec->shell);
 	if (strcmp(k, "env") == 0)
@@ -639,6 +677,7 @@ void env_spec_release(struct env_spec *spec)
 	free(spec->relpath);
 	free(spec->name);
 	free(spec->image);
+	dv_strv_release(&spec->cache_from);
 	free(spec->workdir);
 	free(spec->shell);
 	free(spec->user);

@@ -19,7 +19,7 @@
 #define DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 /* "run: apt-get install …" on one line, cut to fit a terminal. */
-static char *step_label(const struct env_step *step)
+char *prov_step_label(const struct env_step *step)
 {
 	const char *text = step->kind == ENV_STEP_RUN ? step->run : step->copy;
 	size_t n = strcspn(text, "\n"), max = 60;
@@ -131,7 +131,8 @@ out:
 
 int prov_build(const struct dv_ctx *ctx, const struct layer_store *st,
 	       const struct env_spec *spec, const struct layer_image *base,
-	       const struct dv_strv *keys, struct dv_strv *layers, struct dv_error *err)
+	       const struct dv_strv *keys, struct prov_team *team, struct dv_strv *layers,
+	       struct dv_error *err)
 {
 	size_t n = spec->n_provision;
 
@@ -139,7 +140,7 @@ int prov_build(const struct dv_ctx *ctx, const struct layer_store *st,
 		dv_strv_push(layers, base->layers.v[i]);
 	for (size_t i = 0; i < n; i++) {
 		const struct env_step *step = &spec->provision[i];
-		dv_autofree char *label = step_label(step);
+		dv_autofree char *label = prov_step_label(step);
 		dv_autofree char *staging = NULL;
 		struct dv_error miss = { 0 };
 		char id[65];
@@ -153,6 +154,18 @@ int prov_build(const struct dv_ctx *ctx, const struct layer_store *st,
 		}
 		if (miss.errnum != ENOENT) {
 			*err = miss;
+			return -1;
+		}
+		/* The team cache: a pushed env's layer for this very key. */
+		switch (prov_team_fetch(st, team, keys->v[i], id, err)) {
+		case 0:
+			if (!ctx->quiet)
+				printf("[%zu/%zu] %s (pulled)\n", i + 1, n, label);
+			dv_strv_push(layers, id);
+			continue;
+		case 1:
+			break;
+		default:
 			return -1;
 		}
 		if (!ctx->quiet)

@@ -207,13 +207,21 @@ static bool strv_equal(const struct dv_strv *a, const struct dv_strv *b)
 
 /* The image, bootstrapping the default Debian image the first time, or
  * pulling one whose reference names a registry host. */
-static int resolve_image(const struct layer_store *st, const char *ref, struct layer_image *img,
-			 struct dv_error *err)
+static int resolve_image(const struct layer_store *st, const char *ref, struct prov_team *team,
+			 struct layer_image *img, struct dv_error *err)
 {
 	struct dv_error miss = { 0 };
+	int found;
 
 	if (layer_image_resolve(st, ref, img, &miss) == 0)
 		return 0;
+	/* A base no registry serves: the one a teammate's pushed env was built
+	 * on, so that their keys are ours. */
+	if (miss.errnum == ENOENT && team && !layer_ref_has_host(ref)) {
+		layer_image_release(img);
+		if ((found = prov_team_base(st, team, ref, img, err)) <= 0)
+			return found;
+	}
 	if (miss.errnum == ENOENT && layer_ref_has_host(ref)) {
 		fprintf(stderr, "devenv: image '%s' is not in the store; pulling it\n", ref);
 		layer_image_release(img);
@@ -233,12 +241,14 @@ static int resolve_image(const struct layer_store *st, const char *ref, struct l
  * and (after build) the full layer chain. */
 struct plan {
 	struct layer_image img;
+	struct prov_team *team; /* cache_from, or NULL */
 	struct dv_strv keys, layers;
 	char *digest;
 };
 
 static void plan_release(struct plan *p)
 {
+	prov_team_free(p->team);
 	layer_image_release(&p->img);
 	dv_strv_release(&p->keys);
 	dv_strv_release(&p->layers);
@@ -249,7 +259,8 @@ static void plan_release(struct plan *p)
 static int plan_make(const struct layer_store *st, const struct env_spec *spec, struct plan *p,
 		     struct dv_error *err)
 {
-	if (resolve_image(st, spec->image, &p->img, err) < 0 ||
+	p->team = prov_team_new(spec);
+	if (resolve_image(st, spec->image, p->team, &p->img, err) < 0 ||
 	    prov_keys(spec, p->img.id, &p->keys, err) < 0)
 		return -1;
 	p->digest = prov_spec_digest(spec, p->img.id, &p->keys);
@@ -604,7 +615,7 @@ int prov_env_up(struct dv_ctx *ctx, const struct layer_store *st, struct prov_en
 		ret = 0;
 		goto out;
 	}
-	if (prov_build(ctx, st, &env->spec, &p.img, &p.keys, &p.layers, err) < 0 ||
+	if (prov_build(ctx, st, &env->spec, &p.img, &p.keys, p.team, &p.layers, err) < 0 ||
 	    record(env, efd, &p, err) < 0)
 		goto out;
 	ret = start_and_on_up(ctx, st, env, efd, err);
@@ -660,7 +671,7 @@ int prov_env_provision(struct dv_ctx *ctx, const struct layer_store *st, struct 
 		return dv_err(err, errno, "cannot open '%s/envs'", st->root);
 	/* Build first: a failing step leaves a running env running. */
 	if (prov_env_lock(st, env, err) < 0 || plan_make(st, &env->spec, &p, err) < 0 ||
-	    prov_build(ctx, st, &env->spec, &p.img, &p.keys, &p.layers, err) < 0)
+	    prov_build(ctx, st, &env->spec, &p.img, &p.keys, p.team, &p.layers, err) < 0)
 		goto out;
 	running = env->has_state && ctr_probe(&env->state.init) != CTR_STOPPED;
 	if (env->has_state && strcmp(p.digest, env->state.spec_digest) == 0 &&

@@ -25,6 +25,8 @@
 #include "util/error.h"
 #include "util/str.h"
 
+struct prov_team;
+
 /* Canonical JSON of one provisioning step: its fields, the effective
  * environment and the shell. Caller frees. */
 char *prov_step_json(const struct env_spec *spec, const struct env_step *step);
@@ -44,7 +46,25 @@ char *prov_spec_digest(const struct env_spec *spec, const char *base_id,
  * per step. A failing step: -1 with the step's Envfile line and status. */
 int prov_build(const struct dv_ctx *ctx, const struct layer_store *st,
 	       const struct env_spec *spec, const struct layer_image *base,
-	       const struct dv_strv *keys, struct dv_strv *layers, struct dv_error *err);
+	       const struct dv_strv *keys, struct prov_team *team, struct dv_strv *layers,
+	       struct dv_error *err);
+/* "run: apt-get install …" on one line, cut to fit a terminal (caller frees). */
+char *prov_step_label(const struct env_step *step);
+
+/* teamcache.c: the team cache. A prov_team reads the spec's cache_from
+ * images, each opened on first use (NULL: the spec has none). */
+struct prov_team *prov_team_new(const struct env_spec *spec);
+void prov_team_free(struct prov_team *t);
+/* The layer a cache_from image holds for key, fetched and put in the cache
+ * (id: the layer's id): 0; 1 when no source has it (team may be NULL); -1
+ * when the store cannot take it. A source that fails is a warning. */
+int prov_team_fetch(const struct layer_store *st, struct prov_team *t, const char *key,
+		    char id[65], struct dv_error *err);
+/* The base image `image` (as the Envfile writes it) from the cache_from
+ * image that was built on it, recorded under that name: 0; 1 when none
+ * has it. */
+int prov_team_base(const struct layer_store *st, struct prov_team *t, const char *image,
+		   struct layer_image *img, struct dv_error *err);
 
 /* The spec's `resources` as cgroup limits. */
 void prov_limits(const struct env_spec *spec, struct ctr_limits *out);
@@ -119,6 +139,13 @@ int prov_env_provision(struct dv_ctx *ctx, const struct layer_store *st,
  * layer as a new one), frozen meanwhile where it has a freezer. */
 int prov_env_commit(const struct dv_ctx *ctx, const struct layer_store *st, struct prov_env *env,
 		    const char *name, struct layer_image *out, struct dv_error *err);
+
+/* teamcache.c: push the env's provisioning as image dest: the base image's
+ * layers and one layer per step, annotated with the steps' cache keys, as
+ * built in this store for the current Envfile (a step not built is an
+ * error at its line). A base no registry serves goes along untagged. */
+int prov_env_push(const struct dv_ctx *ctx, const struct layer_store *st,
+		  const struct prov_env *env, const char *dest, struct dv_error *err);
 
 /* suspend (freeze) or resume (thaw) a running env through its cgroups'
  * freezer (suspend.c). ESRCH when it is not running. */

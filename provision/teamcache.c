@@ -1,0 +1,268 @@
+/*
+ * provision/teamcache.c - the team cache: provisioning steps' layers taken
+ * from registry images (Envfile `cache_from`, `up --cache-from`), and
+ * `devenv push` of an env's provisioning, which makes such images.
+ *
+ * A pushed env is an ordinary OCI image: the base image's layers, then one
+ * layer per step, each annotated with its cache key (dev.devenv.cache.key),
+ * so skopeo, podman and `image: REF` all read it. Its manifest names the
+ * base: dev.devenv.base.ref is the Envfile's `image:` as written and, for a
+ * base no registry serves (bootstrapped or imported here),
+ * dev.devenv.base.manifest is the digest of that base pushed untagged into
+ * the same repository. A teammate's store then takes the very same base
+ * from there, and so computes the same keys.
+ *
+ * Keys start from the base image's id (provision/key.c). A base re-exported
+ * for the push can get another config digest than the pusher's (export.c
+ * writes its own tar form), so a step's annotation may hold two keys,
+ * comma-separated: the pusher's, and the one a store holding the pushed base
+ * computes.
+ *
+ * A cache source that cannot be read is a warning and its steps run here:
+ * the cache only ever saves time, it never stops an `up`.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "provision.h"
+#include "util/cleanup.h"
+#include "util/banned.h"
+
+#define ANN_KEY "dev.devenv.cache.key"
+#define ANN_STEP "dev.devenv.step"
+#define ANN_BASE_REF "dev.devenv.base.ref"
+#define ANN_BASE_MANIFEST "dev.devenv.base.manifest"
+
+struct prov_team {
+	const struct dv_strv *refs;
+	struct layer_remote **remotes; /* opened on first use */
+	bool *tried;
+};
+
+struct prov_team *prov_team_new(const struct env_spec *spec)
+{
+	struct prov_team *t;
+	size_t n = spec->cache_from.n;
+
+	if (!n)
+		return NULL;
+	t = dv_xcalloc(1, sizeof(*t));
+	t->refs = &spec->cache_from;
+	t->remotes = dv_xcalloc(n, sizeof(*t->remotes));
+	t->tried = dv_xcalloc(n, sizeof(*t->tried));
+	return t;
+}
+
+void prov_team_free(struct prov_team *t)
+{
+	if (!t)
+		return;
+	for (size_t i = 0; i < t->refs->n; i++)
+		layer_remote_free(t->remotes[i]);
+	free(t->remotes);
+	free(t->tried);
+	free(t);
+}
+
+/* Source i, opened the first time; NULL (after one warning) when it cannot
+ * be read. */
+static struct layer_remote *source(struct prov_team *t, size_t i)
+{
+	struct dv_error err = { 0 };
+
+	if (t->tried[i])
+		return t->remotes[i];
+	t->tried[i] = true;
+	if (layer_remote_open(t->refs->v[i], &t->remotes[i], &err) < 0)
+		fprintf(stderr, "devenv: warning: cache_from '%s': %s; its steps run here\n",
+			t->refs->v[i], err.msg);
+	return t->remotes[i];
+}
+
+/* Drop source i after a failure, with one warning. */
+static void drop(struct prov_team *t, size_t i, const struct dv_error *err)
+{
+	fprintf(stderr, "devenv: warning: cache_from '%s': %s; its steps run here\n",
+		t->refs->v[i], err->msg);
+	layer_remote_free(t->remotes[i]);
+	t->remotes[i] = NULL;
+}
+
+/* Does the comma-separated list hold key? */
+static bool lists_key(const char *list, const char *key)
+{
+	size_t n = strlen(key);
+
+	for (const char *p = list; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+		if (!strncmp(p, key, n) && (p[n] == ',' || p[n] == 0))
+			return true;
+	return false;
+}
+
+int prov_team_fetch(const struct layer_store *st, struct prov_team *t, const char *key,
+		    char id[65], struct dv_error *err)
+{
+	for (size_t i = 0; t && i < t->refs->n; i++) {
+		struct layer_remote *r = source(t, i);
+		struct dv_error fail = { 0 };
+
+		for (size_t l = 0; r && l < layer_remote_layers(r); l++) {
+			if (!lists_key(layer_remote_annotation(r, l, ANN_KEY), key))
+				continue;
+			if (layer_remote_fetch(st, r, l, id, &fail) < 0) {
+				drop(t, i, &fail);
+				break;
+			}
+			if (layer_cache_put(st, key, id, err) < 0)
+				return -1;
+			return 0;
+		}
+	}
+	return 1;
+}
+
+/* "host/repo" of a normalised "host/repo:tag" or "host/repo@sha256:…". */
+static char *repository(const char *name)
+{
+	const char *at = strchr(name, '@'), *slash = strrchr(name, '/');
+	const char *colon = strrchr(name, ':');
+
+	if (at)
+		return dv_xstrndup(name, (size_t)(at - name));
+	if (colon && slash && colon > slash)
+		return dv_xstrndup(name, (size_t)(colon - name));
+	return dv_xstrdup(name);
+}
+
+int prov_team_base(const struct layer_store *st, struct prov_team *t, const char *image,
+		   struct layer_image *img, struct dv_error *err)
+{
+	for (size_t i = 0; t && i < t->refs->n; i++) {
+		struct layer_remote *r = source(t, i);
+		const char *ref, *digest;
+		dv_autofree char *repo = NULL, *from = NULL;
+		struct layer_image pulled = { 0 };
+		struct dv_error fail = { 0 };
+
+		if (!r || !(ref = layer_remote_annotation(r, SIZE_MAX, ANN_BASE_REF)) ||
+		    strcmp(ref, image) ||
+		    !(digest = layer_remote_annotation(r, SIZE_MAX, ANN_BASE_MANIFEST)))
+			continue;
+		repo = repository(layer_remote_name(r));
+		from = dv_xasprintf("%s@%s", repo, digest);
+		fprintf(stderr, "devenv: image '%s' is not in the store; pulling the one '%s' was built on\n",
+			image, t->refs->v[i]);
+		if (layer_image_pull(st, from, &pulled, &fail) < 0) {
+			drop(t, i, &fail);
+			continue;
+		}
+		layer_image_release(&pulled);
+		/* Under the Envfile's name, as a bootstrap or import records it. */
+		if (layer_image_tag(st, from, image, img, err) < 0)
+			return -1;
+		return 0;
+	}
+	return 1;
+}
+
+/* {"dev.devenv.cache.key": keys, "dev.devenv.step": label} */
+static struct json_object *step_notes(const char *key, const char *key2, const char *label)
+{
+	struct json_object *o = json_object_new_object();
+	dv_autofree char *both = NULL;
+
+	if (key2 && strcmp(key, key2))
+		both = dv_xasprintf("%s,%s", key, key2);
+	json_object_object_add(o, ANN_KEY, json_object_new_string(both ? both : key));
+	json_object_object_add(o, ANN_STEP, json_object_new_string(label));
+	return o;
+}
+
+int prov_env_push(const struct dv_ctx *ctx, const struct layer_store *st,
+		  const struct prov_env *env, const char *dest, struct dv_error *err)
+{
+	const struct env_spec *spec = &env->spec;
+	struct layer_image base = { 0 }, img = { 0 };
+	struct dv_strv keys = { 0 }, pushed_keys = { 0 };
+	struct json_object **notes = NULL, *manifest_notes = json_object_new_object();
+	struct layer_push_notes pn = { 0 };
+	dv_autofree char *name = NULL;
+	char digest[65], base_digest[65], base_config[72], ann[72];
+	bool own_base;
+	size_t nb = 0;
+	int ret = -1;
+
+	if (layer_image_resolve(st, spec->image, &base, err) < 0) {
+		if (err->errnum == ENOENT)
+			dv_err_plain(err, ENOENT,
+				     "image '%s' is not in this store; run 'devenv up' first, "
+				     "then push", spec->image);
+		goto out;
+	}
+	if (prov_keys(spec, base.id, &keys, err) < 0)
+		goto out;
+	img.name = base.name;
+	img.config = base.config;
+	for (size_t i = 0; i < base.layers.n; i++)
+		dv_strv_push(&img.layers, base.layers.v[i]);
+	nb = base.layers.n;
+	for (size_t i = 0; i < keys.n; i++) {
+		char id[65];
+
+		if (layer_cache_get(st, keys.v[i], id, err) < 0) {
+			const struct env_step *s = &spec->provision[i];
+
+			if (err->errnum == ENOENT)
+				dv_err_at(err, spec->display, s->line, s->col,
+					  "this step is not provisioned in this store; run 'devenv "
+					  "up' or 'devenv provision' first, then push");
+			goto out;
+		}
+		dv_strv_push(&img.layers, id);
+	}
+	/* A base no registry serves goes along, under its digest. */
+	own_base = !layer_ref_has_host(base.name) || dv_str_startswith(base.name, "localhost/");
+	if (own_base) {
+		struct layer_push_notes untagged = { .untagged = true };
+
+		if (layer_push_image(st, &base, dest, &untagged, NULL, NULL, base_digest,
+				     base_config + 7, err) < 0)
+			goto out;
+		memcpy(base_config, "sha256:", 7);
+		if (prov_keys(spec, base_config, &pushed_keys, err) < 0)
+			goto out;
+		snprintf(ann, sizeof(ann), "sha256:%s", base_digest);
+		json_object_object_add(manifest_notes, ANN_BASE_MANIFEST,
+				       json_object_new_string(ann));
+	}
+	json_object_object_add(manifest_notes, ANN_BASE_REF, json_object_new_string(spec->image));
+	notes = dv_xcalloc(img.layers.n, sizeof(*notes));
+	for (size_t i = 0; i < keys.n; i++) {
+		dv_autofree char *label = prov_step_label(&spec->provision[i]);
+
+		notes[nb + i] = step_notes(keys.v[i], own_base ? pushed_keys.v[i] : NULL, label);
+	}
+	pn.manifest = manifest_notes;
+	pn.layer = notes;
+	if (layer_push_image(st, &img, dest, &pn, ctx->quiet ? NULL : stdout, &name, digest, NULL,
+			     err) < 0)
+		goto out;
+	if (!ctx->quiet)
+		printf("pushed env '%s' (%zu steps) as %s@sha256:%s\n", spec->name, keys.n, name,
+		       digest);
+	ret = 0;
+out:
+	for (size_t i = 0; notes && i < img.layers.n; i++)
+		json_object_put(notes[i]);
+	free(notes);
+	json_object_put(manifest_notes);
+	dv_strv_release(&img.layers);
+	dv_strv_release(&keys);
+	dv_strv_release(&pushed_keys);
+	layer_image_release(&base);
+	return ret;
+}

@@ -1,0 +1,171 @@
+#!/usr/bin/env bats
+# The team cache (README "The team cache"): `devenv push REF` in a checkout
+# publishes the env's provisioning with each step's cache key as a layer
+# annotation; another store's `up` with `cache_from` (or --cache-from) pulls
+# those layers instead of running the steps. Against a real registry
+# (Debian's docker-registry on loopback).
+
+load helpers
+
+setup_file() {
+	dv_registry_start "$BATS_FILE_TMPDIR/registry"
+}
+
+teardown_file() { dv_registry_stop; }
+
+setup() {
+	dv_setup
+	dv_busybox_image
+	# Each step leaves a mark, and counts its runs in a file outside the env.
+	cat >Envfile <<-'EOF'
+	image: busybox
+	provision:
+	  - run: echo one >/one
+	  - copy: app.txt
+	    to: /opt/app.txt
+	  - run: echo three >/three && mkdir -p /var/cache/x && echo x >/var/cache/x/y
+	EOF
+	echo app >app.txt
+	git add -A && git commit -qm init
+	REF=$DV_REGISTRY/team/proj-dev:cache
+}
+teardown() {
+	[[ -z ${STORE_B:-} ]] || { DEVENV_HOME=$STORE_B dv_teardown_store "$STORE_B"; }
+	dv_teardown
+}
+
+# dv_teardown_store STORE: destroy the envs of a second store, then remove it.
+dv_teardown_store() {
+	local dir
+	for dir in "$1"/envs/*/; do
+		[[ -d $dir ]] && DEVENV_HOME=$1 "$DEVENV" destroy -f -e "$(basename "$dir")" >/dev/null
+	done
+	dv_rm_store "$1"
+}
+
+# manifest REPO TAG: the OCI manifest the registry serves.
+manifest() {
+	curl -fsS -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
+		"http://$DV_REGISTRY/v2/$1/manifests/$2"
+}
+
+# A second, empty store on the same disk, as a teammate's machine.
+store_b() {
+	STORE_B=$(mktemp -d "$(dirname "$DV_STORE")/storeb.XXXXXX")
+	export STORE_B
+}
+
+@test "team cache: push from one store; up in an empty store pulls every step and runs none" {
+	run "$DEVENV" up
+	assert_success
+	run "$DEVENV" push "$REF"
+	assert_success
+	assert_output --regexp "pushed env 'proj' \(3 steps\) as $DV_REGISTRY/team/proj-dev:cache@sha256:[0-9a-f]{64}"
+	# The manifest: each step's layer carries its key; the base goes along.
+	run manifest team/proj-dev cache
+	assert_success
+	[[ $(grep -o '"dev.devenv.cache.key"' <<<"$output" | wc -l) -eq 3 ]]
+	assert_output --partial '"dev.devenv.base.ref":"busybox"'
+	assert_output --regexp '"dev.devenv.base.manifest":"sha256:[0-9a-f]{64}"'
+	assert_output --partial '"dev.devenv.step":"copy: app.txt -> /opt/app.txt"'
+
+	store_b
+	cd "$DV_CHECKOUT"
+	DEVENV_HOME=$STORE_B run "$DEVENV" up --cache-from "$REF"
+	assert_success
+	assert_output --partial "pulling the one '$REF' was built on"
+	assert_line "[1/3] run: echo one >/one (pulled)"
+	assert_line "[2/3] copy: app.txt -> /opt/app.txt (pulled)"
+	assert_line --regexp '^\[3/3\] run: echo three .* \(pulled\)$'
+	refute_output --partial 'done in'
+	DEVENV_HOME=$STORE_B run "$DEVENV" ssh -c 'cat /one /opt/app.txt /three /var/cache/x/y'
+	assert_success
+	assert_output "one
+app
+three
+x"
+	# The same keys: a second up finds every step in its own cache.
+	DEVENV_HOME=$STORE_B run "$DEVENV" provision
+	assert_success
+	assert_output --partial 'up to date'
+}
+
+@test "team cache: cache_from in the Envfile; a changed step and every step after it run here" {
+	run "$DEVENV" up
+	assert_success
+	run "$DEVENV" push "$REF"
+	assert_success
+	"$DEVENV" halt
+	printf 'cache_from: %s\n' "$REF" >>Envfile
+	echo changed >app.txt
+	store_b
+	DEVENV_HOME=$STORE_B run "$DEVENV" up
+	assert_success
+	assert_line "[1/3] run: echo one >/one (pulled)"
+	assert_line "[2/3] copy: app.txt -> /opt/app.txt"
+	assert_line --regexp '^\[3/3\] run: echo three .*[^)]$'
+	refute_line --regexp '^\[2/3\].*pulled'
+	refute_line --regexp '^\[3/3\].*pulled'
+	DEVENV_HOME=$STORE_B run "$DEVENV" ssh -c 'cat /opt/app.txt'
+	assert_output changed
+}
+
+@test "team cache: an image base from the registry; a store that has the base takes only the steps" {
+	# Base pulled from the registry in both stores: the keys start from its id.
+	run "$DEVENV" push busybox "$DV_REGISTRY/base/bb:1"
+	assert_success
+	sed -i "s|^image: .*|image: $DV_REGISTRY/base/bb:1|" Envfile
+	run "$DEVENV" up
+	assert_success
+	run "$DEVENV" push "$REF"
+	assert_success
+	run manifest team/proj-dev cache
+	refute_output --partial 'dev.devenv.base.manifest'
+	store_b
+	DEVENV_HOME=$STORE_B run "$DEVENV" up --cache-from "$REF"
+	assert_success
+	assert_output --partial "image '$DV_REGISTRY/base/bb:1' is not in the store; pulling it"
+	assert_line "[1/3] run: echo one >/one (pulled)"
+	assert_line --regexp '^\[3/3\] .*\(pulled\)$'
+}
+
+@test "team cache: an unreachable or unknown cache is one warning and the steps run here" {
+	store_b
+	DEVENV_HOME=$STORE_B "$DEVENV" image import "$(busybox_tar)" busybox >/dev/null
+	DEVENV_HOME=$STORE_B run "$DEVENV" up --cache-from "$DV_REGISTRY/team/nothing:here"
+	assert_success
+	assert_output --regexp "warning: cache_from '$DV_REGISTRY/team/nothing:here': .*; its steps run here"
+	[[ $(grep -c "warning: cache_from" <<<"$output") -eq 1 ]]
+	assert_line "[1/3] run: echo one >/one"
+}
+
+@test "team cache: a cache layer whose bytes do not match its digest is refused; the step runs here" {
+	run "$DEVENV" up
+	assert_success
+	run "$DEVENV" push "$REF"
+	assert_success
+	# Corrupt the first step's blob in the registry's storage.
+	run manifest team/proj-dev cache
+	blob=$(python3 -c 'import json,sys; m=json.loads(sys.argv[1]); print([l["digest"][7:] for l in m["layers"] if "annotations" in l][0])' "$output")
+	data=$DV_REGISTRY_STORAGE/docker/registry/v2/blobs/sha256/${blob:0:2}/$blob/data
+	[[ -f $data ]]
+	printf 'XXXX' | dd of="$data" bs=1 seek=20 conv=notrunc status=none
+	store_b
+	DEVENV_HOME=$STORE_B run "$DEVENV" up --cache-from "$REF"
+	assert_success
+	assert_output --regexp "warning: cache_from '$REF': digest mismatch: .*; its steps run here"
+	assert_line "[1/3] run: echo one >/one"
+	assert_line --regexp '^\[3/3\] run: echo three .*[^)]$'
+	[[ -z $(ls "$STORE_B/tmp") ]]
+}
+
+@test "team cache: push of a step not built is one line naming it; bad cache_from is an Envfile error" {
+	run "$DEVENV" push "$REF"
+	assert_failure
+	assert_output --regexp "^devenv: Envfile:3:5: this step is not provisioned in this store; run 'devenv up' or 'devenv provision' first, then push$"
+	printf 'cache_from: [ "bad ref!" ]\n' >>Envfile
+	run "$DEVENV" up
+	assert_failure
+	assert_output --regexp "^devenv: Envfile:7:15: 'cache_from' must name images"
+	[[ ! -d $DV_STORE/envs ]] || [[ -z $(ls "$DV_STORE/envs") ]]
+}
