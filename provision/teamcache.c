@@ -114,6 +114,10 @@ int prov_team_fetch(const struct layer_store *st, struct prov_team *t, const cha
 			if (!lists_key(layer_remote_annotation(r, l, ANN_KEY), key))
 				continue;
 			if (layer_remote_fetch(st, r, l, id, &fail) < 0) {
+				if (fail.errnum == ENOSPC || fail.errnum == EDQUOT) {
+					*err = fail; /* running the step would not fit either */
+					return -1;
+				}
 				drop(t, i, &fail);
 				break;
 			}
