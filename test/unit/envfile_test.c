@@ -248,6 +248,25 @@ static void test_good_user(void **state)
 	env_spec_release(&spec);
 }
 
+/* cache_from: one reference, or a list, in order. */
+static void test_good_cache_from(void **state)
+{
+	struct dv_error err = { 0 };
+	struct env_spec spec = { 0 };
+
+	(void)state;
+	assert_int_equal(parse_fixture("good", "cache-from.yaml", &spec, &err), 0);
+	assert_int_equal(spec.cache_from.n, 1);
+	assert_string_equal(spec.cache_from.v[0], "registry.example.com/team/app-dev:cache");
+	env_spec_release(&spec);
+	assert_int_equal(parse_fixture("good", "cache-from-list.yaml", &spec, &err), 0);
+	assert_int_equal(spec.cache_from.n, 2);
+	assert_string_equal(spec.cache_from.v[0], "registry.example.com/team/app-dev:cache");
+	assert_true(strstr(spec.cache_from.v[1], "@sha256:0123") != NULL);
+	env_spec_release(&spec);
+	assert_int_equal(spec.cache_from.n, 0);
+}
+
 static void test_good_full(void **state)
 {
 	struct dv_error err = { 0 };
@@ -691,6 +710,7 @@ int main(void)
 		cmocka_unit_test(test_init_template_parses),
 		cmocka_unit_test(test_good_full),
 		cmocka_unit_test(test_good_user),
+		cmocka_unit_test(test_good_cache_from),
 		cmocka_unit_test(test_good_null_lists),
 		cmocka_unit_test(test_good_flow_style),
 		cmocka_unit_test(test_good_resources),
