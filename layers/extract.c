@@ -679,8 +679,10 @@ int layer_extract(const struct layer_ar *ar, int fd, const char *what, int rootf
 			dv_err(err, 0, "cannot read '%s': %s", what, ar_error(&x));
 			goto out;
 		}
-		if (do_entry(&x, e) < 0)
+		if (do_entry(&x, e) < 0) {
+			dv_err_prefix(err, "%s", what); /* which tar or layer, for the user */
 			goto out;
+		}
 	}
 	/* The tar reader stops at the end-of-archive blocks; the diff_id
 	 * covers the whole stream, padding included. */

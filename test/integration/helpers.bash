@@ -384,3 +384,26 @@ authproxy_stop() {
 	kill "$PROXY_PID" 2>/dev/null
 	wait "$PROXY_PID" 2>/dev/null || true
 }
+
+# mktar OUT: write a tarball from python's tarfile, entries given on stdin as
+# lines "KIND NAME [TARGET]" (KIND: file, dir, sym, link, chr).
+mktar() {
+	python3 -c '
+import io, sys, tarfile
+out = sys.argv[1]
+with tarfile.open(out, "w") as t:
+    for line in sys.stdin:
+        parts = line.split()
+        if not parts: continue
+        kind, name = parts[0], parts[1]
+        ti = tarfile.TarInfo(name)
+        ti.mode = 0o755 if kind == "dir" else 0o644
+        data = b""
+        if kind == "dir": ti.type = tarfile.DIRTYPE
+        elif kind == "sym": ti.type = tarfile.SYMTYPE; ti.linkname = parts[2]
+        elif kind == "link": ti.type = tarfile.LNKTYPE; ti.linkname = parts[2]
+        elif kind == "chr": ti.type = tarfile.CHRTYPE; ti.devmajor = 1; ti.devminor = 3
+        else: data = b"x\n"; ti.size = len(data)
+        t.addfile(ti, io.BytesIO(data) if data else None)
+' "$1"
+}
