@@ -158,6 +158,18 @@ int layer_reg_login(const char *host, const char *basic, struct dv_error *err);
 /* The docker client's config folder: $DOCKER_CONFIG, else ~/.docker;
  * NULL when neither is set. Caller frees. */
 char *layer_docker_config_dir(void);
+/* creds.c: registry credentials as docker keeps them: credHelpers.<host>,
+ * else credsStore (a docker-credential-NAME program), else auths.<host>.
+ * get: base64("user:pass"), or NULL (anonymous; a broken helper is a
+ * warning). The helper functions return 0 when no helper is configured for
+ * host, 1 when the helper did it; erase sets *found. */
+char *layer_creds_get(const char *host);
+int layer_creds_helper_store(const char *host, const char *user, const char *secret,
+			     struct dv_error *err);
+int layer_creds_helper_erase(const char *host, bool *found, struct dv_error *err);
+/* The key docker uses for host in "auths" and with helpers. */
+const char *layer_auths_key(const char *host);
+char *layer_base64(const char *s);
 /* GET /v2/, answering its auth challenge: is the registry there and does
  * it let us in? */
 int layer_reg_ping(struct layer_reg *r, struct dv_error *err);

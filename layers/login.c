@@ -2,7 +2,9 @@
  * where registry.c (and docker, podman, skopeo) read them.
  *
  * login checks the user and password with the registry first, then sets
- * auths.<host>.auth to base64("user:pass"); logout removes that entry.
+ * auths.<host>.auth to base64("user:pass"), or hands them to the
+ * credential helper config.json names for the host (creds.c); logout
+ * removes that entry, and asks the helper to erase its own.
  * The file is read, changed and written back whole (temporary name, fsync,
  * rename; mode 0600), keeping every other key, so credential helpers and
  * other registries' entries survive. A file that is not a JSON object is
@@ -18,40 +20,6 @@
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/banned.h"
-
-static char *base64(const char *s)
-{
-	static const char tab[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	size_t n = strlen(s), i, o = 0;
-	const unsigned char *p = (const unsigned char *)s;
-	char *out = dv_xmalloc(4 * ((n + 2) / 3) + 1);
-
-	for (i = 0; i + 2 < n; i += 3) {
-		unsigned v = (unsigned)p[i] << 16 | (unsigned)p[i + 1] << 8 | p[i + 2];
-
-		out[o++] = tab[v >> 18];
-		out[o++] = tab[(v >> 12) & 63];
-		out[o++] = tab[(v >> 6) & 63];
-		out[o++] = tab[v & 63];
-	}
-	if (i < n) {
-		unsigned v = (unsigned)p[i] << 16 | (i + 1 < n ? (unsigned)p[i + 1] << 8 : 0);
-
-		out[o++] = tab[v >> 18];
-		out[o++] = tab[(v >> 12) & 63];
-		out[o++] = i + 1 < n ? tab[(v >> 6) & 63] : '=';
-		out[o++] = '=';
-	}
-	out[o] = 0;
-	return out;
-}
-
-/* The key docker itself uses for host in "auths". */
-static const char *auths_key(const char *host)
-{
-	return strcmp(host, "docker.io") ? host : "https://index.docker.io/v1/";
-}
 
 int layer_host_check(const char *host, struct dv_error *err)
 {
@@ -108,16 +76,16 @@ static int config_update(const char *host, const char *auth, bool *found, struct
 		json_object_object_add(o, "auths", auths);
 	}
 	if (found)
-		*found = json_object_object_get_ex(auths, auths_key(host), NULL);
+		*found = json_object_object_get_ex(auths, layer_auths_key(host), NULL);
 	if (auth) {
-		if (!json_object_object_get_ex(auths, auths_key(host), &entry) ||
+		if (!json_object_object_get_ex(auths, layer_auths_key(host), &entry) ||
 		    !json_object_is_type(entry, json_type_object)) {
 			entry = json_object_new_object();
-			json_object_object_add(auths, auths_key(host), entry);
+			json_object_object_add(auths, layer_auths_key(host), entry);
 		}
 		json_object_object_add(entry, "auth", json_object_new_string(auth));
 	} else if (found && *found) {
-		json_object_object_del(auths, auths_key(host));
+		json_object_object_del(auths, layer_auths_key(host));
 	} else {
 		return 0;
 	}
@@ -142,15 +110,36 @@ int layer_login(const char *host, const char *user, const char *password, struct
 	if (!password[0])
 		return dv_err_usage(err, "the password is empty");
 	pair = dv_xasprintf("%s:%s", user, password);
-	auth = base64(pair);
+	auth = layer_base64(pair);
 	if (layer_reg_login(host, auth, err) < 0)
 		return -1;
-	return config_update(host, auth, NULL, err);
+	/* Where config.json names a credential helper, docker keeps them there. */
+	switch (layer_creds_helper_store(host, user, password, err)) {
+	case 1:
+		return 0;
+	case 0:
+		return config_update(host, auth, NULL, err);
+	default:
+		return -1;
+	}
 }
 
 int layer_logout(const char *host, bool *found, struct dv_error *err)
 {
+	bool in_helper = false;
+
 	if (layer_host_check(host, err) < 0)
 		return -1;
-	return config_update(host, NULL, found, err);
+	switch (layer_creds_helper_erase(host, &in_helper, err)) {
+	case 1:
+		/* An entry in auths too (from before the helper) goes as well. */
+		if (config_update(host, NULL, found, err) < 0)
+			return -1;
+		*found |= in_helper;
+		return 0;
+	case 0:
+		return config_update(host, NULL, found, err);
+	default:
+		return -1;
+	}
 }

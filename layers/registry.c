@@ -213,53 +213,6 @@ static bool listed_insecure(const char *host)
 	return false;
 }
 
-/* The "auth" (base64 user:pass) of host in the docker client's config:
- * $DOCKER_CONFIG/config.json, else ~/.docker/config.json. */
-char *layer_docker_config_dir(void)
-{
-	const char *dir = getenv("DOCKER_CONFIG"), *home = getenv("HOME");
-
-	if (dir && *dir)
-		return dv_xstrdup(dir);
-	if (home && *home)
-		return dv_xasprintf("%s/.docker", home);
-	return NULL;
-}
-
-static char *docker_auth(const char *host)
-{
-	dv_autofree char *dir = layer_docker_config_dir(), *path = NULL, *text = NULL;
-	layer_autojson struct json_object *o = NULL;
-	struct json_object *auths, *entry, *auth;
-	const char *a;
-	size_t len, i, k;
-	char keys[3][300];
-
-	if (!dir)
-		return NULL;
-	path = dv_xasprintf("%s/config.json", dir);
-	if (dv_read_file_at(AT_FDCWD, path, &text, &len, &(struct dv_error){0}) < 0 ||
-	    !(o = json_tokener_parse(text)) || !json_object_object_get_ex(o, "auths", &auths))
-		return NULL;
-	snprintf(keys[0], sizeof(keys[0]), "%s", host);
-	snprintf(keys[1], sizeof(keys[1]), "https://%s", host);
-	snprintf(keys[2], sizeof(keys[2]), "%s",
-		 strcmp(host, "docker.io") ? host : "https://index.docker.io/v1/");
-	for (k = 0; k < 3; k++) {
-		if (!json_object_object_get_ex(auths, keys[k], &entry) ||
-		    !json_object_object_get_ex(entry, "auth", &auth) ||
-		    !(a = json_object_get_string(auth)) || !*a)
-			continue;
-		/* It goes into a header: base64 only, nothing that ends a line. */
-		for (i = 0; a[i]; i++)
-			if (!strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=",
-				    a[i]))
-				return NULL;
-		return dv_xstrdup(a);
-	}
-	return NULL;
-}
-
 /* use_mirror: pulls of docker.io images go to DEVENV_REGISTRY_MIRROR when
  * set; pushes never do. */
 static struct layer_reg *reg_open(const char *name, bool use_mirror, struct dv_error *err)
@@ -289,7 +242,7 @@ static struct layer_reg *reg_open(const char *name, bool use_mirror, struct dv_e
 	r->origin = dv_xasprintf("%s://%s", r->insecure ? "http" : "https",
 				 strcmp(host, "docker.io") ? host : "registry-1.docker.io");
 	r->base = dv_xasprintf("%s/v2/%s", r->origin, path);
-	r->basic = docker_auth(host);
+	r->basic = layer_creds_get(host);
 	if (use_mirror && !strcmp(host, "docker.io") && getenv("DEVENV_REGISTRY_MIRROR") &&
 	    *getenv("DEVENV_REGISTRY_MIRROR")) {
 		/* Docker Hub's images come from the mirror, as with dockerd's
@@ -307,7 +260,7 @@ static struct layer_reg *reg_open(const char *name, bool use_mirror, struct dv_e
 		free(r->base);
 		r->base = dv_xasprintf("%s/v2/%s", r->origin, path);
 		free(r->basic);
-		r->basic = docker_auth(host);
+		r->basic = layer_creds_get(host);
 	}
 	r->host = dv_steal_ptr(&host);
 	r->path = dv_steal_ptr(&path);

@@ -85,3 +85,76 @@ teardown() {
 	assert_failure 2
 	assert_output "devenv: invalid registry host 'busybox': a host has a '.' or a ':port', or is 'localhost'"
 }
+
+# A credential helper in docker's protocol, keeping one file per server
+# under $DVTEST_CREDS and logging each call.
+credential_helper() {
+	mkdir -p "$BATS_TEST_TMPDIR/bin" "$BATS_TEST_TMPDIR/creds"
+	export DVTEST_CREDS=$BATS_TEST_TMPDIR/creds PATH=$BATS_TEST_TMPDIR/bin:$PATH
+	cat >"$BATS_TEST_TMPDIR/bin/docker-credential-dvtest" <<-'EOF'
+	#!/bin/sh
+	input=$(cat)
+	echo "$1" >>"$DVTEST_CREDS/log"
+	case $1 in
+	store) server=$(printf '%s' "$input" | python3 -c 'import json, sys; print(json.load(sys.stdin)["ServerURL"])') ;;
+	*) server=$input ;;
+	esac
+	f=$DVTEST_CREDS/entry-$(printf '%s' "$server" | tr '/:' '__')
+	case $1 in
+	get) [ -f "$f" ] && exec cat "$f" ;;
+	store) printf '%s' "$input" >"$f"; exit 0 ;;
+	erase) [ -f "$f" ] && exec rm "$f" ;;
+	esac
+	echo "credentials not found in native keychain"
+	exit 1
+	EOF
+	chmod +x "$BATS_TEST_TMPDIR/bin/docker-credential-dvtest"
+}
+
+@test "credential helpers: credsStore keeps login's credentials, pulls and pushes use them, logout erases them" {
+	credential_helper
+	mkdir -p "$DOCKER_CONFIG"
+	printf '{"credsStore":"dvtest"}\n' >"$DOCKER_CONFIG/config.json"
+	run "$DEVENV" pull "$PROXY/test/private"
+	assert_failure 1
+	assert_output --partial "(HTTP 401)"
+	grep -qx get "$DVTEST_CREDS/log"
+	run "$DEVENV" login -u user --password-stdin "$PROXY" <<<pass
+	assert_success
+	assert_output "logged in to $PROXY"
+	grep -qx store "$DVTEST_CREDS/log"
+	# kept by the helper, not in config.json
+	run cat "$DOCKER_CONFIG/config.json"
+	refute_output --partial "$PROXY"
+	run cat "$DVTEST_CREDS"/entry-*
+	assert_output "{\"ServerURL\":\"$PROXY\",\"Username\":\"user\",\"Secret\":\"pass\"}"
+	run "$DEVENV" pull "$PROXY/test/private"
+	assert_success
+	run "$DEVENV" push busybox "$PROXY/test/private:3"
+	assert_success
+	run "$DEVENV" logout "$PROXY"
+	assert_success
+	assert_output "logged out of $PROXY"
+	grep -qx erase "$DVTEST_CREDS/log"
+	[[ -z $(ls "$DVTEST_CREDS" | grep entry-) ]]
+	run "$DEVENV" logout "$PROXY"
+	assert_output "not logged in to $PROXY"
+	run "$DEVENV" pull "$PROXY/test/private"
+	assert_failure 1
+}
+
+@test "credential helpers: credHelpers for the host wins over auths; a missing helper is one warning" {
+	credential_helper
+	mkdir -p "$DOCKER_CONFIG"
+	printf '{"ServerURL":"%s","Username":"user","Secret":"pass"}' "$PROXY" \
+		>"$DVTEST_CREDS/entry-$(printf '%s' "$PROXY" | tr '/:' '__')"
+	printf '{"credHelpers":{"%s":"dvtest"},"auths":{"%s":{"auth":"%s"}}}\n' "$PROXY" "$PROXY" \
+		"$(printf user:wrong | base64)" >"$DOCKER_CONFIG/config.json"
+	run "$DEVENV" pull "$PROXY/test/private"
+	assert_success
+	printf '{"credsStore":"not-installed"}\n' >"$DOCKER_CONFIG/config.json"
+	run "$DEVENV" pull "$PROXY/test/private:latest"
+	assert_failure 1
+	assert_line --index 0 "devenv: warning: the credential helper 'docker-credential-not-installed' that docker's config.json names is not installed (not on PATH); going on without credentials for '$PROXY'"
+	assert_line --index 1 --partial "(HTTP 401)"
+}
