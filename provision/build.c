@@ -157,7 +157,7 @@ int prov_build(const struct dv_ctx *ctx, const struct layer_store *st,
 			return -1;
 		}
 		/* The team cache: a pushed env's layer for this very key. */
-		switch (prov_team_fetch(st, team, keys->v[i], id, err)) {
+		switch (prov_team_fetch(st, team, base->id, keys->v[i], id, err)) {
 		case 0:
 			if (!ctx->quiet)
 				printf("[%zu/%zu] %s (pulled)\n", i + 1, n, label);

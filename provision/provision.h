@@ -58,8 +58,8 @@ void prov_team_free(struct prov_team *t);
 /* The layer a cache_from image holds for key, fetched and put in the cache
  * (id: the layer's id): 0; 1 when no source has it (team may be NULL); -1
  * when the store cannot take it. A source that fails is a warning. */
-int prov_team_fetch(const struct layer_store *st, struct prov_team *t, const char *key,
-		    char id[65], struct dv_error *err);
+int prov_team_fetch(const struct layer_store *st, struct prov_team *t, const char *base_id,
+		    const char *key, char id[65], struct dv_error *err);
 /* The base image `image` (as the Envfile writes it) from the cache_from
  * image that was built on it, recorded under that name: 0; 1 when none
  * has it. */

@@ -36,11 +36,14 @@
 #define ANN_STEP "dev.devenv.step"
 #define ANN_BASE_REF "dev.devenv.base.ref"
 #define ANN_BASE_MANIFEST "dev.devenv.base.manifest"
+#define ANN_BASE_IDS "dev.devenv.base.ids"
 
 struct prov_team {
 	const struct dv_strv *refs;
+	const char *image;             /* the Envfile's `image:` */
 	struct layer_remote **remotes; /* opened on first use */
 	bool *tried;
+	bool *told;                    /* warned that its base is not ours */
 };
 
 struct prov_team *prov_team_new(const struct env_spec *spec)
@@ -52,8 +55,10 @@ struct prov_team *prov_team_new(const struct env_spec *spec)
 		return NULL;
 	t = dv_xcalloc(1, sizeof(*t));
 	t->refs = &spec->cache_from;
+	t->image = spec->image;
 	t->remotes = dv_xcalloc(n, sizeof(*t->remotes));
 	t->tried = dv_xcalloc(n, sizeof(*t->tried));
+	t->told = dv_xcalloc(n, sizeof(*t->told));
 	return t;
 }
 
@@ -65,6 +70,7 @@ void prov_team_free(struct prov_team *t)
 		layer_remote_free(t->remotes[i]);
 	free(t->remotes);
 	free(t->tried);
+	free(t->told);
 	free(t);
 }
 
@@ -103,28 +109,54 @@ static bool lists_key(const char *list, const char *key)
 	return false;
 }
 
-int prov_team_fetch(const struct layer_store *st, struct prov_team *t, const char *key,
-		    char id[65], struct dv_error *err)
+/* Source i has no layer for a key: when it was built on an image of the
+ * same name but another id, none of its keys can match ours; say so once,
+ * and how to take its base instead. */
+static void tell_other_base(struct prov_team *t, size_t i, const char *base_id)
+{
+	struct layer_remote *r = t->remotes[i];
+	const char *ref = layer_remote_annotation(r, SIZE_MAX, ANN_BASE_REF);
+	const char *ids = layer_remote_annotation(r, SIZE_MAX, ANN_BASE_IDS);
+	const char *hex = dv_str_startswith(base_id, "sha256:") ? base_id + 7 : base_id;
+
+	if (t->told[i] || !ref || !ids || strcmp(ref, t->image) || lists_key(ids, hex))
+		return;
+	t->told[i] = true;
+	fprintf(stderr,
+		"devenv: warning: cache_from '%s' was built on another '%s' than this store's "
+		"(sha256:%.12s); none of its steps can be used. 'devenv rmi %s' (with no env "
+		"using it) lets the next up take the cache's.\n",
+		t->refs->v[i], t->image, hex, t->image);
+}
+
+int prov_team_fetch(const struct layer_store *st, struct prov_team *t, const char *base_id,
+		    const char *key, char id[65], struct dv_error *err)
 {
 	for (size_t i = 0; t && i < t->refs->n; i++) {
 		struct layer_remote *r = source(t, i);
 		struct dv_error fail = { 0 };
+		size_t l, n = r ? layer_remote_layers(r) : 0;
 
-		for (size_t l = 0; r && l < layer_remote_layers(r); l++) {
-			if (!lists_key(layer_remote_annotation(r, l, ANN_KEY), key))
-				continue;
-			if (layer_remote_fetch(st, r, l, id, &fail) < 0) {
-				if (fail.errnum == ENOSPC || fail.errnum == EDQUOT) {
-					*err = fail; /* running the step would not fit either */
-					return -1;
-				}
-				drop(t, i, &fail);
+		for (l = 0; l < n; l++)
+			if (lists_key(layer_remote_annotation(r, l, ANN_KEY), key))
 				break;
-			}
-			if (layer_cache_put(st, key, id, err) < 0)
-				return -1;
-			return 0;
+		if (!r)
+			continue;
+		if (l == n) {
+			tell_other_base(t, i, base_id);
+			continue;
 		}
+		if (layer_remote_fetch(st, r, l, id, &fail) < 0) {
+			if (fail.errnum == ENOSPC || fail.errnum == EDQUOT) {
+				*err = fail; /* running the step would not fit either */
+				return -1;
+			}
+			drop(t, i, &fail);
+			continue;
+		}
+		if (layer_cache_put(st, key, id, err) < 0)
+			return -1;
+		return 0;
 	}
 	return 1;
 }
@@ -244,6 +276,15 @@ int prov_env_push(const struct dv_ctx *ctx, const struct layer_store *st,
 				       json_object_new_string(ann));
 	}
 	json_object_object_add(manifest_notes, ANN_BASE_REF, json_object_new_string(spec->image));
+	{
+		/* The ids a store's base may have for these keys to match. */
+		const char *y = dv_str_startswith(base.id, "sha256:") ? base.id + 7 : base.id;
+		dv_autofree char *ids = own_base && strcmp(y, base_config + 7)
+						? dv_xasprintf("%s,%s", y, base_config + 7)
+						: dv_xstrdup(y);
+
+		json_object_object_add(manifest_notes, ANN_BASE_IDS, json_object_new_string(ids));
+	}
 	notes = dv_xcalloc(img.layers.n, sizeof(*notes));
 	for (size_t i = 0; i < keys.n; i++) {
 		dv_autofree char *label = prov_step_label(&spec->provision[i]);

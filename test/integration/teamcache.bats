@@ -169,3 +169,24 @@ x"
 	assert_output --regexp "^devenv: Envfile:7:15: 'cache_from' must name images"
 	[[ ! -d $DV_STORE/envs ]] || [[ -z $(ls "$DV_STORE/envs") ]]
 }
+
+@test "team cache: a store whose base differs from the cache's is told why nothing is pulled" {
+	run "$DEVENV" up
+	assert_success
+	run "$DEVENV" push "$REF"
+	assert_success
+	run manifest team/proj-dev cache
+	assert_output --regexp '"dev.devenv.base.ids":"[0-9a-f]{64}(,[0-9a-f]{64})?"'
+	store_b
+	# Another image under the same name: the busybox tar plus one file.
+	mkdir -p "$BATS_TEST_TMPDIR/extra/etc"
+	echo other >"$BATS_TEST_TMPDIR/extra/etc/other"
+	cp "$(busybox_tar)" "$BATS_TEST_TMPDIR/other.tar"
+	tar -rf "$BATS_TEST_TMPDIR/other.tar" -C "$BATS_TEST_TMPDIR/extra" etc/other
+	DEVENV_HOME=$STORE_B "$DEVENV" image import "$BATS_TEST_TMPDIR/other.tar" busybox >/dev/null
+	DEVENV_HOME=$STORE_B run "$DEVENV" up --cache-from "$REF"
+	assert_success
+	assert_output --partial "warning: cache_from '$REF' was built on another 'busybox' than this store's"
+	[[ $(grep -c "was built on another" <<<"$output") -eq 1 ]]
+	refute_output --partial "(pulled)"
+}
