@@ -231,15 +231,17 @@ static void assert_store_empty(const struct fx *f)
 	assert_int_equal(count_in(f, "tmp"), 0);
 }
 
-/* Import a tar that must fail with exactly `msg`, leaving the store empty. */
+/* Import a tar that must fail with exactly "<its path>: `msg`", leaving the
+ * store empty. */
 static void import_fails(struct fx *f, struct tb *t, const char *msg)
 {
 	dv_autofree char *path = tb_write(t, f->dir, "bad.tar", NULL);
+	dv_autofree char *want = dv_xasprintf("%s: %s", path, msg);
 	struct layer_image img = {0};
 	struct dv_error err = {0};
 
 	assert_int_equal(layer_image_import(&f->st, path, "bad", &img, NULL, &err), -1);
-	assert_string_equal(err.msg, msg);
+	assert_string_equal(err.msg, want);
 	assert_null(img.name);
 	assert_store_empty(f);
 }
