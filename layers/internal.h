@@ -165,8 +165,11 @@ int layer_reg_ping(struct layer_reg *r, struct dv_error *err);
 int layer_reg_blob_exists(struct layer_reg *r, const char *hex, bool *out, struct dv_error *err);
 /* Make blob sha256:hex (len bytes from fd, from offset 0, when fd >= 0;
  * else mem) be in the repository: nothing when it is there, a mount from
- * `from` when that works, else a monolithic upload (POST, then PUT with the
- * digest). *how: "exists", "mounted" or "pushed" (static strings). With
+ * `from` when that works, else an upload: POST, then one PUT with the
+ * digest, or for a blob larger than DEVENV_PUSH_CHUNK_SIZE (read by
+ * layer_reg_open_push(), which fails with EINVAL on a bad value) PATCHes
+ * of that size and an empty PUT. *how: "exists", "mounted" or "pushed"
+ * (static strings). With
  * fd < 0 and mem NULL nothing is uploaded: *how is NULL when it would
  * have to be. */
 int layer_reg_blob_push(struct layer_reg *r, const char *hex, int fd, const char *mem,

@@ -19,7 +19,10 @@ setup() {
 	dv_setup
 	dv_busybox_image
 }
-teardown() { dv_teardown; }
+teardown() {
+	traceproxy_stop
+	dv_teardown
+}
 
 skopeo_() {
 	skopeo --policy "$BATS_FILE_TMPDIR/policy.json" "$@"
@@ -143,4 +146,138 @@ $DV_REGISTRY/team/bb:1 $digest$"
 	wait "$proxy_pid" 2>/dev/null || true
 	assert_failure 1
 	assert_output "devenv: registry '$proxy' refused a token for '$proxy/test/private:1' (HTTP 401): incorrect username or password"
+}
+
+# traceproxy_start [FAULT...]: test/fixtures/traceproxy.py in front of the
+# file's registry, writing each request to $TRACE_LOG; sets TRACE
+# (host:port). traceproxy_stop ends it (teardown does too).
+traceproxy_start() {
+	local i
+	TRACE_LOG=$BATS_TEST_TMPDIR/trace.log
+	rm -f "$BATS_TEST_TMPDIR/trace.port" "$TRACE_LOG"
+	python3 "$DV_ROOT/test/fixtures/traceproxy.py" "$BATS_TEST_TMPDIR/trace.port" "$DV_REGISTRY" \
+		"$TRACE_LOG" "$@" &
+	TRACE_PID=$!
+	for ((i = 0; i < 100; i++)); do
+		[[ -s $BATS_TEST_TMPDIR/trace.port ]] && break
+		sleep 0.05
+	done
+	TRACE=127.0.0.1:$(cat "$BATS_TEST_TMPDIR/trace.port")
+}
+
+traceproxy_stop() {
+	[[ -n ${TRACE_PID:-} ]] || return 0
+	kill "$TRACE_PID" 2>/dev/null
+	wait "$TRACE_PID" 2>/dev/null || true
+	TRACE_PID=
+}
+
+# The PATCH lines of the trace: "RANGE STATUS" each.
+patches() {
+	awk '$1 == "PATCH" { print $3, $4 }' "$TRACE_LOG"
+}
+
+@test "chunked push: the layer goes in PATCHes of DEVENV_PUSH_CHUNK_SIZE; it pulls back and skopeo reads it" {
+	traceproxy_start
+	DEVENV_PUSH_CHUNK_SIZE=256K run "$DEVENV" push busybox "$TRACE/team/chunked:1"
+	traceproxy_stop
+	assert_success
+	assert_line --index 0 --regexp '^layer 1/1 sha256:[0-9a-f]{12} pushed$'
+	digest=${lines[2]#* }
+	# busybox's layer is about 1 MB gzip: four chunks, in order, each
+	# taken; then the PUT that names the digest
+	run patches
+	assert_line --index 0 '0-262143 202'
+	assert_line --index 1 '262144-524287 202'
+	assert_line --index 2 '524288-786431 202'
+	assert_line --index 3 --regexp '^786432-[0-9]+ 202$'
+	(( ${#lines[@]} >= 4 ))
+	run grep -c '^PUT /v2/team/chunked/blobs/uploads/.* - 201$' "$TRACE_LOG"
+	assert_output 2 # the layer's end, and the config in one PUT
+	# the registry's copy is whole: skopeo checks every digest
+	run skopeo_ copy -q --src-tls-verify=false --src-authfile "$BATS_FILE_TMPDIR/auth.json" \
+		"docker://$DV_REGISTRY/team/chunked:1" "oci:$BATS_TEST_TMPDIR/layout:x"
+	assert_success
+	# another store pulls it and runs it
+	export DEVENV_HOME=$BATS_TEST_TMPDIR/other-store
+	run "$DEVENV" pull "$DV_REGISTRY/team/chunked:1"
+	assert_success
+	printf 'image: %s/team/chunked:1\n' "$DV_REGISTRY" | dv_envfile
+	run "$DEVENV" up
+	assert_success
+	run "$DEVENV" ssh -c 'echo ok'
+	assert_output ok
+	"$DEVENV" destroy -f >/dev/null
+	# smaller than a chunk, or DEVENV_PUSH_CHUNK_SIZE=0: one PUT, no PATCH
+	export DEVENV_HOME=$DV_STORE
+	traceproxy_start
+	DEVENV_PUSH_CHUNK_SIZE=0 run "$DEVENV" push busybox "$TRACE/team/whole:1"
+	assert_success
+	DEVENV_PUSH_CHUNK_SIZE=2M run "$DEVENV" push busybox "$TRACE/team/whole2:1"
+	traceproxy_stop
+	assert_success
+	run patches
+	assert_output ''
+}
+
+@test "chunked push: a failed chunk is sent again, a lost session starts over, OCI-Chunk-Min-Length is obeyed" {
+	# a 503 for chunk 2: the same range again, in the same session
+	traceproxy_start fail=2
+	DEVENV_PUSH_CHUNK_SIZE=256K run "$DEVENV" push busybox "$TRACE/team/c1:1"
+	traceproxy_stop
+	assert_success
+	run patches
+	assert_line --index 1 '262144-524287 503'
+	assert_line --index 2 '262144-524287 202'
+	# half of chunk 2 reaches the registry, then the link breaks: the
+	# chunk sent again is refused (docker-registry: 404
+	# BLOB_UPLOAD_INVALID), and the upload starts over from byte 0
+	traceproxy_start partial=2
+	DEVENV_PUSH_CHUNK_SIZE=256K run "$DEVENV" push busybox "$TRACE/team/c2:1"
+	traceproxy_stop
+	assert_success
+	run patches
+	assert_line --index 1 '262144-524287 503'
+	assert_line --index 2 '262144-524287 404'
+	assert_line --index 3 '0-262143 202'
+	run grep -c '^POST /v2/team/c2/blobs/uploads/ - 202$' "$TRACE_LOG"
+	assert_output 4 # the probe of the kept push form, the layer twice, the config
+	run skopeo_ inspect --tls-verify=false --authfile "$BATS_FILE_TMPDIR/auth.json" \
+		"docker://$DV_REGISTRY/team/c2:1"
+	assert_success
+	# a 416 (the spec's answer to a chunk out of order): starts over too
+	traceproxy_start stale=3
+	DEVENV_PUSH_CHUNK_SIZE=256K run "$DEVENV" push busybox "$TRACE/team/c3:1"
+	traceproxy_stop
+	assert_success
+	run patches
+	assert_line --index 2 '524288-786431 416'
+	assert_line --index 3 '0-262143 202'
+	# twice lost: one clear line, nothing tagged
+	traceproxy_start stale=1 partial=3
+	DEVENV_PUSH_CHUNK_SIZE=256K run "$DEVENV" push busybox "$TRACE/team/c4:1"
+	traceproxy_stop
+	assert_failure 1
+	assert_output --regexp "^devenv: layer 1/1: registry '$TRACE' lost track of the upload of blob sha256:[0-9a-f]{12}\.\.\. twice \(at bytes 262144-524287\)$"
+	run skopeo_ inspect --tls-verify=false --authfile "$BATS_FILE_TMPDIR/auth.json" \
+		"docker://$DV_REGISTRY/team/c4:1"
+	assert_failure
+	# the registry asks for chunks of at least 400000 bytes
+	traceproxy_start min=400000
+	DEVENV_PUSH_CHUNK_SIZE=256K run "$DEVENV" push busybox "$TRACE/team/c5:1"
+	traceproxy_stop
+	assert_success
+	run patches
+	assert_line --index 0 '0-399999 202'
+	assert_line --index 1 '400000-799999 202'
+}
+
+@test "push: a bad DEVENV_PUSH_CHUNK_SIZE is one clear line, before anything is sent" {
+	for v in abc 1T -5 12Q 99999999999G; do
+		DEVENV_PUSH_CHUNK_SIZE=$v run "$DEVENV" push busybox "$DV_REGISTRY/team/bad:1"
+		assert_failure 1
+		assert_output "devenv: invalid DEVENV_PUSH_CHUNK_SIZE '$v': give bytes, optionally with K, M or G, or 0 to send each blob in one request"
+	done
+	run ls "$DV_STORE/tmp"
+	assert_output ''
 }
