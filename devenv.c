@@ -787,20 +787,40 @@ static int cmd_pull(struct dv_ctx *ctx, struct layer_store *st, int argc, char *
 	return 0;
 }
 
+static int compression_opt(int c, const char *arg, void *data, struct dv_error *err)
+{
+	enum layer_compression *comp = data;
+
+	if (c != 'C')
+		return -1;
+	if (strcmp(arg, "gzip") == 0)
+		*comp = LAYER_GZIP;
+	else if (strcmp(arg, "zstd") == 0)
+		*comp = LAYER_ZSTD;
+	else
+		return dv_err_usage(err, "unknown compression '%s': use gzip or zstd", arg);
+	return 0;
+}
+
 static int cmd_push(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
 		    struct dv_error *err)
 {
+	static const struct option longs[] = { { "compression", required_argument, NULL, 'C' },
+					       { 0 } };
 	const struct cmd *self = find_cmd("push");
+	enum layer_compression comp = LAYER_GZIP;
+	struct opt_spec os = { "", longs, compression_opt, &comp };
 	dv_autofree char *name = NULL;
 	char digest[65];
 	bool helped;
-	int oi = parse_opts(ctx, self, argc, argv, NULL, &helped, err);
+	int oi = parse_opts(ctx, self, argc, argv, &os, &helped, err);
 
 	if (oi < 0)
 		return helped ? 0 : -1;
 	if (oi + 1 != argc && oi + 2 != argc)
-		return dv_err_usage(err, "usage: devenv push IMAGE [host[:port]/NAME[:TAG]]");
-	if (layer_image_push(st, argv[oi], oi + 1 < argc ? argv[oi + 1] : NULL,
+		return dv_err_usage(err, "usage: devenv push [--compression gzip|zstd] IMAGE "
+					 "[host[:port]/NAME[:TAG]]");
+	if (layer_image_push(st, argv[oi], oi + 1 < argc ? argv[oi + 1] : NULL, comp,
 			     ctx->quiet ? NULL : stdout, &name, digest, err) < 0)
 		return -1;
 	printf("%s sha256:%s\n", name, digest);
@@ -1119,7 +1139,7 @@ static const struct cmd commands[] = {
 	{ "images", cmd_images, CMD_STORE, "[--json]", "list images in the store" },
 	{ "rmi", cmd_rmi, CMD_STORE, "IMAGE", "remove an image no env uses" },
 	{ "pull", cmd_pull, CMD_STORE | CMD_LOCKS_STORE, "[host[:port]/]NAME[:TAG|@sha256:DIGEST]", "fetch an image from an OCI registry" },
-	{ "push", cmd_push, CMD_STORE | CMD_LOCKS_STORE, "IMAGE [host[:port]/NAME[:TAG]]", "send an image to an OCI registry (layers gzip-compressed)" },
+	{ "push", cmd_push, CMD_STORE | CMD_LOCKS_STORE, "[--compression gzip|zstd] IMAGE [host[:port]/NAME[:TAG]]", "send an image to an OCI registry: layers gzip-compressed (--compression zstd: tar+zstd), blobs over DEVENV_PUSH_CHUNK_SIZE (default 32M) in chunks" },
 	{ "login", cmd_login, 0, "[-u|--username USER] [--password-stdin] HOST[:PORT]", "check and keep credentials for a registry (docker's config.json)" },
 	{ "logout", cmd_logout, 0, "HOST[:PORT]", "forget the credentials kept for a registry" },
 	{ "tag", cmd_tag, CMD_STORE, "IMAGE NAME[:TAG]", "give an image another name" },

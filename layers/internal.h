@@ -76,6 +76,7 @@
 	X(archive_write_set_bytes_in_last_block) \
 	X(archive_write_set_format_raw) \
 	X(archive_write_add_filter_gzip) \
+	X(archive_write_add_filter_zstd) \
 	X(archive_write_set_filter_option) \
 	X(archive_entry_new) \
 	X(archive_entry_free) \

@@ -281,3 +281,81 @@ patches() {
 	run ls "$DV_STORE/tmp"
 	assert_output ''
 }
+
+@test "push --compression zstd: tar+zstd layers, the same blob every time, kept apart from the gzip form; pulls back and runs" {
+	run "$DEVENV" push --compression zstd busybox "$DV_REGISTRY/team/zst:1"
+	assert_success
+	assert_line --index 0 --regexp '^layer 1/1 sha256:[0-9a-f]{12} pushed$'
+	zlayer=${lines[0]}
+	digest=${lines[2]#* }
+	run skopeo_ inspect --raw --tls-verify=false --authfile "$BATS_FILE_TMPDIR/auth.json" \
+		"docker://$DV_REGISTRY/team/zst:1"
+	assert_success
+	assert_output --partial '"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+zstd"'
+	# skopeo checks every digest
+	run skopeo_ copy -q --src-tls-verify=false --src-authfile "$BATS_FILE_TMPDIR/auth.json" \
+		"docker://$DV_REGISTRY/team/zst:1" "oci:$BATS_TEST_TMPDIR/layout:x"
+	assert_success
+	zhex=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["layers"][0]["digest"][7:])' \
+		"$BATS_TEST_TMPDIR/layout/blobs/sha256/${digest#sha256:}")
+	run zstd -t "$BATS_TEST_TMPDIR/layout/blobs/sha256/$zhex"
+	assert_success
+	# the gzip push of the same layer is another blob, kept beside it
+	run "$DEVENV" push busybox "$DV_REGISTRY/team/zst:gz"
+	assert_success
+	assert_line --index 0 --regexp '^layer 1/1 sha256:[0-9a-f]{12} pushed$'
+	[[ ${lines[0]} != "$zlayer" ]]
+	id=$(ls "$DV_STORE/layers")
+	grep -q '"push":{"diff_id":"sha256:[0-9a-f]\{64\}","digest":"sha256:' "$DV_STORE/layers/$id/layer.json"
+	grep -q "\"push_zstd\":{\"diff_id\":\"sha256:[0-9a-f]\{64\}\",\"digest\":\"sha256:$zhex\"" \
+		"$DV_STORE/layers/$id/layer.json"
+	# deterministic: forget the kept form, push to a new repository: the
+	# layer is exported and compressed again, to the same bytes
+	python3 -c 'import json,sys; o = json.load(open(sys.argv[1])); del o["push_zstd"]; json.dump(o, open(sys.argv[1], "w"))' \
+		"$DV_STORE/layers/$id/layer.json"
+	run "$DEVENV" push --compression zstd busybox "$DV_REGISTRY/team/zst2:1"
+	assert_success
+	assert_line --index 0 "$zlayer"
+	assert_line --index 2 "$DV_REGISTRY/team/zst2:1 $digest"
+	# each compression finds its own blob when pushed again
+	run "$DEVENV" push --compression zstd busybox "$DV_REGISTRY/team/zst:1"
+	assert_line --index 0 --regexp ' exists$'
+	run "$DEVENV" push --compression gzip busybox "$DV_REGISTRY/team/zst:gz"
+	assert_line --index 0 --regexp ' exists$'
+	# another store pulls it and runs it
+	export DEVENV_HOME=$BATS_TEST_TMPDIR/other-store
+	run "$DEVENV" pull "$DV_REGISTRY/team/zst:1"
+	assert_success
+	printf 'image: %s/team/zst:1\n' "$DV_REGISTRY" | dv_envfile
+	run "$DEVENV" up
+	assert_success
+	run "$DEVENV" ssh -c 'echo ok'
+	assert_output ok
+	"$DEVENV" destroy -f >/dev/null
+}
+
+@test "push --compression zstd: podman pulls and runs it" {
+	dv_need_host_root "podman without root needs a set-up of its own"
+	command -v podman >/dev/null || skip "podman is not installed"
+	if [[ ! -e /sys/fs/cgroup/cgroup.controllers ]] && ! mountpoint -q /sys/fs/cgroup/hugetlb; then
+		mkdir -p /sys/fs/cgroup/hugetlb && mount -t cgroup -o hugetlb cgroup /sys/fs/cgroup/hugetlb
+	fi
+	img=$DV_REGISTRY/team/zpod:1
+	run "$DEVENV" push --compression zstd busybox "$img"
+	assert_success
+	run podman pull -q --tls-verify=false "$img"
+	assert_success
+	run podman run --rm --ulimit nofile=20000:20000 --ulimit nproc=32768:32768 "$img" cat /etc/group
+	podman rmi -f "$img" >/dev/null 2>&1 || true
+	assert_success
+	assert_line --index 0 'root:x:0:'
+}
+
+@test "push: a bad --compression is a usage error" {
+	run "$DEVENV" push --compression xz busybox "$DV_REGISTRY/team/bad:1"
+	assert_failure 2
+	assert_output "devenv: unknown compression 'xz': use gzip or zstd"
+	run "$DEVENV" push --compression
+	assert_failure 2
+	assert_output "devenv: option '--compression' needs a value; see 'devenv push --help'"
+}
