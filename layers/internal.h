@@ -52,6 +52,7 @@
 	X(archive_read_support_filter_lz4) \
 	X(archive_read_support_filter_lzma) \
 	X(archive_error_string) \
+	X(archive_errno) \
 	X(archive_entry_pathname) \
 	X(archive_entry_pathname_utf8) \
 	X(archive_entry_hardlink) \
@@ -101,8 +102,14 @@ struct layer_ar {
 
 /* The table, loaded once; NULL with `cannot load libarchive.so.13: ...`. */
 const struct layer_ar *layer_ar_load(struct dv_error *err);
+/* The error of archive a: "<msg>: <libarchive's words>", with errnum the
+ * errno of what failed when libarchive knows it (as "No space left on
+ * device" in place of its "Write error"). -1. */
+int layer_ar_err(const struct layer_ar *ar, struct archive *a, const char *msg,
+		 struct dv_error *err);
 /* Everything left in fd as the data of the entry being written to a;
- * `what` names it in errors. */
+ * `what` names it in errors, which carry the errno of a failed write
+ * (ENOSPC: the disk is full). */
 int layer_ar_write_fd(const struct layer_ar *ar, struct archive *a, int fd, const char *what,
 		      struct dv_error *err);
 

@@ -75,11 +75,10 @@ static int compress_fd(const struct layer_ar *ar, enum layer_compression comp, i
 		dv_err(err, 0, "cannot start compressing a layer: %s", ar->archive_error_string(a));
 		goto out;
 	}
-	if (layer_ar_write_fd(ar, a, in_fd, "a layer tar", err) < 0)
+	if (layer_ar_write_fd(ar, a, in_fd, "the compressed layer", err) < 0)
 		goto out;
 	if (ar->archive_write_close(a) != ARCHIVE_OK) {
-		dv_err(err, 0, "cannot finish compressing a layer: %s",
-		       ar->archive_error_string(a));
+		layer_ar_err(ar, a, "cannot finish compressing a layer", err);
 		goto out;
 	}
 	ret = 0;
@@ -176,7 +175,7 @@ static int prepare_layer(const struct layer_store *st, const struct layer_ar *ar
 	if (lseek(tfd, 0, SEEK_SET) < 0)
 		return dv_err(err, errno, "cannot rewind '%s'", tar);
 	if (compress_fd(ar, comp, tfd, gfd, tsize, err) < 0)
-		return -1;
+		return dv_err_prefix(err, "cannot compress layer %.12s", id);
 	unlink(tar); /* only the compressed form is sent */
 	if (lseek(gfd, 0, SEEK_SET) < 0 || fstat(gfd, &sb) < 0)
 		return dv_err(err, errno, "cannot read '%s'", b->path);

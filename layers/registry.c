@@ -142,7 +142,7 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *data)
 	if (s->fd < 0)
 		dv_buf_add(&s->mem, p, n);
 	else if (dv_write_full(s->fd, p, n, &s->werr) < 0)
-		return 0;
+		return dv_err(&s->werr, s->werr.errnum, "cannot write the download into the store"), 0;
 	return n;
 }
 
