@@ -141,8 +141,11 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *data)
 	dv_sha256_update(&s->sha, p, n);
 	if (s->fd < 0)
 		dv_buf_add(&s->mem, p, n);
-	else if (dv_write_full(s->fd, p, n, &s->werr) < 0)
-		return dv_err(&s->werr, s->werr.errnum, "cannot write the download into the store"), 0;
+	else if (dv_write_full(s->fd, p, n, &s->werr) < 0) {
+		/* ENOSPC most often: say what could not be written. */
+		dv_err(&s->werr, s->werr.errnum, "cannot write the download into the store");
+		return 0;
+	}
 	return n;
 }
 
