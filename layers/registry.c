@@ -1114,6 +1114,10 @@ int layer_reg_blob_push(struct layer_reg *r, const char *hex, int fd, const char
 		*how = "exists";
 		return 0;
 	}
+	if (fd < 0 && !mem && !r->from) {
+		*how = NULL; /* no mount to try: open no session we would leave */
+		return 0;
+	}
 	if (start_upload(r, hex, &mounted, &location, &no_auth, &chunk_min, err) < 0)
 		return -1;
 	if (mounted) {
