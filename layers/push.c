@@ -16,6 +16,8 @@
  * needs no export. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -148,35 +150,72 @@ static void keep_blob(const struct layer_store *st, const char *id, enum layer_c
 	dv_write_file_atomic(fd, "layer.json", text, strlen(text), 0600, &(struct dv_error){0});
 }
 
+/* One layer's export, on a thread of its own, into a pipe. */
+struct export_job {
+	const struct layer_store *st;
+	const char *id;
+	int fd; /* the pipe's write end; closed when the export ends */
+	char diff[65];
+	int ret;
+	struct dv_error err;
+};
+
+static void *export_thread(void *data)
+{
+	struct export_job *j = data;
+	sigset_t pipe_sig;
+
+	/* A compressor that gave up (a full disk) closes its end: our write
+	 * then fails with EPIPE, and the SIGPIPE, blocked, dies with us. */
+	sigemptyset(&pipe_sig);
+	sigaddset(&pipe_sig, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe_sig, NULL);
+	j->ret = layer_export(j->st, j->id, j->fd, j->diff, NULL, &j->err);
+	close(j->fd);
+	return NULL;
+}
+
 /* Layer id as staging/<i>.tar.gz (or .tar.zst): fills b's digests, size
- * and path. */
+ * and path. The tar is not kept: export.c writes it into a pipe on one
+ * thread while this one compresses it, so the two share the machine's
+ * cores and tmp/ holds only the compressed form. */
 static int prepare_layer(const struct layer_store *st, const struct layer_ar *ar,
 			 enum layer_compression comp, const char *staging, const char *id,
 			 size_t i, struct push_blob *b, struct dv_error *err)
 {
 	char name[32];
-	dv_autofree char *tar = NULL;
-	dv_autoclose int tfd = -1, gfd = -1;
-	unsigned long long tsize;
+	dv_autoclose int gfd = -1, rfd = -1;
+	struct export_job job = {.st = st, .id = id, .fd = -1};
+	pthread_t t;
 	struct stat sb;
+	int pfd[2], e, cret;
 
-	snprintf(name, sizeof(name), "%zu.tar", i);
-	tar = layer_staging_path(st, staging, name);
 	snprintf(name, sizeof(name), "%zu.%s", i, compressions[comp].ext);
 	b->path = layer_staging_path(st, staging, name);
-	tfd = open(tar, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (tfd < 0)
-		return dv_err(err, errno, "cannot create '%s'", tar);
 	gfd = open(b->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (gfd < 0)
 		return dv_err(err, errno, "cannot create '%s'", b->path);
-	if (layer_export(st, id, tfd, b->diff, &tsize, err) < 0)
-		return -1;
-	if (lseek(tfd, 0, SEEK_SET) < 0)
-		return dv_err(err, errno, "cannot rewind '%s'", tar);
-	if (compress_fd(ar, comp, tfd, gfd, tsize, err) < 0)
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return dv_err(err, errno, "cannot make a pipe");
+	rfd = pfd[0];
+	job.fd = pfd[1];
+	if ((e = pthread_create(&t, NULL, export_thread, &job))) {
+		close(job.fd);
+		return dv_err(err, e, "cannot start exporting layer %.12s", id);
+	}
+	cret = compress_fd(ar, comp, rfd, gfd, 0, err);
+	/* The export ends on EOF of ours too, when we stopped reading. */
+	close(dv_steal_fd(&rfd));
+	pthread_join(t, NULL);
+	/* The first cause: a compressor that failed broke the exporter's pipe;
+	 * an export that failed cut the compressor's input short. */
+	if (cret < 0)
 		return dv_err_prefix(err, "cannot compress layer %.12s", id);
-	unlink(tar); /* only the compressed form is sent */
+	if (job.ret < 0) {
+		*err = job.err;
+		return -1;
+	}
+	snprintf(b->diff, sizeof(b->diff), "%s", job.diff);
 	if (lseek(gfd, 0, SEEK_SET) < 0 || fstat(gfd, &sb) < 0)
 		return dv_err(err, errno, "cannot read '%s'", b->path);
 	b->size = (unsigned long long)sb.st_size;
