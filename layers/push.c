@@ -1,8 +1,8 @@
 /* layers/push.c - an image of the store goes to an OCI registry.
  *
  * Order: each layer is exported (export.c's deterministic tar, whose sha256
- * is its diff_id) into a staging folder under tmp/ and compressed next to
- * it (gzip without a timestamp, or zstd, single-threaded), so the same
+ * is its diff_id) and compressed as it streams (gzip without a timestamp,
+ * or zstd, single-threaded) into a staging folder under tmp/, so the same
  * layer always gives the same blob and pushing again finds every blob
  * already there. The config is the
  * image's with rootfs.diff_ids for those tars (as image save writes it).
