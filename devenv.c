@@ -819,36 +819,56 @@ static int cmd_pull(struct dv_ctx *ctx, struct layer_store *st, int argc, char *
 /* `push REF` in a checkout where REF is no image of the store, or `push -e
  * NAME REF`: the env's provisioning, for the team cache. */
 static int push_env(struct dv_ctx *ctx, struct layer_store *st, const char *dest,
-		    struct dv_error *err)
+		    enum layer_compression comp, struct dv_error *err)
 {
 	struct prov_env env = { .lock_fd = -1 };
 	int ret = -1;
 
 	if (prov_env_locate(ctx, st, true, &env, err) == 0)
-		ret = prov_env_push(ctx, st, &env, dest, err);
+		ret = prov_env_push(ctx, st, &env, dest, comp, err);
 	prov_env_release(&env);
 	return ret;
+}
+
+static int compression_opt(int c, const char *arg, void *data, struct dv_error *err)
+{
+	enum layer_compression *comp = data;
+
+	if (c != 'C')
+		return -1;
+	if (strcmp(arg, "gzip") == 0)
+		*comp = LAYER_GZIP;
+	else if (strcmp(arg, "zstd") == 0)
+		*comp = LAYER_ZSTD;
+	else
+		return dv_err_usage(err, "unknown compression '%s': use gzip or zstd", arg);
+	return 0;
 }
 
 static int cmd_push(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
 		    struct dv_error *err)
 {
+	static const struct option longs[] = { { "compression", required_argument, NULL, 'C' },
+					       { 0 } };
 	const struct cmd *self = find_cmd("push");
+	enum layer_compression comp = LAYER_GZIP;
+	struct opt_spec os = { "", longs, compression_opt, &comp };
 	dv_autofree char *name = NULL;
 	struct layer_image img = { 0 };
 	struct dv_error miss = { 0 };
 	char digest[65];
 	bool helped;
-	int oi = parse_opts(ctx, self, argc, argv, NULL, &helped, err);
+	int oi = parse_opts(ctx, self, argc, argv, &os, &helped, err);
 
 	if (oi < 0)
 		return helped ? 0 : -1;
 	if (oi + 1 != argc && oi + 2 != argc)
-		return dv_err_usage(err, "usage: devenv push IMAGE [host[:port]/NAME[:TAG]], "
-					 "or in a checkout: devenv push [-e NAME|ID] host[:port]/NAME[:TAG]");
+		return dv_err_usage(err, "usage: devenv push [--compression gzip|zstd] IMAGE "
+					 "[host[:port]/NAME[:TAG]], or in a checkout: devenv push "
+					 "[--compression gzip|zstd] [-e NAME|ID] host[:port]/NAME[:TAG]");
 	if (oi + 1 == argc) {
 		if (ctx->env_sel)
-			return push_env(ctx, st, argv[oi], err);
+			return push_env(ctx, st, argv[oi], comp, err);
 		if (layer_image_resolve(st, argv[oi], &img, &miss) < 0) {
 			struct dv_error no_env = { 0 };
 			char *path = NULL, *checkout = NULL;
@@ -857,13 +877,13 @@ static int cmd_push(struct dv_ctx *ctx, struct layer_store *st, int argc, char *
 			free(path);
 			free(checkout);
 			if (miss.errnum == ENOENT && in_checkout)
-				return push_env(ctx, st, argv[oi], err);
+				return push_env(ctx, st, argv[oi], comp, err);
 			*err = miss;
 			return -1;
 		}
 		layer_image_release(&img);
 	}
-	if (layer_image_push(st, argv[oi], oi + 1 < argc ? argv[oi + 1] : NULL,
+	if (layer_image_push(st, argv[oi], oi + 1 < argc ? argv[oi + 1] : NULL, comp,
 			     ctx->quiet ? NULL : stdout, &name, digest, err) < 0)
 		return -1;
 	printf("%s sha256:%s\n", name, digest);
@@ -1182,7 +1202,7 @@ static const struct cmd commands[] = {
 	{ "images", cmd_images, CMD_STORE, "[--json]", "list images in the store" },
 	{ "rmi", cmd_rmi, CMD_STORE, "IMAGE", "remove an image no env uses" },
 	{ "pull", cmd_pull, CMD_STORE | CMD_LOCKS_STORE, "[host[:port]/]NAME[:TAG|@sha256:DIGEST]", "fetch an image from an OCI registry" },
-	{ "push", cmd_push, CMD_STORE | CMD_LOCKS_STORE, "IMAGE [host[:port]/NAME[:TAG]] | [-e NAME|ID] host[:port]/NAME[:TAG]", "send an image to an OCI registry (layers gzip-compressed); in a checkout, the env's provisioning for the team cache" },
+	{ "push", cmd_push, CMD_STORE | CMD_LOCKS_STORE, "[--compression gzip|zstd] IMAGE [host[:port]/NAME[:TAG]] | [-e NAME|ID] host[:port]/NAME[:TAG]", "send an image to an OCI registry (layers gzip, or tar+zstd; blobs over DEVENV_PUSH_CHUNK_SIZE in chunks); in a checkout, the env's provisioning for the team cache" },
 	{ "login", cmd_login, 0, "[-u|--username USER] [--password-stdin] HOST[:PORT]", "check and keep credentials for a registry (docker's config.json)" },
 	{ "logout", cmd_logout, 0, "HOST[:PORT]", "forget the credentials kept for a registry" },
 	{ "tag", cmd_tag, CMD_STORE, "IMAGE NAME[:TAG]", "give an image another name" },

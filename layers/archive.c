@@ -40,6 +40,19 @@ const struct layer_ar *layer_ar_load(struct dv_error *err)
 	return &ar;
 }
 
+int layer_ar_err(const struct layer_ar *ar, struct archive *a, const char *msg,
+		 struct dv_error *err)
+{
+	int e = ar->archive_errno(a);
+
+	/* The errno of a failed read or write says it better than libarchive's
+	 * "Write error"; its other codes (EILSEQ for a bad format, EINVAL for
+	 * misuse, -1) come with words of their own. */
+	if (e == ENOSPC || e == EDQUOT || e == EIO || e == EFBIG || e == EROFS || e == EPIPE)
+		return dv_err(err, e, "%s", msg);
+	return dv_err(err, 0, "%s: %s", msg, ar->archive_error_string(a));
+}
+
 int layer_ar_write_fd(const struct layer_ar *ar, struct archive *a, int fd, const char *what,
 		      struct dv_error *err)
 {
@@ -47,7 +60,11 @@ int layer_ar_write_fd(const struct layer_ar *ar, struct archive *a, int fd, cons
 	ssize_t n;
 
 	while ((n = read(fd, buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR))
-		if (n > 0 && ar->archive_write_data(a, buf, (size_t)n) != n)
-			return dv_err(err, 0, "cannot write '%s': %s", what, ar->archive_error_string(a));
+		if (n > 0 && ar->archive_write_data(a, buf, (size_t)n) != n) {
+			char msg[300];
+
+			snprintf(msg, sizeof(msg), "cannot write '%s'", what);
+			return layer_ar_err(ar, a, msg, err);
+		}
 	return n < 0 ? dv_err(err, errno, "cannot read '%s'", what) : 0;
 }

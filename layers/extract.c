@@ -425,7 +425,7 @@ static int write_data(struct ex *x, int fd, const char *name)
 		if (off != pos && lseek(fd, off, SEEK_SET) < 0) /* a sparse hole */
 			return dv_err(x->err, errno, "layer entry '%s'", name);
 		if (dv_write_full(fd, buf, size, x->err) < 0)
-			return dv_err_prefix(x->err, "layer entry '%s'", name);
+			return dv_err(x->err, x->err->errnum, "layer entry '%s': cannot write it", name);
 		pos = off + (la_int64_t)size;
 	}
 	return 0;

@@ -52,6 +52,7 @@
 	X(archive_read_support_filter_lz4) \
 	X(archive_read_support_filter_lzma) \
 	X(archive_error_string) \
+	X(archive_errno) \
 	X(archive_entry_pathname) \
 	X(archive_entry_pathname_utf8) \
 	X(archive_entry_hardlink) \
@@ -76,6 +77,7 @@
 	X(archive_write_set_bytes_in_last_block) \
 	X(archive_write_set_format_raw) \
 	X(archive_write_add_filter_gzip) \
+	X(archive_write_add_filter_zstd) \
 	X(archive_write_set_filter_option) \
 	X(archive_entry_new) \
 	X(archive_entry_free) \
@@ -100,8 +102,14 @@ struct layer_ar {
 
 /* The table, loaded once; NULL with `cannot load libarchive.so.13: ...`. */
 const struct layer_ar *layer_ar_load(struct dv_error *err);
+/* The error of archive a: "<msg>: <libarchive's words>", with errnum the
+ * errno of what failed when libarchive knows it (as "No space left on
+ * device" in place of its "Write error"). -1. */
+int layer_ar_err(const struct layer_ar *ar, struct archive *a, const char *msg,
+		 struct dv_error *err);
 /* Everything left in fd as the data of the entry being written to a;
- * `what` names it in errors. */
+ * `what` names it in errors, which carry the errno of a failed write
+ * (ENOSPC: the disk is full). */
 int layer_ar_write_fd(const struct layer_ar *ar, struct archive *a, int fd, const char *what,
 		      struct dv_error *err);
 
@@ -177,8 +185,11 @@ int layer_reg_ping(struct layer_reg *r, struct dv_error *err);
 int layer_reg_blob_exists(struct layer_reg *r, const char *hex, bool *out, struct dv_error *err);
 /* Make blob sha256:hex (len bytes from fd, from offset 0, when fd >= 0;
  * else mem) be in the repository: nothing when it is there, a mount from
- * `from` when that works, else a monolithic upload (POST, then PUT with the
- * digest). *how: "exists", "mounted" or "pushed" (static strings). With
+ * `from` when that works, else an upload: POST, then one PUT with the
+ * digest, or for a blob larger than DEVENV_PUSH_CHUNK_SIZE (read by
+ * layer_reg_open_push(), which fails with EINVAL on a bad value) PATCHes
+ * of that size and an empty PUT. *how: "exists", "mounted" or "pushed"
+ * (static strings). With
  * fd < 0 and mem NULL nothing is uploaded: *how is NULL when it would
  * have to be. */
 int layer_reg_blob_push(struct layer_reg *r, const char *hex, int fd, const char *mem,

@@ -93,19 +93,27 @@ const char *layer_remote_annotation(const struct layer_remote *r, size_t i, cons
 int layer_remote_fetch(const struct layer_store *st, struct layer_remote *r, size_t i,
 		       char id[65], struct dv_error *err);
 
+/* How push compresses layers: gzip (tar+gzip, what every client reads) or
+ * zstd (tar+zstd: smaller and faster to unpack; podman, containerd,
+ * skopeo and devenv read it). */
+enum layer_compression { LAYER_GZIP, LAYER_ZSTD };
+
 /* Send the image ref to an OCI registry as dest (NULL: under its own
  * name; normalised as a pull's, so it names a registry host): each layer
- * as export.c's tar, gzip-compressed; a config whose rootfs.diff_ids are
+ * as export.c's tar, compressed as comp asks; a config whose rootfs.diff_ids are
  * those tars'; an OCI image manifest PUT under dest's tag. A blob the
  * repository has is not sent again, one the image's own repository on the
  * same registry has is mounted from there. One line per blob to log (may
  * be NULL): "layer 1/2 sha256:<12 hex> pushed|mounted|exists", "config ...".
  * *out_name: the normalised dest (caller frees); digest: the manifest's
  * sha256. Of the store only layer.json changes: it keeps each layer's
- * push form (diff_id, digest, size), so a layer is exported once. errnum
- * EACCES when the registry denies us, ENOENT when ref is not in the store. */
-int layer_image_push(const struct layer_store *st, const char *ref, const char *dest, FILE *log,
-		     char **out_name, char digest[65], struct dv_error *err);
+ * push form per compression (diff_id, digest, size), so a layer is
+ * exported once for each. errnum EACCES when the registry denies us,
+ * ENOENT when ref is not in the store, ENOSPC when the store's tmp/ fills
+ * up (nothing is left there). */
+int layer_image_push(const struct layer_store *st, const char *ref, const char *dest,
+		     enum layer_compression comp, FILE *log, char **out_name, char digest[65],
+		     struct dv_error *err);
 
 /* What layer_push_image adds to a manifest: annotations for the manifest
  * and per layer (each may be NULL), and whether the manifest goes under its
@@ -119,8 +127,9 @@ struct layer_push_notes {
  * (img->name only says where blobs may be mounted from); config: the
  * pushed config's sha256, when not NULL. */
 int layer_push_image(const struct layer_store *st, const struct layer_image *img,
-		     const char *dest, const struct layer_push_notes *notes, FILE *log,
-		     char **out_name, char digest[65], char config[65], struct dv_error *err);
+		     const char *dest, enum layer_compression comp,
+		     const struct layer_push_notes *notes, FILE *log, char **out_name,
+		     char digest[65], char config[65], struct dv_error *err);
 
 /* login.c: check user and password with the registry at host
  * ("host[:port]"), then keep them as docker does, auths.<host>.auth in

@@ -1,19 +1,23 @@
 /* layers/push.c - an image of the store goes to an OCI registry.
  *
  * Order: each layer is exported (export.c's deterministic tar, whose sha256
- * is its diff_id) into a staging folder under tmp/ and gzip-compressed next
- * to it, without a timestamp, so the same layer always gives the same blob
- * and pushing again finds every blob already there. The config is the
+ * is its diff_id) and compressed as it streams (gzip without a timestamp,
+ * or zstd, single-threaded) into a staging folder under tmp/, so the same
+ * layer always gives the same blob and pushing again finds every blob
+ * already there. The config is the
  * image's with rootfs.diff_ids for those tars (as image save writes it).
  * Then each blob, config last, is made present in the repository
  * (registry.c: HEAD, else a cross-repository mount from the repository the
  * image came from on the same registry, else a monolithic upload), and the
  * OCI manifest is PUT under the tag. The staging folder is removed
  * whatever happens. The store changes only in what layer.json keeps of
- * each layer's push form (diff_id, digest, size), so that pushing it again
- * where the registry has it needs no export. */
+ * each layer's push form (diff_id, digest, size), "push" for gzip and
+ * "push_zstd" for zstd, so that pushing it again where the registry has it
+ * needs no export. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,21 +30,29 @@
 #include "util/hash.h"
 #include "util/banned.h"
 
-#define MT_LAYER_GZIP "application/vnd.oci.image.layer.v1.tar+gzip"
+/* What each compression is called: in layer.json, in staging, in OCI. */
+static const struct {
+	const char *key, *ext, *media_type;
+} compressions[] = {
+	[LAYER_GZIP] = {"push", "tar.gz", "application/vnd.oci.image.layer.v1.tar+gzip"},
+	[LAYER_ZSTD] = {"push_zstd", "tar.zst", "application/vnd.oci.image.layer.v1.tar+zstd"},
+};
 
 struct push_blob {
 	char hex[65];    /* the compressed blob's digest */
 	char diff[65];   /* the uncompressed tar's: its diff_id */
 	unsigned long long size;
-	char *path;      /* the .tar.gz in staging, or NULL: already there */
+	const char *mt;  /* its media type */
+	char *path;      /* the compressed tar in staging, or NULL: already there */
 	const char *how; /* "exists" or "mounted" when path is NULL */
 };
 
-/* Copy in_fd into out_fd through libarchive's gzip filter (the "raw"
- * format: no archive around it). No timestamp in the gzip header, no
- * padding: the same input always gives the same bytes. */
-static int gzip_fd(const struct layer_ar *ar, int in_fd, int out_fd, unsigned long long size,
-		   struct dv_error *err)
+/* Copy in_fd into out_fd through libarchive's gzip or zstd filter (the
+ * "raw" format: no archive around it). No timestamp in the gzip header, no
+ * padding, zstd on one thread (its default): the same input always gives
+ * the same bytes. */
+static int compress_fd(const struct layer_ar *ar, enum layer_compression comp, int in_fd,
+		       int out_fd, unsigned long long size, struct dv_error *err)
 {
 	struct archive *a = ar->archive_write_new();
 	struct archive_entry *e = ar->archive_entry_new();
@@ -54,19 +66,21 @@ static int gzip_fd(const struct layer_ar *ar, int in_fd, int out_fd, unsigned lo
 	ar->archive_entry_set_filetype(e, AE_IFREG);
 	ar->archive_entry_set_size(e, (la_int64_t)size);
 	if (ar->archive_write_set_format_raw(a) != ARCHIVE_OK ||
-	    ar->archive_write_add_filter_gzip(a) != ARCHIVE_OK ||
-	    ar->archive_write_set_filter_option(a, "gzip", "timestamp", NULL) != ARCHIVE_OK ||
+	    (comp == LAYER_ZSTD
+		     ? ar->archive_write_add_filter_zstd(a) != ARCHIVE_OK
+		     : (ar->archive_write_add_filter_gzip(a) != ARCHIVE_OK ||
+			ar->archive_write_set_filter_option(a, "gzip", "timestamp", NULL) !=
+				ARCHIVE_OK)) ||
 	    ar->archive_write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK ||
 	    ar->archive_write_open_fd(a, out_fd) != ARCHIVE_OK ||
 	    ar->archive_write_header(a, e) != ARCHIVE_OK) {
 		dv_err(err, 0, "cannot start compressing a layer: %s", ar->archive_error_string(a));
 		goto out;
 	}
-	if (layer_ar_write_fd(ar, a, in_fd, "a layer tar", err) < 0)
+	if (layer_ar_write_fd(ar, a, in_fd, "the compressed layer", err) < 0)
 		goto out;
 	if (ar->archive_write_close(a) != ARCHIVE_OK) {
-		dv_err(err, 0, "cannot finish compressing a layer: %s",
-		       ar->archive_error_string(a));
+		layer_ar_err(ar, a, "cannot finish compressing a layer", err);
 		goto out;
 	}
 	ret = 0;
@@ -89,16 +103,17 @@ static const char *sha256_field(struct json_object *o, const char *key)
 	return s + 7;
 }
 
-/* The push form of layer id as an earlier push made it, from layer.json's
- * "push": {"diff_id","digest","size"}. A committed layer never changes,
- * so neither do they. */
-static bool kept_blob(const struct layer_store *st, const char *id, struct push_blob *b)
+/* The push form of layer id as an earlier push with comp made it, from
+ * layer.json's "push" (gzip) or "push_zstd": {"diff_id","digest","size"}.
+ * A committed layer never changes, so neither do they. */
+static bool kept_blob(const struct layer_store *st, const char *id, enum layer_compression comp,
+		      struct push_blob *b)
 {
 	layer_autojson struct json_object *o = layer_meta_read(st, id);
 	struct json_object *p, *size;
 	const char *diff, *hex;
 
-	if (!o || !json_object_object_get_ex(o, "push", &p) ||
+	if (!o || !json_object_object_get_ex(o, compressions[comp].key, &p) ||
 	    !(diff = sha256_field(p, "diff_id")) || !(hex = sha256_field(p, "digest")) ||
 	    !json_object_object_get_ex(p, "size", &size) ||
 	    !json_object_is_type(size, json_type_int) || json_object_get_int64(size) <= 0)
@@ -109,9 +124,10 @@ static bool kept_blob(const struct layer_store *st, const char *id, struct push_
 	return true;
 }
 
-/* Record b as layer id's push form. Best effort: without it the next push
- * exports again. */
-static void keep_blob(const struct layer_store *st, const char *id, const struct push_blob *b)
+/* Record b as layer id's push form for comp. Best effort: without it the
+ * next push exports again. */
+static void keep_blob(const struct layer_store *st, const char *id, enum layer_compression comp,
+		      const struct push_blob *b)
 {
 	layer_autojson struct json_object *o = layer_meta_read(st, id);
 	struct json_object *p = json_object_new_object();
@@ -128,40 +144,78 @@ static void keep_blob(const struct layer_store *st, const char *id, const struct
 		json_object_put(p);
 		return;
 	}
-	json_object_object_add(o, "push", p);
+	json_object_object_add(o, compressions[comp].key, p);
 	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
 							 JSON_C_TO_STRING_NOSLASHESCAPE);
 	dv_write_file_atomic(fd, "layer.json", text, strlen(text), 0600, &(struct dv_error){0});
 }
 
-/* Layer id as staging/<i>.tar.gz: fills b's digests, size and path. */
+/* One layer's export, on a thread of its own, into a pipe. */
+struct export_job {
+	const struct layer_store *st;
+	const char *id;
+	int fd; /* the pipe's write end; closed when the export ends */
+	char diff[65];
+	int ret;
+	struct dv_error err;
+};
+
+static void *export_thread(void *data)
+{
+	struct export_job *j = data;
+	sigset_t pipe_sig;
+
+	/* A compressor that gave up (a full disk) closes its end: our write
+	 * then fails with EPIPE, and the SIGPIPE, blocked, dies with us. */
+	sigemptyset(&pipe_sig);
+	sigaddset(&pipe_sig, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe_sig, NULL);
+	j->ret = layer_export(j->st, j->id, j->fd, j->diff, NULL, &j->err);
+	close(j->fd);
+	return NULL;
+}
+
+/* Layer id as staging/<i>.tar.gz (or .tar.zst): fills b's digests, size
+ * and path. The tar is not kept: export.c writes it into a pipe on one
+ * thread while this one compresses it, so the two share the machine's
+ * cores and tmp/ holds only the compressed form. */
 static int prepare_layer(const struct layer_store *st, const struct layer_ar *ar,
-			 const char *staging, const char *id, size_t i, struct push_blob *b,
-			 struct dv_error *err)
+			 enum layer_compression comp, const char *staging, const char *id,
+			 size_t i, struct push_blob *b, struct dv_error *err)
 {
 	char name[32];
-	dv_autofree char *tar = NULL;
-	dv_autoclose int tfd = -1, gfd = -1;
-	unsigned long long tsize;
+	dv_autoclose int gfd = -1, rfd = -1;
+	struct export_job job = {.st = st, .id = id, .fd = -1};
+	pthread_t t;
 	struct stat sb;
+	int pfd[2], e, cret;
 
-	snprintf(name, sizeof(name), "%zu.tar", i);
-	tar = layer_staging_path(st, staging, name);
-	snprintf(name, sizeof(name), "%zu.tar.gz", i);
+	snprintf(name, sizeof(name), "%zu.%s", i, compressions[comp].ext);
 	b->path = layer_staging_path(st, staging, name);
-	tfd = open(tar, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (tfd < 0)
-		return dv_err(err, errno, "cannot create '%s'", tar);
 	gfd = open(b->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (gfd < 0)
 		return dv_err(err, errno, "cannot create '%s'", b->path);
-	if (layer_export(st, id, tfd, b->diff, &tsize, err) < 0)
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return dv_err(err, errno, "cannot make a pipe");
+	rfd = pfd[0];
+	job.fd = pfd[1];
+	if ((e = pthread_create(&t, NULL, export_thread, &job))) {
+		close(job.fd);
+		return dv_err(err, e, "cannot start exporting layer %.12s", id);
+	}
+	cret = compress_fd(ar, comp, rfd, gfd, 0, err);
+	/* The export ends on EOF of ours too, when we stopped reading. */
+	close(dv_steal_fd(&rfd));
+	pthread_join(t, NULL);
+	/* The first cause: a compressor that failed broke the exporter's pipe;
+	 * an export that failed cut the compressor's input short. */
+	if (cret < 0)
+		return dv_err_prefix(err, "cannot compress layer %.12s", id);
+	if (job.ret < 0) {
+		*err = job.err;
 		return -1;
-	if (lseek(tfd, 0, SEEK_SET) < 0)
-		return dv_err(err, errno, "cannot rewind '%s'", tar);
-	if (gzip_fd(ar, tfd, gfd, tsize, err) < 0)
-		return -1;
-	unlink(tar); /* only the compressed form is sent */
+	}
+	snprintf(b->diff, sizeof(b->diff), "%s", job.diff);
 	if (lseek(gfd, 0, SEEK_SET) < 0 || fstat(gfd, &sb) < 0)
 		return dv_err(err, errno, "cannot read '%s'", b->path);
 	b->size = (unsigned long long)sb.st_size;
@@ -212,7 +266,7 @@ static char *manifest_text(const struct push_blob *layers, size_t n, const char 
 			       layer_oci_descriptor(LAYER_MT_CONFIG, cfg_hex, cfg_size));
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *d =
-			layer_oci_descriptor(MT_LAYER_GZIP, layers[i].hex, layers[i].size);
+			layer_oci_descriptor(layers[i].mt, layers[i].hex, layers[i].size);
 
 		if (notes && notes->layer && notes->layer[i])
 			json_object_object_add(d, "annotations",
@@ -255,8 +309,9 @@ static int send_all(struct layer_reg *reg, const struct push_blob *blobs, size_t
 }
 
 int layer_push_image(const struct layer_store *st, const struct layer_image *img,
-		     const char *dest, const struct layer_push_notes *notes, FILE *log,
-		     char **out_name, char out_digest[65], char out_config[65],
+		     const char *dest, enum layer_compression comp,
+		     const struct layer_push_notes *notes, FILE *log, char **out_name,
+		     char out_digest[65], char out_config[65],
 		     struct dv_error *err)
 {
 	const struct layer_ar *ar = layer_ar_load(err);
@@ -289,13 +344,14 @@ int layer_push_image(const struct layer_store *st, const struct layer_image *img
 
 		/* A layer pushed before, whose blob the repository has or can
 		 * mount, is not exported again. */
-		if (kept_blob(st, id, &blobs[i]) &&
+		blobs[i].mt = compressions[comp].media_type;
+		if (kept_blob(st, id, comp, &blobs[i]) &&
 		    layer_reg_blob_push(reg, blobs[i].hex, -1, NULL, 0, &blobs[i].how, err) < 0)
 			goto out;
 		if (!blobs[i].how) {
-			if (prepare_layer(st, ar, staging, id, i, &blobs[i], err) < 0)
+			if (prepare_layer(st, ar, comp, staging, id, i, &blobs[i], err) < 0)
 				goto out;
-			keep_blob(st, id, &blobs[i]);
+			keep_blob(st, id, comp, &blobs[i]);
 		}
 		dv_strv_push(&diff_ids, blobs[i].diff);
 	}
@@ -324,16 +380,17 @@ out:
 	return ret;
 }
 
-int layer_image_push(const struct layer_store *st, const char *ref, const char *dest, FILE *log,
-		     char **out_name, char out_digest[65], struct dv_error *err)
+int layer_image_push(const struct layer_store *st, const char *ref, const char *dest,
+		     enum layer_compression comp, FILE *log, char **out_name, char out_digest[65],
+		     struct dv_error *err)
 {
 	struct layer_image img = {0};
 	int ret;
 
 	if (layer_image_resolve(st, ref, &img, err) < 0)
 		return -1;
-	ret = layer_push_image(st, &img, dest ? dest : img.name, NULL, log, out_name, out_digest,
-			       NULL, err);
+	ret = layer_push_image(st, &img, dest ? dest : img.name, comp, NULL, log, out_name,
+			       out_digest, NULL, err);
 	layer_image_release(&img);
 	return ret;
 }

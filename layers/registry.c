@@ -1,6 +1,6 @@
 /* layers/registry.c - an OCI distribution client: manifests and blobs of one
- * repository, over libcurl; GETs for pulls, and HEAD, POST and PUT for
- * pushes (monolithic blob uploads, cross-repository mounts, manifests).
+ * repository, over libcurl; GETs for pulls, and HEAD, POST, PATCH and PUT
+ * for pushes (blob uploads, cross-repository mounts, manifests).
  *
  * Auth as docker does it: ask anonymously; on 401 with a Bearer challenge,
  * get a token from its realm (with the user's ~/.docker/config.json
@@ -12,7 +12,11 @@
  * streams and refused when it is not what its digest says. A push asks for
  * a token of scope pull,push (and pull on the repository it mounts from);
  * our credentials go to an upload location only on the registry's own
- * scheme and host. */
+ * scheme and host. A blob larger than one chunk (DEVENV_PUSH_CHUNK_SIZE,
+ * default 32 MiB) is sent as a chunked upload: PATCHes of Content-Range
+ * start-end, each to the Location the previous answer gave, then a PUT
+ * with the digest; a failed chunk is retried like any request, and a 416
+ * (the session lost track of what it has) starts a new session. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -48,22 +52,25 @@ struct layer_reg {
 	char *path;   /* the repository: "library/busybox" */
 	char *auth;   /* "Authorization: ..." once we have one, or NULL */
 	char *from;   /* push: the repository blobs may be mounted from, or NULL */
+	unsigned long long chunk; /* push: chunk size of uploads; 0: always one PUT */
 	bool insecure, push;
 };
 
-/* What a request sends: from fd (read from offset 0) or from mem. */
+/* What a request sends: len bytes from fd (read from offset start) or from
+ * mem + start. */
 struct upload {
 	int fd;
 	const char *mem;
-	unsigned long long len, off;
+	unsigned long long start, len, off;
 };
 
 struct reg_req {
-	const char *method; /* "GET", "HEAD", "POST", "PUT" */
+	const char *method; /* "GET", "HEAD", "POST", "PUT", "PATCH" */
 	const char *url;
 	const char *accept;
 	const char *ctype; /* Content-Type of what is sent, or NULL */
-	struct upload *up; /* PUT's body; NULL: none */
+	const char *range; /* a "Content-Range: ..." header line, or NULL */
+	struct upload *up; /* PUT's and PATCH's body; NULL: none */
 	bool no_auth;      /* an upload location on another host */
 };
 
@@ -79,11 +86,13 @@ struct sink {
 	bool too_big;
 	struct dv_error werr;
 	char *content_type, *challenge, *location;
+	unsigned long long chunk_min; /* OCI-Chunk-Min-Length of an upload; 0: none */
 };
 
 static void sink_reset(struct sink *s)
 {
 	s->n = 0;
+	s->chunk_min = 0;
 	s->too_big = false;
 	s->mem.len = 0;
 	s->errbody.len = 0;
@@ -132,8 +141,11 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *data)
 	dv_sha256_update(&s->sha, p, n);
 	if (s->fd < 0)
 		dv_buf_add(&s->mem, p, n);
-	else if (dv_write_full(s->fd, p, n, &s->werr) < 0)
+	else if (dv_write_full(s->fd, p, n, &s->werr) < 0) {
+		/* ENOSPC most often: say what could not be written. */
+		dv_err(&s->werr, s->werr.errnum, "cannot write the download into the store");
 		return 0;
+	}
 	return n;
 }
 
@@ -165,6 +177,7 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *data)
 		free(s->challenge);
 		free(s->location);
 		s->content_type = s->challenge = s->location = NULL;
+		s->chunk_min = 0;
 	} else if ((v = header_value(p, n, "location"))) {
 		free(s->location);
 		s->location = v;
@@ -175,6 +188,15 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *data)
 	} else if ((v = header_value(p, n, "www-authenticate"))) {
 		free(s->challenge);
 		s->challenge = v;
+	} else if ((v = header_value(p, n, "oci-chunk-min-length"))) {
+		char *end;
+		unsigned long long m;
+
+		errno = 0;
+		m = strtoull(v, &end, 10);
+		if (!errno && end != v && !*end && v[0] != '-')
+			s->chunk_min = m;
+		free(v);
 	}
 	return n;
 }
@@ -272,12 +294,44 @@ struct layer_reg *layer_reg_open(const char *name, struct dv_error *err)
 	return reg_open(name, true, err);
 }
 
+/* DEVENV_PUSH_CHUNK_SIZE: bytes, or with K, M or G (KiB, MiB, GiB); 0
+ * sends every blob in one PUT. Unset or empty: 32 MiB. */
+static int chunk_size(unsigned long long *out, struct dv_error *err)
+{
+	const char *v = getenv("DEVENV_PUSH_CHUNK_SIZE");
+	unsigned long long n, mul = 1;
+	char *end;
+
+	*out = 32ull << 20;
+	if (!v || !*v)
+		return 0;
+	errno = 0;
+	n = strtoull(v, &end, 10);
+	if (*end == 'K' || *end == 'k')
+		mul = 1ull << 10, end++;
+	else if (*end == 'M' || *end == 'm')
+		mul = 1ull << 20, end++;
+	else if (*end == 'G' || *end == 'g')
+		mul = 1ull << 30, end++;
+	if (errno || end == v || *end || v[0] < '0' || v[0] > '9' || n > (1ull << 40) / mul)
+		return dv_err_plain(err, EINVAL,
+				    "invalid DEVENV_PUSH_CHUNK_SIZE '%s': give bytes, optionally "
+				    "with K, M or G, or 0 to send each blob in one request",
+				    v);
+	*out = n * mul;
+	return 0;
+}
+
 struct layer_reg *layer_reg_open_push(const char *name, const char *from, struct dv_error *err)
 {
-	struct layer_reg *r = reg_open(name, false, err);
+	unsigned long long chunk;
+	struct layer_reg *r;
 
-	if (r) {
+	if (chunk_size(&chunk, err) < 0)
+		return NULL;
+	if ((r = reg_open(name, false, err))) {
 		r->push = true;
+		r->chunk = chunk;
 		r->from = from ? dv_xstrdup(from) : NULL;
 	}
 	return r;
@@ -309,7 +363,7 @@ static size_t on_read(char *p, size_t size, size_t nmemb, void *data)
 	if (!n)
 		return 0;
 	if (u->fd < 0) {
-		memcpy(p, u->mem + u->off, n);
+		memcpy(p, u->mem + u->start + u->off, n);
 		u->off += n;
 		return n;
 	}
@@ -332,11 +386,13 @@ static int req_method(const struct layer_curl *c, CURL *h, const struct reg_req 
 		c->curl_easy_setopt(h, CURLOPT_POST, 1L);
 		c->curl_easy_setopt(h, CURLOPT_POSTFIELDS, "");
 		c->curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, 0L);
-	} else if (!strcmp(q->method, "PUT")) {
+	} else if (!strcmp(q->method, "PUT") || !strcmp(q->method, "PATCH")) {
 		q->up->off = 0;
-		if (q->up->fd >= 0 && lseek(q->up->fd, 0, SEEK_SET) < 0)
+		if (q->up->fd >= 0 && lseek(q->up->fd, (off_t)q->up->start, SEEK_SET) < 0)
 			return dv_err(err, errno, "cannot rewind what is being uploaded");
 		c->curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+		if (!strcmp(q->method, "PATCH"))
+			c->curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "PATCH");
 		c->curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
 		c->curl_easy_setopt(h, CURLOPT_READDATA, q->up);
 		c->curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)q->up->len);
@@ -372,6 +428,8 @@ static int req_once(struct layer_reg *r, const struct reg_req *q, bool with_auth
 		snprintf(ctype, sizeof(ctype), "Content-Type: %s", q->ctype);
 		hdr = c->curl_slist_append(hdr, ctype);
 	}
+	if (q->range)
+		hdr = c->curl_slist_append(hdr, q->range);
 	/* No "Expect: 100-continue" round trip before each upload. */
 	hdr = c->curl_slist_append(hdr, "Expect:");
 	if (req_method(c, h, q, err) < 0) {
@@ -812,9 +870,10 @@ static char *location_url(const struct layer_reg *r, const char *loc, bool *no_a
 }
 
 /* POST blobs/uploads/ (a cross-repository mount when r->from is set): 201
- * is a finished mount (*mounted); 202 starts a session at *location. */
+ * is a finished mount (*mounted); 202 starts a session at *location, whose
+ * chunks must be at least *chunk_min bytes (0: any). */
 static int start_upload(struct layer_reg *r, const char *hex, bool *mounted, char **location,
-			bool *no_auth, struct dv_error *err)
+			bool *no_auth, unsigned long long *chunk_min, struct dv_error *err)
 {
 	dv_autofree char *url = NULL, *efrom = NULL;
 	struct sink s = {.c = r->c, .fd = -1, .max = REG_ERRBODY_MAX};
@@ -836,6 +895,7 @@ static int start_upload(struct layer_reg *r, const char *hex, bool *mounted, cha
 		*mounted = true;
 		ret = 0;
 	} else if (status == 202 && s.location && s.location[0]) {
+		*chunk_min = s.chunk_min;
 		if (!(*location = location_url(r, s.location, no_auth)))
 			dv_err_plain(err, EPROTO, "registry '%s' gave an unusable upload location '%s'",
 				     r->host, s.location);
@@ -883,11 +943,122 @@ static int finish_upload(struct layer_reg *r, const char *location, bool no_auth
 	return reg_put(r, url, "application/octet-stream", up, no_auth, 204, "upload of blob", err);
 }
 
+/* Does an error body say the upload session is gone or holds something
+ * else than we think ({"errors":[{"code":"BLOB_UPLOAD_INVALID"}]})?
+ * docker-registry answers so, with a 404, to a chunk sent again after it
+ * kept part of its first try. */
+static bool upload_lost(const struct dv_buf *body)
+{
+	layer_autojson struct json_object *o = NULL;
+	struct json_object *errs, *code;
+	const char *c;
+
+	if (!body->len || !(o = json_tokener_parse(body->s)) ||
+	    !json_object_object_get_ex(o, "errors", &errs) ||
+	    !json_object_is_type(errs, json_type_array) || !json_object_array_length(errs) ||
+	    !json_object_object_get_ex(json_object_array_get_idx(errs, 0), "code", &code) ||
+	    !(c = json_object_get_string(code)))
+		return false;
+	return !strcmp(c, "BLOB_UPLOAD_INVALID") || !strcmp(c, "BLOB_UPLOAD_UNKNOWN");
+}
+
+/* PATCH one chunk of `whole` (n bytes from off) to the session at
+ * *location, which moves to the Location of the answer. *status: 202, or
+ * 416 when the session has lost track of what it holds (416, or
+ * docker-registry's 404 BLOB_UPLOAD_INVALID): the caller starts again. */
+static int send_chunk(struct layer_reg *r, char **location, bool *no_auth,
+		      const struct upload *whole, unsigned long long off, unsigned long long n,
+		      long *status, struct dv_error *err)
+{
+	struct upload up = {.fd = whole->fd, .mem = whole->mem, .start = off, .len = n};
+	struct sink s = {.c = r->c, .fd = -1, .max = REG_ERRBODY_MAX};
+	char range[80];
+	struct reg_req q = {.method = "PATCH",
+			    .url = *location,
+			    .ctype = "application/octet-stream",
+			    .range = range,
+			    .up = &up,
+			    .no_auth = *no_auth};
+	char *next;
+	int ret = -1;
+
+	snprintf(range, sizeof(range), "Content-Range: %llu-%llu", off, off + n - 1);
+	if (reg_do(r, &q, &s, status, err) < 0)
+		goto out;
+	if (*status == 416 || (*status == 404 && upload_lost(&s.errbody))) {
+		*status = 416;
+		ret = 0;
+	} else if (*status != 202) {
+		status_err(r, *status, &s, "upload of blob", err);
+	} else if (!s.location || !s.location[0]) {
+		dv_err_plain(err, EPROTO, "registry '%s' took a chunk without saying where to go on",
+			     r->host);
+	} else if (!(next = location_url(r, s.location, no_auth))) {
+		dv_err_plain(err, EPROTO, "registry '%s' gave an unusable upload location '%s'",
+			     r->host, s.location);
+	} else {
+		free(*location);
+		*location = next;
+		ret = 0;
+	}
+out:
+	sink_release(&s);
+	return ret;
+}
+
+/* Send whole in chunks of r->chunk bytes (or the session's minimum, when
+ * larger) to the session at *location, then PUT ?digest= with no body.
+ * A 416 says the session holds something else than we sent (a chunk
+ * retried after the registry kept part of it): once, the upload begins
+ * again from byte 0 in a new session. *how as layer_reg_blob_push's. */
+static int chunked_upload(struct layer_reg *r, const char *hex, char **location, bool *no_auth,
+			  unsigned long long chunk_min, const struct upload *whole,
+			  const char **how, struct dv_error *err)
+{
+	struct upload none = {.fd = -1, .mem = "", .len = 0};
+	unsigned long long off = 0, chunk;
+	bool restarted = false, mounted;
+	long status;
+
+	for (;;) {
+		chunk = r->chunk > chunk_min ? r->chunk : chunk_min;
+		for (off = 0; off < whole->len; off += chunk) {
+			unsigned long long n = whole->len - off < chunk ? whole->len - off : chunk;
+
+			if (send_chunk(r, location, no_auth, whole, off, n, &status, err) < 0)
+				return -1;
+			if (status == 416)
+				break;
+		}
+		if (off >= whole->len)
+			break;
+		if (restarted)
+			return dv_err_plain(err, EIO,
+					    "registry '%s' lost track of the upload of blob "
+					    "sha256:%.12s... twice (at bytes %llu-%llu)",
+					    r->host, hex, off, off + chunk - 1);
+		restarted = true;
+		free(*location);
+		*location = NULL;
+		if (start_upload(r, hex, &mounted, location, no_auth, &chunk_min, err) < 0)
+			return -1;
+		if (mounted) {
+			*how = "mounted";
+			return 0;
+		}
+	}
+	if (finish_upload(r, *location, *no_auth, hex, &none, err) < 0)
+		return -1;
+	*how = "pushed";
+	return 0;
+}
+
 int layer_reg_blob_push(struct layer_reg *r, const char *hex, int fd, const char *mem,
 			unsigned long long len, const char **how, struct dv_error *err)
 {
 	struct upload up = {.fd = fd, .mem = mem, .len = len};
 	dv_autofree char *location = NULL;
+	unsigned long long chunk_min = 0;
 	bool exists, mounted, no_auth;
 
 	if (layer_reg_blob_exists(r, hex, &exists, err) < 0)
@@ -896,7 +1067,11 @@ int layer_reg_blob_push(struct layer_reg *r, const char *hex, int fd, const char
 		*how = "exists";
 		return 0;
 	}
-	if (start_upload(r, hex, &mounted, &location, &no_auth, err) < 0)
+	if (fd < 0 && !mem && !r->from) {
+		*how = NULL; /* no mount to try: open no session we would leave */
+		return 0;
+	}
+	if (start_upload(r, hex, &mounted, &location, &no_auth, &chunk_min, err) < 0)
 		return -1;
 	if (mounted) {
 		*how = "mounted";
@@ -906,6 +1081,9 @@ int layer_reg_blob_push(struct layer_reg *r, const char *hex, int fd, const char
 		*how = NULL; /* the caller has no bytes at hand yet */
 		return 0;
 	}
+	/* Small blobs in one PUT: a chunked upload costs a round trip more. */
+	if (r->chunk && len > r->chunk)
+		return chunked_upload(r, hex, &location, &no_auth, chunk_min, &up, how, err);
 	if (finish_upload(r, location, no_auth, hex, &up, err) < 0)
 		return -1;
 	*how = "pushed";

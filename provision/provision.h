@@ -145,7 +145,8 @@ int prov_env_commit(const struct dv_ctx *ctx, const struct layer_store *st, stru
  * built in this store for the current Envfile (a step not built is an
  * error at its line). A base no registry serves goes along untagged. */
 int prov_env_push(const struct dv_ctx *ctx, const struct layer_store *st,
-		  const struct prov_env *env, const char *dest, struct dv_error *err);
+		  const struct prov_env *env, const char *dest, enum layer_compression comp,
+		  struct dv_error *err);
 
 /* suspend (freeze) or resume (thaw) a running env through its cgroups'
  * freezer (suspend.c). ESRCH when it is not running. */

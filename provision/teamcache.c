@@ -219,7 +219,8 @@ static struct json_object *step_notes(const char *key, const char *key2, const c
 }
 
 int prov_env_push(const struct dv_ctx *ctx, const struct layer_store *st,
-		  const struct prov_env *env, const char *dest, struct dv_error *err)
+		  const struct prov_env *env, const char *dest, enum layer_compression comp,
+		  struct dv_error *err)
 {
 	const struct env_spec *spec = &env->spec;
 	struct layer_image base = { 0 }, img = { 0 };
@@ -265,7 +266,7 @@ int prov_env_push(const struct dv_ctx *ctx, const struct layer_store *st,
 	if (own_base) {
 		struct layer_push_notes untagged = { .untagged = true };
 
-		if (layer_push_image(st, &base, dest, &untagged, NULL, NULL, base_digest,
+		if (layer_push_image(st, &base, dest, comp, &untagged, NULL, NULL, base_digest,
 				     base_config + 7, err) < 0)
 			goto out;
 		memcpy(base_config, "sha256:", 7);
@@ -293,8 +294,8 @@ int prov_env_push(const struct dv_ctx *ctx, const struct layer_store *st,
 	}
 	pn.manifest = manifest_notes;
 	pn.layer = notes;
-	if (layer_push_image(st, &img, dest, &pn, ctx->quiet ? NULL : stdout, &name, digest, NULL,
-			     err) < 0)
+	if (layer_push_image(st, &img, dest, comp, &pn, ctx->quiet ? NULL : stdout, &name, digest,
+			     NULL, err) < 0)
 		goto out;
 	if (!ctx->quiet)
 		printf("pushed env '%s' (%zu steps) as %s@sha256:%s\n", spec->name, keys.n, name,

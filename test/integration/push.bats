@@ -19,7 +19,10 @@ setup() {
 	dv_setup
 	dv_busybox_image
 }
-teardown() { dv_teardown; }
+teardown() {
+	traceproxy_stop
+	dv_teardown
+}
 
 skopeo_() {
 	skopeo --policy "$BATS_FILE_TMPDIR/policy.json" "$@"
@@ -143,4 +146,216 @@ $DV_REGISTRY/team/bb:1 $digest$"
 	wait "$proxy_pid" 2>/dev/null || true
 	assert_failure 1
 	assert_output "devenv: registry '$proxy' refused a token for '$proxy/test/private:1' (HTTP 401): incorrect username or password"
+}
+
+# traceproxy_start [FAULT...]: test/fixtures/traceproxy.py in front of the
+# file's registry, writing each request to $TRACE_LOG; sets TRACE
+# (host:port). traceproxy_stop ends it (teardown does too).
+traceproxy_start() {
+	local i
+	TRACE_LOG=$BATS_TEST_TMPDIR/trace.log
+	rm -f "$BATS_TEST_TMPDIR/trace.port" "$TRACE_LOG"
+	python3 "$DV_ROOT/test/fixtures/traceproxy.py" "$BATS_TEST_TMPDIR/trace.port" "$DV_REGISTRY" \
+		"$TRACE_LOG" "$@" &
+	TRACE_PID=$!
+	for ((i = 0; i < 100; i++)); do
+		[[ -s $BATS_TEST_TMPDIR/trace.port ]] && break
+		sleep 0.05
+	done
+	TRACE=127.0.0.1:$(cat "$BATS_TEST_TMPDIR/trace.port")
+}
+
+traceproxy_stop() {
+	[[ -n ${TRACE_PID:-} ]] || return 0
+	kill "$TRACE_PID" 2>/dev/null
+	wait "$TRACE_PID" 2>/dev/null || true
+	TRACE_PID=
+}
+
+# The PATCH lines of the trace: "RANGE STATUS" each.
+patches() {
+	awk '$1 == "PATCH" { print $3, $4 }' "$TRACE_LOG"
+}
+
+@test "chunked push: the layer goes in PATCHes of DEVENV_PUSH_CHUNK_SIZE; it pulls back and skopeo reads it" {
+	traceproxy_start
+	DEVENV_PUSH_CHUNK_SIZE=256K run "$DEVENV" push busybox "$TRACE/team/chunked:1"
+	traceproxy_stop
+	assert_success
+	assert_line --index 0 --regexp '^layer 1/1 sha256:[0-9a-f]{12} pushed$'
+	digest=${lines[2]#* }
+	# busybox's layer is about 1 MB gzip: four chunks, in order, each
+	# taken; then the PUT that names the digest
+	run patches
+	assert_line --index 0 '0-262143 202'
+	assert_line --index 1 '262144-524287 202'
+	assert_line --index 2 '524288-786431 202'
+	assert_line --index 3 --regexp '^786432-[0-9]+ 202$'
+	(( ${#lines[@]} >= 4 ))
+	run grep -c '^PUT /v2/team/chunked/blobs/uploads/.* - 201$' "$TRACE_LOG"
+	assert_output 2 # the layer's end, and the config in one PUT
+	# the registry's copy is whole: skopeo checks every digest
+	run skopeo_ copy -q --src-tls-verify=false --src-authfile "$BATS_FILE_TMPDIR/auth.json" \
+		"docker://$DV_REGISTRY/team/chunked:1" "oci:$BATS_TEST_TMPDIR/layout:x"
+	assert_success
+	# another store pulls it and runs it
+	export DEVENV_HOME=$BATS_TEST_TMPDIR/other-store
+	run "$DEVENV" pull "$DV_REGISTRY/team/chunked:1"
+	assert_success
+	printf 'image: %s/team/chunked:1\n' "$DV_REGISTRY" | dv_envfile
+	run "$DEVENV" up
+	assert_success
+	run "$DEVENV" ssh -c 'echo ok'
+	assert_output ok
+	"$DEVENV" destroy -f >/dev/null
+	# smaller than a chunk, or DEVENV_PUSH_CHUNK_SIZE=0: one PUT, no PATCH
+	export DEVENV_HOME=$DV_STORE
+	traceproxy_start
+	DEVENV_PUSH_CHUNK_SIZE=0 run "$DEVENV" push busybox "$TRACE/team/whole:1"
+	assert_success
+	DEVENV_PUSH_CHUNK_SIZE=2M run "$DEVENV" push busybox "$TRACE/team/whole2:1"
+	traceproxy_stop
+	assert_success
+	run patches
+	assert_output ''
+}
+
+@test "chunked push: a failed chunk is sent again, a lost session starts over, OCI-Chunk-Min-Length is obeyed" {
+	# a 503 for chunk 2: the same range again, in the same session
+	traceproxy_start fail=2
+	DEVENV_PUSH_CHUNK_SIZE=256K run "$DEVENV" push busybox "$TRACE/team/c1:1"
+	traceproxy_stop
+	assert_success
+	run patches
+	assert_line --index 1 '262144-524287 503'
+	assert_line --index 2 '262144-524287 202'
+	# half of chunk 2 reaches the registry, then the link breaks: the
+	# chunk sent again is refused (docker-registry: 404
+	# BLOB_UPLOAD_INVALID), and the upload starts over from byte 0
+	traceproxy_start partial=2
+	DEVENV_PUSH_CHUNK_SIZE=256K run "$DEVENV" push busybox "$TRACE/team/c2:1"
+	traceproxy_stop
+	assert_success
+	run patches
+	assert_line --index 1 '262144-524287 503'
+	assert_line --index 2 '262144-524287 404'
+	assert_line --index 3 '0-262143 202'
+	run grep -c '^POST /v2/team/c2/blobs/uploads/ - 202$' "$TRACE_LOG"
+	assert_output 3 # the layer twice, the config
+	run skopeo_ inspect --tls-verify=false --authfile "$BATS_FILE_TMPDIR/auth.json" \
+		"docker://$DV_REGISTRY/team/c2:1"
+	assert_success
+	# a 416 (the spec's answer to a chunk out of order): starts over too
+	traceproxy_start stale=3
+	DEVENV_PUSH_CHUNK_SIZE=256K run "$DEVENV" push busybox "$TRACE/team/c3:1"
+	traceproxy_stop
+	assert_success
+	run patches
+	assert_line --index 2 '524288-786431 416'
+	assert_line --index 3 '0-262143 202'
+	# twice lost: one clear line, nothing tagged
+	traceproxy_start stale=1 partial=3
+	DEVENV_PUSH_CHUNK_SIZE=256K run "$DEVENV" push busybox "$TRACE/team/c4:1"
+	traceproxy_stop
+	assert_failure 1
+	assert_output --regexp "^devenv: layer 1/1: registry '$TRACE' lost track of the upload of blob sha256:[0-9a-f]{12}\.\.\. twice \(at bytes 262144-524287\)$"
+	run skopeo_ inspect --tls-verify=false --authfile "$BATS_FILE_TMPDIR/auth.json" \
+		"docker://$DV_REGISTRY/team/c4:1"
+	assert_failure
+	# the registry asks for chunks of at least 400000 bytes
+	traceproxy_start min=400000
+	DEVENV_PUSH_CHUNK_SIZE=256K run "$DEVENV" push busybox "$TRACE/team/c5:1"
+	traceproxy_stop
+	assert_success
+	run patches
+	assert_line --index 0 '0-399999 202'
+	assert_line --index 1 '400000-799999 202'
+}
+
+@test "push: a bad DEVENV_PUSH_CHUNK_SIZE is one clear line, before anything is sent" {
+	for v in abc 1T -5 12Q 99999999999G; do
+		DEVENV_PUSH_CHUNK_SIZE=$v run "$DEVENV" push busybox "$DV_REGISTRY/team/bad:1"
+		assert_failure 1
+		assert_output "devenv: invalid DEVENV_PUSH_CHUNK_SIZE '$v': give bytes, optionally with K, M or G, or 0 to send each blob in one request"
+	done
+	run ls "$DV_STORE/tmp"
+	assert_output ''
+}
+
+@test "push --compression zstd: tar+zstd layers, the same blob every time, kept apart from the gzip form; pulls back and runs" {
+	run "$DEVENV" push --compression zstd busybox "$DV_REGISTRY/team/zst:1"
+	assert_success
+	assert_line --index 0 --regexp '^layer 1/1 sha256:[0-9a-f]{12} pushed$'
+	zlayer=${lines[0]}
+	digest=${lines[2]#* }
+	run skopeo_ inspect --raw --tls-verify=false --authfile "$BATS_FILE_TMPDIR/auth.json" \
+		"docker://$DV_REGISTRY/team/zst:1"
+	assert_success
+	assert_output --partial '"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+zstd"'
+	# skopeo checks every digest
+	run skopeo_ copy -q --src-tls-verify=false --src-authfile "$BATS_FILE_TMPDIR/auth.json" \
+		"docker://$DV_REGISTRY/team/zst:1" "oci:$BATS_TEST_TMPDIR/layout:x"
+	assert_success
+	zhex=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["layers"][0]["digest"][7:])' \
+		"$BATS_TEST_TMPDIR/layout/blobs/sha256/${digest#sha256:}")
+	run zstd -t "$BATS_TEST_TMPDIR/layout/blobs/sha256/$zhex"
+	assert_success
+	# the gzip push of the same layer is another blob, kept beside it
+	run "$DEVENV" push busybox "$DV_REGISTRY/team/zst:gz"
+	assert_success
+	assert_line --index 0 --regexp '^layer 1/1 sha256:[0-9a-f]{12} pushed$'
+	[[ ${lines[0]} != "$zlayer" ]]
+	id=$(ls "$DV_STORE/layers")
+	grep -q '"push":{"diff_id":"sha256:[0-9a-f]\{64\}","digest":"sha256:' "$DV_STORE/layers/$id/layer.json"
+	grep -q "\"push_zstd\":{\"diff_id\":\"sha256:[0-9a-f]\{64\}\",\"digest\":\"sha256:$zhex\"" \
+		"$DV_STORE/layers/$id/layer.json"
+	# deterministic: forget the kept form, push to a new repository: the
+	# layer is exported and compressed again, to the same bytes
+	python3 -c 'import json,sys; o = json.load(open(sys.argv[1])); del o["push_zstd"]; json.dump(o, open(sys.argv[1], "w"))' \
+		"$DV_STORE/layers/$id/layer.json"
+	run "$DEVENV" push --compression zstd busybox "$DV_REGISTRY/team/zst2:1"
+	assert_success
+	assert_line --index 0 "$zlayer"
+	assert_line --index 2 "$DV_REGISTRY/team/zst2:1 $digest"
+	# each compression finds its own blob when pushed again
+	run "$DEVENV" push --compression zstd busybox "$DV_REGISTRY/team/zst:1"
+	assert_line --index 0 --regexp ' exists$'
+	run "$DEVENV" push --compression gzip busybox "$DV_REGISTRY/team/zst:gz"
+	assert_line --index 0 --regexp ' exists$'
+	# another store pulls it and runs it
+	export DEVENV_HOME=$BATS_TEST_TMPDIR/other-store
+	run "$DEVENV" pull "$DV_REGISTRY/team/zst:1"
+	assert_success
+	printf 'image: %s/team/zst:1\n' "$DV_REGISTRY" | dv_envfile
+	run "$DEVENV" up
+	assert_success
+	run "$DEVENV" ssh -c 'echo ok'
+	assert_output ok
+	"$DEVENV" destroy -f >/dev/null
+}
+
+@test "push --compression zstd: podman pulls and runs it" {
+	dv_need_host_root "podman without root needs a set-up of its own"
+	command -v podman >/dev/null || skip "podman is not installed"
+	if [[ ! -e /sys/fs/cgroup/cgroup.controllers ]] && ! mountpoint -q /sys/fs/cgroup/hugetlb; then
+		mkdir -p /sys/fs/cgroup/hugetlb && mount -t cgroup -o hugetlb cgroup /sys/fs/cgroup/hugetlb
+	fi
+	img=$DV_REGISTRY/team/zpod:1
+	run "$DEVENV" push --compression zstd busybox "$img"
+	assert_success
+	run podman pull -q --tls-verify=false "$img"
+	assert_success
+	run podman run --rm --ulimit nofile=20000:20000 --ulimit nproc=32768:32768 "$img" cat /etc/group
+	podman rmi -f "$img" >/dev/null 2>&1 || true
+	assert_success
+	assert_line --index 0 'root:x:0:'
+}
+
+@test "push: a bad --compression is a usage error" {
+	run "$DEVENV" push --compression xz busybox "$DV_REGISTRY/team/bad:1"
+	assert_failure 2
+	assert_output "devenv: unknown compression 'xz': use gzip or zstd"
+	run "$DEVENV" push --compression
+	assert_failure 2
+	assert_output "devenv: option '--compression' needs a value; see 'devenv push --help'"
 }
