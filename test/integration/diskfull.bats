@@ -66,7 +66,7 @@ store_state() {
 	# the download fits, what it unpacks to does not
 	run "$DEVENV" pull "$DV_REGISTRY/full/zeros:1"
 	assert_failure 1
-	assert_output "devenv: layer entry 'opt/zeros': cannot write it: No space left on device"
+	assert_output --regexp "^devenv: layer sha256:[0-9a-f]{12} of '$DV_REGISTRY/full/zeros:1': layer entry 'opt/zeros': cannot write it: No space left on device$"
 	assert_equal "$(store_state "$SMALL/store")" "$before"
 	# and the store still works
 	run "$DEVENV" images
