@@ -110,3 +110,25 @@ store_state() {
 	run curl -s -o /dev/null -w '%{http_code}' "http://$DV_REGISTRY/v2/full/r5/manifests/1"
 	assert_output 404
 }
+
+@test "disk full: a team-cache layer that does not fit stops the up with one line" {
+	dv_busybox_image
+	dv_envfile <<-'EOF2'
+	image: busybox
+	provision:
+	  - run: head -c 20000000 /dev/zero >/zeros
+	EOF2
+	run "$DEVENV" up
+	assert_success
+	run "$DEVENV" push "$DV_REGISTRY/full/cache:1"
+	assert_success
+	"$DEVENV" halt >/dev/null
+	DEVENV_HOME=$SMALL/store run "$DEVENV" up --cache-from "$DV_REGISTRY/full/cache:1"
+	assert_failure
+	assert_output --partial "pulling the one '$DV_REGISTRY/full/cache:1' was built on"
+	assert_line --regexp "^devenv: .*No space left on device$"
+	refute_output --partial "(pulled)"
+	refute_output --partial "warning"
+	[[ -z $(ls -A "$SMALL/store/tmp") ]]
+	[[ -z $(find "$SMALL/store/envs" -mindepth 1 -type d) ]]
+}
