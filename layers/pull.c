@@ -9,6 +9,7 @@
  * was. Every digest is checked to be sha256:<64 hex> before it becomes a URL
  * or a path (CVE-2024-3727). */
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@
 #include "util/banned.h"
 
 #define PULL_CONFIG_MAX (8u << 20)
+#define PULL_JOBS 3
 
 #define MT_OCI_INDEX "application/vnd.oci.image.index.v1+json"
 #define MT_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
@@ -43,6 +45,13 @@ struct pull {
 	bool progress;
 	struct dv_strv staged; /* staging names, parallel to ids; "" when present */
 	struct dv_strv ids;
+	/* The layers to fetch; the workers share what follows under lock. */
+	struct job *jobs;
+	size_t njobs, nlayers, next;
+	pthread_mutex_t lock;
+	bool failed, drawn;
+	struct dv_error err; /* the first failure */
+	unsigned long long drawn_ns;
 };
 
 static void pull_release(struct pull *p)
@@ -55,6 +64,7 @@ static void pull_release(struct pull *p)
 	dv_strv_release(&p->staged);
 	dv_strv_release(&p->ids);
 	layer_reg_free(p->reg);
+	free(p->jobs);
 }
 
 static const char *jstr(struct json_object *o, const char *key)
@@ -205,16 +215,145 @@ static int fetch_manifest(struct pull *p, char **out_text, char out_hex[65],
 	}
 }
 
-/* Download and unpack layer i into a new staging folder; check its diff_id. */
-static int stage_layer(struct pull *p, const struct layer_ar *ar, struct json_object *desc,
-		       const char *diff_hex, size_t i, size_t n, struct dv_error *err)
+/* ---- the layers, PULL_JOBS at a time ---- */
+
+/* One layer to fetch. Its fields after `state` are the workers'. */
+struct job {
+	struct pull *p;
+	size_t index;             /* in the manifest */
+	const char *hex, *diff;   /* blob digest and diff_id (borrowed) */
+	unsigned long long size;  /* from the manifest; ~0ULL when it gives none */
+	unsigned long long done;  /* bytes downloaded so far */
+	unsigned long long t0, t1; /* when it started and ended (ns) */
+	enum { JOB_WAITING, JOB_RUNNING, JOB_DONE, JOB_FAILED } state;
+};
+
+/* DEVENV_PULL_JOBS: how many layers download and unpack at once (1-8). */
+static size_t pull_jobs(void)
 {
-	dv_autofree char *staging = NULL;
-	dv_autoclose int sfd = -1, bfd = -1, rootfd = -1;
-	struct json_object *size;
+	const char *v = getenv("DEVENV_PULL_JOBS");
+	long n = v && *v ? strtol(v, NULL, 10) : 0;
+
+	return n >= 1 && n <= 8 ? (size_t)n : PULL_JOBS;
+}
+
+/* A layer's line: "layer 2/3 sha256:<12> 12.3 MiB / 40.1 MiB  9.8 MiB/s". */
+static void job_line(const struct job *j, size_t n, unsigned long long now, struct dv_buf *out)
+{
+	char done[32], total[32], rate[32];
+	unsigned long long t = (j->state == JOB_DONE ? j->t1 : now) - j->t0;
+
+	dv_buf_addf(out, "\r\033[Klayer %zu/%zu sha256:%.12s ", j->index + 1, n, j->hex);
+	if (j->state == JOB_WAITING) {
+		dv_buf_adds(out, "waiting\n");
+		return;
+	}
+	dv_str_size(done, sizeof(done), j->done);
+	dv_str_size(rate, sizeof(rate),
+		    t ? (unsigned long long)((double)j->done * 1e9 / (double)t) : 0);
+	if (j->state == JOB_DONE) {
+		dv_buf_addf(out, "%s done in %.1f s\n", done, (double)t / 1e9);
+		return;
+	}
+	if (j->state == JOB_FAILED) {
+		dv_buf_addf(out, "%s failed\n", done);
+		return;
+	}
+	if (j->size != ~0ULL) {
+		dv_str_size(total, sizeof(total), j->size);
+		dv_buf_addf(out, "%s / %s  %s/s\n", done, total, rate);
+	} else {
+		dv_buf_addf(out, "%s  %s/s\n", done, rate);
+	}
+}
+
+/* Redraw every layer's line (under p->lock), at most 10 times a second
+ * unless forced: the cursor goes back up over the lines drawn last time. */
+static void draw(struct pull *p, bool force)
+{
+	unsigned long long now = dv_now_ns();
+	struct dv_buf b = {0};
+	size_t k;
+
+	if (!p->progress || (!force && p->drawn && now - p->drawn_ns < 100000000ULL))
+		return;
+	if (p->drawn)
+		dv_buf_addf(&b, "\033[%zuA", p->njobs);
+	for (k = 0; k < p->njobs; k++)
+		job_line(&p->jobs[k], p->nlayers, now, &b);
+	dv_write_full(2, b.s, b.len, &(struct dv_error){0});
+	dv_buf_release(&b);
+	p->drawn = true;
+	p->drawn_ns = now;
+}
+
+static bool on_progress(void *data, unsigned long long done)
+{
+	struct job *j = data;
+	struct pull *p = j->p;
+	bool go_on;
+
+	pthread_mutex_lock(&p->lock);
+	j->done = done;
+	draw(p, false);
+	go_on = !p->failed; /* another layer failed: the pull is over */
+	pthread_mutex_unlock(&p->lock);
+	return go_on;
+}
+
+/* A worker: fetch the next waiting layer until none is left or one failed.
+ * Each has its own connection (a struct layer_reg is not shared). */
+static void *worker(void *data)
+{
+	struct pull *p = data;
+	struct layer_reg *reg = layer_reg_dup(p->reg);
+
+	for (;;) {
+		struct dv_error e = {0};
+		char *staging = NULL;
+		struct job *j;
+		int rc;
+
+		pthread_mutex_lock(&p->lock);
+		if (p->failed || p->next == p->njobs) {
+			pthread_mutex_unlock(&p->lock);
+			break;
+		}
+		j = &p->jobs[p->next++];
+		j->state = JOB_RUNNING;
+		j->t0 = dv_now_ns();
+		draw(p, true);
+		pthread_mutex_unlock(&p->lock);
+
+		rc = layer_pull_layer(p->st, reg, j->hex, j->size, j->diff, on_progress, j, &staging,
+				      &e);
+
+		pthread_mutex_lock(&p->lock);
+		j->t1 = dv_now_ns();
+		if (rc == 0) {
+			j->state = JOB_DONE;
+			free(p->staged.v[j->index]);
+			p->staged.v[j->index] = staging; /* pull_release removes it unless committed */
+		} else {
+			j->state = JOB_FAILED;
+			if (!p->failed) { /* the first failure is the one to report */
+				p->failed = true;
+				p->err = e;
+			}
+		}
+		draw(p, true);
+		pthread_mutex_unlock(&p->lock);
+	}
+	layer_reg_free(reg);
+	return NULL;
+}
+
+/* Check layer i's descriptor and queue it. */
+static int add_job(struct pull *p, struct json_object *desc, size_t i, struct dv_error *err)
+{
 	const char *hex = desc_hex(desc), *mt = jstr(desc, "mediaType");
-	unsigned long long max = ~0ULL;
-	char got[65], what[96];
+	struct json_object *size;
+	struct job *j;
 	size_t k;
 	bool known = false;
 
@@ -228,39 +367,52 @@ static int stage_layer(struct pull *p, const struct layer_ar *ar, struct json_ob
 				    "unsupported layer media type '%s' in '%s' (foreign and "
 				    "non-distributable layers are not fetched)",
 				    mt ? mt : "(none)", p->name);
+	j = &p->jobs[p->njobs++];
+	*j = (struct job){.p = p, .index = i, .hex = hex, .diff = p->ids.v[i], .size = ~0ULL};
 	if (json_object_object_get_ex(desc, "size", &size)) {
 		int64_t v = json_object_get_int64(size);
 
 		if (v < 0)
 			return dv_err_plain(err, EINVAL, "the manifest of '%s' gives a negative size",
 					    p->name);
-		max = (unsigned long long)v;
+		j->size = (unsigned long long)v;
 	}
-	if (p->progress)
-		fprintf(stderr, "devenv: layer %zu/%zu sha256:%.12s\n", i + 1, n, hex);
-	if (layer_staging_create(p->st, false, "pull", &staging, err) < 0)
+	return 0;
+}
+
+/* Fetch every queued layer into its own staging folder, up to pull_jobs()
+ * at once: layers are independent folders until overlay stacks them, so
+ * they download and unpack side by side. Threads, not processes: the
+ * staging names, errors and progress are simply shared under one lock,
+ * and a failure stops the others at their next block of bytes. */
+static int fetch_layers(struct pull *p, struct dv_error *err)
+{
+	pthread_t t[8];
+	size_t nt = pull_jobs(), k, started = 0;
+	int e;
+
+	if (nt > p->njobs)
+		nt = p->njobs;
+	pthread_mutex_init(&p->lock, NULL);
+	for (k = 0; k < nt; k++) {
+		if ((e = pthread_create(&t[k], NULL, worker, p))) {
+			pthread_mutex_lock(&p->lock);
+			if (!p->failed) {
+				p->failed = true;
+				dv_err(&p->err, e, "cannot start a download thread");
+			}
+			pthread_mutex_unlock(&p->lock);
+			break;
+		}
+		started++;
+	}
+	for (k = 0; k < started; k++)
+		pthread_join(t[k], NULL);
+	pthread_mutex_destroy(&p->lock);
+	if (p->failed) {
+		*err = p->err;
 		return -1;
-	dv_strv_push(&p->staged, staging); /* removed by pull_release unless committed */
-	if ((sfd = dv_open_dir_at(p->st->tmp_fd, staging, err)) < 0)
-		return -1;
-	bfd = openat(sfd, "blob", O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (bfd < 0)
-		return dv_err(err, errno, "cannot create 'tmp/%s/blob'", staging);
-	if (layer_reg_blob(p->reg, hex, max, bfd, NULL, NULL, err) < 0)
-		return -1;
-	if (lseek(bfd, 0, SEEK_SET) < 0)
-		return dv_err(err, errno, "cannot rewind 'tmp/%s/blob'", staging);
-	snprintf(what, sizeof(what), "layer sha256:%.12s of '%s'", hex, p->name);
-	if ((rootfd = dv_open_dir_at(sfd, "diff", err)) < 0 ||
-	    layer_extract(ar, bfd, what, rootfd, p->st->rootless, got, NULL, err) < 0)
-		return -1;
-	if (strcmp(got, diff_hex))
-		return dv_err_plain(err, EBADMSG,
-				    "digest mismatch: layer %zu of '%s' unpacks to sha256:%.12s..., "
-				    "but its config says sha256:%.12s...",
-				    i + 1, p->name, got, diff_hex);
-	if (unlinkat(sfd, "blob", 0) < 0)
-		return dv_err(err, errno, "cannot remove 'tmp/%s/blob'", staging);
+	}
 	return 0;
 }
 
@@ -272,7 +424,6 @@ int layer_image_pull(const struct layer_store *st, const char *ref, struct layer
 	struct json_object *cdesc, *layers, *rootfs, *diff_ids;
 	struct pull p = {.st = st, .progress = isatty(2)};
 	struct layer_image img = {0};
-	const struct layer_ar *ar = NULL;
 	char mhex[65];
 	const char *chex, *cmt;
 	dv_autoclose int blobs = -1;
@@ -282,7 +433,8 @@ int layer_image_pull(const struct layer_store *st, const char *ref, struct layer
 	if (layer_ref_normalize(ref, false, &norm, err) < 0)
 		return -1;
 	p.name = norm;
-	if (!(p.reg = layer_reg_open(norm, err)) || !(ar = layer_ar_load(err)))
+	/* Both libraries are loaded here, before any thread. */
+	if (!(p.reg = layer_reg_open(norm, err)) || !layer_ar_load(err))
 		goto out;
 	if (fetch_manifest(&p, &mtext, mhex, &manifest, err) < 0)
 		goto out;
@@ -314,6 +466,7 @@ int layer_image_pull(const struct layer_store *st, const char *ref, struct layer
 		dv_err_plain(err, EINVAL, "the manifest of '%s' has no layers", norm);
 		goto out;
 	}
+	p.jobs = dv_xcalloc(n, sizeof(*p.jobs));
 	for (i = 0; i < n; i++) {
 		const char *d = json_object_get_string(json_object_array_get_idx(diff_ids, i));
 		const char *id = d && dv_str_startswith(d, "sha256:") ? d + 7 : NULL;
@@ -328,13 +481,15 @@ int layer_image_pull(const struct layer_store *st, const char *ref, struct layer
 		for (k = 0; k < i; k++)
 			dup |= !strcmp(p.ids.v[k], id);
 		dv_strv_push(&p.ids, id);
-		if (dup || layer_exists(st, id)) {
-			dv_strv_push(&p.staged, "");
+		dv_strv_push(&p.staged, ""); /* a staging name once fetched */
+		if (dup || layer_exists(st, id))
 			continue;
-		}
-		if (stage_layer(&p, ar, json_object_array_get_idx(layers, i), id, i, n, err) < 0)
+		if (add_job(&p, json_object_array_get_idx(layers, i), i, err) < 0)
 			goto out;
 	}
+	p.nlayers = n;
+	if (p.njobs && fetch_layers(&p, err) < 0)
+		goto out;
 	/* Everything is here and checked: only now does the store change. */
 	step = dv_xasprintf("pull %s", norm);
 	for (i = 0; i < n; i++) {
