@@ -56,8 +56,8 @@ static void *download_main(void *data)
 	return NULL;
 }
 
-/* Read what is left in fd, so the writer can finish (a blob may go on
- * after the end of its compressed stream; its digest covers all of it). */
+/* Read what is left in fd, so the writer can finish (a blob may also go
+ * on after the end of its compressed stream; its digest covers it all). */
 static void drain(int fd)
 {
 	char buf[65536];
@@ -111,14 +111,13 @@ int layer_pull_layer(const struct layer_store *st, struct layer_reg *reg, const 
 	}
 	snprintf(what, sizeof(what), "layer sha256:%.12s of '%s'", hex, layer_reg_name(reg));
 	xret = layer_extract(ar, rfd, what, rootfd, st->rootless, got, NULL, &xerr);
-	if (xret == 0)
-		drain(rfd);
-	close(rfd); /* a download still writing gets EPIPE and stops */
+	/* Even when the extractor failed, the download goes on to its end
+	 * (unless cancelled): a blob that is not what its digest says is the
+	 * failure to report, not what the extractor made of its bytes. */
+	drain(rfd);
+	close(rfd);
 	rfd = -1;
 	pthread_join(t, NULL);
-	/* The download's failure explains the extractor's (a cut or wrong
-	 * stream), except when the download only failed because the extractor
-	 * stopped reading. */
 	if (d.ret < 0 && !(xret < 0 && d.err.errnum == EPIPE)) {
 		*err = d.err;
 		goto fail;
