@@ -1,9 +1,10 @@
 /* layers/pull.c - an image from an OCI registry becomes layers and an image.
  *
  * Order: manifest (an index picks this machine's platform), config, then
- * each layer the store lacks: downloaded into a staging folder under tmp/
- * with its digest checked as it streams, unpacked by the import extractor
- * (so its id is its diff_id, as for an imported tar) and checked against the
+ * the layers the store lacks, up to PULL_JOBS at once: each streams from the
+ * registry into the import extractor in a staging folder of its own under
+ * tmp/ (pull_layer.c: digest checked as it streams, resumed when cut), so
+ * its id is its diff_id, as for an imported tar, checked against the
  * config's rootfs.diff_ids. Only when every layer is staged are they
  * committed and the record written, so a failed pull leaves the store as it
  * was. Every digest is checked to be sha256:<64 hex> before it becomes a URL
