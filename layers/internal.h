@@ -155,6 +155,41 @@ int layer_reg_manifest(struct layer_reg *r, const char *reference, char **body, 
 int layer_reg_blob(struct layer_reg *r, const char *hex, unsigned long long max, int fd,
 		   char **body, size_t *len, struct dv_error *err);
 
+/* Called from the download as a streamed blob's bytes arrive: done is the
+ * count so far. Returning false stops the download (errnum ECANCELED). */
+typedef bool (*layer_reg_progress_fn)(void *data, unsigned long long done);
+/* GET blob sha256:hex of `size` bytes (~0ULL: unknown) into fd (a pipe to
+ * an extractor, say: written in order, never rewound), checking its digest
+ * as it streams. A cut transfer (reset, truncated body, 5xx) is asked again
+ * from where it stopped with "Range: bytes=N-", with backoff, the running
+ * digest continued; a registry that answers 200 instead of 206 resends the
+ * whole blob, whose first N bytes are dropped. When it cannot be resumed:
+ * "download of <desc> sha256:<12 hex>... of 'NAME' was cut at N of M bytes
+ * and could not be resumed: <why>" (errnum EIO). A wrong digest fails with
+ * errnum EBADMSG once the last byte has been written to fd. */
+int layer_reg_blob_stream(struct layer_reg *r, const char *hex, unsigned long long size, int fd,
+			  const char *desc, layer_reg_progress_fn progress, void *progress_data,
+			  struct dv_error *err);
+/* A second connection to the same repository, with the token r has: one
+ * struct layer_reg is used by one thread at a time. Free with
+ * layer_reg_free(). */
+struct layer_reg *layer_reg_dup(const struct layer_reg *r);
+
+/* The normalised name it was opened with, for messages. */
+const char *layer_reg_name(const struct layer_reg *r);
+/* One layer of an image, streamed from the registry into a new staging
+ * folder tmp/<name>/diff (layers/pull_layer.c): blob sha256:hex of `size`
+ * bytes (~0ULL: unknown) is unpacked while it downloads (no copy of it on
+ * disk), resumed when cut, its digest checked, and what it unpacks to
+ * checked against diff_hex. *out_staging: the staging name (caller frees;
+ * commit it with layer_commit_full(), or layer_staging_discard() it). On
+ * failure nothing is left in tmp/. reg serves this call only: give each
+ * concurrent call its own (layer_reg_dup). progress (may be NULL) is
+ * called from another thread as bytes arrive. */
+int layer_pull_layer(const struct layer_store *st, struct layer_reg *reg, const char *hex,
+		     unsigned long long size, const char *diff_hex, layer_reg_progress_fn progress,
+		     void *progress_data, char **out_staging, struct dv_error *err);
+
 /* For a push: as layer_reg_open(), asking for tokens of scope pull,push
  * (and pull on `from`, a repository of the same registry that blobs may be
  * mounted from; NULL: none). */

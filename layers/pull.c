@@ -1,14 +1,16 @@
 /* layers/pull.c - an image from an OCI registry becomes layers and an image.
  *
  * Order: manifest (an index picks this machine's platform), config, then
- * each layer the store lacks: downloaded into a staging folder under tmp/
- * with its digest checked as it streams, unpacked by the import extractor
- * (so its id is its diff_id, as for an imported tar) and checked against the
+ * the layers the store lacks, up to PULL_JOBS at once: each streams from the
+ * registry into the import extractor in a staging folder of its own under
+ * tmp/ (pull_layer.c: digest checked as it streams, resumed when cut), so
+ * its id is its diff_id, as for an imported tar, checked against the
  * config's rootfs.diff_ids. Only when every layer is staged are they
  * committed and the record written, so a failed pull leaves the store as it
  * was. Every digest is checked to be sha256:<64 hex> before it becomes a URL
  * or a path (CVE-2024-3727). */
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +25,7 @@
 #include "util/banned.h"
 
 #define PULL_CONFIG_MAX (8u << 20)
+#define PULL_JOBS 3
 
 #define MT_OCI_INDEX "application/vnd.oci.image.index.v1+json"
 #define MT_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
@@ -36,8 +39,9 @@ static const char *const layer_types[] = {
 	"application/vnd.docker.image.rootfs.diff.tar.gzip",
 };
 
-/* An image being pulled, or a remote image whose layers are fetched one at
- * a time (layer_remote_*). */
+/* A remote image: its manifest and config, fetched and checked; its
+ * layers are fetched by a pull (all) or one at a time (layer_remote_*,
+ * for the team cache). */
 struct layer_remote {
 	struct layer_reg *reg;
 	char *name;     /* normalised reference */
@@ -50,20 +54,18 @@ struct layer_remote {
 	struct dv_strv diff_ids;    /* hex, parallel to layers */
 };
 
-/* One pull's staging folders: parallel to the layers, "" when the layer
- * is in the store already (or was committed). */
-struct staged {
+struct pull {
 	const struct layer_store *st;
-	struct dv_strv names;
+	struct layer_remote *r;
+	struct dv_strv staged; /* staging names, parallel to r->diff_ids; "" when present */
+	/* The layers to fetch; the workers share what follows under lock. */
+	struct job *jobs;
+	size_t njobs, nlayers, next;
+	pthread_mutex_t lock;
+	bool failed, drawn;
+	struct dv_error err; /* the first failure */
+	unsigned long long drawn_ns;
 };
-
-static void staged_release(struct staged *s)
-{
-	for (size_t i = 0; i < s->names.n; i++)
-		if (s->names.v[i][0])
-			layer_rm_tree(s->st->tmp_fd, s->names.v[i], &(struct dv_error){0});
-	dv_strv_release(&s->names);
-}
 
 void layer_remote_free(struct layer_remote *r)
 {
@@ -77,6 +79,18 @@ void layer_remote_free(struct layer_remote *r)
 	json_object_put(r->config);
 	dv_strv_release(&r->diff_ids);
 	free(r);
+}
+
+static void pull_release(struct pull *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->staged.n; i++)
+		if (p->staged.v[i][0])
+			layer_rm_tree(p->st->tmp_fd, p->staged.v[i], &(struct dv_error){0});
+	dv_strv_release(&p->staged);
+	layer_remote_free(p->r);
+	free(p->jobs);
 }
 
 static const char *jstr(struct json_object *o, const char *key)
@@ -227,19 +241,146 @@ static int fetch_manifest(struct layer_remote *p, char **out_text, char out_hex[
 	}
 }
 
-/* Download and unpack layer i of r into a new staging folder (its name
- * into *out), and check its diff_id. */
-static int stage_layer(const struct layer_store *st, struct layer_remote *r,
-		       const struct layer_ar *ar, size_t i, char **out, struct dv_error *err)
+/* ---- the layers, PULL_JOBS at a time ---- */
+
+/* One layer to fetch. Its fields after `state` are the workers'. */
+struct job {
+	struct pull *p;
+	size_t index;             /* in the manifest */
+	const char *hex, *diff;   /* blob digest and diff_id (borrowed) */
+	unsigned long long size;  /* from the manifest; ~0ULL when it gives none */
+	unsigned long long done;  /* bytes downloaded so far */
+	unsigned long long t0, t1; /* when it started and ended (ns) */
+	enum { JOB_WAITING, JOB_RUNNING, JOB_DONE, JOB_FAILED } state;
+};
+
+/* DEVENV_PULL_JOBS: how many layers download and unpack at once (1-8). */
+static size_t pull_jobs(void)
 {
-	dv_autofree char *staging = NULL;
-	dv_autoclose int sfd = -1, bfd = -1, rootfd = -1;
-	struct json_object *size, *desc = json_object_array_get_idx(r->layers, i);
+	const char *v = getenv("DEVENV_PULL_JOBS");
+	long n = v && *v ? strtol(v, NULL, 10) : 0;
+
+	return n >= 1 && n <= 8 ? (size_t)n : PULL_JOBS;
+}
+
+/* A layer's line: "layer 2/3 sha256:<12> 12.3 MiB / 40.1 MiB  9.8 MiB/s". */
+static void job_line(const struct job *j, size_t n, unsigned long long now, struct dv_buf *out)
+{
+	char done[32], total[32], rate[32];
+	unsigned long long t = (j->state == JOB_DONE ? j->t1 : now) - j->t0;
+
+	dv_buf_addf(out, "\r\033[Klayer %zu/%zu sha256:%.12s ", j->index + 1, n, j->hex);
+	if (j->state == JOB_WAITING) {
+		dv_buf_adds(out, "waiting\n");
+		return;
+	}
+	dv_str_size(done, sizeof(done), j->done);
+	dv_str_size(rate, sizeof(rate),
+		    t ? (unsigned long long)((double)j->done * 1e9 / (double)t) : 0);
+	if (j->state == JOB_DONE) {
+		dv_buf_addf(out, "%s done in %.1f s\n", done, (double)t / 1e9);
+		return;
+	}
+	if (j->state == JOB_FAILED) {
+		dv_buf_addf(out, "%s failed\n", done);
+		return;
+	}
+	if (j->size != ~0ULL) {
+		dv_str_size(total, sizeof(total), j->size);
+		dv_buf_addf(out, "%s / %s  %s/s\n", done, total, rate);
+	} else {
+		dv_buf_addf(out, "%s  %s/s\n", done, rate);
+	}
+}
+
+/* Redraw every layer's line (under p->lock), at most 10 times a second
+ * unless forced: the cursor goes back up over the lines drawn last time. */
+static void draw(struct pull *p, bool force)
+{
+	unsigned long long now = dv_now_ns();
+	struct dv_buf b = {0};
+	size_t k;
+
+	if (!p->r->progress || (!force && p->drawn && now - p->drawn_ns < 100000000ULL))
+		return;
+	if (p->drawn)
+		dv_buf_addf(&b, "\033[%zuA", p->njobs);
+	for (k = 0; k < p->njobs; k++)
+		job_line(&p->jobs[k], p->nlayers, now, &b);
+	dv_write_full(2, b.s, b.len, &(struct dv_error){0});
+	dv_buf_release(&b);
+	p->drawn = true;
+	p->drawn_ns = now;
+}
+
+static bool on_progress(void *data, unsigned long long done)
+{
+	struct job *j = data;
+	struct pull *p = j->p;
+	bool go_on;
+
+	pthread_mutex_lock(&p->lock);
+	j->done = done;
+	draw(p, false);
+	go_on = !p->failed; /* another layer failed: the pull is over */
+	pthread_mutex_unlock(&p->lock);
+	return go_on;
+}
+
+/* A worker: fetch the next waiting layer until none is left or one failed.
+ * Each has its own connection (a struct layer_reg is not shared). */
+static void *worker(void *data)
+{
+	struct pull *p = data;
+	struct layer_reg *reg = layer_reg_dup(p->r->reg);
+
+	for (;;) {
+		struct dv_error e = {0};
+		char *staging = NULL;
+		struct job *j;
+		int rc;
+
+		pthread_mutex_lock(&p->lock);
+		if (p->failed || p->next == p->njobs) {
+			pthread_mutex_unlock(&p->lock);
+			break;
+		}
+		j = &p->jobs[p->next++];
+		j->state = JOB_RUNNING;
+		j->t0 = dv_now_ns();
+		draw(p, true);
+		pthread_mutex_unlock(&p->lock);
+
+		rc = layer_pull_layer(p->st, reg, j->hex, j->size, j->diff, on_progress, j, &staging,
+				      &e);
+
+		pthread_mutex_lock(&p->lock);
+		j->t1 = dv_now_ns();
+		if (rc == 0) {
+			j->state = JOB_DONE;
+			free(p->staged.v[j->index]);
+			p->staged.v[j->index] = staging; /* pull_release removes it unless committed */
+		} else {
+			j->state = JOB_FAILED;
+			if (!p->failed) { /* the first failure is the one to report */
+				p->failed = true;
+				p->err = e;
+			}
+		}
+		draw(p, true);
+		pthread_mutex_unlock(&p->lock);
+	}
+	layer_reg_free(reg);
+	return NULL;
+}
+
+/* Layer i's descriptor checked: its blob digest and size (~0ULL when the
+ * manifest gives none). */
+static int layer_desc(const struct layer_remote *r, size_t i, const char **hex_out,
+		      unsigned long long *size_out, struct dv_error *err)
+{
+	struct json_object *desc = json_object_array_get_idx(r->layers, i), *size;
 	const char *hex = desc_hex(desc), *mt = jstr(desc, "mediaType");
-	const char *diff_hex = r->diff_ids.v[i];
-	size_t n = r->diff_ids.n;
-	unsigned long long max = ~0ULL;
-	char got[65], what[96];
 	size_t k;
 	bool known = false;
 
@@ -253,39 +394,64 @@ static int stage_layer(const struct layer_store *st, struct layer_remote *r,
 				    "unsupported layer media type '%s' in '%s' (foreign and "
 				    "non-distributable layers are not fetched)",
 				    mt ? mt : "(none)", r->name);
+	*hex_out = hex;
+	*size_out = ~0ULL;
 	if (json_object_object_get_ex(desc, "size", &size)) {
 		int64_t v = json_object_get_int64(size);
 
 		if (v < 0)
 			return dv_err_plain(err, EINVAL, "the manifest of '%s' gives a negative size",
 					    r->name);
-		max = (unsigned long long)v;
+		*size_out = (unsigned long long)v;
 	}
-	if (r->progress)
-		fprintf(stderr, "devenv: layer %zu/%zu sha256:%.12s\n", i + 1, n, hex);
-	if (layer_staging_create(st, false, "pull", &staging, err) < 0)
+	return 0;
+}
+
+/* Check layer i's descriptor and queue it. */
+static int add_job(struct pull *p, size_t i, struct dv_error *err)
+{
+	struct job *j = &p->jobs[p->njobs];
+
+	*j = (struct job){.p = p, .index = i, .diff = p->r->diff_ids.v[i]};
+	if (layer_desc(p->r, i, &j->hex, &j->size, err) < 0)
 		return -1;
-	*out = dv_xstrdup(staging); /* the caller removes it unless committed */
-	if ((sfd = dv_open_dir_at(st->tmp_fd, staging, err)) < 0)
+	p->njobs++;
+	return 0;
+}
+
+/* Fetch every queued layer into its own staging folder, up to pull_jobs()
+ * at once: layers are independent folders until overlay stacks them, so
+ * they download and unpack side by side. Threads, not processes: the
+ * staging names, errors and progress are simply shared under one lock,
+ * and a failure stops the others at their next block of bytes. */
+static int fetch_layers(struct pull *p, struct dv_error *err)
+{
+	pthread_t t[8];
+	size_t nt = pull_jobs(), k, started = 0;
+	int e;
+
+	if (nt > p->njobs)
+		nt = p->njobs;
+	pthread_mutex_init(&p->lock, NULL);
+	for (k = 0; k < nt; k++) {
+		if ((e = pthread_create(&t[k], NULL, worker, p))) {
+			pthread_mutex_lock(&p->lock);
+			if (!p->failed) {
+				p->failed = true;
+				dv_err(&p->err, e, "cannot start a download thread");
+			}
+			pthread_mutex_unlock(&p->lock);
+			break;
+		}
+		started++;
+	}
+	for (k = 0; k < started; k++)
+		pthread_join(t[k], NULL);
+	pthread_mutex_destroy(&p->lock);
+	if (p->failed) {
+		*err = p->err;
 		return -1;
-	bfd = openat(sfd, "blob", O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (bfd < 0)
-		return dv_err(err, errno, "cannot create 'tmp/%s/blob'", staging);
-	if (layer_reg_blob(r->reg, hex, max, bfd, NULL, NULL, err) < 0)
-		return -1;
-	if (lseek(bfd, 0, SEEK_SET) < 0)
-		return dv_err(err, errno, "cannot rewind 'tmp/%s/blob'", staging);
-	snprintf(what, sizeof(what), "layer sha256:%.12s of '%s'", hex, r->name);
-	if ((rootfd = dv_open_dir_at(sfd, "diff", err)) < 0 ||
-	    layer_extract(ar, bfd, what, rootfd, st->rootless, got, NULL, err) < 0)
-		return -1;
-	if (strcmp(got, diff_hex))
-		return dv_err_plain(err, EBADMSG,
-				    "digest mismatch: layer %zu of '%s' unpacks to sha256:%.12s..., "
-				    "but its config says sha256:%.12s...",
-				    i + 1, r->name, got, diff_hex);
-	if (unlinkat(sfd, "blob", 0) < 0)
-		return dv_err(err, errno, "cannot remove 'tmp/%s/blob'", staging);
+	}
 	return 0;
 }
 
@@ -309,8 +475,9 @@ int layer_remote_open(const char *ref, struct layer_remote **out, struct dv_erro
 	size_t i, n;
 
 	r->progress = isatty(2);
+	/* Both libraries are loaded here, before any thread. */
 	if (layer_ref_normalize(ref, false, &r->name, err) < 0 ||
-	    !(r->reg = layer_reg_open(r->name, err)) ||
+	    !(r->reg = layer_reg_open(r->name, err)) || !layer_ar_load(err) ||
 	    fetch_manifest(r, &r->manifest_text, r->manifest_hex, &r->manifest, err) < 0)
 		goto fail;
 	if (!json_object_object_get_ex(r->manifest, "config", &cdesc) || !(chex = desc_hex(cdesc)) ||
@@ -388,62 +555,63 @@ const char *layer_remote_annotation(const struct layer_remote *r, size_t i, cons
 int layer_remote_fetch(const struct layer_store *st, struct layer_remote *r, size_t i,
 		       char id[65], struct dv_error *err)
 {
-	const struct layer_ar *ar;
 	dv_autofree char *staging = NULL;
-	int ret = -1;
+	unsigned long long size;
+	const char *hex;
 
 	if (i >= r->diff_ids.n)
 		return dv_err(err, EINVAL, "'%s' has no layer %zu", r->name, i + 1);
 	snprintf(id, 65, "%s", r->diff_ids.v[i]);
 	if (layer_exists(st, id))
 		return 0;
-	if (!(ar = layer_ar_load(err)))
+	if (layer_desc(r, i, &hex, &size, err) < 0)
 		return -1;
-	if (stage_layer(st, r, ar, i, &staging, err) == 0 && commit_layer(st, r, i, staging, err) == 0)
-		ret = 0;
-	else if (staging)
+	if (layer_pull_layer(st, r->reg, hex, size, r->diff_ids.v[i], NULL, NULL, &staging,
+			     err) == 0 &&
+	    commit_layer(st, r, i, staging, err) == 0)
+		return 0;
+	if (staging)
 		layer_rm_tree(st->tmp_fd, staging, &(struct dv_error){0});
-	return ret;
+	return -1;
 }
 
 int layer_image_pull(const struct layer_store *st, const char *ref, struct layer_image *out,
 		     struct dv_error *err)
 {
-	struct layer_remote *r = NULL;
-	struct staged staged = {.st = st};
+	struct pull p = {.st = st};
+	struct layer_remote *r;
 	struct layer_image img = {0};
-	const struct layer_ar *ar = NULL;
 	dv_autoclose int blobs = -1;
 	size_t i, n;
 	int ret = -1;
 
-	if (layer_remote_open(ref, &r, err) < 0 || !(ar = layer_ar_load(err)))
-		goto out;
+	if (layer_remote_open(ref, &p.r, err) < 0)
+		return -1;
+	r = p.r;
 	n = r->diff_ids.n;
+	p.jobs = dv_xcalloc(n, sizeof(*p.jobs));
 	for (i = 0; i < n; i++) {
-		char *name = NULL;
+		size_t k;
 		bool dup = false;
 
-		for (size_t k = 0; k < i; k++)
+		for (k = 0; k < i; k++)
 			dup |= !strcmp(r->diff_ids.v[k], r->diff_ids.v[i]);
-		if (dup || layer_exists(st, r->diff_ids.v[i])) {
-			dv_strv_push(&staged.names, "");
+		dv_strv_push(&p.staged, ""); /* a staging name once fetched */
+		if (dup || layer_exists(st, r->diff_ids.v[i]))
 			continue;
-		}
-		if (stage_layer(st, r, ar, i, &name, err) < 0) {
-			if (name)
-				dv_strv_push_owned(&staged.names, name);
+		if (add_job(&p, i, err) < 0)
 			goto out;
-		}
-		dv_strv_push_owned(&staged.names, name);
 	}
+	p.nlayers = n;
+	if (p.njobs && fetch_layers(&p, err) < 0)
+		goto out;
 	/* Everything is here and checked: only now does the store change. */
 	for (i = 0; i < n; i++) {
-		if (!staged.names.v[i][0])
+		if (!p.staged.v[i][0])
 			continue;
-		if (commit_layer(st, r, i, staged.names.v[i], err) < 0)
+		if (commit_layer(st, r, i, p.staged.v[i], err) < 0)
 			goto out;
-		staged.names.v[i][0] = 0; /* committed (or discarded as a duplicate) */
+		p.staged.v[i][0] = 0; /* committed (or discarded as a duplicate) */
 	}
 	if ((blobs = layer_blobs_dir(st, err)) < 0 ||
 	    dv_write_file_atomic(blobs, r->config_hex, r->config_text, r->config_len, 0600, err) < 0 ||
@@ -460,7 +628,6 @@ int layer_image_pull(const struct layer_store *st, const char *ref, struct layer
 		goto out;
 	ret = 0;
 out:
-	staged_release(&staged);
-	layer_remote_free(r);
+	pull_release(&p);
 	return ret;
 }

@@ -35,6 +35,9 @@
 #define REG_MANIFEST_MAX (4u << 20)
 #define REG_ERRBODY_MAX 8192
 #define REG_ATTEMPTS 4
+/* A resumable download that got further since its last failure starts its
+ * count of attempts again, this many times at most. */
+#define REG_RESUMES 64
 
 static const char reg_accept[] =
 	"Accept: application/vnd.oci.image.index.v1+json, "
@@ -87,11 +90,21 @@ struct sink {
 	struct dv_error werr;
 	char *content_type, *challenge, *location;
 	unsigned long long chunk_min; /* OCI-Chunk-Min-Length of an upload; 0: none */
+	/* A resumable download (layer_reg_blob_stream): n and sha carry over
+	 * from one response to the next, which is asked with "Range: bytes=n-".
+	 * A 206 must start at n; of a 200 (the server ignored Range) the first
+	 * skip bytes, those we already passed on, are dropped. Either way the
+	 * digest covers exactly the bytes that went to fd. */
+	bool resume, started;
+	unsigned long long skip;
+	long long range_start; /* Content-Range's first byte; -1 when absent */
+	unsigned long long ranged; /* responses that continued a cut one */
+	layer_reg_progress_fn progress;
+	void *progress_data;
 };
 
 static void sink_reset(struct sink *s)
 {
-	s->n = 0;
 	s->chunk_min = 0;
 	s->too_big = false;
 	s->mem.len = 0;
@@ -100,6 +113,9 @@ static void sink_reset(struct sink *s)
 	free(s->challenge);
 	free(s->location);
 	s->content_type = s->challenge = s->location = NULL;
+	if (s->resume)
+		return; /* what came so far stays: the next request continues it */
+	s->n = 0;
 	dv_sha256_init(&s->sha);
 	if (s->fd >= 0) {
 		if (ftruncate(s->fd, 0) < 0 || lseek(s->fd, 0, SEEK_SET) < 0)
@@ -133,6 +149,27 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *data)
 									: REG_ERRBODY_MAX - s->errbody.len);
 		return n;
 	}
+	if (s->resume && !s->started) {
+		s->started = true;
+		if (code == 206 && s->range_start != (long long)s->n) {
+			dv_err_plain(&s->werr, EPROTO,
+				     "the registry resumed a download at byte %lld, not at %llu",
+				     s->range_start, s->n);
+			return 0;
+		}
+		if (code != 206)
+			s->skip = s->n; /* the whole blob again */
+		else if (s->n)
+			s->ranged++;
+	}
+	if (s->skip) {
+		size_t k = s->skip < n ? (size_t)s->skip : n;
+
+		s->skip -= k;
+		if (k == n)
+			return n;
+		return k + on_body(p + k, 1, n - k, data);
+	}
 	if (n > s->max - s->n) {
 		s->too_big = true;
 		return 0;
@@ -144,6 +181,10 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *data)
 	else if (dv_write_full(s->fd, p, n, &s->werr) < 0) {
 		/* ENOSPC most often: say what could not be written. */
 		dv_err(&s->werr, s->werr.errnum, "cannot write the download into the store");
+		return 0;
+	}
+	if (s->progress && !s->progress(s->progress_data, s->n)) {
+		dv_err_plain(&s->werr, ECANCELED, "download cancelled");
 		return 0;
 	}
 	return n;
@@ -178,6 +219,14 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *data)
 		free(s->location);
 		s->content_type = s->challenge = s->location = NULL;
 		s->chunk_min = 0;
+		s->started = false;
+		s->skip = 0;
+		s->range_start = -1;
+	} else if (s->resume && (v = header_value(p, n, "content-range"))) {
+		/* "bytes FIRST-LAST/TOTAL" */
+		if (!strncmp(v, "bytes ", 6) && v[6] >= '0' && v[6] <= '9')
+			s->range_start = strtoll(v + 6, NULL, 10);
+		free(v);
 	} else if ((v = header_value(p, n, "location"))) {
 		free(s->location);
 		s->location = v;
@@ -412,7 +461,7 @@ static int req_once(struct layer_reg *r, const struct reg_req *q, bool with_auth
 {
 	const struct layer_curl *c = r->c;
 	struct curl_slist *hdr = NULL;
-	char cerr[CURL_ERROR_SIZE] = "", ctype[256];
+	char cerr[CURL_ERROR_SIZE] = "", ctype[256], range[64];
 	CURLcode rc;
 	CURL *h;
 
@@ -432,6 +481,10 @@ static int req_once(struct layer_reg *r, const struct reg_req *q, bool with_auth
 		hdr = c->curl_slist_append(hdr, q->range);
 	/* No "Expect: 100-continue" round trip before each upload. */
 	hdr = c->curl_slist_append(hdr, "Expect:");
+	if (s->resume && s->n) {
+		snprintf(range, sizeof(range), "Range: bytes=%llu-", s->n);
+		hdr = c->curl_slist_append(hdr, range);
+	}
 	if (req_method(c, h, q, err) < 0) {
 		c->curl_easy_cleanup(h);
 		c->curl_slist_free_all(hdr);
@@ -477,16 +530,19 @@ static int req_once(struct layer_reg *r, const struct reg_req *q, bool with_auth
 	return 0;
 }
 
-/* A request with retries of what is transient (no response, 5xx, 429). */
+/* A request with retries of what is transient (no response, 5xx, 429).
+ * A resumable download that got further before it failed (s->resume)
+ * continues where it stopped, with its attempts counted afresh. */
 static int req_retry(struct layer_reg *r, const struct reg_req *q, bool with_auth, struct sink *s,
 		     long *status, struct dv_error *err)
 {
 	static const unsigned delay_ms[REG_ATTEMPTS - 1] = {250, 1000, 2000};
+	unsigned fails = 0, resumes = 0;
 	bool transient;
-	int i;
 
-	for (i = 0;; i++) {
+	for (;;) {
 		struct dv_error e = {0};
+		unsigned long long before;
 		int rc;
 
 		sink_reset(s);
@@ -494,6 +550,7 @@ static int req_retry(struct layer_reg *r, const struct reg_req *q, bool with_aut
 			*err = s->werr;
 			return -1;
 		}
+		before = s->n;
 		rc = req_once(r, q, with_auth, s, status, &transient, &e);
 		if (rc == 0 && *status != 429 && *status < 500)
 			return 0;
@@ -501,16 +558,21 @@ static int req_retry(struct layer_reg *r, const struct reg_req *q, bool with_aut
 			*err = e;
 			return -1;
 		}
-		if (i == REG_ATTEMPTS - 1) {
+		if (s->resume && s->n > before && resumes < REG_RESUMES) {
+			resumes++;
+			fails = 0;
+		}
+		if (fails == REG_ATTEMPTS - 1) {
 			if (rc < 0) {
 				*err = e;
 				return -1;
 			}
 			return 0; /* the caller reports the status */
 		}
-		nanosleep(&(struct timespec){.tv_sec = delay_ms[i] / 1000,
-					     .tv_nsec = (long)(delay_ms[i] % 1000) * 1000000L},
+		nanosleep(&(struct timespec){.tv_sec = delay_ms[fails] / 1000,
+					     .tv_nsec = (long)(delay_ms[fails] % 1000) * 1000000L},
 			  NULL);
+		fails++;
 	}
 }
 
@@ -782,6 +844,69 @@ int layer_reg_blob(struct layer_reg *r, const char *hex, unsigned long long max,
 out:
 	sink_release(&s);
 	return ret;
+}
+
+int layer_reg_blob_stream(struct layer_reg *r, const char *hex, unsigned long long size, int fd,
+			  const char *desc, layer_reg_progress_fn progress, void *progress_data,
+			  struct dv_error *err)
+{
+	dv_autofree char *what = NULL;
+	struct sink s = {.c = r->c, .fd = fd, .max = size, .resume = true, .range_start = -1,
+			 .progress = progress, .progress_data = progress_data};
+	char got[DV_SHA256_HEX];
+	int ret = -1;
+
+	if (!dv_str_is_hex(hex, 64))
+		return dv_err(err, EINVAL, "invalid blob digest 'sha256:%s'", hex);
+	dv_sha256_init(&s.sha);
+	what = dv_xasprintf("blobs/sha256:%s", hex);
+	if (reg_get(r, what, NULL, &s, "blob", err) < 0) {
+		if (s.n && err->errnum == EIO) {
+			struct dv_error cause = *err;
+			char total[32] = "?";
+
+			if (size != ~0ULL)
+				snprintf(total, sizeof(total), "%llu", size);
+			dv_err_plain(err, EIO,
+				     "download of %s sha256:%.12s... of '%s' was cut at %llu of %s "
+				     "bytes and could not be resumed: %s",
+				     desc, hex, r->name, s.n, total, cause.msg);
+		}
+		goto out;
+	}
+	dv_sha256_final_hex(&s.sha, got);
+	if (strcmp(got, hex)) {
+		dv_err_plain(err, EBADMSG,
+			     "digest mismatch: registry '%s' sent sha256:%.12s... for blob "
+			     "sha256:%.12s... of '%s'",
+			     r->host, got, hex, r->name);
+		goto out;
+	}
+	ret = 0;
+out:
+	sink_release(&s);
+	return ret;
+}
+
+const char *layer_reg_name(const struct layer_reg *r)
+{
+	return r->name;
+}
+
+struct layer_reg *layer_reg_dup(const struct layer_reg *r)
+{
+	struct layer_reg *d = dv_xcalloc(1, sizeof(*d));
+
+	*d = *r;
+	d->name = dv_xstrdup(r->name);
+	d->host = dv_xstrdup(r->host);
+	d->base = dv_xstrdup(r->base);
+	d->origin = dv_xstrdup(r->origin);
+	d->path = dv_xstrdup(r->path);
+	d->basic = r->basic ? dv_xstrdup(r->basic) : NULL;
+	d->auth = r->auth ? dv_xstrdup(r->auth) : NULL;
+	d->from = r->from ? dv_xstrdup(r->from) : NULL;
+	return d;
 }
 
 int layer_reg_login(const char *host, const char *basic, struct dv_error *err)

@@ -1,7 +1,14 @@
-/* util/hash.c - SHA-256 (FIPS 180-4), plain and portable. */
+/* util/hash.c - SHA-256 (FIPS 180-4): portable C, and the x86 SHA
+ * extensions where the CPU has them (chosen at run time; 5-10 times the
+ * speed, which a pull hashing every layer twice feels). */
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 #include <unistd.h>
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define DV_SHA_NI 1
+#endif
 
 #include "hash.h"
 #include "banned.h"
@@ -44,6 +51,75 @@ static void block(struct dv_sha256 *c, const unsigned char *p)
 	c->h[4] += e; c->h[5] += f; c->h[6] += g; c->h[7] += h;
 }
 
+#ifdef DV_SHA_NI
+/* n blocks with SHA-NI (Intel's reference flow, the schedule rotating
+ * through four registers). State in ABEF/CDGH order inside. */
+__attribute__((target("sha,sse4.1"))) static void blocks_shani(uint32_t h[8],
+								const unsigned char *p,
+								size_t n)
+{
+	const __m128i mask = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
+	__m128i s0, s1, tmp, msg, m[4], abef, cdgh;
+	int i;
+
+	tmp = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&h[0]), 0xB1); /* CDAB */
+	s1 = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&h[4]), 0x1B);  /* EFGH */
+	s0 = _mm_alignr_epi8(tmp, s1, 8);                                       /* ABEF */
+	s1 = _mm_blend_epi16(s1, tmp, 0xF0);                                    /* CDGH */
+	for (; n; n--, p += 64) {
+		abef = s0;
+		cdgh = s1;
+		for (i = 0; i < 16; i++) {
+			if (i < 4)
+				m[i] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + 16 * i)),
+							mask);
+			msg = _mm_add_epi32(m[i & 3], _mm_loadu_si128((const __m128i *)&K[4 * i]));
+			s1 = _mm_sha256rnds2_epu32(s1, s0, msg);
+			if (i >= 3 && i <= 14) {
+				tmp = _mm_alignr_epi8(m[i & 3], m[(i - 1) & 3], 4);
+				m[(i + 1) & 3] = _mm_add_epi32(m[(i + 1) & 3], tmp);
+				m[(i + 1) & 3] = _mm_sha256msg2_epu32(m[(i + 1) & 3], m[i & 3]);
+			}
+			msg = _mm_shuffle_epi32(msg, 0x0E);
+			s0 = _mm_sha256rnds2_epu32(s0, s1, msg);
+			if (i >= 1 && i <= 12)
+				m[(i - 1) & 3] = _mm_sha256msg1_epu32(m[(i - 1) & 3], m[i & 3]);
+		}
+		s0 = _mm_add_epi32(s0, abef);
+		s1 = _mm_add_epi32(s1, cdgh);
+	}
+	tmp = _mm_shuffle_epi32(s0, 0x1B);    /* FEBA */
+	s1 = _mm_shuffle_epi32(s1, 0xB1);     /* DCHG */
+	s0 = _mm_blend_epi16(tmp, s1, 0xF0);  /* DCBA */
+	s1 = _mm_alignr_epi8(s1, tmp, 8);     /* HGFE */
+	_mm_storeu_si128((__m128i *)&h[0], s0);
+	_mm_storeu_si128((__m128i *)&h[4], s1);
+}
+
+static bool have_shani(void)
+{
+	/* A CPU probe: the same answer every time (STYLE.md 7). */
+	static int have = -1;
+
+	if (have < 0)
+		have = __builtin_cpu_supports("sha") && __builtin_cpu_supports("sse4.1");
+	return have;
+}
+#endif
+
+/* n consecutive 64-byte blocks. */
+static void blocks(struct dv_sha256 *c, const unsigned char *p, size_t n)
+{
+#ifdef DV_SHA_NI
+	if (have_shani()) {
+		blocks_shani(c->h, p, n);
+		return;
+	}
+#endif
+	for (; n; n--, p += 64)
+		block(c, p);
+}
+
 void dv_sha256_init(struct dv_sha256 *c)
 {
 	static const uint32_t iv[8] = { 0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
@@ -67,11 +143,12 @@ void dv_sha256_update(struct dv_sha256 *c, const void *data, size_t n)
 		n -= take;
 		if (c->used < 64)
 			return;
-		block(c, c->buf);
+		blocks(c, c->buf, 1);
 		c->used = 0;
 	}
-	for (; n >= 64; p += 64, n -= 64)
-		block(c, p);
+	blocks(c, p, n / 64);
+	p += n / 64 * 64;
+	n %= 64;
 	memcpy(c->buf, p, n);
 	c->used = n;
 }
