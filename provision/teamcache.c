@@ -298,8 +298,8 @@ int prov_env_push(const struct dv_ctx *ctx, const struct layer_store *st,
 			     NULL, err) < 0)
 		goto out;
 	if (!ctx->quiet)
-		printf("pushed env '%s' (%zu steps) as %s@sha256:%s\n", spec->name, keys.n, name,
-		       digest);
+		printf("pushed env '%s' (%zu step%s) as %s@sha256:%s\n", spec->name, keys.n,
+		       keys.n == 1 ? "" : "s", name, digest);
 	ret = 0;
 out:
 	for (size_t i = 0; notes && i < img.layers.n; i++)
