@@ -797,19 +797,33 @@ out:
 	return ret;
 }
 
+static int platform_opt(int c, const char *arg, void *data, struct dv_error *err)
+{
+	(void)err;
+	if (c != 'P')
+		return -1;
+	*(const char **)data = arg;
+	return 0;
+}
+
 static int cmd_pull(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
 		    struct dv_error *err)
 {
+	static const struct option longs[] = { { "platform", required_argument, NULL, 'P' },
+					       { 0 } };
 	const struct cmd *self = find_cmd("pull");
+	const char *platform = NULL;
+	struct opt_spec os = { "", longs, platform_opt, &platform };
 	struct layer_image img = { 0 };
 	bool helped;
-	int oi = parse_opts(ctx, self, argc, argv, NULL, &helped, err);
+	int oi = parse_opts(ctx, self, argc, argv, &os, &helped, err);
 
 	if (oi < 0)
 		return helped ? 0 : -1;
 	if (oi + 1 != argc)
-		return dv_err_usage(err, "usage: devenv pull [host[:port]/]NAME[:TAG|@sha256:DIGEST]");
-	if (layer_image_pull(st, argv[oi], &img, err) < 0)
+		return dv_err_usage(err, "usage: devenv pull [--platform OS/ARCH[/VARIANT]] "
+					 "[host[:port]/]NAME[:TAG|@sha256:DIGEST]");
+	if (layer_image_pull_platform(st, argv[oi], platform, &img, err) < 0)
 		return -1;
 	printf("%s %s\n", img.name, img.id);
 	layer_image_release(&img);
@@ -1201,7 +1215,7 @@ static const struct cmd commands[] = {
 	{ "logs", cmd_logs, CMD_STORE, "[-e NAME|ID] [-f]", "the env's output (on_up steps)" },
 	{ "images", cmd_images, CMD_STORE, "[--json]", "list images in the store" },
 	{ "rmi", cmd_rmi, CMD_STORE, "IMAGE", "remove an image no env uses" },
-	{ "pull", cmd_pull, CMD_STORE | CMD_LOCKS_STORE, "[host[:port]/]NAME[:TAG|@sha256:DIGEST]", "fetch an image from an OCI registry" },
+	{ "pull", cmd_pull, CMD_STORE | CMD_LOCKS_STORE, "[--platform OS/ARCH[/VARIANT]] [host[:port]/]NAME[:TAG|@sha256:DIGEST]", "fetch an image from an OCI registry (this machine's platform, or --platform's)" },
 	{ "push", cmd_push, CMD_STORE | CMD_LOCKS_STORE, "[--compression gzip|zstd] IMAGE [host[:port]/NAME[:TAG]] | [-e NAME|ID] host[:port]/NAME[:TAG]", "send an image to an OCI registry (layers gzip, or tar+zstd; blobs over DEVENV_PUSH_CHUNK_SIZE in chunks); in a checkout, the env's provisioning for the team cache" },
 	{ "login", cmd_login, 0, "[-u|--username USER] [--password-stdin] HOST[:PORT]", "check and keep credentials for a registry (docker's config.json)" },
 	{ "logout", cmd_logout, 0, "HOST[:PORT]", "forget the credentials kept for a registry" },

@@ -76,6 +76,11 @@ bool layer_ref_digest(const char *name, char hex[65]);
  * Progress goes to stderr when it is a terminal. */
 int layer_image_pull(const struct layer_store *st, const char *ref, struct layer_image *out,
 		     struct dv_error *err);
+/* The same, for platform "OS/ARCH[/VARIANT]" (NULL: this machine's): from
+ * an index the manifest for it; an image without one must say it is for
+ * it in its config. */
+int layer_image_pull_platform(const struct layer_store *st, const char *ref,
+			      const char *platform, struct layer_image *out, struct dv_error *err);
 
 /* A remote image whose manifest (an index picks this machine's platform)
  * and config are fetched and checked, and whose layers are fetched one at

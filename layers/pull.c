@@ -45,6 +45,8 @@ static const char *const layer_types[] = {
 struct layer_remote {
 	struct layer_reg *reg;
 	char *name;     /* normalised reference */
+	char os[32], arch[32], variant[32]; /* the platform to pick; variant "": any */
+	bool platform_asked; /* --platform: a plain manifest must be for it too */
 	bool progress;
 	char *manifest_text, *config_text;
 	size_t config_len;
@@ -143,7 +145,8 @@ static const char *media_type(const char *header, struct json_object *doc)
 	return header[0] ? header : "(none)";
 }
 
-/* From an index, the digest of the linux/LAYER_ARCH manifest. */
+/* From an index, the digest of the manifest for p's platform (by default
+ * linux/LAYER_ARCH). */
 static int pick_platform(struct layer_remote *p, struct json_object *index, char hex[65],
 			 struct dv_error *err)
 {
@@ -166,7 +169,8 @@ static int pick_platform(struct layer_remote *p, struct json_object *index, char
 		variant = jstr(plat, "variant");
 		if (!os || !arch)
 			continue;
-		if (!strcmp(os, "linux") && !strcmp(arch, LAYER_ARCH)) {
+		if (!strcmp(os, p->os) && !strcmp(arch, p->arch) &&
+		    (!p->variant[0] || (variant && !strcmp(variant, p->variant)))) {
 			if (!(h = desc_hex(m))) {
 				dv_buf_release(&seen);
 				return dv_err_plain(err, EINVAL,
@@ -182,10 +186,41 @@ static int pick_platform(struct layer_remote *p, struct json_object *index, char
 		dv_buf_addf(&seen, "%s%s/%s%s%s", seen.len ? ", " : "", os, arch,
 			    variant ? "/" : "", variant ? variant : "");
 	}
-	dv_err_plain(err, ENOENT, "no linux/%s image in '%s'; it has: %s", LAYER_ARCH, p->name,
-		     seen.len ? seen.s : "no platforms");
+	dv_err_plain(err, ENOENT, "no %s/%s%s%s image in '%s'; it has: %s", p->os, p->arch,
+		     p->variant[0] ? "/" : "", p->variant, p->name, seen.len ? seen.s : "no platforms");
 	dv_buf_release(&seen);
 	return -1;
+}
+
+/* "os/arch[/variant]" into r; NULL: this machine's, linux/LAYER_ARCH. */
+static int set_platform(struct layer_remote *r, const char *platform, struct dv_error *err)
+{
+	const char *p = platform;
+	char *parts[3] = {r->os, r->arch, r->variant};
+	size_t k = 0, n;
+
+	snprintf(r->os, sizeof(r->os), "linux");
+	snprintf(r->arch, sizeof(r->arch), "%s", LAYER_ARCH);
+	r->variant[0] = 0;
+	if (!platform)
+		return 0;
+	r->platform_asked = true;
+	for (;;) {
+		n = strcspn(p, "/");
+		if (k == 3 || n == 0 || n >= sizeof(r->os) ||
+		    strspn(p, "abcdefghijklmnopqrstuvwxyz0123456789_.-") < n)
+			break;
+		snprintf(parts[k++], sizeof(r->os), "%.*s", (int)n, p);
+		if (!p[n] && k >= 2)
+			return 0;
+		if (!p[n])
+			break;
+		p += n + 1;
+	}
+	return dv_err_usage(err,
+			    "invalid platform '%s': write it as OS/ARCH[/VARIANT], such as "
+			    "linux/arm64",
+			    platform);
 }
 
 /* The image manifest (following an index), its digest, and its JSON. */
@@ -467,14 +502,17 @@ static int commit_layer(const struct layer_store *st, const struct layer_remote 
 				 err);
 }
 
-int layer_remote_open(const char *ref, struct layer_remote **out, struct dv_error *err)
+static int remote_open(const char *ref, const char *platform, struct layer_remote **out,
+		       struct dv_error *err)
 {
 	struct layer_remote *r = dv_xcalloc(1, sizeof(*r));
 	struct json_object *cdesc, *rootfs, *diff_ids;
-	const char *chex, *cmt;
+	const char *chex, *cmt, *os, *arch;
 	size_t i, n;
 
 	r->progress = isatty(2);
+	if (set_platform(r, platform, err) < 0)
+		goto fail;
 	/* Both libraries are loaded here, before any thread. */
 	if (layer_ref_normalize(ref, false, &r->name, err) < 0 ||
 	    !(r->reg = layer_reg_open(r->name, err)) || !layer_ar_load(err) ||
@@ -507,6 +545,14 @@ int layer_remote_open(const char *ref, struct layer_remote **out, struct dv_erro
 			     "the config of '%s' has no rootfs.diff_ids matching its layers", r->name);
 		goto fail;
 	}
+	/* An image without an index says its platform only in its config. */
+	os = jstr(r->config, "os");
+	arch = jstr(r->config, "architecture");
+	if (r->platform_asked && os && arch && (strcmp(os, r->os) || strcmp(arch, r->arch))) {
+		dv_err_plain(err, ENOENT, "'%s' is a %s/%s image, not %s/%s", r->name, os, arch,
+			     r->os, r->arch);
+		goto fail;
+	}
 	n = json_object_array_length(r->layers);
 	if (n == 0) {
 		dv_err_plain(err, EINVAL, "the manifest of '%s' has no layers", r->name);
@@ -528,6 +574,11 @@ int layer_remote_open(const char *ref, struct layer_remote **out, struct dv_erro
 fail:
 	layer_remote_free(r);
 	return -1;
+}
+
+int layer_remote_open(const char *ref, struct layer_remote **out, struct dv_error *err)
+{
+	return remote_open(ref, NULL, out, err);
 }
 
 const char *layer_remote_name(const struct layer_remote *r)
@@ -578,6 +629,12 @@ int layer_remote_fetch(const struct layer_store *st, struct layer_remote *r, siz
 int layer_image_pull(const struct layer_store *st, const char *ref, struct layer_image *out,
 		     struct dv_error *err)
 {
+	return layer_image_pull_platform(st, ref, NULL, out, err);
+}
+
+int layer_image_pull_platform(const struct layer_store *st, const char *ref,
+			      const char *platform, struct layer_image *out, struct dv_error *err)
+{
 	struct pull p = {.st = st};
 	struct layer_remote *r;
 	struct layer_image img = {0};
@@ -585,7 +642,7 @@ int layer_image_pull(const struct layer_store *st, const char *ref, struct layer
 	size_t i, n;
 	int ret = -1;
 
-	if (layer_remote_open(ref, &p.r, err) < 0)
+	if (remote_open(ref, platform, &p.r, err) < 0)
 		return -1;
 	r = p.r;
 	n = r->diff_ids.n;

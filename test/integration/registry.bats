@@ -120,6 +120,29 @@ store_snapshot() {
 	assert_output --regexp "^devenv: no linux/[a-z0-9]+ image in '$DV_REGISTRY/test/armonly:latest'; it has: linux/arm64$"
 }
 
+@test "pull --platform picks another platform from an index, checks a plain manifest, and refuses a bad one" {
+	run "$DEVENV" pull --platform linux/arm64 "$DV_REGISTRY/test/armonly"
+	assert_success
+	assert_output --regexp "^$DV_REGISTRY/test/armonly:latest sha256:[0-9a-f]{64}$"
+	run "$DEVENV" image inspect "$DV_REGISTRY/test/armonly"
+	assert_output --partial '"architecture":"arm64"'
+	run "$DEVENV" pull --platform linux/s390x "$DV_REGISTRY/test/armonly"
+	assert_failure 1
+	assert_output "devenv: no linux/s390x image in '$DV_REGISTRY/test/armonly:latest'; it has: linux/arm64"
+	run "$DEVENV" pull --platform linux/arm64/v8 "$DV_REGISTRY/test/armonly"
+	assert_failure 1
+	assert_output --partial "no linux/arm64/v8 image"
+	# test/small is a plain amd64 manifest, no index
+	run "$DEVENV" pull --platform linux/riscv64 "$DV_REGISTRY/test/small"
+	assert_failure 1
+	assert_output "devenv: '$DV_REGISTRY/test/small:latest' is a linux/amd64 image, not linux/riscv64"
+	for bad in arm64 linux/ linux//arm64 LINUX/arm64 a/b/c/d; do
+		run "$DEVENV" pull --platform "$bad" "$DV_REGISTRY/test/armonly"
+		assert_failure 2
+		assert_output "devenv: invalid platform '$bad': write it as OS/ARCH[/VARIANT], such as linux/arm64"
+	done
+}
+
 @test "a blob that does not match its digest: one line, store unchanged" {
 	hex=$(python3 "$REGPY" blob "$DV_REGISTRY" test/small latest)
 	data=$DV_REGISTRY_STORAGE/docker/registry/v2/blobs/sha256/${hex:0:2}/$hex/data
