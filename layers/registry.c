@@ -645,6 +645,12 @@ static int url_escape(const struct layer_curl *c, const char *s, char **out)
 	return 0;
 }
 
+/* After a 401 when we sent no credentials: what to do. */
+static const char *login_hint(const struct layer_reg *r)
+{
+	return r->basic ? "" : "; no credentials for it here: 'devenv login' to it first";
+}
+
 /* Answer a Bearer challenge: GET realm?service=..&scope=.. and keep the
  * token as our Authorization header. */
 static int fetch_token(struct layer_reg *r, const char *challenge, struct dv_error *err)
@@ -711,8 +717,8 @@ static int fetch_token(struct layer_reg *r, const char *challenge, struct dv_err
 	r->auth = NULL;
 	if (status != 200) {
 		error_message(&s.errbody, msg, sizeof(msg));
-		dv_err_plain(err, EACCES, "registry '%s' refused a token for '%s' (HTTP %ld)%s%s",
-			     r->host, r->name, status, msg[0] ? ": " : "", msg);
+		dv_err_plain(err, EACCES, "registry '%s' refused a token for '%s' (HTTP %ld)%s%s%s",
+			     r->host, r->name, status, msg[0] ? ": " : "", msg, login_hint(r));
 		goto out;
 	}
 	dv_buf_add(&s.mem, "", 0);
@@ -773,8 +779,9 @@ static int status_err(struct layer_reg *r, long status, const struct sink *s, co
 		return dv_err_plain(err, ENOENT, "%s of '%s' not found in registry '%s'%s%s", desc,
 				    r->name, r->host, msg[0] ? ": " : "", msg);
 	if (status == 401 || status == 403)
-		return dv_err_plain(err, EACCES, "registry '%s' denied access to '%s' (HTTP %ld)%s%s",
-				    r->host, r->name, status, msg[0] ? ": " : "", msg);
+		return dv_err_plain(err, EACCES, "registry '%s' denied access to '%s' (HTTP %ld)%s%s%s",
+				    r->host, r->name, status, msg[0] ? ": " : "", msg,
+				    status == 401 ? login_hint(r) : "");
 	return dv_err_plain(err, EIO, "registry '%s' answered HTTP %ld for the %s of '%s'%s%s",
 			    r->host, status, desc, r->name, msg[0] ? ": " : "", msg);
 }

@@ -321,7 +321,8 @@ dv_busybox_image() {
 # dv_registry_start DIR [IP [STORAGE]]: start Debian's docker-registry on a
 # free port of IP (default 127.0.0.1), storing under STORAGE (default
 # DIR/storage), its config and log in DIR, for the calling file
-# (from setup_file). Sets and exports DV_REGISTRY (host:port),
+# (from setup_file). With DV_REGISTRY_HTPASSWD=FILE it wants Basic auth
+# from the users of that htpasswd file (bcrypt). Sets and exports DV_REGISTRY (host:port),
 # DV_REGISTRY_PID and DV_REGISTRY_STORAGE. dv_registry_stop ends it.
 dv_registry_start() {
 	local dir=$1 ip=${2:-127.0.0.1} storage=${3:-$1/storage} port i
@@ -345,13 +346,17 @@ dv_registry_start() {
 	http:
 	  addr: $ip:$port
 	YML
+	if [[ -n ${DV_REGISTRY_HTPASSWD:-} ]]; then
+		printf 'auth:\n  htpasswd:\n    realm: devenv-test\n    path: %s\n' \
+			"$DV_REGISTRY_HTPASSWD" >>"$dir/config.yml"
+	fi
 	docker-registry serve "$dir/config.yml" >"$dir/log" 2>&1 &
 	DV_REGISTRY_PID=$!
 	DV_REGISTRY=$ip:$port
 	DV_REGISTRY_STORAGE=$storage
 	export DV_REGISTRY DV_REGISTRY_PID DV_REGISTRY_STORAGE
 	for ((i = 0; i < 100; i++)); do
-		curl -fs "http://$DV_REGISTRY/v2/" >/dev/null && return 0
+		[[ $(curl -s -o /dev/null -w '%{http_code}' "http://$DV_REGISTRY/v2/") =~ ^(200|401)$ ]] && return 0
 		kill -0 "$DV_REGISTRY_PID" 2>/dev/null || break
 		sleep 0.1
 	done

@@ -22,13 +22,17 @@ setup() {
 
 teardown() {
 	authproxy_stop
+	if [[ -n ${BASIC_PID:-} ]]; then
+		kill "$BASIC_PID" 2>/dev/null
+		wait "$BASIC_PID" 2>/dev/null || true
+	fi
 	dv_teardown
 }
 
 @test "login checks the password, keeps it for pull and push, logout forgets it" {
 	run "$DEVENV" push busybox "$PROXY/test/private:2"
 	assert_failure 1
-	assert_output "devenv: registry '$PROXY' refused a token for '$PROXY/test/private:2' (HTTP 401): incorrect username or password"
+	assert_output "devenv: registry '$PROXY' refused a token for '$PROXY/test/private:2' (HTTP 401): incorrect username or password; no credentials for it here: 'devenv login' to it first"
 	run "$DEVENV" login -u user --password-stdin "$PROXY" <<<wrong
 	assert_failure 1
 	assert_output "devenv: registry '$PROXY' refused a token for '$PROXY' (HTTP 401): incorrect username or password"
@@ -63,7 +67,7 @@ teardown() {
 	grep -q other.example "$DOCKER_CONFIG/config.json"
 	run "$DEVENV" pull "$PROXY/test/private"
 	assert_failure 1
-	assert_output "devenv: registry '$PROXY' refused a token for '$PROXY/test/private:latest' (HTTP 401): incorrect username or password"
+	assert_output "devenv: registry '$PROXY' refused a token for '$PROXY/test/private:latest' (HTTP 401): incorrect username or password; no credentials for it here: 'devenv login' to it first"
 }
 
 @test "login without DOCKER_CONFIG writes ~/.docker/config.json; usage errors" {
@@ -157,4 +161,30 @@ credential_helper() {
 	assert_failure 1
 	assert_line --index 0 "devenv: warning: the credential helper 'docker-credential-not-installed' that docker's config.json names is not installed (not on PATH); going on without credentials for '$PROXY'"
 	assert_line --index 1 --partial "(HTTP 401)"
+}
+
+@test "a registry with htpasswd (Basic) auth: refused without credentials, login, push and pull" {
+	python3 -c 'import crypt, sys; print("user:" + crypt.crypt("pass", crypt.mksalt(crypt.METHOD_BLOWFISH)))' \
+		>"$BATS_TEST_TMPDIR/htpasswd" 2>/dev/null
+	local main=$DV_REGISTRY main_pid=$DV_REGISTRY_PID main_storage=$DV_REGISTRY_STORAGE
+	DV_REGISTRY_HTPASSWD=$BATS_TEST_TMPDIR/htpasswd dv_registry_start "$BATS_TEST_TMPDIR/basicreg"
+	BASIC=$DV_REGISTRY BASIC_PID=$DV_REGISTRY_PID
+	DV_REGISTRY=$main DV_REGISTRY_PID=$main_pid DV_REGISTRY_STORAGE=$main_storage
+	run "$DEVENV" push busybox "$BASIC/team/bb:1"
+	assert_failure 1
+	[[ ${#lines[@]} -eq 1 ]]
+	assert_output "devenv: registry '$BASIC' denied access to '$BASIC/team/bb:1' (HTTP 401): authentication required; no credentials for it here: 'devenv login' to it first"
+	run "$DEVENV" login -u user --password-stdin "$BASIC" <<<wrong
+	assert_failure 1
+	assert_output --regexp "^devenv: .*'$BASIC'.*401"
+	run "$DEVENV" login -u user --password-stdin "$BASIC" <<<pass
+	assert_success
+	assert_output "logged in to $BASIC"
+	run "$DEVENV" push busybox "$BASIC/team/bb:1"
+	assert_success
+	assert_line --index 2 --regexp "^$BASIC/team/bb:1 sha256:[0-9a-f]{64}$"
+	DEVENV_HOME=$BATS_TEST_TMPDIR/other run "$DEVENV" pull "$BASIC/team/bb:1"
+	dv_rm_store "$BATS_TEST_TMPDIR/other"
+	assert_success
+	assert_output --regexp "^$BASIC/team/bb:1 sha256:[0-9a-f]{64}$"
 }

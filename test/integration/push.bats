@@ -145,7 +145,7 @@ $DV_REGISTRY/team/bb:1 $digest$"
 	kill "$proxy_pid"
 	wait "$proxy_pid" 2>/dev/null || true
 	assert_failure 1
-	assert_output "devenv: registry '$proxy' refused a token for '$proxy/test/private:1' (HTTP 401): incorrect username or password"
+	assert_output "devenv: registry '$proxy' refused a token for '$proxy/test/private:1' (HTTP 401): incorrect username or password; no credentials for it here: 'devenv login' to it first"
 }
 
 # traceproxy_start [FAULT...]: test/fixtures/traceproxy.py in front of the

@@ -197,7 +197,7 @@ store_snapshot() {
 	authproxy_stop
 	[[ $s1 == 0 && $o1 == "$PROXY/test/busybox:latest sha256:"* ]]
 	[[ $s2 == 1 ]]
-	[[ $o2 == "devenv: registry '$PROXY' refused a token for '$PROXY/test/private:latest' (HTTP 401): incorrect username or password" ]]
+	[[ $o2 == "devenv: registry '$PROXY' refused a token for '$PROXY/test/private:latest' (HTTP 401): incorrect username or password; no credentials for it here: 'devenv login' to it first" ]]
 	[[ $s3 == 0 && $o3 == "$PROXY/test/private:latest sha256:"* ]]
 	[[ $s4 == 1 ]]
 	[[ $o4 == "devenv: registry '$PROXY' denied access to '$PROXY/test/denied:latest' (HTTP 403): requested access to the resource is denied" ]]
