@@ -217,7 +217,8 @@ static int resolve_image(const struct layer_store *st, const char *ref, struct p
 		return 0;
 	/* A base no registry serves: the one a teammate's pushed env was built
 	 * on, so that their keys are ours. */
-	if (miss.errnum == ENOENT && team && !layer_ref_has_host(ref)) {
+	if (miss.errnum == ENOENT && team &&
+	    (!layer_ref_has_host(ref) || dv_str_startswith(ref, "localhost/"))) {
 		layer_image_release(img);
 		if ((found = prov_team_base(st, team, ref, img, err)) <= 0)
 			return found;

@@ -197,9 +197,11 @@ int prov_team_base(const struct layer_store *st, struct prov_team *t, const char
 			continue;
 		}
 		layer_image_release(&pulled);
-		/* Under the Envfile's name, as a bootstrap or import records it. */
+		/* Under the Envfile's name, as a bootstrap or import records it;
+		 * the digest name it was pulled under is not kept. */
 		if (layer_image_tag(st, from, image, img, err) < 0)
 			return -1;
+		layer_image_remove(st, from, &(struct dv_error){ 0 });
 		return 0;
 	}
 	return 1;

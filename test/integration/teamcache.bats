@@ -84,6 +84,10 @@ store_b() {
 app
 three
 x"
+	# The base is kept under the Envfile's name only.
+	DEVENV_HOME=$STORE_B run "$DEVENV" images
+	assert_line --regexp '^localhost/busybox +latest '
+	refute_output --partial '@sha256'
 	# The same keys: a second up finds every step in its own cache.
 	DEVENV_HOME=$STORE_B run "$DEVENV" provision
 	assert_success
