@@ -819,12 +819,26 @@ int layer_reg_manifest(struct layer_reg *r, const char *reference, char **body, 
 	return 0;
 }
 
+/* The blob s received is the one asked for (hex), or one line saying not. */
+static int blob_digest_check(const struct layer_reg *r, struct sink *s, const char *hex,
+			     struct dv_error *err)
+{
+	char got[DV_SHA256_HEX];
+
+	dv_sha256_final_hex(&s->sha, got);
+	if (!strcmp(got, hex))
+		return 0;
+	return dv_err_plain(err, EBADMSG,
+			    "digest mismatch: registry '%s' sent sha256:%.12s... for blob "
+			    "sha256:%.12s... of '%s'",
+			    r->host, got, hex, r->name);
+}
+
 int layer_reg_blob(struct layer_reg *r, const char *hex, unsigned long long max, int fd,
 		   char **body, size_t *len, struct dv_error *err)
 {
 	dv_autofree char *what = NULL;
 	struct sink s = {.c = r->c, .fd = fd, .max = max};
-	char got[DV_SHA256_HEX];
 	int ret = -1;
 
 	if (!dv_str_is_hex(hex, 64))
@@ -832,14 +846,8 @@ int layer_reg_blob(struct layer_reg *r, const char *hex, unsigned long long max,
 	what = dv_xasprintf("blobs/sha256:%s", hex);
 	if (reg_get(r, what, NULL, &s, "blob", err) < 0)
 		goto out;
-	dv_sha256_final_hex(&s.sha, got);
-	if (strcmp(got, hex)) {
-		dv_err_plain(err, EBADMSG,
-			     "digest mismatch: registry '%s' sent sha256:%.12s... for blob "
-			     "sha256:%.12s... of '%s'",
-			     r->host, got, hex, r->name);
+	if (blob_digest_check(r, &s, hex, err) < 0)
 		goto out;
-	}
 	if (fd < 0) {
 		dv_buf_add(&s.mem, "", 0);
 		*len = s.mem.len;
@@ -860,7 +868,6 @@ int layer_reg_blob_stream(struct layer_reg *r, const char *hex, unsigned long lo
 	dv_autofree char *what = NULL;
 	struct sink s = {.c = r->c, .fd = fd, .max = size, .resume = true, .range_start = -1,
 			 .progress = progress, .progress_data = progress_data};
-	char got[DV_SHA256_HEX];
 	int ret = -1;
 
 	if (!dv_str_is_hex(hex, 64))
@@ -881,14 +888,8 @@ int layer_reg_blob_stream(struct layer_reg *r, const char *hex, unsigned long lo
 		}
 		goto out;
 	}
-	dv_sha256_final_hex(&s.sha, got);
-	if (strcmp(got, hex)) {
-		dv_err_plain(err, EBADMSG,
-			     "digest mismatch: registry '%s' sent sha256:%.12s... for blob "
-			     "sha256:%.12s... of '%s'",
-			     r->host, got, hex, r->name);
+	if (blob_digest_check(r, &s, hex, err) < 0)
 		goto out;
-	}
 	ret = 0;
 out:
 	sink_release(&s);
