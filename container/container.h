@@ -60,6 +60,14 @@ int ctr_sandbox_load(const char *bpf_path, unsigned long long caps, struct ctr_s
 		     struct dv_error *err);
 void ctr_sandbox_release(struct ctr_sandbox *sb);
 
+/* A bind mount into a container, made after the root and the checkout. */
+struct ctr_mount {
+	const char *source;  /* absolute host path (a named volume's folder, a host mount) */
+	const char *target;  /* absolute path inside; created when missing, never
+				through a symlink that leaves the root */
+	bool readonly;
+};
+
 struct ctr_spec {
 	const char *hostname;       /* the env's name */
 	const char *const *lowers;  /* absolute layer diff folders, TOP first */
@@ -77,6 +85,15 @@ struct ctr_spec {
 	const struct ctr_sandbox *sandbox; /* NULL: none (host root's caps, no filter) */
 	bool userns;                /* devenv runs in a user namespace (rootless):
 				       overlay with userxattr */
+	const struct ctr_mount *mounts; /* `volumes` and `mounts`, in order */
+	size_t n_mounts;
+	bool new_netns;             /* `network: private`: a network namespace of
+				       its own, with lo up */
+	const char *netns_path;     /* join this network namespace instead (a service
+				       joining its env's); NULL: none */
+	const char *const *hosts;   /* more names for 127.0.0.1 in /etc/hosts (the
+				       env's services) */
+	size_t n_hosts;
 };
 
 struct ctr_init {

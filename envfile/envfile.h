@@ -32,6 +32,47 @@ struct env_step {
 	unsigned line, col; /* where the step starts in the Envfile */
 };
 
+/* `network`: host (the default: the host's network namespace, as toolbox)
+ * or private (a network namespace of the env's own). */
+enum env_network { ENV_NET_HOST, ENV_NET_PRIVATE };
+
+/* One `ports` entry: "8000:8000", "127.0.0.1:5433:5432", "8000" (same port
+ * both sides). TCP only. */
+struct env_port {
+	char *host_ip;            /* dotted IPv4 or IPv6 literal; default "127.0.0.1" */
+	unsigned host_port;       /* 1..65535 */
+	unsigned container_port;  /* 1..65535 */
+	unsigned line, col;
+};
+
+/* One `volumes` entry ("cache:/home/dev/.cache[:ro]", a named volume kept in
+ * the store's volumes/NAME) or `mounts` entry ("./data:/data[:ro]", a host
+ * folder or file). */
+struct env_mount {
+	char *source;      /* volume: its name ([a-z0-9][a-z0-9_.-]*, at most 63);
+			      host mount: the path as written */
+	char *source_abs;  /* host mount: its real path on the host; NULL for a volume */
+	char *target;      /* absolute path inside the env (or service) */
+	bool volume;       /* named volume, else host mount */
+	bool readonly;     /* ":ro" */
+	unsigned line, col;
+};
+
+/* One `services` entry: a sidecar container sharing the env's network
+ * namespace, reachable as localhost and by its name. */
+struct env_service {
+	char *name;              /* the key: a valid env name, also its host name */
+	char *image;             /* OCI reference, required */
+	struct env_kv *env;      /* `env`, in file order */
+	size_t n_env;
+	struct dv_strv command;  /* `command`: a list is the argv; a string is
+				    ["/bin/sh", "-c", STRING]; empty: the image's
+				    Entrypoint + Cmd */
+	struct env_mount *volumes; /* `volumes`: named volumes and host mounts alike */
+	size_t n_volumes;
+	unsigned line, col;
+};
+
 /* `resources`; 0 means no limit. */
 struct env_resources {
 	unsigned long long memory; /* bytes, at least 6m */
@@ -67,6 +108,15 @@ struct env_spec {
 	struct env_security security;
 	struct dv_strv cache_from; /* `cache_from`, plus `up --cache-from`: registry images
 				    * whose layers stand in for steps (the team cache) */
+	enum env_network network;  /* `network` */
+	struct env_port *ports;    /* `ports`, in file order */
+	size_t n_ports;
+	struct env_mount *volumes; /* `volumes`: named volumes only (volume == true) */
+	size_t n_volumes;
+	struct env_mount *mounts;  /* `mounts`: host paths only (volume == false) */
+	size_t n_mounts;
+	struct env_service *services; /* `services`, in file order */
+	size_t n_services;
 };
 
 /* Look for "Envfile" in start_dir and its parents, stopping at the repository
