@@ -18,18 +18,13 @@
 
 static const char *const top_keys[] = {
 	"name", "image", "workdir", "shell", "env", "provision", "on_up", "resources", "security", "user",
-	"cache_from",
+	"cache_from", "network", "ports", "volumes", "mounts", "services",
 };
 static const char *const step_keys[] = { "run", "copy", "to" };
 static const char *const on_up_keys[] = { "run" };
 
-struct vctx {
-	const char *display;
-	const char *dir;
-	const char *checkout;
-	char *real_checkout; /* resolved on the first `copy` */
-	struct dv_error *err;
-};
+/* The parse context is shared with the key parsers of node.c and others. */
+#define vctx env_vctx
 
 static int at(struct vctx *v, unsigned line, unsigned col, const char *fmt, ...) DV_FMT(4, 5);
 static int at(struct vctx *v, unsigned line, unsigned col, const char *fmt, ...)
@@ -585,6 +580,18 @@ static int set_key(struct vctx *v, const struct env_node *key, const struct env_
 	if (strcmp(k, "security") == 0)
 		return envfile_set_security(key, val, v->display, v->dir, v->checkout,
 					    &spec->security, v->err);
+	if (strcmp(k, "network") == 0)
+		return envfile_set_network(v, key, val, spec);
+	if (strcmp(k, "ports") == 0)
+		return envfile_set_ports(v, key, val, spec);
+	if (strcmp(k, "volumes") == 0)
+		return envfile_set_mounts(v, key, val, ENV_MOUNT_VOLUMES, "'volumes'",
+					  &spec->volumes, &spec->n_volumes);
+	if (strcmp(k, "mounts") == 0)
+		return envfile_set_mounts(v, key, val, ENV_MOUNT_HOST, "'mounts'", &spec->mounts,
+					  &spec->n_mounts);
+	if (strcmp(k, "services") == 0)
+		return envfile_set_services(v, key, val, spec);
 	return unknown_key(v, key, "", top_keys, sizeof(top_keys) / sizeof(top_keys[0]));
 }
 
@@ -617,6 +624,8 @@ int envfile_validate(const struct env_node *root, const char *display, const cha
 		spec.workdir = dv_xstrdup(ENV_DEFAULT_WORKDIR);
 	if (!spec.shell)
 		spec.shell = dv_xstrdup(ENV_DEFAULT_SHELL);
+	if (envfile_check_mount_targets(&v, &spec) < 0)
+		goto out;
 	*out = spec;
 	memset(&spec, 0, sizeof(spec));
 	ret = 0;
@@ -689,5 +698,9 @@ void env_spec_release(struct env_spec *spec)
 	steps_release(spec->provision, spec->n_provision);
 	steps_release(spec->on_up, spec->n_on_up);
 	env_security_release(&spec->security);
+	envfile_ports_release(spec->ports, spec->n_ports);
+	envfile_mounts_release(spec->volumes, spec->n_volumes);
+	envfile_mounts_release(spec->mounts, spec->n_mounts);
+	envfile_services_release(spec->services, spec->n_services);
 	memset(spec, 0, sizeof(*spec));
 }
