@@ -22,8 +22,9 @@ ENVFILE_SRC   = $(wildcard envfile/*.c)
 LAYERS_SRC    = $(wildcard layers/*.c)
 PROVISION_SRC = $(wildcard provision/*.c)
 CONTAINER_SRC = $(filter-out container/init.c,$(wildcard container/*.c))
-SRC = devenv.c $(UTIL_SRC) $(ENVFILE_SRC) $(LAYERS_SRC) $(PROVISION_SRC) $(CONTAINER_SRC)
-OBJ = $(SRC:.c=.o) container/init_blob.o container/seccomp_blob.o templates/templates.o
+TEMPLATES_SRC = templates/templates.c
+SRC = devenv.c $(UTIL_SRC) $(ENVFILE_SRC) $(LAYERS_SRC) $(PROVISION_SRC) $(CONTAINER_SRC) $(TEMPLATES_SRC)
+OBJ = $(SRC:.c=.o) container/init_blob.o container/seccomp_blob.o templates/templates_blob.o
 HDR = $(wildcard */*.h)
 
 UNIT_TESTS = $(patsubst test/unit/%_test.c,test/unit/%_test,$(wildcard test/unit/*_test.c))
@@ -51,11 +52,14 @@ container/init_blob.o: container/init_blob.S container/devenv-init
 container/seccomp_blob.o: container/seccomp_blob.S container/seccomp-default.json
 	$(CC) -c -o $@ -Icontainer container/seccomp_blob.S
 
-templates/templates.o: templates/templates.S templates/default.Envfile
+# The embedded Envfile templates (templates/templates.c lists them).
+templates/templates_blob.o: templates/templates.S $(wildcard templates/*.Envfile)
 	$(CC) -c -o $@ -Itemplates templates/templates.S
 
 # Unit tests: one binary per module, linked to that module and util/ only.
 test/unit/envfile_test: test/unit/envfile_test.c $(ENVFILE_SRC:.c=.o) $(UTIL_SRC:.c=.o)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka -ldl
+test/unit/templates_test: test/unit/templates_test.c templates/templates.o templates/templates_blob.o $(ENVFILE_SRC:.c=.o) $(UTIL_SRC:.c=.o)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka -ldl
 test/unit/layers_test: test/unit/layers_test.c $(LAYERS_SRC:.c=.o) $(UTIL_SRC:.c=.o)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka -ldl

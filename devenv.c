@@ -24,6 +24,7 @@
 #include "envfile/envfile.h"
 #include "layers/layers.h"
 #include "provision/provision.h"
+#include "templates/templates.h"
 #include "util/cleanup.h"
 #include "util/ctx.h"
 #include "util/userns.h"
@@ -1141,32 +1142,18 @@ out:
 
 /* ---- misc ---- */
 
-extern const char dv_template_default[], dv_template_default_end[];
-
-/* init: write the default Envfile here, never over an existing one. */
-static int cmd_init(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
-		    struct dv_error *err)
+/* Write text as ./Envfile: a temporary file linked into place, so no
+ * half-written Envfile after a crash, and never one over an existing one. */
+static int write_new_envfile(const char *text, struct dv_error *err)
 {
-	const struct cmd *self = find_cmd("init");
-	bool helped;
-	int oi = parse_opts(ctx, self, argc, argv, NULL, &helped, err);
-	size_t len = (size_t)(dv_template_default_end - dv_template_default);
 	dv_autoclose int fd = -1;
-
-	(void)st;
-	if (oi < 0)
-		return helped ? 0 : -1;
-	if (no_args(self, argc, argv, oi, err) < 0)
-		return -1;
-	/* Write a temporary file, then link it into place: no half-written
-	 * Envfile after a crash, and never one over an existing Envfile. */
 	char tmp[64];
 
 	snprintf(tmp, sizeof(tmp), ".Envfile.tmp.%d", (int)getpid());
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd < 0)
 		return dv_err(err, errno, "cannot create 'Envfile'");
-	if (dv_write_full(fd, dv_template_default, len, err) < 0 || fsync(fd) < 0) {
+	if (dv_write_full(fd, text, strlen(text), err) < 0 || fsync(fd) < 0) {
 		unlink(tmp);
 		return dv_err_isset(err) ? dv_err_prefix(err, "writing 'Envfile'")
 					 : dv_err(err, errno, "writing 'Envfile'");
@@ -1180,9 +1167,97 @@ static int cmd_init(struct dv_ctx *ctx, struct layer_store *st, int argc, char *
 		return dv_err(err, e, "cannot create 'Envfile'");
 	}
 	unlink(tmp);
-	if (!ctx->quiet)
-		printf("wrote Envfile (Debian bookworm with git); edit it, then 'devenv up'\n");
 	return 0;
+}
+
+struct init_opts {
+	const char *tmpl;
+	bool list;
+};
+
+static int init_opt(int c, const char *arg, void *data, struct dv_error *err)
+{
+	struct init_opts *o = data;
+
+	(void)err;
+	if (c == 't')
+		o->tmpl = arg;
+	else if (c == 'L')
+		o->list = true;
+	else
+		return -1;
+	return 0;
+}
+
+/* init: the template --template names, else the one the files here point
+ * to (templates/templates.h), written as ./Envfile, never over one. */
+static int cmd_init(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
+		    struct dv_error *err)
+{
+	static const struct option longs[] = {
+		{ "template", required_argument, NULL, 't' }, { "list", no_argument, NULL, 'L' }, { 0 }
+	};
+	const struct cmd *self = find_cmd("init");
+	struct init_opts io = { 0 };
+	struct opt_spec os = { "t:", longs, init_opt, &io };
+	bool helped;
+	int oi = parse_opts(ctx, self, argc, argv, &os, &helped, err);
+	struct tmpl_match found[8];
+	size_t n_found = 0, n_all;
+	const struct tmpl *t, *all = tmpl_all(&n_all);
+	struct dv_strv missing = { 0 };
+	dv_autoclose int dirfd = -1;
+	dv_autofree char *text = NULL;
+	struct dv_buf why = { 0 };
+	int ret = -1;
+
+	(void)st;
+	if (oi < 0)
+		return helped ? 0 : -1;
+	if (no_args(self, argc, argv, oi, err) < 0)
+		return -1;
+	if (io.list) {
+		for (size_t i = 0; i < n_all; i++)
+			printf("%-16s %s\n", all[i].name, all[i].summary);
+		return 0;
+	}
+	dirfd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0)
+		return dv_err(err, errno, "cannot open the current folder");
+	if (io.tmpl) {
+		t = tmpl_find(io.tmpl);
+		if (!t) {
+			dv_autofree char *names = tmpl_names();
+
+			return dv_err_usage(err, "unknown template '%s'; the templates are: %s", io.tmpl,
+					    names);
+		}
+		dv_buf_adds(&why, "chosen with --template");
+	} else {
+		n_found = tmpl_detect(dirfd, found, sizeof(found) / sizeof(found[0]));
+		t = n_found ? found[0].tmpl : tmpl_find("default");
+		dv_buf_adds(&why, n_found ? found[0].why : "no stack's marker file here");
+		for (size_t i = 1; i < n_found; i++)
+			dv_buf_addf(&why, "%s%s (%s)", i == 1 ? "; also matched " : ", ",
+				    found[i].tmpl->name, found[i].why + strlen("found "));
+		if (n_found > 1)
+			dv_buf_adds(&why, ": 'devenv init --template NAME' picks another");
+	}
+	text = tmpl_render(t, dirfd, &missing);
+	if (write_new_envfile(text, err) < 0)
+		goto out;
+	if (!ctx->quiet) {
+		printf("wrote Envfile from the %s template (%s); edit it, then 'devenv up'\n", t->name,
+		       why.s);
+		for (size_t i = 0; i < missing.n; i++)
+			printf("note: no %s here, so its steps are commented out in the Envfile\n",
+			       missing.v[i]);
+	}
+	ret = 0;
+out:
+	dv_strv_release(&missing);
+	dv_buf_release(&why);
+	return ret;
 }
 
 static int cmd_version(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
@@ -1201,7 +1276,7 @@ static int cmd_help(struct dv_ctx *ctx, struct layer_store *st, int argc, char *
 		    struct dv_error *err);
 
 static const struct cmd commands[] = {
-	{ "init", cmd_init, 0, "", "write an Envfile for this checkout" },
+	{ "init", cmd_init, 0, "[--template NAME | --list]", "write an Envfile for this checkout, from the template its files suggest or --template's" },
 	{ "up", cmd_up, CMD_STORE | CMD_LOCKS_STORE, "[-e NAME|ID] [--cache-from REF]...", "build what is missing (taking steps a cache_from image holds), create or start the env, run on_up" },
 	{ "ssh", cmd_ssh, CMD_STORE_PEEK, "[-e NAME|ID] [-u|--user NAME|UID[:GID]] [-c CMD | -- ARGV...]", "open a shell, or run a command, in the running env" },
 	{ "halt", cmd_halt, CMD_STORE, "[-e NAME|ID] [--timeout S]", "stop the env (SIGTERM, then SIGKILL after S seconds, default 10); keeps its files" },
