@@ -16,6 +16,7 @@
 #include "util/fs.h"
 #include "util/banned.h"
 
+#define SECS_SINCE(t0) ((double)(dv_now_ns() - (t0)) / 1e9)
 #define DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 /* "run: apt-get install …" on one line, cut to fit a terminal. */
@@ -135,7 +136,9 @@ int prov_build(const struct dv_ctx *ctx, const struct layer_store *st,
 	       struct dv_error *err)
 {
 	size_t n = spec->n_provision;
+	struct prov_progress pg;
 
+	prov_progress_init(&pg, ctx, n);
 	for (size_t i = 0; i < base->layers.n; i++)
 		dv_strv_push(layers, base->layers.v[i]);
 	for (size_t i = 0; i < n; i++) {
@@ -144,11 +147,10 @@ int prov_build(const struct dv_ctx *ctx, const struct layer_store *st,
 		dv_autofree char *staging = NULL;
 		struct dv_error miss = { 0 };
 		char id[65];
-		unsigned long long t0;
+		unsigned long long t0 = dv_now_ns();
 
 		if (layer_cache_get(st, keys->v[i], id, &miss) == 0) {
-			if (!ctx->quiet)
-				printf("[%zu/%zu] %s (cached)\n", i + 1, n, label);
+			prov_progress_end(&pg, i, label, PROV_CACHED, SECS_SINCE(t0));
 			dv_strv_push(layers, id);
 			continue;
 		}
@@ -159,8 +161,7 @@ int prov_build(const struct dv_ctx *ctx, const struct layer_store *st,
 		/* The team cache: a pushed env's layer for this very key. */
 		switch (prov_team_fetch(st, team, base->id, keys->v[i], id, err)) {
 		case 0:
-			if (!ctx->quiet)
-				printf("[%zu/%zu] %s (pulled)\n", i + 1, n, label);
+			prov_progress_end(&pg, i, label, PROV_PULLED, SECS_SINCE(t0));
 			dv_strv_push(layers, id);
 			continue;
 		case 1:
@@ -168,15 +169,16 @@ int prov_build(const struct dv_ctx *ctx, const struct layer_store *st,
 		default:
 			return -1;
 		}
-		if (!ctx->quiet)
-			printf("[%zu/%zu] %s\n", i + 1, n, label);
-		fflush(stdout);
+		prov_progress_start(&pg, i, label);
 		t0 = dv_now_ns();
-		if (layer_staging_new(st, &staging, err) < 0)
+		if (layer_staging_new(st, &staging, err) < 0) {
+			prov_progress_end(&pg, i, label, PROV_FAILED, SECS_SINCE(t0));
 			return -1;
+		}
 		if (run_step(st, spec, step, layers, staging, err) < 0) {
 			struct dv_error ignored = { 0 };
 
+			prov_progress_end(&pg, i, label, PROV_FAILED, SECS_SINCE(t0));
 			layer_staging_discard(st, staging, &ignored);
 			if (err->errnum == EINTR) {
 				dv_err_at(err, spec->display, step->line, step->col,
@@ -196,12 +198,12 @@ int prov_build(const struct dv_ctx *ctx, const struct layer_store *st,
 		    layer_cache_put(st, keys->v[i], keys->v[i], err) < 0) {
 			struct dv_error ignored = { 0 };
 
+			prov_progress_end(&pg, i, label, PROV_FAILED, SECS_SINCE(t0));
 			layer_staging_discard(st, staging, &ignored);
 			return -1;
 		}
 		dv_strv_push(layers, keys->v[i]);
-		if (!ctx->quiet)
-			printf("      done in %.1fs\n", (double)(dv_now_ns() - t0) / 1e9);
+		prov_progress_end(&pg, i, label, PROV_RAN, SECS_SINCE(t0));
 	}
 	return 0;
 }

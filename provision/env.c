@@ -358,7 +358,11 @@ static int run_on_up(const struct dv_ctx *ctx, const struct prov_env *env, int l
 			struct dv_error cerr = { 0 };
 			struct ctr_sandbox sb;
 			struct timespec since;
+			int null;
 
+			/* -q: the step's output only goes to the log ('devenv logs') */
+			if (ctx->quiet && (null = open("/dev/null", O_WRONLY | O_CLOEXEC)) >= 0)
+				dup2(null, 1);
 			if (ctr_sandbox_load(env->state.seccomp, env->state.caps, &sb, &cerr) < 0) {
 				dv_err_print(&cerr);
 				_exit(125);

@@ -51,6 +51,26 @@ int prov_build(const struct dv_ctx *ctx, const struct layer_store *st,
 /* "run: apt-get install …" on one line, cut to fit a terminal (caller frees). */
 char *prov_step_label(const struct env_step *step);
 
+/* Progress of prov_build (provision/progress.c): _start before a step
+ * runs, _end once it is known how the step was obtained. Prints to stdout,
+ * or JSON Lines to ctx->events; with ctx->quiet nothing, and the output of
+ * the step between _start and _end reaches stderr only if it failed.
+ * _release undoes a capture left open (on an early return). */
+enum prov_result { PROV_CACHED, PROV_PULLED, PROV_RAN, PROV_FAILED };
+struct prov_progress {
+	const struct dv_ctx *ctx;
+	size_t of;
+	bool color;
+	int saved_out, saved_err, capture; /* -q: fds 1 and 2 while a step runs */
+};
+void prov_progress_init(struct prov_progress *p, const struct dv_ctx *ctx, size_t of);
+void prov_progress_start(struct prov_progress *p, size_t i, const char *label);
+void prov_progress_end(struct prov_progress *p, size_t i, const char *label,
+		       enum prov_result r, double secs);
+void prov_progress_release(struct prov_progress *p);
+struct json_object;
+struct json_object *prov_json_seconds(double secs); /* 1.23, for --json */
+
 /* teamcache.c: the team cache. A prov_team reads the spec's cache_from
  * images, each opened on first use (NULL: the spec has none). */
 struct prov_team *prov_team_new(const struct env_spec *spec);

@@ -5,6 +5,7 @@
 #define DV_CTX_H
 
 #include <stdbool.h>
+#include <stdio.h>
 
 struct dv_ctx {
 	char *home;        /* store root: $DEVENV_HOME, /var/lib/devenv, or XDG */
@@ -13,6 +14,7 @@ struct dv_ctx {
 	unsigned host_uid, host_gid; /* who ran devenv, as the host sees it */
 	bool json;         /* --json */
 	bool quiet;        /* -q */
+	FILE *events;      /* --json on up/provision/reload: JSON Lines (the real stdout), or NULL */
 	bool tty_in, tty_out;
 	const char *env_sel; /* -e NAME|ID, or NULL */
 	int store_lock_fd;   /* shared store lock held for this command, or -1 */
