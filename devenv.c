@@ -6,6 +6,7 @@
  * 0 done, 1 failed, 2 usage or Envfile error; `ssh` exits with its
  * command's status, or 125 when devenv itself failed.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -37,6 +38,7 @@ enum {
 	CMD_STORE = 1 << 0,       /* opens the store */
 	CMD_LOCKS_STORE = 1 << 1, /* holds it shared, so `gc` cannot remove what it builds */
 	CMD_STORE_PEEK = 1 << 2,  /* only reads envs/: opens the root, creates nothing (hot path) */
+	CMD_HIDDEN = 1 << 3,      /* for tools (completion), not in help or the man page */
 };
 
 struct cmd {
@@ -171,30 +173,103 @@ static void add_cache_from(struct prov_env *env, struct dv_strv *extra)
 	dv_strv_release(extra);
 }
 
+/* --json on up, provision and reload: JSON Lines of progress on stdout
+ * (provision/progress.c), so everything else printed to stdout (step
+ * output, messages) goes to stderr instead and stdout stays parseable. */
+static int events_begin(struct dv_ctx *ctx, struct dv_error *err)
+{
+	int fd;
+
+	if (!ctx->json)
+		return 0;
+	fflush(stdout);
+	fd = fcntl(1, F_DUPFD_CLOEXEC, 3);
+	if (fd < 0 || !(ctx->events = fdopen(fd, "w"))) {
+		if (fd >= 0)
+			close(fd);
+		return dv_err(err, errno, "cannot write to stdout");
+	}
+	if (dup2(2, 1) < 0)
+		return dv_err(err, errno, "cannot send output to stderr");
+	return 0;
+}
+
+/* The last line: {"result":"ok","env":…,"id":…,"seconds":…}, or
+ * {"result":"failed","error":"Envfile:3:5: …","seconds":…}. */
+static int events_end(struct dv_ctx *ctx, const struct prov_env *env, int ret,
+		      unsigned long long t0, struct dv_error *err)
+{
+	struct json_object *o;
+	FILE *f = ctx->events;
+	int bad;
+
+	if (!f)
+		return ret;
+	o = json_object_new_object();
+	json_object_object_add(o, "result", json_object_new_string(ret == 0 ? "ok" : "failed"));
+	if (ret == 0 && env->spec.name)
+		json_object_object_add(o, "env", json_object_new_string(env->spec.name));
+	if (ret == 0 && env->id[0])
+		json_object_object_add(o, "id", json_object_new_string(env->id));
+	if (ret != 0) {
+		char msg[sizeof(err->file) + sizeof(err->msg) + 32];
+
+		if (err->file[0] && err->line)
+			snprintf(msg, sizeof(msg), "%s:%u:%u: %s", err->file, err->line, err->col, err->msg);
+		else if (err->file[0])
+			snprintf(msg, sizeof(msg), "%s: %s", err->file, err->msg);
+		else
+			snprintf(msg, sizeof(msg), "%s", err->msg);
+		json_object_object_add(o, "error", json_object_new_string(msg));
+	}
+	json_object_object_add(o, "seconds", prov_json_seconds((double)(dv_now_ns() - t0) / 1e9));
+	fprintf(f, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+	bad = fflush(f) != 0 || ferror(f);
+	fclose(f);
+	ctx->events = NULL;
+	if (bad && ret == 0)
+		return dv_err(err, errno, "cannot write output");
+	return ret;
+}
+
+/* up and provision: the commands that build, with --cache-from and --json. */
+static int up_or_provision(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
+			   const struct cmd *self, bool up, struct dv_error *err)
+{
+	struct dv_strv from = { 0 };
+	struct opt_spec os = { "", cache_from_longs, cache_from_opt, &from };
+	struct prov_env env = { .lock_fd = -1 };
+	unsigned long long t0 = dv_now_ns();
+	bool helped;
+	int oi = parse_opts(ctx, self, argc, argv, &os, &helped, err), ret = -1;
+
+	if (oi < 0 || no_args(self, argc, argv, oi, err) < 0) {
+		dv_strv_release(&from);
+		return oi < 0 && helped ? 0 : -1;
+	}
+	if (events_begin(ctx, err) < 0 || prov_env_locate(ctx, st, true, &env, err) < 0) {
+		dv_strv_release(&from);
+		goto out;
+	}
+	add_cache_from(&env, &from);
+	ret = up ? prov_env_up(ctx, st, &env, err) : prov_env_provision(ctx, st, &env, err);
+out:
+	ret = events_end(ctx, &env, ret, t0, err);
+	prov_env_release(&env);
+	return ret;
+}
+
 static int cmd_up(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
 		  struct dv_error *err)
 {
-	const struct cmd *self = find_cmd("up");
-	struct dv_strv from = { 0 };
-	struct opt_spec os = { "", cache_from_longs, cache_from_opt, &from };
-	ENV_CMD_PROLOGUE_OPTS(true, &os);
-	add_cache_from(&env, &from);
-	ret = prov_env_up(ctx, st, &env, err);
-	prov_env_release(&env);
-	return ret;
+	return up_or_provision(ctx, st, argc, argv, find_cmd("up"), true, err);
 }
 
 static int cmd_provision(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
 			 struct dv_error *err)
 {
-	const struct cmd *self = find_cmd("provision");
-	struct dv_strv from = { 0 };
-	struct opt_spec os = { "", cache_from_longs, cache_from_opt, &from };
-	ENV_CMD_PROLOGUE_OPTS(true, &os);
-	add_cache_from(&env, &from);
-	ret = prov_env_provision(ctx, st, &env, err);
-	prov_env_release(&env);
-	return ret;
+	return up_or_provision(ctx, st, argc, argv, find_cmd("provision"), false, err);
 }
 
 static int timeout_opt(int c, const char *arg, void *data, struct dv_error *err)
@@ -221,12 +296,15 @@ static int halt_or_reload(struct dv_ctx *ctx, struct layer_store *st, int argc, 
 	struct prov_env env = { .lock_fd = -1 };
 	bool helped;
 	int oi = parse_opts(ctx, self, argc, argv, &os, &helped, err), ret = -1;
+	unsigned long long t0 = dv_now_ns();
 
 	if (oi < 0)
 		return helped ? 0 : -1;
 	if (no_args(self, argc, argv, oi, err) < 0)
 		return -1;
-	if (prov_env_locate(ctx, st, reload, &env, err) < 0)
+	if (!reload)
+		ctx->json = false; /* halt has no events; --json is accepted and ignored */
+	if (events_begin(ctx, err) < 0 || prov_env_locate(ctx, st, reload, &env, err) < 0)
 		goto out;
 	if (reload && !env.has_state) {
 		ret = prov_env_up(ctx, st, &env, err);
@@ -236,6 +314,7 @@ static int halt_or_reload(struct dv_ctx *ctx, struct layer_store *st, int argc, 
 		goto out;
 	ret = reload ? prov_env_up(ctx, st, &env, err) : 0;
 out:
+	ret = events_end(ctx, &env, ret, t0, err);
 	prov_env_release(&env);
 	return ret;
 }
@@ -1274,6 +1353,8 @@ static int cmd_version(struct dv_ctx *ctx, struct layer_store *st, int argc, cha
 
 static int cmd_help(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
 		    struct dv_error *err);
+static int cmd_complete(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
+			struct dv_error *err);
 
 static const struct cmd commands[] = {
 	{ "init", cmd_init, 0, "[--template NAME | --list]", "write an Envfile for this checkout, from the template its files suggest or --template's" },
@@ -1300,6 +1381,7 @@ static const struct cmd commands[] = {
 	{ "gc", cmd_gc, CMD_STORE, "", "remove layers nothing refers to" },
 	{ "version", cmd_version, 0, "", "print devenv's version" },
 	{ "help", cmd_help, 0, "[COMMAND]", "list the commands, or explain one" },
+	{ "__complete", cmd_complete, CMD_STORE_PEEK | CMD_HIDDEN, "WORDS", "words for shell completion" },
 };
 
 static const struct cmd *find_cmd(const char *name)
@@ -1316,10 +1398,191 @@ static void print_usage(FILE *f)
 		   "Reproducible development environments in Linux containers, from an Envfile.\n\n"
 		   "commands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+		if (!(commands[i].flags & CMD_HIDDEN))
+			fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f, "\n'devenv COMMAND --help' explains one. The store is $DEVENV_HOME, else "
 		   "/var/lib/devenv as root\nand $XDG_DATA_HOME/devenv (~/.local/share/devenv) "
 		   "without root.\n");
+}
+
+/* ---- shell completion and the man page ---- */
+
+/* Names of env (state.json "name") under envs/, one a line. Reads only;
+ * an env being created or removed is skipped. */
+static void complete_envs(int root_fd)
+{
+	dv_autoclose int fd = root_fd < 0 ? -1 : openat(root_fd, "envs", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd < 0 ? NULL : dv_opendir_fd(fd);
+	struct dirent *e;
+
+	if (!d)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		dv_autofree char *path = dv_xasprintf("envs/%s/state.json", e->d_name);
+		dv_autofree char *text = NULL;
+		struct dv_error ignored = { 0 };
+		struct json_object *o, *name;
+		size_t len;
+
+		if (e->d_name[0] == '.' ||
+		    dv_read_file_at(root_fd, path, &text, &len, &ignored) < 0)
+			continue;
+		o = json_tokener_parse(text);
+		if (o && json_object_object_get_ex(o, "name", &name) &&
+		    json_object_is_type(name, json_type_string))
+			printf("%s\n", json_object_get_string(name));
+		json_object_put(o);
+	}
+	closedir(d);
+}
+
+/* images/<repo...>/<tag>.json as REPO:TAG, and the short name for
+ * localhost/ and docker.io/library/ images, which commands accept too. */
+static void complete_images_in(int dirfd, const char *repo, int depth)
+{
+	DIR *d = dv_opendir_fd(fcntl(dirfd, F_DUPFD_CLOEXEC, 3));
+	struct dirent *e;
+
+	if (!d || depth > 8) {
+		if (d)
+			closedir(d);
+		return;
+	}
+	while ((e = readdir(d)) != NULL) {
+		size_t n = strlen(e->d_name);
+
+		if (e->d_name[0] == '.')
+			continue;
+		if (n > 5 && !strcmp(e->d_name + n - 5, ".json") && *repo) {
+			const char *shortname = dv_str_startswith(repo, "localhost/") ? repo + 10
+						: dv_str_startswith(repo, "docker.io/library/") ? repo + 18
+						: NULL;
+
+			printf("%s:%.*s\n", repo, (int)(n - 5), e->d_name);
+			if (shortname)
+				printf("%s:%.*s\n", shortname, (int)(n - 5), e->d_name);
+			continue;
+		}
+		int sub = openat(dirfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+		if (sub >= 0) {
+			dv_autofree char *r = *repo ? dv_xasprintf("%s/%s", repo, e->d_name)
+						    : dv_xstrdup(e->d_name);
+
+			complete_images_in(sub, r, depth + 1);
+			close(sub);
+		}
+	}
+	closedir(d);
+}
+
+/* devenv __complete commands|options CMD|envs|images|templates: the words
+ * the shell completions (completions/) offer, one a line. Reads the store
+ * without opening it properly (no user namespace, nothing created), so a
+ * TAB stays instant. */
+static int cmd_complete(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
+			struct dv_error *err)
+{
+	(void)ctx;
+	if (argc < 2)
+		return dv_err_usage(err, "usage: devenv __complete commands|options CMD|envs|images|templates");
+	if (!strcmp(argv[1], "commands")) {
+		for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+			if (!(commands[i].flags & CMD_HIDDEN))
+				printf("%s\n", commands[i].name);
+	} else if (!strcmp(argv[1], "options")) {
+		const struct cmd *c = argc > 2 ? find_cmd(argv[2]) : NULL;
+
+		printf("--help\n--quiet\n");
+		if (c && c->run != cmd_init && c->flags & (CMD_STORE | CMD_STORE_PEEK))
+			printf("--env\n--json\n");
+		/* the command's own options, from the usage text --help shows */
+		for (const char *p = c ? c->usage : ""; (p = strstr(p, "--")) != NULL;) {
+			size_t n = strspn(p + 2, "abcdefghijklmnopqrstuvwxyz-");
+
+			if (n && strncmp(p, "--env", 5) && strncmp(p, "--json", 6))
+				printf("%.*s\n", (int)n + 2, p);
+			p += 2 + n;
+		}
+	} else if (!strcmp(argv[1], "envs")) {
+		complete_envs(st->root_fd);
+	} else if (!strcmp(argv[1], "images")) {
+		dv_autoclose int fd = st->root_fd < 0 ? -1 : openat(st->root_fd, "images", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		if (fd >= 0)
+			complete_images_in(fd, "", 0);
+	} else if (!strcmp(argv[1], "templates")) {
+		size_t n;
+		const struct tmpl *t = tmpl_all(&n);
+
+		for (size_t i = 0; i < n; i++)
+			printf("%s\n", t[i].name);
+	} else {
+		return dv_err_usage(err, "__complete: unknown word list '%s'", argv[1]);
+	}
+	return 0;
+}
+
+/* roff-escape s: backslashes, and a leading dot or quote. */
+static void roff(const char *s)
+{
+	if (*s == '.' || *s == '\'')
+		fputs("\\&", stdout);
+	for (; *s; s++) {
+		if (*s == '\\')
+			fputs("\\e", stdout);
+		else if (*s == '-')
+			fputs("\\-", stdout);
+		else
+			putchar(*s);
+	}
+}
+
+/* devenv help --man: devenv(1) in roff, from the same table `--help`
+ * prints, so the two cannot drift apart (the Makefile writes devenv.1). */
+static void print_man(void)
+{
+	printf(".TH DEVENV 1 \"\" \"devenv %s\" \"User Commands\"\n", DEVENV_VERSION);
+	printf(".SH NAME\ndevenv \\- reproducible development environments in Linux containers\n");
+	printf(".SH SYNOPSIS\n.B devenv\n.I COMMAND\n[\\fIOPTIONS\\fR]\n");
+	printf(".SH DESCRIPTION\nReproducible development environments in Linux containers, from an "
+	       "Envfile.\n.B devenv\nlooks for a file named\n.I Envfile\nin the current folder, then "
+	       "its parents up to the repository root.\n");
+	printf(".SH COMMANDS\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (commands[i].flags & CMD_HIDDEN)
+			continue;
+		printf(".TP\n.B devenv ");
+		roff(commands[i].name);
+		if (commands[i].usage[0]) {
+			printf(" \"");
+			for (const char *p = commands[i].usage; *p; p++)
+				if (*p == '"')
+					fputs("\\(dq", stdout);
+				else if (*p == '\\')
+					fputs("\\e", stdout);
+				else if (*p == '-')
+					fputs("\\-", stdout);
+				else
+					putchar(*p);
+			printf("\"");
+		}
+		printf("\n");
+		roff(commands[i].summary);
+		printf("\n");
+	}
+	printf(".SH OPTIONS\nEvery command takes these:\n"
+	       ".TP\n.BR \\-e \", \" \\-\\-env \" \" \\fINAME\\fR|\\fIID\\fR\nact on that env, from anywhere\n"
+	       ".TP\n.B \\-\\-json\noutput JSON where the command prints data; "
+	       "on up, provision and reload, JSON Lines of progress\n"
+	       ".TP\n.BR \\-q \", \" \\-\\-quiet\nprint less: on up, provision and reload, only errors\n"
+	       ".TP\n.BR \\-h \", \" \\-\\-help\nthe command's usage\n");
+	printf(".SH ENVIRONMENT\n.TP\n.B DEVENV_HOME\nthe store; else /var/lib/devenv as root and "
+	       "$XDG_DATA_HOME/devenv (~/.local/share/devenv) without root\n"
+	       ".TP\n.B NO_COLOR\nwhen set and not empty, no colour in progress lines\n");
+	printf(".SH EXIT STATUS\n0 done, 1 failed, 2 usage or Envfile error;\n.B devenv ssh\n"
+	       "exits with its command's status, or 125 when devenv itself failed.\n");
+	printf(".SH SEE ALSO\nREADME.md of devenv, which explains the Envfile.\n");
 }
 
 static int cmd_help(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
@@ -1331,6 +1594,10 @@ static int cmd_help(struct dv_ctx *ctx, struct layer_store *st, int argc, char *
 	(void)st;
 	if (argc < 2) {
 		print_usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--man")) {
+		print_man();
 		return 0;
 	}
 	c = find_cmd(argv[1]);
