@@ -29,7 +29,7 @@ HDR = $(wildcard */*.h)
 
 UNIT_TESTS = $(patsubst test/unit/%_test.c,test/unit/%_test,$(wildcard test/unit/*_test.c))
 
-all: devenv test/fixtures/probe
+all: devenv devenv.1 test/fixtures/probe
 
 # The sandbox tests' prober: static, so it runs in any image; not part of devenv.
 test/fixtures/probe: test/fixtures/probe.c
@@ -37,6 +37,10 @@ test/fixtures/probe: test/fixtures/probe.c
 
 devenv: $(OBJ)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(OBJ) $(LDLIBS)
+
+# The man page is generated from the commands table --help prints.
+devenv.1: devenv
+	./devenv help --man >$@.tmp && mv $@.tmp $@
 
 %.o: %.c $(HDR)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
@@ -82,13 +86,16 @@ asan:
 	$(MAKE) clean
 	$(MAKE) CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" all $(UNIT_TESTS)
 
-install: devenv
+install: devenv devenv.1
 	install -D -m 0755 devenv $(DESTDIR)$(PREFIX)/bin/devenv
+	install -D -m 0644 devenv.1 $(DESTDIR)$(PREFIX)/share/man/man1/devenv.1
+	install -D -m 0644 completions/devenv.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/devenv
+	install -D -m 0644 completions/_devenv $(DESTDIR)$(PREFIX)/share/zsh/vendor-completions/_devenv
 
 format:
 	clang-format -i $(SRC) container/init.c $(HDR) test/unit/*.c
 
 clean:
-	rm -f devenv $(OBJ) */*.o container/devenv-init test/fixtures/probe $(UNIT_TESTS)
+	rm -f devenv devenv.1 $(OBJ) */*.o container/devenv-init test/fixtures/probe $(UNIT_TESTS)
 
 .PHONY: all check check-unit asan install format clean
