@@ -1221,31 +1221,35 @@ out:
 
 /* ---- misc ---- */
 
-/* Write text as ./Envfile: a temporary file linked into place, so no
- * half-written Envfile after a crash, and never one over an existing one. */
-static int write_new_envfile(const char *text, struct dv_error *err)
+/* Write text as DIR/Envfile (dir NULL: here): a temporary file linked
+ * into place, so no half-written Envfile after a crash, and never one over
+ * an existing one (errnum EEXIST). */
+static int write_new_envfile(const char *dir, const char *text, struct dv_error *err)
 {
 	dv_autoclose int fd = -1;
+	dv_autoclose int dirfd = dir ? open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC) : AT_FDCWD;
 	char tmp[64];
 
+	if (dirfd < 0 && dir)
+		return dv_err(err, errno, "cannot open '%s'", dir);
 	snprintf(tmp, sizeof(tmp), ".Envfile.tmp.%d", (int)getpid());
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd < 0)
 		return dv_err(err, errno, "cannot create 'Envfile'");
 	if (dv_write_full(fd, text, strlen(text), err) < 0 || fsync(fd) < 0) {
-		unlink(tmp);
+		unlinkat(dirfd, tmp, 0);
 		return dv_err_isset(err) ? dv_err_prefix(err, "writing 'Envfile'")
 					 : dv_err(err, errno, "writing 'Envfile'");
 	}
-	if (link(tmp, "Envfile") < 0) {
+	if (linkat(dirfd, tmp, dirfd, "Envfile", 0) < 0) {
 		int e = errno;
 
-		unlink(tmp);
+		unlinkat(dirfd, tmp, 0);
 		if (e == EEXIST)
 			return dv_err_plain(err, EEXIST, "an Envfile is already here; edit it, or remove it first");
 		return dv_err(err, e, "cannot create 'Envfile'");
 	}
-	unlink(tmp);
+	unlinkat(dirfd, tmp, 0);
 	return 0;
 }
 
@@ -1323,7 +1327,7 @@ static int cmd_init(struct dv_ctx *ctx, struct layer_store *st, int argc, char *
 			dv_buf_adds(&why, ": 'devenv init --template NAME' picks another");
 	}
 	text = tmpl_render(t, dirfd, &missing);
-	if (write_new_envfile(text, err) < 0)
+	if (write_new_envfile(NULL, text, err) < 0)
 		goto out;
 	if (!ctx->quiet) {
 		printf("wrote Envfile from the %s template (%s); edit it, then 'devenv up'\n", t->name,
@@ -1357,7 +1361,7 @@ static int cmd_complete(struct dv_ctx *ctx, struct layer_store *st, int argc, ch
 			struct dv_error *err);
 
 static const struct cmd commands[] = {
-	{ "init", cmd_init, 0, "[--template NAME | --list]", "write an Envfile for this checkout, from the template its files suggest or --template's" },
+	{ "init", cmd_init, 0, "[-t|--template NAME | --list]", "write an Envfile for this checkout, from the template its files suggest or --template's" },
 	{ "up", cmd_up, CMD_STORE | CMD_LOCKS_STORE, "[-e NAME|ID] [--cache-from REF]...", "build what is missing (taking steps a cache_from image holds), create or start the env, run on_up" },
 	{ "ssh", cmd_ssh, CMD_STORE_PEEK, "[-e NAME|ID] [-u|--user NAME|UID[:GID]] [-c CMD | -- ARGV...]", "open a shell, or run a command, in the running env" },
 	{ "halt", cmd_halt, CMD_STORE, "[-e NAME|ID] [--timeout S]", "stop the env (SIGTERM, then SIGKILL after S seconds, default 10); keeps its files" },
