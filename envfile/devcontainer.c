@@ -1092,8 +1092,8 @@ static int write_handler(void *data, unsigned char *buf, size_t size)
 }
 
 int envfile_devcontainer_to_yaml(const char *text, size_t len, const char *display,
-				 const char *dir, const char *checkout, char **out,
-				 struct dv_error *err)
+				 const char *source, const char *dir, const char *checkout,
+				 char **out, struct dv_error *err)
 {
 	struct env_node *root = NULL;
 	struct dv_strv unsup = { 0 }, editor = { 0 };
@@ -1117,7 +1117,8 @@ int envfile_devcontainer_to_yaml(const char *text, size_t len, const char *displ
 	}
 	env_spec_release(&spec);
 
-	dv_buf_addf(&b, "# Written by 'devenv init --from-devcontainer' from %s.\n", display);
+	dv_buf_addf(&b, "# Written by 'devenv init --from-devcontainer' from %s.\n",
+		    source ? source : display);
 	if (unsup.n) {
 		dv_buf_adds(&b, "# Not carried over (devenv does not support them): ");
 		for (size_t i = 0; i < unsup.n; i++)

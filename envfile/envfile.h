@@ -160,11 +160,12 @@ int envfile_devcontainer_parse(const char *text, size_t len, const char *display
 			       struct dv_strv *unsupported, struct dv_error *err);
 
 /* The same translation written as Envfile YAML (for dir/Envfile), with a
- * comment header naming the source and what was not carried over. Fails
- * rather than write an Envfile that would not load. *out: caller frees. */
+ * comment header naming source (NULL: display) and what was not carried
+ * over. Fails rather than write an Envfile that would not load. *out:
+ * caller frees. */
 int envfile_devcontainer_to_yaml(const char *text, size_t len, const char *display,
-				 const char *dir, const char *checkout, char **out,
-				 struct dv_error *err);
+				 const char *source, const char *dir, const char *checkout,
+				 char **out, struct dv_error *err);
 
 /* For `devenv init --from-devcontainer`: read the devcontainer.json at path
  * and give its Envfile text (*out_yaml) and the folder the Envfile belongs

@@ -197,6 +197,7 @@ int envfile_devcontainer_convert(const char *path, const char *checkout, const c
 	dv_autoclose int fd = -1;
 	dv_autofree char *text = NULL;
 	dv_autofree char *dir = NULL;
+	const char *src;
 	char *slash;
 	size_t len;
 
@@ -218,7 +219,11 @@ int envfile_devcontainer_convert(const char *path, const char *checkout, const c
 		dir[0] = '/';
 		dir[1] = '\0';
 	}
-	if (envfile_devcontainer_to_yaml(text, len, display, dir, checkout, out_yaml, err) < 0)
+	/* the header names the json as seen from the Envfile's folder */
+	src = dv_str_endswith(path, "/.devcontainer.json") ? ".devcontainer.json"
+							    : ".devcontainer/devcontainer.json";
+	if (envfile_devcontainer_to_yaml(text, len, display, src, dir, checkout, out_yaml,
+					 err) < 0)
 		return -1;
 	*out_dir = dv_steal_ptr(&dir);
 	return 0;

@@ -299,8 +299,8 @@ static void test_to_yaml_round_trip(void **state)
 	unsetenv("DV_DC_TEST");
 	assert_int_equal(parse(dir, full_json, &a, NULL, &err), 0);
 	assert_int_equal(envfile_devcontainer_to_yaml(full_json, strlen(full_json),
-						      ".devcontainer/devcontainer.json", dir, dir,
-						      &yaml, &err), 0);
+						      ".devcontainer/devcontainer.json", NULL, dir,
+						      dir, &yaml, &err), 0);
 	assert_non_null(strstr(yaml, "# Written by 'devenv init --from-devcontainer' from "
 				     ".devcontainer/devcontainer.json.\n"));
 	assert_non_null(strstr(yaml, "# Not carried over (devenv does not support them): "
@@ -340,8 +340,8 @@ static void test_to_yaml_quoting(void **state)
 	dv_autofree char *yaml = NULL;
 
 	assert_int_equal(parse(dir, json, &a, NULL, &err), 0);
-	assert_int_equal(envfile_devcontainer_to_yaml(json, strlen(json), "devcontainer.json", dir,
-						      dir, &yaml, &err), 0);
+	assert_int_equal(envfile_devcontainer_to_yaml(json, strlen(json), "devcontainer.json", NULL,
+						      dir, dir, &yaml, &err), 0);
 	if (envfile_parse(yaml, strlen(yaml), "Envfile", dir, dir, &b, &err) < 0)
 		fail_msg("%s\n%s", format_err(&err), yaml);
 	assert_int_equal(a.n_env, 6);
@@ -415,6 +415,8 @@ static void test_convert(void **state)
 	assert_int_equal(envfile_devcontainer_convert(json, proj, "dc.json", &yaml, &dir, &err), 0);
 	assert_string_equal(dir, proj);
 	assert_non_null(strstr(yaml, "\nimage: busybox\n"));
+	assert_true(dv_str_startswith(yaml, "# Written by 'devenv init --from-devcontainer' from "
+					    ".devcontainer/devcontainer.json.\n"));
 	assert_non_null(strstr(yaml, "\nprovision:\n- run: \"true\"\n"));
 	free(yaml);
 	free(dir);

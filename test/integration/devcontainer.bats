@@ -1,0 +1,182 @@
+#!/usr/bin/env bats
+# A checkout with a .devcontainer/devcontainer.json and no Envfile: `up`
+# runs it (README "devcontainer.json"), and `init --from-devcontainer`
+# writes the Envfile it amounts to.
+
+load helpers
+bats_require_minimum_version 1.5.0
+
+setup() {
+	dv_setup
+	dv_busybox_image
+	mkdir .devcontainer
+}
+teardown() { dv_teardown; }
+
+@test "devcontainer: image only, with comments and trailing commas" {
+	cat >.devcontainer/devcontainer.json <<-'EOF'
+	// Written by hand, as people do.
+	{
+	  /* the image devenv imported */
+	  "image": "busybox", // trailing comment
+	  "customizations": { "vscode": { "extensions": ["ms-python.python",], }, },
+	}
+	EOF
+	echo "from the host" >hello.txt
+	run "$DEVENV" up
+	assert_success
+	refute_output --partial "warning" # customizations are an editor's, silently left
+	run "$DEVENV" ssh -c 'pwd; cat hello.txt; hostname'
+	assert_success
+	assert_output "/workspaces/proj
+from the host
+proj"
+	run "$DEVENV" status --json
+	assert_success
+	[[ $(dv_json name <<<"$output") == proj ]]
+	id=$(dv_json id <<<"$output")
+	[[ $(dv_json envfile <"$DV_STORE/envs/$id/state.json") == .devcontainer/devcontainer.json ]]
+	# from a subfolder, the same env
+	mkdir -p src/deep && cd src/deep
+	run "$DEVENV" ssh -c pwd
+	assert_success
+	assert_output "/workspaces/proj/src/deep"
+}
+
+@test "devcontainer: containerEnv, remoteEnv, remoteUser, postCreateCommand, postStartCommand" {
+	cat >.devcontainer/devcontainer.json <<-'EOF'
+	{
+	  "name": "Shop API",
+	  "image": "busybox",
+	  "containerEnv": { "GREETING": "hello", "WHERE": "${containerWorkspaceFolder}" },
+	  "remoteEnv": { "GREETING": "hi from remoteEnv" },
+	  "remoteUser": "dev",
+	  "postCreateCommand": "echo created > /created && id -un >> /created",
+	  "postStartCommand": "echo started as $(id -un) in $PWD > /tmp/started"
+	}
+	EOF
+	run "$DEVENV" up
+	assert_success
+	assert_line "[1/1] run: echo created > /created && id -un >> /created"
+	run "$DEVENV" ssh -c 'echo "$GREETING|$WHERE"; id -un; cat /created /tmp/started'
+	assert_success
+	assert_output "hi from remoteEnv|/workspaces/proj
+dev
+created
+root
+started as dev in /workspaces/proj"
+	run "$DEVENV" status --json
+	[[ $(dv_json name <<<"$output") == shop-api ]]
+	# the provisioning step is cached like an Envfile's
+	"$DEVENV" halt
+	run "$DEVENV" up
+	assert_success
+	assert_line "[1/1] run: echo created > /created && id -un >> /created (cached)"
+}
+
+@test "devcontainer: unsupported keys are named in one warning line" {
+	cat >.devcontainer/devcontainer.json <<-'EOF'
+	{
+	  "image": "busybox",
+	  "workspaceFolder": "/src",
+	  "postCreateCommand": { "first": "echo 1 > /order", "second": ["sh", "-c", "echo 2 >> /order"] },
+	  "features": { "ghcr.io/devcontainers/features/node:1": {} },
+	  "runArgs": ["--privileged"],
+	  "postAttachCommand": "echo attached"
+	}
+	EOF
+	run --separate-stderr "$DEVENV" up
+	assert_success
+	[[ $(grep -c warning <<<"$stderr") == 1 ]]
+	[[ $stderr == *"devenv: warning: .devcontainer/devcontainer.json: not supported, ignored: features, runArgs, postAttachCommand"* ]]
+	run "$DEVENV" ssh -c 'pwd; cat /order'
+	assert_success
+	assert_output "/src
+1
+2"
+}
+
+@test "devcontainer: a syntax error is one line with its line and column" {
+	cat >.devcontainer/devcontainer.json <<-'EOF'
+	{
+	  // a comment before the mistake
+	  "image": "busybox"
+	  "remoteUser": "dev"
+	}
+	EOF
+	run "$DEVENV" up
+	assert_failure 2
+	assert_output "devenv: .devcontainer/devcontainer.json:4:3: invalid JSON: object value separator ',' expected"
+	[[ ! -d $DV_STORE/envs || -z $(ls "$DV_STORE/envs") ]]
+}
+
+@test "devcontainer: build.dockerfile without an image is one clear line" {
+	cat >.devcontainer/devcontainer.json <<-'EOF'
+	{
+	  "name": "app",
+	  "build": { "dockerfile": "Dockerfile", "context": ".." }
+	}
+	EOF
+	run "$DEVENV" up
+	assert_failure 2
+	assert_output "devenv: .devcontainer/devcontainer.json:3:3: 'build.dockerfile' is not supported yet; give an 'image' or write an Envfile (devenv init)"
+}
+
+@test "devcontainer: an Envfile wins over it" {
+	printf '{ "image": "no-such-image" }\n' >.devcontainer/devcontainer.json
+	printf 'image: busybox\n' >Envfile
+	run "$DEVENV" up
+	assert_success
+	run "$DEVENV" ssh -c pwd
+	assert_output "/workspace"
+}
+
+@test "devcontainer: .devcontainer.json at the root is read too" {
+	rmdir .devcontainer
+	printf '{ "image": "busybox", "workspaceFolder": "/w", }\n' >.devcontainer.json
+	run "$DEVENV" up
+	assert_success
+	run "$DEVENV" ssh -c pwd
+	assert_output "/w"
+}
+
+@test "devcontainer: init --from-devcontainer writes an Envfile that up accepts, and never overwrites one" {
+	cat >.devcontainer/devcontainer.json <<-'EOF'
+	{
+	  "name": "web",
+	  "image": "busybox",
+	  "containerEnv": { "EMPTY": "", "YES": "yes", "QUOTE": "it's" },
+	  "postCreateCommand": ["sh", "-c", "echo made > /made"],
+	  "features": {},
+	}
+	EOF
+	mkdir sub && cd sub # the Envfile goes beside .devcontainer/
+	run "$DEVENV" init --from-devcontainer
+	assert_success
+	assert_output "wrote $DV_CHECKOUT/Envfile from $DV_CHECKOUT/.devcontainer/devcontainer.json; check it, then 'devenv up'"
+	cd ..
+	run cat Envfile
+	assert_line "# Written by 'devenv init --from-devcontainer' from .devcontainer/devcontainer.json."
+	assert_line "# Not carried over (devenv does not support them): features."
+	run --separate-stderr "$DEVENV" up
+	assert_success
+	[[ -z $stderr ]] # the Envfile is read now: no devcontainer warning
+	run "$DEVENV" ssh -c 'echo "[$EMPTY][$YES][$QUOTE]"; cat /made; pwd'
+	assert_success
+	assert_output "[][yes][it's]
+made
+/workspaces/proj"
+	before=$(sha256sum Envfile)
+	run "$DEVENV" init --from-devcontainer
+	assert_failure
+	assert_output "devenv: an Envfile is already here ('Envfile'); edit it, or remove it first"
+	[[ $(sha256sum Envfile) == "$before" ]]
+}
+
+@test "devcontainer: init --from-devcontainer without one is one line" {
+	rmdir .devcontainer
+	run "$DEVENV" init --from-devcontainer
+	assert_failure
+	assert_output "devenv: no .devcontainer/devcontainer.json or .devcontainer.json here or in its parents up to the repository root"
+	[[ ! -e Envfile ]]
+}
