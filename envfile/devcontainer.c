@@ -413,10 +413,18 @@ static int subst(struct dc *dc, const char *in, size_t off, bool *deferred, char
 	return 0;
 }
 
+/* "\u0000" would cut a C string short behind the writer's back. */
+static bool has_nul(json_object *o)
+{
+	return (size_t)json_object_get_string_len(o) != strlen(json_object_get_string(o));
+}
+
 static int get_str(struct dc *dc, json_object *o, const char *what, size_t off, char **out)
 {
 	if (!json_object_is_type(o, json_type_string))
 		return err_off(dc, off, "'%s' must be a string, not %s", what, type_name(o));
+	if (has_nul(o))
+		return err_off(dc, off, "'%s' must not contain a NUL character", what);
 	return subst(dc, json_object_get_string(o), off, NULL, out);
 }
 
@@ -526,6 +534,9 @@ static int add_env(struct dc *dc, const char *key, struct env_node *env)
 		if (!json_object_is_type(val, json_type_string))
 			return err_off(dc, voff, "the value of '%s' in '%s' must be a string, not %s",
 				       name, key, type_name(val));
+		if (has_nul(val))
+			return err_off(dc, voff, "the value of '%s' in '%s' must not contain a NUL "
+				       "character", name, key);
 		if (subst(dc, json_object_get_string(val), voff, &deferred, &s) < 0)
 			return -1;
 		if (deferred) {

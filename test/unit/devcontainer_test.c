@@ -200,6 +200,11 @@ static void test_bad_values(void **state)
 	expect_error(dir, "{ \"image\": \"busybox\",\n  \"workspaceFolder\": \"src\" }",
 		     ".devcontainer/devcontainer.json:2:22: 'workdir' must be an absolute path such "
 		     "as '/workspace', not 'src'");
+	expect_error(dir, "{ \"image\": \"busy\\u0000box\" }",
+		     ".devcontainer/devcontainer.json:1:12: 'image' must not contain a NUL character");
+	expect_error(dir, "{ \"image\": \"busybox\",\n  \"remoteEnv\": { \"A\": \"x\\u0000\" } }",
+		     ".devcontainer/devcontainer.json:2:23: the value of 'A' in 'remoteEnv' must not "
+		     "contain a NUL character");
 	expect_error(dir, "{ \"image\": \"busybox\",\n  \"postStartCommand\": [] }",
 		     ".devcontainer/devcontainer.json:2:23: 'postStartCommand' must be a command "
 		     "line, or an array of its words, not an empty array");
@@ -264,6 +269,44 @@ static void test_mapping(void **state)
 	assert_string_equal(unsup.v[3], "runArgs");
 	dv_strv_release(&unsup);
 	env_spec_release(&spec);
+}
+
+/* Every prefix of a real file, and every byte of it flipped to a bracket or
+ * a quote: an error with a position or a spec, never a crash (run it under
+ * `make asan`). */
+static void test_mangled(void **state)
+{
+	const char *dir = *state;
+	size_t n = strlen(full_json);
+	char *buf = dv_xmalloc(n + 1);
+
+	for (size_t len = 0; len <= n; len++) {
+		struct env_spec spec = { 0 };
+		struct dv_error err = { 0 };
+
+		memcpy(buf, full_json, len);
+		buf[len] = '\0';
+		if (parse(dir, buf, &spec, NULL, &err) == 0)
+			env_spec_release(&spec);
+		else
+			assert_true(err.line > 0 && err.col > 0);
+	}
+	for (size_t i = 0; i < n; i++) {
+		for (const char *c = "{}[]\",:/*\\"; *c; c++) {
+			struct env_spec spec = { 0 };
+			struct dv_strv unsup = { 0 };
+			struct dv_error err = { 0 };
+
+			memcpy(buf, full_json, n + 1);
+			buf[i] = *c;
+			if (parse(dir, buf, &spec, &unsup, &err) == 0)
+				env_spec_release(&spec);
+			else
+				assert_true(err.line > 0 && err.col > 0);
+			dv_strv_release(&unsup);
+		}
+	}
+	free(buf);
 }
 
 static void test_mapping_minimal(void **state)
@@ -537,6 +580,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_no_image, tree_setup, tree_teardown),
 		cmocka_unit_test_setup_teardown(test_bad_values, tree_setup, tree_teardown),
 		cmocka_unit_test_setup_teardown(test_mapping, tree_setup, tree_teardown),
+		cmocka_unit_test_setup_teardown(test_mangled, tree_setup, tree_teardown),
 		cmocka_unit_test_setup_teardown(test_mapping_minimal, tree_setup, tree_teardown),
 		cmocka_unit_test_setup_teardown(test_mapping_ports_mounts, tree_setup,
 						tree_teardown),
