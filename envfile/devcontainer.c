@@ -2,14 +2,12 @@
  * envfile/devcontainer.c - a Dev Containers `devcontainer.json` read as an
  * Envfile.
  *
- * The file is JSON with comments and trailing commas. It is made plain JSON
- * by blanking those out byte for byte (so every offset, hence every
- * line:col, stays the original's), parsed with json-c, and translated into
- * the same tree of struct env_node that parse.c makes of an Envfile, each
- * node carrying the position of the JSON value it came from. The tree then
- * goes through envfile_validate(): one set of rules and messages for both
+ * The file (JSON with comments, read by jsonc.c) is translated into the
+ * same tree of struct env_node that parse.c makes of an Envfile, each node
+ * carrying the position of the JSON value it came from. The tree then goes
+ * through envfile_validate(): one set of rules and messages for both
  * formats, and `devenv init --from-devcontainer` only has to print the tree
- * as YAML.
+ * as YAML (emit.c).
  *
  * Keys devenv cannot honour are collected for one warning; `customizations`
  * and the other editor-only keys are ignored without one.
@@ -21,36 +19,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <yaml.h>
 
 #include "envfile/internal.h"
 #include "util/cleanup.h"
 #include "util/str.h"
 #include "util/banned.h"
 
-/* A devcontainer.json needs four levels; json-c stops deeper files, which
- * also bounds the recursion of walk() below. */
-#define DC_MAX_DEPTH 32
 #define DC_NAME_MAX 63
-
-/* Where a member or an item starts in the text. */
-struct dc_pos {
-	const json_object *parent;
-	char *key;     /* member's key; NULL for an array item */
-	size_t idx;    /* array item's index */
-	size_t key_off, val_off;
-};
 
 struct dc {
 	const char *display;
-	const char *orig; /* the file as read: positions are counted on it */
-	size_t len;
-	char *text;       /* orig with comments and trailing commas blanked */
-	json_object *root;
-	struct dc_pos *pos;
-	size_t n_pos, cap_pos;
+	struct env_jsonc doc;
+	json_object *root; /* doc.root */
 	const char *base;  /* ${localWorkspaceFolder}: the folder holding the json's folder */
-	char *workdir;     /* ${containerWorkspaceFolder} */
+	char *workdir;	   /* ${containerWorkspaceFolder} */
 	struct dv_strv unsupported;
 	struct dv_strv editor; /* editor-only keys present, for init's header */
 	struct dv_error *err;
@@ -58,27 +40,9 @@ struct dc {
 
 /* Keys with no meaning outside an editor: ignored without a warning. */
 static const char *const editor_keys[] = {
-	"$schema", "customizations", "portsAttributes", "otherPortsAttributes",
+	"$schema",	  "customizations", "portsAttributes", "otherPortsAttributes",
 	"shutdownAction", "waitFor",
 };
-
-/* ---- JSON with comments ---- */
-
-static void off_to_pos(const char *text, size_t len, size_t off, unsigned *line, unsigned *col)
-{
-	*line = 1;
-	*col = 1;
-	for (size_t i = 0; i < off && i < len; i++) {
-		unsigned char c = (unsigned char)text[i];
-
-		if (c == '\n') {
-			(*line)++;
-			*col = 1;
-		} else if ((c & 0xc0) != 0x80) {
-			(*col)++;
-		}
-	}
-}
 
 static int err_off(struct dc *dc, size_t off, const char *fmt, ...) DV_FMT(3, 4);
 static int err_off(struct dc *dc, size_t off, const char *fmt, ...)
@@ -90,217 +54,29 @@ static int err_off(struct dc *dc, size_t off, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	off_to_pos(dc->orig, dc->len, off, &line, &col);
+	envfile_jsonc_pos(&dc->doc, off, &line, &col);
 	return dv_err_at(dc->err, dc->display, line, col, "%s", msg);
-}
-
-int envfile_jsonc_strip(const char *text, size_t len, char **out, size_t *err_off_out)
-{
-	char *s = dv_xmalloc(len + 1);
-	size_t i = 0;
-
-	memcpy(s, text, len);
-	s[len] = '\0';
-	*out = NULL;
-	while (i < len) {
-		if (s[i] == '"') {
-			for (i++; i < len && s[i] != '"'; i++)
-				if (s[i] == '\\' && i + 1 < len)
-					i++;
-			i++;
-		} else if (s[i] == '/' && i + 1 < len && s[i + 1] == '/') {
-			for (; i < len && s[i] != '\n'; i++)
-				s[i] = ' ';
-		} else if (s[i] == '/' && i + 1 < len && s[i + 1] == '*') {
-			size_t start = i;
-
-			s[i++] = ' ';
-			s[i++] = ' ';
-			while (i < len && !(s[i] == '*' && i + 1 < len && s[i + 1] == '/')) {
-				if (s[i] != '\n')
-					s[i] = ' ';
-				i++;
-			}
-			if (i >= len) {
-				free(s);
-				*err_off_out = start;
-				return -1;
-			}
-			s[i++] = ' ';
-			s[i++] = ' ';
-		} else {
-			i++;
-		}
-	}
-	/* A comma followed (past blanks) by a closing bracket is a trailing one. */
-	for (i = 0; i < len; i++) {
-		if (s[i] == '"') {
-			for (i++; i < len && s[i] != '"'; i++)
-				if (s[i] == '\\' && i + 1 < len)
-					i++;
-		} else if (s[i] == ',') {
-			size_t j = i + 1;
-
-			while (j < len && strchr(" \t\r\n", s[j]) && s[j])
-				j++;
-			if (j < len && (s[j] == '}' || s[j] == ']'))
-				s[i] = ' ';
-		}
-	}
-	*out = s;
-	return 0;
-}
-
-static size_t skip_ws(const char *s, size_t len, size_t i)
-{
-	while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n'))
-		i++;
-	return i;
-}
-
-static size_t skip_string(const char *s, size_t len, size_t i)
-{
-	for (i++; i < len && s[i] != '"'; i++)
-		if (s[i] == '\\')
-			i++;
-	return i + 1;
-}
-
-static void pos_add(struct dc *dc, const json_object *parent, char *key, size_t idx,
-		    size_t key_off, size_t val_off)
-{
-	if (dc->n_pos == dc->cap_pos) {
-		dc->cap_pos = dc->cap_pos ? dc->cap_pos * 2 : 32;
-		dc->pos = dv_xrealloc(dc->pos, dc->cap_pos * sizeof(*dc->pos));
-	}
-	dc->pos[dc->n_pos++] = (struct dc_pos){ parent, key, idx, key_off, val_off };
-}
-
-/* Walk the text json-c has just accepted, beside json-c's tree, noting where
- * each member and item starts: json-c keeps no positions. */
-static size_t walk(struct dc *dc, json_object *obj, size_t i)
-{
-	const char *s = dc->text;
-	size_t len = dc->len;
-
-	if (i >= len)
-		return len;
-	if (s[i] == '{' || s[i] == '[') {
-		bool is_obj = s[i] == '{';
-		char close = is_obj ? '}' : ']';
-		size_t idx = 0;
-
-		for (i = skip_ws(s, len, i + 1); i < len && s[i] != close;
-		     i = skip_ws(s, len, i)) {
-			json_object *child = NULL;
-			size_t key_off = i;
-			char *key = NULL;
-
-			if (is_obj) {
-				size_t end = skip_string(s, len, i);
-				json_object *k = NULL;
-
-				/* json-c decodes the key's escapes for us */
-				if (memchr(s + i, '\\', end - i)) {
-					dv_autofree char *q = dv_xstrndup(s + i, end - i);
-
-					k = json_tokener_parse(q);
-				}
-				key = k ? dv_xstrdup(json_object_get_string(k))
-					: dv_xstrndup(s + i + 1, end - i - 2);
-				json_object_put(k);
-				i = skip_ws(s, len, end) + 1; /* the ':' */
-				i = skip_ws(s, len, i);
-				if (obj)
-					json_object_object_get_ex(obj, key, &child);
-			} else if (obj) {
-				child = json_object_array_get_idx(obj, idx);
-			}
-			pos_add(dc, obj, key, idx++, key_off, i);
-			i = skip_ws(s, len, walk(dc, child, i));
-			if (i < len && s[i] == ',')
-				i++;
-		}
-		return i + 1;
-	}
-	if (s[i] == '"')
-		return skip_string(s, len, i);
-	while (i < len && !strchr(",}] \t\r\n", s[i]))
-		i++;
-	return i;
-}
-
-static const struct dc_pos *pos_member(struct dc *dc, const json_object *parent, const char *key)
-{
-	for (size_t i = 0; i < dc->n_pos; i++)
-		if (dc->pos[i].parent == parent && dc->pos[i].key && !strcmp(dc->pos[i].key, key))
-			return &dc->pos[i];
-	return NULL;
-}
-
-static const struct dc_pos *pos_item(struct dc *dc, const json_object *parent, size_t idx)
-{
-	for (size_t i = 0; i < dc->n_pos; i++)
-		if (dc->pos[i].parent == parent && !dc->pos[i].key && dc->pos[i].idx == idx)
-			return &dc->pos[i];
-	return NULL;
 }
 
 static size_t key_off(struct dc *dc, const json_object *parent, const char *key)
 {
-	const struct dc_pos *p = pos_member(dc, parent, key);
-
-	return p ? p->key_off : 0;
+	return envfile_jsonc_key_off(&dc->doc, parent, key);
 }
 
 static size_t val_off(struct dc *dc, const json_object *parent, const char *key)
 {
-	const struct dc_pos *p = pos_member(dc, parent, key);
-
-	return p ? p->val_off : 0;
+	return envfile_jsonc_val_off(&dc->doc, parent, key);
 }
 
 static size_t item_off(struct dc *dc, const json_object *parent, size_t idx)
 {
-	const struct dc_pos *p = pos_item(dc, parent, idx);
-
-	return p ? p->val_off : 0;
+	return envfile_jsonc_item_off(&dc->doc, parent, idx);
 }
 
-static int parse_json(struct dc *dc)
+/* Where the object starts: errors about the whole file point there. */
+static size_t first_off(struct dc *dc)
 {
-	struct json_tokener *tok;
-	enum json_tokener_error jerr;
-	size_t off, end;
-
-	if (memchr(dc->orig, '\0', dc->len))
-		return err_off(dc, (size_t)((const char *)memchr(dc->orig, '\0', dc->len) - dc->orig),
-			       "invalid JSON: a NUL byte; the file must be UTF-8 text");
-	if (envfile_jsonc_strip(dc->orig, dc->len, &dc->text, &off) < 0)
-		return err_off(dc, off, "invalid JSON: this /* comment is never closed");
-	tok = json_tokener_new_ex(DC_MAX_DEPTH);
-	if (!tok)
-		DV_BUG("out of memory");
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-	dc->root = json_tokener_parse_ex(tok, dc->text, (int)dc->len);
-	jerr = json_tokener_get_error(tok);
-	end = json_tokener_get_parse_end(tok);
-	json_tokener_free(tok);
-	if (jerr == json_tokener_continue || (jerr == json_tokener_success && !dc->root &&
-					      skip_ws(dc->text, dc->len, 0) == dc->len))
-		return err_off(dc, dc->len, "invalid JSON: the file ends before its object does");
-	if (jerr != json_tokener_success)
-		return err_off(dc, end, "invalid JSON: %s",
-			       json_tokener_error_desc(jerr));
-	if (skip_ws(dc->text, dc->len, end) != dc->len)
-		return err_off(dc, skip_ws(dc->text, dc->len, end),
-			       "invalid JSON: text after the closing '}'");
-	if (!json_object_is_type(dc->root, json_type_object))
-		return err_off(dc, skip_ws(dc->text, dc->len, 0),
-			       "a devcontainer.json must hold one object such as "
-			       "{ \"image\": \"debian:bookworm\" }");
-	walk(dc, dc->root, skip_ws(dc->text, dc->len, 0));
-	return 0;
+	return strspn(dc->doc.text, " \t\r\n");
 }
 
 /* ---- the tree for envfile_validate() ---- */
@@ -310,7 +86,7 @@ static struct env_node *node_new(struct dc *dc, enum env_node_type type, size_t 
 	struct env_node *n = dv_xcalloc(1, sizeof(*n));
 
 	n->type = type;
-	off_to_pos(dc->orig, dc->len, off, &n->line, &n->col);
+	envfile_jsonc_pos(&dc->doc, off, &n->line, &n->col);
 	return n;
 }
 
@@ -348,13 +124,19 @@ static void map_set(struct dc *dc, struct env_node *map, const char *key, size_t
 static const char *type_name(json_object *o)
 {
 	switch (json_object_get_type(o)) {
-	case json_type_null: return "null";
-	case json_type_boolean: return "a boolean";
+	case json_type_null:
+		return "null";
+	case json_type_boolean:
+		return "a boolean";
 	case json_type_double:
-	case json_type_int: return "a number";
-	case json_type_object: return "an object";
-	case json_type_array: return "an array";
-	default: return "a string";
+	case json_type_int:
+		return "a number";
+	case json_type_object:
+		return "an object";
+	case json_type_array:
+		return "an array";
+	default:
+		return "a string";
 	}
 }
 
@@ -362,7 +144,7 @@ static const char *type_name(json_object *o)
  * before the env runs: *deferred says it was met, and the string is dropped. */
 static int subst(struct dc *dc, const char *in, size_t off, bool *deferred, char **out)
 {
-	struct dv_buf b = { 0 };
+	struct dv_buf b = {0};
 	const char *p = in;
 
 	*out = NULL;
@@ -379,7 +161,8 @@ static int subst(struct dc *dc, const char *in, size_t off, bool *deferred, char
 		if (!strcmp(var, "localWorkspaceFolder")) {
 			dv_buf_adds(&b, dc->base);
 		} else if (!strcmp(var, "localWorkspaceFolderBasename")) {
-			dv_buf_adds(&b, strrchr(dc->base, '/') ? strrchr(dc->base, '/') + 1 : dc->base);
+			dv_buf_adds(&b,
+				    strrchr(dc->base, '/') ? strrchr(dc->base, '/') + 1 : dc->base);
 		} else if (!strcmp(var, "containerWorkspaceFolder") && dc->workdir) {
 			dv_buf_adds(&b, dc->workdir);
 		} else if (!strcmp(var, "containerWorkspaceFolderBasename") && dc->workdir) {
@@ -431,16 +214,19 @@ static int get_str(struct dc *dc, json_object *o, const char *what, size_t off, 
 /* A command as a shell line: a string as is, an array as its argv quoted. */
 static int command_line(struct dc *dc, json_object *o, const char *what, size_t off, char **out)
 {
-	struct dv_buf b = { 0 };
+	struct dv_buf b = {0};
 	size_t n;
 
 	*out = NULL;
 	if (json_object_is_type(o, json_type_string))
 		return get_str(dc, o, what, off, out);
 	if (!json_object_is_type(o, json_type_array) || !(n = json_object_array_length(o)))
-		return err_off(dc, off, "'%s' must be a command line, or an array of its "
-			       "words, not %s", what, json_object_is_type(o, json_type_array) ?
-			       "an empty array" : type_name(o));
+		return err_off(dc, off,
+			       "'%s' must be a command line, or an array of its "
+			       "words, not %s",
+			       what,
+			       json_object_is_type(o, json_type_array) ? "an empty array"
+								       : type_name(o));
 	dv_buf_adds(&b, "");
 	for (size_t i = 0; i < n; i++) {
 		json_object *w = json_object_array_get_idx(o, i);
@@ -459,7 +245,7 @@ static int command_line(struct dc *dc, json_object *o, const char *what, size_t 
 		}
 		dv_buf_adds(&b, "'");
 		for (const char *c = s; *c; c++)
-			dv_buf_adds(&b, *c == '\'' ? "'\\''" : (char[]){ *c, 0 });
+			dv_buf_adds(&b, *c == '\'' ? "'\\''" : (char[]){*c, 0});
 		dv_buf_adds(&b, "'");
 	}
 	*out = dv_buf_steal(&b);
@@ -532,16 +318,19 @@ static int add_env(struct dc *dc, const char *key, struct env_node *env)
 			continue;
 		}
 		if (!json_object_is_type(val, json_type_string))
-			return err_off(dc, voff, "the value of '%s' in '%s' must be a string, not %s",
-				       name, key, type_name(val));
+			return err_off(dc, voff,
+				       "the value of '%s' in '%s' must be a string, not %s", name,
+				       key, type_name(val));
 		if (has_nul(val))
-			return err_off(dc, voff, "the value of '%s' in '%s' must not contain a NUL "
-				       "character", name, key);
+			return err_off(dc, voff,
+				       "the value of '%s' in '%s' must not contain a NUL "
+				       "character",
+				       name, key);
 		if (subst(dc, json_object_get_string(val), voff, &deferred, &s) < 0)
 			return -1;
 		if (deferred) {
-			dv_strv_push_owned(&dc->unsupported, dv_xasprintf("%s.%s (${containerEnv:...})",
-									 key, name));
+			dv_strv_push_owned(&dc->unsupported,
+					   dv_xasprintf("%s.%s (${containerEnv:...})", key, name));
 			free(s);
 			continue;
 		}
@@ -583,8 +372,10 @@ static int add_ports(struct dc *dc, struct env_node *root)
 			continue;
 		}
 		if (!json_object_is_type(p, json_type_string))
-			return err_off(dc, off, "each of 'forwardPorts' must be a port number such "
-				       "as 3000, or \"localhost:3000\", not %s", type_name(p));
+			return err_off(dc, off,
+				       "each of 'forwardPorts' must be a port number such "
+				       "as 3000, or \"localhost:3000\", not %s",
+				       type_name(p));
 		colon = strrchr(s, ':');
 		if (colon && (size_t)(colon - s) == strlen("localhost") &&
 		    !strncmp(s, "localhost", 9))
@@ -593,7 +384,8 @@ static int add_ports(struct dc *dc, struct env_node *root)
 			 !strncmp(s, "127.0.0.1", 9))
 			s = colon + 1;
 		else if (colon) {
-			dv_strv_push_owned(&dc->unsupported, dv_xasprintf("forwardPorts \"%s\"", s));
+			dv_strv_push_owned(&dc->unsupported,
+					   dv_xasprintf("forwardPorts \"%s\"", s));
 			continue;
 		}
 		push(ports, scalar_owned(dc, dv_xasprintf("%s:%s", s, s), off));
@@ -637,8 +429,10 @@ static int mount_from_string(struct dc *dc, const char *s, size_t off, struct dc
 		else if (!strcmp(f, "readonly") || !strcmp(f, "ro"))
 			m->readonly = !eq || !strcmp(v, "true") || !strcmp(v, "1");
 		else if (strcmp(f, "consistency")) /* consistency only mattered on macOS */
-			return err_off(dc, off, "mount option '%s' is not supported; give type, "
-				       "source, target and readonly", f);
+			return err_off(dc, off,
+				       "mount option '%s' is not supported; give type, "
+				       "source, target and readonly",
+				       f);
 	}
 	return 0;
 }
@@ -648,16 +442,20 @@ static int mount_from_object(struct dc *dc, json_object *o, size_t off, struct d
 	json_object_object_foreach(o, k, v)
 	{
 		size_t voff = val_off(dc, o, k);
-		char **dst = !strcmp(k, "type") ? &m->type : !strcmp(k, "source") ? &m->source :
-			     !strcmp(k, "target") ? &m->target : NULL;
+		char **dst = !strcmp(k, "type")	    ? &m->type
+			     : !strcmp(k, "source") ? &m->source
+			     : !strcmp(k, "target") ? &m->target
+						    : NULL;
 
 		if (!strcmp(k, "readonly")) {
 			m->readonly = json_object_get_boolean(v);
 			continue;
 		}
 		if (!dst)
-			return err_off(dc, key_off(dc, o, k), "mount key '%s' is not supported; "
-				       "give type, source, target and readonly", k);
+			return err_off(dc, key_off(dc, o, k),
+				       "mount key '%s' is not supported; "
+				       "give type, source, target and readonly",
+				       k);
 		free(*dst);
 		*dst = NULL;
 		if (get_str(dc, v, k, voff, dst) < 0)
@@ -688,7 +486,8 @@ static int read_mount(struct dc *dc, json_object *o, size_t off, struct dc_mount
 		if (mount_from_object(dc, o, off, m) < 0)
 			return -1;
 	} else {
-		return err_off(dc, off, "a mount must be a string such as "
+		return err_off(dc, off,
+			       "a mount must be a string such as "
 			       "\"source=cache,target=/cache,type=volume\", or an object, not %s",
 			       type_name(o));
 	}
@@ -712,7 +511,7 @@ static int add_mounts(struct dc *dc, struct env_node *root)
 	n = json_object_array_length(o);
 	for (size_t i = 0; i < n; i++) {
 		size_t off = item_off(dc, o, i);
-		struct dc_mount m = { 0 };
+		struct dc_mount m = {0};
 		struct env_node **list;
 		char *src;
 
@@ -721,13 +520,15 @@ static int add_mounts(struct dc *dc, struct env_node *root)
 			return -1;
 		}
 		if (strcmp(m.type, "volume") && strcmp(m.type, "bind")) {
-			dv_strv_push_owned(&dc->unsupported, dv_xasprintf("mounts type=%s", m.type));
+			dv_strv_push_owned(&dc->unsupported,
+					   dv_xasprintf("mounts type=%s", m.type));
 			dc_mount_release(&m);
 			continue;
 		}
 		if (!m.source || !m.source[0]) {
-			dv_strv_push_owned(&dc->unsupported,
-					   dv_xasprintf("mounts (anonymous volume at %s)", m.target));
+			dv_strv_push_owned(
+				&dc->unsupported,
+				dv_xasprintf("mounts (anonymous volume at %s)", m.target));
 			dc_mount_release(&m);
 			continue;
 		}
@@ -737,8 +538,10 @@ static int add_mounts(struct dc *dc, struct env_node *root)
 			map_set(dc, root, list == &vols ? "volumes" : "mounts", koff, *list);
 		}
 		src = list == &vols ? dv_xstrdup(m.source) : bind_source(dc, m.source);
-		push(*list, scalar_owned(dc, dv_xasprintf("%s:%s%s", src, m.target,
-							  m.readonly ? ":ro" : ""), off));
+		push(*list,
+		     scalar_owned(dc,
+				  dv_xasprintf("%s:%s%s", src, m.target, m.readonly ? ":ro" : ""),
+				  off));
 		free(src);
 		dc_mount_release(&m);
 	}
@@ -756,14 +559,15 @@ static int find_workdir(struct dc *dc, size_t *off)
 		return get_str(dc, o, "workspaceFolder", *off, &dc->workdir);
 	}
 	if (json_object_object_get_ex(dc->root, "workspaceMount", &o)) {
-		struct dc_mount m = { 0 };
+		struct dc_mount m = {0};
 
 		*off = val_off(dc, dc->root, "workspaceMount");
 		if (read_mount(dc, o, *off, &m) < 0) {
 			dc_mount_release(&m);
 			return -1;
 		}
-		if (!strcmp(m.type, "bind") && m.source && !strcmp(m.source, dc->base) && !m.readonly)
+		if (!strcmp(m.type, "bind") && m.source && !strcmp(m.source, dc->base) &&
+		    !m.readonly)
 			dc->workdir = dv_steal_ptr(&m.target);
 		else
 			dv_strv_push(&dc->unsupported, "workspaceMount");
@@ -809,9 +613,22 @@ static bool is_editor_key(const char *k)
 }
 
 static const char *const handled_keys[] = {
-	"name", "image", "workspaceFolder", "workspaceMount", "forwardPorts", "containerEnv",
-	"remoteEnv", "remoteUser", "containerUser", "mounts", "onCreateCommand",
-	"updateContentCommand", "postCreateCommand", "postStartCommand", "capAdd", "build",
+	"name",
+	"image",
+	"workspaceFolder",
+	"workspaceMount",
+	"forwardPorts",
+	"containerEnv",
+	"remoteEnv",
+	"remoteUser",
+	"containerUser",
+	"mounts",
+	"onCreateCommand",
+	"updateContentCommand",
+	"postCreateCommand",
+	"postStartCommand",
+	"capAdd",
+	"build",
 	"dockerComposeFile",
 };
 
@@ -832,17 +649,20 @@ static int translate(struct dc *dc, struct env_node **out)
 
 	*out = NULL;
 	if (!json_object_object_get_ex(dc->root, "image", &o)) {
-		const char *why = json_object_object_get_ex(dc->root, "build", &o) ?
-			"build.dockerfile" : json_object_object_get_ex(dc->root, "dockerComposeFile", &o) ?
-			"dockerComposeFile" : NULL;
+		const char *why = json_object_object_get_ex(dc->root, "build", &o)
+					  ? "build.dockerfile"
+				  : json_object_object_get_ex(dc->root, "dockerComposeFile", &o)
+					  ? "dockerComposeFile"
+					  : NULL;
 
 		if (why) {
 			err_off(dc, key_off(dc, dc->root, strchr(why, '.') ? "build" : why),
 				"'%s' is not supported yet; give an 'image' or write an Envfile "
-				"(devenv init)", why);
+				"(devenv init)",
+				why);
 			goto out;
 		}
-		err_off(dc, skip_ws(dc->text, dc->len, 0),
+		err_off(dc, first_off(dc),
 			"the devcontainer.json has no 'image'; give one such as "
 			"\"image\": \"debian:bookworm\"");
 		goto out;
@@ -873,9 +693,10 @@ static int translate(struct dc *dc, struct env_node **out)
 	map_set(dc, root, "workdir", off, scalar(dc, dc->workdir, off));
 
 	{
-		const char *key = json_object_object_get_ex(dc->root, "remoteUser", &o) ?
-			"remoteUser" : json_object_object_get_ex(dc->root, "containerUser", &o) ?
-			"containerUser" : NULL;
+		const char *key =
+			json_object_object_get_ex(dc->root, "remoteUser", &o)	   ? "remoteUser"
+			: json_object_object_get_ex(dc->root, "containerUser", &o) ? "containerUser"
+										   : NULL;
 		dv_autofree char *s = NULL;
 
 		off = key ? val_off(dc, dc->root, key) : 0;
@@ -892,10 +713,12 @@ static int translate(struct dc *dc, struct env_node **out)
 		goto out;
 	}
 	if (env->n)
-		map_set(dc, root, "env", key_off(dc, dc->root,
-						 json_object_object_get_ex(dc->root, "containerEnv",
-									   NULL) ? "containerEnv"
-										 : "remoteEnv"), env);
+		map_set(dc, root, "env",
+			key_off(dc, dc->root,
+				json_object_object_get_ex(dc->root, "containerEnv", NULL)
+					? "containerEnv"
+					: "remoteEnv"),
+			env);
 	else
 		env_node_free(env);
 
@@ -907,7 +730,8 @@ static int translate(struct dc *dc, struct env_node **out)
 
 		off = val_off(dc, dc->root, "capAdd");
 		if (!json_object_is_type(o, json_type_array)) {
-			err_off(dc, off, "'capAdd' must be an array such as [\"SYS_PTRACE\"], not %s",
+			err_off(dc, off,
+				"'capAdd' must be an array such as [\"SYS_PTRACE\"], not %s",
 				type_name(o));
 			goto out;
 		}
@@ -934,11 +758,13 @@ static int translate(struct dc *dc, struct env_node **out)
 		goto out;
 	}
 	if (prov)
-		map_set(dc, root, "provision", key_off(dc, dc->root, "onCreateCommand") ?
-			key_off(dc, dc->root, "onCreateCommand") :
-			key_off(dc, dc->root, "updateContentCommand") ?
-			key_off(dc, dc->root, "updateContentCommand") :
-			key_off(dc, dc->root, "postCreateCommand"), prov);
+		map_set(dc, root, "provision",
+			key_off(dc, dc->root, "onCreateCommand")
+				? key_off(dc, dc->root, "onCreateCommand")
+			: key_off(dc, dc->root, "updateContentCommand")
+				? key_off(dc, dc->root, "updateContentCommand")
+				: key_off(dc, dc->root, "postCreateCommand"),
+			prov);
 	if (on_up)
 		map_set(dc, root, "on_up", key_off(dc, dc->root, "postStartCommand"), on_up);
 
@@ -967,11 +793,7 @@ out:
 
 static void dc_release(struct dc *dc)
 {
-	json_object_put(dc->root);
-	for (size_t i = 0; i < dc->n_pos; i++)
-		free(dc->pos[i].key);
-	free(dc->pos);
-	free(dc->text);
+	envfile_jsonc_release(&dc->doc);
 	free(dc->workdir);
 	dv_strv_release(&dc->unsupported);
 	dv_strv_release(&dc->editor);
@@ -991,10 +813,13 @@ static int dc_load(const char *text, size_t len, const char *display, const char
 		   struct env_node **root, struct dv_strv *unsupported, struct dv_strv *editor,
 		   struct dv_error *err)
 {
-	struct dc dc = { .display = display, .orig = text, .len = len, .base = base, .err = err };
+	struct dc dc = {.display = display, .base = base, .err = err};
 	int ret = -1;
 
-	if (parse_json(&dc) == 0 && translate(&dc, root) == 0) {
+	if (envfile_jsonc_load(text, len, display, &dc.doc, err) < 0)
+		return -1;
+	dc.root = dc.doc.root;
+	if (translate(&dc, root) == 0) {
 		if (unsupported) {
 			*unsupported = dc.unsupported;
 			memset(&dc.unsupported, 0, sizeof(dc.unsupported));
@@ -1009,12 +834,12 @@ static int dc_load(const char *text, size_t len, const char *display, const char
 	return ret;
 }
 
-int envfile_devcontainer_parse(const char *text, size_t len, const char *display,
-			       const char *dir, const char *checkout, struct env_spec *out,
+int envfile_devcontainer_parse(const char *text, size_t len, const char *display, const char *dir,
+			       const char *checkout, struct env_spec *out,
 			       struct dv_strv *unsupported, struct dv_error *err)
 {
 	struct env_node *root = NULL;
-	struct dv_strv unsup = { 0 };
+	struct dv_strv unsup = {0};
 	int ret;
 
 	memset(out, 0, sizeof(*out));
@@ -1033,85 +858,14 @@ int envfile_devcontainer_parse(const char *text, size_t len, const char *display
 	return ret;
 }
 
-/* ---- the tree as Envfile YAML ---- */
-
-/* Plain unless YAML 1.1 would read the text as something else than a
- * string (null, a boolean, a number), which envfile_validate() rejects. */
-static yaml_scalar_style_t style_for(const char *s)
-{
-	static const char *const words[] = { "", "~", "null", "true", "false", "yes", "no",
-					     "on", "off", "y", "n" };
-	char *end;
-
-	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
-		if (!strcasecmp(s, words[i]))
-			return YAML_DOUBLE_QUOTED_SCALAR_STYLE;
-	strtod(s, &end);
-	if (end != s || s[0] == '.' || s[strcspn(s, "\n\t'\"#")])
-		return YAML_DOUBLE_QUOTED_SCALAR_STYLE;
-	return YAML_ANY_SCALAR_STYLE;
-}
-
-static int emit(yaml_emitter_t *em, yaml_event_t *ev)
-{
-	return yaml_emitter_emit(em, ev) ? 0 : -1;
-}
-
-static int emit_node(yaml_emitter_t *em, const struct env_node *n, bool flow)
-{
-	yaml_event_t ev;
-
-	switch (n->type) {
-	case ENV_NODE_SCALAR:
-		yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)n->value,
-					     (int)n->len, 1, 1, style_for(n->value));
-		return emit(em, &ev);
-	case ENV_NODE_SEQ:
-		yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1,
-						     flow ? YAML_FLOW_SEQUENCE_STYLE :
-						     YAML_BLOCK_SEQUENCE_STYLE);
-		if (emit(em, &ev) < 0)
-			return -1;
-		for (size_t i = 0; i < n->n; i++)
-			if (emit_node(em, n->items[i], flow) < 0)
-				return -1;
-		yaml_sequence_end_event_initialize(&ev);
-		return emit(em, &ev);
-	case ENV_NODE_MAP:
-		yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_MAPPING_STYLE);
-		if (emit(em, &ev) < 0)
-			return -1;
-		for (size_t i = 0; i < n->n; i += 2) {
-			if (emit_node(em, n->items[i], false) < 0)
-				return -1;
-			/* short lists of one-line values read best on one line */
-			if (emit_node(em, n->items[i + 1],
-				      !strcmp(n->items[i]->value, "ports") ||
-				      !strcmp(n->items[i]->value, "cap_add")) < 0)
-				return -1;
-		}
-		yaml_mapping_end_event_initialize(&ev);
-		return emit(em, &ev);
-	}
-	return -1;
-}
-
-static int write_handler(void *data, unsigned char *buf, size_t size)
-{
-	dv_buf_add(data, buf, size);
-	return 1;
-}
-
 int envfile_devcontainer_to_yaml(const char *text, size_t len, const char *display,
 				 const char *source, const char *dir, const char *checkout,
 				 char **out, struct dv_error *err)
 {
 	struct env_node *root = NULL;
-	struct dv_strv unsup = { 0 }, editor = { 0 };
-	struct env_spec spec = { 0 };
-	struct dv_buf b = { 0 };
-	yaml_emitter_t em;
-	yaml_event_t ev;
+	struct dv_strv unsup = {0}, editor = {0};
+	struct env_spec spec = {0};
+	struct dv_buf b = {0};
 	int ok;
 
 	*out = NULL;
@@ -1144,22 +898,7 @@ int envfile_devcontainer_to_yaml(const char *text, size_t len, const char *displ
 	}
 	dv_buf_adds(&b, "# Unlike postCreateCommand in a dev container, 'provision' steps run as\n"
 			"# root without the checkout mounted; 'copy' steps bring files in.\n");
-	if (!yaml_emitter_initialize(&em))
-		DV_BUG("out of memory");
-	yaml_emitter_set_output(&em, write_handler, &b);
-	yaml_emitter_set_unicode(&em, 1);
-	yaml_emitter_set_width(&em, -1);
-	yaml_stream_start_event_initialize(&ev, YAML_UTF8_ENCODING);
-	ok = emit(&em, &ev) == 0;
-	yaml_document_start_event_initialize(&ev, NULL, NULL, NULL, 1);
-	ok = ok && emit(&em, &ev) == 0 && emit_node(&em, root, false) == 0;
-	yaml_document_end_event_initialize(&ev, 1);
-	ok = ok && emit(&em, &ev) == 0;
-	yaml_stream_end_event_initialize(&ev);
-	ok = ok && emit(&em, &ev) == 0;
-	if (!ok)
-		dv_err(err, 0, "cannot write YAML: %s", em.problem ? em.problem : "emitter error");
-	yaml_emitter_delete(&em);
+	ok = envfile_node_emit(root, &b, err) == 0;
 	env_node_free(root);
 	dv_strv_release(&unsup);
 	dv_strv_release(&editor);

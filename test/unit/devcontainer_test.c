@@ -35,7 +35,7 @@ static void write_text(const char *dir, const char *name, const char *text)
 {
 	dv_autofree char *path = dv_xasprintf("%s/%s", dir, name);
 	dv_autoclose int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	struct dv_error err = { 0 };
+	struct dv_error err = {0};
 
 	assert_true(fd >= 0);
 	assert_int_equal(dv_write_full(fd, text, strlen(text), &err), 0);
@@ -44,7 +44,7 @@ static void write_text(const char *dir, const char *name, const char *text)
 static void make_dir(const char *dir, const char *name)
 {
 	dv_autofree char *path = dv_xasprintf("%s/%s", dir, name);
-	struct dv_error err = { 0 };
+	struct dv_error err = {0};
 
 	assert_int_equal(dv_mkdir_p(path, 0755, &err), 0);
 }
@@ -85,8 +85,8 @@ static int tree_teardown(void **state)
 	return 0;
 }
 
-static int parse(const char *dir, const char *json, struct env_spec *spec,
-		 struct dv_strv *unsup, struct dv_error *err)
+static int parse(const char *dir, const char *json, struct env_spec *spec, struct dv_strv *unsup,
+		 struct dv_error *err)
 {
 	return envfile_devcontainer_parse(json, strlen(json), ".devcontainer/devcontainer.json",
 					  dir, dir, spec, unsup, err);
@@ -94,8 +94,8 @@ static int parse(const char *dir, const char *json, struct env_spec *spec,
 
 static void expect_error(const char *dir, const char *json, const char *want)
 {
-	struct env_spec spec = { 0 };
-	struct dv_error err = { 0 };
+	struct env_spec spec = {0};
+	struct dv_error err = {0};
 	dv_autofree char *got = NULL;
 
 	assert_int_equal(parse(dir, json, &spec, NULL, &err), -1);
@@ -155,28 +155,33 @@ static void test_syntax_errors(void **state)
 	expect_error(dir, "{ \"image\": \"a\" /* never closed\n}",
 		     ".devcontainer/devcontainer.json:1:16: invalid JSON: this /* comment is never "
 		     "closed");
-	expect_error(dir, "[\"busybox\"]",
-		     ".devcontainer/devcontainer.json:1:1: a devcontainer.json must hold one object "
-		     "such as { \"image\": \"debian:bookworm\" }");
+	expect_error(
+		dir, "[\"busybox\"]",
+		".devcontainer/devcontainer.json:1:1: a devcontainer.json must hold one object "
+		"such as { \"image\": \"debian:bookworm\" }");
 	expect_error(dir, "{ \"image\": \"busybox\" } x",
 		     ".devcontainer/devcontainer.json:1:24: invalid JSON: unexpected character");
-	expect_error(dir, "", ".devcontainer/devcontainer.json:1:1: invalid JSON: the file ends "
-			      "before its object does");
+	expect_error(dir, "",
+		     ".devcontainer/devcontainer.json:1:1: invalid JSON: the file ends "
+		     "before its object does");
 }
 
 static void test_no_image(void **state)
 {
 	const char *dir = *state;
 
-	expect_error(dir, "{\n  \"name\": \"x\",\n  \"build\": { \"dockerfile\": \"Dockerfile\" }\n}\n",
-		     ".devcontainer/devcontainer.json:3:3: 'build.dockerfile' is not supported yet; "
-		     "give an 'image' or write an Envfile (devenv init)");
-	expect_error(dir, "{\n  \"dockerComposeFile\": \"c.yml\", \"service\": \"app\"\n}\n",
-		     ".devcontainer/devcontainer.json:2:3: 'dockerComposeFile' is not supported yet; "
-		     "give an 'image' or write an Envfile (devenv init)");
-	expect_error(dir, "{ \"name\": \"x\" }",
-		     ".devcontainer/devcontainer.json:1:1: the devcontainer.json has no 'image'; give "
-		     "one such as \"image\": \"debian:bookworm\"");
+	expect_error(
+		dir, "{\n  \"name\": \"x\",\n  \"build\": { \"dockerfile\": \"Dockerfile\" }\n}\n",
+		".devcontainer/devcontainer.json:3:3: 'build.dockerfile' is not supported yet; "
+		"give an 'image' or write an Envfile (devenv init)");
+	expect_error(
+		dir, "{\n  \"dockerComposeFile\": \"c.yml\", \"service\": \"app\"\n}\n",
+		".devcontainer/devcontainer.json:2:3: 'dockerComposeFile' is not supported yet; "
+		"give an 'image' or write an Envfile (devenv init)");
+	expect_error(
+		dir, "{ \"name\": \"x\" }",
+		".devcontainer/devcontainer.json:1:1: the devcontainer.json has no 'image'; give "
+		"one such as \"image\": \"debian:bookworm\"");
 }
 
 static void test_bad_values(void **state)
@@ -184,27 +189,35 @@ static void test_bad_values(void **state)
 	const char *dir = *state;
 
 	/* envfile_validate's rules, at the JSON value's position */
-	expect_error(dir, "{\n  \"image\": \"bad image!\"\n}",
-		     ".devcontainer/devcontainer.json:2:12: 'image' must be an image reference such "
-		     "as 'debian:bookworm', not 'bad image!'");
-	expect_error(dir, "{ \"image\": 3 }",
-		     ".devcontainer/devcontainer.json:1:12: 'image' must be a string, not a number");
-	expect_error(dir, "{ \"image\": \"busybox\",\n  \"containerEnv\": { \"A\": 1 } }",
-		     ".devcontainer/devcontainer.json:2:26: the value of 'A' in 'containerEnv' must "
-		     "be a string, not a number");
-	expect_error(dir, "{ \"image\": \"busybox\",\n  \"postCreateCommand\": \"echo ${devcontainerId}\" }",
-		     ".devcontainer/devcontainer.json:2:24: '${devcontainerId}' is not a variable "
-		     "devenv can fill in; it knows ${localWorkspaceFolder}, "
-		     "${localWorkspaceFolderBasename}, ${containerWorkspaceFolder} and "
-		     "${localEnv:NAME}");
-	expect_error(dir, "{ \"image\": \"busybox\",\n  \"workspaceFolder\": \"src\" }",
-		     ".devcontainer/devcontainer.json:2:22: 'workdir' must be an absolute path such "
-		     "as '/workspace', not 'src'");
-	expect_error(dir, "{ \"image\": \"busy\\u0000box\" }",
-		     ".devcontainer/devcontainer.json:1:12: 'image' must not contain a NUL character");
-	expect_error(dir, "{ \"image\": \"busybox\",\n  \"remoteEnv\": { \"A\": \"x\\u0000\" } }",
-		     ".devcontainer/devcontainer.json:2:23: the value of 'A' in 'remoteEnv' must not "
-		     "contain a NUL character");
+	expect_error(
+		dir, "{\n  \"image\": \"bad image!\"\n}",
+		".devcontainer/devcontainer.json:2:12: 'image' must be an image reference such "
+		"as 'debian:bookworm', not 'bad image!'");
+	expect_error(
+		dir, "{ \"image\": 3 }",
+		".devcontainer/devcontainer.json:1:12: 'image' must be a string, not a number");
+	expect_error(
+		dir, "{ \"image\": \"busybox\",\n  \"containerEnv\": { \"A\": 1 } }",
+		".devcontainer/devcontainer.json:2:26: the value of 'A' in 'containerEnv' must "
+		"be a string, not a number");
+	expect_error(
+		dir,
+		"{ \"image\": \"busybox\",\n  \"postCreateCommand\": \"echo ${devcontainerId}\" }",
+		".devcontainer/devcontainer.json:2:24: '${devcontainerId}' is not a variable "
+		"devenv can fill in; it knows ${localWorkspaceFolder}, "
+		"${localWorkspaceFolderBasename}, ${containerWorkspaceFolder} and "
+		"${localEnv:NAME}");
+	expect_error(
+		dir, "{ \"image\": \"busybox\",\n  \"workspaceFolder\": \"src\" }",
+		".devcontainer/devcontainer.json:2:22: 'workdir' must be an absolute path such "
+		"as '/workspace', not 'src'");
+	expect_error(
+		dir, "{ \"image\": \"busy\\u0000box\" }",
+		".devcontainer/devcontainer.json:1:12: 'image' must not contain a NUL character");
+	expect_error(
+		dir, "{ \"image\": \"busybox\",\n  \"remoteEnv\": { \"A\": \"x\\u0000\" } }",
+		".devcontainer/devcontainer.json:2:23: the value of 'A' in 'remoteEnv' must not "
+		"contain a NUL character");
 	expect_error(dir, "{ \"image\": \"busybox\",\n  \"postStartCommand\": [] }",
 		     ".devcontainer/devcontainer.json:2:23: 'postStartCommand' must be a command "
 		     "line, or an array of its words, not an empty array");
@@ -217,9 +230,12 @@ static const char full_json[] =
 	"{\n"
 	"  \"name\": \"My App (dev)\",\n"
 	"  \"image\": \"busybox\",\n"
-	"  \"containerEnv\": { \"A\": \"1\", \"B\": \"${localWorkspaceFolderBasename}\", \"C\": \"c\" },\n"
-	"  \"remoteEnv\": { \"A\": \"2\", \"C\": null, \"D\": \"${containerWorkspaceFolder}/bin\",\n"
-	"                 \"PATH\": \"${containerEnv:PATH}:/x\", \"H\": \"${localEnv:DV_DC_TEST:dflt}\" },\n"
+	"  \"containerEnv\": { \"A\": \"1\", \"B\": \"${localWorkspaceFolderBasename}\", \"C\": "
+	"\"c\" },\n"
+	"  \"remoteEnv\": { \"A\": \"2\", \"C\": null, \"D\": "
+	"\"${containerWorkspaceFolder}/bin\",\n"
+	"                 \"PATH\": \"${containerEnv:PATH}:/x\", \"H\": "
+	"\"${localEnv:DV_DC_TEST:dflt}\" },\n"
 	"  \"remoteUser\": \"dev\",\n"
 	"  \"containerUser\": \"other\",\n"
 	"  \"onCreateCommand\": \"echo one\",\n"
@@ -235,9 +251,9 @@ static const char full_json[] =
 static void test_mapping(void **state)
 {
 	const char *dir = *state;
-	struct env_spec spec = { 0 };
-	struct dv_strv unsup = { 0 };
-	struct dv_error err = { 0 };
+	struct env_spec spec = {0};
+	struct dv_strv unsup = {0};
+	struct dv_error err = {0};
 
 	unsetenv("DV_DC_TEST");
 	assert_int_equal(parse(dir, full_json, &spec, &unsup, &err), 0);
@@ -281,8 +297,8 @@ static void test_mangled(void **state)
 	char *buf = dv_xmalloc(n + 1);
 
 	for (size_t len = 0; len <= n; len++) {
-		struct env_spec spec = { 0 };
-		struct dv_error err = { 0 };
+		struct env_spec spec = {0};
+		struct dv_error err = {0};
 
 		memcpy(buf, full_json, len);
 		buf[len] = '\0';
@@ -293,9 +309,9 @@ static void test_mangled(void **state)
 	}
 	for (size_t i = 0; i < n; i++) {
 		for (const char *c = "{}[]\",:/*\\"; *c; c++) {
-			struct env_spec spec = { 0 };
-			struct dv_strv unsup = { 0 };
-			struct dv_error err = { 0 };
+			struct env_spec spec = {0};
+			struct dv_strv unsup = {0};
+			struct dv_error err = {0};
 
 			memcpy(buf, full_json, n + 1);
 			buf[i] = *c;
@@ -312,12 +328,15 @@ static void test_mangled(void **state)
 static void test_mapping_minimal(void **state)
 {
 	const char *dir = *state;
-	struct env_spec spec = { 0 };
-	struct dv_strv unsup = { 0 };
-	struct dv_error err = { 0 };
+	struct env_spec spec = {0};
+	struct dv_strv unsup = {0};
+	struct dv_error err = {0};
 
-	assert_int_equal(parse(dir, "{\"image\":\"busybox\",\"remoteUser\":\"root\","
-				    "\"workspaceFolder\":\"/src\",}", &spec, &unsup, &err), 0);
+	assert_int_equal(parse(dir,
+			       "{\"image\":\"busybox\",\"remoteUser\":\"root\","
+			       "\"workspaceFolder\":\"/src\",}",
+			       &spec, &unsup, &err),
+			 0);
 	assert_string_equal(spec.name, "proj");
 	assert_null(spec.user); /* root is who commands run as anyway */
 	assert_string_equal(spec.workdir, "/src");
@@ -326,9 +345,11 @@ static void test_mapping_minimal(void **state)
 	env_spec_release(&spec);
 
 	/* a workspaceMount binding the folder itself gives the workdir */
-	assert_int_equal(parse(dir, "{\"image\":\"busybox\",\"workspaceMount\":"
-				    "\"source=${localWorkspaceFolder},target=/code,type=bind\"}",
-			       &spec, &unsup, &err), 0);
+	assert_int_equal(parse(dir,
+			       "{\"image\":\"busybox\",\"workspaceMount\":"
+			       "\"source=${localWorkspaceFolder},target=/code,type=bind\"}",
+			       &spec, &unsup, &err),
+			 0);
 	assert_string_equal(spec.workdir, "/code");
 	assert_int_equal(unsup.n, 0);
 	env_spec_release(&spec);
@@ -338,9 +359,9 @@ static void test_mapping_minimal(void **state)
 static void test_mapping_ports_mounts(void **state)
 {
 	const char *dir = *state;
-	struct env_spec spec = { 0 };
-	struct dv_strv unsup = { 0 };
-	struct dv_error err = { 0 };
+	struct env_spec spec = {0};
+	struct dv_strv unsup = {0};
+	struct dv_error err = {0};
 	dv_autofree char *data = dv_xasprintf("%s/data", dir);
 	static const char json[] =
 		"{\n"
@@ -386,15 +407,17 @@ static void test_mapping_ports_mounts(void **state)
 	env_spec_release(&spec);
 
 	/* the Envfile rules for mounts hold, at the JSON position */
-	expect_error(dir, "{ \"image\": \"busybox\",\n  \"mounts\": [\"source=${localWorkspaceFolder}/nope,"
-			  "target=/n,type=bind\"] }",
-		     ".devcontainer/devcontainer.json:2:14: 'mounts': './nope' does not exist; create "
-		     "it, or fix the path (relative to the Envfile's folder)");
-	expect_error(dir, "{ \"image\": \"busybox\",\n  \"mounts\": [{ \"source\": \"x\" }] }",
-		     ".devcontainer/devcontainer.json:2:14: a mount needs a 'target': the path inside "
-		     "the env");
-	expect_error(dir, "{ \"image\": \"busybox\",\n  \"forwardPorts\": [70000] }",
-		     NULL);
+	expect_error(
+		dir,
+		"{ \"image\": \"busybox\",\n  \"mounts\": [\"source=${localWorkspaceFolder}/nope,"
+		"target=/n,type=bind\"] }",
+		".devcontainer/devcontainer.json:2:14: 'mounts': './nope' does not exist; create "
+		"it, or fix the path (relative to the Envfile's folder)");
+	expect_error(
+		dir, "{ \"image\": \"busybox\",\n  \"mounts\": [{ \"source\": \"x\" }] }",
+		".devcontainer/devcontainer.json:2:14: a mount needs a 'target': the path inside "
+		"the env");
+	expect_error(dir, "{ \"image\": \"busybox\",\n  \"forwardPorts\": [70000] }", NULL);
 }
 
 static void same_mounts(const struct env_mount *a, const struct env_mount *b, size_t n)
@@ -411,14 +434,15 @@ static void same_mounts(const struct env_mount *a, const struct env_mount *b, si
  * (when not NULL) gets its text. */
 static void round_trip(const char *dir, const char *json, char **yaml_out)
 {
-	struct env_spec a = { 0 }, b = { 0 };
-	struct dv_error err = { 0 };
+	struct env_spec a = {0}, b = {0};
+	struct dv_error err = {0};
 	char *yaml = NULL;
 
 	assert_int_equal(parse(dir, json, &a, NULL, &err), 0);
 	assert_int_equal(envfile_devcontainer_to_yaml(json, strlen(json),
 						      ".devcontainer/devcontainer.json", NULL, dir,
-						      dir, &yaml, &err), 0);
+						      dir, &yaml, &err),
+			 0);
 	if (envfile_parse(yaml, strlen(yaml), "Envfile", dir, dir, &b, &err) < 0)
 		fail_msg("%s\n%s", format_err(&err), yaml);
 	assert_string_equal(a.name, b.name);
@@ -471,10 +495,12 @@ static void test_to_yaml_round_trip(void **state)
 	assert_non_null(strstr(yaml, "# Left out (editor settings): customizations.\n"));
 
 	make_dir(dir, "data");
-	round_trip(dir, "{\"image\":\"busybox\",\"forwardPorts\":[3000,\"localhost:8080\"],"
-			"\"mounts\":[\"source=cache,target=/c,type=volume\","
-			"{\"source\":\"${localWorkspaceFolder}/data\",\"target\":\"/d\","
-			"\"type\":\"bind\",\"readonly\":true}],\"capAdd\":[\"SYS_PTRACE\"]}", NULL);
+	round_trip(dir,
+		   "{\"image\":\"busybox\",\"forwardPorts\":[3000,\"localhost:8080\"],"
+		   "\"mounts\":[\"source=cache,target=/c,type=volume\","
+		   "{\"source\":\"${localWorkspaceFolder}/data\",\"target\":\"/d\","
+		   "\"type\":\"bind\",\"readonly\":true}],\"capAdd\":[\"SYS_PTRACE\"]}",
+		   NULL);
 }
 
 /* Values YAML would read as something else stay strings. */
@@ -484,13 +510,14 @@ static void test_to_yaml_quoting(void **state)
 	static const char json[] = "{\"image\":\"busybox\",\"containerEnv\":{\"Y\":\"yes\","
 				   "\"E\":\"\",\"N\":\"null\",\"F\":\"1.5\",\"M\":\"a\\nb # c\","
 				   "\"S\":\"'x': [y]\"}}";
-	struct env_spec a = { 0 }, b = { 0 };
-	struct dv_error err = { 0 };
+	struct env_spec a = {0}, b = {0};
+	struct dv_error err = {0};
 	dv_autofree char *yaml = NULL;
 
 	assert_int_equal(parse(dir, json, &a, NULL, &err), 0);
 	assert_int_equal(envfile_devcontainer_to_yaml(json, strlen(json), "devcontainer.json", NULL,
-						      dir, dir, &yaml, &err), 0);
+						      dir, dir, &yaml, &err),
+			 0);
 	if (envfile_parse(yaml, strlen(yaml), "Envfile", dir, dir, &b, &err) < 0)
 		fail_msg("%s\n%s", format_err(&err), yaml);
 	assert_int_equal(a.n_env, 6);
@@ -506,8 +533,8 @@ static void test_to_yaml_quoting(void **state)
 static void test_find_and_load(void **state)
 {
 	const char *proj = *state;
-	struct env_spec spec = { 0 };
-	struct dv_error err = { 0 };
+	struct env_spec spec = {0};
+	struct dv_error err = {0};
 	dv_autofree char *sub = dv_xasprintf("%s/src/x", proj);
 	dv_autofree char *want = dv_xasprintf("%s/.devcontainer/devcontainer.json", proj);
 	dv_autofree char *envfile = dv_xasprintf("%s/Envfile", proj);
@@ -520,8 +547,8 @@ static void test_find_and_load(void **state)
 	assert_int_equal(envfile_find(sub, &path, &checkout, &err), 0);
 	assert_string_equal(path, want);
 	assert_string_equal(checkout, proj);
-	assert_int_equal(envfile_load(path, checkout, ".devcontainer/devcontainer.json", &spec,
-				      &err), 0);
+	assert_int_equal(
+		envfile_load(path, checkout, ".devcontainer/devcontainer.json", &spec, &err), 0);
 	assert_string_equal(spec.relpath, ".devcontainer/devcontainer.json");
 	assert_string_equal(spec.image, "busybox");
 	assert_string_equal(spec.workdir, "/workspaces/proj");
@@ -554,7 +581,7 @@ static void test_find_and_load(void **state)
 static void test_convert(void **state)
 {
 	const char *proj = *state;
-	struct dv_error err = { 0 };
+	struct dv_error err = {0};
 	dv_autofree char *json = dv_xasprintf("%s/.devcontainer/devcontainer.json", proj);
 	char *yaml = NULL, *dir = NULL;
 
