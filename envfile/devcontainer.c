@@ -548,6 +548,64 @@ static int add_mounts(struct dc *dc, struct env_node *root)
 	return 0;
 }
 
+/* capAdd and securityOpt's seccomp=unconfined: the Envfile's `security`. */
+static int add_security(struct dc *dc, struct env_node *root)
+{
+	struct env_node *sec = NULL;
+	json_object *o;
+	size_t off;
+
+	if (json_object_object_get_ex(dc->root, "capAdd", &o)) {
+		struct env_node *caps;
+
+		off = val_off(dc, dc->root, "capAdd");
+		if (!json_object_is_type(o, json_type_array))
+			return err_off(dc, off,
+				       "'capAdd' must be an array such as [\"SYS_PTRACE\"], not %s",
+				       type_name(o));
+		sec = node_new(dc, ENV_NODE_MAP, off);
+		caps = node_new(dc, ENV_NODE_SEQ, off);
+		map_set(dc, root, "security", key_off(dc, dc->root, "capAdd"), sec);
+		map_set(dc, sec, "cap_add", key_off(dc, dc->root, "capAdd"), caps);
+		for (size_t i = 0; i < json_object_array_length(o); i++) {
+			char *s;
+
+			if (get_str(dc, json_object_array_get_idx(o, i), "capAdd",
+				    item_off(dc, o, i), &s) < 0)
+				return -1;
+			push(caps, scalar_owned(dc, s, item_off(dc, o, i)));
+		}
+	}
+	if (!json_object_object_get_ex(dc->root, "securityOpt", &o))
+		return 0;
+	off = val_off(dc, dc->root, "securityOpt");
+	if (!json_object_is_type(o, json_type_array))
+		return err_off(dc, off,
+			       "'securityOpt' must be an array such as [\"seccomp=unconfined\"], "
+			       "not %s",
+			       type_name(o));
+	for (size_t i = 0; i < json_object_array_length(o); i++) {
+		size_t ioff = item_off(dc, o, i);
+		dv_autofree char *s = NULL;
+
+		if (get_str(dc, json_object_array_get_idx(o, i), "securityOpt", ioff, &s) < 0)
+			return -1;
+		/* a profile file would be a host path of the editor's machine */
+		if (strcmp(s, "seccomp=unconfined") && strcmp(s, "seccomp:unconfined")) {
+			dv_strv_push_owned(&dc->unsupported, dv_xasprintf("securityOpt \"%s\"", s));
+			continue;
+		}
+		if (!sec) {
+			sec = node_new(dc, ENV_NODE_MAP, off);
+			map_set(dc, root, "security", key_off(dc, dc->root, "securityOpt"), sec);
+		}
+		map_set(dc, sec, "seccomp", key_off(dc, dc->root, "securityOpt"),
+			scalar(dc, "unconfined", ioff));
+		break;
+	}
+	return 0;
+}
+
 /* workspaceFolder, else the target of a workspaceMount that binds the
  * folder itself, else the Dev Containers default /workspaces/BASENAME. */
 static int find_workdir(struct dc *dc, size_t *off)
@@ -628,6 +686,7 @@ static const char *const handled_keys[] = {
 	"postCreateCommand",
 	"postStartCommand",
 	"capAdd",
+	"securityOpt",
 	"build",
 	"dockerComposeFile",
 };
@@ -725,29 +784,8 @@ static int translate(struct dc *dc, struct env_node **out)
 	if (add_ports(dc, root) < 0 || add_mounts(dc, root) < 0)
 		goto out;
 
-	if (json_object_object_get_ex(dc->root, "capAdd", &o)) {
-		struct env_node *sec, *caps;
-
-		off = val_off(dc, dc->root, "capAdd");
-		if (!json_object_is_type(o, json_type_array)) {
-			err_off(dc, off,
-				"'capAdd' must be an array such as [\"SYS_PTRACE\"], not %s",
-				type_name(o));
-			goto out;
-		}
-		sec = node_new(dc, ENV_NODE_MAP, off);
-		caps = node_new(dc, ENV_NODE_SEQ, off);
-		map_set(dc, root, "security", key_off(dc, dc->root, "capAdd"), sec);
-		map_set(dc, sec, "cap_add", key_off(dc, dc->root, "capAdd"), caps);
-		for (size_t i = 0; i < json_object_array_length(o); i++) {
-			char *s;
-
-			if (get_str(dc, json_object_array_get_idx(o, i), "capAdd",
-				    item_off(dc, o, i), &s) < 0)
-				goto out;
-			push(caps, scalar_owned(dc, s, item_off(dc, o, i)));
-		}
-	}
+	if (add_security(dc, root) < 0)
+		goto out;
 
 	if (add_commands(dc, "onCreateCommand", &prov) < 0 ||
 	    add_commands(dc, "updateContentCommand", &prov) < 0 ||
@@ -774,6 +812,13 @@ static int translate(struct dc *dc, struct env_node **out)
 		if (is_editor_key(k))
 			dv_strv_push(&dc->editor, k);
 		if (is_editor_key(k) || (is_handled(k) && strcmp(k, "build")))
+			continue;
+		/* true is what devenv always does: its own init as PID 1, which
+		 * keeps the env up without the image's command, and the user
+		 * given the host user's uid */
+		if ((!strcmp(k, "init") || !strcmp(k, "overrideCommand") ||
+		     !strcmp(k, "updateRemoteUserUID")) &&
+		    json_object_is_type(v, json_type_boolean) && json_object_get_boolean(v))
 			continue;
 		if (!strcmp(k, "build") && json_object_is_type(v, json_type_object) &&
 		    json_object_object_get_ex(v, "dockerfile", NULL))

@@ -41,6 +41,13 @@ proj"
 	run "$DEVENV" ssh -c pwd
 	assert_success
 	assert_output "/workspaces/proj/src/deep"
+	# and from anywhere by its name, the json read again
+	cd /
+	"$DEVENV" halt -e proj
+	run "$DEVENV" up -e proj
+	assert_success
+	run "$DEVENV" ssh -e proj -c pwd
+	assert_output "/workspaces/proj"
 }
 
 @test "devcontainer: containerEnv, remoteEnv, remoteUser, postCreateCommand, postStartCommand" {

@@ -325,6 +325,39 @@ static void test_mangled(void **state)
 	free(buf);
 }
 
+static void test_mapping_security(void **state)
+{
+	const char *dir = *state;
+	struct env_spec spec = {0};
+	struct dv_strv unsup = {0};
+	struct dv_error err = {0};
+
+	assert_int_equal(
+		parse(dir,
+		      "{\"image\":\"busybox\",\"capAdd\":[\"SYS_PTRACE\"],"
+		      "\"securityOpt\":[\"label=disable\",\"seccomp=unconfined\"],"
+		      "\"init\":true,\"overrideCommand\":true,\"updateRemoteUserUID\":true,"
+		      "\"privileged\":true}",
+		      &spec, &unsup, &err),
+		0);
+	assert_int_equal(spec.security.cap_add.n, 1);
+	assert_string_equal(spec.security.seccomp, "unconfined");
+	assert_int_equal(unsup.n, 2);
+	assert_string_equal(unsup.v[0], "securityOpt \"label=disable\"");
+	assert_string_equal(unsup.v[1], "privileged");
+	dv_strv_release(&unsup);
+	env_spec_release(&spec);
+
+	/* false asks for what devenv cannot do */
+	assert_int_equal(parse(dir, "{\"image\":\"busybox\",\"overrideCommand\":false}", &spec,
+			       &unsup, &err),
+			 0);
+	assert_int_equal(unsup.n, 1);
+	assert_string_equal(unsup.v[0], "overrideCommand");
+	dv_strv_release(&unsup);
+	env_spec_release(&spec);
+}
+
 static void test_mapping_minimal(void **state)
 {
 	const char *dir = *state;
@@ -608,6 +641,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_values, tree_setup, tree_teardown),
 		cmocka_unit_test_setup_teardown(test_mapping, tree_setup, tree_teardown),
 		cmocka_unit_test_setup_teardown(test_mangled, tree_setup, tree_teardown),
+		cmocka_unit_test_setup_teardown(test_mapping_security, tree_setup, tree_teardown),
 		cmocka_unit_test_setup_teardown(test_mapping_minimal, tree_setup, tree_teardown),
 		cmocka_unit_test_setup_teardown(test_mapping_ports_mounts, tree_setup,
 						tree_teardown),
