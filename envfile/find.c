@@ -197,6 +197,7 @@ int envfile_devcontainer_convert(const char *path, const char *checkout, const c
 	dv_autoclose int fd = -1;
 	dv_autofree char *text = NULL;
 	dv_autofree char *dir = NULL;
+	dv_autofree char *folder = NULL;
 	const char *src;
 	char *slash;
 	size_t len;
@@ -208,11 +209,14 @@ int envfile_devcontainer_convert(const char *path, const char *checkout, const c
 		return dv_err(err, errno, "cannot open '%s'", display);
 	if (dv_read_all(fd, &text, &len, err) < 0)
 		return dv_err_prefix(err, "reading '%s'", display);
-	dir = realpath(path, NULL);
+	/* the json's folder, not the json: a symlinked json keeps its place */
+	slash = strrchr(path, '/');
+	folder = slash == path ? dv_xstrdup("/")
+		 : slash       ? dv_xstrndup(path, (size_t)(slash - path))
+			       : dv_xstrdup(".");
+	dir = realpath(folder, NULL);
 	if (!dir)
-		return dv_err(err, errno, "cannot resolve '%s'", display);
-	slash = strrchr(dir, '/');
-	*slash = '\0';
+		return dv_err(err, errno, "cannot resolve '%s'", folder);
 	if (dv_str_endswith(dir, "/.devcontainer"))
 		dir[strlen(dir) - strlen("/.devcontainer")] = '\0';
 	if (!dir[0]) {

@@ -624,6 +624,17 @@ static void test_convert(void **state)
 	assert_int_equal(envfile_devcontainer_convert(json, proj, "dc.json", &yaml, &dir, &err), 0);
 	assert_string_equal(dir, proj);
 	assert_non_null(strstr(yaml, "\nimage: busybox\n"));
+	free(yaml);
+	free(dir);
+
+	/* a symlinked json: the Envfile still goes beside .devcontainer/ */
+	make_dir(proj, "shared");
+	write_text(proj, "shared/dc.json",
+		   "{ \"image\": \"busybox\", \"postCreateCommand\": \"true\" }");
+	unlink(json);
+	assert_int_equal(symlink("../shared/dc.json", json), 0);
+	assert_int_equal(envfile_devcontainer_convert(json, proj, "dc.json", &yaml, &dir, &err), 0);
+	assert_string_equal(dir, proj);
 	assert_true(dv_str_startswith(yaml, "# Written by 'devenv init --from-devcontainer' from "
 					    ".devcontainer/devcontainer.json.\n"));
 	assert_non_null(strstr(yaml, "\nprovision:\n- run: \"true\"\n"));
