@@ -1231,8 +1231,11 @@ static int cmd_init(struct dv_ctx *ctx, struct layer_store *st, int argc, char *
 
 	(void)st;
 	for (int i = 1; i < argc; i++)
-		if (!strcmp(argv[i], "--from-devcontainer"))
+		if (!strcmp(argv[i], "--from-devcontainer")) {
+			/* parse_opts above refused the option: start afresh */
+			memset(err, 0, sizeof(*err));
 			return init_from_devcontainer(ctx, argc, argv, err);
+		}
 	if (oi < 0)
 		return helped ? 0 : -1;
 	if (no_args(self, argc, argv, oi, err) < 0)

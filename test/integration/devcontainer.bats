@@ -149,6 +149,11 @@ started as dev in /workspaces/proj"
 	assert_failure 2
 	assert_output "devenv: .devcontainer/devcontainer.json:4:3: invalid JSON: object value separator ',' expected"
 	[[ ! -d $DV_STORE/envs || -z $(ls "$DV_STORE/envs") ]]
+	# init writes nothing from a file it cannot read
+	run "$DEVENV" init --from-devcontainer
+	assert_failure 2
+	assert_output "devenv: .devcontainer/devcontainer.json:4:3: invalid JSON: object value separator ',' expected"
+	[[ -z $(ls -A | grep -v '^\.git$\|^\.devcontainer$') ]]
 }
 
 @test "devcontainer: build.dockerfile without an image is one clear line" {
