@@ -1256,6 +1256,7 @@ static int write_new_envfile(const char *dir, const char *text, struct dv_error 
 struct init_opts {
 	const char *tmpl;
 	bool list;
+	bool from_dc; /* --from-devcontainer */
 };
 
 static int init_opt(int c, const char *arg, void *data, struct dv_error *err)
@@ -1267,8 +1268,45 @@ static int init_opt(int c, const char *arg, void *data, struct dv_error *err)
 		o->tmpl = arg;
 	else if (c == 'L')
 		o->list = true;
+	else if (c == 'D')
+		o->from_dc = true;
 	else
 		return -1;
+	return 0;
+}
+
+/* init --from-devcontainer: the devcontainer.json this checkout would run,
+ * as an Envfile beside its .devcontainer/, never over an existing one. */
+static int init_from_devcontainer(struct dv_ctx *ctx, struct dv_error *err)
+{
+	dv_autofree char *path = NULL, *checkout = NULL, *yaml = NULL, *dir = NULL;
+	dv_autofree char *dest = NULL;
+	char cwd[PATH_MAX];
+	const char *disp;
+	size_t n;
+
+	if (!getcwd(cwd, sizeof(cwd)))
+		return dv_err(err, errno, "cannot read the current folder");
+	if (envfile_find(cwd, &path, &checkout, err) < 0) {
+		if (err->errnum == ENOENT)
+			return dv_err_plain(err, ENOENT, "no .devcontainer/devcontainer.json or "
+					    ".devcontainer.json here or in its parents up to the "
+					    "repository root");
+		return -1;
+	}
+	n = strlen(cwd);
+	disp = !strncmp(path, cwd, n) && path[n] == '/' ? path + n + 1 : path;
+	if (!envfile_is_devcontainer(path))
+		return dv_err_plain(err, EEXIST, "an Envfile is already here ('%s'); edit it, or "
+				    "remove it first", disp);
+	if (envfile_devcontainer_convert(path, checkout, disp, &yaml, &dir, err) < 0)
+		return -1;
+	if (write_new_envfile(dir, yaml, err) < 0)
+		return -1;
+	dest = dv_xasprintf("%s/Envfile", dir);
+	if (!ctx->quiet)
+		printf("wrote %s from %s; check it, then 'devenv up'\n",
+		       !strncmp(dest, cwd, n) && dest[n] == '/' ? dest + n + 1 : dest, disp);
 	return 0;
 }
 
@@ -1278,7 +1316,10 @@ static int cmd_init(struct dv_ctx *ctx, struct layer_store *st, int argc, char *
 		    struct dv_error *err)
 {
 	static const struct option longs[] = {
-		{ "template", required_argument, NULL, 't' }, { "list", no_argument, NULL, 'L' }, { 0 }
+		{ "template", required_argument, NULL, 't' },
+		{ "list", no_argument, NULL, 'L' },
+		{ "from-devcontainer", no_argument, NULL, 'D' },
+		{ 0 }
 	};
 	const struct cmd *self = find_cmd("init");
 	struct init_opts io = { 0 };
@@ -1299,6 +1340,11 @@ static int cmd_init(struct dv_ctx *ctx, struct layer_store *st, int argc, char *
 		return helped ? 0 : -1;
 	if (no_args(self, argc, argv, oi, err) < 0)
 		return -1;
+	if (io.from_dc + io.list + !!io.tmpl > 1)
+		return dv_err_usage(err, "'devenv init' takes one of --template, --list and "
+				    "--from-devcontainer; see 'devenv init --help'");
+	if (io.from_dc)
+		return init_from_devcontainer(ctx, err);
 	if (io.list) {
 		for (size_t i = 0; i < n_all; i++)
 			printf("%-16s %s\n", all[i].name, all[i].summary);
@@ -1361,7 +1407,7 @@ static int cmd_complete(struct dv_ctx *ctx, struct layer_store *st, int argc, ch
 			struct dv_error *err);
 
 static const struct cmd commands[] = {
-	{ "init", cmd_init, 0, "[-t|--template NAME | --list]", "write an Envfile for this checkout, from the template its files suggest or --template's" },
+	{ "init", cmd_init, 0, "[-t|--template NAME | --list | --from-devcontainer]", "write an Envfile for this checkout: from the template its files suggest, --template's, or its devcontainer.json" },
 	{ "up", cmd_up, CMD_STORE | CMD_LOCKS_STORE, "[-e NAME|ID] [--cache-from REF]...", "build what is missing (taking steps a cache_from image holds), create or start the env, run on_up" },
 	{ "ssh", cmd_ssh, CMD_STORE_PEEK, "[-e NAME|ID] [-u|--user NAME|UID[:GID]] [-c CMD | -- ARGV...]", "open a shell, or run a command, in the running env" },
 	{ "halt", cmd_halt, CMD_STORE, "[-e NAME|ID] [--timeout S]", "stop the env (SIGTERM, then SIGKILL after S seconds, default 10); keeps its files" },

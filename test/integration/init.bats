@@ -127,3 +127,12 @@ init_from() {
 	assert_success
 	assert_line --partial "from the default template"
 }
+
+@test "init takes one of --template, --list and --from-devcontainer" {
+	run "$DEVENV" init --list --template c
+	assert_failure 2
+	assert_output "devenv: 'devenv init' takes one of --template, --list and --from-devcontainer; see 'devenv init --help'"
+	run "$DEVENV" init -t c --from-devcontainer
+	assert_failure 2
+	[[ ! -e Envfile ]]
+}
