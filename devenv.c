@@ -62,6 +62,17 @@ struct opt_spec {
 	void *data;
 };
 
+/* The options every command takes: `COMMAND --help` and devenv(1) print them. */
+static const struct {
+	const char *flags, *help;
+} common_opts[] = {
+	{ "-e, --env NAME|ID", "act on that env, from anywhere" },
+	{ "    --json", "output JSON where the command prints data; on up, provision and reload, "
+		      "JSON Lines of progress (README: Progress and scripting)" },
+	{ "-q, --quiet", "print less; on up, provision and reload, only errors and warnings" },
+	{ "-h, --help", "the command's usage and these options" },
+};
+
 static int parse_opts(struct dv_ctx *ctx, const struct cmd *cmd, int argc, char **argv,
 		      const struct opt_spec *os, bool *helped, struct dv_error *err)
 {
@@ -84,10 +95,9 @@ static int parse_opts(struct dv_ctx *ctx, const struct cmd *cmd, int argc, char 
 	while ((c = getopt_long(argc, argv, shorts, longs, NULL)) != -1) {
 		switch (c) {
 		case 'h':
-			printf("usage: devenv %s %s\n\n%s\n", cmd->name, cmd->usage, cmd->summary);
-			printf("\noptions:\n  -e, --env NAME|ID  act on that env, from anywhere\n"
-			       "      --json         output JSON where the command prints data\n"
-			       "  -q, --quiet        print less\n  -h, --help         this text\n");
+			printf("usage: devenv %s %s\n\n%s\n\noptions:\n", cmd->name, cmd->usage, cmd->summary);
+			for (size_t i = 0; i < sizeof(common_opts) / sizeof(common_opts[0]); i++)
+				printf("  %-18s %s\n", common_opts[i].flags, common_opts[i].help);
 			*helped = true;
 			return -1;
 		case 'J':
@@ -1621,12 +1631,14 @@ static void print_man(void)
 		roff(commands[i].summary);
 		printf("\n");
 	}
-	printf(".SH OPTIONS\nEvery command takes these:\n"
-	       ".TP\n.BR \\-e \", \" \\-\\-env \" \" \\fINAME\\fR|\\fIID\\fR\nact on that env, from anywhere\n"
-	       ".TP\n.B \\-\\-json\noutput JSON where the command prints data; "
-	       "on up, provision and reload, JSON Lines of progress\n"
-	       ".TP\n.BR \\-q \", \" \\-\\-quiet\nprint less: on up, provision and reload, only errors\n"
-	       ".TP\n.BR \\-h \", \" \\-\\-help\nthe command's usage\n");
+	printf(".SH OPTIONS\nEvery command takes these:\n");
+	for (size_t i = 0; i < sizeof(common_opts) / sizeof(common_opts[0]); i++) {
+		printf(".TP\n.B ");
+		roff(common_opts[i].flags + strspn(common_opts[i].flags, " "));
+		printf("\n");
+		roff(common_opts[i].help);
+		printf("\n");
+	}
 	printf(".SH ENVIRONMENT\n.TP\n.B DEVENV_HOME\nthe store; else /var/lib/devenv as root and "
 	       "$XDG_DATA_HOME/devenv (~/.local/share/devenv) without root\n"
 	       ".TP\n.B NO_COLOR\nwhen set and not empty, no colour in progress lines\n");
