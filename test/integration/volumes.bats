@@ -101,7 +101,8 @@ assert v[0]["running"] is True and v[0]["size"] > 0, v
 	assert_line "7:7 644"
 	# the build container had no volume at /cache, and the layer holds no mount point
 	assert_line --partial "/cache: No such file or directory"
-	[[ $(cat "$DV_STORE/volumes/seed/f") == from-image ]]
+	# (without root, uid 7 is a subordinate id of ours, which we cannot read as)
+	((EUID != 0)) || [[ $(cat "$DV_STORE/volumes/seed/f") == from-image ]]
 	# filled once: what the env changes there stays, the image does not come back
 	run "$DEVENV" ssh -c 'rm /srv/seed/f && echo mine > /srv/seed/g'
 	assert_success
