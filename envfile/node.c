@@ -57,6 +57,9 @@ bool envfile_is_null(const struct env_node *n)
 
 const char *envfile_describe(const struct env_node *n)
 {
+	static const char *const bools[] = { "true", "false", "True", "False", "TRUE", "FALSE",
+					     "yes", "no", "Yes", "No", "YES", "NO", "on", "off",
+					     "On", "Off", "ON", "OFF" };
 	char *end;
 
 	if (n->type == ENV_NODE_MAP)
@@ -67,6 +70,12 @@ const char *envfile_describe(const struct env_node *n)
 		return "a string";
 	if (envfile_is_null(n))
 		return "empty";
+	for (size_t i = 0; i < sizeof(bools) / sizeof(bools[0]); i++)
+		if (strcmp(n->value, bools[i]) == 0)
+			return "a boolean";
+	if (strcmp(n->value, ".inf") == 0 || strcmp(n->value, "-.inf") == 0 ||
+	    strcmp(n->value, ".nan") == 0)
+		return "a number";
 	strtod(n->value, &end);
 	if (end != n->value && *end == '\0')
 		return "a number";
