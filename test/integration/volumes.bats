@@ -68,6 +68,22 @@ assert v[0]["running"] is True and v[0]["size"] > 0, v
 ' "$output"
 }
 
+@test "volumes: two envs coming up at once share the one new volume" {
+	printf 'image: busybox\nvolumes: ["race:/r"]\non_up:\n  - run: touch /r/$(hostname)\n' | dv_envfile
+	other=$(printf 'name: other\nimage: busybox\nvolumes: ["race:/r"]\non_up:\n  - run: touch /r/$(hostname)\n' |
+		second_checkout other)
+	"$DEVENV" up >"$BATS_TEST_TMPDIR/a" 2>&1 &
+	local a=$!
+	(cd "$other" && "$DEVENV" up) >"$BATS_TEST_TMPDIR/b" 2>&1 &
+	local b=$!
+	wait "$a" || { cat "$BATS_TEST_TMPDIR/a"; return 1; }
+	wait "$b" || { cat "$BATS_TEST_TMPDIR/b"; return 1; }
+	run ls "$DV_STORE/volumes/race"
+	assert_output "$(printf 'other\nproj')"
+	run ls "$DV_STORE/volumes"
+	assert_output race
+}
+
 @test "volumes: changing them makes up of a running env say reload, and reload applies them" {
 	printf 'image: busybox\n' | dv_envfile
 	run "$DEVENV" up
