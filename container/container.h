@@ -237,9 +237,12 @@ struct ctr_net_procs {
  * when the init does): slirp4netns/pasta attached to the init's network
  * namespace, ready before this returns, and a listener per port relaying
  * each connection to 127.0.0.1:container_port in the env's network
- * namespace (private) or the host's. Nothing is left running on failure. */
+ * namespace (private) or the host's. Nothing is left running on failure.
+ * When outbound traffic could not be set up (slirp4netns failed: no
+ * /dev/net/tun...), the rest still runs and *warning says why ("" when
+ * all is well). */
 int ctr_net_start(const struct ctr_init *init, const struct ctr_net *net,
-		  struct ctr_net_procs *out, struct dv_error *err);
+		  struct ctr_net_procs *out, char *warning, size_t warning_size, struct dv_error *err);
 /* Stop them (a stopped or reused pid is success); returns when gone. */
 int ctr_net_stop(const struct ctr_net_procs *p, struct dv_error *err);
 /* The helper itself: `devenv __net-helper ...` (argv as ctr_net_start

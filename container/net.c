@@ -115,6 +115,7 @@ int ctr_netns_lo_up(struct dv_error *err)
 struct net_report {
 	pid_t helper, outbound;
 	struct dv_error err;
+	char warning[512];
 };
 
 static void report(int fd, const struct net_report *r)
@@ -186,6 +187,19 @@ int ctr_net_socket_from(int sock, int family)
 	return fd;
 }
 
+/* The first line a failed tool wrote to fd (a memfd; slirp4netns says what
+ * failed first, then "child failed"), or a placeholder. */
+static const char *first_line(int fd, char *buf, size_t size)
+{
+	ssize_t n = fd < 0 ? -1 : pread(fd, buf, size - 1, 0);
+
+	if (n <= 0)
+		return "it said nothing";
+	buf[n] = 0;
+	buf[strcspn(buf, "\n")] = 0;
+	return buf;
+}
+
 /* Start slirp4netns (ready fd) or pasta (which daemonises once configured)
  * on pid's network namespace. *out: its pid. The exit fd's write end stays
  * with the helper, so slirp4netns ends with it. */
@@ -193,8 +207,11 @@ static int start_outbound(const struct ctr_net *net, pid_t pid, int *exit_w, pid
 			  struct dv_error *err)
 {
 	int exitp[2], readyp[2];
+	char msg[256];
 	char a_exit[32], a_ready[32], a_pid[32], a_ns[64], a_pidfile[64];
 	dv_autoclose int pidfile = -1;
+	/* Its complaints, for our error message. */
+	dv_autoclose int errlog = memfd_create("devenv-outbound-err", MFD_CLOEXEC);
 	pid_t child;
 	int st;
 
@@ -229,6 +246,8 @@ static int start_outbound(const struct ctr_net *net, pid_t pid, int *exit_w, pid
 				  "-t", "none", "-u", "none", "-T", "none", "-U", "none", "--pid",
 				  a_pidfile, "--netns", a_ns, NULL };
 
+		if (errlog >= 0)
+			dup2(errlog, 2);
 		fcntl(exitp[0], F_SETFD, 0);
 		fcntl(readyp[1], F_SETFD, 0);
 		if (pidfile >= 0)
@@ -249,8 +268,8 @@ static int start_outbound(const struct ctr_net *net, pid_t pid, int *exit_w, pid
 		if (dv_waitpid(child, &st, err) < 0)
 			return -1;
 		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-			return dv_err(err, 0, "pasta failed to set up the env's network (status %d)",
-				      WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+			return dv_err(err, 0, "pasta failed to set up the env's network: %s",
+				      first_line(errlog, msg, sizeof(msg)));
 		n = pread(pidfile, buf, sizeof(buf) - 1, 0);
 		*out = n > 0 ? (pid_t)atoi(buf) : 0;
 		return 0;
@@ -267,7 +286,8 @@ static int start_outbound(const struct ctr_net *net, pid_t pid, int *exit_w, pid
 			close(readyp[0]);
 			kill(child, SIGKILL);
 			dv_waitpid(child, &st, &(struct dv_error){ 0 });
-			return dv_err(err, 0, "slirp4netns failed to set up the env's network");
+			return dv_err(err, 0, "slirp4netns failed to set up the env's network: %s",
+				      first_line(errlog, msg, sizeof(msg)));
 		}
 		close(readyp[0]);
 	}
@@ -338,8 +358,15 @@ int ctr_net_helper_main(int argc, char **argv)
 		close(netfd);
 		close(sp[1]);
 		maker = sp[0];
-		if (net.outbound && start_outbound(&net, init.pid, &exit_w, &r.outbound, &r.err) < 0)
-			goto fail;
+		/* Without outbound traffic the env still works (and its ports
+		 * too): a warning, not a failure. */
+		if (net.outbound) {
+			struct dv_error why = { 0 };
+
+			if (start_outbound(&net, init.pid, &exit_w, &r.outbound, &why) < 0)
+				snprintf(r.warning, sizeof(r.warning), "%.400s; the env has no outbound network",
+					 why.msg);
+		}
 	}
 	listeners = dv_xcalloc(net.n_ports + 1, sizeof(*listeners));
 	for (size_t i = 0; i < net.n_ports; i++) {
@@ -365,7 +392,7 @@ fail:
 }
 
 int ctr_net_start(const struct ctr_init *init, const struct ctr_net *net,
-		  struct ctr_net_procs *out, struct dv_error *err)
+		  struct ctr_net_procs *out, char *warning, size_t warning_size, struct dv_error *err)
 {
 	struct dv_strv argv = { 0 };
 	struct net_report r;
@@ -433,6 +460,8 @@ int ctr_net_start(const struct ctr_init *init, const struct ctr_net *net,
 		*err = r.err;
 		return -1;
 	}
+	r.warning[sizeof(r.warning) - 1] = 0;
+	snprintf(warning, warning_size, "%s", r.warning);
 	out->helper.pid = r.helper;
 	if (ctr_start_time(r.helper, &out->helper.start_time) < 0)
 		return dv_err(err, ESRCH, "the env's network helper died at start");

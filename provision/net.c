@@ -125,8 +125,13 @@ int prov_net_start(const struct env_spec *spec, struct ctr_state *s, struct dv_e
 					"pasta is installed; the env has no outbound network "
 					"(apt-get install slirp4netns)\n");
 	}
-	if (net.n_ports || net.outbound)
-		ret = ctr_net_start(&s->init, &net, &s->net, err);
+	if (net.n_ports || net.outbound) {
+		char warning[512] = "";
+
+		ret = ctr_net_start(&s->init, &net, &s->net, warning, sizeof(warning), err);
+		if (ret == 0 && warning[0])
+			fprintf(stderr, "devenv: warning: network: private: %s\n", warning);
+	}
 	free(fw);
 	if (ret < 0)
 		return dv_err_prefix(err, "network of env '%s'", spec->name);

@@ -170,6 +170,8 @@ fetch() {
 
 @test "private: outbound traffic goes through slirp4netns to the host's address" {
 	command -v slirp4netns >/dev/null || skip "slirp4netns is not installed"
+	[[ -r /dev/net/tun && -w /dev/net/tun ]] ||
+		skip "/dev/net/tun is not open to this user here (slirp4netns needs it; see the next test)"
 	local ip p
 	ip=$(ip -4 route get 1.1.1.1 2>/dev/null | awk '{ for (i = 1; i < NF; i++) if ($i == "src") print $(i + 1) }')
 	[[ -n $ip ]] || skip "this host has no default route"
@@ -198,6 +200,20 @@ fetch() {
 	assert_success
 	# (gone, or a zombie this machine's pid 1 has yet to reap)
 	[[ ! -d /proc/$pid ]] || grep -q '^State:.*Z' "/proc/$pid/status"
+}
+
+@test "private where slirp4netns cannot run: one warning, the env and its forwards still work" {
+	command -v slirp4netns >/dev/null || skip "slirp4netns is not installed"
+	[[ -r /dev/net/tun && -w /dev/net/tun ]] && skip "/dev/net/tun is usable here: slirp4netns works"
+	local hp cp
+	hp=$(free_port)
+	cp=$(free_port)
+	web_envfile private "[\"$hp:$cp\"]" "$cp"
+	run "$DEVENV" up
+	assert_success
+	assert_line --partial "devenv: warning: network: private: slirp4netns failed to set up the env's network: open(\"/dev/net/tun\"): Permission denied; the env has no outbound network"
+	run fetch "$hp"
+	assert_output "hello from the env"
 }
 
 @test "private without slirp4netns or pasta: one clear line, the env still runs" {
