@@ -254,3 +254,28 @@ fetch() {
 	assert_failure
 	assert_output --partial "never brought up"
 }
+
+@test "the forwarder dies with the env's init, and survives the terminal of up" {
+	local hp cp init helper
+	hp=$(free_port)
+	cp=$(free_port)
+	web_envfile private "[\"$hp:$cp\"]" "$cp"
+	# up from a session of its own that then ends, as a closed terminal does.
+	run setsid -w "$DEVENV" up
+	assert_success
+	run fetch "$hp"
+	assert_output "hello from the env"
+	helper=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["net_helpers"]["helper_pid"])' "$DV_STORE/envs/$(ls "$DV_STORE/envs" | grep -v lock)/state.json")
+	[[ $(cat "/proc/$helper/comm") == devenv-net ]]
+	# Small: a relay, not a copy of devenv's heap.
+	(($(awk '/^RssAnon/ { print $2 }' "/proc/$helper/status") < 2048))
+	init=$(dv_init_pid)
+	kill -KILL "$init"
+	for ((i = 0; i < 50; i++)); do port_open "$hp" || break; sleep 0.1; done
+	run port_open "$hp"
+	assert_failure
+	run "$DEVENV" up
+	assert_success
+	run fetch "$hp"
+	assert_output "hello from the env"
+}
