@@ -116,6 +116,10 @@ int ctr_cap_bit(const char *name, struct dv_error *err);
 /* ip:port as a socket address; -1 when ip is not an IP literal. */
 #include <sys/socket.h>
 int ctr_port_sockaddr(const char *ip, unsigned port, struct sockaddr_storage *ss, socklen_t *len);
+/* The helper's argv form of a port, "IP,HOST,CONTAINER" (caller frees), and
+ * back (out->host_ip points into arg, which is cut); -1 when malformed. */
+char *ctr_port_to_arg(const struct ctr_port *p);
+int ctr_port_from_arg(char *arg, struct ctr_port *out);
 /* A non-blocking socket listening on p's host side. */
 int ctr_port_listen(const struct ctr_port *p, struct dv_error *err);
 /* In a new network namespace: bring `lo` up (no `ip` binary). */

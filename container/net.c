@@ -63,6 +63,44 @@ int ctr_port_sockaddr(const char *ip, unsigned port, struct sockaddr_storage *ss
 	return -1;
 }
 
+char *ctr_port_to_arg(const struct ctr_port *p)
+{
+	return dv_xasprintf("%s,%u,%u", p->host_ip, p->host_port, p->container_port);
+}
+
+/* A port number 1..65535 spelt in decimal and nothing else; 0 if not. */
+static unsigned port_num(const char *s)
+{
+	char *end;
+	unsigned long v;
+
+	if (*s < '0' || *s > '9')
+		return 0;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	return errno || *end || v < 1 || v > 65535 ? 0 : (unsigned)v;
+}
+
+int ctr_port_from_arg(char *arg, struct ctr_port *out)
+{
+	/* From the right: an IPv6 address has colons, never commas. */
+	char *c1 = strrchr(arg, ','), *c2;
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	if (!c1)
+		return -1;
+	*c1 = 0;
+	c2 = strrchr(arg, ',');
+	if (!c2)
+		return -1;
+	*c2 = 0;
+	*out = (struct ctr_port){ arg, port_num(c2 + 1), port_num(c1 + 1) };
+	if (!out->host_port || !out->container_port || ctr_port_sockaddr(arg, 1, &ss, &len) < 0)
+		return -1;
+	return 0;
+}
+
 int ctr_port_listen(const struct ctr_port *p, struct dv_error *err)
 {
 	struct sockaddr_storage ss;
@@ -320,16 +358,10 @@ int ctr_net_helper_main(int argc, char **argv)
 	net.n_ports = (size_t)(argc - 6);
 	ports = dv_xcalloc(net.n_ports + 1, sizeof(*ports));
 	for (size_t i = 0; i < net.n_ports; i++) {
-		char *a = argv[6 + i], *c1 = strrchr(a, ','), *c2;
-
-		if (!c1)
-			continue;
-		*c1 = 0;
-		c2 = strrchr(a, ',');
-		if (!c2)
-			continue;
-		*c2 = 0;
-		ports[i] = (struct ctr_port){ a, (unsigned)atoi(c2 + 1), (unsigned)atoi(c1 + 1) };
+		if (ctr_port_from_arg(argv[6 + i], &ports[i]) < 0) {
+			dv_err(&r.err, EINVAL, "net helper: bad port '%s'", argv[6 + i]);
+			goto fail;
+		}
 	}
 	net.ports = ports;
 	pidfd = ctr_pidfd_checked(&init, &r.err);
@@ -409,9 +441,7 @@ int ctr_net_start(const struct ctr_init *init, const struct ctr_net *net,
 	dv_strv_push(&argv, net->outbound ? net->outbound : "-");
 	dv_strv_push(&argv, net->pasta ? "pasta" : "slirp");
 	for (size_t i = 0; i < net->n_ports; i++)
-		dv_strv_push_owned(&argv, dv_xasprintf("%s,%u,%u", net->ports[i].host_ip,
-						       net->ports[i].host_port,
-						       net->ports[i].container_port));
+		dv_strv_push_owned(&argv, ctr_port_to_arg(&net->ports[i]));
 	if (pipe2(rp, O_CLOEXEC) < 0) {
 		dv_strv_release(&argv);
 		return dv_err(err, errno, "pipe");

@@ -618,7 +618,10 @@ int prov_env_up(struct dv_ctx *ctx, const struct layer_store *st, struct prov_en
 		ret = 0;
 		goto out;
 	}
-	/* A taken port stops `up` before anything is built or started. */
+	/* A taken port stops `up` before anything is built or started. The
+	 * forwarder of an init that died goes with it, but perhaps not yet. */
+	if (env->has_state)
+		prov_net_stop(&env->state);
 	if (prov_net_check(&env->spec, err) < 0)
 		goto out;
 	if (prov_build(ctx, st, &env->spec, &p.img, &p.keys, p.team, &p.layers, err) < 0 ||
