@@ -1801,7 +1801,7 @@ static void complete_images_in(int dirfd, const char *repo, int depth)
 	closedir(d);
 }
 
-/* devenv __complete commands|options CMD|envs|images|templates: the words
+/* devenv __complete commands|options CMD|envs|images|volumes|templates: the words
  * the shell completions (completions/) offer, one a line. Reads the store
  * without opening it properly (no user namespace, nothing created), so a
  * TAB stays instant. */
@@ -1810,7 +1810,7 @@ static int cmd_complete(struct dv_ctx *ctx, struct layer_store *st, int argc, ch
 {
 	(void)ctx;
 	if (argc < 2)
-		return dv_err_usage(err, "usage: devenv __complete commands|options CMD|envs|images|templates");
+		return dv_err_usage(err, "usage: devenv __complete commands|options CMD|envs|images|volumes|templates");
 	if (!strcmp(argv[1], "commands")) {
 		for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 			if (!(commands[i].flags & CMD_HIDDEN))
@@ -1836,6 +1836,16 @@ static int cmd_complete(struct dv_ctx *ctx, struct layer_store *st, int argc, ch
 
 		if (fd >= 0)
 			complete_images_in(fd, "", 0);
+	} else if (!strcmp(argv[1], "volumes")) {
+		dv_autoclose int fd = st->root_fd < 0 ? -1 : openat(st->root_fd, "volumes", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		DIR *d = fd < 0 ? NULL : dv_opendir_fd(fcntl(fd, F_DUPFD_CLOEXEC, 3));
+		struct dirent *e;
+
+		while (d && (e = readdir(d)) != NULL)
+			if (e->d_name[0] != '.' && (e->d_type == DT_DIR || e->d_type == DT_UNKNOWN))
+				printf("%s\n", e->d_name);
+		if (d)
+			closedir(d);
 	} else if (!strcmp(argv[1], "templates")) {
 		size_t n;
 		const struct tmpl *t = tmpl_all(&n);

@@ -2,7 +2,7 @@
 # $(PREFIX)/share/bash-completion/completions/devenv; or `source` this file.
 #
 # Word lists come from `devenv __complete ...` (commands, a command's
-# options, env names, image names, template names), which reads the store
+# options, env, image, volume and template names), which reads the store
 # without opening it, so a TAB stays instant and never drifts from devenv.
 
 _devenv() {
@@ -31,6 +31,13 @@ _devenv() {
 				case $cmd in
 				rmi | tag | push) words=$("$dv" __complete images 2>/dev/null) ;;
 				help) words=$("$dv" __complete commands 2>/dev/null) ;;
+				volume)
+					if ((COMP_CWORD == 2)); then
+						words="ls rm"
+					elif [[ ${COMP_WORDS[2]} == rm ]]; then
+						words=$("$dv" __complete volumes 2>/dev/null)
+					fi
+					;;
 				image)
 					if ((COMP_CWORD == 2)); then
 						words="import save load inspect bootstrap"

@@ -59,6 +59,12 @@ localhost/tools:v1"
 	COMP_WORDBREAKS=$' \t\n"\'><=;|&(:'
 	run complete_line rmi tools:v
 	assert_output "v1"
+	mkdir -p "$DV_STORE/volumes/pgdata" "$DV_STORE/volumes/cache"
+	run complete_line volume rm pg
+	assert_output "pgdata"
+	run complete_line volume ""
+	assert_output "ls
+rm"
 	# no store yet: no names, no error, nothing created
 	DEVENV_HOME=$BATS_TEST_TMPDIR/none run complete_line ssh -e ""
 	assert_output ""
