@@ -345,6 +345,7 @@ static int run_on_up(const struct dv_ctx *ctx, const struct prov_env *env, int l
 				      .owner = ctr_state_owner(&env->state, &owner),
 				      .sandbox = NULL };
 		int status = 0, wstatus;
+		unsigned long long t0 = dv_now_ns();
 		pid_t pid;
 
 		if (!ctx->quiet)
@@ -381,6 +382,8 @@ static int run_on_up(const struct dv_ctx *ctx, const struct prov_env *env, int l
 		if (dv_waitpid(pid, &wstatus, err) < 0)
 			return -1;
 		status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
+		prov_progress_on_up(ctx, i, spec->n_on_up, step->run, status == 0,
+				    (double)(dv_now_ns() - t0) / 1e9);
 		if (status != 0) {
 			dv_err_at(err, spec->display, step->line, step->col,
 				  "on_up step failed with exit status %d; the env is running, see 'devenv logs'",

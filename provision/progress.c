@@ -146,3 +146,22 @@ void prov_progress_release(struct prov_progress *p)
 		close(p->saved_err);
 	p->capture = p->saved_out = p->saved_err = -1;
 }
+
+void prov_progress_on_up(const struct dv_ctx *ctx, size_t i, size_t of, const char *run,
+			 bool ok, double secs)
+{
+	struct json_object *o;
+
+	if (!ctx->events)
+		return;
+	o = json_object_new_object();
+	json_object_object_add(o, "on_up", json_object_new_uint64(i + 1));
+	json_object_object_add(o, "of", json_object_new_uint64(of));
+	json_object_object_add(o, "label", json_object_new_string_len(run, (int)strcspn(run, "\n")));
+	json_object_object_add(o, "result", json_object_new_string(ok ? "ran" : "failed"));
+	json_object_object_add(o, "seconds", prov_json_seconds(secs));
+	fprintf(ctx->events, "%s\n",
+		json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	fflush(ctx->events);
+	json_object_put(o);
+}

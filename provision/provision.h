@@ -68,6 +68,9 @@ void prov_progress_start(struct prov_progress *p, size_t i, const char *label);
 void prov_progress_end(struct prov_progress *p, size_t i, const char *label,
 		       enum prov_result r, double secs);
 void prov_progress_release(struct prov_progress *p);
+/* --json: {"on_up":1,"of":2,"label":…,"result":"ran|failed","seconds":…} */
+void prov_progress_on_up(const struct dv_ctx *ctx, size_t i, size_t of, const char *run,
+			 bool ok, double secs);
 struct json_object;
 struct json_object *prov_json_seconds(double secs); /* 1.23, for --json */
 

@@ -71,6 +71,13 @@ devenv: Envfile:4:5: provisioning step failed with exit status 3; nothing was ca
 	"$DEVENV" halt
 	run "$DEVENV" up --json
 	assert_line --partial '"result":"cached"'
+	"$DEVENV" halt
+	printf 'image: busybox\non_up:\n  - run: echo hi\n  - run: exit 5\n' >Envfile
+	run --separate-stderr "$DEVENV" up --json
+	assert_failure 1
+	assert_line --index 0 --regexp '^\{"on_up":1,"of":2,"label":"echo hi","result":"ran","seconds":[0-9.]+\}$'
+	assert_line --index 1 --regexp '^\{"on_up":2,"of":2,"label":"exit 5","result":"failed","seconds":[0-9.]+\}$'
+	assert_line --index 2 --partial '{"result":"failed","error":"Envfile:4:5: on_up step failed with exit status 5'
 }
 
 @test "progress: --json on a failure: the failed step, then result failed with the error" {
