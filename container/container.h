@@ -79,7 +79,8 @@ struct ctr_spec {
 				       (mount targets, /etc/hosts...) is left in `upper`
 				       (every overlay has redirect_dir, metacopy and
 				       index off: an upper is always a layer) */
-	int log_fd;                 /* env only: the init keeps it open; -1 for none */
+	int log_fd;                 /* env: the init keeps it open; service: the
+				       command's stdout and stderr; -1 for none */
 	const struct dv_strv *cgroups; /* cgroup folders to put the container in (may be NULL) */
 	const struct ctr_user *user;   /* env only: the user to create (NULL: none) */
 	const struct ctr_sandbox *sandbox; /* NULL: none (host root's caps, no filter) */
@@ -104,6 +105,7 @@ struct ctr_init {
 /* Start an env: returns once its PID 1 runs with every mount in place.
  * On failure nothing is left running. */
 int ctr_start(const struct ctr_spec *spec, struct ctr_init *out, struct dv_error *err);
+
 
 enum ctr_status { CTR_STOPPED, CTR_RUNNING, CTR_FROZEN };
 /* Read live: is this pid alive, and with this start time (so a reused pid
@@ -161,12 +163,25 @@ int ctr_exec(const struct ctr_init *init, const struct dv_strv *cgroups,
 /* SIGTERM to the init (which passes it on), then SIGKILL after timeout_s.
  * Returns when the init is gone. A stopped env is success. */
 int ctr_stop(const struct ctr_init *init, unsigned timeout_s, struct dv_error *err);
+/* The same for several inits at once (an env's services): SIGTERM to all,
+ * then SIGKILL to those still there timeout_s after. */
+int ctr_stop_all(const struct ctr_init *inits, size_t n, unsigned timeout_s, struct dv_error *err);
 
 /* Run one command in a fresh build container (spec->build) and wait. Its
  * output goes to our stdout/stderr. SIGINT/SIGTERM to devenv kill the whole
  * container and return -1 with errnum EINTR. */
 int ctr_run(const struct ctr_spec *spec, const struct ctr_exec *x, int *status,
 	    struct dv_error *err);
+
+/* Start a service (a sidecar of an env, usually with spec->netns_path set
+ * to the env's network namespace): like an env it outlives devenv, but its
+ * init runs x->argv (with x->envp, in x->cwd) and ends when that ends. The
+ * command's stdout and stderr go to spec->log_fd; when it exits, its
+ * status (decimal, 128+signal when signalled) is written to status_fd
+ * and a line saying so to the log. Returns once the command was started;
+ * it may have exited already (out->start_time 0 then). */
+int ctr_start_service(const struct ctr_spec *spec, const struct ctr_exec *x, int status_fd,
+		      struct ctr_init *out, struct dv_error *err);
 
 /* Copy a host file or folder (recursively, no symlinks followed on the
  * host side) to `dest` inside the root that spec's overlay forms, writing
@@ -207,6 +222,12 @@ int ctr_cgroup_remove(const struct dv_strv *paths, struct dv_error *err);
  * (cgroup.kill on v2; each pid of cgroup.procs on v1). */
 int ctr_cgroup_kill(const struct dv_strv *paths, struct dv_error *err);
 
+/* One of the env's services as state.json records it: its init. */
+struct ctr_service_state {
+	char *name;
+	struct ctr_init init;       /* pid 0 when it could not be started */
+};
+
 /* state.json: what cannot be re-derived about an env. Running, suspended or
  * halted is never stored; read it with ctr_probe(). */
 struct ctr_state {
@@ -230,6 +251,9 @@ struct ctr_state {
 	char *seccomp;              /* stored BPF program; "": unconfined */
 	unsigned long long caps;    /* the env's capabilities */
 	long long created;          /* unix seconds */
+	struct ctr_service_state *services; /* the services of the last start, in
+					       Envfile order */
+	size_t n_services;
 };
 int ctr_state_read(int envs_fd, const char *id, struct ctr_state *out, struct dv_error *err);
 int ctr_state_write(int envs_fd, const struct ctr_state *st, struct dv_error *err);

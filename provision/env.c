@@ -207,8 +207,8 @@ static bool strv_equal(const struct dv_strv *a, const struct dv_strv *b)
 
 /* The image, bootstrapping the default Debian image the first time, or
  * pulling one whose reference names a registry host. */
-static int resolve_image(const struct layer_store *st, const char *ref, struct prov_team *team,
-			 struct layer_image *img, struct dv_error *err)
+int prov_resolve_image(const struct layer_store *st, const char *ref, struct prov_team *team,
+		       struct layer_image *img, struct dv_error *err)
 {
 	struct dv_error miss = { 0 };
 	int found;
@@ -245,6 +245,8 @@ struct plan {
 	struct prov_team *team; /* cache_from, or NULL */
 	struct dv_strv keys, layers;
 	char *digest;
+	struct layer_image *svc_imgs; /* one per service of the spec */
+	size_t n_svc;
 };
 
 static void plan_release(struct plan *p)
@@ -254,6 +256,7 @@ static void plan_release(struct plan *p)
 	dv_strv_release(&p->keys);
 	dv_strv_release(&p->layers);
 	free(p->digest);
+	prov_services_images_release(p->svc_imgs, p->n_svc);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -261,9 +264,11 @@ static int plan_make(const struct layer_store *st, const struct env_spec *spec, 
 		     struct dv_error *err)
 {
 	p->team = prov_team_new(spec);
-	if (resolve_image(st, spec->image, p->team, &p->img, err) < 0 ||
-	    prov_keys(spec, p->img.id, &p->keys, err) < 0)
+	if (prov_resolve_image(st, spec->image, p->team, &p->img, err) < 0 ||
+	    prov_keys(spec, p->img.id, &p->keys, err) < 0 ||
+	    prov_services_resolve(st, spec, &p->svc_imgs, err) < 0)
 		return -1;
+	p->n_svc = spec->n_services;
 	p->digest = prov_spec_digest(spec, p->img.id, &p->keys);
 	return 0;
 }
@@ -301,10 +306,16 @@ static void fill_state(struct ctr_state *s, const struct prov_env *env, const st
 	struct dv_strv cgroups = s->cgroups;
 	char *seccomp = s->seccomp;
 	unsigned long long caps = s->caps;
+	struct ctr_service_state *services = s->services;
+	size_t n_services = s->n_services;
 
 	memset(&s->cgroups, 0, sizeof(s->cgroups));
 	s->seccomp = NULL;
+	s->services = NULL;
+	s->n_services = 0;
 	ctr_state_release(s);
+	s->services = services;
+	s->n_services = n_services;
 	s->seccomp = seccomp;
 	s->caps = caps;
 	s->id = dv_xstrdup(env->id);
@@ -569,13 +580,24 @@ static int record(struct prov_env *env, int efd, const struct plan *p, struct dv
 /* Start the recorded env, let go of the locks (on_up may run for long and
  * must not hold up `halt` or `gc`), then run on_up. */
 static int start_and_on_up(struct dv_ctx *ctx, const struct layer_store *st,
-			   struct prov_env *env, int efd, struct dv_error *err)
+			   struct prov_env *env, int efd, const struct plan *p, struct dv_error *err)
 {
 	dv_autofree char *log = dv_xasprintf("%s/log", env->id);
 	dv_autoclose int log_fd = -1;
 
+	/* Services left running by an init that died belong to no env now. */
+	if (env->state.n_services && prov_services_stop(st, env, 10, err) < 0)
+		return -1;
 	if (start_env(st, env, efd, err) < 0)
 		return -1;
+	/* After the init (they join its network namespace), before on_up
+	 * (which may migrate a database). */
+	if (prov_services_start(ctx, st, env, efd, p->svc_imgs, err) < 0) {
+		struct dv_error ignored = { 0 };
+
+		ctr_stop(&env->state.init, 0, &ignored);
+		return -1;
+	}
 	if (!ctx->quiet)
 		printf("env '%s' is up (id %s); 'devenv ssh' steps in\n", env->spec.name, env->id);
 	log_fd = openat(efd, log, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
@@ -613,13 +635,14 @@ int prov_env_up(struct dv_ctx *ctx, const struct layer_store *st, struct prov_en
 			printf("env '%s' is already running\n", env->spec.name);
 		else
 			report_change(env, &p);
-		ret = 0;
+		/* A service that exited or was stopped starts again. */
+		ret = prov_services_start(ctx, st, env, efd, p.svc_imgs, err);
 		goto out;
 	}
 	if (prov_build(ctx, st, &env->spec, &p.img, &p.keys, p.team, &p.layers, err) < 0 ||
 	    record(env, efd, &p, err) < 0)
 		goto out;
-	ret = start_and_on_up(ctx, st, env, efd, err);
+	ret = start_and_on_up(ctx, st, env, efd, &p, err);
 out:
 	plan_release(&p);
 	return ret;
@@ -633,6 +656,16 @@ int prov_env_halt(const struct dv_ctx *ctx, const struct layer_store *st, struct
 
 	if (prov_env_lock_existing(st, env, err) < 0)
 		return -1;
+	/* Services go first (they may be using the env's network namespace),
+	 * thawed first when the env is suspended: a frozen process takes no
+	 * signal. */
+	if (env->state.n_services) {
+		if (ctr_probe(&env->state.init) == CTR_FROZEN &&
+		    ctr_cgroup_freeze(&env->state.cgroups, false, 0, err) < 0)
+			return -1;
+		if (prov_services_stop(st, env, timeout_s, err) < 0)
+			return -1;
+	}
 	if (ctr_probe(&env->state.init) == CTR_STOPPED) {
 		if (say && !ctx->quiet)
 			printf("env '%s' is not running\n", env->state.name);
@@ -686,7 +719,7 @@ int prov_env_provision(struct dv_ctx *ctx, const struct layer_store *st, struct 
 		goto out;
 	if (record(env, efd, &p, err) < 0)
 		goto out;
-	ret = running ? start_and_on_up(ctx, st, env, efd, err) : 0;
+	ret = running ? start_and_on_up(ctx, st, env, efd, &p, err) : 0;
 out:
 	plan_release(&p);
 	return ret;

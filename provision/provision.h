@@ -15,6 +15,7 @@
 #define PROVISION_H
 
 #include <stdbool.h>
+#include <stdio.h>
 
 #include <time.h>
 
@@ -147,6 +148,44 @@ int prov_env_commit(const struct dv_ctx *ctx, const struct layer_store *st, stru
 int prov_env_push(const struct dv_ctx *ctx, const struct layer_store *st,
 		  const struct prov_env *env, const char *dest, enum layer_compression comp,
 		  struct dv_error *err);
+
+/* The image `ref` (as an Envfile writes it): from the store, from a
+ * cache_from image (team may be NULL), pulled when the reference names a
+ * registry host, or bootstrapped for debian:SUITE. */
+int prov_resolve_image(const struct layer_store *st, const char *ref, struct prov_team *team,
+		       struct layer_image *img, struct dv_error *err);
+
+/* services.c: the env's services (sidecars in its network namespace).
+ * Resolve (pulling when needed) every service's image, before anything
+ * starts: *out has spec->n_services images (release with
+ * prov_services_images_release). An error names the service and its line. */
+int prov_services_resolve(const struct layer_store *st, const struct env_spec *spec,
+			  struct layer_image **out, struct dv_error *err);
+void prov_services_images_release(struct layer_image *imgs, size_t n);
+/* Start every service of env->spec that is not running (the env's init
+ * runs), record them in state.json, wait half a second and warn about any
+ * that exited at once, with its last log lines. A service that cannot be
+ * started stops those this call started and fails. */
+int prov_services_start(const struct dv_ctx *ctx, const struct layer_store *st,
+			struct prov_env *env, int efd, const struct layer_image *imgs,
+			struct dv_error *err);
+/* SIGTERM every recorded service, SIGKILL after timeout_s. */
+int prov_services_stop(const struct layer_store *st, struct prov_env *env, unsigned timeout_s,
+		       struct dv_error *err);
+enum prov_svc_state { PROV_SVC_RUNNING, PROV_SVC_FROZEN, PROV_SVC_EXITED, PROV_SVC_STOPPED };
+struct prov_svc_info {
+	const char *name;       /* borrowed from env->state */
+	enum prov_svc_state state; /* EXITED: ended on its own while the env ran */
+	int exit_status;        /* EXITED: its status; else -1 */
+	pid_t pid;
+};
+/* Service i of env->state, read live. */
+void prov_service_info(const struct layer_store *st, const struct prov_env *env, size_t i,
+		       struct prov_svc_info *out);
+const char *prov_svc_state_name(enum prov_svc_state s);
+/* The last `lines` lines of a service's log to f, each after indent. */
+void prov_service_tail(const struct layer_store *st, const char *env_id, const char *name,
+		       unsigned lines, FILE *f, const char *indent);
 
 /* suspend (freeze) or resume (thaw) a running env through its cgroups'
  * freezer (suspend.c). ESRCH when it is not running. */
