@@ -479,10 +479,14 @@ static int start_env(const struct layer_store *st, struct prov_env *env, int efd
 	struct ctr_spec cs = { 0 };
 	struct ctr_user user;
 	struct ctr_sandbox sb = { 0 };
+	dv_autofree const char **hosts = dv_xcalloc(env->spec.n_services + 1, sizeof(*hosts));
 	int ret = -1;
 
 	for (size_t i = 0; i < s->layers.n; i++)
 		lowers[i] = layer_diff_path(st, s->layers.v[s->layers.n - 1 - i]);
+	/* The services share the env's network: their names are localhost. */
+	for (size_t i = 0; i < env->spec.n_services; i++)
+		hosts[i] = env->spec.services[i].name;
 	if (dv_mkdir_p(upper, 0755, err) < 0 || dv_mkdir_p(work, 0700, err) < 0)
 		goto out;
 	log_fd = openat(efd, log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -509,6 +513,8 @@ static int start_env(const struct layer_store *st, struct prov_env *env, int efd
 	cs.userns = st->rootless;
 	cs.log_fd = log_fd;
 	cs.cgroups = &s->cgroups;
+	cs.hosts = hosts;
+	cs.n_hosts = env->spec.n_services;
 	if (owner_ids(env, s, err) < 0)
 		goto out;
 	if (env->spec.user) {

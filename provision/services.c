@@ -31,6 +31,8 @@
 #include "util/fs.h"
 #include "util/banned.h"
 
+/* The first line of each run in a service's log. */
+#define SVC_START_MARK "devenv: starting service "
 #define SVC_DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 void prov_services_images_release(struct layer_image *imgs, size_t n)
@@ -248,7 +250,7 @@ static int start_one(const struct layer_store *st, struct prov_env *env, int efd
 		snprintf(netns, sizeof(netns), "/proc/%d/ns/net", (int)env->state.init.pid);
 		cs.netns_path = netns;
 	}
-	dprintf(log_fd, "devenv: starting service '%s' (image %s)\n", svc->name, img->name);
+	dprintf(log_fd, SVC_START_MARK "'%s' (image %s)\n", svc->name, img->name);
 	{
 		struct ctr_exec x = { .argv = cmd.argv.v, .envp = cmd.envp.v, .cwd = cmd.cwd,
 				      .tee_fd = -1 };
@@ -444,12 +446,21 @@ void prov_service_tail(const struct layer_store *st, const char *env_id, const c
 	if (buf[n - 1] == '\n')
 		n--;
 	buf[n] = 0;
-	/* Back from the end to the start of the lines-th last line. */
+	/* Back from the end to the start of the lines-th last line, but not
+	 * before this run's first line: the log keeps every run. */
 	start = (size_t)n;
 	while (start > 0) {
-		if (buf[start - 1] == '\n' && ++seen == lines)
+		if (buf[start - 1] == '\n' &&
+		    (++seen == lines || !strncmp(buf + start, SVC_START_MARK, strlen(SVC_START_MARK))))
 			break;
 		start--;
+	}
+	if (!strncmp(buf + start, SVC_START_MARK, strlen(SVC_START_MARK))) {
+		char *nl = strchr(buf + start, '\n');
+
+		if (!nl)
+			return;
+		start = (size_t)(nl + 1 - buf);
 	}
 	for (char *p = buf + start, *nl; *p; p = nl + 1) {
 		nl = strchr(p, '\n');
