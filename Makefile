@@ -61,7 +61,7 @@ test/unit/layers_test: test/unit/layers_test.c $(LAYERS_SRC:.c=.o) $(UTIL_SRC:.c
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka -ldl
 test/unit/provision_test: test/unit/provision_test.c provision/key.o $(ENVFILE_SRC:.c=.o) $(UTIL_SRC:.c=.o)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka -ldl
-test/unit/container_test: test/unit/container_test.c container/cgroup.o container/cgroup_limits.o $(UTIL_SRC:.c=.o)
+test/unit/container_test: test/unit/container_test.c container/cgroup.o container/cgroup_limits.o container/state.o container/sandbox.o $(UTIL_SRC:.c=.o)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka -ldl
 test/unit/seccomp_test: test/unit/seccomp_test.c container/seccomp.o container/sandbox.o container/seccomp_blob.o $(UTIL_SRC:.c=.o)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka -ldl
