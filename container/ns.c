@@ -136,8 +136,17 @@ static _Noreturn void child_main(const struct launch *l)
 		_exit(1);
 	/* A service joins its env's network namespace before anything else,
 	 * while we still hold every capability of our user namespace. */
-	if (l->netns_fd >= 0 && setns(l->netns_fd, CLONE_NEWNET) < 0)
-		ctr_child_fail(errw, (dv_err(&err, errno, "cannot join the env's network namespace"), &err));
+	if (l->netns_fd >= 0 && setns(l->netns_fd, CLONE_NEWNET) < 0) {
+		/* Without root, each devenv command has a user namespace of its
+		 * own, and one cannot join a network namespace another command's
+		 * user namespace owns: the env and its services start together. */
+		if (errno == EPERM)
+			dv_err(&err, errno, "cannot join the env's network namespace from this command; "
+			       "'devenv reload' restarts the env with its services");
+		else
+			dv_err(&err, errno, "cannot join the env's network namespace");
+		ctr_child_fail(errw, &err);
+	}
 	if (unshare(CLONE_NEWCGROUP) < 0)
 		ctr_child_fail(errw, (dv_err(&err, errno, "cannot create cgroup namespace"), &err));
 	/* First of all, so that no mount of ours ever propagates to the host. */

@@ -240,3 +240,23 @@ pong from db"
 	assert_output "devenv: Envfile:3:3: service 'db': image 'localhost/busybox:latest' has no Entrypoint or Cmd; give the service a \`command\`"
 	[[ -z $(dv_procs_in_store "$DV_STORE") ]]
 }
+
+@test "suspend freezes the services with the env, resume thaws them" {
+	dv_need_cgroups
+	web_db_envfile
+	"$DEVENV" up
+	run "$DEVENV" suspend
+	assert_success
+	run "$DEVENV" status
+	assert_line --regexp '^    db: suspended \(pid [0-9]+\)$'
+	run ! curl -s -m 0.5 "http://127.0.0.1:$PORT/"
+	run "$DEVENV" resume
+	assert_success
+	run curl -s -m 5 "http://127.0.0.1:$PORT/"
+	assert_output "pong from db"
+	# halt of a suspended env thaws and stops its services too.
+	"$DEVENV" suspend
+	run "$DEVENV" halt --timeout 2
+	assert_success
+	[[ -z $(svc_procs db) ]]
+}
