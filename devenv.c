@@ -1220,6 +1220,82 @@ out:
 
 extern const char dv_template_default[], dv_template_default_end[];
 
+static int from_dc_opt(int c, const char *arg, void *data, struct dv_error *err)
+{
+	(void)arg;
+	(void)err;
+	if (c != 'D')
+		return -1;
+	*(bool *)data = true;
+	return 0;
+}
+
+/* init --from-devcontainer: the devcontainer.json this checkout would run,
+ * as an Envfile beside its .devcontainer/, never over an existing one. */
+static int init_from_devcontainer(struct dv_ctx *ctx, int argc, char **argv,
+				  struct dv_error *err)
+{
+	static const struct option longs[] = {
+		{ "from-devcontainer", no_argument, NULL, 'D' }, { 0 }
+	};
+	const struct cmd *self = find_cmd("init");
+	bool from = false, helped;
+	struct opt_spec os = { "", longs, from_dc_opt, &from };
+	int oi = parse_opts(ctx, self, argc, argv, &os, &helped, err);
+	dv_autofree char *path = NULL, *checkout = NULL, *yaml = NULL, *dir = NULL;
+	dv_autofree char *tmp = NULL, *dest = NULL;
+	dv_autoclose int fd = -1;
+	char cwd[PATH_MAX];
+	const char *disp;
+	size_t n;
+
+	if (oi < 0)
+		return helped ? 0 : -1;
+	if (no_args(self, argc, argv, oi, err) < 0)
+		return -1;
+	if (!getcwd(cwd, sizeof(cwd)))
+		return dv_err(err, errno, "cannot read the current folder");
+	if (envfile_find(cwd, &path, &checkout, err) < 0) {
+		if (err->errnum == ENOENT)
+			return dv_err_plain(err, ENOENT, "no .devcontainer/devcontainer.json or "
+					    ".devcontainer.json here or in its parents up to the "
+					    "repository root");
+		return -1;
+	}
+	n = strlen(cwd);
+	disp = !strncmp(path, cwd, n) && path[n] == '/' ? path + n + 1 : path;
+	if (!envfile_is_devcontainer(path))
+		return dv_err_plain(err, EEXIST, "an Envfile is already here ('%s'); edit it, or "
+				    "remove it first", disp);
+	if (envfile_devcontainer_convert(path, checkout, disp, &yaml, &dir, err) < 0)
+		return -1;
+	/* A temporary file linked into place, as cmd_init does. */
+	tmp = dv_xasprintf("%s/.Envfile.tmp.%d", dir, (int)getpid());
+	dest = dv_xasprintf("%s/Envfile", dir);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0)
+		return dv_err(err, errno, "cannot create '%s'", dest);
+	if (dv_write_full(fd, yaml, strlen(yaml), err) < 0 || fsync(fd) < 0) {
+		unlink(tmp);
+		return dv_err_isset(err) ? dv_err_prefix(err, "writing '%s'", dest)
+					 : dv_err(err, errno, "writing '%s'", dest);
+	}
+	if (link(tmp, dest) < 0) {
+		int e = errno;
+
+		unlink(tmp);
+		if (e == EEXIST)
+			return dv_err_plain(err, EEXIST, "an Envfile is already here; edit it, or "
+					    "remove it first");
+		return dv_err(err, e, "cannot create '%s'", dest);
+	}
+	unlink(tmp);
+	if (!ctx->quiet)
+		printf("wrote %s from %s; check it, then 'devenv up'\n",
+		       !strncmp(dest, cwd, n) && dest[n] == '/' ? dest + n + 1 : dest, disp);
+	return 0;
+}
+
 /* init: write the default Envfile here, never over an existing one. */
 static int cmd_init(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
 		    struct dv_error *err)
@@ -1231,6 +1307,12 @@ static int cmd_init(struct dv_ctx *ctx, struct layer_store *st, int argc, char *
 	dv_autoclose int fd = -1;
 
 	(void)st;
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--from-devcontainer")) {
+			/* parse_opts above refused the option: start afresh */
+			memset(err, 0, sizeof(*err));
+			return init_from_devcontainer(ctx, argc, argv, err);
+		}
 	if (oi < 0)
 		return helped ? 0 : -1;
 	if (no_args(self, argc, argv, oi, err) < 0)
@@ -1278,7 +1360,7 @@ static int cmd_help(struct dv_ctx *ctx, struct layer_store *st, int argc, char *
 		    struct dv_error *err);
 
 static const struct cmd commands[] = {
-	{ "init", cmd_init, 0, "", "write an Envfile for this checkout" },
+	{ "init", cmd_init, 0, "[--from-devcontainer]", "write an Envfile for this checkout" },
 	{ "up", cmd_up, CMD_STORE | CMD_LOCKS_STORE, "[-e NAME|ID] [--cache-from REF]...", "build what is missing (taking steps a cache_from image holds), create or start the env, run on_up" },
 	{ "ssh", cmd_ssh, CMD_STORE_PEEK, "[-e NAME|ID] [-u|--user NAME|UID[:GID]] [-c CMD | -- ARGV...]", "open a shell, or run a command, in the running env" },
 	{ "halt", cmd_halt, CMD_STORE, "[-e NAME|ID] [--timeout S]", "stop the env (SIGTERM, then SIGKILL after S seconds, default 10); keeps its files" },
