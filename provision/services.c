@@ -188,6 +188,7 @@ static int start_one(const struct layer_store *st, struct prov_env *env, int efd
 	dv_autoclose int log_fd = -1;
 	dv_autoclose int exit_fd = -1;
 	char netns[64];
+	struct stat nsb, self_nsb;
 	struct svc_cmd cmd = { 0 };
 	struct ctr_sandbox sb = { 0 };
 	struct ctr_spec cs = { 0 };
@@ -195,6 +196,34 @@ static int start_one(const struct layer_store *st, struct prov_env *env, int efd
 
 	for (size_t i = 0; i < img->layers.n; i++)
 		lowers[i] = layer_diff_path(st, img->layers.v[img->layers.n - 1 - i]);
+	if (spec->network == ENV_NET_PRIVATE) {
+		int fd;
+
+		snprintf(netns, sizeof(netns), "/proc/%d/ns/net", (int)env->state.init.pid);
+		cs.netns_path = netns;
+		/* Without root each devenv command has a user namespace of its
+		 * own, and the env's init (not dumpable) is out of reach of a
+		 * later command's: only the `up` that starts the env can start
+		 * its services. Checked before anything of the last run's
+		 * record (its exit status) is touched. */
+		fd = open(netns, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EACCES || errno == EPERM)
+				dv_err(err, errno, "cannot start service '%s' in the running env's network "
+				       "namespace from this command without root; 'devenv reload' "
+				       "restarts the env with its services", svc->name);
+			else
+				dv_err(err, errno, "cannot open the env's network namespace '%s'", netns);
+			goto out;
+		}
+		/* Already ours (the env is on the host's network after all):
+		 * nothing to join, and a rootless command could not join the
+		 * host's namespace anyway. */
+		if (fstat(fd, &nsb) == 0 && stat("/proc/self/ns/net", &self_nsb) == 0 &&
+		    nsb.st_dev == self_nsb.st_dev && nsb.st_ino == self_nsb.st_ino)
+			cs.netns_path = NULL;
+		close(fd);
+	}
 	if (dv_mkdir_p(upper, 0755, err) < 0 || dv_mkdir_p(work, 0700, err) < 0)
 		goto out;
 	log_fd = openat(efd, log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -246,10 +275,6 @@ static int start_one(const struct layer_store *st, struct prov_env *env, int efd
 	cs.n_mounts = svc->n_volumes;
 	cs.hosts = hosts;
 	cs.n_hosts = spec->n_services;
-	if (spec->network == ENV_NET_PRIVATE) {
-		snprintf(netns, sizeof(netns), "/proc/%d/ns/net", (int)env->state.init.pid);
-		cs.netns_path = netns;
-	}
 	dprintf(log_fd, SVC_START_MARK "'%s' (image %s)\n", svc->name, img->name);
 	{
 		struct ctr_exec x = { .argv = cmd.argv.v, .envp = cmd.envp.v, .cwd = cmd.cwd,

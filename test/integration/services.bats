@@ -260,3 +260,41 @@ pong from db"
 	assert_success
 	[[ -z $(svc_procs db) ]]
 }
+
+@test "network: private: a service joins the env's network namespace" {
+	dv_envfile <<-EOF
+	image: busybox
+	network: private
+	services:
+	  db:
+	    image: busybox
+	    command: ["httpd", "-f", "-p", "127.0.0.1:$PORT", "-h", "/etc"]
+	  once:
+	    image: busybox
+	    command: exit 1
+	EOF
+	run "$DEVENV" up
+	assert_success
+	read -r env_pid db_pid < <("$DEVENV" status --json | python3 -c 'import json, sys; d = json.load(sys.stdin); print(d["pid"], d["services"][0]["pid"])')
+	[[ $(readlink "/proc/$env_pid/ns/net") == "$(readlink "/proc/$db_pid/ns/net")" ]]
+	run "$DEVENV" ssh -c "wget -qO- http://db:$PORT/hostname"
+	assert_success
+	assert_output "db"
+
+	# `up` of the running env starts the service that exited. Without root
+	# a later command cannot reach the env's network namespace: one line
+	# says what to do, and the exited service's record stays.
+	run "$DEVENV" up
+	if ((DV_ROOTLESS)); then
+		assert_failure 1
+		assert_line "devenv: cannot start service 'once' in the running env's network namespace from this command without root; 'devenv reload' restarts the env with its services: Permission denied"
+		run "$DEVENV" status
+		assert_line "    once: exited with status 1; its last lines ('devenv logs once' has all):"
+	else
+		assert_success
+		assert_line "service 'once' started (image localhost/busybox:latest)"
+	fi
+	run "$DEVENV" reload
+	assert_success
+	assert_line "service 'once' started (image localhost/busybox:latest)"
+}
