@@ -860,6 +860,13 @@ static int cmd_rmi(struct dv_ctx *ctx, struct layer_store *st, int argc, char **
 			       all[i].name, all[i].id);
 			goto out;
 		}
+		for (size_t k = 0; k < all[i].n_services; k++) {
+			if (all[i].services[k].image_id && !strcmp(all[i].services[k].image_id, img.id)) {
+				dv_err_plain(err, EBUSY, "image '%s' is used by service '%s' of env '%s' (%s); destroy the env first",
+					     img.name, all[i].services[k].name, all[i].name, all[i].id);
+				goto out;
+			}
+		}
 	}
 	if (layer_image_remove(st, img.name, err) < 0)
 		goto out;
@@ -1199,9 +1206,13 @@ static int cmd_gc(struct dv_ctx *ctx, struct layer_store *st, int argc, char **a
 	lock = dv_lock_at(st->root_fd, "store.lock", true, "the store", err);
 	if (lock < 0 || prov_env_list(st, true, &all, &n, err) < 0)
 		goto out;
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		for (size_t j = 0; j < all[i].layers.n; j++)
 			dv_strv_push(&in_use, all[i].layers.v[j]);
+		for (size_t k = 0; k < all[i].n_services; k++)
+			for (size_t j = 0; j < all[i].services[k].layers.n; j++)
+				dv_strv_push(&in_use, all[i].services[k].layers.v[j]);
+	}
 	if (layer_gc(st, &in_use, &layers, &bytes, err) < 0 ||
 	    prov_sandbox_gc(st, all, n, &bytes, err) < 0)
 		goto out;

@@ -226,6 +226,9 @@ int ctr_cgroup_kill(const struct dv_strv *paths, struct dv_error *err);
 struct ctr_service_state {
 	char *name;
 	struct ctr_init init;       /* pid 0 when it could not be started */
+	char *image_id;             /* its image's id, as last started */
+	struct dv_strv layers;      /* and that image's layers: `rmi` and `gc`
+				       leave them alone while the env exists */
 };
 
 /* state.json: what cannot be re-derived about an env. Running, suspended or

@@ -117,6 +117,8 @@ int ctr_state_read(int envs_fd, const char *id, struct ctr_state *out, struct dv
 			ss->name = get_str(e, "name");
 			ss->init.pid = (pid_t)get_int(e, "init_pid");
 			ss->init.start_time = (unsigned long long)get_int(e, "init_start");
+			ss->image_id = get_str(e, "image_id");
+			get_strv(e, "layers", &ss->layers);
 			out->n_services++;
 		}
 	}
@@ -189,6 +191,8 @@ int ctr_state_write(int envs_fd, const struct ctr_state *st, struct dv_error *er
 			json_object_object_add(e, "name", json_object_new_string(ss->name ? ss->name : ""));
 			json_object_object_add(e, "init_pid", json_object_new_int64(ss->init.pid));
 			json_object_object_add(e, "init_start", json_object_new_int64((int64_t)ss->init.start_time));
+			json_object_object_add(e, "image_id", json_object_new_string(ss->image_id ? ss->image_id : ""));
+			json_object_object_add(e, "layers", strv_json(&ss->layers));
 			json_object_array_add(a, e);
 		}
 		json_object_object_add(o, "services", a);
@@ -218,8 +222,11 @@ void ctr_state_release(struct ctr_state *st)
 	dv_strv_release(&st->env);
 	dv_strv_release(&st->cgroups);
 	free(st->seccomp);
-	for (size_t i = 0; i < st->n_services; i++)
+	for (size_t i = 0; i < st->n_services; i++) {
 		free(st->services[i].name);
+		free(st->services[i].image_id);
+		dv_strv_release(&st->services[i].layers);
+	}
 	free(st->services);
 	memset(st, 0, sizeof(*st));
 }

@@ -338,16 +338,27 @@ int prov_services_start(const struct dv_ctx *ctx, const struct layer_store *st,
 
 		next[i].name = dv_xstrdup(svc->name);
 		if (old && ctr_probe(&old->init) != CTR_STOPPED) {
+			/* Running on the layers it started on, which stay kept. */
 			next[i].init = old->init;
+			next[i].image_id = old->image_id;
+			next[i].layers = old->layers;
+			old->image_id = NULL;
+			memset(&old->layers, 0, sizeof(old->layers));
 			continue;
 		}
+		next[i].image_id = dv_xstrdup(imgs[i].id);
+		for (size_t j = 0; j < imgs[i].layers.n; j++)
+			dv_strv_push(&next[i].layers, imgs[i].layers.v[j]);
 		if (start_one(st, env, efd, svc, &imgs[i], &next[i].init, err) < 0) {
 			/* Nothing half-started stays: stop what this call started. */
 			for (size_t j = 0; j < i; j++)
 				if (started[j])
 					ctr_stop(&next[j].init, 0, &(struct dv_error){ 0 });
-			for (size_t j = 0; j <= i; j++)
+			for (size_t j = 0; j <= i; j++) {
 				free(next[j].name);
+				free(next[j].image_id);
+				dv_strv_release(&next[j].layers);
+			}
 			goto out;
 		}
 		started[i] = true;
@@ -355,8 +366,11 @@ int prov_services_start(const struct dv_ctx *ctx, const struct layer_store *st,
 		if (!ctx->quiet)
 			printf("service '%s' started (image %s)\n", svc->name, imgs[i].name);
 	}
-	for (size_t i = 0; i < s->n_services; i++)
+	for (size_t i = 0; i < s->n_services; i++) {
 		free(s->services[i].name);
+		free(s->services[i].image_id);
+		dv_strv_release(&s->services[i].layers);
+	}
 	free(s->services);
 	s->services = next;
 	s->n_services = spec->n_services;

@@ -298,3 +298,27 @@ pong from db"
 	assert_success
 	assert_line "service 'once' started (image localhost/busybox:latest)"
 }
+
+@test "rmi refuses a service's image; after gc the halted env's service starts again" {
+	"$DEVENV" image save busybox "$BATS_TEST_TMPDIR/bb.tar" >/dev/null
+	python3 "$DV_ROOT/test/fixtures/oci_config.py" "$BATS_TEST_TMPDIR/bb.tar" "$BATS_TEST_TMPDIR/svc.tar" '{"Cmd":["sleep","1000"]}'
+	"$DEVENV" image load "$BATS_TEST_TMPDIR/svc.tar" svcimg >/dev/null
+	dv_envfile <<-'EOF'
+	image: busybox
+	services:
+	  w:
+	    image: svcimg
+	EOF
+	"$DEVENV" up
+	id=$("$DEVENV" status --json | dv_json id)
+	run "$DEVENV" rmi svcimg
+	assert_failure 1
+	assert_output "devenv: image 'localhost/svcimg:latest' is used by service 'w' of env 'proj' ($id); destroy the env first"
+	"$DEVENV" halt
+	run "$DEVENV" gc
+	assert_success
+	run "$DEVENV" up
+	assert_success
+	run "$DEVENV" status
+	assert_line --regexp '^    w: running \(pid [0-9]+\)$'
+}
