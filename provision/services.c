@@ -247,14 +247,25 @@ static int start_one(const struct layer_store *st, struct prov_env *env, int efd
 		const struct env_mount *m = &svc->volumes[i];
 
 		if (m->volume) {
-			/* The named-volume store: <store>/volumes/NAME, made on first use. */
-			char *vdir = dv_xasprintf("%s/volumes/%s", st->root, m->source);
+			/* The named-volume store, shared with the env and other
+			 * envs; an empty volume is filled from the service's
+			 * image, as Docker does. */
+			char *vdir;
 
-			dv_strv_push_owned(&vols, vdir);
-			if (dv_mkdir_p(vdir, 0755, err) < 0)
+			if (prov_volume_prepare(st, m->source, &vdir, err) < 0)
 				goto out;
+			dv_strv_push_owned(&vols, vdir);
 			mounts[i].source = vdir;
+			mounts[i].fill = true;
 		} else {
+			struct stat src;
+
+			if (lstat(m->source_abs, &src) < 0) {
+				dv_err_at(err, spec->display, m->line, m->col,
+					  "mount source '%s' of service '%s' no longer exists; create it, or "
+					  "remove it from its 'volumes'", m->source, svc->name);
+				goto out;
+			}
 			mounts[i].source = m->source_abs;
 		}
 		mounts[i].target = m->target;
