@@ -322,3 +322,29 @@ pong from db"
 	run "$DEVENV" status
 	assert_line --regexp '^    w: running \(pid [0-9]+\)$'
 }
+
+@test "a service's named volume is the store's, shared with the env; its host mounts come from the checkout" {
+	mkdir shared
+	echo "from the checkout" >shared/note
+	dv_envfile <<-'EOF'
+	image: busybox
+	volumes: ["data:/mnt/data"]
+	services:
+	  db:
+	    image: busybox
+	    command: cat /shared/note > /data/copied; touch /shared/ro-test 2>/dev/null && echo writable || echo read-only; exec sleep 1000
+	    volumes: ["data:/data", "./shared:/shared:ro"]
+	EOF
+	run "$DEVENV" up
+	assert_success
+	sleep 0.3
+	run "$DEVENV" logs db
+	assert_line "read-only"
+	run "$DEVENV" ssh -c 'cat /mnt/data/copied'
+	assert_success
+	assert_output "from the checkout"
+	[[ -f $DV_STORE/volumes/data/copied ]]
+	# The volume outlives the env.
+	"$DEVENV" destroy -f
+	[[ $(cat "$DV_STORE/volumes/data/copied") == "from the checkout" ]]
+}
