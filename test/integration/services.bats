@@ -348,3 +348,21 @@ pong from db"
 	"$DEVENV" destroy -f
 	[[ $(cat "$DV_STORE/volumes/data/copied") == "from the checkout" ]]
 }
+
+@test "network: private: a forwarded port reaches a service in the env's namespace" {
+	hport=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	dv_envfile <<-EOF
+	image: busybox
+	network: private
+	ports: ["127.0.0.1:$hport:$PORT"]
+	services:
+	  db:
+	    image: busybox
+	    command: ["httpd", "-f", "-p", "127.0.0.1:$PORT", "-h", "/etc"]
+	EOF
+	run "$DEVENV" up
+	assert_success
+	run curl -s -m 5 "http://127.0.0.1:$hport/hostname"
+	assert_success
+	assert_output "db"
+}
