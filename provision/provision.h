@@ -157,7 +157,8 @@ int prov_resolve_image(const struct layer_store *st, const char *ref, struct pro
 
 /* services.c: the env's services (sidecars in its network namespace).
  * Resolve (pulling when needed) every service's image, before anything
- * starts: *out has spec->n_services images (release with
+ * starts, and check what else can be checked then (a command to run, host
+ * mount sources): *out has spec->n_services images (release with
  * prov_services_images_release). An error names the service and its line. */
 int prov_services_resolve(const struct layer_store *st, const struct env_spec *spec,
 			  struct layer_image **out, struct dv_error *err);

@@ -42,32 +42,6 @@ void prov_services_images_release(struct layer_image *imgs, size_t n)
 	free(imgs);
 }
 
-int prov_services_resolve(const struct layer_store *st, const struct env_spec *spec,
-			  struct layer_image **out, struct dv_error *err)
-{
-	struct layer_image *imgs = dv_xcalloc(spec->n_services + 1, sizeof(*imgs));
-
-	*out = NULL;
-	for (size_t i = 0; i < spec->n_services; i++) {
-		const struct env_service *svc = &spec->services[i];
-
-		if (prov_resolve_image(st, svc->image, NULL, &imgs[i], err) < 0) {
-			prov_services_images_release(imgs, spec->n_services);
-			dv_err_prefix(err, "service '%s'", svc->name);
-			/* Point at the service in the Envfile unless the
-			 * error already names a place. */
-			if (!err->file[0] && spec->display) {
-				snprintf(err->file, sizeof(err->file), "%s", spec->display);
-				err->line = svc->line;
-				err->col = svc->col;
-			}
-			return -1;
-		}
-	}
-	*out = imgs;
-	return 0;
-}
-
 /* The image config's strings under config.KEY (Env, Entrypoint, Cmd). */
 static void config_strv(struct json_object *cfg, const char *key, struct dv_strv *out)
 {
@@ -152,6 +126,51 @@ static int svc_cmd_make(const struct env_spec *spec, const struct env_service *s
 		return dv_err_at(err, spec->display, svc->line, svc->col,
 				 "service '%s': image '%s' has no Entrypoint or Cmd; give the service a `command`",
 				 svc->name, img->name);
+	return 0;
+}
+
+int prov_services_resolve(const struct layer_store *st, const struct env_spec *spec,
+			  struct layer_image **out, struct dv_error *err)
+{
+	struct layer_image *imgs = dv_xcalloc(spec->n_services + 1, sizeof(*imgs));
+
+	*out = NULL;
+	for (size_t i = 0; i < spec->n_services; i++) {
+		const struct env_service *svc = &spec->services[i];
+		struct svc_cmd cmd = { 0 };
+		int r;
+
+		if (prov_resolve_image(st, svc->image, NULL, &imgs[i], err) < 0) {
+			prov_services_images_release(imgs, spec->n_services);
+			dv_err_prefix(err, "service '%s'", svc->name);
+			/* Point at the service in the Envfile unless the
+			 * error already names a place. */
+			if (!err->file[0] && spec->display) {
+				snprintf(err->file, sizeof(err->file), "%s", spec->display);
+				err->line = svc->line;
+				err->col = svc->col;
+			}
+			return -1;
+		}
+		/* What can be known before anything starts is said then: a
+		 * service with nothing to run, a host mount gone since. */
+		r = svc_cmd_make(spec, svc, &imgs[i], &cmd, err);
+		svc_cmd_release(&cmd);
+		for (size_t j = 0; r == 0 && j < svc->n_volumes; j++) {
+			const struct env_mount *m = &svc->volumes[j];
+			struct stat sb;
+
+			if (!m->volume && lstat(m->source_abs, &sb) < 0)
+				r = dv_err_at(err, spec->display, m->line, m->col,
+					      "mount source '%s' of service '%s' no longer exists; create "
+					      "it, or remove it from its 'volumes'", m->source, svc->name);
+		}
+		if (r < 0) {
+			prov_services_images_release(imgs, spec->n_services);
+			return -1;
+		}
+	}
+	*out = imgs;
 	return 0;
 }
 

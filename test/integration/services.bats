@@ -236,9 +236,12 @@ pong from db"
 	    image: busybox
 	EOF
 	run "$DEVENV" up
-	assert_failure
+	assert_failure 2
 	assert_output "devenv: Envfile:3:3: service 'db': image 'localhost/busybox:latest' has no Entrypoint or Cmd; give the service a \`command\`"
+	# Said before anything started: not even the env was created.
 	[[ -z $(dv_procs_in_store "$DV_STORE") ]]
+	run "$DEVENV" status --json
+	[[ $(dv_json state <<<"$output") == "not created" ]]
 }
 
 @test "suspend freezes the services with the env, resume thaws them" {
