@@ -57,6 +57,8 @@ templates/templates.o: templates/templates.S templates/default.Envfile
 # Unit tests: one binary per module, linked to that module and util/ only.
 test/unit/envfile_test: test/unit/envfile_test.c $(ENVFILE_SRC:.c=.o) $(UTIL_SRC:.c=.o)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka -ldl
+test/unit/devcontainer_test: test/unit/devcontainer_test.c $(ENVFILE_SRC:.c=.o) $(UTIL_SRC:.c=.o)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka -ldl
 test/unit/layers_test: test/unit/layers_test.c $(LAYERS_SRC:.c=.o) $(UTIL_SRC:.c=.o)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka -ldl
 test/unit/provision_test: test/unit/provision_test.c provision/key.o $(ENVFILE_SRC:.c=.o) $(UTIL_SRC:.c=.o)

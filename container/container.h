@@ -66,6 +66,10 @@ struct ctr_mount {
 	const char *target;  /* absolute path inside; created when missing, never
 				through a symlink that leaves the root */
 	bool readonly;
+	bool fill;           /* a named volume: when its folder is empty, it first gets
+				a copy of what the image has at target, and that folder's
+				owner and mode (Docker's rule); where the image has
+				nothing there, the env's user (else root) owns it */
 };
 
 struct ctr_spec {
@@ -272,6 +276,9 @@ struct ctr_state {
 	char *seccomp;              /* stored BPF program; "": unconfined */
 	unsigned long long caps;    /* the env's capabilities */
 	long long created;          /* unix seconds */
+	struct dv_strv volumes;     /* named volumes the env (and its services) name,
+				       as of the last up; `volume ls` and `destroy
+				       --volumes` read them */
 	char *network;              /* "host" or "private", as last started */
 	struct ctr_port *ports;     /* forwards of the last start */
 	size_t n_ports;

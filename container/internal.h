@@ -7,6 +7,7 @@
  * stop.c    ctr_stop, ctr_probe, pidfds checked against the init's start time
  * cgroup.c  per-env cgroup folders
  * copy.c    ctr_copy_in
+ * binds.c   volumes and host mounts (ctr_spec.mounts)
  * init.c    the env's PID 1 (a separate static program, see init_blob.S)
  */
 #ifndef CTR_INTERNAL_H
@@ -49,6 +50,10 @@ int ctr_mount_overlay(const struct ctr_spec *spec, bool with_skeleton, int *skel
 /* Everything after the overlay: /proc, /sys, /dev, /etc files, the checkout,
  * then pivot_root into the root and detach the host's. */
 int ctr_setup_root(const struct ctr_spec *spec, int rootfd, int skelfd, struct dv_error *err);
+
+/* binds.c: spec->mounts bound into the root (after the checkout), each
+ * target created when missing and resolved inside the root. */
+int ctr_setup_binds(const struct ctr_spec *spec, int rootfd, struct dv_error *err);
 
 /* The ids a command runs as (user.c). */
 struct ctr_ids {

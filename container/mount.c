@@ -633,6 +633,8 @@ int ctr_setup_root(const struct ctr_spec *spec, int rootfd, int skelfd, struct d
 		return -1;
 	if (spec->checkout && spec->workdir && setup_checkout(spec, rootfd, err) < 0)
 		return -1;
+	if (spec->n_mounts && ctr_setup_binds(spec, rootfd, err) < 0)
+		return -1;
 	if (spec->sandbox && setup_masks(rootfd, err) < 0)
 		return -1;
 	if (sethostname(spec->hostname ? spec->hostname : "devenv",

@@ -137,6 +137,7 @@ int ctr_state_read(int envs_fd, const char *id, struct ctr_state *out, struct dv
 	out->shell = get_str(o, "shell");
 	get_strv(o, "env", &out->env);
 	get_strv(o, "cgroups", &out->cgroups);
+	get_strv(o, "volumes", &out->volumes);
 	if (json_object_object_get_ex(o, "limits", &lim)) {
 		out->limits.memory = (unsigned long long)get_int(lim, "memory");
 		out->limits.cpus_milli = (unsigned)get_int(lim, "cpus_milli");
@@ -193,6 +194,8 @@ int ctr_state_write(int envs_fd, const struct ctr_state *st, struct dv_error *er
 	S("shell", st->shell);
 	json_object_object_add(o, "env", strv_json(&st->env));
 	json_object_object_add(o, "cgroups", strv_json(&st->cgroups));
+	if (st->volumes.n)
+		json_object_object_add(o, "volumes", strv_json(&st->volumes));
 	{
 		struct json_object *lim = json_object_new_object();
 
@@ -243,6 +246,7 @@ void ctr_state_release(struct ctr_state *st)
 	free(st->ownership);
 	dv_strv_release(&st->env);
 	dv_strv_release(&st->cgroups);
+	dv_strv_release(&st->volumes);
 	free(st->seccomp);
 	free(st->network);
 	for (size_t i = 0; i < st->n_ports; i++)

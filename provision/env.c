@@ -321,6 +321,7 @@ static void fill_state(struct ctr_state *s, const struct prov_env *env, const st
 	s->workdir = dv_xstrdup(spec->workdir);
 	s->shell = dv_xstrdup(spec->shell);
 	prov_envp(spec, &s->env);
+	prov_volume_names(spec, &s->volumes);
 	s->cgroups = cgroups;
 	s->init = init;
 	s->created = created;
@@ -454,6 +455,51 @@ static int owner_ids(const struct prov_env *env, struct ctr_state *s, struct dv_
 	return 0;
 }
 
+/* The spec's `volumes` (each volume's folder made when missing) then
+ * `mounts`, as the container binds them. *paths holds the strings. */
+static int env_mounts(const struct layer_store *st, const struct env_spec *spec,
+		      struct ctr_mount **out, size_t *n, struct dv_strv *paths, struct dv_error *err)
+{
+	struct ctr_mount *m = dv_xcalloc(spec->n_volumes + spec->n_mounts + 1, sizeof(*m));
+
+	*out = m;
+	*n = 0;
+	/* A mount on a parent of workdir would hide the checkout, mounted
+	 * before it. */
+	for (size_t i = 0; i < spec->n_volumes + spec->n_mounts; i++) {
+		const struct env_mount *e = i < spec->n_volumes ? &spec->volumes[i]
+								: &spec->mounts[i - spec->n_volumes];
+		size_t tl = strlen(e->target);
+
+		if (strncmp(spec->workdir, e->target, tl) == 0 && spec->workdir[tl] == '/')
+			return dv_err_at(err, spec->display, e->line, e->col,
+					 "'%s' holds the workdir '%s' and would hide the checkout; "
+					 "choose another target", e->target, spec->workdir);
+	}
+	for (size_t i = 0; i < spec->n_volumes; i++) {
+		const struct env_mount *v = &spec->volumes[i];
+		char *dir;
+
+		if (prov_volume_prepare(st, v->source, &dir, err) < 0)
+			return -1;
+		dv_strv_push_owned(paths, dir);
+		m[(*n)++] = (struct ctr_mount){ dir, v->target, v->readonly, true };
+	}
+	for (size_t i = 0; i < spec->n_mounts; i++) {
+		const struct env_mount *h = &spec->mounts[i];
+		struct stat sb;
+
+		/* Checked when the Envfile was read; say it at its line if it
+		 * went away since (the container checks again). */
+		if (lstat(h->source_abs, &sb) < 0)
+			return dv_err_at(err, spec->display, h->line, h->col,
+					 "mount source '%s' no longer exists; create it, or remove it "
+					 "from 'mounts'", h->source);
+		m[(*n)++] = (struct ctr_mount){ h->source_abs, h->target, h->readonly, false };
+	}
+	return 0;
+}
+
 /* Start the init on the env's files; state.json records it. */
 static int start_env(const struct layer_store *st, struct prov_env *env, int efd,
 		     struct dv_error *err)
@@ -468,6 +514,8 @@ static int start_env(const struct layer_store *st, struct prov_env *env, int efd
 	struct ctr_spec cs = { 0 };
 	struct ctr_user user;
 	struct ctr_sandbox sb = { 0 };
+	dv_autofree struct ctr_mount *mounts = NULL;
+	struct dv_strv mount_paths = { 0 };
 	int ret = -1;
 
 	for (size_t i = 0; i < s->layers.n; i++)
@@ -498,6 +546,9 @@ static int start_env(const struct layer_store *st, struct prov_env *env, int efd
 	cs.userns = st->rootless;
 	cs.log_fd = log_fd;
 	cs.cgroups = &s->cgroups;
+	if (env_mounts(st, &env->spec, &mounts, &cs.n_mounts, &mount_paths, err) < 0)
+		goto out;
+	cs.mounts = mounts;
 	if (owner_ids(env, s, err) < 0)
 		goto out;
 	if (env->spec.user) {
@@ -534,6 +585,7 @@ out:
 	}
 	for (size_t i = 0; i < s->layers.n; i++)
 		free((char *)lowers[i]);
+	dv_strv_release(&mount_paths);
 	ctr_sandbox_release(&sb);
 	return ret;
 }

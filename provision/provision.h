@@ -173,4 +173,30 @@ int prov_env_destroy(const struct dv_ctx *ctx, const struct layer_store *st,
 int prov_env_list(const struct layer_store *st, bool strict, struct ctr_state **out, size_t *n,
 		  struct dv_error *err);
 
+/* volume.c: named volumes, <store>/volumes/<NAME>/. */
+struct prov_volume {
+	char *name;
+	unsigned long long size;  /* bytes on disk (du), when asked for */
+	struct dv_strv envs;      /* names of the envs naming it (state.json) */
+	struct dv_strv env_ids;   /* and their ids, in the same order */
+	bool running;             /* one of them is running */
+};
+/* [a-z0-9][a-z0-9_.-]*, at most 63 characters (the Envfile's rule). */
+bool prov_volume_name_ok(const char *name);
+/* The named volumes a spec uses (`volumes` and its services'), each once. */
+void prov_volume_names(const struct env_spec *spec, struct dv_strv *out);
+/* The volume's folder, created (empty, atomically) when missing; *out:
+ * its absolute path (caller frees). */
+int prov_volume_prepare(const struct layer_store *st, const char *name, char **out,
+			struct dv_error *err);
+bool prov_volume_exists(const struct layer_store *st, const char *name);
+/* Remove a volume and its files (whoever names it: callers check). ENOENT
+ * when there is none. */
+int prov_volume_remove(const struct layer_store *st, const char *name, struct dv_error *err);
+/* Every volume, sorted by name, with the envs naming it; sizes: du each
+ * (walks its files). Free with prov_volumes_free(). */
+int prov_volume_list(const struct layer_store *st, bool sizes, struct prov_volume **out, size_t *n,
+		     struct dv_error *err);
+void prov_volumes_free(struct prov_volume *v, size_t n);
+
 #endif
