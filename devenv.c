@@ -490,6 +490,53 @@ static int cmd_status(struct dv_ctx *ctx, struct layer_store *st, int argc, char
 	return ret;
 }
 
+/* `port`: the forwards of the running env, as `docker port` prints them. */
+static int cmd_port(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
+		    struct dv_error *err)
+{
+	const struct cmd *self = find_cmd("port");
+	ENV_CMD_PROLOGUE(false);
+	ret = -1;
+	if (!env.has_state) {
+		dv_err_plain(err, ENOENT, "env %s was never brought up; 'devenv up' creates it",
+			     env.id);
+		goto out;
+	}
+	if (ctr_probe(&env.state.init) == CTR_STOPPED) {
+		dv_err_plain(err, ESRCH, "env '%s' is not running; 'devenv up' starts it and its "
+			     "forwards", env.state.name);
+		goto out;
+	}
+	if (ctx->json) {
+		struct json_object *a = json_object_new_array();
+
+		for (size_t i = 0; i < env.state.n_ports; i++) {
+			const struct ctr_port *p = &env.state.ports[i];
+			struct json_object *o = json_object_new_object();
+
+			json_object_object_add(o, "container_port", json_object_new_int((int)p->container_port));
+			json_object_object_add(o, "protocol", json_object_new_string("tcp"));
+			json_object_object_add(o, "host_ip", json_object_new_string(p->host_ip));
+			json_object_object_add(o, "host_port", json_object_new_int((int)p->host_port));
+			json_object_array_add(a, o);
+		}
+		printf("%s\n", json_object_to_json_string_ext(a, JSON_C_TO_STRING_PLAIN));
+		json_object_put(a);
+	} else {
+		for (size_t i = 0; i < env.state.n_ports; i++) {
+			const struct ctr_port *p = &env.state.ports[i];
+			bool v6 = strchr(p->host_ip, ':') != NULL;
+
+			printf("%u/tcp -> %s%s%s:%u\n", p->container_port, v6 ? "[" : "", p->host_ip,
+			       v6 ? "]" : "", p->host_port);
+		}
+	}
+	ret = 0;
+out:
+	prov_env_release(&env);
+	return ret;
+}
+
 static void format_age(char *out, size_t n, long long created)
 {
 	long long age = (long long)time(NULL) - created;
@@ -1521,6 +1568,7 @@ static const struct cmd commands[] = {
 	{ "provision", cmd_provision, CMD_STORE | CMD_LOCKS_STORE, "[-e NAME|ID] [--cache-from REF]...", "rebuild provisioning against the current Envfile" },
 	{ "destroy", cmd_destroy, CMD_STORE, "[-e NAME|ID] [-f] [--volumes]", "remove the env (never the checkout; its named volumes only with --volumes, and only those no other env names)" },
 	{ "status", cmd_status, CMD_STORE, "[-e NAME|ID] [--json]", "this env's state" },
+	{ "port", cmd_port, CMD_STORE, "[-e NAME|ID] [--json]", "the env's forwarded ports (CONTAINER/tcp -> HOST_IP:HOST_PORT)" },
 	{ "ls", cmd_ls, CMD_STORE, "[--json]", "every env on this machine" },
 	{ "logs", cmd_logs, CMD_STORE, "[-e NAME|ID] [-f]", "the env's output (on_up steps)" },
 	{ "images", cmd_images, CMD_STORE, "[--json]", "list images in the store" },
@@ -1608,6 +1656,9 @@ int main(int argc, char **argv)
 		print_usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
 	}
+	/* The env's host-side network helper (container/net.c), not a command. */
+	if (!strcmp(argv[1], "__net-helper"))
+		return ctr_net_helper_main(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "--version"))
 		argv[1] = "version";
 	cmd = find_cmd(argv[1]);

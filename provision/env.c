@@ -563,11 +563,13 @@ static int start_env(const struct layer_store *st, struct prov_env *env, int efd
 	sb.nproc = prov_nproc_fallback(&s->limits, &s->cgroups);
 	prov_warn_undelegated(&s->limits, &s->cgroups);
 	cs.sandbox = &sb;
+	cs.new_netns = env->spec.network == ENV_NET_PRIVATE;
 	if (ctr_start(&cs, &s->init, err) < 0)
 		goto out;
-	if (ctr_state_write(efd, s, err) < 0) {
+	if (prov_net_start(&env->spec, s, err) < 0 || ctr_state_write(efd, s, err) < 0) {
 		struct dv_error ignored = { 0 };
 
+		ctr_net_stop(&s->net, &ignored);
 		ctr_stop(&s->init, 0, &ignored);
 		goto out;
 	}
@@ -668,6 +670,12 @@ int prov_env_up(struct dv_ctx *ctx, const struct layer_store *st, struct prov_en
 		ret = 0;
 		goto out;
 	}
+	/* A taken port stops `up` before anything is built or started. The
+	 * forwarder of an init that died goes with it, but perhaps not yet. */
+	if (env->has_state)
+		prov_net_stop(&env->state);
+	if (prov_net_check(&env->spec, err) < 0)
+		goto out;
 	if (prov_build(ctx, st, &env->spec, &p.img, &p.keys, p.team, &p.layers, err) < 0 ||
 	    record(env, efd, &p, err) < 0)
 		goto out;
@@ -697,6 +705,13 @@ int prov_env_halt(const struct dv_ctx *ctx, const struct layer_store *st, struct
 			return -1;
 		if (say && !ctx->quiet)
 			printf("env '%s' halted; its files are kept\n", env->state.name);
+	}
+	/* Its forwarder and slirp4netns exit with the init; make sure they are
+	 * gone, and the host ports free, before halt returns. */
+	if (env->state.net.helper.pid || env->state.net.outbound.pid) {
+		prov_net_stop(&env->state);
+		if (ctr_state_write(efd, &env->state, err) < 0)
+			return -1;
 	}
 	/* The env is stopped either way; a cgroup that stays busy a moment
 	 * longer (a `devenv ssh` still exiting) is removed by the next halt. */

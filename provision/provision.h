@@ -148,6 +148,17 @@ int prov_env_push(const struct dv_ctx *ctx, const struct layer_store *st,
 		  const struct prov_env *env, const char *dest, enum layer_compression comp,
 		  struct dv_error *err);
 
+/* net.c: `network` and `ports`. Before anything starts: is every forward's
+ * host ip:port free (one Envfile-positioned line when not)? */
+int prov_net_check(const struct env_spec *spec, struct dv_error *err);
+/* After the init started: record network and ports in s and start the
+ * host-side helper (forwards, slirp4netns/pasta) into s->net when needed;
+ * says once when `private` has no outbound tool. */
+int prov_net_start(const struct env_spec *spec, struct ctr_state *s, struct dv_error *err);
+/* Stop s->net's processes (halt, destroy) and clear them; a failure is a
+ * warning. */
+void prov_net_stop(struct ctr_state *s);
+
 /* suspend (freeze) or resume (thaw) a running env through its cgroups'
  * freezer (suspend.c). ESRCH when it is not running. */
 int prov_env_suspend(const struct dv_ctx *ctx, const struct layer_store *st, struct prov_env *env,
