@@ -389,9 +389,21 @@ static int cmd_destroy(struct dv_ctx *ctx, struct layer_store *st, int argc, cha
 	}
 	for (size_t i = 0; i < env.state.volumes.n; i++)
 		dv_strv_push(&volumes, env.state.volumes.v[i]);
-	ret = prov_env_destroy(ctx, st, &env, err);
-	if (ret == 0 && dopts.volumes)
-		ret = destroy_volumes(st, &volumes, err);
+	if (dopts.volumes) {
+		/* Its usual line says the volumes are kept: say what happens. */
+		bool quiet = ctx->quiet;
+		dv_autofree char *name = dv_xstrdup(env.has_state ? env.state.name : "");
+
+		ctx->quiet = true;
+		ret = prov_env_destroy(ctx, st, &env, err);
+		ctx->quiet = quiet;
+		if (ret == 0 && !quiet)
+			printf("env '%s' destroyed (the checkout is kept)\n", name);
+		if (ret == 0)
+			ret = destroy_volumes(st, &volumes, err);
+	} else {
+		ret = prov_env_destroy(ctx, st, &env, err);
+	}
 out:
 	dv_strv_release(&volumes);
 	prov_env_release(&env);

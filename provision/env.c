@@ -475,18 +475,6 @@ static int env_mounts(const struct layer_store *st, const struct env_spec *spec,
 
 	*out = m;
 	*n = 0;
-	/* A mount on a parent of workdir would hide the checkout, mounted
-	 * before it. */
-	for (size_t i = 0; i < spec->n_volumes + spec->n_mounts; i++) {
-		const struct env_mount *e = i < spec->n_volumes ? &spec->volumes[i]
-								: &spec->mounts[i - spec->n_volumes];
-		size_t tl = strlen(e->target);
-
-		if (strncmp(spec->workdir, e->target, tl) == 0 && spec->workdir[tl] == '/')
-			return dv_err_at(err, spec->display, e->line, e->col,
-					 "'%s' holds the workdir '%s' and would hide the checkout; "
-					 "choose another target", e->target, spec->workdir);
-	}
 	for (size_t i = 0; i < spec->n_volumes; i++) {
 		const struct env_mount *v = &spec->volumes[i];
 		char *dir;

@@ -110,10 +110,6 @@ started as dev in /workspaces/proj"
 }
 
 @test "devcontainer: its mounts and volumes reach the env" {
-	# `up` mounts volumes and host folders with issue 5's volumes part
-	# (another branch, which brings `devenv volume`); until it is merged,
-	# the unit tests check the translation and this test waits.
-	"$DEVENV" volume ls >/dev/null 2>&1 || skip "mounts are not wired into up on this branch yet (no 'devenv volume')"
 	mkdir data && echo "host data" >data/file
 	cat >.devcontainer/devcontainer.json <<-'EOF'
 	{
