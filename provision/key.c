@@ -46,17 +46,27 @@ static int kv_cmp(const void *a, const void *b)
 	return strcmp(((const struct env_kv *)a)->key, ((const struct env_kv *)b)->key);
 }
 
-/* {"K":"V",...} with keys sorted bytewise. */
-static void env_json(struct dv_buf *b, const struct env_spec *spec)
+/* {"K":"V",...} with keys sorted bytewise: the global env, overridden by
+ * the step's own (step may be NULL). */
+static void env_json(struct dv_buf *b, const struct env_spec *spec, const struct env_step *step)
 {
-	struct env_kv *sorted = dv_xcalloc(spec->n_env + 1, sizeof(*sorted));
+	size_t n_step = step ? step->n_env : 0, n = 0;
+	struct env_kv *sorted = dv_xcalloc(spec->n_env + n_step + 1, sizeof(*sorted));
 
-	if (spec->n_env) { /* env may be NULL when empty: no memcpy/qsort of NULL */
-		memcpy(sorted, spec->env, spec->n_env * sizeof(*sorted));
-		qsort(sorted, spec->n_env, sizeof(*sorted), kv_cmp);
-	}
-	dv_buf_adds(b, "{");
 	for (size_t i = 0; i < spec->n_env; i++) {
+		bool overridden = false;
+
+		for (size_t j = 0; j < n_step && !overridden; j++)
+			overridden = strcmp(spec->env[i].key, step->env[j].key) == 0;
+		if (!overridden)
+			sorted[n++] = spec->env[i];
+	}
+	for (size_t j = 0; j < n_step; j++)
+		sorted[n++] = step->env[j];
+	if (n) /* no qsort of an empty array */
+		qsort(sorted, n, sizeof(*sorted), kv_cmp);
+	dv_buf_adds(b, "{");
+	for (size_t i = 0; i < n; i++) {
 		if (i)
 			dv_buf_adds(b, ",");
 		json_str(b, sorted[i].key);
@@ -67,31 +77,54 @@ static void env_json(struct dv_buf *b, const struct env_spec *spec)
 	free(sorted);
 }
 
+static const char *kind_name(enum env_step_kind k)
+{
+	switch (k) {
+	case ENV_STEP_COPY: return "copy";
+	case ENV_STEP_GIT: return "git";
+	case ENV_STEP_DOWNLOAD: return "download";
+	default: return "run";
+	}
+}
+
+static void json_field(struct dv_buf *b, const char *name, const char *value)
+{
+	dv_buf_addf(b, ",\"%s\":", name);
+	json_str(b, value);
+}
+
 char *prov_step_json(const struct env_spec *spec, const struct env_step *step)
 {
 	struct dv_buf b = { 0 };
 
-	/* Keys in sorted order: copy, env, kind, run, shell, to. */
+	/* Keys in sorted order: copy, download, env, git, kind, ref, run,
+	 * sha256, shell, to. The first two never appear together, so the
+	 * comma goes before "env". A step without `env:` gives the same JSON
+	 * as before step env existed, so its keys stay valid. */
 	dv_buf_adds(&b, "{");
 	if (step->kind == ENV_STEP_COPY) {
 		dv_buf_adds(&b, "\"copy\":");
 		json_str(&b, step->copy);
 		dv_buf_adds(&b, ",");
+	} else if (step->kind == ENV_STEP_DOWNLOAD) {
+		dv_buf_adds(&b, "\"download\":");
+		json_str(&b, step->download);
+		dv_buf_adds(&b, ",");
 	}
 	dv_buf_adds(&b, "\"env\":");
-	env_json(&b, spec);
-	dv_buf_adds(&b, ",\"kind\":");
-	json_str(&b, step->kind == ENV_STEP_COPY ? "copy" : "run");
-	if (step->kind == ENV_STEP_RUN) {
-		dv_buf_adds(&b, ",\"run\":");
-		json_str(&b, step->run);
-	}
-	dv_buf_adds(&b, ",\"shell\":");
-	json_str(&b, spec->shell);
-	if (step->kind == ENV_STEP_COPY) {
-		dv_buf_adds(&b, ",\"to\":");
-		json_str(&b, step->to);
-	}
+	env_json(&b, spec, step);
+	if (step->kind == ENV_STEP_GIT)
+		json_field(&b, "git", step->git);
+	json_field(&b, "kind", kind_name(step->kind));
+	if (step->kind == ENV_STEP_GIT && step->ref)
+		json_field(&b, "ref", step->ref);
+	if (step->kind == ENV_STEP_RUN)
+		json_field(&b, "run", step->run);
+	if (step->kind == ENV_STEP_DOWNLOAD)
+		json_field(&b, "sha256", step->sha256);
+	json_field(&b, "shell", spec->shell);
+	if (step->kind != ENV_STEP_RUN)
+		json_field(&b, "to", step->to);
 	dv_buf_adds(&b, "}");
 	return dv_buf_steal(&b);
 }
@@ -184,6 +217,18 @@ int prov_keys(const struct env_spec *spec, const char *base_id, struct dv_strv *
 		dv_sha256_init(&h);
 		dv_sha256_update(&h, prev, strlen(prev) + 1);
 		dv_sha256_update(&h, json, strlen(json) + 1);
+		/* A git step's input is the commit it clones (resolved by
+		 * provision/git.c); a download's is its declared sha256, already
+		 * in the JSON. */
+		if (step->kind == ENV_STEP_GIT) {
+			if (!step->git_commit) {
+				dv_err_at(err, spec->display, step->line, step->col,
+					  "step %zu 'git': the commit was not resolved", i + 1);
+				return -1;
+			}
+			dv_sha256_update(&h, "git ", 4);
+			dv_sha256_update(&h, step->git_commit, strlen(step->git_commit) + 1);
+		}
 		if (step->kind == ENV_STEP_COPY &&
 		    digest_tree(AT_FDCWD, step->copy_abs, step->copy, &h, err) < 0) {
 			dv_err_prefix(err, "step %zu 'copy'", i + 1);
@@ -205,7 +250,7 @@ char *prov_spec_digest(const struct env_spec *spec, const char *base_id,
 	char hex[DV_SHA256_HEX];
 
 	dv_buf_adds(&b, "{\"env\":");
-	env_json(&b, spec);
+	env_json(&b, spec, NULL);
 	dv_buf_adds(&b, ",\"image\":");
 	json_str(&b, base_id);
 	dv_buf_adds(&b, ",\"name\":");
@@ -214,7 +259,16 @@ char *prov_spec_digest(const struct env_spec *spec, const char *base_id,
 	for (size_t i = 0; i < spec->n_on_up; i++) {
 		if (i)
 			dv_buf_adds(&b, ",");
-		json_str(&b, spec->on_up[i].run);
+		/* A step with its own env as an object; one without as before,
+		 * so that envs made before step env keep their digest. */
+		if (spec->on_up[i].n_env) {
+			dv_buf_adds(&b, "{\"env\":");
+			env_json(&b, spec, &spec->on_up[i]);
+			json_field(&b, "run", spec->on_up[i].run);
+			dv_buf_adds(&b, "}");
+		} else {
+			json_str(&b, spec->on_up[i].run);
+		}
 	}
 	dv_buf_adds(&b, "],\"provision\":[");
 	for (size_t i = 0; i < keys->n; i++) {

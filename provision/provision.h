@@ -82,6 +82,24 @@ void prov_warn_undelegated(const struct ctr_limits *lim, const struct dv_strv *c
 /* KEY=VALUE environment for processes in the env or a build container: the
  * Envfile's `env`, PATH defaulted, HOME=/root. */
 void prov_envp(const struct env_spec *spec, struct dv_strv *out);
+/* The same for one step: its own `env` over the Envfile's (step may be NULL). */
+void prov_step_envp(const struct env_spec *spec, const struct env_step *step,
+		    struct dv_strv *out);
+
+/* git.c: fill in the commit of every `git` step (step->git_commit). With
+ * refresh (provision, reload) the remote is asked; without (up, push) a
+ * commit remembered in the store is used, and the remote asked only when
+ * there is none. A ref of 40 hex digits is the commit, without asking. */
+int prov_git_resolve(const struct layer_store *st, struct env_spec *spec, bool refresh,
+		     struct dv_error *err);
+/* Clone a git step's repository (with .git) into dir/src and check out
+ * its resolved commit (as the branch when `ref` names one): *out_path. */
+int prov_git_clone(const struct env_spec *spec, const struct env_step *step, const char *dir,
+		   char **out_path, struct dv_error *err);
+/* fetch.c: download a step's URL into dir (named after the URL's last
+ * segment, mode 0644) and check its sha256: *out_path. */
+int prov_download(const struct env_spec *spec, const struct env_step *step, const char *dir,
+		  char **out_path, struct dv_error *err);
 
 /* sandbox.c: the spec's `security` as capabilities and a stored seccomp
  * program (*bpf_path "" when unconfined; caller frees). */
@@ -107,6 +125,7 @@ struct prov_env {
 	struct ctr_state state;
 	struct env_spec spec;
 	int lock_fd;            /* held env lock, or -1 */
+	bool refresh_git;       /* up asks git remotes again (reload does) */
 };
 void prov_env_release(struct prov_env *env);
 
