@@ -132,7 +132,13 @@ static int run_step(const struct layer_store *st, const struct env_spec *spec,
 	cs.log_fd = -1;
 
 	if (step->kind == ENV_STEP_COPY) {
-		ret = ctr_copy_in(&cs, step->copy_abs, step->to, err);
+		struct dv_strv skips = { 0 };
+
+		/* what git ignores, as the key left it out */
+		ret = prov_copy_skips(spec, step, &skips, err);
+		if (ret == 0)
+			ret = ctr_copy_in_skip(&cs, step->copy_abs, step->to, &skips, err);
+		dv_strv_release(&skips);
 		goto out;
 	}
 	if (step->kind == ENV_STEP_GIT || step->kind == ENV_STEP_DOWNLOAD) {

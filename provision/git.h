@@ -31,6 +31,7 @@
 	X(git_repository_index) \
 	X(git_repository_free) \
 	X(git_index_get_bypath) \
+	X(git_index_find_prefix) \
 	X(git_index_free) \
 	X(git_ignore_path_is_ignored) \
 	X(git_odb_hashfile) \

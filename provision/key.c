@@ -7,6 +7,7 @@
  * the Envfile), contents by digest, no timestamps or inode numbers.
  */
 #include <dirent.h>
+#include <limits.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -134,27 +135,51 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* A walk of a `copy` source: the git filter (NULL outside a repository)
+ * and where the names it leaves out go (NULL when nobody asks). */
+struct walk {
+	struct prov_gitcopy *git;
+	struct dv_strv *skips;
+};
+
 /* Feed one filesystem object (and, for a folder, everything below it, in
  * name order) into the digest: relative name, type, permission bits, and
  * content digest or link target. Owners and times are not observable by
- * the copy (files land root-owned), so they stay out of the key. */
-static int digest_tree(int dirfd, const char *name, const char *rel, struct dv_sha256 *h,
-		       struct dv_error *err)
+ * the copy (files land root-owned), so they stay out of the key. sub is
+ * the path below the copied folder ("" for the folder itself). */
+static int digest_tree(int dirfd, const char *name, const char *rel, const char *sub,
+		       struct walk *w, struct dv_sha256 *h, struct dv_error *err)
 {
 	struct stat st;
 
 	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return dv_err(err, errno, "cannot stat '%s'", rel);
+	if (w->git && sub[0] && prov_gitcopy_skip(w->git, sub, name, S_ISDIR(st.st_mode))) {
+		if (w->skips)
+			dv_strv_push(w->skips, sub);
+		return 0;
+	}
 	if (S_ISREG(st.st_mode)) {
-		dv_autoclose int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 		char hex[DV_SHA256_HEX];
 		char line[128];
 
-		if (fd < 0)
-			return dv_err(err, errno, "cannot read '%s'", rel);
-		if (dv_sha256_fd(fd, hex, err) < 0)
-			return dv_err_prefix(err, "reading '%s'", rel);
-		snprintf(line, sizeof(line), "f %o %s", (unsigned)(st.st_mode & 07777), hex);
+		if (w->git) {
+			char self[PATH_MAX];
+
+			/* through the open folder: no symlink of a parent is followed */
+			snprintf(self, sizeof(self), "/proc/self/fd/%d/%s", dirfd, name);
+			if (prov_gitcopy_file_id(w->git, sub, self, &st, hex, err) < 0)
+				return -1;
+			snprintf(line, sizeof(line), "f %o g:%s", (unsigned)(st.st_mode & 07777), hex);
+		} else {
+			dv_autoclose int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+
+			if (fd < 0)
+				return dv_err(err, errno, "cannot read '%s'", rel);
+			if (dv_sha256_fd(fd, hex, err) < 0)
+				return dv_err_prefix(err, "reading '%s'", rel);
+			snprintf(line, sizeof(line), "f %o %s", (unsigned)(st.st_mode & 07777), hex);
+		}
 		dv_sha256_update(h, rel, strlen(rel) + 1);
 		dv_sha256_update(h, line, strlen(line) + 1);
 	} else if (S_ISLNK(st.st_mode)) {
@@ -177,8 +202,8 @@ static int digest_tree(int dirfd, const char *name, const char *rel, struct dv_s
 
 		if (!d)
 			return dv_err(err, errno, "cannot read folder '%s'", rel);
-		/* Everything the copy takes is in the key, .git included: the
-		 * key and the layer must never disagree. */
+		/* Everything the copy takes is in the key (.git included outside
+		 * the git filter): the key and the layer must never disagree. */
 		while ((de = readdir(d)))
 			if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
 				dv_strv_push(&names, de->d_name);
@@ -188,9 +213,11 @@ static int digest_tree(int dirfd, const char *name, const char *rel, struct dv_s
 		dv_sha256_update(h, rel, strlen(rel) + 1);
 		dv_sha256_update(h, line, strlen(line) + 1);
 		for (size_t i = 0; i < names.n && ret == 0; i++) {
-			dv_autofree char *sub = dv_xasprintf("%s/%s", rel, names.v[i]);
+			dv_autofree char *r = dv_xasprintf("%s/%s", rel, names.v[i]);
+			dv_autofree char *s = sub[0] ? dv_xasprintf("%s/%s", sub, names.v[i]) :
+						       dv_xstrdup(names.v[i]);
 
-			ret = digest_tree(fd, names.v[i], sub, h, err);
+			ret = digest_tree(fd, names.v[i], r, s, w, h, err);
 		}
 		dv_strv_release(&names);
 		return ret;
@@ -199,6 +226,34 @@ static int digest_tree(int dirfd, const char *name, const char *rel, struct dv_s
 			      rel);
 	}
 	return 0;
+}
+
+/* Digest a copy step's source into h; with skips, also list what the git
+ * filter leaves out (paths below the copied folder, sorted). */
+static int digest_copy(const struct env_spec *spec, const struct env_step *step,
+		       struct dv_sha256 *h, struct dv_strv *skips, struct dv_error *err)
+{
+	struct walk w = { .skips = skips };
+	struct stat st;
+	int ret;
+
+	if (stat(step->copy_abs, &st) == 0 && S_ISDIR(st.st_mode) &&
+	    prov_gitcopy_open(spec, step->copy_abs, &w.git, err) < 0)
+		return -1;
+	ret = digest_tree(AT_FDCWD, step->copy_abs, step->copy, "", &w, h, err);
+	prov_gitcopy_close(w.git);
+	if (ret == 0 && skips && skips->n)
+		qsort(skips->v, skips->n, sizeof(*skips->v), cmp_str);
+	return ret;
+}
+
+int prov_copy_skips(const struct env_spec *spec, const struct env_step *step,
+		    struct dv_strv *skips, struct dv_error *err)
+{
+	struct dv_sha256 h;
+
+	dv_sha256_init(&h);
+	return digest_copy(spec, step, &h, skips, err);
 }
 
 int prov_keys(const struct env_spec *spec, const char *base_id, struct dv_strv *out,
@@ -230,7 +285,7 @@ int prov_keys(const struct env_spec *spec, const char *base_id, struct dv_strv *
 			dv_sha256_update(&h, step->git_commit, strlen(step->git_commit) + 1);
 		}
 		if (step->kind == ENV_STEP_COPY &&
-		    digest_tree(AT_FDCWD, step->copy_abs, step->copy, &h, err) < 0) {
+		    digest_copy(spec, step, &h, NULL, err) < 0) {
 			dv_err_prefix(err, "step %zu 'copy'", i + 1);
 			err->line = step->line;
 			err->col = step->col;

@@ -16,6 +16,7 @@
 
 #include <stdbool.h>
 
+#include <sys/stat.h>
 #include <time.h>
 
 #include "container/container.h"
@@ -34,6 +35,19 @@ char *prov_step_json(const struct env_spec *spec, const struct env_step *step);
 /* Keys of every provisioning step (64 hex each), in order, into *out. */
 int prov_keys(const struct env_spec *spec, const char *base_id, struct dv_strv *out,
 	      struct dv_error *err);
+
+/* The paths below a `copy` step's folder that git ignores (and every
+ * .git), which its key leaves out and the copy must too (gitcopy.c);
+ * sorted, empty outside a repository. */
+int prov_copy_skips(const struct env_spec *spec, const struct env_step *step,
+		    struct dv_strv *skips, struct dv_error *err);
+struct prov_gitcopy;
+int prov_gitcopy_open(const struct env_spec *spec, const char *folder, struct prov_gitcopy **out,
+		      struct dv_error *err);
+bool prov_gitcopy_skip(struct prov_gitcopy *c, const char *sub, const char *name, bool is_dir);
+int prov_gitcopy_file_id(struct prov_gitcopy *c, const char *sub, const char *abs_path,
+			 const struct stat *st, char hex[41], struct dv_error *err);
+void prov_gitcopy_close(struct prov_gitcopy *c);
 
 /* Digest of everything in the spec that shapes the env (image, keys,
  * workdir, shell, env, on_up, name): equal digests mean nothing to do. */

@@ -248,3 +248,71 @@ global"
 	run "$DEVENV" ssh -c 'cat /ab'
 	assert_output "global changed"
 }
+
+@test "copy of a folder honours .gitignore: ignored files are not copied and do not rerun the step" {
+	mkdir -p app/build app/src
+	printf 'build/\n*.log\n' >app/.gitignore
+	echo v1 >app/src/main.c
+	echo forced >app/keep.log
+	git add app/.gitignore app/src/main.c
+	git add -f app/keep.log
+	git commit -qm app
+	echo new >app/untracked.txt
+	echo junk >app/build/out.o
+	echo junk >app/debug.log
+	dv_envfile <<-'EOF'
+	image: busybox
+	provision:
+	  - copy: app
+	    to: /app
+	  - run: find /app | sort > /listing
+	EOF
+	run "$DEVENV" up
+	assert_success
+	run "$DEVENV" ssh -c 'cat /listing'
+	assert_output "/app
+/app/.gitignore
+/app/keep.log
+/app/src
+/app/src/main.c
+/app/untracked.txt"
+
+	"$DEVENV" halt
+	echo more junk >>app/debug.log
+	echo more >app/build/other.o
+	run "$DEVENV" up
+	assert_success
+	assert_line "[1/2] copy: app -> /app (cached)"
+
+	"$DEVENV" halt
+	echo v2 >app/src/main.c
+	run "$DEVENV" up
+	assert_success
+	assert_line "[1/2] copy: app -> /app"
+	run "$DEVENV" ssh -c 'cat /app/src/main.c'
+	assert_output "v2"
+
+	"$DEVENV" halt
+	echo changed >app/untracked.txt
+	run "$DEVENV" up
+	assert_success
+	assert_line "[1/2] copy: app -> /app"
+}
+
+@test "copy of the whole checkout leaves out .git and ignored files" {
+	printf 'secret.env\n' >.gitignore
+	echo tracked >a.txt
+	echo hush >secret.env
+	git add .gitignore a.txt
+	git commit -qm a
+	dv_envfile <<-'EOF'
+	image: busybox
+	provision:
+	  - copy: .
+	    to: /w
+	EOF
+	run "$DEVENV" up
+	assert_success
+	run "$DEVENV" ssh -c 'ls -A /w'
+	assert_output "$(printf '.gitignore\nEnvfile\na.txt')"
+}
