@@ -262,10 +262,13 @@ static void plan_release(struct plan *p)
 static int plan_make(const struct layer_store *st, struct env_spec *spec, bool refresh,
 		     struct plan *p, struct dv_error *err)
 {
+	dv_autoclose int gitdir = -1;
+
 	p->team = prov_team_new(spec);
 	if (resolve_image(st, spec->image, p->team, &p->img, err) < 0 ||
 	    prov_git_resolve(st, spec, refresh, err) < 0 ||
-	    prov_keys(spec, p->img.id, &p->keys, err) < 0)
+	    (gitdir = prov_git_dir(st, err)) < 0 ||
+	    prov_keys_at(spec, p->img.id, gitdir, &p->keys, err) < 0)
 		return -1;
 	p->digest = prov_spec_digest(spec, p->img.id, &p->keys);
 	return 0;

@@ -176,6 +176,18 @@ static void memo_name(const struct env_step *step, char hex[DV_SHA256_HEX])
 	dv_sha256_final_hex(&h, hex);
 }
 
+int prov_git_dir(const struct layer_store *st, struct dv_error *err)
+{
+	int fd;
+
+	if (mkdirat(st->root_fd, "git", 0700) < 0 && errno != EEXIST)
+		return dv_err(err, errno, "cannot create '%s/git'", st->root);
+	fd = openat(st->root_fd, "git", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return dv_err(err, errno, "cannot open '%s/git'", st->root);
+	return fd;
+}
+
 int prov_git_resolve(const struct layer_store *st, struct env_spec *spec, bool refresh,
 		     struct dv_error *err)
 {
@@ -193,13 +205,8 @@ int prov_git_resolve(const struct layer_store *st, struct env_spec *spec, bool r
 			step->git_commit = dv_xstrdup(step->ref);
 			continue;
 		}
-		if (dir < 0) {
-			if (mkdirat(st->root_fd, "git", 0700) < 0 && errno != EEXIST)
-				return dv_err(err, errno, "cannot create '%s/git'", st->root);
-			dir = openat(st->root_fd, "git", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-			if (dir < 0)
-				return dv_err(err, errno, "cannot open '%s/git'", st->root);
-		}
+		if (dir < 0 && (dir = prov_git_dir(st, err)) < 0)
+			return -1;
 		memo_name(step, hex);
 		if (!refresh &&
 		    dv_read_file_at(dir, hex, &text, &len, &(struct dv_error){ 0 }) == 0 &&

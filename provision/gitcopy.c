@@ -98,12 +98,15 @@ bool prov_gitcopy_skip(struct prov_gitcopy *c, const char *sub, const char *name
 
 	if (strcmp(name, ".git") == 0)
 		return true;
+	/* A tracked file is copied whatever the rules say; asking the index
+	 * first (in memory) spares the ignore check, which stats every
+	 * .gitignore up the path, for the common case. */
+	if (!is_dir && c->g->git_index_get_bypath(c->index, path, 0))
+		return false;
 	if (c->g->git_ignore_path_is_ignored(&ignored, c->repo, path) < 0 || !ignored)
 		return false;
-	/* ignored, unless tracked (a file in the index, or a folder holding one) */
-	if (!is_dir)
-		return !c->g->git_index_get_bypath(c->index, path, 0);
-	return c->g->git_index_find_prefix(&pos, c->index, path) != 0;
+	/* an ignored folder is copied only for the tracked files it holds */
+	return is_dir ? c->g->git_index_find_prefix(&pos, c->index, path) != 0 : true;
 }
 
 static bool racy(const struct prov_gitcopy *c, const struct stat *st)

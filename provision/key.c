@@ -140,6 +140,7 @@ static int cmp_str(const void *a, const void *b)
 struct walk {
 	struct prov_gitcopy *git;
 	struct dv_strv *skips;
+	struct dv_sha256 *fp; /* with git: the stat fingerprint (copystat.c) */
 };
 
 /* Feed one filesystem object (and, for a folder, everything below it, in
@@ -159,6 +160,10 @@ static int digest_tree(int dirfd, const char *name, const char *rel, const char 
 			dv_strv_push(w->skips, sub);
 		return 0;
 	}
+	/* the stat data this very digest was made from: a file changed while
+	 * we read it has other stat data next time, so it is read again */
+	if (w->fp)
+		prov_copystat_line(w->fp, sub, &st);
 	if (S_ISREG(st.st_mode)) {
 		char hex[DV_SHA256_HEX];
 		char line[128];
@@ -229,21 +234,49 @@ static int digest_tree(int dirfd, const char *name, const char *rel, const char 
 }
 
 /* Digest a copy step's source into h; with skips, also list what the git
- * filter leaves out (paths below the copied folder, sorted). */
+ * filter leaves out (paths below the copied folder, sorted). A folder of a
+ * git checkout goes in as the digest of its filtered tree, remembered in
+ * statdir (copystat.c; -1: not remembered). */
 static int digest_copy(const struct env_spec *spec, const struct env_step *step,
-		       struct dv_sha256 *h, struct dv_strv *skips, struct dv_error *err)
+		       struct dv_sha256 *h, struct dv_strv *skips, int statdir,
+		       struct dv_error *err)
 {
+	dv_autofree char *dotgit = dv_xasprintf("%s/.git", spec->checkout);
 	struct walk w = { .skips = skips };
+	struct dv_strv own = { 0 };
+	struct dv_sha256 tree, fp;
+	char tree_hex[DV_SHA256_HEX], fp_hex[DV_SHA256_HEX];
 	struct stat st;
 	int ret;
 
-	if (stat(step->copy_abs, &st) == 0 && S_ISDIR(st.st_mode) &&
-	    prov_gitcopy_open(spec, step->copy_abs, &w.git, err) < 0)
-		return -1;
-	ret = digest_tree(AT_FDCWD, step->copy_abs, step->copy, "", &w, h, err);
+	if (stat(step->copy_abs, &st) == 0 && S_ISDIR(st.st_mode) && lstat(dotgit, &st) == 0) {
+		if (!skips && prov_copystat_get(statdir, spec, step->copy_abs, tree_hex)) {
+			dv_sha256_update(h, "git-tree ", 9);
+			dv_sha256_update(h, tree_hex, strlen(tree_hex) + 1);
+			return 0;
+		}
+		prov_copystat_begin(spec, step->copy_abs, &fp);
+		if (prov_gitcopy_open(spec, step->copy_abs, &w.git, err) < 0)
+			return -1;
+	}
+	if (!w.git)
+		return digest_tree(AT_FDCWD, step->copy_abs, step->copy, "", &w, h, err);
+	if (!w.skips)
+		w.skips = &own;
+	w.fp = &fp;
+	dv_sha256_init(&tree);
+	ret = digest_tree(AT_FDCWD, step->copy_abs, step->copy, "", &w, &tree, err);
 	prov_gitcopy_close(w.git);
-	if (ret == 0 && skips && skips->n)
-		qsort(skips->v, skips->n, sizeof(*skips->v), cmp_str);
+	if (ret == 0) {
+		if (w.skips->n)
+			qsort(w.skips->v, w.skips->n, sizeof(*w.skips->v), cmp_str);
+		dv_sha256_final_hex(&tree, tree_hex);
+		dv_sha256_final_hex(&fp, fp_hex);
+		prov_copystat_put(statdir, step->copy_abs, fp_hex, tree_hex, w.skips);
+		dv_sha256_update(h, "git-tree ", 9);
+		dv_sha256_update(h, tree_hex, strlen(tree_hex) + 1);
+	}
+	dv_strv_release(&own);
 	return ret;
 }
 
@@ -253,11 +286,17 @@ int prov_copy_skips(const struct env_spec *spec, const struct env_step *step,
 	struct dv_sha256 h;
 
 	dv_sha256_init(&h);
-	return digest_copy(spec, step, &h, skips, err);
+	return digest_copy(spec, step, &h, skips, -1, err);
 }
 
 int prov_keys(const struct env_spec *spec, const char *base_id, struct dv_strv *out,
 	      struct dv_error *err)
+{
+	return prov_keys_at(spec, base_id, -1, out, err);
+}
+
+int prov_keys_at(const struct env_spec *spec, const char *base_id, int statdir,
+		 struct dv_strv *out, struct dv_error *err)
 {
 	char prev[DV_SHA256_HEX];
 
@@ -285,7 +324,7 @@ int prov_keys(const struct env_spec *spec, const char *base_id, struct dv_strv *
 			dv_sha256_update(&h, step->git_commit, strlen(step->git_commit) + 1);
 		}
 		if (step->kind == ENV_STEP_COPY &&
-		    digest_copy(spec, step, &h, NULL, err) < 0) {
+		    digest_copy(spec, step, &h, NULL, statdir, err) < 0) {
 			dv_err_prefix(err, "step %zu 'copy'", i + 1);
 			err->line = step->line;
 			err->col = step->col;

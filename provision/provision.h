@@ -35,6 +35,11 @@ char *prov_step_json(const struct env_spec *spec, const struct env_step *step);
 /* Keys of every provisioning step (64 hex each), in order, into *out. */
 int prov_keys(const struct env_spec *spec, const char *base_id, struct dv_strv *out,
 	      struct dv_error *err);
+/* The same, remembering the digests of `copy` folders of a git checkout in
+ * statdir (the store's git/, prov_git_dir) so that an unchanged one is not
+ * read again (copystat.c). */
+int prov_keys_at(const struct env_spec *spec, const char *base_id, int statdir,
+		 struct dv_strv *out, struct dv_error *err);
 
 /* The paths below a `copy` step's folder that git ignores (and every
  * .git), which its key leaves out and the copy must too (gitcopy.c);
@@ -48,6 +53,15 @@ bool prov_gitcopy_skip(struct prov_gitcopy *c, const char *sub, const char *name
 int prov_gitcopy_file_id(struct prov_gitcopy *c, const char *sub, const char *abs_path,
 			 const struct stat *st, char hex[41], struct dv_error *err);
 void prov_gitcopy_close(struct prov_gitcopy *c);
+struct dv_sha256;
+/* copystat.c: 1 and the digest when the record for folder still holds. */
+int prov_copystat_get(int dir, const struct env_spec *spec, const char *folder, char digest[65]);
+void prov_copystat_begin(const struct env_spec *spec, const char *folder, struct dv_sha256 *h);
+void prov_copystat_line(struct dv_sha256 *h, const char *sub, const struct stat *st);
+void prov_copystat_put(int dir, const char *folder, const char fp[65], const char digest[65],
+		       const struct dv_strv *skips);
+/* The store's git/ folder (created): resolutions and copy records. */
+int prov_git_dir(const struct layer_store *st, struct dv_error *err);
 
 /* Digest of everything in the spec that shapes the env (image, keys,
  * workdir, shell, env, on_up, name): equal digests mean nothing to do. */

@@ -316,3 +316,34 @@ global"
 	run "$DEVENV" ssh -c 'ls -A /w'
 	assert_output "$(printf '.gitignore\nEnvfile\na.txt')"
 }
+
+@test "a cached up of a folder copy in a git checkout does not load libgit2; a change is still seen" {
+	mkdir -p app
+	echo v1 >app/a.txt
+	printf 'build/\n' >app/.gitignore
+	git add app
+	git commit -qm app
+	dv_envfile <<-'EOF'
+	image: busybox
+	provision:
+	  - copy: app
+	    to: /app
+	EOF
+	run "$DEVENV" up
+	assert_success
+	"$DEVENV" halt
+	run env LD_DEBUG=files "$DEVENV" up
+	assert_success
+	assert_line "[1/1] copy: app -> /app (cached)"
+	refute_output --partial "libgit2"
+
+	"$DEVENV" halt
+	# same size, same second: only the nanoseconds (and ctime) tell
+	echo v2 >app/a.txt
+	run env LD_DEBUG=files "$DEVENV" up
+	assert_success
+	assert_line "[1/1] copy: app -> /app"
+	assert_output --partial "libgit2"
+	run "$DEVENV" ssh -c 'cat /app/a.txt'
+	assert_output "v2"
+}
