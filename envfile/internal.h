@@ -55,4 +55,64 @@ int envfile_set_security(const struct env_node *key, const struct env_node *val,
 			 struct env_security *out, struct dv_error *err);
 void env_security_release(struct env_security *sec);
 
+/* node.c: what the key parsers share. A parse's context: */
+struct env_vctx {
+	const char *display;  /* file name in messages */
+	const char *dir;      /* the Envfile's folder (relative paths start here) */
+	const char *checkout;
+	char *real_checkout;  /* resolved on first use (envfile_real_checkout) */
+	struct dv_error *err;
+};
+/* Every error: "display:line:col: message", status 2; returns -1. */
+int envfile_at(struct env_vctx *v, unsigned line, unsigned col, const char *fmt, ...)
+	DV_FMT(4, 5);
+#define ENV_AT(v, node, ...) envfile_at((v), (node)->line, (node)->col, __VA_ARGS__)
+/* A value quoted into a one-line message: control characters become '?',
+ * long values are cut. */
+const char *envfile_shown(const char *s, char *buf, size_t size);
+bool envfile_is_null(const struct env_node *n);
+/* "a mapping", "a list", "a number", "a string", "empty": for "not X". */
+const char *envfile_describe(const struct env_node *n);
+/* Keys are scalars and appear once; the pairs before index i are known good. */
+int envfile_check_key(struct env_vctx *v, const struct env_node *map, size_t i);
+/* A non-empty scalar's text; `what` names it in messages ("'image' in
+ * service 'db'"); key (may be NULL) is where a missing value is reported. */
+int envfile_get_string(struct env_vctx *v, const char *what, const struct env_node *key,
+		       const struct env_node *val, const char **out);
+int envfile_unknown_key(struct env_vctx *v, const struct env_node *key, const char *where,
+			const char *const *valid, size_t n);
+/* 1 to 63 of [a-z0-9_.-], starting with a letter or digit (env, service and
+ * volume names). */
+bool envfile_valid_name(const char *s);
+/* NAME: value mapping (as `env`); *out and *n grow as entries are checked,
+ * so envfile_env_release frees a half-filled one. */
+int envfile_env_map(struct env_vctx *v, const char *what, const struct env_node *val,
+		    struct env_kv **out, size_t *n);
+void envfile_env_release(struct env_kv *env, size_t n);
+/* The checkout's real path, or NULL with v->err set. */
+const char *envfile_real_checkout(struct env_vctx *v);
+bool envfile_path_inside(const char *path, const char *dir);
+
+/* network.c: `network: host|private` and `ports`. */
+int envfile_set_network(struct env_vctx *v, const struct env_node *key,
+			const struct env_node *val, struct env_spec *spec);
+int envfile_set_ports(struct env_vctx *v, const struct env_node *key, const struct env_node *val,
+		      struct env_spec *spec);
+void envfile_ports_release(struct env_port *ports, size_t n);
+
+/* mounts.c: `volumes` (named volumes), `mounts` (host paths), and a
+ * service's `volumes` (either kind). */
+enum env_mount_kinds { ENV_MOUNT_VOLUMES, ENV_MOUNT_HOST, ENV_MOUNT_ANY };
+int envfile_set_mounts(struct env_vctx *v, const struct env_node *key, const struct env_node *val,
+		       enum env_mount_kinds kinds, const char *what, struct env_mount **out,
+		       size_t *n);
+void envfile_mounts_release(struct env_mount *m, size_t n);
+/* After every key is read: targets unique and not the workdir. */
+int envfile_check_mount_targets(struct env_vctx *v, const struct env_spec *spec);
+
+/* services.c: `services`. */
+int envfile_set_services(struct env_vctx *v, const struct env_node *key,
+			 const struct env_node *val, struct env_spec *spec);
+void envfile_services_release(struct env_service *s, size_t n);
+
 #endif

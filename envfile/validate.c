@@ -18,153 +18,29 @@
 
 static const char *const top_keys[] = {
 	"name", "image", "workdir", "shell", "env", "provision", "on_up", "resources", "security", "user",
-	"cache_from",
+	"cache_from", "network", "ports", "volumes", "mounts", "services",
 };
 static const char *const step_keys[] = { "run", "copy", "git", "download", "to",
 					 "ref", "sha256", "env" };
 static const char *const on_up_keys[] = { "run", "env" };
 
-struct vctx {
-	const char *display;
-	const char *dir;
-	const char *checkout;
-	char *real_checkout; /* resolved on the first `copy` */
-	struct dv_error *err;
-};
+/* The parse context is shared with the key parsers of node.c and others. */
+#define vctx env_vctx
 
-static int at(struct vctx *v, unsigned line, unsigned col, const char *fmt, ...) DV_FMT(4, 5);
-static int at(struct vctx *v, unsigned line, unsigned col, const char *fmt, ...)
-{
-	char msg[sizeof(v->err->msg)];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	return dv_err_at(v->err, v->display, line, col, "%s", msg);
-}
-
-#define AT_NODE(v, node, ...) at((v), (node)->line, (node)->col, __VA_ARGS__)
-
-/* A value quoted into a one-line message: control characters become '?',
- * and long values are cut. */
-static const char *shown(const char *s, char *buf, size_t size)
-{
-	size_t i, j = 0, max = 48;
-
-	for (i = 0; s[i] && j + 4 < size; i++) {
-		if (i == max) {
-			buf[j++] = '.';
-			buf[j++] = '.';
-			buf[j++] = '.';
-			break;
-		}
-		buf[j++] = iscntrl((unsigned char)s[i]) ? '?' : s[i];
-	}
-	buf[j] = '\0';
-	return buf;
-}
-
-static bool is_null(const struct env_node *n)
-{
-	static const char *const nulls[] = { "", "~", "null", "Null", "NULL" };
-	size_t i;
-
-	if (n->type != ENV_NODE_SCALAR || !n->plain)
-		return false;
-	for (i = 0; i < sizeof(nulls) / sizeof(nulls[0]); i++)
-		if (strcmp(n->value, nulls[i]) == 0)
-			return true;
-	return false;
-}
-
-/* What a value is, in words, for "must be X, not Y". Plain scalars are named
- * as YAML would read them, since that is what the writer likely meant. */
-static const char *describe(const struct env_node *n)
-{
-	static const char *const bools[] = { "true", "false", "True", "False", "TRUE", "FALSE",
-					     "yes", "no", "Yes", "No", "YES", "NO", "on", "off",
-					     "On", "Off", "ON", "OFF" };
-	char *end;
-	size_t i;
-
-	if (n->type == ENV_NODE_MAP)
-		return "a mapping";
-	if (n->type == ENV_NODE_SEQ)
-		return "a list";
-	if (!n->plain)
-		return "a string";
-	if (is_null(n))
-		return "empty";
-	for (i = 0; i < sizeof(bools) / sizeof(bools[0]); i++)
-		if (strcmp(n->value, bools[i]) == 0)
-			return "a boolean";
-	if (strcmp(n->value, ".inf") == 0 || strcmp(n->value, "-.inf") == 0 ||
-	    strcmp(n->value, ".nan") == 0)
-		return "a number";
-	strtod(n->value, &end);
-	if (end != n->value && *end == '\0')
-		return "a number";
-	return "a string";
-}
+/* The checks every key shares live in node.c. */
+#define AT_NODE ENV_AT
+#define shown envfile_shown
+#define is_null envfile_is_null
+#define describe envfile_describe
+#define check_key envfile_check_key
+#define unknown_key envfile_unknown_key
+#define valid_name envfile_valid_name
+#define path_inside envfile_path_inside
 
 /* Errors about a value point at the value, unless there is none to point at. */
 static const struct env_node *val_pos(const struct env_node *key, const struct env_node *val)
 {
 	return is_null(val) ? key : val;
-}
-
-static const char *suggest(const char *key, const char *const *valid, size_t n)
-{
-	size_t i, d, best_d = (size_t)-1, len = strlen(key);
-	const char *best = NULL;
-
-	for (i = 0; i < n; i++) {
-		d = dv_str_distance(key, valid[i]);
-		if (d < best_d) {
-			best_d = d;
-			best = valid[i];
-		}
-	}
-	return best && best_d <= 2 && best_d < len ? best : NULL;
-}
-
-static int unknown_key(struct vctx *v, const struct env_node *key, const char *where,
-		       const char *const *valid, size_t n)
-{
-	struct dv_buf list = { 0 };
-	const char *best = suggest(key->value, valid, n);
-	char buf[64];
-	size_t i;
-	int r;
-
-	if (best)
-		return AT_NODE(v, key, "unknown key '%s'%s (did you mean '%s'?)",
-			       shown(key->value, buf, sizeof(buf)), where, best);
-	for (i = 0; i < n; i++)
-		dv_buf_addf(&list, "%s%s", i ? ", " : "", valid[i]);
-	r = AT_NODE(v, key, "unknown key '%s'%s (valid keys: %s)",
-		    shown(key->value, buf, sizeof(buf)), where, list.s);
-	dv_buf_release(&list);
-	return r;
-}
-
-/* Keys must be scalars and appear once; the pairs before index i are known good. */
-static int check_key(struct vctx *v, const struct env_node *map, size_t i)
-{
-	const struct env_node *key = map->items[i];
-	char buf[64];
-	size_t j;
-
-	if (key->type != ENV_NODE_SCALAR)
-		return AT_NODE(v, key, "a key must be a name, not %s", describe(key));
-	if (strlen(key->value) != key->len)
-		return AT_NODE(v, key, "a key must not contain a NUL character");
-	for (j = 0; j < i; j += 2)
-		if (strcmp(map->items[j]->value, key->value) == 0)
-			return AT_NODE(v, key, "duplicate key '%s' (first at line %u)",
-				       shown(key->value, buf, sizeof(buf)), map->items[j]->line);
-	return 0;
 }
 
 /* A scalar's text; numbers and booleans count as their text. A missing value
@@ -181,19 +57,6 @@ static int get_string(struct vctx *v, const struct env_node *key, const struct e
 		return AT_NODE(v, val, "'%s' must not contain a NUL character", key->value);
 	*out = is_null(val) ? "" : val->value;
 	return 0;
-}
-
-static bool valid_name(const char *s)
-{
-	size_t i;
-
-	if (!islower((unsigned char)s[0]) && !isdigit((unsigned char)s[0]))
-		return false;
-	for (i = 1; s[i]; i++)
-		if (!islower((unsigned char)s[i]) && !isdigit((unsigned char)s[i]) &&
-		    !strchr("_.-", s[i]))
-			return false;
-	return i <= ENV_NAME_MAX;
 }
 
 /* The default name comes from a folder, which may be called "My App": make it
@@ -366,64 +229,11 @@ static int set_user(struct vctx *v, const struct env_node *key, const struct env
 	return 0;
 }
 
-static bool valid_env_name(const char *s)
-{
-	size_t i;
-
-	if (!isalpha((unsigned char)s[0]) && s[0] != '_')
-		return false;
-	for (i = 1; s[i]; i++)
-		if (!isalnum((unsigned char)s[i]) && s[i] != '_')
-			return false;
-	return true;
-}
-
 static int set_env(struct vctx *v, const struct env_node *key, const struct env_node *val,
 		   struct env_spec *spec)
 {
-	char buf[64];
-	size_t i;
-
-	if (is_null(val))
-		return 0;
-	if (val->type != ENV_NODE_MAP)
-		return AT_NODE(v, val, "'env' must be a mapping of NAME: value, not %s",
-			       describe(val));
-	spec->env = dv_xcalloc(val->n / 2 + 1, sizeof(*spec->env));
-	for (i = 0; i < val->n; i += 2) {
-		const struct env_node *k = val->items[i], *x = val->items[i + 1];
-
-		if (check_key(v, val, i) < 0)
-			return -1;
-		if (!valid_env_name(k->value))
-			return AT_NODE(v, k,
-				       "'%s' in 'env' is not a valid variable name; use letters, "
-				       "digits and '_', not starting with a digit",
-				       shown(k->value, buf, sizeof(buf)));
-		if (x->type != ENV_NODE_SCALAR)
-			return AT_NODE(v, x, "the value of '%s' in 'env' must be a string, not %s",
-				       k->value, describe(x));
-		if (is_null(x))
-			return AT_NODE(v, k, "'%s' in 'env' has no value; write '%s: \"\"' for an "
-				       "empty one", k->value, k->value);
-		if (strlen(x->value) != x->len)
-			return AT_NODE(v, x, "the value of '%s' in 'env' must not contain a NUL "
-				       "character", k->value);
-		spec->env[spec->n_env].key = dv_xstrdup(k->value);
-		spec->env[spec->n_env].value = dv_xstrdup(x->value);
-		spec->n_env++;
-	}
 	(void)key;
-	return 0;
-}
-
-static bool path_inside(const char *path, const char *dir)
-{
-	size_t n = strlen(dir);
-
-	if (strcmp(dir, "/") == 0)
-		return true;
-	return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
+	return envfile_env_map(v, "'env'", val, &spec->env, &spec->n_env);
 }
 
 /* copy paths are resolved now, so that a missing file or one reached through
@@ -435,12 +245,8 @@ static int resolve_copy(struct vctx *v, const struct env_node *val, struct env_s
 	char buf[64];
 	char *real;
 
-	if (!v->real_checkout) {
-		v->real_checkout = realpath(v->checkout, NULL);
-		if (!v->real_checkout)
-			return dv_err(v->err, errno, "cannot resolve the checkout '%s'",
-				      v->checkout);
-	}
+	if (!envfile_real_checkout(v))
+		return -1;
 	joined = dv_xasprintf("%s/%s", v->dir, step->copy);
 	real = realpath(joined, NULL);
 	if (!real && (errno == ENOENT || errno == ENOTDIR))
@@ -744,6 +550,18 @@ static int set_key(struct vctx *v, const struct env_node *key, const struct env_
 	if (strcmp(k, "security") == 0)
 		return envfile_set_security(key, val, v->display, v->dir, v->checkout,
 					    &spec->security, v->err);
+	if (strcmp(k, "network") == 0)
+		return envfile_set_network(v, key, val, spec);
+	if (strcmp(k, "ports") == 0)
+		return envfile_set_ports(v, key, val, spec);
+	if (strcmp(k, "volumes") == 0)
+		return envfile_set_mounts(v, key, val, ENV_MOUNT_VOLUMES, "'volumes'",
+					  &spec->volumes, &spec->n_volumes);
+	if (strcmp(k, "mounts") == 0)
+		return envfile_set_mounts(v, key, val, ENV_MOUNT_HOST, "'mounts'", &spec->mounts,
+					  &spec->n_mounts);
+	if (strcmp(k, "services") == 0)
+		return envfile_set_services(v, key, val, spec);
 	return unknown_key(v, key, "", top_keys, sizeof(top_keys) / sizeof(top_keys[0]));
 }
 
@@ -776,6 +594,8 @@ int envfile_validate(const struct env_node *root, const char *display, const cha
 		spec.workdir = dv_xstrdup(ENV_DEFAULT_WORKDIR);
 	if (!spec.shell)
 		spec.shell = dv_xstrdup(ENV_DEFAULT_SHELL);
+	if (envfile_check_mount_targets(&v, &spec) < 0)
+		goto out;
 	*out = spec;
 	memset(&spec, 0, sizeof(spec));
 	ret = 0;
@@ -858,5 +678,9 @@ void env_spec_release(struct env_spec *spec)
 	steps_release(spec->provision, spec->n_provision);
 	steps_release(spec->on_up, spec->n_on_up);
 	env_security_release(&spec->security);
+	envfile_ports_release(spec->ports, spec->n_ports);
+	envfile_mounts_release(spec->volumes, spec->n_volumes);
+	envfile_mounts_release(spec->mounts, spec->n_mounts);
+	envfile_services_release(spec->services, spec->n_services);
 	memset(spec, 0, sizeof(*spec));
 }

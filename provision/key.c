@@ -337,6 +337,72 @@ int prov_keys_at(const struct env_spec *spec, const char *base_id, int statdir,
 	return 0;
 }
 
+static void mounts_json(struct dv_buf *b, const struct env_mount *m, size_t n)
+{
+	dv_buf_adds(b, "[");
+	for (size_t i = 0; i < n; i++) {
+		dv_buf_adds(b, i ? ",{\"readonly\":" : "{\"readonly\":");
+		dv_buf_adds(b, m[i].readonly ? "true" : "false");
+		dv_buf_adds(b, ",\"source\":");
+		json_str(b, m[i].volume ? m[i].source : m[i].source_abs);
+		dv_buf_adds(b, ",\"target\":");
+		json_str(b, m[i].target);
+		dv_buf_adds(b, m[i].volume ? ",\"volume\":true}" : ",\"volume\":false}");
+	}
+	dv_buf_adds(b, "]");
+}
+
+/* services, network, ports, volumes, mounts: only when set, so that envs
+ * from before them keep their digest. */
+static void wiring_json(struct dv_buf *b, const struct env_spec *spec, bool late)
+{
+	if (!late && spec->n_mounts) {
+		dv_buf_adds(b, ",\"mounts\":");
+		mounts_json(b, spec->mounts, spec->n_mounts);
+	}
+	if (!late && spec->network == ENV_NET_PRIVATE)
+		dv_buf_adds(b, ",\"network\":\"private\"");
+	if (!late && spec->n_ports) {
+		dv_buf_adds(b, ",\"ports\":[");
+		for (size_t i = 0; i < spec->n_ports; i++) {
+			dv_buf_addf(b, "%s[%u,%u,", i ? "," : "", spec->ports[i].container_port,
+				    spec->ports[i].host_port);
+			json_str(b, spec->ports[i].host_ip);
+			dv_buf_adds(b, "]");
+		}
+		dv_buf_adds(b, "]");
+	}
+	if (late && spec->n_services) {
+		dv_buf_adds(b, ",\"services\":[");
+		for (size_t i = 0; i < spec->n_services; i++) {
+			const struct env_service *svc = &spec->services[i];
+
+			dv_buf_adds(b, i ? ",{\"command\":[" : "{\"command\":[");
+			for (size_t j = 0; j < svc->command.n; j++) {
+				if (j)
+					dv_buf_adds(b, ",");
+				json_str(b, svc->command.v[j]);
+			}
+			dv_buf_adds(b, "],\"env\":{");
+			for (size_t j = 0; j < svc->n_env; j++) {
+				if (j)
+					dv_buf_adds(b, ",");
+				json_str(b, svc->env[j].key);
+				dv_buf_adds(b, ":");
+				json_str(b, svc->env[j].value);
+			}
+			dv_buf_adds(b, "},\"image\":");
+			json_str(b, svc->image);
+			dv_buf_adds(b, ",\"name\":");
+			json_str(b, svc->name);
+			dv_buf_adds(b, ",\"volumes\":");
+			mounts_json(b, svc->volumes, svc->n_volumes);
+			dv_buf_adds(b, "}");
+		}
+		dv_buf_adds(b, "]");
+	}
+}
+
 char *prov_spec_digest(const struct env_spec *spec, const char *base_id,
 		       const struct dv_strv *keys)
 {
@@ -347,6 +413,7 @@ char *prov_spec_digest(const struct env_spec *spec, const char *base_id,
 	env_json(&b, spec, NULL);
 	dv_buf_adds(&b, ",\"image\":");
 	json_str(&b, base_id);
+	wiring_json(&b, spec, false);
 	dv_buf_adds(&b, ",\"name\":");
 	json_str(&b, spec->name);
 	dv_buf_adds(&b, ",\"on_up\":[");
@@ -381,11 +448,16 @@ char *prov_spec_digest(const struct env_spec *spec, const char *base_id,
 		dv_buf_adds(&b, ",\"security\":");
 		prov_security_json(spec, &b);
 	}
+	wiring_json(&b, spec, true);
 	dv_buf_adds(&b, ",\"shell\":");
 	json_str(&b, spec->shell);
 	if (spec->user) { /* only when set: envs without one keep their digest */
 		dv_buf_adds(&b, ",\"user\":");
 		json_str(&b, spec->user);
+	}
+	if (spec->n_volumes) {
+		dv_buf_adds(&b, ",\"volumes\":");
+		mounts_json(&b, spec->volumes, spec->n_volumes);
 	}
 	dv_buf_adds(&b, ",\"workdir\":");
 	json_str(&b, spec->workdir);

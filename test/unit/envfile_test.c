@@ -248,6 +248,70 @@ static void test_good_user(void **state)
 	env_spec_release(&spec);
 }
 
+/* network, ports, volumes, mounts, services: defaults filled, paths resolved. */
+static void test_good_daily(void **state)
+{
+	struct dv_error err = { 0 };
+	struct env_spec spec = { 0 };
+	dv_autofree char *files = dv_xasprintf("%s/good/files", fixtures);
+	dv_autofree char *data = dv_xasprintf("%s/good/files/data", fixtures);
+	const struct env_service *db, *cache, *web;
+
+	(void)state;
+	assert_int_equal(parse_fixture("good", "daily.yaml", &spec, &err), 0);
+	assert_int_equal(spec.network, ENV_NET_PRIVATE);
+	assert_int_equal(spec.n_ports, 5);
+	assert_string_equal(spec.ports[0].host_ip, "127.0.0.1");
+	assert_int_equal(spec.ports[0].host_port, 8000);
+	assert_int_equal(spec.ports[0].container_port, 8000);
+	assert_int_equal(spec.ports[1].host_port, 5433);
+	assert_int_equal(spec.ports[1].container_port, 5432);
+	assert_int_equal(spec.ports[2].host_port, 9000);
+	assert_int_equal(spec.ports[2].container_port, 9000);
+	assert_string_equal(spec.ports[3].host_ip, "::1");
+	assert_int_equal(spec.ports[3].container_port, 80);
+	assert_string_equal(spec.ports[4].host_ip, "0.0.0.0");
+	assert_int_equal(spec.ports[1].line, 5);
+
+	assert_int_equal(spec.n_volumes, 2);
+	assert_true(spec.volumes[0].volume);
+	assert_string_equal(spec.volumes[0].source, "cache");
+	assert_null(spec.volumes[0].source_abs);
+	assert_string_equal(spec.volumes[0].target, "/home/dev/.cache");
+	assert_false(spec.volumes[0].readonly);
+	assert_true(spec.volumes[1].readonly);
+
+	assert_int_equal(spec.n_mounts, 3);
+	assert_false(spec.mounts[0].volume);
+	assert_string_equal(spec.mounts[0].source, "./files/data");
+	assert_string_equal(spec.mounts[0].source_abs, data);
+	assert_true(spec.mounts[0].readonly);
+	assert_string_equal(spec.mounts[1].source_abs, files); /* no "./" needed */
+	assert_false(spec.mounts[1].readonly);
+	assert_string_equal(spec.mounts[2].source_abs, "/tmp");
+
+	assert_int_equal(spec.n_services, 3);
+	db = &spec.services[0];
+	cache = &spec.services[1];
+	web = &spec.services[2];
+	assert_string_equal(db->name, "db");
+	assert_string_equal(db->image, "postgres:15");
+	assert_int_equal(db->n_env, 1);
+	assert_string_equal(db->env[0].key, "POSTGRES_PASSWORD");
+	assert_int_equal(db->command.n, 0);
+	assert_int_equal(db->n_volumes, 2);
+	assert_true(db->volumes[0].volume);
+	assert_false(db->volumes[1].volume);
+	assert_string_equal(db->volumes[1].source_abs, files);
+	assert_int_equal(cache->command.n, 3);
+	assert_string_equal(cache->command.v[0], "/bin/sh");
+	assert_string_equal(cache->command.v[2], "redis-server --save \"\"");
+	assert_int_equal(web->command.n, 4);
+	assert_string_equal(web->command.v[0], "httpd");
+	env_spec_release(&spec);
+	assert_true(is_zeroed(&spec));
+}
+
 /* cache_from: one reference, or a list, in order. */
 static void test_good_cache_from(void **state)
 {
@@ -750,6 +814,7 @@ int main(void)
 		cmocka_unit_test(test_good_full),
 		cmocka_unit_test(test_good_user),
 		cmocka_unit_test(test_good_cache_from),
+		cmocka_unit_test(test_good_daily),
 		cmocka_unit_test(test_good_null_lists),
 		cmocka_unit_test(test_good_flow_style),
 		cmocka_unit_test(test_good_resources),
