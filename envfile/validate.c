@@ -267,39 +267,7 @@ static int resolve_copy(struct vctx *v, const struct env_node *val, struct env_s
 /* A step's own `env`: the same rules as the top-level one. */
 static int set_step_env(struct vctx *v, const struct env_node *val, struct env_step *step)
 {
-	char buf[64];
-	size_t i;
-
-	if (is_null(val))
-		return 0;
-	if (val->type != ENV_NODE_MAP)
-		return AT_NODE(v, val, "a step's 'env' must be a mapping of NAME: value, not %s",
-			       describe(val));
-	step->env = dv_xcalloc(val->n / 2 + 1, sizeof(*step->env));
-	for (i = 0; i < val->n; i += 2) {
-		const struct env_node *k = val->items[i], *x = val->items[i + 1];
-
-		if (check_key(v, val, i) < 0)
-			return -1;
-		if (!valid_env_name(k->value))
-			return AT_NODE(v, k,
-				       "'%s' in the step's 'env' is not a valid variable name; use "
-				       "letters, digits and '_', not starting with a digit",
-				       shown(k->value, buf, sizeof(buf)));
-		if (x->type != ENV_NODE_SCALAR)
-			return AT_NODE(v, x, "the value of '%s' in the step's 'env' must be a string, "
-				       "not %s", k->value, describe(x));
-		if (is_null(x))
-			return AT_NODE(v, k, "'%s' in the step's 'env' has no value; write '%s: \"\"' "
-				       "for an empty one", k->value, k->value);
-		if (strlen(x->value) != x->len)
-			return AT_NODE(v, x, "the value of '%s' in the step's 'env' must not contain a "
-				       "NUL character", k->value);
-		step->env[step->n_env].key = dv_xstrdup(k->value);
-		step->env[step->n_env].value = dv_xstrdup(x->value);
-		step->n_env++;
-	}
-	return 0;
+	return envfile_env_map(v, "the step's 'env'", val, &step->env, &step->n_env);
 }
 
 /* A URL for `git` or `download`: one of the schemes given, something after
@@ -645,11 +613,7 @@ static void steps_release(struct env_step *steps, size_t n)
 		free(steps[i].download);
 		free(steps[i].sha256);
 		free(steps[i].git_commit);
-		for (size_t j = 0; j < steps[i].n_env; j++) {
-			free(steps[i].env[j].key);
-			free(steps[i].env[j].value);
-		}
-		free(steps[i].env);
+		envfile_env_release(steps[i].env, steps[i].n_env);
 	}
 	free(steps);
 }
