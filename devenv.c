@@ -283,20 +283,92 @@ static int force_opt(int c, const char *arg, void *data, struct dv_error *err)
 	return 0;
 }
 
+struct destroy_opts {
+	bool force, volumes;
+};
+
+static int destroy_opt(int c, const char *arg, void *data, struct dv_error *err)
+{
+	struct destroy_opts *o = data;
+
+	(void)arg;
+	(void)err;
+	if (c == 'f')
+		o->force = true;
+	else if (c == 'V')
+		o->volumes = true;
+	else
+		return -1;
+	return 0;
+}
+
+/* 'a', 'b' */
+static void quoted_list(const struct dv_strv *sv, struct dv_buf *b)
+{
+	for (size_t i = 0; i < sv->n; i++)
+		dv_buf_addf(b, "%s'%s'", i ? ", " : "", sv->v[i]);
+	if (!b->s)
+		dv_buf_adds(b, "");
+}
+
+/* destroy --volumes: the destroyed env's named volumes, except those
+ * another env names too (which are kept, saying so). Under the store's
+ * exclusive lock, so no `up` is between naming one and recording it. */
+static int destroy_volumes(const struct layer_store *st, const struct dv_strv *names,
+			   struct dv_error *err)
+{
+	struct prov_volume *vols = NULL;
+	size_t n = 0;
+	dv_autoclose int lock = dv_lock_at(st->root_fd, "store.lock", true, "the store", err);
+
+	if (lock < 0 || prov_volume_list(st, false, &vols, &n, err) < 0)
+		return -1;
+	for (size_t i = 0; i < names->n; i++) {
+		const struct prov_volume *v = NULL;
+
+		for (size_t j = 0; j < n; j++)
+			if (strcmp(vols[j].name, names->v[i]) == 0)
+				v = &vols[j];
+		if (!v)
+			continue; /* never created, or removed already */
+		if (v->envs.n) {
+			struct dv_buf who = { 0 };
+
+			quoted_list(&v->envs, &who);
+			printf("volume '%s' kept: env %s names it too\n", v->name, who.s);
+			dv_buf_release(&who);
+			continue;
+		}
+		if (prov_volume_remove(st, v->name, err) < 0) {
+			prov_volumes_free(vols, n);
+			return -1;
+		}
+		printf("volume '%s' removed\n", v->name);
+	}
+	prov_volumes_free(vols, n);
+	return 0;
+}
+
 static int cmd_destroy(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
 		       struct dv_error *err)
 {
-	static const struct option longs[] = { { "force", no_argument, NULL, 'f' }, { 0 } };
+	static const struct option longs[] = { { "force", no_argument, NULL, 'f' },
+					       { "volumes", no_argument, NULL, 'V' },
+					       { 0 } };
 	const struct cmd *self = find_cmd("destroy");
-	bool force = false, helped;
-	struct opt_spec os = { "f", longs, force_opt, &force };
+	struct destroy_opts dopts = { 0 };
+	bool helped;
+	struct opt_spec os = { "f", longs, destroy_opt, &dopts };
 	struct prov_env env = { .lock_fd = -1 };
+	struct dv_strv volumes = { 0 };
 	int oi = parse_opts(ctx, self, argc, argv, &os, &helped, err), ret = -1;
+	bool force;
 
 	if (oi < 0)
 		return helped ? 0 : -1;
 	if (no_args(self, argc, argv, oi, err) < 0)
 		return -1;
+	force = dopts.force;
 	if (prov_env_locate(ctx, st, false, &env, err) < 0)
 		goto out;
 	if (!force && env.has_state) {
@@ -316,8 +388,13 @@ static int cmd_destroy(struct dv_ctx *ctx, struct layer_store *st, int argc, cha
 			goto out;
 		}
 	}
+	for (size_t i = 0; i < env.state.volumes.n; i++)
+		dv_strv_push(&volumes, env.state.volumes.v[i]);
 	ret = prov_env_destroy(ctx, st, &env, err);
+	if (ret == 0 && dopts.volumes)
+		ret = destroy_volumes(st, &volumes, err);
 out:
+	dv_strv_release(&volumes);
 	prov_env_release(&env);
 	return ret;
 }
@@ -399,6 +476,53 @@ static int cmd_status(struct dv_ctx *ctx, struct layer_store *st, int argc, char
 	}
 	prov_env_release(&env);
 	ret = 0;
+	return ret;
+}
+
+/* `port`: the forwards of the running env, as `docker port` prints them. */
+static int cmd_port(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
+		    struct dv_error *err)
+{
+	const struct cmd *self = find_cmd("port");
+	ENV_CMD_PROLOGUE(false);
+	ret = -1;
+	if (!env.has_state) {
+		dv_err_plain(err, ENOENT, "env %s was never brought up; 'devenv up' creates it",
+			     env.id);
+		goto out;
+	}
+	if (ctr_probe(&env.state.init) == CTR_STOPPED) {
+		dv_err_plain(err, ESRCH, "env '%s' is not running; 'devenv up' starts it and its "
+			     "forwards", env.state.name);
+		goto out;
+	}
+	if (ctx->json) {
+		struct json_object *a = json_object_new_array();
+
+		for (size_t i = 0; i < env.state.n_ports; i++) {
+			const struct ctr_port *p = &env.state.ports[i];
+			struct json_object *o = json_object_new_object();
+
+			json_object_object_add(o, "container_port", json_object_new_int((int)p->container_port));
+			json_object_object_add(o, "protocol", json_object_new_string("tcp"));
+			json_object_object_add(o, "host_ip", json_object_new_string(p->host_ip));
+			json_object_object_add(o, "host_port", json_object_new_int((int)p->host_port));
+			json_object_array_add(a, o);
+		}
+		printf("%s\n", json_object_to_json_string_ext(a, JSON_C_TO_STRING_PLAIN));
+		json_object_put(a);
+	} else {
+		for (size_t i = 0; i < env.state.n_ports; i++) {
+			const struct ctr_port *p = &env.state.ports[i];
+			bool v6 = strchr(p->host_ip, ':') != NULL;
+
+			printf("%u/tcp -> %s%s%s:%u\n", p->container_port, v6 ? "[" : "", p->host_ip,
+			       v6 ? "]" : "", p->host_port);
+		}
+	}
+	ret = 0;
+out:
+	prov_env_release(&env);
 	return ret;
 }
 
@@ -1101,6 +1225,145 @@ out:
 	return ret;
 }
 
+/* volume ls [--json] | volume rm [-f|--force] NAME... */
+static int volume_ls(struct dv_ctx *ctx, const struct layer_store *st, struct dv_error *err)
+{
+	struct prov_volume *v;
+	size_t n;
+	struct json_object *arr = NULL;
+
+	if (prov_volume_list(st, true, &v, &n, err) < 0)
+		return -1;
+	if (ctx->json)
+		arr = json_object_new_array();
+	else
+		printf("%-24s  %-10s  %s\n", "VOLUME", "SIZE", "ENVS");
+	for (size_t i = 0; i < n; i++) {
+		char size[32];
+		struct dv_buf who = { 0 };
+
+		dv_str_size(size, sizeof(size), v[i].size);
+		if (arr) {
+			struct json_object *o = json_object_new_object();
+			struct json_object *envs = json_object_new_array();
+
+			for (size_t j = 0; j < v[i].envs.n; j++) {
+				struct json_object *e = json_object_new_object();
+
+				json_object_object_add(e, "id", json_object_new_string(v[i].env_ids.v[j]));
+				json_object_object_add(e, "name", json_object_new_string(v[i].envs.v[j]));
+				json_object_array_add(envs, e);
+			}
+			json_object_object_add(o, "name", json_object_new_string(v[i].name));
+			json_object_object_add(o, "size", json_object_new_int64((int64_t)v[i].size));
+			json_object_object_add(o, "envs", envs);
+			json_object_object_add(o, "running", json_object_new_boolean(v[i].running));
+			json_object_array_add(arr, o);
+			continue;
+		}
+		for (size_t j = 0; j < v[i].envs.n; j++)
+			dv_buf_addf(&who, "%s%s", j ? "," : "", v[i].envs.v[j]);
+		printf("%-24s  %-10s  %s\n", v[i].name, size, who.s ? who.s : "-");
+		dv_buf_release(&who);
+	}
+	prov_volumes_free(v, n);
+	if (arr) {
+		printf("%s\n", json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(arr);
+	}
+	return 0;
+}
+
+/* All names are checked before anything is removed: a refused rm removes
+ * nothing. A running env's volume is never removed (it is mounted there);
+ * a halted env's only with --force (its next up starts it empty). */
+static int volume_rm(const struct layer_store *st, int argc, char **argv, struct dv_error *err)
+{
+	struct prov_volume *v = NULL;
+	struct dv_strv names = { 0 };
+	size_t n = 0;
+	bool force = false;
+	int ret = -1;
+	dv_autoclose int lock = -1;
+
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "-f") || !strcmp(argv[i], "--force"))
+			force = true;
+		else if (argv[i][0] == '-')
+			return dv_err_usage(err, "'devenv volume rm' has no option '%s'; see 'devenv volume --help'",
+					    argv[i]);
+		else
+			dv_strv_push(&names, argv[i]);
+	}
+	if (!names.n)
+		return dv_err_usage(err, "usage: devenv volume rm [-f|--force] NAME...");
+	/* Exclusive, as gc: no `up` is between naming a volume and recording it. */
+	lock = dv_lock_at(st->root_fd, "store.lock", true, "the store", err);
+	if (lock < 0 || prov_volume_list(st, false, &v, &n, err) < 0)
+		goto out;
+	for (size_t i = 0; i < names.n; i++) {
+		const struct prov_volume *p = NULL;
+		struct dv_buf who = { 0 };
+
+		if (!prov_volume_name_ok(names.v[i])) {
+			dv_err_usage(err, "'%.80s' is not a volume name; 'devenv volume ls' lists them",
+				     names.v[i]);
+			goto out;
+		}
+		for (size_t j = 0; j < n; j++)
+			if (!strcmp(v[j].name, names.v[i]))
+				p = &v[j];
+		if (!p) {
+			dv_err_plain(err, ENOENT, "no volume named '%s'; 'devenv volume ls' lists them; "
+				     "nothing was removed", names.v[i]);
+			goto out;
+		}
+		quoted_list(&p->envs, &who);
+		if (p->running)
+			dv_err_plain(err, EBUSY, "volume '%s' is in use by running env %s; halt it first; "
+				     "nothing was removed", p->name, who.s);
+		else if (p->envs.n && !force)
+			dv_err_plain(err, EBUSY, "volume '%s' is named by env %s; 'devenv destroy "
+				     "--volumes' there, or 'devenv volume rm --force %s' (its next "
+				     "up starts it empty); nothing was removed", p->name, who.s, p->name);
+		dv_buf_release(&who);
+		if (dv_err_isset(err))
+			goto out;
+	}
+	for (size_t i = 0; i < names.n; i++) {
+		if (prov_volume_remove(st, names.v[i], err) < 0)
+			goto out;
+		printf("volume '%s' removed\n", names.v[i]);
+	}
+	ret = 0;
+out:
+	prov_volumes_free(v, n);
+	dv_strv_release(&names);
+	return ret;
+}
+
+static int cmd_volume(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
+		      struct dv_error *err)
+{
+	const struct cmd *self = find_cmd("volume");
+	bool helped;
+	int oi = parse_opts(ctx, self, argc, argv, NULL, &helped, err);
+
+	if (oi < 0)
+		return helped ? 0 : -1;
+	if (oi < argc && strcmp(argv[oi], "ls") == 0) {
+		for (int i = oi + 1; i < argc; i++) {
+			if (strcmp(argv[i], "--json"))
+				return dv_err_usage(err, "usage: devenv volume ls [--json]");
+			ctx->json = true;
+		}
+		return volume_ls(ctx, st, err);
+	}
+	if (oi < argc && strcmp(argv[oi], "rm") == 0)
+		return volume_rm(st, argc - oi - 1, argv + oi + 1, err);
+	return dv_err_usage(err, "usage: devenv volume ls [--json] | volume rm [-f|--force] NAME...");
+}
+
 static int cmd_gc(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
 		  struct dv_error *err)
 {
@@ -1144,6 +1407,82 @@ out:
 
 extern const char dv_template_default[], dv_template_default_end[];
 
+static int from_dc_opt(int c, const char *arg, void *data, struct dv_error *err)
+{
+	(void)arg;
+	(void)err;
+	if (c != 'D')
+		return -1;
+	*(bool *)data = true;
+	return 0;
+}
+
+/* init --from-devcontainer: the devcontainer.json this checkout would run,
+ * as an Envfile beside its .devcontainer/, never over an existing one. */
+static int init_from_devcontainer(struct dv_ctx *ctx, int argc, char **argv,
+				  struct dv_error *err)
+{
+	static const struct option longs[] = {
+		{ "from-devcontainer", no_argument, NULL, 'D' }, { 0 }
+	};
+	const struct cmd *self = find_cmd("init");
+	bool from = false, helped;
+	struct opt_spec os = { "", longs, from_dc_opt, &from };
+	int oi = parse_opts(ctx, self, argc, argv, &os, &helped, err);
+	dv_autofree char *path = NULL, *checkout = NULL, *yaml = NULL, *dir = NULL;
+	dv_autofree char *tmp = NULL, *dest = NULL;
+	dv_autoclose int fd = -1;
+	char cwd[PATH_MAX];
+	const char *disp;
+	size_t n;
+
+	if (oi < 0)
+		return helped ? 0 : -1;
+	if (no_args(self, argc, argv, oi, err) < 0)
+		return -1;
+	if (!getcwd(cwd, sizeof(cwd)))
+		return dv_err(err, errno, "cannot read the current folder");
+	if (envfile_find(cwd, &path, &checkout, err) < 0) {
+		if (err->errnum == ENOENT)
+			return dv_err_plain(err, ENOENT, "no .devcontainer/devcontainer.json or "
+					    ".devcontainer.json here or in its parents up to the "
+					    "repository root");
+		return -1;
+	}
+	n = strlen(cwd);
+	disp = !strncmp(path, cwd, n) && path[n] == '/' ? path + n + 1 : path;
+	if (!envfile_is_devcontainer(path))
+		return dv_err_plain(err, EEXIST, "an Envfile is already here ('%s'); edit it, or "
+				    "remove it first", disp);
+	if (envfile_devcontainer_convert(path, checkout, disp, &yaml, &dir, err) < 0)
+		return -1;
+	/* A temporary file linked into place, as cmd_init does. */
+	tmp = dv_xasprintf("%s/.Envfile.tmp.%d", dir, (int)getpid());
+	dest = dv_xasprintf("%s/Envfile", dir);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0)
+		return dv_err(err, errno, "cannot create '%s'", dest);
+	if (dv_write_full(fd, yaml, strlen(yaml), err) < 0 || fsync(fd) < 0) {
+		unlink(tmp);
+		return dv_err_isset(err) ? dv_err_prefix(err, "writing '%s'", dest)
+					 : dv_err(err, errno, "writing '%s'", dest);
+	}
+	if (link(tmp, dest) < 0) {
+		int e = errno;
+
+		unlink(tmp);
+		if (e == EEXIST)
+			return dv_err_plain(err, EEXIST, "an Envfile is already here; edit it, or "
+					    "remove it first");
+		return dv_err(err, e, "cannot create '%s'", dest);
+	}
+	unlink(tmp);
+	if (!ctx->quiet)
+		printf("wrote %s from %s; check it, then 'devenv up'\n",
+		       !strncmp(dest, cwd, n) && dest[n] == '/' ? dest + n + 1 : dest, disp);
+	return 0;
+}
+
 /* init: write the default Envfile here, never over an existing one. */
 static int cmd_init(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
 		    struct dv_error *err)
@@ -1155,6 +1494,12 @@ static int cmd_init(struct dv_ctx *ctx, struct layer_store *st, int argc, char *
 	dv_autoclose int fd = -1;
 
 	(void)st;
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--from-devcontainer")) {
+			/* parse_opts above refused the option: start afresh */
+			memset(err, 0, sizeof(*err));
+			return init_from_devcontainer(ctx, argc, argv, err);
+		}
 	if (oi < 0)
 		return helped ? 0 : -1;
 	if (no_args(self, argc, argv, oi, err) < 0)
@@ -1202,7 +1547,7 @@ static int cmd_help(struct dv_ctx *ctx, struct layer_store *st, int argc, char *
 		    struct dv_error *err);
 
 static const struct cmd commands[] = {
-	{ "init", cmd_init, 0, "", "write an Envfile for this checkout" },
+	{ "init", cmd_init, 0, "[--from-devcontainer]", "write an Envfile for this checkout" },
 	{ "up", cmd_up, CMD_STORE | CMD_LOCKS_STORE, "[-e NAME|ID] [--cache-from REF]...", "build what is missing (taking steps a cache_from image holds), create or start the env, run on_up" },
 	{ "ssh", cmd_ssh, CMD_STORE_PEEK, "[-e NAME|ID] [-u|--user NAME|UID[:GID]] [-c CMD | -- ARGV...]", "open a shell, or run a command, in the running env" },
 	{ "halt", cmd_halt, CMD_STORE, "[-e NAME|ID] [--timeout S]", "stop the env (SIGTERM, then SIGKILL after S seconds, default 10); keeps its files" },
@@ -1210,8 +1555,9 @@ static const struct cmd commands[] = {
 	{ "resume", cmd_resume, CMD_STORE, "[-e NAME|ID]", "thaw a suspended env" },
 	{ "reload", cmd_reload, CMD_STORE | CMD_LOCKS_STORE, "[-e NAME|ID] [--timeout S]", "halt and up again, picking up Envfile changes" },
 	{ "provision", cmd_provision, CMD_STORE | CMD_LOCKS_STORE, "[-e NAME|ID] [--cache-from REF]...", "rebuild provisioning against the current Envfile" },
-	{ "destroy", cmd_destroy, CMD_STORE, "[-e NAME|ID] [-f]", "remove the env (never the checkout)" },
+	{ "destroy", cmd_destroy, CMD_STORE, "[-e NAME|ID] [-f] [--volumes]", "remove the env (never the checkout; its named volumes only with --volumes, and only those no other env names)" },
 	{ "status", cmd_status, CMD_STORE, "[-e NAME|ID] [--json]", "this env's state" },
+	{ "port", cmd_port, CMD_STORE, "[-e NAME|ID] [--json]", "the env's forwarded ports (CONTAINER/tcp -> HOST_IP:HOST_PORT)" },
 	{ "ls", cmd_ls, CMD_STORE, "[--json]", "every env on this machine" },
 	{ "logs", cmd_logs, CMD_STORE, "[-e NAME|ID] [-f]", "the env's output (on_up steps)" },
 	{ "images", cmd_images, CMD_STORE, "[--json]", "list images in the store" },
@@ -1223,6 +1569,7 @@ static const struct cmd commands[] = {
 	{ "tag", cmd_tag, CMD_STORE, "IMAGE NAME[:TAG]", "give an image another name" },
 	{ "commit", cmd_commit, CMD_STORE | CMD_LOCKS_STORE, "[-e NAME|ID] IMAGE[:TAG]", "the env's files as a new image (its layers plus what changed)" },
 	{ "image", cmd_image, CMD_STORE | CMD_LOCKS_STORE, "import FILE NAME[:TAG] | save IMAGE FILE | load FILE [NAME[:TAG]] | inspect IMAGE... | bootstrap debian:SUITE", "import a rootfs tarball, save or load an OCI archive, inspect images, or build a Debian image" },
+	{ "volume", cmd_volume, CMD_STORE, "ls [--json] | rm [-f|--force] NAME...", "list named volumes (size, envs naming them), or remove them (refused while an env names one, unless --force; never while it runs)" },
 	{ "gc", cmd_gc, CMD_STORE, "", "remove layers nothing refers to" },
 	{ "version", cmd_version, 0, "", "print devenv's version" },
 	{ "help", cmd_help, 0, "[COMMAND]", "list the commands, or explain one" },
@@ -1298,6 +1645,9 @@ int main(int argc, char **argv)
 		print_usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
 	}
+	/* The env's host-side network helper (container/net.c), not a command. */
+	if (!strcmp(argv[1], "__net-helper"))
+		return ctr_net_helper_main(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "--version"))
 		argv[1] = "version";
 	cmd = find_cmd(argv[1]);

@@ -66,6 +66,10 @@ struct ctr_mount {
 	const char *target;  /* absolute path inside; created when missing, never
 				through a symlink that leaves the root */
 	bool readonly;
+	bool fill;           /* a named volume: when its folder is empty, it first gets
+				a copy of what the image has at target, and that folder's
+				owner and mode (Docker's rule); where the image has
+				nothing there, the env's user (else root) owns it */
 };
 
 struct ctr_spec {
@@ -212,6 +216,48 @@ int ctr_cgroup_remove(const struct dv_strv *paths, struct dv_error *err);
  * (cgroup.kill on v2; each pid of cgroup.procs on v1). */
 int ctr_cgroup_kill(const struct dv_strv *paths, struct dv_error *err);
 
+/* net.c, forward.c: an env's networking on the host's side (DESIGN.md:
+ * what must live in the host's namespaces is a small host-side process).
+ * Order for `up`: ctr_port_probe() on every forward before anything starts;
+ * ctr_start() (with new_netns for `network: private`); ctr_net_start();
+ * record the helpers in state.json; ctr_net_stop() at halt. */
+struct ctr_port {
+	char *host_ip;            /* "127.0.0.1", "0.0.0.0", "::1"... */
+	unsigned host_port, container_port;
+};
+/* Can host_ip:host_port be bound on this host right now? 0 when free; else
+ * -1 with errnum EADDRINUSE (taken), EADDRNOTAVAIL (not an address of
+ * this host) or EACCES (a port below 1024 without the right to it). */
+int ctr_port_probe(const struct ctr_port *p, struct dv_error *err);
+
+struct ctr_net {
+	bool private_ns;          /* the env has a network namespace of its own */
+	const char *outbound;     /* private: path of slirp4netns or pasta; NULL: none */
+	bool pasta;               /* outbound is pasta */
+	const struct ctr_port *ports; /* forwards the helper listens for */
+	size_t n_ports;
+};
+/* The host-side processes of a started env; pid 0: none. */
+struct ctr_net_procs {
+	struct ctr_init helper;   /* the forwarder, parent of slirp4netns */
+	struct ctr_init outbound; /* slirp4netns or pasta */
+};
+/* Start the env's helper (own session, no terminal, no fd of ours; it exits
+ * when the init does): slirp4netns/pasta attached to the init's network
+ * namespace, ready before this returns, and a listener per port relaying
+ * each connection to 127.0.0.1:container_port in the env's network
+ * namespace (private) or the host's. Nothing is left running on failure.
+ * When outbound traffic could not be set up (slirp4netns failed: no
+ * /dev/net/tun...), the rest still runs and *warning says why ("" when
+ * all is well). */
+int ctr_net_start(const struct ctr_init *init, const struct ctr_net *net,
+		  struct ctr_net_procs *out, char *warning, size_t warning_size, struct dv_error *err);
+/* Stop them (a stopped or reused pid is success); returns when gone. */
+int ctr_net_stop(const struct ctr_net_procs *p, struct dv_error *err);
+/* The helper itself: `devenv __net-helper ...` (argv as ctr_net_start
+ * writes it, report pipe on fd 3). Returns the exit status. */
+int ctr_net_helper_main(int argc, char **argv);
+
 /* state.json: what cannot be re-derived about an env. Running, suspended or
  * halted is never stored; read it with ctr_probe(). */
 struct ctr_state {
@@ -235,6 +281,13 @@ struct ctr_state {
 	char *seccomp;              /* stored BPF program; "": unconfined */
 	unsigned long long caps;    /* the env's capabilities */
 	long long created;          /* unix seconds */
+	struct dv_strv volumes;     /* named volumes the env (and its services) name,
+				       as of the last up; `volume ls` and `destroy
+				       --volumes` read them */
+	char *network;              /* "host" or "private", as last started */
+	struct ctr_port *ports;     /* forwards of the last start */
+	size_t n_ports;
+	struct ctr_net_procs net;   /* its host-side helpers */
 };
 int ctr_state_read(int envs_fd, const char *id, struct ctr_state *out, struct dv_error *err);
 int ctr_state_write(int envs_fd, const struct ctr_state *st, struct dv_error *err);

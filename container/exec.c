@@ -50,6 +50,19 @@ static bool in_other_userns(pid_t pid)
 	       (self.st_ino != env.st_ino || self.st_dev != env.st_dev);
 }
 
+/* `network: private`: the env has a network namespace of its own, to be
+ * joined too. A `host` env's is ours, which a rootless devenv could not
+ * "join" (setns needs rights over the host's namespace). */
+static bool in_other_netns(pid_t pid)
+{
+	char path[48];
+	struct stat self, env;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pid);
+	return stat("/proc/self/ns/net", &self) == 0 && stat(path, &env) == 0 &&
+	       (self.st_ino != env.st_ino || self.st_dev != env.st_dev);
+}
+
 /* execvpe with the PATH of the command's own environment. */
 static int exec_lookup(char *const *argv, char *const *envp)
 {
@@ -403,7 +416,8 @@ int ctr_exec(const struct ctr_init *init, const struct dv_strv *cgroups,
 		if (x->user) /* which ids it has: only a --user needs to know */
 			read_userns(init->pid, &ra);
 	}
-	if (setns(pidfd, ENTER_NS | (join_userns ? CLONE_NEWUSER : 0)) < 0)
+	if (setns(pidfd, ENTER_NS | (join_userns ? CLONE_NEWUSER : 0) |
+			 (in_other_netns(init->pid) ? CLONE_NEWNET : 0)) < 0)
 		return dv_err(err, errno, "cannot enter the env");
 	if ((x->user && run_as_user(x, procfd, &ra, &envp, err) < 0) ||
 	    (!x->user && x->owner && run_as_owner(x->owner, 0, 0, procfd, &ra, err) < 0)) {

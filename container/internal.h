@@ -7,6 +7,7 @@
  * stop.c    ctr_stop, ctr_probe, pidfds checked against the init's start time
  * cgroup.c  per-env cgroup folders
  * copy.c    ctr_copy_in
+ * binds.c   volumes and host mounts (ctr_spec.mounts)
  * init.c    the env's PID 1 (a separate static program, see init_blob.S)
  */
 #ifndef CTR_INTERNAL_H
@@ -49,6 +50,10 @@ int ctr_mount_overlay(const struct ctr_spec *spec, bool with_skeleton, int *skel
 /* Everything after the overlay: /proc, /sys, /dev, /etc files, the checkout,
  * then pivot_root into the root and detach the host's. */
 int ctr_setup_root(const struct ctr_spec *spec, int rootfd, int skelfd, struct dv_error *err);
+
+/* binds.c: spec->mounts bound into the root (after the checkout), each
+ * target created when missing and resolved inside the root. */
+int ctr_setup_binds(const struct ctr_spec *spec, int rootfd, struct dv_error *err);
 
 /* The ids a command runs as (user.c). */
 struct ctr_ids {
@@ -111,5 +116,27 @@ void ctr_sc_profile_release(struct ctr_sc_profile *p);
 /* A capability's number from its name ("CAP_NET_ADMIN", "net_admin");
  * -1 with EINVAL for a name libcap does not know. */
 int ctr_cap_bit(const char *name, struct dv_error *err);
+
+/* net.c, forward.c: the env's host-side network helper. */
+/* ip:port as a socket address; -1 when ip is not an IP literal. */
+#include <sys/socket.h>
+int ctr_port_sockaddr(const char *ip, unsigned port, struct sockaddr_storage *ss, socklen_t *len);
+/* The helper's argv form of a port, "IP,HOST,CONTAINER" (caller frees), and
+ * back (out->host_ip points into arg, which is cut); -1 when malformed. */
+char *ctr_port_to_arg(const struct ctr_port *p);
+int ctr_port_from_arg(char *arg, struct ctr_port *out);
+/* A non-blocking socket listening on p's host side. */
+int ctr_port_listen(const struct ctr_port *p, struct dv_error *err);
+/* In a new network namespace: bring `lo` up (no `ip` binary). */
+int ctr_netns_lo_up(struct dv_error *err);
+/* A new non-blocking TCP socket of `family` from the socket maker at the
+ * other end of sock (a child in the env's network namespace); -1 if none. */
+int ctr_net_socket_from(int sock, int family);
+/* Relay every connection accepted on listeners[i] to 127.0.0.1:
+ * ports[i].container_port, made by `maker` (>= 0: in the env's network
+ * namespace) or here; until the process behind init_pidfd exits or
+ * SIGTERM/SIGINT/SIGHUP. */
+int ctr_forward_run(const struct ctr_port *ports, const int *listeners, size_t n, int init_pidfd,
+		    int maker);
 
 #endif

@@ -180,7 +180,12 @@ static int make_skeleton(const struct ctr_spec *spec, struct dv_error *err)
 	n = snprintf(hosts, sizeof(hosts), "%s\n", host);
 	if (write_file_at(sk, "etc/hostname", hosts, (size_t)n, 0644, err) < 0)
 		return -1;
-	{
+	if (spec->new_netns && !spec->build) {
+		/* `network: private`: DNS is slirp4netns's (or pasta's, set up
+		 * alike); the host's resolver may well be on its loopback. */
+		resolv = dv_xstrdup("nameserver 10.0.2.3\n");
+		rlen = strlen(resolv);
+	} else {
 		struct dv_error ignored = { 0 };
 		/* The host's own file, symlinks followed: it is the host's choice. */
 		dv_autoclose int fd = open("/etc/resolv.conf", O_RDONLY | O_CLOEXEC);
@@ -627,6 +632,8 @@ int ctr_setup_root(const struct ctr_spec *spec, int rootfd, int skelfd, struct d
 	if (skelfd >= 0 && setup_etc(rootfd, skelfd, err) < 0)
 		return -1;
 	if (spec->checkout && spec->workdir && setup_checkout(spec, rootfd, err) < 0)
+		return -1;
+	if (spec->n_mounts && ctr_setup_binds(spec, rootfd, err) < 0)
 		return -1;
 	if (spec->sandbox && setup_masks(rootfd, err) < 0)
 		return -1;

@@ -130,6 +130,10 @@ static _Noreturn void child_main(const struct launch *l)
 		_exit(1);
 	if (unshare(CLONE_NEWCGROUP) < 0)
 		ctr_child_fail(errw, (dv_err(&err, errno, "cannot create cgroup namespace"), &err));
+	/* `network: private`: the clone gave us a network namespace with only
+	 * `lo`, and down. */
+	if (!l->x && spec->new_netns && ctr_netns_lo_up(&err) < 0)
+		ctr_child_fail(errw, &err);
 	/* First of all, so that no mount of ours ever propagates to the host. */
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		ctr_child_fail(errw, (dv_err(&err, errno, "cannot make mounts private"), &err));
@@ -188,8 +192,10 @@ static int launch(const struct ctr_spec *spec, const struct ctr_exec *x, pid_t *
 	dv_autoclose int mem = init_memfd(err);
 	dv_autoclose int pidfd = -1;
 	int errp[2] = { -1, -1 }, syncp[2] = { -1, -1 }, st;
+	/* Build containers keep the host's network (DESIGN.md). */
+	unsigned long nsflags = CTR_NS_FLAGS | (!x && spec->new_netns ? CLONE_NEWNET : 0);
 	struct clone_args args = {
-		.flags = CTR_NS_FLAGS | CLONE_PIDFD,
+		.flags = nsflags | CLONE_PIDFD,
 		.pidfd = (uint64_t)(uintptr_t)&pidfd,
 		.exit_signal = SIGCHLD,
 	};
@@ -209,7 +215,7 @@ static int launch(const struct ctr_spec *spec, const struct ctr_exec *x, pid_t *
 	l.syncr = syncp[0];
 	pid = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
 	if (pid < 0 && (errno == ENOSYS || errno == E2BIG)) {
-		pid = (pid_t)syscall(SYS_clone, CTR_NS_FLAGS | SIGCHLD, 0, 0, 0, 0);
+		pid = (pid_t)syscall(SYS_clone, nsflags | SIGCHLD, 0, 0, 0, 0);
 		if (pid > 0)
 			pidfd = pidfd_open(pid, 0);
 	}

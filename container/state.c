@@ -51,6 +51,60 @@ static long long get_int(struct json_object *o, const char *key)
 	return json_object_get_int64(v);
 }
 
+/* network, ports and the host-side helpers (net.c). */
+static void read_net(struct json_object *o, struct ctr_state *out)
+{
+	struct json_object *ports, *net;
+	size_t n;
+
+	out->network = get_str(o, "network");
+	if (json_object_object_get_ex(o, "ports", &ports) &&
+	    json_object_is_type(ports, json_type_array) && (n = json_object_array_length(ports))) {
+		out->ports = dv_xcalloc(n, sizeof(*out->ports));
+		for (size_t i = 0; i < n; i++) {
+			struct json_object *e = json_object_array_get_idx(ports, i);
+
+			if (!json_object_is_type(e, json_type_object))
+				continue;
+			out->ports[out->n_ports++] = (struct ctr_port){
+				.host_ip = get_str(e, "host_ip"),
+				.host_port = (unsigned)get_int(e, "host_port"),
+				.container_port = (unsigned)get_int(e, "container_port"),
+			};
+		}
+	}
+	if (json_object_object_get_ex(o, "net_helpers", &net)) {
+		out->net.helper.pid = (pid_t)get_int(net, "helper_pid");
+		out->net.helper.start_time = (unsigned long long)get_int(net, "helper_start");
+		out->net.outbound.pid = (pid_t)get_int(net, "outbound_pid");
+		out->net.outbound.start_time = (unsigned long long)get_int(net, "outbound_start");
+	}
+}
+
+static void write_net(struct json_object *o, const struct ctr_state *st)
+{
+	struct json_object *ports = json_object_new_array(), *net = json_object_new_object();
+
+	json_object_object_add(o, "network", json_object_new_string(st->network ? st->network : ""));
+	for (size_t i = 0; i < st->n_ports; i++) {
+		struct json_object *e = json_object_new_object();
+
+		json_object_object_add(e, "host_ip", json_object_new_string(st->ports[i].host_ip));
+		json_object_object_add(e, "host_port", json_object_new_int64(st->ports[i].host_port));
+		json_object_object_add(e, "container_port",
+				       json_object_new_int64(st->ports[i].container_port));
+		json_object_array_add(ports, e);
+	}
+	json_object_object_add(o, "ports", ports);
+	json_object_object_add(net, "helper_pid", json_object_new_int64(st->net.helper.pid));
+	json_object_object_add(net, "helper_start",
+			       json_object_new_int64((int64_t)st->net.helper.start_time));
+	json_object_object_add(net, "outbound_pid", json_object_new_int64(st->net.outbound.pid));
+	json_object_object_add(net, "outbound_start",
+			       json_object_new_int64((int64_t)st->net.outbound.start_time));
+	json_object_object_add(o, "net_helpers", net);
+}
+
 int ctr_state_read(int envs_fd, const char *id, struct ctr_state *out, struct dv_error *err)
 {
 	dv_autofree char *text = NULL;
@@ -83,6 +137,7 @@ int ctr_state_read(int envs_fd, const char *id, struct ctr_state *out, struct dv
 	out->shell = get_str(o, "shell");
 	get_strv(o, "env", &out->env);
 	get_strv(o, "cgroups", &out->cgroups);
+	get_strv(o, "volumes", &out->volumes);
 	if (json_object_object_get_ex(o, "limits", &lim)) {
 		out->limits.memory = (unsigned long long)get_int(lim, "memory");
 		out->limits.cpus_milli = (unsigned)get_int(lim, "cpus_milli");
@@ -104,6 +159,7 @@ int ctr_state_read(int envs_fd, const char *id, struct ctr_state *out, struct dv
 		/* An env from before the sandbox: Docker's caps from now on. */
 		out->caps = *caps ? strtoull(caps, NULL, 16) : ctr_caps_docker;
 	}
+	read_net(o, out);
 	json_object_put(o);
 	return 0;
 }
@@ -138,6 +194,8 @@ int ctr_state_write(int envs_fd, const struct ctr_state *st, struct dv_error *er
 	S("shell", st->shell);
 	json_object_object_add(o, "env", strv_json(&st->env));
 	json_object_object_add(o, "cgroups", strv_json(&st->cgroups));
+	if (st->volumes.n)
+		json_object_object_add(o, "volumes", strv_json(&st->volumes));
 	{
 		struct json_object *lim = json_object_new_object();
 
@@ -163,6 +221,7 @@ int ctr_state_write(int envs_fd, const struct ctr_state *st, struct dv_error *er
 		json_object_object_add(o, "caps", json_object_new_string(caps));
 	}
 #undef S
+	write_net(o, st);
 	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
 	snprintf(path, sizeof(path), "%s/state.json", st->id);
 	ret = dv_write_file_atomic(envs_fd, path, text, strlen(text), 0600, err);
@@ -187,7 +246,12 @@ void ctr_state_release(struct ctr_state *st)
 	free(st->ownership);
 	dv_strv_release(&st->env);
 	dv_strv_release(&st->cgroups);
+	dv_strv_release(&st->volumes);
 	free(st->seccomp);
+	free(st->network);
+	for (size_t i = 0; i < st->n_ports; i++)
+		free(st->ports[i].host_ip);
+	free(st->ports);
 	memset(st, 0, sizeof(*st));
 }
 

@@ -12,6 +12,7 @@
 #ifndef ENVFILE_H
 #define ENVFILE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "util/error.h"
@@ -148,5 +149,41 @@ int envfile_parse(const char *text, size_t len, const char *display, const char 
 		  const char *checkout, struct env_spec *out, struct dv_error *err);
 
 void env_spec_release(struct env_spec *spec);
+
+/* ---- devcontainer.json (devcontainer.c) ----
+ * With no Envfile, envfile_find() gives a ".devcontainer/devcontainer.json"
+ * or ".devcontainer.json" instead, and envfile_load() reads it through a
+ * translation to the same spec, printing one warning line that lists the
+ * keys it cannot honour. */
+
+/* Is path a devcontainer.json (by its name)? */
+bool envfile_is_devcontainer(const char *path);
+
+/* Parse a devcontainer.json already in memory; dir is the folder that holds
+ * .devcontainer/ (${localWorkspaceFolder}), against which the relative paths
+ * of the spec resolve. *unsupported (when not NULL) gets the keys left out,
+ * for one warning. Errors name display:line:col. */
+int envfile_devcontainer_parse(const char *text, size_t len, const char *display,
+			       const char *dir, const char *checkout, struct env_spec *out,
+			       struct dv_strv *unsupported, struct dv_error *err);
+
+/* The same translation written as Envfile YAML (for dir/Envfile), with a
+ * comment header naming source (NULL: display) and what was not carried
+ * over. Fails rather than write an Envfile that would not load. *out:
+ * caller frees. */
+int envfile_devcontainer_to_yaml(const char *text, size_t len, const char *display,
+				 const char *source, const char *dir, const char *checkout,
+				 char **out, struct dv_error *err);
+
+/* For `devenv init --from-devcontainer`: read the devcontainer.json at path
+ * and give its Envfile text (*out_yaml) and the folder the Envfile belongs
+ * in (*out_dir, the one holding .devcontainer/). Both: caller frees. */
+int envfile_devcontainer_convert(const char *path, const char *checkout, const char *display,
+				 char **out_yaml, char **out_dir, struct dv_error *err);
+
+/* Blank out // and block comments and trailing commas, byte for byte, so
+ * that offsets stay the original's. *out: caller frees. On an unclosed
+ * comment, -1 with *err_off at its start. */
+int envfile_jsonc_strip(const char *text, size_t len, char **out, size_t *err_off);
 
 #endif

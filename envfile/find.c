@@ -1,4 +1,5 @@
-/* envfile/find.c - finding the Envfile and its checkout, and reading it. */
+/* envfile/find.c - finding the Envfile (or a devcontainer.json) and its
+ * checkout, and reading it. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -41,6 +42,8 @@ int envfile_find(const char *start_dir, char **out_path, char **out_checkout,
 {
 	dv_autofree char *cur = NULL;
 	dv_autofree char *envdir = NULL;
+	dv_autofree char *dcpath = NULL;
+	dv_autofree char *dcbase = NULL;
 	const char *checkout;
 
 	*out_path = NULL;
@@ -53,6 +56,14 @@ int envfile_find(const char *start_dir, char **out_path, char **out_checkout,
 
 		if (!envdir && has_entry(cur, "Envfile", true))
 			envdir = dv_xstrdup(cur);
+		/* The two places the Dev Containers spec looks first; an Envfile
+		 * anywhere up to the root wins over them. */
+		if (!envdir && !dcpath && has_entry(cur, ".devcontainer/devcontainer.json", true))
+			dcpath = join(cur, ".devcontainer/devcontainer.json");
+		if (!envdir && !dcpath && has_entry(cur, ".devcontainer.json", true))
+			dcpath = join(cur, ".devcontainer.json");
+		if (dcpath && !dcbase)
+			dcbase = dv_xstrdup(cur);
 		/* .git is a folder in a clone, a file in a worktree or submodule */
 		if (has_entry(cur, ".git", false)) {
 			checkout = cur;
@@ -67,6 +78,12 @@ int envfile_find(const char *start_dir, char **out_path, char **out_checkout,
 			slash[1] = '\0';
 		else
 			*slash = '\0';
+	}
+	if (!envdir && dcpath) {
+		/* no repository: the folder holding the json (or .devcontainer/) */
+		*out_checkout = dv_xstrdup(checkout ? checkout : dcbase);
+		*out_path = dv_steal_ptr(&dcpath);
+		return 0;
 	}
 	if (!envdir) {
 		dv_err(err, 0,
@@ -88,6 +105,34 @@ static bool path_inside(const char *path, const char *dir)
 	if (strcmp(dir, "/") == 0)
 		return true;
 	return strncmp(path, dir, n) == 0 && path[n] == '/';
+}
+
+/* dir holds the json: the folder that holds .devcontainer/ is the one its
+ * paths and ${localWorkspaceFolder} mean. Keys left out are said once, here,
+ * so that every command reading the env says it the same way. */
+static int load_devcontainer(const char *text, size_t len, const char *display, char *dir,
+			     const char *checkout, struct env_spec *out, struct dv_error *err)
+{
+	struct dv_strv unsup = { 0 };
+	struct dv_buf list = { 0 };
+
+	if (dv_str_endswith(dir, "/.devcontainer"))
+		dir[strlen(dir) - strlen("/.devcontainer")] = '\0';
+	if (!dir[0]) {
+		dir[0] = '/';
+		dir[1] = '\0';
+	}
+	if (envfile_devcontainer_parse(text, len, display, dir, checkout, out, &unsup, err) < 0)
+		return -1;
+	if (unsup.n) {
+		for (size_t i = 0; i < unsup.n; i++)
+			dv_buf_addf(&list, "%s%s", i ? ", " : "", unsup.v[i]);
+		fprintf(stderr, "devenv: warning: %s: not supported, ignored: %s\n", display,
+			list.s);
+		dv_buf_release(&list);
+	}
+	dv_strv_release(&unsup);
+	return 0;
 }
 
 int envfile_load(const char *path, const char *checkout, const char *display,
@@ -134,10 +179,56 @@ int envfile_load(const char *path, const char *checkout, const char *display,
 	if (*rel == '/')
 		rel++;
 
-	if (envfile_parse(text, len, display, real_dir, real_checkout, &spec, err) < 0)
+	if (envfile_is_devcontainer(abs_path)) {
+		if (load_devcontainer(text, len, display, real_dir, real_checkout, &spec, err) < 0)
+			return -1;
+	} else if (envfile_parse(text, len, display, real_dir, real_checkout, &spec, err) < 0) {
 		return -1;
+	}
 	spec.relpath = dv_xstrdup(rel);
 	spec.path = dv_steal_ptr(&abs_path);
 	*out = spec;
+	return 0;
+}
+
+int envfile_devcontainer_convert(const char *path, const char *checkout, const char *display,
+				 char **out_yaml, char **out_dir, struct dv_error *err)
+{
+	dv_autoclose int fd = -1;
+	dv_autofree char *text = NULL;
+	dv_autofree char *dir = NULL;
+	dv_autofree char *folder = NULL;
+	const char *src;
+	char *slash;
+	size_t len;
+
+	*out_yaml = NULL;
+	*out_dir = NULL;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return dv_err(err, errno, "cannot open '%s'", display);
+	if (dv_read_all(fd, &text, &len, err) < 0)
+		return dv_err_prefix(err, "reading '%s'", display);
+	/* the json's folder, not the json: a symlinked json keeps its place */
+	slash = strrchr(path, '/');
+	folder = slash == path ? dv_xstrdup("/")
+		 : slash       ? dv_xstrndup(path, (size_t)(slash - path))
+			       : dv_xstrdup(".");
+	dir = realpath(folder, NULL);
+	if (!dir)
+		return dv_err(err, errno, "cannot resolve '%s'", folder);
+	if (dv_str_endswith(dir, "/.devcontainer"))
+		dir[strlen(dir) - strlen("/.devcontainer")] = '\0';
+	if (!dir[0]) {
+		dir[0] = '/';
+		dir[1] = '\0';
+	}
+	/* the header names the json as seen from the Envfile's folder */
+	src = dv_str_endswith(path, "/.devcontainer.json") ? ".devcontainer.json"
+							    : ".devcontainer/devcontainer.json";
+	if (envfile_devcontainer_to_yaml(text, len, display, src, dir, checkout, out_yaml,
+					 err) < 0)
+		return -1;
+	*out_dir = dv_steal_ptr(&dir);
 	return 0;
 }

@@ -115,4 +115,33 @@ int envfile_set_services(struct env_vctx *v, const struct env_node *key,
 			 const struct env_node *val, struct env_spec *spec);
 void envfile_services_release(struct env_service *s, size_t n);
 
+/* jsonc.c: JSON with comments (devcontainer.json), parsed with json-c;
+ * offsets count bytes of the text as given. */
+struct json_object;
+struct env_jsonc_pos;
+struct env_jsonc {
+	const char *orig;         /* the text as given (borrowed) */
+	size_t len;
+	char *text;               /* orig with comments and trailing commas blanked */
+	struct json_object *root; /* always an object */
+	struct env_jsonc_pos *pos;
+	size_t n_pos, cap_pos;
+};
+/* Errors name display:line:col; on failure *out stays zeroed. */
+int envfile_jsonc_load(const char *text, size_t len, const char *display,
+		       struct env_jsonc *out, struct dv_error *err);
+void envfile_jsonc_release(struct env_jsonc *doc);
+void envfile_jsonc_pos(const struct env_jsonc *doc, size_t off, unsigned *line, unsigned *col);
+/* Where parent's member key (its name, its value) or item idx starts; 0
+ * when unknown. */
+size_t envfile_jsonc_key_off(const struct env_jsonc *doc, const struct json_object *parent,
+			     const char *key);
+size_t envfile_jsonc_val_off(const struct env_jsonc *doc, const struct json_object *parent,
+			     const char *key);
+size_t envfile_jsonc_item_off(const struct env_jsonc *doc, const struct json_object *parent,
+			      size_t idx);
+
+/* emit.c: a tree as Envfile YAML, appended to out. */
+int envfile_node_emit(const struct env_node *root, struct dv_buf *out, struct dv_error *err);
+
 #endif

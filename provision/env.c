@@ -327,6 +327,7 @@ static void fill_state(struct ctr_state *s, const struct prov_env *env, const st
 	s->workdir = dv_xstrdup(spec->workdir);
 	s->shell = dv_xstrdup(spec->shell);
 	prov_envp(spec, &s->env);
+	prov_volume_names(spec, &s->volumes);
 	s->cgroups = cgroups;
 	s->init = init;
 	s->created = created;
@@ -480,6 +481,51 @@ static int owner_ids(const struct prov_env *env, struct ctr_state *s, struct dv_
 	return 0;
 }
 
+/* The spec's `volumes` (each volume's folder made when missing) then
+ * `mounts`, as the container binds them. *paths holds the strings. */
+static int env_mounts(const struct layer_store *st, const struct env_spec *spec,
+		      struct ctr_mount **out, size_t *n, struct dv_strv *paths, struct dv_error *err)
+{
+	struct ctr_mount *m = dv_xcalloc(spec->n_volumes + spec->n_mounts + 1, sizeof(*m));
+
+	*out = m;
+	*n = 0;
+	/* A mount on a parent of workdir would hide the checkout, mounted
+	 * before it. */
+	for (size_t i = 0; i < spec->n_volumes + spec->n_mounts; i++) {
+		const struct env_mount *e = i < spec->n_volumes ? &spec->volumes[i]
+								: &spec->mounts[i - spec->n_volumes];
+		size_t tl = strlen(e->target);
+
+		if (strncmp(spec->workdir, e->target, tl) == 0 && spec->workdir[tl] == '/')
+			return dv_err_at(err, spec->display, e->line, e->col,
+					 "'%s' holds the workdir '%s' and would hide the checkout; "
+					 "choose another target", e->target, spec->workdir);
+	}
+	for (size_t i = 0; i < spec->n_volumes; i++) {
+		const struct env_mount *v = &spec->volumes[i];
+		char *dir;
+
+		if (prov_volume_prepare(st, v->source, &dir, err) < 0)
+			return -1;
+		dv_strv_push_owned(paths, dir);
+		m[(*n)++] = (struct ctr_mount){ dir, v->target, v->readonly, true };
+	}
+	for (size_t i = 0; i < spec->n_mounts; i++) {
+		const struct env_mount *h = &spec->mounts[i];
+		struct stat sb;
+
+		/* Checked when the Envfile was read; say it at its line if it
+		 * went away since (the container checks again). */
+		if (lstat(h->source_abs, &sb) < 0)
+			return dv_err_at(err, spec->display, h->line, h->col,
+					 "mount source '%s' no longer exists; create it, or remove it "
+					 "from 'mounts'", h->source);
+		m[(*n)++] = (struct ctr_mount){ h->source_abs, h->target, h->readonly, false };
+	}
+	return 0;
+}
+
 /* Start the init on the env's files; state.json records it. */
 static int start_env(const struct layer_store *st, struct prov_env *env, int efd,
 		     struct dv_error *err)
@@ -494,6 +540,8 @@ static int start_env(const struct layer_store *st, struct prov_env *env, int efd
 	struct ctr_spec cs = { 0 };
 	struct ctr_user user;
 	struct ctr_sandbox sb = { 0 };
+	dv_autofree struct ctr_mount *mounts = NULL;
+	struct dv_strv mount_paths = { 0 };
 	int ret = -1;
 
 	for (size_t i = 0; i < s->layers.n; i++)
@@ -524,6 +572,9 @@ static int start_env(const struct layer_store *st, struct prov_env *env, int efd
 	cs.userns = st->rootless;
 	cs.log_fd = log_fd;
 	cs.cgroups = &s->cgroups;
+	if (env_mounts(st, &env->spec, &mounts, &cs.n_mounts, &mount_paths, err) < 0)
+		goto out;
+	cs.mounts = mounts;
 	if (owner_ids(env, s, err) < 0)
 		goto out;
 	if (env->spec.user) {
@@ -538,11 +589,13 @@ static int start_env(const struct layer_store *st, struct prov_env *env, int efd
 	sb.nproc = prov_nproc_fallback(&s->limits, &s->cgroups);
 	prov_warn_undelegated(&s->limits, &s->cgroups);
 	cs.sandbox = &sb;
+	cs.new_netns = env->spec.network == ENV_NET_PRIVATE;
 	if (ctr_start(&cs, &s->init, err) < 0)
 		goto out;
-	if (ctr_state_write(efd, s, err) < 0) {
+	if (prov_net_start(&env->spec, s, err) < 0 || ctr_state_write(efd, s, err) < 0) {
 		struct dv_error ignored = { 0 };
 
+		ctr_net_stop(&s->net, &ignored);
 		ctr_stop(&s->init, 0, &ignored);
 		goto out;
 	}
@@ -558,6 +611,7 @@ out:
 	}
 	for (size_t i = 0; i < s->layers.n; i++)
 		free((char *)lowers[i]);
+	dv_strv_release(&mount_paths);
 	ctr_sandbox_release(&sb);
 	return ret;
 }
@@ -642,6 +696,12 @@ int prov_env_up(struct dv_ctx *ctx, const struct layer_store *st, struct prov_en
 		ret = 0;
 		goto out;
 	}
+	/* A taken port stops `up` before anything is built or started. The
+	 * forwarder of an init that died goes with it, but perhaps not yet. */
+	if (env->has_state)
+		prov_net_stop(&env->state);
+	if (prov_net_check(&env->spec, err) < 0)
+		goto out;
 	if (prov_build(ctx, st, &env->spec, &p.img, &p.keys, p.team, &p.layers, err) < 0 ||
 	    record(env, efd, &p, err) < 0)
 		goto out;
@@ -671,6 +731,13 @@ int prov_env_halt(const struct dv_ctx *ctx, const struct layer_store *st, struct
 			return -1;
 		if (say && !ctx->quiet)
 			printf("env '%s' halted; its files are kept\n", env->state.name);
+	}
+	/* Its forwarder and slirp4netns exit with the init; make sure they are
+	 * gone, and the host ports free, before halt returns. */
+	if (env->state.net.helper.pid || env->state.net.outbound.pid) {
+		prov_net_stop(&env->state);
+		if (ctr_state_write(efd, &env->state, err) < 0)
+			return -1;
 	}
 	/* The env is stopped either way; a cgroup that stays busy a moment
 	 * longer (a `devenv ssh` still exiting) is removed by the next halt. */

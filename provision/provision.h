@@ -195,6 +195,17 @@ int prov_env_push(const struct dv_ctx *ctx, const struct layer_store *st,
 		  const struct prov_env *env, const char *dest, enum layer_compression comp,
 		  struct dv_error *err);
 
+/* net.c: `network` and `ports`. Before anything starts: is every forward's
+ * host ip:port free (one Envfile-positioned line when not)? */
+int prov_net_check(const struct env_spec *spec, struct dv_error *err);
+/* After the init started: record network and ports in s and start the
+ * host-side helper (forwards, slirp4netns/pasta) into s->net when needed;
+ * says once when `private` has no outbound tool. */
+int prov_net_start(const struct env_spec *spec, struct ctr_state *s, struct dv_error *err);
+/* Stop s->net's processes (halt, destroy) and clear them; a failure is a
+ * warning. */
+void prov_net_stop(struct ctr_state *s);
+
 /* suspend (freeze) or resume (thaw) a running env through its cgroups'
  * freezer (suspend.c). ESRCH when it is not running. */
 int prov_env_suspend(const struct dv_ctx *ctx, const struct layer_store *st, struct prov_env *env,
@@ -208,5 +219,31 @@ int prov_env_destroy(const struct dv_ctx *ctx, const struct layer_store *st,
  * layers of an env it cannot read); else such an env is skipped. */
 int prov_env_list(const struct layer_store *st, bool strict, struct ctr_state **out, size_t *n,
 		  struct dv_error *err);
+
+/* volume.c: named volumes, <store>/volumes/<NAME>/. */
+struct prov_volume {
+	char *name;
+	unsigned long long size;  /* bytes on disk (du), when asked for */
+	struct dv_strv envs;      /* names of the envs naming it (state.json) */
+	struct dv_strv env_ids;   /* and their ids, in the same order */
+	bool running;             /* one of them is running */
+};
+/* [a-z0-9][a-z0-9_.-]*, at most 63 characters (the Envfile's rule). */
+bool prov_volume_name_ok(const char *name);
+/* The named volumes a spec uses (`volumes` and its services'), each once. */
+void prov_volume_names(const struct env_spec *spec, struct dv_strv *out);
+/* The volume's folder, created (empty, atomically) when missing; *out:
+ * its absolute path (caller frees). */
+int prov_volume_prepare(const struct layer_store *st, const char *name, char **out,
+			struct dv_error *err);
+bool prov_volume_exists(const struct layer_store *st, const char *name);
+/* Remove a volume and its files (whoever names it: callers check). ENOENT
+ * when there is none. */
+int prov_volume_remove(const struct layer_store *st, const char *name, struct dv_error *err);
+/* Every volume, sorted by name, with the envs naming it; sizes: du each
+ * (walks its files). Free with prov_volumes_free(). */
+int prov_volume_list(const struct layer_store *st, bool sizes, struct prov_volume **out, size_t *n,
+		     struct dv_error *err);
+void prov_volumes_free(struct prov_volume *v, size_t n);
 
 #endif

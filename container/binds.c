@@ -1,0 +1,269 @@
+/*
+ * container/binds.c - the env's `volumes` and `mounts` (ctr_spec.mounts):
+ * recursive binds of host folders or files, made after the checkout and
+ * before pivot_root, in order (so a later target may sit inside an earlier
+ * one).
+ *
+ * Targets are reached from the root's fd with RESOLVE_IN_ROOT, so an
+ * image's symlink (data -> /etc) is followed inside the root and can never
+ * put a mount on the host; a missing target is created the same way (a
+ * folder for a folder, an empty file for a file). Created targets land in
+ * the env's upper, as workdir does; build containers never get mounts
+ * (provisioning sees only what `copy` brings), so no layer holds one.
+ *
+ * A named volume that is empty when it is mounted first gets a copy of
+ * what the image has at its target, with that folder's owner and mode,
+ * as Docker does; so `cache:/home/dev/.cache` starts as the image left it,
+ * and where the image has nothing there the env's user owns it.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "container/internal.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+#include "util/banned.h"
+
+/* Owner, mode and times of st, on dir/name (not following a link). */
+static int keep_meta(int dir, const char *name, const struct stat *st, struct dv_error *err)
+{
+	struct timespec ts[2] = { st->st_atim, st->st_mtim };
+
+	if (fchownat(dir, name, st->st_uid, st->st_gid, AT_SYMLINK_NOFOLLOW) < 0)
+		return dv_err(err, errno, "cannot set the owner of '%s'", name);
+	if (!S_ISLNK(st->st_mode) && fchmodat(dir, name, st->st_mode & 07777, 0) < 0)
+		return dv_err(err, errno, "cannot set the mode of '%s'", name);
+	if (utimensat(dir, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
+		return dv_err(err, errno, "cannot set the times of '%s'", name);
+	return 0;
+}
+
+static int copy_data(int in, int out, const char *name, struct dv_error *err)
+{
+	char buf[65536];
+
+	for (;;) {
+		ssize_t n = read(in, buf, sizeof(buf));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return dv_err(err, errno, "cannot read '%s'", name);
+		if (n == 0)
+			return 0;
+		if (dv_write_full(out, buf, (size_t)n, err) < 0)
+			return dv_err_prefix(err, "copying '%s'", name);
+	}
+}
+
+/* The image's folder src into the empty volume dst: files, folders and
+ * symlinks (as symlinks) with their owners, modes and times. Device nodes,
+ * fifos and sockets are left out: a volume holds data. */
+static int copy_tree(int src, int dst, const char *where, int depth, struct dv_error *err)
+{
+	dv_autoclosedir DIR *d = dv_opendir_fd(src);
+	struct dirent *de;
+
+	if (!d)
+		return dv_err(err, errno, "cannot read '%s' in the image", where);
+	if (depth > 256)
+		return dv_err(err, ELOOP, "'%s' is nested too deep", where);
+	while ((errno = 0, de = readdir(d))) {
+		const char *name = de->d_name;
+		char sub[PATH_MAX];
+		struct stat st;
+
+		if (!strcmp(name, ".") || !strcmp(name, ".."))
+			continue;
+		snprintf(sub, sizeof(sub), "%s/%s", where, name);
+		if (fstatat(src, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			return dv_err(err, errno, "cannot stat '%s'", sub);
+		if (S_ISLNK(st.st_mode)) {
+			char target[PATH_MAX];
+			ssize_t n = readlinkat(src, name, target, sizeof(target) - 1);
+
+			if (n < 0)
+				return dv_err(err, errno, "cannot read link '%s'", sub);
+			target[n] = 0;
+			if (symlinkat(target, dst, name) < 0)
+				return dv_err(err, errno, "cannot create link '%s'", sub);
+		} else if (S_ISREG(st.st_mode)) {
+			dv_autoclose int in = openat(src, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+			dv_autoclose int out = -1;
+
+			if (in < 0)
+				return dv_err(err, errno, "cannot open '%s'", sub);
+			out = openat(dst, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+			if (out < 0)
+				return dv_err(err, errno, "cannot create '%s' in the volume", sub);
+			if (copy_data(in, out, sub, err) < 0)
+				return -1;
+		} else if (S_ISDIR(st.st_mode)) {
+			dv_autoclose int in = openat(src, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			dv_autoclose int out = -1;
+
+			if (in < 0)
+				return dv_err(err, errno, "cannot open '%s'", sub);
+			if (mkdirat(dst, name, 0700) < 0)
+				return dv_err(err, errno, "cannot create '%s' in the volume", sub);
+			out = openat(dst, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (out < 0)
+				return dv_err(err, errno, "cannot open '%s' in the volume", sub);
+			if (copy_tree(in, out, sub, depth + 1, err) < 0)
+				return -1;
+		} else {
+			continue;
+		}
+		/* Last, so that a read-only folder could be filled first. */
+		if (keep_meta(dst, name, &st, err) < 0)
+			return -1;
+	}
+	if (errno)
+		return dv_err(err, errno, "cannot read '%s' in the image", where);
+	return 0;
+}
+
+static bool dir_empty(int fd)
+{
+	dv_autoclose int dup = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	dv_autoclosedir DIR *d = dup < 0 ? NULL : dv_opendir_fd(dv_steal_fd(&dup));
+	struct dirent *de;
+
+	if (!d)
+		return false;
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			return false;
+	return true;
+}
+
+/* An empty volume's first content and owner (see the header). */
+static int fill_volume(const struct ctr_spec *spec, int rootfd, const struct ctr_mount *m,
+		       struct dv_error *err)
+{
+	dv_autoclose int vol = open(m->source, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	dv_autoclose int img = -1;
+	struct stat st;
+
+	if (vol < 0)
+		return dv_err(err, errno, "cannot open volume folder '%s'", m->source);
+	if (!dir_empty(vol))
+		return 0;
+	img = ctr_openat_in_root(rootfd, m->target, O_RDONLY | O_DIRECTORY, 0);
+	if (img < 0 && errno != ENOENT)
+		return 0; /* not a folder there: the bind below says so */
+	if (img < 0) {
+		uid_t uid = spec->user ? spec->user->uid : 0;
+		gid_t gid = spec->user ? spec->user->gid : 0;
+
+		if (fchown(vol, uid, gid) < 0)
+			return dv_err(err, errno, "cannot give volume '%s' to uid %u", m->source,
+				      (unsigned)uid);
+		return 0;
+	}
+	if (fstat(img, &st) < 0)
+		return dv_err(err, errno, "cannot stat '%s' in the image", m->target);
+	if (copy_tree(img, vol, m->target, 0, err) < 0)
+		return dv_err_prefix(err, "filling volume '%s' from the image", m->source);
+	if (fchown(vol, st.st_uid, st.st_gid) < 0 || fchmod(vol, st.st_mode & 07777) < 0)
+		return dv_err(err, errno, "cannot give volume '%s' the owner of '%s'", m->source,
+			      m->target);
+	return 0;
+}
+
+/* The target inside the root, created (a folder, or an empty file) when
+ * missing; an O_PATH fd. */
+static int open_target(int rootfd, const char *target, bool dir, struct dv_error *err)
+{
+	char parent[PATH_MAX];
+	const char *base = strrchr(target, '/');
+	dv_autoclose int pfd = -1;
+	int t = ctr_openat_in_root(rootfd, target, O_PATH, 0);
+
+	if (t >= 0 || errno != ENOENT || !base)
+		return t >= 0 ? t : dv_err(err, errno, "cannot open mount target '%s' in the env", target);
+	snprintf(parent, sizeof(parent), "%.*s", (int)(base - target), target);
+	base++;
+	pfd = ctr_mkdir_p_in_root(rootfd, parent[0] ? parent : "/", 0755, err);
+	if (pfd < 0)
+		return dv_err_prefix(err, "mount target '%s'", target);
+	if (dir) {
+		if (mkdirat(pfd, base, 0755) < 0 && errno != EEXIST)
+			return dv_err(err, errno, "cannot create mount target '%s' in the env", target);
+	} else {
+		dv_autoclose int f = openat(pfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+					    0644);
+
+		if (f < 0 && errno != EEXIST)
+			return dv_err(err, errno, "cannot create mount target '%s' in the env", target);
+	}
+	/* Resolved again in the root: a dangling symlink there stays refused. */
+	t = ctr_openat_in_root(rootfd, target, O_PATH, 0);
+	if (t < 0)
+		return dv_err(err, errno, "cannot create mount target '%s' in the env", target);
+	return t;
+}
+
+static int bind_one(const struct ctr_spec *spec, int rootfd, const struct ctr_mount *m,
+		    struct dv_error *err)
+{
+	struct mount_attr attr = {
+		.attr_set = MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID | (m->readonly ? MOUNT_ATTR_RDONLY : 0),
+	};
+	dv_autoclose int src = -1;
+	dv_autoclose int t = -1;
+	struct stat ss, ts;
+
+	if (!m->target || m->target[0] != '/' || !m->target[strspn(m->target, "/")])
+		return dv_err_plain(err, EINVAL, "cannot mount over '%s'; choose a folder such as '/data'",
+				    m->target ? m->target : "");
+	if (m->fill && fill_volume(spec, rootfd, m, err) < 0)
+		return -1;
+	/* The source was resolved when the Envfile was read: a symlink there
+	 * now is a swap, and is not followed. */
+	src = open_tree(AT_FDCWD, m->source,
+			OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_SYMLINK_NOFOLLOW);
+	if (src < 0 && errno == ENOENT)
+		return dv_err_plain(err, ENOENT, "mount source '%s' no longer exists; create it, or "
+				    "remove it from the Envfile", m->source);
+	if (src < 0 || fstat(src, &ss) < 0)
+		return dv_err(err, errno, "cannot bind '%s'", m->source);
+	if (!S_ISDIR(ss.st_mode) && !S_ISREG(ss.st_mode))
+		return dv_err_plain(err, EINVAL, "mount source '%s' is not a folder or a regular file",
+				    m->source);
+	t = open_target(rootfd, m->target, S_ISDIR(ss.st_mode), err);
+	if (t < 0)
+		return -1;
+	if (fstat(t, &ts) < 0)
+		return dv_err(err, errno, "cannot stat mount target '%s'", m->target);
+	if (S_ISDIR(ss.st_mode) != S_ISDIR(ts.st_mode) || (!S_ISDIR(ts.st_mode) && !S_ISREG(ts.st_mode)))
+		return dv_err_plain(err, ENOTDIR, "cannot mount %s '%s' on '%s': it is %s in the env",
+				    S_ISDIR(ss.st_mode) ? "folder" : "file", m->source, m->target,
+				    S_ISDIR(ts.st_mode) ? "a folder" : S_ISREG(ts.st_mode) ? "a file"
+											  : "not a file");
+	if (mount_setattr(src, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0)
+		return dv_err(err, errno, "cannot make the mount of '%s' %s", m->source,
+			      m->readonly ? "read-only" : "nodev");
+	if (move_mount(src, "", t, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+		return dv_err(err, errno, "cannot mount '%s' on '%s'", m->source, m->target);
+	return 0;
+}
+
+int ctr_setup_binds(const struct ctr_spec *spec, int rootfd, struct dv_error *err)
+{
+	/* A build step's upper becomes a layer: no mount target may land
+	 * there, and steps see only what `copy` brings. */
+	if (spec->build)
+		return dv_err_plain(err, EINVAL, "build containers take no volumes or mounts");
+	for (size_t i = 0; i < spec->n_mounts; i++)
+		if (bind_one(spec, rootfd, &spec->mounts[i], err) < 0)
+			return -1;
+	return 0;
+}

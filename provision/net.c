@@ -1,0 +1,151 @@
+/*
+ * provision/net.c - the Envfile's `network` and `ports` for an env's life:
+ * checked before `up` starts anything, the host-side helper started after
+ * the init and recorded in state.json, stopped at halt.
+ *
+ * Which forwards need a helper: every one for `network: private`; for
+ * `host`, only those whose two ports differ (with equal ports the app binds
+ * the host's port itself).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "provision.h"
+#include "util/cleanup.h"
+#include "util/banned.h"
+
+static bool needs_forward(const struct env_spec *spec, const struct env_port *p)
+{
+	return spec->network == ENV_NET_PRIVATE || p->host_port != p->container_port;
+}
+
+static int check_ports(const struct env_spec *spec, struct dv_error *err)
+{
+	for (size_t i = 0; i < spec->n_ports; i++) {
+		const struct env_port *p = &spec->ports[i];
+		struct ctr_port cp = { p->host_ip, p->host_port, p->container_port };
+		struct dv_error why = { 0 };
+		char alt[32];
+
+		if (ctr_port_probe(&cp, &why) == 0)
+			continue;
+		snprintf(alt, sizeof(alt), "%u:%u", p->host_port < 65535 ? p->host_port + 1 : 1024,
+			 p->container_port);
+		if (why.errnum == EADDRINUSE)
+			return dv_err_at(err, spec->display, p->line, p->col,
+					 "port %u on %s is already in use on this host; free it or "
+					 "change the host side, e.g. \"%s\"",
+					 p->host_port, p->host_ip, alt);
+		if (why.errnum == EADDRNOTAVAIL)
+			return dv_err_at(err, spec->display, p->line, p->col,
+					 "%s is not an address of this host; use 127.0.0.1, or "
+					 "0.0.0.0 for every interface",
+					 p->host_ip);
+		if (why.errnum == EACCES)
+			return dv_err_at(err, spec->display, p->line, p->col,
+					 "port %u on %s needs root to be bound on this host; use a "
+					 "host port from 1024 up, e.g. \"%u:%u\"",
+					 p->host_port, p->host_ip, p->host_port + 8000 > 65535 ? 8000 : p->host_port + 8000,
+					 p->container_port);
+		return dv_err_at(err, spec->display, p->line, p->col, "port %u on %s: %s",
+				 p->host_port, p->host_ip, why.msg);
+	}
+	return 0;
+}
+
+int prov_net_check(const struct env_spec *spec, struct dv_error *err)
+{
+	if (check_ports(spec, err) < 0) {
+		err->status = 1; /* the host's state, not the Envfile, is at fault */
+		return -1;
+	}
+	return 0;
+}
+
+/* name in $PATH (or DEVENV_OUTBOUND: "none", or a path), caller frees. */
+static char *find_tool(const char *name)
+{
+	const char *path = getenv("PATH");
+
+	if (!path || !*path)
+		return NULL;
+	for (const char *p = path;; p++) {
+		const char *end = strchrnul(p, ':');
+		dv_autofree char *cand = NULL;
+
+		if (end > p) {
+			cand = dv_xasprintf("%.*s/%s", (int)(end - p), p, name);
+			if (access(cand, X_OK) == 0)
+				return dv_steal_ptr(&cand);
+		}
+		if (!*end)
+			return NULL;
+		p = end;
+	}
+}
+
+int prov_net_start(const struct env_spec *spec, struct ctr_state *s, struct dv_error *err)
+{
+	struct ctr_port *fw = dv_xcalloc(spec->n_ports + 1, sizeof(*fw));
+	struct ctr_net net = { .private_ns = spec->network == ENV_NET_PRIVATE, .ports = fw };
+	dv_autofree char *tool = NULL;
+	int ret = 0;
+
+	for (size_t i = 0; i < s->n_ports; i++)
+		free(s->ports[i].host_ip);
+	free(s->ports);
+	free(s->network);
+	s->network = dv_xstrdup(net.private_ns ? "private" : "host");
+	s->ports = dv_xcalloc(spec->n_ports + 1, sizeof(*s->ports));
+	s->n_ports = spec->n_ports;
+	memset(&s->net, 0, sizeof(s->net));
+	for (size_t i = 0; i < spec->n_ports; i++) {
+		const struct env_port *p = &spec->ports[i];
+
+		s->ports[i] = (struct ctr_port){ dv_xstrdup(p->host_ip), p->host_port,
+						 p->container_port };
+		if (needs_forward(spec, p))
+			fw[net.n_ports++] = s->ports[i];
+	}
+	if (net.private_ns) {
+		const char *forced = getenv("DEVENV_OUTBOUND");
+
+		if (forced && *forced)
+			tool = strcmp(forced, "none") ? dv_xstrdup(forced) : NULL;
+		else if (!(tool = find_tool("slirp4netns")) && (tool = find_tool("pasta")))
+			net.pasta = true;
+		if (forced && tool && strstr(tool, "pasta"))
+			net.pasta = true;
+		net.outbound = tool;
+		if (!tool)
+			fprintf(stderr, "devenv: warning: network: private: neither slirp4netns nor "
+					"pasta is installed; the env has no outbound network "
+					"(apt-get install slirp4netns)\n");
+	}
+	if (net.n_ports || net.outbound) {
+		char warning[512] = "";
+
+		ret = ctr_net_start(&s->init, &net, &s->net, warning, sizeof(warning), err);
+		if (ret == 0 && warning[0])
+			fprintf(stderr, "devenv: warning: network: private: %s\n", warning);
+	}
+	free(fw);
+	if (ret < 0)
+		return dv_err_prefix(err, "network of env '%s'", spec->name);
+	return 0;
+}
+
+void prov_net_stop(struct ctr_state *s)
+{
+	struct dv_error warn = { 0 };
+
+	if (!s->net.helper.pid && !s->net.outbound.pid)
+		return;
+	if (ctr_net_stop(&s->net, &warn) < 0)
+		fprintf(stderr, "devenv: warning: %s\n", warn.msg);
+	else
+		memset(&s->net, 0, sizeof(s->net));
+}

@@ -1,0 +1,243 @@
+#!/usr/bin/env bats
+# A checkout with a .devcontainer/devcontainer.json and no Envfile: `up`
+# runs it (README "devcontainer.json"), and `init --from-devcontainer`
+# writes the Envfile it amounts to.
+
+load helpers
+bats_require_minimum_version 1.5.0
+
+setup() {
+	dv_setup
+	dv_busybox_image
+	mkdir .devcontainer
+}
+teardown() { dv_teardown; }
+
+@test "devcontainer: image only, with comments and trailing commas" {
+	cat >.devcontainer/devcontainer.json <<-'EOF'
+	// Written by hand, as people do.
+	{
+	  /* the image devenv imported */
+	  "image": "busybox", // trailing comment
+	  "customizations": { "vscode": { "extensions": ["ms-python.python",], }, },
+	}
+	EOF
+	echo "from the host" >hello.txt
+	run "$DEVENV" up
+	assert_success
+	refute_output --partial "warning" # customizations are an editor's, silently left
+	run "$DEVENV" ssh -c 'pwd; cat hello.txt; hostname'
+	assert_success
+	assert_output "/workspaces/proj
+from the host
+proj"
+	run "$DEVENV" status --json
+	assert_success
+	[[ $(dv_json name <<<"$output") == proj ]]
+	id=$(dv_json id <<<"$output")
+	[[ $(dv_json envfile <"$DV_STORE/envs/$id/state.json") == .devcontainer/devcontainer.json ]]
+	# from a subfolder, the same env
+	mkdir -p src/deep && cd src/deep
+	run "$DEVENV" ssh -c pwd
+	assert_success
+	assert_output "/workspaces/proj/src/deep"
+	# and from anywhere by its name, the json read again
+	cd /
+	"$DEVENV" halt -e proj
+	run "$DEVENV" up -e proj
+	assert_success
+	run "$DEVENV" ssh -e proj -c pwd
+	assert_output "/workspaces/proj"
+}
+
+@test "devcontainer: containerEnv, remoteEnv, remoteUser, postCreateCommand, postStartCommand" {
+	cat >.devcontainer/devcontainer.json <<-'EOF'
+	{
+	  "name": "Shop API",
+	  "image": "busybox",
+	  "forwardPorts": [18931],
+	  "containerEnv": { "GREETING": "hello", "WHERE": "${containerWorkspaceFolder}" },
+	  "remoteEnv": { "GREETING": "hi from remoteEnv" },
+	  "remoteUser": "dev",
+	  "postCreateCommand": "echo created > /created && id -un >> /created",
+	  "postStartCommand": "echo started as $(id -un) in $PWD > /tmp/started"
+	}
+	EOF
+	run "$DEVENV" up
+	assert_success
+	assert_line "[1/1] run: echo created > /created && id -un >> /created"
+	run "$DEVENV" ssh -c 'echo "$GREETING|$WHERE"; id -un; cat /created /tmp/started'
+	assert_success
+	assert_output "hi from remoteEnv|/workspaces/proj
+dev
+created
+root
+started as dev in /workspaces/proj"
+	run "$DEVENV" status --json
+	[[ $(dv_json name <<<"$output") == shop-api ]]
+	# the provisioning step is cached like an Envfile's
+	"$DEVENV" halt
+	run "$DEVENV" up
+	assert_success
+	assert_line "[1/1] run: echo created > /created && id -un >> /created (cached)"
+}
+
+@test "devcontainer: mounts in both forms, workspaceFolder, postCreateCommand object; unsupported keys in one warning line" {
+	mkdir data
+	cat >.devcontainer/devcontainer.json <<-'EOF'
+	{
+	  "image": "busybox",
+	  "workspaceFolder": "/src",
+	  "mounts": [
+	    "source=dc-test-cache,target=/cache,type=volume",
+	    { "source": "${localWorkspaceFolder}/data", "target": "/data", "type": "bind", "readonly": true },
+	  ],
+	  "postCreateCommand": { "first": "echo 1 > /order", "second": ["sh", "-c", "echo 2 >> /order"] },
+	  "features": { "ghcr.io/devcontainers/features/node:1": {} },
+	  "runArgs": ["--privileged"],
+	  "postAttachCommand": "echo attached"
+	}
+	EOF
+	run --separate-stderr "$DEVENV" up
+	assert_success
+	[[ $(grep -c warning <<<"$stderr") == 1 ]]
+	[[ $stderr == *"devenv: warning: .devcontainer/devcontainer.json: not supported, ignored: features, runArgs, postAttachCommand"* ]]
+	run "$DEVENV" ssh -c 'pwd; cat /order'
+	assert_success
+	assert_output "/src
+1
+2"
+}
+
+@test "devcontainer: its mounts and volumes reach the env" {
+	mkdir data && echo "host data" >data/file
+	cat >.devcontainer/devcontainer.json <<-'EOF'
+	{
+	  "image": "busybox",
+	  "mounts": [
+	    "source=dc-test-cache,target=/cache,type=volume",
+	    { "source": "${localWorkspaceFolder}/data", "target": "/data", "type": "bind", "readonly": true },
+	  ],
+	}
+	EOF
+	run "$DEVENV" up
+	assert_success
+	run "$DEVENV" ssh -c 'cat /data/file; touch /data/new; echo kept > /cache/x'
+	assert_output --partial "host data"
+	[[ ! -e data/new ]] # read-only
+	# the named volume outlives the env
+	"$DEVENV" destroy -f
+	run "$DEVENV" up
+	assert_success
+	run "$DEVENV" ssh -c 'cat /cache/x'
+	assert_output "kept"
+}
+
+@test "devcontainer: a syntax error is one line with its line and column" {
+	cat >.devcontainer/devcontainer.json <<-'EOF'
+	{
+	  // a comment before the mistake
+	  "image": "busybox"
+	  "remoteUser": "dev"
+	}
+	EOF
+	run "$DEVENV" up
+	assert_failure 2
+	assert_output "devenv: .devcontainer/devcontainer.json:4:3: invalid JSON: object value separator ',' expected"
+	[[ ! -d $DV_STORE/envs || -z $(ls "$DV_STORE/envs") ]]
+	# init writes nothing from a file it cannot read
+	run "$DEVENV" init --from-devcontainer
+	assert_failure 2
+	assert_output "devenv: .devcontainer/devcontainer.json:4:3: invalid JSON: object value separator ',' expected"
+	[[ -z $(ls -A | grep -v '^\.git$\|^\.devcontainer$') ]]
+}
+
+@test "devcontainer: build.dockerfile without an image is one clear line" {
+	cat >.devcontainer/devcontainer.json <<-'EOF'
+	{
+	  "name": "app",
+	  "build": { "dockerfile": "Dockerfile", "context": ".." }
+	}
+	EOF
+	run "$DEVENV" up
+	assert_failure 2
+	assert_output "devenv: .devcontainer/devcontainer.json:3:3: 'build.dockerfile' is not supported yet; give an 'image' or write an Envfile (devenv init)"
+}
+
+@test "devcontainer: an Envfile wins over it" {
+	printf '{ "image": "no-such-image" }\n' >.devcontainer/devcontainer.json
+	printf 'image: busybox\n' >Envfile
+	run "$DEVENV" up
+	assert_success
+	run "$DEVENV" ssh -c pwd
+	assert_output "/workspace"
+}
+
+@test "devcontainer: .devcontainer.json at the root is read too" {
+	rmdir .devcontainer
+	printf '{ "image": "busybox", "workspaceFolder": "/w", }\n' >.devcontainer.json
+	run "$DEVENV" up
+	assert_success
+	run "$DEVENV" ssh -c pwd
+	assert_output "/w"
+}
+
+@test "devcontainer: init --from-devcontainer writes an Envfile that up accepts, and never overwrites one" {
+	cat >.devcontainer/devcontainer.json <<-'EOF'
+	{
+	  "name": "web",
+	  "image": "busybox",
+	  "containerEnv": { "EMPTY": "", "YES": "yes", "QUOTE": "it's" },
+	  "postCreateCommand": ["sh", "-c", "echo made > /made"],
+	  "features": {},
+	}
+	EOF
+	mkdir sub && cd sub # the Envfile goes beside .devcontainer/
+	run "$DEVENV" init --from-devcontainer
+	assert_success
+	assert_output "wrote $DV_CHECKOUT/Envfile from $DV_CHECKOUT/.devcontainer/devcontainer.json; check it, then 'devenv up'"
+	cd ..
+	run cat Envfile
+	assert_line "# Written by 'devenv init --from-devcontainer' from .devcontainer/devcontainer.json."
+	assert_line "# Not carried over (devenv does not support them): features."
+	run --separate-stderr "$DEVENV" up
+	assert_success
+	[[ -z $stderr ]] # the Envfile is read now: no devcontainer warning
+	run "$DEVENV" ssh -c 'echo "[$EMPTY][$YES][$QUOTE]"; cat /made; pwd'
+	assert_success
+	assert_output "[][yes][it's]
+made
+/workspaces/proj"
+	before=$(sha256sum Envfile)
+	run "$DEVENV" init --from-devcontainer
+	assert_failure
+	assert_output "devenv: an Envfile is already here ('Envfile'); edit it, or remove it first"
+	[[ $(sha256sum Envfile) == "$before" ]]
+}
+
+@test "devcontainer: init --from-devcontainer without one is one line" {
+	rmdir .devcontainer
+	run "$DEVENV" init --from-devcontainer
+	assert_failure
+	assert_output "devenv: no .devcontainer/devcontainer.json or .devcontainer.json here or in its parents up to the repository root"
+	[[ ! -e Envfile ]]
+}
+
+@test "devcontainer: a bad mount or port is one line at its place in the json" {
+	cat >.devcontainer/devcontainer.json <<-'EOF'
+	{
+	  "image": "busybox",
+	  "mounts": [
+	    "type=bind,source=${localWorkspaceFolder}/missing,target=/m"
+	  ]
+	}
+	EOF
+	run "$DEVENV" up
+	assert_failure 2
+	assert_output "devenv: .devcontainer/devcontainer.json:4:5: 'mounts': './missing' does not exist; create it, or fix the path (relative to the Envfile's folder)"
+	printf '{\n  "image": "busybox",\n  "forwardPorts": [3000, 0]\n}\n' >.devcontainer/devcontainer.json
+	run "$DEVENV" up
+	assert_failure 2
+	assert_output --regexp '^devenv: \.devcontainer/devcontainer\.json:3:26: .*port'
+	[[ ! -d $DV_STORE/envs || -z $(ls "$DV_STORE/envs") ]]
+}

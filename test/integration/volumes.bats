@@ -1,0 +1,323 @@
+#!/usr/bin/env bats
+# `volumes` (named volumes kept in the store's volumes/NAME) and `mounts`
+# (host folders and files), `devenv volume ls|rm`, `destroy --volumes`.
+# Runs in both passes; what needs root of the host says so.
+
+load helpers
+bats_require_minimum_version 1.5.0
+
+setup() {
+	dv_setup
+	dv_busybox_image
+}
+teardown() { dv_teardown; }
+
+# second_checkout NAME: another git checkout next to ours, with its Envfile
+# on stdin; prints its path.
+second_checkout() {
+	local dir=$BATS_TEST_TMPDIR/$1
+	mkdir -p "$dir"
+	git -C "$dir" init -q
+	cat >"$dir/Envfile"
+	printf '%s\n' "$dir"
+}
+
+@test "volumes: a file in a named volume survives destroy and up, and a second env naming it sees it" {
+	dv_envfile <<-'EOF'
+	image: busybox
+	volumes: ["cache:/cache"]
+	EOF
+	run "$DEVENV" up
+	assert_success
+	run "$DEVENV" ssh -c 'echo kept > /cache/f && touch /not-a-volume'
+	assert_success
+	[[ -d $DV_STORE/volumes/cache ]]
+	run "$DEVENV" destroy -f
+	assert_success
+	assert_output "env 'proj' destroyed (the checkout and named volumes are kept)"
+	[[ $(cat "$DV_STORE/volumes/cache/f") == kept ]]
+	run "$DEVENV" up
+	assert_success
+	run "$DEVENV" ssh -c 'cat /cache/f; ls /not-a-volume'
+	assert_line kept
+	assert_line --partial "/not-a-volume: No such file or directory"
+
+	other=$(second_checkout other <<-'EOF'
+	image: busybox
+	volumes: ["cache:/elsewhere:ro"]
+	EOF
+	)
+	cd "$other"
+	run "$DEVENV" up
+	assert_success
+	run "$DEVENV" ssh -c 'cat /elsewhere/f; echo x > /elsewhere/g'
+	assert_line kept
+	assert_line --partial "Read-only file system"
+	run "$DEVENV" volume ls
+	assert_success
+	assert_line --index 0 --regexp '^VOLUME +SIZE +ENVS$'
+	assert_line --regexp '^cache +[0-9.]+ [KMG]?i?B +(proj,other|other,proj)$'
+	run "$DEVENV" volume ls --json
+	assert_success
+	python3 -c '
+import json, sys
+v = json.loads(sys.argv[1])
+assert [x["name"] for x in v] == ["cache"], v
+assert sorted(e["name"] for e in v[0]["envs"]) == ["other", "proj"], v
+assert v[0]["running"] is True and v[0]["size"] > 0, v
+' "$output"
+}
+
+@test "volumes: two envs coming up at once share the one new volume" {
+	printf 'image: busybox\nvolumes: ["race:/r"]\non_up:\n  - run: touch /r/$(hostname)\n' | dv_envfile
+	other=$(printf 'name: other\nimage: busybox\nvolumes: ["race:/r"]\non_up:\n  - run: touch /r/$(hostname)\n' |
+		second_checkout other)
+	"$DEVENV" up >"$BATS_TEST_TMPDIR/a" 2>&1 &
+	local a=$!
+	(cd "$other" && "$DEVENV" up) >"$BATS_TEST_TMPDIR/b" 2>&1 &
+	local b=$!
+	wait "$a" || { cat "$BATS_TEST_TMPDIR/a"; return 1; }
+	wait "$b" || { cat "$BATS_TEST_TMPDIR/b"; return 1; }
+	run ls "$DV_STORE/volumes/race"
+	assert_output "$(printf 'other\nproj')"
+	run ls "$DV_STORE/volumes"
+	assert_output race
+}
+
+@test "volumes: changing them makes up of a running env say reload, and reload applies them" {
+	printf 'image: busybox\n' | dv_envfile
+	run "$DEVENV" up
+	assert_success
+	printf 'image: busybox\nvolumes: ["data:/data"]\nmounts: ["./src:/src:ro"]\n' | dv_envfile
+	mkdir src && echo s > src/f
+	run "$DEVENV" up
+	assert_success
+	assert_output "env 'proj' is running, but its Envfile changed; run 'devenv reload' to restart it with the change"
+	run "$DEVENV" reload
+	assert_success
+	run "$DEVENV" ssh -c 'cat /src/f; touch /data/ok && echo wrote'
+	assert_line s
+	assert_line wrote
+	[[ -f $DV_STORE/volumes/data/ok ]]
+}
+
+@test "volumes: a new volume starts with the image's files and owner; provisioning never sees volumes" {
+	dv_envfile <<-'EOF'
+	image: busybox
+	provision:
+	  - run: mkdir -p /srv/seed && echo from-image > /srv/seed/f && chown -R 7:7 /srv/seed && chmod 0750 /srv/seed && ls /srv/seed /cache > /built 2>&1 || true
+	volumes: ["seed:/srv/seed", "cache:/cache"]
+	EOF
+	run "$DEVENV" up
+	assert_success
+	run "$DEVENV" ssh -c 'cat /srv/seed/f; stat -c "%u:%g %a" /srv/seed /srv/seed/f; cat /built'
+	assert_success
+	assert_line from-image
+	assert_line "7:7 750"
+	assert_line "7:7 644"
+	# the build container had no volume at /cache, and the layer holds no mount point
+	assert_line --partial "/cache: No such file or directory"
+	# (without root, uid 7 is a subordinate id of ours, which we cannot read as)
+	((EUID != 0)) || [[ $(cat "$DV_STORE/volumes/seed/f") == from-image ]]
+	# filled once: what the env changes there stays, the image does not come back
+	run "$DEVENV" ssh -c 'rm /srv/seed/f && echo mine > /srv/seed/g'
+	assert_success
+	run "$DEVENV" reload
+	assert_success
+	run "$DEVENV" ssh -c 'ls /srv/seed'
+	assert_output g
+}
+
+@test "volumes: a volume at a target the image lacks belongs to the env's user" {
+	dv_need_host_root "the checkout is handed to uid 4242 by chown"
+	chown -R 4242:4242 "$DV_CHECKOUT"
+	dv_envfile <<-'EOF'
+	image: busybox
+	user: dev
+	volumes: ["devcache:/home/dev/.cache"]
+	EOF
+	run "$DEVENV" up
+	assert_success
+	run "$DEVENV" ssh -c 'id -u; stat -c %u:%g /home/dev/.cache; touch /home/dev/.cache/x && echo ok'
+	assert_success
+	assert_line 4242
+	assert_line 4242:4242
+	assert_line ok
+	[[ $(stat -c %u "$DV_STORE/volumes/devcache/x") == 4242 ]]
+}
+
+@test "volumes: an image's symlink cannot send a mount target out of the root" {
+	local out=$BATS_TEST_TMPDIR/outside
+	mkdir -p "$out"
+	dv_envfile <<-EOF
+	image: busybox
+	provision:
+	  - run: mkdir -p $out && ln -s $out /evil && ln -s $out/nothing /dangling
+	volumes: ["v:/evil/sub"]
+	mounts: ["$out:/evil/host"]
+	EOF
+	run "$DEVENV" up
+	assert_success
+	run "$DEVENV" ssh -c "touch /evil/sub/x && ls -d $out/sub/x $out/host"
+	assert_success
+	# followed inside the root: nothing appeared on the host
+	[[ ! -e $out/sub && ! -e $out/host ]]
+	[[ -f $DV_STORE/volumes/v/x ]]
+	# a link to a folder the root lacks is refused, not followed out
+	printf 'image: busybox\nprovision:\n  - run: ln -s %s/nothing /dangling\nvolumes: ["v:/dangling/sub"]\n' \
+		"$out" | dv_envfile
+	run "$DEVENV" reload
+	assert_failure 1
+	assert_output --partial "devenv: cannot start env 'proj': mount target '/dangling/sub': cannot open folder '/dangling': Not a directory"
+	[[ ! -e $out/nothing ]]
+}
+
+@test "destroy --volumes removes the env's volumes, keeping those another env names" {
+	printf 'image: busybox\nvolumes: ["mine:/mine", "shared:/shared"]\n' | dv_envfile
+	run "$DEVENV" up
+	assert_success
+	other=$(printf 'image: busybox\nvolumes: ["shared:/s"]\n' | second_checkout other)
+	(cd "$other" && "$DEVENV" up >/dev/null)
+	run "$DEVENV" destroy -f --volumes
+	assert_success
+	assert_line "volume 'mine' removed"
+	assert_line "volume 'shared' kept: env 'other' names it too"
+	[[ ! -e $DV_STORE/volumes/mine ]]
+	[[ -d $DV_STORE/volumes/shared ]]
+	# gc never touches volumes
+	run "$DEVENV" gc
+	assert_success
+	[[ -d $DV_STORE/volumes/shared ]]
+}
+
+@test "volume rm: refused while an env names it, --force for a halted one, never while running" {
+	printf 'image: busybox\nvolumes: ["v1:/v1"]\n' | dv_envfile
+	run "$DEVENV" up
+	assert_success
+	run "$DEVENV" volume rm --force v1
+	assert_failure 1
+	assert_output "devenv: volume 'v1' is in use by running env 'proj'; halt it first; nothing was removed"
+	run "$DEVENV" halt
+	assert_success
+	run "$DEVENV" volume rm v1
+	assert_failure 1
+	assert_output "devenv: volume 'v1' is named by env 'proj'; 'devenv destroy --volumes' there, or 'devenv volume rm --force v1' (its next up starts it empty); nothing was removed"
+	[[ -d $DV_STORE/volumes/v1 ]]
+	run "$DEVENV" volume rm -f nosuch v1
+	assert_failure 1
+	assert_output "devenv: no volume named 'nosuch'; 'devenv volume ls' lists them; nothing was removed"
+	[[ -d $DV_STORE/volumes/v1 ]]
+	run "$DEVENV" volume rm Bad
+	assert_failure 2
+	assert_output "devenv: 'Bad' is not a volume name; 'devenv volume ls' lists them"
+	run "$DEVENV" volume rm -f v1
+	assert_success
+	assert_output "volume 'v1' removed"
+	[[ ! -e $DV_STORE/volumes/v1 ]]
+	# an unnamed volume goes without --force
+	run "$DEVENV" destroy -f
+	run "$DEVENV" up
+	run "$DEVENV" destroy -f
+	run "$DEVENV" volume rm v1
+	assert_success
+	run "$DEVENV" volume ls
+	assert_output --regexp '^VOLUME +SIZE +ENVS$'
+	run "$DEVENV" volume --help
+	assert_success
+	assert_line --partial "usage: devenv volume ls [--json] | rm [-f|--force] NAME..."
+}
+
+@test "mounts: a read-only host mount cannot be written; a read-write one's writes reach the host" {
+	mkdir -p data "$BATS_TEST_TMPDIR/shared"
+	echo in-checkout > data/f
+	echo host > "$BATS_TEST_TMPDIR/one-file"
+	dv_envfile <<-EOF
+	image: busybox
+	mounts: ["./data:/data:ro", "$BATS_TEST_TMPDIR/shared:/shared", "$BATS_TEST_TMPDIR/one-file:/etc/one-file:ro"]
+	EOF
+	run "$DEVENV" up
+	assert_success
+	run "$DEVENV" ssh -c 'cat /data/f /etc/one-file; echo x > /data/g; mount -o remount,rw /data; echo y > /shared/new && echo wrote'
+	assert_line in-checkout
+	assert_line host
+	assert_line --partial "can't create /data/g: Read-only file system"
+	assert_line wrote
+	[[ ! -e data/g ]]
+	[[ $(cat "$BATS_TEST_TMPDIR/shared/new") == y ]]
+	# root in the env is root on the host as root, and you without root
+	[[ $(stat -c %u "$BATS_TEST_TMPDIR/shared/new") == "$(id -u)" ]]
+}
+
+@test "mounts: what the env's user writes to a host mount belongs to the host user" {
+	dv_need_host_root "the checkout is handed to uid 4242 by chown"
+	mkdir -p shared
+	chown -R 4242:4242 "$DV_CHECKOUT"
+	dv_envfile <<-'EOF'
+	image: busybox
+	user: dev
+	mounts: ["./shared:/shared"]
+	EOF
+	run "$DEVENV" up
+	assert_success
+	run "$DEVENV" ssh -c 'echo z > /shared/by-dev && echo ok'
+	assert_output ok
+	[[ $(stat -c %u:%g shared/by-dev) == 4242:4242 ]]
+}
+
+@test "mounts and volumes: bad ones give one clear line" {
+	mkdir -p "$BATS_TEST_TMPDIR/x" data
+	ln -s /etc link
+	echo f > file
+	local -a cases=(
+		'mounts: ["./../x:/x"]'
+		"Envfile:2:10: 'mounts': './../x' is outside the checkout; write it as an absolute path if you mean to share that folder"
+		'mounts: ["./link:/x"]'
+		"Envfile:2:10: 'mounts': './link' is outside the checkout; write it as an absolute path if you mean to share that folder"
+		'mounts: ["./data:/"]'
+		"Envfile:2:10: 'mounts' entry './data:/': cannot mount over '/'; choose a folder such as '/data'"
+		'volumes: ["c:/workspace"]'
+		"Envfile:2:11: '/workspace' is the workdir, where the checkout is mounted; choose another target"
+		'volumes: ["Bad:/x"]'
+		"Envfile:2:11: volume name 'Bad' must be 1 to 63 lower-case letters, digits, '_', '.' or '-', starting with a letter or digit"
+		'mounts: ["./nope:/x"]'
+		"Envfile:2:10: 'mounts': './nope' does not exist; create it, or fix the path (relative to the Envfile's folder)"
+	)
+	for ((i = 0; i < ${#cases[@]}; i += 2)); do
+		printf 'image: busybox\n%s\n' "${cases[i]}" | dv_envfile
+		run "$DEVENV" up
+		assert_failure 2
+		assert_output "devenv: ${cases[i + 1]}"
+	done
+	printf 'image: busybox\nworkdir: /w/s\nvolumes: ["c:/w"]\n' | dv_envfile
+	run "$DEVENV" up
+	assert_failure 2
+	assert_output "devenv: Envfile:3:11: '/w' holds the workdir '/w/s' and would hide the checkout; choose another target"
+	printf 'image: busybox\nmounts: ["./file:/etc"]\n' | dv_envfile
+	run "$DEVENV" up
+	assert_failure 1
+	assert_output "devenv: cannot start env 'proj': cannot mount file '$DV_CHECKOUT/file' on '/etc': it is a folder in the env"
+	[[ -z $(dv_init_pid) ]]
+}
+
+@test "mounts: a source that vanished between reading the Envfile and starting gives one line" {
+	mkdir data
+	dv_envfile <<-'EOF'
+	image: busybox
+	provision:
+	  - run: sleep 3
+	mounts: ["./data:/data"]
+	EOF
+	"$DEVENV" up >"$BATS_TEST_TMPDIR/out" 2>&1 &
+	local pid=$!
+	sleep 1.5
+	rmdir data
+	local rc=0
+	wait "$pid" || rc=$?
+	((rc == 2)) || {
+		cat "$BATS_TEST_TMPDIR/out"
+		return 1
+	}
+	run grep '^devenv:' "$BATS_TEST_TMPDIR/out"
+	assert_output "devenv: Envfile:4:10: mount source './data' no longer exists; create it, or remove it from 'mounts'"
+	[[ -z $(dv_init_pid) ]]
+}

@@ -1,0 +1,226 @@
+/*
+ * test/unit/net_test.c - container/net.c and forward.c without containers:
+ * the helper's port arguments, socket addresses, the port probe on real
+ * loopback sockets, and the relay loop between a client and a server on
+ * 127.0.0.1 (host mode), half-close and "nothing listening" included.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "container/internal.h"
+#include "util/cleanup.h"
+#include "util/error.h"
+
+static void test_port_arg(void **state)
+{
+	struct ctr_port in = { "127.0.0.1", 8000, 9000 }, in6 = { "::1", 5433, 5432 }, out;
+	dv_autofree char *a = ctr_port_to_arg(&in);
+	dv_autofree char *b = ctr_port_to_arg(&in6);
+
+	(void)state;
+	assert_string_equal(a, "127.0.0.1,8000,9000");
+	assert_int_equal(ctr_port_from_arg(a, &out), 0);
+	assert_string_equal(out.host_ip, "127.0.0.1");
+	assert_int_equal(out.host_port, 8000);
+	assert_int_equal(out.container_port, 9000);
+	assert_int_equal(ctr_port_from_arg(b, &out), 0);
+	assert_string_equal(out.host_ip, "::1");
+	assert_int_equal(out.host_port, 5433);
+	assert_int_equal(out.container_port, 5432);
+	{
+		const char *bad[] = { "", "8000", "127.0.0.1,8000", "localhost,1,2", "1.2.3.4,0,5",
+				      "1.2.3.4,65536,5", "1.2.3.4,x,5", "1.2.3.4,5,", "1.2.3.4,+5,6",
+				      "1.2.3.4,5,6 ", ",,", NULL };
+
+		for (size_t i = 0; bad[i]; i++) {
+			char buf[64];
+
+			snprintf(buf, sizeof(buf), "%s", bad[i]);
+			if (ctr_port_from_arg(buf, &out) == 0)
+				fail_msg("'%s' was accepted", bad[i]);
+		}
+	}
+}
+
+static void test_sockaddr(void **state)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	(void)state;
+	assert_int_equal(ctr_port_sockaddr("0.0.0.0", 80, &ss, &len), 0);
+	assert_int_equal(ss.ss_family, AF_INET);
+	assert_int_equal(ntohs(((struct sockaddr_in *)&ss)->sin_port), 80);
+	assert_int_equal(ctr_port_sockaddr("::", 8080, &ss, &len), 0);
+	assert_int_equal(ss.ss_family, AF_INET6);
+	assert_int_equal(len, sizeof(struct sockaddr_in6));
+	assert_int_equal(ctr_port_sockaddr("example.org", 80, &ss, &len), -1);
+	assert_int_equal(ctr_port_sockaddr("[::1]", 80, &ss, &len), -1);
+}
+
+/* A listening socket on 127.0.0.1 at a port the kernel picks. */
+static int listen_any(unsigned *port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t l = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	/* As the forwarder's: the relay's TIME_WAIT leftovers do not hold it. */
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &(int){ 1 }, sizeof(int));
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(fd, 8), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &l), 0);
+	*port = ntohs(a.sin_port);
+	return fd;
+}
+
+static void test_probe(void **state)
+{
+	unsigned port;
+	int fd = listen_any(&port);
+	struct ctr_port p = { "127.0.0.1", port, port };
+	struct ctr_port elsewhere = { "203.0.113.7", 8000, 8000 }; /* TEST-NET-3: not ours */
+	struct dv_error err = { 0 };
+
+	(void)state;
+	assert_int_equal(ctr_port_probe(&p, &err), -1);
+	assert_int_equal(err.errnum, EADDRINUSE);
+	close(fd);
+	assert_int_equal(ctr_port_probe(&p, &err), 0);
+	assert_int_equal(ctr_port_probe(&elsewhere, &err), -1);
+	assert_int_equal(err.errnum, EADDRNOTAVAIL);
+}
+
+static int connect_to(unsigned port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	return fd;
+}
+
+static size_t read_all(int fd, char *buf, size_t size)
+{
+	size_t have = 0;
+	ssize_t n;
+
+	while (have < size && (n = read(fd, buf + have, size - have)) > 0)
+		have += (size_t)n;
+	return have;
+}
+
+static void test_relay(void **state)
+{
+	unsigned up_port, free_port;
+	int server = listen_any(&up_port), spare = listen_any(&free_port);
+	struct ctr_port ports[2];
+	int listeners[2], c, s, pidfd;
+	pid_t sleeper, fwd;
+	char buf[256];
+	size_t n;
+	struct dv_error err = { 0 };
+
+	(void)state;
+	close(spare); /* free_port: nothing listens there now */
+	ports[0] = (struct ctr_port){ "127.0.0.1", 0, up_port };
+	ports[1] = (struct ctr_port){ "127.0.0.1", 0, free_port };
+	for (int i = 0; i < 2; i++) {
+		unsigned lp;
+
+		listeners[i] = listen_any(&lp);
+		ports[i].host_port = lp;
+		/* As ctr_port_listen makes them: the relay accepts until EAGAIN. */
+		fcntl(listeners[i], F_SETFL, O_NONBLOCK);
+	}
+	/* The "init": the relay ends when it does. */
+	sleeper = fork();
+	if (sleeper == 0) {
+		pause();
+		_exit(0);
+	}
+	pidfd = pidfd_open(sleeper, 0);
+	assert_true(pidfd >= 0);
+	fwd = fork();
+	if (fwd == 0)
+		_exit(ctr_forward_run(ports, listeners, 2, pidfd, -1) == 0 ? 0 : 1);
+	close(listeners[0]);
+	close(listeners[1]);
+
+	/* Nothing listening behind the second forward: that connection ends. */
+	c = connect_to(ports[1].host_port);
+	assert_int_equal(read_all(c, buf, sizeof(buf)), 0);
+	close(c);
+
+	/* Request, half-close, response, EOF. */
+	c = connect_to(ports[0].host_port);
+	assert_int_equal(write(c, "ping", 4), 4);
+	shutdown(c, SHUT_WR);
+	s = accept(server, NULL, NULL);
+	assert_true(s >= 0);
+	n = read_all(s, buf, sizeof(buf));
+	assert_int_equal(n, 4);
+	assert_memory_equal(buf, "ping", 4);
+	assert_int_equal(write(s, "pong", 4), 4);
+	close(s);
+	n = read_all(c, buf, sizeof(buf));
+	assert_int_equal(n, 4);
+	assert_memory_equal(buf, "pong", 4);
+	close(c);
+
+	/* A client that vanishes leaves the relay serving the next one. */
+	c = connect_to(ports[0].host_port);
+	close(c);
+	s = accept(server, NULL, NULL);
+	close(s);
+	c = connect_to(ports[0].host_port);
+	s = accept(server, NULL, NULL);
+	assert_int_equal(write(s, "again", 5), 5);
+	close(s);
+	assert_int_equal(read_all(c, buf, sizeof(buf)), 5);
+	close(c);
+
+	/* The init dies: so does the relay, and the ports are free. */
+	kill(sleeper, SIGKILL);
+	waitpid(sleeper, NULL, 0);
+	{
+		int st;
+
+		assert_int_equal(waitpid(fwd, &st, 0), fwd);
+		assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	}
+	assert_int_equal(ctr_port_probe(&ports[0], &err), 0);
+	close(pidfd);
+	close(server);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_port_arg),
+		cmocka_unit_test(test_sockaddr),
+		cmocka_unit_test(test_probe),
+		cmocka_unit_test(test_relay),
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
