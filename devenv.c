@@ -227,6 +227,7 @@ static int halt_or_reload(struct dv_ctx *ctx, struct layer_store *st, int argc, 
 		return -1;
 	if (prov_env_locate(ctx, st, reload, &env, err) < 0)
 		goto out;
+	env.refresh_git = reload; /* reload picks up new commits of git steps */
 	if (reload && !env.has_state) {
 		ret = prov_env_up(ctx, st, &env, err);
 		goto out;

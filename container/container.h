@@ -193,6 +193,11 @@ int ctr_start_service(const struct ctr_spec *spec, const struct ctr_exec *x, int
  * owned by root; modes are kept. */
 int ctr_copy_in(const struct ctr_spec *spec, const char *host_path, const char *dest,
 		struct dv_error *err);
+/* The same, leaving out the paths in skips (sorted, relative to the copied
+ * folder, e.g. "build" or "src/gen.c"; NULL: none), as `copy` of a folder
+ * does with what git ignores. */
+int ctr_copy_in_skip(const struct ctr_spec *spec, const char *host_path, const char *dest,
+		     const struct dv_strv *skips, struct dv_error *err);
 
 /* Limits from the Envfile's `resources`; 0 means none. */
 struct ctr_limits {

@@ -260,12 +260,18 @@ static void plan_release(struct plan *p)
 	memset(p, 0, sizeof(*p));
 }
 
-static int plan_make(const struct layer_store *st, const struct env_spec *spec, struct plan *p,
-		     struct dv_error *err)
+/* refresh: ask git remotes for their current commits (provision, reload)
+ * rather than use the ones remembered (git.c). */
+static int plan_make(const struct layer_store *st, struct env_spec *spec, bool refresh,
+		     struct plan *p, struct dv_error *err)
 {
+	dv_autoclose int gitdir = -1;
+
 	p->team = prov_team_new(spec);
 	if (prov_resolve_image(st, spec->image, p->team, &p->img, err) < 0 ||
-	    prov_keys(spec, p->img.id, &p->keys, err) < 0 ||
+	    prov_git_resolve(st, spec, refresh, err) < 0 ||
+	    (gitdir = prov_git_dir(st, err)) < 0 ||
+	    prov_keys_at(spec, p->img.id, gitdir, &p->keys, err) < 0 ||
 	    prov_services_resolve(st, spec, &p->svc_imgs, err) < 0)
 		return -1;
 	p->n_svc = spec->n_services;
@@ -349,8 +355,25 @@ static int run_on_up(const struct dv_ctx *ctx, const struct prov_env *env, int l
 	for (size_t i = 0; i < spec->n_on_up; i++) {
 		const struct env_step *step = &spec->on_up[i];
 		char *argv[] = { spec->shell, "-c", step->run, NULL };
+		struct dv_strv envp = { 0 };
 		struct ctr_owner owner;
-		struct ctr_exec x = { .argv = argv, .envp = env->state.env.v, .cwd = spec->workdir,
+
+		/* The env's environment, with the step's own `env` over it. */
+		for (size_t k = 0; k < env->state.env.n; k++) {
+			const char *kv = env->state.env.v[k];
+			size_t klen = strcspn(kv, "=");
+			bool overridden = false;
+
+			for (size_t j = 0; j < step->n_env && !overridden; j++)
+				overridden = strlen(step->env[j].key) == klen &&
+					     !strncmp(kv, step->env[j].key, klen);
+			if (!overridden)
+				dv_strv_push(&envp, kv);
+		}
+		for (size_t j = 0; j < step->n_env; j++)
+			dv_strv_push_owned(&envp, dv_xasprintf("%s=%s", step->env[j].key,
+							       step->env[j].value));
+		struct ctr_exec x = { .argv = argv, .envp = envp.v, .cwd = spec->workdir,
 				      .tty = false, .tee_fd = log_fd,
 				      .user = env->state.user && env->state.user[0] ? env->state.user : NULL,
 				      .owner = ctr_state_owner(&env->state, &owner),
@@ -364,8 +387,10 @@ static int run_on_up(const struct dv_ctx *ctx, const struct prov_env *env, int l
 		fflush(stdout);
 		dprintf(log_fd, "[on_up %zu/%zu] run: %s\n", i + 1, spec->n_on_up, step->run);
 		pid = fork();
-		if (pid < 0)
+		if (pid < 0) {
+			dv_strv_release(&envp);
 			return dv_err(err, errno, "fork");
+		}
 		if (pid == 0) {
 			struct dv_error cerr = { 0 };
 			struct ctr_sandbox sb;
@@ -385,6 +410,7 @@ static int run_on_up(const struct dv_ctx *ctx, const struct prov_env *env, int l
 			prov_chown_back(&env->state, &since);
 			_exit(status > 255 ? 255 : status);
 		}
+		dv_strv_release(&envp);
 		if (dv_waitpid(pid, &wstatus, err) < 0)
 			return -1;
 		status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
@@ -672,7 +698,7 @@ int prov_env_up(struct dv_ctx *ctx, const struct layer_store *st, struct prov_en
 
 	if (efd < 0)
 		return dv_err(err, errno, "cannot open '%s/envs'", st->root);
-	if (prov_env_lock(st, env, err) < 0 || plan_make(st, &env->spec, &p, err) < 0)
+	if (prov_env_lock(st, env, err) < 0 || plan_make(st, &env->spec, env->refresh_git, &p, err) < 0)
 		goto out;
 	if (env->has_state && ctr_probe(&env->state.init) == CTR_FROZEN) {
 		dv_err_plain(err, EBUSY, "env '%s' is suspended; 'devenv resume' thaws it",
@@ -766,7 +792,7 @@ int prov_env_provision(struct dv_ctx *ctx, const struct layer_store *st, struct 
 	if (efd < 0)
 		return dv_err(err, errno, "cannot open '%s/envs'", st->root);
 	/* Build first: a failing step leaves a running env running. */
-	if (prov_env_lock(st, env, err) < 0 || plan_make(st, &env->spec, &p, err) < 0 ||
+	if (prov_env_lock(st, env, err) < 0 || plan_make(st, &env->spec, true, &p, err) < 0 ||
 	    prov_build(ctx, st, &env->spec, &p.img, &p.keys, p.team, &p.layers, err) < 0)
 		goto out;
 	running = env->has_state && ctr_probe(&env->state.init) != CTR_STOPPED;

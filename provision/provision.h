@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include <sys/stat.h>
 #include <time.h>
 
 #include "container/container.h"
@@ -35,6 +36,33 @@ char *prov_step_json(const struct env_spec *spec, const struct env_step *step);
 /* Keys of every provisioning step (64 hex each), in order, into *out. */
 int prov_keys(const struct env_spec *spec, const char *base_id, struct dv_strv *out,
 	      struct dv_error *err);
+/* The same, remembering the digests of `copy` folders of a git checkout in
+ * statdir (the store's git/, prov_git_dir) so that an unchanged one is not
+ * read again (copystat.c). */
+int prov_keys_at(const struct env_spec *spec, const char *base_id, int statdir,
+		 struct dv_strv *out, struct dv_error *err);
+
+/* The paths below a `copy` step's folder that git ignores (and every
+ * .git), which its key leaves out and the copy must too (gitcopy.c);
+ * sorted, empty outside a repository. */
+int prov_copy_skips(const struct env_spec *spec, const struct env_step *step,
+		    struct dv_strv *skips, struct dv_error *err);
+struct prov_gitcopy;
+int prov_gitcopy_open(const struct env_spec *spec, const char *folder, struct prov_gitcopy **out,
+		      struct dv_error *err);
+bool prov_gitcopy_skip(struct prov_gitcopy *c, const char *sub, const char *name, bool is_dir);
+int prov_gitcopy_file_id(struct prov_gitcopy *c, const char *sub, const char *abs_path,
+			 const struct stat *st, char hex[41], struct dv_error *err);
+void prov_gitcopy_close(struct prov_gitcopy *c);
+struct dv_sha256;
+/* copystat.c: 1 and the digest when the record for folder still holds. */
+int prov_copystat_get(int dir, const struct env_spec *spec, const char *folder, char digest[65]);
+void prov_copystat_begin(const struct env_spec *spec, const char *folder, struct dv_sha256 *h);
+void prov_copystat_line(struct dv_sha256 *h, const char *sub, const struct stat *st);
+void prov_copystat_put(int dir, const char *folder, const char fp[65], const char digest[65],
+		       const struct dv_strv *skips);
+/* The store's git/ folder (created): resolutions and copy records. */
+int prov_git_dir(const struct layer_store *st, struct dv_error *err);
 
 /* Digest of everything in the spec that shapes the env (image, keys,
  * workdir, shell, env, on_up, name): equal digests mean nothing to do. */
@@ -83,6 +111,24 @@ void prov_warn_undelegated(const struct ctr_limits *lim, const struct dv_strv *c
 /* KEY=VALUE environment for processes in the env or a build container: the
  * Envfile's `env`, PATH defaulted, HOME=/root. */
 void prov_envp(const struct env_spec *spec, struct dv_strv *out);
+/* The same for one step: its own `env` over the Envfile's (step may be NULL). */
+void prov_step_envp(const struct env_spec *spec, const struct env_step *step,
+		    struct dv_strv *out);
+
+/* git.c: fill in the commit of every `git` step (step->git_commit). With
+ * refresh (provision, reload) the remote is asked; without (up, push) a
+ * commit remembered in the store is used, and the remote asked only when
+ * there is none. A ref of 40 hex digits is the commit, without asking. */
+int prov_git_resolve(const struct layer_store *st, struct env_spec *spec, bool refresh,
+		     struct dv_error *err);
+/* Clone a git step's repository (with .git) into dir/src and check out
+ * its resolved commit (as the branch when `ref` names one): *out_path. */
+int prov_git_clone(const struct env_spec *spec, const struct env_step *step, const char *dir,
+		   char **out_path, struct dv_error *err);
+/* fetch.c: download a step's URL into dir (named after the URL's last
+ * segment, mode 0644) and check its sha256: *out_path. */
+int prov_download(const struct env_spec *spec, const struct env_step *step, const char *dir,
+		  char **out_path, struct dv_error *err);
 
 /* sandbox.c: the spec's `security` as capabilities and a stored seccomp
  * program (*bpf_path "" when unconfined; caller frees). */
@@ -108,6 +154,7 @@ struct prov_env {
 	struct ctr_state state;
 	struct env_spec spec;
 	int lock_fd;            /* held env lock, or -1 */
+	bool refresh_git;       /* up asks git remotes again (reload does) */
 };
 void prov_env_release(struct prov_env *env);
 
