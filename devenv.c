@@ -453,6 +453,24 @@ static struct json_object *services_json(const struct layer_store *st, const str
 	return a;
 }
 
+/* The forwards of an env's last start, for `port --json` and `status --json`. */
+static struct json_object *ports_json(const struct ctr_state *state)
+{
+	struct json_object *a = json_object_new_array();
+
+	for (size_t i = 0; i < state->n_ports; i++) {
+		const struct ctr_port *p = &state->ports[i];
+		struct json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "container_port", json_object_new_int((int)p->container_port));
+		json_object_object_add(o, "protocol", json_object_new_string("tcp"));
+		json_object_object_add(o, "host_ip", json_object_new_string(p->host_ip));
+		json_object_object_add(o, "host_port", json_object_new_int((int)p->host_port));
+		json_object_array_add(a, o);
+	}
+	return a;
+}
+
 static int cmd_status(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
 		      struct dv_error *err)
 {
@@ -489,6 +507,9 @@ static int cmd_status(struct dv_ctx *ctx, struct layer_store *st, int argc, char
 			json_object_object_add(o, "seccomp", json_object_new_string(env.state.seccomp && env.state.seccomp[0] ? "filtered" : "unconfined"));
 			json_object_object_add(o, "caps", json_object_new_string(caps));
 			json_object_object_add(o, "services", services_json(st, &env));
+			json_object_object_add(o, "network", json_object_new_string(
+				env.state.network && env.state.network[0] ? env.state.network : "host"));
+			json_object_object_add(o, "ports", ports_json(&env.state));
 		}
 		printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 		json_object_put(o);
@@ -523,6 +544,11 @@ static int cmd_status(struct dv_ctx *ctx, struct layer_store *st, int argc, char
 		printf("  sandbox:  seccomp %s, %s capabilities, no_new_privs\n",
 		       env.state.seccomp && env.state.seccomp[0] ? "filter on" : "unconfined",
 		       env.state.caps == ctr_caps_docker ? "Docker's default" : "custom");
+		printf("  network:  %s\n",
+		       env.state.network && env.state.network[0] ? env.state.network : "host");
+		for (size_t i = 0; i < env.state.n_ports; i++)
+			printf("  port:     %u/tcp -> %s:%u\n", env.state.ports[i].container_port,
+			       env.state.ports[i].host_ip, env.state.ports[i].host_port);
 		if (running)
 			printf("  init pid: %d\n", (int)env.state.init.pid);
 		if (ooms)
@@ -553,18 +579,8 @@ static int cmd_port(struct dv_ctx *ctx, struct layer_store *st, int argc, char *
 		goto out;
 	}
 	if (ctx->json) {
-		struct json_object *a = json_object_new_array();
+		struct json_object *a = ports_json(&env.state);
 
-		for (size_t i = 0; i < env.state.n_ports; i++) {
-			const struct ctr_port *p = &env.state.ports[i];
-			struct json_object *o = json_object_new_object();
-
-			json_object_object_add(o, "container_port", json_object_new_int((int)p->container_port));
-			json_object_object_add(o, "protocol", json_object_new_string("tcp"));
-			json_object_object_add(o, "host_ip", json_object_new_string(p->host_ip));
-			json_object_object_add(o, "host_port", json_object_new_int((int)p->host_port));
-			json_object_array_add(a, o);
-		}
 		printf("%s\n", json_object_to_json_string_ext(a, JSON_C_TO_STRING_PLAIN));
 		json_object_put(a);
 	} else {

@@ -66,6 +66,11 @@ fetch() {
 	run "$DEVENV" status
 	assert_success
 	assert_output --regexp "db.*running"
+	assert_line "  network:  private"
+	assert_line "  port:     8000/tcp -> 127.0.0.1:$hp"
+	run "$DEVENV" status --json
+	[[ $(printf '%s' "$output" | dv_json network) == private ]]
+	[[ $(printf '%s' "$output" | dv_json ports) == "[{\"container_port\": 8000, \"protocol\": \"tcp\", \"host_ip\": \"127.0.0.1\", \"host_port\": $hp}]" ]]
 
 	# halt and up: the same app, the same data.
 	run "$DEVENV" halt
