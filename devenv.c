@@ -316,6 +316,7 @@ static int halt_or_reload(struct dv_ctx *ctx, struct layer_store *st, int argc, 
 		ctx->json = false; /* halt has no events; --json is accepted and ignored */
 	if (events_begin(ctx, err) < 0 || prov_env_locate(ctx, st, reload, &env, err) < 0)
 		goto out;
+	env.refresh_git = reload; /* reload picks up new commits of git steps */
 	if (reload && !env.has_state) {
 		ret = prov_env_up(ctx, st, &env, err);
 		goto out;
@@ -479,13 +480,85 @@ static int cmd_destroy(struct dv_ctx *ctx, struct layer_store *st, int argc, cha
 	}
 	for (size_t i = 0; i < env.state.volumes.n; i++)
 		dv_strv_push(&volumes, env.state.volumes.v[i]);
-	ret = prov_env_destroy(ctx, st, &env, err);
-	if (ret == 0 && dopts.volumes)
-		ret = destroy_volumes(st, &volumes, err);
+	if (dopts.volumes) {
+		/* Its usual line says the volumes are kept: say what happens. */
+		bool quiet = ctx->quiet;
+		dv_autofree char *name = dv_xstrdup(env.has_state ? env.state.name : "");
+
+		ctx->quiet = true;
+		ret = prov_env_destroy(ctx, st, &env, err);
+		ctx->quiet = quiet;
+		if (ret == 0 && !quiet)
+			printf("env '%s' destroyed (the checkout is kept)\n", name);
+		if (ret == 0)
+			ret = destroy_volumes(st, &volumes, err);
+	} else {
+		ret = prov_env_destroy(ctx, st, &env, err);
+	}
 out:
 	dv_strv_release(&volumes);
 	prov_env_release(&env);
 	return ret;
+}
+
+/* status: each service, live; an exited one with its last log lines. */
+static void print_services(const struct layer_store *st, const struct prov_env *env)
+{
+	if (env->state.n_services)
+		printf("  services:\n");
+	for (size_t i = 0; i < env->state.n_services; i++) {
+		struct prov_svc_info in;
+
+		prov_service_info(st, env, i, &in);
+		if (in.state == PROV_SVC_EXITED) {
+			printf("    %s: exited with status %d; its last lines ('devenv logs %s' has all):\n",
+			       in.name, in.exit_status, in.name);
+			fflush(stdout);
+			prov_service_tail(st, env->id, in.name, 5, stdout, "      ");
+		} else if (in.state == PROV_SVC_RUNNING || in.state == PROV_SVC_FROZEN) {
+			printf("    %s: %s (pid %d)\n", in.name, prov_svc_state_name(in.state), (int)in.pid);
+		} else {
+			printf("    %s: stopped\n", in.name);
+		}
+	}
+}
+
+static struct json_object *services_json(const struct layer_store *st, const struct prov_env *env)
+{
+	struct json_object *a = json_object_new_array();
+
+	for (size_t i = 0; i < env->state.n_services; i++) {
+		struct json_object *o = json_object_new_object();
+		struct prov_svc_info in;
+		bool live;
+
+		prov_service_info(st, env, i, &in);
+		live = in.state == PROV_SVC_RUNNING || in.state == PROV_SVC_FROZEN;
+		json_object_object_add(o, "name", json_object_new_string(in.name));
+		json_object_object_add(o, "state", json_object_new_string(prov_svc_state_name(in.state)));
+		json_object_object_add(o, "exit_status", in.exit_status >= 0 ? json_object_new_int(in.exit_status) : NULL);
+		json_object_object_add(o, "pid", live ? json_object_new_int(in.pid) : NULL);
+		json_object_array_add(a, o);
+	}
+	return a;
+}
+
+/* The forwards of an env's last start, for `port --json` and `status --json`. */
+static struct json_object *ports_json(const struct ctr_state *state)
+{
+	struct json_object *a = json_object_new_array();
+
+	for (size_t i = 0; i < state->n_ports; i++) {
+		const struct ctr_port *p = &state->ports[i];
+		struct json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "container_port", json_object_new_int((int)p->container_port));
+		json_object_object_add(o, "protocol", json_object_new_string("tcp"));
+		json_object_object_add(o, "host_ip", json_object_new_string(p->host_ip));
+		json_object_object_add(o, "host_port", json_object_new_int((int)p->host_port));
+		json_object_array_add(a, o);
+	}
+	return a;
 }
 
 static int cmd_status(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
@@ -523,6 +596,10 @@ static int cmd_status(struct dv_ctx *ctx, struct layer_store *st, int argc, char
 			snprintf(caps, sizeof(caps), "%llx", env.state.caps);
 			json_object_object_add(o, "seccomp", json_object_new_string(env.state.seccomp && env.state.seccomp[0] ? "filtered" : "unconfined"));
 			json_object_object_add(o, "caps", json_object_new_string(caps));
+			json_object_object_add(o, "services", services_json(st, &env));
+			json_object_object_add(o, "network", json_object_new_string(
+				env.state.network && env.state.network[0] ? env.state.network : "host"));
+			json_object_object_add(o, "ports", ports_json(&env.state));
 		}
 		printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 		json_object_put(o);
@@ -557,11 +634,17 @@ static int cmd_status(struct dv_ctx *ctx, struct layer_store *st, int argc, char
 		printf("  sandbox:  seccomp %s, %s capabilities, no_new_privs\n",
 		       env.state.seccomp && env.state.seccomp[0] ? "filter on" : "unconfined",
 		       env.state.caps == ctr_caps_docker ? "Docker's default" : "custom");
+		printf("  network:  %s\n",
+		       env.state.network && env.state.network[0] ? env.state.network : "host");
+		for (size_t i = 0; i < env.state.n_ports; i++)
+			printf("  port:     %u/tcp -> %s:%u\n", env.state.ports[i].container_port,
+			       env.state.ports[i].host_ip, env.state.ports[i].host_port);
 		if (running)
 			printf("  init pid: %d\n", (int)env.state.init.pid);
 		if (ooms)
 			printf("  out of memory: %llu process%s OOM-killed%s; see 'resources: memory'\n", ooms,
 			       ooms == 1 ? "" : "es", running ? "" : ", the env's init may be among them");
+		print_services(st, &env);
 	}
 	prov_env_release(&env);
 	ret = 0;
@@ -586,18 +669,8 @@ static int cmd_port(struct dv_ctx *ctx, struct layer_store *st, int argc, char *
 		goto out;
 	}
 	if (ctx->json) {
-		struct json_object *a = json_object_new_array();
+		struct json_object *a = ports_json(&env.state);
 
-		for (size_t i = 0; i < env.state.n_ports; i++) {
-			const struct ctr_port *p = &env.state.ports[i];
-			struct json_object *o = json_object_new_object();
-
-			json_object_object_add(o, "container_port", json_object_new_int((int)p->container_port));
-			json_object_object_add(o, "protocol", json_object_new_string("tcp"));
-			json_object_object_add(o, "host_ip", json_object_new_string(p->host_ip));
-			json_object_object_add(o, "host_port", json_object_new_int((int)p->host_port));
-			json_object_array_add(a, o);
-		}
 		printf("%s\n", json_object_to_json_string_ext(a, JSON_C_TO_STRING_PLAIN));
 		json_object_put(a);
 	} else {
@@ -693,13 +766,46 @@ static int cmd_logs(struct dv_ctx *ctx, struct layer_store *st, int argc, char *
 	struct prov_env env = { .lock_fd = -1 };
 	int oi = parse_opts(ctx, self, argc, argv, &os, &helped, err), ret = -1;
 	dv_autoclose int fd = -1;
-	char path[64], buf[65536];
+	dv_autofree char *path = NULL;
+	const struct ctr_init *follows;
+	const char *svc = NULL;
+	char buf[65536];
 
 	if (oi < 0)
 		return helped ? 0 : -1;
+	if (oi < argc)
+		svc = argv[oi++];
 	if (no_args(self, argc, argv, oi, err) < 0 || prov_env_locate(ctx, st, false, &env, err) < 0)
 		goto out;
-	snprintf(path, sizeof(path), "envs/%s/log", env.id);
+	follows = &env.state.init;
+	if (svc) {
+		/* Only a name state.json records: never a path of the caller's. */
+		const struct ctr_service_state *ss = NULL;
+		struct dv_buf names = { 0 };
+
+		for (size_t i = 0; i < env.state.n_services; i++) {
+			if (!strcmp(env.state.services[i].name, svc))
+				ss = &env.state.services[i];
+			dv_buf_addf(&names, "%s'%s'", i ? ", " : "", env.state.services[i].name);
+		}
+		if (!ss) {
+			if (!env.has_state)
+				dv_err_plain(err, ENOENT, "env %s was never brought up; 'devenv up' creates it", env.id);
+			else if (!names.len)
+				dv_err_plain(err, ENOENT, "env '%s' has no service '%s' (it started none)",
+					     env.state.name, svc);
+			else
+				dv_err_plain(err, ENOENT, "env '%s' has no service '%s'; its services: %s",
+					     env.state.name, svc, names.s);
+			dv_buf_release(&names);
+			goto out;
+		}
+		dv_buf_release(&names);
+		follows = &ss->init;
+		path = dv_xasprintf("envs/%s/services/%s/log", env.id, ss->name);
+	} else {
+		path = dv_xasprintf("envs/%s/log", env.id);
+	}
 	fd = openat(st->root_fd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0 && errno == ENOENT && !follow) {
 		ret = 0; /* never started: no output yet */
@@ -726,8 +832,8 @@ static int cmd_logs(struct dv_ctx *ctx, struct layer_store *st, int argc, char *
 			continue;
 		}
 		fflush(stdout);
-		/* -f follows while the env runs, like `docker logs -f`. */
-		if (!follow || !env.has_state || ctr_probe(&env.state.init) == CTR_STOPPED)
+		/* -f follows while the env (the service) runs, like `docker logs -f`. */
+		if (!follow || !env.has_state || ctr_probe(follows) == CTR_STOPPED)
 			break;
 		poll(NULL, 0, 200);
 	}
@@ -996,6 +1102,13 @@ static int cmd_rmi(struct dv_ctx *ctx, struct layer_store *st, int argc, char **
 			dv_err_plain(err, EBUSY, "image '%s' is used by env '%s' (%s); destroy it first", img.name,
 			       all[i].name, all[i].id);
 			goto out;
+		}
+		for (size_t k = 0; k < all[i].n_services; k++) {
+			if (all[i].services[k].image_id && !strcmp(all[i].services[k].image_id, img.id)) {
+				dv_err_plain(err, EBUSY, "image '%s' is used by service '%s' of env '%s' (%s); destroy the env first",
+					     img.name, all[i].services[k].name, all[i].name, all[i].id);
+				goto out;
+			}
 		}
 	}
 	if (layer_image_remove(st, img.name, err) < 0)
@@ -1475,9 +1588,13 @@ static int cmd_gc(struct dv_ctx *ctx, struct layer_store *st, int argc, char **a
 	lock = dv_lock_at(st->root_fd, "store.lock", true, "the store", err);
 	if (lock < 0 || prov_env_list(st, true, &all, &n, err) < 0)
 		goto out;
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		for (size_t j = 0; j < all[i].layers.n; j++)
 			dv_strv_push(&in_use, all[i].layers.v[j]);
+		for (size_t k = 0; k < all[i].n_services; k++)
+			for (size_t j = 0; j < all[i].services[k].layers.n; j++)
+				dv_strv_push(&in_use, all[i].services[k].layers.v[j]);
+	}
 	if (layer_gc(st, &in_use, &layers, &bytes, err) < 0 ||
 	    prov_sandbox_gc(st, all, n, &bytes, err) < 0)
 		goto out;
@@ -1692,7 +1809,7 @@ static const struct cmd commands[] = {
 	{ "status", cmd_status, CMD_STORE, "[-e NAME|ID] [--json]", "this env's state" },
 	{ "port", cmd_port, CMD_STORE, "[-e NAME|ID] [--json]", "the env's forwarded ports (CONTAINER/tcp -> HOST_IP:HOST_PORT)" },
 	{ "ls", cmd_ls, CMD_STORE, "[--json]", "every env on this machine" },
-	{ "logs", cmd_logs, CMD_STORE, "[-e NAME|ID] [-f]", "the env's output (on_up steps)" },
+	{ "logs", cmd_logs, CMD_STORE, "[-e NAME|ID] [-f] [SERVICE]", "the env's output (on_up steps), or a service's" },
 	{ "images", cmd_images, CMD_STORE, "[--json]", "list images in the store" },
 	{ "rmi", cmd_rmi, CMD_STORE, "IMAGE", "remove an image no env uses" },
 	{ "pull", cmd_pull, CMD_STORE | CMD_LOCKS_STORE, "[--platform OS/ARCH[/VARIANT]] [host[:port]/]NAME[:TAG|@sha256:DIGEST]", "fetch an image from an OCI registry (this machine's platform, or --platform's)" },

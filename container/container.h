@@ -83,7 +83,8 @@ struct ctr_spec {
 				       (mount targets, /etc/hosts...) is left in `upper`
 				       (every overlay has redirect_dir, metacopy and
 				       index off: an upper is always a layer) */
-	int log_fd;                 /* env only: the init keeps it open; -1 for none */
+	int log_fd;                 /* env: the init keeps it open; service: the
+				       command's stdout and stderr; -1 for none */
 	const struct dv_strv *cgroups; /* cgroup folders to put the container in (may be NULL) */
 	const struct ctr_user *user;   /* env only: the user to create (NULL: none) */
 	const struct ctr_sandbox *sandbox; /* NULL: none (host root's caps, no filter) */
@@ -108,6 +109,7 @@ struct ctr_init {
 /* Start an env: returns once its PID 1 runs with every mount in place.
  * On failure nothing is left running. */
 int ctr_start(const struct ctr_spec *spec, struct ctr_init *out, struct dv_error *err);
+
 
 enum ctr_status { CTR_STOPPED, CTR_RUNNING, CTR_FROZEN };
 /* Read live: is this pid alive, and with this start time (so a reused pid
@@ -165,6 +167,9 @@ int ctr_exec(const struct ctr_init *init, const struct dv_strv *cgroups,
 /* SIGTERM to the init (which passes it on), then SIGKILL after timeout_s.
  * Returns when the init is gone. A stopped env is success. */
 int ctr_stop(const struct ctr_init *init, unsigned timeout_s, struct dv_error *err);
+/* The same for several inits at once (an env's services): SIGTERM to all,
+ * then SIGKILL to those still there timeout_s after. */
+int ctr_stop_all(const struct ctr_init *inits, size_t n, unsigned timeout_s, struct dv_error *err);
 
 /* Run one command in a fresh build container (spec->build) and wait. Its
  * output goes to our stdout/stderr. SIGINT/SIGTERM to devenv kill the whole
@@ -172,12 +177,27 @@ int ctr_stop(const struct ctr_init *init, unsigned timeout_s, struct dv_error *e
 int ctr_run(const struct ctr_spec *spec, const struct ctr_exec *x, int *status,
 	    struct dv_error *err);
 
+/* Start a service (a sidecar of an env, usually with spec->netns_path set
+ * to the env's network namespace): like an env it outlives devenv, but its
+ * init runs x->argv (with x->envp, in x->cwd) and ends when that ends. The
+ * command's stdout and stderr go to spec->log_fd; when it exits, its
+ * status (decimal, 128+signal when signalled) is written to status_fd
+ * and a line saying so to the log. Returns once the command was started;
+ * it may have exited already (out->start_time 0 then). */
+int ctr_start_service(const struct ctr_spec *spec, const struct ctr_exec *x, int status_fd,
+		      struct ctr_init *out, struct dv_error *err);
+
 /* Copy a host file or folder (recursively, no symlinks followed on the
  * host side) to `dest` inside the root that spec's overlay forms, writing
  * only through the overlay (so the result lands in spec->upper). Files are
  * owned by root; modes are kept. */
 int ctr_copy_in(const struct ctr_spec *spec, const char *host_path, const char *dest,
 		struct dv_error *err);
+/* The same, leaving out the paths in skips (sorted, relative to the copied
+ * folder, e.g. "build" or "src/gen.c"; NULL: none), as `copy` of a folder
+ * does with what git ignores. */
+int ctr_copy_in_skip(const struct ctr_spec *spec, const char *host_path, const char *dest,
+		     const struct dv_strv *skips, struct dv_error *err);
 
 /* Limits from the Envfile's `resources`; 0 means none. */
 struct ctr_limits {
@@ -211,6 +231,14 @@ int ctr_cgroup_remove(const struct dv_strv *paths, struct dv_error *err);
  * (cgroup.kill on v2; each pid of cgroup.procs on v1). */
 int ctr_cgroup_kill(const struct dv_strv *paths, struct dv_error *err);
 
+/* One of the env's services as state.json records it: its init. */
+struct ctr_service_state {
+	char *name;
+	struct ctr_init init;       /* pid 0 when it could not be started */
+	char *image_id;             /* its image's id, as last started */
+	struct dv_strv layers;      /* and that image's layers: `rmi` and `gc`
+				       leave them alone while the env exists */
+};
 /* net.c, forward.c: an env's networking on the host's side (DESIGN.md:
  * what must live in the host's namespaces is a small host-side process).
  * Order for `up`: ctr_port_probe() on every forward before anything starts;
@@ -276,6 +304,9 @@ struct ctr_state {
 	char *seccomp;              /* stored BPF program; "": unconfined */
 	unsigned long long caps;    /* the env's capabilities */
 	long long created;          /* unix seconds */
+	struct ctr_service_state *services; /* the services of the last start, in
+					       Envfile order */
+	size_t n_services;
 	struct dv_strv volumes;     /* named volumes the env (and its services) name,
 				       as of the last up; `volume ls` and `destroy
 				       --volumes` read them */

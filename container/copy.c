@@ -101,8 +101,27 @@ static int copy_link(int srcdir, const char *srcname, const struct stat *st, int
 	return 0;
 }
 
-/* Copy the content of folder src into folder dst (both open fds). */
-static int copy_tree(int src, int dst, const char *where, int depth, struct dv_error *err)
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Is sub/name among the sorted paths to leave out? */
+static bool skipped(const struct dv_strv *skips, const char *sub, const char *name)
+{
+	char path[PATH_MAX];
+	const char *p = path;
+
+	if (!skips || !skips->n)
+		return false;
+	snprintf(path, sizeof(path), "%s%s%s", sub, sub[0] ? "/" : "", name);
+	return bsearch(&p, skips->v, skips->n, sizeof(*skips->v), cmp_str) != NULL;
+}
+
+/* Copy the content of folder src into folder dst (both open fds), but for
+ * the paths in skips (relative to the copied folder; sub is src's). */
+static int copy_tree(int src, int dst, const char *where, const char *sub,
+		     const struct dv_strv *skips, int depth, struct dv_error *err)
 {
 	dv_autoclosedir DIR *d = dv_opendir_fd(src);
 	struct dirent *de;
@@ -115,7 +134,7 @@ static int copy_tree(int src, int dst, const char *where, int depth, struct dv_e
 		const char *name = de->d_name;
 		struct stat st;
 
-		if (!strcmp(name, ".") || !strcmp(name, ".."))
+		if (!strcmp(name, ".") || !strcmp(name, "..") || skipped(skips, sub, name))
 			continue;
 		if (fstatat(src, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			return dv_err(err, errno, "cannot stat '%s/%s'", where, name);
@@ -132,11 +151,12 @@ static int copy_tree(int src, int dst, const char *where, int depth, struct dv_e
 		} else if (S_ISDIR(st.st_mode)) {
 			dv_autoclose int in = openat(src, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			dv_autoclose int out = -1;
-			char sub[PATH_MAX];
+			char w[PATH_MAX], s[PATH_MAX];
 
-			snprintf(sub, sizeof(sub), "%s/%s", where, name);
+			snprintf(w, sizeof(w), "%s/%s", where, name);
+			snprintf(s, sizeof(s), "%s%s%s", sub, sub[0] ? "/" : "", name);
 			if (in < 0)
-				return dv_err(err, errno, "cannot open '%s'", sub);
+				return dv_err(err, errno, "cannot open '%s'", w);
 			if (clear_entry(dst, name, err) < 0)
 				return -1;
 			if (mkdirat(dst, name, 0700) < 0 && errno != EEXIST)
@@ -144,7 +164,7 @@ static int copy_tree(int src, int dst, const char *where, int depth, struct dv_e
 			out = openat(dst, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (out < 0)
 				return dv_err(err, errno, "cannot open folder '%s'", name);
-			if (copy_tree(in, out, sub, depth + 1, err) < 0)
+			if (copy_tree(in, out, w, s, skips, depth + 1, err) < 0)
 				return -1;
 			/* Last, so that a read-only source folder could be filled. */
 			if (set_meta(out, &st, name, err) < 0)
@@ -159,7 +179,8 @@ static int copy_tree(int src, int dst, const char *where, int depth, struct dv_e
 	return 0;
 }
 
-static int copy_in(int rootfd, const char *host_path, const char *dest, struct dv_error *err)
+static int copy_in(int rootfd, const char *host_path, const char *dest,
+		   const struct dv_strv *skips, struct dv_error *err)
 {
 	dv_autoclose int src = open(host_path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	dv_autoclose int parent = -1;
@@ -187,7 +208,7 @@ static int copy_in(int rootfd, const char *host_path, const char *dest, struct d
 		outdir = openat(out, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (outdir < 0)
 			return dv_err(err, errno, "cannot open '%s'", dest);
-		return copy_tree(in, outdir, host_path, 0, err);
+		return copy_tree(in, outdir, host_path, "", skips, 0, err);
 	}
 	if (buf[n - 1] == '/') {
 		const char *hb = strrchr(host_path, '/');
@@ -243,6 +264,12 @@ static int copy_in(int rootfd, const char *host_path, const char *dest, struct d
 int ctr_copy_in(const struct ctr_spec *spec, const char *host_path, const char *dest,
 		struct dv_error *err)
 {
+	return ctr_copy_in_skip(spec, host_path, dest, NULL, err);
+}
+
+int ctr_copy_in_skip(const struct ctr_spec *spec, const char *host_path, const char *dest,
+		     const struct dv_strv *skips, struct dv_error *err)
+{
 	int errp[2];
 	pid_t pid;
 	int st, r;
@@ -263,7 +290,7 @@ int ctr_copy_in(const struct ctr_spec *spec, const char *host_path, const char *
 		if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 			ctr_child_fail(errp[1], (dv_err(&cerr, errno, "cannot make a mount namespace"), &cerr));
 		rootfd = ctr_mount_overlay(spec, false, NULL, &cerr);
-		if (rootfd < 0 || copy_in(rootfd, host_path, dest, &cerr) < 0)
+		if (rootfd < 0 || copy_in(rootfd, host_path, dest, skips, &cerr) < 0)
 			ctr_child_fail(errp[1], &cerr);
 		_exit(0);
 	}

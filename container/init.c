@@ -11,11 +11,17 @@
  *   devenv-init run -- ARGV...  a build step: run ARGV, reap everything, and
  *                               when ARGV exits kill the rest and exit with
  *                               its status (128+signal when signalled).
+ *   devenv-init service -- ARGV...  a service: as run, and when ARGV exits
+ *                               its status goes, in decimal, to fd 3 (a file
+ *                               in the service's folder on the host) and a
+ *                               line saying so to stderr (the service's log),
+ *                               so that devenv can report an exited service.
  *
  * It must stay tiny (resident anonymous memory <= 256 KiB): no malloc, no
  * stdio buffers, signals read from a signalfd rather than handlers.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
@@ -88,11 +94,29 @@ static pid_t spawn(char **argv, const sigset_t *empty)
 	}
 }
 
+/* "N\n" to fd 3, and a line to the log; fd 3 is never the command's. */
+static void record_exit(const char *cmd, int status)
+{
+	char num[16], tail[48] = "' exited with status ", *p = num + sizeof(num);
+	size_t len;
+
+	*--p = '\n';
+	do
+		*--p = (char)('0' + status % 10);
+	while ((status /= 10) > 0 && p > num);
+	len = (size_t)(num + sizeof(num) - p);
+	if (write(3, p, len) < 0) {
+		/* the host-side file is gone (destroyed): nothing to record */
+	}
+	strncat(tail, p, len - 1);
+	say("devenv: service command '", cmd, tail);
+}
+
 int main(int argc, char **argv)
 {
 	sigset_t all, empty;
 	pid_t main_pid = -1;
-	int sfd, main_status = 0, main_done = 0, stopping = 0;
+	int sfd, main_status = 0, main_done = 0, stopping = 0, service = 0;
 
 	/* Nothing inside may ptrace us or open our memory or executable. */
 	prctl(PR_SET_DUMPABLE, 0);
@@ -106,14 +130,18 @@ int main(int argc, char **argv)
 		say("devenv-init: signalfd: ", strerror(errno), "");
 		return 125;
 	}
-	if (argc >= 4 && !strcmp(argv[1], "run") && !strcmp(argv[2], "--")) {
+	if (argc >= 4 && !strcmp(argv[1], "service") && !strcmp(argv[2], "--")) {
+		service = 1;
+		fcntl(3, F_SETFD, FD_CLOEXEC);
+	}
+	if (argc >= 4 && (service || !strcmp(argv[1], "run")) && !strcmp(argv[2], "--")) {
 		main_pid = spawn(argv + 3, &empty);
 		if (main_pid < 0) {
 			say("devenv: cannot run '", argv[3], "': fork failed");
 			return 126;
 		}
 	} else if (argc != 2 || strcmp(argv[1], "env")) {
-		say("usage: devenv-init env | run -- ARGV...", "", "");
+		say("usage: devenv-init env | run -- ARGV... | service -- ARGV...", "", "");
 		return 125;
 	}
 	for (;;) {
@@ -139,6 +167,8 @@ int main(int argc, char **argv)
 			if (main_done) {
 				/* The step is over: whatever it left behind goes. */
 				kill(-1, SIGKILL);
+				if (service)
+					record_exit(argv[3], main_status);
 				return main_status;
 			}
 			if (stopping && none && kill(-1, 0) < 0 && errno == ESRCH)

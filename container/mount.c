@@ -164,6 +164,7 @@ static int make_skeleton(const struct ctr_spec *spec, struct dv_error *err)
 	const char *host = spec->hostname ? spec->hostname : "devenv";
 	dv_autoclose int sk = new_fs("tmpfs", opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, err);
 	dv_autofree char *resolv = NULL;
+	struct dv_buf hb = { 0 };
 	char hosts[512];
 	size_t rlen = 0;
 	int n;
@@ -173,14 +174,22 @@ static int make_skeleton(const struct ctr_spec *spec, struct dv_error *err)
 	if (mkdirat(sk, "proc", 0555) < 0 || mkdirat(sk, "sys", 0555) < 0 ||
 	    mkdirat(sk, "dev", 0755) < 0 || mkdirat(sk, "etc", 0755) < 0)
 		return dv_err(err, errno, "cannot create mount targets");
-	n = snprintf(hosts, sizeof(hosts), "127.0.0.1\tlocalhost %s\n::1\tlocalhost ip6-localhost ip6-loopback\n",
-		     host);
-	if (write_file_at(sk, "etc/hosts", hosts, (size_t)n, 0644, err) < 0)
+	/* The env's services share its network namespace: each of their
+	 * names is this host too. */
+	dv_buf_addf(&hb, "127.0.0.1\tlocalhost %s\n", host);
+	for (size_t i = 0; i < spec->n_hosts; i++)
+		if (strcmp(spec->hosts[i], host))
+			dv_buf_addf(&hb, "127.0.0.1\t%s\n", spec->hosts[i]);
+	dv_buf_addf(&hb, "::1\tlocalhost ip6-localhost ip6-loopback\n");
+	n = write_file_at(sk, "etc/hosts", hb.s, hb.len, 0644, err);
+	dv_buf_release(&hb);
+	if (n < 0)
 		return -1;
 	n = snprintf(hosts, sizeof(hosts), "%s\n", host);
 	if (write_file_at(sk, "etc/hostname", hosts, (size_t)n, 0644, err) < 0)
 		return -1;
-	if (spec->new_netns && !spec->build) {
+	/* A service joining a private env's namespace (netns_path) alike. */
+	if ((spec->new_netns || spec->netns_path) && !spec->build) {
 		/* `network: private`: DNS is slirp4netns's (or pasta's, set up
 		 * alike); the host's resolver may well be on its loopback. */
 		resolv = dv_xstrdup("nameserver 10.0.2.3\n");

@@ -102,8 +102,11 @@ static int init_memfd(struct dv_error *err)
 
 struct launch {
 	const struct ctr_spec *spec;
-	const struct ctr_exec *x; /* run mode; NULL for an env */
+	const struct ctr_exec *x; /* run or service mode; NULL for an env */
 	int memfd, errw, syncr;
+	int status_fd;            /* service mode: where the init writes the exit
+				     status; -1 in the other modes */
+	int netns_fd;             /* spec->netns_path opened, or -1 */
 };
 
 static _Noreturn void child_main(const struct launch *l)
@@ -117,17 +120,33 @@ static _Noreturn void child_main(const struct launch *l)
 	/* Out of the way of 0-3, which we fill last. */
 	int errw = fcntl(l->errw, F_DUPFD_CLOEXEC, 10);
 	int mem = fcntl(l->memfd, F_DUPFD_CLOEXEC, 10);
-	int log = !l->x && spec->log_fd >= 0 ? fcntl(spec->log_fd, F_DUPFD_CLOEXEC, 10) : -1;
+	bool service = l->status_fd >= 0;
+	int log = (!l->x || service) && spec->log_fd >= 0 ? fcntl(spec->log_fd, F_DUPFD_CLOEXEC, 10) : -1;
+	int status = service ? fcntl(l->status_fd, F_DUPFD_CLOEXEC, 10) : -1;
 	int rootfd, skel = -1, null;
 	char c;
 
 	if (errw < 0)
 		_exit(1);
-	if (mem < 0 || (!l->x && spec->log_fd >= 0 && log < 0))
+	if (mem < 0 || (spec->log_fd >= 0 && log < 0 && (!l->x || service)) ||
+	    (service && (status < 0 || log < 0)))
 		ctr_child_fail(errw, (dv_err(&err, errno, "dup"), &err));
 	/* Released once the parent has put us in our cgroups; EOF: it gave up. */
 	if (read(l->syncr, &c, 1) != 1)
 		_exit(1);
+	/* A service joins its env's network namespace before anything else,
+	 * while we still hold every capability of our user namespace. */
+	if (l->netns_fd >= 0 && setns(l->netns_fd, CLONE_NEWNET) < 0) {
+		/* Without root, each devenv command has a user namespace of its
+		 * own, and one cannot join a network namespace another command's
+		 * user namespace owns: the env and its services start together. */
+		if (errno == EPERM)
+			dv_err(&err, errno, "cannot join the env's network namespace from this command; "
+			       "'devenv reload' restarts the env with its services");
+		else
+			dv_err(&err, errno, "cannot join the env's network namespace");
+		ctr_child_fail(errw, &err);
+	}
 	if (unshare(CLONE_NEWCGROUP) < 0)
 		ctr_child_fail(errw, (dv_err(&err, errno, "cannot create cgroup namespace"), &err));
 	/* `network: private`: the clone gave us a network namespace with only
@@ -149,7 +168,8 @@ static _Noreturn void child_main(const struct launch *l)
 	if (null < 0)
 		ctr_child_fail(errw, (dv_err(&err, errno, "cannot open /dev/null"), &err));
 	if (l->x) {
-		/* A build step: our stdout/stderr, no stdin, dies with us. */
+		/* A build step: our stdout/stderr, no stdin, dies with us. A
+		 * service outlives devenv like an env, its output in its log. */
 		size_t n = 0, i;
 
 		if (dup2(null, 0) < 0)
@@ -157,12 +177,19 @@ static _Noreturn void child_main(const struct launch *l)
 		if (!l->x->cwd || chdir(l->x->cwd) < 0)
 			if (chdir("/") < 0)
 				ctr_child_fail(errw, (dv_err(&err, errno, "chdir /"), &err));
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (service) {
+			setsid();
+			if (dup2(log, 1) < 0 || dup2(log, 2) < 0)
+				ctr_child_fail(errw, (dv_err(&err, errno, "dup2"), &err));
+			log = status;
+		} else {
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+		}
 		while (l->x->argv[n])
 			n++;
 		argv = dv_xcalloc(n + 4, sizeof(*argv));
 		argv[0] = "devenv-init";
-		argv[1] = "run";
+		argv[1] = service ? "service" : "run";
 		argv[2] = "--";
 		for (i = 0; i < n; i++)
 			argv[3 + i] = l->x->argv[i];
@@ -186,11 +213,12 @@ static _Noreturn void child_main(const struct launch *l)
 
 /* Clone the child, put it in its cgroups, release it, and wait until it has
  * exec'd the init. *pidfd_out: a pidfd of it. */
-static int launch(const struct ctr_spec *spec, const struct ctr_exec *x, pid_t *pid_out,
-		  int *pidfd_out, struct dv_error *err)
+static int launch(const struct ctr_spec *spec, const struct ctr_exec *x, int status_fd,
+		  pid_t *pid_out, int *pidfd_out, struct dv_error *err)
 {
 	dv_autoclose int mem = init_memfd(err);
 	dv_autoclose int pidfd = -1;
+	dv_autoclose int netns = -1;
 	int errp[2] = { -1, -1 }, syncp[2] = { -1, -1 }, st;
 	/* Build containers keep the host's network (DESIGN.md). */
 	unsigned long nsflags = CTR_NS_FLAGS | (!x && spec->new_netns ? CLONE_NEWNET : 0);
@@ -199,12 +227,18 @@ static int launch(const struct ctr_spec *spec, const struct ctr_exec *x, pid_t *
 		.pidfd = (uint64_t)(uintptr_t)&pidfd,
 		.exit_signal = SIGCHLD,
 	};
-	struct launch l = { spec, x, mem, -1, -1 };
+	struct launch l = { spec, x, mem, -1, -1, status_fd, -1 };
 	pid_t pid;
 	int r;
 
 	if (mem < 0)
 		return -1;
+	if (spec->netns_path) {
+		netns = open(spec->netns_path, O_RDONLY | O_CLOEXEC);
+		if (netns < 0)
+			return dv_err(err, errno, "cannot open network namespace '%s'", spec->netns_path);
+		l.netns_fd = netns;
+	}
 	if (!spec->upper || !spec->work)
 		return dv_err(err, EINVAL, "container without an upper folder");
 	if (pipe2(errp, O_CLOEXEC) < 0 || pipe2(syncp, O_CLOEXEC) < 0) {
@@ -268,7 +302,7 @@ int ctr_start(const struct ctr_spec *spec, struct ctr_init *out, struct dv_error
 	dv_autoclose int pidfd = -1;
 	pid_t pid;
 
-	if (launch(spec, NULL, &pid, &pidfd, err) < 0)
+	if (launch(spec, NULL, -1, &pid, &pidfd, err) < 0)
 		return dv_err_prefix(err, "cannot start env '%s'", spec->hostname ? spec->hostname : "");
 	if (ctr_start_time(pid, &out->start_time) < 0) {
 		int e = errno;
@@ -277,6 +311,26 @@ int ctr_start(const struct ctr_spec *spec, struct ctr_init *out, struct dv_error
 		dv_waitpid(pid, &(int){ 0 }, &(struct dv_error){ 0 });
 		return dv_err(err, e, "the env's init died at once");
 	}
+	out->pid = pid;
+	return 0;
+}
+
+int ctr_start_service(const struct ctr_spec *spec, const struct ctr_exec *x, int status_fd,
+		      struct ctr_init *out, struct dv_error *err)
+{
+	dv_autoclose int pidfd = -1;
+	pid_t pid;
+
+	if (status_fd < 0 || spec->log_fd < 0)
+		return dv_err(err, EINVAL, "a service needs a log and a status file");
+	if (launch(spec, x, status_fd, &pid, &pidfd, err) < 0)
+		return dv_err_prefix(err, "cannot start service '%s'", spec->hostname ? spec->hostname : "");
+	/* The command may be gone already (a service that exits at once): its
+	 * init outlives it only for a moment, which is enough to read this or
+	 * not; not running is then what ctr_probe says, and the status file
+	 * tells why. */
+	if (ctr_start_time(pid, &out->start_time) < 0)
+		out->start_time = 0;
 	out->pid = pid;
 	return 0;
 }
@@ -303,7 +357,7 @@ int ctr_run(const struct ctr_spec *spec, const struct ctr_exec *x, int *status,
 		dv_err(err, errno, "signalfd");
 		goto out;
 	}
-	if (launch(spec, x, &pid, &pidfd, err) < 0) {
+	if (launch(spec, x, -1, &pid, &pidfd, err) < 0) {
 		dv_err_prefix(err, "cannot start build container");
 		goto out;
 	}

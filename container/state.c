@@ -110,7 +110,7 @@ int ctr_state_read(int envs_fd, const char *id, struct ctr_state *out, struct dv
 	dv_autofree char *text = NULL;
 	char path[64];
 	size_t len;
-	struct json_object *o, *lim;
+	struct json_object *o, *lim, *svc;
 	struct json_tokener *tok;
 
 	snprintf(path, sizeof(path), "%s/state.json", id);
@@ -158,6 +158,24 @@ int ctr_state_read(int envs_fd, const char *id, struct ctr_state *out, struct dv
 
 		/* An env from before the sandbox: Docker's caps from now on. */
 		out->caps = *caps ? strtoull(caps, NULL, 16) : ctr_caps_docker;
+	}
+	if (json_object_object_get_ex(o, "services", &svc) && json_object_is_type(svc, json_type_array)) {
+		size_t n = json_object_array_length(svc);
+
+		out->services = dv_xcalloc(n ? n : 1, sizeof(*out->services));
+		for (size_t i = 0; i < n; i++) {
+			struct json_object *e = json_object_array_get_idx(svc, i);
+			struct ctr_service_state *ss = &out->services[out->n_services];
+
+			if (!json_object_is_type(e, json_type_object))
+				continue;
+			ss->name = get_str(e, "name");
+			ss->init.pid = (pid_t)get_int(e, "init_pid");
+			ss->init.start_time = (unsigned long long)get_int(e, "init_start");
+			ss->image_id = get_str(e, "image_id");
+			get_strv(e, "layers", &ss->layers);
+			out->n_services++;
+		}
 	}
 	read_net(o, out);
 	json_object_put(o);
@@ -221,6 +239,22 @@ int ctr_state_write(int envs_fd, const struct ctr_state *st, struct dv_error *er
 		json_object_object_add(o, "caps", json_object_new_string(caps));
 	}
 #undef S
+	{
+		struct json_object *a = json_object_new_array();
+
+		for (size_t i = 0; i < st->n_services; i++) {
+			struct json_object *e = json_object_new_object();
+			const struct ctr_service_state *ss = &st->services[i];
+
+			json_object_object_add(e, "name", json_object_new_string(ss->name ? ss->name : ""));
+			json_object_object_add(e, "init_pid", json_object_new_int64(ss->init.pid));
+			json_object_object_add(e, "init_start", json_object_new_int64((int64_t)ss->init.start_time));
+			json_object_object_add(e, "image_id", json_object_new_string(ss->image_id ? ss->image_id : ""));
+			json_object_object_add(e, "layers", strv_json(&ss->layers));
+			json_object_array_add(a, e);
+		}
+		json_object_object_add(o, "services", a);
+	}
 	write_net(o, st);
 	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
 	snprintf(path, sizeof(path), "%s/state.json", st->id);
@@ -248,6 +282,12 @@ void ctr_state_release(struct ctr_state *st)
 	dv_strv_release(&st->cgroups);
 	dv_strv_release(&st->volumes);
 	free(st->seccomp);
+	for (size_t i = 0; i < st->n_services; i++) {
+		free(st->services[i].name);
+		free(st->services[i].image_id);
+		dv_strv_release(&st->services[i].layers);
+	}
+	free(st->services);
 	free(st->network);
 	for (size_t i = 0; i < st->n_ports; i++)
 		free(st->ports[i].host_ip);

@@ -14,10 +14,12 @@
 #include <string.h>
 #include <sys/pidfd.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "container/internal.h"
 #include "util/cleanup.h"
+#include "util/str.h"
 #include "util/banned.h"
 
 int ctr_start_time(pid_t pid, unsigned long long *out)
@@ -175,4 +177,41 @@ enum ctr_status ctr_probe(const struct ctr_init *init)
 	if (init->pid <= 0 || ctr_start_time(init->pid, &t) < 0 || t != init->start_time)
 		return CTR_STOPPED;
 	return frozen(init->pid) ? CTR_FROZEN : CTR_RUNNING;
+}
+
+int ctr_stop_all(const struct ctr_init *inits, size_t n, unsigned timeout_s, struct dv_error *err)
+{
+	dv_autofree int *fds = dv_xcalloc(n + 1, sizeof(*fds));
+	struct timespec t0, now;
+	int ret = 0;
+
+	/* All at once, so that n services take one timeout, not n. */
+	for (size_t i = 0; i < n; i++) {
+		struct dv_error gone = { 0 };
+
+		fds[i] = ctr_pidfd_checked(&inits[i], &gone);
+		if (fds[i] < 0 && gone.errnum != ESRCH && ret == 0)
+			ret = (*err = gone, -1);
+		if (fds[i] >= 0 && pidfd_send_signal(fds[i], SIGTERM, NULL, 0) < 0 && errno != ESRCH &&
+		    ret == 0)
+			ret = dv_err(err, errno, "cannot signal pid %d", (int)inits[i].pid);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (size_t i = 0; i < n; i++) {
+		long long left;
+
+		if (fds[i] < 0)
+			continue;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		left = (long long)(timeout_s > 3600 ? 3600 : timeout_s) * 1000 -
+		       ((now.tv_sec - t0.tv_sec) * 1000LL + (now.tv_nsec - t0.tv_nsec) / 1000000);
+		if (!wait_exit(fds[i], left > 0 ? (int)left : 0)) {
+			pidfd_send_signal(fds[i], SIGKILL, NULL, 0);
+			if (!wait_exit(fds[i], 10000) && ret == 0)
+				ret = dv_err(err, ETIMEDOUT, "pid %d did not exit after SIGKILL",
+					     (int)inits[i].pid);
+		}
+		close(fds[i]);
+	}
+	return ret;
 }

@@ -18,7 +18,7 @@
 #include "util/error.h"
 #include "util/str.h"
 
-enum env_step_kind { ENV_STEP_RUN, ENV_STEP_COPY };
+enum env_step_kind { ENV_STEP_RUN, ENV_STEP_COPY, ENV_STEP_GIT, ENV_STEP_DOWNLOAD };
 
 struct env_kv {
 	char *key, *value;
@@ -29,7 +29,15 @@ struct env_step {
 	char *run;      /* RUN: the command, run as `shell -c run` */
 	char *copy;     /* COPY: the path as written (relative to the Envfile's folder) */
 	char *copy_abs; /* COPY: its real path on the host, inside the checkout */
-	char *to;       /* COPY: absolute destination inside the env */
+	char *to;       /* COPY, GIT, DOWNLOAD: absolute destination inside the env */
+	char *git;      /* GIT: the repository URL (https://, http://, file://) */
+	char *ref;      /* GIT: `ref` (branch, tag or commit), NULL: the remote's HEAD */
+	char *download; /* DOWNLOAD: the URL (http:// or https://) */
+	char *sha256;   /* DOWNLOAD: the declared digest, 64 lower-case hex */
+	struct env_kv *env; /* the step's own `env`, in file order (run and on_up steps) */
+	size_t n_env;
+	char *git_commit; /* GIT: the resolved commit (40 hex), filled in by
+			     provision/git.c before the keys are computed */
 	unsigned line, col; /* where the step starts in the Envfile */
 };
 

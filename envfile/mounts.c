@@ -162,6 +162,13 @@ int envfile_check_mount_targets(struct env_vctx *v, const struct env_spec *spec)
 			return envfile_at(v, m->line, m->col, "'%s' is the workdir, where the "
 					  "checkout is mounted; choose another target",
 					  envfile_shown(m->target, buf, sizeof(buf)));
+		/* A mount on a parent of workdir would hide the checkout, mounted
+		 * before it. */
+		if (strncmp(spec->workdir, m->target, strlen(m->target)) == 0 &&
+		    spec->workdir[strlen(m->target)] == '/')
+			return envfile_at(v, m->line, m->col, "'%s' holds the workdir '%s' and would "
+					  "hide the checkout; choose another target",
+					  envfile_shown(m->target, buf, sizeof(buf)), spec->workdir);
 		for (size_t j = 0; j < spec->n_volumes && i >= spec->n_volumes; j++)
 			if (strcmp(spec->volumes[j].target, m->target) == 0)
 				return envfile_at(v, m->line, m->col, "'%s' is already mounted by "

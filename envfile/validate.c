@@ -20,8 +20,9 @@ static const char *const top_keys[] = {
 	"name", "image", "workdir", "shell", "env", "provision", "on_up", "resources", "security", "user",
 	"cache_from", "network", "ports", "volumes", "mounts", "services",
 };
-static const char *const step_keys[] = { "run", "copy", "to" };
-static const char *const on_up_keys[] = { "run" };
+static const char *const step_keys[] = { "run", "copy", "git", "download", "to",
+					 "ref", "sha256", "env" };
+static const char *const on_up_keys[] = { "run", "env" };
 
 /* The parse context is shared with the key parsers of node.c and others. */
 #define vctx env_vctx
@@ -263,11 +264,60 @@ static int resolve_copy(struct vctx *v, const struct env_node *val, struct env_s
 	return 0;
 }
 
+/* A step's own `env`: the same rules as the top-level one. */
+static int set_step_env(struct vctx *v, const struct env_node *val, struct env_step *step)
+{
+	return envfile_env_map(v, "the step's 'env'", val, &step->env, &step->n_env);
+}
+
+/* A URL for `git` or `download`: one of the schemes given, something after
+ * it, and no white space or control characters (it ends up in messages and
+ * in libgit2's and libcurl's hands). */
+static int check_url(struct vctx *v, const struct env_node *k, const struct env_node *x,
+		     const char *s, bool git)
+{
+	static const char *const git_schemes[] = { "https://", "http://", "file://" };
+	static const char *const dl_schemes[] = { "https://", "http://" };
+	const char *const *schemes = git ? git_schemes : dl_schemes;
+	size_t n = git ? 3 : 2, i, len = 0;
+	char buf[64];
+
+	if (!s[0])
+		return AT_NODE(v, val_pos(k, x), "'%s' is empty; give the URL of %s", k->value,
+			       git ? "the repository" : "the file");
+	for (i = 0; i < n && !len; i++)
+		if (strncmp(s, schemes[i], strlen(schemes[i])) == 0)
+			len = strlen(schemes[i]);
+	if (!len || !s[len])
+		return AT_NODE(v, x, "'%s' must be %s URL, not '%s'", k->value,
+			       git ? "an https://, http:// or file://" : "an https:// or http://",
+			       shown(s, buf, sizeof(buf)));
+	for (i = 0; s[i]; i++)
+		if ((unsigned char)s[i] <= ' ' || s[i] == 0x7f)
+			return AT_NODE(v, x, "'%s' URL '%s' contains white space or a control "
+				       "character; percent-encode it", k->value,
+				       shown(s, buf, sizeof(buf)));
+	return 0;
+}
+
+static bool is_hex64(const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i]; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return i == 64;
+}
+
+/* A step: exactly one of run, copy, git, download, and the keys that go with
+ * it (to, ref, sha256, env). on_up steps take run and env only. */
 static int parse_step(struct vctx *v, const char *list, const struct env_node *item,
 		      struct env_step *step)
 {
-	const struct env_node *run_k = NULL, *run_v = NULL, *copy_k = NULL, *copy_v = NULL;
-	const struct env_node *to_k = NULL, *to_v = NULL;
+	const struct env_node *kind_k = NULL, *kind_v = NULL, *to_k = NULL, *to_v = NULL;
+	const struct env_node *ref_k = NULL, *ref_v = NULL, *sha_k = NULL, *sha_v = NULL;
+	const struct env_node *env_k = NULL, *env_v = NULL;
 	bool on_up = strcmp(list, "on_up") == 0;
 	const char *s;
 	char buf[64];
@@ -283,64 +333,141 @@ static int parse_step(struct vctx *v, const char *list, const struct env_node *i
 			       on_up ? "'run:'" : "'run:', or 'copy:' and 'to:'");
 	for (i = 0; i < item->n; i += 2) {
 		const struct env_node *k = item->items[i], *x = item->items[i + 1];
+		bool is_kind = false;
 
 		if (check_key(v, item, i) < 0)
 			return -1;
-		if (on_up && (strcmp(k->value, "copy") == 0 || strcmp(k->value, "to") == 0))
-			return AT_NODE(v, k, "'on_up' steps only take 'run:'; copy files in "
-				       "'provision' steps");
-		if (strcmp(k->value, "run") == 0) {
-			run_k = k;
-			run_v = x;
-		} else if (strcmp(k->value, "copy") == 0) {
-			copy_k = k;
-			copy_v = x;
+		if (on_up && strcmp(k->value, "run") && strcmp(k->value, "env")) {
+			for (size_t j = 0; j < sizeof(step_keys) / sizeof(*step_keys); j++)
+				if (strcmp(k->value, step_keys[j]) == 0)
+					return AT_NODE(v, k, "'on_up' steps only take 'run:' (and "
+						       "'env:'); use '%s' in 'provision' steps",
+						       k->value);
+			return unknown_key(v, k, " in an 'on_up' step", on_up_keys,
+					   sizeof(on_up_keys) / sizeof(*on_up_keys));
+		}
+		if (!strcmp(k->value, "run") || !strcmp(k->value, "copy") ||
+		    !strcmp(k->value, "git") || !strcmp(k->value, "download")) {
+			is_kind = true;
 		} else if (strcmp(k->value, "to") == 0) {
 			to_k = k;
 			to_v = x;
-		} else if (on_up) {
-			return unknown_key(v, k, " in an 'on_up' step", on_up_keys, 1);
+		} else if (strcmp(k->value, "ref") == 0) {
+			ref_k = k;
+			ref_v = x;
+		} else if (strcmp(k->value, "sha256") == 0) {
+			sha_k = k;
+			sha_v = x;
+		} else if (strcmp(k->value, "env") == 0) {
+			env_k = k;
+			env_v = x;
 		} else {
-			return unknown_key(v, k, " in a step", step_keys, 3);
+			return unknown_key(v, k, " in a step", step_keys,
+					   sizeof(step_keys) / sizeof(*step_keys));
 		}
-		if (run_k && copy_k)
-			return AT_NODE(v, k, "a step has both 'run' and 'copy'; split it into two "
-				       "steps");
+		if (is_kind && kind_k)
+			return AT_NODE(v, k, "a step has both '%s' and '%s'; split it into two "
+				       "steps", kind_k->value, k->value);
+		if (is_kind) {
+			kind_k = k;
+			kind_v = x;
+		}
 	}
-	if (run_k) {
-		if (get_string(v, run_k, run_v, true, &s) < 0)
+	if (!kind_k) {
+		const struct env_node *first = to_k ? to_k : ref_k ? ref_k : sha_k ? sha_k : env_k;
+
+		if (first == to_k)
+			return AT_NODE(v, to_k, "'to' needs 'copy:' with the path to copy from");
+		if (first == ref_k)
+			return AT_NODE(v, ref_k, "'ref' needs 'git:' with the repository's URL");
+		if (first == sha_k)
+			return AT_NODE(v, sha_k, "'sha256' needs 'download:' with the file's URL");
+		return AT_NODE(v, env_k, "'env' in a step needs 'run:' with the command to run");
+	}
+	if (env_k && strcmp(kind_k->value, "run"))
+		return AT_NODE(v, env_k, "'env' goes with 'run', not with '%s'; steps that do not "
+			       "run a command see no environment", kind_k->value);
+	if (env_k && set_step_env(v, env_v, step) < 0)
+		return -1;
+	if (ref_k && strcmp(kind_k->value, "git"))
+		return AT_NODE(v, ref_k, "'ref' goes with 'git', not with '%s'", kind_k->value);
+	if (sha_k && strcmp(kind_k->value, "download"))
+		return AT_NODE(v, sha_k, "'sha256' goes with 'download', not with '%s'",
+			       kind_k->value);
+	if (strcmp(kind_k->value, "run") == 0) {
+		if (get_string(v, kind_k, kind_v, true, &s) < 0)
 			return -1;
 		if (!s[strspn(s, " \t\r\n")])
-			return AT_NODE(v, val_pos(run_k, run_v), "'run' is empty; give the command "
+			return AT_NODE(v, val_pos(kind_k, kind_v), "'run' is empty; give the command "
 				       "to run");
 		if (to_k)
-			return AT_NODE(v, to_k, "'to' goes with 'copy', not with 'run'");
+			return AT_NODE(v, to_k, "'to' goes with 'copy', 'git' or 'download', not "
+				       "with 'run'");
 		step->kind = ENV_STEP_RUN;
 		step->run = dv_xstrdup(s);
 		return 0;
 	}
-	if (!copy_k)
-		return AT_NODE(v, to_k, "'to' needs 'copy:' with the path to copy from");
-	if (get_string(v, copy_k, copy_v, true, &s) < 0)
+	if (get_string(v, kind_k, kind_v, true, &s) < 0)
 		return -1;
-	if (!s[0])
-		return AT_NODE(v, val_pos(copy_k, copy_v), "'copy' is empty; give a path relative "
-			       "to the Envfile's folder");
-	if (s[0] == '/')
-		return AT_NODE(v, copy_v, "'copy' must be a path relative to the Envfile's folder, "
-			       "not '%s'", shown(s, buf, sizeof(buf)));
-	step->kind = ENV_STEP_COPY;
-	step->copy = dv_xstrdup(s);
+	if (strcmp(kind_k->value, "copy") == 0) {
+		if (!s[0])
+			return AT_NODE(v, val_pos(kind_k, kind_v), "'copy' is empty; give a path "
+				       "relative to the Envfile's folder");
+		if (s[0] == '/')
+			return AT_NODE(v, kind_v, "'copy' must be a path relative to the Envfile's "
+				       "folder, not '%s'", shown(s, buf, sizeof(buf)));
+		step->kind = ENV_STEP_COPY;
+		step->copy = dv_xstrdup(s);
+	} else if (strcmp(kind_k->value, "git") == 0) {
+		if (check_url(v, kind_k, kind_v, s, true) < 0)
+			return -1;
+		step->kind = ENV_STEP_GIT;
+		step->git = dv_xstrdup(s);
+	} else {
+		if (check_url(v, kind_k, kind_v, s, false) < 0)
+			return -1;
+		step->kind = ENV_STEP_DOWNLOAD;
+		step->download = dv_xstrdup(s);
+	}
 	if (!to_k)
-		return AT_NODE(v, copy_k, "'copy' needs 'to:' with the absolute path to copy to "
-			       "inside the env");
+		return AT_NODE(v, kind_k, "'%s' needs 'to:' with the absolute path to %s inside "
+			       "the env", kind_k->value,
+			       step->kind == ENV_STEP_COPY ? "copy to" :
+			       step->kind == ENV_STEP_GIT ? "clone into" : "save the file as");
 	if (get_string(v, to_k, to_v, false, &s) < 0)
 		return -1;
 	if (s[0] != '/')
 		return AT_NODE(v, to_v, "'to' must be an absolute path inside the env, not '%s'",
 			       shown(s, buf, sizeof(buf)));
 	step->to = dv_xstrdup(s);
-	return resolve_copy(v, copy_v, step);
+	if (ref_k) {
+		if (get_string(v, ref_k, ref_v, false, &s) < 0)
+			return -1;
+		/* git check-ref-format's main rules, and no leading '-' (an option) */
+		if (!s[0] || s[0] == '-' || strstr(s, "..") || strstr(s, "@{") ||
+		    s[strcspn(s, " ~^:?*[\\")] || s[strlen(s) - 1] == '/' ||
+		    s[strlen(s) - 1] == '.')
+			return AT_NODE(v, ref_v, "'ref' '%s' is not a valid branch, tag or commit "
+				       "name", shown(s, buf, sizeof(buf)));
+		for (i = 0; s[i]; i++)
+			if ((unsigned char)s[i] < ' ' || s[i] == 0x7f)
+				return AT_NODE(v, ref_v, "'ref' must not contain control characters");
+		step->ref = dv_xstrdup(s);
+	}
+	if (step->kind == ENV_STEP_DOWNLOAD) {
+		if (!sha_k)
+			return AT_NODE(v, kind_k, "'download' needs 'sha256:' with the file's "
+				       "SHA-256 digest (64 hex digits; 'sha256sum FILE' prints it)");
+		if (get_string(v, sha_k, sha_v, false, &s) < 0)
+			return -1;
+		if (!is_hex64(s))
+			return AT_NODE(v, sha_v, "'sha256' must be 64 lower-case hex digits, not "
+				       "'%s'", shown(s, buf, sizeof(buf)));
+		step->sha256 = dv_xstrdup(s);
+	}
+	if (step->kind == ENV_STEP_COPY)
+		return resolve_copy(v, kind_v, step);
+	return 0;
 }
 
 static int set_steps(struct vctx *v, const struct env_node *key, const struct env_node *val,
@@ -481,6 +608,12 @@ static void steps_release(struct env_step *steps, size_t n)
 		free(steps[i].copy);
 		free(steps[i].copy_abs);
 		free(steps[i].to);
+		free(steps[i].git);
+		free(steps[i].ref);
+		free(steps[i].download);
+		free(steps[i].sha256);
+		free(steps[i].git_commit);
+		envfile_env_release(steps[i].env, steps[i].n_env);
 	}
 	free(steps);
 }

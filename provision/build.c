@@ -22,7 +22,9 @@
 /* "run: apt-get install …" on one line, cut to fit a terminal. */
 char *prov_step_label(const struct env_step *step)
 {
-	const char *text = step->kind == ENV_STEP_RUN ? step->run : step->copy;
+	const char *text = step->kind == ENV_STEP_RUN    ? step->run :
+			   step->kind == ENV_STEP_GIT    ? step->git :
+			   step->kind == ENV_STEP_DOWNLOAD ? step->download : step->copy;
 	size_t n = strcspn(text, "\n"), max = 60;
 	bool cut = n > max || text[n] == '\n';
 
@@ -30,6 +32,12 @@ char *prov_step_label(const struct env_step *step)
 		n = max;
 	if (step->kind == ENV_STEP_RUN)
 		return dv_xasprintf("run: %.*s%s", (int)n, text, cut ? " …" : "");
+	if (step->kind == ENV_STEP_GIT)
+		return dv_xasprintf("git: %.*s%s%s%s -> %s", (int)n, text, cut ? " …" : "",
+				    step->ref ? " @ " : "", step->ref ? step->ref : "", step->to);
+	if (step->kind == ENV_STEP_DOWNLOAD)
+		return dv_xasprintf("download: %.*s%s -> %s", (int)n, text, cut ? " …" : "",
+				    step->to);
 	return dv_xasprintf("copy: %.*s%s -> %s", (int)n, text, cut ? " …" : "", step->to);
 }
 
@@ -43,16 +51,57 @@ void prov_limits(const struct env_spec *spec, struct ctr_limits *out)
 /* KEY=VALUE list for processes: the Envfile's env, with PATH defaulted. */
 void prov_envp(const struct env_spec *spec, struct dv_strv *out)
 {
+	prov_step_envp(spec, NULL, out);
+}
+
+/* The same, with a step's own env over the global one (step may be NULL). */
+void prov_step_envp(const struct env_spec *spec, const struct env_step *step,
+		    struct dv_strv *out)
+{
+	size_t n_step = step ? step->n_env : 0;
 	bool has_path = false;
 
 	for (size_t i = 0; i < spec->n_env; i++) {
+		bool overridden = false;
+
+		for (size_t j = 0; j < n_step && !overridden; j++)
+			overridden = !strcmp(spec->env[i].key, step->env[j].key);
+		if (overridden)
+			continue;
 		dv_strv_push_owned(out, dv_xasprintf("%s=%s", spec->env[i].key, spec->env[i].value));
 		if (!strcmp(spec->env[i].key, "PATH"))
+			has_path = true;
+	}
+	for (size_t j = 0; j < n_step; j++) {
+		dv_strv_push_owned(out, dv_xasprintf("%s=%s", step->env[j].key, step->env[j].value));
+		if (!strcmp(step->env[j].key, "PATH"))
 			has_path = true;
 	}
 	if (!has_path)
 		dv_strv_push(out, DEFAULT_PATH);
 	dv_strv_push(out, "HOME=/root");
+}
+
+/* git and download: fetched on the host into a staging folder of their
+ * own (removed after, whatever happens), then copied in. */
+static int fetch_step(const struct layer_store *st, const struct env_spec *spec,
+		      const struct env_step *step, const struct ctr_spec *cs, struct dv_error *err)
+{
+	dv_autofree char *name = NULL, *dir = NULL, *path = NULL;
+	struct dv_error ignored = { 0 };
+	int ret;
+
+	if (layer_staging_new(st, &name, err) < 0)
+		return -1;
+	dir = layer_staging_path(st, name, NULL);
+	if (step->kind == ENV_STEP_GIT)
+		ret = prov_git_clone(spec, step, dir, &path, err);
+	else
+		ret = prov_download(spec, step, dir, &path, err);
+	if (ret == 0)
+		ret = ctr_copy_in(cs, path, step->to, err);
+	layer_staging_discard(st, name, &ignored);
+	return ret;
 }
 
 static int run_step(const struct layer_store *st, const struct env_spec *spec,
@@ -84,7 +133,17 @@ static int run_step(const struct layer_store *st, const struct env_spec *spec,
 	cs.log_fd = -1;
 
 	if (step->kind == ENV_STEP_COPY) {
-		ret = ctr_copy_in(&cs, step->copy_abs, step->to, err);
+		struct dv_strv skips = { 0 };
+
+		/* what git ignores, as the key left it out */
+		ret = prov_copy_skips(spec, step, &skips, err);
+		if (ret == 0)
+			ret = ctr_copy_in_skip(&cs, step->copy_abs, step->to, &skips, err);
+		dv_strv_release(&skips);
+		goto out;
+	}
+	if (step->kind == ENV_STEP_GIT || step->kind == ENV_STEP_DOWNLOAD) {
+		ret = fetch_step(st, spec, step, &cs, err);
 		goto out;
 	}
 	/* The step runs under the env's limits (DESIGN.md: every process of
@@ -99,7 +158,7 @@ static int run_step(const struct layer_store *st, const struct env_spec *spec,
 		goto out;
 	sb.nproc = prov_nproc_fallback(&lim, &cgroups);
 	cs.sandbox = &sb;
-	prov_envp(spec, &envp);
+	prov_step_envp(spec, step, &envp);
 	char *argv[] = { spec->shell, "-c", step->run, NULL };
 	struct ctr_exec x = { .argv = argv, .envp = envp.v, .cwd = "/", .tty = false, .tee_fd = -1 };
 

@@ -207,8 +207,8 @@ static bool strv_equal(const struct dv_strv *a, const struct dv_strv *b)
 
 /* The image, bootstrapping the default Debian image the first time, or
  * pulling one whose reference names a registry host. */
-static int resolve_image(const struct layer_store *st, const char *ref, struct prov_team *team,
-			 struct layer_image *img, struct dv_error *err)
+int prov_resolve_image(const struct layer_store *st, const char *ref, struct prov_team *team,
+		       struct layer_image *img, struct dv_error *err)
 {
 	struct dv_error miss = { 0 };
 	int found;
@@ -245,6 +245,8 @@ struct plan {
 	struct prov_team *team; /* cache_from, or NULL */
 	struct dv_strv keys, layers;
 	char *digest;
+	struct layer_image *svc_imgs; /* one per service of the spec */
+	size_t n_svc;
 };
 
 static void plan_release(struct plan *p)
@@ -254,16 +256,25 @@ static void plan_release(struct plan *p)
 	dv_strv_release(&p->keys);
 	dv_strv_release(&p->layers);
 	free(p->digest);
+	prov_services_images_release(p->svc_imgs, p->n_svc);
 	memset(p, 0, sizeof(*p));
 }
 
-static int plan_make(const struct layer_store *st, const struct env_spec *spec, struct plan *p,
-		     struct dv_error *err)
+/* refresh: ask git remotes for their current commits (provision, reload)
+ * rather than use the ones remembered (git.c). */
+static int plan_make(const struct layer_store *st, struct env_spec *spec, bool refresh,
+		     struct plan *p, struct dv_error *err)
 {
+	dv_autoclose int gitdir = -1;
+
 	p->team = prov_team_new(spec);
-	if (resolve_image(st, spec->image, p->team, &p->img, err) < 0 ||
-	    prov_keys(spec, p->img.id, &p->keys, err) < 0)
+	if (prov_resolve_image(st, spec->image, p->team, &p->img, err) < 0 ||
+	    prov_git_resolve(st, spec, refresh, err) < 0 ||
+	    (gitdir = prov_git_dir(st, err)) < 0 ||
+	    prov_keys_at(spec, p->img.id, gitdir, &p->keys, err) < 0 ||
+	    prov_services_resolve(st, spec, &p->svc_imgs, err) < 0)
 		return -1;
+	p->n_svc = spec->n_services;
 	p->digest = prov_spec_digest(spec, p->img.id, &p->keys);
 	return 0;
 }
@@ -301,10 +312,16 @@ static void fill_state(struct ctr_state *s, const struct prov_env *env, const st
 	struct dv_strv cgroups = s->cgroups;
 	char *seccomp = s->seccomp;
 	unsigned long long caps = s->caps;
+	struct ctr_service_state *services = s->services;
+	size_t n_services = s->n_services;
 
 	memset(&s->cgroups, 0, sizeof(s->cgroups));
 	s->seccomp = NULL;
+	s->services = NULL;
+	s->n_services = 0;
 	ctr_state_release(s);
+	s->services = services;
+	s->n_services = n_services;
 	s->seccomp = seccomp;
 	s->caps = caps;
 	s->id = dv_xstrdup(env->id);
@@ -338,8 +355,25 @@ static int run_on_up(const struct dv_ctx *ctx, const struct prov_env *env, int l
 	for (size_t i = 0; i < spec->n_on_up; i++) {
 		const struct env_step *step = &spec->on_up[i];
 		char *argv[] = { spec->shell, "-c", step->run, NULL };
+		struct dv_strv envp = { 0 };
 		struct ctr_owner owner;
-		struct ctr_exec x = { .argv = argv, .envp = env->state.env.v, .cwd = spec->workdir,
+
+		/* The env's environment, with the step's own `env` over it. */
+		for (size_t k = 0; k < env->state.env.n; k++) {
+			const char *kv = env->state.env.v[k];
+			size_t klen = strcspn(kv, "=");
+			bool overridden = false;
+
+			for (size_t j = 0; j < step->n_env && !overridden; j++)
+				overridden = strlen(step->env[j].key) == klen &&
+					     !strncmp(kv, step->env[j].key, klen);
+			if (!overridden)
+				dv_strv_push(&envp, kv);
+		}
+		for (size_t j = 0; j < step->n_env; j++)
+			dv_strv_push_owned(&envp, dv_xasprintf("%s=%s", step->env[j].key,
+							       step->env[j].value));
+		struct ctr_exec x = { .argv = argv, .envp = envp.v, .cwd = spec->workdir,
 				      .tty = false, .tee_fd = log_fd,
 				      .user = env->state.user && env->state.user[0] ? env->state.user : NULL,
 				      .owner = ctr_state_owner(&env->state, &owner),
@@ -354,8 +388,10 @@ static int run_on_up(const struct dv_ctx *ctx, const struct prov_env *env, int l
 		fflush(stdout);
 		dprintf(log_fd, "[on_up %zu/%zu] run: %s\n", i + 1, spec->n_on_up, step->run);
 		pid = fork();
-		if (pid < 0)
+		if (pid < 0) {
+			dv_strv_release(&envp);
 			return dv_err(err, errno, "fork");
+		}
 		if (pid == 0) {
 			struct dv_error cerr = { 0 };
 			struct ctr_sandbox sb;
@@ -379,6 +415,7 @@ static int run_on_up(const struct dv_ctx *ctx, const struct prov_env *env, int l
 			prov_chown_back(&env->state, &since);
 			_exit(status > 255 ? 255 : status);
 		}
+		dv_strv_release(&envp);
 		if (dv_waitpid(pid, &wstatus, err) < 0)
 			return -1;
 		status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
@@ -471,18 +508,6 @@ static int env_mounts(const struct layer_store *st, const struct env_spec *spec,
 
 	*out = m;
 	*n = 0;
-	/* A mount on a parent of workdir would hide the checkout, mounted
-	 * before it. */
-	for (size_t i = 0; i < spec->n_volumes + spec->n_mounts; i++) {
-		const struct env_mount *e = i < spec->n_volumes ? &spec->volumes[i]
-								: &spec->mounts[i - spec->n_volumes];
-		size_t tl = strlen(e->target);
-
-		if (strncmp(spec->workdir, e->target, tl) == 0 && spec->workdir[tl] == '/')
-			return dv_err_at(err, spec->display, e->line, e->col,
-					 "'%s' holds the workdir '%s' and would hide the checkout; "
-					 "choose another target", e->target, spec->workdir);
-	}
 	for (size_t i = 0; i < spec->n_volumes; i++) {
 		const struct env_mount *v = &spec->volumes[i];
 		char *dir;
@@ -521,12 +546,16 @@ static int start_env(const struct layer_store *st, struct prov_env *env, int efd
 	struct ctr_spec cs = { 0 };
 	struct ctr_user user;
 	struct ctr_sandbox sb = { 0 };
+	dv_autofree const char **hosts = dv_xcalloc(env->spec.n_services + 1, sizeof(*hosts));
 	dv_autofree struct ctr_mount *mounts = NULL;
 	struct dv_strv mount_paths = { 0 };
 	int ret = -1;
 
 	for (size_t i = 0; i < s->layers.n; i++)
 		lowers[i] = layer_diff_path(st, s->layers.v[s->layers.n - 1 - i]);
+	/* The services share the env's network: their names are localhost. */
+	for (size_t i = 0; i < env->spec.n_services; i++)
+		hosts[i] = env->spec.services[i].name;
 	if (dv_mkdir_p(upper, 0755, err) < 0 || dv_mkdir_p(work, 0700, err) < 0)
 		goto out;
 	log_fd = openat(efd, log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -553,6 +582,8 @@ static int start_env(const struct layer_store *st, struct prov_env *env, int efd
 	cs.userns = st->rootless;
 	cs.log_fd = log_fd;
 	cs.cgroups = &s->cgroups;
+	cs.hosts = hosts;
+	cs.n_hosts = env->spec.n_services;
 	if (env_mounts(st, &env->spec, &mounts, &cs.n_mounts, &mount_paths, err) < 0)
 		goto out;
 	cs.mounts = mounts;
@@ -630,13 +661,25 @@ static int record(struct prov_env *env, int efd, const struct plan *p, struct dv
 /* Start the recorded env, let go of the locks (on_up may run for long and
  * must not hold up `halt` or `gc`), then run on_up. */
 static int start_and_on_up(struct dv_ctx *ctx, const struct layer_store *st,
-			   struct prov_env *env, int efd, struct dv_error *err)
+			   struct prov_env *env, int efd, const struct plan *p, struct dv_error *err)
 {
 	dv_autofree char *log = dv_xasprintf("%s/log", env->id);
 	dv_autoclose int log_fd = -1;
 
+	/* Services left running by an init that died belong to no env now. */
+	if (env->state.n_services && prov_services_stop(st, env, 10, err) < 0)
+		return -1;
 	if (start_env(st, env, efd, err) < 0)
 		return -1;
+	/* After the init (they join its network namespace), before on_up
+	 * (which may migrate a database). */
+	if (prov_services_start(ctx, st, env, efd, p->svc_imgs, err) < 0) {
+		struct dv_error ignored = { 0 };
+
+		ctr_stop(&env->state.init, 0, &ignored);
+		prov_net_stop(&env->state);
+		return -1;
+	}
 	if (!ctx->quiet)
 		printf("env '%s' is up (id %s); 'devenv ssh' steps in\n", env->spec.name, env->id);
 	log_fd = openat(efd, log, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
@@ -662,7 +705,7 @@ int prov_env_up(struct dv_ctx *ctx, const struct layer_store *st, struct prov_en
 
 	if (efd < 0)
 		return dv_err(err, errno, "cannot open '%s/envs'", st->root);
-	if (prov_env_lock(st, env, err) < 0 || plan_make(st, &env->spec, &p, err) < 0)
+	if (prov_env_lock(st, env, err) < 0 || plan_make(st, &env->spec, env->refresh_git, &p, err) < 0)
 		goto out;
 	if (env->has_state && ctr_probe(&env->state.init) == CTR_FROZEN) {
 		dv_err_plain(err, EBUSY, "env '%s' is suspended; 'devenv resume' thaws it",
@@ -674,7 +717,8 @@ int prov_env_up(struct dv_ctx *ctx, const struct layer_store *st, struct prov_en
 			printf("env '%s' is already running\n", env->spec.name);
 		else
 			report_change(env, &p);
-		ret = 0;
+		/* A service that exited or was stopped starts again. */
+		ret = prov_services_start(ctx, st, env, efd, p.svc_imgs, err);
 		goto out;
 	}
 	/* A taken port stops `up` before anything is built or started. The
@@ -686,7 +730,7 @@ int prov_env_up(struct dv_ctx *ctx, const struct layer_store *st, struct prov_en
 	if (prov_build(ctx, st, &env->spec, &p.img, &p.keys, p.team, &p.layers, err) < 0 ||
 	    record(env, efd, &p, err) < 0)
 		goto out;
-	ret = start_and_on_up(ctx, st, env, efd, err);
+	ret = start_and_on_up(ctx, st, env, efd, &p, err);
 out:
 	plan_release(&p);
 	return ret;
@@ -700,6 +744,16 @@ int prov_env_halt(const struct dv_ctx *ctx, const struct layer_store *st, struct
 
 	if (prov_env_lock_existing(st, env, err) < 0)
 		return -1;
+	/* Services go first (they may be using the env's network namespace),
+	 * thawed first when the env is suspended: a frozen process takes no
+	 * signal. */
+	if (env->state.n_services) {
+		if (ctr_probe(&env->state.init) == CTR_FROZEN &&
+		    ctr_cgroup_freeze(&env->state.cgroups, false, 0, err) < 0)
+			return -1;
+		if (prov_services_stop(st, env, timeout_s, err) < 0)
+			return -1;
+	}
 	if (ctr_probe(&env->state.init) == CTR_STOPPED) {
 		if (say && !ctx->quiet)
 			printf("env '%s' is not running\n", env->state.name);
@@ -745,7 +799,7 @@ int prov_env_provision(struct dv_ctx *ctx, const struct layer_store *st, struct 
 	if (efd < 0)
 		return dv_err(err, errno, "cannot open '%s/envs'", st->root);
 	/* Build first: a failing step leaves a running env running. */
-	if (prov_env_lock(st, env, err) < 0 || plan_make(st, &env->spec, &p, err) < 0 ||
+	if (prov_env_lock(st, env, err) < 0 || plan_make(st, &env->spec, true, &p, err) < 0 ||
 	    prov_build(ctx, st, &env->spec, &p.img, &p.keys, p.team, &p.layers, err) < 0)
 		goto out;
 	running = env->has_state && ctr_probe(&env->state.init) != CTR_STOPPED;
@@ -760,7 +814,7 @@ int prov_env_provision(struct dv_ctx *ctx, const struct layer_store *st, struct 
 		goto out;
 	if (record(env, efd, &p, err) < 0)
 		goto out;
-	ret = running ? start_and_on_up(ctx, st, env, efd, err) : 0;
+	ret = running ? start_and_on_up(ctx, st, env, efd, &p, err) : 0;
 out:
 	plan_release(&p);
 	return ret;

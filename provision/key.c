@@ -7,6 +7,7 @@
  * the Envfile), contents by digest, no timestamps or inode numbers.
  */
 #include <dirent.h>
+#include <limits.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -46,17 +47,27 @@ static int kv_cmp(const void *a, const void *b)
 	return strcmp(((const struct env_kv *)a)->key, ((const struct env_kv *)b)->key);
 }
 
-/* {"K":"V",...} with keys sorted bytewise. */
-static void env_json(struct dv_buf *b, const struct env_spec *spec)
+/* {"K":"V",...} with keys sorted bytewise: the global env, overridden by
+ * the step's own (step may be NULL). */
+static void env_json(struct dv_buf *b, const struct env_spec *spec, const struct env_step *step)
 {
-	struct env_kv *sorted = dv_xcalloc(spec->n_env + 1, sizeof(*sorted));
+	size_t n_step = step ? step->n_env : 0, n = 0;
+	struct env_kv *sorted = dv_xcalloc(spec->n_env + n_step + 1, sizeof(*sorted));
 
-	if (spec->n_env) { /* env may be NULL when empty: no memcpy/qsort of NULL */
-		memcpy(sorted, spec->env, spec->n_env * sizeof(*sorted));
-		qsort(sorted, spec->n_env, sizeof(*sorted), kv_cmp);
-	}
-	dv_buf_adds(b, "{");
 	for (size_t i = 0; i < spec->n_env; i++) {
+		bool overridden = false;
+
+		for (size_t j = 0; j < n_step && !overridden; j++)
+			overridden = strcmp(spec->env[i].key, step->env[j].key) == 0;
+		if (!overridden)
+			sorted[n++] = spec->env[i];
+	}
+	for (size_t j = 0; j < n_step; j++)
+		sorted[n++] = step->env[j];
+	if (n) /* no qsort of an empty array */
+		qsort(sorted, n, sizeof(*sorted), kv_cmp);
+	dv_buf_adds(b, "{");
+	for (size_t i = 0; i < n; i++) {
 		if (i)
 			dv_buf_adds(b, ",");
 		json_str(b, sorted[i].key);
@@ -67,31 +78,54 @@ static void env_json(struct dv_buf *b, const struct env_spec *spec)
 	free(sorted);
 }
 
+static const char *kind_name(enum env_step_kind k)
+{
+	switch (k) {
+	case ENV_STEP_COPY: return "copy";
+	case ENV_STEP_GIT: return "git";
+	case ENV_STEP_DOWNLOAD: return "download";
+	default: return "run";
+	}
+}
+
+static void json_field(struct dv_buf *b, const char *name, const char *value)
+{
+	dv_buf_addf(b, ",\"%s\":", name);
+	json_str(b, value);
+}
+
 char *prov_step_json(const struct env_spec *spec, const struct env_step *step)
 {
 	struct dv_buf b = { 0 };
 
-	/* Keys in sorted order: copy, env, kind, run, shell, to. */
+	/* Keys in sorted order: copy, download, env, git, kind, ref, run,
+	 * sha256, shell, to. The first two never appear together, so the
+	 * comma goes before "env". A step without `env:` gives the same JSON
+	 * as before step env existed, so its keys stay valid. */
 	dv_buf_adds(&b, "{");
 	if (step->kind == ENV_STEP_COPY) {
 		dv_buf_adds(&b, "\"copy\":");
 		json_str(&b, step->copy);
 		dv_buf_adds(&b, ",");
+	} else if (step->kind == ENV_STEP_DOWNLOAD) {
+		dv_buf_adds(&b, "\"download\":");
+		json_str(&b, step->download);
+		dv_buf_adds(&b, ",");
 	}
 	dv_buf_adds(&b, "\"env\":");
-	env_json(&b, spec);
-	dv_buf_adds(&b, ",\"kind\":");
-	json_str(&b, step->kind == ENV_STEP_COPY ? "copy" : "run");
-	if (step->kind == ENV_STEP_RUN) {
-		dv_buf_adds(&b, ",\"run\":");
-		json_str(&b, step->run);
-	}
-	dv_buf_adds(&b, ",\"shell\":");
-	json_str(&b, spec->shell);
-	if (step->kind == ENV_STEP_COPY) {
-		dv_buf_adds(&b, ",\"to\":");
-		json_str(&b, step->to);
-	}
+	env_json(&b, spec, step);
+	if (step->kind == ENV_STEP_GIT)
+		json_field(&b, "git", step->git);
+	json_field(&b, "kind", kind_name(step->kind));
+	if (step->kind == ENV_STEP_GIT && step->ref)
+		json_field(&b, "ref", step->ref);
+	if (step->kind == ENV_STEP_RUN)
+		json_field(&b, "run", step->run);
+	if (step->kind == ENV_STEP_DOWNLOAD)
+		json_field(&b, "sha256", step->sha256);
+	json_field(&b, "shell", spec->shell);
+	if (step->kind != ENV_STEP_RUN)
+		json_field(&b, "to", step->to);
 	dv_buf_adds(&b, "}");
 	return dv_buf_steal(&b);
 }
@@ -101,27 +135,56 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* A walk of a `copy` source: the git filter (NULL outside a repository)
+ * and where the names it leaves out go (NULL when nobody asks). */
+struct walk {
+	struct prov_gitcopy *git;
+	struct dv_strv *skips;
+	struct dv_sha256 *fp; /* with git: the stat fingerprint (copystat.c) */
+};
+
 /* Feed one filesystem object (and, for a folder, everything below it, in
  * name order) into the digest: relative name, type, permission bits, and
  * content digest or link target. Owners and times are not observable by
- * the copy (files land root-owned), so they stay out of the key. */
-static int digest_tree(int dirfd, const char *name, const char *rel, struct dv_sha256 *h,
-		       struct dv_error *err)
+ * the copy (files land root-owned), so they stay out of the key. sub is
+ * the path below the copied folder ("" for the folder itself). */
+static int digest_tree(int dirfd, const char *name, const char *rel, const char *sub,
+		       struct walk *w, struct dv_sha256 *h, struct dv_error *err)
 {
 	struct stat st;
 
 	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return dv_err(err, errno, "cannot stat '%s'", rel);
+	if (w->git && sub[0] && prov_gitcopy_skip(w->git, sub, name, S_ISDIR(st.st_mode))) {
+		if (w->skips)
+			dv_strv_push(w->skips, sub);
+		return 0;
+	}
+	/* the stat data this very digest was made from: a file changed while
+	 * we read it has other stat data next time, so it is read again */
+	if (w->fp)
+		prov_copystat_line(w->fp, sub, &st);
 	if (S_ISREG(st.st_mode)) {
-		dv_autoclose int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 		char hex[DV_SHA256_HEX];
 		char line[128];
 
-		if (fd < 0)
-			return dv_err(err, errno, "cannot read '%s'", rel);
-		if (dv_sha256_fd(fd, hex, err) < 0)
-			return dv_err_prefix(err, "reading '%s'", rel);
-		snprintf(line, sizeof(line), "f %o %s", (unsigned)(st.st_mode & 07777), hex);
+		if (w->git) {
+			char self[PATH_MAX];
+
+			/* through the open folder: no symlink of a parent is followed */
+			snprintf(self, sizeof(self), "/proc/self/fd/%d/%s", dirfd, name);
+			if (prov_gitcopy_file_id(w->git, sub, self, &st, hex, err) < 0)
+				return -1;
+			snprintf(line, sizeof(line), "f %o g:%s", (unsigned)(st.st_mode & 07777), hex);
+		} else {
+			dv_autoclose int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+
+			if (fd < 0)
+				return dv_err(err, errno, "cannot read '%s'", rel);
+			if (dv_sha256_fd(fd, hex, err) < 0)
+				return dv_err_prefix(err, "reading '%s'", rel);
+			snprintf(line, sizeof(line), "f %o %s", (unsigned)(st.st_mode & 07777), hex);
+		}
 		dv_sha256_update(h, rel, strlen(rel) + 1);
 		dv_sha256_update(h, line, strlen(line) + 1);
 	} else if (S_ISLNK(st.st_mode)) {
@@ -144,8 +207,8 @@ static int digest_tree(int dirfd, const char *name, const char *rel, struct dv_s
 
 		if (!d)
 			return dv_err(err, errno, "cannot read folder '%s'", rel);
-		/* Everything the copy takes is in the key, .git included: the
-		 * key and the layer must never disagree. */
+		/* Everything the copy takes is in the key (.git included outside
+		 * the git filter): the key and the layer must never disagree. */
 		while ((de = readdir(d)))
 			if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
 				dv_strv_push(&names, de->d_name);
@@ -155,9 +218,11 @@ static int digest_tree(int dirfd, const char *name, const char *rel, struct dv_s
 		dv_sha256_update(h, rel, strlen(rel) + 1);
 		dv_sha256_update(h, line, strlen(line) + 1);
 		for (size_t i = 0; i < names.n && ret == 0; i++) {
-			dv_autofree char *sub = dv_xasprintf("%s/%s", rel, names.v[i]);
+			dv_autofree char *r = dv_xasprintf("%s/%s", rel, names.v[i]);
+			dv_autofree char *s = sub[0] ? dv_xasprintf("%s/%s", sub, names.v[i]) :
+						       dv_xstrdup(names.v[i]);
 
-			ret = digest_tree(fd, names.v[i], sub, h, err);
+			ret = digest_tree(fd, names.v[i], r, s, w, h, err);
 		}
 		dv_strv_release(&names);
 		return ret;
@@ -168,8 +233,70 @@ static int digest_tree(int dirfd, const char *name, const char *rel, struct dv_s
 	return 0;
 }
 
+/* Digest a copy step's source into h; with skips, also list what the git
+ * filter leaves out (paths below the copied folder, sorted). A folder of a
+ * git checkout goes in as the digest of its filtered tree, remembered in
+ * statdir (copystat.c; -1: not remembered). */
+static int digest_copy(const struct env_spec *spec, const struct env_step *step,
+		       struct dv_sha256 *h, struct dv_strv *skips, int statdir,
+		       struct dv_error *err)
+{
+	dv_autofree char *dotgit = dv_xasprintf("%s/.git", spec->checkout);
+	struct walk w = { .skips = skips };
+	struct dv_strv own = { 0 };
+	struct dv_sha256 tree, fp;
+	char tree_hex[DV_SHA256_HEX], fp_hex[DV_SHA256_HEX];
+	struct stat st;
+	int ret;
+
+	if (stat(step->copy_abs, &st) == 0 && S_ISDIR(st.st_mode) && lstat(dotgit, &st) == 0) {
+		if (!skips && prov_copystat_get(statdir, spec, step->copy_abs, tree_hex)) {
+			dv_sha256_update(h, "git-tree ", 9);
+			dv_sha256_update(h, tree_hex, strlen(tree_hex) + 1);
+			return 0;
+		}
+		prov_copystat_begin(spec, step->copy_abs, &fp);
+		if (prov_gitcopy_open(spec, step->copy_abs, &w.git, err) < 0)
+			return -1;
+	}
+	if (!w.git)
+		return digest_tree(AT_FDCWD, step->copy_abs, step->copy, "", &w, h, err);
+	if (!w.skips)
+		w.skips = &own;
+	w.fp = &fp;
+	dv_sha256_init(&tree);
+	ret = digest_tree(AT_FDCWD, step->copy_abs, step->copy, "", &w, &tree, err);
+	prov_gitcopy_close(w.git);
+	if (ret == 0) {
+		if (w.skips->n)
+			qsort(w.skips->v, w.skips->n, sizeof(*w.skips->v), cmp_str);
+		dv_sha256_final_hex(&tree, tree_hex);
+		dv_sha256_final_hex(&fp, fp_hex);
+		prov_copystat_put(statdir, step->copy_abs, fp_hex, tree_hex, w.skips);
+		dv_sha256_update(h, "git-tree ", 9);
+		dv_sha256_update(h, tree_hex, strlen(tree_hex) + 1);
+	}
+	dv_strv_release(&own);
+	return ret;
+}
+
+int prov_copy_skips(const struct env_spec *spec, const struct env_step *step,
+		    struct dv_strv *skips, struct dv_error *err)
+{
+	struct dv_sha256 h;
+
+	dv_sha256_init(&h);
+	return digest_copy(spec, step, &h, skips, -1, err);
+}
+
 int prov_keys(const struct env_spec *spec, const char *base_id, struct dv_strv *out,
 	      struct dv_error *err)
+{
+	return prov_keys_at(spec, base_id, -1, out, err);
+}
+
+int prov_keys_at(const struct env_spec *spec, const char *base_id, int statdir,
+		 struct dv_strv *out, struct dv_error *err)
 {
 	char prev[DV_SHA256_HEX];
 
@@ -184,8 +311,20 @@ int prov_keys(const struct env_spec *spec, const char *base_id, struct dv_strv *
 		dv_sha256_init(&h);
 		dv_sha256_update(&h, prev, strlen(prev) + 1);
 		dv_sha256_update(&h, json, strlen(json) + 1);
+		/* A git step's input is the commit it clones (resolved by
+		 * provision/git.c); a download's is its declared sha256, already
+		 * in the JSON. */
+		if (step->kind == ENV_STEP_GIT) {
+			if (!step->git_commit) {
+				dv_err_at(err, spec->display, step->line, step->col,
+					  "step %zu 'git': the commit was not resolved", i + 1);
+				return -1;
+			}
+			dv_sha256_update(&h, "git ", 4);
+			dv_sha256_update(&h, step->git_commit, strlen(step->git_commit) + 1);
+		}
 		if (step->kind == ENV_STEP_COPY &&
-		    digest_tree(AT_FDCWD, step->copy_abs, step->copy, &h, err) < 0) {
+		    digest_copy(spec, step, &h, NULL, statdir, err) < 0) {
 			dv_err_prefix(err, "step %zu 'copy'", i + 1);
 			err->line = step->line;
 			err->col = step->col;
@@ -271,7 +410,7 @@ char *prov_spec_digest(const struct env_spec *spec, const char *base_id,
 	char hex[DV_SHA256_HEX];
 
 	dv_buf_adds(&b, "{\"env\":");
-	env_json(&b, spec);
+	env_json(&b, spec, NULL);
 	dv_buf_adds(&b, ",\"image\":");
 	json_str(&b, base_id);
 	wiring_json(&b, spec, false);
@@ -281,7 +420,16 @@ char *prov_spec_digest(const struct env_spec *spec, const char *base_id,
 	for (size_t i = 0; i < spec->n_on_up; i++) {
 		if (i)
 			dv_buf_adds(&b, ",");
-		json_str(&b, spec->on_up[i].run);
+		/* A step with its own env as an object; one without as before,
+		 * so that envs made before step env keep their digest. */
+		if (spec->on_up[i].n_env) {
+			dv_buf_adds(&b, "{\"env\":");
+			env_json(&b, spec, &spec->on_up[i]);
+			json_field(&b, "run", spec->on_up[i].run);
+			dv_buf_adds(&b, "}");
+		} else {
+			json_str(&b, spec->on_up[i].run);
+		}
 	}
 	dv_buf_adds(&b, "],\"provision\":[");
 	for (size_t i = 0; i < keys->n; i++) {

@@ -15,7 +15,9 @@
 #define PROVISION_H
 
 #include <stdbool.h>
+#include <stdio.h>
 
+#include <sys/stat.h>
 #include <time.h>
 
 #include "container/container.h"
@@ -34,6 +36,33 @@ char *prov_step_json(const struct env_spec *spec, const struct env_step *step);
 /* Keys of every provisioning step (64 hex each), in order, into *out. */
 int prov_keys(const struct env_spec *spec, const char *base_id, struct dv_strv *out,
 	      struct dv_error *err);
+/* The same, remembering the digests of `copy` folders of a git checkout in
+ * statdir (the store's git/, prov_git_dir) so that an unchanged one is not
+ * read again (copystat.c). */
+int prov_keys_at(const struct env_spec *spec, const char *base_id, int statdir,
+		 struct dv_strv *out, struct dv_error *err);
+
+/* The paths below a `copy` step's folder that git ignores (and every
+ * .git), which its key leaves out and the copy must too (gitcopy.c);
+ * sorted, empty outside a repository. */
+int prov_copy_skips(const struct env_spec *spec, const struct env_step *step,
+		    struct dv_strv *skips, struct dv_error *err);
+struct prov_gitcopy;
+int prov_gitcopy_open(const struct env_spec *spec, const char *folder, struct prov_gitcopy **out,
+		      struct dv_error *err);
+bool prov_gitcopy_skip(struct prov_gitcopy *c, const char *sub, const char *name, bool is_dir);
+int prov_gitcopy_file_id(struct prov_gitcopy *c, const char *sub, const char *abs_path,
+			 const struct stat *st, char hex[41], struct dv_error *err);
+void prov_gitcopy_close(struct prov_gitcopy *c);
+struct dv_sha256;
+/* copystat.c: 1 and the digest when the record for folder still holds. */
+int prov_copystat_get(int dir, const struct env_spec *spec, const char *folder, char digest[65]);
+void prov_copystat_begin(const struct env_spec *spec, const char *folder, struct dv_sha256 *h);
+void prov_copystat_line(struct dv_sha256 *h, const char *sub, const struct stat *st);
+void prov_copystat_put(int dir, const char *folder, const char fp[65], const char digest[65],
+		       const struct dv_strv *skips);
+/* The store's git/ folder (created): resolutions and copy records. */
+int prov_git_dir(const struct layer_store *st, struct dv_error *err);
 
 /* Digest of everything in the spec that shapes the env (image, keys,
  * workdir, shell, env, on_up, name): equal digests mean nothing to do. */
@@ -105,6 +134,24 @@ void prov_warn_undelegated(const struct ctr_limits *lim, const struct dv_strv *c
 /* KEY=VALUE environment for processes in the env or a build container: the
  * Envfile's `env`, PATH defaulted, HOME=/root. */
 void prov_envp(const struct env_spec *spec, struct dv_strv *out);
+/* The same for one step: its own `env` over the Envfile's (step may be NULL). */
+void prov_step_envp(const struct env_spec *spec, const struct env_step *step,
+		    struct dv_strv *out);
+
+/* git.c: fill in the commit of every `git` step (step->git_commit). With
+ * refresh (provision, reload) the remote is asked; without (up, push) a
+ * commit remembered in the store is used, and the remote asked only when
+ * there is none. A ref of 40 hex digits is the commit, without asking. */
+int prov_git_resolve(const struct layer_store *st, struct env_spec *spec, bool refresh,
+		     struct dv_error *err);
+/* Clone a git step's repository (with .git) into dir/src and check out
+ * its resolved commit (as the branch when `ref` names one): *out_path. */
+int prov_git_clone(const struct env_spec *spec, const struct env_step *step, const char *dir,
+		   char **out_path, struct dv_error *err);
+/* fetch.c: download a step's URL into dir (named after the URL's last
+ * segment, mode 0644) and check its sha256: *out_path. */
+int prov_download(const struct env_spec *spec, const struct env_step *step, const char *dir,
+		  char **out_path, struct dv_error *err);
 
 /* sandbox.c: the spec's `security` as capabilities and a stored seccomp
  * program (*bpf_path "" when unconfined; caller frees). */
@@ -130,6 +177,7 @@ struct prov_env {
 	struct ctr_state state;
 	struct env_spec spec;
 	int lock_fd;            /* held env lock, or -1 */
+	bool refresh_git;       /* up asks git remotes again (reload does) */
 };
 void prov_env_release(struct prov_env *env);
 
@@ -171,6 +219,44 @@ int prov_env_push(const struct dv_ctx *ctx, const struct layer_store *st,
 		  const struct prov_env *env, const char *dest, enum layer_compression comp,
 		  struct dv_error *err);
 
+/* The image `ref` (as an Envfile writes it): from the store, from a
+ * cache_from image (team may be NULL), pulled when the reference names a
+ * registry host, or bootstrapped for debian:SUITE. */
+int prov_resolve_image(const struct layer_store *st, const char *ref, struct prov_team *team,
+		       struct layer_image *img, struct dv_error *err);
+
+/* services.c: the env's services (sidecars in its network namespace).
+ * Resolve (pulling when needed) every service's image, before anything
+ * starts, and check what else can be checked then (a command to run, host
+ * mount sources): *out has spec->n_services images (release with
+ * prov_services_images_release). An error names the service and its line. */
+int prov_services_resolve(const struct layer_store *st, const struct env_spec *spec,
+			  struct layer_image **out, struct dv_error *err);
+void prov_services_images_release(struct layer_image *imgs, size_t n);
+/* Start every service of env->spec that is not running (the env's init
+ * runs), record them in state.json, wait half a second and warn about any
+ * that exited at once, with its last log lines. A service that cannot be
+ * started stops those this call started and fails. */
+int prov_services_start(const struct dv_ctx *ctx, const struct layer_store *st,
+			struct prov_env *env, int efd, const struct layer_image *imgs,
+			struct dv_error *err);
+/* SIGTERM every recorded service, SIGKILL after timeout_s. */
+int prov_services_stop(const struct layer_store *st, struct prov_env *env, unsigned timeout_s,
+		       struct dv_error *err);
+enum prov_svc_state { PROV_SVC_RUNNING, PROV_SVC_FROZEN, PROV_SVC_EXITED, PROV_SVC_STOPPED };
+struct prov_svc_info {
+	const char *name;       /* borrowed from env->state */
+	enum prov_svc_state state; /* EXITED: ended on its own while the env ran */
+	int exit_status;        /* EXITED: its status; else -1 */
+	pid_t pid;
+};
+/* Service i of env->state, read live. */
+void prov_service_info(const struct layer_store *st, const struct prov_env *env, size_t i,
+		       struct prov_svc_info *out);
+const char *prov_svc_state_name(enum prov_svc_state s);
+/* The last `lines` lines of a service's log to f, each after indent. */
+void prov_service_tail(const struct layer_store *st, const char *env_id, const char *name,
+		       unsigned lines, FILE *f, const char *indent);
 /* net.c: `network` and `ports`. Before anything starts: is every forward's
  * host ip:port free (one Envfile-positioned line when not)? */
 int prov_net_check(const struct env_spec *spec, struct dv_error *err);

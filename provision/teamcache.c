@@ -242,7 +242,10 @@ int prov_env_push(const struct dv_ctx *ctx, const struct layer_store *st,
 				     "then push", spec->image);
 		goto out;
 	}
-	if (prov_keys(spec, base.id, &keys, err) < 0)
+	/* Only fills in the git steps' commits (as `up` would: the ones the
+	 * layers were built from), hence the cast. */
+	if (prov_git_resolve(st, (struct env_spec *)spec, false, err) < 0 ||
+	    prov_keys(spec, base.id, &keys, err) < 0)
 		goto out;
 	img.name = base.name;
 	img.config = base.config;

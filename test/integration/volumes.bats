@@ -180,6 +180,7 @@ assert v[0]["running"] is True and v[0]["size"] > 0, v
 	(cd "$other" && "$DEVENV" up >/dev/null)
 	run "$DEVENV" destroy -f --volumes
 	assert_success
+	assert_line --index 0 "env 'proj' destroyed (the checkout is kept)"
 	assert_line "volume 'mine' removed"
 	assert_line "volume 'shared' kept: env 'other' names it too"
 	[[ ! -e $DV_STORE/volumes/mine ]]

@@ -255,6 +255,37 @@ static void test_oom_kills(void **state)
 	dv_strv_release(&none);
 }
 
+/* state.json keeps each service's init across a write and a read, and an
+ * older state.json without services reads as none. */
+static void test_state_services(void **state)
+{
+	struct ctr_service_state svc[2] = { { "db", { 1234, 987654 } }, { "cache", { 0, 0 } } };
+	struct ctr_state st = { .id = "0123456789ab", .name = "proj", .services = svc, .n_services = 2 };
+	struct ctr_state back = { 0 };
+	struct dv_error err = { 0 };
+	dv_autoclose int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(mkdirat(fd, "0123456789ab", 0700), 0);
+	assert_int_equal(ctr_state_write(fd, &st, &err), 0);
+	assert_int_equal(ctr_state_read(fd, "0123456789ab", &back, &err), 0);
+	assert_int_equal(back.n_services, 2);
+	assert_string_equal(back.services[0].name, "db");
+	assert_int_equal(back.services[0].init.pid, 1234);
+	assert_int_equal(back.services[0].init.start_time, 987654);
+	assert_string_equal(back.services[1].name, "cache");
+	assert_int_equal(back.services[1].init.pid, 0);
+	ctr_state_release(&back);
+	ctr_state_release(&back);
+
+	put("0123456789ab/state.json", "{\"id\":\"0123456789ab\",\"name\":\"old\"}");
+	assert_int_equal(ctr_state_read(fd, "0123456789ab", &back, &err), 0);
+	assert_int_equal(back.n_services, 0);
+	assert_null(back.services);
+	ctr_state_release(&back);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -264,6 +295,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_v2_freeze, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_v1_freeze, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_oom_kills, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_state_services, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -743,6 +743,45 @@ static void test_parse_in_memory(void **state)
 	env_spec_release(&spec);
 }
 
+static void test_good_new_steps(void **state)
+{
+	static const char text[] =
+		"image: alpine\n"
+		"provision:\n"
+		"  - git: file:///srv/repo.git\n    to: /src\n"
+		"  - git: https://example.com/r.git\n    ref: release/1.2\n    to: /r\n"
+		"  - download: http://example.com/t.tgz\n"
+		"    sha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\n"
+		"    to: /opt/\n"
+		"  - run: make\n    env: {CC: clang, X: \"\"}\n"
+		"on_up:\n  - env:\n      PORT: 8000\n    run: ./serve\n";
+	struct dv_error err = { 0 };
+	struct env_spec spec = { 0 };
+
+	(void)state;
+	if (envfile_parse(text, sizeof(text) - 1, "Envfile", "/", "/", &spec, &err) < 0)
+		fail_msg("%s:%u:%u: %s", err.file, err.line, err.col, err.msg);
+	assert_int_equal(spec.n_provision, 4);
+	assert_int_equal(spec.provision[0].kind, ENV_STEP_GIT);
+	assert_string_equal(spec.provision[0].git, "file:///srv/repo.git");
+	assert_null(spec.provision[0].ref);
+	assert_string_equal(spec.provision[0].to, "/src");
+	assert_string_equal(spec.provision[1].ref, "release/1.2");
+	assert_int_equal(spec.provision[2].kind, ENV_STEP_DOWNLOAD);
+	assert_string_equal(spec.provision[2].download, "http://example.com/t.tgz");
+	assert_string_equal(spec.provision[2].sha256,
+			    "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08");
+	assert_string_equal(spec.provision[2].to, "/opt/");
+	assert_int_equal(spec.provision[3].n_env, 2);
+	assert_string_equal(spec.provision[3].env[0].key, "CC");
+	assert_string_equal(spec.provision[3].env[0].value, "clang");
+	assert_string_equal(spec.provision[3].env[1].value, "");
+	assert_int_equal(spec.on_up[0].n_env, 1);
+	assert_string_equal(spec.on_up[0].env[0].value, "8000");
+	assert_string_equal(spec.on_up[0].run, "./serve");
+	env_spec_release(&spec);
+}
+
 static void test_good_resources(void **state)
 {
 	struct dv_error err = { 0 };
@@ -779,6 +818,7 @@ int main(void)
 		cmocka_unit_test(test_good_null_lists),
 		cmocka_unit_test(test_good_flow_style),
 		cmocka_unit_test(test_good_resources),
+		cmocka_unit_test(test_good_new_steps),
 		cmocka_unit_test(test_parse_in_memory),
 		cmocka_unit_test_setup_teardown(test_find_in_repo, tree_setup, tree_teardown),
 		cmocka_unit_test_setup_teardown(test_find_in_subfolder, tree_setup, tree_teardown),

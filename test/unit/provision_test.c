@@ -15,6 +15,7 @@
 #include "util/cleanup.h"
 #include "util/fs.h"
 
+#define KEY_BEFORE_STEP_ENV "418f92fd57dc57b098363cfcc0d4acba4d6f137b1e1a9fd6635a605c5c32c9c1"
 #define BASE "sha256:1111111111111111111111111111111111111111111111111111111111111111"
 
 static char *make_checkout(void)
@@ -205,6 +206,82 @@ static void test_base_image_is_key_zero(void **state)
 	dv_rm_tree_at(AT_FDCWD, dir, &err);
 }
 
+/* git, download and a step's env: their JSON, and what changes the key. */
+static void test_new_step_kinds(void **state)
+{
+	static const char *const text =
+		"image: busybox\nenv:\n  A: g\n  B: g\n"
+		"provision:\n"
+		"  - git: https://example.com/r.git\n    ref: v1\n    to: /src\n"
+		"  - download: https://example.com/t.tgz\n"
+		"    sha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\n"
+		"    to: /opt/t.tgz\n"
+		"  - run: make\n    env:\n      B: s\n      C: s\n";
+	struct env_spec spec = { 0 };
+	struct dv_error err = { 0 };
+	struct dv_strv k1 = { 0 }, k2 = { 0 }, k3 = { 0 };
+	char *json;
+
+	(void)state;
+	assert_int_equal(envfile_parse(text, strlen(text), "Envfile", ".", ".", &spec, &err), 0);
+	json = prov_step_json(&spec, &spec.provision[0]);
+	assert_string_equal(json, "{\"env\":{\"A\":\"g\",\"B\":\"g\"},\"git\":\"https://example.com/r.git\","
+				  "\"kind\":\"git\",\"ref\":\"v1\",\"shell\":\"/bin/sh\",\"to\":\"/src\"}");
+	free(json);
+	json = prov_step_json(&spec, &spec.provision[1]);
+	assert_string_equal(json, "{\"download\":\"https://example.com/t.tgz\",\"env\":{\"A\":\"g\","
+				  "\"B\":\"g\"},\"kind\":\"download\",\"sha256\":\"9f86d081884c7d65"
+				  "9a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\",\"shell\":"
+				  "\"/bin/sh\",\"to\":\"/opt/t.tgz\"}");
+	free(json);
+	/* the step's env wins over the global one, and is sorted in */
+	json = prov_step_json(&spec, &spec.provision[2]);
+	assert_string_equal(json, "{\"env\":{\"A\":\"g\",\"B\":\"s\",\"C\":\"s\"},\"kind\":"
+				  "\"run\",\"run\":\"make\",\"shell\":\"/bin/sh\"}");
+	free(json);
+
+	/* an unresolved git step is an error, not a key */
+	assert_int_equal(prov_keys(&spec, BASE, &k1, &err), -1);
+	assert_non_null(strstr(err.msg, "not resolved"));
+	dv_strv_release(&k1);
+
+	/* the resolved commit is in the key of the git step and all after */
+	spec.provision[0].git_commit = dv_xstrdup("1111111111111111111111111111111111111111");
+	assert_int_equal(prov_keys(&spec, BASE, &k1, &err), 0);
+	free(spec.provision[0].git_commit);
+	spec.provision[0].git_commit = dv_xstrdup("2222222222222222222222222222222222222222");
+	assert_int_equal(prov_keys(&spec, BASE, &k2, &err), 0);
+	for (size_t i = 0; i < 3; i++)
+		assert_string_not_equal(k1.v[i], k2.v[i]);
+
+	/* a step's env is in its key, not in the ones before it */
+	free(spec.provision[2].env[1].value);
+	spec.provision[2].env[1].value = dv_xstrdup("other");
+	assert_int_equal(prov_keys(&spec, BASE, &k3, &err), 0);
+	assert_string_equal(k2.v[0], k3.v[0]);
+	assert_string_equal(k2.v[1], k3.v[1]);
+	assert_string_not_equal(k2.v[2], k3.v[2]);
+	dv_strv_release(&k1);
+	dv_strv_release(&k2);
+	dv_strv_release(&k3);
+	env_spec_release(&spec);
+}
+
+/* Steps without `env:` keep the key they had before step env existed. */
+static void test_step_without_env_keeps_its_key(void **state)
+{
+	struct dv_strv keys = { 0 };
+	dv_autofree char *dir = make_checkout();
+	struct dv_error err = { 0 };
+
+	(void)state;
+	keys_for("image: busybox\nenv:\n  A: b\nprovision:\n  - run: echo 1\n", dir, &keys);
+	/* sha256(key 0 \0 the JSON as before step env \0), by hand */
+	assert_string_equal(keys.v[0], KEY_BEFORE_STEP_ENV);
+	dv_strv_release(&keys);
+	dv_rm_tree_at(AT_FDCWD, dir, &err);
+}
+
 static void test_env_id(void **state)
 {
 	char a[13], b[13], c[13];
@@ -227,6 +304,8 @@ int main(void)
 		cmocka_unit_test(test_copy_content_is_in_the_key),
 		cmocka_unit_test(test_base_image_is_key_zero),
 		cmocka_unit_test(test_env_id),
+		cmocka_unit_test(test_new_step_kinds),
+		cmocka_unit_test(test_step_without_env_keeps_its_key),
 		cmocka_unit_test(test_resources_in_digest_not_keys),
 	};
 

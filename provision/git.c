@@ -1,0 +1,277 @@
+/*
+ * provision/git.c - `git` steps: libgit2 loaded on first use, the remote's
+ * commit resolved (ls-remote) and remembered, the clone made on the host.
+ *
+ * The cache key of a git step holds the commit it clones, so the commit
+ * must be known before the cache is looked at. Asking the remote costs a
+ * network round trip, which a no-op `up` must not pay (DESIGN.md: an
+ * unchanged Envfile checks its cache in milliseconds). So the resolution
+ * is remembered in the store (git/<sha256 of URL and ref>): `up` uses the
+ * remembered commit when there is one; `provision` and `reload` ask the
+ * remote again, so that they pick up new commits. A `ref` of 40 hex digits
+ * is a commit and needs no network at all.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "git.h"
+#include "provision.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+#include "util/hash.h"
+#include "util/banned.h"
+
+#define GIT_STR2(x) #x
+#define GIT_STR(x) GIT_STR2(x)
+/* The soname of the version whose header we compiled against: the option
+ * structs we pass change between versions. */
+#define GIT_SONAME "libgit2.so." GIT_STR(LIBGIT2_VER_MAJOR) "." GIT_STR(LIBGIT2_VER_MINOR)
+
+const struct prov_git *prov_git_load(struct dv_error *err)
+{
+	/* Function-local cache: every load gives the same answer (STYLE.md 7). */
+	static struct prov_git g;
+	static bool loaded;
+	struct prov_git tmp;
+	void *h;
+
+	if (loaded)
+		return &g;
+	h = dlopen(GIT_SONAME, RTLD_NOW | RTLD_LOCAL);
+	if (!h) {
+		dv_err(err, 0, "cannot load " GIT_SONAME ": %s", dlerror());
+		return NULL;
+	}
+#define PROV_GIT_SYM(f)                                                                            \
+	tmp.f = (__typeof__(f) *)dlsym(h, #f);                                                     \
+	if (!tmp.f) {                                                                              \
+		dv_err(err, 0, "cannot load " GIT_SONAME ": no symbol '%s'", #f);                   \
+		dlclose(h);                                                                        \
+		return NULL;                                                                       \
+	}
+	PROV_GIT_FUNCS(PROV_GIT_SYM)
+#undef PROV_GIT_SYM
+	if (tmp.git_libgit2_init() < 0) {
+		dv_err(err, 0, "cannot initialise libgit2");
+		return NULL;
+	}
+	g = tmp;
+	loaded = true; /* the handle stays open for the life of the process */
+	return &g;
+}
+
+const char *prov_git_errmsg(const struct prov_git *g)
+{
+	const git_error *e = g->git_error_last();
+
+	return e && e->message ? e->message : "unknown error";
+}
+
+static bool is_commit_id(const char *s)
+{
+	size_t i;
+
+	for (i = 0; s && s[i]; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return i == 40;
+}
+
+static int step_err(const struct env_spec *spec, const struct env_step *step, struct dv_error *err,
+		    int errnum, const char *fmt, const char *a, const char *b)
+{
+	char msg[512];
+
+	snprintf(msg, sizeof(msg), fmt, a, b);
+	dv_err_at(err, spec->display, step->line, step->col, "git %s: %s", step->git, msg);
+	err->errnum = errnum;
+	return -1;
+}
+
+/* ls-remote: the commit `ref` names on the remote (HEAD when NULL). A
+ * branch wins over a tag of the same name, as in git; an annotated tag is
+ * peeled to its commit. */
+static int ls_remote(const struct env_spec *spec, const struct env_step *step, char out[41],
+		     struct dv_error *err)
+{
+	const struct prov_git *g = prov_git_load(err);
+	const git_remote_head **heads = NULL;
+	git_remote *remote = NULL;
+	const git_oid *found = NULL;
+	int found_rank = 99, ret = -1;
+	size_t n = 0;
+
+	if (!g)
+		return -1;
+	if (g->git_remote_create_detached(&remote, step->git) < 0) {
+		step_err(spec, step, err, 0, "%s%s", "bad URL: ", prov_git_errmsg(g));
+		goto out;
+	}
+	if (g->git_remote_connect(remote, GIT_DIRECTION_FETCH, NULL, NULL, NULL) < 0 ||
+	    g->git_remote_ls(&heads, &n, remote) < 0) {
+		step_err(spec, step, err, EHOSTUNREACH, "cannot reach the repository: %s%s",
+			 prov_git_errmsg(g), "");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const char *name = heads[i]->name;
+		int rank = 99;
+
+		if (!step->ref) {
+			if (strcmp(name, "HEAD") == 0)
+				rank = 0;
+		} else if (strncmp(name, "refs/heads/", 11) == 0 && !strcmp(name + 11, step->ref)) {
+			rank = 1;
+		} else if (strncmp(name, "refs/tags/", 10) == 0 &&
+			   strncmp(name + 10, step->ref, strlen(step->ref)) == 0) {
+			const char *rest = name + 10 + strlen(step->ref);
+
+			if (strcmp(rest, "^{}") == 0)
+				rank = 2; /* the peeled commit of an annotated tag */
+			else if (!*rest)
+				rank = 3;
+		} else if (strcmp(name, step->ref) == 0) {
+			rank = 4; /* a full ref name such as refs/pull/1/head */
+		}
+		if (rank < found_rank) {
+			found_rank = rank;
+			found = &heads[i]->oid;
+		}
+	}
+	if (!found) {
+		if (step->ref)
+			step_err(spec, step, err, ENOENT,
+				 "the repository has no branch or tag '%s'%s; a commit must be "
+				 "written in full (40 hex digits)", step->ref, "");
+		else
+			step_err(spec, step, err, ENOENT, "the repository has no HEAD%s%s; give "
+				 "'ref:'", "", "");
+		goto out;
+	}
+	g->git_oid_tostr(out, 41, found);
+	ret = 0;
+out:
+	if (remote) {
+		g->git_remote_disconnect(remote);
+		g->git_remote_free(remote);
+	}
+	return ret;
+}
+
+/* The remembered resolution's file name: sha256 of URL and ref. */
+static void memo_name(const struct env_step *step, char hex[DV_SHA256_HEX])
+{
+	struct dv_sha256 h;
+
+	dv_sha256_init(&h);
+	dv_sha256_update(&h, step->git, strlen(step->git) + 1);
+	if (step->ref)
+		dv_sha256_update(&h, step->ref, strlen(step->ref));
+	dv_sha256_final_hex(&h, hex);
+}
+
+int prov_git_dir(const struct layer_store *st, struct dv_error *err)
+{
+	int fd;
+
+	if (mkdirat(st->root_fd, "git", 0700) < 0 && errno != EEXIST)
+		return dv_err(err, errno, "cannot create '%s/git'", st->root);
+	fd = openat(st->root_fd, "git", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return dv_err(err, errno, "cannot open '%s/git'", st->root);
+	return fd;
+}
+
+int prov_git_resolve(const struct layer_store *st, struct env_spec *spec, bool refresh,
+		     struct dv_error *err)
+{
+	dv_autoclose int dir = -1;
+
+	for (size_t i = 0; i < spec->n_provision; i++) {
+		struct env_step *step = &spec->provision[i];
+		char hex[DV_SHA256_HEX], commit[41];
+		dv_autofree char *text = NULL;
+		size_t len = 0;
+
+		if (step->kind != ENV_STEP_GIT || step->git_commit)
+			continue;
+		if (is_commit_id(step->ref)) {
+			step->git_commit = dv_xstrdup(step->ref);
+			continue;
+		}
+		if (dir < 0 && (dir = prov_git_dir(st, err)) < 0)
+			return -1;
+		memo_name(step, hex);
+		if (!refresh &&
+		    dv_read_file_at(dir, hex, &text, &len, &(struct dv_error){ 0 }) == 0 &&
+		    len >= 40 && (text[40] = 0, is_commit_id(text))) {
+			step->git_commit = dv_xstrdup(text);
+			continue;
+		}
+		if (ls_remote(spec, step, commit, err) < 0)
+			return -1;
+		commit[40] = '\n';
+		if (dv_write_file_atomic(dir, hex, commit, 41, 0600, err) < 0)
+			return -1;
+		commit[40] = 0;
+		step->git_commit = dv_xstrdup(commit);
+	}
+	return 0;
+}
+
+int prov_git_clone(const struct env_spec *spec, const struct env_step *step, const char *dir,
+		   char **out_path, struct dv_error *err)
+{
+	const struct prov_git *g = prov_git_load(err);
+	dv_autofree char *path = dv_xasprintf("%s/src", dir);
+	git_clone_options co;
+	git_checkout_options ck;
+	git_repository *repo = NULL;
+	git_oid want, head;
+	char branch[512];
+
+	if (!g)
+		return -1;
+	g->git_clone_options_init(&co, GIT_CLONE_OPTIONS_VERSION);
+	/* A branch is checked out as that branch, so `git pull` works inside
+	 * the env; a tag or a commit is checked out detached. */
+	if (step->ref && !is_commit_id(step->ref) && strncmp(step->ref, "refs/", 5) != 0) {
+		snprintf(branch, sizeof(branch), "%s", step->ref);
+		co.checkout_branch = branch;
+	}
+	if (g->git_clone(&repo, step->git, path, &co) < 0) {
+		/* checkout_branch fails for a tag: clone the default branch */
+		if (co.checkout_branch) {
+			struct dv_error ignored = { 0 };
+
+			dv_rm_tree_at(AT_FDCWD, path, &ignored);
+			co.checkout_branch = NULL;
+		}
+		if (co.checkout_branch || g->git_clone(&repo, step->git, path, &co) < 0)
+			return step_err(spec, step, err, EHOSTUNREACH, "cannot clone: %s%s",
+					prov_git_errmsg(g), "");
+	}
+	/* What the key says, even when the remote moved since it was resolved
+	 * (or the branch was a tag). */
+	g->git_checkout_options_init(&ck, GIT_CHECKOUT_OPTIONS_VERSION);
+	ck.checkout_strategy = GIT_CHECKOUT_FORCE;
+	if (g->git_oid_fromstr(&want, step->git_commit) < 0 ||
+	    (!(g->git_reference_name_to_id(&head, repo, "HEAD") == 0 &&
+	       g->git_oid_equal(&head, &want)) &&
+	     (g->git_repository_set_head_detached(repo, &want) < 0 ||
+	      g->git_checkout_head(repo, &ck) < 0))) {
+		step_err(spec, step, err, ENOENT, "cannot check out commit %s: %s", step->git_commit,
+			 prov_git_errmsg(g));
+		g->git_repository_free(repo);
+		return -1;
+	}
+	g->git_repository_free(repo);
+	*out_path = dv_steal_ptr(&path);
+	return 0;
+}

@@ -1,0 +1,545 @@
+/*
+ * provision/services.c - the env's services: sidecar containers (Docker's
+ * links, compose's services) that share the env's network namespace.
+ *
+ * Each service is a container of its own (mount, pid, uts, ipc namespaces,
+ * Docker's default sandbox) on its image's layers plus an upper folder of its
+ * own, envs/<id>/services/<name>/{upper,work}, which survives halt and goes
+ * with destroy. Its command runs under the same init as an env; its output
+ * goes to services/<name>/log and its exit status to services/<name>/exit.
+ * It sits in the env's cgroups, so `resources` cover it and suspend freezes
+ * it with the env. state.json records each service's init; whether it runs
+ * is read live.
+ *
+ * Order of calls for `up`: prov_services_resolve() before anything starts
+ * (a missing image is then one clear line and nothing runs), the env's
+ * init, prov_services_start(), then on_up. halt: prov_services_stop()
+ * before the env's init.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "provision/provision.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+#include "util/banned.h"
+
+/* The first line of each run in a service's log. */
+#define SVC_START_MARK "devenv: starting service "
+#define SVC_DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+void prov_services_images_release(struct layer_image *imgs, size_t n)
+{
+	for (size_t i = 0; imgs && i < n; i++)
+		layer_image_release(&imgs[i]);
+	free(imgs);
+}
+
+/* The image config's strings under config.KEY (Env, Entrypoint, Cmd). */
+static void config_strv(struct json_object *cfg, const char *key, struct dv_strv *out)
+{
+	struct json_object *a;
+
+	if (!cfg || !json_object_object_get_ex(cfg, key, &a) || !json_object_is_type(a, json_type_array))
+		return;
+	for (size_t i = 0; i < json_object_array_length(a); i++) {
+		struct json_object *e = json_object_array_get_idx(a, i);
+
+		if (json_object_is_type(e, json_type_string))
+			dv_strv_push(out, json_object_get_string(e));
+	}
+}
+
+/* KEY=... in envp, or -1. */
+static ssize_t env_find(const struct dv_strv *envp, const char *key, size_t klen)
+{
+	for (size_t i = 0; i < envp->n; i++)
+		if (!strncmp(envp->v[i], key, klen) && envp->v[i][klen] == '=')
+			return (ssize_t)i;
+	return -1;
+}
+
+static void env_set(struct dv_strv *envp, const char *key, const char *value)
+{
+	ssize_t at = env_find(envp, key, strlen(key));
+	char *kv = dv_xasprintf("%s=%s", key, value);
+
+	if (at < 0) {
+		dv_strv_push_owned(envp, kv);
+	} else {
+		free(envp->v[at]);
+		envp->v[at] = kv;
+	}
+}
+
+/* What the service runs: argv, environment (the image's Env, then the
+ * service's `env`), working folder. */
+struct svc_cmd {
+	struct dv_strv argv, envp;
+	char *cwd;
+};
+
+static void svc_cmd_release(struct svc_cmd *c)
+{
+	dv_strv_release(&c->argv);
+	dv_strv_release(&c->envp);
+	free(c->cwd);
+	memset(c, 0, sizeof(*c));
+}
+
+static int svc_cmd_make(const struct env_spec *spec, const struct env_service *svc,
+			const struct layer_image *img, struct svc_cmd *out, struct dv_error *err)
+{
+	struct json_object *root = img->config ? json_tokener_parse(img->config) : NULL;
+	struct json_object *cfg = NULL, *wd;
+
+	if (root)
+		json_object_object_get_ex(root, "config", &cfg);
+	config_strv(cfg, "Env", &out->envp);
+	for (size_t i = 0; i < svc->n_env; i++)
+		env_set(&out->envp, svc->env[i].key, svc->env[i].value);
+	if (env_find(&out->envp, "PATH", 4) < 0)
+		dv_strv_push(&out->envp, SVC_DEFAULT_PATH);
+	if (env_find(&out->envp, "HOME", 4) < 0)
+		dv_strv_push(&out->envp, "HOME=/root");
+	if (svc->command.n) {
+		for (size_t i = 0; i < svc->command.n; i++)
+			dv_strv_push(&out->argv, svc->command.v[i]);
+	} else {
+		config_strv(cfg, "Entrypoint", &out->argv);
+		config_strv(cfg, "Cmd", &out->argv);
+	}
+	if (cfg && json_object_object_get_ex(cfg, "WorkingDir", &wd) &&
+	    json_object_is_type(wd, json_type_string) && json_object_get_string(wd)[0] == '/')
+		out->cwd = dv_xstrdup(json_object_get_string(wd));
+	else
+		out->cwd = dv_xstrdup("/");
+	json_object_put(root);
+	if (!out->argv.n)
+		return dv_err_at(err, spec->display, svc->line, svc->col,
+				 "service '%s': image '%s' has no Entrypoint or Cmd; give the service a `command`",
+				 svc->name, img->name);
+	return 0;
+}
+
+int prov_services_resolve(const struct layer_store *st, const struct env_spec *spec,
+			  struct layer_image **out, struct dv_error *err)
+{
+	struct layer_image *imgs = dv_xcalloc(spec->n_services + 1, sizeof(*imgs));
+
+	*out = NULL;
+	for (size_t i = 0; i < spec->n_services; i++) {
+		const struct env_service *svc = &spec->services[i];
+		struct svc_cmd cmd = { 0 };
+		int r;
+
+		if (prov_resolve_image(st, svc->image, NULL, &imgs[i], err) < 0) {
+			prov_services_images_release(imgs, spec->n_services);
+			dv_err_prefix(err, "service '%s'", svc->name);
+			/* Point at the service in the Envfile unless the
+			 * error already names a place. */
+			if (!err->file[0] && spec->display) {
+				snprintf(err->file, sizeof(err->file), "%s", spec->display);
+				err->line = svc->line;
+				err->col = svc->col;
+			}
+			return -1;
+		}
+		/* What can be known before anything starts is said then: a
+		 * service with nothing to run, a host mount gone since. */
+		r = svc_cmd_make(spec, svc, &imgs[i], &cmd, err);
+		svc_cmd_release(&cmd);
+		for (size_t j = 0; r == 0 && j < svc->n_volumes; j++) {
+			const struct env_mount *m = &svc->volumes[j];
+			struct stat sb;
+
+			if (!m->volume && lstat(m->source_abs, &sb) < 0)
+				r = dv_err_at(err, spec->display, m->line, m->col,
+					      "mount source '%s' of service '%s' no longer exists; create "
+					      "it, or remove it from its 'volumes'", m->source, svc->name);
+		}
+		if (r < 0) {
+			prov_services_images_release(imgs, spec->n_services);
+			return -1;
+		}
+	}
+	*out = imgs;
+	return 0;
+}
+
+/* Docker's default sandbox, whatever the env's `security` says: that key is
+ * the env's, as a compose service has its own cap_add. */
+static int svc_sandbox(const struct layer_store *st, const struct prov_env *env,
+		       struct ctr_sandbox *sb, struct dv_error *err)
+{
+	struct env_spec plain = { .display = env->spec.display };
+	dv_autofree char *bpf = NULL;
+	unsigned long long caps;
+
+	if (prov_sandbox(st, &plain, &caps, &bpf, err) < 0 || ctr_sandbox_load(bpf, caps, sb, err) < 0)
+		return -1;
+	sb->nproc = prov_nproc_fallback(&env->state.limits, &env->state.cgroups);
+	return 0;
+}
+
+/* Start one service; *out gets its init. */
+static int start_one(const struct layer_store *st, struct prov_env *env, int efd,
+		     const struct env_service *svc, const struct layer_image *img,
+		     struct ctr_init *out, struct dv_error *err)
+{
+	const struct env_spec *spec = &env->spec;
+	dv_autofree char *dir = dv_xasprintf("%s/envs/%s/services/%s", st->root, env->id, svc->name);
+	dv_autofree char *upper = dv_xasprintf("%s/upper", dir);
+	dv_autofree char *work = dv_xasprintf("%s/work", dir);
+	dv_autofree char *log = dv_xasprintf("%s/services/%s/log", env->id, svc->name);
+	dv_autofree char *exitf = dv_xasprintf("%s/services/%s/exit", env->id, svc->name);
+	dv_autofree const char **lowers = dv_xcalloc(img->layers.n + 1, sizeof(*lowers));
+	dv_autofree const char **hosts = dv_xcalloc(spec->n_services + 1, sizeof(*hosts));
+	dv_autofree struct ctr_mount *mounts = dv_xcalloc(svc->n_volumes + 1, sizeof(*mounts));
+	struct dv_strv vols = { 0 };
+	dv_autoclose int log_fd = -1;
+	dv_autoclose int exit_fd = -1;
+	char netns[64];
+	struct stat nsb, self_nsb;
+	struct svc_cmd cmd = { 0 };
+	struct ctr_sandbox sb = { 0 };
+	struct ctr_spec cs = { 0 };
+	int ret = -1;
+
+	for (size_t i = 0; i < img->layers.n; i++)
+		lowers[i] = layer_diff_path(st, img->layers.v[img->layers.n - 1 - i]);
+	if (spec->network == ENV_NET_PRIVATE) {
+		int fd;
+
+		snprintf(netns, sizeof(netns), "/proc/%d/ns/net", (int)env->state.init.pid);
+		cs.netns_path = netns;
+		/* Without root each devenv command has a user namespace of its
+		 * own, and the env's init (not dumpable) is out of reach of a
+		 * later command's: only the `up` that starts the env can start
+		 * its services. Checked before anything of the last run's
+		 * record (its exit status) is touched. */
+		fd = open(netns, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EACCES || errno == EPERM)
+				dv_err(err, errno, "cannot start service '%s' in the running env's network "
+				       "namespace from this command without root; 'devenv reload' "
+				       "restarts the env with its services", svc->name);
+			else
+				dv_err(err, errno, "cannot open the env's network namespace '%s'", netns);
+			goto out;
+		}
+		/* Already ours (the env is on the host's network after all):
+		 * nothing to join, and a rootless command could not join the
+		 * host's namespace anyway. */
+		if (fstat(fd, &nsb) == 0 && stat("/proc/self/ns/net", &self_nsb) == 0 &&
+		    nsb.st_dev == self_nsb.st_dev && nsb.st_ino == self_nsb.st_ino)
+			cs.netns_path = NULL;
+		close(fd);
+	}
+	if (dv_mkdir_p(upper, 0755, err) < 0 || dv_mkdir_p(work, 0700, err) < 0)
+		goto out;
+	log_fd = openat(efd, log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (log_fd < 0) {
+		dv_err(err, errno, "cannot open the log of service '%s'", svc->name);
+		goto out;
+	}
+	/* A fresh exit file for this run: an old status must not describe it. */
+	if (unlinkat(efd, exitf, 0) < 0 && errno != ENOENT) {
+		dv_err(err, errno, "cannot reset the exit status of service '%s'", svc->name);
+		goto out;
+	}
+	exit_fd = openat(efd, exitf, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (exit_fd < 0) {
+		dv_err(err, errno, "cannot create the exit file of service '%s'", svc->name);
+		goto out;
+	}
+	if (svc_cmd_make(spec, svc, img, &cmd, err) < 0 || svc_sandbox(st, env, &sb, err) < 0)
+		goto out;
+	for (size_t i = 0; i < svc->n_volumes; i++) {
+		const struct env_mount *m = &svc->volumes[i];
+
+		if (m->volume) {
+			/* The named-volume store, shared with the env and other
+			 * envs; an empty volume is filled from the service's
+			 * image, as Docker does. */
+			char *vdir;
+
+			if (prov_volume_prepare(st, m->source, &vdir, err) < 0)
+				goto out;
+			dv_strv_push_owned(&vols, vdir);
+			mounts[i].source = vdir;
+			mounts[i].fill = true;
+		} else {
+			struct stat src;
+
+			if (lstat(m->source_abs, &src) < 0) {
+				dv_err_at(err, spec->display, m->line, m->col,
+					  "mount source '%s' of service '%s' no longer exists; create it, or "
+					  "remove it from its 'volumes'", m->source, svc->name);
+				goto out;
+			}
+			mounts[i].source = m->source_abs;
+		}
+		mounts[i].target = m->target;
+		mounts[i].readonly = m->readonly;
+	}
+	for (size_t i = 0; i < spec->n_services; i++)
+		hosts[i] = spec->services[i].name;
+	cs.hostname = svc->name;
+	cs.lowers = lowers;
+	cs.n_lowers = img->layers.n;
+	cs.upper = upper;
+	cs.work = work;
+	cs.log_fd = log_fd;
+	cs.cgroups = &env->state.cgroups;
+	cs.sandbox = &sb;
+	cs.userns = st->rootless;
+	cs.mounts = mounts;
+	cs.n_mounts = svc->n_volumes;
+	cs.hosts = hosts;
+	cs.n_hosts = spec->n_services;
+	dprintf(log_fd, SVC_START_MARK "'%s' (image %s)\n", svc->name, img->name);
+	{
+		struct ctr_exec x = { .argv = cmd.argv.v, .envp = cmd.envp.v, .cwd = cmd.cwd,
+				      .tee_fd = -1 };
+
+		if (ctr_start_service(&cs, &x, exit_fd, out, err) < 0)
+			goto out;
+	}
+	ret = 0;
+out:
+	for (size_t i = 0; i < img->layers.n; i++)
+		free((char *)lowers[i]);
+	dv_strv_release(&vols);
+	svc_cmd_release(&cmd);
+	ctr_sandbox_release(&sb);
+	return ret;
+}
+
+static struct ctr_service_state *find_state(struct ctr_state *s, const char *name)
+{
+	for (size_t i = 0; i < s->n_services; i++)
+		if (!strcmp(s->services[i].name, name))
+			return &s->services[i];
+	return NULL;
+}
+
+int prov_services_start(const struct dv_ctx *ctx, const struct layer_store *st,
+			struct prov_env *env, int efd, const struct layer_image *imgs,
+			struct dv_error *err)
+{
+	const struct env_spec *spec = &env->spec;
+	struct ctr_state *s = &env->state;
+	struct ctr_service_state *next = NULL;
+	bool *started = NULL;
+	size_t n_started = 0;
+	int ret = -1;
+
+	/* An env without services pays nothing (a cached `up` is ~20 ms). */
+	if (!spec->n_services && !s->n_services)
+		return 0;
+	next = dv_xcalloc(spec->n_services + 1, sizeof(*next));
+	started = dv_xcalloc(spec->n_services + 1, sizeof(*started));
+	if (spec->n_services) {
+		dv_autofree char *sdir = dv_xasprintf("%s/services", env->id);
+
+		if (dv_mkdirat_ok(efd, sdir, 0700, err) < 0)
+			goto out;
+	}
+	/* Services the Envfile no longer names stop; running ones stay. */
+	for (size_t i = 0; i < s->n_services; i++) {
+		bool named = false;
+
+		for (size_t j = 0; j < spec->n_services && !named; j++)
+			named = !strcmp(spec->services[j].name, s->services[i].name);
+		if (!named && ctr_stop(&s->services[i].init, 10, err) < 0)
+			goto out;
+	}
+	for (size_t i = 0; i < spec->n_services; i++) {
+		const struct env_service *svc = &spec->services[i];
+		struct ctr_service_state *old = find_state(s, svc->name);
+
+		next[i].name = dv_xstrdup(svc->name);
+		if (old && ctr_probe(&old->init) != CTR_STOPPED) {
+			/* Running on the layers it started on, which stay kept. */
+			next[i].init = old->init;
+			next[i].image_id = old->image_id;
+			next[i].layers = old->layers;
+			old->image_id = NULL;
+			memset(&old->layers, 0, sizeof(old->layers));
+			continue;
+		}
+		next[i].image_id = dv_xstrdup(imgs[i].id);
+		for (size_t j = 0; j < imgs[i].layers.n; j++)
+			dv_strv_push(&next[i].layers, imgs[i].layers.v[j]);
+		if (start_one(st, env, efd, svc, &imgs[i], &next[i].init, err) < 0) {
+			/* Nothing half-started stays: stop what this call started. */
+			for (size_t j = 0; j < i; j++)
+				if (started[j])
+					ctr_stop(&next[j].init, 0, &(struct dv_error){ 0 });
+			for (size_t j = 0; j <= i; j++) {
+				free(next[j].name);
+				free(next[j].image_id);
+				dv_strv_release(&next[j].layers);
+			}
+			goto out;
+		}
+		started[i] = true;
+		n_started++;
+		if (!ctx->quiet)
+			printf("service '%s' started (image %s)\n", svc->name, imgs[i].name);
+	}
+	for (size_t i = 0; i < s->n_services; i++) {
+		free(s->services[i].name);
+		free(s->services[i].image_id);
+		dv_strv_release(&s->services[i].layers);
+	}
+	free(s->services);
+	s->services = next;
+	s->n_services = spec->n_services;
+	next = NULL;
+	if (ctr_state_write(efd, s, err) < 0)
+		goto out;
+	if (n_started) {
+		/* A service that dies at once (a bad command, a missing
+		 * setting) is worth a word before on_up relies on it. Longer
+		 * than this and every `up` pays for it. */
+		fflush(stdout);
+		poll(NULL, 0, 500);
+		for (size_t i = 0; i < spec->n_services; i++) {
+			struct prov_svc_info info;
+
+			if (!started[i])
+				continue;
+			prov_service_info(st, env, i, &info);
+			if (info.state != PROV_SVC_EXITED && info.state != PROV_SVC_STOPPED)
+				continue;
+			if (info.exit_status >= 0)
+				fprintf(stderr, "devenv: warning: service '%s' exited at once with status %d; its last lines:\n",
+					info.name, info.exit_status);
+			else
+				fprintf(stderr, "devenv: warning: service '%s' stopped at once; its last lines:\n",
+					info.name);
+			prov_service_tail(st, env->id, info.name, 5, stderr, "  ");
+		}
+	}
+	ret = 0;
+out:
+	free(next);
+	free(started);
+	return ret;
+}
+
+int prov_services_stop(const struct layer_store *st, struct prov_env *env, unsigned timeout_s,
+		       struct dv_error *err)
+{
+	struct ctr_state *s = &env->state;
+	dv_autofree struct ctr_init *inits = dv_xcalloc(s->n_services + 1, sizeof(*inits));
+
+	(void)st;
+	for (size_t i = 0; i < s->n_services; i++)
+		inits[i] = s->services[i].init;
+	return ctr_stop_all(inits, s->n_services, timeout_s, err);
+}
+
+void prov_service_info(const struct layer_store *st, const struct prov_env *env, size_t i,
+		       struct prov_svc_info *out)
+{
+	const struct ctr_service_state *ss = &env->state.services[i];
+	dv_autofree char *path = dv_xasprintf("envs/%s/services/%s/exit", env->id, ss->name);
+	enum ctr_status cs = ctr_probe(&ss->init);
+
+	out->name = ss->name;
+	out->pid = ss->init.pid;
+	out->exit_status = -1;
+	if (cs == CTR_RUNNING || cs == CTR_FROZEN) {
+		out->state = cs == CTR_RUNNING ? PROV_SVC_RUNNING : PROV_SVC_FROZEN;
+		return;
+	}
+	out->state = PROV_SVC_STOPPED;
+	/* Halted with its env, a service is simply stopped (its status then
+	 * says only that halt ended it). */
+	if (ctr_probe(&env->state.init) == CTR_STOPPED)
+		return;
+	{
+		dv_autofree char *text = NULL;
+		size_t len;
+		char *end;
+		long v;
+
+		if (dv_read_file_at(st->root_fd, path, &text, &len, &(struct dv_error){ 0 }) < 0 || !len)
+			return;
+		errno = 0;
+		v = strtol(text, &end, 10);
+		if (errno || end == text || v < 0 || v > 255)
+			return;
+		out->state = PROV_SVC_EXITED;
+		out->exit_status = (int)v;
+	}
+}
+
+const char *prov_svc_state_name(enum prov_svc_state s)
+{
+	switch (s) {
+	case PROV_SVC_RUNNING:
+		return "running";
+	case PROV_SVC_FROZEN:
+		return "suspended";
+	case PROV_SVC_EXITED:
+		return "exited";
+	case PROV_SVC_STOPPED:
+		break;
+	}
+	return "stopped";
+}
+
+void prov_service_tail(const struct layer_store *st, const char *env_id, const char *name,
+		       unsigned lines, FILE *f, const char *indent)
+{
+	dv_autofree char *path = dv_xasprintf("envs/%s/services/%s/log", env_id, name);
+	dv_autoclose int fd = openat(st->root_fd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	char buf[8192];
+	struct stat sb;
+	off_t from;
+	ssize_t n;
+	size_t start, seen = 0;
+
+	if (fd < 0 || fstat(fd, &sb) < 0)
+		return;
+	from = sb.st_size > (off_t)sizeof(buf) - 1 ? sb.st_size - (off_t)sizeof(buf) + 1 : 0;
+	n = pread(fd, buf, sizeof(buf) - 1, from);
+	if (n <= 0)
+		return;
+	if (buf[n - 1] == '\n')
+		n--;
+	buf[n] = 0;
+	/* Back from the end to the start of the lines-th last line, but not
+	 * before this run's first line: the log keeps every run. */
+	start = (size_t)n;
+	while (start > 0) {
+		if (buf[start - 1] == '\n' &&
+		    (++seen == lines || !strncmp(buf + start, SVC_START_MARK, strlen(SVC_START_MARK))))
+			break;
+		start--;
+	}
+	if (!strncmp(buf + start, SVC_START_MARK, strlen(SVC_START_MARK))) {
+		char *nl = strchr(buf + start, '\n');
+
+		if (!nl)
+			return;
+		start = (size_t)(nl + 1 - buf);
+	}
+	for (char *p = buf + start, *nl; *p; p = nl + 1) {
+		nl = strchr(p, '\n');
+		fprintf(f, "%s%.*s\n", indent, nl ? (int)(nl - p) : (int)strlen(p), p);
+		if (!nl)
+			break;
+	}
+}
