@@ -205,7 +205,8 @@ ref: refs/heads/feature"
 	run "$DEVENV" up
 	assert_failure
 	assert_line "devenv: Envfile:3:5: download $DV_URL/missing.tar.gz: the server answered HTTP 404; check the URL"
-	[[ ${#lines[@]} == 2 ]] # the step's progress line, then the error
+	[[ ${#lines[@]} == 3 ]] # the step's progress line, "failed after", then the error
+	assert_line --index 1 --regexp "^      failed after [0-9.]+ s$"
 
 	kill "$DV_HTTP_PID"
 	wait "$DV_HTTP_PID" 2>/dev/null || true
@@ -213,7 +214,7 @@ ref: refs/heads/feature"
 	run "$DEVENV" up
 	assert_failure
 	assert_line --regexp "^devenv: Envfile:3:5: download $DV_URL/missing.tar.gz: .*; check the URL and the network$"
-	[[ ${#lines[@]} == 2 ]]
+	[[ ${#lines[@]} == 3 ]] # progress line, "failed after", the error
 	[[ -z $(ls "$DV_STORE/tmp") ]]
 	[[ -z $(ls "$DV_STORE/cache") ]]
 }
