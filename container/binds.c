@@ -45,24 +45,6 @@ static int keep_meta(int dir, const char *name, const struct stat *st, struct dv
 	return 0;
 }
 
-static int copy_data(int in, int out, const char *name, struct dv_error *err)
-{
-	char buf[65536];
-
-	for (;;) {
-		ssize_t n = read(in, buf, sizeof(buf));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return dv_err(err, errno, "cannot read '%s'", name);
-		if (n == 0)
-			return 0;
-		if (dv_write_full(out, buf, (size_t)n, err) < 0)
-			return dv_err_prefix(err, "copying '%s'", name);
-	}
-}
-
 /* The image's folder src into the empty volume dst: files, folders and
  * symlinks (as symlinks) with their owners, modes and times. Device nodes,
  * fifos and sockets are left out: a volume holds data. */
@@ -103,7 +85,7 @@ static int copy_tree(int src, int dst, const char *where, int depth, struct dv_e
 			out = openat(dst, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 			if (out < 0)
 				return dv_err(err, errno, "cannot create '%s' in the volume", sub);
-			if (copy_data(in, out, sub, err) < 0)
+			if (ctr_copy_data(in, out, sub, err) < 0)
 				return -1;
 		} else if (S_ISDIR(st.st_mode)) {
 			dv_autoclose int in = openat(src, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);

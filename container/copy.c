@@ -30,7 +30,7 @@
 #include "util/fs.h"
 #include "util/banned.h"
 
-static int copy_data(int in, int out, const char *name, struct dv_error *err)
+int ctr_copy_data(int in, int out, const char *name, struct dv_error *err)
 {
 	char buf[65536];
 
@@ -76,7 +76,7 @@ static int copy_file(int src, const struct stat *st, int dir, const char *name,
 	out = openat(dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (out < 0)
 		return dv_err(err, errno, "cannot create '%s'", name);
-	if (copy_data(src, out, name, err) < 0)
+	if (ctr_copy_data(src, out, name, err) < 0)
 		return -1;
 	return set_meta(out, st, name, err);
 }

@@ -139,4 +139,7 @@ int ctr_net_socket_from(int sock, int family);
 int ctr_forward_run(const struct ctr_port *ports, const int *listeners, size_t n, int init_pidfd,
 		    int maker);
 
+/* copy.c: all of in to out (name for messages). */
+int ctr_copy_data(int in, int out, const char *name, struct dv_error *err);
+
 #endif

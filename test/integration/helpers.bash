@@ -412,3 +412,18 @@ with tarfile.open(out, "w") as t:
         t.addfile(ti, io.BytesIO(data) if data else None)
 ' "$1"
 }
+
+# dv_free_port: a TCP port nothing listens on now (other tests run beside us).
+dv_free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# dv_fetch URL: the page, retrying for up to about 3 s while servers start.
+dv_fetch() {
+	local i
+	for ((i = 0; i < 30; i++)); do
+		curl -fsS --max-time 3 "$1" && return 0
+		sleep 0.1
+	done
+	return 1
+}

@@ -14,11 +14,6 @@ teardown() {
 	dv_teardown
 }
 
-# free_port: a TCP port nothing listens on now (other tests run beside us).
-free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
 # port_open PORT [IP]: does something accept on IP:PORT of the host?
 port_open() {
 	python3 -c 'import socket, sys
@@ -41,18 +36,13 @@ web_envfile() {
 
 # fetch PORT: the page at 127.0.0.1:PORT, retrying briefly.
 fetch() {
-	local i
-	for ((i = 0; i < 20; i++)); do
-		curl -fsS --max-time 3 "http://127.0.0.1:$1/" && return 0
-		sleep 0.1
-	done
-	return 1
+	dv_fetch "http://127.0.0.1:$1/"
 }
 
 @test "host: a forward to another port reaches the env's server, and halt frees the port" {
 	local hp cp
-	hp=$(free_port)
-	cp=$(free_port)
+	hp=$(dv_free_port)
+	cp=$(dv_free_port)
 	web_envfile host "[\"$hp:$cp\"]" "$cp"
 	run "$DEVENV" up
 	assert_success
@@ -83,8 +73,8 @@ fetch() {
 
 @test "private: the forward connects inside the env; the env cannot see the host's loopback" {
 	local hp cp
-	hp=$(free_port)
-	cp=$(free_port)
+	hp=$(dv_free_port)
+	cp=$(dv_free_port)
 	web_envfile private "[\"127.0.0.1:$hp:$cp\"]" "$cp"
 	python3 -m http.server --bind 127.0.0.1 "$cp" >/dev/null 2>&1 &
 	HOSTSRV=$!
@@ -113,9 +103,9 @@ fetch() {
 
 @test "private: a container port with nothing listening closes that connection only" {
 	local hp cp hp2
-	hp=$(free_port)
-	hp2=$(free_port)
-	cp=$(free_port)
+	hp=$(dv_free_port)
+	hp2=$(dv_free_port)
+	cp=$(dv_free_port)
 	web_envfile private "[\"$hp:$cp\", \"$hp2:9\"]" "$cp"
 	run "$DEVENV" up
 	assert_success
@@ -135,7 +125,7 @@ fetch() {
 
 @test "a port taken on the host stops up before anything starts" {
 	local hp
-	hp=$(free_port)
+	hp=$(dv_free_port)
 	python3 -m http.server --bind 127.0.0.1 "$hp" >/dev/null 2>&1 &
 	HOSTSRV=$!
 	for ((i = 0; i < 50; i++)); do port_open "$hp" && break; sleep 0.1; done
@@ -175,7 +165,7 @@ fetch() {
 	local ip p
 	ip=$(ip -4 route get 1.1.1.1 2>/dev/null | awk '{ for (i = 1; i < NF; i++) if ($i == "src") print $(i + 1) }')
 	[[ -n $ip ]] || skip "this host has no default route"
-	p=$(free_port)
+	p=$(dv_free_port)
 	mkdir -p "$BATS_TEST_TMPDIR/www" && echo "hello from the host" >"$BATS_TEST_TMPDIR/www/index.html"
 	python3 -m http.server --bind "$ip" --directory "$BATS_TEST_TMPDIR/www" "$p" >/dev/null 2>&1 &
 	HOSTSRV=$!
@@ -206,8 +196,8 @@ fetch() {
 	command -v slirp4netns >/dev/null || skip "slirp4netns is not installed"
 	[[ -r /dev/net/tun && -w /dev/net/tun ]] && skip "/dev/net/tun is usable here: slirp4netns works"
 	local hp cp
-	hp=$(free_port)
-	cp=$(free_port)
+	hp=$(dv_free_port)
+	cp=$(dv_free_port)
 	web_envfile private "[\"$hp:$cp\"]" "$cp"
 	run "$DEVENV" up
 	assert_success
@@ -230,7 +220,7 @@ fetch() {
 
 @test "host: a forward with equal ports needs no forwarder; changing ports asks for reload" {
 	local p
-	p=$(free_port)
+	p=$(dv_free_port)
 	web_envfile host "[\"$p\"]" "$p"
 	run "$DEVENV" up
 	assert_success
@@ -239,7 +229,7 @@ fetch() {
 	run "$DEVENV" port
 	assert_output "$p/tcp -> 127.0.0.1:$p"
 	[[ $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["net_helpers"]["helper_pid"])' "$DV_STORE/envs/$(ls "$DV_STORE/envs" | grep -v lock)/state.json") == 0 ]]
-	sed -i "s/ports: .*/ports: [\"$(free_port):$p\"]/" Envfile
+	sed -i "s/ports: .*/ports: [\"$(dv_free_port):$p\"]/" Envfile
 	run "$DEVENV" up
 	assert_success
 	assert_output --partial "run 'devenv reload'"
@@ -257,8 +247,8 @@ fetch() {
 
 @test "the forwarder dies with the env's init, and survives the terminal of up" {
 	local hp cp init helper
-	hp=$(free_port)
-	cp=$(free_port)
+	hp=$(dv_free_port)
+	cp=$(dv_free_port)
 	web_envfile private "[\"$hp:$cp\"]" "$cp"
 	# up from a session of its own that then ends, as a closed terminal does.
 	run setsid -w "$DEVENV" up

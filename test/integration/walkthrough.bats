@@ -17,23 +17,9 @@ teardown() {
 	dv_teardown
 }
 
-free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-# fetch URL: retrying briefly while the servers start.
-fetch() {
-	local i
-	for ((i = 0; i < 30; i++)); do
-		curl -fsS --max-time 3 "$1" && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
 @test "walkthrough: a web app and its database, from the browser, across halt and destroy" {
 	local hp
-	hp=$(free_port)
+	hp=$(dv_free_port)
 	mkdir app
 	printf '#!/bin/sh\necho Content-Type: text/plain\necho\nwget -qO- "$DATABASE_URL"\n' >app/app
 	chmod +x app/app
@@ -59,7 +45,7 @@ fetch() {
 	assert_success
 	# The app's data goes in through the env; the database serves it.
 	"$DEVENV" ssh -c 'echo "3 rows" > /srv/db/rows'
-	run fetch "http://127.0.0.1:$hp/cgi-bin/app"
+	run dv_fetch "http://127.0.0.1:$hp/cgi-bin/app"
 	assert_success
 	assert_output "3 rows"
 
@@ -79,7 +65,7 @@ fetch() {
 	assert_failure
 	run "$DEVENV" up
 	assert_success
-	run fetch "http://127.0.0.1:$hp/cgi-bin/app"
+	run dv_fetch "http://127.0.0.1:$hp/cgi-bin/app"
 	assert_output "3 rows"
 
 	# destroy keeps the named volume; destroy --volumes does not.
@@ -87,7 +73,7 @@ fetch() {
 	assert_success
 	run "$DEVENV" up
 	assert_success
-	run fetch "http://127.0.0.1:$hp/cgi-bin/app"
+	run dv_fetch "http://127.0.0.1:$hp/cgi-bin/app"
 	assert_output "3 rows"
 	run "$DEVENV" destroy -f --volumes
 	assert_success
