@@ -259,7 +259,8 @@ static void test_oom_kills(void **state)
  * older state.json without services reads as none. */
 static void test_state_services(void **state)
 {
-	struct ctr_service_state svc[2] = { { "db", { 1234, 987654 } }, { "cache", { 0, 0 } } };
+	struct ctr_service_state svc[2] = { { .name = "db", .init = { 1234, 987654 } },
+					   { .name = "cache", .init = { 0, 0 } } };
 	struct ctr_state st = { .id = "0123456789ab", .name = "proj", .services = svc, .n_services = 2 };
 	struct ctr_state back = { 0 };
 	struct dv_error err = { 0 };
