@@ -36,6 +36,21 @@
 #include "util/str.h"
 #include "util/banned.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+/* LeakSanitizer checks at exit from a thread that ptraces this process.
+ * Once ctr_exec made us non-dumpable and moved our children into the env's
+ * pid namespace, that thread cannot attach and the check waits forever: it
+ * is off from there (ASan builds only). */
+static bool lsan_off;
+int __lsan_is_turned_off(void);
+int __lsan_is_turned_off(void)
+{
+	return lsan_off;
+}
+#else
+static bool lsan_off __attribute__((unused));
+#endif
+
 #define ENTER_NS (CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP)
 
 /* A rootless env lives in a user namespace of its own (util/userns.h):
@@ -406,6 +421,7 @@ int ctr_exec(const struct ctr_init *init, const struct dv_strv *cgroups,
 		return -1;
 	if (x->owner && (procfd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
 		return dv_err(err, errno, "cannot open /proc");
+	lsan_off = true;
 	/* Our child is devenv, in the env's pid namespace, until it execs: not
 	 * dumpable, nothing there can open its /proc/PID/exe (the host's
 	 * binary) or its memory (the CVE-2019-5736 class). exec resets it. */
