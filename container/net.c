@@ -412,6 +412,8 @@ int ctr_net_helper_main(int argc, char **argv)
 		kill(r.outbound, SIGTERM);
 	if (maker_pid > 0)
 		kill(maker_pid, SIGKILL);
+	free(listeners);
+	free(ports);
 	return ret < 0 ? 1 : 0;
 fail:
 	if (r.outbound > 0)
@@ -420,6 +422,8 @@ fail:
 		kill(maker_pid, SIGKILL);
 	(void)exit_w;
 	report(3, &r);
+	free(listeners);
+	free(ports);
 	return 1;
 }
 
