@@ -363,7 +363,9 @@ int layer_image_save(const struct layer_store *st, const char *ref, const char *
 out:
 	if (staging)
 		layer_rm_tree(st->tmp_fd, staging, &(struct dv_error){ 0 });
-	for (size_t i = 0; blobs && i < img.layers.n; i++)
+	/* Every entry: write_archive sorted them, so the layers' paths may be
+	 * anywhere (the others are NULL). */
+	for (size_t i = 0; blobs && i < img.layers.n + 2; i++)
 		free(blobs[i].path);
 	dv_strv_release(&diff_ids);
 	layer_image_release(&img);
