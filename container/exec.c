@@ -53,28 +53,20 @@ static bool lsan_off __attribute__((unused));
 
 #define ENTER_NS (CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP)
 
-/* A rootless env lives in a user namespace of its own (util/userns.h):
- * joining it comes first, in the same setns, and gives us root there. */
-static bool in_other_userns(pid_t pid)
+/* Is the env's namespace of this kind (ns: "user", "net") another than
+ * ours? A rootless env lives in a user namespace of its own
+ * (util/userns.h): joining it comes first, in the same setns, and gives us
+ * root there. `network: private` gives the env a network namespace of its
+ * own, to be joined too; a `host` env's is ours, which a rootless devenv
+ * could not "join" (setns needs rights over the host's namespace). */
+static bool in_other_ns(pid_t pid, const char *ns)
 {
-	char path[48];
+	char path[48], own[32];
 	struct stat self, env;
 
-	snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
-	return stat("/proc/self/ns/user", &self) == 0 && stat(path, &env) == 0 &&
-	       (self.st_ino != env.st_ino || self.st_dev != env.st_dev);
-}
-
-/* `network: private`: the env has a network namespace of its own, to be
- * joined too. A `host` env's is ours, which a rootless devenv could not
- * "join" (setns needs rights over the host's namespace). */
-static bool in_other_netns(pid_t pid)
-{
-	char path[48];
-	struct stat self, env;
-
-	snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pid);
-	return stat("/proc/self/ns/net", &self) == 0 && stat(path, &env) == 0 &&
+	snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int)pid, ns);
+	snprintf(own, sizeof(own), "/proc/self/ns/%s", ns);
+	return stat(own, &self) == 0 && stat(path, &env) == 0 &&
 	       (self.st_ino != env.st_ino || self.st_dev != env.st_dev);
 }
 
@@ -427,13 +419,13 @@ int ctr_exec(const struct ctr_init *init, const struct dv_strv *cgroups,
 	 * binary) or its memory (the CVE-2019-5736 class). exec resets it. */
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
 		return dv_err(err, errno, "prctl");
-	if (in_other_userns(init->pid)) {
+	if (in_other_ns(init->pid, "user")) {
 		join_userns = true;
 		if (x->user) /* which ids it has: only a --user needs to know */
 			read_userns(init->pid, &ra);
 	}
 	if (setns(pidfd, ENTER_NS | (join_userns ? CLONE_NEWUSER : 0) |
-			 (in_other_netns(init->pid) ? CLONE_NEWNET : 0)) < 0)
+			 (in_other_ns(init->pid, "net") ? CLONE_NEWNET : 0)) < 0)
 		return dv_err(err, errno, "cannot enter the env");
 	if ((x->user && run_as_user(x, procfd, &ra, &envp, err) < 0) ||
 	    (!x->user && x->owner && run_as_owner(x->owner, 0, 0, procfd, &ra, err) < 0)) {
