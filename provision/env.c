@@ -358,21 +358,7 @@ static int run_on_up(const struct dv_ctx *ctx, const struct prov_env *env, int l
 		struct dv_strv envp = { 0 };
 		struct ctr_owner owner;
 
-		/* The env's environment, with the step's own `env` over it. */
-		for (size_t k = 0; k < env->state.env.n; k++) {
-			const char *kv = env->state.env.v[k];
-			size_t klen = strcspn(kv, "=");
-			bool overridden = false;
-
-			for (size_t j = 0; j < step->n_env && !overridden; j++)
-				overridden = strlen(step->env[j].key) == klen &&
-					     !strncmp(kv, step->env[j].key, klen);
-			if (!overridden)
-				dv_strv_push(&envp, kv);
-		}
-		for (size_t j = 0; j < step->n_env; j++)
-			dv_strv_push_owned(&envp, dv_xasprintf("%s=%s", step->env[j].key,
-							       step->env[j].value));
+		prov_step_envp(spec, step, &envp); /* the step's own `env` over the env's */
 		struct ctr_exec x = { .argv = argv, .envp = envp.v, .cwd = spec->workdir,
 				      .tty = false, .tee_fd = log_fd,
 				      .user = env->state.user && env->state.user[0] ? env->state.user : NULL,
