@@ -252,6 +252,20 @@ static int command_line(struct dc *dc, json_object *o, const char *what, size_t 
 	return 0;
 }
 
+/* One `run` step of the command cmd (a string or an argv array) at off. */
+static int add_run_step(struct dc *dc, struct env_node *steps, json_object *cmd, const char *key,
+			size_t off)
+{
+	struct env_node *step = node_new(dc, ENV_NODE_MAP, off);
+	char *line;
+
+	push(steps, step);
+	if (command_line(dc, cmd, key, off, &line) < 0)
+		return -1;
+	map_set(dc, step, "run", off, scalar_owned(dc, line, off));
+	return 0;
+}
+
 /* onCreateCommand & co: one `run` step, or one per member of an object. */
 static int add_commands(struct dc *dc, const char *key, struct env_node **steps)
 {
@@ -265,25 +279,12 @@ static int add_commands(struct dc *dc, const char *key, struct env_node **steps)
 	if (json_object_is_type(o, json_type_object)) {
 		json_object_object_foreach(o, name, cmd)
 		{
-			size_t coff = val_off(dc, o, name);
-			struct env_node *step = node_new(dc, ENV_NODE_MAP, coff);
-			char *line;
-
-			push(*steps, step);
-			if (command_line(dc, cmd, key, coff, &line) < 0)
+			if (add_run_step(dc, *steps, cmd, key, val_off(dc, o, name)) < 0)
 				return -1;
-			map_set(dc, step, "run", coff, scalar_owned(dc, line, coff));
 		}
 		return 0;
 	}
-	struct env_node *step = node_new(dc, ENV_NODE_MAP, off);
-	char *line;
-
-	push(*steps, step);
-	if (command_line(dc, o, key, off, &line) < 0)
-		return -1;
-	map_set(dc, step, "run", off, scalar_owned(dc, line, off));
-	return 0;
+	return add_run_step(dc, *steps, o, key, off);
 }
 
 /* containerEnv, then remoteEnv over it: devenv has one environment. */
