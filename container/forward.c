@@ -41,6 +41,7 @@ struct fwd_conn {
 	char *buf[2];           /* buf[i]: read from fd[i], to be written to fd[1 - i] */
 	size_t len[2], off[2];
 	bool eof[2], shut[2], connecting;
+	bool unwatched[2];      /* hung up: out of epoll, read as the other side drains */
 	struct fwd_conn *next, *prev;
 };
 
@@ -83,6 +84,8 @@ static void conn_watch(struct fwd *f, struct fwd_conn *c)
 
 		/* Until the env's side answers, the client waits (level-
 		 * triggered input would spin). */
+		if (c->unwatched[i])
+			continue;
 		if (c->connecting) {
 			ev.events = i == 1 ? EPOLLOUT : 0;
 			epoll_ctl(f->ep, EPOLL_CTL_MOD, c->fd[i], &ev);
@@ -167,10 +170,18 @@ static void conn_event(struct fwd *f, struct fwd_conn *c, int side, uint32_t eve
 		}
 		c->connecting = false;
 	}
-	if (!conn_pump(c) || (events & (EPOLLERR | EPOLLHUP))) {
-		/* After a hang-up or error, what could be moved was moved. */
+	if (!conn_pump(c) || (events & EPOLLERR)) {
 		conn_close(f, c);
 		return;
+	}
+	/* A hang-up: this side's peer is done both ways, but what it sent may
+	 * still wait in its socket and in buf[side] for a slower other side.
+	 * Level-triggered HUP cannot be masked, so the socket leaves epoll;
+	 * conn_pump reads the rest of it whenever the other side can take
+	 * more, and the connection ends when both ways are done. */
+	if ((events & EPOLLHUP) && !c->unwatched[side]) {
+		epoll_ctl(f->ep, EPOLL_CTL_DEL, c->fd[side], NULL);
+		c->unwatched[side] = true;
 	}
 	conn_watch(f, c);
 }
