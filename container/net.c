@@ -31,6 +31,7 @@
 #include <sys/mman.h>
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -262,8 +263,10 @@ static int start_outbound(const struct ctr_net *net, pid_t pid, int *exit_w, pid
 	}
 	if (net->pasta) {
 		pidfile = memfd_create("devenv-pasta-pid", MFD_CLOEXEC);
-		if (pidfile < 0)
-			return dv_err(err, errno, "memfd_create");
+		if (pidfile < 0) {
+			dv_err(err, errno, "memfd_create");
+			goto fail_pipes;
+		}
 	}
 	snprintf(a_exit, sizeof(a_exit), "--exit-fd=%d", exitp[0]);
 	snprintf(a_ready, sizeof(a_ready), "--ready-fd=%d", readyp[1]);
@@ -271,8 +274,12 @@ static int start_outbound(const struct ctr_net *net, pid_t pid, int *exit_w, pid
 	snprintf(a_ns, sizeof(a_ns), "/proc/%d/ns/net", (int)pid);
 	snprintf(a_pidfile, sizeof(a_pidfile), "/proc/self/fd/%d", pidfile);
 	child = fork();
-	if (child < 0)
-		return dv_err(err, errno, "fork");
+	if (child < 0) {
+		dv_err(err, errno, "fork");
+		if (pidfile >= 0)
+			close(pidfile);
+		goto fail_pipes;
+	}
 	if (child == 0) {
 		char *slirp[] = { (char *)net->outbound, "--configure", "--mtu=65520",
 				  "--disable-host-loopback", a_exit, a_ready, a_pid, "tap0", NULL };
@@ -297,21 +304,24 @@ static int start_outbound(const struct ctr_net *net, pid_t pid, int *exit_w, pid
 	}
 	close(exitp[0]);
 	close(readyp[1]);
-	*exit_w = exitp[1];
-	if (net->pasta) {
+	if (net->pasta) { /* it daemonises: no exit fd to hold, its pid from the pid file */
 		char buf[32] = "";
 		ssize_t n;
+		int r = 0;
 
+		close(exitp[1]);
 		close(readyp[0]);
 		if (dv_waitpid(child, &st, err) < 0)
-			return -1;
-		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-			return dv_err(err, 0, "pasta failed to set up the env's network: %s",
-				      first_line(errlog, msg, sizeof(msg)));
-		n = pread(pidfile, buf, sizeof(buf) - 1, 0);
+			r = -1;
+		else if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+			r = dv_err(err, 0, "pasta failed to set up the env's network: %s",
+				   first_line(errlog, msg, sizeof(msg)));
+		n = r == 0 ? pread(pidfile, buf, sizeof(buf) - 1, 0) : 0;
 		*out = n > 0 ? (pid_t)atoi(buf) : 0;
-		return 0;
+		close(pidfile);
+		return r;
 	}
+	*exit_w = exitp[1];
 	{
 		struct pollfd p = { .fd = readyp[0], .events = POLLIN };
 		char c = 0;
@@ -322,6 +332,8 @@ static int start_outbound(const struct ctr_net *net, pid_t pid, int *exit_w, pid
 		while (r < 0 && errno == EINTR);
 		if (r <= 0 || read(readyp[0], &c, 1) != 1 || c != '1') {
 			close(readyp[0]);
+			close(exitp[1]);
+			*exit_w = -1;
 			kill(child, SIGKILL);
 			dv_waitpid(child, &st, &(struct dv_error){ 0 });
 			return dv_err(err, 0, "slirp4netns failed to set up the env's network: %s",
@@ -331,6 +343,12 @@ static int start_outbound(const struct ctr_net *net, pid_t pid, int *exit_w, pid
 	}
 	*out = child;
 	return 0;
+fail_pipes:
+	close(exitp[0]);
+	close(exitp[1]);
+	close(readyp[0]);
+	close(readyp[1]);
+	return -1;
 }
 
 /* argv: __net-helper PID START host|private OUTBOUND|- slirp|pasta IP,HOST,CONTAINER... */
@@ -343,9 +361,17 @@ int ctr_net_helper_main(int argc, char **argv)
 	dv_autoclose int pidfd = -1;
 	int maker = -1, exit_w = -1, sp[2], ret, *listeners = NULL;
 	pid_t maker_pid = 0;
+	struct rlimit nofile;
 
 	signal(SIGPIPE, SIG_IGN);
 	prctl(PR_SET_NAME, "devenv-net");
+	/* Two fds a connection: the soft limit up to the hard one (no
+	 * privilege needed), or the relay runs out of fds long before
+	 * FWD_MAX_CONNS. */
+	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+		nofile.rlim_cur = nofile.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &nofile);
+	}
 	if (argc < 6) {
 		dv_err(&r.err, EINVAL, "net helper: bad arguments");
 		goto fail;
@@ -420,7 +446,6 @@ fail:
 		kill(r.outbound, SIGTERM);
 	if (maker_pid > 0)
 		kill(maker_pid, SIGKILL);
-	(void)exit_w;
 	report(3, &r);
 	free(listeners);
 	free(ports);
