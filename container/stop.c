@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "container/internal.h"
+#include "util/fs.h"
 #include "util/cleanup.h"
 #include "util/str.h"
 #include "util/banned.h"
@@ -182,7 +183,7 @@ enum ctr_status ctr_probe(const struct ctr_init *init)
 int ctr_stop_all(const struct ctr_init *inits, size_t n, unsigned timeout_s, struct dv_error *err)
 {
 	dv_autofree int *fds = dv_xcalloc(n + 1, sizeof(*fds));
-	struct timespec t0, now;
+	unsigned long long t0;
 	int ret = 0;
 
 	/* All at once, so that n services take one timeout, not n. */
@@ -196,15 +197,14 @@ int ctr_stop_all(const struct ctr_init *inits, size_t n, unsigned timeout_s, str
 		    ret == 0)
 			ret = dv_err(err, errno, "cannot signal pid %d", (int)inits[i].pid);
 	}
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t0 = dv_now_ns();
 	for (size_t i = 0; i < n; i++) {
 		long long left;
 
 		if (fds[i] < 0)
 			continue;
-		clock_gettime(CLOCK_MONOTONIC, &now);
 		left = (long long)(timeout_s > 3600 ? 3600 : timeout_s) * 1000 -
-		       ((now.tv_sec - t0.tv_sec) * 1000LL + (now.tv_nsec - t0.tv_nsec) / 1000000);
+		       (long long)((dv_now_ns() - t0) / 1000000);
 		if (!wait_exit(fds[i], left > 0 ? (int)left : 0)) {
 			pidfd_send_signal(fds[i], SIGKILL, NULL, 0);
 			if (!wait_exit(fds[i], 10000) && ret == 0)

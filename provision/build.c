@@ -17,7 +17,6 @@
 #include "util/banned.h"
 
 #define SECS_SINCE(t0) ((double)(dv_now_ns() - (t0)) / 1e9)
-#define DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 /* "run: apt-get install …" on one line, cut to fit a terminal. */
 char *prov_step_label(const struct env_step *step)
@@ -78,7 +77,7 @@ void prov_step_envp(const struct env_spec *spec, const struct env_step *step,
 			has_path = true;
 	}
 	if (!has_path)
-		dv_strv_push(out, DEFAULT_PATH);
+		dv_strv_push(out, PROV_DEFAULT_PATH);
 	dv_strv_push(out, "HOME=/root");
 }
 
@@ -93,7 +92,9 @@ static int fetch_step(const struct layer_store *st, const struct env_spec *spec,
 
 	if (layer_staging_new(st, &name, err) < 0)
 		return -1;
-	dir = layer_staging_path(st, name, NULL);
+	/* Its empty diff/: a file named after the URL ("…/work") cannot
+	 * collide with the staging folder's own diff/ and work/. */
+	dir = layer_staging_path(st, name, "diff");
 	if (step->kind == ENV_STEP_GIT)
 		ret = prov_git_clone(spec, step, dir, &path, err);
 	else

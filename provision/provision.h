@@ -131,6 +131,9 @@ void prov_chown_back(const struct ctr_state *st, const struct timespec *since);
 /* Say, once per command, which `resources` no cgroup enforces. */
 void prov_warn_undelegated(const struct ctr_limits *lim, const struct dv_strv *cgroups);
 
+/* The PATH of an environment that sets none (the env's, a service's). */
+#define PROV_DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
 /* KEY=VALUE environment for processes in the env or a build container: the
  * Envfile's `env`, PATH defaulted, HOME=/root. */
 void prov_envp(const struct env_spec *spec, struct dv_strv *out);

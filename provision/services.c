@@ -33,7 +33,6 @@
 
 /* The first line of each run in a service's log. */
 #define SVC_START_MARK "devenv: starting service "
-#define SVC_DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 void prov_services_images_release(struct layer_image *imgs, size_t n)
 {
@@ -106,7 +105,7 @@ static int svc_cmd_make(const struct env_spec *spec, const struct env_service *s
 	for (size_t i = 0; i < svc->n_env; i++)
 		env_set(&out->envp, svc->env[i].key, svc->env[i].value);
 	if (env_find(&out->envp, "PATH", 4) < 0)
-		dv_strv_push(&out->envp, SVC_DEFAULT_PATH);
+		dv_strv_push(&out->envp, PROV_DEFAULT_PATH);
 	if (env_find(&out->envp, "HOME", 4) < 0)
 		dv_strv_push(&out->envp, "HOME=/root");
 	if (svc->command.n) {
