@@ -59,6 +59,7 @@ const struct prov_git *prov_git_load(struct dv_error *err)
 #undef PROV_GIT_SYM
 	if (tmp.git_libgit2_init() < 0) {
 		dv_err(err, 0, "cannot initialise libgit2");
+		dlclose(h);
 		return NULL;
 	}
 	g = tmp;
@@ -75,12 +76,7 @@ const char *prov_git_errmsg(const struct prov_git *g)
 
 static bool is_commit_id(const char *s)
 {
-	size_t i;
-
-	for (i = 0; s && s[i]; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return false;
-	return i == 40;
+	return s && dv_str_is_hex(s, 40);
 }
 
 static int step_err(const struct env_spec *spec, const struct env_step *step, struct dv_error *err,
@@ -246,14 +242,17 @@ int prov_git_clone(const struct env_spec *spec, const struct env_step *step, con
 		co.checkout_branch = branch;
 	}
 	if (g->git_clone(&repo, step->git, path, &co) < 0) {
-		/* checkout_branch fails for a tag: clone the default branch */
-		if (co.checkout_branch) {
+		/* checkout_branch fails for a tag: clone the default branch. Any
+		 * other failure is said as it is, not tried again. */
+		bool retry = co.checkout_branch != NULL;
+
+		if (retry) {
 			struct dv_error ignored = { 0 };
 
 			dv_rm_tree_at(AT_FDCWD, path, &ignored);
 			co.checkout_branch = NULL;
 		}
-		if (co.checkout_branch || g->git_clone(&repo, step->git, path, &co) < 0)
+		if (!retry || g->git_clone(&repo, step->git, path, &co) < 0)
 			return step_err(spec, step, err, EHOSTUNREACH, "cannot clone: %s%s",
 					prov_git_errmsg(g), "");
 	}

@@ -237,19 +237,27 @@ static int digest_tree(int dirfd, const char *name, const char *rel, const char 
  * filter leaves out (paths below the copied folder, sorted). A folder of a
  * git checkout goes in as the digest of its filtered tree, remembered in
  * statdir (copystat.c; -1: not remembered). */
+/* A `copy` of a folder of a git checkout: git's index and ignore rules
+ * decide what it takes. */
+static bool copies_git_folder(const struct env_spec *spec, const struct env_step *step)
+{
+	dv_autofree char *dotgit = dv_xasprintf("%s/.git", spec->checkout);
+	struct stat st;
+
+	return stat(step->copy_abs, &st) == 0 && S_ISDIR(st.st_mode) && lstat(dotgit, &st) == 0;
+}
+
 static int digest_copy(const struct env_spec *spec, const struct env_step *step,
 		       struct dv_sha256 *h, struct dv_strv *skips, int statdir,
 		       struct dv_error *err)
 {
-	dv_autofree char *dotgit = dv_xasprintf("%s/.git", spec->checkout);
 	struct walk w = { .skips = skips };
 	struct dv_strv own = { 0 };
 	struct dv_sha256 tree, fp;
 	char tree_hex[DV_SHA256_HEX], fp_hex[DV_SHA256_HEX];
-	struct stat st;
 	int ret;
 
-	if (stat(step->copy_abs, &st) == 0 && S_ISDIR(st.st_mode) && lstat(dotgit, &st) == 0) {
+	if (copies_git_folder(spec, step)) {
 		if (!skips && prov_copystat_get(statdir, spec, step->copy_abs, tree_hex)) {
 			dv_sha256_update(h, "git-tree ", 9);
 			dv_sha256_update(h, tree_hex, strlen(tree_hex) + 1);
@@ -285,6 +293,8 @@ int prov_copy_skips(const struct env_spec *spec, const struct env_step *step,
 {
 	struct dv_sha256 h;
 
+	if (!copies_git_folder(spec, step)) /* nothing is left out */
+		return 0;
 	dv_sha256_init(&h);
 	return digest_copy(spec, step, &h, skips, -1, err);
 }
