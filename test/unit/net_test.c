@@ -186,6 +186,43 @@ static void test_relay(void **state)
 	assert_memory_equal(buf, "pong", 4);
 	close(c);
 
+	/* Both ends hang up while much of the response still waits in the
+	 * relay and its sockets for a slow client: it arrives whole. */
+	c = connect_to(ports[0].host_port);
+	assert_int_equal(write(c, "get", 3), 3);
+	shutdown(c, SHUT_WR);
+	s = accept(server, NULL, NULL);
+	assert_true(s >= 0);
+	{
+		enum { BIG = 1 << 20 };
+		char *big = calloc(1, BIG), *got = malloc(BIG + 1);
+		pid_t writer;
+		int st;
+
+		assert_non_null(big);
+		assert_non_null(got);
+		memset(big, 'x', BIG);
+		writer = fork();
+		if (writer == 0) {
+			char req[8];
+
+			_exit(read_all(s, req, sizeof(req)) == 3 && write(s, big, BIG) == BIG &&
+				      close(s) == 0 ? 0 : 1);
+		}
+		close(s);
+		/* The response fits in the sockets' buffers and the relay's:
+		 * the writer is done, and both ends have hung up, before the
+		 * client reads a byte. */
+		usleep(300 * 1000);
+		assert_int_equal(read_all(c, got, BIG + 1), BIG);
+		assert_memory_equal(got, big, BIG);
+		assert_int_equal(waitpid(writer, &st, 0), writer);
+		assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+		free(big);
+		free(got);
+	}
+	close(c);
+
 	/* A client that vanishes leaves the relay serving the next one. */
 	c = connect_to(ports[0].host_port);
 	close(c);
