@@ -95,6 +95,11 @@ struct env_security {
 	char *seccomp_abs;        /* a profile: its real path on the host, inside the checkout */
 	struct dv_strv cap_add;   /* "CAP_NET_ADMIN" (upper case, prefixed) or "ALL" */
 	struct dv_strv cap_drop;
+	bool git_metadata_rw;     /* `git_metadata: read-write`: the checkout's git dir is
+				     writable inside (default read-only: a trust request) */
+	/* Where each key is written (line 0: absent), for messages and trust. */
+	unsigned seccomp_line, seccomp_col, cap_add_line, cap_add_col;
+	unsigned git_metadata_line, git_metadata_col;
 };
 
 struct env_spec {

@@ -6,6 +6,7 @@
  *                                           # relative to the Envfile's folder
  *     cap_add: [NET_ADMIN]                   # with or without CAP_, any case, or ALL
  *     cap_drop: [MKNOD]
+ *     git_metadata: read-only | read-write  # the checkout's git dir inside the env
  *
  * Capability names are checked against libcap's table here, so that a typo
  * is an Envfile error with its position rather than a failure at `up`.
@@ -22,7 +23,7 @@
 #include "util/str.h"
 #include "util/banned.h"
 
-static const char *const sec_keys[] = { "seccomp", "cap_add", "cap_drop" };
+static const char *const sec_keys[] = { "seccomp", "cap_add", "cap_drop", "git_metadata" };
 
 static bool null_node(const struct env_node *n)
 {
@@ -114,6 +115,17 @@ static int set_caps(const struct env_node *key, const struct env_node *val, cons
 	return 0;
 }
 
+static int set_git_metadata(const struct env_node *val, const char *display,
+			    struct env_security *out, struct dv_error *err)
+{
+	if (val->type != ENV_NODE_SCALAR || strlen(val->value) != val->len ||
+	    (strcmp(val->value, "read-only") && strcmp(val->value, "read-write")))
+		return dv_err_at(err, display, val->line, val->col,
+				 "'git_metadata' must be 'read-only' (the default) or 'read-write'");
+	out->git_metadata_rw = !strcmp(val->value, "read-write");
+	return 0;
+}
+
 int envfile_set_security(const struct env_node *key, const struct env_node *val,
 			 const char *display, const char *dir, const char *checkout,
 			 struct env_security *out, struct dv_error *err)
@@ -135,16 +147,24 @@ int envfile_set_security(const struct env_node *key, const struct env_node *val,
 				return dv_err_at(err, display, k->line, k->col,
 						 "duplicate key '%s' (first at line %u)", k->value,
 						 val->items[j]->line);
-		if (!strcmp(k->value, "seccomp"))
+		if (!strcmp(k->value, "seccomp")) {
+			out->seccomp_line = k->line;
+			out->seccomp_col = k->col;
 			r = set_seccomp(x, display, dir, checkout, out, err);
-		else if (!strcmp(k->value, "cap_add"))
+		} else if (!strcmp(k->value, "cap_add")) {
+			out->cap_add_line = k->line;
+			out->cap_add_col = k->col;
 			r = set_caps(k, x, display, &out->cap_add, err);
-		else if (!strcmp(k->value, "cap_drop"))
+		} else if (!strcmp(k->value, "cap_drop")) {
 			r = set_caps(k, x, display, &out->cap_drop, err);
-		else {
+		} else if (!strcmp(k->value, "git_metadata")) {
+			out->git_metadata_line = k->line;
+			out->git_metadata_col = k->col;
+			r = set_git_metadata(x, display, out, err);
+		} else {
 			size_t best = 0, d, bd = (size_t)-1;
 
-			for (size_t j = 0; j < 3; j++)
+			for (size_t j = 0; j < 4; j++)
 				if ((d = dv_str_distance(k->value, sec_keys[j])) < bd)
 					bd = d, best = j;
 			if (bd <= 2)
@@ -153,7 +173,7 @@ int envfile_set_security(const struct env_node *key, const struct env_node *val,
 						 k->value, sec_keys[best]);
 			return dv_err_at(err, display, k->line, k->col,
 					 "unknown key '%s' in 'security' (valid keys: seccomp, "
-					 "cap_add, cap_drop)", k->value);
+					 "cap_add, cap_drop, git_metadata)", k->value);
 		}
 		if (r < 0)
 			return -1;

@@ -458,6 +458,9 @@ char *prov_spec_digest(const struct env_spec *spec, const char *base_id,
 		dv_buf_adds(&b, ",\"security\":");
 		prov_security_json(spec, &b);
 	}
+	/* Only when not the default, as above. */
+	if (spec->security.git_metadata_rw)
+		dv_buf_adds(&b, ",\"git_metadata\":\"read-write\"");
 	wiring_json(&b, spec, true);
 	dv_buf_adds(&b, ",\"shell\":");
 	json_str(&b, spec->shell);

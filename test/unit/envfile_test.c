@@ -237,6 +237,23 @@ static void test_good_minimal_defaults(void **state)
 	assert_true(is_zeroed(&spec));
 }
 
+static void test_good_security(void **state)
+{
+	struct dv_error err = { 0 };
+	struct env_spec spec = { 0 };
+
+	(void)state;
+	assert_int_equal(parse_fixture("good", "security.yaml", &spec, &err), 0);
+	assert_true(spec.security.git_metadata_rw);
+	assert_int_equal(spec.security.git_metadata_line, 6);
+	assert_int_equal(spec.security.cap_add_line, 4);
+	assert_int_equal(spec.security.seccomp_col, 3);
+	env_spec_release(&spec);
+	assert_int_equal(parse_fixture("good", "minimal.yaml", &spec, &err), 0);
+	assert_false(spec.security.git_metadata_rw); /* read-only unless asked */
+	env_spec_release(&spec);
+}
+
 static void test_good_user(void **state)
 {
 	struct dv_error err = { 0 };
@@ -813,6 +830,7 @@ int main(void)
 		cmocka_unit_test(test_init_template_parses),
 		cmocka_unit_test(test_good_full),
 		cmocka_unit_test(test_good_user),
+		cmocka_unit_test(test_good_security),
 		cmocka_unit_test(test_good_cache_from),
 		cmocka_unit_test(test_good_daily),
 		cmocka_unit_test(test_good_null_lists),
