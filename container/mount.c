@@ -31,22 +31,10 @@
 
 int ctr_openat_in_root(int rootfd, const char *path, int flags, mode_t mode)
 {
-	struct open_how how = {
-		.flags = (unsigned long long)(flags | O_CLOEXEC),
-		.mode = (flags & O_CREAT) ? mode : 0,
-		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
-	};
-	int fd, tries = 0;
-
 	while (*path == '/')
 		path++;
-	if (!*path)
-		path = ".";
-	/* EAGAIN: a concurrent rename inside the root; the kernel asks us to retry. */
-	do
-		fd = (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
-	while (fd < 0 && errno == EAGAIN && ++tries < 16);
-	return fd;
+	return dv_openat2(rootfd, *path ? path : ".", flags, mode,
+			  RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
 }
 
 int ctr_mkdir_p_in_root(int rootfd, const char *path, mode_t mode, struct dv_error *err)

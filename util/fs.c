@@ -171,6 +171,35 @@ DIR *dv_opendir_fd(int fd)
 	return d;
 }
 
+int dv_openat2(int dirfd, const char *path, int flags, mode_t mode, unsigned long long resolve)
+{
+	struct open_how how = {
+		.flags = (unsigned long long)(flags | O_CLOEXEC),
+		.mode = (flags & O_CREAT) ? mode : 0,
+		.resolve = resolve,
+	};
+	int fd, tries = 0;
+
+	/* EAGAIN: a rename somewhere in the tree raced the lookup; the kernel
+	 * asks us to try again rather than risk a wrong answer. */
+	do
+		fd = (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+	while (fd < 0 && errno == EAGAIN && ++tries < 16);
+	return fd;
+}
+
+int dv_openat_beneath(int dirfd, const char *path, int flags, mode_t mode)
+{
+	return dv_openat2(dirfd, *path ? path : ".", flags, mode,
+			     RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS);
+}
+
+int dv_open_nosymlinks(const char *abs_path, int flags, mode_t mode)
+{
+	return dv_openat2(AT_FDCWD, abs_path, flags, mode,
+			     RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+}
+
 int dv_open_dir_at(int dirfd, const char *path, struct dv_error *err)
 {
 	char buf[PATH_MAX];

@@ -35,6 +35,21 @@ int dv_mkdirat_ok(int dirfd, const char *name, mode_t mode, struct dv_error *err
  * shares the offset an earlier listing left at the end); fd stays ours.
  * NULL with errno set on failure. Close with closedir(). */
 DIR *dv_opendir_fd(int fd);
+/* openat2() with these RESOLVE_* flags, O_CLOEXEC added, retried while the
+ * kernel says EAGAIN (a rename raced the lookup). -1 with errno. */
+int dv_openat2(int dirfd, const char *path, int flags, mode_t mode, unsigned long long resolve);
+/* openat2(dirfd, path, RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS), retried on
+ * EAGAIN: path is resolved at this moment, and no component (symlinks that
+ * stay inside included) may leave the tree at dirfd. How a host path taken
+ * from an Envfile (copy and mount sources, a seccomp profile) is opened, from
+ * the checkout's or the Envfile folder's fd, so that a folder swapped for a
+ * symlink to '/' meanwhile gives EXDEV, never a file outside. O_CLOEXEC is
+ * added. -1 with errno. */
+int dv_openat_beneath(int dirfd, const char *path, int flags, mode_t mode);
+/* The same from "/" for an absolute path with RESOLVE_NO_SYMLINKS: the path
+ * must still be what it was when it was resolved (ELOOP when a symlink is
+ * found on the way). */
+int dv_open_nosymlinks(const char *abs_path, int flags, mode_t mode);
 /* Open a folder below dirfd without following symlinks in any component. */
 int dv_open_dir_at(int dirfd, const char *path, struct dv_error *err);
 

@@ -166,6 +166,50 @@ static void test_rm_tree_keeps_link_targets(void **state)
 	assert_int_equal(dv_rm_tree_at(AT_FDCWD, outside, &err), 0);
 }
 
+/* A host path from an Envfile is opened beneath its tree: a folder swapped
+ * for a symlink to '/' gives EXDEV, a symlink that stays inside is fine. */
+static void test_open_beneath(void **state)
+{
+	dv_autofree char *dir = tmpdir();
+	dv_autofree char *sub = dv_xasprintf("%s/sub", dir);
+	dv_autofree char *file = dv_xasprintf("%s/sub/f", dir);
+	dv_autofree char *inside = dv_xasprintf("%s/inside", dir);
+	dv_autofree char *escape = dv_xasprintf("%s/escape", dir);
+	struct dv_error err = { 0 };
+	int dfd, fd;
+
+	(void)state;
+	assert_int_equal(dv_mkdir_p(sub, 0755, &err), 0);
+	fd = open(file, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(symlink("sub", inside), 0);
+	assert_int_equal(symlink("/", escape), 0);
+	dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	assert_true(dfd >= 0);
+	fd = dv_openat_beneath(dfd, "inside/f", O_RDONLY, 0);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(dv_openat_beneath(dfd, "escape/etc/passwd", O_RDONLY, 0), -1);
+	assert_int_equal(errno, EXDEV);
+	assert_int_equal(dv_openat_beneath(dfd, "../etc/passwd", O_RDONLY, 0), -1);
+	assert_int_equal(errno, EXDEV);
+	fd = dv_openat_beneath(dfd, "", O_PATH | O_DIRECTORY, 0); /* the tree itself */
+	assert_true(fd >= 0);
+	close(fd);
+	close(dfd);
+	fd = dv_open_nosymlinks(file, O_RDONLY, 0);
+	assert_true(fd >= 0);
+	close(fd);
+	{
+		dv_autofree char *via = dv_xasprintf("%s/inside/f", dir);
+
+		assert_int_equal(dv_open_nosymlinks(via, O_RDONLY, 0), -1);
+		assert_int_equal(errno, ELOOP);
+	}
+	assert_int_equal(dv_rm_tree_at(AT_FDCWD, dir, &err), 0);
+}
+
 /* A mount below the tree stops the removal before anything under it goes. */
 static void test_rm_tree_stops_at_mount(void **state)
 {
@@ -238,6 +282,7 @@ int main(void)
 		cmocka_unit_test(test_atomic_write),
 		cmocka_unit_test(test_subid_find),
 		cmocka_unit_test(test_rm_tree_keeps_link_targets),
+		cmocka_unit_test(test_open_beneath),
 		cmocka_unit_test(test_rm_tree_stops_at_mount),
 		cmocka_unit_test(test_rm_tree_stops_at_bind_mount),
 	};
