@@ -64,6 +64,8 @@ struct env_mount {
 	char *target;      /* absolute path inside the env (or service) */
 	bool volume;       /* named volume, else host mount */
 	bool readonly;     /* ":ro" */
+	bool shared;       /* a named volume shared with every env naming it (a
+			      trust request); else the env's own */
 	unsigned line, col;
 };
 
@@ -122,7 +124,9 @@ struct env_spec {
 	struct env_security security;
 	struct dv_strv cache_from; /* `cache_from`, plus `up --cache-from`: registry images
 				    * whose layers stand in for steps (the team cache) */
+	unsigned cache_from_line, cache_from_col; /* the key's position (0: absent) */
 	enum env_network network;  /* `network` */
+	unsigned network_line, network_col; /* the key's position (0: absent) */
 	struct env_port *ports;    /* `ports`, in file order */
 	size_t n_ports;
 	struct env_mount *volumes; /* `volumes`: named volumes only (volume == true) */

@@ -26,6 +26,8 @@ int envfile_set_network(struct env_vctx *v, const struct env_node *key,
 
 	if (envfile_get_string(v, "'network'", key, val, &s) < 0)
 		return -1;
+	spec->network_line = key->line;
+	spec->network_col = key->col;
 	if (strcmp(s, "host") == 0)
 		spec->network = ENV_NET_HOST;
 	else if (strcmp(s, "private") == 0)

@@ -155,6 +155,8 @@ static int set_cache_from(struct vctx *v, const struct env_node *key, const stru
 	const struct env_node *one = val;
 	size_t n = 1;
 
+	spec->cache_from_line = key->line;
+	spec->cache_from_col = key->col;
 	if (val->type == ENV_NODE_SEQ)
 		n = val->n;
 	for (size_t i = 0; i < n; i++) {
