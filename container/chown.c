@@ -15,8 +15,9 @@
  * The walk never follows a symlink (O_NOFOLLOW, AT_SYMLINK_NOFOLLOW, each
  * step relative to a folder we hold open) and never leaves the starting
  * filesystem, so nothing the env plants there can steer a chown outside.
- * Files are never opened for reading: a name swapped for a device node
- * meanwhile is only ever reached through an O_PATH fd.
+ * A file is opened only by inode, through /proc/self/fd of an O_PATH fd
+ * checked to be a regular file: a name swapped for a device node meanwhile
+ * is never opened.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -36,6 +37,7 @@
 #define MAX_DEPTH 200 /* two fds per level */
 
 struct walk {
+	int procfd;
 	uid_t uid;
 	gid_t gid;
 	struct timespec since;
@@ -46,16 +48,6 @@ struct walk {
 static bool newer(const struct timespec *t, const struct timespec *since)
 {
 	return t->tv_sec > since->tv_sec || (t->tv_sec == since->tv_sec && t->tv_nsec >= since->tv_nsec);
-}
-
-/* The file capability of a regular file, through its O_PATH fd (no open
- * for reading, so a swapped-in device is never opened). */
-static bool drop_caps(int pathfd)
-{
-	char proc[32];
-
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pathfd);
-	return removexattr(proc, "security.capability") == 0;
 }
 
 /* Give dirfd/name (or dirfd itself, name "") to the host user. */
@@ -79,17 +71,21 @@ static void fix(struct walk *w, int dirfd, const char *name, const struct stat *
 		   : fcntl(dirfd, F_DUPFD_CLOEXEC, 3);
 	if (fd < 0 || fstat(fd, &now) < 0 || !S_ISREG(now.st_mode) || now.st_uid != w->uid)
 		return;
-	if (now.st_mode & (S_ISUID | S_ISGID)) {
-		char proc[32];
+	{
+		/* Reopened by inode through /proc: the file we checked, never
+		 * a device node swapped in under its name. */
+		char num[16];
+		dv_autoclose int rfd = -1;
 
-		/* fchmod needs a real fd; chmod follows /proc's link to the
-		 * very inode we checked, never a name the env may swap. */
-		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-		if (chmod(proc, now.st_mode & 0777) == 0)
+		snprintf(num, sizeof(num), "%d", fd);
+		rfd = openat(w->procfd, num, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+		if (rfd < 0)
+			return;
+		if ((now.st_mode & (S_ISUID | S_ISGID)) && fchmod(rfd, now.st_mode & 0777) == 0)
+			w->changed++;
+		if (fremovexattr(rfd, "security.capability") == 0)
 			w->changed++;
 	}
-	if (drop_caps(fd))
-		w->changed++;
 }
 
 static void walk_dir(struct walk *w, int fd, int depth)
@@ -115,10 +111,10 @@ static void walk_dir(struct walk *w, int fd, int depth)
 	}
 }
 
-int ctr_sweep(int fd, uid_t uid, gid_t gid, const struct timespec *since,
+int ctr_sweep(int fd, int procfd, uid_t uid, gid_t gid, const struct timespec *since,
 	      unsigned long long *changed, struct dv_error *err)
 {
-	struct walk w = { .uid = uid, .gid = gid, .since = *since };
+	struct walk w = { .procfd = procfd, .uid = uid, .gid = gid, .since = *since };
 	struct stat st;
 
 	if (fstat(fd, &st) < 0)

@@ -190,8 +190,10 @@ bool ctr_idmap_supported(const char *const *paths, size_t n, struct dv_error *er
  * security.capability attribute on such an entry owned by uid:gid already
  * is removed. Never follows a symlink nor leaves fd's filesystem. Run it
  * where nothing of the env still writes (halt), or as often as wanted.
+ * procfd: an fd of our /proc/self/fd (files are reopened through it, by
+ * inode, never by a name the env may swap for a device meanwhile).
  * *changed (may be NULL): how many entries were changed. */
-int ctr_sweep(int fd, uid_t uid, gid_t gid, const struct timespec *since,
+int ctr_sweep(int fd, int procfd, uid_t uid, gid_t gid, const struct timespec *since,
 	      unsigned long long *changed, struct dv_error *err);
 
 /* Enter a running env and run x->argv there: pidfd_open the init, check its

@@ -148,27 +148,38 @@ static void add_module(int gitfd, const char *checkout, const char *dir, struct 
 	dv_strv_push(out, rel);
 }
 
-/* Every module under .git/<dir>/modules, nested ones too. */
+/* Every module git dir below .git/<dir>: a folder holding a `config` is
+ * one (its name may hold slashes: "lib/sub" lives in modules/lib/sub), and
+ * its own submodules are in its `modules`; any other folder is a part of
+ * a name. */
 static void walk_modules(int gitfd, const char *checkout, const char *dir, int depth,
 			 struct dv_strv *out)
 {
-	dv_autofree char *mods = dv_xasprintf("%s%smodules", dir, *dir ? "/" : "");
 	dv_autoclose int fd = -1;
 	dv_autoclosedir DIR *d = NULL;
 	struct dirent *de;
 
 	if (depth > MODULES_DEPTH)
 		return;
-	fd = dv_openat_beneath(gitfd, mods, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
+	fd = dv_openat_beneath(gitfd, dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
 	d = fd < 0 ? NULL : dv_opendir_fd(fd);
 	while (d && (de = readdir(d))) {
 		dv_autofree char *sub = NULL;
+		dv_autofree char *cfg = NULL;
+		struct stat st;
 
 		if (de->d_name[0] == '.' || (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN))
 			continue;
-		sub = dv_xasprintf("%s/%s", mods, de->d_name);
-		add_module(gitfd, checkout, sub, out);
-		walk_modules(gitfd, checkout, sub, depth + 1, out);
+		sub = dv_xasprintf("%s/%s", dir, de->d_name);
+		cfg = dv_xasprintf("%s/config", de->d_name);
+		if (fstatat(fd, cfg, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode)) {
+			dv_autofree char *mods = dv_xasprintf("%s/modules", sub);
+
+			add_module(gitfd, checkout, sub, out);
+			walk_modules(gitfd, checkout, mods, depth + 1, out);
+		} else {
+			walk_modules(gitfd, checkout, sub, depth + 1, out);
+		}
 	}
 }
 
@@ -187,7 +198,7 @@ int prov_git_paths(const char *checkout, struct dv_strv *out, struct dv_error *e
 		return 0;
 	gitfd = openat(root, ".git", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (gitfd >= 0)
-		walk_modules(gitfd, checkout, "", 0, out);
+		walk_modules(gitfd, checkout, "modules", 0, out);
 	return 0;
 }
 

@@ -143,6 +143,7 @@ bool prov_git_paths_in(const char *checkout, const struct dv_strv *paths, const 
 struct prov_sweep {
 	int fds[64];
 	size_t n;
+	int procfd;         /* our /proc/self/fd, opened while /proc shows us */
 	uid_t uid;
 	gid_t gid;
 	struct timespec since;

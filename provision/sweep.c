@@ -53,8 +53,11 @@ void prov_sweep_open(const struct ctr_state *st, const char *when, struct prov_s
 	dv_autoclose int root = -1;
 
 	out->n = 0;
+	out->procfd = -1;
 	if (!chown && !(rootless && !strcmp(when, "halt")))
 		return;
+	/* The env's /proc does not show us once we are in its namespaces. */
+	out->procfd = open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	/* Without root we run as root of our user namespace: the host user. */
 	out->uid = rootless ? 0 : st->host_uid;
 	out->gid = rootless ? 0 : st->host_gid;
@@ -79,10 +82,13 @@ void prov_sweep_run(struct prov_sweep *s)
 	for (size_t i = 0; i < s->n; i++) {
 		struct dv_error err = { 0 };
 
-		if (ctr_sweep(s->fds[i], s->uid, s->gid, &s->since, NULL, &err) < 0)
+		if (ctr_sweep(s->fds[i], s->procfd, s->uid, s->gid, &s->since, NULL, &err) < 0)
 			fprintf(stderr, "devenv: warning: cannot give the checkout's new files to uid %u: %s\n",
 				(unsigned)s->uid, err.msg);
 		close(s->fds[i]);
 	}
+	if (s->procfd >= 0)
+		close(s->procfd);
+	s->procfd = -1;
 	s->n = 0;
 }
