@@ -653,10 +653,10 @@ static int start_env(const struct layer_store *st, struct prov_env *env, int efd
 	}
 	cs.git_protect = (const char *const *)s->git_protect.v;
 	cs.n_git_protect = s->git_protect.n;
-	/* The sweep looks at what changed since (a second early: ctimes come
-	 * from a coarse clock). */
+	/* The sweep looks at what changed since: ctimes come from this clock
+	 * (or a finer one, never earlier). */
 	clock_gettime(CLOCK_REALTIME_COARSE, &now);
-	s->started_ns = ((long long)now.tv_sec - 1) * 1000000000LL + now.tv_nsec;
+	s->started_ns = (long long)now.tv_sec * 1000000000LL + now.tv_nsec;
 	s->sweep_pending = strcmp(s->ownership, "idmapped") != 0;
 	if (env->spec.user) {
 		user = (struct ctr_user){ env->spec.user, env->spec.shell, s->user_uid, s->user_gid };
