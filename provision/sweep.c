@@ -70,8 +70,9 @@ void prov_sweep_open(const struct ctr_state *st, const char *when, struct prov_s
 		return;
 	}
 	out->fds[out->n++] = dv_steal_fd(&root);
+	/* A read-only mount is the one thing the env cannot have written. */
 	for (size_t i = 0; i < st->n_mounts; i++)
-		if (!st->mounts[i].volume)
+		if (!st->mounts[i].volume && !st->mounts[i].readonly)
 			add(out, out->fds[0], st->checkout, st->mounts[i].source);
 	for (size_t i = 0; i < st->svc_binds.n; i++)
 		add(out, out->fds[0], st->checkout, st->svc_binds.v[i]);
