@@ -120,6 +120,13 @@ true'
 	run "$DEVENV" halt
 	assert_success
 	own_assert_clean "$DV_CHECKOUT"
+	# the capability was written, as v3 with the host user as its root (for
+	# the host user's own user namespaces): nothing for a process of the
+	# host, as own_assert_clean ran it
+	run python3 -c 'import os, struct, sys
+v = os.getxattr(sys.argv[1], "security.capability")
+print("v%d rootid %d" % (struct.unpack("<I", v[:4])[0] >> 24, struct.unpack("<I", v[20:24])[0] if len(v) >= 24 else -1))' "$DV_CHECKOUT/capcat"
+	assert_output "v3 rootid $OWN_UID"
 	rm -f /tmp/own-fsmon-ran
 	run own_as_host_user git -C "$DV_CHECKOUT" status --short
 	[[ ! -e /tmp/own-fsmon-ran ]]
