@@ -122,11 +122,16 @@ true'
 	own_assert_clean "$DV_CHECKOUT"
 	# the capability was written, as v3 with the host user as its root (for
 	# the host user's own user namespaces): nothing for a process of the
-	# host, as own_assert_clean ran it
+	# host, as own_assert_clean ran it. Without root, halt's sweep removed it.
 	run python3 -c 'import os, struct, sys
-v = os.getxattr(sys.argv[1], "security.capability")
+try: v = os.getxattr(sys.argv[1], "security.capability")
+except OSError: print("none"); sys.exit()
 print("v%d rootid %d" % (struct.unpack("<I", v[:4])[0] >> 24, struct.unpack("<I", v[20:24])[0] if len(v) >= 24 else -1))' "$DV_CHECKOUT/capcat"
-	assert_output "v3 rootid $OWN_UID"
+	if ((EUID == 0)); then
+		assert_output "v3 rootid $OWN_UID"
+	else
+		assert_output none
+	fi
 	rm -f /tmp/own-fsmon-ran
 	run own_as_host_user git -C "$DV_CHECKOUT" status --short
 	[[ ! -e /tmp/own-fsmon-ran ]]
