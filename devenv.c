@@ -614,14 +614,16 @@ static int cmd_status(struct dv_ctx *ctx, struct layer_store *st, int argc, char
 			       env.state.user_gid);
 		if (!strcmp(env.state.ownership, "rootless"))
 			printf("  checkout ownership: rootless (root in the env is uid %u on the "
-			       "host: what it creates there is yours)\n",
+			       "host; other ids of the env are your subordinate ids until halt gives "
+			       "their files back to you)\n",
 			       env.state.host_uid);
 		else if (!strcmp(env.state.ownership, "chown"))
 			printf("  checkout ownership: chown (no idmapped mount here: after each ssh and "
-			       "on_up command, what root or the user made there is given to uid %u)\n",
+			       "on_up command, and at halt, what the env changed there is given to "
+			       "uid %u, without setuid bits or file capabilities)\n",
 			       env.state.host_uid);
 		else if (env.state.ownership[0])
-			printf("  checkout ownership: %s (new files belong to uid %u)\n",
+			printf("  checkout ownership: %s (only uid %u can own files there)\n",
 			       env.state.ownership, env.state.host_uid);
 		if (ctx->rootless)
 			printf("  rootless: %s; %s\n",
@@ -924,13 +926,16 @@ static int cmd_ssh(struct dv_ctx *ctx, struct layer_store *st, int argc, char **
 	x.sandbox = &sb;
 	fflush(stdout);
 	/* No separate liveness probe: ctr_exec checks the init's start time and
-	 * the freezer itself, and says which (ESRCH, EBUSY). */
-	struct timespec since;
-	clock_gettime(CLOCK_REALTIME_COARSE, &since);
+	 * the freezer itself, and says which (ESRCH, EBUSY). The sweep's
+	 * folders ("chown" ownership only) are opened before it enters. */
+	struct prov_sweep sweep;
+	prov_sweep_open(&env.state, "command", &sweep);
 	int xr = ctr_exec(&env.state.init, &env.state.cgroups, &x, &status, err);
 	ctr_sandbox_release(&sb);
 	if (xr == 0)
-		prov_chown_back(&env.state, &since);
+		prov_sweep_run(&sweep);
+	for (size_t i = 0; i < sweep.n; i++)
+		close(sweep.fds[i]);
 	if (xr < 0) {
 		if (err->errnum == ESRCH)
 			dv_err_plain(err, ESRCH, "env '%s' is not running; 'devenv up' starts it",

@@ -194,11 +194,9 @@ static int open_target(int rootfd, const char *target, bool dir, struct dv_error
 }
 
 static int bind_one(const struct ctr_spec *spec, int rootfd, const struct ctr_mount *m,
-		    struct dv_error *err)
+		    int idmap_ns, struct dv_error *err)
 {
-	struct mount_attr attr = {
-		.attr_set = MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID | (m->readonly ? MOUNT_ATTR_RDONLY : 0),
-	};
+	unsigned attrs = MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID | (m->readonly ? MOUNT_ATTR_RDONLY : 0);
 	dv_autoclose int src = -1;
 	dv_autoclose int t = -1;
 	struct stat ss, ts;
@@ -230,22 +228,26 @@ static int bind_one(const struct ctr_spec *spec, int rootfd, const struct ctr_mo
 				    S_ISDIR(ss.st_mode) ? "folder" : "file", m->source, m->target,
 				    S_ISDIR(ts.st_mode) ? "a folder" : S_ISREG(ts.st_mode) ? "a file"
 											  : "not a file");
-	if (mount_setattr(src, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0)
-		return dv_err(err, errno, "cannot make the mount of '%s' %s", m->source,
-			      m->readonly ? "read-only" : "nodev");
+	/* A host path is the checkout's equal: only the host user's id can be
+	 * written there (user.c). A volume keeps the ids its programs need. */
+	if (ctr_idmap_mount(src, m->host ? idmap_ns : -1, attrs, err) < 0)
+		return dv_err_prefix(err, "mount of '%s'", m->source);
 	if (move_mount(src, "", t, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
 		return dv_err(err, errno, "cannot mount '%s' on '%s'", m->source, m->target);
+	/* It covers the checkout's git dir: read-only there too (gitdir.c). */
+	if (m->n_protect && S_ISDIR(ss.st_mode) && ctr_git_protect(src, m->protect, m->n_protect, err) < 0)
+		return dv_err_prefix(err, "mount of '%s'", m->source);
 	return 0;
 }
 
-int ctr_setup_binds(const struct ctr_spec *spec, int rootfd, struct dv_error *err)
+int ctr_setup_binds(const struct ctr_spec *spec, int rootfd, int idmap_ns, struct dv_error *err)
 {
 	/* A build step's upper becomes a layer: no mount target may land
 	 * there, and steps see only what `copy` brings. */
 	if (spec->build)
 		return dv_err_plain(err, EINVAL, "build containers take no volumes or mounts");
 	for (size_t i = 0; i < spec->n_mounts; i++)
-		if (bind_one(spec, rootfd, &spec->mounts[i], err) < 0)
+		if (bind_one(spec, rootfd, &spec->mounts[i], idmap_ns, err) < 0)
 			return -1;
 	return 0;
 }

@@ -70,6 +70,18 @@ struct ctr_mount {
 				a copy of what the image has at target, and that folder's
 				owner and mode (Docker's rule); where the image has
 				nothing there, the env's user (else root) owns it */
+	bool host;           /* a host path (not a volume of the store): idmapped
+				with ctr_spec.idmap; always nosuid and nodev */
+	const char *const *protect; /* host path covering the checkout's git dir:
+				       these paths in it (relative) are read-only
+				       (see ctr_spec.git_protect) */
+	size_t n_protect;
+};
+
+/* An idmap for host paths (user.c): on disk uid_disk shows as uid_vis, and
+ * gid_disk as gid_vis; no other id can be created or chowned to. */
+struct ctr_idmap {
+	unsigned uid_disk, uid_vis, gid_disk, gid_vis;
 };
 
 struct ctr_spec {
@@ -77,7 +89,15 @@ struct ctr_spec {
 	const char *const *lowers;  /* absolute layer diff folders, TOP first */
 	size_t n_lowers;
 	const char *upper, *work;   /* absolute overlay upper and work folders */
-	const char *checkout;       /* host folder bind-mounted read-write at workdir; NULL: none */
+	const char *checkout;       /* host folder bind-mounted read-write at workdir
+				       (nosuid, nodev); NULL: none */
+	const struct ctr_idmap *idmap; /* the checkout and host mounts idmapped so;
+				       NULL: bound as they are (no idmap here,
+				       rootless) */
+	const char *const *git_protect; /* paths in the checkout bound read-only onto
+					   themselves (".git", "sub/.git"), their
+					   folders pinned (see ctr_git_protect) */
+	size_t n_git_protect;
 	const char *workdir;        /* absolute path inside; created when missing */
 	bool build;                 /* build container: nothing the runtime creates
 				       (mount targets, /etc/hosts...) is left in `upper`
@@ -132,29 +152,49 @@ struct ctr_exec {
 	const struct ctr_sandbox *sandbox; /* ctr_exec only; NULL: none */
 };
 
-/* Who the checkout's files belong to. A command running as root, or as the
- * env's user, with a uid (gid) other than the host user's gets a mount
- * namespace of its own in which workdir is an idmapped mount of the checkout
- * swapping its id with the host user's: what it creates there belongs to
- * the host user. Other uids see the checkout as it is. */
-struct ctr_owner {
-	const char *workdir;
-	uid_t host_uid, user_uid;
-	gid_t host_gid, user_gid;
-	bool has_user;
+/* A mount the env made, as state.json records it: sessions that need an
+ * idmapped view of their own clone the host paths again, and re-attach the
+ * volumes that their clones would cover. */
+struct ctr_mount_rec {
+	char *source, *target;
+	bool readonly, volume;
+	struct dv_strv protect;     /* a host mount covering the git dir: read-only paths */
 };
 
-/* Can the checkout be idmapped (kernel and filesystem)? Tries it.
- * DEVENV_NO_IDMAP=1 in the environment says no (tests, diagnosis). */
-bool ctr_idmap_supported(const char *checkout, struct dv_error *err);
+/* Who the checkout's files belong to (README: "The user inside, and who
+ * owns the checkout's files"). A command whose uid and gid are the host
+ * user's runs in the env's own mount namespace, where the checkout and host
+ * mounts map the host user to itself; any other gets a mount namespace of
+ * its own where clones of them, made from the host side before entering,
+ * map the host user (and nothing else) to the command's ids. */
+struct ctr_owner {
+	const char *workdir;
+	const char *checkout;       /* host path of the checkout */
+	uid_t host_uid;
+	gid_t host_gid;
+	const struct ctr_mount_rec *mounts; /* the env's volumes and mounts, in order */
+	size_t n_mounts;
+	const struct dv_strv *git_protect; /* read-only paths of the checkout (may be NULL) */
+};
 
-/* Where it cannot ("chown" ownership): give o's host user every entry of
- * the checkout (at `checkout` in the caller's mount namespace) that root
- * or the env's user created or changed since `since` (CLOCK_REALTIME_COARSE,
- * the clock of ctimes). Never follows a symlink nor leaves the checkout's
- * filesystem. *changed (may be NULL): how many entries were given. */
-int ctr_chown_back(const char *checkout, const struct ctr_owner *o, const struct timespec *since,
-		   unsigned long long *changed, struct dv_error *err);
+/* Can these host paths (and what is mounted below them) be idmapped
+ * (kernel and filesystem)? Tries it. DEVENV_NO_IDMAP=1 in the environment
+ * says no (tests, diagnosis). */
+bool ctr_idmap_supported(const char *const *paths, size_t n, struct dv_error *err);
+
+/* Where they cannot ("chown" ownership), and without root ("rootless"): the
+ * sweep. Below the folder (or file) `fd`, every entry whose ctime is at or
+ * after `since` (CLOCK_REALTIME_COARSE, the clock of ctimes) and which is
+ * not owned by uid:gid is given to uid:gid (the kernel then drops its file
+ * capabilities), loses its setuid and setgid bits when it is a file, and a
+ * security.capability attribute on such an entry owned by uid:gid already
+ * is removed. Never follows a symlink nor leaves fd's filesystem. Run it
+ * where nothing of the env still writes (halt), or as often as wanted.
+ * procfd: an fd of our /proc/self/fd (files are reopened through it, by
+ * inode, never by a name the env may swap for a device meanwhile).
+ * *changed (may be NULL): how many entries were changed. */
+int ctr_sweep(int fd, int procfd, uid_t uid, gid_t gid, const struct timespec *since,
+	      unsigned long long *changed, struct dv_error *err);
 
 /* Enter a running env and run x->argv there: pidfd_open the init, check its
  * start time, join its cgroups, setns into all its namespaces, fork, exec.
@@ -299,8 +339,16 @@ struct ctr_state {
 	unsigned user_uid, user_gid, host_uid, host_gid; /* of the last start */
 	char *ownership;            /* how the checkout's files get the host user as
 				       owner: "idmapped" (see ctr_owner), "chown" (no
-				       idmap here: ctr_chown_back after each command),
-				       "bind" (nothing to map), "rootless" */
+				       idmap here: ctr_sweep after each command and
+				       at halt), "rootless" (ctr_sweep at halt) */
+	long long started_ns;       /* CLOCK_REALTIME_COARSE before the last start: the
+				       sweep looks at what changed since */
+	bool sweep_pending;         /* started and not swept since (an init that
+				       died without halt): the next up sweeps first */
+	struct ctr_mount_rec *mounts; /* the env's volumes and mounts of the last start */
+	size_t n_mounts;
+	struct dv_strv git_protect; /* read-only paths of the checkout (".git"...) */
+	struct dv_strv svc_binds;   /* host paths the services bind: swept too */
 	char *seccomp;              /* stored BPF program; "": unconfined */
 	unsigned long long caps;    /* the env's capabilities */
 	long long created;          /* unix seconds */
@@ -318,10 +366,10 @@ struct ctr_state {
 int ctr_state_read(int envs_fd, const char *id, struct ctr_state *out, struct dv_error *err);
 int ctr_state_write(int envs_fd, const struct ctr_state *st, struct dv_error *err);
 void ctr_state_release(struct ctr_state *st);
+/* Free n records and their strings. */
+void ctr_mount_recs_free(struct ctr_mount_rec *m, size_t n);
 /* The checkout's owner for ctr_exec (buf filled), or NULL when the checkout
  * is not idmapped. */
 const struct ctr_owner *ctr_state_owner(const struct ctr_state *st, struct ctr_owner *buf);
-/* The same for ctr_chown_back() where the ownership is "chown"; else NULL. */
-const struct ctr_owner *ctr_state_chown_owner(const struct ctr_state *st, struct ctr_owner *buf);
 
 #endif

@@ -7,7 +7,8 @@
  * image: nothing below loads a library or asks NSS (no getpwnam, no
  * execvp's locale/NSS-free but environ-bound search: our own PATH walk).
  * A --user is looked up by parsing the env's /etc/passwd (user.c); the
- * child sets its groups, gid and uid last, after any checkout idmap.
+ * child sets its groups, gid and uid last, after the checkout's view of
+ * its own (session.c), which is prepared on the host's side before setns.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -119,8 +120,7 @@ struct run_as {
 	gid_t gid;
 	gid_t groups[33]; /* the primary group first, then the supplementary ones */
 	size_t ngroups;
-	int idmap_fd;         /* >= 0: attach at workdir in a mount namespace of our own */
-	const char *workdir;
+	struct ctr_session view; /* the checkout's idmapped view, when it needs its own */
 	char *const *envp;
 	/* A rootless env's user namespace, read before joining it: which ids
 	 * exist there, and whether setgroups is allowed (single-id: not). */
@@ -168,16 +168,9 @@ static void read_userns(pid_t pid, struct run_as *ra)
 
 /* The idmapped view of the checkout: needs CAP_SYS_ADMIN, so it comes
  * before the sandbox takes that away. */
-static int become_mounts(const struct run_as *ra)
+static int become_mounts(struct run_as *ra)
 {
-	if (ra->idmap_fd >= 0) {
-		/* Private first, so that nothing we mount reaches the env's
-		 * namespace, whatever its propagation. */
-		if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
-		    move_mount(ra->idmap_fd, "", AT_FDCWD, ra->workdir, MOVE_MOUNT_F_EMPTY_PATH) < 0)
-			return errno;
-	}
-	return 0;
+	return ctr_session_attach(&ra->view);
 }
 
 /* The user's ids, after the sandbox: CAP_SETUID/CAP_SETGID are in the
@@ -196,7 +189,7 @@ static int become_ids(const struct run_as *ra)
 	return 0;
 }
 
-static _Noreturn void child(const struct ctr_exec *x, const struct run_as *ra, int master,
+static _Noreturn void child(const struct ctr_exec *x, struct run_as *ra, int master,
 			    int outw, int errw, const sigset_t *old)
 {
 	int e, sig;
@@ -328,57 +321,53 @@ static int relay(pid_t pid, int sfd, int master, int out, int tee, struct dv_err
 	}
 }
 
-/* The checkout seen by a command running as uid:gid (see struct ctr_owner). */
-static int run_as_owner(const struct ctr_owner *o, uid_t uid, gid_t gid, int procfd,
-			struct run_as *ra, struct dv_error *err)
+/* Who the command runs as, read before entering the env when the checkout
+ * needs a view of its own (its clones come from the host's side): the
+ * env's /etc/passwd through the init's root. NULL user: root. */
+static int resolve_early(pid_t pid, const char *user, struct ctr_ids *ids, struct dv_error *err)
 {
-	bool u = (uid == 0 || (o->has_user && uid == o->user_uid)) && uid != o->host_uid;
-	bool g = (gid == 0 || (o->has_user && gid == o->user_gid)) && gid != o->host_gid;
-	struct ctr_idswap sw = { u ? uid : o->host_uid, o->host_uid, g ? gid : o->host_gid,
-				 o->host_gid };
+	char path[48];
+	dv_autoclose int root = -1;
 
-	if (!u && !g)
+	memset(ids, 0, sizeof(*ids));
+	if (!user)
 		return 0;
-	ra->workdir = o->workdir;
-	ra->idmap_fd = ctr_idmap_clone(AT_FDCWD, o->workdir, procfd, &sw, err);
-	return ra->idmap_fd < 0 ? dv_err_prefix(err, "cannot give the checkout's new files to uid %u",
-						(unsigned)o->host_uid)
-				: 0;
+	snprintf(path, sizeof(path), "/proc/%d/root", (int)pid);
+	root = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0)
+		return dv_err(err, errno, "cannot open the env's root");
+	return ctr_user_resolve_in(root, user, ids, err);
 }
 
-/* Inside the env: x->user's ids, its environment, its view of the checkout. */
-static int run_as_user(const struct ctr_exec *x, int procfd, struct run_as *ra,
+/* Inside the env: ids (x->user resolved), its environment. */
+static int run_as_user(const struct ctr_exec *x, const struct ctr_ids *ids, struct run_as *ra,
 		       struct dv_strv *envp, struct dv_error *err)
 {
-	struct ctr_ids ids;
-
-	if (ctr_user_resolve(x->user, &ids, err) < 0)
-		return -1;
-	if (ra->userns && (!id_mapped(ra->uid_map, ids.uid) || !id_mapped(ra->gid_map, ids.gid)))
+	if (ra->userns && (!id_mapped(ra->uid_map, ids->uid) || !id_mapped(ra->gid_map, ids->gid)))
 		return dv_err_plain(err, EINVAL,
 				    "uid %u or gid %u does not exist in this rootless env's user "
 				    "namespace (it holds root and your /etc/subuid range; with a "
 				    "single-id map, root only)",
-				    (unsigned)ids.uid, (unsigned)ids.gid);
+				    (unsigned)ids->uid, (unsigned)ids->gid);
 	ra->set_ids = true;
-	ra->uid = ids.uid;
-	ra->gid = ids.gid;
-	ra->groups[0] = ids.gid;
+	ra->uid = ids->uid;
+	ra->gid = ids->gid;
+	ra->groups[0] = ids->gid;
 	ra->ngroups = 1;
-	for (size_t i = 0; i < ids.ngroups; i++) /* rootless: only those that exist there */
-		if (!ra->userns || id_mapped(ra->gid_map, ids.groups[i]))
-			ra->groups[ra->ngroups++] = ids.groups[i];
+	for (size_t i = 0; i < ids->ngroups; i++) /* rootless: only those that exist there */
+		if (!ra->userns || id_mapped(ra->gid_map, ids->groups[i]))
+			ra->groups[ra->ngroups++] = ids->groups[i];
 	for (size_t i = 0; x->envp && x->envp[i]; i++)
 		if (strncmp(x->envp[i], "HOME=", 5) && strncmp(x->envp[i], "USER=", 5) &&
 		    strncmp(x->envp[i], "LOGNAME=", 8))
 			dv_strv_push(envp, x->envp[i]);
-	dv_strv_push_owned(envp, dv_xasprintf("HOME=%s", ids.home));
-	if (ids.name[0]) {
-		dv_strv_push_owned(envp, dv_xasprintf("USER=%s", ids.name));
-		dv_strv_push_owned(envp, dv_xasprintf("LOGNAME=%s", ids.name));
+	dv_strv_push_owned(envp, dv_xasprintf("HOME=%s", ids->home));
+	if (ids->name[0]) {
+		dv_strv_push_owned(envp, dv_xasprintf("USER=%s", ids->name));
+		dv_strv_push_owned(envp, dv_xasprintf("LOGNAME=%s", ids->name));
 	}
 	ra->envp = envp->v;
-	return x->owner ? run_as_owner(x->owner, ids.uid, ids.gid, procfd, ra, err) : 0;
+	return 0;
 }
 
 int ctr_exec(const struct ctr_init *init, const struct dv_strv *cgroups,
@@ -387,9 +376,8 @@ int ctr_exec(const struct ctr_init *init, const struct dv_strv *cgroups,
 	dv_autoclose int pidfd = ctr_pidfd_checked(init, err);
 	dv_autoclose int master = -1;
 	dv_autoclose int sfd = -1;
-	dv_autoclose int procfd = -1;
-	dv_autoclose int idmap_fd = -1;
-	struct run_as ra = { .idmap_fd = -1, .envp = x->envp };
+	struct run_as ra = { .view = { .checkout = -1 }, .envp = x->envp };
+	struct ctr_ids ids;
 	struct dv_strv envp = { 0 };
 	int errp[2] = { -1, -1 }, outp[2] = { -1, -1 }, st = 0, e = 0, ret = -1;
 	struct termios saved_tio;
@@ -411,37 +399,44 @@ int ctr_exec(const struct ctr_init *init, const struct dv_strv *cgroups,
 	/* Before setns: the cgroup namespace we enter is rooted where we are. */
 	if (ctr_cgroup_join(cgroups, 0, err) < 0)
 		return -1;
-	if (x->owner && (procfd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
-		return dv_err(err, errno, "cannot open /proc");
+	/* The checkout's view: its clones must come from the host's side. */
+	if (x->owner && resolve_early(init->pid, x->user, &ids, err) < 0)
+		return -1;
+	if (x->owner && ctr_session_prepare(x->owner, ids.uid, ids.gid, &ra.view, err) < 0)
+		return dv_err_prefix(err, "the checkout's view for uid %u", (unsigned)ids.uid);
 	lsan_off = true;
 	/* Our child is devenv, in the env's pid namespace, until it execs: not
 	 * dumpable, nothing there can open its /proc/PID/exe (the host's
 	 * binary) or its memory (the CVE-2019-5736 class). exec resets it. */
-	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+		ctr_session_release(&ra.view);
 		return dv_err(err, errno, "prctl");
+	}
 	if (in_other_ns(init->pid, "user")) {
 		join_userns = true;
 		if (x->user) /* which ids it has: only a --user needs to know */
 			read_userns(init->pid, &ra);
 	}
 	if (setns(pidfd, ENTER_NS | (join_userns ? CLONE_NEWUSER : 0) |
-			 (in_other_ns(init->pid, "net") ? CLONE_NEWNET : 0)) < 0)
+			 (in_other_ns(init->pid, "net") ? CLONE_NEWNET : 0)) < 0) {
+		ctr_session_release(&ra.view);
 		return dv_err(err, errno, "cannot enter the env");
-	if ((x->user && run_as_user(x, procfd, &ra, &envp, err) < 0) ||
-	    (!x->user && x->owner && run_as_owner(x->owner, 0, 0, procfd, &ra, err) < 0)) {
+	}
+	if ((x->user && !x->owner && ctr_user_resolve(x->user, &ids, err) < 0) ||
+	    (x->user && run_as_user(x, &ids, &ra, &envp, err) < 0)) {
+		ctr_session_release(&ra.view);
 		dv_strv_release(&envp);
 		return -1;
-	}
-	idmap_fd = ra.idmap_fd;
-	if (procfd >= 0) { /* the host's /proc: done with it */
-		close(procfd);
-		procfd = -1;
 	}
 	if (x->tty) {
 		/* The container's devpts, now that we are in its mount namespace. */
 		master = open("/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
-		if (master < 0 || unlockpt(master) < 0)
-			return dv_err(err, errno, "cannot allocate a terminal in the env");
+		if (master < 0 || unlockpt(master) < 0) {
+			dv_err(err, errno, "cannot allocate a terminal in the env");
+			ctr_session_release(&ra.view);
+			dv_strv_release(&envp);
+			return -1;
+		}
 		set_winsize(0, master);
 	}
 	sigemptyset(&mask);
@@ -454,8 +449,12 @@ int ctr_exec(const struct ctr_init *init, const struct dv_strv *cgroups,
 	 * not leave the terminal raw. */
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGQUIT);
-	if (sigprocmask(SIG_BLOCK, &mask, &old) < 0)
-		return dv_err(err, errno, "sigprocmask");
+	if (sigprocmask(SIG_BLOCK, &mask, &old) < 0) {
+		dv_err(err, errno, "sigprocmask");
+		ctr_session_release(&ra.view);
+		dv_strv_release(&envp);
+		return -1;
+	}
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (sfd < 0) {
 		dv_err(err, errno, "signalfd");
@@ -517,6 +516,7 @@ out:
 			close(outp[i]);
 	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
+	ctr_session_release(&ra.view);
 	dv_strv_release(&envp);
 	return ret;
 }

@@ -8,6 +8,10 @@
  * cgroup.c  per-env cgroup folders
  * copy.c    ctr_copy_in
  * binds.c   volumes and host mounts (ctr_spec.mounts)
+ * user.c    the env's users; idmapped mounts of host paths
+ * gitdir.c  the checkout's git dir, read-only inside
+ * session.c a session's own view of the checkout (ctr_exec, ctr_owner)
+ * chown.c   the sweep where nothing can be idmapped
  * init.c    the env's PID 1 (a separate static program, see init_blob.S)
  */
 #ifndef CTR_INTERNAL_H
@@ -53,7 +57,7 @@ int ctr_setup_root(const struct ctr_spec *spec, int rootfd, int skelfd, struct d
 
 /* binds.c: spec->mounts bound into the root (after the checkout), each
  * target created when missing and resolved inside the root. */
-int ctr_setup_binds(const struct ctr_spec *spec, int rootfd, struct dv_error *err);
+int ctr_setup_binds(const struct ctr_spec *spec, int rootfd, int idmap_ns, struct dv_error *err);
 
 /* The ids a command runs as (user.c). */
 struct ctr_ids {
@@ -70,14 +74,43 @@ struct ctr_ids {
 int ctr_user_resolve(const char *spec, struct ctr_ids *out, struct dv_error *err);
 /* Before pivot_root: make u exist in the root. */
 int ctr_user_ensure(int rootfd, const struct ctr_user *u, struct dv_error *err);
-/* Swap uid_a with uid_b and gid_a with gid_b (equal: identity). */
-struct ctr_idswap {
-	unsigned uid_a, uid_b, gid_a, gid_b;
+/* The same through the root at `root` (an fd of /proc/PID/root of the
+ * env's init), before entering the env. */
+int ctr_user_resolve_in(int root, const char *spec, struct ctr_ids *out, struct dv_error *err);
+
+/* An fd of a new user namespace mapping only uid_disk -> uid_vis and
+ * gid_disk -> gid_vis (see struct ctr_idmap), for MOUNT_ATTR_IDMAP.
+ * procfd: an fd of a /proc showing our children. */
+int ctr_idmap_userns(int procfd, const struct ctr_idmap *m, struct dv_error *err);
+/* mount_setattr on the detached mount mnt and everything below it: attrs
+ * (MOUNT_ATTR_*) and, with userns >= 0, that namespace's idmap. */
+int ctr_idmap_mount(int mnt, int userns, unsigned attrs, struct dv_error *err);
+
+/* gitdir.c: the checkout's git dir read-only (README "Security"). On the
+ * attached mount mnt (a clone of the checkout or of a host mount covering
+ * it), bind each of paths (relative to mnt's root, e.g. ".git" or
+ * "lib/sub/.git") read-only onto itself, after binding each folder on the
+ * way (lib, lib/sub) onto itself too: a mount point cannot be renamed,
+ * removed or replaced, so the env can neither write the git dir nor move
+ * it aside and make another. A path that does not exist is skipped; one
+ * reached through a symlink is an error (ELOOP). */
+int ctr_git_protect(int mnt, const char *const *paths, size_t n, struct dv_error *err);
+
+/* session.c: a session's idmapped view (see the file's header). */
+struct ctr_session {
+	const struct ctr_owner *o;
+	bool active;       /* the session needs a view of its own */
+	int checkout;      /* detached idmapped clone of the checkout, or -1 */
+	int *mnts;         /* one per o->mounts: a host mount's clone, or -1 */
 };
-/* A detached, idmapped clone of the mount at dirfd/path; procfd: an fd of a
- * /proc showing our children. Returns the mount fd. */
-int ctr_idmap_clone(int dirfd, const char *path, int procfd, const struct ctr_idswap *s,
-		    struct dv_error *err);
+/* Before entering the env: for a session running as uid:gid, the clones
+ * (none when those are the host user's). Release with ctr_session_release. */
+int ctr_session_prepare(const struct ctr_owner *o, uid_t uid, gid_t gid, struct ctr_session *out,
+			struct dv_error *err);
+/* In the child, inside the env, before the sandbox: a mount namespace of its
+ * own with the clones attached. 0, or an errno. */
+int ctr_session_attach(struct ctr_session *s);
+void ctr_session_release(struct ctr_session *s);
 
 /* A forked child with no caller: send err through the error pipe, _exit(1). */
 _Noreturn void ctr_child_fail(int errpipe, const struct dv_error *err);

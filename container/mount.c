@@ -485,7 +485,12 @@ static int setup_etc(int rootfd, int skelfd, struct dv_error *err)
 	return 0;
 }
 
-static int setup_checkout(const struct ctr_spec *spec, int rootfd, struct dv_error *err)
+/* The checkout at workdir: nosuid and nodev (a setuid file made there runs
+ * as nobody special inside), idmapped with idmap_ns (>= 0) so that only the
+ * host user's id can be written (user.c), and its git dir read-only unless
+ * the Envfile says read-write (gitdir.c). */
+static int setup_checkout(const struct ctr_spec *spec, int rootfd, int idmap_ns,
+			  struct dv_error *err)
 {
 	dv_autoclose int src = open_tree(AT_FDCWD, spec->checkout,
 					 OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
@@ -500,15 +505,12 @@ static int setup_checkout(const struct ctr_spec *spec, int rootfd, struct dv_err
 		t = ctr_mkdir_p_in_root(rootfd, spec->workdir, 0755, err);
 	if (t < 0)
 		return dv_err_isset(err) ? -1 : dv_err(err, errno, "cannot mount checkout at '%s'", spec->workdir);
-	{
-		struct mount_attr attr = { .attr_set = MOUNT_ATTR_NODEV };
-
-		if (mount_setattr(src, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0)
-			return dv_err(err, errno, "cannot mount checkout at '%s'", spec->workdir);
-	}
+	if (ctr_idmap_mount(src, idmap_ns, MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID, err) < 0)
+		return dv_err_prefix(err, "checkout '%s'", spec->checkout);
 	if (move_mount(src, "", t, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
 		return dv_err(err, errno, "cannot mount checkout at '%s'", spec->workdir);
-	return 0;
+	/* src is now the attached mount: bind its git dir onto itself. */
+	return ctr_git_protect(src, spec->git_protect, spec->n_git_protect, err);
 }
 
 /* Docker's masked paths: runc's list plus /proc/interrupts and powercap
@@ -612,6 +614,8 @@ int ctr_setup_root(const struct ctr_spec *spec, int rootfd, int skelfd, struct d
 {
 	static const char *const dirs[] = { "proc", "sys", "dev" };
 	dv_autoclose int proc = -1;
+	dv_autoclose int procfd = -1;
+	dv_autoclose int idmap_ns = -1;
 	size_t i;
 
 	for (i = 0; i < 3; i++) {
@@ -628,9 +632,19 @@ int ctr_setup_root(const struct ctr_spec *spec, int rootfd, int skelfd, struct d
 		return -1;
 	if (skelfd >= 0 && setup_etc(rootfd, skelfd, err) < 0)
 		return -1;
-	if (spec->checkout && spec->workdir && setup_checkout(spec, rootfd, err) < 0)
+	/* One user namespace holds the idmap of every host path; the new
+	 * /proc is the one that shows our children (we are PID 1 here). */
+	if (spec->idmap) {
+		procfd = ctr_openat_in_root(rootfd, "proc", O_PATH | O_DIRECTORY, 0);
+		if (procfd < 0)
+			return dv_err(err, errno, "cannot open the container's /proc");
+		idmap_ns = ctr_idmap_userns(procfd, spec->idmap, err);
+		if (idmap_ns < 0)
+			return -1;
+	}
+	if (spec->checkout && spec->workdir && setup_checkout(spec, rootfd, idmap_ns, err) < 0)
 		return -1;
-	if (spec->n_mounts && ctr_setup_binds(spec, rootfd, err) < 0)
+	if (spec->n_mounts && ctr_setup_binds(spec, rootfd, idmap_ns, err) < 0)
 		return -1;
 	if (spec->sandbox && setup_masks(rootfd, err) < 0)
 		return -1;

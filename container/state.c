@@ -105,6 +105,70 @@ static void write_net(struct json_object *o, const struct ctr_state *st)
 	json_object_object_add(o, "net_helpers", net);
 }
 
+/* The ownership fields: the mounts sessions clone again, the git paths,
+ * the sweep's start time (see ctr_owner, ctr_sweep). */
+static void read_owner(struct json_object *o, struct ctr_state *out)
+{
+	struct json_object *a;
+	size_t n;
+
+	out->started_ns = get_int(o, "started_ns");
+	out->sweep_pending = get_int(o, "sweep_pending") != 0;
+	get_strv(o, "git_protect", &out->git_protect);
+	get_strv(o, "svc_binds", &out->svc_binds);
+	if (!json_object_object_get_ex(o, "mounts", &a) || !json_object_is_type(a, json_type_array) ||
+	    !(n = json_object_array_length(a)))
+		return;
+	out->mounts = dv_xcalloc(n, sizeof(*out->mounts));
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *e = json_object_array_get_idx(a, i);
+		struct ctr_mount_rec *m = &out->mounts[out->n_mounts];
+
+		if (!json_object_is_type(e, json_type_object))
+			continue;
+		m->source = get_str(e, "source");
+		m->target = get_str(e, "target");
+		m->readonly = get_int(e, "readonly") != 0;
+		m->volume = get_int(e, "volume") != 0;
+		get_strv(e, "protect", &m->protect);
+		out->n_mounts++;
+	}
+}
+
+static struct json_object *strv_json(const struct dv_strv *sv);
+
+static void write_owner(struct json_object *o, const struct ctr_state *st)
+{
+	struct json_object *a = json_object_new_array();
+
+	json_object_object_add(o, "started_ns", json_object_new_int64(st->started_ns));
+	json_object_object_add(o, "sweep_pending", json_object_new_int(st->sweep_pending));
+	json_object_object_add(o, "git_protect", strv_json(&st->git_protect));
+	json_object_object_add(o, "svc_binds", strv_json(&st->svc_binds));
+	for (size_t i = 0; i < st->n_mounts; i++) {
+		const struct ctr_mount_rec *m = &st->mounts[i];
+		struct json_object *e = json_object_new_object();
+
+		json_object_object_add(e, "source", json_object_new_string(m->source ? m->source : ""));
+		json_object_object_add(e, "target", json_object_new_string(m->target ? m->target : ""));
+		json_object_object_add(e, "readonly", json_object_new_int(m->readonly));
+		json_object_object_add(e, "volume", json_object_new_int(m->volume));
+		json_object_object_add(e, "protect", strv_json(&m->protect));
+		json_object_array_add(a, e);
+	}
+	json_object_object_add(o, "mounts", a);
+}
+
+void ctr_mount_recs_free(struct ctr_mount_rec *m, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(m[i].source);
+		free(m[i].target);
+		dv_strv_release(&m[i].protect);
+	}
+	free(m);
+}
+
 int ctr_state_read(int envs_fd, const char *id, struct ctr_state *out, struct dv_error *err)
 {
 	dv_autofree char *text = NULL;
@@ -178,6 +242,7 @@ int ctr_state_read(int envs_fd, const char *id, struct ctr_state *out, struct dv
 		}
 	}
 	read_net(o, out);
+	read_owner(o, out);
 	json_object_put(o);
 	return 0;
 }
@@ -256,6 +321,7 @@ int ctr_state_write(int envs_fd, const struct ctr_state *st, struct dv_error *er
 		json_object_object_add(o, "services", a);
 	}
 	write_net(o, st);
+	write_owner(o, st);
 	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
 	snprintf(path, sizeof(path), "%s/state.json", st->id);
 	ret = dv_write_file_atomic(envs_fd, path, text, strlen(text), 0600, err);
@@ -292,31 +358,24 @@ void ctr_state_release(struct ctr_state *st)
 	for (size_t i = 0; i < st->n_ports; i++)
 		free(st->ports[i].host_ip);
 	free(st->ports);
+	ctr_mount_recs_free(st->mounts, st->n_mounts);
+	dv_strv_release(&st->git_protect);
+	dv_strv_release(&st->svc_binds);
 	memset(st, 0, sizeof(*st));
-}
-
-static const struct ctr_owner *state_owner(const struct ctr_state *st, const char *kind,
-					   struct ctr_owner *buf)
-{
-	if (!st->ownership || strcmp(st->ownership, kind))
-		return NULL;
-	*buf = (struct ctr_owner){
-		.workdir = st->workdir,
-		.host_uid = st->host_uid,
-		.host_gid = st->host_gid,
-		.user_uid = st->user_uid,
-		.user_gid = st->user_gid,
-		.has_user = st->user && st->user[0],
-	};
-	return buf;
 }
 
 const struct ctr_owner *ctr_state_owner(const struct ctr_state *st, struct ctr_owner *buf)
 {
-	return state_owner(st, "idmapped", buf);
-}
-
-const struct ctr_owner *ctr_state_chown_owner(const struct ctr_state *st, struct ctr_owner *buf)
-{
-	return state_owner(st, "chown", buf);
+	if (!st->ownership || strcmp(st->ownership, "idmapped"))
+		return NULL;
+	*buf = (struct ctr_owner){
+		.workdir = st->workdir,
+		.checkout = st->checkout,
+		.host_uid = st->host_uid,
+		.host_gid = st->host_gid,
+		.mounts = st->mounts,
+		.n_mounts = st->n_mounts,
+		.git_protect = &st->git_protect,
+	};
+	return buf;
 }

@@ -8,15 +8,16 @@
  * (openat2 RESOLVE_IN_ROOT), so an image's symlinks cannot point them at
  * the host.
  *
- * Checkout ownership: the checkout is bind-mounted as it is, so a process
- * whose uid is the host user's creates files owned by the host user. A
- * session whose uid differs but should own the checkout too (root, or the
- * env's user when the checkout belongs to root) gets, in a mount namespace
- * of its own, an idmapped mount of the checkout that swaps its uid with the
- * host user's (and likewise the gids): what it creates lands on disk as the
- * host user's, and what the host user owns looks like its own. An idmap
- * must be a bijection, so this cannot be done for two ids in one mount;
- * hence one mount per kind of session, never a chown.
+ * Checkout ownership (README "The user inside, and who owns the checkout's
+ * files"): every mount of a host path into an env is idmapped with maps of
+ * ONE line, disk id of the host user -> one visible id. The env's own mount
+ * namespace shows the host user as itself (H -> H); a session running as
+ * another uid or gid gets, in a mount namespace of its own, clones made
+ * from the host side with H -> its ids. Nothing else is mapped, so no
+ * process of the env can create a file owned, or chown one, to any id but
+ * the host user's: the kernel says EOVERFLOW. File capabilities written
+ * through such a mount are stored as v3 with root id H, which grants
+ * nothing outside the host user's own user namespaces.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -178,8 +179,16 @@ static void supplementary_groups(int root, const char *user, struct ctr_ids *out
 
 int ctr_user_resolve(const char *spec, struct ctr_ids *out, struct dv_error *err)
 {
-	dv_autofree char *text = NULL;
 	dv_autoclose int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+	if (root < 0)
+		return dv_err(err, errno, "cannot open the env's root");
+	return ctr_user_resolve_in(root, spec, out, err);
+}
+
+int ctr_user_resolve_in(int root, const char *spec, struct ctr_ids *out, struct dv_error *err)
+{
+	dv_autofree char *text = NULL;
 	const char *colon = strchr(spec, ':');
 	size_t ulen = colon ? (size_t)(colon - spec) : strlen(spec);
 	unsigned long long uid = 0, gid = 0;
@@ -200,8 +209,8 @@ int ctr_user_resolve(const char *spec, struct ctr_ids *out, struct dv_error *err
 	if (!ulen || ulen > 32)
 		return dv_err_plain(err, EINVAL, "'%s' is not a user name or id ('--user NAME|UID[:GID]')",
 				    spec);
-	if (root < 0 || read_db(root, "etc/passwd", &text, &len, &st, err) < 0)
-		return root < 0 ? dv_err(err, errno, "cannot open the env's root") : -1;
+	if (read_db(root, "etc/passwd", &text, &len, &st, err) < 0)
+		return -1;
 	if (numeric) {
 		found = text && db_find(text, len, NULL, uid, true, &e);
 	} else {
@@ -345,96 +354,91 @@ int ctr_user_ensure(int rootfd, const struct ctr_user *u, struct dv_error *err)
 	return 0;
 }
 
-/* "inside outside count" lines swapping a and b, identity elsewhere. An
- * idmapped mount reads "inside" as the id on disk, "outside" as the id
- * processes see and create with. */
-static void swap_map(char *buf, size_t n, unsigned a, unsigned b)
+/* Write one "inside outside 1" line to /proc/PID/NAME. An idmapped mount
+ * reads "inside" as the id on disk and "outside" as the id processes see
+ * and create files with; a map of one line leaves every other id unmapped,
+ * which the kernel shows as nobody and refuses to create or chown to
+ * (EOVERFLOW). */
+static int write_map(int procfd, pid_t pid, const char *name, unsigned disk, unsigned vis,
+		     struct dv_error *err)
 {
-	unsigned lo = a < b ? a : b, hi = a < b ? b : a;
-	size_t k = 0;
-
-	if (a == b) {
-		snprintf(buf, n, "0 0 4294967295\n");
-		return;
-	}
-	if (lo > 0)
-		k += (size_t)snprintf(buf + k, n - k, "0 0 %u\n", lo);
-	k += (size_t)snprintf(buf + k, n - k, "%u %u 1\n%u %u 1\n", lo, hi, hi, lo);
-	if (hi - lo > 1)
-		k += (size_t)snprintf(buf + k, n - k, "%u %u %u\n", lo + 1, lo + 1, hi - lo - 1);
-	if (hi < 4294967294U)
-		snprintf(buf + k, n - k, "%u %u %u\n", hi + 1, hi + 1, 4294967295U - (hi + 1));
-}
-
-static int write_proc(int procfd, pid_t pid, const char *name, const char *text,
-		      struct dv_error *err)
-{
-	char path[64];
+	char path[64], line[32];
 	dv_autoclose int fd = -1;
+	int n = snprintf(line, sizeof(line), "%u %u 1\n", disk, vis);
 
 	snprintf(path, sizeof(path), "%d/%s", (int)pid, name);
 	fd = openat(procfd, path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
 		return dv_err(err, errno, "cannot open /proc/%s", path);
-	if (write(fd, text, strlen(text)) != (ssize_t)strlen(text))
+	if (write(fd, line, (size_t)n) != n)
 		return dv_err(err, errno, "cannot write /proc/%s", path);
 	return 0;
 }
 
-int ctr_idmap_clone(int dirfd, const char *path, int procfd, const struct ctr_idswap *s,
-		    struct dv_error *err)
+/* The user namespace's owner for the moment it takes to set its maps: it
+ * shares our memory (CLONE_VM), so creating it copies no page tables, and
+ * it only waits to be killed. */
+__attribute__((no_sanitize_address)) static int hold_userns(void *arg)
 {
-	char umap[160], gmap[160], ns[64];
+	(void)arg;
+	for (;;)
+		syscall(SYS_pause);
+	return 0;
+}
+
+int ctr_idmap_userns(int procfd, const struct ctr_idmap *m, struct dv_error *err)
+{
+	/* Aligned for any ABI; the child only ever calls pause(). */
+	static _Thread_local char stack[16384] __attribute__((aligned(64)));
+	char ns[64];
 	dv_autoclose int nsfd = -1;
-	dv_autoclose int mnt = -1;
-	struct mount_attr attr = { .attr_set = MOUNT_ATTR_IDMAP };
 	pid_t pid;
 	int r = 0;
 
-	swap_map(umap, sizeof(umap), s->uid_a, s->uid_b);
-	swap_map(gmap, sizeof(gmap), s->gid_a, s->gid_b);
-	/* A process whose only purpose is to own the user namespace while we
-	 * set its maps and take an fd of it. */
-	pid = (pid_t)syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, 0, 0, 0, 0);
+	pid = clone(hold_userns, stack + sizeof(stack), CLONE_NEWUSER | CLONE_VM | SIGCHLD, NULL);
 	if (pid < 0)
-		return dv_err(err, errno, "cannot create a user namespace for the checkout's idmap");
-	if (pid == 0) {
-		for (;;)
-			pause();
-	}
+		return dv_err(err, errno, "cannot create a user namespace for an idmapped mount");
 	snprintf(ns, sizeof(ns), "%d/ns/user", (int)pid);
-	if (write_proc(procfd, pid, "uid_map", umap, err) < 0 ||
-	    write_proc(procfd, pid, "gid_map", gmap, err) < 0)
+	if (write_map(procfd, pid, "uid_map", m->uid_disk, m->uid_vis, err) < 0 ||
+	    write_map(procfd, pid, "gid_map", m->gid_disk, m->gid_vis, err) < 0)
 		r = -1;
 	else if ((nsfd = openat(procfd, ns, O_RDONLY | O_CLOEXEC)) < 0)
 		r = dv_err(err, errno, "cannot open /proc/%s", ns);
 	kill(pid, SIGKILL);
 	dv_waitpid(pid, &(int){ 0 }, &(struct dv_error){ 0 });
-	if (r < 0)
-		return -1;
-	mnt = open_tree(dirfd, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
-	if (mnt < 0)
-		return dv_err(err, errno, "cannot clone the checkout's mount");
-	attr.userns_fd = (uint64_t)nsfd;
-	if (mount_setattr(mnt, "", AT_EMPTY_PATH, &attr, sizeof(attr)) < 0)
-		return dv_err(err, errno, "cannot idmap the checkout's mount");
-	return dv_steal_fd(&mnt);
+	return r < 0 ? -1 : dv_steal_fd(&nsfd);
 }
 
-bool ctr_idmap_supported(const char *checkout, struct dv_error *err)
+int ctr_idmap_mount(int mnt, int userns, unsigned attrs, struct dv_error *err)
 {
-	struct ctr_idswap s = { 0, 1, 0, 1 };
+	struct mount_attr attr = { .attr_set = attrs | (userns >= 0 ? MOUNT_ATTR_IDMAP : 0),
+				   .userns_fd = (uint64_t)(userns >= 0 ? userns : 0) };
+
+	if (mount_setattr(mnt, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0)
+		return dv_err(err, errno, "cannot set up the mount%s", userns >= 0 ? "'s idmap" : "");
+	return 0;
+}
+
+bool ctr_idmap_supported(const char *const *paths, size_t n, struct dv_error *err)
+{
+	struct ctr_idmap m = { 0, 0, 0, 0 };
 	dv_autoclose int procfd = -1;
-	int mnt;
+	dv_autoclose int ns = -1;
 	const char *no = getenv("DEVENV_NO_IDMAP");
 
 	if (no && *no && strcmp(no, "0"))
 		return dv_err(err, ENOTSUP, "DEVENV_NO_IDMAP is set"), false;
 	procfd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	mnt = procfd < 0 ? -1 : ctr_idmap_clone(AT_FDCWD, checkout, procfd, &s, err);
+	if (procfd < 0 || (ns = ctr_idmap_userns(procfd, &m, err)) < 0)
+		return procfd < 0 ? (dv_err(err, errno, "cannot open /proc"), false) : false;
+	for (size_t i = 0; i < n; i++) {
+		dv_autoclose int mnt = open_tree(AT_FDCWD, paths[i],
+						 OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
 
-	if (mnt < 0)
-		return false;
-	close(mnt);
+		if (mnt < 0)
+			return dv_err(err, errno, "cannot clone the mount of '%s'", paths[i]), false;
+		if (ctr_idmap_mount(mnt, ns, 0, err) < 0)
+			return dv_err_prefix(err, "'%s'", paths[i]), false;
+	}
 	return true;
 }

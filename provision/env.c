@@ -314,12 +314,32 @@ static void fill_state(struct ctr_state *s, const struct prov_env *env, const st
 	unsigned long long caps = s->caps;
 	struct ctr_service_state *services = s->services;
 	size_t n_services = s->n_services;
+	/* What the last start left to sweep (sweep.c) stays until swept. */
+	struct ctr_state own = { .ownership = s->ownership, .host_uid = s->host_uid,
+				 .host_gid = s->host_gid, .started_ns = s->started_ns,
+				 .sweep_pending = s->sweep_pending, .mounts = s->mounts,
+				 .n_mounts = s->n_mounts, .git_protect = s->git_protect,
+				 .svc_binds = s->svc_binds };
 
 	memset(&s->cgroups, 0, sizeof(s->cgroups));
 	s->seccomp = NULL;
 	s->services = NULL;
 	s->n_services = 0;
+	s->ownership = NULL;
+	s->mounts = NULL;
+	s->n_mounts = 0;
+	memset(&s->git_protect, 0, sizeof(s->git_protect));
+	memset(&s->svc_binds, 0, sizeof(s->svc_binds));
 	ctr_state_release(s);
+	s->ownership = own.ownership;
+	s->host_uid = own.host_uid;
+	s->host_gid = own.host_gid;
+	s->started_ns = own.started_ns;
+	s->sweep_pending = own.sweep_pending;
+	s->mounts = own.mounts;
+	s->n_mounts = own.n_mounts;
+	s->git_protect = own.git_protect;
+	s->svc_binds = own.svc_binds;
 	s->services = services;
 	s->n_services = n_services;
 	s->seccomp = seccomp;
@@ -381,7 +401,7 @@ static int run_on_up(const struct dv_ctx *ctx, const struct prov_env *env, int l
 		if (pid == 0) {
 			struct dv_error cerr = { 0 };
 			struct ctr_sandbox sb;
-			struct timespec since;
+			struct prov_sweep sweep;
 			int null;
 
 			/* -q: the step's output only goes to the log ('devenv logs') */
@@ -393,12 +413,13 @@ static int run_on_up(const struct dv_ctx *ctx, const struct prov_env *env, int l
 			}
 			sb.nproc = prov_nproc_fallback(&env->state.limits, &env->state.cgroups);
 			x.sandbox = &sb;
-			clock_gettime(CLOCK_REALTIME_COARSE, &since);
+			/* Opened here: ctr_exec leaves us in the env's namespaces. */
+			prov_sweep_open(&env->state, "command", &sweep);
 			if (ctr_exec(&env->state.init, &env->state.cgroups, &x, &status, &cerr) < 0) {
 				dv_err_print(&cerr);
 				_exit(125);
 			}
-			prov_chown_back(&env->state, &since);
+			prov_sweep_run(&sweep);
 			_exit(status > 255 ? 255 : status);
 		}
 		dv_strv_release(&envp);
@@ -432,19 +453,26 @@ static unsigned env_id(const char *name, unsigned fallback)
 	return errno || *end || n == 0 || n > 4294967294UL ? fallback : (unsigned)n;
 }
 
-/* The host user is the owner of the checkout: what the env creates there
- * must belong to it. The env's `user` gets its ids; when the checkout is
- * root's, the user is the one sudo was run by, else uid 1000, and its files
- * in the checkout go to root like everything else there. */
+/* The host user is the owner of the checkout: what the env creates there,
+ * and in host mounts, must belong to it and to no other id (README: "The
+ * user inside, and who owns the checkout's files"). The env's `user` gets
+ * its ids; when the checkout is root's, the user is the one sudo was run
+ * by, else uid 1000, and its files in the checkout go to root like
+ * everything else there. Every host path is idmapped where the kernel and
+ * each filesystem allow it ("idmapped"), else swept ("chown"). */
 static int owner_ids(const struct prov_env *env, struct ctr_state *s, struct dv_error *err)
 {
+	dv_autofree const char **paths = dv_xcalloc(s->n_mounts + s->svc_binds.n + 2, sizeof(*paths));
+	size_t n = 0;
 	struct stat st;
-	bool needed;
 	uid_t ruid;
 	gid_t rgid;
 
 	if (stat(env->spec.checkout, &st) < 0)
 		return dv_err(err, errno, "cannot read the checkout '%s'", env->spec.checkout);
+	free(s->user);
+	s->user = dv_xstrdup(env->spec.user ? env->spec.user : "");
+	free(s->ownership);
 	if (dv_userns_root_ids(&ruid, &rgid) == 0) {
 		/* Rootless: root in the env is the host user (util/userns.h),
 		 * so root's files in the checkout are the user's already. The
@@ -454,9 +482,6 @@ static int owner_ids(const struct prov_env *env, struct ctr_state *s, struct dv_
 		s->host_gid = rgid;
 		s->user_uid = ruid;
 		s->user_gid = rgid;
-		free(s->user);
-		s->user = dv_xstrdup(env->spec.user ? env->spec.user : "");
-		free(s->ownership);
 		s->ownership = dv_xstrdup("rootless");
 		if (env->spec.user)
 			fprintf(stderr,
@@ -471,18 +496,57 @@ static int owner_ids(const struct prov_env *env, struct ctr_state *s, struct dv_
 	s->host_gid = st.st_gid;
 	s->user_uid = st.st_uid ? st.st_uid : env_id("SUDO_UID", 1000);
 	s->user_gid = st.st_uid ? st.st_gid : env_id("SUDO_GID", 1000);
-	free(s->user);
-	s->user = dv_xstrdup(env->spec.user ? env->spec.user : "");
-	/* Root's sessions need an idmap unless root owns the checkout; the
-	 * user's unless its uid is the owner's. */
-	needed = s->host_uid != 0 || s->host_gid != 0 ||
-		 (env->spec.user && (s->user_uid != s->host_uid || s->user_gid != s->host_gid));
-	free(s->ownership);
-	s->ownership = dv_xstrdup(!needed ? "bind"
-				  : ctr_idmap_supported(env->spec.checkout, &(struct dv_error){ 0 })
-					  ? "idmapped"
-					  : "chown");
+	paths[n++] = env->spec.checkout;
+	for (size_t i = 0; i < s->n_mounts; i++)
+		if (!s->mounts[i].volume)
+			paths[n++] = s->mounts[i].source;
+	for (size_t i = 0; i < s->svc_binds.n; i++)
+		paths[n++] = s->svc_binds.v[i];
+	s->ownership = dv_xstrdup(ctr_idmap_supported(paths, n, &(struct dv_error){ 0 }) ? "idmapped"
+											     : "chown");
 	return 0;
+}
+
+/* What the env binds, as state.json keeps it for its sessions and the
+ * sweep; each host mount learns which git paths it covers (gitdir.c). */
+static void record_mounts(struct ctr_state *s, const struct env_spec *spec, struct ctr_mount *m,
+			  size_t n)
+{
+	ctr_mount_recs_free(s->mounts, s->n_mounts);
+	s->mounts = dv_xcalloc(n + 1, sizeof(*s->mounts));
+	s->n_mounts = n;
+	for (size_t i = 0; i < n; i++) {
+		struct ctr_mount_rec *r = &s->mounts[i];
+
+		r->source = dv_xstrdup(m[i].source);
+		r->target = dv_xstrdup(m[i].target);
+		r->volume = !m[i].host;
+		if (m[i].host && prov_git_paths_in(spec->checkout, &s->git_protect, m[i].source,
+						   &r->protect))
+			m[i].readonly = true; /* it is git metadata itself */
+		r->readonly = m[i].readonly;
+		m[i].protect = (const char *const *)r->protect.v;
+		m[i].n_protect = r->protect.n;
+	}
+	dv_strv_release(&s->svc_binds);
+	for (size_t i = 0; i < spec->n_services; i++)
+		for (size_t j = 0; j < spec->services[i].n_volumes; j++)
+			if (!spec->services[i].volumes[j].volume)
+				dv_strv_push(&s->svc_binds, spec->services[i].volumes[j].source_abs);
+}
+
+/* An env that stopped without halt (its init died) was never swept: do it
+ * before anything records a new start. */
+static int sweep_pending(struct prov_env *env, int efd, struct dv_error *err)
+{
+	struct prov_sweep sw;
+
+	if (!env->has_state || !env->state.sweep_pending || ctr_probe(&env->state.init) != CTR_STOPPED)
+		return 0;
+	prov_sweep_open(&env->state, "halt", &sw);
+	prov_sweep_run(&sw);
+	env->state.sweep_pending = false;
+	return ctr_state_write(efd, &env->state, err);
 }
 
 /* The spec's `volumes` (each volume's folder made when missing) then
@@ -501,7 +565,7 @@ static int env_mounts(const struct layer_store *st, const struct env_spec *spec,
 		if (prov_volume_prepare(st, v->source, &dir, err) < 0)
 			return -1;
 		dv_strv_push_owned(paths, dir);
-		m[(*n)++] = (struct ctr_mount){ dir, v->target, v->readonly, true };
+		m[(*n)++] = (struct ctr_mount){ dir, v->target, v->readonly, true, .host = false };
 	}
 	for (size_t i = 0; i < spec->n_mounts; i++) {
 		const struct env_mount *h = &spec->mounts[i];
@@ -513,7 +577,8 @@ static int env_mounts(const struct layer_store *st, const struct env_spec *spec,
 			return dv_err_at(err, spec->display, h->line, h->col,
 					 "mount source '%s' no longer exists; create it, or remove it "
 					 "from 'mounts'", h->source);
-		m[(*n)++] = (struct ctr_mount){ h->source_abs, h->target, h->readonly, false };
+		m[(*n)++] = (struct ctr_mount){ h->source_abs, h->target, h->readonly, false,
+						.host = true };
 	}
 	return 0;
 }
@@ -530,6 +595,8 @@ static int start_env(const struct layer_store *st, struct prov_env *env, int efd
 	dv_autofree char *log = dv_xasprintf("%s/log", env->id);
 	dv_autoclose int log_fd = -1;
 	struct ctr_spec cs = { 0 };
+	struct ctr_idmap idmap;
+	struct timespec now;
 	struct ctr_user user;
 	struct ctr_sandbox sb = { 0 };
 	dv_autofree const char **hosts = dv_xcalloc(env->spec.n_services + 1, sizeof(*hosts));
@@ -570,11 +637,27 @@ static int start_env(const struct layer_store *st, struct prov_env *env, int efd
 	cs.cgroups = &s->cgroups;
 	cs.hosts = hosts;
 	cs.n_hosts = env->spec.n_services;
+	dv_strv_release(&s->git_protect);
+	if (!env->spec.security.git_metadata_rw &&
+	    prov_git_paths(env->spec.checkout, &s->git_protect, err) < 0)
+		goto out;
 	if (env_mounts(st, &env->spec, &mounts, &cs.n_mounts, &mount_paths, err) < 0)
 		goto out;
+	record_mounts(s, &env->spec, mounts, cs.n_mounts);
 	cs.mounts = mounts;
 	if (owner_ids(env, s, err) < 0)
 		goto out;
+	if (!strcmp(s->ownership, "idmapped")) {
+		idmap = (struct ctr_idmap){ s->host_uid, s->host_uid, s->host_gid, s->host_gid };
+		cs.idmap = &idmap;
+	}
+	cs.git_protect = (const char *const *)s->git_protect.v;
+	cs.n_git_protect = s->git_protect.n;
+	/* The sweep looks at what changed since: ctimes come from this clock
+	 * (or a finer one, never earlier). */
+	clock_gettime(CLOCK_REALTIME_COARSE, &now);
+	s->started_ns = (long long)now.tv_sec * 1000000000LL + now.tv_nsec;
+	s->sweep_pending = strcmp(s->ownership, "idmapped") != 0;
 	if (env->spec.user) {
 		user = (struct ctr_user){ env->spec.user, env->spec.shell, s->user_uid, s->user_gid };
 		cs.user = &user;
@@ -711,7 +794,7 @@ int prov_env_up(struct dv_ctx *ctx, const struct layer_store *st, struct prov_en
 	 * forwarder of an init that died goes with it, but perhaps not yet. */
 	if (env->has_state)
 		prov_net_stop(&env->state);
-	if (prov_net_check(&env->spec, err) < 0)
+	if (prov_net_check(&env->spec, err) < 0 || sweep_pending(env, efd, err) < 0)
 		goto out;
 	if (prov_build(ctx, st, &env->spec, &p.img, &p.keys, p.team, &p.layers, err) < 0 ||
 	    record(env, efd, &p, err) < 0)
@@ -753,6 +836,10 @@ int prov_env_halt(const struct dv_ctx *ctx, const struct layer_store *st, struct
 		if (say && !ctx->quiet)
 			printf("env '%s' halted; its files are kept\n", env->state.name);
 	}
+	/* Every process of the env is gone with its init: what a background
+	 * writer left in the checkout is swept now (sweep.c). */
+	if (sweep_pending(env, efd, err) < 0)
+		return -1;
 	/* Its forwarder and slirp4netns exit with the init; make sure they are
 	 * gone, and the host ports free, before halt returns. */
 	if (env->state.net.helper.pid || env->state.net.outbound.pid) {
@@ -798,7 +885,7 @@ int prov_env_provision(struct dv_ctx *ctx, const struct layer_store *st, struct 
 	}
 	if (running && prov_env_halt(ctx, st, env, 10, false, err) < 0)
 		goto out;
-	if (record(env, efd, &p, err) < 0)
+	if (sweep_pending(env, efd, err) < 0 || record(env, efd, &p, err) < 0)
 		goto out;
 	ret = running ? start_and_on_up(ctx, st, env, efd, &p, err) : 0;
 out:

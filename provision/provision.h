@@ -123,11 +123,33 @@ void prov_limits(const struct env_spec *spec, struct ctr_limits *out);
 /* Rootless without a delegated cgroup (cgroups empty): the pids limit as
  * RLIMIT_NPROC for the sandbox, else 0. */
 unsigned long long prov_nproc_fallback(const struct ctr_limits *lim, const struct dv_strv *cgroups);
-/* After a command entered the env (ctr_exec; we are in its mount
- * namespace): where the checkout's ownership is "chown", give the host user
- * what root or the env's user made there since `since`; a failure is a
- * warning. */
-void prov_chown_back(const struct ctr_state *st, const struct timespec *since);
+/* gitdir.c: the checkout's git metadata, read-only inside the env unless
+ * `security.git_metadata: read-write`: ".git", and "<worktree>/.git" of
+ * each submodule whose git dir is in .git/modules (its core.worktree). No
+ * .git: none. *out gets paths relative to the checkout. */
+int prov_git_paths(const char *checkout, struct dv_strv *out, struct dv_error *err);
+/* Which of paths (relative to checkout) the host path source (real,
+ * absolute) covers: pushed to *out relative to source. true when source
+ * lies inside one of them: the whole mount must be read-only. */
+bool prov_git_paths_in(const char *checkout, const struct dv_strv *paths, const char *source,
+		       struct dv_strv *out);
+
+/* sweep.c: where nothing could be idmapped ("chown", "rootless"), give the
+ * host user back the checkout's and host mounts' entries changed since the
+ * env's start (container.h: ctr_sweep). Open the folders while still in the
+ * host's mount namespace (before ctr_exec), run after. when: "command"
+ * (after an ssh or on_up command: "chown" only) or "halt" (both, once
+ * nothing of the env runs). A failure is a warning. */
+struct prov_sweep {
+	int fds[64];
+	size_t n;
+	int procfd;         /* our /proc/self/fd, opened while /proc shows us */
+	uid_t uid;
+	gid_t gid;
+	struct timespec since;
+};
+void prov_sweep_open(const struct ctr_state *st, const char *when, struct prov_sweep *out);
+void prov_sweep_run(struct prov_sweep *s);
 /* Say, once per command, which `resources` no cgroup enforces. */
 void prov_warn_undelegated(const struct ctr_limits *lim, const struct dv_strv *cgroups);
 

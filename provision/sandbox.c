@@ -103,14 +103,3 @@ void prov_warn_undelegated(const struct ctr_limits *lim, const struct dv_strv *c
 			"devenv: note: no pids cgroup here: pids is enforced per user of the env "
 			"with RLIMIT_NPROC\n");
 }
-
-void prov_chown_back(const struct ctr_state *st, const struct timespec *since)
-{
-	struct ctr_owner owner;
-	struct dv_error err = { 0 };
-
-	if (ctr_state_chown_owner(st, &owner) &&
-	    ctr_chown_back(st->workdir, &owner, since, NULL, &err) < 0)
-		fprintf(stderr, "devenv: warning: cannot give the checkout's new files to uid %u: %s\n",
-			st->host_uid, err.msg);
-}

@@ -203,6 +203,8 @@ static int start_one(const struct layer_store *st, struct prov_env *env, int efd
 	dv_autofree const char **hosts = dv_xcalloc(spec->n_services + 1, sizeof(*hosts));
 	dv_autofree struct ctr_mount *mounts = dv_xcalloc(svc->n_volumes + 1, sizeof(*mounts));
 	struct dv_strv vols = { 0 };
+	dv_autofree struct dv_strv *protect = dv_xcalloc(svc->n_volumes + 1, sizeof(*protect));
+	struct ctr_idmap idmap;
 	dv_autoclose int log_fd = -1;
 	dv_autoclose int exit_fd = -1;
 	char netns[64];
@@ -285,9 +287,22 @@ static int start_one(const struct layer_store *st, struct prov_env *env, int efd
 				goto out;
 			}
 			mounts[i].source = m->source_abs;
+			mounts[i].host = true;
+			/* A bind covering the checkout's git dir: read-only there. */
+			if (prov_git_paths_in(spec->checkout, &env->state.git_protect, m->source_abs,
+					      &protect[i]))
+				mounts[i].readonly = true;
+			mounts[i].protect = (const char *const *)protect[i].v;
+			mounts[i].n_protect = protect[i].n;
 		}
 		mounts[i].target = m->target;
-		mounts[i].readonly = m->readonly;
+		mounts[i].readonly = mounts[i].readonly || m->readonly;
+	}
+	/* A service runs as root: its host binds map the host user to root
+	 * and nothing else, so it can leave no other id there (user.c). */
+	if (env->state.ownership && !strcmp(env->state.ownership, "idmapped")) {
+		idmap = (struct ctr_idmap){ env->state.host_uid, 0, env->state.host_gid, 0 };
+		cs.idmap = &idmap;
 	}
 	for (size_t i = 0; i < spec->n_services; i++)
 		hosts[i] = spec->services[i].name;
@@ -317,6 +332,8 @@ out:
 	for (size_t i = 0; i < img->layers.n; i++)
 		free((char *)lowers[i]);
 	dv_strv_release(&vols);
+	for (size_t i = 0; i < svc->n_volumes; i++)
+		dv_strv_release(&protect[i]);
 	svc_cmd_release(&cmd);
 	ctr_sandbox_release(&sb);
 	return ret;

@@ -45,7 +45,7 @@ DV_DELEGATED=()
 	[[ $(dv_json checkout_ownership <<<"$output") == rootless ]]
 }
 
-@test "rootless: root's files in the checkout are ours, another id of the env is a subordinate id" {
+@test "rootless: root's files in the checkout are ours, another id of the env is a subordinate id until halt" {
 	dv_need_rootless
 	local start
 	IFS=: read -r _ start _ < <(grep -E "^($(id -un)|$(id -u)):" /etc/subuid | head -1)
@@ -60,7 +60,12 @@ DV_DELEGATED=()
 	assert_success
 	assert_output $'65534\n65534'
 	run "$DEVENV" status
-	assert_line "  checkout ownership: rootless (root in the env is uid $(id -u) on the host: what it creates there is yours)"
+	assert_line "  checkout ownership: rootless (root in the env is uid $(id -u) on the host; other ids of the env are your subordinate ids until halt gives their files back to you)"
+	# halt gives the subordinate id's files back, without their s-bits
+	"$DEVENV" ssh -c 'chmod 6755 by-nobody'
+	run "$DEVENV" halt
+	assert_success
+	assert_equal "$(stat -c %u:%g:%a by-nobody)" "$(id -u):$(id -g):755"
 	# what we own we can still remove from the host
 	rm -rf by-root
 }

@@ -40,7 +40,7 @@ up_as_dev() {
 	[[ $(dv_json user <<<"$output") == dev ]]
 	[[ $(dv_json checkout_ownership <<<"$output") == idmapped ]]
 	run "$DEVENV" status
-	assert_line "  checkout ownership: idmapped (new files belong to uid 4242)"
+	assert_line "  checkout ownership: idmapped (only uid 4242 can own files there)"
 }
 
 @test "user: files created in the checkout by the user and by root belong to the host user" {
@@ -67,12 +67,12 @@ up_as_dev() {
 	assert_output --regexp ' 4242 +4242 '
 }
 
-@test "user: where the checkout cannot be idmapped, what root made there is chowned back after each command" {
+@test "user: where the checkout cannot be idmapped, what the env changed there is chowned back after each command" {
 	export DEVENV_NO_IDMAP=1 # as a kernel or filesystem without idmapped mounts
 	touch old-root # root's before the command: not the command's doing, left alone
 	up_as_dev
 	run "$DEVENV" status
-	assert_line "  checkout ownership: chown (no idmapped mount here: after each ssh and on_up command, what root or the user made there is given to uid 4242)"
+	assert_line "  checkout ownership: chown (no idmapped mount here: after each ssh and on_up command, and at halt, what the env changed there is given to uid 4242, without setuid bits or file capabilities)"
 	run "$DEVENV" ssh --user root -c 'mkdir -p r/s && touch r/s/f && ln -s /etc/shadow r/link && touch by-one && chown 1:1 by-one'
 	assert_success
 	for f in r r/s r/s/f; do
@@ -81,10 +81,11 @@ up_as_dev() {
 			return 1
 		}
 	done
-	# the link itself is given, never its target; other ids keep theirs
+	# the link itself is given, never its target; every id the env gave is
+	# the host user's now; what was there before the env started is not its
 	[[ $(stat -c %u "r/link") == 4242 ]]
 	[[ $(stat -c %u /etc/shadow) == 0 ]]
-	[[ $(stat -c %u:%g by-one) == 1:1 ]]
+	[[ $(stat -c %u:%g by-one) == 4242:4242 ]]
 	[[ $(stat -c %u old-root) == 0 ]]
 	# on_up commands too (as root, without user:)
 	printf 'image: busybox\non_up:\n  - run: id -u > /workspace/on_up-id\n' | dv_envfile
@@ -95,9 +96,11 @@ up_as_dev() {
 
 @test "ssh --user: exactly the ids asked for, or one clear error, never root" {
 	up_as_dev
-	run "$DEVENV" ssh --user 1 -c 'id -u; id -g; echo "$HOME"'
+	run "$DEVENV" ssh --user 1 -c 'id -u; id -g; echo "$HOME"; touch /workspace/by-1'
 	assert_success
 	assert_output $'1\n1\n/'
+	# any uid of the env writes the checkout as the host user
+	[[ $(stat -c %u:%g by-1) == 4242:4242 ]]
 	run "$DEVENV" ssh --user 1:2 -c 'id -u; id -g; id -G'
 	assert_success
 	assert_output $'1\n2\n2'

@@ -295,6 +295,74 @@ static void test_env_id(void **state)
 	assert_true(dv_str_is_hex(a, 12));
 }
 
+/* A file of the test checkout, folders made on the way. */
+static void put(const char *dir, const char *rel, const char *text)
+{
+	dv_autofree char *path = dv_xasprintf("%s/%s", dir, rel);
+	struct dv_error err = { 0 };
+	char *slash;
+	int fd;
+
+	for (slash = strchr(path + strlen(dir) + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
+		*slash = 0;
+		mkdir(path, 0755);
+		*slash = '/';
+	}
+	fd = open(path, O_CREAT | O_WRONLY | O_TRUNC | O_CLOEXEC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(dv_write_full(fd, text, strlen(text), &err), 0);
+	close(fd);
+}
+
+/* The git metadata read-only inside: .git, and each submodule's .git found
+ * through core.worktree in .git/modules (names with slashes, nested
+ * modules, quoted and absolute values), never one outside the checkout. */
+static void test_git_paths(void **state)
+{
+	dv_autofree char *dir = make_checkout();
+	dv_autofree char *abs = NULL;
+	struct dv_strv paths = { 0 }, in = { 0 };
+	struct dv_error err = { 0 };
+
+	(void)state;
+	assert_int_equal(prov_git_paths(dir, &paths, &err), 0);
+	assert_int_equal(paths.n, 0); /* no .git: nothing */
+	put(dir, ".git/HEAD", "ref: refs/heads/main\n");
+	put(dir, ".git/modules/lib/sub/config", "[core]\n\tbare = false\n\tworktree = ../../../../lib/sub\n");
+	put(dir, ".git/modules/lib/sub/modules/deep/config",
+	    "[Core]\n  worktree = \"../../../../../../lib/sub/deep\" ; a comment\n");
+	put(dir, ".git/modules/away/config", "[core]\n\tworktree = ../../../../elsewhere\n");
+	put(dir, ".git/modules/self/config", "[core]\n\tworktree = ../..\n");
+	abs = dv_xasprintf("[core]\n\tworktree = %s/tools/x\n", dir);
+	put(dir, ".git/modules/abs/config", abs);
+	assert_int_equal(prov_git_paths(dir, &paths, &err), 0);
+	assert_int_equal(paths.n, 4);
+	assert_string_equal(paths.v[0], ".git");
+	for (size_t i = 1; i < paths.n; i++)
+		assert_true(!strcmp(paths.v[i], "lib/sub/.git") || !strcmp(paths.v[i], "lib/sub/deep/.git") ||
+			    !strcmp(paths.v[i], "tools/x/.git"));
+	/* What a host mount covers, relative to its source. */
+	assert_false(prov_git_paths_in(dir, &paths, dir, &in));
+	assert_int_equal(in.n, 4);
+	dv_strv_release(&in);
+	{
+		dv_autofree char *lib = dv_xasprintf("%s/lib", dir);
+		dv_autofree char *hooks = dv_xasprintf("%s/.git/hooks", dir);
+
+		assert_false(prov_git_paths_in(dir, &paths, lib, &in));
+		assert_int_equal(in.n, 2);
+		assert_string_equal(in.v[0], "sub/.git");
+		dv_strv_release(&in);
+		assert_true(prov_git_paths_in(dir, &paths, hooks, &in));
+		dv_strv_release(&in);
+	}
+	assert_false(prov_git_paths_in(dir, &paths, "/", &in));
+	assert_true(!strncmp(in.v[0], dir + 1, strlen(dir) - 1) && !strcmp(in.v[0] + strlen(dir) - 1, "/.git"));
+	dv_strv_release(&in);
+	dv_strv_release(&paths);
+	assert_int_equal(dv_rm_tree_at(AT_FDCWD, dir, &err), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -304,6 +372,7 @@ int main(void)
 		cmocka_unit_test(test_copy_content_is_in_the_key),
 		cmocka_unit_test(test_base_image_is_key_zero),
 		cmocka_unit_test(test_env_id),
+		cmocka_unit_test(test_git_paths),
 		cmocka_unit_test(test_new_step_kinds),
 		cmocka_unit_test(test_step_without_env_keeps_its_key),
 		cmocka_unit_test(test_resources_in_digest_not_keys),

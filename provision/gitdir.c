@@ -1,0 +1,231 @@
+/*
+ * provision/gitdir.c - which paths of the checkout hold git metadata, to be
+ * read-only inside the env (container/gitdir.c makes them so).
+ *
+ * `.git` itself, a folder or (a worktree's, a submodule's) a file; and for
+ * each submodule whose git dir lives under `.git/modules/`, the `.git` file
+ * of its working tree, found through `core.worktree` in that module's
+ * config: the read-only side, which the env cannot have changed, never
+ * `.gitmodules`, which it can. A module whose working tree is outside the
+ * checkout is none of the env's business.
+ *
+ * Then, for each host path bound into the env or a service, which of those
+ * paths it covers.
+ */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "provision/provision.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+#include "util/banned.h"
+
+#define CONFIG_MAX (1u << 20)
+#define MODULES_DEPTH 16
+
+/* Lexically normalise the relative path "a/./b/../c" into out ("a/c");
+ * false when it climbs above its start. */
+static bool normalise(const char *path, char *out, size_t size)
+{
+	size_t len = 0;
+
+	out[0] = 0;
+	for (const char *p = path; *p;) {
+		size_t n = strcspn(p, "/");
+
+		if (n == 0 || (n == 1 && p[0] == '.')) {
+			/* nothing */
+		} else if (n == 2 && p[0] == '.' && p[1] == '.') {
+			char *slash;
+
+			if (!len)
+				return false;
+			slash = strrchr(out, '/');
+			len = slash ? (size_t)(slash - out) : 0;
+			out[len] = 0;
+		} else {
+			if (len + n + 2 > size)
+				return false;
+			if (len)
+				out[len++] = '/';
+			memcpy(out + len, p, n);
+			len += n;
+			out[len] = 0;
+		}
+		p += n;
+		while (*p == '/')
+			p++;
+	}
+	return len > 0;
+}
+
+/* core.worktree of a git config text, into out; false when none. A small
+ * reading of git's format: [core] section (any case), `worktree = VALUE`,
+ * VALUE unquoted or in double quotes, comments after ';' or '#'. */
+static bool config_worktree(const char *text, size_t len, char *out, size_t size)
+{
+	bool in_core = false, found = false;
+
+	for (const char *p = text, *end = text + len; p < end;) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *eol = nl ? nl : end, *q = p;
+
+		while (q < eol && isspace((unsigned char)*q))
+			q++;
+		if (q < eol && *q == '[') {
+			in_core = eol - q >= 6 && !strncasecmp(q, "[core]", 6);
+		} else if (in_core && eol - q > 8 && !strncasecmp(q, "worktree", 8)) {
+			const char *v = q + 8;
+			size_t n;
+
+			while (v < eol && (*v == ' ' || *v == '\t'))
+				v++;
+			if (v < eol && *v == '=') {
+				v++;
+				while (v < eol && (*v == ' ' || *v == '\t'))
+					v++;
+				if (v < eol && *v == '"') {
+					const char *close = memchr(v + 1, '"', (size_t)(eol - v - 1));
+
+					n = close ? (size_t)(close - v - 1) : 0;
+					v++;
+				} else {
+					n = strcspn(v, ";#\n");
+					if (v + n > eol)
+						n = (size_t)(eol - v);
+					while (n && isspace((unsigned char)v[n - 1]))
+						n--;
+				}
+				if (n && n < size) {
+					memcpy(out, v, n);
+					out[n] = 0;
+					found = true; /* the last one wins, as in git */
+				}
+			}
+		}
+		p = eol + 1;
+	}
+	return found;
+}
+
+/* One module folder .git/<dir> (dir: "modules/a", "modules/a/modules/b"). */
+static void add_module(int gitfd, const char *checkout, const char *dir, struct dv_strv *out)
+{
+	dv_autofree char *cfg = dv_xasprintf("%s/config", dir);
+	dv_autofree char *text = NULL;
+	dv_autoclose int fd = dv_openat_beneath(gitfd, cfg, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0);
+	char wt[4096], rel[4096], joined[8300];
+	struct stat st;
+	size_t len;
+
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > CONFIG_MAX ||
+	    dv_read_all(fd, &text, &len, &(struct dv_error){ 0 }) < 0 ||
+	    !config_worktree(text, len, wt, sizeof(wt)))
+		return;
+	if (wt[0] == '/') {
+		size_t n = strlen(checkout);
+
+		if (strncmp(wt, checkout, n) || wt[n] != '/')
+			return; /* outside the checkout */
+		snprintf(joined, sizeof(joined), "%s", wt + n + 1);
+	} else {
+		snprintf(joined, sizeof(joined), ".git/%s/%s", dir, wt);
+	}
+	if (!normalise(joined, rel, sizeof(rel) - 5) || !strcmp(rel, ".git") ||
+	    !strncmp(rel, ".git/", 5))
+		return;
+	memcpy(rel + strlen(rel), "/.git", 6); /* room kept above */
+	for (size_t i = 0; i < out->n; i++)
+		if (!strcmp(out->v[i], rel))
+			return;
+	dv_strv_push(out, rel);
+}
+
+/* Every module git dir below .git/<dir>: a folder holding a `config` is
+ * one (its name may hold slashes: "lib/sub" lives in modules/lib/sub), and
+ * its own submodules are in its `modules`; any other folder is a part of
+ * a name. */
+static void walk_modules(int gitfd, const char *checkout, const char *dir, int depth,
+			 struct dv_strv *out)
+{
+	dv_autoclose int fd = -1;
+	dv_autoclosedir DIR *d = NULL;
+	struct dirent *de;
+
+	if (depth > MODULES_DEPTH)
+		return;
+	fd = dv_openat_beneath(gitfd, dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
+	d = fd < 0 ? NULL : dv_opendir_fd(fd);
+	while (d && (de = readdir(d))) {
+		dv_autofree char *sub = NULL;
+		dv_autofree char *cfg = NULL;
+		struct stat st;
+
+		if (de->d_name[0] == '.' || (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN))
+			continue;
+		sub = dv_xasprintf("%s/%s", dir, de->d_name);
+		cfg = dv_xasprintf("%s/config", de->d_name);
+		if (fstatat(fd, cfg, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode)) {
+			dv_autofree char *mods = dv_xasprintf("%s/modules", sub);
+
+			add_module(gitfd, checkout, sub, out);
+			walk_modules(gitfd, checkout, mods, depth + 1, out);
+		} else {
+			walk_modules(gitfd, checkout, sub, depth + 1, out);
+		}
+	}
+}
+
+int prov_git_paths(const char *checkout, struct dv_strv *out, struct dv_error *err)
+{
+	dv_autoclose int root = dv_open_nosymlinks(checkout, O_PATH | O_DIRECTORY, 0);
+	dv_autoclose int gitfd = -1;
+	struct stat st;
+
+	if (root < 0)
+		return dv_err(err, errno, "cannot open the checkout '%s'", checkout);
+	if (fstatat(root, ".git", &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : dv_err(err, errno, "cannot read '%s/.git'", checkout);
+	dv_strv_push(out, ".git");
+	if (!S_ISDIR(st.st_mode))
+		return 0;
+	gitfd = openat(root, ".git", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (gitfd >= 0)
+		walk_modules(gitfd, checkout, "modules", 0, out);
+	return 0;
+}
+
+/* Is path at or below dir? Both absolute, normalised. */
+static const char *below(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	if (!strcmp(dir, "/"))
+		return path + 1;
+	if (strncmp(path, dir, n))
+		return NULL;
+	return path[n] == '/' ? path + n + 1 : path[n] == 0 ? path + n : NULL;
+}
+
+bool prov_git_paths_in(const char *checkout, const struct dv_strv *paths, const char *source,
+		       struct dv_strv *out)
+{
+	for (size_t i = 0; i < paths->n; i++) {
+		dv_autofree char *abs = dv_xasprintf("%s/%s", checkout, paths->v[i]);
+		const char *rel;
+
+		/* The mount is (inside) git metadata: all of it read-only. */
+		if (below(source, abs))
+			return true;
+		if ((rel = below(abs, source)) && *rel)
+			dv_strv_push(out, rel);
+	}
+	return false;
+}

@@ -1,0 +1,95 @@
+/*
+ * provision/sweep.c - when and where ctr_sweep() runs (container/chown.c).
+ *
+ * "chown" ownership (no idmapped mounts here): after each `ssh` and
+ * `on_up` command, and at `halt`/`destroy` once every process of the env
+ * is gone (a background writer is caught then at the latest). "rootless":
+ * at `halt`/`destroy` only; between halts the files of the env's non-root
+ * users belong to subordinate ids of the host user (README: Without root).
+ * A walk after each `ssh` would cost a walk of the whole checkout per
+ * command, which a large checkout cannot afford on the hot path, and a
+ * subordinate id is no id of anyone else's.
+ *
+ * The folders are the checkout, the env's host mounts and its services'
+ * host binds, as state.json records them, opened in the host's mount
+ * namespace as the Envfile's paths are (beneath the checkout, or with no
+ * symlink on the way), never as the env sees them.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "provision/provision.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+#include "util/banned.h"
+
+static void add(struct prov_sweep *s, int root, const char *checkout, const char *path)
+{
+	size_t n = strlen(checkout);
+	int fd;
+
+	if (s->n == sizeof(s->fds) / sizeof(s->fds[0]))
+		return;
+	if (!strcmp(path, checkout))
+		fd = fcntl(root, F_DUPFD_CLOEXEC, 3);
+	else if (!strncmp(path, checkout, n) && path[n] == '/')
+		fd = dv_openat_beneath(root, path + n + 1, O_PATH | O_NOFOLLOW, 0);
+	else
+		fd = dv_open_nosymlinks(path, O_PATH | O_NOFOLLOW, 0);
+	if (fd < 0)
+		fprintf(stderr, "devenv: warning: cannot open '%s' to give its new files to uid %u: %s\n",
+			path, (unsigned)s->uid, strerror(errno));
+	else
+		s->fds[s->n++] = fd;
+}
+
+void prov_sweep_open(const struct ctr_state *st, const char *when, struct prov_sweep *out)
+{
+	bool rootless = st->ownership && !strcmp(st->ownership, "rootless");
+	bool chown = st->ownership && !strcmp(st->ownership, "chown");
+	dv_autoclose int root = -1;
+
+	out->n = 0;
+	out->procfd = -1;
+	if (!chown && !(rootless && !strcmp(when, "halt")))
+		return;
+	/* The env's /proc does not show us once we are in its namespaces. */
+	out->procfd = open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	/* Without root we run as root of our user namespace: the host user. */
+	out->uid = rootless ? 0 : st->host_uid;
+	out->gid = rootless ? 0 : st->host_gid;
+	out->since.tv_sec = (time_t)(st->started_ns / 1000000000LL);
+	out->since.tv_nsec = (long)(st->started_ns % 1000000000LL);
+	root = dv_open_nosymlinks(st->checkout, O_PATH | O_DIRECTORY, 0);
+	if (root < 0) {
+		fprintf(stderr, "devenv: warning: cannot open the checkout '%s' to give its new files "
+			"to uid %u: %s\n", st->checkout, (unsigned)out->uid, strerror(errno));
+		return;
+	}
+	out->fds[out->n++] = dv_steal_fd(&root);
+	/* A read-only mount is the one thing the env cannot have written. */
+	for (size_t i = 0; i < st->n_mounts; i++)
+		if (!st->mounts[i].volume && !st->mounts[i].readonly)
+			add(out, out->fds[0], st->checkout, st->mounts[i].source);
+	for (size_t i = 0; i < st->svc_binds.n; i++)
+		add(out, out->fds[0], st->checkout, st->svc_binds.v[i]);
+}
+
+void prov_sweep_run(struct prov_sweep *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		struct dv_error err = { 0 };
+
+		if (ctr_sweep(s->fds[i], s->procfd, s->uid, s->gid, &s->since, NULL, &err) < 0)
+			fprintf(stderr, "devenv: warning: cannot give the checkout's new files to uid %u: %s\n",
+				(unsigned)s->uid, err.msg);
+		close(s->fds[i]);
+	}
+	if (s->procfd >= 0)
+		close(s->procfd);
+	s->procfd = -1;
+	s->n = 0;
+}
