@@ -62,6 +62,12 @@ const struct prov_git *prov_git_load(struct dv_error *err)
 		dlclose(h);
 		return NULL;
 	}
+	/* Root runs devenv in a developer's checkout, which libgit2 (as git's
+	 * safe.directory) refuses to open for another owner. That check guards
+	 * against commands a repository's config makes git run; libgit2 runs
+	 * none (no hooks, no fsmonitor), and we only read the index and the
+	 * ignore rules. */
+	tmp.git_libgit2_opts(GIT_OPT_SET_OWNER_VALIDATION, 0);
 	g = tmp;
 	loaded = true; /* the handle stays open for the life of the process */
 	return &g;

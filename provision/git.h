@@ -15,6 +15,7 @@
 
 #define PROV_GIT_FUNCS(X) \
 	X(git_libgit2_init) \
+	X(git_libgit2_opts) \
 	X(git_error_last) \
 	X(git_remote_create_detached) \
 	X(git_remote_connect) \

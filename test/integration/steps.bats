@@ -348,3 +348,22 @@ global"
 	run "$DEVENV" ssh -c 'cat /app/a.txt'
 	assert_output "v2"
 }
+
+@test "copy of a folder of a checkout that belongs to another user works as root (libgit2 does not refuse it)" {
+	dv_need_host_root "the checkout is handed to uid 4242 by chown"
+	dv_busybox_image
+	mkdir app && echo hi >app/a && echo a.log >.gitignore && echo log >app/a.log
+	dv_envfile <<-'EOF2'
+	image: busybox
+	provision:
+	  - copy: app
+	    to: /app
+	EOF2
+	chown -R 4242:4242 "$DV_CHECKOUT"
+	run "$DEVENV" up
+	assert_success
+	run "$DEVENV" ssh -c 'cat /app/a; ls /app'
+	assert_success
+	assert_output "hi
+a"
+}
