@@ -9,6 +9,13 @@
  * `.gitmodules`, which it can. A module whose working tree is outside the
  * checkout is none of the env's business.
  *
+ * And each gitlink of the index (a submodule the checkout records, mode
+ * 160000) that is not checked out: `git status` on the host looks into
+ * such a folder, so a `.git` the env made there would be read and its
+ * fsmonitor run. Its folder, empty, is made read-only as a whole. (One
+ * that does not exist at all cannot be covered: nothing can be mounted
+ * where nothing is. The README says so.)
+ *
  * Then, for each host path bound into the env or a service, which of those
  * paths it covers.
  */
@@ -183,6 +190,127 @@ static void walk_modules(int gitfd, const char *checkout, const char *dir, int d
 	}
 }
 
+#define INDEX_MAX (256u << 20)
+
+static unsigned be32(const unsigned char *p)
+{
+	return (unsigned)p[0] << 24 | (unsigned)p[1] << 16 | (unsigned)p[2] << 8 | p[3];
+}
+
+/* Call fn for the path of every gitlink entry (mode 0160000) of a git
+ * index (versions 2 to 4, SHA-1 object ids), in index order. false when
+ * the text is not an index devenv can read (the caller then knows
+ * nothing of gitlinks, as before). */
+bool prov_git_index_gitlinks(const unsigned char *data, size_t len,
+			     void (*fn)(const char *path, void *arg), void *arg)
+{
+	const unsigned char *p = data, *end = data + len;
+	char path[4096] = "";
+	size_t plen = 0;
+	unsigned version, n;
+
+	if (len < 12 || memcmp(data, "DIRC", 4))
+		return false;
+	version = be32(data + 4);
+	n = be32(data + 8);
+	if (version < 2 || version > 4)
+		return false;
+	p += 12;
+	for (unsigned i = 0; i < n; i++) {
+		const unsigned char *entry = p, *name;
+		unsigned mode, flags;
+		size_t fixed = 62, nlen;
+
+		if ((size_t)(end - p) < fixed)
+			return false;
+		mode = be32(p + 24);
+		flags = (unsigned)p[60] << 8 | p[61];
+		if (version >= 3 && (flags & 0x4000))
+			fixed += 2; /* extended flags */
+		if ((size_t)(end - p) < fixed)
+			return false;
+		name = p + fixed;
+		if (version == 4) {
+			/* An offset-varint of how much of the previous path to
+			 * drop, then the rest of this one, NUL-terminated. */
+			size_t strip = 0;
+			unsigned char c;
+
+			do {
+				if (name >= end)
+					return false;
+				c = *name++;
+				strip = (strip << 7) | (c & 0x7f);
+				if (c & 0x80)
+					strip++;
+			} while (c & 0x80);
+			if (strip > plen)
+				return false;
+			plen -= strip;
+		} else {
+			plen = 0;
+		}
+		{
+			const unsigned char *nul = memchr(name, 0, (size_t)(end - name));
+
+			if (!nul)
+				return false;
+			nlen = (size_t)(nul - name);
+			if (plen + nlen >= sizeof(path))
+				return false;
+			memcpy(path + plen, name, nlen);
+			plen += nlen;
+			path[plen] = 0;
+			p = nul + 1;
+		}
+		if (version < 4) /* entries padded with NULs to a multiple of 8 */
+			p = entry + ((size_t)(p - entry) + 7) / 8 * 8;
+		if (p > end)
+			return false;
+		if ((mode & 0170000) == 0160000)
+			fn(path, arg);
+	}
+	return true;
+}
+
+struct gitlinks {
+	int root;                 /* the checkout */
+	struct dv_strv *out;
+};
+
+/* A gitlink whose folder is there without a `.git`: the folder itself. */
+static void add_gitlink(const char *path, void *arg)
+{
+	struct gitlinks *g = arg;
+	dv_autofree char *dotgit = dv_xasprintf("%s/.git", path);
+	struct stat st;
+
+	if (!*path || !strcmp(path, ".git") || !strncmp(path, ".git/", 5))
+		return;
+	if (fstatat(g->root, dotgit, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		return; /* checked out: its .git is found through .git/modules */
+	if (fstatat(g->root, path, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
+		return;
+	for (size_t i = 0; i < g->out->n; i++)
+		if (!strcmp(g->out->v[i], path))
+			return;
+	dv_strv_push(g->out, path);
+}
+
+static void add_gitlinks(int root, int gitfd, struct dv_strv *out)
+{
+	dv_autoclose int fd = dv_openat_beneath(gitfd, "index", O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0);
+	dv_autofree char *data = NULL;
+	struct gitlinks g = { root, out };
+	struct stat st;
+	size_t len;
+
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > INDEX_MAX ||
+	    dv_read_all(fd, &data, &len, &(struct dv_error){ 0 }) < 0)
+		return;
+	prov_git_index_gitlinks((const unsigned char *)data, len, add_gitlink, &g);
+}
+
 int prov_git_paths(const char *checkout, struct dv_strv *out, struct dv_error *err)
 {
 	dv_autoclose int root = dv_open_nosymlinks(checkout, O_PATH | O_DIRECTORY, 0);
@@ -197,8 +325,10 @@ int prov_git_paths(const char *checkout, struct dv_strv *out, struct dv_error *e
 	if (!S_ISDIR(st.st_mode))
 		return 0;
 	gitfd = openat(root, ".git", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (gitfd >= 0)
+	if (gitfd >= 0) {
 		walk_modules(gitfd, checkout, "modules", 0, out);
+		add_gitlinks(root, gitfd, out);
+	}
 	return 0;
 }
 

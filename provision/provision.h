@@ -123,10 +123,15 @@ void prov_limits(const struct env_spec *spec, struct ctr_limits *out);
 /* Rootless without a delegated cgroup (cgroups empty): the pids limit as
  * RLIMIT_NPROC for the sandbox, else 0. */
 unsigned long long prov_nproc_fallback(const struct ctr_limits *lim, const struct dv_strv *cgroups);
+/* The paths of every gitlink entry (a submodule, mode 160000) of a git
+ * index's bytes (versions 2 to 4), in order; false when it is not one. */
+bool prov_git_index_gitlinks(const unsigned char *data, size_t len,
+			     void (*fn)(const char *path, void *arg), void *arg);
 /* gitdir.c: the checkout's git metadata, read-only inside the env unless
- * `security.git_metadata: read-write`: ".git", and "<worktree>/.git" of
- * each submodule whose git dir is in .git/modules (its core.worktree). No
- * .git: none. *out gets paths relative to the checkout. */
+ * `security.git_metadata: read-write`: ".git", "<worktree>/.git" of each
+ * submodule whose git dir is in .git/modules (its core.worktree), and the
+ * folder of each gitlink of the index that is not checked out. No .git:
+ * none. *out gets paths relative to the checkout. */
 int prov_git_paths(const char *checkout, struct dv_strv *out, struct dv_error *err);
 /* Which of paths (relative to checkout) the host path source (real,
  * absolute) covers: pushed to *out relative to source. true when source

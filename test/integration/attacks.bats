@@ -272,3 +272,27 @@ print("v%d rootid %d" % (struct.unpack("<I", v[:4])[0] >> 24, struct.unpack("<I"
 	run "$DEVENV" ssh -c 'touch lib/sub/file lib/other'
 	assert_success
 }
+
+@test ".git: a submodule the checkout records but did not check out cannot get a .git of the env's" {
+	dv_busybox_image
+	git init -q "$BATS_TEST_TMPDIR/subrepo"
+	git -C "$BATS_TEST_TMPDIR/subrepo" -c user.name=a -c user.email=a@a commit -q --allow-empty -m sub
+	mkdir lib
+	git -c protocol.file.allow=always submodule -q add "$BATS_TEST_TMPDIR/subrepo" lib/sub
+	git -c user.name=a -c user.email=a@a commit -qm 'with a submodule'
+	# As a fresh clone without --recurse-submodules leaves it: the gitlink
+	# in the index, an empty folder, nothing in .git/modules.
+	git submodule -q deinit -f lib/sub
+	rm -rf .git/modules
+	[[ -d lib/sub && -z $(ls -A lib/sub) ]]
+	printf 'image: busybox\n' | dv_envfile
+	own_host_ids
+	run "$DEVENV" up
+	assert_success
+	run "$DEVENV" ssh -c 'mkdir -p lib/sub/.git && printf "[core]\n\tfsmonitor = touch /tmp/PWNED\n" > lib/sub/.git/config'
+	assert_failure
+	[[ ! -e lib/sub/.git ]]
+	# the rest of the checkout is the env's to write
+	run "$DEVENV" ssh -c 'touch lib/other'
+	assert_success
+}

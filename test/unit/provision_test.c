@@ -363,6 +363,80 @@ static void test_git_paths(void **state)
 	assert_int_equal(dv_rm_tree_at(AT_FDCWD, dir, &err), 0);
 }
 
+/* git ARGS... in dir, quietly; its exit status. */
+static int git_in(const char *dir, const char *const *args)
+{
+	char *argv[16] = { "git", "-C", (char *)dir, "-c", "user.email=t@devenv.invalid",
+			   "-c", "user.name=t" };
+	struct dv_error err = { 0 };
+	size_t n = 7;
+	int code = -1;
+
+	for (; *args && n < 15; args++)
+		argv[n++] = (char *)*args;
+	argv[n] = NULL;
+	if (dv_run(argv, true, &code, &err) < 0)
+		return -1;
+	return code;
+}
+
+static void collect(const char *path, void *arg)
+{
+	dv_strv_push(arg, path);
+}
+
+/* A gitlink of the index that is not checked out: its folder, empty, is
+ * protected whole (git status on the host looks into it); a checked-out
+ * or missing one is not. Index versions 2, 3 (an extended entry) and 4
+ * (prefix-compressed paths) read alike. */
+static void test_git_gitlinks(void **state)
+{
+	static const char *const versions[] = { "2", "3", "4" };
+	const char *const sha = "1111111111111111111111111111111111111111";
+
+	(void)state;
+	for (size_t v = 0; v < 3; v++) {
+		dv_autofree char *dir = make_checkout();
+		dv_autofree char *empty = dv_xasprintf("%s/vendor/libfoo", dir);
+		dv_autofree char *info1 = dv_xasprintf("160000,%s,vendor/libfoo", sha);
+		dv_autofree char *info2 = dv_xasprintf("160000,%s,vendor/gone", sha);
+		const char *init[] = { "init", "-q", NULL };
+		const char *add1[] = { "update-index", "--add", "--cacheinfo", info1, NULL };
+		const char *add2[] = { "update-index", "--add", "--cacheinfo", info2, NULL };
+		const char *addf[] = { "add", "req.txt", NULL };
+		const char *ita[] = { "add", "-N", "late.txt", NULL };
+		const char *ver[] = { "update-index", "--index-version", versions[v], NULL };
+		struct dv_strv paths = { 0 }, links = { 0 };
+		struct dv_error err = { 0 };
+		dv_autofree char *text = NULL;
+		dv_autofree char *index = dv_xasprintf("%s/.git/index", dir);
+		size_t len;
+
+		assert_int_equal(git_in(dir, init), 0);
+		assert_int_equal(dv_mkdir_p(empty, 0755, &err), 0);
+		put(dir, "late.txt", "x\n");
+		assert_int_equal(git_in(dir, addf), 0);
+		assert_int_equal(git_in(dir, add1), 0);
+		assert_int_equal(git_in(dir, add2), 0);
+		assert_int_equal(git_in(dir, ita), 0); /* intent-to-add: an extended entry in v3 */
+		assert_int_equal(git_in(dir, ver), 0);
+		assert_int_equal(dv_read_file_at(AT_FDCWD, index, &text, &len, &err), 0);
+		assert_true(prov_git_index_gitlinks((const unsigned char *)text, len, collect, &links));
+		assert_int_equal(links.n, 2);
+		assert_string_equal(links.v[0], "vendor/gone");
+		assert_string_equal(links.v[1], "vendor/libfoo");
+		assert_false(prov_git_index_gitlinks((const unsigned char *)"DIRC\0\0\0\x09", 8, collect,
+						     &links));
+		assert_int_equal(prov_git_paths(dir, &paths, &err), 0);
+		assert_int_equal(paths.n, 2); /* .git, and the folder that is there */
+		assert_string_equal(paths.v[0], ".git");
+		assert_string_equal(paths.v[1], "vendor/libfoo");
+		dv_strv_release(&paths);
+		dv_strv_release(&links);
+		assert_int_equal(dv_rm_tree_at(AT_FDCWD, dir, &err), 0);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -373,6 +447,7 @@ int main(void)
 		cmocka_unit_test(test_base_image_is_key_zero),
 		cmocka_unit_test(test_env_id),
 		cmocka_unit_test(test_git_paths),
+		cmocka_unit_test(test_git_gitlinks),
 		cmocka_unit_test(test_new_step_kinds),
 		cmocka_unit_test(test_step_without_env_keeps_its_key),
 		cmocka_unit_test(test_resources_in_digest_not_keys),
