@@ -84,6 +84,14 @@ struct env_service {
 	unsigned line, col;
 };
 
+/* A value read from the host's environment by `${localEnv:NAME}` (or its
+ * older spelling `${env:NAME}`) in a devcontainer.json: a trust request.
+ * Only the name is kept, never the value. */
+struct env_hostvar {
+	char *name;
+	unsigned line, col; /* where the `${` is written */
+};
+
 /* `resources`; 0 means no limit. */
 struct env_resources {
 	unsigned long long memory; /* bytes, at least 6m */
@@ -135,6 +143,8 @@ struct env_spec {
 	size_t n_mounts;
 	struct env_service *services; /* `services`, in file order */
 	size_t n_services;
+	struct env_hostvar *host_env; /* devcontainer.json's ${localEnv:...}, in file order */
+	size_t n_host_env;
 };
 
 /* Look for "Envfile" in start_dir and its parents, stopping at the repository
