@@ -13,3 +13,100 @@ load helpers
 
 setup() { dv_setup; }
 teardown() { dv_teardown; }
+
+# ---- trust and the team cache ----
+# An Envfile or devcontainer.json that asks for more than the default
+# sandbox runs nothing until the developer says yes (README "Trust"); a
+# layer pulled through one project's cache_from never serves another's.
+
+# trust_stopped LINE...: `up` without a terminal stopped with exit 2 and
+# the one line, and nothing ran: no env, no layer but the image's, no
+# cache entry, no git remote asked.
+trust_stopped() {
+	local n=$1 file=${2:-Envfile}
+	run "$DEVENV" up </dev/null
+	assert_failure 2
+	assert_output "devenv: $file asks for $n beyond the default sandbox that this checkout was never allowed; nothing was run: run 'devenv allow' to see and allow them"
+	[[ -z $(find "$DV_STORE/envs" -mindepth 1 -print -quit) ]]
+	[[ $(ls "$DV_STORE/layers" | wc -l) -eq $TRUST_LAYERS ]]
+	[[ -z $(ls "$DV_STORE/cache") ]]
+	[[ ! -e $DV_STORE/git ]]
+}
+
+trust_setup() {
+	unset DEVENV_ALLOW
+	dv_busybox_image
+	TRUST_LAYERS=$(ls "$DV_STORE/layers" | wc -l)
+}
+
+@test "trust attack: mounts [\"/:/host\"] with an on_up reading /etc/shadow stops before anything runs" {
+	trust_setup
+	dv_envfile <<-'EOF'
+	image: busybox
+	mounts: ["/:/host"]
+	on_up:
+	  - run: cat /host/etc/shadow
+	EOF
+	trust_stopped "1 thing"
+	refute_output --partial "root:"
+}
+
+@test "trust attack: cap_add [SYS_ADMIN] with seccomp unconfined stops before anything runs" {
+	trust_setup
+	dv_envfile <<-'EOF'
+	image: busybox
+	security:
+	  cap_add: [SYS_ADMIN]
+	  seccomp: unconfined
+	on_up:
+	  - run: mkdir -p /m && mount -t tmpfs x /m && echo mounted
+	EOF
+	trust_stopped "2 things"
+	refute_output --partial mounted
+}
+
+@test "trust attack: git: file:// of a private repository is not cloned" {
+	trust_setup
+	private=$BATS_TEST_TMPDIR/private
+	git init -q "$private"
+	echo secret >"$private/key"
+	git -C "$private" add key
+	git -C "$private" -c user.email=a@b -c user.name=a commit -qm key
+	chmod 0700 "$private"
+	dv_envfile <<-EOF
+	image: busybox
+	provision:
+	  - git: file://$private
+	    to: /stolen
+	EOF
+	trust_stopped "1 thing"
+}
+
+@test "trust attack: ports on 0.0.0.0 are not opened" {
+	trust_setup
+	port=$(dv_free_port)
+	dv_envfile <<-EOF
+	image: busybox
+	ports: ["0.0.0.0:$port:80"]
+	on_up:
+	  - run: httpd -p 80
+	EOF
+	trust_stopped "1 thing"
+	! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null
+}
+
+@test "trust attack: \${localEnv:TOKEN} does not print or store a host secret" {
+	trust_setup
+	mkdir .devcontainer
+	cat >.devcontainer/devcontainer.json <<-'EOF'
+	{
+	  "image": "busybox",
+	  "containerEnv": { "STOLEN": "${localEnv:DV_ATTACK_TOKEN}" },
+	  "postStartCommand": "echo token=${localEnv:DV_ATTACK_TOKEN}"
+	}
+	EOF
+	export DV_ATTACK_TOKEN=hunter2-$RANDOM
+	trust_stopped "2 things" .devcontainer/devcontainer.json
+	refute_output --partial "$DV_ATTACK_TOKEN"
+	! grep -rqF "$DV_ATTACK_TOKEN" "$DV_STORE"
+}
