@@ -41,6 +41,7 @@
 struct prov_team {
 	const struct dv_strv *refs;
 	const char *image;             /* the Envfile's `image:` */
+	char env[13];                  /* the env's id, "" when unknown */
 	struct layer_remote **remotes; /* opened on first use */
 	bool *tried;
 	bool *told;                    /* warned that its base is not ours */
@@ -56,6 +57,8 @@ struct prov_team *prov_team_new(const struct env_spec *spec)
 	t = dv_xcalloc(1, sizeof(*t));
 	t->refs = &spec->cache_from;
 	t->image = spec->image;
+	if (spec->checkout && spec->relpath)
+		prov_env_id(spec->checkout, spec->relpath, t->env);
 	t->remotes = dv_xcalloc(n, sizeof(*t->remotes));
 	t->tried = dv_xcalloc(n, sizeof(*t->tried));
 	t->told = dv_xcalloc(n, sizeof(*t->told));
@@ -154,7 +157,10 @@ int prov_team_fetch(const struct layer_store *st, struct prov_team *t, const cha
 			drop(t, i, &fail);
 			continue;
 		}
-		if (layer_cache_put(st, key, id, err) < 0)
+		/* Recorded with its source: it serves the envs that name that
+		 * source (and this env), never another project's same step. */
+		if (layer_cache_put(st, key, id, layer_remote_name(r), t->env[0] ? t->env : NULL,
+				    err) < 0)
 			return -1;
 		return 0;
 	}
@@ -230,7 +236,7 @@ int prov_env_push(const struct dv_ctx *ctx, const struct layer_store *st,
 	struct json_object **notes = NULL, *manifest_notes = json_object_new_object();
 	struct layer_push_notes pn = { 0 };
 	dv_autofree char *name = NULL;
-	char digest[65], base_digest[65], base_config[72], ann[72];
+	char digest[65], base_digest[65], base_config[72], ann[72], env_id[13] = "";
 	bool own_base;
 	size_t nb = 0;
 	int ret = -1;
@@ -252,10 +258,13 @@ int prov_env_push(const struct dv_ctx *ctx, const struct layer_store *st,
 	for (size_t i = 0; i < base.layers.n; i++)
 		dv_strv_push(&img.layers, base.layers.v[i]);
 	nb = base.layers.n;
+	if (spec->checkout && spec->relpath)
+		prov_env_id(spec->checkout, spec->relpath, env_id);
 	for (size_t i = 0; i < keys.n; i++) {
+		struct layer_cache_scope scope = { &spec->cache_from, env_id[0] ? env_id : NULL };
 		char id[65];
 
-		if (layer_cache_get(st, keys.v[i], id, err) < 0) {
+		if (layer_cache_get(st, keys.v[i], &scope, id, err) < 0) {
 			const struct env_step *s = &spec->provision[i];
 
 			if (err->errnum == ENOENT)

@@ -110,3 +110,45 @@ trust_setup() {
 	refute_output --partial "$DV_ATTACK_TOKEN"
 	! grep -rqF "$DV_ATTACK_TOKEN" "$DV_STORE"
 }
+
+@test "trust attack: a cache_from layer pulled by one project is not used by another project's same step" {
+	dv_busybox_image
+	dv_registry_start "$BATS_TEST_TMPDIR/registry"
+	# The registry goes when this test's process does, even on a failure.
+	me=$BASHPID
+	{ tail --pid="$me" -f /dev/null; kill "$DV_REGISTRY_PID"; } >/dev/null 2>&1 3>&- &
+	ref=$DV_REGISTRY/evil/tools:cache
+	step='  - run: echo genuine >/tool'
+	# The attacker, on a machine of theirs: builds the step a trusted
+	# project has, changes its layer, and pushes it under the step's key.
+	attacker=$(mktemp -d "$(dirname "$DV_STORE")/attacker.XXXXXX")
+	hostile=$BATS_TEST_TMPDIR/hostile
+	mkdir "$hostile"
+	git init -q "$hostile"
+	printf 'image: busybox\nprovision:\n%s\n' "$step" >"$hostile/Envfile"
+	cd "$hostile"
+	DEVENV_HOME=$attacker "$DEVENV" image import "$(busybox_tar)" busybox >/dev/null
+	DEVENV_HOME=$attacker run "$DEVENV" provision
+	assert_success
+	key=$(ls "$attacker/cache")
+	[[ -f $attacker/layers/$key/diff/tool ]]
+	echo planted >"$attacker/layers/$key/diff/tool"
+	DEVENV_HOME=$attacker run "$DEVENV" push "$ref"
+	assert_success
+	dv_rm_store "$attacker"
+	# The hostile project on the victim's machine: its cache_from pulls
+	# the planted layer (allowed: DEVENV_ALLOW=1).
+	printf 'cache_from: %s\n' "$ref" >>Envfile
+	run "$DEVENV" provision
+	assert_success
+	assert_line "[1/1] run: echo genuine >/tool (pulled)"
+	# The trusted project, the same step, no cache_from: the step runs here.
+	cd "$DV_CHECKOUT"
+	printf 'image: busybox\nprovision:\n%s\n' "$step" >Envfile
+	run "$DEVENV" up
+	assert_success
+	assert_line "[1/1] run: echo genuine >/tool"
+	run "$DEVENV" ssh -c 'cat /tool'
+	assert_output genuine
+	dv_registry_stop
+}
