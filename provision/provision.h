@@ -350,6 +350,19 @@ const char *prov_where_name(enum prov_where w);
  * into host: 0, or -1 when there is none or it does not fit. */
 int prov_url_host(const char *url, char *host, size_t size);
 
+/* reach.c: where devenv's own fetches (git, download) may connect. The
+ * classes of address (a bit per enum prov_where) a fetch of url may reach:
+ * public and private; loopback or link-local only when the URL writes such
+ * an address (a trust request); the proxy's, when the environment names
+ * one. */
+unsigned prov_reach_allowed(const char *url);
+bool prov_reach_ok(unsigned allowed, enum prov_where w);
+/* "127.0.0.1", "fe80::1" */
+void prov_reach_address(const struct sockaddr *sa, char *out, size_t n);
+/* For a fetcher that resolves the name itself (libgit2): resolve url's host
+ * now; -1 with *why (one line) when an address is not allowed. */
+int prov_reach_resolve(const char *url, char *why, size_t n);
+
 /* Before anything runs: with no request, 0 at once. Else DEVENV_ALLOW=1,
  * or a record for env id whose digest matches, give 0; on a terminal
  * (stdin and stderr, not --json) the list is printed on stderr and

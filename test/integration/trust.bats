@@ -431,3 +431,79 @@ asks() {
 	assert_line "removed 1 trust record of checkouts whose Envfile is gone"
 	[[ -z $(ls "$DV_STORE/trust") ]]
 }
+
+# loopback_name: a host name (not "localhost") that resolves to this
+# machine's loopback here, or skip.
+loopback_name() {
+	local name
+	name=$(hostname)
+	[[ $(getent ahostsv4 "$name" 2>/dev/null | awk 'NR == 1 { print $1 }') == 127.* ]] ||
+		skip "no host name here resolves to 127.0.0.0/8 ('$name' does not)"
+	printf '%s\n' "$name"
+}
+
+# serve DIR: a web server on 127.0.0.1 for DIR, where /redirect answers
+# 302 to $REDIRECT_TO; sets URL_PORT. Stopped with its test's process.
+serve() {
+	local me=$BASHPID
+	URL_PORT=$(dv_free_port)
+	python3 - "$1" "$URL_PORT" "${REDIRECT_TO:-}" >/dev/null 2>&1 3>&- <<-'PY' &
+	import functools, http.server, sys
+	class H(http.server.SimpleHTTPRequestHandler):
+	    def do_GET(self):
+	        if self.path == "/redirect":
+	            self.send_response(302)
+	            self.send_header("Location", sys.argv[3])
+	            self.end_headers()
+	            return
+	        super().do_GET()
+	http.server.HTTPServer(("127.0.0.1", int(sys.argv[2])),
+	                       functools.partial(H, directory=sys.argv[1])).serve_forever()
+	PY
+	local pid=$!
+	{ tail --pid="$me" -f /dev/null; kill "$pid"; } >/dev/null 2>&1 3>&- &
+	dv_fetch "http://127.0.0.1:$URL_PORT/" >/dev/null
+}
+
+@test "trust: a download whose host name leads to this machine is refused; the address written in the Envfile works" {
+	name=$(loopback_name)
+	mkdir "$BATS_TEST_TMPDIR/www"
+	echo payload >"$BATS_TEST_TMPDIR/www/file"
+	sum=$(sha256sum "$BATS_TEST_TMPDIR/www/file" | cut -c1-64)
+	serve "$BATS_TEST_TMPDIR/www"
+	printf 'image: busybox\nprovision:\n  - download: http://%s:%s/file\n    sha256: %s\n    to: /file\n' \
+		"$name" "$URL_PORT" "$sum" >Envfile
+	# A name is no request: nothing is asked, and the fetch is refused.
+	run "$DEVENV" up </dev/null
+	assert_failure 2
+	assert_line "devenv: Envfile:3:5: download http://$name:$URL_PORT/file: refused to connect to 127.0.0.1, this machine (loopback): devenv reaches this machine or a link-local address only where the Envfile writes the address itself (a trust request)"
+	# Written as the address: a request; allowed, it is fetched.
+	sed -i "s|http://$name:|http://127.0.0.1:|" Envfile
+	run "$DEVENV" up </dev/null
+	assert_failure 2
+	"$DEVENV" allow >/dev/null
+	run "$DEVENV" up </dev/null
+	assert_success
+	run "$DEVENV" ssh -c 'cat /file'
+	assert_output payload
+}
+
+@test "trust: a redirect from an allowed address to a link-local one is refused" {
+	mkdir "$BATS_TEST_TMPDIR/www"
+	REDIRECT_TO=http://169.254.169.254/latest/meta-data serve "$BATS_TEST_TMPDIR/www"
+	printf 'image: busybox\nprovision:\n  - download: http://127.0.0.1:%s/redirect\n    sha256: %064d\n    to: /x\n' \
+		"$URL_PORT" 0 >Envfile
+	"$DEVENV" allow >/dev/null
+	run "$DEVENV" up </dev/null
+	assert_failure 2
+	assert_line "devenv: Envfile:3:5: download http://127.0.0.1:$URL_PORT/redirect: refused to connect to 169.254.169.254, a link-local address: devenv reaches this machine or a link-local address only where the Envfile writes the address itself (a trust request)"
+}
+
+@test "trust: a git remote whose host name leads to this machine is refused before libgit2 connects" {
+	name=$(loopback_name)
+	port=$(dv_free_port)
+	printf 'image: busybox\nprovision:\n  - git: http://%s:%s/r.git\n    to: /r\n' "$name" "$port" >Envfile
+	run "$DEVENV" up </dev/null
+	assert_failure 2
+	assert_output "devenv: Envfile:3:5: git http://$name:$port/r.git: '$name' resolves to 127.0.0.1, this machine (loopback): devenv reaches this machine or a link-local address only where the Envfile writes the address itself (a trust request)"
+}
