@@ -1790,7 +1790,7 @@ static int init_trust_check(struct dv_ctx *ctx, const char *path, const char *ch
 	char id[13];
 	int ret = -1;
 
-	if (envfile_load(path, checkout, disp, &spec, err) < 0)
+	if (envfile_load_quiet(path, checkout, disp, &spec, err) < 0)
 		return -1;
 	prov_trust_requests(&spec, &r);
 	if (!r.n) {

@@ -159,6 +159,10 @@ int envfile_find(const char *start_dir, char **out_path, char **out_checkout,
  * the file name used in error positions. On failure *out stays zeroed. */
 int envfile_load(const char *path, const char *checkout, const char *display,
 		 struct env_spec *out, struct dv_error *err);
+/* The same without the warning line of a devcontainer.json's left-out keys
+ * (for a command that reads it twice). */
+int envfile_load_quiet(const char *path, const char *checkout, const char *display,
+		       struct env_spec *out, struct dv_error *err);
 
 /* Parse text already in memory (the unit tests' entry point); dir is the
  * folder relative paths of `copy` resolve against. Leaves out->path and

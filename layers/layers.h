@@ -51,8 +51,15 @@ struct layer_image {
 	char *config;        /* OCI image config JSON text */
 	long long created;   /* unix seconds when stored here */
 	unsigned long long size; /* bytes on disk of its layers */
+	char *from;          /* taken through this cache_from image (normalised) as
+				a teammate's base, for... */
+	char *from_env;      /* ...this env (its id, or NULL); NULL `from`: pulled,
+				imported, loaded or built here, for everyone */
 };
 void layer_image_release(struct layer_image *img);
+/* Record where img came from (layer_image.from) in its record. */
+int layer_image_scope(const struct layer_store *st, struct layer_image *img, const char *source,
+		      const char *env, struct dv_error *err);
 
 /* Normalise a reference as podman does: "busybox" -> "localhost/busybox:latest"
  * when importing (for_import), "docker.io/library/busybox:latest" otherwise.

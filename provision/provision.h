@@ -113,10 +113,14 @@ void prov_team_free(struct prov_team *t);
 int prov_team_fetch(const struct layer_store *st, struct prov_team *t, const char *base_id,
 		    const char *key, char id[65], struct dv_error *err);
 /* The base image `image` (as the Envfile writes it) from the cache_from
- * image that was built on it, recorded under that name: 0; 1 when none
- * has it. */
+ * image that was built on it, recorded under that name with its source
+ * (layer_image.from): 0; 1 when none has it. */
 int prov_team_base(const struct layer_store *st, struct prov_team *t, const char *image,
 		   struct layer_image *img, struct dv_error *err);
+/* May the env of spec (NULL: none) use img? Yes for an image not taken
+ * through cache_from; else only when spec names img's source or is the env
+ * it was taken for. */
+bool prov_team_vouches(const struct env_spec *spec, const struct layer_image *img);
 
 /* The spec's `resources` as cgroup limits. */
 void prov_limits(const struct env_spec *spec, struct ctr_limits *out);
@@ -222,11 +226,12 @@ int prov_env_push(const struct dv_ctx *ctx, const struct layer_store *st,
 		  const struct prov_env *env, const char *dest, enum layer_compression comp,
 		  struct dv_error *err);
 
-/* The image `ref` (as an Envfile writes it): from the store, from a
- * cache_from image (team may be NULL), pulled when the reference names a
- * registry host, or bootstrapped for debian:SUITE. */
-int prov_resolve_image(const struct layer_store *st, const char *ref, struct prov_team *team,
-		       struct layer_image *img, struct dv_error *err);
+/* The image `ref` (as an Envfile writes it) for the env of spec: from the
+ * store (unless another env's cache_from put it there: prov_team_vouches),
+ * from a cache_from image (team may be NULL), pulled when the reference
+ * names a registry host, or bootstrapped for debian:SUITE. */
+int prov_resolve_image(const struct layer_store *st, const struct env_spec *spec, const char *ref,
+		       struct prov_team *team, struct layer_image *img, struct dv_error *err);
 
 /* services.c: the env's services (sidecars in its network namespace).
  * Resolve (pulling when needed) every service's image, before anything

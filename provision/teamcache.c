@@ -167,6 +167,30 @@ int prov_team_fetch(const struct layer_store *st, struct prov_team *t, const cha
 	return 1;
 }
 
+bool prov_team_vouches(const struct env_spec *spec, const struct layer_image *img)
+{
+	char env[13];
+
+	if (!img->from)
+		return true;
+	if (!spec)
+		return false;
+	if (img->from_env && spec->checkout && spec->relpath) {
+		prov_env_id(spec->checkout, spec->relpath, env);
+		if (!strcmp(img->from_env, env))
+			return true;
+	}
+	for (size_t i = 0; i < spec->cache_from.n; i++) {
+		dv_autofree char *norm = NULL;
+
+		if (layer_ref_normalize(spec->cache_from.v[i], false, &norm,
+					&(struct dv_error){ 0 }) == 0 &&
+		    !strcmp(norm, img->from))
+			return true;
+	}
+	return false;
+}
+
 /* "host/repo" of a normalised "host/repo:tag" or "host/repo@sha256:…". */
 static char *repository(const char *name)
 {
@@ -203,9 +227,13 @@ int prov_team_base(const struct layer_store *st, struct prov_team *t, const char
 			continue;
 		}
 		layer_image_release(&pulled);
-		/* Under the Envfile's name, as a bootstrap or import records it;
-		 * the digest name it was pulled under is not kept. */
-		if (layer_image_tag(st, from, image, img, err) < 0)
+		/* Under the Envfile's name, as a bootstrap or import records it
+		 * (the digest name it was pulled under is not kept), with where
+		 * it came from: it serves the envs naming that source, and this
+		 * one, never another project's `image:` of the same name. */
+		if (layer_image_tag(st, from, image, img, err) < 0 ||
+		    layer_image_scope(st, img, layer_remote_name(r), t->env[0] ? t->env : NULL,
+				      err) < 0)
 			return -1;
 		layer_image_remove(st, from, &(struct dv_error){ 0 });
 		return 0;

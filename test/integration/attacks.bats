@@ -152,3 +152,47 @@ trust_setup() {
 	assert_output genuine
 	dv_registry_stop
 }
+
+@test "trust attack: a base image taken through one project's cache_from is not another project's image" {
+	dv_registry_start "$BATS_TEST_TMPDIR/registry"
+	me=$BASHPID
+	{ tail --pid="$me" -f /dev/null; kill "$DV_REGISTRY_PID"; } >/dev/null 2>&1 3>&- &
+	ref=$DV_REGISTRY/evil/base:cache
+	# The attacker's "busybox": the real one plus a planted file, pushed as
+	# the base of an env (a base no registry serves goes along).
+	attacker=$(mktemp -d "$(dirname "$DV_STORE")/attacker.XXXXXX")
+	mkdir -p "$BATS_TEST_TMPDIR/extra"
+	echo planted >"$BATS_TEST_TMPDIR/extra/planted"
+	cp "$(busybox_tar)" "$BATS_TEST_TMPDIR/evil.tar"
+	tar -rf "$BATS_TEST_TMPDIR/evil.tar" -C "$BATS_TEST_TMPDIR/extra" planted
+	hostile=$BATS_TEST_TMPDIR/hostile
+	mkdir "$hostile"
+	git init -q "$hostile"
+	printf 'image: busybox\nprovision:\n  - run: echo hi >/hi\n' >"$hostile/Envfile"
+	cd "$hostile"
+	DEVENV_HOME=$attacker "$DEVENV" image import "$BATS_TEST_TMPDIR/evil.tar" busybox >/dev/null
+	DEVENV_HOME=$attacker run "$DEVENV" provision
+	assert_success
+	DEVENV_HOME=$attacker run "$DEVENV" push "$ref"
+	assert_success
+	dv_rm_store "$attacker"
+	# On the victim's machine, before any busybox: the hostile project's
+	# cache_from brings its base (allowed: DEVENV_ALLOW=1).
+	printf 'cache_from: %s\n' "$ref" >>Envfile
+	run "$DEVENV" provision
+	assert_success
+	assert_output --partial "pulling the one '$ref' was built on"
+	# A trusted project naming the same image, no cache_from: not that one.
+	cd "$DV_CHECKOUT"
+	printf 'image: busybox\non_up:\n  - run: cat /planted 2>/dev/null || echo clean\n' >Envfile
+	run "$DEVENV" up
+	assert_failure
+	assert_output "devenv: image 'busybox' in this store was taken from cache_from '$ref' for another env, so it is not used here; import or pull your own (it replaces that one)"
+	refute_output --partial planted
+	# Its own busybox replaces the other project's under that name.
+	dv_busybox_image
+	run "$DEVENV" up
+	assert_success
+	assert_line clean
+	dv_registry_stop
+}
