@@ -344,7 +344,7 @@ asks() {
 
 @test "trust: on a terminal N runs nothing and records nothing" {
 	git init -q "$BATS_TEST_TMPDIR/repo"
-	git -C "$BATS_TEST_TMPDIR/repo" commit -q --allow-empty -m one
+	git -C "$BATS_TEST_TMPDIR/repo" -c user.email=a@b -c user.name=a commit -q --allow-empty -m one
 	dv_envfile <<-EOF
 	image: busybox
 	mounts: ["/:/host"]
