@@ -226,7 +226,7 @@ int prov_trust_check(const struct dv_ctx *ctx, const struct layer_store *st, con
 		goto out;
 	}
 	changed = d != NULL;
-	if (ctx->json || !isatty(0) || !isatty(2)) {
+	if (ctx->json || !ctx->tty_in || !isatty(2)) {
 		if (changed)
 			dv_err_usage(err, "%s's requests beyond the default sandbox changed since "
 				     "this checkout was allowed; nothing was run: run 'devenv "
