@@ -258,7 +258,10 @@ static int up_or_provision(struct dv_ctx *ctx, struct layer_store *st, int argc,
 		dv_strv_release(&from);
 		return oi < 0 && helped ? 0 : -1;
 	}
-	if (events_begin(ctx, err) < 0 || prov_env_locate(ctx, st, true, &env, err) < 0) {
+	/* The trust check comes before anything runs: no pull, no clone, no
+	 * step. --cache-from is the developer's own choice, not a request. */
+	if (events_begin(ctx, err) < 0 || prov_env_locate(ctx, st, true, &env, err) < 0 ||
+	    prov_trust_check(ctx, st, env.id, &env.spec, err) < 0) {
 		dv_strv_release(&from);
 		goto out;
 	}
@@ -315,6 +318,9 @@ static int halt_or_reload(struct dv_ctx *ctx, struct layer_store *st, int argc, 
 	if (!reload)
 		ctx->json = false; /* halt has no events; --json is accepted and ignored */
 	if (events_begin(ctx, err) < 0 || prov_env_locate(ctx, st, reload, &env, err) < 0)
+		goto out;
+	/* Before the halt: a reload not allowed leaves the env as it was. */
+	if (reload && prov_trust_check(ctx, st, env.id, &env.spec, err) < 0)
 		goto out;
 	env.refresh_git = reload; /* reload picks up new commits of git steps */
 	if (reload && !env.has_state) {
@@ -1578,7 +1584,7 @@ static int cmd_gc(struct dv_ctx *ctx, struct layer_store *st, int argc, char **a
 	struct ctr_state *all = NULL;
 	struct dv_strv in_use = { 0 };
 	size_t n = 0;
-	unsigned layers = 0;
+	unsigned layers = 0, records = 0;
 	unsigned long long bytes = 0;
 	char size[32];
 	bool helped;
@@ -1601,16 +1607,119 @@ static int cmd_gc(struct dv_ctx *ctx, struct layer_store *st, int argc, char **a
 				dv_strv_push(&in_use, all[i].services[k].layers.v[j]);
 	}
 	if (layer_gc(st, &in_use, &layers, &bytes, err) < 0 ||
-	    prov_sandbox_gc(st, all, n, &bytes, err) < 0)
+	    prov_sandbox_gc(st, all, n, &bytes, err) < 0 || prov_trust_gc(st, &records, err) < 0)
 		goto out;
 	dv_str_size(size, sizeof(size), bytes);
 	printf("removed %u layer%s, freed %s\n", layers, layers == 1 ? "" : "s", size);
+	if (records)
+		printf("removed %u trust record%s of checkouts whose Envfile is gone\n", records,
+		       records == 1 ? "" : "s");
 	ret = 0;
 out:
 	for (size_t i = 0; i < n; i++)
 		ctr_state_release(&all[i]);
 	free(all);
 	dv_strv_release(&in_use);
+	return ret;
+}
+
+/* ---- trust ---- */
+
+static int revoke_opt(int c, const char *arg, void *data, struct dv_error *err)
+{
+	(void)arg;
+	(void)err;
+	if (c != 'R')
+		return -1;
+	*(bool *)data = true;
+	return 0;
+}
+
+/* allow: show the Envfile's requests and record the yes for this checkout,
+ * never asking (the prompt of `up` is the asking form); --revoke. */
+static int cmd_allow(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
+		     struct dv_error *err)
+{
+	static const struct option longs[] = { { "revoke", no_argument, NULL, 'R' }, { 0 } };
+	const struct cmd *self = find_cmd("allow");
+	bool revoke = false;
+	struct opt_spec os = { "", longs, revoke_opt, &revoke };
+	struct prov_requests r = { 0 };
+	struct json_object *o = NULL, *list;
+	struct prov_env env = { .lock_fd = -1 };
+	bool helped;
+	int oi = parse_opts(ctx, self, argc, argv, &os, &helped, err), ret = -1;
+
+	if (oi < 0)
+		return helped ? 0 : -1;
+	if (no_args(self, argc, argv, oi, err) < 0)
+		return -1;
+	/* --revoke needs no Envfile that loads: a broken one can be revoked. */
+	if (prov_env_locate(ctx, st, !revoke, &env, err) < 0)
+		goto out;
+	if (revoke) {
+		struct dv_error none = { 0 };
+		bool had = prov_trust_revoke(st, env.id, &none) == 0;
+
+		if (!had && none.errnum != ENOENT) {
+			*err = none;
+			goto out;
+		}
+		if (ctx->json)
+			printf("{\"id\":\"%s\",\"revoked\":%s}\n", env.id, had ? "true" : "false");
+		else if (!ctx->quiet)
+			printf(had ? "revoked what this checkout was allowed (env id %s); the next "
+				     "'devenv up' asks again\n"
+				   : "nothing was allowed for this checkout (env id %s)\n", env.id);
+		ret = 0;
+		goto out;
+	}
+	prov_trust_requests(&env.spec, &r);
+	if (r.n && prov_trust_allow(st, env.id, &env.spec, &r, err) < 0)
+		goto out;
+	if (ctx->json) {
+		char hex[65];
+
+		o = json_object_new_object();
+		list = json_object_new_array();
+		prov_trust_digest(&r, hex);
+		json_object_object_add(o, "id", json_object_new_string(env.id));
+		json_object_object_add(o, "file", json_object_new_string(r.file));
+		for (size_t i = 0; i < r.n; i++) {
+			struct json_object *q = json_object_new_object();
+
+			json_object_object_add(q, "kind", json_object_new_string(prov_req_kind_name(r.v[i].kind)));
+			json_object_object_add(q, "line", json_object_new_int((int)r.v[i].line));
+			json_object_object_add(q, "col", json_object_new_int((int)r.v[i].col));
+			json_object_object_add(q, "request", json_object_new_string(r.v[i].what));
+			json_object_object_add(q, "gives", json_object_new_string(r.v[i].gives));
+			json_object_array_add(list, q);
+		}
+		json_object_object_add(o, "requests", list);
+		json_object_object_add(o, "allowed", json_object_new_boolean(r.n > 0));
+		if (r.n)
+			json_object_object_add(o, "digest", json_object_new_string(hex));
+		printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+								   JSON_C_TO_STRING_NOSLASHESCAPE));
+	} else if (!ctx->quiet && !r.n) {
+		printf("%s asks for nothing beyond the default sandbox; there is nothing to allow\n",
+		       r.file);
+	} else if (!ctx->quiet) {
+		printf("%s asks for these beyond the default sandbox:\n", r.file);
+		for (size_t i = 0; i < r.n; i++) {
+			dv_autofree char *line = prov_request_line(&r, i);
+
+			printf("  %s\n", line);
+		}
+		printf("allowed for this checkout (env id %s); 'devenv allow --revoke' takes it back\n",
+		       env.id);
+	}
+	ret = 0;
+out:
+	if (o)
+		json_object_put(o);
+	prov_requests_release(&r);
+	prov_env_release(&env);
 	return ret;
 }
 
@@ -1670,6 +1779,40 @@ static int init_opt(int c, const char *arg, void *data, struct dv_error *err)
 	return 0;
 }
 
+static int store_root(struct dv_ctx *ctx, struct dv_error *err);
+
+/* init --from-devcontainer asks what `up` on the devcontainer.json would
+ * (the same list, the same record): its ${localEnv:...} values are written
+ * into the Envfile, so they are read only after a yes. The store is opened
+ * for that alone (init does not otherwise touch it). */
+static int init_trust_check(struct dv_ctx *ctx, const char *path, const char *checkout,
+			    const char *disp, struct dv_error *err)
+{
+	struct layer_store st = { .root_fd = -1, .layers_fd = -1, .images_fd = -1,
+				  .cache_fd = -1, .tmp_fd = -1 };
+	struct env_spec spec = { 0 };
+	struct prov_requests r;
+	char id[13];
+	int ret = -1;
+
+	if (envfile_load_quiet(path, checkout, disp, &spec, err) < 0)
+		return -1;
+	prov_trust_requests(&spec, &r);
+	if (!r.n) {
+		ret = 0;
+		goto out;
+	}
+	prov_env_id(checkout, path + strlen(checkout) + 1, id);
+	if (store_root(ctx, err) < 0 || layer_store_open(ctx->home, ctx->rootless, &st, err) < 0)
+		goto out;
+	ret = prov_trust_check(ctx, &st, id, &spec, err);
+out:
+	prov_requests_release(&r);
+	env_spec_release(&spec);
+	layer_store_release(&st);
+	return ret;
+}
+
 /* init --from-devcontainer: the devcontainer.json this checkout would run,
  * as an Envfile beside its .devcontainer/, never over an existing one. */
 static int init_from_devcontainer(struct dv_ctx *ctx, struct dv_error *err)
@@ -1694,7 +1837,8 @@ static int init_from_devcontainer(struct dv_ctx *ctx, struct dv_error *err)
 	if (!envfile_is_devcontainer(path))
 		return dv_err_plain(err, EEXIST, "an Envfile is already here ('%s'); edit it, or "
 				    "remove it first", disp);
-	if (envfile_devcontainer_convert(path, checkout, disp, &yaml, &dir, err) < 0)
+	if (init_trust_check(ctx, path, checkout, disp, err) < 0 ||
+	    envfile_devcontainer_convert(path, checkout, disp, &yaml, &dir, err) < 0)
 		return -1;
 	if (write_new_envfile(dir, yaml, err) < 0)
 		return -1;
@@ -1798,6 +1942,8 @@ static int cmd_version(struct dv_ctx *ctx, struct layer_store *st, int argc, cha
 
 static int cmd_help(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
 		    struct dv_error *err);
+static int cmd_allow(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
+		     struct dv_error *err);
 static int cmd_complete(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
 			struct dv_error *err);
 
@@ -1810,6 +1956,7 @@ static const struct cmd commands[] = {
 	{ "resume", cmd_resume, CMD_STORE, "[-e NAME|ID]", "thaw a suspended env" },
 	{ "reload", cmd_reload, CMD_STORE | CMD_LOCKS_STORE, "[-e NAME|ID] [--timeout S]", "halt and up again, picking up Envfile changes" },
 	{ "provision", cmd_provision, CMD_STORE | CMD_LOCKS_STORE, "[-e NAME|ID] [--cache-from REF]...", "rebuild provisioning against the current Envfile" },
+	{ "allow", cmd_allow, CMD_STORE, "[-e NAME|ID] [--revoke]", "show what the Envfile asks for beyond the default sandbox and allow it for this checkout (never asking), or --revoke that" },
 	{ "destroy", cmd_destroy, CMD_STORE, "[-e NAME|ID] [-f] [--volumes]", "remove the env (never the checkout; its named volumes only with --volumes, and only those no other env names)" },
 	{ "status", cmd_status, CMD_STORE, "[-e NAME|ID] [--json]", "this env's state" },
 	{ "port", cmd_port, CMD_STORE, "[-e NAME|ID] [--json]", "the env's forwarded ports (CONTAINER/tcp -> HOST_IP:HOST_PORT)" },

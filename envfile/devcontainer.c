@@ -35,6 +35,8 @@ struct dc {
 	char *workdir;	   /* ${containerWorkspaceFolder} */
 	struct dv_strv unsupported;
 	struct dv_strv editor; /* editor-only keys present, for init's header */
+	struct env_hostvar *host_env; /* ${localEnv:...} met, for the trust prompt */
+	size_t n_host_env;
 	struct dv_error *err;
 };
 
@@ -140,6 +142,40 @@ static const char *type_name(json_object *o)
 	}
 }
 
+/* Where "${var}" is written inside the JSON string that starts at off (its
+ * opening quote), so that the trust prompt points at the variable itself;
+ * off when it is written some other way (escaped). */
+static size_t var_off(struct dc *dc, size_t off, const char *var)
+{
+	const char *t = dc->doc.orig, *found;
+	dv_autofree char *needle = dv_xasprintf("${%s}", var);
+	size_t end;
+
+	if (off >= dc->doc.len || t[off] != '"')
+		return off;
+	for (end = off + 1; end < dc->doc.len && t[end] != '"'; end++)
+		if (t[end] == '\\')
+			end++;
+	if (end > dc->doc.len)
+		end = dc->doc.len;
+	found = memmem(t + off, end - off, needle, strlen(needle));
+	return found ? (size_t)(found - t) : off;
+}
+
+/* A host variable read into the spec: a trust request (its name only). */
+static void note_host_env(struct dc *dc, const char *name, size_t off)
+{
+	unsigned line, col;
+
+	envfile_jsonc_pos(&dc->doc, off, &line, &col);
+	for (size_t i = 0; i < dc->n_host_env; i++)
+		if (dc->host_env[i].line == line && dc->host_env[i].col == col &&
+		    !strcmp(dc->host_env[i].name, name))
+			return;
+	dc->host_env = dv_xrealloc(dc->host_env, (dc->n_host_env + 1) * sizeof(*dc->host_env));
+	dc->host_env[dc->n_host_env++] = (struct env_hostvar){ dv_xstrdup(name), line, col };
+}
+
 /* ${localWorkspaceFolder} and its friends. ${containerEnv:X} has no value
  * before the env runs: *deferred says it was met, and the string is dropped. */
 static int subst(struct dc *dc, const char *in, size_t off, bool *deferred, char **out)
@@ -169,10 +205,12 @@ static int subst(struct dc *dc, const char *in, size_t off, bool *deferred, char
 			dv_buf_adds(&b, strrchr(dc->workdir, '/') + 1);
 		} else if (dv_str_startswith(var, "localEnv:") || dv_str_startswith(var, "env:")) {
 			char *name = strchr(var, ':') + 1, *dflt = strchr(name, ':');
+			size_t at = var_off(dc, off, var);
 			const char *v;
 
 			if (dflt)
 				*dflt++ = '\0';
+			note_host_env(dc, name, at);
 			v = getenv(name);
 			dv_buf_adds(&b, v ? v : dflt ? dflt : "");
 		} else if (dv_str_startswith(var, "containerEnv:") && deferred) {
@@ -843,6 +881,9 @@ static void dc_release(struct dc *dc)
 	free(dc->workdir);
 	dv_strv_release(&dc->unsupported);
 	dv_strv_release(&dc->editor);
+	for (size_t i = 0; i < dc->n_host_env; i++)
+		free(dc->host_env[i].name);
+	free(dc->host_env);
 }
 
 bool envfile_is_devcontainer(const char *path)
@@ -854,10 +895,11 @@ bool envfile_is_devcontainer(const char *path)
 }
 
 /* Read text into the Envfile tree; *unsupported gets the keys left out,
- * *editor (when not NULL) the editor-only ones. */
+ * *editor (when not NULL) the editor-only ones, spec (when not NULL) the
+ * ${localEnv:...} met. */
 static int dc_load(const char *text, size_t len, const char *display, const char *base,
 		   struct env_node **root, struct dv_strv *unsupported, struct dv_strv *editor,
-		   struct dv_error *err)
+		   struct env_spec *spec, struct dv_error *err)
 {
 	struct dc dc = {.display = display, .base = base, .err = err};
 	int ret = -1;
@@ -874,6 +916,11 @@ static int dc_load(const char *text, size_t len, const char *display, const char
 			*editor = dc.editor;
 			memset(&dc.editor, 0, sizeof(dc.editor));
 		}
+		if (spec) {
+			spec->host_env = dv_steal_ptr(&dc.host_env);
+			spec->n_host_env = dc.n_host_env;
+			dc.n_host_env = 0;
+		}
 		ret = 0;
 	}
 	dc_release(&dc);
@@ -886,6 +933,7 @@ int envfile_devcontainer_parse(const char *text, size_t len, const char *display
 {
 	struct env_node *root = NULL;
 	struct dv_strv unsup = {0};
+	struct env_spec vars = {0};
 	int ret;
 
 	memset(out, 0, sizeof(*out));
@@ -893,10 +941,16 @@ int envfile_devcontainer_parse(const char *text, size_t len, const char *display
 		display = "devcontainer.json";
 	if (!checkout)
 		checkout = dir;
-	if (dc_load(text, len, display, dir, &root, &unsup, NULL, err) < 0)
+	if (dc_load(text, len, display, dir, &root, &unsup, NULL, &vars, err) < 0)
 		return -1;
 	ret = envfile_validate(root, display, dir, checkout, out, err);
 	env_node_free(root);
+	if (ret == 0) {
+		out->host_env = dv_steal_ptr(&vars.host_env);
+		out->n_host_env = vars.n_host_env;
+		vars.n_host_env = 0;
+	}
+	env_spec_release(&vars);
 	if (ret == 0 && unsupported)
 		*unsupported = unsup;
 	else
@@ -917,7 +971,7 @@ int envfile_devcontainer_to_yaml(const char *text, size_t len, const char *displ
 	*out = NULL;
 	if (!checkout)
 		checkout = dir;
-	if (dc_load(text, len, display, dir, &root, &unsup, &editor, err) < 0)
+	if (dc_load(text, len, display, dir, &root, &unsup, &editor, NULL, err) < 0)
 		return -1;
 	/* Refuse to write an Envfile that would not load. */
 	if (envfile_validate(root, display, dir, checkout, &spec, err) < 0) {

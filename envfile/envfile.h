@@ -84,6 +84,14 @@ struct env_service {
 	unsigned line, col;
 };
 
+/* A value read from the host's environment by `${localEnv:NAME}` (or its
+ * older spelling `${env:NAME}`) in a devcontainer.json: a trust request.
+ * Only the name is kept, never the value. */
+struct env_hostvar {
+	char *name;
+	unsigned line, col; /* where the `${` is written */
+};
+
 /* `resources`; 0 means no limit. */
 struct env_resources {
 	unsigned long long memory; /* bytes, at least 6m */
@@ -135,6 +143,8 @@ struct env_spec {
 	size_t n_mounts;
 	struct env_service *services; /* `services`, in file order */
 	size_t n_services;
+	struct env_hostvar *host_env; /* devcontainer.json's ${localEnv:...}, in file order */
+	size_t n_host_env;
 };
 
 /* Look for "Envfile" in start_dir and its parents, stopping at the repository
@@ -149,6 +159,10 @@ int envfile_find(const char *start_dir, char **out_path, char **out_checkout,
  * the file name used in error positions. On failure *out stays zeroed. */
 int envfile_load(const char *path, const char *checkout, const char *display,
 		 struct env_spec *out, struct dv_error *err);
+/* The same without the warning line of a devcontainer.json's left-out keys
+ * (for a command that reads it twice). */
+int envfile_load_quiet(const char *path, const char *checkout, const char *display,
+		       struct env_spec *out, struct dv_error *err);
 
 /* Parse text already in memory (the unit tests' entry point); dir is the
  * folder relative paths of `copy` resolve against. Leaves out->path and

@@ -111,7 +111,8 @@ static bool path_inside(const char *path, const char *dir)
  * paths and ${localWorkspaceFolder} mean. Keys left out are said once, here,
  * so that every command reading the env says it the same way. */
 static int load_devcontainer(const char *text, size_t len, const char *display, char *dir,
-			     const char *checkout, struct env_spec *out, struct dv_error *err)
+			     const char *checkout, bool warn, struct env_spec *out,
+			     struct dv_error *err)
 {
 	struct dv_strv unsup = { 0 };
 	struct dv_buf list = { 0 };
@@ -124,7 +125,7 @@ static int load_devcontainer(const char *text, size_t len, const char *display, 
 	}
 	if (envfile_devcontainer_parse(text, len, display, dir, checkout, out, &unsup, err) < 0)
 		return -1;
-	if (unsup.n) {
+	if (unsup.n && warn) {
 		for (size_t i = 0; i < unsup.n; i++)
 			dv_buf_addf(&list, "%s%s", i ? ", " : "", unsup.v[i]);
 		fprintf(stderr, "devenv: warning: %s: not supported, ignored: %s\n", display,
@@ -135,8 +136,8 @@ static int load_devcontainer(const char *text, size_t len, const char *display, 
 	return 0;
 }
 
-int envfile_load(const char *path, const char *checkout, const char *display,
-		 struct env_spec *out, struct dv_error *err)
+static int load(const char *path, const char *checkout, const char *display, bool warn,
+		struct env_spec *out, struct dv_error *err)
 {
 	dv_autoclose int fd = -1;
 	dv_autofree char *text = NULL;
@@ -180,7 +181,8 @@ int envfile_load(const char *path, const char *checkout, const char *display,
 		rel++;
 
 	if (envfile_is_devcontainer(abs_path)) {
-		if (load_devcontainer(text, len, display, real_dir, real_checkout, &spec, err) < 0)
+		if (load_devcontainer(text, len, display, real_dir, real_checkout, warn, &spec,
+				      err) < 0)
 			return -1;
 	} else if (envfile_parse(text, len, display, real_dir, real_checkout, &spec, err) < 0) {
 		return -1;
@@ -189,6 +191,18 @@ int envfile_load(const char *path, const char *checkout, const char *display,
 	spec.path = dv_steal_ptr(&abs_path);
 	*out = spec;
 	return 0;
+}
+
+int envfile_load(const char *path, const char *checkout, const char *display,
+		 struct env_spec *out, struct dv_error *err)
+{
+	return load(path, checkout, display, true, out, err);
+}
+
+int envfile_load_quiet(const char *path, const char *checkout, const char *display,
+		       struct env_spec *out, struct dv_error *err)
+{
+	return load(path, checkout, display, false, out, err);
 }
 
 int envfile_devcontainer_convert(const char *path, const char *checkout, const char *display,

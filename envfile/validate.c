@@ -648,5 +648,8 @@ void env_spec_release(struct env_spec *spec)
 	envfile_mounts_release(spec->volumes, spec->n_volumes);
 	envfile_mounts_release(spec->mounts, spec->n_mounts);
 	envfile_services_release(spec->services, spec->n_services);
+	for (i = 0; i < spec->n_host_env; i++)
+		free(spec->host_env[i].name);
+	free(spec->host_env);
 	memset(spec, 0, sizeof(*spec));
 }

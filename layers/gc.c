@@ -142,13 +142,9 @@ int layer_gc(const struct layer_store *st, const struct dv_strv *in_use, unsigne
 		struct dirent *de;
 
 		while (d && (de = readdir(d))) {
-			char id[65];
-			struct dv_error e = {0};
-
 			if (de->d_name[0] == '.' || !layer_is_id(de->d_name))
 				continue;
-			if (layer_cache_get(st, de->d_name, id, &e) < 0 && e.errnum == ENOENT)
-				unlinkat(st->cache_fd, de->d_name, 0);
+			layer_cache_prune(st, de->d_name, &(struct dv_error){0});
 		}
 	}
 	if (gc_tmp(st, &freed, err) < 0)

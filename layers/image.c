@@ -227,6 +227,8 @@ void layer_image_release(struct layer_image *img)
 	free(img->id);
 	dv_strv_release(&img->layers);
 	free(img->config);
+	free(img->from);
+	free(img->from_env);
 	*img = (struct layer_image){0};
 }
 
@@ -240,7 +242,7 @@ static int record_parse(const struct layer_store *st, const char *name, const ch
 			struct layer_image *out, struct dv_error *err)
 {
 	layer_autojson struct json_object *o = json_tokener_parse(text);
-	struct json_object *id, *layers, *config, *created;
+	struct json_object *id, *layers, *config, *created, *from;
 	struct layer_image img = {0};
 	dv_autofree char *blob = NULL;
 	dv_autoclose int bfd = -1;
@@ -266,6 +268,18 @@ static int record_parse(const struct layer_store *st, const char *name, const ch
 	img.id = dv_xstrdup(json_object_get_string(id));
 	if (json_object_object_get_ex(o, "created", &created))
 		img.created = (long long)json_object_get_int64(created);
+	if (json_object_object_get_ex(o, "from", &from) && json_object_is_type(from, json_type_object)) {
+		struct json_object *src, *env;
+
+		/* An unreadable origin is one no env can vouch for. */
+		img.from = dv_xstrdup(json_object_object_get_ex(from, "source", &src) &&
+						      json_object_is_type(src, json_type_string)
+					      ? json_object_get_string(src)
+					      : "?");
+		if (json_object_object_get_ex(from, "env", &env) &&
+		    json_object_is_type(env, json_type_string))
+			img.from_env = dv_xstrdup(json_object_get_string(env));
+	}
 	/* The config's exact bytes live in blobs/ (its digest is the id); the
 	 * record's copy is for reading, and the fallback. */
 	bfd = layer_blobs_dir(st, &(struct dv_error){0});
@@ -339,6 +353,14 @@ int layer_record_write(const struct layer_store *st, const struct layer_image *i
 	json_object_object_add(o, "layers", layers);
 	json_object_object_add(o, "config", config);
 	json_object_object_add(o, "created", json_object_new_int64(img->created));
+	if (img->from) {
+		struct json_object *from = json_object_new_object();
+
+		json_object_object_add(from, "source", json_object_new_string(img->from));
+		if (img->from_env)
+			json_object_object_add(from, "env", json_object_new_string(img->from_env));
+		json_object_object_add(o, "from", from);
+	}
 	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
 							 JSON_C_TO_STRING_NOSLASHESCAPE);
 	file = dv_xasprintf("%s.json", tag);
@@ -575,6 +597,16 @@ void layer_image_set_layers(const struct layer_store *st, struct layer_image *im
 		dv_strv_push(&img->layers, ids->v[i]);
 		img->size += layer_size(st, ids->v[i]);
 	}
+}
+
+int layer_image_scope(const struct layer_store *st, struct layer_image *img, const char *source,
+		      const char *env, struct dv_error *err)
+{
+	free(img->from);
+	free(img->from_env);
+	img->from = dv_xstrdup(source);
+	img->from_env = env ? dv_xstrdup(env) : NULL;
+	return layer_record_write(st, img, err);
 }
 
 int layer_image_record(const struct layer_store *st, struct layer_image *img,

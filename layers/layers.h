@@ -6,7 +6,8 @@
  *   layers/<id>/diff/        overlay-ready folder, read-only once committed
  *   layers/<id>/layer.json   {"id","parent","created","size","step","diff_id"}
  *   images/<repo>/<tag>.json {"name","id","layers":[bottom..top],"config":{..},"created"}
- *   cache/<key>              provisioning cache: the layer id, one line
+ *   cache/<key>              provisioning cache: layer ids, one line each, with
+ *                            the cache_from source of a pulled one (store.c)
  *   tmp/                     staging; anything here is garbage after a crash
  *   envs/                    owned by container/ (the store only creates it)
  * A layer id is 64 lower-case hex digits (no "sha256:" prefix on disk); an
@@ -50,8 +51,15 @@ struct layer_image {
 	char *config;        /* OCI image config JSON text */
 	long long created;   /* unix seconds when stored here */
 	unsigned long long size; /* bytes on disk of its layers */
+	char *from;          /* taken through this cache_from image (normalised) as
+				a teammate's base, for... */
+	char *from_env;      /* ...this env (its id, or NULL); NULL `from`: pulled,
+				imported, loaded or built here, for everyone */
 };
 void layer_image_release(struct layer_image *img);
+/* Record where img came from (layer_image.from) in its record. */
+int layer_image_scope(const struct layer_store *st, struct layer_image *img, const char *source,
+		      const char *env, struct dv_error *err);
 
 /* Normalise a reference as podman does: "busybox" -> "localhost/busybox:latest"
  * when importing (for_import), "docker.io/library/busybox:latest" otherwise.
@@ -223,12 +231,27 @@ int layer_staging_discard(const struct layer_store *st, const char *name, struct
 int layer_commit(const struct layer_store *st, const char *name, const char *id,
 		 const char *parent, const char *step, struct dv_error *err);
 
-/* Provisioning cache: key (64 hex) -> layer id. get returns 0 and fills out
- * on a hit whose layer still exists, -1 with errnum ENOENT on a miss. */
-int layer_cache_get(const struct layer_store *st, const char *key, char out[65],
-		    struct dv_error *err);
+/* Provisioning cache: key (64 hex) -> layer id, and where the layer came
+ * from. A layer built here (its id is its key) serves every env; one pulled
+ * through a cache_from image serves only the envs that name that image, and
+ * the env it was pulled for: so a project cannot plant a step another
+ * project's env then runs on (README "The team cache"). */
+struct layer_cache_scope {
+	const struct dv_strv *sources; /* the env's cache_from refs, as written */
+	const char *env;               /* the env's id (12 hex), or NULL */
+};
+/* 0 and *out on a hit for scope (NULL: built layers only) whose layer still
+ * exists; -1 with errnum ENOENT on a miss. */
+int layer_cache_get(const struct layer_store *st, const char *key,
+		    const struct layer_cache_scope *scope, char out[65], struct dv_error *err);
+/* Record id for key: source NULL for a layer built here (id must be the
+ * key; it replaces the entry), else the normalised name of the cache_from
+ * image it was pulled from, for env (its id, or NULL). */
 int layer_cache_put(const struct layer_store *st, const char *key, const char *id,
-		    struct dv_error *err);
+		    const char *source, const char *env, struct dv_error *err);
+/* gc: drop the lines of cache/<key> whose layer is gone, and those pulled
+ * before sources were recorded; the entry when none is left. */
+int layer_cache_prune(const struct layer_store *st, const char *key, struct dv_error *err);
 
 /* Remove layers that no image and no id in `in_use` refers to, cache entries
  * whose layer is gone, and leftover staging. Reports what it freed. */

@@ -358,13 +358,53 @@ unsigned long long layer_size(const struct layer_store *st, const char *id)
 	return n;
 }
 
-int layer_cache_get(const struct layer_store *st, const char *key, char out[65],
-		    struct dv_error *err)
+/* cache/<key> holds one line per layer that stands for the key:
+ *   "ID"              a layer built here: its id is its key (DESIGN.md), and
+ *                     it serves every env;
+ *   "ID SOURCE ENV"   a layer pulled through the cache_from image SOURCE
+ *                     (normalised) for env ENV (its id, or "-"): it serves
+ *                     the envs naming SOURCE, and ENV.
+ * A line "ID" whose ID is not the key was pulled before the source was
+ * recorded: where it came from is unknown, so it serves no env (a project
+ * could have planted it for another's step) and gc drops it. */
+struct cache_line {
+	char id[65];
+	char source[256];
+	char env[16];
+};
+
+/* Parse one line; false for one that is not a line of ours. */
+static bool cache_line_parse(const char *line, size_t len, struct cache_line *out)
+{
+	char buf[400];
+	char *save = NULL, *id, *source, *env;
+
+	if (len >= sizeof(buf))
+		return false;
+	memcpy(buf, line, len);
+	buf[len] = 0;
+	id = strtok_r(buf, " ", &save);
+	source = strtok_r(NULL, " ", &save);
+	env = strtok_r(NULL, " ", &save);
+	if (!id || !layer_is_id(id) || (source && (!env || strlen(source) >= sizeof(out->source) ||
+						    strlen(env) >= sizeof(out->env))))
+		return false;
+	memcpy(out->id, id, 65);
+	snprintf(out->source, sizeof(out->source), "%s", source ? source : "");
+	snprintf(out->env, sizeof(out->env), "%s", env ? env : "");
+	return true;
+}
+
+/* The lines of cache/<key> (ENOENT when there is no entry). */
+static int cache_lines(const struct layer_store *st, const char *key, struct cache_line **out,
+		       size_t *n, struct dv_error *err)
 {
 	dv_autofree char *text = NULL;
 	struct dv_error e = {0};
 	size_t len;
 
+	*out = NULL;
+	*n = 0;
 	if (!layer_is_id(key))
 		return dv_err(err, EINVAL, "invalid cache key '%s'", key ? key : "");
 	if (dv_read_file_at(st->cache_fd, key, &text, &len, &e) < 0) {
@@ -373,26 +413,137 @@ int layer_cache_get(const struct layer_store *st, const char *key, char out[65],
 		*err = e;
 		return -1;
 	}
-	text[strcspn(text, "\n")] = 0;
-	if (!layer_is_id(text))
-		return dv_err_plain(err, ENOENT, "no cached layer for key '%s' (bad entry)", key);
-	if (!layer_exists(st, text))
-		return dv_err_plain(err, ENOENT, "no cached layer for key '%s' (layer gone)", key);
-	memcpy(out, text, 65);
+	for (char *p = text, *nl; *p; p = nl + (*nl != 0)) {
+		nl = p + strcspn(p, "\n");
+		*out = dv_xrealloc(*out, (*n + 1) * sizeof(**out));
+		if (cache_line_parse(p, (size_t)(nl - p), &(*out)[*n]))
+			(*n)++;
+	}
 	return 0;
 }
 
-int layer_cache_put(const struct layer_store *st, const char *key, const char *id,
-		    struct dv_error *err)
+static bool cache_serves(const struct cache_line *l, const char *key,
+			 const struct layer_cache_scope *scope)
 {
-	char line[66];
+	if (!l->source[0])
+		return !strcmp(l->id, key);
+	if (!scope)
+		return false;
+	if (scope->env && l->env[0] != '-' && !strcmp(scope->env, l->env))
+		return true;
+	for (size_t i = 0; scope->sources && i < scope->sources->n; i++) {
+		dv_autofree char *norm = NULL;
+
+		if (layer_ref_normalize(scope->sources->v[i], false, &norm, &(struct dv_error){0}) == 0 &&
+		    !strcmp(norm, l->source))
+			return true;
+	}
+	return false;
+}
+
+int layer_cache_get(const struct layer_store *st, const char *key,
+		    const struct layer_cache_scope *scope, char out[65], struct dv_error *err)
+{
+	dv_autofree struct cache_line *lines = NULL;
+	size_t n;
+	bool gone = false;
+
+	if (cache_lines(st, key, &lines, &n, err) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (!cache_serves(&lines[i], key, scope))
+			continue;
+		if (!layer_exists(st, lines[i].id)) {
+			gone = true;
+			continue;
+		}
+		memcpy(out, lines[i].id, 65);
+		return 0;
+	}
+	return dv_err_plain(err, ENOENT, "no cached layer for key '%s'%s", key,
+			    gone ? " (layer gone)" : n ? " for this env" : " (bad entry)");
+}
+
+static int cache_write(const struct layer_store *st, const char *key, const struct cache_line *l,
+		       size_t n, struct dv_error *err)
+{
+	struct dv_buf b = {0};
+	int ret;
+
+	if (!n) {
+		if (unlinkat(st->cache_fd, key, 0) < 0 && errno != ENOENT)
+			return dv_err(err, errno, "cannot remove cache entry '%s'", key);
+		return 0;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (l[i].source[0])
+			dv_buf_addf(&b, "%s %s %s\n", l[i].id, l[i].source, l[i].env);
+		else
+			dv_buf_addf(&b, "%s\n", l[i].id);
+	}
+	ret = dv_write_file_atomic(st->cache_fd, key, b.s, b.len, 0600, err);
+	dv_buf_release(&b);
+	return ret;
+}
+
+int layer_cache_put(const struct layer_store *st, const char *key, const char *id,
+		    const char *source, const char *env, struct dv_error *err)
+{
+	dv_autofree struct cache_line *lines = NULL;
+	struct dv_error miss = {0};
+	struct cache_line add;
+	size_t n = 0, keep = 0;
 
 	if (!layer_is_id(key))
 		return dv_err(err, EINVAL, "invalid cache key '%s'", key ? key : "");
 	if (!layer_is_id(id))
 		return dv_err(err, EINVAL, "invalid layer id '%s'", id ? id : "");
-	snprintf(line, sizeof(line), "%s\n", id);
-	return dv_write_file_atomic(st->cache_fd, key, line, 65, 0600, err);
+	memset(&add, 0, sizeof(add));
+	memcpy(add.id, id, 65);
+	if (!source) {
+		/* Built here: it serves everyone, and replaces what was pulled. */
+		if (strcmp(id, key))
+			return dv_err(err, EINVAL, "a layer built for key '%s' has another id '%s'", key,
+				      id);
+		return cache_write(st, key, &add, 1, err);
+	}
+	if (!source[0] || strchr(source, ' ') || strchr(source, '\n') ||
+	    strlen(source) >= sizeof(add.source))
+		return dv_err(err, EINVAL, "invalid cache source '%s'", source);
+	snprintf(add.source, sizeof(add.source), "%s", source);
+	snprintf(add.env, sizeof(add.env), "%s", env && dv_str_is_hex(env, 12) ? env : "-");
+	if (cache_lines(st, key, &lines, &n, &miss) < 0 && miss.errnum != ENOENT) {
+		*err = miss;
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		bool legacy = !lines[i].source[0] && strcmp(lines[i].id, key);
+
+		if (legacy || (!strcmp(lines[i].id, add.id) && !strcmp(lines[i].source, add.source) &&
+			       !strcmp(lines[i].env, add.env)))
+			continue;
+		lines[keep++] = lines[i];
+	}
+	lines = dv_xrealloc(lines, (keep + 1) * sizeof(*lines));
+	lines[keep++] = add;
+	return cache_write(st, key, lines, keep, err);
+}
+
+int layer_cache_prune(const struct layer_store *st, const char *key, struct dv_error *err)
+{
+	dv_autofree struct cache_line *lines = NULL;
+	size_t n = 0, keep = 0;
+	struct dv_error miss = {0};
+
+	if (cache_lines(st, key, &lines, &n, &miss) < 0)
+		return miss.errnum == ENOENT ? 0 : (*err = miss, -1);
+	for (size_t i = 0; i < n; i++) {
+		bool legacy = !lines[i].source[0] && strcmp(lines[i].id, key);
+
+		if (!legacy && layer_exists(st, lines[i].id))
+			lines[keep++] = lines[i];
+	}
+	return keep == n ? 0 : cache_write(st, key, lines, keep, err);
 }
 
 /* Give the owner rwx on every folder below fd (same device only), so a

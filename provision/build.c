@@ -197,7 +197,15 @@ int prov_build(const struct dv_ctx *ctx, const struct layer_store *st,
 {
 	size_t n = spec->n_provision;
 	struct prov_progress pg;
+	char env_id[13] = "";
+	/* A pulled layer serves the envs naming its source, and the env it was
+	 * pulled for; a built one serves all (layers/store.c). */
+	struct layer_cache_scope scope = { &spec->cache_from, NULL };
 
+	if (spec->checkout && spec->relpath) {
+		prov_env_id(spec->checkout, spec->relpath, env_id);
+		scope.env = env_id;
+	}
 	prov_progress_init(&pg, ctx, n);
 	for (size_t i = 0; i < base->layers.n; i++)
 		dv_strv_push(layers, base->layers.v[i]);
@@ -209,7 +217,7 @@ int prov_build(const struct dv_ctx *ctx, const struct layer_store *st,
 		char id[65];
 		unsigned long long t0 = dv_now_ns();
 
-		if (layer_cache_get(st, keys->v[i], id, &miss) == 0) {
+		if (layer_cache_get(st, keys->v[i], &scope, id, &miss) == 0) {
 			prov_progress_end(&pg, i, label, PROV_CACHED, SECS_SINCE(t0));
 			dv_strv_push(layers, id);
 			continue;
@@ -255,7 +263,7 @@ int prov_build(const struct dv_ctx *ctx, const struct layer_store *st,
 		}
 		if (layer_commit(st, staging, keys->v[i], layers->n ? layers->v[layers->n - 1] : "",
 				 label, err) < 0 ||
-		    layer_cache_put(st, keys->v[i], keys->v[i], err) < 0) {
+		    layer_cache_put(st, keys->v[i], keys->v[i], NULL, NULL, err) < 0) {
 			struct dv_error ignored = { 0 };
 
 			prov_progress_end(&pg, i, label, PROV_FAILED, SECS_SINCE(t0));

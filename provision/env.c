@@ -207,14 +207,22 @@ static bool strv_equal(const struct dv_strv *a, const struct dv_strv *b)
 
 /* The image, bootstrapping the default Debian image the first time, or
  * pulling one whose reference names a registry host. */
-int prov_resolve_image(const struct layer_store *st, const char *ref, struct prov_team *team,
-		       struct layer_image *img, struct dv_error *err)
+int prov_resolve_image(const struct layer_store *st, const struct env_spec *spec, const char *ref,
+		       struct prov_team *team, struct layer_image *img, struct dv_error *err)
 {
 	struct dv_error miss = { 0 };
 	int found;
 
-	if (layer_image_resolve(st, ref, img, &miss) == 0)
-		return 0;
+	if (layer_image_resolve(st, ref, img, &miss) == 0) {
+		if (prov_team_vouches(spec, img))
+			return 0;
+		/* Another project's cache_from put it here: not ours to run on.
+		 * What follows (bootstrap, pull) replaces it with our own. */
+		dv_err_plain(&miss, ENOENT, "image '%s' in this store was taken from cache_from "
+			     "'%s' for another env, so it is not used here; import or pull your "
+			     "own (it replaces that one)", ref, img->from);
+		layer_image_release(img);
+	}
 	/* A base no registry serves: the one a teammate's pushed env was built
 	 * on, so that their keys are ours. */
 	if (miss.errnum == ENOENT && team &&
@@ -268,7 +276,7 @@ static int plan_make(const struct layer_store *st, struct env_spec *spec, bool r
 	dv_autoclose int gitdir = -1;
 
 	p->team = prov_team_new(spec);
-	if (prov_resolve_image(st, spec->image, p->team, &p->img, err) < 0 ||
+	if (prov_resolve_image(st, spec, spec->image, p->team, &p->img, err) < 0 ||
 	    prov_git_resolve(st, spec, refresh, err) < 0 ||
 	    (gitdir = prov_git_dir(st, err)) < 0 ||
 	    prov_keys_at(spec, p->img.id, gitdir, &p->keys, err) < 0 ||

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -21,6 +22,30 @@
 #include "util/fs.h"
 #include "util/hash.h"
 #include "util/banned.h"
+
+/* Every address curl connects to (a name's, a redirect's) is checked
+ * against what the Envfile may reach (reach.c). */
+struct guard {
+	unsigned allowed;
+	enum prov_where refused_where;
+	char refused[64];
+};
+
+static curl_socket_t open_socket(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
+{
+	struct guard *g = arg;
+	enum prov_where w = prov_where_sockaddr(&a->addr);
+
+	(void)purpose;
+	if (!prov_reach_ok(g->allowed, w)) {
+		if (!g->refused[0]) {
+			prov_reach_address(&a->addr, g->refused, sizeof(g->refused));
+			g->refused_where = w;
+		}
+		return CURL_SOCKET_BAD;
+	}
+	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
 
 struct sink {
 	int fd;
@@ -76,6 +101,7 @@ int prov_download(const struct env_spec *spec, const struct env_step *step, cons
 	dv_autofree char *name = name_from_url(step->download);
 	dv_autofree char *path = dv_xasprintf("%s/%s", dir, name);
 	struct sink s = { .fd = -1 };
+	struct guard g = { .allowed = prov_reach_allowed(step->download) };
 	char cerr[CURL_ERROR_SIZE] = "", hex[DV_SHA256_HEX], msg[600];
 	long code = 0;
 	CURL *h;
@@ -108,6 +134,8 @@ int prov_download(const struct env_spec *spec, const struct env_step *step, cons
 	/* The Envfile says http or https; a redirect must not make it file:// */
 	c->curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
 	c->curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	c->curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+	c->curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, &g);
 	c->curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 30L);
 	c->curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	c->curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
@@ -121,6 +149,12 @@ int prov_download(const struct env_spec *spec, const struct env_step *step, cons
 	}
 	if (close(s.fd) < 0)
 		return dv_err(err, errno, "cannot write '%s'", path);
+	if (rc != CURLE_OK && g.refused[0]) {
+		snprintf(msg, sizeof(msg), "refused to connect to %s, %s: devenv reaches this "
+			 "machine or a link-local address only where the Envfile writes the address "
+			 "itself (a trust request)", g.refused, prov_where_name(g.refused_where));
+		return step_err(spec, step, err, msg);
+	}
 	if (rc != CURLE_OK) {
 		snprintf(msg, sizeof(msg), "%s; check the URL and the network",
 			 cerr[0] ? cerr : c->curl_easy_strerror(rc));

@@ -96,6 +96,19 @@ static int step_err(const struct env_spec *spec, const struct env_step *step, st
 	return -1;
 }
 
+/* A remote named by a host name: where the name leads now (reach.c). The
+ * check and libgit2's own lookup are two lookups: a name whose answer
+ * changes in between (DNS rebinding) is the residual risk README states. */
+static int check_reach(const struct env_spec *spec, const struct env_step *step,
+		       struct dv_error *err)
+{
+	char why[400];
+
+	if (prov_reach_resolve(step->git, why, sizeof(why)) == 0)
+		return 0;
+	return step_err(spec, step, err, EACCES, "%s%s", why, "");
+}
+
 /* ls-remote: the commit `ref` names on the remote (HEAD when NULL). A
  * branch wins over a tag of the same name, as in git; an annotated tag is
  * peeled to its commit. */
@@ -106,16 +119,22 @@ static int ls_remote(const struct env_spec *spec, const struct env_step *step, c
 	const git_remote_head **heads = NULL;
 	git_remote *remote = NULL;
 	const git_oid *found = NULL;
+	git_remote_connect_options copts;
 	int found_rank = 99, ret = -1;
 	size_t n = 0;
 
 	if (!g)
 		return -1;
+	if (check_reach(spec, step, err) < 0)
+		goto out;
 	if (g->git_remote_create_detached(&remote, step->git) < 0) {
 		step_err(spec, step, err, 0, "%s%s", "bad URL: ", prov_git_errmsg(g));
 		goto out;
 	}
-	if (g->git_remote_connect(remote, GIT_DIRECTION_FETCH, NULL, NULL, NULL) < 0 ||
+	/* No redirect to another host: where it leads cannot be checked. */
+	g->git_remote_connect_options_init(&copts, GIT_REMOTE_CONNECT_OPTIONS_VERSION);
+	copts.follow_redirects = GIT_REMOTE_REDIRECT_NONE;
+	if (g->git_remote_connect_ext(remote, GIT_DIRECTION_FETCH, &copts) < 0 ||
 	    g->git_remote_ls(&heads, &n, remote) < 0) {
 		step_err(spec, step, err, EHOSTUNREACH, "cannot reach the repository: %s%s",
 			 prov_git_errmsg(g), "");
@@ -240,7 +259,10 @@ int prov_git_clone(const struct env_spec *spec, const struct env_step *step, con
 
 	if (!g)
 		return -1;
+	if (check_reach(spec, step, err) < 0)
+		return -1;
 	g->git_clone_options_init(&co, GIT_CLONE_OPTIONS_VERSION);
+	co.fetch_opts.follow_redirects = GIT_REMOTE_REDIRECT_NONE;
 	/* A branch is checked out as that branch, so `git pull` works inside
 	 * the env; a tag or a commit is checked out detached. */
 	if (step->ref && !is_commit_id(step->ref) && strncmp(step->ref, "refs/", 5) != 0) {

@@ -18,7 +18,8 @@
 	X(git_libgit2_opts) \
 	X(git_error_last) \
 	X(git_remote_create_detached) \
-	X(git_remote_connect) \
+	X(git_remote_connect_options_init) \
+	X(git_remote_connect_ext) \
 	X(git_remote_ls) \
 	X(git_remote_disconnect) \
 	X(git_remote_free) \

@@ -113,10 +113,14 @@ void prov_team_free(struct prov_team *t);
 int prov_team_fetch(const struct layer_store *st, struct prov_team *t, const char *base_id,
 		    const char *key, char id[65], struct dv_error *err);
 /* The base image `image` (as the Envfile writes it) from the cache_from
- * image that was built on it, recorded under that name: 0; 1 when none
- * has it. */
+ * image that was built on it, recorded under that name with its source
+ * (layer_image.from): 0; 1 when none has it. */
 int prov_team_base(const struct layer_store *st, struct prov_team *t, const char *image,
 		   struct layer_image *img, struct dv_error *err);
+/* May the env of spec (NULL: none) use img? Yes for an image not taken
+ * through cache_from; else only when spec names img's source or is the env
+ * it was taken for. */
+bool prov_team_vouches(const struct env_spec *spec, const struct layer_image *img);
 
 /* The spec's `resources` as cgroup limits. */
 void prov_limits(const struct env_spec *spec, struct ctr_limits *out);
@@ -249,11 +253,12 @@ int prov_env_push(const struct dv_ctx *ctx, const struct layer_store *st,
 		  const struct prov_env *env, const char *dest, enum layer_compression comp,
 		  struct dv_error *err);
 
-/* The image `ref` (as an Envfile writes it): from the store, from a
- * cache_from image (team may be NULL), pulled when the reference names a
- * registry host, or bootstrapped for debian:SUITE. */
-int prov_resolve_image(const struct layer_store *st, const char *ref, struct prov_team *team,
-		       struct layer_image *img, struct dv_error *err);
+/* The image `ref` (as an Envfile writes it) for the env of spec: from the
+ * store (unless another env's cache_from put it there: prov_team_vouches),
+ * from a cache_from image (team may be NULL), pulled when the reference
+ * names a registry host, or bootstrapped for debian:SUITE. */
+int prov_resolve_image(const struct layer_store *st, const struct env_spec *spec, const char *ref,
+		       struct prov_team *team, struct layer_image *img, struct dv_error *err);
 
 /* services.c: the env's services (sidecars in its network namespace).
  * Resolve (pulling when needed) every service's image, before anything
@@ -311,6 +316,103 @@ int prov_env_destroy(const struct dv_ctx *ctx, const struct layer_store *st,
  * layers of an env it cannot read); else such an env is skipped. */
 int prov_env_list(const struct layer_store *st, bool strict, struct ctr_state **out, size_t *n,
 		  struct dv_error *err);
+
+/* trust.c: what an Envfile asks for beyond the default sandbox (README
+ * "Trust"), computed from the spec alone; allow.c: the developer's yes,
+ * recorded per checkout (the env id) in the store's trust/ folder.
+ *
+ * Order of calls: the command loads the spec, then prov_trust_check()
+ * before anything runs (up, provision, reload, init --from-devcontainer);
+ * `devenv allow` calls prov_trust_allow() or prov_trust_revoke(). */
+enum prov_req_kind {
+	PROV_REQ_MOUNT,          /* `mounts:` with a source outside the checkout */
+	PROV_REQ_SERVICE_MOUNT,  /* the same in a service's `volumes` */
+	PROV_REQ_CAP_ADD,
+	PROV_REQ_SECCOMP,        /* unconfined, or a profile of the checkout's */
+	PROV_REQ_GIT_METADATA,   /* `git_metadata: read-write` */
+	PROV_REQ_PORT,           /* a host address other than loopback */
+	PROV_REQ_GIT,            /* file://, loopback, link-local or private */
+	PROV_REQ_DOWNLOAD,       /* loopback, link-local or private */
+	PROV_REQ_HOST_ENV,       /* devcontainer.json's ${localEnv:NAME} */
+	PROV_REQ_SHARED_VOLUME,
+	PROV_REQ_CACHE_FROM,
+	PROV_REQ_NETWORK_HOST,   /* a written `network: host` */
+};
+struct prov_request {
+	enum prov_req_kind kind;
+	unsigned line, col;      /* in the spec's file; 0 when it has none */
+	char *what;              /* "host path '/' at '/host', read-write" (printable) */
+	char *gives;             /* one line: what it gives the env */
+	char *extra;             /* digested, not shown (a profile's sha256), or NULL */
+};
+struct prov_requests {
+	struct prov_request *v;  /* in file order */
+	size_t n;
+	const char *file;        /* borrowed: the spec's display name */
+};
+/* Every request of spec (none: out->n == 0, and no I/O was done; a seccomp
+ * profile's content is read). Release with prov_requests_release(). */
+void prov_trust_requests(const struct env_spec *spec, struct prov_requests *out);
+void prov_requests_release(struct prov_requests *r);
+/* sha256 of the canonical list: kinds and texts sorted, positions left out. */
+void prov_trust_digest(const struct prov_requests *r, char hex[65]);
+/* "Envfile:3:3: host path '/' at '/host', read-write: the env can ..."
+ * (caller frees). */
+char *prov_request_line(const struct prov_requests *r, size_t i);
+const char *prov_req_kind_name(enum prov_req_kind k);
+/* s with control characters and bidirectional overrides escaped, appended
+ * to b: text of the Envfile's that the prompt shows. */
+void prov_trust_shown(const char *s, struct dv_buf *b);
+
+/* Where a git or download source is: the URL's host as written. */
+enum prov_where {
+	PROV_WHERE_PUBLIC,    /* a literal public address */
+	PROV_WHERE_NAME,      /* a host name: checked when it is reached */
+	PROV_WHERE_FILE,      /* file:// */
+	PROV_WHERE_LOOPBACK,  /* 127/8, ::1, 0.0.0.0, localhost: this machine */
+	PROV_WHERE_LINKLOCAL, /* 169.254/16, fe80::/10 */
+	PROV_WHERE_PRIVATE,   /* 10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7, multicast */
+};
+struct sockaddr;
+enum prov_where prov_where_url(const char *url);
+enum prov_where prov_where_host(const char *host);
+enum prov_where prov_where_sockaddr(const struct sockaddr *sa);
+const char *prov_where_name(enum prov_where w);
+/* The host of scheme://[user@]host[:port]/... ([v6] without brackets)
+ * into host: 0, or -1 when there is none or it does not fit. */
+int prov_url_host(const char *url, char *host, size_t size);
+
+/* reach.c: where devenv's own fetches (git, download) may connect. The
+ * classes of address (a bit per enum prov_where) a fetch of url may reach:
+ * public and private; loopback or link-local only when the URL writes such
+ * an address (a trust request); the proxy's, when the environment names
+ * one. */
+unsigned prov_reach_allowed(const char *url);
+bool prov_reach_ok(unsigned allowed, enum prov_where w);
+/* "127.0.0.1", "fe80::1" */
+void prov_reach_address(const struct sockaddr *sa, char *out, size_t n);
+/* For a fetcher that resolves the name itself (libgit2): resolve url's host
+ * now; -1 with *why (one line) when an address is not allowed. */
+int prov_reach_resolve(const char *url, char *why, size_t n);
+
+/* Before anything runs: with no request, 0 at once. Else DEVENV_ALLOW=1,
+ * or a record for env id whose digest matches, give 0; on a terminal
+ * (stdin and stderr, not --json) the list is printed on stderr and
+ * `[y/N]` asked, a yes recorded. Otherwise -1 with exit status 2 and one
+ * line saying to run `devenv allow`; errnum EPERM. */
+int prov_trust_check(const struct dv_ctx *ctx, const struct layer_store *st, const char *id,
+		     const struct env_spec *spec, struct dv_error *err);
+/* Record the digest of r for env id (trust/<id>, written atomically). */
+int prov_trust_allow(const struct layer_store *st, const char *id, const struct env_spec *spec,
+		     const struct prov_requests *r, struct dv_error *err);
+/* Remove the record; ENOENT when there was none. */
+int prov_trust_revoke(const struct layer_store *st, const char *id, struct dv_error *err);
+/* Is there a record for id, and does it match r? (for `allow`'s output) */
+bool prov_trust_recorded(const struct layer_store *st, const char *id,
+			 const struct prov_requests *r);
+/* gc: remove the records of checkouts whose Envfile is gone (as `direnv
+ * prune`); *removed counts them. */
+int prov_trust_gc(const struct layer_store *st, unsigned *removed, struct dv_error *err);
 
 /* volume.c: named volumes, <store>/volumes/<NAME>/. */
 struct prov_volume {

@@ -139,7 +139,7 @@ int prov_services_resolve(const struct layer_store *st, const struct env_spec *s
 		struct svc_cmd cmd = { 0 };
 		int r;
 
-		if (prov_resolve_image(st, svc->image, NULL, &imgs[i], err) < 0) {
+		if (prov_resolve_image(st, spec, svc->image, NULL, &imgs[i], err) < 0) {
 			prov_services_images_release(imgs, spec->n_services);
 			dv_err_prefix(err, "service '%s'", svc->name);
 			/* Point at the service in the Envfile unless the

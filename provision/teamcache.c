@@ -41,6 +41,7 @@
 struct prov_team {
 	const struct dv_strv *refs;
 	const char *image;             /* the Envfile's `image:` */
+	char env[13];                  /* the env's id, "" when unknown */
 	struct layer_remote **remotes; /* opened on first use */
 	bool *tried;
 	bool *told;                    /* warned that its base is not ours */
@@ -56,6 +57,8 @@ struct prov_team *prov_team_new(const struct env_spec *spec)
 	t = dv_xcalloc(1, sizeof(*t));
 	t->refs = &spec->cache_from;
 	t->image = spec->image;
+	if (spec->checkout && spec->relpath)
+		prov_env_id(spec->checkout, spec->relpath, t->env);
 	t->remotes = dv_xcalloc(n, sizeof(*t->remotes));
 	t->tried = dv_xcalloc(n, sizeof(*t->tried));
 	t->told = dv_xcalloc(n, sizeof(*t->told));
@@ -154,11 +157,38 @@ int prov_team_fetch(const struct layer_store *st, struct prov_team *t, const cha
 			drop(t, i, &fail);
 			continue;
 		}
-		if (layer_cache_put(st, key, id, err) < 0)
+		/* Recorded with its source: it serves the envs that name that
+		 * source (and this env), never another project's same step. */
+		if (layer_cache_put(st, key, id, layer_remote_name(r), t->env[0] ? t->env : NULL,
+				    err) < 0)
 			return -1;
 		return 0;
 	}
 	return 1;
+}
+
+bool prov_team_vouches(const struct env_spec *spec, const struct layer_image *img)
+{
+	char env[13];
+
+	if (!img->from)
+		return true;
+	if (!spec)
+		return false;
+	if (img->from_env && spec->checkout && spec->relpath) {
+		prov_env_id(spec->checkout, spec->relpath, env);
+		if (!strcmp(img->from_env, env))
+			return true;
+	}
+	for (size_t i = 0; i < spec->cache_from.n; i++) {
+		dv_autofree char *norm = NULL;
+
+		if (layer_ref_normalize(spec->cache_from.v[i], false, &norm,
+					&(struct dv_error){ 0 }) == 0 &&
+		    !strcmp(norm, img->from))
+			return true;
+	}
+	return false;
 }
 
 /* "host/repo" of a normalised "host/repo:tag" or "host/repo@sha256:…". */
@@ -197,9 +227,13 @@ int prov_team_base(const struct layer_store *st, struct prov_team *t, const char
 			continue;
 		}
 		layer_image_release(&pulled);
-		/* Under the Envfile's name, as a bootstrap or import records it;
-		 * the digest name it was pulled under is not kept. */
-		if (layer_image_tag(st, from, image, img, err) < 0)
+		/* Under the Envfile's name, as a bootstrap or import records it
+		 * (the digest name it was pulled under is not kept), with where
+		 * it came from: it serves the envs naming that source, and this
+		 * one, never another project's `image:` of the same name. */
+		if (layer_image_tag(st, from, image, img, err) < 0 ||
+		    layer_image_scope(st, img, layer_remote_name(r), t->env[0] ? t->env : NULL,
+				      err) < 0)
 			return -1;
 		layer_image_remove(st, from, &(struct dv_error){ 0 });
 		return 0;
@@ -230,7 +264,7 @@ int prov_env_push(const struct dv_ctx *ctx, const struct layer_store *st,
 	struct json_object **notes = NULL, *manifest_notes = json_object_new_object();
 	struct layer_push_notes pn = { 0 };
 	dv_autofree char *name = NULL;
-	char digest[65], base_digest[65], base_config[72], ann[72];
+	char digest[65], base_digest[65], base_config[72], ann[72], env_id[13] = "";
 	bool own_base;
 	size_t nb = 0;
 	int ret = -1;
@@ -252,10 +286,13 @@ int prov_env_push(const struct dv_ctx *ctx, const struct layer_store *st,
 	for (size_t i = 0; i < base.layers.n; i++)
 		dv_strv_push(&img.layers, base.layers.v[i]);
 	nb = base.layers.n;
+	if (spec->checkout && spec->relpath)
+		prov_env_id(spec->checkout, spec->relpath, env_id);
 	for (size_t i = 0; i < keys.n; i++) {
+		struct layer_cache_scope scope = { &spec->cache_from, env_id[0] ? env_id : NULL };
 		char id[65];
 
-		if (layer_cache_get(st, keys.v[i], id, err) < 0) {
+		if (layer_cache_get(st, keys.v[i], &scope, id, err) < 0) {
 			const struct env_step *s = &spec->provision[i];
 
 			if (err->errnum == ENOENT)

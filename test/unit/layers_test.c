@@ -501,21 +501,71 @@ static void test_commit_and_cache(void **state)
 	assert_int_equal(layer_staging_discard(&f->st, "../layers", &err), -1);
 	assert_int_equal(layer_commit(&f->st, "x", "../../etc", NULL, "s", &err), -1);
 
-	/* Cache. */
+	/* Cache: a layer built here has its key as id and serves every env. */
 	err = (struct dv_error){0};
-	assert_int_equal(layer_cache_get(&f->st, key, out, &err), -1);
+	assert_int_equal(layer_cache_get(&f->st, key, NULL, out, &err), -1);
 	assert_int_equal(err.errnum, ENOENT);
 	err = (struct dv_error){0};
-	assert_int_equal(layer_cache_put(&f->st, key, id, &err), 0);
-	assert_int_equal(layer_cache_get(&f->st, key, out, &err), 0);
+	assert_int_equal(layer_cache_put(&f->st, key, id, NULL, NULL, &err), -1);
+	assert_int_equal(err.errnum, EINVAL);
+	err = (struct dv_error){0};
+	assert_int_equal(layer_cache_put(&f->st, id, id, NULL, NULL, &err), 0);
+	assert_int_equal(layer_cache_get(&f->st, id, NULL, out, &err), 0);
 	assert_string_equal(out, id);
-	assert_int_equal(layer_cache_put(&f->st, key, missing, &err), 0);
+	{
+		/* A pulled one serves the envs naming its source, and the env
+		 * it was pulled for; nothing else. */
+		struct dv_strv mine = {0}, other = {0};
+		struct layer_cache_scope by_source = {&mine, NULL}, by_env = {&other, "0123456789ab"};
+		struct layer_cache_scope neither = {&other, "ba9876543210"};
+
+		dv_strv_push(&mine, "reg.example/team/app:cache");
+		dv_strv_push(&other, "reg.example/evil/app:cache");
+		assert_int_equal(layer_cache_put(&f->st, key, id, "reg.example/team/app:cache",
+						 "0123456789ab", &err), 0);
+		err = (struct dv_error){0};
+		assert_int_equal(layer_cache_get(&f->st, key, NULL, out, &err), -1);
+		assert_int_equal(err.errnum, ENOENT);
+		err = (struct dv_error){0};
+		assert_int_equal(layer_cache_get(&f->st, key, &neither, out, &err), -1);
+		assert_int_equal(err.errnum, ENOENT);
+		err = (struct dv_error){0};
+		memset(out, 0, 65);
+		assert_int_equal(layer_cache_get(&f->st, key, &by_source, out, &err), 0);
+		assert_string_equal(out, id);
+		memset(out, 0, 65);
+		assert_int_equal(layer_cache_get(&f->st, key, &by_env, out, &err), 0);
+		assert_string_equal(out, id);
+		/* Another source's layer for the same key: each serves its own. */
+		assert_int_equal(layer_cache_put(&f->st, key, missing, "reg.example/evil/app:cache",
+						 NULL, &err), 0);
+		assert_int_equal(layer_cache_get(&f->st, key, &by_source, out, &err), 0);
+		assert_string_equal(out, id);
+		err = (struct dv_error){0};
+		assert_int_equal(layer_cache_get(&f->st, key, &neither, out, &err), -1);
+		assert_int_equal(err.errnum, ENOENT); /* its layer is gone */
+		err = (struct dv_error){0};
+		assert_int_equal(layer_cache_put(&f->st, key, id, "bad source", NULL, &err), -1);
+		dv_strv_release(&mine);
+		dv_strv_release(&other);
+	}
+	{
+		/* An entry pulled before sources were recorded ("ID" that is
+		 * not the key) serves nobody, and gc's prune drops it. */
+		dv_autofree char *legacy = hexid('d');
+		char line[66];
+
+		snprintf(line, sizeof(line), "%s\n", id);
+		assert_int_equal(dv_write_file_atomic(f->st.cache_fd, legacy, line, 65, 0600, &err), 0);
+		err = (struct dv_error){0};
+		assert_int_equal(layer_cache_get(&f->st, legacy, NULL, out, &err), -1);
+		assert_int_equal(err.errnum, ENOENT);
+		assert_int_equal(layer_cache_prune(&f->st, legacy, &err), 0);
+		assert_int_equal(faccessat(f->st.cache_fd, legacy, F_OK, 0), -1);
+	}
 	err = (struct dv_error){0};
-	assert_int_equal(layer_cache_get(&f->st, key, out, &err), -1);
-	assert_int_equal(err.errnum, ENOENT);
-	err = (struct dv_error){0};
-	assert_int_equal(layer_cache_put(&f->st, "../x", id, &err), -1);
-	assert_int_equal(layer_cache_get(&f->st, "ABC", out, &err), -1);
+	assert_int_equal(layer_cache_put(&f->st, "../x", id, NULL, NULL, &err), -1);
+	assert_int_equal(layer_cache_get(&f->st, "ABC", NULL, out, &err), -1);
 }
 
 /* --- import --- */
@@ -1050,7 +1100,7 @@ static void test_gc(void **state)
 	make_layer(f, a, NULL, "base");
 	make_layer(f, b, a, "child"); /* in use: keeps its parent a too */
 	make_layer(f, c, NULL, "orphan");
-	assert_int_equal(layer_cache_put(&f->st, k, c, &err), 0);
+	assert_int_equal(layer_cache_put(&f->st, k, c, "reg.example/x:1", NULL, &err), 0);
 	/* A crashed builder's staging (pid 1 did not start at time 1), a
 	 * stray file, and a live staging of ours. */
 	stale = dv_xasprintf("%s/tmp/1-1-0000abcd", f->store);
@@ -1071,7 +1121,7 @@ static void test_gc(void **state)
 	assert_true(layer_exists(&f->st, a));
 	assert_true(layer_exists(&f->st, b));
 	assert_true(layer_exists(&f->st, img.layers.v[0]));
-	assert_int_equal(layer_cache_get(&f->st, k, out, &err), -1);
+	assert_int_equal(layer_cache_get(&f->st, k, NULL, out, &err), -1);
 	assert_int_equal(count_in(f, "cache"), 0);
 	assert_int_equal(count_in(f, "tmp"), 2); /* the fresh stray and the live staging */
 	assert_int_equal(layer_staging_discard(&f->st, live, &err), 0);

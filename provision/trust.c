@@ -1,0 +1,481 @@
+/*
+ * provision/trust.c - what an Envfile (or devcontainer.json) asks for
+ * beyond the default sandbox, as a list the developer says yes to once
+ * (README "Trust"; allow.c records the yes).
+ *
+ * A repository just cloned is untrusted input. The default sandbox gives
+ * its env the checkout and nothing else of the host's; every key that
+ * reaches further is a request: host mounts outside the checkout, cap_add,
+ * a seccomp other than the default, a writable git dir, ports open to
+ * other machines, git and download sources on this machine or its
+ * network, host environment variables, volumes shared across envs, layers
+ * taken from a registry (cache_from), the host's network.
+ *
+ * Everything here is a pure function of the parsed spec (the one
+ * exception: a seccomp profile's content is hashed into its request), so
+ * that a clean Envfile costs no I/O, and so that the unit tests can check
+ * the list and its digest. The digest leaves positions out: moving a line
+ * does not ask again, changing what it asks for does.
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "provision.h"
+#include "util/cleanup.h"
+#include "util/hash.h"
+#include "util/banned.h"
+
+/* Bump when the canonical form changes: every record then asks again. */
+#define TRUST_DIGEST_VERSION "devenv-trust-1\n"
+
+static const char *const kind_names[] = {
+	[PROV_REQ_MOUNT] = "mount",
+	[PROV_REQ_SERVICE_MOUNT] = "service-mount",
+	[PROV_REQ_CAP_ADD] = "cap_add",
+	[PROV_REQ_SECCOMP] = "seccomp",
+	[PROV_REQ_GIT_METADATA] = "git_metadata",
+	[PROV_REQ_PORT] = "port",
+	[PROV_REQ_GIT] = "git",
+	[PROV_REQ_DOWNLOAD] = "download",
+	[PROV_REQ_HOST_ENV] = "localEnv",
+	[PROV_REQ_SHARED_VOLUME] = "shared-volume",
+	[PROV_REQ_CACHE_FROM] = "cache_from",
+	[PROV_REQ_NETWORK_HOST] = "network",
+};
+
+const char *prov_req_kind_name(enum prov_req_kind k)
+{
+	return k < sizeof(kind_names) / sizeof(kind_names[0]) && kind_names[k] ? kind_names[k] : "?";
+}
+
+/* ---- addresses ---- */
+
+static enum prov_where where_v4(uint32_t a /* host order */)
+{
+	if ((a >> 24) == 127 || (a >> 24) == 0) /* 0.0.0.0/8 reaches this machine too */
+		return PROV_WHERE_LOOPBACK;
+	if ((a >> 16) == 0xa9fe) /* 169.254/16: a cloud's metadata service lives here */
+		return PROV_WHERE_LINKLOCAL;
+	if ((a >> 24) == 10 || (a >> 20) == 0xac1 || (a >> 16) == 0xc0a8 ||
+	    (a >> 22) == (100u << 2 | 1) /* 100.64/10, carrier-grade NAT */ ||
+	    (a >> 28) >= 0xe /* multicast, reserved, broadcast */)
+		return PROV_WHERE_PRIVATE;
+	return PROV_WHERE_PUBLIC;
+}
+
+static enum prov_where where_v6(const unsigned char b[16])
+{
+	static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	static const unsigned char nat64[12] = { 0, 0x64, 0xff, 0x9b };
+	static const unsigned char zero[15] = { 0 };
+
+	if (!memcmp(b, mapped, 12) || !memcmp(b, nat64, 12))
+		return where_v4((uint32_t)b[12] << 24 | (uint32_t)b[13] << 16 |
+				(uint32_t)b[14] << 8 | b[15]);
+	if (!memcmp(b, zero, 15) && (b[15] == 1 || b[15] == 0)) /* ::1 and :: */
+		return PROV_WHERE_LOOPBACK;
+	if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80)
+		return PROV_WHERE_LINKLOCAL;
+	if ((b[0] & 0xfe) == 0xfc || b[0] == 0xff || (b[0] == 0xfe && (b[1] & 0xc0) == 0xc0))
+		return PROV_WHERE_PRIVATE; /* unique local, multicast, site-local */
+	return PROV_WHERE_PUBLIC;
+}
+
+enum prov_where prov_where_sockaddr(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET)
+		return where_v4(ntohl(((const struct sockaddr_in *)(const void *)sa)->sin_addr.s_addr));
+	if (sa->sa_family == AF_INET6)
+		return where_v6(((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr.s6_addr);
+	return PROV_WHERE_LOOPBACK; /* a unix socket is this machine */
+}
+
+enum prov_where prov_where_host(const char *host)
+{
+	struct in_addr a4;
+	unsigned char a6[16];
+	char buf[256], *pct;
+	size_t n = strlen(host);
+
+	if (!n || n >= sizeof(buf))
+		return PROV_WHERE_NAME;
+	memcpy(buf, host, n + 1);
+	for (size_t i = 0; i < n; i++)
+		buf[i] = (char)tolower((unsigned char)buf[i]);
+	if (n > 1 && buf[n - 1] == '.')
+		buf[--n] = '\0';
+	/* RFC 6761: localhost and every name below it are this machine (curl
+	 * answers them itself, without asking DNS). */
+	if (!strcmp(buf, "localhost") || dv_str_endswith(buf, ".localhost"))
+		return PROV_WHERE_LOOPBACK;
+	if ((pct = strchr(buf, '%'))) /* fe80::1%eth0 */
+		*pct = '\0';
+	if (inet_pton(AF_INET6, buf, a6) == 1)
+		return where_v6(a6);
+	/* inet_aton also takes 127.1, 0x7f.1 and 2130706433, which URL parsers
+	 * (curl's, the resolver libgit2 calls) read the same way. */
+	if (inet_aton(buf, &a4))
+		return where_v4(ntohl(a4.s_addr));
+	return PROV_WHERE_NAME;
+}
+
+int prov_url_host(const char *url, char *host, size_t size)
+{
+	const char *p = strstr(url, "://"), *end, *at, *h;
+	size_t n;
+
+	host[0] = '\0';
+	if (!p)
+		return -1;
+	p += 3;
+	end = p + strcspn(p, "/?#");
+	for (at = end; at > p && at[-1] != '@'; at--)
+		;
+	h = at > p ? at : p; /* user:password@ left out */
+	if (*h == '[') {
+		const char *close = memchr(h, ']', (size_t)(end - h));
+
+		if (!close)
+			return -1;
+		n = (size_t)(close - h - 1);
+		h++;
+	} else {
+		const char *colon = memchr(h, ':', (size_t)(end - h));
+
+		n = (size_t)((colon ? colon : end) - h);
+	}
+	if (n >= size)
+		return -1;
+	memcpy(host, h, n);
+	host[n] = '\0';
+	return 0;
+}
+
+enum prov_where prov_where_url(const char *url)
+{
+	char host[256];
+
+	if (dv_str_startswith(url, "file:"))
+		return PROV_WHERE_FILE;
+	if (prov_url_host(url, host, sizeof(host)) < 0)
+		return PROV_WHERE_NAME;
+	return prov_where_host(host);
+}
+
+const char *prov_where_name(enum prov_where w)
+{
+	switch (w) {
+	case PROV_WHERE_FILE: return "this machine's files";
+	case PROV_WHERE_LOOPBACK: return "this machine (loopback)";
+	case PROV_WHERE_LINKLOCAL: return "a link-local address";
+	case PROV_WHERE_PRIVATE: return "your local network";
+	case PROV_WHERE_NAME: return "a host name";
+	default: return "a public address";
+	}
+}
+
+/* ---- the list ---- */
+
+/* Control characters (C0, DEL, C1) and the bidirectional overrides that
+ * make a terminal show text other than what is there become \xNN or
+ * \u{NNNN}: a hostile Envfile must not be able to rewrite the prompt. */
+void prov_trust_shown(const char *s, struct dv_buf *b)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	for (; *p; p++) {
+		if (*p < 0x20 || *p == 0x7f || *p == '\\') {
+			dv_buf_addf(b, *p == '\\' ? "\\\\" : "\\x%02x", *p);
+		} else if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+			dv_buf_addf(b, "\\u{%04x}", p[1]);
+			p++;
+		} else if (p[0] == 0xe2 && ((p[1] == 0x80 && p[2] >= 0xaa && p[2] <= 0xae) ||
+					    (p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9) ||
+					    (p[1] == 0x80 && (p[2] == 0x8e || p[2] == 0x8f)))) {
+			dv_buf_addf(b, "\\u{%04x}", 0x2000 | (p[1] & 0x3) << 6 | (p[2] & 0x3f));
+			p += 2;
+		} else {
+			dv_buf_add(b, p, 1);
+		}
+	}
+}
+
+static char *shown(const char *s)
+{
+	struct dv_buf b = { 0 };
+
+	dv_buf_adds(&b, "");
+	prov_trust_shown(s, &b);
+	return dv_buf_steal(&b);
+}
+
+static void add(struct prov_requests *out, enum prov_req_kind kind, unsigned line, unsigned col,
+		char *what, char *gives, char *extra)
+{
+	struct prov_request *r;
+
+	out->v = dv_xrealloc(out->v, (out->n + 1) * sizeof(*out->v));
+	r = &out->v[out->n++];
+	*r = (struct prov_request){ kind, line, col, what, gives, extra };
+}
+
+static bool inside(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	return !strcmp(dir, "/") || (!strncmp(path, dir, n) && (path[n] == 0 || path[n] == '/'));
+}
+
+static void add_mount(struct prov_requests *out, const struct env_spec *spec,
+		      const struct env_mount *m, const char *service)
+{
+	dv_autofree char *src = shown(m->source), *dst = shown(m->target);
+	dv_autofree char *real = NULL;
+	dv_autofree char *svc = service ? shown(service) : NULL;
+	dv_autofree char *prefix = service ? dv_xasprintf("service '%s': ", svc) : dv_xstrdup("");
+
+	if (m->volume) {
+		if (m->shared)
+			add(out, PROV_REQ_SHARED_VOLUME, m->line, m->col,
+			    dv_xasprintf("%sshared volume '%s' at '%s'%s", prefix, src, dst,
+					 m->readonly ? " (read-only)" : ""),
+			    dv_xstrdup("every env on this machine that names it shares its files "
+				       "(one project can plant files another runs)"),
+			    NULL);
+		return;
+	}
+	/* A relative source is inside the checkout (envfile/mounts.c), which
+	 * the env has anyway; so is an absolute one that resolves there. */
+	if (m->source[0] != '/' ||
+	    (m->source_abs && spec->checkout && inside(m->source_abs, spec->checkout)))
+		return;
+	if (m->source_abs && strcmp(m->source_abs, m->source))
+		real = shown(m->source_abs);
+	add(out, service ? PROV_REQ_SERVICE_MOUNT : PROV_REQ_MOUNT, m->line, m->col,
+	    dv_xasprintf("%shost path '%s'%s%s%s at '%s', %s", prefix, src, real ? " (" : "",
+			 real ? real : "", real ? ")" : "", dst,
+			 m->readonly ? "read-only" : "read-write"),
+	    dv_xstrdup(m->readonly ? "the env can read every file there"
+				   : "the env can read and change every file there"),
+	    NULL);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void add_caps(struct prov_requests *out, const struct env_spec *spec)
+{
+	const struct dv_strv *caps = &spec->security.cap_add;
+	dv_autofree char **sorted = NULL;
+	struct dv_buf list = { 0 };
+	bool all = false;
+
+	if (!caps->n)
+		return;
+	sorted = dv_xcalloc(caps->n, sizeof(*sorted));
+	memcpy(sorted, caps->v, caps->n * sizeof(*sorted));
+	qsort(sorted, caps->n, sizeof(*sorted), cmp_str);
+	for (size_t i = 0; i < caps->n; i++) {
+		if (i && !strcmp(sorted[i], sorted[i - 1]))
+			continue;
+		all |= !strcmp(sorted[i], "ALL");
+		dv_buf_addf(&list, "%s%s", list.len ? ", " : "", sorted[i]);
+	}
+	add(out, PROV_REQ_CAP_ADD, spec->security.cap_add_line, spec->security.cap_add_col,
+	    dv_xasprintf("cap_add %s", list.s), /* names checked against libcap's table */
+	    dv_xstrdup(all ? "root in the env gets every capability: with it, most ways out of "
+			     "a container are open"
+			   : "root in the env gets capabilities beyond the default set"),
+	    NULL);
+	dv_buf_release(&list);
+}
+
+/* A profile's request carries the sha256 of its content: a profile
+ * changed in the checkout asks again, as a changed key does. */
+static void add_seccomp(struct prov_requests *out, const struct env_spec *spec)
+{
+	const struct env_security *sec = &spec->security;
+	dv_autofree char *path = NULL;
+	char hex[DV_SHA256_HEX] = "unreadable";
+
+	if (!sec->seccomp || !strcmp(sec->seccomp, "default"))
+		return;
+	if (!strcmp(sec->seccomp, "unconfined")) {
+		add(out, PROV_REQ_SECCOMP, sec->seccomp_line, sec->seccomp_col,
+		    dv_xstrdup("seccomp unconfined"),
+		    dv_xstrdup("no system-call filter: the env reaches every system call of the "
+			       "host's kernel"),
+		    NULL);
+		return;
+	}
+	if (sec->seccomp_abs) {
+		dv_autoclose int fd = open(sec->seccomp_abs, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+
+		if (fd < 0 || dv_sha256_fd(fd, hex, &(struct dv_error){ 0 }) < 0)
+			snprintf(hex, sizeof(hex), "unreadable");
+	}
+	path = shown(sec->seccomp);
+	add(out, PROV_REQ_SECCOMP, sec->seccomp_line, sec->seccomp_col,
+	    dv_xasprintf("seccomp profile '%s'", path),
+	    dv_xstrdup("the env's system calls are filtered by this profile instead of the "
+		       "default one"),
+	    dv_xasprintf("sha256:%s", hex));
+}
+
+static void add_source(struct prov_requests *out, const struct env_step *step)
+{
+	bool git = step->kind == ENV_STEP_GIT;
+	const char *url = git ? step->git : step->download;
+	enum prov_where w = prov_where_url(url);
+	dv_autofree char *u = NULL;
+	const char *gives;
+
+	if (w == PROV_WHERE_PUBLIC || w == PROV_WHERE_NAME)
+		return;
+	u = shown(url);
+	switch (w) {
+	case PROV_WHERE_FILE:
+		gives = git ? "devenv clones files of this machine into the env, reading them "
+			      "with its own rights (root's, when run as root)"
+			    : "devenv reads a file of this machine into the env";
+		break;
+	case PROV_WHERE_LOOPBACK:
+		gives = "devenv fetches it from this machine's own services (loopback)";
+		break;
+	case PROV_WHERE_LINKLOCAL:
+		gives = "devenv fetches it from a link-local address (169.254.169.254 is a "
+			"cloud's metadata service, with the machine's credentials)";
+		break;
+	default:
+		gives = "devenv fetches it from your local network";
+		break;
+	}
+	add(out, git ? PROV_REQ_GIT : PROV_REQ_DOWNLOAD, step->line, step->col,
+	    dv_xasprintf("%s %s", git ? "git" : "download", u), dv_xstrdup(gives), NULL);
+}
+
+static int cmp_pos(const void *a, const void *b)
+{
+	const struct prov_request *x = a, *y = b;
+
+	if (x->line != y->line)
+		return x->line < y->line ? -1 : 1;
+	if (x->col != y->col)
+		return x->col < y->col ? -1 : 1;
+	return strcmp(x->what, y->what);
+}
+
+void prov_trust_requests(const struct env_spec *spec, struct prov_requests *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->file = spec->display ? spec->display : "Envfile";
+	for (size_t i = 0; i < spec->n_mounts; i++)
+		add_mount(out, spec, &spec->mounts[i], NULL);
+	for (size_t i = 0; i < spec->n_volumes; i++)
+		add_mount(out, spec, &spec->volumes[i], NULL);
+	for (size_t i = 0; i < spec->n_services; i++)
+		for (size_t j = 0; j < spec->services[i].n_volumes; j++)
+			add_mount(out, spec, &spec->services[i].volumes[j], spec->services[i].name);
+	add_caps(out, spec);
+	add_seccomp(out, spec);
+	if (spec->security.git_metadata_rw)
+		add(out, PROV_REQ_GIT_METADATA, spec->security.git_metadata_line,
+		    spec->security.git_metadata_col, dv_xstrdup("git_metadata read-write"),
+		    dv_xstrdup("the env can write the checkout's git dir (its config and hooks), "
+			       "which git on the host obeys"),
+		    NULL);
+	for (size_t i = 0; i < spec->n_ports; i++) {
+		const struct env_port *p = &spec->ports[i];
+		bool v6 = strchr(p->host_ip, ':') != NULL;
+
+		if (prov_where_host(p->host_ip) == PROV_WHERE_LOOPBACK &&
+		    strcmp(p->host_ip, "0.0.0.0") && strcmp(p->host_ip, "::"))
+			continue;
+		add(out, PROV_REQ_PORT, p->line, p->col,
+		    dv_xasprintf("port %s%s%s:%u -> %u", v6 ? "[" : "", p->host_ip, v6 ? "]" : "",
+				 p->host_port, p->container_port),
+		    dv_xstrdup("the env's port is open to other machines, not only to this one"),
+		    NULL);
+	}
+	for (size_t i = 0; i < spec->n_provision; i++)
+		if (spec->provision[i].kind == ENV_STEP_GIT ||
+		    spec->provision[i].kind == ENV_STEP_DOWNLOAD)
+			add_source(out, &spec->provision[i]);
+	for (size_t i = 0; i < spec->n_host_env; i++) {
+		dv_autofree char *name = shown(spec->host_env[i].name);
+
+		add(out, PROV_REQ_HOST_ENV, spec->host_env[i].line, spec->host_env[i].col,
+		    dv_xasprintf("${localEnv:%s}", name),
+		    dv_xasprintf("the value of your environment variable '%s' goes into the env "
+				 "(and its state on disk)", name),
+		    NULL);
+	}
+	/* The Envfile's own; `--cache-from` on the command line is the
+	 * developer's choice and is appended after this list is made. */
+	for (size_t i = 0; i < spec->cache_from.n; i++)
+		add(out, PROV_REQ_CACHE_FROM, spec->cache_from_line, spec->cache_from_col,
+		    dv_xasprintf("cache_from '%s'", spec->cache_from.v[i]),
+		    dv_xstrdup("provisioning steps are taken as layers built elsewhere (from this "
+			       "image) instead of run here"),
+		    NULL);
+	/* Only a written `network: host` (the default is the sandbox's). */
+	if (spec->network == ENV_NET_HOST && spec->network_line)
+		add(out, PROV_REQ_NETWORK_HOST, spec->network_line, spec->network_col,
+		    dv_xstrdup("network: host"),
+		    dv_xstrdup("the env shares this machine's network: its loopback services and "
+			       "abstract unix sockets (an X11 display among them)"),
+		    NULL);
+	if (out->n)
+		qsort(out->v, out->n, sizeof(*out->v), cmp_pos);
+}
+
+void prov_requests_release(struct prov_requests *r)
+{
+	for (size_t i = 0; i < r->n; i++) {
+		free(r->v[i].what);
+		free(r->v[i].gives);
+		free(r->v[i].extra);
+	}
+	free(r->v);
+	memset(r, 0, sizeof(*r));
+}
+
+void prov_trust_digest(const struct prov_requests *r, char hex[DV_SHA256_HEX])
+{
+	dv_autofree char **lines = dv_xcalloc(r->n + 1, sizeof(*lines));
+	struct dv_sha256 h;
+
+	for (size_t i = 0; i < r->n; i++)
+		lines[i] = dv_xasprintf("%s\t%s\t%s", prov_req_kind_name(r->v[i].kind), r->v[i].what,
+					r->v[i].extra ? r->v[i].extra : "");
+	if (r->n)
+		qsort(lines, r->n, sizeof(*lines), cmp_str);
+	dv_sha256_init(&h);
+	dv_sha256_update(&h, TRUST_DIGEST_VERSION, strlen(TRUST_DIGEST_VERSION));
+	for (size_t i = 0; i < r->n; i++) {
+		/* The length first, so that no two lists hash alike. */
+		dv_sha256_update(&h, &(unsigned long long){ strlen(lines[i]) }, 8);
+		dv_sha256_update(&h, lines[i], strlen(lines[i]));
+		free(lines[i]);
+	}
+	dv_sha256_final_hex(&h, hex);
+}
+
+char *prov_request_line(const struct prov_requests *r, size_t i)
+{
+	const struct prov_request *q = &r->v[i];
+
+	if (!q->line)
+		return dv_xasprintf("%s: %s: %s", r->file, q->what, q->gives);
+	return dv_xasprintf("%s:%u:%u: %s: %s", r->file, q->line, q->col, q->what, q->gives);
+}

@@ -1,0 +1,375 @@
+/* test/unit/trust_test.c - the trust requests of a parsed spec, their
+ * digest (positions left out), and where git/download sources point. */
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "provision/provision.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+
+static char *make_checkout(void)
+{
+	char tmpl[] = "/var/tmp/devenv-trust-XXXXXX";
+	char *dir;
+
+	assert_non_null(mkdtemp(tmpl));
+	dir = realpath(tmpl, NULL);
+	assert_non_null(dir);
+	return dir;
+}
+
+static void parse(const char *dir, const char *text, struct env_spec *spec)
+{
+	struct dv_error err = { 0 };
+
+	if (envfile_parse(text, strlen(text), "Envfile", dir, dir, spec, &err) < 0)
+		fail_msg("parse: %s:%u:%u: %s", err.file, err.line, err.col, err.msg);
+}
+
+/* The requests of text, one printed line each, joined by newlines. */
+static char *lines_of(const char *dir, const char *text)
+{
+	struct env_spec spec = { 0 };
+	struct prov_requests r;
+	struct dv_buf b = { 0 };
+
+	parse(dir, text, &spec);
+	prov_trust_requests(&spec, &r);
+	dv_buf_adds(&b, "");
+	for (size_t i = 0; i < r.n; i++) {
+		dv_autofree char *line = prov_request_line(&r, i);
+
+		dv_buf_addf(&b, "%s%s", i ? "\n" : "", line);
+	}
+	prov_requests_release(&r);
+	env_spec_release(&spec);
+	return dv_buf_steal(&b);
+}
+
+static void digest_of(const char *dir, const char *text, char hex[65])
+{
+	struct env_spec spec = { 0 };
+	struct prov_requests r;
+
+	parse(dir, text, &spec);
+	prov_trust_requests(&spec, &r);
+	prov_trust_digest(&r, hex);
+	prov_requests_release(&r);
+	env_spec_release(&spec);
+}
+
+static void test_clean_envfile_asks_nothing(void **state)
+{
+	dv_autofree char *dir = make_checkout();
+	dv_autofree char *got = NULL;
+	dv_autofree char *data = dv_xasprintf("%s/data", dir);
+
+	(void)state;
+	assert_int_equal(mkdir(data, 0755), 0);
+	got = lines_of(dir, "image: busybox\n"
+			    "mounts: [\"./data:/data\"]\n"
+			    "volumes: [\"cache:/cache\"]\n"
+			    "ports: [\"8000:8000\", \"127.0.0.2:8001:80\", \"[::1]:8002:80\"]\n"
+			    "security: { seccomp: default, cap_drop: [MKNOD], git_metadata: read-only }\n"
+			    "network: private\n"
+			    "provision:\n"
+			    "  - git: https://example.org/x.git\n"
+			    "    to: /x\n"
+			    "  - download: https://8.8.8.8/y\n"
+			    "    sha256: 0000000000000000000000000000000000000000000000000000000000000000\n"
+			    "    to: /y\n");
+	assert_string_equal(got, "");
+	dv_rm_tree_at(AT_FDCWD, dir, &(struct dv_error){ 0 });
+}
+
+/* Each kind, with the exact line the prompt shows. */
+static void test_each_kind_is_listed_at_its_place(void **state)
+{
+	dv_autofree char *dir = make_checkout();
+	dv_autofree char *got = NULL;
+
+	(void)state;
+	got = lines_of(dir, "image: busybox\n"
+			    "mounts: [\"/:/host\", \"/etc:/etc2:ro\"]\n"
+			    "security:\n"
+			    "  cap_add: [sys_admin, NET_ADMIN]\n"
+			    "  seccomp: unconfined\n"
+			    "  git_metadata: read-write\n"
+			    "ports: [\"0.0.0.0:8000:80\", \"8001:80\", \"[::]:8002:80\"]\n"
+			    "provision:\n"
+			    "  - git: file:///root/private\n"
+			    "    to: /x\n"
+			    "  - download: http://127.0.0.1:8000/x\n"
+			    "    sha256: 0000000000000000000000000000000000000000000000000000000000000000\n"
+			    "    to: /y\n"
+			    "  - git: http://[fe80::1]/r\n"
+			    "    to: /z\n"
+			    "  - download: http://10.1.2.3/x\n"
+			    "    sha256: 0000000000000000000000000000000000000000000000000000000000000000\n"
+			    "    to: /w\n"
+			    "cache_from: registry.example/team/app:cache\n"
+			    "network: host\n"
+			    "services:\n"
+			    "  db:\n"
+			    "    image: postgres\n"
+			    "    volumes: [\"/usr:/run/host\", \"data:/data\"]\n");
+	assert_string_equal(
+		got,
+		"Envfile:2:10: host path '/' at '/host', read-write: the env can read and change "
+		"every file there\n"
+		"Envfile:2:21: host path '/etc' at '/etc2', read-only: the env can read every file "
+		"there\n"
+		"Envfile:4:3: cap_add CAP_NET_ADMIN, CAP_SYS_ADMIN: root in the env gets "
+		"capabilities beyond the default set\n"
+		"Envfile:5:3: seccomp unconfined: no system-call filter: the env reaches every "
+		"system call of the host's kernel\n"
+		"Envfile:6:3: git_metadata read-write: the env can write the checkout's git dir "
+		"(its config and hooks), which git on the host obeys\n"
+		"Envfile:7:9: port 0.0.0.0:8000 -> 80: the env's port is open to other machines, "
+		"not only to this one\n"
+		"Envfile:7:39: port [::]:8002 -> 80: the env's port is open to other machines, not "
+		"only to this one\n"
+		"Envfile:9:5: git file:///root/private: devenv clones files of this machine into the "
+		"env, reading them with its own rights (root's, when run as root)\n"
+		"Envfile:11:5: download http://127.0.0.1:8000/x: devenv fetches it from this "
+		"machine's own services (loopback)\n"
+		"Envfile:14:5: git http://[fe80::1]/r: devenv fetches it from a link-local address "
+		"(169.254.169.254 is a cloud's metadata service, with the machine's credentials)\n"
+		"Envfile:16:5: download http://10.1.2.3/x: devenv fetches it from your local "
+		"network\n"
+		"Envfile:19:1: cache_from 'registry.example/team/app:cache': provisioning steps are "
+		"taken as layers built elsewhere (from this image) instead of run here\n"
+		"Envfile:20:1: network: host: the env shares this machine's network: its loopback "
+		"services and abstract unix sockets (an X11 display among them)\n"
+		"Envfile:24:15: service 'db': host path '/usr' at '/run/host', read-write: the "
+		"env can read and change every file there");
+	dv_rm_tree_at(AT_FDCWD, dir, &(struct dv_error){ 0 });
+}
+
+/* An absolute source that is the checkout (or inside it) gives nothing
+ * the env does not have; a shared volume is a request. */
+static void test_mount_inside_checkout_and_shared_volume(void **state)
+{
+	dv_autofree char *dir = make_checkout();
+	dv_autofree char *text = NULL, *got = NULL;
+	struct env_spec spec = { 0 };
+	struct prov_requests r;
+
+	(void)state;
+	text = dv_xasprintf("image: busybox\nmounts: [\"%s:/co\"]\nvolumes: [\"tools:/t\"]\n", dir);
+	parse(dir, text, &spec);
+	spec.volumes[0].shared = true; /* as the volumes work parses `shared` */
+	prov_trust_requests(&spec, &r);
+	assert_int_equal(r.n, 1);
+	got = prov_request_line(&r, 0);
+	assert_string_equal(got, "Envfile:3:11: shared volume 'tools' at '/t': every env on this "
+				 "machine that names it shares its files (one project can plant "
+				 "files another runs)");
+	prov_requests_release(&r);
+	env_spec_release(&spec);
+	dv_rm_tree_at(AT_FDCWD, dir, &(struct dv_error){ 0 });
+}
+
+/* Moving lines (and reordering a list) does not change the digest; a
+ * changed request does, and so does one more or one fewer. */
+static void test_digest_ignores_positions(void **state)
+{
+	dv_autofree char *dir = make_checkout();
+	char a[65], b[65], c[65], d[65], e[65], f[65];
+
+	(void)state;
+	digest_of(dir, "image: busybox\nmounts: [\"/:/host\"]\nsecurity: { cap_add: [SYS_ADMIN] }\n", a);
+	digest_of(dir, "# moved\n\nsecurity:\n  cap_add: [CAP_SYS_ADMIN]\nimage: busybox\n\n"
+		       "mounts:\n  - \"/:/host\"\n", b);
+	digest_of(dir, "image: busybox\nmounts: [\"/:/host:ro\"]\nsecurity: { cap_add: [SYS_ADMIN] }\n", c);
+	digest_of(dir, "image: busybox\nmounts: [\"/:/host\"]\nsecurity: { cap_add: [SYS_ADMIN, NET_ADMIN] }\n", d);
+	digest_of(dir, "image: busybox\nmounts: [\"/:/host\"]\n", e);
+	digest_of(dir, "image: busybox\nmounts: [\"/:/host\", \"/etc:/e\"]\nsecurity: { cap_add: [SYS_ADMIN] }\n", f);
+	assert_string_equal(a, b);
+	assert_string_not_equal(a, c);
+	assert_string_not_equal(a, d);
+	assert_string_not_equal(a, e);
+	assert_string_not_equal(a, f);
+	/* Two mounts swapped: the same list. */
+	digest_of(dir, "image: busybox\nmounts: [\"/etc:/e\", \"/:/host\"]\nsecurity: { cap_add: [SYS_ADMIN] }\n", c);
+	assert_string_equal(c, f);
+	dv_rm_tree_at(AT_FDCWD, dir, &(struct dv_error){ 0 });
+}
+
+/* A seccomp profile of the checkout: its content is in the digest. */
+static void test_seccomp_profile_content_is_digested(void **state)
+{
+	dv_autofree char *dir = make_checkout();
+	dv_autofree char *prof = NULL;
+	const char *text = "image: busybox\nsecurity: { seccomp: p.json }\n";
+	char a[65], b[65], c[65];
+	int fd;
+
+	(void)state;
+	prof = dv_xasprintf("%s/p.json", dir);
+	fd = open(prof, O_CREAT | O_WRONLY | O_TRUNC | O_CLOEXEC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "{}", 2), 2);
+	close(fd);
+	digest_of(dir, text, a);
+	digest_of(dir, text, b);
+	fd = open(prof, O_WRONLY | O_TRUNC | O_CLOEXEC);
+	assert_int_equal(write(fd, "{ }", 3), 3);
+	close(fd);
+	digest_of(dir, text, c);
+	assert_string_equal(a, b);
+	assert_string_not_equal(a, c);
+	dv_rm_tree_at(AT_FDCWD, dir, &(struct dv_error){ 0 });
+}
+
+static void test_where(void **state)
+{
+	static const struct {
+		const char *url;
+		enum prov_where w;
+	} cases[] = {
+		{ "file:///root/private", PROV_WHERE_FILE },
+		{ "http://127.0.0.1:8000/x", PROV_WHERE_LOOPBACK },
+		{ "http://127.1/x", PROV_WHERE_LOOPBACK },
+		{ "http://2130706433/x", PROV_WHERE_LOOPBACK },
+		{ "http://0x7f.1/x", PROV_WHERE_LOOPBACK },
+		{ "http://0.0.0.0:80/x", PROV_WHERE_LOOPBACK },
+		{ "http://LocalHost./x", PROV_WHERE_LOOPBACK },
+		{ "http://api.localhost/x", PROV_WHERE_LOOPBACK },
+		{ "http://[::1]:80/x", PROV_WHERE_LOOPBACK },
+		{ "http://[::ffff:127.0.0.1]/x", PROV_WHERE_LOOPBACK },
+		{ "http://user:pw@127.0.0.1/x", PROV_WHERE_LOOPBACK },
+		{ "http://169.254.169.254/latest", PROV_WHERE_LINKLOCAL },
+		{ "http://[fe80::1%25eth0]/x", PROV_WHERE_LINKLOCAL },
+		{ "http://[::ffff:169.254.169.254]/x", PROV_WHERE_LINKLOCAL },
+		{ "http://10.0.0.1/x", PROV_WHERE_PRIVATE },
+		{ "http://172.16.0.1/x", PROV_WHERE_PRIVATE },
+		{ "http://172.31.255.255/x", PROV_WHERE_PRIVATE },
+		{ "http://192.168.1.1/x", PROV_WHERE_PRIVATE },
+		{ "http://100.64.0.1/x", PROV_WHERE_PRIVATE },
+		{ "http://[fd00::1]/x", PROV_WHERE_PRIVATE },
+		{ "http://172.32.0.1/x", PROV_WHERE_PUBLIC },
+		{ "http://8.8.8.8/x", PROV_WHERE_PUBLIC },
+		{ "https://[2001:db8::1]/x", PROV_WHERE_PUBLIC },
+		{ "https://example.org/x?y=127.0.0.1", PROV_WHERE_NAME },
+		{ "https://127.0.0.1.nip.io/x", PROV_WHERE_NAME },
+		{ "https://127.0.0.1@example.org/x", PROV_WHERE_NAME },
+	};
+	char host[64];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		if (prov_where_url(cases[i].url) != cases[i].w)
+			fail_msg("%s: %s, not %s", cases[i].url, prov_where_name(prov_where_url(cases[i].url)),
+				 prov_where_name(cases[i].w));
+	assert_int_equal(prov_url_host("http://u@[::1]:8/x", host, sizeof(host)), 0);
+	assert_string_equal(host, "::1");
+	assert_int_equal(prov_url_host("https://example.org", host, sizeof(host)), 0);
+	assert_string_equal(host, "example.org");
+}
+
+static void test_where_sockaddr(void **state)
+{
+	struct sockaddr_in a4 = { .sin_family = AF_INET };
+	struct sockaddr_in6 a6 = { .sin6_family = AF_INET6 };
+
+	(void)state;
+	inet_pton(AF_INET, "127.0.0.53", &a4.sin_addr);
+	assert_int_equal(prov_where_sockaddr((struct sockaddr *)&a4), PROV_WHERE_LOOPBACK);
+	inet_pton(AF_INET, "169.254.169.254", &a4.sin_addr);
+	assert_int_equal(prov_where_sockaddr((struct sockaddr *)&a4), PROV_WHERE_LINKLOCAL);
+	inet_pton(AF_INET, "93.184.216.34", &a4.sin_addr);
+	assert_int_equal(prov_where_sockaddr((struct sockaddr *)&a4), PROV_WHERE_PUBLIC);
+	inet_pton(AF_INET6, "::ffff:127.0.0.1", &a6.sin6_addr);
+	assert_int_equal(prov_where_sockaddr((struct sockaddr *)&a6), PROV_WHERE_LOOPBACK);
+	inet_pton(AF_INET6, "64:ff9b::a9fe:a9fe", &a6.sin6_addr);
+	assert_int_equal(prov_where_sockaddr((struct sockaddr *)&a6), PROV_WHERE_LINKLOCAL);
+}
+
+/* What the prompt shows of the Envfile's text cannot move the cursor,
+ * clear the screen or reorder the line. */
+static void test_shown_escapes_controls(void **state)
+{
+	struct dv_buf b = { 0 };
+
+	(void)state;
+	dv_buf_adds(&b, "");
+	prov_trust_shown("a\033[2J\rb\\c\xc2\x9b" "d\xe2\x80\xae" "e\xe2\x81\xa6" "f\xc3\xa9", &b);
+	assert_string_equal(b.s, "a\\x1b[2J\\x0db\\\\c\\u{009b}d\\u{202e}e\\u{2066}f\xc3\xa9");
+	dv_buf_release(&b);
+}
+
+/* devcontainer.json's ${localEnv:NAME} (and ${env:NAME}): a request at the
+ * variable itself, its name kept and never its value. */
+static void test_local_env_requests(void **state)
+{
+	dv_autofree char *dir = make_checkout();
+	const char *json = "{\n"
+			   "  \"image\": \"busybox\",\n"
+			   "  \"containerEnv\": { \"T\": \"x-${localEnv:TRUST_TEST_TOKEN}\",\n"
+			   "                    \"U\": \"${env:TRUST_TEST_OTHER:dflt}\" },\n"
+			   "  \"postStartCommand\": \"echo ${localEnv:TRUST_TEST_TOKEN}\"\n"
+			   "}\n";
+	struct env_spec spec = { 0 };
+	struct dv_error err = { 0 };
+	struct prov_requests r;
+	struct dv_buf b = { 0 };
+
+	(void)state;
+	setenv("TRUST_TEST_TOKEN", "s3cret", 1);
+	if (envfile_devcontainer_parse(json, strlen(json), ".devcontainer/devcontainer.json", dir,
+				       dir, &spec, NULL, &err) < 0)
+		fail_msg("parse: %s:%u:%u: %s", err.file, err.line, err.col, err.msg);
+	prov_trust_requests(&spec, &r);
+	dv_buf_adds(&b, "");
+	for (size_t i = 0; i < r.n; i++) {
+		dv_autofree char *line = prov_request_line(&r, i);
+
+		dv_buf_addf(&b, "%s\n", line);
+	}
+	assert_string_equal(
+		b.s,
+		".devcontainer/devcontainer.json:3:29: ${localEnv:TRUST_TEST_TOKEN}: the value of "
+		"your environment variable 'TRUST_TEST_TOKEN' goes into the env (and its state on "
+		"disk)\n"
+		".devcontainer/devcontainer.json:4:27: ${localEnv:TRUST_TEST_OTHER}: the value of "
+		"your environment variable 'TRUST_TEST_OTHER' goes into the env (and its state on "
+		"disk)\n"
+		".devcontainer/devcontainer.json:5:29: ${localEnv:TRUST_TEST_TOKEN}: the value of "
+		"your environment variable 'TRUST_TEST_TOKEN' goes into the env (and its state on "
+		"disk)\n");
+	assert_null(strstr(b.s, "s3cret"));
+	dv_buf_release(&b);
+	prov_requests_release(&r);
+	env_spec_release(&spec);
+	dv_rm_tree_at(AT_FDCWD, dir, &(struct dv_error){ 0 });
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_clean_envfile_asks_nothing),
+		cmocka_unit_test(test_each_kind_is_listed_at_its_place),
+		cmocka_unit_test(test_mount_inside_checkout_and_shared_volume),
+		cmocka_unit_test(test_digest_ignores_positions),
+		cmocka_unit_test(test_seccomp_profile_content_is_digested),
+		cmocka_unit_test(test_where),
+		cmocka_unit_test(test_where_sockaddr),
+		cmocka_unit_test(test_shown_escapes_controls),
+		cmocka_unit_test(test_local_env_requests),
+	};
+
+	return cmocka_run_group_tests_name("trust", tests, NULL, NULL);
+}
