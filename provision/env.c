@@ -368,9 +368,13 @@ static int run_on_up(const struct dv_ctx *ctx, const struct prov_env *env, int l
 		unsigned long long t0 = dv_now_ns();
 		pid_t pid;
 
-		if (!ctx->quiet)
-			printf("[on_up %zu/%zu] run: %.*s\n", i + 1, spec->n_on_up,
-			       (int)strcspn(step->run, "\n"), step->run);
+		if (!ctx->quiet) {
+			struct dv_buf shown = { 0 }; /* the repository's text, escaped */
+
+			dv_buf_add_safe(&shown, step->run, strcspn(step->run, "\n"));
+			printf("[on_up %zu/%zu] run: %s\n", i + 1, spec->n_on_up, shown.s);
+			dv_buf_release(&shown);
+		}
 		fflush(stdout);
 		dprintf(log_fd, "[on_up %zu/%zu] run: %s\n", i + 1, spec->n_on_up, step->run);
 		pid = fork();

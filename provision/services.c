@@ -535,9 +535,20 @@ void prov_service_tail(const struct layer_store *st, const char *env_id, const c
 			return;
 		start = (size_t)(nl + 1 - buf);
 	}
+	/* The service's own words, shown in devenv's output: what a terminal
+	 * would act on (escape codes, a CSI) is shown escaped, as every text
+	 * from an env is (`devenv logs` is the service's stream, unchanged). */
 	for (char *p = buf + start, *nl; *p; p = nl + 1) {
+		struct dv_buf line = { 0 };
+		size_t len;
+
 		nl = strchr(p, '\n');
-		fprintf(f, "%s%.*s\n", indent, nl ? (int)(nl - p) : (int)strlen(p), p);
+		len = nl ? (size_t)(nl - p) : strlen(p);
+		if (len && p[len - 1] == '\r')
+			len--;
+		dv_buf_add_safe(&line, p, len);
+		fprintf(f, "%s%s\n", indent, line.s);
+		dv_buf_release(&line);
 		if (!nl)
 			break;
 	}
