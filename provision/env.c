@@ -338,7 +338,7 @@ static void fill_state(struct ctr_state *s, const struct prov_env *env, const st
 	s->workdir = dv_xstrdup(spec->workdir);
 	s->shell = dv_xstrdup(spec->shell);
 	prov_envp(spec, &s->env);
-	prov_volume_names(spec, &s->volumes);
+	prov_volume_names(spec, env->id, &s->volumes);
 	s->cgroups = cgroups;
 	s->init = init;
 	s->created = created;
@@ -489,10 +489,12 @@ static int owner_ids(const struct prov_env *env, struct ctr_state *s, struct dv_
 	return 0;
 }
 
-/* The spec's `volumes` (each volume's folder made when missing) then
+/* The spec's `volumes` (each volume's folder, the env's own or a shared
+ * one, made when missing) then
  * `mounts`, as the container binds them. *paths holds the strings. */
 static int env_mounts(const struct layer_store *st, const struct env_spec *spec,
-		      struct ctr_mount **out, size_t *n, struct dv_strv *paths, struct dv_error *err)
+		      const char *env_id, struct ctr_mount **out, size_t *n, struct dv_strv *paths,
+		      struct dv_error *err)
 {
 	struct ctr_mount *m = dv_xcalloc(spec->n_volumes + spec->n_mounts + 1, sizeof(*m));
 
@@ -502,7 +504,7 @@ static int env_mounts(const struct layer_store *st, const struct env_spec *spec,
 		const struct env_mount *v = &spec->volumes[i];
 		char *dir;
 
-		if (prov_volume_prepare(st, v->source, &dir, err) < 0)
+		if (prov_volume_prepare(st, spec, env_id, v, &dir, err) < 0)
 			return -1;
 		dv_strv_push_owned(paths, dir);
 		m[(*n)++] = (struct ctr_mount){ dir, v->target, v->readonly, true };
@@ -574,7 +576,7 @@ static int start_env(const struct layer_store *st, struct prov_env *env, int efd
 	cs.cgroups = &s->cgroups;
 	cs.hosts = hosts;
 	cs.n_hosts = env->spec.n_services;
-	if (env_mounts(st, &env->spec, &mounts, &cs.n_mounts, &mount_paths, err) < 0)
+	if (env_mounts(st, &env->spec, env->id, &mounts, &cs.n_mounts, &mount_paths, err) < 0)
 		goto out;
 	cs.mounts = mounts;
 	if (owner_ids(env, s, err) < 0)
@@ -635,13 +637,21 @@ static int reset_upper(const struct prov_env *env, int efd, bool say, struct dv_
 
 /* Record the plan in state.json; a changed chain (or files left by an env
  * that was never recorded) resets the upper first. */
-static int record(struct prov_env *env, int efd, const struct plan *p, struct dv_error *err)
+static int record(const struct layer_store *st, struct prov_env *env, int efd, const struct plan *p,
+		  struct dv_error *err)
 {
 	bool changed = env->has_state && !strv_equal(&p->layers, &env->state.layers);
 
+	if (prov_volume_check(&env->spec, env->id, err) < 0)
+		return -1;
 	if (dv_mkdirat_ok(efd, env->id, 0700, err) < 0)
 		return -1;
 	if ((changed || !env->has_state) && reset_upper(env, efd, changed, err) < 0)
+		return -1;
+	/* Volumes made before volumes were per env, that the state about to
+	 * be replaced names (provision/volume.c). */
+	if (env->has_state &&
+	    prov_volume_adopt(st, &env->spec, env->id, &env->state.volumes, err) < 0)
 		return -1;
 	fill_state(&env->state, env, p);
 	env->has_state = true;
@@ -707,7 +717,10 @@ int prov_env_up(struct dv_ctx *ctx, const struct layer_store *st, struct prov_en
 			printf("env '%s' is already running\n", env->spec.name);
 		else
 			report_change(env, &p);
-		/* A service that exited or was stopped starts again. */
+		/* A service that exited or was stopped starts again, on the
+		 * volumes the running env has (an older devenv's among them). */
+		if (prov_volume_adopt(st, &env->spec, env->id, &env->state.volumes, err) < 0)
+			goto out;
 		ret = prov_services_start(ctx, st, env, efd, p.svc_imgs, err);
 		goto out;
 	}
@@ -718,7 +731,7 @@ int prov_env_up(struct dv_ctx *ctx, const struct layer_store *st, struct prov_en
 	if (prov_net_check(&env->spec, err) < 0)
 		goto out;
 	if (prov_build(ctx, st, &env->spec, &p.img, &p.keys, p.team, &p.layers, err) < 0 ||
-	    record(env, efd, &p, err) < 0)
+	    record(st, env, efd, &p, err) < 0)
 		goto out;
 	ret = start_and_on_up(ctx, st, env, efd, &p, err);
 out:
@@ -802,7 +815,7 @@ int prov_env_provision(struct dv_ctx *ctx, const struct layer_store *st, struct 
 	}
 	if (running && prov_env_halt(ctx, st, env, 10, false, err) < 0)
 		goto out;
-	if (record(env, efd, &p, err) < 0)
+	if (record(st, env, efd, &p, err) < 0)
 		goto out;
 	ret = running ? start_and_on_up(ctx, st, env, efd, &p, err) : 0;
 out:

@@ -265,12 +265,12 @@ static int start_one(const struct layer_store *st, struct prov_env *env, int efd
 		const struct env_mount *m = &svc->volumes[i];
 
 		if (m->volume) {
-			/* The named-volume store, shared with the env and other
-			 * envs; an empty volume is filled from the service's
-			 * image, as Docker does. */
+			/* The env's own volume (shared with the env when it
+			 * names it too), or a shared one; an empty volume is
+			 * filled from the service's image, as Docker does. */
 			char *vdir;
 
-			if (prov_volume_prepare(st, m->source, &vdir, err) < 0)
+			if (prov_volume_prepare(st, spec, env->id, m, &vdir, err) < 0)
 				goto out;
 			dv_strv_push_owned(&vols, vdir);
 			mounts[i].source = vdir;

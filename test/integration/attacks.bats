@@ -92,3 +92,77 @@ no_escapes() {
 	assert_line "[1/1] run: : '\\x1b]0;pwned\\x07'"
 	assert_line "[on_up 1/1] run: : '\\x1b[2J'"
 }
+
+# checkout DIR NAME: another git checkout (DIR under the test's folder),
+# its Envfile from stdin; prints its path.
+checkout() {
+	local dir=$BATS_TEST_TMPDIR/$1
+	mkdir -p "$dir"
+	git -C "$dir" init -q
+	cat >"$dir/Envfile"
+	printf '%s\n' "$dir"
+}
+
+@test "a hostile project's volume of the same name plants nothing in another project's" {
+	dv_busybox_image
+	evil=$(checkout evil <<-'EOF'
+	image: busybox
+	volumes: ["toolcache:/opt/tools"]
+	EOF
+	)
+	(cd "$evil" && "$DEVENV" up >/dev/null &&
+		"$DEVENV" ssh -c 'printf "#!/bin/sh\necho pwned\n" > /opt/tools/build.sh')
+	printf 'image: busybox\nvolumes: ["toolcache:/opt/tools"]\n' | dv_envfile
+	run "$DEVENV" up
+	assert_success
+	run "$DEVENV" ssh -c 'ls -A /opt/tools'
+	assert_success
+	assert_output ""
+	# and nothing the trusted project writes reaches the hostile one
+	"$DEVENV" ssh -c 'echo secret > /opt/tools/token'
+	run bash -c "cd '$evil' && '$DEVENV' ssh -c 'ls -A /opt/tools'"
+	assert_output build.sh
+}
+
+@test "two checkouts of one project (one name:) get two volumes" {
+	dv_busybox_image
+	printf 'name: shop\nimage: busybox\nvolumes: ["pgdata:/var/lib/pg"]\n' | dv_envfile
+	second=$(printf 'name: shop\nimage: busybox\nvolumes: ["pgdata:/var/lib/pg"]\n' | checkout shop2)
+	run "$DEVENV" up
+	assert_success
+	(cd "$second" && "$DEVENV" up >/dev/null)
+	"$DEVENV" ssh -c 'echo one > /var/lib/pg/PG_VERSION'
+	(cd "$second" && "$DEVENV" ssh -c 'echo two > /var/lib/pg/PG_VERSION')
+	run "$DEVENV" ssh -c 'cat /var/lib/pg/PG_VERSION'
+	assert_output one
+	run bash -c "cd '$second' && '$DEVENV' ssh -c 'cat /var/lib/pg/PG_VERSION'"
+	assert_output two
+	run "$DEVENV" volume ls
+	assert_line --regexp '^shop-[0-9a-f]{12}-pgdata +shop +pgdata '
+	[[ $(grep -c '^shop-[0-9a-f]\{12\}-pgdata ' <<<"$output") == 2 ]]
+}
+
+@test "a shared volume is one for every env naming it shared, and cannot name another env's own" {
+	dv_busybox_image
+	dv_envfile <<-'EOF'
+	image: busybox
+	volumes: [{name: toolcache, shared: true, target: /opt/tools}]
+	EOF
+	other=$(checkout other <<-'EOF'
+	image: busybox
+	volumes: ["toolcache:/tools:ro,shared", "cache:/cache"]
+	EOF
+	)
+	run "$DEVENV" up
+	assert_success
+	"$DEVENV" ssh -c 'echo v1 > /opt/tools/version'
+	run bash -c "cd '$other' && '$DEVENV' up >/dev/null && '$DEVENV' ssh -c 'cat /tools/version'"
+	assert_output v1
+	# the store's name of another env's own volume is not a shared name
+	local id
+	id=$(printf '%s\0Envfile' "$(cd "$other" && pwd -P)" | sha256sum | cut -c1-12)
+	printf 'image: busybox\nvolumes: ["other-%s-cache:/x:shared"]\n' "$id" | dv_envfile
+	run "$DEVENV" reload
+	assert_failure 2
+	assert_output "devenv: Envfile:2:11: shared volume name 'other-$id-cache' holds a dash, 12 hex digits and a dash, as the store's name of an env's own volume does; choose another name"
+}
