@@ -1403,7 +1403,17 @@ static int cmd_image(struct dv_ctx *ctx, struct layer_store *st, int argc, char 
 			json_object_array_add(arr, o);
 			layer_image_release(&one);
 		}
-		printf("%s\n", json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+		{
+			/* The config is the image's: json-c leaves C1 controls and
+			 * bytes that are not UTF-8 as they are. */
+			struct dv_buf out = { 0 };
+
+			dv_buf_add_safe_json(&out, json_object_to_json_string_ext(
+							   arr, JSON_C_TO_STRING_PRETTY |
+									JSON_C_TO_STRING_NOSLASHESCAPE));
+			printf("%s\n", out.s);
+			dv_buf_release(&out);
+		}
 		json_object_put(arr);
 		return 0;
 	} else if (oi < argc && strcmp(argv[oi], "load") == 0) {

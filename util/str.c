@@ -201,17 +201,21 @@ void dv_str_size(char *out, size_t outlen, unsigned long long bytes)
 }
 
 /* The next piece of s[0..n) as it may be printed: *len bytes of s, copied
- * as they are (returns NULL), or an escape written into esc (returned). */
-static const char *safe_next(const unsigned char *s, size_t n, size_t *len, char esc[8])
+ * as they are (returns NULL), or an escape written into esc (returned).
+ * json: s is JSON text as json-c writes it, C0 controls escaped inside its
+ * strings and white space outside them: only what json-c leaves is escaped,
+ * in JSON's own form (a byte that is not UTF-8 has none: U+FFFD). */
+static const char *safe_next(const unsigned char *s, size_t n, size_t *len, char esc[8],
+			     bool json)
 {
 	unsigned c = s[0], cp;
 	size_t need, i;
 
 	*len = 1;
 	if (c < 0x80) {
-		if ((c >= 0x20 && c != 0x7f) || c == '\t')
+		if ((c >= 0x20 && c != 0x7f) || c == '\t' || (json && c < 0x20))
 			return NULL;
-		snprintf(esc, 8, "\\x%02x", c);
+		snprintf(esc, 8, json ? "\\u%04x" : "\\x%02x", c);
 		return esc;
 	}
 	/* UTF-8 as RFC 3629 has it: no overlong forms, no surrogates, nothing
@@ -244,11 +248,14 @@ static const char *safe_next(const unsigned char *s, size_t n, size_t *len, char
 	}
 	return NULL;
 bad:
-	snprintf(esc, 8, "\\x%02x", c);
+	if (json)
+		snprintf(esc, 8, "\\ufffd");
+	else
+		snprintf(esc, 8, "\\x%02x", c);
 	return esc;
 }
 
-void dv_buf_add_safe(struct dv_buf *b, const char *s, size_t n)
+static void add_safe(struct dv_buf *b, const char *s, size_t n, bool json)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t i = 0, len;
@@ -259,14 +266,24 @@ void dv_buf_add_safe(struct dv_buf *b, const char *s, size_t n)
 		size_t run = i;
 
 		/* Plain text goes in whole runs. */
-		while (run < n && !safe_next(p + run, n - run, &len, esc))
+		while (run < n && !safe_next(p + run, n - run, &len, esc, json))
 			run += len;
 		dv_buf_add(b, s + i, run - i);
 		if (run == n)
 			break;
-		dv_buf_adds(b, safe_next(p + run, n - run, &len, esc));
+		dv_buf_adds(b, safe_next(p + run, n - run, &len, esc, json));
 		i = run + len;
 	}
+}
+
+void dv_buf_add_safe(struct dv_buf *b, const char *s, size_t n)
+{
+	add_safe(b, s, n, false);
+}
+
+void dv_buf_add_safe_json(struct dv_buf *b, const char *json)
+{
+	add_safe(b, json, strlen(json), true);
 }
 
 char *dv_str_safe(char *out, size_t outlen, const char *s)
@@ -276,7 +293,7 @@ char *dv_str_safe(char *out, size_t outlen, const char *s)
 	char esc[8];
 
 	while (i < n) {
-		const char *e = safe_next(p + i, n - i, &len, esc);
+		const char *e = safe_next(p + i, n - i, &len, esc, false);
 		size_t m = e ? strlen(e) : len;
 
 		if (j + m >= outlen)

@@ -56,6 +56,11 @@ void dv_str_size(char *out, size_t outlen, unsigned long long bytes);
  * "\u009b", "\u202e", "\xff"); everything else (valid UTF-8 text such as
  * "Főtanúsítvány", tab) stays as it is. Appends the n bytes of s made safe. */
 void dv_buf_add_safe(struct dv_buf *b, const char *s, size_t n);
+/* The same for JSON text as json-c writes it (which escapes C0 controls
+ * in strings, but not DEL, C1 controls or bytes that are not UTF-8): those
+ * become JSON escapes ("\u009b"; U+FFFD "\ufffd" for a byte that is not
+ * UTF-8), so the text stays JSON. */
+void dv_buf_add_safe_json(struct dv_buf *b, const char *json);
 /* The same into out[outlen] (outlen > 0), NUL-terminated, as much as fits
  * without cutting an escape or a character in half; returns out. It never
  * allocates (for the error paths). s and out may not overlap. */

@@ -54,6 +54,26 @@ no_escapes() {
 	assert_output --partial "'../\\x1b]0;pwned\\x07\\x1b[2J'"
 }
 
+@test "escape codes in an image's config are JSON escapes in image inspect" {
+	dv_busybox_image
+	"$DEVENV" image save busybox "$BATS_TEST_TMPDIR/a.tar"
+	python3 "$DV_ROOT/test/fixtures/oci_config.py" "$BATS_TEST_TMPDIR/a.tar" "$BATS_TEST_TMPDIR/b.tar" \
+		'{"WorkingDir": "/w\u001b]0;pwned\u0007\u009b31m\u007f\u202e", "User": "F\u0151"}'
+	run "$DEVENV" image load "$BATS_TEST_TMPDIR/b.tar" evil
+	assert_success
+	run "$DEVENV" image inspect evil
+	assert_success
+	no_escapes "$output"
+	[[ $output != *$'\x7f'* && $output != *$'\xe2\x80\xae'* ]]
+	# still JSON, saying what the image says
+	python3 -c '
+import json, sys
+c = json.loads(sys.argv[1])[0]["Config"]["config"]
+assert c["WorkingDir"] == "/w\x1b]0;pwned\x07\x9b31m\x7f\u202e", c
+assert c["User"] == "F\u0151", c
+' "$output"
+}
+
 @test "escape codes a service logs are shown escaped by up's warning and status; logs passes them through" {
 	dv_busybox_image
 	dv_envfile <<-'EOF'

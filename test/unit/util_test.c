@@ -124,6 +124,10 @@ static void test_safe_text(void **state)
 	assert_string_equal(dv_str_safe(small, sizeof(small), "abcd\x1b"), "abcd");
 	assert_string_equal(dv_str_safe(small, sizeof(small), "abcdef\xc3\xa1"), "abcdef");
 	assert_string_equal(dv_str_safe(small, sizeof(small), "abcde\xc3\xa1"), "abcde\xc3\xa1");
+	/* JSON text stays JSON: what json-c leaves becomes a JSON escape */
+	dv_buf_add_safe_json(&b, "{\n  \"a\": \"\xc2\x9b" "31m\x7f\xff\xe2\x80\xae F\xc5\x91\\u001b\"\n}");
+	assert_string_equal(b.s, "{\n  \"a\": \"\\u009b31m\\u007f\\ufffd\\u202e F\xc5\x91\\u001b\"\n}");
+	dv_buf_release(&b);
 	/* every error message is made safe where it is set */
 	dv_err_plain(&err, EIO, "registry answered: %s", "\x1b]0;pwned\x07");
 	assert_string_equal(err.msg, "registry answered: \\x1b]0;pwned\\x07");
