@@ -617,8 +617,17 @@ static int cmd_status(struct dv_ctx *ctx, struct layer_store *st, int argc, char
 		printf("env %s: not created ('devenv up' creates it)\n", env.id);
 	} else {
 		printf("env '%s' (%s): %s\n", env.state.name, env.id, state);
-		printf("  image:    %s\n  checkout: %s\n  workdir:  %s\n", env.state.image,
-		       env.state.checkout, env.state.workdir);
+		{
+			/* The checkout's path and the Envfile's workdir, escaped. */
+			struct dv_buf co = { 0 }, wd = { 0 };
+
+			dv_buf_add_safe(&co, env.state.checkout, strlen(env.state.checkout));
+			dv_buf_add_safe(&wd, env.state.workdir, strlen(env.state.workdir));
+			printf("  image:    %s\n  checkout: %s\n  workdir:  %s\n", env.state.image,
+			       co.s, wd.s);
+			dv_buf_release(&co);
+			dv_buf_release(&wd);
+		}
 		if (env.state.user[0])
 			printf("  user:     %s (uid %u, gid %u)\n", env.state.user, env.state.user_uid,
 			       env.state.user_gid);

@@ -54,6 +54,16 @@ no_escapes() {
 	assert_output --partial "'../\\x1b]0;pwned\\x07\\x1b[2J'"
 }
 
+@test "escape codes in a devcontainer.json's unsupported keys are shown escaped" {
+	dv_busybox_image
+	mkdir .devcontainer
+	printf '{ "image": "busybox", "\\u001b]0;pwned\\u0007\\u001b[2J": 1 }\n' >.devcontainer/devcontainer.json
+	run "$DEVENV" up
+	assert_success
+	no_escapes "$output"
+	assert_line --partial 'not supported, ignored: \x1b]0;pwned\x07\x1b[2J'
+}
+
 @test "escape codes in an image's config are JSON escapes in image inspect" {
 	dv_busybox_image
 	"$DEVENV" image save busybox "$BATS_TEST_TMPDIR/a.tar"
@@ -97,10 +107,11 @@ assert c["User"] == "F\u0151", c
 	assert_output --partial $'\e]0;pwned\a\e[2Jlast words'
 }
 
-@test "escape codes in an Envfile's steps are shown escaped in up's progress lines" {
+@test "escape codes in an Envfile's steps and workdir are shown escaped by up and status" {
 	dv_busybox_image
 	dv_envfile <<-'EOF'
 	image: busybox
+	workdir: "/w\e]0;pwned\a"
 	provision:
 	  - run: ": '\e]0;pwned\a'"
 	on_up:
@@ -111,6 +122,10 @@ assert c["User"] == "F\u0151", c
 	no_escapes "$output"
 	assert_line "[1/1] run: : '\\x1b]0;pwned\\x07'"
 	assert_line "[on_up 1/1] run: : '\\x1b[2J'"
+	run "$DEVENV" status
+	assert_success
+	no_escapes "$output"
+	assert_line '  workdir:  /w\x1b]0;pwned\x07'
 }
 
 # checkout DIR NAME: another git checkout (DIR under the test's folder),
