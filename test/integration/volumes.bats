@@ -366,6 +366,20 @@ json.dump(s, open(p, "w"))
 	assert_output --partial "devenv: Envfile:2:21: volumes 'a-b' and 'a_b' (line 2) would be one folder '$(basename "$(own a-b)")' in the store; rename one"
 }
 
+@test "volumes: a folder recorded as another env's is refused, at the entry's line" {
+	local vol
+	vol=$(own cache)
+	mkdir -p "$vol"
+	printf '{"volume":"cache","env":{"id":"aaaaaaaaaaaa","name":"proj"}}\n' \
+		>"$DV_STORE/volumes/.$(basename "$vol").json"
+	echo theirs >"$vol/f"
+	printf 'image: busybox\nvolumes: ["cache:/cache"]\n' | dv_envfile
+	run "$DEVENV" up
+	assert_failure 2
+	assert_output "devenv: Envfile:2:11: volume 'cache' would be the folder '$(basename "$vol")', which is volume 'cache' of env 'proj' (aaaaaaaaaaaa); rename the volume"
+	[[ -z $(dv_init_pid) ]]
+}
+
 @test "mounts: a read-only host mount cannot be written; a read-write one's writes reach the host" {
 	mkdir -p data "$BATS_TEST_TMPDIR/shared"
 	echo in-checkout > data/f
