@@ -718,9 +718,13 @@ int prov_env_up(struct dv_ctx *ctx, const struct layer_store *st, struct prov_en
 		else
 			report_change(env, &p);
 		/* A service that exited or was stopped starts again, on the
-		 * volumes the running env has (an older devenv's among them). */
-		if (prov_volume_adopt(st, &env->spec, env->id, &env->state.volumes, err) < 0)
+		 * volumes the running env has (an older devenv's among them:
+		 * its state then says what they are called now). */
+		ret = prov_volume_adopt(st, &env->spec, env->id, &env->state.volumes, err);
+		if (ret < 0 || (ret > 0 && ctr_state_write(efd, &env->state, err) < 0)) {
+			ret = -1;
 			goto out;
+		}
 		ret = prov_services_start(ctx, st, env, efd, p.svc_imgs, err);
 		goto out;
 	}

@@ -328,10 +328,11 @@ void prov_volume_names(const struct env_spec *spec, const char *env_id, struct d
 int prov_volume_check(const struct env_spec *spec, const char *env_id, struct dv_error *err);
 /* Before the env's state.json is written anew: volumes made before volumes
  * were per env that its last state (`recorded`) names and its Envfile still
- * names as its own are taken over (renamed to NAME-ID-VOLUME) when no other
- * env names them, else left store-wide; a note says which. */
+ * names as its own are taken over (renamed to NAME-ID-VOLUME, and so in
+ * `recorded`) when no other env names them, else left store-wide; a note
+ * says which. Returns how many were taken over, or -1. */
 int prov_volume_adopt(const struct layer_store *st, const struct env_spec *spec,
-		      const char *env_id, const struct dv_strv *recorded, struct dv_error *err);
+		      const char *env_id, struct dv_strv *recorded, struct dv_error *err);
 /* The folder of m, a volume of the env (spec, env_id), created (empty,
  * atomically, with its record) when missing; *out: its absolute path
  * (caller frees). EEXIST (at m's Envfile position): that folder is another

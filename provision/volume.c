@@ -32,6 +32,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -278,14 +279,14 @@ static bool others_name(const struct ctr_state *envs, size_t n, const char *env_
 }
 
 int prov_volume_adopt(const struct layer_store *st, const struct env_spec *spec,
-		      const char *env_id, const struct dv_strv *recorded, struct dv_error *err)
+		      const char *env_id, struct dv_strv *recorded, struct dv_error *err)
 {
 	dv_autoclose int vfd = volumes_fd(st, false, err);
 	const struct env_mount *m;
 	struct ctr_state *envs = NULL;
 	size_t n_envs = 0;
 	bool listed = false;
-	int ret = -1;
+	int ret = -1, taken = 0;
 
 	if (vfd < 0)
 		return 0; /* no volume at all yet */
@@ -293,14 +294,15 @@ int prov_volume_adopt(const struct layer_store *st, const struct env_spec *spec,
 		char store[PROV_VOLUME_NAME_MAX + 1];
 		struct vrec want, have;
 		struct dv_buf who = { 0 };
-		bool known = false;
+		size_t known = SIZE_MAX;
 
 		if (m->shared)
 			continue;
-		for (size_t j = 0; j < recorded->n && !known; j++)
-			known = !strcmp(recorded->v[j], m->source);
+		for (size_t j = 0; j < recorded->n && known == SIZE_MAX; j++)
+			if (!strcmp(recorded->v[j], m->source))
+				known = j;
 		rec_for(spec, env_id, m, store, &want);
-		if (!known || is_dir_at(vfd, store) || !is_dir_at(vfd, m->source))
+		if (known == SIZE_MAX || is_dir_at(vfd, store) || !is_dir_at(vfd, m->source))
 			continue;
 		/* The other envs first, then the record: see the top. */
 		if (!listed && prov_env_list(st, false, &envs, &n_envs, err) < 0)
@@ -322,6 +324,10 @@ int prov_volume_adopt(const struct layer_store *st, const struct env_spec *spec,
 				"devenv: note: volume '%s', made before volumes were per env, is now "
 				"env '%s''s own: '%s'\n",
 				m->source, spec->name, store);
+			/* What a running env mounts is called so now. */
+			free(recorded->v[known]);
+			recorded->v[known] = dv_xstrdup(store);
+			taken++;
 			continue;
 		}
 		if (!have.present) {
@@ -342,7 +348,7 @@ int prov_volume_adopt(const struct layer_store *st, const struct env_spec *spec,
 			m->source, m->target);
 		dv_buf_release(&who);
 	}
-	ret = 0;
+	ret = taken;
 out:
 	for (size_t i = 0; i < n_envs; i++)
 		ctr_state_release(&envs[i]);

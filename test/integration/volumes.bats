@@ -28,6 +28,25 @@ own() {
 	printf '%s/volumes/%s-%s-%s\n' "$DV_STORE" "${2:-proj}" "$(env_id "${3:-.}")" "$1"
 }
 
+# make_old DIR NAME ENV: turn env ENV (checkout DIR)'s own volume NAME into
+# what an older devenv left: volumes/NAME with no record beside it, and
+# state.json naming NAME. When volumes/NAME is there already, the env's own
+# is dropped (two envs named one volume).
+make_old() {
+	local id vol
+	id=$(env_id "$1")
+	vol=$DV_STORE/volumes/$3-$id-$2
+	[[ -e $DV_STORE/volumes/$2 ]] || mv "$vol" "$DV_STORE/volumes/$2"
+	rm -rf "$vol" "$DV_STORE/volumes/.$3-$id-$2.json"
+	python3 -c '
+import json, sys
+p = sys.argv[1]
+s = json.load(open(p))
+s["volumes"] = [sys.argv[2]]
+json.dump(s, open(p, "w"))
+' "$DV_STORE/envs/$id/state.json" "$2"
+}
+
 # second_checkout NAME: another git checkout next to ours, with its Envfile
 # on stdin; prints its path.
 second_checkout() {
@@ -283,23 +302,6 @@ assert sorted(e["name"] for e in v["tools"]["envs"]) == ["other", "proj"], v
 }
 
 @test "volumes made before they were per env: the one env that named it takes it, one named by two stays store-wide" {
-	# What an older devenv left: volumes/NAME with no record, and state.json
-	# naming NAME. Made here by moving an env's own volume back there.
-	local -a recs
-	make_old() { # make_old DIR NAME ENV
-		local id vol
-		id=$(env_id "$1")
-		vol=$DV_STORE/volumes/$3-$id-$2
-		[[ -e $DV_STORE/volumes/$2 ]] || mv "$vol" "$DV_STORE/volumes/$2"
-		rm -rf "$vol" "$DV_STORE/volumes/.$3-$id-$2.json"
-		python3 -c '
-import json, sys
-p = sys.argv[1]
-s = json.load(open(p))
-s["volumes"] = [sys.argv[2]]
-json.dump(s, open(p, "w"))
-' "$DV_STORE/envs/$id/state.json" "$2"
-	}
 	printf 'image: busybox\nvolumes: ["solo:/solo"]\n' | dv_envfile
 	run "$DEVENV" up
 	assert_success
@@ -345,6 +347,23 @@ json.dump(s, open(p, "w"))
 	assert_success
 	run "$DEVENV" ssh -c 'cat /pg/f'
 	assert_output data
+}
+
+@test "volumes made before: up of an env an older devenv started takes its volume over, and says so in its state" {
+	printf 'image: busybox\nvolumes: ["cache:/cache"]\n' | dv_envfile
+	run "$DEVENV" up
+	assert_success
+	"$DEVENV" ssh -c 'echo kept > /cache/f'
+	make_old . cache proj
+	run "$DEVENV" up
+	assert_success
+	assert_line "devenv: note: volume 'cache', made before volumes were per env, is now env 'proj''s own: '$(basename "$(own cache)")'"
+	run "$DEVENV" ssh -c 'cat /cache/f'
+	assert_output kept
+	# the running env's volume is known as such: never removed under it
+	run "$DEVENV" volume rm -f "$(basename "$(own cache)")"
+	assert_failure 1
+	assert_output --partial "is in use by running env 'proj'"
 }
 
 @test "volumes: the env's own follow it when its name changes; two names that would be one folder are refused" {
