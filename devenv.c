@@ -407,11 +407,12 @@ static void quoted_list(const struct dv_strv *sv, struct dv_buf *b)
 		dv_buf_adds(b, "");
 }
 
-/* destroy --volumes: the destroyed env's named volumes, except those
- * another env names too (which are kept, saying so). Under the store's
- * exclusive lock, so no `up` is between naming one and recording it. */
-static int destroy_volumes(const struct layer_store *st, const struct dv_strv *names,
-			   struct dv_error *err)
+/* destroy --volumes: the destroyed env's own volumes. A shared one is kept
+ * (as compose's `down -v` keeps external volumes), and so is one another
+ * env names. Under the store's exclusive lock, so no `up` is between naming
+ * one and recording it. */
+static int destroy_volumes(const struct layer_store *st, const char *env_id,
+			   const struct dv_strv *names, struct dv_error *err)
 {
 	struct prov_volume *vols = NULL;
 	size_t n = 0;
@@ -435,6 +436,15 @@ static int destroy_volumes(const struct layer_store *st, const struct dv_strv *n
 			dv_buf_release(&who);
 			continue;
 		}
+		/* One without a record was made before volumes were per env,
+		 * when every env's were store-wide: removed as then. */
+		if (v->shared && !v->legacy) {
+			printf("volume '%s' kept: it is shared; 'devenv volume rm %s' removes it\n",
+			       v->name, v->name);
+			continue;
+		}
+		if (!v->shared && strcmp(v->owner_id, env_id))
+			continue; /* another env's (a name made to look like it) */
 		if (prov_volume_remove(st, v->name, err) < 0) {
 			prov_volumes_free(vols, n);
 			return -1;
@@ -497,7 +507,7 @@ static int cmd_destroy(struct dv_ctx *ctx, struct layer_store *st, int argc, cha
 		if (ret == 0 && !quiet)
 			printf("env '%s' destroyed (the checkout is kept)\n", name);
 		if (ret == 0)
-			ret = destroy_volumes(st, &volumes, err);
+			ret = destroy_volumes(st, env.id, &volumes, err);
 	} else {
 		ret = prov_env_destroy(ctx, st, &env, err);
 	}
@@ -613,8 +623,17 @@ static int cmd_status(struct dv_ctx *ctx, struct layer_store *st, int argc, char
 		printf("env %s: not created ('devenv up' creates it)\n", env.id);
 	} else {
 		printf("env '%s' (%s): %s\n", env.state.name, env.id, state);
-		printf("  image:    %s\n  checkout: %s\n  workdir:  %s\n", env.state.image,
-		       env.state.checkout, env.state.workdir);
+		{
+			/* The checkout's path and the Envfile's workdir, escaped. */
+			struct dv_buf co = { 0 }, wd = { 0 };
+
+			dv_buf_add_safe(&co, env.state.checkout, strlen(env.state.checkout));
+			dv_buf_add_safe(&wd, env.state.workdir, strlen(env.state.workdir));
+			printf("  image:    %s\n  checkout: %s\n  workdir:  %s\n", env.state.image,
+			       co.s, wd.s);
+			dv_buf_release(&co);
+			dv_buf_release(&wd);
+		}
 		if (env.state.user[0])
 			printf("  user:     %s (uid %u, gid %u)\n", env.state.user, env.state.user_uid,
 			       env.state.user_gid);
@@ -1404,7 +1423,17 @@ static int cmd_image(struct dv_ctx *ctx, struct layer_store *st, int argc, char 
 			json_object_array_add(arr, o);
 			layer_image_release(&one);
 		}
-		printf("%s\n", json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+		{
+			/* The config is the image's: json-c leaves C1 controls and
+			 * bytes that are not UTF-8 as they are. */
+			struct dv_buf out = { 0 };
+
+			dv_buf_add_safe_json(&out, json_object_to_json_string_ext(
+							   arr, JSON_C_TO_STRING_PRETTY |
+									JSON_C_TO_STRING_NOSLASHESCAPE));
+			printf("%s\n", out.s);
+			dv_buf_release(&out);
+		}
 		json_object_put(arr);
 		return 0;
 	} else if (oi < argc && strcmp(argv[oi], "load") == 0) {
@@ -1442,15 +1471,23 @@ out:
 static int volume_ls(struct dv_ctx *ctx, const struct layer_store *st, struct dv_error *err)
 {
 	struct prov_volume *v;
-	size_t n;
+	size_t n, wv = 6, we = 3, wn = 4;
 	struct json_object *arr = NULL;
 
 	if (prov_volume_list(st, true, &v, &n, err) < 0)
 		return -1;
+	for (size_t i = 0; i < n; i++) {
+		size_t e = v[i].owner_name ? strlen(v[i].owner_name) : 1;
+
+		wv = strlen(v[i].name) > wv ? strlen(v[i].name) : wv;
+		we = e > we ? e : we;
+		wn = strlen(v[i].volume) > wn ? strlen(v[i].volume) : wn;
+	}
 	if (ctx->json)
 		arr = json_object_new_array();
 	else
-		printf("%-24s  %-10s  %s\n", "VOLUME", "SIZE", "ENVS");
+		printf("%-*s  %-*s  %-*s  %-10s  %s\n", (int)wv, "VOLUME", (int)we, "ENV", (int)wn,
+		       "NAME", "SIZE", "USED BY");
 	for (size_t i = 0; i < n; i++) {
 		char size[32];
 		struct dv_buf who = { 0 };
@@ -1459,6 +1496,7 @@ static int volume_ls(struct dv_ctx *ctx, const struct layer_store *st, struct dv
 		if (arr) {
 			struct json_object *o = json_object_new_object();
 			struct json_object *envs = json_object_new_array();
+			struct json_object *owner = NULL;
 
 			for (size_t j = 0; j < v[i].envs.n; j++) {
 				struct json_object *e = json_object_new_object();
@@ -1467,7 +1505,16 @@ static int volume_ls(struct dv_ctx *ctx, const struct layer_store *st, struct dv
 				json_object_object_add(e, "name", json_object_new_string(v[i].envs.v[j]));
 				json_object_array_add(envs, e);
 			}
+			if (v[i].owner_id) {
+				owner = json_object_new_object();
+				json_object_object_add(owner, "id", json_object_new_string(v[i].owner_id));
+				json_object_object_add(owner, "name",
+						       json_object_new_string(v[i].owner_name));
+			}
 			json_object_object_add(o, "name", json_object_new_string(v[i].name));
+			json_object_object_add(o, "volume", json_object_new_string(v[i].volume));
+			json_object_object_add(o, "env", owner);
+			json_object_object_add(o, "shared", json_object_new_boolean(v[i].shared));
 			json_object_object_add(o, "size", json_object_new_int64((int64_t)v[i].size));
 			json_object_object_add(o, "envs", envs);
 			json_object_object_add(o, "running", json_object_new_boolean(v[i].running));
@@ -1476,7 +1523,9 @@ static int volume_ls(struct dv_ctx *ctx, const struct layer_store *st, struct dv
 		}
 		for (size_t j = 0; j < v[i].envs.n; j++)
 			dv_buf_addf(&who, "%s%s", j ? "," : "", v[i].envs.v[j]);
-		printf("%-24s  %-10s  %s\n", v[i].name, size, who.s ? who.s : "-");
+		printf("%-*s  %-*s  %-*s  %-10s  %s\n", (int)wv, v[i].name, (int)we,
+		       v[i].owner_name ? v[i].owner_name : "-", (int)wn, v[i].volume, size,
+		       who.s ? who.s : "-");
 		dv_buf_release(&who);
 	}
 	prov_volumes_free(v, n);
@@ -1487,13 +1536,46 @@ static int volume_ls(struct dv_ctx *ctx, const struct layer_store *st, struct dv
 	return 0;
 }
 
+/* A NAME of `volume rm`: a volume's store name, or in a checkout (or with
+ * -e) the name its Envfile gives one of its env's own volumes. */
+static const struct prov_volume *volume_find(struct dv_ctx *ctx, const struct layer_store *st,
+					     const struct prov_volume *v, size_t n,
+					     const char *name, struct dv_error *err)
+{
+	const struct prov_volume *exact = NULL, *own = NULL;
+	struct prov_env env = { .lock_fd = -1 };
+	struct dv_error ignored = { 0 };
+
+	for (size_t j = 0; j < n; j++)
+		if (!strcmp(v[j].name, name))
+			exact = &v[j];
+	if (prov_env_locate(ctx, st, false, &env, &ignored) == 0)
+		for (size_t j = 0; j < n; j++)
+			if (v[j].owner_id && !strcmp(v[j].owner_id, env.id) &&
+			    !strcmp(v[j].volume, name))
+				own = &v[j];
+	if (exact && own && exact != own) {
+		dv_err_usage(err, "'%s' is both the store-wide volume '%s' and env %s's own '%s'; "
+			     "give the full name; nothing was removed", name, exact->name, env.id,
+			     own->name);
+		prov_env_release(&env);
+		return NULL;
+	}
+	prov_env_release(&env);
+	if (!exact && !own)
+		dv_err_plain(err, ENOENT, "no volume named '%s'; 'devenv volume ls' lists them; "
+			     "nothing was removed", name);
+	return exact ? exact : own;
+}
+
 /* All names are checked before anything is removed: a refused rm removes
  * nothing. A running env's volume is never removed (it is mounted there);
  * a halted env's only with --force (its next up starts it empty). */
-static int volume_rm(const struct layer_store *st, int argc, char **argv, struct dv_error *err)
+static int volume_rm(struct dv_ctx *ctx, const struct layer_store *st, int argc, char **argv,
+		     struct dv_error *err)
 {
 	struct prov_volume *v = NULL;
-	struct dv_strv names = { 0 };
+	struct dv_strv names = { 0 }, found = { 0 };
 	size_t n = 0;
 	bool force = false;
 	int ret = -1;
@@ -1523,14 +1605,8 @@ static int volume_rm(const struct layer_store *st, int argc, char **argv, struct
 				     names.v[i]);
 			goto out;
 		}
-		for (size_t j = 0; j < n; j++)
-			if (!strcmp(v[j].name, names.v[i]))
-				p = &v[j];
-		if (!p) {
-			dv_err_plain(err, ENOENT, "no volume named '%s'; 'devenv volume ls' lists them; "
-				     "nothing was removed", names.v[i]);
+		if (!(p = volume_find(ctx, st, v, n, names.v[i], err)))
 			goto out;
-		}
 		quoted_list(&p->envs, &who);
 		if (p->running)
 			dv_err_plain(err, EBUSY, "volume '%s' is in use by running env %s; halt it first; "
@@ -1542,16 +1618,22 @@ static int volume_rm(const struct layer_store *st, int argc, char **argv, struct
 		dv_buf_release(&who);
 		if (dv_err_isset(err))
 			goto out;
+		for (size_t j = 0; p && j < found.n; j++)
+			if (!strcmp(found.v[j], p->name))
+				p = NULL; /* named twice */
+		if (p)
+			dv_strv_push(&found, p->name);
 	}
-	for (size_t i = 0; i < names.n; i++) {
-		if (prov_volume_remove(st, names.v[i], err) < 0)
+	for (size_t i = 0; i < found.n; i++) {
+		if (prov_volume_remove(st, found.v[i], err) < 0)
 			goto out;
-		printf("volume '%s' removed\n", names.v[i]);
+		printf("volume '%s' removed\n", found.v[i]);
 	}
 	ret = 0;
 out:
 	prov_volumes_free(v, n);
 	dv_strv_release(&names);
+	dv_strv_release(&found);
 	return ret;
 }
 
@@ -1573,7 +1655,7 @@ static int cmd_volume(struct dv_ctx *ctx, struct layer_store *st, int argc, char
 		return volume_ls(ctx, st, err);
 	}
 	if (oi < argc && strcmp(argv[oi], "rm") == 0)
-		return volume_rm(st, argc - oi - 1, argv + oi + 1, err);
+		return volume_rm(ctx, st, argc - oi - 1, argv + oi + 1, err);
 	return dv_err_usage(err, "usage: devenv volume ls [--json] | volume rm [-f|--force] NAME...");
 }
 
@@ -1957,7 +2039,7 @@ static const struct cmd commands[] = {
 	{ "reload", cmd_reload, CMD_STORE | CMD_LOCKS_STORE, "[-e NAME|ID] [--timeout S]", "halt and up again, picking up Envfile changes" },
 	{ "provision", cmd_provision, CMD_STORE | CMD_LOCKS_STORE, "[-e NAME|ID] [--cache-from REF]...", "rebuild provisioning against the current Envfile" },
 	{ "allow", cmd_allow, CMD_STORE, "[-e NAME|ID] [--revoke]", "show what the Envfile asks for beyond the default sandbox and allow it for this checkout (never asking), or --revoke that" },
-	{ "destroy", cmd_destroy, CMD_STORE, "[-e NAME|ID] [-f] [--volumes]", "remove the env (never the checkout; its named volumes only with --volumes, and only those no other env names)" },
+	{ "destroy", cmd_destroy, CMD_STORE, "[-e NAME|ID] [-f] [--volumes]", "remove the env (never the checkout; its own named volumes only with --volumes, never shared ones nor those another env names)" },
 	{ "status", cmd_status, CMD_STORE, "[-e NAME|ID] [--json]", "this env's state" },
 	{ "port", cmd_port, CMD_STORE, "[-e NAME|ID] [--json]", "the env's forwarded ports (CONTAINER/tcp -> HOST_IP:HOST_PORT)" },
 	{ "ls", cmd_ls, CMD_STORE, "[--json]", "every env on this machine" },
@@ -1971,7 +2053,7 @@ static const struct cmd commands[] = {
 	{ "tag", cmd_tag, CMD_STORE, "IMAGE NAME[:TAG]", "give an image another name" },
 	{ "commit", cmd_commit, CMD_STORE | CMD_LOCKS_STORE, "[-e NAME|ID] IMAGE[:TAG]", "the env's files as a new image (its layers plus what changed)" },
 	{ "image", cmd_image, CMD_STORE | CMD_LOCKS_STORE, "import FILE NAME[:TAG] | save IMAGE FILE | load FILE [NAME[:TAG]] | inspect IMAGE... | bootstrap debian:SUITE", "import a rootfs tarball, save or load an OCI archive, inspect images, or build a Debian image" },
-	{ "volume", cmd_volume, CMD_STORE, "ls [--json] | rm [-f|--force] NAME...", "list named volumes (size, envs naming them), or remove them (refused while an env names one, unless --force; never while it runs)" },
+	{ "volume", cmd_volume, CMD_STORE, "ls [--json] | rm [-f|--force] NAME...", "list named volumes (store name, env, Envfile name, size, envs naming them), or remove them by store name or, in a checkout, Envfile name (refused while an env names one, unless --force; never while it runs)" },
 	{ "gc", cmd_gc, CMD_STORE, "", "remove layers nothing refers to" },
 	{ "version", cmd_version, 0, "", "print devenv's version" },
 	{ "help", cmd_help, 0, "[COMMAND]", "list the commands, or explain one" },

@@ -356,7 +356,9 @@ struct ctr_state {
 					       Envfile order */
 	size_t n_services;
 	struct dv_strv volumes;     /* named volumes the env (and its services) name,
-				       as of the last up; `volume ls` and `destroy
+				       as of the last up: their store names
+				       (provision/volname.c; an older devenv wrote
+				       the Envfile's); `volume ls` and `destroy
 				       --volumes` read them */
 	char *network;              /* "host" or "private", as last started */
 	struct ctr_port *ports;     /* forwards of the last start */

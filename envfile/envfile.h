@@ -54,9 +54,10 @@ struct env_port {
 	unsigned line, col;
 };
 
-/* One `volumes` entry ("cache:/home/dev/.cache[:ro]", a named volume kept in
- * the store's volumes/NAME) or `mounts` entry ("./data:/data[:ro]", a host
- * folder or file). */
+/* One `volumes` entry ("cache:/home/dev/.cache[:ro|:shared|:ro,shared]" or { name,
+ * target, readonly, shared }: a named volume kept in the store, the env's
+ * own unless shared) or `mounts` entry ("./data:/data[:ro]" or { source,
+ * target, readonly }: a host folder or file). */
 struct env_mount {
 	char *source;      /* volume: its name ([a-z0-9][a-z0-9_.-]*, at most 63);
 			      host mount: the path as written */
@@ -64,8 +65,9 @@ struct env_mount {
 	char *target;      /* absolute path inside the env (or service) */
 	bool volume;       /* named volume, else host mount */
 	bool readonly;     /* ":ro" */
-	bool shared;       /* a named volume shared with every env naming it (a
-			      trust request); else the env's own */
+	bool shared;       /* ":shared", `shared: true`: the store-wide named volume,
+			      shared with every env naming it so (a trust request, at
+			      line:col); else the env's own */
 	unsigned line, col;
 };
 

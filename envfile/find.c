@@ -126,8 +126,11 @@ static int load_devcontainer(const char *text, size_t len, const char *display, 
 	if (envfile_devcontainer_parse(text, len, display, dir, checkout, out, &unsup, err) < 0)
 		return -1;
 	if (unsup.n && warn) {
-		for (size_t i = 0; i < unsup.n; i++)
-			dv_buf_addf(&list, "%s%s", i ? ", " : "", unsup.v[i]);
+		/* The repository's keys and values: escaped (util/str.h). */
+		for (size_t i = 0; i < unsup.n; i++) {
+			dv_buf_adds(&list, i ? ", " : "");
+			dv_buf_add_safe(&list, unsup.v[i], strlen(unsup.v[i]));
+		}
 		fprintf(stderr, "devenv: warning: %s: not supported, ignored: %s\n", display,
 			list.s);
 		dv_buf_release(&list);

@@ -608,7 +608,8 @@ static char *challenge_param(const char *ch, const char *key)
 }
 
 /* The registry's own words from an error body {"errors":[{"code","message"}]}
- * (or a token server's {"details"|"error"}); "" when it gave none. */
+ * (or a token server's {"details"|"error"}); "" when it gave none. Escaped
+ * (util/str.h): a registry's words must not drive the terminal. */
 static void error_message(const struct dv_buf *body, char *out, size_t outlen)
 {
 	layer_autojson struct json_object *o = NULL;
@@ -622,16 +623,16 @@ static void error_message(const struct dv_buf *body, char *out, size_t outlen)
 		e0 = json_object_array_get_idx(errs, 0);
 		if (json_object_object_get_ex(e0, "message", &msg) &&
 		    json_object_get_string(msg)[0]) {
-			snprintf(out, outlen, "%s", json_object_get_string(msg));
+			dv_str_safe(out, outlen, json_object_get_string(msg));
 			return;
 		}
 		if (json_object_object_get_ex(e0, "code", &code))
-			snprintf(out, outlen, "%s", json_object_get_string(code));
+			dv_str_safe(out, outlen, json_object_get_string(code));
 		return;
 	}
 	if (json_object_object_get_ex(o, "details", &msg) ||
 	    json_object_object_get_ex(o, "error", &msg))
-		snprintf(out, outlen, "%s", json_object_get_string(msg));
+		dv_str_safe(out, outlen, json_object_get_string(msg));
 }
 
 static int url_escape(const struct layer_curl *c, const char *s, char **out)

@@ -366,7 +366,7 @@ static void fill_state(struct ctr_state *s, const struct prov_env *env, const st
 	s->workdir = dv_xstrdup(spec->workdir);
 	s->shell = dv_xstrdup(spec->shell);
 	prov_envp(spec, &s->env);
-	prov_volume_names(spec, &s->volumes);
+	prov_volume_names(spec, env->id, &s->volumes);
 	s->cgroups = cgroups;
 	s->init = init;
 	s->created = created;
@@ -396,9 +396,13 @@ static int run_on_up(const struct dv_ctx *ctx, const struct prov_env *env, int l
 		unsigned long long t0 = dv_now_ns();
 		pid_t pid;
 
-		if (!ctx->quiet)
-			printf("[on_up %zu/%zu] run: %.*s\n", i + 1, spec->n_on_up,
-			       (int)strcspn(step->run, "\n"), step->run);
+		if (!ctx->quiet) {
+			struct dv_buf shown = { 0 }; /* the repository's text, escaped */
+
+			dv_buf_add_safe(&shown, step->run, strcspn(step->run, "\n"));
+			printf("[on_up %zu/%zu] run: %s\n", i + 1, spec->n_on_up, shown.s);
+			dv_buf_release(&shown);
+		}
 		fflush(stdout);
 		dprintf(log_fd, "[on_up %zu/%zu] run: %s\n", i + 1, spec->n_on_up, step->run);
 		pid = fork();
@@ -557,10 +561,12 @@ static int sweep_pending(struct prov_env *env, int efd, struct dv_error *err)
 	return ctr_state_write(efd, &env->state, err);
 }
 
-/* The spec's `volumes` (each volume's folder made when missing) then
+/* The spec's `volumes` (each volume's folder, the env's own or a shared
+ * one, made when missing) then
  * `mounts`, as the container binds them. *paths holds the strings. */
 static int env_mounts(const struct layer_store *st, const struct env_spec *spec,
-		      struct ctr_mount **out, size_t *n, struct dv_strv *paths, struct dv_error *err)
+		      const char *env_id, struct ctr_mount **out, size_t *n, struct dv_strv *paths,
+		      struct dv_error *err)
 {
 	struct ctr_mount *m = dv_xcalloc(spec->n_volumes + spec->n_mounts + 1, sizeof(*m));
 
@@ -570,7 +576,7 @@ static int env_mounts(const struct layer_store *st, const struct env_spec *spec,
 		const struct env_mount *v = &spec->volumes[i];
 		char *dir;
 
-		if (prov_volume_prepare(st, v->source, &dir, err) < 0)
+		if (prov_volume_prepare(st, spec, env_id, v, &dir, err) < 0)
 			return -1;
 		dv_strv_push_owned(paths, dir);
 		m[(*n)++] = (struct ctr_mount){ dir, v->target, v->readonly, true, .host = false };
@@ -649,7 +655,7 @@ static int start_env(const struct layer_store *st, struct prov_env *env, int efd
 	if (!env->spec.security.git_metadata_rw &&
 	    prov_git_paths(env->spec.checkout, &s->git_protect, err) < 0)
 		goto out;
-	if (env_mounts(st, &env->spec, &mounts, &cs.n_mounts, &mount_paths, err) < 0)
+	if (env_mounts(st, &env->spec, env->id, &mounts, &cs.n_mounts, &mount_paths, err) < 0)
 		goto out;
 	record_mounts(s, &env->spec, mounts, cs.n_mounts);
 	cs.mounts = mounts;
@@ -722,13 +728,21 @@ static int reset_upper(const struct prov_env *env, int efd, bool say, struct dv_
 
 /* Record the plan in state.json; a changed chain (or files left by an env
  * that was never recorded) resets the upper first. */
-static int record(struct prov_env *env, int efd, const struct plan *p, struct dv_error *err)
+static int record(const struct layer_store *st, struct prov_env *env, int efd, const struct plan *p,
+		  struct dv_error *err)
 {
 	bool changed = env->has_state && !strv_equal(&p->layers, &env->state.layers);
 
+	if (prov_volume_check(&env->spec, env->id, err) < 0)
+		return -1;
 	if (dv_mkdirat_ok(efd, env->id, 0700, err) < 0)
 		return -1;
 	if ((changed || !env->has_state) && reset_upper(env, efd, changed, err) < 0)
+		return -1;
+	/* Volumes made before volumes were per env, that the state about to
+	 * be replaced names (provision/volume.c). */
+	if (env->has_state &&
+	    prov_volume_adopt(st, &env->spec, env->id, &env->state.volumes, err) < 0)
 		return -1;
 	fill_state(&env->state, env, p);
 	env->has_state = true;
@@ -794,7 +808,14 @@ int prov_env_up(struct dv_ctx *ctx, const struct layer_store *st, struct prov_en
 			printf("env '%s' is already running\n", env->spec.name);
 		else
 			report_change(env, &p);
-		/* A service that exited or was stopped starts again. */
+		/* A service that exited or was stopped starts again, on the
+		 * volumes the running env has (an older devenv's among them:
+		 * its state then says what they are called now). */
+		ret = prov_volume_adopt(st, &env->spec, env->id, &env->state.volumes, err);
+		if (ret < 0 || (ret > 0 && ctr_state_write(efd, &env->state, err) < 0)) {
+			ret = -1;
+			goto out;
+		}
 		ret = prov_services_start(ctx, st, env, efd, p.svc_imgs, err);
 		goto out;
 	}
@@ -805,7 +826,7 @@ int prov_env_up(struct dv_ctx *ctx, const struct layer_store *st, struct prov_en
 	if (prov_net_check(&env->spec, err) < 0 || sweep_pending(env, efd, err) < 0)
 		goto out;
 	if (prov_build(ctx, st, &env->spec, &p.img, &p.keys, p.team, &p.layers, err) < 0 ||
-	    record(env, efd, &p, err) < 0)
+	    record(st, env, efd, &p, err) < 0)
 		goto out;
 	ret = start_and_on_up(ctx, st, env, efd, &p, err);
 out:
@@ -893,7 +914,7 @@ int prov_env_provision(struct dv_ctx *ctx, const struct layer_store *st, struct 
 	}
 	if (running && prov_env_halt(ctx, st, env, 10, false, err) < 0)
 		goto out;
-	if (sweep_pending(env, efd, err) < 0 || record(env, efd, &p, err) < 0)
+	if (sweep_pending(env, efd, err) < 0 || record(st, env, efd, &p, err) < 0)
 		goto out;
 	ret = running ? start_and_on_up(ctx, st, env, efd, &p, err) : 0;
 out:

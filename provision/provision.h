@@ -414,9 +414,20 @@ bool prov_trust_recorded(const struct layer_store *st, const char *id,
  * prune`); *removed counts them. */
 int prov_trust_gc(const struct layer_store *st, unsigned *removed, struct dv_error *err);
 
-/* volume.c: named volumes, <store>/volumes/<NAME>/. */
+/* volname.c, volume.c: named volumes, <store>/volumes/<NAME>/. An Envfile's
+ * volume is its env's own, NAME-ID-VOLUME in the store, unless it says
+ * `shared` (then the store-wide volume of that name): two checkouts or two
+ * projects never share one by accident. */
+#define PROV_VOLUME_NAME_MAX 63
 struct prov_volume {
-	char *name;
+	char *name;               /* the store's name: its folder, what `volume rm` takes */
+	char *volume;             /* the name an Envfile gives it */
+	char *owner_id;           /* the env it belongs to (id, name as of its last up); */
+	char *owner_name;         /* NULL: a store-wide volume */
+	bool shared;              /* store-wide: made as `shared`, or before volumes were
+				     per env */
+	bool legacy;              /* made before volumes were per env, and taken over by
+				     no env (yet): it has no record */
 	unsigned long long size;  /* bytes on disk (du), when asked for */
 	struct dv_strv envs;      /* names of the envs naming it (state.json) */
 	struct dv_strv env_ids;   /* and their ids, in the same order */
@@ -424,18 +435,46 @@ struct prov_volume {
 };
 /* [a-z0-9][a-z0-9_.-]*, at most 63 characters (the Envfile's rule). */
 bool prov_volume_name_ok(const char *name);
-/* The named volumes a spec uses (`volumes` and its services'), each once. */
-void prov_volume_names(const struct env_spec *spec, struct dv_strv *out);
-/* The volume's folder, created (empty, atomically) when missing; *out:
- * its absolute path (caller frees). */
-int prov_volume_prepare(const struct layer_store *st, const char *name, char **out,
+/* Does it hold a dash, 12 hex digits and a dash, as every env's own
+ * volume does (so no shared volume may be named so)? */
+bool prov_volume_name_scoped(const char *name);
+/* An env's own volume's store name: "NAME-ID-VOLUME", [a-z0-9-] only, at
+ * most 63 characters (a Kubernetes name); long names are cut, a cut volume
+ * name gaining 8 hex digits of its sha256. Deterministic. */
+void prov_volume_store_name(const char *env_name, const char *env_id, const char *volume,
+			    char out[PROV_VOLUME_NAME_MAX + 1]);
+/* The store name of m, a volume of the env (spec, env_id). */
+void prov_volume_of(const struct env_spec *spec, const char *env_id, const struct env_mount *m,
+		    char out[PROV_VOLUME_NAME_MAX + 1]);
+/* The spec's i-th named volume entry, the env's then each service's, in
+ * file order; NULL past the last. */
+const struct env_mount *prov_volume_nth(const struct env_spec *spec, size_t i);
+/* The store names of the volumes a spec uses (`volumes` and its
+ * services'), each once. */
+void prov_volume_names(const struct env_spec *spec, const char *env_id, struct dv_strv *out);
+/* Two volumes of the spec that would be one folder ('a_b' and 'a-b'), or a
+ * name both shared and not: an error at the second one's position. */
+int prov_volume_check(const struct env_spec *spec, const char *env_id, struct dv_error *err);
+/* Before the env's state.json is written anew: volumes made before volumes
+ * were per env that its last state (`recorded`) names and its Envfile still
+ * names as its own are taken over (renamed to NAME-ID-VOLUME, and so in
+ * `recorded`) when no other env names them, else left store-wide; a note
+ * says which. Returns how many were taken over, or -1. */
+int prov_volume_adopt(const struct layer_store *st, const struct env_spec *spec,
+		      const char *env_id, struct dv_strv *recorded, struct dv_error *err);
+/* The folder of m, a volume of the env (spec, env_id), created (empty,
+ * atomically, with its record) when missing; *out: its absolute path
+ * (caller frees). EEXIST (at m's Envfile position): that folder is another
+ * env's. */
+int prov_volume_prepare(const struct layer_store *st, const struct env_spec *spec,
+			const char *env_id, const struct env_mount *m, char **out,
 			struct dv_error *err);
 bool prov_volume_exists(const struct layer_store *st, const char *name);
-/* Remove a volume and its files (whoever names it: callers check). ENOENT
- * when there is none. */
+/* Remove a volume (its store name) and its files (whoever names it: callers
+ * check). ENOENT when there is none. */
 int prov_volume_remove(const struct layer_store *st, const char *name, struct dv_error *err);
-/* Every volume, sorted by name, with the envs naming it; sizes: du each
- * (walks its files). Free with prov_volumes_free(). */
+/* Every volume, sorted by store name, with its owner and the envs naming
+ * it; sizes: du each (walks its files). Free with prov_volumes_free(). */
 int prov_volume_list(const struct layer_store *st, bool sizes, struct prov_volume **out, size_t *n,
 		     struct dv_error *err);
 void prov_volumes_free(struct prov_volume *v, size_t n);

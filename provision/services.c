@@ -267,12 +267,12 @@ static int start_one(const struct layer_store *st, struct prov_env *env, int efd
 		const struct env_mount *m = &svc->volumes[i];
 
 		if (m->volume) {
-			/* The named-volume store, shared with the env and other
-			 * envs; an empty volume is filled from the service's
-			 * image, as Docker does. */
+			/* The env's own volume (shared with the env when it
+			 * names it too), or a shared one; an empty volume is
+			 * filled from the service's image, as Docker does. */
 			char *vdir;
 
-			if (prov_volume_prepare(st, m->source, &vdir, err) < 0)
+			if (prov_volume_prepare(st, spec, env->id, m, &vdir, err) < 0)
 				goto out;
 			dv_strv_push_owned(&vols, vdir);
 			mounts[i].source = vdir;
@@ -552,9 +552,20 @@ void prov_service_tail(const struct layer_store *st, const char *env_id, const c
 			return;
 		start = (size_t)(nl + 1 - buf);
 	}
+	/* The service's own words, shown in devenv's output: what a terminal
+	 * would act on (escape codes, a CSI) is shown escaped, as every text
+	 * from an env is (`devenv logs` is the service's stream, unchanged). */
 	for (char *p = buf + start, *nl; *p; p = nl + 1) {
+		struct dv_buf line = { 0 };
+		size_t len;
+
 		nl = strchr(p, '\n');
-		fprintf(f, "%s%.*s\n", indent, nl ? (int)(nl - p) : (int)strlen(p), p);
+		len = nl ? (size_t)(nl - p) : strlen(p);
+		if (len && p[len - 1] == '\r')
+			len--;
+		dv_buf_add_safe(&line, p, len);
+		fprintf(f, "%s%s\n", indent, line.s);
+		dv_buf_release(&line);
 		if (!nl)
 			break;
 	}

@@ -6,6 +6,18 @@
 #include <string.h>
 
 #include "error.h"
+#include "str.h"
+
+/* A message often quotes what came from outside (a registry's words, a
+ * layer's entry name, a path): whatever it quotes, the line devenv prints
+ * has no control character a terminal would act on. */
+static void make_safe(char *msg, size_t size)
+{
+	char raw[sizeof(((struct dv_error *)0)->msg)];
+
+	snprintf(raw, sizeof(raw), "%s", msg);
+	dv_str_safe(msg, size, raw);
+}
 
 static void vset(struct dv_error *err, int errnum, const char *fmt, va_list ap)
 {
@@ -16,6 +28,7 @@ static void vset(struct dv_error *err, int errnum, const char *fmt, va_list ap)
 	n = strlen(err->msg);
 	if (errnum && n < sizeof(err->msg))
 		snprintf(err->msg + n, sizeof(err->msg) - n, ": %s", strerror(errnum));
+	make_safe(err->msg, sizeof(err->msg));
 }
 
 int dv_err(struct dv_error *err, int errnum, const char *fmt, ...)
@@ -59,6 +72,7 @@ int dv_err_at(struct dv_error *err, const char *file, unsigned line, unsigned co
 	vset(err, 0, fmt, ap);
 	va_end(ap);
 	snprintf(err->file, sizeof(err->file), "%s", file ? file : "");
+	make_safe(err->file, sizeof(err->file));
 	err->line = line;
 	err->col = col;
 	err->status = 2;
@@ -84,17 +98,24 @@ int dv_err_prefix(struct dv_error *err, const char *fmt, ...)
 		m = sizeof(err->msg) - n - 3;
 	memcpy(err->msg + n + 2, old, m);
 	err->msg[n + 2 + m] = 0;
+	make_safe(err->msg, sizeof(err->msg));
 	return -1;
 }
 
 void dv_err_print(const struct dv_error *err)
 {
-	if (err->file[0] && err->line)
-		fprintf(stderr, "devenv: %s:%u:%u: %s\n", err->file, err->line, err->col, err->msg);
-	else if (err->file[0])
-		fprintf(stderr, "devenv: %s: %s\n", err->file, err->msg);
+	/* Safe already when set through dv_err*(); not so when a child sent
+	 * the struct through a pipe. An escape is at most 6 bytes for 1. */
+	char file[sizeof(err->file) * 6], msg[sizeof(err->msg) * 6];
+
+	dv_str_safe(file, sizeof(file), err->file);
+	dv_str_safe(msg, sizeof(msg), err->msg);
+	if (file[0] && err->line)
+		fprintf(stderr, "devenv: %s:%u:%u: %s\n", file, err->line, err->col, msg);
+	else if (file[0])
+		fprintf(stderr, "devenv: %s: %s\n", file, msg);
 	else
-		fprintf(stderr, "devenv: %s\n", err->msg[0] ? err->msg : "unknown error");
+		fprintf(stderr, "devenv: %s\n", msg[0] ? msg : "unknown error");
 }
 
 void dv_bug(const char *file, int line, const char *fmt, ...)

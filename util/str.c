@@ -199,3 +199,109 @@ void dv_str_size(char *out, size_t outlen, unsigned long long bytes)
 	else
 		snprintf(out, outlen, "%.1f %s", v, units[u]);
 }
+
+/* The next piece of s[0..n) as it may be printed: *len bytes of s, copied
+ * as they are (returns NULL), or an escape written into esc (returned).
+ * json: s is JSON text as json-c writes it, C0 controls escaped inside its
+ * strings and white space outside them: only what json-c leaves is escaped,
+ * in JSON's own form (a byte that is not UTF-8 has none: U+FFFD). */
+static const char *safe_next(const unsigned char *s, size_t n, size_t *len, char esc[8],
+			     bool json)
+{
+	unsigned c = s[0], cp;
+	size_t need, i;
+
+	*len = 1;
+	if (c < 0x80) {
+		if ((c >= 0x20 && c != 0x7f) || c == '\t' || (json && c < 0x20))
+			return NULL;
+		snprintf(esc, 8, json ? "\\u%04x" : "\\x%02x", c);
+		return esc;
+	}
+	/* UTF-8 as RFC 3629 has it: no overlong forms, no surrogates, nothing
+	 * past U+10FFFF. Each byte of a broken sequence is escaped alone. */
+	if (c >= 0xc2 && c <= 0xdf)
+		need = 1, cp = c & 0x1f;
+	else if (c >= 0xe0 && c <= 0xef)
+		need = 2, cp = c & 0x0f;
+	else if (c >= 0xf0 && c <= 0xf4)
+		need = 3, cp = c & 0x07;
+	else
+		goto bad;
+	if (n < need + 1)
+		goto bad;
+	for (i = 1; i <= need; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			goto bad;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if ((need == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+	    (need == 3 && (cp < 0x10000 || cp > 0x10ffff)))
+		goto bad;
+	*len = need + 1;
+	/* C1 controls (a terminal takes U+009B as CSI) and the bidirectional
+	 * overrides, which make a line read other than it is. */
+	if ((cp >= 0x80 && cp <= 0x9f) || (cp >= 0x202a && cp <= 0x202e) ||
+	    (cp >= 0x2066 && cp <= 0x2069)) {
+		snprintf(esc, 8, "\\u%04x", cp);
+		return esc;
+	}
+	return NULL;
+bad:
+	if (json)
+		snprintf(esc, 8, "\\ufffd");
+	else
+		snprintf(esc, 8, "\\x%02x", c);
+	return esc;
+}
+
+static void add_safe(struct dv_buf *b, const char *s, size_t n, bool json)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, len;
+	char esc[8];
+
+	dv_buf_add(b, "", 0);
+	while (i < n) {
+		size_t run = i;
+
+		/* Plain text goes in whole runs. */
+		while (run < n && !safe_next(p + run, n - run, &len, esc, json))
+			run += len;
+		dv_buf_add(b, s + i, run - i);
+		if (run == n)
+			break;
+		dv_buf_adds(b, safe_next(p + run, n - run, &len, esc, json));
+		i = run + len;
+	}
+}
+
+void dv_buf_add_safe(struct dv_buf *b, const char *s, size_t n)
+{
+	add_safe(b, s, n, false);
+}
+
+void dv_buf_add_safe_json(struct dv_buf *b, const char *json)
+{
+	add_safe(b, json, strlen(json), true);
+}
+
+char *dv_str_safe(char *out, size_t outlen, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n = strlen(s), i = 0, j = 0, len;
+	char esc[8];
+
+	while (i < n) {
+		const char *e = safe_next(p + i, n - i, &len, esc, false);
+		size_t m = e ? strlen(e) : len;
+
+		if (j + m >= outlen)
+			break;
+		memcpy(out + j, e ? e : s + i, m);
+		j += m;
+		i += len;
+	}
+	out[j] = 0;
+	return out;
+}

@@ -48,4 +48,22 @@ size_t dv_str_distance(const char *a, const char *b);
 /* Human size: "1.5 MiB". */
 void dv_str_size(char *out, size_t outlen, unsigned long long bytes);
 
+/* Text that came from outside devenv (a registry's answer, an image's
+ * config, a layer's entry names, an env's files and processes) made safe
+ * to print on a terminal: C0 control characters but tab, DEL, C1 control
+ * characters, the bidirectional overrides (U+202A-202E, U+2066-2069) and
+ * bytes that are not UTF-8 become escapes as Go's %q writes them ("\x1b",
+ * "\u009b", "\u202e", "\xff"); everything else (valid UTF-8 text such as
+ * "Főtanúsítvány", tab) stays as it is. Appends the n bytes of s made safe. */
+void dv_buf_add_safe(struct dv_buf *b, const char *s, size_t n);
+/* The same for JSON text as json-c writes it (which escapes C0 controls
+ * in strings, but not DEL, C1 controls or bytes that are not UTF-8): those
+ * become JSON escapes ("\u009b"; U+FFFD "\ufffd" for a byte that is not
+ * UTF-8), so the text stays JSON. */
+void dv_buf_add_safe_json(struct dv_buf *b, const char *json);
+/* The same into out[outlen] (outlen > 0), NUL-terminated, as much as fits
+ * without cutting an escape or a character in half; returns out. It never
+ * allocates (for the error paths). s and out may not overlap. */
+char *dv_str_safe(char *out, size_t outlen, const char *s);
+
 #endif

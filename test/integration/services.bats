@@ -326,7 +326,7 @@ pong from db"
 	assert_line --regexp '^    w: running \(pid [0-9]+\)$'
 }
 
-@test "a service's named volume is the store's, shared with the env; its host mounts come from the checkout" {
+@test "a service's named volume is the env's own, shared with the env; its host mounts come from the checkout" {
 	mkdir shared
 	echo "from the checkout" >shared/note
 	dv_envfile <<-'EOF'
@@ -346,10 +346,14 @@ pong from db"
 	run "$DEVENV" ssh -c 'cat /mnt/data/copied'
 	assert_success
 	assert_output "from the checkout"
-	[[ -f $DV_STORE/volumes/data/copied ]]
+	# NAME-ID-VOLUME in the store, as the env's own
+	local vol
+	vol=$DV_STORE/volumes/proj-$(printf '%s\0Envfile' "$(pwd -P)" | sha256sum | cut -c1-12)-data
+	[[ -f $vol/copied ]]
+	[[ ! -e $DV_STORE/volumes/data ]]
 	# The volume outlives the env.
 	"$DEVENV" destroy -f
-	[[ $(cat "$DV_STORE/volumes/data/copied") == "from the checkout" ]]
+	[[ $(cat "$vol/copied") == "from the checkout" ]]
 }
 
 @test "network: private: a forwarded port reaches a service in the env's namespace" {

@@ -1,7 +1,9 @@
 #!/usr/bin/env bats
-# `volumes` (named volumes kept in the store's volumes/NAME) and `mounts`
-# (host folders and files), `devenv volume ls|rm`, `destroy --volumes`.
-# Runs in both passes; what needs root of the host says so.
+# `volumes` (named volumes kept in the store: the env's own as
+# volumes/NAME-ID-VOLUME, a shared one as volumes/NAME) and `mounts` (host
+# folders and files), `devenv volume ls|rm`, `destroy --volumes`, and what
+# becomes of volumes made before volumes were per env. Runs in both passes;
+# what needs root of the host says so.
 
 load helpers
 bats_require_minimum_version 1.5.0
@@ -11,6 +13,39 @@ setup() {
 	dv_busybox_image
 }
 teardown() { dv_teardown; }
+
+# env_id [DIR]: the id of the env of DIR (default: here), from its path as
+# devenv computes it (DESIGN.md: sha256 of the checkout's real path and the
+# Envfile's path in it).
+env_id() {
+	local dir
+	dir=$(cd "${1:-.}" && pwd -P)
+	printf '%s\0%s' "$dir" Envfile | sha256sum | cut -c1-12
+}
+
+# own NAME [ENV [DIR]]: the store folder of the env's own volume NAME.
+own() {
+	printf '%s/volumes/%s-%s-%s\n' "$DV_STORE" "${2:-proj}" "$(env_id "${3:-.}")" "$1"
+}
+
+# make_old DIR NAME ENV: turn env ENV (checkout DIR)'s own volume NAME into
+# what an older devenv left: volumes/NAME with no record beside it, and
+# state.json naming NAME. When volumes/NAME is there already, the env's own
+# is dropped (two envs named one volume).
+make_old() {
+	local id vol
+	id=$(env_id "$1")
+	vol=$DV_STORE/volumes/$3-$id-$2
+	[[ -e $DV_STORE/volumes/$2 ]] || mv "$vol" "$DV_STORE/volumes/$2"
+	rm -rf "$vol" "$DV_STORE/volumes/.$3-$id-$2.json"
+	python3 -c '
+import json, sys
+p = sys.argv[1]
+s = json.load(open(p))
+s["volumes"] = [sys.argv[2]]
+json.dump(s, open(p, "w"))
+' "$DV_STORE/envs/$id/state.json" "$2"
+}
 
 # second_checkout NAME: another git checkout next to ours, with its Envfile
 # on stdin; prints its path.
@@ -22,55 +57,64 @@ second_checkout() {
 	printf '%s\n' "$dir"
 }
 
-@test "volumes: a file in a named volume survives destroy and up, and a second env naming it sees it" {
+@test "volumes: a named volume is the env's own, survives destroy and up; a shared one is the store's" {
 	dv_envfile <<-'EOF'
 	image: busybox
-	volumes: ["cache:/cache"]
+	volumes: ["cache:/cache", {name: tools, target: /tools, shared: true}]
 	EOF
 	run "$DEVENV" up
 	assert_success
-	run "$DEVENV" ssh -c 'echo kept > /cache/f && touch /not-a-volume'
+	run "$DEVENV" ssh -c 'echo kept > /cache/f && echo t > /tools/t && touch /not-a-volume'
 	assert_success
-	[[ -d $DV_STORE/volumes/cache ]]
+	[[ -d $(own cache) && -d $DV_STORE/volumes/tools ]]
 	run "$DEVENV" destroy -f
 	assert_success
 	assert_output "env 'proj' destroyed (the checkout and named volumes are kept)"
-	[[ $(cat "$DV_STORE/volumes/cache/f") == kept ]]
+	[[ $(cat "$(own cache)/f") == kept ]]
 	run "$DEVENV" up
 	assert_success
 	run "$DEVENV" ssh -c 'cat /cache/f; ls /not-a-volume'
 	assert_line kept
 	assert_line --partial "/not-a-volume: No such file or directory"
 
+	# another checkout naming 'cache' has its own; naming 'tools' shared, the same
 	other=$(second_checkout other <<-'EOF'
 	image: busybox
-	volumes: ["cache:/elsewhere:ro"]
+	volumes: ["cache:/elsewhere:ro", "tools:/t:ro,shared"]
 	EOF
 	)
 	cd "$other"
 	run "$DEVENV" up
 	assert_success
-	run "$DEVENV" ssh -c 'cat /elsewhere/f; echo x > /elsewhere/g'
-	assert_line kept
+	run "$DEVENV" ssh -c 'ls -A /elsewhere; cat /t/t; echo x > /elsewhere/g'
+	refute_line kept
+	assert_line t
 	assert_line --partial "Read-only file system"
+	[[ -d $(own cache other "$other") ]]
 	run "$DEVENV" volume ls
 	assert_success
-	assert_line --index 0 --regexp '^VOLUME +SIZE +ENVS$'
-	assert_line --regexp '^cache +[0-9.]+ [KMG]?i?B +(proj,other|other,proj)$'
+	assert_line --index 0 --regexp '^VOLUME +ENV +NAME +SIZE +USED BY$'
+	assert_line --regexp "^proj-$(env_id "$DV_CHECKOUT")-cache +proj +cache +[0-9.]+ [KMG]?i?B +proj$"
+	assert_line --regexp "^other-$(env_id)-cache +other +cache +[0-9.]+ [KMG]?i?B +other$"
+	assert_line --regexp '^tools +- +tools +[0-9.]+ [KMG]?i?B +(proj,other|other,proj)$'
 	run "$DEVENV" volume ls --json
 	assert_success
 	python3 -c '
 import json, sys
-v = json.loads(sys.argv[1])
-assert [x["name"] for x in v] == ["cache"], v
-assert sorted(e["name"] for e in v[0]["envs"]) == ["other", "proj"], v
-assert v[0]["running"] is True and v[0]["size"] > 0, v
-' "$output"
+v = {x["name"]: x for x in json.loads(sys.argv[1])}
+mine = "proj-%s-cache" % sys.argv[2]
+assert sorted(v) == sorted([mine, "other-%s-cache" % sys.argv[3], "tools"]), v
+assert v[mine]["volume"] == "cache" and v[mine]["env"] == {"id": sys.argv[2], "name": "proj"}, v
+assert v[mine]["shared"] is False and v[mine]["running"] is True and v[mine]["size"] > 0, v
+assert [e["name"] for e in v[mine]["envs"]] == ["proj"], v
+assert v["tools"]["env"] is None and v["tools"]["shared"] is True, v
+assert sorted(e["name"] for e in v["tools"]["envs"]) == ["other", "proj"], v
+' "$output" "$(env_id "$DV_CHECKOUT")" "$(env_id)"
 }
 
-@test "volumes: two envs coming up at once share the one new volume" {
-	printf 'image: busybox\nvolumes: ["race:/r"]\non_up:\n  - run: touch /r/$(hostname)\n' | dv_envfile
-	other=$(printf 'name: other\nimage: busybox\nvolumes: ["race:/r"]\non_up:\n  - run: touch /r/$(hostname)\n' |
+@test "volumes: two envs coming up at once share the one new shared volume" {
+	printf 'image: busybox\nvolumes: ["race:/r:shared"]\non_up:\n  - run: touch /r/$(hostname)\n' | dv_envfile
+	other=$(printf 'name: other\nimage: busybox\nvolumes: ["race:/r:shared"]\non_up:\n  - run: touch /r/$(hostname)\n' |
 		second_checkout other)
 	"$DEVENV" up >"$BATS_TEST_TMPDIR/a" 2>&1 &
 	local a=$!
@@ -98,7 +142,7 @@ assert v[0]["running"] is True and v[0]["size"] > 0, v
 	run "$DEVENV" ssh -c 'cat /src/f; touch /data/ok && echo wrote'
 	assert_line s
 	assert_line wrote
-	[[ -f $DV_STORE/volumes/data/ok ]]
+	[[ -f $(own data)/ok ]]
 }
 
 @test "volumes: a new volume starts with the image's files and owner; provisioning never sees volumes" {
@@ -118,7 +162,7 @@ assert v[0]["running"] is True and v[0]["size"] > 0, v
 	# the build container had no volume at /cache, and the layer holds no mount point
 	assert_line --partial "/cache: No such file or directory"
 	# (without root, uid 7 is a subordinate id of ours, which we cannot read as)
-	((EUID != 0)) || [[ $(cat "$DV_STORE/volumes/seed/f") == from-image ]]
+	((EUID != 0)) || [[ $(cat "$(own seed)/f") == from-image ]]
 	# filled once: what the env changes there stays, the image does not come back
 	run "$DEVENV" ssh -c 'rm /srv/seed/f && echo mine > /srv/seed/g'
 	assert_success
@@ -143,7 +187,7 @@ assert v[0]["running"] is True and v[0]["size"] > 0, v
 	assert_line 4242
 	assert_line 4242:4242
 	assert_line ok
-	[[ $(stat -c %u "$DV_STORE/volumes/devcache/x") == 4242 ]]
+	[[ $(stat -c %u "$(own devcache)/x") == 4242 ]]
 }
 
 @test "volumes: an image's symlink cannot send a mount target out of the root" {
@@ -162,7 +206,7 @@ assert v[0]["running"] is True and v[0]["size"] > 0, v
 	assert_success
 	# followed inside the root: nothing appeared on the host
 	[[ ! -e $out/sub && ! -e $out/host ]]
-	[[ -f $DV_STORE/volumes/v/x ]]
+	[[ -f $(own v)/x ]]
 	# a link to a folder the root lacks is refused, not followed out
 	printf 'image: busybox\nprovision:\n  - run: ln -s %s/nothing /dangling\nvolumes: ["v:/dangling/sub"]\n' \
 		"$out" | dv_envfile
@@ -172,60 +216,187 @@ assert v[0]["running"] is True and v[0]["size"] > 0, v
 	[[ ! -e $out/nothing ]]
 }
 
-@test "destroy --volumes removes the env's volumes, keeping those another env names" {
-	printf 'image: busybox\nvolumes: ["mine:/mine", "shared:/shared"]\n' | dv_envfile
+@test "destroy --volumes removes the env's own volumes, keeping the shared ones" {
+	printf 'image: busybox\nvolumes: ["mine:/mine", "team:/team:shared"]\n' | dv_envfile
 	run "$DEVENV" up
 	assert_success
-	other=$(printf 'image: busybox\nvolumes: ["shared:/s"]\n' | second_checkout other)
+	other=$(printf 'image: busybox\nvolumes: ["team:/s:shared", "mine:/m"]\n' | second_checkout other)
 	(cd "$other" && "$DEVENV" up >/dev/null)
 	run "$DEVENV" destroy -f --volumes
 	assert_success
 	assert_line --index 0 "env 'proj' destroyed (the checkout is kept)"
-	assert_line "volume 'mine' removed"
-	assert_line "volume 'shared' kept: env 'other' names it too"
-	[[ ! -e $DV_STORE/volumes/mine ]]
-	[[ -d $DV_STORE/volumes/shared ]]
+	assert_line "volume '$(basename "$(own mine)")' removed"
+	assert_line "volume 'team' kept: env 'other' names it too"
+	[[ ! -e $(own mine) ]]
+	[[ -d $DV_STORE/volumes/team ]]
+	[[ -d $(own mine other "$other") ]]
+	(cd "$other" && "$DEVENV" destroy -f --volumes >/dev/null)
+	run "$DEVENV" up
+	assert_success
+	run "$DEVENV" destroy -f --volumes
+	assert_success
+	assert_line "volume 'team' kept: it is shared; 'devenv volume rm team' removes it"
+	[[ -d $DV_STORE/volumes/team ]]
 	# gc never touches volumes
 	run "$DEVENV" gc
 	assert_success
-	[[ -d $DV_STORE/volumes/shared ]]
+	[[ -d $DV_STORE/volumes/team ]]
 }
 
 @test "volume rm: refused while an env names it, --force for a halted one, never while running" {
 	printf 'image: busybox\nvolumes: ["v1:/v1"]\n' | dv_envfile
 	run "$DEVENV" up
 	assert_success
+	local v1
+	v1=$(basename "$(own v1)")
 	run "$DEVENV" volume rm --force v1
 	assert_failure 1
-	assert_output "devenv: volume 'v1' is in use by running env 'proj'; halt it first; nothing was removed"
+	assert_output "devenv: volume '$v1' is in use by running env 'proj'; halt it first; nothing was removed"
 	run "$DEVENV" halt
 	assert_success
-	run "$DEVENV" volume rm v1
+	run "$DEVENV" volume rm "$v1"
 	assert_failure 1
-	assert_output "devenv: volume 'v1' is named by env 'proj'; 'devenv destroy --volumes' there, or 'devenv volume rm --force v1' (its next up starts it empty); nothing was removed"
-	[[ -d $DV_STORE/volumes/v1 ]]
+	assert_output "devenv: volume '$v1' is named by env 'proj'; 'devenv destroy --volumes' there, or 'devenv volume rm --force $v1' (its next up starts it empty); nothing was removed"
+	[[ -d $(own v1) ]]
 	run "$DEVENV" volume rm -f nosuch v1
 	assert_failure 1
 	assert_output "devenv: no volume named 'nosuch'; 'devenv volume ls' lists them; nothing was removed"
-	[[ -d $DV_STORE/volumes/v1 ]]
+	[[ -d $(own v1) ]]
 	run "$DEVENV" volume rm Bad
 	assert_failure 2
 	assert_output "devenv: 'Bad' is not a volume name; 'devenv volume ls' lists them"
+	# in the checkout, the Envfile's name is the env's own volume
 	run "$DEVENV" volume rm -f v1
 	assert_success
-	assert_output "volume 'v1' removed"
-	[[ ! -e $DV_STORE/volumes/v1 ]]
-	# an unnamed volume goes without --force
-	run "$DEVENV" destroy -f
+	assert_output "volume '$v1' removed"
+	[[ ! -e $(own v1) ]]
+	# elsewhere, only the store's name
 	run "$DEVENV" up
+	assert_success
 	run "$DEVENV" destroy -f
+	cd /
 	run "$DEVENV" volume rm v1
+	assert_failure 1
+	assert_output "devenv: no volume named 'v1'; 'devenv volume ls' lists them; nothing was removed"
+	# an unnamed volume goes without --force
+	run "$DEVENV" volume rm "$v1"
 	assert_success
 	run "$DEVENV" volume ls
-	assert_output --regexp '^VOLUME +SIZE +ENVS$'
+	assert_output --regexp '^VOLUME +ENV +NAME +SIZE +USED BY$'
 	run "$DEVENV" volume --help
 	assert_success
 	assert_line --partial "usage: devenv volume ls [--json] | rm [-f|--force] NAME..."
+}
+
+@test "volume rm: a short name that is also a store-wide volume's asks for the full name" {
+	printf 'image: busybox\nvolumes: ["cache:/c", "other:/o:shared"]\n' | dv_envfile
+	run "$DEVENV" up
+	assert_success
+	printf 'image: busybox\nvolumes: ["cache:/c:shared"]\n' | second_checkout other >/dev/null
+	(cd "$BATS_TEST_TMPDIR/other" && "$DEVENV" up >/dev/null && "$DEVENV" destroy -f >/dev/null)
+	"$DEVENV" destroy -f >/dev/null
+	run "$DEVENV" volume rm cache
+	assert_failure 2
+	assert_output "devenv: 'cache' is both the store-wide volume 'cache' and env $(env_id)'s own '$(basename "$(own cache)")'; give the full name; nothing was removed"
+	[[ -d $(own cache) && -d $DV_STORE/volumes/cache ]]
+}
+
+@test "volumes made before they were per env: the one env that named it takes it, one named by two stays store-wide" {
+	printf 'image: busybox\nvolumes: ["solo:/solo"]\n' | dv_envfile
+	run "$DEVENV" up
+	assert_success
+	"$DEVENV" ssh -c 'echo mine > /solo/f'
+	"$DEVENV" halt >/dev/null
+	make_old . solo proj
+	[[ -f $DV_STORE/volumes/solo/f && ! -e $(own solo) ]]
+	run "$DEVENV" up
+	assert_success
+	assert_line "devenv: note: volume 'solo', made before volumes were per env, is now env 'proj''s own: '$(basename "$(own solo)")'"
+	[[ ! -e $DV_STORE/volumes/solo ]]
+	run "$DEVENV" ssh -c 'cat /solo/f'
+	assert_output mine
+	run "$DEVENV" reload
+	assert_success
+	refute_output --partial note
+	"$DEVENV" halt >/dev/null
+
+	# two checkouts of one project on one folder: neither takes it
+	printf 'image: busybox\nvolumes: ["pg:/pg"]\n' | dv_envfile
+	other=$(printf 'name: proj\nimage: busybox\nvolumes: ["pg:/pg"]\n' | second_checkout other)
+	run "$DEVENV" up
+	assert_success
+	"$DEVENV" ssh -c 'echo data > /pg/f'
+	"$DEVENV" halt >/dev/null
+	(cd "$other" && "$DEVENV" up >/dev/null && "$DEVENV" halt >/dev/null)
+	make_old . pg proj
+	make_old "$other" pg proj
+	run "$DEVENV" up
+	assert_success
+	assert_line "devenv: note: volume 'pg' is named by env 'proj' ($(env_id "$other")) too: env 'proj' gets its own, empty '$(basename "$(own pg)")' (the store-wide 'pg' stays as it is; to use it, write {name: pg, shared: true, target: /pg}; README: Volumes and host mounts)"
+	run "$DEVENV" ssh -c 'ls -A /pg'
+	assert_output ""
+	cd "$other"
+	run "$DEVENV" up
+	assert_success
+	assert_line "devenv: note: volume 'pg' is store-wide (shared): env 'proj' gets its own, empty '$(basename "$(own pg proj "$other")")' (the store-wide 'pg' stays as it is; to use it, write {name: pg, shared: true, target: /pg}; README: Volumes and host mounts)"
+	run "$DEVENV" ssh -c 'ls -A /pg'
+	assert_output ""
+	# the old one is still there, reached as shared
+	printf 'name: proj\nimage: busybox\nvolumes: ["pg:/pg:shared"]\n' | dv_envfile
+	run "$DEVENV" reload
+	assert_success
+	run "$DEVENV" ssh -c 'cat /pg/f'
+	assert_output data
+}
+
+@test "volumes made before: up of an env an older devenv started takes its volume over, and says so in its state" {
+	printf 'image: busybox\nvolumes: ["cache:/cache"]\n' | dv_envfile
+	run "$DEVENV" up
+	assert_success
+	"$DEVENV" ssh -c 'echo kept > /cache/f'
+	make_old . cache proj
+	run "$DEVENV" up
+	assert_success
+	assert_line "devenv: note: volume 'cache', made before volumes were per env, is now env 'proj''s own: '$(basename "$(own cache)")'"
+	run "$DEVENV" ssh -c 'cat /cache/f'
+	assert_output kept
+	# the running env's volume is known as such: never removed under it
+	run "$DEVENV" volume rm -f "$(basename "$(own cache)")"
+	assert_failure 1
+	assert_output --partial "is in use by running env 'proj'"
+}
+
+@test "volumes: the env's own follow it when its name changes; two names that would be one folder are refused" {
+	printf 'name: before\nimage: busybox\nvolumes: ["cache:/cache"]\n' | dv_envfile
+	run "$DEVENV" up
+	assert_success
+	"$DEVENV" ssh -c 'echo kept > /cache/f'
+	printf 'name: after\nimage: busybox\nvolumes: ["cache:/cache"]\n' | dv_envfile
+	run "$DEVENV" reload
+	assert_success
+	assert_line "devenv: note: env 'after' was called 'before': its volume 'cache' is now '$(basename "$(own cache after)")'"
+	[[ ! -e $(own cache before) ]]
+	run "$DEVENV" ssh -c 'cat /cache/f'
+	assert_output kept
+
+	printf 'image: busybox\nvolumes: ["a_b:/x", "a-b:/y"]\n' | dv_envfile
+	run "$DEVENV" reload
+	assert_failure 2
+	assert_output --partial "devenv: Envfile:2:21: volumes 'a-b' and 'a_b' (line 2) would be one folder '$(basename "$(own a-b)")' in the store; rename one"
+}
+
+@test "volumes: a folder recorded as another env's is refused, at the entry's line" {
+	local vol
+	vol=$(own cache)
+	mkdir -p "$vol"
+	printf '{"volume":"cache","env":{"id":"aaaaaaaaaaaa","name":"proj"}}\n' \
+		>"$DV_STORE/volumes/.$(basename "$vol").json"
+	echo theirs >"$vol/f"
+	printf 'image: busybox\nvolumes: ["cache:/cache"]\n' | dv_envfile
+	run "$DEVENV" up
+	assert_failure 2
+	assert_output "devenv: Envfile:2:11: volume 'cache' would be the folder '$(basename "$vol")', which is volume 'cache' of env 'proj' (aaaaaaaaaaaa); rename the volume"
+	[[ -z $(dv_init_pid) ]]
 }
 
 @test "mounts: a read-only host mount cannot be written; a read-write one's writes reach the host" {

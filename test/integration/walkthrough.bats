@@ -75,8 +75,12 @@ teardown() {
 	assert_success
 	run dv_fetch "http://127.0.0.1:$hp/cgi-bin/app"
 	assert_output "3 rows"
+	# The database's volume is this checkout's own: NAME-ID-VOLUME.
+	run "$DEVENV" volume ls
+	assert_line --regexp "^proj-[0-9a-f]{12}-shopdata +proj +shopdata +.* proj$"
 	run "$DEVENV" destroy -f --volumes
 	assert_success
+	assert_line --regexp "^volume 'proj-[0-9a-f]{12}-shopdata' removed$"
 	run "$DEVENV" volume ls
 	refute_output --partial shopdata
 }

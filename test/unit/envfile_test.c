@@ -265,6 +265,55 @@ static void test_good_user(void **state)
 	env_spec_release(&spec);
 }
 
+/* volumes: the short form's options, the mapping form, `shared` and its
+ * position (a trust request). */
+static void test_good_volumes_shared(void **state)
+{
+	struct dv_error err = { 0 };
+	struct env_spec spec = { 0 };
+	dv_autofree char *files = dv_xasprintf("%s/good/files", fixtures);
+	const struct env_service *db;
+
+	(void)state;
+	assert_int_equal(parse_fixture("good", "volumes-shared.yaml", &spec, &err), 0);
+	assert_int_equal(spec.n_volumes, 4);
+	assert_string_equal(spec.volumes[0].source, "cache");
+	assert_false(spec.volumes[0].shared);
+	assert_false(spec.volumes[0].readonly);
+	assert_string_equal(spec.volumes[1].source, "toolcache");
+	assert_string_equal(spec.volumes[1].target, "/opt/tools");
+	assert_true(spec.volumes[1].shared);
+	assert_true(spec.volumes[1].readonly);
+	assert_int_equal(spec.volumes[1].line, 3);
+	assert_int_equal(spec.volumes[1].col, 5);
+	assert_string_equal(spec.volumes[2].source, "pgdata");
+	assert_true(spec.volumes[2].volume);
+	assert_true(spec.volumes[2].readonly);
+	assert_false(spec.volumes[2].shared);
+	assert_string_equal(spec.volumes[3].source, "team-cache");
+	assert_string_equal(spec.volumes[3].target, "/srv/cache");
+	assert_true(spec.volumes[3].shared);
+	assert_false(spec.volumes[3].readonly);
+	assert_int_equal(spec.volumes[3].line, 5);
+	assert_int_equal(spec.volumes[3].col, 5);
+	assert_int_equal(spec.n_mounts, 1);
+	assert_false(spec.mounts[0].volume);
+	assert_string_equal(spec.mounts[0].source_abs, files);
+	assert_true(spec.mounts[0].readonly);
+	db = &spec.services[0];
+	assert_int_equal(db->n_volumes, 3);
+	assert_true(db->volumes[0].volume);
+	assert_true(db->volumes[0].shared);
+	assert_false(db->volumes[0].readonly);
+	assert_true(db->volumes[1].volume);
+	assert_false(db->volumes[1].shared);
+	assert_string_equal(db->volumes[1].target, "/data");
+	assert_false(db->volumes[2].volume);
+	assert_string_equal(db->volumes[2].source_abs, files);
+	env_spec_release(&spec);
+	assert_true(is_zeroed(&spec));
+}
+
 /* network, ports, volumes, mounts, services: defaults filled, paths resolved. */
 static void test_good_daily(void **state)
 {
@@ -825,6 +874,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bad_fixtures),
+		cmocka_unit_test(test_good_volumes_shared),
 		cmocka_unit_test(test_good_fixtures_parse),
 		cmocka_unit_test(test_good_minimal_defaults),
 		cmocka_unit_test(test_init_template_parses),

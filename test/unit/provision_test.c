@@ -437,10 +437,113 @@ static void test_git_gitlinks(void **state)
 	}
 }
 
+/* A label as Kubernetes takes it: [a-z0-9]([-a-z0-9]*[a-z0-9])?, <= 63. */
+static bool k8s_label(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 63 || s[0] == '-' || s[n - 1] == '-')
+		return false;
+	return strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-") == n;
+}
+
+/* An env's own volume is NAME-ID-VOLUME in the store (volname.c). */
+static void test_volume_store_names(void **state)
+{
+	static const char id[] = "0123456789ab";
+	char a[PROV_VOLUME_NAME_MAX + 1], b[PROV_VOLUME_NAME_MAX + 1];
+	char env63[64], vol63[64], vol63b[64];
+
+	(void)state;
+	prov_volume_store_name("proj", id, "cache", a);
+	assert_string_equal(a, "proj-0123456789ab-cache");
+	prov_volume_store_name("my_app.v2", id, "pg_data", a);
+	assert_string_equal(a, "my-app-v2-0123456789ab-pg-data");
+	prov_volume_store_name("a--b_", id, "c..d.", a);
+	assert_string_equal(a, "a-b-0123456789ab-c-d");
+	/* two checkouts of one project: one name, two ids, two volumes */
+	prov_volume_store_name("shop", "aaaaaaaaaaaa", "pgdata", a);
+	prov_volume_store_name("shop", "bbbbbbbbbbbb", "pgdata", b);
+	assert_string_not_equal(a, b);
+
+	/* long names are cut to 63, deterministically, and stay apart */
+	memset(env63, 'e', 63);
+	env63[63] = 0;
+	memset(vol63, 'v', 63);
+	vol63[63] = 0;
+	memcpy(vol63b, vol63, sizeof(vol63b));
+	vol63b[62] = 'w';
+	prov_volume_store_name(env63, id, "cache", a);
+	assert_int_equal(strlen(a), 63);
+	assert_true(k8s_label(a));
+	assert_true(dv_str_endswith(a, "-0123456789ab-cache"));
+	prov_volume_store_name(env63, id, vol63, a);
+	prov_volume_store_name(env63, id, vol63b, b);
+	assert_true(k8s_label(a));
+	assert_true(k8s_label(b));
+	assert_int_equal(strlen(a), 63);
+	assert_string_not_equal(a, b);
+	assert_true(dv_str_startswith(a, "eeeeeeeeeeeeeeee-0123456789ab-vvv"));
+	prov_volume_store_name(env63, id, vol63b, a);
+	assert_string_equal(a, b);
+	prov_volume_store_name("p", id, vol63, a);
+	assert_true(k8s_label(a));
+	assert_true(dv_str_startswith(a, "p-0123456789ab-vvvv"));
+	/* a cut that ends on a dash loses it */
+	prov_volume_store_name(env63, id, "x-x-x-x-x-x-x-x-x-x-x-x-x-x-x-x-x-x-x-x-x-x-x-x-x-x-x-x", a);
+	assert_true(k8s_label(a));
+	assert_null(strstr(a, "--"));
+
+	/* every own volume looks so; a shared name may not */
+	assert_true(prov_volume_name_scoped("proj-0123456789ab-cache"));
+	prov_volume_store_name(env63, id, vol63, a);
+	assert_true(prov_volume_name_scoped(a));
+	assert_false(prov_volume_name_scoped("toolcache"));
+	assert_false(prov_volume_name_scoped("a-0123456789abc-b"));
+	assert_false(prov_volume_name_scoped("a-0123456789ab"));
+	assert_false(prov_volume_name_scoped("0123456789ab-b"));
+}
+
+/* What state.json records, and two names that would be one folder. */
+static void test_volume_names_of_a_spec(void **state)
+{
+	struct env_mount vols[] = {
+		{ .source = "cache", .target = "/c", .volume = true, .line = 3, .col = 5 },
+		{ .source = "toolcache", .target = "/t", .volume = true, .shared = true },
+	};
+	struct env_mount svc_vols[] = {
+		{ .source = "cache", .target = "/d", .volume = true },
+		{ .source = "./x", .source_abs = "/tmp", .target = "/x" },
+		{ .source = "pg_data", .target = "/p", .volume = true, .line = 9, .col = 7 },
+	};
+	struct env_service svc = { .name = "db", .volumes = svc_vols, .n_volumes = 3 };
+	struct env_spec spec = { .name = "proj", .display = "Envfile", .volumes = vols,
+				 .n_volumes = 2, .services = &svc, .n_services = 1 };
+	struct dv_strv names = { 0 };
+	struct dv_error err = { 0 };
+
+	(void)state;
+	prov_volume_names(&spec, "0123456789ab", &names);
+	assert_int_equal(names.n, 3);
+	assert_string_equal(names.v[0], "proj-0123456789ab-cache");
+	assert_string_equal(names.v[1], "toolcache");
+	assert_string_equal(names.v[2], "proj-0123456789ab-pg-data");
+	dv_strv_release(&names);
+	assert_int_equal(prov_volume_check(&spec, "0123456789ab", &err), 0);
+	vols[0].source = "pg.data";
+	assert_int_equal(prov_volume_check(&spec, "0123456789ab", &err), -1);
+	assert_int_equal(err.line, 9);
+	assert_int_equal(err.col, 7);
+	assert_string_equal(err.msg, "volumes 'pg_data' and 'pg.data' (line 3) would be one folder "
+				     "'proj-0123456789ab-pg-data' in the store; rename one");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_step_json_is_canonical),
+		cmocka_unit_test(test_volume_store_names),
+		cmocka_unit_test(test_volume_names_of_a_spec),
 		cmocka_unit_test(test_keys_do_not_depend_on_the_machine),
 		cmocka_unit_test(test_change_invalidates_from_that_step),
 		cmocka_unit_test(test_copy_content_is_in_the_key),

@@ -80,6 +80,63 @@ static void test_errors(void **state)
 	assert_int_equal(err.line, 7);
 }
 
+/* Text from a registry, an image, a layer or an env, made safe to print. */
+static void test_safe_text(void **state)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+		{ "plain text\twith a tab", "plain text\twith a tab" },
+		{ "F\xc5\x91tan\xc3\xbas\xc3\xadtv\xc3\xa1ny \xe2\x82\xac \xf0\x9f\x90\xb3",
+		  "F\xc5\x91tan\xc3\xbas\xc3\xadtv\xc3\xa1ny \xe2\x82\xac \xf0\x9f\x90\xb3" },
+		{ "\x1b]0;pwned\x07\x1b[2J", "\\x1b]0;pwned\\x07\\x1b[2J" },
+		{ "a\nb\rc\x7f" "d\x01", "a\\x0ab\\x0dc\\x7fd\\x01" },
+		/* C1 controls: U+009B is CSI to many terminals */
+		{ "\xc2\x9b" "31m\xc2\x85" "x\xc2\xa0", "\\u009b31m\\u0085x\xc2\xa0" },
+		/* the bidirectional overrides ("Trojan Source") */
+		{ "abc\xe2\x80\xae" "fed\xe2\x81\xa6", "abc\\u202efed\\u2066" },
+		/* not UTF-8: stray, overlong, surrogate, past U+10FFFF, cut short */
+		{ "\xff\x80", "\\xff\\x80" },
+		{ "\xc0\xaf\xe0\x80\xaf", "\\xc0\\xaf\\xe0\\x80\\xaf" },
+		{ "\xed\xa0\x80", "\\xed\\xa0\\x80" },
+		{ "\xf4\x90\x80\x80", "\\xf4\\x90\\x80\\x80" },
+		{ "ok\xe2\x82", "ok\\xe2\\x82" },
+		{ "\xc3", "\\xc3" },
+	};
+	char small[8], out[256];
+	struct dv_buf b = { 0 };
+	struct dv_error err = { 0 };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_string_equal(dv_str_safe(out, sizeof(out), cases[i].in), cases[i].out);
+		dv_buf_add_safe(&b, cases[i].in, strlen(cases[i].in));
+		assert_string_equal(b.s, cases[i].out);
+		dv_buf_release(&b);
+		/* what is safe stays the same */
+		assert_string_equal(dv_str_safe(out, sizeof(out), cases[i].out), cases[i].out);
+	}
+	/* a NUL inside counts as any other control character */
+	dv_buf_add_safe(&b, "a\0b", 3);
+	assert_string_equal(b.s, "a\\x00b");
+	dv_buf_release(&b);
+	/* a fixed buffer never ends in half an escape or half a character */
+	assert_string_equal(dv_str_safe(small, sizeof(small), "abcd\x1b"), "abcd");
+	assert_string_equal(dv_str_safe(small, sizeof(small), "abcdef\xc3\xa1"), "abcdef");
+	assert_string_equal(dv_str_safe(small, sizeof(small), "abcde\xc3\xa1"), "abcde\xc3\xa1");
+	/* JSON text stays JSON: what json-c leaves becomes a JSON escape */
+	dv_buf_add_safe_json(&b, "{\n  \"a\": \"\xc2\x9b" "31m\x7f\xff\xe2\x80\xae F\xc5\x91\\u001b\"\n}");
+	assert_string_equal(b.s, "{\n  \"a\": \"\\u009b31m\\u007f\\ufffd\\u202e F\xc5\x91\\u001b\"\n}");
+	dv_buf_release(&b);
+	/* every error message is made safe where it is set */
+	dv_err_plain(&err, EIO, "registry answered: %s", "\x1b]0;pwned\x07");
+	assert_string_equal(err.msg, "registry answered: \\x1b]0;pwned\\x07");
+	dv_err_prefix(&err, "pulling '%s'", "x\x1b[2J");
+	assert_string_equal(err.msg, "pulling 'x\\x1b[2J': registry answered: \\x1b]0;pwned\\x07");
+	dv_err_at(&err, "Env\x1b" "file", 1, 1, "x");
+	assert_string_equal(err.file, "Env\\x1bfile");
+}
+
 static char *tmpdir(void)
 {
 	char tmpl[] = "/var/tmp/devenv-util-XXXXXX";
@@ -279,6 +336,7 @@ int main(void)
 		cmocka_unit_test(test_sha256_vectors),
 		cmocka_unit_test(test_strings),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_safe_text),
 		cmocka_unit_test(test_atomic_write),
 		cmocka_unit_test(test_subid_find),
 		cmocka_unit_test(test_rm_tree_keeps_link_targets),
