@@ -478,6 +478,8 @@ trust_setup() {
 	assert_success
 	assert_line clean
 	dv_registry_stop
+}
+
 # ---- volumes and escape codes ----
 
 # no_escapes TEXT: TEXT holds none of the bytes a terminal acts on (ESC, BEL,
