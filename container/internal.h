@@ -4,6 +4,7 @@
  * ns.c      ctr_start, ctr_run: clone into new namespaces, hand over to the init
  * mount.c   the root inside the child: overlay, /proc /sys /dev /etc, pivot_root
  * exec.c    ctr_exec: setns into a running env, pty relay
+ * relay.c   copying between the host's fds and a container's pipes or pty
  * stop.c    ctr_stop, ctr_probe, pidfds checked against the init's start time
  * cgroup.c  per-env cgroup folders
  * copy.c    ctr_copy_in
@@ -78,6 +79,15 @@ struct ctr_idswap {
  * /proc showing our children. Returns the mount fd. */
 int ctr_idmap_clone(int dirfd, const char *path, int procfd, const struct ctr_idswap *s,
 		    struct dv_error *err);
+
+/* relay.c. One read from `from` to `to` (-1: nowhere) and `tee` (-1: none). false
+ * at EOF, on a read error (a pty's EIO) or when `to` is gone (EPIPE): the
+ * caller stops reading `from`. */
+bool ctr_relay_chunk(int from, int to, int tee);
+/* In a forked child: fds[i] becomes fd i (-1: i is closed), close-on-exec
+ * from index keep on, and every fd from n up is closed. n <= 8. -1 with
+ * errno. */
+int ctr_fds_place(const int *fds, int n, int keep);
 
 /* A forked child with no caller: send err through the error pipe, _exit(1). */
 _Noreturn void ctr_child_fail(int errpipe, const struct dv_error *err);

@@ -544,6 +544,8 @@ static int start_env(const struct layer_store *st, struct prov_env *env, int efd
 		hosts[i] = env->spec.services[i].name;
 	if (dv_mkdir_p(upper, 0755, err) < 0 || dv_mkdir_p(work, 0700, err) < 0)
 		goto out;
+	/* The log exists from the start ('devenv logs'); on_up appends to it.
+	 * The init holds no file of the host's. */
 	log_fd = openat(efd, log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (log_fd < 0) {
 		dv_err(err, errno, "cannot open the env's log");
@@ -566,7 +568,6 @@ static int start_env(const struct layer_store *st, struct prov_env *env, int efd
 	cs.workdir = env->spec.workdir;
 	cs.build = false;
 	cs.userns = st->rootless;
-	cs.log_fd = log_fd;
 	cs.cgroups = &s->cgroups;
 	cs.hosts = hosts;
 	cs.n_hosts = env->spec.n_services;
