@@ -122,8 +122,12 @@ struct ctr_exec {
 	char *const *envp;  /* complete environment for argv */
 	const char *cwd;    /* inside the container; falls back to "/" when missing */
 	bool tty;           /* allocate a pty from the container's devpts, relay it,
-			       pass window-size changes on */
+			       pass window-size changes on; else pipes: stdin,
+			       stdout and stderr apart */
 	int tee_fd;         /* >= 0: also copy the command's output to this fd (the log) */
+	bool tee_only;      /* with tee_fd: the output goes there alone (-q) */
+	bool no_stdin;      /* the command's stdin is empty, and ours is left
+			       alone (on_up); else ours is relayed to it */
 	const char *user;   /* NULL: as root, environment as given; else NAME|UID[:GID],
 			       looked up in the env's /etc/passwd after entering (never
 			       NSS); the command gets those ids, the supplementary
@@ -158,10 +162,16 @@ int ctr_chown_back(const char *checkout, const struct ctr_owner *o, const struct
 		   unsigned long long *changed, struct dv_error *err);
 
 /* Enter a running env and run x->argv there: pidfd_open the init, check its
- * start time, join its cgroups, setns into all its namespaces, fork, exec.
- * Only fds 0, 1, 2 reach the command. *status: its exit status, 128+signal,
- * 126 when it cannot be run, 127 when not found. Returns -1 (with errnum
- * ESRCH when the env is not running) when devenv itself failed. */
+ * start time, join its cgroups, setns into all its namespaces, fork a
+ * supervisor there, which starts the command in a session of its own.
+ * The command's fds 0, 1, 2 are pipes (or the env's pty) relayed to ours,
+ * and no other fd reaches it. SIGINT, SIGQUIT, SIGTERM and SIGHUP to us
+ * go on to its process group (with a pty: TERM and HUP to the command, ^C
+ * is a byte); should we be killed, its whole session is killed; a command
+ * that ends leaves what it started in the background running. *status:
+ * its exit status, 128+signal, 126 when it cannot be run, 127 when not
+ * found. Returns -1 (with errnum ESRCH when the env is not running) when
+ * devenv itself failed. */
 int ctr_exec(const struct ctr_init *init, const struct dv_strv *cgroups,
 	     const struct ctr_exec *x, int *status, struct dv_error *err);
 

@@ -359,8 +359,12 @@ static int run_on_up(const struct dv_ctx *ctx, const struct prov_env *env, int l
 		struct ctr_owner owner;
 
 		prov_step_envp(spec, step, &envp); /* the step's own `env` over the env's */
+		/* No input (the terminal's typeahead is the developer's),
+		 * output to us and the log, or with -q to the log alone
+		 * ('devenv logs'). */
 		struct ctr_exec x = { .argv = argv, .envp = envp.v, .cwd = spec->workdir,
-				      .tty = false, .tee_fd = log_fd,
+				      .tty = false, .tee_fd = log_fd, .tee_only = ctx->quiet,
+				      .no_stdin = true,
 				      .user = env->state.user && env->state.user[0] ? env->state.user : NULL,
 				      .owner = ctr_state_owner(&env->state, &owner),
 				      .sandbox = NULL };
@@ -382,11 +386,7 @@ static int run_on_up(const struct dv_ctx *ctx, const struct prov_env *env, int l
 			struct dv_error cerr = { 0 };
 			struct ctr_sandbox sb;
 			struct timespec since;
-			int null;
 
-			/* -q: the step's output only goes to the log ('devenv logs') */
-			if (ctx->quiet && (null = open("/dev/null", O_WRONLY | O_CLOEXEC)) >= 0)
-				dup2(null, 1);
 			if (ctr_sandbox_load(env->state.seccomp, env->state.caps, &sb, &cerr) < 0) {
 				dv_err_print(&cerr);
 				_exit(125);
