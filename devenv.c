@@ -788,7 +788,7 @@ static int cmd_logs(struct dv_ctx *ctx, struct layer_store *st, int argc, char *
 {
 	static const struct option longs[] = { { "follow", no_argument, NULL, 'f' }, { 0 } };
 	const struct cmd *self = find_cmd("logs");
-	bool follow = false, helped;
+	bool follow = false, last = false, helped;
 	struct opt_spec os = { "f", longs, follow_opt, &follow };
 	struct prov_env env = { .lock_fd = -1 };
 	int oi = parse_opts(ctx, self, argc, argv, &os, &helped, err), ret = -1;
@@ -859,9 +859,18 @@ static int cmd_logs(struct dv_ctx *ctx, struct layer_store *st, int argc, char *
 			continue;
 		}
 		fflush(stdout);
-		/* -f follows while the env (the service) runs, like `docker logs -f`. */
-		if (!follow || !env.has_state || ctr_probe(follows) == CTR_STOPPED)
+		if (last)
 			break;
+		/* -f follows while the env (the service) runs, like `docker logs -f`.
+		 * Once it has stopped, one more read: what was written between our
+		 * last one and its end (a service's last lines and status, which its
+		 * log relay has written before its init exits). */
+		if (!follow || !env.has_state || ctr_probe(follows) == CTR_STOPPED) {
+			last = follow;
+			if (!last)
+				break;
+			continue;
+		}
 		poll(NULL, 0, 200);
 	}
 	ret = 0;

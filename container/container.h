@@ -8,8 +8,8 @@
  *
  * Two kinds:
  *  - an env (ctr_start): a long-lived PID 1 (the tiny init embedded in
- *    devenv, run from a sealed memfd) that reaps orphans, passes SIGTERM on,
- *    and holds the env's log; commands enter it with ctr_exec().
+ *    devenv, run from a sealed memfd) that reaps orphans and passes SIGTERM
+ *    on; commands enter it with ctr_exec().
  *  - a build container (ctr_run): one command under the same init, which
  *    exits with the command's status; used by provisioning steps.
  *
@@ -103,8 +103,9 @@ struct ctr_spec {
 				       (mount targets, /etc/hosts...) is left in `upper`
 				       (every overlay has redirect_dir, metacopy and
 				       index off: an upper is always a layer) */
-	int log_fd;                 /* env: the init keeps it open; service: the
-				       command's stdout and stderr; -1 for none */
+	int log_fd;                 /* a service's log, which its log relay (a small
+				       host-side process) appends its stdout and
+				       stderr to; unused for an env or a build */
 	const struct dv_strv *cgroups; /* cgroup folders to put the container in (may be NULL) */
 	const struct ctr_user *user;   /* env only: the user to create (NULL: none) */
 	const struct ctr_sandbox *sandbox; /* NULL: none (host root's caps, no filter) */
@@ -141,8 +142,12 @@ struct ctr_exec {
 	char *const *envp;  /* complete environment for argv */
 	const char *cwd;    /* inside the container; falls back to "/" when missing */
 	bool tty;           /* allocate a pty from the container's devpts, relay it,
-			       pass window-size changes on */
+			       pass window-size changes on; else pipes: stdin,
+			       stdout and stderr apart */
 	int tee_fd;         /* >= 0: also copy the command's output to this fd (the log) */
+	bool tee_only;      /* with tee_fd: the output goes there alone (-q) */
+	bool no_stdin;      /* the command's stdin is empty, and ours is left
+			       alone (on_up); else ours is relayed to it */
 	const char *user;   /* NULL: as root, environment as given; else NAME|UID[:GID],
 			       looked up in the env's /etc/passwd after entering (never
 			       NSS); the command gets those ids, the supplementary
@@ -197,10 +202,16 @@ int ctr_sweep(int fd, int procfd, uid_t uid, gid_t gid, const struct timespec *s
 	      unsigned long long *changed, struct dv_error *err);
 
 /* Enter a running env and run x->argv there: pidfd_open the init, check its
- * start time, join its cgroups, setns into all its namespaces, fork, exec.
- * Only fds 0, 1, 2 reach the command. *status: its exit status, 128+signal,
- * 126 when it cannot be run, 127 when not found. Returns -1 (with errnum
- * ESRCH when the env is not running) when devenv itself failed. */
+ * start time, join its cgroups, setns into all its namespaces, fork a
+ * supervisor there, which starts the command in a session of its own.
+ * The command's fds 0, 1, 2 are pipes (or the env's pty) relayed to ours,
+ * and no other fd reaches it. SIGINT, SIGQUIT, SIGTERM and SIGHUP to us
+ * go on to its process group (with a pty: TERM and HUP to the command, ^C
+ * is a byte); should we be killed, its whole session is killed; a command
+ * that ends leaves what it started in the background running. *status:
+ * its exit status, 128+signal, 126 when it cannot be run, 127 when not
+ * found. Returns -1 (with errnum ESRCH when the env is not running) when
+ * devenv itself failed. */
 int ctr_exec(const struct ctr_init *init, const struct dv_strv *cgroups,
 	     const struct ctr_exec *x, int *status, struct dv_error *err);
 
@@ -211,19 +222,23 @@ int ctr_stop(const struct ctr_init *init, unsigned timeout_s, struct dv_error *e
  * then SIGKILL to those still there timeout_s after. */
 int ctr_stop_all(const struct ctr_init *inits, size_t n, unsigned timeout_s, struct dv_error *err);
 
-/* Run one command in a fresh build container (spec->build) and wait. Its
- * output goes to our stdout/stderr. SIGINT/SIGTERM to devenv kill the whole
- * container and return -1 with errnum EINTR. */
+/* Run one command in a fresh build container (spec->build) and wait. It
+ * runs in a session of its own; its output comes through pipes, copied to
+ * our stdout/stderr. SIGINT/SIGTERM to devenv kill the whole container and
+ * return -1 with errnum EINTR. */
 int ctr_run(const struct ctr_spec *spec, const struct ctr_exec *x, int *status,
 	    struct dv_error *err);
 
 /* Start a service (a sidecar of an env, usually with spec->netns_path set
  * to the env's network namespace): like an env it outlives devenv, but its
  * init runs x->argv (with x->envp, in x->cwd) and ends when that ends. The
- * command's stdout and stderr go to spec->log_fd; when it exits, its
- * status (decimal, 128+signal when signalled) is written to status_fd
- * and a line saying so to the log. Returns once the command was started;
- * it may have exited already (out->start_time 0 then). */
+ * command's stdout and stderr go through a pipe to a log relay, a small
+ * process on the host's side (own session, no terminal, holding only the
+ * pipes, spec->log_fd and status_fd) that appends them to spec->log_fd;
+ * when the command exits, its status (decimal, 128+signal when signalled)
+ * is written to status_fd and a line saying so to the log, both before the
+ * service's init exits; the relay exits then. Returns once the command was
+ * started; it may have exited already (out->start_time 0 then). */
 int ctr_start_service(const struct ctr_spec *spec, const struct ctr_exec *x, int status_fd,
 		      struct ctr_init *out, struct dv_error *err);
 

@@ -2,7 +2,12 @@
  * container/exec.c - ctr_exec: run a command in a running env (ssh, on_up).
  *
  * The hot path of `devenv ssh`: pidfd_open, start-time check, join the
- * cgroups, one setns into every namespace, fork, exec. After setns we are
+ * cgroups, one setns into every namespace, fork the supervisor, which forks
+ * and execs the command. The command holds no fd of the host's: its stdin,
+ * stdout and stderr are pipes (or a pty of the env's) that we relay
+ * (relay.c), and it runs in a session of its own; the supervisor stays in
+ * the env with it, passes our signals on, and kills its session should we
+ * be killed (the lifeline: a pipe whose EOF it reads). After setns we are
  * inside the container's mount namespace, where every file belongs to the
  * image: nothing below loads a library or asks NSS (no getpwnam, no
  * execvp's locale/NSS-free but environ-bound search: our own PATH walk).
@@ -10,6 +15,7 @@
  * child sets its groups, gid and uid last, after the checkout's view of
  * its own (session.c), which is prepared on the host's side before setns.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/close_range.h>
@@ -27,6 +33,7 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -189,36 +196,165 @@ static int become_ids(const struct run_as *ra)
 	return 0;
 }
 
-static _Noreturn void child(const struct ctr_exec *x, struct run_as *ra, int master,
-			    int outw, int errw, const sigset_t *old)
+/* The supervisor's fds (ctr_fds_place): the command's 0, 1, 2, then these. */
+enum { SUP_ERRW = 3, SUP_LIFE = 4, SUP_NFDS = 5 };
+
+/* The command: a session of its own (with the env's pty as its controlling
+ * terminal when it has one), so that no terminal of the host's is its. */
+static _Noreturn void command(const struct ctr_exec *x, const struct run_as *ra, bool tty,
+			      const sigset_t *old)
 {
 	int e, sig;
 
-	if (master >= 0) {
-		int slave;
-
-		setsid();
-		/* The peer of our master, without a path lookup in the container. */
-		slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
-		if (slave < 0 || ioctl(slave, TIOCSCTTY, 0) < 0 || dup2(slave, 0) < 0 ||
-		    dup2(slave, 1) < 0 || dup2(slave, 2) < 0) {
-			e = errno;
-			goto fail;
-		}
-	} else if (outw >= 0) {
-		if (dup2(outw, 1) < 0 || dup2(outw, 2) < 0) {
-			e = errno;
-			goto fail;
-		}
+	if (setsid() < 0 || (tty && ioctl(0, TIOCSCTTY, 0) < 0)) {
+		e = errno;
+		goto fail;
 	}
-	/* Only 0, 1, 2 reach the command; the error pipe closes on exec. */
-	syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
 	for (sig = 1; sig < NSIG; sig++)
 		if (sig != SIGKILL && sig != SIGSTOP)
 			signal(sig, SIG_DFL);
 	sigprocmask(SIG_SETMASK, old, NULL);
-	if ((e = become_mounts(ra)) != 0)
+	/* setns put our root and cwd at the env's root; nothing of the host's
+	 * stays reachable through the working directory (CVE-2024-21626). */
+	if (!x->cwd || chdir(x->cwd) < 0)
+		if (chdir("/") < 0) {
+			/* "/" always exists */
+		}
+	e = exec_lookup(x->argv, ra->envp);
+fail:
+	if (write(SUP_ERRW, &e, sizeof(e)) < 0) {
+		/* nothing left to tell */
+	}
+	_exit(127);
+}
+
+/* Is process pid of procfd (the env's /proc) alive, in session sid? */
+static bool in_session(int procfd, long pid, pid_t sid)
+{
+	char path[32], buf[512], *p, state;
+	long s;
+	int fd;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "%ld/stat", pid);
+	fd = openat(procfd, path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = 0;
+	/* "pid (comm) state ppid pgrp session ...": comm may hold anything */
+	p = strrchr(buf, ')');
+	return p && sscanf(p + 1, " %c %*d %*d %ld", &state, &s) == 2 && s == sid &&
+	       state != 'Z' && state != 'X';
+}
+
+/* SIGKILL to every process of the command's session, found in the env's
+ * /proc, until a look finds none left (what forked meanwhile is found by
+ * the next). The pidfd is opened before the check: a pid reused between
+ * the two is never signalled. One we may not signal does not count. */
+static void kill_session(pid_t sid)
+{
+	kill(-sid, SIGKILL);
+	for (int round = 0; round < 1000; round++) {
+		DIR *d = opendir("/proc");
+		struct dirent *de;
+		bool found = false;
+
+		if (!d)
+			return;
+		while ((de = readdir(d))) {
+			char *end;
+			long pid = strtol(de->d_name, &end, 10);
+			int pfd;
+
+			if (pid <= 0 || *end || pid == getpid())
+				continue;
+			pfd = pidfd_open((pid_t)pid, 0);
+			if (pfd < 0)
+				continue;
+			if (in_session(dirfd(d), pid, sid))
+				found |= pidfd_send_signal(pfd, SIGKILL, NULL, 0) == 0;
+			close(pfd);
+		}
+		closedir(d);
+		if (!found)
+			return;
+	}
+}
+
+/* The supervisor's wait: for the command's end, whose status it exits
+ * with (128+signal when signalled); for signals from devenv to pass on; or
+ * for the lifeline's EOF (devenv was killed), and then the command's
+ * session goes too, as an ssh session goes with its connection. */
+static _Noreturn void watch(pid_t cmd)
+{
+	int pidfd = pidfd_open(cmd, 0), st = 0;
+	struct pollfd p[2] = { { .fd = SUP_LIFE, .events = POLLIN }, { .fd = pidfd, .events = POLLIN } };
+	pid_t done = 0;
+
+	for (;;) {
+		/* Without a pidfd (a seccomp profile may forbid it): look every 50 ms. */
+		int r = poll(p, pidfd >= 0 ? 2 : 1, pidfd >= 0 ? -1 : 50);
+
+		if (r < 0 && errno != EINTR)
+			break;
+		if (r > 0 && p[0].revents) {
+			unsigned char b[64];
+			ssize_t n = read(SUP_LIFE, b, sizeof(b));
+
+			if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) {
+				kill_session(cmd);
+				break;
+			}
+			for (ssize_t i = 0; i < n; i++)
+				if (b[i] & ~CTR_LIFE_PID)
+					kill(b[i] & CTR_LIFE_PID ? cmd : -cmd, b[i] & ~CTR_LIFE_PID);
+		}
+		if (pidfd >= 0 ? r > 0 && p[1].revents : (done = waitpid(cmd, &st, WNOHANG)) != 0)
+			break;
+	}
+	while (done <= 0 && (done = waitpid(cmd, &st, 0)) < 0 && errno == EINTR) {
+	}
+	_exit(done < 0 ? 125 : WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+}
+
+/* The supervisor: devenv forked into the env's pid namespace. It stays
+ * there for as long as the command runs, so it holds nothing of the
+ * host's (no fd but its own pipes) and is never more than the command: it
+ * makes the command's view of the checkout, then takes the env's sandbox
+ * and the command's ids itself. Not dumpable, so that nothing in the env
+ * can trace it or open its /proc files (its exe is the host's devenv: the
+ * CVE-2019-5736 class). Every signal is blocked: only devenv, through the
+ * lifeline, decides what happens to the command. */
+static _Noreturn void supervise(const struct ctr_exec *x, struct run_as *ra, int master,
+				const int stdio[3], int errw, int life, const sigset_t *old)
+{
+	int fds[SUP_NFDS] = { stdio[0], stdio[1], stdio[2], errw, life };
+	sigset_t all;
+	pid_t cmd;
+	int e;
+
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+	e = setsid() < 0 ? errno : become_mounts(ra);
+	if (!e && master >= 0) {
+		/* The peer of our master, without a path lookup in the container. */
+		int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
+
+		if (slave < 0)
+			e = errno;
+		fds[0] = fds[1] = fds[2] = slave;
+	}
+	if (e)
 		goto fail;
+	if (ctr_fds_place(fds, SUP_NFDS, 3) < 0) {
+		e = errno;
+		goto fail;
+	}
+	errw = SUP_ERRW;
 	{
 		struct dv_error serr = { 0 };
 
@@ -229,13 +365,21 @@ static _Noreturn void child(const struct ctr_exec *x, struct run_as *ra, int mas
 	}
 	if ((e = become_ids(ra)) != 0)
 		goto fail;
-	/* setns put our root and cwd at the env's root; nothing of the host's
-	 * stays reachable through the working directory (CVE-2024-21626). */
-	if (!x->cwd || chdir(x->cwd) < 0)
-		if (chdir("/") < 0) {
-			/* "/" always exists */
-		}
-	e = exec_lookup(x->argv, ra->envp);
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0); /* a change of uid resets it */
+	cmd = fork();
+	if (cmd < 0) {
+		e = errno;
+		goto fail;
+	}
+	if (cmd == 0)
+		command(x, ra, master >= 0, old);
+	/* Its pipes and pty are the command's alone: devenv sees EOF once it
+	 * and what it started have closed them. */
+	close(0);
+	close(1);
+	close(2);
+	close(SUP_ERRW);
+	watch(cmd);
 fail:
 	if (write(errw, &e, sizeof(e)) < 0) {
 		/* nothing left to tell */
@@ -243,82 +387,13 @@ fail:
 	_exit(127);
 }
 
-static void set_winsize(int from, int to)
+/* Is our stdin /dev/null (or closed)? Then the command's is empty from the
+ * start, and nothing needs relaying. */
+static bool stdin_empty(void)
 {
-	struct winsize ws;
+	struct stat sb;
 
-	if (ioctl(from, TIOCGWINSZ, &ws) == 0)
-		ioctl(to, TIOCSWINSZ, &ws);
-}
-
-static bool copy_out(int from, int to, int tee)
-{
-	char buf[16384];
-	ssize_t n = read(from, buf, sizeof(buf));
-	struct dv_error ignored = { 0 };
-
-	if (n <= 0)
-		return n < 0 && (errno == EINTR || errno == EAGAIN);
-	dv_write_full(to, buf, (size_t)n, &ignored);
-	if (tee >= 0)
-		dv_write_full(tee, buf, (size_t)n, &ignored);
-	return true;
-}
-
-/* Relay until the child has exited and its output is drained. master: the
- * pty (or -1), out: the tee pipe (or -1). Returns the child's raw status. */
-static int relay(pid_t pid, int sfd, int master, int out, int tee, struct dv_error *err)
-{
-	struct pollfd p[3];
-	bool in_open = master >= 0, exited = false;
-	int st = 0, data = master >= 0 ? master : out;
-
-	for (;;) {
-		nfds_t n = 0;
-		int r;
-
-		p[n++] = (struct pollfd){ .fd = sfd, .events = POLLIN };
-		if (data >= 0)
-			p[n++] = (struct pollfd){ .fd = data, .events = POLLIN };
-		if (in_open)
-			p[n++] = (struct pollfd){ .fd = 0, .events = POLLIN };
-		/* After the child has gone, only drain what is already there: a
-		 * background process may keep the pty open forever. */
-		r = poll(p, n, exited ? 0 : -1);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return dv_err(err, errno, "poll");
-		if (exited && (r == 0 || data < 0))
-			return st;
-		if (p[0].revents) {
-			struct signalfd_siginfo si;
-
-			if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
-				if (si.ssi_signo == SIGWINCH && master >= 0)
-					set_winsize(0, master);
-				else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGHUP)
-					kill(pid, (int)si.ssi_signo);
-			}
-			if (!exited && waitpid(pid, &st, WNOHANG) == pid)
-				exited = true;
-		}
-		if (data >= 0 && p[1].revents) {
-			if (!copy_out(data, 1, tee)) {
-				/* EOF (pipe) or EIO (pty without slaves) */
-				data = -1;
-				if (!exited) {
-					if (dv_waitpid(pid, &st, err) < 0)
-						return -1;
-					exited = true;
-				}
-			}
-		}
-		if (in_open && p[n - 1].revents) {
-			if (!copy_out(0, master, -1))
-				in_open = false;
-		}
-	}
+	return fstat(0, &sb) < 0 || (S_ISCHR(sb.st_mode) && sb.st_rdev == makedev(1, 3));
 }
 
 /* Who the command runs as, read before entering the env when the checkout
@@ -370,16 +445,29 @@ static int run_as_user(const struct ctr_exec *x, const struct ctr_ids *ids, stru
 	return 0;
 }
 
+/* A closed 0, 1 or 2 would be taken by one of our pipes: /dev/null there
+ * (before setns: ours, not the env's). */
+static int stdio_open(struct dv_error *err)
+{
+	for (int fd = 0; fd < 3; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) != fd)
+			return dv_err(err, errno, "cannot open /dev/null");
+	return 0;
+}
+
 int ctr_exec(const struct ctr_init *init, const struct dv_strv *cgroups,
 	     const struct ctr_exec *x, int *status, struct dv_error *err)
 {
-	dv_autoclose int pidfd = ctr_pidfd_checked(init, err);
+	dv_autoclose int pidfd = stdio_open(err) < 0 ? -1 : ctr_pidfd_checked(init, err);
 	dv_autoclose int master = -1;
 	dv_autoclose int sfd = -1;
 	struct run_as ra = { .view = { .checkout = -1 }, .envp = x->envp };
 	struct ctr_ids ids;
 	struct dv_strv envp = { 0 };
-	int errp[2] = { -1, -1 }, outp[2] = { -1, -1 }, st = 0, e = 0, ret = -1;
+	struct ctr_relay r = { .sfd = -1, .life = -1, .master = -1, .in = -1, .out = -1, .err = -1 };
+	int errp[2] = { -1, -1 }, life[2] = { -1, -1 }, inp[2] = { -1, -1 }, outp[2] = { -1, -1 };
+	int errout[2] = { -1, -1 }, st = 0, e = 0, ret = -1;
+	struct sigaction ign = { .sa_handler = SIG_IGN }, old_pipe;
 	struct termios saved_tio;
 	bool raw = false, join_userns = false;
 	sigset_t mask, old;
@@ -405,12 +493,12 @@ int ctr_exec(const struct ctr_init *init, const struct dv_strv *cgroups,
 	if (x->owner && ctr_session_prepare(x->owner, ids.uid, ids.gid, &ra.view, err) < 0)
 		return dv_err_prefix(err, "the checkout's view for uid %u", (unsigned)ids.uid);
 	lsan_off = true;
-	/* Our child is devenv, in the env's pid namespace, until it execs: not
-	 * dumpable, nothing there can open its /proc/PID/exe (the host's
-	 * binary) or its memory (the CVE-2019-5736 class). exec resets it. */
+	/* Our child is devenv, in the env's pid namespace: not dumpable,
+	 * nothing there can open its /proc/PID/exe (the host's binary) or its
+	 * memory (the CVE-2019-5736 class). The command's exec resets it. */
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
-		ctr_session_release(&ra.view);
-		return dv_err(err, errno, "prctl");
+		dv_err(err, errno, "prctl");
+		goto out_early;
 	}
 	if (in_other_ns(init->pid, "user")) {
 		join_userns = true;
@@ -419,51 +507,53 @@ int ctr_exec(const struct ctr_init *init, const struct dv_strv *cgroups,
 	}
 	if (setns(pidfd, ENTER_NS | (join_userns ? CLONE_NEWUSER : 0) |
 			 (in_other_ns(init->pid, "net") ? CLONE_NEWNET : 0)) < 0) {
-		ctr_session_release(&ra.view);
-		return dv_err(err, errno, "cannot enter the env");
+		dv_err(err, errno, "cannot enter the env");
+		goto out_early;
 	}
 	if ((x->user && !x->owner && ctr_user_resolve(x->user, &ids, err) < 0) ||
-	    (x->user && run_as_user(x, &ids, &ra, &envp, err) < 0)) {
-		ctr_session_release(&ra.view);
-		dv_strv_release(&envp);
-		return -1;
-	}
+	    (x->user && run_as_user(x, &ids, &ra, &envp, err) < 0))
+		goto out_early;
 	if (x->tty) {
 		/* The container's devpts, now that we are in its mount namespace. */
 		master = open("/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
 		if (master < 0 || unlockpt(master) < 0) {
 			dv_err(err, errno, "cannot allocate a terminal in the env");
-			ctr_session_release(&ra.view);
-			dv_strv_release(&envp);
-			return -1;
+			goto out_early;
 		}
-		set_winsize(0, master);
+		ctr_relay_winsize(master);
 	}
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGCHLD);
 	sigaddset(&mask, SIGWINCH);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGHUP);
-	/* Without a pty the terminal sends ^C and ^\ to the command too, and we
-	 * wait for its status; with one they are bytes, and a stray signal must
-	 * not leave the terminal raw. */
+	/* Without a pty ^C and ^\ reach us alone (the command has a session
+	 * of its own) and we pass them on; with one they are bytes, and a
+	 * stray signal must not leave the terminal raw. */
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGQUIT);
 	if (sigprocmask(SIG_BLOCK, &mask, &old) < 0) {
 		dv_err(err, errno, "sigprocmask");
-		ctr_session_release(&ra.view);
-		dv_strv_release(&envp);
-		return -1;
+		goto out_early;
 	}
+	/* A reader of ours that went away is the command's to learn about
+	 * (ctr_relay_chunk), not a reason for us to die. */
+	sigaction(SIGPIPE, &ign, &old_pipe);
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (sfd < 0) {
 		dv_err(err, errno, "signalfd");
 		goto out;
 	}
-	if (pipe2(errp, O_CLOEXEC) < 0 ||
-	    (!x->tty && x->tee_fd >= 0 && pipe2(outp, O_CLOEXEC) < 0)) {
+	if (pipe2(errp, O_CLOEXEC) < 0 || pipe2(life, O_CLOEXEC) < 0 ||
+	    (!x->tty && (pipe2(inp, O_CLOEXEC) < 0 || pipe2(outp, O_CLOEXEC) < 0 ||
+			 pipe2(errout, O_CLOEXEC) < 0))) {
 		dv_err(err, errno, "pipe");
 		goto out;
+	}
+	/* Nothing to read (on_up; /dev/null): the command's stdin is at EOF. */
+	if (!x->tty && (x->no_stdin || stdin_empty())) {
+		close(inp[1]);
+		inp[1] = -1;
 	}
 	pid = fork();
 	if (pid < 0) {
@@ -471,12 +561,18 @@ int ctr_exec(const struct ctr_init *init, const struct dv_strv *cgroups,
 		goto out;
 	}
 	if (pid == 0)
-		child(x, &ra, master, outp[1], errp[1], &old);
-	close(errp[1]);
-	errp[1] = -1;
-	if (outp[1] >= 0) {
-		close(outp[1]);
-		outp[1] = -1;
+		supervise(x, &ra, master, (const int[3]){ inp[0], outp[1], errout[1] }, errp[1],
+			  life[0], &old);
+	{
+		/* The command's ends of its pipes are its own (and the
+		 * supervisor's until it has started it). */
+		int *theirs[] = { &errp[1], &life[0], &inp[0], &outp[1], &errout[1] };
+
+		for (size_t i = 0; i < sizeof(theirs) / sizeof(theirs[0]); i++)
+			if (*theirs[i] >= 0) {
+				close(*theirs[i]);
+				*theirs[i] = -1;
+			}
 	}
 	do
 		n = read(errp[0], &e, sizeof(e));
@@ -494,7 +590,24 @@ int ctr_exec(const struct ctr_init *init, const struct dv_strv *cgroups,
 		cfmakeraw(&tio);
 		raw = tcsetattr(0, TCSADRAIN, &tio) == 0;
 	}
-	st = relay(pid, sfd, master, outp[0], x->tee_fd, err);
+	/* Our own ends: never block on the command's input. */
+	if (master >= 0 || inp[1] >= 0)
+		fcntl(master >= 0 ? master : inp[1], F_SETFL, O_NONBLOCK);
+	r.sfd = sfd;
+	r.pid = pid;
+	r.life = life[1];
+	r.master = master;
+	r.in = inp[1];
+	r.out = outp[0];
+	r.err = errout[0];
+	r.tee = x->tee_fd;
+	r.quiet = x->tee_fd >= 0 && x->tee_only;
+	r.stdin_open = master >= 0 || inp[1] >= 0;
+	st = ctr_relay_run(&r, err);
+	/* It closed what ended. */
+	inp[1] = r.in;
+	outp[0] = r.out;
+	errout[0] = r.err;
 	if (st < 0)
 		goto out;
 	*status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
@@ -509,13 +622,18 @@ out:
 		while (read(sfd, &si, sizeof(si)) > 0) {
 		}
 	}
+	/* The lifeline last: should we fail before the supervisor has
+	 * exited, its EOF ends the command's session. */
 	for (int i = 0; i < 2; i++) {
-		if (errp[i] >= 0)
-			close(errp[i]);
-		if (outp[i] >= 0)
-			close(outp[i]);
+		int *ours[] = { &errp[i], &inp[i], &outp[i], &errout[i], &life[i] };
+
+		for (size_t j = 0; j < sizeof(ours) / sizeof(ours[0]); j++)
+			if (*ours[j] >= 0)
+				close(*ours[j]);
 	}
+	sigaction(SIGPIPE, &old_pipe, NULL);
 	sigprocmask(SIG_SETMASK, &old, NULL);
+out_early:
 	ctr_session_release(&ra.view);
 	dv_strv_release(&envp);
 	return ret;

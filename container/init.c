@@ -7,26 +7,38 @@
  *                               once no other process is left in the pid
  *                               namespace (commands entered with `devenv ssh`
  *                               are not our children, yet must get to finish
- *                               their SIGTERM handling). The env's log is fd 3.
+ *                               their SIGTERM handling). It holds no file of
+ *                               the host's: fds 0-2 are the env's /dev/null.
  *   devenv-init run -- ARGV...  a build step: run ARGV, reap everything, and
  *                               when ARGV exits kill the rest and exit with
  *                               its status (128+signal when signalled).
  *   devenv-init service -- ARGV...  a service: as run, and when ARGV exits
- *                               its status goes, in decimal, to fd 3 (a file
- *                               in the service's folder on the host) and a
- *                               line saying so to stderr (the service's log),
- *                               so that devenv can report an exited service.
+ *                               its status goes, in decimal, to fd 3 and a
+ *                               line saying so to stderr, both pipes to the
+ *                               service's log relay (below); we exit once
+ *                               the relay has closed fd 3, so that the log
+ *                               and the exit file are whole when devenv sees
+ *                               the service stopped.
+ *   devenv-log log              a service's log relay, on the host's side
+ *                               (ns.c starts it in a session of its own):
+ *                               appends fd 0 (the service's stdout and
+ *                               stderr) to fd 4 (its log), then writes the
+ *                               status line read from fd 3 to fd 5 (its exit
+ *                               file), and exits at EOF. No capability, no
+ *                               other fd of devenv's.
  *
  * It must stay tiny (resident anonymous memory <= 256 KiB): no malloc, no
  * stdio buffers, signals read from a signalfd rather than handlers.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -94,10 +106,14 @@ static pid_t spawn(char **argv, const sigset_t *empty)
 	}
 }
 
-/* "N\n" to fd 3, and a line to the log; fd 3 is never the command's. */
+/* "N\n" to fd 3, and a line to the log; fd 3 is never the command's. Then
+ * let go of the log and wait until the relay has written both down and
+ * closed its end of fd 3 (a pipe without readers polls POLLERR); a relay
+ * that is gone or stuck does not keep us for more than 2 s. */
 static void record_exit(const char *cmd, int status)
 {
 	char num[16], tail[48] = "' exited with status ", *p = num + sizeof(num);
+	struct pollfd pf = { .fd = 3, .events = 0 };
 	size_t len;
 
 	*--p = '\n';
@@ -106,10 +122,77 @@ static void record_exit(const char *cmd, int status)
 	while ((status /= 10) > 0 && p > num);
 	len = (size_t)(num + sizeof(num) - p);
 	if (write(3, p, len) < 0) {
-		/* the host-side file is gone (destroyed): nothing to record */
+		/* the relay is gone: nothing to record */
 	}
 	strncat(tail, p, len - 1);
 	say("devenv: service command '", cmd, tail);
+	close(1);
+	close(2);
+	while (poll(&pf, 1, 2000) < 0 && errno == EINTR) {
+	}
+}
+
+static int write_all(int fd, const char *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, buf, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* The log relay (devenv-log log). It reads what a hostile service writes
+ * and only ever copies it: no parsing but the status line's digits. */
+static int log_relay(void)
+{
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct none[2] = { { 0, 0, 0 }, { 0, 0, 0 } };
+	char buf[8192], st[8];
+	size_t stlen = 0, i;
+	int out_open = 1, st_open = 1;
+
+	prctl(PR_SET_DUMPABLE, 0);
+	prctl(PR_SET_NAME, "devenv-log");
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || syscall(SYS_capset, &h, none) < 0)
+		return 125;
+	while (out_open || st_open) {
+		struct pollfd p[2] = { { out_open ? 0 : -1, POLLIN, 0 }, { st_open ? 3 : -1, POLLIN, 0 } };
+		ssize_t n;
+
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return 125;
+		}
+		if (p[0].revents) {
+			n = read(0, buf, sizeof(buf));
+			if (n > 0)
+				write_all(4, buf, (size_t)n); /* disk full: the rest is lost, as with a file */
+			else if (n == 0 || (errno != EINTR && errno != EAGAIN))
+				out_open = 0;
+		}
+		if (p[1].revents) {
+			n = read(3, st + stlen, sizeof(st) - stlen);
+			if (n > 0)
+				stlen += (size_t)n;
+			/* A whole line is all there is: the init waits for us to
+			 * close fd 3 before it closes its end. */
+			if (n > 0 ? memchr(st, '\n', stlen) || stlen == sizeof(st)
+				  : n == 0 || (errno != EINTR && errno != EAGAIN))
+				st_open = 0;
+		}
+	}
+	for (i = 0; i < stlen && st[i] >= '0' && st[i] <= '9'; i++) {
+	}
+	if (i > 0 && i <= 3 && i + 1 == stlen && st[i] == '\n')
+		write_all(5, st, stlen);
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -118,6 +201,8 @@ int main(int argc, char **argv)
 	pid_t main_pid = -1;
 	int sfd, main_status = 0, main_done = 0, stopping = 0, service = 0;
 
+	if (argc == 2 && !strcmp(argv[1], "log"))
+		return log_relay();
 	/* Nothing inside may ptrace us or open our memory or executable. */
 	prctl(PR_SET_DUMPABLE, 0);
 	/* Run from a memfd, we would be called "memfd:devenv-in". */
@@ -141,7 +226,7 @@ int main(int argc, char **argv)
 			return 126;
 		}
 	} else if (argc != 2 || strcmp(argv[1], "env")) {
-		say("usage: devenv-init env | run -- ARGV... | service -- ARGV...", "", "");
+		say("usage: devenv-init env | run -- ARGV... | service -- ARGV... | log", "", "");
 		return 125;
 	}
 	for (;;) {

@@ -3,7 +3,8 @@
  *
  * ns.c      ctr_start, ctr_run: clone into new namespaces, hand over to the init
  * mount.c   the root inside the child: overlay, /proc /sys /dev /etc, pivot_root
- * exec.c    ctr_exec: setns into a running env, pty relay
+ * exec.c    ctr_exec: setns into a running env, the command's supervisor
+ * relay.c   copying between the host's fds and a container's pipes or pty
  * stop.c    ctr_stop, ctr_probe, pidfds checked against the init's start time
  * cgroup.c  per-env cgroup folders
  * copy.c    ctr_copy_in
@@ -111,6 +112,40 @@ int ctr_session_prepare(const struct ctr_owner *o, uid_t uid, gid_t gid, struct 
  * own with the clones attached. 0, or an errno. */
 int ctr_session_attach(struct ctr_session *s);
 void ctr_session_release(struct ctr_session *s);
+
+/* relay.c. The lifeline: a pipe from ctr_exec to the command's supervisor,
+ * which kills the command's session when it reads EOF (devenv is gone)
+ * and otherwise reads signals to pass on, one byte each: the signal's
+ * number for the command's process group, or with CTR_LIFE_PID for the
+ * command alone. */
+#define CTR_LIFE_PID 0x80
+struct ctr_relay {
+	int sfd;          /* signalfd: SIGCHLD SIGWINCH SIGINT SIGQUIT SIGTERM SIGHUP */
+	pid_t pid;        /* the supervisor, our child */
+	int life;         /* the lifeline's write end */
+	int master;       /* with a pty: its master (output and input); else -1 */
+	int in, out, err; /* without: the command's stdin (write end, O_NONBLOCK),
+			     stdout and stderr (read ends); -1 once closed */
+	int tee;          /* >= 0: a copy of the output goes there (the env's log) */
+	bool quiet;       /* the output goes to tee alone */
+	bool stdin_open;  /* our fd 0 is still to be read */
+	char buf[16384];  /* read from fd 0, not yet taken by the command */
+	size_t off, len;
+};
+/* Relay until the supervisor has exited and the output is drained; closes
+ * r->in, r->out, r->err as they end. Returns the supervisor's wait status,
+ * or -1 with err filled. */
+int ctr_relay_run(struct ctr_relay *r, struct dv_error *err);
+/* One read from `from` to `to` (-1: nowhere) and `tee` (-1: none). false
+ * at EOF, on a read error (a pty's EIO) or when `to` is gone (EPIPE): the
+ * caller stops reading `from`. */
+bool ctr_relay_chunk(int from, int to, int tee);
+/* Our terminal's size (fd 0) to the pty. */
+void ctr_relay_winsize(int master);
+/* In a forked child: fds[i] becomes fd i (-1: i is closed), close-on-exec
+ * from index keep on, and every fd from n up is closed. n <= 8. -1 with
+ * errno. */
+int ctr_fds_place(const int *fds, int n, int keep);
 
 /* A forked child with no caller: send err through the error pipe, _exit(1). */
 _Noreturn void ctr_child_fail(int errpipe, const struct dv_error *err);

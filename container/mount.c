@@ -387,7 +387,60 @@ static int bind_dev(int devfd, const char *name, struct dv_error *err)
 	return 0;
 }
 
-static int setup_dev(int rootfd, struct dv_error *err)
+/* The env's own node: made anew on `nodes` (a tmpfs that is attached
+ * nowhere, so nothing in the env can make a node there) and bound from it. */
+static int make_dev(int devfd, int nodes, const char *name, dev_t rdev, struct dv_error *err)
+{
+	dv_autoclose int src = -1;
+	dv_autoclose int t = -1;
+
+	if (mknodat(nodes, name, S_IFCHR | 0666, rdev) < 0 || fchmodat(nodes, name, 0666, 0) < 0)
+		return dv_err(err, errno, "cannot make '/dev/%s'", name);
+	src = open_tree(nodes, name, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW);
+	if (src < 0)
+		return dv_err(err, errno, "cannot bind '/dev/%s'", name);
+	t = openat(devfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+	if (t < 0)
+		return dv_err(err, errno, "cannot create '/dev/%s'", name);
+	if (move_mount(src, "", t, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+		return dv_err(err, errno, "cannot bind '/dev/%s'", name);
+	return 0;
+}
+
+/* /dev/null and its kind. A bind of the host's node is the host's inode:
+ * run by root, root in the env (CAP_CHOWN, CAP_FOWNER) could chown or
+ * chmod the host's /dev/null (`chmod 600 /dev/null` breaks every program
+ * of the host's users) through it, or through a step's stdin. So root's
+ * envs get nodes of their own; without root, mknod is not allowed, and the
+ * host's are bound: root of our user namespace cannot change them, their
+ * owner is not mapped there. */
+static int setup_dev_nodes(int devfd, bool userns, struct dv_error *err)
+{
+	static const struct {
+		const char *name;
+		unsigned major, minor;
+	} nodes[] = { { "null", 1, 3 }, { "zero", 1, 5 }, { "full", 1, 7 },
+		      { "random", 1, 8 }, { "urandom", 1, 9 }, { "tty", 5, 0 } };
+	static const char *const opts[] = { "mode", "0755", "size", "4k", NULL };
+	dv_autoclose int fs = -1;
+	size_t i;
+
+	if (userns) {
+		for (i = 0; i < sizeof(nodes) / sizeof(nodes[0]); i++)
+			if (bind_dev(devfd, nodes[i].name, err) < 0)
+				return -1;
+		return 0;
+	}
+	fs = new_fs("tmpfs", opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, err);
+	if (fs < 0)
+		return -1;
+	for (i = 0; i < sizeof(nodes) / sizeof(nodes[0]); i++)
+		if (make_dev(devfd, fs, nodes[i].name, makedev(nodes[i].major, nodes[i].minor), err) < 0)
+			return -1;
+	return 0;
+}
+
+static int setup_dev(int rootfd, bool userns, struct dv_error *err)
 {
 	static const char *const dev_opts[] = { "mode", "0755", "size", "64k", NULL };
 	static const char *const pts_opts[] = { "newinstance", NULL, "ptmxmode", "0666",
@@ -395,7 +448,6 @@ static int setup_dev(int rootfd, struct dv_error *err)
 	static const char *const pts_opts_nogid[] = { "newinstance", NULL, "ptmxmode", "0666",
 						      "mode", "0620", NULL };
 	static const char *const shm_opts[] = { "mode", "1777", "size", "64m", NULL };
-	static const char *const nodes[] = { "null", "zero", "full", "random", "urandom", "tty" };
 	static const char *const links[][2] = {
 		{ "ptmx", "pts/ptmx" }, { "fd", "/proc/self/fd" }, { "stdin", "/proc/self/fd/0" },
 		{ "stdout", "/proc/self/fd/1" }, { "stderr", "/proc/self/fd/2" },
@@ -414,9 +466,8 @@ static int setup_dev(int rootfd, struct dv_error *err)
 	/* Attach first: nothing can be mounted inside a detached tree. */
 	if (attach(rootfd, "dev", dev, true, err) < 0)
 		return -1;
-	for (i = 0; i < sizeof(nodes) / sizeof(nodes[0]); i++)
-		if (bind_dev(dev, nodes[i], err) < 0)
-			return -1;
+	if (setup_dev_nodes(dev, userns, err) < 0)
+		return -1;
 	for (i = 0; i < sizeof(links) / sizeof(links[0]); i++)
 		if (symlinkat(links[i][1], dev, links[i][0]) < 0)
 			return dv_err(err, errno, "cannot create '/dev/%s'", links[i][0]);
@@ -628,7 +679,7 @@ int ctr_setup_root(const struct ctr_spec *spec, int rootfd, int skelfd, struct d
 	proc = new_fs("proc", NULL, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, err);
 	if (proc < 0 || attach(rootfd, "proc", proc, true, err) < 0)
 		return -1;
-	if (setup_sys(rootfd, err) < 0 || setup_dev(rootfd, err) < 0)
+	if (setup_sys(rootfd, err) < 0 || setup_dev(rootfd, spec->userns, err) < 0)
 		return -1;
 	if (skelfd >= 0 && setup_etc(rootfd, skelfd, err) < 0)
 		return -1;

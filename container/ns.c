@@ -104,8 +104,11 @@ struct launch {
 	const struct ctr_spec *spec;
 	const struct ctr_exec *x; /* run or service mode; NULL for an env */
 	int memfd, errw, syncr;
-	int status_fd;            /* service mode: where the init writes the exit
-				     status; -1 in the other modes */
+	int out_fd, err_fd;       /* run and service modes: the command's stdout
+				     and stderr, pipes to devenv (a build step) or
+				     to the log relay (a service); -1 for an env */
+	int status_fd;            /* service mode: the pipe the init writes the
+				     exit status to; -1 in the other modes */
 	int netns_fd;             /* spec->netns_path opened, or -1 */
 };
 
@@ -121,15 +124,15 @@ static _Noreturn void child_main(const struct launch *l)
 	int errw = fcntl(l->errw, F_DUPFD_CLOEXEC, 10);
 	int mem = fcntl(l->memfd, F_DUPFD_CLOEXEC, 10);
 	bool service = l->status_fd >= 0;
-	int log = (!l->x || service) && spec->log_fd >= 0 ? fcntl(spec->log_fd, F_DUPFD_CLOEXEC, 10) : -1;
+	int out = l->x ? fcntl(l->out_fd, F_DUPFD_CLOEXEC, 10) : -1;
+	int errout = l->x ? fcntl(l->err_fd, F_DUPFD_CLOEXEC, 10) : -1;
 	int status = service ? fcntl(l->status_fd, F_DUPFD_CLOEXEC, 10) : -1;
 	int rootfd, skel = -1, null;
 	char c;
 
 	if (errw < 0)
 		_exit(1);
-	if (mem < 0 || (spec->log_fd >= 0 && log < 0 && (!l->x || service)) ||
-	    (service && (status < 0 || log < 0)))
+	if (mem < 0 || (l->x && (out < 0 || errout < 0)) || (service && status < 0))
 		ctr_child_fail(errw, (dv_err(&err, errno, "dup"), &err));
 	/* Released once the parent has put us in our cgroups; EOF: it gave up. */
 	if (read(l->syncr, &c, 1) != 1)
@@ -167,24 +170,25 @@ static _Noreturn void child_main(const struct launch *l)
 	null = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (null < 0)
 		ctr_child_fail(errw, (dv_err(&err, errno, "cannot open /dev/null"), &err));
+	/* Every container is a session of its own, with no terminal: nothing
+	 * in it can reach the host's (TIOCSTI, job control, a hangup). */
+	if (setsid() < 0)
+		ctr_child_fail(errw, (dv_err(&err, errno, "setsid"), &err));
 	if (l->x) {
-		/* A build step: our stdout/stderr, no stdin, dies with us. A
-		 * service outlives devenv like an env, its output in its log. */
+		/* A build step: no stdin, its output through pipes that devenv
+		 * relays, dies with us. A service outlives devenv like an env,
+		 * its output through pipes to its log relay. No fd of the
+		 * host's goes in: a file or a terminal could be chowned,
+		 * chmodded or written through /proc/self/fd. */
 		size_t n = 0, i;
 
-		if (dup2(null, 0) < 0)
+		if (dup2(null, 0) < 0 || dup2(out, 1) < 0 || dup2(errout, 2) < 0)
 			ctr_child_fail(errw, (dv_err(&err, errno, "dup2"), &err));
 		if (!l->x->cwd || chdir(l->x->cwd) < 0)
 			if (chdir("/") < 0)
 				ctr_child_fail(errw, (dv_err(&err, errno, "chdir /"), &err));
-		if (service) {
-			setsid();
-			if (dup2(log, 1) < 0 || dup2(log, 2) < 0)
-				ctr_child_fail(errw, (dv_err(&err, errno, "dup2"), &err));
-			log = status;
-		} else {
+		if (!service)
 			prctl(PR_SET_PDEATHSIG, SIGKILL);
-		}
 		while (l->x->argv[n])
 			n++;
 		argv = dv_xcalloc(n + 4, sizeof(*argv));
@@ -195,14 +199,13 @@ static _Noreturn void child_main(const struct launch *l)
 			argv[3 + i] = l->x->argv[i];
 		envp = l->x->envp;
 	} else {
-		/* An env outlives devenv: own session, no terminal, log on fd 3. */
-		setsid();
+		/* An env outlives devenv and holds no file of the host's. */
 		if (dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0)
 			ctr_child_fail(errw, (dv_err(&err, errno, "dup2"), &err));
 	}
 	if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
 		ctr_child_fail(errw, (dv_err(&err, errno, "close_range"), &err));
-	if (log >= 0 && dup2(log, 3) < 0)
+	if (status >= 0 && dup2(status, 3) < 0)
 		ctr_child_fail(errw, (dv_err(&err, errno, "dup2"), &err));
 	/* Last, so the init and everything under it inherit it. */
 	if (ctr_sandbox_apply(spec->sandbox, &err) < 0)
@@ -212,27 +215,26 @@ static _Noreturn void child_main(const struct launch *l)
 }
 
 /* Clone the child, put it in its cgroups, release it, and wait until it has
- * exec'd the init. *pidfd_out: a pidfd of it. */
-static int launch(const struct ctr_spec *spec, const struct ctr_exec *x, int status_fd,
-		  pid_t *pid_out, int *pidfd_out, struct dv_error *err)
+ * exec'd the init. The caller fills l's spec, x, memfd and the run and
+ * service modes' fds. *pidfd_out: a pidfd of it. */
+static int launch(struct launch *lp, pid_t *pid_out, int *pidfd_out, struct dv_error *err)
 {
-	dv_autoclose int mem = init_memfd(err);
+	const struct ctr_spec *spec = lp->spec;
 	dv_autoclose int pidfd = -1;
 	dv_autoclose int netns = -1;
 	int errp[2] = { -1, -1 }, syncp[2] = { -1, -1 }, st;
 	/* Build containers keep the host's network (DESIGN.md). */
-	unsigned long nsflags = CTR_NS_FLAGS | (!x && spec->new_netns ? CLONE_NEWNET : 0);
+	unsigned long nsflags = CTR_NS_FLAGS | (!lp->x && spec->new_netns ? CLONE_NEWNET : 0);
 	struct clone_args args = {
 		.flags = nsflags | CLONE_PIDFD,
 		.pidfd = (uint64_t)(uintptr_t)&pidfd,
 		.exit_signal = SIGCHLD,
 	};
-	struct launch l = { spec, x, mem, -1, -1, status_fd, -1 };
+	struct launch l = *lp;
 	pid_t pid;
 	int r;
 
-	if (mem < 0)
-		return -1;
+	l.netns_fd = -1;
 	if (spec->netns_path) {
 		netns = open(spec->netns_path, O_RDONLY | O_CLOEXEC);
 		if (netns < 0)
@@ -299,10 +301,12 @@ out:
 
 int ctr_start(const struct ctr_spec *spec, struct ctr_init *out, struct dv_error *err)
 {
+	dv_autoclose int mem = init_memfd(err);
 	dv_autoclose int pidfd = -1;
+	struct launch l = { .spec = spec, .memfd = mem, .out_fd = -1, .err_fd = -1, .status_fd = -1 };
 	pid_t pid;
 
-	if (launch(spec, NULL, -1, &pid, &pidfd, err) < 0)
+	if (mem < 0 || launch(&l, &pid, &pidfd, err) < 0)
 		return dv_err_prefix(err, "cannot start env '%s'", spec->hostname ? spec->hostname : "");
 	if (ctr_start_time(pid, &out->start_time) < 0) {
 		int e = errno;
@@ -315,16 +319,71 @@ int ctr_start(const struct ctr_spec *spec, struct ctr_init *out, struct dv_error
 	return 0;
 }
 
+/* A service's log relay: the init's `log` mode, run from its memfd in the
+ * host's namespaces, in a session of its own and reparented at once (like
+ * the network helper). It gets the read ends of the service's output and
+ * status pipes, the log and the exit file, and no other fd of ours. */
+static int start_log_relay(int mem, int out_r, int status_r, int log_fd, int exit_fd,
+			   struct dv_error *err)
+{
+	static char *const argv[] = { "devenv-log", "log", NULL };
+	static char *const envp[] = { NULL };
+	pid_t c = fork();
+	int st;
+
+	if (c < 0)
+		return dv_err(err, errno, "fork");
+	if (c == 0) {
+		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+		const int fds[] = { out_r, null, null, status_r, log_fd, exit_fd, mem };
+
+		/* Not in the checkout or the store, which it would keep busy. */
+		if (null < 0 || setsid() < 0 || chdir("/") < 0 || ctr_fds_place(fds, 7, 6) < 0)
+			_exit(126);
+		c = fork();
+		if (c == 0) {
+			fexecve(6, argv, envp);
+			_exit(127);
+		}
+		_exit(c < 0 ? 126 : 0);
+	}
+	if (dv_waitpid(c, &st, err) < 0)
+		return -1;
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		return dv_err(err, EIO, "it could not be set up");
+	return 0;
+}
+
 int ctr_start_service(const struct ctr_spec *spec, const struct ctr_exec *x, int status_fd,
 		      struct ctr_init *out, struct dv_error *err)
 {
+	dv_autoclose int mem = init_memfd(err);
 	dv_autoclose int pidfd = -1;
+	struct launch l = { .spec = spec, .x = x, .memfd = mem };
+	int outp[2] = { -1, -1 }, stp[2] = { -1, -1 }, ret = -1;
 	pid_t pid;
 
+	if (mem < 0)
+		return dv_err_prefix(err, "cannot start service '%s'", spec->hostname ? spec->hostname : "");
 	if (status_fd < 0 || spec->log_fd < 0)
 		return dv_err(err, EINVAL, "a service needs a log and a status file");
-	if (launch(spec, x, status_fd, &pid, &pidfd, err) < 0)
-		return dv_err_prefix(err, "cannot start service '%s'", spec->hostname ? spec->hostname : "");
+	if (pipe2(outp, O_CLOEXEC) < 0 || pipe2(stp, O_CLOEXEC) < 0) {
+		dv_err(err, errno, "pipe");
+		goto out;
+	}
+	/* First the relay: should the service not start, it sees EOF as
+	 * soon as we close our ends, and exits. */
+	if (start_log_relay(mem, outp[0], stp[0], spec->log_fd, status_fd, err) < 0) {
+		dv_err_prefix(err, "cannot start the log relay of service '%s'",
+			      spec->hostname ? spec->hostname : "");
+		goto out;
+	}
+	l.out_fd = l.err_fd = outp[1];
+	l.status_fd = stp[1];
+	if (launch(&l, &pid, &pidfd, err) < 0) {
+		dv_err_prefix(err, "cannot start service '%s'", spec->hostname ? spec->hostname : "");
+		goto out;
+	}
 	/* The command may be gone already (a service that exits at once): its
 	 * init outlives it only for a moment, which is enough to read this or
 	 * not; not running is then what ctr_probe says, and the status file
@@ -332,20 +391,45 @@ int ctr_start_service(const struct ctr_spec *spec, const struct ctr_exec *x, int
 	if (ctr_start_time(pid, &out->start_time) < 0)
 		out->start_time = 0;
 	out->pid = pid;
-	return 0;
+	ret = 0;
+out:
+	for (int i = 0; i < 2; i++) {
+		if (outp[i] >= 0)
+			close(outp[i]);
+		if (stp[i] >= 0)
+			close(stp[i]);
+	}
+	return ret;
+}
+
+/* What is left in the pipes of a container whose init has exited: every
+ * writer died with its pid namespace, so this ends at EOF (or at once
+ * should something outside still hold a write end). */
+static void drain(struct pollfd *p, const int *to, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		while (p[i].fd >= 0 && poll(&p[i], 1, 0) > 0 && ctr_relay_chunk(p[i].fd, to[i], -1)) {
+		}
+	}
 }
 
 int ctr_run(const struct ctr_spec *spec, const struct ctr_exec *x, int *status,
 	    struct dv_error *err)
 {
+	static const int to[] = { 1, 2 };
 	sigset_t mask, old;
+	dv_autoclose int mem = init_memfd(err);
 	dv_autoclose int sfd = -1;
 	dv_autoclose int pidfd = -1;
-	struct pollfd p[2];
+	struct launch l = { .spec = spec, .x = x, .memfd = mem, .status_fd = -1 };
+	struct pollfd p[4];
+	int outp[2] = { -1, -1 }, errp[2] = { -1, -1 };
 	pid_t pid;
 	int st, ret = -1;
 	bool interrupted = false;
 
+	if (mem < 0)
+		return dv_err_prefix(err, "cannot start build container");
 	/* Signals arrive through the signalfd only, and kill the container. */
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
@@ -357,14 +441,28 @@ int ctr_run(const struct ctr_spec *spec, const struct ctr_exec *x, int *status,
 		dv_err(err, errno, "signalfd");
 		goto out;
 	}
-	if (launch(spec, x, -1, &pid, &pidfd, err) < 0) {
+	/* The step's output comes through pipes and we copy it to our stdout
+	 * and stderr (a terminal, a file, the -q capture): the step never
+	 * holds a host fd it could chmod or TIOCSTI. */
+	if (pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
+		dv_err(err, errno, "pipe");
+		goto out;
+	}
+	l.out_fd = outp[1];
+	l.err_fd = errp[1];
+	if (launch(&l, &pid, &pidfd, err) < 0) {
 		dv_err_prefix(err, "cannot start build container");
 		goto out;
 	}
-	p[0] = (struct pollfd){ .fd = pidfd, .events = POLLIN };
-	p[1] = (struct pollfd){ .fd = sfd, .events = POLLIN };
+	close(outp[1]);
+	close(errp[1]);
+	outp[1] = errp[1] = -1;
+	p[0] = (struct pollfd){ .fd = outp[0], .events = POLLIN };
+	p[1] = (struct pollfd){ .fd = errp[0], .events = POLLIN };
+	p[2] = (struct pollfd){ .fd = pidfd, .events = POLLIN };
+	p[3] = (struct pollfd){ .fd = sfd, .events = POLLIN };
 	for (;;) {
-		if (poll(p, 2, -1) < 0) {
+		if (poll(p, 4, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			/* Cannot watch it any more: do not leave it running. */
@@ -373,9 +471,12 @@ int ctr_run(const struct ctr_spec *spec, const struct ctr_exec *x, int *status,
 			dv_waitpid(pid, &st, &(struct dv_error){ 0 });
 			goto out;
 		}
-		if (p[0].revents)
+		for (int i = 0; i < 2; i++)
+			if (p[i].revents && !ctr_relay_chunk(p[i].fd, to[i], -1))
+				p[i].fd = -1; /* closed below, at out */
+		if (p[2].revents)
 			break;
-		if (p[1].revents) {
+		if (p[3].revents) {
 			struct signalfd_siginfo si;
 
 			if (read(sfd, &si, sizeof(si)) > 0) {
@@ -388,6 +489,7 @@ int ctr_run(const struct ctr_spec *spec, const struct ctr_exec *x, int *status,
 	}
 	if (dv_waitpid(pid, &st, err) < 0)
 		goto out;
+	drain(p, to, 2);
 	if (interrupted) {
 		dv_err(err, 0, "interrupted");
 		err->errnum = EINTR;
@@ -396,6 +498,12 @@ int ctr_run(const struct ctr_spec *spec, const struct ctr_exec *x, int *status,
 	*status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 	ret = 0;
 out:
+	for (int i = 0; i < 2; i++) {
+		if (outp[i] >= 0)
+			close(outp[i]);
+		if (errp[i] >= 0)
+			close(errp[i]);
+	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	return ret;
 }

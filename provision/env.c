@@ -387,8 +387,12 @@ static int run_on_up(const struct dv_ctx *ctx, const struct prov_env *env, int l
 		struct ctr_owner owner;
 
 		prov_step_envp(spec, step, &envp); /* the step's own `env` over the env's */
+		/* No input (the terminal's typeahead is the developer's),
+		 * output to us and the log, or with -q to the log alone
+		 * ('devenv logs'). */
 		struct ctr_exec x = { .argv = argv, .envp = envp.v, .cwd = spec->workdir,
-				      .tty = false, .tee_fd = log_fd,
+				      .tty = false, .tee_fd = log_fd, .tee_only = ctx->quiet,
+				      .no_stdin = true,
 				      .user = env->state.user && env->state.user[0] ? env->state.user : NULL,
 				      .owner = ctr_state_owner(&env->state, &owner),
 				      .sandbox = NULL };
@@ -414,11 +418,7 @@ static int run_on_up(const struct dv_ctx *ctx, const struct prov_env *env, int l
 			struct dv_error cerr = { 0 };
 			struct ctr_sandbox sb;
 			struct prov_sweep sweep;
-			int null;
 
-			/* -q: the step's output only goes to the log ('devenv logs') */
-			if (ctx->quiet && (null = open("/dev/null", O_WRONLY | O_CLOEXEC)) >= 0)
-				dup2(null, 1);
 			if (ctr_sandbox_load(env->state.seccomp, env->state.caps, &sb, &cerr) < 0) {
 				dv_err_print(&cerr);
 				_exit(125);
@@ -625,6 +625,8 @@ static int start_env(const struct layer_store *st, struct prov_env *env, int efd
 		hosts[i] = env->spec.services[i].name;
 	if (dv_mkdir_p(upper, 0755, err) < 0 || dv_mkdir_p(work, 0700, err) < 0)
 		goto out;
+	/* The log exists from the start ('devenv logs'); on_up appends to it.
+	 * The init holds no file of the host's. */
 	log_fd = openat(efd, log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (log_fd < 0) {
 		dv_err(err, errno, "cannot open the env's log");
@@ -647,7 +649,6 @@ static int start_env(const struct layer_store *st, struct prov_env *env, int efd
 	cs.workdir = env->spec.workdir;
 	cs.build = false;
 	cs.userns = st->rootless;
-	cs.log_fd = log_fd;
 	cs.cgroups = &s->cgroups;
 	cs.hosts = hosts;
 	cs.n_hosts = env->spec.n_services;

@@ -6,7 +6,9 @@
  * Docker's default sandbox) on its image's layers plus an upper folder of its
  * own, envs/<id>/services/<name>/{upper,work}, which survives halt and goes
  * with destroy. Its command runs under the same init as an env; its output
- * goes to services/<name>/log and its exit status to services/<name>/exit.
+ * goes to services/<name>/log and its exit status to services/<name>/exit,
+ * through pipes to a log relay on the host's side (container/ns.c): no file
+ * of the host's is ever the service's.
  * It sits in the env's cgroups, so `resources` cover it and suspend freezes
  * it with the env. state.json records each service's init; whether it runs
  * is read live.

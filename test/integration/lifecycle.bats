@@ -150,6 +150,33 @@ proj
 	assert_output "devenv: no env named 'nosuchenv'; 'devenv ls' lists them"
 }
 
+@test "ssh without a pty: stdin with its EOF, stdout and stderr apart; ^C, ^\\, TERM, HUP go to the command's process group" {
+	local bg st sig cmd
+	printf 'image: busybox\n' >Envfile
+	"$DEVENV" up
+	run --separate-stderr "$DEVENV" ssh -c 'cat; echo to-stderr >&2; exit 4' <<<"from stdin"
+	assert_failure 4
+	assert_output "from stdin"
+	[[ $stderr == to-stderr ]]
+	# The command is in a session of its own, not the terminal's: what the
+	# terminal (or kill) sends devenv, devenv sends the command's process
+	# group, its foreground child included.
+	cmd='trap "echo outer >> got" SIG; sh -c "trap \"echo child >> got; exit 0\" SIG; echo ready > ready; while :; do sleep 0.1; done"; echo after >> got'
+	for sig in INT QUIT TERM HUP; do
+		rm -f ready got
+		"$DEVENV" ssh -c "${cmd//SIG/$sig}" 3>&- &
+		bg=$!
+		for _ in $(seq 50); do [[ -e ready ]] && break; sleep 0.1; done
+		kill -"$sig" "$bg"
+		for _ in $(seq 50); do kill -0 "$bg" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$bg" 2>/dev/null || true
+		st=0
+		wait "$bg" || st=$?
+		echo "$sig: status $st, got: $(tr '\n' ' ' <got)"
+		[[ $st == 0 && $(tr '\n' ' ' <got) == "child outer after " ]]
+	done
+}
+
 @test "ssh starts in the folder matching the caller's place in the checkout" {
 	printf 'image: busybox\nworkdir: /src\n' >Envfile
 	mkdir -p sub/dir

@@ -1,0 +1,196 @@
+/*
+ * container/relay.c - devenv between a container's processes and the
+ * host's fds: nothing in an env ever holds a terminal or a file of the
+ * host's (it could TIOCSTI the developer's shell, or chown and chmod the
+ * file through /proc/self/fd); devenv copies through pipes or a pty of the
+ * env's instead.
+ *
+ *  - ctr_relay_chunk(): one read's worth from a pipe or pty to our fd
+ *    (build steps, ssh, on_up);
+ *  - ctr_relay_run(): ssh's and on_up's loop: stdin to the command (pipe
+ *    or pty), its stdout and stderr back, signals on to it, until its
+ *    supervisor (exec.c) has exited;
+ *  - ctr_fds_place(): a forked child's fds laid out, all others closed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "container/internal.h"
+#include "util/fs.h"
+#include "util/banned.h"
+
+bool ctr_relay_chunk(int from, int to, int tee)
+{
+	char buf[16384];
+	ssize_t n = read(from, buf, sizeof(buf));
+	struct dv_error ignored = { 0 };
+
+	if (n < 0)
+		return errno == EINTR || errno == EAGAIN; /* EIO: a pty without slaves */
+	if (n == 0)
+		return false;
+	if (tee >= 0)
+		dv_write_full(tee, buf, (size_t)n, &ignored); /* a full disk loses log lines */
+	/* Our end is gone (`ssh -c yes | head -1`): close the pipe, so that
+	 * the writer gets its SIGPIPE as if it wrote there itself. */
+	if (to >= 0 && dv_write_full(to, buf, (size_t)n, &ignored) < 0)
+		return false;
+	return true;
+}
+
+int ctr_fds_place(const int *fds, int n, int keep)
+{
+	int tmp[8];
+
+	if (n > 8) {
+		errno = EINVAL;
+		return -1;
+	}
+	/* Copies above n first, so that placing one never closes another. */
+	for (int i = 0; i < n; i++) {
+		tmp[i] = fds[i] < 0 ? -1 : fcntl(fds[i], F_DUPFD_CLOEXEC, n);
+		if (fds[i] >= 0 && tmp[i] < 0)
+			return -1;
+	}
+	for (int i = 0; i < n; i++) {
+		if (tmp[i] < 0)
+			close(i);
+		else if (dup3(tmp[i], i, i < keep ? 0 : O_CLOEXEC) < 0)
+			return -1;
+	}
+	return (int)syscall(SYS_close_range, (unsigned)n, ~0U, 0U);
+}
+
+static void set_winsize(int from, int to)
+{
+	struct winsize ws;
+
+	if (ioctl(from, TIOCGWINSZ, &ws) == 0)
+		ioctl(to, TIOCSWINSZ, &ws);
+}
+
+void ctr_relay_winsize(int master)
+{
+	set_winsize(0, master);
+}
+
+/* A signal for the command: through the lifeline, which the supervisor
+ * reads (exec.c). Lost when the supervisor is gone, as the command is. */
+static void forward(int life, int sig, bool pgrp)
+{
+	unsigned char b = (unsigned char)(sig | (pgrp ? 0 : CTR_LIFE_PID));
+
+	if (write(life, &b, 1) < 0) {
+		/* the supervisor has exited: nothing to signal */
+	}
+}
+
+/* Write what we hold of devenv's stdin to the command; false once it
+ * cannot take any more (it closed its stdin, or the pty is gone). */
+static bool feed(struct ctr_relay *r, int to)
+{
+	ssize_t n = write(to, r->buf + r->off, r->len - r->off);
+
+	if (n < 0)
+		return errno == EINTR || errno == EAGAIN;
+	r->off += (size_t)n;
+	if (r->off == r->len)
+		r->off = r->len = 0;
+	return true;
+}
+
+int ctr_relay_run(struct ctr_relay *r, struct dv_error *err)
+{
+	/* Slots: the signalfd, the command's output (pty or stdout), its
+	 * stderr, its stdin pipe, devenv's stdin. */
+	enum { SIG, OUT, ERR, IN, STDIN, N };
+	int out = r->master >= 0 ? r->master : r->out, st = 0;
+	bool exited = false;
+
+	for (;;) {
+		struct pollfd p[N];
+		int n;
+
+		/* After the supervisor has gone, only drain what is already
+		 * there: a background process may keep the pipes or the pty
+		 * open forever. */
+		p[SIG] = (struct pollfd){ .fd = exited ? -1 : r->sfd, .events = POLLIN };
+		p[OUT] = (struct pollfd){ .fd = out, .events = POLLIN };
+		p[ERR] = (struct pollfd){ .fd = r->err, .events = POLLIN };
+		p[IN] = (struct pollfd){ .fd = exited ? -1 : r->in, .events = r->len ? POLLOUT : 0 };
+		p[STDIN] = (struct pollfd){ .fd = exited || !r->stdin_open || r->len ? -1 : 0,
+					    .events = POLLIN };
+		if (r->master >= 0 && r->len && !exited)
+			p[OUT].events |= POLLOUT;
+		if (exited && out < 0 && r->err < 0)
+			return st;
+		n = poll(p, N, exited ? 0 : -1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return dv_err(err, errno, "poll");
+		if (exited && n == 0)
+			return st;
+		if (p[SIG].revents) {
+			struct signalfd_siginfo si;
+
+			if (read(r->sfd, &si, sizeof(si)) == sizeof(si)) {
+				int sig = (int)si.ssi_signo;
+
+				if (sig == SIGWINCH && r->master >= 0)
+					set_winsize(0, r->master);
+				/* Without a pty the command is not in the
+				 * terminal's session any more: ^C and ^\ reach
+				 * only us, and go on to its process group. With
+				 * one they are bytes; TERM and HUP go to the
+				 * command, as before. */
+				else if ((sig == SIGINT || sig == SIGQUIT) && r->master < 0)
+					forward(r->life, sig, true);
+				else if (sig == SIGTERM || sig == SIGHUP)
+					forward(r->life, sig, r->master < 0);
+			}
+			if (waitpid(r->pid, &st, WNOHANG) == r->pid)
+				exited = true;
+		}
+		if (p[OUT].revents & POLLOUT && !feed(r, r->master))
+			r->stdin_open = false, r->off = r->len = 0;
+		if (p[OUT].revents & (POLLIN | POLLHUP | POLLERR) &&
+		    !ctr_relay_chunk(out, r->quiet ? -1 : 1, r->tee)) {
+			if (r->master < 0)
+				close(out);
+			out = -1;
+			if (r->master < 0)
+				r->out = -1;
+		}
+		if (p[ERR].revents && !ctr_relay_chunk(r->err, r->quiet ? -1 : 2, r->tee)) {
+			close(r->err);
+			r->err = -1;
+		}
+		if (p[IN].revents & POLLOUT && !feed(r, r->in))
+			r->stdin_open = false, r->off = r->len = 0;
+		if (p[IN].revents & POLLERR) /* it closed its stdin: read no more of ours */
+			r->stdin_open = false, r->off = r->len = 0;
+		if (p[STDIN].revents) {
+			ssize_t got = read(0, r->buf, sizeof(r->buf));
+
+			if (got > 0)
+				r->len = (size_t)got;
+			else if (got == 0 || (errno != EINTR && errno != EAGAIN))
+				r->stdin_open = false;
+		}
+		/* EOF passed on: the command reads the end of its input. */
+		if (!r->stdin_open && !r->len && r->in >= 0) {
+			close(r->in);
+			r->in = -1;
+		}
+	}
+}
