@@ -187,17 +187,26 @@ int ctr_run(const struct ctr_spec *spec, const struct ctr_exec *x, int *status,
 int ctr_start_service(const struct ctr_spec *spec, const struct ctr_exec *x, int status_fd,
 		      struct ctr_init *out, struct dv_error *err);
 
-/* Copy a host file or folder (recursively, no symlinks followed on the
- * host side) to `dest` inside the root that spec's overlay forms, writing
- * only through the overlay (so the result lands in spec->upper). Files are
- * owned by root; modes are kept. */
-int ctr_copy_in(const struct ctr_spec *spec, const char *host_path, const char *dest,
+/* A host file or folder to copy in (ctr_copy_in). */
+struct ctr_copy_src {
+	int fd;                      /* an O_PATH fd of it, opened race-free by the caller
+					(provision/hostpath.c): the copy reads only through it */
+	const char *name;            /* its name: dest/NAME when dest ends with '/'; messages */
+	const struct dv_strv *skips; /* paths below a folder to leave out (sorted, relative
+					to it, e.g. "build" or "src/gen.c"), as `copy` of a
+					folder does with what git ignores; NULL: none */
+	const char *rel;             /* NULL, or the name the digest gives it (the path
+					as the Envfile writes it): then ... */
+	char digest[65];             /* ... the sha256 of util/treesum.h's records of what
+					was written, each file's content as it was read */
+};
+/* Copy src (recursively; below src->fd no symlink is followed, a symlink
+ * is copied as one, and only regular files are opened) to `dest` inside
+ * the root that spec's overlay forms, writing only through the overlay (so
+ * the result lands in spec->upper). Files are owned by root; modes are
+ * kept. */
+int ctr_copy_in(const struct ctr_spec *spec, struct ctr_copy_src *src, const char *dest,
 		struct dv_error *err);
-/* The same, leaving out the paths in skips (sorted, relative to the copied
- * folder, e.g. "build" or "src/gen.c"; NULL: none), as `copy` of a folder
- * does with what git ignores. */
-int ctr_copy_in_skip(const struct ctr_spec *spec, const char *host_path, const char *dest,
-		     const struct dv_strv *skips, struct dv_error *err);
 
 /* Limits from the Envfile's `resources`; 0 means none. */
 struct ctr_limits {
