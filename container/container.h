@@ -62,7 +62,8 @@ void ctr_sandbox_release(struct ctr_sandbox *sb);
 
 /* A bind mount into a container, made after the root and the checkout. */
 struct ctr_mount {
-	const char *source;  /* absolute host path (a named volume's folder, a host mount) */
+	const char *source;  /* absolute host path (a named volume's folder, a host mount);
+				with has_tree only for messages */
 	const char *target;  /* absolute path inside; created when missing, never
 				through a symlink that leaves the root */
 	bool readonly;
@@ -70,7 +71,22 @@ struct ctr_mount {
 				a copy of what the image has at target, and that folder's
 				owner and mode (Docker's rule); where the image has
 				nothing there, the env's user (else root) owns it */
+	bool has_tree;       /* a host path of the Envfile: bind exactly tree_fd, never
+				`source` looked up again */
+	int tree_fd;         /* with has_tree: ctr_bind_tree() of the source; the
+				caller closes it once the container started */
 };
+/* A detached clone of the mount tree at real (a host path's real path,
+ * resolved when the Envfile was read), opened race-free at this moment
+ * with dv_open_resolved(root, real) (util/fs.h): for ctr_mount.tree_fd.
+ * The open and the clone happen in a short-lived child with a mount
+ * namespace of its own: cloning a mount needs CAP_SYS_ADMIN over the
+ * namespace it is in, which devenv without root has only in namespaces it
+ * made, and a container's child could not clone a mount of ours either
+ * (EINVAL), but can attach this. *open_errno: 0, or the errno of the
+ * open when that failed (EXDEV, ELOOP, ENOENT: the path no longer leads
+ * where it did), for the caller to say where. */
+int ctr_bind_tree(const char *root, const char *real, int *open_errno, struct dv_error *err);
 
 struct ctr_spec {
 	const char *hostname;       /* the env's name */

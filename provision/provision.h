@@ -70,6 +70,13 @@ int prov_host_fail(const struct env_spec *spec, const struct prov_hostpath *p, i
  * frees. */
 int prov_host_read(const struct env_spec *spec, const struct prov_hostpath *p, char **out,
 		   size_t *len, struct dv_error *err);
+/* hostmount.c: a host mount (`mounts`, a service's `volumes`; fix: as in
+ * prov_hostpath) opened so, as a detached clone of its mount tree for the
+ * container to attach (ctr_bind_tree): *out, whose tree_fd the caller
+ * closes once the container started, with prov_host_trees_close(). */
+int prov_host_tree(const struct env_spec *spec, const struct env_mount *h, const char *fix,
+		   struct ctr_mount *out, struct dv_error *err);
+void prov_host_trees_close(struct ctr_mount *m, size_t n);
 
 /* What building a `copy` step needs (prov_copy_open, key.c): its source
  * opened race-free, what its key leaves out, and the digests of what the
