@@ -4,12 +4,17 @@
  * before pivot_root, in order (so a later target may sit inside an earlier
  * one).
  *
- * Targets are reached from the root's fd with RESOLVE_IN_ROOT, so an
- * image's symlink (data -> /etc) is followed inside the root and can never
- * put a mount on the host; a missing target is created the same way (a
- * folder for a folder, an empty file for a file). Created targets land in
- * the env's upper, as workdir does; build containers never get mounts
- * (provisioning sees only what `copy` brings), so no layer holds one.
+ * A host path of the Envfile arrives as a detached mount that
+ * ctr_bind_tree made just before the container was started: opened
+ * race-free (RESOLVE_BENEATH from the checkout, or RESOLVE_NO_SYMLINKS)
+ * and cloned at once, so what is bound is what was opened, never a path
+ * looked up again. Targets are reached from the root's fd with
+ * RESOLVE_IN_ROOT, so an image's symlink (data -> /etc) is followed inside
+ * the root and can never put a mount on the host; a missing target is
+ * created the same way (a folder for a folder, an empty file for a file).
+ * Created targets land in the env's upper, as workdir does; build
+ * containers never get mounts (provisioning sees only what `copy` brings),
+ * so no layer holds one.
  *
  * A named volume that is empty when it is mounted first gets a copy of
  * what the image has at its target, with that folder's owner and mode,
@@ -20,10 +25,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "container/internal.h"
@@ -206,10 +215,14 @@ static int bind_one(const struct ctr_spec *spec, int rootfd, const struct ctr_mo
 				    m->target ? m->target : "");
 	if (m->fill && fill_volume(spec, rootfd, m, err) < 0)
 		return -1;
-	/* The source was resolved when the Envfile was read: a symlink there
-	 * now is a swap, and is not followed. */
-	src = open_tree(AT_FDCWD, m->source,
-			OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_SYMLINK_NOFOLLOW);
+	/* A host path of the Envfile was opened race-free and cloned before
+	 * our namespace existed (ctr_bind_tree): bind that, never the path. A
+	 * volume's folder is the store's own. */
+	if (m->has_tree)
+		src = fcntl(m->tree_fd, F_DUPFD_CLOEXEC, 3);
+	else
+		src = open_tree(AT_FDCWD, m->source,
+				OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_SYMLINK_NOFOLLOW);
 	if (src < 0 && errno == ENOENT)
 		return dv_err_plain(err, ENOENT, "mount source '%s' no longer exists; create it, or "
 				    "remove it from the Envfile", m->source);
@@ -238,6 +251,100 @@ static int bind_one(const struct ctr_spec *spec, int rootfd, const struct ctr_mo
 	if (m->n_protect && S_ISDIR(ss.st_mode) && ctr_git_protect(src, m->protect, m->n_protect, err) < 0)
 		return dv_err_prefix(err, "mount of '%s'", m->source);
 	return 0;
+}
+
+/* What the helper of ctr_bind_tree says: 0, or the errno of the step that
+ * failed (stage 0: the open, 1: the clone). */
+struct tree_reply {
+	int errnum, stage;
+};
+
+static _Noreturn void tree_helper(int sock, const char *root, const char *real)
+{
+	struct tree_reply r = { 0, 0 };
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} u;
+	struct iovec iov = { &r, sizeof(r) };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	int fd = -1, tree = -1;
+
+	/* A mount namespace of our own (our user namespace's: without root,
+	 * the only kind in which we may clone a mount), as the one we came
+	 * from is now: the path is then resolved here, at this moment. Every
+	 * mount private first, so that the clone is no peer of the host's: a
+	 * mount made in the env below it must never appear on the host. */
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+		r = (struct tree_reply){ errno, 1 };
+	} else if ((fd = dv_open_resolved(root, real, O_PATH)) < 0) {
+		r = (struct tree_reply){ errno, 0 };
+	} else if ((tree = open_tree(fd, "", AT_EMPTY_PATH | OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
+					     AT_RECURSIVE)) < 0) {
+		r = (struct tree_reply){ errno, 1 };
+	} else {
+		memset(&u, 0, sizeof(u));
+		msg.msg_control = u.buf;
+		msg.msg_controllen = sizeof(u.buf);
+		u.h.cmsg_level = SOL_SOCKET;
+		u.h.cmsg_type = SCM_RIGHTS;
+		u.h.cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(&u.h), &tree, sizeof(int));
+	}
+	while (sendmsg(sock, &msg, MSG_NOSIGNAL) < 0 && errno == EINTR)
+		;
+	_exit(0);
+}
+
+int ctr_bind_tree(const char *root, const char *real, int *open_errno, struct dv_error *err)
+{
+	struct tree_reply r = { EIO, 1 };
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} u;
+	struct iovec iov = { &r, sizeof(r) };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+			      .msg_controllen = sizeof(u.buf) };
+	struct cmsghdr *c;
+	int sv[2], st, tree = -1;
+	ssize_t n;
+	pid_t pid;
+
+	*open_errno = 0;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return dv_err(err, errno, "socketpair");
+	pid = fork();
+	if (pid < 0) {
+		close(sv[0]);
+		close(sv[1]);
+		return dv_err(err, errno, "fork");
+	}
+	if (pid == 0) {
+		close(sv[0]);
+		tree_helper(sv[1], root, real);
+	}
+	close(sv[1]);
+	do
+		n = recvmsg(sv[0], &msg, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	close(sv[0]);
+	dv_waitpid(pid, &st, &(struct dv_error){ 0 });
+	for (c = n > 0 ? CMSG_FIRSTHDR(&msg) : NULL; c; c = CMSG_NXTHDR(&msg, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+		    c->cmsg_len == CMSG_LEN(sizeof(int)))
+			memcpy(&tree, CMSG_DATA(c), sizeof(int));
+	if (n == (ssize_t)sizeof(r) && r.errnum == 0 && tree >= 0)
+		return tree;
+	if (tree >= 0)
+		close(tree);
+	if (n != (ssize_t)sizeof(r))
+		return dv_err(err, EIO, "cannot clone the mount of '%s': its helper failed", real);
+	if (r.stage == 0) {
+		*open_errno = r.errnum;
+		return dv_err(err, r.errnum, "cannot open '%s'", real);
+	}
+	return dv_err(err, r.errnum, "cannot clone the mount of '%s'", real);
 }
 
 int ctr_setup_binds(const struct ctr_spec *spec, int rootfd, int idmap_ns, struct dv_error *err)

@@ -62,7 +62,8 @@ void ctr_sandbox_release(struct ctr_sandbox *sb);
 
 /* A bind mount into a container, made after the root and the checkout. */
 struct ctr_mount {
-	const char *source;  /* absolute host path (a named volume's folder, a host mount) */
+	const char *source;  /* absolute host path (a named volume's folder, a host mount);
+				with has_tree only for messages */
 	const char *target;  /* absolute path inside; created when missing, never
 				through a symlink that leaves the root */
 	bool readonly;
@@ -76,6 +77,10 @@ struct ctr_mount {
 				       these paths in it (relative) are read-only
 				       (see ctr_spec.git_protect) */
 	size_t n_protect;
+	bool has_tree;       /* a host path of the Envfile: bind exactly tree_fd, never
+				`source` looked up again */
+	int tree_fd;         /* with has_tree: ctr_bind_tree() of the source; the
+				caller closes it once the container started */
 };
 
 /* An idmap for host paths (user.c): on disk uid_disk shows as uid_vis, and
@@ -83,6 +88,17 @@ struct ctr_mount {
 struct ctr_idmap {
 	unsigned uid_disk, uid_vis, gid_disk, gid_vis;
 };
+/* A detached clone of the mount tree at real (a host path's real path,
+ * resolved when the Envfile was read), opened race-free at this moment
+ * with dv_open_resolved(root, real) (util/fs.h): for ctr_mount.tree_fd.
+ * The open and the clone happen in a short-lived child with a mount
+ * namespace of its own: cloning a mount needs CAP_SYS_ADMIN over the
+ * namespace it is in, which devenv without root has only in namespaces it
+ * made, and a container's child could not clone a mount of ours either
+ * (EINVAL), but can attach this. *open_errno: 0, or the errno of the
+ * open when that failed (EXDEV, ELOOP, ENOENT: the path no longer leads
+ * where it did), for the caller to say where. */
+int ctr_bind_tree(const char *root, const char *real, int *open_errno, struct dv_error *err);
 
 struct ctr_spec {
 	const char *hostname;       /* the env's name */
@@ -242,17 +258,26 @@ int ctr_run(const struct ctr_spec *spec, const struct ctr_exec *x, int *status,
 int ctr_start_service(const struct ctr_spec *spec, const struct ctr_exec *x, int status_fd,
 		      struct ctr_init *out, struct dv_error *err);
 
-/* Copy a host file or folder (recursively, no symlinks followed on the
- * host side) to `dest` inside the root that spec's overlay forms, writing
- * only through the overlay (so the result lands in spec->upper). Files are
- * owned by root; modes are kept. */
-int ctr_copy_in(const struct ctr_spec *spec, const char *host_path, const char *dest,
+/* A host file or folder to copy in (ctr_copy_in). */
+struct ctr_copy_src {
+	int fd;                      /* an O_PATH fd of it, opened race-free by the caller
+					(provision/hostpath.c): the copy reads only through it */
+	const char *name;            /* its name: dest/NAME when dest ends with '/'; messages */
+	const struct dv_strv *skips; /* paths below a folder to leave out (sorted, relative
+					to it, e.g. "build" or "src/gen.c"), as `copy` of a
+					folder does with what git ignores; NULL: none */
+	const char *rel;             /* NULL, or the name the digest gives it (the path
+					as the Envfile writes it): then ... */
+	char digest[65];             /* ... the sha256 of util/treesum.h's records of what
+					was written, each file's content as it was read */
+};
+/* Copy src (recursively; below src->fd no symlink is followed, a symlink
+ * is copied as one, and only regular files are opened) to `dest` inside
+ * the root that spec's overlay forms, writing only through the overlay (so
+ * the result lands in spec->upper). Files are owned by root; modes are
+ * kept. */
+int ctr_copy_in(const struct ctr_spec *spec, struct ctr_copy_src *src, const char *dest,
 		struct dv_error *err);
-/* The same, leaving out the paths in skips (sorted, relative to the copied
- * folder, e.g. "build" or "src/gen.c"; NULL: none), as `copy` of a folder
- * does with what git ignores. */
-int ctr_copy_in_skip(const struct ctr_spec *spec, const char *host_path, const char *dest,
-		     const struct dv_strv *skips, struct dv_error *err);
 
 /* Limits from the Envfile's `resources`; 0 means none. */
 struct ctr_limits {

@@ -2,11 +2,20 @@
  * container/copy.c - ctr_copy_in: copy a host file or folder into the root
  * an overlay forms, so that it lands in the overlay's upper folder.
  *
- * A forked child gets a private mount namespace, mounts the overlay (as a
- * build container does) and copies. On the host side nothing is followed
- * past host_path itself (O_NOFOLLOW, then openat walking); inside, the
- * destination is resolved in the root (RESOLVE_IN_ROOT), so a layer's
+ * The caller opened the source race-free (provision/hostpath.c) and hands
+ * over that fd: nothing here looks a host path up by its name again. A
+ * forked child gets a private mount namespace, mounts the overlay (as a
+ * build container does) and copies from the fd. Below it every entry is
+ * reached with *at() calls that follow no symlink (a symlink is copied as
+ * one), and a file is opened for reading only once its fd is known to be a
+ * regular file, so a fifo or a device node planted in the checkout can
+ * neither block the copy nor pour a device's content into a layer. Inside,
+ * the destination is resolved in the root (RESOLVE_IN_ROOT), so a layer's
  * symlink cannot send the copy to the host.
+ *
+ * As it copies, it can digest what it wrote (util/treesum.h, entries in
+ * name order, contents by the bytes it read), so that the caller can tell
+ * whether the files changed between their hashing and their copy.
  *
  * Docker's COPY rules: a folder's content goes into dest (created); a file
  * becomes dest, or dest/<its name> when dest ends with '/'. Everything is
@@ -19,6 +28,7 @@
 #include <limits.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -28,9 +38,17 @@
 #include "container/internal.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
+#include "util/treesum.h"
 #include "util/banned.h"
 
-int ctr_copy_data(int in, int out, const char *name, struct dv_error *err)
+/* One copy: what to leave out, and the digest of what was written (NULL:
+ * none). */
+struct copier {
+	const struct dv_strv *skips;
+	struct dv_sha256 *sum;
+};
+
+static int copy_data(int in, int out, const char *name, struct dv_sha256 *h, struct dv_error *err)
 {
 	char buf[65536];
 
@@ -43,9 +61,16 @@ int ctr_copy_data(int in, int out, const char *name, struct dv_error *err)
 			return dv_err(err, errno, "cannot read '%s'", name);
 		if (n == 0)
 			return 0;
+		if (h)
+			dv_sha256_update(h, buf, (size_t)n);
 		if (dv_write_full(out, buf, (size_t)n, err) < 0)
 			return dv_err_prefix(err, "copying '%s'", name);
 	}
+}
+
+int ctr_copy_data(int in, int out, const char *name, struct dv_error *err)
+{
+	return copy_data(in, out, name, NULL, err);
 }
 
 /* Owner root, the source's mode and times: on the open fd of the copy. */
@@ -66,30 +91,41 @@ static int clear_entry(int dir, const char *name, struct dv_error *err)
 	return 0;
 }
 
-static int copy_file(int src, const struct stat *st, int dir, const char *name,
-		     struct dv_error *err)
+/* in: a regular file opened for reading (st its stat); rel: its name in
+ * the digest. */
+static int copy_file(int in, const struct stat *st, int dir, const char *name, const char *rel,
+		     struct copier *c, struct dv_error *err)
 {
 	dv_autoclose int out = -1;
+	struct dv_sha256 h;
+	char hex[DV_SHA256_HEX];
 
 	if (clear_entry(dir, name, err) < 0)
 		return -1;
 	out = openat(dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (out < 0)
 		return dv_err(err, errno, "cannot create '%s'", name);
-	if (ctr_copy_data(src, out, name, err) < 0)
+	dv_sha256_init(&h);
+	if (copy_data(in, out, name, c->sum ? &h : NULL, err) < 0)
 		return -1;
+	if (c->sum) {
+		dv_sha256_final_hex(&h, hex);
+		dv_treesum_file(c->sum, rel, st->st_mode, hex);
+	}
 	return set_meta(out, st, name, err);
 }
 
+/* The link's target: srcdir/srcname, or the O_PATH fd srcdir itself when
+ * srcname is "". */
 static int copy_link(int srcdir, const char *srcname, const struct stat *st, int dir,
-		     const char *name, struct dv_error *err)
+		     const char *name, const char *rel, struct copier *c, struct dv_error *err)
 {
 	char target[PATH_MAX];
 	ssize_t n = readlinkat(srcdir, srcname, target, sizeof(target) - 1);
 	struct timespec ts[2] = { st->st_atim, st->st_mtim };
 
 	if (n < 0)
-		return dv_err(err, errno, "cannot read link '%s'", srcname);
+		return dv_err(err, errno, "cannot read link '%s'", rel);
 	target[n] = 0;
 	if (clear_entry(dir, name, err) < 0)
 		return -1;
@@ -98,6 +134,8 @@ static int copy_link(int srcdir, const char *srcname, const struct stat *st, int
 	if (fchownat(dir, name, 0, 0, AT_SYMLINK_NOFOLLOW) < 0 ||
 	    utimensat(dir, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
 		return dv_err(err, errno, "cannot set owner of link '%s'", name);
+	if (c->sum)
+		dv_treesum_link(c->sum, rel, target);
 	return 0;
 }
 
@@ -119,78 +157,93 @@ static bool skipped(const struct dv_strv *skips, const char *sub, const char *na
 }
 
 /* Copy the content of folder src into folder dst (both open fds), but for
- * the paths in skips (relative to the copied folder; sub is src's). */
-static int copy_tree(int src, int dst, const char *where, const char *sub,
-		     const struct dv_strv *skips, int depth, struct dv_error *err)
+ * the paths in c->skips (relative to the copied folder; sub is src's), in
+ * name order, as the digest wants them. rel: src's name in the digest. */
+static int copy_tree(int src, int dst, const char *sub, const char *rel, struct copier *c,
+		     int depth, struct dv_error *err)
 {
 	dv_autoclosedir DIR *d = dv_opendir_fd(src);
+	struct dv_strv names = { 0 };
 	struct dirent *de;
+	int ret = 0;
 
 	if (!d)
-		return dv_err(err, errno, "cannot read folder '%s'", where);
+		return dv_err(err, errno, "cannot read folder '%s'", rel);
 	if (depth > 256)
-		return dv_err(err, ELOOP, "'%s' is nested too deep", where);
-	while ((errno = 0, de = readdir(d))) {
-		const char *name = de->d_name;
+		return dv_err(err, ELOOP, "'%s' is nested too deep", rel);
+	while ((errno = 0, de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
+		    !skipped(c->skips, sub, de->d_name))
+			dv_strv_push(&names, de->d_name);
+	if (errno) {
+		dv_strv_release(&names);
+		return dv_err(err, errno, "cannot read folder '%s'", rel);
+	}
+	if (names.n)
+		qsort(names.v, names.n, sizeof(*names.v), cmp_str);
+	for (size_t i = 0; i < names.n && ret == 0; i++) {
+		const char *name = names.v[i];
+		dv_autofree char *r = dv_xasprintf("%s/%s", rel, name);
+		dv_autofree char *s = sub[0] ? dv_xasprintf("%s/%s", sub, name) : dv_xstrdup(name);
 		struct stat st;
 
-		if (!strcmp(name, ".") || !strcmp(name, "..") || skipped(skips, sub, name))
-			continue;
-		if (fstatat(src, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-			return dv_err(err, errno, "cannot stat '%s/%s'", where, name);
-		if (S_ISLNK(st.st_mode)) {
-			if (copy_link(src, name, &st, dst, name, err) < 0)
-				return -1;
+		if (fstatat(src, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			ret = dv_err(err, errno, "cannot stat '%s'", r);
+		} else if (S_ISLNK(st.st_mode)) {
+			ret = copy_link(src, name, &st, dst, name, r, c, err);
 		} else if (S_ISREG(st.st_mode)) {
-			dv_autoclose int in = openat(src, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+			/* Opened as what fstatat saw, or not at all: it may
+			 * have been swapped for a fifo or a device since. */
+			dv_autoclose int in = dv_open_regular_at(src, name, &st);
 
-			if (in < 0)
-				return dv_err(err, errno, "cannot open '%s/%s'", where, name);
-			if (copy_file(in, &st, dst, name, err) < 0)
-				return -1;
+			ret = in < 0 ? dv_err(err, errno, "cannot open '%s'", r)
+				     : copy_file(in, &st, dst, name, r, c, err);
 		} else if (S_ISDIR(st.st_mode)) {
 			dv_autoclose int in = openat(src, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			dv_autoclose int out = -1;
-			char w[PATH_MAX], s[PATH_MAX];
 
-			snprintf(w, sizeof(w), "%s/%s", where, name);
-			snprintf(s, sizeof(s), "%s%s%s", sub, sub[0] ? "/" : "", name);
-			if (in < 0)
-				return dv_err(err, errno, "cannot open '%s'", w);
-			if (clear_entry(dst, name, err) < 0)
-				return -1;
-			if (mkdirat(dst, name, 0700) < 0 && errno != EEXIST)
-				return dv_err(err, errno, "cannot create folder '%s'", name);
+			if (in < 0 || fstat(in, &st) < 0) {
+				ret = dv_err(err, errno, "cannot open '%s'", r);
+				continue;
+			}
+			if (c->sum)
+				dv_treesum_dir(c->sum, r, st.st_mode);
+			if (clear_entry(dst, name, err) < 0) {
+				ret = -1;
+				continue;
+			}
+			if (mkdirat(dst, name, 0700) < 0 && errno != EEXIST) {
+				ret = dv_err(err, errno, "cannot create folder '%s'", name);
+				continue;
+			}
 			out = openat(dst, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			if (out < 0)
-				return dv_err(err, errno, "cannot open folder '%s'", name);
-			if (copy_tree(in, out, w, s, skips, depth + 1, err) < 0)
-				return -1;
+			if (out < 0) {
+				ret = dv_err(err, errno, "cannot open folder '%s'", name);
+				continue;
+			}
+			ret = copy_tree(in, out, s, r, c, depth + 1, err);
 			/* Last, so that a read-only source folder could be filled. */
-			if (set_meta(out, &st, name, err) < 0)
-				return -1;
+			if (ret == 0)
+				ret = set_meta(out, &st, name, err);
 		} else {
-			return dv_err(err, 0, "cannot copy '%s/%s': not a file, folder or symlink",
-				      where, name);
+			ret = dv_err(err, 0, "cannot copy '%s': not a file, folder or symlink", r);
 		}
 	}
-	if (errno)
-		return dv_err(err, errno, "cannot read folder '%s'", where);
-	return 0;
+	dv_strv_release(&names);
+	return ret;
 }
 
-static int copy_in(int rootfd, const char *host_path, const char *dest,
-		   const struct dv_strv *skips, struct dv_error *err)
+static int copy_in(int rootfd, int src, const char *name, const char *rel, const char *dest,
+		   struct copier *c, struct dv_error *err)
 {
-	dv_autoclose int src = open(host_path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	dv_autoclose int parent = -1;
 	char buf[PATH_MAX];
 	const char *base;
 	struct stat st;
 	size_t n = strlen(dest);
 
-	if (src < 0 || fstat(src, &st) < 0)
-		return dv_err(err, errno, "cannot open '%s'", host_path);
+	if (fstat(src, &st) < 0)
+		return dv_err(err, errno, "cannot stat '%s'", name);
 	if (n == 0 || n >= sizeof(buf) - NAME_MAX - 2)
 		return dv_err(err, EINVAL, "bad destination '%s'", dest);
 	memcpy(buf, dest, n + 1);
@@ -202,19 +255,18 @@ static int copy_in(int rootfd, const char *host_path, const char *dest,
 		dv_autoclose int outdir = -1;
 
 		if (in < 0)
-			return dv_err(err, errno, "cannot open '%s'", host_path);
+			return dv_err(err, errno, "cannot open '%s'", name);
 		if (out < 0)
 			return -1;
 		outdir = openat(out, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (outdir < 0)
 			return dv_err(err, errno, "cannot open '%s'", dest);
-		return copy_tree(in, outdir, host_path, "", skips, 0, err);
+		if (c->sum)
+			dv_treesum_dir(c->sum, rel, st.st_mode);
+		return copy_tree(in, outdir, "", rel, c, 0, err);
 	}
-	if (buf[n - 1] == '/') {
-		const char *hb = strrchr(host_path, '/');
-
-		snprintf(buf + n, sizeof(buf) - n, "%s", hb ? hb + 1 : host_path);
-	}
+	if (buf[n - 1] == '/')
+		snprintf(buf + n, sizeof(buf) - n, "%s", name);
 	base = strrchr(buf, '/');
 	if (base) {
 		char dir[PATH_MAX];
@@ -230,78 +282,90 @@ static int copy_in(int rootfd, const char *host_path, const char *dest,
 		return -1;
 	if (!*base || !strcmp(base, ".") || !strcmp(base, ".."))
 		return dv_err(err, EINVAL, "bad destination '%s'", dest);
-	if (S_ISLNK(st.st_mode)) {
-		const char *hb = strrchr(host_path, '/');
-		char hdir[PATH_MAX];
-		dv_autoclose int hd = -1;
-
-		if (!hb)
-			snprintf(hdir, sizeof(hdir), ".");
-		else if (hb == host_path)
-			snprintf(hdir, sizeof(hdir), "/");
-		else
-			snprintf(hdir, sizeof(hdir), "%.*s", (int)(hb - host_path), host_path);
-		hd = open(hdir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-		if (hd < 0)
-			return dv_err(err, errno, "cannot open '%s'", hdir);
-		return copy_link(hd, hb ? hb + 1 : host_path, &st, parent, base, err);
-	}
+	if (S_ISLNK(st.st_mode))
+		return copy_link(src, "", &st, parent, base, rel, c, err);
 	if (!S_ISREG(st.st_mode))
-		return dv_err(err, 0, "cannot copy '%s': not a file, folder or symlink", host_path);
+		return dv_err(err, 0, "cannot copy '%s': not a file, folder or symlink", name);
 	{
 		/* Reopen for reading through the O_PATH fd: the same inode. */
-		char self[64];
-		dv_autoclose int in = -1;
+		dv_autoclose int in = dv_reopen_regular(src, &st);
 
-		snprintf(self, sizeof(self), "/proc/self/fd/%d", src);
-		in = open(self, O_RDONLY | O_CLOEXEC);
 		if (in < 0)
-			return dv_err(err, errno, "cannot open '%s'", host_path);
-		return copy_file(in, &st, parent, base, err);
+			return dv_err(err, errno, "cannot open '%s'", name);
+		return copy_file(in, &st, parent, base, rel, c, err);
 	}
 }
 
-int ctr_copy_in(const struct ctr_spec *spec, const char *host_path, const char *dest,
+int ctr_copy_in(const struct ctr_spec *spec, struct ctr_copy_src *src, const char *dest,
 		struct dv_error *err)
 {
-	return ctr_copy_in_skip(spec, host_path, dest, NULL, err);
-}
-
-int ctr_copy_in_skip(const struct ctr_spec *spec, const char *host_path, const char *dest,
-		     const struct dv_strv *skips, struct dv_error *err)
-{
-	int errp[2];
+	const char *rel = src->rel ? src->rel : src->name;
+	int errp[2], sump[2] = { -1, -1 };
+	ssize_t got = 0;
 	pid_t pid;
 	int st, r;
 
+	src->digest[0] = 0;
 	if (pipe2(errp, O_CLOEXEC) < 0)
 		return dv_err(err, errno, "pipe");
+	if (pipe2(sump, O_CLOEXEC) < 0) {
+		close(errp[0]);
+		close(errp[1]);
+		return dv_err(err, errno, "pipe");
+	}
 	pid = fork();
 	if (pid < 0) {
 		close(errp[0]);
 		close(errp[1]);
+		close(sump[0]);
+		close(sump[1]);
 		return dv_err(err, errno, "fork");
 	}
 	if (pid == 0) {
 		struct dv_error cerr = { 0 };
+		struct dv_sha256 sum;
+		struct copier c = { src->skips, src->rel ? &sum : NULL };
+		char hex[DV_SHA256_HEX];
 		int rootfd;
 
 		close(errp[0]);
+		close(sump[0]);
+		dv_sha256_init(&sum);
 		if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 			ctr_child_fail(errp[1], (dv_err(&cerr, errno, "cannot make a mount namespace"), &cerr));
 		rootfd = ctr_mount_overlay(spec, false, NULL, &cerr);
-		if (rootfd < 0 || copy_in(rootfd, host_path, dest, skips, &cerr) < 0)
+		if (rootfd < 0 || copy_in(rootfd, src->fd, src->name, rel, dest, &c, &cerr) < 0)
 			ctr_child_fail(errp[1], &cerr);
+		if (c.sum) {
+			/* 64 bytes: the pipe takes them without a reader. */
+			dv_sha256_final_hex(&sum, hex);
+			if (dv_write_full(sump[1], hex, 64, &cerr) < 0)
+				ctr_child_fail(errp[1], &cerr);
+		}
 		_exit(0);
 	}
 	close(errp[1]);
+	close(sump[1]);
 	r = ctr_child_result(errp[0], err);
 	close(errp[0]);
+	if (r == 0 && src->rel) {
+		while (got < 64) {
+			ssize_t n = read(sump[0], src->digest + got, (size_t)(64 - got));
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				break;
+			got += n;
+		}
+		src->digest[got] = 0;
+	}
+	close(sump[0]);
 	if (dv_waitpid(pid, &st, r ? &(struct dv_error){ 0 } : err) < 0)
 		return -1;
 	if (r)
-		return dv_err_prefix(err, "cannot copy '%s' to '%s'", host_path, dest);
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-		return dv_err(err, 0, "cannot copy '%s' to '%s': the copier failed", host_path, dest);
+		return dv_err_prefix(err, "cannot copy '%s' to '%s'", src->name, dest);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 || (src->rel && got != 64))
+		return dv_err(err, 0, "cannot copy '%s' to '%s': the copier failed", src->name, dest);
 	return 0;
 }

@@ -11,10 +11,12 @@
  *
  * A host mount's relative source starts at the Envfile's folder, as `copy`
  * does, and must stay inside the checkout once symlinks are resolved: a
- * teammate's Envfile must not reach into ~/.ssh by a "../../". An absolute
- * source is the writer's explicit choice and may be anywhere. Sources must
- * exist now, so that a typo is an error here rather than an empty folder
- * appearing somewhere at `up`.
+ * teammate's Envfile must not reach into ~/.ssh by a "../../". So must an
+ * absolute one written inside the checkout. Any other absolute source is
+ * the writer's explicit choice and may be anywhere. Sources must exist
+ * now, so that a typo is an error here rather than an empty folder
+ * appearing somewhere at `up`; the real path found here is what `up` opens
+ * (race-free, provision/hostpath.c), never the path as written.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -59,11 +61,19 @@ static int resolve_host(struct env_vctx *v, const struct env_node *item, const c
 		return ENV_AT(v, item, "%s: '%s' cannot be resolved: %s", what,
 			      envfile_shown(m->source, buf, sizeof(buf)), strerror(errno));
 	m->source_abs = real;
-	if (m->source[0] == '/')
-		return 0;
 	checkout = envfile_real_checkout(v);
 	if (!checkout)
 		return -1;
+	/* An absolute path written inside the checkout is treated as a
+	 * relative one: the checkout's own symlink must not turn a path that
+	 * reads as the project's (as the trust prompt shows it) into '/'. */
+	if (m->source[0] == '/' && !envfile_path_inside(m->source, checkout) &&
+	    !envfile_path_inside(m->source, v->checkout))
+		return 0;
+	if (m->source[0] == '/' && !envfile_path_inside(real, checkout))
+		return ENV_AT(v, item, "%s: '%s' is inside the checkout but leads outside it (a "
+			      "symlink?); write the path it leads to if you mean to share that folder",
+			      what, envfile_shown(m->source, buf, sizeof(buf)));
 	if (!envfile_path_inside(real, checkout))
 		return ENV_AT(v, item, "%s: '%s' is outside the checkout; write it as an absolute "
 			      "path if you mean to share that folder", what,

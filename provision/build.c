@@ -6,6 +6,7 @@
  * layers/layers.h), so a failed or interrupted step leaves nothing behind.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,15 +110,65 @@ static int fetch_step(const struct layer_store *st, const struct env_spec *spec,
 		ret = prov_git_clone(spec, step, dir, &path, err);
 	else
 		ret = prov_download(spec, step, dir, &path, err);
-	if (ret == 0)
-		ret = ctr_copy_in(cs, path, step->to, err);
+	if (ret == 0) {
+		/* The store's own staging folder, not the checkout: no race to
+		 * fear, but the copier takes an fd. */
+		const char *base = strrchr(path, '/');
+		struct ctr_copy_src src = { .fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC),
+					    .name = base ? base + 1 : path };
+
+		ret = src.fd < 0 ? dv_err(err, errno, "cannot open '%s'", path)
+				 : ctr_copy_in(cs, &src, step->to, err);
+		if (src.fd >= 0)
+			close(src.fd);
+	}
 	layer_staging_discard(st, name, &ignored);
 	return ret;
 }
 
+/* A `copy` step: its source opened race-free once (hostpath.c), read for
+ * its key and copied from that one fd; and what the copier wrote must be
+ * what was read, so that the layer is exactly what its key says. */
+static int copy_step(const struct env_spec *spec, const struct env_step *step, const char *prev,
+		     const char *key, const struct ctr_spec *cs, struct dv_error *err)
+{
+	const char *base = strrchr(step->copy_abs, '/');
+	struct prov_copy pc = { .fd = -1 };
+	struct ctr_copy_src src = { 0 };
+	const char *changed = NULL;
+	int ret = -1;
+
+	if (prov_copy_open(spec, step, prev, &pc, err) < 0)
+		return -1;
+	/* Read since the keys were made, at the start of this command. */
+	if (strcmp(pc.key, key) != 0) {
+		changed = "changed while this command ran";
+		goto out;
+	}
+	src = (struct ctr_copy_src){ .fd = pc.fd, .name = base ? base + 1 : step->copy_abs,
+				     .skips = &pc.skips, .rel = step->copy };
+	if (ctr_copy_in(cs, &src, step->to, err) < 0)
+		goto out;
+	if (strcmp(src.digest, pc.digest) != 0) {
+		changed = "changed while it was being copied";
+		goto out;
+	}
+	ret = 0;
+out:
+	if (changed) {
+		dv_err_at(err, spec->display, step->line, step->col,
+			  "'copy' path '%s' %s; nothing was cached; run the command again", step->copy,
+			  changed);
+		err->status = 1;
+	}
+	prov_copy_release(&pc);
+	return ret;
+}
+
+/* prev, key: the step's key and the one before it (the copy checks them). */
 static int run_step(const struct layer_store *st, const struct env_spec *spec,
-		    const struct env_step *step, const struct dv_strv *chain, const char *staging,
-		    struct dv_error *err)
+		    const struct env_step *step, const char *prev, const char *key,
+		    const struct dv_strv *chain, const char *staging, struct dv_error *err)
 {
 	dv_autofree const char **lowers = dv_xcalloc(chain->n + 1, sizeof(*lowers));
 	dv_autofree char *upper = layer_staging_path(st, staging, "diff");
@@ -144,13 +195,7 @@ static int run_step(const struct layer_store *st, const struct env_spec *spec,
 	cs.log_fd = -1;
 
 	if (step->kind == ENV_STEP_COPY) {
-		struct dv_strv skips = { 0 };
-
-		/* what git ignores, as the key left it out */
-		ret = prov_copy_skips(spec, step, &skips, err);
-		if (ret == 0)
-			ret = ctr_copy_in_skip(&cs, step->copy_abs, step->to, &skips, err);
-		dv_strv_release(&skips);
+		ret = copy_step(spec, step, prev, key, &cs, err);
 		goto out;
 	}
 	if (step->kind == ENV_STEP_GIT || step->kind == ENV_STEP_DOWNLOAD) {
@@ -206,6 +251,8 @@ int prov_build(const struct dv_ctx *ctx, const struct layer_store *st,
 	       struct dv_error *err)
 {
 	size_t n = spec->n_provision;
+	/* key(step 0): the image id without its "sha256:" (key.c) */
+	const char *base_key = strncmp(base->id, "sha256:", 7) == 0 ? base->id + 7 : base->id;
 	struct prov_progress pg;
 	char env_id[13] = "";
 	/* A pulled layer serves the envs naming its source, and the env it was
@@ -253,7 +300,8 @@ int prov_build(const struct dv_ctx *ctx, const struct layer_store *st,
 			prov_progress_end(&pg, i, label, PROV_FAILED, SECS_SINCE(t0));
 			return -1;
 		}
-		if (run_step(st, spec, step, layers, staging, err) < 0) {
+		if (run_step(st, spec, step, i ? keys->v[i - 1] : base_key, keys->v[i], layers, staging,
+			     err) < 0) {
 			struct dv_error ignored = { 0 };
 
 			prov_progress_end(&pg, i, label, PROV_FAILED, SECS_SINCE(t0));

@@ -124,19 +124,20 @@ void prov_copystat_begin(const struct env_spec *spec, const char *folder, struct
 	}
 }
 
-/* The whole fingerprint, as digest_tree (key.c) takes it along the way. */
-static int fingerprint(const struct env_spec *spec, const char *folder,
+/* The whole fingerprint, as digest_root (key.c) takes it along the way;
+ * fd: the folder, opened race-free (hostpath.c). */
+static int fingerprint(const struct env_spec *spec, int fd, const char *folder,
 		       const struct dv_strv *skips, char out[DV_SHA256_HEX])
 {
-	dv_autoclose int fd = open(folder, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	dv_autoclose int dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	struct dv_sha256 h;
 	struct stat st;
 
 	prov_copystat_begin(spec, folder, &h);
-	if (fd < 0 || fstat(fd, &st) < 0)
+	if (dfd < 0 || fstat(dfd, &st) < 0)
 		return -1;
 	stat_line(&h, ".", &st);
-	if (walk(fd, "", skips, &h, 0) < 0)
+	if (walk(dfd, "", skips, &h, 0) < 0)
 		return -1;
 	dv_sha256_final_hex(&h, out);
 	return 0;
@@ -150,7 +151,7 @@ static void record_name(const char *folder, char name[80])
 	snprintf(name, 80, "copy-%s", hex);
 }
 
-int prov_copystat_get(int dir, const struct env_spec *spec, const char *folder,
+int prov_copystat_get(int dir, const struct env_spec *spec, int fd, const char *folder,
 		      char digest[DV_SHA256_HEX])
 {
 	dv_autofree char *text = NULL;
@@ -175,7 +176,7 @@ int prov_copystat_get(int dir, const struct env_spec *spec, const char *folder,
 		*nl = 0;
 		dv_strv_push(&skips, line + 2);
 	}
-	if (fingerprint(spec, folder, &skips, fp) == 0 && strncmp(fp, text + 2, 64) == 0) {
+	if (fingerprint(spec, fd, folder, &skips, fp) == 0 && strncmp(fp, text + 2, 64) == 0) {
 		memcpy(digest, text + 69, 64);
 		digest[64] = 0;
 		hit = 1;

@@ -562,8 +562,9 @@ static int sweep_pending(struct prov_env *env, int efd, struct dv_error *err)
 }
 
 /* The spec's `volumes` (each volume's folder, the env's own or a shared
- * one, made when missing) then
- * `mounts`, as the container binds them. *paths holds the strings. */
+ * one, made when missing) then `mounts`, as the container binds them.
+ * *paths holds the strings; the host mounts' trees are the caller's to
+ * close (prov_host_trees_close). */
 static int env_mounts(const struct layer_store *st, const struct env_spec *spec,
 		      const char *env_id, struct ctr_mount **out, size_t *n, struct dv_strv *paths,
 		      struct dv_error *err)
@@ -579,21 +580,13 @@ static int env_mounts(const struct layer_store *st, const struct env_spec *spec,
 		if (prov_volume_prepare(st, spec, env_id, v, &dir, err) < 0)
 			return -1;
 		dv_strv_push_owned(paths, dir);
-		m[(*n)++] = (struct ctr_mount){ dir, v->target, v->readonly, true, .host = false };
+		m[(*n)++] = (struct ctr_mount){ .source = dir, .target = v->target,
+						.readonly = v->readonly, .fill = true };
 	}
-	for (size_t i = 0; i < spec->n_mounts; i++) {
-		const struct env_mount *h = &spec->mounts[i];
-		struct stat sb;
-
-		/* Checked when the Envfile was read; say it at its line if it
-		 * went away since (the container checks again). */
-		if (lstat(h->source_abs, &sb) < 0)
-			return dv_err_at(err, spec->display, h->line, h->col,
-					 "mount source '%s' no longer exists; create it, or remove it "
-					 "from 'mounts'", h->source);
-		m[(*n)++] = (struct ctr_mount){ h->source_abs, h->target, h->readonly, false,
-						.host = true };
-	}
+	for (size_t i = 0; i < spec->n_mounts; i++)
+		if (prov_host_tree(spec, &spec->mounts[i], "remove it from 'mounts'", &m[(*n)++],
+				   err) < 0)
+			return -1;
 	return 0;
 }
 
@@ -707,6 +700,7 @@ out:
 	}
 	for (size_t i = 0; i < s->layers.n; i++)
 		free((char *)lowers[i]);
+	prov_host_trees_close(mounts, cs.n_mounts);
 	dv_strv_release(&mount_paths);
 	ctr_sandbox_release(&sb);
 	return ret;

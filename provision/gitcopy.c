@@ -116,22 +116,36 @@ static bool racy(const struct prov_gitcopy *c, const struct stat *st)
 		st->st_mtim.tv_nsec >= c->index_mtime.tv_nsec);
 }
 
-int prov_gitcopy_file_id(struct prov_gitcopy *c, const char *sub, const char *abs_path,
-			 const struct stat *st, char hex[GIT_OID_HEXSZ + 1], struct dv_error *err)
+int prov_gitcopy_index_id(struct prov_gitcopy *c, const char *sub, const struct stat *st,
+			  char hex[GIT_OID_HEXSZ + 1])
 {
 	dv_autofree char *path = dv_xasprintf("%s%s", c->prefix, sub);
 	const git_index_entry *e = c->g->git_index_get_bypath(c->index, path, 0);
-	git_oid id;
 
 	if (e && !racy(c, st) && e->file_size == (uint32_t)st->st_size &&
 	    e->mtime.seconds == (int32_t)st->st_mtim.tv_sec &&
 	    e->mtime.nanoseconds == (uint32_t)st->st_mtim.tv_nsec &&
 	    e->ino == (uint32_t)st->st_ino && (e->mode & 0170000) == 0100000) {
 		c->g->git_oid_tostr(hex, GIT_OID_HEXSZ + 1, &e->id);
-		return 0;
+		return 1;
 	}
-	if (c->g->git_odb_hashfile(&id, abs_path, GIT_OBJECT_BLOB) < 0)
-		return dv_err(err, errno, "cannot read '%s': %s", abs_path, prov_git_errmsg(c->g));
+	return 0;
+}
+
+int prov_gitcopy_file_id(struct prov_gitcopy *c, const char *sub, int fd, const struct stat *st,
+			 char hex[GIT_OID_HEXSZ + 1], struct dv_error *err)
+{
+	char self[64];
+	git_oid id;
+
+	if (prov_gitcopy_index_id(c, sub, st, hex))
+		return 0;
+	/* Through the fd the caller opened and checked: libgit2 opens the
+	 * very inode, following no symlink anyone put at its name since. */
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+	if (c->g->git_odb_hashfile(&id, self, GIT_OBJECT_BLOB) < 0)
+		return dv_err(err, errno, "cannot read '%s%s': %s", c->prefix, sub,
+			      prov_git_errmsg(c->g));
 	c->g->git_oid_tostr(hex, GIT_OID_HEXSZ + 1, &id);
 	return 0;
 }

@@ -20,6 +20,7 @@
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/hash.h"
+#include "util/treesum.h"
 #include "util/banned.h"
 
 static void json_str(struct dv_buf *b, const char *s)
@@ -140,22 +141,65 @@ static int cmp_str(const void *a, const void *b)
 struct walk {
 	struct prov_gitcopy *git;
 	struct dv_strv *skips;
-	struct dv_sha256 *fp; /* with git: the stat fingerprint (copystat.c) */
+	struct dv_sha256 *fp;    /* with git: the stat fingerprint (copystat.c) */
+	struct dv_sha256 *plain; /* NULL, or the same entries with every file's
+				    sha256 as read (the copier's digest, treesum.h) */
 };
 
-/* Feed one filesystem object (and, for a folder, everything below it, in
- * name order) into the digest: relative name, type, permission bits, and
- * content digest or link target. Owners and times are not observable by
- * the copy (files land root-owned), so they stay out of the key. sub is
- * the path below the copied folder ("" for the folder itself). */
-static int digest_tree(int dirfd, const char *name, const char *rel, const char *sub,
+static int digest_dir(int fd, const struct stat *st, const char *rel, const char *sub,
+		      struct walk *w, struct dv_sha256 *h, struct dv_error *err);
+
+/* A regular file, open for reading (st: its stat): its record. */
+static int digest_file(int fd, const struct stat *st, const char *rel, const char *sub,
 		       struct walk *w, struct dv_sha256 *h, struct dv_error *err)
+{
+	char hex[DV_SHA256_HEX], content[48];
+
+	if ((!w->git || w->plain) && dv_sha256_fd(fd, hex, err) < 0)
+		return dv_err_prefix(err, "reading '%s'", rel);
+	if (w->plain)
+		dv_treesum_file(w->plain, rel, st->st_mode, hex);
+	if (!w->git) {
+		dv_treesum_file(h, rel, st->st_mode, hex);
+		return 0;
+	}
+	memcpy(content, "g:", 3);
+	if (prov_gitcopy_file_id(w->git, sub, fd, st, content + 2, err) < 0)
+		return -1;
+	dv_treesum_file(h, rel, st->st_mode, content);
+	return 0;
+}
+
+static int digest_link(int dirfd, const char *name, const char *rel, struct walk *w,
+		       struct dv_sha256 *h, struct dv_error *err)
+{
+	char target[4096];
+	ssize_t n = readlinkat(dirfd, name, target, sizeof(target) - 1);
+
+	if (n < 0)
+		return dv_err(err, errno, "cannot read link '%s'", rel);
+	target[n] = 0;
+	dv_treesum_link(h, rel, target);
+	if (w->plain)
+		dv_treesum_link(w->plain, rel, target);
+	return 0;
+}
+
+/* Feed one entry of the folder dirfd (and, for a folder, everything below
+ * it, in name order) into the digest: relative name, type, permission bits,
+ * and content digest or link target (util/treesum.h). Owners and times are
+ * not observable by the copy (files land root-owned), so they stay out of
+ * the key. sub is the path below the copied folder. Nothing is followed: a
+ * symlink is digested as one, and a file is read only through an fd known
+ * to be a regular file (a fifo or a device put there is never opened). */
+static int digest_entry(int dirfd, const char *name, const char *rel, const char *sub,
+			struct walk *w, struct dv_sha256 *h, struct dv_error *err)
 {
 	struct stat st;
 
 	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return dv_err(err, errno, "cannot stat '%s'", rel);
-	if (w->git && sub[0] && prov_gitcopy_skip(w->git, sub, name, S_ISDIR(st.st_mode))) {
+	if (w->git && prov_gitcopy_skip(w->git, sub, name, S_ISDIR(st.st_mode))) {
 		if (w->skips)
 			dv_strv_push(w->skips, sub);
 		return 0;
@@ -165,100 +209,121 @@ static int digest_tree(int dirfd, const char *name, const char *rel, const char 
 	if (w->fp)
 		prov_copystat_line(w->fp, sub, &st);
 	if (S_ISREG(st.st_mode)) {
-		char hex[DV_SHA256_HEX];
-		char line[128];
+		char content[48];
+		dv_autoclose int fd = -1;
 
-		if (w->git) {
-			char self[PATH_MAX];
-
-			/* through the open folder: no symlink of a parent is followed */
-			snprintf(self, sizeof(self), "/proc/self/fd/%d/%s", dirfd, name);
-			if (prov_gitcopy_file_id(w->git, sub, self, &st, hex, err) < 0)
-				return -1;
-			snprintf(line, sizeof(line), "f %o g:%s", (unsigned)(st.st_mode & 07777), hex);
-		} else {
-			dv_autoclose int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-
-			if (fd < 0)
-				return dv_err(err, errno, "cannot read '%s'", rel);
-			if (dv_sha256_fd(fd, hex, err) < 0)
-				return dv_err_prefix(err, "reading '%s'", rel);
-			snprintf(line, sizeof(line), "f %o %s", (unsigned)(st.st_mode & 07777), hex);
+		/* a tracked file the index knows: no read */
+		if (w->git && !w->plain && prov_gitcopy_index_id(w->git, sub, &st, content + 2)) {
+			memcpy(content, "g:", 2);
+			dv_treesum_file(h, rel, st.st_mode, content);
+			return 0;
 		}
-		dv_sha256_update(h, rel, strlen(rel) + 1);
-		dv_sha256_update(h, line, strlen(line) + 1);
-	} else if (S_ISLNK(st.st_mode)) {
-		char target[4096];
-		ssize_t n = readlinkat(dirfd, name, target, sizeof(target) - 1);
-
-		if (n < 0)
-			return dv_err(err, errno, "cannot read link '%s'", rel);
-		target[n] = 0;
-		dv_sha256_update(h, rel, strlen(rel) + 1);
-		dv_sha256_update(h, "l ", 2);
-		dv_sha256_update(h, target, (size_t)n + 1);
-	} else if (S_ISDIR(st.st_mode)) {
-		dv_autoclose int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-		dv_autoclosedir DIR *d = fd < 0 ? NULL : dv_opendir_fd(fd);
-		struct dv_strv names = { 0 };
-		struct dirent *de;
-		char line[32];
-		int ret = 0;
-
-		if (!d)
-			return dv_err(err, errno, "cannot read folder '%s'", rel);
-		/* Everything the copy takes is in the key (.git included outside
-		 * the git filter): the key and the layer must never disagree. */
-		while ((de = readdir(d)))
-			if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-				dv_strv_push(&names, de->d_name);
-		if (names.n)
-			qsort(names.v, names.n, sizeof(*names.v), cmp_str);
-		snprintf(line, sizeof(line), "d %o", (unsigned)(st.st_mode & 07777));
-		dv_sha256_update(h, rel, strlen(rel) + 1);
-		dv_sha256_update(h, line, strlen(line) + 1);
-		for (size_t i = 0; i < names.n && ret == 0; i++) {
-			dv_autofree char *r = dv_xasprintf("%s/%s", rel, names.v[i]);
-			dv_autofree char *s = sub[0] ? dv_xasprintf("%s/%s", sub, names.v[i]) :
-						       dv_xstrdup(names.v[i]);
-
-			ret = digest_tree(fd, names.v[i], r, s, w, h, err);
-		}
-		dv_strv_release(&names);
-		return ret;
-	} else {
-		return dv_err(err, EINVAL, "'%s' is not a file, folder or symlink; 'copy' cannot take it",
-			      rel);
+		fd = dv_open_regular_at(dirfd, name, &st);
+		if (fd < 0)
+			return dv_err(err, errno, "cannot read '%s'", rel);
+		return digest_file(fd, &st, rel, sub, w, h, err);
 	}
-	return 0;
+	if (S_ISLNK(st.st_mode))
+		return digest_link(dirfd, name, rel, w, h, err);
+	if (S_ISDIR(st.st_mode)) {
+		dv_autoclose int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+
+		if (fd < 0 || fstat(fd, &st) < 0)
+			return dv_err(err, errno, "cannot read folder '%s'", rel);
+		return digest_dir(fd, &st, rel, sub, w, h, err);
+	}
+	return dv_err(err, EINVAL, "'%s' is not a file, folder or symlink; 'copy' cannot take it", rel);
 }
 
-/* Digest a copy step's source into h; with skips, also list what the git
- * filter leaves out (paths below the copied folder, sorted). A folder of a
- * git checkout goes in as the digest of its filtered tree, remembered in
- * statdir (copystat.c; -1: not remembered). */
-/* A `copy` of a folder of a git checkout: git's index and ignore rules
- * decide what it takes. */
-static bool copies_git_folder(const struct env_spec *spec, const struct env_step *step)
+/* An open folder (st: its stat) and everything below it. */
+static int digest_dir(int fd, const struct stat *st, const char *rel, const char *sub,
+		      struct walk *w, struct dv_sha256 *h, struct dv_error *err)
+{
+	dv_autoclosedir DIR *d = dv_opendir_fd(fd);
+	struct dv_strv names = { 0 };
+	struct dirent *de;
+	int ret = 0;
+
+	if (!d)
+		return dv_err(err, errno, "cannot read folder '%s'", rel);
+	/* Everything the copy takes is in the key (.git included outside
+	 * the git filter): the key and the layer must never disagree. */
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			dv_strv_push(&names, de->d_name);
+	if (names.n)
+		qsort(names.v, names.n, sizeof(*names.v), cmp_str);
+	dv_treesum_dir(h, rel, st->st_mode);
+	if (w->plain)
+		dv_treesum_dir(w->plain, rel, st->st_mode);
+	for (size_t i = 0; i < names.n && ret == 0; i++) {
+		dv_autofree char *r = dv_xasprintf("%s/%s", rel, names.v[i]);
+		dv_autofree char *s = sub[0] ? dv_xasprintf("%s/%s", sub, names.v[i]) :
+					       dv_xstrdup(names.v[i]);
+
+		ret = digest_entry(fd, names.v[i], r, s, w, h, err);
+	}
+	dv_strv_release(&names);
+	return ret;
+}
+
+/* The copied path itself, at the O_PATH fd the copy will read too. */
+static int digest_root(int fd, const char *rel, struct walk *w, struct dv_sha256 *h,
+		       struct dv_error *err)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return dv_err(err, errno, "cannot stat '%s'", rel);
+	if (w->fp)
+		prov_copystat_line(w->fp, "", &st);
+	if (S_ISDIR(st.st_mode)) {
+		dv_autoclose int dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		if (dfd < 0)
+			return dv_err(err, errno, "cannot read folder '%s'", rel);
+		return digest_dir(dfd, &st, rel, "", w, h, err);
+	}
+	if (S_ISREG(st.st_mode)) {
+		dv_autoclose int rfd = dv_reopen_regular(fd, &st);
+
+		if (rfd < 0)
+			return dv_err(err, errno, "cannot read '%s'", rel);
+		return digest_file(rfd, &st, rel, "", w, h, err);
+	}
+	if (S_ISLNK(st.st_mode))
+		return digest_link(fd, "", rel, w, h, err);
+	return dv_err(err, EINVAL, "'%s' is not a file, folder or symlink; 'copy' cannot take it", rel);
+}
+
+/* A `copy` of a folder of a git checkout (fd: the folder): git's index and
+ * ignore rules decide what it takes. */
+static bool copies_git_folder(const struct env_spec *spec, int fd)
 {
 	dv_autofree char *dotgit = dv_xasprintf("%s/.git", spec->checkout);
 	struct stat st;
 
-	return stat(step->copy_abs, &st) == 0 && S_ISDIR(st.st_mode) && lstat(dotgit, &st) == 0;
+	return fstat(fd, &st) == 0 && S_ISDIR(st.st_mode) && lstat(dotgit, &st) == 0;
 }
 
-static int digest_copy(const struct env_spec *spec, const struct env_step *step,
-		       struct dv_sha256 *h, struct dv_strv *skips, int statdir,
-		       struct dv_error *err)
+/* Digest a copy step's source (fd, opened race-free) into h; with skips,
+ * also list what the git filter leaves out (paths below the copied folder,
+ * sorted); with plain, also its treesum of contents as read. A folder of a
+ * git checkout goes in as the digest of its filtered tree, remembered in
+ * statdir (copystat.c; -1: not remembered). */
+static int digest_copy(const struct env_spec *spec, const struct env_step *step, int fd,
+		       struct dv_sha256 *h, struct dv_strv *skips, struct dv_sha256 *plain,
+		       int statdir, struct dv_error *err)
 {
-	struct walk w = { .skips = skips };
+	struct walk w = { .skips = skips, .plain = plain };
 	struct dv_strv own = { 0 };
 	struct dv_sha256 tree, fp;
 	char tree_hex[DV_SHA256_HEX], fp_hex[DV_SHA256_HEX];
 	int ret;
 
-	if (copies_git_folder(spec, step)) {
-		if (!skips && prov_copystat_get(statdir, spec, step->copy_abs, tree_hex)) {
+	if (copies_git_folder(spec, fd)) {
+		if (!skips && !plain &&
+		    prov_copystat_get(statdir, spec, fd, step->copy_abs, tree_hex)) {
 			dv_sha256_update(h, "git-tree ", 9);
 			dv_sha256_update(h, tree_hex, strlen(tree_hex) + 1);
 			return 0;
@@ -268,12 +333,12 @@ static int digest_copy(const struct env_spec *spec, const struct env_step *step,
 			return -1;
 	}
 	if (!w.git)
-		return digest_tree(AT_FDCWD, step->copy_abs, step->copy, "", &w, h, err);
+		return digest_root(fd, step->copy, &w, h, err);
 	if (!w.skips)
 		w.skips = &own;
 	w.fp = &fp;
 	dv_sha256_init(&tree);
-	ret = digest_tree(AT_FDCWD, step->copy_abs, step->copy, "", &w, &tree, err);
+	ret = digest_root(fd, step->copy, &w, &tree, err);
 	prov_gitcopy_close(w.git);
 	if (ret == 0) {
 		if (w.skips->n)
@@ -288,15 +353,52 @@ static int digest_copy(const struct env_spec *spec, const struct env_step *step,
 	return ret;
 }
 
-int prov_copy_skips(const struct env_spec *spec, const struct env_step *step,
-		    struct dv_strv *skips, struct dv_error *err)
+/* Where a copy step's source is, for hostpath.c. */
+static void copy_hostpath(const struct env_step *step, struct prov_hostpath *out)
 {
-	struct dv_sha256 h;
+	*out = (struct prov_hostpath){ "'copy' path", step->copy, step->copy_abs, step->line,
+				       step->col, "copied", "remove the step" };
+}
 
-	if (!copies_git_folder(spec, step)) /* nothing is left out */
-		return 0;
-	dv_sha256_init(&h);
-	return digest_copy(spec, step, &h, skips, -1, err);
+/* The start of a step's key: the key before it and its JSON. */
+static void key_begin(const struct env_spec *spec, const struct env_step *step, const char *prev,
+		      struct dv_sha256 *h)
+{
+	dv_autofree char *json = prov_step_json(spec, step);
+
+	dv_sha256_init(h);
+	dv_sha256_update(h, prev, strlen(prev) + 1);
+	dv_sha256_update(h, json, strlen(json) + 1);
+}
+
+int prov_copy_open(const struct env_spec *spec, const struct env_step *step, const char *prev,
+		   struct prov_copy *out, struct dv_error *err)
+{
+	struct prov_hostpath hp;
+	struct dv_sha256 h, plain;
+
+	memset(out, 0, sizeof(*out));
+	copy_hostpath(step, &hp);
+	out->fd = prov_host_open(spec, &hp, O_PATH, err);
+	if (out->fd < 0)
+		return -1;
+	key_begin(spec, step, prev, &h);
+	dv_sha256_init(&plain);
+	if (digest_copy(spec, step, out->fd, &h, &out->skips, &plain, -1, err) < 0) {
+		prov_copy_release(out);
+		return -1;
+	}
+	dv_sha256_final_hex(&h, out->key);
+	dv_sha256_final_hex(&plain, out->digest);
+	return 0;
+}
+
+void prov_copy_release(struct prov_copy *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	dv_strv_release(&c->skips);
 }
 
 int prov_keys(const struct env_spec *spec, const char *base_id, struct dv_strv *out,
@@ -315,12 +417,9 @@ int prov_keys_at(const struct env_spec *spec, const char *base_id, int statdir,
 		 strncmp(base_id, "sha256:", 7) == 0 ? base_id + 7 : base_id);
 	for (size_t i = 0; i < spec->n_provision; i++) {
 		const struct env_step *step = &spec->provision[i];
-		dv_autofree char *json = prov_step_json(spec, step);
 		struct dv_sha256 h;
 
-		dv_sha256_init(&h);
-		dv_sha256_update(&h, prev, strlen(prev) + 1);
-		dv_sha256_update(&h, json, strlen(json) + 1);
+		key_begin(spec, step, prev, &h);
 		/* A git step's input is the commit it clones (resolved by
 		 * provision/git.c); a download's is its declared sha256, already
 		 * in the JSON. */
@@ -333,13 +432,21 @@ int prov_keys_at(const struct env_spec *spec, const char *base_id, int statdir,
 			dv_sha256_update(&h, "git ", 4);
 			dv_sha256_update(&h, step->git_commit, strlen(step->git_commit) + 1);
 		}
-		if (step->kind == ENV_STEP_COPY &&
-		    digest_copy(spec, step, &h, NULL, statdir, err) < 0) {
-			dv_err_prefix(err, "step %zu 'copy'", i + 1);
-			err->line = step->line;
-			err->col = step->col;
-			snprintf(err->file, sizeof(err->file), "%s", spec->display);
-			return -1;
+		if (step->kind == ENV_STEP_COPY) {
+			struct prov_hostpath hp;
+			dv_autoclose int fd = -1;
+
+			copy_hostpath(step, &hp);
+			fd = prov_host_open(spec, &hp, O_PATH, err);
+			if (fd < 0)
+				return -1;
+			if (digest_copy(spec, step, fd, &h, NULL, NULL, statdir, err) < 0) {
+				dv_err_prefix(err, "step %zu 'copy'", i + 1);
+				err->line = step->line;
+				err->col = step->col;
+				snprintf(err->file, sizeof(err->file), "%s", spec->display);
+				return -1;
+			}
 		}
 		dv_sha256_final_hex(&h, prev);
 		dv_strv_push(out, prev);
@@ -502,9 +609,14 @@ void prov_security_json(const struct env_spec *spec, struct dv_buf *b)
 		dv_autofree char *text = NULL;
 		size_t len = 0;
 		struct dv_error ignored = { 0 };
+		struct prov_hostpath hp = { "seccomp profile", sec->seccomp, sec->seccomp_abs,
+					    sec->seccomp_line, sec->seccomp_col, "read",
+					    "name another in 'seccomp'" };
 
-		/* The profile's content, so that editing it is a change to the env. */
-		if (dv_read_file_at(AT_FDCWD, sec->seccomp_abs, &text, &len, &ignored) == 0)
+		/* The profile's content, so that editing it is a change to the
+		 * env; one that cannot be read now fails prov_sandbox, which
+		 * says why. */
+		if (prov_host_read(spec, &hp, &text, &len, &ignored) == 0)
 			dv_sha256_hex(text, len, hex);
 	}
 	dv_buf_adds(b, "{\"cap_add\":[");

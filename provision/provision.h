@@ -42,21 +42,76 @@ int prov_keys(const struct env_spec *spec, const char *base_id, struct dv_strv *
 int prov_keys_at(const struct env_spec *spec, const char *base_id, int statdir,
 		 struct dv_strv *out, struct dv_error *err);
 
-/* The paths below a `copy` step's folder that git ignores (and every
- * .git), which its key leaves out and the copy must too (gitcopy.c);
- * sorted, empty outside a repository. */
-int prov_copy_skips(const struct env_spec *spec, const struct env_step *step,
-		    struct dv_strv *skips, struct dv_error *err);
+/* hostpath.c: a host path the Envfile names (`copy` and `mounts` sources,
+ * a seccomp profile), opened at the moment of use (DESIGN.md: host paths
+ * are opened race-free from a dirfd at use). One inside the checkout is
+ * opened from the checkout's fd with RESOLVE_BENEATH (symlinks that stay
+ * inside are followed; EXDEV for one leading out); any other on its real
+ * path with RESOLVE_NO_SYMLINKS (ELOOP when a symlink appeared since).
+ * Hash, copy or mount the fd returned, never the path again. An error is
+ * one line at the entry's Envfile position, errnum the open's errno: exit
+ * status 1 ("'copy' path 'data/x' now leads outside the checkout (a
+ * symlink?); nothing was copied"), but 2, as at load, for a path that no
+ * longer exists ("...; create it, or remove it from 'mounts'": p->fix). */
+struct prov_hostpath {
+	const char *what;    /* "'copy' path", "mount source", "seccomp profile" */
+	const char *written; /* the path as the Envfile writes it */
+	const char *real;    /* its real path, resolved when the Envfile was read */
+	unsigned line, col;  /* its position in spec->display (0: none) */
+	const char *done;    /* what did not happen: "copied", "mounted", "read" */
+	const char *fix;     /* when it is gone: "remove it from 'mounts'"... */
+};
+int prov_host_open(const struct env_spec *spec, const struct prov_hostpath *p, int flags,
+		   struct dv_error *err);
+/* That error line for an open of p that failed with errno e. -1. */
+int prov_host_fail(const struct env_spec *spec, const struct prov_hostpath *p, int e,
+		   struct dv_error *err);
+/* The content of such a path, which must be a regular file; *out: caller
+ * frees. */
+int prov_host_read(const struct env_spec *spec, const struct prov_hostpath *p, char **out,
+		   size_t *len, struct dv_error *err);
+/* hostmount.c: a host mount (`mounts`, a service's `volumes`; fix: as in
+ * prov_hostpath) opened so, as a detached clone of its mount tree for the
+ * container to attach (ctr_bind_tree): *out, whose tree_fd the caller
+ * closes once the container started, with prov_host_trees_close(). */
+int prov_host_tree(const struct env_spec *spec, const struct env_mount *h, const char *fix,
+		   struct ctr_mount *out, struct dv_error *err);
+void prov_host_trees_close(struct ctr_mount *m, size_t n);
+
+/* What building a `copy` step needs (prov_copy_open, key.c): its source
+ * opened race-free, what its key leaves out, and the digests of what the
+ * source held as it was read. Release with prov_copy_release(). */
+struct prov_copy {
+	int fd;                  /* O_PATH fd of the source (-1: none) */
+	struct dv_strv skips;    /* what git ignores (and every .git), sorted: the copy
+				    leaves them out too; empty outside a repository */
+	char key[65];            /* the step's key, from what was read through fd */
+	char digest[65];         /* util/treesum.h's digest of the entries and contents
+				    read through fd, named as the Envfile writes the path:
+				    what ctr_copy_in must report having written */
+};
+/* prev: the key before the step (the base image's id without "sha256:"
+ * for step 1). */
+int prov_copy_open(const struct env_spec *spec, const struct env_step *step, const char *prev,
+		   struct prov_copy *out, struct dv_error *err);
+void prov_copy_release(struct prov_copy *c);
 struct prov_gitcopy;
 int prov_gitcopy_open(const struct env_spec *spec, const char *folder, struct prov_gitcopy **out,
 		      struct dv_error *err);
 bool prov_gitcopy_skip(struct prov_gitcopy *c, const char *sub, const char *name, bool is_dir);
-int prov_gitcopy_file_id(struct prov_gitcopy *c, const char *sub, const char *abs_path,
-			 const struct stat *st, char hex[41], struct dv_error *err);
+/* The file's git blob id: the index's when st (of fd) says the index is
+ * current, else hashed from fd (a regular file, opened for reading). */
+int prov_gitcopy_file_id(struct prov_gitcopy *c, const char *sub, int fd, const struct stat *st,
+			 char hex[41], struct dv_error *err);
+/* The index's id when st says it is current: 1; else 0 (no read). */
+int prov_gitcopy_index_id(struct prov_gitcopy *c, const char *sub, const struct stat *st,
+			  char hex[41]);
 void prov_gitcopy_close(struct prov_gitcopy *c);
 struct dv_sha256;
-/* copystat.c: 1 and the digest when the record for folder still holds. */
-int prov_copystat_get(int dir, const struct env_spec *spec, const char *folder, char digest[65]);
+/* copystat.c: 1 and the digest when the record for folder (fd: the folder
+ * opened race-free, folder its real path) still holds. */
+int prov_copystat_get(int dir, const struct env_spec *spec, int fd, const char *folder,
+		      char digest[65]);
 void prov_copystat_begin(const struct env_spec *spec, const char *folder, struct dv_sha256 *h);
 void prov_copystat_line(struct dv_sha256 *h, const char *sub, const struct stat *st);
 void prov_copystat_put(int dir, const char *folder, const char fp[65], const char digest[65],

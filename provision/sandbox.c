@@ -36,8 +36,14 @@ int prov_sandbox(const struct layer_store *st, const struct env_spec *spec,
 		return 0;
 	}
 	if (sec->seccomp_abs) {
-		if (dv_read_file_at(AT_FDCWD, sec->seccomp_abs, &text, &len, err) < 0)
-			return dv_err_prefix(err, "seccomp profile '%s'", sec->seccomp);
+		/* Read from the checkout's fd, now: never a file a symlink put
+		 * there since the Envfile was read leads to (hostpath.c). */
+		struct prov_hostpath hp = { "seccomp profile", sec->seccomp, sec->seccomp_abs,
+					    sec->seccomp_line, sec->seccomp_col, "started",
+					    "name another in 'seccomp'" };
+
+		if (prov_host_read(spec, &hp, &text, &len, err) < 0)
+			return -1;
 		profile = text;
 	} else {
 		profile = ctr_seccomp_default(&len);

@@ -159,12 +159,15 @@ int prov_services_resolve(const struct layer_store *st, const struct env_spec *s
 		svc_cmd_release(&cmd);
 		for (size_t j = 0; r == 0 && j < svc->n_volumes; j++) {
 			const struct env_mount *m = &svc->volumes[j];
-			struct stat sb;
+			struct prov_hostpath hp = { "mount source", m->source, m->source_abs,
+						    m->line, m->col, "started",
+						    "remove it from its 'volumes'" };
+			int fd = m->volume ? -1 : prov_host_open(spec, &hp, O_PATH, err);
 
-			if (!m->volume && lstat(m->source_abs, &sb) < 0)
-				r = dv_err_at(err, spec->display, m->line, m->col,
-					      "mount source '%s' of service '%s' no longer exists; create "
-					      "it, or remove it from its 'volumes'", m->source, svc->name);
+			if (fd >= 0)
+				close(fd);
+			else if (!m->volume)
+				r = -1;
 		}
 		if (r < 0) {
 			prov_services_images_release(imgs, spec->n_services);
@@ -279,17 +282,10 @@ static int start_one(const struct layer_store *st, struct prov_env *env, int efd
 			dv_strv_push_owned(&vols, vdir);
 			mounts[i].source = vdir;
 			mounts[i].fill = true;
+		} else if (prov_host_tree(spec, m, "remove it from its 'volumes'", &mounts[i], err) < 0) {
+			/* opened race-free, cloned: bound as it is */
+			goto out;
 		} else {
-			struct stat src;
-
-			if (lstat(m->source_abs, &src) < 0) {
-				dv_err_at(err, spec->display, m->line, m->col,
-					  "mount source '%s' of service '%s' no longer exists; create it, or "
-					  "remove it from its 'volumes'", m->source, svc->name);
-				goto out;
-			}
-			mounts[i].source = m->source_abs;
-			mounts[i].host = true;
 			/* A bind covering the checkout's git dir: read-only there. */
 			if (prov_git_paths_in(spec->checkout, &env->state.git_protect, m->source_abs,
 					      &protect[i]))
@@ -331,6 +327,7 @@ static int start_one(const struct layer_store *st, struct prov_env *env, int efd
 	}
 	ret = 0;
 out:
+	prov_host_trees_close(mounts, svc->n_volumes);
 	for (size_t i = 0; i < img->layers.n; i++)
 		free((char *)lowers[i]);
 	dv_strv_release(&vols);

@@ -200,6 +200,60 @@ int dv_open_nosymlinks(const char *abs_path, int flags, mode_t mode)
 			     RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
 }
 
+const char *dv_path_below(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	if (n == 1 && dir[0] == '/')
+		return path[0] == '/' ? path + 1 : NULL;
+	if (strncmp(path, dir, n) != 0 || (path[n] != '\0' && path[n] != '/'))
+		return NULL;
+	return path[n] ? path + n + 1 : "";
+}
+
+int dv_open_resolved(const char *root, const char *real, int flags)
+{
+	const char *rel = root ? dv_path_below(real, root) : NULL;
+	dv_autoclose int top = -1;
+
+	if (!rel)
+		return dv_open_nosymlinks(real, flags, 0);
+	/* root is the developer's folder, not the env's (inside an env it is
+	 * a mount point): its real path, resolved earlier, has no symlink. */
+	top = dv_open_nosymlinks(root, O_PATH | O_DIRECTORY, 0);
+	if (top < 0)
+		return -1;
+	return dv_openat_beneath(top, rel, flags, 0);
+}
+
+int dv_reopen_regular(int pathfd, struct stat *st)
+{
+	char self[64];
+	struct stat own;
+
+	if (!st)
+		st = &own;
+	if (fstat(pathfd, st) < 0)
+		return -1;
+	if (!S_ISREG(st->st_mode)) {
+		errno = S_ISLNK(st->st_mode) ? ELOOP : S_ISDIR(st->st_mode) ? EISDIR : EINVAL;
+		return -1;
+	}
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", pathfd);
+	return open(self, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+}
+
+int dv_open_regular_at(int dirfd, const char *name, struct stat *st)
+{
+	dv_autoclose int fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	return dv_reopen_regular(fd, st);
+}
+
 int dv_open_dir_at(int dirfd, const char *path, struct dv_error *err)
 {
 	char buf[PATH_MAX];

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <dirent.h>
 #include <stddef.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "error.h"
@@ -50,6 +51,25 @@ int dv_openat_beneath(int dirfd, const char *path, int flags, mode_t mode);
  * must still be what it was when it was resolved (ELOOP when a symlink is
  * found on the way). */
 int dv_open_nosymlinks(const char *abs_path, int flags, mode_t mode);
+/* Reopen an O_PATH fd for reading when, and only when, it is a regular
+ * file (through /proc/self/fd: the very inode, looked up by nothing else).
+ * A fifo, socket or device node someone planted in a checkout is never
+ * opened, so it can neither block us nor hand us a device's content.
+ * *st (may be NULL) gets its stat. -1 with errno (EINVAL: not a regular
+ * file). */
+int dv_reopen_regular(int pathfd, struct stat *st);
+/* The same for dirfd/name, never following a symlink there (ELOOP). */
+int dv_open_regular_at(int dirfd, const char *name, struct stat *st);
+/* The part of path below dir ("" for dir itself), or NULL when path is
+ * not inside it; both absolute and normalised (real paths). */
+const char *dv_path_below(const char *path, const char *dir);
+/* Open real, a real path resolved earlier, as it is now, race-free: when it
+ * lies below root (a real path too; may be NULL), with dv_openat_beneath()
+ * from root's fd (symlinks that stay below root are followed; EXDEV for
+ * one that leads out); else with dv_open_nosymlinks() (ELOOP when a symlink
+ * appeared on it). How a host path an Envfile names is opened at use.
+ * -1 with errno. */
+int dv_open_resolved(const char *root, const char *real, int flags);
 /* Open a folder below dirfd without following symlinks in any component. */
 int dv_open_dir_at(int dirfd, const char *path, struct dv_error *err);
 

@@ -794,6 +794,36 @@ static void test_copy_missing(void **state)
 				 "are relative to the Envfile's folder");
 }
 
+/* An absolute mount source written inside the checkout is held to the
+ * rule of a relative one: the checkout's own symlink must not turn a path
+ * that reads as the project's (as the trust prompt shows it) into a host
+ * folder. One written outside stays the writer's choice. */
+static void test_mount_absolute_inside_checkout(void **state)
+{
+	struct tree *t = *state;
+	struct env_spec spec = { 0 };
+	dv_autofree char *data = dv_xasprintf("%s/repo/sub/data", t->root);
+	dv_autofree char *text = NULL;
+	dv_autofree char *got = NULL;
+
+	make_link(t->root, "repo/sub/out", t->root);
+	make_link(t->root, "outlink", "repo/sub/data");
+	text = dv_xasprintf("mounts: [\"%s/repo/sub/data:/d\", \"%s/outlink:/o\"]\n", t->root,
+			    t->root);
+	got = load_in_repo(t, text, &spec);
+	assert_null(got);
+	assert_string_equal(spec.mounts[0].source_abs, data);
+	assert_string_equal(spec.mounts[1].source_abs, data); /* outside: as written */
+	env_spec_release(&spec);
+	free(text);
+	text = dv_xasprintf("mounts: [\"%s/repo/sub/out:/x\"]\n", t->root);
+	got = load_in_repo(t, text, &spec);
+	assert_non_null(got);
+	assert_non_null(strstr(got, "sub/Envfile:1:10: 'mounts': '"));
+	assert_non_null(strstr(got, "' is inside the checkout but leads outside it (a symlink?); "
+				    "write the path it leads to if you mean to share that folder"));
+}
+
 static void test_parse_in_memory(void **state)
 {
 	static const char text[] = "image: alpine\nname: x\n";
@@ -902,6 +932,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_copy_outside_symlink, repo_setup,
 						tree_teardown),
 		cmocka_unit_test_setup_teardown(test_copy_missing, repo_setup, tree_teardown),
+		cmocka_unit_test_setup_teardown(test_mount_absolute_inside_checkout, repo_setup,
+						tree_teardown),
 	};
 	char exe[PATH_MAX], *slash, *real;
 	const char *env = getenv("DEVENV_FIXTURES");

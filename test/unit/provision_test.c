@@ -1,4 +1,5 @@
 /* test/unit/provision_test.c - cache keys: canonical JSON, chaining, inputs. */
+#include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +17,9 @@
 #include "util/fs.h"
 
 #define KEY_BEFORE_STEP_ENV "418f92fd57dc57b098363cfcc0d4acba4d6f137b1e1a9fd6635a605c5c32c9c1"
+/* Computed by the code before `copy` sources were opened race-free. */
+#define KEY_COPY_FILE "02c211cc03e6b80d33a50f606853d10501f71d2dbdcb88fe169e6dcdff4790f6"
+#define KEY_COPY_FOLDER "750ba8a5e8a0c2d1d9b11da8944573efff5409d8d2de963a3e4dbe622610bc5f"
 #define BASE "sha256:1111111111111111111111111111111111111111111111111111111111111111"
 
 static char *make_checkout(void)
@@ -279,6 +283,123 @@ static void test_step_without_env_keeps_its_key(void **state)
 	/* sha256(key 0 \0 the JSON as before step env \0), by hand */
 	assert_string_equal(keys.v[0], KEY_BEFORE_STEP_ENV);
 	dv_strv_release(&keys);
+	dv_rm_tree_at(AT_FDCWD, dir, &err);
+}
+
+/* Keys of `copy` steps are what they were before sources were opened
+ * race-free (a file, a folder with a symlink, modes): caches stay valid. */
+static void test_copy_keys_unchanged(void **state)
+{
+	dv_autofree char *dir = make_checkout();
+	dv_autofree char *d = dv_xasprintf("%s/d/s", dir);
+	dv_autoclose int dfd = -1;
+	struct dv_strv keys = { 0 };
+	struct dv_error err = { 0 };
+
+	(void)state;
+	assert_int_equal(dv_mkdir_p(d, 0755, &err), 0);
+	dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	assert_int_equal(dv_write_file_atomic(dfd, "d/x", "x\n", 2, 0644, &err), 0);
+	assert_int_equal(dv_write_file_atomic(dfd, "d/s/y", "y\n", 2, 0600, &err), 0);
+	assert_int_equal(symlinkat("x", dfd, "d/l"), 0);
+	assert_int_equal(fchmodat(dfd, "d/s", 0700, 0), 0);
+	assert_int_equal(fchmodat(dfd, "d", 0755, 0), 0);
+	assert_int_equal(fchmodat(dfd, "d/x", 0644, 0), 0);
+	assert_int_equal(fchmodat(dfd, "d/s/y", 0600, 0), 0);
+	assert_int_equal(fchmodat(dfd, "req.txt", 0644, 0), 0); /* whatever the umask */
+	keys_for("image: busybox\nprovision:\n  - copy: req.txt\n    to: /r\n"
+		 "  - copy: d\n    to: /d\n", dir, &keys);
+	assert_string_equal(keys.v[0], KEY_COPY_FILE);
+	assert_string_equal(keys.v[1], KEY_COPY_FOLDER);
+	dv_strv_release(&keys);
+	dv_rm_tree_at(AT_FDCWD, dir, &err);
+}
+
+/* What building a copy step reads: the same key as the plan's, and its
+ * source opened from the checkout as it is now; a folder of it swapped for
+ * a symlink to '/' since the Envfile was read is one line at the step. */
+static void test_copy_open(void **state)
+{
+	static const char *const text = "image: busybox\nprovision:\n  - copy: d/s\n    to: /s\n";
+	dv_autofree char *dir = make_checkout();
+	dv_autofree char *d = dv_xasprintf("%s/d", dir);
+	dv_autofree char *moved = dv_xasprintf("%s/d.real", dir);
+	dv_autofree char *s = dv_xasprintf("%s/d/s", dir);
+	struct env_spec spec = { 0 };
+	struct dv_strv keys = { 0 };
+	struct prov_copy pc = { .fd = -1 };
+	struct dv_error err = { 0 };
+
+	(void)state;
+	assert_int_equal(dv_mkdir_p(s, 0755, &err), 0);
+	assert_int_equal(envfile_parse(text, strlen(text), "Envfile", dir, dir, &spec, &err), 0);
+	assert_int_equal(prov_keys(&spec, BASE, &keys, &err), 0);
+	assert_int_equal(prov_copy_open(&spec, &spec.provision[0], BASE + 7, &pc, &err), 0);
+	assert_string_equal(pc.key, keys.v[0]);
+	assert_true(dv_str_is_hex(pc.digest, 64));
+	assert_int_equal(pc.skips.n, 0);
+	prov_copy_release(&pc);
+
+	assert_int_equal(rename(d, moved), 0);
+	assert_int_equal(symlink("/", d), 0);
+	dv_strv_release(&keys);
+	assert_int_equal(prov_keys(&spec, BASE, &keys, &err), -1);
+	assert_string_equal(err.msg, "'copy' path 'd/s' now leads outside the checkout (a symlink?); "
+				     "nothing was copied");
+	assert_int_equal(err.line, 3);
+	assert_int_equal(err.status, 1);
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(prov_copy_open(&spec, &spec.provision[0], BASE + 7, &pc, &err), -1);
+	assert_int_equal(err.errnum, EXDEV);
+	assert_int_equal(pc.fd, -1);
+
+	dv_strv_release(&keys);
+	env_spec_release(&spec);
+	dv_rm_tree_at(AT_FDCWD, dir, &err);
+}
+
+/* A seccomp profile is read at use from the checkout: never through a
+ * symlink put there since the Envfile was read, never a fifo. */
+static void test_host_read(void **state)
+{
+	static const char *const text = "image: busybox\nsecurity:\n  seccomp: p/prof.json\n";
+	dv_autofree char *dir = make_checkout();
+	dv_autofree char *p = dv_xasprintf("%s/p", dir);
+	dv_autofree char *moved = dv_xasprintf("%s/p.real", dir);
+	dv_autofree char *prof = dv_xasprintf("%s/p/prof.json", dir);
+	dv_autofree char *got = NULL;
+	struct env_spec spec = { 0 };
+	struct dv_error err = { 0 };
+	struct prov_hostpath hp;
+	size_t len = 0;
+
+	(void)state;
+	assert_int_equal(dv_mkdir_p(p, 0755, &err), 0);
+	assert_int_equal(dv_write_file_atomic(AT_FDCWD, prof, "{}", 2, 0644, &err), 0);
+	assert_int_equal(envfile_parse(text, strlen(text), "Envfile", dir, dir, &spec, &err), 0);
+	hp = (struct prov_hostpath){ "seccomp profile", spec.security.seccomp,
+				     spec.security.seccomp_abs, spec.security.seccomp_line,
+				     spec.security.seccomp_col, "started", "name another" };
+	assert_int_equal(prov_host_read(&spec, &hp, &got, &len, &err), 0);
+	assert_string_equal(got, "{}");
+
+	assert_int_equal(rename(p, moved), 0);
+	assert_int_equal(symlink("/", p), 0);
+	assert_int_equal(prov_host_read(&spec, &hp, &got, &len, &err), -1);
+	assert_string_equal(err.msg, "seccomp profile 'p/prof.json' now leads outside the checkout "
+				     "(a symlink?); nothing was started");
+	assert_int_equal(err.line, 3);
+	assert_int_equal(err.col, 3);
+	assert_int_equal(err.status, 1);
+
+	assert_int_equal(unlink(p), 0);
+	assert_int_equal(mkdir(p, 0755), 0);
+	assert_int_equal(mkfifo(prof, 0644), 0);
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(prov_host_read(&spec, &hp, &got, &len, &err), -1);
+	assert_string_equal(err.msg, "seccomp profile 'p/prof.json' is not a regular file; nothing "
+				     "was started");
+	env_spec_release(&spec);
 	dv_rm_tree_at(AT_FDCWD, dir, &err);
 }
 
@@ -554,6 +675,9 @@ int main(void)
 		cmocka_unit_test(test_new_step_kinds),
 		cmocka_unit_test(test_step_without_env_keeps_its_key),
 		cmocka_unit_test(test_resources_in_digest_not_keys),
+		cmocka_unit_test(test_copy_keys_unchanged),
+		cmocka_unit_test(test_copy_open),
+		cmocka_unit_test(test_host_read),
 	};
 
 	return cmocka_run_group_tests_name("provision", tests, NULL, NULL);

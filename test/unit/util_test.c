@@ -19,6 +19,7 @@
 #include "util/fs.h"
 #include "util/hash.h"
 #include "util/str.h"
+#include "util/treesum.h"
 #include "util/userns.h"
 
 static void test_sha256_vectors(void **state)
@@ -267,6 +268,127 @@ static void test_open_beneath(void **state)
 	assert_int_equal(dv_rm_tree_at(AT_FDCWD, dir, &err), 0);
 }
 
+static void test_path_below(void **state)
+{
+	(void)state;
+	assert_string_equal(dv_path_below("/a/b/c", "/a/b"), "c");
+	assert_string_equal(dv_path_below("/a/b", "/a/b"), "");
+	assert_string_equal(dv_path_below("/a/b/c", "/a/b/"), "c");
+	assert_string_equal(dv_path_below("/a/b", "/"), "a/b");
+	assert_null(dv_path_below("/a/bc", "/a/b"));
+	assert_null(dv_path_below("/a", "/a/b"));
+	assert_null(dv_path_below("relative", "/"));
+}
+
+/* A path resolved earlier, opened as it is now (how `copy` and `mounts`
+ * sources are opened at use): below root through the kernel's
+ * RESOLVE_BENEATH, so the same path with a folder swapped for a symlink to
+ * '/' is EXDEV; outside root, no symlink at all. */
+static void test_open_resolved(void **state)
+{
+	dv_autofree char *tmp = tmpdir();
+	dv_autofree char *dir = realpath(tmp, NULL);
+	dv_autofree char *real = dv_xasprintf("%s/co/a/b/f", dir);
+	dv_autofree char *root = dv_xasprintf("%s/co", dir);
+	dv_autofree char *a = dv_xasprintf("%s/co/a", dir);
+	dv_autofree char *moved = dv_xasprintf("%s/co/a.real", dir);
+	dv_autofree char *b = dv_xasprintf("%s/co/a/b", dir);
+	dv_autofree char *bsaved = dv_xasprintf("%s/co/b.real", dir);
+	dv_autofree char *outside = dv_xasprintf("%s/out", dir);
+	dv_autofree char *outlink = dv_xasprintf("%s/outlink", dir);
+	dv_autofree char *b2 = dv_xasprintf("%s/co/a.real/b", dir);
+	dv_autofree char *via = dv_xasprintf("%s/outlink/f", dir);
+	struct dv_error err = { 0 };
+	char buf[8] = "";
+	int fd;
+
+	(void)state;
+	assert_non_null(dir);
+	assert_int_equal(dv_mkdir_p(b, 0755, &err), 0);
+	assert_int_equal(dv_mkdir_p(outside, 0755, &err), 0);
+	assert_int_equal(dv_write_file_atomic(AT_FDCWD, real, "in", 2, 0644, &err), 0);
+	assert_int_equal(symlink("out", outlink), 0);
+
+	fd = dv_open_resolved(root, real, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(read(fd, buf, sizeof(buf)), 2);
+	assert_string_equal(buf, "in");
+	close(fd);
+	/* a folder of the checkout now a symlink to '/' */
+	assert_int_equal(rename(a, moved), 0);
+	assert_int_equal(symlink("/", a), 0);
+	assert_int_equal(dv_open_resolved(root, real, O_PATH), -1);
+	assert_int_equal(errno, EXDEV);
+	/* a symlink that stays inside is followed */
+	assert_int_equal(unlink(a), 0);
+	assert_int_equal(symlink("a.real", a), 0);
+	fd = dv_open_resolved(root, real, O_PATH);
+	assert_true(fd >= 0);
+	close(fd);
+	/* ... but not one reaching out by '..' */
+	assert_int_equal(rename(b2, bsaved), 0);
+	assert_int_equal(symlink("../../out", b2), 0);
+	assert_int_equal(dv_open_resolved(root, real, O_PATH), -1);
+	assert_int_equal(errno, EXDEV);
+	/* outside root: no symlink anywhere on the path */
+	fd = dv_open_resolved(root, outside, O_PATH | O_DIRECTORY);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(dv_open_resolved(root, via, O_PATH), -1);
+	assert_int_equal(errno, ELOOP);
+	assert_int_equal(dv_open_resolved(NULL, via, O_PATH), -1);
+	assert_int_equal(errno, ELOOP);
+	assert_int_equal(dv_rm_tree_at(AT_FDCWD, tmp, &err), 0);
+}
+
+/* Only a regular file is opened for reading: a fifo (which would block) or
+ * a device node planted in a checkout never is. */
+static void test_reopen_regular(void **state)
+{
+	dv_autofree char *dir = tmpdir();
+	dv_autofree char *fifo = dv_xasprintf("%s/fifo", dir);
+	dv_autofree char *link = dv_xasprintf("%s/link", dir);
+	dv_autoclose int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	struct dv_error err = { 0 };
+	struct stat st;
+	int fd;
+
+	(void)state;
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	assert_int_equal(dv_write_file_atomic(dfd, "file", "x", 1, 0644, &err), 0);
+	assert_int_equal(symlink("file", link), 0);
+	assert_int_equal(dv_open_regular_at(dfd, "fifo", &st), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(dv_open_regular_at(dfd, "link", &st), -1);
+	assert_int_equal(errno, ELOOP);
+	assert_int_equal(dv_open_regular_at(dfd, ".", &st), -1);
+	assert_int_equal(errno, EISDIR);
+	fd = dv_open_regular_at(dfd, "file", &st);
+	assert_true(fd >= 0);
+	assert_int_equal(st.st_size, 1);
+	assert_int_equal(fcntl(fd, F_GETFL) & O_ACCMODE, O_RDONLY);
+	close(fd);
+	assert_int_equal(dv_rm_tree_at(AT_FDCWD, dir, &err), 0);
+}
+
+/* The records of a copied tree's digest, byte for byte: cache keys made
+ * before them must stay the same. */
+static void test_treesum_records(void **state)
+{
+	static const char bytes[] = "src\0d 755\0src/a\0f 644 abc\0src/l\0l a\0";
+	struct dv_sha256 h;
+	char got[DV_SHA256_HEX], want[DV_SHA256_HEX];
+
+	(void)state;
+	dv_sha256_init(&h);
+	dv_treesum_dir(&h, "src", 040755);
+	dv_treesum_file(&h, "src/a", 0100644, "abc");
+	dv_treesum_link(&h, "src/l", "a");
+	dv_sha256_final_hex(&h, got);
+	dv_sha256_hex(bytes, sizeof(bytes) - 1, want);
+	assert_string_equal(got, want);
+}
+
 /* A mount below the tree stops the removal before anything under it goes. */
 static void test_rm_tree_stops_at_mount(void **state)
 {
@@ -341,6 +463,10 @@ int main(void)
 		cmocka_unit_test(test_subid_find),
 		cmocka_unit_test(test_rm_tree_keeps_link_targets),
 		cmocka_unit_test(test_open_beneath),
+		cmocka_unit_test(test_path_below),
+		cmocka_unit_test(test_open_resolved),
+		cmocka_unit_test(test_reopen_regular),
+		cmocka_unit_test(test_treesum_records),
 		cmocka_unit_test(test_rm_tree_stops_at_mount),
 		cmocka_unit_test(test_rm_tree_stops_at_bind_mount),
 	};
