@@ -411,7 +411,12 @@ int ctr_idmap_userns(int procfd, const struct ctr_idmap *m, struct dv_error *err
 
 int ctr_idmap_mount(int mnt, int userns, unsigned attrs, struct dv_error *err)
 {
+	/* Private too: a session's clones are made in the host's namespace,
+	 * where a clone of a shared mount (systemd's default) joins its peer
+	 * group, and a mount made below it in the env would appear on the
+	 * host. */
 	struct mount_attr attr = { .attr_set = attrs | (userns >= 0 ? MOUNT_ATTR_IDMAP : 0),
+				   .propagation = MS_PRIVATE,
 				   .userns_fd = (uint64_t)(userns >= 0 ? userns : 0) };
 
 	if (mount_setattr(mnt, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0)
