@@ -84,7 +84,8 @@ int ctr_user_resolve_in(int root, const char *spec, struct ctr_ids *out, struct 
  * procfd: an fd of a /proc showing our children. */
 int ctr_idmap_userns(int procfd, const struct ctr_idmap *m, struct dv_error *err);
 /* mount_setattr on the detached mount mnt and everything below it: attrs
- * (MOUNT_ATTR_*) and, with userns >= 0, that namespace's idmap. */
+ * (MOUNT_ATTR_*), private propagation, and, with userns >= 0, that
+ * namespace's idmap. */
 int ctr_idmap_mount(int mnt, int userns, unsigned attrs, struct dv_error *err);
 
 /* gitdir.c: the checkout's git dir read-only (README "Security"). On the
