@@ -43,9 +43,12 @@ struct ctr_sandbox {
 	unsigned long long nproc;  /* RLIMIT_NPROC: the pids limit where no pids
 				      cgroup holds the env (rootless); 0: none */
 };
-extern const unsigned long long ctr_caps_docker; /* Docker's 14 default caps */
-/* Docker's semantics: default set + add - drop; "ALL" in either. Names as
- * "CAP_NET_ADMIN". EINVAL for an unknown name. */
+extern const unsigned long long ctr_caps_docker;  /* Docker's 14 default caps */
+extern const unsigned long long ctr_caps_default; /* podman's 11: Docker's without
+						     NET_RAW, MKNOD, AUDIT_WRITE */
+/* Docker's semantics on podman's default set (ctr_caps_default): + add -
+ * drop; "ALL" in either. Names as "CAP_NET_ADMIN". EINVAL for an unknown
+ * name. */
 int ctr_caps_mask(const struct dv_strv *add, const struct dv_strv *drop, unsigned long long *out,
 		  struct dv_error *err);
 /* Docker's default seccomp profile (embedded), NUL-terminated. */
