@@ -134,7 +134,7 @@ int ctr_port_probe(const struct ctr_port *p, struct dv_error *err)
 	return 0;
 }
 
-int ctr_netns_lo_up(struct dv_error *err)
+static int lo_up(struct dv_error *err)
 {
 	dv_autoclose int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	struct ifreq ifr = { 0 };
@@ -147,6 +147,60 @@ int ctr_netns_lo_up(struct dv_error *err)
 	ifr.ifr_flags |= IFF_UP;
 	if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
 		return dv_err(err, errno, "cannot bring 'lo' up");
+	return 0;
+}
+
+/* The lowest and highest group id our user namespace maps, as
+ * "LOW\tHIGH"; every gid (Docker's range) in the host's. */
+static void mapped_gids(char *out, size_t size)
+{
+	char buf[1024];
+	dv_autoclose int fd = open("/proc/self/gid_map", O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+	unsigned long lo = ~0UL, hi = 0;
+	char *p = buf, *end;
+
+	if (n > 0)
+		buf[n] = 0;
+	while (n > 0 && *p) {
+		unsigned long inside = strtoul(p, &end, 10), count;
+
+		if (end == p)
+			break;
+		strtoul(end, &p, 10); /* the outside id */
+		count = strtoul(p, &end, 10);
+		if (end == p)
+			break;
+		p = end;
+		/* the initial namespace's identity map: 0 4294967295 */
+		if (count > 2147483648UL)
+			count = 2147483648UL - inside;
+		if (count && inside < lo)
+			lo = inside;
+		if (count && inside + count - 1 > hi)
+			hi = inside + count - 1;
+	}
+	if (lo > hi)
+		lo = hi = 0;
+	snprintf(out, size, "%lu\t%lu", lo, hi);
+}
+
+int ctr_netns_setup(struct dv_error *err)
+{
+	char range[64];
+	dv_autoclose int fd = -1;
+
+	if (lo_up(err) < 0)
+		return -1;
+	/* ping without CAP_NET_RAW, through ICMP datagram sockets, for every
+	 * group of the env (Docker does the same outside the host's network;
+	 * rootless, only ids our user namespace maps can be named, as
+	 * podman's rootless default). Nothing else in this namespace but the
+	 * env is concerned. */
+	mapped_gids(range, sizeof(range));
+	fd = open("/proc/sys/net/ipv4/ping_group_range", O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, range, strlen(range)) < 0)
+		return dv_err(err, errno, "cannot set net.ipv4.ping_group_range in the env's network namespace");
 	return 0;
 }
 
@@ -281,8 +335,12 @@ static int start_outbound(const struct ctr_net *net, pid_t pid, int *exit_w, pid
 		goto fail_pipes;
 	}
 	if (child == 0) {
+		/* As podman starts it: --enable-sandbox (its own mount
+		 * namespace on an empty root, capabilities dropped) and
+		 * --enable-seccomp (its deny-list), once tap0 is set up. */
 		char *slirp[] = { (char *)net->outbound, "--configure", "--mtu=65520",
-				  "--disable-host-loopback", a_exit, a_ready, a_pid, "tap0", NULL };
+				  "--disable-host-loopback", "--enable-sandbox", "--enable-seccomp",
+				  a_exit, a_ready, a_pid, "tap0", NULL };
 		/* pasta as slirp4netns sets it up: 10.0.2.100/24, gateway
 		 * 10.0.2.2, DNS 10.0.2.3; nothing of the host's loopback. */
 		char *pasta[] = { (char *)net->outbound, "--config-net", "--quiet", "--address",

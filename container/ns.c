@@ -150,8 +150,8 @@ static _Noreturn void child_main(const struct launch *l)
 	if (unshare(CLONE_NEWCGROUP) < 0)
 		ctr_child_fail(errw, (dv_err(&err, errno, "cannot create cgroup namespace"), &err));
 	/* `network: private`: the clone gave us a network namespace with only
-	 * `lo`, and down. */
-	if (!l->x && spec->new_netns && ctr_netns_lo_up(&err) < 0)
+	 * `lo`, and down; ping there needs no CAP_NET_RAW. */
+	if (!l->x && spec->new_netns && ctr_netns_setup(&err) < 0)
 		ctr_child_fail(errw, &err);
 	/* First of all, so that no mount of ours ever propagates to the host. */
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)

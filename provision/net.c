@@ -8,6 +8,7 @@
  * the host's port itself).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,8 +88,23 @@ static char *find_tool(const char *name)
 	}
 }
 
+/* Can we (slirp4netns, pasta: same ids, same user namespace) open the tun
+ * device? Without root it is often 0600 root's, where nothing can. */
+static bool tun_usable(int *errnum)
+{
+	int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+
+	if (fd < 0) {
+		*errnum = errno;
+		return false;
+	}
+	close(fd);
+	return true;
+}
+
 int prov_net_start(const struct env_spec *spec, struct ctr_state *s, struct dv_error *err)
 {
+	int tun_errno = 0;
 	struct ctr_port *fw = dv_xcalloc(spec->n_ports + 1, sizeof(*fw));
 	struct ctr_net net = { .private_ns = spec->network == ENV_NET_PRIVATE, .ports = fw };
 	dv_autofree char *tool = NULL;
@@ -119,11 +135,23 @@ int prov_net_start(const struct env_spec *spec, struct ctr_state *s, struct dv_e
 			net.pasta = true;
 		if (forced && tool && strstr(tool, "pasta"))
 			net.pasta = true;
-		net.outbound = tool;
+		/* (DEVENV_OUTBOUND=none plays a machine without either) */
 		if (!tool)
 			fprintf(stderr, "devenv: warning: network: private: neither slirp4netns nor "
 					"pasta is installed; the env has no outbound network "
 					"(apt-get install slirp4netns)\n");
+		else if (!tun_usable(&tun_errno)) {
+			/* Both need a tap device; say so now, rather than start
+			 * one to hear it fail. */
+			fprintf(stderr, "devenv: warning: network: private: %s cannot open /dev/net/tun "
+					"(%s); the env has no outbound network (%s)\n",
+				net.pasta ? "pasta" : "slirp4netns", strerror(tun_errno),
+				tun_errno == ENOENT ? "as root: modprobe tun"
+						    : "as root: chmod 0666 /dev/net/tun, its usual mode");
+			free(tool);
+			tool = NULL;
+		}
+		net.outbound = tool;
 	}
 	if (net.n_ports || net.outbound) {
 		char warning[512] = "";

@@ -237,12 +237,23 @@ dv_up_busybox() {
 }
 
 # CVE-2023-25809 (rootless runc): the host's cgroup tree is not writable
-# inside (as root there is no cgroupfs under the env's fresh sysfs at all;
-# rootless, /sys is the host's, bound read-only): neither a new file nor
-# another cgroup's cgroup.procs can be written.
+# inside: neither a new file nor another cgroup's cgroup.procs can be
+# written. In a network namespace of its own (the default) the env gets a
+# fresh sysfs, with no cgroupfs under it at all; rootless on the host's
+# network (where no new sysfs may be mounted), /sys is the host's, bound
+# read-only, cgroup files included.
 @test "sandbox: /sys/fs/cgroup cannot be written from inside" {
+	local try='touch /sys/fs/cgroup/x 2>&1 && echo CREATED; n=0; for f in /sys/fs/cgroup/cgroup.procs /sys/fs/cgroup/*/cgroup.procs; do [ -e "$f" ] || continue; n=$((n+1)); if echo $$ 2>/dev/null > "$f"; then echo "WROTE $f"; fi; done; echo "procs files: $n"'
 	dv_up_busybox
-	run "$DEVENV" ssh -c 'touch /sys/fs/cgroup/x 2>&1 && echo CREATED; n=0; for f in /sys/fs/cgroup/cgroup.procs /sys/fs/cgroup/*/cgroup.procs; do [ -e "$f" ] || continue; n=$((n+1)); if echo $$ 2>/dev/null > "$f"; then echo "WROTE $f"; fi; done; echo "procs files: $n"'
+	run "$DEVENV" ssh -c "$try"
+	assert_success
+	assert_line --regexp "^touch: /sys/fs/cgroup/x: (Read-only file system|Permission denied|No such file or directory)$"
+	refute_output --partial CREATED
+	refute_output --partial WROTE
+	printf '%s\n' "image: busybox" "network: host" | dv_envfile
+	run "$DEVENV" reload
+	assert_success
+	run "$DEVENV" ssh -c "$try"
 	assert_success
 	assert_line --regexp "^touch: /sys/fs/cgroup/x: (Read-only file system|Permission denied|No such file or directory)$"
 	refute_output --partial CREATED
