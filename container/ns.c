@@ -262,6 +262,15 @@ static int launch(const struct ctr_spec *spec, const struct ctr_exec *x, int sta
 	close(errp[1]);
 	close(syncp[0]);
 	errp[1] = syncp[0] = -1;
+	/* What the env needs on the host's side starts now, and overlaps the
+	 * cgroup join (a first writer waits for an RCU grace period, ~10 ms
+	 * here) and the child's set-up. */
+	if (!x && spec->on_clone) {
+		struct ctr_init born = { .pid = pid };
+
+		ctr_start_time(pid, &born.start_time);
+		spec->on_clone(&born, spec->on_clone_arg);
+	}
 	if (pidfd < 0 || ctr_cgroup_join(spec->cgroups, pid, err) < 0) {
 		if (pidfd < 0)
 			dv_err(err, errno, "pidfd_open");
