@@ -181,6 +181,14 @@ fetch() {
 	# Isolation: the host's loopback is not reachable from the env.
 	run "$DEVENV" ssh -c "timeout 5 wget -O - http://10.0.2.2:$p/ 2>/dev/null"
 	assert_failure
+	# slirp4netns starts alongside the init, and up returns once it is
+	# ready: an ssh right after up goes out at once, every time.
+	for ((i = 0; i < 5; i++)); do
+		"$DEVENV" halt >/dev/null
+		"$DEVENV" up >/dev/null
+		run "$DEVENV" ssh -c "timeout 5 wget -O - http://$ip:$p/ 2>/dev/null"
+		assert_output "hello from the host"
+	done
 
 	# halt stops slirp4netns too.
 	run "$DEVENV" status --json
