@@ -202,9 +202,12 @@ int ctr_netns_setup(struct dv_error *err)
 	 * group of the env (Docker does the same outside the host's network;
 	 * rootless, only ids our user namespace maps can be named, as
 	 * podman's rootless default). Nothing else in this namespace but the
-	 * env is concerned. */
+	 * env is concerned. Where devenv itself runs with /proc/sys read-only
+	 * (in a container of its own), ping needs NET_RAW, and that is all. */
 	mapped_gids(range, sizeof(range));
 	fd = open("/proc/sys/net/ipv4/ping_group_range", O_WRONLY | O_CLOEXEC);
+	if (fd < 0 && (errno == EROFS || errno == EACCES || errno == ENOENT))
+		return 0;
 	if (fd < 0 || write(fd, range, strlen(range)) < 0)
 		return dv_err(err, errno, "cannot set net.ipv4.ping_group_range in the env's network namespace");
 	return 0;
