@@ -597,19 +597,24 @@ int ctr_net_spawn(const struct ctr_init *init, const struct ctr_net *net, struct
 		if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0 ||
 		    dup2(rp[1], 3) < 0)
 			_exit(1);
-		/* No fd of ours (the store and env locks above all) goes along. */
+		/* No fd of ours (the store and env locks above all) goes along,
+		 * and no variable of ours: the helper and slirp4netns need none,
+		 * and some would make them do what their seccomp filters forbid
+		 * (LD_DEBUG's output from ld.so, after the filter: killed). */
 		syscall(SYS_close_range, 4U, ~0U, 0U);
 #if defined(__SANITIZE_ADDRESS__)
 		/* (ASan builds) LeakSanitizer's check at exit makes calls the
 		 * helper's seccomp filter forbids, and ptraces it. */
 		{
 			const char *o = getenv("ASAN_OPTIONS");
+			char *envp[] = { dv_xasprintf("ASAN_OPTIONS=%s%sdetect_leaks=0", o ? o : "",
+						      o && *o ? ":" : ""), NULL };
 
-			setenv("ASAN_OPTIONS", dv_xasprintf("%s%sdetect_leaks=0", o ? o : "",
-							    o && *o ? ":" : ""), 1);
+			execve("/proc/self/exe", argv.v, envp);
 		}
+#else
+		execve("/proc/self/exe", argv.v, (char *[]){ NULL });
 #endif
-		execv("/proc/self/exe", argv.v);
 		_exit(127);
 	}
 	close(rp[1]);
