@@ -280,3 +280,20 @@ fetch() {
 	run fetch "$hp"
 	assert_output "hello from the env"
 }
+
+@test "the forwarder starts with an empty environment: up's (LD_DEBUG here) cannot upset its sandbox" {
+	local hp cp helper
+	hp=$(dv_free_port)
+	cp=$(dv_free_port)
+	web_envfile private "[\"$hp:$cp\"]" "$cp"
+	# ld.so's trace of each binding would be a write its seccomp filter
+	# forbids: the relay killed at its first connection
+	LD_DEBUG=bindings "$DEVENV" up >/dev/null 2>&1
+	run fetch "$hp"
+	assert_success
+	assert_output "hello from the env"
+	helper=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["net_helpers"]["helper_pid"])' "$DV_STORE/envs/$(ls "$DV_STORE/envs" | grep -v lock)/state.json")
+	[[ $(cat "/proc/$helper/comm") == devenv-net ]]
+	# (readable by root, and by its user without root)
+	[[ ! -r /proc/$helper/environ || ! -s /proc/$helper/environ ]]
+}
