@@ -671,9 +671,28 @@ int ctr_net_start(const struct ctr_init *init, const struct ctr_net *net,
 
 int ctr_net_stop(const struct ctr_net_procs *p, struct dv_error *err)
 {
+	struct dv_error gone = { 0 };
+	int fd;
+
+	/* The helper holds the host's ports: gone before we return. */
 	if (p->helper.pid > 0 && ctr_stop(&p->helper, 3, err) < 0)
 		return -1;
-	if (p->outbound.pid > 0 && ctr_stop(&p->outbound, 3, err) < 0)
+	if (p->outbound.pid <= 0)
+		return 0;
+	/* slirp4netns ends once the helper's exit closed its exit fd, pasta
+	 * on a signal; SIGKILL makes sure, and we do not wait: its exit
+	 * unregisters its tap device, which waits for an RCU grace period
+	 * (10-20 ms here) while it holds nothing of the env's or the
+	 * host's anyone could see. */
+	fd = ctr_pidfd_checked(&p->outbound, &gone);
+	if (fd < 0)
+		return gone.errnum == ESRCH ? 0 : (*err = gone, -1);
+	if (pidfd_send_signal(fd, SIGKILL, NULL, 0) < 0 && errno != ESRCH) {
+		dv_err(err, errno, "cannot stop the env's slirp4netns or pasta (pid %d)",
+		       (int)p->outbound.pid);
+		close(fd);
 		return -1;
+	}
+	close(fd);
 	return 0;
 }

@@ -196,7 +196,13 @@ fetch() {
 	[[ $pid -gt 0 && -d /proc/$pid ]]
 	run "$DEVENV" halt
 	assert_success
-	# (gone, or a zombie this machine's pid 1 has yet to reap)
+	# Killed, not waited for: its exit tears its tap device down, which
+	# takes the kernel a grace period. Gone within a moment (or a zombie
+	# this machine's pid 1 has yet to reap).
+	for ((i = 0; i < 50; i++)); do
+		[[ ! -d /proc/$pid ]] || grep -q '^State:.*Z' "/proc/$pid/status" && break
+		sleep 0.02
+	done
 	[[ ! -d /proc/$pid ]] || grep -q '^State:.*Z' "/proc/$pid/status"
 }
 
