@@ -660,7 +660,7 @@ static int cmd_status(struct dv_ctx *ctx, struct layer_store *st, int argc, char
 						     "not enforced, pids by RLIMIT_NPROC");
 		printf("  sandbox:  seccomp %s, %s capabilities, no_new_privs\n",
 		       env.state.seccomp && env.state.seccomp[0] ? "filter on" : "unconfined",
-		       env.state.caps == ctr_caps_docker ? "Docker's default" : "custom");
+		       env.state.caps == ctr_caps_default ? "podman's default" : "custom");
 		printf("  network:  %s\n",
 		       env.state.network && env.state.network[0] ? env.state.network : "host");
 		for (size_t i = 0; i < env.state.n_ports; i++)

@@ -43,9 +43,12 @@ struct ctr_sandbox {
 	unsigned long long nproc;  /* RLIMIT_NPROC: the pids limit where no pids
 				      cgroup holds the env (rootless); 0: none */
 };
-extern const unsigned long long ctr_caps_docker; /* Docker's 14 default caps */
-/* Docker's semantics: default set + add - drop; "ALL" in either. Names as
- * "CAP_NET_ADMIN". EINVAL for an unknown name. */
+extern const unsigned long long ctr_caps_docker;  /* Docker's 14 default caps */
+extern const unsigned long long ctr_caps_default; /* podman's 11: Docker's without
+						     NET_RAW, MKNOD, AUDIT_WRITE */
+/* Docker's semantics on podman's default set (ctr_caps_default): + add -
+ * drop; "ALL" in either. Names as "CAP_NET_ADMIN". EINVAL for an unknown
+ * name. */
 int ctr_caps_mask(const struct dv_strv *add, const struct dv_strv *drop, unsigned long long *out,
 		  struct dv_error *err);
 /* Docker's default seccomp profile (embedded), NUL-terminated. */
@@ -100,6 +103,8 @@ struct ctr_idmap {
  * where it did), for the caller to say where. */
 int ctr_bind_tree(const char *root, const char *real, int *open_errno, struct dv_error *err);
 
+struct ctr_init;
+typedef void (*ctr_clone_hook)(const struct ctr_init *init, void *arg);
 struct ctr_spec {
 	const char *hostname;       /* the env's name */
 	const char *const *lowers;  /* absolute layer diff folders, TOP first */
@@ -136,6 +141,13 @@ struct ctr_spec {
 	const char *const *hosts;   /* more names for 127.0.0.1 in /etc/hosts (the
 				       env's services) */
 	size_t n_hosts;
+	ctr_clone_hook on_clone;    /* env only, or NULL: called in the parent once
+				       the child (the init to be: its pid and start
+				       time are the init's) exists, before it is put in its cgroups
+				       and builds its root, so that what the env needs
+				       on the host's side (its network helper) starts
+				       meanwhile; it must not fail the start */
+	void *on_clone_arg;
 };
 
 struct ctr_init {
@@ -333,12 +345,21 @@ struct ctr_port {
  * this host) or EACCES (a port below 1024 without the right to it). */
 int ctr_port_probe(const struct ctr_port *p, struct dv_error *err);
 
+/* Who the helper becomes once set up (it keeps no capability either way):
+ * set: these ids (as root, the checkout's owner); else its own (without
+ * root: root of devenv's user namespace, which is the host user). */
+struct ctr_net_ids {
+	bool set;
+	uid_t uid;
+	gid_t gid;
+};
 struct ctr_net {
 	bool private_ns;          /* the env has a network namespace of its own */
 	const char *outbound;     /* private: path of slirp4netns or pasta; NULL: none */
 	bool pasta;               /* outbound is pasta */
 	const struct ctr_port *ports; /* forwards the helper listens for */
 	size_t n_ports;
+	struct ctr_net_ids ids;
 };
 /* The host-side processes of a started env; pid 0: none. */
 struct ctr_net_procs {
@@ -349,12 +370,22 @@ struct ctr_net_procs {
  * when the init does): slirp4netns/pasta attached to the init's network
  * namespace, ready before this returns, and a listener per port relaying
  * each connection to 127.0.0.1:container_port in the env's network
- * namespace (private) or the host's. Nothing is left running on failure.
- * When outbound traffic could not be set up (slirp4netns failed: no
- * /dev/net/tun...), the rest still runs and *warning says why ("" when
- * all is well). */
+ * namespace (private) or the host's; then it drops to net->ids with no
+ * capability, no_new_privs and a seccomp filter of its own. Nothing is
+ * left running on failure. When outbound traffic could not be set up
+ * (slirp4netns failed...), the rest still runs and *warning says why (""
+ * when all is well). ctr_net_start() is ctr_net_spawn() then
+ * ctr_net_wait(). */
 int ctr_net_start(const struct ctr_init *init, const struct ctr_net *net,
 		  struct ctr_net_procs *out, char *warning, size_t warning_size, struct dv_error *err);
+/* The first half: start the helper and return at once with the read end
+ * of its report pipe (-1 on failure, err set). The init may still be
+ * setting up (its network namespace exists from the clone on: see
+ * ctr_spec.on_clone), so the helper's start overlaps the env's. */
+int ctr_net_spawn(const struct ctr_init *init, const struct ctr_net *net, struct dv_error *err);
+/* The second half: wait for the report on fd (which it closes). */
+int ctr_net_wait(int fd, struct ctr_net_procs *out, char *warning, size_t warning_size,
+		 struct dv_error *err);
 /* Stop them (a stopped or reused pid is success); returns when gone. */
 int ctr_net_stop(const struct ctr_net_procs *p, struct dv_error *err);
 /* The helper itself: `devenv __net-helper ...` (argv as ctr_net_start

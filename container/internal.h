@@ -196,11 +196,15 @@ char *ctr_port_to_arg(const struct ctr_port *p);
 int ctr_port_from_arg(char *arg, struct ctr_port *out);
 /* A non-blocking socket listening on p's host side. */
 int ctr_port_listen(const struct ctr_port *p, struct dv_error *err);
-/* In a new network namespace: bring `lo` up (no `ip` binary). */
-int ctr_netns_lo_up(struct dv_error *err);
+/* In a new network namespace: bring `lo` up (no `ip` binary) and let
+ * every group the env has ping (net.ipv4.ping_group_range). */
+int ctr_netns_setup(struct dv_error *err);
 /* A new non-blocking TCP socket of `family` from the socket maker at the
  * other end of sock (a child in the env's network namespace); -1 if none. */
 int ctr_net_socket_from(int sock, int family);
+/* net_confine.c: drop to ids with no capability for good, no_new_privs,
+ * and the relay's seccomp allow-list (the helper, its socket maker). */
+int ctr_net_confine(const struct ctr_net_ids *ids, struct dv_error *err);
 /* Relay every connection accepted on listeners[i] to 127.0.0.1:
  * ports[i].container_port, made by `maker` (>= 0: in the env's network
  * namespace) or here; until the process behind init_pidfd exits or

@@ -12,8 +12,14 @@
  *    namespace and makes sockets there on request (a socket stays in the
  *    namespace it was made in; without root we could not setns back);
  *  - listens on every forwarded host port and relays (forward.c);
+ *  - then, and its socket maker once in the env's namespace, keeps no
+ *    privilege: the checkout owner's ids, no capability, no_new_privs, a
+ *    seccomp allow-list (net_confine.c);
  *  - exits when the init does (a pidfd in its poll set) or on SIGTERM.
- * It reports "ready" or its first error through fd 3; `up` waits for it.
+ * It reports "ready" or its first error through fd 3. `up` starts it as
+ * soon as the init's namespaces exist (ctr_net_spawn from the clone hook)
+ * and reads the report once the init runs (ctr_net_wait), so that its
+ * start and slirp4netns's overlap the init's.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -134,7 +140,7 @@ int ctr_port_probe(const struct ctr_port *p, struct dv_error *err)
 	return 0;
 }
 
-int ctr_netns_lo_up(struct dv_error *err)
+static int lo_up(struct dv_error *err)
 {
 	dv_autoclose int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	struct ifreq ifr = { 0 };
@@ -147,6 +153,63 @@ int ctr_netns_lo_up(struct dv_error *err)
 	ifr.ifr_flags |= IFF_UP;
 	if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
 		return dv_err(err, errno, "cannot bring 'lo' up");
+	return 0;
+}
+
+/* The lowest and highest group id our user namespace maps, as
+ * "LOW\tHIGH"; every gid (Docker's range) in the host's. */
+static void mapped_gids(char *out, size_t size)
+{
+	char buf[1024];
+	dv_autoclose int fd = open("/proc/self/gid_map", O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+	unsigned long lo = ~0UL, hi = 0;
+	char *p = buf, *end;
+
+	if (n > 0)
+		buf[n] = 0;
+	while (n > 0 && *p) {
+		unsigned long inside = strtoul(p, &end, 10), count;
+
+		if (end == p)
+			break;
+		strtoul(end, &p, 10); /* the outside id */
+		count = strtoul(p, &end, 10);
+		if (end == p)
+			break;
+		p = end;
+		/* the initial namespace's identity map: 0 4294967295 */
+		if (count > 2147483648UL)
+			count = 2147483648UL - inside;
+		if (count && inside < lo)
+			lo = inside;
+		if (count && inside + count - 1 > hi)
+			hi = inside + count - 1;
+	}
+	if (lo > hi)
+		lo = hi = 0;
+	snprintf(out, size, "%lu\t%lu", lo, hi);
+}
+
+int ctr_netns_setup(struct dv_error *err)
+{
+	char range[64];
+	dv_autoclose int fd = -1;
+
+	if (lo_up(err) < 0)
+		return -1;
+	/* ping without CAP_NET_RAW, through ICMP datagram sockets, for every
+	 * group of the env (Docker does the same outside the host's network;
+	 * rootless, only ids our user namespace maps can be named, as
+	 * podman's rootless default). Nothing else in this namespace but the
+	 * env is concerned. Where devenv itself runs with /proc/sys read-only
+	 * (in a container of its own), ping needs NET_RAW, and that is all. */
+	mapped_gids(range, sizeof(range));
+	fd = open("/proc/sys/net/ipv4/ping_group_range", O_WRONLY | O_CLOEXEC);
+	if (fd < 0 && (errno == EROFS || errno == EACCES || errno == ENOENT))
+		return 0;
+	if (fd < 0 || write(fd, range, strlen(range)) < 0)
+		return dv_err(err, errno, "cannot set net.ipv4.ping_group_range in the env's network namespace");
 	return 0;
 }
 
@@ -167,14 +230,18 @@ static void report(int fd, const struct net_report *r)
 
 /* The child in the env's network namespace: one new TCP socket per byte
  * asked for ('4' or '6'), passed back with SCM_RIGHTS. */
-static _Noreturn void socket_maker(int sock, int netfd)
+static _Noreturn void socket_maker(int sock, int netfd, const struct ctr_net_ids *ids)
 {
+	struct dv_error err = { 0 };
 	char want;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (setns(netfd, CLONE_NEWNET) < 0)
 		_exit(1);
 	close(netfd);
+	/* In the env's namespace for good: nothing more to be allowed. */
+	if (ctr_net_confine(ids, &err) < 0)
+		_exit(1);
 	while (recv(sock, &want, 1, 0) == 1) {
 		int s = socket(want == '6' ? AF_INET6 : AF_INET,
 			       SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -281,8 +348,12 @@ static int start_outbound(const struct ctr_net *net, pid_t pid, int *exit_w, pid
 		goto fail_pipes;
 	}
 	if (child == 0) {
+		/* As podman starts it: --enable-sandbox (its own mount
+		 * namespace on an empty root, capabilities dropped) and
+		 * --enable-seccomp (its deny-list), once tap0 is set up. */
 		char *slirp[] = { (char *)net->outbound, "--configure", "--mtu=65520",
-				  "--disable-host-loopback", a_exit, a_ready, a_pid, "tap0", NULL };
+				  "--disable-host-loopback", "--enable-sandbox", "--enable-seccomp",
+				  a_exit, a_ready, a_pid, "tap0", NULL };
 		/* pasta as slirp4netns sets it up: 10.0.2.100/24, gateway
 		 * 10.0.2.2, DNS 10.0.2.3; nothing of the host's loopback. */
 		char *pasta[] = { (char *)net->outbound, "--config-net", "--quiet", "--address",
@@ -351,7 +422,29 @@ fail_pipes:
 	return -1;
 }
 
-/* argv: __net-helper PID START host|private OUTBOUND|- slirp|pasta IP,HOST,CONTAINER... */
+/* "UID:GID" -> ids->set; "-" -> not; -1 when malformed. */
+static int ids_from_arg(const char *arg, struct ctr_net_ids *ids)
+{
+	char *end;
+	unsigned long u, g;
+
+	memset(ids, 0, sizeof(*ids));
+	if (!strcmp(arg, "-"))
+		return 0;
+	errno = 0;
+	u = strtoul(arg, &end, 10);
+	if (errno || end == arg || *end != ':')
+		return -1;
+	arg = end + 1;
+	g = strtoul(arg, &end, 10);
+	if (errno || end == arg || *end || u >= 0xffffffffUL || g >= 0xffffffffUL)
+		return -1;
+	*ids = (struct ctr_net_ids){ true, (uid_t)u, (gid_t)g };
+	return 0;
+}
+
+/* argv: __net-helper PID START host|private OUTBOUND|- slirp|pasta UID:GID|-
+ *       IP,HOST,CONTAINER... */
 int ctr_net_helper_main(int argc, char **argv)
 {
 	struct net_report r = { .helper = getpid() };
@@ -372,7 +465,7 @@ int ctr_net_helper_main(int argc, char **argv)
 		nofile.rlim_cur = nofile.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &nofile);
 	}
-	if (argc < 6) {
+	if (argc < 7 || ids_from_arg(argv[6], &net.ids) < 0) {
 		dv_err(&r.err, EINVAL, "net helper: bad arguments");
 		goto fail;
 	}
@@ -381,11 +474,11 @@ int ctr_net_helper_main(int argc, char **argv)
 	net.private_ns = !strcmp(argv[3], "private");
 	net.outbound = strcmp(argv[4], "-") ? argv[4] : NULL;
 	net.pasta = !strcmp(argv[5], "pasta");
-	net.n_ports = (size_t)(argc - 6);
+	net.n_ports = (size_t)(argc - 7);
 	ports = dv_xcalloc(net.n_ports + 1, sizeof(*ports));
 	for (size_t i = 0; i < net.n_ports; i++) {
-		if (ctr_port_from_arg(argv[6 + i], &ports[i]) < 0) {
-			dv_err(&r.err, EINVAL, "net helper: bad port '%s'", argv[6 + i]);
+		if (ctr_port_from_arg(argv[7 + i], &ports[i]) < 0) {
+			dv_err(&r.err, EINVAL, "net helper: bad port '%s'", argv[7 + i]);
 			goto fail;
 		}
 	}
@@ -411,7 +504,7 @@ int ctr_net_helper_main(int argc, char **argv)
 		}
 		if (maker_pid == 0) {
 			close(sp[0]);
-			socket_maker(sp[1], netfd);
+			socket_maker(sp[1], netfd, &net.ids);
 		}
 		close(netfd);
 		close(sp[1]);
@@ -432,8 +525,17 @@ int ctr_net_helper_main(int argc, char **argv)
 		if (listeners[i] < 0)
 			goto fail;
 	}
+	/* Everything that needed a privilege is done (ports below 1024 are
+	 * bound, slirp4netns runs): the relay runs without any, before `up`
+	 * hears that we are ready. slirp4netns ends when our exit closes its
+	 * exit fd, whatever our ids by then. */
+	if (ctr_net_confine(&net.ids, &r.err) < 0)
+		goto fail;
 	report(3, &r);
 	ret = ctr_forward_run(ports, listeners, net.n_ports, pidfd, maker);
+	/* pasta (slirp4netns goes with its exit fd; this may not reach
+	 * either once we are another user: pasta also ends with the env's
+	 * namespace, and halt stops it) */
 	if (r.outbound > 0)
 		kill(r.outbound, SIGTERM);
 	if (maker_pid > 0)
@@ -452,16 +554,12 @@ fail:
 	return 1;
 }
 
-int ctr_net_start(const struct ctr_init *init, const struct ctr_net *net,
-		  struct ctr_net_procs *out, char *warning, size_t warning_size, struct dv_error *err)
+int ctr_net_spawn(const struct ctr_init *init, const struct ctr_net *net, struct dv_error *err)
 {
 	struct dv_strv argv = { 0 };
-	struct net_report r;
-	int rp[2], st;
-	size_t have = 0;
+	int rp[2];
 	pid_t c;
 
-	memset(out, 0, sizeof(*out));
 	dv_strv_push(&argv, "devenv-net");
 	dv_strv_push(&argv, "__net-helper");
 	dv_strv_push_owned(&argv, dv_xasprintf("%d", (int)init->pid));
@@ -469,6 +567,11 @@ int ctr_net_start(const struct ctr_init *init, const struct ctr_net *net,
 	dv_strv_push(&argv, net->private_ns ? "private" : "host");
 	dv_strv_push(&argv, net->outbound ? net->outbound : "-");
 	dv_strv_push(&argv, net->pasta ? "pasta" : "slirp");
+	if (net->ids.set)
+		dv_strv_push_owned(&argv, dv_xasprintf("%u:%u", (unsigned)net->ids.uid,
+						       (unsigned)net->ids.gid));
+	else
+		dv_strv_push(&argv, "-");
 	for (size_t i = 0; i < net->n_ports; i++)
 		dv_strv_push_owned(&argv, ctr_port_to_arg(&net->ports[i]));
 	if (pipe2(rp, O_CLOEXEC) < 0) {
@@ -483,26 +586,51 @@ int ctr_net_start(const struct ctr_init *init, const struct ctr_net *net,
 		return dv_err(err, errno, "fork");
 	}
 	if (c == 0) {
-		/* Its own session, reparented at once: no terminal's hangup
-		 * reaches it and nobody has to reap it. */
+		/* Its own session, so no terminal's hangup reaches it. One
+		 * fork, not two, and no wait here: `up` runs on while it
+		 * starts (it is reparented when `up` exits, which reaps it
+		 * should it die first). It opens no terminal, so leading a
+		 * session gives it none. */
 		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 
 		setsid();
-		if (fork() != 0)
-			_exit(0);
 		if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0 ||
 		    dup2(rp[1], 3) < 0)
 			_exit(1);
-		/* No fd of ours (the store and env locks above all) goes along. */
+		/* No fd of ours (the store and env locks above all) goes along,
+		 * and no variable of ours: the helper and slirp4netns need none,
+		 * and some would make them do what their seccomp filters forbid
+		 * (LD_DEBUG's output from ld.so, after the filter: killed). */
 		syscall(SYS_close_range, 4U, ~0U, 0U);
-		execv("/proc/self/exe", argv.v);
+#if defined(__SANITIZE_ADDRESS__)
+		/* (ASan builds) LeakSanitizer's check at exit makes calls the
+		 * helper's seccomp filter forbids, and ptraces it. */
+		{
+			const char *o = getenv("ASAN_OPTIONS");
+			char *envp[] = { dv_xasprintf("ASAN_OPTIONS=%s%sdetect_leaks=0", o ? o : "",
+						      o && *o ? ":" : ""), NULL };
+
+			execve("/proc/self/exe", argv.v, envp);
+		}
+#else
+		execve("/proc/self/exe", argv.v, (char *[]){ NULL });
+#endif
 		_exit(127);
 	}
 	close(rp[1]);
 	dv_strv_release(&argv);
-	dv_waitpid(c, &st, &(struct dv_error){ 0 });
+	return rp[0];
+}
+
+int ctr_net_wait(int fd, struct ctr_net_procs *out, char *warning, size_t warning_size,
+		 struct dv_error *err)
+{
+	struct net_report r;
+	size_t have = 0;
+
+	memset(out, 0, sizeof(*out));
 	while (have < sizeof(r)) {
-		ssize_t n = read(rp[0], (char *)&r + have, sizeof(r) - have);
+		ssize_t n = read(fd, (char *)&r + have, sizeof(r) - have);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -510,7 +638,7 @@ int ctr_net_start(const struct ctr_init *init, const struct ctr_net *net,
 			break;
 		have += (size_t)n;
 	}
-	close(rp[0]);
+	close(fd);
 	if (have != sizeof(r))
 		return dv_err(err, EIO, "the env's network helper died at start");
 	if (r.err.msg[0]) {
@@ -530,11 +658,41 @@ int ctr_net_start(const struct ctr_init *init, const struct ctr_net *net,
 	return 0;
 }
 
+int ctr_net_start(const struct ctr_init *init, const struct ctr_net *net,
+		  struct ctr_net_procs *out, char *warning, size_t warning_size, struct dv_error *err)
+{
+	int fd = ctr_net_spawn(init, net, err);
+
+	memset(out, 0, sizeof(*out));
+	if (fd < 0)
+		return -1;
+	return ctr_net_wait(fd, out, warning, warning_size, err);
+}
+
 int ctr_net_stop(const struct ctr_net_procs *p, struct dv_error *err)
 {
+	struct dv_error gone = { 0 };
+	int fd;
+
+	/* The helper holds the host's ports: gone before we return. */
 	if (p->helper.pid > 0 && ctr_stop(&p->helper, 3, err) < 0)
 		return -1;
-	if (p->outbound.pid > 0 && ctr_stop(&p->outbound, 3, err) < 0)
+	if (p->outbound.pid <= 0)
+		return 0;
+	/* slirp4netns ends once the helper's exit closed its exit fd, pasta
+	 * on a signal; SIGKILL makes sure, and we do not wait: its exit
+	 * unregisters its tap device, which waits for an RCU grace period
+	 * (10-20 ms here) while it holds nothing of the env's or the
+	 * host's anyone could see. */
+	fd = ctr_pidfd_checked(&p->outbound, &gone);
+	if (fd < 0)
+		return gone.errnum == ESRCH ? 0 : (*err = gone, -1);
+	if (pidfd_send_signal(fd, SIGKILL, NULL, 0) < 0 && errno != ESRCH) {
+		dv_err(err, errno, "cannot stop the env's slirp4netns or pasta (pid %d)",
+		       (int)p->outbound.pid);
+		close(fd);
 		return -1;
+	}
+	close(fd);
 	return 0;
 }

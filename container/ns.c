@@ -153,8 +153,8 @@ static _Noreturn void child_main(const struct launch *l)
 	if (unshare(CLONE_NEWCGROUP) < 0)
 		ctr_child_fail(errw, (dv_err(&err, errno, "cannot create cgroup namespace"), &err));
 	/* `network: private`: the clone gave us a network namespace with only
-	 * `lo`, and down. */
-	if (!l->x && spec->new_netns && ctr_netns_lo_up(&err) < 0)
+	 * `lo`, and down; ping there needs no CAP_NET_RAW. */
+	if (!l->x && spec->new_netns && ctr_netns_setup(&err) < 0)
 		ctr_child_fail(errw, &err);
 	/* First of all, so that no mount of ours ever propagates to the host. */
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
@@ -264,6 +264,15 @@ static int launch(struct launch *lp, pid_t *pid_out, int *pidfd_out, struct dv_e
 	close(errp[1]);
 	close(syncp[0]);
 	errp[1] = syncp[0] = -1;
+	/* What the env needs on the host's side starts now, and overlaps the
+	 * cgroup join (a first writer waits for an RCU grace period, ~10 ms
+	 * here) and the child's set-up. */
+	if (!lp->x && spec->on_clone) {
+		struct ctr_init born = { .pid = pid };
+
+		ctr_start_time(pid, &born.start_time);
+		spec->on_clone(&born, spec->on_clone_arg);
+	}
 	if (pidfd < 0 || ctr_cgroup_join(spec->cgroups, pid, err) < 0) {
 		if (pidfd < 0)
 			dv_err(err, errno, "pidfd_open");

@@ -29,6 +29,14 @@ const unsigned long long ctr_caps_docker =
 	BIT(CAP_MKNOD) | BIT(CAP_NET_RAW) | BIT(CAP_SETGID) | BIT(CAP_SETUID) | BIT(CAP_SETFCAP) |
 	BIT(CAP_SETPCAP) | BIT(CAP_NET_BIND_SERVICE) | BIT(CAP_SYS_CHROOT) | BIT(CAP_KILL) |
 	BIT(CAP_AUDIT_WRITE);
+/* podman's 11 (containers/common pkg/config/default.go), every env's, build
+ * step's and service's default: Docker's without NET_RAW (an AF_PACKET
+ * socket on the host's network reads the host's loopback traffic; ping
+ * uses ICMP datagram sockets instead, see ctr_netns_setup), MKNOD (no
+ * device a container may make is one it may open: everything is nodev)
+ * and AUDIT_WRITE (the host's audit log is not the env's to write). */
+const unsigned long long ctr_caps_default =
+	ctr_caps_docker & ~(BIT(CAP_NET_RAW) | BIT(CAP_MKNOD) | BIT(CAP_AUDIT_WRITE));
 
 int ctr_cap_bit(const char *name, struct dv_error *err)
 {
@@ -47,7 +55,7 @@ int ctr_cap_bit(const char *name, struct dv_error *err)
 int ctr_caps_mask(const struct dv_strv *add, const struct dv_strv *drop, unsigned long long *out,
 		  struct dv_error *err)
 {
-	unsigned long long caps = ctr_caps_docker, all = 0, plus = 0, minus = 0;
+	unsigned long long caps = ctr_caps_default, all = 0, plus = 0, minus = 0;
 	bool add_all = false, drop_all = false;
 	int b;
 

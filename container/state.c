@@ -220,8 +220,8 @@ int ctr_state_read(int envs_fd, const char *id, struct ctr_state *out, struct dv
 	{
 		dv_autofree char *caps = get_str(o, "caps");
 
-		/* An env from before the sandbox: Docker's caps from now on. */
-		out->caps = *caps ? strtoull(caps, NULL, 16) : ctr_caps_docker;
+		/* An env from before the sandbox: the default caps from now on. */
+		out->caps = *caps ? strtoull(caps, NULL, 16) : ctr_caps_default;
 	}
 	if (json_object_object_get_ex(o, "services", &svc) && json_object_is_type(svc, json_type_array)) {
 		size_t n = json_object_array_length(svc);

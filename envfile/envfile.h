@@ -41,9 +41,10 @@ struct env_step {
 	unsigned line, col; /* where the step starts in the Envfile */
 };
 
-/* `network`: host (the default: the host's network namespace, as toolbox)
- * or private (a network namespace of the env's own). */
-enum env_network { ENV_NET_HOST, ENV_NET_PRIVATE };
+/* `network`: private (the default, as Docker's bridge: a network namespace
+ * of the env's own) or host (the host's network namespace, its loopback
+ * services and abstract unix sockets included: a trust request). */
+enum env_network { ENV_NET_PRIVATE, ENV_NET_HOST };
 
 /* One `ports` entry: "8000:8000", "127.0.0.1:5433:5432", "8000" (same port
  * both sides). TCP only. */

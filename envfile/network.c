@@ -1,5 +1,9 @@
 /*
- * envfile/network.c - `network: host|private` and `ports`.
+ * envfile/network.c - `network: private|host` and `ports`.
+ *
+ * `private` is the default (as Docker's bridge): the host's loopback
+ * services and abstract unix sockets are not an untrusted env's to reach.
+ * `host` is asked for by name, and its position kept for the trust prompt.
  *
  * A port is "HOST:CONTAINER", "IP:HOST:CONTAINER" ("[::1]:8000:8000" for
  * IPv6) or one number for the same port on both sides, optionally ending in
@@ -33,7 +37,7 @@ int envfile_set_network(struct env_vctx *v, const struct env_node *key,
 	else if (strcmp(s, "private") == 0)
 		spec->network = ENV_NET_PRIVATE;
 	else
-		return ENV_AT(v, val, "'network' must be 'host' or 'private', not '%s'",
+		return ENV_AT(v, val, "'network' must be 'private' or 'host', not '%s'",
 			      envfile_shown(s, buf, sizeof(buf)));
 	return 0;
 }

@@ -609,6 +609,7 @@ static int start_env(const struct layer_store *st, struct prov_env *env, int efd
 	dv_autofree const char **hosts = dv_xcalloc(env->spec.n_services + 1, sizeof(*hosts));
 	dv_autofree struct ctr_mount *mounts = NULL;
 	struct dv_strv mount_paths = { 0 };
+	struct prov_net pn = { .fd = -1 };
 	int ret = -1;
 
 	for (size_t i = 0; i < s->layers.n; i++)
@@ -679,9 +680,16 @@ static int start_env(const struct layer_store *st, struct prov_env *env, int efd
 	prov_warn_undelegated(&s->limits, &s->cgroups);
 	cs.sandbox = &sb;
 	cs.new_netns = env->spec.network == ENV_NET_PRIVATE;
-	if (ctr_start(&cs, &s->init, err) < 0)
+	/* The network helper starts as soon as the init's namespaces exist,
+	 * while the init is put in its cgroups and builds its root. */
+	prov_net_prepare(&env->spec, s, &pn);
+	cs.on_clone = prov_net_on_clone;
+	cs.on_clone_arg = &pn;
+	if (ctr_start(&cs, &s->init, err) < 0) {
+		prov_net_finish(&pn, s, false, &(struct dv_error){ 0 });
 		goto out;
-	if (prov_net_start(&env->spec, s, err) < 0 || ctr_state_write(efd, s, err) < 0) {
+	}
+	if (prov_net_finish(&pn, s, true, err) < 0 || ctr_state_write(efd, s, err) < 0) {
 		struct dv_error ignored = { 0 };
 
 		ctr_net_stop(&s->net, &ignored);
@@ -690,6 +698,7 @@ static int start_env(const struct layer_store *st, struct prov_env *env, int efd
 	}
 	ret = 0;
 out:
+	prov_net_release(&pn);
 	if (ret < 0 && s->cgroups.n) {
 		/* Nothing runs on them: an env that failed to start keeps none. */
 		struct dv_error ignored = { 0 };

@@ -8,6 +8,7 @@
  * the host's port itself).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 
 #include "provision.h"
 #include "util/cleanup.h"
+#include "util/userns.h"
 #include "util/banned.h"
 
 static bool needs_forward(const struct env_spec *spec, const struct env_port *p)
@@ -87,18 +89,37 @@ static char *find_tool(const char *name)
 	}
 }
 
-int prov_net_start(const struct env_spec *spec, struct ctr_state *s, struct dv_error *err)
+/* Can we (slirp4netns, pasta: same ids, same user namespace) open the tun
+ * device? Without root it is often 0600 root's, where nothing can. */
+static bool tun_usable(int *errnum)
 {
-	struct ctr_port *fw = dv_xcalloc(spec->n_ports + 1, sizeof(*fw));
-	struct ctr_net net = { .private_ns = spec->network == ENV_NET_PRIVATE, .ports = fw };
-	dv_autofree char *tool = NULL;
-	int ret = 0;
+	int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
 
+	if (fd < 0) {
+		*errnum = errno;
+		return false;
+	}
+	close(fd);
+	return true;
+}
+
+void prov_net_prepare(const struct env_spec *spec, struct ctr_state *s, struct prov_net *out)
+{
+	struct ctr_net *net = &out->net;
+	struct ctr_port *fw = dv_xcalloc(spec->n_ports + 1, sizeof(*fw));
+	char *tool = NULL;
+	int tun_errno = 0;
+
+	memset(out, 0, sizeof(*out));
+	out->fd = -1;
+	out->name = spec->name;
+	net->private_ns = spec->network == ENV_NET_PRIVATE;
+	net->ports = fw;
 	for (size_t i = 0; i < s->n_ports; i++)
 		free(s->ports[i].host_ip);
 	free(s->ports);
 	free(s->network);
-	s->network = dv_xstrdup(net.private_ns ? "private" : "host");
+	s->network = dv_xstrdup(net->private_ns ? "private" : "host");
 	s->ports = dv_xcalloc(spec->n_ports + 1, sizeof(*s->ports));
 	s->n_ports = spec->n_ports;
 	memset(&s->net, 0, sizeof(s->net));
@@ -108,34 +129,92 @@ int prov_net_start(const struct env_spec *spec, struct ctr_state *s, struct dv_e
 		s->ports[i] = (struct ctr_port){ dv_xstrdup(p->host_ip), p->host_port,
 						 p->container_port };
 		if (needs_forward(spec, p))
-			fw[net.n_ports++] = s->ports[i];
+			fw[net->n_ports++] = s->ports[i];
 	}
-	if (net.private_ns) {
+	if (net->private_ns) {
 		const char *forced = getenv("DEVENV_OUTBOUND");
 
 		if (forced && *forced)
 			tool = strcmp(forced, "none") ? dv_xstrdup(forced) : NULL;
 		else if (!(tool = find_tool("slirp4netns")) && (tool = find_tool("pasta")))
-			net.pasta = true;
+			net->pasta = true;
 		if (forced && tool && strstr(tool, "pasta"))
-			net.pasta = true;
-		net.outbound = tool;
+			net->pasta = true;
+		/* (DEVENV_OUTBOUND=none plays a machine without either) */
 		if (!tool)
-			fprintf(stderr, "devenv: warning: network: private: neither slirp4netns nor "
-					"pasta is installed; the env has no outbound network "
-					"(apt-get install slirp4netns)\n");
+			snprintf(out->warning, sizeof(out->warning),
+				 "neither slirp4netns nor pasta is installed; the env has no outbound "
+				 "network (apt-get install slirp4netns)");
+		else if (!tun_usable(&tun_errno)) {
+			/* Both need a tap device; say so now, rather than start
+			 * one to hear it fail. */
+			snprintf(out->warning, sizeof(out->warning),
+				 "%s cannot open /dev/net/tun (%s); the env has no outbound network (%s)",
+				 net->pasta ? "pasta" : "slirp4netns", strerror(tun_errno),
+				 tun_errno == ENOENT ? "as root: modprobe tun"
+						     : "as root: chmod 0666 /dev/net/tun, its usual mode");
+			free(tool);
+			tool = NULL;
+		}
+		net->outbound = tool;
 	}
-	if (net.n_ports || net.outbound) {
-		char warning[512] = "";
+	/* Once set up, the helper runs as the checkout's owner; without root
+	 * it stays root of our user namespace, which is the host user. */
+	if (dv_userns_is_initial())
+		net->ids = (struct ctr_net_ids){ true, s->host_uid, s->host_gid };
+	out->needed = net->n_ports || net->outbound;
+}
 
-		ret = ctr_net_start(&s->init, &net, &s->net, warning, sizeof(warning), err);
-		if (ret == 0 && warning[0])
-			fprintf(stderr, "devenv: warning: network: private: %s\n", warning);
+void prov_net_on_clone(const struct ctr_init *init, void *arg)
+{
+	struct prov_net *pn = arg;
+
+	/* The init to be: its network namespace exists already. */
+	if (pn->needed && pn->fd < 0)
+		pn->fd = ctr_net_spawn(init, &pn->net, &pn->err);
+}
+
+int prov_net_finish(struct prov_net *pn, struct ctr_state *s, bool started, struct dv_error *err)
+{
+	char warning[512] = "";
+	int ret = 0;
+
+	memset(&s->net, 0, sizeof(s->net));
+	if (pn->needed && started && pn->fd < 0 && !dv_err_isset(&pn->err))
+		prov_net_on_clone(&s->init, pn); /* no hook ran: start it now */
+	if (pn->fd >= 0) {
+		ret = ctr_net_wait(pn->fd, &s->net, warning, sizeof(warning), err);
+		pn->fd = -1;
+	} else if (pn->needed && started) {
+		*err = pn->err;
+		ret = -1;
 	}
-	free(fw);
+	if (!started) {
+		/* It may have started on a child that then failed: gone with
+		 * it, but not yet perhaps. */
+		struct dv_error ignored = { 0 };
+
+		ctr_net_stop(&s->net, &ignored);
+		memset(&s->net, 0, sizeof(s->net));
+		return 0;
+	}
 	if (ret < 0)
-		return dv_err_prefix(err, "network of env '%s'", spec->name);
+		return dv_err_prefix(err, "network of env '%s'", pn->name);
+	if (pn->warning[0])
+		fprintf(stderr, "devenv: warning: network: private: %s\n", pn->warning);
+	if (warning[0])
+		fprintf(stderr, "devenv: warning: network: private: %s\n", warning);
 	return 0;
+}
+
+void prov_net_release(struct prov_net *pn)
+{
+	if (pn->fd >= 0)
+		close(pn->fd);
+	free((char *)pn->net.outbound);
+	free((void *)pn->net.ports);
+	memset(pn, 0, sizeof(*pn));
+	pn->fd = -1;
 }
 
 void prov_net_stop(struct ctr_state *s)

@@ -350,10 +350,28 @@ void prov_service_tail(const struct layer_store *st, const char *env_id, const c
 /* net.c: `network` and `ports`. Before anything starts: is every forward's
  * host ip:port free (one Envfile-positioned line when not)? */
 int prov_net_check(const struct env_spec *spec, struct dv_error *err);
-/* After the init started: record network and ports in s and start the
- * host-side helper (forwards, slirp4netns/pasta) into s->net when needed;
- * says once when `private` has no outbound tool. */
-int prov_net_start(const struct env_spec *spec, struct ctr_state *s, struct dv_error *err);
+/* Starting the env's host-side helper (forwards, slirp4netns/pasta) with
+ * its init, so that its start overlaps the init's:
+ *   prov_net_prepare(spec, s, &pn);   records network and ports in s
+ *   ctr_spec.on_clone = prov_net_on_clone, .on_clone_arg = &pn;
+ *   ctr_start(...);
+ *   prov_net_finish(&pn, s, started, err);  waits for it into s->net (or,
+ *                                     when !started, stops what started)
+ *   prov_net_release(&pn);
+ * finish says once (a warning) when `private` has no outbound traffic, and
+ * how to fix it. */
+struct prov_net {
+	struct ctr_net net;       /* what the helper is asked for (owns outbound, ports) */
+	bool needed;              /* forwards or outbound traffic to run */
+	int fd;                   /* the helper's report pipe; -1: not started */
+	struct dv_error err;      /* why the hook could not start it */
+	char warning[512];        /* no outbound traffic, and the fix */
+	const char *name;         /* the env's, for messages */
+};
+void prov_net_prepare(const struct env_spec *spec, struct ctr_state *s, struct prov_net *out);
+void prov_net_on_clone(const struct ctr_init *init, void *arg);
+int prov_net_finish(struct prov_net *pn, struct ctr_state *s, bool started, struct dv_error *err);
+void prov_net_release(struct prov_net *pn);
 /* Stop s->net's processes (halt, destroy) and clear them; a failure is a
  * warning. */
 void prov_net_stop(struct ctr_state *s);

@@ -3,9 +3,13 @@
 # by localhost and by name; their lifecycle (up, halt, destroy), an exited
 # one reported with its status and last lines, `logs SERVICE`, bad images.
 #
-# The env runs with `network: host` (the default), so a service listens in
+# The env has a network namespace of its own (`network: private`, the
+# default), which its services join. Tests that reach a service from the
+# host (curl) run the env with `network: host`, so the service listens in
 # the host's namespace: each test takes a free port of 127.0.0.1 and binds
 # there only, so parallel runs and the host's own services never collide.
+# (Without root only the `up` that starts a private env can start its
+# services: restarting one from a later `up` needs the host's network.)
 
 load helpers
 bats_require_minimum_version 1.5.0
@@ -17,10 +21,12 @@ setup() {
 }
 teardown() { dv_teardown; }
 
-# An Envfile whose service `db` serves "pong" over HTTP on 127.0.0.1:$PORT.
+# web_db_envfile [NETWORK]: an Envfile whose service `db` serves "pong" over
+# HTTP on 127.0.0.1:$PORT, in the env's network (default: private).
 web_db_envfile() {
 	dv_envfile <<-EOF
 	image: busybox
+	network: ${1:-private}
 	services:
 	  db:
 	    image: busybox
@@ -43,7 +49,8 @@ svc_procs() {
 
 @test "the env reaches its service by localhost and by name; the service has its own name too" {
 	web_db_envfile
-	run "$DEVENV" up
+	# (stderr apart: where slirp4netns cannot run, a warning says so first)
+	run --separate-stderr "$DEVENV" up
 	assert_success
 	assert_line "service 'db' started (image localhost/busybox:latest)"
 	# Started before the env reports up (on_up comes after).
@@ -80,7 +87,7 @@ pong from db"
 }
 
 @test "halt stops the services, up starts them again, destroy removes them" {
-	web_db_envfile
+	web_db_envfile host
 	"$DEVENV" up
 	[[ -n $(svc_procs db) ]]
 	id=$("$DEVENV" status --json | dv_json id)
@@ -125,7 +132,7 @@ pong from db"
 }
 
 @test "reload restarts the services" {
-	web_db_envfile
+	web_db_envfile host
 	"$DEVENV" up
 	pid=$("$DEVENV" status --json | python3 -c 'import json, sys; print(json.load(sys.stdin)["services"][0]["pid"])')
 	run "$DEVENV" reload
@@ -246,7 +253,7 @@ pong from db"
 
 @test "suspend freezes the services with the env, resume thaws them" {
 	dv_need_cgroups
-	web_db_envfile
+	web_db_envfile host
 	"$DEVENV" up
 	run "$DEVENV" suspend
 	assert_success

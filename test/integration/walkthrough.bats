@@ -25,7 +25,6 @@ teardown() {
 	chmod +x app/app
 	dv_envfile <<-EOF
 	image: busybox
-	network: private
 	ports: ["$hp:8000"]
 	env:
 	  DATABASE_URL: http://db:5432/rows

@@ -230,6 +230,9 @@ static void test_good_minimal_defaults(void **state)
 	assert_int_equal(spec.n_provision, 0);
 	assert_int_equal(spec.n_on_up, 0);
 	assert_null(spec.user); /* no user: commands run as root */
+	/* a network of its own unless `network: host` asks for the host's */
+	assert_int_equal(spec.network, ENV_NET_PRIVATE);
+	assert_int_equal(spec.network_line, 0);
 	assert_null(spec.path);    /* only envfile_load knows it */
 	assert_null(spec.relpath);
 	assert_false(dv_err_isset(&err));
@@ -839,6 +842,26 @@ static void test_parse_in_memory(void **state)
 	env_spec_release(&spec);
 }
 
+/* `network: host` is asked for, with its position (for the trust prompt);
+ * `private` is the default spelt out. */
+static void test_network_host(void **state)
+{
+	static const char host[] = "image: alpine\nnetwork: host\n";
+	static const char priv[] = "image: alpine\nnetwork: private\n";
+	struct dv_error err = { 0 };
+	struct env_spec spec = { 0 };
+
+	(void)state;
+	assert_int_equal(envfile_parse(host, strlen(host), "E", "/", "/", &spec, &err), 0);
+	assert_int_equal(spec.network, ENV_NET_HOST);
+	assert_int_equal(spec.network_line, 2);
+	assert_int_equal(spec.network_col, 1);
+	env_spec_release(&spec);
+	assert_int_equal(envfile_parse(priv, strlen(priv), "E", "/", "/", &spec, &err), 0);
+	assert_int_equal(spec.network, ENV_NET_PRIVATE);
+	env_spec_release(&spec);
+}
+
 static void test_good_new_steps(void **state)
 {
 	static const char text[] =
@@ -907,6 +930,7 @@ int main(void)
 		cmocka_unit_test(test_good_volumes_shared),
 		cmocka_unit_test(test_good_fixtures_parse),
 		cmocka_unit_test(test_good_minimal_defaults),
+		cmocka_unit_test(test_network_host),
 		cmocka_unit_test(test_init_template_parses),
 		cmocka_unit_test(test_good_full),
 		cmocka_unit_test(test_good_user),
