@@ -362,6 +362,11 @@ static int start_outbound(const struct ctr_net *net, pid_t pid, int *exit_w, pid
 				  "-t", "none", "-u", "none", "-T", "none", "-U", "none", "--pid",
 				  a_pidfile, "--netns", a_ns, NULL };
 
+		int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+		/* What it says on stdout is for people; its complaints, ours. */
+		if (null >= 0)
+			dup2(null, 1);
 		if (errlog >= 0)
 			dup2(errlog, 2);
 		fcntl(exitp[0], F_SETFD, 0);
@@ -441,6 +446,16 @@ static int ids_from_arg(const char *arg, struct ctr_net_ids *ids)
 		return -1;
 	*ids = (struct ctr_net_ids){ true, (uid_t)u, (gid_t)g };
 	return 0;
+}
+
+int ctr_outbound_start(const char *tool, bool pasta, pid_t pid, int *exit_w, pid_t *out,
+		       struct dv_error *err)
+{
+	struct ctr_net net = { .private_ns = true, .outbound = tool, .pasta = pasta };
+
+	*exit_w = -1;
+	*out = 0;
+	return start_outbound(&net, pid, exit_w, out, err);
 }
 
 /* argv: __net-helper PID START host|private OUTBOUND|- slirp|pasta UID:GID|-
