@@ -35,6 +35,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -375,6 +376,16 @@ static int start_outbound(const struct ctr_net *net, pid_t pid, int *exit_w, pid
 			fcntl(pidfile, F_SETFD, 0);
 		if (!net->pasta)
 			prctl(PR_SET_PDEATHSIG, SIGTERM);
+		/* slirp4netns's sandbox makes only "/" private in the mount
+		 * namespace it unshares, then detaches the old root: where our
+		 * mounts are shared (systemd's default), that unmount would
+		 * reach their peers, the host's /sys, /proc, cgroups... So it
+		 * starts from a namespace of ours where every mount is
+		 * private. (Without root, one owned by our user namespace
+		 * already has them as slaves, which the kernel never lets
+		 * propagate back; this costs that case nothing either.) */
+		if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+			_exit(126);
 		execv(net->outbound, net->pasta ? pasta : slirp);
 		_exit(127);
 	}
