@@ -135,7 +135,12 @@ struct ctr_spec {
 	const struct ctr_mount *mounts; /* `volumes` and `mounts`, in order */
 	size_t n_mounts;
 	bool new_netns;             /* `network: private`: a network namespace of
-				       its own, with lo up */
+				       its own, with lo up (an env, or a build step) */
+	const char *outbound;       /* a build step with new_netns: slirp4netns (or
+				       pasta, outbound_pasta) started on its network
+				       namespace before the step runs, ended with it;
+				       NULL: none */
+	bool outbound_pasta;
 	const char *netns_path;     /* join this network namespace instead (a service
 				       joining its env's); NULL: none */
 	const char *const *hosts;   /* more names for 127.0.0.1 in /etc/hosts (the

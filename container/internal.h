@@ -212,6 +212,12 @@ int ctr_net_confine(const struct ctr_net_ids *ids, struct dv_error *err);
 int ctr_forward_run(const struct ctr_port *ports, const int *listeners, size_t n, int init_pidfd,
 		    int maker);
 
+/* net.c: slirp4netns (or, with pasta, pasta) on pid's network namespace,
+ * set up before this returns. *exit_w: the write end of slirp4netns's exit
+ * fd (closing it ends it; -1 for pasta, which daemonises); *out: its pid. */
+int ctr_outbound_start(const char *tool, bool pasta, pid_t pid, int *exit_w, pid_t *out,
+		       struct dv_error *err);
+
 /* copy.c: all of in to out (name for messages). */
 int ctr_copy_data(int in, int out, const char *name, struct dv_error *err);
 

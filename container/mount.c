@@ -176,8 +176,9 @@ static int make_skeleton(const struct ctr_spec *spec, struct dv_error *err)
 	n = snprintf(hosts, sizeof(hosts), "%s\n", host);
 	if (write_file_at(sk, "etc/hostname", hosts, (size_t)n, 0644, err) < 0)
 		return -1;
-	/* A service joining a private env's namespace (netns_path) alike. */
-	if ((spec->new_netns || spec->netns_path) && !spec->build) {
+	/* A service joining a private env's namespace (netns_path), or a build
+	 * step in a namespace of its own, alike. */
+	if (spec->new_netns || spec->netns_path) {
 		/* `network: private`: DNS is slirp4netns's (or pasta's, set up
 		 * alike); the host's resolver may well be on its loopback. */
 		resolv = dv_xstrdup("nameserver 10.0.2.3\n");

@@ -35,6 +35,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -362,6 +363,11 @@ static int start_outbound(const struct ctr_net *net, pid_t pid, int *exit_w, pid
 				  "-t", "none", "-u", "none", "-T", "none", "-U", "none", "--pid",
 				  a_pidfile, "--netns", a_ns, NULL };
 
+		int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+		/* What it says on stdout is for people; its complaints, ours. */
+		if (null >= 0)
+			dup2(null, 1);
 		if (errlog >= 0)
 			dup2(errlog, 2);
 		fcntl(exitp[0], F_SETFD, 0);
@@ -370,6 +376,16 @@ static int start_outbound(const struct ctr_net *net, pid_t pid, int *exit_w, pid
 			fcntl(pidfile, F_SETFD, 0);
 		if (!net->pasta)
 			prctl(PR_SET_PDEATHSIG, SIGTERM);
+		/* slirp4netns's sandbox makes only "/" private in the mount
+		 * namespace it unshares, then detaches the old root: where our
+		 * mounts are shared (systemd's default), that unmount would
+		 * reach their peers, the host's /sys, /proc, cgroups... So it
+		 * starts from a namespace of ours where every mount is
+		 * private. (Without root, one owned by our user namespace
+		 * already has them as slaves, which the kernel never lets
+		 * propagate back; this costs that case nothing either.) */
+		if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+			_exit(126);
 		execv(net->outbound, net->pasta ? pasta : slirp);
 		_exit(127);
 	}
@@ -441,6 +457,16 @@ static int ids_from_arg(const char *arg, struct ctr_net_ids *ids)
 		return -1;
 	*ids = (struct ctr_net_ids){ true, (uid_t)u, (gid_t)g };
 	return 0;
+}
+
+int ctr_outbound_start(const char *tool, bool pasta, pid_t pid, int *exit_w, pid_t *out,
+		       struct dv_error *err)
+{
+	struct ctr_net net = { .private_ns = true, .outbound = tool, .pasta = pasta };
+
+	*exit_w = -1;
+	*out = 0;
+	return start_outbound(&net, pid, exit_w, out, err);
 }
 
 /* argv: __net-helper PID START host|private OUTBOUND|- slirp|pasta UID:GID|-

@@ -110,6 +110,9 @@ struct launch {
 	int status_fd;            /* service mode: the pipe the init writes the
 				     exit status to; -1 in the other modes */
 	int netns_fd;             /* spec->netns_path opened, or -1 */
+	int out_exit;             /* a build step's slirp4netns: its exit fd's
+				     write end, and its pid (launch sets them) */
+	pid_t out_pid;
 };
 
 static _Noreturn void child_main(const struct launch *l)
@@ -154,7 +157,7 @@ static _Noreturn void child_main(const struct launch *l)
 		ctr_child_fail(errw, (dv_err(&err, errno, "cannot create cgroup namespace"), &err));
 	/* `network: private`: the clone gave us a network namespace with only
 	 * `lo`, and down; ping there needs no CAP_NET_RAW. */
-	if (!l->x && spec->new_netns && ctr_netns_setup(&err) < 0)
+	if (spec->new_netns && ctr_netns_setup(&err) < 0)
 		ctr_child_fail(errw, &err);
 	/* First of all, so that no mount of ours ever propagates to the host. */
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
@@ -223,8 +226,9 @@ static int launch(struct launch *lp, pid_t *pid_out, int *pidfd_out, struct dv_e
 	dv_autoclose int pidfd = -1;
 	dv_autoclose int netns = -1;
 	int errp[2] = { -1, -1 }, syncp[2] = { -1, -1 }, st;
-	/* Build containers keep the host's network (DESIGN.md). */
-	unsigned long nsflags = CTR_NS_FLAGS | (!lp->x && spec->new_netns ? CLONE_NEWNET : 0);
+	/* An env, or a build step, with a network of its own; a service joins
+	 * its env's (netns_path). */
+	unsigned long nsflags = CTR_NS_FLAGS | (spec->new_netns ? CLONE_NEWNET : 0);
 	struct clone_args args = {
 		.flags = nsflags | CLONE_PIDFD,
 		.pidfd = (uint64_t)(uintptr_t)&pidfd,
@@ -272,6 +276,16 @@ static int launch(struct launch *lp, pid_t *pid_out, int *pidfd_out, struct dv_e
 
 		ctr_start_time(pid, &born.start_time);
 		spec->on_clone(&born, spec->on_clone_arg);
+	}
+	/* A build step's outbound traffic, ready before the step runs (it is
+	 * held at the sync pipe until then). */
+	if (lp->x && lp->status_fd < 0 && spec->new_netns && spec->outbound &&
+	    ctr_outbound_start(spec->outbound, spec->outbound_pasta, pid, &lp->out_exit, &lp->out_pid,
+			       err) < 0) {
+		kill(pid, SIGKILL);
+		dv_waitpid(pid, &st, &(struct dv_error){ 0 });
+		r = dv_err_prefix(err, "the step's network");
+		goto out;
 	}
 	if (pidfd < 0 || ctr_cgroup_join(spec->cgroups, pid, err) < 0) {
 		if (pidfd < 0)
@@ -422,6 +436,22 @@ static void drain(struct pollfd *p, const int *to, size_t n)
 	}
 }
 
+/* A build step's slirp4netns ends when its exit fd closes (pasta, which
+ * daemonised, is told to); reaped, so that nothing of the step is left. */
+static void stop_outbound(struct launch *l)
+{
+	if (l->out_pid <= 0)
+		return;
+	if (l->out_exit >= 0) {
+		close(l->out_exit);
+		l->out_exit = -1;
+		dv_waitpid(l->out_pid, &(int){ 0 }, &(struct dv_error){ 0 });
+	} else {
+		kill(l->out_pid, SIGTERM);
+	}
+	l->out_pid = 0;
+}
+
 int ctr_run(const struct ctr_spec *spec, const struct ctr_exec *x, int *status,
 	    struct dv_error *err)
 {
@@ -430,7 +460,7 @@ int ctr_run(const struct ctr_spec *spec, const struct ctr_exec *x, int *status,
 	dv_autoclose int mem = init_memfd(err);
 	dv_autoclose int sfd = -1;
 	dv_autoclose int pidfd = -1;
-	struct launch l = { .spec = spec, .x = x, .memfd = mem, .status_fd = -1 };
+	struct launch l = { .spec = spec, .x = x, .memfd = mem, .status_fd = -1, .out_exit = -1 };
 	struct pollfd p[4];
 	int outp[2] = { -1, -1 }, errp[2] = { -1, -1 };
 	pid_t pid;
@@ -513,6 +543,7 @@ out:
 		if (errp[i] >= 0)
 			close(errp[i]);
 	}
+	stop_outbound(&l);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	return ret;
 }

@@ -178,6 +178,7 @@ static int run_step(const struct layer_store *st, const struct env_spec *spec,
 	struct ctr_limits lim;
 	char cgname[32];
 	struct ctr_sandbox sb = { 0 };
+	struct prov_build_net bn = { 0 };
 	unsigned long long caps = 0;
 	char *bpf = NULL;
 	int status = 0, ret = -1;
@@ -214,6 +215,10 @@ static int run_step(const struct layer_store *st, const struct env_spec *spec,
 		goto out;
 	sb.nproc = prov_nproc_fallback(&lim, &cgroups);
 	cs.sandbox = &sb;
+	prov_build_net(spec, &bn);
+	cs.new_netns = bn.private_ns;
+	cs.outbound = bn.tool;
+	cs.outbound_pasta = bn.pasta;
 	prov_step_envp(spec, step, &envp);
 	char *argv[] = { spec->shell, "-c", step->run, NULL };
 	struct ctr_exec x = { .argv = argv, .envp = envp.v, .cwd = "/", .tty = false, .tee_fd = -1 };
@@ -241,6 +246,7 @@ out:
 		free((char *)lowers[i]);
 	dv_strv_release(&envp);
 	ctr_sandbox_release(&sb);
+	prov_build_net_release(&bn);
 	free(bpf);
 	return ret;
 }

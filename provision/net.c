@@ -228,3 +228,53 @@ void prov_net_stop(struct ctr_state *s)
 	else
 		memset(&s->net, 0, sizeof(s->net));
 }
+
+/* Build steps run code of the repository's too: they get a network of
+ * their own with outbound traffic, as a `private` env's, so that a step
+ * reaches neither the host's loopback services nor its abstract unix
+ * sockets. `network: host` (a trust request) gives them the host's. Where
+ * no outbound tool can run here (none installed, /dev/net/tun unusable),
+ * a step would have no network at all, which no package manager
+ * survives: it keeps the host's, and devenv says so once. */
+void prov_build_net(const struct env_spec *spec, struct prov_build_net *out)
+{
+	static bool said;
+	const char *forced = getenv("DEVENV_OUTBOUND");
+	int tun_errno = 0;
+	char why[256] = "";
+
+	memset(out, 0, sizeof(*out));
+	if (spec->network == ENV_NET_HOST)
+		return;
+	if (forced && *forced)
+		out->tool = strcmp(forced, "none") ? dv_xstrdup(forced) : NULL;
+	else if (!(out->tool = find_tool("slirp4netns")) && (out->tool = find_tool("pasta")))
+		out->pasta = true;
+	if (forced && out->tool && strstr(out->tool, "pasta"))
+		out->pasta = true;
+	if (!out->tool)
+		snprintf(why, sizeof(why), "neither slirp4netns nor pasta is installed "
+			 "(apt-get install slirp4netns)");
+	else if (!tun_usable(&tun_errno))
+		snprintf(why, sizeof(why), "%s cannot open /dev/net/tun: %s (%s)",
+			 out->pasta ? "pasta" : "slirp4netns", strerror(tun_errno),
+			 tun_errno == ENOENT ? "as root: modprobe tun"
+					     : "as root: chmod 0666 /dev/net/tun, its usual mode");
+	if (!why[0]) {
+		out->private_ns = true;
+		return;
+	}
+	free(out->tool);
+	out->tool = NULL;
+	out->pasta = false;
+	if (!said)
+		fprintf(stderr, "devenv: warning: provisioning steps use the host's network, so they "
+				"can reach its loopback services: %s\n", why);
+	said = true;
+}
+
+void prov_build_net_release(struct prov_build_net *bn)
+{
+	free(bn->tool);
+	memset(bn, 0, sizeof(*bn));
+}

@@ -375,6 +375,16 @@ void prov_net_release(struct prov_net *pn);
 /* Stop s->net's processes (halt, destroy) and clear them; a failure is a
  * warning. */
 void prov_net_stop(struct ctr_state *s);
+/* A build step's network: a namespace of its own with outbound traffic
+ * (tool: slirp4netns or pasta), or, for `network: host` or where no tool
+ * can run here (said once on stderr), the host's (private_ns false). */
+struct prov_build_net {
+	bool private_ns;
+	char *tool;
+	bool pasta;
+};
+void prov_build_net(const struct env_spec *spec, struct prov_build_net *out);
+void prov_build_net_release(struct prov_build_net *bn);
 
 /* suspend (freeze) or resume (thaw) a running env through its cgroups'
  * freezer (suspend.c). ESRCH when it is not running. */

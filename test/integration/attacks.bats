@@ -657,7 +657,7 @@ checkout() {
 	run "$DEVENV" up
 	assert_success
 	"$DEVENV" ssh -c 'echo v1 > /opt/tools/version'
-	run bash -c "cd '$other' && '$DEVENV' up >/dev/null && '$DEVENV' ssh -c 'cat /tools/version'"
+	run bash -c "cd '$other' && '$DEVENV' up >/dev/null 2>&1 && '$DEVENV' ssh -c 'cat /tools/version'"
 	assert_output v1
 	# the store's name of another env's own volume is not a shared name
 	local id
@@ -1280,4 +1280,99 @@ time.sleep(60)' "$name" &
 		sleep 0.1
 	done
 	[[ ! -d /proc/$pid ]] || grep -q '^State:.*Z' "/proc/$pid/status"
+}
+
+# Provisioning steps run the repository's code too: a network of their own
+# with outbound traffic, as a default env's (README: Networking and ports).
+# step_net_servers: a page on the host's 127.0.0.1 and one on its own
+# address, and an abstract unix socket; sets LOOP_PORT, HOST_IP, HOST_PORT,
+# ABSTRACT.
+step_net_servers() {
+	HOST_IP=$(ip -4 route get 1.1.1.1 2>/dev/null | awk '{ for (i = 1; i < NF; i++) if ($i == "src") print $(i + 1) }')
+	[[ -n $HOST_IP ]] || skip "this host has no default route"
+	LOOP_PORT=$(dv_free_port)
+	HOST_PORT=$(dv_free_port)
+	ABSTRACT=devenv-step-$RANDOM$RANDOM
+	mkdir -p "$BATS_TEST_TMPDIR/www" && echo "host secret" >"$BATS_TEST_TMPDIR/www/index.html"
+	timeout 120 python3 -m http.server --bind 127.0.0.1 --directory "$BATS_TEST_TMPDIR/www" "$LOOP_PORT" >/dev/null 2>&1 &
+	timeout 120 python3 -m http.server --bind "$HOST_IP" --directory "$BATS_TEST_TMPDIR/www" "$HOST_PORT" >/dev/null 2>&1 &
+	timeout 120 python3 -c 'import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind("\0" + sys.argv[1])
+s.listen(8)
+time.sleep(120)' "$ABSTRACT" &
+	dv_fetch "http://127.0.0.1:$LOOP_PORT/" >/dev/null
+	dv_fetch "http://$HOST_IP:$HOST_PORT/" >/dev/null
+	for ((i = 0; i < 50; i++)); do grep -q "@$ABSTRACT" /proc/net/unix && break; sleep 0.1; done
+}
+
+# step_net_envfile [NETWORK [TAG]]: one step that tries all three and says
+# so (TAG makes it another step, not found in the cache).
+step_net_envfile() {
+	dv_busybox_image
+	cp "$DV_ROOT/test/fixtures/probe" "$DV_CHECKOUT/probe"
+	{
+		printf 'image: busybox\n'
+		[[ -n ${1:-} ]] && printf 'network: %s\n' "$1"
+		printf 'provision:\n  - copy: probe\n    to: /probe\n'
+		printf '  - run: |\n'
+		printf '      echo "round %s"\n' "${2:-1}"
+		printf '      printf "GET /index.html HTTP/1.0\\r\\n\\r\\n" | nc -w 3 127.0.0.1 %s | grep -q "host secret" && echo "loopback: reached" || echo "loopback: refused"\n' "$LOOP_PORT"
+		printf '      printf "GET /index.html HTTP/1.0\\r\\n\\r\\n" | nc -w 3 %s %s | grep -q "host secret" && echo "outside: reached" || echo "outside: refused"\n' "$HOST_IP" "$HOST_PORT"
+		printf '      /probe abstract %s\n' "$ABSTRACT"
+	} | dv_envfile
+}
+
+@test "sandbox attack: a provisioning step cannot reach the host's loopback services nor its abstract sockets, and still goes out" {
+	command -v slirp4netns >/dev/null || skip "slirp4netns is not installed"
+	[[ -r /dev/net/tun && -w /dev/net/tun ]] ||
+		skip "/dev/net/tun is not open to this user here: steps keep the host's network (next test)"
+	step_net_servers
+	step_net_envfile
+	# (before: "loopback: reached" and "abstract: OK", the step being on
+	# the host's network)
+	run "$DEVENV" up
+	assert_success
+	assert_line "loopback: refused"
+	assert_line "outside: reached"
+	assert_line "abstract: ECONNREFUSED"
+	refute_output --partial "warning"
+}
+
+@test "sandbox: with network: host, or where no outbound tool can run, steps have the host's network, and up says which" {
+	step_net_servers
+	step_net_envfile host
+	run "$DEVENV" up
+	assert_success
+	assert_line "loopback: reached"
+	assert_line "abstract: OK"
+	refute_output --partial "provisioning steps use the host's network"
+	# No slirp4netns nor pasta: one warning, and the steps still work.
+	"$DEVENV" destroy -f >/dev/null
+	step_net_envfile "" 2
+	printf '  - run: echo again\n' >>Envfile
+	DEVENV_OUTBOUND=none run "$DEVENV" up
+	assert_success
+	assert_line "loopback: reached"
+	assert_line "devenv: warning: provisioning steps use the host's network, so they can reach its loopback services: neither slirp4netns nor pasta is installed (apt-get install slirp4netns)"
+	[[ $(grep -c "provisioning steps use the host's network" <<<"$output") == 1 ]]
+}
+
+# slirp4netns's --enable-sandbox unshares a mount namespace, makes only "/"
+# private and detaches the old root: where the host's mounts are shared
+# (systemd's default) that unmount reached their peers, and an `up` took
+# the host's /sys/fs/cgroup/*, /proc... away (17 of 23 mounts here).
+@test "sandbox: slirp4netns's sandbox unmounts nothing of a host whose mounts are shared" {
+	dv_need_host_root "a shared mount namespace of the host's needs root"
+	command -v slirp4netns >/dev/null || skip "slirp4netns is not installed"
+	dv_busybox_image
+	printf 'image: busybox\n' | dv_envfile
+	run unshare -m --propagation shared bash -c '
+		before=$(findmnt -rn -o TARGET | sort)
+		"$DEVENV" up -q || exit 3
+		"$DEVENV" halt -q || exit 4
+		"$DEVENV" up -q || exit 5
+		diff <(echo "$before") <(findmnt -rn -o TARGET | sort)'
+	assert_success
+	assert_output ""
 }
