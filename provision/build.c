@@ -300,6 +300,8 @@ int prov_build(const struct dv_ctx *ctx, const struct layer_store *st,
 		default:
 			return -1;
 		}
+		if (step->kind == ENV_STEP_RUN)
+			prov_build_net_warn(spec);
 		prov_progress_start(&pg, i, label);
 		t0 = dv_now_ns();
 		if (layer_staging_new(st, &staging, err) < 0) {

@@ -103,13 +103,50 @@ static bool tun_usable(int *errnum)
 	return true;
 }
 
+/* What gives a private network namespace its outbound traffic here:
+ * slirp4netns, else pasta (DEVENV_OUTBOUND: a path, or "none" to play a
+ * machine without either). NULL when none can run, with what is missing
+ * and its fix in why and fix. Caller frees. */
+static char *outbound_tool(bool *pasta, char *why, size_t why_n, const char **fix)
+{
+	const char *forced = getenv("DEVENV_OUTBOUND");
+	char *tool = NULL;
+	int tun_errno = 0;
+
+	*pasta = false;
+	if (forced && *forced)
+		tool = strcmp(forced, "none") ? dv_xstrdup(forced) : NULL;
+	else if (!(tool = find_tool("slirp4netns")) && (tool = find_tool("pasta")))
+		*pasta = true;
+	if (forced && tool && strstr(tool, "pasta"))
+		*pasta = true;
+	if (!tool) {
+		snprintf(why, why_n, "neither slirp4netns nor pasta is installed");
+		*fix = "apt-get install slirp4netns";
+		return NULL;
+	}
+	/* Both need a tap device: say so now, rather than start one to hear
+	 * it fail. */
+	if (!tun_usable(&tun_errno)) {
+		snprintf(why, why_n, "%s cannot open /dev/net/tun (%s)", *pasta ? "pasta" : "slirp4netns",
+			 strerror(tun_errno));
+		*fix = tun_errno == ENOENT ? "as root: modprobe tun"
+					   : "as root: chmod 0666 /dev/net/tun, its usual mode";
+		free(tool);
+		*pasta = false;
+		return NULL;
+	}
+	return tool;
+}
+
+/* Said once per command: a private network without outbound traffic here
+ * (by the first build step, or by the env's start). */
+static bool told_no_outbound;
+
 void prov_net_prepare(const struct env_spec *spec, struct ctr_state *s, struct prov_net *out)
 {
 	struct ctr_net *net = &out->net;
 	struct ctr_port *fw = dv_xcalloc(spec->n_ports + 1, sizeof(*fw));
-	char *tool = NULL;
-	int tun_errno = 0;
-
 	memset(out, 0, sizeof(*out));
 	out->fd = -1;
 	out->name = spec->name;
@@ -132,31 +169,14 @@ void prov_net_prepare(const struct env_spec *spec, struct ctr_state *s, struct p
 			fw[net->n_ports++] = s->ports[i];
 	}
 	if (net->private_ns) {
-		const char *forced = getenv("DEVENV_OUTBOUND");
+		char why[256];
+		const char *fix = "";
 
-		if (forced && *forced)
-			tool = strcmp(forced, "none") ? dv_xstrdup(forced) : NULL;
-		else if (!(tool = find_tool("slirp4netns")) && (tool = find_tool("pasta")))
-			net->pasta = true;
-		if (forced && tool && strstr(tool, "pasta"))
-			net->pasta = true;
-		/* (DEVENV_OUTBOUND=none plays a machine without either) */
-		if (!tool)
+		net->outbound = outbound_tool(&net->pasta, why, sizeof(why), &fix);
+		if (!net->outbound && !told_no_outbound)
 			snprintf(out->warning, sizeof(out->warning),
-				 "neither slirp4netns nor pasta is installed; the env has no outbound "
-				 "network (apt-get install slirp4netns)");
-		else if (!tun_usable(&tun_errno)) {
-			/* Both need a tap device; say so now, rather than start
-			 * one to hear it fail. */
-			snprintf(out->warning, sizeof(out->warning),
-				 "%s cannot open /dev/net/tun (%s); the env has no outbound network (%s)",
-				 net->pasta ? "pasta" : "slirp4netns", strerror(tun_errno),
-				 tun_errno == ENOENT ? "as root: modprobe tun"
-						     : "as root: chmod 0666 /dev/net/tun, its usual mode");
-			free(tool);
-			tool = NULL;
-		}
-		net->outbound = tool;
+				 "%s; the env has no outbound network (%s)", why, fix);
+		told_no_outbound |= !net->outbound;
 	}
 	/* Once set up, the helper runs as the checkout's owner; without root
 	 * it stays root of our user namespace, which is the host user. */
@@ -235,42 +255,37 @@ void prov_net_stop(struct ctr_state *s)
  * sockets. `network: host` (a trust request) gives them the host's. Where
  * no outbound tool can run here (none installed, /dev/net/tun unusable),
  * a step would have no network at all, which no package manager
- * survives: it keeps the host's, and devenv says so once. */
+ * survives: it keeps the host's, and devenv says so once, with what the
+ * env will lack too. */
 void prov_build_net(const struct env_spec *spec, struct prov_build_net *out)
 {
-	static bool said;
-	const char *forced = getenv("DEVENV_OUTBOUND");
-	int tun_errno = 0;
-	char why[256] = "";
+	char why[256];
+	const char *fix = "";
 
 	memset(out, 0, sizeof(*out));
 	if (spec->network == ENV_NET_HOST)
 		return;
-	if (forced && *forced)
-		out->tool = strcmp(forced, "none") ? dv_xstrdup(forced) : NULL;
-	else if (!(out->tool = find_tool("slirp4netns")) && (out->tool = find_tool("pasta")))
-		out->pasta = true;
-	if (forced && out->tool && strstr(out->tool, "pasta"))
-		out->pasta = true;
-	if (!out->tool)
-		snprintf(why, sizeof(why), "neither slirp4netns nor pasta is installed "
-			 "(apt-get install slirp4netns)");
-	else if (!tun_usable(&tun_errno))
-		snprintf(why, sizeof(why), "%s cannot open /dev/net/tun: %s (%s)",
-			 out->pasta ? "pasta" : "slirp4netns", strerror(tun_errno),
-			 tun_errno == ENOENT ? "as root: modprobe tun"
-					     : "as root: chmod 0666 /dev/net/tun, its usual mode");
-	if (!why[0]) {
-		out->private_ns = true;
+	out->tool = outbound_tool(&out->pasta, why, sizeof(why), &fix);
+	out->private_ns = out->tool != NULL;
+}
+
+void prov_build_net_warn(const struct env_spec *spec)
+{
+	char why[256];
+	const char *fix = "";
+	bool pasta;
+	char *tool;
+
+	if (spec->network == ENV_NET_HOST || told_no_outbound)
 		return;
-	}
-	free(out->tool);
-	out->tool = NULL;
-	out->pasta = false;
-	if (!said)
-		fprintf(stderr, "devenv: warning: provisioning steps use the host's network, so they "
-				"can reach its loopback services: %s\n", why);
-	said = true;
+	tool = outbound_tool(&pasta, why, sizeof(why), &fix);
+	if (!tool)
+		fprintf(stderr,
+			"devenv: warning: network: private: %s; provisioning steps use the host's "
+			"network, its loopback services included, and the env has no outbound "
+			"network (%s)\n", why, fix);
+	told_no_outbound = !tool;
+	free(tool);
 }
 
 void prov_build_net_release(struct prov_build_net *bn)

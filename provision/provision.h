@@ -377,13 +377,16 @@ void prov_net_release(struct prov_net *pn);
 void prov_net_stop(struct ctr_state *s);
 /* A build step's network: a namespace of its own with outbound traffic
  * (tool: slirp4netns or pasta), or, for `network: host` or where no tool
- * can run here (said once on stderr), the host's (private_ns false). */
+ * can run here, the host's (private_ns false). */
 struct prov_build_net {
 	bool private_ns;
 	char *tool;
 	bool pasta;
 };
 void prov_build_net(const struct env_spec *spec, struct prov_build_net *out);
+/* Before a build step runs (outside -q's capture of its output): say, once
+ * per command, that steps keep the host's network here, and why. */
+void prov_build_net_warn(const struct env_spec *spec);
 void prov_build_net_release(struct prov_build_net *bn);
 
 /* suspend (freeze) or resume (thaw) a running env through its cgroups'

@@ -490,6 +490,8 @@ assert sorted(e["name"] for e in v["tools"]["envs"]) == ["other", "proj"], v
 		return 1
 	}
 	run grep '^devenv:' "$BATS_TEST_TMPDIR/out"
+	# (where /dev/net/tun is not ours, the steps' network warning too)
+	[[ -r /dev/net/tun && -w /dev/net/tun ]] || output=$(grep -v '^devenv: warning: network: private: ' <<<"$output")
 	assert_output "devenv: Envfile:4:10: mount source './data' no longer exists; create it, or remove it from 'mounts'"
 	[[ -z $(dv_init_pid) ]]
 }
