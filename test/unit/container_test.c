@@ -3,6 +3,7 @@
  * trees: a temporary folder with the files a cgroup v2 or v1 hierarchy
  * holds, and a mountinfo naming it. No root, no real cgroup. Pure v2 cannot
  * be tried for real on the hybrid CI machine, so these tests are its proof.
+ * And the sweep (container/chown.c) on trees of our own files.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -12,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -287,6 +290,149 @@ static void test_state_services(void **state)
 	ctr_state_release(&back);
 }
 
+/* ---- the sweep ---- */
+
+static unsigned open_fds(void)
+{
+	dv_autoclosedir DIR *d = opendir("/proc/self/fd");
+	unsigned n = 0;
+
+	assert_non_null(d);
+	while (readdir(d))
+		n++;
+	return n;
+}
+
+/* root/a/a/.../a (depth folders) with a setuid file "s" at depth `mark`
+ * and at the bottom, and every 100 levels a folder "b" beside the next
+ * "a" holding one too (so the walk comes back up from deep down and goes
+ * down again). */
+static void deep_tree(unsigned depth, unsigned mark)
+{
+	int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	assert_true(fd >= 0);
+	for (unsigned i = 1; i <= depth; i++) {
+		int next;
+
+		assert_int_equal(mkdirat(fd, "a", 0755), 0);
+		next = openat(fd, "a", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		assert_true(next >= 0);
+		close(fd);
+		fd = next;
+		if (i == mark || i == depth) {
+			int f = openat(fd, "s", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0755);
+
+			assert_true(f >= 0);
+			assert_int_equal(fchmod(f, 04755), 0);
+			close(f);
+		}
+		if (i % 100 == 0) {
+			int f;
+
+			assert_int_equal(mkdirat(fd, "b", 0755), 0);
+			f = openat(fd, "b/s", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0755);
+			assert_true(f >= 0);
+			assert_int_equal(fchmod(f, 04755), 0);
+			close(f);
+		}
+	}
+	close(fd);
+}
+
+/* The mode of root/a/.../a/s at depth. */
+static mode_t deep_mode(unsigned depth)
+{
+	int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct stat st;
+
+	for (unsigned i = 1; i <= depth; i++) {
+		int next = openat(fd, "a", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		assert_true(next >= 0);
+		close(fd);
+		fd = next;
+	}
+	assert_int_equal(fstatat(fd, "s", &st, AT_SYMLINK_NOFOLLOW), 0);
+	close(fd);
+	return st.st_mode & 07777;
+}
+
+static int sweep_root(const struct timespec *since, unsigned long long *changed)
+{
+	dv_autoclose int fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	dv_autoclose int procfd = open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	struct dv_error err = { 0 };
+	int r = ctr_sweep(fd, procfd, getuid(), getgid(), since, changed, &err);
+
+	if (r < 0)
+		fprintf(stderr, "ctr_sweep: %s\n", err.msg);
+	return r;
+}
+
+/* No depth stops the walk (it stopped at 200 folders), and it holds no
+ * more fds after than before, however deep it went. */
+static void test_sweep_deep(void **state)
+{
+	struct timespec zero = { 0 };
+	unsigned long long changed = 0;
+	unsigned fds = open_fds();
+
+	(void)state;
+	/* (not deeper: the teardown's dv_rm_tree_at holds an fd per level) */
+	deep_tree(300, 30);
+	assert_int_equal(sweep_root(&zero, &changed), 0);
+	assert_int_equal(deep_mode(30), 0755);
+	assert_int_equal(deep_mode(300), 0755);
+	assert_int_equal(changed, 2 + 3); /* and the three b/s */
+	assert_int_equal(open_fds(), fds);
+}
+
+/* What changed before `since` is not looked at; a second sweep has
+ * nothing left to change. */
+static void test_sweep_since(void **state)
+{
+	struct timespec zero = { 0 }, later;
+	unsigned long long changed = 1;
+
+	(void)state;
+	deep_tree(3, 2);
+	clock_gettime(CLOCK_REALTIME, &later);
+	later.tv_sec += 3600;
+	assert_int_equal(sweep_root(&later, &changed), 0);
+	assert_int_equal(changed, 0);
+	assert_int_equal(deep_mode(2), 04755);
+	assert_int_equal(sweep_root(&zero, &changed), 0);
+	assert_int_equal(changed, 2);
+	assert_int_equal(deep_mode(2), 0755);
+	assert_int_equal(sweep_root(&zero, &changed), 0);
+	assert_int_equal(changed, 0);
+}
+
+/* A symlink to a folder outside is not followed. */
+static void test_sweep_symlink(void **state)
+{
+	struct timespec zero = { 0 };
+	dv_autofree char *out = dv_xasprintf("%s.out", root);
+	dv_autofree char *link = dv_xasprintf("%s/l", root);
+	dv_autofree char *file = dv_xasprintf("%s/s", out);
+	struct stat st;
+	int f;
+
+	(void)state;
+	assert_int_equal(mkdir(out, 0755), 0);
+	f = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 04755);
+	assert_true(f >= 0);
+	assert_int_equal(fchmod(f, 04755), 0);
+	close(f);
+	assert_int_equal(symlink(out, link), 0);
+	assert_int_equal(sweep_root(&zero, NULL), 0);
+	assert_int_equal(stat(file, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 04755);
+	unlink(file);
+	rmdir(out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -297,6 +443,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_v1_freeze, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_oom_kills, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_state_services, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sweep_deep, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sweep_since, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sweep_symlink, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
