@@ -7,10 +7,12 @@
  * idmap): processes of the env write the checkout and host mounts with
  * their own ids, so root in a "chown" env can leave a setuid-root file or
  * one with file capabilities there. ctr_sweep() gives every entry changed
- * since the env started back to the host user, and takes s-bits and file
+ * since a given time back to the host user, and takes s-bits and file
  * capabilities away from what it gives: after each `ssh` and `on_up`
- * command ("chown"), and at `halt` and `destroy` once every process of the
- * env is gone, so that a background writer is caught at the latest then.
+ * command ("chown"; what changed since the command started), and at `halt`
+ * and `destroy` once every process of the env is gone (what changed since
+ * the env started), so that a background writer is caught at the latest
+ * then.
  *
  * The walk never follows a symlink (O_NOFOLLOW, AT_SYMLINK_NOFOLLOW, each
  * step relative to a folder we hold open) and never leaves the starting
@@ -43,6 +45,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <time.h>
@@ -56,6 +59,18 @@
 
 #define OPEN_LEVELS 64 /* folders held open at once (one fd and one DIR buffer each) */
 #define MAX_RESTARTS 3 /* walks begun again when a parked folder moved */
+
+/* getxattrat(2), Linux 6.13: the number is the same on every architecture
+ * (the unified table from 424 on) but alpha, which we leave out. */
+#if !defined(__NR_getxattrat) && !defined(__alpha__)
+#define __NR_getxattrat 464
+#endif
+
+struct xattr_args_v0 {
+	uint64_t value;
+	uint32_t size;
+	uint32_t flags;
+};
 
 struct level {
 	DIR *d;      /* NULL while parked */
@@ -107,6 +122,31 @@ static bool newer(const struct statx_timestamp *t, const struct timespec *since)
 	       (t->tv_sec == since->tv_sec && (long)t->tv_nsec >= since->tv_nsec);
 }
 
+/* Might dirfd/name have a security.capability attribute? One getxattrat()
+ * by name, nothing opened; "maybe" where the kernel cannot say (before
+ * 6.13, or a capability whose root id we do not map: EOVERFLOW). */
+static bool may_have_fcap(int dirfd, const char *name)
+{
+#ifdef __NR_getxattrat
+	static bool absent; /* the kernel's answer; the same for every call */
+	struct xattr_args_v0 args = { 0 };
+	long r;
+
+	if (absent)
+		return true;
+	r = syscall(__NR_getxattrat, dirfd, name, AT_SYMLINK_NOFOLLOW | (*name ? 0 : AT_EMPTY_PATH),
+		    "security.capability", &args, sizeof(args));
+	if (r < 0 && (errno == ENODATA || errno == EOPNOTSUPP))
+		return false;
+	if (r < 0 && errno == ENOSYS)
+		absent = true;
+#else
+	(void)dirfd;
+	(void)name;
+#endif
+	return true;
+}
+
 /* Give dirfd/name (or dirfd itself, name "") to the host user. */
 static void fix(struct walk *w, int dirfd, const char *name, const struct statx *sx)
 {
@@ -120,6 +160,12 @@ static void fix(struct walk *w, int dirfd, const char *name, const struct statx 
 	if (theirs && fchownat(dirfd, name, w->uid, w->gid, flags) == 0)
 		w->changed++;
 	if (!S_ISREG(sx->stx_mode))
+		return;
+	/* The hot path: what a command wrote as the host user, with no s-bit
+	 * and no file capability, is left as it is, never opened. (Our own
+	 * chown and chmod below change the ctime: without this a file fixed
+	 * once would be reopened by every later sweep that reaches back.) */
+	if (!theirs && !(sx->stx_mode & (S_ISUID | S_ISGID)) && !may_have_fcap(dirfd, name))
 		return;
 	/* The kernel drops setuid (and setgid with group exec) and the file
 	 * capability on chown; whatever is left of them goes too, on what we

@@ -199,11 +199,12 @@ bool prov_git_paths_in(const char *checkout, const struct dv_strv *paths, const 
 		       struct dv_strv *out);
 
 /* sweep.c: where nothing could be idmapped ("chown", "rootless"), give the
- * host user back the checkout's and host mounts' entries changed since the
- * env's start (container.h: ctr_sweep). Open the folders while still in the
- * host's mount namespace (before ctr_exec), run after. when: "command"
- * (after an ssh or on_up command: "chown" only) or "halt" (both, once
- * nothing of the env runs). A failure is a warning. */
+ * host user back the checkout's and host mounts' entries changed since
+ * (container.h: ctr_sweep). Open the folders while still in the host's
+ * mount namespace (before ctr_exec), run after. when: "command" (after an
+ * ssh or on_up command, "chown" only: what changed since prov_sweep_open)
+ * or "halt" (both, once nothing of the env runs: what changed since the
+ * env's start). A failure is a warning. */
 struct prov_sweep {
 	int fds[64];
 	size_t n;

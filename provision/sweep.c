@@ -2,8 +2,9 @@
  * provision/sweep.c - when and where ctr_sweep() runs (container/chown.c).
  *
  * "chown" ownership (no idmapped mounts here): after each `ssh` and
- * `on_up` command, and at `halt`/`destroy` once every process of the env
- * is gone (a background writer is caught then at the latest). "rootless":
+ * `on_up` command (what changed since it started), and at `halt`/`destroy`
+ * once every process of the env is gone (what changed since the env
+ * started: a background writer is caught then at the latest). "rootless":
  * at `halt`/`destroy` only; between halts the files of the env's non-root
  * users belong to subordinate ids of the host user (README: Without root).
  * A walk after each `ssh` would cost a walk of the whole checkout per
@@ -19,6 +20,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "provision/provision.h"
@@ -61,8 +63,17 @@ void prov_sweep_open(const struct ctr_state *st, const char *when, struct prov_s
 	/* Without root we run as root of our user namespace: the host user. */
 	out->uid = rootless ? 0 : st->host_uid;
 	out->gid = rootless ? 0 : st->host_gid;
-	out->since.tv_sec = (time_t)(st->started_ns / 1000000000LL);
-	out->since.tv_nsec = (long)(st->started_ns % 1000000000LL);
+	/* After a command, what changed since it started: not since the env
+	 * did, which would walk every file an earlier command wrote (and each
+	 * sweep's own chown makes it new again) after every `ssh ls`. What a
+	 * background writer changes between commands waits for `halt`, which
+	 * looks at everything since the start. */
+	if (!strcmp(when, "command")) {
+		clock_gettime(CLOCK_REALTIME_COARSE, &out->since);
+	} else {
+		out->since.tv_sec = (time_t)(st->started_ns / 1000000000LL);
+		out->since.tv_nsec = (long)(st->started_ns % 1000000000LL);
+	}
 	root = dv_open_nosymlinks(st->checkout, O_PATH | O_DIRECTORY, 0);
 	if (root < 0) {
 		fprintf(stderr, "devenv: warning: cannot open the checkout '%s' to give its new files "
