@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,15 +27,21 @@
 #include "provision/provision.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
+#include "util/str.h"
 #include "util/banned.h"
+
+/* As many as the Envfile has host paths: no limit of ours. */
+static void push(struct prov_sweep *s, int fd)
+{
+	s->fds = dv_xrealloc(s->fds, (s->n + 1) * sizeof(*s->fds));
+	s->fds[s->n++] = fd;
+}
 
 static void add(struct prov_sweep *s, int root, const char *checkout, const char *path)
 {
 	size_t n = strlen(checkout);
 	int fd;
 
-	if (s->n == sizeof(s->fds) / sizeof(s->fds[0]))
-		return;
 	if (!strcmp(path, checkout))
 		fd = fcntl(root, F_DUPFD_CLOEXEC, 3);
 	else if (!strncmp(path, checkout, n) && path[n] == '/')
@@ -45,7 +52,7 @@ static void add(struct prov_sweep *s, int root, const char *checkout, const char
 		fprintf(stderr, "devenv: warning: cannot open '%s' to give its new files to uid %u: %s\n",
 			path, (unsigned)s->uid, strerror(errno));
 	else
-		s->fds[s->n++] = fd;
+		push(s, fd);
 }
 
 void prov_sweep_open(const struct ctr_state *st, const char *when, struct prov_sweep *out)
@@ -54,8 +61,7 @@ void prov_sweep_open(const struct ctr_state *st, const char *when, struct prov_s
 	bool chown = st->ownership && !strcmp(st->ownership, "chown");
 	dv_autoclose int root = -1;
 
-	out->n = 0;
-	out->procfd = -1;
+	*out = (struct prov_sweep){ .procfd = -1 };
 	if (!chown && !(rootless && !strcmp(when, "halt")))
 		return;
 	/* The env's /proc does not show us once we are in its namespaces. */
@@ -80,7 +86,7 @@ void prov_sweep_open(const struct ctr_state *st, const char *when, struct prov_s
 			"to uid %u: %s\n", st->checkout, (unsigned)out->uid, strerror(errno));
 		return;
 	}
-	out->fds[out->n++] = dv_steal_fd(&root);
+	push(out, dv_steal_fd(&root));
 	/* A read-only mount is the one thing the env cannot have written. */
 	for (size_t i = 0; i < st->n_mounts; i++)
 		if (!st->mounts[i].volume && !st->mounts[i].readonly)
@@ -89,7 +95,7 @@ void prov_sweep_open(const struct ctr_state *st, const char *when, struct prov_s
 		add(out, out->fds[0], st->checkout, st->svc_binds.v[i]);
 }
 
-void prov_sweep_run(struct prov_sweep *s)
+void prov_sweep_run(const struct prov_sweep *s)
 {
 	for (size_t i = 0; i < s->n; i++) {
 		struct dv_error err = { 0 };
@@ -97,10 +103,15 @@ void prov_sweep_run(struct prov_sweep *s)
 		if (ctr_sweep(s->fds[i], s->procfd, s->uid, s->gid, &s->since, NULL, &err) < 0)
 			fprintf(stderr, "devenv: warning: cannot give the checkout's new files to uid %u: %s\n",
 				(unsigned)s->uid, err.msg);
-		close(s->fds[i]);
 	}
+}
+
+void prov_sweep_release(struct prov_sweep *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		close(s->fds[i]);
+	free(s->fds);
 	if (s->procfd >= 0)
 		close(s->procfd);
-	s->procfd = -1;
-	s->n = 0;
+	*s = (struct prov_sweep){ .procfd = -1 };
 }

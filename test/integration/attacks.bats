@@ -1483,3 +1483,25 @@ own_deep() {
 	assert_success
 	[[ $(stat -c %u:%g "$BATS_TEST_TMPDIR/elsewhere/roots") == 0:0 ]]
 }
+
+@test "sweep: every host mount is swept, the 64th and later too" {
+	((EUID == 0)) && export DEVENV_NO_IDMAP=1
+	dv_busybox_image
+	local i list=
+	for i in $(seq 70); do
+		mkdir -p "$BATS_TEST_TMPDIR/out/$i"
+		list+="\"$BATS_TEST_TMPDIR/out/$i:/m$i\", "
+	done
+	printf 'image: busybox\nmounts: [%s]\n' "${list%, }" | dv_envfile
+	own_host_ids
+	((EUID == 0)) && chown -R 4242:4242 "$BATS_TEST_TMPDIR/out"
+	run "$DEVENV" up
+	assert_success
+	run "$DEVENV" ssh -c 'for i in 1 63 64 70; do cd /m$i && cp /bin/busybox s && chmod 4755 s && cp /bin/busybox t && chown 1:1 t && chmod 4755 t; done'
+	assert_success
+	((EUID == 0)) && own_assert_clean "$BATS_TEST_TMPDIR/out"
+	run "$DEVENV" halt
+	assert_success
+	own_assert_clean "$DV_CHECKOUT" "$BATS_TEST_TMPDIR/out"
+	[[ $(find "$BATS_TEST_TMPDIR/out" -name t | wc -l) == 4 ]]
+}
