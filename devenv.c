@@ -1888,6 +1888,10 @@ static int init_trust_check(struct dv_ctx *ctx, const char *path, const char *ch
 
 	if (envfile_load_quiet(path, checkout, disp, &spec, err) < 0)
 		return -1;
+	if (prov_spec_read_inputs(&spec, err) < 0) {
+		env_spec_release(&spec);
+		return -1;
+	}
 	prov_trust_requests(&spec, &r);
 	if (!r.n) {
 		ret = 0;

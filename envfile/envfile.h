@@ -106,6 +106,11 @@ struct env_resources {
 struct env_security {
 	char *seccomp;            /* NULL or "default", "unconfined", else a profile path as written */
 	char *seccomp_abs;        /* a profile: its real path on the host, inside the checkout */
+	char *seccomp_text;       /* and its content, read once when the env is located
+				     (prov_spec_read_inputs): what the trust prompt
+				     shows, the digest holds and the filter is compiled
+				     from are the same bytes; NULL until then */
+	size_t seccomp_len;
 	struct dv_strv cap_add;   /* "CAP_NET_ADMIN" (upper case, prefixed) or "ALL" */
 	struct dv_strv cap_drop;
 	bool git_metadata_rw;     /* `git_metadata: read-write`: the checkout's git dir is

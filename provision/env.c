@@ -160,6 +160,8 @@ int prov_env_locate(const struct dv_ctx *ctx, const struct layer_store *st, bool
 		if (envfile_load(path, checkout, disp, &out->spec, err) < 0)
 			return -1;
 		out->has_spec = true;
+		if (prov_spec_read_inputs(&out->spec, err) < 0)
+			return -1;
 	}
 	return 0;
 }

@@ -70,6 +70,9 @@ int prov_host_fail(const struct env_spec *spec, const struct prov_hostpath *p, i
  * frees. */
 int prov_host_read(const struct env_spec *spec, const struct prov_hostpath *p, char **out,
 		   size_t *len, struct dv_error *err);
+/* What a spec names that is read whole before anything uses it, once: a
+ * seccomp profile of the checkout (spec->security.seccomp_text). */
+int prov_spec_read_inputs(struct env_spec *spec, struct dv_error *err);
 /* hostmount.c: a host mount (`mounts`, a service's `volumes`; fix: as in
  * prov_hostpath) opened so, as a detached clone of its mount tree for the
  * container to attach (ctr_bind_tree): *out, whose tree_fd the caller

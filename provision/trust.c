@@ -318,12 +318,12 @@ static void add_seccomp(struct prov_requests *out, const struct env_spec *spec)
 		    NULL);
 		return;
 	}
-	if (sec->seccomp_abs) {
-		dv_autoclose int fd = open(sec->seccomp_abs, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-
-		if (fd < 0 || dv_sha256_fd(fd, hex, &(struct dv_error){ 0 }) < 0)
-			snprintf(hex, sizeof(hex), "unreadable");
-	}
+	/* The bytes read once when the env was located (hostpath.c), which
+	 * are what gets compiled. */
+	if (sec->seccomp_text)
+		dv_sha256_hex(sec->seccomp_text, sec->seccomp_len, hex);
+	else
+		snprintf(hex, sizeof(hex), "unread");
 	path = shown(sec->seccomp);
 	add(out, PROV_REQ_SECCOMP, sec->seccomp_line, sec->seccomp_col,
 	    dv_xasprintf("seccomp profile '%s'", path),

@@ -64,6 +64,11 @@ static void digest_of(const char *dir, const char *text, char hex[65])
 	struct prov_requests r;
 
 	parse(dir, text, &spec);
+	/* what prov_spec_read_inputs does when the env is located */
+	if (spec.security.seccomp_abs)
+		assert_int_equal(dv_read_file_at(AT_FDCWD, spec.security.seccomp_abs,
+						 &spec.security.seccomp_text, &spec.security.seccomp_len,
+						 &(struct dv_error){ 0 }), 0);
 	prov_trust_requests(&spec, &r);
 	prov_trust_digest(&r, hex);
 	prov_requests_release(&r);
