@@ -36,6 +36,7 @@
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "container/internal.h"
@@ -282,6 +283,9 @@ static void kill_session(pid_t sid)
 		closedir(d);
 		if (!found)
 			return;
+		/* Give what was killed a moment to go (a process in D state
+		 * stays until its I/O ends) rather than spin on /proc. */
+		nanosleep(&(struct timespec){ 0, 1000 * 1000 }, NULL);
 	}
 }
 

@@ -101,14 +101,16 @@ bool prov_trust_recorded(const struct layer_store *st, const char *id,
 int prov_trust_allow(const struct layer_store *st, const char *id, const struct env_spec *spec,
 		     const struct prov_requests *r, struct dv_error *err)
 {
-	autojson struct json_object *o = json_object_new_object();
-	struct json_object *list = json_object_new_array();
+	autojson struct json_object *o = NULL;
+	struct json_object *list;
 	dv_autoclose int dir = -1;
 	const char *text;
 	char hex[65];
 
 	if (!valid_id(id))
 		return dv_err(err, EINVAL, "invalid env id '%s'", id ? id : "");
+	o = json_object_new_object();
+	list = json_object_new_array();
 	prov_trust_digest(r, hex);
 	json_object_object_add(o, "digest", json_object_new_string(hex));
 	if (spec->checkout)
