@@ -437,7 +437,7 @@ struct prov_request {
 struct prov_requests {
 	struct prov_request *v;  /* in file order */
 	size_t n;
-	const char *file;        /* borrowed: the spec's display name */
+	char *file;              /* the spec's display name, made safe to print */
 };
 /* Every request of spec (none: out->n == 0, and no I/O was done; a seccomp
  * profile's content is read). Release with prov_requests_release(). */
@@ -449,9 +449,6 @@ void prov_trust_digest(const struct prov_requests *r, char hex[65]);
  * (caller frees). */
 char *prov_request_line(const struct prov_requests *r, size_t i);
 const char *prov_req_kind_name(enum prov_req_kind k);
-/* s with control characters and bidirectional overrides escaped, appended
- * to b: text of the Envfile's that the prompt shows. */
-void prov_trust_shown(const char *s, struct dv_buf *b);
 
 /* Where a git or download source is: the URL's host as written. */
 enum prov_where {

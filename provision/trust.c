@@ -184,36 +184,14 @@ const char *prov_where_name(enum prov_where w)
 
 /* ---- the list ---- */
 
-/* Control characters (C0, DEL, C1) and the bidirectional overrides that
- * make a terminal show text other than what is there become \xNN or
- * \u{NNNN}: a hostile Envfile must not be able to rewrite the prompt. */
-void prov_trust_shown(const char *s, struct dv_buf *b)
-{
-	const unsigned char *p = (const unsigned char *)s;
-
-	for (; *p; p++) {
-		if (*p < 0x20 || *p == 0x7f || *p == '\\') {
-			dv_buf_addf(b, *p == '\\' ? "\\\\" : "\\x%02x", *p);
-		} else if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
-			dv_buf_addf(b, "\\u{%04x}", p[1]);
-			p++;
-		} else if (p[0] == 0xe2 && ((p[1] == 0x80 && p[2] >= 0xaa && p[2] <= 0xae) ||
-					    (p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9) ||
-					    (p[1] == 0x80 && (p[2] == 0x8e || p[2] == 0x8f)))) {
-			dv_buf_addf(b, "\\u{%04x}", 0x2000 | (p[1] & 0x3) << 6 | (p[2] & 0x3f));
-			p += 2;
-		} else {
-			dv_buf_add(b, p, 1);
-		}
-	}
-}
-
+/* Text of the Envfile's that the prompt shows, made safe as every text
+ * from outside is (util/str.h): a hostile Envfile must not be able to
+ * rewrite the question with escape sequences or bidirectional controls. */
 static char *shown(const char *s)
 {
 	struct dv_buf b = { 0 };
 
-	dv_buf_adds(&b, "");
-	prov_trust_shown(s, &b);
+	dv_buf_add_safe(&b, s, strlen(s));
 	return dv_buf_steal(&b);
 }
 
@@ -378,7 +356,7 @@ static int cmp_pos(const void *a, const void *b)
 void prov_trust_requests(const struct env_spec *spec, struct prov_requests *out)
 {
 	memset(out, 0, sizeof(*out));
-	out->file = spec->display ? spec->display : "Envfile";
+	out->file = shown(spec->display ? spec->display : "Envfile");
 	for (size_t i = 0; i < spec->n_mounts; i++)
 		add_mount(out, spec, &spec->mounts[i], NULL);
 	for (size_t i = 0; i < spec->n_volumes; i++)
@@ -422,12 +400,15 @@ void prov_trust_requests(const struct env_spec *spec, struct prov_requests *out)
 	}
 	/* The Envfile's own; `--cache-from` on the command line is the
 	 * developer's choice and is appended after this list is made. */
-	for (size_t i = 0; i < spec->cache_from.n; i++)
+	for (size_t i = 0; i < spec->cache_from.n; i++) {
+		dv_autofree char *ref = shown(spec->cache_from.v[i]);
+
 		add(out, PROV_REQ_CACHE_FROM, spec->cache_from_line, spec->cache_from_col,
-		    dv_xasprintf("cache_from '%s'", spec->cache_from.v[i]),
+		    dv_xasprintf("cache_from '%s'", ref),
 		    dv_xstrdup("provisioning steps are taken as layers built elsewhere (from this "
 			       "image) instead of run here"),
 		    NULL);
+	}
 	/* Only a written `network: host` (the default is the sandbox's). */
 	if (spec->network == ENV_NET_HOST && spec->network_line)
 		add(out, PROV_REQ_NETWORK_HOST, spec->network_line, spec->network_col,
@@ -447,6 +428,7 @@ void prov_requests_release(struct prov_requests *r)
 		free(r->v[i].extra);
 	}
 	free(r->v);
+	free(r->file);
 	memset(r, 0, sizeof(*r));
 }
 

@@ -1377,3 +1377,31 @@ step_net_envfile() {
 	assert_success
 	assert_output ""
 }
+
+# ---- review fixes: trust ----
+# What a security review of issue 11's trust check found, one test each:
+# each failed before its fix (the commit that adds it says how).
+
+@test "trust review: the Envfile's path is escaped in the prompt and in 'allow'" {
+	trust_setup
+	# A folder named to retitle the terminal (OSC 0), erase the line and
+	# go back to its start; the Envfile is shown by its absolute path from
+	# a folder below it.
+	hostile=$BATS_TEST_TMPDIR/$'ev\e]0;owned\a\e[2K\rx\u202e'
+	mkdir -p "$hostile/sub"
+	git init -q "$hostile"
+	printf 'name: ev\nimage: busybox\nnetwork: host\n' >"$hostile/Envfile"
+	cd "$hostile/sub"
+	shown="$BATS_TEST_TMPDIR/ev\\x1b]0;owned\\x07\\x1b[2K\\x0dx\\u202e/Envfile"
+	run "$DEVENV" allow
+	assert_success
+	assert_line --index 0 "$shown asks for these beyond the default sandbox:"
+	assert_line --index 1 "  $shown:3:1: network: host: the env shares this machine's network: its loopback services and abstract unix sockets (an X11 display among them)"
+	[[ $output != *$'\e'* && $output != *$'\a'* && $output != *$'\r'* && $output != *$'\u202e'* ]]
+	"$DEVENV" allow --revoke >/dev/null
+	# (before: the ESC, BEL and CR went to the terminal as they were)
+	run python3 "$DV_ROOT/test/fixtures/ptyrun.py" n "$DEVENV" up
+	assert_failure 2
+	assert_line --index 0 "devenv: $shown asks for these beyond the default sandbox:"
+	[[ $output != *$'\e'* && $output != *$'\a'* && $output != *$'\u202e'* ]]
+}

@@ -304,16 +304,37 @@ static void test_where_sockaddr(void **state)
 }
 
 /* What the prompt shows of the Envfile's text cannot move the cursor,
- * clear the screen or reorder the line. */
+ * clear the screen or reorder the line: the texts of the requests and the
+ * file's own name, escaped as util/str.c escapes every text from outside. */
 static void test_shown_escapes_controls(void **state)
 {
-	struct dv_buf b = { 0 };
+	static const char name[] = "a\033[2J\rb\\c\xc2\x9b" "d\xe2\x80\xae" "e\xe2\x81\xa6"
+				   "f\xe2\x80\x8f" "g\xc3\xa9";
+	dv_autofree char *dir = make_checkout(), *other = make_checkout();
+	dv_autofree char *hostile = dv_xasprintf("%s/%s", other, name);
+	dv_autofree char *text = NULL, *line = NULL, *want = NULL;
+	struct env_spec spec = { 0 };
+	struct prov_requests r;
 
 	(void)state;
-	dv_buf_adds(&b, "");
-	prov_trust_shown("a\033[2J\rb\\c\xc2\x9b" "d\xe2\x80\xae" "e\xe2\x81\xa6" "f\xc3\xa9", &b);
-	assert_string_equal(b.s, "a\\x1b[2J\\x0db\\\\c\\u{009b}d\\u{202e}e\\u{2066}f\xc3\xa9");
-	dv_buf_release(&b);
+	assert_int_equal(mkdir(hostile, 0755), 0);
+	/* YAML's double quotes spell the controls */
+	text = dv_xasprintf("image: busybox\nmounts: [\"%s/a\\e[2J\\rb\\\\c\\u009bd\\u202ee"
+			    "\\u2066f\\u200fg\\u00e9:/x\"]\n", other);
+	parse(dir, text, &spec);
+	free(spec.display);
+	spec.display = dv_xstrdup("sub\xe2\x80\x8e\033]0;x\007/Envfile");
+	prov_trust_requests(&spec, &r);
+	assert_int_equal(r.n, 1);
+	line = prov_request_line(&r, 0);
+	want = dv_xasprintf("sub\\u200e\\x1b]0;x\\x07/Envfile:2:10: host path '%s/a\\x1b[2J\\x0db"
+			    "\\c\\u009bd\\u202ee\\u2066f\\u200fg\xc3\xa9' at '/x', read-write: the env "
+			    "can read and change every file there", other);
+	assert_string_equal(line, want);
+	prov_requests_release(&r);
+	env_spec_release(&spec);
+	dv_rm_tree_at(AT_FDCWD, dir, &(struct dv_error){ 0 });
+	dv_rm_tree_at(AT_FDCWD, other, &(struct dv_error){ 0 });
 }
 
 /* devcontainer.json's ${localEnv:NAME} (and ${env:NAME}): a request at the
