@@ -464,6 +464,10 @@ enum prov_where prov_where_url(const char *url);
 enum prov_where prov_where_host(const char *host);
 enum prov_where prov_where_sockaddr(const struct sockaddr *sa);
 const char *prov_where_name(enum prov_where w);
+/* Is ip (a port's host address, an IPv4 or IPv6 literal) one that only
+ * this machine reaches: 127.0.0.0/8, ::1, ::ffff:127.0.0.0/104? Anything
+ * else, the unspecified address in any spelling first, is a request. */
+bool prov_port_loopback(const char *ip);
 /* The host of scheme://[user@]host[:port]/... ([v6] without brackets)
  * into host: 0, or -1 when there is none or it does not fit. */
 int prov_url_host(const char *url, char *host, size_t size);

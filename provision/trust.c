@@ -127,6 +127,24 @@ enum prov_where prov_where_host(const char *host)
 	return PROV_WHERE_NAME;
 }
 
+bool prov_port_loopback(const char *ip)
+{
+	static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	static const unsigned char loopback6[16] = { [15] = 1 };
+	struct in_addr a4;
+	unsigned char a6[16];
+
+	/* The address as the forwarder binds it, not its spelling: "::0",
+	 * "0:0::0" and "::0.0.0.0" are all "::", every interface. And
+	 * 0.0.0.0/8, which a connection takes to this machine, is no
+	 * loopback to bind: 0.0.0.0 is every interface. */
+	if (inet_pton(AF_INET, ip, &a4) == 1)
+		return ntohl(a4.s_addr) >> 24 == 127;
+	if (inet_pton(AF_INET6, ip, a6) == 1)
+		return !memcmp(a6, loopback6, 16) || (!memcmp(a6, mapped, 12) && a6[12] == 127);
+	return false;
+}
+
 int prov_url_host(const char *url, char *host, size_t size)
 {
 	const char *p = strstr(url, "://"), *end, *at, *h;
@@ -376,8 +394,7 @@ void prov_trust_requests(const struct env_spec *spec, struct prov_requests *out)
 		const struct env_port *p = &spec->ports[i];
 		bool v6 = strchr(p->host_ip, ':') != NULL;
 
-		if (prov_where_host(p->host_ip) == PROV_WHERE_LOOPBACK &&
-		    strcmp(p->host_ip, "0.0.0.0") && strcmp(p->host_ip, "::"))
+		if (prov_port_loopback(p->host_ip))
 			continue;
 		add(out, PROV_REQ_PORT, p->line, p->col,
 		    dv_xasprintf("port %s%s%s:%u -> %u", v6 ? "[" : "", p->host_ip, v6 ? "]" : "",

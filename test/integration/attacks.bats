@@ -1405,3 +1405,26 @@ step_net_envfile() {
 	assert_line --index 0 "devenv: $shown asks for these beyond the default sandbox:"
 	[[ $output != *$'\e'* && $output != *$'\a'* && $output != *$'\u202e'* ]]
 }
+
+@test "trust review: a port on every IPv6 interface asks, however '::' is spelt" {
+	trust_setup
+	p1=$(dv_free_port) p2=$(dv_free_port) p3=$(dv_free_port) p4=$(dv_free_port)
+	dv_envfile <<-EOF
+	image: busybox
+	ports: ["[::0]:$p1:80", "[0:0::0]:$p2:80", "[::0.0.0.0]:$p3:80", "[::1]:$p4:80"]
+	on_up:
+	  - run: httpd -p 80
+	EOF
+	# (before: only the spellings "0.0.0.0" and "::" asked; these ran, open
+	# on every address of the host)
+	trust_stopped "3 things"
+	for p in "$p1" "$p2" "$p3"; do
+		! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null
+	done
+	run "$DEVENV" allow
+	assert_success
+	assert_line --regexp "^  Envfile:2:[0-9]+: port \[::0\]:$p1 -> 80: the env's port is open to other machines, not only to this one$"
+	assert_line --regexp "^  Envfile:2:[0-9]+: port \[0:0::0\]:$p2 -> 80: "
+	assert_line --regexp "^  Envfile:2:[0-9]+: port \[::0\.0\.0\.0\]:$p3 -> 80: "
+	refute_output --partial "[::1]"
+}

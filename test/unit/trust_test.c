@@ -303,6 +303,28 @@ static void test_where_sockaddr(void **state)
 	assert_int_equal(prov_where_sockaddr((struct sockaddr *)&a6), PROV_WHERE_LINKLOCAL);
 }
 
+/* A port's host address is classified as parsed, not as spelt: every
+ * spelling of the unspecified address is every interface. */
+static void test_port_loopback(void **state)
+{
+	static const char *const loopback[] = { "127.0.0.1", "127.0.0.2", "127.255.255.254",
+						"::1", "0:0::1", "0000::0001", "::ffff:127.0.0.1",
+						"::FFFF:127.1.2.3" };
+	static const char *const open[] = { "0.0.0.0", "::", "::0", "0:0::0", "::0.0.0.0",
+					     "0:0:0:0:0:0:0:0", "::ffff:0.0.0.0", "0.1.2.3",
+					     "192.168.1.2", "10.0.0.1", "169.254.1.1", "fe80::1",
+					     "2001:db8::1", "::2", "::127.0.0.1", "128.0.0.1",
+					     "localhost", "" };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(loopback) / sizeof(loopback[0]); i++)
+		if (!prov_port_loopback(loopback[i]))
+			fail_msg("'%s' is loopback", loopback[i]);
+	for (size_t i = 0; i < sizeof(open) / sizeof(open[0]); i++)
+		if (prov_port_loopback(open[i]))
+			fail_msg("'%s' is not loopback", open[i]);
+}
+
 /* What the prompt shows of the Envfile's text cannot move the cursor,
  * clear the screen or reorder the line: the texts of the requests and the
  * file's own name, escaped as util/str.c escapes every text from outside. */
@@ -393,6 +415,7 @@ int main(void)
 		cmocka_unit_test(test_seccomp_profile_content_is_digested),
 		cmocka_unit_test(test_where),
 		cmocka_unit_test(test_where_sockaddr),
+		cmocka_unit_test(test_port_loopback),
 		cmocka_unit_test(test_shown_escapes_controls),
 		cmocka_unit_test(test_local_env_requests),
 	};
