@@ -1428,3 +1428,24 @@ step_net_envfile() {
 	assert_line --regexp "^  Envfile:2:[0-9]+: port \[::0\.0\.0\.0\]:$p3 -> 80: "
 	refute_output --partial "[::1]"
 }
+
+@test "trust review: 'push REF' in a checkout asks before it asks a git remote" {
+	trust_setup
+	private=$BATS_TEST_TMPDIR/private
+	git init -q "$private"
+	echo secret >"$private/key"
+	git -C "$private" add key
+	git -C "$private" -c user.email=a@b -c user.name=a commit -qm key
+	dv_envfile <<-EOF
+	image: busybox
+	provision:
+	  - git: file://$private
+	    to: /stolen
+	EOF
+	# (before: the push ran ls-remote on file://, remembering its commit in
+	# the store's git/, then failed on the registry)
+	run "$DEVENV" push "127.0.0.1:$(dv_free_port)/team/app:1" </dev/null
+	assert_failure 2
+	assert_output "devenv: Envfile asks for 1 thing beyond the default sandbox that this checkout was never allowed; nothing was run: run 'devenv allow' to see and allow them"
+	[[ ! -e $DV_STORE/git ]]
+}
