@@ -426,6 +426,7 @@ enum prov_req_kind {
 	PROV_REQ_SHARED_VOLUME,
 	PROV_REQ_CACHE_FROM,
 	PROV_REQ_NETWORK_HOST,   /* a written `network: host` */
+	PROV_REQ_IMAGE,          /* `image:` (env or service) from loopback or link-local */
 };
 struct prov_request {
 	enum prov_req_kind kind;

@@ -8,8 +8,9 @@
  * reaches further is a request: host mounts outside the checkout, cap_add,
  * a seccomp other than the default, a writable git dir, ports open to
  * other machines, git and download sources on this machine or its
- * network, host environment variables, volumes shared across envs, layers
- * taken from a registry (cache_from), the host's network.
+ * network, images pulled from this machine or a link-local address, host
+ * environment variables, volumes shared across envs, layers taken from a
+ * registry (cache_from), the host's network.
  *
  * Everything here is a pure function of the parsed spec (the one
  * exception: a seccomp profile's content is hashed into its request), so
@@ -49,6 +50,7 @@ static const char *const kind_names[] = {
 	[PROV_REQ_SHARED_VOLUME] = "shared-volume",
 	[PROV_REQ_CACHE_FROM] = "cache_from",
 	[PROV_REQ_NETWORK_HOST] = "network",
+	[PROV_REQ_IMAGE] = "image",
 };
 
 const char *prov_req_kind_name(enum prov_req_kind k)
@@ -360,6 +362,63 @@ static void add_source(struct prov_requests *out, const struct env_step *step)
 	    dv_xasprintf("%s %s", git ? "git" : "download", u), dv_xstrdup(gives), NULL);
 }
 
+/* The registry host an image reference is pulled from, into host (its
+ * port left out): true when the reference names one, as layers/ reads it
+ * ("host.name/x", "host:port/x", "localhost/x"). References are [a-z0-9._-:/@]
+ * (envfile/), so an IPv6 address cannot be written and a host holds no '['. */
+static bool image_host(const char *ref, char *host, size_t size, bool *port)
+{
+	const char *slash = strchr(ref, '/'), *colon;
+	size_t n;
+
+	if (!slash)
+		return false;
+	n = (size_t)(slash - ref);
+	if (!memchr(ref, '.', n) && !memchr(ref, ':', n) && !(n == 9 && !memcmp(ref, "localhost", 9)))
+		return false;
+	colon = memchr(ref, ':', n);
+	*port = colon != NULL;
+	if (colon)
+		n = (size_t)(colon - ref);
+	if (!n || n >= size)
+		return false;
+	memcpy(host, ref, n);
+	host[n] = '\0';
+	return true;
+}
+
+/* An image pulled from this machine's own services or a link-local address:
+ * devenv sends the requests, from the host (plain HTTP to loopback), as it
+ * fetches a git or download source. A private address is an internal
+ * registry, as a mirror is: no question. `localhost/NAME` without a port
+ * is how the store names imported, committed and tagged images; env.c
+ * never pulls one from an Envfile. */
+static void add_image(struct prov_requests *out, const char *ref, unsigned line, unsigned col,
+		      const char *service)
+{
+	dv_autofree char *r = NULL, *svc = NULL;
+	char host[256];
+	bool port;
+	enum prov_where w;
+
+	if (!ref || !image_host(ref, host, sizeof(host), &port) ||
+	    (!port && !strcmp(host, "localhost")))
+		return;
+	w = prov_where_host(host);
+	if (w != PROV_WHERE_LOOPBACK && w != PROV_WHERE_LINKLOCAL)
+		return;
+	r = shown(ref);
+	svc = service ? shown(service) : NULL;
+	add(out, PROV_REQ_IMAGE, line, col,
+	    dv_xasprintf("%s%s%simage %s", svc ? "service '" : "", svc ? svc : "", svc ? "': " : "",
+			 r),
+	    dv_xstrdup(w == PROV_WHERE_LOOPBACK
+			       ? "devenv pulls it from this machine's own services (loopback)"
+			       : "devenv pulls it from a link-local address (169.254.169.254 is a "
+				 "cloud's metadata service, with the machine's credentials)"),
+	    NULL);
+}
+
 static int cmp_pos(const void *a, const void *b)
 {
 	const struct prov_request *x = a, *y = b;
@@ -375,6 +434,10 @@ void prov_trust_requests(const struct env_spec *spec, struct prov_requests *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->file = shown(spec->display ? spec->display : "Envfile");
+	add_image(out, spec->image, spec->image_line, spec->image_col, NULL);
+	for (size_t i = 0; i < spec->n_services; i++)
+		add_image(out, spec->services[i].image, spec->services[i].image_line,
+			  spec->services[i].image_col, spec->services[i].name);
 	for (size_t i = 0; i < spec->n_mounts; i++)
 		add_mount(out, spec, &spec->mounts[i], NULL);
 	for (size_t i = 0; i < spec->n_volumes; i++)

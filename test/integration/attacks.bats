@@ -1449,3 +1449,41 @@ step_net_envfile() {
 	assert_output "devenv: Envfile asks for 1 thing beyond the default sandbox that this checkout was never allowed; nothing was run: run 'devenv allow' to see and allow them"
 	[[ ! -e $DV_STORE/git ]]
 }
+
+@test "trust review: an image on this machine's loopback asks before devenv sends it a request" {
+	trust_setup
+	port=$(dv_free_port)
+	log=$BATS_TEST_TMPDIR/requests
+	me=$BASHPID
+	python3 - "$port" "$log" >/dev/null 2>&1 3>&- <<-'PY' &
+	import http.server, sys
+	class H(http.server.BaseHTTPRequestHandler):
+	    def do_GET(self):
+	        with open(sys.argv[2], "a") as f:
+	            f.write(self.command + " " + self.path + "\n")
+	        self.send_response(404)
+	        self.end_headers()
+	    do_HEAD = do_GET
+	http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+	PY
+	srv=$!
+	{ tail --pid="$me" -f /dev/null; kill "$srv"; } >/dev/null 2>&1 3>&- &
+	for ((i = 0; i < 50; i++)); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+		sleep 0.1
+	done
+	printf 'image: localhost:%s/team/app\nservices:\n  db:\n    image: 127.0.0.1:%s/team/db\n' \
+		"$port" "$port" | dv_envfile
+	# (before: no question, and 'GET /v2/' reached the service on port $port)
+	trust_stopped "2 things"
+	[[ ! -e $log ]] || { cat "$log"; false; }
+	run "$DEVENV" allow
+	assert_line "  Envfile:1:8: image localhost:$port/team/app: devenv pulls it from this machine's own services (loopback)"
+	assert_line "  Envfile:4:12: service 'db': image 127.0.0.1:$port/team/db: devenv pulls it from this machine's own services (loopback)"
+	# `localhost/NAME`, how the store names an imported image, asks
+	# nothing and, missing, is not pulled from port 80 of this machine.
+	printf 'image: localhost/nothere\n' | dv_envfile
+	run "$DEVENV" up </dev/null
+	assert_failure
+	assert_output "devenv: image 'localhost/nothere' not found; pull it with 'devenv pull localhost/nothere'"
+}

@@ -325,6 +325,44 @@ static void test_port_loopback(void **state)
 			fail_msg("'%s' is not loopback", open[i]);
 }
 
+/* An image pulled from this machine or a link-local address asks, the
+ * env's and a service's; a registry elsewhere and a store name do not. */
+static void test_image_requests(void **state)
+{
+	dv_autofree char *dir = make_checkout();
+	dv_autofree char *got = NULL;
+
+	(void)state;
+	got = lines_of(dir, "image: localhost:18999/x\n"
+			    "services:\n"
+			    "  a: { image: 127.1:5000/a }\n"
+			    "  b: { image: 169.254.169.254/b }\n"
+			    "  c: { image: 0.0.0.0:5000/c }\n"
+			    "  d: { image: api.localhost:5000/d }\n"
+			    "  e: { image: 2130706433:5000/e }\n"
+			    "  f: { image: 10.0.0.1:5000/f }\n"
+			    "  g: { image: registry.example.org/g }\n"
+			    "  h: { image: localhost/h }\n"
+			    "  i: { image: postgres:15 }\n"
+			    "  j: { image: library/busybox }\n");
+	assert_string_equal(
+		got,
+		"Envfile:1:8: image localhost:18999/x: devenv pulls it from this machine's own "
+		"services (loopback)\n"
+		"Envfile:3:15: service 'a': image 127.1:5000/a: devenv pulls it from this machine's "
+		"own services (loopback)\n"
+		"Envfile:4:15: service 'b': image 169.254.169.254/b: devenv pulls it from a "
+		"link-local address (169.254.169.254 is a cloud's metadata service, with the "
+		"machine's credentials)\n"
+		"Envfile:5:15: service 'c': image 0.0.0.0:5000/c: devenv pulls it from this "
+		"machine's own services (loopback)\n"
+		"Envfile:6:15: service 'd': image api.localhost:5000/d: devenv pulls it from this "
+		"machine's own services (loopback)\n"
+		"Envfile:7:15: service 'e': image 2130706433:5000/e: devenv pulls it from this "
+		"machine's own services (loopback)");
+	dv_rm_tree_at(AT_FDCWD, dir, &(struct dv_error){ 0 });
+}
+
 /* What the prompt shows of the Envfile's text cannot move the cursor,
  * clear the screen or reorder the line: the texts of the requests and the
  * file's own name, escaped as util/str.c escapes every text from outside. */
@@ -416,6 +454,7 @@ int main(void)
 		cmocka_unit_test(test_where),
 		cmocka_unit_test(test_where_sockaddr),
 		cmocka_unit_test(test_port_loopback),
+		cmocka_unit_test(test_image_requests),
 		cmocka_unit_test(test_shown_escapes_controls),
 		cmocka_unit_test(test_local_env_requests),
 	};
