@@ -12,10 +12,11 @@
  * environment variables, volumes shared across envs, layers taken from a
  * registry (cache_from), the host's network.
  *
- * Everything here is a pure function of the parsed spec (the one
- * exception: a seccomp profile's content is hashed into its request), so
- * that a clean Envfile costs no I/O, and so that the unit tests can check
- * the list and its digest. The digest leaves positions out: moving a line
+ * Everything here is a pure function of the parsed spec (a seccomp
+ * profile's content, hashed into its request, was read with it), so that
+ * a clean Envfile costs no I/O, and so that the unit tests can check the
+ * list and its digest. The one exception: an Envfile below its checkout's
+ * root has the repository's index read, to see whether it tracks it. The digest leaves positions out: moving a line
  * does not ask again, changing what it asks for does.
  */
 #include <arpa/inet.h>
@@ -51,6 +52,7 @@ static const char *const kind_names[] = {
 	[PROV_REQ_CACHE_FROM] = "cache_from",
 	[PROV_REQ_NETWORK_HOST] = "network",
 	[PROV_REQ_IMAGE] = "image",
+	[PROV_REQ_CHECKOUT] = "checkout",
 };
 
 const char *prov_req_kind_name(enum prov_req_kind k)
@@ -419,6 +421,39 @@ static void add_image(struct prov_requests *out, const char *ref, unsigned line,
 	    NULL);
 }
 
+/* Is relpath (the Envfile's, in the checkout) at the checkout's root:
+ * where a project's own Envfile or devcontainer.json sits? */
+static bool at_root(const char *relpath)
+{
+	return !strcmp(relpath, "Envfile") || !strcmp(relpath, ".devcontainer.json") ||
+	       !strcmp(relpath, ".devcontainer/devcontainer.json");
+}
+
+/* The checkout is the nearest folder up holding .git. A project without
+ * one (a zip unpacked) inside a folder kept in git (a $HOME under git)
+ * would make that whole folder the checkout: mounted read-write, and a
+ * mount such as "../../.ssh:/keys" inside it. An Envfile below the root
+ * that the repository does not track is no sign the repository is its
+ * project's: that is a request. A monorepo's committed sub/Envfile asks
+ * nothing. (The one read of the index here, where trust is checked and
+ * nowhere else: `ssh` and the other commands never pay for it.) */
+static void add_checkout(struct prov_requests *out, const struct env_spec *spec)
+{
+	dv_autofree char *co = NULL, *rel = NULL;
+
+	if (!spec->checkout || !spec->relpath || at_root(spec->relpath) ||
+	    prov_git_tracked(spec->checkout, spec->relpath))
+		return;
+	co = shown(spec->checkout);
+	rel = shown(spec->relpath);
+	add(out, PROV_REQ_CHECKOUT, 0, 0,
+	    dv_xasprintf("the whole checkout '%s', read-write ('%s' is not tracked by its git "
+			 "repository)", co, rel),
+	    dv_xstrdup("the env can read and change every file of that folder, not only of the "
+		       "Envfile's, and mounts anywhere in it ask nothing"),
+	    NULL);
+}
+
 static int cmp_pos(const void *a, const void *b)
 {
 	const struct prov_request *x = a, *y = b;
@@ -434,6 +469,7 @@ void prov_trust_requests(const struct env_spec *spec, struct prov_requests *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->file = shown(spec->display ? spec->display : "Envfile");
+	add_checkout(out, spec);
 	add_image(out, spec->image, spec->image_line, spec->image_col, NULL);
 	for (size_t i = 0; i < spec->n_services; i++)
 		add_image(out, spec->services[i].image, spec->services[i].image_line,

@@ -1487,3 +1487,32 @@ step_net_envfile() {
 	assert_failure
 	assert_output "devenv: image 'localhost/nothere' not found; pull it with 'devenv pull localhost/nothere'"
 }
+
+@test "trust review: a project without .git inside a folder kept in git asks for that whole folder" {
+	trust_setup
+	# $DV_CHECKOUT plays a home folder kept in git; a zip unpacked in it
+	# has an Envfile and no .git, so the home folder is its checkout.
+	mkdir .ssh
+	echo "ssh-secret-$RANDOM" >.ssh/id_ed25519
+	mkdir -p Downloads/proj
+	cd Downloads/proj
+	dv_envfile <<-'EOF'
+	image: busybox
+	mounts: ["../../.ssh:/keys:ro"]
+	on_up:
+	  - run: cat /keys/id_ed25519
+	EOF
+	# (before: no question; the on_up step printed the key, and the env
+	# had the whole home folder read-write)
+	trust_stopped "1 thing"
+	refute_output --partial ssh-secret
+	run "$DEVENV" allow
+	assert_success
+	assert_line --index 1 "  Envfile: the whole checkout '$DV_CHECKOUT', read-write ('Downloads/proj/Envfile' is not tracked by its git repository): the env can read and change every file of that folder, not only of the Envfile's, and mounts anywhere in it ask nothing"
+	# A monorepo's committed sub/Envfile asks nothing.
+	"$DEVENV" allow --revoke >/dev/null
+	git -C "$DV_CHECKOUT" add Downloads/proj/Envfile
+	run "$DEVENV" allow
+	assert_success
+	assert_output "Envfile asks for nothing beyond the default sandbox; there is nothing to allow"
+}

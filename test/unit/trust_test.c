@@ -363,6 +363,156 @@ static void test_image_requests(void **state)
 	dv_rm_tree_at(AT_FDCWD, dir, &(struct dv_error){ 0 });
 }
 
+/* git ARGS... in dir, quietly; its exit status. */
+static int git_in(const char *dir, const char *const *args)
+{
+	char *argv[16] = { "git", "-C", (char *)dir, "-c", "user.email=t@devenv.invalid",
+			   "-c", "user.name=t" };
+	struct dv_error err = { 0 };
+	size_t n = 7;
+	int code = -1;
+
+	for (; *args && n < 15; args++)
+		argv[n++] = (char *)*args;
+	argv[n] = NULL;
+	if (dv_run(argv, true, &code, &err) < 0)
+		return -1;
+	return code;
+}
+
+static void put(const char *dir, const char *rel, const char *text)
+{
+	dv_autofree char *path = dv_xasprintf("%s/%s", dir, rel);
+	struct dv_error err = { 0 };
+	char *slash = strrchr(path, '/');
+
+	*slash = 0;
+	assert_int_equal(dv_mkdir_p(path, 0755, &err), 0);
+	*slash = '/';
+	assert_int_equal(dv_write_file_atomic(AT_FDCWD, path, text, strlen(text), 0644, &err), 0);
+}
+
+/* An index's entries are found by their whole path, in index versions 2,
+ * 3 (an extended entry) and 4 (prefix-compressed paths). */
+static void test_index_lookup(void **state)
+{
+	static const char *const versions[] = { "2", "3", "4" };
+
+	(void)state;
+	for (size_t v = 0; v < 3; v++) {
+		dv_autofree char *dir = make_checkout();
+		dv_autofree char *index = dv_xasprintf("%s/.git/index", dir);
+		dv_autofree char *text = NULL;
+		const char *init[] = { "init", "-q", NULL };
+		const char *add[] = { "add", "Envfile", "sub/Envfile", "sub/deep/x", NULL };
+		const char *ita[] = { "add", "-N", "late", NULL };
+		const char *ver[] = { "update-index", "--index-version", versions[v], NULL };
+		const unsigned char *u;
+		struct dv_error err = { 0 };
+		size_t len;
+
+		assert_int_equal(git_in(dir, init), 0);
+		put(dir, "Envfile", "image: busybox\n");
+		put(dir, "sub/Envfile", "image: busybox\n");
+		put(dir, "sub/deep/x", "x\n");
+		put(dir, "late", "x\n");
+		assert_int_equal(git_in(dir, add), 0);
+		assert_int_equal(git_in(dir, ita), 0);
+		assert_int_equal(git_in(dir, ver), 0);
+		assert_int_equal(dv_read_file_at(AT_FDCWD, index, &text, &len, &err), 0);
+		u = (const unsigned char *)text;
+		assert_true(prov_git_index_has(u, len, "Envfile"));
+		assert_true(prov_git_index_has(u, len, "sub/Envfile"));
+		assert_true(prov_git_index_has(u, len, "sub/deep/x"));
+		assert_true(prov_git_index_has(u, len, "late"));
+		assert_false(prov_git_index_has(u, len, "sub"));
+		assert_false(prov_git_index_has(u, len, "sub/"));
+		assert_false(prov_git_index_has(u, len, "sub/Envfil"));
+		assert_false(prov_git_index_has(u, len, "sub/Envfile2"));
+		assert_false(prov_git_index_has(u, len, "sub/deep"));
+		assert_false(prov_git_index_has(u, len, "other/Envfile"));
+		assert_false(prov_git_index_has(u, 12 + 40, "Envfile")); /* cut in its first entry */
+		assert_false(prov_git_index_has((const unsigned char *)"DIRC\0\0\0\x09", 8, "Envfile"));
+		assert_false(prov_git_index_has((const unsigned char *)"", 0, "Envfile"));
+		assert_int_equal(dv_rm_tree_at(AT_FDCWD, dir, &err), 0);
+	}
+}
+
+/* The requests of the Envfile at relpath of a checkout. */
+static char *checkout_lines(const char *dir, const char *relpath)
+{
+	struct env_spec spec = { 0 };
+	struct prov_requests r;
+	struct dv_buf b = { 0 };
+
+	parse(dir, "image: busybox\n", &spec);
+	spec.relpath = dv_xstrdup(relpath);
+	prov_trust_requests(&spec, &r);
+	dv_buf_adds(&b, "");
+	for (size_t i = 0; i < r.n; i++) {
+		dv_autofree char *line = prov_request_line(&r, i);
+
+		dv_buf_addf(&b, "%s%s", i ? "\n" : "", line);
+	}
+	prov_requests_release(&r);
+	env_spec_release(&spec);
+	return dv_buf_steal(&b);
+}
+
+/* An Envfile below the checkout's root that its repository does not
+ * track asks for the whole checkout; one it tracks, or one at the root,
+ * asks nothing. A `.git` file (a worktree's, a submodule's, a separate git
+ * dir's) leads to the index too. */
+static void test_checkout_request(void **state)
+{
+	dv_autofree char *dir = make_checkout(), *other = make_checkout();
+	dv_autofree char *co = dv_xasprintf("%s/co", other);
+	dv_autofree char *gd = dv_xasprintf("%s/gitdir", other);
+	dv_autofree char *got = NULL, *want = NULL;
+	const char *init[] = { "init", "-q", NULL };
+	const char *add[] = { "add", "mono/app/Envfile", NULL };
+	const char *init_sep[] = { "init", "-q", "--separate-git-dir", gd, co, NULL };
+	const char *add_sep[] = { "add", "sub/Envfile", NULL };
+
+	(void)state;
+	assert_int_equal(git_in(dir, init), 0);
+	put(dir, "Downloads/proj/Envfile", "image: busybox\n");
+	put(dir, "mono/app/Envfile", "image: busybox\n");
+	put(dir, "Envfile", "image: busybox\n");
+	assert_int_equal(git_in(dir, add), 0);
+	got = checkout_lines(dir, "Downloads/proj/Envfile");
+	want = dv_xasprintf("Envfile: the whole checkout '%s', read-write ('Downloads/proj/Envfile' "
+			    "is not tracked by its git repository): the env can read and change "
+			    "every file of that folder, not only of the Envfile's, and mounts "
+			    "anywhere in it ask nothing", dir);
+	assert_string_equal(got, want);
+	free(got);
+	got = checkout_lines(dir, "mono/app/Envfile");
+	assert_string_equal(got, "");
+	free(got);
+	got = checkout_lines(dir, "Envfile"); /* untracked, but the root's */
+	assert_string_equal(got, "");
+	free(got);
+	got = checkout_lines(dir, ".devcontainer/devcontainer.json");
+	assert_string_equal(got, "");
+	free(got);
+	got = checkout_lines(dir, "sub/.devcontainer/devcontainer.json");
+	assert_non_null(strstr(got, "the whole checkout"));
+
+	/* .git as a file naming the git dir */
+	assert_int_equal(git_in(other, init_sep), 0);
+	put(co, "sub/Envfile", "image: busybox\n");
+	free(got);
+	got = checkout_lines(co, "sub/Envfile");
+	assert_non_null(strstr(got, "the whole checkout"));
+	assert_int_equal(git_in(co, add_sep), 0);
+	free(got);
+	got = checkout_lines(co, "sub/Envfile");
+	assert_string_equal(got, "");
+	dv_rm_tree_at(AT_FDCWD, dir, &(struct dv_error){ 0 });
+	dv_rm_tree_at(AT_FDCWD, other, &(struct dv_error){ 0 });
+}
+
 /* What the prompt shows of the Envfile's text cannot move the cursor,
  * clear the screen or reorder the line: the texts of the requests and the
  * file's own name, escaped as util/str.c escapes every text from outside. */
@@ -455,6 +605,8 @@ int main(void)
 		cmocka_unit_test(test_where_sockaddr),
 		cmocka_unit_test(test_port_loopback),
 		cmocka_unit_test(test_image_requests),
+		cmocka_unit_test(test_index_lookup),
+		cmocka_unit_test(test_checkout_request),
 		cmocka_unit_test(test_shown_escapes_controls),
 		cmocka_unit_test(test_local_env_requests),
 	};
