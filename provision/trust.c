@@ -16,8 +16,9 @@
  * profile's content, hashed into its request, was read with it), so that
  * a clean Envfile costs no I/O, and so that the unit tests can check the
  * list and its digest. The one exception: an Envfile below its checkout's
- * root has the repository's index read, to see whether it tracks it. The digest leaves positions out: moving a line
- * does not ask again, changing what it asks for does.
+ * root has the repository's index read, to see whether it tracks it. The
+ * digest leaves positions out: moving a line does not ask again, changing
+ * what it asks for does.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
