@@ -1204,7 +1204,11 @@ static int push_env(struct dv_ctx *ctx, struct layer_store *st, const char *dest
 	struct prov_env env = { .lock_fd = -1 };
 	int ret = -1;
 
-	if (prov_env_locate(ctx, st, true, &env, err) == 0)
+	/* The trust check as `up` has it: the push asks the git steps'
+	 * remotes (file://, loopback...) for their commits when it has none
+	 * remembered. */
+	if (prov_env_locate(ctx, st, true, &env, err) == 0 &&
+	    prov_trust_check(ctx, st, env.id, &env.spec, err) == 0)
 		ret = prov_env_push(ctx, st, &env, dest, comp, err);
 	prov_env_release(&env);
 	return ret;

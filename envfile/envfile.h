@@ -77,6 +77,7 @@ struct env_mount {
 struct env_service {
 	char *name;              /* the key: a valid env name, also its host name */
 	char *image;             /* OCI reference, required */
+	unsigned image_line, image_col; /* where it is written */
 	struct env_kv *env;      /* `env`, in file order */
 	size_t n_env;
 	struct dv_strv command;  /* `command`: a list is the argv; a string is
@@ -127,6 +128,7 @@ struct env_spec {
 	char *relpath;  /* the Envfile's path inside the checkout, e.g. "Envfile" or "sub/Envfile" */
 	char *name;     /* `name`, default: the checkout folder's name */
 	char *image;    /* `image`, default "debian:bookworm" (the embedded default image) */
+	unsigned image_line, image_col; /* where it is written (0: the default) */
 	char *workdir;  /* `workdir`, default "/workspace"; absolute */
 	char *shell;    /* `shell`, default "/bin/sh"; absolute */
 	char *user;     /* `user`, NULL when absent (commands run as root); never "root" */

@@ -254,10 +254,10 @@ int prov_trust_check(const struct dv_ctx *ctx, const struct layer_store *st, con
 			changed && !was_recorded(rec, &r.v[i]) ? " (new)" : "");
 	}
 	{
+		const char *checkout = spec->checkout ? spec->checkout : ".";
 		struct dv_buf co = { 0 };
 
-		dv_buf_adds(&co, "");
-		prov_trust_shown(spec->checkout ? spec->checkout : ".", &co);
+		dv_buf_add_safe(&co, checkout, strlen(checkout));
 		fprintf(stderr, "Allow %s for this checkout (%s)? [y/N] ",
 			r.n == 1 ? "it" : "them", co.s);
 		dv_buf_release(&co);
