@@ -40,17 +40,35 @@
 #include "util/fs.h"
 #include "util/banned.h"
 
-/* Owner, mode and times of st, on dir/name (not following a link). */
-static int keep_meta(int dir, const char *name, const struct stat *st, struct dv_error *err)
+/* Owner, mode and times of st on fd, the file or folder the copy has just
+ * created, never on its name: we run before pivot_root, as root of the
+ * host (or as its user, without root), and a process of an env that mounts
+ * the volume already can swap a name there for a symlink to any host file
+ * meanwhile (fchmodat follows symlinks). Owner first: chown clears s-bits. */
+static int keep_meta(int fd, const struct stat *st, const char *sub, struct dv_error *err)
+{
+	struct timespec ts[2] = { st->st_atim, st->st_mtim };
+
+	if (fchown(fd, st->st_uid, st->st_gid) < 0)
+		return dv_err(err, errno, "cannot set the owner of '%s' in the volume", sub);
+	if (fchmod(fd, st->st_mode & 07777) < 0)
+		return dv_err(err, errno, "cannot set the mode of '%s' in the volume", sub);
+	if (futimens(fd, ts) < 0)
+		return dv_err(err, errno, "cannot set the times of '%s' in the volume", sub);
+	return 0;
+}
+
+/* A symlink's owner and times: by name, as no fd of a symlink can be
+ * changed, but never following it (and a symlink has no mode to set). */
+static int keep_link_meta(int dir, const char *name, const struct stat *st, const char *sub,
+			  struct dv_error *err)
 {
 	struct timespec ts[2] = { st->st_atim, st->st_mtim };
 
 	if (fchownat(dir, name, st->st_uid, st->st_gid, AT_SYMLINK_NOFOLLOW) < 0)
-		return dv_err(err, errno, "cannot set the owner of '%s'", name);
-	if (!S_ISLNK(st->st_mode) && fchmodat(dir, name, st->st_mode & 07777, 0) < 0)
-		return dv_err(err, errno, "cannot set the mode of '%s'", name);
+		return dv_err(err, errno, "cannot set the owner of '%s' in the volume", sub);
 	if (utimensat(dir, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
-		return dv_err(err, errno, "cannot set the times of '%s'", name);
+		return dv_err(err, errno, "cannot set the times of '%s' in the volume", sub);
 	return 0;
 }
 
@@ -85,6 +103,8 @@ static int copy_tree(int src, int dst, const char *where, int depth, struct dv_e
 			target[n] = 0;
 			if (symlinkat(target, dst, name) < 0)
 				return dv_err(err, errno, "cannot create link '%s'", sub);
+			if (keep_link_meta(dst, name, &st, sub, err) < 0)
+				return -1;
 		} else if (S_ISREG(st.st_mode)) {
 			dv_autoclose int in = openat(src, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 			dv_autoclose int out = -1;
@@ -95,6 +115,8 @@ static int copy_tree(int src, int dst, const char *where, int depth, struct dv_e
 			if (out < 0)
 				return dv_err(err, errno, "cannot create '%s' in the volume", sub);
 			if (ctr_copy_data(in, out, sub, err) < 0)
+				return -1;
+			if (keep_meta(out, &st, sub, err) < 0)
 				return -1;
 		} else if (S_ISDIR(st.st_mode)) {
 			dv_autoclose int in = openat(src, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -107,14 +129,12 @@ static int copy_tree(int src, int dst, const char *where, int depth, struct dv_e
 			out = openat(dst, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (out < 0)
 				return dv_err(err, errno, "cannot open '%s' in the volume", sub);
+			/* Its mode last, so that a read-only folder can be filled. */
 			if (copy_tree(in, out, sub, depth + 1, err) < 0)
 				return -1;
-		} else {
-			continue;
+			if (keep_meta(out, &st, sub, err) < 0)
+				return -1;
 		}
-		/* Last, so that a read-only folder could be filled first. */
-		if (keep_meta(dst, name, &st, err) < 0)
-			return -1;
 	}
 	if (errno)
 		return dv_err(err, errno, "cannot read '%s' in the image", where);
