@@ -7,7 +7,8 @@
 #
 # Sections, in the issue's order: ownership of the checkout and the .git
 # way out; host fds and terminals; paths opened race-free; the default
-# sandbox; trust; volumes and the team cache.
+# sandbox; trust; volumes and the team cache; then what the review after
+# the issue found, by topic (binds).
 
 load helpers
 
@@ -1515,4 +1516,59 @@ step_net_envfile() {
 	run "$DEVENV" allow
 	assert_success
 	assert_output "Envfile asks for nothing beyond the default sandbox; there is nothing to allow"
+}
+
+# ---- review fixes: binds ----
+# Found by the review of issue 11, after it was merged.
+
+# A volume is filled before pivot_root, by root of the host (or, without
+# root, by us): a name in the volume that the env swaps for a symlink
+# (/data/d -> /etc/shadow) must never carry the owner, mode or times of
+# what the image had there onto the host. The swap is made certain: a
+# lease on the image's d/f holds the copier in the open of that file,
+# after it made d in the volume and before it gives d its mode; the test,
+# woken by the lease break, swaps d for a symlink as a process of the env
+# would, then lets the copy go on.
+@test "volume attack: filling a volume never sets a mode through a symlink the env swapped in" {
+	local victim=$BATS_TEST_TMPDIR/victim vol f
+	dv_busybox_image
+	printf 'host secret\n' >"$victim"
+	chmod 600 "$victim"
+	dv_envfile <<-'EOF'
+	image: busybox
+	provision:
+	  - run: mkdir -p /data/d && echo image > /data/d/f && chmod 7777 /data/d
+	volumes: ["data:/data"]
+	EOF
+	run "$DEVENV" up
+	assert_success
+	run "$DEVENV" halt
+	assert_success
+	vol=$(echo "$DV_STORE"/volumes/proj-*-data)
+	f=$(echo "$DV_STORE"/layers/*/diff/data/d/f)
+	[[ -d $vol/d && -f $f ]]
+	rm -rf "${vol:?}"/* # empty: the next up fills it again
+	python3 -c 'import fcntl, os, signal, sys
+f, vol, victim, ready = sys.argv[1:]
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGIO})
+fd = os.open(f, os.O_RDONLY)
+fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_WRLCK)
+open(ready, "w").close()
+if signal.sigtimedwait({signal.SIGIO}, 60) is None:
+    sys.exit("nothing opened " + f)
+os.rename(vol + "/d", vol + "/d.moved")
+os.symlink(victim, vol + "/d")
+fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_UNLCK)
+print("swapped")' "$f" "$vol" "$victim" "$BATS_TEST_TMPDIR/leased" >"$BATS_TEST_TMPDIR/lease.out" 2>&1 &
+	local holder=$! i
+	for ((i = 0; i < 100; i++)); do [[ -e $BATS_TEST_TMPDIR/leased ]] && break; sleep 0.05; done
+	run "$DEVENV" up
+	wait "$holder" || { cat "$BATS_TEST_TMPDIR/lease.out"; false; }
+	[[ $(cat "$BATS_TEST_TMPDIR/lease.out") == swapped ]]
+	# (before: -rwsrwsrwt, the mode of the image's d, as the host's root)
+	[[ $(stat -c '%a %U' "$victim") == "600 $(id -un)" ]]
+	[[ $(cat "$victim") == "host secret" ]]
+	assert_success
+	# the folder the copy went on in has what the image had
+	[[ $(stat -c %a "$vol/d.moved") == 7777 && $(cat "$vol/d.moved/f") == image ]]
 }
