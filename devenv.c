@@ -1203,7 +1203,11 @@ static int push_env(struct dv_ctx *ctx, struct layer_store *st, const char *dest
 	struct prov_env env = { .lock_fd = -1 };
 	int ret = -1;
 
-	if (prov_env_locate(ctx, st, true, &env, err) == 0)
+	/* The trust check as `up` has it: the push asks the git steps'
+	 * remotes (file://, loopback...) for their commits when it has none
+	 * remembered. */
+	if (prov_env_locate(ctx, st, true, &env, err) == 0 &&
+	    prov_trust_check(ctx, st, env.id, &env.spec, err) == 0)
 		ret = prov_env_push(ctx, st, &env, dest, comp, err);
 	prov_env_release(&env);
 	return ret;
@@ -1887,6 +1891,10 @@ static int init_trust_check(struct dv_ctx *ctx, const char *path, const char *ch
 
 	if (envfile_load_quiet(path, checkout, disp, &spec, err) < 0)
 		return -1;
+	if (prov_spec_read_inputs(&spec, err) < 0) {
+		env_spec_release(&spec);
+		return -1;
+	}
 	prov_trust_requests(&spec, &r);
 	if (!r.n) {
 		ret = 0;

@@ -11,7 +11,8 @@
  * looked up again. Targets are reached from the root's fd with
  * RESOLVE_IN_ROOT, so an image's symlink (data -> /etc) is followed inside
  * the root and can never put a mount on the host; a missing target is
- * created the same way (a folder for a folder, an empty file for a file).
+ * created the same way (a folder for a folder, an empty file for a file),
+ * in the checkout or a host mount as the host user (see open_target).
  * Created targets land in the env's upper, as workdir does; build
  * containers never get mounts (provisioning sees only what `copy` brings),
  * so no layer holds one.
@@ -25,12 +26,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/capability.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/fsuid.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -40,17 +44,35 @@
 #include "util/fs.h"
 #include "util/banned.h"
 
-/* Owner, mode and times of st, on dir/name (not following a link). */
-static int keep_meta(int dir, const char *name, const struct stat *st, struct dv_error *err)
+/* Owner, mode and times of st on fd, the file or folder the copy has just
+ * created, never on its name: we run before pivot_root, as root of the
+ * host (or as its user, without root), and a process of an env that mounts
+ * the volume already can swap a name there for a symlink to any host file
+ * meanwhile (fchmodat follows symlinks). Owner first: chown clears s-bits. */
+static int keep_meta(int fd, const struct stat *st, const char *sub, struct dv_error *err)
+{
+	struct timespec ts[2] = { st->st_atim, st->st_mtim };
+
+	if (fchown(fd, st->st_uid, st->st_gid) < 0)
+		return dv_err(err, errno, "cannot set the owner of '%s' in the volume", sub);
+	if (fchmod(fd, st->st_mode & 07777) < 0)
+		return dv_err(err, errno, "cannot set the mode of '%s' in the volume", sub);
+	if (futimens(fd, ts) < 0)
+		return dv_err(err, errno, "cannot set the times of '%s' in the volume", sub);
+	return 0;
+}
+
+/* A symlink's owner and times: by name, as no fd of a symlink can be
+ * changed, but never following it (and a symlink has no mode to set). */
+static int keep_link_meta(int dir, const char *name, const struct stat *st, const char *sub,
+			  struct dv_error *err)
 {
 	struct timespec ts[2] = { st->st_atim, st->st_mtim };
 
 	if (fchownat(dir, name, st->st_uid, st->st_gid, AT_SYMLINK_NOFOLLOW) < 0)
-		return dv_err(err, errno, "cannot set the owner of '%s'", name);
-	if (!S_ISLNK(st->st_mode) && fchmodat(dir, name, st->st_mode & 07777, 0) < 0)
-		return dv_err(err, errno, "cannot set the mode of '%s'", name);
+		return dv_err(err, errno, "cannot set the owner of '%s' in the volume", sub);
 	if (utimensat(dir, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
-		return dv_err(err, errno, "cannot set the times of '%s'", name);
+		return dv_err(err, errno, "cannot set the times of '%s' in the volume", sub);
 	return 0;
 }
 
@@ -85,6 +107,8 @@ static int copy_tree(int src, int dst, const char *where, int depth, struct dv_e
 			target[n] = 0;
 			if (symlinkat(target, dst, name) < 0)
 				return dv_err(err, errno, "cannot create link '%s'", sub);
+			if (keep_link_meta(dst, name, &st, sub, err) < 0)
+				return -1;
 		} else if (S_ISREG(st.st_mode)) {
 			dv_autoclose int in = openat(src, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 			dv_autoclose int out = -1;
@@ -95,6 +119,8 @@ static int copy_tree(int src, int dst, const char *where, int depth, struct dv_e
 			if (out < 0)
 				return dv_err(err, errno, "cannot create '%s' in the volume", sub);
 			if (ctr_copy_data(in, out, sub, err) < 0)
+				return -1;
+			if (keep_meta(out, &st, sub, err) < 0)
 				return -1;
 		} else if (S_ISDIR(st.st_mode)) {
 			dv_autoclose int in = openat(src, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -107,14 +133,12 @@ static int copy_tree(int src, int dst, const char *where, int depth, struct dv_e
 			out = openat(dst, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (out < 0)
 				return dv_err(err, errno, "cannot open '%s' in the volume", sub);
+			/* Its mode last, so that a read-only folder can be filled. */
 			if (copy_tree(in, out, sub, depth + 1, err) < 0)
 				return -1;
-		} else {
-			continue;
+			if (keep_meta(out, &st, sub, err) < 0)
+				return -1;
 		}
-		/* Last, so that a read-only folder could be filled first. */
-		if (keep_meta(dst, name, &st, err) < 0)
-			return -1;
 	}
 	if (errno)
 		return dv_err(err, errno, "cannot read '%s' in the image", where);
@@ -169,17 +193,14 @@ static int fill_volume(const struct ctr_spec *spec, int rootfd, const struct ctr
 	return 0;
 }
 
-/* The target inside the root, created (a folder, or an empty file) when
- * missing; an O_PATH fd. */
-static int open_target(int rootfd, const char *target, bool dir, struct dv_error *err)
+/* Create the missing target (a folder, or an empty file) and its missing
+ * folders, each reached from the root's fd (RESOLVE_IN_ROOT). */
+static int make_target(int rootfd, const char *target, bool dir, struct dv_error *err)
 {
 	char parent[PATH_MAX];
 	const char *base = strrchr(target, '/');
 	dv_autoclose int pfd = -1;
-	int t = ctr_openat_in_root(rootfd, target, O_PATH, 0);
 
-	if (t >= 0 || errno != ENOENT || !base)
-		return t >= 0 ? t : dv_err(err, errno, "cannot open mount target '%s' in the env", target);
 	snprintf(parent, sizeof(parent), "%.*s", (int)(base - target), target);
 	base++;
 	pfd = ctr_mkdir_p_in_root(rootfd, parent[0] ? parent : "/", 0755, err);
@@ -194,6 +215,68 @@ static int open_target(int rootfd, const char *target, bool dir, struct dv_error
 
 		if (f < 0 && errno != EEXIST)
 			return dv_err(err, errno, "cannot create mount target '%s' in the env", target);
+	}
+	return 0;
+}
+
+/* make_target with the filesystem ids uid:gid, looking up as root still:
+ * a change of fsuid from 0 takes the filesystem capabilities out of the
+ * effective set, and CAP_DAC_READ_SEARCH alone comes back, so that a
+ * workdir below /root (0700) is still reached; writing needs uid:gid's
+ * own rights. Setting fsuid 0 again brings the others back. */
+static int make_target_as(int rootfd, const char *target, bool dir, uid_t uid, gid_t gid,
+			  struct dv_error *err)
+{
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct caps[2];
+	uid_t ouid = (uid_t)setfsuid((uid_t)-1);
+	gid_t ogid = (gid_t)setfsgid((gid_t)-1);
+	int r = -1;
+
+	setfsgid(gid);
+	setfsuid(uid);
+	if ((uid_t)setfsuid((uid_t)-1) != uid || (gid_t)setfsgid((gid_t)-1) != gid) {
+		dv_err(err, EPERM, "cannot create mount target '%s' as uid %u", target,
+		       (unsigned)uid);
+		goto out;
+	}
+	if (syscall(SYS_capget, &h, caps) < 0)
+		goto caps_fail;
+	caps[CAP_TO_INDEX(CAP_DAC_READ_SEARCH)].effective |= CAP_TO_MASK(CAP_DAC_READ_SEARCH);
+	if (syscall(SYS_capset, &h, caps) < 0)
+		goto caps_fail;
+	r = make_target(rootfd, target, dir, err);
+	goto out;
+caps_fail:
+	dv_err(err, errno, "cannot create mount target '%s' as uid %u", target, (unsigned)uid);
+out:
+	setfsuid(ouid);
+	setfsgid(ogid);
+	return r;
+}
+
+/* The target inside the root, created when missing; an O_PATH fd.
+ *
+ * as: the checkout's and host mounts' idmap, or NULL. Those are idmapped
+ * with the host user's ids alone (user.c), so root cannot own a file there
+ * (EOVERFLOW): a target in the checkout that it lacks yet (node_modules on
+ * a fresh clone) is then made as the ids the host user shows as there, and
+ * is the host user's on the host, as if the developer had made it. */
+static int open_target(int rootfd, const char *target, bool dir, const struct ctr_idmap *as,
+		       struct dv_error *err)
+{
+	struct dv_error root_err = { 0 };
+	int t = ctr_openat_in_root(rootfd, target, O_PATH, 0);
+
+	if (t >= 0 || errno != ENOENT || !strrchr(target, '/'))
+		return t >= 0 ? t : dv_err(err, errno, "cannot open mount target '%s' in the env", target);
+	if (make_target(rootfd, target, dir, &root_err) < 0) {
+		if (root_err.errnum != EOVERFLOW || !as) {
+			*err = root_err;
+			return -1;
+		}
+		if (make_target_as(rootfd, target, dir, as->uid_vis, as->gid_vis, err) < 0)
+			return -1;
 	}
 	/* Resolved again in the root: a dangling symlink there stays refused. */
 	t = ctr_openat_in_root(rootfd, target, O_PATH, 0);
@@ -231,7 +314,7 @@ static int bind_one(const struct ctr_spec *spec, int rootfd, const struct ctr_mo
 	if (!S_ISDIR(ss.st_mode) && !S_ISREG(ss.st_mode))
 		return dv_err_plain(err, EINVAL, "mount source '%s' is not a folder or a regular file",
 				    m->source);
-	t = open_target(rootfd, m->target, S_ISDIR(ss.st_mode), err);
+	t = open_target(rootfd, m->target, S_ISDIR(ss.st_mode), spec->idmap, err);
 	if (t < 0)
 		return -1;
 	if (fstat(t, &ts) < 0)

@@ -36,6 +36,7 @@
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "container/internal.h"
@@ -282,6 +283,9 @@ static void kill_session(pid_t sid)
 		closedir(d);
 		if (!found)
 			return;
+		/* Give what was killed a moment to go (a process in D state
+		 * stays until its I/O ends) rather than spin on /proc. */
+		nanosleep(&(struct timespec){ 0, 1000 * 1000 }, NULL);
 	}
 }
 
@@ -333,42 +337,46 @@ static _Noreturn void supervise(const struct ctr_exec *x, struct run_as *ra, int
 				const int stdio[3], int errw, int life, const sigset_t *old)
 {
 	int fds[SUP_NFDS] = { stdio[0], stdio[1], stdio[2], errw, life };
+	struct dv_error serr = { 0 };
 	sigset_t all;
 	pid_t cmd;
 	int e;
 
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
-	e = setsid() < 0 ? errno : become_mounts(ra);
-	if (!e && master >= 0) {
+	if (setsid() < 0) {
+		dv_err(&serr, errno, "cannot start a session for the command");
+		goto fail;
+	}
+	if ((e = become_mounts(ra)) != 0) {
+		dv_err(&serr, e, "cannot give the command its view of the checkout");
+		goto fail;
+	}
+	if (master >= 0) {
 		/* The peer of our master, without a path lookup in the container. */
 		int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
 
-		if (slave < 0)
-			e = errno;
+		if (slave < 0) {
+			dv_err(&serr, errno, "cannot open the env's terminal");
+			goto fail;
+		}
 		fds[0] = fds[1] = fds[2] = slave;
 	}
-	if (e)
-		goto fail;
 	if (ctr_fds_place(fds, SUP_NFDS, 3) < 0) {
-		e = errno;
+		dv_err(&serr, errno, "cannot place the command's fds");
 		goto fail;
 	}
 	errw = SUP_ERRW;
-	{
-		struct dv_error serr = { 0 };
-
-		if (ctr_sandbox_apply(x->sandbox, &serr) < 0) {
-			e = serr.errnum ? serr.errnum : EPERM;
-			goto fail;
-		}
-	}
-	if ((e = become_ids(ra)) != 0)
+	if (ctr_sandbox_apply(x->sandbox, &serr) < 0)
 		goto fail;
+	if ((e = become_ids(ra)) != 0) {
+		dv_err(&serr, e, "cannot become uid %u", (unsigned)ra->uid);
+		goto fail;
+	}
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0); /* a change of uid resets it */
 	cmd = fork();
 	if (cmd < 0) {
-		e = errno;
+		dv_err(&serr, errno, "fork");
 		goto fail;
 	}
 	if (cmd == 0)
@@ -381,10 +389,9 @@ static _Noreturn void supervise(const struct ctr_exec *x, struct run_as *ra, int
 	close(SUP_ERRW);
 	watch(cmd);
 fail:
-	if (write(errw, &e, sizeof(e)) < 0) {
-		/* nothing left to tell */
-	}
-	_exit(127);
+	/* A whole error (devenv failed: 125), unlike the command's own exec
+	 * failure, which is an errno (126, 127); one write, under PIPE_BUF. */
+	ctr_child_fail(errw, &serr);
 }
 
 /* Is our stdin /dev/null (or closed)? Then the command's is empty from the
@@ -574,15 +581,32 @@ int ctr_exec(const struct ctr_init *init, const struct dv_strv *cgroups,
 				*theirs[i] = -1;
 			}
 	}
-	do
-		n = read(errp[0], &e, sizeof(e));
-	while (n < 0 && errno == EINTR);
-	if (n == sizeof(e)) {
-		dv_waitpid(pid, &st, &(struct dv_error){ 0 });
-		fprintf(stderr, "devenv: cannot run '%s': %s\n", x->argv[0], strerror(e));
-		*status = e == ENOENT ? 127 : 126;
-		ret = 0;
-		goto out;
+	{
+		/* The command's exec failure (an errno), or the supervisor's
+		 * own (a whole error): told apart by their sizes. */
+		union {
+			int e;
+			struct dv_error err;
+		} got;
+
+		do
+			n = read(errp[0], &got, sizeof(got));
+		while (n < 0 && errno == EINTR);
+		if (n == sizeof(got.e)) {
+			e = got.e;
+			dv_waitpid(pid, &st, &(struct dv_error){ 0 });
+			fprintf(stderr, "devenv: cannot run '%s': %s\n", x->argv[0], strerror(e));
+			*status = e == ENOENT ? 127 : 126;
+			ret = 0;
+			goto out;
+		}
+		if (n == sizeof(got.err)) {
+			dv_waitpid(pid, &st, &(struct dv_error){ 0 });
+			got.err.msg[sizeof(got.err.msg) - 1] = 0;
+			got.err.file[sizeof(got.err.file) - 1] = 0;
+			*err = got.err;
+			goto out;
+		}
 	}
 	if (master >= 0 && isatty(0) && tcgetattr(0, &saved_tio) == 0) {
 		struct termios tio = saved_tio;

@@ -389,13 +389,16 @@ static int bind_dev(int devfd, const char *name, struct dv_error *err)
 }
 
 /* The env's own node: made anew on `nodes` (a tmpfs that is attached
- * nowhere, so nothing in the env can make a node there) and bound from it. */
+ * nowhere, so nothing in the env can make a node there) and bound from it.
+ * Its mode (0666 whatever the umask) is still set without following a
+ * name, as everywhere we set metadata: no symlink there can redirect it. */
 static int make_dev(int devfd, int nodes, const char *name, dev_t rdev, struct dv_error *err)
 {
 	dv_autoclose int src = -1;
 	dv_autoclose int t = -1;
 
-	if (mknodat(nodes, name, S_IFCHR | 0666, rdev) < 0 || fchmodat(nodes, name, 0666, 0) < 0)
+	if (mknodat(nodes, name, S_IFCHR | 0666, rdev) < 0 ||
+	    fchmodat(nodes, name, 0666, AT_SYMLINK_NOFOLLOW) < 0)
 		return dv_err(err, errno, "cannot make '/dev/%s'", name);
 	src = open_tree(nodes, name, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW);
 	if (src < 0)

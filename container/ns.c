@@ -326,7 +326,8 @@ int ctr_start(const struct ctr_spec *spec, struct ctr_init *out, struct dv_error
 {
 	dv_autoclose int mem = init_memfd(err);
 	dv_autoclose int pidfd = -1;
-	struct launch l = { .spec = spec, .memfd = mem, .out_fd = -1, .err_fd = -1, .status_fd = -1 };
+	struct launch l = { .spec = spec, .memfd = mem, .out_fd = -1, .err_fd = -1, .status_fd = -1,
+			    .out_exit = -1 };
 	pid_t pid;
 
 	if (mem < 0 || launch(&l, &pid, &pidfd, err) < 0)
@@ -382,7 +383,7 @@ int ctr_start_service(const struct ctr_spec *spec, const struct ctr_exec *x, int
 {
 	dv_autoclose int mem = init_memfd(err);
 	dv_autoclose int pidfd = -1;
-	struct launch l = { .spec = spec, .x = x, .memfd = mem };
+	struct launch l = { .spec = spec, .x = x, .memfd = mem, .out_exit = -1 };
 	int outp[2] = { -1, -1 }, stp[2] = { -1, -1 }, ret = -1;
 	pid_t pid;
 

@@ -77,6 +77,7 @@ struct env_mount {
 struct env_service {
 	char *name;              /* the key: a valid env name, also its host name */
 	char *image;             /* OCI reference, required */
+	unsigned image_line, image_col; /* where it is written */
 	struct env_kv *env;      /* `env`, in file order */
 	size_t n_env;
 	struct dv_strv command;  /* `command`: a list is the argv; a string is
@@ -106,6 +107,11 @@ struct env_resources {
 struct env_security {
 	char *seccomp;            /* NULL or "default", "unconfined", else a profile path as written */
 	char *seccomp_abs;        /* a profile: its real path on the host, inside the checkout */
+	char *seccomp_text;       /* and its content, read once when the env is located
+				     (prov_spec_read_inputs): what the trust prompt
+				     shows, the digest holds and the filter is compiled
+				     from are the same bytes; NULL until then */
+	size_t seccomp_len;
 	struct dv_strv cap_add;   /* "CAP_NET_ADMIN" (upper case, prefixed) or "ALL" */
 	struct dv_strv cap_drop;
 	bool git_metadata_rw;     /* `git_metadata: read-write`: the checkout's git dir is
@@ -122,6 +128,7 @@ struct env_spec {
 	char *relpath;  /* the Envfile's path inside the checkout, e.g. "Envfile" or "sub/Envfile" */
 	char *name;     /* `name`, default: the checkout folder's name */
 	char *image;    /* `image`, default "debian:bookworm" (the embedded default image) */
+	unsigned image_line, image_col; /* where it is written (0: the default) */
 	char *workdir;  /* `workdir`, default "/workspace"; absolute */
 	char *shell;    /* `shell`, default "/bin/sh"; absolute */
 	char *user;     /* `user`, NULL when absent (commands run as root); never "root" */

@@ -185,6 +185,7 @@ void env_security_release(struct env_security *sec)
 {
 	free(sec->seccomp);
 	free(sec->seccomp_abs);
+	free(sec->seccomp_text);
 	dv_strv_release(&sec->cap_add);
 	dv_strv_release(&sec->cap_drop);
 	memset(sec, 0, sizeof(*sec));

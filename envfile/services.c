@@ -37,6 +37,8 @@ static int set_image(struct env_vctx *v, const char *what, const struct env_node
 		return ENV_AT(v, val, "%s must be an image reference such as 'postgres:15', not "
 			      "'%s'", what, envfile_shown(s, buf, sizeof(buf)));
 	svc->image = dv_xstrdup(s);
+	svc->image_line = val->line;
+	svc->image_col = val->col;
 	return 0;
 }
 

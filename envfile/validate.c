@@ -145,6 +145,8 @@ static int set_image(struct vctx *v, const struct env_node *key, const struct en
 		return AT_NODE(v, val, "'image' must be an image reference such as '%s', not '%s'",
 			       ENV_DEFAULT_IMAGE, shown(s, buf, sizeof(buf)));
 	spec->image = dv_xstrdup(s);
+	spec->image_line = val->line;
+	spec->image_col = val->col;
 	return 0;
 }
 

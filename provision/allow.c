@@ -101,14 +101,16 @@ bool prov_trust_recorded(const struct layer_store *st, const char *id,
 int prov_trust_allow(const struct layer_store *st, const char *id, const struct env_spec *spec,
 		     const struct prov_requests *r, struct dv_error *err)
 {
-	autojson struct json_object *o = json_object_new_object();
-	struct json_object *list = json_object_new_array();
+	autojson struct json_object *o = NULL;
+	struct json_object *list;
 	dv_autoclose int dir = -1;
 	const char *text;
 	char hex[65];
 
 	if (!valid_id(id))
 		return dv_err(err, EINVAL, "invalid env id '%s'", id ? id : "");
+	o = json_object_new_object();
+	list = json_object_new_array();
 	prov_trust_digest(r, hex);
 	json_object_object_add(o, "digest", json_object_new_string(hex));
 	if (spec->checkout)
@@ -252,10 +254,10 @@ int prov_trust_check(const struct dv_ctx *ctx, const struct layer_store *st, con
 			changed && !was_recorded(rec, &r.v[i]) ? " (new)" : "");
 	}
 	{
+		const char *checkout = spec->checkout ? spec->checkout : ".";
 		struct dv_buf co = { 0 };
 
-		dv_buf_adds(&co, "");
-		prov_trust_shown(spec->checkout ? spec->checkout : ".", &co);
+		dv_buf_add_safe(&co, checkout, strlen(checkout));
 		fprintf(stderr, "Allow %s for this checkout (%s)? [y/N] ",
 			r.n == 1 ? "it" : "them", co.s);
 		dv_buf_release(&co);

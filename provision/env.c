@@ -160,6 +160,8 @@ int prov_env_locate(const struct dv_ctx *ctx, const struct layer_store *st, bool
 		if (envfile_load(path, checkout, disp, &out->spec, err) < 0)
 			return -1;
 		out->has_spec = true;
+		if (prov_spec_read_inputs(&out->spec, err) < 0)
+			return -1;
 	}
 	return 0;
 }
@@ -231,7 +233,11 @@ int prov_resolve_image(const struct layer_store *st, const struct env_spec *spec
 		if ((found = prov_team_base(st, team, ref, img, err)) <= 0)
 			return found;
 	}
-	if (miss.errnum == ENOENT && layer_ref_has_host(ref)) {
+	/* `localhost/NAME` is how the store names what it imported, committed
+	 * or tagged: such an image missing is not pulled from port 80 of this
+	 * machine (a registry here is written with its port, localhost:5000/x,
+	 * and is a trust request). `devenv pull` still can, when asked. */
+	if (miss.errnum == ENOENT && layer_ref_has_host(ref) && !dv_str_startswith(ref, "localhost/")) {
 		fprintf(stderr, "devenv: image '%s' is not in the store; pulling it\n", ref);
 		layer_image_release(img);
 		return layer_image_pull(st, ref, img, err);

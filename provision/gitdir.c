@@ -197,12 +197,12 @@ static unsigned be32(const unsigned char *p)
 	return (unsigned)p[0] << 24 | (unsigned)p[1] << 16 | (unsigned)p[2] << 8 | p[3];
 }
 
-/* Call fn for the path of every gitlink entry (mode 0160000) of a git
- * index (versions 2 to 4, SHA-1 object ids), in index order. false when
- * the text is not an index devenv can read (the caller then knows
- * nothing of gitlinks, as before). */
-bool prov_git_index_gitlinks(const unsigned char *data, size_t len,
-			     void (*fn)(const char *path, void *arg), void *arg)
+/* Call fn for the path and mode of every entry of a git index (versions 2
+ * to 4, SHA-1 object ids), in index order, until it returns true. false
+ * when the text is not an index devenv can read (the caller then knows
+ * nothing of its entries, as before). */
+bool prov_git_index_each(const unsigned char *data, size_t len,
+			 bool (*fn)(const char *path, unsigned mode, void *arg), void *arg)
 {
 	const unsigned char *p = data, *end = data + len;
 	char path[4096] = "";
@@ -267,10 +267,30 @@ bool prov_git_index_gitlinks(const unsigned char *data, size_t len,
 			p = entry + ((size_t)(p - entry) + 7) / 8 * 8;
 		if (p > end)
 			return false;
-		if ((mode & 0170000) == 0160000)
-			fn(path, arg);
+		if (fn(path, mode, arg))
+			break;
 	}
 	return true;
+}
+
+struct index_find {
+	const char *path;
+	bool found;
+};
+
+static bool find_entry(const char *path, unsigned mode, void *arg)
+{
+	struct index_find *f = arg;
+
+	(void)mode;
+	return (f->found = !strcmp(path, f->path));
+}
+
+bool prov_git_index_has(const unsigned char *data, size_t len, const char *path)
+{
+	struct index_find f = { path, false };
+
+	return prov_git_index_each(data, len, find_entry, &f) && f.found;
 }
 
 struct gitlinks {
@@ -278,37 +298,93 @@ struct gitlinks {
 	struct dv_strv *out;
 };
 
-/* A gitlink whose folder is there without a `.git`: the folder itself. */
-static void add_gitlink(const char *path, void *arg)
+/* A gitlink (mode 160000) whose folder is there without a `.git`: the
+ * folder itself. */
+static bool add_gitlink(const char *path, unsigned mode, void *arg)
 {
 	struct gitlinks *g = arg;
-	dv_autofree char *dotgit = dv_xasprintf("%s/.git", path);
+	dv_autofree char *dotgit = NULL;
 	struct stat st;
 
-	if (!*path || !strcmp(path, ".git") || !strncmp(path, ".git/", 5))
-		return;
+	if ((mode & 0170000) != 0160000 || !*path || !strcmp(path, ".git") ||
+	    !strncmp(path, ".git/", 5))
+		return false;
+	dotgit = dv_xasprintf("%s/.git", path);
 	if (fstatat(g->root, dotgit, &st, AT_SYMLINK_NOFOLLOW) == 0)
-		return; /* checked out: its .git is found through .git/modules */
+		return false; /* checked out: its .git is found through .git/modules */
 	if (fstatat(g->root, path, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
-		return;
+		return false;
 	for (size_t i = 0; i < g->out->n; i++)
 		if (!strcmp(g->out->v[i], path))
-			return;
+			return false;
 	dv_strv_push(g->out, path);
+	return false;
+}
+
+/* The index of the git dir gitfd, whole; NULL when there is none that
+ * can be read (a regular file, not too large). */
+static char *index_read(int gitfd, size_t *len)
+{
+	dv_autoclose int fd = dv_openat_beneath(gitfd, "index", O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0);
+	char *data = NULL;
+	struct stat st;
+
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > INDEX_MAX ||
+	    dv_read_all(fd, &data, len, &(struct dv_error){ 0 }) < 0)
+		return NULL;
+	return data;
 }
 
 static void add_gitlinks(int root, int gitfd, struct dv_strv *out)
 {
-	dv_autoclose int fd = dv_openat_beneath(gitfd, "index", O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0);
-	dv_autofree char *data = NULL;
 	struct gitlinks g = { root, out };
+	size_t len;
+	dv_autofree char *data = index_read(gitfd, &len);
+
+	if (data)
+		prov_git_index_each((const unsigned char *)data, len, add_gitlink, &g);
+}
+
+#define DOTGIT_FILE_MAX 4096
+
+/* The git dir of the checkout root: `.git` itself, or the folder a `.git`
+ * file names ("gitdir: PATH", relative to the checkout), as a worktree's
+ * and a submodule's have; -1 when there is none. */
+static int git_dir_open(int root)
+{
+	dv_autoclose int fd = -1;
+	dv_autofree char *text = NULL;
 	struct stat st;
 	size_t len;
+	char *p;
 
-	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > INDEX_MAX ||
-	    dv_read_all(fd, &data, &len, &(struct dv_error){ 0 }) < 0)
-		return;
-	prov_git_index_gitlinks((const unsigned char *)data, len, add_gitlink, &g);
+	if (fstatat(root, ".git", &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -1;
+	if (S_ISDIR(st.st_mode))
+		return openat(root, ".git", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	fd = openat(root, ".git", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > DOTGIT_FILE_MAX ||
+	    dv_read_all(fd, &text, &len, &(struct dv_error){ 0 }) < 0 ||
+	    strncmp(text, "gitdir:", 7) || strlen(text) != len)
+		return -1;
+	p = text + 7;
+	p += strspn(p, " \t");
+	p[strcspn(p, "\r\n")] = '\0';
+	if (!*p)
+		return -1;
+	return openat(root, p, O_PATH | O_DIRECTORY | O_CLOEXEC);
+}
+
+bool prov_git_tracked(const char *checkout, const char *relpath)
+{
+	dv_autoclose int root = dv_open_nosymlinks(checkout, O_PATH | O_DIRECTORY, 0);
+	dv_autoclose int gitfd = root < 0 ? -1 : git_dir_open(root);
+	dv_autofree char *data = NULL;
+	size_t len;
+
+	if (gitfd < 0 || !(data = index_read(gitfd, &len)))
+		return false;
+	return prov_git_index_has((const unsigned char *)data, len, relpath);
 }
 
 int prov_git_paths(const char *checkout, struct dv_strv *out, struct dv_error *err)

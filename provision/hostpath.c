@@ -91,3 +91,18 @@ int prov_host_read(const struct env_spec *spec, const struct prov_hostpath *p, c
 		return dv_err_prefix(err, "%s '%s'", p->what, p->written);
 	return 0;
 }
+
+int prov_spec_read_inputs(struct env_spec *spec, struct dv_error *err)
+{
+	struct env_security *sec = &spec->security;
+	struct prov_hostpath hp = { "seccomp profile", sec->seccomp, sec->seccomp_abs,
+				    sec->seccomp_line, sec->seccomp_col, "read",
+				    "name another in 'seccomp'" };
+
+	/* Read once, here: were the trust prompt, the spec digest and the
+	 * compiler to read it each for itself, a running env could rewrite it
+	 * between the yes and the use. */
+	if (!sec->seccomp_abs || sec->seccomp_text)
+		return 0;
+	return prov_host_read(spec, &hp, &sec->seccomp_text, &sec->seccomp_len, err);
+}

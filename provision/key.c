@@ -605,20 +605,9 @@ void prov_security_json(const struct env_spec *spec, struct dv_buf *b)
 	const struct env_security *sec = &spec->security;
 	char hex[DV_SHA256_HEX] = "";
 
-	if (sec->seccomp_abs) {
-		dv_autofree char *text = NULL;
-		size_t len = 0;
-		struct dv_error ignored = { 0 };
-		struct prov_hostpath hp = { "seccomp profile", sec->seccomp, sec->seccomp_abs,
-					    sec->seccomp_line, sec->seccomp_col, "read",
-					    "name another in 'seccomp'" };
-
-		/* The profile's content, so that editing it is a change to the
-		 * env; one that cannot be read now fails prov_sandbox, which
-		 * says why. */
-		if (prov_host_read(spec, &hp, &text, &len, &ignored) == 0)
-			dv_sha256_hex(text, len, hex);
-	}
+	/* The profile's content, so that editing it is a change to the env. */
+	if (sec->seccomp_abs && sec->seccomp_text)
+		dv_sha256_hex(sec->seccomp_text, sec->seccomp_len, hex);
 	dv_buf_adds(b, "{\"cap_add\":[");
 	for (size_t i = 0; i < sec->cap_add.n; i++)
 		dv_buf_addf(b, "%s\"%s\"", i ? "," : "", sec->cap_add.v[i]);

@@ -70,6 +70,9 @@ int prov_host_fail(const struct env_spec *spec, const struct prov_hostpath *p, i
  * frees. */
 int prov_host_read(const struct env_spec *spec, const struct prov_hostpath *p, char **out,
 		   size_t *len, struct dv_error *err);
+/* What a spec names that is read whole before anything uses it, once: a
+ * seccomp profile of the checkout (spec->security.seccomp_text). */
+int prov_spec_read_inputs(struct env_spec *spec, struct dv_error *err);
 /* hostmount.c: a host mount (`mounts`, a service's `volumes`; fix: as in
  * prov_hostpath) opened so, as a detached clone of its mount tree for the
  * container to attach (ctr_bind_tree): *out, whose tree_fd the caller
@@ -182,10 +185,20 @@ void prov_limits(const struct env_spec *spec, struct ctr_limits *out);
 /* Rootless without a delegated cgroup (cgroups empty): the pids limit as
  * RLIMIT_NPROC for the sandbox, else 0. */
 unsigned long long prov_nproc_fallback(const struct ctr_limits *lim, const struct dv_strv *cgroups);
-/* The paths of every gitlink entry (a submodule, mode 160000) of a git
- * index's bytes (versions 2 to 4), in order; false when it is not one. */
-bool prov_git_index_gitlinks(const unsigned char *data, size_t len,
-			     void (*fn)(const char *path, void *arg), void *arg);
+/* Call fn with the path and mode of every entry of a git index's bytes
+ * (versions 2 to 4; a gitlink, a submodule, has mode 0160000), in order,
+ * until it returns true; false when the bytes are not an index. */
+bool prov_git_index_each(const unsigned char *data, size_t len,
+			 bool (*fn)(const char *path, unsigned mode, void *arg), void *arg);
+/* Does the index hold an entry for path (relative to the repository's
+ * root, '/'-separated)? false too when it is no index. */
+bool prov_git_index_has(const unsigned char *data, size_t len, const char *path);
+/* Is relpath (the Envfile's) tracked in the index of the repository whose
+ * root is checkout: its `.git` folder, or the git dir a `.git` file names
+ * (a worktree's, a submodule's)? false when there is no index to read, or
+ * it cannot be read (with core.splitIndex, an entry only in the shared
+ * index is not found). Reads the index: only where trust is checked. */
+bool prov_git_tracked(const char *checkout, const char *relpath);
 /* gitdir.c: the checkout's git metadata, read-only inside the env unless
  * `security.git_metadata: read-write`: ".git", "<worktree>/.git" of each
  * submodule whose git dir is in .git/modules (its core.worktree), and the
@@ -428,6 +441,8 @@ enum prov_req_kind {
 	PROV_REQ_SHARED_VOLUME,
 	PROV_REQ_CACHE_FROM,
 	PROV_REQ_NETWORK_HOST,   /* a written `network: host` */
+	PROV_REQ_IMAGE,          /* `image:` (env or service) from loopback or link-local */
+	PROV_REQ_CHECKOUT,       /* an Envfile below the checkout's root its git index lacks */
 };
 struct prov_request {
 	enum prov_req_kind kind;
@@ -439,10 +454,11 @@ struct prov_request {
 struct prov_requests {
 	struct prov_request *v;  /* in file order */
 	size_t n;
-	const char *file;        /* borrowed: the spec's display name */
+	char *file;              /* the spec's display name, made safe to print */
 };
-/* Every request of spec (none: out->n == 0, and no I/O was done; a seccomp
- * profile's content is read). Release with prov_requests_release(). */
+/* Every request of spec (none: out->n == 0). No I/O, but for an Envfile
+ * below its checkout's root: the repository's index is read (is the
+ * Envfile tracked there?). Release with prov_requests_release(). */
 void prov_trust_requests(const struct env_spec *spec, struct prov_requests *out);
 void prov_requests_release(struct prov_requests *r);
 /* sha256 of the canonical list: kinds and texts sorted, positions left out. */
@@ -451,9 +467,6 @@ void prov_trust_digest(const struct prov_requests *r, char hex[65]);
  * (caller frees). */
 char *prov_request_line(const struct prov_requests *r, size_t i);
 const char *prov_req_kind_name(enum prov_req_kind k);
-/* s with control characters and bidirectional overrides escaped, appended
- * to b: text of the Envfile's that the prompt shows. */
-void prov_trust_shown(const char *s, struct dv_buf *b);
 
 /* Where a git or download source is: the URL's host as written. */
 enum prov_where {
@@ -469,6 +482,10 @@ enum prov_where prov_where_url(const char *url);
 enum prov_where prov_where_host(const char *host);
 enum prov_where prov_where_sockaddr(const struct sockaddr *sa);
 const char *prov_where_name(enum prov_where w);
+/* Is ip (a port's host address, an IPv4 or IPv6 literal) one that only
+ * this machine reaches: 127.0.0.0/8, ::1, ::ffff:127.0.0.0/104? Anything
+ * else, the unspecified address in any spelling first, is a request. */
+bool prov_port_loopback(const char *ip);
 /* The host of scheme://[user@]host[:port]/... ([v6] without brackets)
  * into host: 0, or -1 when there is none or it does not fit. */
 int prov_url_host(const char *url, char *host, size_t size);

@@ -24,7 +24,6 @@ int prov_sandbox(const struct layer_store *st, const struct env_spec *spec,
 		 unsigned long long *caps, char **bpf_path, struct dv_error *err)
 {
 	const struct env_security *sec = &spec->security;
-	dv_autofree char *text = NULL;
 	dv_autofree char *dir = NULL;
 	const char *profile;
 	size_t len;
@@ -36,15 +35,12 @@ int prov_sandbox(const struct layer_store *st, const struct env_spec *spec,
 		return 0;
 	}
 	if (sec->seccomp_abs) {
-		/* Read from the checkout's fd, now: never a file a symlink put
-		 * there since the Envfile was read leads to (hostpath.c). */
-		struct prov_hostpath hp = { "seccomp profile", sec->seccomp, sec->seccomp_abs,
-					    sec->seccomp_line, sec->seccomp_col, "started",
-					    "name another in 'seccomp'" };
-
-		if (prov_host_read(spec, &hp, &text, &len, err) < 0)
-			return -1;
-		profile = text;
+		/* The bytes read when the env was located, which the trust
+		 * prompt showed and the digest holds. */
+		if (!sec->seccomp_text)
+			return dv_err(err, EINVAL, "seccomp profile '%s' was not read", sec->seccomp);
+		profile = sec->seccomp_text;
+		len = sec->seccomp_len;
 	} else {
 		profile = ctr_seccomp_default(&len);
 	}

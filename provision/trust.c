@@ -8,14 +8,17 @@
  * reaches further is a request: host mounts outside the checkout, cap_add,
  * a seccomp other than the default, a writable git dir, ports open to
  * other machines, git and download sources on this machine or its
- * network, host environment variables, volumes shared across envs, layers
- * taken from a registry (cache_from), the host's network.
+ * network, images pulled from this machine or a link-local address, host
+ * environment variables, volumes shared across envs, layers taken from a
+ * registry (cache_from), the host's network.
  *
- * Everything here is a pure function of the parsed spec (the one
- * exception: a seccomp profile's content is hashed into its request), so
- * that a clean Envfile costs no I/O, and so that the unit tests can check
- * the list and its digest. The digest leaves positions out: moving a line
- * does not ask again, changing what it asks for does.
+ * Everything here is a pure function of the parsed spec (a seccomp
+ * profile's content, hashed into its request, was read with it), so that
+ * a clean Envfile costs no I/O, and so that the unit tests can check the
+ * list and its digest. The one exception: an Envfile below its checkout's
+ * root has the repository's index read, to see whether it tracks it. The
+ * digest leaves positions out: moving a line does not ask again, changing
+ * what it asks for does.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -49,6 +52,8 @@ static const char *const kind_names[] = {
 	[PROV_REQ_SHARED_VOLUME] = "shared-volume",
 	[PROV_REQ_CACHE_FROM] = "cache_from",
 	[PROV_REQ_NETWORK_HOST] = "network",
+	[PROV_REQ_IMAGE] = "image",
+	[PROV_REQ_CHECKOUT] = "checkout",
 };
 
 const char *prov_req_kind_name(enum prov_req_kind k)
@@ -127,6 +132,24 @@ enum prov_where prov_where_host(const char *host)
 	return PROV_WHERE_NAME;
 }
 
+bool prov_port_loopback(const char *ip)
+{
+	static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	static const unsigned char loopback6[16] = { [15] = 1 };
+	struct in_addr a4;
+	unsigned char a6[16];
+
+	/* The address as the forwarder binds it, not its spelling: "::0",
+	 * "0:0::0" and "::0.0.0.0" are all "::", every interface. And
+	 * 0.0.0.0/8, which a connection takes to this machine, is no
+	 * loopback to bind: 0.0.0.0 is every interface. */
+	if (inet_pton(AF_INET, ip, &a4) == 1)
+		return ntohl(a4.s_addr) >> 24 == 127;
+	if (inet_pton(AF_INET6, ip, a6) == 1)
+		return !memcmp(a6, loopback6, 16) || (!memcmp(a6, mapped, 12) && a6[12] == 127);
+	return false;
+}
+
 int prov_url_host(const char *url, char *host, size_t size)
 {
 	const char *p = strstr(url, "://"), *end, *at, *h;
@@ -184,36 +207,14 @@ const char *prov_where_name(enum prov_where w)
 
 /* ---- the list ---- */
 
-/* Control characters (C0, DEL, C1) and the bidirectional overrides that
- * make a terminal show text other than what is there become \xNN or
- * \u{NNNN}: a hostile Envfile must not be able to rewrite the prompt. */
-void prov_trust_shown(const char *s, struct dv_buf *b)
-{
-	const unsigned char *p = (const unsigned char *)s;
-
-	for (; *p; p++) {
-		if (*p < 0x20 || *p == 0x7f || *p == '\\') {
-			dv_buf_addf(b, *p == '\\' ? "\\\\" : "\\x%02x", *p);
-		} else if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
-			dv_buf_addf(b, "\\u{%04x}", p[1]);
-			p++;
-		} else if (p[0] == 0xe2 && ((p[1] == 0x80 && p[2] >= 0xaa && p[2] <= 0xae) ||
-					    (p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9) ||
-					    (p[1] == 0x80 && (p[2] == 0x8e || p[2] == 0x8f)))) {
-			dv_buf_addf(b, "\\u{%04x}", 0x2000 | (p[1] & 0x3) << 6 | (p[2] & 0x3f));
-			p += 2;
-		} else {
-			dv_buf_add(b, p, 1);
-		}
-	}
-}
-
+/* Text of the Envfile's that the prompt shows, made safe as every text
+ * from outside is (util/str.h): a hostile Envfile must not be able to
+ * rewrite the question with escape sequences or bidirectional controls. */
 static char *shown(const char *s)
 {
 	struct dv_buf b = { 0 };
 
-	dv_buf_adds(&b, "");
-	prov_trust_shown(s, &b);
+	dv_buf_add_safe(&b, s, strlen(s));
 	return dv_buf_steal(&b);
 }
 
@@ -318,12 +319,12 @@ static void add_seccomp(struct prov_requests *out, const struct env_spec *spec)
 		    NULL);
 		return;
 	}
-	if (sec->seccomp_abs) {
-		dv_autoclose int fd = open(sec->seccomp_abs, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-
-		if (fd < 0 || dv_sha256_fd(fd, hex, &(struct dv_error){ 0 }) < 0)
-			snprintf(hex, sizeof(hex), "unreadable");
-	}
+	/* The bytes read once when the env was located (hostpath.c), which
+	 * are what gets compiled. */
+	if (sec->seccomp_text)
+		dv_sha256_hex(sec->seccomp_text, sec->seccomp_len, hex);
+	else
+		snprintf(hex, sizeof(hex), "unread");
 	path = shown(sec->seccomp);
 	add(out, PROV_REQ_SECCOMP, sec->seccomp_line, sec->seccomp_col,
 	    dv_xasprintf("seccomp profile '%s'", path),
@@ -364,6 +365,96 @@ static void add_source(struct prov_requests *out, const struct env_step *step)
 	    dv_xasprintf("%s %s", git ? "git" : "download", u), dv_xstrdup(gives), NULL);
 }
 
+/* The registry host an image reference is pulled from, into host (its
+ * port left out): true when the reference names one, as layers/ reads it
+ * ("host.name/x", "host:port/x", "localhost/x"). References are [a-z0-9._-:/@]
+ * (envfile/), so an IPv6 address cannot be written and a host holds no '['. */
+static bool image_host(const char *ref, char *host, size_t size, bool *port)
+{
+	const char *slash = strchr(ref, '/'), *colon;
+	size_t n;
+
+	if (!slash)
+		return false;
+	n = (size_t)(slash - ref);
+	if (!memchr(ref, '.', n) && !memchr(ref, ':', n) && !(n == 9 && !memcmp(ref, "localhost", 9)))
+		return false;
+	colon = memchr(ref, ':', n);
+	*port = colon != NULL;
+	if (colon)
+		n = (size_t)(colon - ref);
+	if (!n || n >= size)
+		return false;
+	memcpy(host, ref, n);
+	host[n] = '\0';
+	return true;
+}
+
+/* An image pulled from this machine's own services or a link-local address:
+ * devenv sends the requests, from the host (plain HTTP to loopback), as it
+ * fetches a git or download source. A private address is an internal
+ * registry, as a mirror is: no question. `localhost/NAME` without a port
+ * is how the store names imported, committed and tagged images; env.c
+ * never pulls one from an Envfile. */
+static void add_image(struct prov_requests *out, const char *ref, unsigned line, unsigned col,
+		      const char *service)
+{
+	dv_autofree char *r = NULL, *svc = NULL;
+	char host[256];
+	bool port;
+	enum prov_where w;
+
+	if (!ref || !image_host(ref, host, sizeof(host), &port) ||
+	    (!port && !strcmp(host, "localhost")))
+		return;
+	w = prov_where_host(host);
+	if (w != PROV_WHERE_LOOPBACK && w != PROV_WHERE_LINKLOCAL)
+		return;
+	r = shown(ref);
+	svc = service ? shown(service) : NULL;
+	add(out, PROV_REQ_IMAGE, line, col,
+	    dv_xasprintf("%s%s%simage %s", svc ? "service '" : "", svc ? svc : "", svc ? "': " : "",
+			 r),
+	    dv_xstrdup(w == PROV_WHERE_LOOPBACK
+			       ? "devenv pulls it from this machine's own services (loopback)"
+			       : "devenv pulls it from a link-local address (169.254.169.254 is a "
+				 "cloud's metadata service, with the machine's credentials)"),
+	    NULL);
+}
+
+/* Is relpath (the Envfile's, in the checkout) at the checkout's root:
+ * where a project's own Envfile or devcontainer.json sits? */
+static bool at_root(const char *relpath)
+{
+	return !strcmp(relpath, "Envfile") || !strcmp(relpath, ".devcontainer.json") ||
+	       !strcmp(relpath, ".devcontainer/devcontainer.json");
+}
+
+/* The checkout is the nearest folder up holding .git. A project without
+ * one (a zip unpacked) inside a folder kept in git (a $HOME under git)
+ * would make that whole folder the checkout: mounted read-write, and a
+ * mount such as "../../.ssh:/keys" inside it. An Envfile below the root
+ * that the repository does not track is no sign the repository is its
+ * project's: that is a request. A monorepo's committed sub/Envfile asks
+ * nothing. (The one read of the index here, where trust is checked and
+ * nowhere else: `ssh` and the other commands never pay for it.) */
+static void add_checkout(struct prov_requests *out, const struct env_spec *spec)
+{
+	dv_autofree char *co = NULL, *rel = NULL;
+
+	if (!spec->checkout || !spec->relpath || at_root(spec->relpath) ||
+	    prov_git_tracked(spec->checkout, spec->relpath))
+		return;
+	co = shown(spec->checkout);
+	rel = shown(spec->relpath);
+	add(out, PROV_REQ_CHECKOUT, 0, 0,
+	    dv_xasprintf("the whole checkout '%s', read-write ('%s' is not tracked by its git "
+			 "repository)", co, rel),
+	    dv_xstrdup("the env can read and change every file of that folder, not only of the "
+		       "Envfile's, and mounts anywhere in it ask nothing"),
+	    NULL);
+}
+
 static int cmp_pos(const void *a, const void *b)
 {
 	const struct prov_request *x = a, *y = b;
@@ -378,7 +469,12 @@ static int cmp_pos(const void *a, const void *b)
 void prov_trust_requests(const struct env_spec *spec, struct prov_requests *out)
 {
 	memset(out, 0, sizeof(*out));
-	out->file = spec->display ? spec->display : "Envfile";
+	out->file = shown(spec->display ? spec->display : "Envfile");
+	add_checkout(out, spec);
+	add_image(out, spec->image, spec->image_line, spec->image_col, NULL);
+	for (size_t i = 0; i < spec->n_services; i++)
+		add_image(out, spec->services[i].image, spec->services[i].image_line,
+			  spec->services[i].image_col, spec->services[i].name);
 	for (size_t i = 0; i < spec->n_mounts; i++)
 		add_mount(out, spec, &spec->mounts[i], NULL);
 	for (size_t i = 0; i < spec->n_volumes; i++)
@@ -398,8 +494,7 @@ void prov_trust_requests(const struct env_spec *spec, struct prov_requests *out)
 		const struct env_port *p = &spec->ports[i];
 		bool v6 = strchr(p->host_ip, ':') != NULL;
 
-		if (prov_where_host(p->host_ip) == PROV_WHERE_LOOPBACK &&
-		    strcmp(p->host_ip, "0.0.0.0") && strcmp(p->host_ip, "::"))
+		if (prov_port_loopback(p->host_ip))
 			continue;
 		add(out, PROV_REQ_PORT, p->line, p->col,
 		    dv_xasprintf("port %s%s%s:%u -> %u", v6 ? "[" : "", p->host_ip, v6 ? "]" : "",
@@ -422,12 +517,15 @@ void prov_trust_requests(const struct env_spec *spec, struct prov_requests *out)
 	}
 	/* The Envfile's own; `--cache-from` on the command line is the
 	 * developer's choice and is appended after this list is made. */
-	for (size_t i = 0; i < spec->cache_from.n; i++)
+	for (size_t i = 0; i < spec->cache_from.n; i++) {
+		dv_autofree char *ref = shown(spec->cache_from.v[i]);
+
 		add(out, PROV_REQ_CACHE_FROM, spec->cache_from_line, spec->cache_from_col,
-		    dv_xasprintf("cache_from '%s'", spec->cache_from.v[i]),
+		    dv_xasprintf("cache_from '%s'", ref),
 		    dv_xstrdup("provisioning steps are taken as layers built elsewhere (from this "
 			       "image) instead of run here"),
 		    NULL);
+	}
 	/* Only a written `network: host` (the default is the sandbox's). */
 	if (spec->network == ENV_NET_HOST && spec->network_line)
 		add(out, PROV_REQ_NETWORK_HOST, spec->network_line, spec->network_col,
@@ -447,6 +545,7 @@ void prov_requests_release(struct prov_requests *r)
 		free(r->v[i].extra);
 	}
 	free(r->v);
+	free(r->file);
 	memset(r, 0, sizeof(*r));
 }
 

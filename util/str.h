@@ -51,10 +51,12 @@ void dv_str_size(char *out, size_t outlen, unsigned long long bytes);
 /* Text that came from outside devenv (a registry's answer, an image's
  * config, a layer's entry names, an env's files and processes) made safe
  * to print on a terminal: C0 control characters but tab, DEL, C1 control
- * characters, the bidirectional overrides (U+202A-202E, U+2066-2069) and
- * bytes that are not UTF-8 become escapes as Go's %q writes them ("\x1b",
- * "\u009b", "\u202e", "\xff"); everything else (valid UTF-8 text such as
- * "Főtanúsítvány", tab) stays as it is. Appends the n bytes of s made safe. */
+ * characters, the bidirectional controls (U+202A-202E, U+2066-2069, and
+ * the marks U+061C, U+200E, U+200F) and bytes that are not UTF-8 become
+ * escapes as Go's %q writes them ("\x1b", "\u009b", "\u202e", "\xff");
+ * everything else (valid UTF-8 text such as "Főtanúsítvány", tab) stays as
+ * it is. Appends the n bytes of s made safe. Every text of an Envfile's
+ * that the trust prompt shows goes through it too. */
 void dv_buf_add_safe(struct dv_buf *b, const char *s, size_t n);
 /* The same for JSON text as json-c writes it (which escapes C0 controls
  * in strings, but not DEL, C1 controls or bytes that are not UTF-8): those

@@ -7,7 +7,8 @@
 #
 # Sections, in the issue's order: ownership of the checkout and the .git
 # way out; host fds and terminals; paths opened race-free; the default
-# sandbox; trust; volumes and the team cache.
+# sandbox; trust; volumes and the team cache; then what the review after
+# the issue found, by topic (trust, binds, sweep).
 
 load helpers
 
@@ -1382,6 +1383,200 @@ step_net_envfile() {
 		diff <(echo "$before") <(findmnt -rn -o TARGET | sort)'
 	assert_success
 	assert_output ""
+}
+
+# ---- review fixes: trust ----
+# What a security review of issue 11's trust check found, one test each:
+# each failed before its fix (the commit that adds it says how).
+
+@test "trust review: the Envfile's path is escaped in the prompt and in 'allow'" {
+	trust_setup
+	# A folder named to retitle the terminal (OSC 0), erase the line and
+	# go back to its start; the Envfile is shown by its absolute path from
+	# a folder below it.
+	hostile=$BATS_TEST_TMPDIR/$'ev\e]0;owned\a\e[2K\rx\u202e'
+	mkdir -p "$hostile/sub"
+	git init -q "$hostile"
+	printf 'name: ev\nimage: busybox\nnetwork: host\n' >"$hostile/Envfile"
+	cd "$hostile/sub"
+	shown="$BATS_TEST_TMPDIR/ev\\x1b]0;owned\\x07\\x1b[2K\\x0dx\\u202e/Envfile"
+	run "$DEVENV" allow
+	assert_success
+	assert_line --index 0 "$shown asks for these beyond the default sandbox:"
+	assert_line --index 1 "  $shown:3:1: network: host: the env shares this machine's network: its loopback services and abstract unix sockets (an X11 display among them)"
+	[[ $output != *$'\e'* && $output != *$'\a'* && $output != *$'\r'* && $output != *$'\u202e'* ]]
+	"$DEVENV" allow --revoke >/dev/null
+	# (before: the ESC, BEL and CR went to the terminal as they were)
+	run python3 "$DV_ROOT/test/fixtures/ptyrun.py" n "$DEVENV" up
+	assert_failure 2
+	assert_line --index 0 "devenv: $shown asks for these beyond the default sandbox:"
+	[[ $output != *$'\e'* && $output != *$'\a'* && $output != *$'\u202e'* ]]
+}
+
+@test "trust review: a port on every IPv6 interface asks, however '::' is spelt" {
+	trust_setup
+	p1=$(dv_free_port) p2=$(dv_free_port) p3=$(dv_free_port) p4=$(dv_free_port)
+	dv_envfile <<-EOF
+	image: busybox
+	ports: ["[::0]:$p1:80", "[0:0::0]:$p2:80", "[::0.0.0.0]:$p3:80", "[::1]:$p4:80"]
+	on_up:
+	  - run: httpd -p 80
+	EOF
+	# (before: only the spellings "0.0.0.0" and "::" asked; these ran, open
+	# on every address of the host)
+	trust_stopped "3 things"
+	for p in "$p1" "$p2" "$p3"; do
+		! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null
+	done
+	run "$DEVENV" allow
+	assert_success
+	assert_line --regexp "^  Envfile:2:[0-9]+: port \[::0\]:$p1 -> 80: the env's port is open to other machines, not only to this one$"
+	assert_line --regexp "^  Envfile:2:[0-9]+: port \[0:0::0\]:$p2 -> 80: "
+	assert_line --regexp "^  Envfile:2:[0-9]+: port \[::0\.0\.0\.0\]:$p3 -> 80: "
+	refute_output --partial "[::1]"
+}
+
+@test "trust review: 'push REF' in a checkout asks before it asks a git remote" {
+	trust_setup
+	private=$BATS_TEST_TMPDIR/private
+	git init -q "$private"
+	echo secret >"$private/key"
+	git -C "$private" add key
+	git -C "$private" -c user.email=a@b -c user.name=a commit -qm key
+	dv_envfile <<-EOF
+	image: busybox
+	provision:
+	  - git: file://$private
+	    to: /stolen
+	EOF
+	# (before: the push ran ls-remote on file://, remembering its commit in
+	# the store's git/, then failed on the registry)
+	run "$DEVENV" push "127.0.0.1:$(dv_free_port)/team/app:1" </dev/null
+	assert_failure 2
+	assert_output "devenv: Envfile asks for 1 thing beyond the default sandbox that this checkout was never allowed; nothing was run: run 'devenv allow' to see and allow them"
+	[[ ! -e $DV_STORE/git ]]
+}
+
+@test "trust review: an image on this machine's loopback asks before devenv sends it a request" {
+	trust_setup
+	port=$(dv_free_port)
+	log=$BATS_TEST_TMPDIR/requests
+	me=$BASHPID
+	python3 - "$port" "$log" >/dev/null 2>&1 3>&- <<-'PY' &
+	import http.server, sys
+	class H(http.server.BaseHTTPRequestHandler):
+	    def do_GET(self):
+	        with open(sys.argv[2], "a") as f:
+	            f.write(self.command + " " + self.path + "\n")
+	        self.send_response(404)
+	        self.end_headers()
+	    do_HEAD = do_GET
+	http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+	PY
+	srv=$!
+	{ tail --pid="$me" -f /dev/null; kill "$srv"; } >/dev/null 2>&1 3>&- &
+	for ((i = 0; i < 50; i++)); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+		sleep 0.1
+	done
+	printf 'image: localhost:%s/team/app\nservices:\n  db:\n    image: 127.0.0.1:%s/team/db\n' \
+		"$port" "$port" | dv_envfile
+	# (before: no question, and 'GET /v2/' reached the service on port $port)
+	trust_stopped "2 things"
+	[[ ! -e $log ]] || { cat "$log"; false; }
+	run "$DEVENV" allow
+	assert_line "  Envfile:1:8: image localhost:$port/team/app: devenv pulls it from this machine's own services (loopback)"
+	assert_line "  Envfile:4:12: service 'db': image 127.0.0.1:$port/team/db: devenv pulls it from this machine's own services (loopback)"
+	# `localhost/NAME`, how the store names an imported image, asks
+	# nothing and, missing, is not pulled from port 80 of this machine.
+	printf 'image: localhost/nothere\n' | dv_envfile
+	run "$DEVENV" up </dev/null
+	assert_failure
+	assert_output "devenv: image 'localhost/nothere' not found; pull it with 'devenv pull localhost/nothere'"
+}
+
+@test "trust review: a project without .git inside a folder kept in git asks for that whole folder" {
+	trust_setup
+	# $DV_CHECKOUT plays a home folder kept in git; a zip unpacked in it
+	# has an Envfile and no .git, so the home folder is its checkout.
+	mkdir .ssh
+	echo "ssh-secret-$RANDOM" >.ssh/id_ed25519
+	mkdir -p Downloads/proj
+	cd Downloads/proj
+	dv_envfile <<-'EOF'
+	image: busybox
+	mounts: ["../../.ssh:/keys:ro"]
+	on_up:
+	  - run: cat /keys/id_ed25519
+	EOF
+	# (before: no question; the on_up step printed the key, and the env
+	# had the whole home folder read-write)
+	trust_stopped "1 thing"
+	refute_output --partial ssh-secret
+	run "$DEVENV" allow
+	assert_success
+	assert_line --index 1 "  Envfile: the whole checkout '$DV_CHECKOUT', read-write ('Downloads/proj/Envfile' is not tracked by its git repository): the env can read and change every file of that folder, not only of the Envfile's, and mounts anywhere in it ask nothing"
+	# A monorepo's committed sub/Envfile asks nothing.
+	"$DEVENV" allow --revoke >/dev/null
+	git -C "$DV_CHECKOUT" add Downloads/proj/Envfile
+	run "$DEVENV" allow
+	assert_success
+	assert_output "Envfile asks for nothing beyond the default sandbox; there is nothing to allow"
+}
+
+# ---- review fixes: binds ----
+# Found by the review of issue 11, after it was merged.
+
+# A volume is filled before pivot_root, by root of the host (or, without
+# root, by us): a name in the volume that the env swaps for a symlink
+# (/data/d -> /etc/shadow) must never carry the owner, mode or times of
+# what the image had there onto the host. The swap is made certain: a
+# lease on the image's d/f holds the copier in the open of that file,
+# after it made d in the volume and before it gives d its mode; the test,
+# woken by the lease break, swaps d for a symlink as a process of the env
+# would, then lets the copy go on.
+@test "volume attack: filling a volume never sets a mode through a symlink the env swapped in" {
+	local victim=$BATS_TEST_TMPDIR/victim vol f
+	dv_busybox_image
+	printf 'host secret\n' >"$victim"
+	chmod 600 "$victim"
+	dv_envfile <<-'EOF'
+	image: busybox
+	provision:
+	  - run: mkdir -p /data/d && echo image > /data/d/f && chmod 7777 /data/d
+	volumes: ["data:/data"]
+	EOF
+	run "$DEVENV" up
+	assert_success
+	run "$DEVENV" halt
+	assert_success
+	vol=$(echo "$DV_STORE"/volumes/proj-*-data)
+	f=$(echo "$DV_STORE"/layers/*/diff/data/d/f)
+	[[ -d $vol/d && -f $f ]]
+	rm -rf "${vol:?}"/* # empty: the next up fills it again
+	python3 -c 'import fcntl, os, signal, sys
+f, vol, victim, ready = sys.argv[1:]
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGIO})
+fd = os.open(f, os.O_RDONLY)
+fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_WRLCK)
+open(ready, "w").close()
+if signal.sigtimedwait({signal.SIGIO}, 60) is None:
+    sys.exit("nothing opened " + f)
+os.rename(vol + "/d", vol + "/d.moved")
+os.symlink(victim, vol + "/d")
+fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_UNLCK)
+print("swapped")' "$f" "$vol" "$victim" "$BATS_TEST_TMPDIR/leased" >"$BATS_TEST_TMPDIR/lease.out" 2>&1 &
+	local holder=$! i
+	for ((i = 0; i < 100; i++)); do [[ -e $BATS_TEST_TMPDIR/leased ]] && break; sleep 0.05; done
+	run "$DEVENV" up
+	wait "$holder" || { cat "$BATS_TEST_TMPDIR/lease.out"; false; }
+	[[ $(cat "$BATS_TEST_TMPDIR/lease.out") == swapped ]]
+	# (before: -rwsrwsrwt, the mode of the image's d, as the host's root)
+	[[ $(stat -c '%a %U' "$victim") == "600 $(id -un)" ]]
+	[[ $(cat "$victim") == "host secret" ]]
+	assert_success
+	# the folder the copy went on in has what the image had
+	[[ $(stat -c %a "$vol/d.moved") == 7777 && $(cat "$vol/d.moved/f") == image ]]
 }
 
 # ---- review fixes: sweep ----

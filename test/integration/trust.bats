@@ -149,11 +149,42 @@ asks() {
 @test "trust: a port on an address other than loopback asks" {
 	dv_envfile <<-'EOF'
 	image: busybox
-	ports: ["127.0.0.1:18000:80", "0.0.0.0:18001:80", "[::]:18002:80"]
+	ports: ["127.0.0.1:18000:80", "0.0.0.0:18001:80", "[::]:18002:80", "[::0]:18003:80", "[::1]:18004:80"]
+	EOF
+	asks "3 things" \
+		"Envfile:2:31: port 0.0.0.0:18001 -> 80: the env's port is open to other machines, not only to this one" \
+		"Envfile:2:51: port [::]:18002 -> 80: the env's port is open to other machines, not only to this one" \
+		"Envfile:2:68: port [::0]:18003 -> 80: the env's port is open to other machines, not only to this one"
+}
+
+@test "trust: an image from a registry on loopback or link-local asks; a store name and a registry elsewhere do not" {
+	dv_envfile <<-'EOF'
+	image: localhost:9/team/app
+	services:
+	  db:
+	    image: 169.254.169.254/db
+	  cache:
+	    image: localhost/busybox
+	  web:
+	    image: 10.0.0.1:5000/web
 	EOF
 	asks "2 things" \
-		"Envfile:2:31: port 0.0.0.0:18001 -> 80: the env's port is open to other machines, not only to this one" \
-		"Envfile:2:51: port [::]:18002 -> 80: the env's port is open to other machines, not only to this one"
+		"Envfile:1:8: image localhost:9/team/app: devenv pulls it from this machine's own services (loopback)" \
+		"Envfile:4:12: service 'db': image 169.254.169.254/db: devenv pulls it from a link-local address (169.254.169.254 is a cloud's metadata service, with the machine's credentials)"
+}
+
+@test "trust: an Envfile below the checkout's root that git does not track asks for the whole checkout" {
+	mkdir -p app
+	cd app
+	dv_envfile <<-'EOF'
+	image: busybox
+	EOF
+	asks "1 thing" \
+		"Envfile: the whole checkout '$DV_CHECKOUT', read-write ('app/Envfile' is not tracked by its git repository): the env can read and change every file of that folder, not only of the Envfile's, and mounts anywhere in it ask nothing"
+	# added to the index: the checkout is the project's, nothing to ask
+	git add Envfile
+	run "$DEVENV" up </dev/null
+	assert_success
 }
 
 @test "trust: git from file:// and from loopback, download from link-local and private addresses ask" {

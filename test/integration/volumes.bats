@@ -190,6 +190,60 @@ assert sorted(e["name"] for e in v["tools"]["envs"]) == ["other", "proj"], v
 	[[ $(stat -c %u "$(own devcache)/x") == 4242 ]]
 }
 
+# A target in the checkout that it lacks yet (node_modules on a fresh
+# clone) is made as the checkout's owner: as root, the checkout is an
+# idmapped mount where no other id can own a file (EOVERFLOW, "Value too
+# large for defined data type", before).
+@test "volumes: a target inside the checkout that it lacks is made there, the checkout owner's" {
+	local ids
+	ids="$(id -u):$(id -g)"
+	mkdir -p shared
+	echo s >shared/f
+	dv_envfile <<-'EOF'
+	image: busybox
+	volumes: ["nm:/workspace/web/node_modules"]
+	mounts: ["./shared:/workspace/vendor/shared:ro"]
+	EOF
+	if ((EUID == 0)); then
+		chown -R 4242:4242 "$DV_CHECKOUT"
+		ids=4242:4242
+	fi
+	run "$DEVENV" up
+	assert_success
+	run "$DEVENV" status --json
+	((EUID != 0)) || [[ $(dv_json checkout_ownership <<<"$output") == idmapped ]]
+	run "$DEVENV" ssh -c 'touch /workspace/web/node_modules/x && cat /workspace/vendor/shared/f'
+	assert_success
+	assert_output s
+	[[ -e $(own nm)/x ]]
+	run stat -c %u:%g web web/node_modules vendor vendor/shared
+	assert_output "$(printf '%s\n' "$ids" "$ids" "$ids" "$ids")"
+	[[ -z $(ls -A web/node_modules) ]] # the volume's content is the store's
+}
+
+# Made as the checkout's owner, but looked up as root: a workdir below a
+# folder only root can enter is still reached.
+@test "volumes: a target the checkout lacks, below a workdir in /root (0700)" {
+	local ids
+	ids="$(id -u):$(id -g)"
+	dv_envfile <<-'EOF'
+	image: busybox
+	workdir: /root/src
+	provision:
+	  - run: mkdir -p /root && chmod 700 /root
+	volumes: ["nm:/root/src/web/node_modules"]
+	EOF
+	if ((EUID == 0)); then
+		chown -R 4242:4242 "$DV_CHECKOUT"
+		ids=4242:4242
+	fi
+	run "$DEVENV" up
+	assert_success
+	run "$DEVENV" ssh -c 'touch /root/src/web/node_modules/x && echo ok'
+	assert_output ok
+	[[ $(stat -c %u:%g web/node_modules) == "$ids" && -e $(own nm)/x ]]
+}
+
 @test "volumes: an image's symlink cannot send a mount target out of the root" {
 	local out=$BATS_TEST_TMPDIR/outside
 	mkdir -p "$out"

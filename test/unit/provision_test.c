@@ -501,9 +501,11 @@ static int git_in(const char *dir, const char *const *args)
 	return code;
 }
 
-static void collect(const char *path, void *arg)
+static bool collect_gitlinks(const char *path, unsigned mode, void *arg)
 {
-	dv_strv_push(arg, path);
+	if ((mode & 0170000) == 0160000)
+		dv_strv_push(arg, path);
+	return false;
 }
 
 /* A gitlink of the index that is not checked out: its folder, empty, is
@@ -542,12 +544,13 @@ static void test_git_gitlinks(void **state)
 		assert_int_equal(git_in(dir, ita), 0); /* intent-to-add: an extended entry in v3 */
 		assert_int_equal(git_in(dir, ver), 0);
 		assert_int_equal(dv_read_file_at(AT_FDCWD, index, &text, &len, &err), 0);
-		assert_true(prov_git_index_gitlinks((const unsigned char *)text, len, collect, &links));
+		assert_true(prov_git_index_each((const unsigned char *)text, len, collect_gitlinks,
+						&links));
 		assert_int_equal(links.n, 2);
 		assert_string_equal(links.v[0], "vendor/gone");
 		assert_string_equal(links.v[1], "vendor/libfoo");
-		assert_false(prov_git_index_gitlinks((const unsigned char *)"DIRC\0\0\0\x09", 8, collect,
-						     &links));
+		assert_false(prov_git_index_each((const unsigned char *)"DIRC\0\0\0\x09", 8,
+						 collect_gitlinks, &links));
 		assert_int_equal(prov_git_paths(dir, &paths, &err), 0);
 		assert_int_equal(paths.n, 2); /* .git, and the folder that is there */
 		assert_string_equal(paths.v[0], ".git");

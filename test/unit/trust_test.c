@@ -64,6 +64,11 @@ static void digest_of(const char *dir, const char *text, char hex[65])
 	struct prov_requests r;
 
 	parse(dir, text, &spec);
+	/* what prov_spec_read_inputs does when the env is located */
+	if (spec.security.seccomp_abs)
+		assert_int_equal(dv_read_file_at(AT_FDCWD, spec.security.seccomp_abs,
+						 &spec.security.seccomp_text, &spec.security.seccomp_len,
+						 &(struct dv_error){ 0 }), 0);
 	prov_trust_requests(&spec, &r);
 	prov_trust_digest(&r, hex);
 	prov_requests_release(&r);
@@ -298,17 +303,248 @@ static void test_where_sockaddr(void **state)
 	assert_int_equal(prov_where_sockaddr((struct sockaddr *)&a6), PROV_WHERE_LINKLOCAL);
 }
 
-/* What the prompt shows of the Envfile's text cannot move the cursor,
- * clear the screen or reorder the line. */
-static void test_shown_escapes_controls(void **state)
+/* A port's host address is classified as parsed, not as spelt: every
+ * spelling of the unspecified address is every interface. */
+static void test_port_loopback(void **state)
 {
-	struct dv_buf b = { 0 };
+	static const char *const loopback[] = { "127.0.0.1", "127.0.0.2", "127.255.255.254",
+						"::1", "0:0::1", "0000::0001", "::ffff:127.0.0.1",
+						"::FFFF:127.1.2.3" };
+	static const char *const open[] = { "0.0.0.0", "::", "::0", "0:0::0", "::0.0.0.0",
+					     "0:0:0:0:0:0:0:0", "::ffff:0.0.0.0", "0.1.2.3",
+					     "192.168.1.2", "10.0.0.1", "169.254.1.1", "fe80::1",
+					     "2001:db8::1", "::2", "::127.0.0.1", "128.0.0.1",
+					     "localhost", "" };
 
 	(void)state;
+	for (size_t i = 0; i < sizeof(loopback) / sizeof(loopback[0]); i++)
+		if (!prov_port_loopback(loopback[i]))
+			fail_msg("'%s' is loopback", loopback[i]);
+	for (size_t i = 0; i < sizeof(open) / sizeof(open[0]); i++)
+		if (prov_port_loopback(open[i]))
+			fail_msg("'%s' is not loopback", open[i]);
+}
+
+/* An image pulled from this machine or a link-local address asks, the
+ * env's and a service's; a registry elsewhere and a store name do not. */
+static void test_image_requests(void **state)
+{
+	dv_autofree char *dir = make_checkout();
+	dv_autofree char *got = NULL;
+
+	(void)state;
+	got = lines_of(dir, "image: localhost:18999/x\n"
+			    "services:\n"
+			    "  a: { image: 127.1:5000/a }\n"
+			    "  b: { image: 169.254.169.254/b }\n"
+			    "  c: { image: 0.0.0.0:5000/c }\n"
+			    "  d: { image: api.localhost:5000/d }\n"
+			    "  e: { image: 2130706433:5000/e }\n"
+			    "  f: { image: 10.0.0.1:5000/f }\n"
+			    "  g: { image: registry.example.org/g }\n"
+			    "  h: { image: localhost/h }\n"
+			    "  i: { image: postgres:15 }\n"
+			    "  j: { image: library/busybox }\n");
+	assert_string_equal(
+		got,
+		"Envfile:1:8: image localhost:18999/x: devenv pulls it from this machine's own "
+		"services (loopback)\n"
+		"Envfile:3:15: service 'a': image 127.1:5000/a: devenv pulls it from this machine's "
+		"own services (loopback)\n"
+		"Envfile:4:15: service 'b': image 169.254.169.254/b: devenv pulls it from a "
+		"link-local address (169.254.169.254 is a cloud's metadata service, with the "
+		"machine's credentials)\n"
+		"Envfile:5:15: service 'c': image 0.0.0.0:5000/c: devenv pulls it from this "
+		"machine's own services (loopback)\n"
+		"Envfile:6:15: service 'd': image api.localhost:5000/d: devenv pulls it from this "
+		"machine's own services (loopback)\n"
+		"Envfile:7:15: service 'e': image 2130706433:5000/e: devenv pulls it from this "
+		"machine's own services (loopback)");
+	dv_rm_tree_at(AT_FDCWD, dir, &(struct dv_error){ 0 });
+}
+
+/* git ARGS... in dir, quietly; its exit status. */
+static int git_in(const char *dir, const char *const *args)
+{
+	char *argv[16] = { "git", "-C", (char *)dir, "-c", "user.email=t@devenv.invalid",
+			   "-c", "user.name=t" };
+	struct dv_error err = { 0 };
+	size_t n = 7;
+	int code = -1;
+
+	for (; *args && n < 15; args++)
+		argv[n++] = (char *)*args;
+	argv[n] = NULL;
+	if (dv_run(argv, true, &code, &err) < 0)
+		return -1;
+	return code;
+}
+
+static void put(const char *dir, const char *rel, const char *text)
+{
+	dv_autofree char *path = dv_xasprintf("%s/%s", dir, rel);
+	struct dv_error err = { 0 };
+	char *slash = strrchr(path, '/');
+
+	*slash = 0;
+	assert_int_equal(dv_mkdir_p(path, 0755, &err), 0);
+	*slash = '/';
+	assert_int_equal(dv_write_file_atomic(AT_FDCWD, path, text, strlen(text), 0644, &err), 0);
+}
+
+/* An index's entries are found by their whole path, in index versions 2,
+ * 3 (an extended entry) and 4 (prefix-compressed paths). */
+static void test_index_lookup(void **state)
+{
+	static const char *const versions[] = { "2", "3", "4" };
+
+	(void)state;
+	for (size_t v = 0; v < 3; v++) {
+		dv_autofree char *dir = make_checkout();
+		dv_autofree char *index = dv_xasprintf("%s/.git/index", dir);
+		dv_autofree char *text = NULL;
+		const char *init[] = { "init", "-q", NULL };
+		const char *add[] = { "add", "Envfile", "sub/Envfile", "sub/deep/x", NULL };
+		const char *ita[] = { "add", "-N", "late", NULL };
+		const char *ver[] = { "update-index", "--index-version", versions[v], NULL };
+		const unsigned char *u;
+		struct dv_error err = { 0 };
+		size_t len;
+
+		assert_int_equal(git_in(dir, init), 0);
+		put(dir, "Envfile", "image: busybox\n");
+		put(dir, "sub/Envfile", "image: busybox\n");
+		put(dir, "sub/deep/x", "x\n");
+		put(dir, "late", "x\n");
+		assert_int_equal(git_in(dir, add), 0);
+		assert_int_equal(git_in(dir, ita), 0);
+		assert_int_equal(git_in(dir, ver), 0);
+		assert_int_equal(dv_read_file_at(AT_FDCWD, index, &text, &len, &err), 0);
+		u = (const unsigned char *)text;
+		assert_true(prov_git_index_has(u, len, "Envfile"));
+		assert_true(prov_git_index_has(u, len, "sub/Envfile"));
+		assert_true(prov_git_index_has(u, len, "sub/deep/x"));
+		assert_true(prov_git_index_has(u, len, "late"));
+		assert_false(prov_git_index_has(u, len, "sub"));
+		assert_false(prov_git_index_has(u, len, "sub/"));
+		assert_false(prov_git_index_has(u, len, "sub/Envfil"));
+		assert_false(prov_git_index_has(u, len, "sub/Envfile2"));
+		assert_false(prov_git_index_has(u, len, "sub/deep"));
+		assert_false(prov_git_index_has(u, len, "other/Envfile"));
+		assert_false(prov_git_index_has(u, 12 + 40, "Envfile")); /* cut in its first entry */
+		assert_false(prov_git_index_has((const unsigned char *)"DIRC\0\0\0\x09", 8, "Envfile"));
+		assert_false(prov_git_index_has((const unsigned char *)"", 0, "Envfile"));
+		assert_int_equal(dv_rm_tree_at(AT_FDCWD, dir, &err), 0);
+	}
+}
+
+/* The requests of the Envfile at relpath of a checkout. */
+static char *checkout_lines(const char *dir, const char *relpath)
+{
+	struct env_spec spec = { 0 };
+	struct prov_requests r;
+	struct dv_buf b = { 0 };
+
+	parse(dir, "image: busybox\n", &spec);
+	spec.relpath = dv_xstrdup(relpath);
+	prov_trust_requests(&spec, &r);
 	dv_buf_adds(&b, "");
-	prov_trust_shown("a\033[2J\rb\\c\xc2\x9b" "d\xe2\x80\xae" "e\xe2\x81\xa6" "f\xc3\xa9", &b);
-	assert_string_equal(b.s, "a\\x1b[2J\\x0db\\\\c\\u{009b}d\\u{202e}e\\u{2066}f\xc3\xa9");
-	dv_buf_release(&b);
+	for (size_t i = 0; i < r.n; i++) {
+		dv_autofree char *line = prov_request_line(&r, i);
+
+		dv_buf_addf(&b, "%s%s", i ? "\n" : "", line);
+	}
+	prov_requests_release(&r);
+	env_spec_release(&spec);
+	return dv_buf_steal(&b);
+}
+
+/* An Envfile below the checkout's root that its repository does not
+ * track asks for the whole checkout; one it tracks, or one at the root,
+ * asks nothing. A `.git` file (a worktree's, a submodule's, a separate git
+ * dir's) leads to the index too. */
+static void test_checkout_request(void **state)
+{
+	dv_autofree char *dir = make_checkout(), *other = make_checkout();
+	dv_autofree char *co = dv_xasprintf("%s/co", other);
+	dv_autofree char *gd = dv_xasprintf("%s/gitdir", other);
+	dv_autofree char *got = NULL, *want = NULL;
+	const char *init[] = { "init", "-q", NULL };
+	const char *add[] = { "add", "mono/app/Envfile", NULL };
+	const char *init_sep[] = { "init", "-q", "--separate-git-dir", gd, co, NULL };
+	const char *add_sep[] = { "add", "sub/Envfile", NULL };
+
+	(void)state;
+	assert_int_equal(git_in(dir, init), 0);
+	put(dir, "Downloads/proj/Envfile", "image: busybox\n");
+	put(dir, "mono/app/Envfile", "image: busybox\n");
+	put(dir, "Envfile", "image: busybox\n");
+	assert_int_equal(git_in(dir, add), 0);
+	got = checkout_lines(dir, "Downloads/proj/Envfile");
+	want = dv_xasprintf("Envfile: the whole checkout '%s', read-write ('Downloads/proj/Envfile' "
+			    "is not tracked by its git repository): the env can read and change "
+			    "every file of that folder, not only of the Envfile's, and mounts "
+			    "anywhere in it ask nothing", dir);
+	assert_string_equal(got, want);
+	free(got);
+	got = checkout_lines(dir, "mono/app/Envfile");
+	assert_string_equal(got, "");
+	free(got);
+	got = checkout_lines(dir, "Envfile"); /* untracked, but the root's */
+	assert_string_equal(got, "");
+	free(got);
+	got = checkout_lines(dir, ".devcontainer/devcontainer.json");
+	assert_string_equal(got, "");
+	free(got);
+	got = checkout_lines(dir, "sub/.devcontainer/devcontainer.json");
+	assert_non_null(strstr(got, "the whole checkout"));
+
+	/* .git as a file naming the git dir */
+	assert_int_equal(git_in(other, init_sep), 0);
+	put(co, "sub/Envfile", "image: busybox\n");
+	free(got);
+	got = checkout_lines(co, "sub/Envfile");
+	assert_non_null(strstr(got, "the whole checkout"));
+	assert_int_equal(git_in(co, add_sep), 0);
+	free(got);
+	got = checkout_lines(co, "sub/Envfile");
+	assert_string_equal(got, "");
+	dv_rm_tree_at(AT_FDCWD, dir, &(struct dv_error){ 0 });
+	dv_rm_tree_at(AT_FDCWD, other, &(struct dv_error){ 0 });
+}
+
+/* What the prompt shows of the Envfile's text cannot move the cursor,
+ * clear the screen or reorder the line: the texts of the requests and the
+ * file's own name, escaped as util/str.c escapes every text from outside. */
+static void test_shown_escapes_controls(void **state)
+{
+	static const char name[] = "a\033[2J\rb\\c\xc2\x9b" "d\xe2\x80\xae" "e\xe2\x81\xa6"
+				   "f\xe2\x80\x8f" "g\xc3\xa9";
+	dv_autofree char *dir = make_checkout(), *other = make_checkout();
+	dv_autofree char *hostile = dv_xasprintf("%s/%s", other, name);
+	dv_autofree char *text = NULL, *line = NULL, *want = NULL;
+	struct env_spec spec = { 0 };
+	struct prov_requests r;
+
+	(void)state;
+	assert_int_equal(mkdir(hostile, 0755), 0);
+	/* YAML's double quotes spell the controls */
+	text = dv_xasprintf("image: busybox\nmounts: [\"%s/a\\e[2J\\rb\\\\c\\u009bd\\u202ee"
+			    "\\u2066f\\u200fg\\u00e9:/x\"]\n", other);
+	parse(dir, text, &spec);
+	free(spec.display);
+	spec.display = dv_xstrdup("sub\xe2\x80\x8e\033]0;x\007/Envfile");
+	prov_trust_requests(&spec, &r);
+	assert_int_equal(r.n, 1);
+	line = prov_request_line(&r, 0);
+	want = dv_xasprintf("sub\\u200e\\x1b]0;x\\x07/Envfile:2:10: host path '%s/a\\x1b[2J\\x0db"
+			    "\\c\\u009bd\\u202ee\\u2066f\\u200fg\xc3\xa9' at '/x', read-write: the env "
+			    "can read and change every file there", other);
+	assert_string_equal(line, want);
+	prov_requests_release(&r);
+	env_spec_release(&spec);
+	dv_rm_tree_at(AT_FDCWD, dir, &(struct dv_error){ 0 });
+	dv_rm_tree_at(AT_FDCWD, other, &(struct dv_error){ 0 });
 }
 
 /* devcontainer.json's ${localEnv:NAME} (and ${env:NAME}): a request at the
@@ -367,6 +603,10 @@ int main(void)
 		cmocka_unit_test(test_seccomp_profile_content_is_digested),
 		cmocka_unit_test(test_where),
 		cmocka_unit_test(test_where_sockaddr),
+		cmocka_unit_test(test_port_loopback),
+		cmocka_unit_test(test_image_requests),
+		cmocka_unit_test(test_index_lookup),
+		cmocka_unit_test(test_checkout_request),
 		cmocka_unit_test(test_shown_escapes_controls),
 		cmocka_unit_test(test_local_env_requests),
 	};

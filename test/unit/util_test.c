@@ -96,6 +96,8 @@ static void test_safe_text(void **state)
 		{ "\xc2\x9b" "31m\xc2\x85" "x\xc2\xa0", "\\u009b31m\\u0085x\xc2\xa0" },
 		/* the bidirectional overrides ("Trojan Source") */
 		{ "abc\xe2\x80\xae" "fed\xe2\x81\xa6", "abc\\u202efed\\u2066" },
+		/* and the marks, which reorder a line as well */
+		{ "a\xe2\x80\x8f" "b\xe2\x80\x8e" "c\xd8\x9c" "d", "a\\u200fb\\u200ec\\u061cd" },
 		/* not UTF-8: stray, overlong, surrogate, past U+10FFFF, cut short */
 		{ "\xff\x80", "\\xff\\x80" },
 		{ "\xc0\xaf\xe0\x80\xaf", "\\xc0\\xaf\\xe0\\x80\\xaf" },
