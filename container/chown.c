@@ -91,6 +91,8 @@ struct walk {
 	struct level *lv;   /* the top is lv[0], the current folder lv[n - 1] */
 	size_t n, cap;
 	int read_errno;     /* a folder that could not be read whole: 0 when none */
+	int cwd_saved;      /* before getxattrat: our cwd, given back at the end; -1 none */
+	int cwd;            /* the DIR fd our cwd was moved to; -1 when unknown */
 };
 
 #define STATX_WANT (STATX_BASIC_STATS | STATX_MNT_ID)
@@ -122,29 +124,57 @@ static bool newer(const struct statx_timestamp *t, const struct timespec *since)
 	       (t->tv_sec == since->tv_sec && (long)t->tv_nsec >= since->tv_nsec);
 }
 
-/* Might dirfd/name have a security.capability attribute? One getxattrat()
- * by name, nothing opened; "maybe" where the kernel cannot say (before
- * 6.13, or a capability whose root id we do not map: EOVERFLOW). */
-static bool may_have_fcap(int dirfd, const char *name)
+static bool no_fcap(long r)
 {
-#ifdef __NR_getxattrat
-	static bool absent; /* the kernel's answer; the same for every call */
-	struct xattr_args_v0 args = { 0 };
-	long r;
+	return r < 0 && (errno == ENODATA || errno == EOPNOTSUPP);
+}
 
-	if (absent)
-		return true;
-	r = syscall(__NR_getxattrat, dirfd, name, AT_SYMLINK_NOFOLLOW | (*name ? 0 : AT_EMPTY_PATH),
-		    "security.capability", &args, sizeof(args));
-	if (r < 0 && (errno == ENODATA || errno == EOPNOTSUPP))
-		return false;
-	if (r < 0 && errno == ENOSYS)
-		absent = true;
+/* Might dirfd/name have a security.capability attribute? One getxattrat()
+ * by name, nothing opened. Before Linux 6.13 (ENOSYS, remembered): one
+ * lgetxattr() of the name relative to our cwd, which moves to the folder
+ * (once per folder) and is given back by ctr_sweep(); not a path through
+ * /proc/self/fd, as the /proc we see after ctr_exec is the env's. "Maybe"
+ * where neither can say (a capability whose root id we do not map:
+ * EOVERFLOW; no cwd to give back). */
+static bool may_have_fcap(struct walk *w, int dirfd, const char *name)
+{
+	static bool no_getxattrat; /* the kernel's answer; the same for every call */
+
+#ifdef __NR_getxattrat
+	if (!no_getxattrat) {
+		struct xattr_args_v0 args = { 0 };
+		long r = syscall(__NR_getxattrat, dirfd, name,
+				 AT_SYMLINK_NOFOLLOW | (*name ? 0 : AT_EMPTY_PATH), "security.capability",
+				 &args, sizeof(args));
+
+		if (!(r < 0 && errno == ENOSYS))
+			return !no_fcap(r);
+		no_getxattrat = true;
+	}
 #else
-	(void)dirfd;
-	(void)name;
+	no_getxattrat = true;
 #endif
-	return true;
+	if (!*name)
+		return true;
+	if (w->cwd_saved == -2)
+		w->cwd_saved = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (w->cwd_saved < 0)
+		return true;
+	if (w->cwd != dirfd) {
+		if (fchdir(dirfd) < 0)
+			return true;
+		w->cwd = dirfd;
+	}
+	return !no_fcap(lgetxattr(name, "security.capability", NULL, 0));
+}
+
+/* Every DIR closes here: its fd number may come back for another folder,
+ * which our cwd is not. */
+static void close_dir(struct walk *w, DIR *d)
+{
+	if (w->cwd == dirfd(d))
+		w->cwd = -1;
+	closedir(d);
 }
 
 /* Give dirfd/name (or dirfd itself, name "") to the host user. */
@@ -165,7 +195,7 @@ static void fix(struct walk *w, int dirfd, const char *name, const struct statx 
 	 * and no file capability, is left as it is, never opened. (Our own
 	 * chown and chmod below change the ctime: without this a file fixed
 	 * once would be reopened by every later sweep that reaches back.) */
-	if (!theirs && !(sx->stx_mode & (S_ISUID | S_ISGID)) && !may_have_fcap(dirfd, name))
+	if (!theirs && !(sx->stx_mode & (S_ISUID | S_ISGID)) && !may_have_fcap(w, dirfd, name))
 		return;
 	/* The kernel drops setuid (and setgid with group exec) and the file
 	 * capability on chown; whatever is left of them goes too, on what we
@@ -212,7 +242,7 @@ static void push(struct walk *w, int fd, const struct statx *sx)
 		struct level *p = &w->lv[w->n - 1 - OPEN_LEVELS];
 
 		p->pos = telldir(p->d);
-		closedir(p->d);
+		close_dir(w, p->d);
 		p->d = NULL;
 	}
 }
@@ -240,7 +270,7 @@ static void unwind(struct walk *w)
 {
 	while (w->n)
 		if (w->lv[--w->n].d)
-			closedir(w->lv[w->n].d);
+			close_dir(w, w->lv[w->n].d);
 }
 
 /* Walk below the open folder top (its statx in sx). false when a parked
@@ -271,7 +301,7 @@ static bool walk_tree(struct walk *w, int top, const struct statx *sx)
 				unwind(w);
 				return false;
 			}
-			closedir(w->lv[--w->n].d);
+			close_dir(w, w->lv[--w->n].d);
 			continue;
 		}
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
@@ -301,7 +331,8 @@ static bool walk_tree(struct walk *w, int top, const struct statx *sx)
 int ctr_sweep(int fd, int procfd, uid_t uid, gid_t gid, const struct timespec *since,
 	      unsigned long long *changed, struct dv_error *err)
 {
-	struct walk w = { .procfd = procfd, .uid = uid, .gid = gid, .since = *since };
+	struct walk w = { .procfd = procfd, .uid = uid, .gid = gid, .since = *since,
+			  .cwd_saved = -2, .cwd = -1 };
 	struct statx sx;
 	int ret = 0;
 
@@ -326,6 +357,11 @@ int ctr_sweep(int fd, int procfd, uid_t uid, gid_t gid, const struct timespec *s
 				break;
 			}
 		free(w.lv);
+	}
+	if (w.cwd_saved >= 0) {
+		if (fchdir(w.cwd_saved) < 0 && !ret)
+			ret = dv_err(err, errno, "cannot go back to the folder we were in after the sweep");
+		close(w.cwd_saved);
 	}
 	if (!ret && w.read_errno)
 		ret = dv_err(err, w.read_errno, "cannot read every folder to sweep");

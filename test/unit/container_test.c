@@ -10,6 +10,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,11 +18,13 @@
 #include <dirent.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <seccomp.h>
 
 #include "container/container.h"
 #include "util/cleanup.h"
@@ -436,34 +439,23 @@ static void test_sweep_symlink(void **state)
 	rmdir(out);
 }
 
-/* The hot path: what is the host user's already, with no s-bit and no
- * file capability, is never opened (one statx and one getxattrat by name),
- * however often a sweep reaches back over it (each sweep's own chown made
- * what it fixed new again, and every later one reopened it). */
-static void test_sweep_no_reopen(void **state)
+/* How many files below root one sweep (since 0) opened: IN_OPEN events
+ * with a name (the walk opens the folder itself: an event without one).
+ * -1 on failure. No cmocka assert: also run in a child. */
+static int sweep_opens(void)
 {
 	struct timespec zero = { 0 };
-	unsigned long long changed = 1;
-	uint64_t args[2] = { 0 };
 	dv_autoclose int in = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-	char buf[4096];
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
 	ssize_t n;
 	int named = 0;
 
-	(void)state;
-	/* getxattrat(2) (Linux 6.13; 464 on every architecture but alpha) */
-	if (syscall(464, AT_FDCWD, root, 0, "user.none", args, sizeof(args)) < 0 && errno == ENOSYS)
-		skip();
-	for (int i = 0; i < 20; i++) {
-		dv_autofree char *name = dv_xasprintf("f%d", i);
+	char cwd[PATH_MAX], after[PATH_MAX];
 
-		put(name, "x");
-	}
-	assert_true(in >= 0);
-	assert_true(inotify_add_watch(in, root, IN_OPEN) >= 0);
-	assert_int_equal(sweep_root(&zero, &changed), 0);
-	assert_int_equal(changed, 0);
-	/* the walk opens the folder itself (an event without a name), no file */
+	/* (before Linux 6.13 the sweep moves our cwd, and gives it back) */
+	if (in < 0 || inotify_add_watch(in, root, IN_OPEN) < 0 || !getcwd(cwd, sizeof(cwd)) ||
+	    sweep_root(&zero, NULL) < 0 || !getcwd(after, sizeof(after)) || strcmp(cwd, after))
+		return -1;
 	while ((n = read(in, buf, sizeof(buf))) > 0)
 		for (char *p = buf; p < buf + n;) {
 			struct inotify_event *ev = (struct inotify_event *)p;
@@ -471,7 +463,73 @@ static void test_sweep_no_reopen(void **state)
 			named += ev->len > 0 && ev->name[0];
 			p += sizeof(*ev) + ev->len;
 		}
-	assert_int_equal(named, 0);
+	return named;
+}
+
+/* fn() in a child where getxattrat(2) fails with ENOSYS, as before Linux
+ * 6.13 (464 on every architecture but alpha): its result, or -1. */
+static int without_getxattrat(int (*fn)(void))
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+
+		if (!ctx || seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), 464, 0) < 0 ||
+		    seccomp_load(ctx) < 0)
+			_exit(255);
+		_exit(fn() & 0xff);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status) == 255 ? -1 : WEXITSTATUS(status);
+}
+
+/* The hot path: what is the host user's already, with no s-bit and no
+ * file capability, is never opened (one statx, and one getxattrat by name
+ * or, before Linux 6.13, one lgetxattr), however often a sweep reaches
+ * back over it (each sweep's own chown made what it fixed new again, and
+ * every later one reopened it). */
+static void test_sweep_no_reopen(void **state)
+{
+	(void)state;
+	for (int i = 0; i < 20; i++) {
+		dv_autofree char *name = dv_xasprintf("f%d", i);
+
+		put(name, "x");
+	}
+	assert_int_equal(sweep_opens(), 0);
+	assert_int_equal(without_getxattrat(sweep_opens), 0);
+}
+
+static int capped_left(void)
+{
+	dv_autofree char *path = dv_xasprintf("%s/capped", root);
+
+	if (sweep_opens() < 0)
+		return -1;
+	return lgetxattr(path, "security.capability", NULL, 0) < 0 && errno == ENODATA ? 0 : 1;
+}
+
+/* ...and a file capability on the host user's file is still found and
+ * removed, with getxattrat or without. Needs CAP_SETFCAP to set one. */
+static void test_sweep_fcap(void **state)
+{
+	/* VFS_CAP_REVISION_2 | effective; permitted: CAP_SETUID */
+	const uint32_t cap[5] = { 0x02000001, 1u << 7, 0, 0, 0 };
+	dv_autofree char *path = dv_xasprintf("%s/capped", root);
+
+	(void)state;
+	for (int round = 0; round < 2; round++) {
+		put("capped", "x");
+		if (lsetxattr(path, "security.capability", cap, sizeof(cap), 0) < 0) {
+			print_message("skipped: setting security.capability needs CAP_SETFCAP (root)\n");
+			skip();
+		}
+		put("plain", "x");
+		assert_int_equal(round ? without_getxattrat(capped_left) : capped_left(), 0);
+	}
 }
 
 int main(void)
@@ -488,6 +546,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sweep_since, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sweep_symlink, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sweep_no_reopen, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sweep_fcap, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
