@@ -44,15 +44,16 @@ int prov_keys_at(const struct env_spec *spec, const char *base_id, int statdir,
 
 /* hostpath.c: a host path the Envfile names (`copy` and `mounts` sources,
  * a seccomp profile), opened at the moment of use (DESIGN.md: host paths
- * are opened race-free from a dirfd at use). One inside the checkout is
- * opened from the checkout's fd with RESOLVE_BENEATH (symlinks that stay
- * inside are followed; EXDEV for one leading out); any other on its real
- * path with RESOLVE_NO_SYMLINKS (ELOOP when a symlink appeared since).
+ * are opened race-free from a dirfd at use): its real path, resolved at
+ * load, with dv_open_resolved() (util/fs.h): from the checkout's fd with
+ * RESOLVE_BENEATH when it lies inside, and with no symlink on the way
+ * either way (ELOOP when one appeared since, even one staying inside).
  * Hash, copy or mount the fd returned, never the path again. An error is
  * one line at the entry's Envfile position, errnum the open's errno: exit
- * status 1 ("'copy' path 'data/x' now leads outside the checkout (a
- * symlink?); nothing was copied"), but 2, as at load, for a path that no
- * longer exists ("...; create it, or remove it from 'mounts'": p->fix). */
+ * status 1 ("'copy' path 'data/x' now goes through a symlink ('/home/ann/
+ * shop/data/x' had none when the Envfile was read); nothing was copied"),
+ * but 2, as at load, for a path that no longer exists ("...; create it, or
+ * remove it from 'mounts'": p->fix). */
 struct prov_hostpath {
 	const char *what;    /* "'copy' path", "mount source", "seccomp profile" */
 	const char *written; /* the path as the Envfile writes it */

@@ -344,14 +344,28 @@ static void test_copy_open(void **state)
 	assert_int_equal(symlink("/", d), 0);
 	dv_strv_release(&keys);
 	assert_int_equal(prov_keys(&spec, BASE, &keys, &err), -1);
-	assert_string_equal(err.msg, "'copy' path 'd/s' now leads outside the checkout (a symlink?); "
-				     "nothing was copied");
+	{
+		dv_autofree char *want = dv_xasprintf("'copy' path 'd/s' now goes through a symlink "
+						      "('%s' had none when the Envfile was read); "
+						      "nothing was copied", s);
+
+		assert_string_equal(err.msg, want);
+	}
 	assert_int_equal(err.line, 3);
 	assert_int_equal(err.status, 1);
 	memset(&err, 0, sizeof(err));
 	assert_int_equal(prov_copy_open(&spec, &spec.provision[0], BASE + 7, &pc, &err), -1);
-	assert_int_equal(err.errnum, EXDEV);
+	assert_int_equal(err.errnum, ELOOP);
 	assert_int_equal(pc.fd, -1);
+
+	/* A symlink that stays inside is refused too: 'd -> d.real' is not
+	 * the path that was checked. */
+	assert_int_equal(unlink(d), 0);
+	assert_int_equal(symlink("d.real", d), 0);
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(prov_copy_open(&spec, &spec.provision[0], BASE + 7, &pc, &err), -1);
+	assert_int_equal(err.errnum, ELOOP);
+	assert_int_equal(err.status, 1);
 
 	dv_strv_release(&keys);
 	env_spec_release(&spec);
@@ -386,8 +400,13 @@ static void test_host_read(void **state)
 	assert_int_equal(rename(p, moved), 0);
 	assert_int_equal(symlink("/", p), 0);
 	assert_int_equal(prov_host_read(&spec, &hp, &got, &len, &err), -1);
-	assert_string_equal(err.msg, "seccomp profile 'p/prof.json' now leads outside the checkout "
-				     "(a symlink?); nothing was started");
+	{
+		dv_autofree char *want = dv_xasprintf("seccomp profile 'p/prof.json' now goes through a "
+						      "symlink ('%s' had none when the Envfile was "
+						      "read); nothing was started", prof);
+
+		assert_string_equal(err.msg, want);
+	}
 	assert_int_equal(err.line, 3);
 	assert_int_equal(err.col, 3);
 	assert_int_equal(err.status, 1);
