@@ -187,6 +187,15 @@ unsigned long long prov_nproc_fallback(const struct ctr_limits *lim, const struc
  * index's bytes (versions 2 to 4), in order; false when it is not one. */
 bool prov_git_index_gitlinks(const unsigned char *data, size_t len,
 			     void (*fn)(const char *path, void *arg), void *arg);
+/* gitconfig.c: each variable of a git config file's text, in order, as
+ * git reads it: var is "section.key" or "section.subsection.key", section
+ * and key in lower case (git's own spelling: "core.hookspath",
+ * "includeif.gitdir:~/work/.path"), value the value as git sees it, NULL
+ * for a bare key (true). Both are borrowed for the call. false when the
+ * text is not all valid (git would stop with "bad config line"); fn has
+ * then seen the variables before that point. */
+typedef void (*prov_git_config_fn)(const char *var, const char *value, void *arg);
+bool prov_git_config_parse(const char *text, size_t len, prov_git_config_fn fn, void *arg);
 /* gitdir.c: the checkout's git metadata, read-only inside the env unless
  * `security.git_metadata: read-write`: ".git", "<worktree>/.git" of each
  * submodule whose git dir is in .git/modules (its core.worktree), and the

@@ -525,6 +525,58 @@ static void collect(const char *path, void *arg)
 	dv_strv_push(arg, path);
 }
 
+/* Each variable of a git config text as "var=value" ("var" alone for a
+ * bare key), into the strv arg. */
+static void collect_var(const char *var, const char *value, void *arg)
+{
+	dv_strv_push_owned(arg, value ? dv_xasprintf("%s=%s", var, value) : dv_xstrdup(var));
+}
+
+static void config_vars(const char *text, bool ok, const char *const *want)
+{
+	struct dv_strv got = { 0 };
+	size_t n = 0;
+
+	assert_int_equal(prov_git_config_parse(text, strlen(text), collect_var, &got), ok);
+	while (want[n])
+		n++;
+	assert_int_equal(got.n, n);
+	for (size_t i = 0; i < n; i++)
+		assert_string_equal(got.v[i], want[i]);
+	dv_strv_release(&got);
+}
+
+/* git's config format as git reads it: sections and keys without case,
+ * subsections with it (and the old [a.b]), quotes, escapes, comments,
+ * continued lines, a key on the header's line; a bad line stops it. */
+static void test_git_config_parse(void **state)
+{
+	(void)state;
+	config_vars("[core]\n\thooksPath = .githooks\n", true,
+		    (const char *const[]){ "core.hookspath=.githooks", NULL });
+	config_vars("[CoRe]\r\n  HOOKSPATH=x\r\n\tbare\r\n", true,
+		    (const char *const[]){ "core.hookspath=x", "core.bare", NULL });
+	config_vars("# a comment\n; another\n[core] hooksPath = \"a b\" ; comment\n", true,
+		    (const char *const[]){ "core.hookspath=a b", NULL });
+	config_vars("[core]\n\tfsmonitor = \"sh \\\"x;y\\\"\"  tools/f#a comment\n", true,
+		    (const char *const[]){ "core.fsmonitor=sh \"x;y\"  tools/f", NULL });
+	config_vars("[a]\n\tb = one\\\n  two\\tthree   \n\tc = \"#kept\"\n\td =\n", true,
+		    (const char *const[]){ "a.b=one  two\tthree", "a.c=#kept", "a.d=", NULL });
+	config_vars("[includeIf \"gitdir:~/Work/\"]\n\tpath = ../w.cfg\n[Include.Sub]\n\tPath = p\n"
+		    "[x \"A\\\"b\"]\n\tk = v\n",
+		    true,
+		    (const char *const[]){ "includeif.gitdir:~/Work/.path=../w.cfg",
+					   "include.sub.path=p", "x.A\"b.k=v", NULL });
+	/* where git stops with "bad config line", so do we */
+	config_vars("[core]\n\ta = 1\n\tb = \"open\n\tc = 2\n", false,
+		    (const char *const[]){ "core.a=1", NULL });
+	config_vars("a = 1\n[core]\n\tb = 2\n", false, (const char *const[]){ NULL });
+	config_vars("[core]\n\ta = \\q\n", false, (const char *const[]){ NULL });
+	config_vars("[core\n\ta = 1\n", false, (const char *const[]){ NULL });
+	config_vars("[core]\n\t1a = 1\n", false, (const char *const[]){ NULL });
+	config_vars("\xef\xbb\xbf[core]\n\tk", true, (const char *const[]){ "core.k", NULL });
+}
+
 /* A gitlink of the index that is not checked out: its folder, empty, is
  * protected whole (git status on the host looks into it); a checked-out
  * or missing one is not. Index versions 2, 3 (an extended entry) and 4
@@ -691,6 +743,7 @@ int main(void)
 		cmocka_unit_test(test_env_id),
 		cmocka_unit_test(test_git_paths),
 		cmocka_unit_test(test_git_gitlinks),
+		cmocka_unit_test(test_git_config_parse),
 		cmocka_unit_test(test_new_step_kinds),
 		cmocka_unit_test(test_step_without_env_keeps_its_key),
 		cmocka_unit_test(test_resources_in_digest_not_keys),
