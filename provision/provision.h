@@ -198,9 +198,13 @@ typedef void (*prov_git_config_fn)(const char *var, const char *value, void *arg
 bool prov_git_config_parse(const char *text, size_t len, prov_git_config_fn fn, void *arg);
 /* gitdir.c: the checkout's git metadata, read-only inside the env unless
  * `security.git_metadata: read-write`: ".git", "<worktree>/.git" of each
- * submodule whose git dir is in .git/modules (its core.worktree), and the
- * folder of each gitlink of the index that is not checked out. No .git:
- * none. *out gets paths relative to the checkout. */
+ * submodule whose git dir is in .git/modules (its core.worktree), the
+ * folder of each gitlink of the index that is not checked out, and each
+ * path of the worktree the repository's config names for the host's git
+ * (core.hooksPath, core.fsmonitor, include.path, includeIf.*.path; read
+ * from .git only). No .git: none. *out gets paths relative to the
+ * checkout, none at or below another, ".git" first. A core.hooksPath
+ * naming the checkout itself is a warning on stderr. */
 int prov_git_paths(const char *checkout, struct dv_strv *out, struct dv_error *err);
 /* Which of paths (relative to checkout) the host path source (real,
  * absolute) covers: pushed to *out relative to source. true when source

@@ -1383,7 +1383,9 @@ step_net_envfile() {
 # Which git paths a host mount covers is worked out from its source's real
 # path, resolved when the Envfile was read: opened now through a symlink
 # the env made inside the checkout (`data -> .`), the mount would be the
-# checkout, its .git read-write.
+# checkout, its .git read-write. And a path of the worktree that the
+# repository's own .git/config names (core.hooksPath, include.path,
+# core.fsmonitor) is code git on the host runs: read-only like the git dir.
 
 # git_swap_data TARGET: in the running env, put a symlink to TARGET where
 # the mounted folder 'data' was, from a session with the host user's ids
@@ -1456,4 +1458,76 @@ git_swap_data() {
 	assert_output "devenv: the checkout's view for uid 0: mount source '$DV_CHECKOUT/data' now goes through a symlink (it had none when the env started); nothing was mounted"
 	run grep -c fsmonitor .git/config
 	assert_output 0
+}
+
+@test "review: a folder core.hooksPath names in .git/config is read-only: the env adds no hook that the host's git commit runs" {
+	dv_busybox_image
+	printf 'image: busybox\n' | dv_envfile
+	mkdir -p .githooks .husky/_
+	printf '#!/bin/sh\nexit 0\n' >.githooks/post-commit
+	chmod +x .githooks/post-commit
+	git config core.hooksPath .githooks
+	own_host_ids
+	run "$DEVENV" up -q
+	assert_success
+	local attack
+	# (before: the first one succeeded, and the host's commit ran it)
+	for attack in 'printf "#!/bin/sh\ntouch HOOK_RAN\n" > .githooks/pre-commit && chmod +x .githooks/pre-commit' \
+		'printf "#!/bin/sh\ntouch HOOK_RAN\n" > .githooks/post-commit' 'mv .githooks .gh-old' 'rm -rf .githooks'; do
+		run "$DEVENV" ssh -c "$attack"
+		assert_failure
+	done
+	# in the env's own view too (with root, the sessions above had views
+	# of their own)
+	local who=()
+	((EUID == 0)) && who=(--user "$OWN_UID")
+	run "$DEVENV" ssh "${who[@]}" -c 'touch .githooks/pre-commit'
+	assert_failure
+	run own_as_host_user git commit -q --allow-empty -m x
+	assert_success
+	[[ ! -e HOOK_RAN ]]
+	# the same for a path written as husky does, whatever the key's case
+	run "$DEVENV" halt -q
+	assert_success
+	own_as_host_user git config --unset core.hooksPath
+	printf '[Core]\n\tHOOKSPATH = ".husky/_"\n' >>.git/config
+	run "$DEVENV" up -q
+	assert_success
+	run "$DEVENV" ssh -c 'printf "#!/bin/sh\ntouch HOOK_RAN\n" > .husky/_/pre-commit && chmod +x .husky/_/pre-commit'
+	assert_failure
+	# the rest of the checkout is the env's to write
+	run "$DEVENV" ssh -c 'touch .husky/other other'
+	assert_success
+}
+
+@test "review: a file include.path or core.fsmonitor names in .git/config is read-only: the host's git status runs nothing of the env's" {
+	dv_busybox_image
+	printf 'image: busybox\nmounts: [".:/src"]\n' | dv_envfile
+	printf '[user]\n\tname = team\n' >.gitconfig
+	mkdir tools
+	printf '#!/bin/sh\nexit 0\n' >tools/fsmon.sh
+	chmod +x tools/fsmon.sh
+	git config include.path ../.gitconfig
+	own_host_ids
+	run "$DEVENV" up -q
+	assert_success
+	# (before: this succeeded, and the host's git status ran it)
+	local f
+	for f in .gitconfig /src/.gitconfig; do
+		run "$DEVENV" ssh -c "printf '[core]\n\tfsmonitor = \"touch FSMON_RAN; :\"\n' >> $f"
+		assert_failure
+	done
+	run own_as_host_user git status --short
+	[[ ! -e FSMON_RAN ]]
+	run "$DEVENV" halt -q
+	assert_success
+	own_as_host_user git config core.fsmonitor tools/fsmon.sh
+	run "$DEVENV" up -q
+	assert_success
+	for f in tools/fsmon.sh /src/tools/fsmon.sh; do
+		run "$DEVENV" ssh -c "printf '#!/bin/sh\ntouch FSMON_RAN\n' > $f"
+		assert_failure
+	done
+	run own_as_host_user git status --short
+	[[ ! -e FSMON_RAN ]]
 }

@@ -577,6 +577,91 @@ static void test_git_config_parse(void **state)
 	config_vars("\xef\xbb\xbf[core]\n\tk", true, (const char *const[]){ "core.k", NULL });
 }
 
+/* Is want among got? */
+static bool has(const struct dv_strv *got, const char *want)
+{
+	for (size_t i = 0; i < got->n; i++)
+		if (!strcmp(got->v[i], want))
+			return true;
+	return false;
+}
+
+/* Paths of the worktree the repository's config names for the host's git
+ * to run or read are read-only too: core.hooksPath and core.fsmonitor
+ * relative to the worktree, include.path relative to the including file,
+ * absolute ones inside the checkout, includes inside .git followed, never
+ * a file of the worktree read, nothing outside the checkout. */
+static void test_git_config_paths(void **state)
+{
+	dv_autofree char *dir = make_checkout();
+	dv_autofree char *cfg = NULL;
+	dv_autofree char *abs = NULL;
+	struct dv_strv paths = { 0 }, in = { 0 };
+	struct dv_error err = { 0 };
+	static const char *const want[] = { ".git", "lib/sub/.git", "lib/sub/hooks", ".githooks",
+					    "team.cfg", "tools/fsmon.sh", "abs.cfg", "a", "hooks2",
+					    "cond.cfg", NULL };
+	size_t n = 0;
+
+	(void)state;
+	put(dir, ".git/HEAD", "ref: refs/heads/main\n");
+	cfg = dv_xasprintf("[core]\n\tbare = false\n\tHooksPath = \".githooks\"\n"
+			   "[include]\n\tpath = ../team.cfg\n"
+			   "[includeIf \"onbranch:main\"]\n\tpath = more.cfg\n"
+			   "[include]\n\tpath = %s/abs.cfg\n\tpath = /etc/gitconfig\n"
+			   "\tpath = ~/.gitconfig\n\tpath = ../../outside.cfg\n"
+			   "[CORE]\n\thookspath = a/../hooks2\n\thookspath = .git/hooks\n"
+			   "\tfsmonitor = true\n",
+			   dir);
+	put(dir, ".git/config", cfg);
+	/* read: it is in .git; relative to its own folder */
+	put(dir, ".git/more.cfg", "[core]\n\tfsmonitor = \"sh tools/fsmon.sh\"\n"
+				  "[includeIf \"gitdir:/x/\"]\n\tpath = ../cond.cfg\n");
+	/* never read: a file of the worktree, which the env may have written */
+	put(dir, "team.cfg", "[core]\n\thooksPath = evil\n[include]\n\tpath = evil.cfg\n");
+	put(dir, ".git/modules/lib/sub/config",
+	    "[core]\n\thooksPath = hooks\n\tworktree = ../../../../lib/sub\n");
+	abs = dv_xasprintf("%s/abs.cfg", dir);
+	assert_int_equal(prov_git_paths(dir, &paths, &err), 0);
+	while (want[n]) {
+		if (!has(&paths, want[n]))
+			fail_msg("'%s' is not among the git paths", want[n]);
+		n++;
+	}
+	assert_int_equal(paths.n, n);
+	assert_string_equal(paths.v[0], ".git");
+	/* a host mount of the hooks folder is read-only whole; one of the
+	 * checkout covers them all */
+	{
+		dv_autofree char *hooks = dv_xasprintf("%s/.githooks", dir);
+
+		assert_true(prov_git_paths_in(dir, &paths, hooks, &in));
+		assert_false(prov_git_paths_in(dir, &paths, dir, &in));
+		assert_int_equal(in.n, n);
+		dv_strv_release(&in);
+	}
+	dv_strv_release(&paths);
+
+	/* A path that covers others replaces them; the checkout itself
+	 * cannot be covered (a warning says so). */
+	put(dir, ".git/config", "[core]\n\thooksPath = lib\n\thooksPath = .\n");
+	put(dir, ".git/more.cfg", "");
+	assert_int_equal(prov_git_paths(dir, &paths, &err), 0);
+	assert_int_equal(paths.n, 2);
+	assert_string_equal(paths.v[0], ".git");
+	assert_string_equal(paths.v[1], "lib");
+	dv_strv_release(&paths);
+
+	/* config.worktree too, and a config git cannot read adds what it
+	 * had before the bad line */
+	put(dir, ".git/config", "[core]\n\tfsmonitor = ./fsm\n\tbad = \"\n\thooksPath = h\n");
+	put(dir, ".git/config.worktree", "[core]\n\thooksPath = wt-hooks\n");
+	assert_int_equal(prov_git_paths(dir, &paths, &err), 0);
+	assert_true(has(&paths, "fsm") && has(&paths, "wt-hooks") && !has(&paths, "h"));
+	dv_strv_release(&paths);
+	assert_int_equal(dv_rm_tree_at(AT_FDCWD, dir, &err), 0);
+}
+
 /* A gitlink of the index that is not checked out: its folder, empty, is
  * protected whole (git status on the host looks into it); a checked-out
  * or missing one is not. Index versions 2, 3 (an extended entry) and 4
@@ -744,6 +829,7 @@ int main(void)
 		cmocka_unit_test(test_git_paths),
 		cmocka_unit_test(test_git_gitlinks),
 		cmocka_unit_test(test_git_config_parse),
+		cmocka_unit_test(test_git_config_paths),
 		cmocka_unit_test(test_new_step_kinds),
 		cmocka_unit_test(test_step_without_env_keeps_its_key),
 		cmocka_unit_test(test_resources_in_digest_not_keys),
