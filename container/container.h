@@ -99,7 +99,7 @@ struct ctr_idmap {
  * namespace it is in, which devenv without root has only in namespaces it
  * made, and a container's child could not clone a mount of ours either
  * (EINVAL), but can attach this. *open_errno: 0, or the errno of the
- * open when that failed (EXDEV, ELOOP, ENOENT: the path no longer leads
+ * open when that failed (ELOOP, ENOENT: the path no longer leads
  * where it did), for the caller to say where. */
 int ctr_bind_tree(const char *root, const char *real, int *open_errno, struct dv_error *err);
 

@@ -12,6 +12,10 @@
  * protected `.git` away and let the env put a fresh `lib/sub/.git` in its
  * place.
  *
+ * The same binds make read-only the paths of the worktree that the
+ * repository's config names (a core.hooksPath folder, an included file:
+ * provision/gitdir.c), a folder or a file alike.
+ *
  * Every bind is a clone of the mount it sits on, so it keeps that mount's
  * idmap, nosuid and nodev: git inside sees the git dir owned as the
  * checkout is, and its safe.directory check passes.
@@ -41,12 +45,16 @@ static int bind_self(int mnt, const char *rel, bool ro, struct dv_error *err)
 
 	if (at < 0 && (errno == ENOENT || errno == ENOTDIR))
 		return 0;
-	if (at < 0 && errno == ELOOP)
-		return dv_err_plain(err, ELOOP, "cannot make '%s' of the checkout read-only: it is "
-				    "reached through a symbolic link; replace the link, or set "
-				    "'security: {git_metadata: read-write}'", rel);
-	if (at < 0 || fstat(at, &st) < 0)
+	if (at < 0 && errno != ELOOP)
 		return dv_err(err, errno, "cannot open '%s' in the checkout", rel);
+	if (at >= 0 && fstat(at, &st) < 0)
+		return dv_err(err, errno, "cannot open '%s' in the checkout", rel);
+	/* O_PATH | O_NOFOLLOW opens a symlink at the end itself. */
+	if (at < 0 || S_ISLNK(st.st_mode))
+		return dv_err_plain(err, ELOOP, "cannot make '%s' of the checkout read-only: it is "
+				    "%sa symbolic link; replace the link, or set "
+				    "'security: {git_metadata: read-write}'", rel,
+				    at < 0 ? "reached through " : "");
 	if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))
 		return dv_err_plain(err, EINVAL, "'%s' in the checkout is neither a folder nor a file",
 				    rel);

@@ -51,21 +51,6 @@ static bool under(const char *path, const char *dir)
 	return !strncmp(path, dir, n) && (path[n] == '/' || path[n] == 0);
 }
 
-/* An O_PATH fd of a host mount's source, opened as the Envfile's paths are:
- * beneath the checkout when it lies there (a folder the env swapped for a
- * symlink gives EXDEV or ELOOP, never a path outside), else with no
- * symlink on the way. */
-static int open_source(int checkout, const char *root, const char *source)
-{
-	size_t n = strlen(root);
-
-	if (!strncmp(source, root, n) && source[n] == '/')
-		return dv_openat_beneath(checkout, source + n + 1, O_PATH, 0);
-	if (!strcmp(source, root))
-		return fcntl(checkout, F_DUPFD_CLOEXEC, 3);
-	return dv_open_nosymlinks(source, O_PATH, 0);
-}
-
 /* A detached clone of fd's mount tree, idmapped with ns. */
 static int clone_idmapped(int fd, int ns, unsigned attrs, const char *what, struct dv_error *err)
 {
@@ -111,7 +96,15 @@ int ctr_session_prepare(const struct ctr_owner *o, uid_t uid, gid_t gid, struct 
 
 		if (m->volume)
 			continue;
-		src = open_source(root, o->checkout, m->source);
+		/* As up opened it (dv_open_resolved): the path whose git dirs
+		 * m->protect names, a symlink the env put on it since refused
+		 * ('data -> .' would clone the checkout, .git unprotected). */
+		src = dv_open_resolved(o->checkout, m->source, O_PATH);
+		if (src < 0 && errno == ELOOP) {
+			dv_err_plain(err, ELOOP, "mount source '%s' now goes through a symlink (it had "
+				     "none when the env started); nothing was mounted", m->source);
+			goto fail;
+		}
 		if (src < 0) {
 			dv_err(err, errno, "cannot open mount source '%s'", m->source);
 			goto fail;

@@ -16,10 +16,22 @@
  * that does not exist at all cannot be covered: nothing can be mounted
  * where nothing is. The README says so.)
  *
+ * And each path of the worktree that the repository's config names for
+ * git on the host to run or read: core.hooksPath (a folder of hooks, run
+ * by `git commit`), core.fsmonitor (a command, run by `git status`; each
+ * of its words with a '/' in it), include.path and includeIf.*.path (a
+ * config file, read by every git command). Only the read-only side is
+ * read: .git/config, .git/config.worktree, each module's config, and what
+ * they include inside .git; never a file of the worktree, which the env
+ * may have written (an included file of the worktree is protected, not
+ * read). A value through `~` or `%(prefix)` is never the checkout's. One
+ * that climbs out of a folder of the worktree with `..` gets that folder
+ * too, so that it cannot become a symlink. (A path that does not exist
+ * cannot be covered, as above; the README says so.)
+ *
  * Then, for each host path bound into the env or a service, which of those
  * paths it covers.
  */
-#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -36,10 +48,12 @@
 
 #define CONFIG_MAX (1u << 20)
 #define MODULES_DEPTH 16
+#define INCLUDE_DEPTH 10 /* git's MAX_INCLUDE_DEPTH */
 
 /* Lexically normalise the relative path "a/./b/../c" into out ("a/c");
- * false when it climbs above its start. */
-static bool normalise(const char *path, char *out, size_t size)
+ * false when it climbs above its start. climbed (may be NULL) gets each
+ * folder that a `..` climbs out of ("a/b" for "a/b/../c"). */
+static bool normalise(const char *path, char *out, size_t size, struct dv_strv *climbed)
 {
 	size_t len = 0;
 
@@ -54,6 +68,8 @@ static bool normalise(const char *path, char *out, size_t size)
 
 			if (!len)
 				return false;
+			if (climbed)
+				dv_strv_push(climbed, out);
 			slash = strrchr(out, '/');
 			len = slash ? (size_t)(slash - out) : 0;
 			out[len] = 0;
@@ -73,86 +89,220 @@ static bool normalise(const char *path, char *out, size_t size)
 	return len > 0;
 }
 
-/* core.worktree of a git config text, into out; false when none. A small
- * reading of git's format: [core] section (any case), `worktree = VALUE`,
- * VALUE unquoted or in double quotes, comments after ';' or '#'. */
-static bool config_worktree(const char *text, size_t len, char *out, size_t size)
+/* Is path at or below dir (both relative to the checkout)? */
+static bool at_or_below(const char *path, const char *dir)
 {
-	bool in_core = false, found = false;
+	size_t n = strlen(dir);
 
-	for (const char *p = text, *end = text + len; p < end;) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		const char *eol = nl ? nl : end, *q = p;
-
-		while (q < eol && isspace((unsigned char)*q))
-			q++;
-		if (q < eol && *q == '[') {
-			in_core = eol - q >= 6 && !strncasecmp(q, "[core]", 6);
-		} else if (in_core && eol - q > 8 && !strncasecmp(q, "worktree", 8)) {
-			const char *v = q + 8;
-			size_t n;
-
-			while (v < eol && (*v == ' ' || *v == '\t'))
-				v++;
-			if (v < eol && *v == '=') {
-				v++;
-				while (v < eol && (*v == ' ' || *v == '\t'))
-					v++;
-				if (v < eol && *v == '"') {
-					const char *close = memchr(v + 1, '"', (size_t)(eol - v - 1));
-
-					n = close ? (size_t)(close - v - 1) : 0;
-					v++;
-				} else {
-					n = strcspn(v, ";#\n");
-					if (v + n > eol)
-						n = (size_t)(eol - v);
-					while (n && isspace((unsigned char)v[n - 1]))
-						n--;
-				}
-				if (n && n < size) {
-					memcpy(out, v, n);
-					out[n] = 0;
-					found = true; /* the last one wins, as in git */
-				}
-			}
-		}
-		p = eol + 1;
-	}
-	return found;
+	return !strncmp(path, dir, n) && (path[n] == '/' || path[n] == 0);
 }
 
-/* One module folder .git/<dir> (dir: "modules/a", "modules/a/modules/b"). */
-static void add_module(int gitfd, const char *checkout, const char *dir, struct dv_strv *out)
+/* rel joins the paths, unless one there covers it already; those it
+ * covers go (its read-only bind is recursive, and a folder is pinned
+ * only on the way to a path, never over one). */
+static void add_path(struct dv_strv *out, const char *rel)
 {
-	dv_autofree char *cfg = dv_xasprintf("%s/config", dir);
+	size_t j = 0;
+
+	for (size_t i = 0; i < out->n; i++)
+		if (at_or_below(rel, out->v[i]))
+			return;
+	for (size_t i = 0; i < out->n; i++) {
+		if (at_or_below(out->v[i], rel))
+			free(out->v[i]);
+		else
+			out->v[j++] = out->v[i];
+	}
+	out->n = j;
+	if (out->v)
+		out->v[j] = NULL;
+	dv_strv_push(out, rel);
+}
+
+/* Where a path a config value names leads, relative to the checkout: from
+ * base (relative to the checkout: "" for the worktree, ".git" for an
+ * include in .git/config) unless absolute. Into out ("" for the checkout
+ * itself); false when it is outside the checkout or cannot be known here.
+ * climbed gets the folders of the checkout a `..` climbs out of. */
+static bool resolve(const char *checkout, const char *base, const char *value, char *out,
+		    size_t size, struct dv_strv *climbed)
+{
+	char joined[8300], norm[8300];
+	struct dv_strv up = { 0 };
+	const char *rel;
+	int n;
+
+	if (!*value || value[0] == '~' || !strncmp(value, "%(prefix)/", 10))
+		return false;
+	if (value[0] == '/')
+		n = snprintf(joined, sizeof(joined), "%s", value);
+	else
+		n = snprintf(joined, sizeof(joined), "%s/%s/%s", checkout, base, value);
+	norm[0] = '/';
+	if (n < 0 || (size_t)n >= sizeof(joined) ||
+	    !normalise(joined, norm + 1, sizeof(norm) - 1, &up) ||
+	    !(rel = dv_path_below(norm, checkout)) || strlen(rel) >= size) {
+		dv_strv_release(&up);
+		return false;
+	}
+	memcpy(out, rel, strlen(rel) + 1);
+	for (size_t i = 0; i < up.n; i++) {
+		char abs[8300];
+		const char *r;
+
+		snprintf(abs, sizeof(abs), "/%s", up.v[i]);
+		if ((r = dv_path_below(abs, checkout)) && *r && !at_or_below(r, ".git"))
+			dv_strv_push(climbed, r);
+	}
+	dv_strv_release(&up);
+	return true;
+}
+
+/* What one repository's config files say (gitconfig.c). */
+struct cfg_scan {
+	int gitfd;                /* the checkout's .git */
+	const char *checkout;
+	char dir[4096];           /* the folder of the file read, relative to the checkout */
+	int depth;
+	char worktree[4096];      /* core.worktree, the last one ("" when none) */
+	/* every value: which one git takes may depend on an includeIf */
+	struct dv_strv hooks, fsmonitor;
+	struct dv_strv *out;
+};
+
+/* A path of the worktree a key names: read-only (and what a `..` in it
+ * climbs out of). One in .git is so already; the checkout itself cannot
+ * be, and for a folder of hooks that is said. */
+static void add_named(struct cfg_scan *c, const char *base, const char *value, const char *key)
+{
+	struct dv_strv climbed = { 0 };
+	char rel[4096];
+
+	if (resolve(c->checkout, base, value, rel, sizeof(rel), &climbed)) {
+		if (!*rel && !strcmp(key, "core.hooksPath"))
+			fprintf(stderr, "devenv: warning: %s '%s' in the repository's config "
+				"names the checkout itself, which cannot be made read-only: git "
+				"on the host runs the hooks the env puts there; give the hooks a "
+				"folder of their own\n", key, value);
+		else if (*rel && !at_or_below(rel, ".git"))
+			add_path(c->out, rel);
+		for (size_t i = 0; i < climbed.n; i++)
+			add_path(c->out, climbed.v[i]);
+	}
+	dv_strv_release(&climbed);
+}
+
+static void read_config(struct cfg_scan *c, const char *rel);
+
+static void on_var(const char *var, const char *value, void *arg)
+{
+	struct cfg_scan *c = arg;
+	size_t n = strlen(var);
+	char rel[4096];
+
+	if (!value)
+		return;
+	if (!strcmp(var, "core.worktree")) {
+		snprintf(c->worktree, sizeof(c->worktree), "%s", value); /* the last one wins */
+	} else if (!strcmp(var, "core.hookspath")) {
+		dv_strv_push(&c->hooks, value);
+	} else if (!strcmp(var, "core.fsmonitor")) {
+		dv_strv_push(&c->fsmonitor, value);
+	} else if (!strcmp(var, "include.path") ||
+		   (!strncmp(var, "includeif.", 10) && n > 15 && !strcmp(var + n - 5, ".path"))) {
+		/* Whatever its condition: it may hold on the host. Relative
+		 * to the folder of the file that includes it, as in git. */
+		struct dv_strv climbed = { 0 };
+
+		if (resolve(c->checkout, c->dir, value, rel, sizeof(rel), &climbed) &&
+		    !strncmp(rel, ".git/", 5)) {
+			for (size_t i = 0; i < climbed.n; i++)
+				add_path(c->out, climbed.v[i]);
+			if (c->depth < INCLUDE_DEPTH)
+				read_config(c, rel);
+		} else {
+			add_named(c, c->dir, value, "include.path");
+		}
+		dv_strv_release(&climbed);
+	}
+}
+
+/* Read the config file rel (below .git, relative to the checkout). */
+static void read_config(struct cfg_scan *c, const char *rel)
+{
+	dv_autoclose int fd = dv_openat_beneath(c->gitfd, rel + 5,
+						O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0);
 	dv_autofree char *text = NULL;
-	dv_autoclose int fd = dv_openat_beneath(gitfd, cfg, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0);
-	char wt[4096], rel[4096], joined[8300];
+	char saved[sizeof(c->dir)];
 	struct stat st;
 	size_t len;
+	const char *slash;
 
 	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > CONFIG_MAX ||
-	    dv_read_all(fd, &text, &len, &(struct dv_error){ 0 }) < 0 ||
-	    !config_worktree(text, len, wt, sizeof(wt)))
+	    dv_read_all(fd, &text, &len, &(struct dv_error){ 0 }) < 0)
 		return;
-	if (wt[0] == '/') {
-		size_t n = strlen(checkout);
+	memcpy(saved, c->dir, sizeof(saved));
+	slash = strrchr(rel, '/');
+	snprintf(c->dir, sizeof(c->dir), "%.*s", (int)(slash - rel), rel);
+	c->depth++;
+	prov_git_config_parse(text, len, on_var, c);
+	c->depth--;
+	memcpy(c->dir, saved, sizeof(saved));
+}
 
-		if (strncmp(wt, checkout, n) || wt[n] != '/')
-			return; /* outside the checkout */
-		snprintf(joined, sizeof(joined), "%s", wt + n + 1);
-	} else {
-		snprintf(joined, sizeof(joined), ".git/%s/%s", dir, wt);
+/* The hooks folder and fsmonitor command, once the worktree (relative to
+ * the checkout) is known: relative to it, as git runs hooks there. */
+static void add_worktree_paths(struct cfg_scan *c, const char *worktree)
+{
+	for (size_t i = 0; i < c->hooks.n; i++)
+		add_named(c, worktree, c->hooks.v[i], "core.hooksPath");
+	/* A command: each word that is a path (a bare name is looked up in
+	 * PATH, not in the worktree). */
+	for (size_t i = 0; i < c->fsmonitor.n; i++) {
+		dv_autofree char *words = dv_xstrdup(c->fsmonitor.v[i]);
+
+		for (char *w = words + strspn(words, " \t\n"), *next; *w; w = next) {
+			size_t n = strcspn(w, " \t\n");
+
+			next = w + n + strspn(w + n, " \t\n");
+			w[n] = 0;
+			/* as a shell would see a simple word: "tools/x", 'x'; */
+			w += strspn(w, "'\"");
+			for (n = strlen(w); n && strchr("'\";&|", w[n - 1]); n--)
+				w[n - 1] = 0;
+			if (strchr(w, '/') && *w != '-')
+				add_named(c, worktree, w, "core.fsmonitor");
+		}
 	}
-	if (!normalise(joined, rel, sizeof(rel) - 5) || !strcmp(rel, ".git") ||
-	    !strncmp(rel, ".git/", 5))
-		return;
-	memcpy(rel + strlen(rel), "/.git", 6); /* room kept above */
-	for (size_t i = 0; i < out->n; i++)
-		if (!strcmp(out->v[i], rel))
-			return;
-	dv_strv_push(out, rel);
+}
+
+static void cfg_scan_release(struct cfg_scan *c)
+{
+	dv_strv_release(&c->hooks);
+	dv_strv_release(&c->fsmonitor);
+}
+
+/* One module folder .git/<dir> (dir: "modules/a", "modules/a/modules/b"):
+ * its working tree's .git, and what its config names there. */
+static void add_module(int gitfd, const char *checkout, const char *dir, struct dv_strv *out)
+{
+	struct cfg_scan c = { .gitfd = gitfd, .checkout = checkout, .out = out };
+	dv_autofree char *cfg = dv_xasprintf(".git/%s/config", dir);
+	dv_autofree char *gitdir = dv_xasprintf(".git/%s", dir);
+	char rel[4096], dotgit[4200];
+	struct dv_strv climbed = { 0 };
+
+	read_config(&c, cfg);
+	/* core.worktree is relative to the module's git dir, wherever it
+	 * is written. */
+	if (*c.worktree && resolve(checkout, gitdir, c.worktree, rel, sizeof(rel), &climbed) &&
+	    *rel && !at_or_below(rel, ".git")) {
+		snprintf(dotgit, sizeof(dotgit), "%s/.git", rel);
+		add_path(out, dotgit);
+		add_worktree_paths(&c, rel);
+	}
+	dv_strv_release(&climbed);
+	cfg_scan_release(&c);
 }
 
 /* Every module git dir below .git/<dir>: a folder holding a `config` is
@@ -314,10 +464,7 @@ static bool add_gitlink(const char *path, unsigned mode, void *arg)
 		return false; /* checked out: its .git is found through .git/modules */
 	if (fstatat(g->root, path, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
 		return false;
-	for (size_t i = 0; i < g->out->n; i++)
-		if (!strcmp(g->out->v[i], path))
-			return false;
-	dv_strv_push(g->out, path);
+	add_path(g->out, path);
 	return false;
 }
 
@@ -402,8 +549,16 @@ int prov_git_paths(const char *checkout, struct dv_strv *out, struct dv_error *e
 		return 0;
 	gitfd = openat(root, ".git", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (gitfd >= 0) {
+		struct cfg_scan c = { .gitfd = gitfd, .checkout = checkout, .out = out };
+
 		walk_modules(gitfd, checkout, "modules", 0, out);
 		add_gitlinks(root, gitfd, out);
+		/* config.worktree counts only with extensions.worktreeConfig:
+		 * read it anyway, a path too many costs nothing. */
+		read_config(&c, ".git/config");
+		read_config(&c, ".git/config.worktree");
+		add_worktree_paths(&c, "");
+		cfg_scan_release(&c);
 	}
 	return 0;
 }

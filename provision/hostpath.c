@@ -6,15 +6,16 @@
  * real path, and that it stays inside the checkout where it must). Between
  * then and now anything in the checkout may have changed: a process of the
  * env can swap a folder for a symlink to '/' and back as fast as it likes.
- * So nothing is looked up by the path string checked then. A path inside
- * the checkout is opened from the checkout's fd with openat2(
- * RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS), the kernel walking it component
- * by component: a symlink that stays inside is followed, one that leads out
- * (an absolute one, or '..' past the checkout) fails with EXDEV. A path
- * elsewhere (an absolute `mounts` source, the writer's explicit choice) is
- * opened on the real path resolved at load with RESOLVE_NO_SYMLINKS: a
- * symlink that appeared on it since fails with ELOOP. What is then hashed,
- * copied or mounted is the fd this returns, never the path again.
+ * So nothing is looked up by the path string checked then: the real path
+ * resolved at load is opened (dv_open_resolved), the kernel walking it
+ * component by component, from the checkout's fd with openat2(
+ * RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS) inside the checkout, else from
+ * '/' with RESOLVE_NO_SYMLINKS. That real path has no symlink, so a symlink
+ * on it now was put there since, and fails with ELOOP: one that leads out
+ * (to '/'), and one that stays inside too, since what was checked is the
+ * path, not where a link now leads ('data -> .' would mount the checkout,
+ * whose .git a mount of 'data' was not found to cover). What is then
+ * hashed, copied or mounted is the fd this returns, never the path again.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -32,14 +33,12 @@
 int prov_host_fail(const struct env_spec *spec, const struct prov_hostpath *p, int e,
 		   struct dv_error *err)
 {
-	bool inside = spec->checkout && dv_path_below(p->real, spec->checkout);
 	char why[PATH_MAX + 128];
 	int status = 1; /* the Envfile was fine when it was read */
 
 	if (e == EXDEV) {
-		snprintf(why, sizeof(why), "now leads outside the checkout (a symlink?); nothing was %s",
-			 p->done);
-	} else if (e == ELOOP && !inside) {
+		snprintf(why, sizeof(why), "now leads outside the checkout; nothing was %s", p->done);
+	} else if (e == ELOOP) {
 		snprintf(why, sizeof(why), "now goes through a symlink ('%s' had none when the "
 			 "Envfile was read); nothing was %s", p->real, p->done);
 	} else if (e == ENOENT || e == ENOTDIR) {

@@ -44,15 +44,16 @@ int prov_keys_at(const struct env_spec *spec, const char *base_id, int statdir,
 
 /* hostpath.c: a host path the Envfile names (`copy` and `mounts` sources,
  * a seccomp profile), opened at the moment of use (DESIGN.md: host paths
- * are opened race-free from a dirfd at use). One inside the checkout is
- * opened from the checkout's fd with RESOLVE_BENEATH (symlinks that stay
- * inside are followed; EXDEV for one leading out); any other on its real
- * path with RESOLVE_NO_SYMLINKS (ELOOP when a symlink appeared since).
+ * are opened race-free from a dirfd at use): its real path, resolved at
+ * load, with dv_open_resolved() (util/fs.h): from the checkout's fd with
+ * RESOLVE_BENEATH when it lies inside, and with no symlink on the way
+ * either way (ELOOP when one appeared since, even one staying inside).
  * Hash, copy or mount the fd returned, never the path again. An error is
  * one line at the entry's Envfile position, errnum the open's errno: exit
- * status 1 ("'copy' path 'data/x' now leads outside the checkout (a
- * symlink?); nothing was copied"), but 2, as at load, for a path that no
- * longer exists ("...; create it, or remove it from 'mounts'": p->fix). */
+ * status 1 ("'copy' path 'data/x' now goes through a symlink ('/home/ann/
+ * shop/data/x' had none when the Envfile was read); nothing was copied"),
+ * but 2, as at load, for a path that no longer exists ("...; create it, or
+ * remove it from 'mounts'": p->fix). */
 struct prov_hostpath {
 	const char *what;    /* "'copy' path", "mount source", "seccomp profile" */
 	const char *written; /* the path as the Envfile writes it */
@@ -199,11 +200,24 @@ bool prov_git_index_has(const unsigned char *data, size_t len, const char *path)
  * it cannot be read (with core.splitIndex, an entry only in the shared
  * index is not found). Reads the index: only where trust is checked. */
 bool prov_git_tracked(const char *checkout, const char *relpath);
+/* gitconfig.c: each variable of a git config file's text, in order, as
+ * git reads it: var is "section.key" or "section.subsection.key", section
+ * and key in lower case (git's own spelling: "core.hookspath",
+ * "includeif.gitdir:~/work/.path"), value the value as git sees it, NULL
+ * for a bare key (true). Both are borrowed for the call. false when the
+ * text is not all valid (git would stop with "bad config line"); fn has
+ * then seen the variables before that point. */
+typedef void (*prov_git_config_fn)(const char *var, const char *value, void *arg);
+bool prov_git_config_parse(const char *text, size_t len, prov_git_config_fn fn, void *arg);
 /* gitdir.c: the checkout's git metadata, read-only inside the env unless
  * `security.git_metadata: read-write`: ".git", "<worktree>/.git" of each
- * submodule whose git dir is in .git/modules (its core.worktree), and the
- * folder of each gitlink of the index that is not checked out. No .git:
- * none. *out gets paths relative to the checkout. */
+ * submodule whose git dir is in .git/modules (its core.worktree), the
+ * folder of each gitlink of the index that is not checked out, and each
+ * path of the worktree the repository's config names for the host's git
+ * (core.hooksPath, core.fsmonitor, include.path, includeIf.*.path; read
+ * from .git only). No .git: none. *out gets paths relative to the
+ * checkout, none at or below another, ".git" first. A core.hooksPath
+ * naming the checkout itself is a warning on stderr. */
 int prov_git_paths(const char *checkout, struct dv_strv *out, struct dv_error *err);
 /* Which of paths (relative to checkout) the host path source (real,
  * absolute) covers: pushed to *out relative to source. true when source

@@ -13,8 +13,8 @@
  *
  * The folders are the checkout, the env's host mounts and its services'
  * host binds, as state.json records them, opened in the host's mount
- * namespace as the Envfile's paths are (beneath the checkout, or with no
- * symlink on the way), never as the env sees them.
+ * namespace as the Envfile's paths are (dv_open_resolved: beneath the
+ * checkout, with no symlink on the way), never as the env sees them.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -37,17 +37,10 @@ static void push(struct prov_sweep *s, int fd)
 	s->fds[s->n++] = fd;
 }
 
-static void add(struct prov_sweep *s, int root, const char *checkout, const char *path)
+static void add(struct prov_sweep *s, const char *checkout, const char *path)
 {
-	size_t n = strlen(checkout);
-	int fd;
+	int fd = dv_open_resolved(checkout, path, O_PATH | O_NOFOLLOW);
 
-	if (!strcmp(path, checkout))
-		fd = fcntl(root, F_DUPFD_CLOEXEC, 3);
-	else if (!strncmp(path, checkout, n) && path[n] == '/')
-		fd = dv_openat_beneath(root, path + n + 1, O_PATH | O_NOFOLLOW, 0);
-	else
-		fd = dv_open_nosymlinks(path, O_PATH | O_NOFOLLOW, 0);
 	if (fd < 0)
 		fprintf(stderr, "devenv: warning: cannot open '%s' to give its new files to uid %u: %s\n",
 			path, (unsigned)s->uid, strerror(errno));
@@ -90,9 +83,9 @@ void prov_sweep_open(const struct ctr_state *st, const char *when, struct prov_s
 	/* A read-only mount is the one thing the env cannot have written. */
 	for (size_t i = 0; i < st->n_mounts; i++)
 		if (!st->mounts[i].volume && !st->mounts[i].readonly)
-			add(out, out->fds[0], st->checkout, st->mounts[i].source);
+			add(out, st->checkout, st->mounts[i].source);
 	for (size_t i = 0; i < st->svc_binds.n; i++)
-		add(out, out->fds[0], st->checkout, st->svc_binds.v[i]);
+		add(out, st->checkout, st->svc_binds.v[i]);
 }
 
 void prov_sweep_run(const struct prov_sweep *s)

@@ -221,11 +221,15 @@ int dv_open_resolved(const char *root, const char *real, int flags)
 	if (!rel)
 		return dv_open_nosymlinks(real, flags, 0);
 	/* root is the developer's folder, not the env's (inside an env it is
-	 * a mount point): its real path, resolved earlier, has no symlink. */
+	 * a mount point): its real path, resolved earlier, has no symlink.
+	 * Nor has real: a symlink below root now is one an env's process put
+	 * there, and following it, even inside, would open another folder than
+	 * the one checked ('data -> .' is the checkout, its .git included). */
 	top = dv_open_nosymlinks(root, O_PATH | O_DIRECTORY, 0);
 	if (top < 0)
 		return -1;
-	return dv_openat_beneath(top, rel, flags, 0);
+	return dv_openat2(top, *rel ? rel : ".", flags, 0,
+			  RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
 }
 
 int dv_reopen_regular(int pathfd, struct stat *st)

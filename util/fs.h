@@ -41,11 +41,10 @@ DIR *dv_opendir_fd(int fd);
 int dv_openat2(int dirfd, const char *path, int flags, mode_t mode, unsigned long long resolve);
 /* openat2(dirfd, path, RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS), retried on
  * EAGAIN: path is resolved at this moment, and no component (symlinks that
- * stay inside included) may leave the tree at dirfd. How a host path taken
- * from an Envfile (copy and mount sources, a seccomp profile) is opened, from
- * the checkout's or the Envfile folder's fd, so that a folder swapped for a
- * symlink to '/' meanwhile gives EXDEV, never a file outside. O_CLOEXEC is
- * added. -1 with errno. */
+ * stay inside included) may leave the tree at dirfd: a folder swapped for a
+ * symlink to '/' meanwhile gives EXDEV, never a file outside. A symlink
+ * that stays inside is followed: a host path an Envfile names is opened
+ * with dv_open_resolved() instead. O_CLOEXEC is added. -1 with errno. */
 int dv_openat_beneath(int dirfd, const char *path, int flags, mode_t mode);
 /* The same from "/" for an absolute path with RESOLVE_NO_SYMLINKS: the path
  * must still be what it was when it was resolved (ELOOP when a symlink is
@@ -64,11 +63,12 @@ int dv_open_regular_at(int dirfd, const char *name, struct stat *st);
  * not inside it; both absolute and normalised (real paths). */
 const char *dv_path_below(const char *path, const char *dir);
 /* Open real, a real path resolved earlier, as it is now, race-free: when it
- * lies below root (a real path too; may be NULL), with dv_openat_beneath()
- * from root's fd (symlinks that stay below root are followed; EXDEV for
- * one that leads out); else with dv_open_nosymlinks() (ELOOP when a symlink
- * appeared on it). How a host path an Envfile names is opened at use.
- * -1 with errno. */
+ * lies below root (a real path too; may be NULL), from root's fd with
+ * openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+ * else with dv_open_nosymlinks(). Either way ELOOP when a symlink appeared
+ * on it since (one inside root too: what is opened is then exactly the
+ * path that was checked). How a host path an Envfile names is opened at
+ * use, and a host mount's source at each session and sweep. -1 with errno. */
 int dv_open_resolved(const char *root, const char *real, int flags);
 /* Open a folder below dirfd without following symlinks in any component. */
 int dv_open_dir_at(int dirfd, const char *path, struct dv_error *err);

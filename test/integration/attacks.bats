@@ -8,7 +8,7 @@
 # Sections, in the issue's order: ownership of the checkout and the .git
 # way out; host fds and terminals; paths opened race-free; the default
 # sandbox; trust; volumes and the team cache; then what the review after
-# the issue found, by topic (trust, binds, sweep).
+# the issue found, by topic (trust, binds, git, sweep).
 
 load helpers
 
@@ -924,14 +924,15 @@ paths_racer_stop() {
 
 # paths_check_failure VERB: count $status and $output of a run in ok and
 # escaped; a failure must be one line at the Envfile position: at load,
-# "... is outside the checkout" (exit 2); at use, "... now leads outside the
-# checkout (a symlink?); nothing was VERB" (exit 1). Else say so, and 1.
+# "... is outside the checkout" (exit 2); at use, "... now goes through a
+# symlink ('REAL' had none when the Envfile was read); nothing was VERB"
+# (exit 1). Else say so, and 1.
 paths_check_failure() {
 	local at='^devenv: Envfile:[0-9]+:[0-9]+: '
 	if ((status == 0)); then
 		ok=$((ok + 1))
 	elif ((${#lines[@]} == 1 && status == 1)) &&
-		[[ $output =~ ${at}.*\ now\ leads\ outside\ the\ checkout\ \(a\ symlink\?\)\;\ nothing\ was\ $1$ ]]; then
+		[[ $output =~ ${at}.*\ now\ goes\ through\ a\ symlink\ \(.*\ had\ none\ when\ the\ Envfile\ was\ read\)\;\ nothing\ was\ $1$ ]]; then
 		escaped=$((escaped + 1))
 	elif ! ((${#lines[@]} == 1 && status == 2)) || ! [[ $output =~ ${at}.*\ is\ outside\ the\ checkout ]]; then
 		echo "unexpected failure (status $status): $output" >&2
@@ -1577,6 +1578,159 @@ print("swapped")' "$f" "$vol" "$victim" "$BATS_TEST_TMPDIR/leased" >"$BATS_TEST_
 	assert_success
 	# the folder the copy went on in has what the image had
 	[[ $(stat -c %a "$vol/d.moved") == 7777 && $(cat "$vol/d.moved/f") == image ]]
+}
+
+# ---- review fixes: git ----
+# Which git paths a host mount covers is worked out from its source's real
+# path, resolved when the Envfile was read: opened now through a symlink
+# the env made inside the checkout (`data -> .`), the mount would be the
+# checkout, its .git read-write. And a path of the worktree that the
+# repository's own .git/config names (core.hooksPath, include.path,
+# core.fsmonitor) is code git on the host runs: read-only like the git dir.
+
+# git_swap_data TARGET: in the running env, put a symlink to TARGET where
+# the mounted folder 'data' was, from a session with the host user's ids
+# (with root, a session of other ids has a clone mounted on /data, which
+# makes 'data' a mount point in its view: EBUSY).
+git_swap_data() {
+	local who=()
+	((EUID == 0)) && who=(--user "$OWN_UID")
+	run "$DEVENV" ssh "${who[@]}" -c "mv data data.old && ln -s $1 data"
+	assert_success
+}
+
+# At up the Envfile is read again, and a 'data -> .' there resolves to the
+# checkout, whose .git the text check then sees. So the swap must land
+# between that reading and the open: here a racer exchanges 'data' with a
+# symlink to the checkout through 50 ups (an env's process can do it while
+# a reload or an up that recreates the env reads the Envfile).
+@test "review: a mount source swapped for 'data -> .' during 50 ups never mounts the checkout with .git writable" {
+	local i leaks=0 ok=0 refused=0 who=()
+	dv_busybox_image
+	printf 'image: busybox\nmounts: ["./data:/data"]\n' | dv_envfile
+	own_host_ids
+	((EUID == 0)) && who=(--user "$OWN_UID")
+	own_as_host_user mkdir data
+	own_as_host_user ln -s . link
+	paths_racer_start data link
+	for ((i = 0; i < 50; i++)); do
+		run "$DEVENV" up -q
+		if ((status == 0)); then
+			ok=$((ok + 1))
+			# the env's own view, as up made it
+			run "$DEVENV" ssh "${who[@]}" -c 'touch /data/.git/PWNED'
+			if ((status == 0)) || [[ -e .git/PWNED ]]; then
+				leaks=$((leaks + 1))
+				echo "up $i mounted the checkout at /data with its .git writable" >&2
+				break
+			fi
+			"$DEVENV" halt -q >/dev/null
+		elif ((status == 1 && ${#lines[@]} == 1)) &&
+			[[ $output =~ ^devenv:\ Envfile:2:10:\ mount\ source\ \'./data\'\ now\ goes\ through\ a\ symlink\ .*\;\ nothing\ was\ mounted$ ]]; then
+			refused=$((refused + 1))
+		else
+			echo "unexpected failure (status $status): $output" >&2
+			break
+		fi
+	done
+	paths_racer_stop
+	# (before: as root one of the first 8 ups did, rootless the second)
+	echo "# 50 ups: $ok started, $refused refused at use, $leaks leaked" >&3
+	((leaks == 0))
+	((i == 50))
+	((ok > 0))
+}
+
+@test "review: a root session's clones open a mount source the env swapped for 'data -> .' without following it" {
+	dv_need_host_root "sessions make clones of the host mounts only with idmapped mounts, which need root"
+	dv_busybox_image
+	mkdir data
+	printf 'image: busybox\nmounts: ["./data:/data"]\n' | dv_envfile
+	own_host_ids
+	run "$DEVENV" up -q
+	assert_success
+	run "$DEVENV" status --json
+	[[ $(dv_json checkout_ownership <<<"$output") == idmapped ]] ||
+		skip "no idmapped mounts here: sessions share the env's mounts, made at up"
+	git_swap_data .
+	# (before: this ssh's clone of /data was the checkout, .git writable)
+	run "$DEVENV" ssh -c "printf '[core]\n\tfsmonitor = touch /tmp/PWNED\n' >> /data/.git/config"
+	assert_failure
+	assert_output "devenv: the checkout's view for uid 0: mount source '$DV_CHECKOUT/data' now goes through a symlink (it had none when the env started); nothing was mounted"
+	run grep -c fsmonitor .git/config
+	assert_output 0
+}
+
+@test "review: a folder core.hooksPath names in .git/config is read-only: the env adds no hook that the host's git commit runs" {
+	dv_busybox_image
+	printf 'image: busybox\n' | dv_envfile
+	mkdir -p .githooks .husky/_
+	printf '#!/bin/sh\nexit 0\n' >.githooks/post-commit
+	chmod +x .githooks/post-commit
+	git config core.hooksPath .githooks
+	own_host_ids
+	run "$DEVENV" up -q
+	assert_success
+	local attack
+	# (before: the first one succeeded, and the host's commit ran it)
+	for attack in 'printf "#!/bin/sh\ntouch HOOK_RAN\n" > .githooks/pre-commit && chmod +x .githooks/pre-commit' \
+		'printf "#!/bin/sh\ntouch HOOK_RAN\n" > .githooks/post-commit' 'mv .githooks .gh-old' 'rm -rf .githooks'; do
+		run "$DEVENV" ssh -c "$attack"
+		assert_failure
+	done
+	# in the env's own view too (with root, the sessions above had views
+	# of their own)
+	local who=()
+	((EUID == 0)) && who=(--user "$OWN_UID")
+	run "$DEVENV" ssh "${who[@]}" -c 'touch .githooks/pre-commit'
+	assert_failure
+	run own_as_host_user git commit -q --allow-empty -m x
+	assert_success
+	[[ ! -e HOOK_RAN ]]
+	# the same for a path written as husky does, whatever the key's case
+	run "$DEVENV" halt -q
+	assert_success
+	own_as_host_user git config --unset core.hooksPath
+	printf '[Core]\n\tHOOKSPATH = ".husky/_"\n' >>.git/config
+	run "$DEVENV" up -q
+	assert_success
+	run "$DEVENV" ssh -c 'printf "#!/bin/sh\ntouch HOOK_RAN\n" > .husky/_/pre-commit && chmod +x .husky/_/pre-commit'
+	assert_failure
+	# the rest of the checkout is the env's to write
+	run "$DEVENV" ssh -c 'touch .husky/other other'
+	assert_success
+}
+
+@test "review: a file include.path or core.fsmonitor names in .git/config is read-only: the host's git status runs nothing of the env's" {
+	dv_busybox_image
+	printf 'image: busybox\nmounts: [".:/src"]\n' | dv_envfile
+	printf '[user]\n\tname = team\n' >.gitconfig
+	mkdir tools
+	printf '#!/bin/sh\nexit 0\n' >tools/fsmon.sh
+	chmod +x tools/fsmon.sh
+	git config include.path ../.gitconfig
+	own_host_ids
+	run "$DEVENV" up -q
+	assert_success
+	# (before: this succeeded, and the host's git status ran it)
+	local f
+	for f in .gitconfig /src/.gitconfig; do
+		run "$DEVENV" ssh -c "printf '[core]\n\tfsmonitor = \"touch FSMON_RAN; :\"\n' >> $f"
+		assert_failure
+	done
+	run own_as_host_user git status --short
+	[[ ! -e FSMON_RAN ]]
+	run "$DEVENV" halt -q
+	assert_success
+	own_as_host_user git config core.fsmonitor tools/fsmon.sh
+	run "$DEVENV" up -q
+	assert_success
+	for f in tools/fsmon.sh /src/tools/fsmon.sh; do
+		run "$DEVENV" ssh -c "printf '#!/bin/sh\ntouch FSMON_RAN\n' > $f"
+		assert_failure
+	done
+	run own_as_host_user git status --short
+	[[ ! -e FSMON_RAN ]]
 }
 
 # ---- review fixes: sweep ----

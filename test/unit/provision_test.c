@@ -344,14 +344,28 @@ static void test_copy_open(void **state)
 	assert_int_equal(symlink("/", d), 0);
 	dv_strv_release(&keys);
 	assert_int_equal(prov_keys(&spec, BASE, &keys, &err), -1);
-	assert_string_equal(err.msg, "'copy' path 'd/s' now leads outside the checkout (a symlink?); "
-				     "nothing was copied");
+	{
+		dv_autofree char *want = dv_xasprintf("'copy' path 'd/s' now goes through a symlink "
+						      "('%s' had none when the Envfile was read); "
+						      "nothing was copied", s);
+
+		assert_string_equal(err.msg, want);
+	}
 	assert_int_equal(err.line, 3);
 	assert_int_equal(err.status, 1);
 	memset(&err, 0, sizeof(err));
 	assert_int_equal(prov_copy_open(&spec, &spec.provision[0], BASE + 7, &pc, &err), -1);
-	assert_int_equal(err.errnum, EXDEV);
+	assert_int_equal(err.errnum, ELOOP);
 	assert_int_equal(pc.fd, -1);
+
+	/* A symlink that stays inside is refused too: 'd -> d.real' is not
+	 * the path that was checked. */
+	assert_int_equal(unlink(d), 0);
+	assert_int_equal(symlink("d.real", d), 0);
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(prov_copy_open(&spec, &spec.provision[0], BASE + 7, &pc, &err), -1);
+	assert_int_equal(err.errnum, ELOOP);
+	assert_int_equal(err.status, 1);
 
 	dv_strv_release(&keys);
 	env_spec_release(&spec);
@@ -386,8 +400,13 @@ static void test_host_read(void **state)
 	assert_int_equal(rename(p, moved), 0);
 	assert_int_equal(symlink("/", p), 0);
 	assert_int_equal(prov_host_read(&spec, &hp, &got, &len, &err), -1);
-	assert_string_equal(err.msg, "seccomp profile 'p/prof.json' now leads outside the checkout "
-				     "(a symlink?); nothing was started");
+	{
+		dv_autofree char *want = dv_xasprintf("seccomp profile 'p/prof.json' now goes through a "
+						      "symlink ('%s' had none when the Envfile was "
+						      "read); nothing was started", prof);
+
+		assert_string_equal(err.msg, want);
+	}
 	assert_int_equal(err.line, 3);
 	assert_int_equal(err.col, 3);
 	assert_int_equal(err.status, 1);
@@ -506,6 +525,143 @@ static bool collect_gitlinks(const char *path, unsigned mode, void *arg)
 	if ((mode & 0170000) == 0160000)
 		dv_strv_push(arg, path);
 	return false;
+}
+
+/* Each variable of a git config text as "var=value" ("var" alone for a
+ * bare key), into the strv arg. */
+static void collect_var(const char *var, const char *value, void *arg)
+{
+	dv_strv_push_owned(arg, value ? dv_xasprintf("%s=%s", var, value) : dv_xstrdup(var));
+}
+
+static void config_vars(const char *text, bool ok, const char *const *want)
+{
+	struct dv_strv got = { 0 };
+	size_t n = 0;
+
+	assert_int_equal(prov_git_config_parse(text, strlen(text), collect_var, &got), ok);
+	while (want[n])
+		n++;
+	assert_int_equal(got.n, n);
+	for (size_t i = 0; i < n; i++)
+		assert_string_equal(got.v[i], want[i]);
+	dv_strv_release(&got);
+}
+
+/* git's config format as git reads it: sections and keys without case,
+ * subsections with it (and the old [a.b]), quotes, escapes, comments,
+ * continued lines, a key on the header's line; a bad line stops it. */
+static void test_git_config_parse(void **state)
+{
+	(void)state;
+	config_vars("[core]\n\thooksPath = .githooks\n", true,
+		    (const char *const[]){ "core.hookspath=.githooks", NULL });
+	config_vars("[CoRe]\r\n  HOOKSPATH=x\r\n\tbare\r\n", true,
+		    (const char *const[]){ "core.hookspath=x", "core.bare", NULL });
+	config_vars("# a comment\n; another\n[core] hooksPath = \"a b\" ; comment\n", true,
+		    (const char *const[]){ "core.hookspath=a b", NULL });
+	config_vars("[core]\n\tfsmonitor = \"sh \\\"x;y\\\"\"  tools/f#a comment\n", true,
+		    (const char *const[]){ "core.fsmonitor=sh \"x;y\"  tools/f", NULL });
+	config_vars("[a]\n\tb = one\\\n  two\\tthree   \n\tc = \"#kept\"\n\td =\n", true,
+		    (const char *const[]){ "a.b=one  two\tthree", "a.c=#kept", "a.d=", NULL });
+	config_vars("[includeIf \"gitdir:~/Work/\"]\n\tpath = ../w.cfg\n[Include.Sub]\n\tPath = p\n"
+		    "[x \"A\\\"b\"]\n\tk = v\n",
+		    true,
+		    (const char *const[]){ "includeif.gitdir:~/Work/.path=../w.cfg",
+					   "include.sub.path=p", "x.A\"b.k=v", NULL });
+	/* where git stops with "bad config line", so do we */
+	config_vars("[core]\n\ta = 1\n\tb = \"open\n\tc = 2\n", false,
+		    (const char *const[]){ "core.a=1", NULL });
+	config_vars("a = 1\n[core]\n\tb = 2\n", false, (const char *const[]){ NULL });
+	config_vars("[core]\n\ta = \\q\n", false, (const char *const[]){ NULL });
+	config_vars("[core\n\ta = 1\n", false, (const char *const[]){ NULL });
+	config_vars("[core]\n\t1a = 1\n", false, (const char *const[]){ NULL });
+	config_vars("\xef\xbb\xbf[core]\n\tk", true, (const char *const[]){ "core.k", NULL });
+}
+
+/* Is want among got? */
+static bool has(const struct dv_strv *got, const char *want)
+{
+	for (size_t i = 0; i < got->n; i++)
+		if (!strcmp(got->v[i], want))
+			return true;
+	return false;
+}
+
+/* Paths of the worktree the repository's config names for the host's git
+ * to run or read are read-only too: core.hooksPath and core.fsmonitor
+ * relative to the worktree, include.path relative to the including file,
+ * absolute ones inside the checkout, includes inside .git followed, never
+ * a file of the worktree read, nothing outside the checkout. */
+static void test_git_config_paths(void **state)
+{
+	dv_autofree char *dir = make_checkout();
+	dv_autofree char *cfg = NULL;
+	dv_autofree char *abs = NULL;
+	struct dv_strv paths = { 0 }, in = { 0 };
+	struct dv_error err = { 0 };
+	static const char *const want[] = { ".git", "lib/sub/.git", "lib/sub/hooks", ".githooks",
+					    "team.cfg", "tools/fsmon.sh", "abs.cfg", "a", "hooks2",
+					    "cond.cfg", NULL };
+	size_t n = 0;
+
+	(void)state;
+	put(dir, ".git/HEAD", "ref: refs/heads/main\n");
+	cfg = dv_xasprintf("[core]\n\tbare = false\n\tHooksPath = \".githooks\"\n"
+			   "[include]\n\tpath = ../team.cfg\n"
+			   "[includeIf \"onbranch:main\"]\n\tpath = more.cfg\n"
+			   "[include]\n\tpath = %s/abs.cfg\n\tpath = /etc/gitconfig\n"
+			   "\tpath = ~/.gitconfig\n\tpath = ../../outside.cfg\n"
+			   "[CORE]\n\thookspath = a/../hooks2\n\thookspath = .git/hooks\n"
+			   "\tfsmonitor = true\n",
+			   dir);
+	put(dir, ".git/config", cfg);
+	/* read: it is in .git; relative to its own folder */
+	put(dir, ".git/more.cfg", "[core]\n\tfsmonitor = \"sh tools/fsmon.sh\"\n"
+				  "[includeIf \"gitdir:/x/\"]\n\tpath = ../cond.cfg\n");
+	/* never read: a file of the worktree, which the env may have written */
+	put(dir, "team.cfg", "[core]\n\thooksPath = evil\n[include]\n\tpath = evil.cfg\n");
+	put(dir, ".git/modules/lib/sub/config",
+	    "[core]\n\thooksPath = hooks\n\tworktree = ../../../../lib/sub\n");
+	abs = dv_xasprintf("%s/abs.cfg", dir);
+	assert_int_equal(prov_git_paths(dir, &paths, &err), 0);
+	while (want[n]) {
+		if (!has(&paths, want[n]))
+			fail_msg("'%s' is not among the git paths", want[n]);
+		n++;
+	}
+	assert_int_equal(paths.n, n);
+	assert_string_equal(paths.v[0], ".git");
+	/* a host mount of the hooks folder is read-only whole; one of the
+	 * checkout covers them all */
+	{
+		dv_autofree char *hooks = dv_xasprintf("%s/.githooks", dir);
+
+		assert_true(prov_git_paths_in(dir, &paths, hooks, &in));
+		assert_false(prov_git_paths_in(dir, &paths, dir, &in));
+		assert_int_equal(in.n, n);
+		dv_strv_release(&in);
+	}
+	dv_strv_release(&paths);
+
+	/* A path that covers others replaces them; the checkout itself
+	 * cannot be covered (a warning says so). */
+	put(dir, ".git/config", "[core]\n\thooksPath = lib\n\thooksPath = .\n");
+	put(dir, ".git/more.cfg", "");
+	assert_int_equal(prov_git_paths(dir, &paths, &err), 0);
+	assert_int_equal(paths.n, 2);
+	assert_string_equal(paths.v[0], ".git");
+	assert_string_equal(paths.v[1], "lib");
+	dv_strv_release(&paths);
+
+	/* config.worktree too, and a config git cannot read adds what it
+	 * had before the bad line */
+	put(dir, ".git/config", "[core]\n\tfsmonitor = ./fsm\n\tbad = \"\n\thooksPath = h\n");
+	put(dir, ".git/config.worktree", "[core]\n\thooksPath = wt-hooks\n");
+	assert_int_equal(prov_git_paths(dir, &paths, &err), 0);
+	assert_true(has(&paths, "fsm") && has(&paths, "wt-hooks") && !has(&paths, "h"));
+	dv_strv_release(&paths);
+	assert_int_equal(dv_rm_tree_at(AT_FDCWD, dir, &err), 0);
 }
 
 /* A gitlink of the index that is not checked out: its folder, empty, is
@@ -675,6 +831,8 @@ int main(void)
 		cmocka_unit_test(test_env_id),
 		cmocka_unit_test(test_git_paths),
 		cmocka_unit_test(test_git_gitlinks),
+		cmocka_unit_test(test_git_config_parse),
+		cmocka_unit_test(test_git_config_paths),
 		cmocka_unit_test(test_new_step_kinds),
 		cmocka_unit_test(test_step_without_env_keeps_its_key),
 		cmocka_unit_test(test_resources_in_digest_not_keys),
