@@ -73,7 +73,7 @@ test/unit/provision_test: test/unit/provision_test.c provision/key.o provision/g
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka -ldl
 test/unit/trust_test: test/unit/trust_test.c provision/trust.o provision/gitdir.o provision/gitconfig.o $(ENVFILE_SRC:.c=.o) $(UTIL_SRC:.c=.o)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka -ldl
-test/unit/container_test: test/unit/container_test.c container/cgroup.o container/cgroup_limits.o container/state.o container/sandbox.o $(UTIL_SRC:.c=.o)
+test/unit/container_test: test/unit/container_test.c container/cgroup.o container/cgroup_limits.o container/state.o container/sandbox.o container/chown.o $(UTIL_SRC:.c=.o)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka -ldl
 test/unit/net_test: test/unit/net_test.c container/net.o container/net_confine.o container/forward.o container/stop.o $(UTIL_SRC:.c=.o)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka -ldl

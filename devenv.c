@@ -968,8 +968,7 @@ static int cmd_ssh(struct dv_ctx *ctx, struct layer_store *st, int argc, char **
 	ctr_sandbox_release(&sb);
 	if (xr == 0)
 		prov_sweep_run(&sweep);
-	for (size_t i = 0; i < sweep.n; i++)
-		close(sweep.fds[i]);
+	prov_sweep_release(&sweep);
 	if (xr < 0) {
 		if (err->errnum == ESRCH)
 			dv_err_plain(err, ESRCH, "env '%s' is not running; 'devenv up' starts it",

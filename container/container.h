@@ -226,11 +226,16 @@ bool ctr_idmap_supported(const char *const *paths, size_t n, struct dv_error *er
  * not owned by uid:gid is given to uid:gid (the kernel then drops its file
  * capabilities), loses its setuid and setgid bits when it is a file, and a
  * security.capability attribute on such an entry owned by uid:gid already
- * is removed. Never follows a symlink nor leaves fd's filesystem. Run it
- * where nothing of the env still writes (halt), or as often as wanted.
+ * is removed. Never follows a symlink nor enters another mount than fd's
+ * (by mount id: a btrfs subvolume is walked); no depth stops it, and it
+ * holds a bounded number of fds. Run it where nothing of the env still
+ * writes (halt), or as often as wanted.
  * procfd: an fd of our /proc/self/fd (files are reopened through it, by
  * inode, never by a name the env may swap for a device meanwhile).
- * *changed (may be NULL): how many entries were changed. */
+ * *changed (may be NULL): how many entries were changed. Fails when a
+ * folder could not be read, or with errnum EAGAIN when folders kept moving
+ * under the walk (a writer still running); what it reached is swept
+ * either way. */
 int ctr_sweep(int fd, int procfd, uid_t uid, gid_t gid, const struct timespec *since,
 	      unsigned long long *changed, struct dv_error *err);
 

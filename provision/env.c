@@ -435,9 +435,11 @@ static int run_on_up(const struct dv_ctx *ctx, const struct prov_env *env, int l
 			prov_sweep_open(&env->state, "command", &sweep);
 			if (ctr_exec(&env->state.init, &env->state.cgroups, &x, &status, &cerr) < 0) {
 				dv_err_print(&cerr);
+				prov_sweep_release(&sweep);
 				_exit(125);
 			}
 			prov_sweep_run(&sweep);
+			prov_sweep_release(&sweep);
 			_exit(status > 255 ? 255 : status);
 		}
 		dv_strv_release(&envp);
@@ -563,6 +565,7 @@ static int sweep_pending(struct prov_env *env, int efd, struct dv_error *err)
 		return 0;
 	prov_sweep_open(&env->state, "halt", &sw);
 	prov_sweep_run(&sw);
+	prov_sweep_release(&sw);
 	env->state.sweep_pending = false;
 	return ctr_state_write(efd, &env->state, err);
 }

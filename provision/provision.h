@@ -226,21 +226,26 @@ bool prov_git_paths_in(const char *checkout, const struct dv_strv *paths, const 
 		       struct dv_strv *out);
 
 /* sweep.c: where nothing could be idmapped ("chown", "rootless"), give the
- * host user back the checkout's and host mounts' entries changed since the
- * env's start (container.h: ctr_sweep). Open the folders while still in the
- * host's mount namespace (before ctr_exec), run after. when: "command"
- * (after an ssh or on_up command: "chown" only) or "halt" (both, once
- * nothing of the env runs). A failure is a warning. */
+ * host user back the checkout's and host mounts' entries changed since
+ * (container.h: ctr_sweep). Open the folders while still in the host's
+ * mount namespace (before ctr_exec), run after. when: "command" (after an
+ * ssh or on_up command, "chown" only: what changed since prov_sweep_open)
+ * or "halt" (both, once nothing of the env runs: what changed since the
+ * env's start). A failure is a warning. */
 struct prov_sweep {
-	int fds[64];
+	int *fds;           /* the checkout, then each host path written */
 	size_t n;
-	int procfd;         /* our /proc/self/fd, opened while /proc shows us */
+	int procfd;         /* our /proc/self/fd, opened while /proc shows us; -1: none */
 	uid_t uid;
 	gid_t gid;
 	struct timespec since;
 };
+/* Fills *out always (nothing to sweep is n 0): prov_sweep_release() it
+ * whatever happens next. */
 void prov_sweep_open(const struct ctr_state *st, const char *when, struct prov_sweep *out);
-void prov_sweep_run(struct prov_sweep *s);
+void prov_sweep_run(const struct prov_sweep *s);
+/* Closes the fds; *s is then empty (procfd -1), and releasing it again is safe. */
+void prov_sweep_release(struct prov_sweep *s);
 /* Say, once per command, which `resources` no cgroup enforces. */
 void prov_warn_undelegated(const struct ctr_limits *lim, const struct dv_strv *cgroups);
 

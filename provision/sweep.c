@@ -2,8 +2,9 @@
  * provision/sweep.c - when and where ctr_sweep() runs (container/chown.c).
  *
  * "chown" ownership (no idmapped mounts here): after each `ssh` and
- * `on_up` command, and at `halt`/`destroy` once every process of the env
- * is gone (a background writer is caught then at the latest). "rootless":
+ * `on_up` command (what changed since it started), and at `halt`/`destroy`
+ * once every process of the env is gone (what changed since the env
+ * started: a background writer is caught then at the latest). "rootless":
  * at `halt`/`destroy` only; between halts the files of the env's non-root
  * users belong to subordinate ids of the host user (README: Without root).
  * A walk after each `ssh` would cost a walk of the whole checkout per
@@ -18,26 +19,33 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "provision/provision.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
+#include "util/str.h"
 #include "util/banned.h"
+
+/* As many as the Envfile has host paths: no limit of ours. */
+static void push(struct prov_sweep *s, int fd)
+{
+	s->fds = dv_xrealloc(s->fds, (s->n + 1) * sizeof(*s->fds));
+	s->fds[s->n++] = fd;
+}
 
 static void add(struct prov_sweep *s, const char *checkout, const char *path)
 {
-	int fd;
+	int fd = dv_open_resolved(checkout, path, O_PATH | O_NOFOLLOW);
 
-	if (s->n == sizeof(s->fds) / sizeof(s->fds[0]))
-		return;
-	fd = dv_open_resolved(checkout, path, O_PATH | O_NOFOLLOW);
 	if (fd < 0)
 		fprintf(stderr, "devenv: warning: cannot open '%s' to give its new files to uid %u: %s\n",
 			path, (unsigned)s->uid, strerror(errno));
 	else
-		s->fds[s->n++] = fd;
+		push(s, fd);
 }
 
 void prov_sweep_open(const struct ctr_state *st, const char *when, struct prov_sweep *out)
@@ -46,8 +54,7 @@ void prov_sweep_open(const struct ctr_state *st, const char *when, struct prov_s
 	bool chown = st->ownership && !strcmp(st->ownership, "chown");
 	dv_autoclose int root = -1;
 
-	out->n = 0;
-	out->procfd = -1;
+	*out = (struct prov_sweep){ .procfd = -1 };
 	if (!chown && !(rootless && !strcmp(when, "halt")))
 		return;
 	/* The env's /proc does not show us once we are in its namespaces. */
@@ -55,15 +62,24 @@ void prov_sweep_open(const struct ctr_state *st, const char *when, struct prov_s
 	/* Without root we run as root of our user namespace: the host user. */
 	out->uid = rootless ? 0 : st->host_uid;
 	out->gid = rootless ? 0 : st->host_gid;
-	out->since.tv_sec = (time_t)(st->started_ns / 1000000000LL);
-	out->since.tv_nsec = (long)(st->started_ns % 1000000000LL);
+	/* After a command, what changed since it started: not since the env
+	 * did, which would walk every file an earlier command wrote (and each
+	 * sweep's own chown makes it new again) after every `ssh ls`. What a
+	 * background writer changes between commands waits for `halt`, which
+	 * looks at everything since the start. */
+	if (!strcmp(when, "command")) {
+		clock_gettime(CLOCK_REALTIME_COARSE, &out->since);
+	} else {
+		out->since.tv_sec = (time_t)(st->started_ns / 1000000000LL);
+		out->since.tv_nsec = (long)(st->started_ns % 1000000000LL);
+	}
 	root = dv_open_nosymlinks(st->checkout, O_PATH | O_DIRECTORY, 0);
 	if (root < 0) {
 		fprintf(stderr, "devenv: warning: cannot open the checkout '%s' to give its new files "
 			"to uid %u: %s\n", st->checkout, (unsigned)out->uid, strerror(errno));
 		return;
 	}
-	out->fds[out->n++] = dv_steal_fd(&root);
+	push(out, dv_steal_fd(&root));
 	/* A read-only mount is the one thing the env cannot have written. */
 	for (size_t i = 0; i < st->n_mounts; i++)
 		if (!st->mounts[i].volume && !st->mounts[i].readonly)
@@ -72,7 +88,7 @@ void prov_sweep_open(const struct ctr_state *st, const char *when, struct prov_s
 		add(out, st->checkout, st->svc_binds.v[i]);
 }
 
-void prov_sweep_run(struct prov_sweep *s)
+void prov_sweep_run(const struct prov_sweep *s)
 {
 	for (size_t i = 0; i < s->n; i++) {
 		struct dv_error err = { 0 };
@@ -80,10 +96,15 @@ void prov_sweep_run(struct prov_sweep *s)
 		if (ctr_sweep(s->fds[i], s->procfd, s->uid, s->gid, &s->since, NULL, &err) < 0)
 			fprintf(stderr, "devenv: warning: cannot give the checkout's new files to uid %u: %s\n",
 				(unsigned)s->uid, err.msg);
-		close(s->fds[i]);
 	}
+}
+
+void prov_sweep_release(struct prov_sweep *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		close(s->fds[i]);
+	free(s->fds);
 	if (s->procfd >= 0)
 		close(s->procfd);
-	s->procfd = -1;
-	s->n = 0;
+	*s = (struct prov_sweep){ .procfd = -1 };
 }

@@ -8,12 +8,18 @@
 # Sections, in the issue's order: ownership of the checkout and the .git
 # way out; host fds and terminals; paths opened race-free; the default
 # sandbox; trust; volumes and the team cache; then what the review after
-# the issue found, by topic (binds).
+# the issue found, by topic (trust, binds, git, sweep).
 
 load helpers
 
 setup() { dv_setup; }
-teardown() { dv_teardown; }
+teardown() {
+	local rc=0
+	dv_teardown || rc=$?
+	# what the sweep tests mounted (a btrfs image, a bind in the checkout)
+	[[ -n ${OWN_UMOUNT:-} ]] && { umount "$OWN_UMOUNT" || umount -l "$OWN_UMOUNT"; }
+	return "$rc"
+}
 
 # ---- ownership and .git ----
 # Item 1: nothing the env does leaves a file in the checkout or a host
@@ -1725,4 +1731,126 @@ git_swap_data() {
 	done
 	run own_as_host_user git status --short
 	[[ ! -e FSMON_RAN ]]
+}
+
+# ---- review fixes: sweep ----
+# The sweep (the chown fallback, and rootless at halt) walked 200 folders
+# deep at most, and left out whatever had another st_dev than the top: a
+# folder 205 deep, or a btrfs subvolume made in the checkout, kept a
+# setuid file of root's (or of a subordinate id) for good.
+
+# own_deep N NAME: a shell line making N folders NAME/NAME/... in the
+# current folder, a copy of busybox setuid-root there (s), and one setuid
+# for uid 1 (t).
+own_deep() {
+	printf 'p=.; for i in $(seq %s); do p=$p/%s; done; mkdir -p $p; cp /bin/busybox $p/s; chmod 4755 $p/s; cp /bin/busybox $p/t; chown 1:1 $p/t; chmod 4755 $p/t' "$1" "$2"
+}
+
+@test "sweep: a setuid file 205 folders deep is given back, after its ssh (chown) and at halt (chown, rootless)" {
+	((EUID == 0)) && export DEVENV_NO_IDMAP=1
+	dv_busybox_image
+	printf 'image: busybox\n' | dv_envfile
+	own_host_ids
+	run "$DEVENV" up
+	assert_success
+	run "$DEVENV" status --json
+	if ((EUID == 0)); then
+		[[ $(dv_json checkout_ownership <<<"$output") == chown ]]
+	else
+		[[ $(dv_json checkout_ownership <<<"$output") == rootless ]]
+	fi
+	run "$DEVENV" ssh -c "$(own_deep 205 a)"
+	assert_success
+	# written during the command: given back after it ("chown"; without
+	# root subordinate ids wait for halt)
+	((EUID == 0)) && own_assert_clean "$DV_CHECKOUT"
+	# written after it, deeper still, by a process the command left
+	run "$DEVENV" ssh -c "setsid sh -c 'sleep 1; $(own_deep 300 b); touch bg-done' </dev/null >/dev/null 2>&1 &"
+	assert_success
+	for _ in $(seq 100); do [[ -e bg-done ]] && break; sleep 0.1; done
+	[[ -e bg-done ]]
+	run "$DEVENV" halt
+	assert_success
+	own_assert_clean "$DV_CHECKOUT"
+	# both were there to be swept
+	[[ $(find "$DV_CHECKOUT" -name t | wc -l) == 2 ]]
+}
+
+@test "sweep: a btrfs subvolume in the checkout (an st_dev of its own, the same mount) is swept like the rest" {
+	dv_need_host_root "mounting a btrfs image (a loop device) needs root"
+	command -v mkfs.btrfs >/dev/null || skip "mkfs.btrfs is not installed (btrfs-progs)"
+	grep -qw btrfs /proc/filesystems || skip "this kernel has no btrfs"
+	export DEVENV_NO_IDMAP=1
+	truncate -s 300M "$BATS_TEST_TMPDIR/btrfs.img"
+	mkfs.btrfs -q "$BATS_TEST_TMPDIR/btrfs.img" >/dev/null 2>&1 || skip "mkfs.btrfs failed here"
+	mkdir "$BATS_TEST_TMPDIR/btrfs"
+	mount -o loop "$BATS_TEST_TMPDIR/btrfs.img" "$BATS_TEST_TMPDIR/btrfs" ||
+		skip "a btrfs image cannot be mounted here (no loop device?)"
+	OWN_UMOUNT=$BATS_TEST_TMPDIR/btrfs
+	DV_CHECKOUT=$OWN_UMOUNT/proj
+	mkdir "$DV_CHECKOUT"
+	git -C "$DV_CHECKOUT" init -q
+	cd "$DV_CHECKOUT"
+	dv_busybox_image
+	printf 'image: busybox\n' | dv_envfile
+	own_host_ids
+	# any user can make one (BTRFS_IOC_SUBVOL_CREATE); the host user here
+	own_as_host_user btrfs -q subvolume create "$DV_CHECKOUT/sub"
+	[[ $(stat -c %d "$DV_CHECKOUT/sub") != $(stat -c %d "$DV_CHECKOUT") ]]
+	run "$DEVENV" up
+	assert_success
+	run "$DEVENV" ssh -c "cd sub && $(own_deep 2 a)"
+	assert_success
+	own_assert_clean "$DV_CHECKOUT"
+	run "$DEVENV" ssh -c "setsid sh -c 'sleep 1; cd sub && $(own_deep 2 b); touch ../bg-done' </dev/null >/dev/null 2>&1 &"
+	for _ in $(seq 100); do [[ -e bg-done ]] && break; sleep 0.1; done
+	[[ -e bg-done ]]
+	run "$DEVENV" halt
+	assert_success
+	own_assert_clean "$DV_CHECKOUT"
+	[[ $(find "$DV_CHECKOUT/sub" -name t | wc -l) == 2 ]]
+}
+
+@test "sweep: a real mount point in the checkout is left alone, even a bind of the same filesystem" {
+	dv_need_host_root "a bind mount on the host needs root"
+	export DEVENV_NO_IDMAP=1
+	dv_busybox_image
+	printf 'image: busybox\n' | dv_envfile
+	own_host_ids
+	mkdir "$BATS_TEST_TMPDIR/elsewhere" m
+	mount --bind "$BATS_TEST_TMPDIR/elsewhere" m
+	OWN_UMOUNT=$DV_CHECKOUT/m
+	[[ $(stat -c %d m) == $(stat -c %d .) ]]
+	run "$DEVENV" up
+	assert_success
+	# root's file elsewhere, changed after the env started, not by it
+	touch "$BATS_TEST_TMPDIR/elsewhere/roots"
+	run "$DEVENV" ssh -c true
+	assert_success
+	[[ $(stat -c %u:%g "$BATS_TEST_TMPDIR/elsewhere/roots") == 0:0 ]]
+	run "$DEVENV" halt
+	assert_success
+	[[ $(stat -c %u:%g "$BATS_TEST_TMPDIR/elsewhere/roots") == 0:0 ]]
+}
+
+@test "sweep: every host mount is swept, the 64th and later too" {
+	((EUID == 0)) && export DEVENV_NO_IDMAP=1
+	dv_busybox_image
+	local i list=
+	for i in $(seq 70); do
+		mkdir -p "$BATS_TEST_TMPDIR/out/$i"
+		list+="\"$BATS_TEST_TMPDIR/out/$i:/m$i\", "
+	done
+	printf 'image: busybox\nmounts: [%s]\n' "${list%, }" | dv_envfile
+	own_host_ids
+	((EUID == 0)) && chown -R 4242:4242 "$BATS_TEST_TMPDIR/out"
+	run "$DEVENV" up
+	assert_success
+	run "$DEVENV" ssh -c 'for i in 1 63 64 70; do cd /m$i && cp /bin/busybox s && chmod 4755 s && cp /bin/busybox t && chown 1:1 t && chmod 4755 t; done'
+	assert_success
+	((EUID == 0)) && own_assert_clean "$BATS_TEST_TMPDIR/out"
+	run "$DEVENV" halt
+	assert_success
+	own_assert_clean "$DV_CHECKOUT" "$BATS_TEST_TMPDIR/out"
+	[[ $(find "$BATS_TEST_TMPDIR/out" -name t | wc -l) == 4 ]]
 }

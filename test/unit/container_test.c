@@ -3,19 +3,28 @@
  * trees: a temporary folder with the files a cgroup v2 or v1 hierarchy
  * holds, and a mountinfo naming it. No root, no real cgroup. Pure v2 cannot
  * be tried for real on the hybrid CI machine, so these tests are its proof.
+ * And the sweep (container/chown.c) on trees of our own files.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <sys/xattr.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <seccomp.h>
 
 #include "container/container.h"
 #include "util/cleanup.h"
@@ -287,6 +296,242 @@ static void test_state_services(void **state)
 	ctr_state_release(&back);
 }
 
+/* ---- the sweep ---- */
+
+static unsigned open_fds(void)
+{
+	dv_autoclosedir DIR *d = opendir("/proc/self/fd");
+	unsigned n = 0;
+
+	assert_non_null(d);
+	while (readdir(d))
+		n++;
+	return n;
+}
+
+/* root/a/a/.../a (depth folders) with a setuid file "s" at depth `mark`
+ * and at the bottom, and every 100 levels a folder "b" beside the next
+ * "a" holding one too (so the walk comes back up from deep down and goes
+ * down again). */
+static void deep_tree(unsigned depth, unsigned mark)
+{
+	int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	assert_true(fd >= 0);
+	for (unsigned i = 1; i <= depth; i++) {
+		int next;
+
+		assert_int_equal(mkdirat(fd, "a", 0755), 0);
+		next = openat(fd, "a", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		assert_true(next >= 0);
+		close(fd);
+		fd = next;
+		if (i == mark || i == depth) {
+			int f = openat(fd, "s", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0755);
+
+			assert_true(f >= 0);
+			assert_int_equal(fchmod(f, 04755), 0);
+			close(f);
+		}
+		if (i % 100 == 0) {
+			int f;
+
+			assert_int_equal(mkdirat(fd, "b", 0755), 0);
+			f = openat(fd, "b/s", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0755);
+			assert_true(f >= 0);
+			assert_int_equal(fchmod(f, 04755), 0);
+			close(f);
+		}
+	}
+	close(fd);
+}
+
+/* The mode of root/a/.../a/s at depth. */
+static mode_t deep_mode(unsigned depth)
+{
+	int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct stat st;
+
+	for (unsigned i = 1; i <= depth; i++) {
+		int next = openat(fd, "a", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		assert_true(next >= 0);
+		close(fd);
+		fd = next;
+	}
+	assert_int_equal(fstatat(fd, "s", &st, AT_SYMLINK_NOFOLLOW), 0);
+	close(fd);
+	return st.st_mode & 07777;
+}
+
+static int sweep_root(const struct timespec *since, unsigned long long *changed)
+{
+	dv_autoclose int fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	dv_autoclose int procfd = open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	struct dv_error err = { 0 };
+	int r = ctr_sweep(fd, procfd, getuid(), getgid(), since, changed, &err);
+
+	if (r < 0)
+		fprintf(stderr, "ctr_sweep: %s\n", err.msg);
+	return r;
+}
+
+/* No depth stops the walk (it stopped at 200 folders), and it holds no
+ * more fds after than before, however deep it went. */
+static void test_sweep_deep(void **state)
+{
+	struct timespec zero = { 0 };
+	unsigned long long changed = 0;
+	unsigned fds = open_fds();
+
+	(void)state;
+	/* (not deeper: the teardown's dv_rm_tree_at holds an fd per level) */
+	deep_tree(300, 30);
+	assert_int_equal(sweep_root(&zero, &changed), 0);
+	assert_int_equal(deep_mode(30), 0755);
+	assert_int_equal(deep_mode(300), 0755);
+	assert_int_equal(changed, 2 + 3); /* and the three b/s */
+	assert_int_equal(open_fds(), fds);
+}
+
+/* What changed before `since` is not looked at; a second sweep has
+ * nothing left to change. */
+static void test_sweep_since(void **state)
+{
+	struct timespec zero = { 0 }, later;
+	unsigned long long changed = 1;
+
+	(void)state;
+	deep_tree(3, 2);
+	clock_gettime(CLOCK_REALTIME, &later);
+	later.tv_sec += 3600;
+	assert_int_equal(sweep_root(&later, &changed), 0);
+	assert_int_equal(changed, 0);
+	assert_int_equal(deep_mode(2), 04755);
+	assert_int_equal(sweep_root(&zero, &changed), 0);
+	assert_int_equal(changed, 2);
+	assert_int_equal(deep_mode(2), 0755);
+	assert_int_equal(sweep_root(&zero, &changed), 0);
+	assert_int_equal(changed, 0);
+}
+
+/* A symlink to a folder outside is not followed. */
+static void test_sweep_symlink(void **state)
+{
+	struct timespec zero = { 0 };
+	dv_autofree char *out = dv_xasprintf("%s.out", root);
+	dv_autofree char *link = dv_xasprintf("%s/l", root);
+	dv_autofree char *file = dv_xasprintf("%s/s", out);
+	struct stat st;
+	int f;
+
+	(void)state;
+	assert_int_equal(mkdir(out, 0755), 0);
+	f = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 04755);
+	assert_true(f >= 0);
+	assert_int_equal(fchmod(f, 04755), 0);
+	close(f);
+	assert_int_equal(symlink(out, link), 0);
+	assert_int_equal(sweep_root(&zero, NULL), 0);
+	assert_int_equal(stat(file, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 04755);
+	unlink(file);
+	rmdir(out);
+}
+
+/* How many files below root one sweep (since 0) opened: IN_OPEN events
+ * with a name (the walk opens the folder itself: an event without one).
+ * -1 on failure. No cmocka assert: also run in a child. */
+static int sweep_opens(void)
+{
+	struct timespec zero = { 0 };
+	dv_autoclose int in = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	ssize_t n;
+	int named = 0;
+
+	char cwd[PATH_MAX], after[PATH_MAX];
+
+	/* (before Linux 6.13 the sweep moves our cwd, and gives it back) */
+	if (in < 0 || inotify_add_watch(in, root, IN_OPEN) < 0 || !getcwd(cwd, sizeof(cwd)) ||
+	    sweep_root(&zero, NULL) < 0 || !getcwd(after, sizeof(after)) || strcmp(cwd, after))
+		return -1;
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		for (char *p = buf; p < buf + n;) {
+			struct inotify_event *ev = (struct inotify_event *)p;
+
+			named += ev->len > 0 && ev->name[0];
+			p += sizeof(*ev) + ev->len;
+		}
+	return named;
+}
+
+/* fn() in a child where getxattrat(2) fails with ENOSYS, as before Linux
+ * 6.13 (464 on every architecture but alpha): its result, or -1. */
+static int without_getxattrat(int (*fn)(void))
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+
+		if (!ctx || seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), 464, 0) < 0 ||
+		    seccomp_load(ctx) < 0)
+			_exit(255);
+		_exit(fn() & 0xff);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status) == 255 ? -1 : WEXITSTATUS(status);
+}
+
+/* The hot path: what is the host user's already, with no s-bit and no
+ * file capability, is never opened (one statx, and one getxattrat by name
+ * or, before Linux 6.13, one lgetxattr), however often a sweep reaches
+ * back over it (each sweep's own chown made what it fixed new again, and
+ * every later one reopened it). */
+static void test_sweep_no_reopen(void **state)
+{
+	(void)state;
+	for (int i = 0; i < 20; i++) {
+		dv_autofree char *name = dv_xasprintf("f%d", i);
+
+		put(name, "x");
+	}
+	assert_int_equal(sweep_opens(), 0);
+	assert_int_equal(without_getxattrat(sweep_opens), 0);
+}
+
+static int capped_left(void)
+{
+	dv_autofree char *path = dv_xasprintf("%s/capped", root);
+
+	if (sweep_opens() < 0)
+		return -1;
+	return lgetxattr(path, "security.capability", NULL, 0) < 0 && errno == ENODATA ? 0 : 1;
+}
+
+/* ...and a file capability on the host user's file is still found and
+ * removed, with getxattrat or without. Needs CAP_SETFCAP to set one. */
+static void test_sweep_fcap(void **state)
+{
+	/* VFS_CAP_REVISION_2 | effective; permitted: CAP_SETUID */
+	const uint32_t cap[5] = { 0x02000001, 1u << 7, 0, 0, 0 };
+	dv_autofree char *path = dv_xasprintf("%s/capped", root);
+
+	(void)state;
+	for (int round = 0; round < 2; round++) {
+		put("capped", "x");
+		if (lsetxattr(path, "security.capability", cap, sizeof(cap), 0) < 0) {
+			print_message("skipped: setting security.capability needs CAP_SETFCAP (root)\n");
+			skip();
+		}
+		put("plain", "x");
+		assert_int_equal(round ? without_getxattrat(capped_left) : capped_left(), 0);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -297,6 +542,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_v1_freeze, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_oom_kills, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_state_services, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sweep_deep, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sweep_since, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sweep_symlink, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sweep_no_reopen, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sweep_fcap, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
