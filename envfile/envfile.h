@@ -183,6 +183,15 @@ int envfile_parse(const char *text, size_t len, const char *display, const char 
 
 void env_spec_release(struct env_spec *spec);
 
+/* The spec's i-th named volume entry, the env's then each service's; NULL
+ * past the last. */
+const struct env_mount *envfile_volume_nth(const struct env_spec *spec, size_t i);
+/* Does a volume name look like an env's own volume in the store,
+ * NAME-ID-VOLUME (provision/volname.c), whose id is 12 hex digits between
+ * dashes? A shared volume may not be named so: it would reach into that
+ * env's own. */
+bool envfile_volume_name_scoped(const char *name);
+
 /* ---- devcontainer.json (devcontainer.c) ----
  * With no Envfile, envfile_find() gives a ".devcontainer/devcontainer.json"
  * or ".devcontainer.json" instead, and envfile_load() reads it through a

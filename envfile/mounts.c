@@ -81,10 +81,7 @@ static int resolve_host(struct env_vctx *v, const struct env_node *item, const c
 	return 0;
 }
 
-/* Does a shared volume's name look like an env's own volume in the store,
- * NAME-ID-VOLUME (provision/volname.c), whose id is 12 hex digits between
- * dashes? Such a name would reach into that env's volume. */
-static bool looks_scoped(const char *s)
+bool envfile_volume_name_scoped(const char *s)
 {
 	for (const char *p = strchr(s, '-'); p; p = strchr(p + 1, '-'))
 		if (strspn(p + 1, "0123456789abcdef") == 12 && p[13] == '-')
@@ -126,7 +123,7 @@ static int finish_mount(struct env_vctx *v, const struct env_node *item, enum en
 	if (shared_at && !m->volume)
 		return ENV_AT(v, shared_at, "%s entry '%s': 'shared' is for named volumes; a host "
 			      "path is the host's already", what, envfile_shown(text, buf, sizeof(buf)));
-	if (m->shared && looks_scoped(source))
+	if (m->shared && envfile_volume_name_scoped(source))
 		return ENV_AT(v, shared_at, "shared volume name '%s' holds a dash, 12 hex digits "
 			      "and a dash, as the store's name of an env's own volume does; choose "
 			      "another name", envfile_shown(source, buf, sizeof(buf)));
@@ -310,8 +307,7 @@ int envfile_set_mounts(struct env_vctx *v, const struct env_node *key, const str
 	return 0;
 }
 
-/* The spec's i-th named volume entry, the env's then each service's. */
-static const struct env_mount *nth_volume(const struct env_spec *spec, size_t i)
+const struct env_mount *envfile_volume_nth(const struct env_spec *spec, size_t i)
 {
 	if (i < spec->n_volumes)
 		return &spec->volumes[i];
@@ -330,8 +326,8 @@ static int check_shared(struct env_vctx *v, const struct env_spec *spec)
 	const struct env_mount *a, *b;
 	char buf[64];
 
-	for (size_t j = 1; (b = nth_volume(spec, j)) != NULL; j++)
-		for (size_t i = 0; (a = nth_volume(spec, i)) != NULL && i < j; i++)
+	for (size_t j = 1; (b = envfile_volume_nth(spec, j)) != NULL; j++)
+		for (size_t i = 0; (a = envfile_volume_nth(spec, i)) != NULL && i < j; i++)
 			if (!strcmp(a->source, b->source) && a->shared != b->shared)
 				return envfile_at(v, b->line, b->col, "volume '%s' is %sshared here "
 						  "but %sat line %u; say 'shared' on every entry "

@@ -557,9 +557,6 @@ struct prov_volume {
 };
 /* [a-z0-9][a-z0-9_.-]*, at most 63 characters (the Envfile's rule). */
 bool prov_volume_name_ok(const char *name);
-/* Does it hold a dash, 12 hex digits and a dash, as every env's own
- * volume does (so no shared volume may be named so)? */
-bool prov_volume_name_scoped(const char *name);
 /* An env's own volume's store name: "NAME-ID-VOLUME", [a-z0-9-] only, at
  * most 63 characters (a Kubernetes name); long names are cut, a cut volume
  * name gaining 8 hex digits of its sha256. Deterministic. */
@@ -568,9 +565,6 @@ void prov_volume_store_name(const char *env_name, const char *env_id, const char
 /* The store name of m, a volume of the env (spec, env_id). */
 void prov_volume_of(const struct env_spec *spec, const char *env_id, const struct env_mount *m,
 		    char out[PROV_VOLUME_NAME_MAX + 1]);
-/* The spec's i-th named volume entry, the env's then each service's, in
- * file order; NULL past the last. */
-const struct env_mount *prov_volume_nth(const struct env_spec *spec, size_t i);
 /* The store names of the volumes a spec uses (`volumes` and its
  * services'), each once. */
 void prov_volume_names(const struct env_spec *spec, const char *env_id, struct dv_strv *out);

@@ -34,17 +34,6 @@ bool prov_volume_name_ok(const char *s)
 	return i <= PROV_VOLUME_NAME_MAX;
 }
 
-bool prov_volume_name_scoped(const char *s)
-{
-	for (const char *p = strchr(s, '-'); p; p = strchr(p + 1, '-')) {
-		size_t n = strspn(p + 1, "0123456789abcdef");
-
-		if (n == 12 && p[13] == '-')
-			return true;
-	}
-	return false;
-}
-
 /* s as [a-z0-9-], at most max characters: '_', '.' (anything else) become
  * '-', a run of dashes one, and no dash at either end. */
 static size_t label(const char *s, char *out, size_t max)
@@ -112,24 +101,12 @@ void prov_volume_of(const struct env_spec *spec, const char *env_id, const struc
 		prov_volume_store_name(spec->name, env_id, m->source, out);
 }
 
-const struct env_mount *prov_volume_nth(const struct env_spec *spec, size_t i)
-{
-	if (i < spec->n_volumes)
-		return &spec->volumes[i];
-	i -= spec->n_volumes;
-	for (size_t s = 0; s < spec->n_services; s++)
-		for (size_t j = 0; j < spec->services[s].n_volumes; j++)
-			if (spec->services[s].volumes[j].volume && i-- == 0)
-				return &spec->services[s].volumes[j];
-	return NULL;
-}
-
 void prov_volume_names(const struct env_spec *spec, const char *env_id, struct dv_strv *out)
 {
 	const struct env_mount *m;
 	char name[PROV_VOLUME_NAME_MAX + 1];
 
-	for (size_t i = 0; (m = prov_volume_nth(spec, i)) != NULL; i++) {
+	for (size_t i = 0; (m = envfile_volume_nth(spec, i)) != NULL; i++) {
 		size_t k;
 
 		prov_volume_of(spec, env_id, m, name);
@@ -145,10 +122,10 @@ int prov_volume_check(const struct env_spec *spec, const char *env_id, struct dv
 	const struct env_mount *a, *b;
 	char na[PROV_VOLUME_NAME_MAX + 1], nb[PROV_VOLUME_NAME_MAX + 1];
 
-	for (size_t j = 1; (b = prov_volume_nth(spec, j)) != NULL; j++) {
+	for (size_t j = 1; (b = envfile_volume_nth(spec, j)) != NULL; j++) {
 		prov_volume_of(spec, env_id, b, nb);
 		for (size_t i = 0; i < j; i++) {
-			a = prov_volume_nth(spec, i);
+			a = envfile_volume_nth(spec, i);
 			prov_volume_of(spec, env_id, a, na);
 			if (strcmp(na, nb) || !strcmp(a->source, b->source))
 				continue;

@@ -290,7 +290,7 @@ int prov_volume_adopt(const struct layer_store *st, const struct env_spec *spec,
 
 	if (vfd < 0)
 		return 0; /* no volume at all yet */
-	for (size_t i = 0; (m = prov_volume_nth(spec, i)) != NULL; i++) {
+	for (size_t i = 0; (m = envfile_volume_nth(spec, i)) != NULL; i++) {
 		char store[PROV_VOLUME_NAME_MAX + 1];
 		struct vrec want, have;
 		struct dv_buf who = { 0 };

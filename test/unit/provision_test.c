@@ -775,13 +775,13 @@ static void test_volume_store_names(void **state)
 	assert_null(strstr(a, "--"));
 
 	/* every own volume looks so; a shared name may not */
-	assert_true(prov_volume_name_scoped("proj-0123456789ab-cache"));
+	assert_true(envfile_volume_name_scoped("proj-0123456789ab-cache"));
 	prov_volume_store_name(env63, id, vol63, a);
-	assert_true(prov_volume_name_scoped(a));
-	assert_false(prov_volume_name_scoped("toolcache"));
-	assert_false(prov_volume_name_scoped("a-0123456789abc-b"));
-	assert_false(prov_volume_name_scoped("a-0123456789ab"));
-	assert_false(prov_volume_name_scoped("0123456789ab-b"));
+	assert_true(envfile_volume_name_scoped(a));
+	assert_false(envfile_volume_name_scoped("toolcache"));
+	assert_false(envfile_volume_name_scoped("a-0123456789abc-b"));
+	assert_false(envfile_volume_name_scoped("a-0123456789ab"));
+	assert_false(envfile_volume_name_scoped("0123456789ab-b"));
 }
 
 /* What state.json records, and two names that would be one folder. */
