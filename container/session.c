@@ -41,15 +41,6 @@ void ctr_session_release(struct ctr_session *s)
 	*s = (struct ctr_session){ .checkout = -1 };
 }
 
-/* Is path at or below dir (as strings: both come from state.json)? */
-static bool under(const char *path, const char *dir)
-{
-	size_t n = strlen(dir);
-
-	while (n > 1 && dir[n - 1] == '/')
-		n--;
-	return !strncmp(path, dir, n) && (path[n] == '/' || path[n] == 0);
-}
 
 /* A detached clone of fd's mount tree, idmapped with ns. */
 static int clone_idmapped(int fd, int ns, unsigned attrs, const char *what, struct dv_error *err)
@@ -123,10 +114,11 @@ fail:
 /* Is the volume i covered by the checkout's clone or a host mount's? */
 static bool covered(const struct ctr_owner *o, size_t i)
 {
-	if (under(o->mounts[i].target, o->workdir))
+	if (dv_path_below(o->mounts[i].target, o->workdir))
 		return true;
 	for (size_t j = 0; j < o->n_mounts; j++)
-		if (j != i && !o->mounts[j].volume && under(o->mounts[i].target, o->mounts[j].target))
+		if (j != i && !o->mounts[j].volume &&
+		    dv_path_below(o->mounts[i].target, o->mounts[j].target))
 			return true;
 	return false;
 }

@@ -98,13 +98,12 @@ int envfile_find(const char *start_dir, char **out_path, char **out_checkout,
 	return 0;
 }
 
+/* Strictly below dir. */
 static bool path_inside(const char *path, const char *dir)
 {
-	size_t n = strlen(dir);
+	const char *rel = dv_path_below(path, dir);
 
-	if (strcmp(dir, "/") == 0)
-		return true;
-	return strncmp(path, dir, n) == 0 && path[n] == '/';
+	return rel && *rel;
 }
 
 /* dir holds the json: the folder that holds .devcontainer/ is the one its

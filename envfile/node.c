@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "envfile/internal.h"
+#include "util/fs.h"
 #include "util/str.h"
 #include "util/banned.h"
 
@@ -223,9 +224,5 @@ const char *envfile_real_checkout(struct env_vctx *v)
 
 bool envfile_path_inside(const char *path, const char *dir)
 {
-	size_t n = strlen(dir);
-
-	if (strcmp(dir, "/") == 0)
-		return true;
-	return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
+	return dv_path_below(path, dir) != NULL;
 }

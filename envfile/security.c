@@ -31,12 +31,6 @@ static bool null_node(const struct env_node *n)
 	       (!strcmp(n->value, "") || !strcmp(n->value, "~") || !strcmp(n->value, "null"));
 }
 
-static bool inside(const char *path, const char *dir)
-{
-	size_t n = strlen(dir);
-
-	return !strcmp(dir, "/") || (!strncmp(path, dir, n) && (path[n] == 0 || path[n] == '/'));
-}
 
 static int set_seccomp(const struct env_node *val, const char *display, const char *dir,
 		       const char *checkout, struct env_security *out, struct dv_error *err)
@@ -62,7 +56,7 @@ static int set_seccomp(const struct env_node *val, const char *display, const ch
 		return dv_err_at(err, display, val->line, val->col,
 				 "seccomp profile '%s' cannot be read: %s; paths are relative to the "
 				 "Envfile's folder", val->value, strerror(errno));
-	if (!inside(real, real_checkout) || stat(real, &st) < 0 || !S_ISREG(st.st_mode)) {
+	if (!envfile_path_inside(real, real_checkout) || stat(real, &st) < 0 || !S_ISREG(st.st_mode)) {
 		free(real);
 		return dv_err_at(err, display, val->line, val->col,
 				 "seccomp profile '%s' must be a file inside the checkout", val->value);

@@ -563,17 +563,6 @@ int prov_git_paths(const char *checkout, struct dv_strv *out, struct dv_error *e
 	return 0;
 }
 
-/* Is path at or below dir? Both absolute, normalised. */
-static const char *below(const char *path, const char *dir)
-{
-	size_t n = strlen(dir);
-
-	if (!strcmp(dir, "/"))
-		return path + 1;
-	if (strncmp(path, dir, n))
-		return NULL;
-	return path[n] == '/' ? path + n + 1 : path[n] == 0 ? path + n : NULL;
-}
 
 bool prov_git_paths_in(const char *checkout, const struct dv_strv *paths, const char *source,
 		       struct dv_strv *out)
@@ -583,9 +572,9 @@ bool prov_git_paths_in(const char *checkout, const struct dv_strv *paths, const 
 		const char *rel;
 
 		/* The mount is (inside) git metadata: all of it read-only. */
-		if (below(source, abs))
+		if (dv_path_below(source, abs))
 			return true;
-		if ((rel = below(abs, source)) && *rel)
+		if ((rel = dv_path_below(abs, source)) && *rel)
 			dv_strv_push(out, rel);
 	}
 	return false;

@@ -33,6 +33,7 @@
 
 #include "provision.h"
 #include "util/cleanup.h"
+#include "util/fs.h"
 #include "util/hash.h"
 #include "util/banned.h"
 
@@ -228,12 +229,6 @@ static void add(struct prov_requests *out, enum prov_req_kind kind, unsigned lin
 	*r = (struct prov_request){ kind, line, col, what, gives, extra };
 }
 
-static bool inside(const char *path, const char *dir)
-{
-	size_t n = strlen(dir);
-
-	return !strcmp(dir, "/") || (!strncmp(path, dir, n) && (path[n] == 0 || path[n] == '/'));
-}
 
 static void add_mount(struct prov_requests *out, const struct env_spec *spec,
 		      const struct env_mount *m, const char *service)
@@ -256,7 +251,7 @@ static void add_mount(struct prov_requests *out, const struct env_spec *spec,
 	/* A relative source is inside the checkout (envfile/mounts.c), which
 	 * the env has anyway; so is an absolute one that resolves there. */
 	if (m->source[0] != '/' ||
-	    (m->source_abs && spec->checkout && inside(m->source_abs, spec->checkout)))
+	    (m->source_abs && spec->checkout && dv_path_below(m->source_abs, spec->checkout)))
 		return;
 	if (m->source_abs && strcmp(m->source_abs, m->source))
 		real = shown(m->source_abs);
