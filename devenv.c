@@ -30,6 +30,7 @@
 #include "util/ctx.h"
 #include "util/userns.h"
 #include "util/fs.h"
+#include "util/term.h"
 #include "util/banned.h"
 
 #define DEVENV_VERSION "0.1.0"
@@ -796,7 +797,11 @@ static int cmd_logs(struct dv_ctx *ctx, struct layer_store *st, int argc, char *
 	dv_autofree char *path = NULL;
 	const struct ctr_init *follows;
 	const char *svc = NULL;
-	char buf[65536];
+	/* The log is the env's record, as it wrote it; what we print of it is
+	 * made safe for a terminal (util/term.h), as on_up's output was. */
+	struct dv_term_filter filt = { 0 };
+	char buf[16384], safe[DV_TERM_FILTER_OUT(sizeof(buf))];
+	size_t len;
 
 	if (oi < 0)
 		return helped ? 0 : -1;
@@ -851,13 +856,18 @@ static int cmd_logs(struct dv_ctx *ctx, struct layer_store *st, int argc, char *
 			dv_err(err, errno, "reading the log");
 			goto out;
 		}
-		if (n > 0) {
-			if (fwrite(buf, 1, (size_t)n, stdout) != (size_t)n) {
-				dv_err(err, errno, "cannot write output");
-				goto out;
-			}
-			continue;
+		if (n > 0)
+			len = dv_term_filter_feed(&filt, buf, (size_t)n, safe);
+		else if (last || !follow) /* the last read: a colour left on ends */
+			len = dv_term_filter_end(&filt, safe);
+		else
+			len = 0;
+		if (len && fwrite(safe, 1, len, stdout) != len) {
+			dv_err(err, errno, "cannot write output");
+			goto out;
 		}
+		if (n > 0)
+			continue;
 		fflush(stdout);
 		if (last)
 			break;

@@ -626,6 +626,7 @@ int ctr_exec(const struct ctr_init *init, const struct dv_strv *cgroups,
 	r.err = errout[0];
 	r.tee = x->tee_fd;
 	r.quiet = x->tee_fd >= 0 && x->tee_only;
+	r.filter = x->filter;
 	r.stdin_open = master >= 0 || inp[1] >= 0;
 	st = ctr_relay_run(&r, err);
 	/* It closed what ended. */
