@@ -31,16 +31,25 @@
 #include "util/term.h"
 #include "util/banned.h"
 
-#define RELAY_BUF 16384
+/* A pipe's capacity: one read takes what a fast writer has left there. */
+#define RELAY_BUF 65536
+#define FILTER_SLICE 16384
 
-/* n bytes of the env's output made safe for a terminal, to `to`. */
+/* n bytes of the env's output made safe for a terminal, to `to`, a slice
+ * at a time (the filter's room is four times what it takes). */
 static int write_filtered(int to, struct dv_term_filter *filt, const char *buf, size_t n,
 			  struct dv_error *err)
 {
-	char safe[DV_TERM_FILTER_OUT(RELAY_BUF)];
-	size_t len = dv_term_filter_feed(filt, buf, n, safe);
+	char safe[DV_TERM_FILTER_OUT(FILTER_SLICE)];
 
-	return len ? dv_write_full(to, safe, len, err) : 0;
+	for (size_t i = 0; i < n; i += FILTER_SLICE) {
+		size_t k = n - i < FILTER_SLICE ? n - i : FILTER_SLICE;
+		size_t len = dv_term_filter_feed(filt, buf + i, k, safe);
+
+		if (len && dv_write_full(to, safe, len, err) < 0)
+			return -1;
+	}
+	return 0;
 }
 
 bool ctr_relay_chunk(int from, int to, int tee, struct dv_term_filter *filt)

@@ -18,30 +18,30 @@ enum { GROUND, UTF8, ESC, ESC_INTER, CSI, STR, STR_ESC };
 #define SUB	 0x1a
 #define ESC_BYTE 0x1b
 
-/* How many bytes at p are printable ASCII, eight at a time: a word's
- * mask flags each byte below 0x20 or above 0x7e ("hasless" and "hasmore"
- * of the bit hacks); a false flag needs a borrow or carry from a flagged
- * byte below it, so the lowest flag is true. */
-static size_t plain_run(const unsigned char *p, size_t n)
+/* Printable ASCII from p to out, eight bytes at a time; returns how many.
+ * A word's mask flags each byte below 0x20 or above 0x7e ("hasless" and
+ * "hasmore" of the bit hacks); a false flag needs a borrow or carry from a
+ * flagged byte below it, so on a little-endian machine the lowest flag is
+ * true. Each word is stored before it is looked at: out has the room
+ * (DV_TERM_FILTER_OUT), and what lies past the run is written over next. */
+static size_t plain_run(const unsigned char *p, size_t n, char *out)
 {
 	const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
 	size_t i = 0;
 
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 	for (; n - i >= 8; i += 8) {
 		uint64_t w, m;
 
 		memcpy(&w, p + i, 8);
+		memcpy(out + i, &w, 8);
 		m = ((w - 0x20 * ones) & ~w & high) | (((w + ones) | w) & high);
-		if (m) {
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+		if (m)
 			return i + (size_t)__builtin_ctzll(m) / 8;
-#else
-			break;
-#endif
-		}
 	}
-	while (i < n && p[i] >= 0x20 && p[i] < 0x7f)
-		i++;
+#endif
+	for (; i < n && p[i] >= 0x20 && p[i] < 0x7f; i++)
+		out[i] = (char)p[i];
 	return i;
 }
 
@@ -308,7 +308,8 @@ static size_t csi_kept(struct dv_term_filter *f, const unsigned char *p, size_t 
 		return 0;
 	if (p[j] == 'm')
 		f->coloured = colour;
-	memcpy(out, p, j + 1);
+	for (size_t k = 0; k <= j; k++)
+		out[k] = (char)p[k];
 	return j + 1;
 }
 
@@ -322,8 +323,7 @@ size_t dv_term_filter_feed(struct dv_term_filter *f, const char *in, size_t n, c
 			o += filter_byte(f, p[i++], out + o);
 			continue;
 		}
-		k = plain_run(p + i, n - i);
-		memcpy(out + o, p + i, k);
+		k = plain_run(p + i, n - i, out + o);
 		o += k;
 		i += k;
 		if (i == n)
