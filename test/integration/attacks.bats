@@ -11,6 +11,7 @@
 # the issue found, by topic (trust, binds, git, terminal).
 
 load helpers
+bats_require_minimum_version 1.5.0
 
 setup() { dv_setup; }
 teardown() { dv_teardown; }
@@ -1818,4 +1819,22 @@ assert_term_clean() {
 	run "$DEVENV" logs -f s
 	assert_success
 	assert_term_clean "$output"
+}
+
+# The Envfile's shell, quoted by devenv when on_up or ssh cannot run it.
+@test "terminal: an Envfile's shell that cannot run is named escaped by on_up's and ssh's error" {
+	dv_busybox_image
+	dv_envfile <<-'EOF'
+	image: busybox
+	shell: "/nope\e]0;pwned\a\e[2J"
+	on_up:
+	  - run: "true"
+	EOF
+	run "$DEVENV" up
+	assert_failure
+	no_escapes "$output"
+	assert_line "devenv: cannot run '/nope\\x1b]0;pwned\\x07\\x1b[2J': No such file or directory"
+	run -127 "$DEVENV" ssh -c true
+	no_escapes "$output"
+	assert_line "devenv: cannot run '/nope\\x1b]0;pwned\\x07\\x1b[2J': No such file or directory"
 }
