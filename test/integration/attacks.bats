@@ -1838,3 +1838,33 @@ assert_term_clean() {
 	no_escapes "$output"
 	assert_line "devenv: cannot run '/nope\\x1b]0;pwned\\x07\\x1b[2J': No such file or directory"
 }
+
+# --json: json-c escapes C0 controls only; a C1 control (U+009B, CSI to
+# many terminals), DEL or a byte that is not UTF-8 from the Envfile or the
+# env went out raw.
+@test "terminal: --json output has the Envfile's C1 controls and DEL as JSON escapes, and says the same" {
+	dv_busybox_image
+	dv_envfile <<-'EOF'
+	image: busybox
+	workdir: "/w\u009b2J\x7f"
+	on_up:
+	  - run: "echo \u009b31m"
+	EOF
+	run "$DEVENV" up --json
+	assert_success
+	no_escapes "$output"
+	[[ $output != *$'\x7f'* ]]
+	python3 -c '
+import json, sys
+last = [json.loads(l) for l in sys.argv[1].splitlines() if l.startswith("{")]
+assert any(o.get("label") == "echo \x9b31m" for o in last), last
+' "$output"
+	run "$DEVENV" status --json
+	assert_success
+	no_escapes "$output"
+	[[ $output != *$'\x7f'* ]]
+	python3 -c '
+import json, sys
+assert json.loads(sys.argv[1])["workdir"] == "/w\x9b2J\x7f"
+' "$output"
+}
