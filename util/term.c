@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "str.h"
 #include "term.h"
 #include "banned.h"
 
@@ -71,7 +72,7 @@ static unsigned utf8_need(unsigned c)
 
 /* The character held is complete: text, or a C1 control, which acts as its
  * ESC form would (U+009B is CSI to many terminals) and goes with what it
- * starts; or a bidirectional override, which makes a line read other than
+ * starts; or a bidirectional control, which makes a line read other than
  * it is. */
 static size_t utf8_done(struct dv_term_filter *f, char *out)
 {
@@ -91,7 +92,7 @@ static size_t utf8_done(struct dv_term_filter *f, char *out)
 		}
 		return 0;
 	}
-	if ((cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069))
+	if (dv_str_cp_unsafe(cp))
 		return 0;
 	memcpy(out, f->seq, n);
 	return n;
@@ -266,9 +267,8 @@ static size_t utf8_text(const unsigned char *p, size_t n, char *out)
 			return 0;
 		cp = cp << 6 | (p[k] & 0x3f);
 	}
-	if (cp <= 0x9f || (need == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-	    (need == 3 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0x202a && cp <= 0x202e) ||
-	    (cp >= 0x2066 && cp <= 0x2069))
+	if ((need == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+	    (need == 3 && (cp < 0x10000 || cp > 0x10ffff)) || dv_str_cp_unsafe(cp))
 		return 0;
 	memcpy(out, p, need + 1);
 	return need + 1;

@@ -15,8 +15,7 @@
  *  - dropped, whole: OSC (ESC ] ... BEL or ST), DCS, SOS, PM and APC strings,
  *    every other CSI and ESC sequence, and a sequence started by a C1
  *    control (U+009B, U+009D...); dropped alone: other C0 controls, DEL, C1
- *    controls and the bidirectional overrides (U+202A-202E, U+2066-2069),
- *    as dv_buf_add_safe() has them;
+ *    controls and the bidirectional controls (dv_str_cp_unsafe());
  *  - replaced: each byte that is not UTF-8 (a raw 0x9b included) becomes
  *    "\xNN", as dv_buf_add_safe() writes it.
  *
