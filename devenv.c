@@ -30,6 +30,7 @@
 #include "util/ctx.h"
 #include "util/userns.h"
 #include "util/fs.h"
+#include "util/term.h"
 #include "util/banned.h"
 
 #define DEVENV_VERSION "0.1.0"
@@ -233,7 +234,7 @@ static int events_end(struct dv_ctx *ctx, const struct prov_env *env, int ret,
 		json_object_object_add(o, "error", json_object_new_string(msg));
 	}
 	json_object_object_add(o, "seconds", prov_json_seconds((double)(dv_now_ns() - t0) / 1e9));
-	fprintf(f, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	prov_json_print(f, o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	json_object_put(o);
 	bad = fflush(f) != 0 || ferror(f);
 	fclose(f);
@@ -617,7 +618,7 @@ static int cmd_status(struct dv_ctx *ctx, struct layer_store *st, int argc, char
 				env.state.network && env.state.network[0] ? env.state.network : "host"));
 			json_object_object_add(o, "ports", ports_json(&env.state));
 		}
-		printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+		prov_json_print(stdout, o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 		json_object_put(o);
 	} else if (!env.has_state) {
 		printf("env %s: not created ('devenv up' creates it)\n", env.id);
@@ -698,7 +699,7 @@ static int cmd_port(struct dv_ctx *ctx, struct layer_store *st, int argc, char *
 	if (ctx->json) {
 		struct json_object *a = ports_json(&env.state);
 
-		printf("%s\n", json_object_to_json_string_ext(a, JSON_C_TO_STRING_PLAIN));
+		prov_json_print(stdout, a, JSON_C_TO_STRING_PLAIN);
 		json_object_put(a);
 	} else {
 		for (size_t i = 0; i < env.state.n_ports; i++) {
@@ -772,7 +773,7 @@ static int cmd_ls(struct dv_ctx *ctx, struct layer_store *st, int argc, char **a
 	}
 	free(all);
 	if (arr) {
-		printf("%s\n", json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+		prov_json_print(stdout, arr, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 		json_object_put(arr);
 	}
 	return 0;
@@ -796,7 +797,11 @@ static int cmd_logs(struct dv_ctx *ctx, struct layer_store *st, int argc, char *
 	dv_autofree char *path = NULL;
 	const struct ctr_init *follows;
 	const char *svc = NULL;
-	char buf[65536];
+	/* The log is the env's record, as it wrote it; what we print of it is
+	 * made safe for a terminal (util/term.h), as on_up's output was. */
+	struct dv_term_filter filt = { 0 };
+	char buf[16384], safe[DV_TERM_FILTER_OUT(sizeof(buf))];
+	size_t len;
 
 	if (oi < 0)
 		return helped ? 0 : -1;
@@ -851,13 +856,18 @@ static int cmd_logs(struct dv_ctx *ctx, struct layer_store *st, int argc, char *
 			dv_err(err, errno, "reading the log");
 			goto out;
 		}
-		if (n > 0) {
-			if (fwrite(buf, 1, (size_t)n, stdout) != (size_t)n) {
-				dv_err(err, errno, "cannot write output");
-				goto out;
-			}
-			continue;
+		if (n > 0)
+			len = dv_term_filter_feed(&filt, buf, (size_t)n, safe);
+		else if (last || !follow) /* the last read: a colour left on ends */
+			len = dv_term_filter_end(&filt, safe);
+		else
+			len = 0;
+		if (len && fwrite(safe, 1, len, stdout) != len) {
+			dv_err(err, errno, "cannot write output");
+			goto out;
 		}
+		if (n > 0)
+			continue;
 		fflush(stdout);
 		if (last)
 			break;
@@ -1069,7 +1079,7 @@ static int cmd_images(struct dv_ctx *ctx, struct layer_store *st, int argc, char
 	}
 	free(imgs);
 	if (arr) {
-		printf("%s\n", json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+		prov_json_print(stdout, arr, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 		json_object_put(arr);
 	}
 	return 0;
@@ -1435,17 +1445,9 @@ static int cmd_image(struct dv_ctx *ctx, struct layer_store *st, int argc, char 
 			json_object_array_add(arr, o);
 			layer_image_release(&one);
 		}
-		{
-			/* The config is the image's: json-c leaves C1 controls and
-			 * bytes that are not UTF-8 as they are. */
-			struct dv_buf out = { 0 };
-
-			dv_buf_add_safe_json(&out, json_object_to_json_string_ext(
-							   arr, JSON_C_TO_STRING_PRETTY |
-									JSON_C_TO_STRING_NOSLASHESCAPE));
-			printf("%s\n", out.s);
-			dv_buf_release(&out);
-		}
+		/* The config is the image's: json-c leaves C1 controls and
+		 * bytes that are not UTF-8 as they are. */
+		prov_json_print(stdout, arr, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
 		json_object_put(arr);
 		return 0;
 	} else if (oi < argc && strcmp(argv[oi], "load") == 0) {
@@ -1542,7 +1544,7 @@ static int volume_ls(struct dv_ctx *ctx, const struct layer_store *st, struct dv
 	}
 	prov_volumes_free(v, n);
 	if (arr) {
-		printf("%s\n", json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+		prov_json_print(stdout, arr, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 		json_object_put(arr);
 	}
 	return 0;
@@ -1793,8 +1795,7 @@ static int cmd_allow(struct dv_ctx *ctx, struct layer_store *st, int argc, char 
 		json_object_object_add(o, "allowed", json_object_new_boolean(r.n > 0));
 		if (r.n)
 			json_object_object_add(o, "digest", json_object_new_string(hex));
-		printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-								   JSON_C_TO_STRING_NOSLASHESCAPE));
+		prov_json_print(stdout, o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	} else if (!ctx->quiet && !r.n) {
 		printf("%s asks for nothing beyond the default sandbox; there is nothing to allow\n",
 		       r.file);

@@ -179,6 +179,9 @@ struct ctr_exec {
 			       stdout and stderr apart */
 	int tee_fd;         /* >= 0: also copy the command's output to this fd (the log) */
 	bool tee_only;      /* with tee_fd: the output goes there alone (-q) */
+	bool filter;        /* ctr_run, ctr_exec: the output reaches our stdout and
+			       stderr made safe for a terminal (util/term.h); the
+			       tee gets it raw */
 	bool no_stdin;      /* the command's stdin is empty, and ours is left
 			       alone (on_up); else ours is relayed to it */
 	const char *user;   /* NULL: as root, environment as given; else NAME|UID[:GID],
@@ -262,8 +265,9 @@ int ctr_stop_all(const struct ctr_init *inits, size_t n, unsigned timeout_s, str
 
 /* Run one command in a fresh build container (spec->build) and wait. It
  * runs in a session of its own; its output comes through pipes, copied to
- * our stdout/stderr. SIGINT/SIGTERM to devenv kill the whole container and
- * return -1 with errnum EINTR. */
+ * our stdout/stderr (through the terminal filter with x->filter).
+ * SIGINT/SIGTERM to devenv kill the whole container and return -1 with
+ * errnum EINTR. */
 int ctr_run(const struct ctr_spec *spec, const struct ctr_exec *x, int *status,
 	    struct dv_error *err);
 

@@ -593,9 +593,13 @@ int ctr_exec(const struct ctr_init *init, const struct dv_strv *cgroups,
 			n = read(errp[0], &got, sizeof(got));
 		while (n < 0 && errno == EINTR);
 		if (n == sizeof(got.e)) {
+			struct dv_buf shown = { 0 }; /* the Envfile's shell, or the user's command */
+
 			e = got.e;
 			dv_waitpid(pid, &st, &(struct dv_error){ 0 });
-			fprintf(stderr, "devenv: cannot run '%s': %s\n", x->argv[0], strerror(e));
+			dv_buf_add_safe(&shown, x->argv[0], strlen(x->argv[0]));
+			fprintf(stderr, "devenv: cannot run '%s': %s\n", shown.s, strerror(e));
+			dv_buf_release(&shown);
 			*status = e == ENOENT ? 127 : 126;
 			ret = 0;
 			goto out;
@@ -626,6 +630,7 @@ int ctr_exec(const struct ctr_init *init, const struct dv_strv *cgroups,
 	r.err = errout[0];
 	r.tee = x->tee_fd;
 	r.quiet = x->tee_fd >= 0 && x->tee_only;
+	r.filter = x->filter;
 	r.stdin_open = master >= 0 || inp[1] >= 0;
 	st = ctr_relay_run(&r, err);
 	/* It closed what ended. */

@@ -23,6 +23,7 @@
 
 #include "container/container.h"
 #include "util/error.h"
+#include "util/term.h"
 
 #define CTR_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -129,6 +130,8 @@ struct ctr_relay {
 			     stdout and stderr (read ends); -1 once closed */
 	int tee;          /* >= 0: a copy of the output goes there (the env's log) */
 	bool quiet;       /* the output goes to tee alone */
+	bool filter;      /* our fds get stdout and stderr through filt[0], filt[1] */
+	struct dv_term_filter filt[2];
 	bool stdin_open;  /* our fd 0 is still to be read */
 	char buf[16384];  /* read from fd 0, not yet taken by the command */
 	size_t off, len;
@@ -137,10 +140,13 @@ struct ctr_relay {
  * r->in, r->out, r->err as they end. Returns the supervisor's wait status,
  * or -1 with err filled. */
 int ctr_relay_run(struct ctr_relay *r, struct dv_error *err);
-/* One read from `from` to `to` (-1: nowhere) and `tee` (-1: none). false
- * at EOF, on a read error (a pty's EIO) or when `to` is gone (EPIPE): the
- * caller stops reading `from`. */
-bool ctr_relay_chunk(int from, int to, int tee);
+/* One read from `from` to `to` (-1: nowhere), through `filt` (NULL: raw;
+ * util/term.h) and raw to `tee` (-1: none). false at EOF, on a read error
+ * (a pty's EIO) or when `to` is gone (EPIPE): the caller stops reading
+ * `from`. */
+bool ctr_relay_chunk(int from, int to, int tee, struct dv_term_filter *filt);
+/* The stream through `filt` has ended: what it still holds, to `to`. */
+void ctr_relay_end(int to, struct dv_term_filter *filt);
 /* Our terminal's size (fd 0) to the pty. */
 void ctr_relay_winsize(int master);
 /* In a forked child: fds[i] becomes fd i (-1: i is closed), close-on-exec

@@ -429,11 +429,14 @@ out:
 /* What is left in the pipes of a container whose init has exited: every
  * writer died with its pid namespace, so this ends at EOF (or at once
  * should something outside still hold a write end). */
-static void drain(struct pollfd *p, const int *to, size_t n)
+static void drain(struct pollfd *p, const int *to, struct dv_term_filter *filt, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		while (p[i].fd >= 0 && poll(&p[i], 1, 0) > 0 && ctr_relay_chunk(p[i].fd, to[i], -1)) {
+		while (p[i].fd >= 0 && poll(&p[i], 1, 0) > 0 &&
+		       ctr_relay_chunk(p[i].fd, to[i], -1, filt ? &filt[i] : NULL)) {
 		}
+		if (filt)
+			ctr_relay_end(to[i], &filt[i]);
 	}
 }
 
@@ -457,6 +460,8 @@ int ctr_run(const struct ctr_spec *spec, const struct ctr_exec *x, int *status,
 	    struct dv_error *err)
 {
 	static const int to[] = { 1, 2 };
+	/* What the step prints is shown to the developer: safe for a terminal. */
+	struct dv_term_filter filt_v[2] = { 0 }, *filt = x->filter ? filt_v : NULL;
 	sigset_t mask, old;
 	dv_autoclose int mem = init_memfd(err);
 	dv_autoclose int sfd = -1;
@@ -512,7 +517,8 @@ int ctr_run(const struct ctr_spec *spec, const struct ctr_exec *x, int *status,
 			goto out;
 		}
 		for (int i = 0; i < 2; i++)
-			if (p[i].revents && !ctr_relay_chunk(p[i].fd, to[i], -1))
+			if (p[i].revents &&
+			    !ctr_relay_chunk(p[i].fd, to[i], -1, filt ? &filt[i] : NULL))
 				p[i].fd = -1; /* closed below, at out */
 		if (p[2].revents)
 			break;
@@ -529,7 +535,7 @@ int ctr_run(const struct ctr_spec *spec, const struct ctr_exec *x, int *status,
 	}
 	if (dv_waitpid(pid, &st, err) < 0)
 		goto out;
-	drain(p, to, 2);
+	drain(p, to, filt, 2);
 	if (interrupted) {
 		dv_err(err, 0, "interrupted");
 		err->errnum = EINTR;

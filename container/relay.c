@@ -6,7 +6,9 @@
  * env's instead.
  *
  *  - ctr_relay_chunk(): one read's worth from a pipe or pty to our fd
- *    (build steps, ssh, on_up);
+ *    (build steps, ssh, on_up), through the terminal filter (util/term.h)
+ *    for what devenv shows of an env's output (steps, on_up), raw for
+ *    ssh, the developer's own session, and for the env's log;
  *  - ctr_relay_run(): ssh's and on_up's loop: stdin to the command (pipe
  *    or pty), its stdout and stderr back, signals on to it, until its
  *    supervisor (exec.c) has exited;
@@ -26,11 +28,33 @@
 
 #include "container/internal.h"
 #include "util/fs.h"
+#include "util/term.h"
 #include "util/banned.h"
 
-bool ctr_relay_chunk(int from, int to, int tee)
+/* A pipe's capacity: one read takes what a fast writer has left there. */
+#define RELAY_BUF 65536
+#define FILTER_SLICE 16384
+
+/* n bytes of the env's output made safe for a terminal, to `to`, a slice
+ * at a time (the filter's room is four times what it takes). */
+static int write_filtered(int to, struct dv_term_filter *filt, const char *buf, size_t n,
+			  struct dv_error *err)
 {
-	char buf[16384];
+	char safe[DV_TERM_FILTER_OUT(FILTER_SLICE)];
+
+	for (size_t i = 0; i < n; i += FILTER_SLICE) {
+		size_t k = n - i < FILTER_SLICE ? n - i : FILTER_SLICE;
+		size_t len = dv_term_filter_feed(filt, buf + i, k, safe);
+
+		if (len && dv_write_full(to, safe, len, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+bool ctr_relay_chunk(int from, int to, int tee, struct dv_term_filter *filt)
+{
+	char buf[RELAY_BUF];
 	ssize_t n = read(from, buf, sizeof(buf));
 	struct dv_error ignored = { 0 };
 
@@ -38,13 +62,25 @@ bool ctr_relay_chunk(int from, int to, int tee)
 		return errno == EINTR || errno == EAGAIN; /* EIO: a pty without slaves */
 	if (n == 0)
 		return false;
+	/* The log is the env's record: what it wrote, as it wrote it. */
 	if (tee >= 0)
 		dv_write_full(tee, buf, (size_t)n, &ignored); /* a full disk loses log lines */
+	if (to < 0)
+		return true;
 	/* Our end is gone (`ssh -c yes | head -1`): close the pipe, so that
 	 * the writer gets its SIGPIPE as if it wrote there itself. */
-	if (to >= 0 && dv_write_full(to, buf, (size_t)n, &ignored) < 0)
-		return false;
-	return true;
+	if (filt)
+		return write_filtered(to, filt, buf, (size_t)n, &ignored) == 0;
+	return dv_write_full(to, buf, (size_t)n, &ignored) == 0;
+}
+
+void ctr_relay_end(int to, struct dv_term_filter *filt)
+{
+	char tail[DV_TERM_FILTER_OUT(0)];
+	size_t len = dv_term_filter_end(filt, tail);
+
+	if (to >= 0 && len)
+		dv_write_full(to, tail, len, &(struct dv_error){ 0 });
 }
 
 int ctr_fds_place(const int *fds, int n, int keep)
@@ -132,14 +168,14 @@ int ctr_relay_run(struct ctr_relay *r, struct dv_error *err)
 		if (r->master >= 0 && r->len && !exited)
 			p[OUT].events |= POLLOUT;
 		if (exited && out < 0 && r->err < 0)
-			return st;
+			break;
 		n = poll(p, N, exited ? 0 : -1);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
 			return dv_err(err, errno, "poll");
 		if (exited && n == 0)
-			return st;
+			break;
 		if (p[SIG].revents) {
 			struct signalfd_siginfo si;
 
@@ -164,14 +200,15 @@ int ctr_relay_run(struct ctr_relay *r, struct dv_error *err)
 		if (p[OUT].revents & POLLOUT && !feed(r, r->master))
 			r->stdin_open = false, r->off = r->len = 0;
 		if (p[OUT].revents & (POLLIN | POLLHUP | POLLERR) &&
-		    !ctr_relay_chunk(out, r->quiet ? -1 : 1, r->tee)) {
+		    !ctr_relay_chunk(out, r->quiet ? -1 : 1, r->tee, r->filter ? &r->filt[0] : NULL)) {
 			if (r->master < 0)
 				close(out);
 			out = -1;
 			if (r->master < 0)
 				r->out = -1;
 		}
-		if (p[ERR].revents && !ctr_relay_chunk(r->err, r->quiet ? -1 : 2, r->tee)) {
+		if (p[ERR].revents &&
+		    !ctr_relay_chunk(r->err, r->quiet ? -1 : 2, r->tee, r->filter ? &r->filt[1] : NULL)) {
 			close(r->err);
 			r->err = -1;
 		}
@@ -193,4 +230,9 @@ int ctr_relay_run(struct ctr_relay *r, struct dv_error *err)
 			r->in = -1;
 		}
 	}
+	if (r->filter) {
+		ctr_relay_end(r->quiet ? -1 : 1, &r->filt[0]);
+		ctr_relay_end(r->quiet ? -1 : 2, &r->filt[1]);
+	}
+	return st;
 }

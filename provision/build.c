@@ -221,7 +221,10 @@ static int run_step(const struct layer_store *st, const struct env_spec *spec,
 	cs.outbound_pasta = bn.pasta;
 	prov_step_envp(spec, step, &envp);
 	char *argv[] = { spec->shell, "-c", step->run, NULL };
-	struct ctr_exec x = { .argv = argv, .envp = envp.v, .cwd = "/", .tty = false, .tee_fd = -1 };
+	/* Its output is shown (or, with -q, held and shown when it fails):
+	 * safe for a terminal, as every text of the env's devenv prints. */
+	struct ctr_exec x = { .argv = argv, .envp = envp.v, .cwd = "/", .tty = false, .tee_fd = -1,
+			      .filter = true };
 
 	fflush(stdout);
 	if (ctr_run(&cs, &x, &status, err) < 0)

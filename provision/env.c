@@ -394,11 +394,11 @@ static int run_on_up(const struct dv_ctx *ctx, const struct prov_env *env, int l
 
 		prov_step_envp(spec, step, &envp); /* the step's own `env` over the env's */
 		/* No input (the terminal's typeahead is the developer's),
-		 * output to us and the log, or with -q to the log alone
-		 * ('devenv logs'). */
+		 * output to us, made safe for a terminal, and as it is to the
+		 * log, or with -q to the log alone ('devenv logs'). */
 		struct ctr_exec x = { .argv = argv, .envp = envp.v, .cwd = spec->workdir,
 				      .tty = false, .tee_fd = log_fd, .tee_only = ctx->quiet,
-				      .no_stdin = true,
+				      .filter = true, .no_stdin = true,
 				      .user = env->state.user && env->state.user[0] ? env->state.user : NULL,
 				      .owner = ctr_state_owner(&env->state, &owner),
 				      .sandbox = NULL };

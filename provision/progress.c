@@ -45,6 +45,15 @@ struct json_object *prov_json_seconds(double secs)
 	return json_object_new_double_s(secs, buf);
 }
 
+void prov_json_print(FILE *f, struct json_object *o, int flags)
+{
+	struct dv_buf safe = { 0 };
+
+	dv_buf_add_safe_json(&safe, json_object_to_json_string_ext(o, flags));
+	fprintf(f, "%s\n", safe.s);
+	dv_buf_release(&safe);
+}
+
 static void event(const struct prov_progress *p, size_t i, const char *label, const char *result,
 		  double secs)
 {
@@ -57,8 +66,7 @@ static void event(const struct prov_progress *p, size_t i, const char *label, co
 	json_object_object_add(o, "label", json_object_new_string(label[kl] ? label + kl + 2 : label));
 	json_object_object_add(o, "result", json_object_new_string(result));
 	json_object_object_add(o, "seconds", prov_json_seconds(secs));
-	fprintf(p->ctx->events, "%s\n",
-		json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	prov_json_print(p->ctx->events, o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	fflush(p->ctx->events);
 	json_object_put(o);
 }
@@ -160,8 +168,7 @@ void prov_progress_on_up(const struct dv_ctx *ctx, size_t i, size_t of, const ch
 	json_object_object_add(o, "label", json_object_new_string_len(run, (int)strcspn(run, "\n")));
 	json_object_object_add(o, "result", json_object_new_string(ok ? "ran" : "failed"));
 	json_object_object_add(o, "seconds", prov_json_seconds(secs));
-	fprintf(ctx->events, "%s\n",
-		json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	prov_json_print(ctx->events, o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	fflush(ctx->events);
 	json_object_put(o);
 }

@@ -161,6 +161,12 @@ void prov_progress_on_up(const struct dv_ctx *ctx, size_t i, size_t of, const ch
 			 bool ok, double secs);
 struct json_object;
 struct json_object *prov_json_seconds(double secs); /* 1.23, for --json */
+/* o as JSON text (json-c's flags) and a newline, to f: what json-c leaves
+ * and a terminal would act on (C1 controls, DEL, bytes that are not UTF-8)
+ * as JSON escapes (dv_buf_add_safe_json), so that every --json output,
+ * whatever an Envfile, an image or an env put in it, is safe and still
+ * says the same. */
+void prov_json_print(FILE *f, struct json_object *o, int flags);
 
 /* teamcache.c: the team cache. A prov_team reads the spec's cache_from
  * images, each opened on first use (NULL: the spec has none). */

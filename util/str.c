@@ -242,8 +242,7 @@ static const char *safe_next(const unsigned char *s, size_t n, size_t *len, char
 	/* C1 controls (a terminal takes U+009B as CSI) and the bidirectional
 	 * controls, which make a line read other than it is: the embeddings
 	 * and overrides, the isolates and the marks (U+061C, U+200E, U+200F). */
-	if ((cp >= 0x80 && cp <= 0x9f) || (cp >= 0x202a && cp <= 0x202e) ||
-	    (cp >= 0x2066 && cp <= 0x2069) || cp == 0x061c || cp == 0x200e || cp == 0x200f) {
+	if (dv_str_cp_unsafe(cp)) {
 		snprintf(esc, 8, "\\u%04x", cp);
 		return esc;
 	}

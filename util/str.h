@@ -48,6 +48,17 @@ size_t dv_str_distance(const char *a, const char *b);
 /* Human size: "1.5 MiB". */
 void dv_str_size(char *out, size_t outlen, unsigned long long bytes);
 
+/* A character a terminal acts on, or one that makes a line read other than
+ * it is: a C1 control (U+009B is CSI to many terminals), a bidirectional
+ * control (the embeddings and overrides U+202A-202E, the isolates
+ * U+2066-2069, the marks U+061C, U+200E, U+200F). dv_buf_add_safe()
+ * escapes them, the terminal filter (util/term.h) drops them. */
+static inline bool dv_str_cp_unsafe(unsigned cp)
+{
+	return (cp >= 0x80 && cp <= 0x9f) || (cp >= 0x202a && cp <= 0x202e) ||
+	       (cp >= 0x2066 && cp <= 0x2069) || cp == 0x061c || cp == 0x200e || cp == 0x200f;
+}
+
 /* Text that came from outside devenv (a registry's answer, an image's
  * config, a layer's entry names, an env's files and processes) made safe
  * to print on a terminal: C0 control characters but tab, DEL, C1 control

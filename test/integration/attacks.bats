@@ -8,9 +8,10 @@
 # Sections, in the issue's order: ownership of the checkout and the .git
 # way out; host fds and terminals; paths opened race-free; the default
 # sandbox; trust; volumes and the team cache; then what the review after
-# the issue found, by topic (trust, binds, git, sweep).
+# the issue found, by topic (trust, binds, git, sweep, terminal).
 
 load helpers
+bats_require_minimum_version 1.5.0
 
 setup() { dv_setup; }
 teardown() {
@@ -557,7 +558,7 @@ assert c["User"] == "F\u0151", c
 ' "$output"
 }
 
-@test "escape codes a service logs are shown escaped by up's warning and status; logs passes them through" {
+@test "escape codes a service logs are shown escaped by up's warning and status, and dropped by logs" {
 	dv_busybox_image
 	dv_envfile <<-'EOF'
 	image: busybox
@@ -575,9 +576,11 @@ assert c["User"] == "F\u0151", c
 	assert_success
 	no_escapes "$output"
 	assert_line '      \x1b]0;pwned\x07\x1b[2Jlast words'
-	# the service's own stream, as docker logs gives it
+	# the service's own stream, made safe for a terminal (review fixes:
+	# terminal, below)
 	run "$DEVENV" logs w
-	assert_output --partial $'\e]0;pwned\a\e[2Jlast words'
+	no_escapes "$output"
+	assert_output --partial $'\nlast words\r\n'
 }
 
 @test "escape codes in an Envfile's steps and workdir are shown escaped by up and status" {
@@ -1853,4 +1856,143 @@ own_deep() {
 	assert_success
 	own_assert_clean "$DV_CHECKOUT" "$BATS_TEST_TMPDIR/out"
 	[[ $(find "$BATS_TEST_TMPDIR/out" -name t | wc -l) == 4 ]]
+}
+
+# ---- review fixes: terminal ----
+# Item 5: what an env prints reaches the developer's terminal through
+# devenv's filter (util/term.h; README: Security, "What devenv prints"): a
+# colour as the tool printed it, nothing that writes the clipboard (OSC 52),
+# clears the screen, talks to the terminal itself (DCS) or hides as an 8-bit
+# CSI (0x9b). The env's log keeps what the env wrote; ssh is the developer's
+# own session into the env, and stays raw as `docker exec` does.
+
+# The hostile command (a step's run:, on_up's, a service's command:): OSC 52
+# (the clipboard gets "echo pwned"), CSI 2J, a DCS string (XTGETTCAP), a raw
+# 0x9b + "[2J", then an SGR colour, which must come through.
+term_cmd='printf '\''step\033]52;c;ZWNobyBwd25lZAo=\007\033[2J\033P+q544e\033\\\233[2J\033[31mred\033[0m\n'\'
+# ... and what devenv shows of it: the byte that is not UTF-8 as \x9b text.
+term_shown=$'step\\x9b[2J\e[31mred\e[0m'
+
+# assert_term_clean TEXT: none of the command's bytes that a terminal acts
+# on is in TEXT, and what devenv shows of it is.
+assert_term_clean() {
+	local s
+	for s in $'\e]' $'\eP' $'\e[2J' $'\a' $'\x9b' $'\xc2\x9b'; do
+		if printf '%s' "$1" | LC_ALL=C grep -qF -- "$s"; then
+			printf 'terminal control %q in: %q\n' "$s" "$1" >&2
+			return 1
+		fi
+	done
+	[[ $1 == *"$term_shown"* ]] || {
+		printf 'no %q in: %q\n' "$term_shown" "$1" >&2
+		return 1
+	}
+}
+
+@test "terminal: a step's OSC 52, clear screen, DCS and raw CSI reach neither up's terminal nor -q's or --json's report of a failure; its colour does" {
+	dv_busybox_image
+	printf 'image: busybox\nprovision:\n  - run: %s\n' "$term_cmd" | dv_envfile
+	# the developer's terminal, on the first up of a fresh clone
+	dv_terminal "$DEVENV" up
+	assert_success
+	assert_term_clean "$(cat term.out)"
+	# -q shows a failing step's output, on stderr; --json sends it there
+	printf '  - run: %s; exit 1\n' "$term_cmd" >>Envfile
+	run "$DEVENV" provision -q
+	assert_failure
+	assert_term_clean "$output"
+	run "$DEVENV" provision --json
+	assert_failure
+	assert_term_clean "$output"
+}
+
+@test "terminal: on_up's OSC 52, clear screen, DCS and raw CSI reach neither up's output nor logs (-f too); the log keeps them; ssh is raw" {
+	local id
+	dv_busybox_image
+	printf 'image: busybox\non_up:\n  - run: %s\n' "$term_cmd" | dv_envfile
+	run "$DEVENV" up
+	assert_success
+	assert_term_clean "$output"
+	run "$DEVENV" logs
+	assert_success
+	assert_term_clean "$output"
+	# the env's record, as it wrote it
+	id=$("$DEVENV" status --json | dv_json id)
+	LC_ALL=C grep -qF $'\e]52;c;' "$DV_STORE/envs/$id/log"
+	LC_ALL=C grep -qF $'\x9b[2J' "$DV_STORE/envs/$id/log"
+	# the developer's own session into the env: what the command wrote
+	run "$DEVENV" ssh -c "$term_cmd"
+	assert_success
+	assert_output $'step\e]52;c;ZWNobyBwd25lZAo=\a\e[2J\eP+q544e\e\\\x9b[2J\e[31mred\e[0m'
+	"$DEVENV" halt
+	run "$DEVENV" logs -f
+	assert_success
+	assert_term_clean "$output"
+}
+
+@test "terminal: a service's OSC 52, clear screen, DCS and raw CSI do not reach 'devenv logs SERVICE' (-f too); its colour does" {
+	local id log
+	dv_busybox_image
+	printf 'image: busybox\nservices:\n  s:\n    image: busybox\n    command: %s; exec sleep 1000\n' \
+		"$term_cmd" | dv_envfile
+	"$DEVENV" up
+	id=$("$DEVENV" status --json | dv_json id)
+	log=$DV_STORE/envs/$id/services/s/log
+	for _ in $(seq 50); do grep -q red "$log" && break; sleep 0.1; done
+	LC_ALL=C grep -qF $'\e]52;c;' "$log"
+	run "$DEVENV" logs s
+	assert_success
+	assert_term_clean "$output"
+	"$DEVENV" halt
+	run "$DEVENV" logs -f s
+	assert_success
+	assert_term_clean "$output"
+}
+
+# The Envfile's shell, quoted by devenv when on_up or ssh cannot run it.
+@test "terminal: an Envfile's shell that cannot run is named escaped by on_up's and ssh's error" {
+	dv_busybox_image
+	dv_envfile <<-'EOF'
+	image: busybox
+	shell: "/nope\e]0;pwned\a\e[2J"
+	on_up:
+	  - run: "true"
+	EOF
+	run "$DEVENV" up
+	assert_failure
+	no_escapes "$output"
+	assert_line "devenv: cannot run '/nope\\x1b]0;pwned\\x07\\x1b[2J': No such file or directory"
+	run -127 "$DEVENV" ssh -c true
+	no_escapes "$output"
+	assert_line "devenv: cannot run '/nope\\x1b]0;pwned\\x07\\x1b[2J': No such file or directory"
+}
+
+# --json: json-c escapes C0 controls only; a C1 control (U+009B, CSI to
+# many terminals), DEL or a byte that is not UTF-8 from the Envfile or the
+# env went out raw.
+@test "terminal: --json output has the Envfile's C1 controls and DEL as JSON escapes, and says the same" {
+	dv_busybox_image
+	dv_envfile <<-'EOF'
+	image: busybox
+	workdir: "/w\u009b2J\x7f"
+	on_up:
+	  - run: "echo \u009b31m"
+	EOF
+	run "$DEVENV" up --json
+	assert_success
+	no_escapes "$output"
+	[[ $output != *$'\x7f'* ]]
+	python3 -c '
+import json, sys
+last = [json.loads(l) for l in sys.argv[1].splitlines() if l.startswith("{")]
+assert any(o.get("label") == "echo \x9b31m" for o in last), last
+' "$output"
+	run "$DEVENV" status --json
+	assert_success
+	no_escapes "$output"
+	[[ $output != *$'\x7f'* ]]
+	python3 -c '
+import json, sys
+assert json.loads(sys.argv[1])["workdir"] == "/w\x9b2J\x7f"
+' "$output"
 }

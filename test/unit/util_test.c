@@ -1,5 +1,5 @@
-/* test/unit/util_test.c - util/: sha256, strings, atomic writes, safe removal,
- * /etc/subuid parsing. */
+/* test/unit/util_test.c - util/: sha256, strings, the terminal filter, atomic
+ * writes, safe removal, /etc/subuid parsing. */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -19,6 +19,7 @@
 #include "util/fs.h"
 #include "util/hash.h"
 #include "util/str.h"
+#include "util/term.h"
 #include "util/treesum.h"
 #include "util/userns.h"
 
@@ -146,6 +147,217 @@ static char *tmpdir(void)
 
 	assert_non_null(mkdtemp(tmpl));
 	return dv_xstrdup(tmpl);
+}
+
+/* in[0..n) through a fresh filter, fed in chunks of `chunk` bytes (0: all
+ * at once), then ended; NUL-terminated into out[cap]. Each call gets just
+ * the room the header promises, on the heap (so that make asan sees a byte
+ * written past it). Returns the length. */
+static size_t term_run(const char *in, size_t n, size_t chunk, char *out, size_t cap)
+{
+	struct dv_term_filter f = { 0 };
+	size_t o = 0, len;
+	char *room;
+
+	for (size_t i = 0; i < n;) {
+		size_t k = chunk && n - i > chunk ? chunk : n - i;
+
+		room = dv_xmalloc(DV_TERM_FILTER_OUT(k));
+		len = dv_term_filter_feed(&f, in + i, k, room);
+		assert_true(len <= DV_TERM_FILTER_OUT(k) && o + len < cap);
+		memcpy(out + o, room, len);
+		free(room);
+		o += len;
+		i += k;
+	}
+	room = dv_xmalloc(DV_TERM_FILTER_OUT(0));
+	len = dv_term_filter_end(&f, room);
+	assert_true(o + len < cap);
+	memcpy(out + o, room, len);
+	free(room);
+	o += len;
+	out[o] = 0;
+	/* ended: the struct is a fresh stream again */
+	assert_true(f.state == 0 && f.len == 0 && !f.coloured);
+	assert_true(o <= 4 * n + DV_TERM_FILTER_HOLD);
+	return o;
+}
+
+/* What the filter let out is what a terminal may get: no control but \t \n
+ * \r \b and the ESC of a kept CSI sequence (SGR, EL, CUF, CUB, CHA with
+ * decimal parameters), no DEL, only UTF-8 without C1 or bidi controls. */
+static void assert_term_safe(const unsigned char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned c = s[i];
+
+		if (c == 0x1b) {
+			size_t j = i + 1;
+			bool colon = false;
+
+			assert_true(j < n && s[j] == '[');
+			for (j++; j < n && ((s[j] >= '0' && s[j] <= '9') || s[j] == ';' || s[j] == ':'); j++)
+				colon |= s[j] == ':';
+			assert_true(j < n && strchr(colon ? "m" : "mKCDG", s[j]) && s[j]);
+			i = j;
+		} else if (c < 0x20 || c == 0x7f) {
+			assert_true(c == '\t' || c == '\n' || c == '\r' || c == '\b');
+		} else if (c >= 0x80) {
+			unsigned need = c >= 0xf0 ? 3 : c >= 0xe0 ? 2 : 1, cp = c & (0x3f >> need);
+
+			assert_true(c >= 0xc2 && c <= 0xf4 && i + need < n);
+			for (unsigned k = 1; k <= need; k++) {
+				assert_int_equal(s[i + k] & 0xc0, 0x80);
+				cp = cp << 6 | (s[i + k] & 0x3f);
+			}
+			assert_true(!dv_str_cp_unsafe(cp) && !(cp >= 0xd800 && cp <= 0xdfff));
+			assert_true((need == 1 || cp >= 0x800) && (need < 3 || (cp >= 0x10000 && cp <= 0x10ffff)));
+			i += need;
+		}
+	}
+}
+
+static void test_term_filter(void **state)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+		/* kept: text, UTF-8, the controls of a line */
+		{ "plain text\twith a tab\r\n", "plain text\twith a tab\r\n" },
+		{ "F\xc5\x91tan\xc3\xbas\xc3\xadtv\xc3\xa1ny \xe2\x82\xac \xf0\x9f\x90\xb3 \xc2\xa0",
+		  "F\xc5\x91tan\xc3\xbas\xc3\xadtv\xc3\xa1ny \xe2\x82\xac \xf0\x9f\x90\xb3 \xc2\xa0" },
+		{ "50%\b\b\b51%", "50%\b\b\b51%" },
+		/* kept: colours (ending with one left on: a reset is added) */
+		{ "\x1b[1;31merror\x1b[0m ok", "\x1b[1;31merror\x1b[0m ok" },
+		{ "\x1b[38;2;255;128;0m\x1b[48:5:21mx\x1b[m", "\x1b[38;2;255;128;0m\x1b[48:5:21mx\x1b[m" },
+		{ "\x1b[32mgreen", "\x1b[32mgreen\x1b[0m" },
+		{ "\x1b[;mx", "\x1b[;mx" },
+		/* kept: a progress bar's moves within the line */
+		{ "\r[===  ] 60%\x1b[K\x1b[2K\x1b[5C\x1b[3D\x1b[10G\x1b[G",
+		  "\r[===  ] 60%\x1b[K\x1b[2K\x1b[5C\x1b[3D\x1b[10G\x1b[G" },
+		/* dropped whole: OSC 52 (the clipboard) and OSC 0 (the title),
+		 * ended by BEL or ST; DCS, SOS, PM, APC */
+		{ "step\x1b]52;c;ZWNobyBwd25lZAo=\x07 done", "step done" },
+		{ "a\x1b]0;pwned\x1b\\b", "ab" },
+		{ "a\x1bP+q544e\x1b\\b\x1bX sos \x1b\\c\x1b^pm\x1b\\d\x1b_apc\x07" "e", "abcde" },
+		{ "a\x1b]8;;http://x\x1b\\link\x1b]8;;\x1b\\", "alink" },
+		/* a newline ends a string that never does */
+		{ "a\x1b]0;never ended\nnext line", "a\nnext line" },
+		/* an ESC in a string ends it and starts what it starts */
+		{ "\x1b]0;t\x1b[31mred", "\x1b[31mred\x1b[0m" },
+		/* dropped whole: every other CSI sequence */
+		{ "\x1b[2J\x1b[H\x1b[3J\x1b[1A\x1b[2;5H\x1b[6n\x1b[c\x1b[1;2r\x1b[L\x1b[S", "" },
+		{ "\x1b[?1049h\x1b[?25l\x1b[>0c\x1b[=1c\x1b[<1m", "" },
+		{ "\x1b[0 q\x1b[!p\x1b[2\"q", "" },
+		{ "\x1b[2:1K\x1b[1:2C", "" },
+		{ "\x1b[" "1111111111" "1111111111" "1111111111" "1111111111" "1111111111" "1111111111"
+		  "1111111111m|", "|" },
+		/* dropped: ESC sequences */
+		{ "a\x1b" "cb\x1b" "7\x1b" "8\x1bM\x1b(B\x1b#8\x1b%G\x1b=c", "abc" },
+		/* dropped alone: C0 controls, DEL; CAN and SUB end a sequence */
+		{ "a\x01\x07\x0b\x0c\x0e\x1c\x7f" "b", "ab" },
+		{ "\x1b[31\x18m\x1b]0;x\x1a" "y", "my" },
+		/* a C0 control in a sequence ends it and is itself again */
+		{ "\x1b[31\nx\x1b\ty", "\nx\ty" },
+		/* C1 controls as UTF-8: dropped with what they start */
+		{ "a\xc2\x85" "b\xc2\x9b" "2Jc\xc2\x9d" "52;c;eA==\x07" "d\xc2\x90q\x1b\\e\xc2\x9c" "f",
+		  "abcdef" },
+		/* the bidirectional controls: overrides, isolates, marks */
+		{ "abc\xe2\x80\xae" "fed\xe2\x81\xa6" "g\xe2\x80\x8f" "h\xe2\x80\x8e" "i\xd8\x9c" "j",
+		  "abcfedghij" },
+		/* not UTF-8: each byte escaped, a raw 8-bit CSI included */
+		{ "x\x9b" "2J", "x\\x9b2J" },
+		{ "\xff\x80", "\\xff\\x80" },
+		{ "\xc0\xaf\xe0\x80\xaf", "\\xc0\\xaf\\xe0\\x80\\xaf" },
+		{ "\xed\xa0\x80", "\\xed\\xa0\\x80" },
+		{ "\xf4\x90\x80\x80", "\\xf4\\x90\\x80\\x80" },
+		{ "\xe2\x82" "a", "\\xe2\\x82" "a" },
+		{ "\xe2\x82\x1b[31mx", "\\xe2\\x82\x1b[31mx\x1b[0m" },
+		/* cut short at the end */
+		{ "ok\xe2\x82", "ok\\xe2\\x82" },
+		{ "ok\x1b[31", "ok" },
+		{ "ok\x1b]52;c;", "ok" },
+	};
+	char out[1024], twice[1024];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t n = strlen(cases[i].in), len;
+
+		/* whole, then cut at every point, and byte by byte */
+		len = term_run(cases[i].in, n, 0, out, sizeof(out));
+		assert_string_equal(out, cases[i].out);
+		assert_term_safe((const unsigned char *)out, len);
+		for (size_t cut = 1; cut <= n; cut++) {
+			struct dv_term_filter f = { 0 };
+			size_t o = dv_term_filter_feed(&f, cases[i].in, cut, out);
+
+			o += dv_term_filter_feed(&f, cases[i].in + cut, n - cut, out + o);
+			o += dv_term_filter_end(&f, out + o);
+			out[o] = 0;
+			assert_string_equal(out, cases[i].out);
+		}
+		term_run(cases[i].in, n, 1, out, sizeof(out));
+		assert_string_equal(out, cases[i].out);
+		/* what went through once goes through unchanged */
+		term_run(cases[i].out, strlen(cases[i].out), 0, twice, sizeof(twice));
+		assert_string_equal(twice, cases[i].out);
+	}
+	/* a NUL is a control like the others, also in the fast path's words */
+	assert_int_equal(term_run("ab\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0cd", 20, 0, out, sizeof(out)), 4);
+	assert_string_equal(out, "abcd");
+}
+
+/* Random streams, cut at random: the same output whatever the cuts (a cut
+ * sends the filter through its byte-by-byte path where a whole chunk takes
+ * its fast paths), within the room promised, safe, and unchanged by a
+ * second pass. Half of them bytes rich in what the filter looks at, half
+ * pieces of text and whole sequences. */
+static void test_term_filter_random(void **state)
+{
+	static const unsigned char pick[] = { 0x1b, '[', ']', 'P', '\\', 0x07, ';', ':', '?', '1', '3',
+					      'm', 'K', 'C', 'G', 'H', 'J', ' ', '\n', 0x18, 0x00, 0x7f,
+					      0xc2, 0x9b, 0x9d, 0xe2, 0x80, 0xae, 0xf0, 0x9f, 0xff, 'a' };
+	static const char *const piece[] = {
+		"the quick brown fox ", "jumps", "\n", "\r", "\t", "F\xc5\x91", "\xe6\x97\xa5\xe6\x9c\xac",
+		"\xf0\x9f\x90\xb3", "\xe2\x80\x8f", "\x1b[31m", "\x1b[1;38;2;1;2;3m", "\x1b[38:5:9m", "\x1b[0m", "\x1b[m",
+		"\x1b[2K", "\x1b[12G", "\x1b[2J", "\x1b[?25l", "\x1b]52;c;eA==\x07", "\x1b]0;t\x1b\\",
+		"\x1bPq#0\x1b\\", "\xc2\x9b" "1m", "\x9b", "\xff", "\xe2\x80\xae", "\x00\x00\x00\x00\x00\x00\x00\x00\x00",
+		"\x1b[" "11111111111111111111111111111111111111111111111111111111111m",
+	};
+	static unsigned char in[4096];
+	static char whole[4 * sizeof(in) + 256], cut[sizeof(whole)], again[4 * sizeof(whole) + 256];
+	unsigned seed = 11;
+
+	(void)state;
+	for (int round = 0; round < 400; round++) {
+		size_t n = (size_t)(rand_r(&seed) % sizeof(in)), len, len2;
+
+		for (size_t i = 0; i < n;) {
+			if (round % 2) {
+				in[i++] = rand_r(&seed) % 4 ? pick[rand_r(&seed) % sizeof(pick)]
+							    : (unsigned char)rand_r(&seed);
+				continue;
+			}
+			const char *s = piece[rand_r(&seed) % (sizeof(piece) / sizeof(piece[0]))];
+			size_t k = s[0] ? strlen(s) : 9; /* the NULs */
+
+			k = k < n - i ? k : n - i;
+			memcpy(in + i, s, k);
+			i += k;
+		}
+		len = term_run((const char *)in, n, 0, whole, sizeof(whole));
+		assert_term_safe((const unsigned char *)whole, len);
+		len2 = term_run((const char *)in, n, 1 + (size_t)(rand_r(&seed) % 13), cut, sizeof(cut));
+		assert_int_equal(len2, len);
+		assert_memory_equal(cut, whole, len);
+		len2 = term_run(whole, len, 0, again, sizeof(again));
+		assert_int_equal(len2, len);
+		assert_memory_equal(again, whole, len);
+	}
+	/* the worst case is the room promised: every byte escaped */
+	memset(in, 0xff, sizeof(in));
+	assert_int_equal(term_run((const char *)in, sizeof(in), 0, whole, sizeof(whole)), 4 * sizeof(in));
 }
 
 static void test_atomic_write(void **state)
@@ -475,6 +687,8 @@ int main(void)
 		cmocka_unit_test(test_strings),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_safe_text),
+		cmocka_unit_test(test_term_filter),
+		cmocka_unit_test(test_term_filter_random),
 		cmocka_unit_test(test_atomic_write),
 		cmocka_unit_test(test_subid_find),
 		cmocka_unit_test(test_rm_tree_keeps_link_targets),
