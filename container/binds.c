@@ -345,12 +345,6 @@ struct tree_reply {
 static _Noreturn void tree_helper(int sock, const char *root, const char *real)
 {
 	struct tree_reply r = { 0, 0 };
-	union {
-		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} u;
-	struct iovec iov = { &r, sizeof(r) };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
 	int fd = -1, tree = -1;
 
 	/* A mount namespace of our own (our user namespace's: without root,
@@ -358,38 +352,20 @@ static _Noreturn void tree_helper(int sock, const char *root, const char *real)
 	 * from is now: the path is then resolved here, at this moment. Every
 	 * mount private first, so that the clone is no peer of the host's: a
 	 * mount made in the env below it must never appear on the host. */
-	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		r = (struct tree_reply){ errno, 1 };
-	} else if ((fd = dv_open_resolved(root, real, O_PATH)) < 0) {
+	else if ((fd = dv_open_resolved(root, real, O_PATH)) < 0)
 		r = (struct tree_reply){ errno, 0 };
-	} else if ((tree = open_tree(fd, "", AT_EMPTY_PATH | OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
-					     AT_RECURSIVE)) < 0) {
+	else if ((tree = open_tree(fd, "", AT_EMPTY_PATH | OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
+						  AT_RECURSIVE)) < 0)
 		r = (struct tree_reply){ errno, 1 };
-	} else {
-		memset(&u, 0, sizeof(u));
-		msg.msg_control = u.buf;
-		msg.msg_controllen = sizeof(u.buf);
-		u.h.cmsg_level = SOL_SOCKET;
-		u.h.cmsg_type = SCM_RIGHTS;
-		u.h.cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(&u.h), &tree, sizeof(int));
-	}
-	while (sendmsg(sock, &msg, MSG_NOSIGNAL) < 0 && errno == EINTR)
-		;
+	dv_send_fd(sock, &r, sizeof(r), tree);
 	_exit(0);
 }
 
 int ctr_bind_tree(const char *root, const char *real, int *open_errno, struct dv_error *err)
 {
 	struct tree_reply r = { EIO, 1 };
-	union {
-		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} u;
-	struct iovec iov = { &r, sizeof(r) };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-			      .msg_controllen = sizeof(u.buf) };
-	struct cmsghdr *c;
 	int sv[2], st, tree = -1;
 	ssize_t n;
 	pid_t pid;
@@ -408,15 +384,9 @@ int ctr_bind_tree(const char *root, const char *real, int *open_errno, struct dv
 		tree_helper(sv[1], root, real);
 	}
 	close(sv[1]);
-	do
-		n = recvmsg(sv[0], &msg, MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
+	n = dv_recv_fd(sv[0], &r, sizeof(r), &tree);
 	close(sv[0]);
 	dv_waitpid(pid, &st, &(struct dv_error){ 0 });
-	for (c = n > 0 ? CMSG_FIRSTHDR(&msg) : NULL; c; c = CMSG_NXTHDR(&msg, c))
-		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
-		    c->cmsg_len == CMSG_LEN(sizeof(int)))
-			memcpy(&tree, CMSG_DATA(c), sizeof(int));
 	if (n == (ssize_t)sizeof(r) && r.errnum == 0 && tree >= 0)
 		return tree;
 	if (tree >= 0)

@@ -246,25 +246,8 @@ static _Noreturn void socket_maker(int sock, int netfd, const struct ctr_net_ids
 	while (recv(sock, &want, 1, 0) == 1) {
 		int s = socket(want == '6' ? AF_INET6 : AF_INET,
 			       SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		union {
-			char buf[CMSG_SPACE(sizeof(int))];
-			struct cmsghdr align;
-		} u;
-		struct iovec iov = { .iov_base = &want, .iov_len = 1 };
-		struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
 
-		if (s >= 0) {
-			struct cmsghdr *c;
-
-			m.msg_control = u.buf;
-			m.msg_controllen = sizeof(u.buf);
-			c = CMSG_FIRSTHDR(&m);
-			c->cmsg_level = SOL_SOCKET;
-			c->cmsg_type = SCM_RIGHTS;
-			c->cmsg_len = CMSG_LEN(sizeof(int));
-			memcpy(CMSG_DATA(c), &s, sizeof(int));
-		}
-		if (sendmsg(sock, &m, MSG_NOSIGNAL) < 0)
+		if (dv_send_fd(sock, &want, 1, s) < 0)
 			_exit(1);
 		if (s >= 0)
 			close(s);
@@ -275,22 +258,10 @@ static _Noreturn void socket_maker(int sock, int netfd, const struct ctr_net_ids
 int ctr_net_socket_from(int sock, int family)
 {
 	char want = family == AF_INET6 ? '6' : '4', got;
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct iovec iov = { .iov_base = &got, .iov_len = 1 };
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-			    .msg_controllen = sizeof(u.buf) };
-	struct cmsghdr *c;
 	int fd;
 
-	if (send(sock, &want, 1, MSG_NOSIGNAL) != 1 || recvmsg(sock, &m, MSG_CMSG_CLOEXEC) != 1)
+	if (send(sock, &want, 1, MSG_NOSIGNAL) != 1 || dv_recv_fd(sock, &got, 1, &fd) != 1)
 		return -1;
-	c = CMSG_FIRSTHDR(&m);
-	if (!c || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int)))
-		return -1;
-	memcpy(&fd, CMSG_DATA(c), sizeof(int));
 	return fd;
 }
 

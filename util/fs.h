@@ -86,6 +86,14 @@ int dv_mount_under(const char *path, char *out, size_t outlen);
 /* Total bytes (st_blocks*512) below dirfd/name, not following links. */
 unsigned long long dv_du_at(int dirfd, const char *name);
 
+/* One message of len bytes over a unix socket, with fd (>= 0) passed as
+ * SCM_RIGHTS; loops on EINTR, never raises SIGPIPE. -1 with errno. */
+int dv_send_fd(int sock, const void *data, size_t len, int fd);
+/* The other end: up to len bytes into data, and the fd passed with them
+ * in *fd (O_CLOEXEC; -1 when none came). Returns the bytes read, -1 with
+ * errno. */
+ssize_t dv_recv_fd(int sock, void *data, size_t len, int *fd);
+
 /* waitpid that loops on EINTR; *status is the raw wait status. */
 int dv_waitpid(pid_t pid, int *status, struct dv_error *err);
 /* fork+exec argv (PATH lookup), wait; *exit_code is its exit status, or
