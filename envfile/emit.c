@@ -3,17 +3,57 @@
  * with libyaml's emitter (which quotes what needs quoting), for `devenv
  * init --from-devcontainer`.
  */
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <yaml.h>
 
 #include "envfile/internal.h"
+#include "util/cleanup.h"
 #include "util/str.h"
 #include "util/banned.h"
 
+/* The length of the strict UTF-8 character at s (RFC 3629), 0 if it is
+ * not one. */
+static size_t utf8_len(const unsigned char *s)
+{
+	size_t n = s[0] < 0x80 ? 1 : s[0] >= 0xc2 && s[0] <= 0xdf ? 2
+		 : s[0] >= 0xe0 && s[0] <= 0xef ? 3 : s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : 0;
+	unsigned char lo = s[0] == 0xe0 ? 0xa0 : s[0] == 0xf0 ? 0x90 : 0x80;
+	unsigned char hi = s[0] == 0xed ? 0x9f : s[0] == 0xf4 ? 0x8f : 0xbf;
+
+	if (n > 1 && (s[1] < lo || s[1] > hi))
+		return 0;
+	for (size_t k = 2; k < n; k++)
+		if ((s[k] & 0xc0) != 0x80)
+			return 0;
+	return n;
+}
+
+/* The length of the character at s that a YAML reader would not give
+ * back as written outside double quotes: a control character, a line
+ * break (YAML 1.1 has NEL, LS and PS besides CR and LF), a byte-order mark,
+ * or a byte that is not UTF-8; 0 for any other character. */
+static size_t unsafe_char(const unsigned char *s)
+{
+	if (s[0] < 0x20 || s[0] == 0x7f)
+		return 1;
+	if (s[0] == 0xc2 && s[1] >= 0x80 && s[1] <= 0x9f) /* C1, NEL among them */
+		return 2;
+	if (s[0] == 0xe2 && s[1] == 0x80 && (s[2] == 0xa8 || s[2] == 0xa9)) /* LS, PS */
+		return 3;
+	if (s[0] == 0xef && s[1] == 0xbb && s[2] == 0xbf) /* BOM */
+		return 3;
+	if (!utf8_len(s))
+		return 1;
+	return 0;
+}
+
 /* Plain unless YAML 1.1 would read the text as something else than a
- * string (null, a boolean, a number), which envfile_validate() rejects. */
+ * string (null, a boolean, a number), which envfile_validate() rejects, or
+ * it holds a character that only double quotes keep as it is. */
 static yaml_scalar_style_t style_for(const char *s)
 {
 	static const char *const words[] = {"",	  "~",	"null", "true", "false", "yes",
@@ -26,7 +66,41 @@ static yaml_scalar_style_t style_for(const char *s)
 	strtod(s, &end);
 	if (end != s || s[0] == '.' || s[strcspn(s, "\n\t'\"#")])
 		return YAML_DOUBLE_QUOTED_SCALAR_STYLE;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if (unsafe_char(p))
+			return YAML_DOUBLE_QUOTED_SCALAR_STYLE;
 	return YAML_ANY_SCALAR_STYLE;
+}
+
+void envfile_emit_comment(struct dv_buf *out, const char *fmt, ...)
+{
+	dv_autofree char *text = NULL;
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(&text, fmt, ap) < 0)
+		DV_BUG("out of memory");
+	va_end(ap);
+	dv_buf_adds(out, "# ");
+	for (const unsigned char *p = (const unsigned char *)text; *p;) {
+		size_t n = unsafe_char(p);
+
+		if (!n) {
+			n = utf8_len(p);
+			dv_buf_add(out, p, n);
+		} else if (*p == '\n' || *p == '\r' || *p == '\t') {
+			dv_buf_adds(out, *p == '\n' ? "\\n" : *p == '\r' ? "\\r" : "\\t");
+		} else if (n == 1) {
+			dv_buf_addf(out, "\\x%02x", *p);
+		} else {
+			unsigned c = n == 2 ? (p[0] & 0x1fu) << 6 | (p[1] & 0x3fu)
+					    : (p[0] & 0x0fu) << 12 | (p[1] & 0x3fu) << 6 | (p[2] & 0x3fu);
+
+			dv_buf_addf(out, "\\u%04x", c);
+		}
+		p += n;
+	}
+	dv_buf_adds(out, "\n");
 }
 
 static int emit(yaml_emitter_t *em, yaml_event_t *ev)
@@ -40,8 +114,10 @@ static int emit_node(yaml_emitter_t *em, const struct env_node *n, bool flow)
 
 	switch (n->type) {
 	case ENV_NODE_SCALAR:
-		yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)n->value, (int)n->len,
-					     1, 1, style_for(n->value));
+		/* fails on text that is not UTF-8 */
+		if (!yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)n->value,
+						  (int)n->len, 1, 1, style_for(n->value)))
+			return -1;
 		return emit(em, &ev);
 	case ENV_NODE_SEQ:
 		yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1,

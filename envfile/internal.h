@@ -141,7 +141,14 @@ size_t envfile_jsonc_val_off(const struct env_jsonc *doc, const struct json_obje
 size_t envfile_jsonc_item_off(const struct env_jsonc *doc, const struct json_object *parent,
 			      size_t idx);
 
-/* emit.c: a tree as Envfile YAML, appended to out. */
+/* emit.c: a tree as Envfile YAML, appended to out. Fails on a value that
+ * is not UTF-8. */
 int envfile_node_emit(const struct env_node *root, struct dv_buf *out, struct dv_error *err);
+/* "# " and the formatted text and a newline, appended to out, every control
+ * character, line break (CR, LF, NEL, LS, PS), byte-order mark and byte
+ * that is not UTF-8 in it written as an escape (\n, \x01, \u2028): the
+ * comment ends where it should and the file stays readable, whatever the
+ * text holds. */
+void envfile_emit_comment(struct dv_buf *out, const char *fmt, ...) DV_FMT(2, 3);
 
 #endif

@@ -10,6 +10,7 @@
 #include <json-c/json.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -118,6 +119,130 @@ static size_t skip_string(const char *s, size_t len, size_t i)
 	return i + 1;
 }
 
+/* A member's key, its escapes decoded (json-c decodes them for us). */
+static char *key_decode(const char *s, size_t i, size_t end)
+{
+	json_object *k = NULL;
+	char *key;
+
+	if (memchr(s + i, '\\', end - i)) {
+		dv_autofree char *q = dv_xstrndup(s + i, end - i);
+
+		k = json_tokener_parse(q);
+	}
+	key = k && json_object_is_type(k, json_type_string) ? dv_xstrdup(json_object_get_string(k))
+							    : dv_xstrndup(s + i + 1, end - i - 2);
+	json_object_put(k);
+	return key;
+}
+
+/* Does json-c's value have the kind the text at i starts? A mismatch can
+ * only come of a pairing gone wrong; the walk then goes on without a value
+ * rather than ask json-c for an array's item of an object (an abort). */
+static json_object *same_kind(json_object *o, char c)
+{
+	if (c == '{')
+		return json_object_is_type(o, json_type_object) ? o : NULL;
+	if (c == '[')
+		return json_object_is_type(o, json_type_array) ? o : NULL;
+	return o;
+}
+
+/* The offset of the first byte that is not strict UTF-8 (RFC 3629: no
+ * overlong forms, no surrogates, nothing past U+10FFFF), or len. json-c's
+ * own check lets those through, and libyaml refuses them. */
+static size_t bad_utf8(const unsigned char *s, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		unsigned char c = s[i];
+		size_t n = c < 0x80 ? 1 : c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3
+		    : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+		unsigned char lo = 0x80, hi = 0xbf;
+
+		if (!n || i + n > len)
+			return i;
+		if (c == 0xe0)
+			lo = 0xa0; /* overlong */
+		else if (c == 0xed)
+			hi = 0x9f; /* surrogates */
+		else if (c == 0xf0)
+			lo = 0x90; /* overlong */
+		else if (c == 0xf4)
+			hi = 0x8f; /* past U+10FFFF */
+		if (n > 1 && (s[i + 1] < lo || s[i + 1] > hi))
+			return i;
+		for (size_t k = 2; k < n; k++)
+			if ((s[i + k] & 0xc0) != 0x80)
+				return i;
+		i += n;
+	}
+	return len;
+}
+
+struct key_at {
+	char *key;
+	size_t off;
+};
+
+static int key_at_cmp(const void *a, const void *b)
+{
+	const struct key_at *x = a, *y = b;
+	int c = strcmp(x->key, y->key);
+
+	return c ? c : x->off < y->off ? -1 : x->off > y->off;
+}
+
+/* Skip the value at i of text json-c has accepted, noting in *dup the first
+ * key (by place) that an object of it holds twice, and in *first where the
+ * same key came before (both SIZE_MAX when none). */
+static size_t find_duplicate(const char *s, size_t len, size_t i, size_t *dup, size_t *first)
+{
+	struct key_at *keys = NULL;
+	size_t n = 0;
+
+	if (i >= len)
+		return len;
+	if (s[i] == '"')
+		return skip_string(s, len, i);
+	if (s[i] != '{' && s[i] != '[') {
+		while (i < len && !strchr(",}] \t\r\n", s[i]))
+			i++;
+		return i;
+	}
+	if (s[i] == '[') {
+		for (i = skip_ws(s, len, i + 1); i < len && s[i] != ']'; i = skip_ws(s, len, i)) {
+			i = skip_ws(s, len, find_duplicate(s, len, i, dup, first));
+			if (i < len && s[i] == ',')
+				i++;
+		}
+		return i + 1;
+	}
+	for (i = skip_ws(s, len, i + 1); i < len && s[i] != '}'; i = skip_ws(s, len, i)) {
+		size_t end = skip_string(s, len, i);
+
+		keys = dv_xrealloc(keys, (n + 1) * sizeof(*keys));
+		keys[n++] = (struct key_at){key_decode(s, i, end), i};
+		i = skip_ws(s, len, skip_ws(s, len, end) + 1); /* past the ':' */
+		i = skip_ws(s, len, find_duplicate(s, len, i, dup, first));
+		if (i < len && s[i] == ',')
+			i++;
+	}
+	if (n > 1)
+		qsort(keys, n, sizeof(*keys), key_at_cmp);
+	for (size_t k = 0; k + 1 < n; k++)
+		if (!strcmp(keys[k].key, keys[k + 1].key) &&
+		    (k == 0 || strcmp(keys[k - 1].key, keys[k].key)) && keys[k + 1].off < *dup) {
+			*dup = keys[k + 1].off;
+			*first = keys[k].off;
+		}
+	for (size_t k = 0; k < n; k++)
+		free(keys[k].key);
+	free(keys);
+	return i + 1;
+}
+
 static void pos_add(struct env_jsonc *dc, const json_object *parent, char *key, size_t idx,
 		    size_t key_off, size_t val_off)
 {
@@ -129,7 +254,9 @@ static void pos_add(struct env_jsonc *dc, const json_object *parent, char *key, 
 }
 
 /* Walk the text json-c has just accepted, beside json-c's tree, noting where
- * each member and item starts: json-c keeps no positions. */
+ * each member and item starts: json-c keeps no positions. The keys of each
+ * object are unique (find_duplicate() ran first), so the member json-c kept
+ * under a key is the one written at that place. */
 static size_t walk(struct env_jsonc *dc, json_object *obj, size_t i)
 {
 	const char *s = dc->text;
@@ -149,17 +276,8 @@ static size_t walk(struct env_jsonc *dc, json_object *obj, size_t i)
 
 			if (is_obj) {
 				size_t end = skip_string(s, len, i);
-				json_object *k = NULL;
 
-				/* json-c decodes the key's escapes for us */
-				if (memchr(s + i, '\\', end - i)) {
-					dv_autofree char *q = dv_xstrndup(s + i, end - i);
-
-					k = json_tokener_parse(q);
-				}
-				key = k ? dv_xstrdup(json_object_get_string(k))
-					: dv_xstrndup(s + i + 1, end - i - 2);
-				json_object_put(k);
+				key = key_decode(s, i, end);
 				i = skip_ws(s, len, end) + 1; /* the ':' */
 				i = skip_ws(s, len, i);
 				if (obj)
@@ -168,7 +286,7 @@ static size_t walk(struct env_jsonc *dc, json_object *obj, size_t i)
 				child = json_object_array_get_idx(obj, idx);
 			}
 			pos_add(dc, obj, key, idx++, key_off, i);
-			i = skip_ws(s, len, walk(dc, child, i));
+			i = skip_ws(s, len, walk(dc, i < len ? same_kind(child, s[i]) : NULL, i));
 			if (i < len && s[i] == ',')
 				i++;
 		}
@@ -265,9 +383,14 @@ int envfile_jsonc_load(const char *text, size_t len, const char *display, struct
 		return jerr_at(dc, display, err,
 			       (size_t)((const char *)memchr(dc->orig, '\0', dc->len) - dc->orig),
 			       "invalid JSON: a NUL byte; the file must be UTF-8 text");
+	if ((off = bad_utf8((const unsigned char *)dc->orig, dc->len)) != dc->len)
+		return jerr_at(dc, display, err, off,
+			       "invalid JSON: a byte that is not UTF-8 (or an overlong or "
+			       "surrogate form); the file must be UTF-8 text");
 	if (envfile_jsonc_strip(dc->orig, dc->len, &dc->text, &off) < 0)
 		return jerr_at(dc, display, err, off,
 			       "invalid JSON: this /* comment is never closed");
+
 	tok = json_tokener_new_ex(JSONC_MAX_DEPTH);
 	if (!tok)
 		DV_BUG("out of memory");
@@ -290,6 +413,25 @@ int envfile_jsonc_load(const char *text, size_t len, const char *display, struct
 		return jerr_at(dc, display, err, skip_ws(dc->text, dc->len, 0),
 			       "a devcontainer.json must hold one object such as "
 			       "{ \"image\": \"debian:bookworm\" }");
+	/* Duplicate keys: an error at the second. json-c keeps the last, a
+	 * reader of the file may well go by the first. */
+	{
+		size_t dup = SIZE_MAX, first = SIZE_MAX;
+		unsigned line, col;
+
+		find_duplicate(dc->text, dc->len, skip_ws(dc->text, dc->len, 0), &dup, &first);
+		if (dup != SIZE_MAX) {
+			dv_autofree char *key =
+				key_decode(dc->text, dup, skip_string(dc->text, dc->len, dup));
+			char shown[64];
+
+			off_to_pos(dc->orig, dc->len, first, &line, &col);
+			return jerr_at(dc, display, err, dup,
+				       "duplicate key '%s' (first at line %u, column %u); "
+				       "remove one of them",
+				       envfile_shown(key, shown, sizeof(shown)), line, col);
+		}
+	}
 	walk(dc, dc->root, skip_ws(dc->text, dc->len, 0));
 	*out = doc;
 	return 0;

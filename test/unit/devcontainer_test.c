@@ -561,6 +561,202 @@ static void test_to_yaml_quoting(void **state)
 	env_spec_release(&b);
 }
 
+/* ---- hostile files ---- */
+
+/* A key given twice is an error at the second, never a crash (json-c keeps
+ * the last, the walk for positions paired the first with it: an abort
+ * when their kinds differed). */
+static void test_duplicate_keys(void **state)
+{
+	const char *dir = *state;
+	static const char issue[] = "{\"image\":\"busybox\",\"a\":[1],\"a\":{}}";
+	struct env_spec spec = {0};
+	struct dv_error err = {0};
+	char *yaml = NULL;
+
+	expect_error(dir, issue,
+		     ".devcontainer/devcontainer.json:1:28: duplicate key 'a' (first at line 1, "
+		     "column 20); remove one of them");
+	assert_int_equal(envfile_devcontainer_to_yaml(issue, strlen(issue), "dc.json", NULL, dir,
+						      dir, &yaml, &err),
+			 -1);
+	assert_null(yaml);
+	assert_string_equal(format_err(&err), "dc.json:1:28: duplicate key 'a' (first at line 1, "
+					      "column 20); remove one of them");
+	expect_error(dir, "{\"image\":\"busybox\",\"a\":{},\"a\":[1]}",
+		     ".devcontainer/devcontainer.json:1:27: duplicate key 'a' (first at line 1, "
+		     "column 20); remove one of them");
+	expect_error(dir, "{ \"image\": \"busybox\",\n  \"image\": \"alpine\" }",
+		     ".devcontainer/devcontainer.json:2:3: duplicate key 'image' (first at line "
+		     "1, column 3); remove one of them");
+	/* the same key written two ways */
+	expect_error(dir, "{\"image\":\"busybox\",\"\\u0061\":1,\"a\":2}",
+		     ".devcontainer/devcontainer.json:1:31: duplicate key 'a' (first at line 1, "
+		     "column 20); remove one of them");
+	/* deep down, in an array */
+	expect_error(dir, "{\"image\":\"busybox\",\n\"x\":[0,{\"k\":{\"a\":1},\"k\":[2,[3]]}]}",
+		     ".devcontainer/devcontainer.json:2:21: duplicate key 'k' (first at line 2, "
+		     "column 9); remove one of them");
+	expect_error(dir,
+		     "{\"image\":\"busybox\",\n\"mounts\":[{\"type\":\"volume\",\"source\":\"v\","
+		     "\"target\":\"/a\",\"target\":\"/b\"}]}",
+		     ".devcontainer/devcontainer.json:2:55: duplicate key 'target' (first at "
+		     "line 2, column 41); remove one of them");
+	/* the first of two duplicates in the text is the one named */
+	expect_error(dir, "{\"b\":1,\"a\":1,\"a\":2,\"b\":2,\"image\":\"x\"}",
+		     ".devcontainer/devcontainer.json:1:14: duplicate key 'a' (first at line 1, "
+		     "column 8); remove one of them");
+	/* one name in two objects, or two cases, is no duplicate */
+	assert_int_equal(parse(dir,
+			       "{\"image\":\"busybox\",\"x\":{\"image\":[1]},\"y\":{\"image\":{}},"
+			       "\"containerEnv\":{\"A\":\"1\",\"a\":\"2\"}}",
+			       &spec, NULL, &err),
+			 0);
+	assert_string_equal(spec.image, "busybox");
+	assert_int_equal(spec.n_env, 2);
+	env_spec_release(&spec);
+}
+
+/* Line breaks as YAML knows them (CR, LF, NEL, LS, PS), other control
+ * characters and a byte-order mark, raw and escaped. */
+static const char *const breakers[] = {
+	"\\n",	   "\\r",	   "\\r\\n",	"\xc2\x85", "\\u0085", "\xe2\x80\xa8", "\\u2028",
+	"\xe2\x80\xa9", "\\u2029", "\\u0001", "\\u001b", "\\u007f",	"\\u009b", "\xef\xbb\xbf",
+	"\\t",	   "\\u000b", "\\u000c",
+};
+
+/* A key's name (which init names in a comment) never becomes a line of
+ * YAML of its own. */
+static void test_hostile_keys(void **state)
+{
+	const char *dir = *state;
+	static const char issue[] = "{\"image\":\"busybox\",\"x\\nprovision:\\n  - run: echo "
+				    "INJECTED > /pwned\\n#\":1}";
+	struct env_spec spec = {0};
+	struct dv_error err = {0};
+	char *yaml = NULL;
+
+	assert_int_equal(envfile_devcontainer_to_yaml(issue, strlen(issue), "dc.json", NULL, dir,
+						      dir, &yaml, &err),
+			 0);
+	assert_non_null(strstr(yaml, "\n# Not carried over (devenv does not support them): "
+				     "x\\nprovision:\\n  - run: echo INJECTED > /pwned\\n#.\n"));
+	assert_int_equal(envfile_parse(yaml, strlen(yaml), "Envfile", dir, dir, &spec, &err), 0);
+	assert_int_equal(spec.n_provision, 0);
+	env_spec_release(&spec);
+	free(yaml);
+
+	for (size_t i = 0; i < sizeof(breakers) / sizeof(breakers[0]); i++) {
+		const char *b = breakers[i];
+		dv_autofree char *json = dv_xasprintf(
+			"{\"image\":\"busybox\",\"x%sprovision:%s- run: echo INJECTED%s#\":1,"
+			"\"securityOpt\":[\"label=%simage: evil\"],\"customizations\":{}}",
+			b, b, b, b);
+
+		if (envfile_devcontainer_to_yaml(json, strlen(json), "dc.json", NULL, dir, dir,
+						 &yaml, &err) < 0)
+			fail_msg("%s: %s", json, format_err(&err));
+		if (envfile_parse(yaml, strlen(yaml), "Envfile", dir, dir, &spec, &err) < 0)
+			fail_msg("%s\n%s", format_err(&err), yaml);
+		assert_int_equal(spec.n_provision, 0);
+		assert_string_equal(spec.image, "busybox");
+		/* one line names both */
+		assert_non_null(strstr(yaml, "\n# Not carried over (devenv does not support "
+					     "them): securityOpt \"label="));
+		assert_null(strstr(yaml, "\nprovision"));
+		assert_null(strstr(yaml, "\nimage: evil"));
+		env_spec_release(&spec);
+		free(yaml);
+	}
+
+	/* nor does the name of the file it came from */
+	assert_int_equal(envfile_devcontainer_to_yaml("{\"image\":\"busybox\"}", 19, "dc.json",
+						      "a\nimage: evil\xe2\x80\xa8", dir, dir, &yaml,
+						      &err),
+			 0);
+	assert_non_null(strstr(yaml, "from a\\nimage: evil\\u2028.\n"));
+	assert_int_equal(envfile_parse(yaml, strlen(yaml), "Envfile", dir, dir, &spec, &err), 0);
+	assert_string_equal(spec.image, "busybox");
+	env_spec_release(&spec);
+	free(yaml);
+}
+
+/* Values holding them are written so that they read back the same. */
+static void test_hostile_values(void **state)
+{
+	const char *dir = *state;
+
+	for (size_t i = 0; i < sizeof(breakers) / sizeof(breakers[0]); i++) {
+		const char *b = breakers[i];
+		dv_autofree char *json = dv_xasprintf(
+			"{\"image\":\"busybox\",\"name\":\"n%sx\",\"containerEnv\":{"
+			"\"A\":\"%s\",\"B\":\"a%sb\",\"C\":\"%s- run: x\",\"D\":\" %s \","
+			"\"E\":\"x: %s\"},\"remoteEnv\":{\"F\":\"%s#\"},"
+			"\"postCreateCommand\":\"echo a%sprovision:%s  - run: b\","
+			"\"postStartCommand\":[\"printf\",\"%s\"],"
+			"\"workspaceFolder\":\"/w%sx\","
+			"\"mounts\":[\"type=volume,source=v,target=/v%sx\"]}",
+			b, b, b, b, b, b, b, b, b, b, b, b);
+
+		round_trip(dir, json, NULL);
+	}
+	/* what YAML would read as structure, an alias, a tag, a directive */
+	round_trip(dir,
+		   "{\"image\":\"busybox\",\"containerEnv\":{\"A\":\"*a\",\"B\":\"&a x\","
+		   "\"C\":\"!!str\",\"D\":\"%YAML 1.1\",\"E\":\"- x\",\"F\":\"? x\",\"G\":\"{a: b}\","
+		   "\"H\":\"[x]\",\"I\":\"a: b\",\"J\":\"# c\",\"K\":\"@x\",\"L\":\"`x\",\"M\":\"|\","
+		   "\"N\":\">\",\"O\":\"---\",\"P\":\"...\",\"Q\":\"<<\",\"R\":\"=\",\"S\":\"0x1F\","
+		   "\"T\":\".inf\",\"U\":\"~\",\"V\":\"Off\",\"W\":\"1_000\",\"X\":\"0o7\","
+		   "\"Y\":\"\\\\\",\"Z\":\"\\\"\"}}",
+		   NULL);
+}
+
+/* Bytes that are not UTF-8 (json-c lets overlong and surrogate forms
+ * through; libyaml does not) are an error at their place, in a key or in
+ * a value. */
+static void test_invalid_utf8(void **state)
+{
+	const char *dir = *state;
+	static const char *const bad[] = {
+		"\xc0\xaf",	    /* overlong '/' */
+		"\xe0\x80\xaf",	    /* overlong, three bytes */
+		"\xf0\x80\x80\xaf", /* overlong, four bytes */
+		"\xed\xa0\x80",	    /* a surrogate */
+		"\xf4\x90\x80\x80", /* past U+10FFFF */
+		"\x80",		    /* a lone continuation byte */
+		"\xe2\x80",	    /* cut short */
+		"\xff",
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		dv_autofree char *in_key = dv_xasprintf("{\"image\":\"busybox\",\n\"k%s\":1}", bad[i]);
+		dv_autofree char *in_val =
+			dv_xasprintf("{\"image\":\"busybox\",\n\"containerEnv\":{\"A\":\"ab%s\"}}",
+				     bad[i]);
+		dv_autofree char *in_comment =
+			dv_xasprintf("{\"image\":\"busybox\" // %s\n}", bad[i]);
+		struct dv_error err = {0};
+		char *yaml = NULL;
+
+		expect_error(dir, in_key,
+			     ".devcontainer/devcontainer.json:2:3: invalid JSON: a byte that is not "
+			     "UTF-8 (or an overlong or surrogate form); the file must be UTF-8 "
+			     "text");
+		expect_error(dir, in_val,
+			     ".devcontainer/devcontainer.json:2:24: invalid JSON: a byte that is not "
+			     "UTF-8 (or an overlong or surrogate form); the file must be UTF-8 "
+			     "text");
+		expect_error(dir, in_comment,
+			     ".devcontainer/devcontainer.json:1:23: invalid JSON: a byte that is not "
+			     "UTF-8 (or an overlong or surrogate form); the file must be UTF-8 "
+			     "text");
+		assert_int_equal(envfile_devcontainer_to_yaml(in_key, strlen(in_key), "dc.json",
+							      NULL, dir, dir, &yaml, &err),
+				 -1);
+		assert_null(yaml);
+	}
+}
+
 /* ---- finding and loading ---- */
 
 static void test_find_and_load(void **state)
@@ -658,6 +854,10 @@ int main(void)
 						tree_teardown),
 		cmocka_unit_test_setup_teardown(test_to_yaml_round_trip, tree_setup, tree_teardown),
 		cmocka_unit_test_setup_teardown(test_to_yaml_quoting, tree_setup, tree_teardown),
+		cmocka_unit_test_setup_teardown(test_duplicate_keys, tree_setup, tree_teardown),
+		cmocka_unit_test_setup_teardown(test_hostile_keys, tree_setup, tree_teardown),
+		cmocka_unit_test_setup_teardown(test_hostile_values, tree_setup, tree_teardown),
+		cmocka_unit_test_setup_teardown(test_invalid_utf8, tree_setup, tree_teardown),
 		cmocka_unit_test_setup_teardown(test_find_and_load, tree_setup, tree_teardown),
 		cmocka_unit_test_setup_teardown(test_convert, tree_setup, tree_teardown),
 	};
