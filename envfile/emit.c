@@ -15,9 +15,9 @@
 #include "util/str.h"
 #include "util/banned.h"
 
-/* The length of the strict UTF-8 character at s (RFC 3629), 0 if it is
- * not one. */
-static size_t utf8_len(const unsigned char *s)
+/* The strict UTF-8 character at s (RFC 3629): its length, *cp its code
+ * point; 0 when the bytes are not one. */
+static size_t utf8_char(const unsigned char *s, unsigned *cp)
 {
 	size_t n = s[0] < 0x80 ? 1 : s[0] >= 0xc2 && s[0] <= 0xdf ? 2
 		 : s[0] >= 0xe0 && s[0] <= 0xef ? 3 : s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : 0;
@@ -26,28 +26,31 @@ static size_t utf8_len(const unsigned char *s)
 
 	if (n > 1 && (s[1] < lo || s[1] > hi))
 		return 0;
-	for (size_t k = 2; k < n; k++)
+	*cp = n == 1 ? s[0] : s[0] & (0x7fu >> n);
+	for (size_t k = 1; k < n; k++) {
 		if ((s[k] & 0xc0) != 0x80)
 			return 0;
+		*cp = *cp << 6 | (s[k] & 0x3fu);
+	}
 	return n;
 }
 
-/* The length of the character at s that a YAML reader would not give
- * back as written outside double quotes: a control character, a line
- * break (YAML 1.1 has NEL, LS and PS besides CR and LF), a byte-order mark,
- * or a byte that is not UTF-8; 0 for any other character. */
-static size_t unsafe_char(const unsigned char *s)
+/* The length of the character at s that a YAML reader would not give back
+ * as written outside double quotes, or refuses anywhere: a control
+ * character (tab included), a line break (YAML 1.1 has NEL, LS and PS
+ * besides CR and LF), a byte-order mark, U+FFFE and U+FFFF, a byte that
+ * is not UTF-8 (its length 1, *cp the byte); 0 for any other character. */
+static size_t unsafe_char(const unsigned char *s, unsigned *cp)
 {
-	if (s[0] < 0x20 || s[0] == 0x7f)
+	size_t n = utf8_char(s, cp);
+
+	if (!n) {
+		*cp = s[0];
 		return 1;
-	if (s[0] == 0xc2 && s[1] >= 0x80 && s[1] <= 0x9f) /* C1, NEL among them */
-		return 2;
-	if (s[0] == 0xe2 && s[1] == 0x80 && (s[2] == 0xa8 || s[2] == 0xa9)) /* LS, PS */
-		return 3;
-	if (s[0] == 0xef && s[1] == 0xbb && s[2] == 0xbf) /* BOM */
-		return 3;
-	if (!utf8_len(s))
-		return 1;
+	}
+	if (*cp < 0x20 || (*cp >= 0x7f && *cp <= 0x9f) || *cp == 0x2028 || *cp == 0x2029 ||
+	    *cp == 0xfeff || *cp == 0xfffe || *cp == 0xffff)
+		return n;
 	return 0;
 }
 
@@ -66,9 +69,13 @@ static yaml_scalar_style_t style_for(const char *s)
 	strtod(s, &end);
 	if (end != s || s[0] == '.' || s[strcspn(s, "\n\t'\"#")])
 		return YAML_DOUBLE_QUOTED_SCALAR_STYLE;
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-		if (unsafe_char(p))
+	for (const unsigned char *p = (const unsigned char *)s; *p;) {
+		unsigned cp;
+
+		if (unsafe_char(p, &cp))
 			return YAML_DOUBLE_QUOTED_SCALAR_STYLE;
+		p += utf8_char(p, &cp);
+	}
 	return YAML_ANY_SCALAR_STYLE;
 }
 
@@ -83,20 +90,18 @@ void envfile_emit_comment(struct dv_buf *out, const char *fmt, ...)
 	va_end(ap);
 	dv_buf_adds(out, "# ");
 	for (const unsigned char *p = (const unsigned char *)text; *p;) {
-		size_t n = unsafe_char(p);
+		unsigned cp;
+		size_t n = unsafe_char(p, &cp);
 
 		if (!n) {
-			n = utf8_len(p);
+			n = utf8_char(p, &cp);
 			dv_buf_add(out, p, n);
-		} else if (*p == '\n' || *p == '\r' || *p == '\t') {
-			dv_buf_adds(out, *p == '\n' ? "\\n" : *p == '\r' ? "\\r" : "\\t");
-		} else if (n == 1) {
-			dv_buf_addf(out, "\\x%02x", *p);
+		} else if (cp == '\n' || cp == '\r' || cp == '\t') {
+			dv_buf_adds(out, cp == '\n' ? "\\n" : cp == '\r' ? "\\r" : "\\t");
+		} else if (cp < 0x80 || n == 1) {
+			dv_buf_addf(out, "\\x%02x", cp); /* a control, or not UTF-8 */
 		} else {
-			unsigned c = n == 2 ? (p[0] & 0x1fu) << 6 | (p[1] & 0x3fu)
-					    : (p[0] & 0x0fu) << 12 | (p[1] & 0x3fu) << 6 | (p[2] & 0x3fu);
-
-			dv_buf_addf(out, "\\u%04x", c);
+			dv_buf_addf(out, "\\u%04x", cp);
 		}
 		p += n;
 	}

@@ -622,7 +622,7 @@ static void test_duplicate_keys(void **state)
 static const char *const breakers[] = {
 	"\\n",	   "\\r",	   "\\r\\n",	"\xc2\x85", "\\u0085", "\xe2\x80\xa8", "\\u2028",
 	"\xe2\x80\xa9", "\\u2029", "\\u0001", "\\u001b", "\\u007f",	"\\u009b", "\xef\xbb\xbf",
-	"\\t",	   "\\u000b", "\\u000c",
+	"\\t",	   "\\u000b", "\\u000c", "\\ufffe",   "\\uffff", "\xef\xbf\xbe",
 };
 
 /* A key's name (which init names in a comment) never becomes a line of
