@@ -572,6 +572,7 @@ static void test_duplicate_keys(void **state)
 	static const char issue[] = "{\"image\":\"busybox\",\"a\":[1],\"a\":{}}";
 	struct env_spec spec = {0};
 	struct dv_error err = {0};
+	dv_autofree char *msg = NULL;
 	char *yaml = NULL;
 
 	expect_error(dir, issue,
@@ -581,8 +582,9 @@ static void test_duplicate_keys(void **state)
 						      dir, &yaml, &err),
 			 -1);
 	assert_null(yaml);
-	assert_string_equal(format_err(&err), "dc.json:1:28: duplicate key 'a' (first at line 1, "
-					      "column 20); remove one of them");
+	msg = format_err(&err);
+	assert_string_equal(msg, "dc.json:1:28: duplicate key 'a' (first at line 1, column 20); "
+				 "remove one of them");
 	expect_error(dir, "{\"image\":\"busybox\",\"a\":{},\"a\":[1]}",
 		     ".devcontainer/devcontainer.json:1:27: duplicate key 'a' (first at line 1, "
 		     "column 20); remove one of them");
