@@ -15,26 +15,6 @@
 #include "util/str.h"
 #include "util/banned.h"
 
-/* The strict UTF-8 character at s (RFC 3629): its length, *cp its code
- * point; 0 when the bytes are not one. */
-static size_t utf8_char(const unsigned char *s, unsigned *cp)
-{
-	size_t n = s[0] < 0x80 ? 1 : s[0] >= 0xc2 && s[0] <= 0xdf ? 2
-		 : s[0] >= 0xe0 && s[0] <= 0xef ? 3 : s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : 0;
-	unsigned char lo = s[0] == 0xe0 ? 0xa0 : s[0] == 0xf0 ? 0x90 : 0x80;
-	unsigned char hi = s[0] == 0xed ? 0x9f : s[0] == 0xf4 ? 0x8f : 0xbf;
-
-	if (n > 1 && (s[1] < lo || s[1] > hi))
-		return 0;
-	*cp = n == 1 ? s[0] : s[0] & (0x7fu >> n);
-	for (size_t k = 1; k < n; k++) {
-		if ((s[k] & 0xc0) != 0x80)
-			return 0;
-		*cp = *cp << 6 | (s[k] & 0x3fu);
-	}
-	return n;
-}
-
 /* The length of the character at s that a YAML reader would not give back
  * as written outside double quotes, or refuses anywhere: a control
  * character (tab included), a line break (YAML 1.1 has NEL, LS and PS
@@ -42,7 +22,7 @@ static size_t utf8_char(const unsigned char *s, unsigned *cp)
  * is not UTF-8 (its length 1, *cp the byte); 0 for any other character. */
 static size_t unsafe_char(const unsigned char *s, unsigned *cp)
 {
-	size_t n = utf8_char(s, cp);
+	size_t n = envfile_utf8_char(s, 4, cp);
 
 	if (!n) {
 		*cp = s[0];
@@ -74,7 +54,7 @@ static yaml_scalar_style_t style_for(const char *s)
 
 		if (unsafe_char(p, &cp))
 			return YAML_DOUBLE_QUOTED_SCALAR_STYLE;
-		p += utf8_char(p, &cp);
+		p += envfile_utf8_char(p, 4, &cp);
 	}
 	return YAML_ANY_SCALAR_STYLE;
 }
@@ -94,7 +74,7 @@ void envfile_emit_comment(struct dv_buf *out, const char *fmt, ...)
 		size_t n = unsafe_char(p, &cp);
 
 		if (!n) {
-			n = utf8_char(p, &cp);
+			n = envfile_utf8_char(p, 4, &cp);
 			dv_buf_add(out, p, n);
 		} else if (cp == '\n' || cp == '\r' || cp == '\t') {
 			dv_buf_adds(out, cp == '\n' ? "\\n" : cp == '\r' ? "\\r" : "\\t");

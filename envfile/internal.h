@@ -81,6 +81,11 @@ int envfile_get_string(struct env_vctx *v, const char *what, const struct env_no
 		       const struct env_node *val, const char **out);
 int envfile_unknown_key(struct env_vctx *v, const struct env_node *key, const char *where,
 			const char *const *valid, size_t n);
+/* The strict UTF-8 character (RFC 3629: no overlong form, no surrogate,
+ * nothing past U+10FFFF) at s, of at most len bytes: its length, *cp its
+ * code point; 0 when the bytes are not one. At a NUL-terminated string's
+ * end a len of 4 is safe: the NUL stops it. */
+size_t envfile_utf8_char(const unsigned char *s, size_t len, unsigned *cp);
 /* 1 to 63 of [a-z0-9_.-], starting with a letter or digit (env, service and
  * volume names). */
 bool envfile_valid_name(const char *s);

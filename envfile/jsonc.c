@@ -153,32 +153,12 @@ static json_object *same_kind(json_object *o, char c)
  * own check lets those through, and libyaml refuses them. */
 static size_t bad_utf8(const unsigned char *s, size_t len)
 {
-	size_t i = 0;
+	size_t i = 0, n;
+	unsigned cp;
 
-	while (i < len) {
-		unsigned char c = s[i];
-		size_t n = c < 0x80 ? 1 : c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3
-		    : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
-		unsigned char lo = 0x80, hi = 0xbf;
-
-		if (!n || i + n > len)
-			return i;
-		if (c == 0xe0)
-			lo = 0xa0; /* overlong */
-		else if (c == 0xed)
-			hi = 0x9f; /* surrogates */
-		else if (c == 0xf0)
-			lo = 0x90; /* overlong */
-		else if (c == 0xf4)
-			hi = 0x8f; /* past U+10FFFF */
-		if (n > 1 && (s[i + 1] < lo || s[i + 1] > hi))
-			return i;
-		for (size_t k = 2; k < n; k++)
-			if ((s[i + k] & 0xc0) != 0x80)
-				return i;
+	while (i < len && (n = envfile_utf8_char(s + i, len - i, &cp)))
 		i += n;
-	}
-	return len;
+	return i;
 }
 
 struct key_at {

@@ -226,3 +226,24 @@ bool envfile_path_inside(const char *path, const char *dir)
 {
 	return dv_path_below(path, dir) != NULL;
 }
+
+size_t envfile_utf8_char(const unsigned char *s, size_t len, unsigned *cp)
+{
+	size_t n = s[0] < 0x80			  ? 1
+		   : s[0] >= 0xc2 && s[0] <= 0xdf ? 2
+		   : s[0] >= 0xe0 && s[0] <= 0xef ? 3
+		   : s[0] >= 0xf0 && s[0] <= 0xf4 ? 4
+						  : 0;
+	unsigned char lo = s[0] == 0xe0 ? 0xa0 : s[0] == 0xf0 ? 0x90 : 0x80;
+	unsigned char hi = s[0] == 0xed ? 0x9f : s[0] == 0xf4 ? 0x8f : 0xbf;
+
+	if (!n || n > len || (n > 1 && (s[1] < lo || s[1] > hi)))
+		return 0;
+	*cp = n == 1 ? s[0] : s[0] & (0x7fu >> n);
+	for (size_t k = 1; k < n; k++) {
+		if ((s[k] & 0xc0) != 0x80)
+			return 0;
+		*cp = *cp << 6 | (s[k] & 0x3fu);
+	}
+	return n;
+}

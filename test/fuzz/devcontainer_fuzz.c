@@ -102,8 +102,8 @@ static void check_error(const struct dv_error *err, const char *text, size_t len
 static void same_str(const char *what, const char *a, const char *b)
 {
 	if ((a == NULL) != (b == NULL) || (a && strcmp(a, b)))
-		dc_fail("%s differs: '%s' in the json, '%s' in its Envfile", what,
-			a ? a : "(none)", b ? b : "(none)");
+		dc_fail("%s differs: '%s' in the json, '%s' in its Envfile", what, a ? a : "(none)",
+			b ? b : "(none)");
 }
 
 static void same_int(const char *what, long long a, long long b)
@@ -201,8 +201,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_error(&yerr, text, size);
 	if (parsed != written)
 		dc_fail("the json %s, but init %s (%s)", parsed ? "does not load" : "loads",
-			written ? "writes no Envfile" : "writes one",
-			parsed ? err.msg : yerr.msg);
+			written ? "writes no Envfile" : "writes one", parsed ? err.msg : yerr.msg);
 	if (written == 0) {
 		if (envfile_parse(yaml, strlen(yaml), "Envfile", dir, dir, &b, &yerr) < 0)
 			dc_fail("the Envfile init wrote does not load: Envfile:%u:%u: %s\n%s",
