@@ -10,6 +10,7 @@
  *                            the cache_from source of a pulled one (store.c)
  *   tmp/                     staging; anything here is garbage after a crash
  *   envs/                    owned by container/ (the store only creates it)
+ *   store-id                 the store's id (layer_store_id)
  * A layer id is 64 lower-case hex digits (no "sha256:" prefix on disk); an
  * image id is "sha256:<hex>" of its config, as in OCI.
  *
@@ -37,6 +38,12 @@ struct layer_store {
 int layer_store_open(const char *root, bool rootless, struct layer_store *out,
 		     struct dv_error *err);
 void layer_store_release(struct layer_store *st);
+
+/* The store's id: 8 hex digits, random, in <store>/store-id, made on first
+ * use. Every name global to the machine (cgroups) carries it, so that two
+ * stores never touch each other's envs. A damaged file is replaced (with a
+ * warning). */
+int layer_store_id(const struct layer_store *st, char out[9], struct dv_error *err);
 
 /* Absolute path of a layer's diff folder (caller frees). */
 char *layer_diff_path(const struct layer_store *st, const char *id);

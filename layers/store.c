@@ -144,6 +144,81 @@ void layer_store_release(struct layer_store *st)
 		.root_fd = -1, .layers_fd = -1, .images_fd = -1, .cache_fd = -1, .tmp_fd = -1};
 }
 
+/* A valid store-id file: 8 lower-case hex digits and a newline. */
+static bool store_id_ok(char *text, size_t len)
+{
+	if (len != 9 || text[8] != '\n')
+		return false;
+	text[8] = 0;
+	return dv_str_is_hex(text, 8);
+}
+
+/* Write a new id to tmp/ and put it in place: linked when there is none
+ * (two devenvs racing: the first link wins, the other reads it), renamed
+ * over a damaged one. */
+static int store_id_make(const struct layer_store *st, bool replace, struct dv_error *err)
+{
+	dv_autofree char *staging = NULL;
+	dv_autofree char *tmp = NULL;
+	char text[16];
+	unsigned int rnd;
+	int fd, ret = 0;
+
+	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
+		rnd = (unsigned)dv_now_ns() ^ (unsigned)getpid();
+	snprintf(text, sizeof(text), "%08x\n", rnd);
+	if (layer_staging_create(st, false, "id", &staging, err) < 0)
+		return -1;
+	tmp = dv_xasprintf("%s/store-id", staging);
+	fd = openat(st->tmp_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0 || dv_write_full(fd, text, 9, err) < 0 || fsync(fd) < 0) {
+		if (!dv_err_isset(err))
+			dv_err(err, errno, "cannot write 'tmp/%s'", tmp);
+		ret = -1;
+	} else if (replace ? renameat(st->tmp_fd, tmp, st->root_fd, "store-id") < 0
+			   : linkat(st->tmp_fd, tmp, st->root_fd, "store-id", 0) < 0 &&
+				     errno != EEXIST) {
+		ret = dv_err(err, errno, "cannot write '%s/store-id'", st->root);
+	} else {
+		fsync(st->root_fd);
+	}
+	if (fd >= 0)
+		close(fd);
+	layer_staging_discard(st, staging, &(struct dv_error){ 0 });
+	return ret;
+}
+
+int layer_store_id(const struct layer_store *st, char out[9], struct dv_error *err)
+{
+	for (int tries = 0;; tries++) {
+		dv_autofree char *text = NULL;
+		struct dv_error rd = { 0 };
+		size_t len = 0;
+		bool missing;
+
+		if (dv_read_file_at(st->root_fd, "store-id", &text, &len, &rd) == 0 &&
+		    store_id_ok(text, len)) {
+			memcpy(out, text, 8);
+			out[8] = 0;
+			return 0;
+		}
+		missing = dv_err_isset(&rd) && rd.errnum == ENOENT;
+		if (dv_err_isset(&rd) && !missing) {
+			*err = rd;
+			return dv_err_prefix(err, "cannot read the store's id");
+		}
+		if (tries >= 3)
+			return dv_err(err, EIO, "cannot make '%s/store-id'", st->root);
+		/* Cgroups of running envs are recorded in their state.json:
+		 * a new id only names what starts from now on. */
+		if (!missing)
+			fprintf(stderr, "devenv: warning: '%s/store-id' is damaged; the store gets a new id\n",
+				st->root);
+		if (store_id_make(st, !missing, err) < 0)
+			return dv_err_prefix(err, "cannot give the store an id");
+	}
+}
+
 char *layer_diff_path(const struct layer_store *st, const char *id)
 {
 	if (!layer_is_id(id))

@@ -599,6 +599,17 @@ static int env_mounts(const struct layer_store *st, const struct env_spec *spec,
 	return 0;
 }
 
+int prov_env_cgroup_name(const struct layer_store *st, const char *env_id, char *out,
+			 struct dv_error *err)
+{
+	char sid[9];
+
+	if (layer_store_id(st, sid, err) < 0)
+		return -1;
+	snprintf(out, PROV_CGROUP_NAME_MAX, "%s-%s", sid, env_id);
+	return 0;
+}
+
 /* Start the init on the env's files; state.json records it. */
 static int start_env(const struct layer_store *st, struct prov_env *env, int efd,
 		     struct dv_error *err)
@@ -619,6 +630,7 @@ static int start_env(const struct layer_store *st, struct prov_env *env, int efd
 	dv_autofree struct ctr_mount *mounts = NULL;
 	struct dv_strv mount_paths = { 0 };
 	struct prov_net pn = { .fd = -1 };
+	char cgname[PROV_CGROUP_NAME_MAX];
 	int ret = -1;
 
 	for (size_t i = 0; i < s->layers.n; i++)
@@ -638,9 +650,21 @@ static int start_env(const struct layer_store *st, struct prov_env *env, int efd
 	/* A killed init may have left its cgroups, and a devenv killed between
 	 * starting an init and recording it may have left an init running on
 	 * these very files: empty the cgroups before a new init uses them. */
+	if (prov_env_cgroup_name(st, env->id, cgname, err) < 0)
+		goto out;
+	/* Those an older devenv recorded (devenv/<env id>, a name another
+	 * store's env may have too): removed when empty, never killed. */
+	for (size_t i = 0; i < s->cgroups.n; i++) {
+		const char *base = strrchr(s->cgroups.v[i], '/');
+
+		if (base && strcmp(base + 1, cgname) && rmdir(s->cgroups.v[i]) < 0 && errno != ENOENT)
+			fprintf(stderr, "devenv: warning: cannot remove cgroup '%s' of the env's last "
+				"start: %s\n", s->cgroups.v[i], strerror(errno));
+	}
 	dv_strv_release(&s->cgroups);
 	prov_limits(&env->spec, &s->limits);
-	if (ctr_cgroup_create(env->id, &s->limits, &s->cgroups, err) < 0 ||
+	if (
+	    ctr_cgroup_create(cgname, &s->limits, &s->cgroups, err) < 0 ||
 	    ctr_cgroup_kill(&s->cgroups, err) < 0)
 		goto out;
 	cs.hostname = env->spec.name;

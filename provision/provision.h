@@ -136,6 +136,12 @@ int prov_build(const struct dv_ctx *ctx, const struct layer_store *st,
 	       const struct env_spec *spec, const struct layer_image *base,
 	       const struct dv_strv *keys, struct prov_team *team, struct dv_strv *layers,
 	       struct dv_error *err);
+/* The one name of the cgroup a build step of process pid runs in:
+ * "build-<store id>-<pid>" (gc finds those of dead pids by it). out has
+ * room for PROV_CGROUP_NAME_MAX bytes. */
+#define PROV_CGROUP_NAME_MAX 64
+int prov_build_cgroup_name(const struct layer_store *st, pid_t pid, char *out,
+			   struct dv_error *err);
 /* "run: apt-get install …" on one line, cut to fit a terminal (caller frees). */
 char *prov_step_label(const struct env_step *step);
 
@@ -296,6 +302,12 @@ void prov_security_json(const struct env_spec *spec, struct dv_buf *b);
 /* The env id: first 12 hex digits of sha256(checkout real path || "\0" ||
  * Envfile path inside it). out has room for 13 bytes. */
 void prov_env_id(const char *checkout, const char *relpath, char out[13]);
+
+/* The name of an env's cgroups: "<store id>-<env id>" (two stores on one
+ * checkout share the env id). Running envs of an older devenv keep the
+ * paths state.json records. out: PROV_CGROUP_NAME_MAX bytes. */
+int prov_env_cgroup_name(const struct layer_store *st, const char *env_id, char *out,
+			 struct dv_error *err);
 
 /* A located env: its id, state.json when it exists, the spec when loaded. */
 struct prov_env {
