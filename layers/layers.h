@@ -260,6 +260,8 @@ int layer_cache_put(const struct layer_store *st, const char *key, const char *i
  * before sources were recorded; the entry when none is left. */
 int layer_cache_prune(const struct layer_store *st, const char *key, struct dv_error *err);
 
+/* Every layer id in the store (appended to out). */
+int layer_ids(const struct layer_store *st, struct dv_strv *out, struct dv_error *err);
 /* Remove layers that no image and no id in `in_use` refers to, cache entries
  * whose layer is gone, and leftover staging. Reports what it freed. */
 int layer_gc(const struct layer_store *st, const struct dv_strv *in_use,

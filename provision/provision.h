@@ -447,11 +447,19 @@ int prov_env_suspend(const struct dv_ctx *ctx, const struct layer_store *st, str
  * a link. Never touches the checkout. */
 int prov_env_destroy(const struct dv_ctx *ctx, const struct layer_store *st,
 		     struct prov_env *env, struct dv_error *err);
+/* destroy of an env whose state.json is damaged (prov_env_locate failed
+ * with EBADMSG, env->id set): kills what its cgroups hold and what runs on
+ * its files, removes its folder. */
+int prov_env_destroy_damaged(const struct dv_ctx *ctx, const struct layer_store *st,
+			     struct prov_env *env, struct dv_error *err);
+/* Print the one line of a damaged env's state.json (stderr). */
+void prov_env_say_damaged(const struct layer_store *st, const char *id);
 /* Every env in the store (for ls, gc, rmi): states, caller releases each.
- * strict: an unreadable state.json is an error (gc must not collect the
- * layers of an env it cannot read); else such an env is skipped. */
-int prov_env_list(const struct layer_store *st, bool strict, struct ctr_state **out, size_t *n,
-		  struct dv_error *err);
+ * An env whose state.json cannot be read (damaged: ctr_state_read) is not
+ * among them; its id goes to *damaged when that is not NULL (gc must not
+ * collect the layers of an env it cannot read; ls shows it). */
+int prov_env_list(const struct layer_store *st, struct dv_strv *damaged, struct ctr_state **out,
+		  size_t *n, struct dv_error *err);
 
 /* trust.c: what an Envfile asks for beyond the default sandbox (README
  * "Trust"), computed from the spec alone; allow.c: the developer's yes,

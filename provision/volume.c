@@ -305,7 +305,7 @@ int prov_volume_adopt(const struct layer_store *st, const struct env_spec *spec,
 		if (known == SIZE_MAX || is_dir_at(vfd, store) || !is_dir_at(vfd, m->source))
 			continue;
 		/* The other envs first, then the record: see the top. */
-		if (!listed && prov_env_list(st, false, &envs, &n_envs, err) < 0)
+		if (!listed && prov_env_list(st, NULL, &envs, &n_envs, err) < 0)
 			goto out;
 		listed = true;
 		rec_read(vfd, m->source, &have);
@@ -410,7 +410,7 @@ int prov_volume_list(const struct layer_store *st, bool sizes, struct prov_volum
 		return 0;
 	if (vfd < 0 || !(d = dv_opendir_fd(vfd)))
 		return dv_err(err, errno, "cannot read '%s/volumes'", st->root);
-	if (prov_env_list(st, false, &envs, &n_envs, err) < 0)
+	if (prov_env_list(st, NULL, &envs, &n_envs, err) < 0)
 		return -1;
 	while ((de = readdir(d))) {
 		struct prov_volume *p;
