@@ -1123,6 +1123,15 @@ static int cmd_images(struct dv_ctx *ctx, struct layer_store *st, int argc, char
 		}
 		layer_image_release(&imgs[i]);
 	}
+	{
+		/* Not listed: one line each, naming the file, saying what to do. */
+		struct dv_strv damaged = { 0 };
+
+		layer_image_damaged(st, &damaged);
+		for (size_t i = 0; i < damaged.n; i++)
+			layer_image_say_damaged(st, damaged.v[i]);
+		dv_strv_release(&damaged);
+	}
 	free(imgs);
 	if (arr) {
 		prov_json_print(stdout, arr, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
@@ -1189,7 +1198,20 @@ static int cmd_rmi(struct dv_ctx *ctx, struct layer_store *st, int argc, char **
 		return helped ? 0 : -1;
 	if (oi + 1 != argc)
 		return dv_err_usage(err, "usage: devenv rmi IMAGE");
-	if (layer_image_resolve(st, argv[oi], &img, err) < 0 || prov_env_list(st, NULL, &all, &n, err) < 0)
+	if (layer_image_resolve(st, argv[oi], &img, err) < 0 && err->errnum == EBADMSG) {
+		/* A damaged record: what it named is unknown, so no env can be
+		 * found using it; gc keeps every layer while it is there. */
+		dv_autofree char *name = NULL;
+
+		memset(err, 0, sizeof(*err));
+		if (layer_image_remove_damaged(st, argv[oi], &name, err) < 0)
+			goto out;
+		if (!ctx->quiet)
+			printf("removed the damaged record of image '%s'\n", name);
+		ret = 0;
+		goto out;
+	}
+	if (dv_err_isset(err) || prov_env_list(st, NULL, &all, &n, err) < 0)
 		goto out;
 	/* A damaged env's image is not known: gc keeps every layer while
 	 * there is one, so removing the image's name loses nothing. */
@@ -1726,7 +1748,7 @@ static int cmd_gc(struct dv_ctx *ctx, struct layer_store *st, int argc, char **a
 {
 	const struct cmd *self = find_cmd("gc");
 	struct ctr_state *all = NULL;
-	struct dv_strv in_use = { 0 }, damaged = { 0 };
+	struct dv_strv in_use = { 0 }, damaged = { 0 }, images = { 0 };
 	size_t n = 0;
 	unsigned layers = 0, records = 0;
 	unsigned long long bytes = 0;
@@ -1743,13 +1765,17 @@ static int cmd_gc(struct dv_ctx *ctx, struct layer_store *st, int argc, char **a
 	lock = dv_lock_at(st->root_fd, "store.lock", true, "the store", err);
 	if (lock < 0 || prov_env_list(st, &damaged, &all, &n, err) < 0)
 		goto out;
-	/* A damaged env is skipped and reported; what layers its init may
-	 * run on is unknown, so every layer stays until it is destroyed. */
+	/* A damaged env or image record is skipped and reported; what layers
+	 * it names is unknown (an env's init may run on them), so every layer
+	 * stays until it is removed (destroy -e, rmi). */
 	for (size_t i = 0; i < damaged.n; i++)
 		prov_env_say_damaged(st, damaged.v[i]);
-	if (damaged.n) {
-		printf("kept every layer: %zu env%s damaged (see above)\n", damaged.n,
-		       damaged.n == 1 ? " is" : "s are");
+	layer_image_damaged(st, &images);
+	for (size_t i = 0; i < images.n; i++)
+		layer_image_say_damaged(st, images.v[i]);
+	if (damaged.n || images.n) {
+		printf("kept every layer: %zu damaged record%s (see above)\n", damaged.n + images.n,
+		       damaged.n + images.n == 1 ? "" : "s");
 		if (layer_ids(st, &in_use, err) < 0)
 			goto out;
 	}
@@ -1775,6 +1801,7 @@ out:
 	free(all);
 	dv_strv_release(&in_use);
 	dv_strv_release(&damaged);
+	dv_strv_release(&images);
 	return ret;
 }
 

@@ -260,6 +260,15 @@ int layer_cache_put(const struct layer_store *st, const char *key, const char *i
  * before sources were recorded; the entry when none is left. */
 int layer_cache_prune(const struct layer_store *st, const char *key, struct dv_error *err);
 
+/* Damaged image records (empty, truncated, garbage: `images` and gc skip
+ * them): their names appended to out; returns how many. say_damaged prints
+ * the one line of one (naming its file, saying what to do: errnum EBADMSG
+ * from the readers). remove_damaged removes the damaged record ref names
+ * (rmi of it); *out_name: its normalised name (caller frees). */
+int layer_image_damaged(const struct layer_store *st, struct dv_strv *out);
+void layer_image_say_damaged(const struct layer_store *st, const char *name);
+int layer_image_remove_damaged(const struct layer_store *st, const char *ref, char **out_name,
+			       struct dv_error *err);
 /* Every layer id in the store (appended to out). */
 int layer_ids(const struct layer_store *st, struct dv_strv *out, struct dv_error *err);
 /* Remove layers that no image and no id in `in_use` refers to, cache entries

@@ -64,7 +64,7 @@ why() {
 		run "$DEVENV" gc
 		assert_success
 		assert_line "$line"
-		assert_line "kept every layer: 1 env is damaged (see above)"
+		assert_line "kept every layer: 1 damaged record (see above)"
 		[[ $(ls "$STORE/layers" | wc -l) == "$layers" ]]
 		kill -0 "$pid"
 
@@ -96,4 +96,109 @@ why() {
 	run "$DEVENV" up
 	assert_success
 	[[ $("$DEVENV" status --json | dv_json state) == running ]]
+}
+
+@test "a damaged image record: one line naming it (up, images, gc), gc keeps every layer, rmi removes it" {
+	rec=$STORE/images/localhost/busybox/latest.json
+	line="devenv: '$rec' is damaged; 'devenv rmi localhost/busybox:latest' removes it, then pull or import the image again"
+	layers=$(ls "$STORE/layers" | wc -l)
+	for kind in empty truncated garbage; do
+		cp "$rec" "$BATS_TEST_TMPDIR/rec"
+		damage "$kind" "$rec"
+		run "$DEVENV" up
+		assert_failure
+		assert_output "$line"
+		run "$DEVENV" images
+		assert_success
+		assert_line "$line"
+		refute_line --partial "localhost/busybox "
+		run "$DEVENV" gc
+		assert_success
+		assert_line "$line"
+		assert_line "kept every layer: 1 damaged record (see above)"
+		[[ $(ls "$STORE/layers" | wc -l) == "$layers" ]]
+		cp "$BATS_TEST_TMPDIR/rec" "$rec"
+	done
+	damage garbage "$rec"
+	run "$DEVENV" rmi busybox
+	assert_success
+	assert_output "removed the damaged record of image 'localhost/busybox:latest'"
+	[[ ! -e $rec ]]
+	run "$DEVENV" gc
+	assert_success
+	refute_output --partial damaged
+	[[ $(ls "$STORE/layers" | wc -l) == 0 ]]
+	dv_busybox_image
+	run "$DEVENV" up
+	assert_success
+}
+
+@test "a damaged cache entry: one line naming it, the step runs again and the entry is written anew; gc drops what it cannot read" {
+	dv_envfile <<-'EOF'
+	image: busybox
+	provision:
+	  - run: echo a > /a
+	EOF
+	"$DEVENV" up >/dev/null
+	"$DEVENV" halt >/dev/null
+	key=$(ls "$STORE/cache")
+	[[ $(wc -w <<<"$key") == 1 ]]
+	entry=$STORE/cache/$key
+	good=$(cat "$entry")
+	for kind in empty garbage; do
+		damage "$kind" "$entry"
+		run "$DEVENV" up
+		assert_success
+		assert_line "devenv: warning: '$entry' is damaged (1 unreadable line); the step runs again"
+		assert_line "[1/1] run: echo a > /a"
+		[[ $(cat "$entry") == "$good" ]]
+		"$DEVENV" halt >/dev/null
+	done
+	printf '%s\n\x01\x02garbage\n' "$good" >"$entry"
+	run "$DEVENV" up
+	assert_success
+	assert_line "[1/1] run: echo a > /a (cached)"
+	run "$DEVENV" gc
+	assert_success
+	assert_line "devenv: warning: '$entry' is damaged (1 unreadable line); its unreadable lines are dropped"
+	[[ $(cat "$entry") == "$good" ]]
+	run "$DEVENV" gc
+	refute_output --partial damaged
+}
+
+@test "a damaged layer.json: one line naming it, written anew; images, up, gc and image save work on" {
+	dv_envfile <<-'EOF'
+	image: busybox
+	provision:
+	  - run: echo a > /a
+	EOF
+	"$DEVENV" up >/dev/null
+	"$DEVENV" halt >/dev/null
+	base=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["layers"][0])' "$STORE/images/localhost/busybox/latest.json")
+	step=$(ls "$STORE/cache")
+	[[ $base != "$step" ]]
+	damage empty "$STORE/layers/$base/layer.json"
+	damage truncated "$STORE/layers/$step/layer.json"
+	run "$DEVENV" images
+	assert_success
+	assert_line "devenv: warning: '$STORE/layers/$base/layer.json' is damaged (empty); written anew (its size and push forms are made again when needed)"
+	assert_line --regexp "^localhost/busybox +latest +[0-9a-f]{12} .* [1-9][0-9.]* MiB$"
+	run "$DEVENV" up
+	assert_success
+	assert_line "[1/1] run: echo a > /a (cached)"
+	up=$output
+	run "$DEVENV" gc
+	assert_success
+	grep -qxF "devenv: warning: '$STORE/layers/$step/layer.json' is damaged (not this layer's JSON object); written anew (its size and push forms are made again when needed)" <<<"$up
+$output"
+	run "$DEVENV" gc
+	assert_success
+	refute_output --partial damaged
+	[[ -d $STORE/layers/$base && -d $STORE/layers/$step ]]
+	run "$DEVENV" commit snap
+	assert_success
+	run "$DEVENV" image save snap "$BATS_TEST_TMPDIR/snap.tar"
+	assert_success
+	run "$DEVENV" images
+	refute_output --partial damaged
 }
