@@ -667,9 +667,6 @@ static int start_env(const struct layer_store *st, struct prov_env *env, int efd
 		dv_err(err, errno, "cannot open the env's log");
 		goto out;
 	}
-	/* A killed init may have left its cgroups, and a devenv killed between
-	 * starting an init and recording it may have left an init running on
-	 * these very files: empty the cgroups before a new init uses them. */
 	if (prov_env_cgroup_name(st, env->id, cgname, err) < 0)
 		goto out;
 	/* Those an older devenv recorded (devenv/<env id>, a name another
@@ -681,10 +678,12 @@ static int start_env(const struct layer_store *st, struct prov_env *env, int efd
 			fprintf(stderr, "devenv: warning: cannot remove cgroup '%s' of the env's last "
 				"start: %s\n", s->cgroups.v[i], strerror(errno));
 	}
+	/* A killed init may have left its cgroups, and a devenv killed between
+	 * starting an init and recording it may have left an init running on
+	 * these very files: empty the cgroups before a new init uses them. */
 	dv_strv_release(&s->cgroups);
 	prov_limits(&env->spec, &s->limits);
-	if (
-	    ctr_cgroup_create(cgname, &s->limits, &s->cgroups, err) < 0 ||
+	if (ctr_cgroup_create(cgname, &s->limits, &s->cgroups, err) < 0 ||
 	    ctr_cgroup_kill(&s->cgroups, err) < 0)
 		goto out;
 	cs.hostname = env->spec.name;
@@ -1059,6 +1058,8 @@ int prov_env_destroy_damaged(const struct dv_ctx *ctx, const struct layer_store 
 	if (env->has_state) /* written anew while we waited */
 		return dv_err_plain(err, EAGAIN, "env %s was brought up again meanwhile; run the "
 				    "command again", env->id);
+	if (access(dir, F_OK) < 0 && errno == ENOENT)
+		return dv_err_plain(err, ENOENT, "env %s was destroyed meanwhile", env->id);
 	/* Its processes, whatever its record said: those in its cgroups
 	 * (named from the store's id and its own), and those running on its
 	 * files (no cgroup without root unless delegated). Never the cgroups
