@@ -437,6 +437,11 @@ static int destroy_volumes(const struct layer_store *st, const char *env_id,
 			dv_buf_release(&who);
 			continue;
 		}
+		if (v->damaged) {
+			printf("volume '%s' kept: its record is damaged; 'devenv volume rm %s' removes "
+			       "it\n", v->name, v->name);
+			continue;
+		}
 		/* One without a record was made before volumes were per env,
 		 * when every env's were store-wide: removed as then. */
 		if (v->shared && !v->legacy) {

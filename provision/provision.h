@@ -576,6 +576,9 @@ struct prov_volume {
 				     per env */
 	bool legacy;              /* made before volumes were per env, and taken over by
 				     no env (yet): it has no record */
+	bool damaged;             /* its record cannot be read: whose it is is unknown,
+				     so it counts as shared and only `volume rm`
+				     removes it (never destroy --volumes, never adopted) */
 	unsigned long long size;  /* bytes on disk (du), when asked for */
 	struct dv_strv envs;      /* names of the envs naming it (state.json) */
 	struct dv_strv env_ids;   /* and their ids, in the same order */

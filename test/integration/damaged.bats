@@ -202,3 +202,35 @@ $output"
 	run "$DEVENV" images
 	refute_output --partial damaged
 }
+
+@test "a damaged volume record: one line naming it; destroy --volumes keeps the volume, volume rm removes it, up writes it anew" {
+	dv_envfile <<-'EOF2'
+	image: busybox
+	volumes: ["team:/team:shared"]
+	EOF2
+	"$DEVENV" up >/dev/null
+	"$DEVENV" ssh -c 'echo precious > /team/f'
+	rec=$STORE/volumes/.team.json
+	[[ -f $rec ]]
+	damage garbage "$rec"
+	line="devenv: warning: '$rec' is damaged; whose volume 'team' is is unknown, so it counts as shared: 'devenv volume rm team' removes it"
+	run "$DEVENV" volume ls
+	assert_success
+	assert_line "$line"
+	run "$DEVENV" destroy -f --volumes
+	assert_success
+	assert_line "volume 'team' kept: its record is damaged; 'devenv volume rm team' removes it"
+	[[ $(cat "$STORE/volumes/team/f") == precious ]]
+	run "$DEVENV" up
+	assert_success
+	assert_line "devenv: warning: '$rec' was damaged; written anew as shared"
+	[[ $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["shared"])' "$rec") == True ]]
+	run "$DEVENV" ssh -c 'cat /team/f'
+	assert_output precious
+	"$DEVENV" halt >/dev/null
+	damage empty "$rec"
+	run "$DEVENV" volume rm --force team
+	assert_success
+	assert_line "volume 'team' removed"
+	[[ ! -e $STORE/volumes/team ]]
+}
