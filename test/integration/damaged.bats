@@ -234,3 +234,20 @@ $output"
 	assert_line "volume 'team' removed"
 	[[ ! -e $STORE/volumes/team ]]
 }
+
+@test "a damaged trust record: gc says so and removes it; the requests are asked again" {
+	printf 'image: busybox\nnetwork: host\n' >Envfile
+	run "$DEVENV" allow
+	assert_success
+	id=$(ls "$STORE/trust")
+	[[ $(wc -w <<<"$id") == 1 ]]
+	damage garbage "$STORE/trust/$id"
+	unset DEVENV_ALLOW
+	run "$DEVENV" up </dev/null
+	assert_failure
+	assert_output --partial "run 'devenv allow'"
+	run "$DEVENV" gc
+	assert_success
+	assert_line "devenv: warning: '$STORE/trust/$id' is damaged; removed (the checkout's requests are asked again)"
+	[[ ! -e $STORE/trust/$id ]]
+}
