@@ -437,6 +437,11 @@ static int destroy_volumes(const struct layer_store *st, const char *env_id,
 			dv_buf_release(&who);
 			continue;
 		}
+		if (v->damaged) {
+			printf("volume '%s' kept: its record is damaged; 'devenv volume rm %s' removes "
+			       "it\n", v->name, v->name);
+			continue;
+		}
 		/* One without a record was made before volumes were per env,
 		 * when every env's were store-wide: removed as then. */
 		if (v->shared && !v->legacy) {
@@ -476,8 +481,33 @@ static int cmd_destroy(struct dv_ctx *ctx, struct layer_store *st, int argc, cha
 	if (no_args(self, argc, argv, oi, err) < 0)
 		return -1;
 	force = dopts.force;
-	if (prov_env_locate(ctx, st, false, &env, err) < 0)
+	if (prov_env_locate(ctx, st, false, &env, err) < 0) {
+		if (err->errnum != EBADMSG || !env.id[0])
+			goto out;
+		/* A damaged record: what its cgroups hold is killed and the
+		 * env's folder removed, as for any other. */
+		memset(err, 0, sizeof(*err));
+		if (!force && !isatty(0)) {
+			dv_err_usage(err, "'devenv destroy' asks before removing the damaged env %s; "
+				     "pass -f to skip the question", env.id);
+			goto out;
+		}
+		if (!force) {
+			char answer[16] = "";
+
+			printf("Destroy the damaged env %s? Its files outside the checkout are lost. [y/N] ",
+			       env.id);
+			fflush(stdout);
+			if (!fgets(answer, sizeof(answer), stdin) ||
+			    (answer[0] != 'y' && answer[0] != 'Y')) {
+				printf("nothing destroyed\n");
+				ret = 0;
+				goto out;
+			}
+		}
+		ret = prov_env_destroy_damaged(ctx, st, &env, err);
 		goto out;
+	}
 	if (!force && env.has_state) {
 		char answer[16] = "";
 
@@ -735,6 +765,7 @@ static int cmd_ls(struct dv_ctx *ctx, struct layer_store *st, int argc, char **a
 {
 	const struct cmd *self = find_cmd("ls");
 	struct ctr_state *all;
+	struct dv_strv damaged = { 0 };
 	size_t n;
 	bool helped;
 	int oi = parse_opts(ctx, self, argc, argv, NULL, &helped, err);
@@ -742,7 +773,7 @@ static int cmd_ls(struct dv_ctx *ctx, struct layer_store *st, int argc, char **a
 
 	if (oi < 0)
 		return helped ? 0 : -1;
-	if (no_args(self, argc, argv, oi, err) < 0 || prov_env_list(st, false, &all, &n, err) < 0)
+	if (no_args(self, argc, argv, oi, err) < 0 || prov_env_list(st, &damaged, &all, &n, err) < 0)
 		return -1;
 	if (ctx->json)
 		arr = json_object_new_array();
@@ -772,6 +803,26 @@ static int cmd_ls(struct dv_ctx *ctx, struct layer_store *st, int argc, char **a
 		ctr_state_release(&all[i]);
 	}
 	free(all);
+	/* A damaged env is listed (by its folder's name), with the one line
+	 * naming its file and saying what to do. */
+	for (size_t i = 0; i < damaged.n; i++) {
+		prov_env_say_damaged(st, damaged.v[i]);
+		if (arr) {
+			struct json_object *o = json_object_new_object();
+
+			json_object_object_add(o, "id", json_object_new_string(damaged.v[i]));
+			json_object_object_add(o, "name", NULL);
+			json_object_object_add(o, "state", json_object_new_string("damaged"));
+			json_object_object_add(o, "image", NULL);
+			json_object_object_add(o, "checkout", NULL);
+			json_object_object_add(o, "created", NULL);
+			json_object_array_add(arr, o);
+		} else {
+			printf("%-12s  %-16s  %-8s  %-5s  %-28s  %s\n", damaged.v[i], "?", "damaged", "?",
+			       "?", "?");
+		}
+	}
+	dv_strv_release(&damaged);
 	if (arr) {
 		prov_json_print(stdout, arr, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 		json_object_put(arr);
@@ -1077,6 +1128,15 @@ static int cmd_images(struct dv_ctx *ctx, struct layer_store *st, int argc, char
 		}
 		layer_image_release(&imgs[i]);
 	}
+	{
+		/* Not listed: one line each, naming the file, saying what to do. */
+		struct dv_strv damaged = { 0 };
+
+		layer_image_damaged(st, &damaged);
+		for (size_t i = 0; i < damaged.n; i++)
+			layer_image_say_damaged(st, damaged.v[i]);
+		dv_strv_release(&damaged);
+	}
 	free(imgs);
 	if (arr) {
 		prov_json_print(stdout, arr, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
@@ -1143,8 +1203,23 @@ static int cmd_rmi(struct dv_ctx *ctx, struct layer_store *st, int argc, char **
 		return helped ? 0 : -1;
 	if (oi + 1 != argc)
 		return dv_err_usage(err, "usage: devenv rmi IMAGE");
-	if (layer_image_resolve(st, argv[oi], &img, err) < 0 || prov_env_list(st, true, &all, &n, err) < 0)
+	if (layer_image_resolve(st, argv[oi], &img, err) < 0 && err->errnum == EBADMSG) {
+		/* A damaged record: what it named is unknown, so no env can be
+		 * found using it; gc keeps every layer while it is there. */
+		dv_autofree char *name = NULL;
+
+		memset(err, 0, sizeof(*err));
+		if (layer_image_remove_damaged(st, argv[oi], &name, err) < 0)
+			goto out;
+		if (!ctx->quiet)
+			printf("removed the damaged record of image '%s'\n", name);
+		ret = 0;
 		goto out;
+	}
+	if (dv_err_isset(err) || prov_env_list(st, NULL, &all, &n, err) < 0)
+		goto out;
+	/* A damaged env's image is not known: gc keeps every layer while
+	 * there is one, so removing the image's name loses nothing. */
 	for (size_t i = 0; i < n; i++) {
 		if (strcmp(all[i].image_id, img.id) == 0) {
 			dv_err_plain(err, EBUSY, "image '%s' is used by env '%s' (%s); destroy it first", img.name,
@@ -1678,7 +1753,7 @@ static int cmd_gc(struct dv_ctx *ctx, struct layer_store *st, int argc, char **a
 {
 	const struct cmd *self = find_cmd("gc");
 	struct ctr_state *all = NULL;
-	struct dv_strv in_use = { 0 };
+	struct dv_strv in_use = { 0 }, damaged = { 0 }, images = { 0 };
 	size_t n = 0;
 	unsigned layers = 0, records = 0;
 	unsigned long long bytes = 0;
@@ -1693,8 +1768,22 @@ static int cmd_gc(struct dv_ctx *ctx, struct layer_store *st, int argc, char **a
 		return -1;
 	/* Exclusive: no `up` may be between building a layer and recording it. */
 	lock = dv_lock_at(st->root_fd, "store.lock", true, "the store", err);
-	if (lock < 0 || prov_env_list(st, true, &all, &n, err) < 0)
+	if (lock < 0 || prov_env_list(st, &damaged, &all, &n, err) < 0)
 		goto out;
+	/* A damaged env or image record is skipped and reported; what layers
+	 * it names is unknown (an env's init may run on them), so every layer
+	 * stays until it is removed (destroy -e, rmi). */
+	for (size_t i = 0; i < damaged.n; i++)
+		prov_env_say_damaged(st, damaged.v[i]);
+	layer_image_damaged(st, &images);
+	for (size_t i = 0; i < images.n; i++)
+		layer_image_say_damaged(st, images.v[i]);
+	if (damaged.n || images.n) {
+		printf("kept every layer: %zu damaged record%s (see above)\n", damaged.n + images.n,
+		       damaged.n + images.n == 1 ? "" : "s");
+		if (layer_ids(st, &in_use, err) < 0)
+			goto out;
+	}
 	for (size_t i = 0; i < n; i++) {
 		for (size_t j = 0; j < all[i].layers.n; j++)
 			dv_strv_push(&in_use, all[i].layers.v[j]);
@@ -1716,6 +1805,8 @@ out:
 		ctr_state_release(&all[i]);
 	free(all);
 	dv_strv_release(&in_use);
+	dv_strv_release(&damaged);
+	dv_strv_release(&images);
 	return ret;
 }
 

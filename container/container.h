@@ -259,6 +259,10 @@ int ctr_exec(const struct ctr_init *init, const struct dv_strv *cgroups,
 /* SIGTERM to the init (which passes it on), then SIGKILL after timeout_s.
  * Returns when the init is gone. A stopped env is success. */
 int ctr_stop(const struct ctr_init *init, unsigned timeout_s, struct dv_error *err);
+/* SIGKILL every process (outside our mount namespace) with an overlay whose
+ * folders are below dir, and wait until they are gone: the processes of an
+ * env whose state.json is damaged. *killed: how many. */
+int ctr_kill_mounting(const char *dir, unsigned *killed, struct dv_error *err);
 /* The same for several inits at once (an env's services): SIGTERM to all,
  * then SIGKILL to those still there timeout_s after. */
 int ctr_stop_all(const struct ctr_init *inits, size_t n, unsigned timeout_s, struct dv_error *err);
@@ -450,6 +454,9 @@ struct ctr_state {
 	size_t n_ports;
 	struct ctr_net_procs net;   /* its host-side helpers */
 };
+/* Read envs/<id>/state.json. errnum ENOENT: no such env; EBADMSG: the file
+ * is damaged (empty, truncated, garbage, or not this env's), with one line
+ * naming it and saying what to do (`devenv destroy -e ID`). */
 int ctr_state_read(int envs_fd, const char *id, struct ctr_state *out, struct dv_error *err);
 int ctr_state_write(int envs_fd, const struct ctr_state *st, struct dv_error *err);
 void ctr_state_release(struct ctr_state *st);

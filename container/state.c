@@ -169,24 +169,51 @@ void ctr_mount_recs_free(struct ctr_mount_rec *m, size_t n)
 	free(m);
 }
 
+/* One line naming the file (its full path: two stores have the same env
+ * ids) and what to do. */
+static int damaged(int envs_fd, const char *id, const char *why, struct dv_error *err)
+{
+	char link[64], dir[4096];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", envs_fd);
+	n = readlink(link, dir, sizeof(dir) - 1);
+	dir[n > 0 ? n : 0] = 0;
+	return dv_err_plain(err, EBADMSG,
+			    "'%s/%s/state.json' is damaged (%s); 'devenv destroy -e %s' "
+			    "removes the env",
+			    n > 0 ? dir : "envs", id, why, id);
+}
+
 int ctr_state_read(int envs_fd, const char *id, struct ctr_state *out, struct dv_error *err)
 {
 	dv_autofree char *text = NULL;
 	char path[64];
-	size_t len;
-	struct json_object *o, *lim, *svc;
+	size_t len, used;
+	struct json_object *o, *lim, *svc, *v;
 	struct json_tokener *tok;
 
 	snprintf(path, sizeof(path), "%s/state.json", id);
 	if (dv_read_file_at(envs_fd, path, &text, &len, err) < 0)
 		return -1;
+	if (len == 0)
+		return damaged(envs_fd, id, "empty", err);
 	tok = json_tokener_new();
 	o = json_tokener_parse_ex(tok, text, (int)len);
+	used = o ? json_tokener_get_parse_end(tok) : 0;
 	json_tokener_free(tok);
-	if (!o || !json_object_is_type(o, json_type_object)) {
+	/* Truncated, garbage, or a value followed by more text. */
+	while (o && used < len && strchr(" \t\r\n", text[used]))
+		used++;
+	if (!o || !json_object_is_type(o, json_type_object) || used != len) {
 		json_object_put(o);
-		return dv_err(err, EINVAL, "envs/%s/state.json is not valid JSON; 'devenv destroy -e %s' removes the env",
-			      id, id);
+		return damaged(envs_fd, id, "not a JSON object", err);
+	}
+	/* Not this env's record: ls, destroy -e and gc go by the folder's name. */
+	if (!json_object_object_get_ex(o, "id", &v) || !json_object_is_type(v, json_type_string) ||
+	    strcmp(json_object_get_string(v), id)) {
+		json_object_put(o);
+		return damaged(envs_fd, id, "it names no env or another env", err);
 	}
 	out->id = get_str(o, "id");
 	out->name = get_str(o, "name");

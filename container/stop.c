@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/pidfd.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -214,4 +216,82 @@ int ctr_stop_all(const struct ctr_init *inits, size_t n, unsigned timeout_s, str
 		close(fds[i]);
 	}
 	return ret;
+}
+
+/* Does the process's mount table have an overlay whose folders are at or
+ * below dir (upperdir=DIR/..., lowerdir=...:DIR/...)? */
+static bool mounts_below(pid_t pid, const char *dir)
+{
+	char path[64], line[8192];
+	dv_autofree char *eq = dv_xasprintf("=%s/", dir);
+	dv_autofree char *colon = dv_xasprintf(":%s/", dir);
+	dv_autofclose FILE *f = NULL;
+
+	snprintf(path, sizeof(path), "/proc/%d/mountinfo", (int)pid);
+	if (!(f = fopen(path, "re")))
+		return false;
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, " - overlay ") && (strstr(line, eq) || strstr(line, colon)))
+			return true;
+	return false;
+}
+
+/* One pass over /proc: SIGKILL (through a pidfd) each process, outside our
+ * mount namespace, whose mounts are below dir; wait for them to exit. */
+static int kill_pass(const char *dir, const struct stat *self, unsigned *killed,
+		     struct dv_error *err)
+{
+	dv_autoclosedir DIR *d = opendir("/proc");
+	struct dirent *de;
+	int pidfds[256];
+	size_t n = 0;
+
+	if (!d)
+		return dv_err(err, errno, "cannot read '/proc'");
+	while ((de = readdir(d)) && n < sizeof(pidfds) / sizeof(pidfds[0])) {
+		char path[64];
+		struct stat other;
+		pid_t pid = (pid_t)atoi(de->d_name);
+		int pfd;
+
+		if (pid <= 1 || pid == getpid())
+			continue;
+		/* The pidfd first: a pid reused after the check cannot be hit. */
+		pfd = pidfd_open(pid, 0);
+		if (pfd < 0)
+			continue;
+		/* Not ours: our own namespace may see an env's mount only if
+		 * one leaked. (An env's init is not dumpable: without root its
+		 * ns link cannot be looked at, its mountinfo can.) */
+		snprintf(path, sizeof(path), "/proc/%d/ns/mnt", (int)pid);
+		if ((stat(path, &other) == 0 && other.st_ino == self->st_ino &&
+		     other.st_dev == self->st_dev) ||
+		    !mounts_below(pid, dir) || pidfd_send_signal(pfd, SIGKILL, NULL, 0) < 0) {
+			close(pfd);
+			continue;
+		}
+		pidfds[n++] = pfd;
+	}
+	for (size_t i = 0; i < n; i++) {
+		wait_exit(pidfds[i], 5000);
+		close(pidfds[i]);
+	}
+	*killed += (unsigned)n;
+	return (int)n;
+}
+
+int ctr_kill_mounting(const char *dir, unsigned *killed, struct dv_error *err)
+{
+	struct stat self;
+	int found;
+
+	*killed = 0;
+	if (stat("/proc/self/ns/mnt", &self) < 0)
+		return dv_err(err, errno, "cannot read '/proc/self/ns/mnt'");
+	/* A killed init takes its pid namespace along: a second pass finds
+	 * what a full first one could not hold. */
+	for (int pass = 0; pass < 8; pass++)
+		if ((found = kill_pass(dir, &self, killed, err)) <= 0)
+			return found;
+	return 0;
 }

@@ -162,3 +162,16 @@ out:
 	dv_strv_release(&doomed);
 	return ret;
 }
+
+int layer_ids(const struct layer_store *st, struct dv_strv *out, struct dv_error *err)
+{
+	dv_autoclosedir DIR *d = dir_of(st->layers_fd);
+	struct dirent *de;
+
+	if (!d)
+		return dv_err(err, errno, "cannot read 'layers'");
+	while ((de = readdir(d)))
+		if (layer_is_id(de->d_name))
+			dv_strv_push(out, de->d_name);
+	return 0;
+}

@@ -237,6 +237,19 @@ static bool is_image_id(const char *s)
 	return s && dv_str_startswith(s, "sha256:") && layer_is_id(s + 7);
 }
 
+/* One line naming the damaged record's file and what to do (EBADMSG). */
+static int record_damaged(const struct layer_store *st, const char *name, struct dv_error *err)
+{
+	dv_autofree char *repo = NULL, *tag = NULL;
+
+	if (layer_name_split(name, &repo, &tag, &(struct dv_error){0}) < 0)
+		return dv_err_plain(err, EBADMSG, "the record of image '%s' is damaged; 'devenv rmi "
+				    "%s' removes it", name, name);
+	return dv_err_plain(err, EBADMSG, "'%s/images/%s/%s.json' is damaged; 'devenv rmi %s' "
+			    "removes it, then pull or import the image again", st->root, repo, tag,
+			    name);
+}
+
 /* Parse a record's text; every id in it is checked, since ids become paths. */
 static int record_parse(const struct layer_store *st, const char *name, const char *text,
 			struct layer_image *out, struct dv_error *err)
@@ -252,14 +265,14 @@ static int record_parse(const struct layer_store *st, const char *name, const ch
 	    !json_object_object_get_ex(o, "layers", &layers) ||
 	    !json_object_is_type(layers, json_type_array) ||
 	    !is_image_id(json_object_get_string(id)))
-		return dv_err(err, EINVAL, "image record of '%s' is damaged", name);
+		return record_damaged(st, name, err);
 	n = json_object_array_length(layers);
 	for (i = 0; i < n; i++) {
 		const char *l = json_object_get_string(json_object_array_get_idx(layers, i));
 
 		if (!layer_is_id(l)) {
 			dv_strv_release(&img.layers);
-			return dv_err(err, EINVAL, "image record of '%s' is damaged", name);
+			return record_damaged(st, name, err);
 		}
 		dv_strv_push(&img.layers, l);
 		img.size += layer_size(st, l);
@@ -371,7 +384,7 @@ int layer_record_write(const struct layer_store *st, const struct layer_image *i
 
 /* Collect every record below images/: depth >= 2, "<tag>.json". */
 static void list_dir(const struct layer_store *st, int dfd, const char *prefix, int depth,
-		     struct layer_image **v, size_t *n, size_t *cap)
+		     struct layer_image **v, size_t *n, size_t *cap, struct dv_strv *damaged)
 {
 	dv_autoclosedir DIR *d = dv_opendir_fd(dfd);
 	struct dirent *de;
@@ -391,7 +404,7 @@ static void list_dir(const struct layer_store *st, int dfd, const char *prefix, 
 				dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
 			if (sfd >= 0)
-				list_dir(st, sfd, sub, depth + 1, v, n, cap);
+				list_dir(st, sfd, sub, depth + 1, v, n, cap, damaged);
 		} else if (S_ISREG(sb.st_mode) && depth >= 2 &&
 			   dv_str_endswith(de->d_name, ".json")) {
 			dv_autofree char *text = NULL;
@@ -403,8 +416,12 @@ static void list_dir(const struct layer_store *st, int dfd, const char *prefix, 
 
 			if (dv_read_file_at(dfd, de->d_name, &text, &len, &(struct dv_error){0}) <
 				    0 ||
-			    record_parse(st, name, text, &img, &(struct dv_error){0}) < 0)
-				continue; /* a damaged record is skipped, not fatal to listing */
+			    record_parse(st, name, text, &img, &(struct dv_error){0}) < 0) {
+				/* skipped, not fatal to listing */
+				if (damaged)
+					dv_strv_push(damaged, name);
+				continue;
+			}
 			if (*n == *cap) {
 				*cap = *cap ? *cap * 2 : 8;
 				*v = dv_xrealloc(*v, *cap * sizeof(**v));
@@ -426,12 +443,60 @@ int layer_image_list(const struct layer_store *st, struct layer_image **out, siz
 	size_t cnt = 0, cap = 0;
 
 	(void)err;
-	list_dir(st, st->images_fd, "", 0, &v, &cnt, &cap);
+	list_dir(st, st->images_fd, "", 0, &v, &cnt, &cap, NULL);
 	if (cnt)
 		qsort(v, cnt, sizeof(*v), cmp_image);
 	*out = v;
 	*n = cnt;
 	return 0;
+}
+
+static int remove_record(const struct layer_store *st, const char *name, struct dv_error *err);
+
+int layer_image_damaged(const struct layer_store *st, struct dv_strv *out)
+{
+	struct layer_image *v = NULL;
+	size_t cnt = 0, cap = 0;
+
+	list_dir(st, st->images_fd, "", 0, &v, &cnt, &cap, out);
+	for (size_t i = 0; i < cnt; i++)
+		layer_image_release(&v[i]);
+	free(v);
+	return (int)out->n;
+}
+
+void layer_image_say_damaged(const struct layer_store *st, const char *name)
+{
+	struct layer_image img = {0};
+	struct dv_error e = {0};
+
+	if (layer_record_read(st, name, &img, &e) < 0)
+		dv_err_print(&e);
+	layer_image_release(&img);
+}
+
+int layer_image_remove_damaged(const struct layer_store *st, const char *ref, char **out_name,
+			       struct dv_error *err)
+{
+	for (int remote = 0; remote < 2; remote++) {
+		dv_autofree char *name = NULL;
+		struct layer_image img = {0};
+		struct dv_error e = {0};
+
+		if (layer_ref_normalize(ref, !remote, &name, err) < 0)
+			return -1;
+		if (layer_record_read(st, name, &img, &e) == 0) {
+			layer_image_release(&img);
+			continue;
+		}
+		if (e.errnum != EBADMSG)
+			continue;
+		if (remove_record(st, name, err) < 0)
+			return -1;
+		*out_name = dv_steal_ptr(&name);
+		return 0;
+	}
+	return dv_err_plain(err, ENOENT, "no damaged record of image '%s'", ref);
 }
 
 static void free_list(struct layer_image *v, size_t n)

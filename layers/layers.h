@@ -10,6 +10,7 @@
  *                            the cache_from source of a pulled one (store.c)
  *   tmp/                     staging; anything here is garbage after a crash
  *   envs/                    owned by container/ (the store only creates it)
+ *   store-id                 the store's id (layer_store_id)
  * A layer id is 64 lower-case hex digits (no "sha256:" prefix on disk); an
  * image id is "sha256:<hex>" of its config, as in OCI.
  *
@@ -37,6 +38,12 @@ struct layer_store {
 int layer_store_open(const char *root, bool rootless, struct layer_store *out,
 		     struct dv_error *err);
 void layer_store_release(struct layer_store *st);
+
+/* The store's id: 8 hex digits, random, in <store>/store-id, made on first
+ * use. Every name global to the machine (cgroups) carries it, so that two
+ * stores never touch each other's envs. A damaged file is replaced (with a
+ * warning). */
+int layer_store_id(const struct layer_store *st, char out[9], struct dv_error *err);
 
 /* Absolute path of a layer's diff folder (caller frees). */
 char *layer_diff_path(const struct layer_store *st, const char *id);
@@ -253,6 +260,17 @@ int layer_cache_put(const struct layer_store *st, const char *key, const char *i
  * before sources were recorded; the entry when none is left. */
 int layer_cache_prune(const struct layer_store *st, const char *key, struct dv_error *err);
 
+/* Damaged image records (empty, truncated, garbage: `images` and gc skip
+ * them): their names appended to out; returns how many. say_damaged prints
+ * the one line of one (naming its file, saying what to do: errnum EBADMSG
+ * from the readers). remove_damaged removes the damaged record ref names
+ * (rmi of it); *out_name: its normalised name (caller frees). */
+int layer_image_damaged(const struct layer_store *st, struct dv_strv *out);
+void layer_image_say_damaged(const struct layer_store *st, const char *name);
+int layer_image_remove_damaged(const struct layer_store *st, const char *ref, char **out_name,
+			       struct dv_error *err);
+/* Every layer id in the store (appended to out). */
+int layer_ids(const struct layer_store *st, struct dv_strv *out, struct dv_error *err);
 /* Remove layers that no image and no id in `in_use` refers to, cache entries
  * whose layer is gone, and leftover staging. Reports what it freed. */
 int layer_gc(const struct layer_store *st, const struct dv_strv *in_use,

@@ -144,6 +144,81 @@ void layer_store_release(struct layer_store *st)
 		.root_fd = -1, .layers_fd = -1, .images_fd = -1, .cache_fd = -1, .tmp_fd = -1};
 }
 
+/* A valid store-id file: 8 lower-case hex digits and a newline. */
+static bool store_id_ok(char *text, size_t len)
+{
+	if (len != 9 || text[8] != '\n')
+		return false;
+	text[8] = 0;
+	return dv_str_is_hex(text, 8);
+}
+
+/* Write a new id to tmp/ and put it in place: linked when there is none
+ * (two devenvs racing: the first link wins, the other reads it), renamed
+ * over a damaged one. */
+static int store_id_make(const struct layer_store *st, bool replace, struct dv_error *err)
+{
+	dv_autofree char *staging = NULL;
+	dv_autofree char *tmp = NULL;
+	char text[16];
+	unsigned int rnd;
+	int fd, ret = 0;
+
+	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
+		rnd = (unsigned)dv_now_ns() ^ (unsigned)getpid();
+	snprintf(text, sizeof(text), "%08x\n", rnd);
+	if (layer_staging_create(st, false, "id", &staging, err) < 0)
+		return -1;
+	tmp = dv_xasprintf("%s/store-id", staging);
+	fd = openat(st->tmp_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0 || dv_write_full(fd, text, 9, err) < 0 || fsync(fd) < 0) {
+		if (!dv_err_isset(err))
+			dv_err(err, errno, "cannot write 'tmp/%s'", tmp);
+		ret = -1;
+	} else if (replace ? renameat(st->tmp_fd, tmp, st->root_fd, "store-id") < 0
+			   : linkat(st->tmp_fd, tmp, st->root_fd, "store-id", 0) < 0 &&
+				     errno != EEXIST) {
+		ret = dv_err(err, errno, "cannot write '%s/store-id'", st->root);
+	} else {
+		fsync(st->root_fd);
+	}
+	if (fd >= 0)
+		close(fd);
+	layer_staging_discard(st, staging, &(struct dv_error){ 0 });
+	return ret;
+}
+
+int layer_store_id(const struct layer_store *st, char out[9], struct dv_error *err)
+{
+	for (int tries = 0;; tries++) {
+		dv_autofree char *text = NULL;
+		struct dv_error rd = { 0 };
+		size_t len = 0;
+		bool missing;
+
+		if (dv_read_file_at(st->root_fd, "store-id", &text, &len, &rd) == 0 &&
+		    store_id_ok(text, len)) {
+			memcpy(out, text, 8);
+			out[8] = 0;
+			return 0;
+		}
+		missing = dv_err_isset(&rd) && rd.errnum == ENOENT;
+		if (dv_err_isset(&rd) && !missing) {
+			*err = rd;
+			return dv_err_prefix(err, "cannot read the store's id");
+		}
+		if (tries >= 3)
+			return dv_err(err, EIO, "cannot make '%s/store-id'", st->root);
+		/* Cgroups of running envs are recorded in their state.json:
+		 * a new id only names what starts from now on. */
+		if (!missing)
+			fprintf(stderr, "devenv: warning: '%s/store-id' is damaged; the store gets a new id\n",
+				st->root);
+		if (store_id_make(st, !missing, err) < 0)
+			return dv_err_prefix(err, "cannot give the store an id");
+	}
+}
+
 char *layer_diff_path(const struct layer_store *st, const char *id)
 {
 	if (!layer_is_id(id))
@@ -318,6 +393,38 @@ int layer_commit(const struct layer_store *st, const char *name, const char *id,
 	return layer_commit_full(st, name, id, parent, step, NULL, false, 0, err);
 }
 
+/* layer.json as written: one object naming its layer. A damaged one
+ * (empty, truncated, garbage) is said once and written anew from what is
+ * sure: the id. What it loses is measured or made again when needed (the
+ * size, the push forms, a built layer's diff_id); its parent only served
+ * gc, which keeps every layer of an image or env by its own list. */
+static struct json_object *meta_parse(const struct layer_store *st, const char *id,
+				      const char *text, size_t len)
+{
+	struct json_tokener *tok = json_tokener_new();
+	struct json_object *o = json_tokener_parse_ex(tok, text, (int)len), *v;
+	size_t used = o ? json_tokener_get_parse_end(tok) : 0;
+	dv_autoclose int fd = -1;
+
+	json_tokener_free(tok);
+	while (o && used < len && strchr(" \t\r\n", text[used]))
+		used++;
+	if (o && json_object_is_type(o, json_type_object) && used == len &&
+	    json_object_object_get_ex(o, "id", &v) && json_object_is_type(v, json_type_string) &&
+	    !strcmp(json_object_get_string(v), id))
+		return o;
+	json_object_put(o);
+	fprintf(stderr, "devenv: warning: '%s/layers/%s/layer.json' is damaged (%s); written anew "
+		"(its size and push forms are made again when needed)\n",
+		st->root, id, len ? "not this layer's JSON object" : "empty");
+	fd = dv_open_dir_at(st->layers_fd, id, &(struct dv_error){0});
+	if (fd >= 0)
+		write_meta(fd, id, NULL, NULL, NULL, false, 0, &(struct dv_error){0});
+	o = json_object_new_object();
+	json_object_object_add(o, "id", json_object_new_string(id));
+	return o;
+}
+
 struct json_object *layer_meta_read(const struct layer_store *st, const char *id)
 {
 	char path[80];
@@ -330,7 +437,7 @@ struct json_object *layer_meta_read(const struct layer_store *st, const char *id
 	snprintf(path, sizeof(path), "%s/layer.json", id);
 	if (dv_read_file_at(st->layers_fd, path, &text, &len, &e) < 0)
 		return NULL;
-	return json_tokener_parse(text);
+	return meta_parse(st, id, text, len);
 }
 
 unsigned long long layer_size(const struct layer_store *st, const char *id)
@@ -395,9 +502,10 @@ static bool cache_line_parse(const char *line, size_t len, struct cache_line *ou
 	return true;
 }
 
-/* The lines of cache/<key> (ENOENT when there is no entry). */
+/* The lines of cache/<key> (ENOENT when there is no entry); *bad: how many
+ * lines are not ours (an empty entry counts one): a damaged entry. */
 static int cache_lines(const struct layer_store *st, const char *key, struct cache_line **out,
-		       size_t *n, struct dv_error *err)
+		       size_t *n, size_t *bad, struct dv_error *err)
 {
 	dv_autofree char *text = NULL;
 	struct dv_error e = {0};
@@ -405,6 +513,7 @@ static int cache_lines(const struct layer_store *st, const char *key, struct cac
 
 	*out = NULL;
 	*n = 0;
+	*bad = 0;
 	if (!layer_is_id(key))
 		return dv_err(err, EINVAL, "invalid cache key '%s'", key ? key : "");
 	if (dv_read_file_at(st->cache_fd, key, &text, &len, &e) < 0) {
@@ -413,13 +522,24 @@ static int cache_lines(const struct layer_store *st, const char *key, struct cac
 		*err = e;
 		return -1;
 	}
+	if (len == 0 || memchr(text, 0, len))
+		(*bad)++;
 	for (char *p = text, *nl; *p; p = nl + (*nl != 0)) {
 		nl = p + strcspn(p, "\n");
 		*out = dv_xrealloc(*out, (*n + 1) * sizeof(**out));
 		if (cache_line_parse(p, (size_t)(nl - p), &(*out)[*n]))
 			(*n)++;
+		else
+			(*bad)++;
 	}
 	return 0;
+}
+
+static void cache_say_damaged(const struct layer_store *st, const char *key, size_t bad,
+			      const char *what)
+{
+	fprintf(stderr, "devenv: warning: '%s/cache/%s' is damaged (%zu unreadable line%s); %s\n",
+		st->root, key, bad, bad == 1 ? "" : "s", what);
 }
 
 static bool cache_serves(const struct cache_line *l, const char *key,
@@ -445,10 +565,10 @@ int layer_cache_get(const struct layer_store *st, const char *key,
 		    const struct layer_cache_scope *scope, char out[65], struct dv_error *err)
 {
 	dv_autofree struct cache_line *lines = NULL;
-	size_t n;
+	size_t n, bad;
 	bool gone = false;
 
-	if (cache_lines(st, key, &lines, &n, err) < 0)
+	if (cache_lines(st, key, &lines, &n, &bad, err) < 0)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		if (!cache_serves(&lines[i], key, scope))
@@ -460,6 +580,9 @@ int layer_cache_get(const struct layer_store *st, const char *key,
 		memcpy(out, lines[i].id, 65);
 		return 0;
 	}
+	/* The step runs again, and layer_cache_put writes the entry anew. */
+	if (bad)
+		cache_say_damaged(st, key, bad, "the step runs again");
 	return dv_err_plain(err, ENOENT, "no cached layer for key '%s'%s", key,
 			    gone ? " (layer gone)" : n ? " for this env" : " (bad entry)");
 }
@@ -492,7 +615,7 @@ int layer_cache_put(const struct layer_store *st, const char *key, const char *i
 	dv_autofree struct cache_line *lines = NULL;
 	struct dv_error miss = {0};
 	struct cache_line add;
-	size_t n = 0, keep = 0;
+	size_t n = 0, keep = 0, bad = 0;
 
 	if (!layer_is_id(key))
 		return dv_err(err, EINVAL, "invalid cache key '%s'", key ? key : "");
@@ -512,7 +635,7 @@ int layer_cache_put(const struct layer_store *st, const char *key, const char *i
 		return dv_err(err, EINVAL, "invalid cache source '%s'", source);
 	snprintf(add.source, sizeof(add.source), "%s", source);
 	snprintf(add.env, sizeof(add.env), "%s", env && dv_str_is_hex(env, 12) ? env : "-");
-	if (cache_lines(st, key, &lines, &n, &miss) < 0 && miss.errnum != ENOENT) {
+	if (cache_lines(st, key, &lines, &n, &bad, &miss) < 0 && miss.errnum != ENOENT) {
 		*err = miss;
 		return -1;
 	}
@@ -532,10 +655,10 @@ int layer_cache_put(const struct layer_store *st, const char *key, const char *i
 int layer_cache_prune(const struct layer_store *st, const char *key, struct dv_error *err)
 {
 	dv_autofree struct cache_line *lines = NULL;
-	size_t n = 0, keep = 0;
+	size_t n = 0, keep = 0, bad = 0;
 	struct dv_error miss = {0};
 
-	if (cache_lines(st, key, &lines, &n, &miss) < 0)
+	if (cache_lines(st, key, &lines, &n, &bad, &miss) < 0)
 		return miss.errnum == ENOENT ? 0 : (*err = miss, -1);
 	for (size_t i = 0; i < n; i++) {
 		bool legacy = !lines[i].source[0] && strcmp(lines[i].id, key);
@@ -543,7 +666,10 @@ int layer_cache_prune(const struct layer_store *st, const char *key, struct dv_e
 		if (!legacy && layer_exists(st, lines[i].id))
 			lines[keep++] = lines[i];
 	}
-	return keep == n ? 0 : cache_write(st, key, lines, keep, err);
+	if (bad)
+		cache_say_damaged(st, key, bad, keep ? "its unreadable lines are dropped"
+						      : "it is removed");
+	return keep == n && !bad ? 0 : cache_write(st, key, lines, keep, err);
 }
 
 /* Give the owner rwx on every folder below fd (same device only), so a

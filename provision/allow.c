@@ -171,6 +171,11 @@ int prov_trust_gc(const struct layer_store *st, unsigned *removed, struct dv_err
 		rec = record_read(st, de->d_name);
 		checkout = jstr(rec, "checkout");
 		envfile = jstr(rec, "envfile");
+		/* A damaged record allows nothing (the question is asked again):
+		 * removed, saying so. */
+		if (!rec || !json_object_is_type(rec, json_type_object))
+			fprintf(stderr, "devenv: warning: '%s/" TRUST_DIR "/%s' is damaged; removed (the "
+				"checkout's requests are asked again)\n", st->root, de->d_name);
 		/* Only a file known to be gone counts: a checkout on a disk
 		 * not mounted now (EACCES, ENOTDIR...) keeps its record. */
 		if (checkout && envfile) {

@@ -165,6 +165,17 @@ out:
 	return ret;
 }
 
+int prov_build_cgroup_name(const struct layer_store *st, pid_t pid, char *out,
+			   struct dv_error *err)
+{
+	char sid[9];
+
+	if (layer_store_id(st, sid, err) < 0)
+		return -1;
+	snprintf(out, PROV_CGROUP_NAME_MAX, "build-%s-%d", sid, (int)pid);
+	return 0;
+}
+
 /* prev, key: the step's key and the one before it (the copy checks them). */
 static int run_step(const struct layer_store *st, const struct env_spec *spec,
 		    const struct env_step *step, const char *prev, const char *key,
@@ -176,7 +187,7 @@ static int run_step(const struct layer_store *st, const struct env_spec *spec,
 	struct ctr_spec cs = { 0 };
 	struct dv_strv envp = { 0 }, cgroups = { 0 };
 	struct ctr_limits lim;
-	char cgname[32];
+	char cgname[PROV_CGROUP_NAME_MAX];
 	struct ctr_sandbox sb = { 0 };
 	struct prov_build_net bn = { 0 };
 	unsigned long long caps = 0;
@@ -206,8 +217,8 @@ static int run_step(const struct layer_store *st, const struct env_spec *spec,
 	/* The step runs under the env's limits (DESIGN.md: every process of
 	 * the env in its cgroup), in a cgroup of its own, removed after. */
 	prov_limits(spec, &lim);
-	snprintf(cgname, sizeof(cgname), "build-%d", (int)getpid());
-	if (ctr_cgroup_create(cgname, &lim, &cgroups, err) < 0)
+	if (prov_build_cgroup_name(st, getpid(), cgname, err) < 0 ||
+	    ctr_cgroup_create(cgname, &lim, &cgroups, err) < 0)
 		goto out;
 	cs.cgroups = &cgroups;
 	/* The same sandbox as the env's. */

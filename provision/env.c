@@ -40,8 +40,8 @@ static int envs_fd(const struct layer_store *st)
 	return openat(st->root_fd, "envs", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 }
 
-int prov_env_list(const struct layer_store *st, bool strict, struct ctr_state **out, size_t *n,
-		  struct dv_error *err)
+int prov_env_list(const struct layer_store *st, struct dv_strv *damaged, struct ctr_state **out,
+		  size_t *n, struct dv_error *err)
 {
 	dv_autoclose int fd = envs_fd(st);
 	dv_autoclosedir DIR *d = fd < 0 ? NULL : dv_opendir_fd(fd);
@@ -60,13 +60,10 @@ int prov_env_list(const struct layer_store *st, bool strict, struct ctr_state **
 		if (!dv_str_is_hex(de->d_name, 12))
 			continue;
 		if (ctr_state_read(fd, de->d_name, &s, &ignored) < 0) {
-			if (!strict || ignored.errnum == ENOENT)
-				continue;
-			for (size_t i = 0; i < count; i++)
-				ctr_state_release(&v[i]);
-			free(v);
-			*err = ignored;
-			return dv_err_prefix(err, "env %s", de->d_name);
+			ctr_state_release(&s);
+			if (damaged && ignored.errnum != ENOENT)
+				dv_strv_push(damaged, de->d_name);
+			continue;
 		}
 		v = dv_xrealloc(v, (count + 1) * sizeof(*v));
 		v[count++] = s;
@@ -83,9 +80,19 @@ static int locate_by_selector(const struct layer_store *st, const char *sel, str
 	struct ctr_state *all;
 	size_t n, match = SIZE_MAX, hits = 0;
 	struct dv_buf names = { 0 };
+	struct dv_strv damaged = { 0 };
+	const char *broken = NULL;
 
-	if (prov_env_list(st, false, &all, &n, err) < 0)
+	if (prov_env_list(st, &damaged, &all, &n, err) < 0)
 		return -1;
+	/* A damaged env goes by its id alone: its record holds no name. */
+	for (size_t i = 0; i < damaged.n; i++) {
+		if (strlen(sel) < 3 || !dv_str_startswith(damaged.v[i], sel))
+			continue;
+		dv_buf_addf(&names, "%s%s (damaged)", hits ? ", " : "", damaged.v[i]);
+		broken = damaged.v[i];
+		hits++;
+	}
 	for (size_t i = 0; i < n; i++) {
 		bool by_id = strlen(sel) >= 3 && dv_str_startswith(all[i].id, sel);
 
@@ -94,14 +101,26 @@ static int locate_by_selector(const struct layer_store *st, const char *sel, str
 		dv_buf_addf(&names, "%s%s (%s, %s)", hits ? ", " : "", all[i].id, all[i].name,
 			    all[i].checkout);
 		match = i;
+		broken = NULL;
 		hits++;
 	}
-	if (hits == 1) {
+	if (hits == 1 && broken) {
+		dv_autoclose int fd = envs_fd(st);
+		struct ctr_state none = { 0 };
+
+		snprintf(out->id, sizeof(out->id), "%s", broken);
+		/* Read again for its one line (EBADMSG: destroy -e acts on it). */
+		if (fd < 0 || ctr_state_read(fd, out->id, &none, err) == 0)
+			dv_err_plain(err, EBADMSG, "env %s is damaged; 'devenv destroy -e %s' removes it",
+				     out->id, out->id);
+		ctr_state_release(&none);
+		hits = 0;
+	} else if (hits == 1) {
 		out->state = all[match];
 		memset(&all[match], 0, sizeof(all[match]));
 		out->has_state = true;
 		snprintf(out->id, sizeof(out->id), "%s", out->state.id);
-	} else if (hits == 0) {
+	} else if (hits == 0 && !dv_err_isset(err)) {
 		dv_err_plain(err, ENOENT, "no env named '%s'; 'devenv ls' lists them", sel);
 	} else {
 		dv_err_usage(err, "'%s' names %zu envs: %s; use the id", sel, hits, names.s);
@@ -110,6 +129,7 @@ static int locate_by_selector(const struct layer_store *st, const char *sel, str
 		ctr_state_release(&all[i]);
 	free(all);
 	dv_buf_release(&names);
+	dv_strv_release(&damaged);
 	return hits == 1 ? 0 : -1;
 }
 
@@ -599,6 +619,17 @@ static int env_mounts(const struct layer_store *st, const struct env_spec *spec,
 	return 0;
 }
 
+int prov_env_cgroup_name(const struct layer_store *st, const char *env_id, char *out,
+			 struct dv_error *err)
+{
+	char sid[9];
+
+	if (layer_store_id(st, sid, err) < 0)
+		return -1;
+	snprintf(out, PROV_CGROUP_NAME_MAX, "%s-%s", sid, env_id);
+	return 0;
+}
+
 /* Start the init on the env's files; state.json records it. */
 static int start_env(const struct layer_store *st, struct prov_env *env, int efd,
 		     struct dv_error *err)
@@ -619,6 +650,7 @@ static int start_env(const struct layer_store *st, struct prov_env *env, int efd
 	dv_autofree struct ctr_mount *mounts = NULL;
 	struct dv_strv mount_paths = { 0 };
 	struct prov_net pn = { .fd = -1 };
+	char cgname[PROV_CGROUP_NAME_MAX];
 	int ret = -1;
 
 	for (size_t i = 0; i < s->layers.n; i++)
@@ -635,12 +667,23 @@ static int start_env(const struct layer_store *st, struct prov_env *env, int efd
 		dv_err(err, errno, "cannot open the env's log");
 		goto out;
 	}
+	if (prov_env_cgroup_name(st, env->id, cgname, err) < 0)
+		goto out;
+	/* Those an older devenv recorded (devenv/<env id>, a name another
+	 * store's env may have too): removed when empty, never killed. */
+	for (size_t i = 0; i < s->cgroups.n; i++) {
+		const char *base = strrchr(s->cgroups.v[i], '/');
+
+		if (base && strcmp(base + 1, cgname) && rmdir(s->cgroups.v[i]) < 0 && errno != ENOENT)
+			fprintf(stderr, "devenv: warning: cannot remove cgroup '%s' of the env's last "
+				"start: %s\n", s->cgroups.v[i], strerror(errno));
+	}
 	/* A killed init may have left its cgroups, and a devenv killed between
 	 * starting an init and recording it may have left an init running on
 	 * these very files: empty the cgroups before a new init uses them. */
 	dv_strv_release(&s->cgroups);
 	prov_limits(&env->spec, &s->limits);
-	if (ctr_cgroup_create(env->id, &s->limits, &s->cgroups, err) < 0 ||
+	if (ctr_cgroup_create(cgname, &s->limits, &s->cgroups, err) < 0 ||
 	    ctr_cgroup_kill(&s->cgroups, err) < 0)
 		goto out;
 	cs.hostname = env->spec.name;
@@ -935,13 +978,40 @@ out:
 	return ret;
 }
 
+/* One rename makes the env vanish whole, so a destroy killed half-way
+ * never leaves a half-removed env that `up` would boot; gc finishes the
+ * removal of an interrupted one. dv_rm_tree_at never follows a link nor
+ * crosses a mount, so links the env planted to host paths cannot make it
+ * remove anything outside. */
+static int remove_env_dir(const struct layer_store *st, const char *id, const char *name,
+			  struct dv_error *err)
+{
+	dv_autoclose int efd = envs_fd(st);
+	dv_autofree char *staging = NULL;
+
+	if (efd < 0)
+		return dv_err(err, errno, "cannot open '%s/envs'", st->root);
+	if (layer_staging_new(st, &staging, err) < 0)
+		return -1;
+	{
+		dv_autofree char *dest = dv_xasprintf("%s/env", staging);
+
+		if (renameat(efd, id, st->tmp_fd, dest) < 0) {
+			dv_err(err, errno, "cannot remove env '%s'", name);
+			layer_staging_discard(st, staging, &(struct dv_error){ 0 });
+			return -1;
+		}
+	}
+	if (layer_staging_discard(st, staging, err) < 0)
+		return dv_err_prefix(err, "env '%s' is gone; 'devenv gc' removes its remains", name);
+	return 0;
+}
+
 int prov_env_destroy(const struct dv_ctx *ctx, const struct layer_store *st,
 		     struct prov_env *env, struct dv_error *err)
 {
-	dv_autoclose int efd = envs_fd(st);
 	dv_autofree char *name = NULL;
 	dv_autofree char *real = NULL;
-	dv_autofree char *staging = NULL;
 	char busy[PATH_MAX];
 
 	if (!env->has_state)
@@ -956,22 +1026,60 @@ int prov_env_destroy(const struct dv_ctx *ctx, const struct layer_store *st,
 	if (dv_mount_under(real, busy, sizeof(busy)) == 1)
 		return dv_err_plain(err, EBUSY, "'%s' is a mount point; unmount it first; nothing was removed",
 				    busy);
-	/* One rename makes the env vanish whole, so a destroy killed half-way
-	 * never leaves a half-removed env that `up` would boot; gc finishes
-	 * the removal of an interrupted one. dv_rm_tree_at never follows a
-	 * link nor crosses a mount, so links the env planted to host paths
-	 * cannot make it remove anything outside. */
-	if (layer_staging_new(st, &staging, err) < 0)
+	if (remove_env_dir(st, env->id, name, err) < 0)
 		return -1;
-	{
-		dv_autofree char *dest = dv_xasprintf("%s/env", staging);
-
-		if (renameat(efd, env->id, st->tmp_fd, dest) < 0)
-			return dv_err(err, errno, "cannot remove env '%s'", name);
-	}
-	if (layer_staging_discard(st, staging, err) < 0)
-		return dv_err_prefix(err, "env '%s' is gone; 'devenv gc' removes its remains", name);
 	if (!ctx->quiet)
 		printf("env '%s' destroyed (the checkout and named volumes are kept)\n", name);
 	return 0;
+}
+
+void prov_env_say_damaged(const struct layer_store *st, const char *id)
+{
+	dv_autoclose int fd = envs_fd(st);
+	struct ctr_state none = { 0 };
+	struct dv_error e = { 0 };
+
+	if (fd >= 0 && ctr_state_read(fd, id, &none, &e) < 0)
+		dv_err_print(&e);
+	ctr_state_release(&none);
+}
+
+int prov_env_destroy_damaged(const struct dv_ctx *ctx, const struct layer_store *st,
+			     struct prov_env *env, struct dv_error *err)
+{
+	dv_autofree char *dir = dv_xasprintf("%s/envs/%s", st->root, env->id);
+	char cgname[PROV_CGROUP_NAME_MAX], busy[PATH_MAX];
+	struct dv_strv cgroups = { 0 };
+	unsigned killed = 0;
+	int ret = -1;
+
+	if (prov_env_lock(st, env, err) < 0)
+		return -1;
+	if (env->has_state) /* written anew while we waited */
+		return dv_err_plain(err, EAGAIN, "env %s was brought up again meanwhile; run the "
+				    "command again", env->id);
+	if (access(dir, F_OK) < 0 && errno == ENOENT)
+		return dv_err_plain(err, ENOENT, "env %s was destroyed meanwhile", env->id);
+	/* Its processes, whatever its record said: those in its cgroups
+	 * (named from the store's id and its own), and those running on its
+	 * files (no cgroup without root unless delegated). Never the cgroups
+	 * of an older devenv's name, which another store's env may share. */
+	if (prov_env_cgroup_name(st, env->id, cgname, err) < 0 ||
+	    ctr_cgroup_create(cgname, NULL, &cgroups, err) < 0 ||
+	    ctr_cgroup_kill(&cgroups, err) < 0 || ctr_cgroup_remove(&cgroups, err) < 0 ||
+	    ctr_kill_mounting(dir, &killed, err) < 0)
+		goto out;
+	if (dv_mount_under(dir, busy, sizeof(busy)) == 1) {
+		dv_err_plain(err, EBUSY, "'%s' is a mount point; unmount it first; nothing was removed",
+			     busy);
+		goto out;
+	}
+	if (remove_env_dir(st, env->id, env->id, err) < 0)
+		goto out;
+	if (!ctx->quiet)
+		printf("damaged env %s destroyed (the checkout and named volumes are kept)\n", env->id);
+	ret = 0;
+out:
+	dv_strv_release(&cgroups);
+	return ret;
 }

@@ -136,6 +136,12 @@ int prov_build(const struct dv_ctx *ctx, const struct layer_store *st,
 	       const struct env_spec *spec, const struct layer_image *base,
 	       const struct dv_strv *keys, struct prov_team *team, struct dv_strv *layers,
 	       struct dv_error *err);
+/* The one name of the cgroup a build step of process pid runs in:
+ * "build-<store id>-<pid>" (gc finds those of dead pids by it). out has
+ * room for PROV_CGROUP_NAME_MAX bytes. */
+#define PROV_CGROUP_NAME_MAX 64
+int prov_build_cgroup_name(const struct layer_store *st, pid_t pid, char *out,
+			   struct dv_error *err);
 /* "run: apt-get install …" on one line, cut to fit a terminal (caller frees). */
 char *prov_step_label(const struct env_step *step);
 
@@ -297,6 +303,12 @@ void prov_security_json(const struct env_spec *spec, struct dv_buf *b);
  * Envfile path inside it). out has room for 13 bytes. */
 void prov_env_id(const char *checkout, const char *relpath, char out[13]);
 
+/* The name of an env's cgroups: "<store id>-<env id>" (two stores on one
+ * checkout share the env id). Running envs of an older devenv keep the
+ * paths state.json records. out: PROV_CGROUP_NAME_MAX bytes. */
+int prov_env_cgroup_name(const struct layer_store *st, const char *env_id, char *out,
+			 struct dv_error *err);
+
 /* A located env: its id, state.json when it exists, the spec when loaded. */
 struct prov_env {
 	char id[13];
@@ -435,11 +447,19 @@ int prov_env_suspend(const struct dv_ctx *ctx, const struct layer_store *st, str
  * a link. Never touches the checkout. */
 int prov_env_destroy(const struct dv_ctx *ctx, const struct layer_store *st,
 		     struct prov_env *env, struct dv_error *err);
+/* destroy of an env whose state.json is damaged (prov_env_locate failed
+ * with EBADMSG, env->id set): kills what its cgroups hold and what runs on
+ * its files, removes its folder. */
+int prov_env_destroy_damaged(const struct dv_ctx *ctx, const struct layer_store *st,
+			     struct prov_env *env, struct dv_error *err);
+/* Print the one line of a damaged env's state.json (stderr). */
+void prov_env_say_damaged(const struct layer_store *st, const char *id);
 /* Every env in the store (for ls, gc, rmi): states, caller releases each.
- * strict: an unreadable state.json is an error (gc must not collect the
- * layers of an env it cannot read); else such an env is skipped. */
-int prov_env_list(const struct layer_store *st, bool strict, struct ctr_state **out, size_t *n,
-		  struct dv_error *err);
+ * An env whose state.json cannot be read (damaged: ctr_state_read) is not
+ * among them; its id goes to *damaged when that is not NULL (gc must not
+ * collect the layers of an env it cannot read; ls shows it). */
+int prov_env_list(const struct layer_store *st, struct dv_strv *damaged, struct ctr_state **out,
+		  size_t *n, struct dv_error *err);
 
 /* trust.c: what an Envfile asks for beyond the default sandbox (README
  * "Trust"), computed from the spec alone; allow.c: the developer's yes,
@@ -556,6 +576,9 @@ struct prov_volume {
 				     per env */
 	bool legacy;              /* made before volumes were per env, and taken over by
 				     no env (yet): it has no record */
+	bool damaged;             /* its record cannot be read: whose it is is unknown,
+				     so it counts as shared and only `volume rm`
+				     removes it (never destroy --volumes, never adopted) */
 	unsigned long long size;  /* bytes on disk (du), when asked for */
 	struct dv_strv envs;      /* names of the envs naming it (state.json) */
 	struct dv_strv env_ids;   /* and their ids, in the same order */

@@ -47,6 +47,7 @@
 /* What .NAME.json says. */
 struct vrec {
 	bool present, shared;
+	bool damaged;   /* a record is there but does not read as one */
 	char volume[PROV_VOLUME_NAME_MAX + 1];
 	char env_id[16], env_name[PROV_VOLUME_NAME_MAX + 1];
 };
@@ -89,19 +90,25 @@ static bool get_name(struct json_object *o, const char *key, char *out, size_t s
 	return true;
 }
 
-/* The record of volume `name`; r->present false when there is none (or
- * one that does not read as a record: treated as none). */
+/* The record of volume `name`; r->present false when there is none, and
+ * r->damaged too when one is there that does not read as a record. */
 static void rec_read(int vfd, const char *name, struct vrec *r)
 {
 	dv_autofree char *path = dv_xasprintf(".%s.json", name);
 	dv_autofree char *text = NULL;
 	struct json_object *o, *env, *sh;
+	struct dv_error e = { 0 };
 	size_t len;
 
 	memset(r, 0, sizeof(*r));
-	if (dv_read_file_at(vfd, path, &text, &len, &(struct dv_error){ 0 }) < 0 ||
-	    !(o = json_tokener_parse(text)))
+	if (dv_read_file_at(vfd, path, &text, &len, &e) < 0) {
+		r->damaged = e.errnum != ENOENT;
 		return;
+	}
+	if (!(o = json_tokener_parse(text))) {
+		r->damaged = true;
+		return;
+	}
 	if (!get_name(o, "volume", r->volume, sizeof(r->volume)))
 		goto out;
 	if (json_object_object_get_ex(o, "shared", &sh) && json_object_get_boolean(sh)) {
@@ -113,7 +120,15 @@ static void rec_read(int vfd, const char *name, struct vrec *r)
 	    dv_str_is_hex(r->env_id, 12) && get_name(env, "name", r->env_name, sizeof(r->env_name)))
 		r->present = true;
 out:
+	r->damaged = !r->present;
 	json_object_put(o);
+}
+
+static void say_damaged(const struct layer_store *st, const char *name)
+{
+	fprintf(stderr, "devenv: warning: '%s/volumes/.%s.json' is damaged; whose volume '%s' is "
+		"is unknown, so it counts as shared: 'devenv volume rm %s' removes it\n", st->root,
+		name, name, name);
 }
 
 /* Names are [a-z0-9_.-] (checked), so the JSON needs no escaping. */
@@ -240,7 +255,12 @@ int prov_volume_prepare(const struct layer_store *st, const struct env_spec *spe
 	rec_read(vfd, store, &have);
 	if (!have.present) {
 		/* Made before volumes were per env: named as shared, it is the
-		 * store-wide volume from now on (prov_volume_adopt leaves it). */
+		 * store-wide volume from now on (prov_volume_adopt leaves it).
+		 * A damaged record gets the same: the folder has this env's
+		 * own store name (its id in it), or the shared name it asks for. */
+		if (have.damaged)
+			fprintf(stderr, "devenv: warning: '%s/volumes/.%s.json' was damaged; written "
+				"anew as %s\n", st->root, store, m->shared ? "shared" : "this env's own");
 		if (rec_write(vfd, store, &want, err) < 0)
 			return -1;
 	} else if (!rec_same_owner(&have, &want)) {
@@ -305,12 +325,16 @@ int prov_volume_adopt(const struct layer_store *st, const struct env_spec *spec,
 		if (known == SIZE_MAX || is_dir_at(vfd, store) || !is_dir_at(vfd, m->source))
 			continue;
 		/* The other envs first, then the record: see the top. */
-		if (!listed && prov_env_list(st, false, &envs, &n_envs, err) < 0)
+		if (!listed && prov_env_list(st, NULL, &envs, &n_envs, err) < 0)
 			goto out;
 		listed = true;
 		rec_read(vfd, m->source, &have);
 		if (have.present && !have.shared)
 			continue; /* another env's own volume, whatever its name looks like */
+		if (have.damaged) { /* whose it is is unknown: left as it is */
+			say_damaged(st, m->source);
+			continue;
+		}
 		if (!have.present && !others_name(envs, n_envs, env_id, m->source, &who)) {
 			if (rec_write(vfd, store, &want, err) < 0)
 				goto out;
@@ -410,7 +434,7 @@ int prov_volume_list(const struct layer_store *st, bool sizes, struct prov_volum
 		return 0;
 	if (vfd < 0 || !(d = dv_opendir_fd(vfd)))
 		return dv_err(err, errno, "cannot read '%s/volumes'", st->root);
-	if (prov_env_list(st, false, &envs, &n_envs, err) < 0)
+	if (prov_env_list(st, NULL, &envs, &n_envs, err) < 0)
 		return -1;
 	while ((de = readdir(d))) {
 		struct prov_volume *p;
@@ -425,7 +449,10 @@ int prov_volume_list(const struct layer_store *st, bool sizes, struct prov_volum
 		rec_read(vfd, de->d_name, &r);
 		p->volume = dv_xstrdup(r.present ? r.volume : de->d_name);
 		p->shared = !r.present || r.shared;
-		p->legacy = !r.present;
+		p->legacy = !r.present && !r.damaged;
+		p->damaged = r.damaged;
+		if (r.damaged)
+			say_damaged(st, de->d_name);
 		if (!p->shared) {
 			p->owner_id = dv_xstrdup(r.env_id);
 			p->owner_name = dv_xstrdup(r.env_name);

@@ -15,15 +15,20 @@ teardown() { dv_teardown; }
 
 env_id() { "$DEVENV" status --json | dv_json id; }
 
-# cg_dirs NAME: every folder devenv/NAME in this machine's cgroup hierarchies.
+# cg_name ID: the name of env ID's cgroups, "<store id>-<env id>".
+cg_name() { printf '%s-%s\n' "$(cat "$DV_STORE/store-id")" "$1"; }
+
+# cg_dirs ID: every folder of env ID's cgroups, in this machine's hierarchies.
 cg_dirs() {
+	local name
+	name=$(cg_name "$1")
 	findmnt -rn -t cgroup,cgroup2 -o TARGET | while read -r m; do
-		[[ -d $m/devenv/$1 ]] && printf '%s\n' "$m/devenv/$1"
+		[[ -d $m/devenv/$name ]] && printf '%s\n' "$m/devenv/$name"
 	done
 	return 0
 }
 
-# cg_knob NAME FILE...: print the first FILE found in a folder devenv/NAME.
+# cg_knob ID FILE...: print the first FILE found in a folder of env ID's cgroups.
 cg_knob() {
 	local name=$1 d f
 	shift
@@ -35,7 +40,7 @@ cg_knob() {
 			}
 		done
 	done
-	echo "cg_knob: none of $* in devenv/$name" >&2
+	echo "cg_knob: none of $* in devenv/$(cg_name "$name")" >&2
 	return 1
 }
 
@@ -87,7 +92,7 @@ cg_knob() {
 	run "$DEVENV" up
 	assert_failure 1
 	assert_output --partial "Envfile:4:5: provisioning step failed with exit status 137; nothing was cached"
-	# the build cgroup (devenv/build-PID of that devenv) is gone: none is
+	# the build cgroup (devenv/build-<store id>-PID of that devenv) is gone: none is
 	# left without processes (another devenv's build may run meanwhile)
 	for d in /sys/fs/cgroup/devenv/build-* /sys/fs/cgroup/*/devenv/build-*; do
 		[[ -d $d ]] || continue
@@ -140,7 +145,7 @@ cg_knob() {
 	run "$DEVENV" ssh -c 'cat /proc/self/cgroup'
 	assert_success
 	pid=$(dv_init_pid)
-	grep -q "devenv/$id\$" /proc/$pid/cgroup
+	grep -q "devenv/$(cg_name "$id")\$" /proc/$pid/cgroup
 }
 
 @test "a changed resources is reported by up and applied by reload" {

@@ -1135,11 +1135,58 @@ static void test_gc(void **state)
 	layer_image_release(&img);
 }
 
+/* The store's id: made on first use, kept, another store's differs, a
+ * damaged one replaced; nothing is left in tmp/. */
+static void test_store_id(void **state)
+{
+	struct fx *f = *state;
+	struct layer_store other = {0};
+	struct dv_error err = {0};
+	dv_autofree char *path = dv_xasprintf("%s/store-id", f->store);
+	dv_autofree char *other_root = dv_xasprintf("%s/other", f->dir);
+	char a[9], b[9], c[9];
+	FILE *fp;
+
+	assert_int_equal(access(path, F_OK), -1);
+	assert_int_equal(layer_store_id(&f->st, a, &err), 0);
+	assert_true(dv_str_is_hex(a, 8));
+	assert_int_equal(layer_store_id(&f->st, b, &err), 0);
+	assert_string_equal(a, b);
+	assert_int_equal(layer_store_open(other_root, rootless(), &other, &err), 0);
+	assert_int_equal(layer_store_id(&other, c, &err), 0);
+	assert_string_not_equal(a, c);
+	layer_store_release(&other);
+
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs("not hex!\n", fp);
+	fclose(fp);
+	assert_int_equal(layer_store_id(&f->st, b, &err), 0);
+	assert_true(dv_str_is_hex(b, 8));
+	assert_int_equal(layer_store_id(&f->st, c, &err), 0);
+	assert_string_equal(b, c);
+	{
+		char *names = NULL;
+		size_t len = 0;
+		FILE *m = open_memstream(&names, &len);
+		dv_autoclosedir DIR *d = dv_opendir_fd(f->st.tmp_fd);
+		struct dirent *de;
+
+		while ((de = readdir(d)))
+			if (de->d_name[0] != '.')
+				fprintf(m, "%s ", de->d_name);
+		fclose(m);
+		assert_string_equal(names, "");
+		free(names);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_store_refusals, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_store_layout, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_store_id, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_export_roundtrip, fx_setup, fx_teardown),
 		cmocka_unit_test(test_ref_normalize),
 		cmocka_unit_test_setup_teardown(test_commit_and_cache, fx_setup, fx_teardown),
