@@ -78,13 +78,17 @@ int prov_env_commit(const struct dv_ctx *ctx, const struct layer_store *st, stru
 	    ctr_cgroup_freeze(&env->state.cgroups, true, 10000, &(struct dv_error){ 0 }) == 0)
 		frozen = true;
 	upper = dv_xasprintf("%s/envs/%s/upper", st->root, env->id);
-	if (upper_layer(st, upper, id, err) < 0) {
-		dv_err_prefix(err, "cannot commit env '%s'", env->state.name);
-		goto out;
-	}
 	for (size_t i = 0; i < env->state.layers.n; i++)
 		dv_strv_push(&layers, env->state.layers.v[i]);
-	dv_strv_push(&layers, id);
+	/* provision of a halted env recreates it on its new layers and leaves
+	 * no upper until the next start: nothing changed yet, no layer to add. */
+	if (access(upper, F_OK) == 0 || errno != ENOENT) {
+		if (upper_layer(st, upper, id, err) < 0) {
+			dv_err_prefix(err, "cannot commit env '%s'", env->state.name);
+			goto out;
+		}
+		dv_strv_push(&layers, id);
+	}
 	/* The env's image gives the settings (Env, Cmd...); gone: none. */
 	if (layer_image_resolve(st, env->state.image_id, &base, &(struct dv_error){ 0 }) < 0 &&
 	    layer_image_resolve(st, env->state.image, &base, &(struct dv_error){ 0 }) < 0)
