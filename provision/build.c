@@ -272,6 +272,22 @@ int prov_build(const struct dv_ctx *ctx, const struct layer_store *st,
 		prov_env_id(spec->checkout, spec->relpath, env_id);
 		scope.env = env_id;
 	}
+	/* Found before any step runs, not at the mount of the step past it. */
+	if (base->layers.n + n > ENV_MAX_LAYERS) {
+		size_t first = base->layers.n < ENV_MAX_LAYERS ? ENV_MAX_LAYERS - base->layers.n : 0;
+
+		if (first == 0)
+			return dv_err_at(err, spec->display, spec->image_line, spec->image_col,
+					 "image '%s' has %zu layers: an env has at most %d (overlay's limit)",
+					 spec->image, base->layers.n, ENV_MAX_LAYERS);
+		return dv_err_at(err, spec->display, spec->provision[first].line,
+				 spec->provision[first].col,
+				 "step %zu is one layer too many: image '%s' has %zu layer%s, and an env "
+				 "has at most %d, its image's and one per step (overlay's limit); merge "
+				 "steps, as one 'run' joined with '&&'",
+				 first + 1, spec->image, base->layers.n, base->layers.n == 1 ? "" : "s",
+				 ENV_MAX_LAYERS);
+	}
 	prov_progress_init(&pg, ctx, n);
 	for (size_t i = 0; i < base->layers.n; i++)
 		dv_strv_push(layers, base->layers.v[i]);

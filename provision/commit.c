@@ -89,6 +89,12 @@ int prov_env_commit(const struct dv_ctx *ctx, const struct layer_store *st, stru
 		}
 		dv_strv_push(&layers, id);
 	}
+	if (layers.n > ENV_MAX_LAYERS) {
+		dv_err(err, 0, "cannot commit env '%s': the image would have %zu layers, and an env "
+			       "has at most %d (overlay's limit); merge provisioning steps first",
+		       env->state.name, layers.n, ENV_MAX_LAYERS);
+		goto out;
+	}
 	/* The env's image gives the settings (Env, Cmd...); gone: none. */
 	if (layer_image_resolve(st, env->state.image_id, &base, &(struct dv_error){ 0 }) < 0 &&
 	    layer_image_resolve(st, env->state.image, &base, &(struct dv_error){ 0 }) < 0)
