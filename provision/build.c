@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "provision.h"
@@ -165,6 +166,17 @@ out:
 	return ret;
 }
 
+/* Is the store's filesystem out of space or inodes (for its user)? */
+static bool store_full(const struct layer_store *st)
+{
+	struct statvfs v;
+
+	if (statvfs(st->root, &v) < 0)
+		return false;
+	return (unsigned long long)v.f_bavail * v.f_frsize < 1024 * 1024 ||
+	       (v.f_files && v.f_favail == 0);
+}
+
 /* prev, key: the step's key and the one before it (the copy checks them). */
 static int run_step(const struct layer_store *st, const struct env_spec *spec,
 		    const struct env_step *step, const char *prev, const char *key,
@@ -233,6 +245,11 @@ static int run_step(const struct layer_store *st, const struct env_spec *spec,
 		dv_err_at(err, spec->display, step->line, step->col,
 			  "provisioning step failed with exit status %d; nothing was cached", status);
 		err->status = 1;
+		/* Its writes filled the store (they are still in the staging
+		 * folder): the step's own error says ENOSPC, or EIO through
+		 * overlay; devenv.c says the store is full. */
+		if (store_full(st))
+			err->errnum = ENOSPC;
 		goto out;
 	}
 	ret = 0;
@@ -339,7 +356,9 @@ int prov_build(const struct dv_ctx *ctx, const struct layer_store *st,
 				err->status = 130; /* as a shell reports SIGINT */
 				return -1;
 			}
-			if (!err->line) {
+			/* devenv's own write that found the store full is no
+			 * fault of the step's (devenv.c says the store is full). */
+			if (!err->line && err->errnum != ENOSPC && err->errnum != EDQUOT) {
 				err->line = step->line;
 				err->col = step->col;
 				snprintf(err->file, sizeof(err->file), "%s", spec->display);
