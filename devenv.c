@@ -2359,7 +2359,8 @@ static void full_store(const char *root, const struct cmd *cmd, int argc, char *
 		snprintf(was, sizeof(was), "%s", err->msg);
 	err->file[0] = 0;
 	err->line = err->col = 0;
-	err->status = 1;
+	if (err->status == 2) /* not bad input; ssh keeps its 125 */
+		err->status = 1;
 	dv_err_plain(err, err->errnum,
 		     "the store '%s' is full (%.300s); 'devenv gc' frees what no env or image uses, "
 		     "or make room on its disk",

@@ -65,6 +65,7 @@ int prov_env_commit(const struct dv_ctx *ctx, const struct layer_store *st, stru
 		    const char *name, struct layer_image *out, struct dv_error *err)
 {
 	dv_autofree char *upper = NULL;
+	dv_autofree char *rel = dv_xasprintf("envs/%s/upper", env->id);
 	struct layer_image base = { 0 };
 	struct dv_strv layers = { 0 };
 	bool frozen = false;
@@ -82,7 +83,7 @@ int prov_env_commit(const struct dv_ctx *ctx, const struct layer_store *st, stru
 		dv_strv_push(&layers, env->state.layers.v[i]);
 	/* provision of a halted env recreates it on its new layers and leaves
 	 * no upper until the next start: nothing changed yet, no layer to add. */
-	if (access(upper, F_OK) == 0 || errno != ENOENT) {
+	if (faccessat(st->root_fd, rel, F_OK, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT) {
 		if (upper_layer(st, upper, id, err) < 0) {
 			dv_err_prefix(err, "cannot commit env '%s'", env->state.name);
 			goto out;
