@@ -2423,6 +2423,41 @@ static int store_root(struct dv_ctx *ctx, struct dv_error *err)
 	return 0;
 }
 
+/* A full disk or quota (ENOSPC, EDQUOT) under a command that writes only in
+ * the store is a full store, whichever write noticed (a seccomp filter, a
+ * state.json, a layer entry) and whatever step was running: say that, and
+ * what to do, not the position of the step. `image save` writes where it
+ * is told; its message names that file. */
+static void full_store(const char *root, const struct cmd *cmd, int argc, char **argv,
+		       struct dv_error *err)
+{
+	char was[sizeof(err->file) + sizeof(err->msg) + 32];
+
+	if (!root || (err->errnum != ENOSPC && err->errnum != EDQUOT) ||
+	    !(cmd->flags & (CMD_STORE | CMD_STORE_PEEK)))
+		return;
+	if (cmd == find_cmd("image"))
+		for (int i = 2; i < argc; i++)
+			if (argv[i][0] != '-') {
+				if (!strcmp(argv[i], "save"))
+					return;
+				break;
+			}
+	/* A step's position stays when its writes filled the store. */
+	if (err->file[0] && err->line)
+		snprintf(was, sizeof(was), "%s:%u:%u: %s", err->file, err->line, err->col, err->msg);
+	else
+		snprintf(was, sizeof(was), "%s", err->msg);
+	err->file[0] = 0;
+	err->line = err->col = 0;
+	if (err->status == 2) /* not bad input; ssh keeps its 125 */
+		err->status = 1;
+	dv_err_plain(err, err->errnum,
+		     "the store '%s' is full (%.300s); 'devenv gc' frees what no env or image uses, "
+		     "or make room on its disk",
+		     root, was);
+}
+
 int main(int argc, char **argv)
 {
 	struct dv_ctx ctx = { .store_lock_fd = -1 };
@@ -2484,8 +2519,10 @@ int main(int argc, char **argv)
 	}
 	ret = cmd->run(&ctx, &st, argc - 1, argv + 1, &err);
 done:
-	if (ret == -1)
+	if (ret == -1) {
+		full_store(st.root ? st.root : ctx.home, cmd, argc, argv, &err);
 		dv_err_print(&err);
+	}
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		if (ret == 0)
 			fprintf(stderr, "devenv: cannot write output: %s\n", strerror(errno));

@@ -169,6 +169,10 @@ enum ctr_status { CTR_STOPPED, CTR_RUNNING, CTR_FROZEN };
 /* Read live: is this pid alive, and with this start time (so a reused pid
  * reads as stopped)? Never signals anything. */
 enum ctr_status ctr_probe(const struct ctr_init *init);
+/* Has the init exited, or does it within ms? An exited init that its parent
+ * has not reaped yet (a zombie, which ctr_probe still reads as running)
+ * counts as exited. For telling "stopped by another command" from a failure. */
+bool ctr_exited(const struct ctr_init *init, int ms);
 
 struct ctr_exec {
 	char *const *argv;  /* run inside; a name without '/' is looked up in the env's PATH */

@@ -462,8 +462,8 @@ static int stdio_open(struct dv_error *err)
 	return 0;
 }
 
-int ctr_exec(const struct ctr_init *init, const struct dv_strv *cgroups,
-	     const struct ctr_exec *x, int *status, struct dv_error *err)
+static int exec_in(const struct ctr_init *init, const struct dv_strv *cgroups,
+		   const struct ctr_exec *x, int *status, struct dv_error *err)
 {
 	dv_autoclose int pidfd = stdio_open(err) < 0 ? -1 : ctr_pidfd_checked(init, err);
 	dv_autoclose int master = -1;
@@ -666,4 +666,23 @@ out_early:
 	ctr_session_release(&ra.view);
 	dv_strv_release(&envp);
 	return ret;
+}
+
+int ctr_exec(const struct ctr_init *init, const struct dv_strv *cgroups,
+	     const struct ctr_exec *x, int *status, struct dv_error *err)
+{
+	if (exec_in(init, cgroups, x, status, err) == 0)
+		return 0;
+	/* An env halted between our liveness check and our entering fails
+	 * anywhere on the way in (its cgroups removed: ENODEV or ENOENT; its
+	 * pid namespace dying: fork's ENOMEM): that is "not running", not the
+	 * step that happened to notice. */
+	if (err->errnum != ESRCH && err->errnum != EBUSY && ctr_exited(init, 50)) {
+		int keep = err->status;
+
+		*err = (struct dv_error){ .status = keep };
+		dv_err(err, 0, "env is not running");
+		err->errnum = ESRCH;
+	}
+	return -1;
 }

@@ -98,6 +98,16 @@ static bool wait_exit(int pidfd, int ms)
 	return false;
 }
 
+bool ctr_exited(const struct ctr_init *init, int ms)
+{
+	struct dv_error gone = { 0 };
+	dv_autoclose int fd = ctr_pidfd_checked(init, &gone);
+
+	if (fd < 0)
+		return gone.errnum == ESRCH;
+	return wait_exit(fd, ms);
+}
+
 int ctr_stop(const struct ctr_init *init, unsigned timeout_s, struct dv_error *err)
 {
 	struct dv_error gone = { 0 };

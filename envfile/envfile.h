@@ -121,6 +121,12 @@ struct env_security {
 	unsigned git_metadata_line, git_metadata_col;
 };
 
+/* The most layers an env can have, its image's and one per provisioning
+ * step: overlay stacks at most 500 lower layers (the kernel's
+ * OVL_MAX_STACK), and every container of devenv adds one, the skeleton of
+ * mount points under the image (container/mount.c). */
+#define ENV_MAX_LAYERS 499
+
 struct env_spec {
 	char *path;     /* absolute path of the Envfile */
 	char *display;  /* the name used in messages: path relative to the cwd, e.g. "Envfile" */

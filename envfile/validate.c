@@ -513,8 +513,18 @@ static int set_key(struct vctx *v, const struct env_node *key, const struct env_
 		return set_env(v, key, val, spec);
 	if (strcmp(k, "user") == 0)
 		return set_user(v, key, val, spec);
-	if (strcmp(k, "provision") == 0)
+	if (strcmp(k, "provision") == 0) {
+		/* Each step is a layer: past the limit no image could take
+		 * them, so say so now, not after building that many steps. The
+		 * image's own layers count too, once it is known (prov_build). */
+		if (val->type == ENV_NODE_SEQ && val->n > ENV_MAX_LAYERS)
+			return AT_NODE(v, val->items[ENV_MAX_LAYERS],
+				       "step %d is one layer too many: an env has at most %d layers, "
+				       "its image's and one per step (overlay's limit); "
+				       "merge steps, as one 'run' joined with '&&'",
+				       ENV_MAX_LAYERS + 1, ENV_MAX_LAYERS);
 		return set_steps(v, key, val, &spec->provision, &spec->n_provision);
+	}
 	if (strcmp(k, "on_up") == 0)
 		return set_steps(v, key, val, &spec->on_up, &spec->n_on_up);
 	if (strcmp(k, "resources") == 0)

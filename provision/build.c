@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "provision.h"
@@ -176,6 +177,17 @@ int prov_build_cgroup_name(const struct layer_store *st, pid_t pid, char *out,
 	return 0;
 }
 
+/* Is the store's filesystem out of space or inodes (for its user)? */
+static bool store_full(const struct layer_store *st)
+{
+	struct statvfs v;
+
+	if (statvfs(st->root, &v) < 0)
+		return false;
+	return (unsigned long long)v.f_bavail * v.f_frsize < 1024 * 1024 ||
+	       (v.f_files && v.f_favail == 0);
+}
+
 /* prev, key: the step's key and the one before it (the copy checks them). */
 static int run_step(const struct layer_store *st, const struct env_spec *spec,
 		    const struct env_step *step, const char *prev, const char *key,
@@ -244,6 +256,11 @@ static int run_step(const struct layer_store *st, const struct env_spec *spec,
 		dv_err_at(err, spec->display, step->line, step->col,
 			  "provisioning step failed with exit status %d; nothing was cached", status);
 		err->status = 1;
+		/* Its writes filled the store (they are still in the staging
+		 * folder): the step's own error says ENOSPC, or EIO through
+		 * overlay; devenv.c says the store is full. */
+		if (store_full(st))
+			err->errnum = ENOSPC;
 		goto out;
 	}
 	ret = 0;
@@ -282,6 +299,22 @@ int prov_build(const struct dv_ctx *ctx, const struct layer_store *st,
 	if (spec->checkout && spec->relpath) {
 		prov_env_id(spec->checkout, spec->relpath, env_id);
 		scope.env = env_id;
+	}
+	/* Found before any step runs, not at the mount of the step past it. */
+	if (base->layers.n + n > ENV_MAX_LAYERS) {
+		size_t first = base->layers.n < ENV_MAX_LAYERS ? ENV_MAX_LAYERS - base->layers.n : 0;
+
+		if (first == 0)
+			return dv_err_at(err, spec->display, spec->image_line, spec->image_col,
+					 "image '%s' has %zu layers: an env has at most %d (overlay's limit)",
+					 spec->image, base->layers.n, ENV_MAX_LAYERS);
+		return dv_err_at(err, spec->display, spec->provision[first].line,
+				 spec->provision[first].col,
+				 "step %zu is one layer too many: image '%s' has %zu layer%s, and an env "
+				 "has at most %d, its image's and one per step (overlay's limit); merge "
+				 "steps, as one 'run' joined with '&&'",
+				 first + 1, spec->image, base->layers.n, base->layers.n == 1 ? "" : "s",
+				 ENV_MAX_LAYERS);
 	}
 	prov_progress_init(&pg, ctx, n);
 	for (size_t i = 0; i < base->layers.n; i++)
@@ -334,7 +367,9 @@ int prov_build(const struct dv_ctx *ctx, const struct layer_store *st,
 				err->status = 130; /* as a shell reports SIGINT */
 				return -1;
 			}
-			if (!err->line) {
+			/* devenv's own write that found the store full is no
+			 * fault of the step's (devenv.c says the store is full). */
+			if (!err->line && err->errnum != ENOSPC && err->errnum != EDQUOT) {
 				err->line = step->line;
 				err->col = step->col;
 				snprintf(err->file, sizeof(err->file), "%s", spec->display);

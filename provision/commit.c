@@ -65,6 +65,7 @@ int prov_env_commit(const struct dv_ctx *ctx, const struct layer_store *st, stru
 		    const char *name, struct layer_image *out, struct dv_error *err)
 {
 	dv_autofree char *upper = NULL;
+	dv_autofree char *rel = dv_xasprintf("envs/%s/upper", env->id);
 	struct layer_image base = { 0 };
 	struct dv_strv layers = { 0 };
 	bool frozen = false;
@@ -78,13 +79,23 @@ int prov_env_commit(const struct dv_ctx *ctx, const struct layer_store *st, stru
 	    ctr_cgroup_freeze(&env->state.cgroups, true, 10000, &(struct dv_error){ 0 }) == 0)
 		frozen = true;
 	upper = dv_xasprintf("%s/envs/%s/upper", st->root, env->id);
-	if (upper_layer(st, upper, id, err) < 0) {
-		dv_err_prefix(err, "cannot commit env '%s'", env->state.name);
-		goto out;
-	}
 	for (size_t i = 0; i < env->state.layers.n; i++)
 		dv_strv_push(&layers, env->state.layers.v[i]);
-	dv_strv_push(&layers, id);
+	/* provision of a halted env recreates it on its new layers and leaves
+	 * no upper until the next start: nothing changed yet, no layer to add. */
+	if (faccessat(st->root_fd, rel, F_OK, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT) {
+		if (upper_layer(st, upper, id, err) < 0) {
+			dv_err_prefix(err, "cannot commit env '%s'", env->state.name);
+			goto out;
+		}
+		dv_strv_push(&layers, id);
+	}
+	if (layers.n > ENV_MAX_LAYERS) {
+		dv_err(err, 0, "cannot commit env '%s': the image would have %zu layers, and an env "
+			       "has at most %d (overlay's limit); merge provisioning steps first",
+		       env->state.name, layers.n, ENV_MAX_LAYERS);
+		goto out;
+	}
 	/* The env's image gives the settings (Env, Cmd...); gone: none. */
 	if (layer_image_resolve(st, env->state.image_id, &base, &(struct dv_error){ 0 }) < 0 &&
 	    layer_image_resolve(st, env->state.image, &base, &(struct dv_error){ 0 }) < 0)

@@ -454,7 +454,9 @@ static int run_on_up(const struct dv_ctx *ctx, const struct prov_env *env, int l
 			/* Opened here: ctr_exec leaves us in the env's namespaces. */
 			prov_sweep_open(&env->state, "command", &sweep);
 			if (ctr_exec(&env->state.init, &env->state.cgroups, &x, &status, &cerr) < 0) {
-				dv_err_print(&cerr);
+				/* halted or suspended: our parent says so */
+				if (cerr.errnum != ESRCH && cerr.errnum != EBUSY)
+					dv_err_print(&cerr);
 				prov_sweep_release(&sweep);
 				_exit(125);
 			}
@@ -466,6 +468,23 @@ static int run_on_up(const struct dv_ctx *ctx, const struct prov_env *env, int l
 		if (dv_waitpid(pid, &wstatus, err) < 0)
 			return -1;
 		status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
+		/* `halt`, `destroy` or a `reload` elsewhere stopped the env: the
+		 * step was killed (143, 137) or could not enter (125). The init
+		 * passes SIGTERM on and exits when its processes have: a moment. */
+		if (status == 125 && ctr_probe(&env->state.init) == CTR_FROZEN) {
+			dv_err(err, 0, "env '%s' was suspended by another command while on_up ran; "
+				       "'devenv resume' thaws it (the rest of on_up did not run)",
+			       spec->name);
+			err->errnum = EBUSY;
+			return -1;
+		}
+		if ((status == 125 || status == 128 + SIGTERM || status == 128 + SIGKILL) &&
+		    ctr_exited(&env->state.init, 2000)) {
+			dv_err(err, 0, "env '%s' was halted by another command while on_up ran; "
+				       "'devenv up' starts it again", spec->name);
+			err->errnum = ESRCH;
+			return -1;
+		}
 		prov_progress_on_up(ctx, i, spec->n_on_up, step->run, status == 0,
 				    (double)(dv_now_ns() - t0) / 1e9);
 		if (status != 0) {

@@ -61,12 +61,12 @@ store_state() {
 	# the layer does not fit (it streams into the extractor: no blob on disk)
 	run "$DEVENV" pull "$DV_REGISTRY/full/rand:1"
 	assert_failure 1
-	assert_output --regexp "^devenv: layer sha256:[0-9a-f]{12} of '$DV_REGISTRY/full/rand:1': layer entry 'opt/random': cannot write it: No space left on device$"
+	assert_output --regexp "^devenv: the store '$SMALL/store' is full \\(layer sha256:[0-9a-f]{12} of '$DV_REGISTRY/full/rand:1': layer entry 'opt/random': cannot write it: No space left on device\\); 'devenv gc' frees what no env or image uses, or make room on its disk$"
 	assert_equal "$(store_state "$SMALL/store")" "$before"
 	# the download fits, what it unpacks to does not
 	run "$DEVENV" pull "$DV_REGISTRY/full/zeros:1"
 	assert_failure 1
-	assert_output --regexp "^devenv: layer sha256:[0-9a-f]{12} of '$DV_REGISTRY/full/zeros:1': layer entry 'opt/zeros': cannot write it: No space left on device$"
+	assert_output --regexp "^devenv: the store '$SMALL/store' is full \\(layer sha256:[0-9a-f]{12} of '$DV_REGISTRY/full/zeros:1': layer entry 'opt/zeros': cannot write it: No space left on device\\); 'devenv gc' frees what no env or image uses, or make room on its disk$"
 	assert_equal "$(store_state "$SMALL/store")" "$before"
 	# and the store still works
 	run "$DEVENV" images
@@ -101,7 +101,7 @@ store_state() {
 	for comp in gzip zstd; do
 		run "$DEVENV" push --compression "$comp" r5 "$DV_REGISTRY/full/r5:1"
 		assert_failure 1
-		assert_output "devenv: cannot compress layer ${id:0:12}: cannot write 'the compressed layer': No space left on device"
+		assert_output "devenv: the store '$SMALL/store' is full (cannot compress layer ${id:0:12}: cannot write 'the compressed layer': No space left on device); 'devenv gc' frees what no env or image uses, or make room on its disk"
 		run ls -A "$SMALL/store/tmp"
 		assert_output ''
 	done
@@ -126,9 +126,43 @@ store_state() {
 	DEVENV_HOME=$SMALL/store run "$DEVENV" up --cache-from "$DV_REGISTRY/full/cache:1"
 	assert_failure
 	assert_output --partial "pulling the one '$DV_REGISTRY/full/cache:1' was built on"
-	assert_line --regexp "^devenv: .*No space left on device$"
+	assert_line --regexp "^devenv: the store '$SMALL/store' is full \\(.*No space left on device\\); 'devenv gc' frees what no env or image uses, or make room on its disk$"
 	refute_output --partial "(pulled)"
 	refute_output --partial "warning"
 	[[ -z $(ls -A "$SMALL/store/tmp") ]]
 	[[ -z $(find "$SMALL/store/envs" -mindepth 1 -type d) ]]
+}
+
+# Issue 12: a full store is a full store, whichever write finds it (here the
+# seccomp filter an env's first container compiles, before any step; then a
+# step's own writes), never "Envfile:3:5: seccomp profile 'default': ...".
+@test "disk full: up on a full store says the store is full, not a seccomp error at a step" {
+	export DEVENV_HOME=$SMALL/store
+	dv_busybox_image
+	head -c 20M /dev/zero >"$SMALL/fill" 2>/dev/null || true
+	dv_envfile <<-'EOF2'
+	image: busybox
+	provision:
+	  - run: echo a >/a
+	EOF2
+	run "$DEVENV" up
+	assert_failure 1
+	assert_line --regexp "^devenv: the store '$SMALL/store' is full \\(seccomp profile 'default': writing '[0-9a-f]{64}\\.bpf': write: No space left on device\\); 'devenv gc' frees what no env or image uses, or make room on its disk$"
+	refute_output --partial "Envfile:"
+	# a step whose own writes fill it: its position, inside the same line
+	rm "$SMALL/fill"
+	dv_envfile <<-'EOF2'
+	image: busybox
+	provision:
+	  - run: head -c 20000000 /dev/zero >/zeros
+	EOF2
+	run "$DEVENV" up
+	assert_failure 1
+	assert_line "devenv: the store '$SMALL/store' is full (Envfile:3:5: provisioning step failed with exit status 1; nothing was cached); 'devenv gc' frees what no env or image uses, or make room on its disk"
+	# with room again, the store works
+	printf 'image: busybox\n' | dv_envfile
+	run "$DEVENV" up
+	assert_success
+	"$DEVENV" destroy -f >/dev/null
+	[[ -z $(ls -A "$SMALL/store/tmp") ]]
 }

@@ -60,6 +60,32 @@ changed_env() {
 	assert_output --partial "no Envfile"
 }
 
+# provision of a halted env recreates it on its new layers: its writable
+# layer is gone until the next up, and commit takes the layers as they are.
+@test "commit after provision of a halted env: the new layers, no writable layer yet" {
+	changed_env
+	"$DEVENV" halt
+	dv_envfile <<-'EOF'
+	image: busybox
+	provision:
+	  - run: mkdir /prov && echo p > /prov/f && echo keep > /prov/keep
+	  - run: echo second > /second
+	EOF
+	run "$DEVENV" provision
+	assert_success
+	run "$DEVENV" commit afterprov
+	assert_success
+	assert_output --regexp '^localhost/afterprov:latest sha256:[0-9a-f]{64}$'
+	mkdir "$BATS_TEST_TMPDIR/other" && cd "$BATS_TEST_TMPDIR/other" && git init -q
+	printf 'image: afterprov\n' | dv_envfile
+	run "$DEVENV" up
+	assert_success
+	run "$DEVENV" ssh -c 'cat /second /prov/keep; ls /data.txt'
+	assert_failure
+	assert_output $'second\nkeep\nls: /data.txt: No such file or directory'
+	"$DEVENV" destroy -f >/dev/null
+}
+
 @test "tag: another name for the same image; removing one keeps the other" {
 	run "$DEVENV" tag busybox tools/bb:v1
 	assert_success

@@ -367,3 +367,21 @@ global"
 	assert_output "hi
 a"
 }
+
+# overlay stacks 500 layers (one is devenv's skeleton): an env has at most
+# 499, its image's and one per step. The step past it is named before any
+# step runs (before, 498 steps were built and step 499 failed to mount:
+# "too many lower directories"); an Envfile past it with any image is an
+# error when it is read (the unit test).
+@test "the layer limit: the step past it, counting the image's layers, is an error before anything is built" {
+	{
+		echo 'image: busybox'
+		echo 'provision:'
+		for i in $(seq 499); do echo "  - run: echo $i > /n"; done
+	} >Envfile
+	before=$(ls "$DV_STORE/layers" | wc -l)
+	run "$DEVENV" up
+	assert_failure 2
+	assert_output "devenv: Envfile:501:5: step 499 is one layer too many: image 'busybox' has 1 layer, and an env has at most 499, its image's and one per step (overlay's limit); merge steps, as one 'run' joined with '&&'"
+	[[ $(ls "$DV_STORE/layers" | wc -l) == "$before" ]]
+}

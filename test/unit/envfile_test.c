@@ -842,6 +842,40 @@ static void test_parse_in_memory(void **state)
 	env_spec_release(&spec);
 }
 
+/* Each provisioning step is a layer: ENV_MAX_LAYERS steps load, one more is
+ * an error at that step, before anything is built (issue 12); on_up steps
+ * are no layers. */
+static void test_layer_limit(void **state)
+{
+	struct dv_buf text = { 0 };
+	struct dv_error err = { 0 };
+	struct env_spec spec = { 0 };
+	dv_autofree char *msg = NULL;
+
+	(void)state;
+	dv_buf_adds(&text, "image: alpine\nprovision:\n");
+	for (int i = 0; i < ENV_MAX_LAYERS; i++)
+		dv_buf_addf(&text, "  - run: echo %d\n", i);
+	dv_buf_adds(&text, "on_up:\n");
+	for (int i = 0; i <= ENV_MAX_LAYERS; i++)
+		dv_buf_addf(&text, "  - run: echo %d\n", i);
+	assert_int_equal(envfile_parse(text.s, text.len, "Envfile", "/", "/", &spec, &err), 0);
+	assert_int_equal(spec.n_provision, ENV_MAX_LAYERS);
+	env_spec_release(&spec);
+	dv_buf_release(&text);
+
+	dv_buf_adds(&text, "image: alpine\nprovision:\n");
+	for (int i = 0; i <= ENV_MAX_LAYERS; i++)
+		dv_buf_addf(&text, "  - run: echo %d\n", i);
+	assert_int_equal(envfile_parse(text.s, text.len, "Envfile", "/", "/", &spec, &err), -1);
+	msg = format_err(&err);
+	assert_string_equal(msg, "Envfile:502:5: step 500 is one layer too many: an env has at "
+				 "most 499 layers, its image's and one per step (overlay's limit); "
+				 "merge steps, as one 'run' joined with '&&'");
+	assert_true(is_zeroed(&spec));
+	dv_buf_release(&text);
+}
+
 /* `network: host` is asked for, with its position (for the trust prompt);
  * `private` is the default spelt out. */
 static void test_network_host(void **state)
@@ -942,6 +976,7 @@ int main(void)
 		cmocka_unit_test(test_good_resources),
 		cmocka_unit_test(test_good_new_steps),
 		cmocka_unit_test(test_parse_in_memory),
+		cmocka_unit_test(test_layer_limit),
 		cmocka_unit_test_setup_teardown(test_find_in_repo, tree_setup, tree_teardown),
 		cmocka_unit_test_setup_teardown(test_find_in_subfolder, tree_setup, tree_teardown),
 		cmocka_unit_test_setup_teardown(test_find_without_git, tree_setup, tree_teardown),
