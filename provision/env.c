@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "provision.h"
+#include "util/fault.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/userns.h"
@@ -619,6 +620,7 @@ static int start_env(const struct layer_store *st, struct prov_env *env, int efd
 	dv_autofree struct ctr_mount *mounts = NULL;
 	struct dv_strv mount_paths = { 0 };
 	struct prov_net pn = { .fd = -1 };
+	dv_autoclose int commit = -1;
 	int ret = -1;
 
 	for (size_t i = 0; i < s->layers.n; i++)
@@ -643,6 +645,7 @@ static int start_env(const struct layer_store *st, struct prov_env *env, int efd
 	if (ctr_cgroup_create(env->id, &s->limits, &s->cgroups, err) < 0 ||
 	    ctr_cgroup_kill(&s->cgroups, err) < 0)
 		goto out;
+	dv_fault_point("up.cgroup");
 	cs.hostname = env->spec.name;
 	cs.lowers = lowers;
 	cs.n_lowers = s->layers.n;
@@ -694,17 +697,26 @@ static int start_env(const struct layer_store *st, struct prov_env *env, int efd
 	prov_net_prepare(&env->spec, s, &pn);
 	cs.on_clone = prov_net_on_clone;
 	cs.on_clone_arg = &pn;
-	if (ctr_start(&cs, &s->init, err) < 0) {
+	dv_fault_point("up.start");
+	if (ctr_start(&cs, &s->init, &commit, err) < 0) {
 		prov_net_finish(&pn, s, false, &(struct dv_error){ 0 });
 		goto out;
 	}
-	if (prov_net_finish(&pn, s, true, err) < 0 || ctr_state_write(efd, s, err) < 0) {
+	dv_fault_point("up.started");
+	/* The commit point of `up`: state.json names the new init, then the
+	 * init goes on. Killed before the byte, the init exits at once (its
+	 * helpers follow it) and the env reads as halted, as it was; after,
+	 * it runs and is recorded. */
+	if (prov_net_finish(&pn, s, true, err) < 0 || (dv_fault_point("up.net"), 0) ||
+	    ctr_state_write(efd, s, err) < 0 || (dv_fault_point("up.state"), 0) ||
+	    ctr_commit(&commit, err) < 0) {
 		struct dv_error ignored = { 0 };
 
 		ctr_net_stop(&s->net, &ignored);
 		ctr_stop(&s->init, 0, &ignored);
 		goto out;
 	}
+	dv_fault_point("up.committed");
 	ret = 0;
 out:
 	prov_net_release(&pn);
@@ -775,6 +787,7 @@ static int start_and_on_up(struct dv_ctx *ctx, const struct layer_store *st,
 		return -1;
 	if (start_env(st, env, efd, err) < 0)
 		return -1;
+	dv_fault_point("up.services");
 	/* After the init (they join its network namespace), before on_up
 	 * (which may migrate a database). */
 	if (prov_services_start(ctx, st, env, efd, p->svc_imgs, err) < 0) {
@@ -797,6 +810,7 @@ static int start_and_on_up(struct dv_ctx *ctx, const struct layer_store *st,
 		close(ctx->store_lock_fd);
 		ctx->store_lock_fd = -1;
 	}
+	dv_fault_point("up.on_up");
 	return run_on_up(ctx, env, log_fd, err);
 }
 
@@ -811,6 +825,7 @@ int prov_env_up(struct dv_ctx *ctx, const struct layer_store *st, struct prov_en
 		return dv_err(err, errno, "cannot open '%s/envs'", st->root);
 	if (prov_env_lock(st, env, err) < 0 || plan_make(st, &env->spec, env->refresh_git, &p, err) < 0)
 		goto out;
+	dv_fault_point("up.plan");
 	if (env->has_state && ctr_probe(&env->state.init) == CTR_FROZEN) {
 		dv_err_plain(err, EBUSY, "env '%s' is suspended; 'devenv resume' thaws it",
 			     env->spec.name);
@@ -841,6 +856,7 @@ int prov_env_up(struct dv_ctx *ctx, const struct layer_store *st, struct prov_en
 	if (prov_build(ctx, st, &env->spec, &p.img, &p.keys, p.team, &p.layers, err) < 0 ||
 	    record(st, env, efd, &p, err) < 0)
 		goto out;
+	dv_fault_point("up.record");
 	ret = start_and_on_up(ctx, st, env, efd, &p, err);
 out:
 	plan_release(&p);
