@@ -343,6 +343,9 @@ int ctr_cgroup_freeze(const struct dv_strv *cgroups, bool freeze, unsigned timeo
  * memory.events, v1 memory.oom_control); -1 when no folder tells. */
 int ctr_cgroup_oom_kills(const struct dv_strv *cgroups, unsigned long long *out);
 int ctr_cgroup_remove(const struct dv_strv *paths, struct dv_error *err);
+/* The cgroups devenv made in every hierarchy (<mount>/devenv/NAME) whose
+ * NAME starts with prefix, appended to out as paths. */
+int ctr_cgroup_list(const char *prefix, struct dv_strv *out, struct dv_error *err);
 /* SIGKILL every process in these cgroups and wait until they are empty
  * (cgroup.kill on v2; each pid of cgroup.procs on v1). */
 int ctr_cgroup_kill(const struct dv_strv *paths, struct dv_error *err);

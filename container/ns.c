@@ -574,6 +574,8 @@ int ctr_run(const struct ctr_spec *spec, const struct ctr_exec *x, int *status,
 	close(outp[1]);
 	close(errp[1]);
 	outp[1] = errp[1] = -1;
+	/* Killed here, the step dies with us (its parent-death signal). */
+	dv_fault_point("run.running");
 	p[0] = (struct pollfd){ .fd = outp[0], .events = POLLIN };
 	p[1] = (struct pollfd){ .fd = errp[0], .events = POLLIN };
 	p[2] = (struct pollfd){ .fd = pidfd, .events = POLLIN };

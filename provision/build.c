@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 
 #include "provision.h"
 #include "util/cleanup.h"
+#include "util/fault.h"
 #include "util/fs.h"
 #include "util/banned.h"
 
@@ -165,6 +167,48 @@ out:
 	return ret;
 }
 
+int prov_build_cgroup_name(const struct layer_store *st, pid_t pid, char *out,
+			   struct dv_error *err)
+{
+	(void)st;
+	(void)err;
+	snprintf(out, PROV_CGROUP_NAME_MAX, "build-%d", (int)pid);
+	return 0;
+}
+
+int prov_build_cgroups_gc(const struct layer_store *st, unsigned *removed, struct dv_error *err)
+{
+	struct dv_strv all = { 0 }, doomed = { 0 };
+	int ret = -1;
+
+	if (ctr_cgroup_list("build-", &all, err) < 0)
+		return -1;
+	for (size_t i = 0; i < all.n; i++) {
+		const char *base = strrchr(all.v[i], '/') + 1, *dash = strrchr(base, '-');
+		char want[PROV_CGROUP_NAME_MAX];
+		char *end;
+		long pid = strtol(dash + 1, &end, 10);
+
+		/* Only the name this store gives that pid's builds: another
+		 * store's, or a live builder's, stay. */
+		if (pid <= 0 || *end || prov_build_cgroup_name(st, (pid_t)pid, want, err) < 0)
+			continue;
+		if (strcmp(base, want) || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		dv_strv_push(&doomed, all.v[i]);
+	}
+	/* Its step died with it (parent-death signal); what an older devenv
+	 * left running goes now. */
+	if (ctr_cgroup_kill(&doomed, err) < 0 || ctr_cgroup_remove(&doomed, err) < 0)
+		goto out;
+	*removed += (unsigned)doomed.n;
+	ret = 0;
+out:
+	dv_strv_release(&all);
+	dv_strv_release(&doomed);
+	return ret;
+}
+
 /* prev, key: the step's key and the one before it (the copy checks them). */
 static int run_step(const struct layer_store *st, const struct env_spec *spec,
 		    const struct env_step *step, const char *prev, const char *key,
@@ -176,7 +220,7 @@ static int run_step(const struct layer_store *st, const struct env_spec *spec,
 	struct ctr_spec cs = { 0 };
 	struct dv_strv envp = { 0 }, cgroups = { 0 };
 	struct ctr_limits lim;
-	char cgname[32];
+	char cgname[PROV_CGROUP_NAME_MAX];
 	struct ctr_sandbox sb = { 0 };
 	struct prov_build_net bn = { 0 };
 	unsigned long long caps = 0;
@@ -206,8 +250,8 @@ static int run_step(const struct layer_store *st, const struct env_spec *spec,
 	/* The step runs under the env's limits (DESIGN.md: every process of
 	 * the env in its cgroup), in a cgroup of its own, removed after. */
 	prov_limits(spec, &lim);
-	snprintf(cgname, sizeof(cgname), "build-%d", (int)getpid());
-	if (ctr_cgroup_create(cgname, &lim, &cgroups, err) < 0)
+	if (prov_build_cgroup_name(st, getpid(), cgname, err) < 0 ||
+	    ctr_cgroup_create(cgname, &lim, &cgroups, err) < 0)
 		goto out;
 	cs.cgroups = &cgroups;
 	/* The same sandbox as the env's. */
@@ -227,6 +271,7 @@ static int run_step(const struct layer_store *st, const struct env_spec *spec,
 			      .filter = true };
 
 	fflush(stdout);
+	dv_fault_point("build.run");
 	if (ctr_run(&cs, &x, &status, err) < 0)
 		goto out;
 	if (status != 0) {
@@ -235,6 +280,7 @@ static int run_step(const struct layer_store *st, const struct env_spec *spec,
 		err->status = 1;
 		goto out;
 	}
+	dv_fault_point("build.ran");
 	ret = 0;
 out:
 	if (cgroups.n) {
@@ -330,8 +376,9 @@ int prov_build(const struct dv_ctx *ctx, const struct layer_store *st,
 			}
 			return -1;
 		}
+		dv_fault_point("build.commit");
 		if (layer_commit(st, staging, keys->v[i], layers->n ? layers->v[layers->n - 1] : "",
-				 label, err) < 0 ||
+				 label, err) < 0 || (dv_fault_point("build.committed"), 0) ||
 		    layer_cache_put(st, keys->v[i], keys->v[i], NULL, NULL, err) < 0) {
 			struct dv_error ignored = { 0 };
 
@@ -339,6 +386,7 @@ int prov_build(const struct dv_ctx *ctx, const struct layer_store *st,
 			layer_staging_discard(st, staging, &ignored);
 			return -1;
 		}
+		dv_fault_point("build.cached");
 		dv_strv_push(layers, keys->v[i]);
 		prov_progress_end(&pg, i, label, PROV_RAN, SECS_SINCE(t0));
 	}

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -185,6 +186,41 @@ int prov_env_lock(const struct layer_store *st, struct prov_env *env, struct dv_
 	return 0;
 }
 
+int prov_env_locks_gc(const struct layer_store *st, unsigned *removed, struct dv_error *err)
+{
+	dv_autoclose int fd = envs_fd(st);
+	dv_autoclosedir DIR *d = NULL;
+	struct dirent *de;
+
+	if (fd < 0)
+		return dv_err(err, errno, "cannot open '%s/envs'", st->root);
+	d = fdopendir(dup(fd));
+	if (!d)
+		return dv_err(err, errno, "cannot read '%s/envs'", st->root);
+	while ((de = readdir(d))) {
+		size_t len = strlen(de->d_name);
+		char env[64];
+		struct stat sb;
+		int lock;
+
+		if (len <= 5 || len - 5 >= sizeof(env) || strcmp(de->d_name + len - 5, ".lock"))
+			continue;
+		snprintf(env, sizeof(env), "%.*s", (int)(len - 5), de->d_name);
+		if (fstatat(fd, env, &sb, AT_SYMLINK_NOFOLLOW) == 0)
+			continue;
+		/* Its env is gone: unless someone holds it (an `up` about to
+		 * make the env), it goes, unlinked while we hold it. */
+		lock = openat(fd, de->d_name, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+		if (lock < 0)
+			continue;
+		if (flock(lock, LOCK_EX | LOCK_NB) == 0 && fstatat(fd, env, &sb, AT_SYMLINK_NOFOLLOW) < 0 &&
+		    errno == ENOENT && unlinkat(fd, de->d_name, 0) == 0)
+			(*removed)++;
+		close(lock);
+	}
+	return 0;
+}
+
 int prov_env_lock_existing(const struct layer_store *st, struct prov_env *env,
 			   struct dv_error *err)
 {
@@ -193,8 +229,18 @@ int prov_env_lock_existing(const struct layer_store *st, struct prov_env *env,
 				    env->id);
 	if (prov_env_lock(st, env, err) < 0)
 		return -1;
-	if (!env->has_state) /* destroyed while we waited for the lock */
+	if (!env->has_state) { /* destroyed while we waited for the lock */
+		dv_autoclose int fd = envs_fd(st);
+		char name[32];
+
+		/* The lock we made again for it goes too. */
+		snprintf(name, sizeof(name), "%s.lock", env->id);
+		if (fd >= 0)
+			unlinkat(fd, name, 0);
+		close(env->lock_fd);
+		env->lock_fd = -1;
 		return dv_err_plain(err, ENOENT, "env %s was destroyed meanwhile", env->id);
+	}
 	return 0;
 }
 
@@ -964,6 +1010,7 @@ int prov_env_destroy(const struct dv_ctx *ctx, const struct layer_store *st,
 		return dv_err_plain(err, ENOENT, "there is no env here to destroy");
 	if (prov_env_halt(ctx, st, env, 10, false, err) < 0)
 		return -1;
+	dv_fault_point("destroy.halted");
 	name = dv_xstrdup(env->state.name);
 	/* Nothing may be mounted below the env (its mounts live in its own
 	 * namespace, so one here was put there by hand): refuse before
@@ -985,6 +1032,15 @@ int prov_env_destroy(const struct dv_ctx *ctx, const struct layer_store *st,
 		if (renameat(efd, env->id, st->tmp_fd, dest) < 0)
 			return dv_err(err, errno, "cannot remove env '%s'", name);
 	}
+	/* Its lock goes with it, unlinked while we hold it: who waits for it
+	 * sees it gone once we let go (dv_lock_at), and finds no env. */
+	if (env->lock_fd >= 0) {
+		char lock[32];
+
+		snprintf(lock, sizeof(lock), "%s.lock", env->id);
+		unlinkat(efd, lock, 0);
+	}
+	dv_fault_point("destroy.renamed");
 	if (layer_staging_discard(st, staging, err) < 0)
 		return dv_err_prefix(err, "env '%s' is gone; 'devenv gc' removes its remains", name);
 	if (!ctx->quiet)

@@ -136,6 +136,14 @@ int prov_build(const struct dv_ctx *ctx, const struct layer_store *st,
 	       const struct env_spec *spec, const struct layer_image *base,
 	       const struct dv_strv *keys, struct prov_team *team, struct dv_strv *layers,
 	       struct dv_error *err);
+/* The one name of the cgroup a build step of process pid runs in (gc finds
+ * those of dead pids by it). out has room for PROV_CGROUP_NAME_MAX bytes. */
+#define PROV_CGROUP_NAME_MAX 64
+int prov_build_cgroup_name(const struct layer_store *st, pid_t pid, char *out,
+			   struct dv_error *err);
+/* gc: remove the build cgroups of this store's dead pids, in every
+ * hierarchy (a killed build leaves its own); adds their number to *removed. */
+int prov_build_cgroups_gc(const struct layer_store *st, unsigned *removed, struct dv_error *err);
 /* "run: apt-get install …" on one line, cut to fit a terminal (caller frees). */
 char *prov_step_label(const struct env_step *step);
 
@@ -319,6 +327,8 @@ int prov_env_locate(const struct dv_ctx *ctx, const struct layer_store *st, bool
 int prov_env_lock(const struct layer_store *st, struct prov_env *env, struct dv_error *err);
 /* The same, for an env that must exist: one clear line when it was never
  * brought up, or was destroyed while we waited. */
+/* gc: remove the lock files of envs that no longer exist (none held). */
+int prov_env_locks_gc(const struct layer_store *st, unsigned *removed, struct dv_error *err);
 int prov_env_lock_existing(const struct layer_store *st, struct prov_env *env,
 			   struct dv_error *err);
 

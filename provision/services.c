@@ -411,6 +411,7 @@ int prov_services_start(const struct dv_ctx *ctx, const struct layer_store *st,
 			}
 			goto out;
 		}
+		dv_fault_point("services.started");
 		started[i] = true;
 		n_started++;
 		if (!ctx->quiet)
