@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <linux/openat2.h>
 #include <time.h>
@@ -502,9 +503,33 @@ int dv_run(char *const argv[], bool quiet, int *exit_code, struct dv_error *err)
 	return 0;
 }
 
+/* The pid /proc/locks gives for a flock on the file st names: who took
+ * it, which may have exited since (a child it forked may hold it now). */
+static pid_t lock_taker(const struct stat *st)
+{
+	FILE *f = fopen("/proc/locks", "re");
+	char line[256];
+	pid_t found = 0;
+
+	while (f && !found && fgets(line, sizeof(line), f)) {
+		unsigned maj, min;
+		unsigned long long ino;
+		int pid;
+
+		if (sscanf(line, "%*d: FLOCK %*s %*s %d %x:%x:%llu", &pid, &maj, &min, &ino) == 4 &&
+		    ino == (unsigned long long)st->st_ino && maj == major(st->st_dev) &&
+		    min == minor(st->st_dev) && pid > 0)
+			found = (pid_t)pid;
+	}
+	if (f)
+		fclose(f);
+	return found;
+}
+
 /* A process other than us with an fd open on the file st names, alive:
  * its pid and its command line (NULs as spaces, cut) in cmd; 0 when we
- * can see none (another user's, without root). */
+ * can see none. Without root, from our user namespace, no /proc/PID/fd of
+ * the host's can be read: then the pid that took the lock, when alive. */
 static pid_t lock_holder(const struct stat *st, char *cmd, size_t cmd_size)
 {
 	DIR *proc = opendir("/proc");
@@ -538,6 +563,8 @@ static pid_t lock_holder(const struct stat *st, char *cmd, size_t cmd_size)
 		closedir(fds);
 	}
 	closedir(proc);
+	if (!found)
+		found = lock_taker(st);
 	cmd[0] = 0;
 	if (found) {
 		char path[64];

@@ -280,3 +280,37 @@ halted_env() {
 	run ls -A "$DV_STORE/envs"
 	assert_output ""
 }
+
+@test "30 kills at random moments of up, provision, reload, commit and ssh: each recovered whole (scripts/crashtest)" {
+	run timeout 900 "$DV_ROOT/scripts/crashtest" 30
+	assert_success
+	assert_output --partial "30 clean recoveries, 0 differing layers"
+}
+
+@test "a Debian env: up killed at each stage of start-up leaves nothing, and it starts again" {
+	local point
+	run "$DEVENV" image bootstrap debian:bookworm
+	if ((status != 0)) && grep -qiE 'resolve|connect|network|mirror|fetch' <<<"$output"; then
+		skip "no Debian mirror reachable: $output"
+	fi
+	assert_success
+	dv_envfile <<-'EOF'
+	image: debian:bookworm
+	provision:
+	  - run: echo built > /etc/crash-built
+	EOF
+	crash_run build.run up
+	crash_clean
+	"$DEVENV" up -q
+	"$DEVENV" halt >/dev/null
+	for point in launch.cgroup launch.exec up.state up.state:term; do
+		crash_run "$point" up
+		crash_no_procs
+		[[ -z $(dv_init_pid) ]]
+	done
+	run timeout 20 "$DEVENV" up -q
+	assert_success
+	run "$DEVENV" ssh -c 'cat /etc/crash-built'
+	assert_output built
+	crash_clean
+}
