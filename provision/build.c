@@ -328,6 +328,7 @@ int prov_build(const struct dv_ctx *ctx, const struct layer_store *st,
 		struct dv_error miss = { 0 };
 		char id[65];
 		unsigned long long t0 = dv_now_ns();
+		bool committed;
 
 		if (layer_cache_get(st, keys->v[i], &scope, id, &miss) == 0) {
 			prov_progress_end(&pg, i, label, PROV_CACHED, SECS_SINCE(t0));
@@ -377,9 +378,11 @@ int prov_build(const struct dv_ctx *ctx, const struct layer_store *st,
 			return -1;
 		}
 		dv_fault_point("build.commit");
-		if (layer_commit(st, staging, keys->v[i], layers->n ? layers->v[layers->n - 1] : "",
-				 label, err) < 0 || (dv_fault_point("build.committed"), 0) ||
-		    layer_cache_put(st, keys->v[i], keys->v[i], NULL, NULL, err) < 0) {
+		committed = layer_commit(st, staging, keys->v[i],
+					 layers->n ? layers->v[layers->n - 1] : "", label, err) == 0;
+		if (committed)
+			dv_fault_point("build.committed");
+		if (!committed || layer_cache_put(st, keys->v[i], keys->v[i], NULL, NULL, err) < 0) {
 			struct dv_error ignored = { 0 };
 
 			prov_progress_end(&pg, i, label, PROV_FAILED, SECS_SINCE(t0));

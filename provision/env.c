@@ -753,17 +753,20 @@ static int start_env(const struct layer_store *st, struct prov_env *env, int efd
 	 * init goes on. Killed before the byte, the init exits at once (its
 	 * helpers follow it) and the env reads as halted, as it was; after,
 	 * it runs and is recorded. */
-	if (prov_net_finish(&pn, s, true, err) < 0 || (dv_fault_point("up.net"), 0) ||
-	    ctr_state_write(efd, s, err) < 0 || (dv_fault_point("up.state"), 0) ||
-	    ctr_commit(&commit, err) < 0) {
-		struct dv_error ignored = { 0 };
-
-		ctr_net_stop(&s->net, &ignored);
-		ctr_stop(&s->init, 0, &ignored);
-		goto out;
-	}
+	if (prov_net_finish(&pn, s, true, err) < 0)
+		goto stop;
+	dv_fault_point("up.net");
+	if (ctr_state_write(efd, s, err) < 0)
+		goto stop;
+	dv_fault_point("up.state");
+	if (ctr_commit(&commit, err) < 0)
+		goto stop;
 	dv_fault_point("up.committed");
 	ret = 0;
+	goto out;
+stop:
+	ctr_net_stop(&s->net, &(struct dv_error){ 0 });
+	ctr_stop(&s->init, 0, &(struct dv_error){ 0 });
 out:
 	prov_net_release(&pn);
 	if (ret < 0 && s->cgroups.n) {
