@@ -132,6 +132,10 @@ halted_env() {
 	run timeout 5 "$DEVENV" gc
 	assert_success
 	crash_no_procs
+	# Nothing holds the output: `devenv up | tee log` returns.
+	halted_env
+	run timeout 10 bash -c 'DEVENV_FAULT=launch.cgroup "$DEVENV" up 2>&1 | cat'
+	assert_success
 }
 
 @test "up killed at each stage of start-up, before its commit point: the env stays halted, nothing is left" {
