@@ -167,7 +167,6 @@ static _Noreturn void child_main(const struct launch *l)
 	 * or died (perhaps before we asked for the signal above). */
 	if (read(l->syncr, &c, 1) != 1)
 		_exit(1);
-	dv_fault_point("child.released");
 	/* A service joins its env's network namespace before anything else,
 	 * while we still hold every capability of our user namespace. */
 	if (l->netns_fd >= 0 && setns(l->netns_fd, CLONE_NEWNET) < 0) {

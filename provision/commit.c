@@ -82,9 +82,14 @@ int prov_env_commit(const struct dv_ctx *ctx, const struct layer_store *st, stru
 	(void)ctx;
 	if (prov_env_lock_existing(st, env, err) < 0)
 		return -1;
-	if (ctr_probe(&env->state.init) == CTR_RUNNING && env->state.cgroups.n &&
-	    ctr_cgroup_freeze(&env->state.cgroups, true, 10000, &(struct dv_error){ 0 }) == 0)
-		frozen = true;
+	if (ctr_probe(&env->state.init) == CTR_RUNNING && env->state.cgroups.n) {
+		/* Should we be killed while it is frozen, the mark has the next
+		 * command thaw it. */
+		prov_env_commit_mark(st, env, true);
+		frozen = ctr_cgroup_freeze(&env->state.cgroups, true, 10000, &(struct dv_error){ 0 }) == 0;
+		if (!frozen)
+			prov_env_commit_mark(st, env, false);
+	}
 	dv_fault_point("commit.frozen");
 	upper = dv_xasprintf("%s/envs/%s/upper", st->root, env->id);
 	if (upper_layer(st, upper, id, err) < 0) {
@@ -104,8 +109,8 @@ int prov_env_commit(const struct dv_ctx *ctx, const struct layer_store *st, stru
 	else
 		ret = 0;
 out:
-	if (frozen)
-		ctr_cgroup_freeze(&env->state.cgroups, false, 0, &(struct dv_error){ 0 });
+	if (frozen && ctr_cgroup_freeze(&env->state.cgroups, false, 0, &(struct dv_error){ 0 }) == 0)
+		prov_env_commit_mark(st, env, false);
 	layer_image_release(&base);
 	dv_strv_release(&layers);
 	return ret;

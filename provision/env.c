@@ -168,10 +168,28 @@ int prov_env_locate(const struct dv_ctx *ctx, const struct layer_store *st, bool
 	return 0;
 }
 
+void prov_env_commit_mark(const struct layer_store *st, const struct prov_env *env, bool set)
+{
+	dv_autoclose int fd = envs_fd(st);
+	char mark[64];
+
+	snprintf(mark, sizeof(mark), "%s/commit-frozen", env->id);
+	if (fd < 0)
+		return;
+	if (set) {
+		int m = openat(fd, mark, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+
+		if (m >= 0)
+			close(m);
+	} else {
+		unlinkat(fd, mark, 0);
+	}
+}
+
 int prov_env_lock(const struct layer_store *st, struct prov_env *env, struct dv_error *err)
 {
 	dv_autoclose int fd = envs_fd(st);
-	char name[32], what[128];
+	char name[64], what[128];
 
 	if (env->lock_fd >= 0)
 		return 0;
@@ -183,6 +201,13 @@ int prov_env_lock(const struct layer_store *st, struct prov_env *env, struct dv_
 	/* Another devenv may have changed it while we waited: read it again. */
 	ctr_state_release(&env->state);
 	env->has_state = ctr_state_read(fd, env->id, &env->state, &(struct dv_error){ 0 }) == 0;
+	/* A commit marks the env it freezes, and unmarks it once thawed,
+	 * holding this lock all along: marked now, it was killed meanwhile,
+	 * and the env is not suspended but stranded frozen. */
+	snprintf(name, sizeof(name), "%s/commit-frozen", env->id);
+	if (env->has_state && faccessat(fd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    ctr_cgroup_freeze(&env->state.cgroups, false, 0, &(struct dv_error){ 0 }) == 0)
+		unlinkat(fd, name, 0);
 	return 0;
 }
 

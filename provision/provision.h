@@ -327,6 +327,9 @@ int prov_env_locate(const struct dv_ctx *ctx, const struct layer_store *st, bool
 int prov_env_lock(const struct layer_store *st, struct prov_env *env, struct dv_error *err);
 /* The same, for an env that must exist: one clear line when it was never
  * brought up, or was destroyed while we waited. */
+/* Mark (set) or unmark the env a commit freezes, under the env's lock: the
+ * next prov_env_lock() thaws an env a killed commit left marked. */
+void prov_env_commit_mark(const struct layer_store *st, const struct prov_env *env, bool set);
 /* gc: remove the lock files of envs that no longer exist (none held). */
 int prov_env_locks_gc(const struct layer_store *st, unsigned *removed, struct dv_error *err);
 int prov_env_lock_existing(const struct layer_store *st, struct prov_env *env,

@@ -224,6 +224,7 @@ halted_env() {
 }
 
 @test "commit, destroy and gc killed half-way leave nothing gc cannot remove" {
+	local point
 	dv_envfile <<-'EOF'
 	image: busybox
 	provision:
@@ -231,9 +232,16 @@ halted_env() {
 	EOF
 	"$DEVENV" up -q
 	"$DEVENV" ssh -c 'head -c 300000 /dev/urandom > /big'
-	crash_run commit.frozen commit snap
-	crash_run commit.imported commit snap
-	"$DEVENV" resume >/dev/null 2>&1 || true
+	# Killed while the env is frozen: the next command thaws it (it was
+	# not suspended by anyone).
+	for point in commit.frozen commit.imported; do
+		crash_run "$point" commit snap
+		run timeout 10 "$DEVENV" up
+		assert_success
+		assert_output --partial "already running"
+		run timeout 10 "$DEVENV" ssh -c 'echo thawed'
+		assert_output thawed
+	done
 	crash_run destroy.halted destroy -f
 	crash_run destroy.renamed destroy -f
 	run timeout 10 "$DEVENV" gc
