@@ -671,6 +671,15 @@ static int env_mounts(const struct layer_store *st, const struct env_spec *spec,
 	return 0;
 }
 
+int prov_env_cgroup_name(const struct layer_store *st, const char *env_id, char *out,
+			 struct dv_error *err)
+{
+	(void)st;
+	(void)err;
+	snprintf(out, PROV_CGROUP_NAME_MAX, "%s", env_id);
+	return 0;
+}
+
 /* Start the init on the env's files; state.json records it. */
 static int start_env(const struct layer_store *st, struct prov_env *env, int efd,
 		     struct dv_error *err)
@@ -1039,6 +1048,19 @@ int prov_env_destroy(const struct dv_ctx *ctx, const struct layer_store *st,
 	if (prov_env_halt(ctx, st, env, 10, false, err) < 0)
 		return -1;
 	dv_fault_point("destroy.halted");
+	/* A start killed before its commit point may have made the env's
+	 * cgroups and not recorded them: they go, whatever state.json says. */
+	{
+		char cg[PROV_CGROUP_NAME_MAX];
+		struct dv_strv cgroups = { 0 };
+		struct dv_error warn = { 0 };
+
+		if (prov_env_cgroup_name(st, env->id, cg, &warn) < 0 ||
+		    ctr_cgroup_create(cg, NULL, &cgroups, &warn) < 0 ||
+		    ctr_cgroup_kill(&cgroups, &warn) < 0 || ctr_cgroup_remove(&cgroups, &warn) < 0)
+			fprintf(stderr, "devenv: warning: %s\n", warn.msg);
+		dv_strv_release(&cgroups);
+	}
 	name = dv_xstrdup(env->state.name);
 	/* Nothing may be mounted below the env (its mounts live in its own
 	 * namespace, so one here was put there by hand): refuse before

@@ -305,6 +305,11 @@ void prov_security_json(const struct env_spec *spec, struct dv_buf *b);
  * Envfile path inside it). out has room for 13 bytes. */
 void prov_env_id(const char *checkout, const char *relpath, char out[13]);
 
+/* The name of an env's cgroups (devenv/NAME in each hierarchy). Running
+ * envs keep the paths state.json records. out: PROV_CGROUP_NAME_MAX bytes. */
+int prov_env_cgroup_name(const struct layer_store *st, const char *env_id, char *out,
+			 struct dv_error *err);
+
 /* A located env: its id, state.json when it exists, the spec when loaded. */
 struct prov_env {
 	char id[13];

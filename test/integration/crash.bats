@@ -162,6 +162,32 @@ halted_env() {
 	crash_clean
 }
 
+@test "a first up killed before its commit point: destroy leaves no cgroup of the env" {
+	local id d
+	dv_envfile <<-'EOF'
+	image: busybox
+	EOF
+	crash_run up.state up
+	id=$("$DEVENV" status --json | dv_json id)
+	run timeout 10 "$DEVENV" destroy -f
+	assert_success
+	for d in $(dv_cgroup_delegables); do
+		[[ ! -e $d/$id ]] || {
+			echo "left: $d/$id"
+			return 1
+		}
+	done
+	crash_run up.cgroup up
+	run timeout 10 "$DEVENV" destroy -f
+	for d in $(dv_cgroup_delegables); do
+		[[ ! -e $d/$id ]] || {
+			echo "left: $d/$id"
+			return 1
+		}
+	done
+	crash_no_procs
+}
+
 @test "up killed after its commit point: the env runs and is recorded" {
 	local point pid
 	halted_env
