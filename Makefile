@@ -88,6 +88,12 @@ check-unit: $(UNIT_TESTS)
 check: devenv test/fixtures/probe $(UNIT_TESTS)
 	@scripts/run-tests all $(UNIT_TESTS)
 
+# Random-time kills of devenv, each checked for a whole recovery (issue 12);
+# crash.bats runs 30 of them in `make check`.
+KILLS ?= 200
+crashtest: devenv
+	scripts/crashtest $(KILLS)
+
 asan:
 	$(MAKE) clean
 	$(MAKE) CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" all $(UNIT_TESTS)
@@ -104,4 +110,4 @@ format:
 clean:
 	rm -f devenv devenv.1 $(OBJ) */*.o container/devenv-init test/fixtures/probe $(UNIT_TESTS)
 
-.PHONY: all check check-unit asan install format clean
+.PHONY: all check check-unit crashtest asan install format clean

@@ -27,6 +27,7 @@
 #include "provision/provision.h"
 #include "templates/templates.h"
 #include "util/cleanup.h"
+#include "util/fault.h"
 #include "util/ctx.h"
 #include "util/userns.h"
 #include "util/fs.h"
@@ -1755,7 +1756,7 @@ static int cmd_gc(struct dv_ctx *ctx, struct layer_store *st, int argc, char **a
 	struct ctr_state *all = NULL;
 	struct dv_strv in_use = { 0 }, damaged = { 0 }, images = { 0 };
 	size_t n = 0;
-	unsigned layers = 0, records = 0;
+	unsigned layers = 0, records = 0, cgroups = 0, locks = 0;
 	unsigned long long bytes = 0;
 	char size[32];
 	bool helped;
@@ -1794,8 +1795,17 @@ static int cmd_gc(struct dv_ctx *ctx, struct layer_store *st, int argc, char **a
 	if (layer_gc(st, &in_use, &layers, &bytes, err) < 0 ||
 	    prov_sandbox_gc(st, all, n, &bytes, err) < 0 || prov_trust_gc(st, &records, err) < 0)
 		goto out;
+	dv_fault_point("gc.layers");
+	/* What killed commands left: the cgroups of their build steps, the
+	 * locks of envs destroyed since (tmp/ went with layer_gc). */
+	if (prov_build_cgroups_gc(st, &cgroups, err) < 0 || prov_env_locks_gc(st, &locks, err) < 0)
+		goto out;
 	dv_str_size(size, sizeof(size), bytes);
 	printf("removed %u layer%s, freed %s\n", layers, layers == 1 ? "" : "s", size);
+	if (cgroups)
+		printf("removed %u cgroup%s of killed builds\n", cgroups, cgroups == 1 ? "" : "s");
+	if (locks)
+		printf("removed %u lock file%s of removed envs\n", locks, locks == 1 ? "" : "s");
 	if (records)
 		printf("removed %u trust record%s of checkouts whose Envfile is gone\n", records,
 		       records == 1 ? "" : "s");

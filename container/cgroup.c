@@ -9,6 +9,7 @@
  * hierarchy's devenv/ folder was delegated to the user (a cgroup2 without
  * cpu, memory or pids does not count); often none is: the caller warns.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -177,6 +178,32 @@ fail:
 	dv_strv_release(&mnts);
 	dv_strv_release(&kinds);
 	return -1;
+}
+
+int ctr_cgroup_list(const char *prefix, struct dv_strv *out, struct dv_error *err)
+{
+	struct dv_strv mnts = { 0 }, kinds = { 0 };
+	size_t plen = strlen(prefix);
+
+	if (hierarchies("/proc/self/mountinfo", !dv_userns_is_initial(), &mnts, &kinds, err) < 0)
+		return -1;
+	for (size_t i = 0; i < mnts.n; i++) {
+		char dir[4096];
+		DIR *d;
+		struct dirent *de;
+
+		snprintf(dir, sizeof(dir), "%s/devenv", mnts.v[i]);
+		d = opendir(dir);
+		while (d && (de = readdir(d)))
+			if (de->d_type == DT_DIR && !strncmp(de->d_name, prefix, plen) &&
+			    strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+				dv_strv_push_owned(out, dv_xasprintf("%s/%s", dir, de->d_name));
+		if (d)
+			closedir(d);
+	}
+	dv_strv_release(&mnts);
+	dv_strv_release(&kinds);
+	return 0;
 }
 
 int ctr_cgroup_remove(const struct dv_strv *paths, struct dv_error *err)

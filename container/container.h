@@ -161,8 +161,16 @@ struct ctr_init {
 };
 
 /* Start an env: returns once its PID 1 runs with every mount in place.
- * On failure nothing is left running. */
-int ctr_start(const struct ctr_spec *spec, struct ctr_init *out, struct dv_error *err);
+ * On failure nothing is left running. The init then waits, doing nothing,
+ * until ctr_commit(commit_fd): the caller records it first. Should we die
+ * (or close *commit_fd) before, the init exits and its namespaces go with
+ * it: that byte is the commit point of `up` (ARCHITECTURE.md). */
+int ctr_start(const struct ctr_spec *spec, struct ctr_init *out, int *commit_fd,
+	      struct dv_error *err);
+/* Let the init started with *commit_fd go on, for good: from now on it
+ * outlives us. Closes *commit_fd (-1 after; nothing to do when -1). Fails
+ * when the init died meanwhile. */
+int ctr_commit(int *commit_fd, struct dv_error *err);
 
 
 enum ctr_status { CTR_STOPPED, CTR_RUNNING, CTR_FROZEN };
@@ -287,10 +295,12 @@ int ctr_run(const struct ctr_spec *spec, const struct ctr_exec *x, int *status,
  * pipes, spec->log_fd and status_fd) that appends them to spec->log_fd;
  * when the command exits, its status (decimal, 128+signal when signalled)
  * is written to status_fd and a line saying so to the log, both before the
- * service's init exits; the relay exits then. Returns once the command was
- * started; it may have exited already (out->start_time 0 then). */
+ * service's init exits; the relay exits then. Returns once the init runs;
+ * it starts the command at ctr_commit(commit_fd), as ctr_start's init goes
+ * on, and exits should we die before (out->start_time 0 when it is gone
+ * already). */
 int ctr_start_service(const struct ctr_spec *spec, const struct ctr_exec *x, int status_fd,
-		      struct ctr_init *out, struct dv_error *err);
+		      struct ctr_init *out, int *commit_fd, struct dv_error *err);
 
 /* A host file or folder to copy in (ctr_copy_in). */
 struct ctr_copy_src {
@@ -341,6 +351,9 @@ int ctr_cgroup_freeze(const struct dv_strv *cgroups, bool freeze, unsigned timeo
  * memory.events, v1 memory.oom_control); -1 when no folder tells. */
 int ctr_cgroup_oom_kills(const struct dv_strv *cgroups, unsigned long long *out);
 int ctr_cgroup_remove(const struct dv_strv *paths, struct dv_error *err);
+/* The cgroups devenv made in every hierarchy (<mount>/devenv/NAME) whose
+ * NAME starts with prefix, appended to out as paths. */
+int ctr_cgroup_list(const char *prefix, struct dv_strv *out, struct dv_error *err);
 /* SIGKILL every process in these cgroups and wait until they are empty
  * (cgroup.kill on v2; each pid of cgroup.procs on v1). */
 int ctr_cgroup_kill(const struct dv_strv *paths, struct dv_error *err);

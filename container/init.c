@@ -2,7 +2,10 @@
  * container/init.c - the container's PID 1 (built alone, static, libc only;
  * embedded in devenv by init_blob.S and run from a sealed memfd).
  *
- *   devenv-init env             an env: reap orphans forever; on SIGTERM or
+ *   devenv-init env             an env: wait for devenv's commit byte on fd 3
+ *                               (EOF: devenv died before it recorded us:
+ *                               exit at once, and the namespace goes with
+ *                               us); then reap orphans forever; on SIGTERM or
  *                               SIGINT pass SIGTERM to everything and exit 0
  *                               once no other process is left in the pid
  *                               namespace (commands entered with `devenv ssh`
@@ -12,7 +15,8 @@
  *   devenv-init run -- ARGV...  a build step: run ARGV, reap everything, and
  *                               when ARGV exits kill the rest and exit with
  *                               its status (128+signal when signalled).
- *   devenv-init service -- ARGV...  a service: as run, and when ARGV exits
+ *   devenv-init service -- ARGV...  a service: the commit byte on fd 4 as an
+ *                               env, then as run, and when ARGV exits
  *                               its status goes, in decimal, to fd 3 and a
  *                               line saying so to stderr, both pipes to the
  *                               service's log relay (below); we exit once
@@ -132,6 +136,23 @@ static void record_exit(const char *cmd, int status)
 	}
 }
 
+/* The commit point (ns.c): devenv, the only holder of the pipe's write
+ * end, writes one byte once it has recorded us. Our parent-death signal
+ * goes first: from here on the pipe alone says whether devenv died before
+ * committing. */
+static int committed(int fd)
+{
+	char c;
+	ssize_t n;
+
+	prctl(PR_SET_PDEATHSIG, 0);
+	do
+		n = read(fd, &c, 1);
+	while (n < 0 && errno == EINTR);
+	close(fd);
+	return n == 1;
+}
+
 static int write_all(int fd, const char *buf, size_t len)
 {
 	while (len) {
@@ -218,7 +239,11 @@ int main(int argc, char **argv)
 	if (argc >= 4 && !strcmp(argv[1], "service") && !strcmp(argv[2], "--")) {
 		service = 1;
 		fcntl(3, F_SETFD, FD_CLOEXEC);
+		if (!committed(4))
+			return 125;
 	}
+	if (argc == 2 && !strcmp(argv[1], "env") && !committed(3))
+		return 125;
 	if (argc >= 4 && (service || !strcmp(argv[1], "run")) && !strcmp(argv[2], "--")) {
 		main_pid = spawn(argv + 3, &empty);
 		if (main_pid < 0) {

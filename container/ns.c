@@ -10,7 +10,17 @@
  *  3. the child unshares its cgroup namespace (rooted at the env's cgroup),
  *     makes every mount private, mounts, pivots, and execs the init;
  *  4. the error pipe (close-on-exec) reports the child's first failure
- *     word for word; EOF means the init runs.
+ *     word for word; EOF means the init runs;
+ *  5. an env's or a service's init then waits on the commit pipe
+ *     (ctr_commit) before it does anything: devenv records it first, so
+ *     killed before the byte, nothing of the start stays.
+ *
+ * No orphan: the child asks for SIGKILL at its parent's death first thing,
+ * and holds no write end of the sync pipe nor of the commit pipe (a clone
+ * copies every fd, O_CLOEXEC or not): should devenv die before the child
+ * asked, the sync read sees EOF; after, the signal comes. A build step's
+ * init keeps that signal (it dies with devenv); an env's or a service's
+ * clears it once committed, and outlives devenv from then on.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -33,6 +43,7 @@
 
 #include "container/internal.h"
 #include "util/cleanup.h"
+#include "util/fault.h"
 #include "util/fs.h"
 #include "util/str.h"
 #include "util/banned.h"
@@ -104,6 +115,9 @@ struct launch {
 	const struct ctr_spec *spec;
 	const struct ctr_exec *x; /* run or service mode; NULL for an env */
 	int memfd, errw, syncr;
+	int errr, syncw;          /* the parent's ends: the child closes them */
+	int commitr, commitw;     /* env and service modes: the commit pipe; -1
+				     for a build step */
 	int out_fd, err_fd;       /* run and service modes: the command's stdout
 				     and stderr, pipes to devenv (a build step) or
 				     to the log relay (a service); -1 for an env */
@@ -123,21 +137,34 @@ static _Noreturn void child_main(const struct launch *l)
 	struct dv_error err = { 0 };
 	char **argv = (char **)env_argv;
 	char *const *envp = env_envp;
-	/* Out of the way of 0-3, which we fill last. */
-	int errw = fcntl(l->errw, F_DUPFD_CLOEXEC, 10);
-	int mem = fcntl(l->memfd, F_DUPFD_CLOEXEC, 10);
 	bool service = l->status_fd >= 0;
-	int out = l->x ? fcntl(l->out_fd, F_DUPFD_CLOEXEC, 10) : -1;
-	int errout = l->x ? fcntl(l->err_fd, F_DUPFD_CLOEXEC, 10) : -1;
-	int status = service ? fcntl(l->status_fd, F_DUPFD_CLOEXEC, 10) : -1;
+	int errw, mem, out, errout, status, commit;
 	int rootfd, skel = -1, null;
 	char c;
 
+	/* Before anything can block: devenv's death kills us (the kernel
+	 * delivers it to a PID 1 too, from the parent's pid namespace). */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	/* The parent's ends: held here, they would keep us from ever seeing
+	 * its death as EOF (the sync read), or an uncommitted init alive. */
+	close(l->syncw);
+	close(l->errr);
+	if (l->commitw >= 0)
+		close(l->commitw);
+	/* Out of the way of 0-4, which we fill last. */
+	errw = fcntl(l->errw, F_DUPFD_CLOEXEC, 10);
+	mem = fcntl(l->memfd, F_DUPFD_CLOEXEC, 10);
+	out = l->x ? fcntl(l->out_fd, F_DUPFD_CLOEXEC, 10) : -1;
+	errout = l->x ? fcntl(l->err_fd, F_DUPFD_CLOEXEC, 10) : -1;
+	status = service ? fcntl(l->status_fd, F_DUPFD_CLOEXEC, 10) : -1;
+	commit = l->commitr >= 0 ? fcntl(l->commitr, F_DUPFD_CLOEXEC, 10) : -1;
 	if (errw < 0)
 		_exit(1);
-	if (mem < 0 || (l->x && (out < 0 || errout < 0)) || (service && status < 0))
+	if (mem < 0 || (l->x && (out < 0 || errout < 0)) || (service && status < 0) ||
+	    (l->commitr >= 0 && commit < 0))
 		ctr_child_fail(errw, (dv_err(&err, errno, "dup"), &err));
-	/* Released once the parent has put us in our cgroups; EOF: it gave up. */
+	/* Released once the parent has put us in our cgroups; EOF: it gave up,
+	 * or died (perhaps before we asked for the signal above). */
 	if (read(l->syncr, &c, 1) != 1)
 		_exit(1);
 	/* A service joins its env's network namespace before anything else,
@@ -190,8 +217,6 @@ static _Noreturn void child_main(const struct launch *l)
 		if (!l->x->cwd || chdir(l->x->cwd) < 0)
 			if (chdir("/") < 0)
 				ctr_child_fail(errw, (dv_err(&err, errno, "chdir /"), &err));
-		if (!service)
-			prctl(PR_SET_PDEATHSIG, SIGKILL);
 		while (l->x->argv[n])
 			n++;
 		argv = dv_xcalloc(n + 4, sizeof(*argv));
@@ -210,6 +235,9 @@ static _Noreturn void child_main(const struct launch *l)
 		ctr_child_fail(errw, (dv_err(&err, errno, "close_range"), &err));
 	if (status >= 0 && dup2(status, 3) < 0)
 		ctr_child_fail(errw, (dv_err(&err, errno, "dup2"), &err));
+	/* The commit pipe: fd 3 of an env's init, fd 4 of a service's. */
+	if (commit >= 0 && dup2(commit, service ? 4 : 3) < 0)
+		ctr_child_fail(errw, (dv_err(&err, errno, "dup2"), &err));
 	/* Last, so the init and everything under it inherit it. */
 	if (ctr_sandbox_apply(spec->sandbox, &err) < 0)
 		ctr_child_fail(errw, &err);
@@ -220,12 +248,13 @@ static _Noreturn void child_main(const struct launch *l)
 /* Clone the child, put it in its cgroups, release it, and wait until it has
  * exec'd the init. The caller fills l's spec, x, memfd and the run and
  * service modes' fds. *pidfd_out: a pidfd of it. */
-static int launch(struct launch *lp, pid_t *pid_out, int *pidfd_out, struct dv_error *err)
+static int launch(struct launch *lp, pid_t *pid_out, int *pidfd_out, int *commit_out,
+		  struct dv_error *err)
 {
 	const struct ctr_spec *spec = lp->spec;
 	dv_autoclose int pidfd = -1;
 	dv_autoclose int netns = -1;
-	int errp[2] = { -1, -1 }, syncp[2] = { -1, -1 }, st;
+	int errp[2] = { -1, -1 }, syncp[2] = { -1, -1 }, commitp[2] = { -1, -1 }, st;
 	/* An env, or a build step, with a network of its own; a service joins
 	 * its env's (netns_path). */
 	unsigned long nsflags = CTR_NS_FLAGS | (spec->new_netns ? CLONE_NEWNET : 0);
@@ -247,12 +276,18 @@ static int launch(struct launch *lp, pid_t *pid_out, int *pidfd_out, struct dv_e
 	}
 	if (!spec->upper || !spec->work)
 		return dv_err(err, EINVAL, "container without an upper folder");
-	if (pipe2(errp, O_CLOEXEC) < 0 || pipe2(syncp, O_CLOEXEC) < 0) {
+	if (pipe2(errp, O_CLOEXEC) < 0 || pipe2(syncp, O_CLOEXEC) < 0 ||
+	    (commit_out && pipe2(commitp, O_CLOEXEC) < 0)) {
 		r = dv_err(err, errno, "pipe");
 		goto out;
 	}
 	l.errw = errp[1];
+	l.errr = errp[0];
 	l.syncr = syncp[0];
+	l.syncw = syncp[1];
+	l.commitr = commitp[0];
+	l.commitw = commitp[1];
+	dv_fault_point("launch.clone");
 	pid = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
 	if (pid < 0 && (errno == ENOSYS || errno == E2BIG)) {
 		pid = (pid_t)syscall(SYS_clone, nsflags | SIGCHLD, 0, 0, 0, 0);
@@ -268,6 +303,11 @@ static int launch(struct launch *lp, pid_t *pid_out, int *pidfd_out, struct dv_e
 	close(errp[1]);
 	close(syncp[0]);
 	errp[1] = syncp[0] = -1;
+	if (commitp[0] >= 0) {
+		close(commitp[0]);
+		commitp[0] = -1;
+	}
+	dv_fault_point("launch.cloned");
 	/* What the env needs on the host's side starts now, and overlaps the
 	 * cgroup join (a first writer waits for an RCU grace period, ~10 ms
 	 * here) and the child's set-up. */
@@ -287,6 +327,7 @@ static int launch(struct launch *lp, pid_t *pid_out, int *pidfd_out, struct dv_e
 		r = dv_err_prefix(err, "the step's network");
 		goto out;
 	}
+	dv_fault_point("launch.cgroup");
 	if (pidfd < 0 || ctr_cgroup_join(spec->cgroups, pid, err) < 0) {
 		if (pidfd < 0)
 			dv_err(err, errno, "pidfd_open");
@@ -295,6 +336,7 @@ static int launch(struct launch *lp, pid_t *pid_out, int *pidfd_out, struct dv_e
 		r = -1;
 		goto out;
 	}
+	dv_fault_point("launch.joined");
 	if (write(syncp[1], "g", 1) != 1) {
 		r = dv_err(err, errno, "cannot start the container");
 		kill(pid, SIGKILL);
@@ -303,6 +345,7 @@ static int launch(struct launch *lp, pid_t *pid_out, int *pidfd_out, struct dv_e
 	}
 	close(syncp[1]);
 	syncp[1] = -1;
+	dv_fault_point("launch.released");
 	r = ctr_child_result(errp[0], err);
 	if (r != 0) {
 		kill(pid, SIGKILL);
@@ -310,19 +353,43 @@ static int launch(struct launch *lp, pid_t *pid_out, int *pidfd_out, struct dv_e
 		r = -1;
 		goto out;
 	}
+	dv_fault_point("launch.exec");
 	*pid_out = pid;
 	*pidfd_out = dv_steal_fd(&pidfd);
+	if (commit_out) {
+		*commit_out = commitp[1];
+		commitp[1] = -1;
+	}
 out:
 	for (int i = 0; i < 2; i++) {
 		if (errp[i] >= 0)
 			close(errp[i]);
 		if (syncp[i] >= 0)
 			close(syncp[i]);
+		if (commitp[i] >= 0)
+			close(commitp[i]);
 	}
 	return r;
 }
 
-int ctr_start(const struct ctr_spec *spec, struct ctr_init *out, struct dv_error *err)
+int ctr_commit(int *commit_fd, struct dv_error *err)
+{
+	ssize_t n;
+
+	if (*commit_fd < 0)
+		return 0;
+	do
+		n = write(*commit_fd, "c", 1);
+	while (n < 0 && errno == EINTR);
+	close(*commit_fd);
+	*commit_fd = -1;
+	if (n != 1)
+		return dv_err(err, n < 0 ? errno : EIO, "the init died before it was committed");
+	return 0;
+}
+
+int ctr_start(const struct ctr_spec *spec, struct ctr_init *out, int *commit_fd,
+	      struct dv_error *err)
 {
 	dv_autoclose int mem = init_memfd(err);
 	dv_autoclose int pidfd = -1;
@@ -330,13 +397,16 @@ int ctr_start(const struct ctr_spec *spec, struct ctr_init *out, struct dv_error
 			    .out_exit = -1 };
 	pid_t pid;
 
-	if (mem < 0 || launch(&l, &pid, &pidfd, err) < 0)
+	*commit_fd = -1;
+	if (mem < 0 || launch(&l, &pid, &pidfd, commit_fd, err) < 0)
 		return dv_err_prefix(err, "cannot start env '%s'", spec->hostname ? spec->hostname : "");
 	if (ctr_start_time(pid, &out->start_time) < 0) {
 		int e = errno;
 
 		pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
 		dv_waitpid(pid, &(int){ 0 }, &(struct dv_error){ 0 });
+		close(*commit_fd);
+		*commit_fd = -1;
 		return dv_err(err, e, "the env's init died at once");
 	}
 	out->pid = pid;
@@ -379,7 +449,7 @@ static int start_log_relay(int mem, int out_r, int status_r, int log_fd, int exi
 }
 
 int ctr_start_service(const struct ctr_spec *spec, const struct ctr_exec *x, int status_fd,
-		      struct ctr_init *out, struct dv_error *err)
+		      struct ctr_init *out, int *commit_fd, struct dv_error *err)
 {
 	dv_autoclose int mem = init_memfd(err);
 	dv_autoclose int pidfd = -1;
@@ -387,6 +457,7 @@ int ctr_start_service(const struct ctr_spec *spec, const struct ctr_exec *x, int
 	int outp[2] = { -1, -1 }, stp[2] = { -1, -1 }, ret = -1;
 	pid_t pid;
 
+	*commit_fd = -1;
 	if (mem < 0)
 		return dv_err_prefix(err, "cannot start service '%s'", spec->hostname ? spec->hostname : "");
 	if (status_fd < 0 || spec->log_fd < 0)
@@ -404,7 +475,7 @@ int ctr_start_service(const struct ctr_spec *spec, const struct ctr_exec *x, int
 	}
 	l.out_fd = l.err_fd = outp[1];
 	l.status_fd = stp[1];
-	if (launch(&l, &pid, &pidfd, err) < 0) {
+	if (launch(&l, &pid, &pidfd, commit_fd, err) < 0) {
 		dv_err_prefix(err, "cannot start service '%s'", spec->hostname ? spec->hostname : "");
 		goto out;
 	}
@@ -495,13 +566,15 @@ int ctr_run(const struct ctr_spec *spec, const struct ctr_exec *x, int *status,
 	}
 	l.out_fd = outp[1];
 	l.err_fd = errp[1];
-	if (launch(&l, &pid, &pidfd, err) < 0) {
+	if (launch(&l, &pid, &pidfd, NULL, err) < 0) {
 		dv_err_prefix(err, "cannot start build container");
 		goto out;
 	}
 	close(outp[1]);
 	close(errp[1]);
 	outp[1] = errp[1] = -1;
+	/* Killed here, the step dies with us (its parent-death signal). */
+	dv_fault_point("run.running");
 	p[0] = (struct pollfd){ .fd = outp[0], .events = POLLIN };
 	p[1] = (struct pollfd){ .fd = errp[0], .events = POLLIN };
 	p[2] = (struct pollfd){ .fd = pidfd, .events = POLLIN };

@@ -23,6 +23,7 @@
 
 #include "internal.h"
 #include "util/cleanup.h"
+#include "util/fault.h"
 #include "util/fs.h"
 #include "util/banned.h"
 
@@ -134,6 +135,7 @@ int layer_gc(const struct layer_store *st, const struct dv_strv *in_use, unsigne
 		if (layer_rm_tree(st->tmp_fd, name, err) < 0 ||
 		    dv_renameat(st->layers_fd, doomed.v[i], st->tmp_fd, name, err) < 0)
 			goto out;
+		dv_fault_point("gc.renamed");
 		removed++;
 	}
 	fsync(st->layers_fd);

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 
 #include "provision.h"
 #include "util/cleanup.h"
+#include "util/fault.h"
 #include "util/fs.h"
 #include "util/banned.h"
 
@@ -188,6 +190,39 @@ static bool store_full(const struct layer_store *st)
 	       (v.f_files && v.f_favail == 0);
 }
 
+int prov_build_cgroups_gc(const struct layer_store *st, unsigned *removed, struct dv_error *err)
+{
+	struct dv_strv all = { 0 }, doomed = { 0 };
+	int ret = -1;
+
+	if (ctr_cgroup_list("build-", &all, err) < 0)
+		return -1;
+	for (size_t i = 0; i < all.n; i++) {
+		const char *base = strrchr(all.v[i], '/') + 1, *dash = strrchr(base, '-');
+		char want[PROV_CGROUP_NAME_MAX];
+		char *end;
+		long pid = strtol(dash + 1, &end, 10);
+
+		/* Only the name this store gives that pid's builds: another
+		 * store's, or a live builder's, stay. */
+		if (pid <= 0 || *end || prov_build_cgroup_name(st, (pid_t)pid, want, err) < 0)
+			continue;
+		if (strcmp(base, want) || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		dv_strv_push(&doomed, all.v[i]);
+	}
+	/* Its step died with it (parent-death signal); what an older devenv
+	 * left running goes now. */
+	if (ctr_cgroup_kill(&doomed, err) < 0 || ctr_cgroup_remove(&doomed, err) < 0)
+		goto out;
+	*removed += (unsigned)doomed.n;
+	ret = 0;
+out:
+	dv_strv_release(&all);
+	dv_strv_release(&doomed);
+	return ret;
+}
+
 /* prev, key: the step's key and the one before it (the copy checks them). */
 static int run_step(const struct layer_store *st, const struct env_spec *spec,
 		    const struct env_step *step, const char *prev, const char *key,
@@ -250,6 +285,7 @@ static int run_step(const struct layer_store *st, const struct env_spec *spec,
 			      .filter = true };
 
 	fflush(stdout);
+	dv_fault_point("build.run");
 	if (ctr_run(&cs, &x, &status, err) < 0)
 		goto out;
 	if (status != 0) {
@@ -263,6 +299,7 @@ static int run_step(const struct layer_store *st, const struct env_spec *spec,
 			err->errnum = ENOSPC;
 		goto out;
 	}
+	dv_fault_point("build.ran");
 	ret = 0;
 out:
 	if (cgroups.n) {
@@ -326,6 +363,7 @@ int prov_build(const struct dv_ctx *ctx, const struct layer_store *st,
 		struct dv_error miss = { 0 };
 		char id[65];
 		unsigned long long t0 = dv_now_ns();
+		bool committed;
 
 		if (layer_cache_get(st, keys->v[i], &scope, id, &miss) == 0) {
 			prov_progress_end(&pg, i, label, PROV_CACHED, SECS_SINCE(t0));
@@ -376,15 +414,19 @@ int prov_build(const struct dv_ctx *ctx, const struct layer_store *st,
 			}
 			return -1;
 		}
-		if (layer_commit(st, staging, keys->v[i], layers->n ? layers->v[layers->n - 1] : "",
-				 label, err) < 0 ||
-		    layer_cache_put(st, keys->v[i], keys->v[i], NULL, NULL, err) < 0) {
+		dv_fault_point("build.commit");
+		committed = layer_commit(st, staging, keys->v[i],
+					 layers->n ? layers->v[layers->n - 1] : "", label, err) == 0;
+		if (committed)
+			dv_fault_point("build.committed");
+		if (!committed || layer_cache_put(st, keys->v[i], keys->v[i], NULL, NULL, err) < 0) {
 			struct dv_error ignored = { 0 };
 
 			prov_progress_end(&pg, i, label, PROV_FAILED, SECS_SINCE(t0));
 			layer_staging_discard(st, staging, &ignored);
 			return -1;
 		}
+		dv_fault_point("build.cached");
 		dv_strv_push(layers, keys->v[i]);
 		prov_progress_end(&pg, i, label, PROV_RAN, SECS_SINCE(t0));
 	}

@@ -12,12 +12,15 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "provision.h"
 #include "util/cleanup.h"
+#include "util/fault.h"
 #include "util/fs.h"
 #include "util/banned.h"
 
@@ -27,11 +30,12 @@ static int upper_layer(const struct layer_store *st, const char *upper, char id[
 {
 	int p[2], st_child = 0;
 	unsigned long long size;
-	pid_t pid;
+	pid_t pid, parent;
 	int ret;
 
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return dv_err(err, errno, "pipe");
+	parent = getpid();
 	pid = fork();
 	if (pid < 0) {
 		close(p[0]);
@@ -42,6 +46,10 @@ static int upper_layer(const struct layer_store *st, const char *upper, char id[
 		struct dv_error cerr = { 0 };
 		char hex[65];
 
+		/* Nobody to read it once we are gone: no exporter outlives us. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(1);
 		close(p[0]);
 		if (layer_export_dir(st, upper, p[1], hex, NULL, &cerr) < 0) {
 			dv_err_print(&cerr);
@@ -75,9 +83,15 @@ int prov_env_commit(const struct dv_ctx *ctx, const struct layer_store *st, stru
 	(void)ctx;
 	if (prov_env_lock_existing(st, env, err) < 0)
 		return -1;
-	if (ctr_probe(&env->state.init) == CTR_RUNNING && env->state.cgroups.n &&
-	    ctr_cgroup_freeze(&env->state.cgroups, true, 10000, &(struct dv_error){ 0 }) == 0)
-		frozen = true;
+	if (ctr_probe(&env->state.init) == CTR_RUNNING && env->state.cgroups.n) {
+		/* Should we be killed while it is frozen, the mark has the next
+		 * command thaw it. */
+		prov_env_commit_mark(st, env, true);
+		frozen = ctr_cgroup_freeze(&env->state.cgroups, true, 10000, &(struct dv_error){ 0 }) == 0;
+		if (!frozen)
+			prov_env_commit_mark(st, env, false);
+	}
+	dv_fault_point("commit.frozen");
 	upper = dv_xasprintf("%s/envs/%s/upper", st->root, env->id);
 	for (size_t i = 0; i < env->state.layers.n; i++)
 		dv_strv_push(&layers, env->state.layers.v[i]);
@@ -88,6 +102,7 @@ int prov_env_commit(const struct dv_ctx *ctx, const struct layer_store *st, stru
 			dv_err_prefix(err, "cannot commit env '%s'", env->state.name);
 			goto out;
 		}
+		dv_fault_point("commit.imported");
 		dv_strv_push(&layers, id);
 	}
 	if (layers.n > ENV_MAX_LAYERS) {
@@ -105,8 +120,8 @@ int prov_env_commit(const struct dv_ctx *ctx, const struct layer_store *st, stru
 	else
 		ret = 0;
 out:
-	if (frozen)
-		ctr_cgroup_freeze(&env->state.cgroups, false, 0, &(struct dv_error){ 0 });
+	if (frozen && ctr_cgroup_freeze(&env->state.cgroups, false, 0, &(struct dv_error){ 0 }) == 0)
+		prov_env_commit_mark(st, env, false);
 	layer_image_release(&base);
 	dv_strv_release(&layers);
 	return ret;

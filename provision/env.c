@@ -14,12 +14,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "provision.h"
+#include "util/fault.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/userns.h"
@@ -186,10 +188,28 @@ int prov_env_locate(const struct dv_ctx *ctx, const struct layer_store *st, bool
 	return 0;
 }
 
+void prov_env_commit_mark(const struct layer_store *st, const struct prov_env *env, bool set)
+{
+	dv_autoclose int fd = envs_fd(st);
+	char mark[64];
+
+	snprintf(mark, sizeof(mark), "%s/commit-frozen", env->id);
+	if (fd < 0)
+		return;
+	if (set) {
+		int m = openat(fd, mark, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+
+		if (m >= 0)
+			close(m);
+	} else {
+		unlinkat(fd, mark, 0);
+	}
+}
+
 int prov_env_lock(const struct layer_store *st, struct prov_env *env, struct dv_error *err)
 {
 	dv_autoclose int fd = envs_fd(st);
-	char name[32], what[128];
+	char name[64], what[128];
 
 	if (env->lock_fd >= 0)
 		return 0;
@@ -201,6 +221,48 @@ int prov_env_lock(const struct layer_store *st, struct prov_env *env, struct dv_
 	/* Another devenv may have changed it while we waited: read it again. */
 	ctr_state_release(&env->state);
 	env->has_state = ctr_state_read(fd, env->id, &env->state, &(struct dv_error){ 0 }) == 0;
+	/* A commit marks the env it freezes, and unmarks it once thawed,
+	 * holding this lock all along: marked now, it was killed meanwhile,
+	 * and the env is not suspended but stranded frozen. */
+	snprintf(name, sizeof(name), "%s/commit-frozen", env->id);
+	if (env->has_state && faccessat(fd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    ctr_cgroup_freeze(&env->state.cgroups, false, 0, &(struct dv_error){ 0 }) == 0)
+		unlinkat(fd, name, 0);
+	return 0;
+}
+
+int prov_env_locks_gc(const struct layer_store *st, unsigned *removed, struct dv_error *err)
+{
+	dv_autoclose int fd = envs_fd(st);
+	dv_autoclosedir DIR *d = NULL;
+	struct dirent *de;
+
+	if (fd < 0)
+		return dv_err(err, errno, "cannot open '%s/envs'", st->root);
+	d = fdopendir(dup(fd));
+	if (!d)
+		return dv_err(err, errno, "cannot read '%s/envs'", st->root);
+	while ((de = readdir(d))) {
+		size_t len = strlen(de->d_name);
+		char env[64];
+		struct stat sb;
+		int lock;
+
+		if (len <= 5 || len - 5 >= sizeof(env) || strcmp(de->d_name + len - 5, ".lock"))
+			continue;
+		snprintf(env, sizeof(env), "%.*s", (int)(len - 5), de->d_name);
+		if (fstatat(fd, env, &sb, AT_SYMLINK_NOFOLLOW) == 0)
+			continue;
+		/* Its env is gone: unless someone holds it (an `up` about to
+		 * make the env), it goes, unlinked while we hold it. */
+		lock = openat(fd, de->d_name, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+		if (lock < 0)
+			continue;
+		if (flock(lock, LOCK_EX | LOCK_NB) == 0 && fstatat(fd, env, &sb, AT_SYMLINK_NOFOLLOW) < 0 &&
+		    errno == ENOENT && unlinkat(fd, de->d_name, 0) == 0)
+			(*removed)++;
+		close(lock);
+	}
 	return 0;
 }
 
@@ -212,8 +274,18 @@ int prov_env_lock_existing(const struct layer_store *st, struct prov_env *env,
 				    env->id);
 	if (prov_env_lock(st, env, err) < 0)
 		return -1;
-	if (!env->has_state) /* destroyed while we waited for the lock */
+	if (!env->has_state) { /* destroyed while we waited for the lock */
+		dv_autoclose int fd = envs_fd(st);
+		char name[32];
+
+		/* The lock we made again for it goes too. */
+		snprintf(name, sizeof(name), "%s.lock", env->id);
+		if (fd >= 0)
+			unlinkat(fd, name, 0);
+		close(env->lock_fd);
+		env->lock_fd = -1;
 		return dv_err_plain(err, ENOENT, "env %s was destroyed meanwhile", env->id);
+	}
 	return 0;
 }
 
@@ -670,6 +742,7 @@ static int start_env(const struct layer_store *st, struct prov_env *env, int efd
 	struct dv_strv mount_paths = { 0 };
 	struct prov_net pn = { .fd = -1 };
 	char cgname[PROV_CGROUP_NAME_MAX];
+	dv_autoclose int commit = -1;
 	int ret = -1;
 
 	for (size_t i = 0; i < s->layers.n; i++)
@@ -705,6 +778,7 @@ static int start_env(const struct layer_store *st, struct prov_env *env, int efd
 	if (ctr_cgroup_create(cgname, &s->limits, &s->cgroups, err) < 0 ||
 	    ctr_cgroup_kill(&s->cgroups, err) < 0)
 		goto out;
+	dv_fault_point("up.cgroup");
 	cs.hostname = env->spec.name;
 	cs.lowers = lowers;
 	cs.n_lowers = s->layers.n;
@@ -756,18 +830,30 @@ static int start_env(const struct layer_store *st, struct prov_env *env, int efd
 	prov_net_prepare(&env->spec, s, &pn);
 	cs.on_clone = prov_net_on_clone;
 	cs.on_clone_arg = &pn;
-	if (ctr_start(&cs, &s->init, err) < 0) {
+	dv_fault_point("up.start");
+	if (ctr_start(&cs, &s->init, &commit, err) < 0) {
 		prov_net_finish(&pn, s, false, &(struct dv_error){ 0 });
 		goto out;
 	}
-	if (prov_net_finish(&pn, s, true, err) < 0 || ctr_state_write(efd, s, err) < 0) {
-		struct dv_error ignored = { 0 };
-
-		ctr_net_stop(&s->net, &ignored);
-		ctr_stop(&s->init, 0, &ignored);
-		goto out;
-	}
+	dv_fault_point("up.started");
+	/* The commit point of `up`: state.json names the new init, then the
+	 * init goes on. Killed before the byte, the init exits at once (its
+	 * helpers follow it) and the env reads as halted, as it was; after,
+	 * it runs and is recorded. */
+	if (prov_net_finish(&pn, s, true, err) < 0)
+		goto stop;
+	dv_fault_point("up.net");
+	if (ctr_state_write(efd, s, err) < 0)
+		goto stop;
+	dv_fault_point("up.state");
+	if (ctr_commit(&commit, err) < 0)
+		goto stop;
+	dv_fault_point("up.committed");
 	ret = 0;
+	goto out;
+stop:
+	ctr_net_stop(&s->net, &(struct dv_error){ 0 });
+	ctr_stop(&s->init, 0, &(struct dv_error){ 0 });
 out:
 	prov_net_release(&pn);
 	if (ret < 0 && s->cgroups.n) {
@@ -837,6 +923,7 @@ static int start_and_on_up(struct dv_ctx *ctx, const struct layer_store *st,
 		return -1;
 	if (start_env(st, env, efd, err) < 0)
 		return -1;
+	dv_fault_point("up.services");
 	/* After the init (they join its network namespace), before on_up
 	 * (which may migrate a database). */
 	if (prov_services_start(ctx, st, env, efd, p->svc_imgs, err) < 0) {
@@ -859,6 +946,7 @@ static int start_and_on_up(struct dv_ctx *ctx, const struct layer_store *st,
 		close(ctx->store_lock_fd);
 		ctx->store_lock_fd = -1;
 	}
+	dv_fault_point("up.on_up");
 	return run_on_up(ctx, env, log_fd, err);
 }
 
@@ -873,6 +961,7 @@ int prov_env_up(struct dv_ctx *ctx, const struct layer_store *st, struct prov_en
 		return dv_err(err, errno, "cannot open '%s/envs'", st->root);
 	if (prov_env_lock(st, env, err) < 0 || plan_make(st, &env->spec, env->refresh_git, &p, err) < 0)
 		goto out;
+	dv_fault_point("up.plan");
 	if (env->has_state && ctr_probe(&env->state.init) == CTR_FROZEN) {
 		dv_err_plain(err, EBUSY, "env '%s' is suspended; 'devenv resume' thaws it",
 			     env->spec.name);
@@ -903,6 +992,7 @@ int prov_env_up(struct dv_ctx *ctx, const struct layer_store *st, struct prov_en
 	if (prov_build(ctx, st, &env->spec, &p.img, &p.keys, p.team, &p.layers, err) < 0 ||
 	    record(st, env, efd, &p, err) < 0)
 		goto out;
+	dv_fault_point("up.record");
 	ret = start_and_on_up(ctx, st, env, efd, &p, err);
 out:
 	plan_release(&p);
@@ -1021,6 +1111,15 @@ static int remove_env_dir(const struct layer_store *st, const char *id, const ch
 			return -1;
 		}
 	}
+	/* Its lock goes with it, unlinked while the caller holds it: who
+	 * waits for it sees it gone once we let go (dv_lock_at), and finds
+	 * no env. */
+	{
+		dv_autofree char *lock = dv_xasprintf("%s.lock", id);
+
+		unlinkat(efd, lock, 0);
+	}
+	dv_fault_point("destroy.renamed");
 	if (layer_staging_discard(st, staging, err) < 0)
 		return dv_err_prefix(err, "env '%s' is gone; 'devenv gc' removes its remains", name);
 	return 0;
@@ -1037,6 +1136,20 @@ int prov_env_destroy(const struct dv_ctx *ctx, const struct layer_store *st,
 		return dv_err_plain(err, ENOENT, "there is no env here to destroy");
 	if (prov_env_halt(ctx, st, env, 10, false, err) < 0)
 		return -1;
+	dv_fault_point("destroy.halted");
+	/* A start killed before its commit point may have made the env's
+	 * cgroups and not recorded them: they go, whatever state.json says. */
+	{
+		char cg[PROV_CGROUP_NAME_MAX];
+		struct dv_strv cgroups = { 0 };
+		struct dv_error warn = { 0 };
+
+		if (prov_env_cgroup_name(st, env->id, cg, &warn) < 0 ||
+		    ctr_cgroup_create(cg, NULL, &cgroups, &warn) < 0 ||
+		    ctr_cgroup_kill(&cgroups, &warn) < 0 || ctr_cgroup_remove(&cgroups, &warn) < 0)
+			fprintf(stderr, "devenv: warning: %s\n", warn.msg);
+		dv_strv_release(&cgroups);
+	}
 	name = dv_xstrdup(env->state.name);
 	/* Nothing may be mounted below the env (its mounts live in its own
 	 * namespace, so one here was put there by hand): refuse before

@@ -142,6 +142,9 @@ int prov_build(const struct dv_ctx *ctx, const struct layer_store *st,
 #define PROV_CGROUP_NAME_MAX 64
 int prov_build_cgroup_name(const struct layer_store *st, pid_t pid, char *out,
 			   struct dv_error *err);
+/* gc: remove the build cgroups of this store's dead pids, in every
+ * hierarchy (a killed build leaves its own); adds their number to *removed. */
+int prov_build_cgroups_gc(const struct layer_store *st, unsigned *removed, struct dv_error *err);
 /* "run: apt-get install …" on one line, cut to fit a terminal (caller frees). */
 char *prov_step_label(const struct env_step *step);
 
@@ -331,6 +334,11 @@ int prov_env_locate(const struct dv_ctx *ctx, const struct layer_store *st, bool
 int prov_env_lock(const struct layer_store *st, struct prov_env *env, struct dv_error *err);
 /* The same, for an env that must exist: one clear line when it was never
  * brought up, or was destroyed while we waited. */
+/* Mark (set) or unmark the env a commit freezes, under the env's lock: the
+ * next prov_env_lock() thaws an env a killed commit left marked. */
+void prov_env_commit_mark(const struct layer_store *st, const struct prov_env *env, bool set);
+/* gc: remove the lock files of envs that no longer exist (none held). */
+int prov_env_locks_gc(const struct layer_store *st, unsigned *removed, struct dv_error *err);
 int prov_env_lock_existing(const struct layer_store *st, struct prov_env *env,
 			   struct dv_error *err);
 

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "provision/provision.h"
+#include "util/fault.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/banned.h"
@@ -196,7 +197,7 @@ static int svc_sandbox(const struct layer_store *st, const struct prov_env *env,
 /* Start one service; *out gets its init. */
 static int start_one(const struct layer_store *st, struct prov_env *env, int efd,
 		     const struct env_service *svc, const struct layer_image *img,
-		     struct ctr_init *out, struct dv_error *err)
+		     struct ctr_init *out, int *commit, struct dv_error *err)
 {
 	const struct env_spec *spec = &env->spec;
 	dv_autofree char *dir = dv_xasprintf("%s/envs/%s/services/%s", st->root, env->id, svc->name);
@@ -322,7 +323,7 @@ static int start_one(const struct layer_store *st, struct prov_env *env, int efd
 		struct ctr_exec x = { .argv = cmd.argv.v, .envp = cmd.envp.v, .cwd = cmd.cwd,
 				      .tee_fd = -1 };
 
-		if (ctr_start_service(&cs, &x, exit_fd, out, err) < 0)
+		if (ctr_start_service(&cs, &x, exit_fd, out, commit, err) < 0)
 			goto out;
 	}
 	ret = 0;
@@ -353,6 +354,7 @@ int prov_services_start(const struct dv_ctx *ctx, const struct layer_store *st,
 	const struct env_spec *spec = &env->spec;
 	struct ctr_state *s = &env->state;
 	struct ctr_service_state *next = NULL;
+	dv_autofree int *commit = NULL;
 	bool *started = NULL;
 	size_t n_started = 0;
 	int ret = -1;
@@ -362,6 +364,9 @@ int prov_services_start(const struct dv_ctx *ctx, const struct layer_store *st,
 		return 0;
 	next = dv_xcalloc(spec->n_services + 1, sizeof(*next));
 	started = dv_xcalloc(spec->n_services + 1, sizeof(*started));
+	commit = dv_xcalloc(spec->n_services + 1, sizeof(*commit));
+	for (size_t i = 0; i <= spec->n_services; i++)
+		commit[i] = -1;
 	if (spec->n_services) {
 		dv_autofree char *sdir = dv_xasprintf("%s/services", env->id);
 
@@ -394,7 +399,7 @@ int prov_services_start(const struct dv_ctx *ctx, const struct layer_store *st,
 		next[i].image_id = dv_xstrdup(imgs[i].id);
 		for (size_t j = 0; j < imgs[i].layers.n; j++)
 			dv_strv_push(&next[i].layers, imgs[i].layers.v[j]);
-		if (start_one(st, env, efd, svc, &imgs[i], &next[i].init, err) < 0) {
+		if (start_one(st, env, efd, svc, &imgs[i], &next[i].init, &commit[i], err) < 0) {
 			/* Nothing half-started stays: stop what this call started. */
 			for (size_t j = 0; j < i; j++)
 				if (started[j])
@@ -406,6 +411,7 @@ int prov_services_start(const struct dv_ctx *ctx, const struct layer_store *st,
 			}
 			goto out;
 		}
+		dv_fault_point("services.started");
 		started[i] = true;
 		n_started++;
 		if (!ctx->quiet)
@@ -420,8 +426,14 @@ int prov_services_start(const struct dv_ctx *ctx, const struct layer_store *st,
 	s->services = next;
 	s->n_services = spec->n_services;
 	next = NULL;
+	/* Recorded, the services go on (ns.c's commit point, as the env's). */
 	if (ctr_state_write(efd, s, err) < 0)
 		goto out;
+	dv_fault_point("services.state");
+	for (size_t i = 0; i < spec->n_services; i++)
+		if (started[i] && ctr_commit(&commit[i], &(struct dv_error){ 0 }) < 0) {
+			/* It died at once: the poll below tells. */
+		}
 	if (n_started) {
 		/* A service that dies at once (a bad command, a missing
 		 * setting) is worth a word before on_up relies on it. Longer
@@ -447,6 +459,10 @@ int prov_services_start(const struct dv_ctx *ctx, const struct layer_store *st,
 	}
 	ret = 0;
 out:
+	/* Not committed: those inits exit now, nothing of them stays. */
+	for (size_t i = 0; i <= spec->n_services; i++)
+		if (commit[i] >= 0)
+			close(commit[i]);
 	free(next);
 	free(started);
 	return ret;

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <linux/openat2.h>
 #include <time.h>
@@ -502,41 +503,148 @@ int dv_run(char *const argv[], bool quiet, int *exit_code, struct dv_error *err)
 	return 0;
 }
 
+/* The pid /proc/locks gives for a flock on the file st names: who took
+ * it, which may have exited since (a child it forked may hold it now). */
+static pid_t lock_taker(const struct stat *st)
+{
+	FILE *f = fopen("/proc/locks", "re");
+	char line[256];
+	pid_t found = 0;
+
+	while (f && !found && fgets(line, sizeof(line), f)) {
+		unsigned maj, min;
+		unsigned long long ino;
+		int pid;
+
+		if (sscanf(line, "%*d: FLOCK %*s %*s %d %x:%x:%llu", &pid, &maj, &min, &ino) == 4 &&
+		    ino == (unsigned long long)st->st_ino && maj == major(st->st_dev) &&
+		    min == minor(st->st_dev) && pid > 0)
+			found = (pid_t)pid;
+	}
+	if (f)
+		fclose(f);
+	return found;
+}
+
+/* A process other than us with an fd open on the file st names, alive:
+ * its pid and its command line (NULs as spaces, cut) in cmd; 0 when we
+ * can see none. Without root, from our user namespace, no /proc/PID/fd of
+ * the host's can be read: then the pid that took the lock, when alive. */
+static pid_t lock_holder(const struct stat *st, char *cmd, size_t cmd_size)
+{
+	DIR *proc = opendir("/proc");
+	struct dirent *de;
+	pid_t self = getpid(), found = 0;
+
+	if (!proc)
+		return 0;
+	while (!found && (de = readdir(proc))) {
+		char path[64];
+		DIR *fds;
+		struct dirent *fe;
+		pid_t pid = (pid_t)atoi(de->d_name);
+
+		if (pid <= 0 || pid == self)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+		fds = opendir(path);
+		if (!fds)
+			continue;
+		while ((fe = readdir(fds))) {
+			struct stat fst;
+
+			if (fe->d_name[0] == '.' || fstatat(dirfd(fds), fe->d_name, &fst, 0) < 0)
+				continue;
+			if (fst.st_dev == st->st_dev && fst.st_ino == st->st_ino) {
+				found = pid;
+				break;
+			}
+		}
+		closedir(fds);
+	}
+	closedir(proc);
+	if (!found)
+		found = lock_taker(st);
+	cmd[0] = 0;
+	if (found) {
+		char path[64];
+		int fd;
+		ssize_t n = 0;
+
+		snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)found);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			n = read(fd, cmd, cmd_size - 1);
+			close(fd);
+		}
+		if (n <= 0) /* it exited meanwhile */
+			return 0;
+		while (n > 0 && cmd[n - 1] == 0)
+			n--;
+		for (ssize_t i = 0; i < n; i++)
+			if ((unsigned char)cmd[i] < ' ' || cmd[i] == 0x7f)
+				cmd[i] = ' ';
+		cmd[n] = 0;
+	}
+	return found;
+}
+
+/* Is fd still the file at dirfd/name? A destroy unlinks an env's lock
+ * while it holds it: who got it after that holds a lock on nothing. */
+static bool lock_current(int dirfd, const char *name, int fd)
+{
+	struct stat a, b;
+
+	return fstat(fd, &a) == 0 && fstatat(dirfd, name, &b, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
 int dv_lock_at(int dirfd, const char *name, bool exclusive, const char *what,
 	       struct dv_error *err)
 {
-	dv_autoclose int fd = openat(dirfd, name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	int op = exclusive ? LOCK_EX : LOCK_SH;
+	bool said = false;
 
-	if (fd < 0)
-		return dv_err(err, errno, "cannot open lock '%s'", name);
-	if (flock(fd, op | LOCK_NB) < 0) {
-		char buf[32] = "";
-		ssize_t n;
+	for (;;) {
+		dv_autoclose int fd = openat(dirfd, name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 
-		if (errno != EWOULDBLOCK)
-			return dv_err(err, errno, "cannot lock '%s'", name);
-		n = pread(fd, buf, sizeof(buf) - 1, 0);
-		if (n > 0) {
-			buf[n] = 0;
-			buf[strcspn(buf, "\n")] = 0;
-			fprintf(stderr, "devenv: waiting for %s (locked by pid %s)\n", what, buf);
-		} else {
-			fprintf(stderr, "devenv: waiting for %s (locked by another devenv)\n", what);
-		}
-		while (flock(fd, op) < 0)
-			if (errno != EINTR)
+		if (fd < 0)
+			return dv_err(err, errno, "cannot open lock '%s'", name);
+		if (flock(fd, op | LOCK_NB) < 0) {
+			struct stat st;
+			char cmd[128];
+			pid_t holder;
+
+			if (errno != EWOULDBLOCK)
 				return dv_err(err, errno, "cannot lock '%s'", name);
-	}
-	if (exclusive) {
-		char pid[32];
-		int n = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
-
-		if (ftruncate(fd, 0) == 0 && pwrite(fd, pid, (size_t)n, 0) < 0) {
-			/* only a hint for waiters; the lock itself is held */
+			/* Who holds it now, alive: never a pid written down by a
+			 * process that may have died since. */
+			if (!said) {
+				holder = fstat(fd, &st) == 0 ? lock_holder(&st, cmd, sizeof(cmd)) : 0;
+				if (holder)
+					fprintf(stderr, "devenv: waiting for %s (held by pid %d: %s)\n",
+						what, (int)holder, cmd);
+				else
+					fprintf(stderr, "devenv: waiting for %s (held by another process)\n",
+						what);
+				said = true;
+			}
+			while (flock(fd, op) < 0)
+				if (errno != EINTR)
+					return dv_err(err, errno, "cannot lock '%s'", name);
 		}
+		if (!lock_current(dirfd, name, fd))
+			continue;
+		if (exclusive) {
+			char pid[32];
+			int n = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+
+			if (ftruncate(fd, 0) == 0 && pwrite(fd, pid, (size_t)n, 0) < 0) {
+				/* only a hint for a person reading it */
+			}
+		}
+		return dv_steal_fd(&fd);
 	}
-	return dv_steal_fd(&fd);
 }
 
 unsigned long long dv_now_ns(void)

@@ -101,8 +101,10 @@ int dv_waitpid(pid_t pid, int *status, struct dv_error *err);
 int dv_run(char *const argv[], bool quiet, int *exit_code, struct dv_error *err);
 
 /* flock dirfd/name (created 0600), shared or exclusive. When another process
- * holds it, say on stderr which pid (written into the lock file by the holder
- * of an exclusive lock) and what we wait for, then wait. Returns the fd. */
+ * holds it, say on stderr what we wait for and a live process that holds
+ * the file open (its pid and command line, found in /proc/PID/fd), then
+ * wait. A lock file unlinked meanwhile (a destroyed env's) is not the lock
+ * any more: we open the name again. Returns the fd. */
 int dv_lock_at(int dirfd, const char *name, bool exclusive, const char *what,
 	       struct dv_error *err);
 

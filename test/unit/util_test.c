@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -10,12 +11,14 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "util/cleanup.h"
 #include "util/error.h"
+#include "util/fault.h"
 #include "util/fs.h"
 #include "util/hash.h"
 #include "util/str.h"
@@ -680,6 +683,44 @@ static void test_rm_tree_stops_at_bind_mount(void **state)
 	assert_int_equal(dv_rm_tree_at(AT_FDCWD, src, &err), 0);
 }
 
+/* How a child that passes "a" then "b" `hits` times with DEVENV_FAULT=spec
+ * ends: its exit status (0 when it survived), or 128+signal. */
+static int fault_run(const char *spec, int hits)
+{
+	pid_t pid = fork();
+	int st;
+
+	if (pid == 0) {
+		setenv("DEVENV_FAULT", spec, 1);
+		dv_fault_point("a");
+		for (int i = 0; i < hits; i++)
+			dv_fault_point("b");
+		_exit(0);
+	}
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	return WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st);
+}
+
+static void test_fault_point(void **state)
+{
+	(void)state;
+	assert_int_equal(fault_run("", 3), 0);
+	assert_int_equal(fault_run("c", 3), 0);
+	assert_int_equal(fault_run("b", 0), 0);
+	assert_int_equal(fault_run("b", 1), 128 + SIGKILL);
+	assert_int_equal(fault_run("a", 0), 128 + SIGKILL);
+	assert_int_equal(fault_run("b:3", 2), 0);
+	assert_int_equal(fault_run("b:3", 3), 128 + SIGKILL);
+	assert_int_equal(fault_run("b:term", 1), 128 + SIGTERM);
+	assert_int_equal(fault_run("b:hup", 1), 128 + SIGHUP);
+	assert_int_equal(fault_run("b:2:term", 1), 0);
+	assert_int_equal(fault_run("b:2:term", 2), 128 + SIGTERM);
+	/* a prefix of a point is not that point */
+	assert_int_equal(fault_run("", 1), 0);
+	assert_int_equal(fault_run("bb", 1), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -699,6 +740,7 @@ int main(void)
 		cmocka_unit_test(test_treesum_records),
 		cmocka_unit_test(test_rm_tree_stops_at_mount),
 		cmocka_unit_test(test_rm_tree_stops_at_bind_mount),
+		cmocka_unit_test(test_fault_point),
 	};
 
 	return cmocka_run_group_tests_name("util", tests, NULL, NULL);
