@@ -72,8 +72,8 @@ crash_clean() {
 	}
 	crash_no_procs || return 1
 	for d in $(dv_cgroup_delegables); do
-		compgen -G "$d/build-*$CRASH_PID" >/dev/null && {
-			echo "left: $(compgen -G "$d/build-*$CRASH_PID")"
+		compgen -G "$d/build-*-$CRASH_PID" >/dev/null && {
+			echo "left: $(compgen -G "$d/build-*-$CRASH_PID")"
 			return 1
 		}
 	done
@@ -172,16 +172,16 @@ halted_env() {
 	run timeout 10 "$DEVENV" destroy -f
 	assert_success
 	for d in $(dv_cgroup_delegables); do
-		[[ ! -e $d/$id ]] || {
-			echo "left: $d/$id"
+		! compgen -G "$d/*$id" >/dev/null || {
+			echo "left: $(compgen -G "$d/*$id")"
 			return 1
 		}
 	done
 	crash_run up.cgroup up
 	run timeout 10 "$DEVENV" destroy -f
 	for d in $(dv_cgroup_delegables); do
-		[[ ! -e $d/$id ]] || {
-			echo "left: $d/$id"
+		! compgen -G "$d/*$id" >/dev/null || {
+			echo "left: $(compgen -G "$d/*$id")"
 			return 1
 		}
 	done
