@@ -137,15 +137,14 @@ static void record_exit(const char *cmd, int status)
 }
 
 /* The commit point (ns.c): devenv, the only holder of the pipe's write
- * end, writes one byte once it has recorded us. Our parent-death signal
- * goes first: from here on the pipe alone says whether devenv died before
- * committing. */
+ * end, writes one byte once it has recorded us. We come without a
+ * parent-death signal (ns.c clears it before the exec): the pipe alone
+ * says whether devenv died before committing. */
 static int committed(int fd)
 {
 	char c;
 	ssize_t n;
 
-	prctl(PR_SET_PDEATHSIG, 0);
 	do
 		n = read(fd, &c, 1);
 	while (n < 0 && errno == EINTR);

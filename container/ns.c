@@ -20,7 +20,9 @@
  * copies every fd, O_CLOEXEC or not): should devenv die before the child
  * asked, the sync read sees EOF; after, the signal comes. A build step's
  * init keeps that signal (it dies with devenv); an env's or a service's
- * clears it once committed, and outlives devenv from then on.
+ * child clears it just before the exec (the init reads EOF on the commit
+ * pipe should devenv die from then on), and outlives devenv once
+ * committed.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -238,6 +240,13 @@ static _Noreturn void child_main(const struct launch *l)
 	/* The commit pipe: fd 3 of an env's init, fd 4 of a service's. */
 	if (commit >= 0 && dup2(commit, service ? 4 : 3) < 0)
 		ctr_child_fail(errw, (dv_err(&err, errno, "dup2"), &err));
+	/* An env's or a service's init outlives devenv once committed, and
+	 * the commit pipe's EOF tells it of devenv's death before that: it
+	 * goes without the signal, which the init could not clear before
+	 * devenv, having committed, exits (a race lost under load: the env
+	 * died right after `up`). A build step's keeps it across the exec. */
+	if (commit >= 0)
+		prctl(PR_SET_PDEATHSIG, 0);
 	/* Last, so the init and everything under it inherit it. */
 	if (ctr_sandbox_apply(spec->sandbox, &err) < 0)
 		ctr_child_fail(errw, &err);
