@@ -1057,7 +1057,7 @@ static void test_devices(void **state)
 {
 	struct fx *f = *state;
 	struct tb t = {0};
-	dv_autofree char *path = NULL, *null = NULL, *dev = NULL, *fifo = NULL;
+	dv_autofree char *path = NULL, *null = NULL, *fifo = NULL;
 	struct layer_image img = {0};
 	struct dv_error err = {0};
 	unsigned skipped = 0;
