@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util/cleanup.h"
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/str.h"
@@ -44,8 +45,9 @@ __attribute__((noreturn, format(printf, 1, 2))) static inline void fuzz_fail(con
 	abort();
 }
 
-/* A folder of the harness's own, made once per process and removed at its
- * normal exit (a crash leaves it, for a look). */
+/* A folder of the harness's own ($TMPDIR, else /dev/shm, else /tmp), made
+ * once per process and removed at its normal exit (a crash leaves it, for a
+ * look). */
 static char *fuzz_tmp_root;
 
 static inline void fuzz_tmp_cleanup(void)
@@ -62,8 +64,11 @@ static inline const char *fuzz_tmpdir(const char *tag)
 	if (!fuzz_tmp_root) {
 		const char *base = getenv("TMPDIR");
 
-		fuzz_tmp_root = dv_xasprintf("%s/devenv-fuzz-%s.XXXXXX", base && *base ? base : "/tmp",
-					     tag);
+		/* tmpfs by default: the store's syncfs and fsyncs cost nothing
+		 * there, and the disk the others use is left alone. */
+		if (!base || !*base)
+			base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+		fuzz_tmp_root = dv_xasprintf("%s/devenv-fuzz-%s.XXXXXX", base, tag);
 		if (!mkdtemp(fuzz_tmp_root))
 			fuzz_fail("cannot make a temporary folder '%s': %s", fuzz_tmp_root,
 				  strerror(errno));
@@ -89,6 +94,8 @@ static inline void fuzz_check_error(const struct dv_error *err, const char *file
 {
 	unsigned lines = 1;
 
+	if (getenv("FUZZ_VERBOSE")) /* what each seed gives, when writing them */
+		fprintf(stderr, "refused: %s:%u:%u: %s\n", err->file, err->line, err->col, err->msg);
 	if (!err->msg[0])
 		fuzz_fail("a failure without a message");
 	if (file && !strcmp(err->file, file) && err->line) {

@@ -91,6 +91,66 @@ def layer_seeds():
     return s
 
 
+SEP = b"\n=====\n"
+MT_MAN = "application/vnd.oci.image.manifest.v1+json"
+MT_IDX = "application/vnd.oci.image.index.v1+json"
+MT_CFG = "application/vnd.oci.image.config.v1+json"
+MT_TAR = "application/vnd.oci.image.layer.v1.tar"
+
+
+def oci(*parts):
+    return SEP.join(p.encode() if isinstance(p, str) else p for p in parts)
+
+
+def index(n, ref="fuzz:1", mt=MT_MAN, key="org.opencontainers.image.ref.name"):
+    ann = ',"annotations":{"%s":"%s"}' % (key, ref) if ref is not None else ""
+    return ('{"schemaVersion":2,"manifests":[{"mediaType":"%s","digest":"@%d@","size":#%d#%s}]}'
+            % (mt, n, n, ann))
+
+
+def manifest(cfg, layers):
+    ls = ",".join('{"mediaType":"%s","digest":"@%d@","size":#%d#}' % (MT_TAR, n, n) for n in layers)
+    return ('{"schemaVersion":2,"mediaType":"%s","config":{"mediaType":"%s","digest":"@%d@","size":#%d#},'
+            '"layers":[%s]}' % (MT_MAN, MT_CFG, cfg, cfg, ls))
+
+
+def config(diffs):
+    ds = ",".join('"@%d@"' % n for n in diffs)
+    return ('{"architecture":"amd64","os":"linux","config":{"Env":["PATH=/bin"],"Cmd":["sh"]},'
+            '"rootfs":{"type":"layers","diff_ids":[%s]}}' % ds)
+
+
+def oci_seeds():
+    l1 = tar([("d", "etc"), ("f", "etc/hostname", b"box\n"), ("l", "bin/sh", "busybox")])
+    l2 = tar([("f", "etc/.wh.hostname", b""), ("f", "usr/bin/tool", b"#!", 0o755)])
+    s = {}
+    s["one-layer"] = oci(index(1), manifest(2, [3]), config([3]), l1)
+    s["two-layers"] = oci(index(1), manifest(2, [3, 4]), config([3, 4]), l1, l2)
+    s["no-layers"] = oci(index(1), manifest(2, []), config([]))
+    s["nameless"] = oci(index(1, ref=None), manifest(2, [3]), config([3]), l1)
+    s["containerd-name"] = oci(index(1, ref="docker.io/library/x:2", key="io.containerd.image.name"),
+                               manifest(2, [3]), config([3]), l1)
+    s["bad-name"] = oci(index(1, ref="../../images/x"), manifest(2, [3]), config([3]), l1)
+    s["nested-index"] = oci(index(1, mt=MT_IDX),
+                            '{"schemaVersion":2,"manifests":[{"mediaType":"%s","digest":"@2@","size":#2#,'
+                            '"platform":{"os":"linux","architecture":"arm64"}},{"mediaType":"%s",'
+                            '"digest":"@2@","size":#2#,"platform":{"os":"linux","architecture":"amd64"}}]}'
+                            % (MT_MAN, MT_MAN),
+                            manifest(3, [4]), config([4]), l1)
+    s["gzip-layer"] = oci(index(1), manifest(2, [3]), config([4]), gzip.compress(l1, mtime=0), l1)
+    s["wrong-diff-id"] = oci(index(1), manifest(2, [3]), config([4]), l1, l2)
+    s["diff-id-count"] = oci(index(1), manifest(2, [3]), config([3, 3]), l1)
+    s["two-images"] = oci('{"schemaVersion":2,"manifests":[{"digest":"@1@","annotations":'
+                          '{"org.opencontainers.image.ref.name":"a"}},{"digest":"@1@"}]}',
+                          manifest(2, [3]), config([3]), l1)
+    s["missing-blob"] = oci(index(1), manifest(2, [3]), config([3]))
+    s["bad-digest"] = oci('{"manifests":[{"digest":"sha256:../../etc/passwd"}]}')
+    s["not-json"] = oci("{", manifest(2, [3]))
+    s["layer-escape"] = oci(index(1), manifest(2, [3]), config([3]),
+                            tar([("l", "up", ".."), ("f", "up/escape", b"out")]))
+    return s
+
+
 def write(folder, seeds):
     os.makedirs(folder, exist_ok=True)
     for name, data in seeds.items():
@@ -100,3 +160,4 @@ def write(folder, seeds):
 
 if __name__ == "__main__":
     write("test/fuzz/corpus/extract", layer_seeds())
+    write("test/fuzz/corpus/oci", oci_seeds())
