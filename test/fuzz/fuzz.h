@@ -150,7 +150,8 @@ static inline void fuzz_snap_dir(struct dv_buf *b, int fd, const char *rel, cons
 		if (fstatat(dirfd(d), name, &sb, AT_SYMLINK_NOFOLLOW) < 0)
 			fuzz_fail("cannot stat '%s': %s", path, strerror(errno));
 		dv_buf_addf(b, "%s %o %u:%u %lld %lu %lld\n", path, sb.st_mode, sb.st_uid, sb.st_gid,
-			    (long long)sb.st_size, skip_parent ? 0UL : (unsigned long)sb.st_nlink,
+			    S_ISDIR(sb.st_mode) ? 0LL : (long long)sb.st_size, /* tmpfs: entries */
+			    skip_parent ? 0UL : (unsigned long)sb.st_nlink,
 			    skip_parent ? 0LL : (long long)sb.st_mtim.tv_nsec + sb.st_mtim.tv_sec * 1000000000LL);
 		if (S_ISLNK(sb.st_mode)) {
 			char target[4096];
