@@ -42,7 +42,11 @@ static void fix_checksums(unsigned char *t, size_t n)
 	static const unsigned char zero[512];
 
 	/* compressed: gzip, xz, zstd, bzip2, lz4 */
-	if (n >= 4 && (!memcmp(t, "\x1f\x8b", 2) || !memcmp(t, "\xfd" "7zXZ", 4) ||
+	if (n >= 4 && (!memcmp(t, "\x1f\x8b", 2) ||
+		       !memcmp(t,
+			       "\xfd"
+			       "7zXZ",
+			       4) ||
 		       !memcmp(t, "\x28\xb5\x2f\xfd", 4) || !memcmp(t, "BZh", 3) ||
 		       !memcmp(t, "\x04\x22\x4d\x18", 4)))
 		return;
@@ -86,7 +90,7 @@ static void setup(void)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct dv_error err = { 0 };
+	struct dv_error err = {0};
 	const struct layer_ar *ar = layer_ar_load(&err);
 	unsigned skipped = 0;
 	char hex[65];
