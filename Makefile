@@ -87,7 +87,8 @@ test/unit/util_test: test/unit/util_test.c $(UTIL_SRC:.c=.o)
 # build/fuzz/; each test/fuzz/<name>_fuzz.c is linked with all of them, so a
 # new harness needs no change here. `make fuzz-replay` runs each over its
 # seed corpus once (CI); `make fuzz FUZZ_SECONDS=N [FUZZ=name]` fuzzes each
-# for N seconds, keeping new inputs in build/fuzz/corpus/ (not the repository's).
+# for N seconds, keeping new inputs in build/fuzz-corpus/ (not the repository's;
+# `make clean` leaves it).
 FUZZ_CC      ?= clang
 FUZZ_DIR      = build/fuzz
 FUZZ_SECONDS ?= 60
