@@ -87,7 +87,8 @@ static inline void fuzz_write_at(int dirfd, const char *name, const void *data, 
 	close(fd);
 }
 
-/* A bad input gets one clear line (STYLE.md 3): a message, one line, and a
+/* A bad input gets one clear line (STYLE.md 3): a message, one line (no
+ * control character: util/error.c makes what it is given safe), and a
  * position, when there is one, inside the text that was read. */
 static inline void fuzz_check_error(const struct dv_error *err, const char *file, const char *text,
 				    size_t len)
@@ -99,6 +100,11 @@ static inline void fuzz_check_error(const struct dv_error *err, const char *file
 			err->msg);
 	if (!err->msg[0])
 		fuzz_fail("a failure without a message");
+	/* One line, and nothing the input could make a terminal do. */
+	for (const char *p = err->msg; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			fuzz_fail("a control character (0x%02x) in the error: %s",
+				  (unsigned char)*p, err->msg);
 	if (file && !strcmp(err->file, file) && err->line) {
 		/* Every break YAML knows counts (\r, \n, U+0085, U+2028, U+2029):
 		 * an upper bound of the lines any reader sees. */
