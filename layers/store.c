@@ -324,13 +324,21 @@ struct json_object *layer_meta_read(const struct layer_store *st, const char *id
 	dv_autofree char *text = NULL;
 	size_t len;
 	struct dv_error e = {0};
+	struct json_object *o;
 
 	if (!layer_is_id(id))
 		return NULL;
 	snprintf(path, sizeof(path), "%s/layer.json", id);
 	if (dv_read_file_at(st->layers_fd, path, &text, &len, &e) < 0)
 		return NULL;
-	return json_tokener_parse(text);
+	/* Callers add keys to it (layer_size, push): a damaged layer.json that
+	 * is JSON but no object ("2", "[]") would abort json-c. */
+	o = json_tokener_parse(text);
+	if (o && !json_object_is_type(o, json_type_object)) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
 }
 
 unsigned long long layer_size(const struct layer_store *st, const char *id)
