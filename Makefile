@@ -82,6 +82,50 @@ test/unit/seccomp_test: test/unit/seccomp_test.c container/seccomp.o container/s
 test/unit/util_test: test/unit/util_test.c $(UTIL_SRC:.c=.o)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka -ldl
 
+# Fuzzing (test/fuzz/fuzz.h; README "Testing"): every devenv object but
+# devenv.o (main) again, with clang's ASan, UBSan and libFuzzer coverage, in
+# build/fuzz/; each test/fuzz/<name>_fuzz.c is linked with all of them, so a
+# new harness needs no change here. `make fuzz-replay` runs each over its
+# seed corpus once (CI); `make fuzz FUZZ_SECONDS=N [FUZZ=name]` fuzzes each
+# for N seconds, keeping new inputs in build/fuzz-corpus/ (not the repository's;
+# `make clean` leaves it).
+FUZZ_CC      ?= clang
+FUZZ_DIR      = build/fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_SAN      = -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_CFLAGS   = -std=gnu11 -D_GNU_SOURCE $(WARN) -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN) \
+		$(PKG_CFLAGS) -I.
+FUZZ_SRC      = $(filter-out devenv.c,$(SRC))
+FUZZ_OBJ      = $(addprefix $(FUZZ_DIR)/,$(FUZZ_SRC:.c=.o)) $(FUZZ_DIR)/container/init_blob.o \
+		container/seccomp_blob.o templates/templates_blob.o
+FUZZ_HARNESSES = $(patsubst test/fuzz/%_fuzz.c,$(FUZZ_DIR)/%_fuzz,$(wildcard test/fuzz/*_fuzz.c))
+
+$(FUZZ_DIR)/%.o: %.c $(HDR)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+# The env's init, embedded as in devenv (not instrumented: never run here).
+$(FUZZ_DIR)/container/devenv-init: container/init.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) -std=gnu11 -D_GNU_SOURCE $(WARN) -Os -static -o $@ $<
+
+$(FUZZ_DIR)/container/init_blob.o: container/init_blob.S $(FUZZ_DIR)/container/devenv-init
+	$(FUZZ_CC) -c -o $@ -I$(FUZZ_DIR)/container container/init_blob.S
+
+$(FUZZ_DIR)/%_fuzz: test/fuzz/%_fuzz.c test/fuzz/fuzz.h $(FUZZ_OBJ)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJ) $(PKG_LIBS) -ldl
+
+# Objects of a pattern chain are kept, not removed as intermediates.
+.SECONDARY: $(FUZZ_OBJ) $(FUZZ_DIR)/container/devenv-init
+
+fuzz-build: $(FUZZ_HARNESSES)
+
+fuzz-replay: $(FUZZ_HARNESSES)
+	@scripts/fuzz replay $(FUZZ_HARNESSES)
+
+fuzz: $(FUZZ_HARNESSES)
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ='$(FUZZ)' scripts/fuzz run $(FUZZ_HARNESSES)
+
 check-unit: $(UNIT_TESTS)
 	@scripts/run-tests unit $(UNIT_TESTS)
 
@@ -105,9 +149,10 @@ install: devenv devenv.1
 	install -D -m 0644 completions/_devenv $(DESTDIR)$(PREFIX)/share/zsh/vendor-completions/_devenv
 
 format:
-	clang-format -i $(SRC) container/init.c $(HDR) test/unit/*.c
+	clang-format -i $(SRC) container/init.c $(HDR) test/unit/*.c test/fuzz/*.[ch]
 
 clean:
 	rm -f devenv devenv.1 $(OBJ) */*.o container/devenv-init test/fixtures/probe $(UNIT_TESTS)
+	rm -rf $(FUZZ_DIR)
 
-.PHONY: all check check-unit crashtest asan install format clean
+.PHONY: all check check-unit crashtest asan install format clean fuzz fuzz-build fuzz-replay

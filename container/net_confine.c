@@ -64,13 +64,15 @@ static int filter(struct dv_error *err)
 			r = 0;
 	}
 	/* New sockets: TCP ones of the maker (IPv4, IPv6) and of the
-	 * host-network forwarder. No packet, netlink or unix socket. */
+	 * host-network forwarder. No packet, netlink or unix socket. (The
+	 * last 0 of each SCMP_CMP_EQ is its unused datum_b: clang's
+	 * -Wmissing-field-initializers wants it written.) */
 	if (r == 0)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
-				     SCMP_A0(SCMP_CMP_EQ, AF_INET));
+				     SCMP_A0(SCMP_CMP_EQ, AF_INET, 0));
 	if (r == 0)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
-				     SCMP_A0(SCMP_CMP_EQ, AF_INET6));
+				     SCMP_A0(SCMP_CMP_EQ, AF_INET6, 0));
 	/* malloc maps memory; nothing maps code. */
 	if (r == 0)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,
@@ -82,10 +84,10 @@ static int filter(struct dv_error *err)
 	 * (SIGTERM); the uid check of kill() still applies. */
 	if (r == 0)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kill), 1,
-				     SCMP_A1(SCMP_CMP_EQ, SIGKILL));
+				     SCMP_A1(SCMP_CMP_EQ, SIGKILL, 0));
 	if (r == 0)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kill), 1,
-				     SCMP_A1(SCMP_CMP_EQ, SIGTERM));
+				     SCMP_A1(SCMP_CMP_EQ, SIGTERM, 0));
 	if (r == 0)
 		r = seccomp_load(ctx);
 	if (ctx)

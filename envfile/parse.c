@@ -45,6 +45,15 @@ static void offset_to_pos(const char *text, size_t len, size_t off, unsigned *li
 	}
 }
 
+static size_t utf8_chars(const char *text, size_t len)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < len; i++)
+		n += ((unsigned char)text[i] & 0xc0) != 0x80;
+	return n;
+}
+
 static int yaml_error(struct loader *ld)
 {
 	yaml_parser_t *p = ld->parser;
@@ -60,6 +69,11 @@ static int yaml_error(struct loader *ld)
 	}
 	line = (unsigned)p->problem_mark.line + 1;
 	col = (unsigned)p->problem_mark.column + 1;
+	/* At the end of a text without a final newline libyaml's mark is on
+	 * the line after the last (it adds the break): name the text's end.
+	 * (Its index counts characters, not bytes.) */
+	if (p->problem_mark.index >= utf8_chars(ld->text, ld->len))
+		offset_to_pos(ld->text, ld->len, ld->len, &line, &col);
 	/* libyaml's words for the commonest mistake do not name it */
 	if (p->error == YAML_SCANNER_ERROR && p->problem_mark.index < ld->len &&
 	    ld->text[p->problem_mark.index] == '\t')

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 #if defined(__x86_64__) && defined(__GNUC__)
+#include <cpuid.h>
 #include <immintrin.h>
 #define DV_SHA_NI 1
 #endif
@@ -98,11 +99,17 @@ __attribute__((target("sha,sse4.1"))) static void blocks_shani(uint32_t h[8],
 
 static bool have_shani(void)
 {
-	/* A CPU probe: the same answer every time (STYLE.md 7). */
+	/* A CPU probe: the same answer every time (STYLE.md 7). cpuid by hand,
+	 * not __builtin_cpu_supports("sha"): clang (up to 15 at least) does not
+	 * know that feature name. SSE4.1 is leaf 1 ECX bit 19, SHA leaf 7
+	 * (subleaf 0) EBX bit 29. */
 	static int have = -1;
+	unsigned a, b, c, d;
 
-	if (have < 0)
-		have = __builtin_cpu_supports("sha") && __builtin_cpu_supports("sse4.1");
+	if (have < 0) {
+		have = __get_cpuid(1, &a, &b, &c, &d) && (c & bit_SSE4_1) &&
+		       __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & bit_SHA);
+	}
 	return have;
 }
 #endif

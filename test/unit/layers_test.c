@@ -1057,7 +1057,7 @@ static void test_devices(void **state)
 {
 	struct fx *f = *state;
 	struct tb t = {0};
-	dv_autofree char *path = NULL, *null = NULL, *dev = NULL, *fifo = NULL;
+	dv_autofree char *path = NULL, *null = NULL, *fifo = NULL;
 	struct layer_image img = {0};
 	struct dv_error err = {0};
 	unsigned skipped = 0;
@@ -1181,12 +1181,41 @@ static void test_store_id(void **state)
 	}
 }
 
+/* A layer.json that is JSON but no object (a damaged record) reads as
+ * unreadable: reading the image's size once aborted in json-c (found by the
+ * records fuzzer). */
+static void test_layer_json_not_object(void **state)
+{
+	struct fx *f = *state;
+	struct tb t = {0};
+	struct layer_image img = {0}, back = {0};
+	struct dv_error err = {0};
+	dv_autofree char *path = NULL, *meta = NULL;
+	static const char *const damaged[] = {"2", "[]", "\"x\"", "true"};
+
+	tb_file(&t, "x", 0644, "x");
+	path = tb_write(&t, f->dir, "x.tar", NULL);
+	import_ok(f, path, "keep", &img);
+	meta = dv_xasprintf("%s/layers/%s/layer.json", f->store, img.layers.v[0]);
+	for (size_t i = 0; i < sizeof(damaged) / sizeof(damaged[0]); i++) {
+		int fd = open(meta, O_WRONLY | O_TRUNC | O_CLOEXEC);
+
+		assert_true(fd >= 0);
+		assert_int_equal(write(fd, damaged[i], strlen(damaged[i])), (ssize_t)strlen(damaged[i]));
+		close(fd);
+		assert_int_equal(layer_image_resolve(&f->st, "keep", &back, &err), 0);
+		layer_image_release(&back);
+	}
+	layer_image_release(&img);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_store_refusals, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_store_layout, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_store_id, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_layer_json_not_object, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_export_roundtrip, fx_setup, fx_teardown),
 		cmocka_unit_test(test_ref_normalize),
 		cmocka_unit_test_setup_teardown(test_commit_and_cache, fx_setup, fx_teardown),

@@ -334,7 +334,7 @@ static void test_copy_open(void **state)
 	assert_int_equal(dv_mkdir_p(s, 0755, &err), 0);
 	assert_int_equal(envfile_parse(text, strlen(text), "Envfile", dir, dir, &spec, &err), 0);
 	assert_int_equal(prov_keys(&spec, BASE, &keys, &err), 0);
-	assert_int_equal(prov_copy_open(&spec, &spec.provision[0], BASE + 7, &pc, &err), 0);
+	assert_int_equal(prov_copy_open(&spec, &spec.provision[0], &BASE[7], &pc, &err), 0);
 	assert_string_equal(pc.key, keys.v[0]);
 	assert_true(dv_str_is_hex(pc.digest, 64));
 	assert_int_equal(pc.skips.n, 0);
@@ -354,7 +354,7 @@ static void test_copy_open(void **state)
 	assert_int_equal(err.line, 3);
 	assert_int_equal(err.status, 1);
 	memset(&err, 0, sizeof(err));
-	assert_int_equal(prov_copy_open(&spec, &spec.provision[0], BASE + 7, &pc, &err), -1);
+	assert_int_equal(prov_copy_open(&spec, &spec.provision[0], &BASE[7], &pc, &err), -1);
 	assert_int_equal(err.errnum, ELOOP);
 	assert_int_equal(pc.fd, -1);
 
@@ -363,7 +363,7 @@ static void test_copy_open(void **state)
 	assert_int_equal(unlink(d), 0);
 	assert_int_equal(symlink("d.real", d), 0);
 	memset(&err, 0, sizeof(err));
-	assert_int_equal(prov_copy_open(&spec, &spec.provision[0], BASE + 7, &pc, &err), -1);
+	assert_int_equal(prov_copy_open(&spec, &spec.provision[0], &BASE[7], &pc, &err), -1);
 	assert_int_equal(err.errnum, ELOOP);
 	assert_int_equal(err.status, 1);
 
