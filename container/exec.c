@@ -671,13 +671,19 @@ out_early:
 int ctr_exec(const struct ctr_init *init, const struct dv_strv *cgroups,
 	     const struct ctr_exec *x, int *status, struct dv_error *err)
 {
+	/* Opened before: a failure may come after we entered the env's mount
+	 * namespace, whose /proc does not show the init by its host pid. */
+	struct dv_error gone = { 0 };
+	dv_autoclose int pidfd = ctr_pidfd_checked(init, &gone);
+
 	if (exec_in(init, cgroups, x, status, err) == 0)
 		return 0;
 	/* An env halted between our liveness check and our entering fails
 	 * anywhere on the way in (its cgroups removed: ENODEV or ENOENT; its
 	 * pid namespace dying: fork's ENOMEM): that is "not running", not the
 	 * step that happened to notice. */
-	if (err->errnum != ESRCH && err->errnum != EBUSY && ctr_exited(init, 50)) {
+	if (err->errnum != ESRCH && err->errnum != EBUSY &&
+	    (pidfd >= 0 ? ctr_pidfd_exited(pidfd, 50) : gone.errnum == ESRCH)) {
 		int keep = err->status;
 
 		*err = (struct dv_error){ .status = keep };

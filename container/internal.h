@@ -33,6 +33,8 @@ int ctr_start_time(pid_t pid, unsigned long long *out);
 /* pidfd of the env's init, after checking that the pid still belongs to it.
  * -1 with errnum ESRCH ("env is not running") when it is gone or reused. */
 int ctr_pidfd_checked(const struct ctr_init *init, struct dv_error *err);
+/* ctr_exited for a pidfd opened already: has it exited within ms? */
+bool ctr_pidfd_exited(int pidfd, int ms);
 
 /* Is any of these cgroups frozen (v1 freezer.state, v2 cgroup.freeze)? */
 bool ctr_cgroup_frozen(const struct dv_strv *cgroups);

@@ -108,6 +108,11 @@ bool ctr_exited(const struct ctr_init *init, int ms)
 	return wait_exit(fd, ms);
 }
 
+bool ctr_pidfd_exited(int pidfd, int ms)
+{
+	return wait_exit(pidfd, ms);
+}
+
 int ctr_stop(const struct ctr_init *init, unsigned timeout_s, struct dv_error *err)
 {
 	struct dv_error gone = { 0 };

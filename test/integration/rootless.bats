@@ -187,6 +187,8 @@ status=125"
 	# says the env has no outbound network)
 	[[ $out == *"is up"* && $(grep -v 'warning: network: private: ' <<<"$out") != *warning* ]]
 	id=$(as_deleg "~/devenv status --json" | dv_json id)
+	# (the cgroup's name: the store's id, then the env's)
+	id=$(cat "$home/.local/share/devenv/store-id")-$id
 	for d in "${DV_DELEGATED[@]}"; do
 		[[ -d $d/$id ]]
 		[[ $(stat -c %U "$d/$id") == "$user" ]]
