@@ -10,66 +10,23 @@
  * - that Envfile loads, with the Envfile's own reader, into the same spec
  *   (name, image, workdir, user, env, steps, ports, mounts, volumes,
  *   security): no key or value of the json became YAML structure.
- *
- * Self-contained (the shared test/fuzz/fuzz.h may replace its helpers).
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <stdarg.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include "envfile/envfile.h"
-#include "util/error.h"
-#include "util/fs.h"
-#include "util/str.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-__attribute__((noreturn, format(printf, 1, 2))) static void dc_fail(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("FUZZ FINDING: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	abort();
-}
-
-static char *root;
-
-static void cleanup(void)
-{
-	struct dv_error err = {0};
-
-	if (root)
-		dv_rm_tree_at(AT_FDCWD, root, &err);
-}
+#include "fuzz.h"
 
 /* The folder holding .devcontainer/ (${localWorkspaceFolder}), with a
  * folder and a file for bind mounts to name. */
 static const char *workspace(void)
 {
+	static char *root;
+
 	if (!root) {
-		const char *base = getenv("TMPDIR");
-		char *tmpl = dv_xasprintf("%s/devenv-fuzz-devcontainer.XXXXXX",
-					  base && *base ? base : "/tmp");
 		char *dir;
 		int fd;
 
-		if (!mkdtemp(tmpl))
-			dc_fail("cannot make a temporary folder: %s", strerror(errno));
-		root = realpath(tmpl, NULL);
-		free(tmpl);
+		root = realpath(fuzz_tmpdir("devcontainer"), NULL);
 		if (!root)
-			dc_fail("realpath: %s", strerror(errno));
-		atexit(cleanup);
+			fuzz_fail("realpath: %s", strerror(errno));
 		dir = dv_xasprintf("%s/.devcontainer", root);
 		mkdir(dir, 0755);
 		free(dir);
@@ -85,31 +42,17 @@ static const char *workspace(void)
 	return root;
 }
 
-static void check_error(const struct dv_error *err, const char *text, size_t len)
-{
-	unsigned lines = 1;
-
-	if (!err->msg[0])
-		dc_fail("a failure without a message");
-	if (strchr(err->msg, '\n'))
-		dc_fail("a failure of more than one line: %s", err->msg);
-	for (size_t i = 0; i < len; i++)
-		lines += text[i] == '\n';
-	if (!strcmp(err->file, "devcontainer.json") && err->line > lines)
-		dc_fail("error at line %u of a %u-line input: %s", err->line, lines, err->msg);
-}
-
 static void same_str(const char *what, const char *a, const char *b)
 {
 	if ((a == NULL) != (b == NULL) || (a && strcmp(a, b)))
-		dc_fail("%s differs: '%s' in the json, '%s' in its Envfile", what, a ? a : "(none)",
+		fuzz_fail("%s differs: '%s' in the json, '%s' in its Envfile", what, a ? a : "(none)",
 			b ? b : "(none)");
 }
 
 static void same_int(const char *what, long long a, long long b)
 {
 	if (a != b)
-		dc_fail("%s differs: %lld in the json, %lld in its Envfile", what, a, b);
+		fuzz_fail("%s differs: %lld in the json, %lld in its Envfile", what, a, b);
 }
 
 static void same_kv(const char *what, const struct env_kv *a, size_t na, const struct env_kv *b,
@@ -194,17 +137,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	parsed = envfile_devcontainer_parse(text, size, "devcontainer.json", dir, dir, &a, NULL,
 					    &err);
 	if (parsed < 0)
-		check_error(&err, text, size);
+		fuzz_check_error(&err, "devcontainer.json", text, size);
 	written = envfile_devcontainer_to_yaml(text, size, "devcontainer.json", NULL, dir, dir,
 					       &yaml, &yerr);
 	if (written < 0)
-		check_error(&yerr, text, size);
+		fuzz_check_error(&yerr, "devcontainer.json", text, size);
 	if (parsed != written)
-		dc_fail("the json %s, but init %s (%s)", parsed ? "does not load" : "loads",
+		fuzz_fail("the json %s, but init %s (%s)", parsed ? "does not load" : "loads",
 			written ? "writes no Envfile" : "writes one", parsed ? err.msg : yerr.msg);
 	if (written == 0) {
 		if (envfile_parse(yaml, strlen(yaml), "Envfile", dir, dir, &b, &yerr) < 0)
-			dc_fail("the Envfile init wrote does not load: Envfile:%u:%u: %s\n%s",
+			fuzz_fail("the Envfile init wrote does not load: Envfile:%u:%u: %s\n%s",
 				yerr.line, yerr.col, yerr.msg, yaml);
 		same_spec(&a, &b);
 	}
