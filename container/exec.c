@@ -462,10 +462,10 @@ static int stdio_open(struct dv_error *err)
 	return 0;
 }
 
-static int exec_in(const struct ctr_init *init, const struct dv_strv *cgroups,
+/* pidfd: the init's (ctr_pidfd_checked), ctr_exec's to close. */
+static int exec_in(int pidfd, const struct ctr_init *init, const struct dv_strv *cgroups,
 		   const struct ctr_exec *x, int *status, struct dv_error *err)
 {
-	dv_autoclose int pidfd = stdio_open(err) < 0 ? -1 : ctr_pidfd_checked(init, err);
 	dv_autoclose int master = -1;
 	dv_autoclose int sfd = -1;
 	struct run_as ra = { .view = { .checkout = -1 }, .envp = x->envp };
@@ -481,8 +481,6 @@ static int exec_in(const struct ctr_init *init, const struct dv_strv *cgroups,
 	pid_t pid;
 	ssize_t n;
 
-	if (pidfd < 0)
-		return -1;
 	if (!x->argv || !x->argv[0])
 		return dv_err(err, EINVAL, "no command to run");
 	/* Our child would freeze on joining: report, never wait (DESIGN.md). */
@@ -671,19 +669,22 @@ out_early:
 int ctr_exec(const struct ctr_init *init, const struct dv_strv *cgroups,
 	     const struct ctr_exec *x, int *status, struct dv_error *err)
 {
-	/* Opened before: a failure may come after we entered the env's mount
-	 * namespace, whose /proc does not show the init by its host pid. */
-	struct dv_error gone = { 0 };
-	dv_autoclose int pidfd = ctr_pidfd_checked(init, &gone);
+	/* The init's pidfd, opened once, before anything else (a closed 0, 1
+	 * or 2 taken care of first, so that it cannot be one of them): exec_in
+	 * enters through it, and we tell by it whether the init is gone when
+	 * exec_in fails, perhaps inside the env's mount namespace, whose /proc
+	 * does not show the init by its host pid. */
+	dv_autoclose int pidfd = stdio_open(err) < 0 ? -1 : ctr_pidfd_checked(init, err);
 
-	if (exec_in(init, cgroups, x, status, err) == 0)
+	if (pidfd < 0)
+		return -1;
+	if (exec_in(pidfd, init, cgroups, x, status, err) == 0)
 		return 0;
 	/* An env halted between our liveness check and our entering fails
 	 * anywhere on the way in (its cgroups removed: ENODEV or ENOENT; its
 	 * pid namespace dying: fork's ENOMEM): that is "not running", not the
 	 * step that happened to notice. */
-	if (err->errnum != ESRCH && err->errnum != EBUSY &&
-	    (pidfd >= 0 ? ctr_pidfd_exited(pidfd, 50) : gone.errnum == ESRCH)) {
+	if (err->errnum != ESRCH && err->errnum != EBUSY && ctr_pidfd_exited(pidfd, 50)) {
 		int keep = err->status;
 
 		*err = (struct dv_error){ .status = keep };
