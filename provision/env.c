@@ -385,11 +385,15 @@ static int plan_make(const struct layer_store *st, struct env_spec *spec, bool r
 	return 0;
 }
 
-/* Say what changed between the running env and the Envfile. */
+/* Say what changed between the running env and the Envfile, and what
+ * `reload` would do about it: a changed image or step means new layers,
+ * on which the env is recreated (reset_upper); anything else restarts it
+ * on the files it has. Said with -q too: the change is not applied. */
 static void report_change(const struct prov_env *env, const struct plan *p)
 {
 	const struct env_spec *spec = &env->spec;
-	const char *tail = "; run 'devenv reload' to rebuild and restart it";
+	const char *tail = "; 'devenv reload' rebuilds the env: every file outside the checkout "
+			   "and volumes is reset";
 	size_t i;
 
 	if (strcmp(p->img.id, env->state.image_id) != 0) {
@@ -406,7 +410,8 @@ static void report_change(const struct prov_env *env, const struct plan *p)
 	else if (p->keys.n != env->state.steps.n)
 		printf("env '%s' is running, but its provisioning steps changed%s\n", spec->name, tail);
 	else
-		printf("env '%s' is running, but its Envfile changed; run 'devenv reload' to restart it with the change\n",
+		printf("env '%s' is running, but its Envfile changed; 'devenv reload' restarts it with "
+		       "the change (its files are kept)\n",
 		       spec->name);
 }
 
@@ -968,10 +973,12 @@ int prov_env_up(struct dv_ctx *ctx, const struct layer_store *st, struct prov_en
 		goto out;
 	}
 	if (env->has_state && ctr_probe(&env->state.init) != CTR_STOPPED) {
-		if (strcmp(p.digest, env->state.spec_digest) == 0)
-			printf("env '%s' is already running\n", env->spec.name);
-		else
+		if (strcmp(p.digest, env->state.spec_digest) == 0) {
+			if (!ctx->quiet)
+				printf("env '%s' is already running\n", env->spec.name);
+		} else {
 			report_change(env, &p);
+		}
 		/* A service that exited or was stopped starts again, on the
 		 * volumes the running env has (an older devenv's among them:
 		 * its state then says what they are called now). */

@@ -136,7 +136,7 @@ assert sorted(e["name"] for e in v["tools"]["envs"]) == ["other", "proj"], v
 	mkdir src && echo s > src/f
 	run "$DEVENV" up
 	assert_success
-	assert_output "env 'proj' is running, but its Envfile changed; run 'devenv reload' to restart it with the change"
+	assert_output "env 'proj' is running, but its Envfile changed; 'devenv reload' restarts it with the change (its files are kept)"
 	run "$DEVENV" reload
 	assert_success
 	run "$DEVENV" ssh -c 'cat /src/f; touch /data/ok && echo wrote'
