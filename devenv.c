@@ -538,7 +538,7 @@ static void quoted_list(const struct dv_strv *sv, struct dv_buf *b)
  * env names. Under the store's exclusive lock, so no `up` is between naming
  * one and recording it. */
 static int destroy_volumes(const struct layer_store *st, const char *env_id,
-			   const struct dv_strv *names, struct dv_error *err)
+			   const struct dv_strv *names, bool quiet, struct dv_error *err)
 {
 	struct prov_volume *vols = NULL;
 	size_t n = 0;
@@ -558,20 +558,23 @@ static int destroy_volumes(const struct layer_store *st, const char *env_id,
 			struct dv_buf who = { 0 };
 
 			quoted_list(&v->envs, &who);
-			printf("volume '%s' kept: env %s names it too\n", v->name, who.s);
+			if (!quiet)
+				printf("volume '%s' kept: env %s names it too\n", v->name, who.s);
 			dv_buf_release(&who);
 			continue;
 		}
 		if (v->damaged) {
-			printf("volume '%s' kept: its record is damaged; 'devenv volume rm %s' removes "
-			       "it\n", v->name, v->name);
+			if (!quiet)
+				printf("volume '%s' kept: its record is damaged; 'devenv volume rm "
+				       "%s' removes it\n", v->name, v->name);
 			continue;
 		}
 		/* One without a record was made before volumes were per env,
 		 * when every env's were store-wide: removed as then. */
 		if (v->shared && !v->legacy) {
-			printf("volume '%s' kept: it is shared; 'devenv volume rm %s' removes it\n",
-			       v->name, v->name);
+			if (!quiet)
+				printf("volume '%s' kept: it is shared; 'devenv volume rm %s' "
+				       "removes it\n", v->name, v->name);
 			continue;
 		}
 		if (!v->shared && strcmp(v->owner_id, env_id))
@@ -580,7 +583,8 @@ static int destroy_volumes(const struct layer_store *st, const char *env_id,
 			prov_volumes_free(vols, n);
 			return -1;
 		}
-		printf("volume '%s' removed\n", v->name);
+		if (!quiet)
+			printf("volume '%s' removed\n", v->name);
 	}
 	prov_volumes_free(vols, n);
 	return 0;
@@ -660,7 +664,7 @@ static int cmd_destroy(struct dv_ctx *ctx, struct layer_store *st, int argc, cha
 		if (ret == 0 && !quiet)
 			printf("env '%s' destroyed (the checkout is kept)\n", name);
 		if (ret == 0)
-			ret = destroy_volumes(st, env.id, &volumes, err);
+			ret = destroy_volumes(st, env.id, &volumes, ctx->quiet, err);
 	} else {
 		ret = prov_env_destroy(ctx, st, &env, err);
 	}
@@ -1279,7 +1283,8 @@ static int cmd_commit(struct dv_ctx *ctx, struct layer_store *st, int argc, char
 		return dv_err_usage(err, "usage: devenv commit [-e NAME|ID] IMAGE[:TAG]");
 	if (prov_env_locate(ctx, st, false, &env, err) == 0 &&
 	    prov_env_commit(ctx, st, &env, argv[oi], &img, err) == 0) {
-		printf("%s %s\n", img.name, img.id);
+		if (!ctx->quiet)
+			printf("%s %s\n", img.name, img.id);
 		ret = 0;
 	}
 	layer_image_release(&img);
@@ -1392,7 +1397,8 @@ static int cmd_pull(struct dv_ctx *ctx, struct layer_store *st, int argc, char *
 					 "[host[:port]/]NAME[:TAG|@sha256:DIGEST]");
 	if (layer_image_pull_platform(st, argv[oi], platform, &img, err) < 0)
 		return -1;
-	printf("%s %s\n", img.name, img.id);
+	if (!ctx->quiet)
+		printf("%s %s\n", img.name, img.id);
 	layer_image_release(&img);
 	return 0;
 }
@@ -1469,7 +1475,8 @@ static int cmd_push(struct dv_ctx *ctx, struct layer_store *st, int argc, char *
 	if (layer_image_push(st, argv[oi], oi + 1 < argc ? argv[oi + 1] : NULL, comp,
 			     ctx->quiet ? NULL : stdout, &name, digest, err) < 0)
 		return -1;
-	printf("%s sha256:%s\n", name, digest);
+	if (!ctx->quiet)
+		printf("%s sha256:%s\n", name, digest);
 	return 0;
 }
 
@@ -1871,7 +1878,8 @@ static int volume_rm(struct dv_ctx *ctx, const struct layer_store *st, bool forc
 	for (size_t i = 0; i < found.n; i++) {
 		if (prov_volume_remove(st, found.v[i], err) < 0)
 			goto out;
-		printf("volume '%s' removed\n", found.v[i]);
+		if (!ctx->quiet)
+			printf("volume '%s' removed\n", found.v[i]);
 	}
 	ret = 0;
 out:
@@ -1950,7 +1958,10 @@ static int cmd_gc(struct dv_ctx *ctx, struct layer_store *st, int argc, char **a
 	if (prov_build_cgroups_gc(st, &cgroups, err) < 0 || prov_env_locks_gc(st, &locks, err) < 0)
 		goto out;
 	dv_str_size(size, sizeof(size), bytes);
-	printf("removed %u layer%s, freed %s\n", layers, layers == 1 ? "" : "s", size);
+	if (ctx->quiet)
+		layers = cgroups = locks = records = 0; /* -q: nothing said */
+	else
+		printf("removed %u layer%s, freed %s\n", layers, layers == 1 ? "" : "s", size);
 	if (cgroups)
 		printf("removed %u cgroup%s of killed builds\n", cgroups, cgroups == 1 ? "" : "s");
 	if (locks)
