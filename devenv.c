@@ -2284,11 +2284,15 @@ out:
 static int cmd_version(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
 		       struct dv_error *err)
 {
-	(void)ctx;
+	const struct cmd *self = find_cmd("version");
+	bool helped;
+	int oi = parse_opts(ctx, self, argc, argv, NULL, &helped, err);
+
 	(void)st;
-	(void)argc;
-	(void)argv;
-	(void)err;
+	if (oi < 0)
+		return helped ? 0 : -1;
+	if (no_args(self, argc, argv, oi, err) < 0)
+		return -1;
 	printf("devenv %s\n", DEVENV_VERSION);
 	return 0;
 }
@@ -2781,6 +2785,10 @@ static int cmd_help(struct dv_ctx *ctx, struct layer_store *st, int argc, char *
 	}
 	if (!strcmp(argv[1], "--man")) {
 		print_man();
+		return 0;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		print_cmd_help(find_cmd("help"));
 		return 0;
 	}
 	c = find_cmd(argv[1]);

@@ -63,3 +63,160 @@ teardown() { dv_teardown; }
 	assert_output "devenv: an Envfile is already here; edit it, or remove it first"
 	[[ $(cat Envfile) == mine ]]
 }
+
+@test "COMMAND --help explains the command's own options, and every sub-command takes --help" {
+	for c in $("$DEVENV" __complete commands); do
+		run "$DEVENV" "$c" --help
+		assert_success
+		assert_line --index 0 --regexp "^usage: devenv $c( |$)"
+		assert_line "common options:"
+	done
+	run "$DEVENV" destroy --help
+	assert_line --regexp "^  -f, --force +do not ask first"
+	assert_line --regexp "^      --volumes +also remove the env's own named volumes"
+	assert_line --regexp "^  -e, --env NAME\|ID +act on that env"
+	run "$DEVENV" halt --help
+	assert_line --regexp "^  -t, --timeout S +seconds between SIGTERM and SIGKILL"
+	run "$DEVENV" ssh --help
+	assert_line --regexp "^  -u, --user NAME\|UID\[:GID\] +run as this user"
+	assert_line --regexp "^  -c, --command CMD +run CMD with the env's shell"
+	run "$DEVENV" up --help
+	assert_line --regexp "^      --cache-from REF +also take steps"
+	run "$DEVENV" logs --help
+	assert_line --regexp "^  -f, --follow +keep printing"
+	# only the common options that mean something for the command
+	run "$DEVENV" ls --help
+	refute_line --partial -- "--env"
+	assert_line --partial -- "--json"
+	run "$DEVENV" volume --help
+	assert_success
+	assert_line --regexp "^  ls +list named volumes"
+	assert_line --regexp "^  rm +remove volumes"
+	for sub in "volume ls" "volume rm" "image import" "image save" "image load" "image inspect" "image bootstrap"; do
+		# shellcheck disable=SC2086 # two words
+		run "$DEVENV" $sub --help
+		assert_success
+		assert_line --index 0 --regexp "^usage: devenv $sub( |$)"
+		# shellcheck disable=SC2086
+		[[ $output == "$("$DEVENV" help $sub)" ]]
+	done
+	run "$DEVENV" volume rm --help
+	assert_line --regexp "^  -f, --force +remove a volume a halted env names too"
+	# and what they used to take still works
+	run "$DEVENV" volume ls --json
+	assert_success
+	assert_output "[]"
+	run "$DEVENV" volume rm nope -f
+	assert_failure 1
+	assert_output "devenv: no volume named 'nope'; 'devenv volume ls' lists them; nothing was removed"
+	run "$DEVENV" image save
+	assert_failure 2
+	assert_output "devenv: usage: devenv image save IMAGE FILE; see 'devenv image save --help'"
+	run "$DEVENV" image
+	assert_failure 2
+	assert_output "devenv: 'devenv image' needs a command: import, save, load, inspect, bootstrap; see 'devenv image --help'"
+}
+
+@test "-e, -q and --json work before the command as after it; -q prints nothing on success" {
+	printf 'image: busybox\n' >Envfile
+	run "$DEVENV" -q up
+	assert_success
+	assert_output ""
+	# up -q on a running env: nothing either
+	run "$DEVENV" up -q
+	assert_success
+	assert_output ""
+	cd /
+	run "$DEVENV" -e proj status
+	assert_success
+	assert_line --index 0 --regexp "^env 'proj' \([0-9a-f]{12}\): running$"
+	run "$DEVENV" --env=proj --json status
+	assert_success
+	[[ $(jq -r .name <<<"$output") == proj ]]
+	run "$DEVENV" -eproj port --json
+	assert_success
+	assert_output "[]"
+	run "$DEVENV" -e nope status
+	assert_failure
+	run "$DEVENV" -e
+	assert_failure 2
+	assert_output "devenv: option '-e' needs a value: the env's name or id; see 'devenv --help'"
+	run "$DEVENV" -q -e proj commit snap
+	assert_success
+	assert_output ""
+	run "$DEVENV" -q -e proj halt
+	assert_success
+	assert_output ""
+	# options may follow the arguments too
+	cd "$DV_CHECKOUT"
+	run "$DEVENV" logs -f
+	assert_success
+}
+
+@test "an unknown command, sub-command or option gets git's 'did you mean'" {
+	run "$DEVENV" stauts
+	assert_failure 2
+	assert_output "devenv: 'stauts' is not a devenv command (did you mean 'status'?); 'devenv help' lists them"
+	run "$DEVENV" hlat
+	assert_output "devenv: 'hlat' is not a devenv command (did you mean 'halt'?); 'devenv help' lists them"
+	run "$DEVENV" lss
+	assert_output "devenv: 'lss' is not a devenv command (did you mean 'ls' or 'logs'?); 'devenv help' lists them"
+	# nothing close: no guess
+	run "$DEVENV" xyzzy
+	assert_failure 2
+	assert_output "devenv: 'xyzzy' is not a devenv command; 'devenv help' lists them"
+	run "$DEVENV" help stauts
+	assert_failure 2
+	assert_output "devenv: 'stauts' is not a devenv command (did you mean 'status'?); 'devenv help' lists them"
+	run "$DEVENV" destroy --volums
+	assert_failure 2
+	assert_output "devenv: 'devenv destroy' has no option '--volums' (did you mean '--volumes'?); see 'devenv destroy --help'"
+	run "$DEVENV" halt --timeot=3
+	assert_output "devenv: 'devenv halt' has no option '--timeot' (did you mean '--timeout'?); see 'devenv halt --help'"
+	run "$DEVENV" image sav x y
+	assert_failure 2
+	assert_output "devenv: 'sav' is not a 'devenv image' command (did you mean 'save'?); they are: import, save, load, inspect, bootstrap"
+	run "$DEVENV" volume rn x
+	assert_output "devenv: 'rn' is not a 'devenv volume' command (did you mean 'rm'?); they are: ls, rm"
+	run "$DEVENV" --jsn ls
+	assert_failure 2
+	assert_output "devenv: '--jsn' is not an option before the command (did you mean '--json'?); see 'devenv --help'"
+}
+
+@test "an env's name from a folder with letters that are not ASCII: Latin ones transliterated" {
+	local dir
+	dir=$(dirname "$DV_CHECKOUT")/"café Straße"
+	mkdir "$dir"
+	git -C "$dir" init -q
+	cd "$dir"
+	printf 'image: busybox\n' >Envfile
+	run "$DEVENV" up
+	assert_success
+	assert_output "env 'cafe-strasse' is up (id $("$DEVENV" status --json | jq -r .id)); 'devenv ssh' steps in"
+	run "$DEVENV" ssh -c hostname
+	assert_output "cafe-strasse"
+	run "$DEVENV" -e cafe-strasse status
+	assert_success
+	# another script: a hash suffix, the same each time, two folders two names
+	dir=$(dirname "$DV_CHECKOUT")/"日本"
+	mkdir "$dir"
+	git -C "$dir" init -q
+	cd "$dir"
+	printf 'image: busybox\n' >Envfile
+	"$DEVENV" up -q
+	run "$DEVENV" status --json
+	[[ $(jq -r .name <<<"$output") =~ ^env-[0-9a-f]{8}$ ]]
+	run "$DEVENV" ssh -c hostname
+	[[ $output =~ ^env-[0-9a-f]{8}$ ]]
+}
+
+@test "a failed step says which steps stay cached, and the next up starts at it" {
+	printf 'image: busybox\nprovision:\n  - run: echo 1 >/1\n  - run: echo 2 >/2\n  - run: echo 3 >/3\n  - run: exit 9\n' >Envfile
+	run "$DEVENV" up
+	assert_failure 1
+	assert_line "devenv: Envfile:6:5: provisioning step 4 failed with exit status 9; steps 1-3 are cached, nothing of step 4 was kept"
+	run "$DEVENV" up
+	assert_failure 1
+	assert_line --regexp '^\[1/4\] run: echo 1 >/1 \(cached\)'
+	assert_line --regexp '^\[3/4\] run: echo 3 >/3 \(cached\)'
+}
