@@ -339,7 +339,9 @@ assert sorted(e["name"] for e in v["tools"]["envs"]) == ["other", "proj"], v
 	assert_output --regexp '^VOLUME +ENV +NAME +SIZE +USED BY$'
 	run "$DEVENV" volume --help
 	assert_success
-	assert_line --partial "usage: devenv volume ls [--json] | rm [-f|--force] NAME..."
+	assert_line "usage: devenv volume COMMAND ..."
+	assert_line --regexp "^  ls +list named volumes"
+	assert_line --regexp "^  rm +remove volumes"
 }
 
 @test "volume rm: a short name that is also a store-wide volume's asks for the full name" {
