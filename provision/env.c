@@ -893,9 +893,9 @@ static int reset_upper(const struct prov_env *env, int efd, bool say, struct dv_
 }
 
 /* Record the plan in state.json; a changed chain (or files left by an env
- * that was never recorded) resets the upper first. */
+ * that was never recorded) resets the upper first, said unless quiet. */
 static int record(const struct layer_store *st, struct prov_env *env, int efd, const struct plan *p,
-		  struct dv_error *err)
+		  bool quiet, struct dv_error *err)
 {
 	bool changed = env->has_state && !strv_equal(&p->layers, &env->state.layers);
 
@@ -903,7 +903,7 @@ static int record(const struct layer_store *st, struct prov_env *env, int efd, c
 		return -1;
 	if (dv_mkdirat_ok(efd, env->id, 0700, err) < 0)
 		return -1;
-	if ((changed || !env->has_state) && reset_upper(env, efd, changed, err) < 0)
+	if ((changed || !env->has_state) && reset_upper(env, efd, changed && !quiet, err) < 0)
 		return -1;
 	/* Volumes made before volumes were per env, that the state about to
 	 * be replaced names (provision/volume.c). */
@@ -997,7 +997,7 @@ int prov_env_up(struct dv_ctx *ctx, const struct layer_store *st, struct prov_en
 	if (prov_net_check(&env->spec, err) < 0 || sweep_pending(env, efd, err) < 0)
 		goto out;
 	if (prov_build(ctx, st, &env->spec, &p.img, &p.keys, p.team, &p.layers, err) < 0 ||
-	    record(st, env, efd, &p, err) < 0)
+	    record(st, env, efd, &p, ctx->quiet, err) < 0)
 		goto out;
 	dv_fault_point("up.record");
 	ret = start_and_on_up(ctx, st, env, efd, &p, err);
@@ -1086,7 +1086,7 @@ int prov_env_provision(struct dv_ctx *ctx, const struct layer_store *st, struct 
 	}
 	if (running && prov_env_halt(ctx, st, env, 10, false, err) < 0)
 		goto out;
-	if (sweep_pending(env, efd, err) < 0 || record(st, env, efd, &p, err) < 0)
+	if (sweep_pending(env, efd, err) < 0 || record(st, env, efd, &p, ctx->quiet, err) < 0)
 		goto out;
 	ret = running ? start_and_on_up(ctx, st, env, efd, &p, err) : 0;
 out:

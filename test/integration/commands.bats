@@ -220,3 +220,40 @@ teardown() { dv_teardown; }
 	assert_line --regexp '^\[1/4\] run: echo 1 >/1 \(cached\)'
 	assert_line --regexp '^\[3/4\] run: echo 3 >/3 \(cached\)'
 }
+
+# The same on a real distribution (a bootstrap of bookworm, ~25 s; no
+# package is downloaded: apt-get fails on a package it does not know).
+@test "on debian:bookworm: the env name of 'café web', a failed step's cache line, -q, reload's advice" {
+	local dir
+	run "$DEVENV" image bootstrap debian:bookworm
+	if ((status != 0)) && grep -qiE 'resolve|connect|network|mirror|fetch' <<<"$output"; then
+		skip "no Debian mirror reachable: $output"
+	fi
+	assert_success
+	dir=$(dirname "$DV_CHECKOUT")/"café web"
+	mkdir "$dir"
+	git -C "$dir" init -q
+	cd "$dir"
+	printf 'image: debian:bookworm\nprovision:\n  - run: hostname >/built-as\n  - run: apt-get install -y -q no-such-package-here\n' >Envfile
+	run "$DEVENV" up -q
+	assert_failure 1
+	assert_line "devenv: Envfile:4:5: provisioning step 2 failed with exit status 100; step 1 is cached, nothing of step 2 was kept"
+	printf 'image: debian:bookworm\nprovision:\n  - run: hostname >/built-as\n  - run: echo two >/two\n' >Envfile
+	run "$DEVENV" up -q
+	assert_success
+	assert_output ""
+	run "$DEVENV" ssh -c 'cat /built-as; hostname; cat /two'
+	assert_output $'cafe-web\ncafe-web\ntwo'
+	printf 'image: debian:bookworm\nprovision:\n  - run: hostname >/built-as\n  - run: echo three >/two\n' >Envfile
+	run "$DEVENV" up
+	assert_success
+	assert_output "env 'cafe-web' is running, but provisioning step 2 (Envfile:4) changed; 'devenv reload' rebuilds the env: every file outside the checkout and volumes is reset"
+	cd /
+	run "$DEVENV" -q -e cafe-web reload
+	assert_success
+	assert_output ""
+	run "$DEVENV" --json -e cafe-web status
+	[[ $(jq -r .state <<<"$output") == running ]]
+	run "$DEVENV" ssh -e cafe-web -c 'cat /two'
+	assert_output "three"
+}
