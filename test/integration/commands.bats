@@ -1,7 +1,9 @@
 #!/usr/bin/env bats
-# The smaller commands: logs, version, help, init, ssh with a terminal.
+# The smaller commands: logs, version, help, init, ssh with a terminal; the
+# command line itself (--help, global options, -q, "did you mean", env names).
 
 load helpers
+bats_require_minimum_version 1.5.0
 
 setup() {
 	dv_setup
