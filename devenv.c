@@ -1889,12 +1889,23 @@ out:
 	return ret;
 }
 
+/* volume rm's -f, --force (volume_rm_opts) */
+static int volume_opt(int c, const char *arg, void *data, struct dv_error *err)
+{
+	(void)arg;
+	(void)err;
+	if (c != 'f')
+		return -1;
+	*(bool *)data = true;
+	return 0;
+}
+
 static int cmd_volume(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
 		      struct dv_error *err)
 {
 	const struct cmd *self = find_cmd("volume"), *sub;
 	bool force = false, helped;
-	struct opt_spec os = { NULL, NULL, force_opt, &force };
+	struct opt_spec os = { NULL, NULL, volume_opt, &force };
 	int oi;
 
 	if (!(sub = parse_sub(ctx, self, argc, argv, &os, &oi, &helped, err)))
