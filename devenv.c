@@ -125,7 +125,7 @@ static void opt_flags(const struct cmd_opt *o, char *out, size_t n)
 
 /* `devenv CMD --help`: usage, what it does, its sub-commands, its own
  * options, then the common ones that mean something for it. */
-static void print_cmd_help(const struct cmd *cmd)
+static void print_cmd_help(const struct cmd *cmd, const struct opt_spec *os)
 {
 	const struct cmd *sub;
 	bool any = false;
@@ -145,6 +145,20 @@ static void print_cmd_help(const struct cmd *cmd)
 		any = true;
 		opt_flags(o, fl, sizeof(fl));
 		printf("  %-24s %s\n", fl, o->help);
+	}
+	/* One parsed but not in the table: listed, so that completion.bats
+	 * (every option --help lists is completed) finds it missing there. */
+	for (const struct option *o = os ? os->longs : NULL; o && o->name; o++) {
+		bool in_table = false;
+
+		for (const struct cmd_opt *t = cmd->opts; t && (t->shortname || t->name); t++)
+			in_table = in_table || (t->name && !strcmp(t->name, o->name));
+		if (in_table)
+			continue;
+		if (!any)
+			printf("\noptions:\n");
+		any = true;
+		printf("      --%-18s (not in the command's option table)\n", o->name);
 	}
 	printf("\ncommon options:\n");
 	for (size_t i = 0; i < N_COMMON; i++)
@@ -217,7 +231,7 @@ static int parse_opts(struct dv_ctx *ctx, const struct cmd *cmd, int argc, char 
 	while ((c = getopt_long(argc, argv, shorts, longs, NULL)) != -1) {
 		switch (c) {
 		case 'h':
-			print_cmd_help(cmd);
+			print_cmd_help(cmd, os);
 			*helped = true;
 			return -1;
 		case 'J':
@@ -2799,7 +2813,7 @@ static int cmd_help(struct dv_ctx *ctx, struct layer_store *st, int argc, char *
 		return 0;
 	}
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-		print_cmd_help(find_cmd("help"));
+		print_cmd_help(find_cmd("help"), NULL);
 		return 0;
 	}
 	c = find_cmd(argv[1]);
@@ -2813,7 +2827,7 @@ static int cmd_help(struct dv_ctx *ctx, struct layer_store *st, int argc, char *
 					    argv[2], c->name, c->name);
 		c = sub;
 	}
-	print_cmd_help(c);
+	print_cmd_help(c, NULL);
 	return 0;
 }
 
