@@ -2274,9 +2274,17 @@ static int cmd_init(struct dv_ctx *ctx, struct layer_store *st, int argc, char *
 		t = tmpl_find(io.tmpl);
 		if (!t) {
 			dv_autofree char *names = tmpl_names();
+			const char *cands[32];
+			struct dv_buf hint = { 0 };
+			size_t k = 0;
 
-			return dv_err_usage(err, "unknown template '%s'; the templates are: %s", io.tmpl,
-					    names);
+			for (; k < n_all && k < 32; k++)
+				cands[k] = all[k].name;
+			suggest(io.tmpl, cands, k, &hint);
+			dv_err_usage(err, "unknown template '%s'%s; the templates are: %s", io.tmpl,
+				     hint.s ? hint.s : "", names);
+			dv_buf_release(&hint);
+			return -1;
 		}
 		dv_buf_adds(&why, "chosen with --template");
 	} else {
