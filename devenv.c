@@ -249,11 +249,15 @@ static int parse_opts(struct dv_ctx *ctx, const struct cmd *cmd, int argc, char 
 			struct dv_buf hint = { 0 };
 			size_t n;
 
-			if (optopt)
+			if (strncmp(bad, "--", 2) && optopt)
 				return dv_err_usage(err, "'devenv %s' has no option '-%c'; see 'devenv %s --help'",
 						    cmd->name, optopt, cmd->name);
 			word = dv_xstrndup(bad, strcspn(bad, "="));
 			n = long_names(cmd, os, cands, 40);
+			for (size_t i = 0; bad[strlen(word)] == '=' && i < n; i++)
+				if (!strcmp(cands[i], word))
+					return dv_err_usage(err, "option '%s' takes no value; see 'devenv %s --help'",
+							    word, cmd->name);
 			suggest(word, cands, n, &hint);
 			dv_err_usage(err, "'devenv %s' has no option '%s'%s; see 'devenv %s --help'",
 				     cmd->name, word, hint.s ? hint.s : "", cmd->name);

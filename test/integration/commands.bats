@@ -180,6 +180,9 @@ quiet_success() {
 	run "$DEVENV" destroy --volums
 	assert_failure 2
 	assert_output "devenv: 'devenv destroy' has no option '--volums' (did you mean '--volumes'?); see 'devenv destroy --help'"
+	run "$DEVENV" destroy --force=yes
+	assert_failure 2
+	assert_output "devenv: option '--force' takes no value; see 'devenv destroy --help'"
 	run "$DEVENV" halt --timeot=3
 	assert_output "devenv: 'devenv halt' has no option '--timeot' (did you mean '--timeout'?); see 'devenv halt --help'"
 	run "$DEVENV" image sav x y
