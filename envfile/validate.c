@@ -63,7 +63,7 @@ static int get_string(struct vctx *v, const struct env_node *key, const struct e
 /* Latin letters with marks, and the Latin ligatures, as ASCII: U+00C0 to
  * U+017F (Latin-1 Supplement, Latin Extended-A) and Romanian's comma
  * letters. NULL: not a letter (×, ÷). */
-static const char *latin_ascii(unsigned cp)
+const char *envfile_latin_ascii(unsigned cp)
 {
 	static const struct {
 		unsigned lo, hi;
@@ -125,7 +125,7 @@ char *envfile_name_from_folder(const char *folder)
 		}
 		ascii = false;
 		n = envfile_utf8_char(p, 4, &cp);
-		as = n ? latin_ascii(cp) : NULL;
+		as = n ? envfile_latin_ascii(cp) : NULL;
 		if (!n)
 			n = 1; /* a byte that is no UTF-8 */
 		if (!as) {
