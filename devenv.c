@@ -76,7 +76,6 @@ struct cmd {
 static const struct cmd *find_cmd(const char *name);
 static const struct cmd *find_sub(const struct cmd *parent, const char *name);
 static const struct cmd *sub_nth(const struct cmd *parent, size_t k);
-static void suggest(const char *word, const char *const *cands, size_t n, struct dv_buf *out);
 
 /* What a command does with its own options (cmd->opts): own() gets each
  * one's code and value. shorts/longs: options kept out of the table (none
@@ -258,7 +257,7 @@ static int parse_opts(struct dv_ctx *ctx, const struct cmd *cmd, int argc, char 
 				if (!strcmp(cands[i], word))
 					return dv_err_usage(err, "option '%s' takes no value; see 'devenv %s --help'",
 							    word, cmd->name);
-			suggest(word, cands, n, &hint);
+			dv_suggest(word, cands, n, &hint);
 			dv_err_usage(err, "'devenv %s' has no option '%s'%s; see 'devenv %s --help'",
 				     cmd->name, word, hint.s ? hint.s : "", cmd->name);
 			dv_buf_release(&hint);
@@ -1632,7 +1631,7 @@ static const struct cmd *parse_sub(struct dv_ctx *ctx, const struct cmd *self, i
 	}
 	sub = find_sub(self, argv[first]);
 	if (!sub) {
-		suggest(argv[first], names, n, &hint);
+		dv_suggest(argv[first], names, n, &hint);
 		dv_err_usage(err, "'%s' is not a 'devenv %s' command%s; they are: %s", argv[first],
 			     self->name, hint.s ? hint.s : "", list.s);
 		dv_buf_release(&hint);
@@ -2284,7 +2283,7 @@ static int cmd_init(struct dv_ctx *ctx, struct layer_store *st, int argc, char *
 
 			for (; k < n_all && k < 32; k++)
 				cands[k] = all[k].name;
-			suggest(io.tmpl, cands, k, &hint);
+			dv_suggest(io.tmpl, cands, k, &hint);
 			dv_err_usage(err, "unknown template '%s'%s; the templates are: %s", io.tmpl,
 				     hint.s ? hint.s : "", names);
 			dv_buf_release(&hint);
@@ -2473,77 +2472,6 @@ static const struct cmd *find_sub(const struct cmd *parent, const char *name)
 	return NULL;
 }
 
-/*
- * git's levenshtein() (levenshtein.c): the optimal string alignment
- * distance, with a cost for a swap of two neighbours (w), a substitution
- * (s), an addition (a) and a deletion (d); git's help.c weighs them 0, 2, 1,
- * 3 for "did you mean".
- */
-static int levenshtein(const char *s1, const char *s2, int w, int s, int a, int d)
-{
-	size_t len1 = strlen(s1), len2 = strlen(s2);
-	int *row0 = dv_xcalloc(len2 + 1, sizeof(int)), *row1 = dv_xcalloc(len2 + 1, sizeof(int));
-	int *row2 = dv_xcalloc(len2 + 1, sizeof(int)), *tmp, r;
-
-	for (size_t j = 0; j <= len2; j++)
-		row1[j] = (int)j * a;
-	for (size_t i = 0; i < len1; i++) {
-		row2[0] = (int)(i + 1) * d;
-		for (size_t j = 0; j < len2; j++) {
-			row2[j + 1] = row1[j] + s * (s1[i] != s2[j]);
-			if (i > 0 && j > 0 && s1[i - 1] == s2[j] && s1[i] == s2[j - 1] &&
-			    row2[j + 1] > row0[j - 1] + w)
-				row2[j + 1] = row0[j - 1] + w;
-			if (row2[j + 1] > row1[j + 1] + d)
-				row2[j + 1] = row1[j + 1] + d;
-			if (row2[j + 1] > row2[j] + a)
-				row2[j + 1] = row2[j] + a;
-		}
-		tmp = row0;
-		row0 = row1;
-		row1 = row2;
-		row2 = tmp;
-	}
-	r = row1[len2];
-	free(row0);
-	free(row1);
-	free(row2);
-	return r;
-}
-
-/* " (did you mean 'status'?)" (or "'halt' or 'help'") into *out when a
- * candidate is close to word, as git's help_unknown_cmd() judges it: a
- * candidate word is the start of scores 0, any other its distance + 1, and
- * the best ones are shown when under 7. Nothing when none is. */
-static void suggest(const char *word, const char *const *cands, size_t n, struct dv_buf *out)
-{
-	int best = INT_MAX, *score = dv_xcalloc(n ? n : 1, sizeof(int));
-	size_t shown = 0, count = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		score[i] = dv_str_startswith(cands[i], word) && *word
-				   ? 0
-				   : levenshtein(word, cands[i], 0, 2, 1, 3) + 1;
-		if (score[i] < best)
-			best = score[i];
-	}
-	if (best >= 7) { /* git's SIMILARITY_FLOOR */
-		free(score);
-		return;
-	}
-	for (size_t i = 0; i < n; i++)
-		count += score[i] == best;
-	for (size_t i = 0; i < n; i++) {
-		if (score[i] != best)
-			continue;
-		dv_buf_addf(out, "%s'%s'", shown == 0 ? " (did you mean " : shown + 1 == count ? " or " : ", ",
-			    cands[i]);
-		shown++;
-	}
-	if (shown)
-		dv_buf_adds(out, "?)");
-	free(score);
-}
 
 static const struct cmd *find_cmd(const char *name)
 {
@@ -2802,7 +2730,7 @@ static int unknown_command(const char *name, struct dv_error *err)
 	for (size_t i = 0; i < N_COMMANDS && n < 64; i++)
 		if (!(commands[i].flags & CMD_HIDDEN))
 			names[n++] = commands[i].name;
-	suggest(name, names, n, &hint);
+	dv_suggest(name, names, n, &hint);
 	dv_err_usage(err, "'%s' is not a devenv command%s; 'devenv help' lists them", name,
 		     hint.s ? hint.s : "");
 	dv_buf_release(&hint);
@@ -2948,7 +2876,7 @@ int main(int argc, char **argv)
 			dv_autofree char *word = dv_xstrndup(argv[first], strcspn(argv[first], "="));
 			struct dv_buf hint = { 0 };
 
-			suggest(word, globals, 5, &hint);
+			dv_suggest(word, globals, 5, &hint);
 			fprintf(stderr, "devenv: '%s' is not an option before the command%s; see "
 				"'devenv --help'\n", word, hint.s ? hint.s : "");
 			dv_buf_release(&hint);

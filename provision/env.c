@@ -123,7 +123,16 @@ static int locate_by_selector(const struct layer_store *st, const char *sel, str
 		out->has_state = true;
 		snprintf(out->id, sizeof(out->id), "%s", out->state.id);
 	} else if (hits == 0 && !dv_err_isset(err)) {
-		dv_err_plain(err, ENOENT, "no env named '%s'; 'devenv ls' lists them", sel);
+		const char **cands = dv_xcalloc(n + 1, sizeof(*cands));
+		struct dv_buf hint = { 0 };
+
+		for (size_t i = 0; i < n; i++)
+			cands[i] = all[i].name;
+		dv_suggest(sel, cands, n, &hint); /* git's "did you mean" */
+		dv_err_plain(err, ENOENT, "no env named '%s'%s; 'devenv ls' lists them", sel,
+			     hint.s ? hint.s : "");
+		dv_buf_release(&hint);
+		free(cands);
 	} else {
 		dv_err_usage(err, "'%s' names %zu envs: %s; use the id", sel, hits, names.s);
 	}

@@ -147,8 +147,9 @@ quiet_success() {
 	run "$DEVENV" -eproj port --json
 	assert_success
 	assert_output "[]"
-	run "$DEVENV" -e nope status
-	assert_failure
+	run "$DEVENV" -e porj status
+	assert_failure 1
+	assert_output "devenv: no env named 'porj' (did you mean 'proj'?); 'devenv ls' lists them"
 	run "$DEVENV" -e
 	assert_failure 2
 	assert_output "devenv: option '-e' needs a value: the env's name or id; see 'devenv --help'"
