@@ -98,8 +98,9 @@ static const struct {
 			       "the current folder)", CMD_ENV },
 	{ "    --json", "output JSON where the command prints data; on up, provision and reload, "
 		      "JSON Lines of progress (README: Progress and scripting)", CMD_JSON },
-	{ "-q, --quiet", "print nothing on success: only errors and warnings (on up, provision "
-			 "and reload, a failed step's output too)", 0 },
+	{ "-q, --quiet", "no messages on success, only errors and warnings (what a command is "
+			 "for, as status's or ls's listing, is still printed); on up, provision and "
+			 "reload, a failed step's output too", 0 },
 	{ "-h, --help", "the command's usage and options", 0 },
 };
 
