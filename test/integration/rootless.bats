@@ -70,13 +70,15 @@ DV_DELEGATED=()
 	rm -rf by-root
 }
 
-@test "rootless: user: is made with our uid number, and up says what that means" {
+@test "rootless: where keep-id cannot be had, user: is made with our uid number, and up says why and what that means" {
 	dv_need_rootless
+	! dv_keepid_possible || skip "keep-id works here: the keep-id tests below cover user:"
 	dv_busybox_image
 	printf 'image: busybox\nuser: dev\n' | dv_envfile
 	run "$DEVENV" up
 	assert_success
-	assert_line --partial "devenv: note: without root, root in the env is you; user 'dev' (uid $(id -u) in the env)"
+	assert_line --partial "devenv: note: without root, user 'dev' is you in the env only where /dev/fuse and fuse-overlayfs can be used, and here "
+	assert_line --partial "so root in the env is you, and user 'dev' (uid $(id -u) in the env) is a subordinate id of yours that cannot write the checkout (README: Without root)"
 	run "$DEVENV" ssh -c 'id -un; id -u; echo $HOME'
 	assert_success
 	assert_output "$(printf 'dev\n%s\n/home/dev' "$(id -u)")"
@@ -203,4 +205,73 @@ status=125"
 	for d in "${DV_DELEGATED[@]}"; do
 		[[ ! -e $d/$id ]]
 	done
+}
+
+# keep-id (README "Without root"): needs /dev/fuse openable by this user and
+# fuse-overlayfs; where they are missing, the test above's note is checked.
+dv_need_keepid() {
+	dv_need_rootless
+	command -v fuse-overlayfs >/dev/null || skip "keep-id needs fuse-overlayfs (Debian package fuse-overlayfs)"
+	# devenv opens it in its user namespace, without our supplementary
+	# groups: only its mode for others counts (ACLs aside)
+	[[ -c /dev/fuse && $(stat -c %a /dev/fuse) == *6 ]] ||
+		skip "keep-id needs /dev/fuse open to everyone (Debian's udev makes it 0666; here: $(stat -c '%A %U:%G' /dev/fuse 2>&1))"
+}
+dv_keepid_possible() {
+	command -v fuse-overlayfs >/dev/null && [[ -c /dev/fuse && $(stat -c %a /dev/fuse) == *6 ]]
+}
+
+@test "keep-id: with user:, the user is us inside and writes the checkout as us; /etc/passwd stays root's; root is a subordinate id" {
+	dv_need_keepid
+	local start
+	IFS=: read -r _ start _ < <(grep -E "^($(id -un)|$(id -u)):" /etc/subuid | head -1)
+	dv_busybox_image
+	printf 'image: busybox\nuser: dev\n' | dv_envfile
+	run "$DEVENV" up
+	assert_success
+	refute_output --partial "note: without root"
+	run "$DEVENV" ssh -c 'id -un; id -u; echo $HOME; stat -c %u:%U /etc/passwd /; touch by-user; mkdir -p dir/sub; echo hi > dir/sub/f'
+	assert_success
+	assert_output "$(printf 'dev\n%s\n/home/dev\n0:root\n0:root' "$(id -u)")"
+	assert_equal "$(stat -c %u:%g by-user dir/sub/f)" "$(printf '%s:%s\n%s:%s' "$(id -u)" "$(id -g)" "$(id -u)" "$(id -g)")"
+	# the user cannot write root's files; root can, and is not us
+	run "$DEVENV" ssh -c 'echo x >> /etc/passwd'
+	assert_failure
+	run "$DEVENV" ssh --user 0 -c 'id -u; echo "# root was here" >> /etc/passwd && touch by-root && cat /proc/self/uid_map'
+	assert_success
+	assert_line 0
+	assert_equal "$(stat -c %u by-root)" "$start"
+	assert_line --regexp "^ +0 +1 +$(id -u)\$"
+	assert_line --regexp "^ +$(id -u) +0 +1\$"
+	run "$DEVENV" status
+	assert_line "  checkout ownership: rootless, keep-id (user 'dev', uid $(id -u) in the env, is uid $(id -u) on the host; root and the env's other ids are your subordinate ids until halt gives their files back to you)"
+	run "$DEVENV" status --json
+	[[ $(dv_json userns_map <<<"$output") == keep-id ]]
+	# halt gives root's file back; a halted up keeps what root and the user wrote
+	run "$DEVENV" halt
+	assert_success
+	assert_equal "$(stat -c %u by-root)" "$(id -u)"
+	run "$DEVENV" up
+	assert_success
+	run "$DEVENV" ssh -c 'tail -1 /etc/passwd; stat -c %U /home/dev; ls /workspace/by-user'
+	assert_success
+	assert_output "$(printf '# root was here\ndev\n/workspace/by-user')"
+}
+
+@test "keep-id: changing user: recreates the env; without user: root is us again" {
+	dv_need_keepid
+	dv_busybox_image
+	printf 'image: busybox\nuser: dev\n' | dv_envfile
+	"$DEVENV" up
+	"$DEVENV" ssh --user 0 -c 'touch /kept-in-upper'
+	printf 'image: busybox\n' | dv_envfile
+	run "$DEVENV" reload
+	assert_success
+	assert_line --partial "was recreated for its new user namespace map"
+	run "$DEVENV" ssh -c 'id -u; ls /kept-in-upper; touch by-root'
+	assert_output --partial "No such file"
+	assert_line 0
+	assert_equal "$(stat -c %u by-root)" "$(id -u)"
+	run "$DEVENV" status --json
+	[[ -z $(dv_json userns_map <<<"$output") ]]
 }
