@@ -275,3 +275,27 @@ dv_keepid_possible() {
 	run "$DEVENV" status --json
 	[[ -z $(dv_json userns_map <<<"$output") ]]
 }
+
+@test "keep-id: commit of a keep-id env is a layer like any: opaque folders, whiteouts and ids survive, fuse-overlayfs's marks do not" {
+	dv_need_keepid
+	dv_busybox_image
+	printf 'image: busybox\nuser: dev\n' | dv_envfile
+	"$DEVENV" up
+	run "$DEVENV" ssh --user 0 -c 'rm -rf /usr/sbin && mkdir /usr/sbin && touch /usr/sbin/only && mkdir /newdir && touch /newdir/a && rm /sbin/reboot && chown 33:44 /newdir/a'
+	assert_success
+	run "$DEVENV" ssh -c 'touch ~/mine'
+	assert_success
+	run "$DEVENV" commit snap:1
+	assert_success
+	# one opaque mark per folder, no ".wh..opq" of fuse-overlayfs's own
+	"$DEVENV" image save snap:1 "$BATS_TEST_TMPDIR/snap.tar"
+	mkdir "$BATS_TEST_TMPDIR/snap" && tar -xf "$BATS_TEST_TMPDIR/snap.tar" -C "$BATS_TEST_TMPDIR/snap"
+	run bash -c 'for b in "$1"/blobs/sha256/*; do tar -tzf "$b" 2>/dev/null || tar -tf "$b" 2>/dev/null; done | grep "\.wh\." | sort' _ "$BATS_TEST_TMPDIR/snap"
+	assert_output "$(printf 'home/dev/.wh..wh..opq\nnewdir/.wh..wh..opq\nsbin/.wh.reboot\nusr/sbin/.wh..wh..opq')"
+	"$DEVENV" destroy -f >/dev/null
+	printf 'image: snap:1\n' | dv_envfile
+	run "$DEVENV" up
+	assert_success
+	run "$DEVENV" ssh -c 'ls -A /usr/sbin /newdir; stat -c %u:%g /newdir/a; stat -c %u /home/dev/mine /etc/passwd; ls /sbin/reboot'
+	assert_output "$(printf '/newdir:\na\n\n/usr/sbin:\nonly\n33:44\n%s\n0\nls: /sbin/reboot: No such file or directory' "$(id -u)")"
+}
