@@ -299,3 +299,29 @@ dv_keepid_possible() {
 	run "$DEVENV" ssh -c 'ls -A /usr/sbin /newdir; stat -c %u:%g /newdir/a; stat -c %u /home/dev/mine /etc/passwd; ls /sbin/reboot'
 	assert_output "$(printf '/newdir:\na\n\n/usr/sbin:\nonly\n33:44\n%s\n0\nls: /sbin/reboot: No such file or directory' "$(id -u)")"
 }
+
+# The issue's test: a real Debian env, root steps with apt-get, then the
+# user (ssh's default with `user:`) writes the checkout: the file is ours.
+@test "keep-id on debian:bookworm: root steps apt-get install, then ssh as the user writes the checkout as us" {
+	dv_need_keepid
+	run "$DEVENV" image bootstrap debian:bookworm
+	if ((status != 0)) && grep -qiE 'resolve|connect|network|mirror|fetch' <<<"$output"; then
+		skip "no Debian mirror reachable: $output"
+	fi
+	assert_success
+	dv_envfile <<-'EOF'
+	image: debian:bookworm
+	user: dev
+	provision:
+	  - run: apt-get update -q && apt-get install -y -q --no-install-recommends jq
+	EOF
+	run "$DEVENV" up
+	assert_success
+	run "$DEVENV" ssh -c 'id -un; echo "{\"by\": \"$(id -un)\"}" | jq -c . > from-user.json && cat from-user.json; stat -c %U:%G /etc/passwd /usr/bin/jq; ls -ld ~ | cut -d" " -f3'
+	assert_success
+	assert_output "$(printf 'dev\n{"by":"dev"}\nroot:root\nroot:root\ndev')"
+	assert_equal "$(stat -c %u:%g from-user.json)" "$(id -u):$(id -g)"
+	# root manages packages in the env (no outbound network needed to remove)
+	run "$DEVENV" ssh --user 0 -c 'apt-get remove -y -q jq >/dev/null 2>&1 && dpkg -s jq 2>&1 | head -1; ls /usr/bin/jq'
+	assert_output "$(printf "dpkg-query: package 'jq' is not installed and no information is available\nls: cannot access '/usr/bin/jq': No such file or directory")"
+}
