@@ -109,6 +109,11 @@ int ctr_keepid_plan(struct ctr_keepid *k, unsigned uid, unsigned gid, const char
 	k->gid = gid;
 	k->uids = ids_from_zero("/proc/self/uid_map");
 	k->gids = ids_from_zero("/proc/self/gid_map");
+	if (k->uids <= 1 || k->gids <= 1) {
+		*why = "there are no subordinate ids for root and the env's other users (a "
+		       "single-id map: no /etc/subuid and /etc/subgid range)";
+		return -1;
+	}
 	/* U itself and the U ids below it must exist: root goes to 1. */
 	if (uid == 0 || gid == 0 || k->uids <= uid || k->gids <= gid) {
 		*why = "your uid or gid is beyond your subordinate ids (/etc/subuid, /etc/subgid "
@@ -164,6 +169,12 @@ int ctr_keepid_enter(const struct ctr_keepid *k, struct dv_error *err)
 		close(fd);
 		return dv_err(err, e, "cannot become root in the env's user namespace");
 	}
+	/* A change of euid made us non-dumpable, with our memory still the
+	 * one devenv was started with in the host's user namespace: devenv's
+	 * network helper could not open our /proc/PID/ns/net until the exec.
+	 * Dumpable again (nothing of the env runs yet; the init makes itself
+	 * non-dumpable once it is the init). */
+	prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
 	return fd;
 }
 

@@ -325,3 +325,27 @@ dv_keepid_possible() {
 	run "$DEVENV" ssh --user 0 -c 'apt-get remove -y -q jq >/dev/null 2>&1 && dpkg -s jq 2>&1 | head -1; ls /usr/bin/jq'
 	assert_output "$(printf "dpkg-query: package 'jq' is not installed and no information is available\nls: cannot access '/usr/bin/jq': No such file or directory")"
 }
+
+@test "keep-id: services join the env's network, forwarded ports reach the user's server" {
+	dv_need_keepid
+	local sport hport
+	sport=$(dv_free_port) hport=$(dv_free_port)
+	dv_busybox_image
+	dv_envfile <<-EOF
+	image: busybox
+	user: dev
+	ports: ["127.0.0.1:$hport:8080"]
+	services:
+	  db:
+	    image: busybox
+	    command: mkdir -p /www && echo pong > /www/index.html && exec httpd -f -p 127.0.0.1:$sport -h /www
+	EOF
+	run --separate-stderr "$DEVENV" up
+	assert_success
+	run "$DEVENV" ssh -c "id -un; wget -qO- http://db:$sport/; mkdir -p www && echo 'from the user' > www/index.html && httpd -p 8080 -h www && echo started"
+	assert_success
+	assert_output "$(printf 'dev\npong\nstarted')"
+	run dv_fetch "http://127.0.0.1:$hport/"
+	assert_output "from the user"
+	assert_equal "$(stat -c %u www/index.html)" "$(id -u)"
+}
