@@ -227,7 +227,10 @@ static int recv_fd(int sock, int *fd, struct dv_error *err)
 	return 1;
 }
 
-/* fuse-overlayfs's -o: the layers top first, the skeleton at the bottom. */
+/* fuse-overlayfs's -o: the layers top first, the skeleton at the bottom;
+ * noacl: no POSIX ACLs on the env's root (a getxattr of the ACL per
+ * lookup made small-file work 1.5 to 2.5 times slower here), as the
+ * checkout and volumes, binds of the host's, keep theirs. */
 static int server_options(const struct ctr_spec *spec, const char *skel, struct dv_buf *b,
 			  struct dv_error *err)
 {
@@ -245,7 +248,7 @@ static int server_options(const struct ctr_spec *spec, const char *skel, struct 
 		return dv_err(err, EINVAL, "keep-id: the store's path '%s' has ':', ',' or '\\', "
 				      "which fuse-overlayfs cannot take",
 			      spec->upper);
-	dv_buf_addf(b, ",upperdir=%s,workdir=%s", spec->upper, spec->work);
+	dv_buf_addf(b, ",upperdir=%s,workdir=%s,noacl", spec->upper, spec->work);
 	return 0;
 }
 

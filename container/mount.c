@@ -370,6 +370,14 @@ int ctr_mount_keepid(const struct ctr_spec *spec, int fuse, int sock, int *skel_
 	if (fs < 0)
 		return dv_err(err, errno, "keep-id: cannot mount FUSE");
 	snprintf(num, sizeof(num), "%d", fuse);
+	/* The source names the upper, as an overlay's options do, for
+	 * ctr_kill_mounting to find the env's processes by it. */
+	{
+		dv_autofree char *src = dv_xasprintf("devenv-keepid:%s", spec->upper);
+
+		if (fsconfig(fs, FSCONFIG_SET_STRING, "source", src, 0) < 0)
+			return fs_fail(fs, errno, err, "%s", "keep-id: cannot mount FUSE");
+	}
 	/* allow_other: every id of the env, not only the mounter's;
 	 * default_permissions: the kernel checks modes, as on any disk. */
 	if (fsconfig(fs, FSCONFIG_SET_STRING, "fd", num, 0) < 0 ||

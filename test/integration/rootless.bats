@@ -349,3 +349,24 @@ dv_keepid_possible() {
 	assert_output "from the user"
 	assert_equal "$(stat -c %u www/index.html)" "$(id -u)"
 }
+
+@test "keep-id: destroy -e of a running keep-id env whose state.json is damaged ends its init and fuse-overlayfs" {
+	dv_need_keepid
+	local id pid server i
+	dv_busybox_image
+	printf 'image: busybox\nuser: dev\n' | dv_envfile
+	"$DEVENV" up
+	id=$("$DEVENV" status --json | dv_json id)
+	pid=$(dv_init_pid)
+	server=$(pgrep -u "$(id -u)" -f "fuse-overlayfs .*$DV_STORE/envs/$id/upper")
+	[[ -n $pid && -n $server ]]
+	echo garbage >"$DV_STORE/envs/$id/state.json"
+	run "$DEVENV" destroy -f -e "$id"
+	assert_success
+	assert_output "damaged env $id destroyed (the checkout and named volumes are kept)"
+	# (the init is a subordinate id's: kill -0 would say EPERM, not gone)
+	alive() { local s; s=$(ps -o stat= -p "$1") && [[ $s != Z* ]]; }
+	for ((i = 0; i < 50; i++)); do alive "$pid" || alive "$server" || break; sleep 0.1; done
+	! alive "$pid"
+	! alive "$server"
+}
