@@ -226,10 +226,12 @@ dv_keepid_possible() {
 	local start
 	IFS=: read -r _ start _ < <(grep -E "^($(id -un)|$(id -u)):" /etc/subuid | head -1)
 	dv_busybox_image
-	printf 'image: busybox\nuser: dev\n' | dv_envfile
+	printf 'image: busybox\nuser: dev\non_up:\n  - run: id -un > on-up-by\n' | dv_envfile
 	run "$DEVENV" up
 	assert_success
 	refute_output --partial "note: without root"
+	assert_equal "$(cat on-up-by)" dev
+	assert_equal "$(stat -c %u:%g on-up-by)" "$(id -u):$(id -g)"
 	run "$DEVENV" ssh -c 'id -un; id -u; echo $HOME; stat -c %u:%U /etc/passwd /; touch by-user; mkdir -p dir/sub; echo hi > dir/sub/f'
 	assert_success
 	assert_output "$(printf 'dev\n%s\n/home/dev\n0:root\n0:root' "$(id -u)")"
