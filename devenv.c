@@ -781,6 +781,7 @@ static int cmd_status(struct dv_ctx *ctx, struct layer_store *st, int argc, char
 		json_object_object_add(o, "user", env.has_state && env.state.user[0] ? json_object_new_string(env.state.user) : NULL);
 		json_object_object_add(o, "rootless", json_object_new_boolean(ctx->rootless));
 		json_object_object_add(o, "checkout_ownership", env.has_state && env.state.ownership[0] ? json_object_new_string(env.state.ownership) : NULL);
+		json_object_object_add(o, "userns_map", env.has_state && env.state.userns_map && env.state.userns_map[0] ? json_object_new_string(env.state.userns_map) : NULL);
 		if (env.has_state) {
 			char caps[32];
 
@@ -812,7 +813,13 @@ static int cmd_status(struct dv_ctx *ctx, struct layer_store *st, int argc, char
 		if (env.state.user[0])
 			printf("  user:     %s (uid %u, gid %u)\n", env.state.user, env.state.user_uid,
 			       env.state.user_gid);
-		if (!strcmp(env.state.ownership, "rootless"))
+		if (!strcmp(env.state.ownership, "rootless") && env.state.userns_map &&
+		    !strcmp(env.state.userns_map, "keep-id"))
+			printf("  checkout ownership: rootless, keep-id (user '%s', uid %u in the env, "
+			       "is uid %u on the host; root and the env's other ids are your "
+			       "subordinate ids until halt gives their files back to you)\n",
+			       env.state.user, env.state.user_uid, env.state.host_uid);
+		else if (!strcmp(env.state.ownership, "rootless"))
 			printf("  checkout ownership: rootless (root in the env is uid %u on the "
 			       "host; other ids of the env are your subordinate ids until halt gives "
 			       "their files back to you)\n",

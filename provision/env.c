@@ -441,6 +441,9 @@ static void fill_state(struct ctr_state *s, const struct prov_env *env, const st
 				 .n_mounts = s->n_mounts, .git_protect = s->git_protect,
 				 .svc_binds = s->svc_binds };
 
+	char *map = s->userns_map;
+
+	s->userns_map = NULL;
 	memset(&s->cgroups, 0, sizeof(s->cgroups));
 	s->seccomp = NULL;
 	s->services = NULL;
@@ -452,6 +455,7 @@ static void fill_state(struct ctr_state *s, const struct prov_env *env, const st
 	memset(&s->svc_binds, 0, sizeof(s->svc_binds));
 	ctr_state_release(s);
 	s->ownership = own.ownership;
+	s->userns_map = map;
 	s->host_uid = own.host_uid;
 	s->host_gid = own.host_gid;
 	s->started_ns = own.started_ns;
@@ -598,6 +602,25 @@ static unsigned env_id(const char *name, unsigned fallback)
 	return errno || *end || n == 0 || n > 4294967294UL ? fallback : (unsigned)n;
 }
 
+/* Which user namespace map an env's start gets (container/keepid.c):
+ * "keep-id" for a rootless env with `user:` where it can be had, else ""
+ * (root is the host user, as before); *why says why not, when `user:` asks
+ * for it. k is filled for keep-id. */
+static const char *userns_map(const struct prov_env *env, struct ctr_keepid *k, char *server,
+			      const char **why)
+{
+	uid_t ruid;
+	gid_t rgid;
+
+	*why = NULL;
+	if (!env->spec.user || dv_userns_root_ids(&ruid, &rgid) < 0)
+		return "";
+	if (ctr_keepid_check(server, why) < 0 || ctr_keepid_plan(k, ruid, rgid, why) < 0)
+		return "";
+	k->server = server;
+	return "keep-id";
+}
+
 /* The host user is the owner of the checkout: what the env creates there,
  * and in host mounts, must belong to it and to no other id (README: "The
  * user inside, and who owns the checkout's files"). The env's `user` gets
@@ -605,7 +628,8 @@ static unsigned env_id(const char *name, unsigned fallback)
  * by, else uid 1000, and its files in the checkout go to root like
  * everything else there. Every host path is idmapped where the kernel and
  * each filesystem allow it ("idmapped"), else swept ("chown"). */
-static int owner_ids(const struct prov_env *env, struct ctr_state *s, struct dv_error *err)
+static int owner_ids(const struct prov_env *env, struct ctr_state *s, const char *why,
+		     struct dv_error *err)
 {
 	dv_autofree const char **paths = dv_xcalloc(s->n_mounts + s->svc_binds.n + 2, sizeof(*paths));
 	size_t n = 0;
@@ -628,12 +652,13 @@ static int owner_ids(const struct prov_env *env, struct ctr_state *s, struct dv_
 		s->user_uid = ruid;
 		s->user_gid = rgid;
 		s->ownership = dv_xstrdup("rootless");
-		if (env->spec.user)
+		if (env->spec.user && strcmp(s->userns_map, "keep-id"))
 			fprintf(stderr,
-				"devenv: note: without root, root in the env is you; user '%s' "
-				"(uid %u in the env) is a subordinate id of yours on the host and "
-				"cannot write the checkout: drop `user:` to work as root "
-				"(README: Without root)\n",
+				"devenv: note: without root, user '%s' is you in the env only where "
+				"/dev/fuse and fuse-overlayfs can be used, and here %s; so root in "
+				"the env is you, and user '%s' (uid %u in the env) is a subordinate "
+				"id of yours that cannot write the checkout (README: Without root)\n",
+				env->spec.user, why ? why : "they cannot be used",
 				env->spec.user, (unsigned)ruid);
 		return 0;
 	}
@@ -750,6 +775,9 @@ static int start_env(const struct layer_store *st, struct prov_env *env, int efd
 	struct ctr_idmap idmap;
 	struct timespec now;
 	struct ctr_user user;
+	struct ctr_keepid keepid;
+	char keepid_server[64];
+	const char *why = NULL;
 	struct ctr_sandbox sb = { 0 };
 	dv_autofree const char **hosts = dv_xcalloc(env->spec.n_services + 1, sizeof(*hosts));
 	dv_autofree struct ctr_mount *mounts = NULL;
@@ -813,7 +841,11 @@ static int start_env(const struct layer_store *st, struct prov_env *env, int efd
 		goto out;
 	record_mounts(s, &env->spec, mounts, cs.n_mounts);
 	cs.mounts = mounts;
-	if (owner_ids(env, s, err) < 0)
+	free(s->userns_map);
+	s->userns_map = dv_xstrdup(userns_map(env, &keepid, keepid_server, &why));
+	if (s->userns_map[0])
+		cs.keepid = &keepid;
+	if (owner_ids(env, s, why, err) < 0)
 		goto out;
 	if (!strcmp(s->ownership, "idmapped")) {
 		idmap = (struct ctr_idmap){ s->host_uid, s->host_uid, s->host_gid, s->host_gid };
@@ -887,7 +919,8 @@ out:
 }
 
 /* The env's writable layer no longer fits its chain: start it afresh. */
-static int reset_upper(const struct prov_env *env, int efd, bool say, struct dv_error *err)
+static int reset_upper(const struct prov_env *env, int efd, bool say, bool remap,
+		       struct dv_error *err)
 {
 	dv_autofree char *upper = dv_xasprintf("%s/upper", env->id);
 	dv_autofree char *work = dv_xasprintf("%s/work", env->id);
@@ -895,9 +928,11 @@ static int reset_upper(const struct prov_env *env, int efd, bool say, struct dv_
 	if (dv_rm_tree_at(efd, upper, err) < 0 || dv_rm_tree_at(efd, work, err) < 0)
 		return dv_err_prefix(err, "resetting env '%s'", env->spec.name);
 	if (say)
-		printf("env '%s' was recreated on its new layers: its files outside the checkout were reset "
+		printf("env '%s' was recreated %s: its files outside the checkout were reset "
 		       "(the checkout and volumes are kept)\n",
-		       env->spec.name);
+		       env->spec.name, remap ? "for its new user namespace map (`user:` changed, "
+					     "or keep-id became possible or impossible here)"
+					   : "on its new layers");
 	return 0;
 }
 
@@ -907,12 +942,20 @@ static int record(const struct layer_store *st, struct prov_env *env, int efd, c
 		  bool quiet, struct dv_error *err)
 {
 	bool changed = env->has_state && !strv_equal(&p->layers, &env->state.layers);
+	struct ctr_keepid k;
+	char server[64];
+	const char *why, *map = userns_map(env, &k, server, &why);
+	/* The map decides who owns what in the upper (and keep-id's upper is
+	 * fuse-overlayfs's, with its own opaque marks): a new map, a new env. */
+	bool remap = env->has_state && !changed && env->state.init.pid &&
+		     strcmp(env->state.userns_map ? env->state.userns_map : "", map);
 
 	if (prov_volume_check(&env->spec, env->id, err) < 0)
 		return -1;
 	if (dv_mkdirat_ok(efd, env->id, 0700, err) < 0)
 		return -1;
-	if ((changed || !env->has_state) && reset_upper(env, efd, changed && !quiet, err) < 0)
+	if ((changed || remap || !env->has_state) &&
+	    reset_upper(env, efd, (changed || remap) && !quiet, remap && !changed, err) < 0)
 		return -1;
 	/* Volumes made before volumes were per env, that the state about to
 	 * be replaced names (provision/volume.c). */
