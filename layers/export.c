@@ -9,8 +9,19 @@
  * own modes and mtimes, pax only where ustar cannot say it. Overlay's
  * forms become OCI's: a 0/0 character device NAME is the whiteout
  * ".wh.NAME", a folder marked opaque gets a ".wh..wh..opq" entry. Of the
- * extended attributes only security.capability travels (file
- * capabilities, as Docker keeps them); overlay's own never do.
+ * extended attributes user.* and security.capability travel (file
+ * capabilities, as Docker keeps them), in byte order of their names;
+ * overlay's own never do, nor trusted.* or the other security.* ones.
+ *
+ * Names and link targets are bytes, written as they are: a name that is
+ * UTF-8 goes into the pax header as it is (as Docker and podman write it),
+ * one that is not gets the entry's hdrcharset=BINARY (libarchive's own
+ * fallback; POSIX's way to say "these bytes are no text"). libarchive
+ * checks names against the locale's charset, so the walk runs in C.UTF-8
+ * (uselocale: this thread only; the process's locale stays "C"); without
+ * C.UTF-8 the whole archive is hdrcharset=BINARY, one pax header more
+ * per entry. Sparse files (fewer blocks than their size) go out as GNU
+ * sparse 1.0 entries with their holes, found by SEEK_DATA/SEEK_HOLE.
  *
  * The walk opens each entry relative to its folder with O_NOFOLLOW and
  * never leaves the layer's filesystem.
@@ -18,6 +29,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,6 +94,17 @@ static int ar_fail(struct exp *x, const char *what, const char *path)
 		      x->ar->archive_error_string(x->a));
 }
 
+/* The header of x->e. ARCHIVE_WARN is libarchive's pax writer having
+ * written a name that is not UTF-8 as bytes, with hdrcharset=BINARY: the
+ * entry is whole (its other warnings are about ACLs, user and group names,
+ * which we never set). */
+static int put_header(struct exp *x, const char *path)
+{
+	int r = x->ar->archive_write_header(x->a, x->e);
+
+	return r == ARCHIVE_OK || r == ARCHIVE_WARN ? 0 : ar_fail(x, "write", path);
+}
+
 static int cmp_names(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -120,7 +143,7 @@ static void fill(struct exp *x, const char *path, const struct stat *st, unsigne
 	const struct layer_ar *ar = x->ar;
 
 	ar->archive_entry_clear(x->e);
-	ar->archive_entry_set_pathname(x->e, path);
+	ar->archive_entry_copy_pathname(x->e, path);
 	ar->archive_entry_set_filetype(x->e, type);
 	ar->archive_entry_set_perm(x->e, st->st_mode & 07777);
 	ar->archive_entry_set_uid(x->e, st->st_uid);
@@ -137,25 +160,71 @@ static int write_marker(struct exp *x, const char *path)
 
 	fill(x, path, &st, AE_IFREG);
 	x->ar->archive_entry_set_size(x->e, 0);
-	if (x->ar->archive_write_header(x->a, x->e) != ARCHIVE_OK)
-		return ar_fail(x, "write", path);
-	return 0;
+	return put_header(x, path);
 }
 
-static void add_capability(struct exp *x, int dirfd, const char *name, const struct stat *st)
+static bool xattr_travels(const char *name)
 {
-	char buf[256];
-	ssize_t n;
-	dv_autoclose int fd = -1;
+	if (dv_str_startswith(name, "user."))
+		return !dv_str_startswith(name, "user.overlay.");
+	return !strcmp(name, "security.capability");
+}
 
-	if (!S_ISREG(st->st_mode))
-		return;
-	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	n = fgetxattr(fd, "security.capability", buf, sizeof(buf));
-	if (n > 0)
-		x->ar->archive_entry_xattr_add_entry(x->e, "security.capability", buf, (size_t)n);
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* fd's extended attributes that travel (see the top), onto x->e in byte
+ * order of their names, so the tar does not depend on the filesystem's. */
+static int add_xattrs(struct exp *x, int fd, const char *path)
+{
+	dv_autofree char *list = NULL;
+	dv_autofree const char **names = NULL;
+	ssize_t len;
+	size_t n = 0, cap = 0;
+
+	for (;;) {
+		len = flistxattr(fd, NULL, 0);
+		if (len <= 0)
+			return len < 0 && errno != ENOTSUP
+				       ? dv_err(x->err, errno, "cannot list the attributes of '%s'", path)
+				       : 0;
+		free(list);
+		list = dv_xmalloc((size_t)len);
+		len = flistxattr(fd, list, (size_t)len);
+		if (len >= 0)
+			break;
+		if (errno != ERANGE) /* ERANGE: one was added since */
+			return dv_err(x->err, errno, "cannot list the attributes of '%s'", path);
+	}
+	for (char *p = list; p < list + len; p += strlen(p) + 1) {
+		if (!xattr_travels(p))
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 8;
+			names = dv_xrealloc(names, cap * sizeof(*names));
+		}
+		names[n++] = p;
+	}
+	if (n > 1)
+		qsort(names, n, sizeof(*names), cmp_str);
+	for (size_t i = 0; i < n; i++) {
+		dv_autofree char *val = NULL;
+		ssize_t vlen = fgetxattr(fd, names[i], NULL, 0);
+
+		if (vlen < 0 && errno == ENODATA) /* removed since */
+			continue;
+		if (vlen >= 0) {
+			val = dv_xmalloc((size_t)vlen + 1);
+			vlen = fgetxattr(fd, names[i], val, (size_t)vlen);
+		}
+		if (vlen < 0)
+			return dv_err(x->err, errno, "cannot read the attribute '%s' of '%s'",
+				      names[i], path);
+		x->ar->archive_entry_xattr_add_entry(x->e, names[i], val, (size_t)vlen);
+	}
+	return 0;
 }
 
 static bool is_opaque(struct exp *x, int fd)
@@ -183,23 +252,72 @@ static bool needs_lower(struct exp *x, int fd)
 	return fgetxattr(fd, key, NULL, 0) >= 0;
 }
 
+/* Where fd's data is, into x->e's sparse map, when the file has fewer
+ * blocks than its size says: the holes stay out of the tar. 1 if it is
+ * sparse, 0 if not (or the filesystem cannot say). */
+static int map_holes(struct exp *x, int fd, const struct stat *st)
+{
+	off_t data = 0, hole;
+	bool any = false;
+
+	if ((off_t)st->st_blocks * 512 >= st->st_size)
+		return 0;
+	while (data < st->st_size) {
+		data = lseek(fd, data, SEEK_DATA);
+		if (data < 0 && errno == ENXIO) /* a hole to the end */
+			break;
+		if (data < 0)
+			return 0; /* no SEEK_DATA here: the whole file */
+		hole = lseek(fd, data, SEEK_HOLE);
+		if (hole < 0)
+			return 0;
+		if (hole > st->st_size)
+			hole = st->st_size;
+		x->ar->archive_entry_sparse_add_entry(x->e, data, hole - data);
+		any = true;
+		data = hole;
+	}
+	if (!any) /* all hole: one empty block at the end says so */
+		x->ar->archive_entry_sparse_add_entry(x->e, st->st_size, 0);
+	return 1;
+}
+
+/* fd's bytes from its offset up to end into the entry; a hole's (sparse:
+ * libarchive drops what its map says is a hole) as zeros, never read. */
+static int copy_data(struct exp *x, int fd, const char *path, off_t from, off_t end, bool zeros)
+{
+	static const char zero[65536];
+	char buf[65536];
+
+	while (from < end) {
+		size_t want = (size_t)(end - from < (off_t)sizeof(buf) ? end - from : (off_t)sizeof(buf));
+		ssize_t n = zeros ? (ssize_t)want : pread(fd, buf, want, from);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) /* shrank under us: the header promised more */
+			return dv_err(x->err, n < 0 ? errno : EIO, "cannot read '%s' of the layer", path);
+		if (x->ar->archive_write_data(x->a, zeros ? zero : buf, (size_t)n) != n)
+			return ar_fail(x, "write", path);
+		from += n;
+	}
+	return 0;
+}
+
 static int write_file(struct exp *x, int dirfd, const char *name, const char *path,
 		      const struct stat *st)
 {
 	const struct layer_ar *ar = x->ar;
 	dv_autoclose int fd = -1;
-	char buf[65536];
-	off_t left = st->st_size;
+	la_int64_t off, len, pos = 0;
 
 	if (st->st_nlink > 1) {
 		for (size_t i = 0; i < x->nlinks; i++)
 			if (x->links[i].dev == st->st_dev && x->links[i].ino == st->st_ino) {
 				fill(x, path, st, AE_IFREG);
-				ar->archive_entry_set_hardlink(x->e, x->links[i].path);
+				ar->archive_entry_copy_hardlink(x->e, x->links[i].path);
 				ar->archive_entry_set_size(x->e, 0);
-				if (ar->archive_write_header(x->a, x->e) != ARCHIVE_OK)
-					return ar_fail(x, "write", path);
-				return 0;
+				return put_header(x, path);
 			}
 		if (x->nlinks == x->caplinks) {
 			x->caplinks = x->caplinks ? x->caplinks * 2 : 16;
@@ -216,21 +334,21 @@ static int write_file(struct exp *x, int dirfd, const char *name, const char *pa
 			      path);
 	fill(x, path, st, AE_IFREG);
 	ar->archive_entry_set_size(x->e, st->st_size);
-	add_capability(x, dirfd, name, st);
-	if (ar->archive_write_header(x->a, x->e) != ARCHIVE_OK)
-		return ar_fail(x, "write", path);
-	while (left > 0) {
-		ssize_t n = read(fd, buf, (size_t)(left < (off_t)sizeof(buf) ? left : (off_t)sizeof(buf)));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) /* shrank under us: the header promised more */
-			return dv_err(x->err, n < 0 ? errno : EIO, "cannot read '%s' of the layer", path);
-		if (ar->archive_write_data(x->a, buf, (size_t)n) != n)
-			return ar_fail(x, "write", path);
-		left -= n;
+	if (add_xattrs(x, fd, path) < 0)
+		return -1;
+	if (!map_holes(x, fd, st))
+		return put_header(x, path) < 0 ? -1 : copy_data(x, fd, path, 0, st->st_size, false);
+	if (put_header(x, path) < 0)
+		return -1;
+	/* The map, read back: libarchive wants every byte, holes as zeros. */
+	ar->archive_entry_sparse_reset(x->e);
+	while (ar->archive_entry_sparse_next(x->e, &off, &len) == ARCHIVE_OK) {
+		if (copy_data(x, fd, path, pos, off, true) < 0 ||
+		    copy_data(x, fd, path, off, off + len, false) < 0)
+			return -1;
+		pos = off + len;
 	}
-	return 0;
+	return copy_data(x, fd, path, pos, st->st_size, true);
 }
 
 static int walk(struct exp *x, int fd, const char *prefix, int depth)
@@ -266,8 +384,8 @@ static int walk(struct exp *x, int fd, const char *prefix, int depth)
 				continue;
 			}
 			fill(x, dir, &st, AE_IFDIR);
-			if (x->ar->archive_write_header(x->a, x->e) != ARCHIVE_OK) {
-				ret = ar_fail(x, "write", dir);
+			if (add_xattrs(x, sub, dir) < 0 || put_header(x, dir) < 0) {
+				ret = -1;
 				continue;
 			}
 			if (needs_lower(x, sub)) {
@@ -293,15 +411,13 @@ static int walk(struct exp *x, int fd, const char *prefix, int depth)
 			}
 			target[len] = 0;
 			fill(x, path, &st, AE_IFLNK);
-			x->ar->archive_entry_set_symlink(x->e, target);
-			if (x->ar->archive_write_header(x->a, x->e) != ARCHIVE_OK)
-				ret = ar_fail(x, "write", path);
+			x->ar->archive_entry_copy_symlink(x->e, target);
+			ret = put_header(x, path);
 		} else if (S_ISREG(st.st_mode)) {
 			ret = write_file(x, fd, name, path, &st);
 		} else if (S_ISFIFO(st.st_mode)) {
 			fill(x, path, &st, AE_IFIFO);
-			if (x->ar->archive_write_header(x->a, x->e) != ARCHIVE_OK)
-				ret = ar_fail(x, "write", path);
+			ret = put_header(x, path);
 		}
 		/* Sockets and device nodes (none is ever extracted) are left out. */
 	}
@@ -319,6 +435,7 @@ int layer_export_dir(const struct layer_store *st, const char *dir, int out_fd,
 			 .xattr_ns = st->rootless ? "user." : "trusted." };
 	dv_autoclose int fd = -1;
 	struct stat sb;
+	locale_t utf8 = (locale_t)0, old = (locale_t)0;
 	int ret = -1;
 
 	if (!ar)
@@ -328,6 +445,10 @@ int layer_export_dir(const struct layer_store *st, const char *dir, int out_fd,
 		return dv_err(err, errno, "cannot open the layer folder '%s'", dir);
 	x.dev = sb.st_dev;
 	dv_sha256_init(&x.sha);
+	/* Before the archive is made: libarchive takes its charset then. */
+	utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+	if (utf8)
+		old = uselocale(utf8);
 	x.a = ar->archive_write_new();
 	x.e = ar->archive_entry_new();
 	if (!x.a || !x.e) {
@@ -335,6 +456,8 @@ int layer_export_dir(const struct layer_store *st, const char *dir, int out_fd,
 		goto out;
 	}
 	if (ar->archive_write_set_format_pax_restricted(x.a) != ARCHIVE_OK ||
+	    (!utf8 && ar->archive_write_set_format_option(x.a, "pax", "hdrcharset", "BINARY") !=
+			      ARCHIVE_OK) ||
 	    ar->archive_write_set_bytes_in_last_block(x.a, 1) != ARCHIVE_OK ||
 	    ar->archive_write_open(x.a, &x, NULL, write_cb, NULL) != ARCHIVE_OK) {
 		ar_fail(&x, "start", dir);
@@ -355,6 +478,10 @@ out:
 		ar->archive_entry_free(x.e);
 	if (x.a)
 		ar->archive_write_free(x.a);
+	if (utf8) {
+		uselocale(old);
+		freelocale(utf8);
+	}
 	for (size_t i = 0; i < x.nlinks; i++)
 		free(x.links[i].path);
 	free(x.links);
