@@ -6,7 +6,9 @@
  * same diff_id, every time and on every machine with the same libarchive:
  * entries in byte order of their names, depth first, paths relative
  * without "./", folders with a trailing "/", numeric owners, the files'
- * own modes and mtimes, pax only where ustar cannot say it. Overlay's
+ * own modes and mtimes (to the nanosecond), a pax header only where ustar
+ * cannot say it (a name past its fields or not ASCII, a long link target,
+ * an mtime with nanoseconds, an attribute, a sparse map). Overlay's
  * forms become OCI's: a 0/0 character device NAME is the whiteout
  * ".wh.NAME", a folder marked opaque gets a ".wh..wh..opq" entry. Of the
  * extended attributes user.* and security.capability travel (file
@@ -455,7 +457,7 @@ int layer_export_dir(const struct layer_store *st, const char *dir, int out_fd,
 		dv_err(err, ENOMEM, "libarchive");
 		goto out;
 	}
-	if (ar->archive_write_set_format_pax_restricted(x.a) != ARCHIVE_OK ||
+	if (ar->archive_write_set_format_pax(x.a) != ARCHIVE_OK ||
 	    (!utf8 && ar->archive_write_set_format_option(x.a, "pax", "hdrcharset", "BINARY") !=
 			      ARCHIVE_OK) ||
 	    ar->archive_write_set_bytes_in_last_block(x.a, 1) != ARCHIVE_OK ||

@@ -74,6 +74,7 @@
 	X(archive_write_data) \
 	X(archive_write_close) \
 	X(archive_write_set_format_pax_restricted) \
+	X(archive_write_set_format_pax) \
 	X(archive_write_set_bytes_in_last_block) \
 	X(archive_write_set_format_raw) \
 	X(archive_write_add_filter_gzip) \
