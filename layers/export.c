@@ -8,7 +8,7 @@
  * without "./", folders with a trailing "/", numeric owners, the files'
  * own modes and mtimes (to the nanosecond), a pax header only where ustar
  * cannot say it (a name past its fields or not ASCII, a long link target,
- * an mtime with nanoseconds, an attribute, a sparse map). Overlay's
+ * an mtime with nanoseconds, an attribute). Overlay's
  * forms become OCI's: a 0/0 character device NAME is the whiteout
  * ".wh.NAME", a folder marked opaque gets a ".wh..wh..opq" entry. Of the
  * extended attributes user.* and security.capability travel (file
@@ -22,8 +22,9 @@
  * checks names against the locale's charset, so the walk runs in C.UTF-8
  * (uselocale: this thread only; the process's locale stays "C"); without
  * C.UTF-8 the whole archive is hdrcharset=BINARY, one pax header more
- * per entry. Sparse files (fewer blocks than their size) go out as GNU
- * sparse 1.0 entries with their holes, found by SEEK_DATA/SEEK_HOLE.
+ * per entry. A sparse file's holes are not read (SEEK_DATA/SEEK_HOLE) but
+ * go out as zeros: no GNU sparse entries (see write_content); extract.c
+ * makes holes of them again.
  *
  * The walk opens each entry relative to its folder with O_NOFOLLOW and
  * never leaves the layer's filesystem.
@@ -254,38 +255,11 @@ static bool needs_lower(struct exp *x, int fd)
 	return fgetxattr(fd, key, NULL, 0) >= 0;
 }
 
-/* Where fd's data is, into x->e's sparse map, when the file has fewer
- * blocks than its size says: the holes stay out of the tar. 1 if it is
- * sparse, 0 if not (or the filesystem cannot say). */
-static int map_holes(struct exp *x, int fd, const struct stat *st)
-{
-	off_t data = 0, hole;
-	bool any = false;
-
-	if ((off_t)st->st_blocks * 512 >= st->st_size)
-		return 0;
-	while (data < st->st_size) {
-		data = lseek(fd, data, SEEK_DATA);
-		if (data < 0 && errno == ENXIO) /* a hole to the end */
-			break;
-		if (data < 0)
-			return 0; /* no SEEK_DATA here: the whole file */
-		hole = lseek(fd, data, SEEK_HOLE);
-		if (hole < 0)
-			return 0;
-		if (hole > st->st_size)
-			hole = st->st_size;
-		x->ar->archive_entry_sparse_add_entry(x->e, data, hole - data);
-		any = true;
-		data = hole;
-	}
-	if (!any) /* all hole: one empty block at the end says so */
-		x->ar->archive_entry_sparse_add_entry(x->e, st->st_size, 0);
-	return 1;
-}
-
-/* fd's bytes from its offset up to end into the entry; a hole's (sparse:
- * libarchive drops what its map says is a hole) as zeros, never read. */
+/* A hole of fd: none of its bytes is read, the tar gets zeros. A layer
+ * tar never holds a sparse entry: OCI's layer spec says they SHOULD NOT
+ * be used, and containers/storage (podman save, push) cannot write them
+ * back. Holes stay holes where it counts, on disk: extract.c writes
+ * blocks of zeros as holes. */
 static int copy_data(struct exp *x, int fd, const char *path, off_t from, off_t end, bool zeros)
 {
 	static const char zero[65536];
@@ -306,12 +280,36 @@ static int copy_data(struct exp *x, int fd, const char *path, off_t from, off_t 
 	return 0;
 }
 
+/* fd's bytes, its holes (when it has fewer blocks than its size says:
+ * SEEK_DATA/SEEK_HOLE) as zeros, never read. */
+static int write_content(struct exp *x, int fd, const char *path, const struct stat *st)
+{
+	off_t pos = 0, data, hole;
+
+	if ((off_t)st->st_blocks * 512 >= st->st_size)
+		return copy_data(x, fd, path, 0, st->st_size, false);
+	while (pos < st->st_size) {
+		data = lseek(fd, pos, SEEK_DATA);
+		if (data < 0 && errno == ENXIO) /* a hole to the end */
+			break;
+		if (data < 0) /* no SEEK_DATA here: read it all */
+			return copy_data(x, fd, path, pos, st->st_size, false);
+		hole = lseek(fd, data, SEEK_HOLE);
+		if (hole < 0 || hole > st->st_size)
+			hole = st->st_size;
+		if (copy_data(x, fd, path, pos, data, true) < 0 ||
+		    copy_data(x, fd, path, data, hole, false) < 0)
+			return -1;
+		pos = hole;
+	}
+	return copy_data(x, fd, path, pos, st->st_size, true);
+}
+
 static int write_file(struct exp *x, int dirfd, const char *name, const char *path,
 		      const struct stat *st)
 {
 	const struct layer_ar *ar = x->ar;
 	dv_autoclose int fd = -1;
-	la_int64_t off, len, pos = 0;
 
 	if (st->st_nlink > 1) {
 		for (size_t i = 0; i < x->nlinks; i++)
@@ -336,21 +334,9 @@ static int write_file(struct exp *x, int dirfd, const char *name, const char *pa
 			      path);
 	fill(x, path, st, AE_IFREG);
 	ar->archive_entry_set_size(x->e, st->st_size);
-	if (add_xattrs(x, fd, path) < 0)
+	if (add_xattrs(x, fd, path) < 0 || put_header(x, path) < 0)
 		return -1;
-	if (!map_holes(x, fd, st))
-		return put_header(x, path) < 0 ? -1 : copy_data(x, fd, path, 0, st->st_size, false);
-	if (put_header(x, path) < 0)
-		return -1;
-	/* The map, read back: libarchive wants every byte, holes as zeros. */
-	ar->archive_entry_sparse_reset(x->e);
-	while (ar->archive_entry_sparse_next(x->e, &off, &len) == ARCHIVE_OK) {
-		if (copy_data(x, fd, path, pos, off, true) < 0 ||
-		    copy_data(x, fd, path, off, off + len, false) < 0)
-			return -1;
-		pos = off + len;
-	}
-	return copy_data(x, fd, path, pos, st->st_size, true);
+	return write_content(x, fd, path, st);
 }
 
 static int walk(struct exp *x, int fd, const char *prefix, int depth)

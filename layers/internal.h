@@ -95,9 +95,6 @@
 	X(archive_entry_copy_pathname) \
 	X(archive_entry_copy_symlink) \
 	X(archive_entry_copy_hardlink) \
-	X(archive_entry_sparse_add_entry) \
-	X(archive_entry_sparse_reset) \
-	X(archive_entry_sparse_next) \
 	X(archive_write_set_format_option) \
 	X(archive_entry_xattr_add_entry)
 /* clang-format on */

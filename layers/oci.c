@@ -499,6 +499,136 @@ static int pick_manifest(int rootfd, struct json_object *index, const char *want
 	return 0;
 }
 
+/* ---- docker-archive (`docker save`, `podman save`'s default) ----
+ *
+ * manifest.json: [{"Config": PATH, "RepoTags": ["name:tag"...],
+ * "Layers": [PATH...]}], the paths inside the archive: "<id>/layer.tar"
+ * and "<hex>.json" of docker's legacy form, "<hex>.tar" of podman's,
+ * "blobs/sha256/<hex>" of docker 25's. Each is opened beneath the
+ * unpacked archive (a symlink may join two layers' tars, as docker writes
+ * them, but nothing leaves it). The image id is the config's sha256; a
+ * config whose name says a digest must hash to it; every layer must
+ * unpack to its diff_id, as for an OCI layout. */
+
+/* A hex digest the file name ends in ("<hex>.json", "blobs/sha256/<hex>"),
+ * or NULL. */
+static const char *name_hex(const char *path, char out[65])
+{
+	const char *base = strrchr(path, '/');
+	size_t n;
+
+	base = base ? base + 1 : path;
+	n = strlen(base);
+	if (n > 5 && !strcmp(base + n - 5, ".json"))
+		n -= 5;
+	if (n != 64)
+		return NULL;
+	memcpy(out, base, 64);
+	out[64] = 0;
+	return layer_is_id(out) ? out : NULL;
+}
+
+/* PATH of the unpacked docker-archive, a regular file opened beneath it. */
+static int open_member(int rootfd, const char *path, const char *what, struct dv_error *err)
+{
+	dv_autoclose int fd = -1;
+	struct stat sb;
+
+	if (!path || !path[0])
+		return dv_err_plain(err, EINVAL, "the archive's manifest.json gives %s no path", what);
+	fd = dv_openat_beneath(rootfd, path, O_RDONLY | O_NONBLOCK | O_NOCTTY, 0);
+	if (fd < 0)
+		return dv_err(err, errno == EXDEV ? 0 : errno,
+			      errno == EXDEV ? "the archive's %s '%s' is outside the archive"
+					     : "the archive has no %s '%s'",
+			      what, path);
+	if (fstat(fd, &sb) < 0)
+		return dv_err(err, errno, "cannot read the archive's %s '%s'", what, path);
+	if (!S_ISREG(sb.st_mode))
+		return dv_err_plain(err, EINVAL, "the archive's %s '%s' is not a file", what, path);
+	return dv_steal_fd(&fd);
+}
+
+/* The image of manifest.json to load: the only one, or the one whose
+ * RepoTags hold `want`. Fills *cfg_text and cfg_hex (the config's digest:
+ * the image id), *layers (the entry's Layers, borrowed from *top) and
+ * *name (its first tag, may stay NULL). */
+static int docker_pick(int rootfd, const char *want, struct json_object **top, char **cfg_text,
+		       char cfg_hex[65], struct json_object **layers, char **name,
+		       struct dv_error *err)
+{
+	dv_autofree char *text = NULL;
+	dv_autoclose int fd = -1;
+	struct json_object *pick = NULL, *tags;
+	const char *cfg_path;
+	char said[65];
+	size_t n, len;
+	struct stat sb;
+
+	fd = open_member(rootfd, "manifest.json", "manifest", err);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &sb) < 0 || sb.st_size > (4 << 20))
+		return dv_err_plain(err, EFBIG, "the archive's manifest.json is too big (over 4 MiB)");
+	if (dv_read_all(fd, &text, &len, err) < 0)
+		return -1;
+	*top = json_tokener_parse(text);
+	if (!*top || !json_object_is_type(*top, json_type_array) ||
+	    !(n = json_object_array_length(*top)))
+		return dv_err_plain(err, EINVAL, "the archive's manifest.json lists no image");
+	for (size_t i = 0; i < n && !pick; i++) {
+		struct json_object *e = json_object_array_get_idx(*top, i);
+
+		if (!json_object_is_type(e, json_type_object))
+			return dv_err_plain(err, EINVAL, "entry %zu of the archive's manifest.json "
+							 "is not an object", i + 1);
+		if (n == 1)
+			pick = e;
+		if (json_object_object_get_ex(e, "RepoTags", &tags) &&
+		    json_object_is_type(tags, json_type_array))
+			for (size_t t = 0; t < json_object_array_length(tags); t++) {
+				struct json_object *tag = json_object_array_get_idx(tags, t);
+
+				if (!json_object_is_type(tag, json_type_string))
+					continue;
+				if (!*name && (pick == e || !want))
+					*name = dv_xstrdup(json_object_get_string(tag));
+				if (want && !strcmp(json_object_get_string(tag), want)) {
+					pick = e;
+					free(*name);
+					*name = dv_xstrdup(want);
+				}
+			}
+		if (pick != e && *name && n > 1) {
+			free(*name);
+			*name = NULL;
+		}
+	}
+	if (!pick && !want)
+		return dv_err_plain(err, EINVAL, "the archive holds %zu images: say which one "
+						 "('devenv image load FILE NAME')", n);
+	if (!pick)
+		return dv_err_plain(err, ENOENT, "the archive holds no image named '%s'", want);
+	cfg_path = str_field(pick, "Config");
+	if (!json_object_object_get_ex(pick, "Layers", layers) ||
+	    !json_object_is_type(*layers, json_type_array))
+		return dv_err_plain(err, EINVAL, "the archive's manifest.json lists no layers");
+	dv_autoclose int cfd = open_member(rootfd, cfg_path, "config", err);
+	if (cfd < 0)
+		return -1;
+	if (fstat(cfd, &sb) < 0 || sb.st_size > (4 << 20))
+		return dv_err_plain(err, EFBIG, "the archive's config '%s' is too big (over 4 MiB)",
+				    cfg_path);
+	if (dv_read_all(cfd, cfg_text, &len, err) < 0)
+		return -1;
+	dv_sha256_hex(*cfg_text, len, cfg_hex);
+	if (name_hex(cfg_path, said) && strcmp(said, cfg_hex))
+		return dv_err_plain(err, EBADMSG, "the archive's config '%s' does not match its "
+						  "digest (it hashes to sha256:%.12s)",
+				    cfg_path, cfg_hex);
+	return 0;
+}
+
 int layer_image_load(const struct layer_store *st, const char *file, const char *name,
 		     struct layer_image *out, struct dv_error *err)
 {
@@ -510,6 +640,7 @@ int layer_image_load(const struct layer_store *st, const char *file, const char 
 	dv_autoclose int fd = -1, sfd = -1, rootfd = -1;
 	struct dv_strv ids = { 0 };
 	char man_hex[65], cfg_hex[65], outer_hex[65];
+	bool docker = false;
 	size_t n;
 	int ret = -1;
 
@@ -526,30 +657,41 @@ int layer_image_load(const struct layer_store *st, const char *file, const char 
 	    (rootfd = dv_open_dir_at(sfd, "diff", err)) < 0 ||
 	    layer_extract(ar, fd, file, rootfd, st->rootless, outer_hex, NULL, err) < 0)
 		goto out;
-	if (dv_read_file_at(rootfd, "index.json", &index_text, &n, err) < 0 ||
-	    !(index = json_tokener_parse(index_text))) {
-		if (!dv_err_isset(err))
-			dv_err_plain(err, EINVAL, "'%s' is not an OCI image layout archive "
-						  "(index.json is not JSON)", file);
-		else
-			dv_err_plain(err, EINVAL, "'%s' is not an OCI image layout archive (no index.json)",
-				     file);
-		goto out;
+	/* An OCI layout (index.json; docker 25's saves have both), else a
+	 * docker-archive (manifest.json only). */
+	if (faccessat(rootfd, "index.json", F_OK, AT_SYMLINK_NOFOLLOW) < 0 &&
+	    faccessat(rootfd, "manifest.json", F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
+		docker = true;
+		if (docker_pick(rootfd, name, &man, &cfg_text, cfg_hex, &layers, &found, err) < 0)
+			goto out;
+	} else {
+		if (dv_read_file_at(rootfd, "index.json", &index_text, &n, err) < 0 ||
+		    !(index = json_tokener_parse(index_text))) {
+			if (!dv_err_isset(err))
+				dv_err_plain(err, EINVAL, "'%s' is not an OCI image layout archive "
+							  "(index.json is not JSON)", file);
+			else
+				dv_err_plain(err, EINVAL, "'%s' is neither an OCI image layout archive "
+							  "nor a docker-archive (no index.json, no "
+							  "manifest.json)", file);
+			goto out;
+		}
+		if (pick_manifest(rootfd, index, name, man_hex, &found, err) < 0 ||
+		    open_blob(rootfd, man_hex, &man_text, err) < 0)
+			goto out;
+		man = json_tokener_parse(man_text);
+		if (!man || !digest_hex(json_object_object_get(man, "config")) ||
+		    !json_object_object_get_ex(man, "layers", &layers) ||
+		    !json_object_is_type(layers, json_type_array)) {
+			dv_err_plain(err, EINVAL, "the archive's manifest sha256:%.12s is not an image "
+						  "manifest", man_hex);
+			goto out;
+		}
+		snprintf(cfg_hex, sizeof(cfg_hex), "%s",
+			 digest_hex(json_object_object_get(man, "config")));
+		if (open_blob(rootfd, cfg_hex, &cfg_text, err) < 0)
+			goto out;
 	}
-	if (pick_manifest(rootfd, index, name, man_hex, &found, err) < 0 ||
-	    open_blob(rootfd, man_hex, &man_text, err) < 0)
-		goto out;
-	man = json_tokener_parse(man_text);
-	if (!man || !digest_hex(json_object_object_get(man, "config")) ||
-	    !json_object_object_get_ex(man, "layers", &layers) ||
-	    !json_object_is_type(layers, json_type_array)) {
-		dv_err_plain(err, EINVAL, "the archive's manifest sha256:%.12s is not an image manifest",
-			     man_hex);
-		goto out;
-	}
-	snprintf(cfg_hex, sizeof(cfg_hex), "%s", digest_hex(json_object_object_get(man, "config")));
-	if (open_blob(rootfd, cfg_hex, &cfg_text, err) < 0)
-		goto out;
 	cfg = json_tokener_parse(cfg_text);
 	if (!cfg || !json_object_object_get_ex(cfg, "rootfs", &rootfs) ||
 	    !json_object_object_get_ex(rootfs, "diff_ids", &diff_ids) ||
@@ -559,19 +701,29 @@ int layer_image_load(const struct layer_store *st, const char *file, const char 
 		goto out;
 	}
 	for (size_t i = 0; i < json_object_array_length(layers); i++) {
-		const char *hex = digest_hex(json_object_array_get_idx(layers, i));
+		struct json_object *l = json_object_array_get_idx(layers, i);
+		const char *hex = docker ? NULL : digest_hex(l);
 		const char *want = json_object_get_string(json_object_array_get_idx(diff_ids, i));
 		dv_autoclose int lfd = -1;
 		char id[65], step[96];
 		unsigned long long size;
 
-		if (!hex) {
+		if (docker) {
+			if (!json_object_is_type(l, json_type_string)) {
+				dv_err_plain(err, EINVAL, "layer %zu of the archive's manifest.json is not "
+							  "a path", i + 1);
+				goto out;
+			}
+			lfd = open_member(rootfd, json_object_get_string(l), "layer", err);
+		} else if (!hex) {
 			dv_err_plain(err, EINVAL, "layer %zu of the manifest has a bad digest", i + 1);
 			goto out;
+		} else {
+			lfd = open_blob(rootfd, hex, NULL, err);
 		}
-		if ((lfd = open_blob(rootfd, hex, NULL, err)) < 0)
+		if (lfd < 0)
 			goto out;
-		snprintf(step, sizeof(step), "load sha256:%.12s", hex);
+		snprintf(step, sizeof(step), "load layer %zu", i + 1);
 		if (layer_import_stream(st, lfd, file, step, id, &size, NULL, err) < 0)
 			goto out;
 		/* What the config says the layer is: its uncompressed digest. */
