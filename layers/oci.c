@@ -8,7 +8,9 @@
  *                        image's tag), blobs/sha256/{manifest,config,layers}
  *   layer_image_tag      another name for an image
  *   layer_image_compose  an image of given layers over a base config
- *                        (`devenv commit`)
+ *                        (`devenv commit`), with its "created" and history
+ *   layer_image_load     an OCI layout archive or a docker-archive into
+ *                        the store
  *
  * Layers leave as export.c's deterministic, uncompressed tars, and the
  * config's rootfs.diff_ids say what those tars hash to; the archive's own
@@ -115,8 +117,101 @@ static int store_config(const struct layer_store *st, const char *config, char h
 	return 0;
 }
 
+void layer_time_rfc3339(long long t, char out[32])
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (!gmtime_r(&tt, &tm) || !strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		snprintf(out, 32, "1970-01-01T00:00:00Z");
+}
+
+int layer_time_parse(const char *s, long long *t)
+{
+	struct tm tm = { 0 };
+	const char *p;
+	long long off = 0;
+
+	if (!s || strlen(s) < 20 || (s[10] != 'T' && s[10] != 't') ||
+	    !(p = strptime(s, "%Y-%m-%d", &tm)) || p != s + 10 ||
+	    !(p = strptime(s + 11, "%H:%M:%S", &tm)) || p != s + 19)
+		return -1;
+	if (*p == '.') {
+		if (p[1] < '0' || p[1] > '9')
+			return -1;
+		for (p++; *p >= '0' && *p <= '9'; p++)
+			;
+	}
+	if ((*p == 'Z' || *p == 'z') && !p[1]) {
+		off = 0;
+	} else if ((*p == '+' || *p == '-') && strlen(p) == 6 && p[3] == ':') {
+		for (int i = 1; i < 6; i++)
+			if (i != 3 && (p[i] < '0' || p[i] > '9'))
+				return -1;
+		off = ((p[1] - '0') * 10 + (p[2] - '0')) * 3600 + ((p[4] - '0') * 10 + (p[5] - '0')) * 60;
+		if (off > 24 * 3600)
+			return -1;
+		if (*p == '-')
+			off = -off;
+	} else {
+		return -1;
+	}
+	*t = (long long)timegm(&tm) - off;
+	return 0;
+}
+
+/* config with "created" and the history entries of its layers that its
+ * history lacks (see layer_image_compose). */
+static char *config_with_created(char *config, long long created, size_t nlayers,
+				 struct dv_error *err)
+{
+	layer_autojson struct json_object *o = json_tokener_parse(config);
+	struct json_object *hist = NULL;
+	char when[32];
+	size_t have = 0;
+
+	if (!o || !json_object_is_type(o, json_type_object)) {
+		dv_err(err, EINVAL, "the image's config is not a JSON object");
+		return NULL;
+	}
+	layer_time_rfc3339(created, when);
+	json_object_object_add(o, "created", json_object_new_string(when));
+	if (json_object_object_get_ex(o, "history", &hist) &&
+	    !json_object_is_type(hist, json_type_array)) {
+		json_object_object_del(o, "history");
+		hist = NULL;
+	}
+	for (size_t i = 0; hist && i < json_object_array_length(hist); i++) {
+		struct json_object *h = json_object_array_get_idx(hist, i), *empty;
+
+		if (!json_object_object_get_ex(h, "empty_layer", &empty) ||
+		    !json_object_get_boolean(empty))
+			have++;
+	}
+	if (have > nlayers) { /* says more than there is: no history is better */
+		json_object_object_del(o, "history");
+		hist = NULL;
+		have = 0;
+	}
+	if (!hist) {
+		hist = json_object_new_array();
+		json_object_object_add(o, "history", hist);
+	}
+	for (; have < nlayers; have++) {
+		struct json_object *h = json_object_new_object();
+
+		json_object_object_add(h, "created", json_object_new_string(when));
+		json_object_object_add(h, "created_by", json_object_new_string("devenv commit"));
+		json_object_array_add(hist, h);
+	}
+	free(config);
+	return dv_xstrdup(json_object_to_json_string_ext(
+		o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
 int layer_image_compose(const struct layer_store *st, const char *name, const char *base_config,
-			const struct dv_strv *layers, struct layer_image *out, struct dv_error *err)
+			const struct dv_strv *layers, long long created, struct layer_image *out,
+			struct dv_error *err)
 {
 	dv_autofree char *norm = NULL, *config = NULL;
 	struct dv_strv diff_ids = { 0 };
@@ -128,6 +223,7 @@ int layer_image_compose(const struct layer_store *st, const char *name, const ch
 		return -1;
 	if (diff_ids_of(st, layers, &diff_ids, err) < 0 ||
 	    !(config = layer_config_with_diff_ids(base_config, &diff_ids, err)) ||
+	    (created >= 0 && !(config = config_with_created(config, created, layers->n, err))) ||
 	    store_config(st, config, hex, err) < 0)
 		goto out;
 	img.name = dv_steal_ptr(&norm);

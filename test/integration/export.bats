@@ -322,3 +322,59 @@ dockerarchive() {
 	run "$DEVENV" images
 	refute_line --regexp '^localhost/x '
 }
+
+@test "image inspect: Created is RFC 3339 in UTC; commit writes created and history into the config; save, load and push keep it" {
+	printf 'image: busybox\nprovision:\n  - run: echo one >/one\n' | dv_envfile
+	run "$DEVENV" up
+	assert_success
+	"$DEVENV" ssh -c 'echo two >/two'
+	before=$(date -u +%s)
+	run "$DEVENV" commit snap:1
+	assert_success
+	after=$(date -u +%s)
+	run "$DEVENV" image inspect snap:1
+	assert_success
+	created=$(python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["Created"])' <<<"$output")
+	[[ $created =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$ ]]
+	t=$(date -u -d "$created" +%s)
+	((t >= before && t <= after))
+	# the config: created, and one history entry per layer (busybox's,
+	# the step's, the env's changes), each with that time
+	printf '%s\n' "$output" >"$BATS_TEST_TMPDIR/i.json"
+	python3 - "$created" "$BATS_TEST_TMPDIR/i.json" <<-'PY'
+	import json, sys
+	img = json.load(open(sys.argv[2]))[0]
+	cfg = img["Config"]
+	assert cfg["created"] == sys.argv[1], cfg.get("created")
+	hist = [h for h in cfg["history"] if not h.get("empty_layer")]
+	assert len(hist) == len(img["Layers"]) == 3, (hist, img["Layers"])
+	assert all(h["created"] == sys.argv[1] and h["created_by"] == "devenv commit" for h in hist), hist
+	PY
+	# image save -> load and push -> pull keep the config, so its date
+	"$DEVENV" image save snap:1 "$BATS_TEST_TMPDIR/s.tar"
+	"$DEVENV" push snap:1 "$DV_REGISTRY/team/snap:1" >/dev/null
+	store_b
+	DEVENV_HOME=$STORE_B "$DEVENV" image load "$BATS_TEST_TMPDIR/s.tar" loaded:1 >/dev/null
+	DEVENV_HOME=$STORE_B "$DEVENV" pull "$DV_REGISTRY/team/snap:1" >/dev/null
+	for ref in loaded:1 "$DV_REGISTRY/team/snap:1"; do
+		DEVENV_HOME=$STORE_B run "$DEVENV" image inspect "$ref"
+		assert_output --partial "\"Created\":\"$created\""
+	done
+	# a commit of a committed image adds one entry to its history
+	cd "$BATS_TEST_TMPDIR" && mkdir c2 && cd c2 && git init -q
+	printf 'image: snap:1\n' | dv_envfile
+	"$DEVENV" up >/dev/null
+	"$DEVENV" ssh -c 'echo three >/three'
+	sleep 1
+	"$DEVENV" commit snap:2 >/dev/null
+	"$DEVENV" destroy -f >/dev/null
+	"$DEVENV" image inspect snap:2 >"$BATS_TEST_TMPDIR/i.json"
+	python3 - "$created" "$BATS_TEST_TMPDIR/i.json" <<-'PY'
+	import json, sys
+	img = json.load(open(sys.argv[2]))[0]
+	hist = img["Config"]["history"]
+	assert len(hist) == len(img["Layers"]) == 4, hist
+	assert [h["created"] == sys.argv[1] for h in hist] == [True, True, True, False], hist
+	assert img["Config"]["created"] == hist[3]["created"] == img["Created"]
+	PY
+}

@@ -1221,6 +1221,48 @@ static void test_export_names_bytes(void **state)
 	layer_image_release(&img);
 }
 
+/* RFC 3339 both ways: UTC with Z out; Z, z, offsets and fractions in;
+ * anything else refused. */
+static void test_time_rfc3339(void **state)
+{
+	static const struct {
+		const char *in;
+		long long want; /* -1: refused */
+	} cases[] = {
+		{ "2026-12-06T06:27:26Z", 1796538446 },
+		{ "2026-12-06t06:27:26z", 1796538446 },
+		{ "2026-12-06T07:27:26+01:00", 1796538446 },
+		{ "2026-12-06T01:57:26.999999999-04:30", 1796538446 },
+		{ "1970-01-01T00:00:00Z", 0 },
+		{ "2026-12-06T06:27:26", -1 },
+		{ "2026-12-06 06:27:26Z", -1 },
+		{ "2026-12-06T06:27:26.Z", -1 },
+		{ "2026-12-06T06:27:26+0100", -1 },
+		{ "2026-12-06T06:27:26Zjunk", -1 },
+		{ "", -1 },
+	};
+	char out[32];
+	long long t;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int r = layer_time_parse(cases[i].in, &t);
+
+		if (cases[i].want < 0) {
+			if (r == 0)
+				fail_msg("'%s' was taken as %lld", cases[i].in, t);
+			continue;
+		}
+		if (r != 0 || t != cases[i].want)
+			fail_msg("'%s': %d, %lld (want %lld)", cases[i].in, r, t, cases[i].want);
+	}
+	assert_int_equal(layer_time_parse(NULL, &t), -1);
+	layer_time_rfc3339(1796538446, out);
+	assert_string_equal(out, "2026-12-06T06:27:26Z");
+	layer_time_rfc3339(0, out);
+	assert_string_equal(out, "1970-01-01T00:00:00Z");
+}
+
 static void test_devices(void **state)
 {
 	struct fx *f = *state;
@@ -1386,6 +1428,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_layer_json_not_object, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_export_roundtrip, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_export_names_bytes, fx_setup, fx_teardown),
+		cmocka_unit_test(test_time_rfc3339),
 		cmocka_unit_test(test_ref_normalize),
 		cmocka_unit_test_setup_teardown(test_commit_and_cache, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_import_deterministic, fx_setup, fx_teardown),
