@@ -24,7 +24,8 @@
  * C.UTF-8 the whole archive is hdrcharset=BINARY, one pax header more
  * per entry. A sparse file's holes are not read (SEEK_DATA/SEEK_HOLE) but
  * go out as zeros: no GNU sparse entries (see write_content); extract.c
- * makes holes of them again.
+ * makes holes of them again, and a tar written to a file (image save's)
+ * has them as holes too (layer_sparse_write).
  *
  * The walk opens each entry relative to its folder with O_NOFOLLOW and
  * never leaves the layer's filesystem.
@@ -61,6 +62,7 @@ struct exp {
 	struct archive *a;
 	struct archive_entry *e;
 	int out_fd;                 /* -1: hash only */
+	struct layer_sparse_out out; /* out_fd's writer: zeros as holes in a file */
 	struct dv_sha256 sha;
 	unsigned long long bytes;
 	dev_t dev;
@@ -78,13 +80,9 @@ static la_ssize_t write_cb(struct archive *a, void *data, const void *buf, size_
 	(void)a;
 	dv_sha256_update(&x->sha, buf, n);
 	x->bytes += n;
-	if (x->out_fd >= 0) {
-		struct dv_error e = { 0 };
-
-		if (dv_write_full(x->out_fd, buf, n, &e) < 0) {
-			x->write_errno = e.errnum ? e.errnum : EIO;
-			return -1;
-		}
+	if (x->out_fd >= 0 && layer_sparse_write(&x->out, buf, n) < 0) {
+		x->write_errno = errno ? errno : EIO;
+		return -1;
 	}
 	return (la_ssize_t)n;
 }
@@ -433,6 +431,8 @@ int layer_export_dir(const struct layer_store *st, const char *dir, int out_fd,
 		return dv_err(err, errno, "cannot open the layer folder '%s'", dir);
 	x.dev = sb.st_dev;
 	dv_sha256_init(&x.sha);
+	if (out_fd >= 0)
+		layer_sparse_open(&x.out, out_fd);
 	/* Before the archive is made: libarchive takes its charset then. */
 	utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
 	if (utf8)
@@ -455,6 +455,10 @@ int layer_export_dir(const struct layer_store *st, const char *dir, int out_fd,
 		goto out;
 	if (ar->archive_write_close(x.a) != ARCHIVE_OK) {
 		ar_fail(&x, "finish", dir);
+		goto out;
+	}
+	if (out_fd >= 0 && layer_sparse_close(&x.out) < 0) {
+		dv_err(err, errno, "cannot write the layer tar");
 		goto out;
 	}
 	dv_sha256_final_hex(&x.sha, diff_id);

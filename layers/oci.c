@@ -301,13 +301,21 @@ static int cmp_blobs(const void *x, const void *y)
 	return strcmp(((const struct blob *)x)->hex, ((const struct blob *)y)->hex);
 }
 
-/* The archive itself: oci-layout, index.json, then every blob in hex order. */
+static la_ssize_t sparse_cb(struct archive *a, void *data, const void *buf, size_t n)
+{
+	(void)a;
+	return layer_sparse_write(data, buf, n) < 0 ? -1 : (la_ssize_t)n;
+}
+
+/* The archive itself: oci-layout, index.json, then every blob in hex
+ * order; into a new file with its layers' zeros as holes. */
 static int write_archive(const struct layer_ar *ar, int fd, const char *index, struct blob *blobs,
 			 size_t n, struct dv_error *err)
 {
 	static const char layout[] = "{\"imageLayoutVersion\":\"1.0.0\"}";
 	struct archive *a = ar->archive_write_new();
 	struct archive_entry *e = ar->archive_entry_new();
+	struct layer_sparse_out so = { .fd = -1 };
 	int ret = -1;
 
 	if (!a || !e) {
@@ -315,8 +323,12 @@ static int write_archive(const struct layer_ar *ar, int fd, const char *index, s
 		goto out;
 	}
 	qsort(blobs, n, sizeof(*blobs), cmp_blobs);
+	layer_sparse_open(&so, fd);
+	/* No padding of the last block, as archive_write_open_fd() does for
+	 * a file: the same bytes as before. */
 	if (ar->archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
-	    ar->archive_write_open_fd(a, fd) != ARCHIVE_OK) {
+	    ar->archive_write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK ||
+	    ar->archive_write_open(a, &so, NULL, sparse_cb, NULL) != ARCHIVE_OK) {
 		dv_err(err, 0, "cannot start the archive: %s", ar->archive_error_string(a));
 		goto out;
 	}
@@ -340,8 +352,14 @@ static int write_archive(const struct layer_ar *ar, int fd, const char *index, s
 		dv_err(err, 0, "cannot finish the archive: %s", ar->archive_error_string(a));
 		goto out;
 	}
+	if (layer_sparse_close(&so) < 0) {
+		dv_err(err, errno, "cannot write the archive");
+		goto out;
+	}
 	ret = 0;
 out:
+	if (ret < 0 && so.error) /* its words, not libarchive's "Write error" */
+		dv_err(err, so.error, "cannot write the archive");
 	if (e)
 		ar->archive_entry_free(e);
 	if (a)
@@ -767,8 +785,8 @@ int layer_image_load(const struct layer_store *st, const char *file, const char 
 				dv_err_plain(err, EINVAL, "'%s' is not an OCI image layout archive "
 							  "(index.json is not JSON)", file);
 			else
-				dv_err_plain(err, EINVAL, "'%s' is neither an OCI image layout archive "
-							  "nor a docker-archive (no index.json, no "
+				dv_err_plain(err, EINVAL, "'%s' is not an OCI image layout archive "
+							  "or a docker-archive (it has no index.json or "
 							  "manifest.json)", file);
 			goto out;
 		}

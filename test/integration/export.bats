@@ -124,9 +124,11 @@ netlock"
 	run "$DEVENV" image save fx:1 "$BATS_TEST_TMPDIR/fx.tar"
 	assert_success
 	# no GNU sparse entry (OCI's layer spec: SHOULD NOT be used): the
-	# holes are zeros in the tar
+	# holes are zeros in the tar, and holes of the archive file
 	run grep -c GNU.sparse "$BATS_TEST_TMPDIR/fx.tar"
 	assert_output 0
+	(( $(stat -c %s "$BATS_TEST_TMPDIR/fx.tar") > 1024 * 1024 * 1024 ))
+	(( $(du -k "$BATS_TEST_TMPDIR/fx.tar" | cut -f1) < 8 * 1024 ))
 	store_b
 	DEVENV_HOME=$STORE_B run "$DEVENV" image load "$BATS_TEST_TMPDIR/fx.tar"
 	assert_success
