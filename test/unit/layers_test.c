@@ -1090,6 +1090,8 @@ static void test_export_names_bytes(void **state)
 	};
 	dv_autofree char *src = dv_xasprintf("%s/src", f->dir);
 	dv_autofree char *out = dv_xasprintf("%s/names.tar", f->dir);
+	/* VFS_CAP_REVISION_3 | effective, cap_net_bind_service, rootid 1000 */
+	static const unsigned char capv3[24] = { 0x01, 0x00, 0x00, 0x03, 0x00, 0x04, [20] = 0xe8, 0x03 };
 	char long_ascii[256], long_utf8[256], deep[4096], target[4000], link300[301];
 	char d1[65], d2[65];
 	struct dv_error err = {0};
@@ -1151,6 +1153,14 @@ static void test_export_names_bytes(void **state)
 	fd = openat(sfd, "hole", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	assert_int_equal(ftruncate(fd, 1 << 20), 0);
 	close(fd);
+	/* as root, a v3 file capability (bound to the root of a user
+	 * namespace, uid 1000 here) is stored as it is and travels so */
+	mk_file(sfd, "capv3", "");
+	if (!rootless()) {
+		fd = openat(sfd, "capv3", O_RDONLY | O_CLOEXEC);
+		assert_int_equal(fsetxattr(fd, "security.capability", capv3, sizeof(capv3), 0), 0);
+		close(fd);
+	}
 	close(sfd);
 
 	fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -1217,6 +1227,14 @@ static void test_export_names_bytes(void **state)
 		assert_int_equal(stat(ho, &sb), 0);
 		assert_int_equal(sb.st_size, 1 << 20);
 		assert_int_equal(sb.st_blocks, 0);
+		if (!rootless()) {
+			dv_autofree char *cp = diff_file(f, img.layers.v[0], "capv3");
+			unsigned char got[64];
+
+			assert_int_equal(getxattr(cp, "security.capability", got, sizeof(got)),
+					 (ssize_t)sizeof(capv3));
+			assert_memory_equal(got, capv3, sizeof(capv3));
+		}
 	}
 	layer_image_release(&img);
 }
