@@ -162,6 +162,17 @@ def oci_seeds():
     s["not-json"] = oci("{", manifest(2, [3]))
     s["layer-escape"] = oci(index(1), manifest(2, [3]), config([3]),
                             tar([("l", "up", ".."), ("f", "up/escape", b"out")]))
+    # docker-archives: part 0 is manifest.json, "%N%" the path of part N
+    s["docker-one-layer"] = oci('[{"Config":"%1%","RepoTags":["fuzz:1"],"Layers":["%2%"]}]',
+                                config([2]), l1)
+    s["docker-two-images"] = oci('[{"Config":"%1%","RepoTags":["a:1"],"Layers":["%2%"]},'
+                                 '{"Config":"%1%","RepoTags":["b:1"],"Layers":["%2%"]}]',
+                                 config([2]), l1)
+    s["docker-escape"] = oci('[{"Config":"%1%","RepoTags":["x:1"],"Layers":["../../../etc/passwd"]}]',
+                             config([2]), l1)
+    s["docker-abs-config"] = oci('[{"Config":"/etc/passwd","RepoTags":["x:1"],"Layers":["%2%"]}]',
+                                 config([2]), l1)
+    s["docker-not-array"] = oci('[{"Config":1,"Layers":{}}]', config([2]), l1)
     return s
 
 
