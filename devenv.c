@@ -1216,18 +1216,16 @@ static void split_name(const char *name, char *repo, size_t rn, char *tag, size_
 }
 
 /* When the image was made: its config's "created" (RFC 3339, as registries
- * give it), else when it was stored here (imports have no date, so that
- * their ids depend on their content alone). */
+ * and commit give it), else when it was stored here (imports have no date,
+ * so that their ids depend on their content alone). */
 static long long image_created(const struct layer_image *img)
 {
 	struct json_object *o = img->config ? json_tokener_parse(img->config) : NULL, *c;
-	long long t = img->created;
-	struct tm tm = { 0 };
-	const char *s, *end;
+	long long t = img->created, when;
 
-	if (o && json_object_object_get_ex(o, "created", &c) && (s = json_object_get_string(c)) &&
-	    (end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm)) && end != s)
-		t = (long long)timegm(&tm);
+	if (o && json_object_object_get_ex(o, "created", &c) &&
+	    layer_time_parse(json_object_get_string(c), &when) == 0)
+		t = when;
 	json_object_put(o);
 	return t;
 }
@@ -1693,7 +1691,7 @@ static int cmd_image(struct dv_ctx *ctx, struct layer_store *st, int argc, char 
 		for (int i = oi; i < argc; i++) {
 			struct json_object *o, *layers;
 			struct layer_image one = { 0 };
-			char repo[256], tag[160];
+			char repo[256], tag[160], when[32];
 
 			o = json_object_new_object();
 			layers = json_object_new_array();
@@ -1709,7 +1707,8 @@ static int cmd_image(struct dv_ctx *ctx, struct layer_store *st, int argc, char 
 			json_object_object_add(o, "Name", json_object_new_string(one.name));
 			json_object_object_add(o, "Repository", json_object_new_string(repo));
 			json_object_object_add(o, "Tag", json_object_new_string(tag));
-			json_object_object_add(o, "Created", json_object_new_int64(image_created(&one)));
+			layer_time_rfc3339(image_created(&one), when);
+			json_object_object_add(o, "Created", json_object_new_string(when));
 			json_object_object_add(o, "Size", json_object_new_int64((int64_t)one.size));
 			for (size_t k = 0; k < one.layers.n; k++)
 				json_object_array_add(layers, json_object_new_string(one.layers.v[k]));
