@@ -371,16 +371,6 @@ static int cmd_resume(struct dv_ctx *ctx, struct layer_store *st, int argc, char
 	return suspend_or_resume(ctx, st, argc, argv, find_cmd("resume"), false, err);
 }
 
-static int force_opt(int c, const char *arg, void *data, struct dv_error *err)
-{
-	(void)arg;
-	(void)err;
-	if (c != 'f')
-		return -1;
-	*(bool *)data = true;
-	return 0;
-}
-
 struct destroy_opts {
 	bool force, volumes;
 };
@@ -831,29 +821,49 @@ static int cmd_ls(struct dv_ctx *ctx, struct layer_store *st, int argc, char **a
 	return 0;
 }
 
-static int follow_opt(int c, const char *arg, void *data, struct dv_error *err)
+struct logs_opts {
+	bool follow;
+	long long tail; /* -1: all; -2: not given */
+};
+
+static int logs_opt(int c, const char *arg, void *data, struct dv_error *err)
 {
-	return force_opt(c == 'f' ? 'f' : c, arg, data, err);
+	struct logs_opts *o = data;
+	unsigned long long v = 0;
+
+	if (c == 'f') {
+		o->follow = true;
+		return 0;
+	}
+	if (c != 'n')
+		return -1;
+	if (!strcmp(arg, "all")) {
+		o->tail = -1;
+		return 0;
+	}
+	for (const char *p = arg; *p; p++)
+		if (*p < '0' || *p > '9' || (v = v * 10 + (unsigned)(*p - '0')) > 100000000)
+			return dv_err_usage(err, "--tail takes a number of lines or 'all', not '%s'", arg);
+	if (!*arg)
+		return dv_err_usage(err, "--tail takes a number of lines or 'all', not ''");
+	o->tail = (long long)v;
+	return 0;
 }
 
 static int cmd_logs(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
 		    struct dv_error *err)
 {
-	static const struct option longs[] = { { "follow", no_argument, NULL, 'f' }, { 0 } };
+	static const struct option longs[] = { { "follow", no_argument, NULL, 'f' },
+					       { "tail", required_argument, NULL, 'n' }, { 0 } };
 	const struct cmd *self = find_cmd("logs");
-	bool follow = false, last = false, helped;
-	struct opt_spec os = { "f", longs, follow_opt, &follow };
+	struct logs_opts lo = { .tail = -2 };
+	bool helped;
+	struct opt_spec os = { "fn:", longs, logs_opt, &lo };
 	struct prov_env env = { .lock_fd = -1 };
 	int oi = parse_opts(ctx, self, argc, argv, &os, &helped, err), ret = -1;
-	dv_autoclose int fd = -1;
-	dv_autofree char *path = NULL;
+	dv_autofree char *dir = NULL;
 	const struct ctr_init *follows;
 	const char *svc = NULL;
-	/* The log is the env's record, as it wrote it; what we print of it is
-	 * made safe for a terminal (util/term.h), as on_up's output was. */
-	struct dv_term_filter filt = { 0 };
-	char buf[16384], safe[DV_TERM_FILTER_OUT(sizeof(buf))];
-	size_t len;
 
 	if (oi < 0)
 		return helped ? 0 : -1;
@@ -886,56 +896,14 @@ static int cmd_logs(struct dv_ctx *ctx, struct layer_store *st, int argc, char *
 		}
 		dv_buf_release(&names);
 		follows = &ss->init;
-		path = dv_xasprintf("envs/%s/services/%s/log", env.id, ss->name);
+		dir = dv_xasprintf("envs/%s/services/%s", env.id, ss->name);
 	} else {
-		path = dv_xasprintf("envs/%s/log", env.id);
+		dir = dv_xasprintf("envs/%s", env.id);
 	}
-	fd = openat(st->root_fd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0 && errno == ENOENT && !follow) {
-		ret = 0; /* never started: no output yet */
-		goto out;
-	}
-	if (fd < 0) {
-		dv_err(err, errno, "cannot open the log of env %s", env.id);
-		goto out;
-	}
-	for (;;) {
-		ssize_t n = read(fd, buf, sizeof(buf));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			dv_err(err, errno, "reading the log");
-			goto out;
-		}
-		if (n > 0)
-			len = dv_term_filter_feed(&filt, buf, (size_t)n, safe);
-		else if (last || !follow) /* the last read: a colour left on ends */
-			len = dv_term_filter_end(&filt, safe);
-		else
-			len = 0;
-		if (len && fwrite(safe, 1, len, stdout) != len) {
-			dv_err(err, errno, "cannot write output");
-			goto out;
-		}
-		if (n > 0)
-			continue;
-		fflush(stdout);
-		if (last)
-			break;
-		/* -f follows while the env (the service) runs, like `docker logs -f`.
-		 * Once it has stopped, one more read: what was written between our
-		 * last one and its end (a service's last lines and status, which its
-		 * log relay has written before its init exits). */
-		if (!follow || !env.has_state || ctr_probe(follows) == CTR_STOPPED) {
-			last = follow;
-			if (!last)
-				break;
-			continue;
-		}
-		poll(NULL, 0, 200);
-	}
-	ret = 0;
+	/* As tail -f: following starts from the last 10 lines. */
+	if (lo.tail == -2)
+		lo.tail = lo.follow ? 10 : -1;
+	ret = prov_logs_show(st, dir, lo.tail, lo.follow && env.has_state ? follows : NULL, err);
 out:
 	prov_env_release(&env);
 	return ret;
@@ -2161,7 +2129,7 @@ static const struct cmd commands[] = {
 	{ "status", cmd_status, CMD_STORE, "[-e NAME|ID] [--json]", "this env's state" },
 	{ "port", cmd_port, CMD_STORE, "[-e NAME|ID] [--json]", "the env's forwarded ports (CONTAINER/tcp -> HOST_IP:HOST_PORT)" },
 	{ "ls", cmd_ls, CMD_STORE, "[--json]", "every env on this machine" },
-	{ "logs", cmd_logs, CMD_STORE, "[-e NAME|ID] [-f] [SERVICE]", "the env's output (on_up steps), or a service's" },
+	{ "logs", cmd_logs, CMD_STORE, "[-e NAME|ID] [-f] [--tail N|all] [SERVICE]", "the env's output (on_up steps), or a service's" },
 	{ "images", cmd_images, CMD_STORE, "[--json]", "list images in the store" },
 	{ "rmi", cmd_rmi, CMD_STORE, "IMAGE", "remove an image no env uses" },
 	{ "pull", cmd_pull, CMD_STORE | CMD_LOCKS_STORE, "[--platform OS/ARCH[/VARIANT]] [host[:port]/]NAME[:TAG|@sha256:DIGEST]", "fetch an image from an OCI registry (this machine's platform, or --platform's)" },

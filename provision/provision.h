@@ -402,6 +402,15 @@ struct prov_svc_info {
 void prov_service_info(const struct layer_store *st, const struct prov_env *env, size_t i,
 		       struct prov_svc_info *out);
 const char *prov_svc_state_name(enum prov_svc_state s);
+/* logs.c: the cap of the env's log and its services' (`logs`), for the log
+ * relay writing in dir_fd. */
+void prov_log_cap(const struct env_spec *spec, int dir_fd, struct ctr_logcap *out);
+/* `devenv logs`: the log in dir (under the store's root: "envs/ID" or
+ * "envs/ID/services/NAME"; "log", "log.1"...) to stdout, made safe for a
+ * terminal: its last `tail` lines (-1: all), then, with follow, what comes
+ * while that init runs, across rotations. */
+int prov_logs_show(const struct layer_store *st, const char *dir, long long tail,
+		   const struct ctr_init *follow, struct dv_error *err);
 /* The last `lines` lines of a service's log to f, each after indent. */
 void prov_service_tail(const struct layer_store *st, const char *env_id, const char *name,
 		       unsigned lines, FILE *f, const char *indent);

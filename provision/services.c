@@ -213,6 +213,8 @@ static int start_one(const struct layer_store *st, struct prov_env *env, int efd
 	struct ctr_idmap idmap;
 	dv_autoclose int log_fd = -1;
 	dv_autoclose int exit_fd = -1;
+	dv_autoclose int log_dir = -1;
+	struct ctr_logcap cap;
 	char netns[64];
 	struct stat nsb, self_nsb;
 	struct svc_cmd cmd = { 0 };
@@ -257,6 +259,14 @@ static int start_one(const struct layer_store *st, struct prov_env *env, int efd
 		dv_err(err, errno, "cannot open the log of service '%s'", svc->name);
 		goto out;
 	}
+	/* Its folder, where the relay rotates the log (provision/logs.c). */
+	*strrchr(log, '/') = 0;
+	log_dir = openat(efd, log, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (log_dir < 0) {
+		dv_err(err, errno, "cannot open the folder of service '%s'", svc->name);
+		goto out;
+	}
+	prov_log_cap(spec, log_dir, &cap);
 	/* A fresh exit file for this run: an old status must not describe it. */
 	if (unlinkat(efd, exitf, 0) < 0 && errno != ENOENT) {
 		dv_err(err, errno, "cannot reset the exit status of service '%s'", svc->name);
@@ -311,6 +321,7 @@ static int start_one(const struct layer_store *st, struct prov_env *env, int efd
 	cs.upper = upper;
 	cs.work = work;
 	cs.log_fd = log_fd;
+	cs.log_cap = &cap;
 	cs.cgroups = &env->state.cgroups;
 	cs.sandbox = &sb;
 	cs.userns = st->rootless;
