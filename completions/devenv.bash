@@ -22,6 +22,7 @@ _devenv() {
 		-e | --env) words=$("$dv" __complete envs 2>/dev/null) ;;
 		-t | --template) [[ $cmd == init ]] && words=$("$dv" __complete templates 2>/dev/null) ;;
 		--compression) words="gzip zstd" ;;
+		--tail) words="all" ;;
 		--cache-from | --platform | --timeout | -u | --user | --username | -c) return 0 ;;
 		esac
 		if [[ -z $words && $prev != -e && $prev != --env ]]; then
