@@ -599,6 +599,29 @@ static struct json_object *ports_json(const struct ctr_state *state)
 	return a;
 }
 
+/* "12.0 KiB", "~12.0 KiB" for an estimate. */
+static void df_size(char *out, size_t n, unsigned long long bytes, bool estimate)
+{
+	char s[32];
+
+	dv_str_size(s, sizeof(s), bytes);
+	snprintf(out, n, "%s%s", estimate ? "~" : "", s);
+}
+
+static void format_age(char *out, size_t n, long long created)
+{
+	long long age = (long long)time(NULL) - created;
+
+	if (age < 120)
+		snprintf(out, n, "%llds", age);
+	else if (age < 7200)
+		snprintf(out, n, "%lldm", age / 60);
+	else if (age < 172800)
+		snprintf(out, n, "%lldh", age / 3600);
+	else
+		snprintf(out, n, "%lldd", age / 86400);
+}
+
 static int cmd_status(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
 		      struct dv_error *err)
 {
@@ -610,6 +633,9 @@ static int cmd_status(struct dv_ctx *ctx, struct layer_store *st, int argc, char
 	/* The counters live in the env's cgroups, which halt removes: an init
 	 * killed for memory leaves them for status to read until then. */
 	bool oom_known = env.has_state && ctr_cgroup_oom_kills(&env.state.cgroups, &ooms) == 0;
+	/* Recorded at halt and commit (provision/df.c): no walk here. */
+	struct prov_env_size sz;
+	bool has_size = env.has_state && prov_env_size_read(st, env.id, &sz);
 
 	if (ctx->json) {
 		struct json_object *o = json_object_new_object();
@@ -623,6 +649,9 @@ static int cmd_status(struct dv_ctx *ctx, struct layer_store *st, int argc, char
 		json_object_object_add(o, "checkout", env.has_state ? json_object_new_string(env.state.checkout) : NULL);
 		json_object_object_add(o, "workdir", env.has_state ? json_object_new_string(env.state.workdir) : NULL);
 		json_object_object_add(o, "created", env.has_state ? json_object_new_int64(env.state.created) : NULL);
+		json_object_object_add(o, "size", has_size ? json_object_new_int64((int64_t)sz.bytes) : NULL);
+		json_object_object_add(o, "size_measured", has_size ? json_object_new_string(sz.when) : NULL);
+		json_object_object_add(o, "size_at", has_size ? json_object_new_int64(sz.at) : NULL);
 		json_object_object_add(o, "oom_kills", oom_known ? json_object_new_int64((int64_t)ooms) : NULL);
 		json_object_object_add(o, "oom_killed", json_object_new_boolean(ooms > 0));
 		json_object_object_add(o, "user", env.has_state && env.state.user[0] ? json_object_new_string(env.state.user) : NULL);
@@ -690,6 +719,14 @@ static int cmd_status(struct dv_ctx *ctx, struct layer_store *st, int argc, char
 			       env.state.ports[i].host_ip, env.state.ports[i].host_port);
 		if (running)
 			printf("  init pid: %d\n", (int)env.state.init.pid);
+		if (has_size) {
+			char size[40], age[32];
+
+			df_size(size, sizeof(size), sz.bytes, false);
+			format_age(age, sizeof(age), sz.at);
+			printf("  size:     %s (at its last %s, %s ago%s)\n", size, sz.when, age,
+			       running ? "; it may have grown since" : "");
+		}
 		if (ooms)
 			printf("  out of memory: %llu process%s OOM-killed%s; see 'resources: memory'\n", ooms,
 			       ooms == 1 ? "" : "es", running ? "" : ", the env's init may be among them");
@@ -737,20 +774,6 @@ out:
 	return ret;
 }
 
-static void format_age(char *out, size_t n, long long created)
-{
-	long long age = (long long)time(NULL) - created;
-
-	if (age < 120)
-		snprintf(out, n, "%llds", age);
-	else if (age < 7200)
-		snprintf(out, n, "%lldm", age / 60);
-	else if (age < 172800)
-		snprintf(out, n, "%lldh", age / 3600);
-	else
-		snprintf(out, n, "%lldd", age / 86400);
-}
-
 static int cmd_ls(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
 		  struct dv_error *err)
 {
@@ -769,14 +792,19 @@ static int cmd_ls(struct dv_ctx *ctx, struct layer_store *st, int argc, char **a
 	if (ctx->json)
 		arr = json_object_new_array();
 	else
-		printf("%-12s  %-16s  %-8s  %-5s  %-28s  %s\n", "ID", "NAME", "STATE", "AGE", "IMAGE",
-		       "CHECKOUT");
+		printf("%-12s  %-16s  %-8s  %-5s  %-10s  %-28s  %s\n", "ID", "NAME", "STATE", "AGE",
+		       "SIZE", "IMAGE", "CHECKOUT");
 	for (size_t i = 0; i < n; i++) {
 		struct prov_env tmp = { .has_state = true, .state = all[i] };
 		const char *state = status_name(&tmp);
-		char age[32];
+		struct prov_env_size sz;
+		bool has_size = prov_env_size_read(st, all[i].id, &sz);
+		char age[32], size[40] = "-";
 
 		format_age(age, sizeof(age), all[i].created);
+		/* The record of its last halt or commit; running, it may have grown. */
+		if (has_size)
+			df_size(size, sizeof(size), sz.bytes, strcmp(state, "halted") != 0);
 		if (arr) {
 			struct json_object *o = json_object_new_object();
 
@@ -786,10 +814,13 @@ static int cmd_ls(struct dv_ctx *ctx, struct layer_store *st, int argc, char **a
 			json_object_object_add(o, "image", json_object_new_string(all[i].image));
 			json_object_object_add(o, "checkout", json_object_new_string(all[i].checkout));
 			json_object_object_add(o, "created", json_object_new_int64(all[i].created));
+			json_object_object_add(o, "size", has_size ? json_object_new_int64((int64_t)sz.bytes) : NULL);
+			json_object_object_add(o, "size_measured", has_size ? json_object_new_string(sz.when) : NULL);
+			json_object_object_add(o, "size_at", has_size ? json_object_new_int64(sz.at) : NULL);
 			json_object_array_add(arr, o);
 		} else {
-			printf("%-12s  %-16s  %-8s  %-5s  %-28s  %s\n", all[i].id, all[i].name, state, age,
-			       all[i].image, all[i].checkout);
+			printf("%-12s  %-16s  %-8s  %-5s  %-10s  %-28s  %s\n", all[i].id, all[i].name, state,
+			       age, size, all[i].image, all[i].checkout);
 		}
 		ctr_state_release(&all[i]);
 	}
@@ -809,8 +840,8 @@ static int cmd_ls(struct dv_ctx *ctx, struct layer_store *st, int argc, char **a
 			json_object_object_add(o, "created", NULL);
 			json_object_array_add(arr, o);
 		} else {
-			printf("%-12s  %-16s  %-8s  %-5s  %-28s  %s\n", damaged.v[i], "?", "damaged", "?",
-			       "?", "?");
+			printf("%-12s  %-16s  %-8s  %-5s  %-10s  %-28s  %s\n", damaged.v[i], "?", "damaged",
+			       "?", "?", "?", "?");
 		}
 	}
 	dv_strv_release(&damaged);
@@ -1717,6 +1748,104 @@ static int cmd_volume(struct dv_ctx *ctx, struct layer_store *st, int argc, char
 	return dv_err_usage(err, "usage: devenv volume ls [--json] | volume rm [-f|--force] NAME...");
 }
 
+static int verbose_opt(int c, const char *arg, void *data, struct dv_error *err)
+{
+	(void)arg;
+	(void)err;
+	if (c != 'v')
+		return -1;
+	*(bool *)data = true;
+	return 0;
+}
+
+/* `df`: docker system df's shape, from provision/df.c. */
+static int cmd_df(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
+		  struct dv_error *err)
+{
+	static const struct option longs[] = { { "verbose", no_argument, NULL, 'v' }, { 0 } };
+	const struct cmd *self = find_cmd("df");
+	bool verbose = false, helped;
+	struct opt_spec os = { "v", longs, verbose_opt, &verbose };
+	int oi = parse_opts(ctx, self, argc, argv, &os, &helped, err);
+	struct prov_df df;
+
+	if (oi < 0)
+		return helped ? 0 : -1;
+	if (no_args(self, argc, argv, oi, err) < 0 || prov_df(st, &df, err) < 0)
+		return -1;
+	if (ctx->json) {
+		struct json_object *o = json_object_new_object();
+
+		for (size_t r = 0; r < PROV_DF_N; r++) {
+			const struct prov_df_row *row = &df.rows[r];
+			struct json_object *x = json_object_new_object(), *items = json_object_new_array();
+			char key[16];
+
+			for (size_t i = 0; i < row->n; i++) {
+				const struct prov_df_item *it = &row->items[i];
+				struct json_object *y = json_object_new_object();
+
+				json_object_object_add(y, "name", json_object_new_string(it->name));
+				if (it->id)
+					json_object_object_add(y, "id", json_object_new_string(it->id));
+				if (it->state)
+					json_object_object_add(y, "state", json_object_new_string(it->state));
+				json_object_object_add(y, "size", json_object_new_int64((int64_t)it->size));
+				json_object_object_add(y, "active", json_object_new_boolean(it->active));
+				json_object_object_add(y, "estimate", json_object_new_boolean(it->estimate));
+				json_object_array_add(items, y);
+			}
+			json_object_object_add(x, "total", json_object_new_int((int)row->total));
+			json_object_object_add(x, "active", json_object_new_int((int)row->active));
+			json_object_object_add(x, "size", json_object_new_int64((int64_t)row->size));
+			json_object_object_add(x, "reclaimable", json_object_new_int64((int64_t)row->reclaimable));
+			json_object_object_add(x, "estimate", json_object_new_boolean(row->estimate));
+			json_object_object_add(x, "items", items);
+			snprintf(key, sizeof(key), "%s", row->type);
+			key[0] = (char)(key[0] - 'A' + 'a');
+			json_object_object_add(o, key, x);
+		}
+		prov_json_print(stdout, o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+		json_object_put(o);
+		prov_df_release(&df);
+		return 0;
+	}
+	printf("%-8s  %5s  %6s  %-11s  %s\n", "TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE");
+	for (size_t r = 0; r < PROV_DF_N; r++) {
+		const struct prov_df_row *row = &df.rows[r];
+		char size[40], rec[40];
+
+		df_size(size, sizeof(size), row->size, row->estimate);
+		dv_str_size(rec, sizeof(rec), row->reclaimable);
+		printf("%-8s  %5u  %6u  %-11s  %s (%llu%%)\n", row->type, row->total, row->active, size,
+		       rec, row->size ? row->reclaimable * 100 / row->size : 0ULL);
+	}
+	for (size_t r = 0; verbose && r < PROV_DF_N; r++) {
+		const struct prov_df_row *row = &df.rows[r];
+
+		printf("\n%s:\n", row->type);
+		for (size_t i = 0; i < row->n; i++) {
+			const struct prov_df_item *it = &row->items[i];
+			char size[40];
+
+			df_size(size, sizeof(size), it->size, it->estimate);
+			if (r == PROV_DF_IMAGES)
+				printf("  %-40s  %-19.19s  %-11s  %s\n", it->name, it->id, size,
+				       it->active ? "used by an env" : "unused");
+			else if (r == PROV_DF_LAYERS)
+				printf("  %.12s  %-11s  %s\n", it->name, size, it->active ? "in use" : "unused (gc)");
+			else if (r == PROV_DF_ENVS)
+				printf("  %-12s  %-16s  %-8s  %s\n", it->id, it->name, it->state, size);
+			else
+				printf("  %-40s  %-11s  %s\n", it->name, size, it->state);
+		}
+	}
+	if (df.rows[PROV_DF_ENVS].estimate)
+		printf("~: a running env's size as of its last halt or commit\n");
+	prov_df_release(&df);
+	return 0;
+}
+
 static int cmd_gc(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
 		  struct dv_error *err)
 {
@@ -2141,6 +2270,7 @@ static const struct cmd commands[] = {
 	{ "image", cmd_image, CMD_STORE | CMD_LOCKS_STORE, "import FILE NAME[:TAG] | save IMAGE FILE | load FILE [NAME[:TAG]] | inspect IMAGE... | bootstrap debian:SUITE", "import a rootfs tarball, save or load an OCI archive, inspect images, or build a Debian image" },
 	{ "volume", cmd_volume, CMD_STORE, "ls [--json] | rm [-f|--force] NAME...", "list named volumes (store name, env, Envfile name, size, envs naming them), or remove them by store name or, in a checkout, Envfile name (refused while an env names one, unless --force; never while it runs)" },
 	{ "gc", cmd_gc, CMD_STORE, "", "remove layers nothing refers to" },
+	{ "df", cmd_df, CMD_STORE, "[-v] [--json]", "disk use: images, layers, envs, volumes; what is reclaimable" },
 	{ "version", cmd_version, 0, "", "print devenv's version" },
 	{ "help", cmd_help, 0, "[COMMAND]", "list the commands, or explain one" },
 	{ "__complete", cmd_complete, CMD_STORE_PEEK | CMD_HIDDEN, "WORDS", "words for shell completion" },

@@ -901,6 +901,8 @@ static int record(const struct layer_store *st, struct prov_env *env, int efd, c
 		return -1;
 	if ((changed || !env->has_state) && reset_upper(env, efd, changed, err) < 0)
 		return -1;
+	if (changed)
+		prov_env_size_forget(st, env->id); /* its files were reset */
 	/* Volumes made before volumes were per env, that the state about to
 	 * be replaced names (provision/volume.c). */
 	if (env->has_state &&
@@ -1052,6 +1054,9 @@ int prov_env_halt(const struct dv_ctx *ctx, const struct layer_store *st, struct
 			return -1;
 		if (say && !ctx->quiet)
 			printf("env '%s' halted; its files are kept\n", env->state.name);
+		/* Its size changes only while it runs: recorded now, for `ls`,
+		 * `status` and `df` (provision/df.c). */
+		prov_env_size_record(st, env->id, "halt");
 	}
 	/* Every process of the env is gone with its init: what a background
 	 * writer left in the checkout is swept now (sweep.c). */
