@@ -42,12 +42,13 @@ bool prov_env_size_read(const struct layer_store *st, const char *env_id, struct
 	bool ok = false;
 
 	memset(out, 0, sizeof(*out));
-	if (dv_read_file_at(st->root_fd, rel, &text, &len, &(struct dv_error){ 0 }) < 0)
+	if (dv_read_file_at(st->root_fd, rel, &text, &len, &(struct dv_error){0}) < 0)
 		return false;
 	o = json_tokener_parse(text);
-	if (o && json_object_object_get_ex(o, "bytes", &b) && json_object_is_type(b, json_type_int) &&
-	    json_object_get_int64(b) >= 0 && json_object_object_get_ex(o, "at", &at) &&
-	    json_object_is_type(at, json_type_int) && json_object_object_get_ex(o, "when", &when) &&
+	if (o && json_object_object_get_ex(o, "bytes", &b) &&
+	    json_object_is_type(b, json_type_int) && json_object_get_int64(b) >= 0 &&
+	    json_object_object_get_ex(o, "at", &at) && json_object_is_type(at, json_type_int) &&
+	    json_object_object_get_ex(o, "when", &when) &&
 	    json_object_is_type(when, json_type_string)) {
 		out->bytes = (unsigned long long)json_object_get_int64(b);
 		out->at = json_object_get_int64(at);
@@ -78,7 +79,7 @@ void prov_env_size_record(const struct layer_store *st, const char *env_id, cons
 	snprintf(text, sizeof(text), "{\"bytes\":%llu,\"at\":%lld,\"when\":\"%s\"}\n", bytes,
 		 (long long)time(NULL), when);
 	/* A record that cannot be written is no record: df walks the env. */
-	dv_write_file_atomic(fd, SIZE_RECORD, text, strlen(text), 0600, &(struct dv_error){ 0 });
+	dv_write_file_atomic(fd, SIZE_RECORD, text, strlen(text), 0600, &(struct dv_error){0});
 }
 
 void prov_env_size_forget(const struct layer_store *st, const char *env_id)
@@ -144,8 +145,8 @@ int prov_df(const struct layer_store *st, struct prov_df *out, struct dv_error *
 	struct ctr_state *envs = NULL;
 	struct layer_image *imgs = NULL;
 	struct prov_volume *vols = NULL;
-	struct dv_strv damaged = { 0 }, env_layers = { 0 }, used_images = { 0 }, ids = { 0 };
-	struct dv_strv seen = { 0 }, kept = { 0 };
+	struct dv_strv damaged = {0}, env_layers = {0}, used_images = {0}, ids = {0};
+	struct dv_strv seen = {0}, kept = {0};
 	size_t n_envs = 0, n_imgs = 0, n_vols = 0;
 	dv_autoclose int efd = -1;
 	int ret = -1;
@@ -166,9 +167,12 @@ int prov_df(const struct layer_store *st, struct prov_df *out, struct dv_error *
 		struct prov_env_size rec;
 		bool running = ctr_probe(&envs[i].init) != CTR_STOPPED;
 		bool has = prov_env_size_read(st, envs[i].id, &rec);
-		unsigned long long bytes = has ? rec.bytes : efd >= 0 ? dv_du_at(efd, envs[i].id) : 0;
-		struct prov_df_item *it = item_add(&out->rows[PROV_DF_ENVS], envs[i].name, envs[i].id,
-						   bytes, running);
+		unsigned long long bytes = rec.bytes;
+		struct prov_df_item *it;
+
+		if (!has && efd >= 0) /* never halted: walked now */
+			bytes = dv_du_at(efd, envs[i].id);
+		it = item_add(&out->rows[PROV_DF_ENVS], envs[i].name, envs[i].id, bytes, running);
 
 		/* A running env's record is from its last halt or commit. */
 		it->estimate = has && running;
@@ -188,8 +192,9 @@ int prov_df(const struct layer_store *st, struct prov_df *out, struct dv_error *
 		}
 	}
 	for (size_t i = 0; i < damaged.n; i++) {
-		struct prov_df_item *it = item_add(&out->rows[PROV_DF_ENVS], "?", damaged.v[i],
-						   efd >= 0 ? dv_du_at(efd, damaged.v[i]) : 0, false);
+		struct prov_df_item *it =
+			item_add(&out->rows[PROV_DF_ENVS], "?", damaged.v[i],
+				 efd >= 0 ? dv_du_at(efd, damaged.v[i]) : 0, false);
 
 		it->state = "damaged";
 	}
@@ -198,9 +203,9 @@ int prov_df(const struct layer_store *st, struct prov_df *out, struct dv_error *
 	 * images no env uses hold (rmi, then gc). */
 	for (size_t i = 0; i < n_imgs; i++) {
 		bool active = strv_has(&used_images, imgs[i].id);
-		struct prov_df_item *it = item_add(&out->rows[PROV_DF_IMAGES], imgs[i].name, imgs[i].id,
-						   0, active);
-		struct dv_strv none = { 0 };
+		struct prov_df_item *it =
+			item_add(&out->rows[PROV_DF_IMAGES], imgs[i].name, imgs[i].id, 0, active);
+		struct dv_strv none = {0};
 
 		/* Its own size, shared layers and all (the row counts each once). */
 		it->size = layers_bytes(st, &imgs[i].layers, &none);
@@ -216,7 +221,8 @@ int prov_df(const struct layer_store *st, struct prov_df *out, struct dv_error *
 	for (size_t i = 0; i < n_imgs; i++)
 		for (size_t j = 0; j < imgs[i].layers.n; j++)
 			if (!strv_has(&kept, imgs[i].layers.v[j])) {
-				out->rows[PROV_DF_IMAGES].reclaimable += layer_size(st, imgs[i].layers.v[j]);
+				out->rows[PROV_DF_IMAGES].reclaimable +=
+					layer_size(st, imgs[i].layers.v[j]);
 				dv_strv_push(&kept, imgs[i].layers.v[j]); /* once */
 			}
 

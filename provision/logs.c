@@ -25,7 +25,7 @@
 #include "util/banned.h"
 
 #define LOG_FILES_MAX 100
-#define CHUNK 16384
+#define CHUNK	      16384
 
 void prov_log_cap(const struct env_spec *spec, int dir_fd, struct ctr_logcap *out)
 {
@@ -120,7 +120,8 @@ int prov_logs_show(const struct layer_store *st, const char *dir, long long tail
 		   const struct ctr_init *follow, struct dv_error *err)
 {
 	static struct reader r; /* 100 KiB: not on the stack */
-	dv_autoclose int dfd = openat(st->root_fd, dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	dv_autoclose int dfd =
+		openat(st->root_fd, dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	size_t file;
 	off_t off, cur_off;
 	int cur = -1, ret = -1;
@@ -203,7 +204,8 @@ int prov_logs_show(const struct layer_store *st, const char *dir, long long tail
 			/* Rotated twice since we looked: the file between is
 			 * log.1 now, whole too. */
 			mid = openat(dfd, "log.1", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-			if (mid >= 0 && fstat(mid, &now) == 0 && (now.st_ino != was.st_ino || now.st_dev != was.st_dev)) {
+			if (mid >= 0 && fstat(mid, &now) == 0 &&
+			    (now.st_ino != was.st_ino || now.st_dev != was.st_dev)) {
 				off_t o = 0;
 
 				if (copy_out(&r, mid, &o, err) < 0) {
