@@ -187,3 +187,63 @@ log_bytes() {
 	assert_success
 	assert_output "$(seq 41 50)"
 }
+
+# debian_image: debian:bookworm in the test's store: the suite's shared
+# base (dv_debian_image, helpers.bash) when there is one, else bootstrapped
+# here; skips when no Debian mirror answers.
+debian_image() {
+	if declare -F dv_debian_image >/dev/null; then
+		dv_debian_image
+		return
+	fi
+	run "$DEVENV" image bootstrap debian:bookworm
+	if ((status != 0)) && grep -qiE 'resolve|connect|network|mirror|fetch' <<<"$output"; then
+		skip "no Debian mirror reachable: $output"
+	fi
+	assert_success
+}
+
+@test "on a real Debian env: on_up and a service's logs capped, --tail and -f; sizes in ls, status and df" {
+	local id dir follower
+	debian_image
+	dv_envfile <<-'EOF'
+	image: debian:bookworm
+	logs: { max_size: 8k, max_files: 2 }
+	on_up:
+	  - run: for i in $(seq 1 3000); do echo "up $i"; done; dpkg-query -W -f '${Package}\n' dash
+	services:
+	  talker:
+	    image: debian:bookworm
+	    command: for i in $(seq 1 3000); do echo "talk $i"; done; echo TALKED; exec sleep 1000
+	EOF
+	"$DEVENV" up -q
+	id=$("$DEVENV" status --json | dv_json id)
+	dir=$DV_STORE/envs/$id
+	wait_for "$dir/services/talker/log" TALKED
+	for f in log log.1 services/talker/log services/talker/log.1; do
+		(($(stat -c %s "$dir/$f") <= 8192))
+	done
+	[[ ! -e $dir/log.2 && ! -e $dir/services/talker/log.2 ]]
+	run "$DEVENV" logs --tail 2
+	assert_output $'up 3000\ndash'
+	run "$DEVENV" logs --tail 2 talker
+	assert_output $'talk 3000\nTALKED'
+	"$DEVENV" logs -f talker >follow.out 2>&1 3>&- &
+	follower=$!
+	wait_for follow.out TALKED
+	kill "$follower"
+	wait "$follower" || true
+	run cat follow.out
+	assert_output "$(seq 2992 3000 | sed 's/^/talk /'; echo TALKED)"
+	# Sizes: none before the first halt, then the record's.
+	"$DEVENV" ssh -c 'head -c 3145728 /dev/zero >/root/three'
+	"$DEVENV" halt >/dev/null
+	run "$DEVENV" ls
+	assert_line --regexp "^$id  proj +halted +[0-9]+s +3\.[0-9] MiB +[a-z./]*debian:bookworm "
+	run "$DEVENV" status
+	assert_line --regexp '^  size:     3\.[0-9] MiB \(at its last halt, [0-9]+s ago\)$'
+	run "$DEVENV" df --json
+	assert_success
+	run python3 -c 'import json, sys; d = json.loads(sys.argv[1]); print(d["images"]["total"], d["images"]["active"], d["images"]["size"] > 50 << 20, d["envs"]["reclaimable"] >= 3 << 20)' "$output"
+	assert_output "2 1 True True" # busybox (setup) and debian, one in use
+}
