@@ -546,17 +546,34 @@ void prov_service_tail(const struct layer_store *st, const char *env_id, const c
 		       unsigned lines, FILE *f, const char *indent)
 {
 	dv_autofree char *path = dv_xasprintf("envs/%s/services/%s/log", env_id, name);
+	dv_autofree char *older = dv_xasprintf("%s.1", path);
 	dv_autoclose int fd = openat(st->root_fd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	dv_autoclose int fd1 = -1;
 	char buf[8192];
-	struct stat sb;
+	struct stat sb, sb1;
 	off_t from;
-	ssize_t n;
+	ssize_t n, n1 = 0;
 	size_t start, seen = 0;
 
 	if (fd < 0 || fstat(fd, &sb) < 0)
 		return;
+	/* Just rotated (logs: max_size): the lines before are in log.1. */
+	if (sb.st_size < (off_t)sizeof(buf) - 1) {
+		fd1 = openat(st->root_fd, older, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd1 >= 0 && fstat(fd1, &sb1) == 0) {
+			off_t room = (off_t)sizeof(buf) - 1 - sb.st_size;
+
+			from = sb1.st_size > room ? sb1.st_size - room : 0;
+			n1 = pread(fd1, buf, (size_t)(sb1.st_size - from), from);
+			if (n1 < 0)
+				n1 = 0;
+		}
+	}
 	from = sb.st_size > (off_t)sizeof(buf) - 1 ? sb.st_size - (off_t)sizeof(buf) + 1 : 0;
-	n = pread(fd, buf, sizeof(buf) - 1, from);
+	n = pread(fd, buf + n1, sizeof(buf) - 1 - (size_t)n1, from);
+	if (n < 0)
+		return;
+	n += n1;
 	if (n <= 0)
 		return;
 	if (buf[n - 1] == '\n')

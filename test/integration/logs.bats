@@ -179,6 +179,33 @@ log_bytes() {
 	[[ $output == tick || $output == devenv* ]]
 }
 
+@test "a service that exits right after its log rotated: status still shows its last lines, from log.1" {
+	local mark pad
+	# devenv's first line, then the service's, fill the 4k file exactly: its
+	# exit line starts the next one.
+	mark="devenv: starting service 'once' (image localhost/busybox:latest)"
+	pad=$((4096 - ${#mark} - 1 - 14 - 1))
+	dv_envfile <<-EOF
+	image: busybox
+	logs: { max_size: 4k, max_files: 2 }
+	services:
+	  once:
+	    image: busybox
+	    command: printf 'one\\ntwo\\nthree\\n'; head -c $pad /dev/zero | tr '\\0' x; echo; exit 3
+	EOF
+	run --separate-stderr "$DEVENV" up
+	assert_success
+	id=$("$DEVENV" status --json | dv_json id)
+	wait_for "$DV_STORE/envs/$id/services/once/log" "exited with status 3"
+	run cat "$DV_STORE/envs/$id/services/once/log"
+	assert_output "devenv: service command '/bin/sh' exited with status 3"
+	run "$DEVENV" status
+	assert_line "    once: exited with status 3; its last lines ('devenv logs once' has all):"
+	assert_line "      two"
+	assert_line "      three"
+	assert_line "      devenv: service command '/bin/sh' exited with status 3"
+}
+
 @test "logs -f of a halted env prints its last lines and ends" {
 	printf 'image: busybox\non_up:\n  - run: seq 1 50\n' | dv_envfile
 	"$DEVENV" up -q
