@@ -219,8 +219,14 @@ static void log_name(char *out, unsigned i)
 static void log_rotate(void)
 {
 	char from[20], to[20];
+	struct stat sb;
 	int fd;
 
+	/* Larger than the cap: written before there was one (or a larger
+	 * one). Kept, it would hold more than the cap for as long as the
+	 * files last: dropped instead. */
+	if (log_fd >= 0 && fstat(log_fd, &sb) == 0 && (unsigned long long)sb.st_size > log_cap)
+		unlinkat(6, "log", 0);
 	for (unsigned i = log_files - 1; i >= 1; i--) {
 		log_name(from, i - 1);
 		log_name(to, i);
@@ -245,6 +251,10 @@ static void log_out(const char *b, size_t n)
 	while (n && log_fd >= 0) {
 		size_t k = n;
 
+		if (log_cap && log_size >= log_cap) { /* full, or larger than the cap before */
+			log_rotate();
+			continue;
+		}
 		if (log_cap && n > log_cap - log_size) {
 			k = (size_t)(log_cap - log_size);
 			while (k > 0 && b[k - 1] != '\n')

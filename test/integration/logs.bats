@@ -206,6 +206,38 @@ log_bytes() {
 	assert_line "      devenv: service command '/bin/sh' exited with status 3"
 }
 
+@test "a log larger than the cap (written before it, or under a larger one) is dropped at the first rotation, not kept as log.1" {
+	local id dir
+	dv_envfile <<-'EOF'
+	image: busybox
+	services:
+	  s:
+	    image: busybox
+	    command: echo first run; exec sleep 1000
+	EOF
+	"$DEVENV" up -q
+	id=$("$DEVENV" status --json | dv_json id)
+	dir=$DV_STORE/envs/$id/services/s
+	wait_for "$dir/log" "first run"
+	"$DEVENV" halt >/dev/null
+	head -c 100000 /dev/zero | tr '\0' 'o' >>"$dir/log"
+	dv_envfile <<-'EOF'
+	image: busybox
+	logs: { max_size: 4k, max_files: 2 }
+	services:
+	  s:
+	    image: busybox
+	    command: seq 1 1000; echo SECOND; exec sleep 1000
+	EOF
+	"$DEVENV" up -q
+	wait_for "$dir/log" SECOND
+	(($(stat -c %s "$dir/log") <= 4096))
+	[[ ! -e $dir/log.1 ]] # the 100k file went; this run's output fits in one
+	run "$DEVENV" logs s
+	refute_output --partial "first run"
+	assert_line 1000
+}
+
 @test "logs -f of a halted env prints its last lines and ends" {
 	printf 'image: busybox\non_up:\n  - run: seq 1 50\n' | dv_envfile
 	"$DEVENV" up -q
