@@ -943,20 +943,20 @@ static int start_and_on_up(struct dv_ctx *ctx, const struct layer_store *st,
 	}
 	if (!ctx->quiet)
 		printf("env '%s' is up (id %s); 'devenv ssh' steps in\n", env->spec.name, env->id);
-	if (!env->spec.n_on_up)
-		return 0;
-	log_fd = openat(efd, log, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
-	if (log_fd < 0)
-		return dv_err(err, errno, "cannot open the env's log");
 	/* on_up's output goes to the log through a log relay, which caps and
-	 * rotates it as a service's (provision/logs.c). */
-	log_dir = openat(efd, env->id, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (log_dir < 0)
-		return dv_err(err, errno, "cannot open the env's folder");
-	prov_log_cap(&env->spec, log_dir, &cap);
-	to_log = ctr_log_relay(log_fd, &cap, &done, err);
-	if (to_log < 0)
-		return dv_err_prefix(err, "cannot start the log relay of the env's on_up");
+	 * rotates it as a service's (provision/logs.c); without on_up, none. */
+	if (env->spec.n_on_up) {
+		log_fd = openat(efd, log, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
+		if (log_fd < 0)
+			return dv_err(err, errno, "cannot open the env's log");
+		log_dir = openat(efd, env->id, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (log_dir < 0)
+			return dv_err(err, errno, "cannot open the env's folder");
+		prov_log_cap(&env->spec, log_dir, &cap);
+		to_log = ctr_log_relay(log_fd, &cap, &done, err);
+		if (to_log < 0)
+			return dv_err_prefix(err, "cannot start the log relay of the env's on_up");
+	}
 	if (env->lock_fd >= 0) {
 		close(env->lock_fd);
 		env->lock_fd = -1;
@@ -966,6 +966,8 @@ static int start_and_on_up(struct dv_ctx *ctx, const struct layer_store *st,
 		ctx->store_lock_fd = -1;
 	}
 	dv_fault_point("up.on_up");
+	if (!env->spec.n_on_up)
+		return 0;
 	ret = run_on_up(ctx, env, to_log, err);
 	/* The log whole before we return ('devenv logs' right after). */
 	close(to_log);
