@@ -977,6 +977,7 @@ static void test_good_logs(void **state)
 	assert_true(spec.logs.max_size == 10ULL << 20);
 	assert_int_equal(spec.logs.max_files, 2);
 	env_spec_release(&spec);
+}
 
 /* The env name a folder gives (envfile_name_from_folder): ASCII as it
  * always was, Latin letters with marks as their letters, anything else a
