@@ -2476,9 +2476,9 @@ static const struct cmd_opt destroy_opts_table[] = {
 	{ 0 }
 };
 static const struct cmd_opt logs_opts[] = {
-	{ 'f', "follow", NULL, 0, "print the last 10 lines (as tail -f; --tail changes how many), "
-				  "then new output while the env (the service) runs, through log "
-				  "rotations" },
+	{ 'f', "follow", NULL, 0, "keep printing new output while the env (the service) runs, "
+				  "through log rotations, from its last 10 lines (as tail -f; --tail "
+				  "changes how many)" },
 	{ 'n', "tail", "N|all", 0, "only the last N lines, across the rotated files; 'all' (the "
 				   "default without -f) everything the capped log keeps" },
 	{ 0 }
