@@ -92,6 +92,8 @@ log_bytes() {
 	run "$DEVENV" logs --tail 3 counter
 	assert_success
 	assert_output $'4999\n5000\nDONE'
+	run "$DEVENV" logs -n 2 counter # docker's short form
+	assert_output $'5000\nDONE'
 	tail_n=$(($(cat "$dir/log" | wc -l) + 2))
 	run "$DEVENV" logs --tail "$tail_n" counter
 	assert_success
