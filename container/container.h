@@ -125,6 +125,15 @@ int ctr_keepid_plan(struct ctr_keepid *k, unsigned uid, unsigned gid, const char
 
 struct ctr_init;
 typedef void (*ctr_clone_hook)(const struct ctr_init *init, void *arg);
+/* A log's cap: at most max_size bytes in "log" in the folder dir_fd (an
+ * O_PATH fd is enough), then renamed "log.1" (and so on: max_files files
+ * in all, the oldest dropped) by the relay, which goes on in a new "log". */
+struct ctr_logcap {
+	int dir_fd;
+	unsigned long long max_size;
+	unsigned max_files;
+};
+
 struct ctr_spec {
 	const char *hostname;       /* the env's name */
 	const char *const *lowers;  /* absolute layer diff folders, TOP first */
@@ -147,6 +156,7 @@ struct ctr_spec {
 	int log_fd;                 /* a service's log, which its log relay (a small
 				       host-side process) appends its stdout and
 				       stderr to; unused for an env or a build */
+	const struct ctr_logcap *log_cap; /* with log_fd: its cap (NULL: none) */
 	const struct dv_strv *cgroups; /* cgroup folders to put the container in (may be NULL) */
 	const struct ctr_user *user;   /* env only: the user to create (NULL: none) */
 	const struct ctr_keepid *keepid; /* env only, rootless: the user is the host
@@ -323,6 +333,13 @@ int ctr_run(const struct ctr_spec *spec, const struct ctr_exec *x, int *status,
  * already). */
 int ctr_start_service(const struct ctr_spec *spec, const struct ctr_exec *x, int status_fd,
 		      struct ctr_init *out, int *commit_fd, struct dv_error *err);
+
+/* A log relay (as a service's) for output devenv writes itself (the
+ * env's on_up): returns the write end of a pipe whose bytes the relay
+ * appends to log_fd, capped by cap (NULL: none); *done_fd reads EOF once
+ * the relay has written all and exited (after we close the write end).
+ * -1 with err filled. */
+int ctr_log_relay(int log_fd, const struct ctr_logcap *cap, int *done_fd, struct dv_error *err);
 
 /* A host file or folder to copy in (ctr_copy_in). */
 struct ctr_copy_src {

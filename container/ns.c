@@ -471,30 +471,39 @@ int ctr_start(const struct ctr_spec *spec, struct ctr_init *out, int *commit_fd,
 	return 0;
 }
 
-/* A service's log relay: the init's `log` mode, run from its memfd in the
- * host's namespaces, in a session of its own and reparented at once (like
- * the network helper). It gets the read ends of the service's output and
- * status pipes, the log and the exit file, and no other fd of ours. */
+/* A log relay: the init's `log` mode, run from its memfd in the host's
+ * namespaces, in a session of its own and reparented at once (like the
+ * network helper). It gets the read ends of the output and status pipes
+ * (status_r -1: none), the log, the exit file (or the write end of a pipe
+ * that ends with it), the log's folder when capped, and no other fd of
+ * ours. */
 static int start_log_relay(int mem, int out_r, int status_r, int log_fd, int exit_fd,
-			   struct dv_error *err)
+			   const struct ctr_logcap *cap, struct dv_error *err)
 {
-	static char *const argv[] = { "devenv-log", "log", NULL };
+	char size[24], files[12];
+	char *argv[] = { "devenv-log", "log", size, files, NULL };
 	static char *const envp[] = { NULL };
-	pid_t c = fork();
+	pid_t c;
 	int st;
 
+	snprintf(size, sizeof(size), "%llu", cap ? cap->max_size : 0);
+	snprintf(files, sizeof(files), "%u", cap ? cap->max_files : 0);
+	if (!cap || !cap->max_size || !cap->max_files || cap->dir_fd < 0)
+		argv[2] = NULL; /* no cap: the log grows */
+	c = fork();
 	if (c < 0)
 		return dv_err(err, errno, "fork");
 	if (c == 0) {
 		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-		const int fds[] = { out_r, null, null, status_r, log_fd, exit_fd, mem };
+		const int fds[] = { out_r, null, null, status_r < 0 ? null : status_r, log_fd,
+				    exit_fd, argv[2] ? cap->dir_fd : -1, mem };
 
 		/* Not in the checkout or the store, which it would keep busy. */
-		if (null < 0 || setsid() < 0 || chdir("/") < 0 || ctr_fds_place(fds, 7, 6) < 0)
+		if (null < 0 || setsid() < 0 || chdir("/") < 0 || ctr_fds_place(fds, 8, 7) < 0)
 			_exit(126);
 		c = fork();
 		if (c == 0) {
-			fexecve(6, argv, envp);
+			fexecve(7, argv, envp);
 			_exit(127);
 		}
 		_exit(c < 0 ? 126 : 0);
@@ -504,6 +513,33 @@ static int start_log_relay(int mem, int out_r, int status_r, int log_fd, int exi
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
 		return dv_err(err, EIO, "it could not be set up");
 	return 0;
+}
+
+int ctr_log_relay(int log_fd, const struct ctr_logcap *cap, int *done_fd, struct dv_error *err)
+{
+	dv_autoclose int mem = init_memfd(err);
+	int outp[2] = { -1, -1 }, donep[2] = { -1, -1 };
+
+	if (mem < 0)
+		return -1;
+	if (pipe2(outp, O_CLOEXEC) < 0 || pipe2(donep, O_CLOEXEC) < 0) {
+		dv_err(err, errno, "pipe");
+		goto fail;
+	}
+	if (start_log_relay(mem, outp[0], -1, log_fd, donep[1], cap, err) < 0)
+		goto fail;
+	close(outp[0]);
+	close(donep[1]);
+	*done_fd = donep[0];
+	return outp[1];
+fail:
+	for (int i = 0; i < 2; i++) {
+		if (outp[i] >= 0)
+			close(outp[i]);
+		if (donep[i] >= 0)
+			close(donep[i]);
+	}
+	return -1;
 }
 
 int ctr_start_service(const struct ctr_spec *spec, const struct ctr_exec *x, int status_fd,
@@ -526,7 +562,7 @@ int ctr_start_service(const struct ctr_spec *spec, const struct ctr_exec *x, int
 	}
 	/* First the relay: should the service not start, it sees EOF as
 	 * soon as we close our ends, and exits. */
-	if (start_log_relay(mem, outp[0], stp[0], spec->log_fd, status_fd, err) < 0) {
+	if (start_log_relay(mem, outp[0], stp[0], spec->log_fd, status_fd, spec->log_cap, err) < 0) {
 		dv_err_prefix(err, "cannot start the log relay of service '%s'",
 			      spec->hostname ? spec->hostname : "");
 		goto out;

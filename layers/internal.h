@@ -276,8 +276,6 @@ bool layer_tmp_owner_alive(const char *name);
 
 /* layer.json of a committed layer; NULL when unreadable. Caller puts it. */
 struct json_object *layer_meta_read(const struct layer_store *st, const char *id);
-/* Bytes on disk of a layer: from layer.json, else measured (and recorded). */
-unsigned long long layer_size(const struct layer_store *st, const char *id);
 
 /* Is s a layer id (64 lower-case hex digits)? */
 static inline bool layer_is_id(const char *s)

@@ -282,6 +282,8 @@ int layer_image_remove_damaged(const struct layer_store *st, const char *ref, ch
 			       struct dv_error *err);
 /* Every layer id in the store (appended to out). */
 int layer_ids(const struct layer_store *st, struct dv_strv *out, struct dv_error *err);
+/* Bytes on disk of a layer: from layer.json, else measured (and recorded). */
+unsigned long long layer_size(const struct layer_store *st, const char *id);
 /* Remove layers that no image and no id in `in_use` refers to, cache entries
  * whose layer is gone, and leftover staging. Reports what it freed. */
 int layer_gc(const struct layer_store *st, const struct dv_strv *in_use,

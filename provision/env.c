@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -957,6 +958,8 @@ static int record(const struct layer_store *st, struct prov_env *env, int efd, c
 	if ((changed || remap || !env->has_state) &&
 	    reset_upper(env, efd, (changed || remap) && !quiet, remap && !changed, err) < 0)
 		return -1;
+	if (changed)
+		prov_env_size_forget(st, env->id); /* its files were reset */
 	/* Volumes made before volumes were per env, that the state about to
 	 * be replaced names (provision/volume.c). */
 	if (env->has_state &&
@@ -974,6 +977,11 @@ static int start_and_on_up(struct dv_ctx *ctx, const struct layer_store *st,
 {
 	dv_autofree char *log = dv_xasprintf("%s/log", env->id);
 	dv_autoclose int log_fd = -1;
+	dv_autoclose int log_dir = -1;
+	dv_autoclose int to_log = -1;
+	dv_autoclose int done = -1;
+	struct ctr_logcap cap;
+	int ret;
 
 	/* Services left running by an init that died belong to no env now. */
 	if (env->state.n_services && prov_services_stop(st, env, 10, err) < 0)
@@ -992,9 +1000,20 @@ static int start_and_on_up(struct dv_ctx *ctx, const struct layer_store *st,
 	}
 	if (!ctx->quiet)
 		printf("env '%s' is up (id %s); 'devenv ssh' steps in\n", env->spec.name, env->id);
-	log_fd = openat(efd, log, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
-	if (log_fd < 0)
-		return dv_err(err, errno, "cannot open the env's log");
+	/* on_up's output goes to the log through a log relay, which caps and
+	 * rotates it as a service's (provision/logs.c); without on_up, none. */
+	if (env->spec.n_on_up) {
+		log_fd = openat(efd, log, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
+		if (log_fd < 0)
+			return dv_err(err, errno, "cannot open the env's log");
+		log_dir = openat(efd, env->id, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (log_dir < 0)
+			return dv_err(err, errno, "cannot open the env's folder");
+		prov_log_cap(&env->spec, log_dir, &cap);
+		to_log = ctr_log_relay(log_fd, &cap, &done, err);
+		if (to_log < 0)
+			return dv_err_prefix(err, "cannot start the log relay of the env's on_up");
+	}
 	if (env->lock_fd >= 0) {
 		close(env->lock_fd);
 		env->lock_fd = -1;
@@ -1004,7 +1023,15 @@ static int start_and_on_up(struct dv_ctx *ctx, const struct layer_store *st,
 		ctx->store_lock_fd = -1;
 	}
 	dv_fault_point("up.on_up");
-	return run_on_up(ctx, env, log_fd, err);
+	if (!env->spec.n_on_up)
+		return 0;
+	ret = run_on_up(ctx, env, to_log, err);
+	/* The log whole before we return ('devenv logs' right after). */
+	close(to_log);
+	to_log = -1;
+	while (poll(&(struct pollfd){ .fd = done, .events = POLLIN }, 1, 5000) < 0 && errno == EINTR) {
+	}
+	return ret;
 }
 
 int prov_env_up(struct dv_ctx *ctx, const struct layer_store *st, struct prov_env *env,
@@ -1088,6 +1115,9 @@ int prov_env_halt(const struct dv_ctx *ctx, const struct layer_store *st, struct
 			return -1;
 		if (say && !ctx->quiet)
 			printf("env '%s' halted; its files are kept\n", env->state.name);
+		/* Its size changes only while it runs: recorded now, for `ls`,
+		 * `status` and `df` (provision/df.c). */
+		prov_env_size_record(st, env->id, "halt");
 	}
 	/* Every process of the env is gone with its init: what a background
 	 * writer left in the checkout is swept now (sweep.c). */

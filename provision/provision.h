@@ -402,6 +402,51 @@ struct prov_svc_info {
 void prov_service_info(const struct layer_store *st, const struct prov_env *env, size_t i,
 		       struct prov_svc_info *out);
 const char *prov_svc_state_name(enum prov_svc_state s);
+/* df.c: an env's size on disk (its folder), recorded at halt and commit
+ * in envs/<id>/size.json; `ls` and `status` read only the record. */
+struct prov_env_size {
+	unsigned long long bytes;
+	long long at;          /* when measured (unix seconds) */
+	char when[16];         /* "halt", "commit" */
+};
+bool prov_env_size_read(const struct layer_store *st, const char *env_id, struct prov_env_size *out);
+/* Measure and record (only when it changed); failures leave no record. */
+void prov_env_size_record(const struct layer_store *st, const char *env_id, const char *when);
+/* The env's files were reset: the record no longer holds. */
+void prov_env_size_forget(const struct layer_store *st, const char *env_id);
+/* `devenv df`: images, layers, envs, volumes (docker system df's rows). */
+enum { PROV_DF_IMAGES, PROV_DF_LAYERS, PROV_DF_ENVS, PROV_DF_VOLUMES, PROV_DF_N };
+struct prov_df_item {
+	char *name;           /* image name, layer id, env name ("?" damaged), volume */
+	char *id;             /* image id, env id; NULL else */
+	const char *state;    /* envs: running, halted, damaged; volumes: in use, named, unused */
+	unsigned long long size;
+	bool active;          /* images: an env's; layers: an image's or env's; envs:
+				 running; volumes: named by an env */
+	bool estimate;        /* a running env's record (from its last halt or commit) */
+};
+struct prov_df_row {
+	const char *type;
+	unsigned total, active;
+	unsigned long long size, reclaimable;
+	bool estimate;
+	struct prov_df_item *items;
+	size_t n;
+};
+struct prov_df {
+	struct prov_df_row rows[PROV_DF_N];
+};
+int prov_df(const struct layer_store *st, struct prov_df *out, struct dv_error *err);
+void prov_df_release(struct prov_df *df);
+/* logs.c: the cap of the env's log and its services' (`logs`), for the log
+ * relay writing in dir_fd. */
+void prov_log_cap(const struct env_spec *spec, int dir_fd, struct ctr_logcap *out);
+/* `devenv logs`: the log in dir (under the store's root: "envs/ID" or
+ * "envs/ID/services/NAME"; "log", "log.1"...) to stdout, made safe for a
+ * terminal: its last `tail` lines (-1: all), then, with follow, what comes
+ * while that init runs, across rotations. */
+int prov_logs_show(const struct layer_store *st, const char *dir, long long tail,
+		   const struct ctr_init *follow, struct dv_error *err);
 /* The last `lines` lines of a service's log to f, each after indent. */
 void prov_service_tail(const struct layer_store *st, const char *env_id, const char *name,
 		       unsigned lines, FILE *f, const char *indent);
