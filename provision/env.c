@@ -299,8 +299,39 @@ static bool strv_equal(const struct dv_strv *a, const struct dv_strv *b)
 	return true;
 }
 
+/* A short name (`postgres:15`, `team/app`) in no record of the store, as
+ * Docker reads it: docker.io/library/postgres:15, through
+ * DEVENV_REGISTRY_MIRROR when set (layers/registry.c). Stored under that
+ * full name, which layer_image_resolve() finds for the short one next time
+ * (after a `localhost/` image of that name: local first). */
+static int pull_short_name(const struct layer_store *st, const char *ref, struct layer_image *img,
+			   struct dv_error *err)
+{
+	const char *mirror = getenv("DEVENV_REGISTRY_MIRROR");
+	dv_autofree char *full = NULL;
+	struct dv_error fail = { 0 };
+
+	if (layer_ref_normalize(ref, false, &full, err) < 0)
+		return -1;
+	if (mirror && !*mirror)
+		mirror = NULL;
+	fprintf(stderr, "devenv: image '%s' is not in the store; pulling %s%s%s\n", ref, full,
+		mirror ? " through the mirror " : "", mirror ? mirror : "");
+	if (layer_image_pull(st, full, img, &fail) == 0)
+		return 0;
+	if (fail.errnum == ENOSPC || fail.errnum == EDQUOT || fail.errnum == EACCES) {
+		*err = fail;
+		return -1;
+	}
+	return dv_err_plain(err, fail.errnum ? fail.errnum : ENOENT,
+			    "image '%s' is not in the store and cannot be pulled as %s (%s); "
+			    "import one with 'devenv image import FILE %s' or pull it",
+			    ref, full, fail.msg, ref);
+}
+
 /* The image, bootstrapping the default Debian image the first time, or
- * pulling one whose reference names a registry host. */
+ * pulling one whose reference names a registry host, or a short name from
+ * Docker Hub (or its mirror). */
 int prov_resolve_image(const struct layer_store *st, const struct env_spec *spec, const char *ref,
 		       struct prov_team *team, struct layer_image *img, struct dv_error *err)
 {
@@ -334,14 +365,17 @@ int prov_resolve_image(const struct layer_store *st, const struct env_spec *spec
 		layer_image_release(img);
 		return layer_image_pull(st, ref, img, err);
 	}
-	if (miss.errnum != ENOENT || !dv_str_startswith(ref, "debian:")) {
+	if (miss.errnum != ENOENT) {
 		*err = miss;
 		return -1;
 	}
-	fprintf(stderr, "devenv: image '%s' is not in the store; building it from the Debian mirror (once)\n",
-		ref);
 	layer_image_release(img);
-	return layer_image_bootstrap(st, ref, img, err);
+	if (dv_str_startswith(ref, "debian:")) {
+		fprintf(stderr, "devenv: image '%s' is not in the store; building it from the Debian "
+			"mirror (once)\n", ref);
+		return layer_image_bootstrap(st, ref, img, err);
+	}
+	return pull_short_name(st, ref, img, err);
 }
 
 /* What the Envfile asks for: the image, the step keys, the spec digest,
