@@ -41,6 +41,7 @@
 struct prov_team {
 	const struct dv_strv *refs;
 	const char *image;             /* the Envfile's `image:` */
+	const struct env_spec *spec;
 	char env[13];                  /* the env's id, "" when unknown */
 	struct layer_remote **remotes; /* opened on first use */
 	bool *tried;
@@ -57,6 +58,7 @@ struct prov_team *prov_team_new(const struct env_spec *spec)
 	t = dv_xcalloc(1, sizeof(*t));
 	t->refs = &spec->cache_from;
 	t->image = spec->image;
+	t->spec = spec;
 	if (spec->checkout && spec->relpath)
 		prov_env_id(spec->checkout, spec->relpath, t->env);
 	t->remotes = dv_xcalloc(n, sizeof(*t->remotes));
@@ -125,11 +127,20 @@ static void tell_other_base(struct prov_team *t, size_t i, const char *base_id)
 	if (t->told[i] || !ref || !ids || strcmp(ref, t->image) || lists_key(ids, hex))
 		return;
 	t->told[i] = true;
-	fprintf(stderr,
-		"devenv: warning: cache_from '%s' was built on another '%s' than this store's "
-		"(sha256:%.12s); none of its steps can be used. 'devenv rmi %s' (with no env "
-		"using it) lets the next up take the cache's.\n",
-		t->refs->v[i], t->image, hex, t->image);
+	/* A base of a registry's (its tag has moved since), or one the cache
+	 * does not carry: prov_team_pin could not take it. */
+	if (layer_ref_has_host(t->image))
+		fprintf(stderr,
+			"devenv: warning: cache_from '%s' was built on another '%s' than this "
+			"store's (sha256:%.12s); none of its steps can be used. 'devenv pull %s' "
+			"takes the registry's current one.\n",
+			t->refs->v[i], t->image, hex, t->image);
+	else
+		fprintf(stderr,
+			"devenv: warning: cache_from '%s' was built on another '%s' than this "
+			"store's (sha256:%.12s) and does not carry it; none of its steps can be "
+			"used. A 'devenv push' of the cache by this devenv sends its base along.\n",
+			t->refs->v[i], t->image, hex);
 }
 
 int prov_team_fetch(const struct layer_store *st, struct prov_team *t, const char *base_id,
@@ -241,6 +252,64 @@ int prov_team_base(const struct layer_store *st, struct prov_team *t, const char
 	return 1;
 }
 
+int prov_team_pin(const struct layer_store *st, struct prov_team *t, const char *image,
+		  const struct layer_image *ours, struct layer_image *img, struct dv_error *err)
+{
+	const char *hex = dv_str_startswith(ours->id, "sha256:") ? ours->id + 7 : ours->id;
+
+	for (size_t i = 0; t && i < t->refs->n; i++) {
+		struct layer_remote *r = source(t, i);
+		const char *ref, *digest, *ids;
+		dv_autofree char *repo = NULL, *from = NULL;
+		struct dv_error fail = { 0 };
+
+		if (!r || !(ref = layer_remote_annotation(r, SIZE_MAX, ANN_BASE_REF)) ||
+		    strcmp(ref, image) ||
+		    !(digest = layer_remote_annotation(r, SIZE_MAX, ANN_BASE_MANIFEST)) ||
+		    !dv_str_startswith(digest, "sha256:"))
+			continue;
+		ids = layer_remote_annotation(r, SIZE_MAX, ANN_BASE_IDS);
+		if (ids && lists_key(ids, hex))
+			return 1; /* built on ours: its keys are ours */
+		repo = repository(layer_remote_name(r));
+		from = dv_xasprintf("%s@%s", repo, digest);
+		/* Taken before, for this env or another clone naming the same
+		 * source: no network beyond the manifest read above. */
+		if (layer_image_resolve(st, from, img, &fail) == 0 && prov_team_vouches(t->spec, img)) {
+			fprintf(stderr,
+				"devenv: cache_from '%s' was built on another '%s' than this store's "
+				"(sha256:%.12s): this env uses that one, %s, pinned by digest; the "
+				"store's '%s' stays as it is\n",
+				t->refs->v[i], image, hex, from, image);
+			return 0;
+		}
+		layer_image_release(img);
+		fail = (struct dv_error){ 0 };
+		fprintf(stderr,
+			"devenv: cache_from '%s' was built on another '%s' than this store's "
+			"(sha256:%.12s): pulling that one, %s, pinned by digest for this env; the "
+			"store's '%s' stays as it is\n",
+			t->refs->v[i], image, hex, from, image);
+		if (layer_image_pull(st, from, img, &fail) < 0) {
+			if (fail.errnum == ENOSPC || fail.errnum == EDQUOT) {
+				*err = fail;
+				return -1;
+			}
+			drop(t, i, &fail);
+			continue;
+		}
+		/* Kept under its digest name, with where it came from: it
+		 * serves the envs naming that source, and this one. */
+		if (layer_image_scope(st, img, layer_remote_name(r), t->env[0] ? t->env : NULL,
+				      err) < 0) {
+			layer_image_release(img);
+			return -1;
+		}
+		return 0;
+	}
+	return 1;
+}
+
 /* {"dev.devenv.cache.key": keys, "dev.devenv.step": label} */
 static struct json_object *step_notes(const char *key, const char *key2, const char *label)
 {
@@ -265,11 +334,16 @@ int prov_env_push(const struct dv_ctx *ctx, const struct layer_store *st,
 	struct layer_push_notes pn = { 0 };
 	dv_autofree char *name = NULL;
 	char digest[65], base_digest[65], base_config[72], ann[72], env_id[13] = "";
-	bool own_base;
+	bool own_base, pinned;
 	size_t nb = 0;
 	int ret = -1;
 
-	if (layer_image_resolve(st, spec->image, &base, err) < 0) {
+	/* The base this env runs on: a team's base it pinned (plan_make), or
+	 * the store's image of the Envfile's name. */
+	pinned = env->has_state && env->state.image_for &&
+		 !strcmp(env->state.image_for, spec->image) &&
+		 layer_image_resolve(st, env->state.image, &base, &(struct dv_error){ 0 }) == 0;
+	if (!pinned && layer_image_resolve(st, spec->image, &base, err) < 0) {
 		if (err->errnum == ENOENT)
 			dv_err_plain(err, ENOENT,
 				     "image '%s' is not in this store; run 'devenv up' first, "
@@ -303,8 +377,10 @@ int prov_env_push(const struct dv_ctx *ctx, const struct layer_store *st,
 		}
 		dv_strv_push(&img.layers, id);
 	}
-	/* A base no registry serves goes along, under its digest. */
-	own_base = !layer_ref_has_host(base.name) || dv_str_startswith(base.name, "localhost/");
+	/* A base no registry serves goes along, under its digest; so does a
+	 * team's base this env pinned (from another repository, maybe). */
+	own_base = pinned || !layer_ref_has_host(base.name) ||
+		   dv_str_startswith(base.name, "localhost/");
 	if (own_base) {
 		struct layer_push_notes untagged = { .untagged = true };
 
