@@ -215,24 +215,58 @@ static char *repository(const char *name)
 	return dv_xstrdup(name);
 }
 
+/* The base source i says `image` (as the Envfile writes it) stands for,
+ * as "repo@sha256:HEX" (caller frees), or NULL: either an env's cache
+ * built on `image` (ANN_BASE_REF, the base pushed along under
+ * ANN_BASE_MANIFEST; *ids: the base ids its keys start from), or a team's
+ * base itself, pushed from a store where it had that name
+ * (LAYER_ANN_IMAGE_REF; *ids: its config's digest). */
+static char *base_of(struct prov_team *t, size_t i, const char *image, const char **ids,
+		     bool *self)
+{
+	struct layer_remote *r = source(t, i);
+	const char *ref, *digest, *own;
+	dv_autofree char *repo = NULL, *norm = NULL;
+
+	*ids = NULL;
+	*self = false;
+	if (!r)
+		return NULL;
+	repo = repository(layer_remote_name(r));
+	ref = layer_remote_annotation(r, SIZE_MAX, ANN_BASE_REF);
+	digest = layer_remote_annotation(r, SIZE_MAX, ANN_BASE_MANIFEST);
+	if (ref && !strcmp(ref, image) && digest && dv_str_startswith(digest, "sha256:")) {
+		*ids = layer_remote_annotation(r, SIZE_MAX, ANN_BASE_IDS);
+		return dv_xasprintf("%s@%s", repo, digest);
+	}
+	own = layer_remote_annotation(r, SIZE_MAX, LAYER_ANN_IMAGE_REF);
+	if (own && layer_ref_normalize(image, true, &norm, &(struct dv_error){ 0 }) == 0 &&
+	    !strcmp(own, norm)) {
+		*ids = layer_remote_config(r);
+		*self = true;
+		return dv_xasprintf("%s@sha256:%s", repo, layer_remote_digest(r));
+	}
+	return NULL;
+}
+
 int prov_team_base(const struct layer_store *st, struct prov_team *t, const char *image,
 		   struct layer_image *img, struct dv_error *err)
 {
 	for (size_t i = 0; t && i < t->refs->n; i++) {
-		struct layer_remote *r = source(t, i);
-		const char *ref, *digest;
-		dv_autofree char *repo = NULL, *from = NULL;
+		const char *ids;
+		bool self;
+		dv_autofree char *from = base_of(t, i, image, &ids, &self);
 		struct layer_image pulled = { 0 };
 		struct dv_error fail = { 0 };
 
-		if (!r || !(ref = layer_remote_annotation(r, SIZE_MAX, ANN_BASE_REF)) ||
-		    strcmp(ref, image) ||
-		    !(digest = layer_remote_annotation(r, SIZE_MAX, ANN_BASE_MANIFEST)))
+		if (!from)
 			continue;
-		repo = repository(layer_remote_name(r));
-		from = dv_xasprintf("%s@%s", repo, digest);
-		fprintf(stderr, "devenv: image '%s' is not in the store; pulling the one '%s' was built on\n",
-			image, t->refs->v[i]);
+		if (self)
+			fprintf(stderr, "devenv: image '%s' is not in the store; pulling the team's, "
+				"cache_from '%s'\n", image, t->refs->v[i]);
+		else
+			fprintf(stderr, "devenv: image '%s' is not in the store; pulling the one '%s' "
+				"was built on\n", image, t->refs->v[i]);
 		if (layer_image_pull(st, from, &pulled, &fail) < 0) {
 			drop(t, i, &fail);
 			continue;
@@ -243,8 +277,8 @@ int prov_team_base(const struct layer_store *st, struct prov_team *t, const char
 		 * it came from: it serves the envs naming that source, and this
 		 * one, never another project's `image:` of the same name. */
 		if (layer_image_tag(st, from, image, img, err) < 0 ||
-		    layer_image_scope(st, img, layer_remote_name(r), t->env[0] ? t->env : NULL,
-				      err) < 0)
+		    layer_image_scope(st, img, layer_remote_name(t->remotes[i]),
+				      t->env[0] ? t->env : NULL, err) < 0)
 			return -1;
 		layer_image_remove(st, from, &(struct dv_error){ 0 });
 		return 0;
@@ -258,38 +292,32 @@ int prov_team_pin(const struct layer_store *st, struct prov_team *t, const char 
 	const char *hex = dv_str_startswith(ours->id, "sha256:") ? ours->id + 7 : ours->id;
 
 	for (size_t i = 0; t && i < t->refs->n; i++) {
-		struct layer_remote *r = source(t, i);
-		const char *ref, *digest, *ids;
-		dv_autofree char *repo = NULL, *from = NULL;
+		const char *ids;
+		bool self;
+		dv_autofree char *from = base_of(t, i, image, &ids, &self);
 		struct dv_error fail = { 0 };
 
-		if (!r || !(ref = layer_remote_annotation(r, SIZE_MAX, ANN_BASE_REF)) ||
-		    strcmp(ref, image) ||
-		    !(digest = layer_remote_annotation(r, SIZE_MAX, ANN_BASE_MANIFEST)) ||
-		    !dv_str_startswith(digest, "sha256:"))
+		if (!from)
 			continue;
-		ids = layer_remote_annotation(r, SIZE_MAX, ANN_BASE_IDS);
 		if (ids && lists_key(ids, hex))
 			return 1; /* built on ours: its keys are ours */
-		repo = repository(layer_remote_name(r));
-		from = dv_xasprintf("%s@%s", repo, digest);
 		/* Taken before, for this env or another clone naming the same
 		 * source: no network beyond the manifest read above. */
 		if (layer_image_resolve(st, from, img, &fail) == 0 && prov_team_vouches(t->spec, img)) {
 			fprintf(stderr,
-				"devenv: cache_from '%s' was built on another '%s' than this store's "
+				"devenv: cache_from '%s' %s another '%s' than this store's "
 				"(sha256:%.12s): this env uses that one, %s, pinned by digest; the "
 				"store's '%s' stays as it is\n",
-				t->refs->v[i], image, hex, from, image);
+				t->refs->v[i], self ? "is" : "was built on", image, hex, from, image);
 			return 0;
 		}
 		layer_image_release(img);
 		fail = (struct dv_error){ 0 };
 		fprintf(stderr,
-			"devenv: cache_from '%s' was built on another '%s' than this store's "
+			"devenv: cache_from '%s' %s another '%s' than this store's "
 			"(sha256:%.12s): pulling that one, %s, pinned by digest for this env; the "
 			"store's '%s' stays as it is\n",
-			t->refs->v[i], image, hex, from, image);
+			t->refs->v[i], self ? "is" : "was built on", image, hex, from, image);
 		if (layer_image_pull(st, from, img, &fail) < 0) {
 			if (fail.errnum == ENOSPC || fail.errnum == EDQUOT) {
 				*err = fail;
@@ -300,8 +328,8 @@ int prov_team_pin(const struct layer_store *st, struct prov_team *t, const char 
 		}
 		/* Kept under its digest name, with where it came from: it
 		 * serves the envs naming that source, and this one. */
-		if (layer_image_scope(st, img, layer_remote_name(r), t->env[0] ? t->env : NULL,
-				      err) < 0) {
+		if (layer_image_scope(st, img, layer_remote_name(t->remotes[i]),
+				      t->env[0] ? t->env : NULL, err) < 0) {
 			layer_image_release(img);
 			return -1;
 		}

@@ -272,3 +272,33 @@ three"
 	assert_line "[1/3] run: echo one >/one (pulled)"
 	assert_line --regexp '^\[3/3\] run: echo three .* \(pulled\)$'
 }
+
+@test "team cache: a team's base pushed once as team/base and named in cache_from: every store's env runs on it, the store's own stays" {
+	run "$DEVENV" push busybox "$DV_REGISTRY/team/base:1"
+	assert_success
+	run manifest team/base 1
+	assert_output --partial '"dev.devenv.image.ref":"localhost/busybox:latest"'
+	printf 'cache_from: %s\n' "$DV_REGISTRY/team/base:1" >>Envfile
+	git commit -qam 'team base'
+	# A teammate with a busybox of their own.
+	store_b
+	other_busybox
+	DEVENV_HOME=$STORE_B run "$DEVENV" up
+	assert_success
+	assert_line --regexp "^devenv: cache_from '$DV_REGISTRY/team/base:1' is another 'busybox' than this store's \(sha256:[0-9a-f]{12}\): pulling that one, $DV_REGISTRY/team/base@sha256:[0-9a-f]{64}, pinned by digest for this env; the store's 'busybox' stays as it is$"
+	assert_line "[1/3] run: echo one >/one"
+	DEVENV_HOME=$STORE_B run "$DEVENV" ssh -c 'cat /one; test -e /etc/other && echo other'
+	assert_output one
+	DEVENV_HOME=$STORE_B run "$DEVENV" images
+	assert_line --regexp '^localhost/busybox +latest '
+	# A store with no busybox takes the team's under the Envfile's name.
+	STORE_C=$(mktemp -d "$(dirname "$DV_STORE")/storec.XXXXXX")
+	DEVENV_HOME=$STORE_C run "$DEVENV" up
+	out=$output st=$status
+	DEVENV_HOME=$STORE_C run "$DEVENV" images
+	imgs=$output
+	DEVENV_HOME=$STORE_C dv_teardown_store "$STORE_C"
+	[[ $st -eq 0 ]]
+	[[ $out == *"devenv: image 'busybox' is not in the store; pulling the team's, cache_from '$DV_REGISTRY/team/base:1'"* ]]
+	[[ $imgs =~ localhost/busybox\ +latest ]]
+}
