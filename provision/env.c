@@ -336,6 +336,7 @@ int prov_resolve_image(const struct layer_store *st, const struct env_spec *spec
 		       struct prov_team *team, struct layer_image *img, struct dv_error *err)
 {
 	struct dv_error miss = { 0 };
+	bool foreign = false;
 	int found;
 
 	if (layer_image_resolve(st, ref, img, &miss) == 0) {
@@ -347,6 +348,7 @@ int prov_resolve_image(const struct layer_store *st, const struct env_spec *spec
 			     "'%s' for another env, so it is not used here; import or pull your "
 			     "own (it replaces that one)", ref, img->from);
 		layer_image_release(img);
+		foreign = true;
 	}
 	/* A base no registry serves: the one a teammate's pushed env was built
 	 * on, so that their keys are ours. */
@@ -365,7 +367,10 @@ int prov_resolve_image(const struct layer_store *st, const struct env_spec *spec
 		layer_image_release(img);
 		return layer_image_pull(st, ref, img, err);
 	}
-	if (miss.errnum != ENOENT) {
+	/* Not a short name (`localhost/NAME`), or one whose record here is
+	 * another env's: pulled, it would stay behind that record. */
+	if (miss.errnum != ENOENT || layer_ref_has_host(ref) ||
+	    (foreign && !dv_str_startswith(ref, "debian:"))) {
 		*err = miss;
 		return -1;
 	}
