@@ -449,10 +449,10 @@ static bool would_build(const struct layer_store *st, const struct env_spec *spe
  * its digest and used for this env only (p->pinned: state.json keeps it,
  * so later ups use it with no network); the store's image of that name is
  * left alone, for the envs that use it. */
-static int plan_make(const struct layer_store *st, const struct prov_env *env, bool refresh,
+static int plan_make(const struct layer_store *st, struct prov_env *env, bool refresh,
 		     struct plan *p, struct dv_error *err)
 {
-	struct env_spec *spec = (struct env_spec *)&env->spec; /* git steps' commits filled in */
+	struct env_spec *spec = &env->spec;
 	dv_autoclose int gitdir = -1;
 	int r;
 

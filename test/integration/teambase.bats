@@ -61,6 +61,9 @@ bootstrap() {
 		"http://$DV_REGISTRY/v2/team/base-dev/manifests/cache" |
 		python3 -c 'import json,sys; print(json.load(sys.stdin)["annotations"]["dev.devenv.base.manifest"])')
 	[[ $base == sha256:* ]]
+	# The team's base itself, pushed once (README "One base for the whole team").
+	run "$DEVENV" push debian:bookworm "$DV_REGISTRY/team/base:bookworm"
+	assert_success
 
 	# The teammate: the quick start bootstrapped a debian:bookworm first.
 	STORE_B=$(mktemp -d "$(dirname "$DV_STORE")/storeb.XXXXXX")
@@ -96,4 +99,18 @@ bookworm"
 	refute_output --partial 'done in'
 	DEVENV_HOME=$STORE_B run "$DEVENV" ssh -c 'cat /etc/team-step'
 	assert_output team
+
+	# Another project of the team names only the team's base: it runs on
+	# that one too, pinned by digest, and builds its own step here.
+	mkdir "$BATS_TEST_TMPDIR/other" && cd "$BATS_TEST_TMPDIR/other" && git init -q
+	printf 'image: debian:bookworm\ncache_from: %s\nprovision:\n  - run: echo other >/etc/other-step\n' \
+		"$DV_REGISTRY/team/base:bookworm" >Envfile
+	DEVENV_HOME=$STORE_B run "$DEVENV" up
+	assert_success
+	assert_line --regexp "^devenv: cache_from '$DV_REGISTRY/team/base:bookworm' is another 'debian:bookworm' than this store's \(sha256:${own_b:7:12}\): pulling that one, $DV_REGISTRY/team/base@sha256:[0-9a-f]{64}, pinned by digest for this env; the store's 'debian:bookworm' stays as it is$"
+	DEVENV_HOME=$STORE_B run "$DEVENV" ssh -c 'cat /etc/other-step; . /etc/os-release; echo $VERSION_CODENAME'
+	assert_output "other
+bookworm"
+	DEVENV_HOME=$STORE_B run "$DEVENV" images
+	assert_line --regexp "^localhost/debian +bookworm +${own_b:7:12} "
 }

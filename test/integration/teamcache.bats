@@ -209,6 +209,9 @@ other_busybox() {
 	assert_output one
 	DEVENV_HOME=$STORE_B run "$DEVENV" status --json
 	[[ $(dv_json image <<<"$output") == "$DV_REGISTRY/team/proj-dev@$base" ]]
+	[[ $(dv_json image_for <<<"$output") == busybox ]]
+	DEVENV_HOME=$STORE_B run "$DEVENV" status
+	assert_line "  image:    $DV_REGISTRY/team/proj-dev@$base (the team's 'busybox', pinned by digest)"
 	id=$(basename "$(dirname "$(ls "$STORE_B"/envs/*/state.json)")")
 	[[ $(dv_json image_for <"$STORE_B/envs/$id/state.json") == busybox ]]
 	# The store's busybox is untouched; the base is kept under its digest.
@@ -247,6 +250,12 @@ three"
 	assert_success
 	DEVENV_HOME=$STORE_B run "$DEVENV" ssh -c 'cat /etc/other'
 	assert_output other
+	DEVENV_HOME=$STORE_B run "$DEVENV" status --json
+	[[ -z $(dv_json image_for <<<"$output") ]]
+	# The pinned base cannot be removed while an env runs on it.
+	DEVENV_HOME=$STORE_B run "$DEVENV" rmi "$DV_REGISTRY/team/proj-dev@$base"
+	assert_failure
+	assert_output --regexp "^devenv: image '$DV_REGISTRY/team/proj-dev@$base' is used by env 'proj' \([0-9a-f]{12}\); destroy it first$"
 }
 
 @test "team cache: an env on a pinned base pushes that base along; a third store takes it" {
