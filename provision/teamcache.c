@@ -235,7 +235,10 @@ static char *base_of(struct prov_team *t, size_t i, const char *image, const cha
 	repo = repository(layer_remote_name(r));
 	ref = layer_remote_annotation(r, SIZE_MAX, ANN_BASE_REF);
 	digest = layer_remote_annotation(r, SIZE_MAX, ANN_BASE_MANIFEST);
-	if (ref && !strcmp(ref, image) && digest && dv_str_startswith(digest, "sha256:")) {
+	/* The digest is the registry's word: printed and pulled only when it
+	 * is one (no byte a terminal acts on). */
+	if (ref && !strcmp(ref, image) && digest && dv_str_startswith(digest, "sha256:") &&
+	    strlen(digest) == 71 && dv_str_is_hex(digest + 7, 64)) {
 		*ids = layer_remote_annotation(r, SIZE_MAX, ANN_BASE_IDS);
 		return dv_xasprintf("%s@%s", repo, digest);
 	}

@@ -311,3 +311,28 @@ three"
 	[[ $out == *"devenv: image 'busybox' is not in the store; pulling the team's, cache_from '$DV_REGISTRY/team/base:1'"* ]]
 	[[ $imgs =~ localhost/busybox\ +latest ]]
 }
+
+@test "team cache: a base digest annotation that is not a digest is not taken, and none of it reaches the terminal" {
+	run "$DEVENV" up
+	assert_success
+	run "$DEVENV" push "$REF"
+	assert_success
+	# The same manifest under another tag, its base digest an escape code.
+	run manifest team/proj-dev cache
+	python3 -c '
+import json, sys
+m = json.loads(sys.argv[1])
+m["annotations"]["dev.devenv.base.manifest"] = "sha256:\u001b[2J\u001b]0;owned\u0007"
+sys.stdout.write(json.dumps(m))' "$output" >"$BATS_TEST_TMPDIR/evil.json"
+	curl -fsS -X PUT -H 'Content-Type: application/vnd.oci.image.manifest.v1+json' \
+		--data-binary @"$BATS_TEST_TMPDIR/evil.json" \
+		"http://$DV_REGISTRY/v2/team/proj-dev/manifests/evil"
+	store_b
+	other_busybox
+	DEVENV_HOME=$STORE_B run "$DEVENV" up --cache-from "$DV_REGISTRY/team/proj-dev:evil"
+	assert_success
+	[[ $output != *$'\e'* && $output != *$'\a'* ]]
+	refute_output --partial pinned
+	assert_output --partial "warning: cache_from '$DV_REGISTRY/team/proj-dev:evil' was built on another 'busybox' than this store's"
+	assert_line "[1/3] run: echo one >/one"
+}
