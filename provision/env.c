@@ -454,6 +454,7 @@ static int plan_make(const struct layer_store *st, struct prov_env *env, bool re
 {
 	struct env_spec *spec = &env->spec;
 	dv_autoclose int gitdir = -1;
+	bool building;
 	int r;
 
 	p->team = prov_team_new(spec);
@@ -463,11 +464,15 @@ static int plan_make(const struct layer_store *st, struct prov_env *env, bool re
 	    (gitdir = prov_git_dir(st, err)) < 0 ||
 	    prov_keys_at(spec, p->img.id, gitdir, &p->keys, err) < 0)
 		return -1;
-	if (p->team && !layer_ref_has_host(spec->image) &&
-	    would_build(st, spec, &p->keys)) {
+	/* Asked when the env is new (which base it has is decided then, even
+	 * when another env of the store built the same steps on the store's
+	 * image) or when a step would be built: an env that exists and has
+	 * nothing to build never opens a registry. */
+	building = p->team && !layer_ref_has_host(spec->image) && would_build(st, spec, &p->keys);
+	if (p->team && !layer_ref_has_host(spec->image) && (building || !env->has_state)) {
 		struct layer_image pin = { 0 };
 
-		if ((r = prov_team_pin(st, p->team, spec->image, &p->img, &pin, err)) < 0)
+		if ((r = prov_team_pin(st, p->team, spec->image, &p->img, !building, &pin, err)) < 0)
 			return -1;
 		if (r == 0) {
 			layer_image_release(&p->img);

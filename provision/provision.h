@@ -197,9 +197,11 @@ int prov_team_base(const struct layer_store *st, struct prov_team *t, const char
  * when an env took it before, else pulled), kept under its digest name
  * ("repo@sha256:..."), never under `image`, which stays the store's: 0 and
  * img. 1 when no source has such a base (or ours is theirs); -1 when the
- * store cannot take it. One line says which base the env uses. */
+ * store cannot take it. One line says which base the env uses; quiet:
+ * nothing is to be built, so a source that cannot be read is no warning. */
 int prov_team_pin(const struct layer_store *st, struct prov_team *t, const char *image,
-		  const struct layer_image *ours, struct layer_image *img, struct dv_error *err);
+		  const struct layer_image *ours, bool quiet, struct layer_image *img,
+		  struct dv_error *err);
 /* May the env of spec (NULL: none) use img? Yes for an image not taken
  * through cache_from; else only when spec names img's source or is the env
  * it was taken for. */

@@ -42,6 +42,8 @@ struct prov_team {
 	const struct dv_strv *refs;
 	const char *image;             /* the Envfile's `image:` */
 	const struct env_spec *spec;
+	bool quiet;                    /* nothing to build: no warning for a source
+					  that cannot be read */
 	char env[13];                  /* the env's id, "" when unknown */
 	struct layer_remote **remotes; /* opened on first use */
 	bool *tried;
@@ -79,8 +81,8 @@ void prov_team_free(struct prov_team *t)
 	free(t);
 }
 
-/* Source i, opened the first time; NULL (after one warning) when it cannot
- * be read. */
+/* Source i, opened the first time; NULL (after one warning, unless
+ * t->quiet) when it cannot be read. */
 static struct layer_remote *source(struct prov_team *t, size_t i)
 {
 	struct dv_error err = { 0 };
@@ -88,7 +90,7 @@ static struct layer_remote *source(struct prov_team *t, size_t i)
 	if (t->tried[i])
 		return t->remotes[i];
 	t->tried[i] = true;
-	if (layer_remote_open(t->refs->v[i], &t->remotes[i], &err) < 0)
+	if (layer_remote_open(t->refs->v[i], &t->remotes[i], &err) < 0 && !t->quiet)
 		fprintf(stderr, "devenv: warning: cache_from '%s': %s; its steps run here\n",
 			t->refs->v[i], err.msg);
 	return t->remotes[i];
@@ -290,9 +292,14 @@ int prov_team_base(const struct layer_store *st, struct prov_team *t, const char
 }
 
 int prov_team_pin(const struct layer_store *st, struct prov_team *t, const char *image,
-		  const struct layer_image *ours, struct layer_image *img, struct dv_error *err)
+		  const struct layer_image *ours, bool quiet, struct layer_image *img,
+		  struct dv_error *err)
 {
 	const char *hex = dv_str_startswith(ours->id, "sha256:") ? ours->id + 7 : ours->id;
+	int ret = 1;
+
+	if (t)
+		t->quiet = quiet;
 
 	for (size_t i = 0; t && i < t->refs->n; i++) {
 		const char *ids;
@@ -303,7 +310,7 @@ int prov_team_pin(const struct layer_store *st, struct prov_team *t, const char 
 		if (!from)
 			continue;
 		if (ids && lists_key(ids, hex))
-			return 1; /* built on ours: its keys are ours */
+			break; /* built on ours: its keys are ours */
 		/* Taken before, for this env or another clone naming the same
 		 * source: no network beyond the manifest read above. */
 		if (layer_image_resolve(st, from, img, &fail) == 0 && prov_team_vouches(t->spec, img)) {
@@ -312,7 +319,8 @@ int prov_team_pin(const struct layer_store *st, struct prov_team *t, const char 
 				"(sha256:%.12s): this env uses that one, %s, pinned by digest; the "
 				"store's '%s' stays as it is\n",
 				t->refs->v[i], self ? "is" : "was built on", image, hex, from, image);
-			return 0;
+			ret = 0;
+			break;
 		}
 		layer_image_release(img);
 		fail = (struct dv_error){ 0 };
@@ -324,21 +332,25 @@ int prov_team_pin(const struct layer_store *st, struct prov_team *t, const char 
 		if (layer_image_pull(st, from, img, &fail) < 0) {
 			if (fail.errnum == ENOSPC || fail.errnum == EDQUOT) {
 				*err = fail;
-				return -1;
+				ret = -1;
+				break;
 			}
 			drop(t, i, &fail);
 			continue;
 		}
 		/* Kept under its digest name, with where it came from: it
 		 * serves the envs naming that source, and this one. */
+		ret = 0;
 		if (layer_image_scope(st, img, layer_remote_name(t->remotes[i]),
 				      t->env[0] ? t->env : NULL, err) < 0) {
 			layer_image_release(img);
-			return -1;
+			ret = -1;
 		}
-		return 0;
+		break;
 	}
-	return 1;
+	if (t)
+		t->quiet = false;
+	return ret;
 }
 
 /* {"dev.devenv.cache.key": keys, "dev.devenv.step": label} */

@@ -336,3 +336,43 @@ sys.stdout.write(json.dumps(m))' "$output" >"$BATS_TEST_TMPDIR/evil.json"
 	assert_output --partial "warning: cache_from '$DV_REGISTRY/team/proj-dev:evil' was built on another 'busybox' than this store's"
 	assert_line "[1/3] run: echo one >/one"
 }
+
+@test "team cache: a new env takes the cache's base even when the store built the same steps on its own" {
+	run "$DEVENV" up
+	assert_success
+	run "$DEVENV" push "$REF"
+	assert_success
+	store_b
+	other_busybox
+	# Another checkout of the store, no cache_from: the same steps, built
+	# on the store's own busybox.
+	git clone -q "$DV_CHECKOUT" "$BATS_TEST_TMPDIR/solo"
+	cd "$BATS_TEST_TMPDIR/solo"
+	DEVENV_HOME=$STORE_B run "$DEVENV" up
+	assert_success
+	DEVENV_HOME=$STORE_B run "$DEVENV" ssh -c 'cat /etc/other'
+	assert_output other
+	# The project with the team's cache: its env is new, so it asks the
+	# cache which base it was built on, and takes that one.
+	cd "$DV_CHECKOUT"
+	DEVENV_HOME=$STORE_B run "$DEVENV" up --cache-from "$REF"
+	assert_success
+	assert_output --partial "pinned by digest for this env"
+	assert_line "[1/3] run: echo one >/one (pulled)"
+	DEVENV_HOME=$STORE_B run "$DEVENV" ssh -c 'test -e /etc/other && echo other; cat /one'
+	assert_output one
+}
+
+@test "team cache: a new env with nothing to build and a cache that cannot be read: no warning, the store's image" {
+	git clone -q "$DV_CHECKOUT" "$BATS_TEST_TMPDIR/solo"
+	cd "$BATS_TEST_TMPDIR/solo"
+	run "$DEVENV" up
+	assert_success
+	cd "$DV_CHECKOUT"
+	run "$DEVENV" up --cache-from "$DV_REGISTRY/team/nothing:here"
+	assert_success
+	refute_output --partial warning
+	assert_line "[1/3] run: echo one >/one (cached)"
+	run "$DEVENV" status --json
+	[[ $(dv_json image <<<"$output") == localhost/busybox:latest ]]
+}
