@@ -407,14 +407,16 @@ static void plan_release(struct plan *p)
 }
 
 /* The team base this env's record pins for its `image:` (state.json
- * image_for), while the Envfile still names a cache_from that vouches for
- * it and the store still has it: 0 and img, no network; 1 otherwise. */
+ * image_for), while the Envfile names the same `image:`, the store still
+ * has it and it vouches for this env (taken for it, or the Envfile names
+ * its source: a `reload` or `up` without --cache-from keeps it): 0 and
+ * img, no network; 1 otherwise. */
 static int pinned_base(const struct layer_store *st, const struct prov_env *env,
-		       const struct plan *p, struct layer_image *img)
+		       struct layer_image *img)
 {
 	const struct ctr_state *s = &env->state;
 
-	if (!p->team || !env->has_state || !s->image_for || strcmp(s->image_for, env->spec.image) ||
+	if (!env->has_state || !s->image_for || strcmp(s->image_for, env->spec.image) ||
 	    layer_image_resolve(st, s->image, img, &(struct dv_error){ 0 }) < 0)
 		return 1;
 	if (!strcmp(img->id, s->image_id) && prov_team_vouches(&env->spec, img))
@@ -458,7 +460,7 @@ static int plan_make(const struct layer_store *st, struct prov_env *env, bool re
 	int r;
 
 	p->team = prov_team_new(spec);
-	p->pinned = pinned_base(st, env, p, &p->img) == 0;
+	p->pinned = pinned_base(st, env, &p->img) == 0;
 	if ((!p->pinned && prov_resolve_image(st, spec, spec->image, p->team, &p->img, err) < 0) ||
 	    prov_git_resolve(st, spec, refresh, err) < 0 ||
 	    (gitdir = prov_git_dir(st, err)) < 0 ||

@@ -228,6 +228,12 @@ other_busybox() {
 	refute_output --partial "pulled"
 	DEVENV_HOME=$STORE_B run "$DEVENV" ssh -c 'test -e /etc/other && echo other; cat /three'
 	assert_output three
+	# reload (no --cache-from) rebuilds the env on the same pinned base.
+	DEVENV_HOME=$STORE_B run "$DEVENV" reload
+	assert_success
+	refute_output --partial "built on another"
+	DEVENV_HOME=$STORE_B run "$DEVENV" ssh -c 'test -e /etc/other && echo other; cat /three'
+	assert_output three
 
 	# A second clone of the project (another env id) takes the same base
 	# from the store, and the steps from the local cache: nothing is pulled.
@@ -255,7 +261,7 @@ three"
 	# The pinned base cannot be removed while an env runs on it.
 	DEVENV_HOME=$STORE_B run "$DEVENV" rmi "$DV_REGISTRY/team/proj-dev@$base"
 	assert_failure
-	assert_output --regexp "^devenv: image '$DV_REGISTRY/team/proj-dev@$base' is used by env 'proj' \([0-9a-f]{12}\); destroy it first$"
+	assert_output --regexp "^devenv: image '$DV_REGISTRY/team/proj-dev@$base' is used by env '(proj|clone2)' \([0-9a-f]{12}\); destroy it first$"
 }
 
 @test "team cache: an env on a pinned base pushes that base along; a third store takes it" {
