@@ -103,6 +103,26 @@ struct ctr_idmap {
  * where it did), for the caller to say where. */
 int ctr_bind_tree(const char *root, const char *real, int *open_errno, struct dv_error *err);
 
+/* A rootless env with `user:` (container/keepid.c): the host user is the
+ * user's uid inside, root and the image's other ids are subordinate ids.
+ * The env's init gets a user namespace of its own nested in devenv's, with
+ * uid (gid) <-> devenv's root and 0..uid-1 <-> devenv's 1..uid; its root is
+ * a FUSE mount made in that namespace, served by fuse-overlayfs from
+ * devenv's namespace over the same layers and upper as the kernel's
+ * overlay would use. */
+struct ctr_keepid {
+	unsigned uid, gid;          /* the user's ids: the host user's numbers */
+	unsigned long uids, gids;   /* how many ids devenv's namespace has (0..n-1) */
+	const char *server;         /* fuse-overlayfs, an absolute path */
+};
+/* Can this user run keep-id envs? 0, or -1 with *why (a static string
+ * that says what to do) when /dev/fuse cannot be opened or fuse-overlayfs
+ * is not installed. server[64] gets fuse-overlayfs's path. */
+int ctr_keepid_check(char *server, const char **why);
+/* keepid's maps for the user's ids in a namespace of `uids` and `gids`
+ * ids; -1 with *why when the uid or gid is beyond them. */
+int ctr_keepid_plan(struct ctr_keepid *k, unsigned uid, unsigned gid, const char **why);
+
 struct ctr_init;
 typedef void (*ctr_clone_hook)(const struct ctr_init *init, void *arg);
 struct ctr_spec {
@@ -129,6 +149,8 @@ struct ctr_spec {
 				       stderr to; unused for an env or a build */
 	const struct dv_strv *cgroups; /* cgroup folders to put the container in (may be NULL) */
 	const struct ctr_user *user;   /* env only: the user to create (NULL: none) */
+	const struct ctr_keepid *keepid; /* env only, rootless: the user is the host
+				       user inside (NULL: root is) */
 	const struct ctr_sandbox *sandbox; /* NULL: none (host root's caps, no filter) */
 	bool userns;                /* devenv runs in a user namespace (rootless):
 				       overlay with userxattr */
@@ -446,6 +468,8 @@ struct ctr_state {
 	struct ctr_init init;       /* pid 0 when never started */
 	char *user;                 /* the Envfile's `user` ("" when none) */
 	unsigned user_uid, user_gid, host_uid, host_gid; /* of the last start */
+	char *userns_map;           /* "keep-id" (ctr_keepid), or "" (root is the host
+				       user, or root mode): the start's map */
 	char *ownership;            /* how the checkout's files get the host user as
 				       owner: "idmapped" (see ctr_owner), "chown" (no
 				       idmap here: ctr_sweep after each command and

@@ -39,6 +39,7 @@
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -126,6 +127,8 @@ struct launch {
 	int status_fd;            /* service mode: the pipe the init writes the
 				     exit status to; -1 in the other modes */
 	int netns_fd;             /* spec->netns_path opened, or -1 */
+	int fusesock;             /* keep-id env: the child's end of the socket
+				     its /dev/fuse goes to devenv on; else -1 */
 	int out_exit;             /* a build step's slirp4netns: its exit fd's
 				     write end, and its pid (launch sets them) */
 	pid_t out_pid;
@@ -141,7 +144,8 @@ static _Noreturn void child_main(const struct launch *l)
 	char *const *envp = env_envp;
 	bool service = l->status_fd >= 0;
 	int errw, mem, out, errout, status, commit;
-	int rootfd, skel = -1, null;
+	int rootfd, skel = -1, null, fuse = -1;
+	bool keepid = spec->keepid && !l->x;
 	char c;
 
 	/* Before anything can block: devenv's death kills us (the kernel
@@ -169,6 +173,9 @@ static _Noreturn void child_main(const struct launch *l)
 	 * or died (perhaps before we asked for the signal above). */
 	if (read(l->syncr, &c, 1) != 1)
 		_exit(1);
+	/* keep-id: our user namespace is the env's own, mapped by now. */
+	if (keepid && (fuse = ctr_keepid_enter(spec->keepid, &err)) < 0)
+		ctr_child_fail(errw, &err);
 	/* A service joins its env's network namespace before anything else,
 	 * while we still hold every capability of our user namespace. */
 	if (l->netns_fd >= 0 && setns(l->netns_fd, CLONE_NEWNET) < 0) {
@@ -191,7 +198,12 @@ static _Noreturn void child_main(const struct launch *l)
 	/* First of all, so that no mount of ours ever propagates to the host. */
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		ctr_child_fail(errw, (dv_err(&err, errno, "cannot make mounts private"), &err));
-	rootfd = ctr_mount_overlay(spec, true, &skel, &err);
+	rootfd = keepid ? ctr_mount_keepid(spec, fuse, l->fusesock, &skel, &err)
+			: ctr_mount_overlay(spec, true, &skel, &err);
+	if (keepid) {
+		close(fuse);
+		close(l->fusesock);
+	}
 	if (rootfd >= 0 && !l->x && spec->user && ctr_user_ensure(rootfd, spec->user, &err) < 0)
 		ctr_child_fail(errw, &err);
 	if (rootfd < 0 || ctr_setup_root(spec, rootfd, skel, &err) < 0)
@@ -264,9 +276,12 @@ static int launch(struct launch *lp, pid_t *pid_out, int *pidfd_out, int *commit
 	dv_autoclose int pidfd = -1;
 	dv_autoclose int netns = -1;
 	int errp[2] = { -1, -1 }, syncp[2] = { -1, -1 }, commitp[2] = { -1, -1 }, st;
+	int fusep[2] = { -1, -1 };
+	bool keepid = spec->keepid && !lp->x;
 	/* An env, or a build step, with a network of its own; a service joins
 	 * its env's (netns_path). */
-	unsigned long nsflags = CTR_NS_FLAGS | (spec->new_netns ? CLONE_NEWNET : 0);
+	unsigned long nsflags = CTR_NS_FLAGS | (spec->new_netns ? CLONE_NEWNET : 0) |
+				(spec->keepid && !lp->x ? CLONE_NEWUSER : 0);
 	struct clone_args args = {
 		.flags = nsflags | CLONE_PIDFD,
 		.pidfd = (uint64_t)(uintptr_t)&pidfd,
@@ -277,6 +292,7 @@ static int launch(struct launch *lp, pid_t *pid_out, int *pidfd_out, int *commit
 	int r;
 
 	l.netns_fd = -1;
+	l.fusesock = -1;
 	if (spec->netns_path) {
 		netns = open(spec->netns_path, O_RDONLY | O_CLOEXEC);
 		if (netns < 0)
@@ -296,6 +312,17 @@ static int launch(struct launch *lp, pid_t *pid_out, int *pidfd_out, int *commit
 	l.syncw = syncp[1];
 	l.commitr = commitp[0];
 	l.commitw = commitp[1];
+	if (keepid) {
+		if (ctr_keepid_skel(spec, err) < 0) {
+			r = -1;
+			goto out;
+		}
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fusep) < 0) {
+			r = dv_err(err, errno, "socketpair");
+			goto out;
+		}
+		l.fusesock = fusep[1];
+	}
 	dv_fault_point("launch.clone");
 	pid = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
 	if (pid < 0 && (errno == ENOSYS || errno == E2BIG)) {
@@ -312,6 +339,10 @@ static int launch(struct launch *lp, pid_t *pid_out, int *pidfd_out, int *commit
 	close(errp[1]);
 	close(syncp[0]);
 	errp[1] = syncp[0] = -1;
+	if (fusep[1] >= 0) { /* the child's: its exit is our EOF */
+		close(fusep[1]);
+		fusep[1] = -1;
+	}
 	if (commitp[0] >= 0) {
 		close(commitp[0]);
 		commitp[0] = -1;
@@ -346,6 +377,14 @@ static int launch(struct launch *lp, pid_t *pid_out, int *pidfd_out, int *commit
 		goto out;
 	}
 	dv_fault_point("launch.joined");
+	/* keep-id: the env's user namespace gets its maps before the child
+	 * does anything in it. */
+	if (keepid && ctr_keepid_maps(pid, spec->keepid, err) < 0) {
+		kill(pid, SIGKILL);
+		dv_waitpid(pid, &st, &(struct dv_error){ 0 });
+		r = -1;
+		goto out;
+	}
 	if (write(syncp[1], "g", 1) != 1) {
 		r = dv_err(err, errno, "cannot start the container");
 		kill(pid, SIGKILL);
@@ -355,6 +394,14 @@ static int launch(struct launch *lp, pid_t *pid_out, int *pidfd_out, int *commit
 	close(syncp[1]);
 	syncp[1] = -1;
 	dv_fault_point("launch.released");
+	/* keep-id: the child mounts its root and sends the device; the server
+	 * must run before the child can read that root. */
+	r = keepid ? ctr_keepid_serve(spec, fusep[0], err) : 1;
+	if (r < 0) {
+		kill(pid, SIGKILL);
+		dv_waitpid(pid, &st, &(struct dv_error){ 0 });
+		goto out;
+	}
 	r = ctr_child_result(errp[0], err);
 	if (r != 0) {
 		kill(pid, SIGKILL);
@@ -377,6 +424,8 @@ out:
 			close(syncp[i]);
 		if (commitp[i] >= 0)
 			close(commitp[i]);
+		if (fusep[i] >= 0)
+			close(fusep[i]);
 	}
 	return r;
 }

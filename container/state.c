@@ -244,6 +244,7 @@ int ctr_state_read(int envs_fd, const char *id, struct ctr_state *out, struct dv
 	out->host_uid = (unsigned)get_int(o, "host_uid");
 	out->host_gid = (unsigned)get_int(o, "host_gid");
 	out->ownership = get_str(o, "checkout_ownership");
+	out->userns_map = get_str(o, "userns_map");
 	out->seccomp = get_str(o, "seccomp");
 	{
 		dv_autofree char *caps = get_str(o, "caps");
@@ -326,6 +327,8 @@ int ctr_state_write(int envs_fd, const struct ctr_state *st, struct dv_error *er
 	json_object_object_add(o, "host_uid", json_object_new_int64(st->host_uid));
 	json_object_object_add(o, "host_gid", json_object_new_int64(st->host_gid));
 	S("checkout_ownership", st->ownership);
+	if (st->userns_map && st->userns_map[0]) /* only when set: older readers */
+		S("userns_map", st->userns_map);
 	S("seccomp", st->seccomp);
 	{
 		char caps[32];
@@ -375,6 +378,7 @@ void ctr_state_release(struct ctr_state *st)
 	free(st->shell);
 	free(st->user);
 	free(st->ownership);
+	free(st->userns_map);
 	dv_strv_release(&st->env);
 	dv_strv_release(&st->cgroups);
 	dv_strv_release(&st->volumes);

@@ -232,10 +232,21 @@ int layer_image_load(const struct layer_store *st, const char *file, const char 
 int layer_image_tag(const struct layer_store *st, const char *src, const char *dst,
 		    struct layer_image *out, struct dv_error *err);
 /* An image `name` of `layers` (bottom first, all in the store) with
- * base_config's settings and a rootfs.diff_ids for those layers. */
+ * base_config's settings and a rootfs.diff_ids for those layers. created
+ * (seconds since the epoch; < 0: none, the config's own stays) becomes
+ * the config's "created", and each layer base_config's history does not
+ * cover gets a history entry of that time ("created_by": "devenv commit");
+ * a history that says more layers than there are is dropped. */
 int layer_image_compose(const struct layer_store *st, const char *name, const char *base_config,
-			const struct dv_strv *layers, struct layer_image *out,
+			const struct dv_strv *layers, long long created, struct layer_image *out,
 			struct dv_error *err);
+/* t (seconds since the epoch) as RFC 3339 in UTC, as OCI configs and
+ * `image inspect` give it: "2026-12-06T06:27:26Z". */
+void layer_time_rfc3339(long long t, char out[32]);
+/* An RFC 3339 time ("2026-12-06T06:27:26Z", "2026-12-06T07:27:26.5+01:00",
+ * lower-case t and z too) into *t, seconds since the epoch (the fraction
+ * dropped). 0, or -1 when s is not one. */
+int layer_time_parse(const char *s, long long *t);
 
 /* Staging for a new layer: creates tmp/<unique>/{diff,work}; *out_name is
  * "<unique>" (caller frees). Discard it with layer_staging_discard(). */

@@ -123,7 +123,16 @@ static int locate_by_selector(const struct layer_store *st, const char *sel, str
 		out->has_state = true;
 		snprintf(out->id, sizeof(out->id), "%s", out->state.id);
 	} else if (hits == 0 && !dv_err_isset(err)) {
-		dv_err_plain(err, ENOENT, "no env named '%s'; 'devenv ls' lists them", sel);
+		const char **cands = dv_xcalloc(n + 1, sizeof(*cands));
+		struct dv_buf hint = { 0 };
+
+		for (size_t i = 0; i < n; i++)
+			cands[i] = all[i].name;
+		dv_suggest(sel, cands, n, &hint); /* git's "did you mean" */
+		dv_err_plain(err, ENOENT, "no env named '%s'%s; 'devenv ls' lists them", sel,
+			     hint.s ? hint.s : "");
+		dv_buf_release(&hint);
+		free(cands);
 	} else {
 		dv_err_usage(err, "'%s' names %zu envs: %s; use the id", sel, hits, names.s);
 	}
@@ -492,11 +501,15 @@ static int plan_make(const struct layer_store *st, struct prov_env *env, bool re
 	return 0;
 }
 
-/* Say what changed between the running env and the Envfile. */
+/* Say what changed between the running env and the Envfile, and what
+ * `reload` would do about it: a changed image or step means new layers,
+ * on which the env is recreated (reset_upper); anything else restarts it
+ * on the files it has. Said with -q too: the change is not applied. */
 static void report_change(const struct prov_env *env, const struct plan *p)
 {
 	const struct env_spec *spec = &env->spec;
-	const char *tail = "; run 'devenv reload' to rebuild and restart it";
+	const char *tail = "; 'devenv reload' rebuilds the env: every file outside the checkout "
+			   "and volumes is reset";
 	size_t i;
 
 	if (strcmp(p->img.id, env->state.image_id) != 0) {
@@ -513,7 +526,8 @@ static void report_change(const struct prov_env *env, const struct plan *p)
 	else if (p->keys.n != env->state.steps.n)
 		printf("env '%s' is running, but its provisioning steps changed%s\n", spec->name, tail);
 	else
-		printf("env '%s' is running, but its Envfile changed; run 'devenv reload' to restart it with the change\n",
+		printf("env '%s' is running, but its Envfile changed; 'devenv reload' restarts it with "
+		       "the change (its files are kept)\n",
 		       spec->name);
 }
 
@@ -534,6 +548,9 @@ static void fill_state(struct ctr_state *s, const struct prov_env *env, const st
 				 .n_mounts = s->n_mounts, .git_protect = s->git_protect,
 				 .svc_binds = s->svc_binds };
 
+	char *map = s->userns_map;
+
+	s->userns_map = NULL;
 	memset(&s->cgroups, 0, sizeof(s->cgroups));
 	s->seccomp = NULL;
 	s->services = NULL;
@@ -545,6 +562,7 @@ static void fill_state(struct ctr_state *s, const struct prov_env *env, const st
 	memset(&s->svc_binds, 0, sizeof(s->svc_binds));
 	ctr_state_release(s);
 	s->ownership = own.ownership;
+	s->userns_map = map;
 	s->host_uid = own.host_uid;
 	s->host_gid = own.host_gid;
 	s->started_ns = own.started_ns;
@@ -692,6 +710,25 @@ static unsigned env_id(const char *name, unsigned fallback)
 	return errno || *end || n == 0 || n > 4294967294UL ? fallback : (unsigned)n;
 }
 
+/* Which user namespace map an env's start gets (container/keepid.c):
+ * "keep-id" for a rootless env with `user:` where it can be had, else ""
+ * (root is the host user, as before); *why says why not, when `user:` asks
+ * for it. k is filled for keep-id. */
+static const char *userns_map(const struct prov_env *env, struct ctr_keepid *k, char *server,
+			      const char **why)
+{
+	uid_t ruid;
+	gid_t rgid;
+
+	*why = NULL;
+	if (!env->spec.user || dv_userns_root_ids(&ruid, &rgid) < 0)
+		return "";
+	if (ctr_keepid_check(server, why) < 0 || ctr_keepid_plan(k, ruid, rgid, why) < 0)
+		return "";
+	k->server = server;
+	return "keep-id";
+}
+
 /* The host user is the owner of the checkout: what the env creates there,
  * and in host mounts, must belong to it and to no other id (README: "The
  * user inside, and who owns the checkout's files"). The env's `user` gets
@@ -699,7 +736,8 @@ static unsigned env_id(const char *name, unsigned fallback)
  * by, else uid 1000, and its files in the checkout go to root like
  * everything else there. Every host path is idmapped where the kernel and
  * each filesystem allow it ("idmapped"), else swept ("chown"). */
-static int owner_ids(const struct prov_env *env, struct ctr_state *s, struct dv_error *err)
+static int owner_ids(const struct prov_env *env, struct ctr_state *s, const char *why,
+		     struct dv_error *err)
 {
 	dv_autofree const char **paths = dv_xcalloc(s->n_mounts + s->svc_binds.n + 2, sizeof(*paths));
 	size_t n = 0;
@@ -722,12 +760,13 @@ static int owner_ids(const struct prov_env *env, struct ctr_state *s, struct dv_
 		s->user_uid = ruid;
 		s->user_gid = rgid;
 		s->ownership = dv_xstrdup("rootless");
-		if (env->spec.user)
+		if (env->spec.user && strcmp(s->userns_map, "keep-id"))
 			fprintf(stderr,
-				"devenv: note: without root, root in the env is you; user '%s' "
-				"(uid %u in the env) is a subordinate id of yours on the host and "
-				"cannot write the checkout: drop `user:` to work as root "
-				"(README: Without root)\n",
+				"devenv: note: without root, user '%s' is you in the env only where "
+				"/dev/fuse and fuse-overlayfs can be used, and here %s; so root in "
+				"the env is you, and user '%s' (uid %u in the env) is a subordinate "
+				"id of yours that cannot write the checkout (README: Without root)\n",
+				env->spec.user, why ? why : "they cannot be used",
 				env->spec.user, (unsigned)ruid);
 		return 0;
 	}
@@ -844,6 +883,9 @@ static int start_env(const struct layer_store *st, struct prov_env *env, int efd
 	struct ctr_idmap idmap;
 	struct timespec now;
 	struct ctr_user user;
+	struct ctr_keepid keepid;
+	char keepid_server[64];
+	const char *why = NULL;
 	struct ctr_sandbox sb = { 0 };
 	dv_autofree const char **hosts = dv_xcalloc(env->spec.n_services + 1, sizeof(*hosts));
 	dv_autofree struct ctr_mount *mounts = NULL;
@@ -907,7 +949,11 @@ static int start_env(const struct layer_store *st, struct prov_env *env, int efd
 		goto out;
 	record_mounts(s, &env->spec, mounts, cs.n_mounts);
 	cs.mounts = mounts;
-	if (owner_ids(env, s, err) < 0)
+	free(s->userns_map);
+	s->userns_map = dv_xstrdup(userns_map(env, &keepid, keepid_server, &why));
+	if (s->userns_map[0])
+		cs.keepid = &keepid;
+	if (owner_ids(env, s, why, err) < 0)
 		goto out;
 	if (!strcmp(s->ownership, "idmapped")) {
 		idmap = (struct ctr_idmap){ s->host_uid, s->host_uid, s->host_gid, s->host_gid };
@@ -981,7 +1027,8 @@ out:
 }
 
 /* The env's writable layer no longer fits its chain: start it afresh. */
-static int reset_upper(const struct prov_env *env, int efd, bool say, struct dv_error *err)
+static int reset_upper(const struct prov_env *env, int efd, bool say, bool remap,
+		       struct dv_error *err)
 {
 	dv_autofree char *upper = dv_xasprintf("%s/upper", env->id);
 	dv_autofree char *work = dv_xasprintf("%s/work", env->id);
@@ -989,24 +1036,34 @@ static int reset_upper(const struct prov_env *env, int efd, bool say, struct dv_
 	if (dv_rm_tree_at(efd, upper, err) < 0 || dv_rm_tree_at(efd, work, err) < 0)
 		return dv_err_prefix(err, "resetting env '%s'", env->spec.name);
 	if (say)
-		printf("env '%s' was recreated on its new layers: its files outside the checkout were reset "
+		printf("env '%s' was recreated %s: its files outside the checkout were reset "
 		       "(the checkout and volumes are kept)\n",
-		       env->spec.name);
+		       env->spec.name, remap ? "for its new user namespace map (`user:` changed, "
+					     "or keep-id became possible or impossible here)"
+					   : "on its new layers");
 	return 0;
 }
 
 /* Record the plan in state.json; a changed chain (or files left by an env
- * that was never recorded) resets the upper first. */
+ * that was never recorded) resets the upper first, said unless quiet. */
 static int record(const struct layer_store *st, struct prov_env *env, int efd, const struct plan *p,
-		  struct dv_error *err)
+		  bool quiet, struct dv_error *err)
 {
 	bool changed = env->has_state && !strv_equal(&p->layers, &env->state.layers);
+	struct ctr_keepid k;
+	char server[64];
+	const char *why, *map = userns_map(env, &k, server, &why);
+	/* The map decides who owns what in the upper (and keep-id's upper is
+	 * fuse-overlayfs's, with its own opaque marks): a new map, a new env. */
+	bool remap = env->has_state && !changed && env->state.init.pid &&
+		     strcmp(env->state.userns_map ? env->state.userns_map : "", map);
 
 	if (prov_volume_check(&env->spec, env->id, err) < 0)
 		return -1;
 	if (dv_mkdirat_ok(efd, env->id, 0700, err) < 0)
 		return -1;
-	if ((changed || !env->has_state) && reset_upper(env, efd, changed, err) < 0)
+	if ((changed || remap || !env->has_state) &&
+	    reset_upper(env, efd, (changed || remap) && !quiet, remap && !changed, err) < 0)
 		return -1;
 	/* Volumes made before volumes were per env, that the state about to
 	 * be replaced names (provision/volume.c). */
@@ -1076,10 +1133,12 @@ int prov_env_up(struct dv_ctx *ctx, const struct layer_store *st, struct prov_en
 		goto out;
 	}
 	if (env->has_state && ctr_probe(&env->state.init) != CTR_STOPPED) {
-		if (strcmp(p.digest, env->state.spec_digest) == 0)
-			printf("env '%s' is already running\n", env->spec.name);
-		else
+		if (strcmp(p.digest, env->state.spec_digest) == 0) {
+			if (!ctx->quiet)
+				printf("env '%s' is already running\n", env->spec.name);
+		} else {
 			report_change(env, &p);
+		}
 		/* A service that exited or was stopped starts again, on the
 		 * volumes the running env has (an older devenv's among them:
 		 * its state then says what they are called now). */
@@ -1098,7 +1157,7 @@ int prov_env_up(struct dv_ctx *ctx, const struct layer_store *st, struct prov_en
 	if (prov_net_check(&env->spec, err) < 0 || sweep_pending(env, efd, err) < 0)
 		goto out;
 	if (prov_build(ctx, st, &env->spec, &p.img, &p.keys, p.team, &p.layers, err) < 0 ||
-	    record(st, env, efd, &p, err) < 0)
+	    record(st, env, efd, &p, ctx->quiet, err) < 0)
 		goto out;
 	dv_fault_point("up.record");
 	ret = start_and_on_up(ctx, st, env, efd, &p, err);
@@ -1187,7 +1246,7 @@ int prov_env_provision(struct dv_ctx *ctx, const struct layer_store *st, struct 
 	}
 	if (running && prov_env_halt(ctx, st, env, 10, false, err) < 0)
 		goto out;
-	if (sweep_pending(env, efd, err) < 0 || record(st, env, efd, &p, err) < 0)
+	if (sweep_pending(env, efd, err) < 0 || record(st, env, efd, &p, ctx->quiet, err) < 0)
 		goto out;
 	ret = running ? start_and_on_up(ctx, st, env, efd, &p, err) : 0;
 out:
