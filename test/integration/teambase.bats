@@ -38,7 +38,7 @@ bootstrap() {
 		skip "no Debian mirror reachable: $output"
 	fi
 	assert_success
-	BOOT_ID=$("$DEVENV" image inspect debian:bookworm --json |
+	BOOT_ID=$("$DEVENV" image inspect debian:bookworm |
 		python3 -c 'import json,sys; d=json.load(sys.stdin); d=d[0] if isinstance(d,list) else d; print(d.get("Id") or d.get("id"))')
 }
 

@@ -194,7 +194,7 @@ other_busybox() {
 	base=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["annotations"]["dev.devenv.base.manifest"])' "$output")
 	store_b
 	other_busybox
-	own=$(DEVENV_HOME=$STORE_B "$DEVENV" image inspect busybox --json | python3 -c 'import json,sys; d=json.load(sys.stdin); d=d[0] if isinstance(d,list) else d; print(d.get("Id") or d.get("id"))')
+	own=$(DEVENV_HOME=$STORE_B "$DEVENV" image inspect busybox | python3 -c 'import json,sys; d=json.load(sys.stdin); d=d[0] if isinstance(d,list) else d; print(d.get("Id") or d.get("id"))')
 	[[ -n $own ]]
 	DEVENV_HOME=$STORE_B run "$DEVENV" up --cache-from "$REF"
 	assert_success
@@ -215,7 +215,7 @@ other_busybox() {
 	id=$(basename "$(dirname "$(ls "$STORE_B"/envs/*/state.json)")")
 	[[ $(dv_json image_for <"$STORE_B/envs/$id/state.json") == busybox ]]
 	# The store's busybox is untouched; the base is kept under its digest.
-	run env DEVENV_HOME="$STORE_B" "$DEVENV" image inspect busybox --json
+	run env DEVENV_HOME="$STORE_B" "$DEVENV" image inspect busybox
 	assert_output --partial "$own"
 	DEVENV_HOME=$STORE_B run "$DEVENV" images
 	assert_line --regexp "^$DV_REGISTRY/team/proj-dev +<none> "
