@@ -789,6 +789,7 @@ static int cmd_status(struct dv_ctx *ctx, struct layer_store *st, int argc, char
 		json_object_object_add(o, "pid", running ? json_object_new_int(env.state.init.pid) : NULL);
 		json_object_object_add(o, "image", env.has_state ? json_object_new_string(env.state.image) : NULL);
 		json_object_object_add(o, "image_id", env.has_state ? json_object_new_string(env.state.image_id) : NULL);
+		json_object_object_add(o, "image_for", env.has_state && env.state.image_for && env.state.image_for[0] ? json_object_new_string(env.state.image_for) : NULL);
 		json_object_object_add(o, "checkout", env.has_state ? json_object_new_string(env.state.checkout) : NULL);
 		json_object_object_add(o, "workdir", env.has_state ? json_object_new_string(env.state.workdir) : NULL);
 		json_object_object_add(o, "created", env.has_state ? json_object_new_int64(env.state.created) : NULL);
@@ -824,8 +825,10 @@ static int cmd_status(struct dv_ctx *ctx, struct layer_store *st, int argc, char
 
 			dv_buf_add_safe(&co, env.state.checkout, strlen(env.state.checkout));
 			dv_buf_add_safe(&wd, env.state.workdir, strlen(env.state.workdir));
-			printf("  image:    %s\n  checkout: %s\n  workdir:  %s\n", env.state.image,
-			       co.s, wd.s);
+			printf("  image:    %s", env.state.image);
+			if (env.state.image_for && env.state.image_for[0]) /* a team's base, pinned (teamcache.c) */
+				printf(" (the team's '%s', pinned by digest)", env.state.image_for);
+			printf("\n  checkout: %s\n  workdir:  %s\n", co.s, wd.s);
 			dv_buf_release(&co);
 			dv_buf_release(&wd);
 		}

@@ -473,6 +473,9 @@ struct ctr_state {
 	char *checkout, *envfile;   /* checkout real path; Envfile path inside it */
 	char *spec_digest;          /* sha256 of the Envfile's normalised spec */
 	char *image, *image_id;
+	char *image_for;            /* "" or the Envfile's `image:` that `image` stands
+				       for: a team's base pinned by digest
+				       (provision/teamcache.c prov_team_pin) */
 	struct dv_strv layers;      /* layer ids, bottom first */
 	struct dv_strv steps;       /* provisioning keys, one per step, in order */
 	char *workdir, *shell;

@@ -222,6 +222,7 @@ int ctr_state_read(int envs_fd, const char *id, struct ctr_state *out, struct dv
 	out->spec_digest = get_str(o, "spec_digest");
 	out->image = get_str(o, "image");
 	out->image_id = get_str(o, "image_id");
+	out->image_for = get_str(o, "image_for");
 	get_strv(o, "layers", &out->layers);
 	get_strv(o, "steps", &out->steps);
 	out->workdir = get_str(o, "workdir");
@@ -299,6 +300,8 @@ int ctr_state_write(int envs_fd, const struct ctr_state *st, struct dv_error *er
 	S("spec_digest", st->spec_digest);
 	S("image", st->image);
 	S("image_id", st->image_id);
+	if (st->image_for && st->image_for[0])
+		S("image_for", st->image_for);
 	json_object_object_add(o, "layers", strv_json(&st->layers));
 	json_object_object_add(o, "steps", strv_json(&st->steps));
 	S("workdir", st->workdir);
@@ -368,6 +371,7 @@ void ctr_state_release(struct ctr_state *st)
 	free(st->spec_digest);
 	free(st->image);
 	free(st->image_id);
+	free(st->image_for);
 	dv_strv_release(&st->layers);
 	dv_strv_release(&st->steps);
 	free(st->workdir);

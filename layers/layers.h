@@ -105,6 +105,10 @@ int layer_remote_open(const char *ref, struct layer_remote **out, struct dv_erro
 void layer_remote_free(struct layer_remote *r);
 const char *layer_remote_name(const struct layer_remote *r); /* normalised */
 size_t layer_remote_layers(const struct layer_remote *r);
+/* The sha256 (64 hex) of the image manifest (the one an index picked), and
+ * of its config. */
+const char *layer_remote_digest(const struct layer_remote *r);
+const char *layer_remote_config(const struct layer_remote *r);
 /* Annotation key of layer i's descriptor (i == SIZE_MAX: of the manifest),
  * or NULL. */
 const char *layer_remote_annotation(const struct layer_remote *r, size_t i, const char *key);
@@ -117,6 +121,13 @@ int layer_remote_fetch(const struct layer_store *st, struct layer_remote *r, siz
  * zstd (tar+zstd: smaller and faster to unpack; podman, containerd,
  * skopeo and devenv read it). */
 enum layer_compression { LAYER_GZIP, LAYER_ZSTD };
+
+/* The manifest annotation of a pushed image that no registry served (a
+ * `localhost/` name: bootstrapped, imported, committed here): its name in
+ * the store, "localhost/debian:bookworm". A team's base pushed as
+ * team/base and named in `cache_from` stands in for that name
+ * (provision/teamcache.c). */
+#define LAYER_ANN_IMAGE_REF "dev.devenv.image.ref"
 
 /* Send the image ref to an OCI registry as dest (NULL: under its own
  * name; normalised as a pull's, so it names a registry host): each layer

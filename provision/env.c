@@ -309,12 +309,44 @@ static bool strv_equal(const struct dv_strv *a, const struct dv_strv *b)
 	return true;
 }
 
+/* A short name (`postgres:15`, `team/app`) in no record of the store, as
+ * Docker reads it: docker.io/library/postgres:15, through
+ * DEVENV_REGISTRY_MIRROR when set (layers/registry.c). Stored under that
+ * full name, which layer_image_resolve() finds for the short one next time
+ * (after a `localhost/` image of that name: local first). */
+static int pull_short_name(const struct layer_store *st, const char *ref, struct layer_image *img,
+			   struct dv_error *err)
+{
+	const char *mirror = getenv("DEVENV_REGISTRY_MIRROR");
+	dv_autofree char *full = NULL;
+	struct dv_error fail = { 0 };
+
+	if (layer_ref_normalize(ref, false, &full, err) < 0)
+		return -1;
+	if (mirror && !*mirror)
+		mirror = NULL;
+	fprintf(stderr, "devenv: image '%s' is not in the store; pulling %s%s%s\n", ref, full,
+		mirror ? " through the mirror " : "", mirror ? mirror : "");
+	if (layer_image_pull(st, full, img, &fail) == 0)
+		return 0;
+	if (fail.errnum == ENOSPC || fail.errnum == EDQUOT || fail.errnum == EACCES) {
+		*err = fail;
+		return -1;
+	}
+	return dv_err_plain(err, fail.errnum ? fail.errnum : ENOENT,
+			    "image '%s' is not in the store and cannot be pulled as %s (%s); "
+			    "import one with 'devenv image import FILE %s' or pull it",
+			    ref, full, fail.msg, ref);
+}
+
 /* The image, bootstrapping the default Debian image the first time, or
- * pulling one whose reference names a registry host. */
+ * pulling one whose reference names a registry host, or a short name from
+ * Docker Hub (or its mirror). */
 int prov_resolve_image(const struct layer_store *st, const struct env_spec *spec, const char *ref,
 		       struct prov_team *team, struct layer_image *img, struct dv_error *err)
 {
 	struct dv_error miss = { 0 };
+	bool foreign = false;
 	int found;
 
 	if (layer_image_resolve(st, ref, img, &miss) == 0) {
@@ -326,6 +358,7 @@ int prov_resolve_image(const struct layer_store *st, const struct env_spec *spec
 			     "'%s' for another env, so it is not used here; import or pull your "
 			     "own (it replaces that one)", ref, img->from);
 		layer_image_release(img);
+		foreign = true;
 	}
 	/* A base no registry serves: the one a teammate's pushed env was built
 	 * on, so that their keys are ours. */
@@ -344,14 +377,20 @@ int prov_resolve_image(const struct layer_store *st, const struct env_spec *spec
 		layer_image_release(img);
 		return layer_image_pull(st, ref, img, err);
 	}
-	if (miss.errnum != ENOENT || !dv_str_startswith(ref, "debian:")) {
+	/* Not a short name (`localhost/NAME`), or one whose record here is
+	 * another env's: pulled, it would stay behind that record. */
+	if (miss.errnum != ENOENT || layer_ref_has_host(ref) ||
+	    (foreign && !dv_str_startswith(ref, "debian:"))) {
 		*err = miss;
 		return -1;
 	}
-	fprintf(stderr, "devenv: image '%s' is not in the store; building it from the Debian mirror (once)\n",
-		ref);
 	layer_image_release(img);
-	return layer_image_bootstrap(st, ref, img, err);
+	if (dv_str_startswith(ref, "debian:")) {
+		fprintf(stderr, "devenv: image '%s' is not in the store; building it from the Debian "
+			"mirror (once)\n", ref);
+		return layer_image_bootstrap(st, ref, img, err);
+	}
+	return pull_short_name(st, ref, img, err);
 }
 
 /* What the Envfile asks for: the image, the step keys, the spec digest,
@@ -359,6 +398,7 @@ int prov_resolve_image(const struct layer_store *st, const struct env_spec *spec
 struct plan {
 	struct layer_image img;
 	struct prov_team *team; /* cache_from, or NULL */
+	bool pinned;            /* img is a team's base standing for spec->image */
 	struct dv_strv keys, layers;
 	char *digest;
 	struct layer_image *svc_imgs; /* one per service of the spec */
@@ -376,19 +416,86 @@ static void plan_release(struct plan *p)
 	memset(p, 0, sizeof(*p));
 }
 
+/* The team base this env's record pins for its `image:` (state.json
+ * image_for), while the Envfile names the same `image:`, the store still
+ * has it and it vouches for this env (taken for it, or the Envfile names
+ * its source: a `reload` or `up` without --cache-from keeps it): 0 and
+ * img, no network; 1 otherwise. */
+static int pinned_base(const struct layer_store *st, const struct prov_env *env,
+		       struct layer_image *img)
+{
+	const struct ctr_state *s = &env->state;
+
+	if (!env->has_state || !s->image_for || strcmp(s->image_for, env->spec.image) ||
+	    layer_image_resolve(st, s->image, img, &(struct dv_error){ 0 }) < 0)
+		return 1;
+	if (!strcmp(img->id, s->image_id) && prov_team_vouches(&env->spec, img))
+		return 0;
+	layer_image_release(img);
+	return 1;
+}
+
+/* Does the local cache lack the last step's key? Keys chain, so then some
+ * step would be built (or taken from the team cache). */
+static bool would_build(const struct layer_store *st, const struct env_spec *spec,
+			const struct dv_strv *keys)
+{
+	char env_id[13] = "", id[65];
+	struct layer_cache_scope scope = { &spec->cache_from, NULL };
+
+	if (!keys->n)
+		return false;
+	if (spec->checkout && spec->relpath) {
+		prov_env_id(spec->checkout, spec->relpath, env_id);
+		scope.env = env_id;
+	}
+	return layer_cache_get(st, keys->v[keys->n - 1], &scope, id, &(struct dv_error){ 0 }) < 0;
+}
+
 /* refresh: ask git remotes for their current commits (provision, reload)
- * rather than use the ones remembered (git.c). */
-static int plan_make(const struct layer_store *st, struct env_spec *spec, bool refresh,
+ * rather than use the ones remembered (git.c).
+ *
+ * One base for a team: when the store's image of the Envfile's name (a
+ * `debian:bookworm` bootstrapped here) is not the one the cache_from image
+ * was built on, and a step would be built, the cache's base is taken by
+ * its digest and used for this env only (p->pinned: state.json keeps it,
+ * so later ups use it with no network); the store's image of that name is
+ * left alone, for the envs that use it. */
+static int plan_make(const struct layer_store *st, struct prov_env *env, bool refresh,
 		     struct plan *p, struct dv_error *err)
 {
+	struct env_spec *spec = &env->spec;
 	dv_autoclose int gitdir = -1;
+	bool building;
+	int r;
 
 	p->team = prov_team_new(spec);
-	if (prov_resolve_image(st, spec, spec->image, p->team, &p->img, err) < 0 ||
+	p->pinned = pinned_base(st, env, &p->img) == 0;
+	if ((!p->pinned && prov_resolve_image(st, spec, spec->image, p->team, &p->img, err) < 0) ||
 	    prov_git_resolve(st, spec, refresh, err) < 0 ||
 	    (gitdir = prov_git_dir(st, err)) < 0 ||
-	    prov_keys_at(spec, p->img.id, gitdir, &p->keys, err) < 0 ||
-	    prov_services_resolve(st, spec, &p->svc_imgs, err) < 0)
+	    prov_keys_at(spec, p->img.id, gitdir, &p->keys, err) < 0)
+		return -1;
+	/* Asked when the env is new (which base it has is decided then, even
+	 * when another env of the store built the same steps on the store's
+	 * image) or when a step would be built: an env that exists and has
+	 * nothing to build never opens a registry. */
+	building = p->team && !layer_ref_has_host(spec->image) && would_build(st, spec, &p->keys);
+	if (p->team && !layer_ref_has_host(spec->image) && (building || !env->has_state)) {
+		struct layer_image pin = { 0 };
+
+		if ((r = prov_team_pin(st, p->team, spec->image, &p->img, !building, &pin, err)) < 0)
+			return -1;
+		if (r == 0) {
+			layer_image_release(&p->img);
+			p->img = pin;
+			p->pinned = true;
+			dv_strv_release(&p->keys);
+			if (prov_keys_at(spec, p->img.id, gitdir, &p->keys, err) < 0)
+				return -1;
+		}
+	}
+	if (prov_services_resolve(st, spec, &p->svc_imgs, err) < 0)
 		return -1;
 	p->n_svc = spec->n_services;
 	p->digest = prov_spec_digest(spec, p->img.id, &p->keys);
@@ -476,6 +583,7 @@ static void fill_state(struct ctr_state *s, const struct prov_env *env, const st
 	s->spec_digest = dv_xstrdup(p->digest);
 	s->image = dv_xstrdup(p->img.name);
 	s->image_id = dv_xstrdup(p->img.id);
+	s->image_for = dv_xstrdup(p->pinned ? spec->image : "");
 	for (size_t i = 0; i < p->layers.n; i++)
 		dv_strv_push(&s->layers, p->layers.v[i]);
 	for (size_t i = 0; i < p->keys.n; i++)
@@ -1043,7 +1151,7 @@ int prov_env_up(struct dv_ctx *ctx, const struct layer_store *st, struct prov_en
 
 	if (efd < 0)
 		return dv_err(err, errno, "cannot open '%s/envs'", st->root);
-	if (prov_env_lock(st, env, err) < 0 || plan_make(st, &env->spec, env->refresh_git, &p, err) < 0)
+	if (prov_env_lock(st, env, err) < 0 || plan_make(st, env, env->refresh_git, &p, err) < 0)
 		goto out;
 	dv_fault_point("up.plan");
 	if (env->has_state && ctr_probe(&env->state.init) == CTR_FROZEN) {
@@ -1155,7 +1263,7 @@ int prov_env_provision(struct dv_ctx *ctx, const struct layer_store *st, struct 
 	if (efd < 0)
 		return dv_err(err, errno, "cannot open '%s/envs'", st->root);
 	/* Build first: a failing step leaves a running env running. */
-	if (prov_env_lock(st, env, err) < 0 || plan_make(st, &env->spec, true, &p, err) < 0 ||
+	if (prov_env_lock(st, env, err) < 0 || plan_make(st, env, true, &p, err) < 0 ||
 	    prov_build(ctx, st, &env->spec, &p.img, &p.keys, p.team, &p.layers, err) < 0)
 		goto out;
 	running = env->has_state && ctr_probe(&env->state.init) != CTR_STOPPED;

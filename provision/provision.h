@@ -191,6 +191,17 @@ int prov_team_fetch(const struct layer_store *st, struct prov_team *t, const cha
  * (layer_image.from): 0; 1 when none has it. */
 int prov_team_base(const struct layer_store *st, struct prov_team *t, const char *image,
 		   struct layer_image *img, struct dv_error *err);
+/* The cache_from image that names `image` as its base and was built on
+ * another one than ours (the store's image of that name, whose id none of
+ * its keys start from): that base, taken by its digest (from the store
+ * when an env took it before, else pulled), kept under its digest name
+ * ("repo@sha256:..."), never under `image`, which stays the store's: 0 and
+ * img. 1 when no source has such a base (or ours is theirs); -1 when the
+ * store cannot take it. One line says which base the env uses; quiet:
+ * nothing is to be built, so a source that cannot be read is no warning. */
+int prov_team_pin(const struct layer_store *st, struct prov_team *t, const char *image,
+		  const struct layer_image *ours, bool quiet, struct layer_image *img,
+		  struct dv_error *err);
 /* May the env of spec (NULL: none) use img? Yes for an image not taken
  * through cache_from; else only when spec names img's source or is the env
  * it was taken for. */
@@ -369,7 +380,8 @@ int prov_env_push(const struct dv_ctx *ctx, const struct layer_store *st,
 /* The image `ref` (as an Envfile writes it) for the env of spec: from the
  * store (unless another env's cache_from put it there: prov_team_vouches),
  * from a cache_from image (team may be NULL), pulled when the reference
- * names a registry host, or bootstrapped for debian:SUITE. */
+ * names a registry host, bootstrapped for debian:SUITE, or pulled as
+ * docker.io/library/NAME:TAG for any other short name. */
 int prov_resolve_image(const struct layer_store *st, const struct env_spec *spec, const char *ref,
 		       struct prov_team *team, struct layer_image *img, struct dv_error *err);
 
