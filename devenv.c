@@ -225,7 +225,10 @@ static int parse_opts(struct dv_ctx *ctx, const struct cmd *cmd, int argc, char 
 		longs[nl++] = *o;
 	if (os && os->shorts)
 		snprintf(shorts + ns, sizeof(shorts) - ns, "%s", os->shorts);
-	optind = 1;
+	/* 0, not 1: glibc then sets its scan up afresh, ordering ('+') too;
+	 * with 1 a sub-command kept its parent's "stop at the first
+	 * argument" and `image inspect IMAGE --json` read --json as a name. */
+	optind = 0;
 	opterr = 0;
 	*helped = false;
 	while ((c = getopt_long(argc, argv, shorts, longs, NULL)) != -1) {
