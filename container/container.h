@@ -82,6 +82,9 @@ struct ctr_mount {
 	size_t n_protect;
 	bool has_tree;       /* a host path of the Envfile: bind exactly tree_fd, never
 				`source` looked up again */
+	bool skeleton;       /* target made in the skeleton (the bottom tmpfs), not in
+				the env's upper, where `commit` would take it: for a
+				mount devenv adds itself (a worktree's repository) */
 	int tree_fd;         /* with has_tree: ctr_bind_tree() of the source; the
 				caller closes it once the container started */
 };

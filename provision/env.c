@@ -724,7 +724,8 @@ static int env_mounts(const struct layer_store *st, const struct env_spec *spec,
 		}
 		m[(*n)++] = (struct ctr_mount){ .source = gitcommon, .target = gitcommon,
 						.readonly = !spec->security.git_metadata_rw,
-						.host = true, .has_tree = true, .tree_fd = tree };
+						.host = true, .has_tree = true, .tree_fd = tree,
+						.skeleton = true };
 	}
 	return 0;
 }

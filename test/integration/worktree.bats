@@ -57,6 +57,7 @@ wt_make() {
 }
 
 @test "worktree: git status and git log work inside, the repository is read-only" {
+	local id
 	wt_make
 	run "$DEVENV" up
 	assert_success
@@ -81,6 +82,10 @@ wt_make() {
 	[[ ! -e $COMMON/hooks/post-checkout ]]
 	assert_equal "$(cat .git)" "gitdir: $COMMON/worktrees/wt"
 	assert_equal "$(git -C "$MAIN" log --all --format=%s)" "the first commit"
+	# Its mount point is the runtime's (the skeleton), not the env's files:
+	# `commit` does not take the host's path into an image.
+	id=$("$DEVENV" status --json | dv_json id)
+	[[ -d $DV_STORE/envs/$id/upper && ! -e $DV_STORE/envs/$id/upper/${BASE#/} ]]
 	# As root, a session as another user gets its own clone of the mount,
 	# mapped to its ids as the checkout is: git's ownership check passes
 	# too. (Rootless, the checkout is root's inside: only root's git
@@ -186,4 +191,15 @@ wt_make() {
 	run "$DEVENV" ssh -e "$id" -c true
 	assert_failure
 	assert_output "devenv: the checkout '$DV_CHECKOUT' of env 'proj' was removed or moved since the env started: inside, '/workspace' is the old folder, deleted; put the checkout back, then run 'devenv halt' and 'devenv up' (the env's files are kept)"
+}
+
+@test "worktree: with git_metadata: read-write, git commit works inside" {
+	wt_make
+	printf '%s\n' 'image: debian-git' 'security: { git_metadata: read-write }' | dv_envfile
+	run "$DEVENV" up
+	assert_success
+	run "$DEVENV" ssh -c 'git add Envfile && git -c user.email=t@x -c user.name=t commit -q -m "made inside" && git log --format=%s'
+	assert_success
+	assert_output $'made inside\nthe first commit'
+	assert_equal "$(git -C "$MAIN" log feat --format=%s)" $'made inside\nthe first commit'
 }
