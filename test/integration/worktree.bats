@@ -193,7 +193,7 @@ wt_make() {
 	assert_output "devenv: the checkout '$DV_CHECKOUT' of env 'proj' was removed or moved since the env started: inside, '/workspace' is the old folder, deleted; put the checkout back, then run 'devenv halt' and 'devenv up' (the env's files are kept)"
 }
 
-@test "worktree: with git_metadata: read-write, git commit works inside" {
+@test "worktree: with git_metadata: read-write, git commit works inside; a .git file the env edits mounts nothing" {
 	wt_make
 	printf '%s\n' 'image: debian-git' 'security: { git_metadata: read-write }' | dv_envfile
 	run "$DEVENV" up
@@ -202,4 +202,21 @@ wt_make() {
 	assert_success
 	assert_output $'made inside\nthe first commit'
 	assert_equal "$(git -C "$MAIN" log feat --format=%s)" $'made inside\nthe first commit'
+
+	# The env can write the .git file now: one it edits to name a git dir
+	# of its own making, whose commondir is a host folder, gets nothing
+	# mounted at the next up.
+	local secret=$BATS_TEST_TMPDIR/secret
+	mkdir -p "$secret/objects" "$secret/refs" "$secret/worktrees"
+	echo 'ref: refs/heads/main' >"$secret/HEAD"
+	echo 'the secret' >"$secret/key"
+	run "$DEVENV" ssh -c "mkdir fake && echo '$secret' >fake/commondir && echo '$WT/.git' >fake/gitdir && echo 'gitdir: fake' >.git"
+	assert_success
+	run "$DEVENV" halt
+	assert_success
+	run "$DEVENV" up
+	assert_success
+	assert_output --partial "devenv: warning: '$WT/.git' names a worktree git dir devenv does not mount: its git dir '$WT/fake' is inside the checkout"
+	run "$DEVENV" ssh -c "cat '$secret/key'"
+	assert_failure
 }
