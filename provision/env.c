@@ -731,13 +731,15 @@ static int env_mounts(const struct layer_store *st, const struct env_spec *spec,
 }
 
 /* The repository of a checkout that is a git worktree, to mount at its
- * own path (gitdir.c); NULL when none, or when it cannot be there. */
-static char *env_git_common(const struct env_spec *spec, struct dv_error *err)
+ * own path (gitdir.c), into *out; NULL when none, or when it cannot be
+ * there. -1 when the checkout cannot be opened. */
+static int env_git_common(const struct env_spec *spec, char **out, struct dv_error *err)
 {
 	char *common = NULL;
 
+	*out = NULL;
 	if (prov_git_common_dir(spec->checkout, &common, err) < 0)
-		return NULL;
+		return -1;
 	if (common && (dv_path_below(common, spec->workdir) || dv_path_below(spec->workdir, common))) {
 		fprintf(stderr, "devenv: warning: the checkout is a git worktree of '%s', which cannot "
 			"be mounted at its own path inside: the workdir '%s' is there; set another "
@@ -745,7 +747,8 @@ static char *env_git_common(const struct env_spec *spec, struct dv_error *err)
 		free(common);
 		common = NULL;
 	}
-	return common;
+	*out = common;
+	return 0;
 }
 
 int prov_env_cgroup_name(const struct layer_store *st, const char *env_id, char *out,
@@ -834,8 +837,8 @@ static int start_env(const struct layer_store *st, struct prov_env *env, int efd
 	if (!env->spec.security.git_metadata_rw &&
 	    prov_git_paths(env->spec.checkout, &s->git_protect, err) < 0)
 		goto out;
-	gitcommon = env_git_common(&env->spec, err);
-	if (env_mounts(st, &env->spec, env->id, gitcommon, &mounts, &cs.n_mounts, &mount_paths,
+	if (env_git_common(&env->spec, &gitcommon, err) < 0 ||
+	    env_mounts(st, &env->spec, env->id, gitcommon, &mounts, &cs.n_mounts, &mount_paths,
 		       err) < 0)
 		goto out;
 	record_mounts(s, &env->spec, mounts, cs.n_mounts);
@@ -1016,14 +1019,14 @@ int prov_env_checkout_check(const struct ctr_state *s, struct dv_error *err)
 	if (ctr_probe(&s->init) == CTR_STOPPED)
 		return 0; /* the next start mounts what is there */
 	if (e == ENOENT || e == ENOTDIR)
-		return dv_err_plain(err, ESTALE, "the checkout '%s' of env '%s' was removed or moved "
-				    "since the env started: inside, '%s' is the old folder, deleted; "
+		return dv_err_plain(err, ESTALE, "the checkout '%s' of env '%s' is gone since the env "
+				    "started (removed or moved): inside, '%s' is still the old folder; "
 				    "put the checkout back, then run 'devenv halt' and 'devenv up' "
 				    "(the env's files are kept)", s->checkout, s->name, s->workdir);
 	return dv_err_plain(err, ESTALE, "the checkout '%s' of env '%s' was replaced since the env "
-			    "started (another folder is at that path now): inside, '%s' is the old "
-			    "folder, deleted; run 'devenv halt' and 'devenv up' to start it on the "
-			    "new one (the env's files are kept)", s->checkout, s->name, s->workdir);
+			    "started (another folder is at that path now): inside, '%s' is still the "
+			    "old folder; run 'devenv halt' and 'devenv up' to start it on the new one "
+			    "(the env's files are kept)", s->checkout, s->name, s->workdir);
 }
 
 int prov_env_up(struct dv_ctx *ctx, const struct layer_store *st, struct prov_env *env,

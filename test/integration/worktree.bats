@@ -176,7 +176,7 @@ wt_make() {
 	git init -q
 	printf '%s\n' "image: $image" 'provision:' '  - run: echo kept >/kept' | dv_envfile
 	echo new >new-file
-	local msg="devenv: the checkout '$DV_CHECKOUT' of env 'proj' was replaced since the env started (another folder is at that path now): inside, '/workspace' is the old folder, deleted; run 'devenv halt' and 'devenv up' to start it on the new one (the env's files are kept)"
+	local msg="devenv: the checkout '$DV_CHECKOUT' of env 'proj' was replaced since the env started (another folder is at that path now): inside, '/workspace' is still the old folder; run 'devenv halt' and 'devenv up' to start it on the new one (the env's files are kept)"
 	run "$DEVENV" up
 	assert_failure 1
 	assert_output "$msg"
@@ -196,7 +196,7 @@ wt_make() {
 	cd / && rm -rf "$DV_CHECKOUT"
 	run "$DEVENV" ssh -e "$id" -c true
 	assert_failure
-	assert_output "devenv: the checkout '$DV_CHECKOUT' of env 'proj' was removed or moved since the env started: inside, '/workspace' is the old folder, deleted; put the checkout back, then run 'devenv halt' and 'devenv up' (the env's files are kept)"
+	assert_output "devenv: the checkout '$DV_CHECKOUT' of env 'proj' is gone since the env started (removed or moved): inside, '/workspace' is still the old folder; put the checkout back, then run 'devenv halt' and 'devenv up' (the env's files are kept)"
 }
 
 @test "worktree: with git_metadata: read-write, git commit works inside; a .git file the env edits mounts nothing" {
