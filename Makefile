@@ -152,11 +152,18 @@ install: devenv devenv.1
 	install -D -m 0644 completions/devenv.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/devenv
 	install -D -m 0644 completions/_devenv $(DESTDIR)$(PREFIX)/share/zsh/vendor-completions/_devenv
 
+# The Debian package (debian/, README "Install"): devenv_VERSION_ARCH.deb
+# here, with dpkg-dev's tools; it does not run the tests.
+deb:
+	debian/rules DEB_OUTDIR=. binary
+	debian/rules clean
+
 format:
 	clang-format -i $(SRC) container/init.c $(HDR) test/unit/*.c test/fuzz/*.[ch]
 
 clean:
 	rm -f devenv devenv.1 $(OBJ) */*.o container/devenv-init test/fixtures/probe test/fixtures/mktree $(UNIT_TESTS)
 	rm -rf $(FUZZ_DIR)
+	rm -f devenv_*.deb
 
-.PHONY: all check check-unit crashtest asan install format clean fuzz fuzz-build fuzz-replay
+.PHONY: all check check-unit crashtest asan install deb format clean fuzz fuzz-build fuzz-replay

@@ -1141,6 +1141,8 @@ static int cmd_ssh(struct dv_ctx *ctx, struct layer_store *st, int argc, char **
 		dv_err_plain(err, ESRCH, "env %s was never brought up; 'devenv up' creates it", env.id);
 		goto out;
 	}
+	if (prov_env_checkout_check(&env.state, err) < 0)
+		goto out;
 	/* From checkout/sub/dir start in workdir/sub/dir. */
 	snprintf(dir, sizeof(dir), "%s", env.state.workdir);
 	if (getcwd(cwd, sizeof(cwd))) {

@@ -82,6 +82,9 @@ struct ctr_mount {
 	size_t n_protect;
 	bool has_tree;       /* a host path of the Envfile: bind exactly tree_fd, never
 				`source` looked up again */
+	bool skeleton;       /* target made in the skeleton (the bottom tmpfs), not in
+				the env's upper, where `commit` would take it: for a
+				mount devenv adds itself (a worktree's repository) */
 	int tree_fd;         /* with has_tree: ctr_bind_tree() of the source; the
 				caller closes it once the container started */
 };
@@ -495,6 +498,10 @@ struct ctr_state {
 				       sweep looks at what changed since */
 	bool sweep_pending;         /* started and not swept since (an init that
 				       died without halt): the next up sweeps first */
+	unsigned long long checkout_dev, checkout_ino; /* the checkout folder the last
+				       start mounted (0: not recorded, an older devenv):
+				       one removed and made again at the same path
+				       while the env runs is another (prov_env_checkout_check) */
 	struct ctr_mount_rec *mounts; /* the env's volumes and mounts of the last start */
 	size_t n_mounts;
 	struct dv_strv git_protect; /* read-only paths of the checkout (".git"...) */

@@ -200,6 +200,15 @@ static int make_skeleton(const struct ctr_spec *spec, struct dv_error *err)
 			return dv_err_prefix(err, "workdir");
 		close(fd);
 	}
+	for (size_t i = 0; i < spec->n_mounts; i++) {
+		int fd;
+
+		if (!spec->mounts[i].skeleton)
+			continue;
+		if ((fd = ctr_mkdir_p_in_root(sk, spec->mounts[i].target, 0755, err)) < 0)
+			return dv_err_prefix(err, "mount target '%s'", spec->mounts[i].target);
+		close(fd);
+	}
 	return dv_steal_fd(&sk);
 }
 

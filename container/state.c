@@ -114,6 +114,8 @@ static void read_owner(struct json_object *o, struct ctr_state *out)
 
 	out->started_ns = get_int(o, "started_ns");
 	out->sweep_pending = get_int(o, "sweep_pending") != 0;
+	out->checkout_dev = (unsigned long long)get_int(o, "checkout_dev");
+	out->checkout_ino = (unsigned long long)get_int(o, "checkout_ino");
 	get_strv(o, "git_protect", &out->git_protect);
 	get_strv(o, "svc_binds", &out->svc_binds);
 	if (!json_object_object_get_ex(o, "mounts", &a) || !json_object_is_type(a, json_type_array) ||
@@ -143,6 +145,8 @@ static void write_owner(struct json_object *o, const struct ctr_state *st)
 
 	json_object_object_add(o, "started_ns", json_object_new_int64(st->started_ns));
 	json_object_object_add(o, "sweep_pending", json_object_new_int(st->sweep_pending));
+	json_object_object_add(o, "checkout_dev", json_object_new_int64((int64_t)st->checkout_dev));
+	json_object_object_add(o, "checkout_ino", json_object_new_int64((int64_t)st->checkout_ino));
 	json_object_object_add(o, "git_protect", strv_json(&st->git_protect));
 	json_object_object_add(o, "svc_binds", strv_json(&st->svc_binds));
 	for (size_t i = 0; i < st->n_mounts; i++) {

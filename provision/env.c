@@ -834,10 +834,10 @@ static int sweep_pending(struct prov_env *env, int efd, struct dv_error *err)
  * *paths holds the strings; the host mounts' trees are the caller's to
  * close (prov_host_trees_close). */
 static int env_mounts(const struct layer_store *st, const struct env_spec *spec,
-		      const char *env_id, struct ctr_mount **out, size_t *n, struct dv_strv *paths,
-		      struct dv_error *err)
+		      const char *env_id, const char *gitcommon, struct ctr_mount **out, size_t *n,
+		      struct dv_strv *paths, struct dv_error *err)
 {
-	struct ctr_mount *m = dv_xcalloc(spec->n_volumes + spec->n_mounts + 1, sizeof(*m));
+	struct ctr_mount *m = dv_xcalloc(spec->n_volumes + spec->n_mounts + 2, sizeof(*m));
 
 	*out = m;
 	*n = 0;
@@ -855,6 +855,47 @@ static int env_mounts(const struct layer_store *st, const struct env_spec *spec,
 		if (prov_host_tree(spec, &spec->mounts[i], "remove it from 'mounts'", &m[(*n)++],
 				   err) < 0)
 			return -1;
+	if (gitcommon) {
+		/* A worktree's repository, at its own path: the `.git` file's
+		 * `gitdir:` leads there inside as on the host. Read-only as
+		 * the checkout's git dir is (prov_git_paths). */
+		struct dv_error cerr = { 0 };
+		int tree, e;
+
+		tree = ctr_bind_tree(spec->checkout, gitcommon, &e, &cerr);
+		if (tree < 0 && e)
+			return dv_err(err, e, "cannot open the git dir '%s' of the checkout's worktree "
+				      "(it changed while up ran?); run 'devenv up' again", gitcommon);
+		if (tree < 0) {
+			*err = cerr;
+			return dv_err_prefix(err, "the git dir '%s' of the checkout's worktree", gitcommon);
+		}
+		m[(*n)++] = (struct ctr_mount){ .source = gitcommon, .target = gitcommon,
+						.readonly = !spec->security.git_metadata_rw,
+						.host = true, .has_tree = true, .tree_fd = tree,
+						.skeleton = true };
+	}
+	return 0;
+}
+
+/* The repository of a checkout that is a git worktree, to mount at its
+ * own path (gitdir.c), into *out; NULL when none, or when it cannot be
+ * there. -1 when the checkout cannot be opened. */
+static int env_git_common(const struct env_spec *spec, char **out, struct dv_error *err)
+{
+	char *common = NULL;
+
+	*out = NULL;
+	if (prov_git_common_dir(spec->checkout, &common, err) < 0)
+		return -1;
+	if (common && (dv_path_below(common, spec->workdir) || dv_path_below(spec->workdir, common))) {
+		fprintf(stderr, "devenv: warning: the checkout is a git worktree of '%s', which cannot "
+			"be mounted at its own path inside: the workdir '%s' is there; set another "
+			"'workdir' for git to work inside\n", common, spec->workdir);
+		free(common);
+		common = NULL;
+	}
+	*out = common;
 	return 0;
 }
 
@@ -894,6 +935,7 @@ static int start_env(const struct layer_store *st, struct prov_env *env, int efd
 	struct prov_net pn = { .fd = -1 };
 	char cgname[PROV_CGROUP_NAME_MAX];
 	dv_autoclose int commit = -1;
+	dv_autofree char *gitcommon = NULL;
 	int ret = -1;
 
 	for (size_t i = 0; i < s->layers.n; i++)
@@ -946,7 +988,9 @@ static int start_env(const struct layer_store *st, struct prov_env *env, int efd
 	if (!env->spec.security.git_metadata_rw &&
 	    prov_git_paths(env->spec.checkout, &s->git_protect, err) < 0)
 		goto out;
-	if (env_mounts(st, &env->spec, env->id, &mounts, &cs.n_mounts, &mount_paths, err) < 0)
+	if (env_git_common(&env->spec, &gitcommon, err) < 0 ||
+	    env_mounts(st, &env->spec, env->id, gitcommon, &mounts, &cs.n_mounts, &mount_paths,
+		       err) < 0)
 		goto out;
 	record_mounts(s, &env->spec, mounts, cs.n_mounts);
 	cs.mounts = mounts;
@@ -967,6 +1011,17 @@ static int start_env(const struct layer_store *st, struct prov_env *env, int efd
 	clock_gettime(CLOCK_REALTIME_COARSE, &now);
 	s->started_ns = (long long)now.tv_sec * 1000000000LL + now.tv_nsec;
 	s->sweep_pending = strcmp(s->ownership, "idmapped") != 0;
+	{
+		/* Which folder this start mounts: one made again at the path
+		 * while the env runs is not it (prov_env_checkout_check). */
+		struct stat cst;
+
+		s->checkout_dev = s->checkout_ino = 0;
+		if (stat(env->spec.checkout, &cst) == 0) {
+			s->checkout_dev = (unsigned long long)cst.st_dev;
+			s->checkout_ino = (unsigned long long)cst.st_ino;
+		}
+	}
 	if (env->spec.user) {
 		user = (struct ctr_user){ env->spec.user, env->spec.shell, s->user_uid, s->user_gid };
 		cs.user = &user;
@@ -1142,6 +1197,30 @@ static int start_and_on_up(struct dv_ctx *ctx, const struct layer_store *st,
 	return ret;
 }
 
+int prov_env_checkout_check(const struct ctr_state *s, struct dv_error *err)
+{
+	struct stat st;
+	int e;
+
+	if (!s->checkout_ino || !s->checkout)
+		return 0;
+	e = stat(s->checkout, &st) == 0 ? 0 : errno;
+	if (!e && (unsigned long long)st.st_dev == s->checkout_dev &&
+	    (unsigned long long)st.st_ino == s->checkout_ino)
+		return 0;
+	if (ctr_probe(&s->init) == CTR_STOPPED)
+		return 0; /* the next start mounts what is there */
+	if (e == ENOENT || e == ENOTDIR)
+		return dv_err_plain(err, ESTALE, "the checkout '%s' of env '%s' is gone since the env "
+				    "started (removed or moved): inside, '%s' is still the old folder; "
+				    "put the checkout back, then run 'devenv halt' and 'devenv up' "
+				    "(the env's files are kept)", s->checkout, s->name, s->workdir);
+	return dv_err_plain(err, ESTALE, "the checkout '%s' of env '%s' was replaced since the env "
+			    "started (another folder is at that path now): inside, '%s' is still the "
+			    "old folder; run 'devenv halt' and 'devenv up' to start it on the new one "
+			    "(the env's files are kept)", s->checkout, s->name, s->workdir);
+}
+
 int prov_env_up(struct dv_ctx *ctx, const struct layer_store *st, struct prov_env *env,
 		struct dv_error *err)
 {
@@ -1160,6 +1239,8 @@ int prov_env_up(struct dv_ctx *ctx, const struct layer_store *st, struct prov_en
 		goto out;
 	}
 	if (env->has_state && ctr_probe(&env->state.init) != CTR_STOPPED) {
+		if (prov_env_checkout_check(&env->state, err) < 0)
+			goto out;
 		if (strcmp(p.digest, env->state.spec_digest) == 0) {
 			if (!ctx->quiet)
 				printf("env '%s' is already running\n", env->spec.name);

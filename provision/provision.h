@@ -245,6 +245,17 @@ bool prov_git_config_parse(const char *text, size_t len, prov_git_config_fn fn, 
  * checkout, none at or below another, ".git" first. A core.hooksPath
  * naming the checkout itself is a warning on stderr. */
 int prov_git_paths(const char *checkout, struct dv_strv *out, struct dv_error *err);
+/* gitdir.c: a checkout that is a git worktree (`git worktree add`): its
+ * repository's git dir (the common dir, real path), for the env to mount
+ * at the same path so that the `.git` file's `gitdir:` leads there; NULL
+ * when the checkout is none. Taken from what git made on the host, never
+ * on the word of the `.git` file alone (the checkout's): the git dir it
+ * names must name this checkout back and be `worktrees/<name>` of a
+ * repository's git dir, both outside the checkout. One that is not is a
+ * warning on stderr, and NULL. *out is the caller's to free. -1 only when
+ * the checkout cannot be opened. With a worktree, prov_git_paths adds
+ * the paths of the checkout that its repository's config names. */
+int prov_git_common_dir(const char *checkout, char **out, struct dv_error *err);
 /* Which of paths (relative to checkout) the host path source (real,
  * absolute) covers: pushed to *out relative to source. true when source
  * lies inside one of them: the whole mount must be read-only. */
@@ -352,6 +363,14 @@ void prov_env_commit_mark(const struct layer_store *st, const struct prov_env *e
 int prov_env_locks_gc(const struct layer_store *st, unsigned *removed, struct dv_error *err);
 int prov_env_lock_existing(const struct layer_store *st, struct prov_env *env,
 			   struct dv_error *err);
+
+/* Is the running env's checkout still the folder it mounted? A checkout
+ * removed and cloned again at the same path (or moved away) while the env
+ * runs is invisible inside: the env keeps the old, deleted folder. -1 with
+ * ESTALE and what to do (halt and up) when so; 0 when it is the same, the
+ * env is not running, or its start recorded nothing (an older devenv's).
+ * One stat: `up` on a running env and `ssh` call it. */
+int prov_env_checkout_check(const struct ctr_state *s, struct dv_error *err);
 
 /* up: build what is missing, create or start, run on_up. Before on_up runs
  * it lets go of the env lock and ctx->store_lock_fd. */
