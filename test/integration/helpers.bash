@@ -406,6 +406,57 @@ dv_debian_image() {
 	"$DEVENV" image load "$archive" "${1:-debian:bookworm}" >/dev/null
 }
 
+# dv_postgres_image: postgres:15 in the test's store: the stand-in for
+# Docker Hub's image (test/fixtures/postgres: Debian's PostgreSQL 15 and an
+# entrypoint honouring POSTGRES_PASSWORD), built on the shared Debian base
+# by up + commit in a scratch checkout, given the real image's Entrypoint,
+# Cmd and Env (test/fixtures/oci_config.py), and kept beside the base as
+# postgres15-KEY-rN.oci.tar for the rest of the run. Bump DV_POSTGRES_RECIPE
+# when test/fixtures/postgres changes.
+DV_POSTGRES_RECIPE=1
+dv_postgres_image() {
+	local base out
+	base=$(dv_debian_archive 2>/dev/null) || { dv_debian_image; return 1; }
+	out=$DV_TEST_BASE/postgres15-$(dv_debian_key)-r$DV_POSTGRES_RECIPE.oci.tar
+	if [[ ! -s $out ]]; then
+		(
+			flock 9 || exit 1
+			[[ -s $out ]] && exit 0
+			_dv_build_postgres_archive "$base" "$out"
+		) 9<"$DV_TEST_BASE" || return 1
+	fi
+	"$DEVENV" image load "$out" postgres:15 >/dev/null
+}
+
+_dv_build_postgres_archive() {
+	local base=$1 out=$2 dir rc f
+	dir=$(mktemp -d "$DV_TEST_BASE/pgbuild.XXXXXX") || return 1
+	(
+		set -e
+		export DEVENV_HOME=$dir/store
+		cp -r "$DV_ROOT/test/fixtures/postgres" "$dir/pg"
+		cd "$dir/pg"
+		git init -q .
+		"$DEVENV" image load "$base" debian:bookworm >/dev/null
+		"$DEVENV" up -q
+		"$DEVENV" commit postgres-build >/dev/null
+		"$DEVENV" destroy -f >/dev/null
+		"$DEVENV" image save postgres-build "$dir/built.tar" >/dev/null
+		python3 "$DV_ROOT/test/fixtures/oci_config.py" "$dir/built.tar" "$out.tmp.$$" \
+			'{"Entrypoint":["/usr/local/bin/docker-entrypoint.sh"],"Cmd":["postgres"],"Env":["PATH=/usr/lib/postgresql/15/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin","PGDATA=/var/lib/postgresql/data","LANG=C.UTF-8"]}'
+		chmod 0644 "$out.tmp.$$"
+		mv -f "$out.tmp.$$" "$out"
+	) >"$dir.log" 2>&1
+	rc=$?
+	((rc)) && cat "$dir.log" >&2
+	rm -f "$out.tmp.$$" "$dir.log"
+	dv_rm_store "$dir"
+	for f in "$DV_TEST_BASE"/postgres15-*.oci.tar; do
+		[[ $f == "$out" || ! -O $f ]] || rm -f "$f"
+	done
+	return "$rc"
+}
+
 # dv_registry_start DIR [IP [STORAGE]]: start Debian's docker-registry on a
 # free port of IP (default 127.0.0.1), storing under STORAGE (default
 # DIR/storage), its config and log in DIR, for the calling file
