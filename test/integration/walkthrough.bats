@@ -45,17 +45,22 @@ fetch() { dv_fetch "$1" 2>/dev/null; }
 	# init's output and the Envfile are the README's, line for line
 	run "$DEVENV" init
 	assert_success
-	diff -u <(readme_block 1) <(printf '$ devenv init\n%s\n' "$output")
-	diff -u <(readme_block 2) Envfile
-	# the commands the README gives are the ones run below
-	cmds=$(readme_block 3 | sed -n 's/ *#.*$//; /^devenv /p')
-	assert_equal "$cmds" "devenv up
+	if [[ -e $DV_ROOT/README.md ]]; then
+		diff -u <(readme_block 1) <(printf '$ devenv init\n%s\n' "$output")
+		diff -u <(readme_block 2) Envfile
+		# the commands the README gives are the ones run below
+		cmds=$(readme_block 3 | sed -n 's/ *#.*$//; /^devenv /p')
+		assert_equal "$cmds" "devenv up
 devenv ssh -c 'python3 manage.py migrate'
 devenv ssh -c 'python3 manage.py runserver 0.0.0.0:8000'
 devenv status
 devenv logs db
 devenv halt
 devenv destroy"
+	else
+		# a copy of the tests without the README (a hand-run rootless pass)
+		echo "# no README.md beside this copy of the tests: init's output is compared with it in the root pass" >&3
+	fi
 
 	dv_debian_image
 	dv_postgres_image
