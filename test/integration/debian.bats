@@ -13,8 +13,8 @@
 # - The same templates with real dependencies, whose index (PyPI, the Go
 #   module proxy, crates.io) is out of reach here: parsed, and the steps
 #   not run are printed.
-# - commit → push → pull into a fresh store; image save → podman load →
-#   podman run; the team cache; on an env with ca-certificates, whose
+# - The team cache; commit → push → pull into a fresh store; image save →
+#   podman load → podman run; on one env with ca-certificates, whose
 #   /etc/ssl/certs has non-ASCII names (needs the export branch).
 # - apt-get in root steps, then `user:` writing the checkout, root and
 #   rootless (the rootless part needs the keepid branch).
@@ -198,26 +198,49 @@ ms"
 	done
 }
 
-# commit, push, pull and save on an env with ca-certificates: its
-# /etc/ssl/certs holds NetLock_Arany_=Class_Gold=_Főtanúsítvány.pem and a
-# link to it. Needs the export branch (layer tars carry names as bytes).
-@test "a Debian env with ca-certificates: commit, push, pull into a fresh store, up on it; image save, podman load and run" {
-	local ref=$DV_REGISTRY/team/deb:1 nl='NetLock_Arany_=Class_Gold=_Főtanúsítvány.pem'
+# The team cache, commit, push, pull and save on an env with
+# ca-certificates, whose /etc/ssl/certs holds
+# NetLock_Arany_=Class_Gold=_Főtanúsítvány.pem and a link to it (layer tars
+# must carry names as bytes: needs the export branch). One apt run serves
+# them all. The teammate's store has the same base (loaded from the same
+# archive, so the same image id): its up pulls every step and runs none.
+@test "a Debian env with ca-certificates: team cache to a fresh store; commit, push, pull into another, up on it; image save, podman load and run" {
+	local cache=$DV_REGISTRY/team/deb-cache:1 ref=$DV_REGISTRY/team/deb:1
+	local nl='NetLock_Arany_=Class_Gold=_Főtanúsítvány.pem'
 	dv_envfile <<-'EOF'
 	image: debian:bookworm
 	provision:
 	  - run: apt-get update -q && apt-get install -y -q --no-install-recommends ca-certificates
+	  - run: echo provisioned > /etc/provisioned
 	EOF
+	git add -A && git commit -qm init
 	run "$DEVENV" up
 	assert_success
-	"$DEVENV" ssh -c 'echo made-here > /etc/made-here'
-	run "$DEVENV" ssh -c "readlink /etc/ssl/certs/988a38cb.0"
+	run "$DEVENV" ssh -c "echo made-here > /etc/made-here; readlink /etc/ssl/certs/988a38cb.0"
 	assert_output "$nl"
+
+	# the team cache: push the provisioning; a teammate's up pulls it
+	run "$DEVENV" push "$cache"
+	assert_success
+	assert_output --regexp "pushed env 'proj' \(2 steps\) as $cache@sha256:[0-9a-f]{64}"
+	store_b
+	DEVENV_HOME=$STORE_B dv_debian_image
+	DEVENV_HOME=$STORE_B run "$DEVENV" up --cache-from "$cache"
+	assert_success
+	assert_line --regexp '^\[1/2\] run: apt-get update .* \(pulled\)$'
+	assert_line "[2/2] run: echo provisioned > /etc/provisioned (pulled)"
+	DEVENV_HOME=$STORE_B run "$DEVENV" ssh -c 'cat /etc/provisioned; readlink /etc/ssl/certs/988a38cb.0'
+	assert_success
+	assert_output "provisioned
+$nl"
+	DEVENV_HOME=$STORE_B "$DEVENV" destroy -f >/dev/null
+
+	# commit, push; pull into a third, empty store and up on the image
 	run "$DEVENV" commit team-deb:1
 	assert_success
 	run "$DEVENV" push team-deb:1 "$ref"
 	assert_success
-
+	dv_rm_store "$STORE_B"
 	store_b
 	mkdir "$BATS_TEST_TMPDIR/b"
 	cd "$BATS_TEST_TMPDIR/b" || return 1
@@ -253,38 +276,6 @@ there"
 	assert_output "made-here
 $nl
 Debian GNU/Linux 12 (bookworm)"
-}
-
-# The team cache on a Debian base: one store provisions and pushes; a
-# teammate's store with the same base (loaded from the same archive, so
-# the same image id) pulls every step and runs none. Needs the export
-# branch (the apt step's layer holds the non-ASCII certificate names).
-@test "team cache with a Debian base: push the provisioning, a fresh store's up pulls every step" {
-	local ref=$DV_REGISTRY/team/deb-cache:1
-	dv_envfile <<-'EOF'
-	image: debian:bookworm
-	provision:
-	  - run: apt-get update -q && apt-get install -y -q --no-install-recommends ca-certificates
-	  - run: echo provisioned > /etc/provisioned
-	EOF
-	git add -A && git commit -qm init
-	run "$DEVENV" up
-	assert_success
-	run "$DEVENV" push "$ref"
-	assert_success
-	assert_output --regexp "pushed env 'proj' \(2 steps\) as $ref@sha256:[0-9a-f]{64}"
-	"$DEVENV" halt >/dev/null
-
-	store_b
-	DEVENV_HOME=$STORE_B dv_debian_image
-	DEVENV_HOME=$STORE_B run "$DEVENV" up --cache-from "$ref"
-	assert_success
-	assert_line --regexp '^\[1/2\] run: apt-get update .* \(pulled\)$'
-	assert_line "[2/2] run: echo provisioned > /etc/provisioned (pulled)"
-	DEVENV_HOME=$STORE_B run "$DEVENV" ssh -c 'cat /etc/provisioned; readlink /etc/ssl/certs/988a38cb.0'
-	assert_success
-	assert_output "provisioned
-NetLock_Arany_=Class_Gold=_Főtanúsítvány.pem"
 }
 
 # apt-get in root's provisioning steps, then the Envfile's user at work in
