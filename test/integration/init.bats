@@ -116,6 +116,13 @@ its steps need from the network: the Debian mirror (apt-get)"
 	[[ ! -e Envfile ]]
 }
 
+@test "init --list is what README.md shows" {
+	[[ -e $DV_ROOT/README.md ]] || skip "no README.md beside this copy of the tests"
+	run "$DEVENV" init --list
+	assert_success
+	diff -u <(sed -n '/^\$ devenv init --list$/,/^```$/p' "$DV_ROOT/README.md" | sed '1d;$d') <(printf '%s\n' "$output")
+}
+
 @test "init says what the steps it wrote need from the network: a commented-out step needs nothing" {
 	run "$DEVENV" init --template python
 	assert_success
