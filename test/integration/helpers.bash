@@ -334,14 +334,17 @@ dv_busybox_image() {
 # one. The folder is sticky and writable by all, as /tmp, so that the
 # rootless pass of scripts/run-tests loads the root pass's archive; each
 # user removes its own archives of earlier days.
+# Bump DV_DEBIAN_RECIPE when what `image bootstrap` builds changes, so that
+# an archive of the old recipe made earlier the same day is not reused.
 DV_TEST_BASE=${DV_TEST_BASE:-/var/tmp/devenv-test-base}
+DV_DEBIAN_RECIPE=1
 
-# dv_debian_key: DAY-MIRROR for the archive's name.
+# dv_debian_key: DAY-MIRROR-rRECIPE for the archive's name.
 dv_debian_key() {
 	local h
 	h=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list \
 		/etc/apt/sources.list.d/*.sources 2>/dev/null | sha256sum | cut -c1-12)
-	printf '%s-%s\n' "$(date -u +%Y%m%d)" "$h"
+	printf '%s-%s-r%s\n' "$(date -u +%Y%m%d)" "$h" "$DV_DEBIAN_RECIPE"
 }
 
 # dv_debian_archive: print the path of today's debian:bookworm archive,
@@ -394,7 +397,7 @@ _dv_build_debian_archive() {
 # bootstrap failed and the mirror it named does not answer (no network);
 # any other failure fails the test with the bootstrap's output.
 dv_debian_image() {
-	local archive errf=$BATS_TEST_TMPDIR/debian-base.err mirror
+	local archive errf=${BATS_TEST_TMPDIR:-${BATS_FILE_TMPDIR:?dv_debian_image runs inside bats}}/debian-base.err mirror
 	if ! archive=$(dv_debian_archive 2>"$errf"); then
 		mirror=$(sed -n 's/^devenv: building .* with mmdebstrap from \(.*\)$/\1/p' "$errf" | head -n 1)
 		if [[ -n $mirror ]] && ! curl -fsS --max-time 10 -o /dev/null "$mirror/dists/bookworm/Release" 2>/dev/null; then
