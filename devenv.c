@@ -41,6 +41,26 @@ enum {
 	CMD_LOCKS_STORE = 1 << 1, /* holds it shared, so `gc` cannot remove what it builds */
 	CMD_STORE_PEEK = 1 << 2,  /* only reads envs/: opens the root, creates nothing (hot path) */
 	CMD_HIDDEN = 1 << 3,      /* for tools (completion), not in help or the man page */
+	CMD_ENV = 1 << 4,         /* acts on an env: -e NAME|ID means something */
+	CMD_JSON = 1 << 5,        /* --json means something */
+	CMD_ARGV_TAIL = 1 << 6,   /* options stop at the first word (ssh's command) */
+	CMD_SUBCOMMANDS = 1 << 7, /* `devenv CMD SUB ...`: options stop at SUB */
+};
+
+/*
+ * A command's own options: one row each. parse_opts() takes them from here,
+ * and --help, `devenv help --man` (devenv.1) and the completions
+ * (`__complete options`) print them, so the four never disagree. To add an
+ * option: a row here, and its code handled in the command's own() (struct
+ * opt_spec). The code is what getopt_long returns: the short letter, or for
+ * a long option without one any letter the table does not use otherwise.
+ */
+struct cmd_opt {
+	char shortname;   /* 'f' for -f, or 0: long only */
+	const char *name; /* "force" for --force, or NULL: short only */
+	const char *arg;  /* the value's name ("S", "REF"), or NULL: takes none */
+	int code;         /* what own() gets; 0: shortname */
+	const char *help;
 };
 
 struct cmd {
@@ -50,56 +70,168 @@ struct cmd {
 	unsigned flags;
 	const char *usage;
 	const char *summary;
+	const struct cmd_opt *opts; /* its own options, ended by { 0 }; NULL: none */
 };
 
 static const struct cmd *find_cmd(const char *name);
+static const struct cmd *find_sub(const struct cmd *parent, const char *name);
+static const struct cmd *sub_nth(const struct cmd *parent, size_t k);
 
-/* Common options: --help, --json, -e NAME|ID, -q. Returns optind, or -1
- * after printing help (status 0) / on a usage error. extra_opts are the
- * command's own short options, handled by `own`. */
+/* What a command does with its own options (cmd->opts): own() gets each
+ * one's code and value. shorts/longs: options kept out of the table (none
+ * here; an option there works but --help cannot explain it). */
 struct opt_spec {
-	const char *shorts;          /* own short options (getopt syntax) */
-	const struct option *longs;  /* own long options, terminated by {0} */
+	const char *shorts;          /* more short options (getopt syntax) */
+	const struct option *longs;  /* more long options, terminated by {0} */
 	int (*own)(int c, const char *arg, void *data, struct dv_error *err);
 	void *data;
 };
 
-/* The options every command takes: `COMMAND --help` and devenv(1) print them. */
+/* The options every command takes, before the command as after it:
+ * `COMMAND --help` and devenv(1) print them. `only`: the commands it
+ * means something for (0: every one). */
 static const struct {
 	const char *flags, *help;
+	unsigned only;
 } common_opts[] = {
-	{ "-e, --env NAME|ID", "act on that env, from anywhere" },
+	{ "-e, --env NAME|ID", "act on that env, from anywhere (default: the Envfile's, found from "
+			       "the current folder)", CMD_ENV },
 	{ "    --json", "output JSON where the command prints data; on up, provision and reload, "
-		      "JSON Lines of progress (README: Progress and scripting)" },
-	{ "-q, --quiet", "print less; on up, provision and reload, only errors and warnings" },
-	{ "-h, --help", "the command's usage and these options" },
+		      "JSON Lines of progress (README: Progress and scripting)", CMD_JSON },
+	{ "-q, --quiet", "no messages on success, only errors and warnings (what a command is "
+			 "for, as status's or ls's listing, is still printed); on up, provision and "
+			 "reload, a failed step's output too", 0 },
+	{ "-h, --help", "the command's usage and options", 0 },
 };
 
+#define N_COMMON (sizeof(common_opts) / sizeof(common_opts[0]))
+
+static int opt_code(const struct cmd_opt *o)
+{
+	return o->code ? o->code : o->shortname;
+}
+
+/* "-f, --force" / "    --cache-from REF" / "-t, --timeout S" */
+static void opt_flags(const struct cmd_opt *o, char *out, size_t n)
+{
+	if (o->shortname && o->name)
+		snprintf(out, n, "-%c, --%s%s%s", o->shortname, o->name, o->arg ? " " : "",
+			 o->arg ? o->arg : "");
+	else if (o->shortname)
+		snprintf(out, n, "-%c%s%s", o->shortname, o->arg ? " " : "", o->arg ? o->arg : "");
+	else
+		snprintf(out, n, "    --%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
+}
+
+/* `devenv CMD --help`: usage, what it does, its sub-commands, its own
+ * options, then the common ones that mean something for it. */
+static void print_cmd_help(const struct cmd *cmd, const struct opt_spec *os)
+{
+	const struct cmd *sub;
+	bool any = false;
+	char fl[96];
+
+	printf("usage: devenv %s%s%s\n\n%s\n", cmd->name, cmd->usage[0] ? " " : "", cmd->usage,
+	       cmd->summary);
+	if (cmd->flags & CMD_SUBCOMMANDS) {
+		printf("\ncommands:\n");
+		for (size_t i = 0; (sub = sub_nth(cmd, i)) != NULL; i++)
+			printf("  %-10s %s\n", sub->name + strlen(cmd->name) + 1, sub->summary);
+		printf("\n'devenv %s COMMAND --help' explains one.\n", cmd->name);
+	}
+	for (const struct cmd_opt *o = cmd->opts; o && (o->shortname || o->name); o++) {
+		if (!any)
+			printf("\noptions:\n");
+		any = true;
+		opt_flags(o, fl, sizeof(fl));
+		printf("  %-24s %s\n", fl, o->help);
+	}
+	/* One parsed but not in the table: listed, so that completion.bats
+	 * (every option --help lists is completed) finds it missing there. */
+	for (const struct option *o = os ? os->longs : NULL; o && o->name; o++) {
+		bool in_table = false;
+
+		for (const struct cmd_opt *t = cmd->opts; t && (t->shortname || t->name); t++)
+			in_table = in_table || (t->name && !strcmp(t->name, o->name));
+		if (in_table)
+			continue;
+		if (!any)
+			printf("\noptions:\n");
+		any = true;
+		printf("      --%-18s (not in the command's option table)\n", o->name);
+	}
+	printf("\ncommon options:\n");
+	for (size_t i = 0; i < N_COMMON; i++)
+		if (!common_opts[i].only || (cmd->flags & common_opts[i].only))
+			printf("  %-24s %s\n", common_opts[i].flags, common_opts[i].help);
+}
+
+/* The long options a command takes, for "did you mean". */
+static size_t long_names(const struct cmd *cmd, const struct opt_spec *os, const char **out,
+			 size_t max)
+{
+	static const char *const common[] = { "--help", "--json", "--env", "--quiet" };
+	static char buf[32][40];
+	size_t n = 0;
+
+	for (size_t i = 0; i < 4 && n < max; i++)
+		out[n++] = common[i];
+	for (const struct cmd_opt *o = cmd->opts; o && (o->shortname || o->name) && n < max; o++)
+		if (o->name && n < 32) {
+			snprintf(buf[n], sizeof(buf[n]), "--%s", o->name);
+			out[n] = buf[n];
+			n++;
+		}
+	for (const struct option *o = os ? os->longs : NULL; o && o->name && n < max && n < 32; o++) {
+		snprintf(buf[n], sizeof(buf[n]), "--%s", o->name);
+		out[n] = buf[n];
+		n++;
+	}
+	return n;
+}
+
+/* Parse the command's options: the common ones (--help, --json, -e NAME|ID,
+ * -q) and its own (cmd->opts, handed to os->own). Options may come after
+ * the arguments too (`devenv logs web -f`), except for commands whose
+ * arguments are a command line (ssh) or a sub-command. Returns optind, or
+ * -1 after printing help (*helped, status 0) or on a usage error. */
 static int parse_opts(struct dv_ctx *ctx, const struct cmd *cmd, int argc, char **argv,
 		      const struct opt_spec *os, bool *helped, struct dv_error *err)
 {
-	struct option longs[16] = {
+	struct option longs[40] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ "json", no_argument, NULL, 'J' },
 		{ "env", required_argument, NULL, 'e' },
 		{ "quiet", no_argument, NULL, 'q' },
 	};
-	char shorts[64];
-	size_t nl = 4;
+	char shorts[96];
+	size_t nl = 4, ns;
 	int c;
 
-	for (const struct option *o = os ? os->longs : NULL; o && o->name && nl < 15; o++)
+	ns = (size_t)snprintf(shorts, sizeof(shorts), "%s:he:q",
+			      cmd->flags & (CMD_ARGV_TAIL | CMD_SUBCOMMANDS) ? "+" : "");
+	for (const struct cmd_opt *o = cmd->opts; o && (o->shortname || o->name); o++) {
+		if (o->name && nl < 39)
+			longs[nl++] = (struct option){ o->name, o->arg ? required_argument : no_argument,
+						       NULL, opt_code(o) };
+		if (o->shortname && ns + 3 < sizeof(shorts)) {
+			shorts[ns++] = o->shortname;
+			if (o->arg)
+				shorts[ns++] = ':';
+			shorts[ns] = 0;
+		}
+	}
+	for (const struct option *o = os ? os->longs : NULL; o && o->name && nl < 39; o++)
 		longs[nl++] = *o;
-	snprintf(shorts, sizeof(shorts), "+:he:q%s", os && os->shorts ? os->shorts : "");
+	if (os && os->shorts)
+		snprintf(shorts + ns, sizeof(shorts) - ns, "%s", os->shorts);
 	optind = 1;
 	opterr = 0;
 	*helped = false;
 	while ((c = getopt_long(argc, argv, shorts, longs, NULL)) != -1) {
 		switch (c) {
 		case 'h':
-			printf("usage: devenv %s %s\n\n%s\n\noptions:\n", cmd->name, cmd->usage, cmd->summary);
-			for (size_t i = 0; i < sizeof(common_opts) / sizeof(common_opts[0]); i++)
-				printf("  %-18s %s\n", common_opts[i].flags, common_opts[i].help);
+			print_cmd_help(cmd, os);
 			*helped = true;
 			return -1;
 		case 'J':
@@ -111,12 +243,27 @@ static int parse_opts(struct dv_ctx *ctx, const struct cmd *cmd, int argc, char 
 		case 'q':
 			ctx->quiet = true;
 			break;
-		case '?':
-			if (optopt)
+		case '?': {
+			const char *cands[40], *bad = argv[optind - 1];
+			dv_autofree char *word = NULL;
+			struct dv_buf hint = { 0 };
+			size_t n;
+
+			if (strncmp(bad, "--", 2) && optopt)
 				return dv_err_usage(err, "'devenv %s' has no option '-%c'; see 'devenv %s --help'",
 						    cmd->name, optopt, cmd->name);
-			return dv_err_usage(err, "'devenv %s' has no option '%s'; see 'devenv %s --help'",
-					    cmd->name, argv[optind - 1], cmd->name);
+			word = dv_xstrndup(bad, strcspn(bad, "="));
+			n = long_names(cmd, os, cands, 40);
+			for (size_t i = 0; bad[strlen(word)] == '=' && i < n; i++)
+				if (!strcmp(cands[i], word))
+					return dv_err_usage(err, "option '%s' takes no value; see 'devenv %s --help'",
+							    word, cmd->name);
+			dv_suggest(word, cands, n, &hint);
+			dv_err_usage(err, "'devenv %s' has no option '%s'%s; see 'devenv %s --help'",
+				     cmd->name, word, hint.s ? hint.s : "", cmd->name);
+			dv_buf_release(&hint);
+			return -1;
+		}
 		case ':':
 			return dv_err_usage(err, "option '%s' needs a value; see 'devenv %s --help'",
 					    argv[optind - 1], cmd->name);
@@ -172,10 +319,6 @@ static int cache_from_opt(int c, const char *arg, void *data, struct dv_error *e
 	dv_strv_push(data, arg);
 	return 0;
 }
-
-static const struct option cache_from_longs[] = {
-	{ "cache-from", required_argument, NULL, 'C' }, { 0 }
-};
 
 /* The command line's --cache-from images, after the Envfile's. */
 static void add_cache_from(struct prov_env *env, struct dv_strv *extra)
@@ -250,7 +393,7 @@ static int up_or_provision(struct dv_ctx *ctx, struct layer_store *st, int argc,
 			   const struct cmd *self, bool up, struct dv_error *err)
 {
 	struct dv_strv from = { 0 };
-	struct opt_spec os = { "", cache_from_longs, cache_from_opt, &from };
+	struct opt_spec os = { NULL, NULL, cache_from_opt, &from };
 	struct prov_env env = { .lock_fd = -1 };
 	unsigned long long t0 = dv_now_ns();
 	bool helped;
@@ -305,9 +448,8 @@ static int timeout_opt(int c, const char *arg, void *data, struct dv_error *err)
 static int halt_or_reload(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
 			  const struct cmd *self, bool reload, struct dv_error *err)
 {
-	static const struct option longs[] = { { "timeout", required_argument, NULL, 't' }, { 0 } };
 	unsigned timeout = 10;
-	struct opt_spec os = { "t:", longs, timeout_opt, &timeout };
+	struct opt_spec os = { NULL, NULL, timeout_opt, &timeout };
 	struct prov_env env = { .lock_fd = -1 };
 	bool helped;
 	int oi = parse_opts(ctx, self, argc, argv, &os, &helped, err), ret = -1;
@@ -414,7 +556,7 @@ static void quoted_list(const struct dv_strv *sv, struct dv_buf *b)
  * env names. Under the store's exclusive lock, so no `up` is between naming
  * one and recording it. */
 static int destroy_volumes(const struct layer_store *st, const char *env_id,
-			   const struct dv_strv *names, struct dv_error *err)
+			   const struct dv_strv *names, bool quiet, struct dv_error *err)
 {
 	struct prov_volume *vols = NULL;
 	size_t n = 0;
@@ -434,20 +576,23 @@ static int destroy_volumes(const struct layer_store *st, const char *env_id,
 			struct dv_buf who = { 0 };
 
 			quoted_list(&v->envs, &who);
-			printf("volume '%s' kept: env %s names it too\n", v->name, who.s);
+			if (!quiet)
+				printf("volume '%s' kept: env %s names it too\n", v->name, who.s);
 			dv_buf_release(&who);
 			continue;
 		}
 		if (v->damaged) {
-			printf("volume '%s' kept: its record is damaged; 'devenv volume rm %s' removes "
-			       "it\n", v->name, v->name);
+			if (!quiet)
+				printf("volume '%s' kept: its record is damaged; 'devenv volume rm "
+				       "%s' removes it\n", v->name, v->name);
 			continue;
 		}
 		/* One without a record was made before volumes were per env,
 		 * when every env's were store-wide: removed as then. */
 		if (v->shared && !v->legacy) {
-			printf("volume '%s' kept: it is shared; 'devenv volume rm %s' removes it\n",
-			       v->name, v->name);
+			if (!quiet)
+				printf("volume '%s' kept: it is shared; 'devenv volume rm %s' "
+				       "removes it\n", v->name, v->name);
 			continue;
 		}
 		if (!v->shared && strcmp(v->owner_id, env_id))
@@ -456,7 +601,8 @@ static int destroy_volumes(const struct layer_store *st, const char *env_id,
 			prov_volumes_free(vols, n);
 			return -1;
 		}
-		printf("volume '%s' removed\n", v->name);
+		if (!quiet)
+			printf("volume '%s' removed\n", v->name);
 	}
 	prov_volumes_free(vols, n);
 	return 0;
@@ -465,13 +611,10 @@ static int destroy_volumes(const struct layer_store *st, const char *env_id,
 static int cmd_destroy(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
 		       struct dv_error *err)
 {
-	static const struct option longs[] = { { "force", no_argument, NULL, 'f' },
-					       { "volumes", no_argument, NULL, 'V' },
-					       { 0 } };
 	const struct cmd *self = find_cmd("destroy");
 	struct destroy_opts dopts = { 0 };
 	bool helped;
-	struct opt_spec os = { "f", longs, destroy_opt, &dopts };
+	struct opt_spec os = { NULL, NULL, destroy_opt, &dopts };
 	struct prov_env env = { .lock_fd = -1 };
 	struct dv_strv volumes = { 0 };
 	int oi = parse_opts(ctx, self, argc, argv, &os, &helped, err), ret = -1;
@@ -539,7 +682,7 @@ static int cmd_destroy(struct dv_ctx *ctx, struct layer_store *st, int argc, cha
 		if (ret == 0 && !quiet)
 			printf("env '%s' destroyed (the checkout is kept)\n", name);
 		if (ret == 0)
-			ret = destroy_volumes(st, env.id, &volumes, err);
+			ret = destroy_volumes(st, env.id, &volumes, ctx->quiet, err);
 	} else {
 		ret = prov_env_destroy(ctx, st, &env, err);
 	}
@@ -839,10 +982,9 @@ static int follow_opt(int c, const char *arg, void *data, struct dv_error *err)
 static int cmd_logs(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
 		    struct dv_error *err)
 {
-	static const struct option longs[] = { { "follow", no_argument, NULL, 'f' }, { 0 } };
 	const struct cmd *self = find_cmd("logs");
 	bool follow = false, last = false, helped;
-	struct opt_spec os = { "f", longs, follow_opt, &follow };
+	struct opt_spec os = { NULL, NULL, follow_opt, &follow };
 	struct prov_env env = { .lock_fd = -1 };
 	int oi = parse_opts(ctx, self, argc, argv, &os, &helped, err), ret = -1;
 	dv_autoclose int fd = -1;
@@ -963,11 +1105,9 @@ static int ssh_opt(int c, const char *arg, void *data, struct dv_error *err)
 static int cmd_ssh(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
 		   struct dv_error *err)
 {
-	static const struct option longs[] = { { "command", required_argument, NULL, 'c' },
-					       { "user", required_argument, NULL, 'u' }, { 0 } };
 	const struct cmd *self = find_cmd("ssh");
 	struct ssh_opts so = { 0 };
-	struct opt_spec os = { "c:u:", longs, ssh_opt, &so };
+	struct opt_spec os = { NULL, NULL, ssh_opt, &so };
 	struct ctr_owner owner;
 	struct prov_env env = { .lock_fd = -1 };
 	struct dv_strv envp = { 0 };
@@ -1161,7 +1301,8 @@ static int cmd_commit(struct dv_ctx *ctx, struct layer_store *st, int argc, char
 		return dv_err_usage(err, "usage: devenv commit [-e NAME|ID] IMAGE[:TAG]");
 	if (prov_env_locate(ctx, st, false, &env, err) == 0 &&
 	    prov_env_commit(ctx, st, &env, argv[oi], &img, err) == 0) {
-		printf("%s %s\n", img.name, img.id);
+		if (!ctx->quiet)
+			printf("%s %s\n", img.name, img.id);
 		ret = 0;
 	}
 	layer_image_release(&img);
@@ -1260,11 +1401,9 @@ static int platform_opt(int c, const char *arg, void *data, struct dv_error *err
 static int cmd_pull(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
 		    struct dv_error *err)
 {
-	static const struct option longs[] = { { "platform", required_argument, NULL, 'P' },
-					       { 0 } };
 	const struct cmd *self = find_cmd("pull");
 	const char *platform = NULL;
-	struct opt_spec os = { "", longs, platform_opt, &platform };
+	struct opt_spec os = { NULL, NULL, platform_opt, &platform };
 	struct layer_image img = { 0 };
 	bool helped;
 	int oi = parse_opts(ctx, self, argc, argv, &os, &helped, err);
@@ -1276,7 +1415,8 @@ static int cmd_pull(struct dv_ctx *ctx, struct layer_store *st, int argc, char *
 					 "[host[:port]/]NAME[:TAG|@sha256:DIGEST]");
 	if (layer_image_pull_platform(st, argv[oi], platform, &img, err) < 0)
 		return -1;
-	printf("%s %s\n", img.name, img.id);
+	if (!ctx->quiet)
+		printf("%s %s\n", img.name, img.id);
 	layer_image_release(&img);
 	return 0;
 }
@@ -1317,11 +1457,9 @@ static int compression_opt(int c, const char *arg, void *data, struct dv_error *
 static int cmd_push(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
 		    struct dv_error *err)
 {
-	static const struct option longs[] = { { "compression", required_argument, NULL, 'C' },
-					       { 0 } };
 	const struct cmd *self = find_cmd("push");
 	enum layer_compression comp = LAYER_GZIP;
-	struct opt_spec os = { "", longs, compression_opt, &comp };
+	struct opt_spec os = { NULL, NULL, compression_opt, &comp };
 	dv_autofree char *name = NULL;
 	struct layer_image img = { 0 };
 	struct dv_error miss = { 0 };
@@ -1355,7 +1493,8 @@ static int cmd_push(struct dv_ctx *ctx, struct layer_store *st, int argc, char *
 	if (layer_image_push(st, argv[oi], oi + 1 < argc ? argv[oi + 1] : NULL, comp,
 			     ctx->quiet ? NULL : stdout, &name, digest, err) < 0)
 		return -1;
-	printf("%s sha256:%s\n", name, digest);
+	if (!ctx->quiet)
+		printf("%s sha256:%s\n", name, digest);
 	return 0;
 }
 
@@ -1416,11 +1555,9 @@ static char *read_line(const char *prompt, bool secret, struct dv_error *err)
 static int cmd_login(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
 		     struct dv_error *err)
 {
-	static const struct option longs[] = { { "username", required_argument, NULL, 'u' },
-					       { "password-stdin", no_argument, NULL, 'P' }, { 0 } };
 	const struct cmd *self = find_cmd("login");
 	struct login_opts lo = { 0 };
-	struct opt_spec os = { "u:", longs, login_opt, &lo };
+	struct opt_spec os = { NULL, NULL, login_opt, &lo };
 	dv_autofree char *user = NULL, *password = NULL;
 	bool helped;
 	int oi = parse_opts(ctx, self, argc, argv, &os, &helped, err), ret;
@@ -1467,37 +1604,90 @@ static int cmd_logout(struct dv_ctx *ctx, struct layer_store *st, int argc, char
 	return 0;
 }
 
+/* `devenv image|volume SUB ...`: the sub-command, its options parsed (from
+ * its row of subcommands[]; --help explains it). Returns its struct cmd
+ * with *oi the index of its first argument in argv, or NULL: *helped after
+ * help, else a usage error in err. */
+static const struct cmd *parse_sub(struct dv_ctx *ctx, const struct cmd *self, int argc,
+				   char **argv, const struct opt_spec *os, int *oi, bool *helped,
+				   struct dv_error *err)
+{
+	const char *names[16];
+	const struct cmd *sub;
+	struct dv_buf list = { 0 }, hint = { 0 };
+	size_t n = 0;
+	int first = parse_opts(ctx, self, argc, argv, NULL, helped, err), r;
+
+	if (first < 0)
+		return NULL;
+	for (; n < 16 && (sub = sub_nth(self, n)) != NULL; n++) {
+		names[n] = sub->name + strlen(self->name) + 1;
+		dv_buf_addf(&list, "%s%s", n ? ", " : "", names[n]);
+	}
+	if (first >= argc) {
+		dv_err_usage(err, "'devenv %s' needs a command: %s; see 'devenv %s --help'", self->name,
+			     list.s, self->name);
+		dv_buf_release(&list);
+		return NULL;
+	}
+	sub = find_sub(self, argv[first]);
+	if (!sub) {
+		dv_suggest(argv[first], names, n, &hint);
+		dv_err_usage(err, "'%s' is not a 'devenv %s' command%s; they are: %s", argv[first],
+			     self->name, hint.s ? hint.s : "", list.s);
+		dv_buf_release(&hint);
+		dv_buf_release(&list);
+		return NULL;
+	}
+	dv_buf_release(&list);
+	r = parse_opts(ctx, sub, argc - first, argv + first, os, helped, err);
+	if (r < 0)
+		return NULL;
+	*oi = first + r;
+	return sub;
+}
+
+/* A sub-command given n_min to n_max arguments (n_max < 0: any number). */
+static int sub_args(const struct cmd *sub, int argc, int oi, int n_min, int n_max,
+		    struct dv_error *err)
+{
+	if (argc - oi < n_min || (n_max >= 0 && argc - oi > n_max))
+		return dv_err_usage(err, "usage: devenv %s %s; see 'devenv %s --help'", sub->name,
+				    sub->usage, sub->name);
+	return 0;
+}
+
 static int cmd_image(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
 		     struct dv_error *err)
 {
-	const struct cmd *self = find_cmd("image");
+	const struct cmd *self = find_cmd("image"), *sub;
 	struct layer_image img = { 0 };
 	unsigned skipped = 0;
 	bool helped;
-	int oi = parse_opts(ctx, self, argc, argv, NULL, &helped, err), ret = -1;
+	int oi, ret = -1;
+	const char *what;
 
-	if (oi < 0)
+	if (!(sub = parse_sub(ctx, self, argc, argv, NULL, &oi, &helped, err)))
 		return helped ? 0 : -1;
-	if (oi < argc && strcmp(argv[oi], "import") == 0) {
-		if (argc - oi != 3)
-			return dv_err_usage(err, "usage: devenv image import FILE NAME[:TAG]");
-		if (layer_image_import(st, argv[oi + 1], argv[oi + 2], &img, &skipped, err) < 0)
+	what = sub->name + strlen("image ");
+	if (strcmp(what, "import") == 0) {
+		if (sub_args(sub, argc, oi, 2, 2, err) < 0)
+			return -1;
+		if (layer_image_import(st, argv[oi], argv[oi + 1], &img, &skipped, err) < 0)
 			goto out;
-	} else if (oi < argc && strcmp(argv[oi], "inspect") == 0) {
+	} else if (strcmp(what, "inspect") == 0) {
 		/* As `docker image inspect`: one JSON object per image asked for. */
 		struct json_object *arr = json_object_new_array();
 
-		if (argc - oi < 2) {
+		if (sub_args(sub, argc, oi, 1, -1, err) < 0) {
 			json_object_put(arr);
-			return dv_err_usage(err, "usage: devenv image inspect [--json] IMAGE...");
+			return -1;
 		}
-		for (int i = oi + 1; i < argc; i++) {
+		for (int i = oi; i < argc; i++) {
 			struct json_object *o, *layers;
 			struct layer_image one = { 0 };
 			char repo[256], tag[160];
 
-			if (!strcmp(argv[i], "--json")) /* JSON is all it prints */
-				continue;
 			o = json_object_new_object();
 			layers = json_object_new_array();
 
@@ -1526,31 +1716,30 @@ static int cmd_image(struct dv_ctx *ctx, struct layer_store *st, int argc, char 
 		prov_json_print(stdout, arr, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
 		json_object_put(arr);
 		return 0;
-	} else if (oi < argc && strcmp(argv[oi], "load") == 0) {
-		if (argc - oi != 2 && argc - oi != 3)
-			return dv_err_usage(err, "usage: devenv image load FILE [NAME[:TAG]]");
-		if (layer_image_load(st, argv[oi + 1], argc - oi == 3 ? argv[oi + 2] : NULL, &img, err) < 0)
+	} else if (strcmp(what, "load") == 0) {
+		if (sub_args(sub, argc, oi, 1, 2, err) < 0)
+			return -1;
+		if (layer_image_load(st, argv[oi], argc - oi == 2 ? argv[oi + 1] : NULL, &img, err) < 0)
 			goto out;
-	} else if (oi < argc && strcmp(argv[oi], "save") == 0) {
-		if (argc - oi != 3)
-			return dv_err_usage(err, "usage: devenv image save IMAGE FILE");
-		if (layer_image_save(st, argv[oi + 1], argv[oi + 2], err) < 0)
+	} else if (strcmp(what, "save") == 0) {
+		if (sub_args(sub, argc, oi, 2, 2, err) < 0)
+			return -1;
+		if (layer_image_save(st, argv[oi], argv[oi + 1], err) < 0)
 			return -1;
 		if (!ctx->quiet)
-			printf("saved %s to %s (an OCI image layout archive)\n", argv[oi + 1], argv[oi + 2]);
+			printf("saved %s to %s (an OCI image layout archive)\n", argv[oi], argv[oi + 1]);
 		return 0;
-	} else if (oi < argc && strcmp(argv[oi], "bootstrap") == 0) {
-		if (argc - oi != 2)
-			return dv_err_usage(err, "usage: devenv image bootstrap debian:SUITE");
-		if (layer_image_bootstrap(st, argv[oi + 1], &img, err) < 0)
-			goto out;
 	} else {
-		return dv_err_usage(err, "usage: devenv image import FILE NAME[:TAG] | save IMAGE FILE | load FILE [NAME[:TAG]] | inspect IMAGE... | bootstrap debian:SUITE");
+		if (sub_args(sub, argc, oi, 1, 1, err) < 0)
+			return -1;
+		if (layer_image_bootstrap(st, argv[oi], &img, err) < 0)
+			goto out;
 	}
-	if (skipped)
+	if (skipped && !ctx->quiet)
 		printf("skipped %u device node%s (the runtime provides /dev)\n", skipped,
 		       skipped == 1 ? "" : "s");
-	printf("%s %s\n", img.name, img.id);
+	if (!ctx->quiet)
+		printf("%s %s\n", img.name, img.id);
 	ret = 0;
 out:
 	layer_image_release(&img);
@@ -1661,27 +1850,17 @@ static const struct prov_volume *volume_find(struct dv_ctx *ctx, const struct la
 /* All names are checked before anything is removed: a refused rm removes
  * nothing. A running env's volume is never removed (it is mounted there);
  * a halted env's only with --force (its next up starts it empty). */
-static int volume_rm(struct dv_ctx *ctx, const struct layer_store *st, int argc, char **argv,
-		     struct dv_error *err)
+static int volume_rm(struct dv_ctx *ctx, const struct layer_store *st, bool force, int argc,
+		     char **argv, struct dv_error *err)
 {
 	struct prov_volume *v = NULL;
 	struct dv_strv names = { 0 }, found = { 0 };
 	size_t n = 0;
-	bool force = false;
 	int ret = -1;
 	dv_autoclose int lock = -1;
 
-	for (int i = 0; i < argc; i++) {
-		if (!strcmp(argv[i], "-f") || !strcmp(argv[i], "--force"))
-			force = true;
-		else if (argv[i][0] == '-')
-			return dv_err_usage(err, "'devenv volume rm' has no option '%s'; see 'devenv volume --help'",
-					    argv[i]);
-		else
-			dv_strv_push(&names, argv[i]);
-	}
-	if (!names.n)
-		return dv_err_usage(err, "usage: devenv volume rm [-f|--force] NAME...");
+	for (int i = 0; i < argc; i++)
+		dv_strv_push(&names, argv[i]);
 	/* Exclusive, as gc: no `up` is between naming a volume and recording it. */
 	lock = dv_lock_at(st->root_fd, "store.lock", true, "the store", err);
 	if (lock < 0 || prov_volume_list(st, false, &v, &n, err) < 0)
@@ -1717,7 +1896,8 @@ static int volume_rm(struct dv_ctx *ctx, const struct layer_store *st, int argc,
 	for (size_t i = 0; i < found.n; i++) {
 		if (prov_volume_remove(st, found.v[i], err) < 0)
 			goto out;
-		printf("volume '%s' removed\n", found.v[i]);
+		if (!ctx->quiet)
+			printf("volume '%s' removed\n", found.v[i]);
 	}
 	ret = 0;
 out:
@@ -1727,26 +1907,32 @@ out:
 	return ret;
 }
 
+/* volume rm's -f, --force (volume_rm_opts) */
+static int volume_opt(int c, const char *arg, void *data, struct dv_error *err)
+{
+	(void)arg;
+	(void)err;
+	if (c != 'f')
+		return -1;
+	*(bool *)data = true;
+	return 0;
+}
+
 static int cmd_volume(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
 		      struct dv_error *err)
 {
-	const struct cmd *self = find_cmd("volume");
-	bool helped;
-	int oi = parse_opts(ctx, self, argc, argv, NULL, &helped, err);
+	const struct cmd *self = find_cmd("volume"), *sub;
+	bool force = false, helped;
+	struct opt_spec os = { NULL, NULL, volume_opt, &force };
+	int oi;
 
-	if (oi < 0)
+	if (!(sub = parse_sub(ctx, self, argc, argv, &os, &oi, &helped, err)))
 		return helped ? 0 : -1;
-	if (oi < argc && strcmp(argv[oi], "ls") == 0) {
-		for (int i = oi + 1; i < argc; i++) {
-			if (strcmp(argv[i], "--json"))
-				return dv_err_usage(err, "usage: devenv volume ls [--json]");
-			ctx->json = true;
-		}
-		return volume_ls(ctx, st, err);
-	}
-	if (oi < argc && strcmp(argv[oi], "rm") == 0)
-		return volume_rm(ctx, st, argc - oi - 1, argv + oi + 1, err);
-	return dv_err_usage(err, "usage: devenv volume ls [--json] | volume rm [-f|--force] NAME...");
+	if (!strcmp(sub->name, "volume ls"))
+		return sub_args(sub, argc, oi, 0, 0, err) < 0 ? -1 : volume_ls(ctx, st, err);
+	if (sub_args(sub, argc, oi, 1, -1, err) < 0)
+		return -1;
+	return volume_rm(ctx, st, force, argc - oi, argv + oi, err);
 }
 
 static int cmd_gc(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
@@ -1801,7 +1987,10 @@ static int cmd_gc(struct dv_ctx *ctx, struct layer_store *st, int argc, char **a
 	if (prov_build_cgroups_gc(st, &cgroups, err) < 0 || prov_env_locks_gc(st, &locks, err) < 0)
 		goto out;
 	dv_str_size(size, sizeof(size), bytes);
-	printf("removed %u layer%s, freed %s\n", layers, layers == 1 ? "" : "s", size);
+	if (ctx->quiet)
+		layers = cgroups = locks = records = 0; /* -q: nothing said */
+	else
+		printf("removed %u layer%s, freed %s\n", layers, layers == 1 ? "" : "s", size);
 	if (cgroups)
 		printf("removed %u cgroup%s of killed builds\n", cgroups, cgroups == 1 ? "" : "s");
 	if (locks)
@@ -1837,10 +2026,9 @@ static int revoke_opt(int c, const char *arg, void *data, struct dv_error *err)
 static int cmd_allow(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
 		     struct dv_error *err)
 {
-	static const struct option longs[] = { { "revoke", no_argument, NULL, 'R' }, { 0 } };
 	const struct cmd *self = find_cmd("allow");
 	bool revoke = false;
-	struct opt_spec os = { "", longs, revoke_opt, &revoke };
+	struct opt_spec os = { NULL, NULL, revoke_opt, &revoke };
 	struct prov_requests r = { 0 };
 	struct json_object *o = NULL, *list;
 	struct prov_env env = { .lock_fd = -1 };
@@ -2054,15 +2242,9 @@ static int init_from_devcontainer(struct dv_ctx *ctx, struct dv_error *err)
 static int cmd_init(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
 		    struct dv_error *err)
 {
-	static const struct option longs[] = {
-		{ "template", required_argument, NULL, 't' },
-		{ "list", no_argument, NULL, 'L' },
-		{ "from-devcontainer", no_argument, NULL, 'D' },
-		{ 0 }
-	};
 	const struct cmd *self = find_cmd("init");
 	struct init_opts io = { 0 };
-	struct opt_spec os = { "t:", longs, init_opt, &io };
+	struct opt_spec os = { NULL, NULL, init_opt, &io };
 	bool helped;
 	int oi = parse_opts(ctx, self, argc, argv, &os, &helped, err);
 	struct tmpl_match found[8];
@@ -2099,9 +2281,17 @@ static int cmd_init(struct dv_ctx *ctx, struct layer_store *st, int argc, char *
 		t = tmpl_find(io.tmpl);
 		if (!t) {
 			dv_autofree char *names = tmpl_names();
+			const char *cands[32];
+			struct dv_buf hint = { 0 };
+			size_t k = 0;
 
-			return dv_err_usage(err, "unknown template '%s'; the templates are: %s", io.tmpl,
-					    names);
+			for (; k < n_all && k < 32; k++)
+				cands[k] = all[k].name;
+			dv_suggest(io.tmpl, cands, k, &hint);
+			dv_err_usage(err, "unknown template '%s'%s; the templates are: %s", io.tmpl,
+				     hint.s ? hint.s : "", names);
+			dv_buf_release(&hint);
+			return -1;
 		}
 		dv_buf_adds(&why, "chosen with --template");
 	} else {
@@ -2139,11 +2329,15 @@ out:
 static int cmd_version(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
 		       struct dv_error *err)
 {
-	(void)ctx;
+	const struct cmd *self = find_cmd("version");
+	bool helped;
+	int oi = parse_opts(ctx, self, argc, argv, NULL, &helped, err);
+
 	(void)st;
-	(void)argc;
-	(void)argv;
-	(void)err;
+	if (oi < 0)
+		return helped ? 0 : -1;
+	if (no_args(self, argc, argv, oi, err) < 0)
+		return -1;
 	printf("devenv %s\n", DEVENV_VERSION);
 	return 0;
 }
@@ -2155,36 +2349,138 @@ static int cmd_allow(struct dv_ctx *ctx, struct layer_store *st, int argc, char 
 static int cmd_complete(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
 			struct dv_error *err);
 
-static const struct cmd commands[] = {
-	{ "init", cmd_init, 0, "[-t|--template NAME | --list | --from-devcontainer]", "write an Envfile for this checkout: from the template its files suggest, --template's, or its devcontainer.json" },
-	{ "up", cmd_up, CMD_STORE | CMD_LOCKS_STORE, "[-e NAME|ID] [--cache-from REF]...", "build what is missing (taking steps a cache_from image holds), create or start the env, run on_up" },
-	{ "ssh", cmd_ssh, CMD_STORE_PEEK, "[-e NAME|ID] [-u|--user NAME|UID[:GID]] [-c CMD | -- ARGV...]", "open a shell, or run a command, in the running env" },
-	{ "halt", cmd_halt, CMD_STORE, "[-e NAME|ID] [--timeout S]", "stop the env (SIGTERM, then SIGKILL after S seconds, default 10); keeps its files" },
-	{ "suspend", cmd_suspend, CMD_STORE, "[-e NAME|ID]", "freeze every process of the running env" },
-	{ "resume", cmd_resume, CMD_STORE, "[-e NAME|ID]", "thaw a suspended env" },
-	{ "reload", cmd_reload, CMD_STORE | CMD_LOCKS_STORE, "[-e NAME|ID] [--timeout S]", "halt and up again, picking up Envfile changes" },
-	{ "provision", cmd_provision, CMD_STORE | CMD_LOCKS_STORE, "[-e NAME|ID] [--cache-from REF]...", "rebuild provisioning against the current Envfile" },
-	{ "allow", cmd_allow, CMD_STORE, "[-e NAME|ID] [--revoke]", "show what the Envfile asks for beyond the default sandbox and allow it for this checkout (never asking), or --revoke that" },
-	{ "destroy", cmd_destroy, CMD_STORE, "[-e NAME|ID] [-f] [--volumes]", "remove the env (never the checkout; its own named volumes only with --volumes, never shared ones nor those another env names)" },
-	{ "status", cmd_status, CMD_STORE, "[-e NAME|ID] [--json]", "this env's state" },
-	{ "port", cmd_port, CMD_STORE, "[-e NAME|ID] [--json]", "the env's forwarded ports (CONTAINER/tcp -> HOST_IP:HOST_PORT)" },
-	{ "ls", cmd_ls, CMD_STORE, "[--json]", "every env on this machine" },
-	{ "logs", cmd_logs, CMD_STORE, "[-e NAME|ID] [-f] [SERVICE]", "the env's output (on_up steps), or a service's" },
-	{ "images", cmd_images, CMD_STORE, "[--json]", "list images in the store" },
-	{ "rmi", cmd_rmi, CMD_STORE, "IMAGE", "remove an image no env uses" },
-	{ "pull", cmd_pull, CMD_STORE | CMD_LOCKS_STORE, "[--platform OS/ARCH[/VARIANT]] [host[:port]/]NAME[:TAG|@sha256:DIGEST]", "fetch an image from an OCI registry (this machine's platform, or --platform's)" },
-	{ "push", cmd_push, CMD_STORE | CMD_LOCKS_STORE, "[--compression gzip|zstd] IMAGE [host[:port]/NAME[:TAG]] | [-e NAME|ID] host[:port]/NAME[:TAG]", "send an image to an OCI registry (layers gzip, or tar+zstd; blobs over DEVENV_PUSH_CHUNK_SIZE in chunks); in a checkout, the env's provisioning for the team cache" },
-	{ "login", cmd_login, 0, "[-u|--username USER] [--password-stdin] HOST[:PORT]", "check and keep credentials for a registry (docker's config.json)" },
-	{ "logout", cmd_logout, 0, "HOST[:PORT]", "forget the credentials kept for a registry" },
-	{ "tag", cmd_tag, CMD_STORE, "IMAGE NAME[:TAG]", "give an image another name" },
-	{ "commit", cmd_commit, CMD_STORE | CMD_LOCKS_STORE, "[-e NAME|ID] IMAGE[:TAG]", "the env's files as a new image (its layers plus what changed)" },
-	{ "image", cmd_image, CMD_STORE | CMD_LOCKS_STORE, "import FILE NAME[:TAG] | save IMAGE FILE | load FILE [NAME[:TAG]] | inspect IMAGE... | bootstrap debian:SUITE", "import a rootfs tarball, save or load an OCI archive, inspect images, or build a Debian image" },
-	{ "volume", cmd_volume, CMD_STORE, "ls [--json] | rm [-f|--force] NAME...", "list named volumes (store name, env, Envfile name, size, envs naming them), or remove them by store name or, in a checkout, Envfile name (refused while an env names one, unless --force; never while it runs)" },
-	{ "gc", cmd_gc, CMD_STORE, "", "remove layers nothing refers to" },
-	{ "version", cmd_version, 0, "", "print devenv's version" },
-	{ "help", cmd_help, 0, "[COMMAND]", "list the commands, or explain one" },
-	{ "__complete", cmd_complete, CMD_STORE_PEEK | CMD_HIDDEN, "WORDS", "words for shell completion" },
+/* Each command's own options (struct cmd_opt): --help, devenv.1 and the
+ * completions print these rows; parse_opts() parses them. */
+static const struct cmd_opt init_opts[] = {
+	{ 't', "template", "NAME", 0, "write this template ('devenv init --list' names them) instead "
+				      "of the one the checkout's files point to" },
+	{ 0, "list", NULL, 'L', "list the templates and what each is for; write nothing" },
+	{ 0, "from-devcontainer", NULL, 'D', "write the Envfile the checkout's devcontainer.json "
+					     "amounts to, beside its .devcontainer/ (asks first what "
+					     "it would need allowed)" },
+	{ 0 }
 };
+static const struct cmd_opt build_opts[] = {
+	{ 0, "cache-from", "REF", 'C', "also take steps from this image's layers (a team cache "
+				       "pushed with 'devenv push'), after the Envfile's cache_from; "
+				       "repeatable" },
+	{ 0 }
+};
+static const struct cmd_opt ssh_opts_table[] = {
+	{ 'u', "user", "NAME|UID[:GID]", 0, "run as this user of the env ('root' included) "
+					    "instead of the Envfile's user" },
+	{ 'c', "command", "CMD", 0, "run CMD with the env's shell instead of a login shell; "
+				    "devenv exits with its status (or give the command after --)" },
+	{ 0 }
+};
+static const struct cmd_opt timeout_opts[] = {
+	{ 't', "timeout", "S", 0, "seconds between SIGTERM and SIGKILL, 0 to 3600 (default 10)" },
+	{ 0 }
+};
+static const struct cmd_opt allow_opts[] = {
+	{ 0, "revoke", NULL, 'R', "take back what was allowed for this checkout; the next up "
+				  "asks again" },
+	{ 0 }
+};
+static const struct cmd_opt destroy_opts_table[] = {
+	{ 'f', "force", NULL, 0, "do not ask first (needed when standard input is not a terminal)" },
+	{ 0, "volumes", NULL, 'V', "also remove the env's own named volumes: never shared ones, "
+				   "nor one another env names" },
+	{ 0 }
+};
+static const struct cmd_opt logs_opts[] = {
+	{ 'f', "follow", NULL, 0, "keep printing new output while the env (the service) runs" },
+	{ 0 }
+};
+static const struct cmd_opt pull_opts[] = {
+	{ 0, "platform", "OS/ARCH[/VARIANT]", 'P', "take this platform of a multi-platform image "
+						   "(default: this machine's)" },
+	{ 0 }
+};
+static const struct cmd_opt push_opts[] = {
+	{ 0, "compression", "gzip|zstd", 'C', "how layers are compressed: gzip (the default, every "
+					      "registry and runtime reads it) or zstd (tar+zstd)" },
+	{ 0 }
+};
+static const struct cmd_opt login_opts_table[] = {
+	{ 'u', "username", "USER", 0, "who logs in (asked for on a terminal when not given)" },
+	{ 0, "password-stdin", NULL, 'P', "read the password from standard input (needed when it "
+					  "is not a terminal)" },
+	{ 0 }
+};
+static const struct cmd_opt volume_rm_opts[] = {
+	{ 'f', "force", NULL, 0, "remove a volume a halted env names too (its next up starts it "
+				 "empty); never one a running env uses" },
+	{ 0 }
+};
+
+static const struct cmd commands[] = {
+	{ "init", cmd_init, 0, "[-t|--template NAME | --list | --from-devcontainer]", "write an Envfile for this checkout: from the template its files suggest, --template's, or its devcontainer.json", init_opts },
+	{ "up", cmd_up, CMD_STORE | CMD_LOCKS_STORE | CMD_ENV | CMD_JSON, "[-e NAME|ID] [--cache-from REF]...", "build what is missing (taking steps a cache_from image holds), create or start the env, run on_up", build_opts },
+	{ "ssh", cmd_ssh, CMD_STORE_PEEK | CMD_ENV | CMD_ARGV_TAIL, "[-e NAME|ID] [-u|--user NAME|UID[:GID]] [-c CMD | -- ARGV...]", "open a shell, or run a command, in the running env", ssh_opts_table },
+	{ "halt", cmd_halt, CMD_STORE | CMD_ENV, "[-e NAME|ID] [--timeout S]", "stop the env (SIGTERM, then SIGKILL after S seconds, default 10); keeps its files", timeout_opts },
+	{ "suspend", cmd_suspend, CMD_STORE | CMD_ENV, "[-e NAME|ID]", "freeze every process of the running env", NULL },
+	{ "resume", cmd_resume, CMD_STORE | CMD_ENV, "[-e NAME|ID]", "thaw a suspended env", NULL },
+	{ "reload", cmd_reload, CMD_STORE | CMD_LOCKS_STORE | CMD_ENV | CMD_JSON, "[-e NAME|ID] [--timeout S]", "halt and up again, picking up Envfile changes (a changed image or step rebuilds the env: every file outside the checkout and volumes is reset)", timeout_opts },
+	{ "provision", cmd_provision, CMD_STORE | CMD_LOCKS_STORE | CMD_ENV | CMD_JSON, "[-e NAME|ID] [--cache-from REF]...", "rebuild provisioning against the current Envfile", build_opts },
+	{ "allow", cmd_allow, CMD_STORE | CMD_ENV | CMD_JSON, "[-e NAME|ID] [--revoke]", "show what the Envfile asks for beyond the default sandbox and allow it for this checkout (never asking), or --revoke that", allow_opts },
+	{ "destroy", cmd_destroy, CMD_STORE | CMD_ENV, "[-e NAME|ID] [-f] [--volumes]", "remove the env (never the checkout; its own named volumes only with --volumes, never shared ones nor those another env names)", destroy_opts_table },
+	{ "status", cmd_status, CMD_STORE | CMD_ENV | CMD_JSON, "[-e NAME|ID] [--json]", "this env's state", NULL },
+	{ "port", cmd_port, CMD_STORE | CMD_ENV | CMD_JSON, "[-e NAME|ID] [--json]", "the env's forwarded ports (CONTAINER/tcp -> HOST_IP:HOST_PORT)", NULL },
+	{ "ls", cmd_ls, CMD_STORE | CMD_JSON, "[--json]", "every env on this machine", NULL },
+	{ "logs", cmd_logs, CMD_STORE | CMD_ENV, "[-e NAME|ID] [-f] [SERVICE]", "the env's output (on_up steps), or a service's", logs_opts },
+	{ "images", cmd_images, CMD_STORE | CMD_JSON, "[--json]", "list images in the store", NULL },
+	{ "rmi", cmd_rmi, CMD_STORE, "IMAGE", "remove an image no env uses", NULL },
+	{ "pull", cmd_pull, CMD_STORE | CMD_LOCKS_STORE, "[--platform OS/ARCH[/VARIANT]] [host[:port]/]NAME[:TAG|@sha256:DIGEST]", "fetch an image from an OCI registry (this machine's platform, or --platform's)", pull_opts },
+	{ "push", cmd_push, CMD_STORE | CMD_LOCKS_STORE | CMD_ENV, "[--compression gzip|zstd] IMAGE [host[:port]/NAME[:TAG]] | [-e NAME|ID] host[:port]/NAME[:TAG]", "send an image to an OCI registry (layers gzip, or tar+zstd; blobs over DEVENV_PUSH_CHUNK_SIZE in chunks); in a checkout, the env's provisioning for the team cache", push_opts },
+	{ "login", cmd_login, 0, "[-u|--username USER] [--password-stdin] HOST[:PORT]", "check and keep credentials for a registry (docker's config.json)", login_opts_table },
+	{ "logout", cmd_logout, 0, "HOST[:PORT]", "forget the credentials kept for a registry", NULL },
+	{ "tag", cmd_tag, CMD_STORE, "IMAGE NAME[:TAG]", "give an image another name", NULL },
+	{ "commit", cmd_commit, CMD_STORE | CMD_LOCKS_STORE | CMD_ENV, "[-e NAME|ID] IMAGE[:TAG]", "the env's files as a new image (its layers plus what changed)", NULL },
+	{ "image", cmd_image, CMD_STORE | CMD_LOCKS_STORE | CMD_SUBCOMMANDS, "COMMAND ...", "import a rootfs tarball, save or load an OCI archive, inspect images, or build a Debian image", NULL },
+	{ "volume", cmd_volume, CMD_STORE | CMD_SUBCOMMANDS, "COMMAND ...", "list or remove named volumes", NULL },
+	{ "gc", cmd_gc, CMD_STORE, "", "remove layers nothing refers to", NULL },
+	{ "version", cmd_version, 0, "", "print devenv's version", NULL },
+	{ "help", cmd_help, 0, "[COMMAND [SUBCOMMAND]]", "list the commands, or explain one", NULL },
+	{ "__complete", cmd_complete, CMD_STORE_PEEK | CMD_HIDDEN, "WORDS", "words for shell completion", NULL },
+};
+
+/* `devenv image ...` and `devenv volume ...`: named "PARENT SUB", run by the
+ * parent's cmd_* (run is NULL); `--help` and devenv.1 explain each. */
+static const struct cmd subcommands[] = {
+	{ "image import", NULL, CMD_STORE, "FILE NAME[:TAG]", "make an image of a rootfs tarball (plain, gzip or zstd), named localhost/NAME:TAG; device nodes are skipped", NULL },
+	{ "image save", NULL, CMD_STORE, "IMAGE FILE", "write an image as an OCI image layout archive (what podman load and skopeo read)", NULL },
+	{ "image load", NULL, CMD_STORE, "FILE [NAME[:TAG]]", "read an image from an OCI image layout archive, every blob checked; named as the archive says, or NAME", NULL },
+	{ "image inspect", NULL, CMD_STORE | CMD_JSON, "[--json] IMAGE...", "the images as JSON, as 'docker image inspect' gives them: id, name, created, size, layers, config", NULL },
+	{ "image bootstrap", NULL, CMD_STORE, "debian:SUITE", "build a Debian image with debootstrap or mmdebstrap", NULL },
+	{ "volume ls", NULL, CMD_STORE | CMD_JSON, "[--json]", "list named volumes: store name, env, Envfile name, size, the envs naming them", NULL },
+	{ "volume rm", NULL, CMD_STORE, "[-f|--force] NAME...", "remove volumes by store name, or in a checkout by their Envfile name; refused while an env names one (unless --force), never while one runs; all names are checked before any is removed", volume_rm_opts },
+};
+
+#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+#define N_SUBCOMMANDS (sizeof(subcommands) / sizeof(subcommands[0]))
+
+static const struct cmd *sub_nth(const struct cmd *parent, size_t k)
+{
+	size_t n = strlen(parent->name);
+
+	for (size_t i = 0; i < N_SUBCOMMANDS; i++)
+		if (!strncmp(subcommands[i].name, parent->name, n) && subcommands[i].name[n] == ' ' &&
+		    k-- == 0)
+			return &subcommands[i];
+	return NULL;
+}
+
+static const struct cmd *find_sub(const struct cmd *parent, const char *name)
+{
+	const struct cmd *c;
+
+	for (size_t i = 0; (c = sub_nth(parent, i)) != NULL; i++)
+		if (!strcmp(c->name + strlen(parent->name) + 1, name))
+			return c;
+	return NULL;
+}
+
 
 static const struct cmd *find_cmd(const char *name)
 {
@@ -2196,13 +2492,14 @@ static const struct cmd *find_cmd(const char *name)
 
 static void print_usage(FILE *f)
 {
-	fprintf(f, "usage: devenv COMMAND [OPTIONS]\n\n"
+	fprintf(f, "usage: devenv [-e NAME|ID] [-q] [--json] COMMAND [OPTIONS]\n\n"
 		   "Reproducible development environments in Linux containers, from an Envfile.\n\n"
 		   "commands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (!(commands[i].flags & CMD_HIDDEN))
 			fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
-	fprintf(f, "\n'devenv COMMAND --help' explains one. The store is $DEVENV_HOME, else "
+	fprintf(f, "\n'devenv COMMAND --help' explains one and its options. -e, -q and --json "
+		   "may come before\nthe command as after it. The store is $DEVENV_HOME, else "
 		   "/var/lib/devenv as root\nand $XDG_DATA_HOME/devenv (~/.local/share/devenv) "
 		   "without root.\n");
 }
@@ -2278,7 +2575,7 @@ static void complete_images_in(int dirfd, const char *repo, int depth)
 	closedir(d);
 }
 
-/* devenv __complete commands|options CMD|envs|images|volumes|templates: the words
+/* devenv __complete commands|options CMD [SUB]|subcommands CMD|envs|images|volumes|templates: the words
  * the shell completions (completions/) offer, one a line. Reads the store
  * without opening it properly (no user namespace, nothing created), so a
  * TAB stays instant. */
@@ -2287,25 +2584,31 @@ static int cmd_complete(struct dv_ctx *ctx, struct layer_store *st, int argc, ch
 {
 	(void)ctx;
 	if (argc < 2)
-		return dv_err_usage(err, "usage: devenv __complete commands|options CMD|envs|images|volumes|templates");
+		return dv_err_usage(err, "usage: devenv __complete commands|options CMD [SUB]|subcommands CMD|envs|images|volumes|templates");
 	if (!strcmp(argv[1], "commands")) {
 		for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 			if (!(commands[i].flags & CMD_HIDDEN))
 				printf("%s\n", commands[i].name);
 	} else if (!strcmp(argv[1], "options")) {
+		/* `options CMD [SUB]`: the command's own, then the common ones
+		 * that mean something for it. */
 		const struct cmd *c = argc > 2 ? find_cmd(argv[2]) : NULL;
 
+		if (c && argc > 3 && (c->flags & CMD_SUBCOMMANDS) && find_sub(c, argv[3]))
+			c = find_sub(c, argv[3]);
+		for (const struct cmd_opt *o = c ? c->opts : NULL; o && (o->shortname || o->name); o++)
+			if (o->name)
+				printf("--%s\n", o->name);
 		printf("--help\n--quiet\n");
-		if (c && c->run != cmd_init && c->flags & (CMD_STORE | CMD_STORE_PEEK))
-			printf("--env\n--json\n");
-		/* the command's own options, from the usage text --help shows */
-		for (const char *p = c ? c->usage : ""; (p = strstr(p, "--")) != NULL;) {
-			size_t n = strspn(p + 2, "abcdefghijklmnopqrstuvwxyz-");
+		if (c && (c->flags & CMD_ENV))
+			printf("--env\n");
+		if (c && (c->flags & CMD_JSON))
+			printf("--json\n");
+	} else if (!strcmp(argv[1], "subcommands")) {
+		const struct cmd *c = argc > 2 ? find_cmd(argv[2]) : NULL, *sub;
 
-			if (n && strncmp(p, "--env", 5) && strncmp(p, "--json", 6))
-				printf("%.*s\n", (int)n + 2, p);
-			p += 2 + n;
-		}
+		for (size_t k = 0; c && (sub = sub_nth(c, k)) != NULL; k++)
+			printf("%s\n", sub->name + strlen(c->name) + 1);
 	} else if (!strcmp(argv[1], "envs")) {
 		complete_envs(st->root_fd);
 	} else if (!strcmp(argv[1], "images")) {
@@ -2350,41 +2653,68 @@ static void roff(const char *s)
 	}
 }
 
-/* devenv help --man: devenv(1) in roff, from the same table `--help`
+/* roff-escape a text for an argument in quotes ("...") */
+static void roff_quoted(const char *s)
+{
+	for (; *s; s++)
+		if (*s == '"')
+			fputs("\\(dq", stdout);
+		else if (*s == '\\')
+			fputs("\\e", stdout);
+		else if (*s == '-')
+			fputs("\\-", stdout);
+		else
+			putchar(*s);
+}
+
+/* One command of devenv(1): a sub-section with its usage, what it does,
+ * and its own options. */
+static void man_cmd(const struct cmd *c)
+{
+	char fl[96];
+
+	printf(".SS \"devenv ");
+	roff_quoted(c->name);
+	if (c->usage[0]) {
+		putchar(' ');
+		roff_quoted(c->usage);
+	}
+	printf("\"\n");
+	roff(c->summary);
+	printf("\n");
+	for (const struct cmd_opt *o = c->opts; o && (o->shortname || o->name); o++) {
+		opt_flags(o, fl, sizeof(fl));
+		printf(".TP\n.B ");
+		roff(fl + strspn(fl, " "));
+		printf("\n");
+		roff(o->help);
+		printf("\n");
+	}
+}
+
+/* devenv help --man: devenv(1) in roff, from the same tables `--help`
  * prints, so the two cannot drift apart (the Makefile writes devenv.1). */
 static void print_man(void)
 {
+	const struct cmd *sub;
+
 	printf(".TH DEVENV 1 \"\" \"devenv %s\" \"User Commands\"\n", DEVENV_VERSION);
 	printf(".SH NAME\ndevenv \\- reproducible development environments in Linux containers\n");
-	printf(".SH SYNOPSIS\n.B devenv\n.I COMMAND\n[\\fIOPTIONS\\fR]\n");
+	printf(".SH SYNOPSIS\n.B devenv\n[\\fIGLOBAL OPTIONS\\fR]\n.I COMMAND\n[\\fIOPTIONS\\fR]\n");
 	printf(".SH DESCRIPTION\nReproducible development environments in Linux containers, from an "
 	       "Envfile.\n.B devenv\nlooks for a file named\n.I Envfile\nin the current folder, then "
 	       "its parents up to the repository root.\n");
 	printf(".SH COMMANDS\n");
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+	for (size_t i = 0; i < N_COMMANDS; i++) {
 		if (commands[i].flags & CMD_HIDDEN)
 			continue;
-		printf(".TP\n.B devenv ");
-		roff(commands[i].name);
-		if (commands[i].usage[0]) {
-			printf(" \"");
-			for (const char *p = commands[i].usage; *p; p++)
-				if (*p == '"')
-					fputs("\\(dq", stdout);
-				else if (*p == '\\')
-					fputs("\\e", stdout);
-				else if (*p == '-')
-					fputs("\\-", stdout);
-				else
-					putchar(*p);
-			printf("\"");
-		}
-		printf("\n");
-		roff(commands[i].summary);
-		printf("\n");
+		man_cmd(&commands[i]);
+		for (size_t k = 0; (sub = sub_nth(&commands[i], k)) != NULL; k++)
+			man_cmd(sub);
 	}
-	printf(".SH OPTIONS\nEvery command takes these:\n");
-	for (size_t i = 0; i < sizeof(common_opts) / sizeof(common_opts[0]); i++) {
+	printf(".SH OPTIONS\nEvery command takes these, after the command or before it\n"
+	       "(\\fBdevenv \\-e web status\\fR):\n");
+	for (size_t i = 0; i < N_COMMON; i++) {
 		printf(".TP\n.B ");
 		roff(common_opts[i].flags + strspn(common_opts[i].flags, " "));
 		printf("\n");
@@ -2397,6 +2727,23 @@ static void print_man(void)
 	printf(".SH EXIT STATUS\n0 done, 1 failed, 2 usage or Envfile error;\n.B devenv ssh\n"
 	       "exits with its command's status, or 125 when devenv itself failed.\n");
 	printf(".SH SEE ALSO\nREADME.md of devenv, which explains the Envfile.\n");
+}
+
+/* A command's name not found: one line, with git's "did you mean". */
+static int unknown_command(const char *name, struct dv_error *err)
+{
+	const char *names[64];
+	struct dv_buf hint = { 0 };
+	size_t n = 0;
+
+	for (size_t i = 0; i < N_COMMANDS && n < 64; i++)
+		if (!(commands[i].flags & CMD_HIDDEN))
+			names[n++] = commands[i].name;
+	dv_suggest(name, names, n, &hint);
+	dv_err_usage(err, "'%s' is not a devenv command%s; 'devenv help' lists them", name,
+		     hint.s ? hint.s : "");
+	dv_buf_release(&hint);
+	return -1;
 }
 
 static int cmd_help(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
@@ -2414,10 +2761,22 @@ static int cmd_help(struct dv_ctx *ctx, struct layer_store *st, int argc, char *
 		print_man();
 		return 0;
 	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		print_cmd_help(find_cmd("help"), NULL);
+		return 0;
+	}
 	c = find_cmd(argv[1]);
-	if (!c)
-		return dv_err_usage(err, "unknown command '%s'; 'devenv help' lists them", argv[1]);
-	printf("usage: devenv %s %s\n\n%s\n", c->name, c->usage, c->summary);
+	if (!c || (c->flags & CMD_HIDDEN))
+		return unknown_command(argv[1], err);
+	if (argc > 2 && (c->flags & CMD_SUBCOMMANDS)) {
+		const struct cmd *sub = find_sub(c, argv[2]);
+
+		if (!sub)
+			return dv_err_usage(err, "'%s' is not a 'devenv %s' command; see 'devenv help %s'",
+					    argv[2], c->name, c->name);
+		c = sub;
+	}
+	print_cmd_help(c, NULL);
 	return 0;
 }
 
@@ -2482,22 +2841,62 @@ int main(int argc, char **argv)
 	struct layer_store st = { .root_fd = -1, .layers_fd = -1, .images_fd = -1, .cache_fd = -1, .tmp_fd = -1 };
 	struct dv_error err = { 0 };
 	const struct cmd *cmd;
-	int ret = -1, status;
+	int ret = -1, status, first = 1;
 
-	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-		print_usage(argc < 2 ? stderr : stdout);
-		return argc < 2 ? 2 : 0;
-	}
 	/* The env's host-side network helper (container/net.c), not a command. */
-	if (!strcmp(argv[1], "__net-helper"))
+	if (argc >= 2 && !strcmp(argv[1], "__net-helper"))
 		return ctr_net_helper_main(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "--version"))
-		argv[1] = "version";
-	cmd = find_cmd(argv[1]);
+	/* Global options: -e NAME|ID, -q, --json before the command mean what
+	 * they mean after it (`devenv -e web status`). */
+	while (first < argc && argv[first][0] == '-' && argv[first][1]) {
+		const char *o = argv[first];
+
+		if (!strcmp(o, "-q") || !strcmp(o, "--quiet")) {
+			ctx.quiet = true;
+		} else if (!strcmp(o, "--json")) {
+			ctx.json = true;
+		} else if (!strcmp(o, "-e") || !strcmp(o, "--env")) {
+			if (first + 1 >= argc) {
+				fprintf(stderr, "devenv: option '%s' needs a value: the env's name or "
+					"id; see 'devenv --help'\n", o);
+				return 2;
+			}
+			ctx.env_sel = argv[++first];
+		} else if (!strncmp(o, "--env=", 6)) {
+			ctx.env_sel = o + 6;
+		} else if (!strncmp(o, "-e", 2) && o[2]) {
+			ctx.env_sel = o + 2;
+		} else {
+			break;
+		}
+		first++;
+	}
+	if (first >= argc || !strcmp(argv[first], "--help") || !strcmp(argv[first], "-h")) {
+		print_usage(first >= argc ? stderr : stdout);
+		return first >= argc ? 2 : 0;
+	}
+	if (!strcmp(argv[first], "--version"))
+		argv[first] = "version";
+	cmd = find_cmd(argv[first]);
 	if (!cmd) {
-		fprintf(stderr, "devenv: unknown command '%s'; 'devenv help' lists them\n", argv[1]);
+		if (argv[first][0] == '-') {
+			static const char *const globals[] = { "--env", "--json", "--quiet", "--help",
+							       "--version" };
+			dv_autofree char *word = dv_xstrndup(argv[first], strcspn(argv[first], "="));
+			struct dv_buf hint = { 0 };
+
+			dv_suggest(word, globals, 5, &hint);
+			fprintf(stderr, "devenv: '%s' is not an option before the command%s; see "
+				"'devenv --help'\n", word, hint.s ? hint.s : "");
+			dv_buf_release(&hint);
+			return 2;
+		}
+		unknown_command(argv[first], &err);
+		dv_err_print(&err);
 		return 2;
 	}
+	argc -= first - 1;
+	argv += first - 1;
 	ctx.rootless = geteuid() != 0 || !dv_userns_is_initial();
 	ctx.host_uid = geteuid();
 	ctx.host_gid = getegid();

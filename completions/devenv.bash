@@ -6,7 +6,7 @@
 # without opening it, so a TAB stays instant and never drifts from devenv.
 
 _devenv() {
-	local dv=${COMP_WORDS[0]} cur prev cmd words line
+	local dv=${COMP_WORDS[0]} cur prev cmd sub words line i at=1
 	# The word under the cursor as the user typed it: COMP_WORDS splits
 	# image names at ':' (COMP_WORDBREAKS), so take it from the line.
 	line=${COMP_LINE:0:COMP_POINT}
@@ -14,36 +14,61 @@ _devenv() {
 	prev=${COMP_WORDS[COMP_CWORD - 1]}
 	COMPREPLY=()
 
-	if ((COMP_CWORD == 1)); then
-		words=$("$dv" __complete commands 2>/dev/null)
+	# Global options may come before the command (devenv -e web ssh).
+	while ((at < COMP_CWORD)); do
+		case ${COMP_WORDS[at]} in
+		-e | --env) at=$((at + 2)) ;;
+		-q | --quiet | --json | --env=* | -e?*) at=$((at + 1)) ;;
+		*) break ;;
+		esac
+	done
+	cmd=${COMP_WORDS[at]}
+	sub=${COMP_WORDS[at + 1]}
+
+	if [[ $prev == -e || $prev == --env ]]; then
+		words=$("$dv" __complete envs 2>/dev/null)
+	elif ((COMP_CWORD == at)); then
+		if [[ $cur == -* ]]; then
+			words="--env --json --quiet --help --version"
+		else
+			words=$("$dv" __complete commands 2>/dev/null)
+		fi
 	else
-		cmd=${COMP_WORDS[1]}
 		case $prev in
-		-e | --env) words=$("$dv" __complete envs 2>/dev/null) ;;
 		-t | --template) [[ $cmd == init ]] && words=$("$dv" __complete templates 2>/dev/null) ;;
 		--compression) words="gzip zstd" ;;
 		--cache-from | --platform | --timeout | -u | --user | --username | -c) return 0 ;;
 		esac
-		if [[ -z $words && $prev != -e && $prev != --env ]]; then
+		if [[ -z $words ]]; then
 			if [[ $cur == -* ]]; then
-				words=$("$dv" __complete options "$cmd" 2>/dev/null)
+				if [[ $cmd == image || $cmd == volume ]] && ((COMP_CWORD > at + 1)); then
+					words=$("$dv" __complete options "$cmd" "$sub" 2>/dev/null)
+				else
+					words=$("$dv" __complete options "$cmd" 2>/dev/null)
+				fi
 			else
 				case $cmd in
 				rmi | tag | push) words=$("$dv" __complete images 2>/dev/null) ;;
-				help) words=$("$dv" __complete commands 2>/dev/null) ;;
+				help)
+					if ((COMP_CWORD == at + 1)); then
+						words=$("$dv" __complete commands 2>/dev/null)
+					else
+						words=$("$dv" __complete subcommands "$sub" 2>/dev/null)
+					fi
+					;;
 				volume)
-					if ((COMP_CWORD == 2)); then
-						words="ls rm"
-					elif [[ ${COMP_WORDS[2]} == rm ]]; then
+					if ((COMP_CWORD == at + 1)); then
+						words=$("$dv" __complete subcommands volume 2>/dev/null)
+					elif [[ $sub == rm ]]; then
 						words=$("$dv" __complete volumes 2>/dev/null)
 					fi
 					;;
 				image)
-					if ((COMP_CWORD == 2)); then
-						words="import save load inspect bootstrap"
+					if ((COMP_CWORD == at + 1)); then
+						words=$("$dv" __complete subcommands image 2>/dev/null)
 					else
-						case ${COMP_WORDS[2]} in
-						save | inspect) ((COMP_CWORD == 3)) || [[ ${COMP_WORDS[2]} == inspect ]] &&
+						case $sub in
+						save | inspect) ((COMP_CWORD == at + 2)) || [[ $sub == inspect ]] &&
 							words=$("$dv" __complete images 2>/dev/null) ;;
 						bootstrap) words="debian:bookworm debian:trixie" ;;
 						esac

@@ -677,14 +677,26 @@ static int find_workdir(struct dc *dc, size_t *off)
 	return 0;
 }
 
-/* Any name to a valid env name, as a folder's name is. */
+/* Any name to a valid env name, as a folder's name is: a Latin letter
+ * with a mark is its letter ("Café API" is cafe-api), any other character
+ * not allowed a '-'. */
 static char *env_name(const char *s)
 {
 	char *name = dv_xcalloc(DC_NAME_MAX + 1, 1);
-	size_t j = 0;
+	size_t j = 0, n;
+	unsigned cp;
 
 	for (; *s && j < DC_NAME_MAX; s++) {
 		char c = (char)tolower((unsigned char)*s);
+		const char *as;
+
+		if ((unsigned char)*s >= 0x80 && (n = envfile_utf8_char((const unsigned char *)s, 4, &cp)) &&
+		    (as = envfile_latin_ascii(cp))) {
+			for (; *as && j < DC_NAME_MAX; as++)
+				name[j++] = *as;
+			s += n - 1;
+			continue;
+		}
 
 		if (!isalnum((unsigned char)c) && !strchr("_.-", c))
 			c = '-';

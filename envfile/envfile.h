@@ -171,6 +171,12 @@ struct env_spec {
 int envfile_find(const char *start_dir, char **out_path, char **out_checkout,
 		 struct dv_error *err);
 
+/* The env name a checkout folder gives when the Envfile has no `name:`
+ * (its last component; caller frees): [a-z0-9_.-], at most 63, Latin
+ * letters with marks as their letters, anything else a '-' and a hash
+ * suffix (README "Envfile reference"). */
+char *envfile_name_from_folder(const char *folder);
+
 /* Read and validate the Envfile at path, belonging to checkout. `display` is
  * the file name used in error positions. On failure *out stays zeroed. */
 int envfile_load(const char *path, const char *checkout, const char *display,

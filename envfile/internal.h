@@ -86,6 +86,9 @@ int envfile_unknown_key(struct env_vctx *v, const struct env_node *key, const ch
  * code point; 0 when the bytes are not one. At a NUL-terminated string's
  * end a len of 4 is safe: the NUL stops it. */
 size_t envfile_utf8_char(const unsigned char *s, size_t len, unsigned *cp);
+/* A Latin letter with a mark (U+00C0 to U+017F, Romanian's comma letters)
+ * as ASCII letters ("e" for é, "ss" for ß), or NULL (validate.c). */
+const char *envfile_latin_ascii(unsigned cp);
 /* 1 to 63 of [a-z0-9_.-], starting with a letter or digit (env, service and
  * volume names). */
 bool envfile_valid_name(const char *s);

@@ -8,6 +8,7 @@
 
 #include "envfile/internal.h"
 #include "util/cleanup.h"
+#include "util/hash.h"
 #include "util/str.h"
 #include "util/banned.h"
 
@@ -59,23 +60,106 @@ static int get_string(struct vctx *v, const struct env_node *key, const struct e
 	return 0;
 }
 
-/* The default name comes from a folder, which may be called "My App": make it
- * a valid name rather than refuse a checkout for its folder's name. */
-static char *name_from_folder(const char *folder)
+/* Latin letters with marks, and the Latin ligatures, as ASCII: U+00C0 to
+ * U+017F (Latin-1 Supplement, Latin Extended-A) and Romanian's comma
+ * letters. NULL: not a letter (×, ÷). */
+const char *envfile_latin_ascii(unsigned cp)
+{
+	static const struct {
+		unsigned lo, hi;
+		const char *as;
+	} map[] = {
+		{ 0xC0, 0xC5, "a" }, { 0xC6, 0xC6, "ae" }, { 0xC7, 0xC7, "c" }, { 0xC8, 0xCB, "e" },
+		{ 0xCC, 0xCF, "i" }, { 0xD0, 0xD0, "d" }, { 0xD1, 0xD1, "n" }, { 0xD2, 0xD6, "o" },
+		{ 0xD8, 0xD8, "o" }, { 0xD9, 0xDC, "u" }, { 0xDD, 0xDD, "y" }, { 0xDE, 0xDE, "th" },
+		{ 0xDF, 0xDF, "ss" }, { 0xE0, 0xE5, "a" }, { 0xE6, 0xE6, "ae" }, { 0xE7, 0xE7, "c" },
+		{ 0xE8, 0xEB, "e" }, { 0xEC, 0xEF, "i" }, { 0xF0, 0xF0, "d" }, { 0xF1, 0xF1, "n" },
+		{ 0xF2, 0xF6, "o" }, { 0xF8, 0xF8, "o" }, { 0xF9, 0xFC, "u" }, { 0xFD, 0xFD, "y" },
+		{ 0xFE, 0xFE, "th" }, { 0xFF, 0xFF, "y" }, { 0x100, 0x105, "a" }, { 0x106, 0x10D, "c" },
+		{ 0x10E, 0x111, "d" }, { 0x112, 0x11B, "e" }, { 0x11C, 0x123, "g" }, { 0x124, 0x127, "h" },
+		{ 0x128, 0x131, "i" }, { 0x132, 0x133, "ij" }, { 0x134, 0x135, "j" }, { 0x136, 0x138, "k" },
+		{ 0x139, 0x142, "l" }, { 0x143, 0x14B, "n" }, { 0x14C, 0x151, "o" }, { 0x152, 0x153, "oe" },
+		{ 0x154, 0x159, "r" }, { 0x15A, 0x161, "s" }, { 0x162, 0x167, "t" }, { 0x168, 0x173, "u" },
+		{ 0x174, 0x175, "w" }, { 0x176, 0x178, "y" }, { 0x179, 0x17E, "z" }, { 0x17F, 0x17F, "s" },
+		{ 0x218, 0x219, "s" }, { 0x21A, 0x21B, "t" },
+	};
+
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (cp >= map[i].lo && cp <= map[i].hi)
+			return map[i].as;
+	return NULL;
+}
+
+/* The default name comes from a folder, which may be called "My App" or
+ * "café web": make it a valid name ([a-z0-9_.-], for volume and host
+ * names too) rather than refuse a checkout for its folder's name. ASCII
+ * letters are lower-cased, any other ASCII character is a '-'; a Latin
+ * letter with a mark is its letter ("café web" is "cafe-web", ß "ss", æ
+ * "ae"); anything else (another script, a symbol, bytes that are not
+ * UTF-8) is a '-' for a run of them, and the name ends in '-' and 8 hex
+ * digits of the folder name's sha256, so that two such folders are two
+ * names ("日本" is "env-…", "app 日本" "app-…"). */
+char *envfile_name_from_folder(const char *folder)
 {
 	const char *base = strrchr(folder, '/');
 	char *name = dv_xcalloc(ENV_NAME_MAX + 1, 1);
-	size_t i, j = 0;
+	const size_t hashed = 9; /* "-" and 8 hex digits */
+	bool lossy = false, ascii = true;
+	size_t j = 0, n;
+	unsigned cp;
 
 	base = base ? base + 1 : folder;
-	for (i = 0; base[i] && j < ENV_NAME_MAX; i++) {
-		unsigned char c = (unsigned char)tolower((unsigned char)base[i]);
+	for (const unsigned char *p = (const unsigned char *)base; *p && j < ENV_NAME_MAX; p += n) {
+		const char *as;
 
-		if (!isalnum(c) && !strchr("_.-", c))
-			c = '-';
-		if (j == 0 && !isalnum(c))
+		n = 1;
+		if (*p < 0x80) {
+			unsigned char c = (unsigned char)tolower(*p);
+
+			if (!isalnum(c) && !strchr("_.-", c))
+				c = '-';
+			if (j == 0 && !isalnum(c))
+				continue;
+			name[j++] = (char)c;
 			continue;
-		name[j++] = (char)c;
+		}
+		ascii = false;
+		n = envfile_utf8_char(p, 4, &cp);
+		as = n ? envfile_latin_ascii(cp) : NULL;
+		if (!n)
+			n = 1; /* a byte that is no UTF-8 */
+		if (!as) {
+			lossy = true;
+			if (j && name[j - 1] != '-')
+				name[j++] = '-';
+			continue;
+		}
+		for (; *as && j < ENV_NAME_MAX; as++)
+			name[j++] = *as;
+	}
+	if (!ascii) {
+		/* Not all ASCII: one '-' for a run of them (an ASCII-only name
+		 * stays as it always was). */
+		size_t k = 0;
+
+		for (size_t i = 0; i < j; i++)
+			if (name[i] != '-' || !k || name[k - 1] != '-')
+				name[k++] = name[i];
+		j = k;
+		name[j] = 0;
+	}
+	if (lossy) {
+		char hex[DV_SHA256_HEX];
+
+		dv_sha256_hex(base, strlen(base), hex);
+		if (j > ENV_NAME_MAX - hashed)
+			j = ENV_NAME_MAX - hashed;
+		while (j && name[j - 1] == '-')
+			j--;
+		if (j == 0)
+			j = (size_t)snprintf(name, ENV_NAME_MAX + 1, "env");
+		snprintf(name + j, ENV_NAME_MAX + 1 - j, "-%.8s", hex);
+		return name;
 	}
 	if (j == 0) {
 		free(name);
@@ -569,7 +653,7 @@ int envfile_validate(const struct env_node *root, const char *display, const cha
 	spec.display = dv_xstrdup(display);
 	spec.checkout = dv_xstrdup(checkout);
 	if (!spec.name)
-		spec.name = name_from_folder(checkout);
+		spec.name = envfile_name_from_folder(checkout);
 	if (!spec.image)
 		spec.image = dv_xstrdup(ENV_DEFAULT_IMAGE);
 	if (!spec.workdir)

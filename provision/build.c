@@ -129,11 +129,26 @@ static int fetch_step(const struct layer_store *st, const struct env_spec *spec,
 	return ret;
 }
 
+/* What a build that failed at step i (from 0) keeps: the steps before it
+ * are in the cache (each was committed as it ended), the failed one left
+ * nothing. "steps 1-3 are cached, nothing of step 4 was kept". */
+static const char *kept_note(size_t i, char *out, size_t n)
+{
+	if (i == 0)
+		snprintf(out, n, "nothing of step 1 was kept");
+	else if (i == 1)
+		snprintf(out, n, "step 1 is cached, nothing of step 2 was kept");
+	else
+		snprintf(out, n, "steps 1-%zu are cached, nothing of step %zu was kept", i, i + 1);
+	return out;
+}
+
 /* A `copy` step: its source opened race-free once (hostpath.c), read for
  * its key and copied from that one fd; and what the copier wrote must be
  * what was read, so that the layer is exactly what its key says. */
-static int copy_step(const struct env_spec *spec, const struct env_step *step, const char *prev,
-		     const char *key, const struct ctr_spec *cs, struct dv_error *err)
+static int copy_step(const struct env_spec *spec, const struct env_step *step, size_t index,
+		     const char *prev, const char *key, const struct ctr_spec *cs,
+		     struct dv_error *err)
 {
 	const char *base = strrchr(step->copy_abs, '/');
 	struct prov_copy pc = { .fd = -1 };
@@ -159,9 +174,11 @@ static int copy_step(const struct env_spec *spec, const struct env_step *step, c
 	ret = 0;
 out:
 	if (changed) {
+		char kept[96];
+
 		dv_err_at(err, spec->display, step->line, step->col,
-			  "'copy' path '%s' %s; nothing was cached; run the command again", step->copy,
-			  changed);
+			  "'copy' path '%s' %s; %s; run the command again", step->copy, changed,
+			  kept_note(index, kept, sizeof(kept)));
 		err->status = 1;
 	}
 	prov_copy_release(&pc);
@@ -225,7 +242,7 @@ out:
 
 /* prev, key: the step's key and the one before it (the copy checks them). */
 static int run_step(const struct layer_store *st, const struct env_spec *spec,
-		    const struct env_step *step, const char *prev, const char *key,
+		    const struct env_step *step, size_t index, const char *prev, const char *key,
 		    const struct dv_strv *chain, const char *staging, struct dv_error *err)
 {
 	dv_autofree const char **lowers = dv_xcalloc(chain->n + 1, sizeof(*lowers));
@@ -254,7 +271,7 @@ static int run_step(const struct layer_store *st, const struct env_spec *spec,
 	cs.log_fd = -1;
 
 	if (step->kind == ENV_STEP_COPY) {
-		ret = copy_step(spec, step, prev, key, &cs, err);
+		ret = copy_step(spec, step, index, prev, key, &cs, err);
 		goto out;
 	}
 	if (step->kind == ENV_STEP_GIT || step->kind == ENV_STEP_DOWNLOAD) {
@@ -289,8 +306,11 @@ static int run_step(const struct layer_store *st, const struct env_spec *spec,
 	if (ctr_run(&cs, &x, &status, err) < 0)
 		goto out;
 	if (status != 0) {
+		char kept[96];
+
 		dv_err_at(err, spec->display, step->line, step->col,
-			  "provisioning step failed with exit status %d; nothing was cached", status);
+			  "provisioning step %zu failed with exit status %d; %s", index + 1, status,
+			  kept_note(index, kept, sizeof(kept)));
 		err->status = 1;
 		/* Its writes filled the store (they are still in the staging
 		 * folder): the step's own error says ENOSPC, or EIO through
@@ -393,15 +413,18 @@ int prov_build(const struct dv_ctx *ctx, const struct layer_store *st,
 			prov_progress_end(&pg, i, label, PROV_FAILED, SECS_SINCE(t0));
 			return -1;
 		}
-		if (run_step(st, spec, step, i ? keys->v[i - 1] : base_key, keys->v[i], layers, staging,
-			     err) < 0) {
+		if (run_step(st, spec, step, i, i ? keys->v[i - 1] : base_key, keys->v[i], layers,
+			     staging, err) < 0) {
 			struct dv_error ignored = { 0 };
 
 			prov_progress_end(&pg, i, label, PROV_FAILED, SECS_SINCE(t0));
 			layer_staging_discard(st, staging, &ignored);
 			if (err->errnum == EINTR) {
+				char kept[96];
+
 				dv_err_at(err, spec->display, step->line, step->col,
-					  "interrupted; nothing of this step was cached");
+					  "step %zu interrupted; %s", i + 1,
+					  kept_note(i, kept, sizeof(kept)));
 				err->status = 130; /* as a shell reports SIGINT */
 				return -1;
 			}

@@ -123,7 +123,16 @@ static int locate_by_selector(const struct layer_store *st, const char *sel, str
 		out->has_state = true;
 		snprintf(out->id, sizeof(out->id), "%s", out->state.id);
 	} else if (hits == 0 && !dv_err_isset(err)) {
-		dv_err_plain(err, ENOENT, "no env named '%s'; 'devenv ls' lists them", sel);
+		const char **cands = dv_xcalloc(n + 1, sizeof(*cands));
+		struct dv_buf hint = { 0 };
+
+		for (size_t i = 0; i < n; i++)
+			cands[i] = all[i].name;
+		dv_suggest(sel, cands, n, &hint); /* git's "did you mean" */
+		dv_err_plain(err, ENOENT, "no env named '%s'%s; 'devenv ls' lists them", sel,
+			     hint.s ? hint.s : "");
+		dv_buf_release(&hint);
+		free(cands);
 	} else {
 		dv_err_usage(err, "'%s' names %zu envs: %s; use the id", sel, hits, names.s);
 	}
@@ -385,11 +394,15 @@ static int plan_make(const struct layer_store *st, struct env_spec *spec, bool r
 	return 0;
 }
 
-/* Say what changed between the running env and the Envfile. */
+/* Say what changed between the running env and the Envfile, and what
+ * `reload` would do about it: a changed image or step means new layers,
+ * on which the env is recreated (reset_upper); anything else restarts it
+ * on the files it has. Said with -q too: the change is not applied. */
 static void report_change(const struct prov_env *env, const struct plan *p)
 {
 	const struct env_spec *spec = &env->spec;
-	const char *tail = "; run 'devenv reload' to rebuild and restart it";
+	const char *tail = "; 'devenv reload' rebuilds the env: every file outside the checkout "
+			   "and volumes is reset";
 	size_t i;
 
 	if (strcmp(p->img.id, env->state.image_id) != 0) {
@@ -406,7 +419,8 @@ static void report_change(const struct prov_env *env, const struct plan *p)
 	else if (p->keys.n != env->state.steps.n)
 		printf("env '%s' is running, but its provisioning steps changed%s\n", spec->name, tail);
 	else
-		printf("env '%s' is running, but its Envfile changed; run 'devenv reload' to restart it with the change\n",
+		printf("env '%s' is running, but its Envfile changed; 'devenv reload' restarts it with "
+		       "the change (its files are kept)\n",
 		       spec->name);
 }
 
@@ -888,9 +902,9 @@ static int reset_upper(const struct prov_env *env, int efd, bool say, struct dv_
 }
 
 /* Record the plan in state.json; a changed chain (or files left by an env
- * that was never recorded) resets the upper first. */
+ * that was never recorded) resets the upper first, said unless quiet. */
 static int record(const struct layer_store *st, struct prov_env *env, int efd, const struct plan *p,
-		  struct dv_error *err)
+		  bool quiet, struct dv_error *err)
 {
 	bool changed = env->has_state && !strv_equal(&p->layers, &env->state.layers);
 
@@ -898,7 +912,7 @@ static int record(const struct layer_store *st, struct prov_env *env, int efd, c
 		return -1;
 	if (dv_mkdirat_ok(efd, env->id, 0700, err) < 0)
 		return -1;
-	if ((changed || !env->has_state) && reset_upper(env, efd, changed, err) < 0)
+	if ((changed || !env->has_state) && reset_upper(env, efd, changed && !quiet, err) < 0)
 		return -1;
 	/* Volumes made before volumes were per env, that the state about to
 	 * be replaced names (provision/volume.c). */
@@ -968,10 +982,12 @@ int prov_env_up(struct dv_ctx *ctx, const struct layer_store *st, struct prov_en
 		goto out;
 	}
 	if (env->has_state && ctr_probe(&env->state.init) != CTR_STOPPED) {
-		if (strcmp(p.digest, env->state.spec_digest) == 0)
-			printf("env '%s' is already running\n", env->spec.name);
-		else
+		if (strcmp(p.digest, env->state.spec_digest) == 0) {
+			if (!ctx->quiet)
+				printf("env '%s' is already running\n", env->spec.name);
+		} else {
 			report_change(env, &p);
+		}
 		/* A service that exited or was stopped starts again, on the
 		 * volumes the running env has (an older devenv's among them:
 		 * its state then says what they are called now). */
@@ -990,7 +1006,7 @@ int prov_env_up(struct dv_ctx *ctx, const struct layer_store *st, struct prov_en
 	if (prov_net_check(&env->spec, err) < 0 || sweep_pending(env, efd, err) < 0)
 		goto out;
 	if (prov_build(ctx, st, &env->spec, &p.img, &p.keys, p.team, &p.layers, err) < 0 ||
-	    record(st, env, efd, &p, err) < 0)
+	    record(st, env, efd, &p, ctx->quiet, err) < 0)
 		goto out;
 	dv_fault_point("up.record");
 	ret = start_and_on_up(ctx, st, env, efd, &p, err);
@@ -1079,7 +1095,7 @@ int prov_env_provision(struct dv_ctx *ctx, const struct layer_store *st, struct 
 	}
 	if (running && prov_env_halt(ctx, st, env, 10, false, err) < 0)
 		goto out;
-	if (sweep_pending(env, efd, err) < 0 || record(st, env, efd, &p, err) < 0)
+	if (sweep_pending(env, efd, err) < 0 || record(st, env, efd, &p, ctx->quiet, err) < 0)
 		goto out;
 	ret = running ? start_and_on_up(ctx, st, env, efd, &p, err) : 0;
 out:

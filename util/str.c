@@ -1,4 +1,5 @@
 /* util/str.c - see str.h. */
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -304,4 +305,76 @@ char *dv_str_safe(char *out, size_t outlen, const char *s)
 	}
 	out[j] = 0;
 	return out;
+}
+
+/*
+ * git's levenshtein() (levenshtein.c): the optimal string alignment
+ * distance, with a cost for a swap of two neighbours (w), a substitution
+ * (s), an addition (a) and a deletion (d); git's help.c weighs them 0, 2, 1,
+ * 3 for "did you mean".
+ */
+int dv_levenshtein(const char *s1, const char *s2, int w, int s, int a, int d)
+{
+	size_t len1 = strlen(s1), len2 = strlen(s2);
+	int *row0 = dv_xcalloc(len2 + 1, sizeof(int)), *row1 = dv_xcalloc(len2 + 1, sizeof(int));
+	int *row2 = dv_xcalloc(len2 + 1, sizeof(int)), *tmp, r;
+
+	for (size_t j = 0; j <= len2; j++)
+		row1[j] = (int)j * a;
+	for (size_t i = 0; i < len1; i++) {
+		row2[0] = (int)(i + 1) * d;
+		for (size_t j = 0; j < len2; j++) {
+			row2[j + 1] = row1[j] + s * (s1[i] != s2[j]);
+			if (i > 0 && j > 0 && s1[i - 1] == s2[j] && s1[i] == s2[j - 1] &&
+			    row2[j + 1] > row0[j - 1] + w)
+				row2[j + 1] = row0[j - 1] + w;
+			if (row2[j + 1] > row1[j + 1] + d)
+				row2[j + 1] = row1[j + 1] + d;
+			if (row2[j + 1] > row2[j] + a)
+				row2[j + 1] = row2[j] + a;
+		}
+		tmp = row0;
+		row0 = row1;
+		row1 = row2;
+		row2 = tmp;
+	}
+	r = row1[len2];
+	free(row0);
+	free(row1);
+	free(row2);
+	return r;
+}
+
+/* " (did you mean 'status'?)" (or "'halt' or 'help'") into *out when a
+ * candidate is close to word, as git's help_unknown_cmd() judges it: a
+ * candidate word is the start of scores 0, any other its distance + 1, and
+ * the best ones are shown when under 7. Nothing when none is. */
+void dv_suggest(const char *word, const char *const *cands, size_t n, struct dv_buf *out)
+{
+	int best = INT_MAX, *score = dv_xcalloc(n ? n : 1, sizeof(int));
+	size_t shown = 0, count = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		score[i] = dv_str_startswith(cands[i], word) && *word
+				   ? 0
+				   : dv_levenshtein(word, cands[i], 0, 2, 1, 3) + 1;
+		if (score[i] < best)
+			best = score[i];
+	}
+	if (best >= 7) { /* git's SIMILARITY_FLOOR */
+		free(score);
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		count += score[i] == best;
+	for (size_t i = 0; i < n; i++) {
+		if (score[i] != best)
+			continue;
+		dv_buf_addf(out, "%s'%s'", shown == 0 ? " (did you mean " : shown + 1 == count ? " or " : ", ",
+			    cands[i]);
+		shown++;
+	}
+	if (shown)
+		dv_buf_adds(out, "?)");
+	free(score);
 }

@@ -79,4 +79,13 @@ void dv_buf_add_safe_json(struct dv_buf *b, const char *json);
  * allocates (for the error paths). s and out may not overlap. */
 char *dv_str_safe(char *out, size_t outlen, const char *s);
 
+/* git's levenshtein() (levenshtein.c): the optimal string alignment
+ * distance from s1 to s2, with the costs of a swap of two neighbours (w), a
+ * substitution (s), an addition (a) and a deletion (d). */
+int dv_levenshtein(const char *s1, const char *s2, int w, int s, int a, int d);
+/* Git's "did you mean" (help.c): appends " (did you mean 'status'?)", or
+ * "'halt' or 'help'", to *out when a candidate is close to word; nothing
+ * when none is. */
+void dv_suggest(const char *word, const char *const *cands, size_t n, struct dv_buf *out);
+
 #endif

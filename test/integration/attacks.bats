@@ -1016,7 +1016,7 @@ paths_store_cat() {
 
 @test "paths: a file swapped during 50 provisions: every layer holds what its key was made from" {
 	local i ok=0 escaped=0 layer name got id poisoned=0 checked=0
-	local changed="^devenv: Envfile:3:5: 'copy' path 'f.txt' changed while (this command ran|it was being copied); nothing was cached; run the command again\$"
+	local changed="^devenv: Envfile:3:5: 'copy' path 'f.txt' changed while (this command ran|it was being copied); nothing of step 1 was kept; run the command again\$"
 	dv_busybox_image
 	printf 'AAAA\n' >f.txt
 	printf 'BBBB\n' >f.alt

@@ -100,7 +100,7 @@ django"
 	run "$DEVENV" up
 	assert_failure 1
 	assert_line "about to fail"
-	assert_line "devenv: Envfile:4:5: provisioning step failed with exit status 7; nothing was cached"
+	assert_line "devenv: Envfile:4:5: provisioning step 2 failed with exit status 7; step 1 is cached, nothing of step 2 was kept"
 	refute_line --partial "[3/3]"
 	[[ $(layer_count) == 2 ]]
 	[[ -z $(ls -A "$DV_STORE/tmp") ]]
@@ -122,7 +122,7 @@ django"
 	wait "$pid" && rc=0 || rc=$?
 	cat out
 	[[ $rc == 130 ]]
-	grep -q "interrupted; nothing of this step was cached" out
+	grep -q "step 1 interrupted; nothing of step 1 was kept" out
 	[[ $(layer_count) == 1 ]]
 	[[ -z $(ls -A "$DV_STORE/tmp") ]]
 	# the step's processes die with its pid namespace (allow the kernel a

@@ -18,7 +18,7 @@ teardown() { dv_teardown; }
 	printf 'image: busybox\nprovision:\n  - run: echo a > /a\n  - run: echo B > /b\n' >Envfile
 	run "$DEVENV" up
 	assert_success
-	assert_output "env 'proj' is running, but provisioning step 2 (Envfile:4) changed; run 'devenv reload' to rebuild and restart it"
+	assert_output "env 'proj' is running, but provisioning step 2 (Envfile:4) changed; 'devenv reload' rebuilds the env: every file outside the checkout and volumes is reset"
 	run "$DEVENV" ssh -c 'cat /b'
 	assert_output b
 }
@@ -93,7 +93,7 @@ env 'proj' is up to date with its Envfile"
 	printf 'image: busybox\nprovision:\n  - run: exit 4\n' >Envfile
 	run "$DEVENV" provision
 	assert_failure 1
-	assert_line "devenv: Envfile:3:5: provisioning step failed with exit status 4; nothing was cached"
+	assert_line "devenv: Envfile:3:5: provisioning step 1 failed with exit status 4; nothing of step 1 was kept"
 	run "$DEVENV" status --json
 	[[ $(dv_json state <<<"$output") == running ]]
 }

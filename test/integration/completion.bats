@@ -43,6 +43,42 @@ python"
 	assert_output ""
 }
 
+@test "bash completion: options from the commands' option tables, sub-commands, global options before the command" {
+	run complete_line destroy --
+	assert_output "--force
+--volumes
+--help
+--quiet
+--env"
+	run complete_line volume rm --f
+	assert_output "--force"
+	run complete_line image ""
+	assert_output "import
+save
+load
+inspect
+bootstrap"
+	run complete_line image save --
+	assert_output "--help
+--quiet"
+	run complete_line help image s
+	assert_output "save"
+	# what follows -e, -q, --json before the command
+	run complete_line -q ha
+	assert_output "halt"
+	run complete_line -e web st
+	assert_output "status"
+	run complete_line --json -e web logs --f
+	assert_output "--follow"
+	run complete_line --j
+	assert_output "--json"
+	# every option a command's --help explains is completed, and no other
+	for c in $("$DEVENV" __complete commands); do
+		diff <("$DEVENV" "$c" --help | grep -oE '^ +(-[a-zA-Z], )?--[a-z-]+' | grep -oE -- '--[a-z-]+' | sort) \
+			<("$DEVENV" __complete options "$c" | sort)
+	done
+}
+
 @test "bash completion: env names after -e, image names for rmi, tag and push" {
 	dv_busybox_image
 	dv_busybox_image localhost/tools:v1
@@ -65,6 +101,8 @@ localhost/tools:v1"
 	run complete_line volume ""
 	assert_output "ls
 rm"
+	run complete_line -e webapp volume rm pg
+	assert_output "pgdata"
 	# no store yet: no names, no error, nothing created
 	DEVENV_HOME=$BATS_TEST_TMPDIR/none run complete_line ssh -e ""
 	assert_output ""
@@ -91,6 +129,12 @@ rm"
 		assert_line --regexp "^ +devenv $c( |$)"
 	done
 	refute_output --partial "__complete"
+	# each command's own options and each sub-command, from the tables --help prints
+	assert_line --regexp "^ +devenv volume rm \[-f\|--force\] NAME\.\.\.$"
+	assert_line --regexp "^ +devenv image save IMAGE FILE$"
+	assert_line --regexp "^ +--volumes$"
+	assert_line --regexp "^ +also remove the env's own named volumes"
+	assert_line --regexp "^ +-t, --timeout S$"
 	# the same text as --help
 	summary=$("$DEVENV" help up | sed -n 3p)
 	assert_output --partial "$summary"

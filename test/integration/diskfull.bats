@@ -160,7 +160,7 @@ store_state() {
 	EOF2
 	run "$DEVENV" up
 	assert_failure 1
-	assert_line "devenv: the store '$SMALL/store' is full (Envfile:3:5: provisioning step failed with exit status 1; nothing was cached); 'devenv gc' frees what no env or image uses, or make room on its disk"
+	assert_line "devenv: the store '$SMALL/store' is full (Envfile:3:5: provisioning step 1 failed with exit status 1; nothing of step 1 was kept); 'devenv gc' frees what no env or image uses, or make room on its disk"
 	# with room again, the store works
 	printf 'image: busybox\n' | dv_envfile
 	run "$DEVENV" up

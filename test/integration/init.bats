@@ -95,7 +95,7 @@ its steps need from the network: the Debian mirror (apt-get)"
 @test "init --template with an unknown name: one line, exit 2, nothing written" {
 	run "$DEVENV" init --template pyhton
 	assert_failure 2
-	assert_output "devenv: unknown template 'pyhton'; the templates are: default, python-postgres, python, node, go, rust, c"
+	assert_output "devenv: unknown template 'pyhton' (did you mean 'python'?); the templates are: default, python-postgres, python, node, go, rust, c"
 	[[ ! -e Envfile ]]
 	run "$DEVENV" init --template
 	assert_failure 2

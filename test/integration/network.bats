@@ -247,7 +247,7 @@ fetch() {
 	sed -i "s/ports: .*/ports: [\"$(dv_free_port):$p\"]/" Envfile
 	run "$DEVENV" up
 	assert_success
-	assert_output --partial "run 'devenv reload'"
+	assert_output --partial "'devenv reload' restarts it with the change (its files are kept)"
 }
 
 @test "port --help, and port of an env never brought up" {

@@ -61,7 +61,7 @@ teardown() { dv_teardown; }
 	# the host's network, before the step runs)
 	[[ -r /dev/net/tun && -w /dev/net/tun ]] || output=$(grep -v '^devenv: warning: network: private: ' <<<"$output")
 	assert_output "why-it-failed
-devenv: Envfile:4:5: provisioning step failed with exit status 3; nothing was cached"
+devenv: Envfile:4:5: provisioning step 2 failed with exit status 3; step 1 is cached, nothing of step 2 was kept"
 }
 
 @test "progress: --json gives one JSON object per step and a last one, on stdout only" {
@@ -94,7 +94,7 @@ devenv: Envfile:4:5: provisioning step failed with exit status 3; nothing was ca
 	run --separate-stderr "$DEVENV" provision --json
 	assert_failure 1
 	assert_line --index 0 --regexp '^\{"step":1,"of":1,"kind":"run","label":"exit 4","result":"failed","seconds":[0-9.]+\}$'
-	assert_line --index 1 --regexp '^\{"result":"failed","error":"Envfile:3:5: provisioning step failed with exit status 4; nothing was cached","seconds":[0-9.]+\}$'
+	assert_line --index 1 --regexp '^\{"result":"failed","error":"Envfile:3:5: provisioning step 1 failed with exit status 4; nothing of step 1 was kept","seconds":[0-9.]+\}$'
 	printf 'image: busybox\nprovison: []\n' >Envfile
 	run --separate-stderr "$DEVENV" up --json
 	assert_failure 2

@@ -91,7 +91,7 @@ cg_knob() {
 	EOF
 	run "$DEVENV" up
 	assert_failure 1
-	assert_output --partial "Envfile:4:5: provisioning step failed with exit status 137; nothing was cached"
+	assert_output --partial "Envfile:4:5: provisioning step 1 failed with exit status 137; nothing of step 1 was kept"
 	# the build cgroup (devenv/build-<store id>-PID of that devenv) is gone: none is
 	# left without processes (another devenv's build may run meanwhile)
 	for d in /sys/fs/cgroup/devenv/build-* /sys/fs/cgroup/*/devenv/build-*; do
@@ -158,7 +158,7 @@ cg_knob() {
 	sed -i 's/pids: 64/pids: 100/' Envfile
 	run "$DEVENV" up
 	assert_success
-	assert_output "env 'proj' is running, but its Envfile changed; run 'devenv reload' to restart it with the change"
+	assert_output "env 'proj' is running, but its Envfile changed; 'devenv reload' restarts it with the change (its files are kept)"
 	[[ $(cg_knob "$id" pids.max) == 64 ]]
 	run "$DEVENV" reload
 	assert_success

@@ -121,7 +121,7 @@ checkout_digest() {
 @test "unknown commands and options are usage errors" {
 	run "$DEVENV" frobnicate
 	assert_failure 2
-	assert_output "devenv: unknown command 'frobnicate'; 'devenv help' lists them"
+	assert_output "devenv: 'frobnicate' is not a devenv command; 'devenv help' lists them"
 	run "$DEVENV" halt --frob
 	assert_failure 2
 	assert_output "devenv: 'devenv halt' has no option '--frob'; see 'devenv halt --help'"

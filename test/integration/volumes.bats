@@ -136,7 +136,7 @@ assert sorted(e["name"] for e in v["tools"]["envs"]) == ["other", "proj"], v
 	mkdir src && echo s > src/f
 	run "$DEVENV" up
 	assert_success
-	assert_output "env 'proj' is running, but its Envfile changed; run 'devenv reload' to restart it with the change"
+	assert_output "env 'proj' is running, but its Envfile changed; 'devenv reload' restarts it with the change (its files are kept)"
 	run "$DEVENV" reload
 	assert_success
 	run "$DEVENV" ssh -c 'cat /src/f; touch /data/ok && echo wrote'
@@ -339,7 +339,9 @@ assert sorted(e["name"] for e in v["tools"]["envs"]) == ["other", "proj"], v
 	assert_output --regexp '^VOLUME +ENV +NAME +SIZE +USED BY$'
 	run "$DEVENV" volume --help
 	assert_success
-	assert_line --partial "usage: devenv volume ls [--json] | rm [-f|--force] NAME..."
+	assert_line "usage: devenv volume COMMAND ..."
+	assert_line --regexp "^  ls +list named volumes"
+	assert_line --regexp "^  rm +remove volumes"
 }
 
 @test "volume rm: a short name that is also a store-wide volume's asks for the full name" {

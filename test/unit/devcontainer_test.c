@@ -248,6 +248,21 @@ static const char full_json[] =
 	"  \"customizations\": { \"vscode\": { \"extensions\": [] } },\n"
 	"}\n";
 
+/* "name": Latin letters with marks keep their letters, as a folder's do. */
+static void test_name_transliterated(void **state)
+{
+	const char *dir = *state;
+	struct env_spec spec = {0};
+	struct dv_strv unsup = {0};
+	struct dv_error err = {0};
+
+	assert_int_equal(parse(dir, "{ \"image\": \"busybox\", \"name\": \"Café Straße (Ωmega)\" }",
+			       &spec, &unsup, &err), 0);
+	assert_string_equal(spec.name, "cafe-strasse-mega"); /* Ω is no Latin letter */
+	env_spec_release(&spec);
+	dv_strv_release(&unsup);
+}
+
 static void test_mapping(void **state)
 {
 	const char *dir = *state;
@@ -849,6 +864,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_no_image, tree_setup, tree_teardown),
 		cmocka_unit_test_setup_teardown(test_bad_values, tree_setup, tree_teardown),
 		cmocka_unit_test_setup_teardown(test_mapping, tree_setup, tree_teardown),
+		cmocka_unit_test_setup_teardown(test_name_transliterated, tree_setup, tree_teardown),
 		cmocka_unit_test_setup_teardown(test_mangled, tree_setup, tree_teardown),
 		cmocka_unit_test_setup_teardown(test_mapping_security, tree_setup, tree_teardown),
 		cmocka_unit_test_setup_teardown(test_mapping_minimal, tree_setup, tree_teardown),

@@ -23,6 +23,7 @@
 #include <cmocka.h>
 
 #include "envfile/envfile.h"
+#include "envfile/internal.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/str.h"
@@ -957,10 +958,70 @@ static void test_good_resources(void **state)
 	env_spec_release(&spec);
 }
 
+/* The env name a folder gives (envfile_name_from_folder): ASCII as it
+ * always was, Latin letters with marks as their letters, anything else a
+ * hash suffix, so two such folders are two names. */
+static void test_name_from_folder(void **state)
+{
+	static const struct {
+		const char *folder, *name;
+	} cases[] = {
+		{ "/home/a/proj", "proj" },
+		{ "/home/a/My App", "my-app" },
+		{ "/x/café web", "cafe-web" },
+		{ "/x/Straße", "strasse" },
+		{ "/x/Ærø Łódź", "aero-lodz" },
+		{ "/x/ÉCOLE_élève.v2", "ecole_eleve.v2" },
+		{ "/x/Șțiință", "stiinta" },
+		{ "/x/_hidden", "hidden" },
+		{ "/x/...", "env" },
+	};
+	char *a, *b, *c;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *got = envfile_name_from_folder(cases[i].folder);
+
+		assert_string_equal(got, cases[i].name);
+		assert_true(envfile_valid_name(got));
+		free(got);
+	}
+	/* other scripts and bytes that are not UTF-8: a readable part, if
+	 * any, and 8 hex digits of the name's hash */
+	a = envfile_name_from_folder("/x/日本");
+	b = envfile_name_from_folder("/x/中国");
+	c = envfile_name_from_folder("/x/app \xff\xfe web");
+	assert_int_equal(strlen(a), 12);
+	assert_memory_equal(a, "env-", 4);
+	assert_true(dv_str_is_hex(a + 4, 8));
+	assert_string_not_equal(a, b);
+	assert_int_equal(strlen(c), strlen("app-web-") + 8);
+	assert_memory_equal(c, "app-web-", 8);
+	assert_true(envfile_valid_name(a) && envfile_valid_name(b) && envfile_valid_name(c));
+	free(a);
+	free(b);
+	free(c);
+	/* at most 63 characters, the hash suffix kept */
+	{
+		char longname[200] = "/x/";
+		size_t at = 3;
+
+		for (int i = 0; i < 60; i++, at += 2)
+			memcpy(longname + at, "é", 2);
+		memcpy(longname + at, "ж", 3);
+		a = envfile_name_from_folder(longname);
+		assert_int_equal(strlen(a), 63);
+		assert_true(envfile_valid_name(a));
+		assert_true(dv_str_is_hex(a + 55, 8) && a[54] == '-');
+		free(a);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bad_fixtures),
+		cmocka_unit_test(test_name_from_folder),
 		cmocka_unit_test(test_good_volumes_shared),
 		cmocka_unit_test(test_good_fixtures_parse),
 		cmocka_unit_test(test_good_minimal_defaults),

@@ -741,6 +741,41 @@ static void test_run_closes_inherited_fds(void **state)
 	close(9);
 }
 
+/* git's levenshtein() with help.c's weights, and its "did you mean". */
+static void test_suggest(void **state)
+{
+	static const char *const cmds[] = { "init", "up", "ssh", "halt", "status", "ls", "logs",
+					    "help", "images", "image" };
+	struct dv_buf b = { 0 };
+
+	(void)state;
+	/* a swap costs 0, an addition 1, a substitution 2, a deletion 3 */
+	assert_int_equal(dv_levenshtein("stauts", "status", 0, 2, 1, 3), 0);
+	assert_int_equal(dv_levenshtein("stat", "status", 0, 2, 1, 3), 2);
+	assert_int_equal(dv_levenshtein("lss", "ls", 0, 2, 1, 3), 3);
+	assert_int_equal(dv_levenshtein("halr", "halt", 0, 2, 1, 3), 2);
+	assert_int_equal(dv_levenshtein("", "up", 0, 2, 1, 3), 2);
+	assert_int_equal(dv_levenshtein("up", "", 0, 2, 1, 3), 6);
+	dv_suggest("stauts", cmds, 10, &b);
+	assert_string_equal(b.s, " (did you mean 'status'?)");
+	dv_buf_release(&b);
+	/* the start of a command is the best guess; several equal ones are all named */
+	dv_suggest("ima", cmds, 10, &b);
+	assert_string_equal(b.s, " (did you mean 'images' or 'image'?)");
+	dv_buf_release(&b);
+	dv_suggest("h", cmds, 10, &b);
+	assert_string_equal(b.s, " (did you mean 'halt' or 'help'?)");
+	dv_buf_release(&b);
+	dv_suggest("lss", cmds, 10, &b);
+	assert_string_equal(b.s, " (did you mean 'ls' or 'logs'?)");
+	dv_buf_release(&b);
+	/* nothing close (git's floor of 7), and no candidates: nothing said */
+	dv_suggest("xyzzy", cmds, 10, &b);
+	assert_null(b.s);
+	dv_suggest("x", cmds, 0, &b);
+	assert_null(b.s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -762,6 +797,7 @@ int main(void)
 		cmocka_unit_test(test_rm_tree_stops_at_bind_mount),
 		cmocka_unit_test(test_fault_point),
 		cmocka_unit_test(test_run_closes_inherited_fds),
+		cmocka_unit_test(test_suggest),
 	};
 
 	return cmocka_run_group_tests_name("util", tests, NULL, NULL);
