@@ -9,7 +9,7 @@
 #   through the host's CA bundle copied in as the template says), go,
 #   rust. python-postgres is walkthrough.bats. Root pass only: what a
 #   template's steps do does not depend on root; the rootless pass runs
-#   apt once, in the `user:` test.
+#   apt in the two tests below (ca-certificates, and `user:`).
 # - The same templates with real dependencies, whose index (PyPI, the Go
 #   module proxy, crates.io) is out of reach here: parsed, and the steps
 #   not run are printed.
@@ -29,7 +29,14 @@ teardown_file() { dv_registry_stop; }
 
 setup() {
 	dv_setup
-	dv_debian_image
+	case $BATS_TEST_DESCRIPTION in
+	"template "*)
+		templates_here
+		dv_debian_image
+		;;
+	"templates needing "*) ;; # init and a parse: no image
+	*) dv_debian_image ;;
+	esac
 }
 teardown() {
 	if [[ -n ${STORE_B:-} ]]; then
@@ -68,7 +75,6 @@ init_up() {
 }
 
 @test "template default: up on debian:bookworm, git and the CA bundle inside" {
-	templates_here
 	init_up default
 	assert_equal "$(grep '^its steps need' <<<"$INIT_OUT")" \
 		"its steps need from the network: the Debian mirror (apt-get)"
@@ -81,7 +87,6 @@ init_up() {
 }
 
 @test "template c: build-essential, cmake and gdb; make builds the checkout's program" {
-	templates_here
 	printf 'hello: hello.c\n\tcc -Wall -o $@ $<\n' >Makefile
 	printf '#include <stdio.h>\nint main(void) { puts("hello from c"); return 0; }\n' >hello.c
 	init_up c
@@ -94,7 +99,6 @@ init_up() {
 }
 
 @test "template python: a venv on the PATH, requirements.txt installed (nothing to fetch)" {
-	templates_here
 	printf '# the app needs only the standard library\n' >requirements.txt
 	printf 'print("hello from python")\n' >app.py
 	init_up python
@@ -109,7 +113,6 @@ init_up() {
 }
 
 @test "template node: npm installs package.json from the npm registry, through the host's CA bundle" {
-	templates_here
 	local bundle=/etc/ssl/certs/ca-certificates.crt
 	[[ -s $bundle ]] || fail "the host has no CA bundle at $bundle (apt-get install ca-certificates)"
 	cp "$bundle" host-ca.crt
@@ -129,7 +132,6 @@ ms"
 }
 
 @test "template go: go.mod's modules (none) downloaded; go run builds the checkout" {
-	templates_here
 	printf 'module example.com/hello\n\ngo 1.19\n' >go.mod
 	printf 'package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("hello from go") }\n' >main.go
 	init_up go
@@ -141,7 +143,6 @@ ms"
 }
 
 @test "template rust: Cargo.toml's crates (none) fetched; cargo runs the checkout's crate" {
-	templates_here
 	printf '[package]\nname = "hello"\nversion = "0.1.0"\nedition = "2021"\n\n[dependencies]\n' >Cargo.toml
 	mkdir src
 	printf 'fn main() { println!("hello from rust"); }\n' >src/main.rs
