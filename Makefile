@@ -29,11 +29,15 @@ HDR = $(wildcard */*.h)
 
 UNIT_TESTS = $(patsubst test/unit/%_test.c,test/unit/%_test,$(wildcard test/unit/*_test.c))
 
-all: devenv devenv.1 test/fixtures/probe
+all: devenv devenv.1 test/fixtures/probe test/fixtures/mktree
 
 # The sandbox tests' prober: static, so it runs in any image; not part of devenv.
 test/fixtures/probe: test/fixtures/probe.c
 	$(CC) -std=gnu11 -D_GNU_SOURCE -O2 -static -o $@ $<
+
+# The export tests' fixture tree (names as bytes, sparse, xattrs), made in an env.
+test/fixtures/mktree: test/fixtures/mktree.c
+	$(CC) -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -O2 -static -o $@ $<
 
 devenv: $(OBJ)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(OBJ) $(LDLIBS)
@@ -129,7 +133,7 @@ fuzz: $(FUZZ_HARNESSES)
 check-unit: $(UNIT_TESTS)
 	@scripts/run-tests unit $(UNIT_TESTS)
 
-check: devenv test/fixtures/probe $(UNIT_TESTS)
+check: devenv test/fixtures/probe test/fixtures/mktree $(UNIT_TESTS)
 	@scripts/run-tests all $(UNIT_TESTS)
 
 # Random-time kills of devenv, each checked for a whole recovery (issue 12);
@@ -148,11 +152,18 @@ install: devenv devenv.1
 	install -D -m 0644 completions/devenv.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/devenv
 	install -D -m 0644 completions/_devenv $(DESTDIR)$(PREFIX)/share/zsh/vendor-completions/_devenv
 
+# The Debian package (debian/, README "Install"): devenv_VERSION_ARCH.deb
+# here, with dpkg-dev's tools; it does not run the tests.
+deb:
+	debian/rules DEB_OUTDIR=. binary
+	debian/rules clean
+
 format:
 	clang-format -i $(SRC) container/init.c $(HDR) test/unit/*.c test/fuzz/*.[ch]
 
 clean:
-	rm -f devenv devenv.1 $(OBJ) */*.o container/devenv-init test/fixtures/probe $(UNIT_TESTS)
+	rm -f devenv devenv.1 $(OBJ) */*.o container/devenv-init test/fixtures/probe test/fixtures/mktree $(UNIT_TESTS)
 	rm -rf $(FUZZ_DIR)
+	rm -f devenv_*.deb
 
-.PHONY: all check check-unit crashtest asan install format clean fuzz fuzz-build fuzz-replay
+.PHONY: all check check-unit crashtest asan install deb format clean fuzz fuzz-build fuzz-replay

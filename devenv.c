@@ -225,7 +225,10 @@ static int parse_opts(struct dv_ctx *ctx, const struct cmd *cmd, int argc, char 
 		longs[nl++] = *o;
 	if (os && os->shorts)
 		snprintf(shorts + ns, sizeof(shorts) - ns, "%s", os->shorts);
-	optind = 1;
+	/* 0, not 1: glibc then sets its scan up afresh, ordering ('+') too;
+	 * with 1 a sub-command kept its parent's "stop at the first
+	 * argument" and `image inspect IMAGE --json` read --json as a name. */
+	optind = 0;
 	opterr = 0;
 	*helped = false;
 	while ((c = getopt_long(argc, argv, shorts, longs, NULL)) != -1) {
@@ -513,16 +516,6 @@ static int cmd_resume(struct dv_ctx *ctx, struct layer_store *st, int argc, char
 	return suspend_or_resume(ctx, st, argc, argv, find_cmd("resume"), false, err);
 }
 
-static int force_opt(int c, const char *arg, void *data, struct dv_error *err)
-{
-	(void)arg;
-	(void)err;
-	if (c != 'f')
-		return -1;
-	*(bool *)data = true;
-	return 0;
-}
-
 struct destroy_opts {
 	bool force, volumes;
 };
@@ -752,6 +745,29 @@ static struct json_object *ports_json(const struct ctr_state *state)
 	return a;
 }
 
+/* "12.0 KiB", "~12.0 KiB" for an estimate. */
+static void df_size(char *out, size_t n, unsigned long long bytes, bool estimate)
+{
+	char s[32];
+
+	dv_str_size(s, sizeof(s), bytes);
+	snprintf(out, n, "%s%s", estimate ? "~" : "", s);
+}
+
+static void format_age(char *out, size_t n, long long created)
+{
+	long long age = (long long)time(NULL) - created;
+
+	if (age < 120)
+		snprintf(out, n, "%llds", age);
+	else if (age < 7200)
+		snprintf(out, n, "%lldm", age / 60);
+	else if (age < 172800)
+		snprintf(out, n, "%lldh", age / 3600);
+	else
+		snprintf(out, n, "%lldd", age / 86400);
+}
+
 static int cmd_status(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
 		      struct dv_error *err)
 {
@@ -763,6 +779,9 @@ static int cmd_status(struct dv_ctx *ctx, struct layer_store *st, int argc, char
 	/* The counters live in the env's cgroups, which halt removes: an init
 	 * killed for memory leaves them for status to read until then. */
 	bool oom_known = env.has_state && ctr_cgroup_oom_kills(&env.state.cgroups, &ooms) == 0;
+	/* Recorded at halt and commit (provision/df.c): no walk here. */
+	struct prov_env_size sz;
+	bool has_size = env.has_state && prov_env_size_read(st, env.id, &sz);
 
 	if (ctx->json) {
 		struct json_object *o = json_object_new_object();
@@ -773,14 +792,19 @@ static int cmd_status(struct dv_ctx *ctx, struct layer_store *st, int argc, char
 		json_object_object_add(o, "pid", running ? json_object_new_int(env.state.init.pid) : NULL);
 		json_object_object_add(o, "image", env.has_state ? json_object_new_string(env.state.image) : NULL);
 		json_object_object_add(o, "image_id", env.has_state ? json_object_new_string(env.state.image_id) : NULL);
+		json_object_object_add(o, "image_for", env.has_state && env.state.image_for && env.state.image_for[0] ? json_object_new_string(env.state.image_for) : NULL);
 		json_object_object_add(o, "checkout", env.has_state ? json_object_new_string(env.state.checkout) : NULL);
 		json_object_object_add(o, "workdir", env.has_state ? json_object_new_string(env.state.workdir) : NULL);
 		json_object_object_add(o, "created", env.has_state ? json_object_new_int64(env.state.created) : NULL);
+		json_object_object_add(o, "size", has_size ? json_object_new_int64((int64_t)sz.bytes) : NULL);
+		json_object_object_add(o, "size_measured", has_size ? json_object_new_string(sz.when) : NULL);
+		json_object_object_add(o, "size_at", has_size ? json_object_new_int64(sz.at) : NULL);
 		json_object_object_add(o, "oom_kills", oom_known ? json_object_new_int64((int64_t)ooms) : NULL);
 		json_object_object_add(o, "oom_killed", json_object_new_boolean(ooms > 0));
 		json_object_object_add(o, "user", env.has_state && env.state.user[0] ? json_object_new_string(env.state.user) : NULL);
 		json_object_object_add(o, "rootless", json_object_new_boolean(ctx->rootless));
 		json_object_object_add(o, "checkout_ownership", env.has_state && env.state.ownership[0] ? json_object_new_string(env.state.ownership) : NULL);
+		json_object_object_add(o, "userns_map", env.has_state && env.state.userns_map && env.state.userns_map[0] ? json_object_new_string(env.state.userns_map) : NULL);
 		if (env.has_state) {
 			char caps[32];
 
@@ -804,15 +828,23 @@ static int cmd_status(struct dv_ctx *ctx, struct layer_store *st, int argc, char
 
 			dv_buf_add_safe(&co, env.state.checkout, strlen(env.state.checkout));
 			dv_buf_add_safe(&wd, env.state.workdir, strlen(env.state.workdir));
-			printf("  image:    %s\n  checkout: %s\n  workdir:  %s\n", env.state.image,
-			       co.s, wd.s);
+			printf("  image:    %s", env.state.image);
+			if (env.state.image_for && env.state.image_for[0]) /* a team's base, pinned (teamcache.c) */
+				printf(" (the team's '%s', pinned by digest)", env.state.image_for);
+			printf("\n  checkout: %s\n  workdir:  %s\n", co.s, wd.s);
 			dv_buf_release(&co);
 			dv_buf_release(&wd);
 		}
 		if (env.state.user[0])
 			printf("  user:     %s (uid %u, gid %u)\n", env.state.user, env.state.user_uid,
 			       env.state.user_gid);
-		if (!strcmp(env.state.ownership, "rootless"))
+		if (!strcmp(env.state.ownership, "rootless") && env.state.userns_map &&
+		    !strcmp(env.state.userns_map, "keep-id"))
+			printf("  checkout ownership: rootless, keep-id (user '%s', uid %u in the env, "
+			       "is uid %u on the host; root and the env's other ids are your "
+			       "subordinate ids until halt gives their files back to you)\n",
+			       env.state.user, env.state.user_uid, env.state.host_uid);
+		else if (!strcmp(env.state.ownership, "rootless"))
 			printf("  checkout ownership: rootless (root in the env is uid %u on the "
 			       "host; other ids of the env are your subordinate ids until halt gives "
 			       "their files back to you)\n",
@@ -843,6 +875,14 @@ static int cmd_status(struct dv_ctx *ctx, struct layer_store *st, int argc, char
 			       env.state.ports[i].host_ip, env.state.ports[i].host_port);
 		if (running)
 			printf("  init pid: %d\n", (int)env.state.init.pid);
+		if (has_size) {
+			char size[40], age[32];
+
+			df_size(size, sizeof(size), sz.bytes, false);
+			format_age(age, sizeof(age), sz.at);
+			printf("  size:     %s (at its last %s, %s ago%s)\n", size, sz.when, age,
+			       running ? "; it may have grown since" : "");
+		}
 		if (ooms)
 			printf("  out of memory: %llu process%s OOM-killed%s; see 'resources: memory'\n", ooms,
 			       ooms == 1 ? "" : "es", running ? "" : ", the env's init may be among them");
@@ -890,20 +930,6 @@ out:
 	return ret;
 }
 
-static void format_age(char *out, size_t n, long long created)
-{
-	long long age = (long long)time(NULL) - created;
-
-	if (age < 120)
-		snprintf(out, n, "%llds", age);
-	else if (age < 7200)
-		snprintf(out, n, "%lldm", age / 60);
-	else if (age < 172800)
-		snprintf(out, n, "%lldh", age / 3600);
-	else
-		snprintf(out, n, "%lldd", age / 86400);
-}
-
 static int cmd_ls(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
 		  struct dv_error *err)
 {
@@ -922,14 +948,19 @@ static int cmd_ls(struct dv_ctx *ctx, struct layer_store *st, int argc, char **a
 	if (ctx->json)
 		arr = json_object_new_array();
 	else
-		printf("%-12s  %-16s  %-8s  %-5s  %-28s  %s\n", "ID", "NAME", "STATE", "AGE", "IMAGE",
-		       "CHECKOUT");
+		printf("%-12s  %-16s  %-8s  %-5s  %-10s  %-28s  %s\n", "ID", "NAME", "STATE", "AGE",
+		       "SIZE", "IMAGE", "CHECKOUT");
 	for (size_t i = 0; i < n; i++) {
 		struct prov_env tmp = { .has_state = true, .state = all[i] };
 		const char *state = status_name(&tmp);
-		char age[32];
+		struct prov_env_size sz;
+		bool has_size = prov_env_size_read(st, all[i].id, &sz);
+		char age[32], size[40] = "-";
 
 		format_age(age, sizeof(age), all[i].created);
+		/* The record of its last halt or commit; running, it may have grown. */
+		if (has_size)
+			df_size(size, sizeof(size), sz.bytes, strcmp(state, "halted") != 0);
 		if (arr) {
 			struct json_object *o = json_object_new_object();
 
@@ -939,10 +970,13 @@ static int cmd_ls(struct dv_ctx *ctx, struct layer_store *st, int argc, char **a
 			json_object_object_add(o, "image", json_object_new_string(all[i].image));
 			json_object_object_add(o, "checkout", json_object_new_string(all[i].checkout));
 			json_object_object_add(o, "created", json_object_new_int64(all[i].created));
+			json_object_object_add(o, "size", has_size ? json_object_new_int64((int64_t)sz.bytes) : NULL);
+			json_object_object_add(o, "size_measured", has_size ? json_object_new_string(sz.when) : NULL);
+			json_object_object_add(o, "size_at", has_size ? json_object_new_int64(sz.at) : NULL);
 			json_object_array_add(arr, o);
 		} else {
-			printf("%-12s  %-16s  %-8s  %-5s  %-28s  %s\n", all[i].id, all[i].name, state, age,
-			       all[i].image, all[i].checkout);
+			printf("%-12s  %-16s  %-8s  %-5s  %-10s  %-28s  %s\n", all[i].id, all[i].name, state,
+			       age, size, all[i].image, all[i].checkout);
 		}
 		ctr_state_release(&all[i]);
 	}
@@ -962,8 +996,8 @@ static int cmd_ls(struct dv_ctx *ctx, struct layer_store *st, int argc, char **a
 			json_object_object_add(o, "created", NULL);
 			json_object_array_add(arr, o);
 		} else {
-			printf("%-12s  %-16s  %-8s  %-5s  %-28s  %s\n", damaged.v[i], "?", "damaged", "?",
-			       "?", "?");
+			printf("%-12s  %-16s  %-8s  %-5s  %-10s  %-28s  %s\n", damaged.v[i], "?", "damaged",
+			       "?", "?", "?", "?");
 		}
 	}
 	dv_strv_release(&damaged);
@@ -974,28 +1008,47 @@ static int cmd_ls(struct dv_ctx *ctx, struct layer_store *st, int argc, char **a
 	return 0;
 }
 
-static int follow_opt(int c, const char *arg, void *data, struct dv_error *err)
+struct logs_opts {
+	bool follow;
+	long long tail; /* -1: all; -2: not given */
+};
+
+static int logs_opt(int c, const char *arg, void *data, struct dv_error *err)
 {
-	return force_opt(c == 'f' ? 'f' : c, arg, data, err);
+	struct logs_opts *o = data;
+	unsigned long long v = 0;
+
+	if (c == 'f') {
+		o->follow = true;
+		return 0;
+	}
+	if (c != 'n')
+		return -1;
+	if (!strcmp(arg, "all")) {
+		o->tail = -1;
+		return 0;
+	}
+	for (const char *p = arg; *p; p++)
+		if (*p < '0' || *p > '9' || (v = v * 10 + (unsigned)(*p - '0')) > 100000000)
+			return dv_err_usage(err, "--tail takes a number of lines or 'all', not '%s'", arg);
+	if (!*arg)
+		return dv_err_usage(err, "--tail takes a number of lines or 'all', not ''");
+	o->tail = (long long)v;
+	return 0;
 }
 
 static int cmd_logs(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
 		    struct dv_error *err)
 {
 	const struct cmd *self = find_cmd("logs");
-	bool follow = false, last = false, helped;
-	struct opt_spec os = { NULL, NULL, follow_opt, &follow };
+	struct logs_opts lo = { .tail = -2 };
+	bool helped;
+	struct opt_spec os = { NULL, NULL, logs_opt, &lo };
 	struct prov_env env = { .lock_fd = -1 };
 	int oi = parse_opts(ctx, self, argc, argv, &os, &helped, err), ret = -1;
-	dv_autoclose int fd = -1;
-	dv_autofree char *path = NULL;
+	dv_autofree char *dir = NULL;
 	const struct ctr_init *follows;
 	const char *svc = NULL;
-	/* The log is the env's record, as it wrote it; what we print of it is
-	 * made safe for a terminal (util/term.h), as on_up's output was. */
-	struct dv_term_filter filt = { 0 };
-	char buf[16384], safe[DV_TERM_FILTER_OUT(sizeof(buf))];
-	size_t len;
 
 	if (oi < 0)
 		return helped ? 0 : -1;
@@ -1028,56 +1081,14 @@ static int cmd_logs(struct dv_ctx *ctx, struct layer_store *st, int argc, char *
 		}
 		dv_buf_release(&names);
 		follows = &ss->init;
-		path = dv_xasprintf("envs/%s/services/%s/log", env.id, ss->name);
+		dir = dv_xasprintf("envs/%s/services/%s", env.id, ss->name);
 	} else {
-		path = dv_xasprintf("envs/%s/log", env.id);
+		dir = dv_xasprintf("envs/%s", env.id);
 	}
-	fd = openat(st->root_fd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0 && errno == ENOENT && !follow) {
-		ret = 0; /* never started: no output yet */
-		goto out;
-	}
-	if (fd < 0) {
-		dv_err(err, errno, "cannot open the log of env %s", env.id);
-		goto out;
-	}
-	for (;;) {
-		ssize_t n = read(fd, buf, sizeof(buf));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			dv_err(err, errno, "reading the log");
-			goto out;
-		}
-		if (n > 0)
-			len = dv_term_filter_feed(&filt, buf, (size_t)n, safe);
-		else if (last || !follow) /* the last read: a colour left on ends */
-			len = dv_term_filter_end(&filt, safe);
-		else
-			len = 0;
-		if (len && fwrite(safe, 1, len, stdout) != len) {
-			dv_err(err, errno, "cannot write output");
-			goto out;
-		}
-		if (n > 0)
-			continue;
-		fflush(stdout);
-		if (last)
-			break;
-		/* -f follows while the env (the service) runs, like `docker logs -f`.
-		 * Once it has stopped, one more read: what was written between our
-		 * last one and its end (a service's last lines and status, which its
-		 * log relay has written before its init exits). */
-		if (!follow || !env.has_state || ctr_probe(follows) == CTR_STOPPED) {
-			last = follow;
-			if (!last)
-				break;
-			continue;
-		}
-		poll(NULL, 0, 200);
-	}
-	ret = 0;
+	/* As tail -f: following starts from the last 10 lines. */
+	if (lo.tail == -2)
+		lo.tail = lo.follow ? 10 : -1;
+	ret = prov_logs_show(st, dir, lo.tail, lo.follow && env.has_state ? follows : NULL, err);
 out:
 	prov_env_release(&env);
 	return ret;
@@ -1130,6 +1141,8 @@ static int cmd_ssh(struct dv_ctx *ctx, struct layer_store *st, int argc, char **
 		dv_err_plain(err, ESRCH, "env %s was never brought up; 'devenv up' creates it", env.id);
 		goto out;
 	}
+	if (prov_env_checkout_check(&env.state, err) < 0)
+		goto out;
 	/* From checkout/sub/dir start in workdir/sub/dir. */
 	snprintf(dir, sizeof(dir), "%s", env.state.workdir);
 	if (getcwd(cwd, sizeof(cwd))) {
@@ -1209,18 +1222,16 @@ static void split_name(const char *name, char *repo, size_t rn, char *tag, size_
 }
 
 /* When the image was made: its config's "created" (RFC 3339, as registries
- * give it), else when it was stored here (imports have no date, so that
- * their ids depend on their content alone). */
+ * and commit give it), else when it was stored here (imports have no date,
+ * so that their ids depend on their content alone). */
 static long long image_created(const struct layer_image *img)
 {
 	struct json_object *o = img->config ? json_tokener_parse(img->config) : NULL, *c;
-	long long t = img->created;
-	struct tm tm = { 0 };
-	const char *s, *end;
+	long long t = img->created, when;
 
-	if (o && json_object_object_get_ex(o, "created", &c) && (s = json_object_get_string(c)) &&
-	    (end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm)) && end != s)
-		t = (long long)timegm(&tm);
+	if (o && json_object_object_get_ex(o, "created", &c) &&
+	    layer_time_parse(json_object_get_string(c), &when) == 0)
+		t = when;
 	json_object_put(o);
 	return t;
 }
@@ -1686,7 +1697,7 @@ static int cmd_image(struct dv_ctx *ctx, struct layer_store *st, int argc, char 
 		for (int i = oi; i < argc; i++) {
 			struct json_object *o, *layers;
 			struct layer_image one = { 0 };
-			char repo[256], tag[160];
+			char repo[256], tag[160], when[32];
 
 			o = json_object_new_object();
 			layers = json_object_new_array();
@@ -1702,7 +1713,8 @@ static int cmd_image(struct dv_ctx *ctx, struct layer_store *st, int argc, char 
 			json_object_object_add(o, "Name", json_object_new_string(one.name));
 			json_object_object_add(o, "Repository", json_object_new_string(repo));
 			json_object_object_add(o, "Tag", json_object_new_string(tag));
-			json_object_object_add(o, "Created", json_object_new_int64(image_created(&one)));
+			layer_time_rfc3339(image_created(&one), when);
+			json_object_object_add(o, "Created", json_object_new_string(when));
 			json_object_object_add(o, "Size", json_object_new_int64((int64_t)one.size));
 			for (size_t k = 0; k < one.layers.n; k++)
 				json_object_array_add(layers, json_object_new_string(one.layers.v[k]));
@@ -1933,6 +1945,103 @@ static int cmd_volume(struct dv_ctx *ctx, struct layer_store *st, int argc, char
 	if (sub_args(sub, argc, oi, 1, -1, err) < 0)
 		return -1;
 	return volume_rm(ctx, st, force, argc - oi, argv + oi, err);
+}
+
+static int verbose_opt(int c, const char *arg, void *data, struct dv_error *err)
+{
+	(void)arg;
+	(void)err;
+	if (c != 'v')
+		return -1;
+	*(bool *)data = true;
+	return 0;
+}
+
+/* `df`: docker system df's shape, from provision/df.c. */
+static int cmd_df(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
+		  struct dv_error *err)
+{
+	const struct cmd *self = find_cmd("df");
+	bool verbose = false, helped;
+	struct opt_spec os = { NULL, NULL, verbose_opt, &verbose };
+	int oi = parse_opts(ctx, self, argc, argv, &os, &helped, err);
+	struct prov_df df;
+
+	if (oi < 0)
+		return helped ? 0 : -1;
+	if (no_args(self, argc, argv, oi, err) < 0 || prov_df(st, &df, err) < 0)
+		return -1;
+	if (ctx->json) {
+		struct json_object *o = json_object_new_object();
+
+		for (size_t r = 0; r < PROV_DF_N; r++) {
+			const struct prov_df_row *row = &df.rows[r];
+			struct json_object *x = json_object_new_object(), *items = json_object_new_array();
+			char key[16];
+
+			for (size_t i = 0; i < row->n; i++) {
+				const struct prov_df_item *it = &row->items[i];
+				struct json_object *y = json_object_new_object();
+
+				json_object_object_add(y, "name", json_object_new_string(it->name));
+				if (it->id)
+					json_object_object_add(y, "id", json_object_new_string(it->id));
+				if (it->state)
+					json_object_object_add(y, "state", json_object_new_string(it->state));
+				json_object_object_add(y, "size", json_object_new_int64((int64_t)it->size));
+				json_object_object_add(y, "active", json_object_new_boolean(it->active));
+				json_object_object_add(y, "estimate", json_object_new_boolean(it->estimate));
+				json_object_array_add(items, y);
+			}
+			json_object_object_add(x, "total", json_object_new_int((int)row->total));
+			json_object_object_add(x, "active", json_object_new_int((int)row->active));
+			json_object_object_add(x, "size", json_object_new_int64((int64_t)row->size));
+			json_object_object_add(x, "reclaimable", json_object_new_int64((int64_t)row->reclaimable));
+			json_object_object_add(x, "estimate", json_object_new_boolean(row->estimate));
+			json_object_object_add(x, "items", items);
+			snprintf(key, sizeof(key), "%s", row->type);
+			key[0] = (char)(key[0] - 'A' + 'a');
+			json_object_object_add(o, key, x);
+		}
+		prov_json_print(stdout, o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+		json_object_put(o);
+		prov_df_release(&df);
+		return 0;
+	}
+	printf("%-8s  %5s  %6s  %-11s  %s\n", "TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE");
+	for (size_t r = 0; r < PROV_DF_N; r++) {
+		const struct prov_df_row *row = &df.rows[r];
+		char size[40], rec[40];
+
+		df_size(size, sizeof(size), row->size, row->estimate);
+		dv_str_size(rec, sizeof(rec), row->reclaimable);
+		printf("%-8s  %5u  %6u  %-11s  %s (%llu%%)\n", row->type, row->total, row->active, size,
+		       rec, row->size ? row->reclaimable * 100 / row->size : 0ULL);
+	}
+	for (size_t r = 0; verbose && r < PROV_DF_N; r++) {
+		const struct prov_df_row *row = &df.rows[r];
+
+		printf("\n%s:\n", row->type);
+		for (size_t i = 0; i < row->n; i++) {
+			const struct prov_df_item *it = &row->items[i];
+			char size[40];
+
+			df_size(size, sizeof(size), it->size, it->estimate);
+			if (r == PROV_DF_IMAGES)
+				printf("  %-40s  %-19.19s  %-11s  %s\n", it->name, it->id, size,
+				       it->active ? "used by an env" : "unused");
+			else if (r == PROV_DF_LAYERS)
+				printf("  %.12s  %-11s  %s\n", it->name, size, it->active ? "in use" : "unused (gc)");
+			else if (r == PROV_DF_ENVS)
+				printf("  %-12s  %-16s  %-8s  %s\n", it->id, it->name, it->state, size);
+			else
+				printf("  %-40s  %-11s  %s\n", it->name, size, it->state);
+		}
+	}
+	if (df.rows[PROV_DF_ENVS].estimate)
+		printf("~: a running env's size as of its last halt or commit\n");
+	prov_df_release(&df);
+	return 0;
 }
 
 static int cmd_gc(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
@@ -2389,7 +2498,15 @@ static const struct cmd_opt destroy_opts_table[] = {
 	{ 0 }
 };
 static const struct cmd_opt logs_opts[] = {
-	{ 'f', "follow", NULL, 0, "keep printing new output while the env (the service) runs" },
+	{ 'f', "follow", NULL, 0, "keep printing new output while the env (the service) runs, "
+				  "through log rotations, from its last 10 lines (as tail -f; --tail "
+				  "changes how many)" },
+	{ 'n', "tail", "N|all", 0, "only the last N lines, across the rotated files; 'all' (the "
+				   "default without -f) everything the capped log keeps" },
+	{ 0 }
+};
+static const struct cmd_opt df_opts[] = {
+	{ 'v', "verbose", NULL, 0, "list each image, layer, env and volume with its size" },
 	{ 0 }
 };
 static const struct cmd_opt pull_opts[] = {
@@ -2428,7 +2545,7 @@ static const struct cmd commands[] = {
 	{ "status", cmd_status, CMD_STORE | CMD_ENV | CMD_JSON, "[-e NAME|ID] [--json]", "this env's state", NULL },
 	{ "port", cmd_port, CMD_STORE | CMD_ENV | CMD_JSON, "[-e NAME|ID] [--json]", "the env's forwarded ports (CONTAINER/tcp -> HOST_IP:HOST_PORT)", NULL },
 	{ "ls", cmd_ls, CMD_STORE | CMD_JSON, "[--json]", "every env on this machine", NULL },
-	{ "logs", cmd_logs, CMD_STORE | CMD_ENV, "[-e NAME|ID] [-f] [SERVICE]", "the env's output (on_up steps), or a service's", logs_opts },
+	{ "logs", cmd_logs, CMD_STORE | CMD_ENV, "[-e NAME|ID] [-f] [-n|--tail N|all] [SERVICE]", "the env's output (on_up steps), or a service's (capped and rotated: 'logs' in the Envfile)", logs_opts },
 	{ "images", cmd_images, CMD_STORE | CMD_JSON, "[--json]", "list images in the store", NULL },
 	{ "rmi", cmd_rmi, CMD_STORE, "IMAGE", "remove an image no env uses", NULL },
 	{ "pull", cmd_pull, CMD_STORE | CMD_LOCKS_STORE, "[--platform OS/ARCH[/VARIANT]] [host[:port]/]NAME[:TAG|@sha256:DIGEST]", "fetch an image from an OCI registry (this machine's platform, or --platform's)", pull_opts },
@@ -2440,6 +2557,7 @@ static const struct cmd commands[] = {
 	{ "image", cmd_image, CMD_STORE | CMD_LOCKS_STORE | CMD_SUBCOMMANDS, "COMMAND ...", "import a rootfs tarball, save or load an OCI archive, inspect images, or build a Debian image", NULL },
 	{ "volume", cmd_volume, CMD_STORE | CMD_SUBCOMMANDS, "COMMAND ...", "list or remove named volumes", NULL },
 	{ "gc", cmd_gc, CMD_STORE, "", "remove layers nothing refers to", NULL },
+	{ "df", cmd_df, CMD_STORE | CMD_JSON, "[-v] [--json]", "disk use, as docker system df: images, layers, envs and volumes, in use, size and what is reclaimable", df_opts },
 	{ "version", cmd_version, 0, "", "print devenv's version", NULL },
 	{ "help", cmd_help, 0, "[COMMAND [SUBCOMMAND]]", "list the commands, or explain one", NULL },
 	{ "__complete", cmd_complete, CMD_STORE_PEEK | CMD_HIDDEN, "WORDS", "words for shell completion", NULL },

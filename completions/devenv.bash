@@ -37,6 +37,7 @@ _devenv() {
 		case $prev in
 		-t | --template) [[ $cmd == init ]] && words=$("$dv" __complete templates 2>/dev/null) ;;
 		--compression) words="gzip zstd" ;;
+		-n | --tail) [[ $cmd == logs ]] && words="all" ;;
 		--cache-from | --platform | --timeout | -u | --user | --username | -c) return 0 ;;
 		esac
 		if [[ -z $words ]]; then

@@ -82,6 +82,9 @@ struct ctr_mount {
 	size_t n_protect;
 	bool has_tree;       /* a host path of the Envfile: bind exactly tree_fd, never
 				`source` looked up again */
+	bool skeleton;       /* target made in the skeleton (the bottom tmpfs), not in
+				the env's upper, where `commit` would take it: for a
+				mount devenv adds itself (a worktree's repository) */
 	int tree_fd;         /* with has_tree: ctr_bind_tree() of the source; the
 				caller closes it once the container started */
 };
@@ -103,8 +106,37 @@ struct ctr_idmap {
  * where it did), for the caller to say where. */
 int ctr_bind_tree(const char *root, const char *real, int *open_errno, struct dv_error *err);
 
+/* A rootless env with `user:` (container/keepid.c): the host user is the
+ * user's uid inside, root and the image's other ids are subordinate ids.
+ * The env's init gets a user namespace of its own nested in devenv's, with
+ * uid (gid) <-> devenv's root and 0..uid-1 <-> devenv's 1..uid; its root is
+ * a FUSE mount made in that namespace, served by fuse-overlayfs from
+ * devenv's namespace over the same layers and upper as the kernel's
+ * overlay would use. */
+struct ctr_keepid {
+	unsigned uid, gid;          /* the user's ids: the host user's numbers */
+	unsigned long uids, gids;   /* how many ids devenv's namespace has (0..n-1) */
+	const char *server;         /* fuse-overlayfs, an absolute path */
+};
+/* Can this user run keep-id envs? 0, or -1 with *why (a static string
+ * that says what to do) when /dev/fuse cannot be opened or fuse-overlayfs
+ * is not installed. server[64] gets fuse-overlayfs's path. */
+int ctr_keepid_check(char *server, const char **why);
+/* keepid's maps for the user's ids in a namespace of `uids` and `gids`
+ * ids; -1 with *why when the uid or gid is beyond them. */
+int ctr_keepid_plan(struct ctr_keepid *k, unsigned uid, unsigned gid, const char **why);
+
 struct ctr_init;
 typedef void (*ctr_clone_hook)(const struct ctr_init *init, void *arg);
+/* A log's cap: at most max_size bytes in "log" in the folder dir_fd (an
+ * O_PATH fd is enough), then renamed "log.1" (and so on: max_files files
+ * in all, the oldest dropped) by the relay, which goes on in a new "log". */
+struct ctr_logcap {
+	int dir_fd;
+	unsigned long long max_size;
+	unsigned max_files;
+};
+
 struct ctr_spec {
 	const char *hostname;       /* the env's name */
 	const char *const *lowers;  /* absolute layer diff folders, TOP first */
@@ -127,8 +159,11 @@ struct ctr_spec {
 	int log_fd;                 /* a service's log, which its log relay (a small
 				       host-side process) appends its stdout and
 				       stderr to; unused for an env or a build */
+	const struct ctr_logcap *log_cap; /* with log_fd: its cap (NULL: none) */
 	const struct dv_strv *cgroups; /* cgroup folders to put the container in (may be NULL) */
 	const struct ctr_user *user;   /* env only: the user to create (NULL: none) */
+	const struct ctr_keepid *keepid; /* env only, rootless: the user is the host
+				       user inside (NULL: root is) */
 	const struct ctr_sandbox *sandbox; /* NULL: none (host root's caps, no filter) */
 	bool userns;                /* devenv runs in a user namespace (rootless):
 				       overlay with userxattr */
@@ -302,6 +337,13 @@ int ctr_run(const struct ctr_spec *spec, const struct ctr_exec *x, int *status,
 int ctr_start_service(const struct ctr_spec *spec, const struct ctr_exec *x, int status_fd,
 		      struct ctr_init *out, int *commit_fd, struct dv_error *err);
 
+/* A log relay (as a service's) for output devenv writes itself (the
+ * env's on_up): returns the write end of a pipe whose bytes the relay
+ * appends to log_fd, capped by cap (NULL: none); *done_fd reads EOF once
+ * the relay has written all and exited (after we close the write end).
+ * -1 with err filled. */
+int ctr_log_relay(int log_fd, const struct ctr_logcap *cap, int *done_fd, struct dv_error *err);
+
 /* A host file or folder to copy in (ctr_copy_in). */
 struct ctr_copy_src {
 	int fd;                      /* an O_PATH fd of it, opened race-free by the caller
@@ -434,6 +476,9 @@ struct ctr_state {
 	char *checkout, *envfile;   /* checkout real path; Envfile path inside it */
 	char *spec_digest;          /* sha256 of the Envfile's normalised spec */
 	char *image, *image_id;
+	char *image_for;            /* "" or the Envfile's `image:` that `image` stands
+				       for: a team's base pinned by digest
+				       (provision/teamcache.c prov_team_pin) */
 	struct dv_strv layers;      /* layer ids, bottom first */
 	struct dv_strv steps;       /* provisioning keys, one per step, in order */
 	char *workdir, *shell;
@@ -443,6 +488,8 @@ struct ctr_state {
 	struct ctr_init init;       /* pid 0 when never started */
 	char *user;                 /* the Envfile's `user` ("" when none) */
 	unsigned user_uid, user_gid, host_uid, host_gid; /* of the last start */
+	char *userns_map;           /* "keep-id" (ctr_keepid), or "" (root is the host
+				       user, or root mode): the start's map */
 	char *ownership;            /* how the checkout's files get the host user as
 				       owner: "idmapped" (see ctr_owner), "chown" (no
 				       idmap here: ctr_sweep after each command and
@@ -451,6 +498,10 @@ struct ctr_state {
 				       sweep looks at what changed since */
 	bool sweep_pending;         /* started and not swept since (an init that
 				       died without halt): the next up sweeps first */
+	unsigned long long checkout_dev, checkout_ino; /* the checkout folder the last
+				       start mounted (0: not recorded, an older devenv):
+				       one removed and made again at the same path
+				       while the env runs is another (prov_env_checkout_check) */
 	struct ctr_mount_rec *mounts; /* the env's volumes and mounts of the last start */
 	size_t n_mounts;
 	struct dv_strv git_protect; /* read-only paths of the checkout (".git"...) */

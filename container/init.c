@@ -23,13 +23,19 @@
  *                               the relay has closed fd 3, so that the log
  *                               and the exit file are whole when devenv sees
  *                               the service stopped.
- *   devenv-log log              a service's log relay, on the host's side
- *                               (ns.c starts it in a session of its own):
+ *   devenv-log log [SIZE FILES] a log relay, on the host's side (ns.c
+ *                               starts it in a session of its own): a
+ *                               service's, or the env's on_up output. It
  *                               appends fd 0 (the service's stdout and
  *                               stderr) to fd 4 (its log), then writes the
  *                               status line read from fd 3 to fd 5 (its exit
- *                               file), and exits at EOF. No capability, no
- *                               other fd of devenv's.
+ *                               file), and exits at EOF. With SIZE and FILES
+ *                               (decimal) it keeps the log at most SIZE
+ *                               bytes: when the next line would not fit it
+ *                               renames "log" to "log.1" (log.1 to log.2 ...,
+ *                               FILES files in all, the oldest dropped) in
+ *                               the folder fd 6 and goes on in a new "log".
+ *                               No capability, no other fd of devenv's.
  *
  * It must stay tiny (resident anonymous memory <= 256 KiB): no malloc, no
  * stdio buffers, signals read from a signalfd rather than handlers.
@@ -39,9 +45,11 @@
 #include <linux/capability.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h> /* renameat; no stdio buffer is used */
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -167,20 +175,130 @@ static int write_all(int fd, const char *buf, size_t len)
 	return 0;
 }
 
+/* The log's cap (0: none) and where the current file stands. */
+static unsigned long long log_cap, log_size;
+static unsigned log_files;
+static int log_fd = 4;
+
+static int parse_num(const char *s, unsigned long long max, unsigned long long *out)
+{
+	unsigned long long v = 0;
+
+	if (!*s)
+		return -1;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9' || v > max / 10)
+			return -1;
+		v = v * 10 + (unsigned)(*s - '0');
+	}
+	if (v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* "log" for 0, "log.N" else. */
+static void log_name(char *out, unsigned i)
+{
+	char num[12], *p = num + sizeof(num);
+
+	memcpy(out, "log", 4);
+	if (i == 0)
+		return;
+	*--p = 0;
+	do
+		*--p = (char)('0' + i % 10);
+	while ((i /= 10) > 0);
+	out[3] = '.';
+	memcpy(out + 4, p, (size_t)(num + sizeof(num) - p));
+}
+
+/* log.(FILES-2) -> log.(FILES-1) ... log -> log.1, then a new "log" on fd 4.
+ * Should the new one not open (a full disk, the env destroyed), the rest is
+ * dropped: the cap holds. */
+static void log_rotate(void)
+{
+	char from[20], to[20];
+	struct stat sb;
+	int fd;
+
+	/* Larger than the cap: written before there was one (or a larger
+	 * one). Kept, it would hold more than the cap for as long as the
+	 * files last: dropped instead. */
+	if (log_fd >= 0 && fstat(log_fd, &sb) == 0 && (unsigned long long)sb.st_size > log_cap)
+		unlinkat(6, "log", 0);
+	for (unsigned i = log_files - 1; i >= 1; i--) {
+		log_name(from, i - 1);
+		log_name(to, i);
+		renameat(6, from, 6, to);
+	}
+	fd = openat(6, "log", O_WRONLY | O_APPEND | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		close(log_fd);
+		log_fd = -1;
+	} else if (fd != 4) {
+		dup2(fd, 4);
+		close(fd);
+		log_fd = 4;
+	}
+	log_size = 0;
+}
+
+/* Append, cut into files of at most log_cap bytes at line ends (a line
+ * longer than the cap alone is cut at the cap). */
+static void log_out(const char *b, size_t n)
+{
+	while (n && log_fd >= 0) {
+		size_t k = n;
+
+		if (log_cap && log_size >= log_cap) { /* full, or larger than the cap before */
+			log_rotate();
+			continue;
+		}
+		if (log_cap && n > log_cap - log_size) {
+			k = (size_t)(log_cap - log_size);
+			while (k > 0 && b[k - 1] != '\n')
+				k--;
+			if (k == 0 && log_size > 0) {
+				log_rotate();
+				continue;
+			}
+			if (k == 0)
+				k = (size_t)log_cap;
+		}
+		write_all(log_fd, b, k); /* disk full: the rest is lost, as with a file */
+		log_size += k;
+		b += k;
+		n -= k;
+		if (log_cap && log_size >= log_cap)
+			log_rotate();
+	}
+}
+
 /* The log relay (devenv-log log). It reads what a hostile service writes
  * and only ever copies it: no parsing but the status line's digits. */
-static int log_relay(void)
+static int log_relay(int argc, char **argv)
 {
 	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
 	struct __user_cap_data_struct none[2] = { { 0, 0, 0 }, { 0, 0, 0 } };
 	char buf[8192], st[8];
 	size_t stlen = 0, i;
 	int out_open = 1, st_open = 1;
+	struct stat sb;
 
 	prctl(PR_SET_DUMPABLE, 0);
 	prctl(PR_SET_NAME, "devenv-log");
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || syscall(SYS_capset, &h, none) < 0)
 		return 125;
+	if (argc == 4) {
+		unsigned long long files;
+
+		if (parse_num(argv[2], 1ULL << 50, &log_cap) < 0 || parse_num(argv[3], 1000, &files) < 0 ||
+		    files < 1 || log_cap < 1)
+			return 125;
+		log_files = (unsigned)files;
+		log_size = fstat(4, &sb) == 0 ? (unsigned long long)sb.st_size : 0;
+	}
 	while (out_open || st_open) {
 		struct pollfd p[2] = { { out_open ? 0 : -1, POLLIN, 0 }, { st_open ? 3 : -1, POLLIN, 0 } };
 		ssize_t n;
@@ -193,7 +311,7 @@ static int log_relay(void)
 		if (p[0].revents) {
 			n = read(0, buf, sizeof(buf));
 			if (n > 0)
-				write_all(4, buf, (size_t)n); /* disk full: the rest is lost, as with a file */
+				log_out(buf, (size_t)n);
 			else if (n == 0 || (errno != EINTR && errno != EAGAIN))
 				out_open = 0;
 		}
@@ -221,8 +339,8 @@ int main(int argc, char **argv)
 	pid_t main_pid = -1;
 	int sfd, main_status = 0, main_done = 0, stopping = 0, service = 0;
 
-	if (argc == 2 && !strcmp(argv[1], "log"))
-		return log_relay();
+	if ((argc == 2 || argc == 4) && !strcmp(argv[1], "log"))
+		return log_relay(argc, argv);
 	/* Nothing inside may ptrace us or open our memory or executable. */
 	prctl(PR_SET_DUMPABLE, 0);
 	/* Run from a memfd, we would be called "memfd:devenv-in". */
@@ -250,7 +368,7 @@ int main(int argc, char **argv)
 			return 126;
 		}
 	} else if (argc != 2 || strcmp(argv[1], "env")) {
-		say("usage: devenv-init env | run -- ARGV... | service -- ARGV... | log", "", "");
+		say("usage: devenv-init env | run -- ARGV... | service -- ARGV... | log [SIZE FILES]", "", "");
 		return 125;
 	}
 	for (;;) {

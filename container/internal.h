@@ -55,6 +55,24 @@ int ctr_mkdir_p_in_root(int rootfd, const char *path, mode_t mode, struct dv_err
  * *skel_out gets that tmpfs's mount fd. */
 int ctr_mount_overlay(const struct ctr_spec *spec, bool with_skeleton, int *skel_out,
 		      struct dv_error *err);
+/* keepid.c (ctr_keepid): the env's root as a FUSE mount of the user
+ * namespace we are in, made with fuse (ctr_keepid_enter's /dev/fuse),
+ * which goes to devenv over sock; attached at the upper's `merged` like
+ * ctr_mount_overlay's, *skel_out the skeleton for /etc's files. */
+int ctr_mount_keepid(const struct ctr_spec *spec, int fuse, int sock, int *skel_out,
+		     struct dv_error *err);
+/* The parent's side: the keepid skeleton folder beside the upper (before
+ * the clone), the child's maps (before releasing it), and, once the child
+ * has mounted, fuse-overlayfs serving its /dev/fuse from our namespace:
+ * 1 when it runs, 0 when the child sent nothing (its error pipe says
+ * why), -1 on error. */
+int ctr_keepid_skel(const struct ctr_spec *spec, struct dv_error *err);
+int ctr_keepid_maps(pid_t pid, const struct ctr_keepid *k, struct dv_error *err);
+int ctr_keepid_serve(const struct ctr_spec *spec, int sock, struct dv_error *err);
+/* The child's side: /dev/fuse opened as the host user, then root of the
+ * env's namespace (but for the real uid, k->uid); the fd, or -1. ctr_keepid_send hands it to devenv. */
+int ctr_keepid_enter(const struct ctr_keepid *k, struct dv_error *err);
+int ctr_keepid_send(int sock, int fuse, struct dv_error *err);
 /* Everything after the overlay: /proc, /sys, /dev, /etc files, the checkout,
  * then pivot_root into the root and detach the host's. */
 int ctr_setup_root(const struct ctr_spec *spec, int rootfd, int skelfd, struct dv_error *err);

@@ -200,6 +200,15 @@ static int make_skeleton(const struct ctr_spec *spec, struct dv_error *err)
 			return dv_err_prefix(err, "workdir");
 		close(fd);
 	}
+	for (size_t i = 0; i < spec->n_mounts; i++) {
+		int fd;
+
+		if (!spec->mounts[i].skeleton)
+			continue;
+		if ((fd = ctr_mkdir_p_in_root(sk, spec->mounts[i].target, 0755, err)) < 0)
+			return dv_err_prefix(err, "mount target '%s'", spec->mounts[i].target);
+		close(fd);
+	}
 	return dv_steal_fd(&sk);
 }
 
@@ -344,6 +353,62 @@ opened:
 	mnt = open(merged, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (mnt < 0)
 		return dv_err(err, errno, "cannot open '%s'", merged);
+	if (skel_out)
+		*skel_out = dv_steal_fd(&skel);
+	return mnt;
+}
+
+int ctr_mount_keepid(const struct ctr_spec *spec, int fuse, int sock, int *skel_out,
+		     struct dv_error *err)
+{
+	char merged[PATH_MAX], num[16];
+	const char *slash = strrchr(spec->upper, '/');
+	dv_autoclose int skel = -1;
+	dv_autoclose int fs = -1;
+	int mnt;
+
+	if (!slash)
+		return dv_err(err, EINVAL, "upper folder '%s' is not absolute", spec->upper);
+	snprintf(merged, sizeof(merged), "%.*s/merged", (int)(slash - spec->upper), spec->upper);
+	if (mkdir(merged, 0700) < 0 && errno != EEXIST)
+		return dv_err(err, errno, "cannot create '%s'", merged);
+	skel = make_skeleton(spec, err);
+	if (skel < 0)
+		return -1;
+	fs = fsopen("fuse", FSOPEN_CLOEXEC);
+	if (fs < 0)
+		return dv_err(err, errno, "keep-id: cannot mount FUSE");
+	snprintf(num, sizeof(num), "%d", fuse);
+	/* The source names the upper, as an overlay's options do, for
+	 * ctr_kill_mounting to find the env's processes by it. */
+	{
+		dv_autofree char *src = dv_xasprintf("devenv-keepid:%s", spec->upper);
+
+		if (fsconfig(fs, FSCONFIG_SET_STRING, "source", src, 0) < 0)
+			return fs_fail(fs, errno, err, "%s", "keep-id: cannot mount FUSE");
+	}
+	/* allow_other: every id of the env, not only the mounter's;
+	 * default_permissions: the kernel checks modes, as on any disk. */
+	if (fsconfig(fs, FSCONFIG_SET_STRING, "fd", num, 0) < 0 ||
+	    fsconfig(fs, FSCONFIG_SET_STRING, "rootmode", "40000", 0) < 0 ||
+	    fsconfig(fs, FSCONFIG_SET_STRING, "user_id", "0", 0) < 0 ||
+	    fsconfig(fs, FSCONFIG_SET_STRING, "group_id", "0", 0) < 0 ||
+	    fsconfig(fs, FSCONFIG_SET_FLAG, "allow_other", NULL, 0) < 0 ||
+	    fsconfig(fs, FSCONFIG_SET_FLAG, "default_permissions", NULL, 0) < 0 ||
+	    fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+		return fs_fail(fs, errno, err, "%s", "keep-id: cannot mount FUSE");
+	mnt = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NODEV);
+	if (mnt < 0)
+		return fs_fail(fs, errno, err, "%s", "keep-id: cannot mount FUSE");
+	/* The server starts once it has the device; until then what reads the
+	 * root waits. */
+	if (ctr_keepid_send(sock, fuse, err) < 0 ||
+	    move_mount(mnt, "", AT_FDCWD, merged, MOVE_MOUNT_F_EMPTY_PATH) < 0) {
+		int e = errno;
+
+		close(mnt);
+		return dv_err_isset(err) ? -1 : dv_err(err, e, "cannot mount the root on '%s'", merged);
+	}
 	if (skel_out)
 		*skel_out = dv_steal_fd(&skel);
 	return mnt;

@@ -39,6 +39,7 @@
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -126,6 +127,8 @@ struct launch {
 	int status_fd;            /* service mode: the pipe the init writes the
 				     exit status to; -1 in the other modes */
 	int netns_fd;             /* spec->netns_path opened, or -1 */
+	int fusesock;             /* keep-id env: the child's end of the socket
+				     its /dev/fuse goes to devenv on; else -1 */
 	int out_exit;             /* a build step's slirp4netns: its exit fd's
 				     write end, and its pid (launch sets them) */
 	pid_t out_pid;
@@ -141,7 +144,8 @@ static _Noreturn void child_main(const struct launch *l)
 	char *const *envp = env_envp;
 	bool service = l->status_fd >= 0;
 	int errw, mem, out, errout, status, commit;
-	int rootfd, skel = -1, null;
+	int rootfd, skel = -1, null, fuse = -1;
+	bool keepid = spec->keepid && !l->x;
 	char c;
 
 	/* Before anything can block: devenv's death kills us (the kernel
@@ -169,6 +173,9 @@ static _Noreturn void child_main(const struct launch *l)
 	 * or died (perhaps before we asked for the signal above). */
 	if (read(l->syncr, &c, 1) != 1)
 		_exit(1);
+	/* keep-id: our user namespace is the env's own, mapped by now. */
+	if (keepid && (fuse = ctr_keepid_enter(spec->keepid, &err)) < 0)
+		ctr_child_fail(errw, &err);
 	/* A service joins its env's network namespace before anything else,
 	 * while we still hold every capability of our user namespace. */
 	if (l->netns_fd >= 0 && setns(l->netns_fd, CLONE_NEWNET) < 0) {
@@ -191,7 +198,12 @@ static _Noreturn void child_main(const struct launch *l)
 	/* First of all, so that no mount of ours ever propagates to the host. */
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		ctr_child_fail(errw, (dv_err(&err, errno, "cannot make mounts private"), &err));
-	rootfd = ctr_mount_overlay(spec, true, &skel, &err);
+	rootfd = keepid ? ctr_mount_keepid(spec, fuse, l->fusesock, &skel, &err)
+			: ctr_mount_overlay(spec, true, &skel, &err);
+	if (keepid) {
+		close(fuse);
+		close(l->fusesock);
+	}
 	if (rootfd >= 0 && !l->x && spec->user && ctr_user_ensure(rootfd, spec->user, &err) < 0)
 		ctr_child_fail(errw, &err);
 	if (rootfd < 0 || ctr_setup_root(spec, rootfd, skel, &err) < 0)
@@ -264,9 +276,12 @@ static int launch(struct launch *lp, pid_t *pid_out, int *pidfd_out, int *commit
 	dv_autoclose int pidfd = -1;
 	dv_autoclose int netns = -1;
 	int errp[2] = { -1, -1 }, syncp[2] = { -1, -1 }, commitp[2] = { -1, -1 }, st;
+	int fusep[2] = { -1, -1 };
+	bool keepid = spec->keepid && !lp->x;
 	/* An env, or a build step, with a network of its own; a service joins
 	 * its env's (netns_path). */
-	unsigned long nsflags = CTR_NS_FLAGS | (spec->new_netns ? CLONE_NEWNET : 0);
+	unsigned long nsflags = CTR_NS_FLAGS | (spec->new_netns ? CLONE_NEWNET : 0) |
+				(spec->keepid && !lp->x ? CLONE_NEWUSER : 0);
 	struct clone_args args = {
 		.flags = nsflags | CLONE_PIDFD,
 		.pidfd = (uint64_t)(uintptr_t)&pidfd,
@@ -277,6 +292,7 @@ static int launch(struct launch *lp, pid_t *pid_out, int *pidfd_out, int *commit
 	int r;
 
 	l.netns_fd = -1;
+	l.fusesock = -1;
 	if (spec->netns_path) {
 		netns = open(spec->netns_path, O_RDONLY | O_CLOEXEC);
 		if (netns < 0)
@@ -296,6 +312,17 @@ static int launch(struct launch *lp, pid_t *pid_out, int *pidfd_out, int *commit
 	l.syncw = syncp[1];
 	l.commitr = commitp[0];
 	l.commitw = commitp[1];
+	if (keepid) {
+		if (ctr_keepid_skel(spec, err) < 0) {
+			r = -1;
+			goto out;
+		}
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fusep) < 0) {
+			r = dv_err(err, errno, "socketpair");
+			goto out;
+		}
+		l.fusesock = fusep[1];
+	}
 	dv_fault_point("launch.clone");
 	pid = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
 	if (pid < 0 && (errno == ENOSYS || errno == E2BIG)) {
@@ -312,6 +339,10 @@ static int launch(struct launch *lp, pid_t *pid_out, int *pidfd_out, int *commit
 	close(errp[1]);
 	close(syncp[0]);
 	errp[1] = syncp[0] = -1;
+	if (fusep[1] >= 0) { /* the child's: its exit is our EOF */
+		close(fusep[1]);
+		fusep[1] = -1;
+	}
 	if (commitp[0] >= 0) {
 		close(commitp[0]);
 		commitp[0] = -1;
@@ -346,6 +377,14 @@ static int launch(struct launch *lp, pid_t *pid_out, int *pidfd_out, int *commit
 		goto out;
 	}
 	dv_fault_point("launch.joined");
+	/* keep-id: the env's user namespace gets its maps before the child
+	 * does anything in it. */
+	if (keepid && ctr_keepid_maps(pid, spec->keepid, err) < 0) {
+		kill(pid, SIGKILL);
+		dv_waitpid(pid, &st, &(struct dv_error){ 0 });
+		r = -1;
+		goto out;
+	}
 	if (write(syncp[1], "g", 1) != 1) {
 		r = dv_err(err, errno, "cannot start the container");
 		kill(pid, SIGKILL);
@@ -355,6 +394,14 @@ static int launch(struct launch *lp, pid_t *pid_out, int *pidfd_out, int *commit
 	close(syncp[1]);
 	syncp[1] = -1;
 	dv_fault_point("launch.released");
+	/* keep-id: the child mounts its root and sends the device; the server
+	 * must run before the child can read that root. */
+	r = keepid ? ctr_keepid_serve(spec, fusep[0], err) : 1;
+	if (r < 0) {
+		kill(pid, SIGKILL);
+		dv_waitpid(pid, &st, &(struct dv_error){ 0 });
+		goto out;
+	}
 	r = ctr_child_result(errp[0], err);
 	if (r != 0) {
 		kill(pid, SIGKILL);
@@ -377,6 +424,8 @@ out:
 			close(syncp[i]);
 		if (commitp[i] >= 0)
 			close(commitp[i]);
+		if (fusep[i] >= 0)
+			close(fusep[i]);
 	}
 	return r;
 }
@@ -422,30 +471,39 @@ int ctr_start(const struct ctr_spec *spec, struct ctr_init *out, int *commit_fd,
 	return 0;
 }
 
-/* A service's log relay: the init's `log` mode, run from its memfd in the
- * host's namespaces, in a session of its own and reparented at once (like
- * the network helper). It gets the read ends of the service's output and
- * status pipes, the log and the exit file, and no other fd of ours. */
+/* A log relay: the init's `log` mode, run from its memfd in the host's
+ * namespaces, in a session of its own and reparented at once (like the
+ * network helper). It gets the read ends of the output and status pipes
+ * (status_r -1: none), the log, the exit file (or the write end of a pipe
+ * that ends with it), the log's folder when capped, and no other fd of
+ * ours. */
 static int start_log_relay(int mem, int out_r, int status_r, int log_fd, int exit_fd,
-			   struct dv_error *err)
+			   const struct ctr_logcap *cap, struct dv_error *err)
 {
-	static char *const argv[] = { "devenv-log", "log", NULL };
+	char size[24], files[12];
+	char *argv[] = { "devenv-log", "log", size, files, NULL };
 	static char *const envp[] = { NULL };
-	pid_t c = fork();
+	pid_t c;
 	int st;
 
+	snprintf(size, sizeof(size), "%llu", cap ? cap->max_size : 0);
+	snprintf(files, sizeof(files), "%u", cap ? cap->max_files : 0);
+	if (!cap || !cap->max_size || !cap->max_files || cap->dir_fd < 0)
+		argv[2] = NULL; /* no cap: the log grows */
+	c = fork();
 	if (c < 0)
 		return dv_err(err, errno, "fork");
 	if (c == 0) {
 		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-		const int fds[] = { out_r, null, null, status_r, log_fd, exit_fd, mem };
+		const int fds[] = { out_r, null, null, status_r < 0 ? null : status_r, log_fd,
+				    exit_fd, argv[2] ? cap->dir_fd : -1, mem };
 
 		/* Not in the checkout or the store, which it would keep busy. */
-		if (null < 0 || setsid() < 0 || chdir("/") < 0 || ctr_fds_place(fds, 7, 6) < 0)
+		if (null < 0 || setsid() < 0 || chdir("/") < 0 || ctr_fds_place(fds, 8, 7) < 0)
 			_exit(126);
 		c = fork();
 		if (c == 0) {
-			fexecve(6, argv, envp);
+			fexecve(7, argv, envp);
 			_exit(127);
 		}
 		_exit(c < 0 ? 126 : 0);
@@ -455,6 +513,33 @@ static int start_log_relay(int mem, int out_r, int status_r, int log_fd, int exi
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
 		return dv_err(err, EIO, "it could not be set up");
 	return 0;
+}
+
+int ctr_log_relay(int log_fd, const struct ctr_logcap *cap, int *done_fd, struct dv_error *err)
+{
+	dv_autoclose int mem = init_memfd(err);
+	int outp[2] = { -1, -1 }, donep[2] = { -1, -1 };
+
+	if (mem < 0)
+		return -1;
+	if (pipe2(outp, O_CLOEXEC) < 0 || pipe2(donep, O_CLOEXEC) < 0) {
+		dv_err(err, errno, "pipe");
+		goto fail;
+	}
+	if (start_log_relay(mem, outp[0], -1, log_fd, donep[1], cap, err) < 0)
+		goto fail;
+	close(outp[0]);
+	close(donep[1]);
+	*done_fd = donep[0];
+	return outp[1];
+fail:
+	for (int i = 0; i < 2; i++) {
+		if (outp[i] >= 0)
+			close(outp[i]);
+		if (donep[i] >= 0)
+			close(donep[i]);
+	}
+	return -1;
 }
 
 int ctr_start_service(const struct ctr_spec *spec, const struct ctr_exec *x, int status_fd,
@@ -477,7 +562,7 @@ int ctr_start_service(const struct ctr_spec *spec, const struct ctr_exec *x, int
 	}
 	/* First the relay: should the service not start, it sees EOF as
 	 * soon as we close our ends, and exits. */
-	if (start_log_relay(mem, outp[0], stp[0], spec->log_fd, status_fd, err) < 0) {
+	if (start_log_relay(mem, outp[0], stp[0], spec->log_fd, status_fd, spec->log_cap, err) < 0) {
 		dv_err_prefix(err, "cannot start the log relay of service '%s'",
 			      spec->hostname ? spec->hostname : "");
 		goto out;

@@ -114,6 +114,8 @@ static void read_owner(struct json_object *o, struct ctr_state *out)
 
 	out->started_ns = get_int(o, "started_ns");
 	out->sweep_pending = get_int(o, "sweep_pending") != 0;
+	out->checkout_dev = (unsigned long long)get_int(o, "checkout_dev");
+	out->checkout_ino = (unsigned long long)get_int(o, "checkout_ino");
 	get_strv(o, "git_protect", &out->git_protect);
 	get_strv(o, "svc_binds", &out->svc_binds);
 	if (!json_object_object_get_ex(o, "mounts", &a) || !json_object_is_type(a, json_type_array) ||
@@ -143,6 +145,8 @@ static void write_owner(struct json_object *o, const struct ctr_state *st)
 
 	json_object_object_add(o, "started_ns", json_object_new_int64(st->started_ns));
 	json_object_object_add(o, "sweep_pending", json_object_new_int(st->sweep_pending));
+	json_object_object_add(o, "checkout_dev", json_object_new_int64((int64_t)st->checkout_dev));
+	json_object_object_add(o, "checkout_ino", json_object_new_int64((int64_t)st->checkout_ino));
 	json_object_object_add(o, "git_protect", strv_json(&st->git_protect));
 	json_object_object_add(o, "svc_binds", strv_json(&st->svc_binds));
 	for (size_t i = 0; i < st->n_mounts; i++) {
@@ -222,6 +226,7 @@ int ctr_state_read(int envs_fd, const char *id, struct ctr_state *out, struct dv
 	out->spec_digest = get_str(o, "spec_digest");
 	out->image = get_str(o, "image");
 	out->image_id = get_str(o, "image_id");
+	out->image_for = get_str(o, "image_for");
 	get_strv(o, "layers", &out->layers);
 	get_strv(o, "steps", &out->steps);
 	out->workdir = get_str(o, "workdir");
@@ -243,6 +248,7 @@ int ctr_state_read(int envs_fd, const char *id, struct ctr_state *out, struct dv
 	out->host_uid = (unsigned)get_int(o, "host_uid");
 	out->host_gid = (unsigned)get_int(o, "host_gid");
 	out->ownership = get_str(o, "checkout_ownership");
+	out->userns_map = get_str(o, "userns_map");
 	out->seccomp = get_str(o, "seccomp");
 	{
 		dv_autofree char *caps = get_str(o, "caps");
@@ -298,6 +304,8 @@ int ctr_state_write(int envs_fd, const struct ctr_state *st, struct dv_error *er
 	S("spec_digest", st->spec_digest);
 	S("image", st->image);
 	S("image_id", st->image_id);
+	if (st->image_for && st->image_for[0])
+		S("image_for", st->image_for);
 	json_object_object_add(o, "layers", strv_json(&st->layers));
 	json_object_object_add(o, "steps", strv_json(&st->steps));
 	S("workdir", st->workdir);
@@ -323,6 +331,8 @@ int ctr_state_write(int envs_fd, const struct ctr_state *st, struct dv_error *er
 	json_object_object_add(o, "host_uid", json_object_new_int64(st->host_uid));
 	json_object_object_add(o, "host_gid", json_object_new_int64(st->host_gid));
 	S("checkout_ownership", st->ownership);
+	if (st->userns_map && st->userns_map[0]) /* only when set: older readers */
+		S("userns_map", st->userns_map);
 	S("seccomp", st->seccomp);
 	{
 		char caps[32];
@@ -365,12 +375,14 @@ void ctr_state_release(struct ctr_state *st)
 	free(st->spec_digest);
 	free(st->image);
 	free(st->image_id);
+	free(st->image_for);
 	dv_strv_release(&st->layers);
 	dv_strv_release(&st->steps);
 	free(st->workdir);
 	free(st->shell);
 	free(st->user);
 	free(st->ownership);
+	free(st->userns_map);
 	dv_strv_release(&st->env);
 	dv_strv_release(&st->cgroups);
 	dv_strv_release(&st->volumes);

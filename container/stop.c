@@ -246,7 +246,10 @@ static bool mounts_below(pid_t pid, const char *dir)
 	if (!(f = fopen(path, "re")))
 		return false;
 	while (fgets(line, sizeof(line), f))
-		if (strstr(line, " - overlay ") && (strstr(line, eq) || strstr(line, colon)))
+		/* An overlay's upperdir=DIR/...; a keep-id root's source
+		 * devenv-keepid:DIR/... (container/keepid.c). */
+		if ((strstr(line, " - overlay ") || strstr(line, " - fuse devenv-keepid:")) &&
+		    (strstr(line, eq) || strstr(line, colon)))
 			return true;
 	return false;
 }

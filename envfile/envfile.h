@@ -103,6 +103,14 @@ struct env_resources {
 	unsigned long long pids;   /* 8 to 4194304 */
 };
 
+/* `logs:`: the env's log and each service's, capped and rotated. */
+#define ENV_LOG_SIZE_DEFAULT (10ULL << 20)
+#define ENV_LOG_FILES_DEFAULT 2U
+struct env_logs {
+	unsigned long long max_size; /* bytes per file, 4k to 1g; default 10 MiB */
+	unsigned max_files;          /* files kept, the current one included: 1 to 100; default 2 */
+};
+
 /* `security:` (DESIGN.md "Security"). All empty: Docker's defaults. */
 struct env_security {
 	char *seccomp;            /* NULL or "default", "unconfined", else a profile path as written */
@@ -145,6 +153,7 @@ struct env_spec {
 	struct env_step *on_up;
 	size_t n_on_up;
 	struct env_resources resources;
+	struct env_logs logs;      /* `logs`, defaults filled in */
 	struct env_security security;
 	struct dv_strv cache_from; /* `cache_from`, plus `up --cache-from`: registry images
 				    * whose layers stand in for steps (the team cache) */

@@ -46,6 +46,9 @@ void env_node_free(struct env_node *node);
 int envfile_validate(const struct env_node *root, const char *display, const char *dir,
 		     const char *checkout, struct env_spec *out, struct dv_error *err);
 
+/* `logs: { max_size, max_files }` (resources.c); null gives the defaults. */
+int envfile_logs(const struct env_node *val, const char *display, struct env_logs *out,
+		 struct dv_error *err);
 /* `resources: { memory, cpus, pids }` (resources.c); null gives no limits. */
 int envfile_resources(const struct env_node *key, const struct env_node *val, const char *display,
 		      struct env_resources *out, struct dv_error *err);

@@ -9,6 +9,10 @@
  *         merely never binds.
  * pids:   a whole number from 8 to 4194304 (the kernel's PID_MAX_LIMIT).
  *
+ * And `logs: { max_size: 10m, max_files: 2 }`, the cap of the env's and
+ * each service's log: max_size a size as memory's (a "b" or "ib" after
+ * the unit is taken too: 10MiB, 10mb), 4k to 1g; max_files 1 to 100.
+ *
  * Kept apart from validate.c, with its own small helpers, so that each
  * Envfile key's checks live in one place.
  */
@@ -210,5 +214,92 @@ int envfile_resources(const struct env_node *key, const struct env_node *val, co
 			return -1;
 	}
 	*out = r;
+	return 0;
+}
+
+/* "10m", "10MiB", "10mb", "4096": bytes (powers of 1024); false else. */
+static bool parse_log_size(const char *s, unsigned long long *out)
+{
+	char t[32];
+	size_t n = strlen(s);
+
+	if (n >= sizeof(t))
+		return false;
+	memcpy(t, s, n + 1);
+	if (n > 3 && isalpha((unsigned char)t[n - 3]) && tolower((unsigned char)t[n - 2]) == 'i' &&
+	    tolower((unsigned char)t[n - 1]) == 'b')
+		t[n - 2] = 0;
+	else if (n > 2 && isalpha((unsigned char)t[n - 2]) && tolower((unsigned char)t[n - 1]) == 'b')
+		t[n - 1] = 0;
+	return parse_size(t, out);
+}
+
+int envfile_logs(const struct env_node *val, const char *display, struct env_logs *out,
+		 struct dv_error *err)
+{
+	static const char *const lkeys[] = { "max_size", "max_files" };
+	struct env_logs l = { ENV_LOG_SIZE_DEFAULT, ENV_LOG_FILES_DEFAULT };
+
+	if (null_value(val)) {
+		*out = l;
+		return 0;
+	}
+	if (val->type != ENV_NODE_MAP)
+		return dv_err_at(err, display, val->line, val->col,
+				 "'logs' must be a mapping such as '{ max_size: 10m, max_files: 2 }', "
+				 "not %s",
+				 val->type == ENV_NODE_SEQ ? "a list" : "a single value");
+	for (size_t i = 0; i < val->n; i += 2) {
+		const struct env_node *k = val->items[i], *x = val->items[i + 1];
+		unsigned long long v = 0;
+		char shown[52];
+
+		if (k->type != ENV_NODE_SCALAR)
+			return dv_err_at(err, display, k->line, k->col,
+					 "a key in 'logs' must be a name, not %s", kind(k));
+		for (size_t j = 0; j < i; j += 2)
+			if (!strcmp(val->items[j]->value, k->value))
+				return dv_err_at(err, display, k->line, k->col,
+						 "duplicate key '%s' (first at line %u)", k->value,
+						 val->items[j]->line);
+		if (strcmp(k->value, lkeys[0]) && strcmp(k->value, lkeys[1])) {
+			size_t d0 = dv_str_distance(k->value, lkeys[0]), d1 = dv_str_distance(k->value, lkeys[1]);
+			size_t d = d0 < d1 ? d0 : d1;
+
+			if (d <= 2 && d < strlen(k->value))
+				return dv_err_at(err, display, k->line, k->col,
+						 "unknown key '%.48s' in 'logs' (did you mean '%s'?)", k->value,
+						 d0 <= d1 ? lkeys[0] : lkeys[1]);
+			return dv_err_at(err, display, k->line, k->col,
+					 "unknown key '%.48s' in 'logs' (valid keys: max_size, max_files)",
+					 k->value);
+		}
+		if (x->type != ENV_NODE_SCALAR || null_value(x)) {
+			if (x->type == ENV_NODE_SCALAR)
+				return dv_err_at(err, display, k->line, k->col,
+						 "'%s' in 'logs' has no value; give one or remove the line",
+						 k->value);
+			return dv_err_at(err, display, x->line, x->col,
+					 "'%s' in 'logs' must be a number, not %s", k->value, kind(x));
+		}
+		snprintf(shown, sizeof(shown), "%s", x->value);
+		for (char *c = shown; *c; c++)
+			if (iscntrl((unsigned char)*c))
+				*c = '?';
+		if (!strcmp(k->value, "max_size")) {
+			if (!parse_log_size(x->value, &v) || v < (4ULL << 10) || v > (1ULL << 30))
+				return dv_err_at(err, display, x->line, x->col,
+						 "'max_size' in 'logs' must be a size from 4k to 1g such as "
+						 "'10m' or '10MiB' (k, m, g: powers of 1024), not '%s'", shown);
+			l.max_size = v;
+		} else {
+			if (!parse_count(x->value, &v) || v < 1 || v > 100)
+				return dv_err_at(err, display, x->line, x->col,
+						 "'max_files' in 'logs' must be a whole number from 1 to 100 "
+						 "(the current log included), not '%s'", shown);
+			l.max_files = (unsigned)v;
+		}
+	}
+	*out = l;
 	return 0;
 }

@@ -19,7 +19,7 @@
 
 static const char *const top_keys[] = {
 	"name", "image", "workdir", "shell", "env", "provision", "on_up", "resources", "security", "user",
-	"cache_from", "network", "ports", "volumes", "mounts", "services",
+	"cache_from", "network", "ports", "volumes", "mounts", "services", "logs",
 };
 static const char *const step_keys[] = { "run", "copy", "git", "download", "to",
 					 "ref", "sha256", "env" };
@@ -613,6 +613,8 @@ static int set_key(struct vctx *v, const struct env_node *key, const struct env_
 		return set_steps(v, key, val, &spec->on_up, &spec->n_on_up);
 	if (strcmp(k, "resources") == 0)
 		return envfile_resources(key, val, v->display, &spec->resources, v->err);
+	if (strcmp(k, "logs") == 0)
+		return envfile_logs(val, v->display, &spec->logs, v->err);
 	if (strcmp(k, "security") == 0)
 		return envfile_set_security(key, val, v->display, v->dir, v->checkout,
 					    &spec->security, v->err);
@@ -635,7 +637,7 @@ int envfile_validate(const struct env_node *root, const char *display, const cha
 		     const char *checkout, struct env_spec *out, struct dv_error *err)
 {
 	struct vctx v = { .display = display, .dir = dir, .checkout = checkout, .err = err };
-	struct env_spec spec = { 0 };
+	struct env_spec spec = { .logs = { ENV_LOG_SIZE_DEFAULT, ENV_LOG_FILES_DEFAULT } };
 	int ret = -1;
 	size_t i;
 

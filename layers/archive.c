@@ -2,13 +2,18 @@
  *
  * Only import and export need libarchive, so the hot commands never pay for
  * loading it (DESIGN.md "Start-up cost"). We compile against its header and
- * resolve each function we call into one table, as systemd does. */
+ * resolve each function we call into one table, as systemd does. The
+ * sparse writer (layer_sparse_*) keeps the zeros of the tars we write to
+ * files as holes. */
 #include <dlfcn.h>
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "internal.h"
+#include "util/fs.h"
 #include "util/banned.h"
 
 const struct layer_ar *layer_ar_load(struct dv_error *err)
@@ -67,4 +72,60 @@ int layer_ar_write_fd(const struct layer_ar *ar, struct archive *a, int fd, cons
 			return layer_ar_err(ar, a, msg, err);
 		}
 	return n < 0 ? dv_err(err, errno, "cannot read '%s'", what) : 0;
+}
+
+void layer_sparse_open(struct layer_sparse_out *o, int fd)
+{
+	struct stat sb;
+
+	*o = (struct layer_sparse_out){ .fd = fd };
+	o->seekable = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size == 0 &&
+		      lseek(fd, 0, SEEK_CUR) == 0;
+}
+
+int layer_sparse_write(struct layer_sparse_out *o, const void *data, size_t n)
+{
+	static const char zero[4096];
+	const char *buf = data;
+	struct dv_error e = { 0 };
+
+	if (!o->seekable) {
+		if (dv_write_full(o->fd, buf, n, &e) < 0)
+			return errno = o->error = e.errnum ? e.errnum : EIO, -1;
+		o->pos += (off_t)n;
+		o->end = o->pos;
+		return 0;
+	}
+	while (n > 0) {
+		size_t len = 4096 - (size_t)(o->pos % 4096), run;
+
+		if (len > n)
+			len = n;
+		if (!memcmp(buf, zero, len)) {
+			buf += len;
+			o->pos += (off_t)len;
+			n -= len;
+			continue;
+		}
+		for (run = len; run < n; run += len) {
+			len = n - run < 4096 ? n - run : 4096;
+			if (!memcmp(buf + run, zero, len))
+				break;
+		}
+		if (lseek(o->fd, o->pos, SEEK_SET) < 0 || dv_write_full(o->fd, buf, run, &e) < 0)
+			return errno = o->error = e.errnum ? e.errnum : errno ? errno : EIO, -1;
+		buf += run;
+		o->pos += (off_t)run;
+		o->end = o->pos;
+		n -= run;
+	}
+	return 0;
+}
+
+int layer_sparse_close(struct layer_sparse_out *o)
+{
+	if (o->seekable && o->end != o->pos && ftruncate(o->fd, o->pos) < 0)
+		return o->error = errno, -1;
+	o->end = o->pos;
+	return 0;
 }

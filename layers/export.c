@@ -6,11 +6,26 @@
  * same diff_id, every time and on every machine with the same libarchive:
  * entries in byte order of their names, depth first, paths relative
  * without "./", folders with a trailing "/", numeric owners, the files'
- * own modes and mtimes, pax only where ustar cannot say it. Overlay's
+ * own modes and mtimes (to the nanosecond), a pax header only where ustar
+ * cannot say it (a name past its fields or not ASCII, a long link target,
+ * an mtime with nanoseconds, an attribute). Overlay's
  * forms become OCI's: a 0/0 character device NAME is the whiteout
  * ".wh.NAME", a folder marked opaque gets a ".wh..wh..opq" entry. Of the
- * extended attributes only security.capability travels (file
- * capabilities, as Docker keeps them); overlay's own never do.
+ * extended attributes user.* and security.capability travel (file
+ * capabilities, as Docker keeps them), in byte order of their names;
+ * overlay's own never do, nor trusted.* or the other security.* ones.
+ *
+ * Names and link targets are bytes, written as they are: a name that is
+ * UTF-8 goes into the pax header as it is (as Docker and podman write it),
+ * one that is not gets the entry's hdrcharset=BINARY (libarchive's own
+ * fallback; POSIX's way to say "these bytes are no text"). libarchive
+ * checks names against the locale's charset, so the walk runs in C.UTF-8
+ * (uselocale: this thread only; the process's locale stays "C"); without
+ * C.UTF-8 the whole archive is hdrcharset=BINARY, one pax header more
+ * per entry. A sparse file's holes are not read (SEEK_DATA/SEEK_HOLE) but
+ * go out as zeros: no GNU sparse entries (see write_content); extract.c
+ * makes holes of them again, and a tar written to a file (image save's)
+ * has them as holes too (layer_sparse_write).
  *
  * The walk opens each entry relative to its folder with O_NOFOLLOW and
  * never leaves the layer's filesystem.
@@ -18,6 +33,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +62,7 @@ struct exp {
 	struct archive *a;
 	struct archive_entry *e;
 	int out_fd;                 /* -1: hash only */
+	struct layer_sparse_out out; /* out_fd's writer: zeros as holes in a file */
 	struct dv_sha256 sha;
 	unsigned long long bytes;
 	dev_t dev;
@@ -63,13 +80,9 @@ static la_ssize_t write_cb(struct archive *a, void *data, const void *buf, size_
 	(void)a;
 	dv_sha256_update(&x->sha, buf, n);
 	x->bytes += n;
-	if (x->out_fd >= 0) {
-		struct dv_error e = { 0 };
-
-		if (dv_write_full(x->out_fd, buf, n, &e) < 0) {
-			x->write_errno = e.errnum ? e.errnum : EIO;
-			return -1;
-		}
+	if (x->out_fd >= 0 && layer_sparse_write(&x->out, buf, n) < 0) {
+		x->write_errno = errno ? errno : EIO;
+		return -1;
 	}
 	return (la_ssize_t)n;
 }
@@ -80,6 +93,17 @@ static int ar_fail(struct exp *x, const char *what, const char *path)
 		return dv_err(x->err, x->write_errno, "cannot write the layer tar");
 	return dv_err(x->err, 0, "cannot %s '%s' in the layer tar: %s", what, path,
 		      x->ar->archive_error_string(x->a));
+}
+
+/* The header of x->e. ARCHIVE_WARN is libarchive's pax writer having
+ * written a name that is not UTF-8 as bytes, with hdrcharset=BINARY: the
+ * entry is whole (its other warnings are about ACLs, user and group names,
+ * which we never set). */
+static int put_header(struct exp *x, const char *path)
+{
+	int r = x->ar->archive_write_header(x->a, x->e);
+
+	return r == ARCHIVE_OK || r == ARCHIVE_WARN ? 0 : ar_fail(x, "write", path);
 }
 
 static int cmp_names(const void *a, const void *b)
@@ -120,7 +144,7 @@ static void fill(struct exp *x, const char *path, const struct stat *st, unsigne
 	const struct layer_ar *ar = x->ar;
 
 	ar->archive_entry_clear(x->e);
-	ar->archive_entry_set_pathname(x->e, path);
+	ar->archive_entry_copy_pathname(x->e, path);
 	ar->archive_entry_set_filetype(x->e, type);
 	ar->archive_entry_set_perm(x->e, st->st_mode & 07777);
 	ar->archive_entry_set_uid(x->e, st->st_uid);
@@ -137,25 +161,71 @@ static int write_marker(struct exp *x, const char *path)
 
 	fill(x, path, &st, AE_IFREG);
 	x->ar->archive_entry_set_size(x->e, 0);
-	if (x->ar->archive_write_header(x->a, x->e) != ARCHIVE_OK)
-		return ar_fail(x, "write", path);
-	return 0;
+	return put_header(x, path);
 }
 
-static void add_capability(struct exp *x, int dirfd, const char *name, const struct stat *st)
+static bool xattr_travels(const char *name)
 {
-	char buf[256];
-	ssize_t n;
-	dv_autoclose int fd = -1;
+	if (dv_str_startswith(name, "user."))
+		return !dv_str_startswith(name, "user.overlay.");
+	return !strcmp(name, "security.capability");
+}
 
-	if (!S_ISREG(st->st_mode))
-		return;
-	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	n = fgetxattr(fd, "security.capability", buf, sizeof(buf));
-	if (n > 0)
-		x->ar->archive_entry_xattr_add_entry(x->e, "security.capability", buf, (size_t)n);
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* fd's extended attributes that travel (see the top), onto x->e in byte
+ * order of their names, so the tar does not depend on the filesystem's. */
+static int add_xattrs(struct exp *x, int fd, const char *path)
+{
+	dv_autofree char *list = NULL;
+	dv_autofree const char **names = NULL;
+	ssize_t len;
+	size_t n = 0, cap = 0;
+
+	for (;;) {
+		len = flistxattr(fd, NULL, 0);
+		if (len <= 0)
+			return len < 0 && errno != ENOTSUP
+				       ? dv_err(x->err, errno, "cannot list the attributes of '%s'", path)
+				       : 0;
+		free(list);
+		list = dv_xmalloc((size_t)len);
+		len = flistxattr(fd, list, (size_t)len);
+		if (len >= 0)
+			break;
+		if (errno != ERANGE) /* ERANGE: one was added since */
+			return dv_err(x->err, errno, "cannot list the attributes of '%s'", path);
+	}
+	for (char *p = list; p < list + len; p += strlen(p) + 1) {
+		if (!xattr_travels(p))
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 8;
+			names = dv_xrealloc(names, cap * sizeof(*names));
+		}
+		names[n++] = p;
+	}
+	if (n > 1)
+		qsort(names, n, sizeof(*names), cmp_str);
+	for (size_t i = 0; i < n; i++) {
+		dv_autofree char *val = NULL;
+		ssize_t vlen = fgetxattr(fd, names[i], NULL, 0);
+
+		if (vlen < 0 && errno == ENODATA) /* removed since */
+			continue;
+		if (vlen >= 0) {
+			val = dv_xmalloc((size_t)vlen + 1);
+			vlen = fgetxattr(fd, names[i], val, (size_t)vlen);
+		}
+		if (vlen < 0)
+			return dv_err(x->err, errno, "cannot read the attribute '%s' of '%s'",
+				      names[i], path);
+		x->ar->archive_entry_xattr_add_entry(x->e, names[i], val, (size_t)vlen);
+	}
+	return 0;
 }
 
 static bool is_opaque(struct exp *x, int fd)
@@ -183,23 +253,69 @@ static bool needs_lower(struct exp *x, int fd)
 	return fgetxattr(fd, key, NULL, 0) >= 0;
 }
 
+/* A hole of fd: none of its bytes is read, the tar gets zeros. A layer
+ * tar never holds a sparse entry: OCI's layer spec says they SHOULD NOT
+ * be used, and containers/storage (podman save, push) cannot write them
+ * back. Holes stay holes where it counts, on disk: extract.c writes
+ * blocks of zeros as holes. */
+static int copy_data(struct exp *x, int fd, const char *path, off_t from, off_t end, bool zeros)
+{
+	static const char zero[65536];
+	char buf[65536];
+
+	while (from < end) {
+		size_t want = (size_t)(end - from < (off_t)sizeof(buf) ? end - from : (off_t)sizeof(buf));
+		ssize_t n = zeros ? (ssize_t)want : pread(fd, buf, want, from);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) /* shrank under us: the header promised more */
+			return dv_err(x->err, n < 0 ? errno : EIO, "cannot read '%s' of the layer", path);
+		if (x->ar->archive_write_data(x->a, zeros ? zero : buf, (size_t)n) != n)
+			return ar_fail(x, "write", path);
+		from += n;
+	}
+	return 0;
+}
+
+/* fd's bytes, its holes (when it has fewer blocks than its size says:
+ * SEEK_DATA/SEEK_HOLE) as zeros, never read. */
+static int write_content(struct exp *x, int fd, const char *path, const struct stat *st)
+{
+	off_t pos = 0, data, hole;
+
+	if ((off_t)st->st_blocks * 512 >= st->st_size)
+		return copy_data(x, fd, path, 0, st->st_size, false);
+	while (pos < st->st_size) {
+		data = lseek(fd, pos, SEEK_DATA);
+		if (data < 0 && errno == ENXIO) /* a hole to the end */
+			break;
+		if (data < 0) /* no SEEK_DATA here: read it all */
+			return copy_data(x, fd, path, pos, st->st_size, false);
+		hole = lseek(fd, data, SEEK_HOLE);
+		if (hole < 0 || hole > st->st_size)
+			hole = st->st_size;
+		if (copy_data(x, fd, path, pos, data, true) < 0 ||
+		    copy_data(x, fd, path, data, hole, false) < 0)
+			return -1;
+		pos = hole;
+	}
+	return copy_data(x, fd, path, pos, st->st_size, true);
+}
+
 static int write_file(struct exp *x, int dirfd, const char *name, const char *path,
 		      const struct stat *st)
 {
 	const struct layer_ar *ar = x->ar;
 	dv_autoclose int fd = -1;
-	char buf[65536];
-	off_t left = st->st_size;
 
 	if (st->st_nlink > 1) {
 		for (size_t i = 0; i < x->nlinks; i++)
 			if (x->links[i].dev == st->st_dev && x->links[i].ino == st->st_ino) {
 				fill(x, path, st, AE_IFREG);
-				ar->archive_entry_set_hardlink(x->e, x->links[i].path);
+				ar->archive_entry_copy_hardlink(x->e, x->links[i].path);
 				ar->archive_entry_set_size(x->e, 0);
-				if (ar->archive_write_header(x->a, x->e) != ARCHIVE_OK)
-					return ar_fail(x, "write", path);
-				return 0;
+				return put_header(x, path);
 			}
 		if (x->nlinks == x->caplinks) {
 			x->caplinks = x->caplinks ? x->caplinks * 2 : 16;
@@ -216,21 +332,9 @@ static int write_file(struct exp *x, int dirfd, const char *name, const char *pa
 			      path);
 	fill(x, path, st, AE_IFREG);
 	ar->archive_entry_set_size(x->e, st->st_size);
-	add_capability(x, dirfd, name, st);
-	if (ar->archive_write_header(x->a, x->e) != ARCHIVE_OK)
-		return ar_fail(x, "write", path);
-	while (left > 0) {
-		ssize_t n = read(fd, buf, (size_t)(left < (off_t)sizeof(buf) ? left : (off_t)sizeof(buf)));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) /* shrank under us: the header promised more */
-			return dv_err(x->err, n < 0 ? errno : EIO, "cannot read '%s' of the layer", path);
-		if (ar->archive_write_data(x->a, buf, (size_t)n) != n)
-			return ar_fail(x, "write", path);
-		left -= n;
-	}
-	return 0;
+	if (add_xattrs(x, fd, path) < 0 || put_header(x, path) < 0)
+		return -1;
+	return write_content(x, fd, path, st);
 }
 
 static int walk(struct exp *x, int fd, const char *prefix, int depth)
@@ -266,8 +370,8 @@ static int walk(struct exp *x, int fd, const char *prefix, int depth)
 				continue;
 			}
 			fill(x, dir, &st, AE_IFDIR);
-			if (x->ar->archive_write_header(x->a, x->e) != ARCHIVE_OK) {
-				ret = ar_fail(x, "write", dir);
+			if (add_xattrs(x, sub, dir) < 0 || put_header(x, dir) < 0) {
+				ret = -1;
 				continue;
 			}
 			if (needs_lower(x, sub)) {
@@ -293,15 +397,13 @@ static int walk(struct exp *x, int fd, const char *prefix, int depth)
 			}
 			target[len] = 0;
 			fill(x, path, &st, AE_IFLNK);
-			x->ar->archive_entry_set_symlink(x->e, target);
-			if (x->ar->archive_write_header(x->a, x->e) != ARCHIVE_OK)
-				ret = ar_fail(x, "write", path);
+			x->ar->archive_entry_copy_symlink(x->e, target);
+			ret = put_header(x, path);
 		} else if (S_ISREG(st.st_mode)) {
 			ret = write_file(x, fd, name, path, &st);
 		} else if (S_ISFIFO(st.st_mode)) {
 			fill(x, path, &st, AE_IFIFO);
-			if (x->ar->archive_write_header(x->a, x->e) != ARCHIVE_OK)
-				ret = ar_fail(x, "write", path);
+			ret = put_header(x, path);
 		}
 		/* Sockets and device nodes (none is ever extracted) are left out. */
 	}
@@ -319,6 +421,7 @@ int layer_export_dir(const struct layer_store *st, const char *dir, int out_fd,
 			 .xattr_ns = st->rootless ? "user." : "trusted." };
 	dv_autoclose int fd = -1;
 	struct stat sb;
+	locale_t utf8 = (locale_t)0, old = (locale_t)0;
 	int ret = -1;
 
 	if (!ar)
@@ -328,13 +431,21 @@ int layer_export_dir(const struct layer_store *st, const char *dir, int out_fd,
 		return dv_err(err, errno, "cannot open the layer folder '%s'", dir);
 	x.dev = sb.st_dev;
 	dv_sha256_init(&x.sha);
+	if (out_fd >= 0)
+		layer_sparse_open(&x.out, out_fd);
+	/* Before the archive is made: libarchive takes its charset then. */
+	utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+	if (utf8)
+		old = uselocale(utf8);
 	x.a = ar->archive_write_new();
 	x.e = ar->archive_entry_new();
 	if (!x.a || !x.e) {
 		dv_err(err, ENOMEM, "libarchive");
 		goto out;
 	}
-	if (ar->archive_write_set_format_pax_restricted(x.a) != ARCHIVE_OK ||
+	if (ar->archive_write_set_format_pax(x.a) != ARCHIVE_OK ||
+	    (!utf8 && ar->archive_write_set_format_option(x.a, "pax", "hdrcharset", "BINARY") !=
+			      ARCHIVE_OK) ||
 	    ar->archive_write_set_bytes_in_last_block(x.a, 1) != ARCHIVE_OK ||
 	    ar->archive_write_open(x.a, &x, NULL, write_cb, NULL) != ARCHIVE_OK) {
 		ar_fail(&x, "start", dir);
@@ -346,6 +457,10 @@ int layer_export_dir(const struct layer_store *st, const char *dir, int out_fd,
 		ar_fail(&x, "finish", dir);
 		goto out;
 	}
+	if (out_fd >= 0 && layer_sparse_close(&x.out) < 0) {
+		dv_err(err, errno, "cannot write the layer tar");
+		goto out;
+	}
 	dv_sha256_final_hex(&x.sha, diff_id);
 	if (size)
 		*size = x.bytes;
@@ -355,6 +470,10 @@ out:
 		ar->archive_entry_free(x.e);
 	if (x.a)
 		ar->archive_write_free(x.a);
+	if (utf8) {
+		uselocale(old);
+		freelocale(utf8);
+	}
 	for (size_t i = 0; i < x.nlinks; i++)
 		free(x.links[i].path);
 	free(x.links);

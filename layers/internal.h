@@ -74,6 +74,7 @@
 	X(archive_write_data) \
 	X(archive_write_close) \
 	X(archive_write_set_format_pax_restricted) \
+	X(archive_write_set_format_pax) \
 	X(archive_write_set_bytes_in_last_block) \
 	X(archive_write_set_format_raw) \
 	X(archive_write_add_filter_gzip) \
@@ -91,6 +92,10 @@
 	X(archive_entry_set_size) \
 	X(archive_entry_set_symlink) \
 	X(archive_entry_set_hardlink) \
+	X(archive_entry_copy_pathname) \
+	X(archive_entry_copy_symlink) \
+	X(archive_entry_copy_hardlink) \
+	X(archive_write_set_format_option) \
 	X(archive_entry_xattr_add_entry)
 /* clang-format on */
 
@@ -112,6 +117,23 @@ int layer_ar_err(const struct layer_ar *ar, struct archive *a, const char *msg,
  * (ENOSPC: the disk is full). */
 int layer_ar_write_fd(const struct layer_ar *ar, struct archive *a, int fd, const char *what,
 		      struct dv_error *err);
+
+/* A tar written into a new, empty file: runs of zeros (4 KiB blocks of
+ * the file, or the zero part of one) are skipped, not written, so a
+ * sparse file's zeros in a layer tar (export.c) are holes of the tar file
+ * too. Anything but a regular file (a pipe) gets every byte. */
+struct layer_sparse_out {
+	int fd;
+	off_t pos;      /* bytes written so far, holes included */
+	off_t end;      /* the file's length: pos once it is set */
+	bool seekable;
+	int error;      /* the errno of a write that failed, else 0 */
+};
+void layer_sparse_open(struct layer_sparse_out *o, int fd);
+/* n bytes of buf at o->pos; -1 with errno (a short write: EIO). */
+int layer_sparse_write(struct layer_sparse_out *o, const void *buf, size_t n);
+/* The file's length set when it ends in skipped zeros. -1 with errno. */
+int layer_sparse_close(struct layer_sparse_out *o);
 
 /* libcurl, loaded the same way (layers/curl.c), for registries. */
 /* clang-format off */
@@ -254,8 +276,6 @@ bool layer_tmp_owner_alive(const char *name);
 
 /* layer.json of a committed layer; NULL when unreadable. Caller puts it. */
 struct json_object *layer_meta_read(const struct layer_store *st, const char *id);
-/* Bytes on disk of a layer: from layer.json, else measured (and recorded). */
-unsigned long long layer_size(const struct layer_store *st, const char *id);
 
 /* Is s a layer id (64 lower-case hex digits)? */
 static inline bool layer_is_id(const char *s)

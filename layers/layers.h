@@ -105,6 +105,10 @@ int layer_remote_open(const char *ref, struct layer_remote **out, struct dv_erro
 void layer_remote_free(struct layer_remote *r);
 const char *layer_remote_name(const struct layer_remote *r); /* normalised */
 size_t layer_remote_layers(const struct layer_remote *r);
+/* The sha256 (64 hex) of the image manifest (the one an index picked), and
+ * of its config. */
+const char *layer_remote_digest(const struct layer_remote *r);
+const char *layer_remote_config(const struct layer_remote *r);
 /* Annotation key of layer i's descriptor (i == SIZE_MAX: of the manifest),
  * or NULL. */
 const char *layer_remote_annotation(const struct layer_remote *r, size_t i, const char *key);
@@ -117,6 +121,13 @@ int layer_remote_fetch(const struct layer_store *st, struct layer_remote *r, siz
  * zstd (tar+zstd: smaller and faster to unpack; podman, containerd,
  * skopeo and devenv read it). */
 enum layer_compression { LAYER_GZIP, LAYER_ZSTD };
+
+/* The manifest annotation of a pushed image that no registry served (a
+ * `localhost/` name: bootstrapped, imported, committed here): its name in
+ * the store, "localhost/debian:bookworm". A team's base pushed as
+ * team/base and named in `cache_from` stands in for that name
+ * (provision/teamcache.c). */
+#define LAYER_ANN_IMAGE_REF "dev.devenv.image.ref"
 
 /* Send the image ref to an OCI registry as dest (NULL: under its own
  * name; normalised as a pull's, so it names a registry host): each layer
@@ -221,10 +232,21 @@ int layer_image_load(const struct layer_store *st, const char *file, const char 
 int layer_image_tag(const struct layer_store *st, const char *src, const char *dst,
 		    struct layer_image *out, struct dv_error *err);
 /* An image `name` of `layers` (bottom first, all in the store) with
- * base_config's settings and a rootfs.diff_ids for those layers. */
+ * base_config's settings and a rootfs.diff_ids for those layers. created
+ * (seconds since the epoch; < 0: none, the config's own stays) becomes
+ * the config's "created", and each layer base_config's history does not
+ * cover gets a history entry of that time ("created_by": "devenv commit");
+ * a history that says more layers than there are is dropped. */
 int layer_image_compose(const struct layer_store *st, const char *name, const char *base_config,
-			const struct dv_strv *layers, struct layer_image *out,
+			const struct dv_strv *layers, long long created, struct layer_image *out,
 			struct dv_error *err);
+/* t (seconds since the epoch) as RFC 3339 in UTC, as OCI configs and
+ * `image inspect` give it: "2026-12-06T06:27:26Z". */
+void layer_time_rfc3339(long long t, char out[32]);
+/* An RFC 3339 time ("2026-12-06T06:27:26Z", "2026-12-06T07:27:26.5+01:00",
+ * lower-case t and z too) into *t, seconds since the epoch (the fraction
+ * dropped). 0, or -1 when s is not one. */
+int layer_time_parse(const char *s, long long *t);
 
 /* Staging for a new layer: creates tmp/<unique>/{diff,work}; *out_name is
  * "<unique>" (caller frees). Discard it with layer_staging_discard(). */
@@ -271,6 +293,8 @@ int layer_image_remove_damaged(const struct layer_store *st, const char *ref, ch
 			       struct dv_error *err);
 /* Every layer id in the store (appended to out). */
 int layer_ids(const struct layer_store *st, struct dv_strv *out, struct dv_error *err);
+/* Bytes on disk of a layer: from layer.json, else measured (and recorded). */
+unsigned long long layer_size(const struct layer_store *st, const char *id);
 /* Remove layers that no image and no id in `in_use` refers to, cache entries
  * whose layer is gone, and leftover staging. Reports what it freed. */
 int layer_gc(const struct layer_store *st, const struct dv_strv *in_use,

@@ -8,7 +8,9 @@
  *                        image's tag), blobs/sha256/{manifest,config,layers}
  *   layer_image_tag      another name for an image
  *   layer_image_compose  an image of given layers over a base config
- *                        (`devenv commit`)
+ *                        (`devenv commit`), with its "created" and history
+ *   layer_image_load     an OCI layout archive or a docker-archive into
+ *                        the store
  *
  * Layers leave as export.c's deterministic, uncompressed tars, and the
  * config's rootfs.diff_ids say what those tars hash to; the archive's own
@@ -115,8 +117,101 @@ static int store_config(const struct layer_store *st, const char *config, char h
 	return 0;
 }
 
+void layer_time_rfc3339(long long t, char out[32])
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (!gmtime_r(&tt, &tm) || !strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		snprintf(out, 32, "1970-01-01T00:00:00Z");
+}
+
+int layer_time_parse(const char *s, long long *t)
+{
+	struct tm tm = { 0 };
+	const char *p;
+	long long off = 0;
+
+	if (!s || strlen(s) < 20 || (s[10] != 'T' && s[10] != 't') ||
+	    !(p = strptime(s, "%Y-%m-%d", &tm)) || p != s + 10 ||
+	    !(p = strptime(s + 11, "%H:%M:%S", &tm)) || p != s + 19)
+		return -1;
+	if (*p == '.') {
+		if (p[1] < '0' || p[1] > '9')
+			return -1;
+		for (p++; *p >= '0' && *p <= '9'; p++)
+			;
+	}
+	if ((*p == 'Z' || *p == 'z') && !p[1]) {
+		off = 0;
+	} else if ((*p == '+' || *p == '-') && strlen(p) == 6 && p[3] == ':') {
+		for (int i = 1; i < 6; i++)
+			if (i != 3 && (p[i] < '0' || p[i] > '9'))
+				return -1;
+		off = ((p[1] - '0') * 10 + (p[2] - '0')) * 3600 + ((p[4] - '0') * 10 + (p[5] - '0')) * 60;
+		if (off > 24 * 3600)
+			return -1;
+		if (*p == '-')
+			off = -off;
+	} else {
+		return -1;
+	}
+	*t = (long long)timegm(&tm) - off;
+	return 0;
+}
+
+/* config with "created" and the history entries of its layers that its
+ * history lacks (see layer_image_compose). */
+static char *config_with_created(char *config, long long created, size_t nlayers,
+				 struct dv_error *err)
+{
+	layer_autojson struct json_object *o = json_tokener_parse(config);
+	struct json_object *hist = NULL;
+	char when[32];
+	size_t have = 0;
+
+	if (!o || !json_object_is_type(o, json_type_object)) {
+		dv_err(err, EINVAL, "the image's config is not a JSON object");
+		return NULL;
+	}
+	layer_time_rfc3339(created, when);
+	json_object_object_add(o, "created", json_object_new_string(when));
+	if (json_object_object_get_ex(o, "history", &hist) &&
+	    !json_object_is_type(hist, json_type_array)) {
+		json_object_object_del(o, "history");
+		hist = NULL;
+	}
+	for (size_t i = 0; hist && i < json_object_array_length(hist); i++) {
+		struct json_object *h = json_object_array_get_idx(hist, i), *empty;
+
+		if (!json_object_object_get_ex(h, "empty_layer", &empty) ||
+		    !json_object_get_boolean(empty))
+			have++;
+	}
+	if (have > nlayers) { /* says more than there is: no history is better */
+		json_object_object_del(o, "history");
+		hist = NULL;
+		have = 0;
+	}
+	if (!hist) {
+		hist = json_object_new_array();
+		json_object_object_add(o, "history", hist);
+	}
+	for (; have < nlayers; have++) {
+		struct json_object *h = json_object_new_object();
+
+		json_object_object_add(h, "created", json_object_new_string(when));
+		json_object_object_add(h, "created_by", json_object_new_string("devenv commit"));
+		json_object_array_add(hist, h);
+	}
+	free(config);
+	return dv_xstrdup(json_object_to_json_string_ext(
+		o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
 int layer_image_compose(const struct layer_store *st, const char *name, const char *base_config,
-			const struct dv_strv *layers, struct layer_image *out, struct dv_error *err)
+			const struct dv_strv *layers, long long created, struct layer_image *out,
+			struct dv_error *err)
 {
 	dv_autofree char *norm = NULL, *config = NULL;
 	struct dv_strv diff_ids = { 0 };
@@ -128,6 +223,7 @@ int layer_image_compose(const struct layer_store *st, const char *name, const ch
 		return -1;
 	if (diff_ids_of(st, layers, &diff_ids, err) < 0 ||
 	    !(config = layer_config_with_diff_ids(base_config, &diff_ids, err)) ||
+	    (created >= 0 && !(config = config_with_created(config, created, layers->n, err))) ||
 	    store_config(st, config, hex, err) < 0)
 		goto out;
 	img.name = dv_steal_ptr(&norm);
@@ -205,13 +301,21 @@ static int cmp_blobs(const void *x, const void *y)
 	return strcmp(((const struct blob *)x)->hex, ((const struct blob *)y)->hex);
 }
 
-/* The archive itself: oci-layout, index.json, then every blob in hex order. */
+static la_ssize_t sparse_cb(struct archive *a, void *data, const void *buf, size_t n)
+{
+	(void)a;
+	return layer_sparse_write(data, buf, n) < 0 ? -1 : (la_ssize_t)n;
+}
+
+/* The archive itself: oci-layout, index.json, then every blob in hex
+ * order; into a new file with its layers' zeros as holes. */
 static int write_archive(const struct layer_ar *ar, int fd, const char *index, struct blob *blobs,
 			 size_t n, struct dv_error *err)
 {
 	static const char layout[] = "{\"imageLayoutVersion\":\"1.0.0\"}";
 	struct archive *a = ar->archive_write_new();
 	struct archive_entry *e = ar->archive_entry_new();
+	struct layer_sparse_out so = { .fd = -1 };
 	int ret = -1;
 
 	if (!a || !e) {
@@ -219,8 +323,12 @@ static int write_archive(const struct layer_ar *ar, int fd, const char *index, s
 		goto out;
 	}
 	qsort(blobs, n, sizeof(*blobs), cmp_blobs);
+	layer_sparse_open(&so, fd);
+	/* No padding of the last block, as archive_write_open_fd() does for
+	 * a file: the same bytes as before. */
 	if (ar->archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
-	    ar->archive_write_open_fd(a, fd) != ARCHIVE_OK) {
+	    ar->archive_write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK ||
+	    ar->archive_write_open(a, &so, NULL, sparse_cb, NULL) != ARCHIVE_OK) {
 		dv_err(err, 0, "cannot start the archive: %s", ar->archive_error_string(a));
 		goto out;
 	}
@@ -244,8 +352,14 @@ static int write_archive(const struct layer_ar *ar, int fd, const char *index, s
 		dv_err(err, 0, "cannot finish the archive: %s", ar->archive_error_string(a));
 		goto out;
 	}
+	if (layer_sparse_close(&so) < 0) {
+		dv_err(err, errno, "cannot write the archive");
+		goto out;
+	}
 	ret = 0;
 out:
+	if (ret < 0 && so.error) /* its words, not libarchive's "Write error" */
+		dv_err(err, so.error, "cannot write the archive");
 	if (e)
 		ar->archive_entry_free(e);
 	if (a)
@@ -499,6 +613,136 @@ static int pick_manifest(int rootfd, struct json_object *index, const char *want
 	return 0;
 }
 
+/* ---- docker-archive (`docker save`, `podman save`'s default) ----
+ *
+ * manifest.json: [{"Config": PATH, "RepoTags": ["name:tag"...],
+ * "Layers": [PATH...]}], the paths inside the archive: "<id>/layer.tar"
+ * and "<hex>.json" of docker's legacy form, "<hex>.tar" of podman's,
+ * "blobs/sha256/<hex>" of docker 25's. Each is opened beneath the
+ * unpacked archive (a symlink may join two layers' tars, as docker writes
+ * them, but nothing leaves it). The image id is the config's sha256; a
+ * config whose name says a digest must hash to it; every layer must
+ * unpack to its diff_id, as for an OCI layout. */
+
+/* A hex digest the file name ends in ("<hex>.json", "blobs/sha256/<hex>"),
+ * or NULL. */
+static const char *name_hex(const char *path, char out[65])
+{
+	const char *base = strrchr(path, '/');
+	size_t n;
+
+	base = base ? base + 1 : path;
+	n = strlen(base);
+	if (n > 5 && !strcmp(base + n - 5, ".json"))
+		n -= 5;
+	if (n != 64)
+		return NULL;
+	memcpy(out, base, 64);
+	out[64] = 0;
+	return layer_is_id(out) ? out : NULL;
+}
+
+/* PATH of the unpacked docker-archive, a regular file opened beneath it. */
+static int open_member(int rootfd, const char *path, const char *what, struct dv_error *err)
+{
+	dv_autoclose int fd = -1;
+	struct stat sb;
+
+	if (!path || !path[0])
+		return dv_err_plain(err, EINVAL, "the archive's manifest.json gives %s no path", what);
+	fd = dv_openat_beneath(rootfd, path, O_RDONLY | O_NONBLOCK | O_NOCTTY, 0);
+	if (fd < 0)
+		return dv_err(err, errno == EXDEV ? 0 : errno,
+			      errno == EXDEV ? "the archive's %s '%s' is outside the archive"
+					     : "the archive has no %s '%s'",
+			      what, path);
+	if (fstat(fd, &sb) < 0)
+		return dv_err(err, errno, "cannot read the archive's %s '%s'", what, path);
+	if (!S_ISREG(sb.st_mode))
+		return dv_err_plain(err, EINVAL, "the archive's %s '%s' is not a file", what, path);
+	return dv_steal_fd(&fd);
+}
+
+/* The image of manifest.json to load: the only one, or the one whose
+ * RepoTags hold `want`. Fills *cfg_text and cfg_hex (the config's digest:
+ * the image id), *layers (the entry's Layers, borrowed from *top) and
+ * *name (its first tag, may stay NULL). */
+static int docker_pick(int rootfd, const char *want, struct json_object **top, char **cfg_text,
+		       char cfg_hex[65], struct json_object **layers, char **name,
+		       struct dv_error *err)
+{
+	dv_autofree char *text = NULL;
+	dv_autoclose int fd = -1;
+	struct json_object *pick = NULL, *tags;
+	const char *cfg_path;
+	char said[65];
+	size_t n, len;
+	struct stat sb;
+
+	fd = open_member(rootfd, "manifest.json", "manifest", err);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &sb) < 0 || sb.st_size > (4 << 20))
+		return dv_err_plain(err, EFBIG, "the archive's manifest.json is too big (over 4 MiB)");
+	if (dv_read_all(fd, &text, &len, err) < 0)
+		return -1;
+	*top = json_tokener_parse(text);
+	if (!*top || !json_object_is_type(*top, json_type_array) ||
+	    !(n = json_object_array_length(*top)))
+		return dv_err_plain(err, EINVAL, "the archive's manifest.json lists no image");
+	for (size_t i = 0; i < n && !pick; i++) {
+		struct json_object *e = json_object_array_get_idx(*top, i);
+
+		if (!json_object_is_type(e, json_type_object))
+			return dv_err_plain(err, EINVAL, "entry %zu of the archive's manifest.json "
+							 "is not an object", i + 1);
+		if (n == 1)
+			pick = e;
+		if (json_object_object_get_ex(e, "RepoTags", &tags) &&
+		    json_object_is_type(tags, json_type_array))
+			for (size_t t = 0; t < json_object_array_length(tags); t++) {
+				struct json_object *tag = json_object_array_get_idx(tags, t);
+
+				if (!json_object_is_type(tag, json_type_string))
+					continue;
+				if (!*name && (pick == e || !want))
+					*name = dv_xstrdup(json_object_get_string(tag));
+				if (want && !strcmp(json_object_get_string(tag), want)) {
+					pick = e;
+					free(*name);
+					*name = dv_xstrdup(want);
+				}
+			}
+		if (pick != e && *name && n > 1) {
+			free(*name);
+			*name = NULL;
+		}
+	}
+	if (!pick && !want)
+		return dv_err_plain(err, EINVAL, "the archive holds %zu images: say which one "
+						 "('devenv image load FILE NAME')", n);
+	if (!pick)
+		return dv_err_plain(err, ENOENT, "the archive holds no image named '%s'", want);
+	cfg_path = str_field(pick, "Config");
+	if (!json_object_object_get_ex(pick, "Layers", layers) ||
+	    !json_object_is_type(*layers, json_type_array))
+		return dv_err_plain(err, EINVAL, "the archive's manifest.json lists no layers");
+	dv_autoclose int cfd = open_member(rootfd, cfg_path, "config", err);
+	if (cfd < 0)
+		return -1;
+	if (fstat(cfd, &sb) < 0 || sb.st_size > (4 << 20))
+		return dv_err_plain(err, EFBIG, "the archive's config '%s' is too big (over 4 MiB)",
+				    cfg_path);
+	if (dv_read_all(cfd, cfg_text, &len, err) < 0)
+		return -1;
+	dv_sha256_hex(*cfg_text, len, cfg_hex);
+	if (name_hex(cfg_path, said) && strcmp(said, cfg_hex))
+		return dv_err_plain(err, EBADMSG, "the archive's config '%s' does not match its "
+						  "digest (it hashes to sha256:%.12s)",
+				    cfg_path, cfg_hex);
+	return 0;
+}
+
 int layer_image_load(const struct layer_store *st, const char *file, const char *name,
 		     struct layer_image *out, struct dv_error *err)
 {
@@ -510,6 +754,7 @@ int layer_image_load(const struct layer_store *st, const char *file, const char 
 	dv_autoclose int fd = -1, sfd = -1, rootfd = -1;
 	struct dv_strv ids = { 0 };
 	char man_hex[65], cfg_hex[65], outer_hex[65];
+	bool docker = false;
 	size_t n;
 	int ret = -1;
 
@@ -526,30 +771,41 @@ int layer_image_load(const struct layer_store *st, const char *file, const char 
 	    (rootfd = dv_open_dir_at(sfd, "diff", err)) < 0 ||
 	    layer_extract(ar, fd, file, rootfd, st->rootless, outer_hex, NULL, err) < 0)
 		goto out;
-	if (dv_read_file_at(rootfd, "index.json", &index_text, &n, err) < 0 ||
-	    !(index = json_tokener_parse(index_text))) {
-		if (!dv_err_isset(err))
-			dv_err_plain(err, EINVAL, "'%s' is not an OCI image layout archive "
-						  "(index.json is not JSON)", file);
-		else
-			dv_err_plain(err, EINVAL, "'%s' is not an OCI image layout archive (no index.json)",
-				     file);
-		goto out;
+	/* An OCI layout (index.json; docker 25's saves have both), else a
+	 * docker-archive (manifest.json only). */
+	if (faccessat(rootfd, "index.json", F_OK, AT_SYMLINK_NOFOLLOW) < 0 &&
+	    faccessat(rootfd, "manifest.json", F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
+		docker = true;
+		if (docker_pick(rootfd, name, &man, &cfg_text, cfg_hex, &layers, &found, err) < 0)
+			goto out;
+	} else {
+		if (dv_read_file_at(rootfd, "index.json", &index_text, &n, err) < 0 ||
+		    !(index = json_tokener_parse(index_text))) {
+			if (!dv_err_isset(err))
+				dv_err_plain(err, EINVAL, "'%s' is not an OCI image layout archive "
+							  "(index.json is not JSON)", file);
+			else
+				dv_err_plain(err, EINVAL, "'%s' is not an OCI image layout archive "
+							  "or a docker-archive (it has no index.json or "
+							  "manifest.json)", file);
+			goto out;
+		}
+		if (pick_manifest(rootfd, index, name, man_hex, &found, err) < 0 ||
+		    open_blob(rootfd, man_hex, &man_text, err) < 0)
+			goto out;
+		man = json_tokener_parse(man_text);
+		if (!man || !digest_hex(json_object_object_get(man, "config")) ||
+		    !json_object_object_get_ex(man, "layers", &layers) ||
+		    !json_object_is_type(layers, json_type_array)) {
+			dv_err_plain(err, EINVAL, "the archive's manifest sha256:%.12s is not an image "
+						  "manifest", man_hex);
+			goto out;
+		}
+		snprintf(cfg_hex, sizeof(cfg_hex), "%s",
+			 digest_hex(json_object_object_get(man, "config")));
+		if (open_blob(rootfd, cfg_hex, &cfg_text, err) < 0)
+			goto out;
 	}
-	if (pick_manifest(rootfd, index, name, man_hex, &found, err) < 0 ||
-	    open_blob(rootfd, man_hex, &man_text, err) < 0)
-		goto out;
-	man = json_tokener_parse(man_text);
-	if (!man || !digest_hex(json_object_object_get(man, "config")) ||
-	    !json_object_object_get_ex(man, "layers", &layers) ||
-	    !json_object_is_type(layers, json_type_array)) {
-		dv_err_plain(err, EINVAL, "the archive's manifest sha256:%.12s is not an image manifest",
-			     man_hex);
-		goto out;
-	}
-	snprintf(cfg_hex, sizeof(cfg_hex), "%s", digest_hex(json_object_object_get(man, "config")));
-	if (open_blob(rootfd, cfg_hex, &cfg_text, err) < 0)
-		goto out;
 	cfg = json_tokener_parse(cfg_text);
 	if (!cfg || !json_object_object_get_ex(cfg, "rootfs", &rootfs) ||
 	    !json_object_object_get_ex(rootfs, "diff_ids", &diff_ids) ||
@@ -559,19 +815,29 @@ int layer_image_load(const struct layer_store *st, const char *file, const char 
 		goto out;
 	}
 	for (size_t i = 0; i < json_object_array_length(layers); i++) {
-		const char *hex = digest_hex(json_object_array_get_idx(layers, i));
+		struct json_object *l = json_object_array_get_idx(layers, i);
+		const char *hex = docker ? NULL : digest_hex(l);
 		const char *want = json_object_get_string(json_object_array_get_idx(diff_ids, i));
 		dv_autoclose int lfd = -1;
 		char id[65], step[96];
 		unsigned long long size;
 
-		if (!hex) {
+		if (docker) {
+			if (!json_object_is_type(l, json_type_string)) {
+				dv_err_plain(err, EINVAL, "layer %zu of the archive's manifest.json is not "
+							  "a path", i + 1);
+				goto out;
+			}
+			lfd = open_member(rootfd, json_object_get_string(l), "layer", err);
+		} else if (!hex) {
 			dv_err_plain(err, EINVAL, "layer %zu of the manifest has a bad digest", i + 1);
 			goto out;
+		} else {
+			lfd = open_blob(rootfd, hex, NULL, err);
 		}
-		if ((lfd = open_blob(rootfd, hex, NULL, err)) < 0)
+		if (lfd < 0)
 			goto out;
-		snprintf(step, sizeof(step), "load sha256:%.12s", hex);
+		snprintf(step, sizeof(step), "load layer %zu", i + 1);
 		if (layer_import_stream(st, lfd, file, step, id, &size, NULL, err) < 0)
 			goto out;
 		/* What the config says the layer is: its uncompressed digest. */

@@ -586,6 +586,16 @@ const char *layer_remote_name(const struct layer_remote *r)
 	return r->name;
 }
 
+const char *layer_remote_digest(const struct layer_remote *r)
+{
+	return r->manifest_hex;
+}
+
+const char *layer_remote_config(const struct layer_remote *r)
+{
+	return r->config_hex;
+}
+
 size_t layer_remote_layers(const struct layer_remote *r)
 {
 	return r->diff_ids.n;

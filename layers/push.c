@@ -385,12 +385,21 @@ int layer_image_push(const struct layer_store *st, const char *ref, const char *
 		     struct dv_error *err)
 {
 	struct layer_image img = {0};
+	struct layer_push_notes notes = {0};
 	int ret;
 
 	if (layer_image_resolve(st, ref, &img, err) < 0)
 		return -1;
-	ret = layer_push_image(st, &img, dest ? dest : img.name, comp, NULL, log, out_name,
+	/* What it is called here, when no registry serves it: a team's base
+	 * is found by that name (LAYER_ANN_IMAGE_REF). */
+	if (!strncmp(img.name, "localhost/", 10)) {
+		notes.manifest = json_object_new_object();
+		json_object_object_add(notes.manifest, LAYER_ANN_IMAGE_REF,
+				       json_object_new_string(img.name));
+	}
+	ret = layer_push_image(st, &img, dest ? dest : img.name, comp, &notes, log, out_name,
 			       out_digest, NULL, err);
+	json_object_put(notes.manifest);
 	layer_image_release(&img);
 	return ret;
 }

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "provision.h"
@@ -115,10 +116,14 @@ int prov_env_commit(const struct dv_ctx *ctx, const struct layer_store *st, stru
 	if (layer_image_resolve(st, env->state.image_id, &base, &(struct dv_error){ 0 }) < 0 &&
 	    layer_image_resolve(st, env->state.image, &base, &(struct dv_error){ 0 }) < 0)
 		base.config = NULL;
-	if (layer_image_compose(st, name, base.config, &layers, out, err) < 0)
+	if (layer_image_compose(st, name, base.config, &layers, (long long)time(NULL), out, err) < 0) {
 		dv_err_prefix(err, "cannot commit env '%s'", env->state.name);
-	else
+	} else {
+		/* The new layer's size is in its layer.json (import measured
+		 * it); the env's, read by `ls` and `status`, is recorded too. */
+		prov_env_size_record(st, env->id, "commit");
 		ret = 0;
+	}
 out:
 	if (frozen && ctr_cgroup_freeze(&env->state.cgroups, false, 0, &(struct dv_error){ 0 }) == 0)
 		prov_env_commit_mark(st, env, false);

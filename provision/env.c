@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -308,12 +309,44 @@ static bool strv_equal(const struct dv_strv *a, const struct dv_strv *b)
 	return true;
 }
 
+/* A short name (`postgres:15`, `team/app`) in no record of the store, as
+ * Docker reads it: docker.io/library/postgres:15, through
+ * DEVENV_REGISTRY_MIRROR when set (layers/registry.c). Stored under that
+ * full name, which layer_image_resolve() finds for the short one next time
+ * (after a `localhost/` image of that name: local first). */
+static int pull_short_name(const struct layer_store *st, const char *ref, struct layer_image *img,
+			   struct dv_error *err)
+{
+	const char *mirror = getenv("DEVENV_REGISTRY_MIRROR");
+	dv_autofree char *full = NULL;
+	struct dv_error fail = { 0 };
+
+	if (layer_ref_normalize(ref, false, &full, err) < 0)
+		return -1;
+	if (mirror && !*mirror)
+		mirror = NULL;
+	fprintf(stderr, "devenv: image '%s' is not in the store; pulling %s%s%s\n", ref, full,
+		mirror ? " through the mirror " : "", mirror ? mirror : "");
+	if (layer_image_pull(st, full, img, &fail) == 0)
+		return 0;
+	if (fail.errnum == ENOSPC || fail.errnum == EDQUOT || fail.errnum == EACCES) {
+		*err = fail;
+		return -1;
+	}
+	return dv_err_plain(err, fail.errnum ? fail.errnum : ENOENT,
+			    "image '%s' is not in the store and cannot be pulled as %s (%s); "
+			    "import one with 'devenv image import FILE %s' or pull it",
+			    ref, full, fail.msg, ref);
+}
+
 /* The image, bootstrapping the default Debian image the first time, or
- * pulling one whose reference names a registry host. */
+ * pulling one whose reference names a registry host, or a short name from
+ * Docker Hub (or its mirror). */
 int prov_resolve_image(const struct layer_store *st, const struct env_spec *spec, const char *ref,
 		       struct prov_team *team, struct layer_image *img, struct dv_error *err)
 {
 	struct dv_error miss = { 0 };
+	bool foreign = false;
 	int found;
 
 	if (layer_image_resolve(st, ref, img, &miss) == 0) {
@@ -325,6 +358,7 @@ int prov_resolve_image(const struct layer_store *st, const struct env_spec *spec
 			     "'%s' for another env, so it is not used here; import or pull your "
 			     "own (it replaces that one)", ref, img->from);
 		layer_image_release(img);
+		foreign = true;
 	}
 	/* A base no registry serves: the one a teammate's pushed env was built
 	 * on, so that their keys are ours. */
@@ -343,14 +377,20 @@ int prov_resolve_image(const struct layer_store *st, const struct env_spec *spec
 		layer_image_release(img);
 		return layer_image_pull(st, ref, img, err);
 	}
-	if (miss.errnum != ENOENT || !dv_str_startswith(ref, "debian:")) {
+	/* Not a short name (`localhost/NAME`), or one whose record here is
+	 * another env's: pulled, it would stay behind that record. */
+	if (miss.errnum != ENOENT || layer_ref_has_host(ref) ||
+	    (foreign && !dv_str_startswith(ref, "debian:"))) {
 		*err = miss;
 		return -1;
 	}
-	fprintf(stderr, "devenv: image '%s' is not in the store; building it from the Debian mirror (once)\n",
-		ref);
 	layer_image_release(img);
-	return layer_image_bootstrap(st, ref, img, err);
+	if (dv_str_startswith(ref, "debian:")) {
+		fprintf(stderr, "devenv: image '%s' is not in the store; building it from the Debian "
+			"mirror (once)\n", ref);
+		return layer_image_bootstrap(st, ref, img, err);
+	}
+	return pull_short_name(st, ref, img, err);
 }
 
 /* What the Envfile asks for: the image, the step keys, the spec digest,
@@ -358,6 +398,7 @@ int prov_resolve_image(const struct layer_store *st, const struct env_spec *spec
 struct plan {
 	struct layer_image img;
 	struct prov_team *team; /* cache_from, or NULL */
+	bool pinned;            /* img is a team's base standing for spec->image */
 	struct dv_strv keys, layers;
 	char *digest;
 	struct layer_image *svc_imgs; /* one per service of the spec */
@@ -375,19 +416,86 @@ static void plan_release(struct plan *p)
 	memset(p, 0, sizeof(*p));
 }
 
+/* The team base this env's record pins for its `image:` (state.json
+ * image_for), while the Envfile names the same `image:`, the store still
+ * has it and it vouches for this env (taken for it, or the Envfile names
+ * its source: a `reload` or `up` without --cache-from keeps it): 0 and
+ * img, no network; 1 otherwise. */
+static int pinned_base(const struct layer_store *st, const struct prov_env *env,
+		       struct layer_image *img)
+{
+	const struct ctr_state *s = &env->state;
+
+	if (!env->has_state || !s->image_for || strcmp(s->image_for, env->spec.image) ||
+	    layer_image_resolve(st, s->image, img, &(struct dv_error){ 0 }) < 0)
+		return 1;
+	if (!strcmp(img->id, s->image_id) && prov_team_vouches(&env->spec, img))
+		return 0;
+	layer_image_release(img);
+	return 1;
+}
+
+/* Does the local cache lack the last step's key? Keys chain, so then some
+ * step would be built (or taken from the team cache). */
+static bool would_build(const struct layer_store *st, const struct env_spec *spec,
+			const struct dv_strv *keys)
+{
+	char env_id[13] = "", id[65];
+	struct layer_cache_scope scope = { &spec->cache_from, NULL };
+
+	if (!keys->n)
+		return false;
+	if (spec->checkout && spec->relpath) {
+		prov_env_id(spec->checkout, spec->relpath, env_id);
+		scope.env = env_id;
+	}
+	return layer_cache_get(st, keys->v[keys->n - 1], &scope, id, &(struct dv_error){ 0 }) < 0;
+}
+
 /* refresh: ask git remotes for their current commits (provision, reload)
- * rather than use the ones remembered (git.c). */
-static int plan_make(const struct layer_store *st, struct env_spec *spec, bool refresh,
+ * rather than use the ones remembered (git.c).
+ *
+ * One base for a team: when the store's image of the Envfile's name (a
+ * `debian:bookworm` bootstrapped here) is not the one the cache_from image
+ * was built on, and a step would be built, the cache's base is taken by
+ * its digest and used for this env only (p->pinned: state.json keeps it,
+ * so later ups use it with no network); the store's image of that name is
+ * left alone, for the envs that use it. */
+static int plan_make(const struct layer_store *st, struct prov_env *env, bool refresh,
 		     struct plan *p, struct dv_error *err)
 {
+	struct env_spec *spec = &env->spec;
 	dv_autoclose int gitdir = -1;
+	bool building;
+	int r;
 
 	p->team = prov_team_new(spec);
-	if (prov_resolve_image(st, spec, spec->image, p->team, &p->img, err) < 0 ||
+	p->pinned = pinned_base(st, env, &p->img) == 0;
+	if ((!p->pinned && prov_resolve_image(st, spec, spec->image, p->team, &p->img, err) < 0) ||
 	    prov_git_resolve(st, spec, refresh, err) < 0 ||
 	    (gitdir = prov_git_dir(st, err)) < 0 ||
-	    prov_keys_at(spec, p->img.id, gitdir, &p->keys, err) < 0 ||
-	    prov_services_resolve(st, spec, &p->svc_imgs, err) < 0)
+	    prov_keys_at(spec, p->img.id, gitdir, &p->keys, err) < 0)
+		return -1;
+	/* Asked when the env is new (which base it has is decided then, even
+	 * when another env of the store built the same steps on the store's
+	 * image) or when a step would be built: an env that exists and has
+	 * nothing to build never opens a registry. */
+	building = p->team && !layer_ref_has_host(spec->image) && would_build(st, spec, &p->keys);
+	if (p->team && !layer_ref_has_host(spec->image) && (building || !env->has_state)) {
+		struct layer_image pin = { 0 };
+
+		if ((r = prov_team_pin(st, p->team, spec->image, &p->img, !building, &pin, err)) < 0)
+			return -1;
+		if (r == 0) {
+			layer_image_release(&p->img);
+			p->img = pin;
+			p->pinned = true;
+			dv_strv_release(&p->keys);
+			if (prov_keys_at(spec, p->img.id, gitdir, &p->keys, err) < 0)
+				return -1;
+		}
+	}
+	if (prov_services_resolve(st, spec, &p->svc_imgs, err) < 0)
 		return -1;
 	p->n_svc = spec->n_services;
 	p->digest = prov_spec_digest(spec, p->img.id, &p->keys);
@@ -441,6 +549,9 @@ static void fill_state(struct ctr_state *s, const struct prov_env *env, const st
 				 .n_mounts = s->n_mounts, .git_protect = s->git_protect,
 				 .svc_binds = s->svc_binds };
 
+	char *map = s->userns_map;
+
+	s->userns_map = NULL;
 	memset(&s->cgroups, 0, sizeof(s->cgroups));
 	s->seccomp = NULL;
 	s->services = NULL;
@@ -452,6 +563,7 @@ static void fill_state(struct ctr_state *s, const struct prov_env *env, const st
 	memset(&s->svc_binds, 0, sizeof(s->svc_binds));
 	ctr_state_release(s);
 	s->ownership = own.ownership;
+	s->userns_map = map;
 	s->host_uid = own.host_uid;
 	s->host_gid = own.host_gid;
 	s->started_ns = own.started_ns;
@@ -471,6 +583,7 @@ static void fill_state(struct ctr_state *s, const struct prov_env *env, const st
 	s->spec_digest = dv_xstrdup(p->digest);
 	s->image = dv_xstrdup(p->img.name);
 	s->image_id = dv_xstrdup(p->img.id);
+	s->image_for = dv_xstrdup(p->pinned ? spec->image : "");
 	for (size_t i = 0; i < p->layers.n; i++)
 		dv_strv_push(&s->layers, p->layers.v[i]);
 	for (size_t i = 0; i < p->keys.n; i++)
@@ -598,6 +711,25 @@ static unsigned env_id(const char *name, unsigned fallback)
 	return errno || *end || n == 0 || n > 4294967294UL ? fallback : (unsigned)n;
 }
 
+/* Which user namespace map an env's start gets (container/keepid.c):
+ * "keep-id" for a rootless env with `user:` where it can be had, else ""
+ * (root is the host user, as before); *why says why not, when `user:` asks
+ * for it. k is filled for keep-id. */
+static const char *userns_map(const struct prov_env *env, struct ctr_keepid *k, char *server,
+			      const char **why)
+{
+	uid_t ruid;
+	gid_t rgid;
+
+	*why = NULL;
+	if (!env->spec.user || dv_userns_root_ids(&ruid, &rgid) < 0)
+		return "";
+	if (ctr_keepid_check(server, why) < 0 || ctr_keepid_plan(k, ruid, rgid, why) < 0)
+		return "";
+	k->server = server;
+	return "keep-id";
+}
+
 /* The host user is the owner of the checkout: what the env creates there,
  * and in host mounts, must belong to it and to no other id (README: "The
  * user inside, and who owns the checkout's files"). The env's `user` gets
@@ -605,7 +737,8 @@ static unsigned env_id(const char *name, unsigned fallback)
  * by, else uid 1000, and its files in the checkout go to root like
  * everything else there. Every host path is idmapped where the kernel and
  * each filesystem allow it ("idmapped"), else swept ("chown"). */
-static int owner_ids(const struct prov_env *env, struct ctr_state *s, struct dv_error *err)
+static int owner_ids(const struct prov_env *env, struct ctr_state *s, const char *why,
+		     struct dv_error *err)
 {
 	dv_autofree const char **paths = dv_xcalloc(s->n_mounts + s->svc_binds.n + 2, sizeof(*paths));
 	size_t n = 0;
@@ -628,12 +761,13 @@ static int owner_ids(const struct prov_env *env, struct ctr_state *s, struct dv_
 		s->user_uid = ruid;
 		s->user_gid = rgid;
 		s->ownership = dv_xstrdup("rootless");
-		if (env->spec.user)
+		if (env->spec.user && strcmp(s->userns_map, "keep-id"))
 			fprintf(stderr,
-				"devenv: note: without root, root in the env is you; user '%s' "
-				"(uid %u in the env) is a subordinate id of yours on the host and "
-				"cannot write the checkout: drop `user:` to work as root "
-				"(README: Without root)\n",
+				"devenv: note: without root, user '%s' is you in the env only where "
+				"/dev/fuse and fuse-overlayfs can be used, and here %s; so root in "
+				"the env is you, and user '%s' (uid %u in the env) is a subordinate "
+				"id of yours that cannot write the checkout (README: Without root)\n",
+				env->spec.user, why ? why : "they cannot be used",
 				env->spec.user, (unsigned)ruid);
 		return 0;
 	}
@@ -700,10 +834,10 @@ static int sweep_pending(struct prov_env *env, int efd, struct dv_error *err)
  * *paths holds the strings; the host mounts' trees are the caller's to
  * close (prov_host_trees_close). */
 static int env_mounts(const struct layer_store *st, const struct env_spec *spec,
-		      const char *env_id, struct ctr_mount **out, size_t *n, struct dv_strv *paths,
-		      struct dv_error *err)
+		      const char *env_id, const char *gitcommon, struct ctr_mount **out, size_t *n,
+		      struct dv_strv *paths, struct dv_error *err)
 {
-	struct ctr_mount *m = dv_xcalloc(spec->n_volumes + spec->n_mounts + 1, sizeof(*m));
+	struct ctr_mount *m = dv_xcalloc(spec->n_volumes + spec->n_mounts + 2, sizeof(*m));
 
 	*out = m;
 	*n = 0;
@@ -721,6 +855,47 @@ static int env_mounts(const struct layer_store *st, const struct env_spec *spec,
 		if (prov_host_tree(spec, &spec->mounts[i], "remove it from 'mounts'", &m[(*n)++],
 				   err) < 0)
 			return -1;
+	if (gitcommon) {
+		/* A worktree's repository, at its own path: the `.git` file's
+		 * `gitdir:` leads there inside as on the host. Read-only as
+		 * the checkout's git dir is (prov_git_paths). */
+		struct dv_error cerr = { 0 };
+		int tree, e;
+
+		tree = ctr_bind_tree(spec->checkout, gitcommon, &e, &cerr);
+		if (tree < 0 && e)
+			return dv_err(err, e, "cannot open the git dir '%s' of the checkout's worktree "
+				      "(it changed while up ran?); run 'devenv up' again", gitcommon);
+		if (tree < 0) {
+			*err = cerr;
+			return dv_err_prefix(err, "the git dir '%s' of the checkout's worktree", gitcommon);
+		}
+		m[(*n)++] = (struct ctr_mount){ .source = gitcommon, .target = gitcommon,
+						.readonly = !spec->security.git_metadata_rw,
+						.host = true, .has_tree = true, .tree_fd = tree,
+						.skeleton = true };
+	}
+	return 0;
+}
+
+/* The repository of a checkout that is a git worktree, to mount at its
+ * own path (gitdir.c), into *out; NULL when none, or when it cannot be
+ * there. -1 when the checkout cannot be opened. */
+static int env_git_common(const struct env_spec *spec, char **out, struct dv_error *err)
+{
+	char *common = NULL;
+
+	*out = NULL;
+	if (prov_git_common_dir(spec->checkout, &common, err) < 0)
+		return -1;
+	if (common && (dv_path_below(common, spec->workdir) || dv_path_below(spec->workdir, common))) {
+		fprintf(stderr, "devenv: warning: the checkout is a git worktree of '%s', which cannot "
+			"be mounted at its own path inside: the workdir '%s' is there; set another "
+			"'workdir' for git to work inside\n", common, spec->workdir);
+		free(common);
+		common = NULL;
+	}
+	*out = common;
 	return 0;
 }
 
@@ -750,6 +925,9 @@ static int start_env(const struct layer_store *st, struct prov_env *env, int efd
 	struct ctr_idmap idmap;
 	struct timespec now;
 	struct ctr_user user;
+	struct ctr_keepid keepid;
+	char keepid_server[64];
+	const char *why = NULL;
 	struct ctr_sandbox sb = { 0 };
 	dv_autofree const char **hosts = dv_xcalloc(env->spec.n_services + 1, sizeof(*hosts));
 	dv_autofree struct ctr_mount *mounts = NULL;
@@ -757,6 +935,7 @@ static int start_env(const struct layer_store *st, struct prov_env *env, int efd
 	struct prov_net pn = { .fd = -1 };
 	char cgname[PROV_CGROUP_NAME_MAX];
 	dv_autoclose int commit = -1;
+	dv_autofree char *gitcommon = NULL;
 	int ret = -1;
 
 	for (size_t i = 0; i < s->layers.n; i++)
@@ -809,11 +988,17 @@ static int start_env(const struct layer_store *st, struct prov_env *env, int efd
 	if (!env->spec.security.git_metadata_rw &&
 	    prov_git_paths(env->spec.checkout, &s->git_protect, err) < 0)
 		goto out;
-	if (env_mounts(st, &env->spec, env->id, &mounts, &cs.n_mounts, &mount_paths, err) < 0)
+	if (env_git_common(&env->spec, &gitcommon, err) < 0 ||
+	    env_mounts(st, &env->spec, env->id, gitcommon, &mounts, &cs.n_mounts, &mount_paths,
+		       err) < 0)
 		goto out;
 	record_mounts(s, &env->spec, mounts, cs.n_mounts);
 	cs.mounts = mounts;
-	if (owner_ids(env, s, err) < 0)
+	free(s->userns_map);
+	s->userns_map = dv_xstrdup(userns_map(env, &keepid, keepid_server, &why));
+	if (s->userns_map[0])
+		cs.keepid = &keepid;
+	if (owner_ids(env, s, why, err) < 0)
 		goto out;
 	if (!strcmp(s->ownership, "idmapped")) {
 		idmap = (struct ctr_idmap){ s->host_uid, s->host_uid, s->host_gid, s->host_gid };
@@ -826,6 +1011,17 @@ static int start_env(const struct layer_store *st, struct prov_env *env, int efd
 	clock_gettime(CLOCK_REALTIME_COARSE, &now);
 	s->started_ns = (long long)now.tv_sec * 1000000000LL + now.tv_nsec;
 	s->sweep_pending = strcmp(s->ownership, "idmapped") != 0;
+	{
+		/* Which folder this start mounts: one made again at the path
+		 * while the env runs is not it (prov_env_checkout_check). */
+		struct stat cst;
+
+		s->checkout_dev = s->checkout_ino = 0;
+		if (stat(env->spec.checkout, &cst) == 0) {
+			s->checkout_dev = (unsigned long long)cst.st_dev;
+			s->checkout_ino = (unsigned long long)cst.st_ino;
+		}
+	}
 	if (env->spec.user) {
 		user = (struct ctr_user){ env->spec.user, env->spec.shell, s->user_uid, s->user_gid };
 		cs.user = &user;
@@ -887,7 +1083,8 @@ out:
 }
 
 /* The env's writable layer no longer fits its chain: start it afresh. */
-static int reset_upper(const struct prov_env *env, int efd, bool say, struct dv_error *err)
+static int reset_upper(const struct prov_env *env, int efd, bool say, bool remap,
+		       struct dv_error *err)
 {
 	dv_autofree char *upper = dv_xasprintf("%s/upper", env->id);
 	dv_autofree char *work = dv_xasprintf("%s/work", env->id);
@@ -895,9 +1092,11 @@ static int reset_upper(const struct prov_env *env, int efd, bool say, struct dv_
 	if (dv_rm_tree_at(efd, upper, err) < 0 || dv_rm_tree_at(efd, work, err) < 0)
 		return dv_err_prefix(err, "resetting env '%s'", env->spec.name);
 	if (say)
-		printf("env '%s' was recreated on its new layers: its files outside the checkout were reset "
+		printf("env '%s' was recreated %s: its files outside the checkout were reset "
 		       "(the checkout and volumes are kept)\n",
-		       env->spec.name);
+		       env->spec.name, remap ? "for its new user namespace map (`user:` changed, "
+					     "or keep-id became possible or impossible here)"
+					   : "on its new layers");
 	return 0;
 }
 
@@ -907,13 +1106,23 @@ static int record(const struct layer_store *st, struct prov_env *env, int efd, c
 		  bool quiet, struct dv_error *err)
 {
 	bool changed = env->has_state && !strv_equal(&p->layers, &env->state.layers);
+	struct ctr_keepid k;
+	char server[64];
+	const char *why, *map = userns_map(env, &k, server, &why);
+	/* The map decides who owns what in the upper (and keep-id's upper is
+	 * fuse-overlayfs's, with its own opaque marks): a new map, a new env. */
+	bool remap = env->has_state && !changed && env->state.init.pid &&
+		     strcmp(env->state.userns_map ? env->state.userns_map : "", map);
 
 	if (prov_volume_check(&env->spec, env->id, err) < 0)
 		return -1;
 	if (dv_mkdirat_ok(efd, env->id, 0700, err) < 0)
 		return -1;
-	if ((changed || !env->has_state) && reset_upper(env, efd, changed && !quiet, err) < 0)
+	if ((changed || remap || !env->has_state) &&
+	    reset_upper(env, efd, (changed || remap) && !quiet, remap && !changed, err) < 0)
 		return -1;
+	if (changed)
+		prov_env_size_forget(st, env->id); /* its files were reset */
 	/* Volumes made before volumes were per env, that the state about to
 	 * be replaced names (provision/volume.c). */
 	if (env->has_state &&
@@ -931,6 +1140,11 @@ static int start_and_on_up(struct dv_ctx *ctx, const struct layer_store *st,
 {
 	dv_autofree char *log = dv_xasprintf("%s/log", env->id);
 	dv_autoclose int log_fd = -1;
+	dv_autoclose int log_dir = -1;
+	dv_autoclose int to_log = -1;
+	dv_autoclose int done = -1;
+	struct ctr_logcap cap;
+	int ret;
 
 	/* Services left running by an init that died belong to no env now. */
 	if (env->state.n_services && prov_services_stop(st, env, 10, err) < 0)
@@ -949,9 +1163,20 @@ static int start_and_on_up(struct dv_ctx *ctx, const struct layer_store *st,
 	}
 	if (!ctx->quiet)
 		printf("env '%s' is up (id %s); 'devenv ssh' steps in\n", env->spec.name, env->id);
-	log_fd = openat(efd, log, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
-	if (log_fd < 0)
-		return dv_err(err, errno, "cannot open the env's log");
+	/* on_up's output goes to the log through a log relay, which caps and
+	 * rotates it as a service's (provision/logs.c); without on_up, none. */
+	if (env->spec.n_on_up) {
+		log_fd = openat(efd, log, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
+		if (log_fd < 0)
+			return dv_err(err, errno, "cannot open the env's log");
+		log_dir = openat(efd, env->id, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (log_dir < 0)
+			return dv_err(err, errno, "cannot open the env's folder");
+		prov_log_cap(&env->spec, log_dir, &cap);
+		to_log = ctr_log_relay(log_fd, &cap, &done, err);
+		if (to_log < 0)
+			return dv_err_prefix(err, "cannot start the log relay of the env's on_up");
+	}
 	if (env->lock_fd >= 0) {
 		close(env->lock_fd);
 		env->lock_fd = -1;
@@ -961,7 +1186,39 @@ static int start_and_on_up(struct dv_ctx *ctx, const struct layer_store *st,
 		ctx->store_lock_fd = -1;
 	}
 	dv_fault_point("up.on_up");
-	return run_on_up(ctx, env, log_fd, err);
+	if (!env->spec.n_on_up)
+		return 0;
+	ret = run_on_up(ctx, env, to_log, err);
+	/* The log whole before we return ('devenv logs' right after). */
+	close(to_log);
+	to_log = -1;
+	while (poll(&(struct pollfd){ .fd = done, .events = POLLIN }, 1, 5000) < 0 && errno == EINTR) {
+	}
+	return ret;
+}
+
+int prov_env_checkout_check(const struct ctr_state *s, struct dv_error *err)
+{
+	struct stat st;
+	int e;
+
+	if (!s->checkout_ino || !s->checkout)
+		return 0;
+	e = stat(s->checkout, &st) == 0 ? 0 : errno;
+	if (!e && (unsigned long long)st.st_dev == s->checkout_dev &&
+	    (unsigned long long)st.st_ino == s->checkout_ino)
+		return 0;
+	if (ctr_probe(&s->init) == CTR_STOPPED)
+		return 0; /* the next start mounts what is there */
+	if (e == ENOENT || e == ENOTDIR)
+		return dv_err_plain(err, ESTALE, "the checkout '%s' of env '%s' is gone since the env "
+				    "started (removed or moved): inside, '%s' is still the old folder; "
+				    "put the checkout back, then run 'devenv halt' and 'devenv up' "
+				    "(the env's files are kept)", s->checkout, s->name, s->workdir);
+	return dv_err_plain(err, ESTALE, "the checkout '%s' of env '%s' was replaced since the env "
+			    "started (another folder is at that path now): inside, '%s' is still the "
+			    "old folder; run 'devenv halt' and 'devenv up' to start it on the new one "
+			    "(the env's files are kept)", s->checkout, s->name, s->workdir);
 }
 
 int prov_env_up(struct dv_ctx *ctx, const struct layer_store *st, struct prov_env *env,
@@ -973,7 +1230,7 @@ int prov_env_up(struct dv_ctx *ctx, const struct layer_store *st, struct prov_en
 
 	if (efd < 0)
 		return dv_err(err, errno, "cannot open '%s/envs'", st->root);
-	if (prov_env_lock(st, env, err) < 0 || plan_make(st, &env->spec, env->refresh_git, &p, err) < 0)
+	if (prov_env_lock(st, env, err) < 0 || plan_make(st, env, env->refresh_git, &p, err) < 0)
 		goto out;
 	dv_fault_point("up.plan");
 	if (env->has_state && ctr_probe(&env->state.init) == CTR_FROZEN) {
@@ -982,6 +1239,8 @@ int prov_env_up(struct dv_ctx *ctx, const struct layer_store *st, struct prov_en
 		goto out;
 	}
 	if (env->has_state && ctr_probe(&env->state.init) != CTR_STOPPED) {
+		if (prov_env_checkout_check(&env->state, err) < 0)
+			goto out;
 		if (strcmp(p.digest, env->state.spec_digest) == 0) {
 			if (!ctx->quiet)
 				printf("env '%s' is already running\n", env->spec.name);
@@ -1045,6 +1304,9 @@ int prov_env_halt(const struct dv_ctx *ctx, const struct layer_store *st, struct
 			return -1;
 		if (say && !ctx->quiet)
 			printf("env '%s' halted; its files are kept\n", env->state.name);
+		/* Its size changes only while it runs: recorded now, for `ls`,
+		 * `status` and `df` (provision/df.c). */
+		prov_env_size_record(st, env->id, "halt");
 	}
 	/* Every process of the env is gone with its init: what a background
 	 * writer left in the checkout is swept now (sweep.c). */
@@ -1082,7 +1344,7 @@ int prov_env_provision(struct dv_ctx *ctx, const struct layer_store *st, struct 
 	if (efd < 0)
 		return dv_err(err, errno, "cannot open '%s/envs'", st->root);
 	/* Build first: a failing step leaves a running env running. */
-	if (prov_env_lock(st, env, err) < 0 || plan_make(st, &env->spec, true, &p, err) < 0 ||
+	if (prov_env_lock(st, env, err) < 0 || plan_make(st, env, true, &p, err) < 0 ||
 	    prov_build(ctx, st, &env->spec, &p.img, &p.keys, p.team, &p.layers, err) < 0)
 		goto out;
 	running = env->has_state && ctr_probe(&env->state.init) != CTR_STOPPED;

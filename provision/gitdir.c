@@ -119,50 +119,71 @@ static void add_path(struct dv_strv *out, const char *rel)
 	dv_strv_push(out, rel);
 }
 
-/* Where a path a config value names leads, relative to the checkout: from
- * base (relative to the checkout: "" for the worktree, ".git" for an
- * include in .git/config) unless absolute. Into out ("" for the checkout
- * itself); false when it is outside the checkout or cannot be known here.
- * climbed gets the folders of the checkout a `..` climbs out of. */
-static bool resolve(const char *checkout, const char *base, const char *value, char *out,
-		    size_t size, struct dv_strv *climbed)
+/* Where a path a config value names leads: from the folder base (absolute)
+ * unless absolute, normalised, into abs (absolute). false when it cannot
+ * be known here (`~`, `%(prefix)`, too long). up gets each folder a `..`
+ * climbs out of (absolute, without the leading '/'). */
+static bool resolve_abs(const char *base, const char *value, char *abs, size_t size,
+			struct dv_strv *up)
 {
-	char joined[8300], norm[8300];
-	struct dv_strv up = { 0 };
-	const char *rel;
+	char joined[8300];
 	int n;
 
-	if (!*value || value[0] == '~' || !strncmp(value, "%(prefix)/", 10))
+	if (!*value || value[0] == '~' || !strncmp(value, "%(prefix)/", 10) || size < 2)
 		return false;
 	if (value[0] == '/')
 		n = snprintf(joined, sizeof(joined), "%s", value);
 	else
-		n = snprintf(joined, sizeof(joined), "%s/%s/%s", checkout, base, value);
-	norm[0] = '/';
-	if (n < 0 || (size_t)n >= sizeof(joined) ||
-	    !normalise(joined, norm + 1, sizeof(norm) - 1, &up) ||
+		n = snprintf(joined, sizeof(joined), "%s/%s", base, value);
+	abs[0] = '/';
+	return n >= 0 && (size_t)n < sizeof(joined) && normalise(joined, abs + 1, size - 1, up);
+}
+
+/* The folders of the checkout a `..` climbed out of (resolve_abs's up),
+ * relative to it, but those in its .git, into climbed. */
+static void climbed_in(const char *checkout, const struct dv_strv *up, struct dv_strv *climbed)
+{
+	for (size_t i = 0; i < up->n; i++) {
+		char abs[8300];
+		const char *r;
+
+		snprintf(abs, sizeof(abs), "/%s", up->v[i]);
+		if ((r = dv_path_below(abs, checkout)) && *r && !at_or_below(r, ".git"))
+			dv_strv_push(climbed, r);
+	}
+}
+
+/* Where a path a config value names leads, relative to the checkout: from
+ * the folder base (absolute: the checkout for the worktree, its .git for
+ * an include in .git/config) unless absolute. Into out ("" for the
+ * checkout itself); false when it is outside the checkout or cannot be
+ * known here. climbed gets the folders of the checkout a `..` climbs out
+ * of. */
+static bool resolve(const char *checkout, const char *base, const char *value, char *out,
+		    size_t size, struct dv_strv *climbed)
+{
+	char norm[8300];
+	struct dv_strv up = { 0 };
+	const char *rel;
+
+	if (!resolve_abs(base, value, norm, sizeof(norm), &up) ||
 	    !(rel = dv_path_below(norm, checkout)) || strlen(rel) >= size) {
 		dv_strv_release(&up);
 		return false;
 	}
 	memcpy(out, rel, strlen(rel) + 1);
-	for (size_t i = 0; i < up.n; i++) {
-		char abs[8300];
-		const char *r;
-
-		snprintf(abs, sizeof(abs), "/%s", up.v[i]);
-		if ((r = dv_path_below(abs, checkout)) && *r && !at_or_below(r, ".git"))
-			dv_strv_push(climbed, r);
-	}
+	climbed_in(checkout, &up, climbed);
 	dv_strv_release(&up);
 	return true;
 }
 
 /* What one repository's config files say (gitconfig.c). */
 struct cfg_scan {
-	int gitfd;                /* the checkout's .git */
+	int gitfd;                /* the git dir read: the checkout's .git, or a
+				     worktree's common git dir */
+	const char *gitroot;      /* its path (absolute, real) */
 	const char *checkout;
-	char dir[4096];           /* the folder of the file read, relative to the checkout */
+	char dir[4096];           /* the folder of the file read (absolute) */
 	int depth;
 	char worktree[4096];      /* core.worktree, the last one ("" when none) */
 	/* every value: which one git takes may depend on an includeIf */
@@ -198,7 +219,6 @@ static void on_var(const char *var, const char *value, void *arg)
 {
 	struct cfg_scan *c = arg;
 	size_t n = strlen(var);
-	char rel[4096];
 
 	if (!value)
 		return;
@@ -211,27 +231,31 @@ static void on_var(const char *var, const char *value, void *arg)
 	} else if (!strcmp(var, "include.path") ||
 		   (!strncmp(var, "includeif.", 10) && n > 15 && !strcmp(var + n - 5, ".path"))) {
 		/* Whatever its condition: it may hold on the host. Relative
-		 * to the folder of the file that includes it, as in git. */
-		struct dv_strv climbed = { 0 };
+		 * to the folder of the file that includes it, as in git. One
+		 * in the git dir is read (the env cannot have written it). */
+		struct dv_strv up = { 0 }, climbed = { 0 };
+		char abs[8300];
+		const char *in;
 
-		if (resolve(c->checkout, c->dir, value, rel, sizeof(rel), &climbed) &&
-		    !strncmp(rel, ".git/", 5)) {
+		if (resolve_abs(c->dir, value, abs, sizeof(abs), &up) &&
+		    (in = dv_path_below(abs, c->gitroot)) && *in) {
+			climbed_in(c->checkout, &up, &climbed);
 			for (size_t i = 0; i < climbed.n; i++)
 				add_path(c->out, climbed.v[i]);
 			if (c->depth < INCLUDE_DEPTH)
-				read_config(c, rel);
+				read_config(c, in);
 		} else {
 			add_named(c, c->dir, value, "include.path");
 		}
+		dv_strv_release(&up);
 		dv_strv_release(&climbed);
 	}
 }
 
-/* Read the config file rel (below .git, relative to the checkout). */
+/* Read the config file rel (relative to the git dir c->gitfd). */
 static void read_config(struct cfg_scan *c, const char *rel)
 {
-	dv_autoclose int fd = dv_openat_beneath(c->gitfd, rel + 5,
-						O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0);
+	dv_autoclose int fd = dv_openat_beneath(c->gitfd, rel, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0);
 	dv_autofree char *text = NULL;
 	char saved[sizeof(c->dir)];
 	struct stat st;
@@ -243,7 +267,10 @@ static void read_config(struct cfg_scan *c, const char *rel)
 		return;
 	memcpy(saved, c->dir, sizeof(saved));
 	slash = strrchr(rel, '/');
-	snprintf(c->dir, sizeof(c->dir), "%.*s", (int)(slash - rel), rel);
+	if (slash)
+		snprintf(c->dir, sizeof(c->dir), "%s/%.*s", c->gitroot, (int)(slash - rel), rel);
+	else
+		snprintf(c->dir, sizeof(c->dir), "%s", c->gitroot);
 	c->depth++;
 	prov_git_config_parse(text, len, on_var, c);
 	c->depth--;
@@ -282,13 +309,15 @@ static void cfg_scan_release(struct cfg_scan *c)
 	dv_strv_release(&c->fsmonitor);
 }
 
-/* One module folder .git/<dir> (dir: "modules/a", "modules/a/modules/b"):
- * its working tree's .git, and what its config names there. */
-static void add_module(int gitfd, const char *checkout, const char *dir, struct dv_strv *out)
+/* One module folder <dir> of the git dir gitfd at gitroot (dir:
+ * "modules/a", "modules/a/modules/b"): its working tree's .git, and what
+ * its config names there. */
+static void add_module(int gitfd, const char *gitroot, const char *checkout, const char *dir,
+		       struct dv_strv *out)
 {
-	struct cfg_scan c = { .gitfd = gitfd, .checkout = checkout, .out = out };
-	dv_autofree char *cfg = dv_xasprintf(".git/%s/config", dir);
-	dv_autofree char *gitdir = dv_xasprintf(".git/%s", dir);
+	struct cfg_scan c = { .gitfd = gitfd, .gitroot = gitroot, .checkout = checkout, .out = out };
+	dv_autofree char *cfg = dv_xasprintf("%s/config", dir);
+	dv_autofree char *gitdir = dv_xasprintf("%s/%s", gitroot, dir);
 	char rel[4096], dotgit[4200];
 	struct dv_strv climbed = { 0 };
 
@@ -297,20 +326,22 @@ static void add_module(int gitfd, const char *checkout, const char *dir, struct 
 	 * is written. */
 	if (*c.worktree && resolve(checkout, gitdir, c.worktree, rel, sizeof(rel), &climbed) &&
 	    *rel && !at_or_below(rel, ".git")) {
+		dv_autofree char *wt = dv_xasprintf("%s/%s", checkout, rel);
+
 		snprintf(dotgit, sizeof(dotgit), "%s/.git", rel);
 		add_path(out, dotgit);
-		add_worktree_paths(&c, rel);
+		add_worktree_paths(&c, wt);
 	}
 	dv_strv_release(&climbed);
 	cfg_scan_release(&c);
 }
 
-/* Every module git dir below .git/<dir>: a folder holding a `config` is
- * one (its name may hold slashes: "lib/sub" lives in modules/lib/sub), and
- * its own submodules are in its `modules`; any other folder is a part of
- * a name. */
-static void walk_modules(int gitfd, const char *checkout, const char *dir, int depth,
-			 struct dv_strv *out)
+/* Every module git dir below <dir> of the git dir gitfd: a folder holding
+ * a `config` is one (its name may hold slashes: "lib/sub" lives in
+ * modules/lib/sub), and its own submodules are in its `modules`; any
+ * other folder is a part of a name. */
+static void walk_modules(int gitfd, const char *gitroot, const char *checkout, const char *dir,
+			 int depth, struct dv_strv *out)
 {
 	dv_autoclose int fd = -1;
 	dv_autoclosedir DIR *d = NULL;
@@ -332,10 +363,10 @@ static void walk_modules(int gitfd, const char *checkout, const char *dir, int d
 		if (fstatat(fd, cfg, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode)) {
 			dv_autofree char *mods = dv_xasprintf("%s/modules", sub);
 
-			add_module(gitfd, checkout, sub, out);
-			walk_modules(gitfd, checkout, mods, depth + 1, out);
+			add_module(gitfd, gitroot, checkout, sub, out);
+			walk_modules(gitfd, gitroot, checkout, mods, depth + 1, out);
 		} else {
-			walk_modules(gitfd, checkout, sub, depth + 1, out);
+			walk_modules(gitfd, gitroot, checkout, sub, depth + 1, out);
 		}
 	}
 }
@@ -522,6 +553,143 @@ static int git_dir_open(int root)
 	return openat(root, p, O_PATH | O_DIRECTORY | O_CLOEXEC);
 }
 
+/* A small file name in dirfd (a regular file, no symlink), its first
+ * line without the line end; NULL when there is none such. */
+static char *read_line_at(int dirfd, const char *name)
+{
+	dv_autoclose int fd = dv_open_regular_at(dirfd, name, NULL);
+	char *text = NULL;
+	size_t len;
+
+	if (fd < 0 || dv_read_all(fd, &text, &len, &(struct dv_error){ 0 }) < 0)
+		return NULL;
+	if (len > DOTGIT_FILE_MAX || strlen(text) != len) {
+		free(text);
+		return NULL;
+	}
+	text[strcspn(text, "\r\n")] = 0;
+	return text;
+}
+
+/* A git worktree (`git worktree add`) as the host's git made it. */
+struct worktree {
+	char *common;    /* the repository's (common) git dir: real path */
+	char *gitdir;    /* the worktree's own git dir, common/worktrees/NAME */
+	int commonfd;    /* common, O_PATH */
+};
+
+static void worktree_release(struct worktree *w)
+{
+	free(w->common);
+	free(w->gitdir);
+	if (w->commonfd >= 0)
+		close(w->commonfd);
+	*w = (struct worktree){ .commonfd = -1 };
+}
+
+/* The real path of value, relative to base unless absolute (the host's
+ * view: symlinks followed); NULL when it does not exist. */
+static char *real_from(const char *base, const char *value)
+{
+	dv_autofree char *joined = value[0] == '/' ? dv_xstrdup(value)
+						   : dv_xasprintf("%s/%s", base, value);
+
+	return realpath(joined, NULL);
+}
+
+/* Is the checkout a git worktree? Its `.git` file names the worktree's git
+ * dir, whose `commondir` names the repository's. Neither is taken on the
+ * word of the `.git` file, which is the checkout's, nor on that of a file
+ * in the checkout: the git dir it names must be outside the checkout,
+ * name this checkout's `.git` back (its `gitdir` file), and be
+ * `worktrees/<name>` of a repository's git dir (HEAD, objects, refs)
+ * outside the checkout, as `git worktree add` made them. 1 when it is
+ * one (*out filled), 0 when not (no `.git` file, no `commondir`: a
+ * submodule's), -1 when the `.git` file names a git dir failing these
+ * checks, with why (for a warning) filled. */
+static int worktree_open(int root, const char *checkout, struct worktree *out, char *why,
+			 size_t size)
+{
+	dv_autofree char *line = read_line_at(root, ".git");
+	dv_autofree char *gd = NULL;
+	dv_autofree char *common = NULL;
+	dv_autofree char *back = NULL;
+	dv_autofree char *cd = NULL;
+	dv_autofree char *wt = NULL;
+	dv_autoclose int gdfd = -1;
+	dv_autoclose int cdfd = -1;
+	struct stat dotgit, st, st2;
+	const char *p;
+
+	*out = (struct worktree){ .commonfd = -1 };
+	if (!line || strncmp(line, "gitdir:", 7))
+		return 0;
+	p = line + 7 + strspn(line + 7, " \t");
+	if (!*p || fstatat(root, ".git", &dotgit, AT_SYMLINK_NOFOLLOW) < 0)
+		return 0;
+	if (!(gd = real_from(checkout, p)) ||
+	    (gdfd = open(gd, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return 0; /* git on the host cannot use it either */
+	if (!(common = read_line_at(gdfd, "commondir")))
+		return 0; /* a submodule's git dir, or one of a plain repository */
+	if (dv_path_below(gd, checkout)) {
+		snprintf(why, size, "its git dir '%s' is inside the checkout, which the env can write", gd);
+		return -1;
+	}
+	back = read_line_at(gdfd, "gitdir");
+	if (back && back[0] != '/') { /* git 2.48's worktree.useRelativePaths */
+		char *abs = dv_xasprintf("%s/%s", gd, back);
+
+		free(back);
+		back = abs;
+	}
+	if (!back || stat(back, &st) < 0 || st.st_dev != dotgit.st_dev || st.st_ino != dotgit.st_ino) {
+		snprintf(why, size, "its git dir '%s' belongs to another worktree (%s); run 'git "
+			 "worktree repair' in the checkout", gd, back ? back : "none");
+		return -1;
+	}
+	if (!(cd = real_from(gd, common)) || dv_path_below(cd, checkout) ||
+	    (cdfd = open(cd, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		snprintf(why, size, "the repository's git dir '%s' (from '%s/commondir') is %s", common,
+			 gd, cd ? "inside the checkout, which the env can write" : "missing");
+		return -1;
+	}
+	p = strrchr(gd, '/');
+	wt = dv_xasprintf("worktrees/%s", p + 1);
+	if (fstatat(cdfd, wt, &st, 0) < 0 || fstat(gdfd, &st2) < 0 || st.st_dev != st2.st_dev ||
+	    st.st_ino != st2.st_ino || fstatat(cdfd, "HEAD", &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    fstatat(cdfd, "objects", &st, 0) < 0 || !S_ISDIR(st.st_mode) ||
+	    fstatat(cdfd, "refs", &st, 0) < 0 || !S_ISDIR(st.st_mode)) {
+		snprintf(why, size, "'%s' (from '%s/commondir') is not the git dir of a repository "
+			 "with this worktree", cd, gd);
+		return -1;
+	}
+	out->common = dv_steal_ptr(&cd);
+	out->gitdir = dv_steal_ptr(&gd);
+	out->commonfd = dv_steal_fd(&cdfd);
+	return 1;
+}
+
+int prov_git_common_dir(const char *checkout, char **out, struct dv_error *err)
+{
+	dv_autoclose int root = dv_open_nosymlinks(checkout, O_PATH | O_DIRECTORY, 0);
+	struct worktree w;
+	char why[8400];
+	int r;
+
+	*out = NULL;
+	if (root < 0)
+		return dv_err(err, errno, "cannot open the checkout '%s'", checkout);
+	r = worktree_open(root, checkout, &w, why, sizeof(why));
+	if (r < 0)
+		fprintf(stderr, "devenv: warning: '%s/.git' names a worktree git dir devenv does not "
+			"mount: %s; git inside the env will not find the repository\n", checkout, why);
+	if (r > 0)
+		*out = dv_steal_ptr(&w.common);
+	worktree_release(&w);
+	return 0;
+}
+
 bool prov_git_tracked(const char *checkout, const char *relpath)
 {
 	dv_autoclose int root = dv_open_nosymlinks(checkout, O_PATH | O_DIRECTORY, 0);
@@ -545,19 +713,47 @@ int prov_git_paths(const char *checkout, struct dv_strv *out, struct dv_error *e
 	if (fstatat(root, ".git", &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return errno == ENOENT ? 0 : dv_err(err, errno, "cannot read '%s/.git'", checkout);
 	dv_strv_push(out, ".git");
-	if (!S_ISDIR(st.st_mode))
+	if (!S_ISDIR(st.st_mode)) {
+		/* A worktree's: its repository's config names paths of this
+		 * worktree too, and its own git dir holds its index and
+		 * submodules. Outside the checkout, they are mounted
+		 * read-only as they are (prov_git_common_dir). */
+		struct worktree w;
+		char why[8400];
+
+		if (worktree_open(root, checkout, &w, why, sizeof(why)) > 0) {
+			struct cfg_scan c = { .gitfd = w.commonfd, .gitroot = w.common,
+					      .checkout = checkout, .out = out };
+			const char *name = dv_path_below(w.gitdir, w.common);
+			dv_autofree char *mods = dv_xasprintf("%s/modules", name);
+			dv_autofree char *cfgwt = dv_xasprintf("%s/config.worktree", name);
+			dv_autoclose int gdfd = dv_openat_beneath(w.commonfd, name,
+								  O_PATH | O_DIRECTORY | O_NOFOLLOW, 0);
+
+			walk_modules(w.commonfd, w.common, checkout, mods, 0, out);
+			if (gdfd >= 0)
+				add_gitlinks(root, gdfd, out);
+			read_config(&c, "config");
+			read_config(&c, cfgwt);
+			add_worktree_paths(&c, checkout);
+			cfg_scan_release(&c);
+		}
+		worktree_release(&w);
 		return 0;
+	}
 	gitfd = openat(root, ".git", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (gitfd >= 0) {
-		struct cfg_scan c = { .gitfd = gitfd, .checkout = checkout, .out = out };
+		dv_autofree char *gitroot = dv_xasprintf("%s/.git", checkout);
+		struct cfg_scan c = { .gitfd = gitfd, .gitroot = gitroot, .checkout = checkout,
+				      .out = out };
 
-		walk_modules(gitfd, checkout, "modules", 0, out);
+		walk_modules(gitfd, gitroot, checkout, "modules", 0, out);
 		add_gitlinks(root, gitfd, out);
 		/* config.worktree counts only with extensions.worktreeConfig:
 		 * read it anyway, a path too many costs nothing. */
-		read_config(&c, ".git/config");
-		read_config(&c, ".git/config.worktree");
-		add_worktree_paths(&c, "");
+		read_config(&c, "config");
+		read_config(&c, "config.worktree");
+		add_worktree_paths(&c, checkout);
 		cfg_scan_release(&c);
 	}
 	return 0;

@@ -191,6 +191,17 @@ int prov_team_fetch(const struct layer_store *st, struct prov_team *t, const cha
  * (layer_image.from): 0; 1 when none has it. */
 int prov_team_base(const struct layer_store *st, struct prov_team *t, const char *image,
 		   struct layer_image *img, struct dv_error *err);
+/* The cache_from image that names `image` as its base and was built on
+ * another one than ours (the store's image of that name, whose id none of
+ * its keys start from): that base, taken by its digest (from the store
+ * when an env took it before, else pulled), kept under its digest name
+ * ("repo@sha256:..."), never under `image`, which stays the store's: 0 and
+ * img. 1 when no source has such a base (or ours is theirs); -1 when the
+ * store cannot take it. One line says which base the env uses; quiet:
+ * nothing is to be built, so a source that cannot be read is no warning. */
+int prov_team_pin(const struct layer_store *st, struct prov_team *t, const char *image,
+		  const struct layer_image *ours, bool quiet, struct layer_image *img,
+		  struct dv_error *err);
 /* May the env of spec (NULL: none) use img? Yes for an image not taken
  * through cache_from; else only when spec names img's source or is the env
  * it was taken for. */
@@ -234,6 +245,17 @@ bool prov_git_config_parse(const char *text, size_t len, prov_git_config_fn fn, 
  * checkout, none at or below another, ".git" first. A core.hooksPath
  * naming the checkout itself is a warning on stderr. */
 int prov_git_paths(const char *checkout, struct dv_strv *out, struct dv_error *err);
+/* gitdir.c: a checkout that is a git worktree (`git worktree add`): its
+ * repository's git dir (the common dir, real path), for the env to mount
+ * at the same path so that the `.git` file's `gitdir:` leads there; NULL
+ * when the checkout is none. Taken from what git made on the host, never
+ * on the word of the `.git` file alone (the checkout's): the git dir it
+ * names must name this checkout back and be `worktrees/<name>` of a
+ * repository's git dir, both outside the checkout. One that is not is a
+ * warning on stderr, and NULL. *out is the caller's to free. -1 only when
+ * the checkout cannot be opened. With a worktree, prov_git_paths adds
+ * the paths of the checkout that its repository's config names. */
+int prov_git_common_dir(const char *checkout, char **out, struct dv_error *err);
 /* Which of paths (relative to checkout) the host path source (real,
  * absolute) covers: pushed to *out relative to source. true when source
  * lies inside one of them: the whole mount must be read-only. */
@@ -342,6 +364,14 @@ int prov_env_locks_gc(const struct layer_store *st, unsigned *removed, struct dv
 int prov_env_lock_existing(const struct layer_store *st, struct prov_env *env,
 			   struct dv_error *err);
 
+/* Is the running env's checkout still the folder it mounted? A checkout
+ * removed and cloned again at the same path (or moved away) while the env
+ * runs is invisible inside: the env keeps the old, deleted folder. -1 with
+ * ESTALE and what to do (halt and up) when so; 0 when it is the same, the
+ * env is not running, or its start recorded nothing (an older devenv's).
+ * One stat: `up` on a running env and `ssh` call it. */
+int prov_env_checkout_check(const struct ctr_state *s, struct dv_error *err);
+
 /* up: build what is missing, create or start, run on_up. Before on_up runs
  * it lets go of the env lock and ctx->store_lock_fd. */
 int prov_env_up(struct dv_ctx *ctx, const struct layer_store *st, struct prov_env *env,
@@ -369,7 +399,8 @@ int prov_env_push(const struct dv_ctx *ctx, const struct layer_store *st,
 /* The image `ref` (as an Envfile writes it) for the env of spec: from the
  * store (unless another env's cache_from put it there: prov_team_vouches),
  * from a cache_from image (team may be NULL), pulled when the reference
- * names a registry host, or bootstrapped for debian:SUITE. */
+ * names a registry host, bootstrapped for debian:SUITE, or pulled as
+ * docker.io/library/NAME:TAG for any other short name. */
 int prov_resolve_image(const struct layer_store *st, const struct env_spec *spec, const char *ref,
 		       struct prov_team *team, struct layer_image *img, struct dv_error *err);
 
@@ -402,6 +433,51 @@ struct prov_svc_info {
 void prov_service_info(const struct layer_store *st, const struct prov_env *env, size_t i,
 		       struct prov_svc_info *out);
 const char *prov_svc_state_name(enum prov_svc_state s);
+/* df.c: an env's size on disk (its folder), recorded at halt and commit
+ * in envs/<id>/size.json; `ls` and `status` read only the record. */
+struct prov_env_size {
+	unsigned long long bytes;
+	long long at;          /* when measured (unix seconds) */
+	char when[16];         /* "halt", "commit" */
+};
+bool prov_env_size_read(const struct layer_store *st, const char *env_id, struct prov_env_size *out);
+/* Measure and record (only when it changed); failures leave no record. */
+void prov_env_size_record(const struct layer_store *st, const char *env_id, const char *when);
+/* The env's files were reset: the record no longer holds. */
+void prov_env_size_forget(const struct layer_store *st, const char *env_id);
+/* `devenv df`: images, layers, envs, volumes (docker system df's rows). */
+enum { PROV_DF_IMAGES, PROV_DF_LAYERS, PROV_DF_ENVS, PROV_DF_VOLUMES, PROV_DF_N };
+struct prov_df_item {
+	char *name;           /* image name, layer id, env name ("?" damaged), volume */
+	char *id;             /* image id, env id; NULL else */
+	const char *state;    /* envs: running, halted, damaged; volumes: in use, named, unused */
+	unsigned long long size;
+	bool active;          /* images: an env's; layers: an image's or env's; envs:
+				 running; volumes: named by an env */
+	bool estimate;        /* a running env's record (from its last halt or commit) */
+};
+struct prov_df_row {
+	const char *type;
+	unsigned total, active;
+	unsigned long long size, reclaimable;
+	bool estimate;
+	struct prov_df_item *items;
+	size_t n;
+};
+struct prov_df {
+	struct prov_df_row rows[PROV_DF_N];
+};
+int prov_df(const struct layer_store *st, struct prov_df *out, struct dv_error *err);
+void prov_df_release(struct prov_df *df);
+/* logs.c: the cap of the env's log and its services' (`logs`), for the log
+ * relay writing in dir_fd. */
+void prov_log_cap(const struct env_spec *spec, int dir_fd, struct ctr_logcap *out);
+/* `devenv logs`: the log in dir (under the store's root: "envs/ID" or
+ * "envs/ID/services/NAME"; "log", "log.1"...) to stdout, made safe for a
+ * terminal: its last `tail` lines (-1: all), then, with follow, what comes
+ * while that init runs, across rotations. */
+int prov_logs_show(const struct layer_store *st, const char *dir, long long tail,
+		   const struct ctr_init *follow, struct dv_error *err);
 /* The last `lines` lines of a service's log to f, each after indent. */
 void prov_service_tail(const struct layer_store *st, const char *env_id, const char *name,
 		       unsigned lines, FILE *f, const char *indent);

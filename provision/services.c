@@ -213,6 +213,8 @@ static int start_one(const struct layer_store *st, struct prov_env *env, int efd
 	struct ctr_idmap idmap;
 	dv_autoclose int log_fd = -1;
 	dv_autoclose int exit_fd = -1;
+	dv_autoclose int log_dir = -1;
+	struct ctr_logcap cap;
 	char netns[64];
 	struct stat nsb, self_nsb;
 	struct svc_cmd cmd = { 0 };
@@ -257,6 +259,14 @@ static int start_one(const struct layer_store *st, struct prov_env *env, int efd
 		dv_err(err, errno, "cannot open the log of service '%s'", svc->name);
 		goto out;
 	}
+	/* Its folder, where the relay rotates the log (provision/logs.c). */
+	*strrchr(log, '/') = 0;
+	log_dir = openat(efd, log, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (log_dir < 0) {
+		dv_err(err, errno, "cannot open the folder of service '%s'", svc->name);
+		goto out;
+	}
+	prov_log_cap(spec, log_dir, &cap);
 	/* A fresh exit file for this run: an old status must not describe it. */
 	if (unlinkat(efd, exitf, 0) < 0 && errno != ENOENT) {
 		dv_err(err, errno, "cannot reset the exit status of service '%s'", svc->name);
@@ -311,6 +321,7 @@ static int start_one(const struct layer_store *st, struct prov_env *env, int efd
 	cs.upper = upper;
 	cs.work = work;
 	cs.log_fd = log_fd;
+	cs.log_cap = &cap;
 	cs.cgroups = &env->state.cgroups;
 	cs.sandbox = &sb;
 	cs.userns = st->rootless;
@@ -535,17 +546,34 @@ void prov_service_tail(const struct layer_store *st, const char *env_id, const c
 		       unsigned lines, FILE *f, const char *indent)
 {
 	dv_autofree char *path = dv_xasprintf("envs/%s/services/%s/log", env_id, name);
+	dv_autofree char *older = dv_xasprintf("%s.1", path);
 	dv_autoclose int fd = openat(st->root_fd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	dv_autoclose int fd1 = -1;
 	char buf[8192];
-	struct stat sb;
+	struct stat sb, sb1;
 	off_t from;
-	ssize_t n;
+	ssize_t n, n1 = 0;
 	size_t start, seen = 0;
 
 	if (fd < 0 || fstat(fd, &sb) < 0)
 		return;
+	/* Just rotated (logs: max_size): the lines before are in log.1. */
+	if (sb.st_size < (off_t)sizeof(buf) - 1) {
+		fd1 = openat(st->root_fd, older, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd1 >= 0 && fstat(fd1, &sb1) == 0) {
+			off_t room = (off_t)sizeof(buf) - 1 - sb.st_size;
+
+			from = sb1.st_size > room ? sb1.st_size - room : 0;
+			n1 = pread(fd1, buf, (size_t)(sb1.st_size - from), from);
+			if (n1 < 0)
+				n1 = 0;
+		}
+	}
 	from = sb.st_size > (off_t)sizeof(buf) - 1 ? sb.st_size - (off_t)sizeof(buf) + 1 : 0;
-	n = pread(fd, buf, sizeof(buf) - 1, from);
+	n = pread(fd, buf + n1, sizeof(buf) - 1 - (size_t)n1, from);
+	if (n < 0)
+		return;
+	n += n1;
 	if (n <= 0)
 		return;
 	if (buf[n - 1] == '\n')

@@ -41,6 +41,9 @@
 struct prov_team {
 	const struct dv_strv *refs;
 	const char *image;             /* the Envfile's `image:` */
+	const struct env_spec *spec;
+	bool quiet;                    /* nothing to build: no warning for a source
+					  that cannot be read */
 	char env[13];                  /* the env's id, "" when unknown */
 	struct layer_remote **remotes; /* opened on first use */
 	bool *tried;
@@ -57,6 +60,7 @@ struct prov_team *prov_team_new(const struct env_spec *spec)
 	t = dv_xcalloc(1, sizeof(*t));
 	t->refs = &spec->cache_from;
 	t->image = spec->image;
+	t->spec = spec;
 	if (spec->checkout && spec->relpath)
 		prov_env_id(spec->checkout, spec->relpath, t->env);
 	t->remotes = dv_xcalloc(n, sizeof(*t->remotes));
@@ -77,8 +81,8 @@ void prov_team_free(struct prov_team *t)
 	free(t);
 }
 
-/* Source i, opened the first time; NULL (after one warning) when it cannot
- * be read. */
+/* Source i, opened the first time; NULL (after one warning, unless
+ * t->quiet) when it cannot be read. */
 static struct layer_remote *source(struct prov_team *t, size_t i)
 {
 	struct dv_error err = { 0 };
@@ -86,7 +90,7 @@ static struct layer_remote *source(struct prov_team *t, size_t i)
 	if (t->tried[i])
 		return t->remotes[i];
 	t->tried[i] = true;
-	if (layer_remote_open(t->refs->v[i], &t->remotes[i], &err) < 0)
+	if (layer_remote_open(t->refs->v[i], &t->remotes[i], &err) < 0 && !t->quiet)
 		fprintf(stderr, "devenv: warning: cache_from '%s': %s; its steps run here\n",
 			t->refs->v[i], err.msg);
 	return t->remotes[i];
@@ -125,11 +129,20 @@ static void tell_other_base(struct prov_team *t, size_t i, const char *base_id)
 	if (t->told[i] || !ref || !ids || strcmp(ref, t->image) || lists_key(ids, hex))
 		return;
 	t->told[i] = true;
-	fprintf(stderr,
-		"devenv: warning: cache_from '%s' was built on another '%s' than this store's "
-		"(sha256:%.12s); none of its steps can be used. 'devenv rmi %s' (with no env "
-		"using it) lets the next up take the cache's.\n",
-		t->refs->v[i], t->image, hex, t->image);
+	/* A base of a registry's (its tag has moved since), or one the cache
+	 * does not carry: prov_team_pin could not take it. */
+	if (layer_ref_has_host(t->image))
+		fprintf(stderr,
+			"devenv: warning: cache_from '%s' was built on another '%s' than this "
+			"store's (sha256:%.12s); none of its steps can be used. 'devenv pull %s' "
+			"takes the registry's current one.\n",
+			t->refs->v[i], t->image, hex, t->image);
+	else
+		fprintf(stderr,
+			"devenv: warning: cache_from '%s' was built on another '%s' than this "
+			"store's (sha256:%.12s) and does not carry it; none of its steps can be "
+			"used. A 'devenv push' of the cache by this devenv sends its base along.\n",
+			t->refs->v[i], t->image, hex);
 }
 
 int prov_team_fetch(const struct layer_store *st, struct prov_team *t, const char *base_id,
@@ -204,24 +217,61 @@ static char *repository(const char *name)
 	return dv_xstrdup(name);
 }
 
+/* The base source i says `image` (as the Envfile writes it) stands for,
+ * as "repo@sha256:HEX" (caller frees), or NULL: either an env's cache
+ * built on `image` (ANN_BASE_REF, the base pushed along under
+ * ANN_BASE_MANIFEST; *ids: the base ids its keys start from), or a team's
+ * base itself, pushed from a store where it had that name
+ * (LAYER_ANN_IMAGE_REF; *ids: its config's digest). */
+static char *base_of(struct prov_team *t, size_t i, const char *image, const char **ids,
+		     bool *self)
+{
+	struct layer_remote *r = source(t, i);
+	const char *ref, *digest, *own;
+	dv_autofree char *repo = NULL, *norm = NULL;
+
+	*ids = NULL;
+	*self = false;
+	if (!r)
+		return NULL;
+	repo = repository(layer_remote_name(r));
+	ref = layer_remote_annotation(r, SIZE_MAX, ANN_BASE_REF);
+	digest = layer_remote_annotation(r, SIZE_MAX, ANN_BASE_MANIFEST);
+	/* The digest is the registry's word: printed and pulled only when it
+	 * is one (no byte a terminal acts on). */
+	if (ref && !strcmp(ref, image) && digest && dv_str_startswith(digest, "sha256:") &&
+	    strlen(digest) == 71 && dv_str_is_hex(digest + 7, 64)) {
+		*ids = layer_remote_annotation(r, SIZE_MAX, ANN_BASE_IDS);
+		return dv_xasprintf("%s@%s", repo, digest);
+	}
+	own = layer_remote_annotation(r, SIZE_MAX, LAYER_ANN_IMAGE_REF);
+	if (own && layer_ref_normalize(image, true, &norm, &(struct dv_error){ 0 }) == 0 &&
+	    !strcmp(own, norm)) {
+		*ids = layer_remote_config(r);
+		*self = true;
+		return dv_xasprintf("%s@sha256:%s", repo, layer_remote_digest(r));
+	}
+	return NULL;
+}
+
 int prov_team_base(const struct layer_store *st, struct prov_team *t, const char *image,
 		   struct layer_image *img, struct dv_error *err)
 {
 	for (size_t i = 0; t && i < t->refs->n; i++) {
-		struct layer_remote *r = source(t, i);
-		const char *ref, *digest;
-		dv_autofree char *repo = NULL, *from = NULL;
+		const char *ids;
+		bool self;
+		dv_autofree char *from = base_of(t, i, image, &ids, &self);
 		struct layer_image pulled = { 0 };
 		struct dv_error fail = { 0 };
 
-		if (!r || !(ref = layer_remote_annotation(r, SIZE_MAX, ANN_BASE_REF)) ||
-		    strcmp(ref, image) ||
-		    !(digest = layer_remote_annotation(r, SIZE_MAX, ANN_BASE_MANIFEST)))
+		if (!from)
 			continue;
-		repo = repository(layer_remote_name(r));
-		from = dv_xasprintf("%s@%s", repo, digest);
-		fprintf(stderr, "devenv: image '%s' is not in the store; pulling the one '%s' was built on\n",
-			image, t->refs->v[i]);
+		if (self)
+			fprintf(stderr, "devenv: image '%s' is not in the store; pulling the team's, "
+				"cache_from '%s'\n", image, t->refs->v[i]);
+		else
+			fprintf(stderr, "devenv: image '%s' is not in the store; pulling the one '%s' "
+				"was built on\n", image, t->refs->v[i]);
 		if (layer_image_pull(st, from, &pulled, &fail) < 0) {
 			drop(t, i, &fail);
 			continue;
@@ -232,13 +282,75 @@ int prov_team_base(const struct layer_store *st, struct prov_team *t, const char
 		 * it came from: it serves the envs naming that source, and this
 		 * one, never another project's `image:` of the same name. */
 		if (layer_image_tag(st, from, image, img, err) < 0 ||
-		    layer_image_scope(st, img, layer_remote_name(r), t->env[0] ? t->env : NULL,
-				      err) < 0)
+		    layer_image_scope(st, img, layer_remote_name(t->remotes[i]),
+				      t->env[0] ? t->env : NULL, err) < 0)
 			return -1;
 		layer_image_remove(st, from, &(struct dv_error){ 0 });
 		return 0;
 	}
 	return 1;
+}
+
+int prov_team_pin(const struct layer_store *st, struct prov_team *t, const char *image,
+		  const struct layer_image *ours, bool quiet, struct layer_image *img,
+		  struct dv_error *err)
+{
+	const char *hex = dv_str_startswith(ours->id, "sha256:") ? ours->id + 7 : ours->id;
+	int ret = 1;
+
+	if (t)
+		t->quiet = quiet;
+
+	for (size_t i = 0; t && i < t->refs->n; i++) {
+		const char *ids;
+		bool self;
+		dv_autofree char *from = base_of(t, i, image, &ids, &self);
+		struct dv_error fail = { 0 };
+
+		if (!from)
+			continue;
+		if (ids && lists_key(ids, hex))
+			break; /* built on ours: its keys are ours */
+		/* Taken before, for this env or another clone naming the same
+		 * source: no network beyond the manifest read above. */
+		if (layer_image_resolve(st, from, img, &fail) == 0 && prov_team_vouches(t->spec, img)) {
+			fprintf(stderr,
+				"devenv: cache_from '%s' %s another '%s' than this store's "
+				"(sha256:%.12s): this env uses that one, %s, pinned by digest; the "
+				"store's '%s' stays as it is\n",
+				t->refs->v[i], self ? "is" : "was built on", image, hex, from, image);
+			ret = 0;
+			break;
+		}
+		layer_image_release(img);
+		fail = (struct dv_error){ 0 };
+		fprintf(stderr,
+			"devenv: cache_from '%s' %s another '%s' than this store's "
+			"(sha256:%.12s): pulling that one, %s, pinned by digest for this env; the "
+			"store's '%s' stays as it is\n",
+			t->refs->v[i], self ? "is" : "was built on", image, hex, from, image);
+		if (layer_image_pull(st, from, img, &fail) < 0) {
+			if (fail.errnum == ENOSPC || fail.errnum == EDQUOT) {
+				*err = fail;
+				ret = -1;
+				break;
+			}
+			drop(t, i, &fail);
+			continue;
+		}
+		/* Kept under its digest name, with where it came from: it
+		 * serves the envs naming that source, and this one. */
+		ret = 0;
+		if (layer_image_scope(st, img, layer_remote_name(t->remotes[i]),
+				      t->env[0] ? t->env : NULL, err) < 0) {
+			layer_image_release(img);
+			ret = -1;
+		}
+		break;
+	}
+	if (t)
+		t->quiet = false;
+	return ret;
 }
 
 /* {"dev.devenv.cache.key": keys, "dev.devenv.step": label} */
@@ -265,11 +377,16 @@ int prov_env_push(const struct dv_ctx *ctx, const struct layer_store *st,
 	struct layer_push_notes pn = { 0 };
 	dv_autofree char *name = NULL;
 	char digest[65], base_digest[65], base_config[72], ann[72], env_id[13] = "";
-	bool own_base;
+	bool own_base, pinned;
 	size_t nb = 0;
 	int ret = -1;
 
-	if (layer_image_resolve(st, spec->image, &base, err) < 0) {
+	/* The base this env runs on: a team's base it pinned (plan_make), or
+	 * the store's image of the Envfile's name. */
+	pinned = env->has_state && env->state.image_for &&
+		 !strcmp(env->state.image_for, spec->image) &&
+		 layer_image_resolve(st, env->state.image, &base, &(struct dv_error){ 0 }) == 0;
+	if (!pinned && layer_image_resolve(st, spec->image, &base, err) < 0) {
 		if (err->errnum == ENOENT)
 			dv_err_plain(err, ENOENT,
 				     "image '%s' is not in this store; run 'devenv up' first, "
@@ -303,8 +420,10 @@ int prov_env_push(const struct dv_ctx *ctx, const struct layer_store *st,
 		}
 		dv_strv_push(&img.layers, id);
 	}
-	/* A base no registry serves goes along, under its digest. */
-	own_base = !layer_ref_has_host(base.name) || dv_str_startswith(base.name, "localhost/");
+	/* A base no registry serves goes along, under its digest; so does a
+	 * team's base this env pinned (from another repository, maybe). */
+	own_base = pinned || !layer_ref_has_host(base.name) ||
+		   dv_str_startswith(base.name, "localhost/");
 	if (own_base) {
 		struct layer_push_notes untagged = { .untagged = true };
 

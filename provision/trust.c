@@ -482,8 +482,9 @@ void prov_trust_requests(const struct env_spec *spec, struct prov_requests *out)
 	if (spec->security.git_metadata_rw)
 		add(out, PROV_REQ_GIT_METADATA, spec->security.git_metadata_line,
 		    spec->security.git_metadata_col, dv_xstrdup("git_metadata read-write"),
-		    dv_xstrdup("the env can write the checkout's git dir (its config and hooks), "
-			       "which git on the host obeys"),
+		    dv_xstrdup("the env can write the checkout's git dir (its config and hooks; "
+			       "a git worktree's repository, with every worktree's), which git "
+			       "on the host obeys"),
 		    NULL);
 	for (size_t i = 0; i < spec->n_ports; i++) {
 		const struct env_port *p = &spec->ports[i];

@@ -17,7 +17,10 @@ ESC = "/tmp/devenv-fuzz-escape"
 
 def tar(entries, fmt=tarfile.PAX_FORMAT):
     buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=fmt) as t:
+    # Names are bytes: str here, with surrogateescape for bytes that are
+    # not UTF-8 (pax then says hdrcharset=BINARY for them, as export.c).
+    with tarfile.open(fileobj=buf, mode="w", format=fmt, encoding="utf-8",
+                      errors="surrogateescape") as t:
         for e in entries:
             kind, name = e[0], e[1]
             ti = tarfile.TarInfo(name)
@@ -63,6 +66,17 @@ def layer_seeds():
                                     "SCHILY.xattr.trusted.overlay.opaque": "y",
                                     "SCHILY.xattr.security.capability": "\x01\x00\x00\x02"})])
     s["long-names"] = tar([("f", "d/" * 60 + "f"), ("l", "l" * 200, "t" * 300)])
+    # Names as bytes (issue 13): not UTF-8, Latin-1, ca-certificates' UTF-8
+    # NetLock name and its link, a long link target not UTF-8.
+    netlock = "NetLock_Arany_=Class_Gold=_F\u0151tan\u00fas\u00edtv\u00e1ny.pem"
+    nonutf = os.fsdecode(b"\xff\xfe")
+    s["names-bytes"] = tar([("f", nonutf), ("f", os.fsdecode(b"caf\xe9")), ("f", netlock),
+                            ("l", "988a38cb.0", netlock),
+                            ("l", "long", os.fsdecode(b"\xfe" * 300)),
+                            ("h", os.fsdecode(b"hard\xfe"), nonutf)])
+    s["names-bytes-gnu"] = tar([("f", os.fsdecode(b"g\xe9/" * 40 + b"\xff")),
+                                ("l", os.fsdecode(b"l\xff"), os.fsdecode(b"\xe9" * 200))],
+                               fmt=tarfile.GNU_FORMAT)
     s["ustar"] = tar([("f", "u/file", b"ustar\n")], fmt=tarfile.USTAR_FORMAT)
     s["gnu"] = tar([("f", "g/" + "n" * 120, b"gnu\n")], fmt=tarfile.GNU_FORMAT)
     # The attacks: every one must fail or stay inside the target.
@@ -148,6 +162,17 @@ def oci_seeds():
     s["not-json"] = oci("{", manifest(2, [3]))
     s["layer-escape"] = oci(index(1), manifest(2, [3]), config([3]),
                             tar([("l", "up", ".."), ("f", "up/escape", b"out")]))
+    # docker-archives: part 0 is manifest.json, "%N%" the path of part N
+    s["docker-one-layer"] = oci('[{"Config":"%1%","RepoTags":["fuzz:1"],"Layers":["%2%"]}]',
+                                config([2]), l1)
+    s["docker-two-images"] = oci('[{"Config":"%1%","RepoTags":["a:1"],"Layers":["%2%"]},'
+                                 '{"Config":"%1%","RepoTags":["b:1"],"Layers":["%2%"]}]',
+                                 config([2]), l1)
+    s["docker-escape"] = oci('[{"Config":"%1%","RepoTags":["x:1"],"Layers":["../../../etc/passwd"]}]',
+                             config([2]), l1)
+    s["docker-abs-config"] = oci('[{"Config":"/etc/passwd","RepoTags":["x:1"],"Layers":["%2%"]}]',
+                                 config([2]), l1)
+    s["docker-not-array"] = oci('[{"Config":1,"Layers":{}}]', config([2]), l1)
     return s
 
 

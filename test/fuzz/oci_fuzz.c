@@ -4,11 +4,14 @@
  * and read back.
  *
  * Input: parts separated by lines "=====": part 0 is index.json, parts 1..
- * are the blobs. In a part, "@N@" becomes "sha256:<digest of part N>" and
- * "#N#" its size, for N (one digit) after the part: so digests stay right
- * while the fuzzer changes the documents around them. The harness writes
- * the parts as a tar (oci-layout, index.json, blobs/sha256/<hex>) and
- * loads it into a fresh store. make-seeds.py writes the seeds.
+ * are the blobs. In a part, "@N@" becomes "sha256:<digest of part N>",
+ * "#N#" its size and "%N%" its path "blobs/sha256/<hex>", for N (one
+ * digit) after the part: so digests stay right while the fuzzer changes
+ * the documents around them. The harness writes the parts as a tar
+ * (oci-layout, index.json, blobs/sha256/<hex>) and loads it into a fresh
+ * store; a part 0 that is a JSON array is a docker-archive's
+ * manifest.json instead (no oci-layout, no index.json). make-seeds.py
+ * writes the seeds.
  *
  * Checked: no sanitizer report; a refusal has a message; a loaded image
  * reads back (layer_image_resolve) with the same id, config and layers;
@@ -39,13 +42,15 @@ static void subst(struct part *parts, size_t np, size_t i)
 	const char *s = parts[i].p, *end = s + parts[i].n;
 
 	while (s < end) {
-		if (end - s >= 3 && (s[0] == '@' || s[0] == '#') && s[1] >= '0' && s[1] <= '9' &&
-		    s[2] == s[0]) {
+		if (end - s >= 3 && (s[0] == '@' || s[0] == '#' || s[0] == '%') && s[1] >= '0' &&
+		    s[1] <= '9' && s[2] == s[0]) {
 			size_t j = (size_t)(s[1] - '0');
 
 			if (j > i && j < np) {
 				if (s[0] == '@')
 					dv_buf_addf(&b, "sha256:%s", parts[j].hex);
+				else if (s[0] == '%')
+					dv_buf_addf(&b, "blobs/sha256/%s", parts[j].hex);
 				else
 					dv_buf_addf(&b, "%zu", parts[j].len);
 				s += 3;
@@ -125,7 +130,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct dv_buf tar = {0};
 	const char *s = (const char *)data, *end = s + size;
 	dv_autofree char *store = NULL, *file = NULL;
-	size_t np = 0;
+	size_t np = 0, lead;
 
 	if (!top)
 		setup();
@@ -142,8 +147,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	for (size_t i = np; i-- > 0;)
 		subst(parts, np, i);
-	tar_file(&tar, "oci-layout", "{\"imageLayoutVersion\":\"1.0.0\"}", 30);
-	tar_file(&tar, "index.json", parts[0].text, parts[0].len);
+	lead = strspn(parts[0].text, " \t\r\n");
+	if (lead < parts[0].len && parts[0].text[lead] == '[') {
+		tar_file(&tar, "manifest.json", parts[0].text, parts[0].len);
+	} else {
+		tar_file(&tar, "oci-layout", "{\"imageLayoutVersion\":\"1.0.0\"}", 30);
+		tar_file(&tar, "index.json", parts[0].text, parts[0].len);
+	}
 	tar_header(&tar, "blobs/", 0, '5');
 	tar_header(&tar, "blobs/sha256/", 0, '5');
 	for (size_t i = 1; i < np; i++) {

@@ -780,10 +780,10 @@ assert_typed_nothing() {
 	run stat -c '%a' "$log"
 	assert_output 600
 	# its log relay lives as long as the service, no longer
-	[[ -n $(pgrep -u "$(id -u)" -x devenv-log) ]]
+	[[ -n $(dv_pgrep_store -x devenv-log) ]]
 	"$DEVENV" halt
-	for _ in $(seq 50); do [[ -z $(pgrep -u "$(id -u)" -x devenv-log) ]] && break; sleep 0.1; done
-	[[ -z $(pgrep -u "$(id -u)" -x devenv-log) ]]
+	for _ in $(seq 50); do [[ -z $(dv_pgrep_store -x devenv-log) ]] && break; sleep 0.1; done
+	[[ -z $(dv_pgrep_store -x devenv-log) ]]
 	run "$DEVENV" logs evil
 	assert_line --partial "exited with status 143"
 }
@@ -838,20 +838,20 @@ assert_typed_nothing() {
 	"$DEVENV" ssh -c 'sleep 424243 & sleep 424244 & wait' 3>&- &
 	bg=$!
 	for _ in $(seq 50); do
-		[[ $(pgrep -cf '^sleep 42424[34]$') == 2 ]] && break
+		[[ $(dv_pgrep_store -f '^sleep 42424[34]$' | wc -l) == 2 ]] && break
 		sleep 0.1
 	done
-	[[ $(pgrep -cf '^sleep 42424[34]$') == 2 ]]
+	[[ $(dv_pgrep_store -f '^sleep 42424[34]$' | wc -l) == 2 ]]
 	kill -KILL "$bg"
 	wait "$bg" || true
 	for _ in $(seq 50); do
-		pids=$(pgrep -f '^sleep 42424[34]$' || true)
+		pids=$(dv_pgrep_store -f '^sleep 42424[34]$')
 		[[ -z $pids ]] && break
 		sleep 0.1
 	done
 	[[ -z $pids ]]
-	pgrep -f '^sleep 424241$'
-	pgrep -f '^sleep 424242$'
+	[[ -n $(dv_pgrep_store -f '^sleep 424241$') ]]
+	[[ -n $(dv_pgrep_store -f '^sleep 424242$') ]]
 }
 
 # Run by root, the env's /dev/null was a bind of the host's: its inode.

@@ -157,10 +157,13 @@ quiet_success() {
 	quiet_success
 	run --separate-stderr "$DEVENV" -q -e proj halt
 	quiet_success
-	# options may follow the arguments too
+	# options may follow the arguments too, a sub-command's as well
 	cd "$DV_CHECKOUT"
 	run "$DEVENV" logs -f
 	assert_success
+	run "$DEVENV" image inspect busybox --json
+	assert_success
+	[[ $(jq -r '.[0].Tag' <<<"$output") == latest ]]
 }
 
 @test "an unknown command, sub-command or option gets git's 'did you mean'" {

@@ -60,7 +60,7 @@ crash_run() {
 # crash_clean: what every kill must leave: destroy and gc within 10 s, no
 # process, no build cgroup of the killed pid, tmp/ empty.
 crash_clean() {
-	local out d
+	local out d sid
 	# (An env killed before it was ever recorded is not there to destroy.)
 	out=$(timeout 10 "$DEVENV" destroy -f 2>&1) || [[ $out == *"no env here to destroy"* ]] || {
 		echo "destroy after the kill: $out"
@@ -71,9 +71,11 @@ crash_clean() {
 		return 1
 	}
 	crash_no_procs || return 1
+	# this store's (another devenv may build meanwhile)
+	sid=$(cat "$DV_STORE/store-id" 2>/dev/null) || sid=none
 	for d in $(dv_cgroup_delegables); do
-		compgen -G "$d/build-*-$CRASH_PID" >/dev/null && {
-			echo "left: $(compgen -G "$d/build-*-$CRASH_PID")"
+		compgen -G "$d/build-$sid-$CRASH_PID" >/dev/null && {
+			echo "left: $(compgen -G "$d/build-$sid-$CRASH_PID")"
 			return 1
 		}
 	done

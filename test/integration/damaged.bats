@@ -75,7 +75,8 @@ why() {
 		for ((i = 0; i < 50; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 		! kill -0 "$pid" 2>/dev/null
 		[[ -z $(dv_procs_in_store "$STORE") ]]
-		[[ -z $(ls -d /sys/fs/cgroup/*/devenv/*-"$id" /sys/fs/cgroup/devenv/*-"$id" 2>/dev/null) ]]
+		sid=$(cat "$STORE/store-id")
+		[[ -z $(ls -d /sys/fs/cgroup/*/devenv/"$sid-$id" /sys/fs/cgroup/devenv/"$sid-$id" 2>/dev/null) ]]
 		run "$DEVENV" ls
 		refute_output --partial "$id"
 	done

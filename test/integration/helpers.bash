@@ -145,10 +145,12 @@ dv_setup() {
 
 # dv_teardown: destroy every env in the test's store (ignoring errors), kill
 # whatever still runs in a container of that store, check that nothing is
-# mounted under the store, then remove it without crossing into another
-# filesystem. Fails the test when a process survived destroy or a mount was
-# left behind. Leftovers are found from the kernel's side (mount tables
-# naming the store), not through the devenv under test.
+# mounted under the store and that no cgroup of the store is left, then
+# remove it without crossing into another filesystem. Fails the test when a
+# process survived destroy, a mount or a cgroup was left behind (saying
+# which). Leftovers are found from the kernel's side (mount tables naming
+# the store, cgroup folders named with its store id), not through the
+# devenv under test, and only this store's: other devenvs may run here.
 dv_teardown() {
 	local store=${DV_STORE:-} dir id problems=0 i out
 	local -a pids=() leftovers=()
@@ -172,6 +174,22 @@ dv_teardown() {
 		for ((i = 0; i < 100; i++)); do
 			[[ -z $(dv_procs_in_store "$store") ]] && break
 			sleep 0.05
+		done
+		problems=1
+	fi
+
+	# Removed by destroy (an env's) or by the build that made it; a test
+	# that kills devenv runs gc (crash.bats). The kernel may take a moment
+	# to let go of a cgroup whose last process just died.
+	for ((i = 0; i < 40; i++)); do
+		mapfile -t leftovers < <(dv_cgroups_of_store "$store")
+		((${#leftovers[@]})) || break
+		sleep 0.05
+	done
+	if ((${#leftovers[@]})); then
+		echo "dv_teardown: cgroups of this store left after destroy: ${leftovers[*]}; removing them" >&2
+		printf '%s\n' "${leftovers[@]}" | sort -r | while read -r d; do
+			rmdir "$d" 2>/dev/null
 		done
 		problems=1
 	fi
@@ -206,6 +224,37 @@ dv_procs_in_store() {
 		[[ $(readlink "/proc/$pid/ns/mnt" 2>/dev/null) == "$self" ]] && continue
 		printf '%s\n' "$pid"
 	done
+}
+
+# dv_cgroups_of_store DIR: the cgroup folders of the store DIR, in every
+# hierarchy devenv uses: devenv/<store id>-<env id> (and what is below it)
+# and devenv/build-<store id>-<pid>; none when it has no store id yet.
+dv_cgroups_of_store() {
+	local sid d
+	sid=$(cat "${1%/}/store-id" 2>/dev/null) || return 0
+	[[ $sid =~ ^[0-9a-f]{8}$ ]] || return 0
+	for d in $(dv_cgroup_delegables); do
+		compgen -G "$d/$sid-*" | while read -r c; do
+			find "$c" -type d
+		done
+		compgen -G "$d/build-$sid-*"
+	done
+	return 0
+}
+
+# dv_pgrep_store PGREP_ARGS...: the pids pgrep finds that belong to the
+# test's store ($DV_STORE): running in one of its containers (an overlay of
+# it in their mount namespace) or holding one of its files open (a
+# service's log relay). Never another devenv's processes.
+dv_pgrep_store() {
+	local dir=${DV_STORE%/} pid
+	for pid in $(pgrep "$@"); do
+		if grep -qF -e "=$dir/" -e ":$dir/" "/proc/$pid/mountinfo" 2>/dev/null ||
+			ls -l "/proc/$pid/fd" 2>/dev/null | grep -qF -- "-> $dir/"; then
+			printf '%s\n' "$pid"
+		fi
+	done
+	return 0
 }
 
 # dv_mounts_under DIR: mount points at or under DIR in our mount namespace.

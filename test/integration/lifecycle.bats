@@ -109,7 +109,7 @@ proj
 	"$DEVENV" ssh -c 'exec sleep 30' 3>&- &
 	bg=$!
 	for _ in $(seq 50); do
-		spid=$(pgrep -f '^sleep 30$' | head -1)
+		spid=$(dv_pgrep_store -f '^sleep 30$' | head -1)
 		[[ -n $spid ]] && break
 		sleep 0.1
 	done
@@ -308,7 +308,7 @@ proj
 	# exactly one init runs for this env: one devenv-init on its files
 	id=$("$DEVENV" status --json | dv_json id)
 	n=0
-	for p in $(pgrep -x devenv-init); do
+	for p in $(dv_pgrep_store -x devenv-init); do
 		grep -qF "$DV_STORE/envs/$id/" /proc/$p/mountinfo 2>/dev/null && n=$((n + 1))
 	done
 	[[ $n == 1 ]]

@@ -92,11 +92,13 @@ cg_knob() {
 	run "$DEVENV" up
 	assert_failure 1
 	assert_output --partial "Envfile:4:5: provisioning step 1 failed with exit status 137; nothing of step 1 was kept"
-	# the build cgroup (devenv/build-<store id>-PID of that devenv) is gone: none is
-	# left without processes (another devenv's build may run meanwhile)
-	for d in /sys/fs/cgroup/devenv/build-* /sys/fs/cgroup/*/devenv/build-*; do
-		[[ -d $d ]] || continue
-		[[ -s $d/cgroup.procs ]]
+	# the build cgroup (devenv/build-<store id>-PID of that devenv) is
+	# gone: this store's only (another devenv's build may run meanwhile)
+	local sid d
+	sid=$(cat "$DV_STORE/store-id")
+	[[ -n $sid ]]
+	for d in $(dv_cgroup_delegables); do
+		[[ -z $(compgen -G "$d/build-$sid-*") ]]
 	done
 }
 

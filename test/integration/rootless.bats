@@ -70,13 +70,15 @@ DV_DELEGATED=()
 	rm -rf by-root
 }
 
-@test "rootless: user: is made with our uid number, and up says what that means" {
+@test "rootless: where keep-id cannot be had, user: is made with our uid number, and up says why and what that means" {
 	dv_need_rootless
+	! dv_keepid_possible || skip "keep-id works here: the keep-id tests below cover user:"
 	dv_busybox_image
 	printf 'image: busybox\nuser: dev\n' | dv_envfile
 	run "$DEVENV" up
 	assert_success
-	assert_line --partial "devenv: note: without root, root in the env is you; user 'dev' (uid $(id -u) in the env)"
+	assert_line --partial "devenv: note: without root, user 'dev' is you in the env only where /dev/fuse and fuse-overlayfs can be used, and here "
+	assert_line --partial "so root in the env is you, and user 'dev' (uid $(id -u) in the env) is a subordinate id of yours that cannot write the checkout (README: Without root)"
 	run "$DEVENV" ssh -c 'id -un; id -u; echo $HOME'
 	assert_success
 	assert_output "$(printf 'dev\n%s\n/home/dev' "$(id -u)")"
@@ -203,4 +205,170 @@ status=125"
 	for d in "${DV_DELEGATED[@]}"; do
 		[[ ! -e $d/$id ]]
 	done
+}
+
+# keep-id (README "Without root"): needs /dev/fuse openable by this user and
+# fuse-overlayfs; where they are missing, the test above's note is checked.
+dv_need_keepid() {
+	dv_need_rootless
+	command -v fuse-overlayfs >/dev/null || skip "keep-id needs fuse-overlayfs (Debian package fuse-overlayfs)"
+	# devenv opens it in its user namespace, without our supplementary
+	# groups: only its mode for others counts (ACLs aside)
+	[[ -c /dev/fuse && $(stat -c %a /dev/fuse) == *6 ]] ||
+		skip "keep-id needs /dev/fuse open to everyone (Debian's udev makes it 0666; here: $(stat -c '%A %U:%G' /dev/fuse 2>&1))"
+}
+dv_keepid_possible() {
+	command -v fuse-overlayfs >/dev/null && [[ -c /dev/fuse && $(stat -c %a /dev/fuse) == *6 ]]
+}
+
+@test "keep-id: with user:, the user is us inside and writes the checkout as us; /etc/passwd stays root's; root is a subordinate id" {
+	dv_need_keepid
+	local start
+	IFS=: read -r _ start _ < <(grep -E "^($(id -un)|$(id -u)):" /etc/subuid | head -1)
+	dv_busybox_image
+	printf 'image: busybox\nuser: dev\non_up:\n  - run: id -un > on-up-by\n' | dv_envfile
+	run "$DEVENV" up
+	assert_success
+	refute_output --partial "note: without root"
+	assert_equal "$(cat on-up-by)" dev
+	assert_equal "$(stat -c %u:%g on-up-by)" "$(id -u):$(id -g)"
+	run "$DEVENV" ssh -c 'id -un; id -u; echo $HOME; stat -c %u:%U /etc/passwd /; touch by-user; mkdir -p dir/sub; echo hi > dir/sub/f'
+	assert_success
+	assert_output "$(printf 'dev\n%s\n/home/dev\n0:root\n0:root' "$(id -u)")"
+	assert_equal "$(stat -c %u:%g by-user dir/sub/f)" "$(printf '%s:%s\n%s:%s' "$(id -u)" "$(id -g)" "$(id -u)" "$(id -g)")"
+	# the user cannot write root's files; root can, and is not us
+	run "$DEVENV" ssh -c 'echo x >> /etc/passwd'
+	assert_failure
+	run "$DEVENV" ssh --user 0 -c 'id -u; echo "# root was here" >> /etc/passwd && touch by-root && cat /proc/self/uid_map'
+	assert_success
+	assert_line 0
+	assert_equal "$(stat -c %u by-root)" "$start"
+	assert_line --regexp "^ +0 +1 +$(id -u)\$"
+	assert_line --regexp "^ +$(id -u) +0 +1\$"
+	run "$DEVENV" status
+	assert_line "  checkout ownership: rootless, keep-id (user 'dev', uid $(id -u) in the env, is uid $(id -u) on the host; root and the env's other ids are your subordinate ids until halt gives their files back to you)"
+	run "$DEVENV" status --json
+	[[ $(dv_json userns_map <<<"$output") == keep-id ]]
+	# halt gives root's file back; a halted up keeps what root and the user wrote
+	run "$DEVENV" halt
+	assert_success
+	assert_equal "$(stat -c %u by-root)" "$(id -u)"
+	run "$DEVENV" up
+	assert_success
+	run "$DEVENV" ssh -c 'tail -1 /etc/passwd; stat -c %U /home/dev; ls /workspace/by-user'
+	assert_success
+	assert_output "$(printf '# root was here\ndev\n/workspace/by-user')"
+}
+
+@test "keep-id: changing user: recreates the env; without user: root is us again" {
+	dv_need_keepid
+	dv_busybox_image
+	printf 'image: busybox\nuser: dev\n' | dv_envfile
+	"$DEVENV" up
+	"$DEVENV" ssh --user 0 -c 'touch /kept-in-upper'
+	printf 'image: busybox\n' | dv_envfile
+	run "$DEVENV" reload
+	assert_success
+	assert_line --partial "was recreated for its new user namespace map"
+	run "$DEVENV" ssh -c 'id -u; ls /kept-in-upper; touch by-root'
+	assert_output --partial "No such file"
+	assert_line 0
+	assert_equal "$(stat -c %u by-root)" "$(id -u)"
+	run "$DEVENV" status --json
+	[[ -z $(dv_json userns_map <<<"$output") ]]
+}
+
+@test "keep-id: commit of a keep-id env is a layer like any: opaque folders, whiteouts and ids survive, fuse-overlayfs's marks do not" {
+	dv_need_keepid
+	dv_busybox_image
+	printf 'image: busybox\nuser: dev\n' | dv_envfile
+	"$DEVENV" up
+	run "$DEVENV" ssh --user 0 -c 'rm -rf /usr/sbin && mkdir /usr/sbin && touch /usr/sbin/only && mkdir /newdir && touch /newdir/a && rm /sbin/reboot && chown 33:44 /newdir/a'
+	assert_success
+	run "$DEVENV" ssh -c 'touch ~/mine'
+	assert_success
+	run "$DEVENV" commit snap:1
+	assert_success
+	# one opaque mark per folder, no ".wh..opq" of fuse-overlayfs's own
+	"$DEVENV" image save snap:1 "$BATS_TEST_TMPDIR/snap.tar"
+	mkdir "$BATS_TEST_TMPDIR/snap" && tar -xf "$BATS_TEST_TMPDIR/snap.tar" -C "$BATS_TEST_TMPDIR/snap"
+	run bash -c 'for b in "$1"/blobs/sha256/*; do tar -tzf "$b" 2>/dev/null || tar -tf "$b" 2>/dev/null; done | grep "\.wh\." | sort' _ "$BATS_TEST_TMPDIR/snap"
+	assert_output "$(printf 'home/dev/.wh..wh..opq\nnewdir/.wh..wh..opq\nsbin/.wh.reboot\nusr/sbin/.wh..wh..opq')"
+	"$DEVENV" destroy -f >/dev/null
+	printf 'image: snap:1\n' | dv_envfile
+	run "$DEVENV" up
+	assert_success
+	run "$DEVENV" ssh -c 'ls -A /usr/sbin /newdir; stat -c %u:%g /newdir/a; stat -c %u /home/dev/mine /etc/passwd; ls /sbin/reboot'
+	assert_output "$(printf '/newdir:\na\n\n/usr/sbin:\nonly\n33:44\n%s\n0\nls: /sbin/reboot: No such file or directory' "$(id -u)")"
+}
+
+# The issue's test: a real Debian env, root steps with apt-get, then the
+# user (ssh's default with `user:`) writes the checkout: the file is ours.
+@test "keep-id on debian:bookworm: root steps apt-get install, then ssh as the user writes the checkout as us" {
+	dv_need_keepid
+	run "$DEVENV" image bootstrap debian:bookworm
+	if ((status != 0)) && grep -qiE 'resolve|connect|network|mirror|fetch' <<<"$output"; then
+		skip "no Debian mirror reachable: $output"
+	fi
+	assert_success
+	dv_envfile <<-'EOF'
+	image: debian:bookworm
+	user: dev
+	provision:
+	  - run: apt-get update -q && apt-get install -y -q --no-install-recommends jq
+	EOF
+	run "$DEVENV" up
+	assert_success
+	run "$DEVENV" ssh -c 'id -un; echo "{\"by\": \"$(id -un)\"}" | jq -c . > from-user.json && cat from-user.json; stat -c %U:%G /etc/passwd /usr/bin/jq; ls -ld ~ | cut -d" " -f3'
+	assert_success
+	assert_output "$(printf 'dev\n{"by":"dev"}\nroot:root\nroot:root\ndev')"
+	assert_equal "$(stat -c %u:%g from-user.json)" "$(id -u):$(id -g)"
+	# root manages packages in the env (no outbound network needed to remove)
+	run "$DEVENV" ssh --user 0 -c 'apt-get remove -y -q jq >/dev/null 2>&1 && dpkg -s jq 2>&1 | head -1; ls /usr/bin/jq'
+	assert_output "$(printf "dpkg-query: package 'jq' is not installed and no information is available\nls: cannot access '/usr/bin/jq': No such file or directory")"
+}
+
+@test "keep-id: services join the env's network, forwarded ports reach the user's server" {
+	dv_need_keepid
+	local sport hport
+	sport=$(dv_free_port) hport=$(dv_free_port)
+	dv_busybox_image
+	dv_envfile <<-EOF
+	image: busybox
+	user: dev
+	ports: ["127.0.0.1:$hport:8080"]
+	services:
+	  db:
+	    image: busybox
+	    command: mkdir -p /www && echo pong > /www/index.html && exec httpd -f -p 127.0.0.1:$sport -h /www
+	EOF
+	run --separate-stderr "$DEVENV" up
+	assert_success
+	run "$DEVENV" ssh -c "id -un; wget -qO- http://db:$sport/; mkdir -p www && echo 'from the user' > www/index.html && httpd -p 8080 -h www && echo started"
+	assert_success
+	assert_output "$(printf 'dev\npong\nstarted')"
+	run dv_fetch "http://127.0.0.1:$hport/"
+	assert_output "from the user"
+	assert_equal "$(stat -c %u www/index.html)" "$(id -u)"
+}
+
+@test "keep-id: destroy -e of a running keep-id env whose state.json is damaged ends its init and fuse-overlayfs" {
+	dv_need_keepid
+	local id pid server i
+	dv_busybox_image
+	printf 'image: busybox\nuser: dev\n' | dv_envfile
+	"$DEVENV" up
+	id=$("$DEVENV" status --json | dv_json id)
+	pid=$(dv_init_pid)
+	server=$(pgrep -u "$(id -u)" -f "fuse-overlayfs .*$DV_STORE/envs/$id/upper")
+	[[ -n $pid && -n $server ]]
+	echo garbage >"$DV_STORE/envs/$id/state.json"
+	run "$DEVENV" destroy -f -e "$id"
+	assert_success
+	assert_output "damaged env $id destroyed (the checkout and named volumes are kept)"
+	# (the init is a subordinate id's: kill -0 would say EPERM, not gone)
+	alive() { local s; s=$(ps -o stat= -p "$1") && [[ $s != Z* ]]; }
+	for ((i = 0; i < 50; i++)); do alive "$pid" || alive "$server" || break; sleep 0.1; done
+	! alive "$pid"
+	! alive "$server"
 }

@@ -113,9 +113,11 @@ checkout_digest() {
 	assert_output --partial "'proc' must be a directory"
 	run "$DEVENV" status --json
 	[[ $(dv_json state <<<"$output") != running ]]
-	# and the cgroups made for it are gone again
+	# and the cgroups made for it (devenv/<store id>-<env id>) are gone again
 	id=$(dv_json id <<<"$output")
-	[[ -z $(find /sys/fs/cgroup -maxdepth 3 -name "$id" 2>/dev/null) ]]
+	sid=$(cat "$DV_STORE/store-id")
+	[[ -n $id && -n $sid ]]
+	[[ -z $(find /sys/fs/cgroup -maxdepth 3 -name "$sid-$id" 2>/dev/null) ]]
 }
 
 @test "unknown commands and options are usage errors" {

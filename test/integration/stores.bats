@@ -139,7 +139,7 @@ cgroups_of() { sort "/proc/$1/cgroup"; }
 	wait "$upid"
 	[[ -n $found ]] || {
 		cat "$BATS_TEST_TMPDIR/up.log"
-		ls -d /sys/fs/cgroup/*/devenv/*/ /sys/fs/cgroup/devenv/*/ 2>/dev/null
+		ls -d /sys/fs/cgroup/*/devenv/*"$sid"*/ /sys/fs/cgroup/devenv/*"$sid"*/ 2>/dev/null
 		false
 	}
 	id=$(A status --json | dv_json id)

@@ -174,23 +174,211 @@ x"
 	[[ ! -d $DV_STORE/envs ]] || [[ -z $(ls "$DV_STORE/envs") ]]
 }
 
-@test "team cache: a store whose base differs from the cache's is told why nothing is pulled" {
+# other_busybox: import into STORE_B another image named busybox (the busybox
+# tar plus one file), as a teammate's own bootstrap of the same name.
+other_busybox() {
+	mkdir -p "$BATS_TEST_TMPDIR/extra/etc"
+	echo other >"$BATS_TEST_TMPDIR/extra/etc/other"
+	cp "$(busybox_tar)" "$BATS_TEST_TMPDIR/other.tar"
+	tar -rf "$BATS_TEST_TMPDIR/other.tar" -C "$BATS_TEST_TMPDIR/extra" etc/other
+	DEVENV_HOME=$STORE_B "$DEVENV" image import "$BATS_TEST_TMPDIR/other.tar" busybox >/dev/null
+}
+
+@test "team cache: a store whose base differs from the cache's takes the cache's, pinned by digest for the env; the store's own stays" {
 	run "$DEVENV" up
 	assert_success
 	run "$DEVENV" push "$REF"
 	assert_success
 	run manifest team/proj-dev cache
 	assert_output --regexp '"dev.devenv.base.ids":"[0-9a-f]{64}(,[0-9a-f]{64})?"'
+	base=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["annotations"]["dev.devenv.base.manifest"])' "$output")
 	store_b
-	# Another image under the same name: the busybox tar plus one file.
-	mkdir -p "$BATS_TEST_TMPDIR/extra/etc"
-	echo other >"$BATS_TEST_TMPDIR/extra/etc/other"
-	cp "$(busybox_tar)" "$BATS_TEST_TMPDIR/other.tar"
-	tar -rf "$BATS_TEST_TMPDIR/other.tar" -C "$BATS_TEST_TMPDIR/extra" etc/other
-	DEVENV_HOME=$STORE_B "$DEVENV" image import "$BATS_TEST_TMPDIR/other.tar" busybox >/dev/null
+	other_busybox
+	own=$(DEVENV_HOME=$STORE_B "$DEVENV" image inspect busybox | python3 -c 'import json,sys; d=json.load(sys.stdin); d=d[0] if isinstance(d,list) else d; print(d.get("Id") or d.get("id"))')
+	[[ -n $own ]]
 	DEVENV_HOME=$STORE_B run "$DEVENV" up --cache-from "$REF"
 	assert_success
-	assert_output --partial "warning: cache_from '$REF' was built on another 'busybox' than this store's"
-	[[ $(grep -c "was built on another" <<<"$output") -eq 1 ]]
-	refute_output --partial "(pulled)"
+	assert_line "devenv: cache_from '$REF' was built on another 'busybox' than this store's (sha256:${own:7:12}): pulling that one, $DV_REGISTRY/team/proj-dev@$base, pinned by digest for this env; the store's 'busybox' stays as it is"
+	[[ $(grep -c "built on another" <<<"$output") -eq 1 ]]
+	refute_output --partial "warning: cache_from"
+	assert_line "[1/3] run: echo one >/one (pulled)"
+	assert_line --regexp '^\[3/3\] run: echo three .* \(pulled\)$'
+	refute_output --partial 'done in'
+	# The env runs on the cache's base, not on the store's own.
+	DEVENV_HOME=$STORE_B run "$DEVENV" ssh -c 'cat /one; test -e /etc/other && echo other'
+	assert_output one
+	DEVENV_HOME=$STORE_B run "$DEVENV" status --json
+	[[ $(dv_json image <<<"$output") == "$DV_REGISTRY/team/proj-dev@$base" ]]
+	[[ $(dv_json image_for <<<"$output") == busybox ]]
+	DEVENV_HOME=$STORE_B run "$DEVENV" status
+	assert_line "  image:    $DV_REGISTRY/team/proj-dev@$base (the team's 'busybox', pinned by digest)"
+	id=$(basename "$(dirname "$(ls "$STORE_B"/envs/*/state.json)")")
+	[[ $(dv_json image_for <"$STORE_B/envs/$id/state.json") == busybox ]]
+	# The store's busybox is untouched; the base is kept under its digest.
+	run env DEVENV_HOME="$STORE_B" "$DEVENV" image inspect busybox
+	assert_output --partial "$own"
+	DEVENV_HOME=$STORE_B run "$DEVENV" images
+	assert_line --regexp "^$DV_REGISTRY/team/proj-dev +<none> "
+	assert_line --regexp "^localhost/busybox +latest +${own:7:12} "
+	# The pin holds: halted and up again, nothing is said or pulled.
+	DEVENV_HOME=$STORE_B "$DEVENV" halt
+	DEVENV_HOME=$STORE_B run "$DEVENV" up --cache-from "$REF"
+	assert_success
+	refute_output --partial "built on another"
+	refute_output --partial "pulled"
+	DEVENV_HOME=$STORE_B run "$DEVENV" ssh -c 'test -e /etc/other && echo other; cat /three'
+	assert_output three
+	# reload (no --cache-from) rebuilds the env on the same pinned base.
+	DEVENV_HOME=$STORE_B run "$DEVENV" reload
+	assert_success
+	refute_output --partial "built on another"
+	DEVENV_HOME=$STORE_B run "$DEVENV" ssh -c 'test -e /etc/other && echo other; cat /three'
+	assert_output three
+
+	# A second clone of the project (another env id) takes the same base
+	# from the store, and the steps from the local cache: nothing is pulled.
+	git clone -q "$DV_CHECKOUT" "$BATS_TEST_TMPDIR/clone2"
+	printf 'cache_from: %s\n' "$REF" >>"$BATS_TEST_TMPDIR/clone2/Envfile"
+	cd "$BATS_TEST_TMPDIR/clone2"
+	DEVENV_HOME=$STORE_B run "$DEVENV" up
+	assert_success
+	assert_line "devenv: cache_from '$REF' was built on another 'busybox' than this store's (sha256:${own:7:12}): this env uses that one, $DV_REGISTRY/team/proj-dev@$base, pinned by digest; the store's 'busybox' stays as it is"
+	refute_output --partial "pulling"
+	refute_line --regexp '^\[[0-9]/3\] .*\(pulled\)$'
+	refute_output --partial 'done in'
+	DEVENV_HOME=$STORE_B run "$DEVENV" ssh -c 'test -e /etc/other && echo other; cat /one /three'
+	assert_output "one
+three"
+	# An env without cache_from still gets the store's own busybox.
+	mkdir "$BATS_TEST_TMPDIR/plain" && cd "$BATS_TEST_TMPDIR/plain" && git init -q
+	printf 'image: busybox\n' >Envfile
+	DEVENV_HOME=$STORE_B run "$DEVENV" up
+	assert_success
+	DEVENV_HOME=$STORE_B run "$DEVENV" ssh -c 'cat /etc/other'
+	assert_output other
+	DEVENV_HOME=$STORE_B run "$DEVENV" status --json
+	[[ -z $(dv_json image_for <<<"$output") ]]
+	# The pinned base cannot be removed while an env runs on it.
+	DEVENV_HOME=$STORE_B run "$DEVENV" rmi "$DV_REGISTRY/team/proj-dev@$base"
+	assert_failure
+	assert_output --regexp "^devenv: image '$DV_REGISTRY/team/proj-dev@$base' is used by env '(proj|clone2)' \([0-9a-f]{12}\); destroy it first$"
+}
+
+@test "team cache: an env on a pinned base pushes that base along; a third store takes it" {
+	run "$DEVENV" up
+	assert_success
+	run "$DEVENV" push "$REF"
+	assert_success
+	store_b
+	other_busybox
+	DEVENV_HOME=$STORE_B run "$DEVENV" up --cache-from "$REF"
+	assert_success
+	assert_output --partial "pinned by digest for this env"
+	# The teammate pushes elsewhere: the pinned base goes along.
+	DEVENV_HOME=$STORE_B run "$DEVENV" push "$DV_REGISTRY/team/other:cache"
+	assert_success
+	run manifest team/other cache
+	assert_output --partial '"dev.devenv.base.ref":"busybox"'
+	assert_output --regexp '"dev.devenv.base.manifest":"sha256:[0-9a-f]{64}"'
+	STORE_C=$(mktemp -d "$(dirname "$DV_STORE")/storec.XXXXXX")
+	DEVENV_HOME=$STORE_C run "$DEVENV" up --cache-from "$DV_REGISTRY/team/other:cache"
+	DEVENV_HOME=$STORE_C dv_teardown_store "$STORE_C"
+	assert_success
+	assert_line "[1/3] run: echo one >/one (pulled)"
+	assert_line --regexp '^\[3/3\] run: echo three .* \(pulled\)$'
+}
+
+@test "team cache: a team's base pushed once as team/base and named in cache_from: every store's env runs on it, the store's own stays" {
+	run "$DEVENV" push busybox "$DV_REGISTRY/team/base:1"
+	assert_success
+	run manifest team/base 1
+	assert_output --partial '"dev.devenv.image.ref":"localhost/busybox:latest"'
+	printf 'cache_from: %s\n' "$DV_REGISTRY/team/base:1" >>Envfile
+	git commit -qam 'team base'
+	# A teammate with a busybox of their own.
+	store_b
+	other_busybox
+	DEVENV_HOME=$STORE_B run "$DEVENV" up
+	assert_success
+	assert_line --regexp "^devenv: cache_from '$DV_REGISTRY/team/base:1' is another 'busybox' than this store's \(sha256:[0-9a-f]{12}\): pulling that one, $DV_REGISTRY/team/base@sha256:[0-9a-f]{64}, pinned by digest for this env; the store's 'busybox' stays as it is$"
+	assert_line "[1/3] run: echo one >/one"
+	DEVENV_HOME=$STORE_B run "$DEVENV" ssh -c 'cat /one; test -e /etc/other && echo other'
+	assert_output one
+	DEVENV_HOME=$STORE_B run "$DEVENV" images
+	assert_line --regexp '^localhost/busybox +latest '
+	# A store with no busybox takes the team's under the Envfile's name.
+	STORE_C=$(mktemp -d "$(dirname "$DV_STORE")/storec.XXXXXX")
+	DEVENV_HOME=$STORE_C run "$DEVENV" up
+	out=$output st=$status
+	DEVENV_HOME=$STORE_C run "$DEVENV" images
+	imgs=$output
+	DEVENV_HOME=$STORE_C dv_teardown_store "$STORE_C"
+	[[ $st -eq 0 ]]
+	[[ $out == *"devenv: image 'busybox' is not in the store; pulling the team's, cache_from '$DV_REGISTRY/team/base:1'"* ]]
+	[[ $imgs =~ localhost/busybox\ +latest ]]
+}
+
+@test "team cache: a base digest annotation that is not a digest is not taken, and none of it reaches the terminal" {
+	run "$DEVENV" up
+	assert_success
+	run "$DEVENV" push "$REF"
+	assert_success
+	# The same manifest under another tag, its base digest an escape code.
+	run manifest team/proj-dev cache
+	python3 -c '
+import json, sys
+m = json.loads(sys.argv[1])
+m["annotations"]["dev.devenv.base.manifest"] = "sha256:\u001b[2J\u001b]0;owned\u0007"
+sys.stdout.write(json.dumps(m))' "$output" >"$BATS_TEST_TMPDIR/evil.json"
+	curl -fsS -X PUT -H 'Content-Type: application/vnd.oci.image.manifest.v1+json' \
+		--data-binary @"$BATS_TEST_TMPDIR/evil.json" \
+		"http://$DV_REGISTRY/v2/team/proj-dev/manifests/evil"
+	store_b
+	other_busybox
+	DEVENV_HOME=$STORE_B run "$DEVENV" up --cache-from "$DV_REGISTRY/team/proj-dev:evil"
+	assert_success
+	[[ $output != *$'\e'* && $output != *$'\a'* ]]
+	refute_output --partial pinned
+	assert_output --partial "warning: cache_from '$DV_REGISTRY/team/proj-dev:evil' was built on another 'busybox' than this store's"
+	assert_line "[1/3] run: echo one >/one"
+}
+
+@test "team cache: a new env takes the cache's base even when the store built the same steps on its own" {
+	run "$DEVENV" up
+	assert_success
+	run "$DEVENV" push "$REF"
+	assert_success
+	store_b
+	other_busybox
+	# Another checkout of the store, no cache_from: the same steps, built
+	# on the store's own busybox.
+	git clone -q "$DV_CHECKOUT" "$BATS_TEST_TMPDIR/solo"
+	cd "$BATS_TEST_TMPDIR/solo"
+	DEVENV_HOME=$STORE_B run "$DEVENV" up
+	assert_success
+	DEVENV_HOME=$STORE_B run "$DEVENV" ssh -c 'cat /etc/other'
+	assert_output other
+	# The project with the team's cache: its env is new, so it asks the
+	# cache which base it was built on, and takes that one.
+	cd "$DV_CHECKOUT"
+	DEVENV_HOME=$STORE_B run "$DEVENV" up --cache-from "$REF"
+	assert_success
+	assert_output --partial "pinned by digest for this env"
+	assert_line "[1/3] run: echo one >/one (pulled)"
+	DEVENV_HOME=$STORE_B run "$DEVENV" ssh -c 'test -e /etc/other && echo other; cat /one'
+	assert_output one
+}
+
+@test "team cache: a new env with nothing to build and a cache that cannot be read: no warning, the store's image" {
+	git clone -q "$DV_CHECKOUT" "$BATS_TEST_TMPDIR/solo"
+	cd "$BATS_TEST_TMPDIR/solo"
+	run "$DEVENV" up
+	assert_success
+	cd "$DV_CHECKOUT"
+	run "$DEVENV" up --cache-from "$DV_REGISTRY/team/nothing:here"
+	assert_success
+	refute_output --partial "warning: cache_from"
+	assert_line "[1/3] run: echo one >/one (cached)"
+	run "$DEVENV" status --json
+	[[ $(dv_json image <<<"$output") == localhost/busybox:latest ]]
 }

@@ -143,7 +143,7 @@ asks() {
 	security:
 	  git_metadata: read-write
 	EOF
-	asks "1 thing" "Envfile:3:3: git_metadata read-write: the env can write the checkout's git dir (its config and hooks), which git on the host obeys"
+	asks "1 thing" "Envfile:3:3: git_metadata read-write: the env can write the checkout's git dir (its config and hooks; a git worktree's repository, with every worktree's), which git on the host obeys"
 }
 
 @test "trust: a port on an address other than loopback asks" {

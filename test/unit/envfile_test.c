@@ -958,6 +958,27 @@ static void test_good_resources(void **state)
 	env_spec_release(&spec);
 }
 
+static void test_good_logs(void **state)
+{
+	struct dv_error err = { 0 };
+	struct env_spec spec = { 0 };
+
+	(void)state;
+	assert_int_equal(parse_fixture("good", "logs.yaml", &spec, &err), 0);
+	assert_true(spec.logs.max_size == 10ULL << 20);
+	assert_int_equal(spec.logs.max_files, 3);
+	env_spec_release(&spec);
+	assert_int_equal(parse_fixture("good", "logs-min.yaml", &spec, &err), 0);
+	assert_true(spec.logs.max_size == 4096);
+	assert_int_equal(spec.logs.max_files, 2);
+	env_spec_release(&spec);
+	/* no key: 10 MiB x 2 */
+	assert_int_equal(parse_fixture("good", "minimal.yaml", &spec, &err), 0);
+	assert_true(spec.logs.max_size == 10ULL << 20);
+	assert_int_equal(spec.logs.max_files, 2);
+	env_spec_release(&spec);
+}
+
 /* The env name a folder gives (envfile_name_from_folder): ASCII as it
  * always was, Latin letters with marks as their letters, anything else a
  * hash suffix, so two such folders are two names. */
@@ -1035,6 +1056,7 @@ int main(void)
 		cmocka_unit_test(test_good_null_lists),
 		cmocka_unit_test(test_good_flow_style),
 		cmocka_unit_test(test_good_resources),
+		cmocka_unit_test(test_good_logs),
 		cmocka_unit_test(test_good_new_steps),
 		cmocka_unit_test(test_parse_in_memory),
 		cmocka_unit_test(test_layer_limit),

@@ -1053,6 +1053,234 @@ static void test_export_roundtrip(void **state)
 	layer_image_release(&b);
 }
 
+/* Names are bytes (issue 13): an env's files named in no charset at all,
+ * in Latin-1, in UTF-8 (ca-certificates' NetLock_Arany_..._Főtanúsítvány),
+ * 255-byte names, a 4000-byte path, link targets past ustar's 100 bytes
+ * and not UTF-8, hard links among them, a sparse file and user.*
+ * attributes: exported and imported again, every byte is back; the holes
+ * go out as zeros and are holes again on import; a second export is the
+ * same tar. */
+static void mk_file(int dfd, const char *name, const char *text)
+{
+	int fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+
+	if (fd < 0)
+		fail_msg("cannot create a test file: %s", strerror(errno));
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+}
+
+static char *read_all(const char *path)
+{
+	struct dv_error err = {0};
+	char *text = NULL;
+	size_t len;
+
+	if (dv_read_file_at(AT_FDCWD, path, &text, &len, &err) < 0)
+		fail_msg("cannot read '%s': %s", path, err.msg);
+	return text;
+}
+
+static void test_export_names_bytes(void **state)
+{
+	struct fx *f = *state;
+	static const char *const names[] = {
+		"\xff\xfe", "caf\xe9", "ascii", "NetLock_Arany_=Class_Gold=_F\xc5\x91tan\xc3\xbas\xc3\xadtv\xc3\xa1ny.pem",
+		"e\xcc\x81-nfd",
+	};
+	dv_autofree char *src = dv_xasprintf("%s/src", f->dir);
+	dv_autofree char *out = dv_xasprintf("%s/names.tar", f->dir);
+	/* VFS_CAP_REVISION_3 | effective, cap_net_bind_service, rootid 1000 */
+	static const unsigned char capv3[24] = { 0x01, 0x00, 0x00, 0x03, 0x00, 0x04, [20] = 0xe8, 0x03 };
+	char long_ascii[256], long_utf8[256], deep[4096], target[4000], link300[301];
+	char d1[65], d2[65];
+	struct dv_error err = {0};
+	struct layer_image img = {0};
+	unsigned long long size;
+	struct stat sb, sb2;
+	int sfd, dfd, fd;
+	size_t i;
+
+	assert_int_equal(mkdir(src, 0755), 0);
+	sfd = open(src, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(sfd >= 0);
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		mk_file(sfd, names[i], names[i]);
+	memset(long_ascii, 'a', 255);
+	long_ascii[255] = 0;
+	for (i = 0; i < 127; i++)
+		memcpy(long_utf8 + 2 * i, "\xc3\xa9", 2);
+	long_utf8[254] = '\xff';
+	long_utf8[255] = 0;
+	mk_file(sfd, long_ascii, "255 ascii");
+	mk_file(sfd, long_utf8, "255 bytes");
+	assert_int_equal(linkat(sfd, "caf\xe9", sfd, "hard\xfe", 0), 0);
+	/* a 4000-byte path: 19 folders of 200 bytes and a file */
+	dfd = dup(sfd);
+	deep[0] = 0;
+	for (i = 0; i < 19; i++) {
+		char seg[201];
+		int next;
+
+		memset(seg, i % 2 ? 'd' : '\xe9', 200);
+		seg[200] = 0;
+		assert_int_equal(mkdirat(dfd, seg, 0755), 0);
+		next = openat(dfd, seg, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		assert_true(next >= 0);
+		close(dfd);
+		dfd = next;
+		strcat(deep, seg);
+		strcat(deep, "/");
+	}
+	mk_file(dfd, "deep\xff", "deep");
+	strcat(deep, "deep\xff");
+	assert_true(strlen(deep) > 3800);
+	close(dfd);
+	/* link targets: 300 bytes not UTF-8, and 3999 bytes */
+	memset(link300, '\xfe', 300);
+	link300[300] = 0;
+	memset(target, 'x', sizeof(target) - 1);
+	target[sizeof(target) - 1] = 0;
+	assert_int_equal(symlinkat(link300, sfd, "l300"), 0);
+	assert_int_equal(symlinkat(target, sfd, "l4000\xe9"), 0);
+	/* sparse: 64 MiB with 5 bytes at 32 MiB; a second all hole */
+	fd = openat(sfd, "sparse", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	assert_int_equal(pwrite(fd, "data!", 5, 32 << 20), 5);
+	assert_int_equal(ftruncate(fd, 64 << 20), 0);
+	assert_int_equal(fsetxattr(fd, "user.test", "v\xff", 2, 0), 0);
+	assert_int_equal(fsetxattr(fd, "user.overlay.opaque", "y", 1, 0), 0);
+	close(fd);
+	fd = openat(sfd, "hole", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	assert_int_equal(ftruncate(fd, 1 << 20), 0);
+	close(fd);
+	/* as root, a v3 file capability (bound to the root of a user
+	 * namespace, uid 1000 here) is stored as it is and travels so */
+	mk_file(sfd, "capv3", "");
+	if (!rootless()) {
+		fd = openat(sfd, "capv3", O_RDONLY | O_CLOEXEC);
+		assert_int_equal(fsetxattr(fd, "security.capability", capv3, sizeof(capv3), 0), 0);
+		close(fd);
+	}
+	close(sfd);
+
+	fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (layer_export_dir(&f->st, src, fd, d1, &size, &err) < 0)
+		fail_msg("export failed: %s", err.msg);
+	close(fd);
+	/* the holes go out as zeros (no GNU sparse entry: OCI's SHOULD NOT) */
+	assert_true(size > (64 << 20) + (1 << 20));
+	assert_int_equal(layer_export_dir(&f->st, src, -1, d2, NULL, &err), 0);
+	assert_string_equal(d1, d2);
+	import_ok(f, out, "names", &img);
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		dv_autofree char *p = diff_file(f, img.layers.v[0], names[i]);
+		dv_autofree char *text = read_all(p);
+
+		assert_string_equal(text, names[i]);
+	}
+	{
+		dv_autofree char *a = diff_file(f, img.layers.v[0], long_ascii);
+		dv_autofree char *u = diff_file(f, img.layers.v[0], long_utf8);
+		dv_autofree char *ta = read_all(a), *tu = read_all(u);
+		dv_autofree char *c = diff_file(f, img.layers.v[0], "caf\xe9");
+		dv_autofree char *h = diff_file(f, img.layers.v[0], "hard\xfe");
+		dv_autofree char *l3 = diff_file(f, img.layers.v[0], "l300");
+		dv_autofree char *l4 = diff_file(f, img.layers.v[0], "l4000\xe9");
+		dv_autofree char *sp = diff_file(f, img.layers.v[0], "sparse");
+		dv_autofree char *ho = diff_file(f, img.layers.v[0], "hole");
+		dv_autofree char *root = diff_file(f, img.layers.v[0], "");
+		char buf[4096], x[8];
+		ssize_t n;
+		int dirfd;
+
+		assert_string_equal(ta, "255 ascii");
+		assert_string_equal(tu, "255 bytes");
+		assert_int_equal(stat(c, &sb), 0);
+		assert_int_equal(stat(h, &sb2), 0);
+		assert_int_equal(sb.st_ino, sb2.st_ino);
+		n = readlink(l3, buf, sizeof(buf));
+		assert_int_equal(n, 300);
+		assert_memory_equal(buf, link300, 300);
+		n = readlink(l4, buf, sizeof(buf));
+		assert_int_equal(n, (ssize_t)strlen(target));
+		assert_memory_equal(buf, target, strlen(target));
+		/* the deep file, reached folder by folder */
+		dirfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		assert_true(dirfd >= 0);
+		fd = openat(dirfd, deep, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			fail_msg("the 4000-byte path is not back: %s", strerror(errno));
+		assert_int_equal(read(fd, buf, sizeof(buf)), 4);
+		assert_memory_equal(buf, "deep", 4);
+		close(fd);
+		close(dirfd);
+		/* sparse, still: 64 MiB long, its blocks few, the data in place */
+		assert_int_equal(stat(sp, &sb), 0);
+		assert_int_equal(sb.st_size, 64 << 20);
+		assert_true(sb.st_blocks * 512 < (1 << 20));
+		fd = open(sp, O_RDONLY | O_CLOEXEC);
+		assert_int_equal(pread(fd, buf, 5, 32 << 20), 5);
+		assert_memory_equal(buf, "data!", 5);
+		assert_int_equal(fgetxattr(fd, "user.test", x, sizeof(x)), 2);
+		assert_memory_equal(x, "v\xff", 2);
+		close(fd);
+		assert_int_equal(stat(ho, &sb), 0);
+		assert_int_equal(sb.st_size, 1 << 20);
+		assert_int_equal(sb.st_blocks, 0);
+		if (!rootless()) {
+			dv_autofree char *cp = diff_file(f, img.layers.v[0], "capv3");
+			unsigned char got[64];
+
+			assert_int_equal(getxattr(cp, "security.capability", got, sizeof(got)),
+					 (ssize_t)sizeof(capv3));
+			assert_memory_equal(got, capv3, sizeof(capv3));
+		}
+	}
+	layer_image_release(&img);
+}
+
+/* RFC 3339 both ways: UTC with Z out; Z, z, offsets and fractions in;
+ * anything else refused. */
+static void test_time_rfc3339(void **state)
+{
+	static const struct {
+		const char *in;
+		long long want; /* -1: refused */
+	} cases[] = {
+		{ "2026-12-06T06:27:26Z", 1796538446 },
+		{ "2026-12-06t06:27:26z", 1796538446 },
+		{ "2026-12-06T07:27:26+01:00", 1796538446 },
+		{ "2026-12-06T01:57:26.999999999-04:30", 1796538446 },
+		{ "1970-01-01T00:00:00Z", 0 },
+		{ "2026-12-06T06:27:26", -1 },
+		{ "2026-12-06 06:27:26Z", -1 },
+		{ "2026-12-06T06:27:26.Z", -1 },
+		{ "2026-12-06T06:27:26+0100", -1 },
+		{ "2026-12-06T06:27:26Zjunk", -1 },
+		{ "", -1 },
+	};
+	char out[32];
+	long long t;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int r = layer_time_parse(cases[i].in, &t);
+
+		if (cases[i].want < 0) {
+			if (r == 0)
+				fail_msg("'%s' was taken as %lld", cases[i].in, t);
+			continue;
+		}
+		if (r != 0 || t != cases[i].want)
+			fail_msg("'%s': %d, %lld (want %lld)", cases[i].in, r, t, cases[i].want);
+	}
+	assert_int_equal(layer_time_parse(NULL, &t), -1);
+	layer_time_rfc3339(1796538446, out);
+	assert_string_equal(out, "2026-12-06T06:27:26Z");
+	layer_time_rfc3339(0, out);
+	assert_string_equal(out, "1970-01-01T00:00:00Z");
+}
+
 static void test_devices(void **state)
 {
 	struct fx *f = *state;
@@ -1217,6 +1445,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_store_id, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_layer_json_not_object, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_export_roundtrip, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_export_names_bytes, fx_setup, fx_teardown),
+		cmocka_unit_test(test_time_rfc3339),
 		cmocka_unit_test(test_ref_normalize),
 		cmocka_unit_test_setup_teardown(test_commit_and_cache, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_import_deterministic, fx_setup, fx_teardown),

@@ -717,6 +717,110 @@ static void test_git_gitlinks(void **state)
 	}
 }
 
+/* A checkout made by `git worktree add`: its repository's git dir is found
+ * through what git made on the host (the worktree's git dir names this
+ * checkout back, and is worktrees/<name> of a repository's git dir, both
+ * outside the checkout), never on the word of the .git file alone; the
+ * paths of the worktree the repository's config names are protected. */
+static void test_git_worktree(void **state)
+{
+	dv_autofree char *dir = make_checkout();
+	dv_autofree char *main_ = dv_xasprintf("%s/main", dir);
+	dv_autofree char *wt = dv_xasprintf("%s/wt", dir);
+	dv_autofree char *other = dv_xasprintf("%s/other", dir);
+	dv_autofree char *common = dv_xasprintf("%s/main/.git", dir);
+	dv_autofree char *fake = NULL;
+	dv_autofree char *secret = NULL;
+	const char *init[] = { "init", "-q", NULL };
+	const char *commit[] = { "commit", "-q", "--allow-empty", "-m", "first", NULL };
+	const char *add_wt[] = { "worktree", "add", "-q", wt, "-b", "feat", NULL };
+	const char *add_other[] = { "worktree", "add", "-q", other, "-b", "other", NULL };
+	struct dv_strv paths = { 0 };
+	struct dv_error err = { 0 };
+	char *got = NULL;
+
+	(void)state;
+	assert_int_equal(dv_mkdir_p(main_, 0755, &err), 0);
+	assert_int_equal(git_in(main_, init), 0);
+	assert_int_equal(git_in(main_, commit), 0);
+	assert_int_equal(git_in(main_, add_wt), 0);
+	assert_int_equal(git_in(main_, add_other), 0);
+
+	/* the worktree's repository; a plain repository or no git: none */
+	assert_int_equal(prov_git_common_dir(wt, &got, &err), 0);
+	assert_non_null(got);
+	assert_string_equal(got, common);
+	free(got);
+	assert_int_equal(prov_git_common_dir(main_, &got, &err), 0);
+	assert_null(got);
+	assert_int_equal(prov_git_common_dir(dir, &got, &err), 0);
+	assert_null(got);
+
+	/* the repository's config (and the worktree's config.worktree, and
+	 * what they include in the repository's git dir) names paths of the
+	 * worktree: protected; one outside it is none of the env's */
+	put(main_, ".git/config", "[core]\n\thooksPath = .githooks\n[include]\n\tpath = inc.cfg\n"
+				  "\tpath = ../../team.cfg\n");
+	put(main_, ".git/inc.cfg", "[core]\n\tfsmonitor = \"sh tools/fsm.sh\"\n");
+	put(main_, ".git/worktrees/wt/config.worktree", "[core]\n\thooksPath = wt-hooks\n");
+	assert_int_equal(prov_git_paths(wt, &paths, &err), 0);
+	assert_string_equal(paths.v[0], ".git");
+	assert_true(has(&paths, ".githooks") && has(&paths, "tools/fsm.sh") && has(&paths, "wt-hooks"));
+	assert_int_equal(paths.n, 4);
+	dv_strv_release(&paths);
+
+	/* a git dir made in the checkout (which the env can write) that
+	 * names a repository elsewhere: nothing */
+	secret = dv_xasprintf("%s/secret", dir);
+	assert_int_equal(dv_mkdir_p(secret, 0755, &err), 0);
+	put(secret, "HEAD", "ref: refs/heads/main\n");
+	put(secret, "objects/x", "");
+	put(secret, "refs/x", "");
+	put(secret, "worktrees/fake/x", "");
+	fake = dv_xasprintf("%s\n", secret);
+	put(wt, "fake/commondir", fake);
+	free(fake);
+	fake = dv_xasprintf("%s/.git\n", wt);
+	put(wt, "fake/gitdir", fake);
+	put(wt, ".git", "gitdir: fake\n");
+	assert_int_equal(prov_git_common_dir(wt, &got, &err), 0);
+	assert_null(got);
+	assert_int_equal(prov_git_paths(wt, &paths, &err), 0);
+	assert_int_equal(paths.n, 1); /* .git only: no config of it was read */
+	dv_strv_release(&paths);
+
+	/* another worktree's git dir: it names that checkout, not this one */
+	free(fake);
+	fake = dv_xasprintf("gitdir: %s/worktrees/other\n", common);
+	put(wt, ".git", fake);
+	assert_int_equal(prov_git_common_dir(wt, &got, &err), 0);
+	assert_null(got);
+
+	/* this worktree's own git dir, but its commondir changed to name a
+	 * folder that is not the repository holding it */
+	free(fake);
+	fake = dv_xasprintf("gitdir: %s/worktrees/wt\n", common);
+	put(wt, ".git", fake);
+	free(fake);
+	fake = dv_xasprintf("%s\n", secret);
+	put(main_, ".git/worktrees/wt/commondir", fake);
+	assert_int_equal(prov_git_common_dir(wt, &got, &err), 0);
+	assert_null(got);
+	put(main_, ".git/worktrees/wt/commondir", "../..\n");
+	assert_int_equal(prov_git_common_dir(wt, &got, &err), 0);
+	assert_non_null(got);
+	assert_string_equal(got, common);
+	free(got);
+
+	/* a .git file with no commondir behind it (a submodule's): none, and
+	 * no warning */
+	put(dir, "sub-git/HEAD", "ref: refs/heads/main\n");
+	put(wt, ".git", "gitdir: ../sub-git\n");
+	assert_int_equal(prov_git_common_dir(wt, &got, &err), 0);
+	assert_null(got);
+	assert_int_equal(dv_rm_tree_at(AT_FDCWD, dir, &err), 0);
+}
+
 /* A label as Kubernetes takes it: [a-z0-9]([-a-z0-9]*[a-z0-9])?, <= 63. */
 static bool k8s_label(const char *s)
 {
@@ -833,6 +937,7 @@ int main(void)
 		cmocka_unit_test(test_git_gitlinks),
 		cmocka_unit_test(test_git_config_parse),
 		cmocka_unit_test(test_git_config_paths),
+		cmocka_unit_test(test_git_worktree),
 		cmocka_unit_test(test_new_step_kinds),
 		cmocka_unit_test(test_step_without_env_keeps_its_key),
 		cmocka_unit_test(test_resources_in_digest_not_keys),
