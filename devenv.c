@@ -2376,8 +2376,11 @@ static int cmd_init(struct dv_ctx *ctx, struct layer_store *st, int argc, char *
 	if (io.from_dc)
 		return init_from_devcontainer(ctx, err);
 	if (io.list) {
-		for (size_t i = 0; i < n_all; i++)
-			printf("%-16s %s\n", all[i].name, all[i].summary);
+		for (size_t i = 0; i < n_all; i++) {
+			dv_autofree char *needs = tmpl_needs(&all[i], -1, false);
+
+			printf("%-16s %s; needs %s\n", all[i].name, all[i].summary, needs);
+		}
 		return 0;
 	}
 	dirfd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -2419,6 +2422,11 @@ static int cmd_init(struct dv_ctx *ctx, struct layer_store *st, int argc, char *
 		for (size_t i = 0; i < missing.n; i++)
 			printf("note: no %s here, so its steps are commented out in the Envfile\n",
 			       missing.v[i]);
+		{
+			dv_autofree char *needs = tmpl_needs(t, dirfd, true);
+
+			printf("its steps need from the network: %s\n", needs);
+		}
 	}
 	ret = 0;
 out:

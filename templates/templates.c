@@ -22,16 +22,24 @@
 extern const char dv_template_default[], dv_template_python[], dv_template_python_postgres[],
 	dv_template_node[], dv_template_go[], dv_template_rust[], dv_template_c[];
 
+#define DEBIAN { "the Debian mirror", "apt-get", NULL }
+
 static const struct tmpl templates[] = {
-	{ "default", "Debian bookworm with git: a start for any project", dv_template_default },
-	{ "python-postgres", "Python web app, a postgres:15 service, port 8000",
-	  dv_template_python_postgres },
-	{ "python", "Python 3 in a venv, requirements.txt installed", dv_template_python },
-	{ "node", "Node.js and npm, package.json installed", dv_template_node },
-	{ "go", "Go, go.mod's modules downloaded", dv_template_go },
+	{ "default", "Debian bookworm with git: a start for any project", dv_template_default,
+	  { DEBIAN } },
+	{ "python-postgres", "Python web app, a postgres:15 service, port 8000 on loopback",
+	  dv_template_python_postgres,
+	  { DEBIAN, { "PyPI", "pip install", "requirements.txt" },
+	    { "Docker Hub", "image postgres:15, unless this store has it", NULL } } },
+	{ "python", "Python 3 in a venv, requirements.txt installed", dv_template_python,
+	  { DEBIAN, { "PyPI", "pip install", "requirements.txt" } } },
+	{ "node", "Node.js and npm, package.json installed", dv_template_node,
+	  { DEBIAN, { "the npm registry", "npm install", "package.json" } } },
+	{ "go", "Go, go.mod's modules downloaded", dv_template_go,
+	  { DEBIAN, { "the Go module proxy", "go mod download", "go.mod" } } },
 	{ "rust", "Rust (Debian's cargo and rustc), Cargo.toml's crates fetched",
-	  dv_template_rust },
-	{ "c", "C/C++: build-essential, cmake, gdb", dv_template_c },
+	  dv_template_rust, { DEBIAN, { "crates.io", "cargo fetch", "Cargo.toml" } } },
+	{ "c", "C/C++: build-essential, cmake, gdb", dv_template_c, { DEBIAN } },
 };
 #define N_TEMPLATES (sizeof(templates) / sizeof(templates[0]))
 
@@ -76,6 +84,20 @@ static bool is_file(int dirfd, const char *name)
 	struct stat st;
 
 	return fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
+}
+
+char *tmpl_needs(const struct tmpl *t, int dirfd, bool how)
+{
+	struct dv_buf b = { 0 };
+
+	for (size_t i = 0; i < sizeof(t->needs) / sizeof(t->needs[0]) && t->needs[i].what; i++) {
+		if (dirfd >= 0 && t->needs[i].file && !is_file(dirfd, t->needs[i].file))
+			continue;
+		dv_buf_addf(&b, "%s%s", b.len ? ", " : "", t->needs[i].what);
+		if (how)
+			dv_buf_addf(&b, " (%s)", t->needs[i].how);
+	}
+	return dv_buf_steal(&b);
 }
 
 /* Does the file mention word (case-insensitive)? Reads at most 1 MiB;

@@ -18,10 +18,19 @@
 
 #include "util/str.h"
 
+/* What a template's steps fetch over the network: always (file NULL), or
+ * only when the checkout has file (its steps are commented out without). */
+struct tmpl_need {
+	const char *what;       /* "PyPI" */
+	const char *how;        /* "pip install" */
+	const char *file;
+};
+
 struct tmpl {
 	const char *name;
 	const char *summary;    /* one line for `init --list` */
 	const char *text;       /* embedded, NUL-terminated */
+	struct tmpl_need needs[4];
 };
 
 /* Every template, in detection priority order after "default" (first). */
@@ -29,6 +38,12 @@ const struct tmpl *tmpl_all(size_t *n);
 
 /* The template called name, or NULL. */
 const struct tmpl *tmpl_find(const char *name);
+
+/* What t's steps need from the network in the folder dirfd, or whatever
+ * the folder holds when dirfd is -1: "the Debian mirror (apt-get), PyPI
+ * (pip install)", or without how: "the Debian mirror, PyPI". The caller
+ * frees it. */
+char *tmpl_needs(const struct tmpl *t, int dirfd, bool how);
 
 /* "default, python, ..." for messages; the caller frees it. */
 char *tmpl_names(void);

@@ -12,6 +12,7 @@
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
+#include <linux/close_range.h>
 #include <linux/openat2.h>
 #include <time.h>
 #include <unistd.h>
@@ -493,6 +494,11 @@ int dv_run(char *const argv[], bool quiet, int *exit_code, struct dv_error *err)
 				dup2(null, 2);
 			}
 		}
+		/* Only 0-2 go to the program: an fd our caller left open is not
+		 * its business, and mmdebstrap picks the lowest free fd for the
+		 * shell snippets it runs (`cat >&11`), which dash refuses past
+		 * 9 once 3-9 are taken (a bats run, a make job server). */
+		syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
 		execvp(argv[0], argv);
 		fprintf(stderr, "devenv: cannot run '%s': %s\n", argv[0], strerror(errno));
 		_exit(127);

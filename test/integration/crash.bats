@@ -329,11 +329,7 @@ halted_env() {
 
 @test "a Debian env: up killed at each stage of start-up leaves nothing, and it starts again" {
 	local point
-	run "$DEVENV" image bootstrap debian:bookworm
-	if ((status != 0)) && grep -qiE 'resolve|connect|network|mirror|fetch' <<<"$output"; then
-		skip "no Debian mirror reachable: $output"
-	fi
-	assert_success
+	dv_debian_image
 	dv_envfile <<-'EOF'
 	image: debian:bookworm
 	provision:

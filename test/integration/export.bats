@@ -181,13 +181,9 @@ netlock"
 
 # The issue's own case: every env with ca-certificates has
 # etc/ssl/certs/988a38cb.0 -> NetLock_Arany_=Class_Gold=_Főtanúsítvány.pem.
-# Slow (a bootstrap of bookworm, ~25 s, and apt-get): one test.
+# Slow (apt-get, on the shared Debian base of helpers.bash): one test.
 @test "export: a real Debian env with ca-certificates: commit, push, pull, image save and the team cache work" {
-	run "$DEVENV" image bootstrap debian:bookworm
-	if ((status != 0)) && grep -qiE 'resolve|connect|network|mirror|fetch' <<<"$output"; then
-		skip "no Debian mirror reachable: $output"
-	fi
-	assert_success
+	dv_debian_image
 	dv_envfile <<-'EOF'
 	image: debian:bookworm
 	provision:

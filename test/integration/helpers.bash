@@ -372,6 +372,143 @@ dv_busybox_image() {
 	"$DEVENV" image import "$tar" "${1:-busybox}" >/dev/null
 }
 
+# The shared Debian base. Tests of real distributions load debian:bookworm
+# from an OCI archive (`image save`'s) instead of bootstrapping it each
+# (~20 s each; a load is ~1 s): the first test of a run that needs it
+# bootstraps debian:bookworm into a scratch store under $DV_TEST_BASE and
+# saves it there as bookworm-DAY-MIRROR.oci.tar, under a lock (flock of the
+# folder itself), while the others wait. DAY is today's date (UTC), MIRROR
+# a hash of the apt sources devenv's bootstrap reads its mirror from, so a
+# day's runs share one base and a new day or another mirror makes a new
+# one. The folder is sticky and writable by all, as /tmp, so that the
+# rootless pass of scripts/run-tests loads the root pass's archive; each
+# user removes its own archives of earlier days.
+# Bump DV_DEBIAN_RECIPE when what `image bootstrap` builds changes, so that
+# an archive of the old recipe made earlier the same day is not reused.
+DV_TEST_BASE=${DV_TEST_BASE:-/var/tmp/devenv-test-base}
+DV_DEBIAN_RECIPE=1
+
+# dv_debian_key: DAY-MIRROR-rRECIPE for the archive's name.
+dv_debian_key() {
+	local h
+	h=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list \
+		/etc/apt/sources.list.d/*.sources 2>/dev/null | sha256sum | cut -c1-12)
+	printf '%s-%s-r%s\n' "$(date -u +%Y%m%d)" "$h" "$DV_DEBIAN_RECIPE"
+}
+
+# dv_debian_archive: print the path of today's debian:bookworm archive,
+# bootstrapping and saving it first when it is missing. Its bootstrap's
+# output goes to stderr, and to $DV_TEST_BASE/bootstrap-KEY.log on failure.
+dv_debian_archive() {
+	local key out
+	key=$(dv_debian_key)
+	out=$DV_TEST_BASE/bookworm-$key.oci.tar
+	if [[ ! -s $out ]]; then
+		if [[ ! -d $DV_TEST_BASE ]]; then
+			mkdir -p "$DV_TEST_BASE" 2>/dev/null || return 1
+			chmod 1777 "$DV_TEST_BASE" 2>/dev/null
+		fi
+		(
+			flock 9 || exit 1
+			[[ -s $out ]] && exit 0
+			_dv_build_debian_archive "$out"
+		) 9<"$DV_TEST_BASE" || return 1
+	fi
+	printf '%s\n' "$out"
+}
+
+_dv_build_debian_archive() {
+	local out=$1 scratch rc log f
+	scratch=$(mktemp -d "$DV_TEST_BASE/build.XXXXXX") || return 1
+	log=$scratch.log
+	(
+		export DEVENV_HOME=$scratch/store
+		"$DEVENV" image bootstrap debian:bookworm &&
+			"$DEVENV" image save debian:bookworm "$out.tmp.$$" &&
+			chmod 0644 "$out.tmp.$$" && mv -f "$out.tmp.$$" "$out"
+	) >"$log" 2>&1
+	rc=$?
+	if ((rc)); then
+		cp "$log" "${out%.oci.tar}.log" 2>/dev/null
+		cat "$log" >&2
+	fi
+	rm -f "$out.tmp.$$" "$log"
+	dv_rm_store "$scratch"
+	# Earlier days' archives of ours (another user's stay theirs).
+	for f in "$DV_TEST_BASE"/bookworm-*.oci.tar; do
+		[[ $f == "$out" || ! -O $f ]] || rm -f "$f"
+	done
+	return "$rc"
+}
+
+# dv_debian_image [NAME]: debian:bookworm (or NAME) in the test's store,
+# loaded from the shared archive. Skips the test, saying why, when the
+# bootstrap failed and the mirror it named does not answer (no network);
+# any other failure fails the test with the bootstrap's output.
+dv_debian_image() {
+	local archive errf=${BATS_TEST_TMPDIR:-${BATS_FILE_TMPDIR:?dv_debian_image runs inside bats}}/debian-base.err mirror
+	if ! archive=$(dv_debian_archive 2>"$errf"); then
+		mirror=$(sed -n 's/^devenv: building .* with mmdebstrap from \(.*\)$/\1/p' "$errf" | head -n 1)
+		if [[ -n $mirror ]] && ! curl -fsS --max-time 10 -o /dev/null "$mirror/dists/bookworm/Release" 2>/dev/null; then
+			skip "no Debian mirror reachable: $mirror does not answer"
+		fi
+		cat "$errf" >&2
+		return 1
+	fi
+	"$DEVENV" image load "$archive" "${1:-debian:bookworm}" >/dev/null
+}
+
+# dv_postgres_image: postgres:15 in the test's store: the stand-in for
+# Docker Hub's image (test/fixtures/postgres: Debian's PostgreSQL 15 and an
+# entrypoint honouring POSTGRES_PASSWORD), built on the shared Debian base
+# by up + commit in a scratch checkout, given the real image's Entrypoint,
+# Cmd and Env (test/fixtures/oci_config.py), and kept beside the base as
+# postgres15-KEY-rN.oci.tar for the rest of the run. Bump DV_POSTGRES_RECIPE
+# when test/fixtures/postgres changes.
+DV_POSTGRES_RECIPE=1
+dv_postgres_image() {
+	local base out
+	base=$(dv_debian_archive 2>/dev/null) || { dv_debian_image; return 1; }
+	out=$DV_TEST_BASE/postgres15-$(dv_debian_key)-r$DV_POSTGRES_RECIPE.oci.tar
+	if [[ ! -s $out ]]; then
+		(
+			flock 9 || exit 1
+			[[ -s $out ]] && exit 0
+			_dv_build_postgres_archive "$base" "$out"
+		) 9<"$DV_TEST_BASE" || return 1
+	fi
+	"$DEVENV" image load "$out" postgres:15 >/dev/null
+}
+
+_dv_build_postgres_archive() {
+	local base=$1 out=$2 dir rc f
+	dir=$(mktemp -d "$DV_TEST_BASE/pgbuild.XXXXXX") || return 1
+	(
+		set -e
+		export DEVENV_HOME=$dir/store
+		cp -r "$DV_ROOT/test/fixtures/postgres" "$dir/pg"
+		cd "$dir/pg"
+		git init -q .
+		"$DEVENV" image load "$base" debian:bookworm >/dev/null
+		"$DEVENV" up -q
+		"$DEVENV" commit postgres-build >/dev/null
+		"$DEVENV" destroy -f >/dev/null
+		"$DEVENV" image save postgres-build "$dir/built.tar" >/dev/null
+		python3 "$DV_ROOT/test/fixtures/oci_config.py" "$dir/built.tar" "$out.tmp.$$" \
+			'{"Entrypoint":["/usr/local/bin/docker-entrypoint.sh"],"Cmd":["postgres"],"Env":["PATH=/usr/lib/postgresql/15/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin","PGDATA=/var/lib/postgresql/data","LANG=C.UTF-8"]}'
+		chmod 0644 "$out.tmp.$$"
+		mv -f "$out.tmp.$$" "$out"
+	) >"$dir.log" 2>&1
+	rc=$?
+	((rc)) && cat "$dir.log" >&2
+	rm -f "$out.tmp.$$" "$dir.log"
+	dv_rm_store "$dir"
+	for f in "$DV_TEST_BASE"/postgres15-*.oci.tar; do
+		[[ $f == "$out" || ! -O $f ]] || rm -f "$f"
+	done
+	return "$rc"
+}
+
 # dv_registry_start DIR [IP [STORAGE]]: start Debian's docker-registry on a
 # free port of IP (default 127.0.0.1), storing under STORAGE (default
 # DIR/storage), its config and log in DIR, for the calling file

@@ -53,7 +53,8 @@ init_from() {
 	printf 'flask\npsycopg[binary]\n' >requirements.txt
 	run "$DEVENV" init
 	assert_success
-	assert_output "wrote Envfile from the python-postgres template (found requirements.txt; requirements.txt names psycopg); edit it, then 'devenv up'"
+	assert_output "wrote Envfile from the python-postgres template (found requirements.txt; requirements.txt names psycopg); edit it, then 'devenv up'
+its steps need from the network: the Debian mirror (apt-get), PyPI (pip install), Docker Hub (image postgres:15, unless this store has it)"
 	grep -q "image: postgres:15" Envfile
 	grep -q "DATABASE_URL: postgresql://postgres:dev@db:5432/postgres" Envfile
 }
@@ -62,7 +63,8 @@ init_from() {
 	touch README.md
 	run "$DEVENV" init
 	assert_success
-	assert_output "wrote Envfile from the default template (no stack's marker file here); edit it, then 'devenv up'"
+	assert_output "wrote Envfile from the default template (no stack's marker file here); edit it, then 'devenv up'
+its steps need from the network: the Debian mirror (apt-get)"
 	cmp Envfile "$DV_ROOT/templates/default.Envfile"
 }
 
@@ -70,7 +72,8 @@ init_from() {
 	touch Makefile package.json go.mod
 	run "$DEVENV" init
 	assert_success
-	assert_output "wrote Envfile from the node template (found package.json; also matched go (go.mod), c (Makefile): 'devenv init --template NAME' picks another); edit it, then 'devenv up'"
+	assert_line "wrote Envfile from the node template (found package.json; also matched go (go.mod), c (Makefile): 'devenv init --template NAME' picks another); edit it, then 'devenv up'"
+	assert_line "its steps need from the network: the Debian mirror (apt-get), the npm registry (npm install)"
 }
 
 @test "init --template picks the template, whatever the files say" {
@@ -99,13 +102,39 @@ init_from() {
 	[[ ! -e Envfile ]]
 }
 
-@test "init --list names every template" {
+@test "init --list names every template, and what it needs from the network" {
 	run "$DEVENV" init --list
 	assert_success
 	for t in default python-postgres python node go rust c; do
-		assert_line --regexp "^$t +[A-Z]"
+		assert_line --regexp "^$t +[A-Z].*; needs the Debian mirror"
 	done
+	assert_line --regexp "^python-postgres .*; needs the Debian mirror, PyPI, Docker Hub$"
+	assert_line --regexp "^node .*; needs the Debian mirror, the npm registry$"
+	assert_line --regexp "^go .*; needs the Debian mirror, the Go module proxy$"
+	assert_line --regexp "^rust .*; needs the Debian mirror, crates.io$"
+	assert_line --regexp "^c .*; needs the Debian mirror$"
 	[[ ! -e Envfile ]]
+}
+
+@test "init --list is what README.md shows" {
+	[[ -e $DV_ROOT/README.md ]] || skip "no README.md beside this copy of the tests"
+	run "$DEVENV" init --list
+	assert_success
+	diff -u <(sed -n '/^\$ devenv init --list$/,/^```$/p' "$DV_ROOT/README.md" | sed '1d;$d') <(printf '%s\n' "$output")
+}
+
+@test "init says what the steps it wrote need from the network: a commented-out step needs nothing" {
+	run "$DEVENV" init --template python
+	assert_success
+	assert_line "its steps need from the network: the Debian mirror (apt-get)"
+	rm Envfile
+	touch requirements.txt
+	run "$DEVENV" init --template python
+	assert_line "its steps need from the network: the Debian mirror (apt-get), PyPI (pip install)"
+	rm Envfile
+	touch go.mod
+	run "$DEVENV" init --template go
+	assert_line "its steps need from the network: the Debian mirror (apt-get), the Go module proxy (go mod download)"
 }
 
 @test "init never overwrites an Envfile, with or without --template" {

@@ -250,18 +250,10 @@ log_bytes() {
 }
 
 # debian_image: debian:bookworm in the test's store: the suite's shared
-# base (dv_debian_image, helpers.bash) when there is one, else bootstrapped
-# here; skips when no Debian mirror answers.
+# base (dv_debian_image, helpers.bash), which skips when no Debian mirror
+# answers.
 debian_image() {
-	if declare -F dv_debian_image >/dev/null; then
-		dv_debian_image
-		return
-	fi
-	run "$DEVENV" image bootstrap debian:bookworm
-	if ((status != 0)) && grep -qiE 'resolve|connect|network|mirror|fetch' <<<"$output"; then
-		skip "no Debian mirror reachable: $output"
-	fi
-	assert_success
+	dv_debian_image
 }
 
 @test "on a real Debian env: on_up and a service's logs capped, --tail and -f; sizes in ls, status and df" {

@@ -5,14 +5,14 @@
 # "Security"); and a checkout replaced under a running env (README "Daily
 # use").
 #
-# git runs inside a real Debian env: debian:bookworm with git, bootstrapped
-# and built once for the file (setup_file), saved as an OCI archive and
-# loaded into each test's store.
+# git runs inside a real Debian env: debian:bookworm (the shared Debian base
+# of helpers.bash) with git, built once for the file (setup_file), saved as
+# an OCI archive and loaded into each test's store.
 
 load helpers
 
 setup_file() {
-	local home out
+	local home out base
 	((EUID == 0)) || [[ ${DV_ROOTLESS_TESTS:-} == 1 ]] || return 0
 	home=$(mktemp -d /var/tmp/devenv-wt-base.XXXXXX)
 	DV_WT_IMAGE=$BATS_FILE_TMPDIR/debian-git.tar
@@ -20,7 +20,8 @@ setup_file() {
 	export DV_WT_IMAGE DV_WT_SKIP
 	mkdir -p "$home/git-image"
 	out=$(cd "$home/git-image" && export DEVENV_HOME=$home/store && {
-		"$DEVENV" image bootstrap debian:bookworm || exit 3
+		# the shared Debian base (helpers.bash), loaded
+		{ base=$(dv_debian_archive) && "$DEVENV" image load "$base" debian:bookworm >/dev/null; } || exit 3
 		printf '%s\n' 'image: debian:bookworm' 'provision:' \
 			'  - run: apt-get update -q && apt-get install -y -q --no-install-recommends git' >Envfile
 		"$DEVENV" up -q && "$DEVENV" commit debian-git &&

@@ -25,7 +25,7 @@
 
 static const char *const dep_files[] = { "requirements.txt", "package.json",
 					 "package-lock.json", "go.mod", "go.sum",
-					 "Cargo.toml", "Cargo.lock" };
+					 "Cargo.toml", "Cargo.lock", "host-ca.crt" };
 #define N_DEPS (sizeof(dep_files) / sizeof(dep_files[0]))
 
 struct tree {
@@ -207,6 +207,60 @@ static void test_detect_postgres(void **state)
 	tree_free(&tr);
 }
 
+static void test_needs(void **state)
+{
+	struct tree tr;
+	dv_autofree char *all = NULL, *bare = NULL, *full = NULL, *dflt = NULL;
+
+	(void)state;
+	tree_new(&tr);
+	all = tmpl_needs(tmpl_find("python-postgres"), -1, false);
+	assert_string_equal(all, "the Debian mirror, PyPI, Docker Hub");
+	bare = tmpl_needs(tmpl_find("python-postgres"), tr.fd, true);
+	assert_string_equal(bare, "the Debian mirror (apt-get), Docker Hub (image postgres:15, "
+				  "unless this store has it)");
+	tree_put(&tr, "requirements.txt", "\n");
+	full = tmpl_needs(tmpl_find("python-postgres"), tr.fd, true);
+	assert_non_null(strstr(full, "PyPI (pip install)"));
+	dflt = tmpl_needs(tmpl_find("c"), tr.fd, false);
+	assert_string_equal(dflt, "the Debian mirror");
+	tree_free(&tr);
+}
+
+/* Item 6 of issue 13: a template with a service keeps it off the host's
+ * network (network: private) and forwards its ports on loopback only. */
+static void test_services_private_and_loopback(void **state)
+{
+	size_t n;
+	const struct tmpl *all = tmpl_all(&n);
+
+	(void)state;
+	for (size_t i = 0; i < n; i++) {
+		struct tree tr;
+		struct dv_strv missing = { 0 };
+		struct env_spec spec = { 0 };
+		struct dv_error err = { 0 };
+		dv_autofree char *text = NULL;
+
+		tree_new(&tr);
+		text = tmpl_render(&all[i], tr.fd, &missing);
+		assert_int_equal(envfile_parse(text, strlen(text), "Envfile", tr.dir, tr.dir,
+					       &spec, &err), 0);
+		if (spec.n_services) {
+			if (spec.network != ENV_NET_PRIVATE || !spec.network_line)
+				fail_msg("template %s has services but no 'network: private'",
+					 all[i].name);
+			for (size_t p = 0; p < spec.n_ports; p++)
+				if (strcmp(spec.ports[p].host_ip, "127.0.0.1"))
+					fail_msg("template %s forwards a port on %s", all[i].name,
+						 spec.ports[p].host_ip);
+		}
+		env_spec_release(&spec);
+		dv_strv_release(&missing);
+		tree_free(&tr);
+	}
+}
+
 static void test_find_and_names(void **state)
 {
 	dv_autofree char *names = tmpl_names();
@@ -225,6 +279,8 @@ int main(void)
 		cmocka_unit_test(test_detect_order),
 		cmocka_unit_test(test_detect_postgres),
 		cmocka_unit_test(test_find_and_names),
+		cmocka_unit_test(test_needs),
+		cmocka_unit_test(test_services_private_and_loopback),
 	};
 
 	return cmocka_run_group_tests_name("templates", tests, NULL, NULL);

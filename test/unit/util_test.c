@@ -721,6 +721,26 @@ static void test_fault_point(void **state)
 	assert_int_equal(fault_run("bb", 1), 0);
 }
 
+/* dv_run hands the program 0-2 only: fds its caller left open (a bats
+ * run's 3-9) are closed, or mmdebstrap's `cat >&11` fails under dash. */
+static void test_run_closes_inherited_fds(void **state)
+{
+	struct dv_error err = { 0 };
+	char *argv[] = { "sh", "-c", "[ -e /proc/self/fd/9 ] && exit 3; [ -e /proc/self/fd/1 ] || exit 4; exit 0", NULL };
+	int fd, code = -1;
+
+	(void)state;
+	fd = open("/dev/null", O_RDONLY); /* inheritable, as a shell's 9< is */
+	assert_true(fd >= 0);
+	if (fd != 9) {
+		assert_int_equal(dup2(fd, 9), 9);
+		close(fd);
+	}
+	assert_int_equal(dv_run(argv, false, &code, &err), 0);
+	assert_int_equal(code, 0);
+	close(9);
+}
+
 /* git's levenshtein() with help.c's weights, and its "did you mean". */
 static void test_suggest(void **state)
 {
@@ -776,6 +796,7 @@ int main(void)
 		cmocka_unit_test(test_rm_tree_stops_at_mount),
 		cmocka_unit_test(test_rm_tree_stops_at_bind_mount),
 		cmocka_unit_test(test_fault_point),
+		cmocka_unit_test(test_run_closes_inherited_fds),
 		cmocka_unit_test(test_suggest),
 	};
 
