@@ -180,51 +180,21 @@ int ctr_keepid_enter(const struct ctr_keepid *k, struct dv_error *err)
 
 int ctr_keepid_send(int sock, int fuse, struct dv_error *err)
 {
-	char byte = 'f';
-	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-			      .msg_controllen = sizeof(u.buf) };
-	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-
-	memset(u.buf, 0, sizeof(u.buf));
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &fuse, sizeof(int));
-	if (sendmsg(sock, &msg, MSG_NOSIGNAL) != 1)
+	if (dv_send_fd(sock, "f", 1, fuse) < 0)
 		return dv_err(err, errno, "cannot hand /dev/fuse to devenv");
 	return 0;
 }
 
-/* The fd the child sent; 0 when it sent none (it failed: its error comes
- * on the error pipe). */
+/* The fd the child sent: 1 with it in *fd, 0 when it sent none (it
+ * failed: its error comes on the error pipe). */
 static int recv_fd(int sock, int *fd, struct dv_error *err)
 {
 	char byte;
-	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-			      .msg_controllen = sizeof(u.buf) };
-	struct cmsghdr *c;
-	ssize_t n;
+	ssize_t n = dv_recv_fd(sock, &byte, 1, fd);
 
-	do
-		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return dv_err(err, errno, "keep-id: cannot receive /dev/fuse");
-	c = CMSG_FIRSTHDR(&msg);
-	if (n == 0 || !c || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int)))
-		return 0;
-	memcpy(fd, CMSG_DATA(c), sizeof(int));
-	return 1;
+	return n > 0 && *fd >= 0;
 }
 
 /* fuse-overlayfs's -o: the layers top first, the skeleton at the bottom;
