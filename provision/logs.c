@@ -136,7 +136,7 @@ int prov_logs_show(const struct layer_store *st, const char *dir, long long tail
 	/* The newest first: a rotation between two opens shows a file twice
 	 * at worst, never loses one. */
 	for (r.n = 0; r.n < LOG_FILES_MAX; r.n++) {
-		char name[16];
+		char name[32]; /* "log." and a size_t */
 
 		if (r.n)
 			snprintf(name, sizeof(name), "log.%zu", r.n);
