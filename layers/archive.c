@@ -83,42 +83,56 @@ void layer_sparse_open(struct layer_sparse_out *o, int fd)
 		      lseek(fd, 0, SEEK_CUR) == 0;
 }
 
-int layer_sparse_write(struct layer_sparse_out *o, const void *data, size_t n)
+int layer_write_holes(int fd, off_t off, const void *data, size_t n, off_t *end)
 {
 	static const char zero[4096];
 	const char *buf = data;
 	struct dv_error e = { 0 };
 
-	if (!o->seekable) {
-		if (dv_write_full(o->fd, buf, n, &e) < 0)
-			return errno = o->error = e.errnum ? e.errnum : EIO, -1;
-		o->pos += (off_t)n;
-		o->end = o->pos;
-		return 0;
-	}
 	while (n > 0) {
-		size_t len = 4096 - (size_t)(o->pos % 4096), run;
+		/* the block at off: whole (4 KiB, aligned) or the part of one */
+		size_t len = 4096 - (size_t)(off % 4096), run;
 
 		if (len > n)
 			len = n;
-		if (!memcmp(buf, zero, len)) {
+		if (!memcmp(buf, zero, len)) { /* a hole, or zeros a write would add */
 			buf += len;
-			o->pos += (off_t)len;
+			off += (off_t)len;
 			n -= len;
 			continue;
 		}
+		/* data up to the next whole block of zeros, in one write */
 		for (run = len; run < n; run += len) {
 			len = n - run < 4096 ? n - run : 4096;
 			if (!memcmp(buf + run, zero, len))
 				break;
 		}
-		if (lseek(o->fd, o->pos, SEEK_SET) < 0 || dv_write_full(o->fd, buf, run, &e) < 0)
-			return errno = o->error = e.errnum ? e.errnum : errno ? errno : EIO, -1;
+		if (lseek(fd, off, SEEK_SET) < 0)
+			return -1;
+		if (dv_write_full(fd, buf, run, &e) < 0)
+			return errno = e.errnum ? e.errnum : EIO, -1;
 		buf += run;
-		o->pos += (off_t)run;
-		o->end = o->pos;
+		off += (off_t)run;
+		*end = off;
 		n -= run;
 	}
+	return 0;
+}
+
+int layer_sparse_write(struct layer_sparse_out *o, const void *data, size_t n)
+{
+	struct dv_error e = { 0 };
+
+	if (!o->seekable) {
+		if (dv_write_full(o->fd, data, n, &e) < 0)
+			return errno = o->error = e.errnum ? e.errnum : EIO, -1;
+		o->pos += (off_t)n;
+		o->end = o->pos;
+		return 0;
+	}
+	if (layer_write_holes(o->fd, o->pos, data, n, &o->end) < 0)
+		return o->error = errno, -1;
+	o->pos += (off_t)n;
 	return 0;
 }
 

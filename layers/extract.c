@@ -409,45 +409,6 @@ static int do_dir(struct ex *x, struct archive_entry *e, const char *name, int p
 	return 0;
 }
 
-/* buf[0..n) of the entry at offset off into fd (a new file, written
- * forward), its zeros never written, block by block (4 KiB, aligned in
- * the file): what is not written reads as zeros, and a sparse file
- * exported as zeros (export.c) is sparse again, as with `cp
- * --sparse=always`. */
-static int write_sparse(struct ex *x, int fd, const char *name, const char *buf, size_t n,
-			la_int64_t off)
-{
-	static const char zero[4096];
-
-	while (n > 0) {
-		/* the block at off: whole (4 KiB, aligned) or the part of one */
-		size_t len = 4096 - (size_t)(off % 4096), run;
-
-		if (len > n)
-			len = n;
-		if (!memcmp(buf, zero, len)) { /* a hole, or zeros a write would add */
-			buf += len;
-			off += (la_int64_t)len;
-			n -= len;
-			continue;
-		}
-		/* data up to the next whole block of zeros, in one write */
-		for (run = len; run < n; run += len) {
-			len = n - run < 4096 ? n - run : 4096;
-			if (!memcmp(buf + run, zero, len))
-				break;
-		}
-		if (lseek(fd, off, SEEK_SET) < 0)
-			return dv_err(x->err, errno, "layer entry '%s'", name);
-		if (dv_write_full(fd, buf, run, x->err) < 0)
-			return dv_err(x->err, x->err->errnum, "layer entry '%s': cannot write it", name);
-		buf += run;
-		off += (la_int64_t)run;
-		n -= run;
-	}
-	return 0;
-}
-
 /* The entry's data into fd; *end: where its last byte ended. */
 static int write_data(struct ex *x, int fd, const char *name, la_int64_t *end)
 {
@@ -462,8 +423,11 @@ static int write_data(struct ex *x, int fd, const char *name, la_int64_t *end)
 			break;
 		if (r < ARCHIVE_WARN)
 			return dv_err(x->err, 0, "layer entry '%s': %s", name, ar_error(x));
-		if (write_sparse(x, fd, name, buf, size, off) < 0)
-			return -1;
+		/* its zeros never written: what is not written reads as
+		 * zeros, and a sparse file exported as zeros (export.c) is
+		 * sparse again, as with `cp --sparse=always` */
+		if (layer_write_holes(fd, (off_t)off, buf, size, &(off_t){ 0 }) < 0)
+			return dv_err(x->err, errno, "layer entry '%s': cannot write it", name);
 		pos = off + (la_int64_t)size;
 	}
 	*end = pos;

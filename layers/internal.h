@@ -118,6 +118,13 @@ int layer_ar_err(const struct layer_ar *ar, struct archive *a, const char *msg,
 int layer_ar_write_fd(const struct layer_ar *ar, struct archive *a, int fd, const char *what,
 		      struct dv_error *err);
 
+/* n bytes of buf at offset off of fd (a file written forward, what lies
+ * past its writes reading as zeros): each 4 KiB block of the file, or the
+ * part of one, that is all zeros is skipped, a hole; the data between goes
+ * in one write each. *end: where the last write ended (unchanged when all
+ * was zeros). -1 with errno (a short write: EIO). */
+int layer_write_holes(int fd, off_t off, const void *buf, size_t n, off_t *end);
+
 /* A tar written into a new, empty file: runs of zeros (4 KiB blocks of
  * the file, or the zero part of one) are skipped, not written, so a
  * sparse file's zeros in a layer tar (export.c) are holes of the tar file
