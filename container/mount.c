@@ -270,21 +270,30 @@ static int overlay_legacy(const struct ctr_spec *spec, const char *skel_path, co
 	return ret;
 }
 
+/* The folder the root is mounted on: `merged` beside the env's upper. */
+static int make_merged(const struct ctr_spec *spec, char merged[PATH_MAX], struct dv_error *err)
+{
+	const char *slash = strrchr(spec->upper, '/');
+
+	if (!slash)
+		return dv_err(err, EINVAL, "upper folder '%s' is not absolute", spec->upper);
+	snprintf(merged, PATH_MAX, "%.*s/merged", (int)(slash - spec->upper), spec->upper);
+	if (mkdir(merged, 0700) < 0 && errno != EEXIST)
+		return dv_err(err, errno, "cannot create '%s'", merged);
+	return 0;
+}
+
 int ctr_mount_overlay(const struct ctr_spec *spec, bool with_skeleton, int *skel_out,
 		      struct dv_error *err)
 {
 	char merged[PATH_MAX];
-	const char *slash = strrchr(spec->upper, '/');
 	dv_autoclose int skel = -1;
 	dv_autoclose int fs = -1;
 	size_t i;
 	int mnt;
 
-	if (!slash)
-		return dv_err(err, EINVAL, "upper folder '%s' is not absolute", spec->upper);
-	snprintf(merged, sizeof(merged), "%.*s/merged", (int)(slash - spec->upper), spec->upper);
-	if (mkdir(merged, 0700) < 0 && errno != EEXIST)
-		return dv_err(err, errno, "cannot create '%s'", merged);
+	if (make_merged(spec, merged, err) < 0)
+		return -1;
 	if (with_skeleton) {
 		/* Attached at `merged`, named as the bottom layer by that path,
 		 * then covered by the overlay mounted on the same folder. */
@@ -362,16 +371,12 @@ int ctr_mount_keepid(const struct ctr_spec *spec, int fuse, int sock, int *skel_
 		     struct dv_error *err)
 {
 	char merged[PATH_MAX], num[16];
-	const char *slash = strrchr(spec->upper, '/');
 	dv_autoclose int skel = -1;
 	dv_autoclose int fs = -1;
 	int mnt;
 
-	if (!slash)
-		return dv_err(err, EINVAL, "upper folder '%s' is not absolute", spec->upper);
-	snprintf(merged, sizeof(merged), "%.*s/merged", (int)(slash - spec->upper), spec->upper);
-	if (mkdir(merged, 0700) < 0 && errno != EEXIST)
-		return dv_err(err, errno, "cannot create '%s'", merged);
+	if (make_merged(spec, merged, err) < 0)
+		return -1;
 	skel = make_skeleton(spec, err);
 	if (skel < 0)
 		return -1;
