@@ -1,19 +1,27 @@
 /*
  * container/internal.h - helpers shared by the files of container/ only.
  *
- * ns.c      ctr_start, ctr_run: clone into new namespaces, hand over to the init
- * mount.c   the root inside the child: overlay, /proc /sys /dev /etc, pivot_root
- * exec.c    ctr_exec: setns into a running env, the command's supervisor
- * relay.c   copying between the host's fds and a container's pipes or pty
- * stop.c    ctr_stop, ctr_probe, pidfds checked against the init's start time
- * cgroup.c  per-env cgroup folders
- * copy.c    ctr_copy_in
- * binds.c   volumes and host mounts (ctr_spec.mounts)
- * user.c    the env's users; idmapped mounts of host paths
- * gitdir.c  the checkout's git dir, read-only inside
- * session.c a session's own view of the checkout (ctr_exec, ctr_owner)
- * chown.c   the sweep where nothing can be idmapped
- * init.c    the env's PID 1 (a separate static program, see init_blob.S)
+ * ns.c        ctr_start, ctr_run, ctr_start_service: clone into new namespaces, become the init
+ * child.c     a forked child's error pipe to its parent, and its fds laid out for exec
+ * overlay.c   the root on `merged`: the skeleton, then the overlay (or keep-id's FUSE)
+ * at.c        paths inside a root from its fd (openat2 RESOLVE_IN_ROOT); new detached mounts
+ * mount.c     on the root: /proc /sys /dev /etc, the checkout, the masks, then pivot_root
+ * binds.c     the Envfile's volumes and host mounts (ctr_spec.mounts), ctr_bind_tree
+ * gitdir.c    the checkout's git dir, read-only inside
+ * user.c      the env's users (passwd, group); idmapped mounts of host paths
+ * keepid.c    rootless keep-id: the env's root served by fuse-overlayfs from devenv's side
+ * copy.c      ctr_copy_in: a host file or folder into a build's upper
+ * exec.c      ctr_exec: setns into a running env, the command's supervisor
+ * session.c   a session's own idmapped view of the checkout (ctr_exec as other ids)
+ * relay.c     copying between the host's fds and a container's pipes or pty
+ * sandbox.c   no_new_privs, capabilities, seccomp: the last steps before exec
+ * seccomp.c   Docker-format seccomp profiles compiled to BPF (seccomp_blob.S embeds the default)
+ * stop.c      ctr_stop, ctr_probe: pidfds checked against the init's start time
+ * cgroup.c    the env's cgroup folders, joined before the child runs
+ * cgroup_limits.c  `resources` limits, the freezer, OOM-kill counts (v2 and v1)
+ * cgroup_kill.c    emptying an env's cgroups left by a killed devenv
+ * chown.c     the sweep: host paths given back to the host user where nothing is idmapped
+ * init.c      the env's PID 1 (a separate static program, see init_blob.S)
  */
 #ifndef CTR_INTERNAL_H
 #define CTR_INTERNAL_H
@@ -41,21 +49,28 @@ bool ctr_cgroup_frozen(const struct dv_strv *cgroups);
 /* Write pid (0: ourselves) into each cgroup's cgroup.procs. */
 int ctr_cgroup_join(const struct dv_strv *cgroups, pid_t pid, struct dv_error *err);
 
-/* openat2(rootfd, path, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS): every symlink
- * stays inside the root. O_CLOEXEC is added. -1 with errno. */
+/* at.c. openat2(rootfd, path, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS): every
+ * symlink stays inside the root. O_CLOEXEC is added. -1 with errno. */
 int ctr_openat_in_root(int rootfd, const char *path, int flags, mode_t mode);
 /* mkdir -p of path inside the root (0755 root-owned folders); returns an
  * O_PATH fd of the folder. */
 int ctr_mkdir_p_in_root(int rootfd, const char *path, mode_t mode, struct dv_error *err);
+/* A new detached mount (fsopen ... fsmount) of fs `type`, with opts (key,
+ * value pairs, NULL-terminated; a NULL value is a flag) and attrs
+ * (MOUNT_ATTR_*). */
+int ctr_new_fs(const char *type, const char *const *opts, unsigned attrs, struct dv_error *err);
+/* Fill err (errno e, the message fmt) with the kernel's reason from the fs
+ * context fsfd's log appended; -1. */
+int ctr_fs_fail(int fsfd, int e, struct dv_error *err, const char *fmt, ...) DV_FMT(4, 5);
 
-/* In a child that has its own (private) mount namespace: mount spec's overlay
+/* overlay.c. In a child that has its own (private) mount namespace: mount spec's overlay
  * on "merged" next to spec->upper; returns an O_PATH fd of its root.
  * with_skeleton: also put a small tmpfs under the layers holding the mount
  * targets (proc, sys, dev, etc/hosts...), so none is ever created in upper;
  * *skel_out gets that tmpfs's mount fd. */
 int ctr_mount_overlay(const struct ctr_spec *spec, bool with_skeleton, int *skel_out,
 		      struct dv_error *err);
-/* keepid.c (ctr_keepid): the env's root as a FUSE mount of the user
+/* overlay.c (keep-id, keepid.c): the env's root as a FUSE mount of the user
  * namespace we are in, made with fuse (ctr_keepid_enter's /dev/fuse),
  * which goes to devenv over sock; attached at the upper's `merged` like
  * ctr_mount_overlay's, *skel_out the skeleton for /etc's files. */
@@ -73,8 +88,8 @@ int ctr_keepid_serve(const struct ctr_spec *spec, int sock, struct dv_error *err
  * env's namespace (but for the real uid, k->uid); the fd, or -1. ctr_keepid_send hands it to devenv. */
 int ctr_keepid_enter(const struct ctr_keepid *k, struct dv_error *err);
 int ctr_keepid_send(int sock, int fuse, struct dv_error *err);
-/* Everything after the overlay: /proc, /sys, /dev, /etc files, the checkout,
- * then pivot_root into the root and detach the host's. */
+/* mount.c. Everything after the overlay: /proc, /sys, /dev, /etc files, the
+ * checkout, then pivot_root into the root and detach the host's. */
 int ctr_setup_root(const struct ctr_spec *spec, int rootfd, int skelfd, struct dv_error *err);
 
 /* binds.c: spec->mounts bound into the root (after the checkout), each
@@ -169,16 +184,16 @@ bool ctr_relay_chunk(int from, int to, int tee, struct dv_term_filter *filt);
 void ctr_relay_end(int to, struct dv_term_filter *filt);
 /* Our terminal's size (fd 0) to the pty. */
 void ctr_relay_winsize(int master);
-/* In a forked child: fds[i] becomes fd i (-1: i is closed), close-on-exec
- * from index keep on, and every fd from n up is closed. n <= 8. -1 with
- * errno. */
-int ctr_fds_place(const int *fds, int n, int keep);
 
-/* A forked child with no caller: send err through the error pipe, _exit(1). */
+/* child.c. A forked child with no caller: send err through the error pipe, _exit(1). */
 _Noreturn void ctr_child_fail(int errpipe, const struct dv_error *err);
 /* Parent side: read the pipe until EOF. 1 with *err filled when the child
  * sent an error, 0 at plain EOF (the child exec'd), -1 on read error. */
 int ctr_child_result(int errpipe, struct dv_error *err);
+/* In a forked child: fds[i] becomes fd i (-1: i is closed), close-on-exec
+ * from index keep on, and every fd from n up is closed. n <= 8. -1 with
+ * errno. */
+int ctr_fds_place(const int *fds, int n, int keep);
 
 /* sandbox.c: no_new_privs, caps, seccomp (in that order); NULL: nothing. */
 int ctr_sandbox_apply(const struct ctr_sandbox *sb, struct dv_error *err);

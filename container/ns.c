@@ -59,43 +59,6 @@ extern const unsigned char ctr_init_blob[], ctr_init_blob_end[];
 
 #define CTR_NS_FLAGS (CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC)
 
-void ctr_child_fail(int errpipe, const struct dv_error *err)
-{
-	/* One struct (< PIPE_BUF): the write is atomic. */
-	ssize_t n = write(errpipe, err, sizeof(*err));
-
-	(void)n;
-	_exit(1);
-}
-
-int ctr_child_result(int errpipe, struct dv_error *err)
-{
-	struct dv_error got;
-	size_t have = 0;
-
-	while (have < sizeof(got)) {
-		ssize_t n = read(errpipe, (char *)&got + have, sizeof(got) - have);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return dv_err(err, errno, "reading the container's status");
-		if (n == 0)
-			break;
-		have += (size_t)n;
-	}
-	if (have == 0)
-		return 0;
-	if (have < sizeof(got)) {
-		dv_err(err, EIO, "the container's set-up failed");
-		return 1;
-	}
-	got.msg[sizeof(got.msg) - 1] = 0;
-	got.file[sizeof(got.file) - 1] = 0;
-	*err = got;
-	return 1;
-}
-
 /* The init as a sealed memfd: nothing can change it once we have checked
  * nothing, and no file of the host becomes the container's /proc/1/exe. */
 static int init_memfd(struct dv_error *err)

@@ -11,8 +11,7 @@
  *    ssh, the developer's own session, and for the env's log;
  *  - ctr_relay_run(): ssh's and on_up's loop: stdin to the command (pipe
  *    or pty), its stdout and stderr back, signals on to it, until its
- *    supervisor (exec.c) has exited;
- *  - ctr_fds_place(): a forked child's fds laid out, all others closed.
+ *    supervisor (exec.c) has exited.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,7 +20,6 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -81,29 +79,6 @@ void ctr_relay_end(int to, struct dv_term_filter *filt)
 
 	if (to >= 0 && len)
 		dv_write_full(to, tail, len, &(struct dv_error){ 0 });
-}
-
-int ctr_fds_place(const int *fds, int n, int keep)
-{
-	int tmp[8];
-
-	if (n > 8) {
-		errno = EINVAL;
-		return -1;
-	}
-	/* Copies above n first, so that placing one never closes another. */
-	for (int i = 0; i < n; i++) {
-		tmp[i] = fds[i] < 0 ? -1 : fcntl(fds[i], F_DUPFD_CLOEXEC, n);
-		if (fds[i] >= 0 && tmp[i] < 0)
-			return -1;
-	}
-	for (int i = 0; i < n; i++) {
-		if (tmp[i] < 0)
-			close(i);
-		else if (dup3(tmp[i], i, i < keep ? 0 : O_CLOEXEC) < 0)
-			return -1;
-	}
-	return (int)syscall(SYS_close_range, (unsigned)n, ~0U, 0U);
 }
 
 static void set_winsize(int from, int to)
