@@ -3,9 +3,20 @@
  * parent: its first failure, sent whole through an error pipe (the pipe is
  * close-on-exec, so EOF means the child exec'd), and its fds laid out for
  * the program it becomes.
+ *
+ * close_range(2) closes or flags every fd above the ones a program gets in
+ * one call, but it is Linux 5.9, and CLOSE_RANGE_CLOEXEC 5.11; a seccomp
+ * profile may refuse it too. Where it fails, each open fd is closed or
+ * flagged alone: an fd of devenv's (a store lock, the terminal) must never
+ * reach what runs in the env. Nothing here allocates (a forked child).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <linux/close_range.h>
+#include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -69,5 +80,66 @@ int ctr_fds_place(const int *fds, int n, int keep)
 		else if (dup3(tmp[i], i, i < keep ? 0 : O_CLOEXEC) < 0)
 			return -1;
 	}
-	return (int)syscall(SYS_close_range, (unsigned)n, ~0U, 0U);
+	return ctr_fds_close_from((unsigned)n, false);
+}
+
+/* One fd: closed, or close-on-exec. */
+static int fd_end(int fd, bool cloexec)
+{
+	int fl;
+
+	if (!cloexec)
+		return close(fd) < 0 && errno != EBADF && errno != EINTR ? -1 : 0;
+	fl = fcntl(fd, F_GETFD);
+	if (fl < 0)
+		return errno == EBADF ? 0 : -1;
+	return fl & FD_CLOEXEC ? 0 : fcntl(fd, F_SETFD, fl | FD_CLOEXEC);
+}
+
+/* The fds listed in /proc/self/fd (read with getdents64 into the stack:
+ * no opendir, which allocates); -1 when that cannot be read. */
+static int fds_end_listed(unsigned from, bool cloexec)
+{
+	char buf[4096];
+	int dir = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	long n;
+
+	if (dir < 0)
+		return -1;
+	while ((n = syscall(SYS_getdents64, dir, buf, sizeof(buf))) > 0) {
+		for (long off = 0; off < n;) {
+			struct dirent64 *de = (struct dirent64 *)(buf + off);
+			char *end;
+			unsigned long fd = strtoul(de->d_name, &end, 10);
+
+			off += de->d_reclen;
+			if (*end || end == de->d_name || fd < from || fd > INT_MAX || (int)fd == dir)
+				continue;
+			if (fd_end((int)fd, cloexec) < 0) {
+				close(dir);
+				return -1;
+			}
+		}
+	}
+	close(dir);
+	return n < 0 ? -1 : 0;
+}
+
+int ctr_fds_close_from(unsigned from, bool cloexec)
+{
+	struct rlimit rl;
+
+	if (syscall(SYS_close_range, from, ~0U, cloexec ? CLOSE_RANGE_CLOEXEC : 0U) == 0)
+		return 0;
+	if (fds_end_listed(from, cloexec) == 0)
+		return 0;
+	/* No /proc (yet): every fd the limit allows. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return -1;
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > INT_MAX)
+		rl.rlim_cur = INT_MAX;
+	for (rlim_t fd = from; fd < rl.rlim_cur; fd++)
+		if (fd_end((int)fd, cloexec) < 0)
+			return -1;
+	return 0;
 }

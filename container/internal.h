@@ -194,6 +194,9 @@ int ctr_child_result(int errpipe, struct dv_error *err);
  * from index keep on, and every fd from n up is closed. n <= 8. -1 with
  * errno. */
 int ctr_fds_place(const int *fds, int n, int keep);
+/* Every fd from `from` up closed, or (cloexec) made close-on-exec:
+ * close_range, else one fd at a time. -1 with errno. */
+int ctr_fds_close_from(unsigned from, bool cloexec);
 
 /* sandbox.c: no_new_privs, caps, seccomp (in that order); NULL: nothing. */
 int ctr_sandbox_apply(const struct ctr_sandbox *sb, struct dv_error *err);

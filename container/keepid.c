@@ -40,7 +40,6 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -302,7 +301,7 @@ int ctr_keepid_serve(const struct ctr_spec *spec, int sock, struct dv_error *err
 		if (ctr_cgroup_join(spec->cgroups, 0, &e) < 0)
 			dprintf(ep[1], "%s\n", e.msg), _exit(126);
 		if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(ep[1], 2) < 0 ||
-		    dup2(fuse, 3) < 0 || syscall(SYS_close_range, 4U, ~0U, 0U) < 0)
+		    dup2(fuse, 3) < 0 || ctr_fds_close_from(4, false) < 0)
 			_exit(126);
 		prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 		signal(SIGPIPE, SIG_DFL);

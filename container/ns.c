@@ -26,7 +26,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/close_range.h>
 #include <linux/sched.h>
 #include <poll.h>
 #include <sched.h>
@@ -208,8 +207,8 @@ static _Noreturn void child_main(const struct launch *l)
 		if (dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0)
 			ctr_child_fail(errw, (dv_err(&err, errno, "dup2"), &err));
 	}
-	if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
-		ctr_child_fail(errw, (dv_err(&err, errno, "close_range"), &err));
+	if (ctr_fds_close_from(3, true) < 0)
+		ctr_child_fail(errw, (dv_err(&err, errno, "cannot close devenv's fds"), &err));
 	if (status >= 0 && dup2(status, 3) < 0)
 		ctr_child_fail(errw, (dv_err(&err, errno, "dup2"), &err));
 	/* The commit pipe: fd 3 of an env's init, fd 4 of a service's. */
