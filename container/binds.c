@@ -145,10 +145,13 @@ static int copy_tree(int src, int dst, const char *where, int depth, struct dv_e
 	return 0;
 }
 
+/* Read through an open file description of its own (the volume's fd keeps
+ * its offset); dv_opendir_fd reads a dup of that, which closedir closes,
+ * and ours is closed here. */
 static bool dir_empty(int fd)
 {
-	dv_autoclose int dup = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	dv_autoclosedir DIR *d = dup < 0 ? NULL : dv_opendir_fd(dv_steal_fd(&dup));
+	dv_autoclose int own = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	dv_autoclosedir DIR *d = own < 0 ? NULL : dv_opendir_fd(own);
 	struct dirent *de;
 
 	if (!d)
