@@ -1,7 +1,8 @@
 /*
  * container/ns.c - ctr_start and ctr_run: a child in new mount, pid, uts,
- * ipc and cgroup namespaces that builds the root (mount.c) and becomes the
- * container's PID 1 by executing the embedded init from a sealed memfd.
+ * ipc and cgroup namespaces that builds the root (overlay.c, mount.c) and
+ * becomes the container's PID 1 by executing the embedded init from a
+ * sealed memfd.
  *
  * Order, and why:
  *  1. memfd with the init, before anything can fail half-way;
