@@ -2,8 +2,8 @@
  * test/unit/runtime_test.c - the runtime's file-system code (container/):
  * paths inside a root (at.c), the overlay and its skeleton (overlay.c),
  * binds and volumes (binds.c), copy into a build's upper (copy.c), users
- * (user.c), the git dir read-only (gitdir.c), a forked child's fds
- * (child.c).
+ * (user.c), the git dir read-only (gitdir.c), the root built and entered
+ * (mount.c), a forked child's fds (child.c).
  *
  * What mounts needs a mount namespace of its own: main() makes one (and,
  * without root, a user namespace mapping us to its root, as devenv does
@@ -26,6 +26,8 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -392,6 +394,111 @@ static void test_overlay(void **state)
 		free(paths[i]);
 }
 
+/* Is path on a read-only mount? (Not by a write refused: without root,
+ * the host's files are nobody's and refuse first with EACCES.) */
+static bool read_only(const char *path)
+{
+	struct statvfs v;
+
+	return statvfs(path, &v) == 0 && (v.f_flag & ST_RDONLY);
+}
+
+/* What the env's init sees once the root is built (test_setup_root); the
+ * first failed check's number, 0 when none. */
+static int check_root(const char *host_path)
+{
+	char buf[64] = { 0 };
+	struct stat st;
+	int fd;
+
+	if (getpid() != 1 || stat("/proc/self/stat", &st) < 0)
+		return 21;
+	if (stat("/dev/null", &st) < 0 || !S_ISCHR(st.st_mode) || st.st_rdev != makedev(1, 3))
+		return 22;
+	fd = open("/etc/hostname", O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || read(fd, buf, sizeof(buf) - 1) != 4 || strcmp(buf, "box\n"))
+		return 23;
+	close(fd);
+	if (gethostname(buf, sizeof(buf)) < 0 || strcmp(buf, "box"))
+		return 24;
+	fd = open("/work/file", O_RDONLY | O_CLOEXEC);
+	memset(buf, 0, sizeof(buf));
+	if (fd < 0 || read(fd, buf, sizeof(buf) - 1) != 8 || strcmp(buf, "checkout"))
+		return 25;
+	close(fd);
+	if (!read_only("/sys"))
+		return 26;
+	/* The sandbox's masks: a file is the env's /dev/null, a folder an
+	 * empty read-only tmpfs; /proc/sys read-only. */
+	if (stat("/proc/kcore", &st) == 0 && (!S_ISCHR(st.st_mode) || st.st_rdev != makedev(1, 3)))
+		return 27;
+	if (!read_only("/proc/sys") || read_only("/proc"))
+		return 28;
+	/* Nothing of the host's tree is left. */
+	if (stat(host_path, &st) == 0 || errno != ENOENT)
+		return 29;
+	if (access("/etc/hosts", F_OK) < 0 || !read_only("/etc/hosts") || read_only("/etc"))
+		return 30;
+	return 0;
+}
+
+/* mount.c: after the overlay (overlay.c), /proc, /sys, /dev, /etc, the
+ * checkout at workdir, the masks, and pivot_root, in a child that is PID 1
+ * of its pid namespace, as the env's init to be. */
+static void test_setup_root(void **state)
+{
+	const char *lowers[2];
+	char *paths[4];
+	struct ctr_spec spec;
+	struct ctr_sandbox sb = { 0 };
+	dv_autofree char *co = at("co");
+	int st;
+	pid_t pid;
+
+	(void)state;
+	NEED_MOUNTS();
+	overlay_spec(&spec, lowers, paths);
+	put("l2/bin/true", "");
+	put("co/file", "checkout");
+	spec.hostname = "box";
+	spec.checkout = co;
+	spec.workdir = "/work";
+	spec.sandbox = &sb;
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		pid_t init;
+
+		/* A mount namespace of its own too: pivot_root moves the root of
+		 * every process in the namespace. */
+		if (unshare(CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWNS) < 0 ||
+		    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+			_exit(10);
+		init = fork();
+		if (init == 0) {
+			struct dv_error err = { 0 };
+			int skel = -1;
+			int mnt = ctr_mount_overlay(&spec, true, &skel, &err);
+
+			if (mnt < 0 || ctr_setup_root(&spec, mnt, skel, &err) < 0) {
+				fprintf(stderr, "%s\n", err.msg);
+				_exit(20);
+			}
+			_exit(check_root(root));
+		}
+		if (init < 0 || waitpid(init, &st, 0) != init || !WIFEXITED(st))
+			_exit(11);
+		_exit(WEXITSTATUS(st));
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	/* The checkout was bound, never copied: what the env sees is ours. */
+	assert_false(exists("upper/work/file"));
+	for (int i = 0; i < 4; i++)
+		free(paths[i]);
+}
+
 /* copy.c: a folder's content into dest in the upper, owned by root, modes
  * and symlinks kept; a layer's symlink cannot send it to the host. */
 static void test_copy_in(void **state)
@@ -700,6 +807,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_user_ensure_resolve, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_copy_data, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overlay, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_setup_root, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_copy_in, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_binds, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_binds_refused, setup, teardown),
