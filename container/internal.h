@@ -63,8 +63,9 @@ int ctr_new_fs(const char *type, const char *const *opts, unsigned attrs, struct
  * context fsfd's log appended; -1. */
 int ctr_fs_fail(int fsfd, int e, struct dv_error *err, const char *fmt, ...) DV_FMT(4, 5);
 
-/* overlay.c. In a child that has its own (private) mount namespace: mount spec's overlay
- * on "merged" next to spec->upper; returns an O_PATH fd of its root.
+/* overlay.c. In a child that has its own (private) mount namespace: mount
+ * spec's overlay on "merged" next to spec->upper; returns an O_PATH fd of
+ * its root.
  * with_skeleton: also put a small tmpfs under the layers holding the mount
  * targets (proc, sys, dev, etc/hosts...), so none is ever created in upper;
  * *skel_out gets that tmpfs's mount fd. */
@@ -76,7 +77,7 @@ int ctr_mount_overlay(const struct ctr_spec *spec, bool with_skeleton, int *skel
  * ctr_mount_overlay's, *skel_out the skeleton for /etc's files. */
 int ctr_mount_keepid(const struct ctr_spec *spec, int fuse, int sock, int *skel_out,
 		     struct dv_error *err);
-/* The parent's side: the keepid skeleton folder beside the upper (before
+/* keepid.c. The parent's side: the keepid skeleton folder beside the upper (before
  * the clone), the child's maps (before releasing it), and, once the child
  * has mounted, fuse-overlayfs serving its /dev/fuse from our namespace:
  * 1 when it runs, 0 when the child sent nothing (its error pipe says
