@@ -1,10 +1,13 @@
 /*
- * devenv.c - the command line: global set-up and a table of commands.
+ * devenv.c - the command line: main(), the global options and the table of
+ * commands. The commands themselves are in cmd/ (cmd/cmd.h has the map).
  *
- * Each cmd_* parses its options, calls a module or two and prints. Errors
- * come back in struct dv_error and are printed once, here. Exit status:
- * 0 done, 1 failed, 2 usage or Envfile error; `ssh` exits with its
- * command's status, or 125 when devenv itself failed.
+ * main() finds the command's row, does the set-up its flags ask for (the
+ * user namespace, the store, its lock), and runs it with its row and the
+ * table (struct cmd_call). Errors come back in struct dv_error and are
+ * printed once, here. Exit status: 0 done, 1 failed, 2 usage or Envfile
+ * error; `ssh` exits with its command's status, or 125 when devenv itself
+ * failed.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,7 +24,7 @@
 #include "util/banned.h"
 
 /* Each command's own options (struct cmd_opt): --help, devenv.1 and the
- * completions print these rows; parse_opts() parses them. */
+ * completions print these rows; cmd_parse_opts() parses them. */
 static const struct cmd_opt init_opts[] = {
 	{ 't', "template", "NAME", 0, "write this template ('devenv init --list' names them) instead "
 				      "of the one the checkout's files point to" },
@@ -93,82 +96,55 @@ static const struct cmd_opt volume_rm_opts[] = {
 	{ 0 }
 };
 
-const struct cmd commands[] = {
-	{ "init", cmd_init, 0, "[-t|--template NAME | --list | --from-devcontainer]", "write an Envfile for this checkout: from the template its files suggest, --template's, or its devcontainer.json", init_opts },
-	{ "up", cmd_up, CMD_STORE | CMD_LOCKS_STORE | CMD_ENV | CMD_JSON, "[-e NAME|ID] [--cache-from REF]...", "build what is missing (taking steps a cache_from image holds), create or start the env, run on_up", build_opts },
-	{ "ssh", cmd_ssh, CMD_STORE_PEEK | CMD_ENV | CMD_ARGV_TAIL, "[-e NAME|ID] [-u|--user NAME|UID[:GID]] [-c CMD | -- ARGV...]", "open a shell, or run a command, in the running env", ssh_opts_table },
-	{ "halt", cmd_halt, CMD_STORE | CMD_ENV, "[-e NAME|ID] [--timeout S]", "stop the env (SIGTERM, then SIGKILL after S seconds, default 10); keeps its files", timeout_opts },
-	{ "suspend", cmd_suspend, CMD_STORE | CMD_ENV, "[-e NAME|ID]", "freeze every process of the running env", NULL },
-	{ "resume", cmd_resume, CMD_STORE | CMD_ENV, "[-e NAME|ID]", "thaw a suspended env", NULL },
-	{ "reload", cmd_reload, CMD_STORE | CMD_LOCKS_STORE | CMD_ENV | CMD_JSON, "[-e NAME|ID] [--timeout S]", "halt and up again, picking up Envfile changes (a changed image or step rebuilds the env: every file outside the checkout and volumes is reset)", timeout_opts },
-	{ "provision", cmd_provision, CMD_STORE | CMD_LOCKS_STORE | CMD_ENV | CMD_JSON, "[-e NAME|ID] [--cache-from REF]...", "rebuild provisioning against the current Envfile", build_opts },
-	{ "allow", cmd_allow, CMD_STORE | CMD_ENV | CMD_JSON, "[-e NAME|ID] [--revoke]", "show what the Envfile asks for beyond the default sandbox and allow it for this checkout (never asking), or --revoke that", allow_opts },
-	{ "destroy", cmd_destroy, CMD_STORE | CMD_ENV, "[-e NAME|ID] [-f] [--volumes]", "remove the env (never the checkout; its own named volumes only with --volumes, never shared ones nor those another env names)", destroy_opts_table },
-	{ "status", cmd_status, CMD_STORE | CMD_ENV | CMD_JSON, "[-e NAME|ID] [--json]", "this env's state", NULL },
-	{ "port", cmd_port, CMD_STORE | CMD_ENV | CMD_JSON, "[-e NAME|ID] [--json]", "the env's forwarded ports (CONTAINER/tcp -> HOST_IP:HOST_PORT)", NULL },
-	{ "ls", cmd_ls, CMD_STORE | CMD_JSON, "[--json]", "every env on this machine", NULL },
-	{ "logs", cmd_logs, CMD_STORE | CMD_ENV, "[-e NAME|ID] [-f] [-n|--tail N|all] [SERVICE]", "the env's output (on_up steps), or a service's (capped and rotated: 'logs' in the Envfile)", logs_opts },
-	{ "images", cmd_images, CMD_STORE | CMD_JSON, "[--json]", "list images in the store", NULL },
-	{ "rmi", cmd_rmi, CMD_STORE, "IMAGE", "remove an image no env uses", NULL },
-	{ "pull", cmd_pull, CMD_STORE | CMD_LOCKS_STORE, "[--platform OS/ARCH[/VARIANT]] [host[:port]/]NAME[:TAG|@sha256:DIGEST]", "fetch an image from an OCI registry (this machine's platform, or --platform's)", pull_opts },
-	{ "push", cmd_push, CMD_STORE | CMD_LOCKS_STORE | CMD_ENV, "[--compression gzip|zstd] IMAGE [host[:port]/NAME[:TAG]] | [-e NAME|ID] host[:port]/NAME[:TAG]", "send an image to an OCI registry (layers gzip, or tar+zstd; blobs over DEVENV_PUSH_CHUNK_SIZE in chunks); in a checkout, the env's provisioning for the team cache", push_opts },
-	{ "login", cmd_login, 0, "[-u|--username USER] [--password-stdin] HOST[:PORT]", "check and keep credentials for a registry (docker's config.json)", login_opts_table },
-	{ "logout", cmd_logout, 0, "HOST[:PORT]", "forget the credentials kept for a registry", NULL },
-	{ "tag", cmd_tag, CMD_STORE, "IMAGE NAME[:TAG]", "give an image another name", NULL },
-	{ "commit", cmd_commit, CMD_STORE | CMD_LOCKS_STORE | CMD_ENV, "[-e NAME|ID] IMAGE[:TAG]", "the env's files as a new image (its layers plus what changed)", NULL },
-	{ "image", cmd_image, CMD_STORE | CMD_LOCKS_STORE | CMD_SUBCOMMANDS, "COMMAND ...", "import a rootfs tarball, save or load an OCI archive, inspect images, or build a Debian image", NULL },
-	{ "volume", cmd_volume, CMD_STORE | CMD_SUBCOMMANDS, "COMMAND ...", "list or remove named volumes", NULL },
-	{ "gc", cmd_gc, CMD_STORE, "", "remove layers nothing refers to", NULL },
-	{ "df", cmd_df, CMD_STORE | CMD_JSON, "[-v] [--json]", "disk use, as docker system df: images, layers, envs and volumes, in use, size and what is reclaimable", df_opts },
-	{ "version", cmd_version, 0, "", "print devenv's version", NULL },
-	{ "help", cmd_help, 0, "[COMMAND [SUBCOMMAND]]", "list the commands, or explain one", NULL },
-	{ "__complete", cmd_complete, CMD_STORE_PEEK | CMD_HIDDEN, "WORDS", "words for shell completion", NULL },
-};
-
 /* `devenv image ...` and `devenv volume ...`: named "PARENT SUB", run by the
  * parent's cmd_* (run is NULL); `--help` and devenv.1 explain each. */
-const struct cmd subcommands[] = {
-	{ "image import", NULL, CMD_STORE, "FILE NAME[:TAG]", "make an image of a rootfs tarball (plain, gzip or zstd), named localhost/NAME:TAG; device nodes are skipped", NULL },
-	{ "image save", NULL, CMD_STORE, "IMAGE FILE", "write an image as an OCI image layout archive (what podman load and skopeo read)", NULL },
-	{ "image load", NULL, CMD_STORE, "FILE [NAME[:TAG]]", "read an image from an OCI image layout archive, every blob checked; named as the archive says, or NAME", NULL },
-	{ "image inspect", NULL, CMD_STORE | CMD_JSON, "[--json] IMAGE...", "the images as JSON, as 'docker image inspect' gives them: id, name, created, size, layers, config", NULL },
-	{ "image bootstrap", NULL, CMD_STORE, "debian:SUITE", "build a Debian image with debootstrap or mmdebstrap", NULL },
-	{ "volume ls", NULL, CMD_STORE | CMD_JSON, "[--json]", "list named volumes: store name, env, Envfile name, size, the envs naming them", NULL },
-	{ "volume rm", NULL, CMD_STORE, "[-f|--force] NAME...", "remove volumes by store name, or in a checkout by their Envfile name; refused while an env names one (unless --force), never while one runs; all names are checked before any is removed", volume_rm_opts },
+static const struct cmd image_subs[] = {
+	{ "image import", NULL, CMD_STORE, "FILE NAME[:TAG]", "make an image of a rootfs tarball (plain, gzip or zstd), named localhost/NAME:TAG; device nodes are skipped", NULL, NULL },
+	{ "image save", NULL, CMD_STORE, "IMAGE FILE", "write an image as an OCI image layout archive (what podman load and skopeo read)", NULL, NULL },
+	{ "image load", NULL, CMD_STORE, "FILE [NAME[:TAG]]", "read an image from an OCI image layout archive, every blob checked; named as the archive says, or NAME", NULL, NULL },
+	{ "image inspect", NULL, CMD_STORE | CMD_JSON, "[--json] IMAGE...", "the images as JSON, as 'docker image inspect' gives them: id, name, created, size, layers, config", NULL, NULL },
+	{ "image bootstrap", NULL, CMD_STORE, "debian:SUITE", "build a Debian image with debootstrap or mmdebstrap", NULL, NULL },
+	{ 0 }
+};
+static const struct cmd volume_subs[] = {
+	{ "volume ls", NULL, CMD_STORE | CMD_JSON, "[--json]", "list named volumes: store name, env, Envfile name, size, the envs naming them", NULL, NULL },
+	{ "volume rm", NULL, CMD_STORE, "[-f|--force] NAME...", "remove volumes by store name, or in a checkout by their Envfile name; refused while an env names one (unless --force), never while one runs; all names are checked before any is removed", volume_rm_opts, NULL },
+	{ 0 }
 };
 
-const size_t n_commands = sizeof(commands) / sizeof(commands[0]);
-const size_t n_subcommands = sizeof(subcommands) / sizeof(subcommands[0]);
+static const struct cmd commands[] = {
+	{ "init", cmd_init, 0, "[-t|--template NAME | --list | --from-devcontainer]", "write an Envfile for this checkout: from the template its files suggest, --template's, or its devcontainer.json", init_opts, NULL },
+	{ "up", cmd_up, CMD_STORE | CMD_LOCKS_STORE | CMD_ENV | CMD_JSON, "[-e NAME|ID] [--cache-from REF]...", "build what is missing (taking steps a cache_from image holds), create or start the env, run on_up", build_opts, NULL },
+	{ "ssh", cmd_ssh, CMD_STORE_PEEK | CMD_ENV | CMD_ARGV_TAIL, "[-e NAME|ID] [-u|--user NAME|UID[:GID]] [-c CMD | -- ARGV...]", "open a shell, or run a command, in the running env", ssh_opts_table, NULL },
+	{ "halt", cmd_halt, CMD_STORE | CMD_ENV, "[-e NAME|ID] [--timeout S]", "stop the env (SIGTERM, then SIGKILL after S seconds, default 10); keeps its files", timeout_opts, NULL },
+	{ "suspend", cmd_suspend, CMD_STORE | CMD_ENV, "[-e NAME|ID]", "freeze every process of the running env", NULL, NULL },
+	{ "resume", cmd_resume, CMD_STORE | CMD_ENV, "[-e NAME|ID]", "thaw a suspended env", NULL, NULL },
+	{ "reload", cmd_reload, CMD_STORE | CMD_LOCKS_STORE | CMD_ENV | CMD_JSON, "[-e NAME|ID] [--timeout S]", "halt and up again, picking up Envfile changes (a changed image or step rebuilds the env: every file outside the checkout and volumes is reset)", timeout_opts, NULL },
+	{ "provision", cmd_provision, CMD_STORE | CMD_LOCKS_STORE | CMD_ENV | CMD_JSON, "[-e NAME|ID] [--cache-from REF]...", "rebuild provisioning against the current Envfile", build_opts, NULL },
+	{ "allow", cmd_allow, CMD_STORE | CMD_ENV | CMD_JSON, "[-e NAME|ID] [--revoke]", "show what the Envfile asks for beyond the default sandbox and allow it for this checkout (never asking), or --revoke that", allow_opts, NULL },
+	{ "destroy", cmd_destroy, CMD_STORE | CMD_ENV, "[-e NAME|ID] [-f] [--volumes]", "remove the env (never the checkout; its own named volumes only with --volumes, never shared ones nor those another env names)", destroy_opts_table, NULL },
+	{ "status", cmd_status, CMD_STORE | CMD_ENV | CMD_JSON, "[-e NAME|ID] [--json]", "this env's state", NULL, NULL },
+	{ "port", cmd_port, CMD_STORE | CMD_ENV | CMD_JSON, "[-e NAME|ID] [--json]", "the env's forwarded ports (CONTAINER/tcp -> HOST_IP:HOST_PORT)", NULL, NULL },
+	{ "ls", cmd_ls, CMD_STORE | CMD_JSON, "[--json]", "every env on this machine", NULL, NULL },
+	{ "logs", cmd_logs, CMD_STORE | CMD_ENV, "[-e NAME|ID] [-f] [-n|--tail N|all] [SERVICE]", "the env's output (on_up steps), or a service's (capped and rotated: 'logs' in the Envfile)", logs_opts, NULL },
+	{ "images", cmd_images, CMD_STORE | CMD_JSON, "[--json]", "list images in the store", NULL, NULL },
+	{ "rmi", cmd_rmi, CMD_STORE, "IMAGE", "remove an image no env uses", NULL, NULL },
+	{ "pull", cmd_pull, CMD_STORE | CMD_LOCKS_STORE, "[--platform OS/ARCH[/VARIANT]] [host[:port]/]NAME[:TAG|@sha256:DIGEST]", "fetch an image from an OCI registry (this machine's platform, or --platform's)", pull_opts, NULL },
+	{ "push", cmd_push, CMD_STORE | CMD_LOCKS_STORE | CMD_ENV, "[--compression gzip|zstd] IMAGE [host[:port]/NAME[:TAG]] | [-e NAME|ID] host[:port]/NAME[:TAG]", "send an image to an OCI registry (layers gzip, or tar+zstd; blobs over DEVENV_PUSH_CHUNK_SIZE in chunks); in a checkout, the env's provisioning for the team cache", push_opts, NULL },
+	{ "login", cmd_login, 0, "[-u|--username USER] [--password-stdin] HOST[:PORT]", "check and keep credentials for a registry (docker's config.json)", login_opts_table, NULL },
+	{ "logout", cmd_logout, 0, "HOST[:PORT]", "forget the credentials kept for a registry", NULL, NULL },
+	{ "tag", cmd_tag, CMD_STORE, "IMAGE NAME[:TAG]", "give an image another name", NULL, NULL },
+	{ "commit", cmd_commit, CMD_STORE | CMD_LOCKS_STORE | CMD_ENV, "[-e NAME|ID] IMAGE[:TAG]", "the env's files as a new image (its layers plus what changed)", NULL, NULL },
+	{ "image", cmd_image, CMD_STORE | CMD_LOCKS_STORE | CMD_SUBCOMMANDS, "COMMAND ...", "import a rootfs tarball, save or load an OCI archive, inspect images, or build a Debian image", NULL, image_subs },
+	{ "volume", cmd_volume, CMD_STORE | CMD_SUBCOMMANDS, "COMMAND ...", "list or remove named volumes", NULL, volume_subs },
+	{ "gc", cmd_gc, CMD_STORE, "", "remove layers nothing refers to", NULL, NULL },
+	{ "df", cmd_df, CMD_STORE | CMD_JSON, "[-v] [--json]", "disk use, as docker system df: images, layers, envs and volumes, in use, size and what is reclaimable", df_opts, NULL },
+	{ "version", cmd_version, 0, "", "print devenv's version", NULL, NULL },
+	{ "help", cmd_help, 0, "[COMMAND [SUBCOMMAND]]", "list the commands, or explain one", NULL, NULL },
+	{ "__complete", cmd_complete, CMD_STORE_PEEK | CMD_HIDDEN, "WORDS", "words for shell completion", NULL, NULL },
+};
 
-const struct cmd *sub_nth(const struct cmd *parent, size_t k)
-{
-	size_t n = strlen(parent->name);
-
-	for (size_t i = 0; i < n_subcommands; i++)
-		if (!strncmp(subcommands[i].name, parent->name, n) && subcommands[i].name[n] == ' ' &&
-		    k-- == 0)
-			return &subcommands[i];
-	return NULL;
-}
-
-const struct cmd *find_sub(const struct cmd *parent, const char *name)
-{
-	const struct cmd *c;
-
-	for (size_t i = 0; (c = sub_nth(parent, i)) != NULL; i++)
-		if (!strcmp(c->name + strlen(parent->name) + 1, name))
-			return c;
-	return NULL;
-}
-
-
-const struct cmd *find_cmd(const char *name)
-{
-	for (size_t i = 0; i < n_commands; i++)
-		if (strcmp(commands[i].name, name) == 0)
-			return &commands[i];
-	return NULL;
-}
+static const struct cmd_table table = { commands, sizeof(commands) / sizeof(commands[0]) };
 
 /* A full disk or quota (ENOSPC, EDQUOT) under a command that writes only in
  * the store is a full store, whichever write noticed (a seccomp filter, a
@@ -183,7 +159,7 @@ static void full_store(const char *root, const struct cmd *cmd, int argc, char *
 	if (!root || (err->errnum != ENOSPC && err->errnum != EDQUOT) ||
 	    !(cmd->flags & (CMD_STORE | CMD_STORE_PEEK)))
 		return;
-	if (cmd == find_cmd("image"))
+	if (cmd == cmd_find(&table, "image"))
 		for (int i = 2; i < argc; i++)
 			if (argv[i][0] != '-') {
 				if (!strcmp(argv[i], "save"))
@@ -242,12 +218,12 @@ int main(int argc, char **argv)
 		first++;
 	}
 	if (first >= argc || !strcmp(argv[first], "--help") || !strcmp(argv[first], "-h")) {
-		print_usage(first >= argc ? stderr : stdout);
+		cmd_print_usage(&table, first >= argc ? stderr : stdout);
 		return first >= argc ? 2 : 0;
 	}
 	if (!strcmp(argv[first], "--version"))
 		argv[first] = "version";
-	cmd = find_cmd(argv[first]);
+	cmd = cmd_find(&table, argv[first]);
 	if (!cmd) {
 		if (argv[first][0] == '-') {
 			static const char *const globals[] = { "--env", "--json", "--quiet", "--help",
@@ -261,7 +237,7 @@ int main(int argc, char **argv)
 			dv_buf_release(&hint);
 			return 2;
 		}
-		unknown_command(argv[first], &err);
+		cmd_unknown(&table, argv[first], &err);
 		dv_err_print(&err);
 		return 2;
 	}
@@ -286,10 +262,10 @@ int main(int argc, char **argv)
 	ctx.tty_in = isatty(0);
 	ctx.tty_out = isatty(1);
 	if ((cmd->flags & CMD_STORE) &&
-	    (store_root(&ctx, &err) < 0 || layer_store_open(ctx.home, ctx.rootless, &st, &err) < 0))
+	    (cmd_store_root(&ctx, &err) < 0 || layer_store_open(ctx.home, ctx.rootless, &st, &err) < 0))
 		goto done;
 	if (cmd->flags & CMD_STORE_PEEK) {
-		if (store_root(&ctx, &err) < 0)
+		if (cmd_store_root(&ctx, &err) < 0)
 			goto done;
 		st.root = ctx.home;
 		st.root_fd = open(ctx.home, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -304,7 +280,11 @@ int main(int argc, char **argv)
 		if (ctx.store_lock_fd < 0)
 			goto done;
 	}
-	ret = cmd->run(&ctx, &st, argc - 1, argv + 1, &err);
+	{
+		const struct cmd_call call = { cmd, &table, argc - 1, argv + 1 };
+
+		ret = cmd->run(&ctx, &st, &call, &err);
+	}
 done:
 	if (ret == -1) {
 		full_store(st.root ? st.root : ctx.home, cmd, argc, argv, &err);
@@ -316,7 +296,7 @@ done:
 		ret = -1;
 	}
 	status = ret == 0 ? 0 : err.status ? err.status : 1;
-	if (cmd == find_cmd("ssh") && ret == -1 && err.status == 0)
+	if (cmd == cmd_find(&table, "ssh") && ret == -1 && err.status == 0)
 		status = 125;
 	if (ctx.store_lock_fd >= 0)
 		close(ctx.store_lock_fd);

@@ -35,21 +35,20 @@ static int revoke_opt(int c, const char *arg, void *data, struct dv_error *err)
 
 /* allow: show the Envfile's requests and record the yes for this checkout,
  * never asking (the prompt of `up` is the asking form); --revoke. */
-int cmd_allow(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
-		     struct dv_error *err)
+int cmd_allow(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
+	      struct dv_error *err)
 {
-	const struct cmd *self = find_cmd("allow");
 	bool revoke = false;
 	struct opt_spec os = { NULL, NULL, revoke_opt, &revoke };
 	struct prov_requests r = { 0 };
 	struct json_object *o = NULL, *list;
 	struct prov_env env = { .lock_fd = -1 };
 	bool helped;
-	int oi = parse_opts(ctx, self, argc, argv, &os, &helped, err), ret = -1;
+	int oi = cmd_parse_opts(ctx, call, &os, &helped, err), ret = -1;
 
 	if (oi < 0)
 		return helped ? 0 : -1;
-	if (no_args(self, argc, argv, oi, err) < 0)
+	if (cmd_no_args(call, oi, err) < 0)
 		return -1;
 	/* --revoke needs no Envfile that loads: a broken one can be revoked. */
 	if (prov_env_locate(ctx, st, !revoke, &env, err) < 0)

@@ -24,8 +24,23 @@
 #include "templates/templates.h"
 #include "util/banned.h"
 
-/* 'a', 'b' */
-void quoted_list(const struct dv_strv *sv, struct dv_buf *b)
+/* The macro this replaces declared the command's locals and returned from
+ * it; the command now declares its env and decides itself. */
+int cmd_env_begin(struct dv_ctx *ctx, const struct layer_store *st, const struct cmd_call *call,
+		  bool need_spec, const struct opt_spec *os, struct prov_env *env,
+		  struct dv_error *err)
+{
+	bool helped;
+	int oi = cmd_parse_opts(ctx, call, os, &helped, err);
+
+	if (oi < 0)
+		return helped ? 0 : -1;
+	if (cmd_no_args(call, oi, err) < 0 || prov_env_locate(ctx, st, need_spec, env, err) < 0)
+		return -1;
+	return 1;
+}
+
+void cmd_quoted_list(const struct dv_strv *sv, struct dv_buf *b)
 {
 	for (size_t i = 0; i < sv->n; i++)
 		dv_buf_addf(b, "%s'%s'", i ? ", " : "", sv->v[i]);
@@ -34,7 +49,7 @@ void quoted_list(const struct dv_strv *sv, struct dv_buf *b)
 }
 
 /* "12.0 KiB", "~12.0 KiB" for an estimate. */
-void df_size(char *out, size_t n, unsigned long long bytes, bool estimate)
+void cmd_size(char *out, size_t n, unsigned long long bytes, bool estimate)
 {
 	char s[32];
 
@@ -42,7 +57,7 @@ void df_size(char *out, size_t n, unsigned long long bytes, bool estimate)
 	snprintf(out, n, "%s%s", estimate ? "~" : "", s);
 }
 
-void format_age(char *out, size_t n, long long created)
+void cmd_age(char *out, size_t n, long long created)
 {
 	long long age = (long long)time(NULL) - created;
 
@@ -56,7 +71,7 @@ void format_age(char *out, size_t n, long long created)
 		snprintf(out, n, "%lldd", age / 86400);
 }
 
-int store_root(struct dv_ctx *ctx, struct dv_error *err)
+int cmd_store_root(struct dv_ctx *ctx, struct dv_error *err)
 {
 	const char *home = getenv("DEVENV_HOME");
 

@@ -48,8 +48,8 @@ enum {
 };
 
 /*
- * A command's own options: one row each. parse_opts() takes them from here,
- * and --help, `devenv help --man` (devenv.1) and the completions
+ * A command's own options: one row each. cmd_parse_opts() takes them from
+ * here, and --help, `devenv help --man` (devenv.1) and the completions
  * (`__complete options`) print them, so the four never disagree. To add an
  * option: a row here, and its code handled in the command's own() (struct
  * opt_spec). The code is what getopt_long returns: the short letter, or for
@@ -63,23 +63,37 @@ struct cmd_opt {
 	const char *help;
 };
 
+struct cmd_call;
+
+/* A row of the command table (devenv.c). A family's sub-commands are rows
+ * of their own, named "PARENT SUB" and run by the parent's run(). */
 struct cmd {
 	const char *name;
-	int (*run)(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
+	int (*run)(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
 		   struct dv_error *err);
 	unsigned flags;
 	const char *usage;
 	const char *summary;
 	const struct cmd_opt *opts; /* its own options, ended by { 0 }; NULL: none */
+	const struct cmd *subs;     /* its sub-commands, ended by { 0 }; NULL: none */
 };
 
-/* (temporary: the table is devenv.c's) */
-const struct cmd *find_cmd(const char *name);
-const struct cmd *find_sub(const struct cmd *parent, const char *name);
-const struct cmd *sub_nth(const struct cmd *parent, size_t k);
-extern const struct cmd commands[], subcommands[];
-extern const size_t n_commands, n_subcommands;
+/* Every command, as main() has them: help, the man page and the
+ * completions list them. */
+struct cmd_table {
+	const struct cmd *cmds;
+	size_t n;
+};
 
+/* What main() hands a command: its row, the table, and its words
+ * (argv[0] is the command's name, as for main()). A command never looks
+ * itself up by name. */
+struct cmd_call {
+	const struct cmd *self;
+	const struct cmd_table *table;
+	int argc;
+	char **argv;
+};
 
 /* What a command does with its own options (cmd->opts): own() gets each
  * one's code and value. shorts/longs: options kept out of the table (none
@@ -91,77 +105,125 @@ struct opt_spec {
 	void *data;
 };
 
-/* The options every command takes (opts.c). */
-struct common_opt {
+/* The options every command takes (opts.c): `COMMAND --help` and devenv(1)
+ * print them. `only`: the commands (flags) it means something for; 0: all. */
+struct cmd_common_opt {
 	const char *flags, *help;
 	unsigned only;
 };
-extern const struct common_opt common_opts[];
-extern const size_t n_common_opts;
-
-#define ENV_CMD_PROLOGUE_OPTS(need_spec, os)                                          \
-	struct prov_env env = { .lock_fd = -1 };                                      \
-	bool helped;                                                                  \
-	int oi = parse_opts(ctx, self, argc, argv, os, &helped, err), ret;            \
-	if (oi < 0)                                                                   \
-		return helped ? 0 : -1;                                               \
-	if (no_args(self, argc, argv, oi, err) < 0)                                         \
-		return -1;                                                            \
-	if (prov_env_locate(ctx, st, need_spec, &env, err) < 0) {                     \
-		prov_env_release(&env);                                               \
-		return -1;                                                            \
-	}
-#define ENV_CMD_PROLOGUE(need_spec) ENV_CMD_PROLOGUE_OPTS(need_spec, NULL)
+extern const struct cmd_common_opt cmd_common_opts[];
+extern const size_t cmd_n_common_opts;
 
 /* opts.c */
-void opt_flags(const struct cmd_opt *o, char *out, size_t n);
-void print_cmd_help(const struct cmd *cmd, const struct opt_spec *os);
-int parse_opts(struct dv_ctx *ctx, const struct cmd *cmd, int argc, char **argv,
-	       const struct opt_spec *os, bool *helped, struct dv_error *err);
-int no_args(const struct cmd *cmd, int argc, char **argv, int optind_, struct dv_error *err);
-const struct cmd *parse_sub(struct dv_ctx *ctx, const struct cmd *self, int argc, char **argv,
-			    const struct opt_spec *os, int *oi, bool *helped, struct dv_error *err);
-int sub_args(const struct cmd *sub, int argc, int oi, int n_min, int n_max, struct dv_error *err);
+const struct cmd *cmd_find(const struct cmd_table *t, const char *name);
+/* The k-th sub-command of parent, or NULL past the last. */
+const struct cmd *cmd_sub_nth(const struct cmd *parent, size_t k);
+const struct cmd *cmd_find_sub(const struct cmd *parent, const char *name);
+/* "-f, --force" / "    --cache-from REF" / "-t, --timeout S" */
+void cmd_opt_flags(const struct cmd_opt *o, char *out, size_t n);
+/* `devenv CMD --help` */
+void cmd_print_help(const struct cmd *cmd, const struct opt_spec *os);
+/* Parse the command's options: the common ones (--help, --json, -e
+ * NAME|ID, -q) and its own (cmd->opts, handed to os->own). Returns the
+ * index in call->argv of its first argument, or -1 after printing help
+ * (*helped; the command then returns 0) or on a usage error (err). */
+int cmd_parse_opts(struct dv_ctx *ctx, const struct cmd_call *call, const struct opt_spec *os,
+		   bool *helped, struct dv_error *err);
+/* A usage error when call->argv has words from oi on. */
+int cmd_no_args(const struct cmd_call *call, int oi, struct dv_error *err);
+/* `devenv image|volume SUB ...`: the sub-command, its options parsed. Returns
+ * its row with *oi the index of its first argument, or NULL: *helped after
+ * help, else a usage error in err. */
+const struct cmd *cmd_parse_sub(struct dv_ctx *ctx, const struct cmd_call *call,
+				const struct opt_spec *os, int *oi, bool *helped,
+				struct dv_error *err);
+/* A sub-command given n_min to n_max arguments (n_max < 0: any number). */
+int cmd_sub_args(const struct cmd *sub, int argc, int oi, int n_min, int n_max,
+		 struct dv_error *err);
 
 /* cmd.c */
-void quoted_list(const struct dv_strv *sv, struct dv_buf *b);
-void df_size(char *out, size_t n, unsigned long long bytes, bool estimate);
-void format_age(char *out, size_t n, long long created);
-int store_root(struct dv_ctx *ctx, struct dv_error *err);
+/* The start of a command that acts on one env and takes no argument: its
+ * options parsed (os: its own, or NULL), then its env located (need_spec:
+ * the Envfile loaded too). Returns 1 to go on with *env, 0 after --help
+ * (the command returns 0), -1 on an error. *env is the caller's to release
+ * (prov_env_release) in every case. */
+int cmd_env_begin(struct dv_ctx *ctx, const struct layer_store *st, const struct cmd_call *call,
+		  bool need_spec, const struct opt_spec *os, struct prov_env *env,
+		  struct dv_error *err);
+/* 'a', 'b' */
+void cmd_quoted_list(const struct dv_strv *sv, struct dv_buf *b);
+/* "12.0 KiB", "~12.0 KiB" for an estimate. */
+void cmd_size(char *out, size_t n, unsigned long long bytes, bool estimate);
+/* "42s", "3m", "5h", "2d" since created. */
+void cmd_age(char *out, size_t n, long long created);
+/* ctx->home: $DEVENV_HOME, else /var/lib/devenv as root, else under
+ * $XDG_DATA_HOME or ~/.local/share (caller frees). */
+int cmd_store_root(struct dv_ctx *ctx, struct dv_error *err);
 
 /* help.c */
-void print_usage(FILE *f);
-int unknown_command(const char *name, struct dv_error *err);
+/* `devenv --help`, and without a command (to stderr). */
+void cmd_print_usage(const struct cmd_table *t, FILE *f);
+/* A command's name not found: a usage error with git's "did you mean". */
+int cmd_unknown(const struct cmd_table *t, const char *name, struct dv_error *err);
 
-/* The commands (struct cmd's run). */
-int cmd_up(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv, struct dv_error *err);
-int cmd_provision(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv, struct dv_error *err);
-int cmd_halt(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv, struct dv_error *err);
-int cmd_reload(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv, struct dv_error *err);
-int cmd_suspend(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv, struct dv_error *err);
-int cmd_resume(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv, struct dv_error *err);
-int cmd_destroy(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv, struct dv_error *err);
-int cmd_status(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv, struct dv_error *err);
-int cmd_port(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv, struct dv_error *err);
-int cmd_ls(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv, struct dv_error *err);
-int cmd_logs(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv, struct dv_error *err);
-int cmd_ssh(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv, struct dv_error *err);
-int cmd_images(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv, struct dv_error *err);
-int cmd_commit(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv, struct dv_error *err);
-int cmd_tag(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv, struct dv_error *err);
-int cmd_rmi(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv, struct dv_error *err);
-int cmd_pull(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv, struct dv_error *err);
-int cmd_push(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv, struct dv_error *err);
-int cmd_login(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv, struct dv_error *err);
-int cmd_logout(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv, struct dv_error *err);
-int cmd_image(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv, struct dv_error *err);
-int cmd_volume(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv, struct dv_error *err);
-int cmd_df(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv, struct dv_error *err);
-int cmd_gc(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv, struct dv_error *err);
-int cmd_allow(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv, struct dv_error *err);
-int cmd_init(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv, struct dv_error *err);
-int cmd_version(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv, struct dv_error *err);
-int cmd_help(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv, struct dv_error *err);
-int cmd_complete(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv, struct dv_error *err);
+/* The commands: the run() of their rows. */
+int cmd_up(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
+	   struct dv_error *err);
+int cmd_provision(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
+	          struct dv_error *err);
+int cmd_halt(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
+	     struct dv_error *err);
+int cmd_reload(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
+	       struct dv_error *err);
+int cmd_suspend(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
+	        struct dv_error *err);
+int cmd_resume(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
+	       struct dv_error *err);
+int cmd_destroy(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
+	        struct dv_error *err);
+int cmd_status(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
+	       struct dv_error *err);
+int cmd_port(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
+	     struct dv_error *err);
+int cmd_ls(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
+	   struct dv_error *err);
+int cmd_logs(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
+	     struct dv_error *err);
+int cmd_ssh(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
+	    struct dv_error *err);
+int cmd_images(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
+	       struct dv_error *err);
+int cmd_commit(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
+	       struct dv_error *err);
+int cmd_tag(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
+	    struct dv_error *err);
+int cmd_rmi(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
+	    struct dv_error *err);
+int cmd_pull(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
+	     struct dv_error *err);
+int cmd_push(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
+	     struct dv_error *err);
+int cmd_login(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
+	      struct dv_error *err);
+int cmd_logout(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
+	       struct dv_error *err);
+int cmd_image(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
+	      struct dv_error *err);
+int cmd_volume(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
+	       struct dv_error *err);
+int cmd_df(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
+	   struct dv_error *err);
+int cmd_gc(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
+	   struct dv_error *err);
+int cmd_allow(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
+	      struct dv_error *err);
+int cmd_init(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
+	     struct dv_error *err);
+int cmd_version(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
+	        struct dv_error *err);
+int cmd_help(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
+	     struct dv_error *err);
+int cmd_complete(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
+	         struct dv_error *err);
 
 #endif

@@ -96,23 +96,23 @@ static void complete_images_in(int dirfd, const char *repo, int depth)
  * the shell completions (completions/) offer, one a line. Reads the store
  * without opening it properly (no user namespace, nothing created), so a
  * TAB stays instant. */
-int cmd_complete(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
-			struct dv_error *err)
+int cmd_complete(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
+		 struct dv_error *err)
 {
 	(void)ctx;
-	if (argc < 2)
+	if (call->argc < 2)
 		return dv_err_usage(err, "usage: devenv __complete commands|options CMD [SUB]|subcommands CMD|envs|images|volumes|templates");
-	if (!strcmp(argv[1], "commands")) {
-		for (size_t i = 0; i < n_commands; i++)
-			if (!(commands[i].flags & CMD_HIDDEN))
-				printf("%s\n", commands[i].name);
-	} else if (!strcmp(argv[1], "options")) {
+	if (!strcmp(call->argv[1], "commands")) {
+		for (size_t i = 0; i < call->table->n; i++)
+			if (!(call->table->cmds[i].flags & CMD_HIDDEN))
+				printf("%s\n", call->table->cmds[i].name);
+	} else if (!strcmp(call->argv[1], "options")) {
 		/* `options CMD [SUB]`: the command's own, then the common ones
 		 * that mean something for it. */
-		const struct cmd *c = argc > 2 ? find_cmd(argv[2]) : NULL;
+		const struct cmd *c = call->argc > 2 ? cmd_find(call->table, call->argv[2]) : NULL;
 
-		if (c && argc > 3 && (c->flags & CMD_SUBCOMMANDS) && find_sub(c, argv[3]))
-			c = find_sub(c, argv[3]);
+		if (c && call->argc > 3 && (c->flags & CMD_SUBCOMMANDS) && cmd_find_sub(c, call->argv[3]))
+			c = cmd_find_sub(c, call->argv[3]);
 		for (const struct cmd_opt *o = c ? c->opts : NULL; o && (o->shortname || o->name); o++)
 			if (o->name)
 				printf("--%s\n", o->name);
@@ -121,19 +121,19 @@ int cmd_complete(struct dv_ctx *ctx, struct layer_store *st, int argc, char **ar
 			printf("--env\n");
 		if (c && (c->flags & CMD_JSON))
 			printf("--json\n");
-	} else if (!strcmp(argv[1], "subcommands")) {
-		const struct cmd *c = argc > 2 ? find_cmd(argv[2]) : NULL, *sub;
+	} else if (!strcmp(call->argv[1], "subcommands")) {
+		const struct cmd *c = call->argc > 2 ? cmd_find(call->table, call->argv[2]) : NULL, *sub;
 
-		for (size_t k = 0; c && (sub = sub_nth(c, k)) != NULL; k++)
+		for (size_t k = 0; c && (sub = cmd_sub_nth(c, k)) != NULL; k++)
 			printf("%s\n", sub->name + strlen(c->name) + 1);
-	} else if (!strcmp(argv[1], "envs")) {
+	} else if (!strcmp(call->argv[1], "envs")) {
 		complete_envs(st->root_fd);
-	} else if (!strcmp(argv[1], "images")) {
+	} else if (!strcmp(call->argv[1], "images")) {
 		dv_autoclose int fd = st->root_fd < 0 ? -1 : openat(st->root_fd, "images", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 		if (fd >= 0)
 			complete_images_in(fd, "", 0);
-	} else if (!strcmp(argv[1], "volumes")) {
+	} else if (!strcmp(call->argv[1], "volumes")) {
 		dv_autoclose int fd = st->root_fd < 0 ? -1 : openat(st->root_fd, "volumes", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		DIR *d = fd < 0 ? NULL : dv_opendir_fd(fcntl(fd, F_DUPFD_CLOEXEC, 3));
 		struct dirent *e;
@@ -143,14 +143,14 @@ int cmd_complete(struct dv_ctx *ctx, struct layer_store *st, int argc, char **ar
 				printf("%s\n", e->d_name);
 		if (d)
 			closedir(d);
-	} else if (!strcmp(argv[1], "templates")) {
+	} else if (!strcmp(call->argv[1], "templates")) {
 		size_t n;
 		const struct tmpl *t = tmpl_all(&n);
 
 		for (size_t i = 0; i < n; i++)
 			printf("%s\n", t[i].name);
 	} else {
-		return dv_err_usage(err, "__complete: unknown word list '%s'", argv[1]);
+		return dv_err_usage(err, "__complete: unknown word list '%s'", call->argv[1]);
 	}
 	return 0;
 }

@@ -34,18 +34,17 @@ static int verbose_opt(int c, const char *arg, void *data, struct dv_error *err)
 }
 
 /* `df`: docker system df's shape, from provision/df.c. */
-int cmd_df(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
-		  struct dv_error *err)
+int cmd_df(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
+	   struct dv_error *err)
 {
-	const struct cmd *self = find_cmd("df");
 	bool verbose = false, helped;
 	struct opt_spec os = { NULL, NULL, verbose_opt, &verbose };
-	int oi = parse_opts(ctx, self, argc, argv, &os, &helped, err);
+	int oi = cmd_parse_opts(ctx, call, &os, &helped, err);
 	struct prov_df df;
 
 	if (oi < 0)
 		return helped ? 0 : -1;
-	if (no_args(self, argc, argv, oi, err) < 0 || prov_df(st, &df, err) < 0)
+	if (cmd_no_args(call, oi, err) < 0 || prov_df(st, &df, err) < 0)
 		return -1;
 	if (ctx->json) {
 		struct json_object *o = json_object_new_object();
@@ -89,7 +88,7 @@ int cmd_df(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
 		const struct prov_df_row *row = &df.rows[r];
 		char size[40], rec[40];
 
-		df_size(size, sizeof(size), row->size, row->estimate);
+		cmd_size(size, sizeof(size), row->size, row->estimate);
 		dv_str_size(rec, sizeof(rec), row->reclaimable);
 		printf("%-8s  %5u  %6u  %-11s  %s (%llu%%)\n", row->type, row->total, row->active, size,
 		       rec, row->size ? row->reclaimable * 100 / row->size : 0ULL);
@@ -102,7 +101,7 @@ int cmd_df(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
 			const struct prov_df_item *it = &row->items[i];
 			char size[40];
 
-			df_size(size, sizeof(size), it->size, it->estimate);
+			cmd_size(size, sizeof(size), it->size, it->estimate);
 			if (r == PROV_DF_IMAGES)
 				printf("  %-40s  %-19.19s  %-11s  %s\n", it->name, it->id, size,
 				       it->active ? "used by an env" : "unused");

@@ -23,10 +23,9 @@
 #include "templates/templates.h"
 #include "util/banned.h"
 
-int cmd_gc(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
-		  struct dv_error *err)
+int cmd_gc(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
+	   struct dv_error *err)
 {
-	const struct cmd *self = find_cmd("gc");
 	struct ctr_state *all = NULL;
 	struct dv_strv in_use = { 0 }, damaged = { 0 }, images = { 0 };
 	size_t n = 0;
@@ -34,12 +33,12 @@ int cmd_gc(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
 	unsigned long long bytes = 0;
 	char size[32];
 	bool helped;
-	int oi = parse_opts(ctx, self, argc, argv, NULL, &helped, err), ret = -1;
+	int oi = cmd_parse_opts(ctx, call, NULL, &helped, err), ret = -1;
 	dv_autoclose int lock = -1;
 
 	if (oi < 0)
 		return helped ? 0 : -1;
-	if (no_args(self, argc, argv, oi, err) < 0)
+	if (cmd_no_args(call, oi, err) < 0)
 		return -1;
 	/* Exclusive: no `up` may be between building a layer and recording it. */
 	lock = dv_lock_at(st->root_fd, "store.lock", true, "the store", err);

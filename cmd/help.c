@@ -23,30 +23,29 @@
 #include "templates/templates.h"
 #include "util/banned.h"
 
-int cmd_version(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
-		       struct dv_error *err)
+int cmd_version(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
+		struct dv_error *err)
 {
-	const struct cmd *self = find_cmd("version");
 	bool helped;
-	int oi = parse_opts(ctx, self, argc, argv, NULL, &helped, err);
+	int oi = cmd_parse_opts(ctx, call, NULL, &helped, err);
 
 	(void)st;
 	if (oi < 0)
 		return helped ? 0 : -1;
-	if (no_args(self, argc, argv, oi, err) < 0)
+	if (cmd_no_args(call, oi, err) < 0)
 		return -1;
 	printf("devenv %s\n", DEVENV_VERSION);
 	return 0;
 }
 
-void print_usage(FILE *f)
+void cmd_print_usage(const struct cmd_table *t, FILE *f)
 {
 	fprintf(f, "usage: devenv [-e NAME|ID] [-q] [--json] COMMAND [OPTIONS]\n\n"
 		   "Reproducible development environments in Linux containers, from an Envfile.\n\n"
 		   "commands:\n");
-	for (size_t i = 0; i < n_commands; i++)
-		if (!(commands[i].flags & CMD_HIDDEN))
-			fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+	for (size_t i = 0; i < t->n; i++)
+		if (!(t->cmds[i].flags & CMD_HIDDEN))
+			fprintf(f, "  %-10s %s\n", t->cmds[i].name, t->cmds[i].summary);
 	fprintf(f, "\n'devenv COMMAND --help' explains one and its options. -e, -q and --json "
 		   "may come before\nthe command as after it. The store is $DEVENV_HOME, else "
 		   "/var/lib/devenv as root\nand $XDG_DATA_HOME/devenv (~/.local/share/devenv) "
@@ -98,7 +97,7 @@ static void man_cmd(const struct cmd *c)
 	roff(c->summary);
 	printf("\n");
 	for (const struct cmd_opt *o = c->opts; o && (o->shortname || o->name); o++) {
-		opt_flags(o, fl, sizeof(fl));
+		cmd_opt_flags(o, fl, sizeof(fl));
 		printf(".TP\n.B ");
 		roff(fl + strspn(fl, " "));
 		printf("\n");
@@ -109,7 +108,7 @@ static void man_cmd(const struct cmd *c)
 
 /* devenv help --man: devenv(1) in roff, from the same tables `--help`
  * prints, so the two cannot drift apart (the Makefile writes devenv.1). */
-static void print_man(void)
+static void print_man(const struct cmd_table *t)
 {
 	const struct cmd *sub;
 
@@ -120,20 +119,20 @@ static void print_man(void)
 	       "Envfile.\n.B devenv\nlooks for a file named\n.I Envfile\nin the current folder, then "
 	       "its parents up to the repository root.\n");
 	printf(".SH COMMANDS\n");
-	for (size_t i = 0; i < n_commands; i++) {
-		if (commands[i].flags & CMD_HIDDEN)
+	for (size_t i = 0; i < t->n; i++) {
+		if (t->cmds[i].flags & CMD_HIDDEN)
 			continue;
-		man_cmd(&commands[i]);
-		for (size_t k = 0; (sub = sub_nth(&commands[i], k)) != NULL; k++)
+		man_cmd(&t->cmds[i]);
+		for (size_t k = 0; (sub = cmd_sub_nth(&t->cmds[i], k)) != NULL; k++)
 			man_cmd(sub);
 	}
 	printf(".SH OPTIONS\nEvery command takes these, after the command or before it\n"
 	       "(\\fBdevenv \\-e web status\\fR):\n");
-	for (size_t i = 0; i < n_common_opts; i++) {
+	for (size_t i = 0; i < cmd_n_common_opts; i++) {
 		printf(".TP\n.B ");
-		roff(common_opts[i].flags + strspn(common_opts[i].flags, " "));
+		roff(cmd_common_opts[i].flags + strspn(cmd_common_opts[i].flags, " "));
 		printf("\n");
-		roff(common_opts[i].help);
+		roff(cmd_common_opts[i].help);
 		printf("\n");
 	}
 	printf(".SH ENVIRONMENT\n.TP\n.B DEVENV_HOME\nthe store; else /var/lib/devenv as root and "
@@ -144,16 +143,15 @@ static void print_man(void)
 	printf(".SH SEE ALSO\nREADME.md of devenv, which explains the Envfile.\n");
 }
 
-/* A command's name not found: one line, with git's "did you mean". */
-int unknown_command(const char *name, struct dv_error *err)
+int cmd_unknown(const struct cmd_table *t, const char *name, struct dv_error *err)
 {
 	const char *names[64];
 	struct dv_buf hint = { 0 };
 	size_t n = 0;
 
-	for (size_t i = 0; i < n_commands && n < 64; i++)
-		if (!(commands[i].flags & CMD_HIDDEN))
-			names[n++] = commands[i].name;
+	for (size_t i = 0; i < t->n && n < 64; i++)
+		if (!(t->cmds[i].flags & CMD_HIDDEN))
+			names[n++] = t->cmds[i].name;
 	dv_suggest(name, names, n, &hint);
 	dv_err_usage(err, "'%s' is not a devenv command%s; 'devenv help' lists them", name,
 		     hint.s ? hint.s : "");
@@ -161,36 +159,36 @@ int unknown_command(const char *name, struct dv_error *err)
 	return -1;
 }
 
-int cmd_help(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
-		    struct dv_error *err)
+int cmd_help(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
+	     struct dv_error *err)
 {
 	const struct cmd *c;
 
 	(void)ctx;
 	(void)st;
-	if (argc < 2) {
-		print_usage(stdout);
+	if (call->argc < 2) {
+		cmd_print_usage(call->table, stdout);
 		return 0;
 	}
-	if (!strcmp(argv[1], "--man")) {
-		print_man();
+	if (!strcmp(call->argv[1], "--man")) {
+		print_man(call->table);
 		return 0;
 	}
-	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-		print_cmd_help(find_cmd("help"), NULL);
+	if (!strcmp(call->argv[1], "--help") || !strcmp(call->argv[1], "-h")) {
+		cmd_print_help(call->self, NULL);
 		return 0;
 	}
-	c = find_cmd(argv[1]);
+	c = cmd_find(call->table, call->argv[1]);
 	if (!c || (c->flags & CMD_HIDDEN))
-		return unknown_command(argv[1], err);
-	if (argc > 2 && (c->flags & CMD_SUBCOMMANDS)) {
-		const struct cmd *sub = find_sub(c, argv[2]);
+		return cmd_unknown(call->table, call->argv[1], err);
+	if (call->argc > 2 && (c->flags & CMD_SUBCOMMANDS)) {
+		const struct cmd *sub = cmd_find_sub(c, call->argv[2]);
 
 		if (!sub)
 			return dv_err_usage(err, "'%s' is not a 'devenv %s' command; see 'devenv help %s'",
-					    argv[2], c->name, c->name);
+					    call->argv[2], c->name, c->name);
 		c = sub;
 	}
-	print_cmd_help(c, NULL);
+	cmd_print_help(c, NULL);
 	return 0;
 }

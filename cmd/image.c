@@ -57,19 +57,18 @@ static long long image_created(const struct layer_image *img)
 	return t;
 }
 
-int cmd_images(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
-		      struct dv_error *err)
+int cmd_images(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
+	       struct dv_error *err)
 {
-	const struct cmd *self = find_cmd("images");
 	struct layer_image *imgs;
 	size_t n;
 	bool helped;
-	int oi = parse_opts(ctx, self, argc, argv, NULL, &helped, err);
+	int oi = cmd_parse_opts(ctx, call, NULL, &helped, err);
 	struct json_object *arr = NULL;
 
 	if (oi < 0)
 		return helped ? 0 : -1;
-	if (no_args(self, argc, argv, oi, err) < 0 || layer_image_list(st, &imgs, &n, err) < 0)
+	if (cmd_no_args(call, oi, err) < 0 || layer_image_list(st, &imgs, &n, err) < 0)
 		return -1;
 	if (ctx->json)
 		arr = json_object_new_array();
@@ -81,7 +80,7 @@ int cmd_images(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv
 
 		split_name(imgs[i].name, repo, sizeof(repo), tag, sizeof(tag));
 		dv_str_size(size, sizeof(size), imgs[i].size);
-		format_age(age, sizeof(age), created);
+		cmd_age(age, sizeof(age), created);
 		if (arr) {
 			struct json_object *o = json_object_new_object();
 
@@ -118,21 +117,20 @@ int cmd_images(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv
 	return 0;
 }
 
-int cmd_commit(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
-		      struct dv_error *err)
+int cmd_commit(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
+	       struct dv_error *err)
 {
-	const struct cmd *self = find_cmd("commit");
 	struct prov_env env = { .lock_fd = -1 };
 	struct layer_image img = { 0 };
 	bool helped;
-	int oi = parse_opts(ctx, self, argc, argv, NULL, &helped, err), ret = -1;
+	int oi = cmd_parse_opts(ctx, call, NULL, &helped, err), ret = -1;
 
 	if (oi < 0)
 		return helped ? 0 : -1;
-	if (oi + 1 != argc)
+	if (oi + 1 != call->argc)
 		return dv_err_usage(err, "usage: devenv commit [-e NAME|ID] IMAGE[:TAG]");
 	if (prov_env_locate(ctx, st, false, &env, err) == 0 &&
-	    prov_env_commit(ctx, st, &env, argv[oi], &img, err) == 0) {
+	    prov_env_commit(ctx, st, &env, call->argv[oi], &img, err) == 0) {
 		if (!ctx->quiet)
 			printf("%s %s\n", img.name, img.id);
 		ret = 0;
@@ -142,19 +140,18 @@ int cmd_commit(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv
 	return ret;
 }
 
-int cmd_tag(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
-		   struct dv_error *err)
+int cmd_tag(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
+	    struct dv_error *err)
 {
-	const struct cmd *self = find_cmd("tag");
 	struct layer_image img = { 0 };
 	bool helped;
-	int oi = parse_opts(ctx, self, argc, argv, NULL, &helped, err), ret = -1;
+	int oi = cmd_parse_opts(ctx, call, NULL, &helped, err), ret = -1;
 
 	if (oi < 0)
 		return helped ? 0 : -1;
-	if (oi + 2 != argc)
+	if (oi + 2 != call->argc)
 		return dv_err_usage(err, "usage: devenv tag IMAGE NAME[:TAG]");
-	if (layer_image_tag(st, argv[oi], argv[oi + 1], &img, err) == 0) {
+	if (layer_image_tag(st, call->argv[oi], call->argv[oi + 1], &img, err) == 0) {
 		if (!ctx->quiet)
 			printf("%s %s\n", img.name, img.id);
 		ret = 0;
@@ -163,27 +160,26 @@ int cmd_tag(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
 	return ret;
 }
 
-int cmd_rmi(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
-		   struct dv_error *err)
+int cmd_rmi(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
+	    struct dv_error *err)
 {
-	const struct cmd *self = find_cmd("rmi");
 	struct layer_image img = { 0 };
 	struct ctr_state *all = NULL;
 	size_t n = 0;
 	bool helped;
-	int oi = parse_opts(ctx, self, argc, argv, NULL, &helped, err), ret = -1;
+	int oi = cmd_parse_opts(ctx, call, NULL, &helped, err), ret = -1;
 
 	if (oi < 0)
 		return helped ? 0 : -1;
-	if (oi + 1 != argc)
+	if (oi + 1 != call->argc)
 		return dv_err_usage(err, "usage: devenv rmi IMAGE");
-	if (layer_image_resolve(st, argv[oi], &img, err) < 0 && err->errnum == EBADMSG) {
+	if (layer_image_resolve(st, call->argv[oi], &img, err) < 0 && err->errnum == EBADMSG) {
 		/* A damaged record: what it named is unknown, so no env can be
 		 * found using it; gc keeps every layer while it is there. */
 		dv_autofree char *name = NULL;
 
 		memset(err, 0, sizeof(*err));
-		if (layer_image_remove_damaged(st, argv[oi], &name, err) < 0)
+		if (layer_image_remove_damaged(st, call->argv[oi], &name, err) < 0)
 			goto out;
 		if (!ctx->quiet)
 			printf("removed the damaged record of image '%s'\n", name);
@@ -221,33 +217,33 @@ out:
 	return ret;
 }
 
-int cmd_image(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
-		     struct dv_error *err)
+int cmd_image(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
+	      struct dv_error *err)
 {
-	const struct cmd *self = find_cmd("image"), *sub;
+	const struct cmd *sub;
 	struct layer_image img = { 0 };
 	unsigned skipped = 0;
 	bool helped;
 	int oi, ret = -1;
 	const char *what;
 
-	if (!(sub = parse_sub(ctx, self, argc, argv, NULL, &oi, &helped, err)))
+	if (!(sub = cmd_parse_sub(ctx, call, NULL, &oi, &helped, err)))
 		return helped ? 0 : -1;
 	what = sub->name + strlen("image ");
 	if (strcmp(what, "import") == 0) {
-		if (sub_args(sub, argc, oi, 2, 2, err) < 0)
+		if (cmd_sub_args(sub, call->argc, oi, 2, 2, err) < 0)
 			return -1;
-		if (layer_image_import(st, argv[oi], argv[oi + 1], &img, &skipped, err) < 0)
+		if (layer_image_import(st, call->argv[oi], call->argv[oi + 1], &img, &skipped, err) < 0)
 			goto out;
 	} else if (strcmp(what, "inspect") == 0) {
 		/* As `docker image inspect`: one JSON object per image asked for. */
 		struct json_object *arr = json_object_new_array();
 
-		if (sub_args(sub, argc, oi, 1, -1, err) < 0) {
+		if (cmd_sub_args(sub, call->argc, oi, 1, -1, err) < 0) {
 			json_object_put(arr);
 			return -1;
 		}
-		for (int i = oi; i < argc; i++) {
+		for (int i = oi; i < call->argc; i++) {
 			struct json_object *o, *layers;
 			struct layer_image one = { 0 };
 			char repo[256], tag[160], when[32];
@@ -255,7 +251,7 @@ int cmd_image(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
 			o = json_object_new_object();
 			layers = json_object_new_array();
 
-			if (layer_image_resolve(st, argv[i], &one, err) < 0) {
+			if (layer_image_resolve(st, call->argv[i], &one, err) < 0) {
 				json_object_put(o);
 				json_object_put(layers);
 				json_object_put(arr);
@@ -282,22 +278,22 @@ int cmd_image(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
 		json_object_put(arr);
 		return 0;
 	} else if (strcmp(what, "load") == 0) {
-		if (sub_args(sub, argc, oi, 1, 2, err) < 0)
+		if (cmd_sub_args(sub, call->argc, oi, 1, 2, err) < 0)
 			return -1;
-		if (layer_image_load(st, argv[oi], argc - oi == 2 ? argv[oi + 1] : NULL, &img, err) < 0)
+		if (layer_image_load(st, call->argv[oi], call->argc - oi == 2 ? call->argv[oi + 1] : NULL, &img, err) < 0)
 			goto out;
 	} else if (strcmp(what, "save") == 0) {
-		if (sub_args(sub, argc, oi, 2, 2, err) < 0)
+		if (cmd_sub_args(sub, call->argc, oi, 2, 2, err) < 0)
 			return -1;
-		if (layer_image_save(st, argv[oi], argv[oi + 1], err) < 0)
+		if (layer_image_save(st, call->argv[oi], call->argv[oi + 1], err) < 0)
 			return -1;
 		if (!ctx->quiet)
-			printf("saved %s to %s (an OCI image layout archive)\n", argv[oi], argv[oi + 1]);
+			printf("saved %s to %s (an OCI image layout archive)\n", call->argv[oi], call->argv[oi + 1]);
 		return 0;
 	} else {
-		if (sub_args(sub, argc, oi, 1, 1, err) < 0)
+		if (cmd_sub_args(sub, call->argc, oi, 1, 1, err) < 0)
 			return -1;
-		if (layer_image_bootstrap(st, argv[oi], &img, err) < 0)
+		if (layer_image_bootstrap(st, call->argv[oi], &img, err) < 0)
 			goto out;
 	}
 	if (skipped && !ctx->quiet)

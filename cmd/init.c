@@ -105,7 +105,7 @@ static int init_trust_check(struct dv_ctx *ctx, const char *path, const char *ch
 		goto out;
 	}
 	prov_env_id(checkout, path + strlen(checkout) + 1, id);
-	if (store_root(ctx, err) < 0 || layer_store_open(ctx->home, ctx->rootless, &st, err) < 0)
+	if (cmd_store_root(ctx, err) < 0 || layer_store_open(ctx->home, ctx->rootless, &st, err) < 0)
 		goto out;
 	ret = prov_trust_check(ctx, &st, id, &spec, err);
 out:
@@ -153,14 +153,13 @@ static int init_from_devcontainer(struct dv_ctx *ctx, struct dv_error *err)
 
 /* init: the template --template names, else the one the files here point
  * to (templates/templates.h), written as ./Envfile, never over one. */
-int cmd_init(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
-		    struct dv_error *err)
+int cmd_init(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
+	     struct dv_error *err)
 {
-	const struct cmd *self = find_cmd("init");
 	struct init_opts io = { 0 };
 	struct opt_spec os = { NULL, NULL, init_opt, &io };
 	bool helped;
-	int oi = parse_opts(ctx, self, argc, argv, &os, &helped, err);
+	int oi = cmd_parse_opts(ctx, call, &os, &helped, err);
 	struct tmpl_match found[8];
 	size_t n_found = 0, n_all;
 	const struct tmpl *t, *all = tmpl_all(&n_all);
@@ -173,7 +172,7 @@ int cmd_init(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
 	(void)st;
 	if (oi < 0)
 		return helped ? 0 : -1;
-	if (no_args(self, argc, argv, oi, err) < 0)
+	if (cmd_no_args(call, oi, err) < 0)
 		return -1;
 	if (io.from_dc + io.list + !!io.tmpl > 1)
 		return dv_err_usage(err, "'devenv init' takes one of --template, --list and "

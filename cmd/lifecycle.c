@@ -23,25 +23,31 @@
 #include "templates/templates.h"
 #include "util/banned.h"
 
-static int suspend_or_resume(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
-			     const struct cmd *self, bool freeze, struct dv_error *err)
+static int suspend_or_resume(struct dv_ctx *ctx, struct layer_store *st,
+			     const struct cmd_call *call, bool freeze, struct dv_error *err)
 {
-	ENV_CMD_PROLOGUE(false);
+	struct prov_env env = { .lock_fd = -1 };
+	int ret = cmd_env_begin(ctx, st, call, false, NULL, &env, err);
+
+	if (ret <= 0) {
+		prov_env_release(&env);
+		return ret;
+	}
 	ret = prov_env_suspend(ctx, st, &env, freeze, err);
 	prov_env_release(&env);
 	return ret;
 }
 
-int cmd_suspend(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
-		       struct dv_error *err)
+int cmd_suspend(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
+		struct dv_error *err)
 {
-	return suspend_or_resume(ctx, st, argc, argv, find_cmd("suspend"), true, err);
+	return suspend_or_resume(ctx, st, call, true, err);
 }
 
-int cmd_resume(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
-		      struct dv_error *err)
+int cmd_resume(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
+	       struct dv_error *err)
 {
-	return suspend_or_resume(ctx, st, argc, argv, find_cmd("resume"), false, err);
+	return suspend_or_resume(ctx, st, call, false, err);
 }
 
 struct destroy_opts {
@@ -88,7 +94,7 @@ static int destroy_volumes(const struct layer_store *st, const char *env_id,
 		if (v->envs.n) {
 			struct dv_buf who = { 0 };
 
-			quoted_list(&v->envs, &who);
+			cmd_quoted_list(&v->envs, &who);
 			if (!quiet)
 				printf("volume '%s' kept: env %s names it too\n", v->name, who.s);
 			dv_buf_release(&who);
@@ -121,21 +127,20 @@ static int destroy_volumes(const struct layer_store *st, const char *env_id,
 	return 0;
 }
 
-int cmd_destroy(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
-		       struct dv_error *err)
+int cmd_destroy(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
+		struct dv_error *err)
 {
-	const struct cmd *self = find_cmd("destroy");
 	struct destroy_opts dopts = { 0 };
 	bool helped;
 	struct opt_spec os = { NULL, NULL, destroy_opt, &dopts };
 	struct prov_env env = { .lock_fd = -1 };
 	struct dv_strv volumes = { 0 };
-	int oi = parse_opts(ctx, self, argc, argv, &os, &helped, err), ret = -1;
+	int oi = cmd_parse_opts(ctx, call, &os, &helped, err), ret = -1;
 	bool force;
 
 	if (oi < 0)
 		return helped ? 0 : -1;
-	if (no_args(self, argc, argv, oi, err) < 0)
+	if (cmd_no_args(call, oi, err) < 0)
 		return -1;
 	force = dopts.force;
 	if (prov_env_locate(ctx, st, false, &env, err) < 0) {

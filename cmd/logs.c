@@ -52,24 +52,23 @@ static int logs_opt(int c, const char *arg, void *data, struct dv_error *err)
 	return 0;
 }
 
-int cmd_logs(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
-		    struct dv_error *err)
+int cmd_logs(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
+	     struct dv_error *err)
 {
-	const struct cmd *self = find_cmd("logs");
 	struct logs_opts lo = { .tail = -2 };
 	bool helped;
 	struct opt_spec os = { NULL, NULL, logs_opt, &lo };
 	struct prov_env env = { .lock_fd = -1 };
-	int oi = parse_opts(ctx, self, argc, argv, &os, &helped, err), ret = -1;
+	int oi = cmd_parse_opts(ctx, call, &os, &helped, err), ret = -1;
 	dv_autofree char *dir = NULL;
 	const struct ctr_init *follows;
 	const char *svc = NULL;
 
 	if (oi < 0)
 		return helped ? 0 : -1;
-	if (oi < argc)
-		svc = argv[oi++];
-	if (no_args(self, argc, argv, oi, err) < 0 || prov_env_locate(ctx, st, false, &env, err) < 0)
+	if (oi < call->argc)
+		svc = call->argv[oi++];
+	if (cmd_no_args(call, oi, err) < 0 || prov_env_locate(ctx, st, false, &env, err) < 0)
 		goto out;
 	follows = &env.state.init;
 	if (svc) {

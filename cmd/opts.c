@@ -27,7 +27,7 @@
 /* The options every command takes, before the command as after it:
  * `COMMAND --help` and devenv(1) print them. `only`: the commands it
  * means something for (0: every one). */
-const struct common_opt common_opts[] = {
+const struct cmd_common_opt cmd_common_opts[] = {
 	{ "-e, --env NAME|ID", "act on that env, from anywhere (default: the Envfile's, found from "
 			       "the current folder)", CMD_ENV },
 	{ "    --json", "output JSON where the command prints data; on up, provision and reload, "
@@ -38,15 +38,40 @@ const struct common_opt common_opts[] = {
 	{ "-h, --help", "the command's usage and options", 0 },
 };
 
-const size_t n_common_opts = sizeof(common_opts) / sizeof(common_opts[0]);
+const size_t cmd_n_common_opts = sizeof(cmd_common_opts) / sizeof(cmd_common_opts[0]);
 
 static int opt_code(const struct cmd_opt *o)
 {
 	return o->code ? o->code : o->shortname;
 }
 
-/* "-f, --force" / "    --cache-from REF" / "-t, --timeout S" */
-void opt_flags(const struct cmd_opt *o, char *out, size_t n)
+const struct cmd *cmd_find(const struct cmd_table *t, const char *name)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (strcmp(t->cmds[i].name, name) == 0)
+			return &t->cmds[i];
+	return NULL;
+}
+
+const struct cmd *cmd_sub_nth(const struct cmd *parent, size_t k)
+{
+	for (size_t i = 0; parent->subs && parent->subs[i].name; i++)
+		if (i == k)
+			return &parent->subs[i];
+	return NULL;
+}
+
+const struct cmd *cmd_find_sub(const struct cmd *parent, const char *name)
+{
+	const struct cmd *c;
+
+	for (size_t i = 0; (c = cmd_sub_nth(parent, i)) != NULL; i++)
+		if (!strcmp(c->name + strlen(parent->name) + 1, name))
+			return c;
+	return NULL;
+}
+
+void cmd_opt_flags(const struct cmd_opt *o, char *out, size_t n)
 {
 	if (o->shortname && o->name)
 		snprintf(out, n, "-%c, --%s%s%s", o->shortname, o->name, o->arg ? " " : "",
@@ -57,9 +82,9 @@ void opt_flags(const struct cmd_opt *o, char *out, size_t n)
 		snprintf(out, n, "    --%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
 }
 
-/* `devenv CMD --help`: usage, what it does, its sub-commands, its own
- * options, then the common ones that mean something for it. */
-void print_cmd_help(const struct cmd *cmd, const struct opt_spec *os)
+/* Usage, what it does, its sub-commands, its own options, then the common
+ * ones that mean something for it. */
+void cmd_print_help(const struct cmd *cmd, const struct opt_spec *os)
 {
 	const struct cmd *sub;
 	bool any = false;
@@ -69,7 +94,7 @@ void print_cmd_help(const struct cmd *cmd, const struct opt_spec *os)
 	       cmd->summary);
 	if (cmd->flags & CMD_SUBCOMMANDS) {
 		printf("\ncommands:\n");
-		for (size_t i = 0; (sub = sub_nth(cmd, i)) != NULL; i++)
+		for (size_t i = 0; (sub = cmd_sub_nth(cmd, i)) != NULL; i++)
 			printf("  %-10s %s\n", sub->name + strlen(cmd->name) + 1, sub->summary);
 		printf("\n'devenv %s COMMAND --help' explains one.\n", cmd->name);
 	}
@@ -77,7 +102,7 @@ void print_cmd_help(const struct cmd *cmd, const struct opt_spec *os)
 		if (!any)
 			printf("\noptions:\n");
 		any = true;
-		opt_flags(o, fl, sizeof(fl));
+		cmd_opt_flags(o, fl, sizeof(fl));
 		printf("  %-24s %s\n", fl, o->help);
 	}
 	/* One parsed but not in the table: listed, so that completion.bats
@@ -95,9 +120,9 @@ void print_cmd_help(const struct cmd *cmd, const struct opt_spec *os)
 		printf("      --%-18s (not in the command's option table)\n", o->name);
 	}
 	printf("\ncommon options:\n");
-	for (size_t i = 0; i < n_common_opts; i++)
-		if (!common_opts[i].only || (cmd->flags & common_opts[i].only))
-			printf("  %-24s %s\n", common_opts[i].flags, common_opts[i].help);
+	for (size_t i = 0; i < cmd_n_common_opts; i++)
+		if (!cmd_common_opts[i].only || (cmd->flags & cmd_common_opts[i].only))
+			printf("  %-24s %s\n", cmd_common_opts[i].flags, cmd_common_opts[i].help);
 }
 
 /* The long options a command takes, for "did you mean". */
@@ -124,12 +149,11 @@ static size_t long_names(const struct cmd *cmd, const struct opt_spec *os, const
 	return n;
 }
 
-/* Parse the command's options: the common ones (--help, --json, -e NAME|ID,
- * -q) and its own (cmd->opts, handed to os->own). Options may come after
- * the arguments too (`devenv logs web -f`), except for commands whose
- * arguments are a command line (ssh) or a sub-command. Returns optind, or
- * -1 after printing help (*helped, status 0) or on a usage error. */
-int parse_opts(struct dv_ctx *ctx, const struct cmd *cmd, int argc, char **argv,
+/* cmd_parse_opts() of cmd on argv (a family parses its own options, then
+ * its sub-command's). Options may come after the arguments too (`devenv
+ * logs web -f`), except for commands whose arguments are a command line
+ * (ssh) or a sub-command. */
+static int parse_opts(struct dv_ctx *ctx, const struct cmd *cmd, int argc, char **argv,
 		      const struct opt_spec *os, bool *helped, struct dv_error *err)
 {
 	struct option longs[40] = {
@@ -168,7 +192,7 @@ int parse_opts(struct dv_ctx *ctx, const struct cmd *cmd, int argc, char **argv,
 	while ((c = getopt_long(argc, argv, shorts, longs, NULL)) != -1) {
 		switch (c) {
 		case 'h':
-			print_cmd_help(cmd, os);
+			cmd_print_help(cmd, os);
 			*helped = true;
 			return -1;
 		case 'J':
@@ -212,22 +236,28 @@ int parse_opts(struct dv_ctx *ctx, const struct cmd *cmd, int argc, char **argv,
 	return optind;
 }
 
-int no_args(const struct cmd *cmd, int argc, char **argv, int optind_, struct dv_error *err)
+int cmd_parse_opts(struct dv_ctx *ctx, const struct cmd_call *call, const struct opt_spec *os,
+		   bool *helped, struct dv_error *err)
 {
-	if (optind_ < argc)
+	return parse_opts(ctx, call->self, call->argc, call->argv, os, helped, err);
+}
+
+int cmd_no_args(const struct cmd_call *call, int oi, struct dv_error *err)
+{
+	if (oi < call->argc)
 		return dv_err_usage(err, "'devenv %s' takes no argument '%s'; see 'devenv %s --help'",
-				    cmd->name, argv[optind_], cmd->name);
+				    call->self->name, call->argv[oi], call->self->name);
 	return 0;
 }
 
-/* `devenv image|volume SUB ...`: the sub-command, its options parsed (from
- * its row of subcommands[]; --help explains it). Returns its struct cmd
- * with *oi the index of its first argument in argv, or NULL: *helped after
- * help, else a usage error in err. */
-const struct cmd *parse_sub(struct dv_ctx *ctx, const struct cmd *self, int argc,
-				   char **argv, const struct opt_spec *os, int *oi, bool *helped,
-				   struct dv_error *err)
+/* The sub-command's options come from its own row (--help explains it). */
+const struct cmd *cmd_parse_sub(struct dv_ctx *ctx, const struct cmd_call *call,
+				const struct opt_spec *os, int *oi, bool *helped,
+				struct dv_error *err)
 {
+	const struct cmd *self = call->self;
+	int argc = call->argc;
+	char **argv = call->argv;
 	const char *names[16];
 	const struct cmd *sub;
 	struct dv_buf list = { 0 }, hint = { 0 };
@@ -236,7 +266,7 @@ const struct cmd *parse_sub(struct dv_ctx *ctx, const struct cmd *self, int argc
 
 	if (first < 0)
 		return NULL;
-	for (; n < 16 && (sub = sub_nth(self, n)) != NULL; n++) {
+	for (; n < 16 && (sub = cmd_sub_nth(self, n)) != NULL; n++) {
 		names[n] = sub->name + strlen(self->name) + 1;
 		dv_buf_addf(&list, "%s%s", n ? ", " : "", names[n]);
 	}
@@ -246,7 +276,7 @@ const struct cmd *parse_sub(struct dv_ctx *ctx, const struct cmd *self, int argc
 		dv_buf_release(&list);
 		return NULL;
 	}
-	sub = find_sub(self, argv[first]);
+	sub = cmd_find_sub(self, argv[first]);
 	if (!sub) {
 		dv_suggest(argv[first], names, n, &hint);
 		dv_err_usage(err, "'%s' is not a 'devenv %s' command%s; they are: %s", argv[first],
@@ -263,9 +293,8 @@ const struct cmd *parse_sub(struct dv_ctx *ctx, const struct cmd *self, int argc
 	return sub;
 }
 
-/* A sub-command given n_min to n_max arguments (n_max < 0: any number). */
-int sub_args(const struct cmd *sub, int argc, int oi, int n_min, int n_max,
-		    struct dv_error *err)
+int cmd_sub_args(const struct cmd *sub, int argc, int oi, int n_min, int n_max,
+		 struct dv_error *err)
 {
 	if (argc - oi < n_min || (n_max >= 0 && argc - oi > n_max))
 		return dv_err_usage(err, "usage: devenv %s %s; see 'devenv %s --help'", sub->name,

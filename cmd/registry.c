@@ -32,22 +32,21 @@ static int platform_opt(int c, const char *arg, void *data, struct dv_error *err
 	return 0;
 }
 
-int cmd_pull(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
-		    struct dv_error *err)
+int cmd_pull(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
+	     struct dv_error *err)
 {
-	const struct cmd *self = find_cmd("pull");
 	const char *platform = NULL;
 	struct opt_spec os = { NULL, NULL, platform_opt, &platform };
 	struct layer_image img = { 0 };
 	bool helped;
-	int oi = parse_opts(ctx, self, argc, argv, &os, &helped, err);
+	int oi = cmd_parse_opts(ctx, call, &os, &helped, err);
 
 	if (oi < 0)
 		return helped ? 0 : -1;
-	if (oi + 1 != argc)
+	if (oi + 1 != call->argc)
 		return dv_err_usage(err, "usage: devenv pull [--platform OS/ARCH[/VARIANT]] "
 					 "[host[:port]/]NAME[:TAG|@sha256:DIGEST]");
-	if (layer_image_pull_platform(st, argv[oi], platform, &img, err) < 0)
+	if (layer_image_pull_platform(st, call->argv[oi], platform, &img, err) < 0)
 		return -1;
 	if (!ctx->quiet)
 		printf("%s %s\n", img.name, img.id);
@@ -88,10 +87,9 @@ static int compression_opt(int c, const char *arg, void *data, struct dv_error *
 	return 0;
 }
 
-int cmd_push(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
-		    struct dv_error *err)
+int cmd_push(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
+	     struct dv_error *err)
 {
-	const struct cmd *self = find_cmd("push");
 	enum layer_compression comp = LAYER_GZIP;
 	struct opt_spec os = { NULL, NULL, compression_opt, &comp };
 	dv_autofree char *name = NULL;
@@ -99,18 +97,18 @@ int cmd_push(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
 	struct dv_error miss = { 0 };
 	char digest[65];
 	bool helped;
-	int oi = parse_opts(ctx, self, argc, argv, &os, &helped, err);
+	int oi = cmd_parse_opts(ctx, call, &os, &helped, err);
 
 	if (oi < 0)
 		return helped ? 0 : -1;
-	if (oi + 1 != argc && oi + 2 != argc)
+	if (oi + 1 != call->argc && oi + 2 != call->argc)
 		return dv_err_usage(err, "usage: devenv push [--compression gzip|zstd] IMAGE "
 					 "[host[:port]/NAME[:TAG]], or in a checkout: devenv push "
 					 "[--compression gzip|zstd] [-e NAME|ID] host[:port]/NAME[:TAG]");
-	if (oi + 1 == argc) {
+	if (oi + 1 == call->argc) {
 		if (ctx->env_sel)
-			return push_env(ctx, st, argv[oi], comp, err);
-		if (layer_image_resolve(st, argv[oi], &img, &miss) < 0) {
+			return push_env(ctx, st, call->argv[oi], comp, err);
+		if (layer_image_resolve(st, call->argv[oi], &img, &miss) < 0) {
 			struct dv_error no_env = { 0 };
 			char *path = NULL, *checkout = NULL;
 			bool in_checkout = envfile_find(".", &path, &checkout, &no_env) == 0;
@@ -118,13 +116,13 @@ int cmd_push(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
 			free(path);
 			free(checkout);
 			if (miss.errnum == ENOENT && in_checkout)
-				return push_env(ctx, st, argv[oi], comp, err);
+				return push_env(ctx, st, call->argv[oi], comp, err);
 			*err = miss;
 			return -1;
 		}
 		layer_image_release(&img);
 	}
-	if (layer_image_push(st, argv[oi], oi + 1 < argc ? argv[oi + 1] : NULL, comp,
+	if (layer_image_push(st, call->argv[oi], oi + 1 < call->argc ? call->argv[oi + 1] : NULL, comp,
 			     ctx->quiet ? NULL : stdout, &name, digest, err) < 0)
 		return -1;
 	if (!ctx->quiet)
@@ -186,54 +184,52 @@ static char *read_line(const char *prompt, bool secret, struct dv_error *err)
 	return line;
 }
 
-int cmd_login(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
-		     struct dv_error *err)
+int cmd_login(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
+	      struct dv_error *err)
 {
-	const struct cmd *self = find_cmd("login");
 	struct login_opts lo = { 0 };
 	struct opt_spec os = { NULL, NULL, login_opt, &lo };
 	dv_autofree char *user = NULL, *password = NULL;
 	bool helped;
-	int oi = parse_opts(ctx, self, argc, argv, &os, &helped, err), ret;
+	int oi = cmd_parse_opts(ctx, call, &os, &helped, err), ret;
 
 	(void)st;
 	if (oi < 0)
 		return helped ? 0 : -1;
-	if (oi + 1 != argc)
+	if (oi + 1 != call->argc)
 		return dv_err_usage(err, "usage: devenv login [-u USER] [--password-stdin] HOST[:PORT]");
-	if (layer_host_check(argv[oi], err) < 0)
+	if (layer_host_check(call->argv[oi], err) < 0)
 		return -1;
 	if (!lo.user && !isatty(0))
 		return dv_err_usage(err, "say who logs in: 'devenv login -u USER --password-stdin %s'",
-				    argv[oi]);
+				    call->argv[oi]);
 	if (!lo.password_stdin && !isatty(0))
 		return dv_err_usage(err, "standard input is not a terminal: give the password on it "
 					 "with --password-stdin");
 	user = lo.user ? dv_xstrdup(lo.user) : read_line("Username: ", false, err);
 	if (!user || !(password = read_line("Password: ", true, err)))
 		return -1;
-	ret = layer_login(argv[oi], user, password, err);
+	ret = layer_login(call->argv[oi], user, password, err);
 	explicit_bzero(password, strlen(password));
 	if (ret == 0 && !ctx->quiet)
-		printf("logged in to %s\n", argv[oi]);
+		printf("logged in to %s\n", call->argv[oi]);
 	return ret;
 }
 
-int cmd_logout(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
-		      struct dv_error *err)
+int cmd_logout(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
+	       struct dv_error *err)
 {
-	const struct cmd *self = find_cmd("logout");
 	bool helped, found = false;
-	int oi = parse_opts(ctx, self, argc, argv, NULL, &helped, err);
+	int oi = cmd_parse_opts(ctx, call, NULL, &helped, err);
 
 	(void)st;
 	if (oi < 0)
 		return helped ? 0 : -1;
-	if (oi + 1 != argc)
+	if (oi + 1 != call->argc)
 		return dv_err_usage(err, "usage: devenv logout HOST[:PORT]");
-	if (layer_logout(argv[oi], &found, err) < 0)
+	if (layer_logout(call->argv[oi], &found, err) < 0)
 		return -1;
 	if (!ctx->quiet)
-		printf(found ? "logged out of %s\n" : "not logged in to %s\n", argv[oi]);
+		printf(found ? "logged out of %s\n" : "not logged in to %s\n", call->argv[oi]);
 	return 0;
 }

@@ -40,10 +40,9 @@ static int ssh_opt(int c, const char *arg, void *data, struct dv_error *err)
 	return 0;
 }
 
-int cmd_ssh(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
-		   struct dv_error *err)
+int cmd_ssh(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
+	    struct dv_error *err)
 {
-	const struct cmd *self = find_cmd("ssh");
 	struct ssh_opts so = { 0 };
 	struct opt_spec os = { NULL, NULL, ssh_opt, &so };
 	struct ctr_owner owner;
@@ -51,7 +50,7 @@ int cmd_ssh(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
 	struct dv_strv envp = { 0 };
 	char cwd[PATH_MAX], dir[PATH_MAX];
 	bool helped;
-	int oi = parse_opts(ctx, self, argc, argv, &os, &helped, err), status = 0, ret = -1;
+	int oi = cmd_parse_opts(ctx, call, &os, &helped, err), status = 0, ret = -1;
 	const char *term = getenv("TERM");
 
 	err->status = 125;
@@ -60,7 +59,7 @@ int cmd_ssh(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
 			err->status = 2;
 		return helped ? 0 : -1;
 	}
-	if (so.command && oi < argc)
+	if (so.command && oi < call->argc)
 		return dv_err_usage(err, "give either -c CMD or -- ARGV..., not both");
 	if (prov_env_locate(ctx, st, false, &env, err) < 0)
 		goto out;
@@ -86,7 +85,7 @@ int cmd_ssh(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
 	char *shell_argv[] = { env.state.shell, "-c", (char *)so.command, NULL };
 	char *login_argv[] = { env.state.shell, "-l", NULL };
 	struct ctr_exec x = {
-		.argv = so.command ? shell_argv : oi < argc ? argv + oi : login_argv,
+		.argv = so.command ? shell_argv : oi < call->argc ? call->argv + oi : login_argv,
 		.envp = envp.v,
 		.cwd = dir,
 		.tty = tty,

@@ -95,11 +95,16 @@ static struct json_object *ports_json(const struct ctr_state *state)
 }
 
 
-int cmd_status(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
-		      struct dv_error *err)
+int cmd_status(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
+	       struct dv_error *err)
 {
-	const struct cmd *self = find_cmd("status");
-	ENV_CMD_PROLOGUE(false);
+	struct prov_env env = { .lock_fd = -1 };
+	int ret = cmd_env_begin(ctx, st, call, false, NULL, &env, err);
+
+	if (ret <= 0) {
+		prov_env_release(&env);
+		return ret;
+	}
 	const char *state = status_name(&env);
 	bool running = env.has_state && ctr_probe(&env.state.init) != CTR_STOPPED;
 	unsigned long long ooms = 0;
@@ -205,8 +210,8 @@ int cmd_status(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv
 		if (has_size) {
 			char size[40], age[32];
 
-			df_size(size, sizeof(size), sz.bytes, false);
-			format_age(age, sizeof(age), sz.at);
+			cmd_size(size, sizeof(size), sz.bytes, false);
+			cmd_age(age, sizeof(age), sz.at);
 			printf("  size:     %s (at its last %s, %s ago%s)\n", size, sz.when, age,
 			       running ? "; it may have grown since" : "");
 		}
@@ -221,11 +226,16 @@ int cmd_status(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv
 }
 
 /* `port`: the forwards of the running env, as `docker port` prints them. */
-int cmd_port(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
-		    struct dv_error *err)
+int cmd_port(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
+	     struct dv_error *err)
 {
-	const struct cmd *self = find_cmd("port");
-	ENV_CMD_PROLOGUE(false);
+	struct prov_env env = { .lock_fd = -1 };
+	int ret = cmd_env_begin(ctx, st, call, false, NULL, &env, err);
+
+	if (ret <= 0) {
+		prov_env_release(&env);
+		return ret;
+	}
 	ret = -1;
 	if (!env.has_state) {
 		dv_err_plain(err, ENOENT, "env %s was never brought up; 'devenv up' creates it",
@@ -257,20 +267,19 @@ out:
 	return ret;
 }
 
-int cmd_ls(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
-		  struct dv_error *err)
+int cmd_ls(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
+	   struct dv_error *err)
 {
-	const struct cmd *self = find_cmd("ls");
 	struct ctr_state *all;
 	struct dv_strv damaged = { 0 };
 	size_t n;
 	bool helped;
-	int oi = parse_opts(ctx, self, argc, argv, NULL, &helped, err);
+	int oi = cmd_parse_opts(ctx, call, NULL, &helped, err);
 	struct json_object *arr = NULL;
 
 	if (oi < 0)
 		return helped ? 0 : -1;
-	if (no_args(self, argc, argv, oi, err) < 0 || prov_env_list(st, &damaged, &all, &n, err) < 0)
+	if (cmd_no_args(call, oi, err) < 0 || prov_env_list(st, &damaged, &all, &n, err) < 0)
 		return -1;
 	if (ctx->json)
 		arr = json_object_new_array();
@@ -284,10 +293,10 @@ int cmd_ls(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
 		bool has_size = prov_env_size_read(st, all[i].id, &sz);
 		char age[32], size[40] = "-";
 
-		format_age(age, sizeof(age), all[i].created);
+		cmd_age(age, sizeof(age), all[i].created);
 		/* The record of its last halt or commit; running, it may have grown. */
 		if (has_size)
-			df_size(size, sizeof(size), sz.bytes, strcmp(state, "halted") != 0);
+			cmd_size(size, sizeof(size), sz.bytes, strcmp(state, "halted") != 0);
 		if (arr) {
 			struct json_object *o = json_object_new_object();
 

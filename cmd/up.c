@@ -103,17 +103,17 @@ static int events_end(struct dv_ctx *ctx, const struct prov_env *env, int ret,
 }
 
 /* up and provision: the commands that build, with --cache-from and --json. */
-static int up_or_provision(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
-			   const struct cmd *self, bool up, struct dv_error *err)
+static int up_or_provision(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
+			   bool up, struct dv_error *err)
 {
 	struct dv_strv from = { 0 };
 	struct opt_spec os = { NULL, NULL, cache_from_opt, &from };
 	struct prov_env env = { .lock_fd = -1 };
 	unsigned long long t0 = dv_now_ns();
 	bool helped;
-	int oi = parse_opts(ctx, self, argc, argv, &os, &helped, err), ret = -1;
+	int oi = cmd_parse_opts(ctx, call, &os, &helped, err), ret = -1;
 
-	if (oi < 0 || no_args(self, argc, argv, oi, err) < 0) {
+	if (oi < 0 || cmd_no_args(call, oi, err) < 0) {
 		dv_strv_release(&from);
 		return oi < 0 && helped ? 0 : -1;
 	}
@@ -132,16 +132,16 @@ out:
 	return ret;
 }
 
-int cmd_up(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
-		  struct dv_error *err)
+int cmd_up(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
+	   struct dv_error *err)
 {
-	return up_or_provision(ctx, st, argc, argv, find_cmd("up"), true, err);
+	return up_or_provision(ctx, st, call, true, err);
 }
 
-int cmd_provision(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
-			 struct dv_error *err)
+int cmd_provision(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
+		  struct dv_error *err)
 {
-	return up_or_provision(ctx, st, argc, argv, find_cmd("provision"), false, err);
+	return up_or_provision(ctx, st, call, false, err);
 }
 
 static int timeout_opt(int c, const char *arg, void *data, struct dv_error *err)
@@ -159,19 +159,19 @@ static int timeout_opt(int c, const char *arg, void *data, struct dv_error *err)
 	return 0;
 }
 
-static int halt_or_reload(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
-			  const struct cmd *self, bool reload, struct dv_error *err)
+static int halt_or_reload(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
+			  bool reload, struct dv_error *err)
 {
 	unsigned timeout = 10;
 	struct opt_spec os = { NULL, NULL, timeout_opt, &timeout };
 	struct prov_env env = { .lock_fd = -1 };
 	bool helped;
-	int oi = parse_opts(ctx, self, argc, argv, &os, &helped, err), ret = -1;
+	int oi = cmd_parse_opts(ctx, call, &os, &helped, err), ret = -1;
 	unsigned long long t0 = dv_now_ns();
 
 	if (oi < 0)
 		return helped ? 0 : -1;
-	if (no_args(self, argc, argv, oi, err) < 0)
+	if (cmd_no_args(call, oi, err) < 0)
 		return -1;
 	if (!reload)
 		ctx->json = false; /* halt has no events; --json is accepted and ignored */
@@ -194,14 +194,14 @@ out:
 	return ret;
 }
 
-int cmd_halt(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
-		    struct dv_error *err)
+int cmd_halt(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
+	     struct dv_error *err)
 {
-	return halt_or_reload(ctx, st, argc, argv, find_cmd("halt"), false, err);
+	return halt_or_reload(ctx, st, call, false, err);
 }
 
-int cmd_reload(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
-		      struct dv_error *err)
+int cmd_reload(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
+	       struct dv_error *err)
 {
-	return halt_or_reload(ctx, st, argc, argv, find_cmd("reload"), true, err);
+	return halt_or_reload(ctx, st, call, true, err);
 }

@@ -153,7 +153,7 @@ static int volume_rm(struct dv_ctx *ctx, const struct layer_store *st, bool forc
 		}
 		if (!(p = volume_find(ctx, st, v, n, names.v[i], err)))
 			goto out;
-		quoted_list(&p->envs, &who);
+		cmd_quoted_list(&p->envs, &who);
 		if (p->running)
 			dv_err_plain(err, EBUSY, "volume '%s' is in use by running env %s; halt it first; "
 				     "nothing was removed", p->name, who.s);
@@ -195,19 +195,19 @@ static int volume_opt(int c, const char *arg, void *data, struct dv_error *err)
 	return 0;
 }
 
-int cmd_volume(struct dv_ctx *ctx, struct layer_store *st, int argc, char **argv,
-		      struct dv_error *err)
+int cmd_volume(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
+	       struct dv_error *err)
 {
-	const struct cmd *self = find_cmd("volume"), *sub;
+	const struct cmd *sub;
 	bool force = false, helped;
 	struct opt_spec os = { NULL, NULL, volume_opt, &force };
 	int oi;
 
-	if (!(sub = parse_sub(ctx, self, argc, argv, &os, &oi, &helped, err)))
+	if (!(sub = cmd_parse_sub(ctx, call, &os, &oi, &helped, err)))
 		return helped ? 0 : -1;
 	if (!strcmp(sub->name, "volume ls"))
-		return sub_args(sub, argc, oi, 0, 0, err) < 0 ? -1 : volume_ls(ctx, st, err);
-	if (sub_args(sub, argc, oi, 1, -1, err) < 0)
+		return cmd_sub_args(sub, call->argc, oi, 0, 0, err) < 0 ? -1 : volume_ls(ctx, st, err);
+	if (cmd_sub_args(sub, call->argc, oi, 1, -1, err) < 0)
 		return -1;
-	return volume_rm(ctx, st, force, argc - oi, argv + oi, err);
+	return volume_rm(ctx, st, force, call->argc - oi, call->argv + oi, err);
 }
