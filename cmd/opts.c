@@ -125,28 +125,77 @@ void cmd_print_help(const struct cmd *cmd, const struct opt_spec *os)
 			printf("  %-24s %s\n", cmd_common_opts[i].flags, cmd_common_opts[i].help);
 }
 
-/* The long options a command takes, for "did you mean". */
-static size_t long_names(const struct cmd *cmd, const struct opt_spec *os, const char **out,
-			 size_t max)
+/* The long options a command takes, as "--name", for "did you mean": all
+ * of them, whole (out is the caller's to release). */
+static void long_names(const struct cmd *cmd, const struct opt_spec *os, struct dv_strv *out)
 {
 	static const char *const common[] = { "--help", "--json", "--env", "--quiet" };
-	static char buf[32][40];
+
+	for (size_t i = 0; i < sizeof(common) / sizeof(common[0]); i++)
+		dv_strv_push(out, common[i]);
+	for (const struct cmd_opt *o = cmd->opts; o && (o->shortname || o->name); o++)
+		if (o->name)
+			dv_strv_push_owned(out, dv_xasprintf("--%s", o->name));
+	for (const struct option *o = os ? os->longs : NULL; o && o->name; o++)
+		dv_strv_push_owned(out, dv_xasprintf("--%s", o->name));
+}
+
+/* How many rows: a command's own options, or the long ones of os. */
+static size_t n_opts(const struct cmd_opt *o)
+{
 	size_t n = 0;
 
-	for (size_t i = 0; i < 4 && n < max; i++)
-		out[n++] = common[i];
-	for (const struct cmd_opt *o = cmd->opts; o && (o->shortname || o->name) && n < max; o++)
-		if (o->name && n < 32) {
-			snprintf(buf[n], sizeof(buf[n]), "--%s", o->name);
-			out[n] = buf[n];
-			n++;
-		}
-	for (const struct option *o = os ? os->longs : NULL; o && o->name && n < max && n < 32; o++) {
-		snprintf(buf[n], sizeof(buf[n]), "--%s", o->name);
-		out[n] = buf[n];
+	while (o && (o[n].shortname || o[n].name))
 		n++;
-	}
 	return n;
+}
+
+static size_t n_longs(const struct option *o)
+{
+	size_t n = 0;
+
+	while (o && o[n].name)
+		n++;
+	return n;
+}
+
+/* getopt_long's arguments for cmd and os: sized for every row, so none is
+ * dropped however many a command has (the caller frees both). */
+static void getopt_tables(const struct cmd *cmd, const struct opt_spec *os, char **shorts_out,
+			  struct option **longs_out)
+{
+	static const struct option common[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "json", no_argument, NULL, 'J' },
+		{ "env", required_argument, NULL, 'e' },
+		{ "quiet", no_argument, NULL, 'q' },
+	};
+	size_t n = n_opts(cmd->opts), nc = sizeof(common) / sizeof(common[0]);
+	const char *more = os && os->shorts ? os->shorts : "";
+	/* "+:he:q", two bytes an option ("f:"), os's, the NUL */
+	size_t cap = 8 + 2 * n + strlen(more);
+	char *shorts = dv_xmalloc(cap), *p = shorts;
+	struct option *longs = dv_xcalloc(nc + n + n_longs(os ? os->longs : NULL) + 1,
+					  sizeof(*longs));
+	size_t nl = nc;
+
+	memcpy(longs, common, sizeof(common));
+	p += snprintf(p, cap, "%s:he:q", cmd->flags & (CMD_ARGV_TAIL | CMD_SUBCOMMANDS) ? "+" : "");
+	for (const struct cmd_opt *o = cmd->opts; o && (o->shortname || o->name); o++) {
+		if (o->name)
+			longs[nl++] = (struct option){ o->name, o->arg ? required_argument : no_argument,
+						       NULL, opt_code(o) };
+		if (o->shortname) {
+			*p++ = o->shortname;
+			if (o->arg)
+				*p++ = ':';
+		}
+	}
+	for (const struct option *o = os ? os->longs : NULL; o && o->name; o++)
+		longs[nl++] = *o;
+	snprintf(p, cap - (size_t)(p - shorts), "%s", more);
+	*shorts_out = shorts;
+	*longs_out = longs;
 }
 
 /* cmd_parse_opts() of cmd on argv (a family parses its own options, then
@@ -156,33 +205,11 @@ static size_t long_names(const struct cmd *cmd, const struct opt_spec *os, const
 static int parse_opts(struct dv_ctx *ctx, const struct cmd *cmd, int argc, char **argv,
 		      const struct opt_spec *os, bool *helped, struct dv_error *err)
 {
-	struct option longs[40] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ "json", no_argument, NULL, 'J' },
-		{ "env", required_argument, NULL, 'e' },
-		{ "quiet", no_argument, NULL, 'q' },
-	};
-	char shorts[96];
-	size_t nl = 4, ns;
+	dv_autofree char *shorts = NULL;
+	dv_autofree struct option *longs = NULL;
 	int c;
 
-	ns = (size_t)snprintf(shorts, sizeof(shorts), "%s:he:q",
-			      cmd->flags & (CMD_ARGV_TAIL | CMD_SUBCOMMANDS) ? "+" : "");
-	for (const struct cmd_opt *o = cmd->opts; o && (o->shortname || o->name); o++) {
-		if (o->name && nl < 39)
-			longs[nl++] = (struct option){ o->name, o->arg ? required_argument : no_argument,
-						       NULL, opt_code(o) };
-		if (o->shortname && ns + 3 < sizeof(shorts)) {
-			shorts[ns++] = o->shortname;
-			if (o->arg)
-				shorts[ns++] = ':';
-			shorts[ns] = 0;
-		}
-	}
-	for (const struct option *o = os ? os->longs : NULL; o && o->name && nl < 39; o++)
-		longs[nl++] = *o;
-	if (os && os->shorts)
-		snprintf(shorts + ns, sizeof(shorts) - ns, "%s", os->shorts);
+	getopt_tables(cmd, os, &shorts, &longs);
 	/* 0, not 1: glibc then sets its scan up afresh, ordering ('+') too;
 	 * with 1 a sub-command kept its parent's "stop at the first
 	 * argument" and `image inspect IMAGE --json` read --json as a name. */
@@ -205,24 +232,27 @@ static int parse_opts(struct dv_ctx *ctx, const struct cmd *cmd, int argc, char 
 			ctx->quiet = true;
 			break;
 		case '?': {
-			const char *cands[40], *bad = argv[optind - 1];
+			const char *bad = argv[optind - 1];
 			dv_autofree char *word = NULL;
+			struct dv_strv cands = { 0 };
 			struct dv_buf hint = { 0 };
-			size_t n;
 
 			if (strncmp(bad, "--", 2) && optopt)
 				return dv_err_usage(err, "'devenv %s' has no option '-%c'; see 'devenv %s --help'",
 						    cmd->name, optopt, cmd->name);
 			word = dv_xstrndup(bad, strcspn(bad, "="));
-			n = long_names(cmd, os, cands, 40);
-			for (size_t i = 0; bad[strlen(word)] == '=' && i < n; i++)
-				if (!strcmp(cands[i], word))
+			long_names(cmd, os, &cands);
+			for (size_t i = 0; bad[strlen(word)] == '=' && i < cands.n; i++)
+				if (!strcmp(cands.v[i], word)) {
+					dv_strv_release(&cands);
 					return dv_err_usage(err, "option '%s' takes no value; see 'devenv %s --help'",
 							    word, cmd->name);
-			dv_suggest(word, cands, n, &hint);
+				}
+			dv_suggest(word, (const char *const *)cands.v, cands.n, &hint);
 			dv_err_usage(err, "'devenv %s' has no option '%s'%s; see 'devenv %s --help'",
 				     cmd->name, word, hint.s ? hint.s : "", cmd->name);
 			dv_buf_release(&hint);
+			dv_strv_release(&cands);
 			return -1;
 		}
 		case ':':
