@@ -23,79 +23,68 @@
 #include "templates/templates.h"
 #include "util/banned.h"
 
-/* Names of env (state.json "name") under envs/, one a line. Reads only;
- * an env being created or removed is skipped. */
-static void complete_envs(int root_fd)
+/* The store's listings (the names `-e`, rmi and volume rm take), one a
+ * line. They read only: an env, image or volume being created or removed
+ * is skipped, a damaged one too (its warning goes to stderr, which the
+ * completions drop). */
+static void complete_envs(const struct layer_store *st)
 {
-	dv_autoclose int fd = root_fd < 0 ? -1 : openat(root_fd, "envs", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d = fd < 0 ? NULL : dv_opendir_fd(fd);
-	struct dirent *e;
+	struct ctr_state *all = NULL;
+	struct dv_error ignored = { 0 };
+	size_t n = 0;
 
-	if (!d)
+	if (st->root_fd < 0 || prov_env_list(st, NULL, &all, &n, &ignored) < 0)
 		return;
-	while ((e = readdir(d)) != NULL) {
-		dv_autofree char *path = dv_xasprintf("envs/%s/state.json", e->d_name);
-		dv_autofree char *text = NULL;
-		struct dv_error ignored = { 0 };
-		struct json_object *o, *name;
-		size_t len;
-
-		if (e->d_name[0] == '.' ||
-		    dv_read_file_at(root_fd, path, &text, &len, &ignored) < 0)
-			continue;
-		o = json_tokener_parse(text);
-		if (o && json_object_object_get_ex(o, "name", &name) &&
-		    json_object_is_type(name, json_type_string))
-			printf("%s\n", json_object_get_string(name));
-		json_object_put(o);
+	for (size_t i = 0; i < n; i++) {
+		printf("%s\n", all[i].name);
+		ctr_state_release(&all[i]);
 	}
-	closedir(d);
+	free(all);
 }
 
-/* images/<repo...>/<tag>.json as REPO:TAG, and the short name for
- * localhost/ and docker.io/library/ images, which commands accept too. */
-static void complete_images_in(int dirfd, const char *repo, int depth)
+/* REPO:TAG, and the short name of localhost/ and docker.io/library/
+ * images, which commands accept too. The store was opened as ssh's hot path
+ * opens it (its root only): the listing needs its images/ too. */
+static void complete_images(struct layer_store *st)
 {
-	DIR *d = dv_opendir_fd(fcntl(dirfd, F_DUPFD_CLOEXEC, 3));
-	struct dirent *e;
+	static const char *const short_of[] = { "localhost/", "docker.io/library/" };
+	struct layer_image *imgs = NULL;
+	struct dv_error ignored = { 0 };
+	size_t n = 0;
 
-	if (!d || depth > 8) {
-		if (d)
-			closedir(d);
+	if (st->root_fd < 0)
 		return;
+	st->images_fd = openat(st->root_fd, "images", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (st->images_fd < 0 || layer_image_list(st, &imgs, &n, &ignored) < 0)
+		n = 0;
+	for (size_t i = 0; i < n; i++) {
+		printf("%s\n", imgs[i].name);
+		for (size_t k = 0; k < sizeof(short_of) / sizeof(short_of[0]); k++)
+			if (dv_str_startswith(imgs[i].name, short_of[k]))
+				printf("%s\n", imgs[i].name + strlen(short_of[k]));
+		layer_image_release(&imgs[i]);
 	}
-	while ((e = readdir(d)) != NULL) {
-		size_t n = strlen(e->d_name);
+	free(imgs);
+	dv_closep(&st->images_fd);
+}
 
-		if (e->d_name[0] == '.')
-			continue;
-		if (n > 5 && !strcmp(e->d_name + n - 5, ".json") && *repo) {
-			const char *shortname = dv_str_startswith(repo, "localhost/") ? repo + 10
-						: dv_str_startswith(repo, "docker.io/library/") ? repo + 18
-						: NULL;
+static void complete_volumes(const struct layer_store *st)
+{
+	struct prov_volume *v = NULL;
+	struct dv_error ignored = { 0 };
+	size_t n = 0;
 
-			printf("%s:%.*s\n", repo, (int)(n - 5), e->d_name);
-			if (shortname)
-				printf("%s:%.*s\n", shortname, (int)(n - 5), e->d_name);
-			continue;
-		}
-		int sub = openat(dirfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-
-		if (sub >= 0) {
-			dv_autofree char *r = *repo ? dv_xasprintf("%s/%s", repo, e->d_name)
-						    : dv_xstrdup(e->d_name);
-
-			complete_images_in(sub, r, depth + 1);
-			close(sub);
-		}
-	}
-	closedir(d);
+	if (st->root_fd < 0 || prov_volume_list(st, false, &v, &n, &ignored) < 0)
+		return;
+	for (size_t i = 0; i < n; i++)
+		printf("%s\n", v[i].name);
+	prov_volumes_free(v, n);
 }
 
 /* devenv __complete commands|options CMD [SUB]|subcommands CMD|envs|images|volumes|templates: the words
  * the shell completions (completions/) offer, one a line. Reads the store
- * without opening it properly (no user namespace, nothing created), so a
- * TAB stays instant. */
+ * through its own listings without opening it properly (no user namespace,
+ * nothing created), so a TAB stays instant. */
 int cmd_complete(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
 		 struct dv_error *err)
 {
@@ -127,22 +116,11 @@ int cmd_complete(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_ca
 		for (size_t k = 0; c && (sub = cmd_sub_nth(c, k)) != NULL; k++)
 			printf("%s\n", sub->name + strlen(c->name) + 1);
 	} else if (!strcmp(call->argv[1], "envs")) {
-		complete_envs(st->root_fd);
+		complete_envs(st);
 	} else if (!strcmp(call->argv[1], "images")) {
-		dv_autoclose int fd = st->root_fd < 0 ? -1 : openat(st->root_fd, "images", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-		if (fd >= 0)
-			complete_images_in(fd, "", 0);
+		complete_images(st);
 	} else if (!strcmp(call->argv[1], "volumes")) {
-		dv_autoclose int fd = st->root_fd < 0 ? -1 : openat(st->root_fd, "volumes", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		DIR *d = fd < 0 ? NULL : dv_opendir_fd(fcntl(fd, F_DUPFD_CLOEXEC, 3));
-		struct dirent *e;
-
-		while (d && (e = readdir(d)) != NULL)
-			if (e->d_name[0] != '.' && (e->d_type == DT_DIR || e->d_type == DT_UNKNOWN))
-				printf("%s\n", e->d_name);
-		if (d)
-			closedir(d);
+		complete_volumes(st);
 	} else if (!strcmp(call->argv[1], "templates")) {
 		size_t n;
 		const struct tmpl *t = tmpl_all(&n);
