@@ -18,9 +18,8 @@
 
 #include "cmd/cmd.h"
 #include "util/cleanup.h"
-#include "util/ctx.h"
-#include "util/userns.h"
 #include "util/fs.h"
+#include "util/userns.h"
 #include "util/banned.h"
 
 /* Each command's own options (struct cmd_opt): --help, devenv.1 and the

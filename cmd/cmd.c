@@ -2,26 +2,12 @@
  * cmd/cmd.c - what several commands share: the env they act on, sizes and
  * ages as they print them, where the store is.
  */
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <json-c/json.h>
-#include <limits.h>
+
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <termios.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "cmd/cmd.h"
-#include "util/cleanup.h"
-#include "util/fs.h"
-#include "util/fault.h"
-#include "util/term.h"
-#include "util/userns.h"
-#include "templates/templates.h"
 #include "util/banned.h"
 
 /* The macro this replaces declared the command's locals and returned from

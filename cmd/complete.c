@@ -1,26 +1,14 @@
 /*
  * cmd/complete.c - __complete: the word lists the shell completions offer.
  */
-#include <dirent.h>
-#include <errno.h>
 #include <fcntl.h>
-#include <json-c/json.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <termios.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "cmd/cmd.h"
-#include "util/cleanup.h"
-#include "util/fs.h"
-#include "util/fault.h"
-#include "util/term.h"
-#include "util/userns.h"
 #include "templates/templates.h"
+#include "util/cleanup.h"
 #include "util/banned.h"
 
 /* The store's listings (the names `-e`, rmi and volume rm take), one a

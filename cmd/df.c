@@ -1,26 +1,10 @@
 /*
  * cmd/df.c - df: disk use, in docker system df's shape.
  */
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <json-c/json.h>
-#include <limits.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <termios.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "cmd/cmd.h"
-#include "util/cleanup.h"
-#include "util/fs.h"
-#include "util/fault.h"
-#include "util/term.h"
-#include "util/userns.h"
-#include "templates/templates.h"
 #include "util/banned.h"
 
 static int verbose_opt(int c, const char *arg, void *data, struct dv_error *err)

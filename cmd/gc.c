@@ -1,26 +1,14 @@
 /*
  * cmd/gc.c - gc: remove what nothing refers to.
  */
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <json-c/json.h>
-#include <limits.h>
+
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <termios.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "cmd/cmd.h"
 #include "util/cleanup.h"
-#include "util/fs.h"
 #include "util/fault.h"
-#include "util/term.h"
-#include "util/userns.h"
-#include "templates/templates.h"
+#include "util/fs.h"
 #include "util/banned.h"
 
 int cmd_gc(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,

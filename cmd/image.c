@@ -2,26 +2,14 @@
  * cmd/image.c - the store's images: images, rmi, tag, commit and the image
  * family (import, save, load, inspect, bootstrap).
  */
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <json-c/json.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <termios.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "cmd/cmd.h"
 #include "util/cleanup.h"
-#include "util/fs.h"
-#include "util/fault.h"
-#include "util/term.h"
-#include "util/userns.h"
-#include "templates/templates.h"
 #include "util/banned.h"
 
 /* "host/path:tag" as REPOSITORY and TAG ("<none>" for a digest name). */

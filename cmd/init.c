@@ -1,26 +1,17 @@
 /*
  * cmd/init.c - init: write an Envfile, from a template or a devcontainer.json.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <json-c/json.h>
 #include <limits.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <termios.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cmd/cmd.h"
+#include "templates/templates.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
-#include "util/fault.h"
-#include "util/term.h"
-#include "util/userns.h"
-#include "templates/templates.h"
 #include "util/banned.h"
 
 /* Write text as DIR/Envfile (dir NULL: here): a temporary file linked

@@ -1,26 +1,14 @@
 /*
  * cmd/lifecycle.c - suspend, resume and destroy.
  */
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <json-c/json.h>
-#include <limits.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <termios.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cmd/cmd.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
-#include "util/fault.h"
-#include "util/term.h"
-#include "util/userns.h"
-#include "templates/templates.h"
 #include "util/banned.h"
 
 static int suspend_or_resume(struct dv_ctx *ctx, struct layer_store *st,

@@ -1,26 +1,14 @@
 /*
  * cmd/status.c - status, port and ls: an env's state, its forwards, every env.
  */
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <json-c/json.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <termios.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "cmd/cmd.h"
-#include "util/cleanup.h"
-#include "util/fs.h"
-#include "util/fault.h"
-#include "util/term.h"
 #include "util/userns.h"
-#include "templates/templates.h"
 #include "util/banned.h"
 
 static const char *status_name(const struct prov_env *env)

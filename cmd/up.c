@@ -2,26 +2,15 @@
  * cmd/up.c - up, provision, reload and halt: the commands that build, start or
  * stop an env, with --json's progress events.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
-#include <limits.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <termios.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cmd/cmd.h"
-#include "util/cleanup.h"
 #include "util/fs.h"
-#include "util/fault.h"
-#include "util/term.h"
-#include "util/userns.h"
-#include "templates/templates.h"
 #include "util/banned.h"
 
 /* --cache-from REF (repeatable), for the commands that build. */
