@@ -2,7 +2,6 @@
  * cmd/cmd.c - what several commands share: the env they act on, sizes and
  * ages as they print them, where the store is.
  */
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>

@@ -1,9 +1,13 @@
 /*
  * cmd/cmd.h - the commands: one file each, or one a family, as git's
  * builtin/ and crun's src/<cmd>.c. devenv.c holds main() and the table.
+ * main() calls a row's run() with a struct cmd_call (its row, the table,
+ * its words); run() parses its options (cmd_parse_opts, or cmd_env_begin
+ * for a command on one env), calls a module or two (env, provision,
+ * layers...), prints, and returns 0, -1 with err set, or (ssh) -2.
  *
  *   allow.c      allow: what the Envfile asks for beyond the default sandbox
- *   cmd.c        what several commands share (the store's place, sizes, ages)
+ *   cmd.c        what several commands share: cmd_env_begin, the store's place, sizes, ages
  *   complete.c   __complete: word lists for the shell completions
  *   df.c         df
  *   gc.c         gc

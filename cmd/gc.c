@@ -1,7 +1,6 @@
 /*
  * cmd/gc.c - gc: remove what nothing refers to.
  */
-
 #include <stdio.h>
 #include <stdlib.h>
 
