@@ -92,6 +92,8 @@ test/unit/seccomp_test: test/unit/seccomp_test.c container/seccomp.o container/s
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka -ldl
 test/unit/util_test: test/unit/util_test.c $(UTIL_SRC:.c=.o)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka -ldl
+test/unit/cmd_test: test/unit/cmd_test.c cmd/opts.o $(UTIL_SRC:.c=.o)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka -ldl
 
 # Fuzzing (test/fuzz/fuzz.h; README "Testing"): every devenv object but
 # devenv.o (main) again, with clang's ASan, UBSan and libFuzzer coverage, in

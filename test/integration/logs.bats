@@ -249,6 +249,34 @@ log_bytes() {
 	assert_output "$(seq 41 50)"
 }
 
+@test "logs -f of a service that writes a burst and exits prints every line, through its exit status" {
+	local follower
+	dv_envfile <<-'EOF'
+	image: busybox
+	services:
+	  burst:
+	    image: busybox
+	    command: sleep 1; seq 1 30000; exit 3
+	EOF
+	"$DEVENV" up -q
+	"$DEVENV" logs -f --tail all burst >follow.out 2>follow.err 3>&- &
+	follower=$!
+	# -f ends by itself once the service has stopped
+	run timeout 20 tail --pid="$follower" -f /dev/null
+	assert_success
+	wait "$follower"
+	run cat follow.err
+	assert_output ""
+	# what came before the stop, and the relay's last line, are all there
+	run grep -cx '[0-9]*' follow.out
+	assert_output 30000
+	run tail -n 2 follow.out
+	assert_output "30000
+devenv: service command '/bin/sh' exited with status 3"
+	"$DEVENV" logs --tail all burst >all.out
+	diff all.out follow.out
+}
+
 # debian_image: debian:bookworm in the test's store: the suite's shared
 # base (dv_debian_image, helpers.bash), which skips when no Debian mirror
 # answers.

@@ -1,0 +1,84 @@
+/*
+ * cmd/gc.c - gc: remove what nothing refers to.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cmd/cmd.h"
+#include "util/cleanup.h"
+#include "util/fault.h"
+#include "util/fs.h"
+#include "util/banned.h"
+
+int cmd_gc(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
+	   struct dv_error *err)
+{
+	struct ctr_state *all = NULL;
+	struct dv_strv in_use = { 0 }, damaged = { 0 }, images = { 0 };
+	size_t n = 0;
+	unsigned layers = 0, records = 0, cgroups = 0, locks = 0;
+	unsigned long long bytes = 0;
+	char size[32];
+	bool helped;
+	int oi = cmd_parse_opts(ctx, call, NULL, &helped, err), ret = -1;
+	dv_autoclose int lock = -1;
+
+	if (oi < 0)
+		return helped ? 0 : -1;
+	if (cmd_no_args(call, oi, err) < 0)
+		return -1;
+	/* Exclusive: no `up` may be between building a layer and recording it. */
+	lock = dv_lock_at(st->root_fd, "store.lock", true, "the store", err);
+	if (lock < 0 || prov_env_list(st, &damaged, &all, &n, err) < 0)
+		goto out;
+	/* A damaged env or image record is skipped and reported; what layers
+	 * it names is unknown (an env's init may run on them), so every layer
+	 * stays until it is removed (destroy -e, rmi). */
+	for (size_t i = 0; i < damaged.n; i++)
+		prov_env_say_damaged(st, damaged.v[i]);
+	layer_image_damaged(st, &images);
+	for (size_t i = 0; i < images.n; i++)
+		layer_image_say_damaged(st, images.v[i]);
+	if (damaged.n || images.n) {
+		printf("kept every layer: %zu damaged record%s (see above)\n", damaged.n + images.n,
+		       damaged.n + images.n == 1 ? "" : "s");
+		if (layer_ids(st, &in_use, err) < 0)
+			goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		for (size_t j = 0; j < all[i].layers.n; j++)
+			dv_strv_push(&in_use, all[i].layers.v[j]);
+		for (size_t k = 0; k < all[i].n_services; k++)
+			for (size_t j = 0; j < all[i].services[k].layers.n; j++)
+				dv_strv_push(&in_use, all[i].services[k].layers.v[j]);
+	}
+	if (layer_gc(st, &in_use, &layers, &bytes, err) < 0 ||
+	    prov_sandbox_gc(st, all, n, &bytes, err) < 0 || prov_trust_gc(st, &records, err) < 0)
+		goto out;
+	dv_fault_point("gc.layers");
+	/* What killed commands left: the cgroups of their build steps, the
+	 * locks of envs destroyed since (tmp/ went with layer_gc). */
+	if (prov_build_cgroups_gc(st, &cgroups, err) < 0 || prov_env_locks_gc(st, &locks, err) < 0)
+		goto out;
+	dv_str_size(size, sizeof(size), bytes);
+	if (ctx->quiet)
+		layers = cgroups = locks = records = 0; /* -q: nothing said */
+	else
+		printf("removed %u layer%s, freed %s\n", layers, layers == 1 ? "" : "s", size);
+	if (cgroups)
+		printf("removed %u cgroup%s of killed builds\n", cgroups, cgroups == 1 ? "" : "s");
+	if (locks)
+		printf("removed %u lock file%s of removed envs\n", locks, locks == 1 ? "" : "s");
+	if (records)
+		printf("removed %u trust record%s of checkouts whose Envfile is gone\n", records,
+		       records == 1 ? "" : "s");
+	ret = 0;
+out:
+	for (size_t i = 0; i < n; i++)
+		ctr_state_release(&all[i]);
+	free(all);
+	dv_strv_release(&in_use);
+	dv_strv_release(&damaged);
+	dv_strv_release(&images);
+	return ret;
+}

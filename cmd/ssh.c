@@ -1,0 +1,116 @@
+/*
+ * cmd/ssh.c - ssh: the hot path. Reads state.json, enters, execs; nothing else.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd/cmd.h"
+#include "util/banned.h"
+
+struct ssh_opts {
+	const char *command, *user;
+};
+
+static int ssh_opt(int c, const char *arg, void *data, struct dv_error *err)
+{
+	(void)err;
+	if (c == 'u') {
+		((struct ssh_opts *)data)->user = arg;
+		return 0;
+	}
+	if (c != 'c')
+		return -1;
+	((struct ssh_opts *)data)->command = arg;
+	return 0;
+}
+
+int cmd_ssh(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
+	    struct dv_error *err)
+{
+	struct ssh_opts so = { 0 };
+	struct opt_spec os = { NULL, NULL, ssh_opt, &so };
+	struct ctr_owner owner;
+	struct prov_env env = { .lock_fd = -1 };
+	struct dv_strv envp = { 0 };
+	char cwd[PATH_MAX], dir[PATH_MAX];
+	bool helped;
+	int oi = cmd_parse_opts(ctx, call, &os, &helped, err), status = 0, ret = -1;
+	const char *term = getenv("TERM");
+
+	err->status = 125;
+	if (oi < 0) {
+		if (!helped)
+			err->status = 2;
+		return helped ? 0 : -1;
+	}
+	if (so.command && oi < call->argc)
+		return dv_err_usage(err, "give either -c CMD or -- ARGV..., not both");
+	if (prov_env_locate(ctx, st, false, &env, err) < 0)
+		goto out;
+	if (!env.has_state) {
+		dv_err_plain(err, ESRCH, "env %s was never brought up; 'devenv up' creates it", env.id);
+		goto out;
+	}
+	if (prov_env_checkout_check(&env.state, err) < 0)
+		goto out;
+	/* From checkout/sub/dir start in workdir/sub/dir. */
+	snprintf(dir, sizeof(dir), "%s", env.state.workdir);
+	if (getcwd(cwd, sizeof(cwd))) {
+		size_t n = strlen(env.state.checkout);
+
+		if (strncmp(cwd, env.state.checkout, n) == 0 && (cwd[n] == '/' || cwd[n] == 0))
+			snprintf(dir, sizeof(dir), "%s%s", env.state.workdir, cwd + n);
+	}
+	for (size_t i = 0; i < env.state.env.n; i++)
+		dv_strv_push(&envp, env.state.env.v[i]);
+	bool tty = ctx->tty_in; /* as `docker exec -it`: a terminal in, a pty inside */
+	if (tty)
+		dv_strv_push_owned(&envp, dv_xasprintf("TERM=%s", term ? term : "xterm"));
+	char *shell_argv[] = { env.state.shell, "-c", (char *)so.command, NULL };
+	char *login_argv[] = { env.state.shell, "-l", NULL };
+	struct ctr_exec x = {
+		.argv = so.command ? shell_argv : oi < call->argc ? call->argv + oi : login_argv,
+		.envp = envp.v,
+		.cwd = dir,
+		.tty = tty,
+		.tee_fd = -1,
+		/* The Envfile's user unless --user says otherwise ("root" included). */
+		.user = so.user ? so.user : env.state.user && env.state.user[0] ? env.state.user : NULL,
+		.owner = ctr_state_owner(&env.state, &owner),
+	};
+	struct ctr_sandbox sb = { 0 };
+	if (ctr_sandbox_load(env.state.seccomp, env.state.caps, &sb, err) < 0)
+		goto out;
+	sb.nproc = prov_nproc_fallback(&env.state.limits, &env.state.cgroups);
+	x.sandbox = &sb;
+	fflush(stdout);
+	/* No separate liveness probe: ctr_exec checks the init's start time and
+	 * the freezer itself, and says which (ESRCH, EBUSY). The sweep's
+	 * folders ("chown" ownership only) are opened before it enters. */
+	struct prov_sweep sweep;
+	prov_sweep_open(&env.state, "command", &sweep);
+	int xr = ctr_exec(&env.state.init, &env.state.cgroups, &x, &status, err);
+	ctr_sandbox_release(&sb);
+	if (xr == 0)
+		prov_sweep_run(&sweep);
+	prov_sweep_release(&sweep);
+	if (xr < 0) {
+		if (err->errnum == ESRCH)
+			dv_err_plain(err, ESRCH, "env '%s' is not running; 'devenv up' starts it",
+				     env.state.name);
+		else if (err->errnum == EBUSY)
+			dv_err_plain(err, EBUSY, "env '%s' is suspended; 'devenv resume' thaws it",
+				     env.state.name);
+		goto out;
+	}
+	err->status = status;
+	ret = status == 0 ? 0 : -2; /* -2: exit with the command's status, print nothing */
+out:
+	dv_strv_release(&envp);
+	prov_env_release(&env);
+	return ret;
+}
