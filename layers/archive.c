@@ -2,10 +2,9 @@
  *
  * Only import and export need libarchive, so the hot commands never pay for
  * loading it (DESIGN.md "Start-up cost"). We compile against its header and
- * resolve each function we call into one table, as systemd does. The
+ * resolve each function we call into one table (util/dl.h), as systemd does. The
  * sparse writer (layer_sparse_*) keeps the zeros of the tars we write to
  * files as holes. */
-#include <dlfcn.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -13,36 +12,20 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "util/dl.h"
 #include "util/fs.h"
 #include "util/banned.h"
 
+/* Resolved through util/dl.h on first use; safe from the pull threads. */
+#define LAYER_AR_SYM(f) DV_DL_SYM(struct layer_ar, f),
+static const struct dv_dl_sym ar_syms[] = { LAYER_AR_FUNCS(LAYER_AR_SYM) };
+#undef LAYER_AR_SYM
+static struct layer_ar ar_table;
+static struct dv_dl ar_dl = DV_DL_INIT("libarchive.so.13", ar_syms, &ar_table, NULL);
+
 const struct layer_ar *layer_ar_load(struct dv_error *err)
 {
-	/* Function-local cache: every load gives the same answer (STYLE.md 7). */
-	static struct layer_ar ar;
-	static bool loaded;
-	struct layer_ar tmp;
-	void *h;
-
-	if (loaded)
-		return &ar;
-	h = dlopen("libarchive.so.13", RTLD_NOW | RTLD_LOCAL);
-	if (!h) {
-		dv_err(err, 0, "cannot load libarchive.so.13: %s", dlerror());
-		return NULL;
-	}
-#define LAYER_AR_SYM(f)                                                                            \
-	tmp.f = (__typeof__(f) *)dlsym(h, #f);                                                     \
-	if (!tmp.f) {                                                                              \
-		dv_err(err, 0, "cannot load libarchive.so.13: no symbol '%s'", #f);                \
-		dlclose(h);                                                                        \
-		return NULL;                                                                       \
-	}
-	LAYER_AR_FUNCS(LAYER_AR_SYM)
-#undef LAYER_AR_SYM
-	ar = tmp;
-	loaded = true; /* the handle stays open for the life of the process */
-	return &ar;
+	return dv_dl_load(&ar_dl, err) < 0 ? NULL : &ar_table;
 }
 
 int layer_ar_err(const struct layer_ar *ar, struct archive *a, const char *msg,
