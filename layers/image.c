@@ -15,6 +15,7 @@
 #include "internal.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
+#include "util/parse.h"
 #include "util/banned.h"
 
 static bool is_alnum_lower(char c)
@@ -81,7 +82,7 @@ static int normalize_digest(const char *ref, const char *at, bool for_import, ch
 {
 	dv_autofree char *name = NULL, *norm = NULL, *repo = NULL, *tag = NULL;
 
-	if (!dv_str_startswith(at + 1, "sha256:") || !dv_str_is_hex(at + 8, 64))
+	if (!dv_digest_hex(at + 1))
 		return dv_err_usage(err,
 				    "invalid image name '%s': a digest is 'sha256:' and 64 "
 				    "lower-case hex digits",
@@ -97,11 +98,12 @@ static int normalize_digest(const char *ref, const char *at, bool for_import, ch
 bool layer_ref_digest(const char *name, char hex[65])
 {
 	const char *at = strchr(name, '@');
+	const char *h = at ? dv_digest_hex(at + 1) : NULL;
 
-	if (!at || !dv_str_startswith(at + 1, "sha256:") || !dv_str_is_hex(at + 8, 64))
+	if (!h)
 		return false;
 	if (hex)
-		snprintf(hex, 65, "%s", at + 8);
+		snprintf(hex, 65, "%s", h);
 	return true;
 }
 
@@ -234,7 +236,7 @@ void layer_image_release(struct layer_image *img)
 
 static bool is_image_id(const char *s)
 {
-	return s && dv_str_startswith(s, "sha256:") && layer_is_id(s + 7);
+	return dv_digest_hex(s) != NULL;
 }
 
 /* One line naming the damaged record's file and what to do (EBADMSG). */
@@ -512,14 +514,9 @@ static void free_list(struct layer_image *v, size_t n)
 static const char *id_prefix(const char *ref)
 {
 	const char *h = dv_str_startswith(ref, "sha256:") ? ref + 7 : ref;
-	size_t i, n = strlen(h);
+	size_t n = strlen(h);
 
-	if (n < 12 || n > 64)
-		return NULL;
-	for (i = 0; i < n; i++)
-		if (!((h[i] >= '0' && h[i] <= '9') || (h[i] >= 'a' && h[i] <= 'f')))
-			return NULL;
-	return h;
+	return n >= 12 && n <= 64 && dv_str_is_hex(h, n) ? h : NULL;
 }
 
 static int resolve_id(const struct layer_store *st, const char *ref, const char *hex,

@@ -15,6 +15,7 @@
 #include <json-c/json.h>
 
 #include "layers.h"
+#include "util/parse.h"
 
 /* This machine's OCI architecture (imports say it; pulls pick it). */
 #if defined(__x86_64__)
@@ -287,7 +288,7 @@ struct json_object *layer_meta_read(const struct layer_store *st, const char *id
 /* Is s a layer id (64 lower-case hex digits)? */
 static inline bool layer_is_id(const char *s)
 {
-	return s && dv_str_is_hex(s, 64);
+	return dv_is_sha256_hex(s);
 }
 
 /* Split a normalised name "host/path:tag" into "host/path" and "tag". */

@@ -30,6 +30,7 @@
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/hash.h"
+#include "util/parse.h"
 #include "util/str.h"
 #include "util/banned.h"
 
@@ -94,9 +95,8 @@ static int diff_ids_of(const struct layer_store *st, const struct dv_strv *layer
 		char hex[65];
 
 		if (meta && json_object_object_get_ex(meta, "diff_id", &d) &&
-		    (s = json_object_get_string(d)) && dv_str_startswith(s, "sha256:") &&
-		    layer_is_id(s + 7)) {
-			dv_strv_push(out, s + 7);
+		    (s = dv_digest_hex(json_object_get_string(d)))) {
+			dv_strv_push(out, s);
 			continue;
 		}
 		if (layer_export(st, layers->v[i], -1, hex, NULL, err) < 0)
@@ -493,12 +493,10 @@ out:
 static const char *digest_hex(struct json_object *desc)
 {
 	struct json_object *d;
-	const char *s;
 
-	if (!desc || !json_object_object_get_ex(desc, "digest", &d) ||
-	    !(s = json_object_get_string(d)) || strncmp(s, "sha256:", 7) || !layer_is_id(s + 7))
+	if (!desc || !json_object_object_get_ex(desc, "digest", &d))
 		return NULL;
-	return s + 7;
+	return dv_digest_hex(json_object_get_string(d));
 }
 
 static const char *str_field(struct json_object *o, const char *key)
