@@ -57,27 +57,26 @@ struct ex {
 };
 
 /* DEVENV_MAX_LAYER_SIZE: bytes, or with k, m, g, t (powers of 1024);
- * 64 GiB when unset or unreadable. */
-static unsigned long long max_layer_bytes(void)
+ * 64 GiB when unset, unreadable or 0. One that does not fit in 64 bits is
+ * an error (ERANGE): read modulo 2^64 it was a tiny limit nobody asked for. */
+static int max_layer_bytes(unsigned long long *out, struct dv_error *err)
 {
 	const char *v = getenv("DEVENV_MAX_LAYER_SIZE");
+	struct dv_error e = { 0 };
 	unsigned long long n;
-	char *end;
 
+	*out = 64ULL << 30;
 	if (!v || !*v)
-		return 64ULL << 30;
-	errno = 0;
-	n = strtoull(v, &end, 10);
-	if (errno || end == v)
-		return 64ULL << 30;
-	switch (*end) {
-	case 'k': case 'K': n <<= 10; end++; break;
-	case 'm': case 'M': n <<= 20; end++; break;
-	case 'g': case 'G': n <<= 30; end++; break;
-	case 't': case 'T': n <<= 40; end++; break;
-	default: break;
+		return 0;
+	if (dv_size_parse(v, &n, &e) < 0) {
+		if (e.errnum != ERANGE)
+			return 0;
+		*err = e;
+		return dv_err_prefix(err, "DEVENV_MAX_LAYER_SIZE");
 	}
-	return *end || !n ? 64ULL << 30 : n;
+	if (n)
+		*out = n;
+	return 0;
 }
 
 /* --- the hashing pipe between the two readers --- */
@@ -666,14 +665,15 @@ int layer_extract(const struct layer_ar *ar, int fd, const char *what, int rootf
 		  char hex[65], unsigned *skipped_devices, struct dv_error *err)
 {
 	struct ex x = {
-		.ar = ar, .rootfd = rootfd, .rootless = rootless, .cached_fd = -1, .err = err,
-		.max_bytes = max_layer_bytes()};
+		.ar = ar, .rootfd = rootfd, .rootless = rootless, .cached_fd = -1, .err = err};
 	struct archive_entry *e;
 	const void *buf;
 	la_ssize_t n;
 	int ret = -1, r;
 	size_t i;
 
+	if (max_layer_bytes(&x.max_bytes, err) < 0)
+		return -1;
 	dv_sha256_init(&x.sha);
 	if (setup(&x, fd, what) < 0)
 		goto out;

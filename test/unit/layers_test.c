@@ -52,6 +52,7 @@ static int fx_teardown(void **state)
 	struct fx *f = *state;
 	struct dv_error err = {0};
 
+	unsetenv("DEVENV_MAX_LAYER_SIZE"); /* test_max_layer_size's, when it failed */
 	layer_store_release(&f->st);
 	if (rootless()) { /* images may hold 0555 folders */
 		char *argv[] = {"chmod", "-R", "u+rwX", f->dir, NULL};
@@ -723,6 +724,42 @@ static void test_import_deterministic(void **state)
 	fx_teardown((void **)&g);
 }
 
+/* DEVENV_MAX_LAYER_SIZE: a limit past 2^64 bytes is an error, not that
+ * limit modulo 2^64 ("18014398509481985k" was 1 KiB, refusing this tar);
+ * one that fits applies; an unreadable one leaves the default (64 GiB). */
+static void test_max_layer_size(void **state)
+{
+	struct fx *f = *state;
+	struct tb t = {0};
+	struct layer_image img = {0};
+	struct dv_error err = {0};
+	dv_autofree char *path = NULL;
+	char *old = getenv("DEVENV_MAX_LAYER_SIZE");
+
+	assert_null(old);
+	good_tar(&t);
+	path = tb_write(&t, f->dir, "good.tar", NULL);
+
+	setenv("DEVENV_MAX_LAYER_SIZE", "18014398509481985k", 1);
+	assert_int_equal(layer_image_import(&f->st, path, "big", &img, NULL, &err), -1);
+	assert_int_equal(err.errnum, ERANGE);
+	assert_true(dv_str_endswith(err.msg, "DEVENV_MAX_LAYER_SIZE: size '18014398509481985k' "
+					     "is too large"));
+	assert_null(img.name);
+	assert_store_empty(f);
+
+	setenv("DEVENV_MAX_LAYER_SIZE", "1k", 1);
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(layer_image_import(&f->st, path, "big", &img, NULL, &err), -1);
+	assert_int_equal(err.errnum, EFBIG);
+	assert_store_empty(f);
+
+	setenv("DEVENV_MAX_LAYER_SIZE", "1 KiB", 1); /* unreadable: 64 GiB, as before */
+	import_ok(f, path, "big", &img);
+	layer_image_release(&img);
+	unsetenv("DEVENV_MAX_LAYER_SIZE");
+}
+
 static void test_import_not_tar(void **state)
 {
 	struct fx *f = *state;
@@ -1042,7 +1079,9 @@ static void test_export_roundtrip(void **state)
 		assert_int_equal(lstat(dir, &s1), 0);
 		assert_int_equal(s1.st_mode & 07777, 0750);
 		assert_int_equal(lstat(x, &s1), 0);
-		assert_int_equal(s1.st_mode & 07777, rootless() ? 0755 : 04755);
+		/* An owner may set its own file's setuid bit, so rootless keeps it
+		 * too (as check_good's bin/su); the env's mounts are nosuid. */
+		assert_int_equal(s1.st_mode & 07777, 04755);
 	}
 	out2 = dv_xasprintf("%s/out2.tar", f->dir);
 	fd = open(out2, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -1450,6 +1489,7 @@ int main(void)
 		cmocka_unit_test(test_ref_normalize),
 		cmocka_unit_test_setup_teardown(test_commit_and_cache, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_import_deterministic, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_max_layer_size, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_import_not_tar, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_resolve, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_hostile_paths, fx_setup, fx_teardown),
