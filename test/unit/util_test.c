@@ -86,6 +86,33 @@ static void test_errors(void **state)
 	dv_err_at(&err, "Envfile", 7, 3, "unknown key '%s'", "provison");
 	assert_int_equal(err.status, 2);
 	assert_int_equal(err.line, 7);
+	/* context keeps the position */
+	dv_err_prefix(&err, "step 1");
+	assert_int_equal(err.line, 7);
+	assert_string_equal(err.file, "Envfile");
+
+	/* A later error replaces the position and its exit status 2 (issue 14:
+	 * vset kept them, so a plain failure printed "Envfile:7:3:" and exited 2). */
+	dv_err(&err, EIO, "cannot write");
+	assert_string_equal(err.file, "");
+	assert_int_equal(err.line, 0);
+	assert_int_equal(err.col, 0);
+	assert_int_equal(err.status, 0);
+	dv_err_at(&err, "Envfile", 7, 3, "x");
+	dv_err_plain(&err, ENOENT, "gone");
+	assert_string_equal(err.file, "");
+	assert_int_equal(err.status, 0);
+	assert_int_equal(err.errnum, ENOENT);
+	dv_err_at(&err, "Envfile", 7, 3, "x");
+	dv_err_usage(&err, "bad option");
+	assert_string_equal(err.file, "");
+	assert_int_equal(err.line, 0);
+	assert_int_equal(err.status, 2);
+	/* a status the caller chose stays (ssh's 125) */
+	memset(&err, 0, sizeof(err));
+	err.status = 125;
+	dv_err(&err, 0, "no env");
+	assert_int_equal(err.status, 125);
 }
 
 /* Text from a registry, an image, a layer or an env, made safe to print. */
