@@ -531,8 +531,11 @@ static int open_blob(int rootfd, const char *hex, char **text, struct dv_error *
 		struct stat sb;
 		size_t len;
 
+		/* The failed call's own error, not a guess at one. */
+		if (fstat(fd, &sb) < 0)
+			return dv_err(err, errno, "cannot read blob sha256:%.12s of the archive", hex);
 		/* JSON documents are small; a huge one is an attack on memory. */
-		if (fstat(fd, &sb) < 0 || sb.st_size > (4 << 20))
+		if (sb.st_size > (4 << 20))
 			return dv_err_plain(err, EFBIG, "blob sha256:%.12s of the archive is too big "
 							"for a manifest or config (over 4 MiB)",
 					    hex);

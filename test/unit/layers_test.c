@@ -2,6 +2,7 @@
  * import of tars built here by hand, hostile ones included. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -760,6 +761,56 @@ static void test_max_layer_size(void **state)
 	unsetenv("DEVENV_MAX_LAYER_SIZE");
 }
 
+/* fstat() of this binary, which failing_fstat makes fail with EIO for an
+ * unpacked archive's blobs (calls from the layers/ objects linked in come
+ * here first): the real error, not a guess, must reach the user. */
+static bool failing_fstat;
+
+int fstat(int fd, struct stat *sb)
+{
+	char link[64], path[PATH_MAX];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	if (failing_fstat && (n = readlink(link, path, sizeof(path) - 1)) > 0) {
+		path[n] = 0;
+		if (strstr(path, "/blobs/sha256/")) {
+			errno = EIO;
+			return -1;
+		}
+	}
+	return fstatat(fd, "", sb, AT_EMPTY_PATH);
+}
+
+/* oci.c:536 read a failed fstat() of a manifest as "too big (over 4 MiB)"
+ * (EFBIG); the load now fails with fstat's own error. */
+static void test_load_keeps_real_error(void **state)
+{
+	struct fx *f = *state;
+	struct tb t = {0};
+	struct layer_image img = {0}, back = {0};
+	struct dv_error err = {0};
+	dv_autofree char *path = NULL, *oci = NULL;
+
+	good_tar(&t);
+	path = tb_write(&t, f->dir, "good.tar", NULL);
+	import_ok(f, path, "saved", &img);
+	oci = dv_xasprintf("%s/saved.oci.tar", f->dir);
+	if (layer_image_save(&f->st, "saved", oci, &err) < 0)
+		fail_msg("save failed: %s", err.msg);
+	assert_int_equal(layer_image_load(&f->st, oci, "saved", &back, &err), 0);
+	layer_image_release(&back);
+
+	failing_fstat = true;
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(layer_image_load(&f->st, oci, "saved", &back, &err), -1);
+	failing_fstat = false;
+	assert_int_equal(err.errnum, EIO);
+	assert_non_null(strstr(err.msg, "cannot read blob sha256:"));
+	assert_non_null(strstr(err.msg, "Input/output error"));
+	layer_image_release(&img);
+}
+
 static void test_import_not_tar(void **state)
 {
 	struct fx *f = *state;
@@ -1490,6 +1541,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_commit_and_cache, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_import_deterministic, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_max_layer_size, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_load_keeps_real_error, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_import_not_tar, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_resolve, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_hostile_paths, fx_setup, fx_teardown),
