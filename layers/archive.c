@@ -66,11 +66,11 @@ void layer_sparse_open(struct layer_sparse_out *o, int fd)
 		      lseek(fd, 0, SEEK_CUR) == 0;
 }
 
-int layer_write_holes(int fd, off_t off, const void *data, size_t n, off_t *end)
+int layer_write_holes(int fd, off_t off, const void *data, size_t n, off_t *end,
+		      struct dv_error *err)
 {
 	static const char zero[4096];
 	const char *buf = data;
-	struct dv_error e = { 0 };
 
 	while (n > 0) {
 		/* the block at off: whole (4 KiB, aligned) or the part of one */
@@ -91,9 +91,9 @@ int layer_write_holes(int fd, off_t off, const void *data, size_t n, off_t *end)
 				break;
 		}
 		if (lseek(fd, off, SEEK_SET) < 0)
+			return dv_err(err, errno, "lseek");
+		if (dv_write_full(fd, buf, run, err) < 0)
 			return -1;
-		if (dv_write_full(fd, buf, run, &e) < 0)
-			return errno = e.errnum ? e.errnum : EIO, -1;
 		buf += run;
 		off += (off_t)run;
 		*end = off;
@@ -113,8 +113,8 @@ int layer_sparse_write(struct layer_sparse_out *o, const void *data, size_t n)
 		o->end = o->pos;
 		return 0;
 	}
-	if (layer_write_holes(o->fd, o->pos, data, n, &o->end) < 0)
-		return o->error = errno, -1;
+	if (layer_write_holes(o->fd, o->pos, data, n, &o->end, &e) < 0)
+		return errno = o->error = e.errnum ? e.errnum : EIO, -1;
 	o->pos += (off_t)n;
 	return 0;
 }

@@ -414,6 +414,7 @@ static int write_data(struct ex *x, int fd, const char *name, la_int64_t *end)
 	const void *buf;
 	size_t size;
 	la_int64_t off, pos = 0;
+	struct dv_error e = { 0 };
 	int r;
 
 	for (;;) {
@@ -425,8 +426,15 @@ static int write_data(struct ex *x, int fd, const char *name, la_int64_t *end)
 		/* its zeros never written: what is not written reads as
 		 * zeros, and a sparse file exported as zeros (export.c) is
 		 * sparse again, as with `cp --sparse=always` */
-		if (layer_write_holes(fd, (off_t)off, buf, size, &(off_t){ 0 }) < 0)
-			return dv_err(x->err, errno, "layer entry '%s': cannot write it", name);
+		if (layer_write_holes(fd, (off_t)off, buf, size, &(off_t){ 0 }, &e) < 0) {
+			/* the failed call's errno (ENOSPC: devenv.c says the
+			 * store is full), not one guessed after the fact */
+			*x->err = e;
+			return e.errnum ? dv_err(x->err, e.errnum, "layer entry '%s': cannot write it",
+						 name)
+					: dv_err_prefix(x->err, "layer entry '%s': cannot write it",
+							name);
+		}
 		pos = off + (la_int64_t)size;
 	}
 	*end = pos;

@@ -123,8 +123,9 @@ int layer_ar_write_fd(const struct layer_ar *ar, struct archive *a, int fd, cons
  * past its writes reading as zeros): each 4 KiB block of the file, or the
  * part of one, that is all zeros is skipped, a hole; the data between goes
  * in one write each. *end: where the last write ended (unchanged when all
- * was zeros). -1 with errno (a short write: EIO). */
-int layer_write_holes(int fd, off_t off, const void *buf, size_t n, off_t *end);
+ * was zeros). -1 with err filled by the failed call (lseek or write). */
+int layer_write_holes(int fd, off_t off, const void *buf, size_t n, off_t *end,
+		      struct dv_error *err);
 
 /* A tar written into a new, empty file: runs of zeros (4 KiB blocks of
  * the file, or the zero part of one) are skipped, not written, so a
