@@ -126,15 +126,3 @@ void dv_err_print(const struct dv_error *err)
 	else
 		fprintf(stderr, "devenv: %s\n", msg[0] ? msg : "unknown error");
 }
-
-void dv_bug(const char *file, int line, const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "devenv: BUG at %s:%d: ", file, line);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	abort();
-}
