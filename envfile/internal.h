@@ -152,6 +152,15 @@ size_t envfile_jsonc_val_off(const struct env_jsonc *doc, const struct json_obje
 size_t envfile_jsonc_item_off(const struct env_jsonc *doc, const struct json_object *parent,
 			      size_t idx);
 
+/* devcontainer.c: a devcontainer.json's text as the Envfile's tree (*root,
+ * for envfile_validate()); *unsupported gets the keys left out, *editor
+ * (when not NULL) the editor-only ones, spec (when not NULL) the
+ * ${localEnv:...} met. base: ${localWorkspaceFolder}. All the caller's to
+ * free. */
+int envfile_dc_load(const char *text, size_t len, const char *display, const char *base,
+		    struct env_node **root, struct dv_strv *unsupported, struct dv_strv *editor,
+		    struct env_spec *spec, struct dv_error *err);
+
 /* emit.c: a tree as Envfile YAML, appended to out. Fails on a value that
  * is not UTF-8. */
 int envfile_node_emit(const struct env_node *root, struct dv_buf *out, struct dv_error *err);
