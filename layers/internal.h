@@ -1,6 +1,19 @@
 /*
  * layers/internal.h - helpers shared by the files of layers/ only.
  *
+ * Files (the public face is layers.h; the registry client moves to
+ * registry/, issue 14):
+ *   store.c      opening the store, staging, commit, the provisioning cache
+ *   image.c      image records: read, write, resolve, list, remove
+ *   ref.c        image names: check, normalise, split
+ *   archive.c    libarchive through util/dl.h; the sparse writer
+ *   extract.c    an untrusted tar unpacked into a layer folder, safely
+ *   export.c     a layer's folder as an OCI layer tar (extract.c's reverse)
+ *   import.c     a root filesystem tarball as a layer and an image
+ *   oci.c        images as OCI layout archives (save, load), composed images
+ *   bootstrap.c  a Debian image built from the mirror, then imported
+ *   gc.c         removing what nothing refers to
+ *
  * Nothing outside layers/ includes this file (the unit test excepted).
  */
 #ifndef LAYERS_INTERNAL_H
