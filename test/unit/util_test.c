@@ -950,10 +950,65 @@ static void test_dl_load(void **state)
 	assert_int_equal(t2.strlen("ab"), 2);
 }
 
+/* DV_TEST_SHA_THREADS: the child of test_sha256_first_use_threads, a fresh
+ * process whose first hashes run in 8 threads at once. */
+static pthread_barrier_t sha_barrier;
+
+static void *sha_thread(void *arg)
+{
+	char hex[65];
+
+	(void)arg;
+	pthread_barrier_wait(&sha_barrier);
+	dv_sha256_hex("abc", 3, hex);
+	return strcmp(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+		       ? (void *)1
+		       : NULL;
+}
+
+static int sha_threads_main(void)
+{
+	pthread_t th[8];
+	void *res;
+	int bad = 0;
+
+	pthread_barrier_init(&sha_barrier, NULL, 8);
+	for (int i = 0; i < 8; i++)
+		pthread_create(&th[i], NULL, sha_thread, NULL);
+	for (int i = 0; i < 8; i++)
+		bad |= pthread_join(th[i], &res) != 0 || res != NULL;
+	return bad;
+}
+
+/* hash.c's CPU probe was a static set on first use, read and written by
+ * pull threads at once: a data race. Run under ThreadSanitizer (which
+ * exits 66 on a race), this fails on the old code; every build checks the
+ * threads' hashes. */
+static void test_sha256_first_use_threads(void **state)
+{
+	pid_t pid;
+	int ws;
+
+	(void)state;
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		setenv("DV_TEST_SHA_THREADS", "1", 1);
+		execl("/proc/self/exe", "util_test", (char *)NULL);
+		_exit(127);
+	}
+	assert_int_equal(waitpid(pid, &ws, 0), pid);
+	assert_true(WIFEXITED(ws));
+	assert_int_equal(WEXITSTATUS(ws), 0);
+}
+
 int main(void)
 {
+	if (getenv("DV_TEST_SHA_THREADS"))
+		return sha_threads_main();
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sha256_vectors),
+		cmocka_unit_test(test_sha256_first_use_threads),
 		cmocka_unit_test(test_strings),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_safe_text),
