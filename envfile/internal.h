@@ -1,6 +1,21 @@
 /*
  * envfile/internal.h - shared by the files of envfile/ only.
  *
+ * Files (the public face is envfile.h):
+ *   find.c              finding the Envfile (or a devcontainer.json) and its checkout, reading it
+ *   parse.c             YAML text to a tree of struct env_node, with positions
+ *   node.c              the checks every key's parser shares (positions, "must be X, not Y")
+ *   validate.c          the tree to a checked struct env_spec: top-level keys, steps
+ *   mounts.c            `volumes` and `mounts`
+ *   network.c           `network` and `ports`
+ *   resources.c         `resources` and `logs`
+ *   security.c          `security`
+ *   services.c          `services`
+ *   jsonc.c             JSON with comments (devcontainer.json), with positions
+ *   devcontainer.c      a devcontainer.json translated into the Envfile's tree
+ *   devcontainer_init.c that tree written out as an Envfile (`init --from-devcontainer`)
+ *   emit.c              a tree written out as Envfile YAML
+ *
  * parse.c turns YAML text into a small tree of struct env_node (rejecting
  * what YAML can say but an Envfile must not: aliases, tags, several
  * documents), validate.c turns that tree into a struct env_spec.
@@ -151,6 +166,15 @@ size_t envfile_jsonc_val_off(const struct env_jsonc *doc, const struct json_obje
 			     const char *key);
 size_t envfile_jsonc_item_off(const struct env_jsonc *doc, const struct json_object *parent,
 			      size_t idx);
+
+/* devcontainer.c: a devcontainer.json's text as the Envfile's tree (*root,
+ * for envfile_validate()); *unsupported gets the keys left out, *editor
+ * (when not NULL) the editor-only ones, spec (when not NULL) the
+ * ${localEnv:...} met. base: ${localWorkspaceFolder}. All the caller's to
+ * free. */
+int envfile_dc_load(const char *text, size_t len, const char *display, const char *base,
+		    struct env_node **root, struct dv_strv *unsupported, struct dv_strv *editor,
+		    struct env_spec *spec, struct dv_error *err);
 
 /* emit.c: a tree as Envfile YAML, appended to out. Fails on a value that
  * is not UTF-8. */

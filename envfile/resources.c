@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "envfile/internal.h"
+#include "util/parse.h"
 #include "util/str.h"
 #include "util/banned.h"
 
@@ -47,34 +48,18 @@ static const char *kind(const struct env_node *n)
 	return n->type == ENV_NODE_MAP ? "a mapping" : n->type == ENV_NODE_SEQ ? "a list" : "empty";
 }
 
-/* "2g" -> 2147483648; false on anything else or on overflow. */
+/* "2g" -> 2147483648 (util/parse.h); false on anything else. A size past
+ * MEMORY_MAX, even past 2^64, comes back as MEMORY_MAX + 1: reported as
+ * too large, not as malformed. */
 static bool parse_size(const char *s, unsigned long long *out)
 {
-	unsigned long long v = 0, mult = 1;
-	const char *p = s;
+	struct dv_error e = { 0 };
 
-	if (!isdigit((unsigned char)*p))
+	if (dv_size_parse(s, out, &e) == 0)
+		return true;
+	if (e.errnum != ERANGE)
 		return false;
-	for (; isdigit((unsigned char)*p); p++) {
-		if (v > (UINT64_MAX - 9) / 10)
-			return false;
-		v = v * 10 + (unsigned)(*p - '0');
-	}
-	switch (tolower((unsigned char)*p)) {
-	case 0: break;
-	case 'k': mult = 1ULL << 10; break;
-	case 'm': mult = 1ULL << 20; break;
-	case 'g': mult = 1ULL << 30; break;
-	case 't': mult = 1ULL << 40; break;
-	default: return false;
-	}
-	if (*p && p[1])
-		return false;
-	if (v > MEMORY_MAX / mult)
-		v = MEMORY_MAX + 1; /* reported as too large, not as malformed */
-	else
-		v *= mult;
-	*out = v;
+	*out = MEMORY_MAX + 1;
 	return true;
 }
 

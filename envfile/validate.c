@@ -9,6 +9,7 @@
 #include "envfile/internal.h"
 #include "util/cleanup.h"
 #include "util/hash.h"
+#include "util/parse.h"
 #include "util/str.h"
 #include "util/banned.h"
 
@@ -388,16 +389,6 @@ static int check_url(struct vctx *v, const struct env_node *k, const struct env_
 	return 0;
 }
 
-static bool is_hex64(const char *s)
-{
-	size_t i;
-
-	for (i = 0; s[i]; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return false;
-	return i == 64;
-}
-
 /* A step: exactly one of run, copy, git, download, and the keys that go with
  * it (to, ref, sha256, env). on_up steps take run and env only. */
 static int parse_step(struct vctx *v, const char *list, const struct env_node *item,
@@ -548,7 +539,7 @@ static int parse_step(struct vctx *v, const char *list, const struct env_node *i
 				       "SHA-256 digest (64 hex digits; 'sha256sum FILE' prints it)");
 		if (get_string(v, sha_k, sha_v, false, &s) < 0)
 			return -1;
-		if (!is_hex64(s))
+		if (!dv_is_sha256_hex(s))
 			return AT_NODE(v, sha_v, "'sha256' must be 64 lower-case hex digits, not "
 				       "'%s'", shown(s, buf, sizeof(buf)));
 		step->sha256 = dv_xstrdup(s);

@@ -2,10 +2,9 @@
  *
  * Only import and export need libarchive, so the hot commands never pay for
  * loading it (DESIGN.md "Start-up cost"). We compile against its header and
- * resolve each function we call into one table, as systemd does. The
+ * resolve each function we call into one table (util/dl.h), as systemd does. The
  * sparse writer (layer_sparse_*) keeps the zeros of the tars we write to
  * files as holes. */
-#include <dlfcn.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -13,36 +12,20 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "util/dl.h"
 #include "util/fs.h"
 #include "util/banned.h"
 
+/* Resolved through util/dl.h on first use; safe from the pull threads. */
+#define LAYER_AR_SYM(f) DV_DL_SYM(struct layer_ar, f),
+static const struct dv_dl_sym ar_syms[] = { LAYER_AR_FUNCS(LAYER_AR_SYM) };
+#undef LAYER_AR_SYM
+static struct layer_ar ar_table;
+static struct dv_dl ar_dl = DV_DL_INIT("libarchive.so.13", ar_syms, &ar_table, NULL);
+
 const struct layer_ar *layer_ar_load(struct dv_error *err)
 {
-	/* Function-local cache: every load gives the same answer (STYLE.md 7). */
-	static struct layer_ar ar;
-	static bool loaded;
-	struct layer_ar tmp;
-	void *h;
-
-	if (loaded)
-		return &ar;
-	h = dlopen("libarchive.so.13", RTLD_NOW | RTLD_LOCAL);
-	if (!h) {
-		dv_err(err, 0, "cannot load libarchive.so.13: %s", dlerror());
-		return NULL;
-	}
-#define LAYER_AR_SYM(f)                                                                            \
-	tmp.f = (__typeof__(f) *)dlsym(h, #f);                                                     \
-	if (!tmp.f) {                                                                              \
-		dv_err(err, 0, "cannot load libarchive.so.13: no symbol '%s'", #f);                \
-		dlclose(h);                                                                        \
-		return NULL;                                                                       \
-	}
-	LAYER_AR_FUNCS(LAYER_AR_SYM)
-#undef LAYER_AR_SYM
-	ar = tmp;
-	loaded = true; /* the handle stays open for the life of the process */
-	return &ar;
+	return dv_dl_load(&ar_dl, err) < 0 ? NULL : &ar_table;
 }
 
 int layer_ar_err(const struct layer_ar *ar, struct archive *a, const char *msg,
@@ -83,11 +66,11 @@ void layer_sparse_open(struct layer_sparse_out *o, int fd)
 		      lseek(fd, 0, SEEK_CUR) == 0;
 }
 
-int layer_write_holes(int fd, off_t off, const void *data, size_t n, off_t *end)
+int layer_write_holes(int fd, off_t off, const void *data, size_t n, off_t *end,
+		      struct dv_error *err)
 {
 	static const char zero[4096];
 	const char *buf = data;
-	struct dv_error e = { 0 };
 
 	while (n > 0) {
 		/* the block at off: whole (4 KiB, aligned) or the part of one */
@@ -108,9 +91,9 @@ int layer_write_holes(int fd, off_t off, const void *data, size_t n, off_t *end)
 				break;
 		}
 		if (lseek(fd, off, SEEK_SET) < 0)
+			return dv_err(err, errno, "lseek");
+		if (dv_write_full(fd, buf, run, err) < 0)
 			return -1;
-		if (dv_write_full(fd, buf, run, &e) < 0)
-			return errno = e.errnum ? e.errnum : EIO, -1;
 		buf += run;
 		off += (off_t)run;
 		*end = off;
@@ -130,8 +113,8 @@ int layer_sparse_write(struct layer_sparse_out *o, const void *data, size_t n)
 		o->end = o->pos;
 		return 0;
 	}
-	if (layer_write_holes(o->fd, o->pos, data, n, &o->end) < 0)
-		return o->error = errno, -1;
+	if (layer_write_holes(o->fd, o->pos, data, n, &o->end, &e) < 0)
+		return errno = o->error = e.errnum ? e.errnum : EIO, -1;
 	o->pos += (off_t)n;
 	return 0;
 }

@@ -57,27 +57,26 @@ struct ex {
 };
 
 /* DEVENV_MAX_LAYER_SIZE: bytes, or with k, m, g, t (powers of 1024);
- * 64 GiB when unset or unreadable. */
-static unsigned long long max_layer_bytes(void)
+ * 64 GiB when unset, unreadable or 0. One that does not fit in 64 bits is
+ * an error (ERANGE): read modulo 2^64 it was a tiny limit nobody asked for. */
+static int max_layer_bytes(unsigned long long *out, struct dv_error *err)
 {
 	const char *v = getenv("DEVENV_MAX_LAYER_SIZE");
+	struct dv_error e = { 0 };
 	unsigned long long n;
-	char *end;
 
+	*out = 64ULL << 30;
 	if (!v || !*v)
-		return 64ULL << 30;
-	errno = 0;
-	n = strtoull(v, &end, 10);
-	if (errno || end == v)
-		return 64ULL << 30;
-	switch (*end) {
-	case 'k': case 'K': n <<= 10; end++; break;
-	case 'm': case 'M': n <<= 20; end++; break;
-	case 'g': case 'G': n <<= 30; end++; break;
-	case 't': case 'T': n <<= 40; end++; break;
-	default: break;
+		return 0;
+	if (dv_size_parse(v, &n, &e) < 0) {
+		if (e.errnum != ERANGE)
+			return 0;
+		*err = e;
+		return dv_err_prefix(err, "DEVENV_MAX_LAYER_SIZE");
 	}
-	return *end || !n ? 64ULL << 30 : n;
+	if (n)
+		*out = n;
+	return 0;
 }
 
 /* --- the hashing pipe between the two readers --- */
@@ -191,7 +190,10 @@ static void cache_invalidate(struct ex *x, const char *name)
  * missing and names the offending component. */
 static int open_beneath(int rootfd, const char *path)
 {
-	static bool no_openat2;
+	/* A kernel probe, kept (STYLE.md 7); pulls unpack layers in several
+	 * threads, so it is read and written atomically, not as a plain
+	 * static one thread sets while another reads it (a data race). */
+	static int no_openat2;
 	struct open_how how = {
 		.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC,
 		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS |
@@ -199,11 +201,11 @@ static int open_beneath(int rootfd, const char *path)
 	};
 	long fd;
 
-	if (no_openat2)
+	if (__atomic_load_n(&no_openat2, __ATOMIC_RELAXED))
 		return -1;
 	fd = syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
 	if (fd < 0 && errno == ENOSYS)
-		no_openat2 = true;
+		__atomic_store_n(&no_openat2, 1, __ATOMIC_RELAXED);
 	return (int)fd;
 }
 
@@ -415,6 +417,7 @@ static int write_data(struct ex *x, int fd, const char *name, la_int64_t *end)
 	const void *buf;
 	size_t size;
 	la_int64_t off, pos = 0;
+	struct dv_error e = { 0 };
 	int r;
 
 	for (;;) {
@@ -426,8 +429,15 @@ static int write_data(struct ex *x, int fd, const char *name, la_int64_t *end)
 		/* its zeros never written: what is not written reads as
 		 * zeros, and a sparse file exported as zeros (export.c) is
 		 * sparse again, as with `cp --sparse=always` */
-		if (layer_write_holes(fd, (off_t)off, buf, size, &(off_t){ 0 }) < 0)
-			return dv_err(x->err, errno, "layer entry '%s': cannot write it", name);
+		if (layer_write_holes(fd, (off_t)off, buf, size, &(off_t){ 0 }, &e) < 0) {
+			/* the failed call's errno (ENOSPC: devenv.c says the
+			 * store is full), not one guessed after the fact */
+			*x->err = e;
+			return e.errnum ? dv_err(x->err, e.errnum, "layer entry '%s': cannot write it",
+						 name)
+					: dv_err_prefix(x->err, "layer entry '%s': cannot write it",
+							name);
+		}
 		pos = off + (la_int64_t)size;
 	}
 	*end = pos;
@@ -666,14 +676,15 @@ int layer_extract(const struct layer_ar *ar, int fd, const char *what, int rootf
 		  char hex[65], unsigned *skipped_devices, struct dv_error *err)
 {
 	struct ex x = {
-		.ar = ar, .rootfd = rootfd, .rootless = rootless, .cached_fd = -1, .err = err,
-		.max_bytes = max_layer_bytes()};
+		.ar = ar, .rootfd = rootfd, .rootless = rootless, .cached_fd = -1, .err = err};
 	struct archive_entry *e;
 	const void *buf;
 	la_ssize_t n;
 	int ret = -1, r;
 	size_t i;
 
+	if (max_layer_bytes(&x.max_bytes, err) < 0)
+		return -1;
 	dv_sha256_init(&x.sha);
 	if (setup(&x, fd, what) < 0)
 		goto out;

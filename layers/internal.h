@@ -1,6 +1,19 @@
 /*
  * layers/internal.h - helpers shared by the files of layers/ only.
  *
+ * Files (the public face is layers.h; the registry client moves to
+ * registry/, issue 14):
+ *   store.c      opening the store, staging, commit, the provisioning cache
+ *   image.c      image records: read, write, resolve, list, remove
+ *   ref.c        image names: check, normalise, split
+ *   archive.c    libarchive through util/dl.h; the sparse writer
+ *   extract.c    an untrusted tar unpacked into a layer folder, safely
+ *   export.c     a layer's folder as an OCI layer tar (extract.c's reverse)
+ *   import.c     a root filesystem tarball as a layer and an image
+ *   oci.c        images as OCI layout archives (save, load), composed images
+ *   bootstrap.c  a Debian image built from the mirror, then imported
+ *   gc.c         removing what nothing refers to
+ *
  * Nothing outside layers/ includes this file (the unit test excepted).
  */
 #ifndef LAYERS_INTERNAL_H
@@ -15,6 +28,7 @@
 #include <json-c/json.h>
 
 #include "layers.h"
+#include "util/parse.h"
 
 /* This machine's OCI architecture (imports say it; pulls pick it). */
 #if defined(__x86_64__)
@@ -122,8 +136,9 @@ int layer_ar_write_fd(const struct layer_ar *ar, struct archive *a, int fd, cons
  * past its writes reading as zeros): each 4 KiB block of the file, or the
  * part of one, that is all zeros is skipped, a hole; the data between goes
  * in one write each. *end: where the last write ended (unchanged when all
- * was zeros). -1 with errno (a short write: EIO). */
-int layer_write_holes(int fd, off_t off, const void *buf, size_t n, off_t *end);
+ * was zeros). -1 with err filled by the failed call (lseek or write). */
+int layer_write_holes(int fd, off_t off, const void *buf, size_t n, off_t *end,
+		      struct dv_error *err);
 
 /* A tar written into a new, empty file: runs of zeros (4 KiB blocks of
  * the file, or the zero part of one) are skipped, not written, so a
@@ -287,7 +302,7 @@ struct json_object *layer_meta_read(const struct layer_store *st, const char *id
 /* Is s a layer id (64 lower-case hex digits)? */
 static inline bool layer_is_id(const char *s)
 {
-	return s && dv_str_is_hex(s, 64);
+	return dv_is_sha256_hex(s);
 }
 
 /* Split a normalised name "host/path:tag" into "host/path" and "tag". */

@@ -30,6 +30,7 @@
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/hash.h"
+#include "util/parse.h"
 #include "util/str.h"
 #include "util/banned.h"
 
@@ -94,9 +95,8 @@ static int diff_ids_of(const struct layer_store *st, const struct dv_strv *layer
 		char hex[65];
 
 		if (meta && json_object_object_get_ex(meta, "diff_id", &d) &&
-		    (s = json_object_get_string(d)) && dv_str_startswith(s, "sha256:") &&
-		    layer_is_id(s + 7)) {
-			dv_strv_push(out, s + 7);
+		    (s = dv_digest_hex(json_object_get_string(d)))) {
+			dv_strv_push(out, s);
 			continue;
 		}
 		if (layer_export(st, layers->v[i], -1, hex, NULL, err) < 0)
@@ -493,12 +493,10 @@ out:
 static const char *digest_hex(struct json_object *desc)
 {
 	struct json_object *d;
-	const char *s;
 
-	if (!desc || !json_object_object_get_ex(desc, "digest", &d) ||
-	    !(s = json_object_get_string(d)) || strncmp(s, "sha256:", 7) || !layer_is_id(s + 7))
+	if (!desc || !json_object_object_get_ex(desc, "digest", &d))
 		return NULL;
-	return s + 7;
+	return dv_digest_hex(json_object_get_string(d));
 }
 
 static const char *str_field(struct json_object *o, const char *key)
@@ -533,8 +531,11 @@ static int open_blob(int rootfd, const char *hex, char **text, struct dv_error *
 		struct stat sb;
 		size_t len;
 
+		/* The failed call's own error, not a guess at one. */
+		if (fstat(fd, &sb) < 0)
+			return dv_err(err, errno, "cannot read blob sha256:%.12s of the archive", hex);
 		/* JSON documents are small; a huge one is an attack on memory. */
-		if (fstat(fd, &sb) < 0 || sb.st_size > (4 << 20))
+		if (sb.st_size > (4 << 20))
 			return dv_err_plain(err, EFBIG, "blob sha256:%.12s of the archive is too big "
 							"for a manifest or config (over 4 MiB)",
 					    hex);

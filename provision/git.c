@@ -11,7 +11,6 @@
  * remote again, so that they pick up new commits. A `ref` of 40 hex digits
  * is a commit and needs no network at all.
  */
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -23,6 +22,7 @@
 #include "git.h"
 #include "provision.h"
 #include "util/cleanup.h"
+#include "util/dl.h"
 #include "util/fs.h"
 #include "util/hash.h"
 #include "util/banned.h"
@@ -33,44 +33,32 @@
  * structs we pass change between versions. */
 #define GIT_SONAME "libgit2.so." GIT_STR(LIBGIT2_VER_MAJOR) "." GIT_STR(LIBGIT2_VER_MINOR)
 
-const struct prov_git *prov_git_load(struct dv_error *err)
+static int git_init(void *table, struct dv_error *err)
 {
-	/* Function-local cache: every load gives the same answer (STYLE.md 7). */
-	static struct prov_git g;
-	static bool loaded;
-	struct prov_git tmp;
-	void *h;
+	struct prov_git *g = table;
 
-	if (loaded)
-		return &g;
-	h = dlopen(GIT_SONAME, RTLD_NOW | RTLD_LOCAL);
-	if (!h) {
-		dv_err(err, 0, "cannot load " GIT_SONAME ": %s", dlerror());
-		return NULL;
-	}
-#define PROV_GIT_SYM(f)                                                                            \
-	tmp.f = (__typeof__(f) *)dlsym(h, #f);                                                     \
-	if (!tmp.f) {                                                                              \
-		dv_err(err, 0, "cannot load " GIT_SONAME ": no symbol '%s'", #f);                   \
-		dlclose(h);                                                                        \
-		return NULL;                                                                       \
-	}
-	PROV_GIT_FUNCS(PROV_GIT_SYM)
-#undef PROV_GIT_SYM
-	if (tmp.git_libgit2_init() < 0) {
-		dv_err(err, 0, "cannot initialise libgit2");
-		dlclose(h);
-		return NULL;
-	}
+	if (g->git_libgit2_init() < 0)
+		return dv_err(err, 0, "cannot initialise libgit2");
 	/* Root runs devenv in a developer's checkout, which libgit2 (as git's
 	 * safe.directory) refuses to open for another owner. That check guards
 	 * against commands a repository's config makes git run; libgit2 runs
 	 * none (no hooks, no fsmonitor), and we only read the index and the
 	 * ignore rules. */
-	tmp.git_libgit2_opts(GIT_OPT_SET_OWNER_VALIDATION, 0);
-	g = tmp;
-	loaded = true; /* the handle stays open for the life of the process */
-	return &g;
+	g->git_libgit2_opts(GIT_OPT_SET_OWNER_VALIDATION, 0);
+	return 0;
+}
+
+/* Resolved through util/dl.h on first use (STYLE.md 7: the same answer
+ * every time); the handle stays open for the life of the process. */
+#define PROV_GIT_SYM(f) DV_DL_SYM(struct prov_git, f),
+static const struct dv_dl_sym git_syms[] = { PROV_GIT_FUNCS(PROV_GIT_SYM) };
+#undef PROV_GIT_SYM
+static struct prov_git git_table;
+static struct dv_dl git_dl = DV_DL_INIT(GIT_SONAME, git_syms, &git_table, git_init);
+
+const struct prov_git *prov_git_load(struct dv_error *err)
+{
+	return dv_dl_load(&git_dl, err) < 0 ? NULL : &git_table;
 }
 
 const char *prov_git_errmsg(const struct prov_git *g)

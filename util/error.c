@@ -19,10 +19,19 @@ static void make_safe(char *msg, size_t size)
 	dv_str_safe(msg, size, raw);
 }
 
+/* A new message replaces the whole error: a position an earlier
+ * dv_err_at() left would print beside words it does not belong to, and
+ * its status 2 (bad input) would become the exit status of a failure that
+ * is not one. A status a caller chose (ssh's 125) stays. dv_err_at() and
+ * dv_err_usage() set theirs after this. */
 static void vset(struct dv_error *err, int errnum, const char *fmt, va_list ap)
 {
 	size_t n;
 
+	err->file[0] = 0;
+	err->line = err->col = 0;
+	if (err->status == 2)
+		err->status = 0;
 	err->errnum = errnum;
 	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 	n = strlen(err->msg);
@@ -116,16 +125,4 @@ void dv_err_print(const struct dv_error *err)
 		fprintf(stderr, "devenv: %s: %s\n", file, msg);
 	else
 		fprintf(stderr, "devenv: %s\n", msg[0] ? msg : "unknown error");
-}
-
-void dv_bug(const char *file, int line, const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "devenv: BUG at %s:%d: ", file, line);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	abort();
 }

@@ -36,6 +36,7 @@ void dv_err_print(const struct dv_error *err);
 /* Is the error set at all? */
 static inline int dv_err_isset(const struct dv_error *err) { return err->msg[0] != 0; }
 
+/* A broken invariant: prints "devenv: BUG at file:line: ..." and aborts (bug.c). */
 #define DV_BUG(...) dv_bug(__FILE__, __LINE__, __VA_ARGS__)
 _Noreturn void dv_bug(const char *file, int line, const char *fmt, ...) DV_FMT(3, 4);
 

@@ -2,6 +2,7 @@
  * extensions where the CPU has them (chosen at run time; 5-10 times the
  * speed, which a pull hashing every layer twice feels). */
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <string.h>
 #include <unistd.h>
@@ -97,20 +98,27 @@ __attribute__((target("sha,sse4.1"))) static void blocks_shani(uint32_t h[8],
 	_mm_storeu_si128((__m128i *)&h[4], s1);
 }
 
-static bool have_shani(void)
+/* A CPU probe: the same answer every time (STYLE.md 7), made once:
+ * pulls hash from several threads, and a lazily set static read by one
+ * while another writes it is a data race (TSan). cpuid by hand, not
+ * __builtin_cpu_supports("sha"): clang (up to 15 at least) does not know
+ * that feature name. SSE4.1 is leaf 1 ECX bit 19, SHA leaf 7 (subleaf 0)
+ * EBX bit 29. */
+static pthread_once_t shani_once = PTHREAD_ONCE_INIT;
+static bool shani;
+
+static void probe_shani(void)
 {
-	/* A CPU probe: the same answer every time (STYLE.md 7). cpuid by hand,
-	 * not __builtin_cpu_supports("sha"): clang (up to 15 at least) does not
-	 * know that feature name. SSE4.1 is leaf 1 ECX bit 19, SHA leaf 7
-	 * (subleaf 0) EBX bit 29. */
-	static int have = -1;
 	unsigned a, b, c, d;
 
-	if (have < 0) {
-		have = __get_cpuid(1, &a, &b, &c, &d) && (c & bit_SSE4_1) &&
-		       __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & bit_SHA);
-	}
-	return have;
+	shani = __get_cpuid(1, &a, &b, &c, &d) && (c & bit_SSE4_1) &&
+		__get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & bit_SHA);
+}
+
+static bool have_shani(void)
+{
+	pthread_once(&shani_once, probe_shani);
+	return shani;
 }
 #endif
 

@@ -2,6 +2,9 @@
  * import of tars built here by hand, hostile ones included. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <seccomp.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,12 +13,13 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
-#include "layers/layers.h"
+#include "layers/internal.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/hash.h"
@@ -52,6 +56,7 @@ static int fx_teardown(void **state)
 	struct fx *f = *state;
 	struct dv_error err = {0};
 
+	unsetenv("DEVENV_MAX_LAYER_SIZE"); /* test_max_layer_size's, when it failed */
 	layer_store_release(&f->st);
 	if (rootless()) { /* images may hold 0555 folders */
 		char *argv[] = {"chmod", "-R", "u+rwX", f->dir, NULL};
@@ -723,6 +728,175 @@ static void test_import_deterministic(void **state)
 	fx_teardown((void **)&g);
 }
 
+/* DEVENV_MAX_LAYER_SIZE: a limit past 2^64 bytes is an error, not that
+ * limit modulo 2^64 ("18014398509481985k" was 1 KiB, refusing this tar);
+ * one that fits applies; an unreadable one leaves the default (64 GiB). */
+static void test_max_layer_size(void **state)
+{
+	struct fx *f = *state;
+	struct tb t = {0};
+	struct layer_image img = {0};
+	struct dv_error err = {0};
+	dv_autofree char *path = NULL;
+	char *old = getenv("DEVENV_MAX_LAYER_SIZE");
+
+	assert_null(old);
+	good_tar(&t);
+	path = tb_write(&t, f->dir, "good.tar", NULL);
+
+	setenv("DEVENV_MAX_LAYER_SIZE", "18014398509481985k", 1);
+	assert_int_equal(layer_image_import(&f->st, path, "big", &img, NULL, &err), -1);
+	assert_int_equal(err.errnum, ERANGE);
+	assert_true(dv_str_endswith(err.msg, "DEVENV_MAX_LAYER_SIZE: size '18014398509481985k' "
+					     "is too large"));
+	assert_null(img.name);
+	assert_store_empty(f);
+
+	setenv("DEVENV_MAX_LAYER_SIZE", "1k", 1);
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(layer_image_import(&f->st, path, "big", &img, NULL, &err), -1);
+	assert_int_equal(err.errnum, EFBIG);
+	assert_store_empty(f);
+
+	setenv("DEVENV_MAX_LAYER_SIZE", "1 KiB", 1); /* unreadable: 64 GiB, as before */
+	import_ok(f, path, "big", &img);
+	layer_image_release(&img);
+	unsetenv("DEVENV_MAX_LAYER_SIZE");
+}
+
+/* fstat() of this binary, which failing_fstat makes fail with EIO for an
+ * unpacked archive's blobs (calls from the layers/ objects linked in come
+ * here first): the real error, not a guess, must reach the user. */
+static bool failing_fstat;
+
+int fstat(int fd, struct stat *sb)
+{
+	char link[64], path[PATH_MAX];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	if (failing_fstat && (n = readlink(link, path, sizeof(path) - 1)) > 0) {
+		path[n] = 0;
+		if (strstr(path, "/blobs/sha256/")) {
+			errno = EIO;
+			return -1;
+		}
+	}
+	return fstatat(fd, "", sb, AT_EMPTY_PATH);
+}
+
+/* oci.c:536 read a failed fstat() of a manifest as "too big (over 4 MiB)"
+ * (EFBIG); the load now fails with fstat's own error. */
+static void test_load_keeps_real_error(void **state)
+{
+	struct fx *f = *state;
+	struct tb t = {0};
+	struct layer_image img = {0}, back = {0};
+	struct dv_error err = {0};
+	dv_autofree char *path = NULL, *oci = NULL;
+
+	good_tar(&t);
+	path = tb_write(&t, f->dir, "good.tar", NULL);
+	import_ok(f, path, "saved", &img);
+	oci = dv_xasprintf("%s/saved.oci.tar", f->dir);
+	if (layer_image_save(&f->st, "saved", oci, &err) < 0)
+		fail_msg("save failed: %s", err.msg);
+	assert_int_equal(layer_image_load(&f->st, oci, "saved", &back, &err), 0);
+	layer_image_release(&back);
+
+	failing_fstat = true;
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(layer_image_load(&f->st, oci, "saved", &back, &err), -1);
+	failing_fstat = false;
+	assert_int_equal(err.errnum, EIO);
+	assert_non_null(strstr(err.msg, "cannot read blob sha256:"));
+	assert_non_null(strstr(err.msg, "Input/output error"));
+	layer_image_release(&img);
+}
+
+/* DV_TEST_EXTRACT_THREADS=TAR: the child of test_extract_threads_no_openat2,
+ * a fresh process on a kernel without openat2() (a seccomp filter answers
+ * ENOSYS), unpacking TAR in 4 threads at once, each into a folder of its
+ * own, and checking every tree. */
+static pthread_barrier_t ex_barrier;
+
+static void *extract_thread(void *arg)
+{
+	const char *tar = arg;
+	struct dv_error err = {0};
+	const struct layer_ar *ar = layer_ar_load(&err);
+	char dir[] = "/tmp/layers_test_ex.XXXXXX", hex[65], *out = NULL;
+	size_t len;
+	int fd, rootfd, ok;
+
+	if (!ar || !mkdtemp(dir))
+		return (void *)1;
+	fd = open(tar, O_RDONLY | O_CLOEXEC);
+	rootfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	pthread_barrier_wait(&ex_barrier);
+	ok = layer_extract(ar, fd, tar, rootfd, rootless(), hex, NULL, &err) == 0 &&
+	     dv_read_file_at(rootfd, "deep/auto/made", &out, &len, &err) == 0 &&
+	     !strcmp(out, "parents made on the way");
+	if (!ok)
+		fprintf(stderr, "extract: %s\n", err.msg);
+	free(out);
+	close(fd);
+	close(rootfd);
+	{
+		char *argv[] = {"chmod", "-R", "u+rwX", dir, NULL};
+		int code;
+
+		dv_run(argv, true, &code, &err);
+	}
+	dv_rm_tree_at(AT_FDCWD, dir, &err);
+	return ok ? NULL : (void *)1;
+}
+
+static int extract_threads_main(const char *tar)
+{
+	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+	pthread_t th[4];
+	void *res;
+	int bad = 0;
+
+	if (!ctx || seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(openat2), 0) < 0 ||
+	    seccomp_load(ctx) < 0)
+		return 2;
+	seccomp_release(ctx);
+	pthread_barrier_init(&ex_barrier, NULL, 4);
+	for (int i = 0; i < 4; i++)
+		pthread_create(&th[i], NULL, extract_thread, (void *)tar);
+	for (int i = 0; i < 4; i++)
+		bad |= pthread_join(th[i], &res) != 0 || res != NULL;
+	return bad;
+}
+
+/* extract.c keeps "no openat2()" in a static the first ENOSYS sets, read
+ * by every thread of a pull: it was a plain bool, a data race (TSan, which
+ * exits 66 on one, fails this on the old code). In every build: the walk
+ * that stands in for openat2() unpacks a tree whole. */
+static void test_extract_threads_no_openat2(void **state)
+{
+	struct fx *f = *state;
+	struct tb t = {0};
+	dv_autofree char *path = NULL;
+	pid_t pid;
+	int ws;
+
+	good_tar(&t);
+	path = tb_write(&t, f->dir, "good.tar", NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		setenv("DV_TEST_EXTRACT_THREADS", path, 1);
+		execl("/proc/self/exe", "layers_test", (char *)NULL);
+		_exit(127);
+	}
+	assert_int_equal(waitpid(pid, &ws, 0), pid);
+	assert_true(WIFEXITED(ws));
+	assert_int_equal(WEXITSTATUS(ws), 0);
+}
+
 static void test_import_not_tar(void **state)
 {
 	struct fx *f = *state;
@@ -1042,7 +1216,9 @@ static void test_export_roundtrip(void **state)
 		assert_int_equal(lstat(dir, &s1), 0);
 		assert_int_equal(s1.st_mode & 07777, 0750);
 		assert_int_equal(lstat(x, &s1), 0);
-		assert_int_equal(s1.st_mode & 07777, rootless() ? 0755 : 04755);
+		/* An owner may set its own file's setuid bit, so rootless keeps it
+		 * too (as check_good's bin/su); the env's mounts are nosuid. */
+		assert_int_equal(s1.st_mode & 07777, 04755);
 	}
 	out2 = dv_xasprintf("%s/out2.tar", f->dir);
 	fd = open(out2, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -1439,6 +1615,8 @@ static void test_layer_json_not_object(void **state)
 
 int main(void)
 {
+	if (getenv("DV_TEST_EXTRACT_THREADS"))
+		return extract_threads_main(getenv("DV_TEST_EXTRACT_THREADS"));
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_store_refusals, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_store_layout, fx_setup, fx_teardown),
@@ -1450,6 +1628,9 @@ int main(void)
 		cmocka_unit_test(test_ref_normalize),
 		cmocka_unit_test_setup_teardown(test_commit_and_cache, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_import_deterministic, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_max_layer_size, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_load_keeps_real_error, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_extract_threads_no_openat2, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_import_not_tar, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_resolve, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_hostile_paths, fx_setup, fx_teardown),
