@@ -1,4 +1,4 @@
-/* layers/creds.c - registry credentials where the docker client keeps them.
+/* registry/creds.c - registry credentials where the docker client keeps them.
  *
  * $DOCKER_CONFIG/config.json, else ~/.docker/config.json. For a host,
  * docker looks in this order, and so do we:

@@ -1,4 +1,4 @@
-/* layers/curl.c - libcurl through dlopen(), loaded on first use.
+/* registry/curl.c - libcurl through dlopen(), loaded on first use.
  *
  * Only pulls talk to registries, so no other command pays the 7 ms it costs
  * a process to link libcurl (DESIGN.md "Start-up cost"). Same pattern as

@@ -1,4 +1,4 @@
-/* layers/login.c - registry credentials in the docker client's config.json,
+/* registry/login.c - registry credentials in the docker client's config.json,
  * where registry.c (and docker, podman, skopeo) read them.
  *
  * login checks the user and password with the registry first, then sets

@@ -1,4 +1,4 @@
-/* layers/pull.c - an image from an OCI registry becomes layers and an image.
+/* registry/pull.c - an image from an OCI registry becomes layers and an image.
  *
  * Order: manifest (an index picks this machine's platform), config, then
  * the layers the store lacks, up to PULL_JOBS at once: each streams from the

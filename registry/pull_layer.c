@@ -1,4 +1,4 @@
-/* layers/pull_layer.c - one layer of an image, from its registry into a
+/* registry/pull_layer.c - one layer of an image, from its registry into a
  * staging folder, unpacked while it downloads.
  *
  * Two threads per layer, joined by a pipe: the download (registry.c's

@@ -1,4 +1,4 @@
-/* layers/push.c - an image of the store goes to an OCI registry.
+/* registry/push.c - an image of the store goes to an OCI registry.
  *
  * Order: each layer is exported (export.c's deterministic tar, whose sha256
  * is its diff_id) and compressed as it streams (gzip without a timestamp,

@@ -1,4 +1,4 @@
-/* layers/registry.c - an OCI distribution client: manifests and blobs of one
+/* registry/registry.c - an OCI distribution client: manifests and blobs of one
  * repository, over libcurl; GETs for pulls, and HEAD, POST, PATCH and PUT
  * for pushes (blob uploads, cross-repository mounts, manifests).
  *
