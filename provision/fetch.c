@@ -97,7 +97,7 @@ static int step_err(const struct env_spec *spec, const struct env_step *step, st
 int prov_download(const struct env_spec *spec, const struct env_step *step, const char *dir,
 		  char **out_path, struct dv_error *err)
 {
-	const struct layer_curl *c = layer_curl_load(err);
+	const struct reg_curl *c = reg_curl_load(err);
 	dv_autofree char *name = name_from_url(step->download);
 	dv_autofree char *path = dv_xasprintf("%s/%s", dir, name);
 	struct sink s = { .fd = -1 };

@@ -10,12 +10,12 @@
 #include "internal.h"
 #include "util/banned.h"
 
-const struct layer_curl *layer_curl_load(struct dv_error *err)
+const struct reg_curl *reg_curl_load(struct dv_error *err)
 {
 	/* Function-local cache: every load gives the same answer (STYLE.md 7). */
-	static struct layer_curl c;
+	static struct reg_curl c;
 	static bool loaded;
-	struct layer_curl tmp;
+	struct reg_curl tmp;
 	void *h;
 
 	if (loaded)
@@ -25,15 +25,15 @@ const struct layer_curl *layer_curl_load(struct dv_error *err)
 		dv_err(err, 0, "cannot load libcurl.so.4: %s", dlerror());
 		return NULL;
 	}
-#define LAYER_CURL_SYM(f)                                                                          \
+#define REG_CURL_SYM(f)                                                                          \
 	tmp.f = (__typeof__(f) *)dlsym(h, #f);                                                     \
 	if (!tmp.f) {                                                                              \
 		dv_err(err, 0, "cannot load libcurl.so.4: no symbol '%s'", #f);                    \
 		dlclose(h);                                                                        \
 		return NULL;                                                                       \
 	}
-	LAYER_CURL_FUNCS(LAYER_CURL_SYM)
-#undef LAYER_CURL_SYM
+	REG_CURL_FUNCS(REG_CURL_SYM)
+#undef REG_CURL_SYM
 	c = tmp;
 	loaded = true; /* the handle stays open for the life of the process */
 	return &c;

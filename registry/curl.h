@@ -18,7 +18,7 @@
 
 /* One pointer per function we call, typed from its own declaration. */
 /* clang-format off */
-#define LAYER_CURL_FUNCS(X) \
+#define REG_CURL_FUNCS(X) \
 	X(curl_easy_init) \
 	X(curl_easy_setopt) \
 	X(curl_easy_perform) \
@@ -31,13 +31,13 @@
 	X(curl_slist_free_all)
 /* clang-format on */
 
-#define LAYER_CURL_FIELD(f) __typeof__(f) *f;
-struct layer_curl {
-	LAYER_CURL_FUNCS(LAYER_CURL_FIELD)
+#define REG_CURL_FIELD(f) __typeof__(f) *f;
+struct reg_curl {
+	REG_CURL_FUNCS(REG_CURL_FIELD)
 };
-#undef LAYER_CURL_FIELD
+#undef REG_CURL_FIELD
 
 /* The table, loaded once; NULL with `cannot load libcurl.so.4: ...`. */
-const struct layer_curl *layer_curl_load(struct dv_error *err);
+const struct reg_curl *reg_curl_load(struct dv_error *err);
 
 #endif

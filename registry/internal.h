@@ -14,26 +14,26 @@
 #include "registry.h"
 
 /* A connection to one repository of an OCI registry (registry.c):
- * layer_reg_open() with a normalised name, then _manifest() and _blob()
- * any number of times, layer_reg_free(). It keeps the bearer token it got. */
-struct layer_reg;
-struct layer_reg *layer_reg_open(const char *name, struct dv_error *err);
-void layer_reg_free(struct layer_reg *r);
+ * reg_open() with a normalised name, then _manifest() and _blob()
+ * any number of times, reg_free(). It keeps the bearer token it got. */
+struct reg;
+struct reg *reg_open(const char *name, struct dv_error *err);
+void reg_free(struct reg *r);
 /* GET the manifest or index `reference` (a tag or "sha256:HEX"), at most
  * 4 MiB. *body (NUL-terminated) and *media_type (the Content-Type without
  * parameters, "" when absent) belong to the caller. A 404 fails with errnum
  * ENOENT, 401/403 with EACCES, each with the registry's own message. */
-int layer_reg_manifest(struct layer_reg *r, const char *reference, char **body, size_t *len,
+int reg_manifest(struct reg *r, const char *reference, char **body, size_t *len,
 		       char **media_type, struct dv_error *err);
 /* GET blob sha256:hex, at most max bytes, checking its digest as it streams:
  * into fd (from offset 0, truncated first) when fd >= 0, else into *body.
  * A blob that does not match its digest fails with errnum EBADMSG. */
-int layer_reg_blob(struct layer_reg *r, const char *hex, unsigned long long max, int fd,
+int reg_blob(struct reg *r, const char *hex, unsigned long long max, int fd,
 		   char **body, size_t *len, struct dv_error *err);
 
 /* Called from the download as a streamed blob's bytes arrive: done is the
  * count so far. Returning false stops the download (errnum ECANCELED). */
-typedef bool (*layer_reg_progress_fn)(void *data, unsigned long long done);
+typedef bool (*reg_progress_fn)(void *data, unsigned long long done);
 /* GET blob sha256:hex of `size` bytes (~0ULL: unknown) into fd (a pipe to
  * an extractor, say: written in order, never rewound), checking its digest
  * as it streams. A cut transfer (reset, truncated body, 5xx) is asked again
@@ -43,16 +43,16 @@ typedef bool (*layer_reg_progress_fn)(void *data, unsigned long long done);
  * "download of <desc> sha256:<12 hex>... of 'NAME' was cut at N of M bytes
  * and could not be resumed: <why>" (errnum EIO). A wrong digest fails with
  * errnum EBADMSG once the last byte has been written to fd. */
-int layer_reg_blob_stream(struct layer_reg *r, const char *hex, unsigned long long size, int fd,
-			  const char *desc, layer_reg_progress_fn progress, void *progress_data,
+int reg_blob_stream(struct reg *r, const char *hex, unsigned long long size, int fd,
+			  const char *desc, reg_progress_fn progress, void *progress_data,
 			  struct dv_error *err);
 /* A second connection to the same repository, with the token r has: one
- * struct layer_reg is used by one thread at a time. Free with
- * layer_reg_free(). */
-struct layer_reg *layer_reg_dup(const struct layer_reg *r);
+ * struct reg is used by one thread at a time. Free with
+ * reg_free(). */
+struct reg *reg_dup(const struct reg *r);
 
 /* The normalised name it was opened with, for messages. */
-const char *layer_reg_name(const struct layer_reg *r);
+const char *reg_name(const struct reg *r);
 /* One layer of an image, streamed from the registry into a new staging
  * folder tmp/<name>/diff (pull_layer.c): blob sha256:hex of `size`
  * bytes (~0ULL: unknown) is unpacked while it downloads (no copy of it on
@@ -60,53 +60,53 @@ const char *layer_reg_name(const struct layer_reg *r);
  * checked against diff_hex. *out_staging: the staging name (caller frees;
  * commit it with layer_commit_full(), or layer_staging_discard() it). On
  * failure nothing is left in tmp/. reg serves this call only: give each
- * concurrent call its own (layer_reg_dup). progress (may be NULL) is
+ * concurrent call its own (reg_dup). progress (may be NULL) is
  * called from another thread as bytes arrive. */
-int layer_pull_layer(const struct layer_store *st, struct layer_reg *reg, const char *hex,
-		     unsigned long long size, const char *diff_hex, layer_reg_progress_fn progress,
+int reg_pull_layer(const struct layer_store *st, struct reg *reg, const char *hex,
+		     unsigned long long size, const char *diff_hex, reg_progress_fn progress,
 		     void *progress_data, char **out_staging, struct dv_error *err);
 
-/* For a push: as layer_reg_open(), asking for tokens of scope pull,push
+/* For a push: as reg_open(), asking for tokens of scope pull,push
  * (and pull on `from`, a repository of the same registry that blobs may be
  * mounted from; NULL: none). */
-struct layer_reg *layer_reg_open_push(const char *name, const char *from, struct dv_error *err);
+struct reg *reg_open_push(const char *name, const char *from, struct dv_error *err);
 /* Check basic (base64 "user:pass") against the registry at host: GET /v2/
  * with them (as Basic auth, or to its token server). errnum EACCES when
  * refused. A registry open to anyone accepts any. */
-int layer_reg_login(const char *host, const char *basic, struct dv_error *err);
+int reg_login_check(const char *host, const char *basic, struct dv_error *err);
 /* The docker client's config folder: $DOCKER_CONFIG, else ~/.docker;
  * NULL when neither is set. Caller frees. */
-char *layer_docker_config_dir(void);
+char *reg_docker_config_dir(void);
 /* creds.c: registry credentials as docker keeps them: credHelpers.<host>,
  * else credsStore (a docker-credential-NAME program), else auths.<host>.
  * get: base64("user:pass"), or NULL (anonymous; a broken helper is a
  * warning). The helper functions return 0 when no helper is configured for
  * host, 1 when the helper did it; erase sets *found. */
-char *layer_creds_get(const char *host);
-int layer_creds_helper_store(const char *host, const char *user, const char *secret,
+char *reg_creds_get(const char *host);
+int reg_creds_helper_store(const char *host, const char *user, const char *secret,
 			     struct dv_error *err);
-int layer_creds_helper_erase(const char *host, bool *found, struct dv_error *err);
+int reg_creds_helper_erase(const char *host, bool *found, struct dv_error *err);
 /* The key docker uses for host in "auths" and with helpers. */
-const char *layer_auths_key(const char *host);
-char *layer_base64(const char *s);
+const char *reg_auths_key(const char *host);
+char *reg_base64(const char *s);
 /* GET /v2/, answering its auth challenge: is the registry there and does
  * it let us in? */
-int layer_reg_ping(struct layer_reg *r, struct dv_error *err);
+int reg_ping(struct reg *r, struct dv_error *err);
 /* HEAD blob sha256:hex: *out says whether the repository has it. */
-int layer_reg_blob_exists(struct layer_reg *r, const char *hex, bool *out, struct dv_error *err);
+int reg_blob_exists(struct reg *r, const char *hex, bool *out, struct dv_error *err);
 /* Make blob sha256:hex (len bytes from fd, from offset 0, when fd >= 0;
  * else mem) be in the repository: nothing when it is there, a mount from
  * `from` when that works, else an upload: POST, then one PUT with the
  * digest, or for a blob larger than DEVENV_PUSH_CHUNK_SIZE (read by
- * layer_reg_open_push(), which fails with EINVAL on a bad value) PATCHes
+ * reg_open_push(), which fails with EINVAL on a bad value) PATCHes
  * of that size and an empty PUT. *how: "exists", "mounted" or "pushed"
  * (static strings). With
  * fd < 0 and mem NULL nothing is uploaded: *how is NULL when it would
  * have to be. */
-int layer_reg_blob_push(struct layer_reg *r, const char *hex, int fd, const char *mem,
+int reg_blob_push(struct reg *r, const char *hex, int fd, const char *mem,
 			unsigned long long len, const char **how, struct dv_error *err);
 /* PUT the manifest body (NUL-terminated) of media_type as tag. */
-int layer_reg_manifest_put(struct layer_reg *r, const char *tag, const char *body,
+int reg_manifest_put(struct reg *r, const char *tag, const char *body,
 			   const char *media_type, struct dv_error *err);
 
 #endif

@@ -45,8 +45,8 @@ static const char reg_accept[] =
 	"application/vnd.docker.distribution.manifest.list.v2+json, "
 	"application/vnd.docker.distribution.manifest.v2+json";
 
-struct layer_reg {
-	const struct layer_curl *c;
+struct reg {
+	const struct reg_curl *c;
 	char *name;   /* the normalised reference, for messages */
 	char *host;   /* asked: as in the name ("127.0.0.1:5000"), or Docker Hub's mirror */
 	char *base;   /* "https://registry-1.docker.io/v2/library/busybox" */
@@ -80,7 +80,7 @@ struct reg_req {
 /* Where one response goes: the body of a 2xx into fd or memory, counted,
  * capped and hashed; the body of an error into errbody, for its message. */
 struct sink {
-	const struct layer_curl *c;
+	const struct reg_curl *c;
 	CURL *h;
 	int fd;
 	struct dv_buf mem, errbody;
@@ -90,7 +90,7 @@ struct sink {
 	struct dv_error werr;
 	char *content_type, *challenge, *location;
 	unsigned long long chunk_min; /* OCI-Chunk-Min-Length of an upload; 0: none */
-	/* A resumable download (layer_reg_blob_stream): n and sha carry over
+	/* A resumable download (reg_blob_stream): n and sha carry over
 	 * from one response to the next, which is asked with "Range: bytes=n-".
 	 * A 206 must start at n; of a 200 (the server ignored Range) the first
 	 * skip bytes, those we already passed on, are dropped. Either way the
@@ -99,7 +99,7 @@ struct sink {
 	unsigned long long skip;
 	long long range_start; /* Content-Range's first byte; -1 when absent */
 	unsigned long long ranged; /* responses that continued a cut one */
-	layer_reg_progress_fn progress;
+	reg_progress_fn progress;
 	void *progress_data;
 };
 
@@ -286,12 +286,12 @@ static bool listed_insecure(const char *host)
 
 /* use_mirror: pulls of docker.io images go to DEVENV_REGISTRY_MIRROR when
  * set; pushes never do. */
-static struct layer_reg *reg_open(const char *name, bool use_mirror, struct dv_error *err)
+static struct reg *reg_connect(const char *name, bool use_mirror, struct dv_error *err)
 {
-	const struct layer_curl *c = layer_curl_load(err);
+	const struct reg_curl *c = reg_curl_load(err);
 	const char *slash = strchr(name, '/'), *end;
 	dv_autofree char *host = NULL, *path = NULL;
-	struct layer_reg *r;
+	struct reg *r;
 
 	if (!c)
 		return NULL;
@@ -313,7 +313,7 @@ static struct layer_reg *reg_open(const char *name, bool use_mirror, struct dv_e
 	r->origin = dv_xasprintf("%s://%s", r->insecure ? "http" : "https",
 				 strcmp(host, "docker.io") ? host : "registry-1.docker.io");
 	r->base = dv_xasprintf("%s/v2/%s", r->origin, path);
-	r->basic = layer_creds_get(host);
+	r->basic = reg_creds_get(host);
 	if (use_mirror && !strcmp(host, "docker.io") && getenv("DEVENV_REGISTRY_MIRROR") &&
 	    *getenv("DEVENV_REGISTRY_MIRROR")) {
 		/* Docker Hub's images come from the mirror, as with dockerd's
@@ -331,16 +331,16 @@ static struct layer_reg *reg_open(const char *name, bool use_mirror, struct dv_e
 		free(r->base);
 		r->base = dv_xasprintf("%s/v2/%s", r->origin, path);
 		free(r->basic);
-		r->basic = layer_creds_get(host);
+		r->basic = reg_creds_get(host);
 	}
 	r->host = dv_steal_ptr(&host);
 	r->path = dv_steal_ptr(&path);
 	return r;
 }
 
-struct layer_reg *layer_reg_open(const char *name, struct dv_error *err)
+struct reg *reg_open(const char *name, struct dv_error *err)
 {
-	return reg_open(name, true, err);
+	return reg_connect(name, true, err);
 }
 
 /* DEVENV_PUSH_CHUNK_SIZE: bytes, or with K, M or G (KiB, MiB, GiB); 0
@@ -371,14 +371,14 @@ static int chunk_size(unsigned long long *out, struct dv_error *err)
 	return 0;
 }
 
-struct layer_reg *layer_reg_open_push(const char *name, const char *from, struct dv_error *err)
+struct reg *reg_open_push(const char *name, const char *from, struct dv_error *err)
 {
 	unsigned long long chunk;
-	struct layer_reg *r;
+	struct reg *r;
 
 	if (chunk_size(&chunk, err) < 0)
 		return NULL;
-	if ((r = reg_open(name, false, err))) {
+	if ((r = reg_connect(name, false, err))) {
 		r->push = true;
 		r->chunk = chunk;
 		r->from = from ? dv_xstrdup(from) : NULL;
@@ -386,7 +386,7 @@ struct layer_reg *layer_reg_open_push(const char *name, const char *from, struct
 	return r;
 }
 
-void layer_reg_free(struct layer_reg *r)
+void reg_free(struct reg *r)
 {
 	if (!r)
 		return;
@@ -426,7 +426,7 @@ static size_t on_read(char *p, size_t size, size_t nmemb, void *data)
 }
 
 /* Set up the method and the body of q on h. */
-static int req_method(const struct layer_curl *c, CURL *h, const struct reg_req *q,
+static int req_method(const struct reg_curl *c, CURL *h, const struct reg_req *q,
 		      struct dv_error *err)
 {
 	if (!strcmp(q->method, "HEAD")) {
@@ -456,10 +456,10 @@ static int req_method(const struct layer_curl *c, CURL *h, const struct reg_req 
 
 /* One request; 0 with *status set whatever the HTTP status, -1 when no
  * response came (*transient says whether trying again may help). */
-static int req_once(struct layer_reg *r, const struct reg_req *q, bool with_auth, struct sink *s,
+static int req_once(struct reg *r, const struct reg_req *q, bool with_auth, struct sink *s,
 		    long *status, bool *transient, struct dv_error *err)
 {
-	const struct layer_curl *c = r->c;
+	const struct reg_curl *c = r->c;
 	struct curl_slist *hdr = NULL;
 	char cerr[CURL_ERROR_SIZE] = "", ctype[256], range[64];
 	CURLcode rc;
@@ -533,7 +533,7 @@ static int req_once(struct layer_reg *r, const struct reg_req *q, bool with_auth
 /* A request with retries of what is transient (no response, 5xx, 429).
  * A resumable download that got further before it failed (s->resume)
  * continues where it stopped, with its attempts counted afresh. */
-static int req_retry(struct layer_reg *r, const struct reg_req *q, bool with_auth, struct sink *s,
+static int req_retry(struct reg *r, const struct reg_req *q, bool with_auth, struct sink *s,
 		     long *status, struct dv_error *err)
 {
 	static const unsigned delay_ms[REG_ATTEMPTS - 1] = {250, 1000, 2000};
@@ -576,7 +576,7 @@ static int req_retry(struct layer_reg *r, const struct reg_req *q, bool with_aut
 	}
 }
 
-static int get_retry(struct layer_reg *r, const char *url, const char *accept, bool with_auth,
+static int get_retry(struct reg *r, const char *url, const char *accept, bool with_auth,
 		     struct sink *s, long *status, struct dv_error *err)
 {
 	struct reg_req q = {.method = "GET", .url = url, .accept = accept};
@@ -635,7 +635,7 @@ static void error_message(const struct dv_buf *body, char *out, size_t outlen)
 		dv_str_safe(out, outlen, json_object_get_string(msg));
 }
 
-static int url_escape(const struct layer_curl *c, const char *s, char **out)
+static int url_escape(const struct reg_curl *c, const char *s, char **out)
 {
 	char *e = c->curl_easy_escape(NULL, s, 0);
 
@@ -647,14 +647,14 @@ static int url_escape(const struct layer_curl *c, const char *s, char **out)
 }
 
 /* After a 401 when we sent no credentials: what to do. */
-static const char *login_hint(const struct layer_reg *r)
+static const char *login_hint(const struct reg *r)
 {
 	return r->basic ? "" : "; no credentials for it here: 'devenv login' to it first";
 }
 
 /* Answer a Bearer challenge: GET realm?service=..&scope=.. and keep the
  * token as our Authorization header. */
-static int fetch_token(struct layer_reg *r, const char *challenge, struct dv_error *err)
+static int fetch_token(struct reg *r, const char *challenge, struct dv_error *err)
 {
 	dv_autofree char *realm = challenge_param(challenge, "realm");
 	dv_autofree char *service = challenge_param(challenge, "service");
@@ -743,7 +743,7 @@ out:
 }
 
 /* One request, answering one auth challenge; 0 whatever the HTTP status. */
-static int reg_do(struct layer_reg *r, const struct reg_req *q, struct sink *s, long *status,
+static int reg_do(struct reg *r, const struct reg_req *q, struct sink *s, long *status,
 		  struct dv_error *err)
 {
 	bool retried = false;
@@ -770,7 +770,7 @@ static int reg_do(struct layer_reg *r, const struct reg_req *q, struct sink *s, 
 }
 
 /* The error for an HTTP status that is not what we wanted. */
-static int status_err(struct layer_reg *r, long status, const struct sink *s, const char *desc,
+static int status_err(struct reg *r, long status, const struct sink *s, const char *desc,
 		      struct dv_error *err)
 {
 	char msg[256];
@@ -788,7 +788,7 @@ static int status_err(struct layer_reg *r, long status, const struct sink *s, co
 }
 
 /* GET base/<what>; fails on anything but 2xx. */
-static int reg_get(struct layer_reg *r, const char *what, const char *accept, struct sink *s,
+static int reg_get(struct reg *r, const char *what, const char *accept, struct sink *s,
 		   const char *desc, struct dv_error *err)
 {
 	dv_autofree char *url = dv_xasprintf("%s/%s", r->base, what);
@@ -802,7 +802,7 @@ static int reg_get(struct layer_reg *r, const char *what, const char *accept, st
 	return status_err(r, status, s, desc, err);
 }
 
-int layer_reg_manifest(struct layer_reg *r, const char *reference, char **body, size_t *len,
+int reg_manifest(struct reg *r, const char *reference, char **body, size_t *len,
 		       char **media_type, struct dv_error *err)
 {
 	dv_autofree char *what = dv_xasprintf("manifests/%s", reference);
@@ -821,7 +821,7 @@ int layer_reg_manifest(struct layer_reg *r, const char *reference, char **body, 
 }
 
 /* The blob s received is the one asked for (hex), or one line saying not. */
-static int blob_digest_check(const struct layer_reg *r, struct sink *s, const char *hex,
+static int blob_digest_check(const struct reg *r, struct sink *s, const char *hex,
 			     struct dv_error *err)
 {
 	char got[DV_SHA256_HEX];
@@ -835,7 +835,7 @@ static int blob_digest_check(const struct layer_reg *r, struct sink *s, const ch
 			    r->host, got, hex, r->name);
 }
 
-int layer_reg_blob(struct layer_reg *r, const char *hex, unsigned long long max, int fd,
+int reg_blob(struct reg *r, const char *hex, unsigned long long max, int fd,
 		   char **body, size_t *len, struct dv_error *err)
 {
 	dv_autofree char *what = NULL;
@@ -862,8 +862,8 @@ out:
 	return ret;
 }
 
-int layer_reg_blob_stream(struct layer_reg *r, const char *hex, unsigned long long size, int fd,
-			  const char *desc, layer_reg_progress_fn progress, void *progress_data,
+int reg_blob_stream(struct reg *r, const char *hex, unsigned long long size, int fd,
+			  const char *desc, reg_progress_fn progress, void *progress_data,
 			  struct dv_error *err)
 {
 	dv_autofree char *what = NULL;
@@ -897,14 +897,14 @@ out:
 	return ret;
 }
 
-const char *layer_reg_name(const struct layer_reg *r)
+const char *reg_name(const struct reg *r)
 {
 	return r->name;
 }
 
-struct layer_reg *layer_reg_dup(const struct layer_reg *r)
+struct reg *reg_dup(const struct reg *r)
 {
-	struct layer_reg *d = dv_xcalloc(1, sizeof(*d));
+	struct reg *d = dv_xcalloc(1, sizeof(*d));
 
 	*d = *r;
 	d->name = dv_xstrdup(r->name);
@@ -918,10 +918,10 @@ struct layer_reg *layer_reg_dup(const struct layer_reg *r)
 	return d;
 }
 
-int layer_reg_login(const char *host, const char *basic, struct dv_error *err)
+int reg_login_check(const char *host, const char *basic, struct dv_error *err)
 {
 	dv_autofree char *name = dv_xasprintf("%s/x", host);
-	struct layer_reg *r = reg_open(name, false, err); /* the host itself, never a mirror */
+	struct reg *r = reg_connect(name, false, err); /* the host itself, never a mirror */
 	int ret;
 
 	if (!r)
@@ -932,16 +932,16 @@ int layer_reg_login(const char *host, const char *basic, struct dv_error *err)
 	r->path[0] = 0;
 	free(r->basic);
 	r->basic = dv_xstrdup(basic);
-	ret = layer_reg_ping(r, err);
+	ret = reg_ping(r, err);
 	/* A registry that lets anyone in says nothing about the password;
 	 * one that asked and took it has vouched for it. */
-	layer_reg_free(r);
+	reg_free(r);
 	return ret;
 }
 
 /* ---- push ---- */
 
-int layer_reg_ping(struct layer_reg *r, struct dv_error *err)
+int reg_ping(struct reg *r, struct dv_error *err)
 {
 	dv_autofree char *url = dv_xasprintf("%s/v2/", r->origin);
 	struct sink s = {.c = r->c, .fd = -1, .max = REG_ERRBODY_MAX};
@@ -960,7 +960,7 @@ out:
 	return ret;
 }
 
-int layer_reg_blob_exists(struct layer_reg *r, const char *hex, bool *out, struct dv_error *err)
+int reg_blob_exists(struct reg *r, const char *hex, bool *out, struct dv_error *err)
 {
 	dv_autofree char *url = NULL;
 	struct sink s = {.c = r->c, .fd = -1, .max = REG_ERRBODY_MAX};
@@ -988,7 +988,7 @@ out:
 /* An upload session's Location as a URL: relative ones are the registry's;
  * an absolute one elsewhere (a storage service) gets no credentials of
  * ours (*no_auth). NULL for anything but http(s), or http where we may not. */
-static char *location_url(const struct layer_reg *r, const char *loc, bool *no_auth)
+static char *location_url(const struct reg *r, const char *loc, bool *no_auth)
 {
 	size_t on = strlen(r->origin);
 
@@ -1006,7 +1006,7 @@ static char *location_url(const struct layer_reg *r, const char *loc, bool *no_a
 /* POST blobs/uploads/ (a cross-repository mount when r->from is set): 201
  * is a finished mount (*mounted); 202 starts a session at *location, whose
  * chunks must be at least *chunk_min bytes (0: any). */
-static int start_upload(struct layer_reg *r, const char *hex, bool *mounted, char **location,
+static int start_upload(struct reg *r, const char *hex, bool *mounted, char **location,
 			bool *no_auth, unsigned long long *chunk_min, struct dv_error *err)
 {
 	dv_autofree char *url = NULL, *efrom = NULL;
@@ -1048,7 +1048,7 @@ out:
 
 /* PUT `up` to url; 201 or `also_ok` is success, anything else the
  * registry's message about `what`. */
-static int reg_put(struct layer_reg *r, const char *url, const char *ctype, struct upload *up,
+static int reg_put(struct reg *r, const char *url, const char *ctype, struct upload *up,
 		   bool no_auth, long also_ok, const char *what, struct dv_error *err)
 {
 	struct sink s = {.c = r->c, .fd = -1, .max = REG_ERRBODY_MAX};
@@ -1068,7 +1068,7 @@ out:
 }
 
 /* PUT the whole blob to an upload session (a monolithic upload). */
-static int finish_upload(struct layer_reg *r, const char *location, bool no_auth, const char *hex,
+static int finish_upload(struct reg *r, const char *location, bool no_auth, const char *hex,
 			 struct upload *up, struct dv_error *err)
 {
 	dv_autofree char *url = dv_xasprintf("%s%sdigest=sha256%%3A%s", location,
@@ -1100,7 +1100,7 @@ static bool upload_lost(const struct dv_buf *body)
  * *location, which moves to the Location of the answer. *status: 202, or
  * 416 when the session has lost track of what it holds (416, or
  * docker-registry's 404 BLOB_UPLOAD_INVALID): the caller starts again. */
-static int send_chunk(struct layer_reg *r, char **location, bool *no_auth,
+static int send_chunk(struct reg *r, char **location, bool *no_auth,
 		      const struct upload *whole, unsigned long long off, unsigned long long n,
 		      long *status, struct dv_error *err)
 {
@@ -1144,8 +1144,8 @@ out:
  * larger) to the session at *location, then PUT ?digest= with no body.
  * A 416 says the session holds something else than we sent (a chunk
  * retried after the registry kept part of it): once, the upload begins
- * again from byte 0 in a new session. *how as layer_reg_blob_push's. */
-static int chunked_upload(struct layer_reg *r, const char *hex, char **location, bool *no_auth,
+ * again from byte 0 in a new session. *how as reg_blob_push's. */
+static int chunked_upload(struct reg *r, const char *hex, char **location, bool *no_auth,
 			  unsigned long long chunk_min, const struct upload *whole,
 			  const char **how, struct dv_error *err)
 {
@@ -1187,7 +1187,7 @@ static int chunked_upload(struct layer_reg *r, const char *hex, char **location,
 	return 0;
 }
 
-int layer_reg_blob_push(struct layer_reg *r, const char *hex, int fd, const char *mem,
+int reg_blob_push(struct reg *r, const char *hex, int fd, const char *mem,
 			unsigned long long len, const char **how, struct dv_error *err)
 {
 	struct upload up = {.fd = fd, .mem = mem, .len = len};
@@ -1195,7 +1195,7 @@ int layer_reg_blob_push(struct layer_reg *r, const char *hex, int fd, const char
 	unsigned long long chunk_min = 0;
 	bool exists, mounted, no_auth;
 
-	if (layer_reg_blob_exists(r, hex, &exists, err) < 0)
+	if (reg_blob_exists(r, hex, &exists, err) < 0)
 		return -1;
 	if (exists) {
 		*how = "exists";
@@ -1224,7 +1224,7 @@ int layer_reg_blob_push(struct layer_reg *r, const char *hex, int fd, const char
 	return 0;
 }
 
-int layer_reg_manifest_put(struct layer_reg *r, const char *tag, const char *body,
+int reg_manifest_put(struct reg *r, const char *tag, const char *body,
 			   const char *media_type, struct dv_error *err)
 {
 	dv_autofree char *url = dv_xasprintf("%s/manifests/%s", r->base, tag);

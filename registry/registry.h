@@ -35,45 +35,45 @@
  * ("docker.io/library/busybox:latest", or "repo@sha256:HEX" for a digest
  * reference). On failure nothing new is left in the store. Progress goes
  * to stderr when it is a terminal. */
-int layer_image_pull(const struct layer_store *st, const char *ref, struct layer_image *out,
+int reg_pull(const struct layer_store *st, const char *ref, struct layer_image *out,
 		     struct dv_error *err);
 /* The same, for platform "OS/ARCH[/VARIANT]" (NULL: this machine's): from
  * an index the manifest for it; an image without one must say it is for
  * it in its config. */
-int layer_image_pull_platform(const struct layer_store *st, const char *ref,
+int reg_pull_platform(const struct layer_store *st, const char *ref,
 			      const char *platform, struct layer_image *out, struct dv_error *err);
 
 /* A remote image whose manifest (an index picks this machine's platform)
  * and config are fetched and checked, and whose layers are fetched one at
  * a time: what the team cache (`cache_from`) reads. */
-struct layer_remote;
-int layer_remote_open(const char *ref, struct layer_remote **out, struct dv_error *err);
-void layer_remote_free(struct layer_remote *r);
-const char *layer_remote_name(const struct layer_remote *r); /* normalised */
-size_t layer_remote_layers(const struct layer_remote *r);
+struct reg_remote;
+int reg_remote_open(const char *ref, struct reg_remote **out, struct dv_error *err);
+void reg_remote_free(struct reg_remote *r);
+const char *reg_remote_name(const struct reg_remote *r); /* normalised */
+size_t reg_remote_layers(const struct reg_remote *r);
 /* The sha256 (64 hex) of the image manifest (the one an index picked), and
  * of its config. */
-const char *layer_remote_digest(const struct layer_remote *r);
-const char *layer_remote_config(const struct layer_remote *r);
+const char *reg_remote_digest(const struct reg_remote *r);
+const char *reg_remote_config(const struct reg_remote *r);
 /* Annotation key of layer i's descriptor (i == SIZE_MAX: of the manifest),
  * or NULL. */
-const char *layer_remote_annotation(const struct layer_remote *r, size_t i, const char *key);
+const char *reg_remote_annotation(const struct reg_remote *r, size_t i, const char *key);
 /* Make layer i a layer of the store, as a pull does (digest and diff_id
  * checked, nothing left on failure); id: its diff_id, the layer's id. */
-int layer_remote_fetch(const struct layer_store *st, struct layer_remote *r, size_t i,
+int reg_remote_fetch(const struct layer_store *st, struct reg_remote *r, size_t i,
 		       char id[65], struct dv_error *err);
 
 /* How push compresses layers: gzip (tar+gzip, what every client reads) or
  * zstd (tar+zstd: smaller and faster to unpack; podman, containerd,
  * skopeo and devenv read it). */
-enum layer_compression { LAYER_GZIP, LAYER_ZSTD };
+enum reg_compression { REG_GZIP, REG_ZSTD };
 
 /* The manifest annotation of a pushed image that no registry served (a
  * `localhost/` name: bootstrapped, imported, committed here): its name in
  * the store, "localhost/debian:bookworm". A team's base pushed as
  * team/base and named in `cache_from` stands in for that name
  * (provision/teamcache.c). */
-#define LAYER_ANN_IMAGE_REF "dev.devenv.image.ref"
+#define REG_ANN_IMAGE_REF "dev.devenv.image.ref"
 
 /* Send the image ref to an OCI registry as dest (NULL: under its own
  * name; normalised as a pull's, so it names a registry host): each layer
@@ -88,26 +88,26 @@ enum layer_compression { LAYER_GZIP, LAYER_ZSTD };
  * exported once for each. errnum EACCES when the registry denies us,
  * ENOENT when ref is not in the store, ENOSPC when the store's tmp/ fills
  * up (nothing is left there). */
-int layer_image_push(const struct layer_store *st, const char *ref, const char *dest,
-		     enum layer_compression comp, FILE *log, char **out_name, char digest[65],
+int reg_push(const struct layer_store *st, const char *ref, const char *dest,
+		     enum reg_compression comp, FILE *log, char **out_name, char digest[65],
 		     struct dv_error *err);
 
 struct json_object;
 
-/* What layer_push_image adds to a manifest: annotations for the manifest
+/* What reg_push_image adds to a manifest: annotations for the manifest
  * and per layer (each may be NULL), and whether the manifest goes under its
  * digest rather than dest's tag. */
-struct layer_push_notes {
+struct reg_push_notes {
 	struct json_object *manifest;
 	struct json_object *const *layer; /* parallel to the image's layers */
 	bool untagged;
 };
-/* layer_image_push of an image that need not be recorded in the store
+/* reg_push of an image that need not be recorded in the store
  * (img->name only says where blobs may be mounted from); config: the
  * pushed config's sha256, when not NULL. */
-int layer_push_image(const struct layer_store *st, const struct layer_image *img,
-		     const char *dest, enum layer_compression comp,
-		     const struct layer_push_notes *notes, FILE *log, char **out_name,
+int reg_push_image(const struct layer_store *st, const struct layer_image *img,
+		     const char *dest, enum reg_compression comp,
+		     const struct reg_push_notes *notes, FILE *log, char **out_name,
 		     char digest[65], char config[65], struct dv_error *err);
 
 /* login.c: check user and password with the registry at host
@@ -116,8 +116,8 @@ int layer_push_image(const struct layer_store *st, const struct layer_image *img
  * keys kept), or with the credential helper it names for host, where
  * pulls and pushes find them. errnum EACCES when the registry refuses
  * them. logout removes the entry; *found says whether there was one. */
-int layer_host_check(const char *host, struct dv_error *err); /* "host[:port]", status 2 */
-int layer_login(const char *host, const char *user, const char *password, struct dv_error *err);
-int layer_logout(const char *host, bool *found, struct dv_error *err);
+int reg_host_check(const char *host, struct dv_error *err); /* "host[:port]", status 2 */
+int reg_login(const char *host, const char *user, const char *password, struct dv_error *err);
+int reg_logout(const char *host, bool *found, struct dv_error *err);
 
 #endif
