@@ -2,7 +2,7 @@
  *
  * Only pulls talk to registries, so no other command pays the 7 ms it costs
  * a process to link libcurl (DESIGN.md "Start-up cost"). Same pattern as
- * archive.c: compile against the header, resolve each function we call. */
+ * layers/archive.c: compile against the header, resolve each function we call. */
 #include <dlfcn.h>
 #include <errno.h>
 #include <stdio.h>

@@ -12,11 +12,25 @@
 #include "curl.h"
 #include "layers/internal.h"
 #include "registry.h"
+#include "util/hash.h"
+#include "util/str.h"
 
 /* A connection to one repository of an OCI registry (registry.c):
  * reg_open() with a normalised name, then _manifest() and _blob()
  * any number of times, reg_free(). It keeps the bearer token it got. */
-struct reg;
+struct reg {
+	const struct reg_curl *c;
+	char *name;   /* the normalised reference, for messages */
+	char *host;   /* asked: as in the name ("127.0.0.1:5000"), or Docker Hub's mirror */
+	char *base;   /* "https://registry-1.docker.io/v2/library/busybox" */
+	char *basic;  /* base64 "user:pass" from the docker config, or NULL */
+	char *origin; /* "https://registry-1.docker.io", where relative URLs start */
+	char *path;   /* the repository: "library/busybox" */
+	char *auth;   /* "Authorization: ..." once we have one, or NULL */
+	char *from;   /* push: the repository blobs may be mounted from, or NULL */
+	unsigned long long chunk; /* push: chunk size of uploads; 0: always one PUT */
+	bool insecure, push;
+};
 struct reg *reg_open(const char *name, struct dv_error *err);
 void reg_free(struct reg *r);
 /* GET the manifest or index `reference` (a tag or "sha256:HEX"), at most
@@ -108,5 +122,90 @@ int reg_blob_push(struct reg *r, const char *hex, int fd, const char *mem,
 /* PUT the manifest body (NUL-terminated) of media_type as tag. */
 int reg_manifest_put(struct reg *r, const char *tag, const char *body,
 			   const char *media_type, struct dv_error *err);
+
+
+/* ---- between the files of the client: registry.c, http.c, auth.c ---- */
+
+/* As reg_open(); use_mirror: pulls of docker.io images go to
+ * DEVENV_REGISTRY_MIRROR when set (pushes and logins never do). */
+struct reg *reg_connect(const char *name, bool use_mirror, struct dv_error *err);
+
+/* What a request sends: len bytes from fd (read from offset start) or from
+ * mem + start. */
+struct reg_upload {
+	int fd;
+	const char *mem;
+	unsigned long long start, len, off;
+};
+
+struct reg_req {
+	const char *method; /* "GET", "HEAD", "POST", "PUT", "PATCH" */
+	const char *url;
+	const char *accept;
+	const char *ctype; /* Content-Type of what is sent, or NULL */
+	const char *range; /* a "Content-Range: ..." header line, or NULL */
+	struct reg_upload *up; /* PUT's and PATCH's body; NULL: none */
+	bool no_auth;      /* an upload location on another host */
+};
+
+/* The most of an error body kept for its message. */
+#define REG_ERRBODY_MAX 8192
+
+/* Where one response goes (http.c): the body of a 2xx into fd or memory,
+ * counted, capped and hashed; the body of an error into errbody, for its
+ * message. Set c, fd (-1: memory) and max; release with
+ * reg_sink_release(). */
+struct reg_sink {
+	const struct reg_curl *c;
+	CURL *h;
+	int fd;
+	struct dv_buf mem, errbody;
+	unsigned long long n, max;
+	struct dv_sha256 sha;
+	bool too_big;
+	struct dv_error werr;
+	char *content_type, *challenge, *location;
+	unsigned long long chunk_min; /* OCI-Chunk-Min-Length of an upload; 0: none */
+	/* A resumable download (reg_blob_stream): n and sha carry over
+	 * from one response to the next, which is asked with "Range: bytes=n-".
+	 * A 206 must start at n; of a 200 (the server ignored Range) the first
+	 * skip bytes, those we already passed on, are dropped. Either way the
+	 * digest covers exactly the bytes that went to fd. */
+	bool resume, started;
+	unsigned long long skip;
+	long long range_start; /* Content-Range's first byte; -1 when absent */
+	unsigned long long ranged; /* responses that continued a cut one */
+	reg_progress_fn progress;
+	void *progress_data;
+};
+void reg_sink_release(struct reg_sink *s);
+
+/* http.c: request q with retries of what is transient (no response, 5xx,
+ * 429), sending r->auth when with_auth; 0 with *status whatever the HTTP
+ * status. */
+int reg_req_retry(struct reg *r, const struct reg_req *q, bool with_auth, struct reg_sink *s,
+		  long *status, struct dv_error *err);
+/* The registry's own words from an error body, escaped; "" when none. */
+void reg_error_message(const struct dv_buf *body, char *out, size_t outlen);
+/* The error for an HTTP status that is not what we wanted: ENOENT for 404,
+ * EACCES for 401/403, else EIO; desc names what was asked. -1. */
+int reg_status_err(struct reg *r, long status, const struct reg_sink *s, const char *desc,
+		   struct dv_error *err);
+/* After a 401 when we sent no credentials: what to do ("" when we did). */
+const char *reg_login_hint(const struct reg *r);
+/* s escaped for a URL into *out (caller frees); -1 when libcurl cannot. */
+int reg_url_escape(const struct reg_curl *c, const char *s, char **out);
+
+/* auth.c: one request, answering one auth challenge; 0 whatever the HTTP
+ * status. */
+int reg_do(struct reg *r, const struct reg_req *q, struct reg_sink *s, long *status,
+	   struct dv_error *err);
+/* GET base/<what>; fails on anything but 2xx (reg_status_err). */
+int reg_get(struct reg *r, const char *what, const char *accept, struct reg_sink *s,
+	    const char *desc, struct dv_error *err);
+/* PUT `up` to url; 201 or `also_ok` is success, anything else the
+ * registry's message about `what`. */
+int reg_put(struct reg *r, const char *url, const char *ctype, struct reg_upload *up,
+	    bool no_auth, long also_ok, const char *what, struct dv_error *err);
 
 #endif

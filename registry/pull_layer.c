@@ -1,9 +1,9 @@
 /* registry/pull_layer.c - one layer of an image, from its registry into a
  * staging folder, unpacked while it downloads.
  *
- * Two threads per layer, joined by a pipe: the download (registry.c's
+ * Two threads per layer, joined by a pipe: the download (blob.c's
  * reg_blob_stream: hashed as it arrives, resumed with Range when cut)
- * writes the compressed blob into it; this thread's extractor (extract.c,
+ * writes the compressed blob into it; this thread's extractor (layers/extract.c,
  * which hashes the uncompressed stream for the diff_id) reads from it. The
  * blob never touches the disk. Its digest is only known once its last byte
  * has gone into the extractor, so nothing extracted counts until both

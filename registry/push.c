@@ -1,13 +1,13 @@
 /* registry/push.c - an image of the store goes to an OCI registry.
  *
- * Order: each layer is exported (export.c's deterministic tar, whose sha256
+ * Order: each layer is exported (layers/export.c's deterministic tar, whose sha256
  * is its diff_id) and compressed as it streams (gzip without a timestamp,
  * or zstd, single-threaded) into a staging folder under tmp/, so the same
  * layer always gives the same blob and pushing again finds every blob
  * already there. The config is the
  * image's with rootfs.diff_ids for those tars (as image save writes it).
  * Then each blob, config last, is made present in the repository
- * (registry.c: HEAD, else a cross-repository mount from the repository the
+ * (blob.c: HEAD, else a cross-repository mount from the repository the
  * image came from on the same registry, else a monolithic upload), and the
  * OCI manifest is PUT under the tag. The staging folder is removed
  * whatever happens. The store changes only in what layer.json keeps of
@@ -176,7 +176,7 @@ static void *export_thread(void *data)
 }
 
 /* Layer id as staging/<i>.tar.gz (or .tar.zst): fills b's digests, size
- * and path. The tar is not kept: export.c writes it into a pipe on one
+ * and path. The tar is not kept: layers/export.c writes it into a pipe on one
  * thread while this one compresses it, so the two share the machine's
  * cores and tmp/ holds only the compressed form. */
 static int prepare_layer(const struct layer_store *st, const struct layer_ar *ar,

@@ -4,7 +4,11 @@
  * cache), and log in to a registry.
  *
  * Files:
- *   registry.c    one repository of a registry over HTTP: auth, manifests, blobs
+ *   registry.c    one repository of a registry: host, http or https, credentials
+ *   http.c        one request over libcurl: retries, resumed downloads, errors
+ *   auth.c        requests that answer auth challenges (tokens, Basic); ping, login check
+ *   blob.c        blobs: GET checked against their digest, HEAD, uploads and mounts
+ *   manifest.c    manifests and indexes: GET and PUT
  *   curl.c        libcurl through dlopen() (curl.h)
  *   pull.c        an image from a registry into the store; remote images
  *   pull_layer.c  one layer, unpacked while it downloads
@@ -77,7 +81,7 @@ enum reg_compression { REG_GZIP, REG_ZSTD };
 
 /* Send the image ref to an OCI registry as dest (NULL: under its own
  * name; normalised as a pull's, so it names a registry host): each layer
- * as export.c's tar, compressed as comp asks; a config whose rootfs.diff_ids are
+ * as layers/export.c's tar, compressed as comp asks; a config whose rootfs.diff_ids are
  * those tars'; an OCI image manifest PUT under dest's tag. A blob the
  * repository has is not sent again, one the image's own repository on the
  * same registry has is mounted from there. One line per blob to log (may
