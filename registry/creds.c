@@ -126,7 +126,8 @@ static int run_helper(const char *name, const char *action, const char *input, c
 		      int *status, struct dv_error *err)
 {
 	dv_autofree char *prog = dv_xasprintf("docker-credential-%s", name);
-	int in[2] = {-1, -1}, outp[2] = {-1, -1}, errp[2] = {-1, -1}, ws, exec_errno = 0;
+	int in[2] = {-1, -1}, outp[2] = {-1, -1}, errp[2] = {-1, -1}, ws, exec_errno = 0, waited;
+	struct dv_error wait_err = {0};
 	struct dv_buf b = {0};
 	char buf[4096];
 	ssize_t n;
@@ -169,9 +170,7 @@ static int run_helper(const char *name, const char *action, const char *input, c
 	close(in[0]);
 	close(outp[0]);
 	close(errp[0]);
-	while (waitpid(pid, &ws, 0) < 0 && errno == EINTR)
-		;
-	*status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+	waited = dv_waitpid(pid, &ws, &wait_err);
 	if (exec_errno) {
 		dv_buf_release(&b);
 		/* execlp says EACCES when a folder of PATH could not be searched
@@ -183,6 +182,14 @@ static int run_helper(const char *name, const char *action, const char *input, c
 					    prog);
 		return dv_err(err, exec_errno, "cannot run the credential helper '%s'", prog);
 	}
+	/* Without its exit status (ECHILD: SIGCHLD is ignored, so the kernel
+	 * reaped it) the helper has not said its output is good. */
+	if (waited < 0) {
+		dv_buf_release(&b);
+		return dv_err(err, wait_err.errnum, "cannot learn how the credential helper '%s' ended",
+			      prog);
+	}
+	*status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
 	dv_buf_add(&b, "", 0);
 	*out = dv_buf_steal(&b);
 	return 0;

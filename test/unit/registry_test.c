@@ -1,0 +1,210 @@
+/* test/unit/registry_test.c - registry/: credentials as docker keeps them
+ * (creds.c): base64, auths entries, credential helpers, and a helper whose
+ * end cannot be waited for. No root, no network: the helper is a shell
+ * script in a temporary PATH folder. Linked with -Wl,--wrap=waitpid, so a
+ * test can make waitpid() fail the way it does when SIGCHLD is ignored. */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "registry/internal.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+
+/* waitpid() as the linker gives it to us: the real one, or (fail_wait)
+ * one that reaps the child and then fails with ECHILD, leaving in *status
+ * what an uninitialised variable may well hold: 0, "exited with 0". */
+pid_t __real_waitpid(pid_t pid, int *status, int options);
+pid_t __wrap_waitpid(pid_t pid, int *status, int options);
+static bool fail_wait;
+
+pid_t __wrap_waitpid(pid_t pid, int *status, int options)
+{
+	pid_t got = __real_waitpid(pid, status, options);
+
+	if (!fail_wait || got < 0)
+		return got;
+	if (status)
+		*status = 0;
+	errno = ECHILD;
+	return -1;
+}
+
+struct fixture {
+	char dir[64];
+	char *old_path;
+};
+
+static void write_file(const char *dir, const char *name, const char *text, mode_t mode)
+{
+	dv_autofree char *path = dv_xasprintf("%s/%s", dir, name);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	assert_int_equal(fchmod(fd, mode), 0);
+	close(fd);
+}
+
+/* A docker config folder of our own, and docker-credential-dvtest on PATH:
+ * `get` prints user "u", secret "s"; `store` and `erase` succeed. */
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	dv_autofree char *bin = NULL, *path = NULL;
+
+	snprintf(f->dir, sizeof(f->dir), "/tmp/registry_test.XXXXXX");
+	if (!mkdtemp(f->dir))
+		return -1;
+	bin = dv_xasprintf("%s/bin", f->dir);
+	if (mkdir(bin, 0700) < 0)
+		return -1;
+	write_file(bin, "docker-credential-dvtest",
+		   "#!/bin/sh\n"
+		   "cat >/dev/null\n"
+		   "case $1 in get) echo '{\"ServerURL\":\"x\",\"Username\":\"u\",\"Secret\":\"s\"}' ;;\n"
+		   "esac\n",
+		   0755);
+	f->old_path = dv_xstrdup(getenv("PATH") ? getenv("PATH") : "/usr/bin:/bin");
+	path = dv_xasprintf("%s:%s", bin, f->old_path);
+	setenv("PATH", path, 1);
+	setenv("DOCKER_CONFIG", f->dir, 1);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	fail_wait = false;
+	signal(SIGCHLD, SIG_DFL);
+	setenv("PATH", f->old_path, 1);
+	unsetenv("DOCKER_CONFIG");
+	dv_rm_tree_at(AT_FDCWD, f->dir, &(struct dv_error){0});
+	free(f->old_path);
+	free(f);
+	return 0;
+}
+
+static void test_base64(void **state)
+{
+	static const char *const v[][2] = {
+		{"", ""},         {"f", "Zg=="},         {"fo", "Zm8="},
+		{"foo", "Zm9v"},  {"foob", "Zm9vYg=="}, {"u:s", "dTpz"},
+		{"\xff\xfe", "//4="},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		dv_autofree char *got = reg_base64(v[i][0]);
+
+		assert_string_equal(got, v[i][1]);
+	}
+	assert_string_equal(reg_auths_key("docker.io"), "https://index.docker.io/v1/");
+	assert_string_equal(reg_auths_key("127.0.0.1:5000"), "127.0.0.1:5000");
+}
+
+/* auths.<host>.auth, under the host, https://host, or Docker Hub's key;
+ * anything but base64 (it goes into a header) is refused. */
+static void test_creds_auths(void **state)
+{
+	struct fixture *f = *state;
+	dv_autofree char *a = NULL, *b = NULL, *c = NULL, *d = NULL;
+
+	write_file(f->dir, "config.json",
+		   "{\"auths\":{\"reg.example:5000\":{\"auth\":\"dTpz\"},"
+		   "\"https://other.example\":{\"auth\":\"eDp5\"},"
+		   "\"https://index.docker.io/v1/\":{\"auth\":\"aDpp\"},"
+		   "\"bad.example\":{\"auth\":\"dTpz\\r\\nX-Evil: 1\"}}}",
+		   0600);
+	a = reg_creds_get("reg.example:5000");
+	b = reg_creds_get("other.example");
+	c = reg_creds_get("docker.io");
+	d = reg_creds_get("bad.example");
+	assert_string_equal(a, "dTpz");
+	assert_string_equal(b, "eDp5");
+	assert_string_equal(c, "aDpp");
+	assert_null(d);
+	assert_null(reg_creds_get("nowhere.example"));
+}
+
+static void test_creds_helper(void **state)
+{
+	struct fixture *f = *state;
+	struct dv_error err = {0};
+	dv_autofree char *got = NULL;
+	bool found = false;
+
+	write_file(f->dir, "config.json", "{\"credsStore\":\"dvtest\"}", 0600);
+	got = reg_creds_get("reg.example");
+	assert_non_null(got);
+	assert_string_equal(got, "dTpz");
+	assert_int_equal(reg_creds_helper_store("reg.example", "u", "s", &err), 1);
+	assert_int_equal(reg_creds_helper_erase("reg.example", &found, &err), 1);
+	assert_true(found);
+	/* A name that is not a plain program name is no helper at all. */
+	write_file(f->dir, "config.json", "{\"credsStore\":\"../dvtest\"}", 0600);
+	assert_int_equal(reg_creds_helper_store("reg.example", "u", "s", &err), 0);
+}
+
+/* creds.c read the helper's exit status from an uninitialised variable
+ * when waitpid() failed; whatever it held decided whether the helper's
+ * output counted. A helper whose end we cannot learn has not vouched for
+ * anything: no credentials, and store and erase fail. */
+static void test_creds_helper_wait_fails(void **state)
+{
+	struct fixture *f = *state;
+	struct dv_error err = {0};
+	bool found = false;
+
+	write_file(f->dir, "config.json", "{\"credsStore\":\"dvtest\"}", 0600);
+	fail_wait = true;
+	assert_null(reg_creds_get("reg.example"));
+	assert_int_equal(reg_creds_helper_store("reg.example", "u", "s", &err), -1);
+	assert_int_equal(err.errnum, ECHILD);
+	assert_non_null(strstr(err.msg, "docker-credential-dvtest"));
+	err = (struct dv_error){0};
+	assert_int_equal(reg_creds_helper_erase("reg.example", &found, &err), -1);
+	assert_int_equal(err.errnum, ECHILD);
+	fail_wait = false;
+}
+
+/* The same for real: with SIGCHLD ignored the kernel reaps the helper
+ * itself, and waitpid() fails with ECHILD. */
+static void test_creds_helper_sigchld_ignored(void **state)
+{
+	struct fixture *f = *state;
+	struct dv_error err = {0};
+
+	write_file(f->dir, "config.json", "{\"credsStore\":\"dvtest\"}", 0600);
+	signal(SIGCHLD, SIG_IGN);
+	assert_null(reg_creds_get("reg.example"));
+	assert_int_equal(reg_creds_helper_store("reg.example", "u", "s", &err), -1);
+	assert_int_equal(err.errnum, ECHILD);
+	signal(SIGCHLD, SIG_DFL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_base64),
+		cmocka_unit_test_setup_teardown(test_creds_auths, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_creds_helper, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_creds_helper_wait_fails, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_creds_helper_sigchld_ignored, setup, teardown),
+	};
+
+	return cmocka_run_group_tests_name("registry", tests, NULL, NULL);
+}
