@@ -2,6 +2,7 @@
  * writes, safe removal, /etc/subuid parsing. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -17,10 +18,12 @@
 #include <cmocka.h>
 
 #include "util/cleanup.h"
+#include "util/dl.h"
 #include "util/error.h"
 #include "util/fault.h"
 #include "util/fs.h"
 #include "util/hash.h"
+#include "util/parse.h"
 #include "util/str.h"
 #include "util/term.h"
 #include "util/treesum.h"
@@ -776,6 +779,150 @@ static void test_suggest(void **state)
 	assert_null(b.s);
 }
 
+/* One size parser: the grammar of 'memory' and DEVENV_MAX_LAYER_SIZE, and
+ * no wrap past 2^64 (issue 14: "18014398509481985k" was 1 KiB). */
+static void test_size_parse(void **state)
+{
+	struct dv_error err = { 0 };
+	unsigned long long v = 7;
+
+	(void)state;
+	assert_int_equal(dv_size_parse("4096", &v, &err), 0);
+	assert_true(v == 4096);
+	assert_int_equal(dv_size_parse("512k", &v, &err), 0);
+	assert_true(v == 512ULL << 10);
+	assert_int_equal(dv_size_parse("2G", &v, &err), 0);
+	assert_true(v == 2ULL << 30);
+	assert_int_equal(dv_size_parse("3t", &v, &err), 0);
+	assert_true(v == 3ULL << 40);
+	assert_int_equal(dv_size_parse("0", &v, &err), 0);
+	assert_true(v == 0);
+	assert_int_equal(dv_size_parse("18446744073709551615", &v, &err), 0);
+	assert_true(v == 18446744073709551615ULL);
+	assert_int_equal(dv_size_parse("16777215t", &v, &err), 0);
+	assert_true(v == 16777215ULL << 40);
+
+	v = 7;
+	assert_int_equal(dv_size_parse("18014398509481985k", &v, &err), -1);
+	assert_int_equal(err.errnum, ERANGE);
+	assert_string_equal(err.msg, "size '18014398509481985k' is too large");
+	assert_true(v == 7);
+	assert_int_equal(dv_size_parse("16777216t", &v, &err), -1);
+	assert_int_equal(err.errnum, ERANGE);
+	assert_int_equal(dv_size_parse("18446744073709551616", &v, &err), -1);
+	assert_int_equal(err.errnum, ERANGE);
+	assert_int_equal(dv_size_parse("99999999999999999999999g", &v, &err), -1);
+	assert_int_equal(err.errnum, ERANGE);
+
+	static const char *const bad[] = { "", "k", "-1", "+1", " 1", "1 ", "1kb", "1x", "1.5g",
+					   "0x10", "1e3" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memset(&err, 0, sizeof(err));
+		assert_int_equal(dv_size_parse(bad[i], &v, &err), -1);
+		assert_int_equal(err.errnum, EINVAL);
+	}
+	assert_string_equal(err.msg, "invalid size '1e3': give bytes, or a number with k, m, g or t");
+	assert_int_equal(dv_size_parse(NULL, &v, &err), -1);
+	assert_true(v == 7);
+}
+
+static void test_digest_hex(void **state)
+{
+	const char *hex = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+	char buf[80];
+
+	(void)state;
+	snprintf(buf, sizeof(buf), "sha256:%s", hex);
+	assert_ptr_equal(dv_digest_hex(buf), buf + 7);
+	assert_true(dv_is_sha256_hex(hex));
+	assert_null(dv_digest_hex(NULL));
+	assert_false(dv_is_sha256_hex(NULL));
+	assert_null(dv_digest_hex(hex));               /* no algorithm */
+	buf[70] = 0;
+	assert_null(dv_digest_hex(buf));               /* 63 digits */
+	snprintf(buf, sizeof(buf), "sha256:%sa", hex); /* 65 */
+	assert_null(dv_digest_hex(buf));
+	snprintf(buf, sizeof(buf), "sha512:%s", hex);
+	assert_null(dv_digest_hex(buf));
+	snprintf(buf, sizeof(buf), "SHA256:%s", hex);
+	assert_null(dv_digest_hex(buf));
+	snprintf(buf, sizeof(buf), "sha256:%s", hex);
+	buf[7] = 'E';                                  /* upper case */
+	assert_null(dv_digest_hex(buf));
+	buf[7] = '/';                                  /* a path */
+	assert_null(dv_digest_hex(buf));
+	assert_null(dv_digest_hex("sha256:"));
+	assert_false(dv_is_sha256_hex(""));
+}
+
+/* The dlopen loader, on libc: every name resolved once, a missing library
+ * or function named, a failed init retried, several threads at once. */
+struct test_libc {
+	size_t (*strlen)(const char *);
+	int (*abs)(int);
+};
+#define TEST_LIBC_SYM(f) DV_DL_SYM(struct test_libc, f),
+static int test_init_calls, test_init_fail;
+
+static int test_libc_init(void *table, struct dv_error *err)
+{
+	struct test_libc *t = table;
+
+	test_init_calls++;
+	if (test_init_fail)
+		return dv_err(err, 0, "cannot initialise %zu", t->strlen("libc"));
+	return 0;
+}
+
+static struct test_libc test_libc_table;
+static const struct dv_dl_sym test_libc_syms[] = { TEST_LIBC_SYM(strlen) TEST_LIBC_SYM(abs) };
+static struct dv_dl test_libc_dl = DV_DL_INIT("libc.so.6", test_libc_syms, &test_libc_table, NULL);
+
+static void *load_libc(void *arg)
+{
+	struct dv_error err = { 0 };
+
+	(void)arg;
+	if (dv_dl_load(&test_libc_dl, &err) < 0 || test_libc_table.strlen("four") != 4)
+		return (void *)1;
+	return NULL;
+}
+
+static void test_dl_load(void **state)
+{
+	static const struct dv_dl_sym missing[] = { { "strlen", 0 }, { "dv_no_such_function", 0 } };
+	static struct test_libc t2;
+	struct dv_dl nolib = DV_DL_INIT("libdevenv-no-such.so.1", test_libc_syms, &t2, NULL);
+	struct dv_dl nosym = DV_DL_INIT("libc.so.6", missing, &t2, NULL);
+	struct dv_dl init = DV_DL_INIT("libc.so.6", test_libc_syms, &t2, test_libc_init);
+	struct dv_error err = { 0 };
+	pthread_t th[4];
+	void *res;
+
+	(void)state;
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, load_libc, NULL), 0);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(pthread_join(th[i], &res), 0);
+		assert_null(res);
+	}
+	assert_int_equal(test_libc_table.abs(-3), 3);
+
+	assert_int_equal(dv_dl_load(&nolib, &err), -1);
+	assert_true(dv_str_startswith(err.msg, "cannot load libdevenv-no-such.so.1: "));
+	assert_int_equal(dv_dl_load(&nosym, &err), -1);
+	assert_string_equal(err.msg, "cannot load libc.so.6: no symbol 'dv_no_such_function'");
+
+	test_init_fail = 1;
+	assert_int_equal(dv_dl_load(&init, &err), -1);
+	assert_string_equal(err.msg, "cannot initialise 4");
+	test_init_fail = 0;
+	assert_int_equal(dv_dl_load(&init, &err), 0);
+	assert_int_equal(dv_dl_load(&init, &err), 0);
+	assert_int_equal(test_init_calls, 2); /* once failed, once for good, then cached */
+	assert_int_equal(t2.strlen("ab"), 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -798,6 +945,9 @@ int main(void)
 		cmocka_unit_test(test_fault_point),
 		cmocka_unit_test(test_run_closes_inherited_fds),
 		cmocka_unit_test(test_suggest),
+		cmocka_unit_test(test_size_parse),
+		cmocka_unit_test(test_digest_hex),
+		cmocka_unit_test(test_dl_load),
 	};
 
 	return cmocka_run_group_tests_name("util", tests, NULL, NULL);
