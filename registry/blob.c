@@ -15,6 +15,7 @@
 #include "internal.h"
 #include "util/cleanup.h"
 #include "util/hash.h"
+#include "util/parse.h"
 #include "util/banned.h"
 
 /* The blob s received is the one asked for (hex), or one line saying not. */
@@ -39,7 +40,7 @@ int reg_blob(struct reg *r, const char *hex, unsigned long long max, int fd,
 	struct reg_sink s = {.c = r->c, .fd = fd, .max = max};
 	int ret = -1;
 
-	if (!dv_str_is_hex(hex, 64))
+	if (!dv_is_sha256_hex(hex))
 		return dv_err(err, EINVAL, "invalid blob digest 'sha256:%s'", hex);
 	what = dv_xasprintf("blobs/sha256:%s", hex);
 	if (reg_get(r, what, NULL, &s, "blob", err) < 0)
@@ -68,7 +69,7 @@ int reg_blob_stream(struct reg *r, const char *hex, unsigned long long size, int
 			 .progress = progress, .progress_data = progress_data};
 	int ret = -1;
 
-	if (!dv_str_is_hex(hex, 64))
+	if (!dv_is_sha256_hex(hex))
 		return dv_err(err, EINVAL, "invalid blob digest 'sha256:%s'", hex);
 	dv_sha256_init(&s.sha);
 	what = dv_xasprintf("blobs/sha256:%s", hex);
@@ -102,7 +103,7 @@ int reg_blob_exists(struct reg *r, const char *hex, bool *out, struct dv_error *
 	long status;
 	int ret = -1;
 
-	if (!dv_str_is_hex(hex, 64))
+	if (!dv_is_sha256_hex(hex))
 		return dv_err(err, EINVAL, "invalid blob digest 'sha256:%s'", hex);
 	url = dv_xasprintf("%s/blobs/sha256:%s", r->base, hex);
 	q.url = url;

@@ -22,6 +22,7 @@
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/hash.h"
+#include "util/parse.h"
 #include "util/banned.h"
 
 #define PULL_CONFIG_MAX (8u << 20)
@@ -107,11 +108,7 @@ static const char *jstr(struct json_object *o, const char *key)
 /* The hex of a descriptor's digest, or NULL when it is not sha256:<64 hex>. */
 static const char *desc_hex(struct json_object *desc)
 {
-	const char *d = jstr(desc, "digest");
-
-	if (!d || !dv_str_startswith(d, "sha256:") || !dv_str_is_hex(d + 7, 64))
-		return NULL;
-	return d + 7;
+	return dv_digest_hex(jstr(desc, "digest"));
 }
 
 static bool is_index(const char *mt)
@@ -560,9 +557,9 @@ static int remote_open(const char *ref, const char *platform, struct reg_remote 
 	}
 	for (i = 0; i < n; i++) {
 		const char *d = json_object_get_string(json_object_array_get_idx(diff_ids, i));
-		const char *id = d && dv_str_startswith(d, "sha256:") ? d + 7 : NULL;
+		const char *id = dv_digest_hex(d);
 
-		if (!id || !layer_is_id(id)) {
+		if (!id) {
 			dv_err_plain(err, EINVAL, "the config of '%s' names an invalid diff_id",
 				     r->name);
 			goto fail;

@@ -22,6 +22,7 @@
 #include "internal.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
+#include "util/parse.h"
 #include "util/banned.h"
 
 /* The pipe holds this much, so that the download and the extractor do not
@@ -84,7 +85,7 @@ int reg_pull_layer(const struct layer_store *st, struct reg *reg, const char *he
 
 	if (!ar)
 		return -1;
-	if (!layer_is_id(hex) || !layer_is_id(diff_hex))
+	if (!dv_is_sha256_hex(hex) || !dv_is_sha256_hex(diff_hex))
 		return dv_err(err, EINVAL, "invalid layer digest 'sha256:%s'", hex);
 	if (layer_staging_create(st, false, "pull", &staging, err) < 0)
 		return -1;

@@ -28,6 +28,7 @@
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/hash.h"
+#include "util/parse.h"
 #include "util/banned.h"
 
 /* What each compression is called: in layer.json, in staging, in OCI. */
@@ -95,12 +96,10 @@ out:
 static const char *sha256_field(struct json_object *o, const char *key)
 {
 	struct json_object *v;
-	const char *s;
 
-	if (!json_object_object_get_ex(o, key, &v) || !(s = json_object_get_string(v)) ||
-	    !dv_str_startswith(s, "sha256:") || !layer_is_id(s + 7))
+	if (!json_object_object_get_ex(o, key, &v))
 		return NULL;
-	return s + 7;
+	return dv_digest_hex(json_object_get_string(v));
 }
 
 /* The push form of layer id as an earlier push with comp made it, from
