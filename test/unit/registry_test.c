@@ -1,7 +1,9 @@
-/* test/unit/registry_test.c - registry/: credentials as docker keeps them
- * (creds.c): base64, auths entries, credential helpers, and a helper whose
- * end cannot be waited for. No root, no network: the helper is a shell
- * script in a temporary PATH folder. Linked with -Wl,--wrap=waitpid, so a
+/* test/unit/registry_test.c - registry/: where a connection goes (http only
+ * for loopback and listed hosts, Docker Hub and its mirror), and
+ * credentials as docker keeps them (creds.c): base64, auths entries,
+ * credential helpers, and a helper whose end cannot be waited for. No
+ * root, no network: nothing is asked of a registry, and the helper is a
+ * shell script in a temporary PATH folder. Linked with -Wl,--wrap=waitpid, so a
  * test can make waitpid() fail the way it does when SIGCHLD is ignored. */
 #include <errno.h>
 #include <fcntl.h>
@@ -196,9 +198,140 @@ static void test_creds_helper_sigchld_ignored(void **state)
 	signal(SIGCHLD, SIG_DFL);
 }
 
+/* One connection's destination, as reg_connect() works it out. */
+struct dest {
+	const char *name;   /* normalised reference */
+	bool push;          /* reg_open_push(): never the mirror */
+	const char *origin; /* NULL: refused */
+	const char *base, *host, *path;
+};
+
+static void check_dest(const struct dest *d)
+{
+	struct dv_error err = {0};
+	struct reg *r = d->push ? reg_open_push(d->name, NULL, &err) : reg_open(d->name, &err);
+
+	if (!d->origin) {
+		assert_null(r);
+		assert_int_equal(err.errnum, EINVAL);
+		return;
+	}
+	if (!r)
+		fail_msg("%s: %s", d->name, err.msg);
+	assert_string_equal(r->origin, d->origin);
+	assert_string_equal(r->base, d->base);
+	assert_string_equal(r->host, d->host);
+	assert_string_equal(r->path, d->path);
+	assert_string_equal(reg_name(r), d->name);
+	assert_true(r->insecure == !strncmp(d->origin, "http://", 7));
+	reg_free(r);
+}
+
+/* Plain http only for loopback hosts and DEVENV_INSECURE_REGISTRIES, so
+ * that a name in an Envfile cannot downgrade a pull to clear text; Docker
+ * Hub's images from DEVENV_REGISTRY_MIRROR, but never a push. */
+static void test_connect_destination(void **state)
+{
+	static const char hex[] = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+	char digest_name[128];
+	const struct dest plain[] = {
+		{"127.0.0.1:5000/team/app:1", false, "http://127.0.0.1:5000",
+		 "http://127.0.0.1:5000/v2/team/app", "127.0.0.1:5000", "team/app"},
+		{"localhost/x:1", false, "http://localhost", "http://localhost/v2/x", "localhost", "x"},
+		{"localhost:5000/x", false, "http://localhost:5000", "http://localhost:5000/v2/x",
+		 "localhost:5000", "x"},
+		{"[::1]:5000/x:1", false, "http://[::1]:5000", "http://[::1]:5000/v2/x", "[::1]:5000",
+		 "x"},
+		{"localhost.evil.example/x:1", false, "https://localhost.evil.example",
+		 "https://localhost.evil.example/v2/x", "localhost.evil.example", "x"},
+		{"127.0.0.1.evil.example/x:1", false, "https://127.0.0.1.evil.example",
+		 "https://127.0.0.1.evil.example/v2/x", "127.0.0.1.evil.example", "x"},
+		{"reg.example:5000/x:1", false, "https://reg.example:5000",
+		 "https://reg.example:5000/v2/x", "reg.example:5000", "x"},
+		{"docker.io/library/busybox:latest", false, "https://registry-1.docker.io",
+		 "https://registry-1.docker.io/v2/library/busybox", "docker.io", "library/busybox"},
+		{"busybox:latest", false, NULL, NULL, NULL, NULL},
+	};
+	const struct dest listed[] = {
+		{"reg.example:5000/x:1", false, "http://reg.example:5000",
+		 "http://reg.example:5000/v2/x", "reg.example:5000", "x"},
+		{"reg.example/x:1", false, "https://reg.example", "https://reg.example/v2/x",
+		 "reg.example", "x"},
+		{"b.example/x:1", true, "http://b.example", "http://b.example/v2/x", "b.example", "x"},
+	};
+	const struct dest mirrored[] = {
+		{"docker.io/library/busybox:latest", false, "http://mirror.example:5000",
+		 "http://mirror.example:5000/v2/library/busybox", "mirror.example:5000",
+		 "library/busybox"},
+		{"docker.io/library/busybox:latest", true, "https://registry-1.docker.io",
+		 "https://registry-1.docker.io/v2/library/busybox", "docker.io", "library/busybox"},
+		{"quay.example/x:1", false, "https://quay.example", "https://quay.example/v2/x",
+		 "quay.example", "x"},
+	};
+	const struct dest https_mirror = {"docker.io/library/debian:12", false,
+					  "https://mirror.example", "https://mirror.example/v2/library/debian",
+					  "mirror.example", "library/debian"};
+	struct dv_error err = {0};
+	struct dest by_digest;
+
+	(void)state;
+	if (!reg_curl_load(&err))
+		skip(); /* libcurl.so.4 is not installed: nothing to connect with */
+	unsetenv("DEVENV_INSECURE_REGISTRIES");
+	unsetenv("DEVENV_REGISTRY_MIRROR");
+	setenv("DOCKER_CONFIG", "/nonexistent", 1);
+	for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++)
+		check_dest(&plain[i]);
+	snprintf(digest_name, sizeof(digest_name), "reg.example/team/app@sha256:%s", hex);
+	by_digest = (struct dest){digest_name, false, "https://reg.example",
+				  "https://reg.example/v2/team/app", "reg.example", "team/app"};
+	check_dest(&by_digest);
+	/* Listed with its port, a host is listed only with that port. */
+	setenv("DEVENV_INSECURE_REGISTRIES", "a.example, reg.example:5000\tb.example", 1);
+	for (size_t i = 0; i < sizeof(listed) / sizeof(listed[0]); i++)
+		check_dest(&listed[i]);
+	unsetenv("DEVENV_INSECURE_REGISTRIES");
+	setenv("DEVENV_REGISTRY_MIRROR", "http://mirror.example:5000", 1);
+	for (size_t i = 0; i < sizeof(mirrored) / sizeof(mirrored[0]); i++)
+		check_dest(&mirrored[i]);
+	setenv("DEVENV_REGISTRY_MIRROR", "mirror.example/some/path", 1);
+	check_dest(&https_mirror);
+	unsetenv("DEVENV_REGISTRY_MIRROR");
+	unsetenv("DOCKER_CONFIG");
+}
+
+/* A connection for another thread: the same destination and token, its
+ * own copies. */
+static void test_connect_dup(void **state)
+{
+	struct dv_error err = {0};
+	struct reg *r, *d;
+
+	(void)state;
+	if (!reg_curl_load(&err))
+		skip(); /* libcurl.so.4 is not installed: nothing to connect with */
+	setenv("DOCKER_CONFIG", "/nonexistent", 1);
+	r = reg_open_push("127.0.0.1:5000/team/app:1", "team/base", &err);
+	assert_non_null(r);
+	r->auth = dv_xstrdup("Authorization: Bearer t");
+	d = reg_dup(r);
+	assert_ptr_not_equal(d->base, r->base);
+	assert_string_equal(d->base, r->base);
+	assert_string_equal(d->auth, r->auth);
+	assert_string_equal(d->from, "team/base");
+	assert_true(d->push && d->insecure);
+	assert_int_equal(d->chunk, r->chunk);
+	reg_free(r);
+	assert_string_equal(d->auth, "Authorization: Bearer t");
+	reg_free(d);
+	unsetenv("DOCKER_CONFIG");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_connect_destination),
+		cmocka_unit_test(test_connect_dup),
 		cmocka_unit_test(test_base64),
 		cmocka_unit_test_setup_teardown(test_creds_auths, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_creds_helper, setup, teardown),
