@@ -2,6 +2,10 @@
  * registry/internal.h - what the files of registry/ share (registry.h has
  * the file map). Nothing outside registry/ includes this file.
  *
+ * Calls go one way: pull.c, pull_layer.c, push.c and login.c use blob.c,
+ * manifest.c and auth.c, which send their requests through http.c on a
+ * struct reg from registry.c; creds.c and curl.c are at the bottom.
+ *
  * A pull or push works on the store below it through layers/internal.h
  * (staging, extract, commit, libarchive, OCI documents), not only
  * layers.h: those are the store's own steps, which registry/ takes part in.
@@ -15,9 +19,11 @@
 #include "util/hash.h"
 #include "util/str.h"
 
-/* A connection to one repository of an OCI registry (registry.c):
- * reg_open() with a normalised name, then _manifest() and _blob()
- * any number of times, reg_free(). It keeps the bearer token it got. */
+/* ---- registry.c: a connection to one repository ---- */
+
+/* A connection to one repository of an OCI registry: reg_open() with a
+ * normalised name, then reg_manifest() and reg_blob() any number of times,
+ * reg_free(). It keeps the bearer token it got. */
 struct reg {
 	const struct reg_curl *c;
 	char *name;   /* the normalised reference, for messages */
@@ -32,103 +38,21 @@ struct reg {
 	bool insecure, push;
 };
 struct reg *reg_open(const char *name, struct dv_error *err);
-void reg_free(struct reg *r);
-/* GET the manifest or index `reference` (a tag or "sha256:HEX"), at most
- * 4 MiB. *body (NUL-terminated) and *media_type (the Content-Type without
- * parameters, "" when absent) belong to the caller. A 404 fails with errnum
- * ENOENT, 401/403 with EACCES, each with the registry's own message. */
-int reg_manifest(struct reg *r, const char *reference, char **body, size_t *len,
-		       char **media_type, struct dv_error *err);
-/* GET blob sha256:hex, at most max bytes, checking its digest as it streams:
- * into fd (from offset 0, truncated first) when fd >= 0, else into *body.
- * A blob that does not match its digest fails with errnum EBADMSG. */
-int reg_blob(struct reg *r, const char *hex, unsigned long long max, int fd,
-		   char **body, size_t *len, struct dv_error *err);
-
-/* Called from the download as a streamed blob's bytes arrive: done is the
- * count so far. Returning false stops the download (errnum ECANCELED). */
-typedef bool (*reg_progress_fn)(void *data, unsigned long long done);
-/* GET blob sha256:hex of `size` bytes (~0ULL: unknown) into fd (a pipe to
- * an extractor, say: written in order, never rewound), checking its digest
- * as it streams. A cut transfer (reset, truncated body, 5xx) is asked again
- * from where it stopped with "Range: bytes=N-", with backoff, the running
- * digest continued; a registry that answers 200 instead of 206 resends the
- * whole blob, whose first N bytes are dropped. When it cannot be resumed:
- * "download of <desc> sha256:<12 hex>... of 'NAME' was cut at N of M bytes
- * and could not be resumed: <why>" (errnum EIO). A wrong digest fails with
- * errnum EBADMSG once the last byte has been written to fd. */
-int reg_blob_stream(struct reg *r, const char *hex, unsigned long long size, int fd,
-			  const char *desc, reg_progress_fn progress, void *progress_data,
-			  struct dv_error *err);
-/* A second connection to the same repository, with the token r has: one
- * struct reg is used by one thread at a time. Free with
- * reg_free(). */
-struct reg *reg_dup(const struct reg *r);
-
-/* The normalised name it was opened with, for messages. */
-const char *reg_name(const struct reg *r);
-/* One layer of an image, streamed from the registry into a new staging
- * folder tmp/<name>/diff (pull_layer.c): blob sha256:hex of `size`
- * bytes (~0ULL: unknown) is unpacked while it downloads (no copy of it on
- * disk), resumed when cut, its digest checked, and what it unpacks to
- * checked against diff_hex. *out_staging: the staging name (caller frees;
- * commit it with layer_commit_full(), or layer_staging_discard() it). On
- * failure nothing is left in tmp/. reg serves this call only: give each
- * concurrent call its own (reg_dup). progress (may be NULL) is
- * called from another thread as bytes arrive. */
-int reg_pull_layer(const struct layer_store *st, struct reg *reg, const char *hex,
-		     unsigned long long size, const char *diff_hex, reg_progress_fn progress,
-		     void *progress_data, char **out_staging, struct dv_error *err);
-
 /* For a push: as reg_open(), asking for tokens of scope pull,push
  * (and pull on `from`, a repository of the same registry that blobs may be
  * mounted from; NULL: none). */
 struct reg *reg_open_push(const char *name, const char *from, struct dv_error *err);
-/* Check basic (base64 "user:pass") against the registry at host: GET /v2/
- * with them (as Basic auth, or to its token server). errnum EACCES when
- * refused. A registry open to anyone accepts any. */
-int reg_login_check(const char *host, const char *basic, struct dv_error *err);
-/* The docker client's config folder: $DOCKER_CONFIG, else ~/.docker;
- * NULL when neither is set. Caller frees. */
-char *reg_docker_config_dir(void);
-/* creds.c: registry credentials as docker keeps them: credHelpers.<host>,
- * else credsStore (a docker-credential-NAME program), else auths.<host>.
- * get: base64("user:pass"), or NULL (anonymous; a broken helper is a
- * warning). The helper functions return 0 when no helper is configured for
- * host, 1 when the helper did it; erase sets *found. */
-char *reg_creds_get(const char *host);
-int reg_creds_helper_store(const char *host, const char *user, const char *secret,
-			     struct dv_error *err);
-int reg_creds_helper_erase(const char *host, bool *found, struct dv_error *err);
-/* The key docker uses for host in "auths" and with helpers. */
-const char *reg_auths_key(const char *host);
-char *reg_base64(const char *s);
-/* GET /v2/, answering its auth challenge: is the registry there and does
- * it let us in? */
-int reg_ping(struct reg *r, struct dv_error *err);
-/* HEAD blob sha256:hex: *out says whether the repository has it. */
-int reg_blob_exists(struct reg *r, const char *hex, bool *out, struct dv_error *err);
-/* Make blob sha256:hex (len bytes from fd, from offset 0, when fd >= 0;
- * else mem) be in the repository: nothing when it is there, a mount from
- * `from` when that works, else an upload: POST, then one PUT with the
- * digest, or for a blob larger than DEVENV_PUSH_CHUNK_SIZE (read by
- * reg_open_push(), which fails with EINVAL on a bad value) PATCHes
- * of that size and an empty PUT. *how: "exists", "mounted" or "pushed"
- * (static strings). With
- * fd < 0 and mem NULL nothing is uploaded: *how is NULL when it would
- * have to be. */
-int reg_blob_push(struct reg *r, const char *hex, int fd, const char *mem,
-			unsigned long long len, const char **how, struct dv_error *err);
-/* PUT the manifest body (NUL-terminated) of media_type as tag. */
-int reg_manifest_put(struct reg *r, const char *tag, const char *body,
-			   const char *media_type, struct dv_error *err);
-
-
-/* ---- between the files of the client: registry.c, http.c, auth.c ---- */
-
 /* As reg_open(); use_mirror: pulls of docker.io images go to
  * DEVENV_REGISTRY_MIRROR when set (pushes and logins never do). */
 struct reg *reg_connect(const char *name, bool use_mirror, struct dv_error *err);
+/* A second connection to the same repository, with the token r has: one
+ * struct reg is used by one thread at a time. Free with reg_free(). */
+struct reg *reg_dup(const struct reg *r);
+void reg_free(struct reg *r);
+/* The normalised name it was opened with, for messages. */
+const char *reg_name(const struct reg *r);
+
+/* ---- http.c: one request and where its answer goes ---- */
 
 /* What a request sends: len bytes from fd (read from offset start) or from
  * mem + start. */
@@ -148,13 +72,16 @@ struct reg_req {
 	bool no_auth;      /* an upload location on another host */
 };
 
+/* Called from the download as a streamed blob's bytes arrive: done is the
+ * count so far. Returning false stops the download (errnum ECANCELED). */
+typedef bool (*reg_progress_fn)(void *data, unsigned long long done);
+
 /* The most of an error body kept for its message. */
 #define REG_ERRBODY_MAX 8192
 
-/* Where one response goes (http.c): the body of a 2xx into fd or memory,
- * counted, capped and hashed; the body of an error into errbody, for its
- * message. Set c, fd (-1: memory) and max; release with
- * reg_sink_release(). */
+/* Where one response goes: the body of a 2xx into fd or memory, counted,
+ * capped and hashed; the body of an error into errbody, for its message.
+ * Set c, fd (-1: memory) and max; release with reg_sink_release(). */
 struct reg_sink {
 	const struct reg_curl *c;
 	CURL *h;
@@ -180,8 +107,8 @@ struct reg_sink {
 };
 void reg_sink_release(struct reg_sink *s);
 
-/* http.c: request q with retries of what is transient (no response, 5xx,
- * 429), sending r->auth when with_auth; 0 with *status whatever the HTTP
+/* Request q with retries of what is transient (no response, 5xx, 429),
+ * sending r->auth when with_auth; 0 with *status whatever the HTTP
  * status. */
 int reg_req_retry(struct reg *r, const struct reg_req *q, bool with_auth, struct reg_sink *s,
 		  long *status, struct dv_error *err);
@@ -196,8 +123,9 @@ const char *reg_login_hint(const struct reg *r);
 /* s escaped for a URL into *out (caller frees); -1 when libcurl cannot. */
 int reg_url_escape(const struct reg_curl *c, const char *s, char **out);
 
-/* auth.c: one request, answering one auth challenge; 0 whatever the HTTP
- * status. */
+/* ---- auth.c: requests that answer the registry's auth challenge ---- */
+
+/* One request, answering one auth challenge; 0 whatever the HTTP status. */
 int reg_do(struct reg *r, const struct reg_req *q, struct reg_sink *s, long *status,
 	   struct dv_error *err);
 /* GET base/<what>; fails on anything but 2xx (reg_status_err). */
@@ -207,5 +135,89 @@ int reg_get(struct reg *r, const char *what, const char *accept, struct reg_sink
  * registry's message about `what`. */
 int reg_put(struct reg *r, const char *url, const char *ctype, struct reg_upload *up,
 	    bool no_auth, long also_ok, const char *what, struct dv_error *err);
+/* GET /v2/, answering its auth challenge: is the registry there and does
+ * it let us in? */
+int reg_ping(struct reg *r, struct dv_error *err);
+/* Check basic (base64 "user:pass") against the registry at host: GET /v2/
+ * with them (as Basic auth, or to its token server). errnum EACCES when
+ * refused. A registry open to anyone accepts any. */
+int reg_login_check(const char *host, const char *basic, struct dv_error *err);
+
+/* ---- manifest.c ---- */
+
+/* GET the manifest or index `reference` (a tag or "sha256:HEX"), at most
+ * 4 MiB. *body (NUL-terminated) and *media_type (the Content-Type without
+ * parameters, "" when absent) belong to the caller. A 404 fails with errnum
+ * ENOENT, 401/403 with EACCES, each with the registry's own message. */
+int reg_manifest(struct reg *r, const char *reference, char **body, size_t *len,
+		 char **media_type, struct dv_error *err);
+/* PUT the manifest body (NUL-terminated) of media_type as tag. */
+int reg_manifest_put(struct reg *r, const char *tag, const char *body, const char *media_type,
+		     struct dv_error *err);
+
+/* ---- blob.c ---- */
+
+/* GET blob sha256:hex, at most max bytes, checking its digest as it streams:
+ * into fd (from offset 0, truncated first) when fd >= 0, else into *body.
+ * A blob that does not match its digest fails with errnum EBADMSG. */
+int reg_blob(struct reg *r, const char *hex, unsigned long long max, int fd, char **body,
+	     size_t *len, struct dv_error *err);
+/* GET blob sha256:hex of `size` bytes (~0ULL: unknown) into fd (a pipe to
+ * an extractor, say: written in order, never rewound), checking its digest
+ * as it streams. A cut transfer (reset, truncated body, 5xx) is asked again
+ * from where it stopped with "Range: bytes=N-", with backoff, the running
+ * digest continued; a registry that answers 200 instead of 206 resends the
+ * whole blob, whose first N bytes are dropped. When it cannot be resumed:
+ * "download of <desc> sha256:<12 hex>... of 'NAME' was cut at N of M bytes
+ * and could not be resumed: <why>" (errnum EIO). A wrong digest fails with
+ * errnum EBADMSG once the last byte has been written to fd. */
+int reg_blob_stream(struct reg *r, const char *hex, unsigned long long size, int fd,
+		    const char *desc, reg_progress_fn progress, void *progress_data,
+		    struct dv_error *err);
+/* HEAD blob sha256:hex: *out says whether the repository has it. */
+int reg_blob_exists(struct reg *r, const char *hex, bool *out, struct dv_error *err);
+/* Make blob sha256:hex (len bytes from fd, from offset 0, when fd >= 0;
+ * else mem) be in the repository: nothing when it is there, a mount from
+ * `from` when that works, else an upload: POST, then one PUT with the
+ * digest, or for a blob larger than DEVENV_PUSH_CHUNK_SIZE (read by
+ * reg_open_push(), which fails with EINVAL on a bad value) PATCHes of that
+ * size and an empty PUT. *how: "exists", "mounted" or "pushed" (static
+ * strings). With fd < 0 and mem NULL nothing is uploaded: *how is NULL
+ * when it would have to be. */
+int reg_blob_push(struct reg *r, const char *hex, int fd, const char *mem,
+		  unsigned long long len, const char **how, struct dv_error *err);
+
+/* ---- pull_layer.c ---- */
+
+/* One layer of an image, streamed from the registry into a new staging
+ * folder tmp/<name>/diff: blob sha256:hex of `size` bytes (~0ULL: unknown)
+ * is unpacked while it downloads (no copy of it on disk), resumed when cut,
+ * its digest checked, and what it unpacks to checked against diff_hex.
+ * *out_staging: the staging name (caller frees; commit it with
+ * layer_commit_full(), or layer_staging_discard() it). On failure nothing
+ * is left in tmp/. reg serves this call only: give each concurrent call
+ * its own (reg_dup). progress (may be NULL) is called from another thread
+ * as bytes arrive. */
+int reg_pull_layer(const struct layer_store *st, struct reg *reg, const char *hex,
+		   unsigned long long size, const char *diff_hex, reg_progress_fn progress,
+		   void *progress_data, char **out_staging, struct dv_error *err);
+
+/* ---- creds.c: credentials as docker keeps them ---- */
+
+/* credHelpers.<host>, else credsStore (a docker-credential-NAME program),
+ * else auths.<host>. get: base64("user:pass"), or NULL (anonymous; a
+ * broken helper is a warning). The helper functions return 0 when no
+ * helper is configured for host, 1 when the helper did it; erase sets
+ * *found. */
+char *reg_creds_get(const char *host);
+int reg_creds_helper_store(const char *host, const char *user, const char *secret,
+			   struct dv_error *err);
+int reg_creds_helper_erase(const char *host, bool *found, struct dv_error *err);
+/* The docker client's config folder: $DOCKER_CONFIG, else ~/.docker;
+ * NULL when neither is set. Caller frees. */
+char *reg_docker_config_dir(void);
+/* The key docker uses for host in "auths" and with helpers. */
+const char *reg_auths_key(const char *host);
+char *reg_base64(const char *s);
 
 #endif
