@@ -3,8 +3,8 @@
  * credentials as docker keeps them (creds.c): base64, auths entries,
  * credential helpers, and a helper whose end cannot be waited for. No
  * root, no network: nothing is asked of a registry, and the helper is a
- * shell script in a temporary PATH folder. Linked with -Wl,--wrap=waitpid, so a
- * test can make waitpid() fail the way it does when SIGCHLD is ignored. */
+ * shell script in a temporary PATH folder. It defines waitpid(), so that a
+ * test can make it fail the way it does when SIGCHLD is ignored. */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -24,16 +25,16 @@
 #include "util/cleanup.h"
 #include "util/fs.h"
 
-/* waitpid() as the linker gives it to us: the real one, or (fail_wait)
- * one that reaps the child and then fails with ECHILD, leaving in *status
- * what an uninitialised variable may well hold: 0, "exited with 0". */
-pid_t __real_waitpid(pid_t pid, int *status, int options);
-pid_t __wrap_waitpid(pid_t pid, int *status, int options);
+/* waitpid() for every caller in this program, creds.c's included (the
+ * program's own definition comes before libc's, whatever the link line):
+ * the real thing, through wait4(); or, with fail_wait, one that reaps the
+ * child and then fails with ECHILD, leaving in *status what an
+ * uninitialised variable may well hold: 0, "exited with 0". */
 static bool fail_wait;
 
-pid_t __wrap_waitpid(pid_t pid, int *status, int options)
+pid_t waitpid(pid_t pid, int *status, int options)
 {
-	pid_t got = __real_waitpid(pid, status, options);
+	pid_t got = wait4(pid, status, options, NULL);
 
 	if (!fail_wait || got < 0)
 		return got;
