@@ -78,6 +78,9 @@ test/unit/devcontainer_test: test/unit/devcontainer_test.c $(ENVFILE_SRC:.c=.o) 
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka -ldl
 test/unit/layers_test: test/unit/layers_test.c $(LAYERS_SRC:.c=.o) $(UTIL_SRC:.c=.o)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka -ldl
+# registry/ needs the store below it (layers/).
+test/unit/registry_test: test/unit/registry_test.c $(REGISTRY_SRC:.c=.o) $(LAYERS_SRC:.c=.o) $(UTIL_SRC:.c=.o)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka -ldl
 test/unit/provision_test: test/unit/provision_test.c provision/key.o provision/git.o provision/gitcopy.o provision/copystat.o provision/hostpath.o provision/gitdir.o provision/gitconfig.o provision/reach.o provision/trust.o provision/volname.o $(ENVFILE_SRC:.c=.o) $(UTIL_SRC:.c=.o)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka -ldl
 test/unit/trust_test: test/unit/trust_test.c provision/trust.o provision/gitdir.o provision/gitconfig.o $(ENVFILE_SRC:.c=.o) $(UTIL_SRC:.c=.o)

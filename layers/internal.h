@@ -19,12 +19,8 @@
 #ifndef LAYERS_INTERNAL_H
 #define LAYERS_INTERNAL_H
 
-/* Plain prototypes: the type-checking macros would expand our table's
- * calls (c->curl_easy_setopt(...)) into nonsense. */
-#define CURL_DISABLE_TYPECHECK
 #include <archive.h>
 #include <archive_entry.h>
-#include <curl/curl.h>
 #include <json-c/json.h>
 
 #include "layers.h"
@@ -156,126 +152,6 @@ void layer_sparse_open(struct layer_sparse_out *o, int fd);
 int layer_sparse_write(struct layer_sparse_out *o, const void *buf, size_t n);
 /* The file's length set when it ends in skipped zeros. -1 with errno. */
 int layer_sparse_close(struct layer_sparse_out *o);
-
-/* libcurl, loaded the same way (layers/curl.c), for registries. */
-/* clang-format off */
-#define LAYER_CURL_FUNCS(X) \
-	X(curl_easy_init) \
-	X(curl_easy_setopt) \
-	X(curl_easy_perform) \
-	X(curl_easy_getinfo) \
-	X(curl_easy_cleanup) \
-	X(curl_easy_strerror) \
-	X(curl_easy_escape) \
-	X(curl_free) \
-	X(curl_slist_append) \
-	X(curl_slist_free_all)
-/* clang-format on */
-
-#define LAYER_CURL_FIELD(f) __typeof__(f) *f;
-struct layer_curl {
-	LAYER_CURL_FUNCS(LAYER_CURL_FIELD)
-};
-#undef LAYER_CURL_FIELD
-
-/* The table, loaded once; NULL with `cannot load libcurl.so.4: ...`. */
-const struct layer_curl *layer_curl_load(struct dv_error *err);
-
-/* A connection to one repository of an OCI registry (layers/registry.c):
- * layer_reg_open() with a normalised name, then _manifest() and _blob()
- * any number of times, layer_reg_free(). It keeps the bearer token it got. */
-struct layer_reg;
-struct layer_reg *layer_reg_open(const char *name, struct dv_error *err);
-void layer_reg_free(struct layer_reg *r);
-/* GET the manifest or index `reference` (a tag or "sha256:HEX"), at most
- * 4 MiB. *body (NUL-terminated) and *media_type (the Content-Type without
- * parameters, "" when absent) belong to the caller. A 404 fails with errnum
- * ENOENT, 401/403 with EACCES, each with the registry's own message. */
-int layer_reg_manifest(struct layer_reg *r, const char *reference, char **body, size_t *len,
-		       char **media_type, struct dv_error *err);
-/* GET blob sha256:hex, at most max bytes, checking its digest as it streams:
- * into fd (from offset 0, truncated first) when fd >= 0, else into *body.
- * A blob that does not match its digest fails with errnum EBADMSG. */
-int layer_reg_blob(struct layer_reg *r, const char *hex, unsigned long long max, int fd,
-		   char **body, size_t *len, struct dv_error *err);
-
-/* Called from the download as a streamed blob's bytes arrive: done is the
- * count so far. Returning false stops the download (errnum ECANCELED). */
-typedef bool (*layer_reg_progress_fn)(void *data, unsigned long long done);
-/* GET blob sha256:hex of `size` bytes (~0ULL: unknown) into fd (a pipe to
- * an extractor, say: written in order, never rewound), checking its digest
- * as it streams. A cut transfer (reset, truncated body, 5xx) is asked again
- * from where it stopped with "Range: bytes=N-", with backoff, the running
- * digest continued; a registry that answers 200 instead of 206 resends the
- * whole blob, whose first N bytes are dropped. When it cannot be resumed:
- * "download of <desc> sha256:<12 hex>... of 'NAME' was cut at N of M bytes
- * and could not be resumed: <why>" (errnum EIO). A wrong digest fails with
- * errnum EBADMSG once the last byte has been written to fd. */
-int layer_reg_blob_stream(struct layer_reg *r, const char *hex, unsigned long long size, int fd,
-			  const char *desc, layer_reg_progress_fn progress, void *progress_data,
-			  struct dv_error *err);
-/* A second connection to the same repository, with the token r has: one
- * struct layer_reg is used by one thread at a time. Free with
- * layer_reg_free(). */
-struct layer_reg *layer_reg_dup(const struct layer_reg *r);
-
-/* The normalised name it was opened with, for messages. */
-const char *layer_reg_name(const struct layer_reg *r);
-/* One layer of an image, streamed from the registry into a new staging
- * folder tmp/<name>/diff (layers/pull_layer.c): blob sha256:hex of `size`
- * bytes (~0ULL: unknown) is unpacked while it downloads (no copy of it on
- * disk), resumed when cut, its digest checked, and what it unpacks to
- * checked against diff_hex. *out_staging: the staging name (caller frees;
- * commit it with layer_commit_full(), or layer_staging_discard() it). On
- * failure nothing is left in tmp/. reg serves this call only: give each
- * concurrent call its own (layer_reg_dup). progress (may be NULL) is
- * called from another thread as bytes arrive. */
-int layer_pull_layer(const struct layer_store *st, struct layer_reg *reg, const char *hex,
-		     unsigned long long size, const char *diff_hex, layer_reg_progress_fn progress,
-		     void *progress_data, char **out_staging, struct dv_error *err);
-
-/* For a push: as layer_reg_open(), asking for tokens of scope pull,push
- * (and pull on `from`, a repository of the same registry that blobs may be
- * mounted from; NULL: none). */
-struct layer_reg *layer_reg_open_push(const char *name, const char *from, struct dv_error *err);
-/* Check basic (base64 "user:pass") against the registry at host: GET /v2/
- * with them (as Basic auth, or to its token server). errnum EACCES when
- * refused. A registry open to anyone accepts any. */
-int layer_reg_login(const char *host, const char *basic, struct dv_error *err);
-/* The docker client's config folder: $DOCKER_CONFIG, else ~/.docker;
- * NULL when neither is set. Caller frees. */
-char *layer_docker_config_dir(void);
-/* creds.c: registry credentials as docker keeps them: credHelpers.<host>,
- * else credsStore (a docker-credential-NAME program), else auths.<host>.
- * get: base64("user:pass"), or NULL (anonymous; a broken helper is a
- * warning). The helper functions return 0 when no helper is configured for
- * host, 1 when the helper did it; erase sets *found. */
-char *layer_creds_get(const char *host);
-int layer_creds_helper_store(const char *host, const char *user, const char *secret,
-			     struct dv_error *err);
-int layer_creds_helper_erase(const char *host, bool *found, struct dv_error *err);
-/* The key docker uses for host in "auths" and with helpers. */
-const char *layer_auths_key(const char *host);
-char *layer_base64(const char *s);
-/* GET /v2/, answering its auth challenge: is the registry there and does
- * it let us in? */
-int layer_reg_ping(struct layer_reg *r, struct dv_error *err);
-/* HEAD blob sha256:hex: *out says whether the repository has it. */
-int layer_reg_blob_exists(struct layer_reg *r, const char *hex, bool *out, struct dv_error *err);
-/* Make blob sha256:hex (len bytes from fd, from offset 0, when fd >= 0;
- * else mem) be in the repository: nothing when it is there, a mount from
- * `from` when that works, else an upload: POST, then one PUT with the
- * digest, or for a blob larger than DEVENV_PUSH_CHUNK_SIZE (read by
- * layer_reg_open_push(), which fails with EINVAL on a bad value) PATCHes
- * of that size and an empty PUT. *how: "exists", "mounted" or "pushed"
- * (static strings). With
- * fd < 0 and mem NULL nothing is uploaded: *how is NULL when it would
- * have to be. */
-int layer_reg_blob_push(struct layer_reg *r, const char *hex, int fd, const char *mem,
-			unsigned long long len, const char **how, struct dv_error *err);
-/* PUT the manifest body (NUL-terminated) of media_type as tag. */
-int layer_reg_manifest_put(struct layer_reg *r, const char *tag, const char *body,
-			   const char *media_type, struct dv_error *err);
 
 /* Extract the tar stream in fd (any supported compression) into the folder
  * rootfd, safely (see extract.c). Fills hex with the sha256 of the whole

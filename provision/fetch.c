@@ -1,6 +1,6 @@
 /*
  * provision/fetch.c - `download` steps: the file fetched on the host with
- * libcurl (loaded on first use by layers/curl.c), hashed as it arrives and
+ * libcurl (loaded on first use by registry/curl.c), hashed as it arrives and
  * checked against the Envfile's sha256 before anything is copied in.
  *
  * The file goes into a staging folder of the store's tmp/ that the caller
@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "layers/internal.h"
+#include "registry/curl.h"
 #include "provision.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
@@ -97,7 +97,7 @@ static int step_err(const struct env_spec *spec, const struct env_step *step, st
 int prov_download(const struct env_spec *spec, const struct env_step *step, const char *dir,
 		  char **out_path, struct dv_error *err)
 {
-	const struct layer_curl *c = layer_curl_load(err);
+	const struct reg_curl *c = reg_curl_load(err);
 	dv_autofree char *name = name_from_url(step->download);
 	dv_autofree char *path = dv_xasprintf("%s/%s", dir, name);
 	struct sink s = { .fd = -1 };

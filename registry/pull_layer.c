@@ -1,9 +1,9 @@
-/* layers/pull_layer.c - one layer of an image, from its registry into a
+/* registry/pull_layer.c - one layer of an image, from its registry into a
  * staging folder, unpacked while it downloads.
  *
- * Two threads per layer, joined by a pipe: the download (registry.c's
- * layer_reg_blob_stream: hashed as it arrives, resumed with Range when cut)
- * writes the compressed blob into it; this thread's extractor (extract.c,
+ * Two threads per layer, joined by a pipe: the download (blob.c's
+ * reg_blob_stream: hashed as it arrives, resumed with Range when cut)
+ * writes the compressed blob into it; this thread's extractor (layers/extract.c,
  * which hashes the uncompressed stream for the diff_id) reads from it. The
  * blob never touches the disk. Its digest is only known once its last byte
  * has gone into the extractor, so nothing extracted counts until both
@@ -22,6 +22,7 @@
 #include "internal.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
+#include "util/parse.h"
 #include "util/banned.h"
 
 /* The pipe holds this much, so that the download and the extractor do not
@@ -29,11 +30,11 @@
 #define PULL_PIPE_SIZE (1 << 20)
 
 struct download {
-	struct layer_reg *reg;
+	struct reg *reg;
 	const char *hex;
 	unsigned long long size;
 	int fd; /* the pipe's write end, closed by the thread */
-	layer_reg_progress_fn progress;
+	reg_progress_fn progress;
 	void *progress_data;
 	int ret;
 	struct dv_error err;
@@ -49,7 +50,7 @@ static void *download_main(void *data)
 	sigemptyset(&pipe_sig);
 	sigaddset(&pipe_sig, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &pipe_sig, NULL);
-	d->ret = layer_reg_blob_stream(d->reg, d->hex, d->size, d->fd, "layer", d->progress,
+	d->ret = reg_blob_stream(d->reg, d->hex, d->size, d->fd, "layer", d->progress,
 				       d->progress_data, &d->err);
 	close(d->fd);
 	d->fd = -1;
@@ -68,8 +69,8 @@ static void drain(int fd)
 	while (n > 0 || (n < 0 && errno == EINTR));
 }
 
-int layer_pull_layer(const struct layer_store *st, struct layer_reg *reg, const char *hex,
-		     unsigned long long size, const char *diff_hex, layer_reg_progress_fn progress,
+int reg_pull_layer(const struct layer_store *st, struct reg *reg, const char *hex,
+		     unsigned long long size, const char *diff_hex, reg_progress_fn progress,
 		     void *progress_data, char **out_staging, struct dv_error *err)
 {
 	const struct layer_ar *ar = layer_ar_load(err);
@@ -84,7 +85,7 @@ int layer_pull_layer(const struct layer_store *st, struct layer_reg *reg, const 
 
 	if (!ar)
 		return -1;
-	if (!layer_is_id(hex) || !layer_is_id(diff_hex))
+	if (!dv_is_sha256_hex(hex) || !dv_is_sha256_hex(diff_hex))
 		return dv_err(err, EINVAL, "invalid layer digest 'sha256:%s'", hex);
 	if (layer_staging_create(st, false, "pull", &staging, err) < 0)
 		return -1;
@@ -109,7 +110,7 @@ int layer_pull_layer(const struct layer_store *st, struct layer_reg *reg, const 
 		dv_err(err, e, "cannot start a download thread");
 		goto fail;
 	}
-	snprintf(what, sizeof(what), "layer sha256:%.12s of '%s'", hex, layer_reg_name(reg));
+	snprintf(what, sizeof(what), "layer sha256:%.12s of '%s'", hex, reg_name(reg));
 	xret = layer_extract(ar, rfd, what, rootfd, st->rootless, got, NULL, &xerr);
 	/* Even when the extractor failed, the download goes on to its end
 	 * (unless cancelled): a blob that is not what its digest says is the
@@ -130,7 +131,7 @@ int layer_pull_layer(const struct layer_store *st, struct layer_reg *reg, const 
 		dv_err_plain(err, EBADMSG,
 			     "digest mismatch: layer sha256:%.12s... of '%s' unpacks to "
 			     "sha256:%.12s..., but its config says sha256:%.12s...",
-			     hex, layer_reg_name(reg), got, diff_hex);
+			     hex, reg_name(reg), got, diff_hex);
 		goto fail;
 	}
 	*out_staging = dv_steal_ptr(&staging);

@@ -1,13 +1,13 @@
-/* layers/push.c - an image of the store goes to an OCI registry.
+/* registry/push.c - an image of the store goes to an OCI registry.
  *
- * Order: each layer is exported (export.c's deterministic tar, whose sha256
+ * Order: each layer is exported (layers/export.c's deterministic tar, whose sha256
  * is its diff_id) and compressed as it streams (gzip without a timestamp,
  * or zstd, single-threaded) into a staging folder under tmp/, so the same
  * layer always gives the same blob and pushing again finds every blob
  * already there. The config is the
  * image's with rootfs.diff_ids for those tars (as image save writes it).
  * Then each blob, config last, is made present in the repository
- * (registry.c: HEAD, else a cross-repository mount from the repository the
+ * (blob.c: HEAD, else a cross-repository mount from the repository the
  * image came from on the same registry, else a monolithic upload), and the
  * OCI manifest is PUT under the tag. The staging folder is removed
  * whatever happens. The store changes only in what layer.json keeps of
@@ -28,14 +28,15 @@
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/hash.h"
+#include "util/parse.h"
 #include "util/banned.h"
 
 /* What each compression is called: in layer.json, in staging, in OCI. */
 static const struct {
 	const char *key, *ext, *media_type;
 } compressions[] = {
-	[LAYER_GZIP] = {"push", "tar.gz", "application/vnd.oci.image.layer.v1.tar+gzip"},
-	[LAYER_ZSTD] = {"push_zstd", "tar.zst", "application/vnd.oci.image.layer.v1.tar+zstd"},
+	[REG_GZIP] = {"push", "tar.gz", "application/vnd.oci.image.layer.v1.tar+gzip"},
+	[REG_ZSTD] = {"push_zstd", "tar.zst", "application/vnd.oci.image.layer.v1.tar+zstd"},
 };
 
 struct push_blob {
@@ -51,7 +52,7 @@ struct push_blob {
  * "raw" format: no archive around it). No timestamp in the gzip header, no
  * padding, zstd on one thread (its default): the same input always gives
  * the same bytes. */
-static int compress_fd(const struct layer_ar *ar, enum layer_compression comp, int in_fd,
+static int compress_fd(const struct layer_ar *ar, enum reg_compression comp, int in_fd,
 		       int out_fd, unsigned long long size, struct dv_error *err)
 {
 	struct archive *a = ar->archive_write_new();
@@ -66,7 +67,7 @@ static int compress_fd(const struct layer_ar *ar, enum layer_compression comp, i
 	ar->archive_entry_set_filetype(e, AE_IFREG);
 	ar->archive_entry_set_size(e, (la_int64_t)size);
 	if (ar->archive_write_set_format_raw(a) != ARCHIVE_OK ||
-	    (comp == LAYER_ZSTD
+	    (comp == REG_ZSTD
 		     ? ar->archive_write_add_filter_zstd(a) != ARCHIVE_OK
 		     : (ar->archive_write_add_filter_gzip(a) != ARCHIVE_OK ||
 			ar->archive_write_set_filter_option(a, "gzip", "timestamp", NULL) !=
@@ -95,18 +96,16 @@ out:
 static const char *sha256_field(struct json_object *o, const char *key)
 {
 	struct json_object *v;
-	const char *s;
 
-	if (!json_object_object_get_ex(o, key, &v) || !(s = json_object_get_string(v)) ||
-	    !dv_str_startswith(s, "sha256:") || !layer_is_id(s + 7))
+	if (!json_object_object_get_ex(o, key, &v))
 		return NULL;
-	return s + 7;
+	return dv_digest_hex(json_object_get_string(v));
 }
 
 /* The push form of layer id as an earlier push with comp made it, from
  * layer.json's "push" (gzip) or "push_zstd": {"diff_id","digest","size"}.
  * A committed layer never changes, so neither do they. */
-static bool kept_blob(const struct layer_store *st, const char *id, enum layer_compression comp,
+static bool kept_blob(const struct layer_store *st, const char *id, enum reg_compression comp,
 		      struct push_blob *b)
 {
 	layer_autojson struct json_object *o = layer_meta_read(st, id);
@@ -126,7 +125,7 @@ static bool kept_blob(const struct layer_store *st, const char *id, enum layer_c
 
 /* Record b as layer id's push form for comp. Best effort: without it the
  * next push exports again. */
-static void keep_blob(const struct layer_store *st, const char *id, enum layer_compression comp,
+static void keep_blob(const struct layer_store *st, const char *id, enum reg_compression comp,
 		      const struct push_blob *b)
 {
 	layer_autojson struct json_object *o = layer_meta_read(st, id);
@@ -176,11 +175,11 @@ static void *export_thread(void *data)
 }
 
 /* Layer id as staging/<i>.tar.gz (or .tar.zst): fills b's digests, size
- * and path. The tar is not kept: export.c writes it into a pipe on one
+ * and path. The tar is not kept: layers/export.c writes it into a pipe on one
  * thread while this one compresses it, so the two share the machine's
  * cores and tmp/ holds only the compressed form. */
 static int prepare_layer(const struct layer_store *st, const struct layer_ar *ar,
-			 enum layer_compression comp, const char *staging, const char *id,
+			 enum reg_compression comp, const char *staging, const char *id,
 			 size_t i, struct push_blob *b, struct dv_error *err)
 {
 	char name[32];
@@ -256,7 +255,7 @@ static char *mount_source(const char *image, const char *dest)
 }
 
 static char *manifest_text(const struct push_blob *layers, size_t n, const char *cfg_hex,
-			   unsigned long long cfg_size, const struct layer_push_notes *notes)
+			   unsigned long long cfg_size, const struct reg_push_notes *notes)
 {
 	struct json_object *m = json_object_new_object(), *arr = json_object_new_array();
 
@@ -280,7 +279,7 @@ static char *manifest_text(const struct push_blob *layers, size_t n, const char 
 }
 
 /* Send every blob, then the manifest. */
-static int send_all(struct layer_reg *reg, const struct push_blob *blobs, size_t n,
+static int send_all(struct reg *reg, const struct push_blob *blobs, size_t n,
 		    const char *config, const char *cfg_hex, const char *manifest, const char *tag,
 		    FILE *log, struct dv_error *err)
 {
@@ -294,23 +293,23 @@ static int send_all(struct layer_reg *reg, const struct push_blob *blobs, size_t
 			goto done;
 		if ((fd = open(blobs[i].path, O_RDONLY | O_CLOEXEC)) < 0)
 			return dv_err(err, errno, "cannot open '%s'", blobs[i].path);
-		if (layer_reg_blob_push(reg, blobs[i].hex, fd, NULL, blobs[i].size, &how, err) < 0)
+		if (reg_blob_push(reg, blobs[i].hex, fd, NULL, blobs[i].size, &how, err) < 0)
 			return dv_err_prefix(err, "layer %zu/%zu", i + 1, n);
 	done:
 		if (log)
 			fprintf(log, "layer %zu/%zu sha256:%.12s %s\n", i + 1, n, blobs[i].hex,
 				how);
 	}
-	if (layer_reg_blob_push(reg, cfg_hex, -1, config, strlen(config), &how, err) < 0)
+	if (reg_blob_push(reg, cfg_hex, -1, config, strlen(config), &how, err) < 0)
 		return dv_err_prefix(err, "config");
 	if (log)
 		fprintf(log, "config sha256:%.12s %s\n", cfg_hex, how);
-	return layer_reg_manifest_put(reg, tag, manifest, LAYER_MT_MANIFEST, err);
+	return reg_manifest_put(reg, tag, manifest, LAYER_MT_MANIFEST, err);
 }
 
-int layer_push_image(const struct layer_store *st, const struct layer_image *img,
-		     const char *dest, enum layer_compression comp,
-		     const struct layer_push_notes *notes, FILE *log, char **out_name,
+int reg_push_image(const struct layer_store *st, const struct layer_image *img,
+		     const char *dest, enum reg_compression comp,
+		     const struct reg_push_notes *notes, FILE *log, char **out_name,
 		     char out_digest[65], char out_config[65],
 		     struct dv_error *err)
 {
@@ -319,7 +318,7 @@ int layer_push_image(const struct layer_store *st, const struct layer_image *img
 	dv_autofree char *from = NULL, *repo = NULL, *tag = NULL, *reference = NULL;
 	dv_autofree struct push_blob *blobs = NULL;
 	struct dv_strv diff_ids = {0};
-	struct layer_reg *reg = NULL;
+	struct reg *reg = NULL;
 	char cfg_hex[65];
 	int ret = -1;
 
@@ -334,7 +333,7 @@ int layer_push_image(const struct layer_store *st, const struct layer_image *img
 	from = mount_source(img->name, norm);
 	/* Before the exports, which can take long: fail early when the
 	 * registry is not there or will not let us in. */
-	if (!(reg = layer_reg_open_push(norm, from, err)) || layer_reg_ping(reg, err) < 0)
+	if (!(reg = reg_open_push(norm, from, err)) || reg_ping(reg, err) < 0)
 		goto out;
 	if (layer_staging_create(st, false, "push", &staging, err) < 0)
 		goto out;
@@ -346,7 +345,7 @@ int layer_push_image(const struct layer_store *st, const struct layer_image *img
 		 * mount, is not exported again. */
 		blobs[i].mt = compressions[comp].media_type;
 		if (kept_blob(st, id, comp, &blobs[i]) &&
-		    layer_reg_blob_push(reg, blobs[i].hex, -1, NULL, 0, &blobs[i].how, err) < 0)
+		    reg_blob_push(reg, blobs[i].hex, -1, NULL, 0, &blobs[i].how, err) < 0)
 			goto out;
 		if (!blobs[i].how) {
 			if (prepare_layer(st, ar, comp, staging, id, i, &blobs[i], err) < 0)
@@ -376,28 +375,28 @@ out:
 	for (size_t i = 0; blobs && i < img->layers.n; i++)
 		free(blobs[i].path);
 	dv_strv_release(&diff_ids);
-	layer_reg_free(reg);
+	reg_free(reg);
 	return ret;
 }
 
-int layer_image_push(const struct layer_store *st, const char *ref, const char *dest,
-		     enum layer_compression comp, FILE *log, char **out_name, char out_digest[65],
+int reg_push(const struct layer_store *st, const char *ref, const char *dest,
+		     enum reg_compression comp, FILE *log, char **out_name, char out_digest[65],
 		     struct dv_error *err)
 {
 	struct layer_image img = {0};
-	struct layer_push_notes notes = {0};
+	struct reg_push_notes notes = {0};
 	int ret;
 
 	if (layer_image_resolve(st, ref, &img, err) < 0)
 		return -1;
 	/* What it is called here, when no registry serves it: a team's base
-	 * is found by that name (LAYER_ANN_IMAGE_REF). */
+	 * is found by that name (REG_ANN_IMAGE_REF). */
 	if (!strncmp(img.name, "localhost/", 10)) {
 		notes.manifest = json_object_new_object();
-		json_object_object_add(notes.manifest, LAYER_ANN_IMAGE_REF,
+		json_object_object_add(notes.manifest, REG_ANN_IMAGE_REF,
 				       json_object_new_string(img.name));
 	}
-	ret = layer_push_image(st, &img, dest ? dest : img.name, comp, &notes, log, out_name,
+	ret = reg_push_image(st, &img, dest ? dest : img.name, comp, &notes, log, out_name,
 			       out_digest, NULL, err);
 	json_object_put(notes.manifest);
 	layer_image_release(&img);

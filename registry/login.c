@@ -1,4 +1,4 @@
-/* layers/login.c - registry credentials in the docker client's config.json,
+/* registry/login.c - registry credentials in the docker client's config.json,
  * where registry.c (and docker, podman, skopeo) read them.
  *
  * login checks the user and password with the registry first, then sets
@@ -21,7 +21,7 @@
 #include "util/fs.h"
 #include "util/banned.h"
 
-int layer_host_check(const char *host, struct dv_error *err)
+int reg_host_check(const char *host, struct dv_error *err)
 {
 	dv_autofree char *ref = NULL, *norm = NULL;
 
@@ -42,7 +42,7 @@ int layer_host_check(const char *host, struct dv_error *err)
  * (may be NULL) says whether there was one. */
 static int config_update(const char *host, const char *auth, bool *found, struct dv_error *err)
 {
-	dv_autofree char *dir = layer_docker_config_dir(), *text = NULL, *out = NULL;
+	dv_autofree char *dir = reg_docker_config_dir(), *text = NULL, *out = NULL;
 	layer_autojson struct json_object *o = NULL;
 	struct json_object *auths, *entry;
 	dv_autoclose int dfd = -1;
@@ -76,16 +76,16 @@ static int config_update(const char *host, const char *auth, bool *found, struct
 		json_object_object_add(o, "auths", auths);
 	}
 	if (found)
-		*found = json_object_object_get_ex(auths, layer_auths_key(host), NULL);
+		*found = json_object_object_get_ex(auths, reg_auths_key(host), NULL);
 	if (auth) {
-		if (!json_object_object_get_ex(auths, layer_auths_key(host), &entry) ||
+		if (!json_object_object_get_ex(auths, reg_auths_key(host), &entry) ||
 		    !json_object_is_type(entry, json_type_object)) {
 			entry = json_object_new_object();
-			json_object_object_add(auths, layer_auths_key(host), entry);
+			json_object_object_add(auths, reg_auths_key(host), entry);
 		}
 		json_object_object_add(entry, "auth", json_object_new_string(auth));
 	} else if (found && *found) {
-		json_object_object_del(auths, layer_auths_key(host));
+		json_object_object_del(auths, reg_auths_key(host));
 	} else {
 		return 0;
 	}
@@ -99,22 +99,22 @@ static int config_update(const char *host, const char *auth, bool *found, struct
 	return 0;
 }
 
-int layer_login(const char *host, const char *user, const char *password, struct dv_error *err)
+int reg_login(const char *host, const char *user, const char *password, struct dv_error *err)
 {
 	dv_autofree char *pair = NULL, *auth = NULL;
 
-	if (layer_host_check(host, err) < 0)
+	if (reg_host_check(host, err) < 0)
 		return -1;
 	if (!user[0] || strchr(user, ':'))
 		return dv_err_usage(err, "invalid user name '%s'", user);
 	if (!password[0])
 		return dv_err_usage(err, "the password is empty");
 	pair = dv_xasprintf("%s:%s", user, password);
-	auth = layer_base64(pair);
-	if (layer_reg_login(host, auth, err) < 0)
+	auth = reg_base64(pair);
+	if (reg_login_check(host, auth, err) < 0)
 		return -1;
 	/* Where config.json names a credential helper, docker keeps them there. */
-	switch (layer_creds_helper_store(host, user, password, err)) {
+	switch (reg_creds_helper_store(host, user, password, err)) {
 	case 1:
 		return 0;
 	case 0:
@@ -124,13 +124,13 @@ int layer_login(const char *host, const char *user, const char *password, struct
 	}
 }
 
-int layer_logout(const char *host, bool *found, struct dv_error *err)
+int reg_logout(const char *host, bool *found, struct dv_error *err)
 {
 	bool in_helper = false;
 
-	if (layer_host_check(host, err) < 0)
+	if (reg_host_check(host, err) < 0)
 		return -1;
-	switch (layer_creds_helper_erase(host, &in_helper, err)) {
+	switch (reg_creds_helper_erase(host, &in_helper, err)) {
 	case 1:
 		/* An entry in auths too (from before the helper) goes as well. */
 		if (config_update(host, NULL, found, err) < 0)

@@ -1,4 +1,4 @@
-/* layers/pull.c - an image from an OCI registry becomes layers and an image.
+/* registry/pull.c - an image from an OCI registry becomes layers and an image.
  *
  * Order: manifest (an index picks this machine's platform), config, then
  * the layers the store lacks, up to PULL_JOBS at once: each streams from the
@@ -22,6 +22,7 @@
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/hash.h"
+#include "util/parse.h"
 #include "util/banned.h"
 
 #define PULL_CONFIG_MAX (8u << 20)
@@ -40,10 +41,10 @@ static const char *const layer_types[] = {
 };
 
 /* A remote image: its manifest and config, fetched and checked; its
- * layers are fetched by a pull (all) or one at a time (layer_remote_*,
+ * layers are fetched by a pull (all) or one at a time (reg_remote_*,
  * for the team cache). */
-struct layer_remote {
-	struct layer_reg *reg;
+struct reg_remote {
+	struct reg *reg;
 	char *name;     /* normalised reference */
 	char os[32], arch[32], variant[32]; /* the platform to pick; variant "": any */
 	bool platform_asked; /* --platform: a plain manifest must be for it too */
@@ -58,7 +59,7 @@ struct layer_remote {
 
 struct pull {
 	const struct layer_store *st;
-	struct layer_remote *r;
+	struct reg_remote *r;
 	struct dv_strv staged; /* staging names, parallel to r->diff_ids; "" when present */
 	/* The layers to fetch; the workers share what follows under lock. */
 	struct job *jobs;
@@ -69,11 +70,11 @@ struct pull {
 	unsigned long long drawn_ns;
 };
 
-void layer_remote_free(struct layer_remote *r)
+void reg_remote_free(struct reg_remote *r)
 {
 	if (!r)
 		return;
-	layer_reg_free(r->reg);
+	reg_free(r->reg);
 	free(r->name);
 	free(r->manifest_text);
 	free(r->config_text);
@@ -91,7 +92,7 @@ static void pull_release(struct pull *p)
 		if (p->staged.v[i][0])
 			layer_rm_tree(p->st->tmp_fd, p->staged.v[i], &(struct dv_error){0});
 	dv_strv_release(&p->staged);
-	layer_remote_free(p->r);
+	reg_remote_free(p->r);
 	free(p->jobs);
 }
 
@@ -107,11 +108,7 @@ static const char *jstr(struct json_object *o, const char *key)
 /* The hex of a descriptor's digest, or NULL when it is not sha256:<64 hex>. */
 static const char *desc_hex(struct json_object *desc)
 {
-	const char *d = jstr(desc, "digest");
-
-	if (!d || !dv_str_startswith(d, "sha256:") || !dv_str_is_hex(d + 7, 64))
-		return NULL;
-	return d + 7;
+	return dv_digest_hex(jstr(desc, "digest"));
 }
 
 static bool is_index(const char *mt)
@@ -147,7 +144,7 @@ static const char *media_type(const char *header, struct json_object *doc)
 
 /* From an index, the digest of the manifest for p's platform (by default
  * linux/LAYER_ARCH). */
-static int pick_platform(struct layer_remote *p, struct json_object *index, char hex[65],
+static int pick_platform(struct reg_remote *p, struct json_object *index, char hex[65],
 			 struct dv_error *err)
 {
 	struct json_object *list, *m, *plat;
@@ -193,7 +190,7 @@ static int pick_platform(struct layer_remote *p, struct json_object *index, char
 }
 
 /* "os/arch[/variant]" into r; NULL: this machine's, linux/LAYER_ARCH. */
-static int set_platform(struct layer_remote *r, const char *platform, struct dv_error *err)
+static int set_platform(struct reg_remote *r, const char *platform, struct dv_error *err)
 {
 	const char *p = platform;
 	char *parts[3] = {r->os, r->arch, r->variant};
@@ -224,7 +221,7 @@ static int set_platform(struct layer_remote *r, const char *platform, struct dv_
 }
 
 /* The image manifest (following an index), its digest, and its JSON. */
-static int fetch_manifest(struct layer_remote *p, char **out_text, char out_hex[65],
+static int fetch_manifest(struct reg_remote *p, char **out_text, char out_hex[65],
 			  struct json_object **out, struct dv_error *err)
 {
 	dv_autofree char *text = NULL, *mt = NULL, *reference = NULL;
@@ -243,7 +240,7 @@ static int fetch_manifest(struct layer_remote *p, char **out_text, char out_hex[
 		free(text);
 		free(mt);
 		text = mt = NULL;
-		if (layer_reg_manifest(p->reg, reference, &text, &len, &mt, err) < 0)
+		if (reg_manifest(p->reg, reference, &text, &len, &mt, err) < 0)
 			return -1;
 		dv_sha256_hex(text, len, got);
 		if (want[0] && strcmp(want, got))
@@ -363,11 +360,11 @@ static bool on_progress(void *data, unsigned long long done)
 }
 
 /* A worker: fetch the next waiting layer until none is left or one failed.
- * Each has its own connection (a struct layer_reg is not shared). */
+ * Each has its own connection (a struct reg is not shared). */
 static void *worker(void *data)
 {
 	struct pull *p = data;
-	struct layer_reg *reg = layer_reg_dup(p->r->reg);
+	struct reg *reg = reg_dup(p->r->reg);
 
 	for (;;) {
 		struct dv_error e = {0};
@@ -386,7 +383,7 @@ static void *worker(void *data)
 		draw(p, true);
 		pthread_mutex_unlock(&p->lock);
 
-		rc = layer_pull_layer(p->st, reg, j->hex, j->size, j->diff, on_progress, j, &staging,
+		rc = reg_pull_layer(p->st, reg, j->hex, j->size, j->diff, on_progress, j, &staging,
 				      &e);
 
 		pthread_mutex_lock(&p->lock);
@@ -405,13 +402,13 @@ static void *worker(void *data)
 		draw(p, true);
 		pthread_mutex_unlock(&p->lock);
 	}
-	layer_reg_free(reg);
+	reg_free(reg);
 	return NULL;
 }
 
 /* Layer i's descriptor checked: its blob digest and size (~0ULL when the
  * manifest gives none). */
-static int layer_desc(const struct layer_remote *r, size_t i, const char **hex_out,
+static int layer_desc(const struct reg_remote *r, size_t i, const char **hex_out,
 		      unsigned long long *size_out, struct dv_error *err)
 {
 	struct json_object *desc = json_object_array_get_idx(r->layers, i), *size;
@@ -491,7 +488,7 @@ static int fetch_layers(struct pull *p, struct dv_error *err)
 }
 
 /* Commit staged layer i of r as layers/<its diff_id>. */
-static int commit_layer(const struct layer_store *st, const struct layer_remote *r, size_t i,
+static int commit_layer(const struct layer_store *st, const struct reg_remote *r, size_t i,
 			const char *staging, struct dv_error *err)
 {
 	dv_autofree char *diff_id = dv_xasprintf("sha256:%s", r->diff_ids.v[i]);
@@ -502,10 +499,10 @@ static int commit_layer(const struct layer_store *st, const struct layer_remote 
 				 err);
 }
 
-static int remote_open(const char *ref, const char *platform, struct layer_remote **out,
+static int remote_open(const char *ref, const char *platform, struct reg_remote **out,
 		       struct dv_error *err)
 {
-	struct layer_remote *r = dv_xcalloc(1, sizeof(*r));
+	struct reg_remote *r = dv_xcalloc(1, sizeof(*r));
 	struct json_object *cdesc, *rootfs, *diff_ids;
 	const char *chex, *cmt, *os, *arch;
 	size_t i, n;
@@ -515,7 +512,7 @@ static int remote_open(const char *ref, const char *platform, struct layer_remot
 		goto fail;
 	/* Both libraries are loaded here, before any thread. */
 	if (layer_ref_normalize(ref, false, &r->name, err) < 0 ||
-	    !(r->reg = layer_reg_open(r->name, err)) || !layer_ar_load(err) ||
+	    !(r->reg = reg_open(r->name, err)) || !layer_ar_load(err) ||
 	    fetch_manifest(r, &r->manifest_text, r->manifest_hex, &r->manifest, err) < 0)
 		goto fail;
 	if (!json_object_object_get_ex(r->manifest, "config", &cdesc) || !(chex = desc_hex(cdesc)) ||
@@ -533,7 +530,7 @@ static int remote_open(const char *ref, const char *platform, struct layer_remot
 		goto fail;
 	}
 	snprintf(r->config_hex, sizeof(r->config_hex), "%s", chex);
-	if (layer_reg_blob(r->reg, chex, PULL_CONFIG_MAX, -1, &r->config_text, &r->config_len,
+	if (reg_blob(r->reg, chex, PULL_CONFIG_MAX, -1, &r->config_text, &r->config_len,
 			   err) < 0)
 		goto fail;
 	if (!(r->config = json_tokener_parse(r->config_text)) ||
@@ -560,9 +557,9 @@ static int remote_open(const char *ref, const char *platform, struct layer_remot
 	}
 	for (i = 0; i < n; i++) {
 		const char *d = json_object_get_string(json_object_array_get_idx(diff_ids, i));
-		const char *id = d && dv_str_startswith(d, "sha256:") ? d + 7 : NULL;
+		const char *id = dv_digest_hex(d);
 
-		if (!id || !layer_is_id(id)) {
+		if (!id) {
 			dv_err_plain(err, EINVAL, "the config of '%s' names an invalid diff_id",
 				     r->name);
 			goto fail;
@@ -572,36 +569,36 @@ static int remote_open(const char *ref, const char *platform, struct layer_remot
 	*out = r;
 	return 0;
 fail:
-	layer_remote_free(r);
+	reg_remote_free(r);
 	return -1;
 }
 
-int layer_remote_open(const char *ref, struct layer_remote **out, struct dv_error *err)
+int reg_remote_open(const char *ref, struct reg_remote **out, struct dv_error *err)
 {
 	return remote_open(ref, NULL, out, err);
 }
 
-const char *layer_remote_name(const struct layer_remote *r)
+const char *reg_remote_name(const struct reg_remote *r)
 {
 	return r->name;
 }
 
-const char *layer_remote_digest(const struct layer_remote *r)
+const char *reg_remote_digest(const struct reg_remote *r)
 {
 	return r->manifest_hex;
 }
 
-const char *layer_remote_config(const struct layer_remote *r)
+const char *reg_remote_config(const struct reg_remote *r)
 {
 	return r->config_hex;
 }
 
-size_t layer_remote_layers(const struct layer_remote *r)
+size_t reg_remote_layers(const struct reg_remote *r)
 {
 	return r->diff_ids.n;
 }
 
-const char *layer_remote_annotation(const struct layer_remote *r, size_t i, const char *key)
+const char *reg_remote_annotation(const struct reg_remote *r, size_t i, const char *key)
 {
 	struct json_object *holder = i == SIZE_MAX ? r->manifest
 				     : i < r->diff_ids.n ? json_object_array_get_idx(r->layers, i)
@@ -613,7 +610,7 @@ const char *layer_remote_annotation(const struct layer_remote *r, size_t i, cons
 	return jstr(annotations, key);
 }
 
-int layer_remote_fetch(const struct layer_store *st, struct layer_remote *r, size_t i,
+int reg_remote_fetch(const struct layer_store *st, struct reg_remote *r, size_t i,
 		       char id[65], struct dv_error *err)
 {
 	dv_autofree char *staging = NULL;
@@ -627,7 +624,7 @@ int layer_remote_fetch(const struct layer_store *st, struct layer_remote *r, siz
 		return 0;
 	if (layer_desc(r, i, &hex, &size, err) < 0)
 		return -1;
-	if (layer_pull_layer(st, r->reg, hex, size, r->diff_ids.v[i], NULL, NULL, &staging,
+	if (reg_pull_layer(st, r->reg, hex, size, r->diff_ids.v[i], NULL, NULL, &staging,
 			     err) == 0 &&
 	    commit_layer(st, r, i, staging, err) == 0)
 		return 0;
@@ -636,17 +633,17 @@ int layer_remote_fetch(const struct layer_store *st, struct layer_remote *r, siz
 	return -1;
 }
 
-int layer_image_pull(const struct layer_store *st, const char *ref, struct layer_image *out,
+int reg_pull(const struct layer_store *st, const char *ref, struct layer_image *out,
 		     struct dv_error *err)
 {
-	return layer_image_pull_platform(st, ref, NULL, out, err);
+	return reg_pull_platform(st, ref, NULL, out, err);
 }
 
-int layer_image_pull_platform(const struct layer_store *st, const char *ref,
+int reg_pull_platform(const struct layer_store *st, const char *ref,
 			      const char *platform, struct layer_image *out, struct dv_error *err)
 {
 	struct pull p = {.st = st};
-	struct layer_remote *r;
+	struct reg_remote *r;
 	struct layer_image img = {0};
 	dv_autoclose int blobs = -1;
 	size_t i, n;

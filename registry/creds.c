@@ -1,4 +1,4 @@
-/* layers/creds.c - registry credentials where the docker client keeps them.
+/* registry/creds.c - registry credentials where the docker client keeps them.
  *
  * $DOCKER_CONFIG/config.json, else ~/.docker/config.json. For a host,
  * docker looks in this order, and so do we:
@@ -27,7 +27,7 @@
 
 #define HELPER_OUT_MAX (64u << 10)
 
-char *layer_docker_config_dir(void)
+char *reg_docker_config_dir(void)
 {
 	const char *dir = getenv("DOCKER_CONFIG"), *home = getenv("HOME");
 
@@ -38,12 +38,12 @@ char *layer_docker_config_dir(void)
 	return NULL;
 }
 
-const char *layer_auths_key(const char *host)
+const char *reg_auths_key(const char *host)
 {
 	return strcmp(host, "docker.io") ? host : "https://index.docker.io/v1/";
 }
 
-char *layer_base64(const char *s)
+char *reg_base64(const char *s)
 {
 	static const char tab[] =
 		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -74,7 +74,7 @@ char *layer_base64(const char *s)
 /* config.json as JSON, or NULL when there is none or it is not an object. */
 static struct json_object *read_config(void)
 {
-	dv_autofree char *dir = layer_docker_config_dir(), *path = NULL, *text = NULL;
+	dv_autofree char *dir = reg_docker_config_dir(), *path = NULL, *text = NULL;
 	struct json_object *o;
 	size_t len;
 
@@ -108,7 +108,7 @@ static const char *helper_for(struct json_object *cfg, const char *host)
 	const char *name = NULL;
 
 	if (json_object_object_get_ex(cfg, "credHelpers", &helpers))
-		name = str_at(helpers, layer_auths_key(host));
+		name = str_at(helpers, reg_auths_key(host));
 	if (!name)
 		name = str_at(cfg, "credsStore");
 	if (!name || !name[0] || strspn(name, "abcdefghijklmnopqrstuvwxyz"
@@ -126,7 +126,8 @@ static int run_helper(const char *name, const char *action, const char *input, c
 		      int *status, struct dv_error *err)
 {
 	dv_autofree char *prog = dv_xasprintf("docker-credential-%s", name);
-	int in[2] = {-1, -1}, outp[2] = {-1, -1}, errp[2] = {-1, -1}, ws, exec_errno = 0;
+	int in[2] = {-1, -1}, outp[2] = {-1, -1}, errp[2] = {-1, -1}, ws, exec_errno = 0, waited;
+	struct dv_error wait_err = {0};
 	struct dv_buf b = {0};
 	char buf[4096];
 	ssize_t n;
@@ -169,9 +170,7 @@ static int run_helper(const char *name, const char *action, const char *input, c
 	close(in[0]);
 	close(outp[0]);
 	close(errp[0]);
-	while (waitpid(pid, &ws, 0) < 0 && errno == EINTR)
-		;
-	*status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+	waited = dv_waitpid(pid, &ws, &wait_err);
 	if (exec_errno) {
 		dv_buf_release(&b);
 		/* execlp says EACCES when a folder of PATH could not be searched
@@ -183,6 +182,14 @@ static int run_helper(const char *name, const char *action, const char *input, c
 					    prog);
 		return dv_err(err, exec_errno, "cannot run the credential helper '%s'", prog);
 	}
+	/* Without its exit status (ECHILD: SIGCHLD is ignored, so the kernel
+	 * reaped it) the helper has not said its output is good. */
+	if (waited < 0) {
+		dv_buf_release(&b);
+		return dv_err(err, wait_err.errnum, "cannot learn how the credential helper '%s' ended",
+			      prog);
+	}
+	*status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
 	dv_buf_add(&b, "", 0);
 	*out = dv_buf_steal(&b);
 	return 0;
@@ -197,7 +204,7 @@ static char *helper_get(const char *name, const char *host)
 	const char *user, *secret;
 	int status;
 
-	if (run_helper(name, "get", layer_auths_key(host), &text, &status, &err) < 0) {
+	if (run_helper(name, "get", reg_auths_key(host), &text, &status, &err) < 0) {
 		fprintf(stderr, "devenv: warning: %s; going on without credentials for '%s'\n",
 			err.msg, host);
 		return NULL;
@@ -219,10 +226,10 @@ static char *helper_get(const char *name, const char *host)
 		return NULL;
 	}
 	pair = dv_xasprintf("%s:%s", user, secret);
-	return layer_base64(pair);
+	return reg_base64(pair);
 }
 
-char *layer_creds_get(const char *host)
+char *reg_creds_get(const char *host)
 {
 	layer_autojson struct json_object *cfg = read_config();
 	struct json_object *auths, *entry;
@@ -238,7 +245,7 @@ char *layer_creds_get(const char *host)
 		return NULL;
 	snprintf(keys[0], sizeof(keys[0]), "%s", host);
 	snprintf(keys[1], sizeof(keys[1]), "https://%s", host);
-	snprintf(keys[2], sizeof(keys[2]), "%s", layer_auths_key(host));
+	snprintf(keys[2], sizeof(keys[2]), "%s", reg_auths_key(host));
 	for (k = 0; k < 3; k++) {
 		if (!json_object_object_get_ex(auths, keys[k], &entry) || !(a = str_at(entry, "auth")) ||
 		    !*a)
@@ -253,7 +260,7 @@ char *layer_creds_get(const char *host)
 	return NULL;
 }
 
-int layer_creds_helper_store(const char *host, const char *user, const char *secret,
+int reg_creds_helper_store(const char *host, const char *user, const char *secret,
 			     struct dv_error *err)
 {
 	layer_autojson struct json_object *cfg = read_config(), *in = NULL;
@@ -264,7 +271,7 @@ int layer_creds_helper_store(const char *host, const char *user, const char *sec
 	if (!helper)
 		return 0;
 	in = json_object_new_object();
-	json_object_object_add(in, "ServerURL", json_object_new_string(layer_auths_key(host)));
+	json_object_object_add(in, "ServerURL", json_object_new_string(reg_auths_key(host)));
 	json_object_object_add(in, "Username", json_object_new_string(user));
 	json_object_object_add(in, "Secret", json_object_new_string(secret));
 	if (run_helper(helper, "store", json_object_to_json_string_ext(in, JSON_C_TO_STRING_PLAIN), &text, &status, err) < 0)
@@ -275,7 +282,7 @@ int layer_creds_helper_store(const char *host, const char *user, const char *sec
 	return 1;
 }
 
-int layer_creds_helper_erase(const char *host, bool *found, struct dv_error *err)
+int reg_creds_helper_erase(const char *host, bool *found, struct dv_error *err)
 {
 	layer_autojson struct json_object *cfg = read_config();
 	dv_autofree char *text = NULL;
@@ -284,7 +291,7 @@ int layer_creds_helper_erase(const char *host, bool *found, struct dv_error *err
 
 	if (!helper)
 		return 0;
-	if (run_helper(helper, "erase", layer_auths_key(host), &text, &status, err) < 0)
+	if (run_helper(helper, "erase", reg_auths_key(host), &text, &status, err) < 0)
 		return -1;
 	/* Helpers say "credentials not found in native keychain" and fail when
 	 * there was nothing to erase. */
