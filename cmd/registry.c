@@ -35,7 +35,7 @@ int cmd_pull(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *
 	if (oi + 1 != call->argc)
 		return dv_err_usage(err, "usage: devenv pull [--platform OS/ARCH[/VARIANT]] "
 					 "[host[:port]/]NAME[:TAG|@sha256:DIGEST]");
-	if (layer_image_pull_platform(st, call->argv[oi], platform, &img, err) < 0)
+	if (reg_pull_platform(st, call->argv[oi], platform, &img, err) < 0)
 		return -1;
 	if (!ctx->quiet)
 		printf("%s %s\n", img.name, img.id);
@@ -46,7 +46,7 @@ int cmd_pull(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *
 /* `push REF` in a checkout where REF is no image of the store, or `push -e
  * NAME REF`: the env's provisioning, for the team cache. */
 static int push_env(struct dv_ctx *ctx, struct layer_store *st, const char *dest,
-		    enum layer_compression comp, struct dv_error *err)
+		    enum reg_compression comp, struct dv_error *err)
 {
 	struct prov_env env = { .lock_fd = -1 };
 	int ret = -1;
@@ -63,14 +63,14 @@ static int push_env(struct dv_ctx *ctx, struct layer_store *st, const char *dest
 
 static int compression_opt(int c, const char *arg, void *data, struct dv_error *err)
 {
-	enum layer_compression *comp = data;
+	enum reg_compression *comp = data;
 
 	if (c != 'C')
 		return -1;
 	if (strcmp(arg, "gzip") == 0)
-		*comp = LAYER_GZIP;
+		*comp = REG_GZIP;
 	else if (strcmp(arg, "zstd") == 0)
-		*comp = LAYER_ZSTD;
+		*comp = REG_ZSTD;
 	else
 		return dv_err_usage(err, "unknown compression '%s': use gzip or zstd", arg);
 	return 0;
@@ -79,7 +79,7 @@ static int compression_opt(int c, const char *arg, void *data, struct dv_error *
 int cmd_push(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
 	     struct dv_error *err)
 {
-	enum layer_compression comp = LAYER_GZIP;
+	enum reg_compression comp = REG_GZIP;
 	struct opt_spec os = { NULL, NULL, compression_opt, &comp };
 	dv_autofree char *name = NULL;
 	struct layer_image img = { 0 };
@@ -111,7 +111,7 @@ int cmd_push(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *
 		}
 		layer_image_release(&img);
 	}
-	if (layer_image_push(st, call->argv[oi], oi + 1 < call->argc ? call->argv[oi + 1] : NULL, comp,
+	if (reg_push(st, call->argv[oi], oi + 1 < call->argc ? call->argv[oi + 1] : NULL, comp,
 			     ctx->quiet ? NULL : stdout, &name, digest, err) < 0)
 		return -1;
 	if (!ctx->quiet)
@@ -187,7 +187,7 @@ int cmd_login(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call 
 		return helped ? 0 : -1;
 	if (oi + 1 != call->argc)
 		return dv_err_usage(err, "usage: devenv login [-u USER] [--password-stdin] HOST[:PORT]");
-	if (layer_host_check(call->argv[oi], err) < 0)
+	if (reg_host_check(call->argv[oi], err) < 0)
 		return -1;
 	if (!lo.user && !isatty(0))
 		return dv_err_usage(err, "say who logs in: 'devenv login -u USER --password-stdin %s'",
@@ -198,7 +198,7 @@ int cmd_login(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call 
 	user = lo.user ? dv_xstrdup(lo.user) : read_line("Username: ", false, err);
 	if (!user || !(password = read_line("Password: ", true, err)))
 		return -1;
-	ret = layer_login(call->argv[oi], user, password, err);
+	ret = reg_login(call->argv[oi], user, password, err);
 	explicit_bzero(password, strlen(password));
 	if (ret == 0 && !ctx->quiet)
 		printf("logged in to %s\n", call->argv[oi]);
@@ -216,7 +216,7 @@ int cmd_logout(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call
 		return helped ? 0 : -1;
 	if (oi + 1 != call->argc)
 		return dv_err_usage(err, "usage: devenv logout HOST[:PORT]");
-	if (layer_logout(call->argv[oi], &found, err) < 0)
+	if (reg_logout(call->argv[oi], &found, err) < 0)
 		return -1;
 	if (!ctx->quiet)
 		printf(found ? "logged out of %s\n" : "not logged in to %s\n", call->argv[oi]);

@@ -311,7 +311,7 @@ static bool strv_equal(const struct dv_strv *a, const struct dv_strv *b)
 
 /* A short name (`postgres:15`, `team/app`) in no record of the store, as
  * Docker reads it: docker.io/library/postgres:15, through
- * DEVENV_REGISTRY_MIRROR when set (layers/registry.c). Stored under that
+ * DEVENV_REGISTRY_MIRROR when set (registry/registry.c). Stored under that
  * full name, which layer_image_resolve() finds for the short one next time
  * (after a `localhost/` image of that name: local first). */
 static int pull_short_name(const struct layer_store *st, const char *ref, struct layer_image *img,
@@ -327,7 +327,7 @@ static int pull_short_name(const struct layer_store *st, const char *ref, struct
 		mirror = NULL;
 	fprintf(stderr, "devenv: image '%s' is not in the store; pulling %s%s%s\n", ref, full,
 		mirror ? " through the mirror " : "", mirror ? mirror : "");
-	if (layer_image_pull(st, full, img, &fail) == 0)
+	if (reg_pull(st, full, img, &fail) == 0)
 		return 0;
 	if (fail.errnum == ENOSPC || fail.errnum == EDQUOT || fail.errnum == EACCES) {
 		*err = fail;
@@ -375,7 +375,7 @@ int prov_resolve_image(const struct layer_store *st, const struct env_spec *spec
 	if (miss.errnum == ENOENT && layer_ref_has_host(ref) && !dv_str_startswith(ref, "localhost/")) {
 		fprintf(stderr, "devenv: image '%s' is not in the store; pulling it\n", ref);
 		layer_image_release(img);
-		return layer_image_pull(st, ref, img, err);
+		return reg_pull(st, ref, img, err);
 	}
 	/* Not a short name (`localhost/NAME`), or one whose record here is
 	 * another env's: pulled, it would stay behind that record. */

@@ -2,7 +2,7 @@
  * provision/git.h - libgit2 through dlopen() (git.c), for `git` steps and
  * for `copy` of a folder inside a repository (gitcopy.c).
  *
- * Like libcurl and libarchive (layers/curl.c, layers/archive.c), libgit2
+ * Like libcurl and libarchive (registry/curl.c, layers/archive.c), libgit2
  * is compiled against but loaded on first use, so the hot commands (ssh,
  * exec, a cached `up`) never map it (DESIGN.md "Start-up cost").
  */

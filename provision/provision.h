@@ -23,6 +23,7 @@
 #include "container/container.h"
 #include "envfile/envfile.h"
 #include "layers/layers.h"
+#include "registry/registry.h"
 #include "util/ctx.h"
 #include "util/error.h"
 #include "util/str.h"
@@ -393,7 +394,7 @@ int prov_env_commit(const struct dv_ctx *ctx, const struct layer_store *st, stru
  * built in this store for the current Envfile (a step not built is an
  * error at its line). A base no registry serves goes along untagged. */
 int prov_env_push(const struct dv_ctx *ctx, const struct layer_store *st,
-		  const struct prov_env *env, const char *dest, enum layer_compression comp,
+		  const struct prov_env *env, const char *dest, enum reg_compression comp,
 		  struct dv_error *err);
 
 /* The image `ref` (as an Envfile writes it) for the env of spec: from the

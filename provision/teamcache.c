@@ -45,7 +45,7 @@ struct prov_team {
 	bool quiet;                    /* nothing to build: no warning for a source
 					  that cannot be read */
 	char env[13];                  /* the env's id, "" when unknown */
-	struct layer_remote **remotes; /* opened on first use */
+	struct reg_remote **remotes; /* opened on first use */
 	bool *tried;
 	bool *told;                    /* warned that its base is not ours */
 };
@@ -74,7 +74,7 @@ void prov_team_free(struct prov_team *t)
 	if (!t)
 		return;
 	for (size_t i = 0; i < t->refs->n; i++)
-		layer_remote_free(t->remotes[i]);
+		reg_remote_free(t->remotes[i]);
 	free(t->remotes);
 	free(t->tried);
 	free(t->told);
@@ -83,14 +83,14 @@ void prov_team_free(struct prov_team *t)
 
 /* Source i, opened the first time; NULL (after one warning, unless
  * t->quiet) when it cannot be read. */
-static struct layer_remote *source(struct prov_team *t, size_t i)
+static struct reg_remote *source(struct prov_team *t, size_t i)
 {
 	struct dv_error err = { 0 };
 
 	if (t->tried[i])
 		return t->remotes[i];
 	t->tried[i] = true;
-	if (layer_remote_open(t->refs->v[i], &t->remotes[i], &err) < 0 && !t->quiet)
+	if (reg_remote_open(t->refs->v[i], &t->remotes[i], &err) < 0 && !t->quiet)
 		fprintf(stderr, "devenv: warning: cache_from '%s': %s; its steps run here\n",
 			t->refs->v[i], err.msg);
 	return t->remotes[i];
@@ -101,7 +101,7 @@ static void drop(struct prov_team *t, size_t i, const struct dv_error *err)
 {
 	fprintf(stderr, "devenv: warning: cache_from '%s': %s; its steps run here\n",
 		t->refs->v[i], err->msg);
-	layer_remote_free(t->remotes[i]);
+	reg_remote_free(t->remotes[i]);
 	t->remotes[i] = NULL;
 }
 
@@ -121,9 +121,9 @@ static bool lists_key(const char *list, const char *key)
  * and how to take its base instead. */
 static void tell_other_base(struct prov_team *t, size_t i, const char *base_id)
 {
-	struct layer_remote *r = t->remotes[i];
-	const char *ref = layer_remote_annotation(r, SIZE_MAX, ANN_BASE_REF);
-	const char *ids = layer_remote_annotation(r, SIZE_MAX, ANN_BASE_IDS);
+	struct reg_remote *r = t->remotes[i];
+	const char *ref = reg_remote_annotation(r, SIZE_MAX, ANN_BASE_REF);
+	const char *ids = reg_remote_annotation(r, SIZE_MAX, ANN_BASE_IDS);
 	const char *hex = dv_str_startswith(base_id, "sha256:") ? base_id + 7 : base_id;
 
 	if (t->told[i] || !ref || !ids || strcmp(ref, t->image) || lists_key(ids, hex))
@@ -149,12 +149,12 @@ int prov_team_fetch(const struct layer_store *st, struct prov_team *t, const cha
 		    const char *key, char id[65], struct dv_error *err)
 {
 	for (size_t i = 0; t && i < t->refs->n; i++) {
-		struct layer_remote *r = source(t, i);
+		struct reg_remote *r = source(t, i);
 		struct dv_error fail = { 0 };
-		size_t l, n = r ? layer_remote_layers(r) : 0;
+		size_t l, n = r ? reg_remote_layers(r) : 0;
 
 		for (l = 0; l < n; l++)
-			if (lists_key(layer_remote_annotation(r, l, ANN_KEY), key))
+			if (lists_key(reg_remote_annotation(r, l, ANN_KEY), key))
 				break;
 		if (!r)
 			continue;
@@ -162,7 +162,7 @@ int prov_team_fetch(const struct layer_store *st, struct prov_team *t, const cha
 			tell_other_base(t, i, base_id);
 			continue;
 		}
-		if (layer_remote_fetch(st, r, l, id, &fail) < 0) {
+		if (reg_remote_fetch(st, r, l, id, &fail) < 0) {
 			if (fail.errnum == ENOSPC || fail.errnum == EDQUOT) {
 				*err = fail; /* running the step would not fit either */
 				return -1;
@@ -172,7 +172,7 @@ int prov_team_fetch(const struct layer_store *st, struct prov_team *t, const cha
 		}
 		/* Recorded with its source: it serves the envs that name that
 		 * source (and this env), never another project's same step. */
-		if (layer_cache_put(st, key, id, layer_remote_name(r), t->env[0] ? t->env : NULL,
+		if (layer_cache_put(st, key, id, reg_remote_name(r), t->env[0] ? t->env : NULL,
 				    err) < 0)
 			return -1;
 		return 0;
@@ -222,11 +222,11 @@ static char *repository(const char *name)
  * built on `image` (ANN_BASE_REF, the base pushed along under
  * ANN_BASE_MANIFEST; *ids: the base ids its keys start from), or a team's
  * base itself, pushed from a store where it had that name
- * (LAYER_ANN_IMAGE_REF; *ids: its config's digest). */
+ * (REG_ANN_IMAGE_REF; *ids: its config's digest). */
 static char *base_of(struct prov_team *t, size_t i, const char *image, const char **ids,
 		     bool *self)
 {
-	struct layer_remote *r = source(t, i);
+	struct reg_remote *r = source(t, i);
 	const char *ref, *digest, *own;
 	dv_autofree char *repo = NULL, *norm = NULL;
 
@@ -234,22 +234,22 @@ static char *base_of(struct prov_team *t, size_t i, const char *image, const cha
 	*self = false;
 	if (!r)
 		return NULL;
-	repo = repository(layer_remote_name(r));
-	ref = layer_remote_annotation(r, SIZE_MAX, ANN_BASE_REF);
-	digest = layer_remote_annotation(r, SIZE_MAX, ANN_BASE_MANIFEST);
+	repo = repository(reg_remote_name(r));
+	ref = reg_remote_annotation(r, SIZE_MAX, ANN_BASE_REF);
+	digest = reg_remote_annotation(r, SIZE_MAX, ANN_BASE_MANIFEST);
 	/* The digest is the registry's word: printed and pulled only when it
 	 * is one (no byte a terminal acts on). */
 	if (ref && !strcmp(ref, image) && digest && dv_str_startswith(digest, "sha256:") &&
 	    strlen(digest) == 71 && dv_str_is_hex(digest + 7, 64)) {
-		*ids = layer_remote_annotation(r, SIZE_MAX, ANN_BASE_IDS);
+		*ids = reg_remote_annotation(r, SIZE_MAX, ANN_BASE_IDS);
 		return dv_xasprintf("%s@%s", repo, digest);
 	}
-	own = layer_remote_annotation(r, SIZE_MAX, LAYER_ANN_IMAGE_REF);
+	own = reg_remote_annotation(r, SIZE_MAX, REG_ANN_IMAGE_REF);
 	if (own && layer_ref_normalize(image, true, &norm, &(struct dv_error){ 0 }) == 0 &&
 	    !strcmp(own, norm)) {
-		*ids = layer_remote_config(r);
+		*ids = reg_remote_config(r);
 		*self = true;
-		return dv_xasprintf("%s@sha256:%s", repo, layer_remote_digest(r));
+		return dv_xasprintf("%s@sha256:%s", repo, reg_remote_digest(r));
 	}
 	return NULL;
 }
@@ -272,7 +272,7 @@ int prov_team_base(const struct layer_store *st, struct prov_team *t, const char
 		else
 			fprintf(stderr, "devenv: image '%s' is not in the store; pulling the one '%s' "
 				"was built on\n", image, t->refs->v[i]);
-		if (layer_image_pull(st, from, &pulled, &fail) < 0) {
+		if (reg_pull(st, from, &pulled, &fail) < 0) {
 			drop(t, i, &fail);
 			continue;
 		}
@@ -282,7 +282,7 @@ int prov_team_base(const struct layer_store *st, struct prov_team *t, const char
 		 * it came from: it serves the envs naming that source, and this
 		 * one, never another project's `image:` of the same name. */
 		if (layer_image_tag(st, from, image, img, err) < 0 ||
-		    layer_image_scope(st, img, layer_remote_name(t->remotes[i]),
+		    layer_image_scope(st, img, reg_remote_name(t->remotes[i]),
 				      t->env[0] ? t->env : NULL, err) < 0)
 			return -1;
 		layer_image_remove(st, from, &(struct dv_error){ 0 });
@@ -329,7 +329,7 @@ int prov_team_pin(const struct layer_store *st, struct prov_team *t, const char 
 			"(sha256:%.12s): pulling that one, %s, pinned by digest for this env; the "
 			"store's '%s' stays as it is\n",
 			t->refs->v[i], self ? "is" : "was built on", image, hex, from, image);
-		if (layer_image_pull(st, from, img, &fail) < 0) {
+		if (reg_pull(st, from, img, &fail) < 0) {
 			if (fail.errnum == ENOSPC || fail.errnum == EDQUOT) {
 				*err = fail;
 				ret = -1;
@@ -341,7 +341,7 @@ int prov_team_pin(const struct layer_store *st, struct prov_team *t, const char 
 		/* Kept under its digest name, with where it came from: it
 		 * serves the envs naming that source, and this one. */
 		ret = 0;
-		if (layer_image_scope(st, img, layer_remote_name(t->remotes[i]),
+		if (layer_image_scope(st, img, reg_remote_name(t->remotes[i]),
 				      t->env[0] ? t->env : NULL, err) < 0) {
 			layer_image_release(img);
 			ret = -1;
@@ -367,14 +367,14 @@ static struct json_object *step_notes(const char *key, const char *key2, const c
 }
 
 int prov_env_push(const struct dv_ctx *ctx, const struct layer_store *st,
-		  const struct prov_env *env, const char *dest, enum layer_compression comp,
+		  const struct prov_env *env, const char *dest, enum reg_compression comp,
 		  struct dv_error *err)
 {
 	const struct env_spec *spec = &env->spec;
 	struct layer_image base = { 0 }, img = { 0 };
 	struct dv_strv keys = { 0 }, pushed_keys = { 0 };
 	struct json_object **notes = NULL, *manifest_notes = json_object_new_object();
-	struct layer_push_notes pn = { 0 };
+	struct reg_push_notes pn = { 0 };
 	dv_autofree char *name = NULL;
 	char digest[65], base_digest[65], base_config[72], ann[72], env_id[13] = "";
 	bool own_base, pinned;
@@ -425,9 +425,9 @@ int prov_env_push(const struct dv_ctx *ctx, const struct layer_store *st,
 	own_base = pinned || !layer_ref_has_host(base.name) ||
 		   dv_str_startswith(base.name, "localhost/");
 	if (own_base) {
-		struct layer_push_notes untagged = { .untagged = true };
+		struct reg_push_notes untagged = { .untagged = true };
 
-		if (layer_push_image(st, &base, dest, comp, &untagged, NULL, NULL, base_digest,
+		if (reg_push_image(st, &base, dest, comp, &untagged, NULL, NULL, base_digest,
 				     base_config + 7, err) < 0)
 			goto out;
 		memcpy(base_config, "sha256:", 7);
@@ -455,7 +455,7 @@ int prov_env_push(const struct dv_ctx *ctx, const struct layer_store *st,
 	}
 	pn.manifest = manifest_notes;
 	pn.layer = notes;
-	if (layer_push_image(st, &img, dest, comp, &pn, ctx->quiet ? NULL : stdout, &name, digest,
+	if (reg_push_image(st, &img, dest, comp, &pn, ctx->quiet ? NULL : stdout, &name, digest,
 			     NULL, err) < 0)
 		goto out;
 	if (!ctx->quiet)
