@@ -84,7 +84,7 @@ test/unit/trust_test: test/unit/trust_test.c provision/trust.o provision/gitdir.
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka -ldl
 test/unit/container_test: test/unit/container_test.c container/cgroup.o container/cgroup_limits.o container/state.o container/sandbox.o container/chown.o $(UTIL_SRC:.c=.o)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka -ldl
-test/unit/net_test: test/unit/net_test.c container/net.o container/net_confine.o container/forward.o container/stop.o $(UTIL_SRC:.c=.o)
+test/unit/net_test: test/unit/net_test.c $(HOSTNET_SRC:.c=.o) container/netns.o container/stop.o $(UTIL_SRC:.c=.o)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka -ldl
 test/unit/seccomp_test: test/unit/seccomp_test.c container/seccomp.o container/sandbox.o container/seccomp_blob.o $(UTIL_SRC:.c=.o)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka -ldl

@@ -1,5 +1,5 @@
 /*
- * test/unit/net_test.c - container/net.c and forward.c without containers:
+ * test/unit/net_test.c - hostnet/ without containers:
  * the helper's port arguments, socket addresses, the port probe on real
  * loopback sockets, and the relay loop between a client and a server on
  * 127.0.0.1 (host mode), half-close and "nothing listening" included.
@@ -22,23 +22,23 @@
 
 #include <cmocka.h>
 
-#include "container/internal.h"
+#include "hostnet/internal.h"
 #include "util/cleanup.h"
 #include "util/error.h"
 
 static void test_port_arg(void **state)
 {
-	struct ctr_port in = { "127.0.0.1", 8000, 9000 }, in6 = { "::1", 5433, 5432 }, out;
-	dv_autofree char *a = ctr_port_to_arg(&in);
-	dv_autofree char *b = ctr_port_to_arg(&in6);
+	struct hnet_port in = { "127.0.0.1", 8000, 9000 }, in6 = { "::1", 5433, 5432 }, out;
+	dv_autofree char *a = hnet_port_to_arg(&in);
+	dv_autofree char *b = hnet_port_to_arg(&in6);
 
 	(void)state;
 	assert_string_equal(a, "127.0.0.1,8000,9000");
-	assert_int_equal(ctr_port_from_arg(a, &out), 0);
+	assert_int_equal(hnet_port_from_arg(a, &out), 0);
 	assert_string_equal(out.host_ip, "127.0.0.1");
 	assert_int_equal(out.host_port, 8000);
 	assert_int_equal(out.container_port, 9000);
-	assert_int_equal(ctr_port_from_arg(b, &out), 0);
+	assert_int_equal(hnet_port_from_arg(b, &out), 0);
 	assert_string_equal(out.host_ip, "::1");
 	assert_int_equal(out.host_port, 5433);
 	assert_int_equal(out.container_port, 5432);
@@ -51,7 +51,7 @@ static void test_port_arg(void **state)
 			char buf[64];
 
 			snprintf(buf, sizeof(buf), "%s", bad[i]);
-			if (ctr_port_from_arg(buf, &out) == 0)
+			if (hnet_port_from_arg(buf, &out) == 0)
 				fail_msg("'%s' was accepted", bad[i]);
 		}
 	}
@@ -63,14 +63,14 @@ static void test_sockaddr(void **state)
 	socklen_t len;
 
 	(void)state;
-	assert_int_equal(ctr_port_sockaddr("0.0.0.0", 80, &ss, &len), 0);
+	assert_int_equal(hnet_port_sockaddr("0.0.0.0", 80, &ss, &len), 0);
 	assert_int_equal(ss.ss_family, AF_INET);
 	assert_int_equal(ntohs(((struct sockaddr_in *)&ss)->sin_port), 80);
-	assert_int_equal(ctr_port_sockaddr("::", 8080, &ss, &len), 0);
+	assert_int_equal(hnet_port_sockaddr("::", 8080, &ss, &len), 0);
 	assert_int_equal(ss.ss_family, AF_INET6);
 	assert_int_equal(len, sizeof(struct sockaddr_in6));
-	assert_int_equal(ctr_port_sockaddr("example.org", 80, &ss, &len), -1);
-	assert_int_equal(ctr_port_sockaddr("[::1]", 80, &ss, &len), -1);
+	assert_int_equal(hnet_port_sockaddr("example.org", 80, &ss, &len), -1);
+	assert_int_equal(hnet_port_sockaddr("[::1]", 80, &ss, &len), -1);
 }
 
 /* A listening socket on 127.0.0.1 at a port the kernel picks. */
@@ -94,16 +94,16 @@ static void test_probe(void **state)
 {
 	unsigned port;
 	int fd = listen_any(&port);
-	struct ctr_port p = { "127.0.0.1", port, port };
-	struct ctr_port elsewhere = { "203.0.113.7", 8000, 8000 }; /* TEST-NET-3: not ours */
+	struct hnet_port p = { "127.0.0.1", port, port };
+	struct hnet_port elsewhere = { "203.0.113.7", 8000, 8000 }; /* TEST-NET-3: not ours */
 	struct dv_error err = { 0 };
 
 	(void)state;
-	assert_int_equal(ctr_port_probe(&p, &err), -1);
+	assert_int_equal(hnet_port_probe(&p, &err), -1);
 	assert_int_equal(err.errnum, EADDRINUSE);
 	close(fd);
-	assert_int_equal(ctr_port_probe(&p, &err), 0);
-	assert_int_equal(ctr_port_probe(&elsewhere, &err), -1);
+	assert_int_equal(hnet_port_probe(&p, &err), 0);
+	assert_int_equal(hnet_port_probe(&elsewhere, &err), -1);
 	assert_int_equal(err.errnum, EADDRNOTAVAIL);
 }
 
@@ -132,7 +132,7 @@ static void test_relay(void **state)
 {
 	unsigned up_port, free_port;
 	int server = listen_any(&up_port), spare = listen_any(&free_port);
-	struct ctr_port ports[2];
+	struct hnet_port ports[2];
 	int listeners[2], c, s, pidfd;
 	pid_t sleeper, fwd;
 	char buf[256];
@@ -141,14 +141,14 @@ static void test_relay(void **state)
 
 	(void)state;
 	close(spare); /* free_port: nothing listens there now */
-	ports[0] = (struct ctr_port){ "127.0.0.1", 0, up_port };
-	ports[1] = (struct ctr_port){ "127.0.0.1", 0, free_port };
+	ports[0] = (struct hnet_port){ "127.0.0.1", 0, up_port };
+	ports[1] = (struct hnet_port){ "127.0.0.1", 0, free_port };
 	for (int i = 0; i < 2; i++) {
 		unsigned lp;
 
 		listeners[i] = listen_any(&lp);
 		ports[i].host_port = lp;
-		/* As ctr_port_listen makes them: the relay accepts until EAGAIN. */
+		/* As hnet_port_listen makes them: the relay accepts until EAGAIN. */
 		fcntl(listeners[i], F_SETFL, O_NONBLOCK);
 	}
 	/* The "init": the relay ends when it does. */
@@ -161,7 +161,7 @@ static void test_relay(void **state)
 	assert_true(pidfd >= 0);
 	fwd = fork();
 	if (fwd == 0)
-		_exit(ctr_forward_run(ports, listeners, 2, pidfd, -1) == 0 ? 0 : 1);
+		_exit(hnet_forward_run(ports, listeners, 2, pidfd, -1) == 0 ? 0 : 1);
 	close(listeners[0]);
 	close(listeners[1]);
 
@@ -244,7 +244,7 @@ static void test_relay(void **state)
 		assert_int_equal(waitpid(fwd, &st, 0), fwd);
 		assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	}
-	assert_int_equal(ctr_port_probe(&ports[0], &err), 0);
+	assert_int_equal(hnet_port_probe(&ports[0], &err), 0);
 	close(pidfd);
 	close(server);
 }
