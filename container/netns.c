@@ -151,8 +151,6 @@ int ctr_outbound_start(const char *tool, bool pasta, pid_t pid, int *exit_w, pid
 	child = fork();
 	if (child < 0) {
 		dv_err(err, errno, "fork");
-		if (pidfile >= 0)
-			close(pidfile);
 		goto fail_pipes;
 	}
 	if (child == 0) {
@@ -212,7 +210,6 @@ int ctr_outbound_start(const char *tool, bool pasta, pid_t pid, int *exit_w, pid
 				   first_line(errlog, msg, sizeof(msg)));
 		n = r == 0 ? pread(pidfile, buf, sizeof(buf) - 1, 0) : 0;
 		*out = n > 0 ? (pid_t)atoi(buf) : 0;
-		close(pidfile);
 		return r;
 	}
 	*exit_w = exitp[1];

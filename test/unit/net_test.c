@@ -5,12 +5,14 @@
  * 127.0.0.1 (host mode), half-close and "nothing listening" included.
  */
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +27,40 @@
 #include "hostnet/internal.h"
 #include "util/cleanup.h"
 #include "util/error.h"
+
+/* close() and fork() of the code under test come here first (the
+ * executable's definitions win over libc's). A close() that finds no fd is
+ * counted: a second close() of a number is a bug even when it happens to
+ * fail harmlessly, since another thread may have been given that number
+ * meanwhile. fork() fails on request, for the paths that handle it. */
+static int closes_of_nothing;
+static bool fork_fails;
+
+int close(int fd)
+{
+	static int (*real)(int);
+	int r;
+
+	if (!real)
+		real = (int (*)(int))dlsym(RTLD_NEXT, "close");
+	r = real(fd);
+	if (r < 0 && errno == EBADF)
+		closes_of_nothing++;
+	return r;
+}
+
+pid_t fork(void)
+{
+	static pid_t (*real)(void);
+
+	if (fork_fails) {
+		errno = EAGAIN;
+		return -1;
+	}
+	if (!real)
+		real = (pid_t (*)(void))dlsym(RTLD_NEXT, "fork");
+	return real();
+}
 
 static void test_port_arg(void **state)
 {
@@ -249,6 +285,37 @@ static void test_relay(void **state)
 	close(server);
 }
 
+/* ctr_outbound_start's pid file (pasta) is closed once, whether pasta ran
+ * or could not be started: it used to be closed by hand and again by
+ * dv_autoclose. /bin/true stands in for pasta: it exits 0 having written
+ * no pid (or, without root, the child cannot make its mount namespace and
+ * exits 126: a failure, which closes the same way). */
+static void test_outbound_closes_once(void **state)
+{
+	struct dv_error err = { 0 };
+	int exit_w = 5, r;
+	pid_t pid = 5;
+
+	(void)state;
+	closes_of_nothing = 0;
+	r = ctr_outbound_start("/bin/true", true, getpid(), &exit_w, &pid, &err);
+	assert_int_equal(closes_of_nothing, 0);
+	assert_int_equal(exit_w, -1);
+	assert_int_equal(pid, 0);
+	if (r < 0)
+		assert_string_equal(err.msg, "pasta failed to set up the env's network: it said nothing");
+
+	/* fork fails: an error, and each fd closed once. */
+	err = (struct dv_error){ 0 };
+	fork_fails = true;
+	r = ctr_outbound_start("/bin/true", true, getpid(), &exit_w, &pid, &err);
+	fork_fails = false;
+	assert_int_equal(r, -1);
+	assert_int_equal(err.errnum, EAGAIN);
+	assert_string_equal(err.msg, "fork: Resource temporarily unavailable");
+	assert_int_equal(closes_of_nothing, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -256,6 +323,7 @@ int main(void)
 		cmocka_unit_test(test_sockaddr),
 		cmocka_unit_test(test_probe),
 		cmocka_unit_test(test_relay),
+		cmocka_unit_test(test_outbound_closes_once),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
