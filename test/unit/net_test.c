@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -18,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/pidfd.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -27,6 +29,13 @@
 #include "hostnet/internal.h"
 #include "util/cleanup.h"
 #include "util/error.h"
+
+/* The response left in the relay when both ends have hung up: more than
+ * the client's side can hold, less than the relay's upstream socket and
+ * buffer can. */
+#ifndef RESPONSE_SIZE
+#define RESPONSE_SIZE (64 << 10)
+#endif
 
 /* close() and fork() of the code under test come here first (the
  * executable's definitions win over libc's). A close() that finds no fd is
@@ -143,15 +152,24 @@ static void test_probe(void **state)
 	assert_int_equal(err.errnum, EADDRNOTAVAIL);
 }
 
-static int connect_to(unsigned port)
+/* A client of 127.0.0.1:port; rcvbuf > 0: its receive buffer, set (and
+ * locked against autotuning) before the window is agreed. */
+static int connect_with(unsigned port, int rcvbuf)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
 				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 	assert_true(fd >= 0);
+	if (rcvbuf > 0)
+		assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf)), 0);
 	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
 	return fd;
+}
+
+static int connect_to(unsigned port)
+{
+	return connect_with(port, 0);
 }
 
 static size_t read_all(int fd, char *buf, size_t size)
@@ -186,18 +204,26 @@ static void test_relay(void **state)
 		ports[i].host_port = lp;
 		/* As hnet_port_listen makes them: the relay accepts until EAGAIN. */
 		fcntl(listeners[i], F_SETFL, O_NONBLOCK);
+		/* The relay's sockets towards its clients inherit a small send
+		 * buffer, locked (for the hang-ups below). */
+		assert_int_equal(setsockopt(listeners[i], SOL_SOCKET, SO_SNDBUF, &(int){ 4096 },
+					    sizeof(int)), 0);
 	}
-	/* The "init": the relay ends when it does. */
+	/* The "init": the relay ends when it does. Both die with us, should
+	 * an assertion end the test (they would hold its output open). */
 	sleeper = fork();
 	if (sleeper == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		pause();
 		_exit(0);
 	}
 	pidfd = pidfd_open(sleeper, 0);
 	assert_true(pidfd >= 0);
 	fwd = fork();
-	if (fwd == 0)
+	if (fwd == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		_exit(hnet_forward_run(ports, listeners, 2, pidfd, -1) == 0 ? 0 : 1);
+	}
 	close(listeners[0]);
 	close(listeners[1]);
 
@@ -223,36 +249,52 @@ static void test_relay(void **state)
 	close(c);
 
 	/* Both ends hang up while much of the response still waits in the
-	 * relay and its sockets for a slow client: it arrives whole. */
-	c = connect_to(ports[0].host_port);
+	 * relay and its sockets for a slow client: it arrives whole. The
+	 * client's side holds little (its receive buffer and the relay's
+	 * send buffer towards it are small and locked), so most of the
+	 * response waits in the relay's buffer and its upstream socket. The
+	 * server closes with SO_LINGER: that close returns once the relay's
+	 * kernel has acknowledged every byte and the FIN, so from then on
+	 * the relay has seen both hang-ups with data left, and only then
+	 * does the client read. */
+	c = connect_with(ports[0].host_port, 4096);
 	assert_int_equal(write(c, "get", 3), 3);
 	shutdown(c, SHUT_WR);
 	s = accept(server, NULL, NULL);
 	assert_true(s >= 0);
 	{
-		enum { BIG = 1 << 20 };
-		char *big = calloc(1, BIG), *got = malloc(BIG + 1);
+		enum { BIG = RESPONSE_SIZE };
+		char *big = malloc(BIG), *got = malloc(BIG + 1);
+		struct pollfd done = { .events = POLLIN };
 		pid_t writer;
 		int st;
 
 		assert_non_null(big);
 		assert_non_null(got);
-		memset(big, 'x', BIG);
+		for (size_t i = 0; i < BIG; i++)
+			big[i] = (char)('a' + i % 26);
 		writer = fork();
 		if (writer == 0) {
+			struct linger lg = { .l_onoff = 1, .l_linger = 20 };
 			char req[8];
 
 			_exit(read_all(s, req, sizeof(req)) == 3 && write(s, big, BIG) == BIG &&
+				      setsockopt(s, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)) == 0 &&
 				      close(s) == 0 ? 0 : 1);
 		}
+		/* Whichever close is the last one lingers: ours, should the
+		 * writer's come first. */
 		close(s);
-		/* The response fits in the sockets' buffers and the relay's:
-		 * the writer is done, and both ends have hung up, before the
-		 * client reads a byte. */
-		usleep(300 * 1000);
+		done.fd = pidfd_open(writer, 0);
+		assert_true(done.fd >= 0);
+		if (poll(&done, 1, 30 * 1000) != 1) {
+			kill(writer, SIGKILL);
+			fail_msg("the writer could not hand its %d bytes to the relay in 30 s", BIG);
+		}
+		close(done.fd);
+		assert_int_equal(waitpid(writer, &st, 0), writer);
 		assert_int_equal(read_all(c, got, BIG + 1), BIG);
 		assert_memory_equal(got, big, BIG);
-		assert_int_equal(waitpid(writer, &st, 0), writer);
 		assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 		free(big);
 		free(got);
