@@ -89,7 +89,7 @@ test/unit/container_test: test/unit/container_test.c container/cgroup.o containe
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka -ldl
 test/unit/runtime_test: test/unit/runtime_test.c container/at.o container/overlay.o container/mount.o container/child.o container/binds.o container/copy.o container/gitdir.o container/user.o container/keepid.o container/cgroup.o container/cgroup_limits.o $(UTIL_SRC:.c=.o)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka -ldl
-test/unit/net_test: test/unit/net_test.c container/net.o container/net_confine.o container/forward.o container/stop.o $(UTIL_SRC:.c=.o)
+test/unit/net_test: test/unit/net_test.c $(HOSTNET_SRC:.c=.o) container/netns.o container/stop.o $(UTIL_SRC:.c=.o)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka -ldl
 test/unit/seccomp_test: test/unit/seccomp_test.c container/seccomp.o container/sandbox.o container/seccomp_blob.o $(UTIL_SRC:.c=.o)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka -ldl

@@ -188,9 +188,9 @@ int main(int argc, char **argv)
 	const struct cmd *cmd;
 	int ret = -1, status, first = 1;
 
-	/* The env's host-side network helper (container/net.c), not a command. */
+	/* The env's host-side network helper (hostnet/helper.c), not a command. */
 	if (argc >= 2 && !strcmp(argv[1], "__net-helper"))
-		return ctr_net_helper_main(argc - 1, argv + 1);
+		return hnet_helper_main(argc - 1, argv + 1);
 	/* Global options: -e NAME|ID, -q, --json before the command mean what
 	 * they mean after it (`devenv -e web status`). */
 	while (first < argc && argv[first][0] == '-' && argv[first][1]) {

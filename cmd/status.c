@@ -70,7 +70,7 @@ static struct json_object *ports_json(const struct ctr_state *state)
 	struct json_object *a = json_object_new_array();
 
 	for (size_t i = 0; i < state->n_ports; i++) {
-		const struct ctr_port *p = &state->ports[i];
+		const struct hnet_port *p = &state->ports[i];
 		struct json_object *o = json_object_new_object();
 
 		json_object_object_add(o, "container_port", json_object_new_int((int)p->container_port));
@@ -242,7 +242,7 @@ int cmd_port(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *
 		json_object_put(a);
 	} else {
 		for (size_t i = 0; i < env.state.n_ports; i++) {
-			const struct ctr_port *p = &env.state.ports[i];
+			const struct hnet_port *p = &env.state.ports[i];
 			bool v6 = strchr(p->host_ip, ':') != NULL;
 
 			printf("%u/tcp -> %s%s%s:%u\n", p->container_port, v6 ? "[" : "", p->host_ip,

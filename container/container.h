@@ -303,6 +303,13 @@ int ctr_sweep(int fd, int procfd, uid_t uid, gid_t gid, const struct timespec *s
 int ctr_exec(const struct ctr_init *init, const struct dv_strv *cgroups,
 	     const struct ctr_exec *x, int *status, struct dv_error *err);
 
+/* Start time (field 22 of /proc/PID/stat) of pid; -1 with errno (ESRCH when
+ * it does not exist or is a zombie). */
+int ctr_start_time(pid_t pid, unsigned long long *out);
+/* pidfd of the env's init, after checking that the pid still belongs to it.
+ * -1 with errnum ESRCH ("env is not running") when it is gone or reused. */
+int ctr_pidfd_checked(const struct ctr_init *init, struct dv_error *err);
+
 /* SIGTERM to the init (which passes it on), then SIGKILL after timeout_s.
  * Returns when the init is gone. A stopped env is success. */
 int ctr_stop(const struct ctr_init *init, unsigned timeout_s, struct dv_error *err);
@@ -408,66 +415,18 @@ struct ctr_service_state {
 	struct dv_strv layers;      /* and that image's layers: `rmi` and `gc`
 				       leave them alone while the env exists */
 };
-/* net.c, forward.c: an env's networking on the host's side (DESIGN.md:
- * what must live in the host's namespaces is a small host-side process).
- * Order for `up`: ctr_port_probe() on every forward before anything starts;
- * ctr_start() (with new_netns for `network: private`); ctr_net_start();
- * record the helpers in state.json; ctr_net_stop() at halt. */
-struct ctr_port {
-	char *host_ip;            /* "127.0.0.1", "0.0.0.0", "::1"... */
-	unsigned host_port, container_port;
-};
-/* Can host_ip:host_port be bound on this host right now? 0 when free; else
- * -1 with errnum EADDRINUSE (taken), EADDRNOTAVAIL (not an address of
- * this host) or EACCES (a port below 1024 without the right to it). */
-int ctr_port_probe(const struct ctr_port *p, struct dv_error *err);
+/* The host-side network helper's types (struct hnet_port, hnet_procs) for
+ * struct ctr_state below; hostnet/ is above this module, and this include
+ * goes when struct ctr_state leaves this header (issue 14). */
+#include "hostnet/hostnet.h"
 
-/* Who the helper becomes once set up (it keeps no capability either way):
- * set: these ids (as root, the checkout's owner); else its own (without
- * root: root of devenv's user namespace, which is the host user). */
-struct ctr_net_ids {
-	bool set;
-	uid_t uid;
-	gid_t gid;
-};
-struct ctr_net {
-	bool private_ns;          /* the env has a network namespace of its own */
-	const char *outbound;     /* private: path of slirp4netns or pasta; NULL: none */
-	bool pasta;               /* outbound is pasta */
-	const struct ctr_port *ports; /* forwards the helper listens for */
-	size_t n_ports;
-	struct ctr_net_ids ids;
-};
-/* The host-side processes of a started env; pid 0: none. */
-struct ctr_net_procs {
-	struct ctr_init helper;   /* the forwarder, parent of slirp4netns */
-	struct ctr_init outbound; /* slirp4netns or pasta */
-};
-/* Start the env's helper (own session, no terminal, no fd of ours; it exits
- * when the init does): slirp4netns/pasta attached to the init's network
- * namespace, ready before this returns, and a listener per port relaying
- * each connection to 127.0.0.1:container_port in the env's network
- * namespace (private) or the host's; then it drops to net->ids with no
- * capability, no_new_privs and a seccomp filter of its own. Nothing is
- * left running on failure. When outbound traffic could not be set up
- * (slirp4netns failed...), the rest still runs and *warning says why (""
- * when all is well). ctr_net_start() is ctr_net_spawn() then
- * ctr_net_wait(). */
-int ctr_net_start(const struct ctr_init *init, const struct ctr_net *net,
-		  struct ctr_net_procs *out, char *warning, size_t warning_size, struct dv_error *err);
-/* The first half: start the helper and return at once with the read end
- * of its report pipe (-1 on failure, err set). The init may still be
- * setting up (its network namespace exists from the clone on: see
- * ctr_spec.on_clone), so the helper's start overlaps the env's. */
-int ctr_net_spawn(const struct ctr_init *init, const struct ctr_net *net, struct dv_error *err);
-/* The second half: wait for the report on fd (which it closes). */
-int ctr_net_wait(int fd, struct ctr_net_procs *out, char *warning, size_t warning_size,
-		 struct dv_error *err);
-/* Stop them (a stopped or reused pid is success); returns when gone. */
-int ctr_net_stop(const struct ctr_net_procs *p, struct dv_error *err);
-/* The helper itself: `devenv __net-helper ...` (argv as ctr_net_start
- * writes it, report pipe on fd 3). Returns the exit status. */
-int ctr_net_helper_main(int argc, char **argv);
+/* netns.c: slirp4netns (or, with pasta, pasta) on pid's network namespace,
+ * set up before this returns (a build step's, and an env's from its
+ * helper). *exit_w: the write end of slirp4netns's exit fd (closing it
+ * ends it; -1 for pasta, which daemonises); *out: its pid (0 when pasta's
+ * pid file said nothing). */
+int ctr_outbound_start(const char *tool, bool pasta, pid_t pid, int *exit_w, pid_t *out,
+		       struct dv_error *err);
 
 /* state.json: what cannot be re-derived about an env. Running, suspended or
  * halted is never stored; read it with ctr_probe(). */
@@ -518,9 +477,9 @@ struct ctr_state {
 				       the Envfile's); `volume ls` and `destroy
 				       --volumes` read them */
 	char *network;              /* "host" or "private", as last started */
-	struct ctr_port *ports;     /* forwards of the last start */
+	struct hnet_port *ports;     /* forwards of the last start */
 	size_t n_ports;
-	struct ctr_net_procs net;   /* its host-side helpers */
+	struct hnet_procs net;   /* its host-side helpers */
 };
 /* Read envs/<id>/state.json. errnum ENOENT: no such env; EBADMSG: the file
  * is damaged (empty, truncated, garbage, or not this env's), with one line

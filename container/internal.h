@@ -22,6 +22,7 @@
  * cgroup_kill.c    emptying an env's cgroups left by a killed devenv
  * chown.c     the sweep: host paths given back to the host user where nothing is idmapped
  * init.c      the env's PID 1 (a separate static program, see init_blob.S)
+ * netns.c     a new network namespace's `lo`; slirp4netns or pasta on one
  */
 #ifndef CTR_INTERNAL_H
 #define CTR_INTERNAL_H
@@ -35,12 +36,6 @@
 
 #define CTR_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-/* Start time (field 22 of /proc/PID/stat) of pid; -1 with errno (ESRCH when
- * it does not exist or is a zombie). */
-int ctr_start_time(pid_t pid, unsigned long long *out);
-/* pidfd of the env's init, after checking that the pid still belongs to it.
- * -1 with errnum ESRCH ("env is not running") when it is gone or reused. */
-int ctr_pidfd_checked(const struct ctr_init *init, struct dv_error *err);
 /* ctr_exited for a pidfd opened already: has it exited within ms? */
 bool ctr_pidfd_exited(int pidfd, int ms);
 
@@ -231,37 +226,9 @@ void ctr_sc_profile_release(struct ctr_sc_profile *p);
  * -1 with EINVAL for a name libcap does not know. */
 int ctr_cap_bit(const char *name, struct dv_error *err);
 
-/* net.c, forward.c: the env's host-side network helper. */
-/* ip:port as a socket address; -1 when ip is not an IP literal. */
-#include <sys/socket.h>
-int ctr_port_sockaddr(const char *ip, unsigned port, struct sockaddr_storage *ss, socklen_t *len);
-/* The helper's argv form of a port, "IP,HOST,CONTAINER" (caller frees), and
- * back (out->host_ip points into arg, which is cut); -1 when malformed. */
-char *ctr_port_to_arg(const struct ctr_port *p);
-int ctr_port_from_arg(char *arg, struct ctr_port *out);
-/* A non-blocking socket listening on p's host side. */
-int ctr_port_listen(const struct ctr_port *p, struct dv_error *err);
-/* In a new network namespace: bring `lo` up (no `ip` binary) and let
- * every group the env has ping (net.ipv4.ping_group_range). */
+/* netns.c: in a new network namespace, bring `lo` up (no `ip` binary)
+ * and let every group the env has ping (net.ipv4.ping_group_range). */
 int ctr_netns_setup(struct dv_error *err);
-/* A new non-blocking TCP socket of `family` from the socket maker at the
- * other end of sock (a child in the env's network namespace); -1 if none. */
-int ctr_net_socket_from(int sock, int family);
-/* net_confine.c: drop to ids with no capability for good, no_new_privs,
- * and the relay's seccomp allow-list (the helper, its socket maker). */
-int ctr_net_confine(const struct ctr_net_ids *ids, struct dv_error *err);
-/* Relay every connection accepted on listeners[i] to 127.0.0.1:
- * ports[i].container_port, made by `maker` (>= 0: in the env's network
- * namespace) or here; until the process behind init_pidfd exits or
- * SIGTERM/SIGINT/SIGHUP. */
-int ctr_forward_run(const struct ctr_port *ports, const int *listeners, size_t n, int init_pidfd,
-		    int maker);
-
-/* net.c: slirp4netns (or, with pasta, pasta) on pid's network namespace,
- * set up before this returns. *exit_w: the write end of slirp4netns's exit
- * fd (closing it ends it; -1 for pasta, which daemonises); *out: its pid. */
-int ctr_outbound_start(const char *tool, bool pasta, pid_t pid, int *exit_w, pid_t *out,
-		       struct dv_error *err);
 
 /* copy.c: all of in to out (name for messages). */
 int ctr_copy_data(int in, int out, const char *name, struct dv_error *err);

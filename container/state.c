@@ -66,7 +66,7 @@ static void read_net(struct json_object *o, struct ctr_state *out)
 
 			if (!json_object_is_type(e, json_type_object))
 				continue;
-			out->ports[out->n_ports++] = (struct ctr_port){
+			out->ports[out->n_ports++] = (struct hnet_port){
 				.host_ip = get_str(e, "host_ip"),
 				.host_port = (unsigned)get_int(e, "host_port"),
 				.container_port = (unsigned)get_int(e, "container_port"),

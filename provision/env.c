@@ -1062,7 +1062,7 @@ static int start_env(const struct layer_store *st, struct prov_env *env, int efd
 	ret = 0;
 	goto out;
 stop:
-	ctr_net_stop(&s->net, &(struct dv_error){ 0 });
+	hnet_stop(&s->net, &(struct dv_error){ 0 });
 	ctr_stop(&s->init, 0, &(struct dv_error){ 0 });
 out:
 	prov_net_release(&pn);

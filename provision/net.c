@@ -28,11 +28,11 @@ static int check_ports(const struct env_spec *spec, struct dv_error *err)
 {
 	for (size_t i = 0; i < spec->n_ports; i++) {
 		const struct env_port *p = &spec->ports[i];
-		struct ctr_port cp = { p->host_ip, p->host_port, p->container_port };
+		struct hnet_port cp = { p->host_ip, p->host_port, p->container_port };
 		struct dv_error why = { 0 };
 		char alt[32];
 
-		if (ctr_port_probe(&cp, &why) == 0)
+		if (hnet_port_probe(&cp, &why) == 0)
 			continue;
 		snprintf(alt, sizeof(alt), "%u:%u", p->host_port < 65535 ? p->host_port + 1 : 1024,
 			 p->container_port);
@@ -145,8 +145,8 @@ static bool told_no_outbound;
 
 void prov_net_prepare(const struct env_spec *spec, struct ctr_state *s, struct prov_net *out)
 {
-	struct ctr_net *net = &out->net;
-	struct ctr_port *fw = dv_xcalloc(spec->n_ports + 1, sizeof(*fw));
+	struct hnet_spec *net = &out->net;
+	struct hnet_port *fw = dv_xcalloc(spec->n_ports + 1, sizeof(*fw));
 	memset(out, 0, sizeof(*out));
 	out->fd = -1;
 	out->name = spec->name;
@@ -163,7 +163,7 @@ void prov_net_prepare(const struct env_spec *spec, struct ctr_state *s, struct p
 	for (size_t i = 0; i < spec->n_ports; i++) {
 		const struct env_port *p = &spec->ports[i];
 
-		s->ports[i] = (struct ctr_port){ dv_xstrdup(p->host_ip), p->host_port,
+		s->ports[i] = (struct hnet_port){ dv_xstrdup(p->host_ip), p->host_port,
 						 p->container_port };
 		if (needs_forward(spec, p))
 			fw[net->n_ports++] = s->ports[i];
@@ -181,7 +181,7 @@ void prov_net_prepare(const struct env_spec *spec, struct ctr_state *s, struct p
 	/* Once set up, the helper runs as the checkout's owner; without root
 	 * it stays root of our user namespace, which is the host user. */
 	if (dv_userns_is_initial())
-		net->ids = (struct ctr_net_ids){ true, s->host_uid, s->host_gid };
+		net->ids = (struct hnet_ids){ true, s->host_uid, s->host_gid };
 	out->needed = net->n_ports || net->outbound;
 }
 
@@ -191,7 +191,7 @@ void prov_net_on_clone(const struct ctr_init *init, void *arg)
 
 	/* The init to be: its network namespace exists already. */
 	if (pn->needed && pn->fd < 0)
-		pn->fd = ctr_net_spawn(init, &pn->net, &pn->err);
+		pn->fd = hnet_spawn(init, &pn->net, &pn->err);
 }
 
 int prov_net_finish(struct prov_net *pn, struct ctr_state *s, bool started, struct dv_error *err)
@@ -203,7 +203,7 @@ int prov_net_finish(struct prov_net *pn, struct ctr_state *s, bool started, stru
 	if (pn->needed && started && pn->fd < 0 && !dv_err_isset(&pn->err))
 		prov_net_on_clone(&s->init, pn); /* no hook ran: start it now */
 	if (pn->fd >= 0) {
-		ret = ctr_net_wait(pn->fd, &s->net, warning, sizeof(warning), err);
+		ret = hnet_wait(pn->fd, &s->net, warning, sizeof(warning), err);
 		pn->fd = -1;
 	} else if (pn->needed && started) {
 		*err = pn->err;
@@ -214,7 +214,7 @@ int prov_net_finish(struct prov_net *pn, struct ctr_state *s, bool started, stru
 		 * it, but not yet perhaps. */
 		struct dv_error ignored = { 0 };
 
-		ctr_net_stop(&s->net, &ignored);
+		hnet_stop(&s->net, &ignored);
 		memset(&s->net, 0, sizeof(s->net));
 		return 0;
 	}
@@ -243,7 +243,7 @@ void prov_net_stop(struct ctr_state *s)
 
 	if (!s->net.helper.pid && !s->net.outbound.pid)
 		return;
-	if (ctr_net_stop(&s->net, &warn) < 0)
+	if (hnet_stop(&s->net, &warn) < 0)
 		fprintf(stderr, "devenv: warning: %s\n", warn.msg);
 	else
 		memset(&s->net, 0, sizeof(s->net));

@@ -496,7 +496,7 @@ int prov_net_check(const struct env_spec *spec, struct dv_error *err);
  * finish says once (a warning) when `private` has no outbound traffic, and
  * how to fix it. */
 struct prov_net {
-	struct ctr_net net;       /* what the helper is asked for (owns outbound, ports) */
+	struct hnet_spec net;       /* what the helper is asked for (owns outbound, ports) */
 	bool needed;              /* forwards or outbound traffic to run */
 	int fd;                   /* the helper's report pipe; -1: not started */
 	struct dv_error err;      /* why the hook could not start it */

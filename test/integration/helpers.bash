@@ -294,6 +294,18 @@ dv_init_pid_of() {
 	"$DEVENV" status --json -e "$1" | dv_json pid
 }
 
+# dv_wait SECONDS COMMAND...: run COMMAND until it succeeds, every 50 ms,
+# for at most SECONDS; 1 if it never did. A test that must let something
+# happen first waits for the sign that it has, never for a fixed time.
+dv_wait() {
+	local deadline=$((SECONDS + $1))
+	shift
+	until "$@"; do
+		((SECONDS < deadline)) || return 1
+		sleep 0.05
+	done
+}
+
 # dv_envfile [PATH]: write stdin to PATH (default ./Envfile).
 dv_envfile() {
 	cat >"${1:-Envfile}"

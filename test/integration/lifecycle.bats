@@ -217,7 +217,9 @@ proj
 @test "the init reaps orphans" {
 	printf 'image: busybox\n' >Envfile
 	"$DEVENV" up
-	run "$DEVENV" ssh -c 'sh -c "sleep 0.2 &"; sleep 1; cat /proc/[0-9]*/stat | awk "{print \$3}" | sort | uniq -c'
+	# The orphan's pid is gone from /proc once it is reaped (a zombie
+	# keeps it): wait for that, 5 s at most, then look for zombies.
+	run "$DEVENV" ssh -c 'p=$(sh -c "sleep 0.2 >/dev/null 2>&1 & echo \$!"); i=0; while [ -e /proc/$p ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done; cat /proc/[0-9]*/stat | awk "{print \$3}" | sort | uniq -c'
 	assert_success
 	refute_output --partial " Z"
 }
@@ -225,8 +227,8 @@ proj
 @test "the init passes SIGTERM on at halt" {
 	printf 'image: busybox\n' >Envfile
 	"$DEVENV" up
-	"$DEVENV" ssh -c 'trap "echo got-term > /workspace/term; exit 0" TERM; while :; do sleep 0.1; done' 3>&- &
-	sleep 0.5
+	"$DEVENV" ssh -c 'trap "echo got-term > /workspace/term; exit 0" TERM; echo > /workspace/ready; while :; do sleep 0.1; done' 3>&- &
+	dv_wait 10 test -e ready
 	run "$DEVENV" halt --timeout 5
 	assert_success
 	wait || true
@@ -276,8 +278,12 @@ proj
 	for i in 1 2 3; do
 		(while [[ ! -e stop ]]; do rc=0; "$DEVENV" ssh -c true </dev/null 2>&1 || rc=$?; echo "rc=$rc"; done >"ssh.$i") 3>&- &
 	done
+	# Each round, an ssh gets in before the halt (whatever this machine's
+	# speed): the count of those that did has grown.
+	ran() { cat ssh.* | grep -c '^rc=0$'; }
 	for round in $(seq 20); do
-		sleep 0.1
+		n=$(ran)
+		dv_wait 30 eval '(($(ran) > n))'
 		"$DEVENV" halt >/dev/null
 		"$DEVENV" up -q >/dev/null
 	done

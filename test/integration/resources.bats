@@ -175,7 +175,7 @@ cg_knob() {
 	printf 'image: busybox\n' >Envfile
 	"$DEVENV" up
 	"$DEVENV" ssh -c 'i=0; while true; do i=$((i+1)); echo $i > /workspace/counter; sleep 0.05; done >/dev/null 2>&1 &'
-	sleep 0.3
+	dv_wait 10 test -s counter
 	run "$DEVENV" suspend
 	assert_success
 	assert_output "env 'proj' suspended; 'devenv resume' thaws it"
@@ -184,6 +184,8 @@ cg_knob() {
 	assert_output "env 'proj' is already suspended"
 	[[ $("$DEVENV" status --json | dv_json state) == suspended ]]
 	c1=$(cat counter)
+	# (nothing to wait for: the test is that nothing happens, for ten of
+	# the loop's steps)
 	sleep 0.5
 	[[ $(cat counter) == "$c1" ]]
 
@@ -199,8 +201,7 @@ cg_knob() {
 	assert_output "env 'proj' resumed"
 	run "$DEVENV" resume
 	assert_output "env 'proj' is not suspended"
-	sleep 0.5
-	[[ $(cat counter) != "$c1" ]]
+	dv_wait 10 eval '[[ $(cat counter) != "$c1" ]]'
 	[[ $("$DEVENV" status --json | dv_json state) == running ]]
 
 	"$DEVENV" suspend
@@ -253,7 +254,7 @@ cg_knob() {
 
 	"$DEVENV" up
 	kill -KILL "$(dv_init_pid)"
-	sleep 0.2
+	dv_wait 10 eval '[[ $("$DEVENV" status --json | dv_json state) == halted ]]'
 	run "$DEVENV" up
 	assert_success
 	[[ -n $(cg_dirs "$id") ]]

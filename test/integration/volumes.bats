@@ -537,7 +537,8 @@ assert sorted(e["name"] for e in v["tools"]["envs"]) == ["other", "proj"], v
 	EOF
 	"$DEVENV" up >"$BATS_TEST_TMPDIR/out" 2>&1 &
 	local pid=$!
-	sleep 1.5
+	# The Envfile is read once the step runs: the folder goes then.
+	dv_wait 30 grep -q '^\[1/1\] run: sleep 3' "$BATS_TEST_TMPDIR/out"
 	rmdir data
 	local rc=0
 	wait "$pid" || rc=$?

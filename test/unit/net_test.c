@@ -1,44 +1,89 @@
 /*
- * test/unit/net_test.c - container/net.c and forward.c without containers:
+ * test/unit/net_test.c - hostnet/ without containers:
  * the helper's port arguments, socket addresses, the port probe on real
  * loopback sockets, and the relay loop between a client and a server on
  * 127.0.0.1 (host mode), half-close and "nothing listening" included.
  */
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/pidfd.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
-#include "container/internal.h"
+#include "hostnet/internal.h"
 #include "util/cleanup.h"
 #include "util/error.h"
 
+/* The response left in the relay when both ends have hung up: more than
+ * the client's side can hold, less than the relay's upstream socket and
+ * buffer can. */
+#ifndef RESPONSE_SIZE
+#define RESPONSE_SIZE (64 << 10)
+#endif
+
+/* close() and fork() of the code under test come here first (the
+ * executable's definitions win over libc's). A close() that finds no fd is
+ * counted: a second close() of a number is a bug even when it happens to
+ * fail harmlessly, since another thread may have been given that number
+ * meanwhile. fork() fails on request, for the paths that handle it. */
+static int closes_of_nothing;
+static bool fork_fails;
+
+int close(int fd)
+{
+	static int (*real)(int);
+	int r;
+
+	if (!real)
+		real = (int (*)(int))dlsym(RTLD_NEXT, "close");
+	r = real(fd);
+	if (r < 0 && errno == EBADF)
+		closes_of_nothing++;
+	return r;
+}
+
+pid_t fork(void)
+{
+	static pid_t (*real)(void);
+
+	if (fork_fails) {
+		errno = EAGAIN;
+		return -1;
+	}
+	if (!real)
+		real = (pid_t (*)(void))dlsym(RTLD_NEXT, "fork");
+	return real();
+}
+
 static void test_port_arg(void **state)
 {
-	struct ctr_port in = { "127.0.0.1", 8000, 9000 }, in6 = { "::1", 5433, 5432 }, out;
-	dv_autofree char *a = ctr_port_to_arg(&in);
-	dv_autofree char *b = ctr_port_to_arg(&in6);
+	struct hnet_port in = { "127.0.0.1", 8000, 9000 }, in6 = { "::1", 5433, 5432 }, out;
+	dv_autofree char *a = hnet_port_to_arg(&in);
+	dv_autofree char *b = hnet_port_to_arg(&in6);
 
 	(void)state;
 	assert_string_equal(a, "127.0.0.1,8000,9000");
-	assert_int_equal(ctr_port_from_arg(a, &out), 0);
+	assert_int_equal(hnet_port_from_arg(a, &out), 0);
 	assert_string_equal(out.host_ip, "127.0.0.1");
 	assert_int_equal(out.host_port, 8000);
 	assert_int_equal(out.container_port, 9000);
-	assert_int_equal(ctr_port_from_arg(b, &out), 0);
+	assert_int_equal(hnet_port_from_arg(b, &out), 0);
 	assert_string_equal(out.host_ip, "::1");
 	assert_int_equal(out.host_port, 5433);
 	assert_int_equal(out.container_port, 5432);
@@ -51,7 +96,7 @@ static void test_port_arg(void **state)
 			char buf[64];
 
 			snprintf(buf, sizeof(buf), "%s", bad[i]);
-			if (ctr_port_from_arg(buf, &out) == 0)
+			if (hnet_port_from_arg(buf, &out) == 0)
 				fail_msg("'%s' was accepted", bad[i]);
 		}
 	}
@@ -63,14 +108,14 @@ static void test_sockaddr(void **state)
 	socklen_t len;
 
 	(void)state;
-	assert_int_equal(ctr_port_sockaddr("0.0.0.0", 80, &ss, &len), 0);
+	assert_int_equal(hnet_port_sockaddr("0.0.0.0", 80, &ss, &len), 0);
 	assert_int_equal(ss.ss_family, AF_INET);
 	assert_int_equal(ntohs(((struct sockaddr_in *)&ss)->sin_port), 80);
-	assert_int_equal(ctr_port_sockaddr("::", 8080, &ss, &len), 0);
+	assert_int_equal(hnet_port_sockaddr("::", 8080, &ss, &len), 0);
 	assert_int_equal(ss.ss_family, AF_INET6);
 	assert_int_equal(len, sizeof(struct sockaddr_in6));
-	assert_int_equal(ctr_port_sockaddr("example.org", 80, &ss, &len), -1);
-	assert_int_equal(ctr_port_sockaddr("[::1]", 80, &ss, &len), -1);
+	assert_int_equal(hnet_port_sockaddr("example.org", 80, &ss, &len), -1);
+	assert_int_equal(hnet_port_sockaddr("[::1]", 80, &ss, &len), -1);
 }
 
 /* A listening socket on 127.0.0.1 at a port the kernel picks. */
@@ -94,28 +139,37 @@ static void test_probe(void **state)
 {
 	unsigned port;
 	int fd = listen_any(&port);
-	struct ctr_port p = { "127.0.0.1", port, port };
-	struct ctr_port elsewhere = { "203.0.113.7", 8000, 8000 }; /* TEST-NET-3: not ours */
+	struct hnet_port p = { "127.0.0.1", port, port };
+	struct hnet_port elsewhere = { "203.0.113.7", 8000, 8000 }; /* TEST-NET-3: not ours */
 	struct dv_error err = { 0 };
 
 	(void)state;
-	assert_int_equal(ctr_port_probe(&p, &err), -1);
+	assert_int_equal(hnet_port_probe(&p, &err), -1);
 	assert_int_equal(err.errnum, EADDRINUSE);
 	close(fd);
-	assert_int_equal(ctr_port_probe(&p, &err), 0);
-	assert_int_equal(ctr_port_probe(&elsewhere, &err), -1);
+	assert_int_equal(hnet_port_probe(&p, &err), 0);
+	assert_int_equal(hnet_port_probe(&elsewhere, &err), -1);
 	assert_int_equal(err.errnum, EADDRNOTAVAIL);
 }
 
-static int connect_to(unsigned port)
+/* A client of 127.0.0.1:port; rcvbuf > 0: its receive buffer, set (and
+ * locked against autotuning) before the window is agreed. */
+static int connect_with(unsigned port, int rcvbuf)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
 				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 	assert_true(fd >= 0);
+	if (rcvbuf > 0)
+		assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf)), 0);
 	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
 	return fd;
+}
+
+static int connect_to(unsigned port)
+{
+	return connect_with(port, 0);
 }
 
 static size_t read_all(int fd, char *buf, size_t size)
@@ -132,7 +186,7 @@ static void test_relay(void **state)
 {
 	unsigned up_port, free_port;
 	int server = listen_any(&up_port), spare = listen_any(&free_port);
-	struct ctr_port ports[2];
+	struct hnet_port ports[2];
 	int listeners[2], c, s, pidfd;
 	pid_t sleeper, fwd;
 	char buf[256];
@@ -141,27 +195,35 @@ static void test_relay(void **state)
 
 	(void)state;
 	close(spare); /* free_port: nothing listens there now */
-	ports[0] = (struct ctr_port){ "127.0.0.1", 0, up_port };
-	ports[1] = (struct ctr_port){ "127.0.0.1", 0, free_port };
+	ports[0] = (struct hnet_port){ "127.0.0.1", 0, up_port };
+	ports[1] = (struct hnet_port){ "127.0.0.1", 0, free_port };
 	for (int i = 0; i < 2; i++) {
 		unsigned lp;
 
 		listeners[i] = listen_any(&lp);
 		ports[i].host_port = lp;
-		/* As ctr_port_listen makes them: the relay accepts until EAGAIN. */
+		/* As hnet_port_listen makes them: the relay accepts until EAGAIN. */
 		fcntl(listeners[i], F_SETFL, O_NONBLOCK);
+		/* The relay's sockets towards its clients inherit a small send
+		 * buffer, locked (for the hang-ups below). */
+		assert_int_equal(setsockopt(listeners[i], SOL_SOCKET, SO_SNDBUF, &(int){ 4096 },
+					    sizeof(int)), 0);
 	}
-	/* The "init": the relay ends when it does. */
+	/* The "init": the relay ends when it does. Both die with us, should
+	 * an assertion end the test (they would hold its output open). */
 	sleeper = fork();
 	if (sleeper == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		pause();
 		_exit(0);
 	}
 	pidfd = pidfd_open(sleeper, 0);
 	assert_true(pidfd >= 0);
 	fwd = fork();
-	if (fwd == 0)
-		_exit(ctr_forward_run(ports, listeners, 2, pidfd, -1) == 0 ? 0 : 1);
+	if (fwd == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		_exit(hnet_forward_run(ports, listeners, 2, pidfd, -1) == 0 ? 0 : 1);
+	}
 	close(listeners[0]);
 	close(listeners[1]);
 
@@ -187,36 +249,52 @@ static void test_relay(void **state)
 	close(c);
 
 	/* Both ends hang up while much of the response still waits in the
-	 * relay and its sockets for a slow client: it arrives whole. */
-	c = connect_to(ports[0].host_port);
+	 * relay and its sockets for a slow client: it arrives whole. The
+	 * client's side holds little (its receive buffer and the relay's
+	 * send buffer towards it are small and locked), so most of the
+	 * response waits in the relay's buffer and its upstream socket. The
+	 * server closes with SO_LINGER: that close returns once the relay's
+	 * kernel has acknowledged every byte and the FIN, so from then on
+	 * the relay has seen both hang-ups with data left, and only then
+	 * does the client read. */
+	c = connect_with(ports[0].host_port, 4096);
 	assert_int_equal(write(c, "get", 3), 3);
 	shutdown(c, SHUT_WR);
 	s = accept(server, NULL, NULL);
 	assert_true(s >= 0);
 	{
-		enum { BIG = 1 << 20 };
-		char *big = calloc(1, BIG), *got = malloc(BIG + 1);
+		enum { BIG = RESPONSE_SIZE };
+		char *big = malloc(BIG), *got = malloc(BIG + 1);
+		struct pollfd done = { .events = POLLIN };
 		pid_t writer;
 		int st;
 
 		assert_non_null(big);
 		assert_non_null(got);
-		memset(big, 'x', BIG);
+		for (size_t i = 0; i < BIG; i++)
+			big[i] = (char)('a' + i % 26);
 		writer = fork();
 		if (writer == 0) {
+			struct linger lg = { .l_onoff = 1, .l_linger = 20 };
 			char req[8];
 
 			_exit(read_all(s, req, sizeof(req)) == 3 && write(s, big, BIG) == BIG &&
+				      setsockopt(s, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)) == 0 &&
 				      close(s) == 0 ? 0 : 1);
 		}
+		/* Whichever close is the last one lingers: ours, should the
+		 * writer's come first. */
 		close(s);
-		/* The response fits in the sockets' buffers and the relay's:
-		 * the writer is done, and both ends have hung up, before the
-		 * client reads a byte. */
-		usleep(300 * 1000);
+		done.fd = pidfd_open(writer, 0);
+		assert_true(done.fd >= 0);
+		if (poll(&done, 1, 30 * 1000) != 1) {
+			kill(writer, SIGKILL);
+			fail_msg("the writer could not hand its %d bytes to the relay in 30 s", BIG);
+		}
+		close(done.fd);
+		assert_int_equal(waitpid(writer, &st, 0), writer);
 		assert_int_equal(read_all(c, got, BIG + 1), BIG);
 		assert_memory_equal(got, big, BIG);
-		assert_int_equal(waitpid(writer, &st, 0), writer);
 		assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 		free(big);
 		free(got);
@@ -244,9 +322,40 @@ static void test_relay(void **state)
 		assert_int_equal(waitpid(fwd, &st, 0), fwd);
 		assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	}
-	assert_int_equal(ctr_port_probe(&ports[0], &err), 0);
+	assert_int_equal(hnet_port_probe(&ports[0], &err), 0);
 	close(pidfd);
 	close(server);
+}
+
+/* ctr_outbound_start's pid file (pasta) is closed once, whether pasta ran
+ * or could not be started: it used to be closed by hand and again by
+ * dv_autoclose. /bin/true stands in for pasta: it exits 0 having written
+ * no pid (or, without root, the child cannot make its mount namespace and
+ * exits 126: a failure, which closes the same way). */
+static void test_outbound_closes_once(void **state)
+{
+	struct dv_error err = { 0 };
+	int exit_w = 5, r;
+	pid_t pid = 5;
+
+	(void)state;
+	closes_of_nothing = 0;
+	r = ctr_outbound_start("/bin/true", true, getpid(), &exit_w, &pid, &err);
+	assert_int_equal(closes_of_nothing, 0);
+	assert_int_equal(exit_w, -1);
+	assert_int_equal(pid, 0);
+	if (r < 0)
+		assert_string_equal(err.msg, "pasta failed to set up the env's network: it said nothing");
+
+	/* fork fails: an error, and each fd closed once. */
+	err = (struct dv_error){ 0 };
+	fork_fails = true;
+	r = ctr_outbound_start("/bin/true", true, getpid(), &exit_w, &pid, &err);
+	fork_fails = false;
+	assert_int_equal(r, -1);
+	assert_int_equal(err.errnum, EAGAIN);
+	assert_string_equal(err.msg, "fork: Resource temporarily unavailable");
+	assert_int_equal(closes_of_nothing, 0);
 }
 
 int main(void)
@@ -256,6 +365,7 @@ int main(void)
 		cmocka_unit_test(test_sockaddr),
 		cmocka_unit_test(test_probe),
 		cmocka_unit_test(test_relay),
+		cmocka_unit_test(test_outbound_closes_once),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

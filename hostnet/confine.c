@@ -1,5 +1,5 @@
 /*
- * container/net_confine.c - the sandbox of the env's network helper
+ * hostnet/confine.c - the sandbox of the env's network helper
  * (devenv-net) and of its socket maker, for the env's whole life.
  *
  * Once the helper has bound its ports and started slirp4netns, and once
@@ -29,7 +29,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "container/internal.h"
+#include "hostnet/internal.h"
 #include "util/banned.h"
 
 /* What the relay loop (forward.c), the socket maker and their exit path
@@ -97,7 +97,7 @@ static int filter(struct dv_error *err)
 	return 0;
 }
 
-int ctr_net_confine(const struct ctr_net_ids *ids, struct dv_error *err)
+int hnet_confine(const struct hnet_ids *ids, struct dv_error *err)
 {
 	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
 	struct __user_cap_data_struct none[2] = { { 0 } };

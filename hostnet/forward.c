@@ -1,5 +1,5 @@
 /*
- * container/forward.c - the port forwarder's relay loop (net.c starts it).
+ * hostnet/forward.c - the port forwarder's relay loop (helper.c runs it).
  *
  * One epoll loop, level-triggered, non-blocking sockets, and per connection
  * two small buffers (one per direction) allocated only while it lives. A
@@ -20,7 +20,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "container/internal.h"
+#include "hostnet/internal.h"
 #include "util/banned.h"
 
 #define FWD_BUF 16384
@@ -186,7 +186,7 @@ static void conn_event(struct fwd *f, struct fwd_conn *c, int side, uint32_t eve
 	conn_watch(f, c);
 }
 
-static void accept_one(struct fwd *f, const struct ctr_port *p, int lfd, int maker)
+static void accept_one(struct fwd *f, const struct hnet_port *p, int lfd, int maker)
 {
 	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons((uint16_t)p->container_port),
 				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
@@ -201,7 +201,7 @@ static void accept_one(struct fwd *f, const struct ctr_port *p, int lfd, int mak
 			close(cfd);
 			continue;
 		}
-		ufd = maker >= 0 ? ctr_net_socket_from(maker, AF_INET)
+		ufd = maker >= 0 ? hnet_socket_from(maker, AF_INET)
 				 : socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		if (ufd < 0) {
 			close(cfd);
@@ -236,7 +236,7 @@ static void accept_one(struct fwd *f, const struct ctr_port *p, int lfd, int mak
 	}
 }
 
-int ctr_forward_run(const struct ctr_port *ports, const int *listeners, size_t n, int init_pidfd,
+int hnet_forward_run(const struct hnet_port *ports, const int *listeners, size_t n, int init_pidfd,
 		    int maker)
 {
 	struct fwd f = { .ep = epoll_create1(EPOLL_CLOEXEC) };

@@ -1,0 +1,88 @@
+/*
+ * hostnet/hostnet.h - an env's networking on the host's side (DESIGN.md:
+ * what must live in the host's namespaces is a small host-side process).
+ *
+ * helper.c   the helper `devenv __net-helper`: hnet_spawn, hnet_wait, hnet_stop
+ * port.c     forwards: parse and print, socket addresses, listen, hnet_port_probe
+ * maker.c    the socket maker in the env's network namespace, and asking it
+ * forward.c  the relay loop between the host's ports and the env's
+ * confine.c  the helper's and the maker's sandbox: no ids, no caps, seccomp
+ *
+ * Order for `up`: hnet_port_probe() on every forward before anything
+ * starts; ctr_start() (with new_netns for `network: private`);
+ * hnet_start() (or hnet_spawn() from the clone hook, then hnet_wait());
+ * record the helpers in state.json; hnet_stop() at halt. The runtime's own
+ * part (`lo` up in a new namespace, slirp4netns for a build step) is in
+ * container/netns.c, which the helper uses too.
+ */
+/* container.h first and outside the guard: until struct ctr_state leaves
+ * container.h (issue 14), that header includes this one for struct
+ * hnet_procs, and struct ctr_init must be complete here either way. */
+#include "container/container.h"
+
+#ifndef HNET_HOSTNET_H
+#define HNET_HOSTNET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "util/error.h"
+
+struct hnet_port {
+	char *host_ip;            /* "127.0.0.1", "0.0.0.0", "::1"... */
+	unsigned host_port, container_port;
+};
+/* Can host_ip:host_port be bound on this host right now? 0 when free; else
+ * -1 with errnum EADDRINUSE (taken), EADDRNOTAVAIL (not an address of
+ * this host) or EACCES (a port below 1024 without the right to it). */
+int hnet_port_probe(const struct hnet_port *p, struct dv_error *err);
+
+/* Who the helper becomes once set up (it keeps no capability either way):
+ * set: these ids (as root, the checkout's owner); else its own (without
+ * root: root of devenv's user namespace, which is the host user). */
+struct hnet_ids {
+	bool set;
+	uid_t uid;
+	gid_t gid;
+};
+/* What the helper is asked for. */
+struct hnet_spec {
+	bool private_ns;          /* the env has a network namespace of its own */
+	const char *outbound;     /* private: path of slirp4netns or pasta; NULL: none */
+	bool pasta;               /* outbound is pasta */
+	const struct hnet_port *ports; /* forwards the helper listens for */
+	size_t n_ports;
+	struct hnet_ids ids;
+};
+/* The host-side processes of a started env; pid 0: none. */
+struct hnet_procs {
+	struct ctr_init helper;   /* the forwarder, parent of slirp4netns */
+	struct ctr_init outbound; /* slirp4netns or pasta */
+};
+/* Start the env's helper (own session, no terminal, no fd of ours; it exits
+ * when the init does): slirp4netns/pasta attached to the init's network
+ * namespace, ready before this returns, and a listener per port relaying
+ * each connection to 127.0.0.1:container_port in the env's network
+ * namespace (private) or the host's; then it drops to net->ids with no
+ * capability, no_new_privs and a seccomp filter of its own. Nothing is
+ * left running on failure. When outbound traffic could not be set up
+ * (slirp4netns failed...), the rest still runs and *warning says why (""
+ * when all is well). hnet_start() is hnet_spawn() then hnet_wait(). */
+int hnet_start(const struct ctr_init *init, const struct hnet_spec *net, struct hnet_procs *out,
+	       char *warning, size_t warning_size, struct dv_error *err);
+/* The first half: start the helper and return at once with the read end
+ * of its report pipe (-1 on failure, err set). The init may still be
+ * setting up (its network namespace exists from the clone on: see
+ * ctr_spec.on_clone), so the helper's start overlaps the env's. */
+int hnet_spawn(const struct ctr_init *init, const struct hnet_spec *net, struct dv_error *err);
+/* The second half: wait for the report on fd (which it closes). */
+int hnet_wait(int fd, struct hnet_procs *out, char *warning, size_t warning_size,
+	      struct dv_error *err);
+/* Stop them (a stopped or reused pid is success); returns when gone. */
+int hnet_stop(const struct hnet_procs *p, struct dv_error *err);
+/* The helper itself: `devenv __net-helper ...` (argv as hnet_start
+ * writes it, report pipe on fd 3). Returns the exit status. */
+int hnet_helper_main(int argc, char **argv);
+
+#endif
