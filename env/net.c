@@ -1,5 +1,5 @@
 /*
- * provision/net.c - the Envfile's `network` and `ports` for an env's life:
+ * env/net.c - the Envfile's `network` and `ports` for an env's life:
  * checked before `up` starts anything, the host-side helper started after
  * the init and recorded in state.json, stopped at halt.
  *
@@ -8,13 +8,12 @@
  * the host's port itself).
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "provision.h"
+#include "env/env.h"
 #include "util/cleanup.h"
 #include "util/userns.h"
 #include "util/banned.h"
@@ -58,7 +57,7 @@ static int check_ports(const struct env_spec *spec, struct dv_error *err)
 	return 0;
 }
 
-int prov_net_check(const struct env_spec *spec, struct dv_error *err)
+int env_net_check(const struct env_spec *spec, struct dv_error *err)
 {
 	if (check_ports(spec, err) < 0) {
 		err->status = 1; /* the host's state, not the Envfile, is at fault */
@@ -67,83 +66,7 @@ int prov_net_check(const struct env_spec *spec, struct dv_error *err)
 	return 0;
 }
 
-/* name in $PATH (or DEVENV_OUTBOUND: "none", or a path), caller frees. */
-static char *find_tool(const char *name)
-{
-	const char *path = getenv("PATH");
-
-	if (!path || !*path)
-		return NULL;
-	for (const char *p = path;; p++) {
-		const char *end = strchrnul(p, ':');
-		dv_autofree char *cand = NULL;
-
-		if (end > p) {
-			cand = dv_xasprintf("%.*s/%s", (int)(end - p), p, name);
-			if (access(cand, X_OK) == 0)
-				return dv_steal_ptr(&cand);
-		}
-		if (!*end)
-			return NULL;
-		p = end;
-	}
-}
-
-/* Can we (slirp4netns, pasta: same ids, same user namespace) open the tun
- * device? Without root it is often 0600 root's, where nothing can. */
-static bool tun_usable(int *errnum)
-{
-	int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
-
-	if (fd < 0) {
-		*errnum = errno;
-		return false;
-	}
-	close(fd);
-	return true;
-}
-
-/* What gives a private network namespace its outbound traffic here:
- * slirp4netns, else pasta (DEVENV_OUTBOUND: a path, or "none" to play a
- * machine without either). NULL when none can run, with what is missing
- * and its fix in why and fix. Caller frees. */
-static char *outbound_tool(bool *pasta, char *why, size_t why_n, const char **fix)
-{
-	const char *forced = getenv("DEVENV_OUTBOUND");
-	char *tool = NULL;
-	int tun_errno = 0;
-
-	*pasta = false;
-	if (forced && *forced)
-		tool = strcmp(forced, "none") ? dv_xstrdup(forced) : NULL;
-	else if (!(tool = find_tool("slirp4netns")) && (tool = find_tool("pasta")))
-		*pasta = true;
-	if (forced && tool && strstr(tool, "pasta"))
-		*pasta = true;
-	if (!tool) {
-		snprintf(why, why_n, "neither slirp4netns nor pasta is installed");
-		*fix = "apt-get install slirp4netns";
-		return NULL;
-	}
-	/* Both need a tap device: say so now, rather than start one to hear
-	 * it fail. */
-	if (!tun_usable(&tun_errno)) {
-		snprintf(why, why_n, "%s cannot open /dev/net/tun (%s)", *pasta ? "pasta" : "slirp4netns",
-			 strerror(tun_errno));
-		*fix = tun_errno == ENOENT ? "as root: modprobe tun"
-					   : "as root: chmod 0666 /dev/net/tun, its usual mode";
-		free(tool);
-		*pasta = false;
-		return NULL;
-	}
-	return tool;
-}
-
-/* Said once per command: a private network without outbound traffic here
- * (by the first build step, or by the env's start). */
-static bool told_no_outbound;
-
-void prov_net_prepare(const struct env_spec *spec, struct ctr_state *s, struct prov_net *out)
+void env_net_prepare(const struct env_spec *spec, struct env_record *s, struct env_net *out)
 {
 	struct ctr_net *net = &out->net;
 	struct ctr_port *fw = dv_xcalloc(spec->n_ports + 1, sizeof(*fw));
@@ -172,11 +95,10 @@ void prov_net_prepare(const struct env_spec *spec, struct ctr_state *s, struct p
 		char why[256];
 		const char *fix = "";
 
-		net->outbound = outbound_tool(&net->pasta, why, sizeof(why), &fix);
-		if (!net->outbound && !told_no_outbound)
+		net->outbound = prov_outbound_tool(&net->pasta, why, sizeof(why), &fix);
+		if (!net->outbound && prov_outbound_say_once())
 			snprintf(out->warning, sizeof(out->warning),
 				 "%s; the env has no outbound network (%s)", why, fix);
-		told_no_outbound |= !net->outbound;
 	}
 	/* Once set up, the helper runs as the checkout's owner; without root
 	 * it stays root of our user namespace, which is the host user. */
@@ -185,23 +107,23 @@ void prov_net_prepare(const struct env_spec *spec, struct ctr_state *s, struct p
 	out->needed = net->n_ports || net->outbound;
 }
 
-void prov_net_on_clone(const struct ctr_init *init, void *arg)
+void env_net_on_clone(const struct ctr_init *init, void *arg)
 {
-	struct prov_net *pn = arg;
+	struct env_net *pn = arg;
 
 	/* The init to be: its network namespace exists already. */
 	if (pn->needed && pn->fd < 0)
 		pn->fd = ctr_net_spawn(init, &pn->net, &pn->err);
 }
 
-int prov_net_finish(struct prov_net *pn, struct ctr_state *s, bool started, struct dv_error *err)
+int env_net_finish(struct env_net *pn, struct env_record *s, bool started, struct dv_error *err)
 {
 	char warning[512] = "";
 	int ret = 0;
 
 	memset(&s->net, 0, sizeof(s->net));
 	if (pn->needed && started && pn->fd < 0 && !dv_err_isset(&pn->err))
-		prov_net_on_clone(&s->init, pn); /* no hook ran: start it now */
+		env_net_on_clone(&s->init, pn); /* no hook ran: start it now */
 	if (pn->fd >= 0) {
 		ret = ctr_net_wait(pn->fd, &s->net, warning, sizeof(warning), err);
 		pn->fd = -1;
@@ -227,7 +149,7 @@ int prov_net_finish(struct prov_net *pn, struct ctr_state *s, bool started, stru
 	return 0;
 }
 
-void prov_net_release(struct prov_net *pn)
+void env_net_release(struct env_net *pn)
 {
 	if (pn->fd >= 0)
 		close(pn->fd);
@@ -237,7 +159,7 @@ void prov_net_release(struct prov_net *pn)
 	pn->fd = -1;
 }
 
-void prov_net_stop(struct ctr_state *s)
+void env_net_stop(struct env_record *s)
 {
 	struct dv_error warn = { 0 };
 
@@ -247,49 +169,4 @@ void prov_net_stop(struct ctr_state *s)
 		fprintf(stderr, "devenv: warning: %s\n", warn.msg);
 	else
 		memset(&s->net, 0, sizeof(s->net));
-}
-
-/* Build steps run code of the repository's too: they get a network of
- * their own with outbound traffic, as a `private` env's, so that a step
- * reaches neither the host's loopback services nor its abstract unix
- * sockets. `network: host` (a trust request) gives them the host's. Where
- * no outbound tool can run here (none installed, /dev/net/tun unusable),
- * a step would have no network at all, which no package manager
- * survives: it keeps the host's, and devenv says so once, with what the
- * env will lack too. */
-void prov_build_net(const struct env_spec *spec, struct prov_build_net *out)
-{
-	char why[256];
-	const char *fix = "";
-
-	memset(out, 0, sizeof(*out));
-	if (spec->network == ENV_NET_HOST)
-		return;
-	out->tool = outbound_tool(&out->pasta, why, sizeof(why), &fix);
-	out->private_ns = out->tool != NULL;
-}
-
-void prov_build_net_warn(const struct env_spec *spec)
-{
-	char why[256];
-	const char *fix = "";
-	bool pasta;
-	char *tool;
-
-	if (spec->network == ENV_NET_HOST || told_no_outbound)
-		return;
-	tool = outbound_tool(&pasta, why, sizeof(why), &fix);
-	if (!tool)
-		fprintf(stderr,
-			"devenv: warning: network: private: %s; provisioning steps use the host's "
-			"network, its loopback services included, and the env has no outbound "
-			"network (%s)\n", why, fix);
-	told_no_outbound = !tool;
-	free(tool);
-}
-
-void prov_build_net_release(struct prov_build_net *bn)
-{
-	free(bn->tool);
-	memset(bn, 0, sizeof(*bn));
 }
