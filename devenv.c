@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "container/container.h"
+#include "env/env.h"
 #include "envfile/envfile.h"
 #include "layers/layers.h"
 #include "provision/provision.h"
@@ -286,7 +287,7 @@ static int no_args(const struct cmd *cmd, int argc, char **argv, int optind_, st
 	return 0;
 }
 
-static const char *status_name(const struct prov_env *env)
+static const char *status_name(const struct env *env)
 {
 	if (!env->has_state)
 		return "not created";
@@ -300,15 +301,15 @@ static const char *status_name(const struct prov_env *env)
 /* ---- env commands ---- */
 
 #define ENV_CMD_PROLOGUE_OPTS(need_spec, os)                                          \
-	struct prov_env env = { .lock_fd = -1 };                                      \
+	struct env env = { .lock_fd = -1 };                                      \
 	bool helped;                                                                  \
 	int oi = parse_opts(ctx, self, argc, argv, os, &helped, err), ret;            \
 	if (oi < 0)                                                                   \
 		return helped ? 0 : -1;                                               \
 	if (no_args(self, argc, argv, oi, err) < 0)                                         \
 		return -1;                                                            \
-	if (prov_env_locate(ctx, st, need_spec, &env, err) < 0) {                     \
-		prov_env_release(&env);                                               \
+	if (env_locate(ctx, st, need_spec, &env, err) < 0) {                     \
+		env_release(&env);                                               \
 		return -1;                                                            \
 	}
 #define ENV_CMD_PROLOGUE(need_spec) ENV_CMD_PROLOGUE_OPTS(need_spec, NULL)
@@ -324,7 +325,7 @@ static int cache_from_opt(int c, const char *arg, void *data, struct dv_error *e
 }
 
 /* The command line's --cache-from images, after the Envfile's. */
-static void add_cache_from(struct prov_env *env, struct dv_strv *extra)
+static void add_cache_from(struct env *env, struct dv_strv *extra)
 {
 	for (size_t i = 0; i < extra->n; i++)
 		dv_strv_push(&env->spec.cache_from, extra->v[i]);
@@ -354,7 +355,7 @@ static int events_begin(struct dv_ctx *ctx, struct dv_error *err)
 
 /* The last line: {"result":"ok","env":…,"id":…,"seconds":…}, or
  * {"result":"failed","error":"Envfile:3:5: …","seconds":…}. */
-static int events_end(struct dv_ctx *ctx, const struct prov_env *env, int ret,
+static int events_end(struct dv_ctx *ctx, const struct env *env, int ret,
 		      unsigned long long t0, struct dv_error *err)
 {
 	struct json_object *o;
@@ -397,7 +398,7 @@ static int up_or_provision(struct dv_ctx *ctx, struct layer_store *st, int argc,
 {
 	struct dv_strv from = { 0 };
 	struct opt_spec os = { NULL, NULL, cache_from_opt, &from };
-	struct prov_env env = { .lock_fd = -1 };
+	struct env env = { .lock_fd = -1 };
 	unsigned long long t0 = dv_now_ns();
 	bool helped;
 	int oi = parse_opts(ctx, self, argc, argv, &os, &helped, err), ret = -1;
@@ -408,16 +409,16 @@ static int up_or_provision(struct dv_ctx *ctx, struct layer_store *st, int argc,
 	}
 	/* The trust check comes before anything runs: no pull, no clone, no
 	 * step. --cache-from is the developer's own choice, not a request. */
-	if (events_begin(ctx, err) < 0 || prov_env_locate(ctx, st, true, &env, err) < 0 ||
+	if (events_begin(ctx, err) < 0 || env_locate(ctx, st, true, &env, err) < 0 ||
 	    prov_trust_check(ctx, st, env.id, &env.spec, err) < 0) {
 		dv_strv_release(&from);
 		goto out;
 	}
 	add_cache_from(&env, &from);
-	ret = up ? prov_env_up(ctx, st, &env, err) : prov_env_provision(ctx, st, &env, err);
+	ret = up ? env_up(ctx, st, &env, err) : env_provision(ctx, st, &env, err);
 out:
 	ret = events_end(ctx, &env, ret, t0, err);
-	prov_env_release(&env);
+	env_release(&env);
 	return ret;
 }
 
@@ -453,7 +454,7 @@ static int halt_or_reload(struct dv_ctx *ctx, struct layer_store *st, int argc, 
 {
 	unsigned timeout = 10;
 	struct opt_spec os = { NULL, NULL, timeout_opt, &timeout };
-	struct prov_env env = { .lock_fd = -1 };
+	struct env env = { .lock_fd = -1 };
 	bool helped;
 	int oi = parse_opts(ctx, self, argc, argv, &os, &helped, err), ret = -1;
 	unsigned long long t0 = dv_now_ns();
@@ -464,22 +465,22 @@ static int halt_or_reload(struct dv_ctx *ctx, struct layer_store *st, int argc, 
 		return -1;
 	if (!reload)
 		ctx->json = false; /* halt has no events; --json is accepted and ignored */
-	if (events_begin(ctx, err) < 0 || prov_env_locate(ctx, st, reload, &env, err) < 0)
+	if (events_begin(ctx, err) < 0 || env_locate(ctx, st, reload, &env, err) < 0)
 		goto out;
 	/* Before the halt: a reload not allowed leaves the env as it was. */
 	if (reload && prov_trust_check(ctx, st, env.id, &env.spec, err) < 0)
 		goto out;
 	env.refresh_git = reload; /* reload picks up new commits of git steps */
 	if (reload && !env.has_state) {
-		ret = prov_env_up(ctx, st, &env, err);
+		ret = env_up(ctx, st, &env, err);
 		goto out;
 	}
-	if (prov_env_halt(ctx, st, &env, timeout, true, err) < 0)
+	if (env_halt(ctx, st, &env, timeout, true, err) < 0)
 		goto out;
-	ret = reload ? prov_env_up(ctx, st, &env, err) : 0;
+	ret = reload ? env_up(ctx, st, &env, err) : 0;
 out:
 	ret = events_end(ctx, &env, ret, t0, err);
-	prov_env_release(&env);
+	env_release(&env);
 	return ret;
 }
 
@@ -499,8 +500,8 @@ static int suspend_or_resume(struct dv_ctx *ctx, struct layer_store *st, int arg
 			     const struct cmd *self, bool freeze, struct dv_error *err)
 {
 	ENV_CMD_PROLOGUE(false);
-	ret = prov_env_suspend(ctx, st, &env, freeze, err);
-	prov_env_release(&env);
+	ret = env_suspend(ctx, st, &env, freeze, err);
+	env_release(&env);
 	return ret;
 }
 
@@ -551,14 +552,14 @@ static void quoted_list(const struct dv_strv *sv, struct dv_buf *b)
 static int destroy_volumes(const struct layer_store *st, const char *env_id,
 			   const struct dv_strv *names, bool quiet, struct dv_error *err)
 {
-	struct prov_volume *vols = NULL;
+	struct env_vol *vols = NULL;
 	size_t n = 0;
 	dv_autoclose int lock = dv_lock_at(st->root_fd, "store.lock", true, "the store", err);
 
-	if (lock < 0 || prov_volume_list(st, false, &vols, &n, err) < 0)
+	if (lock < 0 || env_vol_list(st, false, &vols, &n, err) < 0)
 		return -1;
 	for (size_t i = 0; i < names->n; i++) {
-		const struct prov_volume *v = NULL;
+		const struct env_vol *v = NULL;
 
 		for (size_t j = 0; j < n; j++)
 			if (strcmp(vols[j].name, names->v[i]) == 0)
@@ -590,14 +591,14 @@ static int destroy_volumes(const struct layer_store *st, const char *env_id,
 		}
 		if (!v->shared && strcmp(v->owner_id, env_id))
 			continue; /* another env's (a name made to look like it) */
-		if (prov_volume_remove(st, v->name, err) < 0) {
-			prov_volumes_free(vols, n);
+		if (env_vol_remove(st, v->name, err) < 0) {
+			env_vols_free(vols, n);
 			return -1;
 		}
 		if (!quiet)
 			printf("volume '%s' removed\n", v->name);
 	}
-	prov_volumes_free(vols, n);
+	env_vols_free(vols, n);
 	return 0;
 }
 
@@ -608,7 +609,7 @@ static int cmd_destroy(struct dv_ctx *ctx, struct layer_store *st, int argc, cha
 	struct destroy_opts dopts = { 0 };
 	bool helped;
 	struct opt_spec os = { NULL, NULL, destroy_opt, &dopts };
-	struct prov_env env = { .lock_fd = -1 };
+	struct env env = { .lock_fd = -1 };
 	struct dv_strv volumes = { 0 };
 	int oi = parse_opts(ctx, self, argc, argv, &os, &helped, err), ret = -1;
 	bool force;
@@ -618,7 +619,7 @@ static int cmd_destroy(struct dv_ctx *ctx, struct layer_store *st, int argc, cha
 	if (no_args(self, argc, argv, oi, err) < 0)
 		return -1;
 	force = dopts.force;
-	if (prov_env_locate(ctx, st, false, &env, err) < 0) {
+	if (env_locate(ctx, st, false, &env, err) < 0) {
 		if (err->errnum != EBADMSG || !env.id[0])
 			goto out;
 		/* A damaged record: what its cgroups hold is killed and the
@@ -642,7 +643,7 @@ static int cmd_destroy(struct dv_ctx *ctx, struct layer_store *st, int argc, cha
 				goto out;
 			}
 		}
-		ret = prov_env_destroy_damaged(ctx, st, &env, err);
+		ret = env_destroy_damaged(ctx, st, &env, err);
 		goto out;
 	}
 	if (!force && env.has_state) {
@@ -670,56 +671,56 @@ static int cmd_destroy(struct dv_ctx *ctx, struct layer_store *st, int argc, cha
 		dv_autofree char *name = dv_xstrdup(env.has_state ? env.state.name : "");
 
 		ctx->quiet = true;
-		ret = prov_env_destroy(ctx, st, &env, err);
+		ret = env_destroy(ctx, st, &env, err);
 		ctx->quiet = quiet;
 		if (ret == 0 && !quiet)
 			printf("env '%s' destroyed (the checkout is kept)\n", name);
 		if (ret == 0)
 			ret = destroy_volumes(st, env.id, &volumes, ctx->quiet, err);
 	} else {
-		ret = prov_env_destroy(ctx, st, &env, err);
+		ret = env_destroy(ctx, st, &env, err);
 	}
 out:
 	dv_strv_release(&volumes);
-	prov_env_release(&env);
+	env_release(&env);
 	return ret;
 }
 
 /* status: each service, live; an exited one with its last log lines. */
-static void print_services(const struct layer_store *st, const struct prov_env *env)
+static void print_services(const struct layer_store *st, const struct env *env)
 {
 	if (env->state.n_services)
 		printf("  services:\n");
 	for (size_t i = 0; i < env->state.n_services; i++) {
-		struct prov_svc_info in;
+		struct env_svc_info in;
 
-		prov_service_info(st, env, i, &in);
-		if (in.state == PROV_SVC_EXITED) {
+		env_svc_info(st, env, i, &in);
+		if (in.state == ENV_SVC_EXITED) {
 			printf("    %s: exited with status %d; its last lines ('devenv logs %s' has all):\n",
 			       in.name, in.exit_status, in.name);
 			fflush(stdout);
-			prov_service_tail(st, env->id, in.name, 5, stdout, "      ");
-		} else if (in.state == PROV_SVC_RUNNING || in.state == PROV_SVC_FROZEN) {
-			printf("    %s: %s (pid %d)\n", in.name, prov_svc_state_name(in.state), (int)in.pid);
+			env_svc_tail(st, env->id, in.name, 5, stdout, "      ");
+		} else if (in.state == ENV_SVC_RUNNING || in.state == ENV_SVC_FROZEN) {
+			printf("    %s: %s (pid %d)\n", in.name, env_svc_state_name(in.state), (int)in.pid);
 		} else {
 			printf("    %s: stopped\n", in.name);
 		}
 	}
 }
 
-static struct json_object *services_json(const struct layer_store *st, const struct prov_env *env)
+static struct json_object *services_json(const struct layer_store *st, const struct env *env)
 {
 	struct json_object *a = json_object_new_array();
 
 	for (size_t i = 0; i < env->state.n_services; i++) {
 		struct json_object *o = json_object_new_object();
-		struct prov_svc_info in;
+		struct env_svc_info in;
 		bool live;
 
-		prov_service_info(st, env, i, &in);
-		live = in.state == PROV_SVC_RUNNING || in.state == PROV_SVC_FROZEN;
+		env_svc_info(st, env, i, &in);
+		live = in.state == ENV_SVC_RUNNING || in.state == ENV_SVC_FROZEN;
 		json_object_object_add(o, "name", json_object_new_string(in.name));
-		json_object_object_add(o, "state", json_object_new_string(prov_svc_state_name(in.state)));
+		json_object_object_add(o, "state", json_object_new_string(env_svc_state_name(in.state)));
 		json_object_object_add(o, "exit_status", in.exit_status >= 0 ? json_object_new_int(in.exit_status) : NULL);
 		json_object_object_add(o, "pid", live ? json_object_new_int(in.pid) : NULL);
 		json_object_array_add(a, o);
@@ -728,7 +729,7 @@ static struct json_object *services_json(const struct layer_store *st, const str
 }
 
 /* The forwards of an env's last start, for `port --json` and `status --json`. */
-static struct json_object *ports_json(const struct ctr_state *state)
+static struct json_object *ports_json(const struct env_record *state)
 {
 	struct json_object *a = json_object_new_array();
 
@@ -780,8 +781,8 @@ static int cmd_status(struct dv_ctx *ctx, struct layer_store *st, int argc, char
 	 * killed for memory leaves them for status to read until then. */
 	bool oom_known = env.has_state && ctr_cgroup_oom_kills(&env.state.cgroups, &ooms) == 0;
 	/* Recorded at halt and commit (provision/df.c): no walk here. */
-	struct prov_env_size sz;
-	bool has_size = env.has_state && prov_env_size_read(st, env.id, &sz);
+	struct env_size sz;
+	bool has_size = env.has_state && env_size_read(st, env.id, &sz);
 
 	if (ctx->json) {
 		struct json_object *o = json_object_new_object();
@@ -888,7 +889,7 @@ static int cmd_status(struct dv_ctx *ctx, struct layer_store *st, int argc, char
 			       ooms == 1 ? "" : "es", running ? "" : ", the env's init may be among them");
 		print_services(st, &env);
 	}
-	prov_env_release(&env);
+	env_release(&env);
 	ret = 0;
 	return ret;
 }
@@ -926,7 +927,7 @@ static int cmd_port(struct dv_ctx *ctx, struct layer_store *st, int argc, char *
 	}
 	ret = 0;
 out:
-	prov_env_release(&env);
+	env_release(&env);
 	return ret;
 }
 
@@ -934,7 +935,7 @@ static int cmd_ls(struct dv_ctx *ctx, struct layer_store *st, int argc, char **a
 		  struct dv_error *err)
 {
 	const struct cmd *self = find_cmd("ls");
-	struct ctr_state *all;
+	struct env_record *all;
 	struct dv_strv damaged = { 0 };
 	size_t n;
 	bool helped;
@@ -943,7 +944,7 @@ static int cmd_ls(struct dv_ctx *ctx, struct layer_store *st, int argc, char **a
 
 	if (oi < 0)
 		return helped ? 0 : -1;
-	if (no_args(self, argc, argv, oi, err) < 0 || prov_env_list(st, &damaged, &all, &n, err) < 0)
+	if (no_args(self, argc, argv, oi, err) < 0 || env_list(st, &damaged, &all, &n, err) < 0)
 		return -1;
 	if (ctx->json)
 		arr = json_object_new_array();
@@ -951,10 +952,10 @@ static int cmd_ls(struct dv_ctx *ctx, struct layer_store *st, int argc, char **a
 		printf("%-12s  %-16s  %-8s  %-5s  %-10s  %-28s  %s\n", "ID", "NAME", "STATE", "AGE",
 		       "SIZE", "IMAGE", "CHECKOUT");
 	for (size_t i = 0; i < n; i++) {
-		struct prov_env tmp = { .has_state = true, .state = all[i] };
+		struct env tmp = { .has_state = true, .state = all[i] };
 		const char *state = status_name(&tmp);
-		struct prov_env_size sz;
-		bool has_size = prov_env_size_read(st, all[i].id, &sz);
+		struct env_size sz;
+		bool has_size = env_size_read(st, all[i].id, &sz);
 		char age[32], size[40] = "-";
 
 		format_age(age, sizeof(age), all[i].created);
@@ -978,13 +979,13 @@ static int cmd_ls(struct dv_ctx *ctx, struct layer_store *st, int argc, char **a
 			printf("%-12s  %-16s  %-8s  %-5s  %-10s  %-28s  %s\n", all[i].id, all[i].name, state,
 			       age, size, all[i].image, all[i].checkout);
 		}
-		ctr_state_release(&all[i]);
+		env_record_release(&all[i]);
 	}
 	free(all);
 	/* A damaged env is listed (by its folder's name), with the one line
 	 * naming its file and saying what to do. */
 	for (size_t i = 0; i < damaged.n; i++) {
-		prov_env_say_damaged(st, damaged.v[i]);
+		env_say_damaged(st, damaged.v[i]);
 		if (arr) {
 			struct json_object *o = json_object_new_object();
 
@@ -1044,7 +1045,7 @@ static int cmd_logs(struct dv_ctx *ctx, struct layer_store *st, int argc, char *
 	struct logs_opts lo = { .tail = -2 };
 	bool helped;
 	struct opt_spec os = { NULL, NULL, logs_opt, &lo };
-	struct prov_env env = { .lock_fd = -1 };
+	struct env env = { .lock_fd = -1 };
 	int oi = parse_opts(ctx, self, argc, argv, &os, &helped, err), ret = -1;
 	dv_autofree char *dir = NULL;
 	const struct ctr_init *follows;
@@ -1054,12 +1055,12 @@ static int cmd_logs(struct dv_ctx *ctx, struct layer_store *st, int argc, char *
 		return helped ? 0 : -1;
 	if (oi < argc)
 		svc = argv[oi++];
-	if (no_args(self, argc, argv, oi, err) < 0 || prov_env_locate(ctx, st, false, &env, err) < 0)
+	if (no_args(self, argc, argv, oi, err) < 0 || env_locate(ctx, st, false, &env, err) < 0)
 		goto out;
 	follows = &env.state.init;
 	if (svc) {
 		/* Only a name state.json records: never a path of the caller's. */
-		const struct ctr_service_state *ss = NULL;
+		const struct env_svc_record *ss = NULL;
 		struct dv_buf names = { 0 };
 
 		for (size_t i = 0; i < env.state.n_services; i++) {
@@ -1088,9 +1089,9 @@ static int cmd_logs(struct dv_ctx *ctx, struct layer_store *st, int argc, char *
 	/* As tail -f: following starts from the last 10 lines. */
 	if (lo.tail == -2)
 		lo.tail = lo.follow ? 10 : -1;
-	ret = prov_logs_show(st, dir, lo.tail, lo.follow && env.has_state ? follows : NULL, err);
+	ret = env_logs_show(st, dir, lo.tail, lo.follow && env.has_state ? follows : NULL, err);
 out:
-	prov_env_release(&env);
+	env_release(&env);
 	return ret;
 }
 
@@ -1120,7 +1121,7 @@ static int cmd_ssh(struct dv_ctx *ctx, struct layer_store *st, int argc, char **
 	struct ssh_opts so = { 0 };
 	struct opt_spec os = { NULL, NULL, ssh_opt, &so };
 	struct ctr_owner owner;
-	struct prov_env env = { .lock_fd = -1 };
+	struct env env = { .lock_fd = -1 };
 	struct dv_strv envp = { 0 };
 	char cwd[PATH_MAX], dir[PATH_MAX];
 	bool helped;
@@ -1135,13 +1136,13 @@ static int cmd_ssh(struct dv_ctx *ctx, struct layer_store *st, int argc, char **
 	}
 	if (so.command && oi < argc)
 		return dv_err_usage(err, "give either -c CMD or -- ARGV..., not both");
-	if (prov_env_locate(ctx, st, false, &env, err) < 0)
+	if (env_locate(ctx, st, false, &env, err) < 0)
 		goto out;
 	if (!env.has_state) {
 		dv_err_plain(err, ESRCH, "env %s was never brought up; 'devenv up' creates it", env.id);
 		goto out;
 	}
-	if (prov_env_checkout_check(&env.state, err) < 0)
+	if (env_checkout_check(&env.state, err) < 0)
 		goto out;
 	/* From checkout/sub/dir start in workdir/sub/dir. */
 	snprintf(dir, sizeof(dir), "%s", env.state.workdir);
@@ -1166,7 +1167,7 @@ static int cmd_ssh(struct dv_ctx *ctx, struct layer_store *st, int argc, char **
 		.tee_fd = -1,
 		/* The Envfile's user unless --user says otherwise ("root" included). */
 		.user = so.user ? so.user : env.state.user && env.state.user[0] ? env.state.user : NULL,
-		.owner = ctr_state_owner(&env.state, &owner),
+		.owner = env_record_owner(&env.state, &owner),
 	};
 	struct ctr_sandbox sb = { 0 };
 	if (ctr_sandbox_load(env.state.seccomp, env.state.caps, &sb, err) < 0)
@@ -1177,13 +1178,13 @@ static int cmd_ssh(struct dv_ctx *ctx, struct layer_store *st, int argc, char **
 	/* No separate liveness probe: ctr_exec checks the init's start time and
 	 * the freezer itself, and says which (ESRCH, EBUSY). The sweep's
 	 * folders ("chown" ownership only) are opened before it enters. */
-	struct prov_sweep sweep;
-	prov_sweep_open(&env.state, "command", &sweep);
+	struct env_sweep sweep;
+	env_sweep_open(&env.state, "command", &sweep);
 	int xr = ctr_exec(&env.state.init, &env.state.cgroups, &x, &status, err);
 	ctr_sandbox_release(&sb);
 	if (xr == 0)
-		prov_sweep_run(&sweep);
-	prov_sweep_release(&sweep);
+		env_sweep_run(&sweep);
+	env_sweep_release(&sweep);
 	if (xr < 0) {
 		if (err->errnum == ESRCH)
 			dv_err_plain(err, ESRCH, "env '%s' is not running; 'devenv up' starts it",
@@ -1197,7 +1198,7 @@ static int cmd_ssh(struct dv_ctx *ctx, struct layer_store *st, int argc, char **
 	ret = status == 0 ? 0 : -2; /* -2: exit with the command's status, print nothing */
 out:
 	dv_strv_release(&envp);
-	prov_env_release(&env);
+	env_release(&env);
 	return ret;
 }
 
@@ -1301,7 +1302,7 @@ static int cmd_commit(struct dv_ctx *ctx, struct layer_store *st, int argc, char
 		      struct dv_error *err)
 {
 	const struct cmd *self = find_cmd("commit");
-	struct prov_env env = { .lock_fd = -1 };
+	struct env env = { .lock_fd = -1 };
 	struct layer_image img = { 0 };
 	bool helped;
 	int oi = parse_opts(ctx, self, argc, argv, NULL, &helped, err), ret = -1;
@@ -1310,14 +1311,14 @@ static int cmd_commit(struct dv_ctx *ctx, struct layer_store *st, int argc, char
 		return helped ? 0 : -1;
 	if (oi + 1 != argc)
 		return dv_err_usage(err, "usage: devenv commit [-e NAME|ID] IMAGE[:TAG]");
-	if (prov_env_locate(ctx, st, false, &env, err) == 0 &&
-	    prov_env_commit(ctx, st, &env, argv[oi], &img, err) == 0) {
+	if (env_locate(ctx, st, false, &env, err) == 0 &&
+	    env_commit(ctx, st, &env, argv[oi], &img, err) == 0) {
 		if (!ctx->quiet)
 			printf("%s %s\n", img.name, img.id);
 		ret = 0;
 	}
 	layer_image_release(&img);
-	prov_env_release(&env);
+	env_release(&env);
 	return ret;
 }
 
@@ -1347,7 +1348,7 @@ static int cmd_rmi(struct dv_ctx *ctx, struct layer_store *st, int argc, char **
 {
 	const struct cmd *self = find_cmd("rmi");
 	struct layer_image img = { 0 };
-	struct ctr_state *all = NULL;
+	struct env_record *all = NULL;
 	size_t n = 0;
 	bool helped;
 	int oi = parse_opts(ctx, self, argc, argv, NULL, &helped, err), ret = -1;
@@ -1369,7 +1370,7 @@ static int cmd_rmi(struct dv_ctx *ctx, struct layer_store *st, int argc, char **
 		ret = 0;
 		goto out;
 	}
-	if (dv_err_isset(err) || prov_env_list(st, NULL, &all, &n, err) < 0)
+	if (dv_err_isset(err) || env_list(st, NULL, &all, &n, err) < 0)
 		goto out;
 	/* A damaged env's image is not known: gc keeps every layer while
 	 * there is one, so removing the image's name loses nothing. */
@@ -1394,7 +1395,7 @@ static int cmd_rmi(struct dv_ctx *ctx, struct layer_store *st, int argc, char **
 	ret = 0;
 out:
 	for (size_t i = 0; i < n; i++)
-		ctr_state_release(&all[i]);
+		env_record_release(&all[i]);
 	free(all);
 	layer_image_release(&img);
 	return ret;
@@ -1437,16 +1438,16 @@ static int cmd_pull(struct dv_ctx *ctx, struct layer_store *st, int argc, char *
 static int push_env(struct dv_ctx *ctx, struct layer_store *st, const char *dest,
 		    enum layer_compression comp, struct dv_error *err)
 {
-	struct prov_env env = { .lock_fd = -1 };
+	struct env env = { .lock_fd = -1 };
 	int ret = -1;
 
 	/* The trust check as `up` has it: the push asks the git steps'
 	 * remotes (file://, loopback...) for their commits when it has none
 	 * remembered. */
-	if (prov_env_locate(ctx, st, true, &env, err) == 0 &&
+	if (env_locate(ctx, st, true, &env, err) == 0 &&
 	    prov_trust_check(ctx, st, env.id, &env.spec, err) == 0)
-		ret = prov_env_push(ctx, st, &env, dest, comp, err);
-	prov_env_release(&env);
+		ret = env_push(ctx, st, &env, dest, comp, err);
+	env_release(&env);
 	return ret;
 }
 
@@ -1761,11 +1762,11 @@ out:
 /* volume ls [--json] | volume rm [-f|--force] NAME... */
 static int volume_ls(struct dv_ctx *ctx, const struct layer_store *st, struct dv_error *err)
 {
-	struct prov_volume *v;
+	struct env_vol *v;
 	size_t n, wv = 6, we = 3, wn = 4;
 	struct json_object *arr = NULL;
 
-	if (prov_volume_list(st, true, &v, &n, err) < 0)
+	if (env_vol_list(st, true, &v, &n, err) < 0)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		size_t e = v[i].owner_name ? strlen(v[i].owner_name) : 1;
@@ -1819,7 +1820,7 @@ static int volume_ls(struct dv_ctx *ctx, const struct layer_store *st, struct dv
 		       who.s ? who.s : "-");
 		dv_buf_release(&who);
 	}
-	prov_volumes_free(v, n);
+	env_vols_free(v, n);
 	if (arr) {
 		prov_json_print(stdout, arr, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 		json_object_put(arr);
@@ -1829,18 +1830,18 @@ static int volume_ls(struct dv_ctx *ctx, const struct layer_store *st, struct dv
 
 /* A NAME of `volume rm`: a volume's store name, or in a checkout (or with
  * -e) the name its Envfile gives one of its env's own volumes. */
-static const struct prov_volume *volume_find(struct dv_ctx *ctx, const struct layer_store *st,
-					     const struct prov_volume *v, size_t n,
+static const struct env_vol *volume_find(struct dv_ctx *ctx, const struct layer_store *st,
+					     const struct env_vol *v, size_t n,
 					     const char *name, struct dv_error *err)
 {
-	const struct prov_volume *exact = NULL, *own = NULL;
-	struct prov_env env = { .lock_fd = -1 };
+	const struct env_vol *exact = NULL, *own = NULL;
+	struct env env = { .lock_fd = -1 };
 	struct dv_error ignored = { 0 };
 
 	for (size_t j = 0; j < n; j++)
 		if (!strcmp(v[j].name, name))
 			exact = &v[j];
-	if (prov_env_locate(ctx, st, false, &env, &ignored) == 0)
+	if (env_locate(ctx, st, false, &env, &ignored) == 0)
 		for (size_t j = 0; j < n; j++)
 			if (v[j].owner_id && !strcmp(v[j].owner_id, env.id) &&
 			    !strcmp(v[j].volume, name))
@@ -1849,10 +1850,10 @@ static const struct prov_volume *volume_find(struct dv_ctx *ctx, const struct la
 		dv_err_usage(err, "'%s' is both the store-wide volume '%s' and env %s's own '%s'; "
 			     "give the full name; nothing was removed", name, exact->name, env.id,
 			     own->name);
-		prov_env_release(&env);
+		env_release(&env);
 		return NULL;
 	}
-	prov_env_release(&env);
+	env_release(&env);
 	if (!exact && !own)
 		dv_err_plain(err, ENOENT, "no volume named '%s'; 'devenv volume ls' lists them; "
 			     "nothing was removed", name);
@@ -1865,7 +1866,7 @@ static const struct prov_volume *volume_find(struct dv_ctx *ctx, const struct la
 static int volume_rm(struct dv_ctx *ctx, const struct layer_store *st, bool force, int argc,
 		     char **argv, struct dv_error *err)
 {
-	struct prov_volume *v = NULL;
+	struct env_vol *v = NULL;
 	struct dv_strv names = { 0 }, found = { 0 };
 	size_t n = 0;
 	int ret = -1;
@@ -1875,13 +1876,13 @@ static int volume_rm(struct dv_ctx *ctx, const struct layer_store *st, bool forc
 		dv_strv_push(&names, argv[i]);
 	/* Exclusive, as gc: no `up` is between naming a volume and recording it. */
 	lock = dv_lock_at(st->root_fd, "store.lock", true, "the store", err);
-	if (lock < 0 || prov_volume_list(st, false, &v, &n, err) < 0)
+	if (lock < 0 || env_vol_list(st, false, &v, &n, err) < 0)
 		goto out;
 	for (size_t i = 0; i < names.n; i++) {
-		const struct prov_volume *p = NULL;
+		const struct env_vol *p = NULL;
 		struct dv_buf who = { 0 };
 
-		if (!prov_volume_name_ok(names.v[i])) {
+		if (!env_vol_name_ok(names.v[i])) {
 			dv_err_usage(err, "'%.80s' is not a volume name; 'devenv volume ls' lists them",
 				     names.v[i]);
 			goto out;
@@ -1906,14 +1907,14 @@ static int volume_rm(struct dv_ctx *ctx, const struct layer_store *st, bool forc
 			dv_strv_push(&found, p->name);
 	}
 	for (size_t i = 0; i < found.n; i++) {
-		if (prov_volume_remove(st, found.v[i], err) < 0)
+		if (env_vol_remove(st, found.v[i], err) < 0)
 			goto out;
 		if (!ctx->quiet)
 			printf("volume '%s' removed\n", found.v[i]);
 	}
 	ret = 0;
 out:
-	prov_volumes_free(v, n);
+	env_vols_free(v, n);
 	dv_strv_release(&names);
 	dv_strv_release(&found);
 	return ret;
@@ -1965,22 +1966,22 @@ static int cmd_df(struct dv_ctx *ctx, struct layer_store *st, int argc, char **a
 	bool verbose = false, helped;
 	struct opt_spec os = { NULL, NULL, verbose_opt, &verbose };
 	int oi = parse_opts(ctx, self, argc, argv, &os, &helped, err);
-	struct prov_df df;
+	struct env_df df;
 
 	if (oi < 0)
 		return helped ? 0 : -1;
-	if (no_args(self, argc, argv, oi, err) < 0 || prov_df(st, &df, err) < 0)
+	if (no_args(self, argc, argv, oi, err) < 0 || env_df(st, &df, err) < 0)
 		return -1;
 	if (ctx->json) {
 		struct json_object *o = json_object_new_object();
 
-		for (size_t r = 0; r < PROV_DF_N; r++) {
-			const struct prov_df_row *row = &df.rows[r];
+		for (size_t r = 0; r < ENV_DF_N; r++) {
+			const struct env_df_row *row = &df.rows[r];
 			struct json_object *x = json_object_new_object(), *items = json_object_new_array();
 			char key[16];
 
 			for (size_t i = 0; i < row->n; i++) {
-				const struct prov_df_item *it = &row->items[i];
+				const struct env_df_item *it = &row->items[i];
 				struct json_object *y = json_object_new_object();
 
 				json_object_object_add(y, "name", json_object_new_string(it->name));
@@ -2005,12 +2006,12 @@ static int cmd_df(struct dv_ctx *ctx, struct layer_store *st, int argc, char **a
 		}
 		prov_json_print(stdout, o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 		json_object_put(o);
-		prov_df_release(&df);
+		env_df_release(&df);
 		return 0;
 	}
 	printf("%-8s  %5s  %6s  %-11s  %s\n", "TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE");
-	for (size_t r = 0; r < PROV_DF_N; r++) {
-		const struct prov_df_row *row = &df.rows[r];
+	for (size_t r = 0; r < ENV_DF_N; r++) {
+		const struct env_df_row *row = &df.rows[r];
 		char size[40], rec[40];
 
 		df_size(size, sizeof(size), row->size, row->estimate);
@@ -2018,29 +2019,29 @@ static int cmd_df(struct dv_ctx *ctx, struct layer_store *st, int argc, char **a
 		printf("%-8s  %5u  %6u  %-11s  %s (%llu%%)\n", row->type, row->total, row->active, size,
 		       rec, row->size ? row->reclaimable * 100 / row->size : 0ULL);
 	}
-	for (size_t r = 0; verbose && r < PROV_DF_N; r++) {
-		const struct prov_df_row *row = &df.rows[r];
+	for (size_t r = 0; verbose && r < ENV_DF_N; r++) {
+		const struct env_df_row *row = &df.rows[r];
 
 		printf("\n%s:\n", row->type);
 		for (size_t i = 0; i < row->n; i++) {
-			const struct prov_df_item *it = &row->items[i];
+			const struct env_df_item *it = &row->items[i];
 			char size[40];
 
 			df_size(size, sizeof(size), it->size, it->estimate);
-			if (r == PROV_DF_IMAGES)
+			if (r == ENV_DF_IMAGES)
 				printf("  %-40s  %-19.19s  %-11s  %s\n", it->name, it->id, size,
 				       it->active ? "used by an env" : "unused");
-			else if (r == PROV_DF_LAYERS)
+			else if (r == ENV_DF_LAYERS)
 				printf("  %.12s  %-11s  %s\n", it->name, size, it->active ? "in use" : "unused (gc)");
-			else if (r == PROV_DF_ENVS)
+			else if (r == ENV_DF_ENVS)
 				printf("  %-12s  %-16s  %-8s  %s\n", it->id, it->name, it->state, size);
 			else
 				printf("  %-40s  %-11s  %s\n", it->name, size, it->state);
 		}
 	}
-	if (df.rows[PROV_DF_ENVS].estimate)
+	if (df.rows[ENV_DF_ENVS].estimate)
 		printf("~: a running env's size as of its last halt or commit\n");
-	prov_df_release(&df);
+	env_df_release(&df);
 	return 0;
 }
 
@@ -2048,7 +2049,7 @@ static int cmd_gc(struct dv_ctx *ctx, struct layer_store *st, int argc, char **a
 		  struct dv_error *err)
 {
 	const struct cmd *self = find_cmd("gc");
-	struct ctr_state *all = NULL;
+	struct env_record *all = NULL;
 	struct dv_strv in_use = { 0 }, damaged = { 0 }, images = { 0 };
 	size_t n = 0;
 	unsigned layers = 0, records = 0, cgroups = 0, locks = 0;
@@ -2064,13 +2065,13 @@ static int cmd_gc(struct dv_ctx *ctx, struct layer_store *st, int argc, char **a
 		return -1;
 	/* Exclusive: no `up` may be between building a layer and recording it. */
 	lock = dv_lock_at(st->root_fd, "store.lock", true, "the store", err);
-	if (lock < 0 || prov_env_list(st, &damaged, &all, &n, err) < 0)
+	if (lock < 0 || env_list(st, &damaged, &all, &n, err) < 0)
 		goto out;
 	/* A damaged env or image record is skipped and reported; what layers
 	 * it names is unknown (an env's init may run on them), so every layer
 	 * stays until it is removed (destroy -e, rmi). */
 	for (size_t i = 0; i < damaged.n; i++)
-		prov_env_say_damaged(st, damaged.v[i]);
+		env_say_damaged(st, damaged.v[i]);
 	layer_image_damaged(st, &images);
 	for (size_t i = 0; i < images.n; i++)
 		layer_image_say_damaged(st, images.v[i]);
@@ -2088,12 +2089,12 @@ static int cmd_gc(struct dv_ctx *ctx, struct layer_store *st, int argc, char **a
 				dv_strv_push(&in_use, all[i].services[k].layers.v[j]);
 	}
 	if (layer_gc(st, &in_use, &layers, &bytes, err) < 0 ||
-	    prov_sandbox_gc(st, all, n, &bytes, err) < 0 || prov_trust_gc(st, &records, err) < 0)
+	    env_sandbox_gc(st, all, n, &bytes, err) < 0 || prov_trust_gc(st, &records, err) < 0)
 		goto out;
 	dv_fault_point("gc.layers");
 	/* What killed commands left: the cgroups of their build steps, the
 	 * locks of envs destroyed since (tmp/ went with layer_gc). */
-	if (prov_build_cgroups_gc(st, &cgroups, err) < 0 || prov_env_locks_gc(st, &locks, err) < 0)
+	if (prov_build_cgroups_gc(st, &cgroups, err) < 0 || env_locks_gc(st, &locks, err) < 0)
 		goto out;
 	dv_str_size(size, sizeof(size), bytes);
 	if (ctx->quiet)
@@ -2110,7 +2111,7 @@ static int cmd_gc(struct dv_ctx *ctx, struct layer_store *st, int argc, char **a
 	ret = 0;
 out:
 	for (size_t i = 0; i < n; i++)
-		ctr_state_release(&all[i]);
+		env_record_release(&all[i]);
 	free(all);
 	dv_strv_release(&in_use);
 	dv_strv_release(&damaged);
@@ -2140,7 +2141,7 @@ static int cmd_allow(struct dv_ctx *ctx, struct layer_store *st, int argc, char 
 	struct opt_spec os = { NULL, NULL, revoke_opt, &revoke };
 	struct prov_requests r = { 0 };
 	struct json_object *o = NULL, *list;
-	struct prov_env env = { .lock_fd = -1 };
+	struct env env = { .lock_fd = -1 };
 	bool helped;
 	int oi = parse_opts(ctx, self, argc, argv, &os, &helped, err), ret = -1;
 
@@ -2149,7 +2150,7 @@ static int cmd_allow(struct dv_ctx *ctx, struct layer_store *st, int argc, char 
 	if (no_args(self, argc, argv, oi, err) < 0)
 		return -1;
 	/* --revoke needs no Envfile that loads: a broken one can be revoked. */
-	if (prov_env_locate(ctx, st, !revoke, &env, err) < 0)
+	if (env_locate(ctx, st, !revoke, &env, err) < 0)
 		goto out;
 	if (revoke) {
 		struct dv_error none = { 0 };
@@ -2212,7 +2213,7 @@ out:
 	if (o)
 		json_object_put(o);
 	prov_requests_release(&r);
-	prov_env_release(&env);
+	env_release(&env);
 	return ret;
 }
 
