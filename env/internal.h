@@ -19,6 +19,15 @@ int env_start(const struct layer_store *st, struct env *env, int efd, struct dv_
 const char *env_userns_map(const struct env *env, struct ctr_keepid *k, char *server,
 			   const char **why);
 
+/* volume.c: prov_ctr_mounts()'s volume function for the env (st, spec,
+ * env_id): env_vol_prepare(). */
+struct env_vol_env {
+	const struct layer_store *st;
+	const struct env_spec *spec;
+	const char *env_id;
+};
+int env_vol_folder(const struct env_mount *m, char **dir, void *arg, struct dv_error *err);
+
 /* sweep.c: an env that stopped without halt (its init died) was never
  * swept: sweep it and record that, before anything records a new start. */
 int env_sweep_pending(struct env *env, int efd, struct dv_error *err);

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "env/env.h"
+#include "env/internal.h"
 #include "util/fault.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
@@ -181,17 +182,15 @@ int env_svc_resolve(const struct layer_store *st, const struct env_spec *spec,
 
 /* Docker's default sandbox, whatever the env's `security` says: that key is
  * the env's, as a compose service has its own cap_add. */
-static int svc_sandbox(const struct layer_store *st, const struct env *env,
-		       struct ctr_sandbox *sb, struct dv_error *err)
+static int svc_sandbox(const struct layer_store *st, const struct env *env, struct prov_ctr *c,
+		       struct dv_error *err)
 {
 	struct env_spec plain = { .display = env->spec.display };
 	dv_autofree char *bpf = NULL;
 	unsigned long long caps;
 
-	if (prov_sandbox(st, &plain, &caps, &bpf, err) < 0 || ctr_sandbox_load(bpf, caps, sb, err) < 0)
-		return -1;
-	sb->nproc = prov_nproc_fallback(&env->state.limits, &env->state.cgroups);
-	return 0;
+	return prov_ctr_sandbox(c, st, &plain, &env->state.limits, &env->state.cgroups, &caps, &bpf,
+				err);
 }
 
 /* Start one service; *out gets its init. */
@@ -205,10 +204,7 @@ static int start_one(const struct layer_store *st, struct env *env, int efd,
 	dv_autofree char *work = dv_xasprintf("%s/work", dir);
 	dv_autofree char *log = dv_xasprintf("%s/services/%s/log", env->id, svc->name);
 	dv_autofree char *exitf = dv_xasprintf("%s/services/%s/exit", env->id, svc->name);
-	dv_autofree const char **lowers = dv_xcalloc(img->layers.n + 1, sizeof(*lowers));
-	dv_autofree const char **hosts = dv_xcalloc(spec->n_services + 1, sizeof(*hosts));
-	dv_autofree struct ctr_mount *mounts = dv_xcalloc(svc->n_volumes + 1, sizeof(*mounts));
-	struct dv_strv vols = { 0 };
+	struct env_vol_env ve = { st, spec, env->id };
 	dv_autofree struct dv_strv *protect = dv_xcalloc(svc->n_volumes + 1, sizeof(*protect));
 	struct ctr_idmap idmap;
 	dv_autoclose int log_fd = -1;
@@ -218,17 +214,15 @@ static int start_one(const struct layer_store *st, struct env *env, int efd,
 	char netns[64];
 	struct stat nsb, self_nsb;
 	struct svc_cmd cmd = { 0 };
-	struct ctr_sandbox sb = { 0 };
-	struct ctr_spec cs = { 0 };
+	struct prov_ctr c;
 	int ret = -1;
 
-	for (size_t i = 0; i < img->layers.n; i++)
-		lowers[i] = layer_diff_path(st, img->layers.v[img->layers.n - 1 - i]);
+	prov_ctr_init(&c, st, svc->name, &img->layers, upper, work);
 	if (spec->network == ENV_NET_PRIVATE) {
 		int fd;
 
 		snprintf(netns, sizeof(netns), "/proc/%d/ns/net", (int)env->state.init.pid);
-		cs.netns_path = netns;
+		c.cs.netns_path = netns;
 		/* Without root each devenv command has a user namespace of its
 		 * own, and the env's init (not dumpable) is out of reach of a
 		 * later command's: only the `up` that starts the env can start
@@ -249,7 +243,7 @@ static int start_one(const struct layer_store *st, struct env *env, int efd,
 		 * host's namespace anyway. */
 		if (fstat(fd, &nsb) == 0 && stat("/proc/self/ns/net", &self_nsb) == 0 &&
 		    nsb.st_dev == self_nsb.st_dev && nsb.st_ino == self_nsb.st_ino)
-			cs.netns_path = NULL;
+			c.cs.netns_path = NULL;
 		close(fd);
 	}
 	if (dv_mkdir_p(upper, 0755, err) < 0 || dv_mkdir_p(work, 0700, err) < 0)
@@ -277,76 +271,48 @@ static int start_one(const struct layer_store *st, struct env *env, int efd,
 		dv_err(err, errno, "cannot create the exit file of service '%s'", svc->name);
 		goto out;
 	}
-	if (svc_cmd_make(spec, svc, img, &cmd, err) < 0 || svc_sandbox(st, env, &sb, err) < 0)
+	if (svc_cmd_make(spec, svc, img, &cmd, err) < 0 || svc_sandbox(st, env, &c, err) < 0)
+		goto out;
+	/* The env's own volumes (shared with the env when it names them
+	 * too) or shared ones, and host mounts, in order. */
+	if (prov_ctr_mounts(&c, spec, svc->volumes, svc->n_volumes, "remove it from its 'volumes'",
+			    env_vol_folder, &ve, err) < 0)
 		goto out;
 	for (size_t i = 0; i < svc->n_volumes; i++) {
 		const struct env_mount *m = &svc->volumes[i];
 
-		if (m->volume) {
-			/* The env's own volume (shared with the env when it
-			 * names it too), or a shared one; an empty volume is
-			 * filled from the service's image, as Docker does. */
-			char *vdir;
-
-			if (env_vol_prepare(st, spec, env->id, m, &vdir, err) < 0)
-				goto out;
-			dv_strv_push_owned(&vols, vdir);
-			mounts[i].source = vdir;
-			mounts[i].fill = true;
-		} else if (prov_host_tree(spec, m, "remove it from its 'volumes'", &mounts[i], err) < 0) {
-			/* opened race-free, cloned: bound as it is */
-			goto out;
-		} else {
-			/* A bind covering the checkout's git dir: read-only there. */
-			if (prov_git_paths_in(spec->checkout, &env->state.git_protect, m->source_abs,
-					      &protect[i]))
-				mounts[i].readonly = true;
-			mounts[i].protect = (const char *const *)protect[i].v;
-			mounts[i].n_protect = protect[i].n;
-		}
-		mounts[i].target = m->target;
-		mounts[i].readonly = mounts[i].readonly || m->readonly;
+		/* A bind covering the checkout's git dir: read-only there. */
+		if (m->volume || !prov_git_paths_in(spec->checkout, &env->state.git_protect,
+						    m->source_abs, &protect[i]))
+			continue;
+		c.mounts[i].readonly = true;
+		c.mounts[i].protect = (const char *const *)protect[i].v;
+		c.mounts[i].n_protect = protect[i].n;
 	}
 	/* A service runs as root: its host binds map the host user to root
 	 * and nothing else, so it can leave no other id there (user.c). */
 	if (env->state.ownership && !strcmp(env->state.ownership, "idmapped")) {
 		idmap = (struct ctr_idmap){ env->state.host_uid, 0, env->state.host_gid, 0 };
-		cs.idmap = &idmap;
+		c.cs.idmap = &idmap;
 	}
-	for (size_t i = 0; i < spec->n_services; i++)
-		hosts[i] = spec->services[i].name;
-	cs.hostname = svc->name;
-	cs.lowers = lowers;
-	cs.n_lowers = img->layers.n;
-	cs.upper = upper;
-	cs.work = work;
-	cs.log_fd = log_fd;
-	cs.log_cap = &cap;
-	cs.cgroups = &env->state.cgroups;
-	cs.sandbox = &sb;
-	cs.userns = st->rootless;
-	cs.mounts = mounts;
-	cs.n_mounts = svc->n_volumes;
-	cs.hosts = hosts;
-	cs.n_hosts = spec->n_services;
+	prov_ctr_hosts(&c, spec);
+	c.cs.log_fd = log_fd;
+	c.cs.log_cap = &cap;
+	c.cs.cgroups = &env->state.cgroups;
 	dprintf(log_fd, SVC_START_MARK "'%s' (image %s)\n", svc->name, img->name);
 	{
 		struct ctr_exec x = { .argv = cmd.argv.v, .envp = cmd.envp.v, .cwd = cmd.cwd,
 				      .tee_fd = -1 };
 
-		if (ctr_start_service(&cs, &x, exit_fd, out, commit, err) < 0)
+		if (ctr_start_service(&c.cs, &x, exit_fd, out, commit, err) < 0)
 			goto out;
 	}
 	ret = 0;
 out:
-	prov_host_trees_close(mounts, svc->n_volumes);
-	for (size_t i = 0; i < img->layers.n; i++)
-		free((char *)lowers[i]);
-	dv_strv_release(&vols);
+	prov_ctr_release(&c);
 	for (size_t i = 0; i < svc->n_volumes; i++)
 		dv_strv_release(&protect[i]);
 	svc_cmd_release(&cmd);
-	ctr_sandbox_release(&sb);
 	return ret;
 }
 

@@ -144,31 +144,19 @@ static void record_mounts(struct env_record *s, const struct env_spec *spec, str
 }
 
 /* The spec's `volumes` (each volume's folder, the env's own or a shared
- * one, made when missing) then `mounts`, as the container binds them.
- * *paths holds the strings; the host mounts' trees are the caller's to
- * close (prov_host_trees_close). */
+ * one, made when missing) then `mounts`, as the container binds them
+ * (prov_ctr_release closes the host mounts' trees). */
 static int env_mounts(const struct layer_store *st, const struct env_spec *spec,
-		      const char *env_id, const char *gitcommon, struct ctr_mount **out, size_t *n,
-		      struct dv_strv *paths, struct dv_error *err)
+		      const char *env_id, const char *gitcommon, struct prov_ctr *c,
+		      struct dv_error *err)
 {
-	struct ctr_mount *m = dv_xcalloc(spec->n_volumes + spec->n_mounts + 2, sizeof(*m));
+	struct env_vol_env ve = { st, spec, env_id };
 
-	*out = m;
-	*n = 0;
-	for (size_t i = 0; i < spec->n_volumes; i++) {
-		const struct env_mount *v = &spec->volumes[i];
-		char *dir;
-
-		if (env_vol_prepare(st, spec, env_id, v, &dir, err) < 0)
-			return -1;
-		dv_strv_push_owned(paths, dir);
-		m[(*n)++] = (struct ctr_mount){ .source = dir, .target = v->target,
-						.readonly = v->readonly, .fill = true };
-	}
-	for (size_t i = 0; i < spec->n_mounts; i++)
-		if (prov_host_tree(spec, &spec->mounts[i], "remove it from 'mounts'", &m[(*n)++],
-				   err) < 0)
-			return -1;
+	if (prov_ctr_mounts(c, spec, spec->volumes, spec->n_volumes, NULL, env_vol_folder, &ve,
+			    err) < 0 ||
+	    prov_ctr_mounts(c, spec, spec->mounts, spec->n_mounts, "remove it from 'mounts'",
+			    env_vol_folder, &ve, err) < 0)
+		return -1;
 	if (gitcommon) {
 		/* A worktree's repository, at its own path: the `.git` file's
 		 * `gitdir:` leads there inside as on the host. Read-only as
@@ -184,10 +172,10 @@ static int env_mounts(const struct layer_store *st, const struct env_spec *spec,
 			*err = cerr;
 			return dv_err_prefix(err, "the git dir '%s' of the checkout's worktree", gitcommon);
 		}
-		m[(*n)++] = (struct ctr_mount){ .source = gitcommon, .target = gitcommon,
-						.readonly = !spec->security.git_metadata_rw,
-						.host = true, .has_tree = true, .tree_fd = tree,
-						.skeleton = true };
+		*prov_ctr_mount_add(c) = (struct ctr_mount){ .source = gitcommon, .target = gitcommon,
+							     .readonly = !spec->security.git_metadata_rw,
+							     .host = true, .has_tree = true,
+							     .tree_fd = tree, .skeleton = true };
 	}
 	return 0;
 }
@@ -217,34 +205,27 @@ static int env_git_common(const struct env_spec *spec, char **out, struct dv_err
 int env_start(const struct layer_store *st, struct env *env, int efd, struct dv_error *err)
 {
 	struct env_record *s = &env->state;
-	dv_autofree const char **lowers = dv_xcalloc(s->layers.n + 1, sizeof(*lowers));
 	dv_autofree char *dir = dv_xasprintf("%s/envs/%s", st->root, env->id);
 	dv_autofree char *upper = dv_xasprintf("%s/upper", dir);
 	dv_autofree char *work = dv_xasprintf("%s/work", dir);
 	dv_autofree char *log = dv_xasprintf("%s/log", env->id);
 	dv_autoclose int log_fd = -1;
-	struct ctr_spec cs = { 0 };
+	struct prov_ctr c;
 	struct ctr_idmap idmap;
 	struct timespec now;
 	struct ctr_user user;
 	struct ctr_keepid keepid;
 	char keepid_server[64];
 	const char *why = NULL;
-	struct ctr_sandbox sb = { 0 };
-	dv_autofree const char **hosts = dv_xcalloc(env->spec.n_services + 1, sizeof(*hosts));
-	dv_autofree struct ctr_mount *mounts = NULL;
-	struct dv_strv mount_paths = { 0 };
 	struct env_net pn = { .fd = -1 };
 	char cgname[PROV_CGROUP_NAME_MAX];
 	dv_autoclose int commit = -1;
 	dv_autofree char *gitcommon = NULL;
 	int ret = -1;
 
-	for (size_t i = 0; i < s->layers.n; i++)
-		lowers[i] = layer_diff_path(st, s->layers.v[s->layers.n - 1 - i]);
+	prov_ctr_init(&c, st, env->spec.name, &s->layers, upper, work);
 	/* The services share the env's network: their names are localhost. */
-	for (size_t i = 0; i < env->spec.n_services; i++)
-		hosts[i] = env->spec.services[i].name;
+	prov_ctr_hosts(&c, &env->spec);
 	if (dv_mkdir_p(upper, 0755, err) < 0 || dv_mkdir_p(work, 0700, err) < 0)
 		goto out;
 	/* The log exists from the start ('devenv logs'); on_up appends to it.
@@ -274,40 +255,30 @@ int env_start(const struct layer_store *st, struct env *env, int efd, struct dv_
 	    ctr_cgroup_kill(&s->cgroups, err) < 0)
 		goto out;
 	dv_fault_point("up.cgroup");
-	cs.hostname = env->spec.name;
-	cs.lowers = lowers;
-	cs.n_lowers = s->layers.n;
-	cs.upper = upper;
-	cs.work = work;
-	cs.checkout = env->spec.checkout;
-	cs.workdir = env->spec.workdir;
-	cs.build = false;
-	cs.userns = st->rootless;
-	cs.cgroups = &s->cgroups;
-	cs.hosts = hosts;
-	cs.n_hosts = env->spec.n_services;
+	c.cs.checkout = env->spec.checkout;
+	c.cs.workdir = env->spec.workdir;
+	c.cs.build = false;
+	c.cs.cgroups = &s->cgroups;
 	dv_strv_release(&s->git_protect);
 	if (!env->spec.security.git_metadata_rw &&
 	    prov_git_paths(env->spec.checkout, &s->git_protect, err) < 0)
 		goto out;
 	if (env_git_common(&env->spec, &gitcommon, err) < 0 ||
-	    env_mounts(st, &env->spec, env->id, gitcommon, &mounts, &cs.n_mounts, &mount_paths,
-		       err) < 0)
+	    env_mounts(st, &env->spec, env->id, gitcommon, &c, err) < 0)
 		goto out;
-	record_mounts(s, &env->spec, mounts, cs.n_mounts);
-	cs.mounts = mounts;
+	record_mounts(s, &env->spec, c.mounts, c.n_mounts);
 	free(s->userns_map);
 	s->userns_map = dv_xstrdup(env_userns_map(env, &keepid, keepid_server, &why));
 	if (s->userns_map[0])
-		cs.keepid = &keepid;
+		c.cs.keepid = &keepid;
 	if (owner_ids(env, s, why, err) < 0)
 		goto out;
 	if (!strcmp(s->ownership, "idmapped")) {
 		idmap = (struct ctr_idmap){ s->host_uid, s->host_uid, s->host_gid, s->host_gid };
-		cs.idmap = &idmap;
+		c.cs.idmap = &idmap;
 	}
-	cs.git_protect = (const char *const *)s->git_protect.v;
-	cs.n_git_protect = s->git_protect.n;
+	c.cs.git_protect = (const char *const *)s->git_protect.v;
+	c.cs.n_git_protect = s->git_protect.n;
 	/* The sweep looks at what changed since: ctimes come from this clock
 	 * (or a finer one, never earlier). */
 	clock_gettime(CLOCK_REALTIME_COARSE, &now);
@@ -326,24 +297,22 @@ int env_start(const struct layer_store *st, struct env *env, int efd, struct dv_
 	}
 	if (env->spec.user) {
 		user = (struct ctr_user){ env->spec.user, env->spec.shell, s->user_uid, s->user_gid };
-		cs.user = &user;
+		c.cs.user = &user;
 	}
 	free(s->seccomp);
 	s->seccomp = NULL;
-	if (prov_sandbox(st, &env->spec, &s->caps, &s->seccomp, err) < 0 ||
-	    ctr_sandbox_load(s->seccomp, s->caps, &sb, err) < 0)
+	if (prov_ctr_sandbox(&c, st, &env->spec, &s->limits, &s->cgroups, &s->caps, &s->seccomp,
+			     err) < 0)
 		goto out;
-	sb.nproc = prov_nproc_fallback(&s->limits, &s->cgroups);
 	prov_warn_undelegated(&s->limits, &s->cgroups);
-	cs.sandbox = &sb;
-	cs.new_netns = env->spec.network == ENV_NET_PRIVATE;
+	c.cs.new_netns = env->spec.network == ENV_NET_PRIVATE;
 	/* The network helper starts as soon as the init's namespaces exist,
 	 * while the init is put in its cgroups and builds its root. */
 	env_net_prepare(&env->spec, s, &pn);
-	cs.on_clone = env_net_on_clone;
-	cs.on_clone_arg = &pn;
+	c.cs.on_clone = env_net_on_clone;
+	c.cs.on_clone_arg = &pn;
 	dv_fault_point("up.start");
-	if (ctr_start(&cs, &s->init, &commit, err) < 0) {
+	if (ctr_start(&c.cs, &s->init, &commit, err) < 0) {
 		env_net_finish(&pn, s, false, &(struct dv_error){ 0 });
 		goto out;
 	}
@@ -376,10 +345,6 @@ out:
 		ctr_cgroup_remove(&s->cgroups, &ignored);
 		dv_strv_release(&s->cgroups);
 	}
-	for (size_t i = 0; i < s->layers.n; i++)
-		free((char *)lowers[i]);
-	prov_host_trees_close(mounts, cs.n_mounts);
-	dv_strv_release(&mount_paths);
-	ctr_sandbox_release(&sb);
+	prov_ctr_release(&c);
 	return ret;
 }

@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "env/env.h"
+#include "env/internal.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/banned.h"
@@ -495,4 +496,11 @@ void env_vols_free(struct env_vol *v, size_t n)
 		dv_strv_release(&v[i].env_ids);
 	}
 	free(v);
+}
+
+int env_vol_folder(const struct env_mount *m, char **dir, void *arg, struct dv_error *err)
+{
+	const struct env_vol_env *ve = arg;
+
+	return env_vol_prepare(ve->st, ve->spec, ve->env_id, m, dir, err);
 }

@@ -23,6 +23,8 @@
  * gitconfig.c: git config files, read as git reads them
  * fetch.c:     `download` steps
  * reach.c:     where devenv's own fetches may connect
+ * spec.c:      a container's ctr_spec: root, mounts, sandbox (builds, envs,
+ *              services)
  * trust.c:     what an Envfile asks for beyond the default sandbox
  * allow.c:     the developer's yes to it, per checkout
  *
@@ -328,6 +330,48 @@ int prov_sandbox(const struct layer_store *st, const struct env_spec *spec,
  * to *bytes. */
 int prov_seccomp_gc(const struct layer_store *st, const struct dv_strv *keep,
 		    unsigned long long *bytes, struct dv_error *err);
+/* spec.c: a container's ctr_spec and what it points to, built one way for
+ * a build step, an env and a service:
+ *   prov_ctr_init(&c, st, hostname, layers, upper, work);   the root
+ *   prov_ctr_hosts(&c, spec);         the services' names as localhost
+ *   prov_ctr_mounts(&c, spec, ...);   volumes and host mounts, in order
+ *   prov_ctr_sandbox(&c, st, spec, ...);
+ *   ...set the rest of c.cs; ctr_start(&c.cs, ...) or ctr_run(&c.cs, ...)
+ *   prov_ctr_release(&c);             also closes the host mounts' trees
+ * c.cs points into c: c is never copied. */
+struct prov_ctr {
+	struct ctr_spec cs;
+	const char **lowers;      /* layer_diff_path() of each layer, top first */
+	size_t n_lowers;
+	struct ctr_mount *mounts; /* cs.mounts */
+	size_t n_mounts;
+	struct dv_strv paths;     /* the volumes' folders the mounts name */
+	const char **hosts;       /* cs.hosts */
+	struct ctr_sandbox sb;    /* cs.sandbox, once prov_ctr_sandbox() loaded it */
+};
+/* layers: ids, bottom first (a chain, as state.json keeps it). */
+void prov_ctr_init(struct prov_ctr *c, const struct layer_store *st, const char *hostname,
+		   const struct dv_strv *layers, const char *upper, const char *work);
+void prov_ctr_hosts(struct prov_ctr *c, const struct env_spec *spec);
+/* One more mount, zeroed (tree_fd -1), for the caller to fill. */
+struct ctr_mount *prov_ctr_mount_add(struct prov_ctr *c);
+/* The folder of a volume m, made when missing (*dir: the caller's to own
+ * then): env/'s env_vol_prepare, for its env. */
+typedef int (*prov_volume_fn)(const struct env_mount *m, char **dir, void *arg,
+			      struct dv_error *err);
+/* m[0..n), in order: a volume's folder from volume() (filled from the image
+ * when empty), a host path opened race-free (prov_host_tree; fix: what to
+ * do when it is gone). */
+int prov_ctr_mounts(struct prov_ctr *c, const struct env_spec *spec, const struct env_mount *m,
+		    size_t n, const char *fix, prov_volume_fn volume, void *arg,
+		    struct dv_error *err);
+/* spec's sandbox (prov_sandbox: *caps, *bpf, the caller's to free) loaded
+ * into c, with lim's pids as RLIMIT_NPROC where no cgroup holds them. */
+int prov_ctr_sandbox(struct prov_ctr *c, const struct layer_store *st,
+		     const struct env_spec *spec, const struct ctr_limits *lim,
+		     const struct dv_strv *cgroups, unsigned long long *caps, char **bpf,
+		     struct dv_error *err);
+void prov_ctr_release(struct prov_ctr *c);
 /* Canonical JSON of `security` for the spec digest (cap names are checked
  * names, the profile by the sha256 of its content). */
 void prov_security_json(const struct env_spec *spec, struct dv_buf *b);
