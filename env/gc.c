@@ -5,24 +5,16 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
-#include <limits.h>
-#include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "env/env.h"
 #include "env/internal.h"
-#include "util/fault.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
-#include "util/userns.h"
 #include "util/banned.h"
 
 int env_locks_gc(const struct layer_store *st, unsigned *removed, struct dv_error *err)
@@ -33,7 +25,7 @@ int env_locks_gc(const struct layer_store *st, unsigned *removed, struct dv_erro
 
 	if (fd < 0)
 		return dv_err(err, errno, "cannot open '%s/envs'", st->root);
-	d = fdopendir(dup(fd));
+	d = dv_opendir_fd(fd); /* its own fd: ours closes, and so does a failure */
 	if (!d)
 		return dv_err(err, errno, "cannot read '%s/envs'", st->root);
 	while ((de = readdir(d))) {

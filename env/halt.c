@@ -2,19 +2,10 @@
  * env/halt.c - halt (the env's processes stop, its files stay) and destroy
  * (its folder goes too), of an env whose state.json is damaged as well.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <limits.h>
-#include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/file.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "env/env.h"
@@ -22,7 +13,6 @@
 #include "util/fault.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
-#include "util/userns.h"
 #include "util/banned.h"
 
 int env_halt(const struct dv_ctx *ctx, const struct layer_store *st, struct env *env,
@@ -56,7 +46,7 @@ int env_halt(const struct dv_ctx *ctx, const struct layer_store *st, struct env 
 		if (say && !ctx->quiet)
 			printf("env '%s' halted; its files are kept\n", env->state.name);
 		/* Its size changes only while it runs: recorded now, for `ls`,
-		 * `status` and `df` (provision/df.c). */
+		 * `status` and `df` (env/df.c). */
 		env_size_record(st, env->id, "halt");
 	}
 	/* Every process of the env is gone with its init: what a background

@@ -9,24 +9,18 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "env/env.h"
 #include "env/internal.h"
-#include "util/fault.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
-#include "util/userns.h"
 #include "util/banned.h"
 
 void env_release(struct env *env)

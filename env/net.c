@@ -14,7 +14,6 @@
 #include <unistd.h>
 
 #include "env/env.h"
-#include "util/cleanup.h"
 #include "util/userns.h"
 #include "util/banned.h"
 

@@ -253,7 +253,7 @@ static int start_one(const struct layer_store *st, struct env *env, int efd,
 		dv_err(err, errno, "cannot open the log of service '%s'", svc->name);
 		goto out;
 	}
-	/* Its folder, where the relay rotates the log (provision/logs.c). */
+	/* Its folder, where the relay rotates the log (env/logs.c). */
 	*strrchr(log, '/') = 0;
 	log_dir = openat(efd, log, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (log_dir < 0) {

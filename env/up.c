@@ -6,16 +6,12 @@
  * leaves nothing mounted on the host and the next `up` simply starts a new
  * one on the same files.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <limits.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -26,7 +22,6 @@
 #include "util/fault.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
-#include "util/userns.h"
 #include "util/banned.h"
 
 static bool strv_equal(const struct dv_strv *a, const struct dv_strv *b)
@@ -385,7 +380,7 @@ static int record(const struct layer_store *st, struct env *env, int efd, const 
 	if (changed)
 		env_size_forget(st, env->id); /* its files were reset */
 	/* Volumes made before volumes were per env, that the state about to
-	 * be replaced names (provision/volume.c). */
+	 * be replaced names (env/volume.c). */
 	if (env->has_state &&
 	    env_vol_adopt(st, &env->spec, env->id, &env->state.volumes, err) < 0)
 		return -1;
@@ -425,7 +420,7 @@ static int start_and_on_up(struct dv_ctx *ctx, const struct layer_store *st,
 	if (!ctx->quiet)
 		printf("env '%s' is up (id %s); 'devenv ssh' steps in\n", env->spec.name, env->id);
 	/* on_up's output goes to the log through a log relay, which caps and
-	 * rotates it as a service's (provision/logs.c); without on_up, none. */
+	 * rotates it as a service's (env/logs.c); without on_up, none. */
 	if (env->spec.n_on_up) {
 		log_fd = openat(efd, log, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
 		if (log_fd < 0)

@@ -3,26 +3,12 @@
  * names: from the store, a team's cache_from image, a registry, or
  * bootstrapped from the Debian mirror.
  */
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <limits.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <sys/file.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "provision.h"
-#include "util/fault.h"
 #include "util/cleanup.h"
-#include "util/fs.h"
-#include "util/userns.h"
 #include "util/banned.h"
 
 /* A short name (`postgres:15`, `team/app`) in no record of the store, as
