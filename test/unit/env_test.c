@@ -1,7 +1,8 @@
 /*
  * test/unit/env_test.c - env/: the env record (state.json: written, read,
- * round trip, damaged), volume names, and the store's volumes listed
- * without an fd left open. No root: a temporary folder as the store.
+ * round trip, damaged), volume names, the store's volumes listed without
+ * an fd left open, and the container spec an env and its services start
+ * with (provision/spec.c). No root: a temporary folder as the store.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -485,6 +486,73 @@ static void test_volume_list_closes(void **state)
 	layer_store_release(&st);
 }
 
+#define LAYER_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define LAYER_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+
+static int fake_volume(const struct env_mount *m, char **dir, void *arg, struct dv_error *err)
+{
+	unsigned *calls = arg;
+
+	(void)err;
+	++*calls;
+	if (!strcmp(m->source, "bad"))
+		return dv_err(err, EEXIST, "volume 'bad' is another env's");
+	*dir = dv_xasprintf("/store/volumes/%s", m->source);
+	return 0;
+}
+
+/* provision/spec.c, as env/start.c and env/services.c use it: the layers
+ * top first, the services as host names, volumes from the caller's
+ * function (filled from the image), in the Envfile's order; a failure
+ * stops there, and release frees what was made. */
+static void test_container_spec(void **state)
+{
+	struct layer_store st = { .root = "/store", .rootless = true };
+	struct dv_strv layers = { 0 };
+	struct env_mount vols[] = { { .source = "cache", .target = "/c", .volume = true },
+				    { .source = "data", .target = "/d", .volume = true,
+				      .readonly = true },
+				    { .source = "bad", .target = "/b", .volume = true } };
+	struct env_service svcs[] = { { .name = "db" }, { .name = "redis" } };
+	struct env_spec spec = { .name = "proj", .services = svcs, .n_services = 2 };
+	struct dv_error err = { 0 };
+	struct prov_ctr c;
+	unsigned calls = 0;
+
+	(void)state;
+	dv_strv_push(&layers, LAYER_A);
+	dv_strv_push(&layers, LAYER_B);
+	prov_ctr_init(&c, &st, "proj", &layers, "/u", "/w");
+	assert_int_equal(c.cs.n_lowers, 2);
+	/* the top layer first */
+	assert_string_equal(c.cs.lowers[0], "/store/layers/" LAYER_B "/diff");
+	assert_string_equal(c.cs.lowers[1], "/store/layers/" LAYER_A "/diff");
+	assert_string_equal(c.cs.upper, "/u");
+	assert_string_equal(c.cs.hostname, "proj");
+	assert_true(c.cs.userns);
+	assert_int_equal(c.cs.log_fd, -1);
+	prov_ctr_hosts(&c, &spec);
+	assert_int_equal(c.cs.n_hosts, 2);
+	assert_string_equal(c.cs.hosts[1], "redis");
+
+	assert_int_equal(prov_ctr_mounts(&c, &spec, vols, 2, NULL, fake_volume, &calls, &err), 0);
+	assert_int_equal(calls, 2);
+	assert_int_equal(c.cs.n_mounts, 2);
+	assert_ptr_equal(c.cs.mounts, c.mounts);
+	assert_string_equal(c.cs.mounts[0].source, "/store/volumes/cache");
+	assert_string_equal(c.cs.mounts[0].target, "/c");
+	assert_true(c.cs.mounts[0].fill);
+	assert_false(c.cs.mounts[0].host);
+	assert_false(c.cs.mounts[0].readonly);
+	assert_true(c.cs.mounts[1].readonly);
+	assert_int_equal(prov_ctr_mounts(&c, &spec, vols + 2, 1, NULL, fake_volume, &calls, &err), -1);
+	assert_int_equal(err.errnum, EEXIST);
+	prov_ctr_release(&c);
+	assert_null(c.mounts);
+	assert_null(c.lowers);
+	dv_strv_release(&layers);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -497,6 +565,7 @@ int main(void)
 		cmocka_unit_test(test_volume_store_names),
 		cmocka_unit_test(test_volume_names_of_a_spec),
 		cmocka_unit_test_setup_teardown(test_volume_list_closes, setup, teardown),
+		cmocka_unit_test(test_container_spec),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
