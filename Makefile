@@ -81,17 +81,20 @@ test/unit/layers_test: test/unit/layers_test.c $(LAYERS_SRC:.c=.o) $(UTIL_SRC:.c
 # registry/ needs the store below it (layers/).
 test/unit/registry_test: test/unit/registry_test.c $(REGISTRY_SRC:.c=.o) $(LAYERS_SRC:.c=.o) $(UTIL_SRC:.c=.o)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka -ldl
-test/unit/provision_test: test/unit/provision_test.c provision/key.o provision/git.o provision/gitcopy.o provision/copystat.o provision/hostpath.o provision/gitdir.o provision/gitconfig.o provision/reach.o provision/trust.o provision/volname.o $(ENVFILE_SRC:.c=.o) $(UTIL_SRC:.c=.o)
+test/unit/provision_test: test/unit/provision_test.c provision/key.o provision/git.o provision/gitcopy.o provision/copystat.o provision/hostpath.o provision/gitdir.o provision/gitconfig.o provision/reach.o provision/trust.o $(ENVFILE_SRC:.c=.o) $(UTIL_SRC:.c=.o)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka -ldl
 test/unit/trust_test: test/unit/trust_test.c provision/trust.o provision/gitdir.o provision/gitconfig.o $(ENVFILE_SRC:.c=.o) $(UTIL_SRC:.c=.o)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka -ldl
-test/unit/container_test: test/unit/container_test.c container/cgroup.o container/cgroup_limits.o container/state.o container/sandbox.o container/chown.o $(UTIL_SRC:.c=.o)
+test/unit/container_test: test/unit/container_test.c container/cgroup.o container/cgroup_limits.o container/sandbox.o container/chown.o $(UTIL_SRC:.c=.o)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka -ldl
 test/unit/runtime_test: test/unit/runtime_test.c container/at.o container/overlay.o container/mount.o container/child.o container/binds.o container/copy.o container/gitdir.o container/user.o container/keepid.o container/cgroup.o container/cgroup_limits.o $(UTIL_SRC:.c=.o)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka -ldl
 test/unit/net_test: test/unit/net_test.c $(HOSTNET_SRC:.c=.o) container/netns.o container/stop.o $(UTIL_SRC:.c=.o)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka -ldl
 test/unit/seccomp_test: test/unit/seccomp_test.c container/seccomp.o container/sandbox.o container/seccomp_blob.o $(UTIL_SRC:.c=.o)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka -ldl
+# env/ sits above every module but cmd/: linked to all of them.
+test/unit/env_test: test/unit/env_test.c $(filter-out devenv.o cmd/%.o,$(OBJ))
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka -ldl
 test/unit/util_test: test/unit/util_test.c $(UTIL_SRC:.c=.o)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka -ldl

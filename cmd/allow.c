@@ -28,7 +28,7 @@ int cmd_allow(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call 
 	struct opt_spec os = { NULL, NULL, revoke_opt, &revoke };
 	struct prov_requests r = { 0 };
 	struct json_object *o = NULL, *list;
-	struct prov_env env = { .lock_fd = -1 };
+	struct env env = { .lock_fd = -1 };
 	bool helped;
 	int oi = cmd_parse_opts(ctx, call, &os, &helped, err), ret = -1;
 
@@ -37,7 +37,7 @@ int cmd_allow(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call 
 	if (cmd_no_args(call, oi, err) < 0)
 		return -1;
 	/* --revoke needs no Envfile that loads: a broken one can be revoked. */
-	if (prov_env_locate(ctx, st, !revoke, &env, err) < 0)
+	if (env_locate(ctx, st, !revoke, &env, err) < 0)
 		goto out;
 	if (revoke) {
 		struct dv_error none = { 0 };
@@ -100,6 +100,6 @@ out:
 	if (o)
 		json_object_put(o);
 	prov_requests_release(&r);
-	prov_env_release(&env);
+	env_release(&env);
 	return ret;
 }

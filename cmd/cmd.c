@@ -12,7 +12,7 @@
 /* The macro this replaces declared the command's locals and returned from
  * it; the command now declares its env and decides itself. */
 int cmd_env_begin(struct dv_ctx *ctx, const struct layer_store *st, const struct cmd_call *call,
-		  bool need_spec, const struct opt_spec *os, struct prov_env *env,
+		  bool need_spec, const struct opt_spec *os, struct env *env,
 		  struct dv_error *err)
 {
 	bool helped;
@@ -20,7 +20,7 @@ int cmd_env_begin(struct dv_ctx *ctx, const struct layer_store *st, const struct
 
 	if (oi < 0)
 		return helped ? 0 : -1;
-	if (cmd_no_args(call, oi, err) < 0 || prov_env_locate(ctx, st, need_spec, env, err) < 0)
+	if (cmd_no_args(call, oi, err) < 0 || env_locate(ctx, st, need_spec, env, err) < 0)
 		return -1;
 	return 1;
 }

@@ -31,6 +31,7 @@
 #include <stdio.h>
 
 #include "container/container.h"
+#include "env/env.h"
 #include "envfile/envfile.h"
 #include "layers/layers.h"
 #include "provision/provision.h"
@@ -150,9 +151,9 @@ int cmd_sub_args(const struct cmd *sub, int argc, int oi, int n_min, int n_max,
  * options parsed (os: its own, or NULL), then its env located (need_spec:
  * the Envfile loaded too). Returns 1 to go on with *env, 0 after --help
  * (the command returns 0), -1 on an error. *env is the caller's to release
- * (prov_env_release) in every case. */
+ * (env_release) in every case. */
 int cmd_env_begin(struct dv_ctx *ctx, const struct layer_store *st, const struct cmd_call *call,
-		  bool need_spec, const struct opt_spec *os, struct prov_env *env,
+		  bool need_spec, const struct opt_spec *os, struct env *env,
 		  struct dv_error *err);
 /* 'a', 'b' */
 void cmd_quoted_list(const struct dv_strv *sv, struct dv_buf *b);

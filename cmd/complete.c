@@ -17,15 +17,15 @@
  * completions drop). */
 static void complete_envs(const struct layer_store *st)
 {
-	struct ctr_state *all = NULL;
+	struct env_record *all = NULL;
 	struct dv_error ignored = { 0 };
 	size_t n = 0;
 
-	if (st->root_fd < 0 || prov_env_list(st, NULL, &all, &n, &ignored) < 0)
+	if (st->root_fd < 0 || env_list(st, NULL, &all, &n, &ignored) < 0)
 		return;
 	for (size_t i = 0; i < n; i++) {
 		printf("%s\n", all[i].name);
-		ctr_state_release(&all[i]);
+		env_record_release(&all[i]);
 	}
 	free(all);
 }
@@ -58,15 +58,15 @@ static void complete_images(struct layer_store *st)
 
 static void complete_volumes(const struct layer_store *st)
 {
-	struct prov_volume *v = NULL;
+	struct env_vol *v = NULL;
 	struct dv_error ignored = { 0 };
 	size_t n = 0;
 
-	if (st->root_fd < 0 || prov_volume_list(st, false, &v, &n, &ignored) < 0)
+	if (st->root_fd < 0 || env_vol_list(st, false, &v, &n, &ignored) < 0)
 		return;
 	for (size_t i = 0; i < n; i++)
 		printf("%s\n", v[i].name);
-	prov_volumes_free(v, n);
+	env_vols_free(v, n);
 }
 
 /* devenv __complete commands|options CMD [SUB]|subcommands CMD|envs|images|volumes|templates: the words

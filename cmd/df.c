@@ -24,22 +24,22 @@ int cmd_df(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *ca
 	bool verbose = false, helped;
 	struct opt_spec os = { NULL, NULL, verbose_opt, &verbose };
 	int oi = cmd_parse_opts(ctx, call, &os, &helped, err);
-	struct prov_df df;
+	struct env_df df;
 
 	if (oi < 0)
 		return helped ? 0 : -1;
-	if (cmd_no_args(call, oi, err) < 0 || prov_df(st, &df, err) < 0)
+	if (cmd_no_args(call, oi, err) < 0 || env_df(st, &df, err) < 0)
 		return -1;
 	if (ctx->json) {
 		struct json_object *o = json_object_new_object();
 
-		for (size_t r = 0; r < PROV_DF_N; r++) {
-			const struct prov_df_row *row = &df.rows[r];
+		for (size_t r = 0; r < ENV_DF_N; r++) {
+			const struct env_df_row *row = &df.rows[r];
 			struct json_object *x = json_object_new_object(), *items = json_object_new_array();
 			char key[16];
 
 			for (size_t i = 0; i < row->n; i++) {
-				const struct prov_df_item *it = &row->items[i];
+				const struct env_df_item *it = &row->items[i];
 				struct json_object *y = json_object_new_object();
 
 				json_object_object_add(y, "name", json_object_new_string(it->name));
@@ -64,12 +64,12 @@ int cmd_df(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *ca
 		}
 		prov_json_print(stdout, o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 		json_object_put(o);
-		prov_df_release(&df);
+		env_df_release(&df);
 		return 0;
 	}
 	printf("%-8s  %5s  %6s  %-11s  %s\n", "TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE");
-	for (size_t r = 0; r < PROV_DF_N; r++) {
-		const struct prov_df_row *row = &df.rows[r];
+	for (size_t r = 0; r < ENV_DF_N; r++) {
+		const struct env_df_row *row = &df.rows[r];
 		char size[40], rec[40];
 
 		cmd_size(size, sizeof(size), row->size, row->estimate);
@@ -77,28 +77,28 @@ int cmd_df(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *ca
 		printf("%-8s  %5u  %6u  %-11s  %s (%llu%%)\n", row->type, row->total, row->active, size,
 		       rec, row->size ? row->reclaimable * 100 / row->size : 0ULL);
 	}
-	for (size_t r = 0; verbose && r < PROV_DF_N; r++) {
-		const struct prov_df_row *row = &df.rows[r];
+	for (size_t r = 0; verbose && r < ENV_DF_N; r++) {
+		const struct env_df_row *row = &df.rows[r];
 
 		printf("\n%s:\n", row->type);
 		for (size_t i = 0; i < row->n; i++) {
-			const struct prov_df_item *it = &row->items[i];
+			const struct env_df_item *it = &row->items[i];
 			char size[40];
 
 			cmd_size(size, sizeof(size), it->size, it->estimate);
-			if (r == PROV_DF_IMAGES)
+			if (r == ENV_DF_IMAGES)
 				printf("  %-40s  %-19.19s  %-11s  %s\n", it->name, it->id, size,
 				       it->active ? "used by an env" : "unused");
-			else if (r == PROV_DF_LAYERS)
+			else if (r == ENV_DF_LAYERS)
 				printf("  %.12s  %-11s  %s\n", it->name, size, it->active ? "in use" : "unused (gc)");
-			else if (r == PROV_DF_ENVS)
+			else if (r == ENV_DF_ENVS)
 				printf("  %-12s  %-16s  %-8s  %s\n", it->id, it->name, it->state, size);
 			else
 				printf("  %-40s  %-11s  %s\n", it->name, size, it->state);
 		}
 	}
-	if (df.rows[PROV_DF_ENVS].estimate)
+	if (df.rows[ENV_DF_ENVS].estimate)
 		printf("~: a running env's size as of its last halt or commit\n");
-	prov_df_release(&df);
+	env_df_release(&df);
 	return 0;
 }

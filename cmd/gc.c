@@ -13,7 +13,7 @@
 int cmd_gc(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
 	   struct dv_error *err)
 {
-	struct ctr_state *all = NULL;
+	struct env_record *all = NULL;
 	struct dv_strv in_use = { 0 }, damaged = { 0 }, images = { 0 };
 	size_t n = 0;
 	unsigned layers = 0, records = 0, cgroups = 0, locks = 0;
@@ -29,13 +29,13 @@ int cmd_gc(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *ca
 		return -1;
 	/* Exclusive: no `up` may be between building a layer and recording it. */
 	lock = dv_lock_at(st->root_fd, "store.lock", true, "the store", err);
-	if (lock < 0 || prov_env_list(st, &damaged, &all, &n, err) < 0)
+	if (lock < 0 || env_list(st, &damaged, &all, &n, err) < 0)
 		goto out;
 	/* A damaged env or image record is skipped and reported; what layers
 	 * it names is unknown (an env's init may run on them), so every layer
 	 * stays until it is removed (destroy -e, rmi). */
 	for (size_t i = 0; i < damaged.n; i++)
-		prov_env_say_damaged(st, damaged.v[i]);
+		env_say_damaged(st, damaged.v[i]);
 	layer_image_damaged(st, &images);
 	for (size_t i = 0; i < images.n; i++)
 		layer_image_say_damaged(st, images.v[i]);
@@ -53,12 +53,12 @@ int cmd_gc(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *ca
 				dv_strv_push(&in_use, all[i].services[k].layers.v[j]);
 	}
 	if (layer_gc(st, &in_use, &layers, &bytes, err) < 0 ||
-	    prov_sandbox_gc(st, all, n, &bytes, err) < 0 || prov_trust_gc(st, &records, err) < 0)
+	    env_sandbox_gc(st, all, n, &bytes, err) < 0 || prov_trust_gc(st, &records, err) < 0)
 		goto out;
 	dv_fault_point("gc.layers");
 	/* What killed commands left: the cgroups of their build steps, the
 	 * locks of envs destroyed since (tmp/ went with layer_gc). */
-	if (prov_build_cgroups_gc(st, &cgroups, err) < 0 || prov_env_locks_gc(st, &locks, err) < 0)
+	if (prov_build_cgroups_gc(st, &cgroups, err) < 0 || env_locks_gc(st, &locks, err) < 0)
 		goto out;
 	dv_str_size(size, sizeof(size), bytes);
 	if (ctx->quiet)
@@ -75,7 +75,7 @@ int cmd_gc(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *ca
 	ret = 0;
 out:
 	for (size_t i = 0; i < n; i++)
-		ctr_state_release(&all[i]);
+		env_record_release(&all[i]);
 	free(all);
 	dv_strv_release(&in_use);
 	dv_strv_release(&damaged);

@@ -108,7 +108,7 @@ int cmd_images(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call
 int cmd_commit(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
 	       struct dv_error *err)
 {
-	struct prov_env env = { .lock_fd = -1 };
+	struct env env = { .lock_fd = -1 };
 	struct layer_image img = { 0 };
 	bool helped;
 	int oi = cmd_parse_opts(ctx, call, NULL, &helped, err), ret = -1;
@@ -117,14 +117,14 @@ int cmd_commit(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call
 		return helped ? 0 : -1;
 	if (oi + 1 != call->argc)
 		return dv_err_usage(err, "usage: devenv commit [-e NAME|ID] IMAGE[:TAG]");
-	if (prov_env_locate(ctx, st, false, &env, err) == 0 &&
-	    prov_env_commit(ctx, st, &env, call->argv[oi], &img, err) == 0) {
+	if (env_locate(ctx, st, false, &env, err) == 0 &&
+	    env_commit(ctx, st, &env, call->argv[oi], &img, err) == 0) {
 		if (!ctx->quiet)
 			printf("%s %s\n", img.name, img.id);
 		ret = 0;
 	}
 	layer_image_release(&img);
-	prov_env_release(&env);
+	env_release(&env);
 	return ret;
 }
 
@@ -152,7 +152,7 @@ int cmd_rmi(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *c
 	    struct dv_error *err)
 {
 	struct layer_image img = { 0 };
-	struct ctr_state *all = NULL;
+	struct env_record *all = NULL;
 	size_t n = 0;
 	bool helped;
 	int oi = cmd_parse_opts(ctx, call, NULL, &helped, err), ret = -1;
@@ -174,7 +174,7 @@ int cmd_rmi(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *c
 		ret = 0;
 		goto out;
 	}
-	if (dv_err_isset(err) || prov_env_list(st, NULL, &all, &n, err) < 0)
+	if (dv_err_isset(err) || env_list(st, NULL, &all, &n, err) < 0)
 		goto out;
 	/* A damaged env's image is not known: gc keeps every layer while
 	 * there is one, so removing the image's name loses nothing. */
@@ -199,7 +199,7 @@ int cmd_rmi(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *c
 	ret = 0;
 out:
 	for (size_t i = 0; i < n; i++)
-		ctr_state_release(&all[i]);
+		env_record_release(&all[i]);
 	free(all);
 	layer_image_release(&img);
 	return ret;

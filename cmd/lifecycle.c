@@ -14,15 +14,15 @@
 static int suspend_or_resume(struct dv_ctx *ctx, struct layer_store *st,
 			     const struct cmd_call *call, bool freeze, struct dv_error *err)
 {
-	struct prov_env env = { .lock_fd = -1 };
+	struct env env = { .lock_fd = -1 };
 	int ret = cmd_env_begin(ctx, st, call, false, NULL, &env, err);
 
 	if (ret <= 0) {
-		prov_env_release(&env);
+		env_release(&env);
 		return ret;
 	}
-	ret = prov_env_suspend(ctx, st, &env, freeze, err);
-	prov_env_release(&env);
+	ret = env_suspend(ctx, st, &env, freeze, err);
+	env_release(&env);
 	return ret;
 }
 
@@ -65,14 +65,14 @@ static int destroy_opt(int c, const char *arg, void *data, struct dv_error *err)
 static int destroy_volumes(const struct layer_store *st, const char *env_id,
 			   const struct dv_strv *names, bool quiet, struct dv_error *err)
 {
-	struct prov_volume *vols = NULL;
+	struct env_vol *vols = NULL;
 	size_t n = 0;
 	dv_autoclose int lock = dv_lock_at(st->root_fd, "store.lock", true, "the store", err);
 
-	if (lock < 0 || prov_volume_list(st, false, &vols, &n, err) < 0)
+	if (lock < 0 || env_vol_list(st, false, &vols, &n, err) < 0)
 		return -1;
 	for (size_t i = 0; i < names->n; i++) {
-		const struct prov_volume *v = NULL;
+		const struct env_vol *v = NULL;
 
 		for (size_t j = 0; j < n; j++)
 			if (strcmp(vols[j].name, names->v[i]) == 0)
@@ -104,14 +104,14 @@ static int destroy_volumes(const struct layer_store *st, const char *env_id,
 		}
 		if (!v->shared && strcmp(v->owner_id, env_id))
 			continue; /* another env's (a name made to look like it) */
-		if (prov_volume_remove(st, v->name, err) < 0) {
-			prov_volumes_free(vols, n);
+		if (env_vol_remove(st, v->name, err) < 0) {
+			env_vols_free(vols, n);
 			return -1;
 		}
 		if (!quiet)
 			printf("volume '%s' removed\n", v->name);
 	}
-	prov_volumes_free(vols, n);
+	env_vols_free(vols, n);
 	return 0;
 }
 
@@ -121,7 +121,7 @@ int cmd_destroy(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_cal
 	struct destroy_opts dopts = { 0 };
 	bool helped;
 	struct opt_spec os = { NULL, NULL, destroy_opt, &dopts };
-	struct prov_env env = { .lock_fd = -1 };
+	struct env env = { .lock_fd = -1 };
 	struct dv_strv volumes = { 0 };
 	int oi = cmd_parse_opts(ctx, call, &os, &helped, err), ret = -1;
 	bool force;
@@ -131,7 +131,7 @@ int cmd_destroy(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_cal
 	if (cmd_no_args(call, oi, err) < 0)
 		return -1;
 	force = dopts.force;
-	if (prov_env_locate(ctx, st, false, &env, err) < 0) {
+	if (env_locate(ctx, st, false, &env, err) < 0) {
 		if (err->errnum != EBADMSG || !env.id[0])
 			goto out;
 		/* A damaged record: what its cgroups hold is killed and the
@@ -155,7 +155,7 @@ int cmd_destroy(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_cal
 				goto out;
 			}
 		}
-		ret = prov_env_destroy_damaged(ctx, st, &env, err);
+		ret = env_destroy_damaged(ctx, st, &env, err);
 		goto out;
 	}
 	if (!force && env.has_state) {
@@ -183,17 +183,17 @@ int cmd_destroy(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_cal
 		dv_autofree char *name = dv_xstrdup(env.has_state ? env.state.name : "");
 
 		ctx->quiet = true;
-		ret = prov_env_destroy(ctx, st, &env, err);
+		ret = env_destroy(ctx, st, &env, err);
 		ctx->quiet = quiet;
 		if (ret == 0 && !quiet)
 			printf("env '%s' destroyed (the checkout is kept)\n", name);
 		if (ret == 0)
 			ret = destroy_volumes(st, env.id, &volumes, ctx->quiet, err);
 	} else {
-		ret = prov_env_destroy(ctx, st, &env, err);
+		ret = env_destroy(ctx, st, &env, err);
 	}
 out:
 	dv_strv_release(&volumes);
-	prov_env_release(&env);
+	env_release(&env);
 	return ret;
 }

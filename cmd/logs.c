@@ -43,7 +43,7 @@ int cmd_logs(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *
 	struct logs_opts lo = { .tail = -2 };
 	bool helped;
 	struct opt_spec os = { NULL, NULL, logs_opt, &lo };
-	struct prov_env env = { .lock_fd = -1 };
+	struct env env = { .lock_fd = -1 };
 	int oi = cmd_parse_opts(ctx, call, &os, &helped, err), ret = -1;
 	dv_autofree char *dir = NULL;
 	const struct ctr_init *follows;
@@ -53,12 +53,12 @@ int cmd_logs(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *
 		return helped ? 0 : -1;
 	if (oi < call->argc)
 		svc = call->argv[oi++];
-	if (cmd_no_args(call, oi, err) < 0 || prov_env_locate(ctx, st, false, &env, err) < 0)
+	if (cmd_no_args(call, oi, err) < 0 || env_locate(ctx, st, false, &env, err) < 0)
 		goto out;
 	follows = &env.state.init;
 	if (svc) {
 		/* Only a name state.json records: never a path of the caller's. */
-		const struct ctr_service_state *ss = NULL;
+		const struct env_svc_record *ss = NULL;
 		struct dv_buf names = { 0 };
 
 		for (size_t i = 0; i < env.state.n_services; i++) {
@@ -87,8 +87,8 @@ int cmd_logs(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *
 	/* As tail -f: following starts from the last 10 lines. */
 	if (lo.tail == -2)
 		lo.tail = lo.follow ? 10 : -1;
-	ret = prov_logs_show(st, dir, lo.tail, lo.follow && env.has_state ? follows : NULL, err);
+	ret = env_logs_show(st, dir, lo.tail, lo.follow && env.has_state ? follows : NULL, err);
 out:
-	prov_env_release(&env);
+	env_release(&env);
 	return ret;
 }

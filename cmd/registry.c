@@ -48,16 +48,16 @@ int cmd_pull(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *
 static int push_env(struct dv_ctx *ctx, struct layer_store *st, const char *dest,
 		    enum reg_compression comp, struct dv_error *err)
 {
-	struct prov_env env = { .lock_fd = -1 };
+	struct env env = { .lock_fd = -1 };
 	int ret = -1;
 
 	/* The trust check as `up` has it: the push asks the git steps'
 	 * remotes (file://, loopback...) for their commits when it has none
 	 * remembered. */
-	if (prov_env_locate(ctx, st, true, &env, err) == 0 &&
+	if (env_locate(ctx, st, true, &env, err) == 0 &&
 	    prov_trust_check(ctx, st, env.id, &env.spec, err) == 0)
-		ret = prov_env_push(ctx, st, &env, dest, comp, err);
-	prov_env_release(&env);
+		ret = env_push(ctx, st, &env, dest, comp, err);
+	env_release(&env);
 	return ret;
 }
 

@@ -34,7 +34,7 @@ int cmd_ssh(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *c
 	struct ssh_opts so = { 0 };
 	struct opt_spec os = { NULL, NULL, ssh_opt, &so };
 	struct ctr_owner owner;
-	struct prov_env env = { .lock_fd = -1 };
+	struct env env = { .lock_fd = -1 };
 	struct dv_strv envp = { 0 };
 	char cwd[PATH_MAX], dir[PATH_MAX];
 	bool helped;
@@ -49,13 +49,13 @@ int cmd_ssh(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *c
 	}
 	if (so.command && oi < call->argc)
 		return dv_err_usage(err, "give either -c CMD or -- ARGV..., not both");
-	if (prov_env_locate(ctx, st, false, &env, err) < 0)
+	if (env_locate(ctx, st, false, &env, err) < 0)
 		goto out;
 	if (!env.has_state) {
 		dv_err_plain(err, ESRCH, "env %s was never brought up; 'devenv up' creates it", env.id);
 		goto out;
 	}
-	if (prov_env_checkout_check(&env.state, err) < 0)
+	if (env_checkout_check(&env.state, err) < 0)
 		goto out;
 	/* From checkout/sub/dir start in workdir/sub/dir. */
 	snprintf(dir, sizeof(dir), "%s", env.state.workdir);
@@ -80,7 +80,7 @@ int cmd_ssh(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *c
 		.tee_fd = -1,
 		/* The Envfile's user unless --user says otherwise ("root" included). */
 		.user = so.user ? so.user : env.state.user && env.state.user[0] ? env.state.user : NULL,
-		.owner = ctr_state_owner(&env.state, &owner),
+		.owner = env_record_owner(&env.state, &owner),
 	};
 	struct ctr_sandbox sb = { 0 };
 	if (ctr_sandbox_load(env.state.seccomp, env.state.caps, &sb, err) < 0)
@@ -91,13 +91,13 @@ int cmd_ssh(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *c
 	/* No separate liveness probe: ctr_exec checks the init's start time and
 	 * the freezer itself, and says which (ESRCH, EBUSY). The sweep's
 	 * folders ("chown" ownership only) are opened before it enters. */
-	struct prov_sweep sweep;
-	prov_sweep_open(&env.state, "command", &sweep);
+	struct env_sweep sweep;
+	env_sweep_open(&env.state, "command", &sweep);
 	int xr = ctr_exec(&env.state.init, &env.state.cgroups, &x, &status, err);
 	ctr_sandbox_release(&sb);
 	if (xr == 0)
-		prov_sweep_run(&sweep);
-	prov_sweep_release(&sweep);
+		env_sweep_run(&sweep);
+	env_sweep_release(&sweep);
 	if (xr < 0) {
 		if (err->errnum == ESRCH)
 			dv_err_plain(err, ESRCH, "env '%s' is not running; 'devenv up' starts it",
@@ -111,6 +111,6 @@ int cmd_ssh(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *c
 	ret = status == 0 ? 0 : -2; /* -2: exit with the command's status, print nothing */
 out:
 	dv_strv_release(&envp);
-	prov_env_release(&env);
+	env_release(&env);
 	return ret;
 }

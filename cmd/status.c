@@ -11,7 +11,7 @@
 #include "util/userns.h"
 #include "util/banned.h"
 
-static const char *status_name(const struct prov_env *env)
+static const char *status_name(const struct env *env)
 {
 	if (!env->has_state)
 		return "not created";
@@ -23,40 +23,40 @@ static const char *status_name(const struct prov_env *env)
 }
 
 /* status: each service, live; an exited one with its last log lines. */
-static void print_services(const struct layer_store *st, const struct prov_env *env)
+static void print_services(const struct layer_store *st, const struct env *env)
 {
 	if (env->state.n_services)
 		printf("  services:\n");
 	for (size_t i = 0; i < env->state.n_services; i++) {
-		struct prov_svc_info in;
+		struct env_svc_info in;
 
-		prov_service_info(st, env, i, &in);
-		if (in.state == PROV_SVC_EXITED) {
+		env_svc_info(st, env, i, &in);
+		if (in.state == ENV_SVC_EXITED) {
 			printf("    %s: exited with status %d; its last lines ('devenv logs %s' has all):\n",
 			       in.name, in.exit_status, in.name);
 			fflush(stdout);
-			prov_service_tail(st, env->id, in.name, 5, stdout, "      ");
-		} else if (in.state == PROV_SVC_RUNNING || in.state == PROV_SVC_FROZEN) {
-			printf("    %s: %s (pid %d)\n", in.name, prov_svc_state_name(in.state), (int)in.pid);
+			env_svc_tail(st, env->id, in.name, 5, stdout, "      ");
+		} else if (in.state == ENV_SVC_RUNNING || in.state == ENV_SVC_FROZEN) {
+			printf("    %s: %s (pid %d)\n", in.name, env_svc_state_name(in.state), (int)in.pid);
 		} else {
 			printf("    %s: stopped\n", in.name);
 		}
 	}
 }
 
-static struct json_object *services_json(const struct layer_store *st, const struct prov_env *env)
+static struct json_object *services_json(const struct layer_store *st, const struct env *env)
 {
 	struct json_object *a = json_object_new_array();
 
 	for (size_t i = 0; i < env->state.n_services; i++) {
 		struct json_object *o = json_object_new_object();
-		struct prov_svc_info in;
+		struct env_svc_info in;
 		bool live;
 
-		prov_service_info(st, env, i, &in);
-		live = in.state == PROV_SVC_RUNNING || in.state == PROV_SVC_FROZEN;
+		env_svc_info(st, env, i, &in);
+		live = in.state == ENV_SVC_RUNNING || in.state == ENV_SVC_FROZEN;
 		json_object_object_add(o, "name", json_object_new_string(in.name));
-		json_object_object_add(o, "state", json_object_new_string(prov_svc_state_name(in.state)));
+		json_object_object_add(o, "state", json_object_new_string(env_svc_state_name(in.state)));
 		json_object_object_add(o, "exit_status", in.exit_status >= 0 ? json_object_new_int(in.exit_status) : NULL);
 		json_object_object_add(o, "pid", live ? json_object_new_int(in.pid) : NULL);
 		json_object_array_add(a, o);
@@ -65,7 +65,7 @@ static struct json_object *services_json(const struct layer_store *st, const str
 }
 
 /* The forwards of an env's last start, for `port --json` and `status --json`. */
-static struct json_object *ports_json(const struct ctr_state *state)
+static struct json_object *ports_json(const struct env_record *state)
 {
 	struct json_object *a = json_object_new_array();
 
@@ -86,11 +86,11 @@ static struct json_object *ports_json(const struct ctr_state *state)
 int cmd_status(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
 	       struct dv_error *err)
 {
-	struct prov_env env = { .lock_fd = -1 };
+	struct env env = { .lock_fd = -1 };
 	int ret = cmd_env_begin(ctx, st, call, false, NULL, &env, err);
 
 	if (ret <= 0) {
-		prov_env_release(&env);
+		env_release(&env);
 		return ret;
 	}
 	const char *state = status_name(&env);
@@ -100,8 +100,8 @@ int cmd_status(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call
 	 * killed for memory leaves them for status to read until then. */
 	bool oom_known = env.has_state && ctr_cgroup_oom_kills(&env.state.cgroups, &ooms) == 0;
 	/* Recorded at halt and commit (provision/df.c): no walk here. */
-	struct prov_env_size sz;
-	bool has_size = env.has_state && prov_env_size_read(st, env.id, &sz);
+	struct env_size sz;
+	bool has_size = env.has_state && env_size_read(st, env.id, &sz);
 
 	if (ctx->json) {
 		struct json_object *o = json_object_new_object();
@@ -208,7 +208,7 @@ int cmd_status(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call
 			       ooms == 1 ? "" : "es", running ? "" : ", the env's init may be among them");
 		print_services(st, &env);
 	}
-	prov_env_release(&env);
+	env_release(&env);
 	ret = 0;
 	return ret;
 }
@@ -217,11 +217,11 @@ int cmd_status(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call
 int cmd_port(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
 	     struct dv_error *err)
 {
-	struct prov_env env = { .lock_fd = -1 };
+	struct env env = { .lock_fd = -1 };
 	int ret = cmd_env_begin(ctx, st, call, false, NULL, &env, err);
 
 	if (ret <= 0) {
-		prov_env_release(&env);
+		env_release(&env);
 		return ret;
 	}
 	ret = -1;
@@ -251,14 +251,14 @@ int cmd_port(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *
 	}
 	ret = 0;
 out:
-	prov_env_release(&env);
+	env_release(&env);
 	return ret;
 }
 
 int cmd_ls(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
 	   struct dv_error *err)
 {
-	struct ctr_state *all;
+	struct env_record *all;
 	struct dv_strv damaged = { 0 };
 	size_t n;
 	bool helped;
@@ -267,7 +267,7 @@ int cmd_ls(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *ca
 
 	if (oi < 0)
 		return helped ? 0 : -1;
-	if (cmd_no_args(call, oi, err) < 0 || prov_env_list(st, &damaged, &all, &n, err) < 0)
+	if (cmd_no_args(call, oi, err) < 0 || env_list(st, &damaged, &all, &n, err) < 0)
 		return -1;
 	if (ctx->json)
 		arr = json_object_new_array();
@@ -275,10 +275,10 @@ int cmd_ls(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *ca
 		printf("%-12s  %-16s  %-8s  %-5s  %-10s  %-28s  %s\n", "ID", "NAME", "STATE", "AGE",
 		       "SIZE", "IMAGE", "CHECKOUT");
 	for (size_t i = 0; i < n; i++) {
-		struct prov_env tmp = { .has_state = true, .state = all[i] };
+		struct env tmp = { .has_state = true, .state = all[i] };
 		const char *state = status_name(&tmp);
-		struct prov_env_size sz;
-		bool has_size = prov_env_size_read(st, all[i].id, &sz);
+		struct env_size sz;
+		bool has_size = env_size_read(st, all[i].id, &sz);
 		char age[32], size[40] = "-";
 
 		cmd_age(age, sizeof(age), all[i].created);
@@ -302,13 +302,13 @@ int cmd_ls(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *ca
 			printf("%-12s  %-16s  %-8s  %-5s  %-10s  %-28s  %s\n", all[i].id, all[i].name, state,
 			       age, size, all[i].image, all[i].checkout);
 		}
-		ctr_state_release(&all[i]);
+		env_record_release(&all[i]);
 	}
 	free(all);
 	/* A damaged env is listed (by its folder's name), with the one line
 	 * naming its file and saying what to do. */
 	for (size_t i = 0; i < damaged.n; i++) {
-		prov_env_say_damaged(st, damaged.v[i]);
+		env_say_damaged(st, damaged.v[i]);
 		if (arr) {
 			struct json_object *o = json_object_new_object();
 

@@ -24,7 +24,7 @@ static int cache_from_opt(int c, const char *arg, void *data, struct dv_error *e
 }
 
 /* The command line's --cache-from images, after the Envfile's. */
-static void add_cache_from(struct prov_env *env, struct dv_strv *extra)
+static void add_cache_from(struct env *env, struct dv_strv *extra)
 {
 	for (size_t i = 0; i < extra->n; i++)
 		dv_strv_push(&env->spec.cache_from, extra->v[i]);
@@ -54,7 +54,7 @@ static int events_begin(struct dv_ctx *ctx, struct dv_error *err)
 
 /* The last line: {"result":"ok","env":…,"id":…,"seconds":…}, or
  * {"result":"failed","error":"Envfile:3:5: …","seconds":…}. */
-static int events_end(struct dv_ctx *ctx, const struct prov_env *env, int ret,
+static int events_end(struct dv_ctx *ctx, const struct env *env, int ret,
 		      unsigned long long t0, struct dv_error *err)
 {
 	struct json_object *o;
@@ -97,7 +97,7 @@ static int up_or_provision(struct dv_ctx *ctx, struct layer_store *st, const str
 {
 	struct dv_strv from = { 0 };
 	struct opt_spec os = { NULL, NULL, cache_from_opt, &from };
-	struct prov_env env = { .lock_fd = -1 };
+	struct env env = { .lock_fd = -1 };
 	unsigned long long t0 = dv_now_ns();
 	bool helped;
 	int oi = cmd_parse_opts(ctx, call, &os, &helped, err), ret = -1;
@@ -108,16 +108,16 @@ static int up_or_provision(struct dv_ctx *ctx, struct layer_store *st, const str
 	}
 	/* The trust check comes before anything runs: no pull, no clone, no
 	 * step. --cache-from is the developer's own choice, not a request. */
-	if (events_begin(ctx, err) < 0 || prov_env_locate(ctx, st, true, &env, err) < 0 ||
+	if (events_begin(ctx, err) < 0 || env_locate(ctx, st, true, &env, err) < 0 ||
 	    prov_trust_check(ctx, st, env.id, &env.spec, err) < 0) {
 		dv_strv_release(&from);
 		goto out;
 	}
 	add_cache_from(&env, &from);
-	ret = up ? prov_env_up(ctx, st, &env, err) : prov_env_provision(ctx, st, &env, err);
+	ret = up ? env_up(ctx, st, &env, err) : env_provision(ctx, st, &env, err);
 out:
 	ret = events_end(ctx, &env, ret, t0, err);
-	prov_env_release(&env);
+	env_release(&env);
 	return ret;
 }
 
@@ -153,7 +153,7 @@ static int halt_or_reload(struct dv_ctx *ctx, struct layer_store *st, const stru
 {
 	unsigned timeout = 10;
 	struct opt_spec os = { NULL, NULL, timeout_opt, &timeout };
-	struct prov_env env = { .lock_fd = -1 };
+	struct env env = { .lock_fd = -1 };
 	bool helped;
 	int oi = cmd_parse_opts(ctx, call, &os, &helped, err), ret = -1;
 	unsigned long long t0 = dv_now_ns();
@@ -164,22 +164,22 @@ static int halt_or_reload(struct dv_ctx *ctx, struct layer_store *st, const stru
 		return -1;
 	if (!reload)
 		ctx->json = false; /* halt has no events; --json is accepted and ignored */
-	if (events_begin(ctx, err) < 0 || prov_env_locate(ctx, st, reload, &env, err) < 0)
+	if (events_begin(ctx, err) < 0 || env_locate(ctx, st, reload, &env, err) < 0)
 		goto out;
 	/* Before the halt: a reload not allowed leaves the env as it was. */
 	if (reload && prov_trust_check(ctx, st, env.id, &env.spec, err) < 0)
 		goto out;
 	env.refresh_git = reload; /* reload picks up new commits of git steps */
 	if (reload && !env.has_state) {
-		ret = prov_env_up(ctx, st, &env, err);
+		ret = env_up(ctx, st, &env, err);
 		goto out;
 	}
-	if (prov_env_halt(ctx, st, &env, timeout, true, err) < 0)
+	if (env_halt(ctx, st, &env, timeout, true, err) < 0)
 		goto out;
-	ret = reload ? prov_env_up(ctx, st, &env, err) : 0;
+	ret = reload ? env_up(ctx, st, &env, err) : 0;
 out:
 	ret = events_end(ctx, &env, ret, t0, err);
-	prov_env_release(&env);
+	env_release(&env);
 	return ret;
 }
 

@@ -14,11 +14,11 @@
 /* volume ls [--json] | volume rm [-f|--force] NAME... */
 static int volume_ls(struct dv_ctx *ctx, const struct layer_store *st, struct dv_error *err)
 {
-	struct prov_volume *v;
+	struct env_vol *v;
 	size_t n, wv = 6, we = 3, wn = 4;
 	struct json_object *arr = NULL;
 
-	if (prov_volume_list(st, true, &v, &n, err) < 0)
+	if (env_vol_list(st, true, &v, &n, err) < 0)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		size_t e = v[i].owner_name ? strlen(v[i].owner_name) : 1;
@@ -72,7 +72,7 @@ static int volume_ls(struct dv_ctx *ctx, const struct layer_store *st, struct dv
 		       who.s ? who.s : "-");
 		dv_buf_release(&who);
 	}
-	prov_volumes_free(v, n);
+	env_vols_free(v, n);
 	if (arr) {
 		prov_json_print(stdout, arr, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 		json_object_put(arr);
@@ -82,18 +82,18 @@ static int volume_ls(struct dv_ctx *ctx, const struct layer_store *st, struct dv
 
 /* A NAME of `volume rm`: a volume's store name, or in a checkout (or with
  * -e) the name its Envfile gives one of its env's own volumes. */
-static const struct prov_volume *volume_find(struct dv_ctx *ctx, const struct layer_store *st,
-					     const struct prov_volume *v, size_t n,
+static const struct env_vol *volume_find(struct dv_ctx *ctx, const struct layer_store *st,
+					     const struct env_vol *v, size_t n,
 					     const char *name, struct dv_error *err)
 {
-	const struct prov_volume *exact = NULL, *own = NULL;
-	struct prov_env env = { .lock_fd = -1 };
+	const struct env_vol *exact = NULL, *own = NULL;
+	struct env env = { .lock_fd = -1 };
 	struct dv_error ignored = { 0 };
 
 	for (size_t j = 0; j < n; j++)
 		if (!strcmp(v[j].name, name))
 			exact = &v[j];
-	if (prov_env_locate(ctx, st, false, &env, &ignored) == 0)
+	if (env_locate(ctx, st, false, &env, &ignored) == 0)
 		for (size_t j = 0; j < n; j++)
 			if (v[j].owner_id && !strcmp(v[j].owner_id, env.id) &&
 			    !strcmp(v[j].volume, name))
@@ -102,10 +102,10 @@ static const struct prov_volume *volume_find(struct dv_ctx *ctx, const struct la
 		dv_err_usage(err, "'%s' is both the store-wide volume '%s' and env %s's own '%s'; "
 			     "give the full name; nothing was removed", name, exact->name, env.id,
 			     own->name);
-		prov_env_release(&env);
+		env_release(&env);
 		return NULL;
 	}
-	prov_env_release(&env);
+	env_release(&env);
 	if (!exact && !own)
 		dv_err_plain(err, ENOENT, "no volume named '%s'; 'devenv volume ls' lists them; "
 			     "nothing was removed", name);
@@ -118,7 +118,7 @@ static const struct prov_volume *volume_find(struct dv_ctx *ctx, const struct la
 static int volume_rm(struct dv_ctx *ctx, const struct layer_store *st, bool force, int argc,
 		     char **argv, struct dv_error *err)
 {
-	struct prov_volume *v = NULL;
+	struct env_vol *v = NULL;
 	struct dv_strv names = { 0 }, found = { 0 };
 	size_t n = 0;
 	int ret = -1;
@@ -128,13 +128,13 @@ static int volume_rm(struct dv_ctx *ctx, const struct layer_store *st, bool forc
 		dv_strv_push(&names, argv[i]);
 	/* Exclusive, as gc: no `up` is between naming a volume and recording it. */
 	lock = dv_lock_at(st->root_fd, "store.lock", true, "the store", err);
-	if (lock < 0 || prov_volume_list(st, false, &v, &n, err) < 0)
+	if (lock < 0 || env_vol_list(st, false, &v, &n, err) < 0)
 		goto out;
 	for (size_t i = 0; i < names.n; i++) {
-		const struct prov_volume *p = NULL;
+		const struct env_vol *p = NULL;
 		struct dv_buf who = { 0 };
 
-		if (!prov_volume_name_ok(names.v[i])) {
+		if (!env_vol_name_ok(names.v[i])) {
 			dv_err_usage(err, "'%.80s' is not a volume name; 'devenv volume ls' lists them",
 				     names.v[i]);
 			goto out;
@@ -159,14 +159,14 @@ static int volume_rm(struct dv_ctx *ctx, const struct layer_store *st, bool forc
 			dv_strv_push(&found, p->name);
 	}
 	for (size_t i = 0; i < found.n; i++) {
-		if (prov_volume_remove(st, found.v[i], err) < 0)
+		if (env_vol_remove(st, found.v[i], err) < 0)
 			goto out;
 		if (!ctx->quiet)
 			printf("volume '%s' removed\n", found.v[i]);
 	}
 	ret = 0;
 out:
-	prov_volumes_free(v, n);
+	env_vols_free(v, n);
 	dv_strv_release(&names);
 	dv_strv_release(&found);
 	return ret;

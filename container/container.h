@@ -13,7 +13,7 @@
  *  - a build container (ctr_run): one command under the same init, which
  *    exits with the command's status; used by provisioning steps.
  *
- * The env's state.json is read and written here too (state.c).
+ * (The env's record, state.json, is env/record.c's, above this module.)
  */
 #ifndef CONTAINER_H
 #define CONTAINER_H
@@ -407,18 +407,6 @@ int ctr_cgroup_list(const char *prefix, struct dv_strv *out, struct dv_error *er
  * (cgroup.kill on v2; each pid of cgroup.procs on v1). */
 int ctr_cgroup_kill(const struct dv_strv *paths, struct dv_error *err);
 
-/* One of the env's services as state.json records it: its init. */
-struct ctr_service_state {
-	char *name;
-	struct ctr_init init;       /* pid 0 when it could not be started */
-	char *image_id;             /* its image's id, as last started */
-	struct dv_strv layers;      /* and that image's layers: `rmi` and `gc`
-				       leave them alone while the env exists */
-};
-/* The host-side network helper's types (struct hnet_port, hnet_procs) for
- * struct ctr_state below; hostnet/ is above this module, and this include
- * goes when struct ctr_state leaves this header (issue 14). */
-#include "hostnet/hostnet.h"
 
 /* netns.c: slirp4netns (or, with pasta, pasta) on pid's network namespace,
  * set up before this returns (a build step's, and an env's from its
@@ -427,70 +415,5 @@ struct ctr_service_state {
  * pid file said nothing). */
 int ctr_outbound_start(const char *tool, bool pasta, pid_t pid, int *exit_w, pid_t *out,
 		       struct dv_error *err);
-
-/* state.json: what cannot be re-derived about an env. Running, suspended or
- * halted is never stored; read it with ctr_probe(). */
-struct ctr_state {
-	char *id, *name;
-	char *checkout, *envfile;   /* checkout real path; Envfile path inside it */
-	char *spec_digest;          /* sha256 of the Envfile's normalised spec */
-	char *image, *image_id;
-	char *image_for;            /* "" or the Envfile's `image:` that `image` stands
-				       for: a team's base pinned by digest
-				       (provision/teamcache.c prov_team_pin) */
-	struct dv_strv layers;      /* layer ids, bottom first */
-	struct dv_strv steps;       /* provisioning keys, one per step, in order */
-	char *workdir, *shell;
-	struct dv_strv env;         /* KEY=VALUE for commands entering the env */
-	struct dv_strv cgroups;
-	struct ctr_limits limits;   /* as written into the cgroups */
-	struct ctr_init init;       /* pid 0 when never started */
-	char *user;                 /* the Envfile's `user` ("" when none) */
-	unsigned user_uid, user_gid, host_uid, host_gid; /* of the last start */
-	char *userns_map;           /* "keep-id" (ctr_keepid), or "" (root is the host
-				       user, or root mode): the start's map */
-	char *ownership;            /* how the checkout's files get the host user as
-				       owner: "idmapped" (see ctr_owner), "chown" (no
-				       idmap here: ctr_sweep after each command and
-				       at halt), "rootless" (ctr_sweep at halt) */
-	long long started_ns;       /* CLOCK_REALTIME_COARSE before the last start: the
-				       sweep looks at what changed since */
-	bool sweep_pending;         /* started and not swept since (an init that
-				       died without halt): the next up sweeps first */
-	unsigned long long checkout_dev, checkout_ino; /* the checkout folder the last
-				       start mounted (0: not recorded, an older devenv):
-				       one removed and made again at the same path
-				       while the env runs is another (prov_env_checkout_check) */
-	struct ctr_mount_rec *mounts; /* the env's volumes and mounts of the last start */
-	size_t n_mounts;
-	struct dv_strv git_protect; /* read-only paths of the checkout (".git"...) */
-	struct dv_strv svc_binds;   /* host paths the services bind: swept too */
-	char *seccomp;              /* stored BPF program; "": unconfined */
-	unsigned long long caps;    /* the env's capabilities */
-	long long created;          /* unix seconds */
-	struct ctr_service_state *services; /* the services of the last start, in
-					       Envfile order */
-	size_t n_services;
-	struct dv_strv volumes;     /* named volumes the env (and its services) name,
-				       as of the last up: their store names
-				       (provision/volname.c; an older devenv wrote
-				       the Envfile's); `volume ls` and `destroy
-				       --volumes` read them */
-	char *network;              /* "host" or "private", as last started */
-	struct hnet_port *ports;     /* forwards of the last start */
-	size_t n_ports;
-	struct hnet_procs net;   /* its host-side helpers */
-};
-/* Read envs/<id>/state.json. errnum ENOENT: no such env; EBADMSG: the file
- * is damaged (empty, truncated, garbage, or not this env's), with one line
- * naming it and saying what to do (`devenv destroy -e ID`). */
-int ctr_state_read(int envs_fd, const char *id, struct ctr_state *out, struct dv_error *err);
-int ctr_state_write(int envs_fd, const struct ctr_state *st, struct dv_error *err);
-void ctr_state_release(struct ctr_state *st);
-/* Free n records and their strings. */
-void ctr_mount_recs_free(struct ctr_mount_rec *m, size_t n);
-/* The checkout's owner for ctr_exec (buf filled), or NULL when the checkout
- * is not idmapped. */
-const struct ctr_owner *ctr_state_owner(const struct ctr_state *st, struct ctr_owner *buf);
 
 #endif

@@ -15,7 +15,7 @@
  * part (`lo` up in a new namespace, slirp4netns for a build step) is in
  * container/netns.c, which the helper uses too.
  */
-/* container.h first and outside the guard: until struct ctr_state leaves
+/* container.h first and outside the guard: until struct env_record leaves
  * container.h (issue 14), that header includes this one for struct
  * hnet_procs, and struct ctr_init must be complete here either way. */
 #include "container/container.h"

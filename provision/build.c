@@ -22,38 +22,6 @@
 
 #define SECS_SINCE(t0) ((double)(dv_now_ns() - (t0)) / 1e9)
 
-/* "run: apt-get install …" on one line, cut to fit a terminal. */
-char *prov_step_label(const struct env_step *step)
-{
-	const char *text = step->kind == ENV_STEP_RUN    ? step->run :
-			   step->kind == ENV_STEP_GIT    ? step->git :
-			   step->kind == ENV_STEP_DOWNLOAD ? step->download : step->copy;
-	size_t n = strcspn(text, "\n"), max = 60;
-	bool cut = n > max || text[n] == '\n';
-	struct dv_buf b = { 0 };
-	char *label;
-
-	if (n > max)
-		n = max;
-	while (n && cut && ((unsigned char)text[n] & 0xc0) == 0x80)
-		n--; /* not in the middle of a character */
-	if (step->kind == ENV_STEP_RUN)
-		label = dv_xasprintf("run: %.*s%s", (int)n, text, cut ? " …" : "");
-	else if (step->kind == ENV_STEP_GIT)
-		label = dv_xasprintf("git: %.*s%s%s%s -> %s", (int)n, text, cut ? " …" : "",
-				     step->ref ? " @ " : "", step->ref ? step->ref : "", step->to);
-	else if (step->kind == ENV_STEP_DOWNLOAD)
-		label = dv_xasprintf("download: %.*s%s -> %s", (int)n, text, cut ? " …" : "",
-				     step->to);
-	else
-		label = dv_xasprintf("copy: %.*s%s -> %s", (int)n, text, cut ? " …" : "", step->to);
-	/* The Envfile is the repository's: what a terminal would act on is
-	 * shown escaped (util/str.h). */
-	dv_buf_add_safe(&b, label, strlen(label));
-	free(label);
-	return dv_buf_steal(&b);
-}
-
 void prov_limits(const struct env_spec *spec, struct ctr_limits *out)
 {
 	out->memory = spec->resources.memory;
@@ -245,37 +213,27 @@ static int run_step(const struct layer_store *st, const struct env_spec *spec,
 		    const struct env_step *step, size_t index, const char *prev, const char *key,
 		    const struct dv_strv *chain, const char *staging, struct dv_error *err)
 {
-	dv_autofree const char **lowers = dv_xcalloc(chain->n + 1, sizeof(*lowers));
 	dv_autofree char *upper = layer_staging_path(st, staging, "diff");
 	dv_autofree char *work = layer_staging_path(st, staging, "work");
-	struct ctr_spec cs = { 0 };
+	struct prov_ctr c;
 	struct dv_strv envp = { 0 }, cgroups = { 0 };
 	struct ctr_limits lim;
 	char cgname[PROV_CGROUP_NAME_MAX];
-	struct ctr_sandbox sb = { 0 };
 	struct prov_build_net bn = { 0 };
 	unsigned long long caps = 0;
 	char *bpf = NULL;
 	int status = 0, ret = -1;
 
-	for (size_t i = 0; i < chain->n; i++) /* overlay wants the top layer first */
-		lowers[i] = layer_diff_path(st, chain->v[chain->n - 1 - i]);
-	cs.hostname = spec->name;
-	cs.lowers = lowers;
-	cs.n_lowers = chain->n;
-	cs.upper = upper;
-	cs.work = work;
-	cs.workdir = "/";
-	cs.build = true;
-	cs.userns = st->rootless;
-	cs.log_fd = -1;
+	prov_ctr_init(&c, st, spec->name, chain, upper, work);
+	c.cs.workdir = "/";
+	c.cs.build = true;
 
 	if (step->kind == ENV_STEP_COPY) {
-		ret = copy_step(spec, step, index, prev, key, &cs, err);
+		ret = copy_step(spec, step, index, prev, key, &c.cs, err);
 		goto out;
 	}
 	if (step->kind == ENV_STEP_GIT || step->kind == ENV_STEP_DOWNLOAD) {
-		ret = fetch_step(st, spec, step, &cs, err);
+		ret = fetch_step(st, spec, step, &c.cs, err);
 		goto out;
 	}
 	/* The step runs under the env's limits (DESIGN.md: every process of
@@ -284,16 +242,14 @@ static int run_step(const struct layer_store *st, const struct env_spec *spec,
 	if (prov_build_cgroup_name(st, getpid(), cgname, err) < 0 ||
 	    ctr_cgroup_create(cgname, &lim, &cgroups, err) < 0)
 		goto out;
-	cs.cgroups = &cgroups;
+	c.cs.cgroups = &cgroups;
 	/* The same sandbox as the env's. */
-	if (prov_sandbox(st, spec, &caps, &bpf, err) < 0 || ctr_sandbox_load(bpf, caps, &sb, err) < 0)
+	if (prov_ctr_sandbox(&c, st, spec, &lim, &cgroups, &caps, &bpf, err) < 0)
 		goto out;
-	sb.nproc = prov_nproc_fallback(&lim, &cgroups);
-	cs.sandbox = &sb;
 	prov_build_net(spec, &bn);
-	cs.new_netns = bn.private_ns;
-	cs.outbound = bn.tool;
-	cs.outbound_pasta = bn.pasta;
+	c.cs.new_netns = bn.private_ns;
+	c.cs.outbound = bn.tool;
+	c.cs.outbound_pasta = bn.pasta;
 	prov_step_envp(spec, step, &envp);
 	char *argv[] = { spec->shell, "-c", step->run, NULL };
 	/* Its output is shown (or, with -q, held and shown when it fails):
@@ -303,7 +259,7 @@ static int run_step(const struct layer_store *st, const struct env_spec *spec,
 
 	fflush(stdout);
 	dv_fault_point("build.run");
-	if (ctr_run(&cs, &x, &status, err) < 0)
+	if (ctr_run(&c.cs, &x, &status, err) < 0)
 		goto out;
 	if (status != 0) {
 		char kept[96];
@@ -330,10 +286,8 @@ out:
 			fprintf(stderr, "devenv: warning: %s\n", ignored.msg);
 	}
 	dv_strv_release(&cgroups);
-	for (size_t i = 0; i < chain->n; i++)
-		free((char *)lowers[i]);
+	prov_ctr_release(&c);
 	dv_strv_release(&envp);
-	ctr_sandbox_release(&sb);
 	prov_build_net_release(&bn);
 	free(bpf);
 	return ret;

@@ -616,3 +616,36 @@ void prov_security_json(const struct env_spec *spec, struct dv_buf *b)
 		dv_buf_addf(b, "%s\"%s\"", i ? "," : "", sec->cap_drop.v[i]);
 	dv_buf_addf(b, "],\"seccomp\":\"%s\"}", sec->seccomp_abs ? hex : sec->seccomp ? sec->seccomp : "default");
 }
+
+/* "run: apt-get install …" on one line, cut to fit a terminal: what build.c
+ * shows of a step and teamcache.c annotates its pushed layer with. */
+char *prov_step_label(const struct env_step *step)
+{
+	const char *text = step->kind == ENV_STEP_RUN    ? step->run :
+			   step->kind == ENV_STEP_GIT    ? step->git :
+			   step->kind == ENV_STEP_DOWNLOAD ? step->download : step->copy;
+	size_t n = strcspn(text, "\n"), max = 60;
+	bool cut = n > max || text[n] == '\n';
+	struct dv_buf b = { 0 };
+	char *label;
+
+	if (n > max)
+		n = max;
+	while (n && cut && ((unsigned char)text[n] & 0xc0) == 0x80)
+		n--; /* not in the middle of a character */
+	if (step->kind == ENV_STEP_RUN)
+		label = dv_xasprintf("run: %.*s%s", (int)n, text, cut ? " …" : "");
+	else if (step->kind == ENV_STEP_GIT)
+		label = dv_xasprintf("git: %.*s%s%s%s -> %s", (int)n, text, cut ? " …" : "",
+				     step->ref ? " @ " : "", step->ref ? step->ref : "", step->to);
+	else if (step->kind == ENV_STEP_DOWNLOAD)
+		label = dv_xasprintf("download: %.*s%s -> %s", (int)n, text, cut ? " …" : "",
+				     step->to);
+	else
+		label = dv_xasprintf("copy: %.*s%s -> %s", (int)n, text, cut ? " …" : "", step->to);
+	/* The Envfile is the repository's: what a terminal would act on is
+	 * shown escaped (util/str.h). */
+	dv_buf_add_safe(&b, label, strlen(label));
+	free(label);
+	return dv_buf_steal(&b);
+}

@@ -1,15 +1,35 @@
 /*
- * provision/provision.h - from a validated spec to a running env.
+ * provision/provision.h - from a validated spec to the layers an env runs
+ * on: keys, builds, the team cache, trust, the inputs of steps. The env
+ * itself (up, halt, state.json...) is env/'s (env/env.h).
  *
- * key.c:  cache keys. key(step i) = sha256(key(step i-1) || canonical JSON
- *         of step i || digests of its inputs); key(step 0) = the base
- *         image's id. Canonical JSON: keys sorted, no white space, UTF-8.
- * build.c: find each step in the cache or run it in a build container and
- *         commit it as a layer.
- * env.c:  the env's life: locate it, up, halt, destroy, what changed.
+ * key.c:       cache keys. key(step i) = sha256(key(step i-1) || canonical
+ *              JSON of step i || digests of its inputs); key(step 0) = the
+ *              base image's id. Canonical JSON: keys sorted, no white space,
+ *              UTF-8. Also the spec digest, the env id and a step's label.
+ * build.c:     find each step in the cache or run it in a build container
+ *              and commit it as a layer; the build cgroups
+ * progress.c:  what a build prints (or --json events)
+ * resolve.c:   the image an `image:` names: store, team, registry, Debian
+ * teamcache.c: the team cache (cache_from) and pushing an env's steps
+ * net.c:       a build step's network; which outbound tool runs here
+ * sandbox.c:   `security:` as capabilities and a seccomp program
+ * hostpath.c:  host paths of the Envfile, opened race-free at use
+ * hostmount.c: host mounts as detached mount trees
+ * copystat.c:  remembered digests of `copy` folders of a git checkout
+ * gitcopy.c:   what git ignores, and blob ids from its index, for `copy`
+ * git.c:       `git` steps: resolve commits, clone (libgit2, dlopen'd)
+ * gitdir.c:    the checkout's git metadata the env must not write
+ * gitconfig.c: git config files, read as git reads them
+ * fetch.c:     `download` steps
+ * reach.c:     where devenv's own fetches may connect
+ * spec.c:      a container's ctr_spec: root, mounts, sandbox (builds, envs,
+ *              services)
+ * trust.c:     what an Envfile asks for beyond the default sandbox
+ * allow.c:     the developer's yes to it, per checkout
  *
  * Order of calls for `up`: prov_keys() (cheap: no I/O beyond the inputs of
- * `copy` steps), prov_build(), then prov_env_up().
+ * `copy` steps), prov_build(), then env_up() (env/).
  */
 #ifndef PROVISION_H
 #define PROVISION_H
@@ -33,6 +53,8 @@ struct prov_team;
 /* Canonical JSON of one provisioning step: its fields, the effective
  * environment and the shell. Caller frees. */
 char *prov_step_json(const struct env_spec *spec, const struct env_step *step);
+/* "run: apt-get install …" on one line, cut to fit a terminal (caller frees). */
+char *prov_step_label(const struct env_step *step);
 
 /* Keys of every provisioning step (64 hex each), in order, into *out. */
 int prov_keys(const struct env_spec *spec, const char *base_id, struct dv_strv *out,
@@ -146,8 +168,6 @@ int prov_build_cgroup_name(const struct layer_store *st, pid_t pid, char *out,
 /* gc: remove the build cgroups of this store's dead pids, in every
  * hierarchy (a killed build leaves its own); adds their number to *removed. */
 int prov_build_cgroups_gc(const struct layer_store *st, unsigned *removed, struct dv_error *err);
-/* "run: apt-get install …" on one line, cut to fit a terminal (caller frees). */
-char *prov_step_label(const struct env_step *step);
 
 /* Progress of prov_build (provision/progress.c): _start before a step
  * runs, _end once it is known how the step was obtained. Prints to stdout,
@@ -207,6 +227,16 @@ int prov_team_pin(const struct layer_store *st, struct prov_team *t, const char 
  * through cache_from; else only when spec names img's source or is the env
  * it was taken for. */
 bool prov_team_vouches(const struct env_spec *spec, const struct layer_image *img);
+/* Push the provisioning of spec as image dest: the base image's layers and
+ * one layer per step, annotated with the steps' cache keys, as built in
+ * this store for the current Envfile (a step not built is an error at its
+ * line). The base is the store's image `pinned` (a team's base the env's
+ * record pins for spec->image: prov_team_pin) when not NULL and present,
+ * else the store's image of spec->image. A base no registry serves goes
+ * along untagged. */
+int prov_team_push(const struct dv_ctx *ctx, const struct layer_store *st,
+		   const struct env_spec *spec, const char *pinned, const char *dest,
+		   enum reg_compression comp, struct dv_error *err);
 
 /* The spec's `resources` as cgroup limits. */
 void prov_limits(const struct env_spec *spec, struct ctr_limits *out);
@@ -263,27 +293,6 @@ int prov_git_common_dir(const char *checkout, char **out, struct dv_error *err);
 bool prov_git_paths_in(const char *checkout, const struct dv_strv *paths, const char *source,
 		       struct dv_strv *out);
 
-/* sweep.c: where nothing could be idmapped ("chown", "rootless"), give the
- * host user back the checkout's and host mounts' entries changed since
- * (container.h: ctr_sweep). Open the folders while still in the host's
- * mount namespace (before ctr_exec), run after. when: "command" (after an
- * ssh or on_up command, "chown" only: what changed since prov_sweep_open)
- * or "halt" (both, once nothing of the env runs: what changed since the
- * env's start). A failure is a warning. */
-struct prov_sweep {
-	int *fds;           /* the checkout, then each host path written */
-	size_t n;
-	int procfd;         /* our /proc/self/fd, opened while /proc shows us; -1: none */
-	uid_t uid;
-	gid_t gid;
-	struct timespec since;
-};
-/* Fills *out always (nothing to sweep is n 0): prov_sweep_release() it
- * whatever happens next. */
-void prov_sweep_open(const struct ctr_state *st, const char *when, struct prov_sweep *out);
-void prov_sweep_run(const struct prov_sweep *s);
-/* Closes the fds; *s is then empty (procfd -1), and releasing it again is safe. */
-void prov_sweep_release(struct prov_sweep *s);
 /* Say, once per command, which `resources` no cgroup enforces. */
 void prov_warn_undelegated(const struct ctr_limits *lim, const struct dv_strv *cgroups);
 
@@ -316,11 +325,54 @@ int prov_download(const struct env_spec *spec, const struct env_step *step, cons
  * program (*bpf_path "" when unconfined; caller frees). */
 int prov_sandbox(const struct layer_store *st, const struct env_spec *spec,
 		 unsigned long long *caps, char **bpf_path, struct dv_error *err);
-/* Remove compiled seccomp programs no env in `envs` refers to (gc holds the
- * store lock, so no `up` is between compiling one and recording it); adds
- * the bytes freed to *bytes. */
-int prov_sandbox_gc(const struct layer_store *st, const struct ctr_state *envs, size_t n,
+/* Remove the compiled seccomp programs whose paths `keep` does not hold
+ * (gc holds the store lock, so no `up` is between compiling one and
+ * recording it; env_sandbox_gc gives the envs' paths); adds the bytes freed
+ * to *bytes. */
+int prov_seccomp_gc(const struct layer_store *st, const struct dv_strv *keep,
 		    unsigned long long *bytes, struct dv_error *err);
+/* spec.c: a container's ctr_spec and what it points to, built one way for
+ * a build step, an env and a service:
+ *   prov_ctr_init(&c, st, hostname, layers, upper, work);   the root
+ *   prov_ctr_hosts(&c, spec);         the services' names as localhost
+ *   prov_ctr_mounts(&c, spec, ...);   volumes and host mounts, in order
+ *   prov_ctr_sandbox(&c, st, spec, ...);
+ *   ...set the rest of c.cs; ctr_start(&c.cs, ...) or ctr_run(&c.cs, ...)
+ *   prov_ctr_release(&c);             also closes the host mounts' trees
+ * c.cs points into c: c is never copied. */
+struct prov_ctr {
+	struct ctr_spec cs;
+	const char **lowers;      /* layer_diff_path() of each layer, top first */
+	size_t n_lowers;
+	struct ctr_mount *mounts; /* cs.mounts */
+	size_t n_mounts;
+	struct dv_strv paths;     /* the volumes' folders the mounts name */
+	const char **hosts;       /* cs.hosts */
+	struct ctr_sandbox sb;    /* cs.sandbox, once prov_ctr_sandbox() loaded it */
+};
+/* layers: ids, bottom first (a chain, as state.json keeps it). */
+void prov_ctr_init(struct prov_ctr *c, const struct layer_store *st, const char *hostname,
+		   const struct dv_strv *layers, const char *upper, const char *work);
+void prov_ctr_hosts(struct prov_ctr *c, const struct env_spec *spec);
+/* One more mount, zeroed (tree_fd -1), for the caller to fill. */
+struct ctr_mount *prov_ctr_mount_add(struct prov_ctr *c);
+/* The folder of a volume m, made when missing (*dir: the caller's to own
+ * then): env/'s env_vol_prepare, for its env. */
+typedef int (*prov_volume_fn)(const struct env_mount *m, char **dir, void *arg,
+			      struct dv_error *err);
+/* m[0..n), in order: a volume's folder from volume() (filled from the image
+ * when empty), a host path opened race-free (prov_host_tree; fix: what to
+ * do when it is gone). */
+int prov_ctr_mounts(struct prov_ctr *c, const struct env_spec *spec, const struct env_mount *m,
+		    size_t n, const char *fix, prov_volume_fn volume, void *arg,
+		    struct dv_error *err);
+/* spec's sandbox (prov_sandbox: *caps, *bpf, the caller's to free) loaded
+ * into c, with lim's pids as RLIMIT_NPROC where no cgroup holds them. */
+int prov_ctr_sandbox(struct prov_ctr *c, const struct layer_store *st,
+		     const struct env_spec *spec, const struct ctr_limits *lim,
+		     const struct dv_strv *cgroups, unsigned long long *caps, char **bpf,
+		     struct dv_error *err);
+void prov_ctr_release(struct prov_ctr *c);
 /* Canonical JSON of `security` for the spec digest (cap names are checked
  * names, the profile by the sha256 of its content). */
 void prov_security_json(const struct env_spec *spec, struct dv_buf *b);
@@ -329,73 +381,6 @@ void prov_security_json(const struct env_spec *spec, struct dv_buf *b);
  * Envfile path inside it). out has room for 13 bytes. */
 void prov_env_id(const char *checkout, const char *relpath, char out[13]);
 
-/* The name of an env's cgroups: "<store id>-<env id>" (two stores on one
- * checkout share the env id). Running envs of an older devenv keep the
- * paths state.json records. out: PROV_CGROUP_NAME_MAX bytes. */
-int prov_env_cgroup_name(const struct layer_store *st, const char *env_id, char *out,
-			 struct dv_error *err);
-
-/* A located env: its id, state.json when it exists, the spec when loaded. */
-struct prov_env {
-	char id[13];
-	bool has_state, has_spec;
-	struct ctr_state state;
-	struct env_spec spec;
-	int lock_fd;            /* held env lock, or -1 */
-	bool refresh_git;       /* up asks git remotes again (reload does) */
-};
-void prov_env_release(struct prov_env *env);
-
-/* Find the env: by ctx->env_sel (a name or an id prefix among the store's
- * envs; an ambiguous name lists the candidates), else from the Envfile found
- * from the current folder. With need_spec the Envfile is loaded and
- * validated (for -e, from the checkout recorded in state.json). ENOENT when
- * no such env exists (has_state false is then not an error for `up`). */
-int prov_env_locate(const struct dv_ctx *ctx, const struct layer_store *st, bool need_spec,
-		    struct prov_env *out, struct dv_error *err);
-/* Take the env's exclusive lock (waiting, and saying for whom). */
-int prov_env_lock(const struct layer_store *st, struct prov_env *env, struct dv_error *err);
-/* The same, for an env that must exist: one clear line when it was never
- * brought up, or was destroyed while we waited. */
-/* Mark (set) or unmark the env a commit freezes, under the env's lock: the
- * next prov_env_lock() thaws an env a killed commit left marked. */
-void prov_env_commit_mark(const struct layer_store *st, const struct prov_env *env, bool set);
-/* gc: remove the lock files of envs that no longer exist (none held). */
-int prov_env_locks_gc(const struct layer_store *st, unsigned *removed, struct dv_error *err);
-int prov_env_lock_existing(const struct layer_store *st, struct prov_env *env,
-			   struct dv_error *err);
-
-/* Is the running env's checkout still the folder it mounted? A checkout
- * removed and cloned again at the same path (or moved away) while the env
- * runs is invisible inside: the env keeps the old, deleted folder. -1 with
- * ESTALE and what to do (halt and up) when so; 0 when it is the same, the
- * env is not running, or its start recorded nothing (an older devenv's).
- * One stat: `up` on a running env and `ssh` call it. */
-int prov_env_checkout_check(const struct ctr_state *s, struct dv_error *err);
-
-/* up: build what is missing, create or start, run on_up. Before on_up runs
- * it lets go of the env lock and ctx->store_lock_fd. */
-int prov_env_up(struct dv_ctx *ctx, const struct layer_store *st, struct prov_env *env,
-		struct dv_error *err);
-/* halt: SIGTERM, SIGKILL after timeout_s; the env's files stay. */
-int prov_env_halt(const struct dv_ctx *ctx, const struct layer_store *st, struct prov_env *env,
-		  unsigned timeout_s, bool say, struct dv_error *err);
-/* provision: rebuild against the current Envfile; recreate the env on the
- * new layers if they changed (restarting it if it ran). */
-int prov_env_provision(struct dv_ctx *ctx, const struct layer_store *st,
-		       struct prov_env *env, struct dv_error *err);
-/* commit.c: the env's files as image `name` (its layers plus its writable
- * layer as a new one), frozen meanwhile where it has a freezer. */
-int prov_env_commit(const struct dv_ctx *ctx, const struct layer_store *st, struct prov_env *env,
-		    const char *name, struct layer_image *out, struct dv_error *err);
-
-/* teamcache.c: push the env's provisioning as image dest: the base image's
- * layers and one layer per step, annotated with the steps' cache keys, as
- * built in this store for the current Envfile (a step not built is an
- * error at its line). A base no registry serves goes along untagged. */
-int prov_env_push(const struct dv_ctx *ctx, const struct layer_store *st,
-		  const struct prov_env *env, const char *dest, enum reg_compression comp,
-		  struct dv_error *err);
 
 /* The image `ref` (as an Envfile writes it) for the env of spec: from the
  * store (unless another env's cache_from put it there: prov_team_vouches),
@@ -405,112 +390,7 @@ int prov_env_push(const struct dv_ctx *ctx, const struct layer_store *st,
 int prov_resolve_image(const struct layer_store *st, const struct env_spec *spec, const char *ref,
 		       struct prov_team *team, struct layer_image *img, struct dv_error *err);
 
-/* services.c: the env's services (sidecars in its network namespace).
- * Resolve (pulling when needed) every service's image, before anything
- * starts, and check what else can be checked then (a command to run, host
- * mount sources): *out has spec->n_services images (release with
- * prov_services_images_release). An error names the service and its line. */
-int prov_services_resolve(const struct layer_store *st, const struct env_spec *spec,
-			  struct layer_image **out, struct dv_error *err);
-void prov_services_images_release(struct layer_image *imgs, size_t n);
-/* Start every service of env->spec that is not running (the env's init
- * runs), record them in state.json, wait half a second and warn about any
- * that exited at once, with its last log lines. A service that cannot be
- * started stops those this call started and fails. */
-int prov_services_start(const struct dv_ctx *ctx, const struct layer_store *st,
-			struct prov_env *env, int efd, const struct layer_image *imgs,
-			struct dv_error *err);
-/* SIGTERM every recorded service, SIGKILL after timeout_s. */
-int prov_services_stop(const struct layer_store *st, struct prov_env *env, unsigned timeout_s,
-		       struct dv_error *err);
-enum prov_svc_state { PROV_SVC_RUNNING, PROV_SVC_FROZEN, PROV_SVC_EXITED, PROV_SVC_STOPPED };
-struct prov_svc_info {
-	const char *name;       /* borrowed from env->state */
-	enum prov_svc_state state; /* EXITED: ended on its own while the env ran */
-	int exit_status;        /* EXITED: its status; else -1 */
-	pid_t pid;
-};
-/* Service i of env->state, read live. */
-void prov_service_info(const struct layer_store *st, const struct prov_env *env, size_t i,
-		       struct prov_svc_info *out);
-const char *prov_svc_state_name(enum prov_svc_state s);
-/* df.c: an env's size on disk (its folder), recorded at halt and commit
- * in envs/<id>/size.json; `ls` and `status` read only the record. */
-struct prov_env_size {
-	unsigned long long bytes;
-	long long at;          /* when measured (unix seconds) */
-	char when[16];         /* "halt", "commit" */
-};
-bool prov_env_size_read(const struct layer_store *st, const char *env_id, struct prov_env_size *out);
-/* Measure and record (only when it changed); failures leave no record. */
-void prov_env_size_record(const struct layer_store *st, const char *env_id, const char *when);
-/* The env's files were reset: the record no longer holds. */
-void prov_env_size_forget(const struct layer_store *st, const char *env_id);
-/* `devenv df`: images, layers, envs, volumes (docker system df's rows). */
-enum { PROV_DF_IMAGES, PROV_DF_LAYERS, PROV_DF_ENVS, PROV_DF_VOLUMES, PROV_DF_N };
-struct prov_df_item {
-	char *name;           /* image name, layer id, env name ("?" damaged), volume */
-	char *id;             /* image id, env id; NULL else */
-	const char *state;    /* envs: running, halted, damaged; volumes: in use, named, unused */
-	unsigned long long size;
-	bool active;          /* images: an env's; layers: an image's or env's; envs:
-				 running; volumes: named by an env */
-	bool estimate;        /* a running env's record (from its last halt or commit) */
-};
-struct prov_df_row {
-	const char *type;
-	unsigned total, active;
-	unsigned long long size, reclaimable;
-	bool estimate;
-	struct prov_df_item *items;
-	size_t n;
-};
-struct prov_df {
-	struct prov_df_row rows[PROV_DF_N];
-};
-int prov_df(const struct layer_store *st, struct prov_df *out, struct dv_error *err);
-void prov_df_release(struct prov_df *df);
-/* logs.c: the cap of the env's log and its services' (`logs`), for the log
- * relay writing in dir_fd. */
-void prov_log_cap(const struct env_spec *spec, int dir_fd, struct ctr_logcap *out);
-/* `devenv logs`: the log in dir (under the store's root: "envs/ID" or
- * "envs/ID/services/NAME"; "log", "log.1"...) to stdout, made safe for a
- * terminal: its last `tail` lines (-1: all), then, with follow, what comes
- * while that init runs, across rotations. */
-int prov_logs_show(const struct layer_store *st, const char *dir, long long tail,
-		   const struct ctr_init *follow, struct dv_error *err);
-/* The last `lines` lines of a service's log to f, each after indent. */
-void prov_service_tail(const struct layer_store *st, const char *env_id, const char *name,
-		       unsigned lines, FILE *f, const char *indent);
-/* net.c: `network` and `ports`. Before anything starts: is every forward's
- * host ip:port free (one Envfile-positioned line when not)? */
-int prov_net_check(const struct env_spec *spec, struct dv_error *err);
-/* Starting the env's host-side helper (forwards, slirp4netns/pasta) with
- * its init, so that its start overlaps the init's:
- *   prov_net_prepare(spec, s, &pn);   records network and ports in s
- *   ctr_spec.on_clone = prov_net_on_clone, .on_clone_arg = &pn;
- *   ctr_start(...);
- *   prov_net_finish(&pn, s, started, err);  waits for it into s->net (or,
- *                                     when !started, stops what started)
- *   prov_net_release(&pn);
- * finish says once (a warning) when `private` has no outbound traffic, and
- * how to fix it. */
-struct prov_net {
-	struct hnet_spec net;       /* what the helper is asked for (owns outbound, ports) */
-	bool needed;              /* forwards or outbound traffic to run */
-	int fd;                   /* the helper's report pipe; -1: not started */
-	struct dv_error err;      /* why the hook could not start it */
-	char warning[512];        /* no outbound traffic, and the fix */
-	const char *name;         /* the env's, for messages */
-};
-void prov_net_prepare(const struct env_spec *spec, struct ctr_state *s, struct prov_net *out);
-void prov_net_on_clone(const struct ctr_init *init, void *arg);
-int prov_net_finish(struct prov_net *pn, struct ctr_state *s, bool started, struct dv_error *err);
-void prov_net_release(struct prov_net *pn);
-/* Stop s->net's processes (halt, destroy) and clear them; a failure is a
- * warning. */
-void prov_net_stop(struct ctr_state *s);
-/* A build step's network: a namespace of its own with outbound traffic
+/* net.c: a build step's network: a namespace of its own with outbound traffic
  * (tool: slirp4netns or pasta), or, for `network: host` or where no tool
  * can run here, the host's (private_ns false). */
 struct prov_build_net {
@@ -523,28 +403,15 @@ void prov_build_net(const struct env_spec *spec, struct prov_build_net *out);
  * per command, that steps keep the host's network here, and why. */
 void prov_build_net_warn(const struct env_spec *spec);
 void prov_build_net_release(struct prov_build_net *bn);
+/* What gives a private network namespace its outbound traffic here:
+ * slirp4netns, else pasta (DEVENV_OUTBOUND: a path, or "none" to play a
+ * machine without either). NULL when none can run, with what is missing
+ * and its fix in why and fix. Caller frees. */
+char *prov_outbound_tool(bool *pasta, char *why, size_t why_n, const char **fix);
+/* Said once per command (by the first build step, or by the env's start):
+ * true the first time it is asked, false after. */
+bool prov_outbound_say_once(void);
 
-/* suspend (freeze) or resume (thaw) a running env through its cgroups'
- * freezer (suspend.c). ESRCH when it is not running. */
-int prov_env_suspend(const struct dv_ctx *ctx, const struct layer_store *st, struct prov_env *env,
-		     bool freeze, struct dv_error *err);
-/* destroy: halt, then remove envs/<id> without crossing a mount or following
- * a link. Never touches the checkout. */
-int prov_env_destroy(const struct dv_ctx *ctx, const struct layer_store *st,
-		     struct prov_env *env, struct dv_error *err);
-/* destroy of an env whose state.json is damaged (prov_env_locate failed
- * with EBADMSG, env->id set): kills what its cgroups hold and what runs on
- * its files, removes its folder. */
-int prov_env_destroy_damaged(const struct dv_ctx *ctx, const struct layer_store *st,
-			     struct prov_env *env, struct dv_error *err);
-/* Print the one line of a damaged env's state.json (stderr). */
-void prov_env_say_damaged(const struct layer_store *st, const char *id);
-/* Every env in the store (for ls, gc, rmi): states, caller releases each.
- * An env whose state.json cannot be read (damaged: ctr_state_read) is not
- * among them; its id goes to *damaged when that is not NULL (gc must not
- * collect the layers of an env it cannot read; ls shows it). */
-int prov_env_list(const struct layer_store *st, struct dv_strv *damaged, struct ctr_state **out,
-		  size_t *n, struct dv_error *err);
 
 /* trust.c: what an Envfile asks for beyond the default sandbox (README
  * "Trust"), computed from the spec alone; allow.c: the developer's yes,
@@ -647,66 +514,5 @@ bool prov_trust_recorded(const struct layer_store *st, const char *id,
  * prune`); *removed counts them. */
 int prov_trust_gc(const struct layer_store *st, unsigned *removed, struct dv_error *err);
 
-/* volname.c, volume.c: named volumes, <store>/volumes/<NAME>/. An Envfile's
- * volume is its env's own, NAME-ID-VOLUME in the store, unless it says
- * `shared` (then the store-wide volume of that name): two checkouts or two
- * projects never share one by accident. */
-#define PROV_VOLUME_NAME_MAX 63
-struct prov_volume {
-	char *name;               /* the store's name: its folder, what `volume rm` takes */
-	char *volume;             /* the name an Envfile gives it */
-	char *owner_id;           /* the env it belongs to (id, name as of its last up); */
-	char *owner_name;         /* NULL: a store-wide volume */
-	bool shared;              /* store-wide: made as `shared`, or before volumes were
-				     per env */
-	bool legacy;              /* made before volumes were per env, and taken over by
-				     no env (yet): it has no record */
-	bool damaged;             /* its record cannot be read: whose it is is unknown,
-				     so it counts as shared and only `volume rm`
-				     removes it (never destroy --volumes, never adopted) */
-	unsigned long long size;  /* bytes on disk (du), when asked for */
-	struct dv_strv envs;      /* names of the envs naming it (state.json) */
-	struct dv_strv env_ids;   /* and their ids, in the same order */
-	bool running;             /* one of them is running */
-};
-/* [a-z0-9][a-z0-9_.-]*, at most 63 characters (the Envfile's rule). */
-bool prov_volume_name_ok(const char *name);
-/* An env's own volume's store name: "NAME-ID-VOLUME", [a-z0-9-] only, at
- * most 63 characters (a Kubernetes name); long names are cut, a cut volume
- * name gaining 8 hex digits of its sha256. Deterministic. */
-void prov_volume_store_name(const char *env_name, const char *env_id, const char *volume,
-			    char out[PROV_VOLUME_NAME_MAX + 1]);
-/* The store name of m, a volume of the env (spec, env_id). */
-void prov_volume_of(const struct env_spec *spec, const char *env_id, const struct env_mount *m,
-		    char out[PROV_VOLUME_NAME_MAX + 1]);
-/* The store names of the volumes a spec uses (`volumes` and its
- * services'), each once. */
-void prov_volume_names(const struct env_spec *spec, const char *env_id, struct dv_strv *out);
-/* Two volumes of the spec that would be one folder ('a_b' and 'a-b'), or a
- * name both shared and not: an error at the second one's position. */
-int prov_volume_check(const struct env_spec *spec, const char *env_id, struct dv_error *err);
-/* Before the env's state.json is written anew: volumes made before volumes
- * were per env that its last state (`recorded`) names and its Envfile still
- * names as its own are taken over (renamed to NAME-ID-VOLUME, and so in
- * `recorded`) when no other env names them, else left store-wide; a note
- * says which. Returns how many were taken over, or -1. */
-int prov_volume_adopt(const struct layer_store *st, const struct env_spec *spec,
-		      const char *env_id, struct dv_strv *recorded, struct dv_error *err);
-/* The folder of m, a volume of the env (spec, env_id), created (empty,
- * atomically, with its record) when missing; *out: its absolute path
- * (caller frees). EEXIST (at m's Envfile position): that folder is another
- * env's. */
-int prov_volume_prepare(const struct layer_store *st, const struct env_spec *spec,
-			const char *env_id, const struct env_mount *m, char **out,
-			struct dv_error *err);
-bool prov_volume_exists(const struct layer_store *st, const char *name);
-/* Remove a volume (its store name) and its files (whoever names it: callers
- * check). ENOENT when there is none. */
-int prov_volume_remove(const struct layer_store *st, const char *name, struct dv_error *err);
-/* Every volume, sorted by store name, with its owner and the envs naming
- * it; sizes: du each (walks its files). Free with prov_volumes_free(). */
-int prov_volume_list(const struct layer_store *st, bool sizes, struct prov_volume **out, size_t *n,
-		     struct dv_error *err);
-void prov_volumes_free(struct prov_volume *v, size_t n);
 
 #endif

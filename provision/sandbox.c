@@ -50,7 +50,7 @@ int prov_sandbox(const struct layer_store *st, const struct env_spec *spec,
 	return 0;
 }
 
-int prov_sandbox_gc(const struct layer_store *st, const struct ctr_state *envs, size_t n,
+int prov_seccomp_gc(const struct layer_store *st, const struct dv_strv *keep,
 		    unsigned long long *bytes, struct dv_error *err)
 {
 	dv_autoclose int dfd = openat(st->root_fd, "seccomp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -68,8 +68,8 @@ int prov_sandbox_gc(const struct layer_store *st, const struct ctr_state *envs, 
 
 		if (!dv_str_endswith(de->d_name, ".bpf"))
 			continue;
-		for (size_t i = 0; i < n && !used; i++)
-			used = envs[i].seccomp && !strcmp(envs[i].seccomp, path);
+		for (size_t i = 0; i < keep->n && !used; i++)
+			used = !strcmp(keep->v[i], path);
 		if (used || fstatat(dfd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
 		/* The next `up` that needs it compiles it again. */

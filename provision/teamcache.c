@@ -366,11 +366,10 @@ static struct json_object *step_notes(const char *key, const char *key2, const c
 	return o;
 }
 
-int prov_env_push(const struct dv_ctx *ctx, const struct layer_store *st,
-		  const struct prov_env *env, const char *dest, enum reg_compression comp,
-		  struct dv_error *err)
+int prov_team_push(const struct dv_ctx *ctx, const struct layer_store *st,
+		   const struct env_spec *spec, const char *pinned_image, const char *dest,
+		   enum reg_compression comp, struct dv_error *err)
 {
-	const struct env_spec *spec = &env->spec;
 	struct layer_image base = { 0 }, img = { 0 };
 	struct dv_strv keys = { 0 }, pushed_keys = { 0 };
 	struct json_object **notes = NULL, *manifest_notes = json_object_new_object();
@@ -383,9 +382,8 @@ int prov_env_push(const struct dv_ctx *ctx, const struct layer_store *st,
 
 	/* The base this env runs on: a team's base it pinned (plan_make), or
 	 * the store's image of the Envfile's name. */
-	pinned = env->has_state && env->state.image_for &&
-		 !strcmp(env->state.image_for, spec->image) &&
-		 layer_image_resolve(st, env->state.image, &base, &(struct dv_error){ 0 }) == 0;
+	pinned = pinned_image &&
+		 layer_image_resolve(st, pinned_image, &base, &(struct dv_error){ 0 }) == 0;
 	if (!pinned && layer_image_resolve(st, spec->image, &base, err) < 0) {
 		if (err->errnum == ENOENT)
 			dv_err_plain(err, ENOENT,

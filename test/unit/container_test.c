@@ -264,75 +264,6 @@ static void test_oom_kills(void **state)
 	dv_strv_release(&none);
 }
 
-/* state.json keeps each service's init across a write and a read, and an
- * older state.json without services reads as none. */
-static void test_state_services(void **state)
-{
-	struct ctr_service_state svc[2] = { { .name = "db", .init = { 1234, 987654 } },
-					   { .name = "cache", .init = { 0, 0 } } };
-	struct ctr_state st = { .id = "0123456789ab", .name = "proj", .services = svc, .n_services = 2 };
-	struct ctr_state back = { 0 };
-	struct dv_error err = { 0 };
-	dv_autoclose int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-	(void)state;
-	assert_true(fd >= 0);
-	assert_int_equal(mkdirat(fd, "0123456789ab", 0700), 0);
-	assert_int_equal(ctr_state_write(fd, &st, &err), 0);
-	assert_int_equal(ctr_state_read(fd, "0123456789ab", &back, &err), 0);
-	assert_int_equal(back.n_services, 2);
-	assert_string_equal(back.services[0].name, "db");
-	assert_int_equal(back.services[0].init.pid, 1234);
-	assert_int_equal(back.services[0].init.start_time, 987654);
-	assert_string_equal(back.services[1].name, "cache");
-	assert_int_equal(back.services[1].init.pid, 0);
-	ctr_state_release(&back);
-	ctr_state_release(&back);
-
-	put("0123456789ab/state.json", "{\"id\":\"0123456789ab\",\"name\":\"old\"}");
-	assert_int_equal(ctr_state_read(fd, "0123456789ab", &back, &err), 0);
-	assert_int_equal(back.n_services, 0);
-	assert_null(back.services);
-	ctr_state_release(&back);
-}
-
-/* A team's base pinned for an env (image_for) survives a write and a read;
- * an env on its own image writes no image_for, and an older state.json
- * reads as "" (not pinned). */
-static void test_state_image_for(void **state)
-{
-	struct ctr_state st = { .id = "0123456789ab", .name = "proj",
-				.image = "127.0.0.1:5000/team/app@sha256:ab", .image_id = "sha256:cd",
-				.image_for = "debian:bookworm" };
-	struct ctr_state back = { 0 };
-	struct dv_error err = { 0 };
-	dv_autoclose int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	dv_autofree char *text = NULL;
-	size_t len;
-
-	(void)state;
-	assert_true(fd >= 0);
-	assert_int_equal(mkdirat(fd, "0123456789ab", 0700), 0);
-	assert_int_equal(ctr_state_write(fd, &st, &err), 0);
-	assert_int_equal(ctr_state_read(fd, "0123456789ab", &back, &err), 0);
-	assert_string_equal(back.image_for, "debian:bookworm");
-	assert_string_equal(back.image, "127.0.0.1:5000/team/app@sha256:ab");
-	ctr_state_release(&back);
-
-	st.image_for = "";
-	assert_int_equal(ctr_state_write(fd, &st, &err), 0);
-	assert_int_equal(dv_read_file_at(fd, "0123456789ab/state.json", &text, &len, &err), 0);
-	assert_null(strstr(text, "image_for"));
-	assert_int_equal(ctr_state_read(fd, "0123456789ab", &back, &err), 0);
-	assert_string_equal(back.image_for, "");
-	ctr_state_release(&back);
-
-	put("0123456789ab/state.json", "{\"id\":\"0123456789ab\",\"name\":\"old\"}");
-	assert_int_equal(ctr_state_read(fd, "0123456789ab", &back, &err), 0);
-	assert_string_equal(back.image_for, "");
-	ctr_state_release(&back);
-}
-
 /* ---- the sweep ---- */
 
 static unsigned open_fds(void)
@@ -578,8 +509,6 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_v2_freeze, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_v1_freeze, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_oom_kills, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_state_services, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_state_image_for, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sweep_deep, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sweep_since, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sweep_symlink, setup, teardown),

@@ -1,5 +1,5 @@
 /*
- * provision/commit.c - `devenv commit NAME[:TAG]`: the env's files as a new
+ * env/commit.c - `devenv commit NAME[:TAG]`: the env's files as a new
  * image, as `docker commit` makes one: the env's layers, plus one more made
  * of its writable layer (what changed since it was provisioned, deletions
  * included), over the env's image's config.
@@ -19,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "provision.h"
+#include "env/env.h"
 #include "util/cleanup.h"
 #include "util/fault.h"
 #include "util/fs.h"
@@ -70,7 +70,7 @@ static int upper_layer(const struct layer_store *st, const char *upper, char id[
 	return ret;
 }
 
-int prov_env_commit(const struct dv_ctx *ctx, const struct layer_store *st, struct prov_env *env,
+int env_commit(const struct dv_ctx *ctx, const struct layer_store *st, struct env *env,
 		    const char *name, struct layer_image *out, struct dv_error *err)
 {
 	dv_autofree char *upper = NULL;
@@ -82,15 +82,15 @@ int prov_env_commit(const struct dv_ctx *ctx, const struct layer_store *st, stru
 	int ret = -1;
 
 	(void)ctx;
-	if (prov_env_lock_existing(st, env, err) < 0)
+	if (env_lock_existing(st, env, err) < 0)
 		return -1;
 	if (ctr_probe(&env->state.init) == CTR_RUNNING && env->state.cgroups.n) {
 		/* Should we be killed while it is frozen, the mark has the next
 		 * command thaw it. */
-		prov_env_commit_mark(st, env, true);
+		env_commit_mark(st, env, true);
 		frozen = ctr_cgroup_freeze(&env->state.cgroups, true, 10000, &(struct dv_error){ 0 }) == 0;
 		if (!frozen)
-			prov_env_commit_mark(st, env, false);
+			env_commit_mark(st, env, false);
 	}
 	dv_fault_point("commit.frozen");
 	upper = dv_xasprintf("%s/envs/%s/upper", st->root, env->id);
@@ -121,12 +121,12 @@ int prov_env_commit(const struct dv_ctx *ctx, const struct layer_store *st, stru
 	} else {
 		/* The new layer's size is in its layer.json (import measured
 		 * it); the env's, read by `ls` and `status`, is recorded too. */
-		prov_env_size_record(st, env->id, "commit");
+		env_size_record(st, env->id, "commit");
 		ret = 0;
 	}
 out:
 	if (frozen && ctr_cgroup_freeze(&env->state.cgroups, false, 0, &(struct dv_error){ 0 }) == 0)
-		prov_env_commit_mark(st, env, false);
+		env_commit_mark(st, env, false);
 	layer_image_release(&base);
 	dv_strv_release(&layers);
 	return ret;

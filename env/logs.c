@@ -1,5 +1,5 @@
 /*
- * provision/logs.c - an env's log (its on_up output) and each service's,
+ * env/logs.c - an env's log (its on_up output) and each service's,
  * capped and rotated, and read back by `devenv logs`.
  *
  * The writer of a log is a log relay (container/init.c's `log` mode): the
@@ -19,7 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "provision/provision.h"
+#include "env/env.h"
 #include "util/cleanup.h"
 #include "util/term.h"
 #include "util/banned.h"
@@ -27,7 +27,7 @@
 #define LOG_FILES_MAX 100
 #define CHUNK	      16384
 
-void prov_log_cap(const struct env_spec *spec, int dir_fd, struct ctr_logcap *out)
+void env_log_cap(const struct env_spec *spec, int dir_fd, struct ctr_logcap *out)
 {
 	out->dir_fd = dir_fd;
 	out->max_size = spec->logs.max_size ? spec->logs.max_size : ENV_LOG_SIZE_DEFAULT;
@@ -116,7 +116,7 @@ static void reader_close(struct reader *r)
 	r->n = 0;
 }
 
-int prov_logs_show(const struct layer_store *st, const char *dir, long long tail,
+int env_logs_show(const struct layer_store *st, const char *dir, long long tail,
 		   const struct ctr_init *follow, struct dv_error *err)
 {
 	static struct reader r; /* 100 KiB: not on the stack */

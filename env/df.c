@@ -1,5 +1,5 @@
 /*
- * provision/df.c - disk use: the env's size record, and `devenv df`.
+ * env/df.c - disk use: the env's size record, and `devenv df`.
  *
  * An env's size (its folder: the writable layer, its services' and its
  * logs) changes only while it runs, so it is measured when that ends
@@ -19,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "provision/provision.h"
+#include "env/env.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/banned.h"
@@ -33,7 +33,7 @@ static int env_dir(const struct layer_store *st, const char *env_id)
 	return openat(st->root_fd, rel, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 }
 
-bool prov_env_size_read(const struct layer_store *st, const char *env_id, struct prov_env_size *out)
+bool env_size_read(const struct layer_store *st, const char *env_id, struct env_size *out)
 {
 	dv_autofree char *rel = dv_xasprintf("envs/%s/" SIZE_RECORD, env_id);
 	dv_autofree char *text = NULL;
@@ -60,11 +60,11 @@ bool prov_env_size_read(const struct layer_store *st, const char *env_id, struct
 	return ok; /* a damaged record is no record: the next halt writes it anew */
 }
 
-void prov_env_size_record(const struct layer_store *st, const char *env_id, const char *when)
+void env_size_record(const struct layer_store *st, const char *env_id, const char *when)
 {
 	dv_autoclose int dfd = env_dir(st, env_id);
 	dv_autoclose int fd = -1;
-	struct prov_env_size old;
+	struct env_size old;
 	unsigned long long bytes;
 	char text[160];
 
@@ -74,7 +74,7 @@ void prov_env_size_record(const struct layer_store *st, const char *env_id, cons
 	if (fd < 0)
 		return;
 	bytes = dv_du_at(fd, ".");
-	if (prov_env_size_read(st, env_id, &old) && old.bytes == bytes)
+	if (env_size_read(st, env_id, &old) && old.bytes == bytes)
 		return; /* unchanged: no write */
 	snprintf(text, sizeof(text), "{\"bytes\":%llu,\"at\":%lld,\"when\":\"%s\"}\n", bytes,
 		 (long long)time(NULL), when);
@@ -82,7 +82,7 @@ void prov_env_size_record(const struct layer_store *st, const char *env_id, cons
 	dv_write_file_atomic(fd, SIZE_RECORD, text, strlen(text), 0600, &(struct dv_error){0});
 }
 
-void prov_env_size_forget(const struct layer_store *st, const char *env_id)
+void env_size_forget(const struct layer_store *st, const char *env_id)
 {
 	dv_autoclose int dfd = env_dir(st, env_id);
 
@@ -106,10 +106,10 @@ static void add_once(struct dv_strv *v, const char *s)
 		dv_strv_push(v, s);
 }
 
-static struct prov_df_item *item_add(struct prov_df_row *r, const char *name, const char *id,
+static struct env_df_item *item_add(struct env_df_row *r, const char *name, const char *id,
 				     unsigned long long size, bool active)
 {
-	struct prov_df_item *it;
+	struct env_df_item *it;
 
 	r->items = dv_xrealloc(r->items, (r->n + 1) * sizeof(*r->items));
 	it = &r->items[r->n++];
@@ -140,11 +140,11 @@ static unsigned long long layers_bytes(const struct layer_store *st, const struc
 	return n;
 }
 
-int prov_df(const struct layer_store *st, struct prov_df *out, struct dv_error *err)
+int env_df(const struct layer_store *st, struct env_df *out, struct dv_error *err)
 {
-	struct ctr_state *envs = NULL;
+	struct env_record *envs = NULL;
 	struct layer_image *imgs = NULL;
-	struct prov_volume *vols = NULL;
+	struct env_vol *vols = NULL;
 	struct dv_strv damaged = {0}, env_layers = {0}, used_images = {0}, ids = {0};
 	struct dv_strv seen = {0}, kept = {0};
 	size_t n_envs = 0, n_imgs = 0, n_vols = 0;
@@ -152,34 +152,34 @@ int prov_df(const struct layer_store *st, struct prov_df *out, struct dv_error *
 	int ret = -1;
 
 	memset(out, 0, sizeof(*out));
-	out->rows[PROV_DF_IMAGES].type = "Images";
-	out->rows[PROV_DF_LAYERS].type = "Layers";
-	out->rows[PROV_DF_ENVS].type = "Envs";
-	out->rows[PROV_DF_VOLUMES].type = "Volumes";
-	if (prov_env_list(st, &damaged, &envs, &n_envs, err) < 0 ||
+	out->rows[ENV_DF_IMAGES].type = "Images";
+	out->rows[ENV_DF_LAYERS].type = "Layers";
+	out->rows[ENV_DF_ENVS].type = "Envs";
+	out->rows[ENV_DF_VOLUMES].type = "Volumes";
+	if (env_list(st, &damaged, &envs, &n_envs, err) < 0 ||
 	    layer_image_list(st, &imgs, &n_imgs, err) < 0 || layer_ids(st, &ids, err) < 0 ||
-	    prov_volume_list(st, true, &vols, &n_vols, err) < 0)
+	    env_vol_list(st, true, &vols, &n_vols, err) < 0)
 		goto out;
 	efd = openat(st->root_fd, "envs", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
 	/* Envs: what `destroy` would free; a halted env's is reclaimable. */
 	for (size_t i = 0; i < n_envs; i++) {
-		struct prov_env_size rec;
+		struct env_size rec;
 		bool running = ctr_probe(&envs[i].init) != CTR_STOPPED;
-		bool has = prov_env_size_read(st, envs[i].id, &rec);
+		bool has = env_size_read(st, envs[i].id, &rec);
 		unsigned long long bytes = rec.bytes;
-		struct prov_df_item *it;
+		struct env_df_item *it;
 
 		if (!has && efd >= 0) /* never halted: walked now */
 			bytes = dv_du_at(efd, envs[i].id);
-		it = item_add(&out->rows[PROV_DF_ENVS], envs[i].name, envs[i].id, bytes, running);
+		it = item_add(&out->rows[ENV_DF_ENVS], envs[i].name, envs[i].id, bytes, running);
 
 		/* A running env's record is from its last halt or commit. */
 		it->estimate = has && running;
 		it->state = running ? "running" : "halted";
-		out->rows[PROV_DF_ENVS].estimate |= it->estimate;
+		out->rows[ENV_DF_ENVS].estimate |= it->estimate;
 		if (!running)
-			out->rows[PROV_DF_ENVS].reclaimable += bytes;
+			out->rows[ENV_DF_ENVS].reclaimable += bytes;
 		for (size_t j = 0; j < envs[i].layers.n; j++)
 			add_once(&env_layers, envs[i].layers.v[j]);
 		if (envs[i].image_id)
@@ -192,8 +192,8 @@ int prov_df(const struct layer_store *st, struct prov_df *out, struct dv_error *
 		}
 	}
 	for (size_t i = 0; i < damaged.n; i++) {
-		struct prov_df_item *it =
-			item_add(&out->rows[PROV_DF_ENVS], "?", damaged.v[i],
+		struct env_df_item *it =
+			item_add(&out->rows[ENV_DF_ENVS], "?", damaged.v[i],
 				 efd >= 0 ? dv_du_at(efd, damaged.v[i]) : 0, false);
 
 		it->state = "damaged";
@@ -203,8 +203,8 @@ int prov_df(const struct layer_store *st, struct prov_df *out, struct dv_error *
 	 * images no env uses hold (rmi, then gc). */
 	for (size_t i = 0; i < n_imgs; i++) {
 		bool active = strv_has(&used_images, imgs[i].id);
-		struct prov_df_item *it =
-			item_add(&out->rows[PROV_DF_IMAGES], imgs[i].name, imgs[i].id, 0, active);
+		struct env_df_item *it =
+			item_add(&out->rows[ENV_DF_IMAGES], imgs[i].name, imgs[i].id, 0, active);
 		struct dv_strv none = {0};
 
 		/* Its own size, shared layers and all (the row counts each once). */
@@ -215,13 +215,13 @@ int prov_df(const struct layer_store *st, struct prov_df *out, struct dv_error *
 				add_once(&kept, imgs[i].layers.v[j]);
 	}
 	for (size_t i = 0; i < n_imgs; i++)
-		out->rows[PROV_DF_IMAGES].size += layers_bytes(st, &imgs[i].layers, &seen);
+		out->rows[ENV_DF_IMAGES].size += layers_bytes(st, &imgs[i].layers, &seen);
 	for (size_t i = 0; i < env_layers.n; i++)
 		add_once(&kept, env_layers.v[i]);
 	for (size_t i = 0; i < n_imgs; i++)
 		for (size_t j = 0; j < imgs[i].layers.n; j++)
 			if (!strv_has(&kept, imgs[i].layers.v[j])) {
-				out->rows[PROV_DF_IMAGES].reclaimable +=
+				out->rows[ENV_DF_IMAGES].reclaimable +=
 					layer_size(st, imgs[i].layers.v[j]);
 				dv_strv_push(&kept, imgs[i].layers.v[j]); /* once */
 			}
@@ -235,30 +235,30 @@ int prov_df(const struct layer_store *st, struct prov_df *out, struct dv_error *
 		bool used = strv_has(&env_layers, ids.v[i]);
 		unsigned long long bytes = layer_size(st, ids.v[i]);
 
-		item_add(&out->rows[PROV_DF_LAYERS], ids.v[i], NULL, bytes, used);
+		item_add(&out->rows[ENV_DF_LAYERS], ids.v[i], NULL, bytes, used);
 		if (!used)
-			out->rows[PROV_DF_LAYERS].reclaimable += bytes;
+			out->rows[ENV_DF_LAYERS].reclaimable += bytes;
 	}
 
 	/* Volumes: named by no env, `volume rm` frees them. */
 	for (size_t i = 0; i < n_vols; i++) {
 		bool named = vols[i].envs.n > 0;
-		struct prov_df_item *it = item_add(&out->rows[PROV_DF_VOLUMES], vols[i].name, NULL,
+		struct env_df_item *it = item_add(&out->rows[ENV_DF_VOLUMES], vols[i].name, NULL,
 						   vols[i].size, named);
 
 		it->state = vols[i].running ? "in use" : named ? "named" : "unused";
 		if (!named)
-			out->rows[PROV_DF_VOLUMES].reclaimable += vols[i].size;
+			out->rows[ENV_DF_VOLUMES].reclaimable += vols[i].size;
 	}
 	ret = 0;
 out:
 	for (size_t i = 0; i < n_envs; i++)
-		ctr_state_release(&envs[i]);
+		env_record_release(&envs[i]);
 	free(envs);
 	for (size_t i = 0; i < n_imgs; i++)
 		layer_image_release(&imgs[i]);
 	free(imgs);
-	prov_volumes_free(vols, n_vols);
+	env_vols_free(vols, n_vols);
 	dv_strv_release(&damaged);
 	dv_strv_release(&env_layers);
 	dv_strv_release(&used_images);
@@ -266,13 +266,13 @@ out:
 	dv_strv_release(&seen);
 	dv_strv_release(&kept);
 	if (ret < 0)
-		prov_df_release(out);
+		env_df_release(out);
 	return ret;
 }
 
-void prov_df_release(struct prov_df *df)
+void env_df_release(struct env_df *df)
 {
-	for (size_t r = 0; r < PROV_DF_N; r++) {
+	for (size_t r = 0; r < ENV_DF_N; r++) {
 		for (size_t i = 0; i < df->rows[r].n; i++) {
 			free(df->rows[r].items[i].name);
 			free(df->rows[r].items[i].id);

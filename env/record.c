@@ -1,5 +1,5 @@
 /*
- * container/state.c - envs/<id>/state.json: read and write atomically.
+ * env/record.c - envs/<id>/state.json: read and write atomically.
  *
  * Only what cannot be re-derived is stored; whether the env runs is read
  * live from /proc (ctr_probe), so a crash can never leave a stale "running".
@@ -12,7 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "container.h"
+#include "env/env.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/banned.h"
@@ -52,7 +52,7 @@ static long long get_int(struct json_object *o, const char *key)
 }
 
 /* network, ports and the host-side helpers (net.c). */
-static void read_net(struct json_object *o, struct ctr_state *out)
+static void read_net(struct json_object *o, struct env_record *out)
 {
 	struct json_object *ports, *net;
 	size_t n;
@@ -81,7 +81,7 @@ static void read_net(struct json_object *o, struct ctr_state *out)
 	}
 }
 
-static void write_net(struct json_object *o, const struct ctr_state *st)
+static void write_net(struct json_object *o, const struct env_record *st)
 {
 	struct json_object *ports = json_object_new_array(), *net = json_object_new_object();
 
@@ -107,7 +107,7 @@ static void write_net(struct json_object *o, const struct ctr_state *st)
 
 /* The ownership fields: the mounts sessions clone again, the git paths,
  * the sweep's start time (see ctr_owner, ctr_sweep). */
-static void read_owner(struct json_object *o, struct ctr_state *out)
+static void read_owner(struct json_object *o, struct env_record *out)
 {
 	struct json_object *a;
 	size_t n;
@@ -139,7 +139,7 @@ static void read_owner(struct json_object *o, struct ctr_state *out)
 
 static struct json_object *strv_json(const struct dv_strv *sv);
 
-static void write_owner(struct json_object *o, const struct ctr_state *st)
+static void write_owner(struct json_object *o, const struct env_record *st)
 {
 	struct json_object *a = json_object_new_array();
 
@@ -163,7 +163,7 @@ static void write_owner(struct json_object *o, const struct ctr_state *st)
 	json_object_object_add(o, "mounts", a);
 }
 
-void ctr_mount_recs_free(struct ctr_mount_rec *m, size_t n)
+void env_mount_recs_free(struct ctr_mount_rec *m, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		free(m[i].source);
@@ -189,7 +189,7 @@ static int damaged(int envs_fd, const char *id, const char *why, struct dv_error
 			    n > 0 ? dir : "envs", id, why, id);
 }
 
-int ctr_state_read(int envs_fd, const char *id, struct ctr_state *out, struct dv_error *err)
+int env_record_read(int envs_fd, const char *id, struct env_record *out, struct dv_error *err)
 {
 	dv_autofree char *text = NULL;
 	char path[64];
@@ -262,7 +262,7 @@ int ctr_state_read(int envs_fd, const char *id, struct ctr_state *out, struct dv
 		out->services = dv_xcalloc(n ? n : 1, sizeof(*out->services));
 		for (size_t i = 0; i < n; i++) {
 			struct json_object *e = json_object_array_get_idx(svc, i);
-			struct ctr_service_state *ss = &out->services[out->n_services];
+			struct env_svc_record *ss = &out->services[out->n_services];
 
 			if (!json_object_is_type(e, json_type_object))
 				continue;
@@ -289,7 +289,7 @@ static struct json_object *strv_json(const struct dv_strv *sv)
 	return a;
 }
 
-int ctr_state_write(int envs_fd, const struct ctr_state *st, struct dv_error *err)
+int env_record_write(int envs_fd, const struct env_record *st, struct dv_error *err)
 {
 	struct json_object *o = json_object_new_object();
 	char path[64];
@@ -346,7 +346,7 @@ int ctr_state_write(int envs_fd, const struct ctr_state *st, struct dv_error *er
 
 		for (size_t i = 0; i < st->n_services; i++) {
 			struct json_object *e = json_object_new_object();
-			const struct ctr_service_state *ss = &st->services[i];
+			const struct env_svc_record *ss = &st->services[i];
 
 			json_object_object_add(e, "name", json_object_new_string(ss->name ? ss->name : ""));
 			json_object_object_add(e, "init_pid", json_object_new_int64(ss->init.pid));
@@ -366,7 +366,7 @@ int ctr_state_write(int envs_fd, const struct ctr_state *st, struct dv_error *er
 	return ret;
 }
 
-void ctr_state_release(struct ctr_state *st)
+void env_record_release(struct env_record *st)
 {
 	free(st->id);
 	free(st->name);
@@ -397,13 +397,13 @@ void ctr_state_release(struct ctr_state *st)
 	for (size_t i = 0; i < st->n_ports; i++)
 		free(st->ports[i].host_ip);
 	free(st->ports);
-	ctr_mount_recs_free(st->mounts, st->n_mounts);
+	env_mount_recs_free(st->mounts, st->n_mounts);
 	dv_strv_release(&st->git_protect);
 	dv_strv_release(&st->svc_binds);
 	memset(st, 0, sizeof(*st));
 }
 
-const struct ctr_owner *ctr_state_owner(const struct ctr_state *st, struct ctr_owner *buf)
+const struct ctr_owner *env_record_owner(const struct env_record *st, struct ctr_owner *buf)
 {
 	if (!st->ownership || strcmp(st->ownership, "idmapped"))
 		return NULL;

@@ -1,22 +1,22 @@
 /*
- * provision/suspend.c - `suspend` and `resume`: freeze and thaw a running
+ * env/suspend.c - `suspend` and `resume`: freeze and thaw a running
  * env through its cgroups' freezer. Nothing is stored: whether an env is
  * suspended is read live from the freezer (ctr_probe).
  */
 #include <errno.h>
 #include <stdio.h>
 
-#include "provision.h"
+#include "env/env.h"
 #include "util/banned.h"
 
 #define FREEZE_TIMEOUT_MS 10000
 
-int prov_env_suspend(const struct dv_ctx *ctx, const struct layer_store *st, struct prov_env *env,
+int env_suspend(const struct dv_ctx *ctx, const struct layer_store *st, struct env *env,
 		     bool freeze, struct dv_error *err)
 {
 	enum ctr_status now;
 
-	if (prov_env_lock_existing(st, env, err) < 0)
+	if (env_lock_existing(st, env, err) < 0)
 		return -1;
 	now = ctr_probe(&env->state.init);
 	if (now == CTR_STOPPED)

@@ -1,5 +1,5 @@
 /*
- * provision/services.c - the env's services: sidecar containers (Docker's
+ * env/services.c - the env's services: sidecar containers (Docker's
  * links, compose's services) that share the env's network namespace.
  *
  * Each service is a container of its own (mount, pid, uts, ipc namespaces,
@@ -13,9 +13,9 @@
  * it with the env. state.json records each service's init; whether it runs
  * is read live.
  *
- * Order of calls for `up`: prov_services_resolve() before anything starts
+ * Order of calls for `up`: env_svc_resolve() before anything starts
  * (a missing image is then one clear line and nothing runs), the env's
- * init, prov_services_start(), then on_up. halt: prov_services_stop()
+ * init, env_svc_start(), then on_up. halt: env_svc_stop()
  * before the env's init.
  */
 #include <errno.h>
@@ -28,7 +28,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "provision/provision.h"
+#include "env/env.h"
+#include "env/internal.h"
 #include "util/fault.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
@@ -37,7 +38,7 @@
 /* The first line of each run in a service's log. */
 #define SVC_START_MARK "devenv: starting service "
 
-void prov_services_images_release(struct layer_image *imgs, size_t n)
+void env_svc_images_release(struct layer_image *imgs, size_t n)
 {
 	for (size_t i = 0; imgs && i < n; i++)
 		layer_image_release(&imgs[i]);
@@ -131,7 +132,7 @@ static int svc_cmd_make(const struct env_spec *spec, const struct env_service *s
 	return 0;
 }
 
-int prov_services_resolve(const struct layer_store *st, const struct env_spec *spec,
+int env_svc_resolve(const struct layer_store *st, const struct env_spec *spec,
 			  struct layer_image **out, struct dv_error *err)
 {
 	struct layer_image *imgs = dv_xcalloc(spec->n_services + 1, sizeof(*imgs));
@@ -143,7 +144,7 @@ int prov_services_resolve(const struct layer_store *st, const struct env_spec *s
 		int r;
 
 		if (prov_resolve_image(st, spec, svc->image, NULL, &imgs[i], err) < 0) {
-			prov_services_images_release(imgs, spec->n_services);
+			env_svc_images_release(imgs, spec->n_services);
 			dv_err_prefix(err, "service '%s'", svc->name);
 			/* Point at the service in the Envfile unless the
 			 * error already names a place. */
@@ -171,7 +172,7 @@ int prov_services_resolve(const struct layer_store *st, const struct env_spec *s
 				r = -1;
 		}
 		if (r < 0) {
-			prov_services_images_release(imgs, spec->n_services);
+			env_svc_images_release(imgs, spec->n_services);
 			return -1;
 		}
 	}
@@ -181,21 +182,19 @@ int prov_services_resolve(const struct layer_store *st, const struct env_spec *s
 
 /* Docker's default sandbox, whatever the env's `security` says: that key is
  * the env's, as a compose service has its own cap_add. */
-static int svc_sandbox(const struct layer_store *st, const struct prov_env *env,
-		       struct ctr_sandbox *sb, struct dv_error *err)
+static int svc_sandbox(const struct layer_store *st, const struct env *env, struct prov_ctr *c,
+		       struct dv_error *err)
 {
 	struct env_spec plain = { .display = env->spec.display };
 	dv_autofree char *bpf = NULL;
 	unsigned long long caps;
 
-	if (prov_sandbox(st, &plain, &caps, &bpf, err) < 0 || ctr_sandbox_load(bpf, caps, sb, err) < 0)
-		return -1;
-	sb->nproc = prov_nproc_fallback(&env->state.limits, &env->state.cgroups);
-	return 0;
+	return prov_ctr_sandbox(c, st, &plain, &env->state.limits, &env->state.cgroups, &caps, &bpf,
+				err);
 }
 
 /* Start one service; *out gets its init. */
-static int start_one(const struct layer_store *st, struct prov_env *env, int efd,
+static int start_one(const struct layer_store *st, struct env *env, int efd,
 		     const struct env_service *svc, const struct layer_image *img,
 		     struct ctr_init *out, int *commit, struct dv_error *err)
 {
@@ -205,10 +204,7 @@ static int start_one(const struct layer_store *st, struct prov_env *env, int efd
 	dv_autofree char *work = dv_xasprintf("%s/work", dir);
 	dv_autofree char *log = dv_xasprintf("%s/services/%s/log", env->id, svc->name);
 	dv_autofree char *exitf = dv_xasprintf("%s/services/%s/exit", env->id, svc->name);
-	dv_autofree const char **lowers = dv_xcalloc(img->layers.n + 1, sizeof(*lowers));
-	dv_autofree const char **hosts = dv_xcalloc(spec->n_services + 1, sizeof(*hosts));
-	dv_autofree struct ctr_mount *mounts = dv_xcalloc(svc->n_volumes + 1, sizeof(*mounts));
-	struct dv_strv vols = { 0 };
+	struct env_vol_env ve = { st, spec, env->id };
 	dv_autofree struct dv_strv *protect = dv_xcalloc(svc->n_volumes + 1, sizeof(*protect));
 	struct ctr_idmap idmap;
 	dv_autoclose int log_fd = -1;
@@ -218,17 +214,15 @@ static int start_one(const struct layer_store *st, struct prov_env *env, int efd
 	char netns[64];
 	struct stat nsb, self_nsb;
 	struct svc_cmd cmd = { 0 };
-	struct ctr_sandbox sb = { 0 };
-	struct ctr_spec cs = { 0 };
+	struct prov_ctr c;
 	int ret = -1;
 
-	for (size_t i = 0; i < img->layers.n; i++)
-		lowers[i] = layer_diff_path(st, img->layers.v[img->layers.n - 1 - i]);
+	prov_ctr_init(&c, st, svc->name, &img->layers, upper, work);
 	if (spec->network == ENV_NET_PRIVATE) {
 		int fd;
 
 		snprintf(netns, sizeof(netns), "/proc/%d/ns/net", (int)env->state.init.pid);
-		cs.netns_path = netns;
+		c.cs.netns_path = netns;
 		/* Without root each devenv command has a user namespace of its
 		 * own, and the env's init (not dumpable) is out of reach of a
 		 * later command's: only the `up` that starts the env can start
@@ -249,7 +243,7 @@ static int start_one(const struct layer_store *st, struct prov_env *env, int efd
 		 * host's namespace anyway. */
 		if (fstat(fd, &nsb) == 0 && stat("/proc/self/ns/net", &self_nsb) == 0 &&
 		    nsb.st_dev == self_nsb.st_dev && nsb.st_ino == self_nsb.st_ino)
-			cs.netns_path = NULL;
+			c.cs.netns_path = NULL;
 		close(fd);
 	}
 	if (dv_mkdir_p(upper, 0755, err) < 0 || dv_mkdir_p(work, 0700, err) < 0)
@@ -259,14 +253,14 @@ static int start_one(const struct layer_store *st, struct prov_env *env, int efd
 		dv_err(err, errno, "cannot open the log of service '%s'", svc->name);
 		goto out;
 	}
-	/* Its folder, where the relay rotates the log (provision/logs.c). */
+	/* Its folder, where the relay rotates the log (env/logs.c). */
 	*strrchr(log, '/') = 0;
 	log_dir = openat(efd, log, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (log_dir < 0) {
 		dv_err(err, errno, "cannot open the folder of service '%s'", svc->name);
 		goto out;
 	}
-	prov_log_cap(spec, log_dir, &cap);
+	env_log_cap(spec, log_dir, &cap);
 	/* A fresh exit file for this run: an old status must not describe it. */
 	if (unlinkat(efd, exitf, 0) < 0 && errno != ENOENT) {
 		dv_err(err, errno, "cannot reset the exit status of service '%s'", svc->name);
@@ -277,80 +271,52 @@ static int start_one(const struct layer_store *st, struct prov_env *env, int efd
 		dv_err(err, errno, "cannot create the exit file of service '%s'", svc->name);
 		goto out;
 	}
-	if (svc_cmd_make(spec, svc, img, &cmd, err) < 0 || svc_sandbox(st, env, &sb, err) < 0)
+	if (svc_cmd_make(spec, svc, img, &cmd, err) < 0 || svc_sandbox(st, env, &c, err) < 0)
+		goto out;
+	/* The env's own volumes (shared with the env when it names them
+	 * too) or shared ones, and host mounts, in order. */
+	if (prov_ctr_mounts(&c, spec, svc->volumes, svc->n_volumes, "remove it from its 'volumes'",
+			    env_vol_folder, &ve, err) < 0)
 		goto out;
 	for (size_t i = 0; i < svc->n_volumes; i++) {
 		const struct env_mount *m = &svc->volumes[i];
 
-		if (m->volume) {
-			/* The env's own volume (shared with the env when it
-			 * names it too), or a shared one; an empty volume is
-			 * filled from the service's image, as Docker does. */
-			char *vdir;
-
-			if (prov_volume_prepare(st, spec, env->id, m, &vdir, err) < 0)
-				goto out;
-			dv_strv_push_owned(&vols, vdir);
-			mounts[i].source = vdir;
-			mounts[i].fill = true;
-		} else if (prov_host_tree(spec, m, "remove it from its 'volumes'", &mounts[i], err) < 0) {
-			/* opened race-free, cloned: bound as it is */
-			goto out;
-		} else {
-			/* A bind covering the checkout's git dir: read-only there. */
-			if (prov_git_paths_in(spec->checkout, &env->state.git_protect, m->source_abs,
-					      &protect[i]))
-				mounts[i].readonly = true;
-			mounts[i].protect = (const char *const *)protect[i].v;
-			mounts[i].n_protect = protect[i].n;
-		}
-		mounts[i].target = m->target;
-		mounts[i].readonly = mounts[i].readonly || m->readonly;
+		/* A bind covering the checkout's git dir: read-only there. */
+		if (m->volume || !prov_git_paths_in(spec->checkout, &env->state.git_protect,
+						    m->source_abs, &protect[i]))
+			continue;
+		c.mounts[i].readonly = true;
+		c.mounts[i].protect = (const char *const *)protect[i].v;
+		c.mounts[i].n_protect = protect[i].n;
 	}
 	/* A service runs as root: its host binds map the host user to root
 	 * and nothing else, so it can leave no other id there (user.c). */
 	if (env->state.ownership && !strcmp(env->state.ownership, "idmapped")) {
 		idmap = (struct ctr_idmap){ env->state.host_uid, 0, env->state.host_gid, 0 };
-		cs.idmap = &idmap;
+		c.cs.idmap = &idmap;
 	}
-	for (size_t i = 0; i < spec->n_services; i++)
-		hosts[i] = spec->services[i].name;
-	cs.hostname = svc->name;
-	cs.lowers = lowers;
-	cs.n_lowers = img->layers.n;
-	cs.upper = upper;
-	cs.work = work;
-	cs.log_fd = log_fd;
-	cs.log_cap = &cap;
-	cs.cgroups = &env->state.cgroups;
-	cs.sandbox = &sb;
-	cs.userns = st->rootless;
-	cs.mounts = mounts;
-	cs.n_mounts = svc->n_volumes;
-	cs.hosts = hosts;
-	cs.n_hosts = spec->n_services;
+	prov_ctr_hosts(&c, spec);
+	c.cs.log_fd = log_fd;
+	c.cs.log_cap = &cap;
+	c.cs.cgroups = &env->state.cgroups;
 	dprintf(log_fd, SVC_START_MARK "'%s' (image %s)\n", svc->name, img->name);
 	{
 		struct ctr_exec x = { .argv = cmd.argv.v, .envp = cmd.envp.v, .cwd = cmd.cwd,
 				      .tee_fd = -1 };
 
-		if (ctr_start_service(&cs, &x, exit_fd, out, commit, err) < 0)
+		if (ctr_start_service(&c.cs, &x, exit_fd, out, commit, err) < 0)
 			goto out;
 	}
 	ret = 0;
 out:
-	prov_host_trees_close(mounts, svc->n_volumes);
-	for (size_t i = 0; i < img->layers.n; i++)
-		free((char *)lowers[i]);
-	dv_strv_release(&vols);
+	prov_ctr_release(&c);
 	for (size_t i = 0; i < svc->n_volumes; i++)
 		dv_strv_release(&protect[i]);
 	svc_cmd_release(&cmd);
-	ctr_sandbox_release(&sb);
 	return ret;
 }
 
-static struct ctr_service_state *find_state(struct ctr_state *s, const char *name)
+static struct env_svc_record *find_state(struct env_record *s, const char *name)
 {
 	for (size_t i = 0; i < s->n_services; i++)
 		if (!strcmp(s->services[i].name, name))
@@ -358,13 +324,13 @@ static struct ctr_service_state *find_state(struct ctr_state *s, const char *nam
 	return NULL;
 }
 
-int prov_services_start(const struct dv_ctx *ctx, const struct layer_store *st,
-			struct prov_env *env, int efd, const struct layer_image *imgs,
+int env_svc_start(const struct dv_ctx *ctx, const struct layer_store *st,
+			struct env *env, int efd, const struct layer_image *imgs,
 			struct dv_error *err)
 {
 	const struct env_spec *spec = &env->spec;
-	struct ctr_state *s = &env->state;
-	struct ctr_service_state *next = NULL;
+	struct env_record *s = &env->state;
+	struct env_svc_record *next = NULL;
 	dv_autofree int *commit = NULL;
 	bool *started = NULL;
 	size_t n_started = 0;
@@ -395,7 +361,7 @@ int prov_services_start(const struct dv_ctx *ctx, const struct layer_store *st,
 	}
 	for (size_t i = 0; i < spec->n_services; i++) {
 		const struct env_service *svc = &spec->services[i];
-		struct ctr_service_state *old = find_state(s, svc->name);
+		struct env_svc_record *old = find_state(s, svc->name);
 
 		next[i].name = dv_xstrdup(svc->name);
 		if (old && ctr_probe(&old->init) != CTR_STOPPED) {
@@ -438,7 +404,7 @@ int prov_services_start(const struct dv_ctx *ctx, const struct layer_store *st,
 	s->n_services = spec->n_services;
 	next = NULL;
 	/* Recorded, the services go on (ns.c's commit point, as the env's). */
-	if (ctr_state_write(efd, s, err) < 0)
+	if (env_record_write(efd, s, err) < 0)
 		goto out;
 	dv_fault_point("services.state");
 	for (size_t i = 0; i < spec->n_services; i++)
@@ -452,12 +418,12 @@ int prov_services_start(const struct dv_ctx *ctx, const struct layer_store *st,
 		fflush(stdout);
 		poll(NULL, 0, 500);
 		for (size_t i = 0; i < spec->n_services; i++) {
-			struct prov_svc_info info;
+			struct env_svc_info info;
 
 			if (!started[i])
 				continue;
-			prov_service_info(st, env, i, &info);
-			if (info.state != PROV_SVC_EXITED && info.state != PROV_SVC_STOPPED)
+			env_svc_info(st, env, i, &info);
+			if (info.state != ENV_SVC_EXITED && info.state != ENV_SVC_STOPPED)
 				continue;
 			if (info.exit_status >= 0)
 				fprintf(stderr, "devenv: warning: service '%s' exited at once with status %d; its last lines:\n",
@@ -465,7 +431,7 @@ int prov_services_start(const struct dv_ctx *ctx, const struct layer_store *st,
 			else
 				fprintf(stderr, "devenv: warning: service '%s' stopped at once; its last lines:\n",
 					info.name);
-			prov_service_tail(st, env->id, info.name, 5, stderr, "  ");
+			env_svc_tail(st, env->id, info.name, 5, stderr, "  ");
 		}
 	}
 	ret = 0;
@@ -479,10 +445,10 @@ out:
 	return ret;
 }
 
-int prov_services_stop(const struct layer_store *st, struct prov_env *env, unsigned timeout_s,
+int env_svc_stop(const struct layer_store *st, struct env *env, unsigned timeout_s,
 		       struct dv_error *err)
 {
-	struct ctr_state *s = &env->state;
+	struct env_record *s = &env->state;
 	dv_autofree struct ctr_init *inits = dv_xcalloc(s->n_services + 1, sizeof(*inits));
 
 	(void)st;
@@ -491,10 +457,10 @@ int prov_services_stop(const struct layer_store *st, struct prov_env *env, unsig
 	return ctr_stop_all(inits, s->n_services, timeout_s, err);
 }
 
-void prov_service_info(const struct layer_store *st, const struct prov_env *env, size_t i,
-		       struct prov_svc_info *out)
+void env_svc_info(const struct layer_store *st, const struct env *env, size_t i,
+		       struct env_svc_info *out)
 {
-	const struct ctr_service_state *ss = &env->state.services[i];
+	const struct env_svc_record *ss = &env->state.services[i];
 	dv_autofree char *path = dv_xasprintf("envs/%s/services/%s/exit", env->id, ss->name);
 	enum ctr_status cs = ctr_probe(&ss->init);
 
@@ -502,10 +468,10 @@ void prov_service_info(const struct layer_store *st, const struct prov_env *env,
 	out->pid = ss->init.pid;
 	out->exit_status = -1;
 	if (cs == CTR_RUNNING || cs == CTR_FROZEN) {
-		out->state = cs == CTR_RUNNING ? PROV_SVC_RUNNING : PROV_SVC_FROZEN;
+		out->state = cs == CTR_RUNNING ? ENV_SVC_RUNNING : ENV_SVC_FROZEN;
 		return;
 	}
-	out->state = PROV_SVC_STOPPED;
+	out->state = ENV_SVC_STOPPED;
 	/* Halted with its env, a service is simply stopped (its status then
 	 * says only that halt ended it). */
 	if (ctr_probe(&env->state.init) == CTR_STOPPED)
@@ -522,27 +488,27 @@ void prov_service_info(const struct layer_store *st, const struct prov_env *env,
 		v = strtol(text, &end, 10);
 		if (errno || end == text || v < 0 || v > 255)
 			return;
-		out->state = PROV_SVC_EXITED;
+		out->state = ENV_SVC_EXITED;
 		out->exit_status = (int)v;
 	}
 }
 
-const char *prov_svc_state_name(enum prov_svc_state s)
+const char *env_svc_state_name(enum env_svc_state s)
 {
 	switch (s) {
-	case PROV_SVC_RUNNING:
+	case ENV_SVC_RUNNING:
 		return "running";
-	case PROV_SVC_FROZEN:
+	case ENV_SVC_FROZEN:
 		return "suspended";
-	case PROV_SVC_EXITED:
+	case ENV_SVC_EXITED:
 		return "exited";
-	case PROV_SVC_STOPPED:
+	case ENV_SVC_STOPPED:
 		break;
 	}
 	return "stopped";
 }
 
-void prov_service_tail(const struct layer_store *st, const char *env_id, const char *name,
+void env_svc_tail(const struct layer_store *st, const char *env_id, const char *name,
 		       unsigned lines, FILE *f, const char *indent)
 {
 	dv_autofree char *path = dv_xasprintf("envs/%s/services/%s/log", env_id, name);

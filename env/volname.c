@@ -1,5 +1,5 @@
 /*
- * provision/volname.c - what a named volume is called in the store.
+ * env/volname.c - what a named volume is called in the store.
  *
  * A volume is the env's own unless the Envfile says `shared`: its folder is
  * volumes/NAME-ID-VOLUME, the env's name, its id (12 hex digits of the
@@ -17,11 +17,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "provision.h"
+#include "env/env.h"
 #include "util/hash.h"
 #include "util/banned.h"
 
-bool prov_volume_name_ok(const char *s)
+bool env_vol_name_ok(const char *s)
 {
 	size_t i;
 
@@ -31,7 +31,7 @@ bool prov_volume_name_ok(const char *s)
 		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
 		      strchr("_.-", s[i])))
 			return false;
-	return i <= PROV_VOLUME_NAME_MAX;
+	return i <= ENV_VOL_NAME_MAX;
 }
 
 /* s as [a-z0-9-], at most max characters: '_', '.' (anything else) become
@@ -55,14 +55,14 @@ static size_t label(const char *s, char *out, size_t max)
 	return j;
 }
 
-void prov_volume_store_name(const char *env_name, const char *env_id, const char *volume,
-			    char out[PROV_VOLUME_NAME_MAX + 1])
+void env_vol_store_name(const char *env_name, const char *env_id, const char *volume,
+			    char out[ENV_VOL_NAME_MAX + 1])
 {
 	/* The two names share what the id and its two dashes leave. */
-	const size_t room = PROV_VOLUME_NAME_MAX - 12 - 2;
-	char n[PROV_VOLUME_NAME_MAX + 1], v[PROV_VOLUME_NAME_MAX + 1];
-	size_t nl = label(env_name, n, PROV_VOLUME_NAME_MAX);
-	size_t vl = label(volume, v, PROV_VOLUME_NAME_MAX);
+	const size_t room = ENV_VOL_NAME_MAX - 12 - 2;
+	char n[ENV_VOL_NAME_MAX + 1], v[ENV_VOL_NAME_MAX + 1];
+	size_t nl = label(env_name, n, ENV_VOL_NAME_MAX);
+	size_t vl = label(volume, v, ENV_VOL_NAME_MAX);
 
 	if (!nl)
 		nl = (size_t)snprintf(n, sizeof(n), "env");
@@ -89,27 +89,27 @@ void prov_volume_store_name(const char *env_name, const char *env_id, const char
 		while (nl > 1 && n[nl - 1] == '-')
 			nl--;
 	}
-	snprintf(out, PROV_VOLUME_NAME_MAX + 1, "%.*s-%.12s-%.*s", (int)nl, n, env_id, (int)vl, v);
+	snprintf(out, ENV_VOL_NAME_MAX + 1, "%.*s-%.12s-%.*s", (int)nl, n, env_id, (int)vl, v);
 }
 
-void prov_volume_of(const struct env_spec *spec, const char *env_id, const struct env_mount *m,
-		    char out[PROV_VOLUME_NAME_MAX + 1])
+void env_vol_of(const struct env_spec *spec, const char *env_id, const struct env_mount *m,
+		    char out[ENV_VOL_NAME_MAX + 1])
 {
 	if (m->shared)
-		snprintf(out, PROV_VOLUME_NAME_MAX + 1, "%s", m->source);
+		snprintf(out, ENV_VOL_NAME_MAX + 1, "%s", m->source);
 	else
-		prov_volume_store_name(spec->name, env_id, m->source, out);
+		env_vol_store_name(spec->name, env_id, m->source, out);
 }
 
-void prov_volume_names(const struct env_spec *spec, const char *env_id, struct dv_strv *out)
+void env_vol_names(const struct env_spec *spec, const char *env_id, struct dv_strv *out)
 {
 	const struct env_mount *m;
-	char name[PROV_VOLUME_NAME_MAX + 1];
+	char name[ENV_VOL_NAME_MAX + 1];
 
 	for (size_t i = 0; (m = envfile_volume_nth(spec, i)) != NULL; i++) {
 		size_t k;
 
-		prov_volume_of(spec, env_id, m, name);
+		env_vol_of(spec, env_id, m, name);
 		for (k = 0; k < out->n && strcmp(out->v[k], name); k++)
 			;
 		if (k == out->n)
@@ -117,16 +117,16 @@ void prov_volume_names(const struct env_spec *spec, const char *env_id, struct d
 	}
 }
 
-int prov_volume_check(const struct env_spec *spec, const char *env_id, struct dv_error *err)
+int env_vol_check(const struct env_spec *spec, const char *env_id, struct dv_error *err)
 {
 	const struct env_mount *a, *b;
-	char na[PROV_VOLUME_NAME_MAX + 1], nb[PROV_VOLUME_NAME_MAX + 1];
+	char na[ENV_VOL_NAME_MAX + 1], nb[ENV_VOL_NAME_MAX + 1];
 
 	for (size_t j = 1; (b = envfile_volume_nth(spec, j)) != NULL; j++) {
-		prov_volume_of(spec, env_id, b, nb);
+		env_vol_of(spec, env_id, b, nb);
 		for (size_t i = 0; i < j; i++) {
 			a = envfile_volume_nth(spec, i);
-			prov_volume_of(spec, env_id, a, na);
+			env_vol_of(spec, env_id, a, na);
 			if (strcmp(na, nb) || !strcmp(a->source, b->source))
 				continue;
 			return dv_err_at(err, spec->display, b->line, b->col,

@@ -1,5 +1,5 @@
 /*
- * provision/volume.c - named volumes: <store>/volumes/<NAME>/, plain
+ * env/volume.c - named volumes: <store>/volumes/<NAME>/, plain
  * folders bound into the env (and services) that name them.
  *
  * NAME is an env's own NAME-ID-VOLUME (volname.c), or the name of a
@@ -17,7 +17,7 @@
  * each up); `destroy` never removes one and `gc` never looks at them.
  *
  * Volumes made before, when volumes/NAME was one namespace for the whole
- * store (prov_volume_adopt): the first up (or provision) of an env whose
+ * store (env_vol_adopt): the first up (or provision) of an env whose
  * state.json names one and whose Envfile still names it as its own takes it
  * over, renaming it to NAME-ID-VOLUME, when no other env's state.json names
  * it. When another does (two checkouts of one project, or two projects,
@@ -39,7 +39,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "provision.h"
+#include "env/env.h"
+#include "env/internal.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/banned.h"
@@ -48,13 +49,13 @@
 struct vrec {
 	bool present, shared;
 	bool damaged;   /* a record is there but does not read as one */
-	char volume[PROV_VOLUME_NAME_MAX + 1];
-	char env_id[16], env_name[PROV_VOLUME_NAME_MAX + 1];
+	char volume[ENV_VOL_NAME_MAX + 1];
+	char env_id[16], env_name[ENV_VOL_NAME_MAX + 1];
 };
 
 static int check_name(const char *name, struct dv_error *err)
 {
-	if (!prov_volume_name_ok(name))
+	if (!env_vol_name_ok(name))
 		return dv_err_usage(err, "'%.80s' is not a volume name (1 to 63 lower-case letters, "
 				    "digits, '_', '.' or '-', starting with a letter or digit); "
 				    "'devenv volume ls' lists them", name);
@@ -84,7 +85,7 @@ static bool get_name(struct json_object *o, const char *key, char *out, size_t s
 	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
 		return false;
 	s = json_object_get_string(v);
-	if (!prov_volume_name_ok(s) || strlen(s) >= size)
+	if (!env_vol_name_ok(s) || strlen(s) >= size)
 		return false;
 	snprintf(out, size, "%s", s);
 	return true;
@@ -154,10 +155,10 @@ static bool rec_same_owner(const struct vrec *a, const struct vrec *b)
 
 /* What m of the env (spec, env_id) is: its store name and its record. */
 static void rec_for(const struct env_spec *spec, const char *env_id, const struct env_mount *m,
-		    char store[PROV_VOLUME_NAME_MAX + 1], struct vrec *r)
+		    char store[ENV_VOL_NAME_MAX + 1], struct vrec *r)
 {
 	memset(r, 0, sizeof(*r));
-	prov_volume_of(spec, env_id, m, store);
+	env_vol_of(spec, env_id, m, store);
 	r->present = true;
 	r->shared = m->shared;
 	snprintf(r->volume, sizeof(r->volume), "%s", m->source);
@@ -203,7 +204,7 @@ static int follow_rename(int vfd, const char *store, const struct vrec *want,
 		struct vrec r;
 		dv_autofree char *old = NULL;
 
-		if (!prov_volume_name_ok(de->d_name) || !strstr(de->d_name, tag) ||
+		if (!env_vol_name_ok(de->d_name) || !strstr(de->d_name, tag) ||
 		    !is_dir_at(vfd, de->d_name))
 			continue;
 		rec_read(vfd, de->d_name, &r);
@@ -223,12 +224,12 @@ static int follow_rename(int vfd, const char *store, const struct vrec *want,
 	return 0;
 }
 
-int prov_volume_prepare(const struct layer_store *st, const struct env_spec *spec,
+int env_vol_prepare(const struct layer_store *st, const struct env_spec *spec,
 			const char *env_id, const struct env_mount *m, char **out,
 			struct dv_error *err)
 {
 	dv_autoclose int vfd = -1;
-	char store[PROV_VOLUME_NAME_MAX + 1];
+	char store[ENV_VOL_NAME_MAX + 1];
 	struct vrec want, have;
 	struct stat sb;
 	int r = 0;
@@ -255,7 +256,7 @@ int prov_volume_prepare(const struct layer_store *st, const struct env_spec *spe
 	rec_read(vfd, store, &have);
 	if (!have.present) {
 		/* Made before volumes were per env: named as shared, it is the
-		 * store-wide volume from now on (prov_volume_adopt leaves it).
+		 * store-wide volume from now on (env_vol_adopt leaves it).
 		 * A damaged record gets the same: the folder has this env's
 		 * own store name (its id in it), or the shared name it asks for. */
 		if (have.damaged)
@@ -282,7 +283,7 @@ int prov_volume_prepare(const struct layer_store *st, const struct env_spec *spe
 
 /* Does an env other than env_id name `name` in its state.json? Their names
  * into *who ("'a', 'b'"). */
-static bool others_name(const struct ctr_state *envs, size_t n, const char *env_id,
+static bool others_name(const struct env_record *envs, size_t n, const char *env_id,
 			const char *name, struct dv_buf *who)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -298,12 +299,12 @@ static bool others_name(const struct ctr_state *envs, size_t n, const char *env_
 	return who->len > 0;
 }
 
-int prov_volume_adopt(const struct layer_store *st, const struct env_spec *spec,
+int env_vol_adopt(const struct layer_store *st, const struct env_spec *spec,
 		      const char *env_id, struct dv_strv *recorded, struct dv_error *err)
 {
 	dv_autoclose int vfd = volumes_fd(st, false, err);
 	const struct env_mount *m;
-	struct ctr_state *envs = NULL;
+	struct env_record *envs = NULL;
 	size_t n_envs = 0;
 	bool listed = false;
 	int ret = -1, taken = 0;
@@ -311,7 +312,7 @@ int prov_volume_adopt(const struct layer_store *st, const struct env_spec *spec,
 	if (vfd < 0)
 		return 0; /* no volume at all yet */
 	for (size_t i = 0; (m = envfile_volume_nth(spec, i)) != NULL; i++) {
-		char store[PROV_VOLUME_NAME_MAX + 1];
+		char store[ENV_VOL_NAME_MAX + 1];
 		struct vrec want, have;
 		struct dv_buf who = { 0 };
 		size_t known = SIZE_MAX;
@@ -325,7 +326,7 @@ int prov_volume_adopt(const struct layer_store *st, const struct env_spec *spec,
 		if (known == SIZE_MAX || is_dir_at(vfd, store) || !is_dir_at(vfd, m->source))
 			continue;
 		/* The other envs first, then the record: see the top. */
-		if (!listed && prov_env_list(st, NULL, &envs, &n_envs, err) < 0)
+		if (!listed && env_list(st, NULL, &envs, &n_envs, err) < 0)
 			goto out;
 		listed = true;
 		rec_read(vfd, m->source, &have);
@@ -375,19 +376,19 @@ int prov_volume_adopt(const struct layer_store *st, const struct env_spec *spec,
 	ret = taken;
 out:
 	for (size_t i = 0; i < n_envs; i++)
-		ctr_state_release(&envs[i]);
+		env_record_release(&envs[i]);
 	free(envs);
 	return ret;
 }
 
-bool prov_volume_exists(const struct layer_store *st, const char *name)
+bool env_vol_exists(const struct layer_store *st, const char *name)
 {
 	dv_autoclose int vfd = volumes_fd(st, false, &(struct dv_error){ 0 });
 
-	return vfd >= 0 && prov_volume_name_ok(name) && is_dir_at(vfd, name);
+	return vfd >= 0 && env_vol_name_ok(name) && is_dir_at(vfd, name);
 }
 
-int prov_volume_remove(const struct layer_store *st, const char *name, struct dv_error *err)
+int env_vol_remove(const struct layer_store *st, const char *name, struct dv_error *err)
 {
 	dv_autoclose int vfd = -1;
 	dv_autofree char *staging = NULL;
@@ -397,7 +398,7 @@ int prov_volume_remove(const struct layer_store *st, const char *name, struct dv
 	if (check_name(name, err) < 0)
 		return -1;
 	vfd = volumes_fd(st, false, err);
-	if (vfd < 0 || !prov_volume_exists(st, name))
+	if (vfd < 0 || !env_vol_exists(st, name))
 		return dv_err_plain(err, ENOENT, "no volume named '%s'; 'devenv volume ls' lists them",
 				    name);
 	if (layer_staging_new(st, &staging, err) < 0)
@@ -418,14 +419,14 @@ int prov_volume_remove(const struct layer_store *st, const char *name, struct dv
 	return 0;
 }
 
-int prov_volume_list(const struct layer_store *st, bool sizes, struct prov_volume **out, size_t *n,
+int env_vol_list(const struct layer_store *st, bool sizes, struct env_vol **out, size_t *n,
 		     struct dv_error *err)
 {
 	dv_autoclose int vfd = volumes_fd(st, false, err);
 	dv_autoclosedir DIR *d = NULL;
-	struct ctr_state *envs = NULL;
+	struct env_record *envs = NULL;
 	size_t n_envs = 0, count = 0;
-	struct prov_volume *v = NULL;
+	struct env_vol *v = NULL;
 	struct dirent *de;
 
 	*out = NULL;
@@ -434,13 +435,13 @@ int prov_volume_list(const struct layer_store *st, bool sizes, struct prov_volum
 		return 0;
 	if (vfd < 0 || !(d = dv_opendir_fd(vfd)))
 		return dv_err(err, errno, "cannot read '%s/volumes'", st->root);
-	if (prov_env_list(st, NULL, &envs, &n_envs, err) < 0)
+	if (env_list(st, NULL, &envs, &n_envs, err) < 0)
 		return -1;
 	while ((de = readdir(d))) {
-		struct prov_volume *p;
+		struct env_vol *p;
 		struct vrec r;
 
-		if (!prov_volume_name_ok(de->d_name) || !is_dir_at(vfd, de->d_name))
+		if (!env_vol_name_ok(de->d_name) || !is_dir_at(vfd, de->d_name))
 			continue;
 		v = dv_xrealloc(v, (count + 1) * sizeof(*v));
 		p = &v[count++];
@@ -469,12 +470,12 @@ int prov_volume_list(const struct layer_store *st, bool sizes, struct prov_volum
 				}
 	}
 	for (size_t i = 0; i < n_envs; i++)
-		ctr_state_release(&envs[i]);
+		env_record_release(&envs[i]);
 	free(envs);
 	/* Sorted, so the listing reads the same every time. */
 	for (size_t i = 1; i < count; i++)
 		for (size_t j = i; j > 0 && strcmp(v[j - 1].name, v[j].name) > 0; j--) {
-			struct prov_volume t = v[j];
+			struct env_vol t = v[j];
 
 			v[j] = v[j - 1];
 			v[j - 1] = t;
@@ -484,7 +485,7 @@ int prov_volume_list(const struct layer_store *st, bool sizes, struct prov_volum
 	return 0;
 }
 
-void prov_volumes_free(struct prov_volume *v, size_t n)
+void env_vols_free(struct env_vol *v, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		free(v[i].name);
@@ -495,4 +496,11 @@ void prov_volumes_free(struct prov_volume *v, size_t n)
 		dv_strv_release(&v[i].env_ids);
 	}
 	free(v);
+}
+
+int env_vol_folder(const struct env_mount *m, char **dir, void *arg, struct dv_error *err)
+{
+	const struct env_vol_env *ve = arg;
+
+	return env_vol_prepare(ve->st, ve->spec, ve->env_id, m, dir, err);
 }

@@ -1,5 +1,5 @@
 /*
- * provision/sweep.c - when and where ctr_sweep() runs (container/chown.c).
+ * env/sweep.c - when and where ctr_sweep() runs (container/chown.c).
  *
  * "chown" ownership (no idmapped mounts here): after each `ssh` and
  * `on_up` command (what changed since it started), and at `halt`/`destroy`
@@ -24,20 +24,21 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "provision/provision.h"
+#include "env/env.h"
+#include "env/internal.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/str.h"
 #include "util/banned.h"
 
 /* As many as the Envfile has host paths: no limit of ours. */
-static void push(struct prov_sweep *s, int fd)
+static void push(struct env_sweep *s, int fd)
 {
 	s->fds = dv_xrealloc(s->fds, (s->n + 1) * sizeof(*s->fds));
 	s->fds[s->n++] = fd;
 }
 
-static void add(struct prov_sweep *s, const char *checkout, const char *path)
+static void add(struct env_sweep *s, const char *checkout, const char *path)
 {
 	int fd = dv_open_resolved(checkout, path, O_PATH | O_NOFOLLOW);
 
@@ -48,13 +49,13 @@ static void add(struct prov_sweep *s, const char *checkout, const char *path)
 		push(s, fd);
 }
 
-void prov_sweep_open(const struct ctr_state *st, const char *when, struct prov_sweep *out)
+void env_sweep_open(const struct env_record *st, const char *when, struct env_sweep *out)
 {
 	bool rootless = st->ownership && !strcmp(st->ownership, "rootless");
 	bool chown = st->ownership && !strcmp(st->ownership, "chown");
 	dv_autoclose int root = -1;
 
-	*out = (struct prov_sweep){ .procfd = -1 };
+	*out = (struct env_sweep){ .procfd = -1 };
 	if (!chown && !(rootless && !strcmp(when, "halt")))
 		return;
 	/* The env's /proc does not show us once we are in its namespaces. */
@@ -88,7 +89,7 @@ void prov_sweep_open(const struct ctr_state *st, const char *when, struct prov_s
 		add(out, st->checkout, st->svc_binds.v[i]);
 }
 
-void prov_sweep_run(const struct prov_sweep *s)
+void env_sweep_run(const struct env_sweep *s)
 {
 	for (size_t i = 0; i < s->n; i++) {
 		struct dv_error err = { 0 };
@@ -99,12 +100,27 @@ void prov_sweep_run(const struct prov_sweep *s)
 	}
 }
 
-void prov_sweep_release(struct prov_sweep *s)
+void env_sweep_release(struct env_sweep *s)
 {
 	for (size_t i = 0; i < s->n; i++)
 		close(s->fds[i]);
 	free(s->fds);
 	if (s->procfd >= 0)
 		close(s->procfd);
-	*s = (struct prov_sweep){ .procfd = -1 };
+	*s = (struct env_sweep){ .procfd = -1 };
+}
+
+/* An env that stopped without halt (its init died) was never swept: do it
+ * before anything records a new start. */
+int env_sweep_pending(struct env *env, int efd, struct dv_error *err)
+{
+	struct env_sweep sw;
+
+	if (!env->has_state || !env->state.sweep_pending || ctr_probe(&env->state.init) != CTR_STOPPED)
+		return 0;
+	env_sweep_open(&env->state, "halt", &sw);
+	env_sweep_run(&sw);
+	env_sweep_release(&sw);
+	env->state.sweep_pending = false;
+	return env_record_write(efd, &env->state, err);
 }

@@ -1,0 +1,395 @@
+/*
+ * env/env.h - an env: its identity and record (state.json), finding it,
+ * its life (up, halt, destroy, provision), its services, volumes, logs,
+ * size on disk and network. Commands (cmd/) call this; it calls provision/
+ * (builds, keys, images) and the runtime below.
+ *
+ * record.c:   envs/<id>/state.json, read and written atomically
+ * lookup.c:   find an env (-e or the Envfile), list them, its lock
+ * up.c:       up and provision: plan, record, on_up
+ * start.c:    start the env's init on its files (mounts, ids, sandbox)
+ * halt.c:     halt, destroy (and of a damaged env)
+ * suspend.c:  freeze and thaw through the cgroups' freezer
+ * commit.c:   the env's files as an image
+ * push.c:     the env's provisioning to a registry (provision/teamcache.c)
+ * services.c: the sidecars: resolve, start, stop, read live
+ * volname.c:  volume names (no I/O)
+ * volume.c:   the store's volumes/ folders: prepare, adopt, list, remove
+ * df.c:       an env's size on disk (recorded at halt and commit), `devenv df`
+ * logs.c:     the env's and its services' logs
+ * net.c:      the env's network and ports (the host-side helper)
+ * sweep.c:    give the host user back what a non-idmapped env changed
+ * gc.c:       what gc removes of envs: locks, seccomp programs none uses
+ *
+ * Order of calls for `up`: env_locate(), env_lock(), env_up(); release
+ * with env_release().
+ */
+#ifndef ENV_ENV_H
+#define ENV_ENV_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "container/container.h"
+#include "envfile/envfile.h"
+#include "hostnet/hostnet.h"
+#include "layers/layers.h"
+#include "provision/provision.h"
+#include "util/ctx.h"
+#include "util/error.h"
+#include "util/str.h"
+
+/* One of the env's services as state.json records it: its init. */
+struct env_svc_record {
+	char *name;
+	struct ctr_init init;       /* pid 0 when it could not be started */
+	char *image_id;             /* its image's id, as last started */
+	struct dv_strv layers;      /* and that image's layers: `rmi` and `gc`
+				       leave them alone while the env exists */
+};
+
+/* state.json: what cannot be re-derived about an env. Running, suspended or
+ * halted is never stored; read it with ctr_probe(). */
+struct env_record {
+	char *id, *name;
+	char *checkout, *envfile;   /* checkout real path; Envfile path inside it */
+	char *spec_digest;          /* sha256 of the Envfile's normalised spec */
+	char *image, *image_id;
+	char *image_for;            /* "" or the Envfile's `image:` that `image` stands
+				       for: a team's base pinned by digest
+				       (provision/teamcache.c prov_team_pin) */
+	struct dv_strv layers;      /* layer ids, bottom first */
+	struct dv_strv steps;       /* provisioning keys, one per step, in order */
+	char *workdir, *shell;
+	struct dv_strv env;         /* KEY=VALUE for commands entering the env */
+	struct dv_strv cgroups;
+	struct ctr_limits limits;   /* as written into the cgroups */
+	struct ctr_init init;       /* pid 0 when never started */
+	char *user;                 /* the Envfile's `user` ("" when none) */
+	unsigned user_uid, user_gid, host_uid, host_gid; /* of the last start */
+	char *userns_map;           /* "keep-id" (ctr_keepid), or "" (root is the host
+				       user, or root mode): the start's map */
+	char *ownership;            /* how the checkout's files get the host user as
+				       owner: "idmapped" (see ctr_owner), "chown" (no
+				       idmap here: ctr_sweep after each command and
+				       at halt), "rootless" (ctr_sweep at halt) */
+	long long started_ns;       /* CLOCK_REALTIME_COARSE before the last start: the
+				       sweep looks at what changed since */
+	bool sweep_pending;         /* started and not swept since (an init that
+				       died without halt): the next up sweeps first */
+	unsigned long long checkout_dev, checkout_ino; /* the checkout folder the last
+				       start mounted (0: not recorded, an older devenv):
+				       one removed and made again at the same path
+				       while the env runs is another (env_checkout_check) */
+	struct ctr_mount_rec *mounts; /* the env's volumes and mounts of the last start */
+	size_t n_mounts;
+	struct dv_strv git_protect; /* read-only paths of the checkout (".git"...) */
+	struct dv_strv svc_binds;   /* host paths the services bind: swept too */
+	char *seccomp;              /* stored BPF program; "": unconfined */
+	unsigned long long caps;    /* the env's capabilities */
+	long long created;          /* unix seconds */
+	struct env_svc_record *services; /* the services of the last start, in
+					       Envfile order */
+	size_t n_services;
+	struct dv_strv volumes;     /* named volumes the env (and its services) name,
+				       as of the last up: their store names
+				       (env/volname.c; an older devenv wrote
+				       the Envfile's); `volume ls` and `destroy
+				       --volumes` read them */
+	char *network;              /* "host" or "private", as last started */
+	struct hnet_port *ports;     /* forwards of the last start */
+	size_t n_ports;
+	struct hnet_procs net;   /* its host-side helpers */
+};
+/* record.c: read envs/<id>/state.json. errnum ENOENT: no such env; EBADMSG: the file
+ * is damaged (empty, truncated, garbage, or not this env's), with one line
+ * naming it and saying what to do (`devenv destroy -e ID`). */
+int env_record_read(int envs_fd, const char *id, struct env_record *out, struct dv_error *err);
+int env_record_write(int envs_fd, const struct env_record *st, struct dv_error *err);
+void env_record_release(struct env_record *st);
+/* Free n records and their strings. */
+void env_mount_recs_free(struct ctr_mount_rec *m, size_t n);
+/* The checkout's owner for ctr_exec (buf filled), or NULL when the checkout
+ * is not idmapped. */
+const struct ctr_owner *env_record_owner(const struct env_record *st, struct ctr_owner *buf);
+
+/* lookup.c: a located env: its id, state.json when it exists, the spec
+ * when loaded. */
+struct env {
+	char id[13];
+	bool has_state, has_spec;
+	struct env_record state;
+	struct env_spec spec;
+	int lock_fd;            /* held env lock, or -1 */
+	bool refresh_git;       /* up asks git remotes again (reload does) */
+};
+void env_release(struct env *env);
+
+/* Find the env: by ctx->env_sel (a name or an id prefix among the store's
+ * envs; an ambiguous name lists the candidates), else from the Envfile found
+ * from the current folder. With need_spec the Envfile is loaded and
+ * validated (for -e, from the checkout recorded in state.json). ENOENT when
+ * no such env exists (has_state false is then not an error for `up`). */
+int env_locate(const struct dv_ctx *ctx, const struct layer_store *st, bool need_spec,
+	       struct env *out, struct dv_error *err);
+/* Every env in the store (for ls, gc, rmi): states, caller releases each.
+ * An env whose state.json cannot be read (damaged: env_record_read) is not
+ * among them; its id goes to *damaged when that is not NULL (gc must not
+ * collect the layers of an env it cannot read; ls shows it). */
+int env_list(const struct layer_store *st, struct dv_strv *damaged, struct env_record **out,
+	     size_t *n, struct dv_error *err);
+/* Print the one line of a damaged env's state.json (stderr). */
+void env_say_damaged(const struct layer_store *st, const char *id);
+/* Take the env's exclusive lock (waiting, and saying for whom). */
+int env_lock(const struct layer_store *st, struct env *env, struct dv_error *err);
+/* The same, for an env that must exist: one clear line when it was never
+ * brought up, or was destroyed while we waited. */
+int env_lock_existing(const struct layer_store *st, struct env *env, struct dv_error *err);
+/* Mark (set) or unmark the env a commit freezes, under the env's lock: the
+ * next env_lock() thaws an env a killed commit left marked. */
+void env_commit_mark(const struct layer_store *st, const struct env *env, bool set);
+/* The name of an env's cgroups: "<store id>-<env id>" (two stores on one
+ * checkout share the env id). Running envs of an older devenv keep the
+ * paths state.json records. out: PROV_CGROUP_NAME_MAX bytes. */
+int env_cgroup_name(const struct layer_store *st, const char *env_id, char *out,
+		    struct dv_error *err);
+/* Is the running env's checkout still the folder it mounted? A checkout
+ * removed and cloned again at the same path (or moved away) while the env
+ * runs is invisible inside: the env keeps the old, deleted folder. -1 with
+ * ESTALE and what to do (halt and up) when so; 0 when it is the same, the
+ * env is not running, or its start recorded nothing (an older devenv's).
+ * One stat: `up` on a running env and `ssh` call it. */
+int env_checkout_check(const struct env_record *s, struct dv_error *err);
+
+/* gc.c: remove the lock files of envs that no longer exist (none held). */
+int env_locks_gc(const struct layer_store *st, unsigned *removed, struct dv_error *err);
+/* Remove the compiled seccomp programs no env in `envs` refers to
+ * (provision/sandbox.c); adds the bytes freed to *bytes. */
+int env_sandbox_gc(const struct layer_store *st, const struct env_record *envs, size_t n,
+		   unsigned long long *bytes, struct dv_error *err);
+
+/* up.c: build what is missing, create or start, run on_up. Before on_up
+ * runs it lets go of the env lock and ctx->store_lock_fd. */
+int env_up(struct dv_ctx *ctx, const struct layer_store *st, struct env *env,
+	   struct dv_error *err);
+/* provision: rebuild against the current Envfile; recreate the env on the
+ * new layers if they changed (restarting it if it ran). */
+int env_provision(struct dv_ctx *ctx, const struct layer_store *st, struct env *env,
+		  struct dv_error *err);
+/* halt.c: SIGTERM, SIGKILL after timeout_s; the env's files stay. */
+int env_halt(const struct dv_ctx *ctx, const struct layer_store *st, struct env *env,
+	     unsigned timeout_s, bool say, struct dv_error *err);
+/* destroy: halt, then remove envs/<id> without crossing a mount or following
+ * a link. Never touches the checkout. */
+int env_destroy(const struct dv_ctx *ctx, const struct layer_store *st, struct env *env,
+		struct dv_error *err);
+/* destroy of an env whose state.json is damaged (env_locate failed
+ * with EBADMSG, env->id set): kills what its cgroups hold and what runs on
+ * its files, removes its folder. */
+int env_destroy_damaged(const struct dv_ctx *ctx, const struct layer_store *st,
+			struct env *env, struct dv_error *err);
+/* suspend.c: suspend (freeze) or resume (thaw) a running env through its
+ * cgroups' freezer. ESRCH when it is not running. */
+int env_suspend(const struct dv_ctx *ctx, const struct layer_store *st, struct env *env,
+		bool freeze, struct dv_error *err);
+/* commit.c: the env's files as image `name` (its layers plus its writable
+ * layer as a new one), frozen meanwhile where it has a freezer. */
+int env_commit(const struct dv_ctx *ctx, const struct layer_store *st, struct env *env,
+	       const char *name, struct layer_image *out, struct dv_error *err);
+/* push.c: push the env's provisioning as image dest (prov_team_push), on
+ * the base its record pins. */
+int env_push(const struct dv_ctx *ctx, const struct layer_store *st, const struct env *env,
+	     const char *dest, enum reg_compression comp, struct dv_error *err);
+
+/* services.c: the env's services (sidecars in its network namespace).
+ * Resolve (pulling when needed) every service's image, before anything
+ * starts, and check what else can be checked then (a command to run, host
+ * mount sources): *out has spec->n_services images (release with
+ * env_svc_images_release). An error names the service and its line. */
+int env_svc_resolve(const struct layer_store *st, const struct env_spec *spec,
+			  struct layer_image **out, struct dv_error *err);
+void env_svc_images_release(struct layer_image *imgs, size_t n);
+/* Start every service of env->spec that is not running (the env's init
+ * runs), record them in state.json, wait half a second and warn about any
+ * that exited at once, with its last log lines. A service that cannot be
+ * started stops those this call started and fails. */
+int env_svc_start(const struct dv_ctx *ctx, const struct layer_store *st,
+			struct env *env, int efd, const struct layer_image *imgs,
+			struct dv_error *err);
+/* SIGTERM every recorded service, SIGKILL after timeout_s. */
+int env_svc_stop(const struct layer_store *st, struct env *env, unsigned timeout_s,
+		       struct dv_error *err);
+enum env_svc_state { ENV_SVC_RUNNING, ENV_SVC_FROZEN, ENV_SVC_EXITED, ENV_SVC_STOPPED };
+struct env_svc_info {
+	const char *name;       /* borrowed from env->state */
+	enum env_svc_state state; /* EXITED: ended on its own while the env ran */
+	int exit_status;        /* EXITED: its status; else -1 */
+	pid_t pid;
+};
+/* Service i of env->state, read live. */
+void env_svc_info(const struct layer_store *st, const struct env *env, size_t i,
+		       struct env_svc_info *out);
+const char *env_svc_state_name(enum env_svc_state s);
+/* df.c: an env's size on disk (its folder), recorded at halt and commit
+ * in envs/<id>/size.json; `ls` and `status` read only the record. */
+struct env_size {
+	unsigned long long bytes;
+	long long at;          /* when measured (unix seconds) */
+	char when[16];         /* "halt", "commit" */
+};
+bool env_size_read(const struct layer_store *st, const char *env_id, struct env_size *out);
+/* Measure and record (only when it changed); failures leave no record. */
+void env_size_record(const struct layer_store *st, const char *env_id, const char *when);
+/* The env's files were reset: the record no longer holds. */
+void env_size_forget(const struct layer_store *st, const char *env_id);
+/* `devenv df`: images, layers, envs, volumes (docker system df's rows). */
+enum { ENV_DF_IMAGES, ENV_DF_LAYERS, ENV_DF_ENVS, ENV_DF_VOLUMES, ENV_DF_N };
+struct env_df_item {
+	char *name;           /* image name, layer id, env name ("?" damaged), volume */
+	char *id;             /* image id, env id; NULL else */
+	const char *state;    /* envs: running, halted, damaged; volumes: in use, named, unused */
+	unsigned long long size;
+	bool active;          /* images: an env's; layers: an image's or env's; envs:
+				 running; volumes: named by an env */
+	bool estimate;        /* a running env's record (from its last halt or commit) */
+};
+struct env_df_row {
+	const char *type;
+	unsigned total, active;
+	unsigned long long size, reclaimable;
+	bool estimate;
+	struct env_df_item *items;
+	size_t n;
+};
+struct env_df {
+	struct env_df_row rows[ENV_DF_N];
+};
+int env_df(const struct layer_store *st, struct env_df *out, struct dv_error *err);
+void env_df_release(struct env_df *df);
+/* logs.c: the cap of the env's log and its services' (`logs`), for the log
+ * relay writing in dir_fd. */
+void env_log_cap(const struct env_spec *spec, int dir_fd, struct ctr_logcap *out);
+/* `devenv logs`: the log in dir (under the store's root: "envs/ID" or
+ * "envs/ID/services/NAME"; "log", "log.1"...) to stdout, made safe for a
+ * terminal: its last `tail` lines (-1: all), then, with follow, what comes
+ * while that init runs, across rotations. */
+int env_logs_show(const struct layer_store *st, const char *dir, long long tail,
+		   const struct ctr_init *follow, struct dv_error *err);
+/* The last `lines` lines of a service's log to f, each after indent. */
+void env_svc_tail(const struct layer_store *st, const char *env_id, const char *name,
+		       unsigned lines, FILE *f, const char *indent);
+/* net.c: `network` and `ports`. Before anything starts: is every forward's
+ * host ip:port free (one Envfile-positioned line when not)? */
+int env_net_check(const struct env_spec *spec, struct dv_error *err);
+/* Starting the env's host-side helper (forwards, slirp4netns/pasta) with
+ * its init, so that its start overlaps the init's:
+ *   env_net_prepare(spec, s, &pn);   records network and ports in s
+ *   ctr_spec.on_clone = env_net_on_clone, .on_clone_arg = &pn;
+ *   ctr_start(...);
+ *   env_net_finish(&pn, s, started, err);  waits for it into s->net (or,
+ *                                     when !started, stops what started)
+ *   env_net_release(&pn);
+ * finish says once (a warning) when `private` has no outbound traffic, and
+ * how to fix it. */
+struct env_net {
+	struct hnet_spec net;       /* what the helper is asked for (owns outbound, ports) */
+	bool needed;              /* forwards or outbound traffic to run */
+	int fd;                   /* the helper's report pipe; -1: not started */
+	struct dv_error err;      /* why the hook could not start it */
+	char warning[512];        /* no outbound traffic, and the fix */
+	const char *name;         /* the env's, for messages */
+};
+void env_net_prepare(const struct env_spec *spec, struct env_record *s, struct env_net *out);
+void env_net_on_clone(const struct ctr_init *init, void *arg);
+int env_net_finish(struct env_net *pn, struct env_record *s, bool started, struct dv_error *err);
+void env_net_release(struct env_net *pn);
+/* Stop s->net's processes (halt, destroy) and clear them; a failure is a
+ * warning. */
+void env_net_stop(struct env_record *s);
+
+/* sweep.c: where nothing could be idmapped ("chown", "rootless"), give the
+ * host user back the checkout's and host mounts' entries changed since
+ * (container.h: ctr_sweep). Open the folders while still in the host's
+ * mount namespace (before ctr_exec), run after. when: "command" (after an
+ * ssh or on_up command, "chown" only: what changed since env_sweep_open)
+ * or "halt" (both, once nothing of the env runs: what changed since the
+ * env's start). A failure is a warning. */
+struct env_sweep {
+	int *fds;           /* the checkout, then each host path written */
+	size_t n;
+	int procfd;         /* our /proc/self/fd, opened while /proc shows us; -1: none */
+	uid_t uid;
+	gid_t gid;
+	struct timespec since;
+};
+/* Fills *out always (nothing to sweep is n 0): env_sweep_release() it
+ * whatever happens next. */
+void env_sweep_open(const struct env_record *st, const char *when, struct env_sweep *out);
+void env_sweep_run(const struct env_sweep *s);
+/* Closes the fds; *s is then empty (procfd -1), and releasing it again is safe. */
+void env_sweep_release(struct env_sweep *s);
+
+/* volname.c, volume.c: named volumes, <store>/volumes/<NAME>/. An Envfile's
+ * volume is its env's own, NAME-ID-VOLUME in the store, unless it says
+ * `shared` (then the store-wide volume of that name): two checkouts or two
+ * projects never share one by accident. */
+#define ENV_VOL_NAME_MAX 63
+struct env_vol {
+	char *name;               /* the store's name: its folder, what `volume rm` takes */
+	char *volume;             /* the name an Envfile gives it */
+	char *owner_id;           /* the env it belongs to (id, name as of its last up); */
+	char *owner_name;         /* NULL: a store-wide volume */
+	bool shared;              /* store-wide: made as `shared`, or before volumes were
+				     per env */
+	bool legacy;              /* made before volumes were per env, and taken over by
+				     no env (yet): it has no record */
+	bool damaged;             /* its record cannot be read: whose it is is unknown,
+				     so it counts as shared and only `volume rm`
+				     removes it (never destroy --volumes, never adopted) */
+	unsigned long long size;  /* bytes on disk (du), when asked for */
+	struct dv_strv envs;      /* names of the envs naming it (state.json) */
+	struct dv_strv env_ids;   /* and their ids, in the same order */
+	bool running;             /* one of them is running */
+};
+/* [a-z0-9][a-z0-9_.-]*, at most 63 characters (the Envfile's rule). */
+bool env_vol_name_ok(const char *name);
+/* An env's own volume's store name: "NAME-ID-VOLUME", [a-z0-9-] only, at
+ * most 63 characters (a Kubernetes name); long names are cut, a cut volume
+ * name gaining 8 hex digits of its sha256. Deterministic. */
+void env_vol_store_name(const char *env_name, const char *env_id, const char *volume,
+			    char out[ENV_VOL_NAME_MAX + 1]);
+/* The store name of m, a volume of the env (spec, env_id). */
+void env_vol_of(const struct env_spec *spec, const char *env_id, const struct env_mount *m,
+		    char out[ENV_VOL_NAME_MAX + 1]);
+/* The store names of the volumes a spec uses (`volumes` and its
+ * services'), each once. */
+void env_vol_names(const struct env_spec *spec, const char *env_id, struct dv_strv *out);
+/* Two volumes of the spec that would be one folder ('a_b' and 'a-b'), or a
+ * name both shared and not: an error at the second one's position. */
+int env_vol_check(const struct env_spec *spec, const char *env_id, struct dv_error *err);
+/* Before the env's state.json is written anew: volumes made before volumes
+ * were per env that its last state (`recorded`) names and its Envfile still
+ * names as its own are taken over (renamed to NAME-ID-VOLUME, and so in
+ * `recorded`) when no other env names them, else left store-wide; a note
+ * says which. Returns how many were taken over, or -1. */
+int env_vol_adopt(const struct layer_store *st, const struct env_spec *spec,
+		      const char *env_id, struct dv_strv *recorded, struct dv_error *err);
+/* The folder of m, a volume of the env (spec, env_id), created (empty,
+ * atomically, with its record) when missing; *out: its absolute path
+ * (caller frees). EEXIST (at m's Envfile position): that folder is another
+ * env's. */
+int env_vol_prepare(const struct layer_store *st, const struct env_spec *spec,
+			const char *env_id, const struct env_mount *m, char **out,
+			struct dv_error *err);
+bool env_vol_exists(const struct layer_store *st, const char *name);
+/* Remove a volume (its store name) and its files (whoever names it: callers
+ * check). ENOENT when there is none. */
+int env_vol_remove(const struct layer_store *st, const char *name, struct dv_error *err);
+/* Every volume, sorted by store name, with its owner and the envs naming
+ * it; sizes: du each (walks its files). Free with env_vols_free(). */
+int env_vol_list(const struct layer_store *st, bool sizes, struct env_vol **out, size_t *n,
+		     struct dv_error *err);
+void env_vols_free(struct env_vol *v, size_t n);
+
+#endif

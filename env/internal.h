@@ -1,0 +1,35 @@
+/*
+ * env/internal.h - what env/'s files share and nothing outside env/ calls.
+ * The folder's file map is env/env.h's.
+ */
+#ifndef ENV_INTERNAL_H
+#define ENV_INTERNAL_H
+
+#include "env/env.h"
+
+/* lookup.c: the store's envs/ folder, opened (-1 and errno on failure). */
+int env_envs_fd(const struct layer_store *st);
+
+/* start.c: start the init on the env's files (env->state holds the plan,
+ * up.c's record()); state.json (efd: envs/) records what started. */
+int env_start(const struct layer_store *st, struct env *env, int efd, struct dv_error *err);
+/* Which user namespace map an env's start gets (container/keepid.c):
+ * "keep-id" or "" (*why: why not keep-id, or NULL); k and server are
+ * filled for keep-id. */
+const char *env_userns_map(const struct env *env, struct ctr_keepid *k, char *server,
+			   const char **why);
+
+/* volume.c: prov_ctr_mounts()'s volume function for the env (st, spec,
+ * env_id): env_vol_prepare(). */
+struct env_vol_env {
+	const struct layer_store *st;
+	const struct env_spec *spec;
+	const char *env_id;
+};
+int env_vol_folder(const struct env_mount *m, char **dir, void *arg, struct dv_error *err);
+
+/* sweep.c: an env that stopped without halt (its init died) was never
+ * swept: sweep it and record that, before anything records a new start. */
+int env_sweep_pending(struct env *env, int efd, struct dv_error *err);
+
+#endif

@@ -1,0 +1,20 @@
+/*
+ * env/push.c - `devenv push`: the env's provisioning as a registry image,
+ * on the base its record pins (provision/teamcache.c does the pushing).
+ */
+#include <string.h>
+
+#include "env/env.h"
+#include "util/banned.h"
+
+int env_push(const struct dv_ctx *ctx, const struct layer_store *st, const struct env *env,
+	     const char *dest, enum reg_compression comp, struct dv_error *err)
+{
+	const struct env_spec *spec = &env->spec;
+	const char *pinned = NULL;
+
+	/* A team's base the env pinned for its `image:` (plan_make, up.c). */
+	if (env->has_state && env->state.image_for && !strcmp(env->state.image_for, spec->image))
+		pinned = env->state.image;
+	return prov_team_push(ctx, st, spec, pinned, dest, comp, err);
+}
