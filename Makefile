@@ -237,7 +237,7 @@ format-check:
 		echo "format-check: run make format (clang-format, .clang-format)"; exit 1; }
 
 clean:
-	rm -f devenv devenv.1 libdevenv.a */*.o */*.d test/unit/*.o test/unit/*.d container/devenv-init \
+	rm -f devenv devenv.1 libdevenv.a *.o *.d */*.o */*.d test/unit/*.o test/unit/*.d container/devenv-init \
 		container/devenv-init.d test/fixtures/probe test/fixtures/mktree \
 		$(patsubst test/unit/%_test.c,test/unit/%_test,$(wildcard test/unit/*_test.c))
 	rm -rf $(FUZZ_DIR) build/asan build/coverage build/clang
