@@ -233,8 +233,11 @@ format:
 	clang-format -i $(FORMATTED)
 
 format-check:
-	@clang-format --dry-run --Werror $(FORMATTED) || { \
-		echo "format-check: run make format (clang-format, .clang-format)"; exit 1; }
+	@bad=0; for f in $(FORMATTED); do \
+		n=$$(clang-format "$$f" | diff "$$f" - | grep -c '^<'); \
+		[ "$$n" = 0 ] || { echo "format-check: $$f: $$n line(s) differ from clang-format's"; bad=$$((bad + 1)); }; \
+	done; \
+	[ $$bad = 0 ] || { echo "format-check: $$bad file(s); make format rewrites them (clang-format --dry-run FILE shows where)"; exit 1; }
 
 clean:
 	rm -f devenv devenv.1 libdevenv.a *.o *.d */*.o */*.d test/unit/*.o test/unit/*.d container/devenv-init \
