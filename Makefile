@@ -228,7 +228,7 @@ check-lines:
 
 # The C style (.clang-format, STYLE.md): `make format` rewrites the files,
 # `make format-check` (CI) lists what it would change and fails then.
-FORMATTED = $(SRC) container/init.c $(HDR) test/unit/*.c test/fuzz/*.[ch] test/fixtures/*.c
+FORMATTED = $(SRC) container/init.c $(HDR) test/unit/*.c test/fuzz/*.[ch] test/fixtures/*.c test/coverage/*.c
 format:
 	clang-format -i $(FORMATTED)
 
