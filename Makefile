@@ -243,7 +243,7 @@ clean:
 	rm -f devenv devenv.1 libdevenv.a *.o *.d */*.o */*.d test/unit/*.o test/unit/*.d container/devenv-init \
 		container/devenv-init.d test/fixtures/probe test/fixtures/mktree \
 		$(patsubst test/unit/%_test.c,test/unit/%_test,$(wildcard test/unit/*_test.c))
-	rm -rf $(FUZZ_DIR) build/asan build/coverage build/clang
+	rm -rf $(filter-out build/fuzz-corpus build/fuzz-artifacts,$(wildcard build/*))
 	rm -f devenv_*.deb
 
 # The generated header dependencies of this build (and the fuzz build's).
