@@ -25,25 +25,30 @@
 /* Each command's own options (struct cmd_opt): --help, devenv.1 and the
  * completions print these rows; cmd_parse_opts() parses them. */
 static const struct cmd_opt init_opts[] = {
-	{ 't', "template", "NAME", 0, "write this template ('devenv init --list' names them) instead "
-				      "of the one the checkout's files point to" },
+	{ 't', "template", "NAME", 0,
+	  "write this template ('devenv init --list' names them) instead "
+	  "of the one the checkout's files point to" },
 	{ 0, "list", NULL, 'L', "list the templates and what each is for; write nothing" },
-	{ 0, "from-devcontainer", NULL, 'D', "write the Envfile the checkout's devcontainer.json "
-					     "amounts to, beside its .devcontainer/ (asks first what "
-					     "it would need allowed)" },
+	{ 0, "from-devcontainer", NULL, 'D',
+	  "write the Envfile the checkout's devcontainer.json "
+	  "amounts to, beside its .devcontainer/ (asks first what "
+	  "it would need allowed)" },
 	{ 0 }
 };
 static const struct cmd_opt build_opts[] = {
-	{ 0, "cache-from", "REF", 'C', "also take steps from this image's layers (a team cache "
-				       "pushed with 'devenv push'), after the Envfile's cache_from; "
-				       "repeatable" },
+	{ 0, "cache-from", "REF", 'C',
+	  "also take steps from this image's layers (a team cache "
+	  "pushed with 'devenv push'), after the Envfile's cache_from; "
+	  "repeatable" },
 	{ 0 }
 };
 static const struct cmd_opt ssh_opts_table[] = {
-	{ 'u', "user", "NAME|UID[:GID]", 0, "run as this user of the env ('root' included) "
-					    "instead of the Envfile's user" },
-	{ 'c', "command", "CMD", 0, "run CMD with the env's shell instead of a login shell; "
-				    "devenv exits with its status (or give the command after --)" },
+	{ 'u', "user", "NAME|UID[:GID]", 0,
+	  "run as this user of the env ('root' included) "
+	  "instead of the Envfile's user" },
+	{ 'c', "command", "CMD", 0,
+	  "run CMD with the env's shell instead of a login shell; "
+	  "devenv exits with its status (or give the command after --)" },
 	{ 0 }
 };
 static const struct cmd_opt timeout_opts[] = {
@@ -51,96 +56,154 @@ static const struct cmd_opt timeout_opts[] = {
 	{ 0 }
 };
 static const struct cmd_opt allow_opts[] = {
-	{ 0, "revoke", NULL, 'R', "take back what was allowed for this checkout; the next up "
-				  "asks again" },
+	{ 0, "revoke", NULL, 'R',
+	  "take back what was allowed for this checkout; the next up "
+	  "asks again" },
 	{ 0 }
 };
 static const struct cmd_opt destroy_opts_table[] = {
 	{ 'f', "force", NULL, 0, "do not ask first (needed when standard input is not a terminal)" },
-	{ 0, "volumes", NULL, 'V', "also remove the env's own named volumes: never shared ones, "
-				   "nor one another env names" },
+	{ 0, "volumes", NULL, 'V',
+	  "also remove the env's own named volumes: never shared ones, "
+	  "nor one another env names" },
 	{ 0 }
 };
 static const struct cmd_opt logs_opts[] = {
-	{ 'f', "follow", NULL, 0, "keep printing new output while the env (the service) runs, "
-				  "through log rotations, from its last 10 lines (as tail -f; --tail "
-				  "changes how many)" },
-	{ 'n', "tail", "N|all", 0, "only the last N lines, across the rotated files; 'all' (the "
-				   "default without -f) everything the capped log keeps" },
+	{ 'f', "follow", NULL, 0,
+	  "keep printing new output while the env (the service) runs, "
+	  "through log rotations, from its last 10 lines (as tail -f; --tail "
+	  "changes how many)" },
+	{ 'n', "tail", "N|all", 0,
+	  "only the last N lines, across the rotated files; 'all' (the "
+	  "default without -f) everything the capped log keeps" },
 	{ 0 }
 };
 static const struct cmd_opt df_opts[] = {
-	{ 'v', "verbose", NULL, 0, "list each image, layer, env and volume with its size" },
-	{ 0 }
+	{ 'v', "verbose", NULL, 0, "list each image, layer, env and volume with its size" }, { 0 }
 };
-static const struct cmd_opt pull_opts[] = {
-	{ 0, "platform", "OS/ARCH[/VARIANT]", 'P', "take this platform of a multi-platform image "
-						   "(default: this machine's)" },
-	{ 0 }
-};
-static const struct cmd_opt push_opts[] = {
-	{ 0, "compression", "gzip|zstd", 'C', "how layers are compressed: gzip (the default, every "
+static const struct cmd_opt pull_opts[] = { { 0, "platform", "OS/ARCH[/VARIANT]", 'P',
+					      "take this platform of a multi-platform image "
+					      "(default: this machine's)" },
+					    { 0 } };
+static const struct cmd_opt push_opts[] = { { 0, "compression", "gzip|zstd", 'C',
+					      "how layers are compressed: gzip (the default, every "
 					      "registry and runtime reads it) or zstd (tar+zstd)" },
-	{ 0 }
-};
+					    { 0 } };
 static const struct cmd_opt login_opts_table[] = {
 	{ 'u', "username", "USER", 0, "who logs in (asked for on a terminal when not given)" },
-	{ 0, "password-stdin", NULL, 'P', "read the password from standard input (needed when it "
-					  "is not a terminal)" },
+	{ 0, "password-stdin", NULL, 'P',
+	  "read the password from standard input (needed when it "
+	  "is not a terminal)" },
 	{ 0 }
 };
 static const struct cmd_opt volume_rm_opts[] = {
-	{ 'f', "force", NULL, 0, "remove a volume a halted env names too (its next up starts it "
-				 "empty); never one a running env uses" },
+	{ 'f', "force", NULL, 0,
+	  "remove a volume a halted env names too (its next up starts it "
+	  "empty); never one a running env uses" },
 	{ 0 }
 };
 
 /* `devenv image ...` and `devenv volume ...`: named "PARENT SUB", run by the
  * parent's cmd_* (run is NULL); `--help` and devenv.1 explain each. */
 static const struct cmd image_subs[] = {
-	{ "image import", NULL, CMD_STORE, "FILE NAME[:TAG]", "make an image of a rootfs tarball (plain, gzip or zstd), named localhost/NAME:TAG; device nodes are skipped", NULL, NULL },
-	{ "image save", NULL, CMD_STORE, "IMAGE FILE", "write an image as an OCI image layout archive (what podman load and skopeo read)", NULL, NULL },
-	{ "image load", NULL, CMD_STORE, "FILE [NAME[:TAG]]", "read an image from an OCI image layout archive, every blob checked; named as the archive says, or NAME", NULL, NULL },
-	{ "image inspect", NULL, CMD_STORE | CMD_JSON, "[--json] IMAGE...", "the images as JSON, as 'docker image inspect' gives them: id, name, created, size, layers, config", NULL, NULL },
-	{ "image bootstrap", NULL, CMD_STORE, "debian:SUITE", "build a Debian image with debootstrap or mmdebstrap", NULL, NULL },
+	{ "image import", NULL, CMD_STORE, "FILE NAME[:TAG]",
+	  "make an image of a rootfs tarball (plain, gzip or zstd), named localhost/NAME:TAG; device nodes are skipped",
+	  NULL, NULL },
+	{ "image save", NULL, CMD_STORE, "IMAGE FILE",
+	  "write an image as an OCI image layout archive (what podman load and skopeo read)", NULL,
+	  NULL },
+	{ "image load", NULL, CMD_STORE, "FILE [NAME[:TAG]]",
+	  "read an image from an OCI image layout archive, every blob checked; named as the archive says, or NAME",
+	  NULL, NULL },
+	{ "image inspect", NULL, CMD_STORE | CMD_JSON, "[--json] IMAGE...",
+	  "the images as JSON, as 'docker image inspect' gives them: id, name, created, size, layers, config",
+	  NULL, NULL },
+	{ "image bootstrap", NULL, CMD_STORE, "debian:SUITE",
+	  "build a Debian image with debootstrap or mmdebstrap", NULL, NULL },
 	{ 0 }
 };
 static const struct cmd volume_subs[] = {
-	{ "volume ls", NULL, CMD_STORE | CMD_JSON, "[--json]", "list named volumes: store name, env, Envfile name, size, the envs naming them", NULL, NULL },
-	{ "volume rm", NULL, CMD_STORE, "[-f|--force] NAME...", "remove volumes by store name, or in a checkout by their Envfile name; refused while an env names one (unless --force), never while one runs; all names are checked before any is removed", volume_rm_opts, NULL },
+	{ "volume ls", NULL, CMD_STORE | CMD_JSON, "[--json]",
+	  "list named volumes: store name, env, Envfile name, size, the envs naming them", NULL,
+	  NULL },
+	{ "volume rm", NULL, CMD_STORE, "[-f|--force] NAME...",
+	  "remove volumes by store name, or in a checkout by their Envfile name; refused while an env names one (unless --force), never while one runs; all names are checked before any is removed",
+	  volume_rm_opts, NULL },
 	{ 0 }
 };
 
 static const struct cmd commands[] = {
-	{ "init", cmd_init, 0, "[-t|--template NAME | --list | --from-devcontainer]", "write an Envfile for this checkout: from the template its files suggest, --template's, or its devcontainer.json", init_opts, NULL },
-	{ "up", cmd_up, CMD_STORE | CMD_LOCKS_STORE | CMD_ENV | CMD_JSON, "[-e NAME|ID] [--cache-from REF]...", "build what is missing (taking steps a cache_from image holds), create or start the env, run on_up", build_opts, NULL },
-	{ "ssh", cmd_ssh, CMD_STORE_PEEK | CMD_ENV | CMD_ARGV_TAIL, "[-e NAME|ID] [-u|--user NAME|UID[:GID]] [-c CMD | -- ARGV...]", "open a shell, or run a command, in the running env", ssh_opts_table, NULL },
-	{ "halt", cmd_halt, CMD_STORE | CMD_ENV, "[-e NAME|ID] [--timeout S]", "stop the env (SIGTERM, then SIGKILL after S seconds, default 10); keeps its files", timeout_opts, NULL },
-	{ "suspend", cmd_suspend, CMD_STORE | CMD_ENV, "[-e NAME|ID]", "freeze every process of the running env", NULL, NULL },
-	{ "resume", cmd_resume, CMD_STORE | CMD_ENV, "[-e NAME|ID]", "thaw a suspended env", NULL, NULL },
-	{ "reload", cmd_reload, CMD_STORE | CMD_LOCKS_STORE | CMD_ENV | CMD_JSON, "[-e NAME|ID] [--timeout S]", "halt and up again, picking up Envfile changes (a changed image or step rebuilds the env: every file outside the checkout and volumes is reset)", timeout_opts, NULL },
-	{ "provision", cmd_provision, CMD_STORE | CMD_LOCKS_STORE | CMD_ENV | CMD_JSON, "[-e NAME|ID] [--cache-from REF]...", "rebuild provisioning against the current Envfile", build_opts, NULL },
-	{ "allow", cmd_allow, CMD_STORE | CMD_ENV | CMD_JSON, "[-e NAME|ID] [--revoke]", "show what the Envfile asks for beyond the default sandbox and allow it for this checkout (never asking), or --revoke that", allow_opts, NULL },
-	{ "destroy", cmd_destroy, CMD_STORE | CMD_ENV, "[-e NAME|ID] [-f] [--volumes]", "remove the env (never the checkout; its own named volumes only with --volumes, never shared ones nor those another env names)", destroy_opts_table, NULL },
-	{ "status", cmd_status, CMD_STORE | CMD_ENV | CMD_JSON, "[-e NAME|ID] [--json]", "this env's state", NULL, NULL },
-	{ "port", cmd_port, CMD_STORE | CMD_ENV | CMD_JSON, "[-e NAME|ID] [--json]", "the env's forwarded ports (CONTAINER/tcp -> HOST_IP:HOST_PORT)", NULL, NULL },
+	{ "init", cmd_init, 0, "[-t|--template NAME | --list | --from-devcontainer]",
+	  "write an Envfile for this checkout: from the template its files suggest, --template's, or its devcontainer.json",
+	  init_opts, NULL },
+	{ "up", cmd_up, CMD_STORE | CMD_LOCKS_STORE | CMD_ENV | CMD_JSON,
+	  "[-e NAME|ID] [--cache-from REF]...",
+	  "build what is missing (taking steps a cache_from image holds), create or start the env, run on_up",
+	  build_opts, NULL },
+	{ "ssh", cmd_ssh, CMD_STORE_PEEK | CMD_ENV | CMD_ARGV_TAIL,
+	  "[-e NAME|ID] [-u|--user NAME|UID[:GID]] [-c CMD | -- ARGV...]",
+	  "open a shell, or run a command, in the running env", ssh_opts_table, NULL },
+	{ "halt", cmd_halt, CMD_STORE | CMD_ENV, "[-e NAME|ID] [--timeout S]",
+	  "stop the env (SIGTERM, then SIGKILL after S seconds, default 10); keeps its files",
+	  timeout_opts, NULL },
+	{ "suspend", cmd_suspend, CMD_STORE | CMD_ENV, "[-e NAME|ID]",
+	  "freeze every process of the running env", NULL, NULL },
+	{ "resume", cmd_resume, CMD_STORE | CMD_ENV, "[-e NAME|ID]", "thaw a suspended env", NULL,
+	  NULL },
+	{ "reload", cmd_reload, CMD_STORE | CMD_LOCKS_STORE | CMD_ENV | CMD_JSON,
+	  "[-e NAME|ID] [--timeout S]",
+	  "halt and up again, picking up Envfile changes (a changed image or step rebuilds the env: every file outside the checkout and volumes is reset)",
+	  timeout_opts, NULL },
+	{ "provision", cmd_provision, CMD_STORE | CMD_LOCKS_STORE | CMD_ENV | CMD_JSON,
+	  "[-e NAME|ID] [--cache-from REF]...", "rebuild provisioning against the current Envfile",
+	  build_opts, NULL },
+	{ "allow", cmd_allow, CMD_STORE | CMD_ENV | CMD_JSON, "[-e NAME|ID] [--revoke]",
+	  "show what the Envfile asks for beyond the default sandbox and allow it for this checkout (never asking), or --revoke that",
+	  allow_opts, NULL },
+	{ "destroy", cmd_destroy, CMD_STORE | CMD_ENV, "[-e NAME|ID] [-f] [--volumes]",
+	  "remove the env (never the checkout; its own named volumes only with --volumes, never shared ones nor those another env names)",
+	  destroy_opts_table, NULL },
+	{ "status", cmd_status, CMD_STORE | CMD_ENV | CMD_JSON, "[-e NAME|ID] [--json]",
+	  "this env's state", NULL, NULL },
+	{ "port", cmd_port, CMD_STORE | CMD_ENV | CMD_JSON, "[-e NAME|ID] [--json]",
+	  "the env's forwarded ports (CONTAINER/tcp -> HOST_IP:HOST_PORT)", NULL, NULL },
 	{ "ls", cmd_ls, CMD_STORE | CMD_JSON, "[--json]", "every env on this machine", NULL, NULL },
-	{ "logs", cmd_logs, CMD_STORE | CMD_ENV, "[-e NAME|ID] [-f] [-n|--tail N|all] [SERVICE]", "the env's output (on_up steps), or a service's (capped and rotated: 'logs' in the Envfile)", logs_opts, NULL },
-	{ "images", cmd_images, CMD_STORE | CMD_JSON, "[--json]", "list images in the store", NULL, NULL },
+	{ "logs", cmd_logs, CMD_STORE | CMD_ENV, "[-e NAME|ID] [-f] [-n|--tail N|all] [SERVICE]",
+	  "the env's output (on_up steps), or a service's (capped and rotated: 'logs' in the Envfile)",
+	  logs_opts, NULL },
+	{ "images", cmd_images, CMD_STORE | CMD_JSON, "[--json]", "list images in the store", NULL,
+	  NULL },
 	{ "rmi", cmd_rmi, CMD_STORE, "IMAGE", "remove an image no env uses", NULL, NULL },
-	{ "pull", cmd_pull, CMD_STORE | CMD_LOCKS_STORE, "[--platform OS/ARCH[/VARIANT]] [host[:port]/]NAME[:TAG|@sha256:DIGEST]", "fetch an image from an OCI registry (this machine's platform, or --platform's)", pull_opts, NULL },
-	{ "push", cmd_push, CMD_STORE | CMD_LOCKS_STORE | CMD_ENV, "[--compression gzip|zstd] IMAGE [host[:port]/NAME[:TAG]] | [-e NAME|ID] host[:port]/NAME[:TAG]", "send an image to an OCI registry (layers gzip, or tar+zstd; blobs over DEVENV_PUSH_CHUNK_SIZE in chunks); in a checkout, the env's provisioning for the team cache", push_opts, NULL },
-	{ "login", cmd_login, 0, "[-u|--username USER] [--password-stdin] HOST[:PORT]", "check and keep credentials for a registry (docker's config.json)", login_opts_table, NULL },
-	{ "logout", cmd_logout, 0, "HOST[:PORT]", "forget the credentials kept for a registry", NULL, NULL },
+	{ "pull", cmd_pull, CMD_STORE | CMD_LOCKS_STORE,
+	  "[--platform OS/ARCH[/VARIANT]] [host[:port]/]NAME[:TAG|@sha256:DIGEST]",
+	  "fetch an image from an OCI registry (this machine's platform, or --platform's)",
+	  pull_opts, NULL },
+	{ "push", cmd_push, CMD_STORE | CMD_LOCKS_STORE | CMD_ENV,
+	  "[--compression gzip|zstd] IMAGE [host[:port]/NAME[:TAG]] | [-e NAME|ID] host[:port]/NAME[:TAG]",
+	  "send an image to an OCI registry (layers gzip, or tar+zstd; blobs over DEVENV_PUSH_CHUNK_SIZE in chunks); in a checkout, the env's provisioning for the team cache",
+	  push_opts, NULL },
+	{ "login", cmd_login, 0, "[-u|--username USER] [--password-stdin] HOST[:PORT]",
+	  "check and keep credentials for a registry (docker's config.json)", login_opts_table,
+	  NULL },
+	{ "logout", cmd_logout, 0, "HOST[:PORT]", "forget the credentials kept for a registry",
+	  NULL, NULL },
 	{ "tag", cmd_tag, CMD_STORE, "IMAGE NAME[:TAG]", "give an image another name", NULL, NULL },
-	{ "commit", cmd_commit, CMD_STORE | CMD_LOCKS_STORE | CMD_ENV, "[-e NAME|ID] IMAGE[:TAG]", "the env's files as a new image (its layers plus what changed)", NULL, NULL },
-	{ "image", cmd_image, CMD_STORE | CMD_LOCKS_STORE | CMD_SUBCOMMANDS, "COMMAND ...", "import a rootfs tarball, save or load an OCI archive, inspect images, or build a Debian image", NULL, image_subs },
-	{ "volume", cmd_volume, CMD_STORE | CMD_SUBCOMMANDS, "COMMAND ...", "list or remove named volumes", NULL, volume_subs },
+	{ "commit", cmd_commit, CMD_STORE | CMD_LOCKS_STORE | CMD_ENV, "[-e NAME|ID] IMAGE[:TAG]",
+	  "the env's files as a new image (its layers plus what changed)", NULL, NULL },
+	{ "image", cmd_image, CMD_STORE | CMD_LOCKS_STORE | CMD_SUBCOMMANDS, "COMMAND ...",
+	  "import a rootfs tarball, save or load an OCI archive, inspect images, or build a Debian image",
+	  NULL, image_subs },
+	{ "volume", cmd_volume, CMD_STORE | CMD_SUBCOMMANDS, "COMMAND ...",
+	  "list or remove named volumes", NULL, volume_subs },
 	{ "gc", cmd_gc, CMD_STORE, "", "remove layers nothing refers to", NULL, NULL },
-	{ "df", cmd_df, CMD_STORE | CMD_JSON, "[-v] [--json]", "disk use, as docker system df: images, layers, envs and volumes, in use, size and what is reclaimable", df_opts, NULL },
+	{ "df", cmd_df, CMD_STORE | CMD_JSON, "[-v] [--json]",
+	  "disk use, as docker system df: images, layers, envs and volumes, in use, size and what is reclaimable",
+	  df_opts, NULL },
 	{ "version", cmd_version, 0, "", "print devenv's version", NULL, NULL },
-	{ "help", cmd_help, 0, "[COMMAND [SUBCOMMAND]]", "list the commands, or explain one", NULL, NULL },
-	{ "__complete", cmd_complete, CMD_STORE_PEEK | CMD_HIDDEN, "WORDS", "words for shell completion", NULL, NULL },
+	{ "help", cmd_help, 0, "[COMMAND [SUBCOMMAND]]", "list the commands, or explain one", NULL,
+	  NULL },
+	{ "__complete", cmd_complete, CMD_STORE_PEEK | CMD_HIDDEN, "WORDS",
+	  "words for shell completion", NULL, NULL },
 };
 
 static const struct cmd_table table = { commands, sizeof(commands) / sizeof(commands[0]) };
@@ -183,7 +246,11 @@ static void full_store(const char *root, const struct cmd *cmd, int argc, char *
 int main(int argc, char **argv)
 {
 	struct dv_ctx ctx = { .store_lock_fd = -1 };
-	struct layer_store st = { .root_fd = -1, .layers_fd = -1, .images_fd = -1, .cache_fd = -1, .tmp_fd = -1 };
+	struct layer_store st = { .root_fd = -1,
+				  .layers_fd = -1,
+				  .images_fd = -1,
+				  .cache_fd = -1,
+				  .tmp_fd = -1 };
 	struct dv_error err = { 0 };
 	const struct cmd *cmd;
 	int ret = -1, status, first = 1;
@@ -202,8 +269,10 @@ int main(int argc, char **argv)
 			ctx.json = true;
 		} else if (!strcmp(o, "-e") || !strcmp(o, "--env")) {
 			if (first + 1 >= argc) {
-				fprintf(stderr, "devenv: option '%s' needs a value: the env's name or "
-					"id; see 'devenv --help'\n", o);
+				fprintf(stderr,
+					"devenv: option '%s' needs a value: the env's name or "
+					"id; see 'devenv --help'\n",
+					o);
 				return 2;
 			}
 			ctx.env_sel = argv[++first];
@@ -225,14 +294,16 @@ int main(int argc, char **argv)
 	cmd = cmd_find(&table, argv[first]);
 	if (!cmd) {
 		if (argv[first][0] == '-') {
-			static const char *const globals[] = { "--env", "--json", "--quiet", "--help",
-							       "--version" };
+			static const char *const globals[] = { "--env", "--json", "--quiet",
+							       "--help", "--version" };
 			dv_autofree char *word = dv_xstrndup(argv[first], strcspn(argv[first], "="));
 			struct dv_buf hint = { 0 };
 
 			dv_suggest(word, globals, 5, &hint);
-			fprintf(stderr, "devenv: '%s' is not an option before the command%s; see "
-				"'devenv --help'\n", word, hint.s ? hint.s : "");
+			fprintf(stderr,
+				"devenv: '%s' is not an option before the command%s; see "
+				"'devenv --help'\n",
+				word, hint.s ? hint.s : "");
 			dv_buf_release(&hint);
 			return 2;
 		}
@@ -260,8 +331,8 @@ int main(int argc, char **argv)
 	}
 	ctx.tty_in = isatty(0);
 	ctx.tty_out = isatty(1);
-	if ((cmd->flags & CMD_STORE) &&
-	    (cmd_store_root(&ctx, &err) < 0 || layer_store_open(ctx.home, ctx.rootless, &st, &err) < 0))
+	if ((cmd->flags & CMD_STORE) && (cmd_store_root(&ctx, &err) < 0 ||
+					 layer_store_open(ctx.home, ctx.rootless, &st, &err) < 0))
 		goto done;
 	if (cmd->flags & CMD_STORE_PEEK) {
 		if (cmd_store_root(&ctx, &err) < 0)
@@ -308,4 +379,3 @@ done:
 	free(ctx.home);
 	return status;
 }
-

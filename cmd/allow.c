@@ -52,7 +52,8 @@ int cmd_allow(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call 
 		else if (!ctx->quiet)
 			printf(had ? "revoked what this checkout was allowed (env id %s); the next "
 				     "'devenv up' asks again\n"
-				   : "nothing was allowed for this checkout (env id %s)\n", env.id);
+				   : "nothing was allowed for this checkout (env id %s)\n",
+			       env.id);
 		ret = 0;
 		goto out;
 	}
@@ -70,7 +71,9 @@ int cmd_allow(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call 
 		for (size_t i = 0; i < r.n; i++) {
 			struct json_object *q = json_object_new_object();
 
-			json_object_object_add(q, "kind", json_object_new_string(prov_req_kind_name(r.v[i].kind)));
+			json_object_object_add(q, "kind",
+					       json_object_new_string(
+						       prov_req_kind_name(r.v[i].kind)));
 			json_object_object_add(q, "line", json_object_new_int((int)r.v[i].line));
 			json_object_object_add(q, "col", json_object_new_int((int)r.v[i].col));
 			json_object_object_add(q, "request", json_object_new_string(r.v[i].what));

@@ -12,8 +12,7 @@
 /* The macro this replaces declared the command's locals and returned from
  * it; the command now declares its env and decides itself. */
 int cmd_env_begin(struct dv_ctx *ctx, const struct layer_store *st, const struct cmd_call *call,
-		  bool need_spec, const struct opt_spec *os, struct env *env,
-		  struct dv_error *err)
+		  bool need_spec, const struct opt_spec *os, struct env *env, struct dv_error *err)
 {
 	bool helped;
 	int oi = cmd_parse_opts(ctx, call, os, &helped, err);
@@ -62,7 +61,8 @@ int cmd_store_root(struct dv_ctx *ctx, struct dv_error *err)
 
 	if (home && *home) {
 		if (home[0] != '/')
-			return dv_err_usage(err, "DEVENV_HOME must be an absolute path, not '%s'", home);
+			return dv_err_usage(err, "DEVENV_HOME must be an absolute path, not '%s'",
+					    home);
 		ctx->home = dv_xstrdup(home);
 	} else if (!ctx->rootless) {
 		ctx->home = dv_xstrdup("/var/lib/devenv");

@@ -104,8 +104,8 @@ struct cmd_call {
  * one's code and value. shorts/longs: options kept out of the table (none
  * here; an option there works but --help cannot explain it). */
 struct opt_spec {
-	const char *shorts;          /* more short options (getopt syntax) */
-	const struct option *longs;  /* more long options, terminated by {0} */
+	const char *shorts;         /* more short options (getopt syntax) */
+	const struct option *longs; /* more long options, terminated by {0} */
 	int (*own)(int c, const char *arg, void *data, struct dv_error *err);
 	void *data;
 };
@@ -153,8 +153,7 @@ int cmd_sub_args(const struct cmd *sub, int argc, int oi, int n_min, int n_max,
  * (the command returns 0), -1 on an error. *env is the caller's to release
  * (env_release) in every case. */
 int cmd_env_begin(struct dv_ctx *ctx, const struct layer_store *st, const struct cmd_call *call,
-		  bool need_spec, const struct opt_spec *os, struct env *env,
-		  struct dv_error *err);
+		  bool need_spec, const struct opt_spec *os, struct env *env, struct dv_error *err);
 /* 'a', 'b' */
 void cmd_quoted_list(const struct dv_strv *sv, struct dv_buf *b);
 /* "12.0 KiB", "~12.0 KiB" for an estimate. */
@@ -175,17 +174,17 @@ int cmd_unknown(const struct cmd_table *t, const char *name, struct dv_error *er
 int cmd_up(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
 	   struct dv_error *err);
 int cmd_provision(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
-	          struct dv_error *err);
+		  struct dv_error *err);
 int cmd_halt(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
 	     struct dv_error *err);
 int cmd_reload(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
 	       struct dv_error *err);
 int cmd_suspend(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
-	        struct dv_error *err);
+		struct dv_error *err);
 int cmd_resume(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
 	       struct dv_error *err);
 int cmd_destroy(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
-	        struct dv_error *err);
+		struct dv_error *err);
 int cmd_status(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
 	       struct dv_error *err);
 int cmd_port(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
@@ -225,10 +224,10 @@ int cmd_allow(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call 
 int cmd_init(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
 	     struct dv_error *err);
 int cmd_version(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
-	        struct dv_error *err);
+		struct dv_error *err);
 int cmd_help(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
 	     struct dv_error *err);
 int cmd_complete(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
-	         struct dv_error *err);
+		 struct dv_error *err);
 
 #endif

@@ -78,7 +78,9 @@ int cmd_complete(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_ca
 {
 	(void)ctx;
 	if (call->argc < 2)
-		return dv_err_usage(err, "usage: devenv __complete commands|options CMD [SUB]|subcommands CMD|envs|images|volumes|templates");
+		return dv_err_usage(
+			err,
+			"usage: devenv __complete commands|options CMD [SUB]|subcommands CMD|envs|images|volumes|templates");
 	if (!strcmp(call->argv[1], "commands")) {
 		for (size_t i = 0; i < call->table->n; i++)
 			if (!(call->table->cmds[i].flags & CMD_HIDDEN))
@@ -88,9 +90,11 @@ int cmd_complete(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_ca
 		 * that mean something for it. */
 		const struct cmd *c = call->argc > 2 ? cmd_find(call->table, call->argv[2]) : NULL;
 
-		if (c && call->argc > 3 && (c->flags & CMD_SUBCOMMANDS) && cmd_find_sub(c, call->argv[3]))
+		if (c && call->argc > 3 && (c->flags & CMD_SUBCOMMANDS) &&
+		    cmd_find_sub(c, call->argv[3]))
 			c = cmd_find_sub(c, call->argv[3]);
-		for (const struct cmd_opt *o = c ? c->opts : NULL; o && (o->shortname || o->name); o++)
+		for (const struct cmd_opt *o = c ? c->opts : NULL; o && (o->shortname || o->name);
+		     o++)
 			if (o->name)
 				printf("--%s\n", o->name);
 		printf("--help\n--quiet\n");
@@ -99,7 +103,8 @@ int cmd_complete(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_ca
 		if (c && (c->flags & CMD_JSON))
 			printf("--json\n");
 	} else if (!strcmp(call->argv[1], "subcommands")) {
-		const struct cmd *c = call->argc > 2 ? cmd_find(call->table, call->argv[2]) : NULL, *sub;
+		const struct cmd *c = call->argc > 2 ? cmd_find(call->table, call->argv[2]) : NULL,
+				 *sub;
 
 		for (size_t k = 0; c && (sub = cmd_sub_nth(c, k)) != NULL; k++)
 			printf("%s\n", sub->name + strlen(c->name) + 1);

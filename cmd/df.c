@@ -35,7 +35,8 @@ int cmd_df(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *ca
 
 		for (size_t r = 0; r < ENV_DF_N; r++) {
 			const struct env_df_row *row = &df.rows[r];
-			struct json_object *x = json_object_new_object(), *items = json_object_new_array();
+			struct json_object *x = json_object_new_object(),
+					   *items = json_object_new_array();
 			char key[16];
 
 			for (size_t i = 0; i < row->n; i++) {
@@ -44,19 +45,26 @@ int cmd_df(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *ca
 
 				json_object_object_add(y, "name", json_object_new_string(it->name));
 				if (it->id)
-					json_object_object_add(y, "id", json_object_new_string(it->id));
+					json_object_object_add(y, "id",
+							       json_object_new_string(it->id));
 				if (it->state)
-					json_object_object_add(y, "state", json_object_new_string(it->state));
-				json_object_object_add(y, "size", json_object_new_int64((int64_t)it->size));
-				json_object_object_add(y, "active", json_object_new_boolean(it->active));
-				json_object_object_add(y, "estimate", json_object_new_boolean(it->estimate));
+					json_object_object_add(y, "state",
+							       json_object_new_string(it->state));
+				json_object_object_add(y, "size",
+						       json_object_new_int64((int64_t)it->size));
+				json_object_object_add(y, "active",
+						       json_object_new_boolean(it->active));
+				json_object_object_add(y, "estimate",
+						       json_object_new_boolean(it->estimate));
 				json_object_array_add(items, y);
 			}
 			json_object_object_add(x, "total", json_object_new_int((int)row->total));
 			json_object_object_add(x, "active", json_object_new_int((int)row->active));
 			json_object_object_add(x, "size", json_object_new_int64((int64_t)row->size));
-			json_object_object_add(x, "reclaimable", json_object_new_int64((int64_t)row->reclaimable));
-			json_object_object_add(x, "estimate", json_object_new_boolean(row->estimate));
+			json_object_object_add(x, "reclaimable",
+					       json_object_new_int64((int64_t)row->reclaimable));
+			json_object_object_add(x, "estimate",
+					       json_object_new_boolean(row->estimate));
 			json_object_object_add(x, "items", items);
 			snprintf(key, sizeof(key), "%s", row->type);
 			key[0] = (char)(key[0] - 'A' + 'a');
@@ -74,8 +82,8 @@ int cmd_df(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *ca
 
 		cmd_size(size, sizeof(size), row->size, row->estimate);
 		dv_str_size(rec, sizeof(rec), row->reclaimable);
-		printf("%-8s  %5u  %6u  %-11s  %s (%llu%%)\n", row->type, row->total, row->active, size,
-		       rec, row->size ? row->reclaimable * 100 / row->size : 0ULL);
+		printf("%-8s  %5u  %6u  %-11s  %s (%llu%%)\n", row->type, row->total, row->active,
+		       size, rec, row->size ? row->reclaimable * 100 / row->size : 0ULL);
 	}
 	for (size_t r = 0; verbose && r < ENV_DF_N; r++) {
 		const struct env_df_row *row = &df.rows[r];
@@ -90,9 +98,11 @@ int cmd_df(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *ca
 				printf("  %-40s  %-19.19s  %-11s  %s\n", it->name, it->id, size,
 				       it->active ? "used by an env" : "unused");
 			else if (r == ENV_DF_LAYERS)
-				printf("  %.12s  %-11s  %s\n", it->name, size, it->active ? "in use" : "unused (gc)");
+				printf("  %.12s  %-11s  %s\n", it->name, size,
+				       it->active ? "in use" : "unused (gc)");
 			else if (r == ENV_DF_ENVS)
-				printf("  %-12s  %-16s  %-8s  %s\n", it->id, it->name, it->state, size);
+				printf("  %-12s  %-16s  %-8s  %s\n", it->id, it->name, it->state,
+				       size);
 			else
 				printf("  %-40s  %-11s  %s\n", it->name, size, it->state);
 		}

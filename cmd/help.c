@@ -170,7 +170,8 @@ int cmd_help(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *
 		const struct cmd *sub = cmd_find_sub(c, call->argv[2]);
 
 		if (!sub)
-			return dv_err_usage(err, "'%s' is not a 'devenv %s' command; see 'devenv help %s'",
+			return dv_err_usage(err,
+					    "'%s' is not a 'devenv %s' command; see 'devenv help %s'",
 					    call->argv[2], c->name, c->name);
 		c = sub;
 	}

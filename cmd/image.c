@@ -61,7 +61,8 @@ int cmd_images(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call
 	if (ctx->json)
 		arr = json_object_new_array();
 	else
-		printf("%-32s  %-12s  %-12s  %-14s  %s\n", "REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE");
+		printf("%-32s  %-12s  %-12s  %-14s  %s\n", "REPOSITORY", "TAG", "IMAGE ID",
+		       "CREATED", "SIZE");
 	for (size_t i = 0; i < n; i++) {
 		char size[32], age[32], when[40], repo[256], tag[160];
 		long long created = image_created(&imgs[i]);
@@ -77,8 +78,10 @@ int cmd_images(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call
 			json_object_object_add(o, "tag", json_object_new_string(tag));
 			json_object_object_add(o, "id", json_object_new_string(imgs[i].id));
 			json_object_object_add(o, "created", json_object_new_int64(created));
-			json_object_object_add(o, "size", json_object_new_int64((int64_t)imgs[i].size));
-			json_object_object_add(o, "layers", json_object_new_int((int)imgs[i].layers.n));
+			json_object_object_add(o, "size",
+					       json_object_new_int64((int64_t)imgs[i].size));
+			json_object_object_add(o, "layers",
+					       json_object_new_int((int)imgs[i].layers.n));
 			json_object_array_add(arr, o);
 		} else {
 			/* As `docker images` shows them: the id without "sha256:", cut to 12. */
@@ -99,7 +102,8 @@ int cmd_images(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call
 	}
 	free(imgs);
 	if (arr) {
-		prov_json_print(stdout, arr, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+		prov_json_print(stdout, arr,
+				JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 		json_object_put(arr);
 	}
 	return 0;
@@ -180,14 +184,18 @@ int cmd_rmi(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *c
 	 * there is one, so removing the image's name loses nothing. */
 	for (size_t i = 0; i < n; i++) {
 		if (strcmp(all[i].image_id, img.id) == 0) {
-			dv_err_plain(err, EBUSY, "image '%s' is used by env '%s' (%s); destroy it first", img.name,
-			       all[i].name, all[i].id);
+			dv_err_plain(err, EBUSY,
+				     "image '%s' is used by env '%s' (%s); destroy it first",
+				     img.name, all[i].name, all[i].id);
 			goto out;
 		}
 		for (size_t k = 0; k < all[i].n_services; k++) {
-			if (all[i].services[k].image_id && !strcmp(all[i].services[k].image_id, img.id)) {
-				dv_err_plain(err, EBUSY, "image '%s' is used by service '%s' of env '%s' (%s); destroy the env first",
-					     img.name, all[i].services[k].name, all[i].name, all[i].id);
+			if (all[i].services[k].image_id &&
+			    !strcmp(all[i].services[k].image_id, img.id)) {
+				dv_err_plain(err, EBUSY,
+					     "image '%s' is used by service '%s' of env '%s' (%s); destroy the env first",
+					     img.name, all[i].services[k].name, all[i].name,
+					     all[i].id);
 				goto out;
 			}
 		}
@@ -221,7 +229,8 @@ int cmd_image(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call 
 	if (strcmp(what, "import") == 0) {
 		if (cmd_sub_args(sub, call->argc, oi, 2, 2, err) < 0)
 			return -1;
-		if (layer_image_import(st, call->argv[oi], call->argv[oi + 1], &img, &skipped, err) < 0)
+		if (layer_image_import(st, call->argv[oi], call->argv[oi + 1], &img, &skipped,
+				       err) < 0)
 			goto out;
 	} else if (strcmp(what, "inspect") == 0) {
 		/* As `docker image inspect`: one JSON object per image asked for. */
@@ -254,21 +263,25 @@ int cmd_image(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call 
 			json_object_object_add(o, "Created", json_object_new_string(when));
 			json_object_object_add(o, "Size", json_object_new_int64((int64_t)one.size));
 			for (size_t k = 0; k < one.layers.n; k++)
-				json_object_array_add(layers, json_object_new_string(one.layers.v[k]));
+				json_object_array_add(layers,
+						      json_object_new_string(one.layers.v[k]));
 			json_object_object_add(o, "Layers", layers);
-			json_object_object_add(o, "Config", one.config ? json_tokener_parse(one.config) : NULL);
+			json_object_object_add(o, "Config",
+					       one.config ? json_tokener_parse(one.config) : NULL);
 			json_object_array_add(arr, o);
 			layer_image_release(&one);
 		}
 		/* The config is the image's: json-c leaves C1 controls and
 		 * bytes that are not UTF-8 as they are. */
-		prov_json_print(stdout, arr, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+		prov_json_print(stdout, arr,
+				JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
 		json_object_put(arr);
 		return 0;
 	} else if (strcmp(what, "load") == 0) {
 		if (cmd_sub_args(sub, call->argc, oi, 1, 2, err) < 0)
 			return -1;
-		if (layer_image_load(st, call->argv[oi], call->argc - oi == 2 ? call->argv[oi + 1] : NULL, &img, err) < 0)
+		if (layer_image_load(st, call->argv[oi],
+				     call->argc - oi == 2 ? call->argv[oi + 1] : NULL, &img, err) < 0)
 			goto out;
 	} else if (strcmp(what, "save") == 0) {
 		if (cmd_sub_args(sub, call->argc, oi, 2, 2, err) < 0)
@@ -276,7 +289,8 @@ int cmd_image(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call 
 		if (layer_image_save(st, call->argv[oi], call->argv[oi + 1], err) < 0)
 			return -1;
 		if (!ctx->quiet)
-			printf("saved %s to %s (an OCI image layout archive)\n", call->argv[oi], call->argv[oi + 1]);
+			printf("saved %s to %s (an OCI image layout archive)\n", call->argv[oi],
+			       call->argv[oi + 1]);
 		return 0;
 	} else {
 		if (cmd_sub_args(sub, call->argc, oi, 1, 1, err) < 0)

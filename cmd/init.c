@@ -39,7 +39,8 @@ static int write_new_envfile(const char *dir, const char *text, struct dv_error 
 
 		unlinkat(dirfd, tmp, 0);
 		if (e == EEXIST)
-			return dv_err_plain(err, EEXIST, "an Envfile is already here; edit it, or remove it first");
+			return dv_err_plain(err, EEXIST,
+					    "an Envfile is already here; edit it, or remove it first");
 		return dv_err(err, e, "cannot create 'Envfile'");
 	}
 	unlinkat(dirfd, tmp, 0);
@@ -69,7 +70,6 @@ static int init_opt(int c, const char *arg, void *data, struct dv_error *err)
 }
 
 
-
 /* init --from-devcontainer asks what `up` on the devcontainer.json would
  * (the same list, the same record): its ${localEnv:...} values are written
  * into the Envfile, so they are read only after a yes. The store is opened
@@ -77,8 +77,11 @@ static int init_opt(int c, const char *arg, void *data, struct dv_error *err)
 static int init_trust_check(struct dv_ctx *ctx, const char *path, const char *checkout,
 			    const char *disp, struct dv_error *err)
 {
-	struct layer_store st = { .root_fd = -1, .layers_fd = -1, .images_fd = -1,
-				  .cache_fd = -1, .tmp_fd = -1 };
+	struct layer_store st = { .root_fd = -1,
+				  .layers_fd = -1,
+				  .images_fd = -1,
+				  .cache_fd = -1,
+				  .tmp_fd = -1 };
 	struct env_spec spec = { 0 };
 	struct prov_requests r;
 	char id[13];
@@ -120,7 +123,8 @@ static int init_from_devcontainer(struct dv_ctx *ctx, struct dv_error *err)
 		return dv_err(err, errno, "cannot read the current folder");
 	if (envfile_find(cwd, &path, &checkout, err) < 0) {
 		if (err->errnum == ENOENT)
-			return dv_err_plain(err, ENOENT, "no .devcontainer/devcontainer.json or "
+			return dv_err_plain(err, ENOENT,
+					    "no .devcontainer/devcontainer.json or "
 					    ".devcontainer.json here or in its parents up to the "
 					    "repository root");
 		return -1;
@@ -128,8 +132,10 @@ static int init_from_devcontainer(struct dv_ctx *ctx, struct dv_error *err)
 	n = strlen(cwd);
 	disp = !strncmp(path, cwd, n) && path[n] == '/' ? path + n + 1 : path;
 	if (!envfile_is_devcontainer(path))
-		return dv_err_plain(err, EEXIST, "an Envfile is already here ('%s'); edit it, or "
-				    "remove it first", disp);
+		return dv_err_plain(err, EEXIST,
+				    "an Envfile is already here ('%s'); edit it, or "
+				    "remove it first",
+				    disp);
 	if (init_trust_check(ctx, path, checkout, disp, err) < 0 ||
 	    envfile_devcontainer_convert(path, checkout, disp, &yaml, &dir, err) < 0)
 		return -1;
@@ -167,7 +173,7 @@ int cmd_init(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *
 		return -1;
 	if (io.from_dc + io.list + !!io.tmpl > 1)
 		return dv_err_usage(err, "'devenv init' takes one of --template, --list and "
-				    "--from-devcontainer; see 'devenv init --help'");
+					 "--from-devcontainer; see 'devenv init --help'");
 	if (io.from_dc)
 		return init_from_devcontainer(ctx, err);
 	if (io.list) {
@@ -212,8 +218,8 @@ int cmd_init(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *
 	if (write_new_envfile(NULL, text, err) < 0)
 		goto out;
 	if (!ctx->quiet) {
-		printf("wrote Envfile from the %s template (%s); edit it, then 'devenv up'\n", t->name,
-		       why.s);
+		printf("wrote Envfile from the %s template (%s); edit it, then 'devenv up'\n",
+		       t->name, why.s);
 		for (size_t i = 0; i < missing.n; i++)
 			printf("note: no %s here, so its steps are commented out in the Envfile\n",
 			       missing.v[i]);

@@ -91,7 +91,8 @@ static int destroy_volumes(const struct layer_store *st, const char *env_id,
 		if (v->damaged) {
 			if (!quiet)
 				printf("volume '%s' kept: its record is damaged; 'devenv volume rm "
-				       "%s' removes it\n", v->name, v->name);
+				       "%s' removes it\n",
+				       v->name, v->name);
 			continue;
 		}
 		/* One without a record was made before volumes were per env,
@@ -99,7 +100,8 @@ static int destroy_volumes(const struct layer_store *st, const char *env_id,
 		if (v->shared && !v->legacy) {
 			if (!quiet)
 				printf("volume '%s' kept: it is shared; 'devenv volume rm %s' "
-				       "removes it\n", v->name, v->name);
+				       "removes it\n",
+				       v->name, v->name);
 			continue;
 		}
 		if (!v->shared && strcmp(v->owner_id, env_id))
@@ -138,8 +140,10 @@ int cmd_destroy(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_cal
 		 * env's folder removed, as for any other. */
 		memset(err, 0, sizeof(*err));
 		if (!force && !isatty(0)) {
-			dv_err_usage(err, "'devenv destroy' asks before removing the damaged env %s; "
-				     "pass -f to skip the question", env.id);
+			dv_err_usage(err,
+				     "'devenv destroy' asks before removing the damaged env %s; "
+				     "pass -f to skip the question",
+				     env.id);
 			goto out;
 		}
 		if (!force) {
@@ -162,7 +166,8 @@ int cmd_destroy(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_cal
 		char answer[16] = "";
 
 		if (!isatty(0)) {
-			dv_err_usage(err, "'devenv destroy' asks before removing env '%s'; pass -f to skip the question",
+			dv_err_usage(err,
+				     "'devenv destroy' asks before removing env '%s'; pass -f to skip the question",
 				     env.state.name);
 			goto out;
 		}

@@ -30,7 +30,8 @@ static int logs_opt(int c, const char *arg, void *data, struct dv_error *err)
 	}
 	for (const char *p = arg; *p; p++)
 		if (*p < '0' || *p > '9' || (v = v * 10 + (unsigned)(*p - '0')) > 100000000)
-			return dv_err_usage(err, "--tail takes a number of lines or 'all', not '%s'", arg);
+			return dv_err_usage(err, "--tail takes a number of lines or 'all', not '%s'",
+					    arg);
 	if (!*arg)
 		return dv_err_usage(err, "--tail takes a number of lines or 'all', not ''");
 	o->tail = (long long)v;
@@ -68,12 +69,16 @@ int cmd_logs(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *
 		}
 		if (!ss) {
 			if (!env.has_state)
-				dv_err_plain(err, ENOENT, "env %s was never brought up; 'devenv up' creates it", env.id);
+				dv_err_plain(err, ENOENT,
+					     "env %s was never brought up; 'devenv up' creates it",
+					     env.id);
 			else if (!names.len)
-				dv_err_plain(err, ENOENT, "env '%s' has no service '%s' (it started none)",
+				dv_err_plain(err, ENOENT,
+					     "env '%s' has no service '%s' (it started none)",
 					     env.state.name, svc);
 			else
-				dv_err_plain(err, ENOENT, "env '%s' has no service '%s'; its services: %s",
+				dv_err_plain(err, ENOENT,
+					     "env '%s' has no service '%s'; its services: %s",
 					     env.state.name, svc, names.s);
 			dv_buf_release(&names);
 			goto out;

@@ -13,13 +13,19 @@
  * `COMMAND --help` and devenv(1) print them. `only`: the commands it
  * means something for (0: every one). */
 const struct cmd_common_opt cmd_common_opts[] = {
-	{ "-e, --env NAME|ID", "act on that env, from anywhere (default: the Envfile's, found from "
-			       "the current folder)", CMD_ENV },
-	{ "    --json", "output JSON where the command prints data; on up, provision and reload, "
-		      "JSON Lines of progress (README: Progress and scripting)", CMD_JSON },
-	{ "-q, --quiet", "no messages on success, only errors and warnings (what a command is "
-			 "for, as status's or ls's listing, is still printed); on up, provision and "
-			 "reload, a failed step's output too", 0 },
+	{ "-e, --env NAME|ID",
+	  "act on that env, from anywhere (default: the Envfile's, found from "
+	  "the current folder)",
+	  CMD_ENV },
+	{ "    --json",
+	  "output JSON where the command prints data; on up, provision and reload, "
+	  "JSON Lines of progress (README: Progress and scripting)",
+	  CMD_JSON },
+	{ "-q, --quiet",
+	  "no messages on success, only errors and warnings (what a command is "
+	  "for, as status's or ls's listing, is still printed); on up, provision and "
+	  "reload, a failed step's output too",
+	  0 },
 	{ "-h, --help", "the command's usage and options", 0 },
 };
 
@@ -160,15 +166,16 @@ static void getopt_tables(const struct cmd *cmd, const struct opt_spec *os, char
 	/* "+:he:q", two bytes an option ("f:"), os's, the NUL */
 	size_t cap = 8 + 2 * n + strlen(more);
 	char *shorts = dv_xmalloc(cap), *p = shorts;
-	struct option *longs = dv_xcalloc(nc + n + n_longs(os ? os->longs : NULL) + 1,
-					  sizeof(*longs));
+	struct option *longs =
+		dv_xcalloc(nc + n + n_longs(os ? os->longs : NULL) + 1, sizeof(*longs));
 	size_t nl = nc;
 
 	memcpy(longs, common, sizeof(common));
 	p += snprintf(p, cap, "%s:he:q", cmd->flags & (CMD_ARGV_TAIL | CMD_SUBCOMMANDS) ? "+" : "");
 	for (const struct cmd_opt *o = cmd->opts; o && (o->shortname || o->name); o++) {
 		if (o->name)
-			longs[nl++] = (struct option){ o->name, o->arg ? required_argument : no_argument,
+			longs[nl++] = (struct option){ o->name,
+						       o->arg ? required_argument : no_argument,
 						       NULL, opt_code(o) };
 		if (o->shortname) {
 			*p++ = o->shortname;
@@ -223,14 +230,16 @@ static int parse_opts(struct dv_ctx *ctx, const struct cmd *cmd, int argc, char 
 			struct dv_buf hint = { 0 };
 
 			if (strncmp(bad, "--", 2) && optopt)
-				return dv_err_usage(err, "'devenv %s' has no option '-%c'; see 'devenv %s --help'",
+				return dv_err_usage(err,
+						    "'devenv %s' has no option '-%c'; see 'devenv %s --help'",
 						    cmd->name, optopt, cmd->name);
 			word = dv_xstrndup(bad, strcspn(bad, "="));
 			long_names(cmd, os, &cands);
 			for (size_t i = 0; bad[strlen(word)] == '=' && i < cands.n; i++)
 				if (!strcmp(cands.v[i], word)) {
 					dv_strv_release(&cands);
-					return dv_err_usage(err, "option '%s' takes no value; see 'devenv %s --help'",
+					return dv_err_usage(err,
+							    "option '%s' takes no value; see 'devenv %s --help'",
 							    word, cmd->name);
 				}
 			dv_suggest(word, (const char *const *)cands.v, cands.n, &hint);
@@ -260,7 +269,8 @@ int cmd_parse_opts(struct dv_ctx *ctx, const struct cmd_call *call, const struct
 int cmd_no_args(const struct cmd_call *call, int oi, struct dv_error *err)
 {
 	if (oi < call->argc)
-		return dv_err_usage(err, "'devenv %s' takes no argument '%s'; see 'devenv %s --help'",
+		return dv_err_usage(err,
+				    "'devenv %s' takes no argument '%s'; see 'devenv %s --help'",
 				    call->self->name, call->argv[oi], call->self->name);
 	return 0;
 }
@@ -286,8 +296,8 @@ const struct cmd *cmd_parse_sub(struct dv_ctx *ctx, const struct cmd_call *call,
 		dv_buf_addf(&list, "%s%s", n ? ", " : "", names[n]);
 	}
 	if (first >= argc) {
-		dv_err_usage(err, "'devenv %s' needs a command: %s; see 'devenv %s --help'", self->name,
-			     list.s, self->name);
+		dv_err_usage(err, "'devenv %s' needs a command: %s; see 'devenv %s --help'",
+			     self->name, list.s, self->name);
 		dv_buf_release(&list);
 		return NULL;
 	}
@@ -308,8 +318,7 @@ const struct cmd *cmd_parse_sub(struct dv_ctx *ctx, const struct cmd_call *call,
 	return sub;
 }
 
-int cmd_sub_args(const struct cmd *sub, int argc, int oi, int n_min, int n_max,
-		 struct dv_error *err)
+int cmd_sub_args(const struct cmd *sub, int argc, int oi, int n_min, int n_max, struct dv_error *err)
 {
 	if (argc - oi < n_min || (n_max >= 0 && argc - oi > n_max))
 		return dv_err_usage(err, "usage: devenv %s %s; see 'devenv %s --help'", sub->name,

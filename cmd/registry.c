@@ -91,9 +91,10 @@ int cmd_push(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *
 	if (oi < 0)
 		return helped ? 0 : -1;
 	if (oi + 1 != call->argc && oi + 2 != call->argc)
-		return dv_err_usage(err, "usage: devenv push [--compression gzip|zstd] IMAGE "
-					 "[host[:port]/NAME[:TAG]], or in a checkout: devenv push "
-					 "[--compression gzip|zstd] [-e NAME|ID] host[:port]/NAME[:TAG]");
+		return dv_err_usage(err,
+				    "usage: devenv push [--compression gzip|zstd] IMAGE "
+				    "[host[:port]/NAME[:TAG]], or in a checkout: devenv push "
+				    "[--compression gzip|zstd] [-e NAME|ID] host[:port]/NAME[:TAG]");
 	if (oi + 1 == call->argc) {
 		if (ctx->env_sel)
 			return push_env(ctx, st, call->argv[oi], comp, err);
@@ -112,7 +113,7 @@ int cmd_push(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *
 		layer_image_release(&img);
 	}
 	if (reg_push(st, call->argv[oi], oi + 1 < call->argc ? call->argv[oi + 1] : NULL, comp,
-			     ctx->quiet ? NULL : stdout, &name, digest, err) < 0)
+		     ctx->quiet ? NULL : stdout, &name, digest, err) < 0)
 		return -1;
 	if (!ctx->quiet)
 		printf("%s sha256:%s\n", name, digest);
@@ -186,11 +187,13 @@ int cmd_login(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call 
 	if (oi < 0)
 		return helped ? 0 : -1;
 	if (oi + 1 != call->argc)
-		return dv_err_usage(err, "usage: devenv login [-u USER] [--password-stdin] HOST[:PORT]");
+		return dv_err_usage(err,
+				    "usage: devenv login [-u USER] [--password-stdin] HOST[:PORT]");
 	if (reg_host_check(call->argv[oi], err) < 0)
 		return -1;
 	if (!lo.user && !isatty(0))
-		return dv_err_usage(err, "say who logs in: 'devenv login -u USER --password-stdin %s'",
+		return dv_err_usage(err,
+				    "say who logs in: 'devenv login -u USER --password-stdin %s'",
 				    call->argv[oi]);
 	if (!lo.password_stdin && !isatty(0))
 		return dv_err_usage(err, "standard input is not a terminal: give the password on it "

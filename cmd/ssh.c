@@ -52,7 +52,8 @@ int cmd_ssh(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *c
 	if (env_locate(ctx, st, false, &env, err) < 0)
 		goto out;
 	if (!env.has_state) {
-		dv_err_plain(err, ESRCH, "env %s was never brought up; 'devenv up' creates it", env.id);
+		dv_err_plain(err, ESRCH, "env %s was never brought up; 'devenv up' creates it",
+			     env.id);
 		goto out;
 	}
 	if (env_checkout_check(&env.state, err) < 0)
@@ -73,13 +74,17 @@ int cmd_ssh(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *c
 	char *shell_argv[] = { env.state.shell, "-c", (char *)so.command, NULL };
 	char *login_argv[] = { env.state.shell, "-l", NULL };
 	struct ctr_exec x = {
-		.argv = so.command ? shell_argv : oi < call->argc ? call->argv + oi : login_argv,
+		.argv = so.command        ? shell_argv
+			: oi < call->argc ? call->argv + oi
+					  : login_argv,
 		.envp = envp.v,
 		.cwd = dir,
 		.tty = tty,
 		.tee_fd = -1,
 		/* The Envfile's user unless --user says otherwise ("root" included). */
-		.user = so.user ? so.user : env.state.user && env.state.user[0] ? env.state.user : NULL,
+		.user = so.user                               ? so.user
+			: env.state.user && env.state.user[0] ? env.state.user
+							      : NULL,
 		.owner = env_record_owner(&env.state, &owner),
 	};
 	struct ctr_sandbox sb = { 0 };

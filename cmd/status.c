@@ -16,9 +16,12 @@ static const char *status_name(const struct env *env)
 	if (!env->has_state)
 		return "not created";
 	switch (ctr_probe(&env->state.init)) {
-	case CTR_RUNNING: return "running";
-	case CTR_FROZEN: return "suspended";
-	default: return "halted";
+	case CTR_RUNNING:
+		return "running";
+	case CTR_FROZEN:
+		return "suspended";
+	default:
+		return "halted";
 	}
 }
 
@@ -37,7 +40,8 @@ static void print_services(const struct layer_store *st, const struct env *env)
 			fflush(stdout);
 			env_svc_tail(st, env->id, in.name, 5, stdout, "      ");
 		} else if (in.state == ENV_SVC_RUNNING || in.state == ENV_SVC_FROZEN) {
-			printf("    %s: %s (pid %d)\n", in.name, env_svc_state_name(in.state), (int)in.pid);
+			printf("    %s: %s (pid %d)\n", in.name, env_svc_state_name(in.state),
+			       (int)in.pid);
 		} else {
 			printf("    %s: stopped\n", in.name);
 		}
@@ -56,8 +60,11 @@ static struct json_object *services_json(const struct layer_store *st, const str
 		env_svc_info(st, env, i, &in);
 		live = in.state == ENV_SVC_RUNNING || in.state == ENV_SVC_FROZEN;
 		json_object_object_add(o, "name", json_object_new_string(in.name));
-		json_object_object_add(o, "state", json_object_new_string(env_svc_state_name(in.state)));
-		json_object_object_add(o, "exit_status", in.exit_status >= 0 ? json_object_new_int(in.exit_status) : NULL);
+		json_object_object_add(o, "state",
+				       json_object_new_string(env_svc_state_name(in.state)));
+		json_object_object_add(o, "exit_status",
+				       in.exit_status >= 0 ? json_object_new_int(in.exit_status)
+							   : NULL);
 		json_object_object_add(o, "pid", live ? json_object_new_int(in.pid) : NULL);
 		json_object_array_add(a, o);
 	}
@@ -73,7 +80,8 @@ static struct json_object *ports_json(const struct env_record *state)
 		const struct hnet_port *p = &state->ports[i];
 		struct json_object *o = json_object_new_object();
 
-		json_object_object_add(o, "container_port", json_object_new_int((int)p->container_port));
+		json_object_object_add(o, "container_port",
+				       json_object_new_int((int)p->container_port));
 		json_object_object_add(o, "protocol", json_object_new_string("tcp"));
 		json_object_object_add(o, "host_ip", json_object_new_string(p->host_ip));
 		json_object_object_add(o, "host_port", json_object_new_int((int)p->host_port));
@@ -107,33 +115,69 @@ int cmd_status(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call
 		struct json_object *o = json_object_new_object();
 
 		json_object_object_add(o, "id", json_object_new_string(env.id));
-		json_object_object_add(o, "name", env.has_state ? json_object_new_string(env.state.name) : NULL);
+		json_object_object_add(o, "name",
+				       env.has_state ? json_object_new_string(env.state.name)
+						     : NULL);
 		json_object_object_add(o, "state", json_object_new_string(state));
-		json_object_object_add(o, "pid", running ? json_object_new_int(env.state.init.pid) : NULL);
-		json_object_object_add(o, "image", env.has_state ? json_object_new_string(env.state.image) : NULL);
-		json_object_object_add(o, "image_id", env.has_state ? json_object_new_string(env.state.image_id) : NULL);
-		json_object_object_add(o, "image_for", env.has_state && env.state.image_for && env.state.image_for[0] ? json_object_new_string(env.state.image_for) : NULL);
-		json_object_object_add(o, "checkout", env.has_state ? json_object_new_string(env.state.checkout) : NULL);
-		json_object_object_add(o, "workdir", env.has_state ? json_object_new_string(env.state.workdir) : NULL);
-		json_object_object_add(o, "created", env.has_state ? json_object_new_int64(env.state.created) : NULL);
-		json_object_object_add(o, "size", has_size ? json_object_new_int64((int64_t)sz.bytes) : NULL);
-		json_object_object_add(o, "size_measured", has_size ? json_object_new_string(sz.when) : NULL);
+		json_object_object_add(o, "pid",
+				       running ? json_object_new_int(env.state.init.pid) : NULL);
+		json_object_object_add(o, "image",
+				       env.has_state ? json_object_new_string(env.state.image)
+						     : NULL);
+		json_object_object_add(o, "image_id",
+				       env.has_state ? json_object_new_string(env.state.image_id)
+						     : NULL);
+		json_object_object_add(o, "image_for",
+				       env.has_state && env.state.image_for && env.state.image_for[0]
+					       ? json_object_new_string(env.state.image_for)
+					       : NULL);
+		json_object_object_add(o, "checkout",
+				       env.has_state ? json_object_new_string(env.state.checkout)
+						     : NULL);
+		json_object_object_add(o, "workdir",
+				       env.has_state ? json_object_new_string(env.state.workdir)
+						     : NULL);
+		json_object_object_add(o, "created",
+				       env.has_state ? json_object_new_int64(env.state.created)
+						     : NULL);
+		json_object_object_add(o, "size",
+				       has_size ? json_object_new_int64((int64_t)sz.bytes) : NULL);
+		json_object_object_add(o, "size_measured",
+				       has_size ? json_object_new_string(sz.when) : NULL);
 		json_object_object_add(o, "size_at", has_size ? json_object_new_int64(sz.at) : NULL);
-		json_object_object_add(o, "oom_kills", oom_known ? json_object_new_int64((int64_t)ooms) : NULL);
+		json_object_object_add(o, "oom_kills",
+				       oom_known ? json_object_new_int64((int64_t)ooms) : NULL);
 		json_object_object_add(o, "oom_killed", json_object_new_boolean(ooms > 0));
-		json_object_object_add(o, "user", env.has_state && env.state.user[0] ? json_object_new_string(env.state.user) : NULL);
+		json_object_object_add(o, "user",
+				       env.has_state && env.state.user[0]
+					       ? json_object_new_string(env.state.user)
+					       : NULL);
 		json_object_object_add(o, "rootless", json_object_new_boolean(ctx->rootless));
-		json_object_object_add(o, "checkout_ownership", env.has_state && env.state.ownership[0] ? json_object_new_string(env.state.ownership) : NULL);
-		json_object_object_add(o, "userns_map", env.has_state && env.state.userns_map && env.state.userns_map[0] ? json_object_new_string(env.state.userns_map) : NULL);
+		json_object_object_add(o, "checkout_ownership",
+				       env.has_state && env.state.ownership[0]
+					       ? json_object_new_string(env.state.ownership)
+					       : NULL);
+		json_object_object_add(o, "userns_map",
+				       env.has_state && env.state.userns_map &&
+						       env.state.userns_map[0]
+					       ? json_object_new_string(env.state.userns_map)
+					       : NULL);
 		if (env.has_state) {
 			char caps[32];
 
 			snprintf(caps, sizeof(caps), "%llx", env.state.caps);
-			json_object_object_add(o, "seccomp", json_object_new_string(env.state.seccomp && env.state.seccomp[0] ? "filtered" : "unconfined"));
+			json_object_object_add(o, "seccomp",
+					       json_object_new_string(
+						       env.state.seccomp && env.state.seccomp[0]
+							       ? "filtered"
+							       : "unconfined"));
 			json_object_object_add(o, "caps", json_object_new_string(caps));
 			json_object_object_add(o, "services", services_json(st, &env));
-			json_object_object_add(o, "network", json_object_new_string(
-				env.state.network && env.state.network[0] ? env.state.network : "host"));
+			json_object_object_add(o, "network",
+					       json_object_new_string(
+						       env.state.network && env.state.network[0]
+							       ? env.state.network
+							       : "host"));
 			json_object_object_add(o, "ports", ports_json(&env.state));
 		}
 		prov_json_print(stdout, o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
@@ -149,15 +193,16 @@ int cmd_status(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call
 			dv_buf_add_safe(&co, env.state.checkout, strlen(env.state.checkout));
 			dv_buf_add_safe(&wd, env.state.workdir, strlen(env.state.workdir));
 			printf("  image:    %s", env.state.image);
-			if (env.state.image_for && env.state.image_for[0]) /* a team's base, pinned (teamcache.c) */
+			if (env.state.image_for &&
+			    env.state.image_for[0]) /* a team's base, pinned (teamcache.c) */
 				printf(" (the team's '%s', pinned by digest)", env.state.image_for);
 			printf("\n  checkout: %s\n  workdir:  %s\n", co.s, wd.s);
 			dv_buf_release(&co);
 			dv_buf_release(&wd);
 		}
 		if (env.state.user[0])
-			printf("  user:     %s (uid %u, gid %u)\n", env.state.user, env.state.user_uid,
-			       env.state.user_gid);
+			printf("  user:     %s (uid %u, gid %u)\n", env.state.user,
+			       env.state.user_uid, env.state.user_gid);
 		if (!strcmp(env.state.ownership, "rootless") && env.state.userns_map &&
 		    !strcmp(env.state.userns_map, "keep-id"))
 			printf("  checkout ownership: rootless, keep-id (user '%s', uid %u in the env, "
@@ -204,8 +249,9 @@ int cmd_status(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call
 			       running ? "; it may have grown since" : "");
 		}
 		if (ooms)
-			printf("  out of memory: %llu process%s OOM-killed%s; see 'resources: memory'\n", ooms,
-			       ooms == 1 ? "" : "es", running ? "" : ", the env's init may be among them");
+			printf("  out of memory: %llu process%s OOM-killed%s; see 'resources: memory'\n",
+			       ooms, ooms == 1 ? "" : "es",
+			       running ? "" : ", the env's init may be among them");
 		print_services(st, &env);
 	}
 	env_release(&env);
@@ -231,8 +277,10 @@ int cmd_port(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *
 		goto out;
 	}
 	if (ctr_probe(&env.state.init) == CTR_STOPPED) {
-		dv_err_plain(err, ESRCH, "env '%s' is not running; 'devenv up' starts it and its "
-			     "forwards", env.state.name);
+		dv_err_plain(err, ESRCH,
+			     "env '%s' is not running; 'devenv up' starts it and its "
+			     "forwards",
+			     env.state.name);
 		goto out;
 	}
 	if (ctx->json) {
@@ -245,8 +293,8 @@ int cmd_port(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *
 			const struct hnet_port *p = &env.state.ports[i];
 			bool v6 = strchr(p->host_ip, ':') != NULL;
 
-			printf("%u/tcp -> %s%s%s:%u\n", p->container_port, v6 ? "[" : "", p->host_ip,
-			       v6 ? "]" : "", p->host_port);
+			printf("%u/tcp -> %s%s%s:%u\n", p->container_port, v6 ? "[" : "",
+			       p->host_ip, v6 ? "]" : "", p->host_port);
 		}
 	}
 	ret = 0;
@@ -292,15 +340,20 @@ int cmd_ls(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *ca
 			json_object_object_add(o, "name", json_object_new_string(all[i].name));
 			json_object_object_add(o, "state", json_object_new_string(state));
 			json_object_object_add(o, "image", json_object_new_string(all[i].image));
-			json_object_object_add(o, "checkout", json_object_new_string(all[i].checkout));
+			json_object_object_add(o, "checkout",
+					       json_object_new_string(all[i].checkout));
 			json_object_object_add(o, "created", json_object_new_int64(all[i].created));
-			json_object_object_add(o, "size", has_size ? json_object_new_int64((int64_t)sz.bytes) : NULL);
-			json_object_object_add(o, "size_measured", has_size ? json_object_new_string(sz.when) : NULL);
-			json_object_object_add(o, "size_at", has_size ? json_object_new_int64(sz.at) : NULL);
+			json_object_object_add(o, "size",
+					       has_size ? json_object_new_int64((int64_t)sz.bytes)
+							: NULL);
+			json_object_object_add(o, "size_measured",
+					       has_size ? json_object_new_string(sz.when) : NULL);
+			json_object_object_add(o, "size_at",
+					       has_size ? json_object_new_int64(sz.at) : NULL);
 			json_object_array_add(arr, o);
 		} else {
-			printf("%-12s  %-16s  %-8s  %-5s  %-10s  %-28s  %s\n", all[i].id, all[i].name, state,
-			       age, size, all[i].image, all[i].checkout);
+			printf("%-12s  %-16s  %-8s  %-5s  %-10s  %-28s  %s\n", all[i].id,
+			       all[i].name, state, age, size, all[i].image, all[i].checkout);
 		}
 		env_record_release(&all[i]);
 	}
@@ -320,13 +373,14 @@ int cmd_ls(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *ca
 			json_object_object_add(o, "created", NULL);
 			json_object_array_add(arr, o);
 		} else {
-			printf("%-12s  %-16s  %-8s  %-5s  %-10s  %-28s  %s\n", damaged.v[i], "?", "damaged",
-			       "?", "?", "?", "?");
+			printf("%-12s  %-16s  %-8s  %-5s  %-10s  %-28s  %s\n", damaged.v[i], "?",
+			       "damaged", "?", "?", "?", "?");
 		}
 	}
 	dv_strv_release(&damaged);
 	if (arr) {
-		prov_json_print(stdout, arr, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+		prov_json_print(stdout, arr,
+				JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 		json_object_put(arr);
 	}
 	return 0;

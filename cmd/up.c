@@ -54,8 +54,8 @@ static int events_begin(struct dv_ctx *ctx, struct dv_error *err)
 
 /* The last line: {"result":"ok","env":…,"id":…,"seconds":…}, or
  * {"result":"failed","error":"Envfile:3:5: …","seconds":…}. */
-static int events_end(struct dv_ctx *ctx, const struct env *env, int ret,
-		      unsigned long long t0, struct dv_error *err)
+static int events_end(struct dv_ctx *ctx, const struct env *env, int ret, unsigned long long t0,
+		      struct dv_error *err)
 {
 	struct json_object *o;
 	FILE *f = ctx->events;
@@ -73,7 +73,8 @@ static int events_end(struct dv_ctx *ctx, const struct env *env, int ret,
 		char msg[sizeof(err->file) + sizeof(err->msg) + 32];
 
 		if (err->file[0] && err->line)
-			snprintf(msg, sizeof(msg), "%s:%u:%u: %s", err->file, err->line, err->col, err->msg);
+			snprintf(msg, sizeof(msg), "%s:%u:%u: %s", err->file, err->line, err->col,
+				 err->msg);
 		else if (err->file[0])
 			snprintf(msg, sizeof(msg), "%s: %s", err->file, err->msg);
 		else
@@ -143,7 +144,8 @@ static int timeout_opt(int c, const char *arg, void *data, struct dv_error *err)
 	errno = 0;
 	v = strtoul(arg, &end, 10);
 	if (errno || *end || end == arg || v > 3600)
-		return dv_err_usage(err, "--timeout takes whole seconds from 0 to 3600, not '%s'", arg);
+		return dv_err_usage(err, "--timeout takes whole seconds from 0 to 3600, not '%s'",
+				    arg);
 	*(unsigned *)data = (unsigned)v;
 	return 0;
 }

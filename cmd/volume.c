@@ -45,13 +45,16 @@ static int volume_ls(struct dv_ctx *ctx, const struct layer_store *st, struct dv
 			for (size_t j = 0; j < v[i].envs.n; j++) {
 				struct json_object *e = json_object_new_object();
 
-				json_object_object_add(e, "id", json_object_new_string(v[i].env_ids.v[j]));
-				json_object_object_add(e, "name", json_object_new_string(v[i].envs.v[j]));
+				json_object_object_add(e, "id",
+						       json_object_new_string(v[i].env_ids.v[j]));
+				json_object_object_add(e, "name",
+						       json_object_new_string(v[i].envs.v[j]));
 				json_object_array_add(envs, e);
 			}
 			if (v[i].owner_id) {
 				owner = json_object_new_object();
-				json_object_object_add(owner, "id", json_object_new_string(v[i].owner_id));
+				json_object_object_add(owner, "id",
+						       json_object_new_string(v[i].owner_id));
 				json_object_object_add(owner, "name",
 						       json_object_new_string(v[i].owner_name));
 			}
@@ -74,7 +77,8 @@ static int volume_ls(struct dv_ctx *ctx, const struct layer_store *st, struct dv
 	}
 	env_vols_free(v, n);
 	if (arr) {
-		prov_json_print(stdout, arr, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+		prov_json_print(stdout, arr,
+				JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 		json_object_put(arr);
 	}
 	return 0;
@@ -83,8 +87,8 @@ static int volume_ls(struct dv_ctx *ctx, const struct layer_store *st, struct dv
 /* A NAME of `volume rm`: a volume's store name, or in a checkout (or with
  * -e) the name its Envfile gives one of its env's own volumes. */
 static const struct env_vol *volume_find(struct dv_ctx *ctx, const struct layer_store *st,
-					     const struct env_vol *v, size_t n,
-					     const char *name, struct dv_error *err)
+					 const struct env_vol *v, size_t n, const char *name,
+					 struct dv_error *err)
 {
 	const struct env_vol *exact = NULL, *own = NULL;
 	struct env env = { .lock_fd = -1 };
@@ -99,16 +103,19 @@ static const struct env_vol *volume_find(struct dv_ctx *ctx, const struct layer_
 			    !strcmp(v[j].volume, name))
 				own = &v[j];
 	if (exact && own && exact != own) {
-		dv_err_usage(err, "'%s' is both the store-wide volume '%s' and env %s's own '%s'; "
-			     "give the full name; nothing was removed", name, exact->name, env.id,
-			     own->name);
+		dv_err_usage(err,
+			     "'%s' is both the store-wide volume '%s' and env %s's own '%s'; "
+			     "give the full name; nothing was removed",
+			     name, exact->name, env.id, own->name);
 		env_release(&env);
 		return NULL;
 	}
 	env_release(&env);
 	if (!exact && !own)
-		dv_err_plain(err, ENOENT, "no volume named '%s'; 'devenv volume ls' lists them; "
-			     "nothing was removed", name);
+		dv_err_plain(err, ENOENT,
+			     "no volume named '%s'; 'devenv volume ls' lists them; "
+			     "nothing was removed",
+			     name);
 	return exact ? exact : own;
 }
 
@@ -135,7 +142,8 @@ static int volume_rm(struct dv_ctx *ctx, const struct layer_store *st, bool forc
 		struct dv_buf who = { 0 };
 
 		if (!env_vol_name_ok(names.v[i])) {
-			dv_err_usage(err, "'%.80s' is not a volume name; 'devenv volume ls' lists them",
+			dv_err_usage(err,
+				     "'%.80s' is not a volume name; 'devenv volume ls' lists them",
 				     names.v[i]);
 			goto out;
 		}
@@ -143,12 +151,16 @@ static int volume_rm(struct dv_ctx *ctx, const struct layer_store *st, bool forc
 			goto out;
 		cmd_quoted_list(&p->envs, &who);
 		if (p->running)
-			dv_err_plain(err, EBUSY, "volume '%s' is in use by running env %s; halt it first; "
-				     "nothing was removed", p->name, who.s);
+			dv_err_plain(err, EBUSY,
+				     "volume '%s' is in use by running env %s; halt it first; "
+				     "nothing was removed",
+				     p->name, who.s);
 		else if (p->envs.n && !force)
-			dv_err_plain(err, EBUSY, "volume '%s' is named by env %s; 'devenv destroy "
+			dv_err_plain(err, EBUSY,
+				     "volume '%s' is named by env %s; 'devenv destroy "
 				     "--volumes' there, or 'devenv volume rm --force %s' (its next "
-				     "up starts it empty); nothing was removed", p->name, who.s, p->name);
+				     "up starts it empty); nothing was removed",
+				     p->name, who.s, p->name);
 		dv_buf_release(&who);
 		if (dv_err_isset(err))
 			goto out;
@@ -194,7 +206,8 @@ int cmd_volume(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call
 	if (!(sub = cmd_parse_sub(ctx, call, &os, &oi, &helped, err)))
 		return helped ? 0 : -1;
 	if (!strcmp(sub->name, "volume ls"))
-		return cmd_sub_args(sub, call->argc, oi, 0, 0, err) < 0 ? -1 : volume_ls(ctx, st, err);
+		return cmd_sub_args(sub, call->argc, oi, 0, 0, err) < 0 ? -1
+									: volume_ls(ctx, st, err);
 	if (cmd_sub_args(sub, call->argc, oi, 1, -1, err) < 0)
 		return -1;
 	return volume_rm(ctx, st, force, call->argc - oi, call->argv + oi, err);

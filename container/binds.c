@@ -115,7 +115,8 @@ static int copy_tree(int src, int dst, const char *where, int depth, struct dv_e
 
 			if (in < 0)
 				return dv_err(err, errno, "cannot open '%s'", sub);
-			out = openat(dst, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+			out = openat(dst, name,
+				     O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 			if (out < 0)
 				return dv_err(err, errno, "cannot create '%s' in the volume", sub);
 			if (ctr_copy_data(in, out, sub, err) < 0)
@@ -123,7 +124,8 @@ static int copy_tree(int src, int dst, const char *where, int depth, struct dv_e
 			if (keep_meta(out, &st, sub, err) < 0)
 				return -1;
 		} else if (S_ISDIR(st.st_mode)) {
-			dv_autoclose int in = openat(src, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			dv_autoclose int in =
+				openat(src, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			dv_autoclose int out = -1;
 
 			if (in < 0)
@@ -211,13 +213,16 @@ static int make_target(int rootfd, const char *target, bool dir, struct dv_error
 		return dv_err_prefix(err, "mount target '%s'", target);
 	if (dir) {
 		if (mkdirat(pfd, base, 0755) < 0 && errno != EEXIST)
-			return dv_err(err, errno, "cannot create mount target '%s' in the env", target);
+			return dv_err(err, errno, "cannot create mount target '%s' in the env",
+				      target);
 	} else {
-		dv_autoclose int f = openat(pfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		dv_autoclose int f = openat(pfd, base,
+					    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 					    0644);
 
 		if (f < 0 && errno != EEXIST)
-			return dv_err(err, errno, "cannot create mount target '%s' in the env", target);
+			return dv_err(err, errno, "cannot create mount target '%s' in the env",
+				      target);
 	}
 	return 0;
 }
@@ -272,7 +277,9 @@ static int open_target(int rootfd, const char *target, bool dir, const struct ct
 	int t = ctr_openat_in_root(rootfd, target, O_PATH, 0);
 
 	if (t >= 0 || errno != ENOENT || !strrchr(target, '/'))
-		return t >= 0 ? t : dv_err(err, errno, "cannot open mount target '%s' in the env", target);
+		return t >= 0 ? t
+			      : dv_err(err, errno, "cannot open mount target '%s' in the env",
+				       target);
 	if (make_target(rootfd, target, dir, &root_err) < 0) {
 		if (root_err.errnum != EOVERFLOW || !as) {
 			*err = root_err;
@@ -291,13 +298,15 @@ static int open_target(int rootfd, const char *target, bool dir, const struct ct
 static int bind_one(const struct ctr_spec *spec, int rootfd, const struct ctr_mount *m,
 		    int idmap_ns, struct dv_error *err)
 {
-	unsigned attrs = MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID | (m->readonly ? MOUNT_ATTR_RDONLY : 0);
+	unsigned attrs = MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID |
+			 (m->readonly ? MOUNT_ATTR_RDONLY : 0);
 	dv_autoclose int src = -1;
 	dv_autoclose int t = -1;
 	struct stat ss, ts;
 
 	if (!m->target || m->target[0] != '/' || !m->target[strspn(m->target, "/")])
-		return dv_err_plain(err, EINVAL, "cannot mount over '%s'; choose a folder such as '/data'",
+		return dv_err_plain(err, EINVAL,
+				    "cannot mount over '%s'; choose a folder such as '/data'",
 				    m->target ? m->target : "");
 	if (m->fill && fill_volume(spec, rootfd, m, err) < 0)
 		return -1;
@@ -308,25 +317,32 @@ static int bind_one(const struct ctr_spec *spec, int rootfd, const struct ctr_mo
 		src = fcntl(m->tree_fd, F_DUPFD_CLOEXEC, 3);
 	else
 		src = open_tree(AT_FDCWD, m->source,
-				OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_SYMLINK_NOFOLLOW);
+				OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE |
+					AT_SYMLINK_NOFOLLOW);
 	if (src < 0 && errno == ENOENT)
-		return dv_err_plain(err, ENOENT, "mount source '%s' no longer exists; create it, or "
-				    "remove it from the Envfile", m->source);
+		return dv_err_plain(err, ENOENT,
+				    "mount source '%s' no longer exists; create it, or "
+				    "remove it from the Envfile",
+				    m->source);
 	if (src < 0 || fstat(src, &ss) < 0)
 		return dv_err(err, errno, "cannot bind '%s'", m->source);
 	if (!S_ISDIR(ss.st_mode) && !S_ISREG(ss.st_mode))
-		return dv_err_plain(err, EINVAL, "mount source '%s' is not a folder or a regular file",
+		return dv_err_plain(err, EINVAL,
+				    "mount source '%s' is not a folder or a regular file",
 				    m->source);
 	t = open_target(rootfd, m->target, S_ISDIR(ss.st_mode), spec->idmap, err);
 	if (t < 0)
 		return -1;
 	if (fstat(t, &ts) < 0)
 		return dv_err(err, errno, "cannot stat mount target '%s'", m->target);
-	if (S_ISDIR(ss.st_mode) != S_ISDIR(ts.st_mode) || (!S_ISDIR(ts.st_mode) && !S_ISREG(ts.st_mode)))
-		return dv_err_plain(err, ENOTDIR, "cannot mount %s '%s' on '%s': it is %s in the env",
+	if (S_ISDIR(ss.st_mode) != S_ISDIR(ts.st_mode) ||
+	    (!S_ISDIR(ts.st_mode) && !S_ISREG(ts.st_mode)))
+		return dv_err_plain(err, ENOTDIR,
+				    "cannot mount %s '%s' on '%s': it is %s in the env",
 				    S_ISDIR(ss.st_mode) ? "folder" : "file", m->source, m->target,
-				    S_ISDIR(ts.st_mode) ? "a folder" : S_ISREG(ts.st_mode) ? "a file"
-											  : "not a file");
+				    S_ISDIR(ts.st_mode)   ? "a folder"
+				    : S_ISREG(ts.st_mode) ? "a file"
+							  : "not a file");
 	/* A host path is the checkout's equal: only the host user's id can be
 	 * written there (user.c). A volume keeps the ids its programs need. */
 	if (ctr_idmap_mount(src, m->host ? idmap_ns : -1, attrs, err) < 0)
@@ -334,7 +350,8 @@ static int bind_one(const struct ctr_spec *spec, int rootfd, const struct ctr_mo
 	if (move_mount(src, "", t, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
 		return dv_err(err, errno, "cannot mount '%s' on '%s'", m->source, m->target);
 	/* It covers the checkout's git dir: read-only there too (gitdir.c). */
-	if (m->n_protect && S_ISDIR(ss.st_mode) && ctr_git_protect(src, m->protect, m->n_protect, err) < 0)
+	if (m->n_protect && S_ISDIR(ss.st_mode) &&
+	    ctr_git_protect(src, m->protect, m->n_protect, err) < 0)
 		return dv_err_prefix(err, "mount of '%s'", m->source);
 	return 0;
 }
@@ -359,8 +376,9 @@ static _Noreturn void tree_helper(int sock, const char *root, const char *real)
 		r = (struct tree_reply){ errno, 1 };
 	else if ((fd = dv_open_resolved(root, real, O_PATH)) < 0)
 		r = (struct tree_reply){ errno, 0 };
-	else if ((tree = open_tree(fd, "", AT_EMPTY_PATH | OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
-						  AT_RECURSIVE)) < 0)
+	else if ((tree = open_tree(fd, "",
+				   AT_EMPTY_PATH | OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
+					   AT_RECURSIVE)) < 0)
 		r = (struct tree_reply){ errno, 1 };
 	dv_send_fd(sock, &r, sizeof(r), tree);
 	_exit(0);

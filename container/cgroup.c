@@ -245,7 +245,8 @@ int ctr_cgroup_join(const struct dv_strv *cgroups, pid_t pid, struct dv_error *e
 		n = write(fd, num, (size_t)len);
 		close(fd);
 		if (n != len)
-			return dv_err(err, n < 0 ? errno : EIO, "cannot join cgroup '%s'", cgroups->v[i]);
+			return dv_err(err, n < 0 ? errno : EIO, "cannot join cgroup '%s'",
+				      cgroups->v[i]);
 	}
 	return 0;
 }

@@ -66,7 +66,8 @@ int ctr_cgroup_kill(const struct dv_strv *paths, struct dv_error *err)
 			poll(NULL, 0, 20);
 		}
 		if (left)
-			return dv_err_plain(err, EBUSY, "processes in '%s' survive SIGKILL", paths->v[i]);
+			return dv_err_plain(err, EBUSY, "processes in '%s' survive SIGKILL",
+					    paths->v[i]);
 	}
 	return 0;
 }

@@ -155,8 +155,8 @@ int ctr_cgroup_set_limits(const struct dv_strv *cgroups, const struct ctr_limits
 			char sw[32];
 
 			snprintf(sw, sizeof(sw), "%llu", memsw ? 2 * lim->memory : lim->memory);
-			if (write_knob(d, memsw ? "memory.memsw.limit_in_bytes" : "memory.swap.max", sw,
-				       err) < 0)
+			if (write_knob(d, memsw ? "memory.memsw.limit_in_bytes" : "memory.swap.max",
+				       sw, err) < 0)
 				return -1;
 		} else if (exists(d, "memory.swap.max")) {
 			write_knob(d, "memory.swap.max", "max", &(struct dv_error){ 0 });
@@ -165,11 +165,14 @@ int ctr_cgroup_set_limits(const struct dv_strv *cgroups, const struct ctr_limits
 	/* A sandbox that silently drops a limit it was asked for is worse than
 	 * one that refuses to start. */
 	if (lim->memory && !mem)
-		return dv_err_plain(err, ENOTSUP, "this machine has no memory cgroup controller for 'resources: memory'");
+		return dv_err_plain(err, ENOTSUP,
+				    "this machine has no memory cgroup controller for 'resources: memory'");
 	if (lim->cpus_milli && !cpu)
-		return dv_err_plain(err, ENOTSUP, "this machine has no cpu cgroup controller for 'resources: cpus'");
+		return dv_err_plain(err, ENOTSUP,
+				    "this machine has no cpu cgroup controller for 'resources: cpus'");
 	if (lim->pids && !pids)
-		return dv_err_plain(err, ENOTSUP, "this machine has no pids cgroup controller for 'resources: pids'");
+		return dv_err_plain(err, ENOTSUP,
+				    "this machine has no pids cgroup controller for 'resources: pids'");
 	return 0;
 }
 
@@ -189,7 +192,8 @@ static bool is_frozen_dir(const char *d, bool v1)
 	char buf[256];
 
 	if (v1)
-		return read_knob(d, "freezer.state", buf, sizeof(buf)) == 0 && !strncmp(buf, "FROZEN", 6);
+		return read_knob(d, "freezer.state", buf, sizeof(buf)) == 0 &&
+		       !strncmp(buf, "FROZEN", 6);
 	return read_knob(d, "cgroup.events", buf, sizeof(buf)) == 0 &&
 	       (!strncmp(buf, "frozen 1", 8) || strstr(buf, "\nfrozen 1"));
 }
@@ -205,9 +209,11 @@ int ctr_cgroup_freeze(const struct dv_strv *cgroups, bool freeze, unsigned timeo
 
 		if (!freeze) {
 			/* Thaw whatever is frozen, by either freezer. */
-			if (exists(d, "freezer.state") && write_knob(d, "freezer.state", "THAWED", err) < 0)
+			if (exists(d, "freezer.state") &&
+			    write_knob(d, "freezer.state", "THAWED", err) < 0)
 				return -1;
-			if (exists(d, "cgroup.freeze") && write_knob(d, "cgroup.freeze", "0", err) < 0)
+			if (exists(d, "cgroup.freeze") &&
+			    write_knob(d, "cgroup.freeze", "0", err) < 0)
 				return -1;
 			any |= exists(d, "freezer.state") || exists(d, "cgroup.freeze");
 			continue;

@@ -73,9 +73,9 @@ struct xattr_args_v0 {
 };
 
 struct level {
-	DIR *d;      /* NULL while parked */
-	long pos;    /* telldir() of a parked folder */
-	dev_t dev;   /* of the folder, to check it again when unparked */
+	DIR *d;    /* NULL while parked */
+	long pos;  /* telldir() of a parked folder */
+	dev_t dev; /* of the folder, to check it again when unparked */
 	ino_t ino;
 };
 
@@ -84,15 +84,15 @@ struct walk {
 	uid_t uid;
 	gid_t gid;
 	struct timespec since;
-	dev_t dev;          /* the top's, where statx gives no mount id */
-	uint64_t mnt_id;    /* the top's mount */
+	dev_t dev;       /* the top's, where statx gives no mount id */
+	uint64_t mnt_id; /* the top's mount */
 	bool has_mnt_id;
 	unsigned long long changed;
-	struct level *lv;   /* the top is lv[0], the current folder lv[n - 1] */
+	struct level *lv; /* the top is lv[0], the current folder lv[n - 1] */
 	size_t n, cap;
-	int read_errno;     /* a folder that could not be read whole: 0 when none */
-	int cwd_saved;      /* before getxattrat: our cwd, given back at the end; -1 none */
-	int cwd;            /* the DIR fd our cwd was moved to; -1 when unknown */
+	int read_errno; /* a folder that could not be read whole: 0 when none */
+	int cwd_saved;  /* before getxattrat: our cwd, given back at the end; -1 none */
+	int cwd;        /* the DIR fd our cwd was moved to; -1 when unknown */
 };
 
 #define STATX_WANT (STATX_BASIC_STATS | STATX_MNT_ID)
@@ -144,8 +144,8 @@ static bool may_have_fcap(struct walk *w, int dirfd, const char *name)
 	if (!no_getxattrat) {
 		struct xattr_args_v0 args = { 0 };
 		long r = syscall(__NR_getxattrat, dirfd, name,
-				 AT_SYMLINK_NOFOLLOW | (*name ? 0 : AT_EMPTY_PATH), "security.capability",
-				 &args, sizeof(args));
+				 AT_SYMLINK_NOFOLLOW | (*name ? 0 : AT_EMPTY_PATH),
+				 "security.capability", &args, sizeof(args));
 
 		if (!(r < 0 && errno == ENOSYS))
 			return !no_fcap(r);
@@ -310,7 +310,8 @@ static bool walk_tree(struct walk *w, int top, const struct statx *sx)
 		fix(w, dirfd(l->d), de->d_name, &st);
 		if (!S_ISDIR(st.stx_mode))
 			continue;
-		sub = openat(dirfd(l->d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		sub = openat(dirfd(l->d), de->d_name,
+			     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (sub < 0)
 			continue;
 		/* The folder we looked at, not one renamed into its place. */
@@ -331,8 +332,12 @@ static bool walk_tree(struct walk *w, int top, const struct statx *sx)
 int ctr_sweep(int fd, int procfd, uid_t uid, gid_t gid, const struct timespec *since,
 	      unsigned long long *changed, struct dv_error *err)
 {
-	struct walk w = { .procfd = procfd, .uid = uid, .gid = gid, .since = *since,
-			  .cwd_saved = -2, .cwd = -1 };
+	struct walk w = { .procfd = procfd,
+			  .uid = uid,
+			  .gid = gid,
+			  .since = *since,
+			  .cwd_saved = -2,
+			  .cwd = -1 };
 	struct statx sx;
 	int ret = 0;
 
@@ -352,7 +357,8 @@ int ctr_sweep(int fd, int procfd, uid_t uid, gid_t gid, const struct timespec *s
 		fix(&w, dir, "", &sx);
 		while (!walk_tree(&w, dir, &sx))
 			if (++tries > MAX_RESTARTS) {
-				ret = dv_err_plain(err, EAGAIN, "folders kept moving during the sweep; "
+				ret = dv_err_plain(err, EAGAIN,
+						   "folders kept moving during the sweep; "
 						   "'devenv halt' sweeps again once nothing of the env runs");
 				break;
 			}
@@ -360,7 +366,8 @@ int ctr_sweep(int fd, int procfd, uid_t uid, gid_t gid, const struct timespec *s
 	}
 	if (w.cwd_saved >= 0) {
 		if (fchdir(w.cwd_saved) < 0 && !ret)
-			ret = dv_err(err, errno, "cannot go back to the folder we were in after the sweep");
+			ret = dv_err(err, errno,
+				     "cannot go back to the folder we were in after the sweep");
 		close(w.cwd_saved);
 	}
 	if (!ret && w.read_errno)

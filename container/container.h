@@ -37,10 +37,10 @@ struct ctr_user {
  * the bounding, permitted, effective and inheritable sets (ambient empty);
  * then the seccomp program. */
 struct ctr_sandbox {
-	unsigned long long caps;   /* bit n: capability n */
-	const void *bpf;           /* struct sock_filter[]; NULL: unconfined */
-	size_t bpf_len;            /* bytes */
-	unsigned long long nproc;  /* RLIMIT_NPROC: the pids limit where no pids
+	unsigned long long caps;  /* bit n: capability n */
+	const void *bpf;          /* struct sock_filter[]; NULL: unconfined */
+	size_t bpf_len;           /* bytes */
+	unsigned long long nproc; /* RLIMIT_NPROC: the pids limit where no pids
 				      cgroup holds the env (rootless); 0: none */
 };
 extern const unsigned long long ctr_caps_docker;  /* Docker's 14 default caps */
@@ -65,27 +65,27 @@ void ctr_sandbox_release(struct ctr_sandbox *sb);
 
 /* A bind mount into a container, made after the root and the checkout. */
 struct ctr_mount {
-	const char *source;  /* absolute host path (a named volume's folder, a host mount);
+	const char *source; /* absolute host path (a named volume's folder, a host mount);
 				with has_tree only for messages */
-	const char *target;  /* absolute path inside; created when missing, never
+	const char *target; /* absolute path inside; created when missing, never
 				through a symlink that leaves the root */
 	bool readonly;
-	bool fill;           /* a named volume: when its folder is empty, it first gets
+	bool fill;                  /* a named volume: when its folder is empty, it first gets
 				a copy of what the image has at target, and that folder's
 				owner and mode (Docker's rule); where the image has
 				nothing there, the env's user (else root) owns it */
-	bool host;           /* a host path (not a volume of the store): idmapped
+	bool host;                  /* a host path (not a volume of the store): idmapped
 				with ctr_spec.idmap; always nosuid and nodev */
 	const char *const *protect; /* host path covering the checkout's git dir:
 				       these paths in it (relative) are read-only
 				       (see ctr_spec.git_protect) */
 	size_t n_protect;
-	bool has_tree;       /* a host path of the Envfile: bind exactly tree_fd, never
+	bool has_tree; /* a host path of the Envfile: bind exactly tree_fd, never
 				`source` looked up again */
-	bool skeleton;       /* target made in the skeleton (the bottom tmpfs), not in
+	bool skeleton; /* target made in the skeleton (the bottom tmpfs), not in
 				the env's upper, where `commit` would take it: for a
 				mount devenv adds itself (a worktree's repository) */
-	int tree_fd;         /* with has_tree: ctr_bind_tree() of the source; the
+	int tree_fd;   /* with has_tree: ctr_bind_tree() of the source; the
 				caller closes it once the container started */
 };
 
@@ -114,9 +114,9 @@ int ctr_bind_tree(const char *root, const char *real, int *open_errno, struct dv
  * devenv's namespace over the same layers and upper as the kernel's
  * overlay would use. */
 struct ctr_keepid {
-	unsigned uid, gid;          /* the user's ids: the host user's numbers */
-	unsigned long uids, gids;   /* how many ids devenv's namespace has (0..n-1) */
-	const char *server;         /* fuse-overlayfs, an absolute path */
+	unsigned uid, gid;        /* the user's ids: the host user's numbers */
+	unsigned long uids, gids; /* how many ids devenv's namespace has (0..n-1) */
+	const char *server;       /* fuse-overlayfs, an absolute path */
 };
 /* Can this user run keep-id envs? 0, or -1 with *why (a static string
  * that says what to do) when /dev/fuse cannot be opened or fuse-overlayfs
@@ -138,50 +138,50 @@ struct ctr_logcap {
 };
 
 struct ctr_spec {
-	const char *hostname;       /* the env's name */
-	const char *const *lowers;  /* absolute layer diff folders, TOP first */
+	const char *hostname;      /* the env's name */
+	const char *const *lowers; /* absolute layer diff folders, TOP first */
 	size_t n_lowers;
-	const char *upper, *work;   /* absolute overlay upper and work folders */
-	const char *checkout;       /* host folder bind-mounted read-write at workdir
+	const char *upper, *work;       /* absolute overlay upper and work folders */
+	const char *checkout;           /* host folder bind-mounted read-write at workdir
 				       (nosuid, nodev); NULL: none */
-	const struct ctr_idmap *idmap; /* the checkout and host mounts idmapped so;
+	const struct ctr_idmap *idmap;  /* the checkout and host mounts idmapped so;
 				       NULL: bound as they are (no idmap here,
 				       rootless) */
 	const char *const *git_protect; /* paths in the checkout bound read-only onto
 					   themselves (".git", "sub/.git"), their
 					   folders pinned (see ctr_git_protect) */
 	size_t n_git_protect;
-	const char *workdir;        /* absolute path inside; created when missing */
-	bool build;                 /* build container: nothing the runtime creates
+	const char *workdir;              /* absolute path inside; created when missing */
+	bool build;                       /* build container: nothing the runtime creates
 				       (mount targets, /etc/hosts...) is left in `upper`
 				       (every overlay has redirect_dir, metacopy and
 				       index off: an upper is always a layer) */
-	int log_fd;                 /* a service's log, which its log relay (a small
+	int log_fd;                       /* a service's log, which its log relay (a small
 				       host-side process) appends its stdout and
 				       stderr to; unused for an env or a build */
 	const struct ctr_logcap *log_cap; /* with log_fd: its cap (NULL: none) */
-	const struct dv_strv *cgroups; /* cgroup folders to put the container in (may be NULL) */
-	const struct ctr_user *user;   /* env only: the user to create (NULL: none) */
-	const struct ctr_keepid *keepid; /* env only, rootless: the user is the host
+	const struct dv_strv *cgroups;    /* cgroup folders to put the container in (may be NULL) */
+	const struct ctr_user *user;      /* env only: the user to create (NULL: none) */
+	const struct ctr_keepid *keepid;  /* env only, rootless: the user is the host
 				       user inside (NULL: root is) */
 	const struct ctr_sandbox *sandbox; /* NULL: none (host root's caps, no filter) */
-	bool userns;                /* devenv runs in a user namespace (rootless):
+	bool userns;                       /* devenv runs in a user namespace (rootless):
 				       overlay with userxattr */
-	const struct ctr_mount *mounts; /* `volumes` and `mounts`, in order */
+	const struct ctr_mount *mounts;    /* `volumes` and `mounts`, in order */
 	size_t n_mounts;
-	bool new_netns;             /* `network: private`: a network namespace of
+	bool new_netns;       /* `network: private`: a network namespace of
 				       its own, with lo up (an env, or a build step) */
-	const char *outbound;       /* a build step with new_netns: slirp4netns (or
+	const char *outbound; /* a build step with new_netns: slirp4netns (or
 				       pasta, outbound_pasta) started on its network
 				       namespace before the step runs, ended with it;
 				       NULL: none */
 	bool outbound_pasta;
-	const char *netns_path;     /* join this network namespace instead (a service
+	const char *netns_path;   /* join this network namespace instead (a service
 				       joining its env's); NULL: none */
-	const char *const *hosts;   /* more names for 127.0.0.1 in /etc/hosts (the
+	const char *const *hosts; /* more names for 127.0.0.1 in /etc/hosts (the
 				       env's services) */
 	size_t n_hosts;
-	ctr_clone_hook on_clone;    /* env only, or NULL: called in the parent once
+	ctr_clone_hook on_clone; /* env only, or NULL: called in the parent once
 				       the child (the init to be: its pid and start
 				       time are the init's) exists, before it is put in its cgroups
 				       and builds its root, so that what the env needs
@@ -191,7 +191,7 @@ struct ctr_spec {
 };
 
 struct ctr_init {
-	pid_t pid;                    /* host pid of the env's PID 1 */
+	pid_t pid;                     /* host pid of the env's PID 1 */
 	unsigned long long start_time; /* field 22 of /proc/PID/stat */
 };
 
@@ -218,25 +218,25 @@ enum ctr_status ctr_probe(const struct ctr_init *init);
 bool ctr_exited(const struct ctr_init *init, int ms);
 
 struct ctr_exec {
-	char *const *argv;  /* run inside; a name without '/' is looked up in the env's PATH */
-	char *const *envp;  /* complete environment for argv */
-	const char *cwd;    /* inside the container; falls back to "/" when missing */
-	bool tty;           /* allocate a pty from the container's devpts, relay it,
+	char *const *argv; /* run inside; a name without '/' is looked up in the env's PATH */
+	char *const *envp; /* complete environment for argv */
+	const char *cwd;   /* inside the container; falls back to "/" when missing */
+	bool tty;          /* allocate a pty from the container's devpts, relay it,
 			       pass window-size changes on; else pipes: stdin,
 			       stdout and stderr apart */
-	int tee_fd;         /* >= 0: also copy the command's output to this fd (the log) */
-	bool tee_only;      /* with tee_fd: the output goes there alone (-q) */
-	bool filter;        /* ctr_run, ctr_exec: the output reaches our stdout and
+	int tee_fd;        /* >= 0: also copy the command's output to this fd (the log) */
+	bool tee_only;     /* with tee_fd: the output goes there alone (-q) */
+	bool filter;       /* ctr_run, ctr_exec: the output reaches our stdout and
 			       stderr made safe for a terminal (util/term.h); the
 			       tee gets it raw */
-	bool no_stdin;      /* the command's stdin is empty, and ours is left
+	bool no_stdin;     /* the command's stdin is empty, and ours is left
 			       alone (on_up); else ours is relayed to it */
-	const char *user;   /* NULL: as root, environment as given; else NAME|UID[:GID],
+	const char *user;  /* NULL: as root, environment as given; else NAME|UID[:GID],
 			       looked up in the env's /etc/passwd after entering (never
 			       NSS); the command gets those ids, the supplementary
 			       groups /etc/group gives the name (none with a GID),
 			       and HOME, USER, LOGNAME */
-	const struct ctr_owner *owner; /* NULL: the checkout as mounted */
+	const struct ctr_owner *owner;     /* NULL: the checkout as mounted */
 	const struct ctr_sandbox *sandbox; /* ctr_exec only; NULL: none */
 };
 
@@ -246,7 +246,7 @@ struct ctr_exec {
 struct ctr_mount_rec {
 	char *source, *target;
 	bool readonly, volume;
-	struct dv_strv protect;     /* a host mount covering the git dir: read-only paths */
+	struct dv_strv protect; /* a host mount covering the git dir: read-only paths */
 };
 
 /* Who the checkout's files belong to (README: "The user inside, and who
@@ -257,7 +257,7 @@ struct ctr_mount_rec {
  * map the host user (and nothing else) to the command's ids. */
 struct ctr_owner {
 	const char *workdir;
-	const char *checkout;       /* host path of the checkout */
+	const char *checkout; /* host path of the checkout */
 	uid_t host_uid;
 	gid_t host_gid;
 	const struct ctr_mount_rec *mounts; /* the env's volumes and mounts, in order */
@@ -300,8 +300,8 @@ int ctr_sweep(int fd, int procfd, uid_t uid, gid_t gid, const struct timespec *s
  * its exit status, 128+signal, 126 when it cannot be run, 127 when not
  * found. Returns -1 (with errnum ESRCH when the env is not running) when
  * devenv itself failed. */
-int ctr_exec(const struct ctr_init *init, const struct dv_strv *cgroups,
-	     const struct ctr_exec *x, int *status, struct dv_error *err);
+int ctr_exec(const struct ctr_init *init, const struct dv_strv *cgroups, const struct ctr_exec *x,
+	     int *status, struct dv_error *err);
 
 /* Start time (field 22 of /proc/PID/stat) of pid; -1 with errno (ESRCH when
  * it does not exist or is a zombie). */
@@ -374,9 +374,9 @@ int ctr_copy_in(const struct ctr_spec *spec, struct ctr_copy_src *src, const cha
 
 /* Limits from the Envfile's `resources`; 0 means none. */
 struct ctr_limits {
-	unsigned long long memory;  /* bytes */
-	unsigned cpus_milli;        /* thousandths of a CPU (1500: 1.5 CPUs) */
-	unsigned long long pids;    /* most processes and threads at once */
+	unsigned long long memory; /* bytes */
+	unsigned cpus_milli;       /* thousandths of a CPU (1500: 1.5 CPUs) */
+	unsigned long long pids;   /* most processes and threads at once */
 };
 
 /* Per-env cgroups: one folder named devenv/<name> in each hierarchy this

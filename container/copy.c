@@ -199,7 +199,8 @@ static int copy_tree(int src, int dst, const char *sub, const char *rel, struct 
 			ret = in < 0 ? dv_err(err, errno, "cannot open '%s'", r)
 				     : copy_file(in, &st, dst, name, r, c, err);
 		} else if (S_ISDIR(st.st_mode)) {
-			dv_autoclose int in = openat(src, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			dv_autoclose int in =
+				openat(src, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			dv_autoclose int out = -1;
 
 			if (in < 0 || fstat(in, &st) < 0) {
@@ -331,8 +332,11 @@ int ctr_copy_in(const struct ctr_spec *spec, struct ctr_copy_src *src, const cha
 		close(errp[0]);
 		close(sump[0]);
 		dv_sha256_init(&sum);
-		if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-			ctr_child_fail(errp[1], (dv_err(&cerr, errno, "cannot make a mount namespace"), &cerr));
+		if (unshare(CLONE_NEWNS) < 0 ||
+		    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+			ctr_child_fail(errp[1],
+				       (dv_err(&cerr, errno, "cannot make a mount namespace"),
+					&cerr));
 		rootfd = ctr_mount_overlay(spec, false, NULL, &cerr);
 		if (rootfd < 0 || copy_in(rootfd, src->fd, src->name, rel, dest, &c, &cerr) < 0)
 			ctr_child_fail(errp[1], &cerr);
@@ -366,6 +370,7 @@ int ctr_copy_in(const struct ctr_spec *spec, struct ctr_copy_src *src, const cha
 	if (r)
 		return dv_err_prefix(err, "cannot copy '%s' to '%s'", src->name, dest);
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 || (src->rel && got != 64))
-		return dv_err(err, 0, "cannot copy '%s' to '%s': the copier failed", src->name, dest);
+		return dv_err(err, 0, "cannot copy '%s' to '%s': the copier failed", src->name,
+			      dest);
 	return 0;
 }

@@ -189,9 +189,9 @@ static int become_ids(const struct run_as *ra)
 	 * namespace forbids setgroups: it has no other group to keep). */
 	if (!ra->set_ids && setgroups(0, NULL) < 0 && errno != EPERM)
 		return errno;
-	if (ra->set_ids && ((!ra->no_setgroups && setgroups(ra->ngroups, ra->groups) < 0) ||
-			    setresgid(ra->gid, ra->gid, ra->gid) < 0 ||
-			    setresuid(ra->uid, ra->uid, ra->uid) < 0))
+	if (ra->set_ids &&
+	    ((!ra->no_setgroups && setgroups(ra->ngroups, ra->groups) < 0) ||
+	     setresgid(ra->gid, ra->gid, ra->gid) < 0 || setresuid(ra->uid, ra->uid, ra->uid) < 0))
 		return errno;
 	return 0;
 }
@@ -247,8 +247,8 @@ static bool in_session(int procfd, long pid, pid_t sid)
 	buf[n] = 0;
 	/* "pid (comm) state ppid pgrp session ...": comm may hold anything */
 	p = strrchr(buf, ')');
-	return p && sscanf(p + 1, " %c %*d %*d %ld", &state, &s) == 2 && s == sid &&
-	       state != 'Z' && state != 'X';
+	return p && sscanf(p + 1, " %c %*d %*d %ld", &state, &s) == 2 && s == sid && state != 'Z' &&
+	       state != 'X';
 }
 
 /* SIGKILL to every process of the command's session, found in the env's
@@ -295,7 +295,8 @@ static void kill_session(pid_t sid)
 static _Noreturn void watch(pid_t cmd)
 {
 	int pidfd = pidfd_open(cmd, 0), st = 0;
-	struct pollfd p[2] = { { .fd = SUP_LIFE, .events = POLLIN }, { .fd = pidfd, .events = POLLIN } };
+	struct pollfd p[2] = { { .fd = SUP_LIFE, .events = POLLIN },
+			       { .fd = pidfd, .events = POLLIN } };
 	pid_t done = 0;
 
 	for (;;) {
@@ -510,7 +511,7 @@ static int exec_in(int pidfd, const struct ctr_init *init, const struct dv_strv 
 			read_userns(init->pid, &ra);
 	}
 	if (setns(pidfd, ENTER_NS | (join_userns ? CLONE_NEWUSER : 0) |
-			 (in_other_ns(init->pid, "net") ? CLONE_NEWNET : 0)) < 0) {
+				 (in_other_ns(init->pid, "net") ? CLONE_NEWNET : 0)) < 0) {
 		dv_err(err, errno, "cannot enter the env");
 		goto out_early;
 	}
@@ -665,8 +666,8 @@ out_early:
 	return ret;
 }
 
-int ctr_exec(const struct ctr_init *init, const struct dv_strv *cgroups,
-	     const struct ctr_exec *x, int *status, struct dv_error *err)
+int ctr_exec(const struct ctr_init *init, const struct dv_strv *cgroups, const struct ctr_exec *x,
+	     int *status, struct dv_error *err)
 {
 	/* The init's pidfd, opened once, before anything else (a closed 0, 1
 	 * or 2 taken care of first, so that it cannot be one of them): exec_in

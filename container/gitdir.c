@@ -38,8 +38,9 @@ static int bind_self(int mnt, const char *rel, bool ro, struct dv_error *err)
 {
 	/* No symlink anywhere: the path is the env's to change, and a bind
 	 * through one could land elsewhere in the checkout. */
-	dv_autoclose int at = dv_openat2(mnt, rel, O_PATH | O_NOFOLLOW, 0,
-					 RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+	dv_autoclose int at =
+		dv_openat2(mnt, rel, O_PATH | O_NOFOLLOW, 0,
+			   RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
 	dv_autoclose int clone = -1;
 	struct stat st;
 
@@ -51,14 +52,16 @@ static int bind_self(int mnt, const char *rel, bool ro, struct dv_error *err)
 		return dv_err(err, errno, "cannot open '%s' in the checkout", rel);
 	/* O_PATH | O_NOFOLLOW opens a symlink at the end itself. */
 	if (at < 0 || S_ISLNK(st.st_mode))
-		return dv_err_plain(err, ELOOP, "cannot make '%s' of the checkout read-only: it is "
+		return dv_err_plain(err, ELOOP,
+				    "cannot make '%s' of the checkout read-only: it is "
 				    "%sa symbolic link; replace the link, or set "
-				    "'security: {git_metadata: read-write}'", rel,
-				    at < 0 ? "reached through " : "");
+				    "'security: {git_metadata: read-write}'",
+				    rel, at < 0 ? "reached through " : "");
 	if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))
-		return dv_err_plain(err, EINVAL, "'%s' in the checkout is neither a folder nor a file",
-				    rel);
-	clone = open_tree(at, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
+		return dv_err_plain(err, EINVAL,
+				    "'%s' in the checkout is neither a folder nor a file", rel);
+	clone = open_tree(at, "",
+			  OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
 	if (clone < 0)
 		return dv_err(err, errno, "cannot bind '%s' of the checkout", rel);
 	if (ro && ctr_idmap_mount(clone, -1, MOUNT_ATTR_RDONLY, err) < 0)

@@ -232,7 +232,8 @@ static void log_rotate(void)
 		log_name(to, i);
 		renameat(6, from, 6, to);
 	}
-	fd = openat(6, "log", O_WRONLY | O_APPEND | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	fd = openat(6, "log", O_WRONLY | O_APPEND | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+		    0600);
 	if (fd < 0) {
 		close(log_fd);
 		log_fd = -1;
@@ -293,14 +294,15 @@ static int log_relay(int argc, char **argv)
 	if (argc == 4) {
 		unsigned long long files;
 
-		if (parse_num(argv[2], 1ULL << 50, &log_cap) < 0 || parse_num(argv[3], 1000, &files) < 0 ||
-		    files < 1 || log_cap < 1)
+		if (parse_num(argv[2], 1ULL << 50, &log_cap) < 0 ||
+		    parse_num(argv[3], 1000, &files) < 0 || files < 1 || log_cap < 1)
 			return 125;
 		log_files = (unsigned)files;
 		log_size = fstat(4, &sb) == 0 ? (unsigned long long)sb.st_size : 0;
 	}
 	while (out_open || st_open) {
-		struct pollfd p[2] = { { out_open ? 0 : -1, POLLIN, 0 }, { st_open ? 3 : -1, POLLIN, 0 } };
+		struct pollfd p[2] = { { out_open ? 0 : -1, POLLIN, 0 },
+				       { st_open ? 3 : -1, POLLIN, 0 } };
 		ssize_t n;
 
 		if (poll(p, 2, -1) < 0) {
@@ -368,7 +370,8 @@ int main(int argc, char **argv)
 			return 126;
 		}
 	} else if (argc != 2 || strcmp(argv[1], "env")) {
-		say("usage: devenv-init env | run -- ARGV... | service -- ARGV... | log [SIZE FILES]", "", "");
+		say("usage: devenv-init env | run -- ARGV... | service -- ARGV... | log [SIZE FILES]",
+		    "", "");
 		return 125;
 	}
 	for (;;) {

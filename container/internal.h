@@ -96,8 +96,8 @@ int ctr_setup_binds(const struct ctr_spec *spec, int rootfd, int idmap_ns, struc
 struct ctr_ids {
 	uid_t uid;
 	gid_t gid;
-	char name[33];   /* "" when the uid has no passwd entry */
-	char home[256];  /* "/" when none */
+	char name[33];    /* "" when the uid has no passwd entry */
+	char home[256];   /* "/" when none */
 	gid_t groups[32]; /* supplementary: the /etc/group entries naming it */
 	size_t ngroups;
 };
@@ -133,9 +133,9 @@ int ctr_git_protect(int mnt, const char *const *paths, size_t n, struct dv_error
 /* session.c: a session's idmapped view (see the file's header). */
 struct ctr_session {
 	const struct ctr_owner *o;
-	bool active;       /* the session needs a view of its own */
-	int checkout;      /* detached idmapped clone of the checkout, or -1 */
-	int *mnts;         /* one per o->mounts: a host mount's clone, or -1 */
+	bool active;  /* the session needs a view of its own */
+	int checkout; /* detached idmapped clone of the checkout, or -1 */
+	int *mnts;    /* one per o->mounts: a host mount's clone, or -1 */
 };
 /* Before entering the env: for a session running as uid:gid, the clones
  * (none when those are the host user's). Release with ctr_session_release. */
@@ -163,8 +163,8 @@ struct ctr_relay {
 	bool quiet;       /* the output goes to tee alone */
 	bool filter;      /* our fds get stdout and stderr through filt[0], filt[1] */
 	struct dv_term_filter filt[2];
-	bool stdin_open;  /* our fd 0 is still to be read */
-	char buf[16384];  /* read from fd 0, not yet taken by the command */
+	bool stdin_open; /* our fd 0 is still to be read */
+	char buf[16384]; /* read from fd 0, not yet taken by the command */
 	size_t off, len;
 };
 /* Relay until the supervisor has exited and the output is drained; closes
@@ -200,24 +200,25 @@ int ctr_sandbox_apply(const struct ctr_sandbox *sb, struct dv_error *err);
 /* seccomp.c, split so the unit tests can check the profile's evaluation. */
 #include <seccomp.h>
 struct ctr_sc_rule {
-	const char *name;           /* borrowed from the profile's JSON */
-	uint32_t action;            /* SCMP_ACT_* */
+	const char *name; /* borrowed from the profile's JSON */
+	uint32_t action;  /* SCMP_ACT_* */
 	unsigned n_args;
 	struct scmp_arg_cmp args[6];
 };
 struct ctr_sc_profile {
 	struct json_object *json;
 	uint32_t default_action;
-	uint32_t arches[8];         /* native first, then archMap's sub-arches */
+	uint32_t arches[8]; /* native first, then archMap's sub-arches */
 	size_t n_arches;
-	struct ctr_sc_rule *rules;  /* the entries that apply, one name each */
+	struct ctr_sc_rule *rules; /* the entries that apply, one name each */
 	size_t n_rules;
-	struct dv_strv all_names;   /* every name listed, applying or not */
+	struct dv_strv all_names; /* every name listed, applying or not */
 };
 /* Evaluate includes/excludes for caps, the Go arch name ("amd64"), the
  * kernel (major * 1000 + minor) and the native libseccomp arch token. */
 int ctr_seccomp_eval(const char *text, size_t len, unsigned long long caps, const char *goarch,
-		     unsigned kver, uint32_t native, struct ctr_sc_profile *out, struct dv_error *err);
+		     unsigned kver, uint32_t native, struct ctr_sc_profile *out,
+		     struct dv_error *err);
 int ctr_seccomp_compile(const struct ctr_sc_profile *p, void **out, size_t *out_len,
 			struct dv_error *err);
 void ctr_sc_profile_release(struct ctr_sc_profile *p);

@@ -122,8 +122,7 @@ int ctr_keepid_plan(struct ctr_keepid *k, unsigned uid, unsigned gid, const char
 	return 0;
 }
 
-static int write_map(pid_t pid, const char *what, unsigned id, unsigned long n,
-		     struct dv_error *err)
+static int write_map(pid_t pid, const char *what, unsigned id, unsigned long n, struct dv_error *err)
 {
 	char path[48], map[160];
 	int len;
@@ -208,14 +207,16 @@ static int server_options(const struct ctr_spec *spec, const char *skel, struct 
 		const char *l = i < spec->n_lowers ? spec->lowers[i] : skel;
 
 		if (strpbrk(l, ":,\\"))
-			return dv_err(err, EINVAL, "keep-id: layer path '%s' has ':', ',' or '\\', "
-					      "which fuse-overlayfs cannot take",
+			return dv_err(err, EINVAL,
+				      "keep-id: layer path '%s' has ':', ',' or '\\', "
+				      "which fuse-overlayfs cannot take",
 				      l);
 		dv_buf_addf(b, "%s%s", i ? ":" : "", l);
 	}
 	if (strpbrk(spec->upper, ":,\\") || strpbrk(spec->work, ":,\\"))
-		return dv_err(err, EINVAL, "keep-id: the store's path '%s' has ':', ',' or '\\', "
-				      "which fuse-overlayfs cannot take",
+		return dv_err(err, EINVAL,
+			      "keep-id: the store's path '%s' has ':', ',' or '\\', "
+			      "which fuse-overlayfs cannot take",
 			      spec->upper);
 	dv_buf_addf(b, ",upperdir=%s,workdir=%s,noacl", spec->upper, spec->work);
 	return 0;
@@ -337,7 +338,6 @@ int ctr_keepid_serve(const struct ctr_spec *spec, int sock, struct dv_error *err
 			*--end = 0;
 		line = strrchr(msg, '\n');
 		line = line ? line + 1 : msg;
-		return dv_err(err, 0, "keep-id: fuse-overlayfs failed%s%s", *line ? ": " : "",
-			      line);
+		return dv_err(err, 0, "keep-id: fuse-overlayfs failed%s%s", *line ? ": " : "", line);
 	}
 }

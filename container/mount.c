@@ -39,7 +39,8 @@ static int attach(int rootfd, const char *path, int mnt, bool dir, struct dv_err
 	if (t < 0 || fstat(t, &st) < 0)
 		return dv_err(err, errno, "cannot open '/%s' in the container", path);
 	if (dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode))
-		return dv_err(err, 0, "image rootfs: '%s' must be a %s", path, dir ? "directory" : "file");
+		return dv_err(err, 0, "image rootfs: '%s' must be a %s", path,
+			      dir ? "directory" : "file");
 	if (move_mount(mnt, "", t, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
 		return dv_err(err, errno, "cannot mount on '/%s'", path);
 	return 0;
@@ -103,7 +104,7 @@ static int setup_dev_nodes(int devfd, bool userns, struct dv_error *err)
 	static const struct {
 		const char *name;
 		unsigned major, minor;
-	} nodes[] = { { "null", 1, 3 }, { "zero", 1, 5 }, { "full", 1, 7 },
+	} nodes[] = { { "null", 1, 3 },   { "zero", 1, 5 },    { "full", 1, 7 },
 		      { "random", 1, 8 }, { "urandom", 1, 9 }, { "tty", 5, 0 } };
 	static const char *const opts[] = { "mode", "0755", "size", "4k", NULL };
 	dv_autoclose int fs = -1;
@@ -119,7 +120,8 @@ static int setup_dev_nodes(int devfd, bool userns, struct dv_error *err)
 	if (fs < 0)
 		return -1;
 	for (i = 0; i < sizeof(nodes) / sizeof(nodes[0]); i++)
-		if (make_dev(devfd, fs, nodes[i].name, makedev(nodes[i].major, nodes[i].minor), err) < 0)
+		if (make_dev(devfd, fs, nodes[i].name, makedev(nodes[i].major, nodes[i].minor),
+			     err) < 0)
 			return -1;
 	return 0;
 }
@@ -127,20 +129,21 @@ static int setup_dev_nodes(int devfd, bool userns, struct dv_error *err)
 static int setup_dev(int rootfd, bool userns, struct dv_error *err)
 {
 	static const char *const dev_opts[] = { "mode", "0755", "size", "64k", NULL };
-	static const char *const pts_opts[] = { "newinstance", NULL, "ptmxmode", "0666",
-						"mode", "0620", "gid", "5", NULL };
-	static const char *const pts_opts_nogid[] = { "newinstance", NULL, "ptmxmode", "0666",
-						      "mode", "0620", NULL };
+	static const char *const pts_opts[] = { "newinstance", NULL,  "ptmxmode", "0666", "mode",
+						"0620",        "gid", "5",        NULL };
+	static const char *const pts_opts_nogid[] = { "newinstance", NULL,   "ptmxmode", "0666",
+						      "mode",        "0620", NULL };
 	static const char *const shm_opts[] = { "mode", "1777", "size", "64m", NULL };
 	static const char *const links[][2] = {
-		{ "ptmx", "pts/ptmx" }, { "fd", "/proc/self/fd" }, { "stdin", "/proc/self/fd/0" },
-		{ "stdout", "/proc/self/fd/1" }, { "stderr", "/proc/self/fd/2" },
-		{ "core", "/proc/kcore" },
+		{ "ptmx", "pts/ptmx" },          { "fd", "/proc/self/fd" },
+		{ "stdin", "/proc/self/fd/0" },  { "stdout", "/proc/self/fd/1" },
+		{ "stderr", "/proc/self/fd/2" }, { "core", "/proc/kcore" },
 	};
 	/* nodev: a node made in /dev cannot be opened; the binds below are
 	 * mounts of their own and keep working. */
 	dv_autoclose int dev = ctr_new_fs("tmpfs", dev_opts,
-				      MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC | MOUNT_ATTR_NODEV, err);
+					  MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC | MOUNT_ATTR_NODEV,
+					  err);
 	dv_autoclose int pts = -1;
 	dv_autoclose int shm = -1;
 	size_t i;
@@ -159,7 +162,8 @@ static int setup_dev(int rootfd, bool userns, struct dv_error *err)
 		return dv_err(err, errno, "cannot create /dev folders");
 	pts = ctr_new_fs("devpts", pts_opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, err);
 	if (pts < 0 && err->errnum == EINVAL) /* a single-id user namespace has no group 5 */
-		pts = ctr_new_fs("devpts", pts_opts_nogid, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, err);
+		pts = ctr_new_fs("devpts", pts_opts_nogid, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC,
+				 err);
 	if (pts < 0)
 		return -1;
 	if (move_mount(pts, "", dev, "pts", MOVE_MOUNT_F_EMPTY_PATH) < 0)
@@ -174,7 +178,8 @@ static int setup_dev(int rootfd, bool userns, struct dv_error *err)
 
 static int setup_sys(int rootfd, struct dv_error *err)
 {
-	const unsigned ro = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+	const unsigned ro = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+			    MOUNT_ATTR_NOEXEC;
 	struct dv_error ignored = { 0 };
 	dv_autoclose int sys = ctr_new_fs("sysfs", NULL, ro, &ignored);
 
@@ -183,7 +188,8 @@ static int setup_sys(int rootfd, struct dv_error *err)
 		 * owner): a read-only bind of the host's. */
 		struct mount_attr attr = { .attr_set = ro };
 
-		sys = open_tree(AT_FDCWD, "/sys", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+		sys = open_tree(AT_FDCWD, "/sys",
+				OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
 		if (sys < 0)
 			return dv_err(err, errno, "cannot bind /sys");
 		if (mount_setattr(sys, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0)
@@ -199,12 +205,14 @@ static int setup_etc(int rootfd, int skelfd, struct dv_error *err)
 {
 	static const char *const files[] = { "etc/hosts", "etc/hostname", "etc/resolv.conf" };
 	struct mount_attr attr = {
-		.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
+		.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+			    MOUNT_ATTR_NOEXEC,
 	};
 	size_t i;
 
 	for (i = 0; i < 3; i++) {
-		dv_autoclose int src = open_tree(skelfd, files[i], OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+		dv_autoclose int src =
+			open_tree(skelfd, files[i], OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
 		dv_autoclose int t = ctr_openat_in_root(rootfd, files[i], O_PATH, 0);
 		struct stat st;
 
@@ -239,7 +247,9 @@ static int setup_checkout(const struct ctr_spec *spec, int rootfd, int idmap_ns,
 	if (t < 0 && errno == ENOENT && !spec->build)
 		t = ctr_mkdir_p_in_root(rootfd, spec->workdir, 0755, err);
 	if (t < 0)
-		return dv_err_isset(err) ? -1 : dv_err(err, errno, "cannot mount checkout at '%s'", spec->workdir);
+		return dv_err_isset(err)
+			       ? -1
+			       : dv_err(err, errno, "cannot mount checkout at '%s'", spec->workdir);
 	if (ctr_idmap_mount(src, idmap_ns, MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID, err) < 0)
 		return dv_err_prefix(err, "checkout '%s'", spec->checkout);
 	if (move_mount(src, "", t, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
@@ -251,9 +261,9 @@ static int setup_checkout(const struct ctr_spec *spec, int rootfd, int idmap_ns,
 /* Docker's masked paths: runc's list plus /proc/interrupts and powercap
  * (and each cpu's thermal_throttle, below). */
 static const char *const masked_paths[] = {
-	"proc/acpi", "proc/asound", "proc/kcore", "proc/keys", "proc/latency_stats",
-	"proc/timer_list", "proc/timer_stats", "proc/sched_debug", "sys/firmware", "proc/scsi",
-	"proc/interrupts", "sys/devices/virtual/powercap",
+	"proc/acpi",          "proc/asound",     "proc/kcore",       "proc/keys",
+	"proc/latency_stats", "proc/timer_list", "proc/timer_stats", "proc/sched_debug",
+	"sys/firmware",       "proc/scsi",       "proc/interrupts",  "sys/devices/virtual/powercap",
 };
 static const char *const readonly_paths[] = {
 	"proc/bus", "proc/fs", "proc/irq", "proc/sys", "proc/sysrq-trigger",
@@ -265,7 +275,8 @@ static const char *const readonly_paths[] = {
 static int mask_path(int rootfd, const char *path, struct dv_error *err)
 {
 	static const char *const opts[] = { "nr_blocks", "1", "nr_inodes", "1", "mode", "0555", NULL };
-	const unsigned ro = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+	const unsigned ro = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+			    MOUNT_ATTR_NOEXEC;
 	dv_autoclose int t = ctr_openat_in_root(rootfd, path, O_PATH | O_NOFOLLOW, 0);
 	dv_autoclose int src = -1;
 	struct stat st, ns;
@@ -279,11 +290,13 @@ static int mask_path(int rootfd, const char *path, struct dv_error *err)
 		if (src < 0)
 			return -1;
 	} else {
-		src = open_tree(rootfd, "dev/null", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW);
+		src = open_tree(rootfd, "dev/null",
+				OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW);
 		if (src < 0 || fstat(src, &ns) < 0)
 			return dv_err(err, errno, "cannot open /dev/null to mask '/%s'", path);
 		if (!S_ISCHR(ns.st_mode) || ns.st_rdev != makedev(1, 3))
-			return dv_err(err, 0, "/dev/null is not the null device; refusing to mask '/%s' with it",
+			return dv_err(err, 0,
+				      "/dev/null is not the null device; refusing to mask '/%s' with it",
 				      path);
 	}
 	if (move_mount(src, "", t, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
@@ -294,7 +307,8 @@ static int mask_path(int rootfd, const char *path, struct dv_error *err)
 static int readonly_path(int rootfd, const char *path, struct dv_error *err)
 {
 	struct mount_attr attr = {
-		.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
+		.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+			    MOUNT_ATTR_NOEXEC,
 	};
 	dv_autoclose int t = ctr_openat_in_root(rootfd, path, O_PATH | O_NOFOLLOW, 0);
 	dv_autoclose int src = -1;
@@ -302,7 +316,8 @@ static int readonly_path(int rootfd, const char *path, struct dv_error *err)
 	if (t < 0 && (errno == ENOENT || errno == ENOTDIR))
 		return 0;
 	if (t >= 0)
-		src = open_tree(t, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
+		src = open_tree(t, "",
+				OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
 	if (t < 0 || src < 0)
 		return dv_err(err, errno, "cannot make '/%s' read-only", path);
 	if (mount_setattr(src, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0 ||
@@ -360,7 +375,8 @@ int ctr_setup_root(const struct ctr_spec *spec, int rootfd, int skelfd, struct d
 			return dv_err(err, 0, "image rootfs: '%s' must be a directory", dirs[i]);
 	}
 	/* proc belongs to the pid namespace of the process that creates it: us. */
-	proc = ctr_new_fs("proc", NULL, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, err);
+	proc = ctr_new_fs("proc", NULL, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
+			  err);
 	if (proc < 0 || attach(rootfd, "proc", proc, true, err) < 0)
 		return -1;
 	if (setup_sys(rootfd, err) < 0 || setup_dev(rootfd, spec->userns, err) < 0)

@@ -95,7 +95,8 @@ int ctr_netns_setup(struct dv_error *err)
 	if (fd < 0 && (errno == EROFS || errno == EACCES || errno == ENOENT))
 		return 0;
 	if (fd < 0 || write(fd, range, strlen(range)) < 0)
-		return dv_err(err, errno, "cannot set net.ipv4.ping_group_range in the env's network namespace");
+		return dv_err(err, errno,
+			      "cannot set net.ipv4.ping_group_range in the env's network namespace");
 	return 0;
 }
 
@@ -157,16 +158,27 @@ int ctr_outbound_start(const char *tool, bool pasta, pid_t pid, int *exit_w, pid
 		/* As podman starts it: --enable-sandbox (its own mount
 		 * namespace on an empty root, capabilities dropped) and
 		 * --enable-seccomp (its deny-list), once tap0 is set up. */
-		char *slirp_argv[] = { (char *)tool, "--configure", "--mtu=65520",
-				       "--disable-host-loopback", "--enable-sandbox", "--enable-seccomp",
-				       a_exit, a_ready, a_pid, "tap0", NULL };
+		char *slirp_argv[] = { (char *)tool,
+				       "--configure",
+				       "--mtu=65520",
+				       "--disable-host-loopback",
+				       "--enable-sandbox",
+				       "--enable-seccomp",
+				       a_exit,
+				       a_ready,
+				       a_pid,
+				       "tap0",
+				       NULL };
 		/* pasta as slirp4netns sets it up: 10.0.2.100/24, gateway
 		 * 10.0.2.2, DNS 10.0.2.3; nothing of the host's loopback. */
-		char *pasta_argv[] = { (char *)tool, "--config-net", "--quiet", "--address",
-				       "10.0.2.100", "--netmask", "24", "--gateway", "10.0.2.2",
-				       "--dns-forward", "10.0.2.3", "--no-map-gw", "--ipv4-only",
-				       "-t", "none", "-u", "none", "-T", "none", "-U", "none",
-				       "--pid", a_pidfile, "--netns", a_ns, NULL };
+		char *pasta_argv[] = {
+			(char *)tool, "--config-net", "--quiet",     "--address", "10.0.2.100",
+			"--netmask",  "24",           "--gateway",   "10.0.2.2",  "--dns-forward",
+			"10.0.2.3",   "--no-map-gw",  "--ipv4-only", "-t",        "none",
+			"-u",         "none",         "-T",          "none",      "-U",
+			"none",       "--pid",        a_pidfile,     "--netns",   a_ns,
+			NULL
+		};
 
 		int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
 
@@ -189,7 +201,8 @@ int ctr_outbound_start(const char *tool, bool pasta, pid_t pid, int *exit_w, pid
 		 * private. (Without root, one owned by our user namespace
 		 * already has them as slaves, which the kernel never lets
 		 * propagate back; this costs that case nothing either.) */
-		if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		if (unshare(CLONE_NEWNS) < 0 ||
+		    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 			_exit(126);
 		execv(tool, pasta ? pasta_argv : slirp_argv);
 		_exit(127);

@@ -64,7 +64,8 @@ extern const unsigned char ctr_init_blob[], ctr_init_blob_end[];
 static int init_memfd(struct dv_error *err)
 {
 	size_t len = (size_t)(ctr_init_blob_end - ctr_init_blob);
-	dv_autoclose int fd = memfd_create("devenv-init", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC);
+	dv_autoclose int fd =
+		memfd_create("devenv-init", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC);
 
 	if (fd < 0 && errno == EINVAL) /* kernels before 6.3 */
 		fd = memfd_create("devenv-init", MFD_CLOEXEC | MFD_ALLOW_SEALING);
@@ -81,18 +82,18 @@ struct launch {
 	const struct ctr_spec *spec;
 	const struct ctr_exec *x; /* run or service mode; NULL for an env */
 	int memfd, errw, syncr;
-	int errr, syncw;          /* the parent's ends: the child closes them */
-	int commitr, commitw;     /* env and service modes: the commit pipe; -1
+	int errr, syncw;      /* the parent's ends: the child closes them */
+	int commitr, commitw; /* env and service modes: the commit pipe; -1
 				     for a build step */
-	int out_fd, err_fd;       /* run and service modes: the command's stdout
+	int out_fd, err_fd;   /* run and service modes: the command's stdout
 				     and stderr, pipes to devenv (a build step) or
 				     to the log relay (a service); -1 for an env */
-	int status_fd;            /* service mode: the pipe the init writes the
+	int status_fd;        /* service mode: the pipe the init writes the
 				     exit status to; -1 in the other modes */
-	int netns_fd;             /* spec->netns_path opened, or -1 */
-	int fusesock;             /* keep-id env: the child's end of the socket
+	int netns_fd;         /* spec->netns_path opened, or -1 */
+	int fusesock;         /* keep-id env: the child's end of the socket
 				     its /dev/fuse goes to devenv on; else -1 */
-	int out_exit;             /* a build step's slirp4netns: its exit fd's
+	int out_exit;         /* a build step's slirp4netns: its exit fd's
 				     write end, and its pid (launch sets them) */
 	pid_t out_pid;
 };
@@ -146,7 +147,8 @@ static _Noreturn void child_main(const struct launch *l)
 		 * own, and one cannot join a network namespace another command's
 		 * user namespace owns: the env and its services start together. */
 		if (errno == EPERM)
-			dv_err(&err, errno, "cannot join the env's network namespace from this command; "
+			dv_err(&err, errno,
+			       "cannot join the env's network namespace from this command; "
 			       "'devenv reload' restarts the env with its services");
 		else
 			dv_err(&err, errno, "cannot join the env's network namespace");
@@ -259,7 +261,8 @@ static int launch(struct launch *lp, pid_t *pid_out, int *pidfd_out, int *commit
 	if (spec->netns_path) {
 		netns = open(spec->netns_path, O_RDONLY | O_CLOEXEC);
 		if (netns < 0)
-			return dv_err(err, errno, "cannot open network namespace '%s'", spec->netns_path);
+			return dv_err(err, errno, "cannot open network namespace '%s'",
+				      spec->netns_path);
 		l.netns_fd = netns;
 	}
 	if (!spec->upper || !spec->work)
@@ -323,8 +326,8 @@ static int launch(struct launch *lp, pid_t *pid_out, int *pidfd_out, int *commit
 	/* A build step's outbound traffic, ready before the step runs (it is
 	 * held at the sync pipe until then). */
 	if (lp->x && lp->status_fd < 0 && spec->new_netns && spec->outbound &&
-	    ctr_outbound_start(spec->outbound, spec->outbound_pasta, pid, &lp->out_exit, &lp->out_pid,
-			       err) < 0) {
+	    ctr_outbound_start(spec->outbound, spec->outbound_pasta, pid, &lp->out_exit,
+			       &lp->out_pid, err) < 0) {
 		kill(pid, SIGKILL);
 		dv_waitpid(pid, &st, &(struct dv_error){ 0 });
 		r = dv_err_prefix(err, "the step's network");
@@ -414,13 +417,18 @@ int ctr_start(const struct ctr_spec *spec, struct ctr_init *out, int *commit_fd,
 {
 	dv_autoclose int mem = init_memfd(err);
 	dv_autoclose int pidfd = -1;
-	struct launch l = { .spec = spec, .memfd = mem, .out_fd = -1, .err_fd = -1, .status_fd = -1,
+	struct launch l = { .spec = spec,
+			    .memfd = mem,
+			    .out_fd = -1,
+			    .err_fd = -1,
+			    .status_fd = -1,
 			    .out_exit = -1 };
 	pid_t pid;
 
 	*commit_fd = -1;
 	if (mem < 0 || launch(&l, &pid, &pidfd, commit_fd, err) < 0)
-		return dv_err_prefix(err, "cannot start env '%s'", spec->hostname ? spec->hostname : "");
+		return dv_err_prefix(err, "cannot start env '%s'",
+				     spec->hostname ? spec->hostname : "");
 	if (ctr_start_time(pid, &out->start_time) < 0) {
 		int e = errno;
 
@@ -458,8 +466,14 @@ static int start_log_relay(int mem, int out_r, int status_r, int log_fd, int exi
 		return dv_err(err, errno, "fork");
 	if (c == 0) {
 		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-		const int fds[] = { out_r, null, null, status_r < 0 ? null : status_r, log_fd,
-				    exit_fd, argv[2] ? cap->dir_fd : -1, mem };
+		const int fds[] = { out_r,
+				    null,
+				    null,
+				    status_r < 0 ? null : status_r,
+				    log_fd,
+				    exit_fd,
+				    argv[2] ? cap->dir_fd : -1,
+				    mem };
 
 		/* Not in the checkout or the store, which it would keep busy. */
 		if (null < 0 || setsid() < 0 || chdir("/") < 0 || ctr_fds_place(fds, 8, 7) < 0)
@@ -516,7 +530,8 @@ int ctr_start_service(const struct ctr_spec *spec, const struct ctr_exec *x, int
 
 	*commit_fd = -1;
 	if (mem < 0)
-		return dv_err_prefix(err, "cannot start service '%s'", spec->hostname ? spec->hostname : "");
+		return dv_err_prefix(err, "cannot start service '%s'",
+				     spec->hostname ? spec->hostname : "");
 	if (status_fd < 0 || spec->log_fd < 0)
 		return dv_err(err, EINVAL, "a service needs a log and a status file");
 	if (pipe2(outp, O_CLOEXEC) < 0 || pipe2(stp, O_CLOEXEC) < 0) {
@@ -533,7 +548,8 @@ int ctr_start_service(const struct ctr_spec *spec, const struct ctr_exec *x, int
 	l.out_fd = l.err_fd = outp[1];
 	l.status_fd = stp[1];
 	if (launch(&l, &pid, &pidfd, commit_fd, err) < 0) {
-		dv_err_prefix(err, "cannot start service '%s'", spec->hostname ? spec->hostname : "");
+		dv_err_prefix(err, "cannot start service '%s'",
+			      spec->hostname ? spec->hostname : "");
 		goto out;
 	}
 	/* The command may be gone already (a service that exits at once): its
@@ -584,8 +600,7 @@ static void stop_outbound(struct launch *l)
 	l->out_pid = 0;
 }
 
-int ctr_run(const struct ctr_spec *spec, const struct ctr_exec *x, int *status,
-	    struct dv_error *err)
+int ctr_run(const struct ctr_spec *spec, const struct ctr_exec *x, int *status, struct dv_error *err)
 {
 	static const int to[] = { 1, 2 };
 	/* What the step prints is shown to the developer: safe for a terminal. */

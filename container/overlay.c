@@ -29,8 +29,8 @@
 static int write_file_at(int dirfd, const char *name, const char *data, size_t len, mode_t mode,
 			 struct dv_error *err)
 {
-	dv_autoclose int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-				     mode);
+	dv_autoclose int fd =
+		openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
 
 	if (fd < 0)
 		return dv_err(err, errno, "cannot create '%s'", name);
@@ -141,7 +141,8 @@ static int overlay_legacy(const struct ctr_spec *spec, const char *skel_path, co
 
 		if (strpbrk(l, ":,\\")) {
 			dv_buf_release(&b);
-			return dv_err(err, EINVAL, "cannot mount overlay: layer path '%s' has ':' or ','",
+			return dv_err(err, EINVAL,
+				      "cannot mount overlay: layer path '%s' has ':' or ','",
 				      spec->lowers[i]);
 		}
 		dv_buf_addf(&b, "%s%s", i ? ":" : "", l);
@@ -154,7 +155,8 @@ static int overlay_legacy(const struct ctr_spec *spec, const char *skel_path, co
 	if (spec->userns)
 		dv_buf_adds(&b, ",userxattr");
 	if (b.len >= 4000)
-		ret = dv_err(err, E2BIG, "cannot mount overlay: too many layers for this kernel (needs 6.8)");
+		ret = dv_err(err, E2BIG,
+			     "cannot mount overlay: too many layers for this kernel (needs 6.8)");
 	else if (mount("overlay", merged, "overlay", MS_NODEV, b.s) < 0)
 		ret = dv_err(err, errno, "cannot mount overlay");
 	dv_buf_release(&b);
@@ -201,7 +203,9 @@ int ctr_mount_overlay(const struct ctr_spec *spec, bool with_skeleton, int *skel
 	if (fs < 0)
 		return dv_err(err, errno, "cannot mount overlay");
 	for (i = 0; i <= spec->n_lowers; i++) {
-		const char *l = i < spec->n_lowers ? spec->lowers[i] : with_skeleton ? merged : NULL;
+		const char *l = i < spec->n_lowers ? spec->lowers[i]
+				: with_skeleton    ? merged
+						   : NULL;
 
 		if (!l)
 			break;
@@ -229,13 +233,15 @@ int ctr_mount_overlay(const struct ctr_spec *spec, bool with_skeleton, int *skel
 			const char *v = i == 0 && spec->userns ? "nofollow" : "off";
 
 			if (fsconfig(fs, FSCONFIG_SET_STRING, off[i], v, 0) < 0)
-				return ctr_fs_fail(fs, errno, err, "cannot mount overlay: %s=%s", off[i], v);
+				return ctr_fs_fail(fs, errno, err, "cannot mount overlay: %s=%s",
+						   off[i], v);
 		}
 	}
 	/* In a user namespace overlay keeps whiteouts and opaque folders in
 	 * user.overlay.* (trusted.* needs root of the host). */
 	if (spec->userns && fsconfig(fs, FSCONFIG_SET_FLAG, "userxattr", NULL, 0) < 0)
-		return ctr_fs_fail(fs, errno, err, "%s", "cannot mount overlay: userxattr (needs Linux 5.11)");
+		return ctr_fs_fail(fs, errno, err, "%s",
+				   "cannot mount overlay: userxattr (needs Linux 5.11)");
 	if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
 		return ctr_fs_fail(fs, errno, err, "%s", "cannot mount overlay");
 	/* nodev: with CAP_MKNOD a process may create the host disk's node, but
@@ -306,7 +312,8 @@ int ctr_mount_keepid(const struct ctr_spec *spec, int fuse, int sock, int *skel_
 		int e = errno;
 
 		close(mnt);
-		return dv_err_isset(err) ? -1 : dv_err(err, e, "cannot mount the root on '%s'", merged);
+		return dv_err_isset(err) ? -1
+					 : dv_err(err, e, "cannot mount the root on '%s'", merged);
 	}
 	if (skel_out)
 		*skel_out = dv_steal_fd(&skel);

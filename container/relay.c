@@ -175,15 +175,16 @@ int ctr_relay_run(struct ctr_relay *r, struct dv_error *err)
 		if (p[OUT].revents & POLLOUT && !feed(r, r->master))
 			r->stdin_open = false, r->off = r->len = 0;
 		if (p[OUT].revents & (POLLIN | POLLHUP | POLLERR) &&
-		    !ctr_relay_chunk(out, r->quiet ? -1 : 1, r->tee, r->filter ? &r->filt[0] : NULL)) {
+		    !ctr_relay_chunk(out, r->quiet ? -1 : 1, r->tee,
+				     r->filter ? &r->filt[0] : NULL)) {
 			if (r->master < 0)
 				close(out);
 			out = -1;
 			if (r->master < 0)
 				r->out = -1;
 		}
-		if (p[ERR].revents &&
-		    !ctr_relay_chunk(r->err, r->quiet ? -1 : 2, r->tee, r->filter ? &r->filt[1] : NULL)) {
+		if (p[ERR].revents && !ctr_relay_chunk(r->err, r->quiet ? -1 : 2, r->tee,
+						       r->filter ? &r->filt[1] : NULL)) {
 			close(r->err);
 			r->err = -1;
 		}

@@ -25,10 +25,9 @@
 /* Docker's 14 (moby daemon/pkg/oci/caps/defaults.go). */
 #define BIT(c) (1ULL << (c))
 const unsigned long long ctr_caps_docker =
-	BIT(CAP_CHOWN) | BIT(CAP_DAC_OVERRIDE) | BIT(CAP_FSETID) | BIT(CAP_FOWNER) |
-	BIT(CAP_MKNOD) | BIT(CAP_NET_RAW) | BIT(CAP_SETGID) | BIT(CAP_SETUID) | BIT(CAP_SETFCAP) |
-	BIT(CAP_SETPCAP) | BIT(CAP_NET_BIND_SERVICE) | BIT(CAP_SYS_CHROOT) | BIT(CAP_KILL) |
-	BIT(CAP_AUDIT_WRITE);
+	BIT(CAP_CHOWN) | BIT(CAP_DAC_OVERRIDE) | BIT(CAP_FSETID) | BIT(CAP_FOWNER) | BIT(CAP_MKNOD) |
+	BIT(CAP_NET_RAW) | BIT(CAP_SETGID) | BIT(CAP_SETUID) | BIT(CAP_SETFCAP) | BIT(CAP_SETPCAP) |
+	BIT(CAP_NET_BIND_SERVICE) | BIT(CAP_SYS_CHROOT) | BIT(CAP_KILL) | BIT(CAP_AUDIT_WRITE);
 /* podman's 11 (containers/common pkg/config/default.go), every env's, build
  * step's and service's default: Docker's without NET_RAW (an AF_PACKET
  * socket on the host's network reads the host's loopback traffic; ping
@@ -101,9 +100,11 @@ int ctr_sandbox_load(const char *bpf_path, unsigned long long caps, struct ctr_s
 		return 0;
 	if (dv_read_file_at(AT_FDCWD, bpf_path, &data, &len, err) < 0)
 		return dv_err_prefix(err, "seccomp program");
-	if (!len || len % sizeof(struct sock_filter) || len / sizeof(struct sock_filter) > BPF_MAXINSNS) {
+	if (!len || len % sizeof(struct sock_filter) ||
+	    len / sizeof(struct sock_filter) > BPF_MAXINSNS) {
 		free(data);
-		return dv_err(err, EINVAL, "'%s' is not a seccomp program; 'devenv reload' rebuilds it",
+		return dv_err(err, EINVAL,
+			      "'%s' is not a seccomp program; 'devenv reload' rebuilds it",
 			      bpf_path);
 	}
 	out->bpf = data;
@@ -149,7 +150,8 @@ int ctr_sandbox_apply(const struct ctr_sandbox *sb, struct dv_error *err)
 		if (prctl(PR_CAPBSET_READ, c, 0, 0, 0) < 0)
 			break;
 		if (!(caps >> c & 1) && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0)
-			return dv_err(err, errno, "cannot drop capability %d from the bounding set", c);
+			return dv_err(err, errno, "cannot drop capability %d from the bounding set",
+				      c);
 	}
 	if (c < 64)
 		caps &= (c ? (1ULL << c) - 1 : 0);

@@ -56,8 +56,8 @@ const char *ctr_seccomp_default(size_t *len)
 static const char *goarch_of(const char *machine)
 {
 	static const char *const map[][2] = {
-		{ "x86_64", "amd64" }, { "aarch64", "arm64" }, { "i686", "386" },
-		{ "armv7l", "arm" },   { "ppc64le", "ppc64le" }, { "s390x", "s390x" },
+		{ "x86_64", "amd64" },    { "aarch64", "arm64" },       { "i686", "386" },
+		{ "armv7l", "arm" },      { "ppc64le", "ppc64le" },     { "s390x", "s390x" },
 		{ "riscv64", "riscv64" }, { "loongarch64", "loong64" },
 	};
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
@@ -84,14 +84,16 @@ static uint32_t arch_token(const char *name)
 	if (strncmp(name, "SCMP_ARCH_", 10) || strlen(name + 10) >= sizeof(low))
 		return 0;
 	for (i = 0; name[10 + i]; i++)
-		low[i] = (char)(name[10 + i] >= 'A' && name[10 + i] <= 'Z' ? name[10 + i] + 32 : name[10 + i]);
+		low[i] = (char)(name[10 + i] >= 'A' && name[10 + i] <= 'Z' ? name[10 + i] + 32
+									   : name[10 + i]);
 	low[i] = 0;
 	return seccomp_arch_resolve_name(low);
 }
 
 static bool str_in(struct json_object *arr, const char *s)
 {
-	size_t n = arr && json_object_is_type(arr, json_type_array) ? json_object_array_length(arr) : 0;
+	size_t n = arr && json_object_is_type(arr, json_type_array) ? json_object_array_length(arr)
+								    : 0;
 
 	for (size_t i = 0; i < n; i++) {
 		const char *e = json_object_get_string(json_object_array_get_idx(arr, i));
@@ -121,21 +123,26 @@ static bool applies(struct json_object *entry, unsigned long long caps, const ch
 	if (exc && json_object_is_type(exc, json_type_object)) {
 		if (json_object_object_get_ex(exc, "arches", &v) && str_in(v, goarch))
 			return false;
-		if (json_object_object_get_ex(exc, "caps", &v) && json_object_is_type(v, json_type_array))
+		if (json_object_object_get_ex(exc, "caps", &v) &&
+		    json_object_is_type(v, json_type_array))
 			for (size_t i = 0; i < json_object_array_length(v); i++)
-				if (has_cap(caps, json_object_get_string(json_object_array_get_idx(v, i))))
+				if (has_cap(caps,
+					    json_object_get_string(json_object_array_get_idx(v, i))))
 					return false;
 		if (json_object_object_get_ex(exc, "minKernel", &v) && json_object_get_string(v) &&
 		    kver >= kver_parse(json_object_get_string(v)))
 			return false;
 	}
 	if (inc && json_object_is_type(inc, json_type_object)) {
-		if (json_object_object_get_ex(inc, "arches", &v) && json_object_is_type(v, json_type_array) &&
-		    json_object_array_length(v) && !str_in(v, goarch))
+		if (json_object_object_get_ex(inc, "arches", &v) &&
+		    json_object_is_type(v, json_type_array) && json_object_array_length(v) &&
+		    !str_in(v, goarch))
 			return false;
-		if (json_object_object_get_ex(inc, "caps", &v) && json_object_is_type(v, json_type_array))
+		if (json_object_object_get_ex(inc, "caps", &v) &&
+		    json_object_is_type(v, json_type_array))
 			for (size_t i = 0; i < json_object_array_length(v); i++)
-				if (!has_cap(caps, json_object_get_string(json_object_array_get_idx(v, i))))
+				if (!has_cap(caps, json_object_get_string(
+							   json_object_array_get_idx(v, i))))
 					return false;
 		if (json_object_object_get_ex(inc, "minKernel", &v) && json_object_get_string(v) &&
 		    kver < kver_parse(json_object_get_string(v)))
@@ -169,10 +176,16 @@ static int parse_action(const char *s, struct json_object *errno_ret, int def_er
 
 static int parse_op(const char *s, enum scmp_compare *out)
 {
-	static const struct { const char *n; enum scmp_compare op; } ops[] = {
-		{ "SCMP_CMP_NE", SCMP_CMP_NE }, { "SCMP_CMP_LT", SCMP_CMP_LT },
-		{ "SCMP_CMP_LE", SCMP_CMP_LE }, { "SCMP_CMP_EQ", SCMP_CMP_EQ },
-		{ "SCMP_CMP_GE", SCMP_CMP_GE }, { "SCMP_CMP_GT", SCMP_CMP_GT },
+	static const struct {
+		const char *n;
+		enum scmp_compare op;
+	} ops[] = {
+		{ "SCMP_CMP_NE", SCMP_CMP_NE },
+		{ "SCMP_CMP_LT", SCMP_CMP_LT },
+		{ "SCMP_CMP_LE", SCMP_CMP_LE },
+		{ "SCMP_CMP_EQ", SCMP_CMP_EQ },
+		{ "SCMP_CMP_GE", SCMP_CMP_GE },
+		{ "SCMP_CMP_GT", SCMP_CMP_GT },
 		{ "SCMP_CMP_MASKED_EQ", SCMP_CMP_MASKED_EQ },
 	};
 	for (size_t i = 0; s && i < sizeof(ops) / sizeof(ops[0]); i++)
@@ -199,7 +212,8 @@ static void rule_push(struct ctr_sc_profile *p, const char *name, uint32_t actio
 }
 
 int ctr_seccomp_eval(const char *text, size_t len, unsigned long long caps, const char *goarch,
-		     unsigned kver, uint32_t native, struct ctr_sc_profile *out, struct dv_error *err)
+		     unsigned kver, uint32_t native, struct ctr_sc_profile *out,
+		     struct dv_error *err)
 {
 	struct json_tokener *tok = json_tokener_new();
 	struct json_object *o = json_tokener_parse_ex(tok, text, (int)len), *v, *calls;
@@ -228,34 +242,41 @@ int ctr_seccomp_eval(const char *text, size_t len, unsigned long long caps, cons
 			if (!json_object_object_get_ex(m, "subArchitectures", &subs) ||
 			    !json_object_is_type(subs, json_type_array))
 				continue;
-			for (size_t j = 0; j < json_object_array_length(subs) && out->n_arches < 8; j++) {
-				uint32_t t = arch_token(json_object_get_string(json_object_array_get_idx(subs, j)));
+			for (size_t j = 0; j < json_object_array_length(subs) && out->n_arches < 8;
+			     j++) {
+				uint32_t t = arch_token(
+					json_object_get_string(json_object_array_get_idx(subs, j)));
 
 				if (t)
 					out->arches[out->n_arches++] = t;
 			}
 		}
 	}
-	if (!json_object_object_get_ex(o, "syscalls", &calls) || !json_object_is_type(calls, json_type_array))
+	if (!json_object_object_get_ex(o, "syscalls", &calls) ||
+	    !json_object_is_type(calls, json_type_array))
 		goto bad;
 	for (size_t i = 0; i < json_object_array_length(calls); i++) {
-		struct json_object *e = json_object_array_get_idx(calls, i), *names, *act, *eret = NULL, *args;
+		struct json_object *e = json_object_array_get_idx(calls, i), *names, *act,
+				   *eret = NULL, *args;
 		struct scmp_arg_cmp cmp[6];
 		unsigned n_args = 0, count[6] = { 0 };
 		uint32_t action;
 		bool split = false;
 
-		if (!json_object_object_get_ex(e, "names", &names) || !json_object_is_type(names, json_type_array))
+		if (!json_object_object_get_ex(e, "names", &names) ||
+		    !json_object_is_type(names, json_type_array))
 			continue;
 		for (size_t j = 0; j < json_object_array_length(names); j++)
-			dv_strv_push(&out->all_names, json_object_get_string(json_object_array_get_idx(names, j)));
+			dv_strv_push(&out->all_names,
+				     json_object_get_string(json_object_array_get_idx(names, j)));
 		if (!applies(e, caps, goarch, kver))
 			continue;
 		json_object_object_get_ex(e, "errnoRet", &eret);
 		if (!json_object_object_get_ex(e, "action", &act) ||
 		    parse_action(json_object_get_string(act), eret, def_errno, &action) < 0)
 			goto bad;
-		if (json_object_object_get_ex(e, "args", &args) && json_object_is_type(args, json_type_array)) {
+		if (json_object_object_get_ex(e, "args", &args) &&
+		    json_object_is_type(args, json_type_array)) {
 			for (size_t j = 0; j < json_object_array_length(args) && n_args < 6; j++) {
 				struct json_object *a = json_object_array_get_idx(args, j), *x;
 				unsigned idx = 0;
@@ -277,7 +298,8 @@ int ctr_seccomp_eval(const char *text, size_t len, unsigned long long caps, cons
 			}
 		}
 		for (size_t j = 0; j < json_object_array_length(names); j++) {
-			const char *name = json_object_get_string(json_object_array_get_idx(names, j));
+			const char *name =
+				json_object_get_string(json_object_array_get_idx(names, j));
 
 			if (!split) {
 				rule_push(out, name, action, cmp, n_args);
@@ -292,7 +314,8 @@ int ctr_seccomp_eval(const char *text, size_t len, unsigned long long caps, cons
 	return 0;
 bad:
 	ctr_sc_profile_release(out);
-	return dv_err(err, EINVAL, "seccomp profile: unsupported or malformed entry (Docker's format expected)");
+	return dv_err(err, EINVAL,
+		      "seccomp profile: unsupported or malformed entry (Docker's format expected)");
 }
 
 void ctr_sc_profile_release(struct ctr_sc_profile *p)
@@ -330,7 +353,8 @@ static size_t enosys_stub(const struct ctr_sc_profile *p, struct sock_filter *f)
 			continue;
 		start = n;
 		f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 4);
-		f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, arch, 0, 0); /* jf below */
+		f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, arch, 0,
+						      0); /* jf below */
 		f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 0);
 		if (arch == SCMP_ARCH_X86_64 && have_x32) {
 			uint32_t mx = 0;
@@ -338,14 +362,18 @@ static size_t enosys_stub(const struct ctr_sc_profile *p, struct sock_filter *f)
 			for (size_t b = 0; b < p->n_arches; b++)
 				if (p->arches[b] == SCMP_ARCH_X32)
 					mx = max[b];
-			f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, X32_BIT, 1, 0);
+			f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, X32_BIT,
+							      1, 0);
 			fix[nfix++] = n;
-			f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGT | BPF_K, max[a], 0, 0);
+			f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGT | BPF_K, max[a], 0,
+							      0);
 			fix[nfix++] = n;
-			f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGT | BPF_K, X32_BIT | mx, 0, 0);
+			f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGT | BPF_K,
+							      X32_BIT | mx, 0, 0);
 		} else {
 			fix[nfix++] = n;
-			f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGT | BPF_K, max[a], 0, 0);
+			f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGT | BPF_K, max[a], 0,
+							      0);
 		}
 		/* not this arch: on to the next block */
 		f[start + 1].jf = (uint8_t)(n - (start + 2));
@@ -451,8 +479,8 @@ int ctr_seccomp_prepare(const char *dir, const void *profile, size_t len, unsign
 		*out_path = dv_xasprintf("%s/%s", dir, name);
 		return 0;
 	}
-	if (ctr_seccomp_eval(profile, len, caps, goarch_of(u.machine), kver_parse(u.release), native,
-			     &p, err) < 0)
+	if (ctr_seccomp_eval(profile, len, caps, goarch_of(u.machine), kver_parse(u.release),
+			     native, &p, err) < 0)
 		return -1;
 	r = ctr_seccomp_compile(&p, &prog, &plen, err);
 	ctr_sc_profile_release(&p);

@@ -45,8 +45,9 @@ void ctr_session_release(struct ctr_session *s)
 /* A detached clone of fd's mount tree, idmapped with ns. */
 static int clone_idmapped(int fd, int ns, unsigned attrs, const char *what, struct dv_error *err)
 {
-	dv_autoclose int mnt = open_tree(fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH |
-						 AT_RECURSIVE);
+	dv_autoclose int mnt =
+		open_tree(fd, "",
+			  OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
 
 	if (mnt < 0)
 		return dv_err(err, errno, "cannot clone the mount of '%s'", what);
@@ -92,15 +93,18 @@ int ctr_session_prepare(const struct ctr_owner *o, uid_t uid, gid_t gid, struct 
 		 * ('data -> .' would clone the checkout, .git unprotected). */
 		src = dv_open_resolved(o->checkout, m->source, O_PATH);
 		if (src < 0 && errno == ELOOP) {
-			dv_err_plain(err, ELOOP, "mount source '%s' now goes through a symlink (it had "
-				     "none when the env started); nothing was mounted", m->source);
+			dv_err_plain(err, ELOOP,
+				     "mount source '%s' now goes through a symlink (it had "
+				     "none when the env started); nothing was mounted",
+				     m->source);
 			goto fail;
 		}
 		if (src < 0) {
 			dv_err(err, errno, "cannot open mount source '%s'", m->source);
 			goto fail;
 		}
-		out->mnts[i] = clone_idmapped(src, ns, m->readonly ? MOUNT_ATTR_RDONLY : 0, m->source, err);
+		out->mnts[i] = clone_idmapped(src, ns, m->readonly ? MOUNT_ATTR_RDONLY : 0,
+					      m->source, err);
 		if (out->mnts[i] < 0)
 			goto fail;
 	}
@@ -157,7 +161,8 @@ int ctr_session_attach(struct ctr_session *s)
 	for (size_t i = 0; i < o->n_mounts; i++) {
 		if (s->mnts[i] < 0)
 			continue;
-		if (move_mount(s->mnts[i], "", AT_FDCWD, o->mounts[i].target, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+		if (move_mount(s->mnts[i], "", AT_FDCWD, o->mounts[i].target,
+			       MOVE_MOUNT_F_EMPTY_PATH) < 0)
 			return errno;
 		if (!o->mounts[i].volume && (e = protect(s->mnts[i], &o->mounts[i].protect)) != 0)
 			return e;

@@ -210,8 +210,8 @@ int ctr_stop_all(const struct ctr_init *inits, size_t n, unsigned timeout_s, str
 		fds[i] = ctr_pidfd_checked(&inits[i], &gone);
 		if (fds[i] < 0 && gone.errnum != ESRCH && ret == 0)
 			ret = (*err = gone, -1);
-		if (fds[i] >= 0 && pidfd_send_signal(fds[i], SIGTERM, NULL, 0) < 0 && errno != ESRCH &&
-		    ret == 0)
+		if (fds[i] >= 0 && pidfd_send_signal(fds[i], SIGTERM, NULL, 0) < 0 &&
+		    errno != ESRCH && ret == 0)
 			ret = dv_err(err, errno, "cannot signal pid %d", (int)inits[i].pid);
 	}
 	t0 = dv_now_ns();

@@ -57,8 +57,8 @@ static int read_db(int rootfd, const char *path, char **out, size_t *len, struct
 	if (fd < 0 || fstat(fd, st) < 0)
 		return dv_err(err, errno, "cannot open '/%s' in the env", path);
 	if (!S_ISREG(st->st_mode) || st->st_size > DB_MAX)
-		return dv_err_plain(err, EINVAL, "'/%s' in the env is not a regular file of at most 8 MiB",
-				    path);
+		return dv_err_plain(err, EINVAL,
+				    "'/%s' in the env is not a regular file of at most 8 MiB", path);
 	if (dv_read_all(fd, out, len, err) < 0)
 		return dv_err_prefix(err, "reading '/%s' in the env", path);
 	return 0;
@@ -200,15 +200,15 @@ int ctr_user_resolve_in(int root, const char *spec, struct ctr_ids *out, struct 
 
 	memset(out, 0, sizeof(*out));
 	if (numeric && !parse_id(spec, ulen, &uid))
-		return dv_err_plain(err, ERANGE, "user id '%.*s' is out of range (0 to %llu)", (int)ulen,
-				    spec, ID_MAX);
+		return dv_err_plain(err, ERANGE, "user id '%.*s' is out of range (0 to %llu)",
+				    (int)ulen, spec, ID_MAX);
 	if (colon && !parse_id(colon + 1, strlen(colon + 1), &gid))
 		return dv_err_plain(err, ERANGE,
 				    "group id '%s' must be a number from 0 to %llu ('--user NAME|UID[:GID]')",
 				    colon + 1, ID_MAX);
 	if (!ulen || ulen > 32)
-		return dv_err_plain(err, EINVAL, "'%s' is not a user name or id ('--user NAME|UID[:GID]')",
-				    spec);
+		return dv_err_plain(err, EINVAL,
+				    "'%s' is not a user name or id ('--user NAME|UID[:GID]')", spec);
 	if (read_db(root, "etc/passwd", &text, &len, &st, err) < 0)
 		return -1;
 	if (numeric) {
@@ -219,7 +219,8 @@ int ctr_user_resolve_in(int root, const char *spec, struct ctr_ids *out, struct 
 		snprintf(name, sizeof(name), "%.*s", (int)ulen, spec);
 		found = text && db_find(text, len, name, 0, true, &e);
 		if (!found)
-			return dv_err_plain(err, ENOENT, "no user '%s' in the env (its /etc/passwd has none)",
+			return dv_err_plain(err, ENOENT,
+					    "no user '%s' in the env (its /etc/passwd has none)",
 					    name);
 		uid = e.id;
 	}
@@ -348,7 +349,8 @@ int ctr_user_ensure(int rootfd, const struct ctr_user *u, struct dv_error *err)
 			if (h < 0)
 				return dv_err_prefix(err, "home of user '%s'", u->name);
 			if (fchownat(h, "", u->uid, u->gid, AT_EMPTY_PATH) < 0)
-				return dv_err(err, errno, "cannot give '/%s' to user '%s'", home, u->name);
+				return dv_err(err, errno, "cannot give '/%s' to user '%s'", home,
+					      u->name);
 		}
 	}
 	return 0;
@@ -420,7 +422,8 @@ int ctr_idmap_mount(int mnt, int userns, unsigned attrs, struct dv_error *err)
 				   .userns_fd = (uint64_t)(userns >= 0 ? userns : 0) };
 
 	if (mount_setattr(mnt, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0)
-		return dv_err(err, errno, "cannot set up the mount%s", userns >= 0 ? "'s idmap" : "");
+		return dv_err(err, errno, "cannot set up the mount%s",
+			      userns >= 0 ? "'s idmap" : "");
 	return 0;
 }
 

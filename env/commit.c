@@ -71,7 +71,7 @@ static int upper_layer(const struct layer_store *st, const char *upper, char id[
 }
 
 int env_commit(const struct dv_ctx *ctx, const struct layer_store *st, struct env *env,
-		    const char *name, struct layer_image *out, struct dv_error *err)
+	       const char *name, struct layer_image *out, struct dv_error *err)
 {
 	dv_autofree char *upper = NULL;
 	dv_autofree char *rel = dv_xasprintf("envs/%s/upper", env->id);
@@ -88,7 +88,8 @@ int env_commit(const struct dv_ctx *ctx, const struct layer_store *st, struct en
 		/* Should we be killed while it is frozen, the mark has the next
 		 * command thaw it. */
 		env_commit_mark(st, env, true);
-		frozen = ctr_cgroup_freeze(&env->state.cgroups, true, 10000, &(struct dv_error){ 0 }) == 0;
+		frozen = ctr_cgroup_freeze(&env->state.cgroups, true, 10000,
+					   &(struct dv_error){ 0 }) == 0;
 		if (!frozen)
 			env_commit_mark(st, env, false);
 	}
@@ -107,8 +108,9 @@ int env_commit(const struct dv_ctx *ctx, const struct layer_store *st, struct en
 		dv_strv_push(&layers, id);
 	}
 	if (layers.n > ENV_MAX_LAYERS) {
-		dv_err(err, 0, "cannot commit env '%s': the image would have %zu layers, and an env "
-			       "has at most %d (overlay's limit); merge provisioning steps first",
+		dv_err(err, 0,
+		       "cannot commit env '%s': the image would have %zu layers, and an env "
+		       "has at most %d (overlay's limit); merge provisioning steps first",
 		       env->state.name, layers.n, ENV_MAX_LAYERS);
 		goto out;
 	}
@@ -116,7 +118,8 @@ int env_commit(const struct dv_ctx *ctx, const struct layer_store *st, struct en
 	if (layer_image_resolve(st, env->state.image_id, &base, &(struct dv_error){ 0 }) < 0 &&
 	    layer_image_resolve(st, env->state.image, &base, &(struct dv_error){ 0 }) < 0)
 		base.config = NULL;
-	if (layer_image_compose(st, name, base.config, &layers, (long long)time(NULL), out, err) < 0) {
+	if (layer_image_compose(st, name, base.config, &layers, (long long)time(NULL), out, err) <
+	    0) {
 		dv_err_prefix(err, "cannot commit env '%s'", env->state.name);
 	} else {
 		/* The new layer's size is in its layer.json (import measured

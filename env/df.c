@@ -42,13 +42,12 @@ bool env_size_read(const struct layer_store *st, const char *env_id, struct env_
 	bool ok = false;
 
 	memset(out, 0, sizeof(*out));
-	if (dv_read_file_at(st->root_fd, rel, &text, &len, &(struct dv_error){0}) < 0)
+	if (dv_read_file_at(st->root_fd, rel, &text, &len, &(struct dv_error){ 0 }) < 0)
 		return false;
 	o = json_tokener_parse(text);
-	if (o && json_object_object_get_ex(o, "bytes", &b) &&
-	    json_object_is_type(b, json_type_int) && json_object_get_int64(b) >= 0 &&
-	    json_object_object_get_ex(o, "at", &at) && json_object_is_type(at, json_type_int) &&
-	    json_object_object_get_ex(o, "when", &when) &&
+	if (o && json_object_object_get_ex(o, "bytes", &b) && json_object_is_type(b, json_type_int) &&
+	    json_object_get_int64(b) >= 0 && json_object_object_get_ex(o, "at", &at) &&
+	    json_object_is_type(at, json_type_int) && json_object_object_get_ex(o, "when", &when) &&
 	    json_object_is_type(when, json_type_string)) {
 		out->bytes = (unsigned long long)json_object_get_int64(b);
 		out->at = json_object_get_int64(at);
@@ -79,7 +78,7 @@ void env_size_record(const struct layer_store *st, const char *env_id, const cha
 	snprintf(text, sizeof(text), "{\"bytes\":%llu,\"at\":%lld,\"when\":\"%s\"}\n", bytes,
 		 (long long)time(NULL), when);
 	/* A record that cannot be written is no record: df walks the env. */
-	dv_write_file_atomic(fd, SIZE_RECORD, text, strlen(text), 0600, &(struct dv_error){0});
+	dv_write_file_atomic(fd, SIZE_RECORD, text, strlen(text), 0600, &(struct dv_error){ 0 });
 }
 
 void env_size_forget(const struct layer_store *st, const char *env_id)
@@ -107,7 +106,7 @@ static void add_once(struct dv_strv *v, const char *s)
 }
 
 static struct env_df_item *item_add(struct env_df_row *r, const char *name, const char *id,
-				     unsigned long long size, bool active)
+				    unsigned long long size, bool active)
 {
 	struct env_df_item *it;
 
@@ -145,8 +144,8 @@ int env_df(const struct layer_store *st, struct env_df *out, struct dv_error *er
 	struct env_record *envs = NULL;
 	struct layer_image *imgs = NULL;
 	struct env_vol *vols = NULL;
-	struct dv_strv damaged = {0}, env_layers = {0}, used_images = {0}, ids = {0};
-	struct dv_strv seen = {0}, kept = {0};
+	struct dv_strv damaged = { 0 }, env_layers = { 0 }, used_images = { 0 }, ids = { 0 };
+	struct dv_strv seen = { 0 }, kept = { 0 };
 	size_t n_envs = 0, n_imgs = 0, n_vols = 0;
 	dv_autoclose int efd = -1;
 	int ret = -1;
@@ -192,9 +191,8 @@ int env_df(const struct layer_store *st, struct env_df *out, struct dv_error *er
 		}
 	}
 	for (size_t i = 0; i < damaged.n; i++) {
-		struct env_df_item *it =
-			item_add(&out->rows[ENV_DF_ENVS], "?", damaged.v[i],
-				 efd >= 0 ? dv_du_at(efd, damaged.v[i]) : 0, false);
+		struct env_df_item *it = item_add(&out->rows[ENV_DF_ENVS], "?", damaged.v[i],
+						  efd >= 0 ? dv_du_at(efd, damaged.v[i]) : 0, false);
 
 		it->state = "damaged";
 	}
@@ -205,7 +203,7 @@ int env_df(const struct layer_store *st, struct env_df *out, struct dv_error *er
 		bool active = strv_has(&used_images, imgs[i].id);
 		struct env_df_item *it =
 			item_add(&out->rows[ENV_DF_IMAGES], imgs[i].name, imgs[i].id, 0, active);
-		struct dv_strv none = {0};
+		struct dv_strv none = { 0 };
 
 		/* Its own size, shared layers and all (the row counts each once). */
 		it->size = layers_bytes(st, &imgs[i].layers, &none);
@@ -244,7 +242,7 @@ int env_df(const struct layer_store *st, struct env_df *out, struct dv_error *er
 	for (size_t i = 0; i < n_vols; i++) {
 		bool named = vols[i].envs.n > 0;
 		struct env_df_item *it = item_add(&out->rows[ENV_DF_VOLUMES], vols[i].name, NULL,
-						   vols[i].size, named);
+						  vols[i].size, named);
 
 		it->state = vols[i].running ? "in use" : named ? "named" : "unused";
 		if (!named)

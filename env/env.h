@@ -43,9 +43,9 @@
 /* One of the env's services as state.json records it: its init. */
 struct env_svc_record {
 	char *name;
-	struct ctr_init init;       /* pid 0 when it could not be started */
-	char *image_id;             /* its image's id, as last started */
-	struct dv_strv layers;      /* and that image's layers: `rmi` and `gc`
+	struct ctr_init init;  /* pid 0 when it could not be started */
+	char *image_id;        /* its image's id, as last started */
+	struct dv_strv layers; /* and that image's layers: `rmi` and `gc`
 				       leave them alone while the env exists */
 };
 
@@ -53,30 +53,30 @@ struct env_svc_record {
  * halted is never stored; read it with ctr_probe(). */
 struct env_record {
 	char *id, *name;
-	char *checkout, *envfile;   /* checkout real path; Envfile path inside it */
-	char *spec_digest;          /* sha256 of the Envfile's normalised spec */
+	char *checkout, *envfile; /* checkout real path; Envfile path inside it */
+	char *spec_digest;        /* sha256 of the Envfile's normalised spec */
 	char *image, *image_id;
-	char *image_for;            /* "" or the Envfile's `image:` that `image` stands
+	char *image_for;       /* "" or the Envfile's `image:` that `image` stands
 				       for: a team's base pinned by digest
 				       (provision/teamcache.c prov_team_pin) */
-	struct dv_strv layers;      /* layer ids, bottom first */
-	struct dv_strv steps;       /* provisioning keys, one per step, in order */
+	struct dv_strv layers; /* layer ids, bottom first */
+	struct dv_strv steps;  /* provisioning keys, one per step, in order */
 	char *workdir, *shell;
-	struct dv_strv env;         /* KEY=VALUE for commands entering the env */
+	struct dv_strv env; /* KEY=VALUE for commands entering the env */
 	struct dv_strv cgroups;
-	struct ctr_limits limits;   /* as written into the cgroups */
-	struct ctr_init init;       /* pid 0 when never started */
-	char *user;                 /* the Envfile's `user` ("" when none) */
+	struct ctr_limits limits;                        /* as written into the cgroups */
+	struct ctr_init init;                            /* pid 0 when never started */
+	char *user;                                      /* the Envfile's `user` ("" when none) */
 	unsigned user_uid, user_gid, host_uid, host_gid; /* of the last start */
-	char *userns_map;           /* "keep-id" (ctr_keepid), or "" (root is the host
+	char *userns_map;     /* "keep-id" (ctr_keepid), or "" (root is the host
 				       user, or root mode): the start's map */
-	char *ownership;            /* how the checkout's files get the host user as
+	char *ownership;      /* how the checkout's files get the host user as
 				       owner: "idmapped" (see ctr_owner), "chown" (no
 				       idmap here: ctr_sweep after each command and
 				       at halt), "rootless" (ctr_sweep at halt) */
-	long long started_ns;       /* CLOCK_REALTIME_COARSE before the last start: the
+	long long started_ns; /* CLOCK_REALTIME_COARSE before the last start: the
 				       sweep looks at what changed since */
-	bool sweep_pending;         /* started and not swept since (an init that
+	bool sweep_pending;   /* started and not swept since (an init that
 				       died without halt): the next up sweeps first */
 	unsigned long long checkout_dev, checkout_ino; /* the checkout folder the last
 				       start mounted (0: not recorded, an older devenv):
@@ -84,23 +84,23 @@ struct env_record {
 				       while the env runs is another (env_checkout_check) */
 	struct ctr_mount_rec *mounts; /* the env's volumes and mounts of the last start */
 	size_t n_mounts;
-	struct dv_strv git_protect; /* read-only paths of the checkout (".git"...) */
-	struct dv_strv svc_binds;   /* host paths the services bind: swept too */
-	char *seccomp;              /* stored BPF program; "": unconfined */
-	unsigned long long caps;    /* the env's capabilities */
-	long long created;          /* unix seconds */
+	struct dv_strv git_protect;      /* read-only paths of the checkout (".git"...) */
+	struct dv_strv svc_binds;        /* host paths the services bind: swept too */
+	char *seccomp;                   /* stored BPF program; "": unconfined */
+	unsigned long long caps;         /* the env's capabilities */
+	long long created;               /* unix seconds */
 	struct env_svc_record *services; /* the services of the last start, in
 					       Envfile order */
 	size_t n_services;
-	struct dv_strv volumes;     /* named volumes the env (and its services) name,
+	struct dv_strv volumes;  /* named volumes the env (and its services) name,
 				       as of the last up: their store names
 				       (env/volname.c; an older devenv wrote
 				       the Envfile's); `volume ls` and `destroy
 				       --volumes` read them */
-	char *network;              /* "host" or "private", as last started */
-	struct hnet_port *ports;     /* forwards of the last start */
+	char *network;           /* "host" or "private", as last started */
+	struct hnet_port *ports; /* forwards of the last start */
 	size_t n_ports;
-	struct hnet_procs net;   /* its host-side helpers */
+	struct hnet_procs net; /* its host-side helpers */
 };
 /* record.c: read envs/<id>/state.json. errnum ENOENT: no such env; EBADMSG: the file
  * is damaged (empty, truncated, garbage, or not this env's), with one line
@@ -121,8 +121,8 @@ struct env {
 	bool has_state, has_spec;
 	struct env_record state;
 	struct env_spec spec;
-	int lock_fd;            /* held env lock, or -1 */
-	bool refresh_git;       /* up asks git remotes again (reload does) */
+	int lock_fd;      /* held env lock, or -1 */
+	bool refresh_git; /* up asks git remotes again (reload does) */
 };
 void env_release(struct env *env);
 
@@ -171,8 +171,7 @@ int env_sandbox_gc(const struct layer_store *st, const struct env_record *envs, 
 
 /* up.c: build what is missing, create or start, run on_up. Before on_up
  * runs it lets go of the env lock and ctx->store_lock_fd. */
-int env_up(struct dv_ctx *ctx, const struct layer_store *st, struct env *env,
-	   struct dv_error *err);
+int env_up(struct dv_ctx *ctx, const struct layer_store *st, struct env *env, struct dv_error *err);
 /* provision: rebuild against the current Envfile; recreate the env on the
  * new layers if they changed (restarting it if it ran). */
 int env_provision(struct dv_ctx *ctx, const struct layer_store *st, struct env *env,
@@ -187,8 +186,8 @@ int env_destroy(const struct dv_ctx *ctx, const struct layer_store *st, struct e
 /* destroy of an env whose state.json is damaged (env_locate failed
  * with EBADMSG, env->id set): kills what its cgroups hold and what runs on
  * its files, removes its folder. */
-int env_destroy_damaged(const struct dv_ctx *ctx, const struct layer_store *st,
-			struct env *env, struct dv_error *err);
+int env_destroy_damaged(const struct dv_ctx *ctx, const struct layer_store *st, struct env *env,
+			struct dv_error *err);
 /* suspend.c: suspend (freeze) or resume (thaw) a running env through its
  * cgroups' freezer. ESRCH when it is not running. */
 int env_suspend(const struct dv_ctx *ctx, const struct layer_store *st, struct env *env,
@@ -208,35 +207,34 @@ int env_push(const struct dv_ctx *ctx, const struct layer_store *st, const struc
  * mount sources): *out has spec->n_services images (release with
  * env_svc_images_release). An error names the service and its line. */
 int env_svc_resolve(const struct layer_store *st, const struct env_spec *spec,
-			  struct layer_image **out, struct dv_error *err);
+		    struct layer_image **out, struct dv_error *err);
 void env_svc_images_release(struct layer_image *imgs, size_t n);
 /* Start every service of env->spec that is not running (the env's init
  * runs), record them in state.json, wait half a second and warn about any
  * that exited at once, with its last log lines. A service that cannot be
  * started stops those this call started and fails. */
-int env_svc_start(const struct dv_ctx *ctx, const struct layer_store *st,
-			struct env *env, int efd, const struct layer_image *imgs,
-			struct dv_error *err);
+int env_svc_start(const struct dv_ctx *ctx, const struct layer_store *st, struct env *env, int efd,
+		  const struct layer_image *imgs, struct dv_error *err);
 /* SIGTERM every recorded service, SIGKILL after timeout_s. */
 int env_svc_stop(const struct layer_store *st, struct env *env, unsigned timeout_s,
-		       struct dv_error *err);
+		 struct dv_error *err);
 enum env_svc_state { ENV_SVC_RUNNING, ENV_SVC_FROZEN, ENV_SVC_EXITED, ENV_SVC_STOPPED };
 struct env_svc_info {
-	const char *name;       /* borrowed from env->state */
+	const char *name;         /* borrowed from env->state */
 	enum env_svc_state state; /* EXITED: ended on its own while the env ran */
-	int exit_status;        /* EXITED: its status; else -1 */
+	int exit_status;          /* EXITED: its status; else -1 */
 	pid_t pid;
 };
 /* Service i of env->state, read live. */
 void env_svc_info(const struct layer_store *st, const struct env *env, size_t i,
-		       struct env_svc_info *out);
+		  struct env_svc_info *out);
 const char *env_svc_state_name(enum env_svc_state s);
 /* df.c: an env's size on disk (its folder), recorded at halt and commit
  * in envs/<id>/size.json; `ls` and `status` read only the record. */
 struct env_size {
 	unsigned long long bytes;
-	long long at;          /* when measured (unix seconds) */
-	char when[16];         /* "halt", "commit" */
+	long long at;  /* when measured (unix seconds) */
+	char when[16]; /* "halt", "commit" */
 };
 bool env_size_read(const struct layer_store *st, const char *env_id, struct env_size *out);
 /* Measure and record (only when it changed); failures leave no record. */
@@ -246,13 +244,13 @@ void env_size_forget(const struct layer_store *st, const char *env_id);
 /* `devenv df`: images, layers, envs, volumes (docker system df's rows). */
 enum { ENV_DF_IMAGES, ENV_DF_LAYERS, ENV_DF_ENVS, ENV_DF_VOLUMES, ENV_DF_N };
 struct env_df_item {
-	char *name;           /* image name, layer id, env name ("?" damaged), volume */
-	char *id;             /* image id, env id; NULL else */
-	const char *state;    /* envs: running, halted, damaged; volumes: in use, named, unused */
+	char *name;        /* image name, layer id, env name ("?" damaged), volume */
+	char *id;          /* image id, env id; NULL else */
+	const char *state; /* envs: running, halted, damaged; volumes: in use, named, unused */
 	unsigned long long size;
-	bool active;          /* images: an env's; layers: an image's or env's; envs:
+	bool active;   /* images: an env's; layers: an image's or env's; envs:
 				 running; volumes: named by an env */
-	bool estimate;        /* a running env's record (from its last halt or commit) */
+	bool estimate; /* a running env's record (from its last halt or commit) */
 };
 struct env_df_row {
 	const char *type;
@@ -275,10 +273,10 @@ void env_log_cap(const struct env_spec *spec, int dir_fd, struct ctr_logcap *out
  * terminal: its last `tail` lines (-1: all), then, with follow, what comes
  * while that init runs, across rotations. */
 int env_logs_show(const struct layer_store *st, const char *dir, long long tail,
-		   const struct ctr_init *follow, struct dv_error *err);
+		  const struct ctr_init *follow, struct dv_error *err);
 /* The last `lines` lines of a service's log to f, each after indent. */
 void env_svc_tail(const struct layer_store *st, const char *env_id, const char *name,
-		       unsigned lines, FILE *f, const char *indent);
+		  unsigned lines, FILE *f, const char *indent);
 /* net.c: `network` and `ports`. Before anything starts: is every forward's
  * host ip:port free (one Envfile-positioned line when not)? */
 int env_net_check(const struct env_spec *spec, struct dv_error *err);
@@ -293,12 +291,12 @@ int env_net_check(const struct env_spec *spec, struct dv_error *err);
  * finish says once (a warning) when `private` has no outbound traffic, and
  * how to fix it. */
 struct env_net {
-	struct hnet_spec net;       /* what the helper is asked for (owns outbound, ports) */
-	bool needed;              /* forwards or outbound traffic to run */
-	int fd;                   /* the helper's report pipe; -1: not started */
-	struct dv_error err;      /* why the hook could not start it */
-	char warning[512];        /* no outbound traffic, and the fix */
-	const char *name;         /* the env's, for messages */
+	struct hnet_spec net; /* what the helper is asked for (owns outbound, ports) */
+	bool needed;          /* forwards or outbound traffic to run */
+	int fd;               /* the helper's report pipe; -1: not started */
+	struct dv_error err;  /* why the hook could not start it */
+	char warning[512];    /* no outbound traffic, and the fix */
+	const char *name;     /* the env's, for messages */
 };
 void env_net_prepare(const struct env_spec *spec, struct env_record *s, struct env_net *out);
 void env_net_on_clone(const struct ctr_init *init, void *arg);
@@ -316,9 +314,9 @@ void env_net_stop(struct env_record *s);
  * or "halt" (both, once nothing of the env runs: what changed since the
  * env's start). A failure is a warning. */
 struct env_sweep {
-	int *fds;           /* the checkout, then each host path written */
+	int *fds; /* the checkout, then each host path written */
 	size_t n;
-	int procfd;         /* our /proc/self/fd, opened while /proc shows us; -1: none */
+	int procfd; /* our /proc/self/fd, opened while /proc shows us; -1: none */
 	uid_t uid;
 	gid_t gid;
 	struct timespec since;
@@ -336,21 +334,21 @@ void env_sweep_release(struct env_sweep *s);
  * projects never share one by accident. */
 #define ENV_VOL_NAME_MAX 63
 struct env_vol {
-	char *name;               /* the store's name: its folder, what `volume rm` takes */
-	char *volume;             /* the name an Envfile gives it */
-	char *owner_id;           /* the env it belongs to (id, name as of its last up); */
-	char *owner_name;         /* NULL: a store-wide volume */
-	bool shared;              /* store-wide: made as `shared`, or before volumes were
+	char *name;              /* the store's name: its folder, what `volume rm` takes */
+	char *volume;            /* the name an Envfile gives it */
+	char *owner_id;          /* the env it belongs to (id, name as of its last up); */
+	char *owner_name;        /* NULL: a store-wide volume */
+	bool shared;             /* store-wide: made as `shared`, or before volumes were
 				     per env */
-	bool legacy;              /* made before volumes were per env, and taken over by
+	bool legacy;             /* made before volumes were per env, and taken over by
 				     no env (yet): it has no record */
-	bool damaged;             /* its record cannot be read: whose it is is unknown,
+	bool damaged;            /* its record cannot be read: whose it is is unknown,
 				     so it counts as shared and only `volume rm`
 				     removes it (never destroy --volumes, never adopted) */
-	unsigned long long size;  /* bytes on disk (du), when asked for */
-	struct dv_strv envs;      /* names of the envs naming it (state.json) */
-	struct dv_strv env_ids;   /* and their ids, in the same order */
-	bool running;             /* one of them is running */
+	unsigned long long size; /* bytes on disk (du), when asked for */
+	struct dv_strv envs;     /* names of the envs naming it (state.json) */
+	struct dv_strv env_ids;  /* and their ids, in the same order */
+	bool running;            /* one of them is running */
 };
 /* [a-z0-9][a-z0-9_.-]*, at most 63 characters (the Envfile's rule). */
 bool env_vol_name_ok(const char *name);
@@ -358,10 +356,10 @@ bool env_vol_name_ok(const char *name);
  * most 63 characters (a Kubernetes name); long names are cut, a cut volume
  * name gaining 8 hex digits of its sha256. Deterministic. */
 void env_vol_store_name(const char *env_name, const char *env_id, const char *volume,
-			    char out[ENV_VOL_NAME_MAX + 1]);
+			char out[ENV_VOL_NAME_MAX + 1]);
 /* The store name of m, a volume of the env (spec, env_id). */
 void env_vol_of(const struct env_spec *spec, const char *env_id, const struct env_mount *m,
-		    char out[ENV_VOL_NAME_MAX + 1]);
+		char out[ENV_VOL_NAME_MAX + 1]);
 /* The store names of the volumes a spec uses (`volumes` and its
  * services'), each once. */
 void env_vol_names(const struct env_spec *spec, const char *env_id, struct dv_strv *out);
@@ -373,15 +371,14 @@ int env_vol_check(const struct env_spec *spec, const char *env_id, struct dv_err
  * names as its own are taken over (renamed to NAME-ID-VOLUME, and so in
  * `recorded`) when no other env names them, else left store-wide; a note
  * says which. Returns how many were taken over, or -1. */
-int env_vol_adopt(const struct layer_store *st, const struct env_spec *spec,
-		      const char *env_id, struct dv_strv *recorded, struct dv_error *err);
+int env_vol_adopt(const struct layer_store *st, const struct env_spec *spec, const char *env_id,
+		  struct dv_strv *recorded, struct dv_error *err);
 /* The folder of m, a volume of the env (spec, env_id), created (empty,
  * atomically, with its record) when missing; *out: its absolute path
  * (caller frees). EEXIST (at m's Envfile position): that folder is another
  * env's. */
-int env_vol_prepare(const struct layer_store *st, const struct env_spec *spec,
-			const char *env_id, const struct env_mount *m, char **out,
-			struct dv_error *err);
+int env_vol_prepare(const struct layer_store *st, const struct env_spec *spec, const char *env_id,
+		    const struct env_mount *m, char **out, struct dv_error *err);
 bool env_vol_exists(const struct layer_store *st, const char *name);
 /* Remove a volume (its store name) and its files (whoever names it: callers
  * check). ENOENT when there is none. */
@@ -389,7 +386,7 @@ int env_vol_remove(const struct layer_store *st, const char *name, struct dv_err
 /* Every volume, sorted by store name, with its owner and the envs naming
  * it; sizes: du each (walks its files). Free with env_vols_free(). */
 int env_vol_list(const struct layer_store *st, bool sizes, struct env_vol **out, size_t *n,
-		     struct dv_error *err);
+		 struct dv_error *err);
 void env_vols_free(struct env_vol *v, size_t n);
 
 #endif

@@ -44,8 +44,9 @@ int env_locks_gc(const struct layer_store *st, unsigned *removed, struct dv_erro
 		lock = openat(fd, de->d_name, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
 		if (lock < 0)
 			continue;
-		if (flock(lock, LOCK_EX | LOCK_NB) == 0 && fstatat(fd, env, &sb, AT_SYMLINK_NOFOLLOW) < 0 &&
-		    errno == ENOENT && unlinkat(fd, de->d_name, 0) == 0)
+		if (flock(lock, LOCK_EX | LOCK_NB) == 0 &&
+		    fstatat(fd, env, &sb, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT &&
+		    unlinkat(fd, de->d_name, 0) == 0)
 			(*removed)++;
 		close(lock);
 	}

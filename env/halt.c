@@ -16,7 +16,7 @@
 #include "util/banned.h"
 
 int env_halt(const struct dv_ctx *ctx, const struct layer_store *st, struct env *env,
-		  unsigned timeout_s, bool say, struct dv_error *err)
+	     unsigned timeout_s, bool say, struct dv_error *err)
 {
 	dv_autoclose int efd = env_envs_fd(st);
 	struct dv_error warn = { 0 };
@@ -112,8 +112,8 @@ static int remove_env_dir(const struct layer_store *st, const char *id, const ch
 	return 0;
 }
 
-int env_destroy(const struct dv_ctx *ctx, const struct layer_store *st,
-		     struct env *env, struct dv_error *err)
+int env_destroy(const struct dv_ctx *ctx, const struct layer_store *st, struct env *env,
+		struct dv_error *err)
 {
 	dv_autofree char *name = NULL;
 	dv_autofree char *real = NULL;
@@ -143,7 +143,8 @@ int env_destroy(const struct dv_ctx *ctx, const struct layer_store *st,
 	 * removing anything. */
 	real = dv_xasprintf("%s/envs/%s", st->root, env->id);
 	if (dv_mount_under(real, busy, sizeof(busy)) == 1)
-		return dv_err_plain(err, EBUSY, "'%s' is a mount point; unmount it first; nothing was removed",
+		return dv_err_plain(err, EBUSY,
+				    "'%s' is a mount point; unmount it first; nothing was removed",
 				    busy);
 	if (remove_env_dir(st, env->id, name, err) < 0)
 		return -1;
@@ -152,8 +153,8 @@ int env_destroy(const struct dv_ctx *ctx, const struct layer_store *st,
 	return 0;
 }
 
-int env_destroy_damaged(const struct dv_ctx *ctx, const struct layer_store *st,
-			     struct env *env, struct dv_error *err)
+int env_destroy_damaged(const struct dv_ctx *ctx, const struct layer_store *st, struct env *env,
+			struct dv_error *err)
 {
 	dv_autofree char *dir = dv_xasprintf("%s/envs/%s", st->root, env->id);
 	char cgname[PROV_CGROUP_NAME_MAX], busy[PATH_MAX];
@@ -164,8 +165,10 @@ int env_destroy_damaged(const struct dv_ctx *ctx, const struct layer_store *st,
 	if (env_lock(st, env, err) < 0)
 		return -1;
 	if (env->has_state) /* written anew while we waited */
-		return dv_err_plain(err, EAGAIN, "env %s was brought up again meanwhile; run the "
-				    "command again", env->id);
+		return dv_err_plain(err, EAGAIN,
+				    "env %s was brought up again meanwhile; run the "
+				    "command again",
+				    env->id);
 	if (access(dir, F_OK) < 0 && errno == ENOENT)
 		return dv_err_plain(err, ENOENT, "env %s was destroyed meanwhile", env->id);
 	/* Its processes, whatever its record said: those in its cgroups
@@ -178,14 +181,15 @@ int env_destroy_damaged(const struct dv_ctx *ctx, const struct layer_store *st,
 	    ctr_kill_mounting(dir, &killed, err) < 0)
 		goto out;
 	if (dv_mount_under(dir, busy, sizeof(busy)) == 1) {
-		dv_err_plain(err, EBUSY, "'%s' is a mount point; unmount it first; nothing was removed",
-			     busy);
+		dv_err_plain(err, EBUSY,
+			     "'%s' is a mount point; unmount it first; nothing was removed", busy);
 		goto out;
 	}
 	if (remove_env_dir(st, env->id, env->id, err) < 0)
 		goto out;
 	if (!ctx->quiet)
-		printf("damaged env %s destroyed (the checkout and named volumes are kept)\n", env->id);
+		printf("damaged env %s destroyed (the checkout and named volumes are kept)\n",
+		       env->id);
 	ret = 0;
 out:
 	dv_strv_release(&cgroups);

@@ -25,7 +25,7 @@
 #include "util/banned.h"
 
 #define LOG_FILES_MAX 100
-#define CHUNK	      16384
+#define CHUNK 16384
 
 void env_log_cap(const struct env_spec *spec, int dir_fd, struct ctr_logcap *out)
 {
@@ -117,7 +117,7 @@ static void reader_close(struct reader *r)
 }
 
 int env_logs_show(const struct layer_store *st, const char *dir, long long tail,
-		   const struct ctr_init *follow, struct dv_error *err)
+		  const struct ctr_init *follow, struct dv_error *err)
 {
 	static struct reader r; /* 100 KiB: not on the stack */
 	dv_autoclose int dfd =

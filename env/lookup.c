@@ -39,7 +39,7 @@ int env_envs_fd(const struct layer_store *st)
 }
 
 int env_list(const struct layer_store *st, struct dv_strv *damaged, struct env_record **out,
-		  size_t *n, struct dv_error *err)
+	     size_t *n, struct dv_error *err)
 {
 	dv_autoclose int fd = env_envs_fd(st);
 	dv_autoclosedir DIR *d = fd < 0 ? NULL : dv_opendir_fd(fd);
@@ -109,7 +109,8 @@ static int locate_by_selector(const struct layer_store *st, const char *sel, str
 		snprintf(out->id, sizeof(out->id), "%s", broken);
 		/* Read again for its one line (EBADMSG: destroy -e acts on it). */
 		if (fd < 0 || env_record_read(fd, out->id, &none, err) == 0)
-			dv_err_plain(err, EBADMSG, "env %s is damaged; 'devenv destroy -e %s' removes it",
+			dv_err_plain(err, EBADMSG,
+				     "env %s is damaged; 'devenv destroy -e %s' removes it",
 				     out->id, out->id);
 		env_record_release(&none);
 		hits = 0;
@@ -152,7 +153,7 @@ static char *display_name(const char *path)
 }
 
 int env_locate(const struct dv_ctx *ctx, const struct layer_store *st, bool need_spec,
-		    struct env *out, struct dv_error *err)
+	       struct env *out, struct dv_error *err)
 {
 	dv_autofree char *path = NULL;
 	dv_autofree char *checkout = NULL;
@@ -236,12 +237,11 @@ int env_lock(const struct layer_store *st, struct env *env, struct dv_error *err
 	return 0;
 }
 
-int env_lock_existing(const struct layer_store *st, struct env *env,
-			   struct dv_error *err)
+int env_lock_existing(const struct layer_store *st, struct env *env, struct dv_error *err)
 {
 	if (!env->has_state)
-		return dv_err_plain(err, ENOENT, "env %s was never brought up; 'devenv up' creates it",
-				    env->id);
+		return dv_err_plain(err, ENOENT,
+				    "env %s was never brought up; 'devenv up' creates it", env->id);
 	if (env_lock(st, env, err) < 0)
 		return -1;
 	if (!env->has_state) { /* destroyed while we waited for the lock */
@@ -260,7 +260,7 @@ int env_lock_existing(const struct layer_store *st, struct env *env,
 }
 
 int env_cgroup_name(const struct layer_store *st, const char *env_id, char *out,
-			 struct dv_error *err)
+		    struct dv_error *err)
 {
 	char sid[9];
 
@@ -284,14 +284,18 @@ int env_checkout_check(const struct env_record *s, struct dv_error *err)
 	if (ctr_probe(&s->init) == CTR_STOPPED)
 		return 0; /* the next start mounts what is there */
 	if (e == ENOENT || e == ENOTDIR)
-		return dv_err_plain(err, ESTALE, "the checkout '%s' of env '%s' is gone since the env "
+		return dv_err_plain(err, ESTALE,
+				    "the checkout '%s' of env '%s' is gone since the env "
 				    "started (removed or moved): inside, '%s' is still the old folder; "
 				    "put the checkout back, then run 'devenv halt' and 'devenv up' "
-				    "(the env's files are kept)", s->checkout, s->name, s->workdir);
-	return dv_err_plain(err, ESTALE, "the checkout '%s' of env '%s' was replaced since the env "
+				    "(the env's files are kept)",
+				    s->checkout, s->name, s->workdir);
+	return dv_err_plain(err, ESTALE,
+			    "the checkout '%s' of env '%s' was replaced since the env "
 			    "started (another folder is at that path now): inside, '%s' is still the "
 			    "old folder; run 'devenv halt' and 'devenv up' to start it on the new one "
-			    "(the env's files are kept)", s->checkout, s->name, s->workdir);
+			    "(the env's files are kept)",
+			    s->checkout, s->name, s->workdir);
 }
 
 void env_say_damaged(const struct layer_store *st, const char *id)

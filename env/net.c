@@ -48,7 +48,8 @@ static int check_ports(const struct env_spec *spec, struct dv_error *err)
 			return dv_err_at(err, spec->display, p->line, p->col,
 					 "port %u on %s needs root to be bound on this host; use a "
 					 "host port from 1024 up, e.g. \"%u:%u\"",
-					 p->host_port, p->host_ip, p->host_port + 8000 > 65535 ? 8000 : p->host_port + 8000,
+					 p->host_port, p->host_ip,
+					 p->host_port + 8000 > 65535 ? 8000 : p->host_port + 8000,
 					 p->container_port);
 		return dv_err_at(err, spec->display, p->line, p->col, "port %u on %s: %s",
 				 p->host_port, p->host_ip, why.msg);
@@ -86,7 +87,7 @@ void env_net_prepare(const struct env_spec *spec, struct env_record *s, struct e
 		const struct env_port *p = &spec->ports[i];
 
 		s->ports[i] = (struct hnet_port){ dv_xstrdup(p->host_ip), p->host_port,
-						 p->container_port };
+						  p->container_port };
 		if (needs_forward(spec, p))
 			fw[net->n_ports++] = s->ports[i];
 	}

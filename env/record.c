@@ -90,7 +90,8 @@ static void write_net(struct json_object *o, const struct env_record *st)
 		struct json_object *e = json_object_new_object();
 
 		json_object_object_add(e, "host_ip", json_object_new_string(st->ports[i].host_ip));
-		json_object_object_add(e, "host_port", json_object_new_int64(st->ports[i].host_port));
+		json_object_object_add(e, "host_port",
+				       json_object_new_int64(st->ports[i].host_port));
 		json_object_object_add(e, "container_port",
 				       json_object_new_int64(st->ports[i].container_port));
 		json_object_array_add(ports, e);
@@ -118,8 +119,8 @@ static void read_owner(struct json_object *o, struct env_record *out)
 	out->checkout_ino = (unsigned long long)get_int(o, "checkout_ino");
 	get_strv(o, "git_protect", &out->git_protect);
 	get_strv(o, "svc_binds", &out->svc_binds);
-	if (!json_object_object_get_ex(o, "mounts", &a) || !json_object_is_type(a, json_type_array) ||
-	    !(n = json_object_array_length(a)))
+	if (!json_object_object_get_ex(o, "mounts", &a) ||
+	    !json_object_is_type(a, json_type_array) || !(n = json_object_array_length(a)))
 		return;
 	out->mounts = dv_xcalloc(n, sizeof(*out->mounts));
 	for (size_t i = 0; i < n; i++) {
@@ -153,8 +154,10 @@ static void write_owner(struct json_object *o, const struct env_record *st)
 		const struct ctr_mount_rec *m = &st->mounts[i];
 		struct json_object *e = json_object_new_object();
 
-		json_object_object_add(e, "source", json_object_new_string(m->source ? m->source : ""));
-		json_object_object_add(e, "target", json_object_new_string(m->target ? m->target : ""));
+		json_object_object_add(e, "source",
+				       json_object_new_string(m->source ? m->source : ""));
+		json_object_object_add(e, "target",
+				       json_object_new_string(m->target ? m->target : ""));
 		json_object_object_add(e, "readonly", json_object_new_int(m->readonly));
 		json_object_object_add(e, "volume", json_object_new_int(m->volume));
 		json_object_object_add(e, "protect", strv_json(&m->protect));
@@ -256,7 +259,8 @@ int env_record_read(int envs_fd, const char *id, struct env_record *out, struct 
 		/* An env from before the sandbox: the default caps from now on. */
 		out->caps = *caps ? strtoull(caps, NULL, 16) : ctr_caps_default;
 	}
-	if (json_object_object_get_ex(o, "services", &svc) && json_object_is_type(svc, json_type_array)) {
+	if (json_object_object_get_ex(o, "services", &svc) &&
+	    json_object_is_type(svc, json_type_array)) {
 		size_t n = json_object_array_length(svc);
 
 		out->services = dv_xcalloc(n ? n : 1, sizeof(*out->services));
@@ -317,8 +321,10 @@ int env_record_write(int envs_fd, const struct env_record *st, struct dv_error *
 	{
 		struct json_object *lim = json_object_new_object();
 
-		json_object_object_add(lim, "memory", json_object_new_int64((int64_t)st->limits.memory));
-		json_object_object_add(lim, "cpus_milli", json_object_new_int64(st->limits.cpus_milli));
+		json_object_object_add(lim, "memory",
+				       json_object_new_int64((int64_t)st->limits.memory));
+		json_object_object_add(lim, "cpus_milli",
+				       json_object_new_int64(st->limits.cpus_milli));
 		json_object_object_add(lim, "pids", json_object_new_int64((int64_t)st->limits.pids));
 		json_object_object_add(o, "limits", lim);
 	}
@@ -348,10 +354,14 @@ int env_record_write(int envs_fd, const struct env_record *st, struct dv_error *
 			struct json_object *e = json_object_new_object();
 			const struct env_svc_record *ss = &st->services[i];
 
-			json_object_object_add(e, "name", json_object_new_string(ss->name ? ss->name : ""));
+			json_object_object_add(e, "name",
+					       json_object_new_string(ss->name ? ss->name : ""));
 			json_object_object_add(e, "init_pid", json_object_new_int64(ss->init.pid));
-			json_object_object_add(e, "init_start", json_object_new_int64((int64_t)ss->init.start_time));
-			json_object_object_add(e, "image_id", json_object_new_string(ss->image_id ? ss->image_id : ""));
+			json_object_object_add(e, "init_start",
+					       json_object_new_int64((int64_t)ss->init.start_time));
+			json_object_object_add(e, "image_id",
+					       json_object_new_string(ss->image_id ? ss->image_id
+										   : ""));
 			json_object_object_add(e, "layers", strv_json(&ss->layers));
 			json_object_array_add(a, e);
 		}
@@ -359,7 +369,8 @@ int env_record_write(int envs_fd, const struct env_record *st, struct dv_error *
 	}
 	write_net(o, st);
 	write_owner(o, st);
-	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+							 JSON_C_TO_STRING_NOSLASHESCAPE);
 	snprintf(path, sizeof(path), "%s/state.json", st->id);
 	ret = dv_write_file_atomic(envs_fd, path, text, strlen(text), 0600, err);
 	json_object_put(o);

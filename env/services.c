@@ -50,7 +50,8 @@ static void config_strv(struct json_object *cfg, const char *key, struct dv_strv
 {
 	struct json_object *a;
 
-	if (!cfg || !json_object_object_get_ex(cfg, key, &a) || !json_object_is_type(a, json_type_array))
+	if (!cfg || !json_object_object_get_ex(cfg, key, &a) ||
+	    !json_object_is_type(a, json_type_array))
 		return;
 	for (size_t i = 0; i < json_object_array_length(a); i++) {
 		struct json_object *e = json_object_array_get_idx(a, i);
@@ -133,7 +134,7 @@ static int svc_cmd_make(const struct env_spec *spec, const struct env_service *s
 }
 
 int env_svc_resolve(const struct layer_store *st, const struct env_spec *spec,
-			  struct layer_image **out, struct dv_error *err)
+		    struct layer_image **out, struct dv_error *err)
 {
 	struct layer_image *imgs = dv_xcalloc(spec->n_services + 1, sizeof(*imgs));
 
@@ -161,8 +162,12 @@ int env_svc_resolve(const struct layer_store *st, const struct env_spec *spec,
 		svc_cmd_release(&cmd);
 		for (size_t j = 0; r == 0 && j < svc->n_volumes; j++) {
 			const struct env_mount *m = &svc->volumes[j];
-			struct prov_hostpath hp = { "mount source", m->source, m->source_abs,
-						    m->line, m->col, "started",
+			struct prov_hostpath hp = { "mount source",
+						    m->source,
+						    m->source_abs,
+						    m->line,
+						    m->col,
+						    "started",
 						    "remove it from its 'volumes'" };
 			int fd = m->volume ? -1 : prov_host_open(spec, &hp, O_PATH, err);
 
@@ -231,11 +236,14 @@ static int start_one(const struct layer_store *st, struct env *env, int efd,
 		fd = open(netns, O_RDONLY | O_CLOEXEC);
 		if (fd < 0) {
 			if (errno == EACCES || errno == EPERM)
-				dv_err(err, errno, "cannot start service '%s' in the running env's network "
+				dv_err(err, errno,
+				       "cannot start service '%s' in the running env's network "
 				       "namespace from this command without root; 'devenv reload' "
-				       "restarts the env with its services", svc->name);
+				       "restarts the env with its services",
+				       svc->name);
 			else
-				dv_err(err, errno, "cannot open the env's network namespace '%s'", netns);
+				dv_err(err, errno, "cannot open the env's network namespace '%s'",
+				       netns);
 			goto out;
 		}
 		/* Already ours (the env is on the host's network after all):
@@ -301,7 +309,9 @@ static int start_one(const struct layer_store *st, struct env *env, int efd,
 	c.cs.cgroups = &env->state.cgroups;
 	dprintf(log_fd, SVC_START_MARK "'%s' (image %s)\n", svc->name, img->name);
 	{
-		struct ctr_exec x = { .argv = cmd.argv.v, .envp = cmd.envp.v, .cwd = cmd.cwd,
+		struct ctr_exec x = { .argv = cmd.argv.v,
+				      .envp = cmd.envp.v,
+				      .cwd = cmd.cwd,
 				      .tee_fd = -1 };
 
 		if (ctr_start_service(&c.cs, &x, exit_fd, out, commit, err) < 0)
@@ -324,9 +334,8 @@ static struct env_svc_record *find_state(struct env_record *s, const char *name)
 	return NULL;
 }
 
-int env_svc_start(const struct dv_ctx *ctx, const struct layer_store *st,
-			struct env *env, int efd, const struct layer_image *imgs,
-			struct dv_error *err)
+int env_svc_start(const struct dv_ctx *ctx, const struct layer_store *st, struct env *env, int efd,
+		  const struct layer_image *imgs, struct dv_error *err)
 {
 	const struct env_spec *spec = &env->spec;
 	struct env_record *s = &env->state;
@@ -426,10 +435,12 @@ int env_svc_start(const struct dv_ctx *ctx, const struct layer_store *st,
 			if (info.state != ENV_SVC_EXITED && info.state != ENV_SVC_STOPPED)
 				continue;
 			if (info.exit_status >= 0)
-				fprintf(stderr, "devenv: warning: service '%s' exited at once with status %d; its last lines:\n",
+				fprintf(stderr,
+					"devenv: warning: service '%s' exited at once with status %d; its last lines:\n",
 					info.name, info.exit_status);
 			else
-				fprintf(stderr, "devenv: warning: service '%s' stopped at once; its last lines:\n",
+				fprintf(stderr,
+					"devenv: warning: service '%s' stopped at once; its last lines:\n",
 					info.name);
 			env_svc_tail(st, env->id, info.name, 5, stderr, "  ");
 		}
@@ -446,7 +457,7 @@ out:
 }
 
 int env_svc_stop(const struct layer_store *st, struct env *env, unsigned timeout_s,
-		       struct dv_error *err)
+		 struct dv_error *err)
 {
 	struct env_record *s = &env->state;
 	dv_autofree struct ctr_init *inits = dv_xcalloc(s->n_services + 1, sizeof(*inits));
@@ -458,7 +469,7 @@ int env_svc_stop(const struct layer_store *st, struct env *env, unsigned timeout
 }
 
 void env_svc_info(const struct layer_store *st, const struct env *env, size_t i,
-		       struct env_svc_info *out)
+		  struct env_svc_info *out)
 {
 	const struct env_svc_record *ss = &env->state.services[i];
 	dv_autofree char *path = dv_xasprintf("envs/%s/services/%s/exit", env->id, ss->name);
@@ -482,7 +493,8 @@ void env_svc_info(const struct layer_store *st, const struct env *env, size_t i,
 		char *end;
 		long v;
 
-		if (dv_read_file_at(st->root_fd, path, &text, &len, &(struct dv_error){ 0 }) < 0 || !len)
+		if (dv_read_file_at(st->root_fd, path, &text, &len, &(struct dv_error){ 0 }) < 0 ||
+		    !len)
 			return;
 		errno = 0;
 		v = strtol(text, &end, 10);
@@ -509,7 +521,7 @@ const char *env_svc_state_name(enum env_svc_state s)
 }
 
 void env_svc_tail(const struct layer_store *st, const char *env_id, const char *name,
-		       unsigned lines, FILE *f, const char *indent)
+		  unsigned lines, FILE *f, const char *indent)
 {
 	dv_autofree char *path = dv_xasprintf("envs/%s/services/%s/log", env_id, name);
 	dv_autofree char *older = dv_xasprintf("%s.1", path);
@@ -550,7 +562,8 @@ void env_svc_tail(const struct layer_store *st, const char *env_id, const char *
 	start = (size_t)n;
 	while (start > 0) {
 		if (buf[start - 1] == '\n' &&
-		    (++seen == lines || !strncmp(buf + start, SVC_START_MARK, strlen(SVC_START_MARK))))
+		    (++seen == lines ||
+		     !strncmp(buf + start, SVC_START_MARK, strlen(SVC_START_MARK))))
 			break;
 		start--;
 	}

@@ -64,7 +64,8 @@ const char *env_userns_map(const struct env *env, struct ctr_keepid *k, char *se
 static int owner_ids(const struct env *env, struct env_record *s, const char *why,
 		     struct dv_error *err)
 {
-	dv_autofree const char **paths = dv_xcalloc(s->n_mounts + s->svc_binds.n + 2, sizeof(*paths));
+	dv_autofree const char **paths =
+		dv_xcalloc(s->n_mounts + s->svc_binds.n + 2, sizeof(*paths));
 	size_t n = 0;
 	struct stat st;
 	uid_t ruid;
@@ -91,8 +92,8 @@ static int owner_ids(const struct env *env, struct env_record *s, const char *wh
 				"/dev/fuse and fuse-overlayfs can be used, and here %s; so root in "
 				"the env is you, and user '%s' (uid %u in the env) is a subordinate "
 				"id of yours that cannot write the checkout (README: Without root)\n",
-				env->spec.user, why ? why : "they cannot be used",
-				env->spec.user, (unsigned)ruid);
+				env->spec.user, why ? why : "they cannot be used", env->spec.user,
+				(unsigned)ruid);
 		return 0;
 	}
 	s->host_uid = st.st_uid;
@@ -105,8 +106,8 @@ static int owner_ids(const struct env *env, struct env_record *s, const char *wh
 			paths[n++] = s->mounts[i].source;
 	for (size_t i = 0; i < s->svc_binds.n; i++)
 		paths[n++] = s->svc_binds.v[i];
-	s->ownership = dv_xstrdup(ctr_idmap_supported(paths, n, &(struct dv_error){ 0 }) ? "idmapped"
-											     : "chown");
+	s->ownership = dv_xstrdup(
+		ctr_idmap_supported(paths, n, &(struct dv_error){ 0 }) ? "idmapped" : "chown");
 	return 0;
 }
 
@@ -124,8 +125,8 @@ static void record_mounts(struct env_record *s, const struct env_spec *spec, str
 		r->source = dv_xstrdup(m[i].source);
 		r->target = dv_xstrdup(m[i].target);
 		r->volume = !m[i].host;
-		if (m[i].host && prov_git_paths_in(spec->checkout, &s->git_protect, m[i].source,
-						   &r->protect))
+		if (m[i].host &&
+		    prov_git_paths_in(spec->checkout, &s->git_protect, m[i].source, &r->protect))
 			m[i].readonly = true; /* it is git metadata itself */
 		r->readonly = m[i].readonly;
 		m[i].protect = (const char *const *)r->protect.v;
@@ -141,9 +142,8 @@ static void record_mounts(struct env_record *s, const struct env_spec *spec, str
 /* The spec's `volumes` (each volume's folder, the env's own or a shared
  * one, made when missing) then `mounts`, as the container binds them
  * (prov_ctr_release closes the host mounts' trees). */
-static int env_mounts(const struct layer_store *st, const struct env_spec *spec,
-		      const char *env_id, const char *gitcommon, struct prov_ctr *c,
-		      struct dv_error *err)
+static int env_mounts(const struct layer_store *st, const struct env_spec *spec, const char *env_id,
+		      const char *gitcommon, struct prov_ctr *c, struct dv_error *err)
 {
 	struct env_vol_env ve = { st, spec, env_id };
 
@@ -161,16 +161,23 @@ static int env_mounts(const struct layer_store *st, const struct env_spec *spec,
 
 		tree = ctr_bind_tree(spec->checkout, gitcommon, &e, &cerr);
 		if (tree < 0 && e)
-			return dv_err(err, e, "cannot open the git dir '%s' of the checkout's worktree "
-				      "(it changed while up ran?); run 'devenv up' again", gitcommon);
+			return dv_err(err, e,
+				      "cannot open the git dir '%s' of the checkout's worktree "
+				      "(it changed while up ran?); run 'devenv up' again",
+				      gitcommon);
 		if (tree < 0) {
 			*err = cerr;
-			return dv_err_prefix(err, "the git dir '%s' of the checkout's worktree", gitcommon);
+			return dv_err_prefix(err, "the git dir '%s' of the checkout's worktree",
+					     gitcommon);
 		}
-		*prov_ctr_mount_add(c) = (struct ctr_mount){ .source = gitcommon, .target = gitcommon,
-							     .readonly = !spec->security.git_metadata_rw,
-							     .host = true, .has_tree = true,
-							     .tree_fd = tree, .skeleton = true };
+		*prov_ctr_mount_add(c) =
+			(struct ctr_mount){ .source = gitcommon,
+					    .target = gitcommon,
+					    .readonly = !spec->security.git_metadata_rw,
+					    .host = true,
+					    .has_tree = true,
+					    .tree_fd = tree,
+					    .skeleton = true };
 	}
 	return 0;
 }
@@ -185,10 +192,13 @@ static int env_git_common(const struct env_spec *spec, char **out, struct dv_err
 	*out = NULL;
 	if (prov_git_common_dir(spec->checkout, &common, err) < 0)
 		return -1;
-	if (common && (dv_path_below(common, spec->workdir) || dv_path_below(spec->workdir, common))) {
-		fprintf(stderr, "devenv: warning: the checkout is a git worktree of '%s', which cannot "
+	if (common &&
+	    (dv_path_below(common, spec->workdir) || dv_path_below(spec->workdir, common))) {
+		fprintf(stderr,
+			"devenv: warning: the checkout is a git worktree of '%s', which cannot "
 			"be mounted at its own path inside: the workdir '%s' is there; set another "
-			"'workdir' for git to work inside\n", common, spec->workdir);
+			"'workdir' for git to work inside\n",
+			common, spec->workdir);
 		free(common);
 		common = NULL;
 	}
@@ -238,8 +248,10 @@ int env_start(const struct layer_store *st, struct env *env, int efd, struct dv_
 		const char *base = strrchr(s->cgroups.v[i], '/');
 
 		if (base && strcmp(base + 1, cgname) && rmdir(s->cgroups.v[i]) < 0 && errno != ENOENT)
-			fprintf(stderr, "devenv: warning: cannot remove cgroup '%s' of the env's last "
-				"start: %s\n", s->cgroups.v[i], strerror(errno));
+			fprintf(stderr,
+				"devenv: warning: cannot remove cgroup '%s' of the env's last "
+				"start: %s\n",
+				s->cgroups.v[i], strerror(errno));
 	}
 	/* A killed init may have left its cgroups, and a devenv killed between
 	 * starting an init and recording it may have left an init running on
@@ -291,7 +303,8 @@ int env_start(const struct layer_store *st, struct env *env, int efd, struct dv_
 		}
 	}
 	if (env->spec.user) {
-		user = (struct ctr_user){ env->spec.user, env->spec.shell, s->user_uid, s->user_gid };
+		user = (struct ctr_user){ env->spec.user, env->spec.shell, s->user_uid,
+					  s->user_gid };
 		c.cs.user = &user;
 	}
 	free(s->seccomp);

@@ -12,7 +12,7 @@
 #define FREEZE_TIMEOUT_MS 10000
 
 int env_suspend(const struct dv_ctx *ctx, const struct layer_store *st, struct env *env,
-		     bool freeze, struct dv_error *err)
+		bool freeze, struct dv_error *err)
 {
 	enum ctr_status now;
 

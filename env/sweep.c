@@ -43,7 +43,8 @@ static void add(struct env_sweep *s, const char *checkout, const char *path)
 	int fd = dv_open_resolved(checkout, path, O_PATH | O_NOFOLLOW);
 
 	if (fd < 0)
-		fprintf(stderr, "devenv: warning: cannot open '%s' to give its new files to uid %u: %s\n",
+		fprintf(stderr,
+			"devenv: warning: cannot open '%s' to give its new files to uid %u: %s\n",
 			path, (unsigned)s->uid, strerror(errno));
 	else
 		push(s, fd);
@@ -76,8 +77,10 @@ void env_sweep_open(const struct env_record *st, const char *when, struct env_sw
 	}
 	root = dv_open_nosymlinks(st->checkout, O_PATH | O_DIRECTORY, 0);
 	if (root < 0) {
-		fprintf(stderr, "devenv: warning: cannot open the checkout '%s' to give its new files "
-			"to uid %u: %s\n", st->checkout, (unsigned)out->uid, strerror(errno));
+		fprintf(stderr,
+			"devenv: warning: cannot open the checkout '%s' to give its new files "
+			"to uid %u: %s\n",
+			st->checkout, (unsigned)out->uid, strerror(errno));
 		return;
 	}
 	push(out, dv_steal_fd(&root));
@@ -95,7 +98,8 @@ void env_sweep_run(const struct env_sweep *s)
 		struct dv_error err = { 0 };
 
 		if (ctr_sweep(s->fds[i], s->procfd, s->uid, s->gid, &s->since, NULL, &err) < 0)
-			fprintf(stderr, "devenv: warning: cannot give the checkout's new files to uid %u: %s\n",
+			fprintf(stderr,
+				"devenv: warning: cannot give the checkout's new files to uid %u: %s\n",
 				(unsigned)s->uid, err.msg);
 	}
 }
@@ -116,7 +120,8 @@ int env_sweep_pending(struct env *env, int efd, struct dv_error *err)
 {
 	struct env_sweep sw;
 
-	if (!env->has_state || !env->state.sweep_pending || ctr_probe(&env->state.init) != CTR_STOPPED)
+	if (!env->has_state || !env->state.sweep_pending ||
+	    ctr_probe(&env->state.init) != CTR_STOPPED)
 		return 0;
 	env_sweep_open(&env->state, "halt", &sw);
 	env_sweep_run(&sw);

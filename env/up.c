@@ -62,8 +62,7 @@ static void plan_release(struct plan *p)
  * has it and it vouches for this env (taken for it, or the Envfile names
  * its source: a `reload` or `up` without --cache-from keeps it): 0 and
  * img, no network; 1 otherwise. */
-static int pinned_base(const struct layer_store *st, const struct env *env,
-		       struct layer_image *img)
+static int pinned_base(const struct layer_store *st, const struct env *env, struct layer_image *img)
 {
 	const struct env_record *s = &env->state;
 
@@ -102,8 +101,8 @@ static bool would_build(const struct layer_store *st, const struct env_spec *spe
  * its digest and used for this env only (p->pinned: state.json keeps it,
  * so later ups use it with no network); the store's image of that name is
  * left alone, for the envs that use it. */
-static int plan_make(const struct layer_store *st, struct env *env, bool refresh,
-		     struct plan *p, struct dv_error *err)
+static int plan_make(const struct layer_store *st, struct env *env, bool refresh, struct plan *p,
+		     struct dv_error *err)
 {
 	struct env_spec *spec = &env->spec;
 	dv_autoclose int gitdir = -1;
@@ -113,8 +112,7 @@ static int plan_make(const struct layer_store *st, struct env *env, bool refresh
 	p->team = prov_team_new(spec);
 	p->pinned = pinned_base(st, env, &p->img) == 0;
 	if ((!p->pinned && prov_resolve_image(st, spec, spec->image, p->team, &p->img, err) < 0) ||
-	    prov_git_resolve(st, spec, refresh, err) < 0 ||
-	    (gitdir = prov_git_dir(st, err)) < 0 ||
+	    prov_git_resolve(st, spec, refresh, err) < 0 || (gitdir = prov_git_dir(st, err)) < 0 ||
 	    prov_keys_at(spec, p->img.id, gitdir, &p->keys, err) < 0)
 		return -1;
 	/* Asked when the env is new (which base it has is decided then, even
@@ -166,7 +164,8 @@ static void report_change(const struct env *env, const struct plan *p)
 		printf("env '%s' is running, but provisioning step %zu (%s:%u) changed%s\n",
 		       spec->name, i + 1, spec->display, spec->provision[i].line, tail);
 	else if (p->keys.n != env->state.steps.n)
-		printf("env '%s' is running, but its provisioning steps changed%s\n", spec->name, tail);
+		printf("env '%s' is running, but its provisioning steps changed%s\n", spec->name,
+		       tail);
 	else
 		printf("env '%s' is running, but its Envfile changed; 'devenv reload' restarts it with "
 		       "the change (its files are kept)\n",
@@ -184,11 +183,15 @@ static void fill_state(struct env_record *s, const struct env *env, const struct
 	struct env_svc_record *services = s->services;
 	size_t n_services = s->n_services;
 	/* What the last start left to sweep (sweep.c) stays until swept. */
-	struct env_record own = { .ownership = s->ownership, .host_uid = s->host_uid,
-				 .host_gid = s->host_gid, .started_ns = s->started_ns,
-				 .sweep_pending = s->sweep_pending, .mounts = s->mounts,
-				 .n_mounts = s->n_mounts, .git_protect = s->git_protect,
-				 .svc_binds = s->svc_binds };
+	struct env_record own = { .ownership = s->ownership,
+				  .host_uid = s->host_uid,
+				  .host_gid = s->host_gid,
+				  .started_ns = s->started_ns,
+				  .sweep_pending = s->sweep_pending,
+				  .mounts = s->mounts,
+				  .n_mounts = s->n_mounts,
+				  .git_protect = s->git_protect,
+				  .svc_binds = s->svc_binds };
 
 	char *map = s->userns_map;
 
@@ -256,10 +259,16 @@ static int run_on_up(const struct dv_ctx *ctx, const struct env *env, int log_fd
 		/* No input (the terminal's typeahead is the developer's),
 		 * output to us, made safe for a terminal, and as it is to the
 		 * log, or with -q to the log alone ('devenv logs'). */
-		struct ctr_exec x = { .argv = argv, .envp = envp.v, .cwd = spec->workdir,
-				      .tty = false, .tee_fd = log_fd, .tee_only = ctx->quiet,
-				      .filter = true, .no_stdin = true,
-				      .user = env->state.user && env->state.user[0] ? env->state.user : NULL,
+		struct ctr_exec x = { .argv = argv,
+				      .envp = envp.v,
+				      .cwd = spec->workdir,
+				      .tty = false,
+				      .tee_fd = log_fd,
+				      .tee_only = ctx->quiet,
+				      .filter = true,
+				      .no_stdin = true,
+				      .user = env->state.user && env->state.user[0] ? env->state.user
+										    : NULL,
 				      .owner = env_record_owner(&env->state, &owner),
 				      .sandbox = NULL };
 		int status = 0, wstatus;
@@ -312,16 +321,19 @@ static int run_on_up(const struct dv_ctx *ctx, const struct env *env, int log_fd
 		 * step was killed (143, 137) or could not enter (125). The init
 		 * passes SIGTERM on and exits when its processes have: a moment. */
 		if (status == 125 && ctr_probe(&env->state.init) == CTR_FROZEN) {
-			dv_err(err, 0, "env '%s' was suspended by another command while on_up ran; "
-				       "'devenv resume' thaws it (the rest of on_up did not run)",
+			dv_err(err, 0,
+			       "env '%s' was suspended by another command while on_up ran; "
+			       "'devenv resume' thaws it (the rest of on_up did not run)",
 			       spec->name);
 			err->errnum = EBUSY;
 			return -1;
 		}
 		if ((status == 125 || status == 128 + SIGTERM || status == 128 + SIGKILL) &&
 		    ctr_exited(&env->state.init, 2000)) {
-			dv_err(err, 0, "env '%s' was halted by another command while on_up ran; "
-				       "'devenv up' starts it again", spec->name);
+			dv_err(err, 0,
+			       "env '%s' was halted by another command while on_up ran; "
+			       "'devenv up' starts it again",
+			       spec->name);
 			err->errnum = ESRCH;
 			return -1;
 		}
@@ -339,8 +351,7 @@ static int run_on_up(const struct dv_ctx *ctx, const struct env *env, int log_fd
 }
 
 /* The env's writable layer no longer fits its chain: start it afresh. */
-static int reset_upper(const struct env *env, int efd, bool say, bool remap,
-		       struct dv_error *err)
+static int reset_upper(const struct env *env, int efd, bool say, bool remap, struct dv_error *err)
 {
 	dv_autofree char *upper = dv_xasprintf("%s/upper", env->id);
 	dv_autofree char *work = dv_xasprintf("%s/work", env->id);
@@ -350,9 +361,10 @@ static int reset_upper(const struct env *env, int efd, bool say, bool remap,
 	if (say)
 		printf("env '%s' was recreated %s: its files outside the checkout were reset "
 		       "(the checkout and volumes are kept)\n",
-		       env->spec.name, remap ? "for its new user namespace map (`user:` changed, "
-					     "or keep-id became possible or impossible here)"
-					   : "on its new layers");
+		       env->spec.name,
+		       remap ? "for its new user namespace map (`user:` changed, "
+			       "or keep-id became possible or impossible here)"
+			     : "on its new layers");
 	return 0;
 }
 
@@ -381,8 +393,7 @@ static int record(const struct layer_store *st, struct env *env, int efd, const 
 		env_size_forget(st, env->id); /* its files were reset */
 	/* Volumes made before volumes were per env, that the state about to
 	 * be replaced names (env/volume.c). */
-	if (env->has_state &&
-	    env_vol_adopt(st, &env->spec, env->id, &env->state.volumes, err) < 0)
+	if (env->has_state && env_vol_adopt(st, &env->spec, env->id, &env->state.volumes, err) < 0)
 		return -1;
 	fill_state(&env->state, env, p);
 	env->has_state = true;
@@ -391,8 +402,8 @@ static int record(const struct layer_store *st, struct env *env, int efd, const 
 
 /* Start the recorded env, let go of the locks (on_up may run for long and
  * must not hold up `halt` or `gc`), then run on_up. */
-static int start_and_on_up(struct dv_ctx *ctx, const struct layer_store *st,
-			   struct env *env, int efd, const struct plan *p, struct dv_error *err)
+static int start_and_on_up(struct dv_ctx *ctx, const struct layer_store *st, struct env *env,
+			   int efd, const struct plan *p, struct dv_error *err)
 {
 	dv_autofree char *log = dv_xasprintf("%s/log", env->id);
 	dv_autoclose int log_fd = -1;
@@ -448,13 +459,13 @@ static int start_and_on_up(struct dv_ctx *ctx, const struct layer_store *st,
 	/* The log whole before we return ('devenv logs' right after). */
 	close(to_log);
 	to_log = -1;
-	while (poll(&(struct pollfd){ .fd = done, .events = POLLIN }, 1, 5000) < 0 && errno == EINTR) {
+	while (poll(&(struct pollfd){ .fd = done, .events = POLLIN }, 1, 5000) < 0 &&
+	       errno == EINTR) {
 	}
 	return ret;
 }
 
-int env_up(struct dv_ctx *ctx, const struct layer_store *st, struct env *env,
-		struct dv_error *err)
+int env_up(struct dv_ctx *ctx, const struct layer_store *st, struct env *env, struct dv_error *err)
 {
 	dv_autoclose int efd = env_envs_fd(st);
 	struct plan p = { 0 };
@@ -507,7 +518,7 @@ out:
 }
 
 int env_provision(struct dv_ctx *ctx, const struct layer_store *st, struct env *env,
-		       struct dv_error *err)
+		  struct dv_error *err)
 {
 	dv_autoclose int efd = env_envs_fd(st);
 	struct plan p = { 0 };

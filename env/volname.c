@@ -56,7 +56,7 @@ static size_t label(const char *s, char *out, size_t max)
 }
 
 void env_vol_store_name(const char *env_name, const char *env_id, const char *volume,
-			    char out[ENV_VOL_NAME_MAX + 1])
+			char out[ENV_VOL_NAME_MAX + 1])
 {
 	/* The two names share what the id and its two dashes leave. */
 	const size_t room = ENV_VOL_NAME_MAX - 12 - 2;
@@ -93,7 +93,7 @@ void env_vol_store_name(const char *env_name, const char *env_id, const char *vo
 }
 
 void env_vol_of(const struct env_spec *spec, const char *env_id, const struct env_mount *m,
-		    char out[ENV_VOL_NAME_MAX + 1])
+		char out[ENV_VOL_NAME_MAX + 1])
 {
 	if (m->shared)
 		snprintf(out, ENV_VOL_NAME_MAX + 1, "%s", m->source);

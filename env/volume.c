@@ -48,7 +48,7 @@
 /* What .NAME.json says. */
 struct vrec {
 	bool present, shared;
-	bool damaged;   /* a record is there but does not read as one */
+	bool damaged; /* a record is there but does not read as one */
 	char volume[ENV_VOL_NAME_MAX + 1];
 	char env_id[16], env_name[ENV_VOL_NAME_MAX + 1];
 };
@@ -56,9 +56,11 @@ struct vrec {
 static int check_name(const char *name, struct dv_error *err)
 {
 	if (!env_vol_name_ok(name))
-		return dv_err_usage(err, "'%.80s' is not a volume name (1 to 63 lower-case letters, "
+		return dv_err_usage(err,
+				    "'%.80s' is not a volume name (1 to 63 lower-case letters, "
 				    "digits, '_', '.' or '-', starting with a letter or digit); "
-				    "'devenv volume ls' lists them", name);
+				    "'devenv volume ls' lists them",
+				    name);
 	return 0;
 }
 
@@ -117,8 +119,8 @@ static void rec_read(int vfd, const char *name, struct vrec *r)
 		goto out;
 	}
 	if (json_object_object_get_ex(o, "env", &env) &&
-	    get_name(env, "id", r->env_id, sizeof(r->env_id)) &&
-	    dv_str_is_hex(r->env_id, 12) && get_name(env, "name", r->env_name, sizeof(r->env_name)))
+	    get_name(env, "id", r->env_id, sizeof(r->env_id)) && dv_str_is_hex(r->env_id, 12) &&
+	    get_name(env, "name", r->env_name, sizeof(r->env_name)))
 		r->present = true;
 out:
 	r->damaged = !r->present;
@@ -127,9 +129,10 @@ out:
 
 static void say_damaged(const struct layer_store *st, const char *name)
 {
-	fprintf(stderr, "devenv: warning: '%s/volumes/.%s.json' is damaged; whose volume '%s' is "
-		"is unknown, so it counts as shared: 'devenv volume rm %s' removes it\n", st->root,
-		name, name, name);
+	fprintf(stderr,
+		"devenv: warning: '%s/volumes/.%s.json' is damaged; whose volume '%s' is "
+		"is unknown, so it counts as shared: 'devenv volume rm %s' removes it\n",
+		st->root, name, name, name);
 }
 
 /* Names are [a-z0-9_.-] (checked), so the JSON needs no escaping. */
@@ -137,9 +140,10 @@ static int rec_write(int vfd, const char *name, const struct vrec *r, struct dv_
 {
 	dv_autofree char *path = dv_xasprintf(".%s.json", name);
 	dv_autofree char *text =
-		r->shared ? dv_xasprintf("{\"volume\":\"%s\",\"shared\":true}\n", r->volume)
-			  : dv_xasprintf("{\"volume\":\"%s\",\"env\":{\"id\":\"%s\",\"name\":\"%s\"}}\n",
-					 r->volume, r->env_id, r->env_name);
+		r->shared
+			? dv_xasprintf("{\"volume\":\"%s\",\"shared\":true}\n", r->volume)
+			: dv_xasprintf("{\"volume\":\"%s\",\"env\":{\"id\":\"%s\",\"name\":\"%s\"}}\n",
+				       r->volume, r->env_id, r->env_name);
 
 	if (dv_write_file_atomic(vfd, path, text, strlen(text), 0600, err) < 0)
 		return dv_err_prefix(err, "recording volume '%s'", name);
@@ -192,8 +196,7 @@ static int create_folder(const struct layer_store *st, int vfd, const char *name
 /* The env's own volume under the name it had when the env was called
  * otherwise (its `name:` changed; the id, the checkout's, did not): renamed
  * to `store`. 1 when there was one, 0 when not. */
-static int follow_rename(int vfd, const char *store, const struct vrec *want,
-			 struct dv_error *err)
+static int follow_rename(int vfd, const char *store, const struct vrec *want, struct dv_error *err)
 {
 	dv_autoclosedir DIR *d = dv_opendir_fd(vfd);
 	char tag[32];
@@ -214,19 +217,20 @@ static int follow_rename(int vfd, const char *store, const struct vrec *want,
 		if (rec_write(vfd, store, want, err) < 0)
 			return -1;
 		if (renameat2(vfd, de->d_name, vfd, store, RENAME_NOREPLACE) < 0)
-			return errno == EEXIST ? 0 : dv_err(err, errno, "cannot rename volume '%s'",
-							   de->d_name);
+			return errno == EEXIST
+				       ? 0
+				       : dv_err(err, errno, "cannot rename volume '%s'", de->d_name);
 		unlinkat(vfd, old, 0);
-		fprintf(stderr, "devenv: note: env '%s' was called '%s': its volume '%s' is now '%s'\n",
+		fprintf(stderr,
+			"devenv: note: env '%s' was called '%s': its volume '%s' is now '%s'\n",
 			want->env_name, r.env_name, want->volume, store);
 		return 1;
 	}
 	return 0;
 }
 
-int env_vol_prepare(const struct layer_store *st, const struct env_spec *spec,
-			const char *env_id, const struct env_mount *m, char **out,
-			struct dv_error *err)
+int env_vol_prepare(const struct layer_store *st, const struct env_spec *spec, const char *env_id,
+		    const struct env_mount *m, char **out, struct dv_error *err)
 {
 	dv_autoclose int vfd = -1;
 	char store[ENV_VOL_NAME_MAX + 1];
@@ -239,7 +243,8 @@ int env_vol_prepare(const struct layer_store *st, const struct env_spec *spec,
 		return -1;
 	vfd = volumes_fd(st, true, err);
 	if (vfd < 0)
-		return dv_err_isset(err) ? -1 : dv_err(err, errno, "cannot open '%s/volumes'", st->root);
+		return dv_err_isset(err) ? -1
+					 : dv_err(err, errno, "cannot open '%s/volumes'", st->root);
 	if (fstatat(vfd, store, &sb, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT) {
 		if (!m->shared && (r = follow_rename(vfd, store, &want, err)) < 0)
 			return -1;
@@ -251,8 +256,8 @@ int env_vol_prepare(const struct layer_store *st, const struct env_spec *spec,
 	if (fstatat(vfd, store, &sb, AT_SYMLINK_NOFOLLOW) < 0)
 		return dv_err(err, errno, "cannot create volume '%s'", store);
 	if (!S_ISDIR(sb.st_mode))
-		return dv_err_plain(err, EINVAL, "'%s/volumes/%s' is not a folder; remove it", st->root,
-				    store);
+		return dv_err_plain(err, EINVAL, "'%s/volumes/%s' is not a folder; remove it",
+				    st->root, store);
 	rec_read(vfd, store, &have);
 	if (!have.present) {
 		/* Made before volumes were per env: named as shared, it is the
@@ -260,8 +265,10 @@ int env_vol_prepare(const struct layer_store *st, const struct env_spec *spec,
 		 * A damaged record gets the same: the folder has this env's
 		 * own store name (its id in it), or the shared name it asks for. */
 		if (have.damaged)
-			fprintf(stderr, "devenv: warning: '%s/volumes/.%s.json' was damaged; written "
-				"anew as %s\n", st->root, store, m->shared ? "shared" : "this env's own");
+			fprintf(stderr,
+				"devenv: warning: '%s/volumes/.%s.json' was damaged; written "
+				"anew as %s\n",
+				st->root, store, m->shared ? "shared" : "this env's own");
 		if (rec_write(vfd, store, &want, err) < 0)
 			return -1;
 	} else if (!rec_same_owner(&have, &want)) {
@@ -269,11 +276,12 @@ int env_vol_prepare(const struct layer_store *st, const struct env_spec *spec,
 		if (have.shared)
 			return dv_err_at(err, spec->display, m->line, m->col,
 					 "volume '%s' would be the folder '%s', which is the shared "
-					 "volume '%s'; rename the volume", m->source, store, have.volume);
+					 "volume '%s'; rename the volume",
+					 m->source, store, have.volume);
 		dv_err_at(err, spec->display, m->line, m->col,
 			  "volume '%s' would be the folder '%s', which is volume '%s' of env '%s' "
-			  "(%s); rename the volume", m->source, store, have.volume, have.env_name,
-			  have.env_id);
+			  "(%s); rename the volume",
+			  m->source, store, have.volume, have.env_name, have.env_id);
 		err->errnum = EEXIST;
 		return -1;
 	}
@@ -299,8 +307,8 @@ static bool others_name(const struct env_record *envs, size_t n, const char *env
 	return who->len > 0;
 }
 
-int env_vol_adopt(const struct layer_store *st, const struct env_spec *spec,
-		      const char *env_id, struct dv_strv *recorded, struct dv_error *err)
+int env_vol_adopt(const struct layer_store *st, const struct env_spec *spec, const char *env_id,
+		  struct dv_strv *recorded, struct dv_error *err)
 {
 	dv_autoclose int vfd = volumes_fd(st, false, err);
 	const struct env_mount *m;
@@ -331,7 +339,7 @@ int env_vol_adopt(const struct layer_store *st, const struct env_spec *spec,
 		listed = true;
 		rec_read(vfd, m->source, &have);
 		if (have.present && !have.shared)
-			continue; /* another env's own volume, whatever its name looks like */
+			continue;   /* another env's own volume, whatever its name looks like */
 		if (have.damaged) { /* whose it is is unknown: left as it is */
 			say_damaged(st, m->source);
 			continue;
@@ -399,8 +407,8 @@ int env_vol_remove(const struct layer_store *st, const char *name, struct dv_err
 		return -1;
 	vfd = volumes_fd(st, false, err);
 	if (vfd < 0 || !env_vol_exists(st, name))
-		return dv_err_plain(err, ENOENT, "no volume named '%s'; 'devenv volume ls' lists them",
-				    name);
+		return dv_err_plain(err, ENOENT,
+				    "no volume named '%s'; 'devenv volume ls' lists them", name);
 	if (layer_staging_new(st, &staging, err) < 0)
 		return -1;
 	dest = dv_xasprintf("%s/volume", staging);
@@ -415,12 +423,13 @@ int env_vol_remove(const struct layer_store *st, const char *name, struct dv_err
 	/* Never follows a link nor crosses a mount: a link the env planted
 	 * in the volume cannot make this remove anything outside. */
 	if (layer_staging_discard(st, staging, err) < 0)
-		return dv_err_prefix(err, "volume '%s' is gone; 'devenv gc' removes its remains", name);
+		return dv_err_prefix(err, "volume '%s' is gone; 'devenv gc' removes its remains",
+				     name);
 	return 0;
 }
 
 int env_vol_list(const struct layer_store *st, bool sizes, struct env_vol **out, size_t *n,
-		     struct dv_error *err)
+		 struct dv_error *err)
 {
 	dv_autoclose int vfd = volumes_fd(st, false, err);
 	dv_autoclosedir DIR *d = NULL;

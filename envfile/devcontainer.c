@@ -33,9 +33,9 @@ struct dc {
 	struct env_jsonc doc;
 	json_object *root; /* doc.root */
 	const char *base;  /* ${localWorkspaceFolder}: the folder holding the json's folder */
-	char *workdir;	   /* ${containerWorkspaceFolder} */
+	char *workdir;     /* ${containerWorkspaceFolder} */
 	struct dv_strv unsupported;
-	struct dv_strv editor; /* editor-only keys present, for init's header */
+	struct dv_strv editor;        /* editor-only keys present, for init's header */
 	struct env_hostvar *host_env; /* ${localEnv:...} met, for the trust prompt */
 	size_t n_host_env;
 	struct dv_error *err;
@@ -43,7 +43,7 @@ struct dc {
 
 /* Keys with no meaning outside an editor: ignored without a warning. */
 static const char *const editor_keys[] = {
-	"$schema",	  "customizations", "portsAttributes", "otherPortsAttributes",
+	"$schema",        "customizations", "portsAttributes", "otherPortsAttributes",
 	"shutdownAction", "waitFor",
 };
 
@@ -181,7 +181,7 @@ static void note_host_env(struct dc *dc, const char *name, size_t off)
  * before the env runs: *deferred says it was met, and the string is dropped. */
 static int subst(struct dc *dc, const char *in, size_t off, bool *deferred, char **out)
 {
-	struct dv_buf b = {0};
+	struct dv_buf b = { 0 };
 	const char *p = in;
 
 	*out = NULL;
@@ -253,7 +253,7 @@ static int get_str(struct dc *dc, json_object *o, const char *what, size_t off, 
 /* A command as a shell line: a string as is, an array as its argv quoted. */
 static int command_line(struct dc *dc, json_object *o, const char *what, size_t off, char **out)
 {
-	struct dv_buf b = {0};
+	struct dv_buf b = { 0 };
 	size_t n;
 
 	*out = NULL;
@@ -284,7 +284,7 @@ static int command_line(struct dc *dc, json_object *o, const char *what, size_t 
 		}
 		dv_buf_adds(&b, "'");
 		for (const char *c = s; *c; c++)
-			dv_buf_adds(&b, *c == '\'' ? "'\\''" : (char[]){*c, 0});
+			dv_buf_adds(&b, *c == '\'' ? "'\\''" : (char[]){ *c, 0 });
 		dv_buf_adds(&b, "'");
 	}
 	*out = dv_buf_steal(&b);
@@ -424,8 +424,7 @@ static int add_ports(struct dc *dc, struct env_node *root)
 			 !strncmp(s, "127.0.0.1", 9))
 			s = colon + 1;
 		else if (colon) {
-			dv_strv_push_owned(&dc->unsupported,
-					   dv_xasprintf("forwardPorts \"%s\"", s));
+			dv_strv_push_owned(&dc->unsupported, dv_xasprintf("forwardPorts \"%s\"", s));
 			continue;
 		}
 		push(ports, scalar_owned(dc, dv_xasprintf("%s:%s", s, s), off));
@@ -482,7 +481,7 @@ static int mount_from_object(struct dc *dc, json_object *o, size_t off, struct d
 	json_object_object_foreach(o, k, v)
 	{
 		size_t voff = val_off(dc, o, k);
-		char **dst = !strcmp(k, "type")	    ? &m->type
+		char **dst = !strcmp(k, "type")     ? &m->type
 			     : !strcmp(k, "source") ? &m->source
 			     : !strcmp(k, "target") ? &m->target
 						    : NULL;
@@ -551,7 +550,7 @@ static int add_mounts(struct dc *dc, struct env_node *root)
 	n = json_object_array_length(o);
 	for (size_t i = 0; i < n; i++) {
 		size_t off = item_off(dc, o, i);
-		struct dc_mount m = {0};
+		struct dc_mount m = { 0 };
 		struct env_node **list;
 		char *src;
 
@@ -560,15 +559,13 @@ static int add_mounts(struct dc *dc, struct env_node *root)
 			return -1;
 		}
 		if (strcmp(m.type, "volume") && strcmp(m.type, "bind")) {
-			dv_strv_push_owned(&dc->unsupported,
-					   dv_xasprintf("mounts type=%s", m.type));
+			dv_strv_push_owned(&dc->unsupported, dv_xasprintf("mounts type=%s", m.type));
 			dc_mount_release(&m);
 			continue;
 		}
 		if (!m.source || !m.source[0]) {
-			dv_strv_push_owned(
-				&dc->unsupported,
-				dv_xasprintf("mounts (anonymous volume at %s)", m.target));
+			dv_strv_push_owned(&dc->unsupported,
+					   dv_xasprintf("mounts (anonymous volume at %s)", m.target));
 			dc_mount_release(&m);
 			continue;
 		}
@@ -579,8 +576,7 @@ static int add_mounts(struct dc *dc, struct env_node *root)
 		}
 		src = list == &vols ? dv_xstrdup(m.source) : bind_source(dc, m.source);
 		push(*list,
-		     scalar_owned(dc,
-				  dv_xasprintf("%s:%s%s", src, m.target, m.readonly ? ":ro" : ""),
+		     scalar_owned(dc, dv_xasprintf("%s:%s%s", src, m.target, m.readonly ? ":ro" : ""),
 				  off));
 		free(src);
 		dc_mount_release(&m);
@@ -657,15 +653,14 @@ static int find_workdir(struct dc *dc, size_t *off)
 		return get_str(dc, o, "workspaceFolder", *off, &dc->workdir);
 	}
 	if (json_object_object_get_ex(dc->root, "workspaceMount", &o)) {
-		struct dc_mount m = {0};
+		struct dc_mount m = { 0 };
 
 		*off = val_off(dc, dc->root, "workspaceMount");
 		if (read_mount(dc, o, *off, &m) < 0) {
 			dc_mount_release(&m);
 			return -1;
 		}
-		if (!strcmp(m.type, "bind") && m.source && !strcmp(m.source, dc->base) &&
-		    !m.readonly)
+		if (!strcmp(m.type, "bind") && m.source && !strcmp(m.source, dc->base) && !m.readonly)
 			dc->workdir = dv_steal_ptr(&m.target);
 		else
 			dv_strv_push(&dc->unsupported, "workspaceMount");
@@ -691,7 +686,8 @@ static char *env_name(const char *s)
 		char c = (char)tolower((unsigned char)*s);
 		const char *as;
 
-		if ((unsigned char)*s >= 0x80 && (n = envfile_utf8_char((const unsigned char *)s, 4, &cp)) &&
+		if ((unsigned char)*s >= 0x80 &&
+		    (n = envfile_utf8_char((const unsigned char *)s, 4, &cp)) &&
 		    (as = envfile_latin_ascii(cp))) {
 			for (; *as && j < DC_NAME_MAX; as++)
 				name[j++] = *as;
@@ -805,7 +801,7 @@ static int translate(struct dc *dc, struct env_node **out)
 
 	{
 		const char *key =
-			json_object_object_get_ex(dc->root, "remoteUser", &o)	   ? "remoteUser"
+			json_object_object_get_ex(dc->root, "remoteUser", &o)      ? "remoteUser"
 			: json_object_object_get_ex(dc->root, "containerUser", &o) ? "containerUser"
 										   : NULL;
 		dv_autofree char *s = NULL;
@@ -911,7 +907,7 @@ int envfile_dc_load(const char *text, size_t len, const char *display, const cha
 		    struct env_node **root, struct dv_strv *unsupported, struct dv_strv *editor,
 		    struct env_spec *spec, struct dv_error *err)
 {
-	struct dc dc = {.display = display, .base = base, .err = err};
+	struct dc dc = { .display = display, .base = base, .err = err };
 	int ret = -1;
 
 	if (envfile_jsonc_load(text, len, display, &dc.doc, err) < 0)
@@ -942,8 +938,8 @@ int envfile_devcontainer_parse(const char *text, size_t len, const char *display
 			       struct dv_strv *unsupported, struct dv_error *err)
 {
 	struct env_node *root = NULL;
-	struct dv_strv unsup = {0};
-	struct env_spec vars = {0};
+	struct dv_strv unsup = { 0 };
+	struct env_spec vars = { 0 };
 	int ret;
 
 	memset(out, 0, sizeof(*out));

@@ -16,7 +16,7 @@
 
 static void comment_list(struct dv_buf *b, const char *what, const struct dv_strv *names)
 {
-	struct dv_buf list = {0};
+	struct dv_buf list = { 0 };
 
 	for (size_t i = 0; i < names->n; i++)
 		dv_buf_addf(&list, "%s%s", i ? ", " : "", names->v[i]);
@@ -54,7 +54,7 @@ static int reads_back(const char *text, size_t len, const struct env_node *root,
 {
 	struct env_node *back = NULL;
 	const struct env_node *bad;
-	struct dv_error e = {0};
+	struct dv_error e = { 0 };
 
 	if (envfile_yaml_load(text, len, "Envfile", &back, &e) < 0)
 		return dv_err_at(err, display, 0, 0,
@@ -75,9 +75,9 @@ int envfile_devcontainer_to_yaml(const char *text, size_t len, const char *displ
 				 char **out, struct dv_error *err)
 {
 	struct env_node *root = NULL;
-	struct dv_strv unsup = {0}, editor = {0};
-	struct env_spec spec = {0};
-	struct dv_buf b = {0};
+	struct dv_strv unsup = { 0 }, editor = { 0 };
+	struct env_spec spec = { 0 };
+	struct dv_buf b = { 0 };
 	int ok;
 
 	*out = NULL;

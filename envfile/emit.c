@@ -39,8 +39,8 @@ static size_t unsafe_char(const unsigned char *s, unsigned *cp)
  * it holds a character that only double quotes keep as it is. */
 static yaml_scalar_style_t style_for(const char *s)
 {
-	static const char *const words[] = {"",	  "~",	"null", "true", "false", "yes",
-					    "no", "on", "off",	"y",	"n"};
+	static const char *const words[] = { "",   "~",  "null", "true", "false", "yes",
+					     "no", "on", "off",  "y",    "n" };
 	char *end;
 
 	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)

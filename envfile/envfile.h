@@ -26,17 +26,17 @@ struct env_kv {
 
 struct env_step {
 	enum env_step_kind kind;
-	char *run;      /* RUN: the command, run as `shell -c run` */
-	char *copy;     /* COPY: the path as written (relative to the Envfile's folder) */
-	char *copy_abs; /* COPY: its real path on the host, inside the checkout */
-	char *to;       /* COPY, GIT, DOWNLOAD: absolute destination inside the env */
-	char *git;      /* GIT: the repository URL (https://, http://, file://) */
-	char *ref;      /* GIT: `ref` (branch, tag or commit), NULL: the remote's HEAD */
-	char *download; /* DOWNLOAD: the URL (http:// or https://) */
-	char *sha256;   /* DOWNLOAD: the declared digest, 64 lower-case hex */
+	char *run;          /* RUN: the command, run as `shell -c run` */
+	char *copy;         /* COPY: the path as written (relative to the Envfile's folder) */
+	char *copy_abs;     /* COPY: its real path on the host, inside the checkout */
+	char *to;           /* COPY, GIT, DOWNLOAD: absolute destination inside the env */
+	char *git;          /* GIT: the repository URL (https://, http://, file://) */
+	char *ref;          /* GIT: `ref` (branch, tag or commit), NULL: the remote's HEAD */
+	char *download;     /* DOWNLOAD: the URL (http:// or https://) */
+	char *sha256;       /* DOWNLOAD: the declared digest, 64 lower-case hex */
 	struct env_kv *env; /* the step's own `env`, in file order (run and on_up steps) */
 	size_t n_env;
-	char *git_commit; /* GIT: the resolved commit (40 hex), filled in by
+	char *git_commit;   /* GIT: the resolved commit (40 hex), filled in by
 			     provision/git.c before the keys are computed */
 	unsigned line, col; /* where the step starts in the Envfile */
 };
@@ -49,9 +49,9 @@ enum env_network { ENV_NET_PRIVATE, ENV_NET_HOST };
 /* One `ports` entry: "8000:8000", "127.0.0.1:5433:5432", "8000" (same port
  * both sides). TCP only. */
 struct env_port {
-	char *host_ip;            /* dotted IPv4 or IPv6 literal; default "127.0.0.1" */
-	unsigned host_port;       /* 1..65535 */
-	unsigned container_port;  /* 1..65535 */
+	char *host_ip;           /* dotted IPv4 or IPv6 literal; default "127.0.0.1" */
+	unsigned host_port;      /* 1..65535 */
+	unsigned container_port; /* 1..65535 */
 	unsigned line, col;
 };
 
@@ -60,13 +60,13 @@ struct env_port {
  * own unless shared) or `mounts` entry ("./data:/data[:ro]" or { source,
  * target, readonly }: a host folder or file). */
 struct env_mount {
-	char *source;      /* volume: its name ([a-z0-9][a-z0-9_.-]*, at most 63);
+	char *source;     /* volume: its name ([a-z0-9][a-z0-9_.-]*, at most 63);
 			      host mount: the path as written */
-	char *source_abs;  /* host mount: its real path on the host; NULL for a volume */
-	char *target;      /* absolute path inside the env (or service) */
-	bool volume;       /* named volume, else host mount */
-	bool readonly;     /* ":ro" */
-	bool shared;       /* ":shared", `shared: true`: the store-wide named volume,
+	char *source_abs; /* host mount: its real path on the host; NULL for a volume */
+	char *target;     /* absolute path inside the env (or service) */
+	bool volume;      /* named volume, else host mount */
+	bool readonly;    /* ":ro" */
+	bool shared;      /* ":shared", `shared: true`: the store-wide named volume,
 			      shared with every env naming it so (a trust request, at
 			      line:col); else the env's own */
 	unsigned line, col;
@@ -75,12 +75,12 @@ struct env_mount {
 /* One `services` entry: a sidecar container sharing the env's network
  * namespace, reachable as localhost and by its name. */
 struct env_service {
-	char *name;              /* the key: a valid env name, also its host name */
-	char *image;             /* OCI reference, required */
+	char *name;                     /* the key: a valid env name, also its host name */
+	char *image;                    /* OCI reference, required */
 	unsigned image_line, image_col; /* where it is written */
-	struct env_kv *env;      /* `env`, in file order */
+	struct env_kv *env;             /* `env`, in file order */
 	size_t n_env;
-	struct dv_strv command;  /* `command`: a list is the argv; a string is
+	struct dv_strv command;    /* `command`: a list is the argv; a string is
 				    ["/bin/sh", "-c", STRING]; empty: the image's
 				    Entrypoint + Cmd */
 	struct env_mount *volumes; /* `volumes`: named volumes and host mounts alike */
@@ -113,16 +113,16 @@ struct env_logs {
 
 /* `security:` (DESIGN.md "Security"). All empty: Docker's defaults. */
 struct env_security {
-	char *seccomp;            /* NULL or "default", "unconfined", else a profile path as written */
-	char *seccomp_abs;        /* a profile: its real path on the host, inside the checkout */
-	char *seccomp_text;       /* and its content, read once when the env is located
+	char *seccomp;      /* NULL or "default", "unconfined", else a profile path as written */
+	char *seccomp_abs;  /* a profile: its real path on the host, inside the checkout */
+	char *seccomp_text; /* and its content, read once when the env is located
 				     (prov_spec_read_inputs): what the trust prompt
 				     shows, the digest holds and the filter is compiled
 				     from are the same bytes; NULL until then */
 	size_t seccomp_len;
-	struct dv_strv cap_add;   /* "CAP_NET_ADMIN" (upper case, prefixed) or "ALL" */
+	struct dv_strv cap_add; /* "CAP_NET_ADMIN" (upper case, prefixed) or "ALL" */
 	struct dv_strv cap_drop;
-	bool git_metadata_rw;     /* `git_metadata: read-write`: the checkout's git dir is
+	bool git_metadata_rw; /* `git_metadata: read-write`: the checkout's git dir is
 				     writable inside (default read-only: a trust request) */
 	/* Where each key is written (line 0: absent), for messages and trust. */
 	unsigned seccomp_line, seccomp_col, cap_add_line, cap_add_col;
@@ -139,13 +139,13 @@ struct env_spec {
 	char *path;     /* absolute path of the Envfile */
 	char *display;  /* the name used in messages: path relative to the cwd, e.g. "Envfile" */
 	char *checkout; /* real path of the checkout (repository root, else the Envfile's folder) */
-	char *relpath;  /* the Envfile's path inside the checkout, e.g. "Envfile" or "sub/Envfile" */
-	char *name;     /* `name`, default: the checkout folder's name */
-	char *image;    /* `image`, default "debian:bookworm" (the embedded default image) */
+	char *relpath; /* the Envfile's path inside the checkout, e.g. "Envfile" or "sub/Envfile" */
+	char *name;    /* `name`, default: the checkout folder's name */
+	char *image;   /* `image`, default "debian:bookworm" (the embedded default image) */
 	unsigned image_line, image_col; /* where it is written (0: the default) */
-	char *workdir;  /* `workdir`, default "/workspace"; absolute */
-	char *shell;    /* `shell`, default "/bin/sh"; absolute */
-	char *user;     /* `user`, NULL when absent (commands run as root); never "root" */
+	char *workdir;                  /* `workdir`, default "/workspace"; absolute */
+	char *shell;                    /* `shell`, default "/bin/sh"; absolute */
+	char *user;         /* `user`, NULL when absent (commands run as root); never "root" */
 	struct env_kv *env; /* `env`, in file order */
 	size_t n_env;
 	struct env_step *provision;
@@ -153,18 +153,18 @@ struct env_spec {
 	struct env_step *on_up;
 	size_t n_on_up;
 	struct env_resources resources;
-	struct env_logs logs;      /* `logs`, defaults filled in */
+	struct env_logs logs; /* `logs`, defaults filled in */
 	struct env_security security;
 	struct dv_strv cache_from; /* `cache_from`, plus `up --cache-from`: registry images
 				    * whose layers stand in for steps (the team cache) */
 	unsigned cache_from_line, cache_from_col; /* the key's position (0: absent) */
-	enum env_network network;  /* `network` */
-	unsigned network_line, network_col; /* the key's position (0: absent) */
-	struct env_port *ports;    /* `ports`, in file order */
+	enum env_network network;                 /* `network` */
+	unsigned network_line, network_col;       /* the key's position (0: absent) */
+	struct env_port *ports;                   /* `ports`, in file order */
 	size_t n_ports;
 	struct env_mount *volumes; /* `volumes`: named volumes only (volume == true) */
 	size_t n_volumes;
-	struct env_mount *mounts;  /* `mounts`: host paths only (volume == false) */
+	struct env_mount *mounts; /* `mounts`: host paths only (volume == false) */
 	size_t n_mounts;
 	struct env_service *services; /* `services`, in file order */
 	size_t n_services;
@@ -177,8 +177,7 @@ struct env_spec {
  * absolute path, *out_checkout the repository root's real path (or the
  * Envfile's folder when there is no repository). Both belong to the caller.
  * errnum ENOENT when none is found. */
-int envfile_find(const char *start_dir, char **out_path, char **out_checkout,
-		 struct dv_error *err);
+int envfile_find(const char *start_dir, char **out_path, char **out_checkout, struct dv_error *err);
 
 /* The env name a checkout folder gives when the Envfile has no `name:`
  * (its last component; caller frees): [a-z0-9_.-], at most 63, Latin
@@ -188,8 +187,8 @@ char *envfile_name_from_folder(const char *folder);
 
 /* Read and validate the Envfile at path, belonging to checkout. `display` is
  * the file name used in error positions. On failure *out stays zeroed. */
-int envfile_load(const char *path, const char *checkout, const char *display,
-		 struct env_spec *out, struct dv_error *err);
+int envfile_load(const char *path, const char *checkout, const char *display, struct env_spec *out,
+		 struct dv_error *err);
 /* The same without the warning line of a devcontainer.json's left-out keys
  * (for a command that reads it twice). */
 int envfile_load_quiet(const char *path, const char *checkout, const char *display,
@@ -226,8 +225,8 @@ bool envfile_is_devcontainer(const char *path);
  * .devcontainer/ (${localWorkspaceFolder}), against which the relative paths
  * of the spec resolve. *unsupported (when not NULL) gets the keys left out,
  * for one warning. Errors name display:line:col. */
-int envfile_devcontainer_parse(const char *text, size_t len, const char *display,
-			       const char *dir, const char *checkout, struct env_spec *out,
+int envfile_devcontainer_parse(const char *text, size_t len, const char *display, const char *dir,
+			       const char *checkout, struct env_spec *out,
 			       struct dv_strv *unsupported, struct dv_error *err);
 
 /* The same translation written as Envfile YAML (for dir/Envfile), with a

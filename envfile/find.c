@@ -37,8 +37,7 @@ static char *join(const char *dir, const char *name)
 	return dv_xasprintf("%s/%s", strcmp(dir, "/") == 0 ? "" : dir, name);
 }
 
-int envfile_find(const char *start_dir, char **out_path, char **out_checkout,
-		 struct dv_error *err)
+int envfile_find(const char *start_dir, char **out_path, char **out_checkout, struct dv_error *err)
 {
 	dv_autofree char *cur = NULL;
 	dv_autofree char *envdir = NULL;
@@ -195,8 +194,8 @@ static int load(const char *path, const char *checkout, const char *display, boo
 	return 0;
 }
 
-int envfile_load(const char *path, const char *checkout, const char *display,
-		 struct env_spec *out, struct dv_error *err)
+int envfile_load(const char *path, const char *checkout, const char *display, struct env_spec *out,
+		 struct dv_error *err)
 {
 	return load(path, checkout, display, true, out, err);
 }
@@ -241,9 +240,8 @@ int envfile_devcontainer_convert(const char *path, const char *checkout, const c
 	}
 	/* the header names the json as seen from the Envfile's folder */
 	src = dv_str_endswith(path, "/.devcontainer.json") ? ".devcontainer.json"
-							    : ".devcontainer/devcontainer.json";
-	if (envfile_devcontainer_to_yaml(text, len, display, src, dir, checkout, out_yaml,
-					 err) < 0)
+							   : ".devcontainer/devcontainer.json";
+	if (envfile_devcontainer_to_yaml(text, len, display, src, dir, checkout, out_yaml, err) < 0)
 		return -1;
 	*out_dir = dv_steal_ptr(&dir);
 	return 0;

@@ -53,8 +53,8 @@ struct env_node {
 /* Parse text into *out (the root node, or NULL for a stream without any
  * document or whose document is empty). The caller frees it with
  * env_node_free(). */
-int envfile_yaml_load(const char *text, size_t len, const char *display,
-		      struct env_node **out, struct dv_error *err);
+int envfile_yaml_load(const char *text, size_t len, const char *display, struct env_node **out,
+		      struct dv_error *err);
 void env_node_free(struct env_node *node);
 
 /* Fill *out from a root mapping; dir and checkout are real paths. */
@@ -75,15 +75,14 @@ void env_security_release(struct env_security *sec);
 
 /* node.c: what the key parsers share. A parse's context: */
 struct env_vctx {
-	const char *display;  /* file name in messages */
-	const char *dir;      /* the Envfile's folder (relative paths start here) */
+	const char *display; /* file name in messages */
+	const char *dir;     /* the Envfile's folder (relative paths start here) */
 	const char *checkout;
-	char *real_checkout;  /* resolved on first use (envfile_real_checkout) */
+	char *real_checkout; /* resolved on first use (envfile_real_checkout) */
 	struct dv_error *err;
 };
 /* Every error: "display:line:col: message", status 2; returns -1. */
-int envfile_at(struct env_vctx *v, unsigned line, unsigned col, const char *fmt, ...)
-	DV_FMT(4, 5);
+int envfile_at(struct env_vctx *v, unsigned line, unsigned col, const char *fmt, ...) DV_FMT(4, 5);
 #define ENV_AT(v, node, ...) envfile_at((v), (node)->line, (node)->col, __VA_ARGS__)
 /* A value quoted into a one-line message: control characters become '?',
  * long values are cut. */
@@ -120,8 +119,8 @@ const char *envfile_real_checkout(struct env_vctx *v);
 bool envfile_path_inside(const char *path, const char *dir);
 
 /* network.c: `network: host|private` and `ports`. */
-int envfile_set_network(struct env_vctx *v, const struct env_node *key,
-			const struct env_node *val, struct env_spec *spec);
+int envfile_set_network(struct env_vctx *v, const struct env_node *key, const struct env_node *val,
+			struct env_spec *spec);
 int envfile_set_ports(struct env_vctx *v, const struct env_node *key, const struct env_node *val,
 		      struct env_spec *spec);
 void envfile_ports_release(struct env_port *ports, size_t n);
@@ -137,8 +136,8 @@ void envfile_mounts_release(struct env_mount *m, size_t n);
 int envfile_check_mount_targets(struct env_vctx *v, const struct env_spec *spec);
 
 /* services.c: `services`. */
-int envfile_set_services(struct env_vctx *v, const struct env_node *key,
-			 const struct env_node *val, struct env_spec *spec);
+int envfile_set_services(struct env_vctx *v, const struct env_node *key, const struct env_node *val,
+			 struct env_spec *spec);
 void envfile_services_release(struct env_service *s, size_t n);
 
 /* jsonc.c: JSON with comments (devcontainer.json), parsed with json-c;
@@ -146,7 +145,7 @@ void envfile_services_release(struct env_service *s, size_t n);
 struct json_object;
 struct env_jsonc_pos;
 struct env_jsonc {
-	const char *orig;         /* the text as given (borrowed) */
+	const char *orig; /* the text as given (borrowed) */
 	size_t len;
 	char *text;               /* orig with comments and trailing commas blanked */
 	struct json_object *root; /* always an object */
@@ -154,8 +153,8 @@ struct env_jsonc {
 	size_t n_pos, cap_pos;
 };
 /* Errors name display:line:col; on failure *out stays zeroed. */
-int envfile_jsonc_load(const char *text, size_t len, const char *display,
-		       struct env_jsonc *out, struct dv_error *err);
+int envfile_jsonc_load(const char *text, size_t len, const char *display, struct env_jsonc *out,
+		       struct dv_error *err);
 void envfile_jsonc_release(struct env_jsonc *doc);
 void envfile_jsonc_pos(const struct env_jsonc *doc, size_t off, unsigned *line, unsigned *col);
 /* Where parent's member key (its name, its value) or item idx starts; 0

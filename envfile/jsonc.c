@@ -203,7 +203,7 @@ static size_t find_duplicate(const char *s, size_t len, size_t i, size_t *dup, s
 		size_t end = skip_string(s, len, i);
 
 		keys = dv_xrealloc(keys, (n + 1) * sizeof(*keys));
-		keys[n++] = (struct key_at){key_decode(s, i, end), i};
+		keys[n++] = (struct key_at){ key_decode(s, i, end), i };
 		i = skip_ws(s, len, skip_ws(s, len, end) + 1); /* past the ':' */
 		i = skip_ws(s, len, find_duplicate(s, len, i, dup, first));
 		if (i < len && s[i] == ',')
@@ -230,7 +230,7 @@ static void pos_add(struct env_jsonc *dc, const json_object *parent, char *key, 
 		dc->cap_pos = dc->cap_pos ? dc->cap_pos * 2 : 32;
 		dc->pos = dv_xrealloc(dc->pos, dc->cap_pos * sizeof(*dc->pos));
 	}
-	dc->pos[dc->n_pos++] = (struct env_jsonc_pos){parent, key, idx, key_off, val_off};
+	dc->pos[dc->n_pos++] = (struct env_jsonc_pos){ parent, key, idx, key_off, val_off };
 }
 
 /* Walk the text json-c has just accepted, beside json-c's tree, noting where
@@ -353,7 +353,7 @@ static int jerr_at(struct env_jsonc *doc, const char *display, struct dv_error *
 int envfile_jsonc_load(const char *text, size_t len, const char *display, struct env_jsonc *out,
 		       struct dv_error *err)
 {
-	struct env_jsonc doc = {.orig = text, .len = len};
+	struct env_jsonc doc = { .orig = text, .len = len };
 	struct env_jsonc *dc = &doc;
 	struct json_tokener *tok;
 	enum json_tokener_error jerr;

@@ -48,14 +48,16 @@ static int resolve_host(struct env_vctx *v, const struct env_node *item, const c
 	char buf[64], *real;
 
 	if (m->source[0] == '~')
-		return ENV_AT(v, item, "%s: '~' is not expanded; write the absolute path, or a path "
-			      "relative to the Envfile's folder", what);
+		return ENV_AT(v, item,
+			      "%s: '~' is not expanded; write the absolute path, or a path "
+			      "relative to the Envfile's folder",
+			      what);
 	joined = m->source[0] == '/' ? dv_xstrdup(m->source)
 				     : dv_xasprintf("%s/%s", v->dir, m->source);
 	real = realpath(joined, NULL);
 	if (!real && (errno == ENOENT || errno == ENOTDIR))
-		return ENV_AT(v, item, "%s: '%s' does not exist; create it, or fix the path%s", what,
-			      envfile_shown(m->source, buf, sizeof(buf)),
+		return ENV_AT(v, item, "%s: '%s' does not exist; create it, or fix the path%s",
+			      what, envfile_shown(m->source, buf, sizeof(buf)),
 			      m->source[0] == '/' ? "" : " (relative to the Envfile's folder)");
 	if (!real)
 		return ENV_AT(v, item, "%s: '%s' cannot be resolved: %s", what,
@@ -71,13 +73,15 @@ static int resolve_host(struct env_vctx *v, const struct env_node *item, const c
 	    !envfile_path_inside(m->source, v->checkout))
 		return 0;
 	if (m->source[0] == '/' && !envfile_path_inside(real, checkout))
-		return ENV_AT(v, item, "%s: '%s' is inside the checkout but leads outside it (a "
+		return ENV_AT(v, item,
+			      "%s: '%s' is inside the checkout but leads outside it (a "
 			      "symlink?); write the path it leads to if you mean to share that folder",
 			      what, envfile_shown(m->source, buf, sizeof(buf)));
 	if (!envfile_path_inside(real, checkout))
-		return ENV_AT(v, item, "%s: '%s' is outside the checkout; write it as an absolute "
-			      "path if you mean to share that folder", what,
-			      envfile_shown(m->source, buf, sizeof(buf)));
+		return ENV_AT(v, item,
+			      "%s: '%s' is outside the checkout; write it as an absolute "
+			      "path if you mean to share that folder",
+			      what, envfile_shown(m->source, buf, sizeof(buf)));
 	return 0;
 }
 
@@ -99,11 +103,15 @@ static int finish_mount(struct env_vctx *v, const struct env_node *item, enum en
 	char buf[64];
 
 	if (target[0] != '/')
-		return ENV_AT(v, item, "%s entry '%s': the target must be an absolute path inside "
-			      "the env, such as '/data'", what, envfile_shown(text, buf, sizeof(buf)));
+		return ENV_AT(v, item,
+			      "%s entry '%s': the target must be an absolute path inside "
+			      "the env, such as '/data'",
+			      what, envfile_shown(text, buf, sizeof(buf)));
 	if (strspn(target, "/") == strlen(target))
-		return ENV_AT(v, item, "%s entry '%s': cannot mount over '/'; choose a folder such "
-			      "as '/data'", what, envfile_shown(text, buf, sizeof(buf)));
+		return ENV_AT(v, item,
+			      "%s entry '%s': cannot mount over '/'; choose a folder such "
+			      "as '/data'",
+			      what, envfile_shown(text, buf, sizeof(buf)));
 	if (has_dotdot(target))
 		return ENV_AT(v, item, "%s entry '%s': the target must not contain '..'", what,
 			      envfile_shown(text, buf, sizeof(buf)));
@@ -112,21 +120,28 @@ static int finish_mount(struct env_vctx *v, const struct env_node *item, enum en
 		m->target[strlen(m->target) - 1] = '\0';
 	m->source = dv_xstrdup(source);
 	if (kinds == ENV_MOUNT_VOLUMES && looks_like_path(source))
-		return ENV_AT(v, item, "'volumes' holds named volumes such as "
+		return ENV_AT(v, item,
+			      "'volumes' holds named volumes such as "
 			      "\"cache:/home/dev/.cache\"; put host paths such as '%s' in 'mounts'",
 			      envfile_shown(source, buf, sizeof(buf)));
-	m->volume = kinds == ENV_MOUNT_VOLUMES || (kinds == ENV_MOUNT_ANY && !looks_like_path(source));
+	m->volume = kinds == ENV_MOUNT_VOLUMES ||
+		    (kinds == ENV_MOUNT_ANY && !looks_like_path(source));
 	if (m->volume && !envfile_valid_name(source))
-		return ENV_AT(v, item, "volume name '%s' must be 1 to 63 lower-case letters, digits, "
+		return ENV_AT(v, item,
+			      "volume name '%s' must be 1 to 63 lower-case letters, digits, "
 			      "'_', '.' or '-', starting with a letter or digit",
 			      envfile_shown(source, buf, sizeof(buf)));
 	if (shared_at && !m->volume)
-		return ENV_AT(v, shared_at, "%s entry '%s': 'shared' is for named volumes; a host "
-			      "path is the host's already", what, envfile_shown(text, buf, sizeof(buf)));
+		return ENV_AT(v, shared_at,
+			      "%s entry '%s': 'shared' is for named volumes; a host "
+			      "path is the host's already",
+			      what, envfile_shown(text, buf, sizeof(buf)));
 	if (m->shared && envfile_volume_name_scoped(source))
-		return ENV_AT(v, shared_at, "shared volume name '%s' holds a dash, 12 hex digits "
+		return ENV_AT(v, shared_at,
+			      "shared volume name '%s' holds a dash, 12 hex digits "
 			      "and a dash, as the store's name of an env's own volume does; choose "
-			      "another name", envfile_shown(source, buf, sizeof(buf)));
+			      "another name",
+			      envfile_shown(source, buf, sizeof(buf)));
 	if (!m->volume)
 		return resolve_host(v, item, what, m);
 	return 0;
@@ -192,8 +207,10 @@ static int get_bool(struct env_vctx *v, const char *what, const struct env_node 
 		*out = val->value[0] == 't';
 		return 0;
 	}
-	return ENV_AT(v, envfile_is_null(val) ? key : val, "'%s' in %s must be true or false, "
-		      "not %s", key->value, what, envfile_describe(val));
+	return ENV_AT(v, envfile_is_null(val) ? key : val,
+		      "'%s' in %s must be true or false, "
+		      "not %s",
+		      key->value, what, envfile_describe(val));
 }
 
 /* { name: cache, target: /c, readonly: true, shared: true } for a named
@@ -208,8 +225,9 @@ static int parse_mount_map(struct env_vctx *v, const struct env_node *item,
 	dv_autofree char *entry = dv_xasprintf("an entry of %s", what);
 	dv_autofree char *text = NULL;
 	const char *want = kinds == ENV_MOUNT_VOLUMES ? "'name:' (the volume's)"
-			   : kinds == ENV_MOUNT_HOST  ? "'source:' (a host path)"
-						      : "'name:' (a named volume) or 'source:' (a host path)";
+			   : kinds == ENV_MOUNT_HOST
+				   ? "'source:' (a host path)"
+				   : "'name:' (a named volume) or 'source:' (a host path)";
 
 	for (size_t i = 0; i < item->n; i += 2) {
 		const struct env_node *k = item->items[i], *x = item->items[i + 1];
@@ -252,11 +270,15 @@ static int parse_mount_map(struct env_vctx *v, const struct env_node *item,
 	if (!target)
 		return ENV_AT(v, item, "%s needs 'target:', the path inside the env", entry);
 	if (name && looks_like_path(src))
-		return ENV_AT(v, name, "%s: 'name:' is a volume's name, not a path such as '%s'; "
-			      "a host path goes in 'source:'", entry, src);
+		return ENV_AT(v, name,
+			      "%s: 'name:' is a volume's name, not a path such as '%s'; "
+			      "a host path goes in 'source:'",
+			      entry, src);
 	if (source && !looks_like_path(src))
-		return ENV_AT(v, source, "%s: 'source:' is a host path, such as './%s'; a named "
-			      "volume goes in 'name:'", entry, src);
+		return ENV_AT(v, source,
+			      "%s: 'source:' is a host path, such as './%s'; a named "
+			      "volume goes in 'name:'",
+			      entry, src);
 	text = dv_xasprintf("%s:%s", src, target);
 	return finish_mount(v, item, kinds, what, text, src, target, shared_at, m);
 }
@@ -269,7 +291,8 @@ static int parse_entry(struct env_vctx *v, const struct env_node *item, enum env
 	if (item->type == ENV_NODE_MAP)
 		return parse_mount_map(v, item, kinds, what, m);
 	if (item->type != ENV_NODE_SCALAR || envfile_is_null(item))
-		return ENV_AT(v, item, "each entry of %s must be a string such as %s%s, not %s", what,
+		return ENV_AT(v, item, "each entry of %s must be a string such as %s%s, not %s",
+			      what,
 			      kinds == ENV_MOUNT_HOST ? "\"./data:/data:ro\""
 						      : "\"cache:/home/dev/.cache\"",
 			      kinds == ENV_MOUNT_HOST ? " or a mapping { source, target }"
@@ -299,7 +322,8 @@ int envfile_set_mounts(struct env_vctx *v, const struct env_node *key, const str
 			return -1;
 		for (size_t j = 0; j < i; j++)
 			if (strcmp((*out)[j].target, (*out)[i].target) == 0)
-				return ENV_AT(v, val->items[i], "'%s' is already mounted at line %u; "
+				return ENV_AT(v, val->items[i],
+					      "'%s' is already mounted at line %u; "
 					      "each target can be mounted once",
 					      envfile_shown((*out)[i].target, buf, sizeof(buf)),
 					      (*out)[j].line);
@@ -329,7 +353,8 @@ static int check_shared(struct env_vctx *v, const struct env_spec *spec)
 	for (size_t j = 1; (b = envfile_volume_nth(spec, j)) != NULL; j++)
 		for (size_t i = 0; (a = envfile_volume_nth(spec, i)) != NULL && i < j; i++)
 			if (!strcmp(a->source, b->source) && a->shared != b->shared)
-				return envfile_at(v, b->line, b->col, "volume '%s' is %sshared here "
+				return envfile_at(v, b->line, b->col,
+						  "volume '%s' is %sshared here "
 						  "but %sat line %u; say 'shared' on every entry "
 						  "naming it, or on none",
 						  envfile_shown(b->source, buf, sizeof(buf)),
@@ -350,19 +375,22 @@ int envfile_check_mount_targets(struct env_vctx *v, const struct env_spec *spec)
 								: &spec->mounts[i - spec->n_volumes];
 
 		if (strcmp(m->target, spec->workdir) == 0)
-			return envfile_at(v, m->line, m->col, "'%s' is the workdir, where the "
+			return envfile_at(v, m->line, m->col,
+					  "'%s' is the workdir, where the "
 					  "checkout is mounted; choose another target",
 					  envfile_shown(m->target, buf, sizeof(buf)));
 		/* A mount on a parent of workdir would hide the checkout, mounted
 		 * before it. */
 		if (strncmp(spec->workdir, m->target, strlen(m->target)) == 0 &&
 		    spec->workdir[strlen(m->target)] == '/')
-			return envfile_at(v, m->line, m->col, "'%s' holds the workdir '%s' and would "
+			return envfile_at(v, m->line, m->col,
+					  "'%s' holds the workdir '%s' and would "
 					  "hide the checkout; choose another target",
 					  envfile_shown(m->target, buf, sizeof(buf)), spec->workdir);
 		for (size_t j = 0; j < spec->n_volumes && i >= spec->n_volumes; j++)
 			if (strcmp(spec->volumes[j].target, m->target) == 0)
-				return envfile_at(v, m->line, m->col, "'%s' is already mounted by "
+				return envfile_at(v, m->line, m->col,
+						  "'%s' is already mounted by "
 						  "'volumes' at line %u; each target can be "
 						  "mounted once",
 						  envfile_shown(m->target, buf, sizeof(buf)),

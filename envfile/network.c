@@ -22,8 +22,8 @@
 #include "util/str.h"
 #include "util/banned.h"
 
-int envfile_set_network(struct env_vctx *v, const struct env_node *key,
-			const struct env_node *val, struct env_spec *spec)
+int envfile_set_network(struct env_vctx *v, const struct env_node *key, const struct env_node *val,
+			struct env_spec *spec)
 {
 	const char *s;
 	char buf[64];
@@ -65,15 +65,18 @@ static int parse_port(struct env_vctx *v, const struct env_node *item, struct en
 	char *p, *slash, buf[64];
 
 	if (item->type != ENV_NODE_SCALAR || envfile_is_null(item))
-		return ENV_AT(v, item, "each entry of 'ports' must be a string such as "
-			      "\"8000:8000\", not %s", envfile_describe(item));
+		return ENV_AT(v, item,
+			      "each entry of 'ports' must be a string such as "
+			      "\"8000:8000\", not %s",
+			      envfile_describe(item));
 	text = dv_xstrdup(item->value);
 	out->line = item->line;
 	out->col = item->col;
 	slash = strchr(text, '/');
 	if (slash) {
 		if (strcmp(slash, "/tcp") != 0)
-			return ENV_AT(v, item, "port '%s': only TCP ports can be forwarded; "
+			return ENV_AT(v, item,
+				      "port '%s': only TCP ports can be forwarded; "
 				      "write \"8000:8000\" or \"8000:8000/tcp\"",
 				      envfile_shown(item->value, buf, sizeof(buf)));
 		*slash = '\0';
@@ -122,16 +125,19 @@ static int parse_port(struct env_vctx *v, const struct env_node *item, struct en
 		unsigned char addr[16];
 
 		if (inet_pton(AF_INET, ip, addr) != 1 && inet_pton(AF_INET6, ip, addr) != 1)
-			return ENV_AT(v, item, "port '%s': '%s' is not an IP address; write "
+			return ENV_AT(v, item,
+				      "port '%s': '%s' is not an IP address; write "
 				      "\"127.0.0.1:8000:8000\", or \"0.0.0.0:8000:8000\" for every "
-				      "interface", envfile_shown(item->value, buf, sizeof(buf)), ip);
+				      "interface",
+				      envfile_shown(item->value, buf, sizeof(buf)), ip);
 		out->host_ip = dv_xstrdup(ip);
 	} else {
 		out->host_ip = dv_xstrdup("127.0.0.1");
 	}
 	return 0;
 bad:
-	return ENV_AT(v, item, "port '%s' is not HOST:CONTAINER, IP:HOST:CONTAINER or PORT; "
+	return ENV_AT(v, item,
+		      "port '%s' is not HOST:CONTAINER, IP:HOST:CONTAINER or PORT; "
 		      "write it as \"8000:8000\" or \"127.0.0.1:5433:5432\"",
 		      envfile_shown(item->value, buf, sizeof(buf)));
 }
@@ -155,10 +161,11 @@ int envfile_set_ports(struct env_vctx *v, const struct env_node *key, const stru
 		for (size_t j = 0; j < i; j++) {
 			const struct env_port *q = &spec->ports[j];
 
-			if (q->host_port == p->host_port &&
-			    (strcmp(q->host_ip, p->host_ip) == 0 ||
-			     strcmp(q->host_ip, "0.0.0.0") == 0 || strcmp(p->host_ip, "0.0.0.0") == 0))
-				return ENV_AT(v, val->items[i], "host port %u is already forwarded "
+			if (q->host_port == p->host_port && (strcmp(q->host_ip, p->host_ip) == 0 ||
+							     strcmp(q->host_ip, "0.0.0.0") == 0 ||
+							     strcmp(p->host_ip, "0.0.0.0") == 0))
+				return ENV_AT(v, val->items[i],
+					      "host port %u is already forwarded "
 					      "at line %u; each host port can forward once",
 					      p->host_port, q->line);
 		}

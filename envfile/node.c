@@ -59,8 +59,8 @@ bool envfile_is_null(const struct env_node *n)
 const char *envfile_describe(const struct env_node *n)
 {
 	static const char *const bools[] = { "true", "false", "True", "False", "TRUE", "FALSE",
-					     "yes", "no", "Yes", "No", "YES", "NO", "on", "off",
-					     "On", "Off", "ON", "OFF" };
+					     "yes",  "no",    "Yes",  "No",    "YES",  "NO",
+					     "on",   "off",   "On",   "Off",   "ON",   "OFF" };
 	char *end;
 
 	if (n->type == ENV_NODE_MAP)
@@ -191,11 +191,15 @@ int envfile_env_map(struct env_vctx *v, const char *what, const struct env_node 
 			return ENV_AT(v, x, "the value of '%s' in %s must be a string, not %s",
 				      k->value, what, envfile_describe(x));
 		if (envfile_is_null(x))
-			return ENV_AT(v, k, "'%s' in %s has no value; write '%s: \"\"' for an "
-				      "empty one", k->value, what, k->value);
+			return ENV_AT(v, k,
+				      "'%s' in %s has no value; write '%s: \"\"' for an "
+				      "empty one",
+				      k->value, what, k->value);
 		if (strlen(x->value) != x->len)
-			return ENV_AT(v, x, "the value of '%s' in %s must not contain a NUL "
-				      "character", k->value, what);
+			return ENV_AT(v, x,
+				      "the value of '%s' in %s must not contain a NUL "
+				      "character",
+				      k->value, what);
 		(*out)[*n].key = dv_xstrdup(k->value);
 		(*out)[*n].value = dv_xstrdup(x->value);
 		(*n)++;
@@ -229,7 +233,7 @@ bool envfile_path_inside(const char *path, const char *dir)
 
 size_t envfile_utf8_char(const unsigned char *s, size_t len, unsigned *cp)
 {
-	size_t n = s[0] < 0x80			  ? 1
+	size_t n = s[0] < 0x80                    ? 1
 		   : s[0] >= 0xc2 && s[0] <= 0xdf ? 2
 		   : s[0] >= 0xe0 && s[0] <= 0xef ? 3
 		   : s[0] >= 0xf0 && s[0] <= 0xf4 ? 4

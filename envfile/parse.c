@@ -26,8 +26,7 @@ struct loader {
 };
 
 /* libyaml gives no mark for reader errors (bad UTF-8), only a byte offset. */
-static void offset_to_pos(const char *text, size_t len, size_t off, unsigned *line,
-			  unsigned *col)
+static void offset_to_pos(const char *text, size_t len, size_t off, unsigned *line, unsigned *col)
 {
 	size_t i;
 
@@ -80,9 +79,8 @@ static int yaml_error(struct loader *ld)
 		return dv_err_at(ld->err, ld->display, line, col,
 				 "invalid YAML: a tab cannot indent YAML; use spaces");
 	if (p->context && p->context_mark.line != p->problem_mark.line)
-		return dv_err_at(ld->err, ld->display, line, col,
-				 "invalid YAML: %s (%s at line %u)", problem, p->context,
-				 (unsigned)p->context_mark.line + 1);
+		return dv_err_at(ld->err, ld->display, line, col, "invalid YAML: %s (%s at line %u)",
+				 problem, p->context, (unsigned)p->context_mark.line + 1);
 	return dv_err_at(ld->err, ld->display, line, col, "invalid YAML: %s", problem);
 }
 
@@ -95,8 +93,8 @@ static int next_event(struct loader *ld, yaml_event_t *ev)
 
 static int err_at_mark(struct loader *ld, const yaml_mark_t *m, const char *msg)
 {
-	return dv_err_at(ld->err, ld->display, (unsigned)m->line + 1, (unsigned)m->column + 1,
-			 "%s", msg);
+	return dv_err_at(ld->err, ld->display, (unsigned)m->line + 1, (unsigned)m->column + 1, "%s",
+			 msg);
 }
 
 /*
@@ -191,8 +189,7 @@ static int load_node(struct loader *ld, const yaml_event_t *ev, unsigned depth,
 	struct env_node *node = NULL;
 
 	if (depth > ENV_MAX_DEPTH)
-		return err_at_mark(ld, &ev->start_mark,
-				   "the Envfile nests too deeply");
+		return err_at_mark(ld, &ev->start_mark, "the Envfile nests too deeply");
 	switch (ev->type) {
 	case YAML_ALIAS_EVENT:
 		return err_at_mark(ld, &ev->start_mark, ENV_MSG_ALIAS);
@@ -216,8 +213,8 @@ static int load_node(struct loader *ld, const yaml_event_t *ev, unsigned depth,
 			goto fail;
 		break;
 	case YAML_MAPPING_START_EVENT:
-		if (check_props(ld, ev, ev->data.mapping_start.anchor,
-				ev->data.mapping_start.tag) < 0)
+		if (check_props(ld, ev, ev->data.mapping_start.anchor, ev->data.mapping_start.tag) <
+		    0)
 			return -1;
 		node = node_new(ENV_NODE_MAP, ev);
 		if (load_children(ld, node, YAML_MAPPING_END_EVENT, depth) < 0)
@@ -254,8 +251,8 @@ static int expect_event(struct loader *ld, yaml_event_type_t type)
 	return 0;
 }
 
-int envfile_yaml_load(const char *text, size_t len, const char *display,
-		      struct env_node **out, struct dv_error *err)
+int envfile_yaml_load(const char *text, size_t len, const char *display, struct env_node **out,
+		      struct dv_error *err)
 {
 	yaml_parser_t parser_mem;
 	envfile_autoparser yaml_parser_t *parser = NULL;

@@ -116,7 +116,8 @@ static int one(const struct env_node *k, const struct env_node *x, const char *d
 	if (x->type != ENV_NODE_SCALAR || null_value(x)) {
 		if (x->type == ENV_NODE_SCALAR)
 			return dv_err_at(err, display, k->line, k->col,
-					 "'%s' in 'resources' has no value; give one or remove the line", name);
+					 "'%s' in 'resources' has no value; give one or remove the line",
+					 name);
 		return dv_err_at(err, display, x->line, x->col,
 				 "'%s' in 'resources' must be a number, not %s", name, kind(x));
 	}
@@ -128,25 +129,30 @@ static int one(const struct env_node *k, const struct env_node *x, const char *d
 		if (!parse_size(x->value, &v))
 			return dv_err_at(err, display, x->line, x->col,
 					 "'memory' in 'resources' must be a size such as '512m' or '2g' "
-					 "(k, m, g, t: powers of 1024), not '%s'", shown);
+					 "(k, m, g, t: powers of 1024), not '%s'",
+					 shown);
 		if (v < MEMORY_MIN)
 			return dv_err_at(err, display, x->line, x->col,
-					 "'memory' in 'resources' must be at least 6m, not '%s'", shown);
+					 "'memory' in 'resources' must be at least 6m, not '%s'",
+					 shown);
 		if (v > MEMORY_MAX)
 			return dv_err_at(err, display, x->line, x->col,
-					 "'memory' in 'resources' must be at most 1024t, not '%s'", shown);
+					 "'memory' in 'resources' must be at most 1024t, not '%s'",
+					 shown);
 		out->memory = v;
 	} else if (!strcmp(name, "cpus")) {
 		if (!parse_cpus(x->value, &v) || v < 10 || v > CPUS_MAX_MILLI)
 			return dv_err_at(err, display, x->line, x->col,
 					 "'cpus' in 'resources' must be a number of CPUs from 0.01 to 1024 "
-					 "such as '1.5', not '%s'", shown);
+					 "such as '1.5', not '%s'",
+					 shown);
 		out->cpus_milli = (unsigned)v;
 	} else {
 		if (!parse_count(x->value, &v) || v < PIDS_MIN || v > PIDS_MAX)
 			return dv_err_at(err, display, x->line, x->col,
 					 "'pids' in 'resources' must be a whole number from 8 to 4194304, "
-					 "not '%s'", shown);
+					 "not '%s'",
+					 shown);
 		out->pids = v;
 	}
 	return 0;
@@ -248,13 +254,14 @@ int envfile_logs(const struct env_node *val, const char *display, struct env_log
 						 "duplicate key '%s' (first at line %u)", k->value,
 						 val->items[j]->line);
 		if (strcmp(k->value, lkeys[0]) && strcmp(k->value, lkeys[1])) {
-			size_t d0 = dv_str_distance(k->value, lkeys[0]), d1 = dv_str_distance(k->value, lkeys[1]);
+			size_t d0 = dv_str_distance(k->value, lkeys[0]),
+			       d1 = dv_str_distance(k->value, lkeys[1]);
 			size_t d = d0 < d1 ? d0 : d1;
 
 			if (d <= 2 && d < strlen(k->value))
 				return dv_err_at(err, display, k->line, k->col,
-						 "unknown key '%.48s' in 'logs' (did you mean '%s'?)", k->value,
-						 d0 <= d1 ? lkeys[0] : lkeys[1]);
+						 "unknown key '%.48s' in 'logs' (did you mean '%s'?)",
+						 k->value, d0 <= d1 ? lkeys[0] : lkeys[1]);
 			return dv_err_at(err, display, k->line, k->col,
 					 "unknown key '%.48s' in 'logs' (valid keys: max_size, max_files)",
 					 k->value);
@@ -265,7 +272,8 @@ int envfile_logs(const struct env_node *val, const char *display, struct env_log
 						 "'%s' in 'logs' has no value; give one or remove the line",
 						 k->value);
 			return dv_err_at(err, display, x->line, x->col,
-					 "'%s' in 'logs' must be a number, not %s", k->value, kind(x));
+					 "'%s' in 'logs' must be a number, not %s", k->value,
+					 kind(x));
 		}
 		snprintf(shown, sizeof(shown), "%s", x->value);
 		for (char *c = shown; *c; c++)
@@ -275,13 +283,15 @@ int envfile_logs(const struct env_node *val, const char *display, struct env_log
 			if (!parse_log_size(x->value, &v) || v < (4ULL << 10) || v > (1ULL << 30))
 				return dv_err_at(err, display, x->line, x->col,
 						 "'max_size' in 'logs' must be a size from 4k to 1g such as "
-						 "'10m' or '10MiB' (k, m, g: powers of 1024), not '%s'", shown);
+						 "'10m' or '10MiB' (k, m, g: powers of 1024), not '%s'",
+						 shown);
 			l.max_size = v;
 		} else {
 			if (!parse_count(x->value, &v) || v < 1 || v > 100)
 				return dv_err_at(err, display, x->line, x->col,
 						 "'max_files' in 'logs' must be a whole number from 1 to 100 "
-						 "(the current log included), not '%s'", shown);
+						 "(the current log included), not '%s'",
+						 shown);
 			l.max_files = (unsigned)v;
 		}
 	}

@@ -50,16 +50,20 @@ static int set_seccomp(const struct env_node *val, const char *display, const ch
 	real_checkout = realpath(checkout, NULL);
 	if (!real_checkout)
 		return dv_err(err, errno, "cannot resolve the checkout '%s'", checkout);
-	joined = val->value[0] == '/' ? dv_xstrdup(val->value) : dv_xasprintf("%s/%s", dir, val->value);
+	joined = val->value[0] == '/' ? dv_xstrdup(val->value)
+				      : dv_xasprintf("%s/%s", dir, val->value);
 	real = realpath(joined, NULL);
 	if (!real)
 		return dv_err_at(err, display, val->line, val->col,
 				 "seccomp profile '%s' cannot be read: %s; paths are relative to the "
-				 "Envfile's folder", val->value, strerror(errno));
-	if (!envfile_path_inside(real, real_checkout) || stat(real, &st) < 0 || !S_ISREG(st.st_mode)) {
+				 "Envfile's folder",
+				 val->value, strerror(errno));
+	if (!envfile_path_inside(real, real_checkout) || stat(real, &st) < 0 ||
+	    !S_ISREG(st.st_mode)) {
 		free(real);
 		return dv_err_at(err, display, val->line, val->col,
-				 "seccomp profile '%s' must be a file inside the checkout", val->value);
+				 "seccomp profile '%s' must be a file inside the checkout",
+				 val->value);
 	}
 	free(out->seccomp_abs);
 	out->seccomp_abs = real;
@@ -73,7 +77,8 @@ static int set_caps(const struct env_node *key, const struct env_node *val, cons
 		return 0;
 	if (val->type != ENV_NODE_SEQ)
 		return dv_err_at(err, display, val->line, val->col,
-				 "'%s' must be a list of capabilities such as [NET_ADMIN]", key->value);
+				 "'%s' must be a list of capabilities such as [NET_ADMIN]",
+				 key->value);
 	for (size_t i = 0; i < val->n; i++) {
 		const struct env_node *c = val->items[i];
 		char name[64], lower[64];
@@ -167,7 +172,8 @@ int envfile_set_security(const struct env_node *key, const struct env_node *val,
 						 k->value, sec_keys[best]);
 			return dv_err_at(err, display, k->line, k->col,
 					 "unknown key '%s' in 'security' (valid keys: seccomp, "
-					 "cap_add, cap_drop, git_metadata)", k->value);
+					 "cap_add, cap_drop, git_metadata)",
+					 k->value);
 		}
 		if (r < 0)
 			return -1;

@@ -34,8 +34,10 @@ static int set_image(struct env_vctx *v, const char *what, const struct env_node
 		if (!isalnum((unsigned char)s[i]) && !strchr("._-:/@", s[i]))
 			break;
 	if (s[i])
-		return ENV_AT(v, val, "%s must be an image reference such as 'postgres:15', not "
-			      "'%s'", what, envfile_shown(s, buf, sizeof(buf)));
+		return ENV_AT(v, val,
+			      "%s must be an image reference such as 'postgres:15', not "
+			      "'%s'",
+			      what, envfile_shown(s, buf, sizeof(buf)));
 	svc->image = dv_xstrdup(s);
 	svc->image_line = val->line;
 	svc->image_col = val->col;
@@ -82,7 +84,8 @@ static int parse_service(struct env_vctx *v, const struct env_node *name,
 	svc->line = name->line;
 	svc->col = name->col;
 	if (!envfile_valid_name(name->value) || strcmp(name->value, "localhost") == 0)
-		return ENV_AT(v, name, "service name '%s' must be 1 to 63 lower-case letters, "
+		return ENV_AT(v, name,
+			      "service name '%s' must be 1 to 63 lower-case letters, "
 			      "digits, '_', '.' or '-', starting with a letter or digit (and not "
 			      "'localhost'): it is also the service's host name",
 			      envfile_shown(name->value, buf, sizeof(buf)));
@@ -124,8 +127,8 @@ static int parse_service(struct env_vctx *v, const struct env_node *name,
 	return 0;
 }
 
-int envfile_set_services(struct env_vctx *v, const struct env_node *key,
-			 const struct env_node *val, struct env_spec *spec)
+int envfile_set_services(struct env_vctx *v, const struct env_node *key, const struct env_node *val,
+			 struct env_spec *spec)
 {
 	(void)key;
 	if (envfile_is_null(val))

@@ -19,11 +19,12 @@
 #define ENV_NAME_MAX 63
 
 static const char *const top_keys[] = {
-	"name", "image", "workdir", "shell", "env", "provision", "on_up", "resources", "security", "user",
-	"cache_from", "network", "ports", "volumes", "mounts", "services", "logs",
+	"name",  "image",     "workdir",  "shell",    "env",        "provision",
+	"on_up", "resources", "security", "user",     "cache_from", "network",
+	"ports", "volumes",   "mounts",   "services", "logs",
 };
-static const char *const step_keys[] = { "run", "copy", "git", "download", "to",
-					 "ref", "sha256", "env" };
+static const char *const step_keys[] = { "run", "copy", "git",    "download",
+					 "to",  "ref",  "sha256", "env" };
 static const char *const on_up_keys[] = { "run", "env" };
 
 /* The parse context is shared with the key parsers of node.c and others. */
@@ -53,8 +54,7 @@ static int get_string(struct vctx *v, const struct env_node *key, const struct e
 	if (val->type != ENV_NODE_SCALAR)
 		return AT_NODE(v, val, "'%s' must be a string, not %s", key->value, describe(val));
 	if (is_null(val) && !null_ok)
-		return AT_NODE(v, key, "'%s' has no value; give one or remove the line",
-			       key->value);
+		return AT_NODE(v, key, "'%s' has no value; give one or remove the line", key->value);
 	if (strlen(val->value) != val->len)
 		return AT_NODE(v, val, "'%s' must not contain a NUL character", key->value);
 	*out = is_null(val) ? "" : val->value;
@@ -70,19 +70,23 @@ const char *envfile_latin_ascii(unsigned cp)
 		unsigned lo, hi;
 		const char *as;
 	} map[] = {
-		{ 0xC0, 0xC5, "a" }, { 0xC6, 0xC6, "ae" }, { 0xC7, 0xC7, "c" }, { 0xC8, 0xCB, "e" },
-		{ 0xCC, 0xCF, "i" }, { 0xD0, 0xD0, "d" }, { 0xD1, 0xD1, "n" }, { 0xD2, 0xD6, "o" },
-		{ 0xD8, 0xD8, "o" }, { 0xD9, 0xDC, "u" }, { 0xDD, 0xDD, "y" }, { 0xDE, 0xDE, "th" },
-		{ 0xDF, 0xDF, "ss" }, { 0xE0, 0xE5, "a" }, { 0xE6, 0xE6, "ae" }, { 0xE7, 0xE7, "c" },
-		{ 0xE8, 0xEB, "e" }, { 0xEC, 0xEF, "i" }, { 0xF0, 0xF0, "d" }, { 0xF1, 0xF1, "n" },
-		{ 0xF2, 0xF6, "o" }, { 0xF8, 0xF8, "o" }, { 0xF9, 0xFC, "u" }, { 0xFD, 0xFD, "y" },
-		{ 0xFE, 0xFE, "th" }, { 0xFF, 0xFF, "y" }, { 0x100, 0x105, "a" }, { 0x106, 0x10D, "c" },
-		{ 0x10E, 0x111, "d" }, { 0x112, 0x11B, "e" }, { 0x11C, 0x123, "g" }, { 0x124, 0x127, "h" },
-		{ 0x128, 0x131, "i" }, { 0x132, 0x133, "ij" }, { 0x134, 0x135, "j" }, { 0x136, 0x138, "k" },
-		{ 0x139, 0x142, "l" }, { 0x143, 0x14B, "n" }, { 0x14C, 0x151, "o" }, { 0x152, 0x153, "oe" },
-		{ 0x154, 0x159, "r" }, { 0x15A, 0x161, "s" }, { 0x162, 0x167, "t" }, { 0x168, 0x173, "u" },
-		{ 0x174, 0x175, "w" }, { 0x176, 0x178, "y" }, { 0x179, 0x17E, "z" }, { 0x17F, 0x17F, "s" },
-		{ 0x218, 0x219, "s" }, { 0x21A, 0x21B, "t" },
+		{ 0xC0, 0xC5, "a" },    { 0xC6, 0xC6, "ae" },  { 0xC7, 0xC7, "c" },
+		{ 0xC8, 0xCB, "e" },    { 0xCC, 0xCF, "i" },   { 0xD0, 0xD0, "d" },
+		{ 0xD1, 0xD1, "n" },    { 0xD2, 0xD6, "o" },   { 0xD8, 0xD8, "o" },
+		{ 0xD9, 0xDC, "u" },    { 0xDD, 0xDD, "y" },   { 0xDE, 0xDE, "th" },
+		{ 0xDF, 0xDF, "ss" },   { 0xE0, 0xE5, "a" },   { 0xE6, 0xE6, "ae" },
+		{ 0xE7, 0xE7, "c" },    { 0xE8, 0xEB, "e" },   { 0xEC, 0xEF, "i" },
+		{ 0xF0, 0xF0, "d" },    { 0xF1, 0xF1, "n" },   { 0xF2, 0xF6, "o" },
+		{ 0xF8, 0xF8, "o" },    { 0xF9, 0xFC, "u" },   { 0xFD, 0xFD, "y" },
+		{ 0xFE, 0xFE, "th" },   { 0xFF, 0xFF, "y" },   { 0x100, 0x105, "a" },
+		{ 0x106, 0x10D, "c" },  { 0x10E, 0x111, "d" }, { 0x112, 0x11B, "e" },
+		{ 0x11C, 0x123, "g" },  { 0x124, 0x127, "h" }, { 0x128, 0x131, "i" },
+		{ 0x132, 0x133, "ij" }, { 0x134, 0x135, "j" }, { 0x136, 0x138, "k" },
+		{ 0x139, 0x142, "l" },  { 0x143, 0x14B, "n" }, { 0x14C, 0x151, "o" },
+		{ 0x152, 0x153, "oe" }, { 0x154, 0x159, "r" }, { 0x15A, 0x161, "s" },
+		{ 0x162, 0x167, "t" },  { 0x168, 0x173, "u" }, { 0x174, 0x175, "w" },
+		{ 0x176, 0x178, "y" },  { 0x179, 0x17E, "z" }, { 0x17F, 0x17F, "s" },
+		{ 0x218, 0x219, "s" },  { 0x21A, 0x21B, "t" },
 	};
 
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
@@ -254,9 +258,10 @@ static int set_cache_from(struct vctx *v, const struct env_node *key, const stru
 		if (val->type == ENV_NODE_SEQ)
 			one = val->items[i];
 		if (one->type != ENV_NODE_SCALAR)
-			return AT_NODE(v, one, "'cache_from' must be an image reference in a "
-					       "registry, such as 'registry.example.com/team/app-dev:cache', "
-					       "or a list of them");
+			return AT_NODE(v, one,
+				       "'cache_from' must be an image reference in a "
+				       "registry, such as 'registry.example.com/team/app-dev:cache', "
+				       "or a list of them");
 		if (get_string(v, key, one, false, &s) < 0)
 			return -1;
 		for (k = 0; s[k]; k++)
@@ -285,8 +290,7 @@ static int set_workdir(struct vctx *v, const struct env_node *key, const struct 
 		return AT_NODE(v, val, "'workdir' cannot be '/'; choose a folder such as '%s'",
 			       ENV_DEFAULT_WORKDIR);
 	if (has_dotdot(spec->workdir))
-		return AT_NODE(v, val,
-			       "'workdir' must not contain '..'; write the path without it");
+		return AT_NODE(v, val, "'workdir' must not contain '..'; write the path without it");
 	return 0;
 }
 
@@ -339,15 +343,19 @@ static int resolve_copy(struct vctx *v, const struct env_node *val, struct env_s
 	joined = dv_xasprintf("%s/%s", v->dir, step->copy);
 	real = realpath(joined, NULL);
 	if (!real && (errno == ENOENT || errno == ENOTDIR))
-		return AT_NODE(v, val, "'copy' path '%s' does not exist; paths are relative to the "
-			       "Envfile's folder", shown(step->copy, buf, sizeof(buf)));
+		return AT_NODE(v, val,
+			       "'copy' path '%s' does not exist; paths are relative to the "
+			       "Envfile's folder",
+			       shown(step->copy, buf, sizeof(buf)));
 	if (!real)
 		return AT_NODE(v, val, "'copy' path '%s' cannot be resolved: %s",
 			       shown(step->copy, buf, sizeof(buf)), strerror(errno));
 	if (!path_inside(real, v->real_checkout)) {
 		free(real);
-		return AT_NODE(v, val, "'copy' path '%s' is outside the checkout; only files of "
-			       "the checkout can be copied", shown(step->copy, buf, sizeof(buf)));
+		return AT_NODE(v, val,
+			       "'copy' path '%s' is outside the checkout; only files of "
+			       "the checkout can be copied",
+			       shown(step->copy, buf, sizeof(buf)));
 	}
 	step->copy_abs = real;
 	return 0;
@@ -383,9 +391,10 @@ static int check_url(struct vctx *v, const struct env_node *k, const struct env_
 			       shown(s, buf, sizeof(buf)));
 	for (i = 0; s[i]; i++)
 		if ((unsigned char)s[i] <= ' ' || s[i] == 0x7f)
-			return AT_NODE(v, x, "'%s' URL '%s' contains white space or a control "
-				       "character; percent-encode it", k->value,
-				       shown(s, buf, sizeof(buf)));
+			return AT_NODE(v, x,
+				       "'%s' URL '%s' contains white space or a control "
+				       "character; percent-encode it",
+				       k->value, shown(s, buf, sizeof(buf)));
 	return 0;
 }
 
@@ -405,8 +414,10 @@ static int parse_step(struct vctx *v, const char *list, const struct env_node *i
 	step->line = item->line;
 	step->col = item->col;
 	if (item->type != ENV_NODE_MAP)
-		return AT_NODE(v, item, "each step in '%s' must be a mapping such as 'run: CMD', "
-			       "not %s", list, describe(item));
+		return AT_NODE(v, item,
+			       "each step in '%s' must be a mapping such as 'run: CMD', "
+			       "not %s",
+			       list, describe(item));
 	if (item->n == 0)
 		return AT_NODE(v, item, "a step in '%s' is empty; give it %s", list,
 			       on_up ? "'run:'" : "'run:', or 'copy:' and 'to:'");
@@ -419,7 +430,8 @@ static int parse_step(struct vctx *v, const char *list, const struct env_node *i
 		if (on_up && strcmp(k->value, "run") && strcmp(k->value, "env")) {
 			for (size_t j = 0; j < sizeof(step_keys) / sizeof(*step_keys); j++)
 				if (strcmp(k->value, step_keys[j]) == 0)
-					return AT_NODE(v, k, "'on_up' steps only take 'run:' (and "
+					return AT_NODE(v, k,
+						       "'on_up' steps only take 'run:' (and "
 						       "'env:'); use '%s' in 'provision' steps",
 						       k->value);
 			return unknown_key(v, k, " in an 'on_up' step", on_up_keys,
@@ -445,8 +457,10 @@ static int parse_step(struct vctx *v, const char *list, const struct env_node *i
 					   sizeof(step_keys) / sizeof(*step_keys));
 		}
 		if (is_kind && kind_k)
-			return AT_NODE(v, k, "a step has both '%s' and '%s'; split it into two "
-				       "steps", kind_k->value, k->value);
+			return AT_NODE(v, k,
+				       "a step has both '%s' and '%s'; split it into two "
+				       "steps",
+				       kind_k->value, k->value);
 		if (is_kind) {
 			kind_k = k;
 			kind_v = x;
@@ -464,8 +478,10 @@ static int parse_step(struct vctx *v, const char *list, const struct env_node *i
 		return AT_NODE(v, env_k, "'env' in a step needs 'run:' with the command to run");
 	}
 	if (env_k && strcmp(kind_k->value, "run"))
-		return AT_NODE(v, env_k, "'env' goes with 'run', not with '%s'; steps that do not "
-			       "run a command see no environment", kind_k->value);
+		return AT_NODE(v, env_k,
+			       "'env' goes with 'run', not with '%s'; steps that do not "
+			       "run a command see no environment",
+			       kind_k->value);
 	if (env_k && set_step_env(v, env_v, step) < 0)
 		return -1;
 	if (ref_k && strcmp(kind_k->value, "git"))
@@ -477,10 +493,12 @@ static int parse_step(struct vctx *v, const char *list, const struct env_node *i
 		if (get_string(v, kind_k, kind_v, true, &s) < 0)
 			return -1;
 		if (!s[strspn(s, " \t\r\n")])
-			return AT_NODE(v, val_pos(kind_k, kind_v), "'run' is empty; give the command "
+			return AT_NODE(v, val_pos(kind_k, kind_v),
+				       "'run' is empty; give the command "
 				       "to run");
 		if (to_k)
-			return AT_NODE(v, to_k, "'to' goes with 'copy', 'git' or 'download', not "
+			return AT_NODE(v, to_k,
+				       "'to' goes with 'copy', 'git' or 'download', not "
 				       "with 'run'");
 		step->kind = ENV_STEP_RUN;
 		step->run = dv_xstrdup(s);
@@ -490,11 +508,14 @@ static int parse_step(struct vctx *v, const char *list, const struct env_node *i
 		return -1;
 	if (strcmp(kind_k->value, "copy") == 0) {
 		if (!s[0])
-			return AT_NODE(v, val_pos(kind_k, kind_v), "'copy' is empty; give a path "
+			return AT_NODE(v, val_pos(kind_k, kind_v),
+				       "'copy' is empty; give a path "
 				       "relative to the Envfile's folder");
 		if (s[0] == '/')
-			return AT_NODE(v, kind_v, "'copy' must be a path relative to the Envfile's "
-				       "folder, not '%s'", shown(s, buf, sizeof(buf)));
+			return AT_NODE(v, kind_v,
+				       "'copy' must be a path relative to the Envfile's "
+				       "folder, not '%s'",
+				       shown(s, buf, sizeof(buf)));
 		step->kind = ENV_STEP_COPY;
 		step->copy = dv_xstrdup(s);
 	} else if (strcmp(kind_k->value, "git") == 0) {
@@ -509,10 +530,13 @@ static int parse_step(struct vctx *v, const char *list, const struct env_node *i
 		step->download = dv_xstrdup(s);
 	}
 	if (!to_k)
-		return AT_NODE(v, kind_k, "'%s' needs 'to:' with the absolute path to %s inside "
-			       "the env", kind_k->value,
-			       step->kind == ENV_STEP_COPY ? "copy to" :
-			       step->kind == ENV_STEP_GIT ? "clone into" : "save the file as");
+		return AT_NODE(v, kind_k,
+			       "'%s' needs 'to:' with the absolute path to %s inside "
+			       "the env",
+			       kind_k->value,
+			       step->kind == ENV_STEP_COPY  ? "copy to"
+			       : step->kind == ENV_STEP_GIT ? "clone into"
+							    : "save the file as");
 	if (get_string(v, to_k, to_v, false, &s) < 0)
 		return -1;
 	if (s[0] != '/')
@@ -524,24 +548,29 @@ static int parse_step(struct vctx *v, const char *list, const struct env_node *i
 			return -1;
 		/* git check-ref-format's main rules, and no leading '-' (an option) */
 		if (!s[0] || s[0] == '-' || strstr(s, "..") || strstr(s, "@{") ||
-		    s[strcspn(s, " ~^:?*[\\")] || s[strlen(s) - 1] == '/' ||
-		    s[strlen(s) - 1] == '.')
-			return AT_NODE(v, ref_v, "'ref' '%s' is not a valid branch, tag or commit "
-				       "name", shown(s, buf, sizeof(buf)));
+		    s[strcspn(s, " ~^:?*[\\")] || s[strlen(s) - 1] == '/' || s[strlen(s) - 1] == '.')
+			return AT_NODE(v, ref_v,
+				       "'ref' '%s' is not a valid branch, tag or commit "
+				       "name",
+				       shown(s, buf, sizeof(buf)));
 		for (i = 0; s[i]; i++)
 			if ((unsigned char)s[i] < ' ' || s[i] == 0x7f)
-				return AT_NODE(v, ref_v, "'ref' must not contain control characters");
+				return AT_NODE(v, ref_v,
+					       "'ref' must not contain control characters");
 		step->ref = dv_xstrdup(s);
 	}
 	if (step->kind == ENV_STEP_DOWNLOAD) {
 		if (!sha_k)
-			return AT_NODE(v, kind_k, "'download' needs 'sha256:' with the file's "
+			return AT_NODE(v, kind_k,
+				       "'download' needs 'sha256:' with the file's "
 				       "SHA-256 digest (64 hex digits; 'sha256sum FILE' prints it)");
 		if (get_string(v, sha_k, sha_v, false, &s) < 0)
 			return -1;
 		if (!dv_is_sha256_hex(s))
-			return AT_NODE(v, sha_v, "'sha256' must be 64 lower-case hex digits, not "
-				       "'%s'", shown(s, buf, sizeof(buf)));
+			return AT_NODE(v, sha_v,
+				       "'sha256' must be 64 lower-case hex digits, not "
+				       "'%s'",
+				       shown(s, buf, sizeof(buf)));
 		step->sha256 = dv_xstrdup(s);
 	}
 	if (step->kind == ENV_STEP_COPY)
@@ -633,8 +662,10 @@ int envfile_validate(const struct env_node *root, const char *display, const cha
 	size_t i;
 
 	if (root->type != ENV_NODE_MAP) {
-		AT_NODE(&v, root, "the Envfile must be a mapping of keys such as 'image: %s', "
-			"not %s", ENV_DEFAULT_IMAGE, describe(root));
+		AT_NODE(&v, root,
+			"the Envfile must be a mapping of keys such as 'image: %s', "
+			"not %s",
+			ENV_DEFAULT_IMAGE, describe(root));
 		goto out;
 	}
 	for (i = 0; i < root->n; i += 2) {
@@ -683,7 +714,8 @@ int envfile_parse(const char *text, size_t len, const char *display, const char 
 		env_node_free(root);
 		return dv_err_at(err, display, 1, 1,
 				 "the Envfile is empty; write at least a line such as "
-				 "'image: %s' in it", ENV_DEFAULT_IMAGE);
+				 "'image: %s' in it",
+				 ENV_DEFAULT_IMAGE);
 	}
 	ret = envfile_validate(root, display, dir, checkout, out, err);
 	env_node_free(root);

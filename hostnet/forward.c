@@ -30,18 +30,18 @@ enum { TAG_LISTEN, TAG_CONN, TAG_PIDFD, TAG_SIGNAL };
 
 struct fwd_tag {
 	int kind;
-	size_t index;           /* TAG_LISTEN: which port */
-	struct fwd_conn *conn;  /* TAG_CONN */
-	int side;               /* TAG_CONN: 0 client, 1 upstream */
+	size_t index;          /* TAG_LISTEN: which port */
+	struct fwd_conn *conn; /* TAG_CONN */
+	int side;              /* TAG_CONN: 0 client, 1 upstream */
 };
 
 struct fwd_conn {
 	int fd[2];
 	struct fwd_tag tag[2];
-	char *buf[2];           /* buf[i]: read from fd[i], to be written to fd[1 - i] */
+	char *buf[2]; /* buf[i]: read from fd[i], to be written to fd[1 - i] */
 	size_t len[2], off[2];
 	bool eof[2], shut[2], connecting;
-	bool unwatched[2];      /* hung up: out of epoll, read as the other side drains */
+	bool unwatched[2]; /* hung up: out of epoll, read as the other side drains */
 	struct fwd_conn *next, *prev;
 };
 
@@ -129,8 +129,8 @@ static bool conn_pump(struct fwd_conn *c)
 				}
 			}
 			if (c->len[i] > c->off[i]) {
-				ssize_t n = send(c->fd[o], c->buf[i] + c->off[i], c->len[i] - c->off[i],
-						 MSG_NOSIGNAL);
+				ssize_t n = send(c->fd[o], c->buf[i] + c->off[i],
+						 c->len[i] - c->off[i], MSG_NOSIGNAL);
 
 				if (n > 0) {
 					c->off[i] += (size_t)n;
@@ -188,7 +188,8 @@ static void conn_event(struct fwd *f, struct fwd_conn *c, int side, uint32_t eve
 
 static void accept_one(struct fwd *f, const struct hnet_port *p, int lfd, int maker)
 {
-	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons((uint16_t)p->container_port),
+	struct sockaddr_in to = { .sin_family = AF_INET,
+				  .sin_port = htons((uint16_t)p->container_port),
 				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	struct fwd_conn *c;
 	int cfd, ufd;
@@ -237,7 +238,7 @@ static void accept_one(struct fwd *f, const struct hnet_port *p, int lfd, int ma
 }
 
 int hnet_forward_run(const struct hnet_port *ports, const int *listeners, size_t n, int init_pidfd,
-		    int maker)
+		     int maker)
 {
 	struct fwd f = { .ep = epoll_create1(EPOLL_CLOEXEC) };
 	struct fwd_tag *ltags = calloc(n + 1, sizeof(*ltags));

@@ -140,8 +140,8 @@ int hnet_helper_main(int argc, char **argv)
 
 			if (ctr_outbound_start(net.outbound, net.pasta, init.pid, &exit_w,
 					       &r.outbound, &why) < 0)
-				snprintf(r.warning, sizeof(r.warning), "%.400s; the env has no outbound network",
-					 why.msg);
+				snprintf(r.warning, sizeof(r.warning),
+					 "%.400s; the env has no outbound network", why.msg);
 		}
 	}
 	listeners = dv_xcalloc(net.n_ports + 1, sizeof(*listeners));
@@ -233,7 +233,8 @@ int hnet_spawn(const struct ctr_init *init, const struct hnet_spec *net, struct 
 		{
 			const char *o = getenv("ASAN_OPTIONS");
 			char *envp[] = { dv_xasprintf("ASAN_OPTIONS=%s%sdetect_leaks=0", o ? o : "",
-						      o && *o ? ":" : ""), NULL };
+						      o && *o ? ":" : ""),
+					 NULL };
 
 			execve("/proc/self/exe", argv.v, envp);
 		}
@@ -248,7 +249,7 @@ int hnet_spawn(const struct ctr_init *init, const struct hnet_spec *net, struct 
 }
 
 int hnet_wait(int fd, struct hnet_procs *out, char *warning, size_t warning_size,
-		 struct dv_error *err)
+	      struct dv_error *err)
 {
 	struct net_report r;
 	size_t have = 0;
@@ -283,8 +284,8 @@ int hnet_wait(int fd, struct hnet_procs *out, char *warning, size_t warning_size
 	return 0;
 }
 
-int hnet_start(const struct ctr_init *init, const struct hnet_spec *net,
-		  struct hnet_procs *out, char *warning, size_t warning_size, struct dv_error *err)
+int hnet_start(const struct ctr_init *init, const struct hnet_spec *net, struct hnet_procs *out,
+	       char *warning, size_t warning_size, struct dv_error *err)
 {
 	int fd = hnet_spawn(init, net, err);
 

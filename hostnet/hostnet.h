@@ -30,7 +30,7 @@
 #include "util/error.h"
 
 struct hnet_port {
-	char *host_ip;            /* "127.0.0.1", "0.0.0.0", "::1"... */
+	char *host_ip; /* "127.0.0.1", "0.0.0.0", "::1"... */
 	unsigned host_port, container_port;
 };
 /* Can host_ip:host_port be bound on this host right now? 0 when free; else
@@ -48,9 +48,9 @@ struct hnet_ids {
 };
 /* What the helper is asked for. */
 struct hnet_spec {
-	bool private_ns;          /* the env has a network namespace of its own */
-	const char *outbound;     /* private: path of slirp4netns or pasta; NULL: none */
-	bool pasta;               /* outbound is pasta */
+	bool private_ns;               /* the env has a network namespace of its own */
+	const char *outbound;          /* private: path of slirp4netns or pasta; NULL: none */
+	bool pasta;                    /* outbound is pasta */
 	const struct hnet_port *ports; /* forwards the helper listens for */
 	size_t n_ports;
 	struct hnet_ids ids;

@@ -37,7 +37,7 @@ int hnet_confine(const struct hnet_ids *ids, struct dv_error *err);
  * ports[i].container_port, made by `maker` (>= 0: in the env's network
  * namespace) or here; until the process behind init_pidfd exits or
  * SIGTERM/SIGINT/SIGHUP. */
-int hnet_forward_run(const struct hnet_port *ports, const int *listeners, size_t n,
-		     int init_pidfd, int maker);
+int hnet_forward_run(const struct hnet_port *ports, const int *listeners, size_t n, int init_pidfd,
+		     int maker);
 
 #endif

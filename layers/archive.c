@@ -28,8 +28,7 @@ const struct layer_ar *layer_ar_load(struct dv_error *err)
 	return dv_dl_load(&ar_dl, err) < 0 ? NULL : &ar_table;
 }
 
-int layer_ar_err(const struct layer_ar *ar, struct archive *a, const char *msg,
-		 struct dv_error *err)
+int layer_ar_err(const struct layer_ar *ar, struct archive *a, const char *msg, struct dv_error *err)
 {
 	int e = ar->archive_errno(a);
 

@@ -101,7 +101,7 @@ static char *find_mirror(void)
 	char *uri;
 
 	if (dv_read_file_at(AT_FDCWD, "/etc/apt/sources.list", &text, &len,
-			    &(struct dv_error){0}) == 0 &&
+			    &(struct dv_error){ 0 }) == 0 &&
 	    (uri = scan_sources(text, false)))
 		return uri;
 	d = opendir("/etc/apt/sources.list.d");
@@ -112,7 +112,7 @@ static char *find_mirror(void)
 		if (!list && !dv_str_endswith(de->d_name, ".sources"))
 			continue;
 		path = dv_xasprintf("/etc/apt/sources.list.d/%s", de->d_name);
-		if (dv_read_file_at(AT_FDCWD, path, &t, &len, &(struct dv_error){0}) == 0 &&
+		if (dv_read_file_at(AT_FDCWD, path, &t, &len, &(struct dv_error){ 0 }) == 0 &&
 		    (uri = scan_sources(t, !list)))
 			return uri;
 	}
@@ -132,8 +132,9 @@ int layer_image_bootstrap(const struct layer_store *st, const char *ref, struct 
 	if (layer_ref_normalize(ref, true, &norm, err) < 0)
 		return -1;
 	if (!dv_str_startswith(norm, "localhost/debian:"))
-		return dv_err_usage(
-			err, "cannot bootstrap '%s': only debian:SUITE images can be built", ref);
+		return dv_err_usage(err,
+				    "cannot bootstrap '%s': only debian:SUITE images can be built",
+				    ref);
 	suite = norm + strlen("localhost/debian:");
 	mirror = find_mirror();
 	/* In tmp/, under a name gc knows: a killed bootstrap leaves no trace. */
@@ -148,21 +149,24 @@ int layer_image_bootstrap(const struct layer_store *st, const char *ref, struct 
 		 * mount /proc; device nodes cannot be made or bound here, and
 		 * sysfs belongs to the host's network namespace. The util-linux
 		 * `unshare` is Essential in Debian. */
-		char *argv[] = {"unshare", "--mount", "--pid", "--fork", "--kill-child", "--",
-				"mmdebstrap", "--variant=minbase", "--mode=root",
-				"--skip=chroot/mount/dev,chroot/mount/sys",
-				(char *)suite, tar, mirror, NULL};
+		char *argv[] = { "unshare",      "--mount",
+				 "--pid",        "--fork",
+				 "--kill-child", "--",
+				 "mmdebstrap",   "--variant=minbase",
+				 "--mode=root",  "--skip=chroot/mount/dev,chroot/mount/sys",
+				 (char *)suite,  tar,
+				 mirror,         NULL };
 
 		if (dv_run(argv, false, &code, err) < 0)
 			goto out;
 	} else {
-		char *argv[] = {"mmdebstrap",
-				"--variant=minbase",
-				geteuid() == 0 ? "--mode=root" : "--mode=unshare",
-				(char *)suite,
-				tar,
-				mirror,
-				NULL};
+		char *argv[] = { "mmdebstrap",
+				 "--variant=minbase",
+				 geteuid() == 0 ? "--mode=root" : "--mode=unshare",
+				 (char *)suite,
+				 tar,
+				 mirror,
+				 NULL };
 
 		if (dv_run(argv, false, &code, err) < 0)
 			goto out;
@@ -171,19 +175,19 @@ int layer_image_bootstrap(const struct layer_store *st, const char *ref, struct 
 		fprintf(stderr, "devenv: mmdebstrap is not installed; trying debootstrap\n");
 		rootfs = dv_xasprintf("%s/rootfs", dir);
 		{
-			char *argv[] = {"debootstrap", "--variant=minbase",
-					(char *)suite, rootfs,
-					mirror,	       NULL};
+			char *argv[] = { "debootstrap", "--variant=minbase",
+					 (char *)suite, rootfs,
+					 mirror,        NULL };
 
 			if (dv_run(argv, false, &code, err) < 0)
 				goto out;
 		}
 		if (code == 0) {
-			char *argv[] = {"tar",	    "--numeric-owner",
-					"--xattrs", "--xattrs-include=*",
-					"-C",	    rootfs,
-					"-cf",	    tar,
-					".",	    NULL};
+			char *argv[] = { "tar",      "--numeric-owner",
+					 "--xattrs", "--xattrs-include=*",
+					 "-C",       rootfs,
+					 "-cf",      tar,
+					 ".",        NULL };
 
 			if (dv_run(argv, false, &code, err) < 0)
 				goto out;
@@ -214,6 +218,6 @@ int layer_image_bootstrap(const struct layer_store *st, const char *ref, struct 
 		(double)(dv_now_ns() - t0) / 1e9, skipped);
 	ret = 0;
 out:
-	layer_rm_tree(st->tmp_fd, name, &(struct dv_error){0});
+	layer_rm_tree(st->tmp_fd, name, &(struct dv_error){ 0 });
 	return ret;
 }

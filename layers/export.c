@@ -61,14 +61,14 @@ struct exp {
 	const struct layer_ar *ar;
 	struct archive *a;
 	struct archive_entry *e;
-	int out_fd;                 /* -1: hash only */
+	int out_fd;                  /* -1: hash only */
 	struct layer_sparse_out out; /* out_fd's writer: zeros as holes in a file */
 	struct dv_sha256 sha;
 	unsigned long long bytes;
 	dev_t dev;
-	struct inode_seen *links;   /* regular files with more than one link */
+	struct inode_seen *links; /* regular files with more than one link */
 	size_t nlinks, caplinks;
-	const char *xattr_ns;       /* overlay's: "trusted." or, rootless, "user." */
+	const char *xattr_ns; /* overlay's: "trusted." or, rootless, "user." */
 	struct dv_error *err;
 	int write_errno;
 };
@@ -189,7 +189,8 @@ static int add_xattrs(struct exp *x, int fd, const char *path)
 		len = flistxattr(fd, NULL, 0);
 		if (len <= 0)
 			return len < 0 && errno != ENOTSUP
-				       ? dv_err(x->err, errno, "cannot list the attributes of '%s'", path)
+				       ? dv_err(x->err, errno, "cannot list the attributes of '%s'",
+						path)
 				       : 0;
 		free(list);
 		list = dv_xmalloc((size_t)len);
@@ -264,13 +265,15 @@ static int copy_data(struct exp *x, int fd, const char *path, off_t from, off_t 
 	char buf[65536];
 
 	while (from < end) {
-		size_t want = (size_t)(end - from < (off_t)sizeof(buf) ? end - from : (off_t)sizeof(buf));
+		size_t want =
+			(size_t)(end - from < (off_t)sizeof(buf) ? end - from : (off_t)sizeof(buf));
 		ssize_t n = zeros ? (ssize_t)want : pread(fd, buf, want, from);
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) /* shrank under us: the header promised more */
-			return dv_err(x->err, n < 0 ? errno : EIO, "cannot read '%s' of the layer", path);
+			return dv_err(x->err, n < 0 ? errno : EIO, "cannot read '%s' of the layer",
+				      path);
 		if (x->ar->archive_write_data(x->a, zeros ? zero : buf, (size_t)n) != n)
 			return ar_fail(x, "write", path);
 		from += n;
@@ -321,14 +324,16 @@ static int write_file(struct exp *x, int dirfd, const char *name, const char *pa
 			x->caplinks = x->caplinks ? x->caplinks * 2 : 16;
 			x->links = dv_xrealloc(x->links, x->caplinks * sizeof(*x->links));
 		}
-		x->links[x->nlinks++] = (struct inode_seen){ st->st_dev, st->st_ino, dv_xstrdup(path) };
+		x->links[x->nlinks++] =
+			(struct inode_seen){ st->st_dev, st->st_ino, dv_xstrdup(path) };
 	}
 	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return dv_err(x->err, errno, "cannot read '%s' of the layer", path);
 	if (needs_lower(x, fd))
-		return dv_err(x->err, 0, "'%s' holds only metadata, its data is in the layer below; "
-					 "'devenv reload' and redo the change",
+		return dv_err(x->err, 0,
+			      "'%s' holds only metadata, its data is in the layer below; "
+			      "'devenv reload' and redo the change",
 			      path);
 	fill(x, path, st, AE_IFREG);
 	ar->archive_entry_set_size(x->e, st->st_size);
@@ -356,13 +361,15 @@ static int walk(struct exp *x, int fd, const char *prefix, int depth)
 		if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 			ret = dv_err(x->err, errno, "cannot read '%s' of the layer", path);
 		} else if (st.st_dev != x->dev) {
-			ret = dv_err(x->err, EXDEV, "'%s' of the layer is on another filesystem", path);
+			ret = dv_err(x->err, EXDEV, "'%s' of the layer is on another filesystem",
+				     path);
 		} else if (S_ISCHR(st.st_mode) && major(st.st_rdev) == 0 && minor(st.st_rdev) == 0) {
 			dv_autofree char *wh = dv_xasprintf("%s.wh.%s", prefix, name);
 
 			ret = write_marker(x, wh);
 		} else if (S_ISDIR(st.st_mode)) {
-			dv_autoclose int sub = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			dv_autoclose int sub =
+				openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			dv_autofree char *dir = dv_xasprintf("%s/", path);
 
 			if (sub < 0) {
@@ -375,8 +382,9 @@ static int walk(struct exp *x, int fd, const char *prefix, int depth)
 				continue;
 			}
 			if (needs_lower(x, sub)) {
-				ret = dv_err(x->err, 0, "'%s' was renamed by an overlay that kept it in the "
-						      "layer below; 'devenv reload' and redo the change",
+				ret = dv_err(x->err, 0,
+					     "'%s' was renamed by an overlay that kept it in the "
+					     "layer below; 'devenv reload' and redo the change",
 					     dir);
 				continue;
 			}
@@ -392,7 +400,8 @@ static int walk(struct exp *x, int fd, const char *prefix, int depth)
 			ssize_t len = readlinkat(fd, name, target, sizeof(target) - 1);
 
 			if (len < 0) {
-				ret = dv_err(x->err, errno, "cannot read the link '%s' of the layer", path);
+				ret = dv_err(x->err, errno,
+					     "cannot read the link '%s' of the layer", path);
 				continue;
 			}
 			target[len] = 0;
@@ -417,7 +426,9 @@ int layer_export_dir(const struct layer_store *st, const char *dir, int out_fd,
 		     char diff_id[DV_SHA256_HEX], unsigned long long *size, struct dv_error *err)
 {
 	const struct layer_ar *ar = layer_ar_load(err);
-	struct exp x = { .ar = ar, .out_fd = out_fd, .err = err,
+	struct exp x = { .ar = ar,
+			 .out_fd = out_fd,
+			 .err = err,
 			 .xattr_ns = st->rootless ? "user." : "trusted." };
 	dv_autoclose int fd = -1;
 	struct stat sb;

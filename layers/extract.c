@@ -363,7 +363,7 @@ static int finish_dirs(struct ex *x)
 	cache_drop(x);
 	for (i = 0; i < x->ndirs; i++) {
 		const struct deferred_dir *d = &x->dirs[i];
-		struct timespec ts[2] = {d->mtime, d->mtime};
+		struct timespec ts[2] = { d->mtime, d->mtime };
 		/* A later entry may have replaced the folder: then open fails
 		 * (ELOOP, ENOTDIR, ENOENT) and there is nothing to set. */
 		dv_autoclose int fd = walk(x, d->path, NULL, NULL);
@@ -379,8 +379,7 @@ static int finish_dirs(struct ex *x)
 
 /* --- entry kinds --- */
 
-static int do_dir(struct ex *x, struct archive_entry *e, const char *name, int pfd,
-		  const char *base)
+static int do_dir(struct ex *x, struct archive_entry *e, const char *name, int pfd, const char *base)
 {
 	dv_autoclose int fd = -1;
 	struct stat sb;
@@ -433,8 +432,8 @@ static int write_data(struct ex *x, int fd, const char *name, la_int64_t *end)
 			/* the failed call's errno (ENOSPC: devenv.c says the
 			 * store is full), not one guessed after the fact */
 			*x->err = e;
-			return e.errnum ? dv_err(x->err, e.errnum, "layer entry '%s': cannot write it",
-						 name)
+			return e.errnum ? dv_err(x->err, e.errnum,
+						 "layer entry '%s': cannot write it", name)
 					: dv_err_prefix(x->err, "layer entry '%s': cannot write it",
 							name);
 		}
@@ -505,7 +504,7 @@ static int do_hardlink(struct ex *x, const char *raw_target, const char *name, i
 	dv_autofree char *target = NULL;
 	dv_autoclose int tfd = -1;
 	const char *tparent, *tbase;
-	struct dv_error e = {0};
+	struct dv_error e = { 0 };
 	struct stat tsb, sb;
 
 	if (norm_name(raw_target, &target, raw_target, &e) < 0 || !target[0])
@@ -554,8 +553,7 @@ static int do_fifo(struct ex *x, struct archive_entry *e, const char *name, int 
 
 /* OCI whiteouts become overlay's: ".wh.NAME" a 0/0 character device NAME,
  * ".wh..wh..opq" the opaque xattr on the folder. */
-static int do_whiteout(struct ex *x, const char *name, int pfd, const char *parent,
-		       const char *base)
+static int do_whiteout(struct ex *x, const char *name, int pfd, const char *parent, const char *base)
 {
 	const char *victim = base + 4;
 	dv_autofree char *vname = NULL;
@@ -564,8 +562,7 @@ static int do_whiteout(struct ex *x, const char *name, int pfd, const char *pare
 		const char *key = x->rootless ? "user.overlay.opaque" : "trusted.overlay.opaque";
 
 		if (fsetxattr(pfd, key, "y", 1, 0) < 0)
-			return dv_err(x->err, errno, "layer entry '%s': cannot set '%s'", name,
-				      key);
+			return dv_err(x->err, errno, "layer entry '%s': cannot set '%s'", name, key);
 		return 0;
 	}
 	if (!victim[0] || !strcmp(victim, ".") || !strcmp(victim, "..") ||
@@ -675,8 +672,7 @@ static int setup(struct ex *x, int fd, const char *what)
 int layer_extract(const struct layer_ar *ar, int fd, const char *what, int rootfd, bool rootless,
 		  char hex[65], unsigned *skipped_devices, struct dv_error *err)
 {
-	struct ex x = {
-		.ar = ar, .rootfd = rootfd, .rootless = rootless, .cached_fd = -1, .err = err};
+	struct ex x = { .ar = ar, .rootfd = rootfd, .rootless = rootless, .cached_fd = -1, .err = err };
 	struct archive_entry *e;
 	const void *buf;
 	la_ssize_t n;
@@ -720,8 +716,9 @@ out:
 		char lim[32];
 
 		dv_str_size(lim, sizeof(lim), x.max_bytes);
-		dv_err_plain(err, EFBIG, "'%s' unpacks to more than %s: refused (DEVENV_MAX_LAYER_SIZE "
-					 "sets the limit)",
+		dv_err_plain(err, EFBIG,
+			     "'%s' unpacks to more than %s: refused (DEVENV_MAX_LAYER_SIZE "
+			     "sets the limit)",
 			     what, lim);
 	}
 	cache_drop(&x);

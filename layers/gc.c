@@ -99,7 +99,7 @@ static int gc_tmp(const struct layer_store *st, unsigned long long *bytes, struc
 int layer_gc(const struct layer_store *st, const struct dv_strv *in_use, unsigned *n_layers,
 	     unsigned long long *bytes, struct dv_error *err)
 {
-	struct dv_strv keep = {0}, doomed = {0};
+	struct dv_strv keep = { 0 }, doomed = { 0 };
 	struct layer_image *imgs = NULL;
 	size_t nimg = 0, i, j;
 	unsigned long long freed = 0;
@@ -146,7 +146,7 @@ int layer_gc(const struct layer_store *st, const struct dv_strv *in_use, unsigne
 		while (d && (de = readdir(d))) {
 			if (de->d_name[0] == '.' || !layer_is_id(de->d_name))
 				continue;
-			layer_cache_prune(st, de->d_name, &(struct dv_error){0});
+			layer_cache_prune(st, de->d_name, &(struct dv_error){ 0 });
 		}
 	}
 	if (gc_tmp(st, &freed, err) < 0)

@@ -26,7 +26,7 @@ void layer_image_release(struct layer_image *img)
 	free(img->config);
 	free(img->from);
 	free(img->from_env);
-	*img = (struct layer_image){0};
+	*img = (struct layer_image){ 0 };
 }
 
 static bool is_image_id(const char *s)
@@ -39,12 +39,15 @@ static int record_damaged(const struct layer_store *st, const char *name, struct
 {
 	dv_autofree char *repo = NULL, *tag = NULL;
 
-	if (layer_name_split(name, &repo, &tag, &(struct dv_error){0}) < 0)
-		return dv_err_plain(err, EBADMSG, "the record of image '%s' is damaged; 'devenv rmi "
-				    "%s' removes it", name, name);
-	return dv_err_plain(err, EBADMSG, "'%s/images/%s/%s.json' is damaged; 'devenv rmi %s' "
-			    "removes it, then pull or import the image again", st->root, repo, tag,
-			    name);
+	if (layer_name_split(name, &repo, &tag, &(struct dv_error){ 0 }) < 0)
+		return dv_err_plain(err, EBADMSG,
+				    "the record of image '%s' is damaged; 'devenv rmi "
+				    "%s' removes it",
+				    name, name);
+	return dv_err_plain(err, EBADMSG,
+			    "'%s/images/%s/%s.json' is damaged; 'devenv rmi %s' "
+			    "removes it, then pull or import the image again",
+			    st->root, repo, tag, name);
 }
 
 /* Parse a record's text; every id in it is checked, since ids become paths. */
@@ -53,7 +56,7 @@ static int record_parse(const struct layer_store *st, const char *name, const ch
 {
 	layer_autojson struct json_object *o = json_tokener_parse(text);
 	struct json_object *id, *layers, *config, *created, *from;
-	struct layer_image img = {0};
+	struct layer_image img = { 0 };
 	dv_autofree char *blob = NULL;
 	dv_autoclose int bfd = -1;
 	size_t i, n, len;
@@ -78,7 +81,8 @@ static int record_parse(const struct layer_store *st, const char *name, const ch
 	img.id = dv_xstrdup(json_object_get_string(id));
 	if (json_object_object_get_ex(o, "created", &created))
 		img.created = (long long)json_object_get_int64(created);
-	if (json_object_object_get_ex(o, "from", &from) && json_object_is_type(from, json_type_object)) {
+	if (json_object_object_get_ex(o, "from", &from) &&
+	    json_object_is_type(from, json_type_object)) {
 		struct json_object *src, *env;
 
 		/* An unreadable origin is one no env can vouch for. */
@@ -92,12 +96,14 @@ static int record_parse(const struct layer_store *st, const char *name, const ch
 	}
 	/* The config's exact bytes live in blobs/ (its digest is the id); the
 	 * record's copy is for reading, and the fallback. */
-	bfd = layer_blobs_dir(st, &(struct dv_error){0});
-	if (bfd >= 0 && dv_read_file_at(bfd, img.id + 7, &blob, &len, &(struct dv_error){0}) == 0)
+	bfd = layer_blobs_dir(st, &(struct dv_error){ 0 });
+	if (bfd >= 0 && dv_read_file_at(bfd, img.id + 7, &blob, &len, &(struct dv_error){ 0 }) == 0)
 		img.config = dv_steal_ptr(&blob);
 	else if (json_object_object_get_ex(o, "config", &config))
-		img.config = dv_xstrdup(json_object_to_json_string_ext(
-			config, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+		img.config = dv_xstrdup(
+			json_object_to_json_string_ext(config,
+						       JSON_C_TO_STRING_PLAIN |
+							       JSON_C_TO_STRING_NOSLASHESCAPE));
 	else
 		img.config = dv_xstrdup("{}");
 	*out = img;
@@ -109,7 +115,7 @@ int layer_record_read(const struct layer_store *st, const char *name, struct lay
 {
 	dv_autofree char *repo = NULL, *tag = NULL, *file = NULL, *text = NULL;
 	dv_autoclose int dfd = -1;
-	struct dv_error e = {0};
+	struct dv_error e = { 0 };
 	size_t len;
 
 	if (layer_name_split(name, &repo, &tag, err) < 0)
@@ -194,26 +200,26 @@ static void list_dir(const struct layer_store *st, int dfd, const char *prefix, 
 		if (de->d_name[0] == '.' || fstatat(dfd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
 		if (S_ISDIR(sb.st_mode)) {
-			dv_autofree char *sub = prefix[0]
-							? dv_xasprintf("%s/%s", prefix, de->d_name)
-							: dv_xstrdup(de->d_name);
-			dv_autoclose int sfd = openat(
-				dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			dv_autofree char *sub = prefix[0] ? dv_xasprintf("%s/%s", prefix, de->d_name)
+							  : dv_xstrdup(de->d_name);
+			dv_autoclose int sfd =
+				openat(dfd, de->d_name,
+				       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
 			if (sfd >= 0)
 				list_dir(st, sfd, sub, depth + 1, v, n, cap, damaged);
 		} else if (S_ISREG(sb.st_mode) && depth >= 2 &&
 			   dv_str_endswith(de->d_name, ".json")) {
 			dv_autofree char *text = NULL;
-			dv_autofree char *name = dv_xasprintf(
-				"%s%s%.*s", prefix, de->d_name[0] == '@' ? "" : ":",
-				(int)(strlen(de->d_name) - 5), de->d_name);
-			struct layer_image img = {0};
+			dv_autofree char *name =
+				dv_xasprintf("%s%s%.*s", prefix, de->d_name[0] == '@' ? "" : ":",
+					     (int)(strlen(de->d_name) - 5), de->d_name);
+			struct layer_image img = { 0 };
 			size_t len;
 
-			if (dv_read_file_at(dfd, de->d_name, &text, &len, &(struct dv_error){0}) <
+			if (dv_read_file_at(dfd, de->d_name, &text, &len, &(struct dv_error){ 0 }) <
 				    0 ||
-			    record_parse(st, name, text, &img, &(struct dv_error){0}) < 0) {
+			    record_parse(st, name, text, &img, &(struct dv_error){ 0 }) < 0) {
 				/* skipped, not fatal to listing */
 				if (damaged)
 					dv_strv_push(damaged, name);
@@ -264,8 +270,8 @@ int layer_image_damaged(const struct layer_store *st, struct dv_strv *out)
 
 void layer_image_say_damaged(const struct layer_store *st, const char *name)
 {
-	struct layer_image img = {0};
-	struct dv_error e = {0};
+	struct layer_image img = { 0 };
+	struct dv_error e = { 0 };
 
 	if (layer_record_read(st, name, &img, &e) < 0)
 		dv_err_print(&e);
@@ -277,8 +283,8 @@ int layer_image_remove_damaged(const struct layer_store *st, const char *ref, ch
 {
 	for (int remote = 0; remote < 2; remote++) {
 		dv_autofree char *name = NULL;
-		struct layer_image img = {0};
-		struct dv_error e = {0};
+		struct layer_image img = { 0 };
+		struct dv_error e = { 0 };
 
 		if (layer_ref_normalize(ref, !remote, &name, err) < 0)
 			return -1;
@@ -338,7 +344,7 @@ static int resolve_id(const struct layer_store *st, const char *ref, const char 
 		return dv_err_plain(err, ENOENT, "image '%s' not found", ref);
 	}
 	*out = v[found];
-	v[found] = (struct layer_image){0};
+	v[found] = (struct layer_image){ 0 };
 	free_list(v, n);
 	return 0;
 }
@@ -347,7 +353,7 @@ static int resolve(const struct layer_store *st, const char *ref, struct layer_i
 		   bool *by_id, struct dv_error *err)
 {
 	dv_autofree char *local = NULL, *remote = NULL;
-	struct dv_error e = {0};
+	struct dv_error e = { 0 };
 	const char *hex = ref ? id_prefix(ref) : NULL;
 
 	if (hex && (dv_str_startswith(ref, "sha256:") || strlen(hex) == 64))
@@ -361,7 +367,7 @@ static int resolve(const struct layer_store *st, const char *ref, struct layer_i
 	if (layer_ref_normalize(ref, false, &remote, err) < 0)
 		return -1;
 	if (strcmp(remote, local)) {
-		e = (struct dv_error){0};
+		e = (struct dv_error){ 0 };
 		if (layer_record_read(st, remote, out, &e) == 0)
 			return 0;
 		if (e.errnum != ENOENT)
@@ -370,7 +376,7 @@ static int resolve(const struct layer_store *st, const char *ref, struct layer_i
 	if (!hex)
 		goto missing;
 by_id:
-	e = (struct dv_error){0};
+	e = (struct dv_error){ 0 };
 	if (resolve_id(st, ref, hex, out, &e) == 0) {
 		*by_id = true;
 		return 0;
@@ -425,7 +431,7 @@ static int remove_record(const struct layer_store *st, const char *name, struct 
 
 int layer_image_remove(const struct layer_store *st, const char *ref, struct dv_error *err)
 {
-	struct layer_image img = {0}, *v = NULL;
+	struct layer_image img = { 0 }, *v = NULL;
 	size_t n = 0, i;
 	bool by_id = false;
 	int ret;

@@ -55,7 +55,7 @@ int layer_import_stream(const struct layer_store *st, int fd, const char *what, 
 	return 0;
 fail:
 	/* Nothing of a failed import stays: the store is as it was. */
-	layer_rm_tree(st->tmp_fd, staging, &(struct dv_error){0});
+	layer_rm_tree(st->tmp_fd, staging, &(struct dv_error){ 0 });
 	return -1;
 }
 
@@ -64,7 +64,7 @@ int layer_image_import(const struct layer_store *st, const char *tar_path, const
 {
 	dv_autofree char *norm = NULL, *config = NULL, *step = NULL;
 	dv_autoclose int fd = -1, bfd = -1;
-	struct layer_image img = {0};
+	struct layer_image img = { 0 };
 	char id[65], cfg_hex[65];
 	unsigned long long size;
 	const char *base;
@@ -72,7 +72,8 @@ int layer_image_import(const struct layer_store *st, const char *tar_path, const
 	if (layer_ref_normalize(name, true, &norm, err) < 0)
 		return -1;
 	if (layer_ref_digest(norm, NULL))
-		return dv_err_usage(err, "cannot name an import '%s': name it by a tag, not a digest",
+		return dv_err_usage(err,
+				    "cannot name an import '%s': name it by a tag, not a digest",
 				    name);
 	fd = open(tar_path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)

@@ -142,10 +142,10 @@ int layer_write_holes(int fd, off_t off, const void *buf, size_t n, off_t *end,
  * too. Anything but a regular file (a pipe) gets every byte. */
 struct layer_sparse_out {
 	int fd;
-	off_t pos;      /* bytes written so far, holes included */
-	off_t end;      /* the file's length: pos once it is set */
+	off_t pos; /* bytes written so far, holes included */
+	off_t end; /* the file's length: pos once it is set */
 	bool seekable;
-	int error;      /* the errno of a write that failed, else 0 */
+	int error; /* the errno of a write that failed, else 0 */
 };
 void layer_sparse_open(struct layer_sparse_out *o, int fd);
 /* n bytes of buf at o->pos; -1 with errno (a short write: EIO). */

@@ -28,15 +28,14 @@
 #include "util/str.h"
 
 struct layer_store {
-	char *root;     /* absolute path of the store root */
+	char *root;                                          /* absolute path of the store root */
 	int root_fd, layers_fd, images_fd, cache_fd, tmp_fd; /* O_PATH-less dirfds */
 	bool rootless;
 };
 
 /* Open (creating when missing, mode 0700) the store at root. Refuses a root
  * that is "/", relative, or the user's $HOME itself. */
-int layer_store_open(const char *root, bool rootless, struct layer_store *out,
-		     struct dv_error *err);
+int layer_store_open(const char *root, bool rootless, struct layer_store *out, struct dv_error *err);
 void layer_store_release(struct layer_store *st);
 
 /* The store's id: 8 hex digits, random, in <store>/store-id, made on first
@@ -52,15 +51,15 @@ bool layer_exists(const struct layer_store *st, const char *id);
 struct json_object;
 
 struct layer_image {
-	char *name;          /* normalised: "localhost/busybox:latest" */
-	char *id;            /* "sha256:<hex>" of the config */
-	struct dv_strv layers; /* layer ids, bottom first */
-	char *config;        /* OCI image config JSON text */
-	long long created;   /* unix seconds when stored here */
+	char *name;              /* normalised: "localhost/busybox:latest" */
+	char *id;                /* "sha256:<hex>" of the config */
+	struct dv_strv layers;   /* layer ids, bottom first */
+	char *config;            /* OCI image config JSON text */
+	long long created;       /* unix seconds when stored here */
 	unsigned long long size; /* bytes on disk of its layers */
-	char *from;          /* taken through this cache_from image (normalised) as
+	char *from;              /* taken through this cache_from image (normalised) as
 				a teammate's base, for... */
-	char *from_env;      /* ...this env (its id, or NULL); NULL `from`: pulled,
+	char *from_env;          /* ...this env (its id, or NULL); NULL `from`: pulled,
 				imported, loaded or built here, for everyone */
 };
 void layer_image_release(struct layer_image *img);
@@ -83,8 +82,8 @@ bool layer_ref_digest(const char *name, char hex[65]);
 /* Find an image by reference or id: a short name matches a local image
  * (localhost/NAME) first, then docker.io/library/NAME. errnum ENOENT when
  * absent, with a message saying how to get it. */
-int layer_image_resolve(const struct layer_store *st, const char *ref,
-			struct layer_image *out, struct dv_error *err);
+int layer_image_resolve(const struct layer_store *st, const char *ref, struct layer_image *out,
+			struct dv_error *err);
 /* Every image, sorted by name. *out is an array of *n images (caller
  * releases each and frees the array). */
 int layer_image_list(const struct layer_store *st, struct layer_image **out, size_t *n,
@@ -102,8 +101,8 @@ int layer_image_import(const struct layer_store *st, const char *tar_path, const
 		       struct layer_image *out, unsigned *skipped_devices, struct dv_error *err);
 /* Build a Debian image ("debian:bookworm") with mmdebstrap or debootstrap
  * from the Debian mirror and import it. Progress goes to stderr. */
-int layer_image_bootstrap(const struct layer_store *st, const char *ref,
-			  struct layer_image *out, struct dv_error *err);
+int layer_image_bootstrap(const struct layer_store *st, const char *ref, struct layer_image *out,
+			  struct dv_error *err);
 
 /* A layer as an OCI layer tar (uncompressed), written to out_fd (-1: only
  * hashed): deterministic, overlay whiteouts and opaque folders in OCI's
@@ -165,8 +164,8 @@ int layer_staging_discard(const struct layer_store *st, const char *name, struct
  * tmp/<name> into layers/<id> (removing work/ first). If layers/<id> already
  * exists (a concurrent build), the staging is discarded and this succeeds.
  * `step` is a one-line description kept in layer.json. */
-int layer_commit(const struct layer_store *st, const char *name, const char *id,
-		 const char *parent, const char *step, struct dv_error *err);
+int layer_commit(const struct layer_store *st, const char *name, const char *id, const char *parent,
+		 const char *step, struct dv_error *err);
 
 /* Provisioning cache: key (64 hex) -> layer id, and where the layer came
  * from. A layer built here (its id is its key) serves every env; one pulled
@@ -205,7 +204,7 @@ int layer_ids(const struct layer_store *st, struct dv_strv *out, struct dv_error
 unsigned long long layer_size(const struct layer_store *st, const char *id);
 /* Remove layers that no image and no id in `in_use` refers to, cache entries
  * whose layer is gone, and leftover staging. Reports what it freed. */
-int layer_gc(const struct layer_store *st, const struct dv_strv *in_use,
-	     unsigned *n_layers, unsigned long long *bytes, struct dv_error *err);
+int layer_gc(const struct layer_store *st, const struct dv_strv *in_use, unsigned *n_layers,
+	     unsigned long long *bytes, struct dv_error *err);
 
 #endif

@@ -47,8 +47,7 @@ static bool config_has_diff_ids(struct json_object *o, struct json_object *ids)
 	       json_object_object_get_ex(rootfs, "type", &type) &&
 	       json_object_is_type(type, json_type_string) &&
 	       !strcmp(json_object_get_string(type), "layers") &&
-	       json_object_object_get_ex(rootfs, "diff_ids", &have) &&
-	       json_object_equal(have, ids);
+	       json_object_object_get_ex(rootfs, "diff_ids", &have) && json_object_equal(have, ids);
 }
 
 char *layer_config_with_diff_ids(const char *config, const struct dv_strv *diff_ids,
@@ -79,8 +78,8 @@ char *layer_config_with_diff_ids(const char *config, const struct dv_strv *diff_
 	json_object_object_add(rootfs, "type", json_object_new_string("layers"));
 	json_object_object_add(rootfs, "diff_ids", ids);
 	json_object_object_add(o, "rootfs", rootfs);
-	return dv_xstrdup(json_object_to_json_string_ext(
-		o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	return dv_xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+								    JSON_C_TO_STRING_NOSLASHESCAPE));
 }
 
 /* Each layer's diff_id: layer.json's when it has one (imported, pulled),
@@ -148,7 +147,8 @@ int layer_time_parse(const char *s, long long *t)
 		for (int i = 1; i < 6; i++)
 			if (i != 3 && (p[i] < '0' || p[i] > '9'))
 				return -1;
-		off = ((p[1] - '0') * 10 + (p[2] - '0')) * 3600 + ((p[4] - '0') * 10 + (p[5] - '0')) * 60;
+		off = ((p[1] - '0') * 10 + (p[2] - '0')) * 3600 +
+		      ((p[4] - '0') * 10 + (p[5] - '0')) * 60;
 		if (off > 24 * 3600)
 			return -1;
 		if (*p == '-')
@@ -205,8 +205,8 @@ static char *config_with_created(char *config, long long created, size_t nlayers
 		json_object_array_add(hist, h);
 	}
 	free(config);
-	return dv_xstrdup(json_object_to_json_string_ext(
-		o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	return dv_xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+								    JSON_C_TO_STRING_NOSLASHESCAPE));
 }
 
 int layer_image_compose(const struct layer_store *st, const char *name, const char *base_config,
@@ -258,7 +258,7 @@ int layer_image_tag(const struct layer_store *st, const char *src, const char *d
 
 struct blob {
 	char hex[65];
-	char *path;          /* a file in staging, or NULL: `text` */
+	char *path; /* a file in staging, or NULL: `text` */
 	const char *text;
 	unsigned long long size;
 };
@@ -289,7 +289,8 @@ static int add_blob(const struct layer_ar *ar, struct archive *a, struct archive
 	if (!b->path)
 		return ar->archive_write_data(a, b->text, b->size) == (la_ssize_t)b->size
 			       ? 0
-			       : dv_err(err, 0, "cannot write '%s': %s", path, ar->archive_error_string(a));
+			       : dv_err(err, 0, "cannot write '%s': %s", path,
+					ar->archive_error_string(a));
 	fd = open(b->path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return dv_err(err, errno, "cannot read '%s'", b->path);
@@ -333,7 +334,8 @@ static int write_archive(const struct layer_ar *ar, int fd, const char *index, s
 		goto out;
 	}
 	if (add_entry(ar, a, e, "oci-layout", AE_IFREG, sizeof(layout) - 1, err) < 0 ||
-	    ar->archive_write_data(a, layout, sizeof(layout) - 1) != (la_ssize_t)(sizeof(layout) - 1) ||
+	    ar->archive_write_data(a, layout, sizeof(layout) - 1) !=
+		    (la_ssize_t)(sizeof(layout) - 1) ||
 	    add_entry(ar, a, e, "index.json", AE_IFREG, strlen(index), err) < 0 ||
 	    ar->archive_write_data(a, index, strlen(index)) != (la_ssize_t)strlen(index) ||
 	    add_entry(ar, a, e, "blobs/", AE_IFDIR, 0, err) < 0 ||
@@ -383,7 +385,8 @@ struct json_object *layer_oci_descriptor(const char *media_type, const char *hex
 char *layer_json_text(struct json_object *o)
 {
 	char *s = dv_xstrdup(
-		json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+							  JSON_C_TO_STRING_NOSLASHESCAPE));
 
 	json_object_put(o);
 	return s;
@@ -450,7 +453,8 @@ int layer_image_save(const struct layer_store *st, const char *ref, const char *
 	/* The tag, as the layout spec says; the whole name for podman and
 	 * containerd, which read it from here. */
 	json_object_object_add(ann, "io.containerd.image.name", json_object_new_string(img.name));
-	json_object_object_add(ann, "org.opencontainers.image.ref.name", json_object_new_string(tag));
+	json_object_object_add(ann, "org.opencontainers.image.ref.name",
+			       json_object_new_string(tag));
 	json_object_object_add(desc, "annotations", ann);
 	mans = json_object_new_array();
 	json_object_array_add(mans, desc);
@@ -522,8 +526,9 @@ static int open_blob(int rootfd, const char *hex, char **text, struct dv_error *
 	if (dv_sha256_fd(fd, got, err) < 0)
 		return -1;
 	if (strcmp(got, hex))
-		return dv_err_plain(err, EBADMSG, "blob sha256:%.12s of the archive does not match its "
-						  "digest (it hashes to sha256:%.12s)",
+		return dv_err_plain(err, EBADMSG,
+				    "blob sha256:%.12s of the archive does not match its "
+				    "digest (it hashes to sha256:%.12s)",
 				    hex, got);
 	if (lseek(fd, 0, SEEK_SET) < 0)
 		return dv_err(err, errno, "lseek");
@@ -533,11 +538,13 @@ static int open_blob(int rootfd, const char *hex, char **text, struct dv_error *
 
 		/* The failed call's own error, not a guess at one. */
 		if (fstat(fd, &sb) < 0)
-			return dv_err(err, errno, "cannot read blob sha256:%.12s of the archive", hex);
+			return dv_err(err, errno, "cannot read blob sha256:%.12s of the archive",
+				      hex);
 		/* JSON documents are small; a huge one is an attack on memory. */
 		if (sb.st_size > (4 << 20))
-			return dv_err_plain(err, EFBIG, "blob sha256:%.12s of the archive is too big "
-							"for a manifest or config (over 4 MiB)",
+			return dv_err_plain(err, EFBIG,
+					    "blob sha256:%.12s of the archive is too big "
+					    "for a manifest or config (over 4 MiB)",
 					    hex);
 		return dv_read_all(fd, text, &len, err) < 0 ? -1 : 0;
 	}
@@ -565,15 +572,18 @@ static int pick_manifest(int rootfd, struct json_object *index, const char *want
 			full = str_field(ann, "io.containerd.image.name");
 		}
 		/* One image: that one, whatever it is to be called. */
-		if (n == 1 || (want && ((ref && !strcmp(ref, want)) || (full && !strcmp(full, want))))) {
+		if (n == 1 ||
+		    (want && ((ref && !strcmp(ref, want)) || (full && !strcmp(full, want))))) {
 			pick = d;
 			if (full || ref)
 				*name = dv_xstrdup(full ? full : ref);
 		}
 	}
 	if (!pick && !want)
-		return dv_err_plain(err, EINVAL, "the archive holds %zu images: say which one "
-						 "('devenv image load FILE NAME')", n);
+		return dv_err_plain(err, EINVAL,
+				    "the archive holds %zu images: say which one "
+				    "('devenv image load FILE NAME')",
+				    n);
 	if (!pick)
 		return dv_err_plain(err, ENOENT, "the archive holds no image named '%s'", want);
 	if (!digest_hex(pick))
@@ -593,7 +603,8 @@ static int pick_manifest(int rootfd, struct json_object *index, const char *want
 		sub = json_tokener_parse(text);
 		if (!sub || !json_object_object_get_ex(sub, "manifests", &list) ||
 		    !json_object_is_type(list, json_type_array))
-			return dv_err_plain(err, EINVAL, "the archive's image index is not valid JSON");
+			return dv_err_plain(err, EINVAL,
+					    "the archive's image index is not valid JSON");
 		for (size_t i = 0; i < json_object_array_length(list); i++) {
 			struct json_object *d = json_object_array_get_idx(list, i), *pl;
 			const char *os, *arch;
@@ -650,7 +661,8 @@ static int open_member(int rootfd, const char *path, const char *what, struct dv
 	struct stat sb;
 
 	if (!path || !path[0])
-		return dv_err_plain(err, EINVAL, "the archive's manifest.json gives %s no path", what);
+		return dv_err_plain(err, EINVAL, "the archive's manifest.json gives %s no path",
+				    what);
 	fd = dv_openat_beneath(rootfd, path, O_RDONLY | O_NONBLOCK | O_NOCTTY, 0);
 	if (fd < 0)
 		return dv_err(err, errno == EXDEV ? 0 : errno,
@@ -684,7 +696,8 @@ static int docker_pick(int rootfd, const char *want, struct json_object **top, c
 	if (fd < 0)
 		return -1;
 	if (fstat(fd, &sb) < 0 || sb.st_size > (4 << 20))
-		return dv_err_plain(err, EFBIG, "the archive's manifest.json is too big (over 4 MiB)");
+		return dv_err_plain(err, EFBIG,
+				    "the archive's manifest.json is too big (over 4 MiB)");
 	if (dv_read_all(fd, &text, &len, err) < 0)
 		return -1;
 	*top = json_tokener_parse(text);
@@ -695,8 +708,10 @@ static int docker_pick(int rootfd, const char *want, struct json_object **top, c
 		struct json_object *e = json_object_array_get_idx(*top, i);
 
 		if (!json_object_is_type(e, json_type_object))
-			return dv_err_plain(err, EINVAL, "entry %zu of the archive's manifest.json "
-							 "is not an object", i + 1);
+			return dv_err_plain(err, EINVAL,
+					    "entry %zu of the archive's manifest.json "
+					    "is not an object",
+					    i + 1);
 		if (n == 1)
 			pick = e;
 		if (json_object_object_get_ex(e, "RepoTags", &tags) &&
@@ -720,8 +735,10 @@ static int docker_pick(int rootfd, const char *want, struct json_object **top, c
 		}
 	}
 	if (!pick && !want)
-		return dv_err_plain(err, EINVAL, "the archive holds %zu images: say which one "
-						 "('devenv image load FILE NAME')", n);
+		return dv_err_plain(err, EINVAL,
+				    "the archive holds %zu images: say which one "
+				    "('devenv image load FILE NAME')",
+				    n);
 	if (!pick)
 		return dv_err_plain(err, ENOENT, "the archive holds no image named '%s'", want);
 	cfg_path = str_field(pick, "Config");
@@ -738,8 +755,9 @@ static int docker_pick(int rootfd, const char *want, struct json_object **top, c
 		return -1;
 	dv_sha256_hex(*cfg_text, len, cfg_hex);
 	if (name_hex(cfg_path, said) && strcmp(said, cfg_hex))
-		return dv_err_plain(err, EBADMSG, "the archive's config '%s' does not match its "
-						  "digest (it hashes to sha256:%.12s)",
+		return dv_err_plain(err, EBADMSG,
+				    "the archive's config '%s' does not match its "
+				    "digest (it hashes to sha256:%.12s)",
 				    cfg_path, cfg_hex);
 	return 0;
 }
@@ -783,12 +801,16 @@ int layer_image_load(const struct layer_store *st, const char *file, const char 
 		if (dv_read_file_at(rootfd, "index.json", &index_text, &n, err) < 0 ||
 		    !(index = json_tokener_parse(index_text))) {
 			if (!dv_err_isset(err))
-				dv_err_plain(err, EINVAL, "'%s' is not an OCI image layout archive "
-							  "(index.json is not JSON)", file);
+				dv_err_plain(err, EINVAL,
+					     "'%s' is not an OCI image layout archive "
+					     "(index.json is not JSON)",
+					     file);
 			else
-				dv_err_plain(err, EINVAL, "'%s' is not an OCI image layout archive "
-							  "or a docker-archive (it has no index.json or "
-							  "manifest.json)", file);
+				dv_err_plain(err, EINVAL,
+					     "'%s' is not an OCI image layout archive "
+					     "or a docker-archive (it has no index.json or "
+					     "manifest.json)",
+					     file);
 			goto out;
 		}
 		if (pick_manifest(rootfd, index, name, man_hex, &found, err) < 0 ||
@@ -798,8 +820,10 @@ int layer_image_load(const struct layer_store *st, const char *file, const char 
 		if (!man || !digest_hex(json_object_object_get(man, "config")) ||
 		    !json_object_object_get_ex(man, "layers", &layers) ||
 		    !json_object_is_type(layers, json_type_array)) {
-			dv_err_plain(err, EINVAL, "the archive's manifest sha256:%.12s is not an image "
-						  "manifest", man_hex);
+			dv_err_plain(err, EINVAL,
+				     "the archive's manifest sha256:%.12s is not an image "
+				     "manifest",
+				     man_hex);
 			goto out;
 		}
 		snprintf(cfg_hex, sizeof(cfg_hex), "%s",
@@ -825,13 +849,16 @@ int layer_image_load(const struct layer_store *st, const char *file, const char 
 
 		if (docker) {
 			if (!json_object_is_type(l, json_type_string)) {
-				dv_err_plain(err, EINVAL, "layer %zu of the archive's manifest.json is not "
-							  "a path", i + 1);
+				dv_err_plain(err, EINVAL,
+					     "layer %zu of the archive's manifest.json is not "
+					     "a path",
+					     i + 1);
 				goto out;
 			}
 			lfd = open_member(rootfd, json_object_get_string(l), "layer", err);
 		} else if (!hex) {
-			dv_err_plain(err, EINVAL, "layer %zu of the manifest has a bad digest", i + 1);
+			dv_err_plain(err, EINVAL, "layer %zu of the manifest has a bad digest",
+				     i + 1);
 			goto out;
 		} else {
 			lfd = open_blob(rootfd, hex, NULL, err);
@@ -843,7 +870,8 @@ int layer_image_load(const struct layer_store *st, const char *file, const char 
 			goto out;
 		/* What the config says the layer is: its uncompressed digest. */
 		if (!want || strncmp(want, "sha256:", 7) || strcmp(want + 7, id)) {
-			dv_err_plain(err, EBADMSG, "layer %zu unpacks to sha256:%.12s, not the config's %s",
+			dv_err_plain(err, EBADMSG,
+				     "layer %zu unpacks to sha256:%.12s, not the config's %s",
 				     i + 1, id, want ? want : "(none)");
 			goto out;
 		}
@@ -858,8 +886,8 @@ int layer_image_load(const struct layer_store *st, const char *file, const char 
 		struct layer_image img = { 0 };
 
 		if (layer_ref_normalize(name && (strchr(name, '/') || strchr(name, ':')) ? name
-					: name ? name
-					       : found,
+					: name                                           ? name
+											 : found,
 					true, &norm, err) < 0 ||
 		    store_config(st, cfg_text, cfg_hex, err) < 0)
 			goto out;

@@ -150,9 +150,9 @@ int layer_ref_normalize(const char *ref, bool for_import, char **out, struct dv_
 		if (memchr(ref, '.', hn) || memchr(ref, ':', hn) ||
 		    (hn == 9 && !memcmp(ref, "localhost", 9))) {
 			if (!valid_host(ref, hn))
-				return dv_err_usage(
-					err, "invalid image name '%s': bad registry host '%.*s'",
-					ref, (int)hn, ref);
+				return dv_err_usage(err,
+						    "invalid image name '%s': bad registry host '%.*s'",
+						    ref, (int)hn, ref);
 			has_host = true;
 		}
 	}

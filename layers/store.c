@@ -77,14 +77,14 @@ static int check_root(const char *path, const char *shown, struct dv_error *err)
 
 int layer_store_open(const char *root, bool rootless, struct layer_store *out, struct dv_error *err)
 {
-	static const char *const dirs[] = {"layers", "images", "cache",	      "tmp",
-					   "envs",   "blobs",  "blobs/sha256"};
-	struct layer_store st = {.root_fd = -1,
-				 .layers_fd = -1,
-				 .images_fd = -1,
-				 .cache_fd = -1,
-				 .tmp_fd = -1,
-				 .rootless = rootless};
+	static const char *const dirs[] = { "layers", "images", "cache",       "tmp",
+					    "envs",   "blobs",  "blobs/sha256" };
+	struct layer_store st = { .root_fd = -1,
+				  .layers_fd = -1,
+				  .images_fd = -1,
+				  .cache_fd = -1,
+				  .tmp_fd = -1,
+				  .rootless = rootless };
 	dv_autofree char *clean = NULL;
 	char real[PATH_MAX];
 	struct stat sb;
@@ -140,8 +140,11 @@ void layer_store_release(struct layer_store *st)
 	dv_closep(&st->cache_fd);
 	dv_closep(&st->tmp_fd);
 	free(st->root);
-	*st = (struct layer_store){
-		.root_fd = -1, .layers_fd = -1, .images_fd = -1, .cache_fd = -1, .tmp_fd = -1};
+	*st = (struct layer_store){ .root_fd = -1,
+				    .layers_fd = -1,
+				    .images_fd = -1,
+				    .cache_fd = -1,
+				    .tmp_fd = -1 };
 }
 
 /* A valid store-id file: 8 lower-case hex digits and a newline. */
@@ -212,7 +215,8 @@ int layer_store_id(const struct layer_store *st, char out[9], struct dv_error *e
 		/* Cgroups of running envs are recorded in their state.json:
 		 * a new id only names what starts from now on. */
 		if (!missing)
-			fprintf(stderr, "devenv: warning: '%s/store-id' is damaged; the store gets a new id\n",
+			fprintf(stderr,
+				"devenv: warning: '%s/store-id' is damaged; the store gets a new id\n",
 				st->root);
 		if (store_id_make(st, !missing, err) < 0)
 			return dv_err_prefix(err, "cannot give the store an id");
@@ -297,11 +301,10 @@ int layer_staging_create(const struct layer_store *st, bool with_work, const cha
 			return dv_err(err, errno, "cannot create staging folder 'tmp/%s'", name);
 	}
 	fd = dv_open_dir_at(st->tmp_fd, name, err);
-	if (fd < 0 || mkdirat(fd, "diff", 0755) < 0 ||
-	    (with_work && mkdirat(fd, "work", 0700) < 0)) {
+	if (fd < 0 || mkdirat(fd, "diff", 0755) < 0 || (with_work && mkdirat(fd, "work", 0700) < 0)) {
 		if (!dv_err_isset(err))
 			dv_err(err, errno, "cannot create staging folder 'tmp/%s'", name);
-		dv_rm_tree_at(st->tmp_fd, name, &(struct dv_error){0});
+		dv_rm_tree_at(st->tmp_fd, name, &(struct dv_error){ 0 });
 		return -1;
 	}
 	*out_name = dv_steal_ptr(&name);
@@ -414,12 +417,13 @@ static struct json_object *meta_parse(const struct layer_store *st, const char *
 	    !strcmp(json_object_get_string(v), id))
 		return o;
 	json_object_put(o);
-	fprintf(stderr, "devenv: warning: '%s/layers/%s/layer.json' is damaged (%s); written anew "
+	fprintf(stderr,
+		"devenv: warning: '%s/layers/%s/layer.json' is damaged (%s); written anew "
 		"(its size and push forms are made again when needed)\n",
 		st->root, id, len ? "not this layer's JSON object" : "empty");
-	fd = dv_open_dir_at(st->layers_fd, id, &(struct dv_error){0});
+	fd = dv_open_dir_at(st->layers_fd, id, &(struct dv_error){ 0 });
 	if (fd >= 0)
-		write_meta(fd, id, NULL, NULL, NULL, false, 0, &(struct dv_error){0});
+		write_meta(fd, id, NULL, NULL, NULL, false, 0, &(struct dv_error){ 0 });
 	o = json_object_new_object();
 	json_object_object_add(o, "id", json_object_new_string(id));
 	return o;
@@ -430,7 +434,7 @@ struct json_object *layer_meta_read(const struct layer_store *st, const char *id
 	char path[80];
 	dv_autofree char *text = NULL;
 	size_t len;
-	struct dv_error e = {0};
+	struct dv_error e = { 0 };
 
 	if (!layer_is_id(id))
 		return NULL;
@@ -454,14 +458,14 @@ unsigned long long layer_size(const struct layer_store *st, const char *id)
 		return (unsigned long long)json_object_get_int64(size);
 	/* Commit does not measure (it must stay constant-time); the first
 	 * reader does, once, and records it. */
-	fd = dv_open_dir_at(st->layers_fd, id, &(struct dv_error){0});
+	fd = dv_open_dir_at(st->layers_fd, id, &(struct dv_error){ 0 });
 	if (fd < 0)
 		return 0;
 	n = dv_du_at(fd, "diff");
 	json_object_object_add(o, "size", json_object_new_int64((int64_t)n));
 	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
 							 JSON_C_TO_STRING_NOSLASHESCAPE);
-	dv_write_file_atomic(fd, "layer.json", text, strlen(text), 0600, &(struct dv_error){0});
+	dv_write_file_atomic(fd, "layer.json", text, strlen(text), 0600, &(struct dv_error){ 0 });
 	return n;
 }
 
@@ -493,8 +497,9 @@ static bool cache_line_parse(const char *line, size_t len, struct cache_line *ou
 	id = strtok_r(buf, " ", &save);
 	source = strtok_r(NULL, " ", &save);
 	env = strtok_r(NULL, " ", &save);
-	if (!id || !layer_is_id(id) || (source && (!env || strlen(source) >= sizeof(out->source) ||
-						    strlen(env) >= sizeof(out->env))))
+	if (!id || !layer_is_id(id) ||
+	    (source &&
+	     (!env || strlen(source) >= sizeof(out->source) || strlen(env) >= sizeof(out->env))))
 		return false;
 	memcpy(out->id, id, 65);
 	snprintf(out->source, sizeof(out->source), "%s", source ? source : "");
@@ -508,7 +513,7 @@ static int cache_lines(const struct layer_store *st, const char *key, struct cac
 		       size_t *n, size_t *bad, struct dv_error *err)
 {
 	dv_autofree char *text = NULL;
-	struct dv_error e = {0};
+	struct dv_error e = { 0 };
 	size_t len;
 
 	*out = NULL;
@@ -554,7 +559,8 @@ static bool cache_serves(const struct cache_line *l, const char *key,
 	for (size_t i = 0; scope->sources && i < scope->sources->n; i++) {
 		dv_autofree char *norm = NULL;
 
-		if (layer_ref_normalize(scope->sources->v[i], false, &norm, &(struct dv_error){0}) == 0 &&
+		if (layer_ref_normalize(scope->sources->v[i], false, &norm,
+					&(struct dv_error){ 0 }) == 0 &&
 		    !strcmp(norm, l->source))
 			return true;
 	}
@@ -584,13 +590,15 @@ int layer_cache_get(const struct layer_store *st, const char *key,
 	if (bad)
 		cache_say_damaged(st, key, bad, "the step runs again");
 	return dv_err_plain(err, ENOENT, "no cached layer for key '%s'%s", key,
-			    gone ? " (layer gone)" : n ? " for this env" : " (bad entry)");
+			    gone ? " (layer gone)"
+			    : n  ? " for this env"
+				 : " (bad entry)");
 }
 
 static int cache_write(const struct layer_store *st, const char *key, const struct cache_line *l,
 		       size_t n, struct dv_error *err)
 {
-	struct dv_buf b = {0};
+	struct dv_buf b = { 0 };
 	int ret;
 
 	if (!n) {
@@ -613,7 +621,7 @@ int layer_cache_put(const struct layer_store *st, const char *key, const char *i
 		    const char *source, const char *env, struct dv_error *err)
 {
 	dv_autofree struct cache_line *lines = NULL;
-	struct dv_error miss = {0};
+	struct dv_error miss = { 0 };
 	struct cache_line add;
 	size_t n = 0, keep = 0, bad = 0;
 
@@ -626,8 +634,8 @@ int layer_cache_put(const struct layer_store *st, const char *key, const char *i
 	if (!source) {
 		/* Built here: it serves everyone, and replaces what was pulled. */
 		if (strcmp(id, key))
-			return dv_err(err, EINVAL, "a layer built for key '%s' has another id '%s'", key,
-				      id);
+			return dv_err(err, EINVAL, "a layer built for key '%s' has another id '%s'",
+				      key, id);
 		return cache_write(st, key, &add, 1, err);
 	}
 	if (!source[0] || strchr(source, ' ') || strchr(source, '\n') ||
@@ -656,7 +664,7 @@ int layer_cache_prune(const struct layer_store *st, const char *key, struct dv_e
 {
 	dv_autofree struct cache_line *lines = NULL;
 	size_t n = 0, keep = 0, bad = 0;
-	struct dv_error miss = {0};
+	struct dv_error miss = { 0 };
 
 	if (cache_lines(st, key, &lines, &n, &bad, &miss) < 0)
 		return miss.errnum == ENOENT ? 0 : (*err = miss, -1);
@@ -667,8 +675,8 @@ int layer_cache_prune(const struct layer_store *st, const char *key, struct dv_e
 			lines[keep++] = lines[i];
 	}
 	if (bad)
-		cache_say_damaged(st, key, bad, keep ? "its unreadable lines are dropped"
-						      : "it is removed");
+		cache_say_damaged(st, key, bad,
+				  keep ? "its unreadable lines are dropped" : "it is removed");
 	return keep == n && !bad ? 0 : cache_write(st, key, lines, keep, err);
 }
 
@@ -700,7 +708,7 @@ static void make_removable(int fd, dev_t dev, int depth)
 
 int layer_rm_tree(int dirfd, const char *name, struct dv_error *err)
 {
-	struct dv_error e = {0};
+	struct dv_error e = { 0 };
 	dv_autoclose int fd = -1;
 	struct stat sb;
 

@@ -65,7 +65,8 @@ static const char *jstr(struct json_object *o, const char *key)
 {
 	struct json_object *v;
 
-	if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+	if (!o || !json_object_object_get_ex(o, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
 		return NULL;
 	return json_object_get_string(v);
 }
@@ -81,14 +82,14 @@ static bool was_recorded(struct json_object *rec, const struct prov_request *q)
 	for (size_t i = 0; i < json_object_array_length(list); i++) {
 		struct json_object *x = json_object_array_get_idx(list, i);
 
-		if (json_object_is_type(x, json_type_string) && !strcmp(json_object_get_string(x), q->what))
+		if (json_object_is_type(x, json_type_string) &&
+		    !strcmp(json_object_get_string(x), q->what))
 			return true;
 	}
 	return false;
 }
 
-bool prov_trust_recorded(const struct layer_store *st, const char *id,
-			 const struct prov_requests *r)
+bool prov_trust_recorded(const struct layer_store *st, const char *id, const struct prov_requests *r)
 {
 	autojson struct json_object *rec = record_read(st, id);
 	const char *d = jstr(rec, "digest");
@@ -127,7 +128,7 @@ int prov_trust_allow(const struct layer_store *st, const char *id, const struct 
 	if (dir < 0)
 		return dv_err_prefix(err, "cannot record the allowed requests");
 	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-						      JSON_C_TO_STRING_NOSLASHESCAPE);
+							 JSON_C_TO_STRING_NOSLASHESCAPE);
 	if (dv_write_file_atomic(dir, id, text, strlen(text), 0600, err) < 0)
 		return dv_err_prefix(err, "cannot record the allowed requests");
 	return 0;
@@ -150,8 +151,8 @@ int prov_trust_revoke(const struct layer_store *st, const char *id, struct dv_er
 
 int prov_trust_gc(const struct layer_store *st, unsigned *removed, struct dv_error *err)
 {
-	dv_autoclose int dir = openat(st->root_fd, TRUST_DIR,
-				      O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	dv_autoclose int dir =
+		openat(st->root_fd, TRUST_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	dv_autoclosedir DIR *d = NULL;
 	struct dirent *de;
 
@@ -174,8 +175,10 @@ int prov_trust_gc(const struct layer_store *st, unsigned *removed, struct dv_err
 		/* A damaged record allows nothing (the question is asked again):
 		 * removed, saying so. */
 		if (!rec || !json_object_is_type(rec, json_type_object))
-			fprintf(stderr, "devenv: warning: '%s/" TRUST_DIR "/%s' is damaged; removed (the "
-				"checkout's requests are asked again)\n", st->root, de->d_name);
+			fprintf(stderr,
+				"devenv: warning: '%s/" TRUST_DIR "/%s' is damaged; removed (the "
+				"checkout's requests are asked again)\n",
+				st->root, de->d_name);
 		/* Only a file known to be gone counts: a checkout on a disk
 		 * not mounted now (EACCES, ENOTDIR...) keeps its record. */
 		if (checkout && envfile) {
@@ -235,21 +238,26 @@ int prov_trust_check(const struct dv_ctx *ctx, const struct layer_store *st, con
 	changed = d != NULL;
 	if (ctx->json || !ctx->tty_in || !isatty(2)) {
 		if (changed)
-			dv_err_usage(err, "%s's requests beyond the default sandbox changed since "
+			dv_err_usage(err,
+				     "%s's requests beyond the default sandbox changed since "
 				     "this checkout was allowed; nothing was run: run 'devenv "
-				     "allow' to see and allow them", r.file);
+				     "allow' to see and allow them",
+				     r.file);
 		else
-			dv_err_usage(err, "%s asks for %zu thing%s beyond the default sandbox that "
+			dv_err_usage(err,
+				     "%s asks for %zu thing%s beyond the default sandbox that "
 				     "this checkout was never allowed; nothing was run: run "
-				     "'devenv allow' to see and allow them", r.file, r.n,
-				     r.n == 1 ? "" : "s");
+				     "'devenv allow' to see and allow them",
+				     r.file, r.n, r.n == 1 ? "" : "s");
 		err->errnum = EPERM;
 		goto out;
 	}
 	fflush(stdout);
 	if (changed)
-		fprintf(stderr, "devenv: %s's requests changed since you allowed them; it now "
-			"asks for these beyond the default sandbox:\n", r.file);
+		fprintf(stderr,
+			"devenv: %s's requests changed since you allowed them; it now "
+			"asks for these beyond the default sandbox:\n",
+			r.file);
 	else
 		fprintf(stderr, "devenv: %s asks for these beyond the default sandbox:\n", r.file);
 	for (size_t i = 0; i < r.n; i++) {
@@ -263,8 +271,8 @@ int prov_trust_check(const struct dv_ctx *ctx, const struct layer_store *st, con
 		struct dv_buf co = { 0 };
 
 		dv_buf_add_safe(&co, checkout, strlen(checkout));
-		fprintf(stderr, "Allow %s for this checkout (%s)? [y/N] ",
-			r.n == 1 ? "it" : "them", co.s);
+		fprintf(stderr, "Allow %s for this checkout (%s)? [y/N] ", r.n == 1 ? "it" : "them",
+			co.s);
 		dv_buf_release(&co);
 	}
 	fflush(stderr);

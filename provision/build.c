@@ -36,8 +36,7 @@ void prov_envp(const struct env_spec *spec, struct dv_strv *out)
 }
 
 /* The same, with a step's own env over the global one (step may be NULL). */
-void prov_step_envp(const struct env_spec *spec, const struct env_step *step,
-		    struct dv_strv *out)
+void prov_step_envp(const struct env_spec *spec, const struct env_step *step, struct dv_strv *out)
 {
 	size_t n_step = step ? step->n_env : 0;
 	bool has_path = false;
@@ -131,8 +130,10 @@ static int copy_step(const struct env_spec *spec, const struct env_step *step, s
 		changed = "changed while this command ran";
 		goto out;
 	}
-	src = (struct ctr_copy_src){ .fd = pc.fd, .name = base ? base + 1 : step->copy_abs,
-				     .skips = &pc.skips, .rel = step->copy };
+	src = (struct ctr_copy_src){ .fd = pc.fd,
+				     .name = base ? base + 1 : step->copy_abs,
+				     .skips = &pc.skips,
+				     .rel = step->copy };
 	if (ctr_copy_in(cs, &src, step->to, err) < 0)
 		goto out;
 	if (strcmp(src.digest, pc.digest) != 0) {
@@ -153,8 +154,7 @@ out:
 	return ret;
 }
 
-int prov_build_cgroup_name(const struct layer_store *st, pid_t pid, char *out,
-			   struct dv_error *err)
+int prov_build_cgroup_name(const struct layer_store *st, pid_t pid, char *out, struct dv_error *err)
 {
 	char sid[9];
 
@@ -254,7 +254,11 @@ static int run_step(const struct layer_store *st, const struct env_spec *spec,
 	char *argv[] = { spec->shell, "-c", step->run, NULL };
 	/* Its output is shown (or, with -q, held and shown when it fails):
 	 * safe for a terminal, as every text of the env's devenv prints. */
-	struct ctr_exec x = { .argv = argv, .envp = envp.v, .cwd = "/", .tty = false, .tee_fd = -1,
+	struct ctr_exec x = { .argv = argv,
+			      .envp = envp.v,
+			      .cwd = "/",
+			      .tty = false,
+			      .tee_fd = -1,
 			      .filter = true };
 
 	fflush(stdout);
@@ -293,10 +297,9 @@ out:
 	return ret;
 }
 
-int prov_build(const struct dv_ctx *ctx, const struct layer_store *st,
-	       const struct env_spec *spec, const struct layer_image *base,
-	       const struct dv_strv *keys, struct prov_team *team, struct dv_strv *layers,
-	       struct dv_error *err)
+int prov_build(const struct dv_ctx *ctx, const struct layer_store *st, const struct env_spec *spec,
+	       const struct layer_image *base, const struct dv_strv *keys, struct prov_team *team,
+	       struct dv_strv *layers, struct dv_error *err)
 {
 	size_t n = spec->n_provision;
 	/* key(step 0): the image id without its "sha256:" (key.c) */
@@ -324,8 +327,8 @@ int prov_build(const struct dv_ctx *ctx, const struct layer_store *st,
 				 "step %zu is one layer too many: image '%s' has %zu layer%s, and an env "
 				 "has at most %d, its image's and one per step (overlay's limit); merge "
 				 "steps, as one 'run' joined with '&&'",
-				 first + 1, spec->image, base->layers.n, base->layers.n == 1 ? "" : "s",
-				 ENV_MAX_LAYERS);
+				 first + 1, spec->image, base->layers.n,
+				 base->layers.n == 1 ? "" : "s", ENV_MAX_LAYERS);
 	}
 	prov_progress_init(&pg, ctx, n);
 	for (size_t i = 0; i < base->layers.n; i++)

@@ -69,8 +69,8 @@ static int walk(int dirfd, const char *sub, const struct dv_strv *skips, struct 
 	if (names.n)
 		qsort(names.v, names.n, sizeof(*names.v), cmp_str);
 	for (size_t i = 0; i < names.n && ret == 0; i++) {
-		dv_autofree char *s = sub[0] ? dv_xasprintf("%s/%s", sub, names.v[i]) :
-					       dv_xstrdup(names.v[i]);
+		dv_autofree char *s = sub[0] ? dv_xasprintf("%s/%s", sub, names.v[i])
+					     : dv_xstrdup(names.v[i]);
 		const char *p = s;
 		struct stat st;
 
@@ -82,8 +82,9 @@ static int walk(int dirfd, const char *sub, const struct dv_strv *skips, struct 
 		}
 		stat_line(h, s, &st);
 		if (S_ISDIR(st.st_mode)) {
-			dv_autoclose int fd = openat(dirfd, names.v[i],
-						     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			dv_autoclose int fd =
+				openat(dirfd, names.v[i],
+				       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
 			ret = fd < 0 ? -1 : walk(fd, s, skips, h, depth + 1);
 		}
@@ -163,8 +164,8 @@ int prov_copystat_get(int dir, const struct env_spec *spec, int fd, const char *
 	if (dir < 0)
 		return 0;
 	record_name(folder, name);
-	if (dv_read_file_at(dir, name, &text, &len, &(struct dv_error){ 0 }) < 0 ||
-	    len < 134 || strlen(text) != len || strncmp(text, "F ", 2) || text[66] != '\n' ||
+	if (dv_read_file_at(dir, name, &text, &len, &(struct dv_error){ 0 }) < 0 || len < 134 ||
+	    strlen(text) != len || strncmp(text, "F ", 2) || text[66] != '\n' ||
 	    strncmp(text + 67, "D ", 2) || text[133] != '\n')
 		return 0;
 	for (char *line = text + 134, *nl; *line; line = nl + 1) {

@@ -150,9 +150,11 @@ int prov_download(const struct env_spec *spec, const struct env_step *step, cons
 	if (close(s.fd) < 0)
 		return dv_err(err, errno, "cannot write '%s'", path);
 	if (rc != CURLE_OK && g.refused[0]) {
-		snprintf(msg, sizeof(msg), "refused to connect to %s, %s: devenv reaches this "
+		snprintf(msg, sizeof(msg),
+			 "refused to connect to %s, %s: devenv reaches this "
 			 "machine or a link-local address only where the Envfile writes the address "
-			 "itself (a trust request)", g.refused, prov_where_name(g.refused_where));
+			 "itself (a trust request)",
+			 g.refused, prov_where_name(g.refused_where));
 		return step_err(spec, step, err, msg);
 	}
 	if (rc != CURLE_OK) {
@@ -168,8 +170,10 @@ int prov_download(const struct env_spec *spec, const struct env_step *step, cons
 	}
 	dv_sha256_final_hex(&s.h, hex);
 	if (strcmp(hex, step->sha256) != 0) {
-		snprintf(msg, sizeof(msg), "sha256 is %s but the Envfile says %s; check the URL, or "
-			 "update 'sha256:'", hex, step->sha256);
+		snprintf(msg, sizeof(msg),
+			 "sha256 is %s but the Envfile says %s; check the URL, or "
+			 "update 'sha256:'",
+			 hex, step->sha256);
 		return step_err(spec, step, err, msg);
 	}
 	*out_path = dv_steal_ptr(&path);

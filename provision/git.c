@@ -157,10 +157,13 @@ static int ls_remote(const struct env_spec *spec, const struct env_step *step, c
 		if (step->ref)
 			step_err(spec, step, err, ENOENT,
 				 "the repository has no branch or tag '%s'%s; a commit must be "
-				 "written in full (40 hex digits)", step->ref, "");
+				 "written in full (40 hex digits)",
+				 step->ref, "");
 		else
-			step_err(spec, step, err, ENOENT, "the repository has no HEAD%s%s; give "
-				 "'ref:'", "", "");
+			step_err(spec, step, err, ENOENT,
+				 "the repository has no HEAD%s%s; give "
+				 "'ref:'",
+				 "", "");
 		goto out;
 	}
 	g->git_oid_tostr(out, 41, found);
@@ -281,8 +284,8 @@ int prov_git_clone(const struct env_spec *spec, const struct env_step *step, con
 	       g->git_oid_equal(&head, &want)) &&
 	     (g->git_repository_set_head_detached(repo, &want) < 0 ||
 	      g->git_checkout_head(repo, &ck) < 0))) {
-		step_err(spec, step, err, ENOENT, "cannot check out commit %s: %s", step->git_commit,
-			 prov_git_errmsg(g));
+		step_err(spec, step, err, ENOENT, "cannot check out commit %s: %s",
+			 step->git_commit, prov_git_errmsg(g));
 		g->git_repository_free(repo);
 		return -1;
 	}

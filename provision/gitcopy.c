@@ -27,7 +27,7 @@ struct prov_gitcopy {
 	const struct prov_git *g;
 	git_repository *repo;
 	git_index *index;
-	char *prefix;            /* the copied folder inside the work tree: "" or "src/" */
+	char *prefix; /* the copied folder inside the work tree: "" or "src/" */
 	struct timespec index_mtime;
 };
 

@@ -179,13 +179,13 @@ static bool resolve(const char *checkout, const char *base, const char *value, c
 
 /* What one repository's config files say (gitconfig.c). */
 struct cfg_scan {
-	int gitfd;                /* the git dir read: the checkout's .git, or a
+	int gitfd;           /* the git dir read: the checkout's .git, or a
 				     worktree's common git dir */
-	const char *gitroot;      /* its path (absolute, real) */
+	const char *gitroot; /* its path (absolute, real) */
 	const char *checkout;
-	char dir[4096];           /* the folder of the file read (absolute) */
+	char dir[4096]; /* the folder of the file read (absolute) */
 	int depth;
-	char worktree[4096];      /* core.worktree, the last one ("" when none) */
+	char worktree[4096]; /* core.worktree, the last one ("" when none) */
 	/* every value: which one git takes may depend on an includeIf */
 	struct dv_strv hooks, fsmonitor;
 	struct dv_strv *out;
@@ -201,10 +201,12 @@ static void add_named(struct cfg_scan *c, const char *base, const char *value, c
 
 	if (resolve(c->checkout, base, value, rel, sizeof(rel), &climbed)) {
 		if (!*rel && !strcmp(key, "core.hooksPath"))
-			fprintf(stderr, "devenv: warning: %s '%s' in the repository's config "
+			fprintf(stderr,
+				"devenv: warning: %s '%s' in the repository's config "
 				"names the checkout itself, which cannot be made read-only: git "
 				"on the host runs the hooks the env puts there; give the hooks a "
-				"folder of their own\n", key, value);
+				"folder of their own\n",
+				key, value);
 		else if (*rel && !at_or_below(rel, ".git"))
 			add_path(c->out, rel);
 		for (size_t i = 0; i < climbed.n; i++)
@@ -255,7 +257,8 @@ static void on_var(const char *var, const char *value, void *arg)
 /* Read the config file rel (relative to the git dir c->gitfd). */
 static void read_config(struct cfg_scan *c, const char *rel)
 {
-	dv_autoclose int fd = dv_openat_beneath(c->gitfd, rel, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0);
+	dv_autoclose int fd =
+		dv_openat_beneath(c->gitfd, rel, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0);
 	dv_autofree char *text = NULL;
 	char saved[sizeof(c->dir)];
 	struct stat st;
@@ -475,7 +478,7 @@ bool prov_git_index_has(const unsigned char *data, size_t len, const char *path)
 }
 
 struct gitlinks {
-	int root;                 /* the checkout */
+	int root; /* the checkout */
 	struct dv_strv *out;
 };
 
@@ -503,7 +506,8 @@ static bool add_gitlink(const char *path, unsigned mode, void *arg)
  * can be read (a regular file, not too large). */
 static char *index_read(int gitfd, size_t *len)
 {
-	dv_autoclose int fd = dv_openat_beneath(gitfd, "index", O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0);
+	dv_autoclose int fd =
+		dv_openat_beneath(gitfd, "index", O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0);
 	char *data = NULL;
 	struct stat st;
 
@@ -573,9 +577,9 @@ static char *read_line_at(int dirfd, const char *name)
 
 /* A git worktree (`git worktree add`) as the host's git made it. */
 struct worktree {
-	char *common;    /* the repository's (common) git dir: real path */
-	char *gitdir;    /* the worktree's own git dir, common/worktrees/NAME */
-	int commonfd;    /* common, O_PATH */
+	char *common; /* the repository's (common) git dir: real path */
+	char *gitdir; /* the worktree's own git dir, common/worktrees/NAME */
+	int commonfd; /* common, O_PATH */
 };
 
 static void worktree_release(struct worktree *w)
@@ -633,7 +637,8 @@ static int worktree_open(int root, const char *checkout, struct worktree *out, c
 	if (!(common = read_line_at(gdfd, "commondir")))
 		return 0; /* a submodule's git dir, or one of a plain repository */
 	if (dv_path_below(gd, checkout)) {
-		snprintf(why, size, "its git dir '%s' is inside the checkout, which the env can write", gd);
+		snprintf(why, size,
+			 "its git dir '%s' is inside the checkout, which the env can write", gd);
 		return -1;
 	}
 	back = read_line_at(gdfd, "gitdir");
@@ -643,15 +648,19 @@ static int worktree_open(int root, const char *checkout, struct worktree *out, c
 		free(back);
 		back = abs;
 	}
-	if (!back || stat(back, &st) < 0 || st.st_dev != dotgit.st_dev || st.st_ino != dotgit.st_ino) {
-		snprintf(why, size, "its git dir '%s' belongs to another worktree (%s); run 'git "
-			 "worktree repair' in the checkout", gd, back ? back : "none");
+	if (!back || stat(back, &st) < 0 || st.st_dev != dotgit.st_dev ||
+	    st.st_ino != dotgit.st_ino) {
+		snprintf(why, size,
+			 "its git dir '%s' belongs to another worktree (%s); run 'git "
+			 "worktree repair' in the checkout",
+			 gd, back ? back : "none");
 		return -1;
 	}
 	if (!(cd = real_from(gd, common)) || dv_path_below(cd, checkout) ||
 	    (cdfd = open(cd, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) {
-		snprintf(why, size, "the repository's git dir '%s' (from '%s/commondir') is %s", common,
-			 gd, cd ? "inside the checkout, which the env can write" : "missing");
+		snprintf(why, size, "the repository's git dir '%s' (from '%s/commondir') is %s",
+			 common, gd,
+			 cd ? "inside the checkout, which the env can write" : "missing");
 		return -1;
 	}
 	p = strrchr(gd, '/');
@@ -660,8 +669,10 @@ static int worktree_open(int root, const char *checkout, struct worktree *out, c
 	    st.st_ino != st2.st_ino || fstatat(cdfd, "HEAD", &st, AT_SYMLINK_NOFOLLOW) < 0 ||
 	    fstatat(cdfd, "objects", &st, 0) < 0 || !S_ISDIR(st.st_mode) ||
 	    fstatat(cdfd, "refs", &st, 0) < 0 || !S_ISDIR(st.st_mode)) {
-		snprintf(why, size, "'%s' (from '%s/commondir') is not the git dir of a repository "
-			 "with this worktree", cd, gd);
+		snprintf(why, size,
+			 "'%s' (from '%s/commondir') is not the git dir of a repository "
+			 "with this worktree",
+			 cd, gd);
 		return -1;
 	}
 	out->common = dv_steal_ptr(&cd);
@@ -682,8 +693,10 @@ int prov_git_common_dir(const char *checkout, char **out, struct dv_error *err)
 		return dv_err(err, errno, "cannot open the checkout '%s'", checkout);
 	r = worktree_open(root, checkout, &w, why, sizeof(why));
 	if (r < 0)
-		fprintf(stderr, "devenv: warning: '%s/.git' names a worktree git dir devenv does not "
-			"mount: %s; git inside the env will not find the repository\n", checkout, why);
+		fprintf(stderr,
+			"devenv: warning: '%s/.git' names a worktree git dir devenv does not "
+			"mount: %s; git inside the env will not find the repository\n",
+			checkout, why);
 	if (r > 0)
 		*out = dv_steal_ptr(&w.common);
 	worktree_release(&w);
@@ -722,13 +735,16 @@ int prov_git_paths(const char *checkout, struct dv_strv *out, struct dv_error *e
 		char why[8400];
 
 		if (worktree_open(root, checkout, &w, why, sizeof(why)) > 0) {
-			struct cfg_scan c = { .gitfd = w.commonfd, .gitroot = w.common,
-					      .checkout = checkout, .out = out };
+			struct cfg_scan c = { .gitfd = w.commonfd,
+					      .gitroot = w.common,
+					      .checkout = checkout,
+					      .out = out };
 			const char *name = dv_path_below(w.gitdir, w.common);
 			dv_autofree char *mods = dv_xasprintf("%s/modules", name);
 			dv_autofree char *cfgwt = dv_xasprintf("%s/config.worktree", name);
 			dv_autoclose int gdfd = dv_openat_beneath(w.commonfd, name,
-								  O_PATH | O_DIRECTORY | O_NOFOLLOW, 0);
+								  O_PATH | O_DIRECTORY | O_NOFOLLOW,
+								  0);
 
 			walk_modules(w.commonfd, w.common, checkout, mods, 0, out);
 			if (gdfd >= 0)
@@ -744,7 +760,9 @@ int prov_git_paths(const char *checkout, struct dv_strv *out, struct dv_error *e
 	gitfd = openat(root, ".git", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (gitfd >= 0) {
 		dv_autofree char *gitroot = dv_xasprintf("%s/.git", checkout);
-		struct cfg_scan c = { .gitfd = gitfd, .gitroot = gitroot, .checkout = checkout,
+		struct cfg_scan c = { .gitfd = gitfd,
+				      .gitroot = gitroot,
+				      .checkout = checkout,
 				      .out = out };
 
 		walk_modules(gitfd, gitroot, checkout, "modules", 0, out);

@@ -18,7 +18,7 @@ int prov_host_tree(const struct env_spec *spec, const struct env_mount *h, const
 		   struct ctr_mount *out, struct dv_error *err)
 {
 	struct prov_hostpath p = { "mount source", h->source, h->source_abs, h->line, h->col,
-				   "mounted", fix };
+				   "mounted",      fix };
 	struct dv_error cerr = { 0 };
 	struct stat st;
 	int tree, e;
@@ -34,8 +34,11 @@ int prov_host_tree(const struct env_spec *spec, const struct env_mount *h, const
 		close(tree);
 		return prov_host_fail(spec, &p, EINVAL, err);
 	}
-	*out = (struct ctr_mount){ .source = h->source_abs, .target = h->target,
-				   .readonly = h->readonly, .host = true, .has_tree = true,
+	*out = (struct ctr_mount){ .source = h->source_abs,
+				   .target = h->target,
+				   .readonly = h->readonly,
+				   .host = true,
+				   .has_tree = true,
 				   .tree_fd = tree };
 	return 0;
 }

@@ -37,27 +37,34 @@ int prov_host_fail(const struct env_spec *spec, const struct prov_hostpath *p, i
 	int status = 1; /* the Envfile was fine when it was read */
 
 	if (e == EXDEV) {
-		snprintf(why, sizeof(why), "now leads outside the checkout; nothing was %s", p->done);
+		snprintf(why, sizeof(why), "now leads outside the checkout; nothing was %s",
+			 p->done);
 	} else if (e == ELOOP) {
-		snprintf(why, sizeof(why), "now goes through a symlink ('%s' had none when the "
-			 "Envfile was read); nothing was %s", p->real, p->done);
+		snprintf(why, sizeof(why),
+			 "now goes through a symlink ('%s' had none when the "
+			 "Envfile was read); nothing was %s",
+			 p->real, p->done);
 	} else if (e == ENOENT || e == ENOTDIR) {
 		/* as when the Envfile is read */
 		snprintf(why, sizeof(why), "no longer exists; create it, or %s", p->fix);
 		status = 2;
 	} else if (e == EAGAIN) {
-		snprintf(why, sizeof(why), "kept being renamed while it was opened (something is "
-			 "racing devenv); nothing was %s", p->done);
+		snprintf(why, sizeof(why),
+			 "kept being renamed while it was opened (something is "
+			 "racing devenv); nothing was %s",
+			 p->done);
 	} else if (e == EINVAL || e == EISDIR) {
 		snprintf(why, sizeof(why), "is not %s; nothing was %s",
-			 strcmp(p->done, "mounted") ? "a regular file" : "a folder or a regular file",
+			 strcmp(p->done, "mounted") ? "a regular file"
+						    : "a folder or a regular file",
 			 p->done);
 	} else {
 		snprintf(why, sizeof(why), "cannot be opened: %s; nothing was %s", strerror(e),
 			 p->done);
 	}
 	if (spec->display && p->line)
-		dv_err_at(err, spec->display, p->line, p->col, "%s '%s' %s", p->what, p->written, why);
+		dv_err_at(err, spec->display, p->line, p->col, "%s '%s' %s", p->what, p->written,
+			  why);
 	else
 		dv_err_plain(err, e, "%s '%s' %s", p->what, p->written, why);
 	err->errnum = e;
@@ -94,8 +101,8 @@ int prov_host_read(const struct env_spec *spec, const struct prov_hostpath *p, c
 int prov_spec_read_inputs(struct env_spec *spec, struct dv_error *err)
 {
 	struct env_security *sec = &spec->security;
-	struct prov_hostpath hp = { "seccomp profile", sec->seccomp, sec->seccomp_abs,
-				    sec->seccomp_line, sec->seccomp_col, "read",
+	struct prov_hostpath hp = { "seccomp profile",          sec->seccomp,     sec->seccomp_abs,
+				    sec->seccomp_line,          sec->seccomp_col, "read",
 				    "name another in 'seccomp'" };
 
 	/* Read once, here: were the trust prompt, the spec digest and the

@@ -28,11 +28,21 @@ static void json_str(struct dv_buf *b, const char *s)
 	dv_buf_adds(b, "\"");
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
 		switch (*p) {
-		case '"': dv_buf_adds(b, "\\\""); break;
-		case '\\': dv_buf_adds(b, "\\\\"); break;
-		case '\n': dv_buf_adds(b, "\\n"); break;
-		case '\t': dv_buf_adds(b, "\\t"); break;
-		case '\r': dv_buf_adds(b, "\\r"); break;
+		case '"':
+			dv_buf_adds(b, "\\\"");
+			break;
+		case '\\':
+			dv_buf_adds(b, "\\\\");
+			break;
+		case '\n':
+			dv_buf_adds(b, "\\n");
+			break;
+		case '\t':
+			dv_buf_adds(b, "\\t");
+			break;
+		case '\r':
+			dv_buf_adds(b, "\\r");
+			break;
 		default:
 			if (*p < 0x20)
 				dv_buf_addf(b, "\\u%04x", *p);
@@ -82,10 +92,14 @@ static void env_json(struct dv_buf *b, const struct env_spec *spec, const struct
 static const char *kind_name(enum env_step_kind k)
 {
 	switch (k) {
-	case ENV_STEP_COPY: return "copy";
-	case ENV_STEP_GIT: return "git";
-	case ENV_STEP_DOWNLOAD: return "download";
-	default: return "run";
+	case ENV_STEP_COPY:
+		return "copy";
+	case ENV_STEP_GIT:
+		return "git";
+	case ENV_STEP_DOWNLOAD:
+		return "download";
+	default:
+		return "run";
 	}
 }
 
@@ -226,13 +240,15 @@ static int digest_entry(int dirfd, const char *name, const char *rel, const char
 	if (S_ISLNK(st.st_mode))
 		return digest_link(dirfd, name, rel, w, h, err);
 	if (S_ISDIR(st.st_mode)) {
-		dv_autoclose int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+		dv_autoclose int fd =
+			openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 
 		if (fd < 0 || fstat(fd, &st) < 0)
 			return dv_err(err, errno, "cannot read folder '%s'", rel);
 		return digest_dir(fd, &st, rel, sub, w, h, err);
 	}
-	return dv_err(err, EINVAL, "'%s' is not a file, folder or symlink; 'copy' cannot take it", rel);
+	return dv_err(err, EINVAL, "'%s' is not a file, folder or symlink; 'copy' cannot take it",
+		      rel);
 }
 
 /* An open folder (st: its stat) and everything below it. */
@@ -258,8 +274,8 @@ static int digest_dir(int fd, const struct stat *st, const char *rel, const char
 		dv_treesum_dir(w->plain, rel, st->st_mode);
 	for (size_t i = 0; i < names.n && ret == 0; i++) {
 		dv_autofree char *r = dv_xasprintf("%s/%s", rel, names.v[i]);
-		dv_autofree char *s = sub[0] ? dv_xasprintf("%s/%s", sub, names.v[i]) :
-					       dv_xstrdup(names.v[i]);
+		dv_autofree char *s = sub[0] ? dv_xasprintf("%s/%s", sub, names.v[i])
+					     : dv_xstrdup(names.v[i]);
 
 		ret = digest_entry(fd, names.v[i], r, s, w, h, err);
 	}
@@ -293,7 +309,8 @@ static int digest_root(int fd, const char *rel, struct walk *w, struct dv_sha256
 	}
 	if (S_ISLNK(st.st_mode))
 		return digest_link(fd, "", rel, w, h, err);
-	return dv_err(err, EINVAL, "'%s' is not a file, folder or symlink; 'copy' cannot take it", rel);
+	return dv_err(err, EINVAL, "'%s' is not a file, folder or symlink; 'copy' cannot take it",
+		      rel);
 }
 
 /* A `copy` of a folder of a git checkout (fd: the folder): git's index and
@@ -356,8 +373,8 @@ static int digest_copy(const struct env_spec *spec, const struct env_step *step,
 /* Where a copy step's source is, for hostpath.c. */
 static void copy_hostpath(const struct env_step *step, struct prov_hostpath *out)
 {
-	*out = (struct prov_hostpath){ "'copy' path", step->copy, step->copy_abs, step->line,
-				       step->col, "copied", "remove the step" };
+	*out = (struct prov_hostpath){ "'copy' path", step->copy, step->copy_abs,   step->line,
+				       step->col,     "copied",   "remove the step" };
 }
 
 /* The start of a step's key: the key before it and its JSON. */
@@ -407,8 +424,8 @@ int prov_keys(const struct env_spec *spec, const char *base_id, struct dv_strv *
 	return prov_keys_at(spec, base_id, -1, out, err);
 }
 
-int prov_keys_at(const struct env_spec *spec, const char *base_id, int statdir,
-		 struct dv_strv *out, struct dv_error *err)
+int prov_keys_at(const struct env_spec *spec, const char *base_id, int statdir, struct dv_strv *out,
+		 struct dv_error *err)
 {
 	char prev[DV_SHA256_HEX];
 
@@ -520,8 +537,7 @@ static void wiring_json(struct dv_buf *b, const struct env_spec *spec, bool late
 	}
 }
 
-char *prov_spec_digest(const struct env_spec *spec, const char *base_id,
-		       const struct dv_strv *keys)
+char *prov_spec_digest(const struct env_spec *spec, const char *base_id, const struct dv_strv *keys)
 {
 	struct dv_buf b = { 0 };
 	char hex[DV_SHA256_HEX];
@@ -559,7 +575,8 @@ char *prov_spec_digest(const struct env_spec *spec, const char *base_id,
 	 * their digest. Not in the step keys: limits never change a layer. */
 	if (spec->resources.memory || spec->resources.cpus_milli || spec->resources.pids)
 		dv_buf_addf(&b, ",\"resources\":{\"cpus_milli\":%u,\"memory\":%llu,\"pids\":%llu}",
-			    spec->resources.cpus_milli, spec->resources.memory, spec->resources.pids);
+			    spec->resources.cpus_milli, spec->resources.memory,
+			    spec->resources.pids);
 	/* Only when set, so that envs from before `security` keep their digest. */
 	if (spec->security.seccomp || spec->security.cap_add.n || spec->security.cap_drop.n) {
 		dv_buf_adds(&b, ",\"security\":");
@@ -614,16 +631,20 @@ void prov_security_json(const struct env_spec *spec, struct dv_buf *b)
 	dv_buf_adds(b, "],\"cap_drop\":[");
 	for (size_t i = 0; i < sec->cap_drop.n; i++)
 		dv_buf_addf(b, "%s\"%s\"", i ? "," : "", sec->cap_drop.v[i]);
-	dv_buf_addf(b, "],\"seccomp\":\"%s\"}", sec->seccomp_abs ? hex : sec->seccomp ? sec->seccomp : "default");
+	dv_buf_addf(b, "],\"seccomp\":\"%s\"}",
+		    sec->seccomp_abs ? hex
+		    : sec->seccomp   ? sec->seccomp
+				     : "default");
 }
 
 /* "run: apt-get install …" on one line, cut to fit a terminal: what build.c
  * shows of a step and teamcache.c annotates its pushed layer with. */
 char *prov_step_label(const struct env_step *step)
 {
-	const char *text = step->kind == ENV_STEP_RUN    ? step->run :
-			   step->kind == ENV_STEP_GIT    ? step->git :
-			   step->kind == ENV_STEP_DOWNLOAD ? step->download : step->copy;
+	const char *text = step->kind == ENV_STEP_RUN        ? step->run
+			   : step->kind == ENV_STEP_GIT      ? step->git
+			   : step->kind == ENV_STEP_DOWNLOAD ? step->download
+							     : step->copy;
 	size_t n = strcspn(text, "\n"), max = 60;
 	bool cut = n > max || text[n] == '\n';
 	struct dv_buf b = { 0 };

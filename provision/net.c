@@ -75,8 +75,8 @@ char *prov_outbound_tool(bool *pasta, char *why, size_t why_n, const char **fix)
 	/* Both need a tap device: say so now, rather than start one to hear
 	 * it fail. */
 	if (!tun_usable(&tun_errno)) {
-		snprintf(why, why_n, "%s cannot open /dev/net/tun (%s)", *pasta ? "pasta" : "slirp4netns",
-			 strerror(tun_errno));
+		snprintf(why, why_n, "%s cannot open /dev/net/tun (%s)",
+			 *pasta ? "pasta" : "slirp4netns", strerror(tun_errno));
 		*fix = tun_errno == ENOENT ? "as root: modprobe tun"
 					   : "as root: chmod 0666 /dev/net/tun, its usual mode";
 		free(tool);
@@ -132,7 +132,8 @@ void prov_build_net_warn(const struct env_spec *spec)
 		fprintf(stderr,
 			"devenv: warning: network: private: %s; provisioning steps use the host's "
 			"network, its loopback services included, and the env has no outbound "
-			"network (%s)\n", why, fix);
+			"network (%s)\n",
+			why, fix);
 	told_no_outbound = !tool;
 	free(tool);
 }

@@ -30,7 +30,10 @@ void prov_progress_init(struct prov_progress *p, const struct dv_ctx *ctx, size_
 {
 	const char *no_color = getenv("NO_COLOR"), *term = getenv("TERM");
 
-	*p = (struct prov_progress){ .ctx = ctx, .of = of, .saved_out = -1, .saved_err = -1,
+	*p = (struct prov_progress){ .ctx = ctx,
+				     .of = of,
+				     .saved_out = -1,
+				     .saved_err = -1,
 				     .capture = -1 };
 	p->color = ctx->tty_out && !ctx->quiet && !ctx->events && !(no_color && *no_color) &&
 		   term && *term && strcmp(term, "dumb") != 0;
@@ -63,7 +66,8 @@ static void event(const struct prov_progress *p, size_t i, const char *label, co
 	json_object_object_add(o, "step", json_object_new_uint64(i + 1));
 	json_object_object_add(o, "of", json_object_new_uint64(p->of));
 	json_object_object_add(o, "kind", json_object_new_string_len(label, (int)kl));
-	json_object_object_add(o, "label", json_object_new_string(label[kl] ? label + kl + 2 : label));
+	json_object_object_add(o, "label",
+			       json_object_new_string(label[kl] ? label + kl + 2 : label));
 	json_object_object_add(o, "result", json_object_new_string(result));
 	json_object_object_add(o, "seconds", prov_json_seconds(secs));
 	prov_json_print(p->ctx->events, o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
@@ -99,8 +103,8 @@ void prov_progress_start(struct prov_progress *p, size_t i, const char *label)
 	}
 }
 
-void prov_progress_end(struct prov_progress *p, size_t i, const char *label,
-		       enum prov_result r, double secs)
+void prov_progress_end(struct prov_progress *p, size_t i, const char *label, enum prov_result r,
+		       double secs)
 {
 	static const char *const names[] = { "cached", "pulled", "ran", "failed" };
 
@@ -134,7 +138,8 @@ void prov_progress_end(struct prov_progress *p, size_t i, const char *label,
 		       i + 1, p->of, label, names[r], p->color ? RESET : "");
 		break;
 	case PROV_RAN:
-		printf("      %sran in %.1f s%s\n", p->color ? GREEN : "", secs, p->color ? RESET : "");
+		printf("      %sran in %.1f s%s\n", p->color ? GREEN : "", secs,
+		       p->color ? RESET : "");
 		break;
 	case PROV_FAILED:
 		printf("      %sfailed after %.1f s%s\n", p->color ? RED : "", secs,
@@ -155,8 +160,8 @@ void prov_progress_release(struct prov_progress *p)
 	p->capture = p->saved_out = p->saved_err = -1;
 }
 
-void prov_progress_on_up(const struct dv_ctx *ctx, size_t i, size_t of, const char *run,
-			 bool ok, double secs)
+void prov_progress_on_up(const struct dv_ctx *ctx, size_t i, size_t of, const char *run, bool ok,
+			 double secs)
 {
 	struct json_object *o;
 

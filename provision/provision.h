@@ -62,8 +62,8 @@ int prov_keys(const struct env_spec *spec, const char *base_id, struct dv_strv *
 /* The same, remembering the digests of `copy` folders of a git checkout in
  * statdir (the store's git/, prov_git_dir) so that an unchanged one is not
  * read again (copystat.c). */
-int prov_keys_at(const struct env_spec *spec, const char *base_id, int statdir,
-		 struct dv_strv *out, struct dv_error *err);
+int prov_keys_at(const struct env_spec *spec, const char *base_id, int statdir, struct dv_strv *out,
+		 struct dv_error *err);
 
 /* hostpath.c: a host path the Envfile names (`copy` and `mounts` sources,
  * a seccomp profile), opened at the moment of use (DESIGN.md: host paths
@@ -109,11 +109,11 @@ void prov_host_trees_close(struct ctr_mount *m, size_t n);
  * opened race-free, what its key leaves out, and the digests of what the
  * source held as it was read. Release with prov_copy_release(). */
 struct prov_copy {
-	int fd;                  /* O_PATH fd of the source (-1: none) */
-	struct dv_strv skips;    /* what git ignores (and every .git), sorted: the copy
+	int fd;               /* O_PATH fd of the source (-1: none) */
+	struct dv_strv skips; /* what git ignores (and every .git), sorted: the copy
 				    leaves them out too; empty outside a repository */
-	char key[65];            /* the step's key, from what was read through fd */
-	char digest[65];         /* util/treesum.h's digest of the entries and contents
+	char key[65];         /* the step's key, from what was read through fd */
+	char digest[65];      /* util/treesum.h's digest of the entries and contents
 				    read through fd, named as the Envfile writes the path:
 				    what ctr_copy_in must report having written */
 };
@@ -148,23 +148,20 @@ int prov_git_dir(const struct layer_store *st, struct dv_error *err);
 
 /* Digest of everything in the spec that shapes the env (image, keys,
  * workdir, shell, env, on_up, name): equal digests mean nothing to do. */
-char *prov_spec_digest(const struct env_spec *spec, const char *base_id,
-		       const struct dv_strv *keys);
+char *prov_spec_digest(const struct env_spec *spec, const char *base_id, const struct dv_strv *keys);
 
 /* Make sure every step's layer exists, running the missing ones. Prints
  * "[3/7] run: ... (cached)" lines, or streams a step's output and its time.
  * *layers gets the full chain, bottom first: the image's layers then one
  * per step. A failing step: -1 with the step's Envfile line and status. */
-int prov_build(const struct dv_ctx *ctx, const struct layer_store *st,
-	       const struct env_spec *spec, const struct layer_image *base,
-	       const struct dv_strv *keys, struct prov_team *team, struct dv_strv *layers,
-	       struct dv_error *err);
+int prov_build(const struct dv_ctx *ctx, const struct layer_store *st, const struct env_spec *spec,
+	       const struct layer_image *base, const struct dv_strv *keys, struct prov_team *team,
+	       struct dv_strv *layers, struct dv_error *err);
 /* The one name of the cgroup a build step of process pid runs in:
  * "build-<store id>-<pid>" (gc finds those of dead pids by it). out has
  * room for PROV_CGROUP_NAME_MAX bytes. */
 #define PROV_CGROUP_NAME_MAX 64
-int prov_build_cgroup_name(const struct layer_store *st, pid_t pid, char *out,
-			   struct dv_error *err);
+int prov_build_cgroup_name(const struct layer_store *st, pid_t pid, char *out, struct dv_error *err);
 /* gc: remove the build cgroups of this store's dead pids, in every
  * hierarchy (a killed build leaves its own); adds their number to *removed. */
 int prov_build_cgroups_gc(const struct layer_store *st, unsigned *removed, struct dv_error *err);
@@ -183,12 +180,12 @@ struct prov_progress {
 };
 void prov_progress_init(struct prov_progress *p, const struct dv_ctx *ctx, size_t of);
 void prov_progress_start(struct prov_progress *p, size_t i, const char *label);
-void prov_progress_end(struct prov_progress *p, size_t i, const char *label,
-		       enum prov_result r, double secs);
+void prov_progress_end(struct prov_progress *p, size_t i, const char *label, enum prov_result r,
+		       double secs);
 void prov_progress_release(struct prov_progress *p);
 /* --json: {"on_up":1,"of":2,"label":…,"result":"ran|failed","seconds":…} */
-void prov_progress_on_up(const struct dv_ctx *ctx, size_t i, size_t of, const char *run,
-			 bool ok, double secs);
+void prov_progress_on_up(const struct dv_ctx *ctx, size_t i, size_t of, const char *run, bool ok,
+			 double secs);
 struct json_object;
 struct json_object *prov_json_seconds(double secs); /* 1.23, for --json */
 /* o as JSON text (json-c's flags) and a newline, to f: what json-c leaves
@@ -303,8 +300,7 @@ void prov_warn_undelegated(const struct ctr_limits *lim, const struct dv_strv *c
  * Envfile's `env`, PATH defaulted, HOME=/root. */
 void prov_envp(const struct env_spec *spec, struct dv_strv *out);
 /* The same for one step: its own `env` over the Envfile's (step may be NULL). */
-void prov_step_envp(const struct env_spec *spec, const struct env_step *step,
-		    struct dv_strv *out);
+void prov_step_envp(const struct env_spec *spec, const struct env_step *step, struct dv_strv *out);
 
 /* git.c: fill in the commit of every `git` step (step->git_commit). With
  * refresh (provision, reload) the remote is asked; without (up, push) a
@@ -342,13 +338,13 @@ int prov_seccomp_gc(const struct layer_store *st, const struct dv_strv *keep,
  * c.cs points into c: c is never copied. */
 struct prov_ctr {
 	struct ctr_spec cs;
-	const char **lowers;      /* layer_diff_path() of each layer, top first */
+	const char **lowers; /* layer_diff_path() of each layer, top first */
 	size_t n_lowers;
 	struct ctr_mount *mounts; /* cs.mounts */
 	size_t n_mounts;
-	struct dv_strv paths;     /* the volumes' folders the mounts name */
-	const char **hosts;       /* cs.hosts */
-	struct ctr_sandbox sb;    /* cs.sandbox, once prov_ctr_sandbox() loaded it */
+	struct dv_strv paths;  /* the volumes' folders the mounts name */
+	const char **hosts;    /* cs.hosts */
+	struct ctr_sandbox sb; /* cs.sandbox, once prov_ctr_sandbox() loaded it */
 };
 /* layers: ids, bottom first (a chain, as state.json keeps it). */
 void prov_ctr_init(struct prov_ctr *c, const struct layer_store *st, const char *hostname,
@@ -368,10 +364,9 @@ int prov_ctr_mounts(struct prov_ctr *c, const struct env_spec *spec, const struc
 		    struct dv_error *err);
 /* spec's sandbox (prov_sandbox: *caps, *bpf, the caller's to free) loaded
  * into c, with lim's pids as RLIMIT_NPROC where no cgroup holds them. */
-int prov_ctr_sandbox(struct prov_ctr *c, const struct layer_store *st,
-		     const struct env_spec *spec, const struct ctr_limits *lim,
-		     const struct dv_strv *cgroups, unsigned long long *caps, char **bpf,
-		     struct dv_error *err);
+int prov_ctr_sandbox(struct prov_ctr *c, const struct layer_store *st, const struct env_spec *spec,
+		     const struct ctr_limits *lim, const struct dv_strv *cgroups,
+		     unsigned long long *caps, char **bpf, struct dv_error *err);
 void prov_ctr_release(struct prov_ctr *c);
 /* Canonical JSON of `security` for the spec digest (cap names are checked
  * names, the profile by the sha256 of its content). */
@@ -421,32 +416,32 @@ bool prov_outbound_say_once(void);
  * before anything runs (up, provision, reload, init --from-devcontainer);
  * `devenv allow` calls prov_trust_allow() or prov_trust_revoke(). */
 enum prov_req_kind {
-	PROV_REQ_MOUNT,          /* `mounts:` with a source outside the checkout */
-	PROV_REQ_SERVICE_MOUNT,  /* the same in a service's `volumes` */
+	PROV_REQ_MOUNT,         /* `mounts:` with a source outside the checkout */
+	PROV_REQ_SERVICE_MOUNT, /* the same in a service's `volumes` */
 	PROV_REQ_CAP_ADD,
-	PROV_REQ_SECCOMP,        /* unconfined, or a profile of the checkout's */
-	PROV_REQ_GIT_METADATA,   /* `git_metadata: read-write` */
-	PROV_REQ_PORT,           /* a host address other than loopback */
-	PROV_REQ_GIT,            /* file://, loopback, link-local or private */
-	PROV_REQ_DOWNLOAD,       /* loopback, link-local or private */
-	PROV_REQ_HOST_ENV,       /* devcontainer.json's ${localEnv:NAME} */
+	PROV_REQ_SECCOMP,      /* unconfined, or a profile of the checkout's */
+	PROV_REQ_GIT_METADATA, /* `git_metadata: read-write` */
+	PROV_REQ_PORT,         /* a host address other than loopback */
+	PROV_REQ_GIT,          /* file://, loopback, link-local or private */
+	PROV_REQ_DOWNLOAD,     /* loopback, link-local or private */
+	PROV_REQ_HOST_ENV,     /* devcontainer.json's ${localEnv:NAME} */
 	PROV_REQ_SHARED_VOLUME,
 	PROV_REQ_CACHE_FROM,
-	PROV_REQ_NETWORK_HOST,   /* a written `network: host` */
-	PROV_REQ_IMAGE,          /* `image:` (env or service) from loopback or link-local */
-	PROV_REQ_CHECKOUT,       /* an Envfile below the checkout's root its git index lacks */
+	PROV_REQ_NETWORK_HOST, /* a written `network: host` */
+	PROV_REQ_IMAGE,        /* `image:` (env or service) from loopback or link-local */
+	PROV_REQ_CHECKOUT,     /* an Envfile below the checkout's root its git index lacks */
 };
 struct prov_request {
 	enum prov_req_kind kind;
-	unsigned line, col;      /* in the spec's file; 0 when it has none */
-	char *what;              /* "host path '/' at '/host', read-write" (printable) */
-	char *gives;             /* one line: what it gives the env */
-	char *extra;             /* digested, not shown (a profile's sha256), or NULL */
+	unsigned line, col; /* in the spec's file; 0 when it has none */
+	char *what;         /* "host path '/' at '/host', read-write" (printable) */
+	char *gives;        /* one line: what it gives the env */
+	char *extra;        /* digested, not shown (a profile's sha256), or NULL */
 };
 struct prov_requests {
-	struct prov_request *v;  /* in file order */
+	struct prov_request *v; /* in file order */
 	size_t n;
-	char *file;              /* the spec's display name, made safe to print */
+	char *file; /* the spec's display name, made safe to print */
 };
 /* Every request of spec (none: out->n == 0). No I/O, but for an Envfile
  * below its checkout's root: the repository's index is read (is the

@@ -54,7 +54,7 @@ static unsigned resolve_classes(const char *host)
 static const char *env_proxy(const char *url)
 {
 	static const char *const https_vars[] = { "https_proxy", "HTTPS_PROXY", "all_proxy",
-						   "ALL_PROXY", NULL };
+						  "ALL_PROXY", NULL };
 	/* curl reads only the lower-case http_proxy (httpoxy) */
 	static const char *const http_vars[] = { "http_proxy", "all_proxy", "ALL_PROXY", NULL };
 	const char *const *vars = dv_str_startswith(url, "https:") ? https_vars : http_vars;
@@ -78,8 +78,9 @@ unsigned prov_reach_allowed(const char *url)
 	if (w == PROV_WHERE_LOOPBACK || w == PROV_WHERE_LINKLOCAL)
 		m |= BIT(w);
 	if (proxy) {
-		char host[256], *with_scheme = strstr(proxy, "://") ? NULL
-								    : dv_xasprintf("http://%s", proxy);
+		char host[256], *with_scheme = strstr(proxy, "://")
+						       ? NULL
+						       : dv_xasprintf("http://%s", proxy);
 
 		if (prov_url_host(with_scheme ? with_scheme : proxy, host, sizeof(host)) == 0) {
 			enum prov_where pw = prov_where_host(host);
@@ -104,8 +105,8 @@ void prov_reach_address(const struct sockaddr *sa, char *out, size_t n)
 		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, buf,
 			  sizeof(buf));
 	else if (sa->sa_family == AF_INET6)
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, buf,
-			  sizeof(buf));
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
+			  buf, sizeof(buf));
 	snprintf(out, n, "%s", buf);
 }
 
@@ -130,9 +131,11 @@ int prov_reach_resolve(const char *url, char *why, size_t n)
 		if (prov_reach_ok(allowed, w))
 			continue;
 		prov_reach_address(a->ai_addr, addr, sizeof(addr));
-		snprintf(why, n, "'%s' resolves to %s, %s: devenv reaches this machine or a "
+		snprintf(why, n,
+			 "'%s' resolves to %s, %s: devenv reaches this machine or a "
 			 "link-local address only where the Envfile writes the address itself (a "
-			 "trust request)", host, addr, prov_where_name(w));
+			 "trust request)",
+			 host, addr, prov_where_name(w));
 		ret = -1;
 	}
 	freeaddrinfo(res);

@@ -56,9 +56,11 @@ int prov_resolve_image(const struct layer_store *st, const struct env_spec *spec
 			return 0;
 		/* Another project's cache_from put it here: not ours to run on.
 		 * What follows (bootstrap, pull) replaces it with our own. */
-		dv_err_plain(&miss, ENOENT, "image '%s' in this store was taken from cache_from "
+		dv_err_plain(&miss, ENOENT,
+			     "image '%s' in this store was taken from cache_from "
 			     "'%s' for another env, so it is not used here; import or pull your "
-			     "own (it replaces that one)", ref, img->from);
+			     "own (it replaces that one)",
+			     ref, img->from);
 		layer_image_release(img);
 		foreign = true;
 	}
@@ -74,7 +76,8 @@ int prov_resolve_image(const struct layer_store *st, const struct env_spec *spec
 	 * or tagged: such an image missing is not pulled from port 80 of this
 	 * machine (a registry here is written with its port, localhost:5000/x,
 	 * and is a trust request). `devenv pull` still can, when asked. */
-	if (miss.errnum == ENOENT && layer_ref_has_host(ref) && !dv_str_startswith(ref, "localhost/")) {
+	if (miss.errnum == ENOENT && layer_ref_has_host(ref) &&
+	    !dv_str_startswith(ref, "localhost/")) {
 		fprintf(stderr, "devenv: image '%s' is not in the store; pulling it\n", ref);
 		layer_image_release(img);
 		return reg_pull(st, ref, img, err);
@@ -88,8 +91,10 @@ int prov_resolve_image(const struct layer_store *st, const struct env_spec *spec
 	}
 	layer_image_release(img);
 	if (dv_str_startswith(ref, "debian:")) {
-		fprintf(stderr, "devenv: image '%s' is not in the store; building it from the Debian "
-			"mirror (once)\n", ref);
+		fprintf(stderr,
+			"devenv: image '%s' is not in the store; building it from the Debian "
+			"mirror (once)\n",
+			ref);
 		return layer_image_bootstrap(st, ref, img, err);
 	}
 	return pull_short_name(st, ref, img, err);

@@ -38,7 +38,8 @@ int prov_sandbox(const struct layer_store *st, const struct env_spec *spec,
 		/* The bytes read when the env was located, which the trust
 		 * prompt showed and the digest holds. */
 		if (!sec->seccomp_text)
-			return dv_err(err, EINVAL, "seccomp profile '%s' was not read", sec->seccomp);
+			return dv_err(err, EINVAL, "seccomp profile '%s' was not read",
+				      sec->seccomp);
 		profile = sec->seccomp_text;
 		len = sec->seccomp_len;
 	} else {
@@ -46,7 +47,8 @@ int prov_sandbox(const struct layer_store *st, const struct env_spec *spec,
 	}
 	dir = dv_xasprintf("%s/seccomp", st->root);
 	if (ctr_seccomp_prepare(dir, profile, len, *caps, bpf_path, err) < 0)
-		return dv_err_prefix(err, "seccomp profile '%s'", sec->seccomp_abs ? sec->seccomp : "default");
+		return dv_err_prefix(err, "seccomp profile '%s'",
+				     sec->seccomp_abs ? sec->seccomp : "default");
 	return 0;
 }
 
@@ -88,8 +90,8 @@ void prov_warn_undelegated(const struct ctr_limits *lim, const struct dv_strv *c
 {
 	static bool said;
 	const char *unenforced = lim->memory && lim->cpus_milli ? "memory and cpus are"
-				 : lim->memory			? "memory is"
-				 : lim->cpus_milli		? "cpus is"
+				 : lim->memory                  ? "memory is"
+				 : lim->cpus_milli              ? "cpus is"
 								: NULL;
 
 	if (said || cgroups->n || (!unenforced && !lim->pids))

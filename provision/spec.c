@@ -65,8 +65,10 @@ int prov_ctr_mounts(struct prov_ctr *c, const struct env_spec *spec, const struc
 			if (volume(&m[i], &dir, arg, err) < 0)
 				return -1;
 			dv_strv_push_owned(&c->paths, dir);
-			*cm = (struct ctr_mount){ .source = dir, .target = m[i].target,
-						  .readonly = m[i].readonly, .fill = true,
+			*cm = (struct ctr_mount){ .source = dir,
+						  .target = m[i].target,
+						  .readonly = m[i].readonly,
+						  .fill = true,
 						  .tree_fd = -1 };
 		} else if (prov_host_tree(spec, &m[i], fix, cm, err) < 0) {
 			/* opened race-free, cloned: bound as it is */
@@ -76,10 +78,9 @@ int prov_ctr_mounts(struct prov_ctr *c, const struct env_spec *spec, const struc
 	return 0;
 }
 
-int prov_ctr_sandbox(struct prov_ctr *c, const struct layer_store *st,
-		     const struct env_spec *spec, const struct ctr_limits *lim,
-		     const struct dv_strv *cgroups, unsigned long long *caps, char **bpf,
-		     struct dv_error *err)
+int prov_ctr_sandbox(struct prov_ctr *c, const struct layer_store *st, const struct env_spec *spec,
+		     const struct ctr_limits *lim, const struct dv_strv *cgroups,
+		     unsigned long long *caps, char **bpf, struct dv_error *err)
 {
 	if (prov_sandbox(st, spec, caps, bpf, err) < 0 ||
 	    ctr_sandbox_load(*bpf, *caps, &c->sb, err) < 0)

@@ -40,14 +40,14 @@
 
 struct prov_team {
 	const struct dv_strv *refs;
-	const char *image;             /* the Envfile's `image:` */
+	const char *image; /* the Envfile's `image:` */
 	const struct env_spec *spec;
-	bool quiet;                    /* nothing to build: no warning for a source
+	bool quiet;                  /* nothing to build: no warning for a source
 					  that cannot be read */
-	char env[13];                  /* the env's id, "" when unknown */
+	char env[13];                /* the env's id, "" when unknown */
 	struct reg_remote **remotes; /* opened on first use */
 	bool *tried;
-	bool *told;                    /* warned that its base is not ours */
+	bool *told; /* warned that its base is not ours */
 };
 
 struct prov_team *prov_team_new(const struct env_spec *spec)
@@ -99,8 +99,8 @@ static struct reg_remote *source(struct prov_team *t, size_t i)
 /* Drop source i after a failure, with one warning. */
 static void drop(struct prov_team *t, size_t i, const struct dv_error *err)
 {
-	fprintf(stderr, "devenv: warning: cache_from '%s': %s; its steps run here\n",
-		t->refs->v[i], err->msg);
+	fprintf(stderr, "devenv: warning: cache_from '%s': %s; its steps run here\n", t->refs->v[i],
+		err->msg);
 	reg_remote_free(t->remotes[i]);
 	t->remotes[i] = NULL;
 }
@@ -223,8 +223,7 @@ static char *repository(const char *name)
  * ANN_BASE_MANIFEST; *ids: the base ids its keys start from), or a team's
  * base itself, pushed from a store where it had that name
  * (REG_ANN_IMAGE_REF; *ids: its config's digest). */
-static char *base_of(struct prov_team *t, size_t i, const char *image, const char **ids,
-		     bool *self)
+static char *base_of(struct prov_team *t, size_t i, const char *image, const char **ids, bool *self)
 {
 	struct reg_remote *r = source(t, i);
 	const char *ref, *digest, *own;
@@ -267,11 +266,15 @@ int prov_team_base(const struct layer_store *st, struct prov_team *t, const char
 		if (!from)
 			continue;
 		if (self)
-			fprintf(stderr, "devenv: image '%s' is not in the store; pulling the team's, "
-				"cache_from '%s'\n", image, t->refs->v[i]);
+			fprintf(stderr,
+				"devenv: image '%s' is not in the store; pulling the team's, "
+				"cache_from '%s'\n",
+				image, t->refs->v[i]);
 		else
-			fprintf(stderr, "devenv: image '%s' is not in the store; pulling the one '%s' "
-				"was built on\n", image, t->refs->v[i]);
+			fprintf(stderr,
+				"devenv: image '%s' is not in the store; pulling the one '%s' "
+				"was built on\n",
+				image, t->refs->v[i]);
 		if (reg_pull(st, from, &pulled, &fail) < 0) {
 			drop(t, i, &fail);
 			continue;
@@ -313,12 +316,14 @@ int prov_team_pin(const struct layer_store *st, struct prov_team *t, const char 
 			break; /* built on ours: its keys are ours */
 		/* Taken before, for this env or another clone naming the same
 		 * source: no network beyond the manifest read above. */
-		if (layer_image_resolve(st, from, img, &fail) == 0 && prov_team_vouches(t->spec, img)) {
+		if (layer_image_resolve(st, from, img, &fail) == 0 &&
+		    prov_team_vouches(t->spec, img)) {
 			fprintf(stderr,
 				"devenv: cache_from '%s' %s another '%s' than this store's "
 				"(sha256:%.12s): this env uses that one, %s, pinned by digest; the "
 				"store's '%s' stays as it is\n",
-				t->refs->v[i], self ? "is" : "was built on", image, hex, from, image);
+				t->refs->v[i], self ? "is" : "was built on", image, hex, from,
+				image);
 			ret = 0;
 			break;
 		}
@@ -388,7 +393,8 @@ int prov_team_push(const struct dv_ctx *ctx, const struct layer_store *st,
 		if (err->errnum == ENOENT)
 			dv_err_plain(err, ENOENT,
 				     "image '%s' is not in this store; run 'devenv up' first, "
-				     "then push", spec->image);
+				     "then push",
+				     spec->image);
 		goto out;
 	}
 	/* Only fills in the git steps' commits (as `up` would: the ones the
@@ -426,7 +432,7 @@ int prov_team_push(const struct dv_ctx *ctx, const struct layer_store *st,
 		struct reg_push_notes untagged = { .untagged = true };
 
 		if (reg_push_image(st, &base, dest, comp, &untagged, NULL, NULL, base_digest,
-				     base_config + 7, err) < 0)
+				   base_config + 7, err) < 0)
 			goto out;
 		memcpy(base_config, "sha256:", 7);
 		if (prov_keys(spec, base_config, &pushed_keys, err) < 0)
@@ -454,7 +460,7 @@ int prov_team_push(const struct dv_ctx *ctx, const struct layer_store *st,
 	pn.manifest = manifest_notes;
 	pn.layer = notes;
 	if (reg_push_image(st, &img, dest, comp, &pn, ctx->quiet ? NULL : stdout, &name, digest,
-			     NULL, err) < 0)
+			   NULL, err) < 0)
 		goto out;
 	if (!ctx->quiet)
 		printf("pushed env '%s' (%zu step%s) as %s@sha256:%s\n", spec->name, keys.n,

@@ -98,7 +98,8 @@ static enum prov_where where_v6(const unsigned char b[16])
 enum prov_where prov_where_sockaddr(const struct sockaddr *sa)
 {
 	if (sa->sa_family == AF_INET)
-		return where_v4(ntohl(((const struct sockaddr_in *)(const void *)sa)->sin_addr.s_addr));
+		return where_v4(
+			ntohl(((const struct sockaddr_in *)(const void *)sa)->sin_addr.s_addr));
 	if (sa->sa_family == AF_INET6)
 		return where_v6(((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr.s6_addr);
 	return PROV_WHERE_LOOPBACK; /* a unix socket is this machine */
@@ -197,12 +198,18 @@ enum prov_where prov_where_url(const char *url)
 const char *prov_where_name(enum prov_where w)
 {
 	switch (w) {
-	case PROV_WHERE_FILE: return "this machine's files";
-	case PROV_WHERE_LOOPBACK: return "this machine (loopback)";
-	case PROV_WHERE_LINKLOCAL: return "a link-local address";
-	case PROV_WHERE_PRIVATE: return "your local network";
-	case PROV_WHERE_NAME: return "a host name";
-	default: return "a public address";
+	case PROV_WHERE_FILE:
+		return "this machine's files";
+	case PROV_WHERE_LOOPBACK:
+		return "this machine (loopback)";
+	case PROV_WHERE_LINKLOCAL:
+		return "a link-local address";
+	case PROV_WHERE_PRIVATE:
+		return "your local network";
+	case PROV_WHERE_NAME:
+		return "a host name";
+	default:
+		return "a public address";
 	}
 }
 
@@ -444,7 +451,8 @@ static void add_checkout(struct prov_requests *out, const struct env_spec *spec)
 	rel = shown(spec->relpath);
 	add(out, PROV_REQ_CHECKOUT, 0, 0,
 	    dv_xasprintf("the whole checkout '%s', read-write ('%s' is not tracked by its git "
-			 "repository)", co, rel),
+			 "repository)",
+			 co, rel),
 	    dv_xstrdup("the env can read and change every file of that folder, not only of the "
 		       "Envfile's, and mounts anywhere in it ask nothing"),
 	    NULL);
@@ -508,7 +516,8 @@ void prov_trust_requests(const struct env_spec *spec, struct prov_requests *out)
 		add(out, PROV_REQ_HOST_ENV, spec->host_env[i].line, spec->host_env[i].col,
 		    dv_xasprintf("${localEnv:%s}", name),
 		    dv_xasprintf("the value of your environment variable '%s' goes into the env "
-				 "(and its state on disk)", name),
+				 "(and its state on disk)",
+				 name),
 		    NULL);
 	}
 	/* The Envfile's own; `--cache-from` on the command line is the
@@ -551,8 +560,8 @@ void prov_trust_digest(const struct prov_requests *r, char hex[DV_SHA256_HEX])
 	struct dv_sha256 h;
 
 	for (size_t i = 0; i < r->n; i++)
-		lines[i] = dv_xasprintf("%s\t%s\t%s", prov_req_kind_name(r->v[i].kind), r->v[i].what,
-					r->v[i].extra ? r->v[i].extra : "");
+		lines[i] = dv_xasprintf("%s\t%s\t%s", prov_req_kind_name(r->v[i].kind),
+					r->v[i].what, r->v[i].extra ? r->v[i].extra : "");
 	if (r->n)
 		qsort(lines, r->n, sizeof(*lines), cmp_str);
 	dv_sha256_init(&h);

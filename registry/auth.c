@@ -18,7 +18,7 @@
 static int get_retry(struct reg *r, const char *url, const char *accept, bool with_auth,
 		     struct reg_sink *s, long *status, struct dv_error *err)
 {
-	struct reg_req q = {.method = "GET", .url = url, .accept = accept};
+	struct reg_req q = { .method = "GET", .url = url, .accept = accept };
 
 	return reg_req_retry(r, &q, with_auth, s, status, err);
 }
@@ -57,7 +57,7 @@ static int fetch_token(struct reg *r, const char *challenge, struct dv_error *er
 	dv_autofree char *from = NULL, *efrom = NULL;
 	layer_autojson struct json_object *o = NULL;
 	struct json_object *tok;
-	struct reg_sink s = {.c = r->c, .fd = -1, .max = 1u << 20};
+	struct reg_sink s = { .c = r->c, .fd = -1, .max = 1u << 20 };
 	char msg[256];
 	const char *t;
 	long status;
@@ -84,7 +84,7 @@ static int fetch_token(struct reg *r, const char *challenge, struct dv_error *er
 	    (from && reg_url_escape(r->c, from, &efrom) < 0))
 		return dv_err(err, ENOMEM, "cannot build the token request");
 	{
-		struct dv_buf u = {0};
+		struct dv_buf u = { 0 };
 		char sep = strchr(realm, '?') ? '&' : '?';
 
 		dv_buf_adds(&u, realm);
@@ -138,7 +138,7 @@ out:
 
 /* One request, answering one auth challenge; 0 whatever the HTTP status. */
 int reg_do(struct reg *r, const struct reg_req *q, struct reg_sink *s, long *status,
-		  struct dv_error *err)
+	   struct dv_error *err)
 {
 	bool retried = false;
 
@@ -165,10 +165,10 @@ int reg_do(struct reg *r, const struct reg_req *q, struct reg_sink *s, long *sta
 
 /* GET base/<what>; fails on anything but 2xx. */
 int reg_get(struct reg *r, const char *what, const char *accept, struct reg_sink *s,
-		   const char *desc, struct dv_error *err)
+	    const char *desc, struct dv_error *err)
 {
 	dv_autofree char *url = dv_xasprintf("%s/%s", r->base, what);
-	struct reg_req q = {.method = "GET", .url = url, .accept = accept};
+	struct reg_req q = { .method = "GET", .url = url, .accept = accept };
 	long status;
 
 	if (reg_do(r, &q, s, &status, err) < 0)
@@ -180,11 +180,15 @@ int reg_get(struct reg *r, const char *what, const char *accept, struct reg_sink
 
 /* PUT `up` to url; 201 or `also_ok` is success, anything else the
  * registry's message about `what`. */
-int reg_put(struct reg *r, const char *url, const char *ctype, struct reg_upload *up,
-		   bool no_auth, long also_ok, const char *what, struct dv_error *err)
+int reg_put(struct reg *r, const char *url, const char *ctype, struct reg_upload *up, bool no_auth,
+	    long also_ok, const char *what, struct dv_error *err)
 {
-	struct reg_sink s = {.c = r->c, .fd = -1, .max = REG_ERRBODY_MAX};
-	struct reg_req q = {.method = "PUT", .url = url, .ctype = ctype, .up = up, .no_auth = no_auth};
+	struct reg_sink s = { .c = r->c, .fd = -1, .max = REG_ERRBODY_MAX };
+	struct reg_req q = { .method = "PUT",
+			     .url = url,
+			     .ctype = ctype,
+			     .up = up,
+			     .no_auth = no_auth };
 	long status;
 	int ret = -1;
 
@@ -202,8 +206,8 @@ out:
 int reg_ping(struct reg *r, struct dv_error *err)
 {
 	dv_autofree char *url = dv_xasprintf("%s/v2/", r->origin);
-	struct reg_sink s = {.c = r->c, .fd = -1, .max = REG_ERRBODY_MAX};
-	struct reg_req q = {.method = "GET", .url = url};
+	struct reg_sink s = { .c = r->c, .fd = -1, .max = REG_ERRBODY_MAX };
+	struct reg_req q = { .method = "GET", .url = url };
 	long status;
 	int ret = -1;
 

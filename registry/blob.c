@@ -33,11 +33,11 @@ static int blob_digest_check(const struct reg *r, struct reg_sink *s, const char
 			    r->host, got, hex, r->name);
 }
 
-int reg_blob(struct reg *r, const char *hex, unsigned long long max, int fd,
-		   char **body, size_t *len, struct dv_error *err)
+int reg_blob(struct reg *r, const char *hex, unsigned long long max, int fd, char **body,
+	     size_t *len, struct dv_error *err)
 {
 	dv_autofree char *what = NULL;
-	struct reg_sink s = {.c = r->c, .fd = fd, .max = max};
+	struct reg_sink s = { .c = r->c, .fd = fd, .max = max };
 	int ret = -1;
 
 	if (!dv_is_sha256_hex(hex))
@@ -61,12 +61,17 @@ out:
 }
 
 int reg_blob_stream(struct reg *r, const char *hex, unsigned long long size, int fd,
-			  const char *desc, reg_progress_fn progress, void *progress_data,
-			  struct dv_error *err)
+		    const char *desc, reg_progress_fn progress, void *progress_data,
+		    struct dv_error *err)
 {
 	dv_autofree char *what = NULL;
-	struct reg_sink s = {.c = r->c, .fd = fd, .max = size, .resume = true, .range_start = -1,
-			 .progress = progress, .progress_data = progress_data};
+	struct reg_sink s = { .c = r->c,
+			      .fd = fd,
+			      .max = size,
+			      .resume = true,
+			      .range_start = -1,
+			      .progress = progress,
+			      .progress_data = progress_data };
 	int ret = -1;
 
 	if (!dv_is_sha256_hex(hex))
@@ -98,8 +103,8 @@ out:
 int reg_blob_exists(struct reg *r, const char *hex, bool *out, struct dv_error *err)
 {
 	dv_autofree char *url = NULL;
-	struct reg_sink s = {.c = r->c, .fd = -1, .max = REG_ERRBODY_MAX};
-	struct reg_req q = {.method = "HEAD"};
+	struct reg_sink s = { .c = r->c, .fd = -1, .max = REG_ERRBODY_MAX };
+	struct reg_req q = { .method = "HEAD" };
 	long status;
 	int ret = -1;
 
@@ -145,8 +150,8 @@ static int start_upload(struct reg *r, const char *hex, bool *mounted, char **lo
 			bool *no_auth, unsigned long long *chunk_min, struct dv_error *err)
 {
 	dv_autofree char *url = NULL, *efrom = NULL;
-	struct reg_sink s = {.c = r->c, .fd = -1, .max = REG_ERRBODY_MAX};
-	struct reg_req q = {.method = "POST"};
+	struct reg_sink s = { .c = r->c, .fd = -1, .max = REG_ERRBODY_MAX };
+	struct reg_req q = { .method = "POST" };
 	long status;
 	int ret = -1;
 
@@ -166,8 +171,9 @@ static int start_upload(struct reg *r, const char *hex, bool *mounted, char **lo
 	} else if (status == 202 && s.location && s.location[0]) {
 		*chunk_min = s.chunk_min;
 		if (!(*location = location_url(r, s.location, no_auth)))
-			dv_err_plain(err, EPROTO, "registry '%s' gave an unusable upload location '%s'",
-				     r->host, s.location);
+			dv_err_plain(err, EPROTO,
+				     "registry '%s' gave an unusable upload location '%s'", r->host,
+				     s.location);
 		else
 			ret = 0;
 	} else if (status == 202) {
@@ -214,19 +220,19 @@ static bool upload_lost(const struct dv_buf *body)
  * *location, which moves to the Location of the answer. *status: 202, or
  * 416 when the session has lost track of what it holds (416, or
  * docker-registry's 404 BLOB_UPLOAD_INVALID): the caller starts again. */
-static int send_chunk(struct reg *r, char **location, bool *no_auth,
-		      const struct reg_upload *whole, unsigned long long off, unsigned long long n,
-		      long *status, struct dv_error *err)
+static int send_chunk(struct reg *r, char **location, bool *no_auth, const struct reg_upload *whole,
+		      unsigned long long off, unsigned long long n, long *status,
+		      struct dv_error *err)
 {
-	struct reg_upload up = {.fd = whole->fd, .mem = whole->mem, .start = off, .len = n};
-	struct reg_sink s = {.c = r->c, .fd = -1, .max = REG_ERRBODY_MAX};
+	struct reg_upload up = { .fd = whole->fd, .mem = whole->mem, .start = off, .len = n };
+	struct reg_sink s = { .c = r->c, .fd = -1, .max = REG_ERRBODY_MAX };
 	char range[80];
-	struct reg_req q = {.method = "PATCH",
-			    .url = *location,
-			    .ctype = "application/octet-stream",
-			    .range = range,
-			    .up = &up,
-			    .no_auth = *no_auth};
+	struct reg_req q = { .method = "PATCH",
+			     .url = *location,
+			     .ctype = "application/octet-stream",
+			     .range = range,
+			     .up = &up,
+			     .no_auth = *no_auth };
 	char *next;
 	int ret = -1;
 
@@ -239,8 +245,8 @@ static int send_chunk(struct reg *r, char **location, bool *no_auth,
 	} else if (*status != 202) {
 		reg_status_err(r, *status, &s, "upload of blob", err);
 	} else if (!s.location || !s.location[0]) {
-		dv_err_plain(err, EPROTO, "registry '%s' took a chunk without saying where to go on",
-			     r->host);
+		dv_err_plain(err, EPROTO,
+			     "registry '%s' took a chunk without saying where to go on", r->host);
 	} else if (!(next = location_url(r, s.location, no_auth))) {
 		dv_err_plain(err, EPROTO, "registry '%s' gave an unusable upload location '%s'",
 			     r->host, s.location);
@@ -263,7 +269,7 @@ static int chunked_upload(struct reg *r, const char *hex, char **location, bool 
 			  unsigned long long chunk_min, const struct reg_upload *whole,
 			  const char **how, struct dv_error *err)
 {
-	struct reg_upload none = {.fd = -1, .mem = "", .len = 0};
+	struct reg_upload none = { .fd = -1, .mem = "", .len = 0 };
 	unsigned long long off = 0, chunk;
 	bool restarted = false, mounted;
 	long status;
@@ -301,10 +307,10 @@ static int chunked_upload(struct reg *r, const char *hex, char **location, bool 
 	return 0;
 }
 
-int reg_blob_push(struct reg *r, const char *hex, int fd, const char *mem,
-			unsigned long long len, const char **how, struct dv_error *err)
+int reg_blob_push(struct reg *r, const char *hex, int fd, const char *mem, unsigned long long len,
+		  const char **how, struct dv_error *err)
 {
-	struct reg_upload up = {.fd = fd, .mem = mem, .len = len};
+	struct reg_upload up = { .fd = fd, .mem = mem, .len = len };
 	dv_autofree char *location = NULL;
 	unsigned long long chunk_min = 0;
 	bool exists, mounted, no_auth;

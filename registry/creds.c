@@ -45,8 +45,7 @@ const char *reg_auths_key(const char *host)
 
 char *reg_base64(const char *s)
 {
-	static const char tab[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	size_t n = strlen(s), i, o = 0;
 	const unsigned char *p = (const unsigned char *)s;
 	char *out = dv_xmalloc(4 * ((n + 2) / 3) + 1);
@@ -81,7 +80,7 @@ static struct json_object *read_config(void)
 	if (!dir)
 		return NULL;
 	path = dv_xasprintf("%s/config.json", dir);
-	if (dv_read_file_at(AT_FDCWD, path, &text, &len, &(struct dv_error){0}) < 0)
+	if (dv_read_file_at(AT_FDCWD, path, &text, &len, &(struct dv_error){ 0 }) < 0)
 		return NULL;
 	o = json_tokener_parse(text);
 	if (o && !json_object_is_type(o, json_type_object)) {
@@ -95,7 +94,8 @@ static const char *str_at(struct json_object *o, const char *key)
 {
 	struct json_object *v;
 
-	if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+	if (!o || !json_object_object_get_ex(o, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
 		return NULL;
 	return json_object_get_string(v);
 }
@@ -111,9 +111,9 @@ static const char *helper_for(struct json_object *cfg, const char *host)
 		name = str_at(helpers, reg_auths_key(host));
 	if (!name)
 		name = str_at(cfg, "credsStore");
-	if (!name || !name[0] || strspn(name, "abcdefghijklmnopqrstuvwxyz"
-					      "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
-					      strlen(name))
+	if (!name || !name[0] ||
+	    strspn(name, "abcdefghijklmnopqrstuvwxyz"
+			 "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != strlen(name))
 		return NULL;
 	return name;
 }
@@ -126,9 +126,10 @@ static int run_helper(const char *name, const char *action, const char *input, c
 		      int *status, struct dv_error *err)
 {
 	dv_autofree char *prog = dv_xasprintf("docker-credential-%s", name);
-	int in[2] = {-1, -1}, outp[2] = {-1, -1}, errp[2] = {-1, -1}, ws, exec_errno = 0, waited;
-	struct dv_error wait_err = {0};
-	struct dv_buf b = {0};
+	int in[2] = { -1, -1 }, outp[2] = { -1, -1 }, errp[2] = { -1, -1 }, ws, exec_errno = 0,
+	    waited;
+	struct dv_error wait_err = { 0 };
+	struct dv_buf b = { 0 };
 	char buf[4096];
 	ssize_t n;
 	pid_t pid = -1;
@@ -186,8 +187,8 @@ static int run_helper(const char *name, const char *action, const char *input, c
 	 * reaped it) the helper has not said its output is good. */
 	if (waited < 0) {
 		dv_buf_release(&b);
-		return dv_err(err, wait_err.errnum, "cannot learn how the credential helper '%s' ended",
-			      prog);
+		return dv_err(err, wait_err.errnum,
+			      "cannot learn how the credential helper '%s' ended", prog);
 	}
 	*status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
 	dv_buf_add(&b, "", 0);
@@ -200,7 +201,7 @@ static char *helper_get(const char *name, const char *host)
 {
 	dv_autofree char *text = NULL, *pair = NULL;
 	layer_autojson struct json_object *o = NULL;
-	struct dv_error err = {0};
+	struct dv_error err = { 0 };
 	const char *user, *secret;
 	int status;
 
@@ -247,8 +248,8 @@ char *reg_creds_get(const char *host)
 	snprintf(keys[1], sizeof(keys[1]), "https://%s", host);
 	snprintf(keys[2], sizeof(keys[2]), "%s", reg_auths_key(host));
 	for (k = 0; k < 3; k++) {
-		if (!json_object_object_get_ex(auths, keys[k], &entry) || !(a = str_at(entry, "auth")) ||
-		    !*a)
+		if (!json_object_object_get_ex(auths, keys[k], &entry) ||
+		    !(a = str_at(entry, "auth")) || !*a)
 			continue;
 		/* It goes into a header: base64 only, nothing that ends a line. */
 		for (i = 0; a[i]; i++)
@@ -261,7 +262,7 @@ char *reg_creds_get(const char *host)
 }
 
 int reg_creds_helper_store(const char *host, const char *user, const char *secret,
-			     struct dv_error *err)
+			   struct dv_error *err)
 {
 	layer_autojson struct json_object *cfg = read_config(), *in = NULL;
 	dv_autofree char *text = NULL;
@@ -274,10 +275,12 @@ int reg_creds_helper_store(const char *host, const char *user, const char *secre
 	json_object_object_add(in, "ServerURL", json_object_new_string(reg_auths_key(host)));
 	json_object_object_add(in, "Username", json_object_new_string(user));
 	json_object_object_add(in, "Secret", json_object_new_string(secret));
-	if (run_helper(helper, "store", json_object_to_json_string_ext(in, JSON_C_TO_STRING_PLAIN), &text, &status, err) < 0)
+	if (run_helper(helper, "store", json_object_to_json_string_ext(in, JSON_C_TO_STRING_PLAIN),
+		       &text, &status, err) < 0)
 		return -1;
 	if (status != 0)
-		return dv_err_plain(err, EIO, "docker-credential-%s could not store the credentials: %.*s",
+		return dv_err_plain(err, EIO,
+				    "docker-credential-%s could not store the credentials: %.*s",
 				    helper, (int)strcspn(text, "\n"), text[0] ? text : "it failed");
 	return 1;
 }
@@ -297,7 +300,8 @@ int reg_creds_helper_erase(const char *host, bool *found, struct dv_error *err)
 	 * there was nothing to erase. */
 	*found = status == 0;
 	if (status != 0 && !strstr(text, "not found"))
-		return dv_err_plain(err, EIO, "docker-credential-%s could not erase the credentials: %.*s",
+		return dv_err_plain(err, EIO,
+				    "docker-credential-%s could not erase the credentials: %.*s",
 				    helper, (int)strcspn(text, "\n"), text[0] ? text : "it failed");
 	return 1;
 }

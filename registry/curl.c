@@ -8,7 +8,7 @@
 #include "util/banned.h"
 
 #define REG_CURL_SYM(f) DV_DL_SYM(struct reg_curl, f),
-static const struct dv_dl_sym curl_syms[] = {REG_CURL_FUNCS(REG_CURL_SYM)};
+static const struct dv_dl_sym curl_syms[] = { REG_CURL_FUNCS(REG_CURL_SYM) };
 #undef REG_CURL_SYM
 static struct reg_curl curl;
 static struct dv_dl curl_dl = DV_DL_INIT("libcurl.so.4", curl_syms, &curl, NULL);

@@ -67,8 +67,9 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *data)
 	if (code < 200 || code >= 300) {
 		if (s->errbody.len < REG_ERRBODY_MAX)
 			dv_buf_add(&s->errbody, p,
-				   n < REG_ERRBODY_MAX - s->errbody.len ? n
-									: REG_ERRBODY_MAX - s->errbody.len);
+				   n < REG_ERRBODY_MAX - s->errbody.len
+					   ? n
+					   : REG_ERRBODY_MAX - s->errbody.len);
 		return n;
 	}
 	if (s->resume && !s->started) {
@@ -305,14 +306,14 @@ static int req_once(struct reg *r, const struct reg_req *q, bool with_auth, stru
  * A resumable download that got further before it failed (s->resume)
  * continues where it stopped, with its attempts counted afresh. */
 int reg_req_retry(struct reg *r, const struct reg_req *q, bool with_auth, struct reg_sink *s,
-		     long *status, struct dv_error *err)
+		  long *status, struct dv_error *err)
 {
-	static const unsigned delay_ms[REG_ATTEMPTS - 1] = {250, 1000, 2000};
+	static const unsigned delay_ms[REG_ATTEMPTS - 1] = { 250, 1000, 2000 };
 	unsigned fails = 0, resumes = 0;
 	bool transient;
 
 	for (;;) {
-		struct dv_error e = {0};
+		struct dv_error e = { 0 };
 		unsigned long long before;
 		int rc;
 
@@ -340,8 +341,8 @@ int reg_req_retry(struct reg *r, const struct reg_req *q, bool with_auth, struct
 			}
 			return 0; /* the caller reports the status */
 		}
-		nanosleep(&(struct timespec){.tv_sec = delay_ms[fails] / 1000,
-					     .tv_nsec = (long)(delay_ms[fails] % 1000) * 1000000L},
+		nanosleep(&(struct timespec){ .tv_sec = delay_ms[fails] / 1000,
+					      .tv_nsec = (long)(delay_ms[fails] % 1000) * 1000000L },
 			  NULL);
 		fails++;
 	}
@@ -394,7 +395,7 @@ const char *reg_login_hint(const struct reg *r)
 
 /* The error for an HTTP status that is not what we wanted. */
 int reg_status_err(struct reg *r, long status, const struct reg_sink *s, const char *desc,
-		      struct dv_error *err)
+		   struct dv_error *err)
 {
 	char msg[256];
 
@@ -403,8 +404,9 @@ int reg_status_err(struct reg *r, long status, const struct reg_sink *s, const c
 		return dv_err_plain(err, ENOENT, "%s of '%s' not found in registry '%s'%s%s", desc,
 				    r->name, r->host, msg[0] ? ": " : "", msg);
 	if (status == 401 || status == 403)
-		return dv_err_plain(err, EACCES, "registry '%s' denied access to '%s' (HTTP %ld)%s%s%s",
-				    r->host, r->name, status, msg[0] ? ": " : "", msg,
+		return dv_err_plain(err, EACCES,
+				    "registry '%s' denied access to '%s' (HTTP %ld)%s%s%s", r->host,
+				    r->name, status, msg[0] ? ": " : "", msg,
 				    status == 401 ? reg_login_hint(r) : "");
 	return dv_err_plain(err, EIO, "registry '%s' answered HTTP %ld for the %s of '%s'%s%s",
 			    r->host, status, desc, r->name, msg[0] ? ": " : "", msg);

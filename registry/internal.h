@@ -66,10 +66,10 @@ struct reg_req {
 	const char *method; /* "GET", "HEAD", "POST", "PUT", "PATCH" */
 	const char *url;
 	const char *accept;
-	const char *ctype; /* Content-Type of what is sent, or NULL */
-	const char *range; /* a "Content-Range: ..." header line, or NULL */
+	const char *ctype;     /* Content-Type of what is sent, or NULL */
+	const char *range;     /* a "Content-Range: ..." header line, or NULL */
 	struct reg_upload *up; /* PUT's and PATCH's body; NULL: none */
-	bool no_auth;      /* an upload location on another host */
+	bool no_auth;          /* an upload location on another host */
 };
 
 /* Called from the download as a streamed blob's bytes arrive: done is the
@@ -100,7 +100,7 @@ struct reg_sink {
 	 * digest covers exactly the bytes that went to fd. */
 	bool resume, started;
 	unsigned long long skip;
-	long long range_start; /* Content-Range's first byte; -1 when absent */
+	long long range_start;     /* Content-Range's first byte; -1 when absent */
 	unsigned long long ranged; /* responses that continued a cut one */
 	reg_progress_fn progress;
 	void *progress_data;
@@ -133,8 +133,8 @@ int reg_get(struct reg *r, const char *what, const char *accept, struct reg_sink
 	    const char *desc, struct dv_error *err);
 /* PUT `up` to url; 201 or `also_ok` is success, anything else the
  * registry's message about `what`. */
-int reg_put(struct reg *r, const char *url, const char *ctype, struct reg_upload *up,
-	    bool no_auth, long also_ok, const char *what, struct dv_error *err);
+int reg_put(struct reg *r, const char *url, const char *ctype, struct reg_upload *up, bool no_auth,
+	    long also_ok, const char *what, struct dv_error *err);
 /* GET /v2/, answering its auth challenge: is the registry there and does
  * it let us in? */
 int reg_ping(struct reg *r, struct dv_error *err);
@@ -149,8 +149,8 @@ int reg_login_check(const char *host, const char *basic, struct dv_error *err);
  * 4 MiB. *body (NUL-terminated) and *media_type (the Content-Type without
  * parameters, "" when absent) belong to the caller. A 404 fails with errnum
  * ENOENT, 401/403 with EACCES, each with the registry's own message. */
-int reg_manifest(struct reg *r, const char *reference, char **body, size_t *len,
-		 char **media_type, struct dv_error *err);
+int reg_manifest(struct reg *r, const char *reference, char **body, size_t *len, char **media_type,
+		 struct dv_error *err);
 /* PUT the manifest body (NUL-terminated) of media_type as tag. */
 int reg_manifest_put(struct reg *r, const char *tag, const char *body, const char *media_type,
 		     struct dv_error *err);
@@ -184,8 +184,8 @@ int reg_blob_exists(struct reg *r, const char *hex, bool *out, struct dv_error *
  * size and an empty PUT. *how: "exists", "mounted" or "pushed" (static
  * strings). With fd < 0 and mem NULL nothing is uploaded: *how is NULL
  * when it would have to be. */
-int reg_blob_push(struct reg *r, const char *hex, int fd, const char *mem,
-		  unsigned long long len, const char **how, struct dv_error *err);
+int reg_blob_push(struct reg *r, const char *hex, int fd, const char *mem, unsigned long long len,
+		  const char **how, struct dv_error *err);
 
 /* ---- pull_layer.c ---- */
 

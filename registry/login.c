@@ -33,7 +33,7 @@ int reg_host_check(const char *host, struct dv_error *err)
 				    "invalid registry host '%s': a host has a '.' or a "
 				    "':port', or is 'localhost'",
 				    host);
-	if (layer_ref_normalize(ref, false, &norm, &(struct dv_error){0}) < 0)
+	if (layer_ref_normalize(ref, false, &norm, &(struct dv_error){ 0 }) < 0)
 		return dv_err_usage(err, "invalid registry host '%s'", host);
 	return 0;
 }
@@ -46,7 +46,7 @@ static int config_update(const char *host, const char *auth, bool *found, struct
 	layer_autojson struct json_object *o = NULL;
 	struct json_object *auths, *entry;
 	dv_autoclose int dfd = -1;
-	struct dv_error e = {0};
+	struct dv_error e = { 0 };
 	size_t len;
 
 	if (!dir)
@@ -89,11 +89,11 @@ static int config_update(const char *host, const char *auth, bool *found, struct
 	} else {
 		return 0;
 	}
-	out = dv_xasprintf(
-		"%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
-								  JSON_C_TO_STRING_PRETTY_TAB |
-								  JSON_C_TO_STRING_SPACED |
-								  JSON_C_TO_STRING_NOSLASHESCAPE));
+	out = dv_xasprintf("%s\n",
+			   json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+								     JSON_C_TO_STRING_PRETTY_TAB |
+								     JSON_C_TO_STRING_SPACED |
+								     JSON_C_TO_STRING_NOSLASHESCAPE));
 	if (dv_write_file_atomic(dfd, "config.json", out, strlen(out), 0600, err) < 0)
 		return dv_err_prefix(err, "cannot write '%s/config.json'", dir);
 	return 0;

@@ -9,17 +9,16 @@
 
 #define REG_MANIFEST_MAX (4u << 20)
 
-static const char reg_accept[] =
-	"Accept: application/vnd.oci.image.index.v1+json, "
-	"application/vnd.oci.image.manifest.v1+json, "
-	"application/vnd.docker.distribution.manifest.list.v2+json, "
-	"application/vnd.docker.distribution.manifest.v2+json";
+static const char reg_accept[] = "Accept: application/vnd.oci.image.index.v1+json, "
+				 "application/vnd.oci.image.manifest.v1+json, "
+				 "application/vnd.docker.distribution.manifest.list.v2+json, "
+				 "application/vnd.docker.distribution.manifest.v2+json";
 
-int reg_manifest(struct reg *r, const char *reference, char **body, size_t *len,
-		       char **media_type, struct dv_error *err)
+int reg_manifest(struct reg *r, const char *reference, char **body, size_t *len, char **media_type,
+		 struct dv_error *err)
 {
 	dv_autofree char *what = dv_xasprintf("manifests/%s", reference);
-	struct reg_sink s = {.c = r->c, .fd = -1, .max = REG_MANIFEST_MAX};
+	struct reg_sink s = { .c = r->c, .fd = -1, .max = REG_MANIFEST_MAX };
 
 	if (reg_get(r, what, reg_accept, &s, "manifest", err) < 0) {
 		reg_sink_release(&s);
@@ -33,11 +32,11 @@ int reg_manifest(struct reg *r, const char *reference, char **body, size_t *len,
 	return 0;
 }
 
-int reg_manifest_put(struct reg *r, const char *tag, const char *body,
-			   const char *media_type, struct dv_error *err)
+int reg_manifest_put(struct reg *r, const char *tag, const char *body, const char *media_type,
+		     struct dv_error *err)
 {
 	dv_autofree char *url = dv_xasprintf("%s/manifests/%s", r->base, tag);
-	struct reg_upload up = {.fd = -1, .mem = body, .len = strlen(body)};
+	struct reg_upload up = { .fd = -1, .mem = body, .len = strlen(body) };
 
 	return reg_put(r, url, media_type, &up, false, 200, "manifest upload", err);
 }

@@ -45,9 +45,9 @@ static const char *const layer_types[] = {
  * for the team cache). */
 struct reg_remote {
 	struct reg *reg;
-	char *name;     /* normalised reference */
+	char *name;                         /* normalised reference */
 	char os[32], arch[32], variant[32]; /* the platform to pick; variant "": any */
-	bool platform_asked; /* --platform: a plain manifest must be for it too */
+	bool platform_asked;                /* --platform: a plain manifest must be for it too */
 	bool progress;
 	char *manifest_text, *config_text;
 	size_t config_len;
@@ -90,7 +90,7 @@ static void pull_release(struct pull *p)
 
 	for (i = 0; i < p->staged.n; i++)
 		if (p->staged.v[i][0])
-			layer_rm_tree(p->st->tmp_fd, p->staged.v[i], &(struct dv_error){0});
+			layer_rm_tree(p->st->tmp_fd, p->staged.v[i], &(struct dv_error){ 0 });
 	dv_strv_release(&p->staged);
 	reg_remote_free(p->r);
 	free(p->jobs);
@@ -100,7 +100,8 @@ static const char *jstr(struct json_object *o, const char *key)
 {
 	struct json_object *v;
 
-	if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+	if (!o || !json_object_object_get_ex(o, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
 		return NULL;
 	return json_object_get_string(v);
 }
@@ -148,7 +149,7 @@ static int pick_platform(struct reg_remote *p, struct json_object *index, char h
 			 struct dv_error *err)
 {
 	struct json_object *list, *m, *plat;
-	struct dv_buf seen = {0};
+	struct dv_buf seen = { 0 };
 	size_t i, n;
 
 	if (!json_object_object_get_ex(index, "manifests", &list) ||
@@ -184,7 +185,8 @@ static int pick_platform(struct reg_remote *p, struct json_object *index, char h
 			    variant ? "/" : "", variant ? variant : "");
 	}
 	dv_err_plain(err, ENOENT, "no %s/%s%s%s image in '%s'; it has: %s", p->os, p->arch,
-		     p->variant[0] ? "/" : "", p->variant, p->name, seen.len ? seen.s : "no platforms");
+		     p->variant[0] ? "/" : "", p->variant, p->name,
+		     seen.len ? seen.s : "no platforms");
 	dv_buf_release(&seen);
 	return -1;
 }
@@ -193,7 +195,7 @@ static int pick_platform(struct reg_remote *p, struct json_object *index, char h
 static int set_platform(struct reg_remote *r, const char *platform, struct dv_error *err)
 {
 	const char *p = platform;
-	char *parts[3] = {r->os, r->arch, r->variant};
+	char *parts[3] = { r->os, r->arch, r->variant };
 	size_t k = 0, n;
 
 	snprintf(r->os, sizeof(r->os), "linux");
@@ -278,10 +280,10 @@ static int fetch_manifest(struct reg_remote *p, char **out_text, char out_hex[65
 /* One layer to fetch. Its fields after `state` are the workers'. */
 struct job {
 	struct pull *p;
-	size_t index;             /* in the manifest */
-	const char *hex, *diff;   /* blob digest and diff_id (borrowed) */
-	unsigned long long size;  /* from the manifest; ~0ULL when it gives none */
-	unsigned long long done;  /* bytes downloaded so far */
+	size_t index;              /* in the manifest */
+	const char *hex, *diff;    /* blob digest and diff_id (borrowed) */
+	unsigned long long size;   /* from the manifest; ~0ULL when it gives none */
+	unsigned long long done;   /* bytes downloaded so far */
 	unsigned long long t0, t1; /* when it started and ended (ns) */
 	enum { JOB_WAITING, JOB_RUNNING, JOB_DONE, JOB_FAILED } state;
 };
@@ -330,7 +332,7 @@ static void job_line(const struct job *j, size_t n, unsigned long long now, stru
 static void draw(struct pull *p, bool force)
 {
 	unsigned long long now = dv_now_ns();
-	struct dv_buf b = {0};
+	struct dv_buf b = { 0 };
 	size_t k;
 
 	if (!p->r->progress || (!force && p->drawn && now - p->drawn_ns < 100000000ULL))
@@ -339,7 +341,7 @@ static void draw(struct pull *p, bool force)
 		dv_buf_addf(&b, "\033[%zuA", p->njobs);
 	for (k = 0; k < p->njobs; k++)
 		job_line(&p->jobs[k], p->nlayers, now, &b);
-	dv_write_full(2, b.s, b.len, &(struct dv_error){0});
+	dv_write_full(2, b.s, b.len, &(struct dv_error){ 0 });
 	dv_buf_release(&b);
 	p->drawn = true;
 	p->drawn_ns = now;
@@ -367,7 +369,7 @@ static void *worker(void *data)
 	struct reg *reg = reg_dup(p->r->reg);
 
 	for (;;) {
-		struct dv_error e = {0};
+		struct dv_error e = { 0 };
 		char *staging = NULL;
 		struct job *j;
 		int rc;
@@ -384,14 +386,15 @@ static void *worker(void *data)
 		pthread_mutex_unlock(&p->lock);
 
 		rc = reg_pull_layer(p->st, reg, j->hex, j->size, j->diff, on_progress, j, &staging,
-				      &e);
+				    &e);
 
 		pthread_mutex_lock(&p->lock);
 		j->t1 = dv_now_ns();
 		if (rc == 0) {
 			j->state = JOB_DONE;
 			free(p->staged.v[j->index]);
-			p->staged.v[j->index] = staging; /* pull_release removes it unless committed */
+			p->staged.v[j->index] =
+				staging; /* pull_release removes it unless committed */
 		} else {
 			j->state = JOB_FAILED;
 			if (!p->failed) { /* the first failure is the one to report */
@@ -417,8 +420,8 @@ static int layer_desc(const struct reg_remote *r, size_t i, const char **hex_out
 	bool known = false;
 
 	if (!hex)
-		return dv_err_plain(err, EINVAL, "the manifest of '%s' names an invalid layer digest",
-				    r->name);
+		return dv_err_plain(err, EINVAL,
+				    "the manifest of '%s' names an invalid layer digest", r->name);
 	for (k = 0; mt && k < sizeof(layer_types) / sizeof(layer_types[0]); k++)
 		known |= !strcmp(mt, layer_types[k]);
 	if (!known)
@@ -432,8 +435,8 @@ static int layer_desc(const struct reg_remote *r, size_t i, const char **hex_out
 		int64_t v = json_object_get_int64(size);
 
 		if (v < 0)
-			return dv_err_plain(err, EINVAL, "the manifest of '%s' gives a negative size",
-					    r->name);
+			return dv_err_plain(err, EINVAL,
+					    "the manifest of '%s' gives a negative size", r->name);
 		*size_out = (unsigned long long)v;
 	}
 	return 0;
@@ -444,7 +447,7 @@ static int add_job(struct pull *p, size_t i, struct dv_error *err)
 {
 	struct job *j = &p->jobs[p->njobs];
 
-	*j = (struct job){.p = p, .index = i, .diff = p->r->diff_ids.v[i]};
+	*j = (struct job){ .p = p, .index = i, .diff = p->r->diff_ids.v[i] };
 	if (layer_desc(p->r, i, &j->hex, &j->size, err) < 0)
 		return -1;
 	p->njobs++;
@@ -530,8 +533,7 @@ static int remote_open(const char *ref, const char *platform, struct reg_remote 
 		goto fail;
 	}
 	snprintf(r->config_hex, sizeof(r->config_hex), "%s", chex);
-	if (reg_blob(r->reg, chex, PULL_CONFIG_MAX, -1, &r->config_text, &r->config_len,
-			   err) < 0)
+	if (reg_blob(r->reg, chex, PULL_CONFIG_MAX, -1, &r->config_text, &r->config_len, err) < 0)
 		goto fail;
 	if (!(r->config = json_tokener_parse(r->config_text)) ||
 	    !json_object_object_get_ex(r->config, "rootfs", &rootfs) ||
@@ -539,7 +541,8 @@ static int remote_open(const char *ref, const char *platform, struct reg_remote 
 	    !json_object_is_type(diff_ids, json_type_array) ||
 	    json_object_array_length(diff_ids) != json_object_array_length(r->layers)) {
 		dv_err_plain(err, EINVAL,
-			     "the config of '%s' has no rootfs.diff_ids matching its layers", r->name);
+			     "the config of '%s' has no rootfs.diff_ids matching its layers",
+			     r->name);
 		goto fail;
 	}
 	/* An image without an index says its platform only in its config. */
@@ -600,7 +603,7 @@ size_t reg_remote_layers(const struct reg_remote *r)
 
 const char *reg_remote_annotation(const struct reg_remote *r, size_t i, const char *key)
 {
-	struct json_object *holder = i == SIZE_MAX ? r->manifest
+	struct json_object *holder = i == SIZE_MAX       ? r->manifest
 				     : i < r->diff_ids.n ? json_object_array_get_idx(r->layers, i)
 							 : NULL;
 	struct json_object *annotations;
@@ -610,8 +613,8 @@ const char *reg_remote_annotation(const struct reg_remote *r, size_t i, const ch
 	return jstr(annotations, key);
 }
 
-int reg_remote_fetch(const struct layer_store *st, struct reg_remote *r, size_t i,
-		       char id[65], struct dv_error *err)
+int reg_remote_fetch(const struct layer_store *st, struct reg_remote *r, size_t i, char id[65],
+		     struct dv_error *err)
 {
 	dv_autofree char *staging = NULL;
 	unsigned long long size;
@@ -624,27 +627,26 @@ int reg_remote_fetch(const struct layer_store *st, struct reg_remote *r, size_t 
 		return 0;
 	if (layer_desc(r, i, &hex, &size, err) < 0)
 		return -1;
-	if (reg_pull_layer(st, r->reg, hex, size, r->diff_ids.v[i], NULL, NULL, &staging,
-			     err) == 0 &&
+	if (reg_pull_layer(st, r->reg, hex, size, r->diff_ids.v[i], NULL, NULL, &staging, err) == 0 &&
 	    commit_layer(st, r, i, staging, err) == 0)
 		return 0;
 	if (staging)
-		layer_rm_tree(st->tmp_fd, staging, &(struct dv_error){0});
+		layer_rm_tree(st->tmp_fd, staging, &(struct dv_error){ 0 });
 	return -1;
 }
 
 int reg_pull(const struct layer_store *st, const char *ref, struct layer_image *out,
-		     struct dv_error *err)
+	     struct dv_error *err)
 {
 	return reg_pull_platform(st, ref, NULL, out, err);
 }
 
-int reg_pull_platform(const struct layer_store *st, const char *ref,
-			      const char *platform, struct layer_image *out, struct dv_error *err)
+int reg_pull_platform(const struct layer_store *st, const char *ref, const char *platform,
+		      struct layer_image *out, struct dv_error *err)
 {
-	struct pull p = {.st = st};
+	struct pull p = { .st = st };
 	struct reg_remote *r;
-	struct layer_image img = {0};
+	struct layer_image img = { 0 };
 	dv_autoclose int blobs = -1;
 	size_t i, n;
 	int ret = -1;

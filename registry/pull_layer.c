@@ -51,7 +51,7 @@ static void *download_main(void *data)
 	sigaddset(&pipe_sig, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &pipe_sig, NULL);
 	d->ret = reg_blob_stream(d->reg, d->hex, d->size, d->fd, "layer", d->progress,
-				       d->progress_data, &d->err);
+				 d->progress_data, &d->err);
 	close(d->fd);
 	d->fd = -1;
 	return NULL;
@@ -70,15 +70,19 @@ static void drain(int fd)
 }
 
 int reg_pull_layer(const struct layer_store *st, struct reg *reg, const char *hex,
-		     unsigned long long size, const char *diff_hex, reg_progress_fn progress,
-		     void *progress_data, char **out_staging, struct dv_error *err)
+		   unsigned long long size, const char *diff_hex, reg_progress_fn progress,
+		   void *progress_data, char **out_staging, struct dv_error *err)
 {
 	const struct layer_ar *ar = layer_ar_load(err);
 	dv_autofree char *staging = NULL;
 	dv_autoclose int rootfd = -1, rfd = -1;
-	struct download d = {.reg = reg, .hex = hex, .size = size, .fd = -1,
-			     .progress = progress, .progress_data = progress_data};
-	struct dv_error xerr = {0};
+	struct download d = { .reg = reg,
+			      .hex = hex,
+			      .size = size,
+			      .fd = -1,
+			      .progress = progress,
+			      .progress_data = progress_data };
+	struct dv_error xerr = { 0 };
 	char got[65], what[160];
 	int fds[2], xret, e;
 	pthread_t t;
@@ -137,6 +141,6 @@ int reg_pull_layer(const struct layer_store *st, struct reg *reg, const char *he
 	*out_staging = dv_steal_ptr(&staging);
 	return 0;
 fail:
-	layer_rm_tree(st->tmp_fd, staging, &(struct dv_error){0});
+	layer_rm_tree(st->tmp_fd, staging, &(struct dv_error){ 0 });
 	return -1;
 }

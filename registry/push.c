@@ -35,13 +35,13 @@
 static const struct {
 	const char *key, *ext, *media_type;
 } compressions[] = {
-	[REG_GZIP] = {"push", "tar.gz", "application/vnd.oci.image.layer.v1.tar+gzip"},
-	[REG_ZSTD] = {"push_zstd", "tar.zst", "application/vnd.oci.image.layer.v1.tar+zstd"},
+	[REG_GZIP] = { "push", "tar.gz", "application/vnd.oci.image.layer.v1.tar+gzip" },
+	[REG_ZSTD] = { "push_zstd", "tar.zst", "application/vnd.oci.image.layer.v1.tar+zstd" },
 };
 
 struct push_blob {
-	char hex[65];    /* the compressed blob's digest */
-	char diff[65];   /* the uncompressed tar's: its diff_id */
+	char hex[65];  /* the compressed blob's digest */
+	char diff[65]; /* the uncompressed tar's: its diff_id */
 	unsigned long long size;
 	const char *mt;  /* its media type */
 	char *path;      /* the compressed tar in staging, or NULL: already there */
@@ -52,8 +52,8 @@ struct push_blob {
  * "raw" format: no archive around it). No timestamp in the gzip header, no
  * padding, zstd on one thread (its default): the same input always gives
  * the same bytes. */
-static int compress_fd(const struct layer_ar *ar, enum reg_compression comp, int in_fd,
-		       int out_fd, unsigned long long size, struct dv_error *err)
+static int compress_fd(const struct layer_ar *ar, enum reg_compression comp, int in_fd, int out_fd,
+		       unsigned long long size, struct dv_error *err)
 {
 	struct archive *a = ar->archive_write_new();
 	struct archive_entry *e = ar->archive_entry_new();
@@ -67,11 +67,10 @@ static int compress_fd(const struct layer_ar *ar, enum reg_compression comp, int
 	ar->archive_entry_set_filetype(e, AE_IFREG);
 	ar->archive_entry_set_size(e, (la_int64_t)size);
 	if (ar->archive_write_set_format_raw(a) != ARCHIVE_OK ||
-	    (comp == REG_ZSTD
-		     ? ar->archive_write_add_filter_zstd(a) != ARCHIVE_OK
-		     : (ar->archive_write_add_filter_gzip(a) != ARCHIVE_OK ||
-			ar->archive_write_set_filter_option(a, "gzip", "timestamp", NULL) !=
-				ARCHIVE_OK)) ||
+	    (comp == REG_ZSTD ? ar->archive_write_add_filter_zstd(a) != ARCHIVE_OK
+			      : (ar->archive_write_add_filter_gzip(a) != ARCHIVE_OK ||
+				 ar->archive_write_set_filter_option(a, "gzip", "timestamp",
+								     NULL) != ARCHIVE_OK)) ||
 	    ar->archive_write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK ||
 	    ar->archive_write_open_fd(a, out_fd) != ARCHIVE_OK ||
 	    ar->archive_write_header(a, e) != ARCHIVE_OK) {
@@ -139,14 +138,14 @@ static void keep_blob(const struct layer_store *st, const char *id, enum reg_com
 	snprintf(d, sizeof(d), "sha256:%s", b->hex);
 	json_object_object_add(p, "digest", json_object_new_string(d));
 	json_object_object_add(p, "size", json_object_new_int64((int64_t)b->size));
-	if (!o || (fd = dv_open_dir_at(st->layers_fd, id, &(struct dv_error){0})) < 0) {
+	if (!o || (fd = dv_open_dir_at(st->layers_fd, id, &(struct dv_error){ 0 })) < 0) {
 		json_object_put(p);
 		return;
 	}
 	json_object_object_add(o, compressions[comp].key, p);
 	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
 							 JSON_C_TO_STRING_NOSLASHESCAPE);
-	dv_write_file_atomic(fd, "layer.json", text, strlen(text), 0600, &(struct dv_error){0});
+	dv_write_file_atomic(fd, "layer.json", text, strlen(text), 0600, &(struct dv_error){ 0 });
 }
 
 /* One layer's export, on a thread of its own, into a pipe. */
@@ -179,12 +178,12 @@ static void *export_thread(void *data)
  * thread while this one compresses it, so the two share the machine's
  * cores and tmp/ holds only the compressed form. */
 static int prepare_layer(const struct layer_store *st, const struct layer_ar *ar,
-			 enum reg_compression comp, const char *staging, const char *id,
-			 size_t i, struct push_blob *b, struct dv_error *err)
+			 enum reg_compression comp, const char *staging, const char *id, size_t i,
+			 struct push_blob *b, struct dv_error *err)
 {
 	char name[32];
 	dv_autoclose int gfd = -1, rfd = -1;
-	struct export_job job = {.st = st, .id = id, .fd = -1};
+	struct export_job job = { .st = st, .id = id, .fd = -1 };
 	pthread_t t;
 	struct stat sb;
 	int pfd[2], e, cret;
@@ -268,8 +267,7 @@ static char *manifest_text(const struct push_blob *layers, size_t n, const char 
 			layer_oci_descriptor(layers[i].mt, layers[i].hex, layers[i].size);
 
 		if (notes && notes->layer && notes->layer[i])
-			json_object_object_add(d, "annotations",
-					       json_object_get(notes->layer[i]));
+			json_object_object_add(d, "annotations", json_object_get(notes->layer[i]));
 		json_object_array_add(arr, d);
 	}
 	json_object_object_add(m, "layers", arr);
@@ -279,9 +277,9 @@ static char *manifest_text(const struct push_blob *layers, size_t n, const char 
 }
 
 /* Send every blob, then the manifest. */
-static int send_all(struct reg *reg, const struct push_blob *blobs, size_t n,
-		    const char *config, const char *cfg_hex, const char *manifest, const char *tag,
-		    FILE *log, struct dv_error *err)
+static int send_all(struct reg *reg, const struct push_blob *blobs, size_t n, const char *config,
+		    const char *cfg_hex, const char *manifest, const char *tag, FILE *log,
+		    struct dv_error *err)
 {
 	const char *how;
 
@@ -297,8 +295,7 @@ static int send_all(struct reg *reg, const struct push_blob *blobs, size_t n,
 			return dv_err_prefix(err, "layer %zu/%zu", i + 1, n);
 	done:
 		if (log)
-			fprintf(log, "layer %zu/%zu sha256:%.12s %s\n", i + 1, n, blobs[i].hex,
-				how);
+			fprintf(log, "layer %zu/%zu sha256:%.12s %s\n", i + 1, n, blobs[i].hex, how);
 	}
 	if (reg_blob_push(reg, cfg_hex, -1, config, strlen(config), &how, err) < 0)
 		return dv_err_prefix(err, "config");
@@ -307,17 +304,15 @@ static int send_all(struct reg *reg, const struct push_blob *blobs, size_t n,
 	return reg_manifest_put(reg, tag, manifest, LAYER_MT_MANIFEST, err);
 }
 
-int reg_push_image(const struct layer_store *st, const struct layer_image *img,
-		     const char *dest, enum reg_compression comp,
-		     const struct reg_push_notes *notes, FILE *log, char **out_name,
-		     char out_digest[65], char out_config[65],
-		     struct dv_error *err)
+int reg_push_image(const struct layer_store *st, const struct layer_image *img, const char *dest,
+		   enum reg_compression comp, const struct reg_push_notes *notes, FILE *log,
+		   char **out_name, char out_digest[65], char out_config[65], struct dv_error *err)
 {
 	const struct layer_ar *ar = layer_ar_load(err);
 	dv_autofree char *norm = NULL, *staging = NULL, *config = NULL, *manifest = NULL;
 	dv_autofree char *from = NULL, *repo = NULL, *tag = NULL, *reference = NULL;
 	dv_autofree struct push_blob *blobs = NULL;
-	struct dv_strv diff_ids = {0};
+	struct dv_strv diff_ids = { 0 };
 	struct reg *reg = NULL;
 	char cfg_hex[65];
 	int ret = -1;
@@ -371,7 +366,7 @@ int reg_push_image(const struct layer_store *st, const struct layer_image *img,
 	ret = 0;
 out:
 	if (staging)
-		layer_rm_tree(st->tmp_fd, staging, &(struct dv_error){0});
+		layer_rm_tree(st->tmp_fd, staging, &(struct dv_error){ 0 });
 	for (size_t i = 0; blobs && i < img->layers.n; i++)
 		free(blobs[i].path);
 	dv_strv_release(&diff_ids);
@@ -380,11 +375,11 @@ out:
 }
 
 int reg_push(const struct layer_store *st, const char *ref, const char *dest,
-		     enum reg_compression comp, FILE *log, char **out_name, char out_digest[65],
-		     struct dv_error *err)
+	     enum reg_compression comp, FILE *log, char **out_name, char out_digest[65],
+	     struct dv_error *err)
 {
-	struct layer_image img = {0};
-	struct reg_push_notes notes = {0};
+	struct layer_image img = { 0 };
+	struct reg_push_notes notes = { 0 };
 	int ret;
 
 	if (layer_image_resolve(st, ref, &img, err) < 0)
@@ -397,7 +392,7 @@ int reg_push(const struct layer_store *st, const char *ref, const char *dest,
 				       json_object_new_string(img.name));
 	}
 	ret = reg_push_image(st, &img, dest ? dest : img.name, comp, &notes, log, out_name,
-			       out_digest, NULL, err);
+			     out_digest, NULL, err);
 	json_object_put(notes.manifest);
 	layer_image_release(&img);
 	return ret;

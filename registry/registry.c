@@ -15,7 +15,7 @@
 
 static bool is_loopback(const char *host)
 {
-	static const char *const names[] = {"localhost", "127.0.0.1", "[::1]", "::1"};
+	static const char *const names[] = { "localhost", "127.0.0.1", "[::1]", "::1" };
 	size_t i, hn = strlen(host);
 	const char *colon = strrchr(host, ':');
 

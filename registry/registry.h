@@ -40,12 +40,12 @@
  * reference). On failure nothing new is left in the store. Progress goes
  * to stderr when it is a terminal. */
 int reg_pull(const struct layer_store *st, const char *ref, struct layer_image *out,
-		     struct dv_error *err);
+	     struct dv_error *err);
 /* The same, for platform "OS/ARCH[/VARIANT]" (NULL: this machine's): from
  * an index the manifest for it; an image without one must say it is for
  * it in its config. */
-int reg_pull_platform(const struct layer_store *st, const char *ref,
-			      const char *platform, struct layer_image *out, struct dv_error *err);
+int reg_pull_platform(const struct layer_store *st, const char *ref, const char *platform,
+		      struct layer_image *out, struct dv_error *err);
 
 /* A remote image whose manifest (an index picks this machine's platform)
  * and config are fetched and checked, and whose layers are fetched one at
@@ -64,8 +64,8 @@ const char *reg_remote_config(const struct reg_remote *r);
 const char *reg_remote_annotation(const struct reg_remote *r, size_t i, const char *key);
 /* Make layer i a layer of the store, as a pull does (digest and diff_id
  * checked, nothing left on failure); id: its diff_id, the layer's id. */
-int reg_remote_fetch(const struct layer_store *st, struct reg_remote *r, size_t i,
-		       char id[65], struct dv_error *err);
+int reg_remote_fetch(const struct layer_store *st, struct reg_remote *r, size_t i, char id[65],
+		     struct dv_error *err);
 
 /* How push compresses layers: gzip (tar+gzip, what every client reads) or
  * zstd (tar+zstd: smaller and faster to unpack; podman, containerd,
@@ -93,8 +93,8 @@ enum reg_compression { REG_GZIP, REG_ZSTD };
  * ENOENT when ref is not in the store, ENOSPC when the store's tmp/ fills
  * up (nothing is left there). */
 int reg_push(const struct layer_store *st, const char *ref, const char *dest,
-		     enum reg_compression comp, FILE *log, char **out_name, char digest[65],
-		     struct dv_error *err);
+	     enum reg_compression comp, FILE *log, char **out_name, char digest[65],
+	     struct dv_error *err);
 
 struct json_object;
 
@@ -109,10 +109,9 @@ struct reg_push_notes {
 /* reg_push of an image that need not be recorded in the store
  * (img->name only says where blobs may be mounted from); config: the
  * pushed config's sha256, when not NULL. */
-int reg_push_image(const struct layer_store *st, const struct layer_image *img,
-		     const char *dest, enum reg_compression comp,
-		     const struct reg_push_notes *notes, FILE *log, char **out_name,
-		     char digest[65], char config[65], struct dv_error *err);
+int reg_push_image(const struct layer_store *st, const struct layer_image *img, const char *dest,
+		   enum reg_compression comp, const struct reg_push_notes *notes, FILE *log,
+		   char **out_name, char digest[65], char config[65], struct dv_error *err);
 
 /* login.c: check user and password with the registry at host
  * ("host[:port]"), then keep them as docker does, auths.<host>.auth in

@@ -22,23 +22,38 @@
 extern const char dv_template_default[], dv_template_python[], dv_template_python_postgres[],
 	dv_template_node[], dv_template_go[], dv_template_rust[], dv_template_c[];
 
-#define DEBIAN { "the Debian mirror", "apt-get", NULL }
+#define DEBIAN \
+	{ \
+		"the Debian mirror", "apt-get", NULL \
+	}
 
 static const struct tmpl templates[] = {
-	{ "default", "Debian bookworm with git: a start for any project", dv_template_default,
+	{ "default",
+	  "Debian bookworm with git: a start for any project",
+	  dv_template_default,
 	  { DEBIAN } },
-	{ "python-postgres", "Python web app, a postgres:15 service, port 8000 on loopback",
+	{ "python-postgres",
+	  "Python web app, a postgres:15 service, port 8000 on loopback",
 	  dv_template_python_postgres,
-	  { DEBIAN, { "PyPI", "pip install", "requirements.txt" },
+	  { DEBIAN,
+	    { "PyPI", "pip install", "requirements.txt" },
 	    { "Docker Hub", "image postgres:15, unless this store has it", NULL } } },
-	{ "python", "Python 3 in a venv, requirements.txt installed", dv_template_python,
+	{ "python",
+	  "Python 3 in a venv, requirements.txt installed",
+	  dv_template_python,
 	  { DEBIAN, { "PyPI", "pip install", "requirements.txt" } } },
-	{ "node", "Node.js and npm, package.json installed", dv_template_node,
+	{ "node",
+	  "Node.js and npm, package.json installed",
+	  dv_template_node,
 	  { DEBIAN, { "the npm registry", "npm install", "package.json" } } },
-	{ "go", "Go, go.mod's modules downloaded", dv_template_go,
+	{ "go",
+	  "Go, go.mod's modules downloaded",
+	  dv_template_go,
 	  { DEBIAN, { "the Go module proxy", "go mod download", "go.mod" } } },
-	{ "rust", "Rust (Debian's cargo and rustc), Cargo.toml's crates fetched",
-	  dv_template_rust, { DEBIAN, { "crates.io", "cargo fetch", "Cargo.toml" } } },
+	{ "rust",
+	  "Rust (Debian's cargo and rustc), Cargo.toml's crates fetched",
+	  dv_template_rust,
+	  { DEBIAN, { "crates.io", "cargo fetch", "Cargo.toml" } } },
 	{ "c", "C/C++: build-essential, cmake, gdb", dv_template_c, { DEBIAN } },
 };
 #define N_TEMPLATES (sizeof(templates) / sizeof(templates[0]))
@@ -209,7 +224,8 @@ char *tmpl_render(const struct tmpl *t, int dirfd, struct dv_strv *missing)
 				listed |= !strcmp(missing->v[i], file);
 			if (!listed && !optional) {
 				dv_strv_push(missing, file);
-				dv_buf_addf(&b, "# No %s here yet: uncomment its steps once there is one.\n",
+				dv_buf_addf(&b,
+					    "# No %s here yet: uncomment its steps once there is one.\n",
 					    file);
 			}
 			dv_buf_adds(&b, "#");

@@ -21,15 +21,15 @@
 /* What a template's steps fetch over the network: always (file NULL), or
  * only when the checkout has file (its steps are commented out without). */
 struct tmpl_need {
-	const char *what;       /* "PyPI" */
-	const char *how;        /* "pip install" */
+	const char *what; /* "PyPI" */
+	const char *how;  /* "pip install" */
 	const char *file;
 };
 
 struct tmpl {
 	const char *name;
-	const char *summary;    /* one line for `init --list` */
-	const char *text;       /* embedded, NUL-terminated */
+	const char *summary; /* one line for `init --list` */
+	const char *text;    /* embedded, NUL-terminated */
 	struct tmpl_need needs[4];
 };
 
@@ -50,7 +50,7 @@ char *tmpl_names(void);
 
 struct tmpl_match {
 	const struct tmpl *tmpl;
-	char why[160];          /* "found requirements.txt" */
+	char why[160]; /* "found requirements.txt" */
 };
 
 /* The stacks the folder dirfd looks like, best first (README "devenv init"

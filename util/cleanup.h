@@ -13,7 +13,10 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-static inline void dv_freep(void *p) { free(*(void **)p); }
+static inline void dv_freep(void *p)
+{
+	free(*(void **)p);
+}
 static inline void dv_closep(int *fd)
 {
 	if (*fd >= 0) {
@@ -22,8 +25,16 @@ static inline void dv_closep(int *fd)
 		errno = saved;
 	}
 }
-static inline void dv_fclosep(FILE **f) { if (*f) fclose(*f); }
-static inline void dv_closedirp(DIR **d) { if (*d) closedir(*d); }
+static inline void dv_fclosep(FILE **f)
+{
+	if (*f)
+		fclose(*f);
+}
+static inline void dv_closedirp(DIR **d)
+{
+	if (*d)
+		closedir(*d);
+}
 
 #define dv_autofree __attribute__((cleanup(dv_freep)))
 #define dv_autoclose __attribute__((cleanup(dv_closep)))

@@ -8,13 +8,13 @@
 #include <stdio.h>
 
 struct dv_ctx {
-	char *home;        /* store root: $DEVENV_HOME, /var/lib/devenv, or XDG */
-	bool rootless;     /* not root of the initial user namespace (util/userns.h) */
-	int userns;        /* enum dv_userns_mode this command runs in */
+	char *home;                  /* store root: $DEVENV_HOME, /var/lib/devenv, or XDG */
+	bool rootless;               /* not root of the initial user namespace (util/userns.h) */
+	int userns;                  /* enum dv_userns_mode this command runs in */
 	unsigned host_uid, host_gid; /* who ran devenv, as the host sees it */
-	bool json;         /* --json */
-	bool quiet;        /* -q */
-	FILE *events;      /* --json on up/provision/reload: JSON Lines (the real stdout), or NULL */
+	bool json;                   /* --json */
+	bool quiet;                  /* -q */
+	FILE *events; /* --json on up/provision/reload: JSON Lines (the real stdout), or NULL */
 	bool tty_in, tty_out;
 	const char *env_sel; /* -e NAME|ID, or NULL */
 	int store_lock_fd;   /* shared store lock held for this command, or -1 */

@@ -29,13 +29,16 @@ struct dv_dl_sym {
 	const char *name;
 	size_t offset;
 };
-#define DV_DL_SYM(type, f) { #f, offsetof(type, f) }
+#define DV_DL_SYM(type, f) \
+	{ \
+#f, offsetof(type, f) \
+	}
 
 struct dv_dl {
-	const char *soname;          /* "libcurl.so.4" */
+	const char *soname; /* "libcurl.so.4" */
 	const struct dv_dl_sym *syms;
 	size_t nsyms;
-	void *table;                 /* the struct the pointers are written into */
+	void *table; /* the struct the pointers are written into */
 	/* Run once the table is complete (libgit2's init), NULL for none: -1
 	 * with err filled closes the library again, and the next call retries. */
 	int (*init)(void *table, struct dv_error *err);
@@ -43,9 +46,11 @@ struct dv_dl {
 	pthread_mutex_t lock;
 	int loaded;
 };
-#define DV_DL_INIT(soname, syms, table, init)                                                     \
-	{ (soname), (syms), sizeof(syms) / sizeof((syms)[0]), (table), (init),                    \
-	  PTHREAD_MUTEX_INITIALIZER, 0 }
+#define DV_DL_INIT(soname, syms, table, init) \
+	{ \
+		(soname), (syms), sizeof(syms) / sizeof((syms)[0]), (table), (init), \
+			PTHREAD_MUTEX_INITIALIZER, 0 \
+	}
 
 /* Open dl->soname and fill dl->table, once per process: 0 when the table is
  * ready. Safe from several threads (pulls load libcurl from their workers):

@@ -72,8 +72,8 @@ int dv_err_usage(struct dv_error *err, const char *fmt, ...)
 	return -1;
 }
 
-int dv_err_at(struct dv_error *err, const char *file, unsigned line, unsigned col,
-	      const char *fmt, ...)
+int dv_err_at(struct dv_error *err, const char *file, unsigned line, unsigned col, const char *fmt,
+	      ...)
 {
 	va_list ap;
 

@@ -10,11 +10,11 @@
 #define DV_ERROR_H
 
 struct dv_error {
-	int errnum;     /* errno of the failed call; 0 when none */
+	int errnum;         /* errno of the failed call; 0 when none */
 	unsigned line, col; /* 1-based position in `file`; 0 when none */
-	char file[256]; /* "Envfile", "layers/4f2a/layer.json", or "" */
+	char file[256];     /* "Envfile", "layers/4f2a/layer.json", or "" */
 	char msg[512];
-	int status;     /* exit status wanted by the caller: 0 = default (1) */
+	int status; /* exit status wanted by the caller: 0 = default (1) */
 };
 
 #define DV_FMT(a, b) __attribute__((format(printf, a, b)))
@@ -25,8 +25,8 @@ int dv_err(struct dv_error *err, int errnum, const char *fmt, ...) DV_FMT(3, 4);
  * for callers to branch on, and no strerror text is appended. */
 int dv_err_plain(struct dv_error *err, int errnum, const char *fmt, ...) DV_FMT(3, 4);
 /* Set a message that points at file:line:col; exit status 2 (bad input). */
-int dv_err_at(struct dv_error *err, const char *file, unsigned line, unsigned col,
-	      const char *fmt, ...) DV_FMT(5, 6);
+int dv_err_at(struct dv_error *err, const char *file, unsigned line, unsigned col, const char *fmt,
+	      ...) DV_FMT(5, 6);
 /* Prepend "context: " to the existing message. */
 int dv_err_prefix(struct dv_error *err, const char *fmt, ...) DV_FMT(2, 3);
 /* Mark the error as a usage/input error (exit status 2). */
@@ -34,7 +34,10 @@ int dv_err_usage(struct dv_error *err, const char *fmt, ...) DV_FMT(2, 3);
 /* Write "devenv: [file:line:col: ]msg\n" to stderr. */
 void dv_err_print(const struct dv_error *err);
 /* Is the error set at all? */
-static inline int dv_err_isset(const struct dv_error *err) { return err->msg[0] != 0; }
+static inline int dv_err_isset(const struct dv_error *err)
+{
+	return err->msg[0] != 0;
+}
 
 /* A broken invariant: prints "devenv: BUG at file:line: ..." and aborts (bug.c). */
 #define DV_BUG(...) dv_bug(__FILE__, __LINE__, __VA_ARGS__)

@@ -12,8 +12,8 @@
 #include "util/banned.h"
 
 static struct {
-	int read;         /* DEVENV_FAULT looked at */
-	char point[64];   /* "" when unset */
+	int read;          /* DEVENV_FAULT looked at */
+	char point[64];    /* "" when unset */
 	unsigned long hit; /* which hit of it kills (1 = the first) */
 	int sig;
 	unsigned long seen;

@@ -45,8 +45,7 @@ int dv_read_all(int fd, char **out, size_t *len, struct dv_error *err)
 	return 0;
 }
 
-int dv_read_file_at(int dirfd, const char *path, char **out, size_t *len,
-		    struct dv_error *err)
+int dv_read_file_at(int dirfd, const char *path, char **out, size_t *len, struct dv_error *err)
 {
 	dv_autoclose int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 
@@ -74,8 +73,8 @@ int dv_write_full(int fd, const void *data, size_t len, struct dv_error *err)
 	return 0;
 }
 
-int dv_write_file_atomic(int dirfd, const char *name, const void *data, size_t len,
-			 mode_t mode, struct dv_error *err)
+int dv_write_file_atomic(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
+			 struct dv_error *err)
 {
 	char tmp[PATH_MAX];
 	const char *slash = strrchr(name, '/');
@@ -194,13 +193,13 @@ int dv_openat2(int dirfd, const char *path, int flags, mode_t mode, unsigned lon
 int dv_openat_beneath(int dirfd, const char *path, int flags, mode_t mode)
 {
 	return dv_openat2(dirfd, *path ? path : ".", flags, mode,
-			     RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS);
+			  RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS);
 }
 
 int dv_open_nosymlinks(const char *abs_path, int flags, mode_t mode)
 {
 	return dv_openat2(AT_FDCWD, abs_path, flags, mode,
-			     RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+			  RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
 }
 
 const char *dv_path_below(const char *path, const char *dir)
@@ -293,8 +292,7 @@ int dv_open_dir_at(int dirfd, const char *path, struct dv_error *err)
  * another mount (RESOLVE_NO_XDEV): a bind mount of the same filesystem has
  * the same st_dev, so comparing devices alone would walk into a bind-mounted
  * checkout and empty it. */
-static int open_dir_same_mount(int dirfd, const char *name, const char *path,
-			       struct dv_error *err)
+static int open_dir_same_mount(int dirfd, const char *name, const char *path, struct dv_error *err)
 {
 	struct open_how how = {
 		.flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC,
@@ -423,7 +421,8 @@ int dv_rm_tree_at(int dirfd, const char *name, struct dv_error *err)
 	if (n > 0) {
 		real[n] = 0;
 		if (dv_mount_under(real, busy, sizeof(busy)) == 1)
-			return dv_err_plain(err, EBUSY, "'%s' is a mount point; unmount it first", busy);
+			return dv_err_plain(err, EBUSY, "'%s' is a mount point; unmount it first",
+					    busy);
 	}
 	if (rm_contents(fd, name, err) < 0)
 		return -1;
@@ -449,7 +448,8 @@ static unsigned long long du_fd(int fd)
 			continue;
 		total += (unsigned long long)st.st_blocks * 512;
 		if (S_ISDIR(st.st_mode)) {
-			int sub = openat(fd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			int sub = openat(fd, de->d_name,
+					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
 			if (sub >= 0) {
 				total += du_fd(sub);
@@ -605,14 +605,14 @@ static bool lock_current(int dirfd, const char *name, int fd)
 	       a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
-int dv_lock_at(int dirfd, const char *name, bool exclusive, const char *what,
-	       struct dv_error *err)
+int dv_lock_at(int dirfd, const char *name, bool exclusive, const char *what, struct dv_error *err)
 {
 	int op = exclusive ? LOCK_EX : LOCK_SH;
 	bool said = false;
 
 	for (;;) {
-		dv_autoclose int fd = openat(dirfd, name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+		dv_autoclose int fd =
+			openat(dirfd, name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 
 		if (fd < 0)
 			return dv_err(err, errno, "cannot open lock '%s'", name);
@@ -626,12 +626,15 @@ int dv_lock_at(int dirfd, const char *name, bool exclusive, const char *what,
 			/* Who holds it now, alive: never a pid written down by a
 			 * process that may have died since. */
 			if (!said) {
-				holder = fstat(fd, &st) == 0 ? lock_holder(&st, cmd, sizeof(cmd)) : 0;
+				holder = fstat(fd, &st) == 0 ? lock_holder(&st, cmd, sizeof(cmd))
+							     : 0;
 				if (holder)
-					fprintf(stderr, "devenv: waiting for %s (held by pid %d: %s)\n",
+					fprintf(stderr,
+						"devenv: waiting for %s (held by pid %d: %s)\n",
 						what, (int)holder, cmd);
 				else
-					fprintf(stderr, "devenv: waiting for %s (held by another process)\n",
+					fprintf(stderr,
+						"devenv: waiting for %s (held by another process)\n",
 						what);
 				said = true;
 			}
@@ -693,7 +696,9 @@ ssize_t dv_recv_fd(int sock, void *data, size_t len, int *fd)
 		char buf[CMSG_SPACE(sizeof(int))];
 	} u;
 	struct iovec iov = { data, len };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+	struct msghdr msg = { .msg_iov = &iov,
+			      .msg_iovlen = 1,
+			      .msg_control = u.buf,
 			      .msg_controllen = sizeof(u.buf) };
 	ssize_t n;
 

@@ -19,13 +19,12 @@
 int dv_read_all(int fd, char **out, size_t *len, struct dv_error *err);
 /* Open dirfd/path (no symlink following in the last component) and read it all.
  * errnum ENOENT when it does not exist. */
-int dv_read_file_at(int dirfd, const char *path, char **out, size_t *len,
-		    struct dv_error *err);
+int dv_read_file_at(int dirfd, const char *path, char **out, size_t *len, struct dv_error *err);
 int dv_write_full(int fd, const void *data, size_t len, struct dv_error *err);
 /* Write dirfd/name atomically: temporary name in the same folder, fsync,
  * rename, fsync of the folder. Readers see the old or the new file. */
-int dv_write_file_atomic(int dirfd, const char *name, const void *data, size_t len,
-			 mode_t mode, struct dv_error *err);
+int dv_write_file_atomic(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
+			 struct dv_error *err);
 int dv_renameat(int olddirfd, const char *oldname, int newdirfd, const char *newname,
 		struct dv_error *err);
 /* mkdir -p of an absolute or relative path; existing folders are fine. */
@@ -105,8 +104,7 @@ int dv_run(char *const argv[], bool quiet, int *exit_code, struct dv_error *err)
  * the file open (its pid and command line, found in /proc/PID/fd), then
  * wait. A lock file unlinked meanwhile (a destroyed env's) is not the lock
  * any more: we open the name again. Returns the fd. */
-int dv_lock_at(int dirfd, const char *name, bool exclusive, const char *what,
-	       struct dv_error *err);
+int dv_lock_at(int dirfd, const char *name, bool exclusive, const char *what, struct dv_error *err);
 
 /* Monotonic clock in nanoseconds. */
 unsigned long long dv_now_ns(void);

@@ -13,24 +13,43 @@ int dv_size_parse(const char *s, unsigned long long *out, struct dv_error *err)
 	const char *p = s;
 
 	if (!p || *p < '0' || *p > '9')
-		return dv_err_plain(err, EINVAL, "invalid size '%s': give bytes, or a number "
-					       "with k, m, g or t", s ? s : "");
+		return dv_err_plain(err, EINVAL,
+				    "invalid size '%s': give bytes, or a number "
+				    "with k, m, g or t",
+				    s ? s : "");
 	for (; *p >= '0' && *p <= '9'; p++) {
 		if (v > (UINT64_MAX - (unsigned)(*p - '0')) / 10)
 			return dv_err_plain(err, ERANGE, "size '%s' is too large", s);
 		v = v * 10 + (unsigned)(*p - '0');
 	}
 	switch (*p) {
-	case 0: break;
-	case 'k': case 'K': shift = 10; break;
-	case 'm': case 'M': shift = 20; break;
-	case 'g': case 'G': shift = 30; break;
-	case 't': case 'T': shift = 40; break;
-	default: shift = 64; break;
+	case 0:
+		break;
+	case 'k':
+	case 'K':
+		shift = 10;
+		break;
+	case 'm':
+	case 'M':
+		shift = 20;
+		break;
+	case 'g':
+	case 'G':
+		shift = 30;
+		break;
+	case 't':
+	case 'T':
+		shift = 40;
+		break;
+	default:
+		shift = 64;
+		break;
 	}
 	if (shift == 64 || (*p && p[1]))
-		return dv_err_plain(err, EINVAL, "invalid size '%s': give bytes, or a number "
-					       "with k, m, g or t", s);
+		return dv_err_plain(err, EINVAL,
+				    "invalid size '%s': give bytes, or a number "
+				    "with k, m, g or t",
+				    s);
 	/* A shift past the top bit wraps silently ("18014398509481985k" is
 	 * 2^64 + 1024: 1 KiB): check before shifting. */
 	if (shift && v > (UINT64_MAX >> shift))

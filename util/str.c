@@ -206,8 +206,7 @@ void dv_str_size(char *out, size_t outlen, unsigned long long bytes)
  * json: s is JSON text as json-c writes it, C0 controls escaped inside its
  * strings and white space outside them: only what json-c leaves is escaped,
  * in JSON's own form (a byte that is not UTF-8 has none: U+FFFD). */
-static const char *safe_next(const unsigned char *s, size_t n, size_t *len, char esc[8],
-			     bool json)
+static const char *safe_next(const unsigned char *s, size_t n, size_t *len, char esc[8], bool json)
 {
 	unsigned c = s[0], cp;
 	size_t need, i;
@@ -370,7 +369,10 @@ void dv_suggest(const char *word, const char *const *cands, size_t n, struct dv_
 	for (size_t i = 0; i < n; i++) {
 		if (score[i] != best)
 			continue;
-		dv_buf_addf(out, "%s'%s'", shown == 0 ? " (did you mean " : shown + 1 == count ? " or " : ", ",
+		dv_buf_addf(out, "%s'%s'",
+			    shown == 0           ? " (did you mean "
+			    : shown + 1 == count ? " or "
+						 : ", ",
 			    cands[i]);
 		shown++;
 	}

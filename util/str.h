@@ -21,7 +21,7 @@ char *dv_xstrndup(const char *s, size_t n);
 char *dv_xasprintf(const char *fmt, ...) DV_FMT(1, 2);
 
 struct dv_buf {
-	char *s;    /* always NUL-terminated once anything was added */
+	char *s; /* always NUL-terminated once anything was added */
 	size_t len, cap;
 };
 void dv_buf_add(struct dv_buf *b, const void *data, size_t n);
@@ -32,11 +32,11 @@ char *dv_buf_steal(struct dv_buf *b);
 void dv_buf_release(struct dv_buf *b);
 
 struct dv_strv {
-	char **v;   /* NULL-terminated once anything was added */
+	char **v; /* NULL-terminated once anything was added */
 	size_t n, cap;
 };
-void dv_strv_push(struct dv_strv *sv, const char *s);     /* copies s */
-void dv_strv_push_owned(struct dv_strv *sv, char *s);     /* takes s */
+void dv_strv_push(struct dv_strv *sv, const char *s); /* copies s */
+void dv_strv_push_owned(struct dv_strv *sv, char *s); /* takes s */
 void dv_strv_release(struct dv_strv *sv);
 
 bool dv_str_startswith(const char *s, const char *prefix);

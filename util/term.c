@@ -14,9 +14,9 @@
 
 enum { GROUND, UTF8, ESC, ESC_INTER, CSI, STR, STR_ESC };
 
-#define BEL	 0x07
-#define CAN	 0x18
-#define SUB	 0x1a
+#define BEL 0x07
+#define CAN 0x18
+#define SUB 0x1a
 #define ESC_BYTE 0x1b
 
 /* Printable ASCII from p to out, eight bytes at a time; returns how many.

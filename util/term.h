@@ -41,11 +41,11 @@
 
 struct dv_term_filter {
 	unsigned char state;
-	unsigned char len;			/* bytes held in seq[] */
-	unsigned char need;			/* UTF-8: continuation bytes still to come */
-	bool drop;				/* the CSI sequence held goes, whatever its end */
-	bool colon;				/* ... has a ':' (SGR only) */
-	bool coloured;				/* an SGR that is not a reset went out last */
+	unsigned char len;                      /* bytes held in seq[] */
+	unsigned char need;                     /* UTF-8: continuation bytes still to come */
+	bool drop;                              /* the CSI sequence held goes, whatever its end */
+	bool colon;                             /* ... has a ':' (SGR only) */
+	bool coloured;                          /* an SGR that is not a reset went out last */
 	unsigned char seq[DV_TERM_FILTER_HOLD]; /* a CSI sequence or a UTF-8 character */
 };
 

@@ -33,7 +33,7 @@ int dv_subid_find(const char *file, const char *name, unsigned long id, unsigned
 {
 	dv_autoclose int fd = open(file, O_RDONLY | O_CLOEXEC);
 	dv_autofree char *text = NULL;
-	struct dv_error ignored = {0};
+	struct dv_error ignored = { 0 };
 	char idbuf[24];
 	size_t len;
 
@@ -245,8 +245,9 @@ int dv_userns_enter(enum dv_userns_mode *mode, const char **why, struct dv_error
 			failed = true;
 	}
 	if (e)
-		return dv_err(err, e, "cannot create a user namespace (is "
-				      "kernel.unprivileged_userns_clone off?)");
+		return dv_err(err, e,
+			      "cannot create a user namespace (is "
+			      "kernel.unprivileged_userns_clone off?)");
 	if (failed)
 		return dv_err(err, 0,
 			      "newuidmap/newgidmap could not map uid %u to 0 and %lu ids from "

@@ -48,8 +48,8 @@ enum dv_userns_mode dv_userns_plan(uid_t uid, const char **why);
 int dv_userns_enter(enum dv_userns_mode *mode, const char **why, struct dv_error *err);
 
 /* What a single-id map cannot do, for the note `up` prints. */
-#define DV_USERNS_SINGLE_LIMITS                                                                    \
-	"only root exists in the env: no other user, no chown to another id, and "                 \
+#define DV_USERNS_SINGLE_LIMITS \
+	"only root exists in the env: no other user, no chown to another id, and " \
 	"apt-get needs -o APT::Sandbox::User=root"
 
 #endif

@@ -45,8 +45,8 @@ static const char *workspace(void)
 static void same_str(const char *what, const char *a, const char *b)
 {
 	if ((a == NULL) != (b == NULL) || (a && strcmp(a, b)))
-		fuzz_fail("%s differs: '%s' in the json, '%s' in its Envfile", what, a ? a : "(none)",
-			b ? b : "(none)");
+		fuzz_fail("%s differs: '%s' in the json, '%s' in its Envfile", what,
+			  a ? a : "(none)", b ? b : "(none)");
 }
 
 static void same_int(const char *what, long long a, long long b)
@@ -129,8 +129,8 @@ static void same_spec(const struct env_spec *a, const struct env_spec *b)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *dir = workspace(), *text = (const char *)data;
-	struct env_spec a = {0}, b = {0};
-	struct dv_error err = {0}, yerr = {0};
+	struct env_spec a = { 0 }, b = { 0 };
+	struct dv_error err = { 0 }, yerr = { 0 };
 	char *yaml = NULL;
 	int parsed, written;
 
@@ -144,11 +144,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fuzz_check_error(&yerr, "devcontainer.json", text, size);
 	if (parsed != written)
 		fuzz_fail("the json %s, but init %s (%s)", parsed ? "does not load" : "loads",
-			written ? "writes no Envfile" : "writes one", parsed ? err.msg : yerr.msg);
+			  written ? "writes no Envfile" : "writes one", parsed ? err.msg : yerr.msg);
 	if (written == 0) {
 		if (envfile_parse(yaml, strlen(yaml), "Envfile", dir, dir, &b, &yerr) < 0)
 			fuzz_fail("the Envfile init wrote does not load: Envfile:%u:%u: %s\n%s",
-				yerr.line, yerr.col, yerr.msg, yaml);
+				  yerr.line, yerr.col, yerr.msg, yaml);
 		same_spec(&a, &b);
 	}
 	free(yaml);

@@ -31,7 +31,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *dir = checkout();
 	struct env_spec spec;
-	struct dv_error err = {0};
+	struct dv_error err = { 0 };
 
 	if (envfile_parse((const char *)data, size, "Envfile", dir, dir, &spec, &err) < 0)
 		fuzz_check_error(&err, "Envfile", (const char *)data, size);

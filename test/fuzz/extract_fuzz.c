@@ -90,7 +90,7 @@ static void setup(void)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct dv_error err = {0};
+	struct dv_error err = { 0 };
 	const struct layer_ar *ar = layer_ar_load(&err);
 	unsigned skipped = 0;
 	char hex[65];

@@ -53,7 +53,7 @@ static char *fuzz_tmp_root;
 static inline void fuzz_tmp_cleanup(void)
 {
 	if (fuzz_tmp_root) {
-		struct dv_error err = {0};
+		struct dv_error err = { 0 };
 
 		dv_rm_tree_at(AT_FDCWD, fuzz_tmp_root, &err);
 	}
@@ -80,7 +80,7 @@ static inline const char *fuzz_tmpdir(const char *tag)
 static inline void fuzz_write_at(int dirfd, const char *name, const void *data, size_t len)
 {
 	int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-	struct dv_error err = {0};
+	struct dv_error err = { 0 };
 
 	if (fd < 0 || dv_write_full(fd, data, len, &err) < 0)
 		fuzz_fail("cannot write '%s': %s", name, fd < 0 ? strerror(errno) : err.msg);
@@ -96,8 +96,7 @@ static inline void fuzz_check_error(const struct dv_error *err, const char *file
 	unsigned lines = 1;
 
 	if (getenv("FUZZ_VERBOSE")) /* what each seed gives, when writing them */
-		fprintf(stderr, "refused: %s:%u:%u: %s\n", err->file, err->line, err->col,
-			err->msg);
+		fprintf(stderr, "refused: %s:%u:%u: %s\n", err->file, err->line, err->col, err->msg);
 	if (!err->msg[0])
 		fuzz_fail("a failure without a message");
 	/* One line, and nothing the input could make a terminal do (a tab
@@ -134,7 +133,7 @@ static inline int fuzz_cmp_str(const void *a, const void *b)
 static inline void fuzz_snap_dir(struct dv_buf *b, int fd, const char *rel, const char *skip)
 {
 	DIR *d = fdopendir(fd);
-	struct dv_strv names = {0};
+	struct dv_strv names = { 0 };
 	struct dirent *de;
 
 	if (!d)
@@ -157,8 +156,7 @@ static inline void fuzz_snap_dir(struct dv_buf *b, int fd, const char *rel, cons
 		}
 		if (fstatat(dirfd(d), name, &sb, AT_SYMLINK_NOFOLLOW) < 0)
 			fuzz_fail("cannot stat '%s': %s", path, strerror(errno));
-		dv_buf_addf(b, "%s %o %u:%u %lld %lu %lld\n", path, sb.st_mode, sb.st_uid,
-			    sb.st_gid,
+		dv_buf_addf(b, "%s %o %u:%u %lld %lu %lld\n", path, sb.st_mode, sb.st_uid, sb.st_gid,
 			    S_ISDIR(sb.st_mode) ? 0LL : (long long)sb.st_size, /* tmpfs: entries */
 			    skip_parent ? 0UL : (unsigned long)sb.st_nlink,
 			    skip_parent ? 0LL
@@ -196,7 +194,7 @@ static inline void fuzz_snap_dir(struct dv_buf *b, int fd, const char *rel, cons
 /* The snapshot of the tree at top (caller frees). */
 static inline char *fuzz_snapshot(const char *top, const char *skip)
 {
-	struct dv_buf b = {0};
+	struct dv_buf b = { 0 };
 	int fd = open(top, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 	if (fd < 0)

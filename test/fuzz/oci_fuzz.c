@@ -21,7 +21,7 @@
 #include "util/hash.h"
 #include "fuzz.h"
 
-#define SEP	  "\n=====\n"
+#define SEP "\n=====\n"
 #define MAX_PARTS 10
 
 static const char *top;
@@ -38,7 +38,7 @@ struct part {
 
 static void subst(struct part *parts, size_t np, size_t i)
 {
-	struct dv_buf b = {0};
+	struct dv_buf b = { 0 };
 	const char *s = parts[i].p, *end = s + parts[i].n;
 
 	while (s < end) {
@@ -68,7 +68,7 @@ static void subst(struct part *parts, size_t np, size_t i)
 /* A ustar header for name of size bytes (type '0' file, '5' folder). */
 static void tar_header(struct dv_buf *b, const char *name, size_t size, char type)
 {
-	unsigned char h[512] = {0};
+	unsigned char h[512] = { 0 };
 	unsigned sum = 0;
 
 	snprintf((char *)h, 100, "%s", name);
@@ -123,11 +123,11 @@ static void same_image(const struct layer_image *a, const struct layer_image *b)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct part parts[MAX_PARTS] = {0};
-	struct layer_store st = {0};
-	struct layer_image img = {0}, back = {0};
-	struct dv_error err = {0};
-	struct dv_buf tar = {0};
+	struct part parts[MAX_PARTS] = { 0 };
+	struct layer_store st = { 0 };
+	struct layer_image img = { 0 }, back = { 0 };
+	struct dv_error err = { 0 };
+	struct dv_buf tar = { 0 };
 	const char *s = (const char *)data, *end = s + size;
 	dv_autofree char *store = NULL, *file = NULL;
 	size_t np = 0, lead;
@@ -162,7 +162,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		snprintf(name, sizeof(name), "blobs/sha256/%s", parts[i].hex);
 		tar_file(&tar, name, parts[i].text, parts[i].len);
 	}
-	dv_buf_add(&tar, (char[1024]){0}, 1024);
+	dv_buf_add(&tar, (char[1024]){ 0 }, 1024);
 
 	store = dv_xasprintf("%s/store", top);
 	if (layer_store_open(store, geteuid() != 0, &st, &err) < 0)
@@ -173,8 +173,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fuzz_check_error(&err, NULL, NULL, 0);
 	} else {
 		if (layer_image_resolve(&st, img.name, &back, &err) < 0)
-			fuzz_fail("image '%s' was loaded but cannot be read: %s", img.name,
-				  err.msg);
+			fuzz_fail("image '%s' was loaded but cannot be read: %s", img.name, err.msg);
 		same_image(&img, &back);
 		if (getenv("FUZZ_VERBOSE"))
 			fprintf(stderr, "loaded '%s' %s\n", img.name, img.id);

@@ -12,16 +12,16 @@
 #include "layers/internal.h"
 #include "fuzz.h"
 
-#define NAME  "localhost/fuzz:latest"
+#define NAME "localhost/fuzz:latest"
 #define LAYER "1111111111111111111111111111111111111111111111111111111111111111"
-#define KEY   LAYER /* a built layer: its id is its key */
+#define KEY LAYER /* a built layer: its id is its key */
 
 static struct layer_store st;
 static bool opened;
 
 static void open_store(void)
 {
-	struct dv_error err = {0};
+	struct dv_error err = { 0 };
 	dv_autofree char *root = dv_xasprintf("%s/store", fuzz_tmpdir("records"));
 
 	if (layer_store_open(root, geteuid() != 0, &st, &err) < 0)
@@ -36,7 +36,7 @@ static void open_store(void)
 
 static char *record_text(void)
 {
-	struct dv_error err = {0};
+	struct dv_error err = { 0 };
 	char *text = NULL;
 	size_t len;
 
@@ -47,8 +47,8 @@ static char *record_text(void)
 
 static void image_record(const char *data, size_t size)
 {
-	struct layer_image a = {0}, b = {0};
-	struct dv_error err = {0};
+	struct layer_image a = { 0 }, b = { 0 };
+	struct dv_error err = { 0 };
 	dv_autofree char *one = NULL, *two = NULL;
 
 	fuzz_write_at(st.images_fd, "localhost/fuzz/latest.json", data, size);
@@ -89,9 +89,9 @@ static void layer_meta(const char *data, size_t size)
 
 static void cache_entry(const char *data, size_t size)
 {
-	struct dv_strv sources = {0};
-	struct layer_cache_scope scope = {.sources = &sources, .env = "0123456789ab"};
-	struct dv_error err = {0};
+	struct dv_strv sources = { 0 };
+	struct layer_cache_scope scope = { .sources = &sources, .env = "0123456789ab" };
+	struct dv_error err = { 0 };
 	char id[65], again[65];
 
 	dv_strv_push(&sources, "busybox");

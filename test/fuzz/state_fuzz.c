@@ -16,7 +16,7 @@ static int envs_fd = -1;
 
 static char *write_and_read(struct env_record *st)
 {
-	struct dv_error err = {0};
+	struct dv_error err = { 0 };
 	char *text = NULL;
 	size_t len;
 
@@ -29,8 +29,8 @@ static char *write_and_read(struct env_record *st)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct env_record a = {0}, b = {0};
-	struct dv_error err = {0};
+	struct env_record a = { 0 }, b = { 0 };
+	struct dv_error err = { 0 };
 	dv_autofree char *one = NULL, *two = NULL;
 
 	if (envs_fd < 0) {

@@ -44,10 +44,11 @@ static const struct cmd *many_cmd(void)
 
 	for (int i = 0; i < N_LONG; i++) {
 		snprintf(names[i], sizeof(names[i]), "opt%02d", i);
-		many[i] = (struct cmd_opt){ 0, names[i], i == N_LONG - 1 ? "V" : NULL, 1000 + i, "" };
+		many[i] =
+			(struct cmd_opt){ 0, names[i], i == N_LONG - 1 ? "V" : NULL, 1000 + i, "" };
 	}
-	many[N_LONG] = (struct cmd_opt){ 0, "an-option-whose-name-is-longer-than-forty-letters", NULL,
-					 2000, "" };
+	many[N_LONG] = (struct cmd_opt){ 0, "an-option-whose-name-is-longer-than-forty-letters",
+					 NULL, 2000, "" };
 	return &c;
 }
 
@@ -77,7 +78,8 @@ static void test_many_long_options(void **state)
 	struct dv_error err = { 0 };
 
 	(void)state;
-	assert_int_equal(parse(c, &s, &err, 5, "many", "--opt00", "--opt36", "--opt48", "--opt49=x"), 5);
+	assert_int_equal(parse(c, &s, &err, 5, "many", "--opt00", "--opt36", "--opt48", "--opt49=x"),
+			 5);
 	assert_string_equal(err.msg, "");
 	assert_int_equal(s.n, 4);
 	assert_int_equal(s.codes[0], 1000);
@@ -87,7 +89,8 @@ static void test_many_long_options(void **state)
 	assert_string_equal(s.vals[3], "x");
 	memset(&s, 0, sizeof(s));
 	assert_int_equal(parse(c, &s, &err, 2, "many",
-			       "--an-option-whose-name-is-longer-than-forty-letters"), 2);
+			       "--an-option-whose-name-is-longer-than-forty-letters"),
+			 2);
 	assert_int_equal(s.n, 1);
 	assert_int_equal(s.codes[0], 2000);
 }
@@ -104,7 +107,8 @@ static void test_did_you_mean_past_many(void **state)
 	assert_non_null(strstr(err.msg, "'--opt49'"));
 	memset(&err, 0, sizeof(err));
 	assert_int_equal(parse(c, &s, &err, 2, "many",
-			       "--an-option-whose-name-is-longer-than-forty-lettars"), -1);
+			       "--an-option-whose-name-is-longer-than-forty-lettars"),
+			 -1);
 	assert_non_null(strstr(err.msg, "'--an-option-whose-name-is-longer-than-forty-letters'"));
 	/* a value given to one that takes none */
 	memset(&err, 0, sizeof(err));
@@ -178,7 +182,8 @@ static void test_subcommands(void **state)
 	assert_string_equal(err.msg, "'thre' is not a 'devenv fam' command; they are: one, two");
 	memset(&err, 0, sizeof(err));
 	assert_int_equal(cmd_no_args(&call, 1, &err), -1);
-	assert_string_equal(err.msg, "'devenv fam' takes no argument 'thre'; see 'devenv fam --help'");
+	assert_string_equal(err.msg,
+			    "'devenv fam' takes no argument 'thre'; see 'devenv fam --help'");
 }
 
 int main(void)

@@ -59,10 +59,10 @@ static char *get(const char *rel)
 	return text;
 }
 
-#define ASSERT_FILE(rel, want)                         \
-	do {                                           \
-		dv_autofree char *got_ = get(rel);     \
-		assert_string_equal(got_, want);       \
+#define ASSERT_FILE(rel, want) \
+	do { \
+		dv_autofree char *got_ = get(rel); \
+		assert_string_equal(got_, want); \
 	} while (0)
 
 static int setup(void **state)
@@ -82,12 +82,18 @@ static int teardown(void **state)
 static void fake_v2(const char *env)
 {
 	dv_autofree char *mi = dv_xasprintf("30 1 0:26 / %s/v2 rw - cgroup2 cgroup2 rw\n"
-					    "31 1 0:27 / %s/other rw - tmpfs tmpfs rw\n", root, root);
+					    "31 1 0:27 / %s/other rw - tmpfs tmpfs rw\n",
+					    root, root);
 	dv_autofree char *d = dv_xasprintf("v2/devenv/%s", env);
 	static const char *const files[][2] = {
-		{ "memory.max", "max\n" }, { "memory.swap.max", "max\n" }, { "cpu.max", "max 100000\n" }, { "pids.max", "max\n" },
-		{ "cgroup.freeze", "0\n" }, { "cgroup.events", "populated 1\nfrozen 0\n" },
-		{ "memory.events", "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n" }, { "cgroup.procs", "" },
+		{ "memory.max", "max\n" },
+		{ "memory.swap.max", "max\n" },
+		{ "cpu.max", "max 100000\n" },
+		{ "pids.max", "max\n" },
+		{ "cgroup.freeze", "0\n" },
+		{ "cgroup.events", "populated 1\nfrozen 0\n" },
+		{ "memory.events", "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n" },
+		{ "cgroup.procs", "" },
 	};
 
 	put("mountinfo", mi);
@@ -103,28 +109,30 @@ static void fake_v2(const char *env)
 /* A v1 machine: memory, cpu+cpuacct, pids and freezer hierarchies. */
 static void fake_v1(const char *env)
 {
-	dv_autofree char *mi = dv_xasprintf(
-		"40 1 0:40 / %s/memory rw - cgroup cgroup rw,memory\n"
-		"41 1 0:41 / %s/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct\n"
-		"42 1 0:42 / %s/pids rw - cgroup cgroup rw,pids\n"
-		"43 1 0:43 / %s/freezer rw - cgroup cgroup rw,freezer\n"
-		"44 1 0:44 / %s/devices rw - cgroup cgroup rw,devices\n"
-		"45 1 0:41 / %s/cpu rw - cgroup cgroup rw,cpu,cpuacct\n",
-		root, root, root, root, root, root);
+	dv_autofree char *mi =
+		dv_xasprintf("40 1 0:40 / %s/memory rw - cgroup cgroup rw,memory\n"
+			     "41 1 0:41 / %s/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct\n"
+			     "42 1 0:42 / %s/pids rw - cgroup cgroup rw,pids\n"
+			     "43 1 0:43 / %s/freezer rw - cgroup cgroup rw,freezer\n"
+			     "44 1 0:44 / %s/devices rw - cgroup cgroup rw,devices\n"
+			     "45 1 0:41 / %s/cpu rw - cgroup cgroup rw,cpu,cpuacct\n",
+			     root, root, root, root, root, root);
 	static const char *const files[][2] = {
 		{ "memory", "memory.limit_in_bytes" }, { "memory", "memory.memsw.limit_in_bytes" },
-		{ "memory", "memory.oom_control" },
-		{ "cpu,cpuacct", "cpu.cfs_period_us" }, { "cpu,cpuacct", "cpu.cfs_quota_us" },
-		{ "pids", "pids.max" }, { "freezer", "freezer.state" },
+		{ "memory", "memory.oom_control" },    { "cpu,cpuacct", "cpu.cfs_period_us" },
+		{ "cpu,cpuacct", "cpu.cfs_quota_us" }, { "pids", "pids.max" },
+		{ "freezer", "freezer.state" },
 	};
 
 	put("mountinfo", mi);
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		dv_autofree char *rel = dv_xasprintf("%s/devenv/%s/%s", files[i][0], env, files[i][1]);
+		dv_autofree char *rel =
+			dv_xasprintf("%s/devenv/%s/%s", files[i][0], env, files[i][1]);
 
-		put(rel, !strcmp(files[i][1], "freezer.state") ? "THAWED\n" :
-			 !strcmp(files[i][1], "memory.oom_control") ? "oom_kill_disable 0\nunder_oom 0\noom_kill 0\n" :
-			 "-1\n");
+		put(rel, !strcmp(files[i][1], "freezer.state") ? "THAWED\n"
+			 : !strcmp(files[i][1], "memory.oom_control")
+				 ? "oom_kill_disable 0\nunder_oom 0\noom_kill 0\n"
+				 : "-1\n");
 	}
 }
 
@@ -191,7 +199,8 @@ static void test_missing_controller(void **state)
 	unlink(pids); /* like a hybrid machine's unified hierarchy */
 	assert_int_equal(ctr_cgroup_create_in(mi, "e1", &lim, &out, &err), -1);
 	assert_int_equal(err.errnum, ENOTSUP);
-	assert_string_equal(err.msg, "this machine has no pids cgroup controller for 'resources: pids'");
+	assert_string_equal(err.msg,
+			    "this machine has no pids cgroup controller for 'resources: pids'");
 	assert_int_equal(out.n, 0);
 }
 
@@ -246,7 +255,8 @@ static void test_oom_kills(void **state)
 	assert_int_equal(ctr_cgroup_create_in(mi, "e2", NULL, &v2, &err), 0);
 	assert_int_equal(ctr_cgroup_oom_kills(&v2, &n), 0);
 	assert_true(n == 0);
-	put("v2/devenv/e2/memory.events", "low 0\nhigh 0\nmax 7\noom 2\noom_kill 2\noom_group_kill 0\n");
+	put("v2/devenv/e2/memory.events",
+	    "low 0\nhigh 0\nmax 7\noom 2\noom_kill 2\noom_group_kill 0\n");
 	assert_int_equal(ctr_cgroup_oom_kills(&v2, &n), 0);
 	assert_true(n == 2);
 
@@ -494,7 +504,8 @@ static void test_sweep_fcap(void **state)
 		put("capped", "x");
 		if (lsetxattr(path, "security.capability", cap, sizeof(cap), 0) < 0) {
 			free(path);
-			print_message("skipped: setting security.capability needs CAP_SETFCAP (root)\n");
+			print_message(
+				"skipped: setting security.capability needs CAP_SETFCAP (root)\n");
 			skip();
 		}
 		put("plain", "x");

@@ -35,7 +35,7 @@ static void write_text(const char *dir, const char *name, const char *text)
 {
 	dv_autofree char *path = dv_xasprintf("%s/%s", dir, name);
 	dv_autoclose int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	struct dv_error err = {0};
+	struct dv_error err = { 0 };
 
 	assert_true(fd >= 0);
 	assert_int_equal(dv_write_full(fd, text, strlen(text), &err), 0);
@@ -44,7 +44,7 @@ static void write_text(const char *dir, const char *name, const char *text)
 static void make_dir(const char *dir, const char *name)
 {
 	dv_autofree char *path = dv_xasprintf("%s/%s", dir, name);
-	struct dv_error err = {0};
+	struct dv_error err = { 0 };
 
 	assert_int_equal(dv_mkdir_p(path, 0755, &err), 0);
 }
@@ -94,8 +94,8 @@ static int parse(const char *dir, const char *json, struct env_spec *spec, struc
 
 static void expect_error(const char *dir, const char *json, const char *want)
 {
-	struct env_spec spec = {0};
-	struct dv_error err = {0};
+	struct env_spec spec = { 0 };
+	struct dv_error err = { 0 };
 	dv_autofree char *got = NULL;
 
 	assert_int_equal(parse(dir, json, &spec, NULL, &err), -1);
@@ -155,10 +155,9 @@ static void test_syntax_errors(void **state)
 	expect_error(dir, "{ \"image\": \"a\" /* never closed\n}",
 		     ".devcontainer/devcontainer.json:1:16: invalid JSON: this /* comment is never "
 		     "closed");
-	expect_error(
-		dir, "[\"busybox\"]",
-		".devcontainer/devcontainer.json:1:1: a devcontainer.json must hold one object "
-		"such as { \"image\": \"debian:bookworm\" }");
+	expect_error(dir, "[\"busybox\"]",
+		     ".devcontainer/devcontainer.json:1:1: a devcontainer.json must hold one object "
+		     "such as { \"image\": \"debian:bookworm\" }");
 	expect_error(dir, "{ \"image\": \"busybox\" } x",
 		     ".devcontainer/devcontainer.json:1:24: invalid JSON: unexpected character");
 	expect_error(dir, "",
@@ -170,18 +169,16 @@ static void test_no_image(void **state)
 {
 	const char *dir = *state;
 
-	expect_error(
-		dir, "{\n  \"name\": \"x\",\n  \"build\": { \"dockerfile\": \"Dockerfile\" }\n}\n",
-		".devcontainer/devcontainer.json:3:3: 'build.dockerfile' is not supported yet; "
-		"give an 'image' or write an Envfile (devenv init)");
-	expect_error(
-		dir, "{\n  \"dockerComposeFile\": \"c.yml\", \"service\": \"app\"\n}\n",
-		".devcontainer/devcontainer.json:2:3: 'dockerComposeFile' is not supported yet; "
-		"give an 'image' or write an Envfile (devenv init)");
-	expect_error(
-		dir, "{ \"name\": \"x\" }",
-		".devcontainer/devcontainer.json:1:1: the devcontainer.json has no 'image'; give "
-		"one such as \"image\": \"debian:bookworm\"");
+	expect_error(dir,
+		     "{\n  \"name\": \"x\",\n  \"build\": { \"dockerfile\": \"Dockerfile\" }\n}\n",
+		     ".devcontainer/devcontainer.json:3:3: 'build.dockerfile' is not supported yet; "
+		     "give an 'image' or write an Envfile (devenv init)");
+	expect_error(dir, "{\n  \"dockerComposeFile\": \"c.yml\", \"service\": \"app\"\n}\n",
+		     ".devcontainer/devcontainer.json:2:3: 'dockerComposeFile' is not supported yet; "
+		     "give an 'image' or write an Envfile (devenv init)");
+	expect_error(dir, "{ \"name\": \"x\" }",
+		     ".devcontainer/devcontainer.json:1:1: the devcontainer.json has no 'image'; give "
+		     "one such as \"image\": \"debian:bookworm\"");
 }
 
 static void test_bad_values(void **state)
@@ -189,35 +186,28 @@ static void test_bad_values(void **state)
 	const char *dir = *state;
 
 	/* envfile_validate's rules, at the JSON value's position */
-	expect_error(
-		dir, "{\n  \"image\": \"bad image!\"\n}",
-		".devcontainer/devcontainer.json:2:12: 'image' must be an image reference such "
-		"as 'debian:bookworm', not 'bad image!'");
-	expect_error(
-		dir, "{ \"image\": 3 }",
-		".devcontainer/devcontainer.json:1:12: 'image' must be a string, not a number");
-	expect_error(
-		dir, "{ \"image\": \"busybox\",\n  \"containerEnv\": { \"A\": 1 } }",
-		".devcontainer/devcontainer.json:2:26: the value of 'A' in 'containerEnv' must "
-		"be a string, not a number");
-	expect_error(
-		dir,
-		"{ \"image\": \"busybox\",\n  \"postCreateCommand\": \"echo ${devcontainerId}\" }",
-		".devcontainer/devcontainer.json:2:24: '${devcontainerId}' is not a variable "
-		"devenv can fill in; it knows ${localWorkspaceFolder}, "
-		"${localWorkspaceFolderBasename}, ${containerWorkspaceFolder} and "
-		"${localEnv:NAME}");
-	expect_error(
-		dir, "{ \"image\": \"busybox\",\n  \"workspaceFolder\": \"src\" }",
-		".devcontainer/devcontainer.json:2:22: 'workdir' must be an absolute path such "
-		"as '/workspace', not 'src'");
-	expect_error(
-		dir, "{ \"image\": \"busy\\u0000box\" }",
-		".devcontainer/devcontainer.json:1:12: 'image' must not contain a NUL character");
-	expect_error(
-		dir, "{ \"image\": \"busybox\",\n  \"remoteEnv\": { \"A\": \"x\\u0000\" } }",
-		".devcontainer/devcontainer.json:2:23: the value of 'A' in 'remoteEnv' must not "
-		"contain a NUL character");
+	expect_error(dir, "{\n  \"image\": \"bad image!\"\n}",
+		     ".devcontainer/devcontainer.json:2:12: 'image' must be an image reference such "
+		     "as 'debian:bookworm', not 'bad image!'");
+	expect_error(dir, "{ \"image\": 3 }",
+		     ".devcontainer/devcontainer.json:1:12: 'image' must be a string, not a number");
+	expect_error(dir, "{ \"image\": \"busybox\",\n  \"containerEnv\": { \"A\": 1 } }",
+		     ".devcontainer/devcontainer.json:2:26: the value of 'A' in 'containerEnv' must "
+		     "be a string, not a number");
+	expect_error(dir,
+		     "{ \"image\": \"busybox\",\n  \"postCreateCommand\": \"echo ${devcontainerId}\" }",
+		     ".devcontainer/devcontainer.json:2:24: '${devcontainerId}' is not a variable "
+		     "devenv can fill in; it knows ${localWorkspaceFolder}, "
+		     "${localWorkspaceFolderBasename}, ${containerWorkspaceFolder} and "
+		     "${localEnv:NAME}");
+	expect_error(dir, "{ \"image\": \"busybox\",\n  \"workspaceFolder\": \"src\" }",
+		     ".devcontainer/devcontainer.json:2:22: 'workdir' must be an absolute path such "
+		     "as '/workspace', not 'src'");
+	expect_error(dir, "{ \"image\": \"busy\\u0000box\" }",
+		     ".devcontainer/devcontainer.json:1:12: 'image' must not contain a NUL character");
+	expect_error(dir, "{ \"image\": \"busybox\",\n  \"remoteEnv\": { \"A\": \"x\\u0000\" } }",
+		     ".devcontainer/devcontainer.json:2:23: the value of 'A' in 'remoteEnv' must not "
+		     "contain a NUL character");
 	expect_error(dir, "{ \"image\": \"busybox\",\n  \"postStartCommand\": [] }",
 		     ".devcontainer/devcontainer.json:2:23: 'postStartCommand' must be a command "
 		     "line, or an array of its words, not an empty array");
@@ -252,12 +242,13 @@ static const char full_json[] =
 static void test_name_transliterated(void **state)
 {
 	const char *dir = *state;
-	struct env_spec spec = {0};
-	struct dv_strv unsup = {0};
-	struct dv_error err = {0};
+	struct env_spec spec = { 0 };
+	struct dv_strv unsup = { 0 };
+	struct dv_error err = { 0 };
 
 	assert_int_equal(parse(dir, "{ \"image\": \"busybox\", \"name\": \"Café Straße (Ωmega)\" }",
-			       &spec, &unsup, &err), 0);
+			       &spec, &unsup, &err),
+			 0);
 	assert_string_equal(spec.name, "cafe-strasse-mega"); /* Ω is no Latin letter */
 	env_spec_release(&spec);
 	dv_strv_release(&unsup);
@@ -266,9 +257,9 @@ static void test_name_transliterated(void **state)
 static void test_mapping(void **state)
 {
 	const char *dir = *state;
-	struct env_spec spec = {0};
-	struct dv_strv unsup = {0};
-	struct dv_error err = {0};
+	struct env_spec spec = { 0 };
+	struct dv_strv unsup = { 0 };
+	struct dv_error err = { 0 };
 
 	unsetenv("DV_DC_TEST");
 	assert_int_equal(parse(dir, full_json, &spec, &unsup, &err), 0);
@@ -312,8 +303,8 @@ static void test_mangled(void **state)
 	char *buf = dv_xmalloc(n + 1);
 
 	for (size_t len = 0; len <= n; len++) {
-		struct env_spec spec = {0};
-		struct dv_error err = {0};
+		struct env_spec spec = { 0 };
+		struct dv_error err = { 0 };
 
 		memcpy(buf, full_json, len);
 		buf[len] = '\0';
@@ -324,9 +315,9 @@ static void test_mangled(void **state)
 	}
 	for (size_t i = 0; i < n; i++) {
 		for (const char *c = "{}[]\",:/*\\"; *c; c++) {
-			struct env_spec spec = {0};
-			struct dv_strv unsup = {0};
-			struct dv_error err = {0};
+			struct env_spec spec = { 0 };
+			struct dv_strv unsup = { 0 };
+			struct dv_error err = { 0 };
 
 			memcpy(buf, full_json, n + 1);
 			buf[i] = *c;
@@ -343,18 +334,17 @@ static void test_mangled(void **state)
 static void test_mapping_security(void **state)
 {
 	const char *dir = *state;
-	struct env_spec spec = {0};
-	struct dv_strv unsup = {0};
-	struct dv_error err = {0};
+	struct env_spec spec = { 0 };
+	struct dv_strv unsup = { 0 };
+	struct dv_error err = { 0 };
 
-	assert_int_equal(
-		parse(dir,
-		      "{\"image\":\"busybox\",\"capAdd\":[\"SYS_PTRACE\"],"
-		      "\"securityOpt\":[\"label=disable\",\"seccomp=unconfined\"],"
-		      "\"init\":true,\"overrideCommand\":true,\"updateRemoteUserUID\":true,"
-		      "\"privileged\":true}",
-		      &spec, &unsup, &err),
-		0);
+	assert_int_equal(parse(dir,
+			       "{\"image\":\"busybox\",\"capAdd\":[\"SYS_PTRACE\"],"
+			       "\"securityOpt\":[\"label=disable\",\"seccomp=unconfined\"],"
+			       "\"init\":true,\"overrideCommand\":true,\"updateRemoteUserUID\":true,"
+			       "\"privileged\":true}",
+			       &spec, &unsup, &err),
+			 0);
 	assert_int_equal(spec.security.cap_add.n, 1);
 	assert_string_equal(spec.security.seccomp, "unconfined");
 	assert_int_equal(unsup.n, 2);
@@ -376,9 +366,9 @@ static void test_mapping_security(void **state)
 static void test_mapping_minimal(void **state)
 {
 	const char *dir = *state;
-	struct env_spec spec = {0};
-	struct dv_strv unsup = {0};
-	struct dv_error err = {0};
+	struct env_spec spec = { 0 };
+	struct dv_strv unsup = { 0 };
+	struct dv_error err = { 0 };
 
 	assert_int_equal(parse(dir,
 			       "{\"image\":\"busybox\",\"remoteUser\":\"root\","
@@ -407,9 +397,9 @@ static void test_mapping_minimal(void **state)
 static void test_mapping_ports_mounts(void **state)
 {
 	const char *dir = *state;
-	struct env_spec spec = {0};
-	struct dv_strv unsup = {0};
-	struct dv_error err = {0};
+	struct env_spec spec = { 0 };
+	struct dv_strv unsup = { 0 };
+	struct dv_error err = { 0 };
 	dv_autofree char *data = dv_xasprintf("%s/data", dir);
 	static const char json[] =
 		"{\n"
@@ -455,16 +445,14 @@ static void test_mapping_ports_mounts(void **state)
 	env_spec_release(&spec);
 
 	/* the Envfile rules for mounts hold, at the JSON position */
-	expect_error(
-		dir,
-		"{ \"image\": \"busybox\",\n  \"mounts\": [\"source=${localWorkspaceFolder}/nope,"
-		"target=/n,type=bind\"] }",
-		".devcontainer/devcontainer.json:2:14: 'mounts': './nope' does not exist; create "
-		"it, or fix the path (relative to the Envfile's folder)");
-	expect_error(
-		dir, "{ \"image\": \"busybox\",\n  \"mounts\": [{ \"source\": \"x\" }] }",
-		".devcontainer/devcontainer.json:2:14: a mount needs a 'target': the path inside "
-		"the env");
+	expect_error(dir,
+		     "{ \"image\": \"busybox\",\n  \"mounts\": [\"source=${localWorkspaceFolder}/nope,"
+		     "target=/n,type=bind\"] }",
+		     ".devcontainer/devcontainer.json:2:14: 'mounts': './nope' does not exist; create "
+		     "it, or fix the path (relative to the Envfile's folder)");
+	expect_error(dir, "{ \"image\": \"busybox\",\n  \"mounts\": [{ \"source\": \"x\" }] }",
+		     ".devcontainer/devcontainer.json:2:14: a mount needs a 'target': the path inside "
+		     "the env");
 	expect_error(dir, "{ \"image\": \"busybox\",\n  \"forwardPorts\": [70000] }", NULL);
 }
 
@@ -482,8 +470,8 @@ static void same_mounts(const struct env_mount *a, const struct env_mount *b, si
  * (when not NULL) gets its text. */
 static void round_trip(const char *dir, const char *json, char **yaml_out)
 {
-	struct env_spec a = {0}, b = {0};
-	struct dv_error err = {0};
+	struct env_spec a = { 0 }, b = { 0 };
+	struct dv_error err = { 0 };
 	char *yaml = NULL;
 
 	assert_int_equal(parse(dir, json, &a, NULL, &err), 0);
@@ -558,8 +546,8 @@ static void test_to_yaml_quoting(void **state)
 	static const char json[] = "{\"image\":\"busybox\",\"containerEnv\":{\"Y\":\"yes\","
 				   "\"E\":\"\",\"N\":\"null\",\"F\":\"1.5\",\"M\":\"a\\nb # c\","
 				   "\"S\":\"'x': [y]\"}}";
-	struct env_spec a = {0}, b = {0};
-	struct dv_error err = {0};
+	struct env_spec a = { 0 }, b = { 0 };
+	struct dv_error err = { 0 };
 	dv_autofree char *yaml = NULL;
 
 	assert_int_equal(parse(dir, json, &a, NULL, &err), 0);
@@ -585,8 +573,8 @@ static void test_duplicate_keys(void **state)
 {
 	const char *dir = *state;
 	static const char issue[] = "{\"image\":\"busybox\",\"a\":[1],\"a\":{}}";
-	struct env_spec spec = {0};
-	struct dv_error err = {0};
+	struct env_spec spec = { 0 };
+	struct dv_error err = { 0 };
 	dv_autofree char *msg = NULL;
 	char *yaml = NULL;
 
@@ -637,9 +625,9 @@ static void test_duplicate_keys(void **state)
 /* Line breaks as YAML knows them (CR, LF, NEL, LS, PS), other control
  * characters and a byte-order mark, raw and escaped. */
 static const char *const breakers[] = {
-	"\\n",	   "\\r",	   "\\r\\n",	"\xc2\x85", "\\u0085", "\xe2\x80\xa8", "\\u2028",
-	"\xe2\x80\xa9", "\\u2029", "\\u0001", "\\u001b", "\\u007f",	"\\u009b", "\xef\xbb\xbf",
-	"\\t",	   "\\u000b", "\\u000c", "\\ufffe",   "\\uffff", "\xef\xbf\xbe",
+	"\\n",          "\\r",     "\\r\\n",  "\xc2\x85", "\\u0085", "\xe2\x80\xa8", "\\u2028",
+	"\xe2\x80\xa9", "\\u2029", "\\u0001", "\\u001b",  "\\u007f", "\\u009b",      "\xef\xbb\xbf",
+	"\\t",          "\\u000b", "\\u000c", "\\ufffe",  "\\uffff", "\xef\xbf\xbe",
 };
 
 /* A key's name (which init names in a comment) never becomes a line of
@@ -649,8 +637,8 @@ static void test_hostile_keys(void **state)
 	const char *dir = *state;
 	static const char issue[] = "{\"image\":\"busybox\",\"x\\nprovision:\\n  - run: echo "
 				    "INJECTED > /pwned\\n#\":1}";
-	struct env_spec spec = {0};
-	struct dv_error err = {0};
+	struct env_spec spec = { 0 };
+	struct dv_error err = { 0 };
 	char *yaml = NULL;
 
 	assert_int_equal(envfile_devcontainer_to_yaml(issue, strlen(issue), "dc.json", NULL, dir,
@@ -665,10 +653,10 @@ static void test_hostile_keys(void **state)
 
 	for (size_t i = 0; i < sizeof(breakers) / sizeof(breakers[0]); i++) {
 		const char *b = breakers[i];
-		dv_autofree char *json = dv_xasprintf(
-			"{\"image\":\"busybox\",\"x%sprovision:%s- run: echo INJECTED%s#\":1,"
-			"\"securityOpt\":[\"label=%simage: evil\"],\"customizations\":{}}",
-			b, b, b, b);
+		dv_autofree char *json =
+			dv_xasprintf("{\"image\":\"busybox\",\"x%sprovision:%s- run: echo INJECTED%s#\":1,"
+				     "\"securityOpt\":[\"label=%simage: evil\"],\"customizations\":{}}",
+				     b, b, b, b);
 
 		if (envfile_devcontainer_to_yaml(json, strlen(json), "dc.json", NULL, dir, dir,
 						 &yaml, &err) < 0)
@@ -705,15 +693,15 @@ static void test_hostile_values(void **state)
 
 	for (size_t i = 0; i < sizeof(breakers) / sizeof(breakers[0]); i++) {
 		const char *b = breakers[i];
-		dv_autofree char *json = dv_xasprintf(
-			"{\"image\":\"busybox\",\"name\":\"n%sx\",\"containerEnv\":{"
-			"\"A\":\"%s\",\"B\":\"a%sb\",\"C\":\"%s- run: x\",\"D\":\" %s \","
-			"\"E\":\"x: %s\"},\"remoteEnv\":{\"F\":\"%s#\"},"
-			"\"postCreateCommand\":\"echo a%sprovision:%s  - run: b\","
-			"\"postStartCommand\":[\"printf\",\"%s\"],"
-			"\"workspaceFolder\":\"/w%sx\","
-			"\"mounts\":[\"type=volume,source=v,target=/v%sx\"]}",
-			b, b, b, b, b, b, b, b, b, b, b, b);
+		dv_autofree char *json =
+			dv_xasprintf("{\"image\":\"busybox\",\"name\":\"n%sx\",\"containerEnv\":{"
+				     "\"A\":\"%s\",\"B\":\"a%sb\",\"C\":\"%s- run: x\",\"D\":\" %s \","
+				     "\"E\":\"x: %s\"},\"remoteEnv\":{\"F\":\"%s#\"},"
+				     "\"postCreateCommand\":\"echo a%sprovision:%s  - run: b\","
+				     "\"postStartCommand\":[\"printf\",\"%s\"],"
+				     "\"workspaceFolder\":\"/w%sx\","
+				     "\"mounts\":[\"type=volume,source=v,target=/v%sx\"]}",
+				     b, b, b, b, b, b, b, b, b, b, b, b);
 
 		round_trip(dir, json, NULL);
 	}
@@ -735,24 +723,25 @@ static void test_invalid_utf8(void **state)
 {
 	const char *dir = *state;
 	static const char *const bad[] = {
-		"\xc0\xaf",	    /* overlong '/' */
-		"\xe0\x80\xaf",	    /* overlong, three bytes */
+		"\xc0\xaf",         /* overlong '/' */
+		"\xe0\x80\xaf",     /* overlong, three bytes */
 		"\xf0\x80\x80\xaf", /* overlong, four bytes */
-		"\xed\xa0\x80",	    /* a surrogate */
+		"\xed\xa0\x80",     /* a surrogate */
 		"\xf4\x90\x80\x80", /* past U+10FFFF */
-		"\x80",		    /* a lone continuation byte */
-		"\xe2\x80",	    /* cut short */
+		"\x80",             /* a lone continuation byte */
+		"\xe2\x80",         /* cut short */
 		"\xff",
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		dv_autofree char *in_key = dv_xasprintf("{\"image\":\"busybox\",\n\"k%s\":1}", bad[i]);
+		dv_autofree char *in_key =
+			dv_xasprintf("{\"image\":\"busybox\",\n\"k%s\":1}", bad[i]);
 		dv_autofree char *in_val =
 			dv_xasprintf("{\"image\":\"busybox\",\n\"containerEnv\":{\"A\":\"ab%s\"}}",
 				     bad[i]);
 		dv_autofree char *in_comment =
 			dv_xasprintf("{\"image\":\"busybox\" // %s\n}", bad[i]);
-		struct dv_error err = {0};
+		struct dv_error err = { 0 };
 		char *yaml = NULL;
 
 		expect_error(dir, in_key,
@@ -779,8 +768,8 @@ static void test_invalid_utf8(void **state)
 static void test_find_and_load(void **state)
 {
 	const char *proj = *state;
-	struct env_spec spec = {0};
-	struct dv_error err = {0};
+	struct env_spec spec = { 0 };
+	struct dv_error err = { 0 };
 	dv_autofree char *sub = dv_xasprintf("%s/src/x", proj);
 	dv_autofree char *want = dv_xasprintf("%s/.devcontainer/devcontainer.json", proj);
 	dv_autofree char *envfile = dv_xasprintf("%s/Envfile", proj);
@@ -793,8 +782,8 @@ static void test_find_and_load(void **state)
 	assert_int_equal(envfile_find(sub, &path, &checkout, &err), 0);
 	assert_string_equal(path, want);
 	assert_string_equal(checkout, proj);
-	assert_int_equal(
-		envfile_load(path, checkout, ".devcontainer/devcontainer.json", &spec, &err), 0);
+	assert_int_equal(envfile_load(path, checkout, ".devcontainer/devcontainer.json", &spec, &err),
+			 0);
 	assert_string_equal(spec.relpath, ".devcontainer/devcontainer.json");
 	assert_string_equal(spec.image, "busybox");
 	assert_string_equal(spec.workdir, "/workspaces/proj");
@@ -827,7 +816,7 @@ static void test_find_and_load(void **state)
 static void test_convert(void **state)
 {
 	const char *proj = *state;
-	struct dv_error err = {0};
+	struct dv_error err = { 0 };
 	dv_autofree char *json = dv_xasprintf("%s/.devcontainer/devcontainer.json", proj);
 	char *yaml = NULL, *dir = NULL;
 
@@ -868,8 +857,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_mangled, tree_setup, tree_teardown),
 		cmocka_unit_test_setup_teardown(test_mapping_security, tree_setup, tree_teardown),
 		cmocka_unit_test_setup_teardown(test_mapping_minimal, tree_setup, tree_teardown),
-		cmocka_unit_test_setup_teardown(test_mapping_ports_mounts, tree_setup,
-						tree_teardown),
+		cmocka_unit_test_setup_teardown(test_mapping_ports_mounts, tree_setup, tree_teardown),
 		cmocka_unit_test_setup_teardown(test_to_yaml_round_trip, tree_setup, tree_teardown),
 		cmocka_unit_test_setup_teardown(test_to_yaml_quoting, tree_setup, tree_teardown),
 		cmocka_unit_test_setup_teardown(test_duplicate_keys, tree_setup, tree_teardown),

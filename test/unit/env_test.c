@@ -84,17 +84,42 @@ static void test_record_round_trip(void **state)
 		{ .source = "/srv/vol", .target = "/data", .readonly = false, .volume = true },
 		{ .source = "/home/ann/x", .target = "/x", .readonly = true },
 	};
-	struct hnet_port ports[1] = { { .host_ip = "127.0.0.1", .host_port = 8080, .container_port = 80 } };
+	struct hnet_port ports[1] = {
+		{ .host_ip = "127.0.0.1", .host_port = 8080, .container_port = 80 }
+	};
 	struct env_record st = {
-		.id = ID, .name = "proj", .checkout = "/home/ann/proj", .envfile = "Envfile",
-		.spec_digest = "abc", .image = "debian:bookworm", .image_id = "sha256:aa",
-		.image_for = "debian:trixie", .workdir = "/home/ann/proj", .shell = "/bin/bash",
-		.init = { 1234, 987654 }, .user = "dev", .user_uid = 1000, .user_gid = 1001,
-		.host_uid = 2000, .host_gid = 2001, .userns_map = "keep-id", .ownership = "idmapped",
-		.started_ns = 1700000000123456789LL, .sweep_pending = true, .checkout_dev = 2049,
-		.checkout_ino = 77, .mounts = mounts, .n_mounts = 2, .seccomp = "/s/seccomp/x.bpf",
-		.caps = 0xa80425fbULL, .created = 1700000000, .services = &svc, .n_services = 1,
-		.network = "private", .ports = ports, .n_ports = 1,
+		.id = ID,
+		.name = "proj",
+		.checkout = "/home/ann/proj",
+		.envfile = "Envfile",
+		.spec_digest = "abc",
+		.image = "debian:bookworm",
+		.image_id = "sha256:aa",
+		.image_for = "debian:trixie",
+		.workdir = "/home/ann/proj",
+		.shell = "/bin/bash",
+		.init = { 1234, 987654 },
+		.user = "dev",
+		.user_uid = 1000,
+		.user_gid = 1001,
+		.host_uid = 2000,
+		.host_gid = 2001,
+		.userns_map = "keep-id",
+		.ownership = "idmapped",
+		.started_ns = 1700000000123456789LL,
+		.sweep_pending = true,
+		.checkout_dev = 2049,
+		.checkout_ino = 77,
+		.mounts = mounts,
+		.n_mounts = 2,
+		.seccomp = "/s/seccomp/x.bpf",
+		.caps = 0xa80425fbULL,
+		.created = 1700000000,
+		.services = &svc,
+		.n_services = 1,
+		.network = "private",
+		.ports = ports,
+		.n_ports = 1,
 		.limits = { .memory = 1 << 30, .cpus_milli = 1500, .pids = 512 },
 		.net = { .helper = { 55, 66 }, .outbound = { 77, 88 } },
 	};
@@ -242,8 +267,10 @@ static void test_record_services(void **state)
  * reads as "" (not pinned). */
 static void test_record_image_for(void **state)
 {
-	struct env_record st = { .id = ID, .name = "proj",
-				 .image = "127.0.0.1:5000/team/app@sha256:ab", .image_id = "sha256:cd",
+	struct env_record st = { .id = ID,
+				 .name = "proj",
+				 .image = "127.0.0.1:5000/team/app@sha256:ab",
+				 .image_id = "sha256:cd",
 				 .image_for = "debian:bookworm" };
 	struct env_record back = { 0 };
 	struct dv_error err = { 0 };
@@ -280,7 +307,8 @@ static void test_record_old(void **state)
 	dv_autoclose int fd = envs_dir();
 
 	(void)state;
-	put(ID "/state.json", "{\"id\":\"" ID "\",\"name\":\"old\",\"layers\":[\"a\",7,\"b\"]}\n \n");
+	put(ID "/state.json",
+	    "{\"id\":\"" ID "\",\"name\":\"old\",\"layers\":[\"a\",7,\"b\"]}\n \n");
 	assert_int_equal(env_record_read(fd, ID, &back, &err), 0);
 	assert_string_equal(back.name, "old");
 	assert_string_equal(back.image, "");
@@ -418,8 +446,12 @@ static void test_volume_names_of_a_spec(void **state)
 		{ .source = "pg_data", .target = "/p", .volume = true, .line = 9, .col = 7 },
 	};
 	struct env_service svc = { .name = "db", .volumes = svc_vols, .n_volumes = 3 };
-	struct env_spec spec = { .name = "proj", .display = "Envfile", .volumes = vols,
-				 .n_volumes = 2, .services = &svc, .n_services = 1 };
+	struct env_spec spec = { .name = "proj",
+				 .display = "Envfile",
+				 .volumes = vols,
+				 .n_volumes = 2,
+				 .services = &svc,
+				 .n_services = 1 };
 	struct dv_strv names = { 0 };
 	struct dv_error err = { 0 };
 
@@ -509,10 +541,11 @@ static void test_container_spec(void **state)
 {
 	struct layer_store st = { .root = "/store", .rootless = true };
 	struct dv_strv layers = { 0 };
-	struct env_mount vols[] = { { .source = "cache", .target = "/c", .volume = true },
-				    { .source = "data", .target = "/d", .volume = true,
-				      .readonly = true },
-				    { .source = "bad", .target = "/b", .volume = true } };
+	struct env_mount vols[] = {
+		{ .source = "cache", .target = "/c", .volume = true },
+		{ .source = "data", .target = "/d", .volume = true, .readonly = true },
+		{ .source = "bad", .target = "/b", .volume = true }
+	};
 	struct env_service svcs[] = { { .name = "db" }, { .name = "redis" } };
 	struct env_spec spec = { .name = "proj", .services = svcs, .n_services = 2 };
 	struct dv_error err = { 0 };
@@ -545,7 +578,8 @@ static void test_container_spec(void **state)
 	assert_false(c.cs.mounts[0].host);
 	assert_false(c.cs.mounts[0].readonly);
 	assert_true(c.cs.mounts[1].readonly);
-	assert_int_equal(prov_ctr_mounts(&c, &spec, vols + 2, 1, NULL, fake_volume, &calls, &err), -1);
+	assert_int_equal(prov_ctr_mounts(&c, &spec, vols + 2, 1, NULL, fake_volume, &calls, &err),
+			 -1);
 	assert_int_equal(err.errnum, EEXIST);
 	prov_ctr_release(&c);
 	assert_null(c.mounts);

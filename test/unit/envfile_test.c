@@ -234,7 +234,7 @@ static void test_good_minimal_defaults(void **state)
 	/* a network of its own unless `network: host` asks for the host's */
 	assert_int_equal(spec.network, ENV_NET_PRIVATE);
 	assert_int_equal(spec.network_line, 0);
-	assert_null(spec.path);    /* only envfile_load knows it */
+	assert_null(spec.path); /* only envfile_load knows it */
 	assert_null(spec.relpath);
 	assert_false(dv_err_isset(&err));
 	env_spec_release(&spec);
@@ -429,8 +429,7 @@ static void test_good_full(void **state)
 
 	assert_int_equal(spec.n_provision, 5);
 	assert_int_equal(spec.provision[0].kind, ENV_STEP_RUN);
-	assert_string_equal(spec.provision[0].run,
-			    "apt-get update && apt-get install -y libpq-dev");
+	assert_string_equal(spec.provision[0].run, "apt-get update && apt-get install -y libpq-dev");
 	assert_int_equal(spec.provision[0].line, 13);
 	assert_int_equal(spec.provision[0].col, 5);
 	assert_null(spec.provision[0].copy);
@@ -632,7 +631,8 @@ static void test_find_none(void **state)
 	assert_null(checkout);
 	assert_int_equal(err.errnum, ENOENT);
 	want = dv_xasprintf("no Envfile in '%s' or its parents up to the repository root; "
-			    "run 'devenv init' to write one", start);
+			    "run 'devenv init' to write one",
+			    start);
 	assert_string_equal(err.msg, want);
 	(void)repo;
 }
@@ -725,11 +725,12 @@ static void test_copy_inside(void **state)
 
 	/* ".." that stays inside the checkout is fine; so is a link inside it */
 	make_link(t->root, "repo/sub/link.txt", "data/a.txt");
-	got = load_in_repo(t, "provision:\n"
-			      "  - copy: ../top.txt\n"
-			      "    to: /tmp/top.txt\n"
-			      "  - copy: link.txt\n"
-			      "    to: /tmp/a.txt\n",
+	got = load_in_repo(t,
+			   "provision:\n"
+			   "  - copy: ../top.txt\n"
+			   "    to: /tmp/top.txt\n"
+			   "  - copy: link.txt\n"
+			   "    to: /tmp/a.txt\n",
 			   &spec);
 	assert_null(got);
 	assert_int_equal(spec.n_provision, 2);
@@ -747,10 +748,11 @@ static void test_copy_outside_dotdot(void **state)
 	struct env_spec spec = { 0 };
 	dv_autofree char *got = NULL;
 
-	got = load_in_repo(t, "image: alpine\n"
-			      "provision:\n"
-			      "  - copy: ../../secret.txt\n"
-			      "    to: /tmp/secret.txt\n",
+	got = load_in_repo(t,
+			   "image: alpine\n"
+			   "provision:\n"
+			   "  - copy: ../../secret.txt\n"
+			   "    to: /tmp/secret.txt\n",
 			   &spec);
 	assert_non_null(got);
 	assert_string_equal(got, "sub/Envfile:3:11: 'copy' path '../../secret.txt' is outside "
@@ -766,10 +768,11 @@ static void test_copy_outside_symlink(void **state)
 
 	make_link(t->root, "repo/sub/innocent.txt", target);
 	make_link(t->root, "repo/sub/etc", "/etc");
-	got = load_in_repo(t, "provision:\n"
-			      "  - copy: data/a.txt\n"
-			      "    to: /tmp/a.txt\n"
-			      "  - {copy: innocent.txt, to: /tmp/x}\n",
+	got = load_in_repo(t,
+			   "provision:\n"
+			   "  - copy: data/a.txt\n"
+			   "    to: /tmp/a.txt\n"
+			   "  - {copy: innocent.txt, to: /tmp/x}\n",
 			   &spec);
 	assert_non_null(got);
 	assert_string_equal(got, "sub/Envfile:4:12: 'copy' path 'innocent.txt' is outside the "
@@ -836,8 +839,8 @@ static void test_parse_in_memory(void **state)
 
 	(void)state;
 	/* only len counts: what follows it is not read */
-	assert_int_equal(envfile_parse(text, strlen("image: alpine\n"), "E", "/", "/", &spec,
-				       &err), 0);
+	assert_int_equal(envfile_parse(text, strlen("image: alpine\n"), "E", "/", "/", &spec, &err),
+			 0);
 	assert_string_equal(spec.image, "alpine");
 	assert_string_equal(spec.name, "env"); /* "/" has no name to take */
 	env_spec_release(&spec);
@@ -1069,10 +1072,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_load_outside_checkout, tree_setup,
 						tree_teardown),
 		cmocka_unit_test_setup_teardown(test_copy_inside, repo_setup, tree_teardown),
-		cmocka_unit_test_setup_teardown(test_copy_outside_dotdot, repo_setup,
-						tree_teardown),
-		cmocka_unit_test_setup_teardown(test_copy_outside_symlink, repo_setup,
-						tree_teardown),
+		cmocka_unit_test_setup_teardown(test_copy_outside_dotdot, repo_setup, tree_teardown),
+		cmocka_unit_test_setup_teardown(test_copy_outside_symlink, repo_setup, tree_teardown),
 		cmocka_unit_test_setup_teardown(test_copy_missing, repo_setup, tree_teardown),
 		cmocka_unit_test_setup_teardown(test_mount_absolute_inside_checkout, repo_setup,
 						tree_teardown),

@@ -41,7 +41,7 @@ static bool rootless(void)
 static int fx_setup(void **state)
 {
 	struct fx *f = dv_xcalloc(1, sizeof(*f));
-	struct dv_error err = {0};
+	struct dv_error err = { 0 };
 
 	snprintf(f->dir, sizeof(f->dir), "/tmp/layers_test.XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
@@ -54,12 +54,12 @@ static int fx_setup(void **state)
 static int fx_teardown(void **state)
 {
 	struct fx *f = *state;
-	struct dv_error err = {0};
+	struct dv_error err = { 0 };
 
 	unsetenv("DEVENV_MAX_LAYER_SIZE"); /* test_max_layer_size's, when it failed */
 	layer_store_release(&f->st);
 	if (rootless()) { /* images may hold 0555 folders */
-		char *argv[] = {"chmod", "-R", "u+rwX", f->dir, NULL};
+		char *argv[] = { "chmod", "-R", "u+rwX", f->dir, NULL };
 		int code;
 
 		dv_run(argv, true, &code, &err);
@@ -88,7 +88,7 @@ static void octal(char *field, size_t n, unsigned long long v)
 static void tb_header(struct tb *t, const char *name, char type, unsigned mode,
 		      unsigned long long size, const char *link, unsigned dmaj, unsigned dmin)
 {
-	char h[512] = {0};
+	char h[512] = { 0 };
 	unsigned sum = 0;
 	size_t i;
 
@@ -146,7 +146,7 @@ static void tb_add(struct tb *t, char type, const char *name, unsigned mode, con
 	size_t n = data ? strlen(data) : 0;
 
 	if (strlen(name) > 99 || (link && strlen(link) > 99) || xname) {
-		struct dv_buf p = {0};
+		struct dv_buf p = { 0 };
 		char key[128];
 
 		if (strlen(name) > 99)
@@ -165,9 +165,9 @@ static void tb_add(struct tb *t, char type, const char *name, unsigned mode, con
 	tb_data(t, data, n);
 }
 
-#define tb_file(t, name, mode, data)   tb_add(t, '0', name, mode, data, NULL, NULL, NULL)
-#define tb_dir(t, name, mode)	       tb_add(t, '5', name, mode, NULL, NULL, NULL, NULL)
-#define tb_sym(t, name, target)	       tb_add(t, '2', name, 0777, NULL, target, NULL, NULL)
+#define tb_file(t, name, mode, data) tb_add(t, '0', name, mode, data, NULL, NULL, NULL)
+#define tb_dir(t, name, mode) tb_add(t, '5', name, mode, NULL, NULL, NULL, NULL)
+#define tb_sym(t, name, target) tb_add(t, '2', name, 0777, NULL, target, NULL, NULL)
 #define tb_hard(t, name, mode, target) tb_add(t, '1', name, mode, NULL, target, NULL, NULL)
 
 static void tb_dev(struct tb *t, char type, const char *name, unsigned maj, unsigned min)
@@ -181,7 +181,7 @@ static char *tb_write(struct tb *t, const char *dir, const char *name, const cha
 {
 	static const char zero[1024];
 	char *path = dv_xasprintf("%s/%s", dir, name);
-	struct dv_error err = {0};
+	struct dv_error err = { 0 };
 	int fd, code;
 
 	dv_buf_add(&t->b, zero, sizeof(zero));
@@ -191,7 +191,7 @@ static char *tb_write(struct tb *t, const char *dir, const char *name, const cha
 	close(fd);
 	dv_buf_release(&t->b);
 	if (compress) {
-		char *argv[] = {(char *)compress, "-q", "-f", path, NULL};
+		char *argv[] = { (char *)compress, "-q", "-f", path, NULL };
 		char *out;
 
 		assert_int_equal(dv_run(argv, true, &code, &err), 0);
@@ -205,8 +205,8 @@ static char *tb_write(struct tb *t, const char *dir, const char *name, const cha
 
 static bool have(const char *prog)
 {
-	char *argv[] = {(char *)prog, "--version", NULL};
-	struct dv_error err = {0};
+	char *argv[] = { (char *)prog, "--version", NULL };
+	struct dv_error err = { 0 };
 	int code = 0;
 
 	return dv_run(argv, true, &code, &err) == 0 && code == 0;
@@ -242,8 +242,8 @@ static void import_fails(struct fx *f, struct tb *t, const char *msg)
 {
 	dv_autofree char *path = tb_write(t, f->dir, "bad.tar", NULL);
 	dv_autofree char *want = dv_xasprintf("%s: %s", path, msg);
-	struct layer_image img = {0};
-	struct dv_error err = {0};
+	struct layer_image img = { 0 };
+	struct dv_error err = { 0 };
 
 	assert_int_equal(layer_image_import(&f->st, path, "bad", &img, NULL, &err), -1);
 	assert_string_equal(err.msg, want);
@@ -261,8 +261,8 @@ static char *diff_file(const struct fx *f, const char *id, const char *rel)
 static void test_store_refusals(void **state)
 {
 	struct fx *f = *state;
-	struct layer_store st = {0};
-	struct dv_error err = {0};
+	struct layer_store st = { 0 };
+	struct dv_error err = { 0 };
 	dv_autofree char *home = dv_xasprintf("%s/home", f->dir);
 	dv_autofree char *home_slash = dv_xasprintf("%s/home/", f->dir);
 	dv_autofree char *home_dots = dv_xasprintf("%s/home/x/..", f->dir);
@@ -275,33 +275,33 @@ static void test_store_refusals(void **state)
 	assert_string_equal(
 		err.msg,
 		"refusing to use '/' as the devenv store; set DEVENV_HOME to a folder of its own");
-	err = (struct dv_error){0};
+	err = (struct dv_error){ 0 };
 	assert_int_equal(layer_store_open("/tmp/..", false, &st, &err), -1);
 	assert_string_equal(
 		err.msg,
 		"refusing to use '/' as the devenv store; set DEVENV_HOME to a folder of its own");
-	err = (struct dv_error){0};
+	err = (struct dv_error){ 0 };
 	assert_int_equal(layer_store_open("store", false, &st, &err), -1);
 	assert_string_equal(err.msg, "refusing to use the relative path 'store' as the devenv "
 				     "store; set DEVENV_HOME to an absolute path");
-	err = (struct dv_error){0};
+	err = (struct dv_error){ 0 };
 	assert_int_equal(layer_store_open(".", false, &st, &err), -1);
 	assert_true(dv_str_startswith(err.msg, "refusing to use the relative path '.'"));
 
 	assert_int_equal(mkdir(home, 0755), 0);
 	setenv("HOME", home, 1);
-	err = (struct dv_error){0};
+	err = (struct dv_error){ 0 };
 	assert_int_equal(layer_store_open(home, false, &st, &err), -1);
 	msg = dv_xasprintf("refusing to use your home folder '%s' as the devenv store; set "
 			   "DEVENV_HOME to a folder of its own",
 			   home);
 	assert_string_equal(err.msg, msg);
-	err = (struct dv_error){0};
+	err = (struct dv_error){ 0 };
 	assert_int_equal(layer_store_open(home_slash, false, &st, &err), -1);
-	err = (struct dv_error){0};
+	err = (struct dv_error){ 0 };
 	assert_int_equal(layer_store_open(home_dots, false, &st, &err), -1);
 	assert_int_equal(symlink(home, link), 0);
-	err = (struct dv_error){0};
+	err = (struct dv_error){ 0 };
 	assert_int_equal(layer_store_open(link, false, &st, &err), -1);
 	/* Nothing was created in the refused home. */
 	{
@@ -322,8 +322,8 @@ static void test_store_refusals(void **state)
 static void test_store_layout(void **state)
 {
 	struct fx *f = *state;
-	static const char *const dirs[] = {"layers", "images", "cache",	      "tmp",
-					   "envs",   "blobs",  "blobs/sha256"};
+	static const char *const dirs[] = { "layers", "images", "cache",       "tmp",
+					    "envs",   "blobs",  "blobs/sha256" };
 	struct stat sb;
 	size_t i;
 
@@ -346,62 +346,64 @@ static void test_ref_normalize(void **state)
 	static const struct {
 		const char *in, *imp, *pull;
 	} ok[] = {
-		{"busybox", "localhost/busybox:latest", "docker.io/library/busybox:latest"},
-		{"busybox:1.36", "localhost/busybox:1.36", "docker.io/library/busybox:1.36"},
-		{"library/busybox", "localhost/library/busybox:latest",
-		 "docker.io/library/busybox:latest"},
-		{"team/app:v_1.2-rc", "localhost/team/app:v_1.2-rc", "docker.io/team/app:v_1.2-rc"},
-		{"docker.io/busybox", "docker.io/library/busybox:latest",
-		 "docker.io/library/busybox:latest"},
-		{"quay.io/foo/bar:v1", "quay.io/foo/bar:v1", "quay.io/foo/bar:v1"},
-		{"localhost:5000/a/b:t", "localhost:5000/a/b:t", "localhost:5000/a/b:t"},
+		{ "busybox", "localhost/busybox:latest", "docker.io/library/busybox:latest" },
+		{ "busybox:1.36", "localhost/busybox:1.36", "docker.io/library/busybox:1.36" },
+		{ "library/busybox", "localhost/library/busybox:latest",
+		  "docker.io/library/busybox:latest" },
+		{ "team/app:v_1.2-rc", "localhost/team/app:v_1.2-rc", "docker.io/team/app:v_1.2-rc" },
+		{ "docker.io/busybox", "docker.io/library/busybox:latest",
+		  "docker.io/library/busybox:latest" },
+		{ "quay.io/foo/bar:v1", "quay.io/foo/bar:v1", "quay.io/foo/bar:v1" },
+		{ "localhost:5000/a/b:t", "localhost:5000/a/b:t", "localhost:5000/a/b:t" },
 		/* A digest names the image exactly: a tag beside it is dropped. */
-		{"127.0.0.1:5000/a/b@sha256:abababababababababababababababababababababababababababababababab", "127.0.0.1:5000/a/b@sha256:abababababababababababababababababababababababababababababababab",
-		 "127.0.0.1:5000/a/b@sha256:abababababababababababababababababababababababababababababababab"},
-		{"busybox:1@sha256:abababababababababababababababababababababababababababababababab", "localhost/busybox@sha256:abababababababababababababababababababababababababababababababab",
-		 "docker.io/library/busybox@sha256:abababababababababababababababababababababababababababababababab"},
-		{"localhost/debian:bookworm", "localhost/debian:bookworm",
-		 "localhost/debian:bookworm"},
-		{"my-reg.example.com/x.y_z", "my-reg.example.com/x.y_z:latest",
-		 "my-reg.example.com/x.y_z:latest"},
+		{ "127.0.0.1:5000/a/b@sha256:abababababababababababababababababababababababababababababababab",
+		  "127.0.0.1:5000/a/b@sha256:abababababababababababababababababababababababababababababababab",
+		  "127.0.0.1:5000/a/b@sha256:abababababababababababababababababababababababababababababababab" },
+		{ "busybox:1@sha256:abababababababababababababababababababababababababababababababab",
+		  "localhost/busybox@sha256:abababababababababababababababababababababababababababababababab",
+		  "docker.io/library/busybox@sha256:abababababababababababababababababababababababababababababababab" },
+		{ "localhost/debian:bookworm", "localhost/debian:bookworm",
+		  "localhost/debian:bookworm" },
+		{ "my-reg.example.com/x.y_z", "my-reg.example.com/x.y_z:latest",
+		  "my-reg.example.com/x.y_z:latest" },
 	};
 	static const struct {
 		const char *in, *msg;
 	} bad[] = {
-		{"", "invalid image name '': it is empty"},
-		{"Busybox", "invalid image name 'Busybox': repository names must be lower case"},
-		{"a/../b", "invalid image name 'a/../b': each part of the repository is a-z 0-9 "
-			   "joined by . _ -"},
-		{"a//b", "invalid image name 'a//b': each part of the repository is a-z 0-9 joined "
-			 "by . _ -"},
-		{"..",
-		 "invalid image name '..': each part of the repository is a-z 0-9 joined by . _ -"},
-		{"-a",
-		 "invalid image name '-a': each part of the repository is a-z 0-9 joined by . _ -"},
-		{"busybox:", "invalid image name 'busybox:': a tag is 1 to 128 of A-Z a-z 0-9 _ . "
-			     "- and does not start with . or -"},
-		{"busybox:..", "invalid image name 'busybox:..': a tag is 1 to 128 of A-Z a-z 0-9 "
-			       "_ . - and does not start with . or -"},
-		{"busybox:a/b", "invalid image name 'busybox:a/b': bad registry host 'busybox:a'"},
-		{":tag", "invalid image name ':tag': each part of the repository is a-z 0-9 joined "
-			 "by . _ -"},
-		{"busybox@sha256:ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789",
-		 "invalid image name 'busybox@sha256:ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789"
-		 "ABCDEF0123456789': a digest is 'sha256:' and 64 lower-case hex digits"},
-		{"busybox@sha256:abcd",
-		 "invalid image name 'busybox@sha256:abcd': a digest is 'sha256:' and 64 lower-case "
-		 "hex digits"},
-		{"bad_host.io:x/y",
-		 "invalid image name 'bad_host.io:x/y': bad registry host 'bad_host.io:x'"},
-		{"a b", "invalid image name 'a b': each part of the repository is a-z 0-9 joined "
-			"by . _ -"},
+		{ "", "invalid image name '': it is empty" },
+		{ "Busybox", "invalid image name 'Busybox': repository names must be lower case" },
+		{ "a/../b", "invalid image name 'a/../b': each part of the repository is a-z 0-9 "
+			    "joined by . _ -" },
+		{ "a//b", "invalid image name 'a//b': each part of the repository is a-z 0-9 joined "
+			  "by . _ -" },
+		{ "..",
+		  "invalid image name '..': each part of the repository is a-z 0-9 joined by . _ -" },
+		{ "-a",
+		  "invalid image name '-a': each part of the repository is a-z 0-9 joined by . _ -" },
+		{ "busybox:", "invalid image name 'busybox:': a tag is 1 to 128 of A-Z a-z 0-9 _ . "
+			      "- and does not start with . or -" },
+		{ "busybox:..", "invalid image name 'busybox:..': a tag is 1 to 128 of A-Z a-z 0-9 "
+				"_ . - and does not start with . or -" },
+		{ "busybox:a/b", "invalid image name 'busybox:a/b': bad registry host 'busybox:a'" },
+		{ ":tag", "invalid image name ':tag': each part of the repository is a-z 0-9 joined "
+			  "by . _ -" },
+		{ "busybox@sha256:ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789",
+		  "invalid image name 'busybox@sha256:ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789"
+		  "ABCDEF0123456789': a digest is 'sha256:' and 64 lower-case hex digits" },
+		{ "busybox@sha256:abcd",
+		  "invalid image name 'busybox@sha256:abcd': a digest is 'sha256:' and 64 lower-case "
+		  "hex digits" },
+		{ "bad_host.io:x/y",
+		  "invalid image name 'bad_host.io:x/y': bad registry host 'bad_host.io:x'" },
+		{ "a b", "invalid image name 'a b': each part of the repository is a-z 0-9 joined "
+			 "by . _ -" },
 	};
 	char longtag[140];
 	size_t i;
 
 	(void)state;
 	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
-		struct dv_error err = {0};
+		struct dv_error err = { 0 };
 		char *a = NULL, *b = NULL;
 
 		assert_int_equal(layer_ref_normalize(ok[i].in, true, &a, &err), 0);
@@ -412,7 +414,7 @@ static void test_ref_normalize(void **state)
 		free(b);
 	}
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		struct dv_error err = {0};
+		struct dv_error err = { 0 };
 		char *a = NULL;
 
 		assert_int_equal(layer_ref_normalize(bad[i].in, true, &a, &err), -1);
@@ -424,7 +426,7 @@ static void test_ref_normalize(void **state)
 	memcpy(longtag, "x:", 2);
 	longtag[2 + 129] = 0;
 	{
-		struct dv_error err = {0};
+		struct dv_error err = { 0 };
 		char *a = NULL;
 
 		assert_int_equal(layer_ref_normalize(longtag, true, &a, &err), -1);
@@ -438,7 +440,7 @@ static void test_ref_normalize(void **state)
 
 static void make_layer(struct fx *f, const char *id, const char *parent, const char *content)
 {
-	struct dv_error err = {0};
+	struct dv_error err = { 0 };
 	dv_autofree char *name = NULL, *diff = NULL, *file = NULL;
 	int fd;
 
@@ -464,7 +466,7 @@ static char *hexid(char c)
 static void test_commit_and_cache(void **state)
 {
 	struct fx *f = *state;
-	struct dv_error err = {0};
+	struct dv_error err = { 0 };
 	dv_autofree char *id = hexid('a'), *key = hexid('b'), *missing = hexid('c');
 	dv_autofree char *name = NULL, *work = NULL, *path = NULL, *meta = NULL, *dpath = NULL;
 	dv_autofree char *text = NULL;
@@ -507,34 +509,36 @@ static void test_commit_and_cache(void **state)
 	assert_int_equal(layer_commit(&f->st, "x", "../../etc", NULL, "s", &err), -1);
 
 	/* Cache: a layer built here has its key as id and serves every env. */
-	err = (struct dv_error){0};
+	err = (struct dv_error){ 0 };
 	assert_int_equal(layer_cache_get(&f->st, key, NULL, out, &err), -1);
 	assert_int_equal(err.errnum, ENOENT);
-	err = (struct dv_error){0};
+	err = (struct dv_error){ 0 };
 	assert_int_equal(layer_cache_put(&f->st, key, id, NULL, NULL, &err), -1);
 	assert_int_equal(err.errnum, EINVAL);
-	err = (struct dv_error){0};
+	err = (struct dv_error){ 0 };
 	assert_int_equal(layer_cache_put(&f->st, id, id, NULL, NULL, &err), 0);
 	assert_int_equal(layer_cache_get(&f->st, id, NULL, out, &err), 0);
 	assert_string_equal(out, id);
 	{
 		/* A pulled one serves the envs naming its source, and the env
 		 * it was pulled for; nothing else. */
-		struct dv_strv mine = {0}, other = {0};
-		struct layer_cache_scope by_source = {&mine, NULL}, by_env = {&other, "0123456789ab"};
-		struct layer_cache_scope neither = {&other, "ba9876543210"};
+		struct dv_strv mine = { 0 }, other = { 0 };
+		struct layer_cache_scope by_source = { &mine, NULL },
+					 by_env = { &other, "0123456789ab" };
+		struct layer_cache_scope neither = { &other, "ba9876543210" };
 
 		dv_strv_push(&mine, "reg.example/team/app:cache");
 		dv_strv_push(&other, "reg.example/evil/app:cache");
 		assert_int_equal(layer_cache_put(&f->st, key, id, "reg.example/team/app:cache",
-						 "0123456789ab", &err), 0);
-		err = (struct dv_error){0};
+						 "0123456789ab", &err),
+				 0);
+		err = (struct dv_error){ 0 };
 		assert_int_equal(layer_cache_get(&f->st, key, NULL, out, &err), -1);
 		assert_int_equal(err.errnum, ENOENT);
-		err = (struct dv_error){0};
+		err = (struct dv_error){ 0 };
 		assert_int_equal(layer_cache_get(&f->st, key, &neither, out, &err), -1);
 		assert_int_equal(err.errnum, ENOENT);
-		err = (struct dv_error){0};
+		err = (struct dv_error){ 0 };
 		memset(out, 0, 65);
 		assert_int_equal(layer_cache_get(&f->st, key, &by_source, out, &err), 0);
 		assert_string_equal(out, id);
@@ -543,13 +547,14 @@ static void test_commit_and_cache(void **state)
 		assert_string_equal(out, id);
 		/* Another source's layer for the same key: each serves its own. */
 		assert_int_equal(layer_cache_put(&f->st, key, missing, "reg.example/evil/app:cache",
-						 NULL, &err), 0);
+						 NULL, &err),
+				 0);
 		assert_int_equal(layer_cache_get(&f->st, key, &by_source, out, &err), 0);
 		assert_string_equal(out, id);
-		err = (struct dv_error){0};
+		err = (struct dv_error){ 0 };
 		assert_int_equal(layer_cache_get(&f->st, key, &neither, out, &err), -1);
 		assert_int_equal(err.errnum, ENOENT); /* its layer is gone */
-		err = (struct dv_error){0};
+		err = (struct dv_error){ 0 };
 		assert_int_equal(layer_cache_put(&f->st, key, id, "bad source", NULL, &err), -1);
 		dv_strv_release(&mine);
 		dv_strv_release(&other);
@@ -561,14 +566,15 @@ static void test_commit_and_cache(void **state)
 		char line[66];
 
 		snprintf(line, sizeof(line), "%s\n", id);
-		assert_int_equal(dv_write_file_atomic(f->st.cache_fd, legacy, line, 65, 0600, &err), 0);
-		err = (struct dv_error){0};
+		assert_int_equal(dv_write_file_atomic(f->st.cache_fd, legacy, line, 65, 0600, &err),
+				 0);
+		err = (struct dv_error){ 0 };
 		assert_int_equal(layer_cache_get(&f->st, legacy, NULL, out, &err), -1);
 		assert_int_equal(err.errnum, ENOENT);
 		assert_int_equal(layer_cache_prune(&f->st, legacy, &err), 0);
 		assert_int_equal(faccessat(f->st.cache_fd, legacy, F_OK, 0), -1);
 	}
-	err = (struct dv_error){0};
+	err = (struct dv_error){ 0 };
 	assert_int_equal(layer_cache_put(&f->st, "../x", id, NULL, NULL, &err), -1);
 	assert_int_equal(layer_cache_get(&f->st, "ABC", NULL, out, &err), -1);
 }
@@ -610,7 +616,7 @@ static void check_good(const struct fx *f, const char *id)
 	ssize_t n;
 	dv_autofree char *text = NULL;
 	size_t len;
-	struct dv_error err = {0};
+	struct dv_error err = { 0 };
 #define P(rel) diff_file(f, id, rel)
 	dv_autofree char *hostname = P("etc/hostname"), *sh = P("bin/sh"), *sh2 = P("bin/sh2"),
 			 *ls = P("bin/ls"), *su = P("bin/su"), *ro = P("ro"), *etc = P("etc"),
@@ -656,7 +662,7 @@ static void check_good(const struct fx *f, const char *id)
 
 static void import_ok(struct fx *f, const char *path, const char *name, struct layer_image *img)
 {
-	struct dv_error err = {0};
+	struct dv_error err = { 0 };
 	unsigned skipped = 99;
 
 	if (layer_image_import(&f->st, path, name, img, &skipped, &err) < 0)
@@ -668,9 +674,9 @@ static void test_import_deterministic(void **state)
 {
 	struct fx *f = *state;
 	struct fx *g = NULL;
-	struct tb t = {0};
-	struct layer_image a = {0}, b = {0}, c = {0}, d = {0};
-	struct dv_error err = {0};
+	struct tb t = { 0 };
+	struct layer_image a = { 0 }, b = { 0 }, c = { 0 }, d = { 0 };
+	struct dv_error err = { 0 };
 	dv_autofree char *plain = NULL, *gz = NULL, *zst = NULL, *rec = NULL, *text = NULL;
 	char hex[65];
 	size_t len;
@@ -734,9 +740,9 @@ static void test_import_deterministic(void **state)
 static void test_max_layer_size(void **state)
 {
 	struct fx *f = *state;
-	struct tb t = {0};
-	struct layer_image img = {0};
-	struct dv_error err = {0};
+	struct tb t = { 0 };
+	struct layer_image img = { 0 };
+	struct dv_error err = { 0 };
 	dv_autofree char *path = NULL;
 	char *old = getenv("DEVENV_MAX_LAYER_SIZE");
 
@@ -790,9 +796,9 @@ int fstat(int fd, struct stat *sb)
 static void test_load_keeps_real_error(void **state)
 {
 	struct fx *f = *state;
-	struct tb t = {0};
-	struct layer_image img = {0}, back = {0};
-	struct dv_error err = {0};
+	struct tb t = { 0 };
+	struct layer_image img = { 0 }, back = { 0 };
+	struct dv_error err = { 0 };
 	dv_autofree char *path = NULL, *oci = NULL;
 
 	good_tar(&t);
@@ -823,7 +829,7 @@ static pthread_barrier_t ex_barrier;
 static void *extract_thread(void *arg)
 {
 	const char *tar = arg;
-	struct dv_error err = {0};
+	struct dv_error err = { 0 };
 	const struct layer_ar *ar = layer_ar_load(&err);
 	char dir[] = "/tmp/layers_test_ex.XXXXXX", hex[65], *out = NULL;
 	size_t len;
@@ -843,7 +849,7 @@ static void *extract_thread(void *arg)
 	close(fd);
 	close(rootfd);
 	{
-		char *argv[] = {"chmod", "-R", "u+rwX", dir, NULL};
+		char *argv[] = { "chmod", "-R", "u+rwX", dir, NULL };
 		int code;
 
 		dv_run(argv, true, &code, &err);
@@ -878,7 +884,7 @@ static int extract_threads_main(const char *tar)
 static void test_extract_threads_no_openat2(void **state)
 {
 	struct fx *f = *state;
-	struct tb t = {0};
+	struct tb t = { 0 };
 	dv_autofree char *path = NULL;
 	pid_t pid;
 	int ws;
@@ -901,8 +907,8 @@ static void test_import_not_tar(void **state)
 {
 	struct fx *f = *state;
 	dv_autofree char *path = dv_xasprintf("%s/junk.tar", f->dir);
-	struct layer_image img = {0};
-	struct dv_error err = {0};
+	struct layer_image img = { 0 };
+	struct dv_error err = { 0 };
 	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
 
 	assert_int_equal(dv_write_full(fd, "hello, not a tar\n", 17, &err), 0);
@@ -910,11 +916,11 @@ static void test_import_not_tar(void **state)
 	assert_int_equal(layer_image_import(&f->st, path, "junk", &img, NULL, &err), -1);
 	assert_true(dv_str_startswith(err.msg, "cannot read '"));
 	assert_store_empty(f);
-	err = (struct dv_error){0};
+	err = (struct dv_error){ 0 };
 	assert_int_equal(layer_image_import(&f->st, "/nonexistent.tar", "junk", &img, NULL, &err),
 			 -1);
 	assert_string_equal(err.msg, "cannot open '/nonexistent.tar': No such file or directory");
-	err = (struct dv_error){0};
+	err = (struct dv_error){ 0 };
 	assert_int_equal(layer_image_import(&f->st, path, "Junk", &img, NULL, &err), -1);
 	assert_int_equal(err.status, 2);
 	assert_store_empty(f);
@@ -925,9 +931,9 @@ static void test_import_not_tar(void **state)
 static void test_resolve(void **state)
 {
 	struct fx *f = *state;
-	struct tb t = {0};
-	struct layer_image a = {0}, r = {0}, *v = NULL;
-	struct dv_error err = {0};
+	struct tb t = { 0 };
+	struct layer_image a = { 0 }, r = { 0 }, *v = NULL;
+	struct dv_error err = { 0 };
 	dv_autofree char *path = NULL, *prefix = NULL, *pull = NULL;
 	const char *refs[6];
 	size_t n, i;
@@ -944,7 +950,7 @@ static void test_resolve(void **state)
 	refs[4] = prefix;
 	refs[5] = pull;
 	for (i = 0; i < 6; i++) {
-		err = (struct dv_error){0};
+		err = (struct dv_error){ 0 };
 		if (layer_image_resolve(&f->st, refs[i], &r, &err) < 0)
 			fail_msg("resolve '%s': %s", refs[i], err.msg);
 		assert_string_equal(r.id, a.id);
@@ -953,17 +959,16 @@ static void test_resolve(void **state)
 		assert_string_equal(r.config, a.config);
 		layer_image_release(&r);
 	}
-	err = (struct dv_error){0};
+	err = (struct dv_error){ 0 };
 	assert_int_equal(layer_image_resolve(&f->st, "alpine", &r, &err), -1);
 	assert_int_equal(err.errnum, ENOENT);
 	assert_int_equal(err.status, 0);
-	assert_string_equal(
-		err.msg,
-		"image 'alpine' not found; import one with 'devenv image import FILE alpine'");
-	err = (struct dv_error){0};
+	assert_string_equal(err.msg,
+			    "image 'alpine' not found; import one with 'devenv image import FILE alpine'");
+	err = (struct dv_error){ 0 };
 	assert_int_equal(layer_image_resolve(&f->st, "busybox:1.0", &r, &err), -1);
 	assert_int_equal(err.errnum, ENOENT);
-	err = (struct dv_error){0};
+	err = (struct dv_error){ 0 };
 	assert_int_equal(layer_image_resolve(&f->st, "abcdef", &r, &err), -1);
 	assert_int_equal(err.errnum, ENOENT);
 
@@ -983,7 +988,7 @@ static void test_resolve(void **state)
 	free(v);
 
 	assert_int_equal(layer_image_remove(&f->st, "busybox", &err), 0);
-	err = (struct dv_error){0};
+	err = (struct dv_error){ 0 };
 	assert_int_equal(layer_image_resolve(&f->st, "busybox", &r, &err), -1);
 	assert_int_equal(err.errnum, ENOENT);
 	/* Removing by id removes every tag of it; folders left empty go too. */
@@ -997,7 +1002,7 @@ static void test_resolve(void **state)
 static void test_hostile_paths(void **state)
 {
 	struct fx *f = *state;
-	struct tb t = {0};
+	struct tb t = { 0 };
 	dv_autofree char *host = dv_xasprintf("%s/host", f->dir);
 	dv_autofree char *hostfile = dv_xasprintf("%s/host/passwd", f->dir);
 	dv_autofree char *written = dv_xasprintf("%s/host/file", f->dir);
@@ -1031,8 +1036,9 @@ static void test_hostile_paths(void **state)
 	import_fails(f, &t, "layer entry 'h' is a hard link to '../outside', outside the layer");
 	tb_hard(&t, "h", 0644, hostfile);
 	{
-		dv_autofree char *msg = dv_xasprintf(
-			"layer entry 'h' is a hard link to '%s', outside the layer", hostfile);
+		dv_autofree char *msg =
+			dv_xasprintf("layer entry 'h' is a hard link to '%s', outside the layer",
+				     hostfile);
 
 		import_fails(f, &t, msg);
 	}
@@ -1047,17 +1053,16 @@ static void test_hostile_paths(void **state)
 	/* CVE-2021-32760: a symlink to a host file, a hard link to it, mode 04777. */
 	tb_sym(&t, "s", hostfile);
 	tb_hard(&t, "h", 04777, "s");
-	import_fails(
-		f, &t,
-		"layer entry 'h' is a hard link to 's', which is not a regular file in the layer");
+	import_fails(f, &t,
+		     "layer entry 'h' is a hard link to 's', which is not a regular file in the layer");
 	assert_int_equal(stat(hostfile, &sb), 0);
 	assert_int_equal(sb.st_mode & 07777, 0400);
 
 	/* The same symlink replaced by a file of that name: only the layer changes. */
 	{
 		dv_autofree char *path = NULL, *text = NULL;
-		struct layer_image img = {0};
-		struct dv_error err = {0};
+		struct layer_image img = { 0 };
+		struct dv_error err = { 0 };
 		size_t len;
 
 		tb_sym(&t, "s", hostfile);
@@ -1080,7 +1085,7 @@ static void test_hostile_paths(void **state)
 static void test_whiteouts(void **state)
 {
 	struct fx *f = *state;
-	struct tb t = {0};
+	struct tb t = { 0 };
 	dv_autofree char *host = dv_xasprintf("%s/host", f->dir);
 	dv_autofree char *hostfile = dv_xasprintf("%s/host/passwd", f->dir);
 	const char *key = rootless() ? "user.overlay.opaque" : "trusted.overlay.opaque";
@@ -1106,7 +1111,7 @@ static void test_whiteouts(void **state)
 	close(fd);
 	{
 		dv_autofree char *path = NULL, *link = NULL;
-		struct layer_image img = {0};
+		struct layer_image img = { 0 };
 
 		tb_sym(&t, "link", host);
 		tb_file(&t, ".wh.link", 0644, "");
@@ -1125,7 +1130,7 @@ static void test_whiteouts(void **state)
 	/* Opaque folder and a whiteout in it, in both orders. */
 	for (order = 0; order < 3; order++) {
 		dv_autofree char *path = NULL, *d = NULL, *wf = NULL;
-		struct layer_image img = {0};
+		struct layer_image img = { 0 };
 		char buf[8];
 		DIR *dir;
 		struct dirent *de;
@@ -1164,9 +1169,9 @@ static void test_whiteouts(void **state)
 static void test_export_roundtrip(void **state)
 {
 	struct fx *f = *state;
-	struct tb t = {0};
-	struct dv_error err = {0};
-	struct layer_image a = {0}, b = {0};
+	struct tb t = { 0 };
+	struct dv_error err = { 0 };
+	struct layer_image a = { 0 }, b = { 0 };
 	dv_autofree char *path = NULL, *out1 = NULL, *out2 = NULL;
 	char d1[65], d2[65], h[65];
 	unsigned long long size;
@@ -1248,7 +1253,7 @@ static void mk_file(int dfd, const char *name, const char *text)
 
 static char *read_all(const char *path)
 {
-	struct dv_error err = {0};
+	struct dv_error err = { 0 };
 	char *text = NULL;
 	size_t len;
 
@@ -1261,17 +1266,21 @@ static void test_export_names_bytes(void **state)
 {
 	struct fx *f = *state;
 	static const char *const names[] = {
-		"\xff\xfe", "caf\xe9", "ascii", "NetLock_Arany_=Class_Gold=_F\xc5\x91tan\xc3\xbas\xc3\xadtv\xc3\xa1ny.pem",
+		"\xff\xfe",
+		"caf\xe9",
+		"ascii",
+		"NetLock_Arany_=Class_Gold=_F\xc5\x91tan\xc3\xbas\xc3\xadtv\xc3\xa1ny.pem",
 		"e\xcc\x81-nfd",
 	};
 	dv_autofree char *src = dv_xasprintf("%s/src", f->dir);
 	dv_autofree char *out = dv_xasprintf("%s/names.tar", f->dir);
 	/* VFS_CAP_REVISION_3 | effective, cap_net_bind_service, rootid 1000 */
-	static const unsigned char capv3[24] = { 0x01, 0x00, 0x00, 0x03, 0x00, 0x04, [20] = 0xe8, 0x03 };
+	static const unsigned char capv3[24] = { 0x01, 0x00, 0x00,        0x03,
+						 0x00, 0x04, [20] = 0xe8, 0x03 };
 	char long_ascii[256], long_utf8[256], deep[4096], target[4000], link300[301];
 	char d1[65], d2[65];
-	struct dv_error err = {0};
-	struct layer_image img = {0};
+	struct dv_error err = { 0 };
+	struct layer_image img = { 0 };
 	unsigned long long size;
 	struct stat sb, sb2;
 	int sfd, dfd, fd;
@@ -1460,10 +1469,10 @@ static void test_time_rfc3339(void **state)
 static void test_devices(void **state)
 {
 	struct fx *f = *state;
-	struct tb t = {0};
+	struct tb t = { 0 };
 	dv_autofree char *path = NULL, *null = NULL, *fifo = NULL;
-	struct layer_image img = {0};
-	struct dv_error err = {0};
+	struct layer_image img = { 0 };
+	struct dv_error err = { 0 };
 	unsigned skipped = 0;
 	struct stat sb;
 
@@ -1488,12 +1497,12 @@ static void test_devices(void **state)
 static void test_gc(void **state)
 {
 	struct fx *f = *state;
-	struct tb t = {0};
-	struct layer_image img = {0};
-	struct dv_error err = {0};
+	struct tb t = { 0 };
+	struct layer_image img = { 0 };
+	struct dv_error err = { 0 };
 	dv_autofree char *a = hexid('a'), *b = hexid('b'), *c = hexid('c'), *k = hexid('e');
 	dv_autofree char *path = NULL, *stale = NULL, *odd = NULL, *live = NULL;
-	struct dv_strv in_use = {0};
+	struct dv_strv in_use = { 0 };
 	unsigned n = 0;
 	unsigned long long bytes = 0;
 	char out[65];
@@ -1544,8 +1553,8 @@ static void test_gc(void **state)
 static void test_store_id(void **state)
 {
 	struct fx *f = *state;
-	struct layer_store other = {0};
-	struct dv_error err = {0};
+	struct layer_store other = { 0 };
+	struct dv_error err = { 0 };
 	dv_autofree char *path = dv_xasprintf("%s/store-id", f->store);
 	dv_autofree char *other_root = dv_xasprintf("%s/other", f->dir);
 	char a[9], b[9], c[9];
@@ -1591,11 +1600,11 @@ static void test_store_id(void **state)
 static void test_layer_json_not_object(void **state)
 {
 	struct fx *f = *state;
-	struct tb t = {0};
-	struct layer_image img = {0}, back = {0};
-	struct dv_error err = {0};
+	struct tb t = { 0 };
+	struct layer_image img = { 0 }, back = { 0 };
+	struct dv_error err = { 0 };
 	dv_autofree char *path = NULL, *meta = NULL;
-	static const char *const damaged[] = {"2", "[]", "\"x\"", "true"};
+	static const char *const damaged[] = { "2", "[]", "\"x\"", "true" };
 
 	tb_file(&t, "x", 0644, "x");
 	path = tb_write(&t, f->dir, "x.tar", NULL);
@@ -1605,7 +1614,8 @@ static void test_layer_json_not_object(void **state)
 		int fd = open(meta, O_WRONLY | O_TRUNC | O_CLOEXEC);
 
 		assert_true(fd >= 0);
-		assert_int_equal(write(fd, damaged[i], strlen(damaged[i])), (ssize_t)strlen(damaged[i]));
+		assert_int_equal(write(fd, damaged[i], strlen(damaged[i])),
+				 (ssize_t)strlen(damaged[i]));
 		close(fd);
 		assert_int_equal(layer_image_resolve(&f->st, "keep", &back, &err), 0);
 		layer_image_release(&back);
@@ -1630,7 +1640,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_import_deterministic, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_max_layer_size, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_load_keeps_real_error, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_extract_threads_no_openat2, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_extract_threads_no_openat2, fx_setup,
+						fx_teardown),
 		cmocka_unit_test_setup_teardown(test_import_not_tar, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_resolve, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_hostile_paths, fx_setup, fx_teardown),

@@ -67,7 +67,7 @@ pid_t fork(void)
 		return -1;
 	}
 	if (!real)
-		real = (pid_t (*)(void))dlsym(RTLD_NEXT, "fork");
+		real = (pid_t(*)(void))dlsym(RTLD_NEXT, "fork");
 	return real();
 }
 
@@ -88,9 +88,18 @@ static void test_port_arg(void **state)
 	assert_int_equal(out.host_port, 5433);
 	assert_int_equal(out.container_port, 5432);
 	{
-		const char *bad[] = { "", "8000", "127.0.0.1,8000", "localhost,1,2", "1.2.3.4,0,5",
-				      "1.2.3.4,65536,5", "1.2.3.4,x,5", "1.2.3.4,5,", "1.2.3.4,+5,6",
-				      "1.2.3.4,5,6 ", ",,", NULL };
+		const char *bad[] = { "",
+				      "8000",
+				      "127.0.0.1,8000",
+				      "localhost,1,2",
+				      "1.2.3.4,0,5",
+				      "1.2.3.4,65536,5",
+				      "1.2.3.4,x,5",
+				      "1.2.3.4,5,",
+				      "1.2.3.4,+5,6",
+				      "1.2.3.4,5,6 ",
+				      ",,",
+				      NULL };
 
 		for (size_t i = 0; bad[i]; i++) {
 			char buf[64];
@@ -156,7 +165,8 @@ static void test_probe(void **state)
  * locked against autotuning) before the window is agreed. */
 static int connect_with(unsigned port, int rcvbuf)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_port = htons((uint16_t)port),
 				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
@@ -207,7 +217,8 @@ static void test_relay(void **state)
 		/* The relay's sockets towards its clients inherit a small send
 		 * buffer, locked (for the hang-ups below). */
 		assert_int_equal(setsockopt(listeners[i], SOL_SOCKET, SO_SNDBUF, &(int){ 4096 },
-					    sizeof(int)), 0);
+					    sizeof(int)),
+				 0);
 	}
 	/* The "init": the relay ends when it does. Both die with us, should
 	 * an assertion end the test (they would hold its output open). */
@@ -279,8 +290,11 @@ static void test_relay(void **state)
 			char req[8];
 
 			_exit(read_all(s, req, sizeof(req)) == 3 && write(s, big, BIG) == BIG &&
-				      setsockopt(s, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)) == 0 &&
-				      close(s) == 0 ? 0 : 1);
+					      setsockopt(s, SOL_SOCKET, SO_LINGER, &lg,
+							 sizeof(lg)) == 0 &&
+					      close(s) == 0
+				      ? 0
+				      : 1);
 		}
 		/* Whichever close is the last one lingers: ours, should the
 		 * writer's come first. */
@@ -345,7 +359,8 @@ static void test_outbound_closes_once(void **state)
 	assert_int_equal(exit_w, -1);
 	assert_int_equal(pid, 0);
 	if (r < 0)
-		assert_string_equal(err.msg, "pasta failed to set up the env's network: it said nothing");
+		assert_string_equal(err.msg,
+				    "pasta failed to set up the env's network: it said nothing");
 
 	/* fork fails: an error, and each fd closed once. */
 	err = (struct dv_error){ 0 };

@@ -77,8 +77,9 @@ static void test_step_json_is_canonical(void **state)
 				  "\"run\":\"echo hi\\n\",\"shell\":\"/bin/sh\"}");
 	free(json);
 	json = prov_step_json(&spec, &spec.provision[1]);
-	assert_string_equal(json, "{\"copy\":\"req.txt\",\"env\":{\"ALPHA\":\"a\",\"ZED\":\"z\\\"q\"},"
-				  "\"kind\":\"copy\",\"shell\":\"/bin/sh\",\"to\":\"/r\"}");
+	assert_string_equal(json,
+			    "{\"copy\":\"req.txt\",\"env\":{\"ALPHA\":\"a\",\"ZED\":\"z\\\"q\"},"
+			    "\"kind\":\"copy\",\"shell\":\"/bin/sh\",\"to\":\"/r\"}");
 	free(json);
 	env_spec_release(&spec);
 	dv_rm_tree_at(AT_FDCWD, dir, &err);
@@ -151,9 +152,12 @@ static void test_resources_in_digest_not_keys(void **state)
 {
 	struct dv_strv k1 = { 0 }, k2 = { 0 }, k3 = { 0 }, k4 = { 0 };
 	dv_autofree char *none = digest_for("image: busybox\nprovision:\n  - run: x\n", &k1);
-	dv_autofree char *null = digest_for("image: busybox\nresources:\nprovision:\n  - run: x\n", &k2);
-	dv_autofree char *a = digest_for("image: busybox\nresources: { pids: 64 }\nprovision:\n  - run: x\n", &k3);
-	dv_autofree char *b = digest_for("image: busybox\nresources: { pids: 65 }\nprovision:\n  - run: x\n", &k4);
+	dv_autofree char *null =
+		digest_for("image: busybox\nresources:\nprovision:\n  - run: x\n", &k2);
+	dv_autofree char *a =
+		digest_for("image: busybox\nresources: { pids: 64 }\nprovision:\n  - run: x\n", &k3);
+	dv_autofree char *b =
+		digest_for("image: busybox\nresources: { pids: 65 }\nprovision:\n  - run: x\n", &k4);
 
 	(void)state;
 	assert_string_equal(none, null);
@@ -201,7 +205,10 @@ static void test_base_image_is_key_zero(void **state)
 	(void)state;
 	assert_int_equal(envfile_parse(FIVE, strlen(FIVE), "Envfile", dir, dir, &spec, &err), 0);
 	assert_int_equal(prov_keys(&spec, BASE, &k1, &err), 0);
-	assert_int_equal(prov_keys(&spec, "sha256:2222222222222222222222222222222222222222222222222222222222222222", &k2, &err), 0);
+	assert_int_equal(prov_keys(&spec,
+				   "sha256:2222222222222222222222222222222222222222222222222222222222222222",
+				   &k2, &err),
+			 0);
 	for (size_t i = 0; i < 5; i++)
 		assert_string_not_equal(k1.v[i], k2.v[i]);
 	env_spec_release(&spec);
@@ -229,8 +236,9 @@ static void test_new_step_kinds(void **state)
 	(void)state;
 	assert_int_equal(envfile_parse(text, strlen(text), "Envfile", ".", ".", &spec, &err), 0);
 	json = prov_step_json(&spec, &spec.provision[0]);
-	assert_string_equal(json, "{\"env\":{\"A\":\"g\",\"B\":\"g\"},\"git\":\"https://example.com/r.git\","
-				  "\"kind\":\"git\",\"ref\":\"v1\",\"shell\":\"/bin/sh\",\"to\":\"/src\"}");
+	assert_string_equal(json,
+			    "{\"env\":{\"A\":\"g\",\"B\":\"g\"},\"git\":\"https://example.com/r.git\","
+			    "\"kind\":\"git\",\"ref\":\"v1\",\"shell\":\"/bin/sh\",\"to\":\"/src\"}");
 	free(json);
 	json = prov_step_json(&spec, &spec.provision[1]);
 	assert_string_equal(json, "{\"download\":\"https://example.com/t.tgz\",\"env\":{\"A\":\"g\","
@@ -308,7 +316,8 @@ static void test_copy_keys_unchanged(void **state)
 	assert_int_equal(fchmodat(dfd, "d/s/y", 0600, 0), 0);
 	assert_int_equal(fchmodat(dfd, "req.txt", 0644, 0), 0); /* whatever the umask */
 	keys_for("image: busybox\nprovision:\n  - copy: req.txt\n    to: /r\n"
-		 "  - copy: d\n    to: /d\n", dir, &keys);
+		 "  - copy: d\n    to: /d\n",
+		 dir, &keys);
 	assert_string_equal(keys.v[0], KEY_COPY_FILE);
 	assert_string_equal(keys.v[1], KEY_COPY_FOLDER);
 	dv_strv_release(&keys);
@@ -347,7 +356,8 @@ static void test_copy_open(void **state)
 	{
 		dv_autofree char *want = dv_xasprintf("'copy' path 'd/s' now goes through a symlink "
 						      "('%s' had none when the Envfile was read); "
-						      "nothing was copied", s);
+						      "nothing was copied",
+						      s);
 
 		assert_string_equal(err.msg, want);
 	}
@@ -391,9 +401,13 @@ static void test_host_read(void **state)
 	assert_int_equal(dv_mkdir_p(p, 0755, &err), 0);
 	assert_int_equal(dv_write_file_atomic(AT_FDCWD, prof, "{}", 2, 0644, &err), 0);
 	assert_int_equal(envfile_parse(text, strlen(text), "Envfile", dir, dir, &spec, &err), 0);
-	hp = (struct prov_hostpath){ "seccomp profile", spec.security.seccomp,
-				     spec.security.seccomp_abs, spec.security.seccomp_line,
-				     spec.security.seccomp_col, "started", "name another" };
+	hp = (struct prov_hostpath){ "seccomp profile",
+				     spec.security.seccomp,
+				     spec.security.seccomp_abs,
+				     spec.security.seccomp_line,
+				     spec.security.seccomp_col,
+				     "started",
+				     "name another" };
 	assert_int_equal(prov_host_read(&spec, &hp, &got, &len, &err), 0);
 	assert_string_equal(got, "{}");
 
@@ -401,9 +415,11 @@ static void test_host_read(void **state)
 	assert_int_equal(symlink("/", p), 0);
 	assert_int_equal(prov_host_read(&spec, &hp, &got, &len, &err), -1);
 	{
-		dv_autofree char *want = dv_xasprintf("seccomp profile 'p/prof.json' now goes through a "
-						      "symlink ('%s' had none when the Envfile was "
-						      "read); nothing was started", prof);
+		dv_autofree char *want =
+			dv_xasprintf("seccomp profile 'p/prof.json' now goes through a "
+				     "symlink ('%s' had none when the Envfile was "
+				     "read); nothing was started",
+				     prof);
 
 		assert_string_equal(err.msg, want);
 	}
@@ -468,7 +484,8 @@ static void test_git_paths(void **state)
 	assert_int_equal(prov_git_paths(dir, &paths, &err), 0);
 	assert_int_equal(paths.n, 0); /* no .git: nothing */
 	put(dir, ".git/HEAD", "ref: refs/heads/main\n");
-	put(dir, ".git/modules/lib/sub/config", "[core]\n\tbare = false\n\tworktree = ../../../../lib/sub\n");
+	put(dir, ".git/modules/lib/sub/config",
+	    "[core]\n\tbare = false\n\tworktree = ../../../../lib/sub\n");
 	put(dir, ".git/modules/lib/sub/modules/deep/config",
 	    "[Core]\n  worktree = \"../../../../../../lib/sub/deep\" ; a comment\n");
 	put(dir, ".git/modules/away/config", "[core]\n\tworktree = ../../../../elsewhere\n");
@@ -479,7 +496,8 @@ static void test_git_paths(void **state)
 	assert_int_equal(paths.n, 4);
 	assert_string_equal(paths.v[0], ".git");
 	for (size_t i = 1; i < paths.n; i++)
-		assert_true(!strcmp(paths.v[i], "lib/sub/.git") || !strcmp(paths.v[i], "lib/sub/deep/.git") ||
+		assert_true(!strcmp(paths.v[i], "lib/sub/.git") ||
+			    !strcmp(paths.v[i], "lib/sub/deep/.git") ||
 			    !strcmp(paths.v[i], "tools/x/.git"));
 	/* What a host mount covers, relative to its source. */
 	assert_false(prov_git_paths_in(dir, &paths, dir, &in));
@@ -497,7 +515,8 @@ static void test_git_paths(void **state)
 		dv_strv_release(&in);
 	}
 	assert_false(prov_git_paths_in(dir, &paths, "/", &in));
-	assert_true(!strncmp(in.v[0], dir + 1, strlen(dir) - 1) && !strcmp(in.v[0] + strlen(dir) - 1, "/.git"));
+	assert_true(!strncmp(in.v[0], dir + 1, strlen(dir) - 1) &&
+		    !strcmp(in.v[0] + strlen(dir) - 1, "/.git"));
 	dv_strv_release(&in);
 	dv_strv_release(&paths);
 	assert_int_equal(dv_rm_tree_at(AT_FDCWD, dir, &err), 0);
@@ -506,8 +525,8 @@ static void test_git_paths(void **state)
 /* git ARGS... in dir, quietly; its exit status. */
 static int git_in(const char *dir, const char *const *args)
 {
-	char *argv[16] = { "git", "-C", (char *)dir, "-c", "user.email=t@devenv.invalid",
-			   "-c", "user.name=t" };
+	char *argv[16] = { "git", "-C",         (char *)dir, "-c", "user.email=t@devenv.invalid",
+			   "-c",  "user.name=t" };
 	struct dv_error err = { 0 };
 	size_t n = 7;
 	int code = -1;
@@ -600,9 +619,17 @@ static void test_git_config_paths(void **state)
 	dv_autofree char *abs = NULL;
 	struct dv_strv paths = { 0 }, in = { 0 };
 	struct dv_error err = { 0 };
-	static const char *const want[] = { ".git", "lib/sub/.git", "lib/sub/hooks", ".githooks",
-					    "team.cfg", "tools/fsmon.sh", "abs.cfg", "a", "hooks2",
-					    "cond.cfg", NULL };
+	static const char *const want[] = { ".git",
+					    "lib/sub/.git",
+					    "lib/sub/hooks",
+					    ".githooks",
+					    "team.cfg",
+					    "tools/fsmon.sh",
+					    "abs.cfg",
+					    "a",
+					    "hooks2",
+					    "cond.cfg",
+					    NULL };
 	size_t n = 0;
 
 	(void)state;
@@ -617,8 +644,9 @@ static void test_git_config_paths(void **state)
 			   dir);
 	put(dir, ".git/config", cfg);
 	/* read: it is in .git; relative to its own folder */
-	put(dir, ".git/more.cfg", "[core]\n\tfsmonitor = \"sh tools/fsmon.sh\"\n"
-				  "[includeIf \"gitdir:/x/\"]\n\tpath = ../cond.cfg\n");
+	put(dir, ".git/more.cfg",
+	    "[core]\n\tfsmonitor = \"sh tools/fsmon.sh\"\n"
+	    "[includeIf \"gitdir:/x/\"]\n\tpath = ../cond.cfg\n");
 	/* never read: a file of the worktree, which the env may have written */
 	put(dir, "team.cfg", "[core]\n\thooksPath = evil\n[include]\n\tpath = evil.cfg\n");
 	put(dir, ".git/modules/lib/sub/config",
@@ -759,13 +787,15 @@ static void test_git_worktree(void **state)
 	/* the repository's config (and the worktree's config.worktree, and
 	 * what they include in the repository's git dir) names paths of the
 	 * worktree: protected; one outside it is none of the env's */
-	put(main_, ".git/config", "[core]\n\thooksPath = .githooks\n[include]\n\tpath = inc.cfg\n"
-				  "\tpath = ../../team.cfg\n");
+	put(main_, ".git/config",
+	    "[core]\n\thooksPath = .githooks\n[include]\n\tpath = inc.cfg\n"
+	    "\tpath = ../../team.cfg\n");
 	put(main_, ".git/inc.cfg", "[core]\n\tfsmonitor = \"sh tools/fsm.sh\"\n");
 	put(main_, ".git/worktrees/wt/config.worktree", "[core]\n\thooksPath = wt-hooks\n");
 	assert_int_equal(prov_git_paths(wt, &paths, &err), 0);
 	assert_string_equal(paths.v[0], ".git");
-	assert_true(has(&paths, ".githooks") && has(&paths, "tools/fsm.sh") && has(&paths, "wt-hooks"));
+	assert_true(has(&paths, ".githooks") && has(&paths, "tools/fsm.sh") &&
+		    has(&paths, "wt-hooks"));
 	assert_int_equal(paths.n, 4);
 	dv_strv_release(&paths);
 

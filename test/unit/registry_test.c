@@ -95,7 +95,7 @@ static int teardown(void **state)
 	signal(SIGCHLD, SIG_DFL);
 	setenv("PATH", f->old_path, 1);
 	unsetenv("DOCKER_CONFIG");
-	dv_rm_tree_at(AT_FDCWD, f->dir, &(struct dv_error){0});
+	dv_rm_tree_at(AT_FDCWD, f->dir, &(struct dv_error){ 0 });
 	free(f->old_path);
 	free(f);
 	return 0;
@@ -104,9 +104,13 @@ static int teardown(void **state)
 static void test_base64(void **state)
 {
 	static const char *const v[][2] = {
-		{"", ""},         {"f", "Zg=="},         {"fo", "Zm8="},
-		{"foo", "Zm9v"},  {"foob", "Zm9vYg=="}, {"u:s", "dTpz"},
-		{"\xff\xfe", "//4="},
+		{ "", "" },
+		{ "f", "Zg==" },
+		{ "fo", "Zm8=" },
+		{ "foo", "Zm9v" },
+		{ "foob", "Zm9vYg==" },
+		{ "u:s", "dTpz" },
+		{ "\xff\xfe", "//4=" },
 	};
 
 	(void)state;
@@ -146,7 +150,7 @@ static void test_creds_auths(void **state)
 static void test_creds_helper(void **state)
 {
 	struct fixture *f = *state;
-	struct dv_error err = {0};
+	struct dv_error err = { 0 };
 	dv_autofree char *got = NULL;
 	bool found = false;
 
@@ -169,7 +173,7 @@ static void test_creds_helper(void **state)
 static void test_creds_helper_wait_fails(void **state)
 {
 	struct fixture *f = *state;
-	struct dv_error err = {0};
+	struct dv_error err = { 0 };
 	bool found = false;
 
 	write_file(f->dir, "config.json", "{\"credsStore\":\"dvtest\"}", 0600);
@@ -178,7 +182,7 @@ static void test_creds_helper_wait_fails(void **state)
 	assert_int_equal(reg_creds_helper_store("reg.example", "u", "s", &err), -1);
 	assert_int_equal(err.errnum, ECHILD);
 	assert_non_null(strstr(err.msg, "docker-credential-dvtest"));
-	err = (struct dv_error){0};
+	err = (struct dv_error){ 0 };
 	assert_int_equal(reg_creds_helper_erase("reg.example", &found, &err), -1);
 	assert_int_equal(err.errnum, ECHILD);
 	fail_wait = false;
@@ -189,7 +193,7 @@ static void test_creds_helper_wait_fails(void **state)
 static void test_creds_helper_sigchld_ignored(void **state)
 {
 	struct fixture *f = *state;
-	struct dv_error err = {0};
+	struct dv_error err = { 0 };
 
 	write_file(f->dir, "config.json", "{\"credsStore\":\"dvtest\"}", 0600);
 	signal(SIGCHLD, SIG_IGN);
@@ -209,7 +213,7 @@ struct dest {
 
 static void check_dest(const struct dest *d)
 {
-	struct dv_error err = {0};
+	struct dv_error err = { 0 };
 	struct reg *r = d->push ? reg_open_push(d->name, NULL, &err) : reg_open(d->name, &err);
 
 	if (!d->origin) {
@@ -236,43 +240,48 @@ static void test_connect_destination(void **state)
 	static const char hex[] = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 	char digest_name[128];
 	const struct dest plain[] = {
-		{"127.0.0.1:5000/team/app:1", false, "http://127.0.0.1:5000",
-		 "http://127.0.0.1:5000/v2/team/app", "127.0.0.1:5000", "team/app"},
-		{"localhost/x:1", false, "http://localhost", "http://localhost/v2/x", "localhost", "x"},
-		{"localhost:5000/x", false, "http://localhost:5000", "http://localhost:5000/v2/x",
-		 "localhost:5000", "x"},
-		{"[::1]:5000/x:1", false, "http://[::1]:5000", "http://[::1]:5000/v2/x", "[::1]:5000",
-		 "x"},
-		{"localhost.evil.example/x:1", false, "https://localhost.evil.example",
-		 "https://localhost.evil.example/v2/x", "localhost.evil.example", "x"},
-		{"127.0.0.1.evil.example/x:1", false, "https://127.0.0.1.evil.example",
-		 "https://127.0.0.1.evil.example/v2/x", "127.0.0.1.evil.example", "x"},
-		{"reg.example:5000/x:1", false, "https://reg.example:5000",
-		 "https://reg.example:5000/v2/x", "reg.example:5000", "x"},
-		{"docker.io/library/busybox:latest", false, "https://registry-1.docker.io",
-		 "https://registry-1.docker.io/v2/library/busybox", "docker.io", "library/busybox"},
-		{"busybox:latest", false, NULL, NULL, NULL, NULL},
+		{ "127.0.0.1:5000/team/app:1", false, "http://127.0.0.1:5000",
+		  "http://127.0.0.1:5000/v2/team/app", "127.0.0.1:5000", "team/app" },
+		{ "localhost/x:1", false, "http://localhost", "http://localhost/v2/x", "localhost",
+		  "x" },
+		{ "localhost:5000/x", false, "http://localhost:5000", "http://localhost:5000/v2/x",
+		  "localhost:5000", "x" },
+		{ "[::1]:5000/x:1", false, "http://[::1]:5000", "http://[::1]:5000/v2/x",
+		  "[::1]:5000", "x" },
+		{ "localhost.evil.example/x:1", false, "https://localhost.evil.example",
+		  "https://localhost.evil.example/v2/x", "localhost.evil.example", "x" },
+		{ "127.0.0.1.evil.example/x:1", false, "https://127.0.0.1.evil.example",
+		  "https://127.0.0.1.evil.example/v2/x", "127.0.0.1.evil.example", "x" },
+		{ "reg.example:5000/x:1", false, "https://reg.example:5000",
+		  "https://reg.example:5000/v2/x", "reg.example:5000", "x" },
+		{ "docker.io/library/busybox:latest", false, "https://registry-1.docker.io",
+		  "https://registry-1.docker.io/v2/library/busybox", "docker.io", "library/busybox" },
+		{ "busybox:latest", false, NULL, NULL, NULL, NULL },
 	};
 	const struct dest listed[] = {
-		{"reg.example:5000/x:1", false, "http://reg.example:5000",
-		 "http://reg.example:5000/v2/x", "reg.example:5000", "x"},
-		{"reg.example/x:1", false, "https://reg.example", "https://reg.example/v2/x",
-		 "reg.example", "x"},
-		{"b.example/x:1", true, "http://b.example", "http://b.example/v2/x", "b.example", "x"},
+		{ "reg.example:5000/x:1", false, "http://reg.example:5000",
+		  "http://reg.example:5000/v2/x", "reg.example:5000", "x" },
+		{ "reg.example/x:1", false, "https://reg.example", "https://reg.example/v2/x",
+		  "reg.example", "x" },
+		{ "b.example/x:1", true, "http://b.example", "http://b.example/v2/x", "b.example",
+		  "x" },
 	};
 	const struct dest mirrored[] = {
-		{"docker.io/library/busybox:latest", false, "http://mirror.example:5000",
-		 "http://mirror.example:5000/v2/library/busybox", "mirror.example:5000",
-		 "library/busybox"},
-		{"docker.io/library/busybox:latest", true, "https://registry-1.docker.io",
-		 "https://registry-1.docker.io/v2/library/busybox", "docker.io", "library/busybox"},
-		{"quay.example/x:1", false, "https://quay.example", "https://quay.example/v2/x",
-		 "quay.example", "x"},
+		{ "docker.io/library/busybox:latest", false, "http://mirror.example:5000",
+		  "http://mirror.example:5000/v2/library/busybox", "mirror.example:5000",
+		  "library/busybox" },
+		{ "docker.io/library/busybox:latest", true, "https://registry-1.docker.io",
+		  "https://registry-1.docker.io/v2/library/busybox", "docker.io", "library/busybox" },
+		{ "quay.example/x:1", false, "https://quay.example", "https://quay.example/v2/x",
+		  "quay.example", "x" },
 	};
-	const struct dest https_mirror = {"docker.io/library/debian:12", false,
-					  "https://mirror.example", "https://mirror.example/v2/library/debian",
-					  "mirror.example", "library/debian"};
-	struct dv_error err = {0};
+	const struct dest https_mirror = { "docker.io/library/debian:12",
+					   false,
+					   "https://mirror.example",
+					   "https://mirror.example/v2/library/debian",
+					   "mirror.example",
+					   "library/debian" };
+	struct dv_error err = { 0 };
 	struct dest by_digest;
 
 	(void)state;
@@ -284,8 +293,9 @@ static void test_connect_destination(void **state)
 	for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++)
 		check_dest(&plain[i]);
 	snprintf(digest_name, sizeof(digest_name), "reg.example/team/app@sha256:%s", hex);
-	by_digest = (struct dest){digest_name, false, "https://reg.example",
-				  "https://reg.example/v2/team/app", "reg.example", "team/app"};
+	by_digest = (struct dest){ digest_name,           false,
+				   "https://reg.example", "https://reg.example/v2/team/app",
+				   "reg.example",         "team/app" };
 	check_dest(&by_digest);
 	/* Listed with its port, a host is listed only with that port. */
 	setenv("DEVENV_INSECURE_REGISTRIES", "a.example, reg.example:5000\tb.example", 1);
@@ -305,7 +315,7 @@ static void test_connect_destination(void **state)
  * own copies. */
 static void test_connect_dup(void **state)
 {
-	struct dv_error err = {0};
+	struct dv_error err = { 0 };
 	struct reg *r, *d;
 
 	(void)state;

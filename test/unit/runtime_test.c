@@ -40,17 +40,17 @@
 #include "util/fs.h"
 #include "util/str.h"
 
-static char root[64];       /* this test's scratch folder */
-static bool can_mount;      /* a mount namespace of our own */
-static bool in_userns;      /* ... in a user namespace of our own (no root) */
-static char why_not[160];   /* why not, for the skips */
+static char root[64];     /* this test's scratch folder */
+static bool can_mount;    /* a mount namespace of our own */
+static bool in_userns;    /* ... in a user namespace of our own (no root) */
+static char why_not[160]; /* why not, for the skips */
 
-#define NEED_MOUNTS()                                                          \
-	do {                                                                   \
-		if (!can_mount) {                                              \
-			print_message("skipped: %s\n", why_not);               \
-			skip();                                                \
-		}                                                              \
+#define NEED_MOUNTS() \
+	do { \
+		if (!can_mount) { \
+			print_message("skipped: %s\n", why_not); \
+			skip(); \
+		} \
 	} while (0)
 
 static char *at(const char *rel)
@@ -105,11 +105,11 @@ static char *get(const char *rel)
 	return get_at(AT_FDCWD, path);
 }
 
-#define ASSERT_FILE(rel, want)                         \
-	do {                                           \
-		dv_autofree char *got_ = get(rel);     \
-		assert_non_null(got_);                 \
-		assert_string_equal(got_, want);       \
+#define ASSERT_FILE(rel, want) \
+	do { \
+		dv_autofree char *got_ = get(rel); \
+		assert_non_null(got_); \
+		assert_string_equal(got_, want); \
 	} while (0)
 
 static void chmod_rel(const char *rel, mode_t mode)
@@ -177,7 +177,7 @@ static int teardown(void **state)
  * top, an absolute path) stays inside it. */
 static void test_openat_in_root(void **state)
 {
-	static const char *const paths[] = { "etc/hosts", "/etc/hosts", "//etc/hosts",
+	static const char *const paths[] = { "etc/hosts",     "/etc/hosts",   "//etc/hosts",
 					     "abs/etc/hosts", "up/etc/hosts", "hostslink" };
 	dv_autoclose int rootfd = -1;
 
@@ -269,7 +269,8 @@ static void test_user_ensure_resolve(void **state)
 			       (unsigned)uid, (unsigned)gid);
 	ASSERT_FILE("r/etc/passwd", want_pw);
 	if (gid != 0 && gid != 50) {
-		want_gr = dv_xasprintf("root:x:0:\nstaff:x:50:dev,other\ndev:x:%u:\n", (unsigned)gid);
+		want_gr =
+			dv_xasprintf("root:x:0:\nstaff:x:50:dev,other\ndev:x:%u:\n", (unsigned)gid);
 		ASSERT_FILE("r/etc/group", want_gr);
 	}
 	{
@@ -348,8 +349,11 @@ static void overlay_spec(struct ctr_spec *spec, const char **lowers, char **path
 	mkd("work");
 	lowers[0] = paths[0];
 	lowers[1] = paths[1];
-	*spec = (struct ctr_spec){ .lowers = lowers, .n_lowers = 2, .upper = paths[2],
-				   .work = paths[3], .userns = in_userns };
+	*spec = (struct ctr_spec){ .lowers = lowers,
+				   .n_lowers = 2,
+				   .upper = paths[2],
+				   .work = paths[3],
+				   .userns = in_userns };
 }
 
 /* overlay.c: the layers in order, top first, over the skeleton's
@@ -675,7 +679,9 @@ static void test_git_protect(void **state)
 	src = open_tree(AT_FDCWD, co, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
 	assert_true(src >= 0);
 	t = open_dir("t");
-	assert_int_equal(move_mount(src, "", t, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH), 0);
+	assert_int_equal(move_mount(src, "", t, "",
+				    MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH),
+			 0);
 	if (ctr_git_protect(src, paths, 2, &err) < 0)
 		print_message("%s\n", err.msg);
 	assert_int_equal(err.errnum, 0);
@@ -716,7 +722,8 @@ static int fds_without_close_range(int errnum, bool hide_proc)
 		if (hide_proc && (unshare(CLONE_NEWNS) < 0 ||
 				  mount("tmpfs", "/proc", "tmpfs", 0, "size=4k") < 0))
 			_exit(9);
-		if (!ctx || seccomp_rule_add(ctx, SCMP_ACT_ERRNO(errnum), SCMP_SYS(close_range), 0) < 0 ||
+		if (!ctx ||
+		    seccomp_rule_add(ctx, SCMP_ACT_ERRNO(errnum), SCMP_SYS(close_range), 0) < 0 ||
 		    seccomp_load(ctx) < 0) /* libseccomp sets no_new_privs */
 			_exit(10);
 		a = dup2(1, 40);
@@ -761,7 +768,8 @@ static void enter_namespaces(void)
 
 	if (geteuid() == 0) {
 		if (unshare(CLONE_NEWNS) < 0) {
-			snprintf(why_not, sizeof(why_not), "no mount namespace: %s", strerror(errno));
+			snprintf(why_not, sizeof(why_not), "no mount namespace: %s",
+				 strerror(errno));
 			return;
 		}
 	} else {
@@ -772,18 +780,19 @@ static void enter_namespaces(void)
 
 		if (unshare(CLONE_NEWUSER | CLONE_NEWNS) < 0) {
 			snprintf(why_not, sizeof(why_not),
-				 "needs root or an unprivileged user namespace (%s)", strerror(errno));
+				 "needs root or an unprivileged user namespace (%s)",
+				 strerror(errno));
 			return;
 		}
 		for (int i = 0; i < 3; i++) {
 			int len = i == 0 ? snprintf(map, sizeof(map), "deny")
-					 : snprintf(map, sizeof(map), "0 %u 1", i == 1 ? (unsigned)uid
-											: (unsigned)gid);
+					 : snprintf(map, sizeof(map), "0 %u 1",
+						    i == 1 ? (unsigned)uid : (unsigned)gid);
 
 			fd = open(files[i], O_WRONLY | O_CLOEXEC);
 			if (fd < 0 || write(fd, map, (size_t)len) != len) {
-				snprintf(why_not, sizeof(why_not), "cannot map ids in a user namespace: %s",
-					 strerror(errno));
+				snprintf(why_not, sizeof(why_not),
+					 "cannot map ids in a user namespace: %s", strerror(errno));
 				if (fd >= 0)
 					close(fd);
 				return;
@@ -793,7 +802,8 @@ static void enter_namespaces(void)
 		in_userns = true;
 	}
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
-		snprintf(why_not, sizeof(why_not), "cannot make mounts private: %s", strerror(errno));
+		snprintf(why_not, sizeof(why_not), "cannot make mounts private: %s",
+			 strerror(errno));
 		return;
 	}
 	can_mount = true;

@@ -17,7 +17,7 @@
 #include "util/error.h"
 #include "util/str.h"
 
-#define K(maj, min) ((maj) * 1000 + (min))
+#define K(maj, min) ((maj)*1000 + (min))
 
 /* The rule for name, the n-th one (0-based); NULL when none. */
 static const struct ctr_sc_rule *rule(const struct ctr_sc_profile *p, const char *name, size_t nth)
@@ -34,7 +34,8 @@ static void eval_default(unsigned long long caps, unsigned kver, struct ctr_sc_p
 	size_t len;
 	const char *text = ctr_seccomp_default(&len);
 
-	assert_int_equal(ctr_seccomp_eval(text, len, caps, "amd64", kver, SCMP_ARCH_X86_64, p, &err), 0);
+	assert_int_equal(ctr_seccomp_eval(text, len, caps, "amd64", kver, SCMP_ARCH_X86_64, p, &err),
+			 0);
 }
 
 static void test_default_caps(void **state)
@@ -50,11 +51,11 @@ static void test_default_caps(void **state)
 	assert_int_equal(p.arches[1], SCMP_ARCH_X86);
 	assert_int_equal(p.arches[2], SCMP_ARCH_X32);
 	assert_non_null(rule(&p, "read", 0));
-	assert_null(rule(&p, "mount", 0));      /* CAP_SYS_ADMIN only */
-	assert_null(rule(&p, "keyctl", 0));     /* never */
+	assert_null(rule(&p, "mount", 0));  /* CAP_SYS_ADMIN only */
+	assert_null(rule(&p, "keyctl", 0)); /* never */
 	assert_null(rule(&p, "io_uring_setup", 0));
-	assert_null(rule(&p, "reboot", 0));     /* CAP_SYS_BOOT */
-	assert_non_null(rule(&p, "ptrace", 0)); /* kernel >= 4.8 */
+	assert_null(rule(&p, "reboot", 0));         /* CAP_SYS_BOOT */
+	assert_non_null(rule(&p, "ptrace", 0));     /* kernel >= 4.8 */
 	assert_non_null(rule(&p, "arch_prctl", 0)); /* amd64 */
 	assert_null(rule(&p, "s390_runtime_instr", 0));
 	/* clone: only without CLONE_NEW* flags */
@@ -117,8 +118,11 @@ static void test_bad_profile(void **state)
 	const char *bad = "{\"defaultAction\":\"SCMP_ACT_NOPE\",\"syscalls\":[]}";
 
 	(void)state;
-	assert_int_equal(ctr_seccomp_eval("[", 1, 0, "amd64", K(6, 1), SCMP_ARCH_X86_64, &p, &err), -1);
-	assert_int_equal(ctr_seccomp_eval(bad, strlen(bad), 0, "amd64", K(6, 1), SCMP_ARCH_X86_64, &p, &err), -1);
+	assert_int_equal(ctr_seccomp_eval("[", 1, 0, "amd64", K(6, 1), SCMP_ARCH_X86_64, &p, &err),
+			 -1);
+	assert_int_equal(ctr_seccomp_eval(bad, strlen(bad), 0, "amd64", K(6, 1), SCMP_ARCH_X86_64,
+					  &p, &err),
+			 -1);
 }
 
 static void test_caps_mask(void **state)
@@ -154,10 +158,8 @@ static void test_caps_mask(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_default_caps),
-		cmocka_unit_test(test_sys_admin_and_kernel),
-		cmocka_unit_test(test_compile),
-		cmocka_unit_test(test_bad_profile),
+		cmocka_unit_test(test_default_caps), cmocka_unit_test(test_sys_admin_and_kernel),
+		cmocka_unit_test(test_compile),      cmocka_unit_test(test_bad_profile),
 		cmocka_unit_test(test_caps_mask),
 	};
 

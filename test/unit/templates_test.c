@@ -23,9 +23,9 @@
 #include "util/str.h"
 #include "util/banned.h"
 
-static const char *const dep_files[] = { "requirements.txt", "package.json",
-					 "package-lock.json", "go.mod", "go.sum",
-					 "Cargo.toml", "Cargo.lock", "host-ca.crt" };
+static const char *const dep_files[] = { "requirements.txt", "package.json", "package-lock.json",
+					 "go.mod",           "go.sum",       "Cargo.toml",
+					 "Cargo.lock",       "host-ca.crt" };
 #define N_DEPS (sizeof(dep_files) / sizeof(dep_files[0]))
 
 struct tree {
@@ -244,8 +244,9 @@ static void test_services_private_and_loopback(void **state)
 
 		tree_new(&tr);
 		text = tmpl_render(&all[i], tr.fd, &missing);
-		assert_int_equal(envfile_parse(text, strlen(text), "Envfile", tr.dir, tr.dir,
-					       &spec, &err), 0);
+		assert_int_equal(envfile_parse(text, strlen(text), "Envfile", tr.dir, tr.dir, &spec,
+					       &err),
+				 0);
 		if (spec.n_services) {
 			if (spec.network != ENV_NET_PRIVATE || !spec.network_line)
 				fail_msg("template %s has services but no 'network: private'",

@@ -67,8 +67,9 @@ static void digest_of(const char *dir, const char *text, char hex[65])
 	/* what prov_spec_read_inputs does when the env is located */
 	if (spec.security.seccomp_abs)
 		assert_int_equal(dv_read_file_at(AT_FDCWD, spec.security.seccomp_abs,
-						 &spec.security.seccomp_text, &spec.security.seccomp_len,
-						 &(struct dv_error){ 0 }), 0);
+						 &spec.security.seccomp_text,
+						 &spec.security.seccomp_len, &(struct dv_error){ 0 }),
+				 0);
 	prov_trust_requests(&spec, &r);
 	prov_trust_digest(&r, hex);
 	prov_requests_release(&r);
@@ -83,18 +84,19 @@ static void test_clean_envfile_asks_nothing(void **state)
 
 	(void)state;
 	assert_int_equal(mkdir(data, 0755), 0);
-	got = lines_of(dir, "image: busybox\n"
-			    "mounts: [\"./data:/data\"]\n"
-			    "volumes: [\"cache:/cache\"]\n"
-			    "ports: [\"8000:8000\", \"127.0.0.2:8001:80\", \"[::1]:8002:80\"]\n"
-			    "security: { seccomp: default, cap_drop: [MKNOD], git_metadata: read-only }\n"
-			    "network: private\n"
-			    "provision:\n"
-			    "  - git: https://example.org/x.git\n"
-			    "    to: /x\n"
-			    "  - download: https://8.8.8.8/y\n"
-			    "    sha256: 0000000000000000000000000000000000000000000000000000000000000000\n"
-			    "    to: /y\n");
+	got = lines_of(dir,
+		       "image: busybox\n"
+		       "mounts: [\"./data:/data\"]\n"
+		       "volumes: [\"cache:/cache\"]\n"
+		       "ports: [\"8000:8000\", \"127.0.0.2:8001:80\", \"[::1]:8002:80\"]\n"
+		       "security: { seccomp: default, cap_drop: [MKNOD], git_metadata: read-only }\n"
+		       "network: private\n"
+		       "provision:\n"
+		       "  - git: https://example.org/x.git\n"
+		       "    to: /x\n"
+		       "  - download: https://8.8.8.8/y\n"
+		       "    sha256: 0000000000000000000000000000000000000000000000000000000000000000\n"
+		       "    to: /y\n");
 	assert_string_equal(got, "");
 	dv_rm_tree_at(AT_FDCWD, dir, &(struct dv_error){ 0 });
 }
@@ -106,30 +108,31 @@ static void test_each_kind_is_listed_at_its_place(void **state)
 	dv_autofree char *got = NULL;
 
 	(void)state;
-	got = lines_of(dir, "image: busybox\n"
-			    "mounts: [\"/:/host\", \"/etc:/etc2:ro\"]\n"
-			    "security:\n"
-			    "  cap_add: [sys_admin, NET_ADMIN]\n"
-			    "  seccomp: unconfined\n"
-			    "  git_metadata: read-write\n"
-			    "ports: [\"0.0.0.0:8000:80\", \"8001:80\", \"[::]:8002:80\"]\n"
-			    "provision:\n"
-			    "  - git: file:///root/private\n"
-			    "    to: /x\n"
-			    "  - download: http://127.0.0.1:8000/x\n"
-			    "    sha256: 0000000000000000000000000000000000000000000000000000000000000000\n"
-			    "    to: /y\n"
-			    "  - git: http://[fe80::1]/r\n"
-			    "    to: /z\n"
-			    "  - download: http://10.1.2.3/x\n"
-			    "    sha256: 0000000000000000000000000000000000000000000000000000000000000000\n"
-			    "    to: /w\n"
-			    "cache_from: registry.example/team/app:cache\n"
-			    "network: host\n"
-			    "services:\n"
-			    "  db:\n"
-			    "    image: postgres\n"
-			    "    volumes: [\"/usr:/run/host\", \"data:/data\"]\n");
+	got = lines_of(dir,
+		       "image: busybox\n"
+		       "mounts: [\"/:/host\", \"/etc:/etc2:ro\"]\n"
+		       "security:\n"
+		       "  cap_add: [sys_admin, NET_ADMIN]\n"
+		       "  seccomp: unconfined\n"
+		       "  git_metadata: read-write\n"
+		       "ports: [\"0.0.0.0:8000:80\", \"8001:80\", \"[::]:8002:80\"]\n"
+		       "provision:\n"
+		       "  - git: file:///root/private\n"
+		       "    to: /x\n"
+		       "  - download: http://127.0.0.1:8000/x\n"
+		       "    sha256: 0000000000000000000000000000000000000000000000000000000000000000\n"
+		       "    to: /y\n"
+		       "  - git: http://[fe80::1]/r\n"
+		       "    to: /z\n"
+		       "  - download: http://10.1.2.3/x\n"
+		       "    sha256: 0000000000000000000000000000000000000000000000000000000000000000\n"
+		       "    to: /w\n"
+		       "cache_from: registry.example/team/app:cache\n"
+		       "network: host\n"
+		       "services:\n"
+		       "  db:\n"
+		       "    image: postgres\n"
+		       "    volumes: [\"/usr:/run/host\", \"data:/data\"]\n");
 	assert_string_equal(
 		got,
 		"Envfile:2:10: host path '/' at '/host', read-write: the env can read and change "
@@ -196,20 +199,31 @@ static void test_digest_ignores_positions(void **state)
 	char a[65], b[65], c[65], d[65], e[65], f[65];
 
 	(void)state;
-	digest_of(dir, "image: busybox\nmounts: [\"/:/host\"]\nsecurity: { cap_add: [SYS_ADMIN] }\n", a);
-	digest_of(dir, "# moved\n\nsecurity:\n  cap_add: [CAP_SYS_ADMIN]\nimage: busybox\n\n"
-		       "mounts:\n  - \"/:/host\"\n", b);
-	digest_of(dir, "image: busybox\nmounts: [\"/:/host:ro\"]\nsecurity: { cap_add: [SYS_ADMIN] }\n", c);
-	digest_of(dir, "image: busybox\nmounts: [\"/:/host\"]\nsecurity: { cap_add: [SYS_ADMIN, NET_ADMIN] }\n", d);
+	digest_of(dir,
+		  "image: busybox\nmounts: [\"/:/host\"]\nsecurity: { cap_add: [SYS_ADMIN] }\n", a);
+	digest_of(dir,
+		  "# moved\n\nsecurity:\n  cap_add: [CAP_SYS_ADMIN]\nimage: busybox\n\n"
+		  "mounts:\n  - \"/:/host\"\n",
+		  b);
+	digest_of(dir,
+		  "image: busybox\nmounts: [\"/:/host:ro\"]\nsecurity: { cap_add: [SYS_ADMIN] }\n",
+		  c);
+	digest_of(dir,
+		  "image: busybox\nmounts: [\"/:/host\"]\nsecurity: { cap_add: [SYS_ADMIN, NET_ADMIN] }\n",
+		  d);
 	digest_of(dir, "image: busybox\nmounts: [\"/:/host\"]\n", e);
-	digest_of(dir, "image: busybox\nmounts: [\"/:/host\", \"/etc:/e\"]\nsecurity: { cap_add: [SYS_ADMIN] }\n", f);
+	digest_of(dir,
+		  "image: busybox\nmounts: [\"/:/host\", \"/etc:/e\"]\nsecurity: { cap_add: [SYS_ADMIN] }\n",
+		  f);
 	assert_string_equal(a, b);
 	assert_string_not_equal(a, c);
 	assert_string_not_equal(a, d);
 	assert_string_not_equal(a, e);
 	assert_string_not_equal(a, f);
 	/* Two mounts swapped: the same list. */
-	digest_of(dir, "image: busybox\nmounts: [\"/etc:/e\", \"/:/host\"]\nsecurity: { cap_add: [SYS_ADMIN] }\n", c);
+	digest_of(dir,
+		  "image: busybox\nmounts: [\"/etc:/e\", \"/:/host\"]\nsecurity: { cap_add: [SYS_ADMIN] }\n",
+		  c);
 	assert_string_equal(c, f);
 	dv_rm_tree_at(AT_FDCWD, dir, &(struct dv_error){ 0 });
 }
@@ -278,7 +292,8 @@ static void test_where(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		if (prov_where_url(cases[i].url) != cases[i].w)
-			fail_msg("%s: %s, not %s", cases[i].url, prov_where_name(prov_where_url(cases[i].url)),
+			fail_msg("%s: %s, not %s", cases[i].url,
+				 prov_where_name(prov_where_url(cases[i].url)),
 				 prov_where_name(cases[i].w));
 	assert_int_equal(prov_url_host("http://u@[::1]:8/x", host, sizeof(host)), 0);
 	assert_string_equal(host, "::1");
@@ -308,14 +323,16 @@ static void test_where_sockaddr(void **state)
  * spelling of the unspecified address is every interface. */
 static void test_port_loopback(void **state)
 {
-	static const char *const loopback[] = { "127.0.0.1", "127.0.0.2", "127.255.255.254",
-						"::1", "0:0::1", "0000::0001", "::ffff:127.0.0.1",
-						"::FFFF:127.1.2.3" };
-	static const char *const open[] = { "0.0.0.0", "::", "::0", "0:0::0", "::0.0.0.0",
-					     "0:0:0:0:0:0:0:0", "::ffff:0.0.0.0", "0.1.2.3",
-					     "192.168.1.2", "10.0.0.1", "169.254.1.1", "fe80::1",
-					     "2001:db8::1", "::2", "::127.0.0.1", "128.0.0.1",
-					     "localhost", "" };
+	static const char *const loopback[] = { "127.0.0.1",        "127.0.0.2",
+						"127.255.255.254",  "::1",
+						"0:0::1",           "0000::0001",
+						"::ffff:127.0.0.1", "::FFFF:127.1.2.3" };
+	static const char *const open[] = { "0.0.0.0",        "::",          "::0",
+					    "0:0::0",         "::0.0.0.0",   "0:0:0:0:0:0:0:0",
+					    "::ffff:0.0.0.0", "0.1.2.3",     "192.168.1.2",
+					    "10.0.0.1",       "169.254.1.1", "fe80::1",
+					    "2001:db8::1",    "::2",         "::127.0.0.1",
+					    "128.0.0.1",      "localhost",   "" };
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(loopback) / sizeof(loopback[0]); i++)
@@ -367,8 +384,8 @@ static void test_image_requests(void **state)
 /* git ARGS... in dir, quietly; its exit status. */
 static int git_in(const char *dir, const char *const *args)
 {
-	char *argv[16] = { "git", "-C", (char *)dir, "-c", "user.email=t@devenv.invalid",
-			   "-c", "user.name=t" };
+	char *argv[16] = { "git", "-C",         (char *)dir, "-c", "user.email=t@devenv.invalid",
+			   "-c",  "user.name=t" };
 	struct dv_error err = { 0 };
 	size_t n = 7;
 	int code = -1;
@@ -433,7 +450,8 @@ static void test_index_lookup(void **state)
 		assert_false(prov_git_index_has(u, len, "sub/deep"));
 		assert_false(prov_git_index_has(u, len, "other/Envfile"));
 		assert_false(prov_git_index_has(u, 12 + 40, "Envfile")); /* cut in its first entry */
-		assert_false(prov_git_index_has((const unsigned char *)"DIRC\0\0\0\x09", 8, "Envfile"));
+		assert_false(
+			prov_git_index_has((const unsigned char *)"DIRC\0\0\0\x09", 8, "Envfile"));
 		assert_false(prov_git_index_has((const unsigned char *)"", 0, "Envfile"));
 		assert_int_equal(dv_rm_tree_at(AT_FDCWD, dir, &err), 0);
 	}
@@ -485,7 +503,8 @@ static void test_checkout_request(void **state)
 	want = dv_xasprintf("Envfile: the whole checkout '%s', read-write ('Downloads/proj/Envfile' "
 			    "is not tracked by its git repository): the env can read and change "
 			    "every file of that folder, not only of the Envfile's, and mounts "
-			    "anywhere in it ask nothing", dir);
+			    "anywhere in it ask nothing",
+			    dir);
 	assert_string_equal(got, want);
 	free(got);
 	got = checkout_lines(dir, "mono/app/Envfile");
@@ -519,8 +538,11 @@ static void test_checkout_request(void **state)
  * file's own name, escaped as util/str.c escapes every text from outside. */
 static void test_shown_escapes_controls(void **state)
 {
-	static const char name[] = "a\033[2J\rb\\c\xc2\x9b" "d\xe2\x80\xae" "e\xe2\x81\xa6"
-				   "f\xe2\x80\x8f" "g\xc3\xa9";
+	static const char name[] = "a\033[2J\rb\\c\xc2\x9b"
+				   "d\xe2\x80\xae"
+				   "e\xe2\x81\xa6"
+				   "f\xe2\x80\x8f"
+				   "g\xc3\xa9";
 	dv_autofree char *dir = make_checkout(), *other = make_checkout();
 	dv_autofree char *hostile = dv_xasprintf("%s/%s", other, name);
 	dv_autofree char *text = NULL, *line = NULL, *want = NULL;
@@ -531,7 +553,8 @@ static void test_shown_escapes_controls(void **state)
 	assert_int_equal(mkdir(hostile, 0755), 0);
 	/* YAML's double quotes spell the controls */
 	text = dv_xasprintf("image: busybox\nmounts: [\"%s/a\\e[2J\\rb\\\\c\\u009bd\\u202ee"
-			    "\\u2066f\\u200fg\\u00e9:/x\"]\n", other);
+			    "\\u2066f\\u200fg\\u00e9:/x\"]\n",
+			    other);
 	parse(dir, text, &spec);
 	free(spec.display);
 	spec.display = dv_xstrdup("sub\xe2\x80\x8e\033]0;x\007/Envfile");
@@ -540,7 +563,8 @@ static void test_shown_escapes_controls(void **state)
 	line = prov_request_line(&r, 0);
 	want = dv_xasprintf("sub\\u200e\\x1b]0;x\\x07/Envfile:2:10: host path '%s/a\\x1b[2J\\x0db"
 			    "\\c\\u009bd\\u202ee\\u2066f\\u200fg\xc3\xa9' at '/x', read-write: the env "
-			    "can read and change every file there", other);
+			    "can read and change every file there",
+			    other);
 	assert_string_equal(line, want);
 	prov_requests_release(&r);
 	env_spec_release(&spec);

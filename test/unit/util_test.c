@@ -125,13 +125,24 @@ static void test_safe_text(void **state)
 		{ "F\xc5\x91tan\xc3\xbas\xc3\xadtv\xc3\xa1ny \xe2\x82\xac \xf0\x9f\x90\xb3",
 		  "F\xc5\x91tan\xc3\xbas\xc3\xadtv\xc3\xa1ny \xe2\x82\xac \xf0\x9f\x90\xb3" },
 		{ "\x1b]0;pwned\x07\x1b[2J", "\\x1b]0;pwned\\x07\\x1b[2J" },
-		{ "a\nb\rc\x7f" "d\x01", "a\\x0ab\\x0dc\\x7fd\\x01" },
+		{ "a\nb\rc\x7f"
+		  "d\x01",
+		  "a\\x0ab\\x0dc\\x7fd\\x01" },
 		/* C1 controls: U+009B is CSI to many terminals */
-		{ "\xc2\x9b" "31m\xc2\x85" "x\xc2\xa0", "\\u009b31m\\u0085x\xc2\xa0" },
+		{ "\xc2\x9b"
+		  "31m\xc2\x85"
+		  "x\xc2\xa0",
+		  "\\u009b31m\\u0085x\xc2\xa0" },
 		/* the bidirectional overrides ("Trojan Source") */
-		{ "abc\xe2\x80\xae" "fed\xe2\x81\xa6", "abc\\u202efed\\u2066" },
+		{ "abc\xe2\x80\xae"
+		  "fed\xe2\x81\xa6",
+		  "abc\\u202efed\\u2066" },
 		/* and the marks, which reorder a line as well */
-		{ "a\xe2\x80\x8f" "b\xe2\x80\x8e" "c\xd8\x9c" "d", "a\\u200fb\\u200ec\\u061cd" },
+		{ "a\xe2\x80\x8f"
+		  "b\xe2\x80\x8e"
+		  "c\xd8\x9c"
+		  "d",
+		  "a\\u200fb\\u200ec\\u061cd" },
 		/* not UTF-8: stray, overlong, surrogate, past U+10FFFF, cut short */
 		{ "\xff\x80", "\\xff\\x80" },
 		{ "\xc0\xaf\xe0\x80\xaf", "\\xc0\\xaf\\xe0\\x80\\xaf" },
@@ -162,15 +173,20 @@ static void test_safe_text(void **state)
 	assert_string_equal(dv_str_safe(small, sizeof(small), "abcdef\xc3\xa1"), "abcdef");
 	assert_string_equal(dv_str_safe(small, sizeof(small), "abcde\xc3\xa1"), "abcde\xc3\xa1");
 	/* JSON text stays JSON: what json-c leaves becomes a JSON escape */
-	dv_buf_add_safe_json(&b, "{\n  \"a\": \"\xc2\x9b" "31m\x7f\xff\xe2\x80\xae F\xc5\x91\\u001b\"\n}");
-	assert_string_equal(b.s, "{\n  \"a\": \"\\u009b31m\\u007f\\ufffd\\u202e F\xc5\x91\\u001b\"\n}");
+	dv_buf_add_safe_json(&b, "{\n  \"a\": \"\xc2\x9b"
+				 "31m\x7f\xff\xe2\x80\xae F\xc5\x91\\u001b\"\n}");
+	assert_string_equal(b.s,
+			    "{\n  \"a\": \"\\u009b31m\\u007f\\ufffd\\u202e F\xc5\x91\\u001b\"\n}");
 	dv_buf_release(&b);
 	/* every error message is made safe where it is set */
 	dv_err_plain(&err, EIO, "registry answered: %s", "\x1b]0;pwned\x07");
 	assert_string_equal(err.msg, "registry answered: \\x1b]0;pwned\\x07");
 	dv_err_prefix(&err, "pulling '%s'", "x\x1b[2J");
 	assert_string_equal(err.msg, "pulling 'x\\x1b[2J': registry answered: \\x1b]0;pwned\\x07");
-	dv_err_at(&err, "Env\x1b" "file", 1, 1, "x");
+	dv_err_at(&err,
+		  "Env\x1b"
+		  "file",
+		  1, 1, "x");
 	assert_string_equal(err.file, "Env\\x1bfile");
 }
 
@@ -229,7 +245,9 @@ static void assert_term_safe(const unsigned char *s, size_t n)
 			bool colon = false;
 
 			assert_true(j < n && s[j] == '[');
-			for (j++; j < n && ((s[j] >= '0' && s[j] <= '9') || s[j] == ';' || s[j] == ':'); j++)
+			for (j++;
+			     j < n && ((s[j] >= '0' && s[j] <= '9') || s[j] == ';' || s[j] == ':');
+			     j++)
 				colon |= s[j] == ':';
 			assert_true(j < n && strchr(colon ? "m" : "mKCDG", s[j]) && s[j]);
 			i = j;
@@ -244,7 +262,8 @@ static void assert_term_safe(const unsigned char *s, size_t n)
 				cp = cp << 6 | (s[i + k] & 0x3f);
 			}
 			assert_true(!dv_str_cp_unsafe(cp) && !(cp >= 0xd800 && cp <= 0xdfff));
-			assert_true((need == 1 || cp >= 0x800) && (need < 3 || (cp >= 0x10000 && cp <= 0x10ffff)));
+			assert_true((need == 1 || cp >= 0x800) &&
+				    (need < 3 || (cp >= 0x10000 && cp <= 0x10ffff)));
 			i += need;
 		}
 	}
@@ -262,7 +281,8 @@ static void test_term_filter(void **state)
 		{ "50%\b\b\b51%", "50%\b\b\b51%" },
 		/* kept: colours (ending with one left on: a reset is added) */
 		{ "\x1b[1;31merror\x1b[0m ok", "\x1b[1;31merror\x1b[0m ok" },
-		{ "\x1b[38;2;255;128;0m\x1b[48:5:21mx\x1b[m", "\x1b[38;2;255;128;0m\x1b[48:5:21mx\x1b[m" },
+		{ "\x1b[38;2;255;128;0m\x1b[48:5:21mx\x1b[m",
+		  "\x1b[38;2;255;128;0m\x1b[48:5:21mx\x1b[m" },
 		{ "\x1b[32mgreen", "\x1b[32mgreen\x1b[0m" },
 		{ "\x1b[;mx", "\x1b[;mx" },
 		/* kept: a progress bar's moves within the line */
@@ -272,7 +292,9 @@ static void test_term_filter(void **state)
 		 * ended by BEL or ST; DCS, SOS, PM, APC */
 		{ "step\x1b]52;c;ZWNobyBwd25lZAo=\x07 done", "step done" },
 		{ "a\x1b]0;pwned\x1b\\b", "ab" },
-		{ "a\x1bP+q544e\x1b\\b\x1bX sos \x1b\\c\x1b^pm\x1b\\d\x1b_apc\x07" "e", "abcde" },
+		{ "a\x1bP+q544e\x1b\\b\x1bX sos \x1b\\c\x1b^pm\x1b\\d\x1b_apc\x07"
+		  "e",
+		  "abcde" },
 		{ "a\x1b]8;;http://x\x1b\\link\x1b]8;;\x1b\\", "alink" },
 		/* a newline ends a string that never does */
 		{ "a\x1b]0;never ended\nnext line", "a\nnext line" },
@@ -283,28 +305,58 @@ static void test_term_filter(void **state)
 		{ "\x1b[?1049h\x1b[?25l\x1b[>0c\x1b[=1c\x1b[<1m", "" },
 		{ "\x1b[0 q\x1b[!p\x1b[2\"q", "" },
 		{ "\x1b[2:1K\x1b[1:2C", "" },
-		{ "\x1b[" "1111111111" "1111111111" "1111111111" "1111111111" "1111111111" "1111111111"
-		  "1111111111m|", "|" },
+		{ "\x1b["
+		  "1111111111"
+		  "1111111111"
+		  "1111111111"
+		  "1111111111"
+		  "1111111111"
+		  "1111111111"
+		  "1111111111m|",
+		  "|" },
 		/* dropped: ESC sequences */
-		{ "a\x1b" "cb\x1b" "7\x1b" "8\x1bM\x1b(B\x1b#8\x1b%G\x1b=c", "abc" },
+		{ "a\x1b"
+		  "cb\x1b"
+		  "7\x1b"
+		  "8\x1bM\x1b(B\x1b#8\x1b%G\x1b=c",
+		  "abc" },
 		/* dropped alone: C0 controls, DEL; CAN and SUB end a sequence */
-		{ "a\x01\x07\x0b\x0c\x0e\x1c\x7f" "b", "ab" },
-		{ "\x1b[31\x18m\x1b]0;x\x1a" "y", "my" },
+		{ "a\x01\x07\x0b\x0c\x0e\x1c\x7f"
+		  "b",
+		  "ab" },
+		{ "\x1b[31\x18m\x1b]0;x\x1a"
+		  "y",
+		  "my" },
 		/* a C0 control in a sequence ends it and is itself again */
 		{ "\x1b[31\nx\x1b\ty", "\nx\ty" },
 		/* C1 controls as UTF-8: dropped with what they start */
-		{ "a\xc2\x85" "b\xc2\x9b" "2Jc\xc2\x9d" "52;c;eA==\x07" "d\xc2\x90q\x1b\\e\xc2\x9c" "f",
+		{ "a\xc2\x85"
+		  "b\xc2\x9b"
+		  "2Jc\xc2\x9d"
+		  "52;c;eA==\x07"
+		  "d\xc2\x90q\x1b\\e\xc2\x9c"
+		  "f",
 		  "abcdef" },
 		/* the bidirectional controls: overrides, isolates, marks */
-		{ "abc\xe2\x80\xae" "fed\xe2\x81\xa6" "g\xe2\x80\x8f" "h\xe2\x80\x8e" "i\xd8\x9c" "j",
+		{ "abc\xe2\x80\xae"
+		  "fed\xe2\x81\xa6"
+		  "g\xe2\x80\x8f"
+		  "h\xe2\x80\x8e"
+		  "i\xd8\x9c"
+		  "j",
 		  "abcfedghij" },
 		/* not UTF-8: each byte escaped, a raw 8-bit CSI included */
-		{ "x\x9b" "2J", "x\\x9b2J" },
+		{ "x\x9b"
+		  "2J",
+		  "x\\x9b2J" },
 		{ "\xff\x80", "\\xff\\x80" },
 		{ "\xc0\xaf\xe0\x80\xaf", "\\xc0\\xaf\\xe0\\x80\\xaf" },
 		{ "\xed\xa0\x80", "\\xed\\xa0\\x80" },
 		{ "\xf4\x90\x80\x80", "\\xf4\\x90\\x80\\x80" },
-		{ "\xe2\x82" "a", "\\xe2\\x82" "a" },
+		{ "\xe2\x82"
+		  "a",
+		  "\\xe2\\x82"
+		  "a" },
 		{ "\xe2\x82\x1b[31mx", "\\xe2\\x82\x1b[31mx\x1b[0m" },
 		/* cut short at the end */
 		{ "ok\xe2\x82", "ok\\xe2\\x82" },
@@ -337,7 +389,8 @@ static void test_term_filter(void **state)
 		assert_string_equal(twice, cases[i].out);
 	}
 	/* a NUL is a control like the others, also in the fast path's words */
-	assert_int_equal(term_run("ab\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0cd", 20, 0, out, sizeof(out)), 4);
+	assert_int_equal(term_run("ab\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0cd", 20, 0, out, sizeof(out)),
+			 4);
 	assert_string_equal(out, "abcd");
 }
 
@@ -348,15 +401,40 @@ static void test_term_filter(void **state)
  * pieces of text and whole sequences. */
 static void test_term_filter_random(void **state)
 {
-	static const unsigned char pick[] = { 0x1b, '[', ']', 'P', '\\', 0x07, ';', ':', '?', '1', '3',
-					      'm', 'K', 'C', 'G', 'H', 'J', ' ', '\n', 0x18, 0x00, 0x7f,
-					      0xc2, 0x9b, 0x9d, 0xe2, 0x80, 0xae, 0xf0, 0x9f, 0xff, 'a' };
+	static const unsigned char pick[] = { 0x1b, '[',  ']',  'P',  '\\', 0x07, ';',  ':',
+					      '?',  '1',  '3',  'm',  'K',  'C',  'G',  'H',
+					      'J',  ' ',  '\n', 0x18, 0x00, 0x7f, 0xc2, 0x9b,
+					      0x9d, 0xe2, 0x80, 0xae, 0xf0, 0x9f, 0xff, 'a' };
 	static const char *const piece[] = {
-		"the quick brown fox ", "jumps", "\n", "\r", "\t", "F\xc5\x91", "\xe6\x97\xa5\xe6\x9c\xac",
-		"\xf0\x9f\x90\xb3", "\xe2\x80\x8f", "\x1b[31m", "\x1b[1;38;2;1;2;3m", "\x1b[38:5:9m", "\x1b[0m", "\x1b[m",
-		"\x1b[2K", "\x1b[12G", "\x1b[2J", "\x1b[?25l", "\x1b]52;c;eA==\x07", "\x1b]0;t\x1b\\",
-		"\x1bPq#0\x1b\\", "\xc2\x9b" "1m", "\x9b", "\xff", "\xe2\x80\xae", "\x00\x00\x00\x00\x00\x00\x00\x00\x00",
-		"\x1b[" "11111111111111111111111111111111111111111111111111111111111m",
+		"the quick brown fox ",
+		"jumps",
+		"\n",
+		"\r",
+		"\t",
+		"F\xc5\x91",
+		"\xe6\x97\xa5\xe6\x9c\xac",
+		"\xf0\x9f\x90\xb3",
+		"\xe2\x80\x8f",
+		"\x1b[31m",
+		"\x1b[1;38;2;1;2;3m",
+		"\x1b[38:5:9m",
+		"\x1b[0m",
+		"\x1b[m",
+		"\x1b[2K",
+		"\x1b[12G",
+		"\x1b[2J",
+		"\x1b[?25l",
+		"\x1b]52;c;eA==\x07",
+		"\x1b]0;t\x1b\\",
+		"\x1bPq#0\x1b\\",
+		"\xc2\x9b"
+		"1m",
+		"\x9b",
+		"\xff",
+		"\xe2\x80\xae",
+		"\x00\x00\x00\x00\x00\x00\x00\x00\x00",
+		"\x1b["
+		"11111111111111111111111111111111111111111111111111111111111m",
 	};
 	static unsigned char in[4096];
 	static char whole[4 * sizeof(in) + 256], cut[sizeof(whole)], again[4 * sizeof(whole) + 256];
@@ -381,7 +459,8 @@ static void test_term_filter_random(void **state)
 		}
 		len = term_run((const char *)in, n, 0, whole, sizeof(whole));
 		assert_term_safe((const unsigned char *)whole, len);
-		len2 = term_run((const char *)in, n, 1 + (size_t)(rand_r(&seed) % 13), cut, sizeof(cut));
+		len2 = term_run((const char *)in, n, 1 + (size_t)(rand_r(&seed) % 13), cut,
+				sizeof(cut));
 		assert_int_equal(len2, len);
 		assert_memory_equal(cut, whole, len);
 		len2 = term_run(whole, len, 0, again, sizeof(again));
@@ -390,7 +469,8 @@ static void test_term_filter_random(void **state)
 	}
 	/* the worst case is the room promised: every byte escaped */
 	memset(in, 0xff, sizeof(in));
-	assert_int_equal(term_run((const char *)in, sizeof(in), 0, whole, sizeof(whole)), 4 * sizeof(in));
+	assert_int_equal(term_run((const char *)in, sizeof(in), 0, whole, sizeof(whole)),
+			 4 * sizeof(in));
 }
 
 static void test_atomic_write(void **state)
@@ -789,7 +869,9 @@ static void test_fault_point(void **state)
 static void test_run_closes_inherited_fds(void **state)
 {
 	struct dv_error err = { 0 };
-	char *argv[] = { "sh", "-c", "[ -e /proc/self/fd/9 ] && exit 3; [ -e /proc/self/fd/1 ] || exit 4; exit 0", NULL };
+	char *argv[] = { "sh", "-c",
+			 "[ -e /proc/self/fd/9 ] && exit 3; [ -e /proc/self/fd/1 ] || exit 4; exit 0",
+			 NULL };
 	int fd, code = -1;
 
 	(void)state;
@@ -807,8 +889,8 @@ static void test_run_closes_inherited_fds(void **state)
 /* git's levenshtein() with help.c's weights, and its "did you mean". */
 static void test_suggest(void **state)
 {
-	static const char *const cmds[] = { "init", "up", "ssh", "halt", "status", "ls", "logs",
-					    "help", "images", "image" };
+	static const char *const cmds[] = { "init", "up",   "ssh",  "halt",   "status",
+					    "ls",   "logs", "help", "images", "image" };
 	struct dv_buf b = { 0 };
 
 	(void)state;
@@ -874,14 +956,15 @@ static void test_size_parse(void **state)
 	assert_int_equal(dv_size_parse("99999999999999999999999g", &v, &err), -1);
 	assert_int_equal(err.errnum, ERANGE);
 
-	static const char *const bad[] = { "", "k", "-1", "+1", " 1", "1 ", "1kb", "1x", "1.5g",
-					   "0x10", "1e3" };
+	static const char *const bad[] = { "",    "k",  "-1",   "+1",   " 1", "1 ",
+					   "1kb", "1x", "1.5g", "0x10", "1e3" };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		memset(&err, 0, sizeof(err));
 		assert_int_equal(dv_size_parse(bad[i], &v, &err), -1);
 		assert_int_equal(err.errnum, EINVAL);
 	}
-	assert_string_equal(err.msg, "invalid size '1e3': give bytes, or a number with k, m, g or t");
+	assert_string_equal(err.msg,
+			    "invalid size '1e3': give bytes, or a number with k, m, g or t");
 	assert_int_equal(dv_size_parse(NULL, &v, &err), -1);
 	assert_true(v == 7);
 }
@@ -897,7 +980,7 @@ static void test_digest_hex(void **state)
 	assert_true(dv_is_sha256_hex(hex));
 	assert_null(dv_digest_hex(NULL));
 	assert_false(dv_is_sha256_hex(NULL));
-	assert_null(dv_digest_hex(hex));               /* no algorithm */
+	assert_null(dv_digest_hex(hex)); /* no algorithm */
 	buf[70] = 0;
 	assert_null(dv_digest_hex(buf));               /* 63 digits */
 	snprintf(buf, sizeof(buf), "sha256:%sa", hex); /* 65 */
@@ -907,9 +990,9 @@ static void test_digest_hex(void **state)
 	snprintf(buf, sizeof(buf), "SHA256:%s", hex);
 	assert_null(dv_digest_hex(buf));
 	snprintf(buf, sizeof(buf), "sha256:%s", hex);
-	buf[7] = 'E';                                  /* upper case */
+	buf[7] = 'E'; /* upper case */
 	assert_null(dv_digest_hex(buf));
-	buf[7] = '/';                                  /* a path */
+	buf[7] = '/'; /* a path */
 	assert_null(dv_digest_hex(buf));
 	assert_null(dv_digest_hex("sha256:"));
 	assert_false(dv_is_sha256_hex(""));
