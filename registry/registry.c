@@ -107,30 +107,24 @@ struct reg *reg_open(const char *name, struct dv_error *err)
 }
 
 /* DEVENV_PUSH_CHUNK_SIZE: bytes, or with K, M or G (KiB, MiB, GiB); 0
- * sends every blob in one PUT. Unset or empty: 32 MiB. */
+ * sends every blob in one PUT. Unset or empty: 32 MiB. Read by
+ * dv_size_parse, as every size is; a chunk must be under 1 TiB (so a T
+ * suffix, which that parser knows, is still refused here). */
 static int chunk_size(unsigned long long *out, struct dv_error *err)
 {
 	const char *v = getenv("DEVENV_PUSH_CHUNK_SIZE");
-	unsigned long long n, mul = 1;
-	char *end;
+	struct dv_error perr = { 0 };
+	unsigned long long n;
 
 	*out = 32ull << 20;
 	if (!v || !*v)
 		return 0;
-	errno = 0;
-	n = strtoull(v, &end, 10);
-	if (*end == 'K' || *end == 'k')
-		mul = 1ull << 10, end++;
-	else if (*end == 'M' || *end == 'm')
-		mul = 1ull << 20, end++;
-	else if (*end == 'G' || *end == 'g')
-		mul = 1ull << 30, end++;
-	if (errno || end == v || *end || v[0] < '0' || v[0] > '9' || n > (1ull << 40) / mul)
+	if (dv_size_parse(v, &n, &perr) < 0 || n >= 1ull << 40)
 		return dv_err_plain(err, EINVAL,
 				    "invalid DEVENV_PUSH_CHUNK_SIZE '%s': give bytes, optionally "
 				    "with K, M or G, or 0 to send each blob in one request",
 				    v);
-	*out = n * mul;
+	*out = n;
 	return 0;
 }
 

@@ -273,7 +273,7 @@ patches() {
 }
 
 @test "push: a bad DEVENV_PUSH_CHUNK_SIZE is one clear line, before anything is sent" {
-	for v in abc 1T -5 12Q 99999999999G; do
+	for v in abc 1T 1024G -5 12Q 99999999999G 18014398509481985k; do
 		DEVENV_PUSH_CHUNK_SIZE=$v run "$DEVENV" push busybox "$DV_REGISTRY/team/bad:1"
 		assert_failure 1
 		assert_output "devenv: invalid DEVENV_PUSH_CHUNK_SIZE '$v': give bytes, optionally with K, M or G, or 0 to send each blob in one request"
