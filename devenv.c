@@ -334,16 +334,9 @@ int main(int argc, char **argv)
 	if ((cmd->flags & CMD_STORE) && (cmd_store_root(&ctx, &err) < 0 ||
 					 layer_store_open(ctx.home, ctx.rootless, &st, &err) < 0))
 		goto done;
-	if (cmd->flags & CMD_STORE_PEEK) {
-		if (cmd_store_root(&ctx, &err) < 0)
-			goto done;
-		st.root = ctx.home;
-		st.root_fd = open(ctx.home, O_PATH | O_DIRECTORY | O_CLOEXEC);
-		if (st.root_fd < 0 && errno != ENOENT) {
-			dv_err(&err, errno, "cannot open the store '%s'", ctx.home);
-			goto done;
-		}
-	}
+	if ((cmd->flags & CMD_STORE_PEEK) &&
+	    (cmd_store_root(&ctx, &err) < 0 || layer_store_peek(ctx.home, &st, &err) < 0))
+		goto done;
 	if (cmd->flags & CMD_LOCKS_STORE) {
 		ctx.store_lock_fd = dv_lock_at(st.root_fd, "store.lock", false,
 					       "the store ('devenv gc' runs)", &err);
@@ -370,12 +363,7 @@ done:
 		status = 125;
 	if (ctx.store_lock_fd >= 0)
 		close(ctx.store_lock_fd);
-	if (cmd->flags & CMD_STORE_PEEK) {
-		if (st.root_fd >= 0)
-			close(st.root_fd);
-	} else {
-		layer_store_release(&st);
-	}
+	layer_store_release(&st);
 	free(ctx.home);
 	return status;
 }

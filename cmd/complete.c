@@ -31,19 +31,15 @@ static void complete_envs(const struct layer_store *st)
 }
 
 /* REPO:TAG, and the short name of localhost/ and docker.io/library/
- * images, which commands accept too. The store was opened as ssh's hot path
- * opens it (its root only): the listing needs its images/ too. */
-static void complete_images(struct layer_store *st)
+ * images, which commands accept too. */
+static void complete_images(const struct layer_store *st)
 {
 	static const char *const short_of[] = { "localhost/", "docker.io/library/" };
 	struct layer_image *imgs = NULL;
 	struct dv_error ignored = { 0 };
 	size_t n = 0;
 
-	if (st->root_fd < 0)
-		return;
-	st->images_fd = openat(st->root_fd, "images", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (st->images_fd < 0 || layer_image_list(st, &imgs, &n, &ignored) < 0)
+	if (layer_image_list(st, &imgs, &n, &ignored) < 0)
 		n = 0;
 	for (size_t i = 0; i < n; i++) {
 		printf("%s\n", imgs[i].name);
@@ -53,7 +49,6 @@ static void complete_images(struct layer_store *st)
 		layer_image_release(&imgs[i]);
 	}
 	free(imgs);
-	dv_closep(&st->images_fd);
 }
 
 static void complete_volumes(const struct layer_store *st)

@@ -244,9 +244,16 @@ int layer_image_list(const struct layer_store *st, struct layer_image **out, siz
 {
 	struct layer_image *v = NULL;
 	size_t cnt = 0, cap = 0;
+	dv_autoclose int peeked = -1;
+	int images_fd = st->images_fd;
 
 	(void)err;
-	list_dir(st, st->images_fd, "", 0, &v, &cnt, &cap, NULL);
+	/* A peeked store (layer_store_peek) has only its root open. */
+	if (images_fd < 0 && st->root_fd >= 0)
+		images_fd = peeked =
+			openat(st->root_fd, "images", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (images_fd >= 0)
+		list_dir(st, images_fd, "", 0, &v, &cnt, &cap, NULL);
 	if (cnt)
 		qsort(v, cnt, sizeof(*v), cmp_image);
 	*out = v;

@@ -37,6 +37,13 @@ struct layer_store {
  * that is "/", relative, or the user's $HOME itself. */
 int layer_store_open(const char *root, bool rootless, struct layer_store *out, struct dv_error *err);
 void layer_store_release(struct layer_store *st);
+/* The store for reading only, as the hot paths open it (ssh, shell
+ * completion): its root folder alone (O_PATH), nothing created, no user
+ * namespace needed; a store that does not exist yet is no error (root_fd
+ * -1, and every listing is empty). The other folders' fds stay -1: only
+ * the functions that say they work on a peeked store may be given it.
+ * layer_store_release() closes it. */
+int layer_store_peek(const char *root, struct layer_store *out, struct dv_error *err);
 
 /* The store's id: 8 hex digits, random, in <store>/store-id, made on first
  * use. Every name global to the machine (cgroups) carries it, so that two
@@ -85,7 +92,8 @@ bool layer_ref_digest(const char *name, char hex[65]);
 int layer_image_resolve(const struct layer_store *st, const char *ref, struct layer_image *out,
 			struct dv_error *err);
 /* Every image, sorted by name. *out is an array of *n images (caller
- * releases each and frees the array). */
+ * releases each and frees the array). Works on a peeked store too
+ * (layer_store_peek). */
 int layer_image_list(const struct layer_store *st, struct layer_image **out, size_t *n,
 		     struct dv_error *err);
 /* Remove the image record (layers stay until gc). */

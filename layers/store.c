@@ -129,6 +129,20 @@ fail:
 	return -1;
 }
 
+int layer_store_peek(const char *root, struct layer_store *out, struct dv_error *err)
+{
+	*out = (struct layer_store){ .root_fd = -1,
+				     .layers_fd = -1,
+				     .images_fd = -1,
+				     .cache_fd = -1,
+				     .tmp_fd = -1 };
+	out->root_fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (out->root_fd < 0 && errno != ENOENT)
+		return dv_err(err, errno, "cannot open the store '%s'", root);
+	out->root = dv_xstrdup(root);
+	return 0;
+}
+
 void layer_store_release(struct layer_store *st)
 {
 	/* A zeroed struct holds fd 0, which is not ours: root marks an open store. */
