@@ -36,7 +36,7 @@ static int record(int c, const char *arg, void *data, struct dv_error *err)
 /* A command with N_LONG long options ("opt00"...), each with a code of its
  * own, the last with a value, and one with a long name. */
 static struct cmd_opt many[N_LONG + 2];
-static char names[N_LONG][8];
+static char names[N_LONG][16]; /* "opt" and any int: no truncation warning */
 
 static const struct cmd *many_cmd(void)
 {
