@@ -21,6 +21,7 @@
 
 #include "env/env.h"
 #include "util/cleanup.h"
+#include "util/fault.h"
 #include "util/term.h"
 #include "util/banned.h"
 
@@ -173,6 +174,7 @@ int env_logs_show(const struct layer_store *st, const char *dir, long long tail,
 			goto out;
 		if (last)
 			break;
+		dv_fault_point("logs.follow"); /* logs.bats: a write, then the stop, here */
 		/* -f follows while the env (the service) runs, like `docker logs
 		 * -f`. Once it has stopped, one more read: what was written
 		 * between our last one and its end (a service's last lines and

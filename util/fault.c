@@ -46,6 +46,8 @@ static void fault_parse(void)
 			fault.sig = SIGTERM;
 		else if (!strncmp(arg, "hup", 3) && (arg[3] == 0 || arg[3] == ':'))
 			fault.sig = SIGHUP;
+		else if (!strncmp(arg, "stop", 4) && (arg[4] == 0 || arg[4] == ':'))
+			fault.sig = SIGSTOP;
 		else if ((n = strtoul(arg, &end, 10)) > 0 && (*end == 0 || *end == ':'))
 			fault.hit = n;
 	}
@@ -59,5 +61,7 @@ void dv_fault_point(const char *point)
 		return;
 	kill(getpid(), fault.sig);
 	/* SIGTERM or SIGHUP may be blocked or handled (a build step turns them
-	 * into its interruption): the point is where it arrived. */
+	 * into its interruption): the point is where it arrived. SIGSTOP
+	 * holds the process there until the test's SIGCONT, to open a race
+	 * window as wide as the test needs. */
 }

@@ -277,6 +277,43 @@ devenv: service command '/bin/sh' exited with status 3"
 	diff all.out follow.out
 }
 
+# The race of -f itself, made wide: the follower reads to the end, is held
+# there (DEVENV_FAULT ...:stop), the service writes its last lines and
+# exits, and only then does the follower go on. Without the last read after
+# the stop, those lines were lost (31e02d3).
+@test "logs -f: what a service wrote between the follower's last read and its exit is printed" {
+	local follower id log pid
+	dv_envfile <<-'EOF'
+	image: busybox
+	services:
+	  late:
+	    image: busybox
+	    command: echo early; while [ ! -e /tmp/go ]; do sleep 0.05; done; seq 1 500; exit 3
+	EOF
+	"$DEVENV" up -q
+	id=$("$DEVENV" status --json | dv_json id)
+	log=$DV_STORE/envs/$id/services/late/log
+	dv_wait 20 grep -qx early "$log"
+	DEVENV_FAULT=logs.follow:stop "$DEVENV" logs -f late >follow.out 2>follow.err 3>&- &
+	follower=$!
+	# held (state T) after its first read
+	dv_wait 20 awk '$3 == "T" { ok = 1 } END { exit !ok }' "/proc/$follower/stat"
+	# the service goes on (its /tmp through its init's root), writes, and exits
+	pid=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["services"][0]["init_pid"])' "$DV_STORE/envs/$id/state.json")
+	touch "/proc/$pid/root/tmp/go"
+	dv_wait 20 grep -q 'exited with status 3' "$log"
+	kill -CONT "$follower"
+	run timeout 20 tail --pid="$follower" -f /dev/null
+	assert_success
+	wait "$follower" || true
+	run cat follow.err
+	assert_output ""
+	run grep -cx '[0-9]*' follow.out
+	assert_output 500
+	run tail -n 1 follow.out
+	assert_output "devenv: service command '/bin/sh' exited with status 3"
+}
+
 # debian_image: debian:bookworm in the test's store: the suite's shared
 # base (dv_debian_image, helpers.bash), which skips when no Debian mirror
 # answers.
