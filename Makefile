@@ -31,6 +31,7 @@ VARIANT ?=
 B := $(if $(VARIANT),build/$(VARIANT)/)
 VARIANT_CFLAGS_asan     = -O1 -fsanitize=address,undefined -fno-omit-frame-pointer
 VARIANT_CFLAGS_coverage = -O0 --coverage
+VARIANT_CFLAGS_tsan     = -O1 -fsanitize=thread
 VARIANT_CFLAGS = $(VARIANT_CFLAGS_$(VARIANT))
 # The coverage build's devenv drops the counts of processes ending inside an
 # env (test/coverage/exit_hook.c says why).
@@ -186,6 +187,13 @@ asan:
 check-asan:
 	@$(MAKE) --no-print-directory VARIANT=asan check-unit
 
+# ThreadSanitizer, in build/tsan/: the unit tests, among them the ones that
+# read the pull threads' shared state (hash.c's CPU probe, extract.c's
+# openat2 flag) from several threads at once; a data race fails them.
+check-tsan:
+	@TSAN_OPTIONS=halt_on_error=1 RUN_TESTS_UNPRIVILEGED=0 \
+		$(MAKE) --no-print-directory VARIANT=tsan check-unit
+
 # Line coverage (gcov) of the unit tests, per module, in build/coverage/:
 # the counts are reset, the unit tests run (as root only: the counts are
 # files of the build, written by whoever runs it), and scripts/coverage
@@ -253,5 +261,5 @@ clean:
 # The unit tests' objects are kept, not removed as intermediates.
 .SECONDARY: $(UNIT_TESTS:=.o)
 
-.PHONY: all check check-cycles check-lines check-unit check-asan crashtest asan coverage install deb \
+.PHONY: all check check-cycles check-lines check-unit check-asan check-tsan crashtest asan coverage install deb \
 	format format-check clean fuzz fuzz-build fuzz-replay unit-tests
