@@ -30,6 +30,7 @@
 
 #include "provision.h"
 #include "util/cleanup.h"
+#include "util/parse.h"
 #include "util/banned.h"
 
 #define ANN_KEY "dev.devenv.cache.key"
@@ -238,8 +239,7 @@ static char *base_of(struct prov_team *t, size_t i, const char *image, const cha
 	digest = reg_remote_annotation(r, SIZE_MAX, ANN_BASE_MANIFEST);
 	/* The digest is the registry's word: printed and pulled only when it
 	 * is one (no byte a terminal acts on). */
-	if (ref && !strcmp(ref, image) && digest && dv_str_startswith(digest, "sha256:") &&
-	    strlen(digest) == 71 && dv_str_is_hex(digest + 7, 64)) {
+	if (ref && !strcmp(ref, image) && dv_digest_hex(digest)) {
 		*ids = reg_remote_annotation(r, SIZE_MAX, ANN_BASE_IDS);
 		return dv_xasprintf("%s@%s", repo, digest);
 	}
