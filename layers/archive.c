@@ -17,11 +17,12 @@
 #include "util/banned.h"
 
 /* Resolved through util/dl.h on first use; safe from the pull threads. */
-#define LAYER_AR_SYM(f) DV_DL_SYM(struct layer_ar, f),
-static const struct dv_dl_sym ar_syms[] = { LAYER_AR_FUNCS(LAYER_AR_SYM) };
+#define LAYER_AR_OFFSET(f) DV_DL_OFFSET(struct layer_ar, f)
+static const char ar_names[] = LAYER_AR_FUNCS(DV_DL_NAME);
+static const unsigned short ar_offsets[] = { LAYER_AR_FUNCS(LAYER_AR_OFFSET) };
 #undef LAYER_AR_SYM
 static struct layer_ar ar_table;
-static struct dv_dl ar_dl = DV_DL_INIT("libarchive.so.13", ar_syms, &ar_table, NULL);
+static struct dv_dl ar_dl = DV_DL_INIT("libarchive.so.13", ar_names, ar_offsets, &ar_table, NULL);
 
 const struct layer_ar *layer_ar_load(struct dv_error *err)
 {

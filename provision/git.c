@@ -50,11 +50,12 @@ static int git_init(void *table, struct dv_error *err)
 
 /* Resolved through util/dl.h on first use (STYLE.md 7: the same answer
  * every time); the handle stays open for the life of the process. */
-#define PROV_GIT_SYM(f) DV_DL_SYM(struct prov_git, f),
-static const struct dv_dl_sym git_syms[] = { PROV_GIT_FUNCS(PROV_GIT_SYM) };
+#define PROV_GIT_OFFSET(f) DV_DL_OFFSET(struct prov_git, f)
+static const char git_names[] = PROV_GIT_FUNCS(DV_DL_NAME);
+static const unsigned short git_offsets[] = { PROV_GIT_FUNCS(PROV_GIT_OFFSET) };
 #undef PROV_GIT_SYM
 static struct prov_git git_table;
-static struct dv_dl git_dl = DV_DL_INIT(GIT_SONAME, git_syms, &git_table, git_init);
+static struct dv_dl git_dl = DV_DL_INIT(GIT_SONAME, git_names, git_offsets, &git_table, git_init);
 
 const struct prov_git *prov_git_load(struct dv_error *err)
 {

@@ -7,11 +7,12 @@
 #include "util/dl.h"
 #include "util/banned.h"
 
-#define REG_CURL_SYM(f) DV_DL_SYM(struct reg_curl, f),
-static const struct dv_dl_sym curl_syms[] = { REG_CURL_FUNCS(REG_CURL_SYM) };
+#define REG_CURL_OFFSET(f) DV_DL_OFFSET(struct reg_curl, f)
+static const char curl_names[] = REG_CURL_FUNCS(DV_DL_NAME);
+static const unsigned short curl_offsets[] = { REG_CURL_FUNCS(REG_CURL_OFFSET) };
 #undef REG_CURL_SYM
 static struct reg_curl curl;
-static struct dv_dl curl_dl = DV_DL_INIT("libcurl.so.4", curl_syms, &curl, NULL);
+static struct dv_dl curl_dl = DV_DL_INIT("libcurl.so.4", curl_names, curl_offsets, &curl, NULL);
 
 const struct reg_curl *reg_curl_load(struct dv_error *err)
 {

@@ -13,19 +13,18 @@ _Static_assert(sizeof(void *) == sizeof(void (*)(void)), "function pointers are 
 static int load_locked(struct dv_dl *dl, struct dv_error *err)
 {
 	void *h = dlopen(dl->soname, RTLD_NOW | RTLD_LOCAL);
-	size_t i;
+	const char *name = dl->names;
 
 	if (!h)
 		return dv_err(err, 0, "cannot load %s: %s", dl->soname, dlerror());
-	for (i = 0; i < dl->nsyms; i++) {
-		void *f = dlsym(h, dl->syms[i].name);
+	for (size_t i = 0; i < dl->nsyms; i++, name += strlen(name) + 1) {
+		void *f = dlsym(h, name);
 
 		if (!f) {
 			dlclose(h);
-			return dv_err(err, 0, "cannot load %s: no symbol '%s'", dl->soname,
-				      dl->syms[i].name);
+			return dv_err(err, 0, "cannot load %s: no symbol '%s'", dl->soname, name);
 		}
-		memcpy((char *)dl->table + dl->syms[i].offset, &f, sizeof(f));
+		memcpy((char *)dl->table + dl->offsets[i], &f, sizeof(f));
 	}
 	if (dl->init && dl->init(dl->table, err) < 0) {
 		dlclose(h);

@@ -1004,7 +1004,8 @@ struct test_libc {
 	size_t (*strlen)(const char *);
 	int (*abs)(int);
 };
-#define TEST_LIBC_SYM(f) DV_DL_SYM(struct test_libc, f),
+#define TEST_LIBC_FUNCS(X) X(strlen) X(abs)
+#define TEST_LIBC_OFFSET(f) DV_DL_OFFSET(struct test_libc, f)
 static int test_init_calls, test_init_fail;
 
 static int test_libc_init(void *table, struct dv_error *err)
@@ -1018,8 +1019,10 @@ static int test_libc_init(void *table, struct dv_error *err)
 }
 
 static struct test_libc test_libc_table;
-static const struct dv_dl_sym test_libc_syms[] = { TEST_LIBC_SYM(strlen) TEST_LIBC_SYM(abs) };
-static struct dv_dl test_libc_dl = DV_DL_INIT("libc.so.6", test_libc_syms, &test_libc_table, NULL);
+static const char test_libc_names[] = TEST_LIBC_FUNCS(DV_DL_NAME);
+static const unsigned short test_libc_offsets[] = { TEST_LIBC_FUNCS(TEST_LIBC_OFFSET) };
+static struct dv_dl test_libc_dl =
+	DV_DL_INIT("libc.so.6", test_libc_names, test_libc_offsets, &test_libc_table, NULL);
 
 static void *load_libc(void *arg)
 {
@@ -1033,11 +1036,14 @@ static void *load_libc(void *arg)
 
 static void test_dl_load(void **state)
 {
-	static const struct dv_dl_sym missing[] = { { "strlen", 0 }, { "dv_no_such_function", 0 } };
+	static const char missing[] = "strlen\0dv_no_such_function\0";
+	static const unsigned short missing_offsets[] = { 0, 0 };
 	static struct test_libc t2;
-	struct dv_dl nolib = DV_DL_INIT("libdevenv-no-such.so.1", test_libc_syms, &t2, NULL);
-	struct dv_dl nosym = DV_DL_INIT("libc.so.6", missing, &t2, NULL);
-	struct dv_dl init = DV_DL_INIT("libc.so.6", test_libc_syms, &t2, test_libc_init);
+	struct dv_dl nolib =
+		DV_DL_INIT("libdevenv-no-such.so.1", test_libc_names, test_libc_offsets, &t2, NULL);
+	struct dv_dl nosym = DV_DL_INIT("libc.so.6", missing, missing_offsets, &t2, NULL);
+	struct dv_dl init =
+		DV_DL_INIT("libc.so.6", test_libc_names, test_libc_offsets, &t2, test_libc_init);
 	struct dv_error err = { 0 };
 	pthread_t th[4];
 	void *res;
