@@ -9,7 +9,7 @@
  *   cache/<key>              provisioning cache: layer ids, one line each, with
  *                            the cache_from source of a pulled one (store.c)
  *   tmp/                     staging; anything here is garbage after a crash
- *   envs/                    owned by container/ (the store only creates it)
+ *   envs/                    owned by env/ (the store only creates it)
  *   store-id                 the store's id (layer_store_id)
  * A layer id is 64 lower-case hex digits (no "sha256:" prefix on disk); an
  * image id is "sha256:<hex>" of its config, as in OCI.

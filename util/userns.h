@@ -41,10 +41,11 @@ int dv_userns_root_ids(uid_t *uid, gid_t *gid);
  * one (why: a static string, or NULL). */
 enum dv_userns_mode dv_userns_plan(uid_t uid, const char **why);
 
-/* Move into a new user namespace mapped as above and return 0, as root
- * there. Works by fork: the parent stays outside, writes the maps, waits,
- * and exits with the child's status (never returns). *mode: the map made.
- * Call before anything opens the store or prints. */
+/* Move devenv itself into a new user namespace mapped as above and return
+ * 0, as root there (unshare; for a subid map, newuidmap and newgidmap run
+ * from two children forked before it, which exit once the maps are
+ * written: no wrapper process stays). *mode: the map made. Call before
+ * anything opens the store or prints. */
 int dv_userns_enter(enum dv_userns_mode *mode, const char **why, struct dv_error *err);
 
 /* What a single-id map cannot do, for the note `up` prints. */
