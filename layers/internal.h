@@ -1,8 +1,8 @@
 /*
- * layers/internal.h - helpers shared by the files of layers/ only.
+ * layers/internal.h - the store's own steps (staging, extract, commit,
+ * records, OCI documents), shared by the files of layers/.
  *
- * Files (the public face is layers.h; the registry client moves to
- * registry/, issue 14):
+ * Files (the public face is layers.h; the registry client is registry/):
  *   store.c      opening the store, staging, commit, the provisioning cache
  *   image.c      image records: read, write, resolve, list, remove
  *   ref.c        image names: check, normalise, split
@@ -14,7 +14,10 @@
  *   bootstrap.c  a Debian image built from the mirror, then imported
  *   gc.c         removing what nothing refers to
  *
- * Nothing outside layers/ includes this file (the unit test excepted).
+ * One module outside layers/ includes this file: registry/ (its
+ * internal.h), since a pull and a push are made of these steps (staging a
+ * layer, extracting it, committing it, writing the records). Nothing else
+ * does (the unit test and fuzz harnesses excepted); ARCHITECTURE.md says why.
  */
 #ifndef LAYERS_INTERNAL_H
 #define LAYERS_INTERNAL_H
