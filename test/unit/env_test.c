@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "env/env.h"
+#include "test/unit/unit.h"
 #include "util/cleanup.h"
 #include "util/error.h"
 #include "util/fs.h"
@@ -31,16 +32,7 @@ static char root[64];
 
 static void put(const char *rel, const char *text)
 {
-	dv_autofree char *path = dv_xasprintf("%s/%s", root, rel);
-	dv_autofree char *dir = dv_xstrdup(path);
-	FILE *f;
-
-	*strrchr(dir, '/') = 0;
-	assert_int_equal(dv_mkdir_p(dir, 0755, &(struct dv_error){ 0 }), 0);
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
+	unit_put(root, rel, text);
 }
 
 static char *get(int fd, const char *rel)

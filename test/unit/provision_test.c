@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "provision/provision.h"
+#include "test/unit/unit.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 
@@ -451,25 +452,6 @@ static void test_env_id(void **state)
 	assert_true(dv_str_is_hex(a, 12));
 }
 
-/* A file of the test checkout, folders made on the way. */
-static void put(const char *dir, const char *rel, const char *text)
-{
-	dv_autofree char *path = dv_xasprintf("%s/%s", dir, rel);
-	struct dv_error err = { 0 };
-	char *slash;
-	int fd;
-
-	for (slash = strchr(path + strlen(dir) + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
-		*slash = 0;
-		mkdir(path, 0755);
-		*slash = '/';
-	}
-	fd = open(path, O_CREAT | O_WRONLY | O_TRUNC | O_CLOEXEC, 0644);
-	assert_true(fd >= 0);
-	assert_int_equal(dv_write_full(fd, text, strlen(text), &err), 0);
-	close(fd);
-}
-
 /* The git metadata read-only inside: .git, and each submodule's .git found
  * through core.worktree in .git/modules (names with slashes, nested
  * modules, quoted and absolute values), never one outside the checkout. */
@@ -483,15 +465,15 @@ static void test_git_paths(void **state)
 	(void)state;
 	assert_int_equal(prov_git_paths(dir, &paths, &err), 0);
 	assert_int_equal(paths.n, 0); /* no .git: nothing */
-	put(dir, ".git/HEAD", "ref: refs/heads/main\n");
-	put(dir, ".git/modules/lib/sub/config",
-	    "[core]\n\tbare = false\n\tworktree = ../../../../lib/sub\n");
-	put(dir, ".git/modules/lib/sub/modules/deep/config",
-	    "[Core]\n  worktree = \"../../../../../../lib/sub/deep\" ; a comment\n");
-	put(dir, ".git/modules/away/config", "[core]\n\tworktree = ../../../../elsewhere\n");
-	put(dir, ".git/modules/self/config", "[core]\n\tworktree = ../..\n");
+	unit_put(dir, ".git/HEAD", "ref: refs/heads/main\n");
+	unit_put(dir, ".git/modules/lib/sub/config",
+		 "[core]\n\tbare = false\n\tworktree = ../../../../lib/sub\n");
+	unit_put(dir, ".git/modules/lib/sub/modules/deep/config",
+		 "[Core]\n  worktree = \"../../../../../../lib/sub/deep\" ; a comment\n");
+	unit_put(dir, ".git/modules/away/config", "[core]\n\tworktree = ../../../../elsewhere\n");
+	unit_put(dir, ".git/modules/self/config", "[core]\n\tworktree = ../..\n");
 	abs = dv_xasprintf("[core]\n\tworktree = %s/tools/x\n", dir);
-	put(dir, ".git/modules/abs/config", abs);
+	unit_put(dir, ".git/modules/abs/config", abs);
 	assert_int_equal(prov_git_paths(dir, &paths, &err), 0);
 	assert_int_equal(paths.n, 4);
 	assert_string_equal(paths.v[0], ".git");
@@ -633,7 +615,7 @@ static void test_git_config_paths(void **state)
 	size_t n = 0;
 
 	(void)state;
-	put(dir, ".git/HEAD", "ref: refs/heads/main\n");
+	unit_put(dir, ".git/HEAD", "ref: refs/heads/main\n");
 	cfg = dv_xasprintf("[core]\n\tbare = false\n\tHooksPath = \".githooks\"\n"
 			   "[include]\n\tpath = ../team.cfg\n"
 			   "[includeIf \"onbranch:main\"]\n\tpath = more.cfg\n"
@@ -642,15 +624,15 @@ static void test_git_config_paths(void **state)
 			   "[CORE]\n\thookspath = a/../hooks2\n\thookspath = .git/hooks\n"
 			   "\tfsmonitor = true\n",
 			   dir);
-	put(dir, ".git/config", cfg);
+	unit_put(dir, ".git/config", cfg);
 	/* read: it is in .git; relative to its own folder */
-	put(dir, ".git/more.cfg",
-	    "[core]\n\tfsmonitor = \"sh tools/fsmon.sh\"\n"
-	    "[includeIf \"gitdir:/x/\"]\n\tpath = ../cond.cfg\n");
+	unit_put(dir, ".git/more.cfg",
+		 "[core]\n\tfsmonitor = \"sh tools/fsmon.sh\"\n"
+		 "[includeIf \"gitdir:/x/\"]\n\tpath = ../cond.cfg\n");
 	/* never read: a file of the worktree, which the env may have written */
-	put(dir, "team.cfg", "[core]\n\thooksPath = evil\n[include]\n\tpath = evil.cfg\n");
-	put(dir, ".git/modules/lib/sub/config",
-	    "[core]\n\thooksPath = hooks\n\tworktree = ../../../../lib/sub\n");
+	unit_put(dir, "team.cfg", "[core]\n\thooksPath = evil\n[include]\n\tpath = evil.cfg\n");
+	unit_put(dir, ".git/modules/lib/sub/config",
+		 "[core]\n\thooksPath = hooks\n\tworktree = ../../../../lib/sub\n");
 	abs = dv_xasprintf("%s/abs.cfg", dir);
 	assert_int_equal(prov_git_paths(dir, &paths, &err), 0);
 	while (want[n]) {
@@ -674,8 +656,8 @@ static void test_git_config_paths(void **state)
 
 	/* A path that covers others replaces them; the checkout itself
 	 * cannot be covered (a warning says so). */
-	put(dir, ".git/config", "[core]\n\thooksPath = lib\n\thooksPath = .\n");
-	put(dir, ".git/more.cfg", "");
+	unit_put(dir, ".git/config", "[core]\n\thooksPath = lib\n\thooksPath = .\n");
+	unit_put(dir, ".git/more.cfg", "");
 	assert_int_equal(prov_git_paths(dir, &paths, &err), 0);
 	assert_int_equal(paths.n, 2);
 	assert_string_equal(paths.v[0], ".git");
@@ -684,8 +666,8 @@ static void test_git_config_paths(void **state)
 
 	/* config.worktree too, and a config git cannot read adds what it
 	 * had before the bad line */
-	put(dir, ".git/config", "[core]\n\tfsmonitor = ./fsm\n\tbad = \"\n\thooksPath = h\n");
-	put(dir, ".git/config.worktree", "[core]\n\thooksPath = wt-hooks\n");
+	unit_put(dir, ".git/config", "[core]\n\tfsmonitor = ./fsm\n\tbad = \"\n\thooksPath = h\n");
+	unit_put(dir, ".git/config.worktree", "[core]\n\thooksPath = wt-hooks\n");
 	assert_int_equal(prov_git_paths(dir, &paths, &err), 0);
 	assert_true(has(&paths, "fsm") && has(&paths, "wt-hooks") && !has(&paths, "h"));
 	dv_strv_release(&paths);
@@ -721,7 +703,7 @@ static void test_git_gitlinks(void **state)
 
 		assert_int_equal(git_in(dir, init), 0);
 		assert_int_equal(dv_mkdir_p(empty, 0755, &err), 0);
-		put(dir, "late.txt", "x\n");
+		unit_put(dir, "late.txt", "x\n");
 		assert_int_equal(git_in(dir, addf), 0);
 		assert_int_equal(git_in(dir, add1), 0);
 		assert_int_equal(git_in(dir, add2), 0);
@@ -787,11 +769,11 @@ static void test_git_worktree(void **state)
 	/* the repository's config (and the worktree's config.worktree, and
 	 * what they include in the repository's git dir) names paths of the
 	 * worktree: protected; one outside it is none of the env's */
-	put(main_, ".git/config",
-	    "[core]\n\thooksPath = .githooks\n[include]\n\tpath = inc.cfg\n"
-	    "\tpath = ../../team.cfg\n");
-	put(main_, ".git/inc.cfg", "[core]\n\tfsmonitor = \"sh tools/fsm.sh\"\n");
-	put(main_, ".git/worktrees/wt/config.worktree", "[core]\n\thooksPath = wt-hooks\n");
+	unit_put(main_, ".git/config",
+		 "[core]\n\thooksPath = .githooks\n[include]\n\tpath = inc.cfg\n"
+		 "\tpath = ../../team.cfg\n");
+	unit_put(main_, ".git/inc.cfg", "[core]\n\tfsmonitor = \"sh tools/fsm.sh\"\n");
+	unit_put(main_, ".git/worktrees/wt/config.worktree", "[core]\n\thooksPath = wt-hooks\n");
 	assert_int_equal(prov_git_paths(wt, &paths, &err), 0);
 	assert_string_equal(paths.v[0], ".git");
 	assert_true(has(&paths, ".githooks") && has(&paths, "tools/fsm.sh") &&
@@ -803,16 +785,16 @@ static void test_git_worktree(void **state)
 	 * names a repository elsewhere: nothing */
 	secret = dv_xasprintf("%s/secret", dir);
 	assert_int_equal(dv_mkdir_p(secret, 0755, &err), 0);
-	put(secret, "HEAD", "ref: refs/heads/main\n");
-	put(secret, "objects/x", "");
-	put(secret, "refs/x", "");
-	put(secret, "worktrees/fake/x", "");
+	unit_put(secret, "HEAD", "ref: refs/heads/main\n");
+	unit_put(secret, "objects/x", "");
+	unit_put(secret, "refs/x", "");
+	unit_put(secret, "worktrees/fake/x", "");
 	fake = dv_xasprintf("%s\n", secret);
-	put(wt, "fake/commondir", fake);
+	unit_put(wt, "fake/commondir", fake);
 	free(fake);
 	fake = dv_xasprintf("%s/.git\n", wt);
-	put(wt, "fake/gitdir", fake);
-	put(wt, ".git", "gitdir: fake\n");
+	unit_put(wt, "fake/gitdir", fake);
+	unit_put(wt, ".git", "gitdir: fake\n");
 	assert_int_equal(prov_git_common_dir(wt, &got, &err), 0);
 	assert_null(got);
 	assert_int_equal(prov_git_paths(wt, &paths, &err), 0);
@@ -822,7 +804,7 @@ static void test_git_worktree(void **state)
 	/* another worktree's git dir: it names that checkout, not this one */
 	free(fake);
 	fake = dv_xasprintf("gitdir: %s/worktrees/other\n", common);
-	put(wt, ".git", fake);
+	unit_put(wt, ".git", fake);
 	assert_int_equal(prov_git_common_dir(wt, &got, &err), 0);
 	assert_null(got);
 
@@ -830,13 +812,13 @@ static void test_git_worktree(void **state)
 	 * folder that is not the repository holding it */
 	free(fake);
 	fake = dv_xasprintf("gitdir: %s/worktrees/wt\n", common);
-	put(wt, ".git", fake);
+	unit_put(wt, ".git", fake);
 	free(fake);
 	fake = dv_xasprintf("%s\n", secret);
-	put(main_, ".git/worktrees/wt/commondir", fake);
+	unit_put(main_, ".git/worktrees/wt/commondir", fake);
 	assert_int_equal(prov_git_common_dir(wt, &got, &err), 0);
 	assert_null(got);
-	put(main_, ".git/worktrees/wt/commondir", "../..\n");
+	unit_put(main_, ".git/worktrees/wt/commondir", "../..\n");
 	assert_int_equal(prov_git_common_dir(wt, &got, &err), 0);
 	assert_non_null(got);
 	assert_string_equal(got, common);
@@ -844,8 +826,8 @@ static void test_git_worktree(void **state)
 
 	/* a .git file with no commondir behind it (a submodule's): none, and
 	 * no warning */
-	put(dir, "sub-git/HEAD", "ref: refs/heads/main\n");
-	put(wt, ".git", "gitdir: ../sub-git\n");
+	unit_put(dir, "sub-git/HEAD", "ref: refs/heads/main\n");
+	unit_put(wt, ".git", "gitdir: ../sub-git\n");
 	assert_int_equal(prov_git_common_dir(wt, &got, &err), 0);
 	assert_null(got);
 	assert_int_equal(dv_rm_tree_at(AT_FDCWD, dir, &err), 0);

@@ -35,6 +35,7 @@
 #include <seccomp.h>
 
 #include "container/internal.h"
+#include "test/unit/unit.h"
 #include "util/cleanup.h"
 #include "util/error.h"
 #include "util/fs.h"
@@ -60,16 +61,7 @@ static char *at(const char *rel)
 
 static void put(const char *rel, const char *text)
 {
-	dv_autofree char *path = at(rel);
-	dv_autofree char *dir = dv_xstrdup(path);
-	FILE *f;
-
-	*strrchr(dir, '/') = 0;
-	assert_int_equal(dv_mkdir_p(dir, 0755, &(struct dv_error){ 0 }), 0);
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
+	unit_put(root, rel, text);
 }
 
 static void mkd(const char *rel)

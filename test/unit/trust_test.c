@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "provision/provision.h"
+#include "test/unit/unit.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 
@@ -398,18 +399,6 @@ static int git_in(const char *dir, const char *const *args)
 	return code;
 }
 
-static void put(const char *dir, const char *rel, const char *text)
-{
-	dv_autofree char *path = dv_xasprintf("%s/%s", dir, rel);
-	struct dv_error err = { 0 };
-	char *slash = strrchr(path, '/');
-
-	*slash = 0;
-	assert_int_equal(dv_mkdir_p(path, 0755, &err), 0);
-	*slash = '/';
-	assert_int_equal(dv_write_file_atomic(AT_FDCWD, path, text, strlen(text), 0644, &err), 0);
-}
-
 /* An index's entries are found by their whole path, in index versions 2,
  * 3 (an extended entry) and 4 (prefix-compressed paths). */
 static void test_index_lookup(void **state)
@@ -430,10 +419,10 @@ static void test_index_lookup(void **state)
 		size_t len;
 
 		assert_int_equal(git_in(dir, init), 0);
-		put(dir, "Envfile", "image: busybox\n");
-		put(dir, "sub/Envfile", "image: busybox\n");
-		put(dir, "sub/deep/x", "x\n");
-		put(dir, "late", "x\n");
+		unit_put(dir, "Envfile", "image: busybox\n");
+		unit_put(dir, "sub/Envfile", "image: busybox\n");
+		unit_put(dir, "sub/deep/x", "x\n");
+		unit_put(dir, "late", "x\n");
 		assert_int_equal(git_in(dir, add), 0);
 		assert_int_equal(git_in(dir, ita), 0);
 		assert_int_equal(git_in(dir, ver), 0);
@@ -495,9 +484,9 @@ static void test_checkout_request(void **state)
 
 	(void)state;
 	assert_int_equal(git_in(dir, init), 0);
-	put(dir, "Downloads/proj/Envfile", "image: busybox\n");
-	put(dir, "mono/app/Envfile", "image: busybox\n");
-	put(dir, "Envfile", "image: busybox\n");
+	unit_put(dir, "Downloads/proj/Envfile", "image: busybox\n");
+	unit_put(dir, "mono/app/Envfile", "image: busybox\n");
+	unit_put(dir, "Envfile", "image: busybox\n");
 	assert_int_equal(git_in(dir, add), 0);
 	got = checkout_lines(dir, "Downloads/proj/Envfile");
 	want = dv_xasprintf("Envfile: the whole checkout '%s', read-write ('Downloads/proj/Envfile' "
@@ -521,7 +510,7 @@ static void test_checkout_request(void **state)
 
 	/* .git as a file naming the git dir */
 	assert_int_equal(git_in(other, init_sep), 0);
-	put(co, "sub/Envfile", "image: busybox\n");
+	unit_put(co, "sub/Envfile", "image: busybox\n");
 	free(got);
 	got = checkout_lines(co, "sub/Envfile");
 	assert_non_null(strstr(got, "the whole checkout"));
