@@ -21,10 +21,10 @@
 static const char *const top_keys[] = {
 	"name",  "image",     "workdir",  "shell",    "env",        "provision",
 	"on_up", "resources", "security", "user",     "cache_from", "network",
-	"ports", "volumes",   "mounts",   "services", "logs",
+	"ports", "volumes",   "mounts",   "services", "logs",       "cache",
 };
-static const char *const step_keys[] = { "run", "copy", "git",    "download",
-					 "to",  "ref",  "sha256", "env" };
+static const char *const step_keys[] = { "run", "copy",   "git", "download", "to",
+					 "ref", "sha256", "env", "cache" };
 static const char *const on_up_keys[] = { "run", "env" };
 
 /* The parse context is shared with the key parsers of node.c and others. */
@@ -405,7 +405,7 @@ static int parse_step(struct vctx *v, const char *list, const struct env_node *i
 {
 	const struct env_node *kind_k = NULL, *kind_v = NULL, *to_k = NULL, *to_v = NULL;
 	const struct env_node *ref_k = NULL, *ref_v = NULL, *sha_k = NULL, *sha_v = NULL;
-	const struct env_node *env_k = NULL, *env_v = NULL;
+	const struct env_node *env_k = NULL, *env_v = NULL, *cache_k = NULL, *cache_v = NULL;
 	bool on_up = strcmp(list, "on_up") == 0;
 	const char *s;
 	char buf[64];
@@ -452,6 +452,9 @@ static int parse_step(struct vctx *v, const char *list, const struct env_node *i
 		} else if (strcmp(k->value, "env") == 0) {
 			env_k = k;
 			env_v = x;
+		} else if (strcmp(k->value, "cache") == 0) {
+			cache_k = k;
+			cache_v = x;
 		} else {
 			return unknown_key(v, k, " in a step", step_keys,
 					   sizeof(step_keys) / sizeof(*step_keys));
@@ -483,6 +486,10 @@ static int parse_step(struct vctx *v, const char *list, const struct env_node *i
 			       "run a command see no environment",
 			       kind_k->value);
 	if (env_k && set_step_env(v, env_v, step) < 0)
+		return -1;
+	if (cache_k && strcmp(kind_k->value, "run"))
+		return AT_NODE(v, cache_k, "'cache' goes with 'run', not with '%s'", kind_k->value);
+	if (cache_k && envfile_set_cache(v, cache_v, &step->cache, &step->n_cache) < 0)
 		return -1;
 	if (ref_k && strcmp(kind_k->value, "git"))
 		return AT_NODE(v, ref_k, "'ref' goes with 'git', not with '%s'", kind_k->value);
@@ -650,6 +657,8 @@ static int set_key(struct vctx *v, const struct env_node *key, const struct env_
 					  &spec->n_mounts);
 	if (strcmp(k, "services") == 0)
 		return envfile_set_services(v, key, val, spec);
+	if (strcmp(k, "cache") == 0)
+		return envfile_set_cache(v, val, &spec->cache, &spec->n_cache);
 	return unknown_key(v, key, "", top_keys, sizeof(top_keys) / sizeof(top_keys[0]));
 }
 
@@ -684,7 +693,7 @@ int envfile_validate(const struct env_node *root, const char *display, const cha
 		spec.workdir = dv_xstrdup(ENV_DEFAULT_WORKDIR);
 	if (!spec.shell)
 		spec.shell = dv_xstrdup(ENV_DEFAULT_SHELL);
-	if (envfile_check_mount_targets(&v, &spec) < 0)
+	if (envfile_check_mount_targets(&v, &spec) < 0 || envfile_check_caches(&v, &spec) < 0)
 		goto out;
 	*out = spec;
 	memset(&spec, 0, sizeof(spec));
@@ -737,6 +746,7 @@ static void steps_release(struct env_step *steps, size_t n)
 		free(steps[i].sha256);
 		free(steps[i].git_commit);
 		envfile_env_release(steps[i].env, steps[i].n_env);
+		envfile_cache_release(steps[i].cache, steps[i].n_cache);
 	}
 	free(steps);
 }
@@ -772,5 +782,6 @@ void env_spec_release(struct env_spec *spec)
 	for (i = 0; i < spec->n_host_env; i++)
 		free(spec->host_env[i].name);
 	free(spec->host_env);
+	envfile_cache_release(spec->cache, spec->n_cache);
 	memset(spec, 0, sizeof(*spec));
 }
