@@ -772,5 +772,6 @@ void env_spec_release(struct env_spec *spec)
 	for (i = 0; i < spec->n_host_env; i++)
 		free(spec->host_env[i].name);
 	free(spec->host_env);
+	envfile_dotfiles_free(spec->dotfiles);
 	memset(spec, 0, sizeof(*spec));
 }
