@@ -11,7 +11,8 @@
  * top-level dotfile of it is symlinked into the home.
  *
  * Only bytes cross into the env: no host fd, no host path, no host process
- * in it. The copy and the script run as any `devenv ssh` command does
+ * in it. It runs after `up` let go of its locks, as on_up does (an install
+ * script may take long), and takes the env's lock again to record it. The copy and the script run as any `devenv ssh` command does
  * (ctr_exec: the env's namespaces, sandbox and user), with on_up's output
  * handling (terminal, made safe, and the env's log).
  *
@@ -174,6 +175,28 @@ static int run_in_env(const struct dv_ctx *ctx, const struct env *env, int tar_f
 	return 0;
 }
 
+/* Record them in, under the env's lock again (it was let go before, as
+ * for on_up), unless the env was halted or started anew meanwhile: that
+ * upper or init is not the one they went into. */
+static int mark_done(const struct layer_store *st, struct env *env, int efd, const char *commit,
+		     struct dv_error *err)
+{
+	struct ctr_init init = env->state.init;
+	int ret = 0;
+
+	if (env_lock(st, env, err) < 0)
+		return -1;
+	if (env->has_state && env->state.init.pid == init.pid &&
+	    env->state.init.start_time == init.start_time) {
+		free(env->state.dotfiles);
+		env->state.dotfiles = dv_xasprintf("%s %s", commit, env->spec.dotfiles->repository);
+		ret = env_record_write(efd, &env->state, err);
+	}
+	close(env->lock_fd);
+	env->lock_fd = -1;
+	return ret;
+}
+
 int env_dotfiles_apply(const struct dv_ctx *ctx, const struct layer_store *st, struct env *env,
 		       int efd, int log_fd, struct dv_error *err)
 {
@@ -215,9 +238,7 @@ int env_dotfiles_apply(const struct dv_ctx *ctx, const struct layer_store *st, s
 		err->status = 1;
 		goto out;
 	}
-	free(env->state.dotfiles);
-	env->state.dotfiles = dv_xasprintf("%s %s", commit, d->repository);
-	ret = env_record_write(efd, &env->state, err);
+	ret = mark_done(st, env, efd, commit, err);
 out:
 	layer_staging_discard(st, name, &ignored);
 	dv_buf_release(&shown);

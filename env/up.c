@@ -452,19 +452,6 @@ static int start_and_on_up(struct dv_ctx *ctx, const struct layer_store *st, str
 		if (to_log < 0)
 			return dv_err_prefix(err, "cannot start the log relay of the env's on_up");
 	}
-	/* The user's dotfiles, before on_up (the devcontainer CLI's order:
-	 * dotfiles, then postStartCommand), still under the env's lock: the
-	 * record says they are in. */
-	if (env_dotfiles_apply(ctx, st, env, efd, to_log, err) < 0) {
-		if (to_log >= 0) {
-			close(to_log);
-			to_log = -1;
-			while (poll(&(struct pollfd){ .fd = done, .events = POLLIN }, 1, 5000) < 0 &&
-			       errno == EINTR) {
-			}
-		}
-		return -1;
-	}
 	if (env->lock_fd >= 0) {
 		close(env->lock_fd);
 		env->lock_fd = -1;
@@ -474,9 +461,14 @@ static int start_and_on_up(struct dv_ctx *ctx, const struct layer_store *st, str
 		ctx->store_lock_fd = -1;
 	}
 	dv_fault_point("up.on_up");
-	if (!env->spec.n_on_up)
+	if (!env->spec.n_on_up && to_log < 0)
 		return 0;
-	ret = run_on_up(ctx, env, to_log, err);
+	/* The user's dotfiles before on_up (the devcontainer CLI's order:
+	 * dotfiles, then postStartCommand), without the locks as on_up: an
+	 * install script may take long. */
+	ret = env_dotfiles_apply(ctx, st, env, efd, to_log, err);
+	if (ret == 0 && env->spec.n_on_up)
+		ret = run_on_up(ctx, env, to_log, err);
 	/* The log whole before we return ('devenv logs' right after). */
 	close(to_log);
 	to_log = -1;

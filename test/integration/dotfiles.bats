@@ -8,8 +8,7 @@ load helpers
 bats_require_minimum_version 1.5.0
 
 setup() {
-	dv_setup
-	export XDG_CONFIG_HOME=$BATS_TEST_TMPDIR/xdg
+	dv_setup # XDG_CONFIG_HOME: the test's own
 	mkdir -p "$XDG_CONFIG_HOME/devenv"
 	DOTS=$BATS_TEST_TMPDIR/dots
 	mkdir -p "$DOTS"
@@ -86,7 +85,7 @@ export DOTS=two"
 	# the log has what it printed
 	run "$DEVENV" logs
 	assert_line "[dotfiles] file://$DOTS into ~/dotfiles"
-	# without a config, nothing: a new env of another checkout
+	# without a config, nothing: the next new env gets none
 	rm "$XDG_CONFIG_HOME/devenv/config.yaml"
 	run "$DEVENV" destroy -f
 	assert_success
