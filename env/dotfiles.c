@@ -104,8 +104,10 @@ static int clone_tar(const struct layer_store *st, const struct env_dotfiles *d,
 	}
 out:
 	free(step.git_commit);
-	if (fd < 0)
+	if (fd < 0) {
 		dv_err_prefix(err, "dotfiles");
+		err->status = 1; /* not the config's fault: a clone or the store */
+	}
 	return fd;
 }
 

@@ -159,6 +159,16 @@ yes
 	run "$DEVENV" ssh -c true
 	assert_success
 
+	# a repository that cannot be cloned: the same, with git's reason
+	config <<-EOF
+	dotfiles: $DOTS-gone
+	EOF
+	run "$DEVENV" reload
+	assert_failure 1
+	assert_output --partial "$XDG_CONFIG_HOME/devenv/config.yaml:1:1: dotfiles: git file://$DOTS-gone: cannot reach the repository"
+	run ls -A "$DV_STORE/tmp"
+	assert_output ""
+
 	config <<-'EOF'
 	dotfile: x/y
 	EOF
