@@ -20,6 +20,7 @@
  * net.c:      the env's network and ports (the host-side helper)
  * sweep.c:    give the host user back what a non-idmapped env changed
  * gc.c:       what gc removes of envs: locks, seccomp programs none uses
+ * dotfiles.c: the user's dotfiles copied into the env on its first start
  *
  * Order of calls for `up`: env_locate(), env_lock(), env_up(); release
  * with env_release().
@@ -101,6 +102,8 @@ struct env_record {
 	struct hnet_port *ports; /* forwards of the last start */
 	size_t n_ports;
 	struct hnet_procs net; /* its host-side helpers */
+	char *dotfiles;        /* "COMMIT URL" of the user's dotfiles copied into
+				       this upper (dotfiles.c); "": none yet */
 };
 /* record.c: read envs/<id>/state.json. errnum ENOENT: no such env; EBADMSG: the file
  * is damaged (empty, truncated, garbage, or not this env's), with one line
@@ -281,6 +284,14 @@ int env_logs_show(const struct layer_store *st, const char *dir, long long tail,
 /* The last `lines` lines of a service's log to f, each after indent. */
 void env_svc_tail(const struct layer_store *st, const char *env_id, const char *name,
 		  unsigned lines, FILE *f, const char *indent);
+/* dotfiles.c: the user's dotfiles (env->spec.dotfiles, from config.yaml)
+ * cloned on the host, copied into the running env's home and their install
+ * script run there, once per upper (env->state.dotfiles), again on
+ * `reload` (env->refresh_git). Output to the terminal and log_fd (-1:
+ * none) as on_up's. Nothing to do: 0 at once. */
+int env_dotfiles_apply(const struct dv_ctx *ctx, const struct layer_store *st, struct env *env,
+		       int efd, int log_fd, struct dv_error *err);
+
 /* net.c: `network` and `ports`. Before anything starts: is every forward's
  * host ip:port free (one Envfile-positioned line when not)? */
 int env_net_check(const struct env_spec *spec, struct dv_error *err);

@@ -280,6 +280,7 @@ int env_record_read(int envs_fd, const char *id, struct env_record *out, struct 
 	}
 	read_net(o, out);
 	read_owner(o, out);
+	out->dotfiles = get_str(o, "dotfiles");
 	json_object_put(o);
 	return 0;
 }
@@ -369,6 +370,8 @@ int env_record_write(int envs_fd, const struct env_record *st, struct dv_error *
 	}
 	write_net(o, st);
 	write_owner(o, st);
+	if (st->dotfiles && st->dotfiles[0]) /* only when set: older readers */
+		json_object_object_add(o, "dotfiles", json_object_new_string(st->dotfiles));
 	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
 							 JSON_C_TO_STRING_NOSLASHESCAPE);
 	snprintf(path, sizeof(path), "%s/state.json", st->id);
@@ -411,6 +414,7 @@ void env_record_release(struct env_record *st)
 	env_mount_recs_free(st->mounts, st->n_mounts);
 	dv_strv_release(&st->git_protect);
 	dv_strv_release(&st->svc_binds);
+	free(st->dotfiles);
 	memset(st, 0, sizeof(*st));
 }
 

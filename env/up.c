@@ -194,7 +194,9 @@ static void fill_state(struct env_record *s, const struct env *env, const struct
 				  .svc_binds = s->svc_binds };
 
 	char *map = s->userns_map;
+	char *dotfiles = s->dotfiles; /* what the upper holds stays */
 
+	s->dotfiles = NULL;
 	s->userns_map = NULL;
 	memset(&s->cgroups, 0, sizeof(s->cgroups));
 	s->seccomp = NULL;
@@ -208,6 +210,7 @@ static void fill_state(struct env_record *s, const struct env *env, const struct
 	env_record_release(s);
 	s->ownership = own.ownership;
 	s->userns_map = map;
+	s->dotfiles = dotfiles;
 	s->host_uid = own.host_uid;
 	s->host_gid = own.host_gid;
 	s->started_ns = own.started_ns;
@@ -390,7 +393,11 @@ static int record(const struct layer_store *st, struct env *env, int efd, const 
 	    reset_upper(env, efd, (changed || remap) && !quiet, remap && !changed, err) < 0)
 		return -1;
 	if (changed)
-		env_size_forget(st, env->id); /* its files were reset */
+		env_size_forget(st, env->id);      /* its files were reset */
+	if (changed || remap || !env->has_state) { /* and the dotfiles with them */
+		free(env->state.dotfiles);
+		env->state.dotfiles = NULL;
+	}
 	/* Volumes made before volumes were per env, that the state about to
 	 * be replaced names (env/volume.c). */
 	if (env->has_state && env_vol_adopt(st, &env->spec, env->id, &env->state.volumes, err) < 0)
@@ -430,9 +437,10 @@ static int start_and_on_up(struct dv_ctx *ctx, const struct layer_store *st, str
 	}
 	if (!ctx->quiet)
 		printf("env '%s' is up (id %s); 'devenv ssh' steps in\n", env->spec.name, env->id);
-	/* on_up's output goes to the log through a log relay, which caps and
-	 * rotates it as a service's (env/logs.c); without on_up, none. */
-	if (env->spec.n_on_up) {
+	/* on_up's output (and the dotfiles') goes to the log through a log
+	 * relay, which caps and rotates it as a service's (env/logs.c);
+	 * without either, none. */
+	if (env->spec.n_on_up || env_dotfiles_due(env)) {
 		log_fd = openat(efd, log, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
 		if (log_fd < 0)
 			return dv_err(err, errno, "cannot open the env's log");
@@ -453,9 +461,14 @@ static int start_and_on_up(struct dv_ctx *ctx, const struct layer_store *st, str
 		ctx->store_lock_fd = -1;
 	}
 	dv_fault_point("up.on_up");
-	if (!env->spec.n_on_up)
+	if (!env->spec.n_on_up && to_log < 0)
 		return 0;
-	ret = run_on_up(ctx, env, to_log, err);
+	/* The user's dotfiles before on_up (the devcontainer CLI's order:
+	 * dotfiles, then postStartCommand), without the locks as on_up: an
+	 * install script may take long. */
+	ret = env_dotfiles_apply(ctx, st, env, efd, to_log, err);
+	if (ret == 0 && env->spec.n_on_up)
+		ret = run_on_up(ctx, env, to_log, err);
 	/* The log whole before we return ('devenv logs' right after). */
 	close(to_log);
 	to_log = -1;

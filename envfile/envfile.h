@@ -183,7 +183,42 @@ struct env_spec {
 	size_t n_host_env;
 	struct env_cache *cache; /* top-level `cache`: for every `run` step */
 	size_t n_cache;
+	struct env_dotfiles *dotfiles; /* the user's config.yaml `dotfiles` (not the
+					  Envfile's: envfile_userconfig_apply), or NULL */
 };
+
+/* ---- the user's config (userconfig.c) ----
+ * $XDG_CONFIG_HOME/devenv/config.yaml (default ~/.config/devenv/): per-person
+ * settings, never the project's. Errors: "PATH:line:col: ...", status 2. */
+
+/* `dotfiles`: a repository cloned on the host and copied into the env's
+ * home on its first start (env/dotfiles.c). */
+struct env_dotfiles {
+	char *repository;   /* https://, http:// or file:// (a path and GitHub's
+			       OWNER/NAME are written so) */
+	char *install;      /* `install`: run by /bin/sh in the copy; NULL: the
+			       first of install.sh, install, bootstrap.sh, ... */
+	char *target;       /* `target`: ~/PATH or absolute; default "~/dotfiles" */
+	char *config;       /* the config file's path, for messages */
+	unsigned line, col; /* where `dotfiles` is written in it */
+};
+struct env_userconfig {
+	struct env_dotfiles *dotfiles; /* NULL: none */
+};
+/* The config's path ($XDG_CONFIG_HOME, else $HOME/.config), or NULL when
+ * neither is an absolute path. Caller frees. */
+char *envfile_userconfig_path(void);
+/* Parse the config's text (the unit tests' entry point); display names it
+ * in errors. An empty text sets nothing. */
+int envfile_userconfig_parse(const char *text, size_t len, const char *display,
+			     struct env_userconfig *out, struct dv_error *err);
+/* Read it from its path: no file is no error and sets nothing. */
+int envfile_userconfig_load(struct env_userconfig *out, struct dv_error *err);
+void env_userconfig_release(struct env_userconfig *c);
+void envfile_dotfiles_free(struct env_dotfiles *d);
+/* Read the user's config into spec (spec->dotfiles), for the commands
+ * that check trust and start envs (up, provision, reload, push, allow). */
+int envfile_userconfig_apply(struct env_spec *spec, struct dv_error *err);
 
 /* Look for "Envfile" in start_dir and its parents, stopping at the repository
  * root (the first folder holding .git) or "/". *out_path is the Envfile's

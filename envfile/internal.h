@@ -16,6 +16,7 @@
  *   devcontainer_init.c that tree written out as an Envfile (`init --from-devcontainer`)
  *   emit.c              a tree written out as Envfile YAML
  *   cache.c             `cache` (top-level and a step's)
+ *   userconfig.c        the user's config.yaml (`dotfiles`), not an Envfile
  *
  * parse.c turns YAML text into a small tree of struct env_node (rejecting
  * what YAML can say but an Envfile must not: aliases, tags, several

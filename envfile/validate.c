@@ -783,5 +783,6 @@ void env_spec_release(struct env_spec *spec)
 		free(spec->host_env[i].name);
 	free(spec->host_env);
 	envfile_cache_release(spec->cache, spec->n_cache);
+	envfile_dotfiles_free(spec->dotfiles);
 	memset(spec, 0, sizeof(*spec));
 }

@@ -431,6 +431,7 @@ enum prov_req_kind {
 	PROV_REQ_NETWORK_HOST, /* a written `network: host` */
 	PROV_REQ_IMAGE,        /* `image:` (env or service) from loopback or link-local */
 	PROV_REQ_CHECKOUT,     /* an Envfile below the checkout's root its git index lacks */
+	PROV_REQ_DOTFILES,     /* the user's config.yaml `dotfiles`, copied into the env */
 };
 struct prov_request {
 	enum prov_req_kind kind;

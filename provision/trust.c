@@ -55,6 +55,7 @@ static const char *const kind_names[] = {
 	[PROV_REQ_NETWORK_HOST] = "network",
 	[PROV_REQ_IMAGE] = "image",
 	[PROV_REQ_CHECKOUT] = "checkout",
+	[PROV_REQ_DOTFILES] = "dotfiles",
 };
 
 const char *prov_req_kind_name(enum prov_req_kind k)
@@ -458,6 +459,23 @@ static void add_checkout(struct prov_requests *out, const struct env_spec *spec)
 	    NULL);
 }
 
+/* The user's own config.yaml, not the Envfile: its `dotfiles` go into
+ * every env it starts, where the project's processes read them. Asked per
+ * checkout as the rest; the repository is in the digest. No position: it
+ * is not the Envfile's line. */
+static void add_dotfiles(struct prov_requests *out, const struct env_spec *spec)
+{
+	dv_autofree char *repo = NULL;
+
+	if (!spec->dotfiles)
+		return;
+	repo = shown(spec->dotfiles->repository);
+	add(out, PROV_REQ_DOTFILES, 0, 0, dv_xasprintf("your dotfiles '%s' (config.yaml)", repo),
+	    dv_xstrdup("devenv copies them into the env's home and runs their install script "
+		       "there: the project's processes can read them"),
+	    NULL);
+}
+
 static int cmp_pos(const void *a, const void *b)
 {
 	const struct prov_request *x = a, *y = b;
@@ -538,6 +556,7 @@ void prov_trust_requests(const struct env_spec *spec, struct prov_requests *out)
 		    dv_xstrdup("the env shares this machine's network: its loopback services and "
 			       "abstract unix sockets (an X11 display among them)"),
 		    NULL);
+	add_dotfiles(out, spec);
 	if (out->n)
 		qsort(out->v, out->n, sizeof(*out->v), cmp_pos);
 }
