@@ -278,8 +278,10 @@ int env_logs_show(const struct layer_store *st, const char *dir, long long tail,
 void env_svc_tail(const struct layer_store *st, const char *env_id, const char *name,
 		  unsigned lines, FILE *f, const char *indent);
 /* net.c: `network` and `ports`. Before anything starts: is every forward's
- * host ip:port free (one Envfile-positioned line when not)? */
-int env_net_check(const struct env_spec *spec, struct dv_error *err);
+ * host ip:port free (one Envfile-positioned line when not, naming the
+ * holder when it can)? Chooses each `auto` port's host port into
+ * env->spec.ports (the last start's while free). */
+int env_net_check(const struct layer_store *st, struct env *env, struct dv_error *err);
 /* Starting the env's host-side helper (forwards, slirp4netns/pasta) with
  * its init, so that its start overlaps the init's:
  *   env_net_prepare(spec, s, &pn);   records network and ports in s

@@ -182,6 +182,10 @@ static void fill_state(struct env_record *s, const struct env *env, const struct
 	unsigned long long caps = s->caps;
 	struct env_svc_record *services = s->services;
 	size_t n_services = s->n_services;
+	/* The ports of the last start, until the next (env_net_prepare):
+	 * `auto` ones come back to theirs. */
+	struct hnet_port *ports = s->ports;
+	size_t n_ports = s->n_ports;
 	/* What the last start left to sweep (sweep.c) stays until swept. */
 	struct env_record own = { .ownership = s->ownership,
 				  .host_uid = s->host_uid,
@@ -201,6 +205,8 @@ static void fill_state(struct env_record *s, const struct env *env, const struct
 	s->services = NULL;
 	s->n_services = 0;
 	s->ownership = NULL;
+	s->ports = NULL;
+	s->n_ports = 0;
 	s->mounts = NULL;
 	s->n_mounts = 0;
 	memset(&s->git_protect, 0, sizeof(s->git_protect));
@@ -219,6 +225,8 @@ static void fill_state(struct env_record *s, const struct env *env, const struct
 	s->services = services;
 	s->n_services = n_services;
 	s->seccomp = seccomp;
+	s->ports = ports;
+	s->n_ports = n_ports;
 	s->caps = caps;
 	s->id = dv_xstrdup(env->id);
 	s->name = dv_xstrdup(spec->name);
@@ -428,8 +436,16 @@ static int start_and_on_up(struct dv_ctx *ctx, const struct layer_store *st, str
 		env_net_stop(&env->state);
 		return -1;
 	}
-	if (!ctx->quiet)
+	if (!ctx->quiet) {
 		printf("env '%s' is up (id %s); 'devenv ssh' steps in\n", env->spec.name, env->id);
+		for (size_t i = 0; i < env->state.n_ports; i++) {
+			const struct hnet_port *fw = &env->state.ports[i];
+			bool v6 = strchr(fw->host_ip, ':') != NULL;
+
+			printf("port %u -> %s%s%s:%u\n", fw->container_port, v6 ? "[" : "",
+			       fw->host_ip, v6 ? "]" : "", fw->host_port);
+		}
+	}
 	/* on_up's output goes to the log through a log relay, which caps and
 	 * rotates it as a service's (env/logs.c); without on_up, none. */
 	if (env->spec.n_on_up) {
@@ -505,7 +521,7 @@ int env_up(struct dv_ctx *ctx, const struct layer_store *st, struct env *env, st
 	 * forwarder of an init that died goes with it, but perhaps not yet. */
 	if (env->has_state)
 		env_net_stop(&env->state);
-	if (env_net_check(&env->spec, err) < 0 || env_sweep_pending(env, efd, err) < 0)
+	if (env_net_check(st, env, err) < 0 || env_sweep_pending(env, efd, err) < 0)
 		goto out;
 	if (prov_build(ctx, st, &env->spec, &p.img, &p.keys, p.team, &p.layers, err) < 0 ||
 	    record(st, env, efd, &p, ctx->quiet, err) < 0)
@@ -539,7 +555,9 @@ int env_provision(struct dv_ctx *ctx, const struct layer_store *st, struct env *
 		ret = 0;
 		goto out;
 	}
-	if (running && env_halt(ctx, st, env, 10, false, err) < 0)
+	/* Halted, its ports are free for the check (its `auto` ones kept). */
+	if (running &&
+	    (env_halt(ctx, st, env, 10, false, err) < 0 || env_net_check(st, env, err) < 0))
 		goto out;
 	if (env_sweep_pending(env, efd, err) < 0 || record(st, env, efd, &p, ctx->quiet, err) < 0)
 		goto out;
