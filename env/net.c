@@ -81,27 +81,41 @@ static int probe(const char *host_ip, unsigned port, struct dv_error *why)
 	return hnet_port_probe(&cp, why) == 0 ? 0 : why->errnum ? why->errnum : EIO;
 }
 
-/* by: who holds p's host port, as ", held by ..." (empty if unknown): a
- * process, or the forwarder of an env of this store. */
+/* by: who holds p's host port, as ", held by ..." (empty if unknown): an
+ * env of this store (its forwarder; found from state.json too, where
+ * without root its fds are not ours to read), else a process, else (without
+ * root) whose it is. */
 static void holder(const struct layer_store *st, const struct env_port *p, char *by, size_t size)
 {
 	struct hnet_port cp = { p->host_ip, p->host_port, p->container_port, false };
 	struct env_record *envs = NULL;
 	size_t n = 0;
 	char comm[64];
-	pid_t pid = hnet_port_holder(&cp, comm, sizeof(comm));
+	long uid;
+	pid_t pid = hnet_port_holder(&cp, comm, sizeof(comm), &uid);
 
 	by[0] = '\0';
-	if (!pid)
-		return;
-	snprintf(by, size, ", held by pid %d (%s)", (int)pid, comm);
-	if (strcmp(comm, "devenv-net") != 0 ||
+	if (uid < 0)
+		return; /* no socket of our network namespace */
+	if (pid)
+		snprintf(by, size, ", held by pid %d (%s)", (int)pid, comm);
+	else if (!dv_userns_is_initial())
+		snprintf(by, size, ", held by %s ('ss -ltnp' names it)",
+			 uid == 0 ? "a process of yours" : "another user's process");
+	if ((pid && strcmp(comm, "devenv-net") != 0) ||
 	    env_list(st, NULL, &envs, &n, &(struct dv_error){ 0 }) < 0)
 		return;
-	for (size_t i = 0; i < n; i++)
-		if (envs[i].net.helper.pid == pid)
-			snprintf(by, size, ", held by env '%s' (its forwarder, pid %d)",
-				 envs[i].name, (int)pid);
+	for (size_t i = 0; i < n; i++) {
+		const struct env_record *e = &envs[i];
+		bool forwards = false;
+
+		for (size_t j = 0; j < e->n_ports; j++)
+			forwards |= e->ports[j].host_port == p->host_port;
+		if (forwards && e->net.helper.pid && (pid ? e->net.helper.pid == pid : true) &&
+		    ctr_probe(&e->net.helper) != CTR_STOPPED)
+			snprintf(by, size, ", held by env '%s' (its forwarder, pid %d)", e->name,
+				 (int)e->net.helper.pid);
+	}
 	for (size_t i = 0; i < n; i++)
 		env_record_release(&envs[i]);
 	free(envs);

@@ -27,11 +27,12 @@
 
 /* The inode of a socket on port in one /proc/net table: a listener's if
  * there is one (*listening then true), else one bound to it; 0 if none. */
-static unsigned long socket_inode(const char *table, unsigned port, bool *listening)
+static unsigned long socket_inode(const char *table, unsigned port, bool *listening, long *uid)
 {
 	dv_autofclose FILE *f = fopen(table, "re");
 	char line[512];
 	unsigned long bound = 0;
+	long bound_uid = -1;
 
 	if (!f)
 		return 0;
@@ -40,12 +41,12 @@ static unsigned long socket_inode(const char *table, unsigned port, bool *listen
 	while (fgets(line, sizeof(line), f)) {
 		char local[64], remote[64];
 		unsigned st, lport;
-		unsigned long inode;
+		unsigned long inode, owner;
 		const char *colon;
 
 		/* sl local rem st tx:rx tr:when retrnsmt uid timeout inode */
-		if (sscanf(line, " %*s %63s %63s %x %*s %*s %*s %*s %*s %lu", local, remote, &st,
-			   &inode) != 4 ||
+		if (sscanf(line, " %*s %63s %63s %x %*s %*s %*s %lu %*s %lu", local, remote, &st,
+			   &owner, &inode) != 5 ||
 		    !inode)
 			continue;
 		colon = strrchr(local, ':');
@@ -53,11 +54,16 @@ static unsigned long socket_inode(const char *table, unsigned port, bool *listen
 			continue;
 		if (st == TCP_LISTEN) {
 			*listening = true;
+			*uid = (long)owner;
 			return inode;
 		}
-		if (!bound)
+		if (!bound) {
 			bound = inode;
+			bound_uid = (long)owner;
+		}
 	}
+	if (bound)
+		*uid = bound_uid;
 	return bound;
 }
 
@@ -102,7 +108,7 @@ static void read_comm(int proc_fd, const char *pid, char *comm, size_t size)
 			*c = '?';
 }
 
-pid_t hnet_port_holder(const struct hnet_port *p, char *comm, size_t size)
+pid_t hnet_port_holder(const struct hnet_port *p, char *comm, size_t size, long *uid)
 {
 	static const char *const tables[] = { "/proc/net/tcp", "/proc/net/tcp6" };
 	unsigned long inodes[2];
@@ -111,13 +117,15 @@ pid_t hnet_port_holder(const struct hnet_port *p, char *comm, size_t size)
 	dv_autoclosedir DIR *d = NULL;
 	struct dirent *de;
 	char link[2][48];
+	long uids[2] = { -1, -1 };
 
 	for (size_t i = 0; i < 2; i++)
-		inodes[i] = socket_inode(tables[i], p->host_port, &listening[i]);
+		inodes[i] = socket_inode(tables[i], p->host_port, &listening[i], &uids[i]);
 	/* A listener (in either table) before a socket only bound. */
 	for (size_t i = 0; i < 2; i++)
 		if ((listening[0] || listening[1]) && !listening[i])
 			inodes[i] = 0;
+	*uid = inodes[0] ? uids[0] : inodes[1] ? uids[1] : -1;
 	if (!inodes[0] && !inodes[1])
 		return 0;
 	for (size_t i = 0; i < 2; i++)

@@ -41,10 +41,12 @@ struct hnet_port {
 int hnet_port_probe(const struct hnet_port *p, struct dv_error *err);
 /* holder.c: who holds the host port p asks for, as `ss -ltnp` finds it (its
  * socket in /proc/net/tcp{,6}, then the process with an fd on it): the pid
- * and its name (comm, made printable), or 0 when none is found (a process
- * of another user without root, or of another network namespace). For an
- * error message only: it reads all of /proc. */
-pid_t hnet_port_holder(const struct hnet_port *p, char *comm, size_t size);
+ * and its name (comm, made printable), or 0 when none is found (without
+ * root: any process outside devenv's user namespace, whose fds are not
+ * ours to read). *uid: the socket's owner as /proc/net shows it to us (in
+ * our user namespace: 65534 for an id it does not map), -1 if no socket
+ * was found. For an error message only: it reads all of /proc. */
+pid_t hnet_port_holder(const struct hnet_port *p, char *comm, size_t size, long *uid);
 
 /* Who the helper becomes once set up (it keeps no capability either way):
  * set: these ids (as root, the checkout's owner); else its own (without

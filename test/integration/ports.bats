@@ -159,7 +159,11 @@ time.sleep(600)' "$1" &
 	serve_envfile "[\"$hp:8000\"]"
 	run "$DEVENV" up
 	assert_failure 1
-	assert_output "devenv: Envfile:2:9: port $hp on 127.0.0.1 is already in use on this host, held by pid $HOSTSRV (python3); free it, or write \"auto:8000\" for a free port of devenv's choosing"
+	# Without root, devenv's user namespace may not read the fds of the
+	# host's processes: whose it is, then.
+	local by="pid $HOSTSRV (python3)"
+	((DV_ROOTLESS)) && by="a process of yours ('ss -ltnp' names it)"
+	assert_output "devenv: Envfile:2:9: port $hp on 127.0.0.1 is already in use on this host, held by $by; free it, or write \"auto:8000\" for a free port of devenv's choosing"
 	# Held by another env's forwarder: that one is named too.
 	kill "$HOSTSRV"
 	HOSTSRV=

@@ -177,10 +177,14 @@ static void test_holder(void **state)
 	assert_non_null(fgets(own, sizeof(own), f));
 	fclose(f);
 	own[strcspn(own, "\n")] = '\0';
-	assert_int_equal(hnet_port_holder(&p, comm, sizeof(comm)), getpid());
+	long uid;
+
+	assert_int_equal(hnet_port_holder(&p, comm, sizeof(comm), &uid), getpid());
 	assert_string_equal(comm, own);
+	assert_int_equal(uid, (long)getuid());
 	close(fd);
-	assert_int_equal(hnet_port_holder(&p, comm, sizeof(comm)), 0);
+	assert_int_equal(hnet_port_holder(&p, comm, sizeof(comm), &uid), 0);
+	assert_int_equal(uid, -1);
 }
 
 /* A client of 127.0.0.1:port; rcvbuf > 0: its receive buffer, set (and
