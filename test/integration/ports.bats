@@ -119,12 +119,18 @@ time.sleep(600)' "$1" &
 	serve_envfile "[\"auto:8000\", \"0.0.0.0:auto:8000\", \"$hp:8000\"]"
 	run "$DEVENV" up
 	assert_success
-	p1=$(sed -n 's|^port 8000 -> 127\.0\.0\.1:\([0-9]*\)$|\1|p' <<<"$output")
-	p2=$(sed -n 's|^port 8000 -> 0\.0\.0\.0:\([0-9]*\)$|\1|p' <<<"$output" | head -1)
-	[[ -n $p1 && -n $p2 && $p1 != "$p2" ]]
+	# (in Envfile order)
+	p1=$(sed -n 's|^port 8000 -> 127\.0\.0\.1:\([0-9]*\)$|\1|p' <<<"$output" | head -1)
+	p2=$(sed -n 's|^port 8000 -> 0\.0\.0\.0:\([0-9]*\)$|\1|p' <<<"$output")
+	[[ $p1 =~ ^2[0-9]{4}$ && $p2 =~ ^2[0-9]{4}$ && $p1 != "$p2" ]]
 	assert_line "port 8000 -> 127.0.0.1:$hp"
 	run dv_fetch "http://127.0.0.1:$p2/Envfile"
 	assert_success
+	# up --json: the ports in its last object.
+	"$DEVENV" halt >/dev/null
+	run --separate-stderr "$DEVENV" up --json
+	assert_success
+	[[ $(tail -n 1 <<<"$output" | dv_json ports) == "[{\"container_port\": 8000, \"host_ip\": \"127.0.0.1\", \"host_port\": $p1, \"auto\": true}, {\"container_port\": 8000, \"host_ip\": \"0.0.0.0\", \"host_port\": $p2, \"auto\": true}, {\"container_port\": 8000, \"host_ip\": \"127.0.0.1\", \"host_port\": $hp, \"auto\": false}]" ]]
 	run "$DEVENV" port --json
 	[[ $(python3 -c 'import json,sys; print([p["auto"] for p in json.load(sys.stdin)])' <<<"$output") == "[True, True, False]" ]]
 	# The trust request is "auto", whichever port it became: allowed once,
