@@ -408,6 +408,19 @@ static int record(const struct layer_store *st, struct env *env, int efd, const 
 	return env_record_write(efd, &env->state, err);
 }
 
+/* "port 8000 -> 127.0.0.1:23456", a line per forward of the env's start
+ * (`auto` ones are devenv's choice: up is where one learns them). */
+static void say_ports(const struct env_record *s)
+{
+	for (size_t i = 0; i < s->n_ports; i++) {
+		const struct hnet_port *fw = &s->ports[i];
+		bool v6 = strchr(fw->host_ip, ':') != NULL;
+
+		printf("port %u -> %s%s%s:%u\n", fw->container_port, v6 ? "[" : "", fw->host_ip,
+		       v6 ? "]" : "", fw->host_port);
+	}
+}
+
 /* Start the recorded env, let go of the locks (on_up may run for long and
  * must not hold up `halt` or `gc`), then run on_up. */
 static int start_and_on_up(struct dv_ctx *ctx, const struct layer_store *st, struct env *env,
@@ -438,13 +451,7 @@ static int start_and_on_up(struct dv_ctx *ctx, const struct layer_store *st, str
 	}
 	if (!ctx->quiet) {
 		printf("env '%s' is up (id %s); 'devenv ssh' steps in\n", env->spec.name, env->id);
-		for (size_t i = 0; i < env->state.n_ports; i++) {
-			const struct hnet_port *fw = &env->state.ports[i];
-			bool v6 = strchr(fw->host_ip, ':') != NULL;
-
-			printf("port %u -> %s%s%s:%u\n", fw->container_port, v6 ? "[" : "",
-			       fw->host_ip, v6 ? "]" : "", fw->host_port);
-		}
+		say_ports(&env->state);
 	}
 	/* on_up's output goes to the log through a log relay, which caps and
 	 * rotates it as a service's (env/logs.c); without on_up, none. */
@@ -501,8 +508,10 @@ int env_up(struct dv_ctx *ctx, const struct layer_store *st, struct env *env, st
 		if (env_checkout_check(&env->state, err) < 0)
 			goto out;
 		if (strcmp(p.digest, env->state.spec_digest) == 0) {
-			if (!ctx->quiet)
+			if (!ctx->quiet) {
 				printf("env '%s' is already running\n", env->spec.name);
+				say_ports(&env->state);
+			}
 		} else {
 			report_change(env, &p);
 		}

@@ -68,6 +68,9 @@ time.sleep(600)' "$1" &
 	assert_line "port 8000 -> 127.0.0.1:$a"
 	run dv_fetch "http://127.0.0.1:$a/who"
 	assert_output "checkout one"
+	# up of the running env says it again.
+	run "$DEVENV" up
+	assert_output "$(printf "env 'proj' is already running\nport 8000 -> 127.0.0.1:%s" "$a")"
 
 	cd "$OTHER"
 	run "$DEVENV" up
