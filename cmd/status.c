@@ -85,6 +85,7 @@ static struct json_object *ports_json(const struct env_record *state)
 		json_object_object_add(o, "protocol", json_object_new_string("tcp"));
 		json_object_object_add(o, "host_ip", json_object_new_string(p->host_ip));
 		json_object_object_add(o, "host_port", json_object_new_int((int)p->host_port));
+		json_object_object_add(o, "auto", json_object_new_boolean(p->auto_port));
 		json_object_array_add(a, o);
 	}
 	return a;
@@ -236,8 +237,9 @@ int cmd_status(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call
 		printf("  network:  %s\n",
 		       env.state.network && env.state.network[0] ? env.state.network : "host");
 		for (size_t i = 0; i < env.state.n_ports; i++)
-			printf("  port:     %u/tcp -> %s:%u\n", env.state.ports[i].container_port,
-			       env.state.ports[i].host_ip, env.state.ports[i].host_port);
+			printf("  port:     %u/tcp -> %s:%u%s\n", env.state.ports[i].container_port,
+			       env.state.ports[i].host_ip, env.state.ports[i].host_port,
+			       env.state.ports[i].auto_port ? " (auto)" : "");
 		if (running)
 			printf("  init pid: %d\n", (int)env.state.init.pid);
 		if (has_size) {

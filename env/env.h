@@ -293,8 +293,10 @@ int env_dotfiles_apply(const struct dv_ctx *ctx, const struct layer_store *st, s
 		       int efd, int log_fd, struct dv_error *err);
 
 /* net.c: `network` and `ports`. Before anything starts: is every forward's
- * host ip:port free (one Envfile-positioned line when not)? */
-int env_net_check(const struct env_spec *spec, struct dv_error *err);
+ * host ip:port free (one Envfile-positioned line when not, naming the
+ * holder when it can)? Chooses each `auto` port's host port into
+ * env->spec.ports (the last start's while free). */
+int env_net_check(const struct layer_store *st, struct env *env, struct dv_error *err);
 /* Starting the env's host-side helper (forwards, slirp4netns/pasta) with
  * its init, so that its start overlaps the init's:
  *   env_net_prepare(spec, s, &pn);   records network and ports in s

@@ -70,6 +70,7 @@ static void read_net(struct json_object *o, struct env_record *out)
 				.host_ip = get_str(e, "host_ip"),
 				.host_port = (unsigned)get_int(e, "host_port"),
 				.container_port = (unsigned)get_int(e, "container_port"),
+				.auto_port = get_int(e, "auto") != 0,
 			};
 		}
 	}
@@ -94,6 +95,8 @@ static void write_net(struct json_object *o, const struct env_record *st)
 				       json_object_new_int64(st->ports[i].host_port));
 		json_object_object_add(e, "container_port",
 				       json_object_new_int64(st->ports[i].container_port));
+		if (st->ports[i].auto_port) /* devenv's choice, kept for the next start */
+			json_object_object_add(e, "auto", json_object_new_boolean(true));
 		json_object_array_add(ports, e);
 	}
 	json_object_object_add(o, "ports", ports);

@@ -182,6 +182,10 @@ static void fill_state(struct env_record *s, const struct env *env, const struct
 	unsigned long long caps = s->caps;
 	struct env_svc_record *services = s->services;
 	size_t n_services = s->n_services;
+	/* The ports of the last start, until the next (env_net_prepare):
+	 * `auto` ones come back to theirs. */
+	struct hnet_port *ports = s->ports;
+	size_t n_ports = s->n_ports;
 	/* What the last start left to sweep (sweep.c) stays until swept. */
 	struct env_record own = { .ownership = s->ownership,
 				  .host_uid = s->host_uid,
@@ -203,6 +207,8 @@ static void fill_state(struct env_record *s, const struct env *env, const struct
 	s->services = NULL;
 	s->n_services = 0;
 	s->ownership = NULL;
+	s->ports = NULL;
+	s->n_ports = 0;
 	s->mounts = NULL;
 	s->n_mounts = 0;
 	memset(&s->git_protect, 0, sizeof(s->git_protect));
@@ -222,6 +228,8 @@ static void fill_state(struct env_record *s, const struct env *env, const struct
 	s->services = services;
 	s->n_services = n_services;
 	s->seccomp = seccomp;
+	s->ports = ports;
+	s->n_ports = n_ports;
 	s->caps = caps;
 	s->id = dv_xstrdup(env->id);
 	s->name = dv_xstrdup(spec->name);
@@ -407,6 +415,19 @@ static int record(const struct layer_store *st, struct env *env, int efd, const 
 	return env_record_write(efd, &env->state, err);
 }
 
+/* "port 8000 -> 127.0.0.1:23456", a line per forward of the env's start
+ * (`auto` ones are devenv's choice: up is where one learns them). */
+static void say_ports(const struct env_record *s)
+{
+	for (size_t i = 0; i < s->n_ports; i++) {
+		const struct hnet_port *fw = &s->ports[i];
+		bool v6 = strchr(fw->host_ip, ':') != NULL;
+
+		printf("port %u -> %s%s%s:%u\n", fw->container_port, v6 ? "[" : "", fw->host_ip,
+		       v6 ? "]" : "", fw->host_port);
+	}
+}
+
 /* Start the recorded env, let go of the locks (on_up may run for long and
  * must not hold up `halt` or `gc`), then run on_up. */
 static int start_and_on_up(struct dv_ctx *ctx, const struct layer_store *st, struct env *env,
@@ -435,8 +456,10 @@ static int start_and_on_up(struct dv_ctx *ctx, const struct layer_store *st, str
 		env_net_stop(&env->state);
 		return -1;
 	}
-	if (!ctx->quiet)
+	if (!ctx->quiet) {
 		printf("env '%s' is up (id %s); 'devenv ssh' steps in\n", env->spec.name, env->id);
+		say_ports(&env->state);
+	}
 	/* on_up's output (and the dotfiles') goes to the log through a log
 	 * relay, which caps and rotates it as a service's (env/logs.c);
 	 * without either, none. */
@@ -498,8 +521,10 @@ int env_up(struct dv_ctx *ctx, const struct layer_store *st, struct env *env, st
 		if (env_checkout_check(&env->state, err) < 0)
 			goto out;
 		if (strcmp(p.digest, env->state.spec_digest) == 0) {
-			if (!ctx->quiet)
+			if (!ctx->quiet) {
 				printf("env '%s' is already running\n", env->spec.name);
+				say_ports(&env->state);
+			}
 		} else {
 			report_change(env, &p);
 		}
@@ -518,7 +543,7 @@ int env_up(struct dv_ctx *ctx, const struct layer_store *st, struct env *env, st
 	 * forwarder of an init that died goes with it, but perhaps not yet. */
 	if (env->has_state)
 		env_net_stop(&env->state);
-	if (env_net_check(&env->spec, err) < 0 || env_sweep_pending(env, efd, err) < 0)
+	if (env_net_check(st, env, err) < 0 || env_sweep_pending(env, efd, err) < 0)
 		goto out;
 	if (prov_build(ctx, st, &env->spec, &p.img, &p.keys, p.team, &p.layers, err) < 0 ||
 	    record(st, env, efd, &p, ctx->quiet, err) < 0)
@@ -552,7 +577,9 @@ int env_provision(struct dv_ctx *ctx, const struct layer_store *st, struct env *
 		ret = 0;
 		goto out;
 	}
-	if (running && env_halt(ctx, st, env, 10, false, err) < 0)
+	/* Halted, its ports are free for the check (its `auto` ones kept). */
+	if (running &&
+	    (env_halt(ctx, st, env, 10, false, err) < 0 || env_net_check(st, env, err) < 0))
 		goto out;
 	if (env_sweep_pending(env, efd, err) < 0 || record(st, env, efd, &p, ctx->quiet, err) < 0)
 		goto out;

@@ -57,13 +57,15 @@ struct env_step {
  * services and abstract unix sockets included: a trust request). */
 enum env_network { ENV_NET_PRIVATE, ENV_NET_HOST };
 
-/* One `ports` entry: "8000:8000", "127.0.0.1:5433:5432", "8000" (same port
- * both sides). TCP only. */
+/* One `ports` entry: "8000:8000", "127.0.0.1:5433:5432", or "8000",
+ * "auto:8000", "IP:auto:8000" (a free host port of devenv's choosing,
+ * stable per checkout: env/net.c). TCP only. */
 struct env_port {
 	char *host_ip;           /* dotted IPv4 or IPv6 literal; default "127.0.0.1" */
-	unsigned host_port;      /* 1..65535 */
+	unsigned host_port;      /* 1..65535; 0 for auto until env/net.c picks one */
 	unsigned container_port; /* 1..65535 */
 	unsigned line, col;
+	bool auto_port; /* "8000", "auto:8000": the host port is devenv's choice */
 };
 
 /* One `volumes` entry ("cache:/home/dev/.cache[:ro|:shared|:ro,shared]" or { name,

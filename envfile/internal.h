@@ -125,6 +125,8 @@ int envfile_set_network(struct env_vctx *v, const struct env_node *key, const st
 			struct env_spec *spec);
 int envfile_set_ports(struct env_vctx *v, const struct env_node *key, const struct env_node *val,
 		      struct env_spec *spec);
+/* After every key: 'auto' ports are an error with `network: host`. */
+int envfile_check_auto_ports(struct env_vctx *v, const struct env_spec *spec);
 void envfile_ports_release(struct env_port *ports, size_t n);
 
 /* mounts.c: `volumes` (named volumes), `mounts` (host paths), and a

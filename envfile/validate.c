@@ -695,6 +695,8 @@ int envfile_validate(const struct env_node *root, const char *display, const cha
 		spec.shell = dv_xstrdup(ENV_DEFAULT_SHELL);
 	if (envfile_check_mount_targets(&v, &spec) < 0 || envfile_check_caches(&v, &spec) < 0)
 		goto out;
+	if (envfile_check_auto_ports(&v, &spec) < 0)
+		goto out;
 	*out = spec;
 	memset(&spec, 0, sizeof(spec));
 	ret = 0;

@@ -4,6 +4,7 @@
  *
  * helper.c   the helper `devenv __net-helper`: hnet_spawn, hnet_wait, hnet_stop
  * port.c     forwards: parse and print, socket addresses, listen, hnet_port_probe
+ * holder.c   who holds a taken host port (pid and name), for `up`'s error
  * maker.c    the socket maker in the env's network namespace, and asking it
  * forward.c  the relay loop between the host's ports and the env's
  * confine.c  the helper's and the maker's sandbox: no ids, no caps, seccomp
@@ -32,11 +33,20 @@
 struct hnet_port {
 	char *host_ip; /* "127.0.0.1", "0.0.0.0", "::1"... */
 	unsigned host_port, container_port;
+	bool auto_port; /* the host port was devenv's choice (`auto`: env/net.c) */
 };
 /* Can host_ip:host_port be bound on this host right now? 0 when free; else
  * -1 with errnum EADDRINUSE (taken), EADDRNOTAVAIL (not an address of
  * this host) or EACCES (a port below 1024 without the right to it). */
 int hnet_port_probe(const struct hnet_port *p, struct dv_error *err);
+/* holder.c: who holds the host port p asks for, as `ss -ltnp` finds it (its
+ * socket in /proc/net/tcp{,6}, then the process with an fd on it): the pid
+ * and its name (comm, made printable), or 0 when none is found (without
+ * root: any process outside devenv's user namespace, whose fds are not
+ * ours to read). *uid: the socket's owner as /proc/net shows it to us (in
+ * our user namespace: 65534 for an id it does not map), -1 if no socket
+ * was found. For an error message only: it reads all of /proc. */
+pid_t hnet_port_holder(const struct hnet_port *p, char *comm, size_t size, long *uid);
 
 /* Who the helper becomes once set up (it keeps no capability either way):
  * set: these ids (as root, the checkout's owner); else its own (without

@@ -499,8 +499,9 @@ static void wiring_json(struct dv_buf *b, const struct env_spec *spec, bool late
 	if (!late && spec->n_ports) {
 		dv_buf_adds(b, ",\"ports\":[");
 		for (size_t i = 0; i < spec->n_ports; i++) {
+			/* auto: 0, whichever port env/net.c chose */
 			dv_buf_addf(b, "%s[%u,%u,", i ? "," : "", spec->ports[i].container_port,
-				    spec->ports[i].host_port);
+				    spec->ports[i].auto_port ? 0 : spec->ports[i].host_port);
 			json_str(b, spec->ports[i].host_ip);
 			dv_buf_adds(b, "]");
 		}

@@ -518,9 +518,13 @@ void prov_trust_requests(const struct env_spec *spec, struct prov_requests *out)
 
 		if (prov_port_loopback(p->host_ip))
 			continue;
+		char host[8];
+
+		/* auto: whichever port env/net.c chooses, asked once */
+		snprintf(host, sizeof(host), p->auto_port ? "auto" : "%u", p->host_port);
 		add(out, PROV_REQ_PORT, p->line, p->col,
-		    dv_xasprintf("port %s%s%s:%u -> %u", v6 ? "[" : "", p->host_ip, v6 ? "]" : "",
-				 p->host_port, p->container_port),
+		    dv_xasprintf("port %s%s%s:%s -> %u", v6 ? "[" : "", p->host_ip, v6 ? "]" : "",
+				 host, p->container_port),
 		    dv_xstrdup("the env's port is open to other machines, not only to this one"),
 		    NULL);
 	}

@@ -76,8 +76,9 @@ static void test_record_round_trip(void **state)
 		{ .source = "/srv/vol", .target = "/data", .readonly = false, .volume = true },
 		{ .source = "/home/ann/x", .target = "/x", .readonly = true },
 	};
-	struct hnet_port ports[1] = {
-		{ .host_ip = "127.0.0.1", .host_port = 8080, .container_port = 80 }
+	struct hnet_port ports[2] = {
+		{ .host_ip = "127.0.0.1", .host_port = 8080, .container_port = 80 },
+		{ .host_ip = "::1", .host_port = 23456, .container_port = 8000, .auto_port = true }
 	};
 	struct env_record st = {
 		.id = ID,
@@ -111,7 +112,7 @@ static void test_record_round_trip(void **state)
 		.n_services = 1,
 		.network = "private",
 		.ports = ports,
-		.n_ports = 1,
+		.n_ports = 2,
 		.limits = { .memory = 1 << 30, .cpus_milli = 1500, .pids = 512 },
 		.net = { .helper = { 55, 66 }, .outbound = { 77, 88 } },
 	};
@@ -187,10 +188,14 @@ static void test_record_round_trip(void **state)
 	assert_string_equal(back.services[0].image_id, "sha256:ee");
 	assert_string_equal(back.services[0].layers.v[0], "s1");
 	assert_string_equal(back.network, "private");
-	assert_int_equal(back.n_ports, 1);
+	assert_int_equal(back.n_ports, 2);
 	assert_string_equal(back.ports[0].host_ip, "127.0.0.1");
 	assert_int_equal(back.ports[0].host_port, 8080);
 	assert_int_equal(back.ports[0].container_port, 80);
+	assert_false(back.ports[0].auto_port);
+	assert_string_equal(back.ports[1].host_ip, "::1");
+	assert_int_equal(back.ports[1].host_port, 23456);
+	assert_true(back.ports[1].auto_port);
 	assert_int_equal(back.net.helper.pid, 55);
 	assert_int_equal(back.net.helper.start_time, 66);
 	assert_int_equal(back.net.outbound.pid, 77);

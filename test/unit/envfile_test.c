@@ -336,8 +336,11 @@ static void test_good_daily(void **state)
 	assert_int_equal(spec.ports[0].container_port, 8000);
 	assert_int_equal(spec.ports[1].host_port, 5433);
 	assert_int_equal(spec.ports[1].container_port, 5432);
-	assert_int_equal(spec.ports[2].host_port, 9000);
+	/* "9000" alone is a free host port of devenv's choosing (env/net.c) */
+	assert_true(spec.ports[2].auto_port);
+	assert_int_equal(spec.ports[2].host_port, 0);
 	assert_int_equal(spec.ports[2].container_port, 9000);
+	assert_false(spec.ports[0].auto_port);
 	assert_string_equal(spec.ports[3].host_ip, "::1");
 	assert_int_equal(spec.ports[3].container_port, 80);
 	assert_string_equal(spec.ports[4].host_ip, "0.0.0.0");
@@ -962,6 +965,40 @@ static void test_good_new_steps(void **state)
 	env_spec_release(&spec);
 }
 
+/* `auto` ports: every spelling, and explicit ones beside them. */
+static void test_good_auto_ports(void **state)
+{
+	static const char text[] = "ports:\n"
+				   "  - \"auto:8000\"\n"
+				   "  - \"0.0.0.0:auto:8001/tcp\"\n"
+				   "  - \"[::1]:auto:8000\"\n"
+				   "  - \"127.0.0.1::8002\"\n"
+				   "  - \"8003\"\n"
+				   "  - \"20000:8000\"\n";
+	struct dv_error err = { 0 };
+	struct env_spec spec = { 0 };
+
+	(void)state;
+	if (envfile_parse(text, sizeof(text) - 1, "Envfile", "/", "/", &spec, &err) < 0)
+		fail_msg("%s:%u:%u: %s", err.file, err.line, err.col, err.msg);
+	assert_int_equal(spec.n_ports, 6);
+	for (size_t i = 0; i < 5; i++) {
+		assert_true(spec.ports[i].auto_port);
+		assert_int_equal(spec.ports[i].host_port, 0);
+	}
+	assert_string_equal(spec.ports[0].host_ip, "127.0.0.1");
+	assert_int_equal(spec.ports[0].container_port, 8000);
+	assert_string_equal(spec.ports[1].host_ip, "0.0.0.0");
+	assert_int_equal(spec.ports[1].container_port, 8001);
+	assert_string_equal(spec.ports[2].host_ip, "::1");
+	assert_int_equal(spec.ports[3].container_port, 8002);
+	assert_int_equal(spec.ports[4].container_port, 8003);
+	assert_false(spec.ports[5].auto_port);
+	assert_int_equal(spec.ports[5].host_port, 20000);
+	assert_int_equal(spec.ports[5].line, 7);
+	env_spec_release(&spec);
+}
+
 static void test_good_resources(void **state)
 {
 	struct dv_error err = { 0 };
@@ -1079,6 +1116,7 @@ int main(void)
 		cmocka_unit_test(test_good_security),
 		cmocka_unit_test(test_good_cache_from),
 		cmocka_unit_test(test_good_daily),
+		cmocka_unit_test(test_good_auto_ports),
 		cmocka_unit_test(test_good_null_lists),
 		cmocka_unit_test(test_good_flow_style),
 		cmocka_unit_test(test_good_resources),
