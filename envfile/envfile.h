@@ -36,9 +36,27 @@ struct env_step {
 	char *sha256;       /* DOWNLOAD: the declared digest, 64 lower-case hex */
 	struct env_kv *env; /* the step's own `env`, in file order (run and on_up steps) */
 	size_t n_env;
-	char *git_commit;   /* GIT: the resolved commit (40 hex), filled in by
+	char *git_commit;                   /* GIT: the resolved commit (40 hex), filled in by
 			     provision/git.c before the keys are computed */
-	unsigned line, col; /* where the step starts in the Envfile */
+	unsigned line, col;                 /* where the step starts in the Envfile */
+	struct dv_strv secrets;             /* `secrets: [NAME]`: mounted at /run/secrets/NAME
+					    while it runs (names only; not in its key) */
+	unsigned *secrets_pos;              /* line, col of each name */
+	unsigned secrets_line, secrets_col; /* the key's position (0: absent) */
+};
+
+/* One top-level `secrets` entry: where its value is read on the host, at
+ * the moment a step or on_up needs it (provision/secrets.c). The value is
+ * never part of the spec. */
+enum env_secret_kind { ENV_SECRET_FILE, ENV_SECRET_ENV, ENV_SECRET_COMMAND };
+struct env_secret {
+	char *name; /* the key: [A-Za-z0-9_.-], 1..63, the file /run/secrets/NAME */
+	enum env_secret_kind kind;
+	char *source;       /* FILE: the path as written; ENV: the variable; COMMAND: the command */
+	char *file_rel;     /* FILE, relative: its path below the checkout; NULL: absolute (a
+			   trust request), or not a file */
+	unsigned line, col; /* the name's position */
+	unsigned src_line, src_col; /* the source's */
 };
 
 /* `network`: private (the default, as Docker's bridge: a network namespace
@@ -170,6 +188,8 @@ struct env_spec {
 	size_t n_services;
 	struct env_hostvar *host_env; /* devcontainer.json's ${localEnv:...}, in file order */
 	size_t n_host_env;
+	struct env_secret *secrets; /* `secrets`, in file order */
+	size_t n_secrets;
 };
 
 /* Look for "Envfile" in start_dir and its parents, stopping at the repository

@@ -21,11 +21,11 @@
 static const char *const top_keys[] = {
 	"name",  "image",     "workdir",  "shell",    "env",        "provision",
 	"on_up", "resources", "security", "user",     "cache_from", "network",
-	"ports", "volumes",   "mounts",   "services", "logs",
+	"ports", "volumes",   "mounts",   "services", "logs",       "secrets",
 };
-static const char *const step_keys[] = { "run", "copy", "git",    "download",
-					 "to",  "ref",  "sha256", "env" };
-static const char *const on_up_keys[] = { "run", "env" };
+static const char *const step_keys[] = { "run", "copy",   "git", "download", "to",
+					 "ref", "sha256", "env", "secrets" };
+static const char *const on_up_keys[] = { "run", "env", "secrets" };
 
 /* The parse context is shared with the key parsers of node.c and others. */
 #define vctx env_vctx
@@ -405,7 +405,7 @@ static int parse_step(struct vctx *v, const char *list, const struct env_node *i
 {
 	const struct env_node *kind_k = NULL, *kind_v = NULL, *to_k = NULL, *to_v = NULL;
 	const struct env_node *ref_k = NULL, *ref_v = NULL, *sha_k = NULL, *sha_v = NULL;
-	const struct env_node *env_k = NULL, *env_v = NULL;
+	const struct env_node *env_k = NULL, *env_v = NULL, *secrets_k = NULL;
 	bool on_up = strcmp(list, "on_up") == 0;
 	const char *s;
 	char buf[64];
@@ -427,7 +427,8 @@ static int parse_step(struct vctx *v, const char *list, const struct env_node *i
 
 		if (check_key(v, item, i) < 0)
 			return -1;
-		if (on_up && strcmp(k->value, "run") && strcmp(k->value, "env")) {
+		if (on_up && strcmp(k->value, "run") && strcmp(k->value, "env") &&
+		    strcmp(k->value, "secrets")) {
 			for (size_t j = 0; j < sizeof(step_keys) / sizeof(*step_keys); j++)
 				if (strcmp(k->value, step_keys[j]) == 0)
 					return AT_NODE(v, k,
@@ -452,6 +453,10 @@ static int parse_step(struct vctx *v, const char *list, const struct env_node *i
 		} else if (strcmp(k->value, "env") == 0) {
 			env_k = k;
 			env_v = x;
+		} else if (strcmp(k->value, "secrets") == 0) {
+			secrets_k = k;
+			if (envfile_step_secrets(v, k, x, step) < 0)
+				return -1;
 		} else {
 			return unknown_key(v, k, " in a step", step_keys,
 					   sizeof(step_keys) / sizeof(*step_keys));
@@ -467,7 +472,11 @@ static int parse_step(struct vctx *v, const char *list, const struct env_node *i
 		}
 	}
 	if (!kind_k) {
-		const struct env_node *first = to_k ? to_k : ref_k ? ref_k : sha_k ? sha_k : env_k;
+		const struct env_node *first = to_k    ? to_k
+					       : ref_k ? ref_k
+					       : sha_k ? sha_k
+					       : env_k ? env_k
+						       : secrets_k;
 
 		if (first == to_k)
 			return AT_NODE(v, to_k, "'to' needs 'copy:' with the path to copy from");
@@ -475,7 +484,11 @@ static int parse_step(struct vctx *v, const char *list, const struct env_node *i
 			return AT_NODE(v, ref_k, "'ref' needs 'git:' with the repository's URL");
 		if (first == sha_k)
 			return AT_NODE(v, sha_k, "'sha256' needs 'download:' with the file's URL");
-		return AT_NODE(v, env_k, "'env' in a step needs 'run:' with the command to run");
+		if (first == env_k)
+			return AT_NODE(v, env_k,
+				       "'env' in a step needs 'run:' with the command to run");
+		return AT_NODE(v, secrets_k,
+			       "'secrets' in a step needs 'run:' with the command to run");
 	}
 	if (env_k && strcmp(kind_k->value, "run"))
 		return AT_NODE(v, env_k,
@@ -484,6 +497,9 @@ static int parse_step(struct vctx *v, const char *list, const struct env_node *i
 			       kind_k->value);
 	if (env_k && set_step_env(v, env_v, step) < 0)
 		return -1;
+	if (secrets_k && strcmp(kind_k->value, "run"))
+		return AT_NODE(v, secrets_k, "'secrets' goes with 'run', not with '%s'",
+			       kind_k->value);
 	if (ref_k && strcmp(kind_k->value, "git"))
 		return AT_NODE(v, ref_k, "'ref' goes with 'git', not with '%s'", kind_k->value);
 	if (sha_k && strcmp(kind_k->value, "download"))
@@ -650,6 +666,8 @@ static int set_key(struct vctx *v, const struct env_node *key, const struct env_
 					  &spec->n_mounts);
 	if (strcmp(k, "services") == 0)
 		return envfile_set_services(v, key, val, spec);
+	if (strcmp(k, "secrets") == 0)
+		return envfile_set_secrets(v, key, val, spec);
 	return unknown_key(v, key, "", top_keys, sizeof(top_keys) / sizeof(top_keys[0]));
 }
 
@@ -685,6 +703,8 @@ int envfile_validate(const struct env_node *root, const char *display, const cha
 	if (!spec.shell)
 		spec.shell = dv_xstrdup(ENV_DEFAULT_SHELL);
 	if (envfile_check_mount_targets(&v, &spec) < 0)
+		goto out;
+	if (envfile_check_secrets(&v, &spec) < 0)
 		goto out;
 	*out = spec;
 	memset(&spec, 0, sizeof(spec));
@@ -737,6 +757,8 @@ static void steps_release(struct env_step *steps, size_t n)
 		free(steps[i].sha256);
 		free(steps[i].git_commit);
 		envfile_env_release(steps[i].env, steps[i].n_env);
+		dv_strv_release(&steps[i].secrets);
+		free(steps[i].secrets_pos);
 	}
 	free(steps);
 }
@@ -772,5 +794,6 @@ void env_spec_release(struct env_spec *spec)
 	for (i = 0; i < spec->n_host_env; i++)
 		free(spec->host_env[i].name);
 	free(spec->host_env);
+	envfile_secrets_release(spec->secrets, spec->n_secrets);
 	memset(spec, 0, sizeof(*spec));
 }
