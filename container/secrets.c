@@ -51,7 +51,8 @@ int ctr_secrets_mount(int rootfd, const struct ctr_secret *v, size_t n, struct d
 	if (t < 0 || fstat(t, &st) < 0)
 		return dv_err(err, errno,
 			      "cannot open /run/secrets in the container for its secrets (the "
-			      "image's /run must be a folder)");
+			      "image's /run must be a folder; an env started before its Envfile "
+			      "declared secrets needs 'devenv reload')");
 	if (move_mount(fs, "", t, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
 		return dv_err(err, errno, "cannot mount the secrets on /run/secrets");
 	return 0;

@@ -318,9 +318,9 @@ int env_start(const struct layer_store *st, struct env *env, int efd, struct dv_
 	 * while the init is put in its cgroups and builds its root. */
 	env_net_prepare(&env->spec, s, &pn);
 	c.cs.on_clone = env_net_on_clone;
-	/* on_up's secrets are mounted on it by each command (ctr_exec). */
-	for (size_t i = 0; i < env->spec.n_on_up && !c.cs.secrets_dir; i++)
-		c.cs.secrets_dir = env->spec.on_up[i].secrets.n > 0;
+	/* on_up's and `ssh --secret`'s secrets are mounted on it by each
+	 * command (ctr_exec), in a mount namespace of its own. */
+	c.cs.secrets_dir = env->spec.n_secrets > 0;
 	c.cs.on_clone_arg = &pn;
 	dv_fault_point("up.start");
 	if (ctr_start(&c.cs, &s->init, &commit, err) < 0) {

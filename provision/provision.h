@@ -426,6 +426,9 @@ struct prov_secrets {
  * declared one (ALL). An error is one line at the source's position. */
 int prov_secrets_read(const struct env_spec *spec, unsigned which, struct prov_secrets *out,
 		      struct dv_error *err);
+/* Those names gives (declared ones: the caller checked). */
+int prov_secrets_read_names(const struct env_spec *spec, const struct dv_strv *names,
+			    struct prov_secrets *out, struct dv_error *err);
 void prov_secrets_release(struct prov_secrets *s);
 /* The ones names gives, as the container's files owned by uid:gid: *out
  * (caller frees the array; the values stay s's); their number. */

@@ -147,8 +147,12 @@ static int read_one(const struct env_spec *spec, const struct env_secret *s, cha
 	}
 }
 
-static bool wanted(const struct env_spec *spec, const char *name, unsigned which)
+static bool wanted(const struct env_spec *spec, const char *name, unsigned which,
+		   const struct dv_strv *names)
 {
+	for (size_t i = 0; names && i < names->n; i++)
+		if (!strcmp(names->v[i], name))
+			return true;
 	if (which & PROV_SECRETS_ALL)
 		return true;
 	for (size_t i = 0; (which & PROV_SECRETS_STEPS) && i < spec->n_provision; i++)
@@ -162,8 +166,8 @@ static bool wanted(const struct env_spec *spec, const char *name, unsigned which
 	return false;
 }
 
-int prov_secrets_read(const struct env_spec *spec, unsigned which, struct prov_secrets *out,
-		      struct dv_error *err)
+static int read_some(const struct env_spec *spec, unsigned which, const struct dv_strv *names,
+		     struct prov_secrets *out, struct dv_error *err)
 {
 	memset(out, 0, sizeof(*out));
 	for (size_t i = 0; i < spec->n_secrets; i++) {
@@ -172,7 +176,7 @@ int prov_secrets_read(const struct env_spec *spec, unsigned which, struct prov_s
 		char *data = NULL, size[32];
 		size_t len = 0, trimmed;
 
-		if (!wanted(spec, s->name, which))
+		if (!wanted(spec, s->name, which, names))
 			continue;
 		if (read_one(spec, s, &data, &len, err) < 0) {
 			prov_secrets_release(out);
@@ -201,6 +205,18 @@ int prov_secrets_read(const struct env_spec *spec, unsigned which, struct prov_s
 		out->full[out->n++] = len;
 	}
 	return 0;
+}
+
+int prov_secrets_read(const struct env_spec *spec, unsigned which, struct prov_secrets *out,
+		      struct dv_error *err)
+{
+	return read_some(spec, which, NULL, out, err);
+}
+
+int prov_secrets_read_names(const struct env_spec *spec, const struct dv_strv *names,
+			    struct prov_secrets *out, struct dv_error *err)
+{
+	return read_some(spec, 0, names, out, err);
 }
 
 void prov_secrets_release(struct prov_secrets *s)

@@ -115,6 +115,17 @@ store_clean() {
 	EOF
 	run "$DEVENV" up
 	assert_success
+	# A session gets a secret only when it asks, in its own mount
+	# namespace, masked in what it prints.
+	run "$DEVENV" ssh --secret tok -c 'cat /run/secrets/tok; echo; stat -c %a /run/secrets/tok'
+	assert_success
+	assert_output "****
+400"
+	run "$DEVENV" ssh -c 'ls -A /run/secrets'
+	assert_success
+	assert_output ""
+	run -2 "$DEVENV" ssh --secret nope -c true
+	assert_output "devenv: --secret 'nope': Envfile declares no such secret"
 	run "$DEVENV" commit clean:1
 	assert_success
 	"$DEVENV" ssh -c "mkdir -p /root/notes && echo '$SECRET' > /root/notes/leak"
