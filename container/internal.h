@@ -14,6 +14,7 @@
  * exec.c      ctr_exec: setns into a running env, the command's supervisor
  * session.c   a session's own idmapped view of the checkout (ctr_exec as other ids)
  * relay.c     copying between the host's fds and a container's pipes or pty
+ * secrets.c   secrets as files on a read-only tmpfs at /run/secrets
  * sandbox.c   no_new_privs, capabilities, seccomp: the last steps before exec
  * seccomp.c   Docker-format seccomp profiles compiled to BPF (seccomp_blob.S embeds the default)
  * stop.c      ctr_stop, ctr_probe: pidfds checked against the init's start time
