@@ -626,6 +626,12 @@ int ctr_run(const struct ctr_spec *spec, const struct ctr_exec *x, int *status, 
 
 	if (mem < 0)
 		return dv_err_prefix(err, "cannot start build container");
+	/* Signals arrive through the signalfd only, and kill the container. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	if (sigprocmask(SIG_BLOCK, &mask, &old) < 0)
+		return dv_err(err, errno, "sigprocmask");
 	if (masks) {
 		struct dv_secret *sv = dv_xcalloc(spec->n_secrets, sizeof(*sv));
 
@@ -641,12 +647,6 @@ int ctr_run(const struct ctr_spec *spec, const struct ctr_exec *x, int *status, 
 		dv_mask_init(&masks[0], sv, spec->n_secrets);
 		dv_mask_init(&masks[1], sv, spec->n_secrets);
 	}
-	/* Signals arrive through the signalfd only, and kill the container. */
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	if (sigprocmask(SIG_BLOCK, &mask, &old) < 0)
-		return dv_err(err, errno, "sigprocmask");
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
 	if (sfd < 0) {
 		dv_err(err, errno, "signalfd");

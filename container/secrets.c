@@ -26,12 +26,18 @@
 
 int ctr_secrets_mount(int rootfd, const struct ctr_secret *v, size_t n, struct dv_error *err)
 {
-	static const char *const opts[] = { "mode", "0755", "size", "4m", NULL };
 	struct mount_attr ro = { .attr_set = MOUNT_ATTR_RDONLY };
 	dv_autoclose int fs = -1;
 	dv_autoclose int t = -1;
+	unsigned long long total = 0;
+	char size[32];
 	struct stat st;
 
+	/* Room for the files and their pages, and no more. */
+	for (size_t i = 0; i < n; i++)
+		total += (v[i].len + 4095) / 4096 * 4096;
+	snprintf(size, sizeof(size), "%llu", total + 65536);
+	const char *const opts[] = { "mode", "0755", "size", size, NULL };
 	fs = ctr_new_fs("tmpfs", opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
 			err);
 	if (fs < 0)
