@@ -203,5 +203,9 @@ store_clean() {
 	run "$DEVENV" ssh -c 'ls -A /run/secrets'
 	assert_success
 	assert_output ""
+	run "$DEVENV" ssh --secret tok -c 'stat -c "%a %U" /run/secrets/tok; cat /run/secrets/tok'
+	assert_success
+	assert_output "400 dev
+****"
 	store_clean
 }
