@@ -285,8 +285,11 @@ static int run_step(const struct layer_store *st, const struct env_spec *spec,
 		goto out;
 	}
 	dv_fault_point("build.ran");
-	/* What it wrote must hold no secret before it becomes a layer. */
-	if (step->secrets.n) {
+	ret = 0;
+out:
+	/* What it wrote (a `copy` of a secret file of the checkout too) must
+	 * hold no secret before it becomes a layer. */
+	if (ret == 0 && sec->n) {
 		dv_autofree char *what = dv_xasprintf("step %zu's files", index + 1);
 
 		if (prov_secrets_scan(sec, upper, what, err) < 0) {
@@ -296,11 +299,9 @@ static int run_step(const struct layer_store *st, const struct env_spec *spec,
 			dv_err_at(err, spec->display, step->line, step->col,
 				  "%s; nothing of it was kept", msg);
 			err->status = 1;
-			goto out;
+			ret = -1;
 		}
 	}
-	ret = 0;
-out:
 	if (cgroups.n) {
 		struct dv_error ignored = { 0 };
 
@@ -393,10 +394,13 @@ int prov_build(const struct dv_ctx *ctx, const struct layer_store *st, const str
 			prov_progress_end(&pg, i, label, PROV_FAILED, SECS_SINCE(t0));
 			goto out;
 		}
-		/* Read once, when the first step that names one runs: a build
-		 * whose steps are all cached reads none. */
-		if (step->secrets.n && !sec_read) {
-			if (prov_secrets_read(spec, PROV_SECRETS_STEPS, &sec, err) < 0) {
+		/* Read once, when the first step runs of an Envfile whose
+		 * steps or on_up name secrets: every step's files are looked
+		 * through (a `copy` may take a secret file of the checkout). A
+		 * build whose steps are all cached reads none. */
+		if (spec->n_secrets && !sec_read) {
+			if (prov_secrets_read(spec, PROV_SECRETS_STEPS | PROV_SECRETS_ON_UP, &sec,
+					      err) < 0) {
 				struct dv_error ignored = { 0 };
 
 				prov_progress_end(&pg, i, label, PROV_FAILED, SECS_SINCE(t0));

@@ -99,6 +99,24 @@ store_clean() {
 	assert_failure 1
 	assert_output --partial "secret 'tok' is in /link of step 1's files"
 	store_clean
+	# A `copy` of a secret file of the checkout is looked through too.
+	mkdir -p conf
+	printf '%s\n' "$SECRET" >conf/token
+	dv_envfile <<-'EOF'
+	image: busybox
+	secrets:
+	  tok: { file: conf/token }
+	provision:
+	  - copy: conf
+	    to: /opt/conf
+	on_up:
+	  - run: true
+	    secrets: [tok]
+	EOF
+	run "$DEVENV" up
+	assert_failure 1
+	assert_output --partial "Envfile:5:5: secret 'tok' is in /opt/conf/token of step 1's files; refused"
+	store_clean
 }
 
 @test "a secret copied into a running env is refused at commit; a layer holding its new value at push" {
