@@ -49,6 +49,9 @@ static const struct cmd_opt ssh_opts_table[] = {
 	{ 'c', "command", "CMD", 0,
 	  "run CMD with the env's shell instead of a login shell; "
 	  "devenv exits with its status (or give the command after --)" },
+	{ 's', "secret", "NAME", 0,
+	  "give the command the Envfile's secret NAME at /run/secrets/NAME, masked in "
+	  "its output (may be repeated)" },
 	{ 0 }
 };
 static const struct cmd_opt timeout_opts[] = {
@@ -146,7 +149,7 @@ static const struct cmd commands[] = {
 	  "build what is missing (taking steps a cache_from image holds), create or start the env, run on_up",
 	  build_opts, NULL },
 	{ "ssh", cmd_ssh, CMD_STORE_PEEK | CMD_ENV | CMD_ARGV_TAIL,
-	  "[-e NAME|ID] [-u|--user NAME|UID[:GID]] [-c CMD | -- ARGV...]",
+	  "[-e NAME|ID] [-u|--user NAME|UID[:GID]] [-s|--secret NAME]... [-c CMD | -- ARGV...]",
 	  "open a shell, or run a command, in the running env", ssh_opts_table, NULL },
 	{ "halt", cmd_halt, CMD_STORE | CMD_ENV, "[-e NAME|ID] [--timeout S]",
 	  "stop the env (SIGTERM, then SIGKILL after S seconds, default 10); keeps its files",

@@ -63,6 +63,16 @@ int ctr_sandbox_load(const char *bpf_path, unsigned long long caps, struct ctr_s
 		     struct dv_error *err);
 void ctr_sandbox_release(struct ctr_sandbox *sb);
 
+/* A secret: the file /run/secrets/NAME (0400, uid:gid) on a tmpfs of its
+ * own, read-only, mounted while a build step or an exec'd command runs. */
+struct ctr_secret {
+	const char *name; /* a plain file name */
+	const char *data;
+	size_t len;
+	uid_t uid;
+	gid_t gid;
+};
+
 /* A bind mount into a container, made after the root and the checkout. */
 struct ctr_mount {
 	const char *source; /* absolute host path (a named volume's folder, a host mount);
@@ -181,6 +191,12 @@ struct ctr_spec {
 	const char *const *hosts; /* more names for 127.0.0.1 in /etc/hosts (the
 				       env's services) */
 	size_t n_hosts;
+	const struct ctr_secret *secrets; /* a build step's: on /run/secrets (its mount
+					     point in the skeleton, never in the upper),
+					     masked in its output */
+	size_t n_secrets;
+	bool secrets_dir;        /* an env whose on_up names secrets: /run/secrets made in the
+			     skeleton, for ctr_exec's x.secrets to mount on */
 	ctr_clone_hook on_clone; /* env only, or NULL: called in the parent once
 				       the child (the init to be: its pid and start
 				       time are the init's) exists, before it is put in its cgroups
@@ -238,6 +254,10 @@ struct ctr_exec {
 			       and HOME, USER, LOGNAME */
 	const struct ctr_owner *owner;     /* NULL: the checkout as mounted */
 	const struct ctr_sandbox *sandbox; /* ctr_exec only; NULL: none */
+	const struct ctr_secret *secrets;  /* ctr_exec only: on /run/secrets in a mount
+					      namespace of the command's own, owned by its
+					      user; masked in its output and tee */
+	size_t n_secrets;
 };
 
 /* A mount the env made, as state.json records it: sessions that need an

@@ -259,12 +259,23 @@ static int run_on_up(const struct dv_ctx *ctx, const struct env *env, int log_fd
 		     struct dv_error *err)
 {
 	const struct env_spec *spec = &env->spec;
+	struct prov_secrets sec = { 0 };
+	int ret = -1;
 
+	/* Read when an on_up entry names one (memory only), once. */
+	for (size_t i = 0; i < spec->n_on_up; i++)
+		if (spec->on_up[i].secrets.n) {
+			if (prov_secrets_read(spec, PROV_SECRETS_ON_UP, &sec, err) < 0)
+				return -1;
+			break;
+		}
 	for (size_t i = 0; i < spec->n_on_up; i++) {
 		const struct env_step *step = &spec->on_up[i];
 		char *argv[] = { spec->shell, "-c", step->run, NULL };
 		struct dv_strv envp = { 0 };
 		struct ctr_owner owner;
+		dv_autofree struct ctr_secret *secrets = NULL;
+		size_t n_secrets = prov_secrets_for(&sec, &step->secrets, 0, 0, &secrets);
 
 		prov_step_envp(spec, step, &envp); /* the step's own `env` over the env's */
 		/* No input (the terminal's typeahead is the developer's),
@@ -281,7 +292,9 @@ static int run_on_up(const struct dv_ctx *ctx, const struct env *env, int log_fd
 				      .user = env->state.user && env->state.user[0] ? env->state.user
 										    : NULL,
 				      .owner = env_record_owner(&env->state, &owner),
-				      .sandbox = NULL };
+				      .sandbox = NULL,
+				      .secrets = secrets,
+				      .n_secrets = n_secrets };
 		int status = 0, wstatus;
 		unsigned long long t0 = dv_now_ns();
 		pid_t pid;
@@ -298,7 +311,8 @@ static int run_on_up(const struct dv_ctx *ctx, const struct env *env, int log_fd
 		pid = fork();
 		if (pid < 0) {
 			dv_strv_release(&envp);
-			return dv_err(err, errno, "fork");
+			dv_err(err, errno, "fork");
+			goto out;
 		}
 		if (pid == 0) {
 			struct dv_error cerr = { 0 };
@@ -326,7 +340,7 @@ static int run_on_up(const struct dv_ctx *ctx, const struct env *env, int log_fd
 		}
 		dv_strv_release(&envp);
 		if (dv_waitpid(pid, &wstatus, err) < 0)
-			return -1;
+			goto out;
 		status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
 		/* `halt`, `destroy` or a `reload` elsewhere stopped the env: the
 		 * step was killed (143, 137) or could not enter (125). The init
@@ -337,7 +351,7 @@ static int run_on_up(const struct dv_ctx *ctx, const struct env *env, int log_fd
 			       "'devenv resume' thaws it (the rest of on_up did not run)",
 			       spec->name);
 			err->errnum = EBUSY;
-			return -1;
+			goto out;
 		}
 		if ((status == 125 || status == 128 + SIGTERM || status == 128 + SIGKILL) &&
 		    ctr_exited(&env->state.init, 2000)) {
@@ -346,7 +360,7 @@ static int run_on_up(const struct dv_ctx *ctx, const struct env *env, int log_fd
 			       "'devenv up' starts it again",
 			       spec->name);
 			err->errnum = ESRCH;
-			return -1;
+			goto out;
 		}
 		prov_progress_on_up(ctx, i, spec->n_on_up, step->run, status == 0,
 				    (double)(dv_now_ns() - t0) / 1e9);
@@ -355,10 +369,13 @@ static int run_on_up(const struct dv_ctx *ctx, const struct env *env, int log_fd
 				  "on_up step failed with exit status %d; the env is running, see 'devenv logs'",
 				  status);
 			err->status = 1;
-			return -1;
+			goto out;
 		}
 	}
-	return 0;
+	ret = 0;
+out:
+	prov_secrets_release(&sec);
+	return ret;
 }
 
 /* The env's writable layer no longer fits its chain: start it afresh. */

@@ -50,6 +50,24 @@ struct env_step {
 	struct env_cache *cache; /* RUN: the step's own `cache` paths (the top-level
 				    ones apply too: prov_step_caches) */
 	size_t n_cache;
+	struct dv_strv secrets;             /* `secrets: [NAME]`: mounted at /run/secrets/NAME
+					    while it runs (names only; not in its key) */
+	unsigned *secrets_pos;              /* line, col of each name */
+	unsigned secrets_line, secrets_col; /* the key's position (0: absent) */
+};
+
+/* One top-level `secrets` entry: where its value is read on the host, at
+ * the moment a step or on_up needs it (provision/secrets.c). The value is
+ * never part of the spec. */
+enum env_secret_kind { ENV_SECRET_FILE, ENV_SECRET_ENV, ENV_SECRET_COMMAND };
+struct env_secret {
+	char *name; /* the key: [A-Za-z0-9_.-], 1..63, the file /run/secrets/NAME */
+	enum env_secret_kind kind;
+	char *source;       /* FILE: the path as written; ENV: the variable; COMMAND: the command */
+	char *file_rel;     /* FILE, relative: its path below the checkout; NULL: absolute (a
+			   trust request), or not a file */
+	unsigned line, col; /* the name's position */
+	unsigned src_line, src_col; /* the source's */
 };
 
 /* `network`: private (the default, as Docker's bridge: a network namespace
@@ -187,6 +205,8 @@ struct env_spec {
 	size_t n_cache;
 	struct env_dotfiles *dotfiles; /* the user's config.yaml `dotfiles` (not the
 					  Envfile's: envfile_userconfig_apply), or NULL */
+	struct env_secret *secrets;    /* `secrets`, in file order */
+	size_t n_secrets;
 };
 
 /* ---- the user's config (userconfig.c) ----

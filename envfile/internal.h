@@ -11,6 +11,7 @@
  *   resources.c         `resources` and `logs`
  *   security.c          `security`
  *   services.c          `services`
+ *   secrets.c           `secrets`, and a step's `secrets: [NAME]`
  *   jsonc.c             JSON with comments (devcontainer.json), with positions
  *   devcontainer.c      a devcontainer.json translated into the Envfile's tree
  *   devcontainer_init.c that tree written out as an Envfile (`init --from-devcontainer`)
@@ -143,6 +144,15 @@ int envfile_check_mount_targets(struct env_vctx *v, const struct env_spec *spec)
 int envfile_set_services(struct env_vctx *v, const struct env_node *key, const struct env_node *val,
 			 struct env_spec *spec);
 void envfile_services_release(struct env_service *s, size_t n);
+
+/* secrets.c: `secrets`, a step's (or on_up entry's) `secrets`, and the
+ * check, once every key is read, that each name a step gives is declared. */
+int envfile_set_secrets(struct env_vctx *v, const struct env_node *key, const struct env_node *val,
+			struct env_spec *spec);
+int envfile_step_secrets(struct env_vctx *v, const struct env_node *key, const struct env_node *val,
+			 struct env_step *step);
+int envfile_check_secrets(struct env_vctx *v, const struct env_spec *spec);
+void envfile_secrets_release(struct env_secret *s, size_t n);
 
 /* jsonc.c: JSON with comments (devcontainer.json), parsed with json-c;
  * offsets count bytes of the text as given. */

@@ -56,6 +56,7 @@ static const char *const kind_names[] = {
 	[PROV_REQ_IMAGE] = "image",
 	[PROV_REQ_CHECKOUT] = "checkout",
 	[PROV_REQ_DOTFILES] = "dotfiles",
+	[PROV_REQ_SECRET] = "secret",
 };
 
 const char *prov_req_kind_name(enum prov_req_kind k)
@@ -487,6 +488,32 @@ static int cmp_pos(const void *a, const void *b)
 	return strcmp(x->what, y->what);
 }
 
+/* A secret read from the host beyond the checkout (which the env sees
+ * anyway): an absolute file, a variable, a command run as you. */
+static void add_secret(struct prov_requests *out, const struct env_secret *s)
+{
+	dv_autofree char *name = shown(s->name), *src = shown(s->source);
+
+	if (s->kind == ENV_SECRET_FILE && s->file_rel)
+		return;
+	if (s->kind == ENV_SECRET_FILE)
+		add(out, PROV_REQ_SECRET, s->src_line, s->src_col,
+		    dv_xasprintf("secret '%s' from host file '%s'", name, src),
+		    dv_xstrdup("the file's content is given to the steps that name the secret"),
+		    NULL);
+	else if (s->kind == ENV_SECRET_ENV)
+		add(out, PROV_REQ_SECRET, s->src_line, s->src_col,
+		    dv_xasprintf("secret '%s' from your variable '%s'", name, src),
+		    dv_xstrdup("its value is given to the steps that name the secret"), NULL);
+	else
+		add(out, PROV_REQ_SECRET, s->src_line, s->src_col,
+		    dv_xasprintf("secret '%s' from the host command '%s'", name, src),
+		    dv_xstrdup("the command runs on this machine as you, at each build and "
+			       "up that needs it, and its output is given to the steps that "
+			       "name the secret"),
+		    NULL);
+}
+
 void prov_trust_requests(const struct env_spec *spec, struct prov_requests *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -561,6 +588,8 @@ void prov_trust_requests(const struct env_spec *spec, struct prov_requests *out)
 			       "abstract unix sockets (an X11 display among them)"),
 		    NULL);
 	add_dotfiles(out, spec);
+	for (size_t i = 0; i < spec->n_secrets; i++)
+		add_secret(out, &spec->secrets[i]);
 	if (out->n)
 		qsort(out->v, out->n, sizeof(*out->v), cmp_pos);
 }
