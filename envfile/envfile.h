@@ -170,6 +170,8 @@ struct env_spec {
 	size_t n_services;
 	struct env_hostvar *host_env; /* devcontainer.json's ${localEnv:...}, in file order */
 	size_t n_host_env;
+	struct dv_strv git_credentials; /* `git_credentials`: hosts, lower case, in file order */
+	unsigned git_credentials_line, git_credentials_col; /* the key's position (0: absent) */
 };
 
 /* Look for "Envfile" in start_dir and its parents, stopping at the repository
