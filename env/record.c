@@ -280,6 +280,7 @@ int env_record_read(int envs_fd, const char *id, struct env_record *out, struct 
 	}
 	read_net(o, out);
 	read_owner(o, out);
+	get_strv(o, "git_credentials", &out->git_credentials); /* absent: none */
 	json_object_put(o);
 	return 0;
 }
@@ -369,6 +370,8 @@ int env_record_write(int envs_fd, const struct env_record *st, struct dv_error *
 	}
 	write_net(o, st);
 	write_owner(o, st);
+	if (st->git_credentials.n) /* only when set: older readers, and no cost */
+		json_object_object_add(o, "git_credentials", strv_json(&st->git_credentials));
 	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
 							 JSON_C_TO_STRING_NOSLASHESCAPE);
 	snprintf(path, sizeof(path), "%s/state.json", st->id);
@@ -411,6 +414,7 @@ void env_record_release(struct env_record *st)
 	env_mount_recs_free(st->mounts, st->n_mounts);
 	dv_strv_release(&st->git_protect);
 	dv_strv_release(&st->svc_binds);
+	dv_strv_release(&st->git_credentials);
 	memset(st, 0, sizeof(*st));
 }
 

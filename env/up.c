@@ -235,6 +235,8 @@ static void fill_state(struct env_record *s, const struct env *env, const struct
 	s->workdir = dv_xstrdup(spec->workdir);
 	s->shell = dv_xstrdup(spec->shell);
 	prov_envp(spec, &s->env);
+	for (size_t i = 0; i < spec->git_credentials.n; i++)
+		dv_strv_push(&s->git_credentials, spec->git_credentials.v[i]);
 	env_vol_names(spec, env->id, &s->volumes);
 	s->cgroups = cgroups;
 	s->init = init;
