@@ -246,8 +246,8 @@ static void fill_state(struct env_record *s, const struct env *env, const struct
 /* Run the on_up steps in the running env, output to the terminal and log.
  * ctr_exec() moves the calling process into the env's namespaces, so each
  * step runs from a child of ours. */
-static int run_on_up(const struct dv_ctx *ctx, const struct env *env, int log_fd,
-		     struct dv_error *err)
+static int run_on_up_steps(const struct dv_ctx *ctx, const struct env *env, int log_fd,
+			   const struct hnet_gitcred *gcred, struct dv_error *err)
 {
 	const struct env_spec *spec = &env->spec;
 
@@ -258,6 +258,8 @@ static int run_on_up(const struct dv_ctx *ctx, const struct env *env, int log_fd
 		struct ctr_owner owner;
 
 		prov_step_envp(spec, step, &envp); /* the step's own `env` over the env's */
+		if (gcred->pid)
+			hnet_gitcred_envp(gcred, &envp);
 		/* No input (the terminal's typeahead is the developer's),
 		 * output to us, made safe for a terminal, and as it is to the
 		 * log, or with -q to the log alone ('devenv logs'). */
@@ -350,6 +352,27 @@ static int run_on_up(const struct dv_ctx *ctx, const struct env *env, int log_fd
 		}
 	}
 	return 0;
+}
+
+/* on_up with `git_credentials`: one relay for all its steps (hostnet/gitcred.c). */
+static int run_on_up(const struct dv_ctx *ctx, const struct env *env, int log_fd,
+		     struct dv_error *err)
+{
+	struct hnet_gitcred gcred = { .lifeline = -1 };
+	int ret;
+
+	if (env->spec.n_on_up && env->state.git_credentials.n) {
+		struct dv_error gerr = { 0 };
+
+		if (hnet_gitcred_start(&env->state.init, &env->state.git_credentials, &gcred,
+				       &gerr) < 0)
+			fprintf(stderr,
+				"devenv: warning: git_credentials: %s; on_up runs without them\n",
+				gerr.msg);
+	}
+	ret = run_on_up_steps(ctx, env, log_fd, &gcred, err);
+	hnet_gitcred_stop(&gcred);
+	return ret;
 }
 
 /* The env's writable layer no longer fits its chain: start it afresh. */
