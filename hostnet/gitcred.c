@@ -7,12 +7,12 @@
  * environment. Nothing is written to the env's disk and no program of
  * devenv's goes into the env: the only thing there is the socket, in the
  * env's /dev/shm (a tmpfs of the env's own, checked with fstatfs), bound
- * through the init's root (/proc/PID/root, opened after the pid was
- * checked against its start time, and /dev/shm reached with
- * RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS: an env's symlink never leads us
- * out of it). The socket is the relay's own, never an fd of the host's.
- * It is made with umask 0 (srwxrwxrwx) rather than chmod'ed: a chmod by
- * name could follow a symlink the env swapped in.
+ * by a short-lived child that joined the env's mount namespace (and its
+ * user namespace when that is another) through the init's pidfd, checked
+ * against its start time: every path it walks is the env's, /dev/shm with
+ * RESOLVE_NO_SYMLINKS. The socket is the relay's own, never an fd of the
+ * host's. It is made with umask 0 (srwxrwxrwx) rather than chmod'ed: a
+ * chmod by name could follow a symlink the env swapped in.
  *
  * The relay is a child of the devenv command (a session's `devenv ssh`,
  * `up` for on_up), in the host's namespaces, as the user who ran devenv:
@@ -39,6 +39,7 @@
 #include <linux/openat2.h>
 #include <linux/securebits.h>
 #include <poll.h>
+#include <sched.h>
 #include <seccomp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -429,48 +430,114 @@ static void relay_main(int sock, int lifeline, int shm, const char *name,
 	_exit(0);
 }
 
+/* Is pid's namespace of this kind another than ours? */
+static bool other_ns(pid_t pid, const char *kind)
+{
+	char path[64];
+	struct stat a, b;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int)pid, kind);
+	if (stat(path, &a) < 0)
+		return true;
+	snprintf(path, sizeof(path), "/proc/self/ns/%s", kind);
+	return stat(path, &b) < 0 || a.st_ino != b.st_ino || a.st_dev != b.st_dev;
+}
+
+/* The child that makes the socket: in the env's mount namespace (and user
+ * namespace when it is another: without root, keep-id's FUSE root admits
+ * no process from outside it), so every path is the env's and none can
+ * lead out. It sends back the listening socket and an O_PATH fd of
+ * /dev/shm (a tmpfs: the relay removes the socket through it), or errno. */
+static void maker(int pidfd, bool userns, int out, const char *name)
+{
+	int fds[2] = { -1, -1 }, e = 0;
+	struct statfs sfs;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char ctl[CMSG_SPACE(sizeof(fds))] = { 0 };
+	struct iovec iov = { &e, sizeof(e) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+	if (setns(pidfd, CLONE_NEWNS | (userns ? CLONE_NEWUSER : 0)) < 0) {
+		e = errno;
+		goto send;
+	}
+	fds[1] = dv_openat2(AT_FDCWD, "/dev/shm", O_PATH | O_DIRECTORY, 0,
+			    RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+	if (fds[1] < 0 || fstatfs(fds[1], &sfs) < 0 || fchdir(fds[1]) < 0) {
+		e = errno;
+		goto send;
+	}
+	if (sfs.f_type != TMPFS_MAGIC) {
+		e = ENOTDIR;
+		goto send;
+	}
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", name);
+	fds[0] = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	umask(0); /* srwxrwxrwx from the start: no chmod by name afterwards */
+	if (fds[0] < 0 || bind(fds[0], (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    listen(fds[0], 16) < 0)
+		e = errno;
+send:
+	if (e == 0) {
+		struct cmsghdr *cm;
+
+		mh.msg_control = ctl;
+		mh.msg_controllen = sizeof(ctl);
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(fds));
+		memcpy(CMSG_DATA(cm), fds, sizeof(fds));
+	}
+	_exit(sendmsg(out, &mh, MSG_NOSIGNAL) < 0);
+}
+
 int hnet_gitcred_start(const struct ctr_init *init, const struct dv_strv *hosts,
 		       struct hnet_gitcred *out, struct dv_error *err)
 {
-	dv_autoclose int pidfd = -1, root = -1, shm = -1, sock = -1;
-	int life[2];
+	dv_autoclose int pidfd = -1, shm = -1, sock = -1;
+	int life[2], sp[2], fds[2], e = 0;
 	unsigned char rnd[8];
-	char name[40], at[80];
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct statfs sfs;
-	struct stat sst;
-	mode_t old;
+	char name[40], ctl[CMSG_SPACE(sizeof(fds))];
+	struct iovec iov = { &e, sizeof(e) };
+	struct msghdr mh = { .msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = ctl,
+			     .msg_controllen = sizeof(ctl) };
+	struct cmsghdr *cm;
 	pid_t self = getpid(), pid;
+	ssize_t n;
 
 	*out = (struct hnet_gitcred){ .lifeline = -1 };
 	pidfd = ctr_pidfd_checked(init, err);
 	if (pidfd < 0)
 		return -1;
-	snprintf(at, sizeof(at), "/proc/%d/root", (int)init->pid);
-	root = open(at, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	/* Still the init the pidfd holds: the root is that env's. */
-	if (root < 0 || syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) < 0)
-		return dv_err(err, ESRCH, "the env's init is gone");
-	shm = dv_openat2(root, "dev/shm", O_PATH | O_DIRECTORY, 0,
-			 RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
-	if (shm < 0)
-		return dv_err(err, errno, "cannot open the env's /dev/shm");
-	if (fstatfs(shm, &sfs) < 0 || sfs.f_type != TMPFS_MAGIC || fstat(shm, &sst) < 0 ||
-	    !S_ISDIR(sst.st_mode))
-		return dv_err(err, ENOTDIR, "the env's /dev/shm is not a tmpfs");
 	if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
 		return dv_err(err, errno, "getrandom");
 	snprintf(name, sizeof(name), "devenv-git-%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1],
 		 rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/%s", shm, name);
-	sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (sock < 0)
-		return dv_err(err, errno, "socket");
-	old = umask(0);
-	int b = bind(sock, (struct sockaddr *)&sa, sizeof(sa));
-	umask(old);
-	if (b < 0 || listen(sock, 16) < 0)
-		return dv_err(err, errno, "cannot make a socket in the env's /dev/shm");
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
+		return dv_err(err, errno, "socketpair");
+	pid = fork();
+	if (pid == 0) {
+		close(sp[0]);
+		maker(pidfd, other_ns(init->pid, "user"), sp[1], name);
+	}
+	close(sp[1]);
+	if (pid < 0) {
+		close(sp[0]);
+		return dv_err(err, errno, "fork");
+	}
+	n = recvmsg(sp[0], &mh, MSG_CMSG_CLOEXEC);
+	close(sp[0]);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	cm = n == sizeof(e) && e == 0 ? CMSG_FIRSTHDR(&mh) : NULL;
+	if (!cm || cm->cmsg_type != SCM_RIGHTS || cm->cmsg_len != CMSG_LEN(sizeof(fds)))
+		return dv_err(err, e ? e : EPROTO, "cannot make a socket in the env's /dev/shm");
+	memcpy(fds, CMSG_DATA(cm), sizeof(fds));
+	sock = fds[0];
+	shm = fds[1];
 	if (pipe2(life, O_CLOEXEC) < 0) {
 		unlinkat(shm, name, 0);
 		return dv_err(err, errno, "pipe");

@@ -209,3 +209,17 @@ end"
 	run grep -c git_credentials "$DV_STORE/envs/"*/state.json
 	assert_output 0
 }
+
+@test "git_credentials: a session as the Envfile's user (keep-id without root) gets it too" {
+	dv_git_image
+	git_server
+	envfile "user: dev"
+	run "$DEVENV" up -q
+	assert_success
+	run "$DEVENV" ssh -c "id -un; git clone -q http://127.0.0.1:$GH_PORT/repo.git ~/r && cat ~/r/file"
+	assert_success
+	assert_output "dev
+hello-from-host"
+	run "$DEVENV" ssh -c 'ls -A /dev/shm'
+	assert_output --regexp '^devenv-git-[0-9a-f]{16}$'
+}
