@@ -184,6 +184,22 @@ end"
 	# Its socket went with it: only this session's is there.
 	run "$DEVENV" ssh -c 'ls -A /dev/shm'
 	assert_output --regexp '^devenv-git-[0-9a-f]{16}$'
+	# devenv killed outright: the relay does not outlive it.
+	"$DEVENV" ssh -c 'sleep 30' &
+	sess=$!
+	relay=
+	for _ in $(seq 40); do
+		relay=$(pgrep -x -P "$sess" devenv-gitcred) && break
+		sleep 0.05
+	done
+	[[ -n $relay ]]
+	kill -9 "$sess"
+	for _ in $(seq 40); do
+		kill -0 "$relay" 2>/dev/null || break
+		sleep 0.05
+	done
+	! kill -0 "$relay" 2>/dev/null
+	wait "$sess" || true
 }
 
 @test "git_credentials: asked for at the trust prompt; an Envfile without it starts no relay" {
