@@ -129,12 +129,37 @@ static void test_answer(void **state)
 	assert_null(pass);
 }
 
+/* The session's git configuration: after the Envfile's own entries. */
+static void test_envp(void **state)
+{
+	struct hnet_gitcred r = { .pid = 1, .lifeline = -1, .path = "/dev/shm/devenv-git-x" };
+	struct dv_strv envp = { 0 };
+
+	(void)state;
+	dv_strv_push(&envp, "PATH=/bin");
+	hnet_gitcred_envp(&r, &envp);
+	assert_int_equal(envp.n, 4);
+	assert_string_equal(envp.v[1], "GIT_CONFIG_COUNT=1");
+	assert_string_equal(envp.v[2], "GIT_CONFIG_KEY_0=credential.helper");
+	assert_string_equal(envp.v[3], "GIT_CONFIG_VALUE_0=cache --socket /dev/shm/devenv-git-x");
+	dv_strv_release(&envp);
+	dv_strv_push(&envp, "GIT_CONFIG_COUNT=2");
+	dv_strv_push(&envp, "GIT_CONFIG_KEY_0=a.b");
+	hnet_gitcred_envp(&r, &envp);
+	assert_int_equal(envp.n, 4);
+	assert_string_equal(envp.v[0], "GIT_CONFIG_COUNT=3");
+	assert_string_equal(envp.v[2], "GIT_CONFIG_KEY_2=credential.helper");
+	assert_string_equal(envp.v[3], "GIT_CONFIG_VALUE_2=cache --socket /dev/shm/devenv-git-x");
+	dv_strv_release(&envp);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_get_listed),
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_answer),
+		cmocka_unit_test(test_envp),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
