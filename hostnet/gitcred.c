@@ -372,7 +372,7 @@ static int confine(struct dv_error *err)
 	}
 	if (r == 0)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(ioctl), 1,
-				     SCMP_A1(SCMP_CMP_EQ, TIOCSTI, 0));
+				     SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, TIOCSTI));
 	if (r == 0)
 		r = seccomp_load(ctx);
 	seccomp_release(ctx);
@@ -396,8 +396,13 @@ static void relay_main(int sock, int lifeline, int shm, const char *name,
 		_exit(0);
 	if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0)
 		_exit(1);
-	/* Our three at 3, 4, 5; nothing else of devenv's. */
-	if (dup2(sock, 3) < 0 || dup2(lifeline, 4) < 0 || dup2(shm, 5) < 0)
+	/* Our three at 3, 4, 5; nothing else of devenv's. Up out of the way
+	 * first: one of them may be at 3, 4 or 5 already. */
+	sock = fcntl(sock, F_DUPFD_CLOEXEC, 10);
+	lifeline = fcntl(lifeline, F_DUPFD_CLOEXEC, 10);
+	shm = fcntl(shm, F_DUPFD_CLOEXEC, 10);
+	if (sock < 0 || lifeline < 0 || shm < 0 || dup2(sock, 3) < 0 || dup2(lifeline, 4) < 0 ||
+	    dup2(shm, 5) < 0)
 		_exit(1);
 	syscall(SYS_close_range, 6, ~0U, 0);
 	for (int fd = 3; fd <= 5; fd++)
