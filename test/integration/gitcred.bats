@@ -200,6 +200,18 @@ end"
 	done
 	! kill -0 "$relay" 2>/dev/null
 	wait "$sess" || true
+	# The env halted under a session: the session ends, and its relay.
+	"$DEVENV" ssh -c 'sleep 30' &
+	sess=$!
+	relay=
+	for _ in $(seq 40); do
+		relay=$(pgrep -x -P "$sess" devenv-gitcred) && break
+		sleep 0.05
+	done
+	[[ -n $relay ]]
+	"$DEVENV" halt >/dev/null
+	wait "$sess" || true
+	! kill -0 "$relay" 2>/dev/null
 }
 
 @test "git_credentials: asked for at the trust prompt; an Envfile without it starts no relay" {
