@@ -135,6 +135,22 @@ int cmd_ssh(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *c
 		goto out;
 	sb.nproc = prov_nproc_fallback(&env.state.limits, &env.state.cgroups);
 	x.sandbox = &sb;
+	/* `git_credentials`: a relay for this session only (hostnet/gitcred.c);
+	 * an env without the key pays nothing. Not running: ctr_exec says so. */
+	struct hnet_gitcred gcred = { .lifeline = -1 };
+	if (env.state.git_credentials.n) {
+		struct dv_error gerr = { 0 };
+
+		if (hnet_gitcred_start(&env.state.init, &env.state.git_credentials, &gcred,
+				       &gerr) == 0)
+			hnet_gitcred_envp(&gcred, &envp);
+		else if (gerr.errnum != ESRCH)
+			fprintf(stderr,
+				"devenv: warning: git_credentials: %s; the session starts "
+				"without them\n",
+				gerr.msg);
+	}
+	x.envp = envp.v;
 	fflush(stdout);
 	/* No separate liveness probe: ctr_exec checks the init's start time and
 	 * the freezer itself, and says which (ESRCH, EBUSY). The sweep's
@@ -142,6 +158,7 @@ int cmd_ssh(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *c
 	struct env_sweep sweep;
 	env_sweep_open(&env.state, "command", &sweep);
 	int xr = ctr_exec(&env.state.init, &env.state.cgroups, &x, &status, err);
+	hnet_gitcred_stop(&gcred);
 	ctr_sandbox_release(&sb);
 	if (xr == 0)
 		env_sweep_run(&sweep);

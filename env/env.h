@@ -101,9 +101,11 @@ struct env_record {
 	char *network;           /* "host" or "private", as last started */
 	struct hnet_port *ports; /* forwards of the last start */
 	size_t n_ports;
-	struct hnet_procs net; /* its host-side helpers */
-	char *dotfiles;        /* "COMMIT URL" of the user's dotfiles copied into
+	struct hnet_procs net;          /* its host-side helpers */
+	char *dotfiles;                 /* "COMMIT URL" of the user's dotfiles copied into
 				       this upper (dotfiles.c); "": none yet */
+	struct dv_strv git_credentials; /* `git_credentials`: hosts whose credentials
+				       the host's git gives a session (hostnet/gitcred.c) */
 };
 /* record.c: read envs/<id>/state.json. errnum ENOENT: no such env; EBADMSG: the file
  * is damaged (empty, truncated, garbage, or not this env's), with one line

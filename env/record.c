@@ -284,6 +284,7 @@ int env_record_read(int envs_fd, const char *id, struct env_record *out, struct 
 	read_net(o, out);
 	read_owner(o, out);
 	out->dotfiles = get_str(o, "dotfiles");
+	get_strv(o, "git_credentials", &out->git_credentials); /* absent: none */
 	json_object_put(o);
 	return 0;
 }
@@ -375,6 +376,8 @@ int env_record_write(int envs_fd, const struct env_record *st, struct dv_error *
 	write_owner(o, st);
 	if (st->dotfiles && st->dotfiles[0]) /* only when set: older readers */
 		json_object_object_add(o, "dotfiles", json_object_new_string(st->dotfiles));
+	if (st->git_credentials.n) /* only when set: older readers, and no cost */
+		json_object_object_add(o, "git_credentials", strv_json(&st->git_credentials));
 	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
 							 JSON_C_TO_STRING_NOSLASHESCAPE);
 	snprintf(path, sizeof(path), "%s/state.json", st->id);
@@ -418,6 +421,7 @@ void env_record_release(struct env_record *st)
 	dv_strv_release(&st->git_protect);
 	dv_strv_release(&st->svc_binds);
 	free(st->dotfiles);
+	dv_strv_release(&st->git_credentials);
 	memset(st, 0, sizeof(*st));
 }
 

@@ -246,6 +246,8 @@ static void fill_state(struct env_record *s, const struct env *env, const struct
 	s->workdir = dv_xstrdup(spec->workdir);
 	s->shell = dv_xstrdup(spec->shell);
 	prov_envp(spec, &s->env);
+	for (size_t i = 0; i < spec->git_credentials.n; i++)
+		dv_strv_push(&s->git_credentials, spec->git_credentials.v[i]);
 	env_vol_names(spec, env->id, &s->volumes);
 	s->cgroups = cgroups;
 	s->init = init;
@@ -255,8 +257,8 @@ static void fill_state(struct env_record *s, const struct env *env, const struct
 /* Run the on_up steps in the running env, output to the terminal and log.
  * ctr_exec() moves the calling process into the env's namespaces, so each
  * step runs from a child of ours. */
-static int run_on_up(const struct dv_ctx *ctx, const struct env *env, int log_fd,
-		     struct dv_error *err)
+static int run_on_up_steps(const struct dv_ctx *ctx, const struct env *env, int log_fd,
+			   const struct hnet_gitcred *gcred, struct dv_error *err)
 {
 	const struct env_spec *spec = &env->spec;
 	struct prov_secrets sec = { 0 };
@@ -278,6 +280,8 @@ static int run_on_up(const struct dv_ctx *ctx, const struct env *env, int log_fd
 		size_t n_secrets = prov_secrets_for(&sec, &step->secrets, 0, 0, &secrets);
 
 		prov_step_envp(spec, step, &envp); /* the step's own `env` over the env's */
+		if (gcred->pid)
+			hnet_gitcred_envp(gcred, &envp);
 		/* No input (the terminal's typeahead is the developer's),
 		 * output to us, made safe for a terminal, and as it is to the
 		 * log, or with -q to the log alone ('devenv logs'). */
@@ -375,6 +379,27 @@ static int run_on_up(const struct dv_ctx *ctx, const struct env *env, int log_fd
 	ret = 0;
 out:
 	prov_secrets_release(&sec);
+	return ret;
+}
+
+/* on_up with `git_credentials`: one relay for all its steps (hostnet/gitcred.c). */
+static int run_on_up(const struct dv_ctx *ctx, const struct env *env, int log_fd,
+		     struct dv_error *err)
+{
+	struct hnet_gitcred gcred = { .lifeline = -1 };
+	int ret;
+
+	if (env->spec.n_on_up && env->state.git_credentials.n) {
+		struct dv_error gerr = { 0 };
+
+		if (hnet_gitcred_start(&env->state.init, &env->state.git_credentials, &gcred,
+				       &gerr) < 0)
+			fprintf(stderr,
+				"devenv: warning: git_credentials: %s; on_up runs without them\n",
+				gerr.msg);
+	}
+	ret = run_on_up_steps(ctx, env, log_fd, &gcred, err);
+	hnet_gitcred_stop(&gcred);
 	return ret;
 }
 

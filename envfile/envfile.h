@@ -207,6 +207,8 @@ struct env_spec {
 					  Envfile's: envfile_userconfig_apply), or NULL */
 	struct env_secret *secrets;    /* `secrets`, in file order */
 	size_t n_secrets;
+	struct dv_strv git_credentials; /* `git_credentials`: hosts, lower case, in file order */
+	unsigned git_credentials_line, git_credentials_col; /* the key's position (0: absent) */
 };
 
 /* ---- the user's config (userconfig.c) ----

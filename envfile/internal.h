@@ -140,6 +140,11 @@ void envfile_mounts_release(struct env_mount *m, size_t n);
 /* After every key is read: targets unique and not the workdir. */
 int envfile_check_mount_targets(struct env_vctx *v, const struct env_spec *spec);
 
+/* gitcred.c: `git_credentials`; is s a host as an entry may write it? */
+int envfile_set_git_credentials(struct env_vctx *v, const struct env_node *key,
+				const struct env_node *val, struct env_spec *spec);
+bool envfile_gitcred_host_ok(const char *s);
+
 /* services.c: `services`. */
 int envfile_set_services(struct env_vctx *v, const struct env_node *key, const struct env_node *val,
 			 struct env_spec *spec);

@@ -19,9 +19,9 @@
 #define ENV_NAME_MAX 63
 
 static const char *const top_keys[] = {
-	"name",      "image",    "workdir", "shell",      "env",     "provision", "on_up",
-	"resources", "security", "user",    "cache_from", "network", "ports",     "volumes",
-	"mounts",    "services", "logs",    "cache",      "secrets",
+	"name",      "image",    "workdir", "shell",      "env",     "provision",       "on_up",
+	"resources", "security", "user",    "cache_from", "network", "ports",           "volumes",
+	"mounts",    "services", "logs",    "cache",      "secrets", "git_credentials",
 };
 static const char *const step_keys[] = { "run", "copy",   "git", "download", "to",
 					 "ref", "sha256", "env", "cache",    "secrets" };
@@ -677,6 +677,8 @@ static int set_key(struct vctx *v, const struct env_node *key, const struct env_
 		return envfile_set_cache(v, val, &spec->cache, &spec->n_cache);
 	if (strcmp(k, "secrets") == 0)
 		return envfile_set_secrets(v, key, val, spec);
+	if (strcmp(k, "git_credentials") == 0)
+		return envfile_set_git_credentials(v, key, val, spec);
 	return unknown_key(v, key, "", top_keys, sizeof(top_keys) / sizeof(top_keys[0]));
 }
 
@@ -788,6 +790,7 @@ void env_spec_release(struct env_spec *spec)
 	free(spec->name);
 	free(spec->image);
 	dv_strv_release(&spec->cache_from);
+	dv_strv_release(&spec->git_credentials);
 	free(spec->workdir);
 	free(spec->shell);
 	free(spec->user);

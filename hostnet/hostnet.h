@@ -29,6 +29,7 @@
 #include <sys/types.h>
 
 #include "util/error.h"
+#include "util/str.h"
 
 struct hnet_port {
 	char *host_ip; /* "127.0.0.1", "0.0.0.0", "::1"... */
@@ -94,5 +95,27 @@ int hnet_stop(const struct hnet_procs *p, struct dv_error *err);
 /* The helper itself: `devenv __net-helper ...` (argv as hnet_start
  * writes it, report pipe on fd 3). Returns the exit status. */
 int hnet_helper_main(int argc, char **argv);
+
+/* gitcred.c: `git_credentials`. A relay for one `devenv ssh` session or
+ * one `up`'s on_up: a unix socket in the env's /dev/shm (a tmpfs: nothing
+ * on the env's disk) served by a child of ours on the host, which answers
+ * git's `credential-cache` protocol with the host's `git credential
+ * fill` for the listed hosts only (approve and reject only of what it
+ * gave). Own session, no capability, no_new_privs, a seccomp filter; it
+ * removes the socket and exits when hnet_gitcred_stop() closes its
+ * lifeline, or when we die. */
+struct hnet_gitcred {
+	pid_t pid;     /* the relay; 0: none */
+	int lifeline;  /* our end; -1: none */
+	char path[64]; /* the socket as the env sees it */
+};
+/* Start it for the running env of init; -1 with err (nothing left). */
+int hnet_gitcred_start(const struct ctr_init *init, const struct dv_strv *hosts,
+		       struct hnet_gitcred *out, struct dv_error *err);
+/* Point git in the env at it: GIT_CONFIG_COUNT (one more than envp has)
+ * and GIT_CONFIG_KEY_n/VALUE_n for credential.helper. */
+void hnet_gitcred_envp(const struct hnet_gitcred *r, struct dv_strv *envp);
+/* End it and wait for it; a zeroed or stopped one is fine. */
+void hnet_gitcred_stop(struct hnet_gitcred *r);
 
 #endif

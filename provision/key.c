@@ -587,6 +587,15 @@ char *prov_spec_digest(const struct env_spec *spec, const char *base_id, const s
 	if (spec->security.git_metadata_rw)
 		dv_buf_adds(&b, ",\"git_metadata\":\"read-write\"");
 	wiring_json(&b, spec, true);
+	if (spec->git_credentials.n) { /* only when set: envs without keep their digest */
+		dv_buf_adds(&b, ",\"git_credentials\":[");
+		for (size_t i = 0; i < spec->git_credentials.n; i++) {
+			if (i)
+				dv_buf_adds(&b, ",");
+			json_str(&b, spec->git_credentials.v[i]);
+		}
+		dv_buf_adds(&b, "]");
+	}
 	dv_buf_adds(&b, ",\"shell\":");
 	json_str(&b, spec->shell);
 	if (spec->user) { /* only when set: envs without one keep their digest */

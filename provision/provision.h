@@ -459,12 +459,13 @@ enum prov_req_kind {
 	PROV_REQ_HOST_ENV,     /* devcontainer.json's ${localEnv:NAME} */
 	PROV_REQ_SHARED_VOLUME,
 	PROV_REQ_CACHE_FROM,
-	PROV_REQ_NETWORK_HOST, /* a written `network: host` */
-	PROV_REQ_IMAGE,        /* `image:` (env or service) from loopback or link-local */
-	PROV_REQ_CHECKOUT,     /* an Envfile below the checkout's root its git index lacks */
-	PROV_REQ_DOTFILES,     /* the user's config.yaml `dotfiles`, copied into the env */
-	PROV_REQ_SECRET,       /* `secrets:` read from a host file outside the checkout, a
-				  host variable, or a command run on the host */
+	PROV_REQ_NETWORK_HOST,    /* a written `network: host` */
+	PROV_REQ_IMAGE,           /* `image:` (env or service) from loopback or link-local */
+	PROV_REQ_CHECKOUT,        /* an Envfile below the checkout's root its git index lacks */
+	PROV_REQ_DOTFILES,        /* the user's config.yaml `dotfiles`, copied into the env */
+	PROV_REQ_SECRET,          /* `secrets:` read from a host file outside the checkout, a
+				     host variable, or a command run on the host */
+	PROV_REQ_GIT_CREDENTIALS, /* `git_credentials`: the host's git credentials */
 };
 struct prov_request {
 	enum prov_req_kind kind;

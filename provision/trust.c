@@ -57,6 +57,7 @@ static const char *const kind_names[] = {
 	[PROV_REQ_CHECKOUT] = "checkout",
 	[PROV_REQ_DOTFILES] = "dotfiles",
 	[PROV_REQ_SECRET] = "secret",
+	[PROV_REQ_GIT_CREDENTIALS] = "git_credentials",
 };
 
 const char *prov_req_kind_name(enum prov_req_kind k)
@@ -514,6 +515,27 @@ static void add_secret(struct prov_requests *out, const struct env_secret *s)
 		    NULL);
 }
 
+/* One request for the whole list: a host added to it asks again. */
+static void add_git_credentials(struct prov_requests *out, const struct env_spec *spec)
+{
+	struct dv_buf hosts = { 0 };
+
+	if (!spec->git_credentials.n)
+		return;
+	for (size_t i = 0; i < spec->git_credentials.n; i++) {
+		dv_autofree char *h = shown(spec->git_credentials.v[i]);
+
+		dv_buf_addf(&hosts, "%s%s", i ? ", " : "", h);
+	}
+	add(out, PROV_REQ_GIT_CREDENTIALS, spec->git_credentials_line, spec->git_credentials_col,
+	    dv_xasprintf("git_credentials %s", hosts.s),
+	    dv_xstrdup("your git credentials for these hosts (what 'git credential fill' gives on "
+		       "this machine) are handed to the env's git, and to any process of the env "
+		       "that asks, while a session or on_up runs"),
+	    NULL);
+	dv_buf_release(&hosts);
+}
+
 void prov_trust_requests(const struct env_spec *spec, struct prov_requests *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -590,6 +612,7 @@ void prov_trust_requests(const struct env_spec *spec, struct prov_requests *out)
 	add_dotfiles(out, spec);
 	for (size_t i = 0; i < spec->n_secrets; i++)
 		add_secret(out, &spec->secrets[i]);
+	add_git_credentials(out, spec);
 	if (out->n)
 		qsort(out->v, out->n, sizeof(*out->v), cmp_pos);
 }

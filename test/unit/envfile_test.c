@@ -404,6 +404,26 @@ static void test_good_cache_from(void **state)
 	assert_int_equal(spec.cache_from.n, 0);
 }
 
+static void test_good_git_credentials(void **state)
+{
+	struct dv_error err = { 0 };
+	struct env_spec spec = { 0 };
+
+	(void)state;
+	assert_int_equal(parse_fixture("good", "gitcred.yaml", &spec, &err), 0);
+	assert_int_equal(spec.git_credentials.n, 4);
+	assert_string_equal(spec.git_credentials.v[0], "github.com");
+	assert_string_equal(spec.git_credentials.v[1], "git.example.com:8443");
+	assert_string_equal(spec.git_credentials.v[2], "[::1]:3000");
+	assert_string_equal(spec.git_credentials.v[3], "127.0.0.1");
+	assert_int_equal(spec.git_credentials_line, 1);
+	env_spec_release(&spec);
+	assert_int_equal(parse_fixture("good", "minimal.yaml", &spec, &err), 0);
+	assert_int_equal(spec.git_credentials.n, 0);
+	assert_int_equal(spec.git_credentials_line, 0);
+	env_spec_release(&spec);
+}
+
 static void test_good_full(void **state)
 {
 	struct dv_error err = { 0 };
@@ -1115,6 +1135,7 @@ int main(void)
 		cmocka_unit_test(test_good_user),
 		cmocka_unit_test(test_good_security),
 		cmocka_unit_test(test_good_cache_from),
+		cmocka_unit_test(test_good_git_credentials),
 		cmocka_unit_test(test_good_daily),
 		cmocka_unit_test(test_good_auto_ports),
 		cmocka_unit_test(test_good_null_lists),
