@@ -25,7 +25,7 @@ static const char *const top_keys[] = {
 };
 static const char *const step_keys[] = { "run", "copy", "git",    "download",
 					 "to",  "ref",  "sha256", "env" };
-static const char *const on_up_keys[] = { "run", "env" };
+static const char *const on_up_keys[] = { "run", "env", "wait_for", "wait_timeout" };
 
 /* The parse context is shared with the key parsers of node.c and others. */
 #define vctx env_vctx
@@ -427,6 +427,11 @@ static int parse_step(struct vctx *v, const char *list, const struct env_node *i
 
 		if (check_key(v, item, i) < 0)
 			return -1;
+		if (on_up && (!strcmp(k->value, "wait_for") || !strcmp(k->value, "wait_timeout"))) {
+			if (envfile_set_wait(v, k, x, step) < 0)
+				return -1;
+			continue;
+		}
 		if (on_up && strcmp(k->value, "run") && strcmp(k->value, "env")) {
 			for (size_t j = 0; j < sizeof(step_keys) / sizeof(*step_keys); j++)
 				if (strcmp(k->value, step_keys[j]) == 0)
@@ -684,7 +689,7 @@ int envfile_validate(const struct env_node *root, const char *display, const cha
 		spec.workdir = dv_xstrdup(ENV_DEFAULT_WORKDIR);
 	if (!spec.shell)
 		spec.shell = dv_xstrdup(ENV_DEFAULT_SHELL);
-	if (envfile_check_mount_targets(&v, &spec) < 0)
+	if (envfile_check_mount_targets(&v, &spec) < 0 || envfile_check_health(&v, &spec) < 0)
 		goto out;
 	*out = spec;
 	memset(&spec, 0, sizeof(spec));
@@ -737,6 +742,7 @@ static void steps_release(struct env_step *steps, size_t n)
 		free(steps[i].sha256);
 		free(steps[i].git_commit);
 		envfile_env_release(steps[i].env, steps[i].n_env);
+		dv_strv_release(&steps[i].wait_for);
 	}
 	free(steps);
 }
