@@ -201,7 +201,8 @@ static int svc_sandbox(const struct layer_store *st, const struct env *env, stru
 /* Start one service; *out gets its init. */
 static int start_one(const struct layer_store *st, struct env *env, int efd,
 		     const struct env_service *svc, const struct layer_image *img,
-		     struct ctr_init *out, int *commit, struct dv_error *err)
+		     struct ctr_init *out, int *commit, struct env_svc_health **health,
+		     struct dv_error *err)
 {
 	const struct env_spec *spec = &env->spec;
 	dv_autofree char *dir = dv_xasprintf("%s/envs/%s/services/%s", st->root, env->id, svc->name);
@@ -281,6 +282,8 @@ static int start_one(const struct layer_store *st, struct env *env, int efd,
 	}
 	if (svc_cmd_make(spec, svc, img, &cmd, err) < 0 || svc_sandbox(st, env, &c, err) < 0)
 		goto out;
+	/* Its healthcheck runs with what its command runs with (health.c). */
+	*health = env_health_make(svc, img->config, &cmd.envp, cmd.cwd);
 	/* The env's own volumes (shared with the env when it names them
 	 * too) or shared ones, and host mounts, in order. */
 	if (prov_ctr_mounts(&c, spec, svc->volumes, svc->n_volumes, "remove it from its 'volumes'",
@@ -334,6 +337,49 @@ static struct env_svc_record *find_state(struct env_record *s, const char *name)
 	return NULL;
 }
 
+/* Before svc starts: what it depends on with `condition: service_healthy`
+ * healthy. Those this call started are recorded and let go first (a
+ * service's command runs only once state.json names it). */
+static int wait_deps(const struct dv_ctx *ctx, const struct layer_store *st, struct env *env,
+		     int efd, const struct env_service *svc, struct env_svc_record *next,
+		     const bool *started, int *commit, struct dv_error *err)
+{
+	const struct env_spec *spec = &env->spec;
+	struct env_record *s = &env->state;
+	struct env_svc_record *saved = s->services;
+	size_t n_saved = s->n_services, n = 0;
+	dv_autofree struct env_svc_record *now = NULL;
+	dv_autofree char *why = NULL;
+	struct dv_strv names = { 0 };
+	int ret = -1;
+
+	for (size_t j = 0; j < svc->n_depends_on; j++)
+		if (svc->depends_on[j].healthy)
+			dv_strv_push(&names, svc->depends_on[j].name);
+	if (!names.n)
+		return 0;
+	/* The record as it stands: what runs, what this call started. */
+	now = dv_xcalloc(spec->n_services + 1, sizeof(*now));
+	for (size_t j = 0; j < spec->n_services; j++)
+		if (next[j].init.pid)
+			now[n++] = next[j];
+	s->services = now;
+	s->n_services = n;
+	if (env_record_write(efd, s, err) < 0)
+		goto out;
+	for (size_t j = 0; j < spec->n_services; j++)
+		if (started[j] && ctr_commit(&commit[j], &(struct dv_error){ 0 }) < 0) {
+			/* It died at once: the wait tells. */
+		}
+	why = dv_xasprintf("service '%s'", svc->name);
+	ret = env_health_wait(ctx, st, env, names.v, names.n, 0, why, err);
+out:
+	s->services = saved;
+	s->n_services = n_saved;
+	dv_strv_release(&names);
+	return ret;
+}
+
 int env_svc_start(const struct dv_ctx *ctx, const struct layer_store *st, struct env *env, int efd,
 		  const struct layer_image *imgs, struct dv_error *err)
 {
@@ -342,6 +388,8 @@ int env_svc_start(const struct dv_ctx *ctx, const struct layer_store *st, struct
 	struct env_svc_record *next = NULL;
 	dv_autofree int *commit = NULL;
 	bool *started = NULL;
+	dv_autofree bool *kept = NULL;
+	dv_autofree size_t *order = NULL;
 	size_t n_started = 0;
 	int ret = -1;
 
@@ -350,6 +398,8 @@ int env_svc_start(const struct dv_ctx *ctx, const struct layer_store *st, struct
 		return 0;
 	next = dv_xcalloc(spec->n_services + 1, sizeof(*next));
 	started = dv_xcalloc(spec->n_services + 1, sizeof(*started));
+	kept = dv_xcalloc(spec->n_services + 1, sizeof(*kept));
+	order = dv_xcalloc(spec->n_services + 1, sizeof(*order));
 	commit = dv_xcalloc(spec->n_services + 1, sizeof(*commit));
 	for (size_t i = 0; i <= spec->n_services; i++)
 		commit[i] = -1;
@@ -378,25 +428,40 @@ int env_svc_start(const struct dv_ctx *ctx, const struct layer_store *st, struct
 			next[i].init = old->init;
 			next[i].image_id = old->image_id;
 			next[i].layers = old->layers;
+			next[i].health = old->health;
 			old->image_id = NULL;
+			old->health = NULL;
 			memset(&old->layers, 0, sizeof(old->layers));
-			continue;
+			kept[i] = true;
 		}
-		next[i].image_id = dv_xstrdup(imgs[i].id);
-		for (size_t j = 0; j < imgs[i].layers.n; j++)
-			dv_strv_push(&next[i].layers, imgs[i].layers.v[j]);
-		if (start_one(st, env, efd, svc, &imgs[i], &next[i].init, &commit[i], err) < 0) {
+	}
+	/* In depends_on's order (health.c's env_svc_order), each after
+	 * what it depends on has started, or is healthy when it says so. */
+	env_svc_order(spec, order);
+	for (size_t k = 0; k < spec->n_services; k++) {
+		size_t i = order[k];
+		const struct env_service *svc = &spec->services[i];
+
+		if (kept[i])
+			continue;
+		if (wait_deps(ctx, st, env, efd, svc, next, started, commit, err) < 0 ||
+		    (next[i].image_id = dv_xstrdup(imgs[i].id),
+		     start_one(st, env, efd, svc, &imgs[i], &next[i].init, &commit[i],
+			       &next[i].health, err) < 0)) {
 			/* Nothing half-started stays: stop what this call started. */
-			for (size_t j = 0; j < i; j++)
+			for (size_t j = 0; j < spec->n_services; j++)
 				if (started[j])
 					ctr_stop(&next[j].init, 0, &(struct dv_error){ 0 });
-			for (size_t j = 0; j <= i; j++) {
+			for (size_t j = 0; j < spec->n_services; j++) {
 				free(next[j].name);
 				free(next[j].image_id);
 				dv_strv_release(&next[j].layers);
+				env_health_free(next[j].health);
 			}
 			goto out;
 		}
+		for (size_t j = 0; j < imgs[i].layers.n; j++)
+			dv_strv_push(&next[i].layers, imgs[i].layers.v[j]);
 		dv_fault_point("services.started");
 		started[i] = true;
 		n_started++;
@@ -407,6 +472,7 @@ int env_svc_start(const struct dv_ctx *ctx, const struct layer_store *st, struct
 		free(s->services[i].name);
 		free(s->services[i].image_id);
 		dv_strv_release(&s->services[i].layers);
+		env_health_free(s->services[i].health);
 	}
 	free(s->services);
 	s->services = next;

@@ -244,8 +244,8 @@ static void fill_state(struct env_record *s, const struct env *env, const struct
 /* Run the on_up steps in the running env, output to the terminal and log.
  * ctr_exec() moves the calling process into the env's namespaces, so each
  * step runs from a child of ours. */
-static int run_on_up(const struct dv_ctx *ctx, const struct env *env, int log_fd,
-		     struct dv_error *err)
+static int run_on_up(const struct dv_ctx *ctx, const struct layer_store *st, const struct env *env,
+		     int log_fd, struct dv_error *err)
 {
 	const struct env_spec *spec = &env->spec;
 
@@ -275,6 +275,23 @@ static int run_on_up(const struct dv_ctx *ctx, const struct env *env, int log_fd
 		unsigned long long t0 = dv_now_ns();
 		pid_t pid;
 
+		/* wait_for: the services it names ready first (health.c). */
+		if (step->wait_for.n) {
+			dv_autofree char *why = dv_xasprintf("on_up step %zu", i + 1);
+
+			if (env_health_wait(ctx, st, env, step->wait_for.v, step->wait_for.n,
+					    step->wait_timeout_ms ? step->wait_timeout_ms
+								  : ENV_WAIT_TIMEOUT_MS,
+					    why, err) < 0) {
+				dv_strv_release(&envp);
+				snprintf(err->file, sizeof(err->file), "%s", spec->display);
+				err->line = step->wait_line;
+				err->col = step->wait_col;
+				err->status = 1;
+				return -1;
+			}
+			t0 = dv_now_ns();
+		}
 		if (!ctx->quiet) {
 			struct dv_buf shown = { 0 }; /* the repository's text, escaped */
 
@@ -455,7 +472,7 @@ static int start_and_on_up(struct dv_ctx *ctx, const struct layer_store *st, str
 	dv_fault_point("up.on_up");
 	if (!env->spec.n_on_up)
 		return 0;
-	ret = run_on_up(ctx, env, to_log, err);
+	ret = run_on_up(ctx, st, env, to_log, err);
 	/* The log whole before we return ('devenv logs' right after). */
 	close(to_log);
 	to_log = -1;

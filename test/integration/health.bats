@@ -1,0 +1,205 @@
+#!/usr/bin/env bats
+# Services' healthchecks (compose's `healthcheck`, an image's Healthcheck),
+# `depends_on` and its order, on_up's `wait_for`, and `status` showing
+# starting / healthy / unhealthy. The env and its services share a named
+# volume (`shared`), where a service leaves the marks that prove the order.
+
+load helpers
+bats_require_minimum_version 1.5.0
+
+setup() {
+	dv_setup
+	dv_busybox_image
+}
+teardown() { dv_teardown; }
+
+# A service `db` that is ready 2 s after it starts (its check looks for
+# the file it then writes), and an on_up step that waits for it.
+ready_after_2s_envfile() {
+	dv_envfile <<-EOF
+	image: ${1:-busybox}
+	volumes: ["shared:/shared"]
+	services:
+	  db:
+	    image: ${1:-busybox}
+	    volumes: ["shared:/shared"]
+	    command: rm -f /shared/ready; sleep 2; echo up > /shared/ready; exec sleep 1000
+	    healthcheck:
+	      test: ["CMD-SHELL", "test -f /shared/ready || { echo not ready yet; exit 1; }"]
+	      interval: 300ms
+	      timeout: 5s
+	      retries: 30
+	on_up:
+	  - run: cat /shared/ready && echo migrated
+	    wait_for: [db]
+	EOF
+}
+
+@test "on_up waits for a service whose healthcheck turns healthy after 2 s; status says healthy" {
+	ready_after_2s_envfile
+	SECONDS=0
+	run --separate-stderr "$DEVENV" up
+	assert_success
+	# The order: the wait, the service healthy, then the step, which saw
+	# what the service wrote once ready.
+	assert_line --index 0 "service 'db' started (image localhost/busybox:latest)"
+	assert_line --index 2 "waiting for service 'db' to be healthy (on_up step 1)"
+	assert_line --index 3 "service 'db' is healthy"
+	assert_line --index 4 "[on_up 1/1] run: cat /shared/ready && echo migrated"
+	assert_line --index 5 "up"
+	assert_line --index 6 "migrated"
+	((SECONDS >= 2))
+
+	run "$DEVENV" status
+	assert_success
+	assert_line --regexp '^    db: running \(pid [0-9]+\), healthy$'
+	run "$DEVENV" status --json
+	assert_success
+	run python3 -c 'import json, sys; s = json.loads(sys.argv[1])["services"][0]; print(s["state"], s["health"], s["health_output"])' "$output"
+	assert_output "running healthy None"
+}
+
+@test "an unhealthy service fails up with its check's output; status says unhealthy" {
+	dv_envfile <<-'EOF'
+	image: busybox
+	services:
+	  db:
+	    image: busybox
+	    command: exec sleep 1000
+	    healthcheck:
+	      test: echo "connection refused on port 5432"; exit 1
+	      interval: 200ms
+	      retries: 2
+	on_up:
+	  - run: echo never
+	    wait_for: [db]
+	EOF
+	run --separate-stderr "$DEVENV" up
+	assert_failure 1
+	[[ $stderr == "devenv: Envfile:12:5: service 'db' is unhealthy: its healthcheck failed 2 times in a row; last output: connection refused on port 5432 | (exit status 1)" ]]
+	refute_output --partial never
+	run "$DEVENV" status
+	assert_line --regexp '^    db: running \(pid [0-9]+\), unhealthy: connection refused on port 5432 \| \(exit status 1\)$'
+	run "$DEVENV" status --json
+	run python3 -c 'import json, sys; s = json.loads(sys.argv[1])["services"][0]; print(s["health"], s["health_output"])' "$output"
+	assert_output "unhealthy connection refused on port 5432 | (exit status 1)"
+}
+
+@test "a check that outlasts its timeout fails; a wait_timeout ends the wait; start_period reads as starting" {
+	dv_envfile <<-'EOF'
+	image: busybox
+	services:
+	  slow:
+	    image: busybox
+	    command: exec sleep 1000
+	    healthcheck:
+	      test: ["CMD", "sleep", "30"]
+	      timeout: 300ms
+	      interval: 100ms
+	      start_period: 1h
+	on_up:
+	  - run: echo never
+	    wait_for: [slow]
+	    wait_timeout: 1500ms
+	EOF
+	SECONDS=0
+	run --separate-stderr "$DEVENV" up
+	assert_failure 1
+	((SECONDS < 10))
+	[[ $stderr == "devenv: Envfile:13:5: service 'slow' was not healthy in time for on_up step 1 (its wait_timeout); its healthcheck's last output: health check timed out after 300 ms" ]]
+	# No check is left running in the service.
+	local pid
+	for pid in $(dv_procs_in_store "$DV_STORE"); do
+		[[ $(tr '\0' ' ' </proc/$pid/cmdline 2>/dev/null) != "sleep 30 " ]]
+	done
+	run "$DEVENV" status
+	assert_line --regexp '^    slow: running \(pid [0-9]+\), starting: health check timed out after 300 ms$'
+}
+
+@test "depends_on starts services in its order, a service_healthy one only once the other is healthy" {
+	dv_envfile <<-'EOF'
+	image: busybox
+	volumes: ["shared:/shared"]
+	services:
+	  web:
+	    image: busybox
+	    volumes: ["shared:/shared"]
+	    depends_on:
+	      db: { condition: service_healthy }
+	    command: (test -f /shared/db-ready && echo db-was-ready || echo db-not-ready) > /shared/web-saw; exec sleep 1000
+	  db:
+	    image: busybox
+	    volumes: ["shared:/shared"]
+	    depends_on: [cache]
+	    command: rm -f /shared/db-ready; sleep 1; touch /shared/db-ready; exec sleep 1000
+	    healthcheck:
+	      test: test -f /shared/db-ready
+	      interval: 200ms
+	      retries: 50
+	  cache:
+	    image: busybox
+	    command: exec sleep 1000
+	EOF
+	run --separate-stderr "$DEVENV" up
+	assert_success
+	assert_line --index 0 "service 'cache' started (image localhost/busybox:latest)"
+	assert_line --index 1 "service 'db' started (image localhost/busybox:latest)"
+	assert_line --index 2 "waiting for service 'db' to be healthy (service 'web')"
+	assert_line --index 3 "service 'db' is healthy"
+	assert_line --index 4 "service 'web' started (image localhost/busybox:latest)"
+	run "$DEVENV" ssh -c 'sleep 0.5; cat /shared/web-saw'
+	assert_output db-was-ready
+	# state.json keeps the Envfile's order, and the check only where one is.
+	run "$DEVENV" status --json
+	run python3 -c 'import json, sys; print(" ".join("%s:%s" % (s["name"], s["health"]) for s in json.loads(sys.argv[1])["services"]))' "$output"
+	assert_output "web:None db:healthy cache:None"
+}
+
+@test "an image's own Healthcheck is honoured, and disable: true turns it off" {
+	"$DEVENV" image save busybox "$BATS_TEST_TMPDIR/bb.tar" >/dev/null
+	python3 "$DV_ROOT/test/fixtures/oci_config.py" "$BATS_TEST_TMPDIR/bb.tar" "$BATS_TEST_TMPDIR/hc.tar" \
+		'{"Cmd":["sleep","1000"],"Healthcheck":{"Test":["CMD-SHELL","echo image check says no; exit 1"],"Interval":100000000,"Retries":2}}'
+	"$DEVENV" image load "$BATS_TEST_TMPDIR/hc.tar" hcimg >/dev/null
+	dv_envfile <<-'EOF'
+	image: busybox
+	services:
+	  a:
+	    image: hcimg
+	  b:
+	    image: hcimg
+	    healthcheck:
+	      disable: true
+	on_up:
+	  - run: echo never
+	    wait_for: [b, a]
+	EOF
+	run --separate-stderr "$DEVENV" up
+	assert_failure 1
+	[[ $stderr == *"service 'a' is unhealthy: its healthcheck failed 2 times in a row; last output: image check says no | (exit status 1)" ]]
+	refute_output --partial "waiting for service 'b'"
+}
+
+@test "Debian: a service's pg_isready-like check over TCP, waited for by on_up" {
+	dv_debian_image
+	dv_envfile <<-'EOF'
+	image: debian:bookworm
+	shell: /bin/bash
+	services:
+	  db:
+	    image: debian:bookworm
+	    command: sleep 2; exec perl -MIO::Socket::INET -e '$s = IO::Socket::INET->new(LocalAddr => "127.0.0.1:5439", Listen => 5, ReuseAddr => 1) or die; while ($c = $s->accept) { print $c "ok\n"; close $c }'
+	    healthcheck:
+	      test: ["CMD", "bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/5439 && read -r l <&3 && [ \"$l\" = ok ]"]
+	      interval: 300ms
+	      retries: 40
+	on_up:
+	  - run: exec 3<>/dev/tcp/db/5439 && read -r l <&3 && echo "db said $l"
+	    wait_for: [db]
+	EOF
+	run --separate-stderr "$DEVENV" up
+	assert_success
+	assert_line "service 'db' is healthy"
+	assert_line "db said ok"
+	run "$DEVENV" status
+	assert_line --regexp '^    db: running \(pid [0-9]+\), healthy$'
+}
