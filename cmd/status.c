@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cmd/cmd.h"
 #include "util/cleanup.h"
@@ -42,13 +43,22 @@ static void print_services(const struct layer_store *st, const struct env *env)
 			env_svc_tail(st, env->id, in.name, 5, stdout, "      ");
 		} else if (in.state == ENV_SVC_RUNNING || in.state == ENV_SVC_FROZEN) {
 			dv_autofree char *out = NULL;
-			enum env_health_state h = env_health_status(st, env, i, &out);
+			dv_autofree char *when = NULL;
+			long long at;
+			enum env_health_state h = env_health_status(st, env, i, &out, &at);
 
-			printf("    %s: %s (pid %d)%s%s%s%s\n", in.name,
+			/* Not checked now (without root): when `up` last did. */
+			if (at)
+				when = dv_xasprintf(" (as 'up' saw it %llds ago: without root only "
+						    "'up' can run the check)",
+						    (long long)time(NULL) - at);
+			else if (h == ENV_HEALTH_UNKNOWN)
+				when = dv_xstrdup(" (without root only 'up' can run the check)");
+			printf("    %s: %s (pid %d)%s%s%s%s%s\n", in.name,
 			       env_svc_state_name(in.state), (int)in.pid,
 			       h != ENV_HEALTH_NONE ? ", " : "",
 			       h != ENV_HEALTH_NONE ? env_health_name(h) : "", out ? ": " : "",
-			       out ? out : "");
+			       out ? out : "", when ? when : "");
 		} else {
 			printf("    %s: stopped\n", in.name);
 		}
@@ -75,7 +85,8 @@ static struct json_object *services_json(const struct layer_store *st, const str
 		json_object_object_add(o, "pid", live ? json_object_new_int(in.pid) : NULL);
 		{
 			dv_autofree char *out = NULL;
-			enum env_health_state h = env_health_status(st, env, i, &out);
+			long long at;
+			enum env_health_state h = env_health_status(st, env, i, &out, &at);
 
 			json_object_object_add(o, "health",
 					       h != ENV_HEALTH_NONE
@@ -83,6 +94,8 @@ static struct json_object *services_json(const struct layer_store *st, const str
 						       : NULL);
 			json_object_object_add(o, "health_output",
 					       out ? json_object_new_string(out) : NULL);
+			json_object_object_add(o, "health_checked_at",
+					       at ? json_object_new_int64(at) : NULL);
 		}
 		json_object_array_add(a, o);
 	}

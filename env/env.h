@@ -261,12 +261,16 @@ enum env_health_state {
 	ENV_HEALTH_NONE,
 	ENV_HEALTH_STARTING,
 	ENV_HEALTH_HEALTHY,
-	ENV_HEALTH_UNHEALTHY
+	ENV_HEALTH_UNHEALTHY,
+	ENV_HEALTH_UNKNOWN
 };
-/* Service i of env->state, checked once now (status); *output (may be
- * NULL) the check's last output, caller frees. NONE: no check, or not running. */
+/* Service i of env->state, checked once now (status); *output the failing
+ * check's last output (caller frees), or NULL. NONE: no check, or not
+ * running. Where this command cannot run the check (without root, only
+ * the `up` that started a service can), the last result `up` saw, *at its
+ * time (unix seconds; 0: checked now), or UNKNOWN. */
 enum env_health_state env_health_status(const struct layer_store *st, const struct env *env,
-					size_t i, char **output);
+					size_t i, char **output, long long *at);
 const char *env_health_name(enum env_health_state s);
 /* The order services start in: each after those it depends_on, else in
  * Envfile order (the Envfile has no cycle); order[] gets n_services indices. */

@@ -145,6 +145,8 @@ const char *env_health_name(enum env_health_state s)
 		return "healthy";
 	case ENV_HEALTH_UNHEALTHY:
 		return "unhealthy";
+	case ENV_HEALTH_UNKNOWN:
+		return "unknown";
 	case ENV_HEALTH_NONE:
 		break;
 	}
@@ -178,25 +180,33 @@ static void keep_tail(struct dv_buf *out, const char *p, size_t n)
 }
 
 /* Run service i's check once: 0 passed, 1 failed (exit status != 0, or
- * timed out: *out says so), -1 it could not be run (not running). *out:
- * its output, the last OUT_MAX bytes. */
+ * timed out: *out says so), -1 it could not be run (not running, or out
+ * of this command's reach: *out says why). *out: its output, the last
+ * OUT_MAX bytes. */
 static int probe(const struct layer_store *st, const struct env *env, size_t i, struct dv_buf *out)
 {
 	const struct env_svc_record *ss = &env->state.services[i];
 	const struct env_svc_health *h = ss->health;
 	unsigned long long deadline = dv_now_ns() + h->timeout_ms * 1000000ULL;
-	int p[2], st_ = 0, ret = 1;
+	int p[2], ep[2], st_ = 0, ret = 1;
 	bool timed_out = false;
 	pid_t pid;
 
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return -1;
+	if (pipe2(ep, O_CLOEXEC) < 0) {
+		close(p[0]);
+		close(p[1]);
+		return -1;
+	}
 	fflush(stdout);
 	fflush(stderr);
 	pid = fork();
 	if (pid < 0) {
 		close(p[0]);
 		close(p[1]);
+		close(ep[0]);
+		close(ep[1]);
 		return -1;
 	}
 	if (pid == 0) {
@@ -214,7 +224,7 @@ static int probe(const struct layer_store *st, const struct env *env, size_t i, 
 		 * (env/services.c's svc_sandbox). */
 		if (prov_sandbox(st, &plain, &caps, &bpf, &cerr) < 0 ||
 		    ctr_sandbox_load(bpf, caps, &sb, &cerr) < 0) {
-			dv_err_print(&cerr);
+			dprintf(ep[1], "%s", cerr.msg);
 			_exit(125);
 		}
 		sb.nproc = prov_nproc_fallback(&env->state.limits, &env->state.cgroups);
@@ -227,14 +237,16 @@ static int probe(const struct layer_store *st, const struct env *env, size_t i, 
 					      .no_stdin = true,
 					      .sandbox = &sb };
 
+			/* Our own failure (not the check's) on a pipe of its own. */
 			if (ctr_exec(&ss->init, &env->state.cgroups, &x, &status, &cerr) < 0) {
-				dv_err_print(&cerr);
+				dprintf(ep[1], "%s", cerr.msg);
 				_exit(125);
 			}
 		}
 		_exit(status > 255 ? 255 : status);
 	}
 	close(p[1]);
+	close(ep[1]);
 	for (;;) {
 		unsigned long long now = dv_now_ns();
 		struct pollfd pf = { .fd = p[0], .events = POLLIN };
@@ -265,6 +277,18 @@ static int probe(const struct layer_store *st, const struct env *env, size_t i, 
 		kill(pid, SIGKILL);
 	while (waitpid(pid, &st_, 0) < 0 && errno == EINTR) {
 	}
+	{
+		char msg[512];
+		ssize_t n = read(ep[0], msg, sizeof(msg) - 1);
+
+		close(ep[0]);
+		if (n > 0 && !timed_out) {
+			msg[n] = 0;
+			out->len = 0;
+			dv_buf_adds(out, msg);
+			return -1;
+		}
+	}
 	if (timed_out) {
 		dv_buf_addf(out, "%shealth check timed out after %llu ms",
 			    out->len && out->s[out->len - 1] != '\n' ? "\n" : "", h->timeout_ms);
@@ -272,8 +296,6 @@ static int probe(const struct layer_store *st, const struct env *env, size_t i, 
 	}
 	if (WIFEXITED(st_) && WEXITSTATUS(st_) == 0)
 		ret = 0;
-	else if (WIFEXITED(st_) && WEXITSTATUS(st_) == 125 && ctr_probe(&ss->init) == CTR_STOPPED)
-		ret = -1;
 	else
 		dv_buf_addf(out, "%s(exit status %d)",
 			    out->len && out->s[out->len - 1] != '\n' ? "\n" : "",
@@ -307,6 +329,60 @@ static char *one_line(const struct dv_buf *out)
 	if (!b.len)
 		dv_buf_adds(&b, "(no output)");
 	return dv_buf_steal(&b);
+}
+
+/* The last result a wait saw, in services/NAME/health, for a `status`
+ * that cannot run the check itself (without root, only the command that
+ * started a service can enter it). Best effort: a wait never fails on it. */
+static void remember(const struct layer_store *st, const struct env *env, size_t i,
+		     enum env_health_state s, const struct dv_buf *out)
+{
+	dv_autofree char *dir =
+		dv_xasprintf("envs/%s/services/%s", env->id, env->state.services[i].name);
+	dv_autoclose int dfd =
+		openat(st->root_fd, dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct json_object *o = json_object_new_object();
+	dv_autofree char *line = s == ENV_HEALTH_HEALTHY ? NULL : one_line(out);
+	const char *text;
+
+	json_object_object_add(o, "state", json_object_new_string(env_health_name(s)));
+	json_object_object_add(o, "at", json_object_new_int64((int64_t)time(NULL)));
+	json_object_object_add(o, "output", line ? json_object_new_string(line) : NULL);
+	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	if (dfd >= 0)
+		dv_write_file_atomic(dfd, "health", text, strlen(text), 0600,
+				     &(struct dv_error){ 0 });
+	json_object_put(o);
+}
+
+/* What remember() left: the state, *at when, *output (caller frees). */
+static enum env_health_state recalled(const struct layer_store *st, const struct env *env, size_t i,
+				      long long *at, char **output)
+{
+	dv_autofree char *path =
+		dv_xasprintf("envs/%s/services/%s/health", env->id, env->state.services[i].name);
+	dv_autofree char *text = NULL;
+	struct json_object *o, *v;
+	enum env_health_state s = ENV_HEALTH_UNKNOWN;
+	size_t len;
+
+	if (dv_read_file_at(st->root_fd, path, &text, &len, &(struct dv_error){ 0 }) < 0 ||
+	    !(o = json_tokener_parse(text)))
+		return s;
+	if (json_object_object_get_ex(o, "state", &v)) {
+		const char *name = json_object_get_string(v);
+
+		s = !strcmp(name, "healthy")     ? ENV_HEALTH_HEALTHY
+		    : !strcmp(name, "unhealthy") ? ENV_HEALTH_UNHEALTHY
+		    : !strcmp(name, "starting")  ? ENV_HEALTH_STARTING
+						 : ENV_HEALTH_UNKNOWN;
+	}
+	if (json_object_object_get_ex(o, "at", &v))
+		*at = json_object_get_int64(v);
+	if (json_object_object_get_ex(o, "output", &v) && json_object_is_type(v, json_type_string))
+		*output = dv_xstrdup(json_object_get_string(v));
+	json_object_put(o);
+	return s;
 }
 
 static ssize_t find_svc(const struct env *env, const char *name)
@@ -370,11 +446,19 @@ static int wait_one(const struct dv_ctx *ctx, const struct layer_store *st, cons
 		if (r == 0) {
 			if (!ctx->quiet)
 				printf("service '%s' is healthy\n", ss->name);
+			remember(st, env, i, ENV_HEALTH_HEALTHY, &out);
 			ret = 0;
 			break;
 		}
-		if (r < 0 || ctr_probe(&ss->init) == CTR_STOPPED) {
+		if (ctr_probe(&ss->init) == CTR_STOPPED) {
 			gone(st, env, i, why, err);
+			break;
+		}
+		if (r < 0) {
+			dv_autofree char *line = one_line(&out);
+
+			dv_err(err, 0, "cannot run the healthcheck of service '%s': %s", ss->name,
+			       line);
 			break;
 		}
 		age = age_ms(&ss->init);
@@ -385,6 +469,7 @@ static int wait_one(const struct dv_ctx *ctx, const struct layer_store *st, cons
 			       "service '%s' is unhealthy: its healthcheck failed %u times in a "
 			       "row; last output: %s",
 			       ss->name, failures, line);
+			remember(st, env, i, ENV_HEALTH_UNHEALTHY, &out);
 			break;
 		}
 		pause = (age < h->start_period_ms ? h->start_interval_ms : h->interval_ms) *
@@ -400,6 +485,7 @@ static int wait_one(const struct dv_ctx *ctx, const struct layer_store *st, cons
 			       "service '%s' was not healthy in time for %s (its wait_timeout); "
 			       "its healthcheck's last output: %s",
 			       ss->name, why, line);
+			remember(st, env, i, ENV_HEALTH_STARTING, &out);
 			break;
 		}
 		nanosleep(&(struct timespec){ (time_t)(pause / 1000000000ULL),
@@ -430,18 +516,22 @@ int env_health_wait(const struct dv_ctx *ctx, const struct layer_store *st, cons
 }
 
 enum env_health_state env_health_status(const struct layer_store *st, const struct env *env,
-					size_t i, char **output)
+					size_t i, char **output, long long *at)
 {
 	const struct env_svc_record *ss = &env->state.services[i];
 	struct dv_buf out = { 0 };
 	enum env_health_state s = ENV_HEALTH_NONE;
 	int r;
 
-	if (output)
-		*output = NULL;
+	*output = NULL;
+	*at = 0;
 	if (!ss->health || ctr_probe(&ss->init) != CTR_RUNNING)
 		return ENV_HEALTH_NONE;
 	r = probe(st, env, i, &out);
+	if (r < 0) {
+		dv_buf_release(&out);
+		return recalled(st, env, i, at, output);
+	}
 	if (r == 0) {
 		s = ENV_HEALTH_HEALTHY;
 	} else if (r > 0) {
@@ -452,8 +542,7 @@ enum env_health_state env_health_status(const struct layer_store *st, const stru
 		s = age_ms(&ss->init) < h->start_period_ms + h->retries * h->interval_ms
 			    ? ENV_HEALTH_STARTING
 			    : ENV_HEALTH_UNHEALTHY;
-		if (output)
-			*output = one_line(&out);
+		*output = one_line(&out);
 	}
 	dv_buf_release(&out);
 	return s;
