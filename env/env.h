@@ -248,7 +248,7 @@ const char *env_svc_state_name(enum env_svc_state s);
  * config's (JSON, may be NULL), defaults filled; NULL when it has none. */
 struct env_svc_health *env_health_make(const struct env_service *svc, const char *img_config,
 				       const struct dv_strv *envp, const char *cwd);
-void env_health_free(struct env_svc_health *h);
+void env_health_free(struct env_svc_health *h); /* record.c */
 /* Wait until each of names (services of env->state) is healthy, or
  * running when it has no check; `why` says who waits ("on_up step 2",
  * "service 'web'"). timeout_ms 0: until the checks decide. A service that

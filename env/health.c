@@ -37,16 +37,6 @@
 /* What is kept of a check's output (Docker keeps 4 KiB too). */
 #define OUT_MAX 4096
 
-void env_health_free(struct env_svc_health *h)
-{
-	if (!h)
-		return;
-	dv_strv_release(&h->test);
-	dv_strv_release(&h->envp);
-	free(h->cwd);
-	free(h);
-}
-
 static unsigned long long ns_ms(struct json_object *o, const char *key)
 {
 	struct json_object *v;

@@ -140,6 +140,16 @@ static void read_owner(struct json_object *o, struct env_record *out)
 
 static struct json_object *strv_json(const struct dv_strv *sv);
 
+void env_health_free(struct env_svc_health *h)
+{
+	if (!h)
+		return;
+	dv_strv_release(&h->test);
+	dv_strv_release(&h->envp);
+	free(h->cwd);
+	free(h);
+}
+
 /* A service's healthcheck as started (env/health.c); absent: none (and
  * every record from before healthchecks). */
 static struct env_svc_health *health_read(struct json_object *e)

@@ -64,6 +64,12 @@ ready_after_2s_envfile() {
 	assert_success
 	run python3 -c 'import json, sys; s = json.loads(sys.argv[1])["services"][0]; print(s["state"], s["health"], s["health_output"])' "$output"
 	assert_output "running healthy None"
+
+	# A changed check is a change to the env, which reload applies.
+	sed -i 's/interval: 300ms/interval: 400ms/' Envfile
+	run "$DEVENV" up
+	assert_success
+	assert_output --partial "but its Envfile changed; 'devenv reload' restarts it"
 }
 
 @test "an unhealthy service fails up with its check's output; status says unhealthy" {
