@@ -389,6 +389,15 @@ static int gone(const struct layer_store *st, const struct env *env, size_t i, c
 {
 	struct env_svc_info info;
 
+	/* `halt`, `destroy` or `reload` elsewhere: not the service's doing. */
+	if (ctr_exited(&env->state.init, 2000)) {
+		dv_err(err, 0,
+		       "env '%s' was halted by another command while %s waited for service "
+		       "'%s'; 'devenv up' starts it again",
+		       env->spec.name, why, env->state.services[i].name);
+		err->errnum = ESRCH;
+		return -1;
+	}
 	env_svc_info(st, env, i, &info);
 	fprintf(stderr, "devenv: service '%s' stopped while %s waited for it; its last lines:\n",
 		info.name, why);
@@ -441,6 +450,10 @@ static int wait_one(const struct dv_ctx *ctx, const struct layer_store *st, cons
 			break;
 		}
 		if (ctr_probe(&ss->init) == CTR_STOPPED) {
+			gone(st, env, i, why, err);
+			break;
+		}
+		if (r < 0 && ctr_exited(&ss->init, 1000)) { /* it was going as we entered */
 			gone(st, env, i, why, err);
 			break;
 		}

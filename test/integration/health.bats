@@ -98,6 +98,59 @@ ready_after_2s_envfile() {
 	assert_output "unhealthy connection refused on port 5432 | (exit status 1)"
 }
 
+@test "a service that exits while on_up waits for it fails up with its status and last lines" {
+	dv_envfile <<-'EOF'
+	image: busybox
+	services:
+	  db:
+	    image: busybox
+	    command: 'sleep 1; echo "FATAL: no space left"; exit 3'
+	    healthcheck:
+	      test: "false"
+	      interval: 200ms
+	      retries: 100
+	on_up:
+	  - run: echo never
+	    wait_for: [db]
+	EOF
+	run --separate-stderr "$DEVENV" up
+	assert_failure 1
+	[[ ${stderr##*$'\n'} == "devenv: Envfile:12:5: service 'db' exited with status 3 before it was ready; 'devenv logs db' shows why" ]]
+	[[ $stderr == *"devenv: service 'db' stopped while on_up step 1 waited for it; its last lines:"$'\n'"  FATAL: no space left"$'\n'* ]]
+	refute_output --partial never
+}
+
+@test "a halt while on_up waits for a service ends the wait, saying so" {
+	dv_envfile <<-'EOF'
+	image: busybox
+	services:
+	  db:
+	    image: busybox
+	    command: exec sleep 1000
+	    healthcheck:
+	      test: "false"
+	      interval: 100ms
+	      retries: 1000
+	on_up:
+	  - run: echo never
+	    wait_for: [db]
+	EOF
+	"$DEVENV" up >"$BATS_TEST_TMPDIR/up.out" 2>"$BATS_TEST_TMPDIR/up.err" &
+	local up=$! i
+	for ((i = 0; i < 100; i++)); do
+		grep -q "waiting for service 'db'" "$BATS_TEST_TMPDIR/up.out" && break
+		sleep 0.1
+	done
+	# The wait holds no lock: halt goes ahead at once.
+	run timeout 20 "$DEVENV" halt
+	assert_success
+	local rc=0
+	wait $up || rc=$?
+	((rc == 1))
+	run tail -n 1 "$BATS_TEST_TMPDIR/up.err"
+	assert_output "devenv: Envfile:12:5: env 'proj' was halted by another command while on_up step 1 waited for service 'db'; 'devenv up' starts it again"
+}
+
 @test "a check that outlasts its timeout fails; a wait_timeout ends the wait; start_period reads as starting" {
 	dv_envfile <<-'EOF'
 	image: busybox
