@@ -16,7 +16,9 @@
  * Order of calls for `up`: env_svc_resolve() before anything starts
  * (a missing image is then one clear line and nothing runs), the env's
  * init, env_svc_start(), then on_up. halt: env_svc_stop()
- * before the env's init.
+ * before the env's init. env_svc_start() starts them in depends_on's
+ * order and waits for a `condition: service_healthy` (health.c); what a
+ * service is doing is read by svcinfo.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -34,7 +36,6 @@
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/banned.h"
-
 
 void env_svc_images_release(struct layer_image *imgs, size_t n)
 {
