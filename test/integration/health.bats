@@ -245,27 +245,29 @@ ready_after_2s_envfile() {
 	refute_output --partial "waiting for service 'b'"
 }
 
-@test "Debian: a service's pg_isready-like check over TCP, waited for by on_up" {
-	dv_debian_image
+@test "Debian: on_up's migration waits for PostgreSQL (pg_isready), which initdb makes late" {
+	dv_postgres_image || return 1
 	dv_envfile <<-'EOF'
-	image: debian:bookworm
+	image: postgres:15
 	shell: /bin/bash
+	env: { PGPASSWORD: dev }
 	services:
 	  db:
-	    image: debian:bookworm
-	    command: sleep 2; exec perl -MIO::Socket::INET -e '$s = IO::Socket::INET->new(LocalAddr => "127.0.0.1:5439", Listen => 5, ReuseAddr => 1) or die; while ($c = $s->accept) { print $c "ok\n"; close $c }'
+	    image: postgres:15
+	    env: { POSTGRES_PASSWORD: dev }
 	    healthcheck:
-	      test: ["CMD", "bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/5439 && read -r l <&3 && [ \"$l\" = ok ]"]
+	      test: ["CMD", "pg_isready", "-h", "127.0.0.1", "-U", "postgres"]
 	      interval: 300ms
-	      retries: 40
+	      retries: 200
 	on_up:
-	  - run: exec 3<>/dev/tcp/db/5439 && read -r l <&3 && echo "db said $l"
+	  - run: psql -h db -U postgres -qAt -c 'create table if not exists t (x int)' -c 'insert into t values (1)' -c 'select count(*) from t'
 	    wait_for: [db]
 	EOF
 	run --separate-stderr "$DEVENV" up
 	assert_success
+	assert_line "waiting for service 'db' to be healthy (on_up step 1)"
 	assert_line "service 'db' is healthy"
-	assert_line "db said ok"
+	assert_line 1
 	run "$DEVENV" status
 	assert_line --regexp "^    db: running \\(pid [0-9]+\\), healthy$(seen)\$"
 }
