@@ -45,7 +45,11 @@ static unsigned long long ns_ms(struct json_object *o, const char *key)
 	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_int))
 		return 0;
 	ns = json_object_get_int64(v);
-	return ns > 0 ? ((unsigned long long)ns + 999999) / 1000000 : 0;
+	if (ns <= 0)
+		return 0;
+	/* No longer than an Envfile can say (1e12 ms), so that the record reads back. */
+	return ns / 1000000 >= 1000000000000LL ? 1000000000000ULL
+					       : ((unsigned long long)ns + 999999) / 1000000;
 }
 
 /* The image config's Healthcheck (Docker's: Test, Interval, Timeout,

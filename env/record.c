@@ -150,6 +150,9 @@ void env_health_free(struct env_svc_health *h)
 	free(h);
 }
 
+/* The longest duration an Envfile can give (envfile/health.c), in ms. */
+#define DV_HEALTH_MS_MAX 1000000000000ULL
+
 /* A service's healthcheck as started (env/health.c); absent: none (and
  * every record from before healthchecks). */
 static struct env_svc_health *health_read(struct json_object *e)
@@ -168,7 +171,11 @@ static struct env_svc_health *health_read(struct json_object *e)
 	out->start_period_ms = (unsigned long long)get_int(h, "start_period_ms");
 	out->start_interval_ms = (unsigned long long)get_int(h, "start_interval_ms");
 	out->retries = (int)get_int(h, "retries");
-	if (!out->test.n || !out->interval_ms || !out->timeout_ms || out->retries < 1) {
+	/* What a parse could not have given (a hand-edited record): none. */
+	if (!out->test.n || out->interval_ms - 1 >= DV_HEALTH_MS_MAX ||
+	    out->timeout_ms - 1 >= DV_HEALTH_MS_MAX || out->start_period_ms > DV_HEALTH_MS_MAX ||
+	    out->start_interval_ms - 1 >= DV_HEALTH_MS_MAX || out->retries < 1 ||
+	    out->retries > 1000) {
 		env_health_free(out);
 		return NULL;
 	}
