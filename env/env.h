@@ -42,12 +42,23 @@
 #include "util/str.h"
 
 /* One of the env's services as state.json records it: its init. */
+/* A service's healthcheck as it was started (env/health.c): the Envfile's
+ * `healthcheck` over its image's Healthcheck, Docker's defaults filled in,
+ * and what the check runs with (the service's environment and folder). */
+struct env_svc_health {
+	struct dv_strv test, envp; /* argv (CMD-SHELL: /bin/sh -c ...), environment */
+	char *cwd;
+	unsigned long long interval_ms, timeout_ms, start_period_ms, start_interval_ms;
+	int retries;
+};
+
 struct env_svc_record {
 	char *name;
-	struct ctr_init init;  /* pid 0 when it could not be started */
-	char *image_id;        /* its image's id, as last started */
-	struct dv_strv layers; /* and that image's layers: `rmi` and `gc`
+	struct ctr_init init;          /* pid 0 when it could not be started */
+	char *image_id;                /* its image's id, as last started */
+	struct dv_strv layers;         /* and that image's layers: `rmi` and `gc`
 				       leave them alone while the env exists */
+	struct env_svc_health *health; /* NULL: no healthcheck */
 };
 
 /* state.json: what cannot be re-derived about an env. Running, suspended or
@@ -234,6 +245,41 @@ struct env_svc_info {
 void env_svc_info(const struct layer_store *st, const struct env *env, size_t i,
 		  struct env_svc_info *out);
 const char *env_svc_state_name(enum env_svc_state s);
+
+/* health.c: healthchecks, run by devenv itself through ctr_exec (never by
+ * a process left behind): while `up` waits (depends_on's service_healthy,
+ * on_up's wait_for) and once per `status`. */
+/* The check a service starts with: svc's `healthcheck` over the image
+ * config's (JSON, may be NULL), defaults filled; NULL when it has none. */
+struct env_svc_health *env_health_make(const struct env_service *svc, const char *img_config,
+				       const struct dv_strv *envp, const char *cwd);
+void env_health_free(struct env_svc_health *h); /* record.c */
+/* Wait until each of names (services of env->state) is healthy, or
+ * running when it has no check; `why` says who waits ("on_up step 2",
+ * "service 'web'"). timeout_ms 0: until the checks decide. A service that
+ * exits, turns unhealthy, or is not ready in time is an error carrying the
+ * check's last output. */
+int env_health_wait(const struct dv_ctx *ctx, const struct layer_store *st, const struct env *env,
+		    char *const *names, size_t n, unsigned long long timeout_ms, const char *why,
+		    struct dv_error *err);
+enum env_health_state {
+	ENV_HEALTH_NONE,
+	ENV_HEALTH_STARTING,
+	ENV_HEALTH_HEALTHY,
+	ENV_HEALTH_UNHEALTHY,
+	ENV_HEALTH_UNKNOWN
+};
+/* Service i of env->state, checked once now (status); *output the failing
+ * check's last output (caller frees), or NULL. NONE: no check, or not
+ * running. Where this command cannot run the check (without root, only
+ * the `up` that started a service can), the last result `up` saw, *at its
+ * time (unix seconds; 0: checked now), or UNKNOWN. */
+enum env_health_state env_health_status(const struct layer_store *st, const struct env *env,
+					size_t i, char **output, long long *at);
+const char *env_health_name(enum env_health_state s);
+/* The order services start in: each after those it depends_on, else in
+ * Envfile order (the Envfile has no cycle); order[] gets n_services indices. */
+void env_svc_order(const struct env_spec *spec, size_t *order);
 /* df.c: an env's size on disk (its folder), recorded at halt and commit
  * in envs/<id>/size.json; `ls` and `status` read only the record. */
 struct env_size {

@@ -257,8 +257,9 @@ static void fill_state(struct env_record *s, const struct env *env, const struct
 /* Run the on_up steps in the running env, output to the terminal and log.
  * ctr_exec() moves the calling process into the env's namespaces, so each
  * step runs from a child of ours. */
-static int run_on_up_steps(const struct dv_ctx *ctx, const struct env *env, int log_fd,
-			   const struct hnet_gitcred *gcred, struct dv_error *err)
+static int run_on_up_steps(const struct dv_ctx *ctx, const struct layer_store *st,
+			   const struct env *env, int log_fd, const struct hnet_gitcred *gcred,
+			   struct dv_error *err)
 {
 	const struct env_spec *spec = &env->spec;
 	struct prov_secrets sec = { 0 };
@@ -303,6 +304,23 @@ static int run_on_up_steps(const struct dv_ctx *ctx, const struct env *env, int 
 		unsigned long long t0 = dv_now_ns();
 		pid_t pid;
 
+		/* wait_for: the services it names ready first (health.c). */
+		if (step->wait_for.n) {
+			dv_autofree char *why = dv_xasprintf("on_up step %zu", i + 1);
+
+			if (env_health_wait(ctx, st, env, step->wait_for.v, step->wait_for.n,
+					    step->wait_timeout_ms ? step->wait_timeout_ms
+								  : ENV_WAIT_TIMEOUT_MS,
+					    why, err) < 0) {
+				dv_strv_release(&envp);
+				snprintf(err->file, sizeof(err->file), "%s", spec->display);
+				err->line = step->wait_line;
+				err->col = step->wait_col;
+				err->status = 1;
+				goto out;
+			}
+			t0 = dv_now_ns();
+		}
 		if (!ctx->quiet) {
 			struct dv_buf shown = { 0 }; /* the repository's text, escaped */
 
@@ -383,8 +401,8 @@ out:
 }
 
 /* on_up with `git_credentials`: one relay for all its steps (hostnet/gitcred.c). */
-static int run_on_up(const struct dv_ctx *ctx, const struct env *env, int log_fd,
-		     struct dv_error *err)
+static int run_on_up(const struct dv_ctx *ctx, const struct layer_store *st, const struct env *env,
+		     int log_fd, struct dv_error *err)
 {
 	struct hnet_gitcred gcred = { .lifeline = -1 };
 	int ret;
@@ -398,7 +416,7 @@ static int run_on_up(const struct dv_ctx *ctx, const struct env *env, int log_fd
 				"devenv: warning: git_credentials: %s; on_up runs without them\n",
 				gerr.msg);
 	}
-	ret = run_on_up_steps(ctx, env, log_fd, &gcred, err);
+	ret = run_on_up_steps(ctx, st, env, log_fd, &gcred, err);
 	hnet_gitcred_stop(&gcred);
 	return ret;
 }
@@ -533,7 +551,7 @@ static int start_and_on_up(struct dv_ctx *ctx, const struct layer_store *st, str
 	 * install script may take long. */
 	ret = env_dotfiles_apply(ctx, st, env, efd, to_log, err);
 	if (ret == 0 && env->spec.n_on_up)
-		ret = run_on_up(ctx, env, to_log, err);
+		ret = run_on_up(ctx, st, env, to_log, err);
 	/* The log whole before we return ('devenv logs' right after). */
 	close(to_log);
 	to_log = -1;

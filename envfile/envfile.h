@@ -54,6 +54,12 @@ struct env_step {
 					    while it runs (names only; not in its key) */
 	unsigned *secrets_pos;              /* line, col of each name */
 	unsigned secrets_line, secrets_col; /* the key's position (0: absent) */
+	/* on_up: `wait_for: [SERVICE, ...]` (envfile/health.c): before its
+	 * run, each named service healthy (running when it has no check),
+	 * within `wait_timeout` (default ENV_WAIT_TIMEOUT_MS). */
+	struct dv_strv wait_for;
+	unsigned long long wait_timeout_ms;
+	unsigned wait_line, wait_col; /* `wait_for`'s position (0: absent) */
 };
 
 /* One top-level `secrets` entry: where its value is read on the host, at
@@ -103,6 +109,33 @@ struct env_mount {
 	unsigned line, col;
 };
 
+/* A service's `healthcheck:` (envfile/health.c), compose's keys and
+ * meaning; what is not given comes from the image's Healthcheck, then
+ * Docker's defaults (ENV_HEALTH_*), when the service starts. */
+#define ENV_HEALTH_INTERVAL_MS 30000ULL
+#define ENV_HEALTH_TIMEOUT_MS 30000ULL
+#define ENV_HEALTH_START_INTERVAL_MS 5000ULL
+#define ENV_HEALTH_RETRIES 3
+#define ENV_WAIT_TIMEOUT_MS 120000ULL
+struct env_health {
+	struct dv_strv test; /* as an argv: ["CMD", a...] is a...; "CMD-SHELL"
+			      * or a string S is ["/bin/sh", "-c", S]; empty:
+			      * not given (the image's) */
+	bool none;           /* test: ["NONE"] or disable: true: no check at all */
+	unsigned long long interval_ms, timeout_ms, start_period_ms,
+		start_interval_ms; /* 0: not given */
+	int retries;               /* -1: not given */
+	unsigned line, col;        /* the key's position (0: absent) */
+};
+
+/* One `depends_on` entry: the service named starts first, and with
+ * `condition: service_healthy` is healthy before this one starts. */
+struct env_dep {
+	char *name;
+	bool healthy; /* service_healthy, else service_started */
+	unsigned line, col;
+};
+
 /* One `services` entry: a sidecar container sharing the env's network
  * namespace, reachable as localhost and by its name. */
 struct env_service {
@@ -117,6 +150,9 @@ struct env_service {
 	struct env_mount *volumes; /* `volumes`: named volumes and host mounts alike */
 	size_t n_volumes;
 	unsigned line, col;
+	struct env_health health;   /* `healthcheck` (line 0: absent) */
+	struct env_dep *depends_on; /* `depends_on`, in file order */
+	size_t n_depends_on;
 };
 
 /* A value read from the host's environment by `${localEnv:NAME}` (or its

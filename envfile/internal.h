@@ -158,6 +158,15 @@ int envfile_step_secrets(struct env_vctx *v, const struct env_node *key, const s
 			 struct env_step *step);
 int envfile_check_secrets(struct env_vctx *v, const struct env_spec *spec);
 void envfile_secrets_release(struct env_secret *s, size_t n);
+/* health.c: a service's `healthcheck` and `depends_on` (key is either),
+ * an on_up step's `wait_for` and `wait_timeout` (either); then, once every
+ * key is read, the names they give checked (and no depends_on cycle). */
+int envfile_set_service_health(struct env_vctx *v, const struct env_node *key,
+			       const struct env_node *val, struct env_service *svc);
+int envfile_set_wait(struct env_vctx *v, const struct env_node *key, const struct env_node *val,
+		     struct env_step *step);
+int envfile_check_health(struct env_vctx *v, const struct env_spec *spec);
+void envfile_health_release(struct env_service *s);
 
 /* jsonc.c: JSON with comments (devcontainer.json), parsed with json-c;
  * offsets count bytes of the text as given. */

@@ -25,7 +25,7 @@ static const char *const top_keys[] = {
 };
 static const char *const step_keys[] = { "run", "copy",   "git", "download", "to",
 					 "ref", "sha256", "env", "cache",    "secrets" };
-static const char *const on_up_keys[] = { "run", "env", "secrets" };
+static const char *const on_up_keys[] = { "run", "env", "secrets", "wait_for", "wait_timeout" };
 
 /* The parse context is shared with the key parsers of node.c and others. */
 #define vctx env_vctx
@@ -428,13 +428,18 @@ static int parse_step(struct vctx *v, const char *list, const struct env_node *i
 
 		if (check_key(v, item, i) < 0)
 			return -1;
+		if (on_up && (!strcmp(k->value, "wait_for") || !strcmp(k->value, "wait_timeout"))) {
+			if (envfile_set_wait(v, k, x, step) < 0)
+				return -1;
+			continue;
+		}
 		if (on_up && strcmp(k->value, "run") && strcmp(k->value, "env") &&
 		    strcmp(k->value, "secrets")) {
 			for (size_t j = 0; j < sizeof(step_keys) / sizeof(*step_keys); j++)
 				if (strcmp(k->value, step_keys[j]) == 0)
 					return AT_NODE(v, k,
-						       "'on_up' steps only take 'run:' (and "
-						       "'env:'); use '%s' in 'provision' steps",
+						       "'on_up' steps only run commands ('run:'); "
+						       "use '%s' in 'provision' steps",
 						       k->value);
 			return unknown_key(v, k, " in an 'on_up' step", on_up_keys,
 					   sizeof(on_up_keys) / sizeof(*on_up_keys));
@@ -713,7 +718,8 @@ int envfile_validate(const struct env_node *root, const char *display, const cha
 		spec.workdir = dv_xstrdup(ENV_DEFAULT_WORKDIR);
 	if (!spec.shell)
 		spec.shell = dv_xstrdup(ENV_DEFAULT_SHELL);
-	if (envfile_check_mount_targets(&v, &spec) < 0 || envfile_check_caches(&v, &spec) < 0)
+	if (envfile_check_mount_targets(&v, &spec) < 0 || envfile_check_caches(&v, &spec) < 0 ||
+	    envfile_check_health(&v, &spec) < 0)
 		goto out;
 	if (envfile_check_auto_ports(&v, &spec) < 0)
 		goto out;
@@ -773,6 +779,7 @@ static void steps_release(struct env_step *steps, size_t n)
 		envfile_cache_release(steps[i].cache, steps[i].n_cache);
 		dv_strv_release(&steps[i].secrets);
 		free(steps[i].secrets_pos);
+		dv_strv_release(&steps[i].wait_for);
 	}
 	free(steps);
 }

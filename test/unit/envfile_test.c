@@ -1062,6 +1062,52 @@ static void test_good_logs(void **state)
 	env_spec_release(&spec);
 }
 
+/* healthcheck, depends_on, wait_for: compose's forms, durations in ms. */
+static void test_good_health(void **state)
+{
+	struct dv_error err = { 0 };
+	struct env_spec spec = { 0 };
+	const struct env_service *db, *cache, *plain, *web, *worker;
+
+	(void)state;
+	assert_int_equal(parse_fixture("good", "health.yaml", &spec, &err), 0);
+	assert_int_equal(spec.n_services, 5);
+	db = &spec.services[0];
+	cache = &spec.services[1];
+	plain = &spec.services[2];
+	web = &spec.services[3];
+	worker = &spec.services[4];
+	assert_int_equal(db->health.test.n, 3);
+	assert_string_equal(db->health.test.v[0], "/bin/sh");
+	assert_string_equal(db->health.test.v[2], "pg_isready -U postgres");
+	assert_true(db->health.interval_ms == 90000);
+	assert_true(db->health.timeout_ms == 500);
+	assert_true(db->health.start_period_ms == 0);
+	assert_true(db->health.start_interval_ms == 1500);
+	assert_int_equal(db->health.retries, 5);
+	assert_int_equal(db->health.line, 4);
+	assert_int_equal(cache->health.test.n, 2);
+	assert_string_equal(cache->health.test.v[0], "redis-cli");
+	assert_int_equal(cache->health.retries, -1);
+	assert_true(cache->health.interval_ms == 0);
+	assert_false(cache->health.none);
+	assert_true(plain->health.none);
+	assert_int_equal(plain->health.test.n, 0);
+	assert_int_equal(web->health.line, 0);
+	assert_int_equal(web->n_depends_on, 2);
+	assert_string_equal(web->depends_on[0].name, "db");
+	assert_true(web->depends_on[0].healthy);
+	assert_string_equal(web->depends_on[1].name, "cache");
+	assert_false(web->depends_on[1].healthy);
+	assert_int_equal(worker->n_depends_on, 2);
+	assert_false(worker->depends_on[0].healthy);
+	assert_int_equal(spec.on_up[0].wait_for.n, 2);
+	assert_string_equal(spec.on_up[0].wait_for.v[1], "cache");
+	assert_true(spec.on_up[0].wait_timeout_ms == 45000);
+	assert_int_equal(spec.on_up[1].wait_for.n, 0);
+	env_spec_release(&spec);
+}
+
 /* The env name a folder gives (envfile_name_from_folder): ASCII as it
  * always was, Latin letters with marks as their letters, anything else a
  * hash suffix, so two such folders are two names. */
@@ -1143,6 +1189,7 @@ int main(void)
 		cmocka_unit_test(test_good_resources),
 		cmocka_unit_test(test_good_logs),
 		cmocka_unit_test(test_good_cache),
+		cmocka_unit_test(test_good_health),
 		cmocka_unit_test(test_good_new_steps),
 		cmocka_unit_test(test_parse_in_memory),
 		cmocka_unit_test(test_layer_limit),
