@@ -122,9 +122,16 @@ int cmd_ssh_proxy(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_c
 	dv_strv_push_owned(&envp, dv_xasprintf("DEVENV_SSHD_KEYS=%s", keys.s));
 	dv_strv_push_owned(&envp, dv_xasprintf("DEVENV_SSHD_CONFIG=%s", conf.s));
 	char *argv[] = { "/bin/sh", "-c", (char *)env_sshd_script, NULL };
-	/* As the env's root in the env's own mount namespace (owner NULL):
-	 * sshd's sessions see the checkout as the env's processes do. */
-	struct ctr_exec x = { .argv = argv, .envp = envp.v, .cwd = "/", .tee_fd = -1 };
+	/* As the env's root, named: joining a keep-id env's user namespace
+	 * makes us its user otherwise. In the env's own mount namespace
+	 * (owner NULL): sshd's sessions see the checkout as the env's
+	 * processes do. */
+	struct ctr_exec x = { .argv = argv,
+			      .envp = envp.v,
+			      .cwd = "/",
+			      .tee_fd = -1,
+			      .user = "root",
+			      .confine_relay = true };
 	struct ctr_sandbox sb = { 0 };
 	if (ctr_sandbox_load(env.state.seccomp, env.state.caps, &sb, err) < 0)
 		goto out;

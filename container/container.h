@@ -238,6 +238,9 @@ struct ctr_exec {
 			       and HOME, USER, LOGNAME */
 	const struct ctr_owner *owner;     /* NULL: the checkout as mounted */
 	const struct ctr_sandbox *sandbox; /* ctr_exec only; NULL: none */
+	bool confine_relay;                /* ctr_exec: once the command runs, we relay with no
+			       capability, no_new_privs and a seccomp allow-list
+			       (ssh-proxy: its peer is a network client) */
 };
 
 /* A mount the env made, as state.json records it: sessions that need an

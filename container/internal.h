@@ -234,4 +234,8 @@ int ctr_netns_setup(struct dv_error *err);
 /* copy.c: all of in to out (name for messages). */
 int ctr_copy_data(int in, int out, const char *name, struct dv_error *err);
 
+/* relay_confine.c: drop every capability, no_new_privs, and the relay's
+ * seccomp allow-list (ctr_exec.confine_relay). */
+int ctr_relay_confine(struct dv_error *err);
+
 #endif

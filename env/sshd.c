@@ -320,10 +320,13 @@ static bool includes(const char *line, size_t n, const char *path)
 	if (n - i < 8 || strncasecmp(line + i, "include", 7) ||
 	    (line[i + 7] != ' ' && line[i + 7] != '\t' && line[i + 7] != '='))
 		return false;
-	for (i += 8; i + pl <= n; i++)
-		if (!memcmp(line + i, path, pl) && (line[i - 1] == ' ' || line[i - 1] == '\t' ||
-						    line[i - 1] == '"' || line[i - 1] == '='))
+	for (i += 8; i + pl <= n; i++) {
+		char before = line[i - 1], after = i + pl < n ? line[i + pl] : ' ';
+
+		if (!memcmp(line + i, path, pl) && strchr(" \t\"=", before) &&
+		    strchr(" \t\"\r", after))
 			return true;
+	}
 	return false;
 }
 

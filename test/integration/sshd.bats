@@ -128,11 +128,11 @@ sshc() {
 	run "$DEVENV" ssh -c "cat /dev/.devenv-sshd/authorized_keys"
 	assert_output "$(cut -d' ' -f1,2 "$HOME/.ssh/id_ed25519.pub")"
 	id=$("$DEVENV" status --json | dv_json id)
-	run find "$DV_STORE/envs/$id" -path '*devenv-sshd*'
+	run bash -c 'find "$1" -path "*devenv-sshd*" 2>/dev/null' - "$DV_STORE/envs/$id"
 	assert_output ""
 }
 
-@test "ssh -L forwards a port to a server inside a private env; another key is refused" {
+@test "ssh -L forwards a port to a server inside a private env, through a confined ssh-proxy; another key is refused" {
 	local port
 	dv_sshd_image
 	dv_envfile <<-'EOF'
@@ -144,10 +144,16 @@ sshc() {
 	# A one-line server on the env's own loopback (perl-base: Debian's).
 	"$DEVENV" ssh -c 'perl -MIO::Socket::INET -e '\''$s = IO::Socket::INET->new(LocalAddr => "127.0.0.1:8765", Listen => 5, ReuseAddr => 1) or die; while ($c = $s->accept) { print $c "from inside the env\n"; close $c }'\'' </dev/null >/dev/null 2>&1 &'
 	port=$(dv_free_port)
-	sshc -o ExitOnForwardFailure=yes -L "127.0.0.1:$port:127.0.0.1:8765" devenv-proj 'sleep 3' &
+	ssh -F "$HOME/cfg" -i "$HOME/.ssh/id_ed25519" -o IdentitiesOnly=yes -o BatchMode=yes \
+		-o ExitOnForwardFailure=yes -L "127.0.0.1:$port:127.0.0.1:8765" devenv-proj 'sleep 3' &
+	ssh_pid=$!
 	run dv_wait 10 python3 -c 'import socket, sys; s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1); d = s.recv(100); sys.exit(0 if d == b"from inside the env\n" else 1)' "$port"
-	wait
 	assert_success
+	# ssh-proxy relays confined: no capability, no_new_privs, seccomp.
+	relay=$(pgrep -P "$ssh_pid" -f ssh-proxy)
+	run grep -E '^(CapPrm|CapEff|CapBnd|NoNewPrivs|Seccomp):' "/proc/$relay/status"
+	assert_output $'CapPrm:\t0000000000000000\nCapEff:\t0000000000000000\nCapBnd:\t0000000000000000\nNoNewPrivs:\t1\nSeccomp:\t2'
+	wait "$ssh_pid"
 
 	# A key the user's ~/.ssh/*.pub does not hold gets nowhere.
 	ssh-keygen -q -t ed25519 -N '' -f "$BATS_TEST_TMPDIR/other"
