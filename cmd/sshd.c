@@ -404,6 +404,11 @@ int cmd_ssh_config(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_
 			    "/etc/sudoers.d/devenv-ssh):\n"
 			    "#   %s ALL=(root) NOPASSWD: %s ssh-proxy *\n\n",
 			    pw ? pw->pw_name : "USER", exe);
+		/* Never a DEVENV_HOME through sudo: who chose it would choose
+		 * what root's devenv reads. */
+		if (strcmp(ctx->home, "/var/lib/devenv"))
+			dv_buf_adds(&out, "# (sudo resets DEVENV_HOME: these entries reach root's "
+					  "store /var/lib/devenv)\n\n");
 		dv_buf_adds(&proxy, "sudo -n ");
 	} else if (ctx->rootless || strcmp(ctx->home, "/var/lib/devenv")) {
 		/* ssh may run it with another environment (an editor's). */
