@@ -62,6 +62,11 @@ int ctr_seccomp_prepare(const char *dir, const void *profile, size_t len, unsign
 int ctr_sandbox_load(const char *bpf_path, unsigned long long caps, struct ctr_sandbox *out,
 		     struct dv_error *err);
 void ctr_sandbox_release(struct ctr_sandbox *sb);
+/* noaudit.c: sb's program (or none) with socket(AF_NETLINK, *,
+ * NETLINK_AUDIT) failing EPROTONOSUPPORT first ("no audit in this kernel":
+ * the env's sshd then opens terminal sessions without CAP_AUDIT_WRITE).
+ * -1 (sb unchanged) on an arch it does not know or a program too long. */
+int ctr_sandbox_no_audit(struct ctr_sandbox *sb);
 
 /* A bind mount into a container, made after the root and the checkout. */
 struct ctr_mount {

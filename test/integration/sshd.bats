@@ -100,6 +100,11 @@ sshc() {
 	assert_success
 	assert_equal "${lines[*]}" 'root proj hello "there"'
 	[[ ! -e $HOME/.ssh/known_hosts ]] # nothing learnt on the way: it was known
+	# A terminal session (what a person and an editor's terminal open):
+	# Debian's sshd writes an audit record for it, which must not end it.
+	run sshc -tt devenv-proj 'tty; exit 7' </dev/null
+	assert_failure 7
+	assert_line --regexp '^/dev/pts/[0-9]+'
 	# The key stays the env's: a second ssh-config prints the same line.
 	cp "$HOME/.ssh/devenv_known_hosts" "$BATS_TEST_TMPDIR/kh1"
 	"$DEVENV" ssh-config >/dev/null
@@ -174,6 +179,10 @@ sshc() {
 	run --separate-stderr sshc devenv-proj 'id -un; pwd'
 	assert_success
 	assert_equal "${lines[*]}" "dev /home/dev"
+	run sshc -tt devenv-proj 'id -un; tty' </dev/null
+	assert_success
+	assert_line --regexp '^dev'
+	assert_line --regexp '^/dev/pts/[0-9]+'
 }
 
 @test "ssh-config --install: ~/.ssh/config made 0600 with the Include, added once, the user's own lines kept" {
