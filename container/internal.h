@@ -14,6 +14,8 @@
  * exec.c      ctr_exec: setns into a running env, the command's supervisor
  * session.c   a session's own idmapped view of the checkout (ctr_exec as other ids)
  * relay.c     copying between the host's fds and a container's pipes or pty
+ * relay_confine.c  that relay with no capability, under seccomp (ssh-proxy's)
+ * noaudit.c   a sandbox whose audit socket is "not in the kernel" (the env's sshd)
  * sandbox.c   no_new_privs, capabilities, seccomp: the last steps before exec
  * seccomp.c   Docker-format seccomp profiles compiled to BPF (seccomp_blob.S embeds the default)
  * stop.c      ctr_stop, ctr_probe: pidfds checked against the init's start time

@@ -20,6 +20,7 @@
  * net.c:      the env's network and ports (the host-side helper)
  * sweep.c:    give the host user back what a non-idmapped env changed
  * gc.c:       what gc removes of envs: locks, seccomp programs none uses
+ * sshd.c:     the env's ssh endpoint: ssh-config's and ssh-proxy's files and text
  *
  * Order of calls for `up`: env_locate(), env_lock(), env_up(); release
  * with env_release().
