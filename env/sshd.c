@@ -32,27 +32,32 @@
 #include "util/fs.h"
 #include "util/banned.h"
 
+/* clang-format off */
 const char env_sshd_script[] =
 	"s=\n"
 	"for p in /usr/sbin/sshd /usr/local/sbin/sshd /sbin/sshd /usr/bin/sshd; do\n"
 	"  [ -x \"$p\" ] && s=$p && break\n"
 	"done\n"
-	"[ -n \"$s\" ] || exit " ENV_SSHD_STR(
-		ENV_SSHD_NO_SSHD) "\n"
-				  "d=" ENV_SSHD_RUNDIR "\n"
-				  "umask 077\n"
-				  "mkdir -p \"$d\" && chmod 0755 \"$d\" || exit " ENV_SSHD_STR(
-					  ENV_SSHD_NO_FILES) "\n"
-							     "w() { printf '%s' \"$2\" >\"$d/$1.$$\" && chmod \"$3\" \"$d/$1.$$\" &&"
-							     " mv -f \"$d/$1.$$\" \"$d/$1\"; }\n"
-							     "w host_key \"$DEVENV_SSHD_HOST_KEY\" 0600 &&"
-							     " w authorized_keys \"$DEVENV_SSHD_KEYS\" 0644 &&"
-							     " w sshd_config \"$DEVENV_SSHD_CONFIG\" 0644 || exit " ENV_SSHD_STR(
-								     ENV_SSHD_NO_FILES) "\n"
-											/* Debian's privilege separation folder, which its init would make. */
-											"[ -d /run/sshd ] || mkdir -p -m 0755 /run/sshd 2>/dev/null\n"
-											"unset DEVENV_SSHD_HOST_KEY DEVENV_SSHD_KEYS DEVENV_SSHD_CONFIG\n"
-											"exec \"$s\" -i -e -f \"$d/sshd_config\"\n";
+	"[ -n \"$s\" ] || exit " ENV_SSHD_STR(ENV_SSHD_NO_SSHD) "\n"
+	"d=" ENV_SSHD_RUNDIR "\n"
+	"umask 077\n"
+	"mkdir -p \"$d\" && chmod 0755 \"$d\" || exit " ENV_SSHD_STR(ENV_SSHD_NO_FILES) "\n"
+	"w() { printf '%s' \"$2\" >\"$d/$1.$$\" && chmod \"$3\" \"$d/$1.$$\" &&"
+	" mv -f \"$d/$1.$$\" \"$d/$1\"; }\n"
+	"w host_key \"$DEVENV_SSHD_HOST_KEY\" 0600 &&"
+	" w authorized_keys \"$DEVENV_SSHD_KEYS\" 0644 &&"
+	" w sshd_config \"$DEVENV_SSHD_CONFIG\" 0644 || exit " ENV_SSHD_STR(ENV_SSHD_NO_FILES) "\n"
+	/* Debian's privilege separation folder, which its init would make. */
+	"[ -d /run/sshd ] || mkdir -p -m 0755 /run/sshd 2>/dev/null\n"
+	/* SetEnv is sshd 8.7's: an older one refuses the whole config. */
+	"if grep -q '^SetEnv ' \"$d/sshd_config\" 2>/dev/null &&"
+	" ! \"$s\" -t -f \"$d/sshd_config\" >/dev/null 2>&1; then\n"
+	"  grep -v '^SetEnv ' \"$d/sshd_config\" >\"$d/c.$$\" &&"
+	" mv -f \"$d/c.$$\" \"$d/sshd_config\"\n"
+	"fi\n"
+	"unset DEVENV_SSHD_HOST_KEY DEVENV_SSHD_KEYS DEVENV_SSHD_CONFIG\n"
+	"exec \"$s\" -i -e -f \"$d/sshd_config\"\n";
+/* clang-format on */
 
 /* "ssh-ed25519 AAAA...": a key type ssh knows, then base64, nothing else. */
 static bool key_type_ok(const char *s, size_t n)

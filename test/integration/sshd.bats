@@ -249,3 +249,23 @@ sshc() {
 	assert_line "	ProxyCommand sudo -n '$DEVENV' ssh-proxy 'proj'"
 	assert_equal "$(cat "$BATS_TEST_TMPDIR/owner")" "$user"
 }
+
+@test "an sshd older than 8.7 (no SetEnv): the Envfile's env is left out and the session still opens" {
+	dv_sshd_image
+	# sshd as one before 8.7 sees a config with SetEnv: refused.
+	dv_envfile <<-'EOF'
+	image: sshd:test
+	env:
+	  GREETING: hello
+	provision:
+	  - run: >-
+	      mv /usr/sbin/sshd /usr/sbin/sshd.real &&
+	      printf '#!/bin/sh\ngrep -q "^SetEnv" "$3" && { echo "$3: Bad configuration option: SetEnv" >&2; exit 255; }\nexec /usr/sbin/sshd.real "$@"\n' >/usr/sbin/sshd &&
+	      chmod 0755 /usr/sbin/sshd
+	EOF
+	"$DEVENV" up -q
+	"$DEVENV" ssh-config >"$HOME/cfg"
+	run --separate-stderr sshc devenv-proj 'echo "[$GREETING]"'
+	assert_success
+	assert_output "[]"
+}
