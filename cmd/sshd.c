@@ -72,6 +72,61 @@ static char *user_home(struct dv_error *err)
 	return NULL;
 }
 
+/* The keys to authorise: the .pub files of home/.ssh and the agent's.
+ * Root for a user of sudo reads them as that user, in a child of theirs:
+ * never root's eyes on files through links in their home. */
+static int user_keys(const char *home, struct dv_buf *keys, struct dv_error *err)
+{
+	struct dv_error none = { 0 };
+	uid_t uid;
+	gid_t gid;
+	int p[2], st;
+	pid_t pid;
+
+	if (!sudo_user(&uid, &gid)) {
+		int files = env_sshd_user_keys(home, keys, &none);
+
+		if (!env_sshd_agent_keys(keys) && files < 0)
+			goto nokeys;
+		return 0;
+	}
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return dv_err(err, errno, "pipe");
+	if ((pid = fork()) < 0) {
+		close(p[0]);
+		close(p[1]);
+		return dv_err(err, errno, "fork");
+	}
+	if (pid == 0) {
+		struct dv_buf b = { 0 };
+
+		close(p[0]);
+		if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 ||
+		    setresuid(uid, uid, uid) < 0)
+			_exit(1);
+		env_sshd_user_keys(home, &b, &none);
+		_exit(b.s && dv_write_full(p[1], b.s, b.len, &none) < 0 ? 1 : 0);
+	}
+	close(p[1]);
+	{
+		dv_autofree char *text = NULL;
+		size_t len = 0;
+
+		if (dv_read_all(p[0], &text, &len, &none) == 0)
+			env_sshd_keys_filter(text, len, keys); /* checked again, on our side */
+	}
+	close(p[0]);
+	if (dv_waitpid(pid, &st, err) < 0)
+		return -1;
+	if (keys->len)
+		return 0;
+nokeys:
+	return dv_err_plain(err, ENOENT,
+			    "no public key to authorise: none in %s/.ssh/*.pub nor in your ssh "
+			    "agent; make one with ssh-keygen",
+			    home);
+}
+
 static int proxy_opt(int c, const char *arg, void *data, struct dv_error *err)
 {
 	(void)c;
@@ -112,9 +167,10 @@ int cmd_ssh_proxy(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_c
 			     env.id);
 		goto out;
 	}
-	if (env_checkout_check(&env.state, err) < 0 || !(home = user_home(err)) ||
-	    env_sshd_user_keys(home, &keys, err) < 0 ||
-	    env_sshd_hostkey(st, env.id, &priv, &pub, err) < 0)
+	if (env_checkout_check(&env.state, err) < 0 || !(home = user_home(err)))
+		goto out;
+	/* ~/.ssh's .pub files, and the keys of the agent ssh runs us with. */
+	if (user_keys(home, &keys, err) < 0 || env_sshd_hostkey(st, env.id, &priv, &pub, err) < 0)
 		goto out;
 	env_sshd_config(&env.state, &conf);
 	dv_strv_push(&envp, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");

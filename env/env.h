@@ -414,6 +414,9 @@ size_t env_sshd_keys_filter(const char *text, size_t len, struct dv_buf *out);
 /* The keys of the .pub files of home/.ssh (regular files only): their count, or -1
  * (ENOENT: none, with what to do). */
 int env_sshd_user_keys(const char *home, struct dv_buf *out, struct dv_error *err);
+/* The keys the user's ssh agent holds (SSH_AUTH_SOCK; `ssh-add -L`),
+ * appended to out: how many (0: no agent, or none). */
+size_t env_sshd_agent_keys(struct dv_buf *out);
 /* The sshd_config ssh-proxy gives the env's sshd; s (may be NULL): the
  * Envfile's env as SetEnv lines. */
 void env_sshd_config(const struct env_record *s, struct dv_buf *out);

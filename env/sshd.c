@@ -208,13 +208,14 @@ void env_sshd_config(const struct env_record *s, struct dv_buf *out)
 	}
 }
 
-/* Run the host's ssh-keygen for a new ed25519 key at path: stdin, stdout
- * (ssh-proxy's is ssh's stream) and stderr away from ours. */
-static int keygen(const char *path, const char *comment, struct dv_error *err)
+/* Run a host program (ssh-keygen, ssh-add), never on ssh-proxy's stdio
+ * (ssh's stream): stdin from /dev/null; one of its outputs into *got (at
+ * most 256 KiB: its stdout with `want_stdout`, else its stderr), the other
+ * to /dev/null. Returns its exit status (127: not found, 128+signal), -1
+ * when it could not be started. */
+static int run_host(char *const argv[], bool want_stdout, struct dv_buf *got, struct dv_error *err)
 {
-	char *argv[] = { "ssh-keygen",    "-q", "-t",         "ed25519", "-N", "", "-C",
-			 (char *)comment, "-f", (char *)path, NULL };
-	char errbuf[512] = "";
+	char buf[4096];
 	int p[2], st;
 	pid_t pid;
 	ssize_t n;
@@ -230,26 +231,53 @@ static int keygen(const char *path, const char *comment, struct dv_error *err)
 	if (pid == 0) {
 		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 
-		if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(p[1], 2) < 0)
+		if (null < 0 || dup2(null, 0) < 0 || dup2(want_stdout ? p[1] : null, 1) < 0 ||
+		    dup2(want_stdout ? null : p[1], 2) < 0)
 			_exit(126);
 		execvp(argv[0], argv);
 		_exit(errno == ENOENT ? 127 : 126);
 	}
 	close(p[1]);
-	n = read(p[0], errbuf, sizeof(errbuf) - 1);
+	while ((n = read(p[0], buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR))
+		if (n > 0 && got->len < 256 * 1024)
+			dv_buf_add(got, buf, (size_t)n);
 	close(p[0]);
-	errbuf[n > 0 ? n : 0] = 0;
-	errbuf[strcspn(errbuf, "\r\n")] = 0;
 	if (dv_waitpid(pid, &st, err) < 0)
 		return -1;
-	if (WIFEXITED(st) && WEXITSTATUS(st) == 127)
-		return dv_err_plain(err, ENOENT,
-				    "ssh-keygen is not installed on this host: install openssh-client "
-				    "(the env's host key is made with it)");
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-		return dv_err_plain(err, EIO, "ssh-keygen could not make the env's host key: %s",
-				    errbuf[0] ? errbuf : "it failed");
-	return 0;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* A new ed25519 key at path, by the host's ssh-keygen. */
+static int keygen(const char *path, const char *comment, struct dv_error *err)
+{
+	char *argv[] = { "ssh-keygen",    "-q", "-t",         "ed25519", "-N", "", "-C",
+			 (char *)comment, "-f", (char *)path, NULL };
+	struct dv_buf msg = { 0 };
+	int st = run_host(argv, false, &msg, err);
+
+	if (st == 127)
+		dv_err_plain(err, ENOENT,
+			     "ssh-keygen is not installed on this host: install openssh-client "
+			     "(the env's host key is made with it)");
+	else if (st > 0)
+		dv_err_plain(err, EIO, "ssh-keygen could not make the env's host key: %.*s",
+			     msg.s ? (int)strcspn(msg.s, "\r\n") : 9, msg.s ? msg.s : "it failed");
+	dv_buf_release(&msg);
+	return st == 0 ? 0 : -1;
+}
+
+size_t env_sshd_agent_keys(struct dv_buf *out)
+{
+	char *argv[] = { "ssh-add", "-L", NULL };
+	struct dv_buf got = { 0 };
+	size_t n = 0;
+
+	if (!getenv("SSH_AUTH_SOCK") || !*getenv("SSH_AUTH_SOCK"))
+		return 0;
+	if (run_host(argv, true, &got, &(struct dv_error){ 0 }) == 0 && got.s)
+		n = env_sshd_keys_filter(got.s, got.len, out);
+	dv_buf_release(&got);
+	return n;
 }
 
 /* Read sshd/host_key(.pub) of the env's folder: 0, or -1 with errno ENOENT

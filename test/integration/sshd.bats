@@ -137,7 +137,7 @@ sshc() {
 	assert_output ""
 }
 
-@test "ssh -L forwards a port to a server inside a private env, through a confined ssh-proxy; another key is refused" {
+@test "ssh -L forwards a port to a server inside a private env, through a confined ssh-proxy; another key is refused, unless the agent holds it" {
 	local port
 	dv_sshd_image
 	dv_envfile <<-'EOF'
@@ -165,6 +165,13 @@ sshc() {
 	run ssh -F "$HOME/cfg" -i "$BATS_TEST_TMPDIR/other" -o IdentitiesOnly=yes -o BatchMode=yes devenv-proj true
 	assert_failure 255
 	assert_output --partial "Permission denied"
+	# ... unless the user's agent holds it: its keys are authorised too.
+	eval "$(ssh-agent -s)" >/dev/null
+	ssh-add -q "$BATS_TEST_TMPDIR/other" 2>/dev/null
+	run ssh -F "$HOME/cfg" -i "$BATS_TEST_TMPDIR/other" -o IdentitiesOnly=yes -o BatchMode=yes devenv-proj 'echo in'
+	ssh-agent -k >/dev/null
+	assert_success
+	assert_output "in"
 }
 
 @test "the Envfile's user: ssh-config says User NAME and ssh logs in as it, in its home" {
@@ -230,6 +237,11 @@ sshc() {
 	assert_equal "$stderr" "devenv: env 'proj' is not running; 'devenv up' starts it"
 	run --separate-stderr "$DEVENV" ssh-proxy nosuch </dev/null
 	assert_failure
+	"$DEVENV" up -q
+	mkdir "$BATS_TEST_TMPDIR/nokeys"
+	run --separate-stderr env HOME="$BATS_TEST_TMPDIR/nokeys" SSH_AUTH_SOCK= "$DEVENV" ssh-proxy proj </dev/null
+	assert_failure
+	assert_equal "$stderr" "devenv: no public key to authorise: none in $BATS_TEST_TMPDIR/nokeys/.ssh/*.pub nor in your ssh agent; make one with ssh-keygen"
 }
 
 @test "root's store for a user of sudo: ProxyCommand through sudo -n, the sudoers rule, the user's files written as the user" {
@@ -248,6 +260,12 @@ sshc() {
 	assert_line "#   $user ALL=(root) NOPASSWD: $DEVENV ssh-proxy *"
 	assert_line "	ProxyCommand sudo -n '$DEVENV' ssh-proxy 'proj'"
 	assert_equal "$(cat "$BATS_TEST_TMPDIR/owner")" "$user"
+	# ssh-proxy under sudo authorises that user's keys, not root's.
+	if ! compgen -G "$home/.ssh/*.pub" >/dev/null; then
+		run --separate-stderr env SUDO_UID="$uid" SUDO_GID="$gid" "$DEVENV" ssh-proxy proj </dev/null
+		assert_failure
+		assert_equal "$stderr" "devenv: no public key to authorise: none in $home/.ssh/*.pub nor in your ssh agent; make one with ssh-keygen"
+	fi
 }
 
 @test "an sshd older than 8.7 (no SetEnv): the Envfile's env is left out and the session still opens" {
