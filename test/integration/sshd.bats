@@ -18,7 +18,10 @@ setup() {
 	chmod 0700 "$HOME/.ssh"
 	ssh-keygen -q -t ed25519 -N '' -C me@my-laptop -f "$HOME/.ssh/id_ed25519"
 }
-teardown() { dv_teardown; }
+teardown() {
+	[[ -z ${SSH_AGENT_PID:-} ]] || kill "$SSH_AGENT_PID" 2>/dev/null || true
+	dv_teardown
+}
 
 # dv_sshd_image: sshd:test in the test's store, Debian's openssh-server
 # and rsync on the shared Debian base, built by up + commit once per run
@@ -169,7 +172,6 @@ sshc() {
 	eval "$(ssh-agent -s)" >/dev/null
 	ssh-add -q "$BATS_TEST_TMPDIR/other" 2>/dev/null
 	run ssh -F "$HOME/cfg" -i "$BATS_TEST_TMPDIR/other" -o IdentitiesOnly=yes -o BatchMode=yes devenv-proj 'echo in'
-	ssh-agent -k >/dev/null
 	assert_success
 	assert_output "in"
 }
