@@ -247,17 +247,19 @@ sshc() {
 }
 
 @test "root's store for a user of sudo: ProxyCommand through sudo -n, the sudoers rule, the user's files written as the user" {
-	local user=devenv-rootless home uid gid
+	local user=devenv-rootless home uid gid had_ssh
 	dv_need_host_root
 	id -u "$user" >/dev/null 2>&1 || skip "no user $user (scripts/run-tests makes it for the rootless pass)"
 	uid=$(id -u "$user") gid=$(id -g "$user") home=$(getent passwd "$user" | cut -d: -f6)
 	[[ ! -e $home/.ssh/devenv_known_hosts ]] || skip "$home/.ssh/devenv_known_hosts is there already"
+	[[ -d $home/.ssh ]] && had_ssh=1 || had_ssh=
 	dv_busybox_image
 	printf 'image: busybox\n' | dv_envfile
 	"$DEVENV" up -q
 	run env SUDO_UID="$uid" SUDO_GID="$gid" SUDO_USER="$user" "$DEVENV" ssh-config
 	stat -c %U "$home/.ssh/devenv_known_hosts" >"$BATS_TEST_TMPDIR/owner" 2>&1 || true
 	rm -f "$home/.ssh/devenv_known_hosts"
+	[[ -n $had_ssh ]] || rmdir "$home/.ssh"
 	assert_success
 	assert_line "#   $user ALL=(root) NOPASSWD: $DEVENV ssh-proxy *"
 	assert_line "	ProxyCommand sudo -n '$DEVENV' ssh-proxy 'proj'"
