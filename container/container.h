@@ -62,6 +62,11 @@ int ctr_seccomp_prepare(const char *dir, const void *profile, size_t len, unsign
 int ctr_sandbox_load(const char *bpf_path, unsigned long long caps, struct ctr_sandbox *out,
 		     struct dv_error *err);
 void ctr_sandbox_release(struct ctr_sandbox *sb);
+/* noaudit.c: sb's program (or none) with socket(AF_NETLINK, *,
+ * NETLINK_AUDIT) failing EPROTONOSUPPORT first ("no audit in this kernel":
+ * the env's sshd then opens terminal sessions without CAP_AUDIT_WRITE).
+ * -1 (sb unchanged) on an arch it does not know or a program too long. */
+int ctr_sandbox_no_audit(struct ctr_sandbox *sb);
 
 /* A secret: the file /run/secrets/NAME (0400, uid:gid) on a tmpfs of its
  * own, read-only, mounted while a build step or an exec'd command runs. */
@@ -258,6 +263,9 @@ struct ctr_exec {
 					      namespace of the command's own, owned by its
 					      user; masked in its output and tee */
 	size_t n_secrets;
+	bool confine_relay;                /* ctr_exec: once the command runs, we relay with no
+			       capability, no_new_privs and a seccomp allow-list
+			       (ssh-proxy: its peer is a network client) */
 };
 
 /* A mount the env made, as state.json records it: sessions that need an

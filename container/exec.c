@@ -623,6 +623,8 @@ static int exec_in(int pidfd, const struct ctr_init *init, const struct dv_strv 
 			goto out;
 		}
 	}
+	if (x->confine_relay && ctr_relay_confine(err) < 0)
+		goto out;
 	if (master >= 0 && isatty(0) && tcgetattr(0, &saved_tio) == 0) {
 		struct termios tio = saved_tio;
 

@@ -15,6 +15,8 @@
  * session.c   a session's own idmapped view of the checkout (ctr_exec as other ids)
  * relay.c     copying between the host's fds and a container's pipes or pty
  * secrets.c   secrets as files on a read-only tmpfs at /run/secrets
+ * relay_confine.c  that relay with no capability, under seccomp (ssh-proxy's)
+ * noaudit.c   a sandbox whose audit socket is "not in the kernel" (the env's sshd)
  * sandbox.c   no_new_privs, capabilities, seccomp: the last steps before exec
  * seccomp.c   Docker-format seccomp profiles compiled to BPF (seccomp_blob.S embeds the default)
  * stop.c      ctr_stop, ctr_probe: pidfds checked against the init's start time
@@ -246,5 +248,9 @@ int ctr_netns_setup(struct dv_error *err);
 
 /* copy.c: all of in to out (name for messages). */
 int ctr_copy_data(int in, int out, const char *name, struct dv_error *err);
+
+/* relay_confine.c: drop every capability, no_new_privs, and the relay's
+ * seccomp allow-list (ctr_exec.confine_relay). */
+int ctr_relay_confine(struct dv_error *err);
 
 #endif

@@ -21,6 +21,7 @@
  * sweep.c:    give the host user back what a non-idmapped env changed
  * gc.c:       what gc removes of envs: locks, seccomp programs none uses
  * dotfiles.c: the user's dotfiles copied into the env on its first start
+ * sshd.c:     the env's ssh endpoint: ssh-config's and ssh-proxy's files and text
  *
  * Order of calls for `up`: env_locate(), env_lock(), env_up(); release
  * with env_release().
@@ -453,5 +454,44 @@ int env_vol_remove(const struct layer_store *st, const char *name, struct dv_err
 int env_vol_list(const struct layer_store *st, bool sizes, struct env_vol **out, size_t *n,
 		 struct dv_error *err);
 void env_vols_free(struct env_vol *v, size_t n);
+
+/* sshd.c: the env's ssh endpoint (`ssh-config`, `ssh-proxy`): the env's
+ * sshd in inetd mode over ssh-proxy's stdio, its files in a folder of the
+ * env's /dev (a tmpfs: never in a layer). */
+#define ENV_SSHD_RUNDIR "/dev/.devenv-sshd"
+#define ENV_SSHD_STR_(x) #x
+#define ENV_SSHD_STR(x) ENV_SSHD_STR_(x)
+#define ENV_SSHD_NO_SSHD 120  /* env_sshd_script's status: no sshd in the env */
+#define ENV_SSHD_NO_FILES 121 /* it could not write its files */
+/* sh -c this as the env's root, with DEVENV_SSHD_HOST_KEY, DEVENV_SSHD_KEYS
+ * and DEVENV_SSHD_CONFIG in its environment: writes them to ENV_SSHD_RUNDIR
+ * and execs sshd -i. */
+extern const char env_sshd_script[];
+/* The env's ed25519 host key, made once with the host's ssh-keygen in
+ * envs/<id>/sshd/: *priv the private key file, *pub "ssh-ed25519 BASE64"
+ * (caller frees both). */
+int env_sshd_hostkey(const struct layer_store *st, const char *env_id, char **priv, char **pub,
+		     struct dv_error *err);
+/* The "TYPE BASE64" of each public key line of text (a .pub file, an
+ * authorized_keys): options, comments and anything else left out. Appends
+ * them to out, one a line; returns how many. */
+size_t env_sshd_keys_filter(const char *text, size_t len, struct dv_buf *out);
+/* The keys of the .pub files of home/.ssh (regular files only): their count, or -1
+ * (ENOENT: none, with what to do). */
+int env_sshd_user_keys(const char *home, struct dv_buf *out, struct dv_error *err);
+/* The keys the user's ssh agent holds (SSH_AUTH_SOCK; `ssh-add -L`),
+ * appended to out: how many (0: no agent, or none). */
+size_t env_sshd_agent_keys(struct dv_buf *out);
+/* The sshd_config ssh-proxy gives the env's sshd; s (may be NULL): the
+ * Envfile's env as SetEnv lines. */
+void env_sshd_config(const struct env_record *s, struct dv_buf *out);
+/* ~/.ssh/config's text with `Include "path"` first: 1 with the new text in
+ * *out, 0 when an Include of path is there already (out untouched). The
+ * user's lines are kept byte for byte. */
+int env_sshd_include(const char *text, size_t len, const char *path, struct dv_buf *out);
+/* A known_hosts file's text with `lines` ("HOST TYPE BASE64") in place of
+ * the lines for the same HOST, the others kept. */
+void env_sshd_known_merge(const char *old, size_t len, const struct dv_strv *lines,
+			  struct dv_buf *out);
 
 #endif
