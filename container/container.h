@@ -263,7 +263,7 @@ struct ctr_exec {
 					      namespace of the command's own, owned by its
 					      user; masked in its output and tee */
 	size_t n_secrets;
-	bool confine_relay;                /* ctr_exec: once the command runs, we relay with no
+	bool confine_relay; /* ctr_exec: once the command runs, we relay with no
 			       capability, no_new_privs and a seccomp allow-list
 			       (ssh-proxy: its peer is a network client) */
 };
