@@ -39,6 +39,7 @@ struct env_step {
 	char *git_commit;   /* GIT: the resolved commit (40 hex), filled in by
 			     provision/git.c before the keys are computed */
 	unsigned line, col; /* where the step starts in the Envfile */
+	bool ssh_agent;     /* RUN in provision: `ssh_agent: true` (not in its key) */
 };
 
 /* `network`: private (the default, as Docker's bridge: a network namespace
@@ -129,6 +130,14 @@ struct env_security {
 	unsigned git_metadata_line, git_metadata_col;
 };
 
+/* `ssh_agent` (envfile/agent.c): the developer's agent, filtered. */
+enum env_agent_mode { ENV_AGENT_NONE, ENV_AGENT_ALL, ENV_AGENT_LIST, ENV_AGENT_CONFIRM };
+struct env_agent {
+	enum env_agent_mode mode;
+	struct dv_strv keys; /* LIST: key comments or "SHA256:..." fingerprints */
+	unsigned line, col;  /* the key's position (0: absent) */
+};
+
 /* The most layers an env can have, its image's and one per provisioning
  * step: overlay stacks at most 500 lower layers (the kernel's
  * OVL_MAX_STACK), and every container of devenv adds one, the skeleton of
@@ -170,6 +179,7 @@ struct env_spec {
 	size_t n_services;
 	struct env_hostvar *host_env; /* devcontainer.json's ${localEnv:...}, in file order */
 	size_t n_host_env;
+	struct env_agent ssh_agent; /* `ssh_agent`: sessions and on_up */
 };
 
 /* Look for "Envfile" in start_dir and its parents, stopping at the repository

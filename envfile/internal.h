@@ -135,6 +135,13 @@ void envfile_mounts_release(struct env_mount *m, size_t n);
 /* After every key is read: targets unique and not the workdir. */
 int envfile_check_mount_targets(struct env_vctx *v, const struct env_spec *spec);
 
+/* agent.c: `ssh_agent` at the top and on a step. */
+int envfile_set_agent(struct env_vctx *v, const struct env_node *key, const struct env_node *val,
+		      struct env_agent *out);
+int envfile_step_agent(struct env_vctx *v, const struct env_node *key, const struct env_node *val,
+		       bool *out);
+void envfile_agent_release(struct env_agent *a);
+
 /* services.c: `services`. */
 int envfile_set_services(struct env_vctx *v, const struct env_node *key, const struct env_node *val,
 			 struct env_spec *spec);

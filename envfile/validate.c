@@ -21,10 +21,10 @@
 static const char *const top_keys[] = {
 	"name",  "image",     "workdir",  "shell",    "env",        "provision",
 	"on_up", "resources", "security", "user",     "cache_from", "network",
-	"ports", "volumes",   "mounts",   "services", "logs",
+	"ports", "volumes",   "mounts",   "services", "logs",       "ssh_agent",
 };
-static const char *const step_keys[] = { "run", "copy", "git",    "download",
-					 "to",  "ref",  "sha256", "env" };
+static const char *const step_keys[] = { "run", "copy",   "git", "download", "to",
+					 "ref", "sha256", "env", "ssh_agent" };
 static const char *const on_up_keys[] = { "run", "env" };
 
 /* The parse context is shared with the key parsers of node.c and others. */
@@ -405,7 +405,7 @@ static int parse_step(struct vctx *v, const char *list, const struct env_node *i
 {
 	const struct env_node *kind_k = NULL, *kind_v = NULL, *to_k = NULL, *to_v = NULL;
 	const struct env_node *ref_k = NULL, *ref_v = NULL, *sha_k = NULL, *sha_v = NULL;
-	const struct env_node *env_k = NULL, *env_v = NULL;
+	const struct env_node *env_k = NULL, *env_v = NULL, *agent_k = NULL;
 	bool on_up = strcmp(list, "on_up") == 0;
 	const char *s;
 	char buf[64];
@@ -427,6 +427,10 @@ static int parse_step(struct vctx *v, const char *list, const struct env_node *i
 
 		if (check_key(v, item, i) < 0)
 			return -1;
+		if (on_up && strcmp(k->value, "ssh_agent") == 0)
+			return AT_NODE(v, k,
+				       "'on_up' steps get the top-level 'ssh_agent'; remove it "
+				       "here");
 		if (on_up && strcmp(k->value, "run") && strcmp(k->value, "env")) {
 			for (size_t j = 0; j < sizeof(step_keys) / sizeof(*step_keys); j++)
 				if (strcmp(k->value, step_keys[j]) == 0)
@@ -452,6 +456,10 @@ static int parse_step(struct vctx *v, const char *list, const struct env_node *i
 		} else if (strcmp(k->value, "env") == 0) {
 			env_k = k;
 			env_v = x;
+		} else if (strcmp(k->value, "ssh_agent") == 0) {
+			agent_k = k;
+			if (envfile_step_agent(v, k, x, &step->ssh_agent) < 0)
+				return -1;
 		} else {
 			return unknown_key(v, k, " in a step", step_keys,
 					   sizeof(step_keys) / sizeof(*step_keys));
@@ -467,7 +475,15 @@ static int parse_step(struct vctx *v, const char *list, const struct env_node *i
 		}
 	}
 	if (!kind_k) {
-		const struct env_node *first = to_k ? to_k : ref_k ? ref_k : sha_k ? sha_k : env_k;
+		const struct env_node *first = to_k    ? to_k
+					       : ref_k ? ref_k
+					       : sha_k ? sha_k
+					       : env_k ? env_k
+						       : agent_k;
+
+		if (first == agent_k)
+			return AT_NODE(v, agent_k,
+				       "'ssh_agent' in a step needs 'run:' with the command to run");
 
 		if (first == to_k)
 			return AT_NODE(v, to_k, "'to' needs 'copy:' with the path to copy from");
@@ -477,6 +493,9 @@ static int parse_step(struct vctx *v, const char *list, const struct env_node *i
 			return AT_NODE(v, sha_k, "'sha256' needs 'download:' with the file's URL");
 		return AT_NODE(v, env_k, "'env' in a step needs 'run:' with the command to run");
 	}
+	if (agent_k && strcmp(kind_k->value, "run"))
+		return AT_NODE(v, agent_k, "'ssh_agent' goes with 'run', not with '%s'",
+			       kind_k->value);
 	if (env_k && strcmp(kind_k->value, "run"))
 		return AT_NODE(v, env_k,
 			       "'env' goes with 'run', not with '%s'; steps that do not "
@@ -650,6 +669,8 @@ static int set_key(struct vctx *v, const struct env_node *key, const struct env_
 					  &spec->n_mounts);
 	if (strcmp(k, "services") == 0)
 		return envfile_set_services(v, key, val, spec);
+	if (strcmp(k, "ssh_agent") == 0)
+		return envfile_set_agent(v, key, val, &spec->ssh_agent);
 	return unknown_key(v, key, "", top_keys, sizeof(top_keys) / sizeof(top_keys[0]));
 }
 
@@ -772,5 +793,6 @@ void env_spec_release(struct env_spec *spec)
 	for (i = 0; i < spec->n_host_env; i++)
 		free(spec->host_env[i].name);
 	free(spec->host_env);
+	envfile_agent_release(&spec->ssh_agent);
 	memset(spec, 0, sizeof(*spec));
 }

@@ -430,6 +430,7 @@ enum prov_req_kind {
 	PROV_REQ_NETWORK_HOST, /* a written `network: host` */
 	PROV_REQ_IMAGE,        /* `image:` (env or service) from loopback or link-local */
 	PROV_REQ_CHECKOUT,     /* an Envfile below the checkout's root its git index lacks */
+	PROV_REQ_SSH_AGENT,    /* `ssh_agent` (top level, or a step's) */
 };
 struct prov_request {
 	enum prov_req_kind kind;
