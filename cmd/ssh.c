@@ -36,6 +36,7 @@ int cmd_ssh(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *c
 	struct ctr_owner owner;
 	struct env env = { .lock_fd = -1 };
 	struct dv_strv envp = { 0 };
+	struct hnet_agent agent = HNET_AGENT_INIT;
 	char cwd[PATH_MAX], dir[PATH_MAX];
 	bool helped;
 	int oi = cmd_parse_opts(ctx, call, &os, &helped, err), status = 0, ret = -1;
@@ -68,6 +69,19 @@ int cmd_ssh(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *c
 	}
 	for (size_t i = 0; i < env.state.env.n; i++)
 		dv_strv_push(&envp, env.state.env.v[i]);
+	/* `ssh_agent`: a filter of the developer's agent for this session
+	 * alone (nothing happens without the key). */
+	if (env.state.ssh_agent && env.state.ssh_agent[0]) {
+		if (env_agent_start(st, &env.state, "ssh", -1, &agent, err) < 0) {
+			if (err->errnum == ESRCH)
+				dv_err_plain(err, ESRCH,
+					     "env '%s' is not running; 'devenv up' starts it",
+					     env.state.name);
+			goto out;
+		}
+		if (agent.pid)
+			dv_strv_push_owned(&envp, dv_xasprintf("SSH_AUTH_SOCK=%s", agent.path));
+	}
 	bool tty = ctx->tty_in; /* as `docker exec -it`: a terminal in, a pty inside */
 	if (tty)
 		dv_strv_push_owned(&envp, dv_xasprintf("TERM=%s", term ? term : "xterm"));
@@ -115,6 +129,7 @@ int cmd_ssh(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *c
 	err->status = status;
 	ret = status == 0 ? 0 : -2; /* -2: exit with the command's status, print nothing */
 out:
+	hnet_agent_stop(&agent);
 	dv_strv_release(&envp);
 	env_release(&env);
 	return ret;

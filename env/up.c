@@ -238,14 +238,24 @@ static void fill_state(struct env_record *s, const struct env *env, const struct
 	env_vol_names(spec, env->id, &s->volumes);
 	s->cgroups = cgroups;
 	s->init = init;
+	{
+		static const char *const modes[] = { [ENV_AGENT_NONE] = "",
+						     [ENV_AGENT_ALL] = "all",
+						     [ENV_AGENT_LIST] = "list",
+						     [ENV_AGENT_CONFIRM] = "confirm" };
+
+		s->ssh_agent = dv_xstrdup(modes[spec->ssh_agent.mode]);
+		for (size_t i = 0; i < spec->ssh_agent.keys.n; i++)
+			dv_strv_push(&s->ssh_agent_keys, spec->ssh_agent.keys.v[i]);
+	}
 	s->created = created;
 }
 
 /* Run the on_up steps in the running env, output to the terminal and log.
  * ctr_exec() moves the calling process into the env's namespaces, so each
  * step runs from a child of ours. */
-static int run_on_up(const struct dv_ctx *ctx, const struct env *env, int log_fd,
-		     struct dv_error *err)
+static int run_on_up_steps(const struct dv_ctx *ctx, const struct env *env, int log_fd,
+			   const char *agent_sock, struct dv_error *err)
 {
 	const struct env_spec *spec = &env->spec;
 
@@ -256,6 +266,8 @@ static int run_on_up(const struct dv_ctx *ctx, const struct env *env, int log_fd
 		struct ctr_owner owner;
 
 		prov_step_envp(spec, step, &envp); /* the step's own `env` over the env's */
+		if (agent_sock)
+			dv_strv_push_owned(&envp, dv_xasprintf("SSH_AUTH_SOCK=%s", agent_sock));
 		/* No input (the terminal's typeahead is the developer's),
 		 * output to us, made safe for a terminal, and as it is to the
 		 * log, or with -q to the log alone ('devenv logs'). */
@@ -348,6 +360,22 @@ static int run_on_up(const struct dv_ctx *ctx, const struct env *env, int log_fd
 		}
 	}
 	return 0;
+}
+
+/* on_up with the env's `ssh_agent` (one filter for all its steps, gone
+ * when they are), or without. */
+static int run_on_up(const struct dv_ctx *ctx, const struct env *env, int log_fd,
+		     struct dv_error *err)
+{
+	struct hnet_agent agent = HNET_AGENT_INIT;
+	int ret;
+
+	if (env->spec.n_on_up && env->state.ssh_agent && env->state.ssh_agent[0] &&
+	    env_agent_start(NULL, &env->state, "on_up", log_fd, &agent, err) < 0)
+		return -1;
+	ret = run_on_up_steps(ctx, env, log_fd, agent.pid ? agent.path : NULL, err);
+	hnet_agent_stop(&agent);
+	return ret;
 }
 
 /* The env's writable layer no longer fits its chain: start it afresh. */
