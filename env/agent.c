@@ -48,8 +48,9 @@ int env_agent_start(const struct layer_store *st, const struct env_record *s, co
 	/* confirm asks on our terminal; with none, every signature is refused */
 	if (pol.mode == HNET_AGENT_CONFIRM)
 		pol.tty_fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
-	/* As the network helper: as root, the checkout's owner once confined. */
-	if (dv_userns_is_initial())
+	/* As the network helper: as root, the checkout's owner once confined
+	 * (a rootless store's `devenv ssh` runs as that user already). */
+	if (dv_userns_is_initial() && geteuid() == 0)
 		ids = (struct hnet_ids){ true, s->host_uid, s->host_gid };
 	ret = hnet_agent_start(&s->init, getenv("SSH_AUTH_SOCK"), &pol, &ids, out, warning,
 			       sizeof(warning), err);

@@ -1,0 +1,187 @@
+#!/usr/bin/env bats
+# ssh_agent: the env's SSH_AUTH_SOCK is devenv's filter of the developer's
+# agent (hostnet/agent.c). A host agent holds two keys; the env sees and
+# signs with the listed one only, everything else is refused, and the env's
+# log names each request. Clients: test/fixtures/agentc (static, from the
+# checkout, so any image runs it).
+
+load helpers
+bats_require_minimum_version 1.5.0
+
+setup() {
+	dv_setup
+	[[ -x $DV_ROOT/test/fixtures/agentc ]] || {
+		echo "test/fixtures/agentc is missing: run make" >&2
+		return 1
+	}
+	cp "$DV_ROOT/test/fixtures/agentc" .
+	ssh-keygen -q -t ed25519 -N '' -C listed-key -f listed
+	ssh-keygen -q -t ed25519 -N '' -C other-key -f other
+	eval "$(ssh-agent -s -a "$BATS_TEST_TMPDIR/agent.sock")" >/dev/null
+	ssh-add -q listed other
+	LISTED_FP=$(ssh-keygen -lf listed.pub | cut -d' ' -f2)
+	OTHER_FP=$(ssh-keygen -lf other.pub | cut -d' ' -f2)
+}
+teardown() {
+	[[ -n ${SSH_AGENT_PID:-} ]] && kill "$SSH_AGENT_PID" 2>/dev/null
+	dv_teardown
+}
+
+# log: the env's log (on_up output and the agent's lines).
+env_log() {
+	cat "$DV_STORE"/envs/*/log
+}
+
+# no_filter_left: no filter of this store's envs runs (each ends with its
+# session or its up).
+no_filter_left() {
+	[[ -z $(dv_pgrep_store -x devenv-agent) ]]
+}
+
+@test "ssh_agent [key]: the env lists and signs with the listed key only; the other key, lock and add are refused; the log names each" {
+	dv_busybox_image
+	dv_envfile <<-'EOF'
+	image: busybox
+	ssh_agent: [listed-key]
+	EOF
+	"$DEVENV" up -q
+	run "$DEVENV" ssh -c './agentc list'
+	assert_success
+	assert_output "1
+listed-key"
+	run "$DEVENV" ssh -c './agentc sign listed.pub'
+	assert_success
+	assert_output signed
+	# The env knows the other key's public half; the filter still refuses.
+	run "$DEVENV" ssh -c './agentc sign other.pub'
+	assert_failure
+	assert_output refused
+	run "$DEVENV" ssh -c './agentc lock'
+	assert_failure
+	assert_output refused
+	run ssh-add -l # the host's agent was not locked
+	assert_success
+	run env_log
+	assert_line --partial "ssh_agent: ssh: sign with $LISTED_FP (listed-key): allowed"
+	assert_line --partial "ssh_agent: ssh: sign with $OTHER_FP (other-key): refused (not in ssh_agent)"
+	assert_line --partial "ssh_agent: ssh: refused message 22 (lock)"
+	# A fingerprint names a key as well as its comment does.
+	dv_envfile <<-EOF
+	image: busybox
+	ssh_agent: ["$OTHER_FP"]
+	EOF
+	"$DEVENV" reload -q
+	run "$DEVENV" ssh -c './agentc list'
+	assert_output "1
+other-key"
+	# Each session's filter and socket go with it: a session sees its own.
+	no_filter_left
+	run "$DEVENV" ssh -c 'ls /dev/shm | wc -l'
+	assert_output 1
+}
+
+@test "ssh_agent: true gives every key; confirm with no terminal refuses each signature and says why in the log" {
+	dv_busybox_image
+	dv_envfile <<-'EOF'
+	image: busybox
+	ssh_agent: true
+	EOF
+	"$DEVENV" up -q
+	run "$DEVENV" ssh -c './agentc list && ./agentc sign other.pub'
+	assert_success
+	assert_output "2
+listed-key
+other-key
+signed"
+	dv_envfile <<-'EOF'
+	image: busybox
+	ssh_agent: confirm
+	EOF
+	"$DEVENV" reload -q
+	# bats has no terminal: setsid leaves no /dev/tty to ask on
+	run setsid -w "$DEVENV" ssh -c './agentc list && ./agentc sign listed.pub' </dev/null
+	assert_failure
+	assert_output "2
+listed-key
+other-key
+refused"
+	run env_log
+	assert_line --partial "ssh_agent: ssh: sign with $LISTED_FP (listed-key): refused (no terminal to ask)"
+}
+
+@test "ssh_agent: on_up signs through it; without the key an env has no SSH_AUTH_SOCK and no filter" {
+	dv_busybox_image
+	dv_envfile <<-'EOF'
+	image: busybox
+	ssh_agent: [listed-key]
+	on_up:
+	  - run: ./agentc sign listed.pub && ./agentc sign other.pub || echo "other=$?"
+	EOF
+	run "$DEVENV" up
+	assert_success
+	assert_output --partial "signed
+refused
+other=1"
+	run env_log
+	assert_line --partial "ssh_agent: on_up: sign with $LISTED_FP (listed-key): allowed"
+	assert_line --partial "ssh_agent: on_up: sign with $OTHER_FP (other-key): refused (not in ssh_agent)"
+	no_filter_left
+	dv_envfile <<-'EOF'
+	image: busybox
+	on_up:
+	  - run: echo "sock=${SSH_AUTH_SOCK:-none}"
+	EOF
+	run "$DEVENV" reload
+	assert_output --partial "sock=none"
+	run "$DEVENV" ssh -c 'echo "${SSH_AUTH_SOCK:-none}"; ls /dev/shm'
+	assert_output none
+}
+
+@test "ssh_agent with no agent on the host: one warning line, the session still starts" {
+	dv_busybox_image
+	dv_envfile <<-'EOF'
+	image: busybox
+	ssh_agent: true
+	EOF
+	"$DEVENV" up -q
+	run --separate-stderr env -u SSH_AUTH_SOCK "$DEVENV" ssh -c 'echo "in ${SSH_AUTH_SOCK:-none}"'
+	assert_success
+	assert_output "in none"
+	[[ $stderr == "devenv: warning: no ssh agent on this host (SSH_AUTH_SOCK is not set); the env gets none" ]]
+	run --separate-stderr env SSH_AUTH_SOCK=/nonexistent/agent "$DEVENV" ssh -c 'echo in'
+	assert_success
+	assert_output in
+	[[ $stderr == "devenv: warning: cannot reach your ssh agent at SSH_AUTH_SOCK '/nonexistent/agent' (No such file or directory); the env gets no ssh agent" ]]
+}
+
+@test "ssh_agent is asked for: the trust prompt names the keys" {
+	dv_busybox_image
+	unset DEVENV_ALLOW
+	dv_envfile <<-'EOF'
+	image: busybox
+	ssh_agent: [listed-key]
+	EOF
+	run "$DEVENV" up </dev/null
+	assert_failure 2
+	run "$DEVENV" allow
+	assert_success
+	assert_line --index 1 "  Envfile:2:1: ssh_agent: keys 'listed-key': the env's ssh sessions and on_up can sign with these keys of your ssh agent (each signature is written to the env's log)"
+}
+
+@test "ssh_agent on a real Debian env: ssh sessions see the listed key only" {
+	dv_debian_image
+	dv_envfile <<-'EOF'
+	image: debian:bookworm
+	ssh_agent: [listed-key]
+	user: dev
+	EOF
+	"$DEVENV" up -q
+	run "$DEVENV" ssh -c 'id -un; ./agentc list; ./agentc sign listed.pub; ./agentc sign other.pub'
+	assert_output "dev
+1
+listed-key
+signed
+refused"
+	run env_log
+	assert_line --partial "ssh_agent: ssh: sign with $OTHER_FP (other-key): refused (not in ssh_agent)"
+}
