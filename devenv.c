@@ -79,7 +79,12 @@ static const struct cmd_opt logs_opts[] = {
 	{ 0 }
 };
 static const struct cmd_opt df_opts[] = {
-	{ 'v', "verbose", NULL, 0, "list each image, layer, env and volume with its size" }, { 0 }
+	{ 'v', "verbose", NULL, 0, "list each image, layer, env, volume and cache with its size" },
+	{ 0 }
+};
+static const struct cmd_opt gc_opts[] = {
+	{ 0, "caches", NULL, 'C', "also remove the provisioning steps' caches ('cache:' paths)" },
+	{ 0 }
 };
 static const struct cmd_opt pull_opts[] = { { 0, "platform", "OS/ARCH[/VARIANT]", 'P',
 					      "take this platform of a multi-platform image "
@@ -195,7 +200,7 @@ static const struct cmd commands[] = {
 	  NULL, image_subs },
 	{ "volume", cmd_volume, CMD_STORE | CMD_SUBCOMMANDS, "COMMAND ...",
 	  "list or remove named volumes", NULL, volume_subs },
-	{ "gc", cmd_gc, CMD_STORE, "", "remove layers nothing refers to", NULL, NULL },
+	{ "gc", cmd_gc, CMD_STORE, "[--caches]", "remove layers nothing refers to", gc_opts, NULL },
 	{ "df", cmd_df, CMD_STORE | CMD_JSON, "[-v] [--json]",
 	  "disk use, as docker system df: images, layers, envs and volumes, in use, size and what is reclaimable",
 	  df_opts, NULL },

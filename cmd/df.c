@@ -56,6 +56,11 @@ int cmd_df(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *ca
 						       json_object_new_boolean(it->active));
 				json_object_object_add(y, "estimate",
 						       json_object_new_boolean(it->estimate));
+				if (r == ENV_DF_CACHES)
+					json_object_object_add(y, "env",
+							       it->env ? json_object_new_string(
+										 it->env)
+								       : NULL);
 				json_object_array_add(items, y);
 			}
 			json_object_object_add(x, "total", json_object_new_int((int)row->total));
@@ -100,6 +105,9 @@ int cmd_df(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *ca
 			else if (r == ENV_DF_LAYERS)
 				printf("  %.12s  %-11s  %s\n", it->name, size,
 				       it->active ? "in use" : "unused (gc)");
+			else if (r == ENV_DF_CACHES)
+				printf("  %-12s  %-16s  %-30s  %s\n", it->id,
+				       it->env ? it->env : "-", it->name, size);
 			else if (r == ENV_DF_ENVS)
 				printf("  %-12s  %-16s  %-8s  %s\n", it->id, it->name, it->state,
 				       size);

@@ -10,6 +10,16 @@
 #include "util/fs.h"
 #include "util/banned.h"
 
+static int caches_opt(int c, const char *arg, void *data, struct dv_error *err)
+{
+	(void)arg;
+	(void)err;
+	if (c != 'C')
+		return -1;
+	*(bool *)data = true;
+	return 0;
+}
+
 int cmd_gc(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
 	   struct dv_error *err)
 {
@@ -19,8 +29,11 @@ int cmd_gc(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *ca
 	unsigned layers = 0, records = 0, cgroups = 0, locks = 0;
 	unsigned long long bytes = 0;
 	char size[32];
-	bool helped;
-	int oi = cmd_parse_opts(ctx, call, NULL, &helped, err), ret = -1;
+	bool helped, caches = false;
+	struct opt_spec os = { NULL, NULL, caches_opt, &caches };
+	int oi = cmd_parse_opts(ctx, call, &os, &helped, err), ret = -1;
+	unsigned n_caches = 0;
+	unsigned long long cache_bytes = 0;
 	dv_autoclose int lock = -1;
 
 	if (oi < 0)
@@ -60,11 +73,21 @@ int cmd_gc(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *ca
 	 * locks of envs destroyed since (tmp/ went with layer_gc). */
 	if (prov_build_cgroups_gc(st, &cgroups, err) < 0 || env_locks_gc(st, &locks, err) < 0)
 		goto out;
+	/* --caches: the steps' caches, which nothing else removes (destroy
+	 * leaves them for the checkout's next env). */
+	if (caches && prov_cache_clear(st, &n_caches, &cache_bytes, err) < 0)
+		goto out;
 	dv_str_size(size, sizeof(size), bytes);
 	if (ctx->quiet)
 		layers = cgroups = locks = records = 0; /* -q: nothing said */
 	else
 		printf("removed %u layer%s, freed %s\n", layers, layers == 1 ? "" : "s", size);
+	if (caches && !ctx->quiet) {
+		char csize[32];
+
+		dv_str_size(csize, sizeof(csize), cache_bytes);
+		printf("removed %u cache%s, freed %s\n", n_caches, n_caches == 1 ? "" : "s", csize);
+	}
 	if (cgroups)
 		printf("removed %u cgroup%s of killed builds\n", cgroups, cgroups == 1 ? "" : "s");
 	if (locks)

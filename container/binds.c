@@ -15,7 +15,9 @@
  * in the checkout or a host mount as the host user (see open_target).
  * Created targets land in the env's upper, as workdir does; build
  * containers never get mounts (provisioning sees only what `copy` brings),
- * so no layer holds one.
+ * so no layer holds one, but for a step's `cache` folders, whose targets
+ * are the skeleton's (the bottom tmpfs, overlay.c) and never made in the
+ * upper.
  *
  * A named volume that is empty when it is mounted first gets a copy of
  * what the image has at its target, with that folder's owner and mode,
@@ -330,7 +332,18 @@ static int bind_one(const struct ctr_spec *spec, int rootfd, const struct ctr_mo
 		return dv_err_plain(err, EINVAL,
 				    "mount source '%s' is not a folder or a regular file",
 				    m->source);
-	t = open_target(rootfd, m->target, S_ISDIR(ss.st_mode), spec->idmap, err);
+	/* A build step's cache: its target is the skeleton's (overlay.c),
+	 * never made in the upper, which becomes the layer. */
+	if (spec->build) {
+		t = ctr_openat_in_root(rootfd, m->target, O_PATH, 0);
+		if (t < 0)
+			return dv_err(err, errno,
+				      "cannot mount cache '%s': the step's root hides it (a "
+				      "symlink or a file on its way?)",
+				      m->target);
+	} else {
+		t = open_target(rootfd, m->target, S_ISDIR(ss.st_mode), spec->idmap, err);
+	}
 	if (t < 0)
 		return -1;
 	if (fstat(t, &ts) < 0)
@@ -424,9 +437,12 @@ int ctr_bind_tree(const char *root, const char *real, int *open_errno, struct dv
 int ctr_setup_binds(const struct ctr_spec *spec, int rootfd, int idmap_ns, struct dv_error *err)
 {
 	/* A build step's upper becomes a layer: no mount target may land
-	 * there, and steps see only what `copy` brings. */
-	if (spec->build)
-		return dv_err_plain(err, EINVAL, "build containers take no volumes or mounts");
+	 * there, and steps see only what `copy` brings, but for their caches
+	 * (folders of the store, targets in the skeleton). */
+	for (size_t i = 0; spec->build && i < spec->n_mounts; i++)
+		if (!spec->mounts[i].skeleton || spec->mounts[i].host || spec->mounts[i].fill)
+			return dv_err_plain(err, EINVAL,
+					    "build containers take no volumes or mounts");
 	for (size_t i = 0; i < spec->n_mounts; i++)
 		if (bind_one(spec, rootfd, &spec->mounts[i], idmap_ns, err) < 0)
 			return -1;

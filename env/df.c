@@ -144,6 +144,8 @@ int env_df(const struct layer_store *st, struct env_df *out, struct dv_error *er
 	struct env_record *envs = NULL;
 	struct layer_image *imgs = NULL;
 	struct env_vol *vols = NULL;
+	struct prov_cache *caches = NULL;
+	size_t n_caches = 0;
 	struct dv_strv damaged = { 0 }, env_layers = { 0 }, used_images = { 0 }, ids = { 0 };
 	struct dv_strv seen = { 0 }, kept = { 0 };
 	size_t n_envs = 0, n_imgs = 0, n_vols = 0;
@@ -155,6 +157,7 @@ int env_df(const struct layer_store *st, struct env_df *out, struct dv_error *er
 	out->rows[ENV_DF_LAYERS].type = "Layers";
 	out->rows[ENV_DF_ENVS].type = "Envs";
 	out->rows[ENV_DF_VOLUMES].type = "Volumes";
+	out->rows[ENV_DF_CACHES].type = "Caches";
 	if (env_list(st, &damaged, &envs, &n_envs, err) < 0 ||
 	    layer_image_list(st, &imgs, &n_imgs, err) < 0 || layer_ids(st, &ids, err) < 0 ||
 	    env_vol_list(st, true, &vols, &n_vols, err) < 0)
@@ -248,6 +251,23 @@ int env_df(const struct layer_store *st, struct env_df *out, struct dv_error *er
 		if (!named)
 			out->rows[ENV_DF_VOLUMES].reclaimable += vols[i].size;
 	}
+
+	/* Caches: an env's (active) or a destroyed env's; `gc --caches`
+	 * frees them all. */
+	if (prov_cache_list(st, &caches, &n_caches, err) < 0)
+		goto out;
+	for (size_t i = 0; i < n_caches; i++) {
+		const char *owner = NULL;
+		struct env_df_item *it;
+
+		for (size_t j = 0; j < n_envs && !owner; j++)
+			if (strcmp(envs[j].id, caches[i].env_id) == 0)
+				owner = envs[j].name;
+		it = item_add(&out->rows[ENV_DF_CACHES], caches[i].path, caches[i].env_id,
+			      caches[i].bytes, owner != NULL);
+		it->env = owner ? dv_xstrdup(owner) : NULL;
+		out->rows[ENV_DF_CACHES].reclaimable += caches[i].bytes;
+	}
 	ret = 0;
 out:
 	for (size_t i = 0; i < n_envs; i++)
@@ -257,6 +277,7 @@ out:
 		layer_image_release(&imgs[i]);
 	free(imgs);
 	env_vols_free(vols, n_vols);
+	prov_caches_free(caches, n_caches);
 	dv_strv_release(&damaged);
 	dv_strv_release(&env_layers);
 	dv_strv_release(&used_images);
@@ -274,6 +295,7 @@ void env_df_release(struct env_df *df)
 		for (size_t i = 0; i < df->rows[r].n; i++) {
 			free(df->rows[r].items[i].name);
 			free(df->rows[r].items[i].id);
+			free(df->rows[r].items[i].env);
 		}
 		free(df->rows[r].items);
 		df->rows[r].items = NULL;

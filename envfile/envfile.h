@@ -24,6 +24,14 @@ struct env_kv {
 	char *key, *value;
 };
 
+/* One `cache` path (envfile/cache.c): a folder of the store mounted there
+ * while a `run` step runs, kept across builds (provision/cachemount.c). */
+#define ENV_CACHE_PATH_MAX 200
+struct env_cache {
+	char *path; /* absolute, plain, no trailing '/' */
+	unsigned line, col;
+};
+
 struct env_step {
 	enum env_step_kind kind;
 	char *run;          /* RUN: the command, run as `shell -c run` */
@@ -36,10 +44,13 @@ struct env_step {
 	char *sha256;       /* DOWNLOAD: the declared digest, 64 lower-case hex */
 	struct env_kv *env; /* the step's own `env`, in file order (run and on_up steps) */
 	size_t n_env;
-	char *git_commit;   /* GIT: the resolved commit (40 hex), filled in by
+	char *git_commit;        /* GIT: the resolved commit (40 hex), filled in by
 			     provision/git.c before the keys are computed */
-	unsigned line, col; /* where the step starts in the Envfile */
-	bool ssh_agent;     /* RUN in provision: `ssh_agent: true` (not in its key) */
+	unsigned line, col;      /* where the step starts in the Envfile */
+	struct env_cache *cache; /* RUN: the step's own `cache` paths (the top-level
+				    ones apply too: prov_step_caches) */
+	size_t n_cache;
+	bool ssh_agent; /* RUN in provision: `ssh_agent: true` (not in its key) */
 };
 
 /* `network`: private (the default, as Docker's bridge: a network namespace
@@ -179,6 +190,8 @@ struct env_spec {
 	size_t n_services;
 	struct env_hostvar *host_env; /* devcontainer.json's ${localEnv:...}, in file order */
 	size_t n_host_env;
+	struct env_cache *cache; /* top-level `cache`: for every `run` step */
+	size_t n_cache;
 	struct env_agent ssh_agent; /* `ssh_agent`: sessions and on_up */
 };
 

@@ -15,6 +15,7 @@
  *   devcontainer.c      a devcontainer.json translated into the Envfile's tree
  *   devcontainer_init.c that tree written out as an Envfile (`init --from-devcontainer`)
  *   emit.c              a tree written out as Envfile YAML
+ *   cache.c             `cache` (top-level and a step's)
  *
  * parse.c turns YAML text into a small tree of struct env_node (rejecting
  * what YAML can say but an Envfile must not: aliases, tags, several
@@ -191,5 +192,14 @@ int envfile_node_emit(const struct env_node *root, struct dv_buf *out, struct dv
  * comment ends where it should and the file stays readable, whatever the
  * text holds. */
 void envfile_emit_comment(struct dv_buf *out, const char *fmt, ...) DV_FMT(2, 3);
+
+/* cache.c: a `cache` list into *out (n entries); null is none. */
+int envfile_set_cache(struct env_vctx *v, const struct env_node *val, struct env_cache **out,
+		      size_t *n);
+/* Is inner outer itself or inside it? */
+bool envfile_cache_nested(const char *outer, const char *inner);
+/* A step's paths against the top-level ones, once both are read. */
+int envfile_check_caches(struct env_vctx *v, const struct env_spec *spec);
+void envfile_cache_release(struct env_cache *c, size_t n);
 
 #endif

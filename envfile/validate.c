@@ -19,12 +19,12 @@
 #define ENV_NAME_MAX 63
 
 static const char *const top_keys[] = {
-	"name",  "image",     "workdir",  "shell",    "env",        "provision",
-	"on_up", "resources", "security", "user",     "cache_from", "network",
-	"ports", "volumes",   "mounts",   "services", "logs",       "ssh_agent",
+	"name",      "image",    "workdir", "shell",      "env",       "provision", "on_up",
+	"resources", "security", "user",    "cache_from", "network",   "ports",     "volumes",
+	"mounts",    "services", "logs",    "cache",      "ssh_agent",
 };
 static const char *const step_keys[] = { "run", "copy",   "git", "download", "to",
-					 "ref", "sha256", "env", "ssh_agent" };
+					 "ref", "sha256", "env", "cache",    "ssh_agent" };
 static const char *const on_up_keys[] = { "run", "env" };
 
 /* The parse context is shared with the key parsers of node.c and others. */
@@ -405,7 +405,8 @@ static int parse_step(struct vctx *v, const char *list, const struct env_node *i
 {
 	const struct env_node *kind_k = NULL, *kind_v = NULL, *to_k = NULL, *to_v = NULL;
 	const struct env_node *ref_k = NULL, *ref_v = NULL, *sha_k = NULL, *sha_v = NULL;
-	const struct env_node *env_k = NULL, *env_v = NULL, *agent_k = NULL;
+	const struct env_node *env_k = NULL, *env_v = NULL, *cache_k = NULL, *cache_v = NULL;
+	const struct env_node *agent_k = NULL;
 	bool on_up = strcmp(list, "on_up") == 0;
 	const char *s;
 	char buf[64];
@@ -456,6 +457,9 @@ static int parse_step(struct vctx *v, const char *list, const struct env_node *i
 		} else if (strcmp(k->value, "env") == 0) {
 			env_k = k;
 			env_v = x;
+		} else if (strcmp(k->value, "cache") == 0) {
+			cache_k = k;
+			cache_v = x;
 		} else if (strcmp(k->value, "ssh_agent") == 0) {
 			agent_k = k;
 			if (envfile_step_agent(v, k, x, &step->ssh_agent) < 0)
@@ -475,16 +479,22 @@ static int parse_step(struct vctx *v, const char *list, const struct env_node *i
 		}
 	}
 	if (!kind_k) {
-		const struct env_node *first = to_k    ? to_k
-					       : ref_k ? ref_k
-					       : sha_k ? sha_k
-					       : env_k ? env_k
-						       : agent_k;
+		const struct env_node *first = to_k      ? to_k
+					       : ref_k   ? ref_k
+					       : sha_k   ? sha_k
+					       : env_k   ? env_k
+					       : cache_k ? cache_k
+							 : agent_k;
 
+		/* (a step of `cache:` alone: the merge of 'cache' had no
+		 * case for it, and pointed at a NULL node) */
+		if (first == cache_k)
+			return AT_NODE(v, cache_k,
+				       "'cache' in a step needs 'run:' with the command "
+				       "to run");
 		if (first == agent_k)
 			return AT_NODE(v, agent_k,
 				       "'ssh_agent' in a step needs 'run:' with the command to run");
-
 		if (first == to_k)
 			return AT_NODE(v, to_k, "'to' needs 'copy:' with the path to copy from");
 		if (first == ref_k)
@@ -502,6 +512,10 @@ static int parse_step(struct vctx *v, const char *list, const struct env_node *i
 			       "run a command see no environment",
 			       kind_k->value);
 	if (env_k && set_step_env(v, env_v, step) < 0)
+		return -1;
+	if (cache_k && strcmp(kind_k->value, "run"))
+		return AT_NODE(v, cache_k, "'cache' goes with 'run', not with '%s'", kind_k->value);
+	if (cache_k && envfile_set_cache(v, cache_v, &step->cache, &step->n_cache) < 0)
 		return -1;
 	if (ref_k && strcmp(kind_k->value, "git"))
 		return AT_NODE(v, ref_k, "'ref' goes with 'git', not with '%s'", kind_k->value);
@@ -669,6 +683,8 @@ static int set_key(struct vctx *v, const struct env_node *key, const struct env_
 					  &spec->n_mounts);
 	if (strcmp(k, "services") == 0)
 		return envfile_set_services(v, key, val, spec);
+	if (strcmp(k, "cache") == 0)
+		return envfile_set_cache(v, val, &spec->cache, &spec->n_cache);
 	if (strcmp(k, "ssh_agent") == 0)
 		return envfile_set_agent(v, key, val, &spec->ssh_agent);
 	return unknown_key(v, key, "", top_keys, sizeof(top_keys) / sizeof(top_keys[0]));
@@ -705,7 +721,7 @@ int envfile_validate(const struct env_node *root, const char *display, const cha
 		spec.workdir = dv_xstrdup(ENV_DEFAULT_WORKDIR);
 	if (!spec.shell)
 		spec.shell = dv_xstrdup(ENV_DEFAULT_SHELL);
-	if (envfile_check_mount_targets(&v, &spec) < 0)
+	if (envfile_check_mount_targets(&v, &spec) < 0 || envfile_check_caches(&v, &spec) < 0)
 		goto out;
 	*out = spec;
 	memset(&spec, 0, sizeof(spec));
@@ -758,6 +774,7 @@ static void steps_release(struct env_step *steps, size_t n)
 		free(steps[i].sha256);
 		free(steps[i].git_commit);
 		envfile_env_release(steps[i].env, steps[i].n_env);
+		envfile_cache_release(steps[i].cache, steps[i].n_cache);
 	}
 	free(steps);
 }
@@ -793,6 +810,7 @@ void env_spec_release(struct env_spec *spec)
 	for (i = 0; i < spec->n_host_env; i++)
 		free(spec->host_env[i].name);
 	free(spec->host_env);
+	envfile_cache_release(spec->cache, spec->n_cache);
 	envfile_agent_release(&spec->ssh_agent);
 	memset(spec, 0, sizeof(*spec));
 }

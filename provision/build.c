@@ -211,7 +211,8 @@ out:
 /* prev, key: the step's key and the one before it (the copy checks them). */
 static int run_step(const struct layer_store *st, const struct env_spec *spec,
 		    const struct env_step *step, size_t index, const char *prev, const char *key,
-		    const struct dv_strv *chain, const char *staging, struct dv_error *err)
+		    const struct dv_strv *chain, const char *staging, const char *env_id,
+		    struct dv_error *err)
 {
 	dv_autofree char *upper = layer_staging_path(st, staging, "diff");
 	dv_autofree char *work = layer_staging_path(st, staging, "work");
@@ -243,6 +244,9 @@ static int run_step(const struct layer_store *st, const struct env_spec *spec,
 	    ctr_cgroup_create(cgname, &lim, &cgroups, err) < 0)
 		goto out;
 	c.cs.cgroups = &cgroups;
+	/* Its `cache` folders, kept out of its layer (cachemount.c). */
+	if (prov_cache_mounts(&c, st, spec, step, env_id, err) < 0)
+		goto out;
 	/* The same sandbox as the env's. */
 	if (prov_ctr_sandbox(&c, st, spec, &lim, &cgroups, &caps, &bpf, err) < 0)
 		goto out;
@@ -371,7 +375,7 @@ int prov_build(const struct dv_ctx *ctx, const struct layer_store *st, const str
 			return -1;
 		}
 		if (run_step(st, spec, step, i, i ? keys->v[i - 1] : base_key, keys->v[i], layers,
-			     staging, err) < 0) {
+			     staging, env_id, err) < 0) {
 			struct dv_error ignored = { 0 };
 
 			prov_progress_end(&pg, i, label, PROV_FAILED, SECS_SINCE(t0));

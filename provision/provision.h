@@ -27,6 +27,7 @@
  *              services)
  * trust.c:     what an Envfile asks for beyond the default sandbox
  * allow.c:     the developer's yes to it, per checkout
+ * cachemount.c: `cache` paths' folders (caches/<env id>/), mounted in steps
  *
  * Order of calls for `up`: prov_keys() (cheap: no I/O beyond the inputs of
  * `copy` steps), prov_build(), then env_up() (env/).
@@ -510,5 +511,23 @@ bool prov_trust_recorded(const struct layer_store *st, const char *id,
  * prune`); *removed counts them. */
 int prov_trust_gc(const struct layer_store *st, unsigned *removed, struct dv_error *err);
 
+
+/* cachemount.c: the `cache` folders of a `run` step (the top-level paths
+ * and its own) added to c's mounts, made in caches/<env id>/ when missing;
+ * nothing when it has none. */
+int prov_cache_mounts(struct prov_ctr *c, const struct layer_store *st, const struct env_spec *spec,
+		      const struct env_step *step, const char *env_id, struct dv_error *err);
+/* One cache folder of the store (`df`): whose, for which path, its size. */
+struct prov_cache {
+	char env_id[13];
+	char *path; /* "/root/.cache/pip" */
+	unsigned long long bytes;
+};
+int prov_cache_list(const struct layer_store *st, struct prov_cache **out, size_t *n,
+		    struct dv_error *err);
+void prov_caches_free(struct prov_cache *c, size_t n);
+/* `gc --caches`: every cache folder removed; *n and *bytes grow by what was. */
+int prov_cache_clear(const struct layer_store *st, unsigned *n, unsigned long long *bytes,
+		     struct dv_error *err);
 
 #endif

@@ -472,6 +472,29 @@ static void test_good_null_lists(void **state)
 	env_spec_release(&spec);
 }
 
+/* `cache`: top-level and a step's, trailing '/' dropped, positions kept;
+ * a step without one has none of its own. */
+static void test_good_cache(void **state)
+{
+	struct dv_error err = { 0 };
+	struct env_spec spec = { 0 };
+
+	(void)state;
+	assert_int_equal(parse_fixture("good", "cache.yaml", &spec, &err), 0);
+	assert_int_equal(spec.n_cache, 2);
+	assert_string_equal(spec.cache[0].path, "/var/cache/apt");
+	assert_string_equal(spec.cache[1].path, "/var/lib/apt/lists");
+	assert_int_equal(spec.cache[1].line, 2);
+	assert_int_equal(spec.cache[1].col, 26);
+	assert_int_equal(spec.n_provision, 2);
+	assert_int_equal(spec.provision[0].n_cache, 2);
+	assert_string_equal(spec.provision[0].cache[0].path, "/root/.cache/pip");
+	assert_int_equal(spec.provision[0].cache[0].line, 5);
+	assert_string_equal(spec.provision[0].cache[1].path, "/var/cache/apt");
+	assert_int_equal(spec.provision[1].n_cache, 0);
+	env_spec_release(&spec);
+}
+
 static void test_good_flow_style(void **state)
 {
 	struct dv_error err = { 0 };
@@ -1099,6 +1122,7 @@ int main(void)
 		cmocka_unit_test(test_good_flow_style),
 		cmocka_unit_test(test_good_resources),
 		cmocka_unit_test(test_good_logs),
+		cmocka_unit_test(test_good_cache),
 		cmocka_unit_test(test_good_new_steps),
 		cmocka_unit_test(test_parse_in_memory),
 		cmocka_unit_test(test_layer_limit),
