@@ -280,10 +280,29 @@ static int place(int *fds, int n, int devnull)
 	return syscall(SYS_close_range, 3 + n, ~0U, 0) == 0 ? 0 : -1;
 }
 
-int hnet_agent_start(const struct ctr_init *init, const char *upstream,
-		     const struct hnet_agent_policy *pol, const struct hnet_ids *ids,
-		     struct hnet_agent *out, char *warning, size_t warning_size,
-		     struct dv_error *err)
+/* A socket listening at dir/agent.sock, dir a host folder of devenv's
+ * (a build step's: bound into it by the caller). */
+static int bind_in_dir(int dir, struct dv_error *err)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	dv_autoclose int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	mode_t old;
+	int r;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/agent.sock", dir);
+	if (s < 0)
+		return dv_err(err, errno, "socket");
+	old = umask(0111);
+	r = bind(s, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (r < 0 || listen(s, 16) < 0)
+		return dv_err(err, errno, "cannot make the ssh agent's socket");
+	return dv_steal_fd(&s);
+}
+
+static int start(const struct ctr_init *init, int host_dir, const char *upstream,
+		 const struct hnet_agent_policy *pol, const struct hnet_ids *ids,
+		 struct hnet_agent *out, char *warning, size_t warning_size, struct dv_error *err)
 {
 	dv_autoclose int up = -1;
 	dv_autoclose int listen_fd = -1;
@@ -291,7 +310,6 @@ int hnet_agent_start(const struct ctr_init *init, const char *upstream,
 	int life[2];
 	pid_t parent = getpid(), pid;
 
-	*out = (struct hnet_agent)HNET_AGENT_INIT;
 	warning[0] = 0;
 	if (!upstream || !upstream[0]) {
 		snprintf(warning, warning_size,
@@ -301,7 +319,13 @@ int hnet_agent_start(const struct ctr_init *init, const char *upstream,
 	up = connect_upstream(upstream, warning, warning_size);
 	if (up < 0)
 		return 0;
-	listen_fd = bind_in_env(init, out, err);
+	if (init) {
+		listen_fd = bind_in_env(init, out, err);
+	} else {
+		listen_fd = bind_in_dir(host_dir, err);
+		if (listen_fd >= 0)
+			out->dir = fcntl(host_dir, F_DUPFD_CLOEXEC, 3);
+	}
 	if (listen_fd < 0) {
 		hnet_agent_stop(out);
 		return dv_err_prefix(err, "ssh_agent");
@@ -341,6 +365,25 @@ int hnet_agent_start(const struct ctr_init *init, const char *upstream,
 	out->pid = pid;
 	out->life = life[1];
 	return 0;
+}
+
+int hnet_agent_start(const struct ctr_init *init, const char *upstream,
+		     const struct hnet_agent_policy *pol, const struct hnet_ids *ids,
+		     struct hnet_agent *out, char *warning, size_t warning_size,
+		     struct dv_error *err)
+{
+	*out = (struct hnet_agent)HNET_AGENT_INIT;
+	return start(init, -1, upstream, pol, ids, out, warning, warning_size, err);
+}
+
+int hnet_agent_start_in(int dir, const char *inside, const char *upstream,
+			const struct hnet_agent_policy *pol, const struct hnet_ids *ids,
+			struct hnet_agent *out, char *warning, size_t warning_size,
+			struct dv_error *err)
+{
+	*out = (struct hnet_agent)HNET_AGENT_INIT;
+	snprintf(out->path, sizeof(out->path), "%s/agent.sock", inside);
+	return start(NULL, dir, upstream, pol, ids, out, warning, warning_size, err);
 }
 
 void hnet_agent_stop(struct hnet_agent *a)

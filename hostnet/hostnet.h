@@ -124,6 +124,13 @@ int hnet_agent_start(const struct ctr_init *init, const char *upstream,
 		     const struct hnet_agent_policy *pol, const struct hnet_ids *ids,
 		     struct hnet_agent *out, char *warning, size_t warning_size,
 		     struct dv_error *err);
+/* The same for a build step, whose container is not running yet: the
+ * socket at the host folder dir (agent.sock), which the caller binds into
+ * the step's container at `inside` (out->path: inside/agent.sock). */
+int hnet_agent_start_in(int dir, const char *inside, const char *upstream,
+			const struct hnet_agent_policy *pol, const struct hnet_ids *ids,
+			struct hnet_agent *out, char *warning, size_t warning_size,
+			struct dv_error *err);
 /* End it, wait, and remove its socket (nothing to do for a zeroed one
  * whose fds are -1); a->pid 0 after. */
 void hnet_agent_stop(struct hnet_agent *a);

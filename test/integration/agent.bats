@@ -137,6 +137,45 @@ other=1"
 	assert_output none
 }
 
+@test "ssh_agent: true on a provisioning step: that step signs with the listed key only, the next sees no agent, the layer keeps nothing of it, the key leaves it out" {
+	dv_busybox_image
+	dv_envfile <<-'EOF'
+	image: busybox
+	ssh_agent: [listed-key]
+	provision:
+	  - copy: agentc
+	    to: /usr/local/bin/agentc
+	  - copy: listed.pub
+	    to: /k/listed.pub
+	  - copy: other.pub
+	    to: /k/other.pub
+	  - run: (agentc sign /k/listed.pub; agentc sign /k/other.pub; echo "$SSH_AUTH_SOCK") >/step.txt || true
+	    ssh_agent: true
+	  - run: echo "${SSH_AUTH_SOCK:-none}" >/next.txt
+	EOF
+	# The env has no log before its first start: the requests are shown
+	# with the step's output.
+	run "$DEVENV" up
+	assert_success
+	assert_line --partial "ssh_agent: step 4: sign with $LISTED_FP (listed-key): allowed"
+	assert_line --partial "ssh_agent: step 4: sign with $OTHER_FP (other-key): refused (not in ssh_agent)"
+	run "$DEVENV" ssh -c 'cat /step.txt /next.txt; ls -a /run/devenv-agent 2>&1 || echo gone'
+	assert_output --partial "signed
+refused
+/run/devenv-agent/agent.sock
+none"
+	assert_output --partial gone
+	no_filter_left
+	[[ -z $(ls "$DV_STORE/tmp" | grep agent-) ]]
+	# Without the step's ssh_agent its key is the same: nothing rebuilds.
+	steps=$("$DEVENV" status --json | python3 -c 'import json,sys; print(json.load(sys.stdin).get("layers"))')
+	sed -i '/^    ssh_agent: true$/d' Envfile
+	run "$DEVENV" reload
+	assert_success
+	assert_line --regexp '^\[4/5\] run: \(agentc.*\(cached\)$'
+	[[ $("$DEVENV" status --json | python3 -c 'import json,sys; print(json.load(sys.stdin).get("layers"))') == "$steps" ]]
+}
+
 @test "ssh_agent with no agent on the host: one warning line, the session still starts" {
 	dv_busybox_image
 	dv_envfile <<-'EOF'
