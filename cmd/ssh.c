@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "cmd/cmd.h"
@@ -37,6 +38,7 @@ int cmd_ssh(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *c
 	struct env env = { .lock_fd = -1 };
 	struct dv_strv envp = { 0 };
 	struct hnet_agent agent = HNET_AGENT_INIT;
+	int hold[2] = { -1, -1 };
 	char cwd[PATH_MAX], dir[PATH_MAX];
 	bool helped;
 	int oi = cmd_parse_opts(ctx, call, &os, &helped, err), status = 0, ret = -1;
@@ -72,12 +74,24 @@ int cmd_ssh(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *c
 	/* `ssh_agent`: a filter of the developer's agent for this session
 	 * alone (nothing happens without the key). */
 	if (env.state.ssh_agent && env.state.ssh_agent[0]) {
-		if (env_agent_start(st, &env.state, "ssh", -1, &agent, err) < 0) {
+		/* confirm asks on our terminal, which a tty session relays:
+		 * the relay stops reading it while the filter asks. */
+		if (!strcmp(env.state.ssh_agent, "confirm") && ctx->tty_in &&
+		    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, hold) < 0) {
+			dv_err(err, errno, "socketpair");
+			goto out;
+		}
+		if (env_agent_start(st, &env.state, "ssh", -1, hold[1], &agent, err) < 0) {
 			if (err->errnum == ESRCH)
 				dv_err_plain(err, ESRCH,
 					     "env '%s' is not running; 'devenv up' starts it",
 					     env.state.name);
 			goto out;
+		}
+		/* the filter has its own: should it die, the relay reads EOF */
+		if (hold[1] >= 0) {
+			close(hold[1]);
+			hold[1] = -1;
 		}
 		if (agent.pid)
 			dv_strv_push_owned(&envp, dv_xasprintf("SSH_AUTH_SOCK=%s", agent.path));
@@ -100,6 +114,7 @@ int cmd_ssh(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *c
 			: env.state.user && env.state.user[0] ? env.state.user
 							      : NULL,
 		.owner = env_record_owner(&env.state, &owner),
+		.hold_fd = hold[0] > 0 ? hold[0] : 0,
 	};
 	struct ctr_sandbox sb = { 0 };
 	if (ctr_sandbox_load(env.state.seccomp, env.state.caps, &sb, err) < 0)
@@ -130,6 +145,9 @@ int cmd_ssh(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *c
 	ret = status == 0 ? 0 : -2; /* -2: exit with the command's status, print nothing */
 out:
 	hnet_agent_stop(&agent);
+	for (int i = 0; i < 2; i++)
+		if (hold[i] >= 0)
+			close(hold[i]);
 	dv_strv_release(&envp);
 	env_release(&env);
 	return ret;

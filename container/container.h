@@ -238,6 +238,10 @@ struct ctr_exec {
 			       and HOME, USER, LOGNAME */
 	const struct ctr_owner *owner;     /* NULL: the checkout as mounted */
 	const struct ctr_sandbox *sandbox; /* ctr_exec only; NULL: none */
+	int hold_fd; /* ctr_exec, > 0: a socket on which "h" stops our reading of
+			stdin (answered "k" once it has stopped) and "r" resumes it,
+			for a question asked on the same terminal (the ssh agent's
+			`confirm`); 0: none */
 };
 
 /* A mount the env made, as state.json records it: sessions that need an

@@ -471,7 +471,13 @@ static int exec_in(int pidfd, const struct ctr_init *init, const struct dv_strv 
 	struct run_as ra = { .view = { .checkout = -1 }, .envp = x->envp };
 	struct ctr_ids ids;
 	struct dv_strv envp = { 0 };
-	struct ctr_relay r = { .sfd = -1, .life = -1, .master = -1, .in = -1, .out = -1, .err = -1 };
+	struct ctr_relay r = { .sfd = -1,
+			       .life = -1,
+			       .master = -1,
+			       .in = -1,
+			       .out = -1,
+			       .err = -1,
+			       .hold = -1 };
 	int errp[2] = { -1, -1 }, life[2] = { -1, -1 }, inp[2] = { -1, -1 }, outp[2] = { -1, -1 };
 	int errout[2] = { -1, -1 }, st = 0, e = 0, ret = -1;
 	struct sigaction ign = { .sa_handler = SIG_IGN }, old_pipe;
@@ -630,6 +636,7 @@ static int exec_in(int pidfd, const struct ctr_init *init, const struct dv_strv 
 	r.quiet = x->tee_fd >= 0 && x->tee_only;
 	r.filter = x->filter;
 	r.stdin_open = master >= 0 || inp[1] >= 0;
+	r.hold = x->hold_fd > 0 ? x->hold_fd : -1;
 	st = ctr_relay_run(&r, err);
 	/* It closed what ended. */
 	inp[1] = r.in;

@@ -164,6 +164,8 @@ struct ctr_relay {
 	bool filter;      /* our fds get stdout and stderr through filt[0], filt[1] */
 	struct dv_term_filter filt[2];
 	bool stdin_open; /* our fd 0 is still to be read */
+	int hold;        /* ctr_exec's hold_fd, or -1 */
+	bool held;       /* "h" came on it: fd 0 is not read until "r" */
 	char buf[16384]; /* read from fd 0, not yet taken by the command */
 	size_t off, len;
 };

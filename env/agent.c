@@ -18,9 +18,13 @@
 #include "util/banned.h"
 
 int env_agent_start(const struct layer_store *st, const struct env_record *s, const char *who,
-		    int log_fd, struct hnet_agent *out, struct dv_error *err)
+		    int log_fd, int hold_fd, struct hnet_agent *out, struct dv_error *err)
 {
-	struct hnet_agent_policy pol = { .env_name = s->name, .who = who, .log_fd = -1, .tty_fd = -1 };
+	struct hnet_agent_policy pol = { .env_name = s->name,
+					 .who = who,
+					 .log_fd = -1,
+					 .tty_fd = -1,
+					 .hold_fd = hold_fd };
 	struct hnet_ids ids = { 0 };
 	char warning[512];
 	int ret;

@@ -371,7 +371,7 @@ static int run_on_up(const struct dv_ctx *ctx, const struct env *env, int log_fd
 	int ret;
 
 	if (env->spec.n_on_up && env->state.ssh_agent && env->state.ssh_agent[0] &&
-	    env_agent_start(NULL, &env->state, "on_up", log_fd, &agent, err) < 0)
+	    env_agent_start(NULL, &env->state, "on_up", log_fd, -1, &agent, err) < 0)
 		return -1;
 	ret = run_on_up_steps(ctx, env, log_fd, agent.pid ? agent.path : NULL, err);
 	hnet_agent_stop(&agent);

@@ -302,20 +302,37 @@ static bool confirmed(const struct agent_state *a, const char *fp, const char *c
 		       "\r\ndevenv: env '%s' (%s) asks to sign with %s%s%s%s. Allow? [y/N] ",
 		       a->pol->env_name, a->pol->who, fp, comment ? " (" : "",
 		       comment ? comment : "", comment ? ")" : "");
+	/* The session's relay reads the same terminal: it stops until we
+	 * have the answer (and says so first, or it may take the keys). */
+	if (a->pol->hold_fd >= 0) {
+		char k;
+
+		if (write(a->pol->hold_fd, "h", 1) != 1 || read(a->pol->hold_fd, &k, 1) != 1) {
+			/* the session is gone: nobody reads the terminal but us */
+		}
+	}
 	if (len <= 0 || write(a->pol->tty_fd, prompt, (size_t)len) < 0)
-		return false;
+		n = sizeof(ans);
 	while (n < sizeof(ans)) {
 		ssize_t r = read(a->pol->tty_fd, ans + n, 1);
 
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r <= 0)
-			return false;
+		if (r <= 0) { /* no answer: no */
+			n = sizeof(ans);
+			break;
+		}
 		if (ans[n] == '\n' || ans[n] == '\r')
 			break;
 		n++;
 	}
-	return n >= 1 && (ans[0] == 'y' || ans[0] == 'Y');
+	if (write(a->pol->tty_fd, "\r\n", 2) < 0) {
+		/* the answer counts all the same */
+	}
+	if (a->pol->hold_fd >= 0 && write(a->pol->hold_fd, "r", 1) != 1) {
+		/* the session is gone */
+	}
+	return n >= 1 && n < sizeof(ans) && (ans[0] == 'y' || ans[0] == 'Y');
 }
 
 /* One request (type and body, without its length): the answer to send, or

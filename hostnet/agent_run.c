@@ -344,7 +344,7 @@ static int start(const struct ctr_init *init, int host_dir, const char *upstream
 	}
 	if (pid == 0) {
 		struct hnet_agent_policy p = *pol;
-		int fds[5] = { listen_fd, up, life[0], pol->log_fd, pol->tty_fd };
+		int fds[6] = { listen_fd, up, life[0], pol->log_fd, pol->tty_fd, pol->hold_fd };
 
 		/* Gone with our parent, whatever kills it; out of its session
 		 * and process group (a ^C is the session's, not ours). */
@@ -355,10 +355,11 @@ static int start(const struct ctr_init *init, int host_dir, const char *upstream
 		prctl(PR_SET_NAME, "devenv-agent");
 		close(life[1]);
 		signal(SIGPIPE, SIG_IGN);
-		if (place(fds, 5, devnull) < 0 || confine(ids) < 0)
+		if (place(fds, 6, devnull) < 0 || confine(ids) < 0)
 			_exit(125);
 		p.log_fd = fds[3];
 		p.tty_fd = fds[4];
+		p.hold_fd = fds[5];
 		_exit(hnet_agent_serve(&p, fds[0], fds[1], fds[2]));
 	}
 	close(life[0]);

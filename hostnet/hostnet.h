@@ -98,6 +98,8 @@ struct hnet_agent_policy {
 	const char *who;      /* "ssh", "on_up", "step 2": in log lines */
 	int log_fd;           /* the env's log (O_APPEND); -1: none */
 	int tty_fd;           /* confirm: the terminal to ask on; -1: none (refuse) */
+	int hold_fd;          /* confirm: the relay of that terminal (ctr_exec's hold_fd),
+				 held while we ask; -1: none */
 };
 /* A running filter; pid 0: none. */
 struct hnet_agent {

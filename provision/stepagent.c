@@ -32,7 +32,10 @@ int prov_step_agent(struct prov_ctr *c, const struct layer_store *st, const stru
 		    size_t index, const char *env_id, struct prov_step_agent *out,
 		    struct dv_error *err)
 {
-	struct hnet_agent_policy pol = { .env_name = spec->name, .log_fd = -1, .tty_fd = -1 };
+	struct hnet_agent_policy pol = { .env_name = spec->name,
+					 .log_fd = -1,
+					 .tty_fd = -1,
+					 .hold_fd = -1 };
 	struct hnet_ids ids = { 0 };
 	dv_autoclose int dir = -1;
 	char warning[512], who[32];

@@ -109,6 +109,28 @@ refused"
 	assert_line --partial "ssh_agent: ssh: sign with $LISTED_FP (listed-key): refused (no terminal to ask)"
 }
 
+@test "ssh_agent: confirm in a terminal session asks there: y signs, n refuses, and the session's shell gets neither answer" {
+	command -v script >/dev/null || skip "needs script(1) (util-linux) for a terminal"
+	dv_busybox_image
+	dv_envfile <<-'EOF'
+	image: busybox
+	ssh_agent: confirm
+	EOF
+	"$DEVENV" up -q
+	# A terminal (script's pty) whose keys come late: the questions are
+	# already shown when they come.
+	run bash -c "(sleep 2; printf 'y\r'; sleep 2; printf 'n\r'; sleep 4) |
+		script -qfec \"'$DEVENV' ssh -c './agentc sign listed.pub; ./agentc sign other.pub; read -t 2 x; echo rest=\\\$x.'\" /dev/null"
+	assert_output --partial "asks to sign with $LISTED_FP (listed-key). Allow? [y/N]"
+	assert_output --partial "asks to sign with $OTHER_FP (other-key). Allow? [y/N]"
+	assert_line --partial "signed"
+	assert_line --partial "refused"
+	assert_line --partial "rest=."
+	run env_log
+	assert_line --partial "ssh_agent: ssh: sign with $LISTED_FP (listed-key): allowed"
+	assert_line --partial "ssh_agent: ssh: sign with $OTHER_FP (other-key): refused (not confirmed)"
+}
+
 @test "ssh_agent: on_up signs through it; without the key an env has no SSH_AUTH_SOCK and no filter" {
 	dv_busybox_image
 	dv_envfile <<-'EOF'
