@@ -392,8 +392,12 @@ void hnet_agent_stop(struct hnet_agent *a)
 	const char *name = strrchr(a->path, '/');
 	int st;
 
+	/* Our child, not reaped yet: its pid is its own. It keeps nothing to
+	 * flush (each log line is one write), and may be waiting for an
+	 * answer on the terminal that nobody will give now. */
 	if (a->pid > 0) {
 		close(a->life);
+		kill(a->pid, SIGKILL);
 		while (waitpid(a->pid, &st, 0) < 0 && errno == EINTR)
 			;
 	}
