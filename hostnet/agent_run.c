@@ -225,9 +225,22 @@ static int bind_in_env(const struct ctr_init *init, struct hnet_agent *out, stru
 	if (dv_waitpid(pid, &st, err) < 0 || fd < 0 || !path[0]) {
 		if (fd >= 0)
 			close(fd);
-		if (!err->msg[0])
-			dv_err(err, 0, "cannot make the ssh agent's socket in the env (step %d)",
-			       WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+		if (!err->msg[0]) {
+			static const char *const what[] = {
+				[10] = "cannot enter the env",
+				[11] = "no random name",
+				[12] = "cannot make a folder in the env's /dev/shm (is it full?)",
+				[13] = "the env's /dev/shm folder is not ours",
+				[14] = "cannot bind a socket in the env's /dev/shm",
+				[15] = "cannot pass the socket on",
+			};
+			int code = WIFEXITED(st) ? WEXITSTATUS(st) : 0;
+
+			dv_err(err, 0, "%s",
+			       code >= 10 && code <= 15
+				       ? what[code]
+				       : "cannot make the ssh agent's socket in the env");
+		}
 		return -1;
 	}
 	return fd;
