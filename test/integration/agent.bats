@@ -251,6 +251,40 @@ none"
 	[[ $("$DEVENV" status --json | python3 -c 'import json,sys; print(json.load(sys.stdin).get("layers"))') == "$steps" ]]
 }
 
+@test "ssh_agent: the filter is confined (no capability, no_new_privs, seccomp, its own session) and ends with its session" {
+	dv_busybox_image
+	dv_envfile <<-'EOF'
+	image: busybox
+	ssh_agent: true
+	EOF
+	"$DEVENV" up -q
+	"$DEVENV" ssh -c 'sleep 3' &
+	local ssh=$! pid
+	dv_wait 5 pgrep -x devenv-agent -P "$ssh"
+	pid=$(pgrep -x devenv-agent -P "$ssh")
+	run grep -E '^(CapEff|CapPrm|CapInh|CapAmb|NoNewPrivs|Seccomp):' "/proc/$pid/status"
+	assert_line --regexp '^CapEff:\s+0+$'
+	assert_line --regexp '^CapPrm:\s+0+$'
+	assert_line --regexp '^CapAmb:\s+0+$'
+	assert_line --regexp '^NoNewPrivs:\s+1$'
+	assert_line --regexp '^Seccomp:\s+2$'
+	# a session of its own, and nothing of the host's but its sockets,
+	# the env's log and /dev/null
+	[[ $(ps -o sid= -p "$pid" | tr -d ' ') == "$pid" ]]
+	# (not dumpable: without root its fds are not ours to list)
+	run bash -c "ls -l /proc/$pid/fd 2>/dev/null | grep -- '->' | sed 's/.*-> //' | sort -u"
+	if ((EUID == 0)); then
+		((${#lines[@]} >= 4))
+	fi
+	local f
+	for f in "${lines[@]}"; do
+		[[ $f == /dev/null || $f == "$DV_STORE"/envs/*/log || $f == pipe:* || $f == socket:* ]] ||
+			fail "the filter holds '$f'"
+	done
+	wait "$ssh"
+	dv_wait 5 bash -c "! kill -0 $pid 2>/dev/null"
+}
+
 @test "ssh_agent with no agent on the host: one warning line, the session still starts" {
 	dv_busybox_image
 	dv_envfile <<-'EOF'
