@@ -49,6 +49,15 @@ static const struct cmd_opt ssh_opts_table[] = {
 	{ 'c', "command", "CMD", 0,
 	  "run CMD with the env's shell instead of a login shell; "
 	  "devenv exits with its status (or give the command after --)" },
+	{ 's', "secret", "NAME", 0,
+	  "give the command the Envfile's secret NAME at /run/secrets/NAME, masked in "
+	  "its output (may be repeated)" },
+	{ 0 }
+};
+static const struct cmd_opt ssh_config_opts[] = {
+	{ 0, "install", NULL, 'I',
+	  "write every env's entry to ~/.ssh/devenv_config and include it from "
+	  "~/.ssh/config (once: the line is added first, the file's own lines kept)" },
 	{ 0 }
 };
 static const struct cmd_opt timeout_opts[] = {
@@ -146,8 +155,14 @@ static const struct cmd commands[] = {
 	  "build what is missing (taking steps a cache_from image holds), create or start the env, run on_up",
 	  build_opts, NULL },
 	{ "ssh", cmd_ssh, CMD_STORE_PEEK | CMD_ENV | CMD_ARGV_TAIL,
-	  "[-e NAME|ID] [-u|--user NAME|UID[:GID]] [-c CMD | -- ARGV...]",
+	  "[-e NAME|ID] [-u|--user NAME|UID[:GID]] [-s|--secret NAME]... [-c CMD | -- ARGV...]",
 	  "open a shell, or run a command, in the running env", ssh_opts_table, NULL },
+	{ "ssh-config", cmd_ssh_config, CMD_STORE, "[NAME] [--install]",
+	  "print an ssh Host entry (devenv-NAME) for each env, or NAME's, whose ProxyCommand is 'devenv ssh-proxy NAME'; write their host keys to ~/.ssh/devenv_known_hosts",
+	  ssh_config_opts, NULL },
+	{ "ssh-proxy", cmd_ssh_proxy, CMD_STORE_PEEK, "NAME",
+	  "run the env's sshd -i over standard input and output (ssh's ProxyCommand): ssh, scp, rsync and editors reach the env with no port opened",
+	  NULL, NULL },
 	{ "halt", cmd_halt, CMD_STORE | CMD_ENV, "[-e NAME|ID] [--timeout S]",
 	  "stop the env (SIGTERM, then SIGKILL after S seconds, default 10); keeps its files",
 	  timeout_opts, NULL },

@@ -19,6 +19,7 @@
  *   opts.c       a command's options: parsed from its table row, printed by --help
  *   registry.c   pull, push, login, logout
  *   ssh.c        ssh (the hot path)
+ *   sshd.c       ssh-config, ssh-proxy: the env as an ssh host
  *   status.c     status, port, ls
  *   up.c         up, provision, reload, halt; --json's progress events
  *   volume.c     volume ls|rm
@@ -195,6 +196,10 @@ int cmd_logs(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *
 	     struct dv_error *err);
 int cmd_ssh(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
 	    struct dv_error *err);
+int cmd_ssh_config(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
+		   struct dv_error *err);
+int cmd_ssh_proxy(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
+		  struct dv_error *err);
 int cmd_images(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
 	       struct dv_error *err);
 int cmd_commit(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,

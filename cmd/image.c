@@ -121,8 +121,21 @@ int cmd_commit(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call
 		return helped ? 0 : -1;
 	if (oi + 1 != call->argc)
 		return dv_err_usage(err, "usage: devenv commit [-e NAME|ID] IMAGE[:TAG]");
-	if (env_locate(ctx, st, false, &env, err) == 0 &&
-	    env_commit(ctx, st, &env, call->argv[oi], &img, err) == 0) {
+	/* The Envfile tells which secrets to look for (env_commit); an env
+	 * whose Envfile cannot be read any more is committed still. */
+	bool located = env_locate(ctx, st, true, &env, &(struct dv_error){ 0 }) == 0;
+
+	if (!located) {
+		env_release(&env);
+		env = (struct env){ .lock_fd = -1 };
+		located = env_locate(ctx, st, false, &env, err) == 0;
+		if (located && env.has_state)
+			fprintf(stderr,
+				"devenv: warning: env '%s': its Envfile cannot be read; the "
+				"commit is not looked through for its secrets\n",
+				env.state.name);
+	}
+	if (located && env_commit(ctx, st, &env, call->argv[oi], &img, err) == 0) {
 		if (!ctx->quiet)
 			printf("%s %s\n", img.name, img.id);
 		ret = 0;

@@ -10,15 +10,21 @@
 #include <unistd.h>
 
 #include "cmd/cmd.h"
+#include "util/cleanup.h"
 #include "util/banned.h"
 
 struct ssh_opts {
 	const char *command, *user;
+	struct dv_strv secrets; /* --secret NAME... */
 };
 
 static int ssh_opt(int c, const char *arg, void *data, struct dv_error *err)
 {
 	(void)err;
+	if (c == 's') {
+		dv_strv_push(&((struct ssh_opts *)data)->secrets, arg);
+		return 0;
+	}
 	if (c == 'u') {
 		((struct ssh_opts *)data)->user = arg;
 		return 0;
@@ -29,10 +35,43 @@ static int ssh_opt(int c, const char *arg, void *data, struct dv_error *err)
 	return 0;
 }
 
+/* --secret NAME...: declared in the Envfile, its requests allowed, read
+ * now (memory only), on /run/secrets in the command's own mount
+ * namespace, owned by its user, masked in what it prints. */
+static int session_secrets(const struct dv_ctx *ctx, const struct layer_store *st,
+			   const struct env *env, const struct dv_strv *names,
+			   struct prov_secrets *sec, struct ctr_secret **out, struct ctr_exec *x,
+			   struct dv_error *err)
+{
+	for (size_t i = 0; i < names->n; i++) {
+		bool found = false;
+
+		for (size_t j = 0; j < env->spec.n_secrets && !found; j++)
+			found = !strcmp(env->spec.secrets[j].name, names->v[i]);
+		if (!found) {
+			struct dv_buf shown = { 0 };
+
+			dv_buf_add_safe(&shown, names->v[i], strlen(names->v[i]));
+			dv_err_usage(err, "--secret '%s': %s declares no such secret", shown.s,
+				     env->spec.display);
+			dv_buf_release(&shown);
+			return -1;
+		}
+	}
+	if (prov_trust_check(ctx, st, env->id, &env->spec, err) < 0 ||
+	    prov_secrets_read_names(&env->spec, names, sec, err) < 0)
+		return -1;
+	x->n_secrets = prov_secrets_for(sec, names, 0, 0, out);
+	x->secrets = *out;
+	return 0;
+}
+
 int cmd_ssh(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
 	    struct dv_error *err)
 {
 	struct ssh_opts so = { 0 };
+	struct prov_secrets sec = { 0 };
+	dv_autofree struct ctr_secret *secrets = NULL;
 	struct opt_spec os = { NULL, NULL, ssh_opt, &so };
 	struct ctr_owner owner;
 	struct env env = { .lock_fd = -1 };
@@ -52,7 +91,9 @@ int cmd_ssh(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *c
 	}
 	if (so.command && oi < call->argc)
 		return dv_err_usage(err, "give either -c CMD or -- ARGV..., not both");
-	if (env_locate(ctx, st, false, &env, err) < 0)
+	/* Only with --secret is the Envfile read (and trusted): it says
+	 * where each secret comes from. */
+	if (env_locate(ctx, st, so.secrets.n > 0, &env, err) < 0)
 		goto out;
 	if (!env.has_state) {
 		dv_err_plain(err, ESRCH, "env %s was never brought up; 'devenv up' creates it",
@@ -116,11 +157,29 @@ int cmd_ssh(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *c
 		.owner = env_record_owner(&env.state, &owner),
 		.hold_fd = hold[0] > 0 ? hold[0] : 0,
 	};
+	if (so.secrets.n && session_secrets(ctx, st, &env, &so.secrets, &sec, &secrets, &x, err) < 0)
+		goto out;
 	struct ctr_sandbox sb = { 0 };
 	if (ctr_sandbox_load(env.state.seccomp, env.state.caps, &sb, err) < 0)
 		goto out;
 	sb.nproc = prov_nproc_fallback(&env.state.limits, &env.state.cgroups);
 	x.sandbox = &sb;
+	/* `git_credentials`: a relay for this session only (hostnet/gitcred.c);
+	 * an env without the key pays nothing. Not running: ctr_exec says so. */
+	struct hnet_gitcred gcred = { .lifeline = -1 };
+	if (env.state.git_credentials.n) {
+		struct dv_error gerr = { 0 };
+
+		if (hnet_gitcred_start(&env.state.init, &env.state.git_credentials, &gcred,
+				       &gerr) == 0)
+			hnet_gitcred_envp(&gcred, &envp);
+		else if (gerr.errnum != ESRCH)
+			fprintf(stderr,
+				"devenv: warning: git_credentials: %s; the session starts "
+				"without them\n",
+				gerr.msg);
+	}
+	x.envp = envp.v;
 	fflush(stdout);
 	/* No separate liveness probe: ctr_exec checks the init's start time and
 	 * the freezer itself, and says which (ESRCH, EBUSY). The sweep's
@@ -128,6 +187,7 @@ int cmd_ssh(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *c
 	struct env_sweep sweep;
 	env_sweep_open(&env.state, "command", &sweep);
 	int xr = ctr_exec(&env.state.init, &env.state.cgroups, &x, &status, err);
+	hnet_gitcred_stop(&gcred);
 	ctr_sandbox_release(&sb);
 	if (xr == 0)
 		env_sweep_run(&sweep);
@@ -149,6 +209,8 @@ out:
 		if (hold[i] >= 0)
 			close(hold[i]);
 	dv_strv_release(&envp);
+	dv_strv_release(&so.secrets);
+	prov_secrets_release(&sec);
 	env_release(&env);
 	return ret;
 }

@@ -6,8 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cmd/cmd.h"
+#include "util/cleanup.h"
 #include "util/userns.h"
 #include "util/banned.h"
 
@@ -40,8 +42,23 @@ static void print_services(const struct layer_store *st, const struct env *env)
 			fflush(stdout);
 			env_svc_tail(st, env->id, in.name, 5, stdout, "      ");
 		} else if (in.state == ENV_SVC_RUNNING || in.state == ENV_SVC_FROZEN) {
-			printf("    %s: %s (pid %d)\n", in.name, env_svc_state_name(in.state),
-			       (int)in.pid);
+			dv_autofree char *out = NULL;
+			dv_autofree char *when = NULL;
+			long long at;
+			enum env_health_state h = env_health_status(st, env, i, &out, &at);
+
+			/* Not checked now (without root): when `up` last did. */
+			if (at)
+				when = dv_xasprintf(" (as 'up' saw it %llds ago: without root only "
+						    "'up' can run the check)",
+						    (long long)time(NULL) - at);
+			else if (h == ENV_HEALTH_UNKNOWN)
+				when = dv_xstrdup(" (without root only 'up' can run the check)");
+			printf("    %s: %s (pid %d)%s%s%s%s%s\n", in.name,
+			       env_svc_state_name(in.state), (int)in.pid,
+			       h != ENV_HEALTH_NONE ? ", " : "",
+			       h != ENV_HEALTH_NONE ? env_health_name(h) : "", out ? ": " : "",
+			       out ? out : "", when ? when : "");
 		} else {
 			printf("    %s: stopped\n", in.name);
 		}
@@ -66,6 +83,20 @@ static struct json_object *services_json(const struct layer_store *st, const str
 				       in.exit_status >= 0 ? json_object_new_int(in.exit_status)
 							   : NULL);
 		json_object_object_add(o, "pid", live ? json_object_new_int(in.pid) : NULL);
+		{
+			dv_autofree char *out = NULL;
+			long long at;
+			enum env_health_state h = env_health_status(st, env, i, &out, &at);
+
+			json_object_object_add(o, "health",
+					       h != ENV_HEALTH_NONE
+						       ? json_object_new_string(env_health_name(h))
+						       : NULL);
+			json_object_object_add(o, "health_output",
+					       out ? json_object_new_string(out) : NULL);
+			json_object_object_add(o, "health_checked_at",
+					       at ? json_object_new_int64(at) : NULL);
+		}
 		json_object_array_add(a, o);
 	}
 	return a;
@@ -85,6 +116,7 @@ static struct json_object *ports_json(const struct env_record *state)
 		json_object_object_add(o, "protocol", json_object_new_string("tcp"));
 		json_object_object_add(o, "host_ip", json_object_new_string(p->host_ip));
 		json_object_object_add(o, "host_port", json_object_new_int((int)p->host_port));
+		json_object_object_add(o, "auto", json_object_new_boolean(p->auto_port));
 		json_object_array_add(a, o);
 	}
 	return a;
@@ -236,8 +268,9 @@ int cmd_status(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call
 		printf("  network:  %s\n",
 		       env.state.network && env.state.network[0] ? env.state.network : "host");
 		for (size_t i = 0; i < env.state.n_ports; i++)
-			printf("  port:     %u/tcp -> %s:%u\n", env.state.ports[i].container_port,
-			       env.state.ports[i].host_ip, env.state.ports[i].host_port);
+			printf("  port:     %u/tcp -> %s:%u%s\n", env.state.ports[i].container_port,
+			       env.state.ports[i].host_ip, env.state.ports[i].host_port,
+			       env.state.ports[i].auto_port ? " (auto)" : "");
 		if (running)
 			printf("  init pid: %d\n", (int)env.state.init.pid);
 		if (has_size) {

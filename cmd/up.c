@@ -52,7 +52,7 @@ static int events_begin(struct dv_ctx *ctx, struct dv_error *err)
 	return 0;
 }
 
-/* The last line: {"result":"ok","env":…,"id":…,"seconds":…}, or
+/* The last line: {"result":"ok","env":…,"id":…[,"ports":[…]],"seconds":…}, or
  * {"result":"failed","error":"Envfile:3:5: …","seconds":…}. */
 static int events_end(struct dv_ctx *ctx, const struct env *env, int ret, unsigned long long t0,
 		      struct dv_error *err)
@@ -69,6 +69,23 @@ static int events_end(struct dv_ctx *ctx, const struct env *env, int ret, unsign
 		json_object_object_add(o, "env", json_object_new_string(env->spec.name));
 	if (ret == 0 && env->id[0])
 		json_object_object_add(o, "id", json_object_new_string(env->id));
+	if (ret == 0 && env->state.n_ports) { /* the forwards, `auto` ones chosen */
+		struct json_object *a = json_object_new_array();
+
+		for (size_t i = 0; i < env->state.n_ports; i++) {
+			const struct hnet_port *p = &env->state.ports[i];
+			struct json_object *e = json_object_new_object();
+
+			json_object_object_add(e, "container_port",
+					       json_object_new_int((int)p->container_port));
+			json_object_object_add(e, "host_ip", json_object_new_string(p->host_ip));
+			json_object_object_add(e, "host_port",
+					       json_object_new_int((int)p->host_port));
+			json_object_object_add(e, "auto", json_object_new_boolean(p->auto_port));
+			json_object_array_add(a, e);
+		}
+		json_object_object_add(o, "ports", a);
+	}
 	if (ret != 0) {
 		char msg[sizeof(err->file) + sizeof(err->msg) + 32];
 

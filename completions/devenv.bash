@@ -38,7 +38,7 @@ _devenv() {
 		-t | --template) [[ $cmd == init ]] && words=$("$dv" __complete templates 2>/dev/null) ;;
 		--compression) words="gzip zstd" ;;
 		-n | --tail) [[ $cmd == logs ]] && words="all" ;;
-		--cache-from | --platform | --timeout | -u | --user | --username | -c) return 0 ;;
+		--cache-from | --platform | --timeout | -u | --user | --username | -c | -s | --secret) return 0 ;;
 		esac
 		if [[ -z $words ]]; then
 			if [[ $cur == -* ]]; then
@@ -50,6 +50,7 @@ _devenv() {
 			else
 				case $cmd in
 				rmi | tag | push) words=$("$dv" __complete images 2>/dev/null) ;;
+				ssh-config | ssh-proxy) ((COMP_CWORD == at + 1)) && words=$("$dv" __complete envs 2>/dev/null) ;;
 				help)
 					if ((COMP_CWORD == at + 1)); then
 						words=$("$dv" __complete commands 2>/dev/null)

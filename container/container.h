@@ -62,6 +62,21 @@ int ctr_seccomp_prepare(const char *dir, const void *profile, size_t len, unsign
 int ctr_sandbox_load(const char *bpf_path, unsigned long long caps, struct ctr_sandbox *out,
 		     struct dv_error *err);
 void ctr_sandbox_release(struct ctr_sandbox *sb);
+/* noaudit.c: sb's program (or none) with socket(AF_NETLINK, *,
+ * NETLINK_AUDIT) failing EPROTONOSUPPORT first ("no audit in this kernel":
+ * the env's sshd then opens terminal sessions without CAP_AUDIT_WRITE).
+ * -1 (sb unchanged) on an arch it does not know or a program too long. */
+int ctr_sandbox_no_audit(struct ctr_sandbox *sb);
+
+/* A secret: the file /run/secrets/NAME (0400, uid:gid) on a tmpfs of its
+ * own, read-only, mounted while a build step or an exec'd command runs. */
+struct ctr_secret {
+	const char *name; /* a plain file name */
+	const char *data;
+	size_t len;
+	uid_t uid;
+	gid_t gid;
+};
 
 /* A bind mount into a container, made after the root and the checkout. */
 struct ctr_mount {
@@ -181,6 +196,12 @@ struct ctr_spec {
 	const char *const *hosts; /* more names for 127.0.0.1 in /etc/hosts (the
 				       env's services) */
 	size_t n_hosts;
+	const struct ctr_secret *secrets; /* a build step's: on /run/secrets (its mount
+					     point in the skeleton, never in the upper),
+					     masked in its output */
+	size_t n_secrets;
+	bool secrets_dir;        /* an env whose on_up names secrets: /run/secrets made in the
+			     skeleton, for ctr_exec's x.secrets to mount on */
 	ctr_clone_hook on_clone; /* env only, or NULL: called in the parent once
 				       the child (the init to be: its pid and start
 				       time are the init's) exists, before it is put in its cgroups
@@ -238,7 +259,14 @@ struct ctr_exec {
 			       and HOME, USER, LOGNAME */
 	const struct ctr_owner *owner;     /* NULL: the checkout as mounted */
 	const struct ctr_sandbox *sandbox; /* ctr_exec only; NULL: none */
-	int hold_fd; /* ctr_exec, > 0: a socket on which "h" stops our reading of
+	const struct ctr_secret *secrets;  /* ctr_exec only: on /run/secrets in a mount
+					      namespace of the command's own, owned by its
+					      user; masked in its output and tee */
+	size_t n_secrets;
+	bool confine_relay; /* ctr_exec: once the command runs, we relay with no
+			       capability, no_new_privs and a seccomp allow-list
+			       (ssh-proxy: its peer is a network client) */
+	int hold_fd;        /* ctr_exec, > 0: a socket on which "h" stops our reading of
 			stdin (answered "k" once it has stopped) and "r" resumes it,
 			for a question asked on the same terminal (the ssh agent's
 			`confirm`); 0: none */

@@ -352,6 +352,17 @@ static _Noreturn void supervise(const struct ctr_exec *x, struct run_as *ra, int
 		dv_err(&serr, e, "cannot give the command its view of the checkout");
 		goto fail;
 	}
+	if (x->n_secrets) {
+		struct ctr_secret sv[x->n_secrets];
+
+		for (size_t i = 0; i < x->n_secrets; i++) {
+			sv[i] = x->secrets[i];
+			sv[i].uid = ra->set_ids ? ra->uid : 0;
+			sv[i].gid = ra->set_ids ? ra->gid : 0;
+		}
+		if (ctr_secrets_enter(sv, x->n_secrets, &serr) < 0)
+			goto fail;
+	}
 	if (master >= 0) {
 		/* The peer of our master, without a path lookup in the container. */
 		int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
@@ -478,6 +489,8 @@ static int exec_in(int pidfd, const struct ctr_init *init, const struct dv_strv 
 			       .out = -1,
 			       .err = -1,
 			       .hold = -1 };
+	struct dv_mask masks[2];
+	dv_autofree struct dv_secret *sv = NULL;
 	int errp[2] = { -1, -1 }, life[2] = { -1, -1 }, inp[2] = { -1, -1 }, outp[2] = { -1, -1 };
 	int errout[2] = { -1, -1 }, st = 0, e = 0, ret = -1;
 	struct sigaction ign = { .sa_handler = SIG_IGN }, old_pipe;
@@ -616,6 +629,8 @@ static int exec_in(int pidfd, const struct ctr_init *init, const struct dv_strv 
 			goto out;
 		}
 	}
+	if (x->confine_relay && ctr_relay_confine(err) < 0)
+		goto out;
 	if (master >= 0 && isatty(0) && tcgetattr(0, &saved_tio) == 0) {
 		struct termios tio = saved_tio;
 
@@ -635,6 +650,20 @@ static int exec_in(int pidfd, const struct ctr_init *init, const struct dv_strv 
 	r.tee = x->tee_fd;
 	r.quiet = x->tee_fd >= 0 && x->tee_only;
 	r.filter = x->filter;
+	if (x->n_secrets) {
+		/* What is masked: each value, a trailing newline left out. */
+		sv = dv_xcalloc(x->n_secrets, sizeof(*sv));
+		for (size_t i = 0; i < x->n_secrets; i++) {
+			sv[i] = (struct dv_secret){ x->secrets[i].name, x->secrets[i].data,
+						    x->secrets[i].len };
+			while (sv[i].len > 1 && (sv[i].data[sv[i].len - 1] == '\n' ||
+						 sv[i].data[sv[i].len - 1] == '\r'))
+				sv[i].len--;
+		}
+		dv_mask_init(&masks[0], sv, x->n_secrets);
+		dv_mask_init(&masks[1], sv, x->n_secrets);
+		r.mask = masks;
+	}
 	r.stdin_open = master >= 0 || inp[1] >= 0;
 	r.hold = x->hold_fd > 0 ? x->hold_fd : -1;
 	st = ctr_relay_run(&r, err);
@@ -667,6 +696,10 @@ out:
 	}
 	sigaction(SIGPIPE, &old_pipe, NULL);
 	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (r.mask) {
+		dv_mask_release(&masks[0]);
+		dv_mask_release(&masks[1]);
+	}
 out_early:
 	ctr_session_release(&ra.view);
 	dv_strv_release(&envp);

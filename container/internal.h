@@ -14,6 +14,9 @@
  * exec.c      ctr_exec: setns into a running env, the command's supervisor
  * session.c   a session's own idmapped view of the checkout (ctr_exec as other ids)
  * relay.c     copying between the host's fds and a container's pipes or pty
+ * secrets.c   secrets as files on a read-only tmpfs at /run/secrets
+ * relay_confine.c  that relay with no capability, under seccomp (ssh-proxy's)
+ * noaudit.c   a sandbox whose audit socket is "not in the kernel" (the env's sshd)
  * sandbox.c   no_new_privs, capabilities, seccomp: the last steps before exec
  * seccomp.c   Docker-format seccomp profiles compiled to BPF (seccomp_blob.S embeds the default)
  * stop.c      ctr_stop, ctr_probe: pidfds checked against the init's start time
@@ -32,6 +35,7 @@
 
 #include "container/container.h"
 #include "util/error.h"
+#include "util/secret.h"
 #include "util/term.h"
 
 #define CTR_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -163,10 +167,11 @@ struct ctr_relay {
 	bool quiet;       /* the output goes to tee alone */
 	bool filter;      /* our fds get stdout and stderr through filt[0], filt[1] */
 	struct dv_term_filter filt[2];
-	bool stdin_open; /* our fd 0 is still to be read */
-	int hold;        /* ctr_exec's hold_fd, or -1 */
-	bool held;       /* "h" came on it: fd 0 is not read until "r" */
-	char buf[16384]; /* read from fd 0, not yet taken by the command */
+	struct dv_mask *mask; /* NULL, or stdout's and stderr's: secrets masked first */
+	bool stdin_open;      /* our fd 0 is still to be read */
+	char buf[16384];      /* read from fd 0, not yet taken by the command */
+	int hold;             /* ctr_exec's hold_fd, or -1 */
+	bool held;            /* "h" came on it: fd 0 is not read until "r" */
 	size_t off, len;
 };
 /* Relay until the supervisor has exited and the output is drained; closes
@@ -177,11 +182,21 @@ int ctr_relay_run(struct ctr_relay *r, struct dv_error *err);
  * util/term.h) and raw to `tee` (-1: none). false at EOF, on a read error
  * (a pty's EIO) or when `to` is gone (EPIPE): the caller stops reading
  * `from`. */
-bool ctr_relay_chunk(int from, int to, int tee, struct dv_term_filter *filt);
+bool ctr_relay_chunk(int from, int to, int tee, struct dv_term_filter *filt, struct dv_mask *mask);
+/* With a mask (util/secret.h: secrets replaced before `to` or `tee` get
+ * anything): the stream has ended, what the mask held goes on. Before
+ * ctr_relay_end(). */
+void ctr_relay_mask_end(int to, int tee, struct dv_term_filter *filt, struct dv_mask *mask);
 /* The stream through `filt` has ended: what it still holds, to `to`. */
 void ctr_relay_end(int to, struct dv_term_filter *filt);
 /* Our terminal's size (fd 0) to the pty. */
 void ctr_relay_winsize(int master);
+
+/* secrets.c: the secrets on a read-only tmpfs at /run/secrets of the root
+ * at rootfd (a build step's, from mount.c); or, in a supervisor inside an
+ * env (exec.c), in a mount namespace of the command's own. */
+int ctr_secrets_mount(int rootfd, const struct ctr_secret *v, size_t n, struct dv_error *err);
+int ctr_secrets_enter(const struct ctr_secret *v, size_t n, struct dv_error *err);
 
 /* child.c. A forked child with no caller: send err through the error pipe, _exit(1). */
 _Noreturn void ctr_child_fail(int errpipe, const struct dv_error *err);
@@ -235,5 +250,9 @@ int ctr_netns_setup(struct dv_error *err);
 
 /* copy.c: all of in to out (name for messages). */
 int ctr_copy_data(int in, int out, const char *name, struct dv_error *err);
+
+/* relay_confine.c: drop every capability, no_new_privs, and the relay's
+ * seccomp allow-list (ctr_exec.confine_relay). */
+int ctr_relay_confine(struct dv_error *err);
 
 #endif

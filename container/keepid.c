@@ -253,6 +253,13 @@ static int make_skel(const struct ctr_spec *spec, const char *skel, struct dv_er
 			return dv_err_prefix(err, "workdir");
 		close(w);
 	}
+	if (spec->n_secrets || spec->secrets_dir) {
+		int w = ctr_mkdir_p_in_root(fd, "/run/secrets", 0755, err);
+
+		if (w < 0)
+			return dv_err_prefix(err, "secrets");
+		close(w);
+	}
 	return 0;
 }
 

@@ -397,6 +397,8 @@ int ctr_setup_root(const struct ctr_spec *spec, int rootfd, int skelfd, struct d
 		return -1;
 	if (spec->n_mounts && ctr_setup_binds(spec, rootfd, idmap_ns, err) < 0)
 		return -1;
+	if (spec->n_secrets && ctr_secrets_mount(rootfd, spec->secrets, spec->n_secrets, err) < 0)
+		return -1;
 	if (spec->sandbox && setup_masks(rootfd, err) < 0)
 		return -1;
 	if (sethostname(spec->hostname ? spec->hostname : "devenv",

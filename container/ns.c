@@ -573,12 +573,16 @@ out:
 /* What is left in the pipes of a container whose init has exited: every
  * writer died with its pid namespace, so this ends at EOF (or at once
  * should something outside still hold a write end). */
-static void drain(struct pollfd *p, const int *to, struct dv_term_filter *filt, size_t n)
+static void drain(struct pollfd *p, const int *to, struct dv_term_filter *filt,
+		  struct dv_mask *mask, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		while (p[i].fd >= 0 && poll(&p[i], 1, 0) > 0 &&
-		       ctr_relay_chunk(p[i].fd, to[i], -1, filt ? &filt[i] : NULL)) {
+		       ctr_relay_chunk(p[i].fd, to[i], -1, filt ? &filt[i] : NULL,
+				       mask ? &mask[i] : NULL)) {
 		}
+		if (mask)
+			ctr_relay_mask_end(to[i], -1, filt ? &filt[i] : NULL, &mask[i]);
 		if (filt)
 			ctr_relay_end(to[i], &filt[i]);
 	}
@@ -605,6 +609,9 @@ int ctr_run(const struct ctr_spec *spec, const struct ctr_exec *x, int *status, 
 	static const int to[] = { 1, 2 };
 	/* What the step prints is shown to the developer: safe for a terminal. */
 	struct dv_term_filter filt_v[2] = { 0 }, *filt = x->filter ? filt_v : NULL;
+	/* A step's secrets never reach the developer's terminal (nor -q's
+	 * capture): masked first. */
+	struct dv_mask masks_v[2], *masks = spec->n_secrets ? masks_v : NULL;
 	sigset_t mask, old;
 	dv_autoclose int mem = init_memfd(err);
 	dv_autoclose int sfd = -1;
@@ -615,6 +622,7 @@ int ctr_run(const struct ctr_spec *spec, const struct ctr_exec *x, int *status, 
 	pid_t pid;
 	int st, ret = -1;
 	bool interrupted = false;
+	dv_autofree struct dv_secret *secrets_v = NULL;
 
 	if (mem < 0)
 		return dv_err_prefix(err, "cannot start build container");
@@ -624,6 +632,21 @@ int ctr_run(const struct ctr_spec *spec, const struct ctr_exec *x, int *status, 
 	sigaddset(&mask, SIGTERM);
 	if (sigprocmask(SIG_BLOCK, &mask, &old) < 0)
 		return dv_err(err, errno, "sigprocmask");
+	if (masks) {
+		struct dv_secret *sv = dv_xcalloc(spec->n_secrets, sizeof(*sv));
+
+		for (size_t i = 0; i < spec->n_secrets; i++)
+			sv[i] = (struct dv_secret){ spec->secrets[i].name, spec->secrets[i].data,
+						    spec->secrets[i].len };
+		/* A trailing newline is no part of what is masked. */
+		for (size_t i = 0; i < spec->n_secrets; i++)
+			while (sv[i].len > 1 && (sv[i].data[sv[i].len - 1] == '\n' ||
+						 sv[i].data[sv[i].len - 1] == '\r'))
+				sv[i].len--;
+		secrets_v = sv;
+		dv_mask_init(&masks[0], sv, spec->n_secrets);
+		dv_mask_init(&masks[1], sv, spec->n_secrets);
+	}
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
 	if (sfd < 0) {
 		dv_err(err, errno, "signalfd");
@@ -663,7 +686,8 @@ int ctr_run(const struct ctr_spec *spec, const struct ctr_exec *x, int *status, 
 		}
 		for (int i = 0; i < 2; i++)
 			if (p[i].revents &&
-			    !ctr_relay_chunk(p[i].fd, to[i], -1, filt ? &filt[i] : NULL))
+			    !ctr_relay_chunk(p[i].fd, to[i], -1, filt ? &filt[i] : NULL,
+					     masks ? &masks[i] : NULL))
 				p[i].fd = -1; /* closed below, at out */
 		if (p[2].revents)
 			break;
@@ -680,7 +704,7 @@ int ctr_run(const struct ctr_spec *spec, const struct ctr_exec *x, int *status, 
 	}
 	if (dv_waitpid(pid, &st, err) < 0)
 		goto out;
-	drain(p, to, filt, 2);
+	drain(p, to, filt, masks, 2);
 	if (interrupted) {
 		dv_err(err, 0, "interrupted");
 		err->errnum = EINTR;
@@ -697,5 +721,9 @@ out:
 	}
 	stop_outbound(&l);
 	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (masks) {
+		dv_mask_release(&masks[0]);
+		dv_mask_release(&masks[1]);
+	}
 	return ret;
 }

@@ -94,6 +94,14 @@ static int make_skeleton(const struct ctr_spec *spec, struct dv_error *err)
 			return dv_err_prefix(err, "workdir");
 		close(fd);
 	}
+	/* Secrets' mount point, under the image's /run. */
+	if (spec->n_secrets || spec->secrets_dir) {
+		int fd = ctr_mkdir_p_in_root(sk, "/run/secrets", 0755, err);
+
+		if (fd < 0)
+			return dv_err_prefix(err, "secrets");
+		close(fd);
+	}
 	for (size_t i = 0; i < spec->n_mounts; i++) {
 		int fd;
 

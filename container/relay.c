@@ -26,6 +26,7 @@
 
 #include "container/internal.h"
 #include "util/fs.h"
+#include "util/secret.h"
 #include "util/term.h"
 #include "util/banned.h"
 
@@ -50,26 +51,54 @@ static int write_filtered(int to, struct dv_term_filter *filt, const char *buf, 
 	return 0;
 }
 
-bool ctr_relay_chunk(int from, int to, int tee, struct dv_term_filter *filt)
+/* Output read from the env, to `to` (through filt when given) and raw to
+ * tee; false when `to` is gone. */
+static bool emit(int to, int tee, struct dv_term_filter *filt, const char *buf, size_t n)
+{
+	struct dv_error ignored = { 0 };
+
+	/* The log is the env's record: what it wrote, as it wrote it. */
+	if (tee >= 0 && n)
+		dv_write_full(tee, buf, n, &ignored); /* a full disk loses log lines */
+	if (to < 0 || !n)
+		return true;
+	/* Our end is gone (`ssh -c yes | head -1`): close the pipe, so that
+	 * the writer gets its SIGPIPE as if it wrote there itself. */
+	if (filt)
+		return write_filtered(to, filt, buf, n, &ignored) == 0;
+	return dv_write_full(to, buf, n, &ignored) == 0;
+}
+
+bool ctr_relay_chunk(int from, int to, int tee, struct dv_term_filter *filt, struct dv_mask *mask)
 {
 	char buf[RELAY_BUF];
 	ssize_t n = read(from, buf, sizeof(buf));
-	struct dv_error ignored = { 0 };
+	struct dv_buf masked = { 0 };
+	bool ok;
 
 	if (n < 0)
 		return errno == EINTR || errno == EAGAIN; /* EIO: a pty without slaves */
 	if (n == 0)
 		return false;
-	/* The log is the env's record: what it wrote, as it wrote it. */
-	if (tee >= 0)
-		dv_write_full(tee, buf, (size_t)n, &ignored); /* a full disk loses log lines */
-	if (to < 0)
-		return true;
-	/* Our end is gone (`ssh -c yes | head -1`): close the pipe, so that
-	 * the writer gets its SIGPIPE as if it wrote there itself. */
-	if (filt)
-		return write_filtered(to, filt, buf, (size_t)n, &ignored) == 0;
-	return dv_write_full(to, buf, (size_t)n, &ignored) == 0;
+	if (!mask)
+		return emit(to, tee, filt, buf, (size_t)n);
+	/* Secrets masked before anything sees the output, the log included. */
+	dv_mask_feed(mask, buf, (size_t)n, &masked);
+	explicit_bzero(buf, (size_t)n);
+	ok = emit(to, tee, filt, masked.s, masked.len);
+	if (masked.s)
+		explicit_bzero(masked.s, masked.len);
+	dv_buf_release(&masked);
+	return ok;
+}
+
+void ctr_relay_mask_end(int to, int tee, struct dv_term_filter *filt, struct dv_mask *mask)
+{
+	struct dv_buf tail = { 0 };
+
+	dv_mask_end(mask, &tail);
+	emit(to, tee, filt, tail.s, tail.len);
+	dv_buf_release(&tail);
 }
 
 void ctr_relay_end(int to, struct dv_term_filter *filt)
@@ -177,8 +206,8 @@ int ctr_relay_run(struct ctr_relay *r, struct dv_error *err)
 		if (p[OUT].revents & POLLOUT && !feed(r, r->master))
 			r->stdin_open = false, r->off = r->len = 0;
 		if (p[OUT].revents & (POLLIN | POLLHUP | POLLERR) &&
-		    !ctr_relay_chunk(out, r->quiet ? -1 : 1, r->tee,
-				     r->filter ? &r->filt[0] : NULL)) {
+		    !ctr_relay_chunk(out, r->quiet ? -1 : 1, r->tee, r->filter ? &r->filt[0] : NULL,
+				     r->mask ? &r->mask[0] : NULL)) {
 			if (r->master < 0)
 				close(out);
 			out = -1;
@@ -186,7 +215,8 @@ int ctr_relay_run(struct ctr_relay *r, struct dv_error *err)
 				r->out = -1;
 		}
 		if (p[ERR].revents && !ctr_relay_chunk(r->err, r->quiet ? -1 : 2, r->tee,
-						       r->filter ? &r->filt[1] : NULL)) {
+						       r->filter ? &r->filt[1] : NULL,
+						       r->mask ? &r->mask[1] : NULL)) {
 			close(r->err);
 			r->err = -1;
 		}
@@ -224,6 +254,9 @@ int ctr_relay_run(struct ctr_relay *r, struct dv_error *err)
 			r->in = -1;
 		}
 	}
+	for (int i = 0; r->mask && i < 2; i++)
+		ctr_relay_mask_end(r->quiet ? -1 : 1 + i, r->tee, r->filter ? &r->filt[i] : NULL,
+				   &r->mask[i]);
 	if (r->filter) {
 		ctr_relay_end(r->quiet ? -1 : 1, &r->filt[0]);
 		ctr_relay_end(r->quiet ? -1 : 2, &r->filt[1]);

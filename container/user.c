@@ -337,7 +337,9 @@ int ctr_user_ensure(int rootfd, const struct ctr_user *u, struct dv_error *err)
 			return -1;
 	}
 	if (sh && !has_name(sh, slen, u->name)) {
-		snprintf(line, sizeof(line), "%s:!::0:99999:7:::\n", u->name);
+		/* "*": no password, yet not locked ("!"), which sshd without
+		 * PAM (devenv ssh-proxy) takes as "no login at all". */
+		snprintf(line, sizeof(line), "%s:*::0:99999:7:::\n", u->name);
 		if (db_append(etc, "shadow", sh, slen, &sst, line, err) < 0)
 			return -1;
 	}

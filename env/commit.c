@@ -81,9 +81,18 @@ int env_commit(const struct dv_ctx *ctx, const struct layer_store *st, struct en
 	char id[65];
 	int ret = -1;
 
-	(void)ctx;
-	if (env_lock_existing(st, env, err) < 0)
+	struct prov_secrets sec = { 0 };
+
+	/* The secrets it was given, read again (after the trust check: the
+	 * Envfile may have changed since `up`), looked for in its files. */
+	if (env->has_spec && env->spec.n_secrets &&
+	    (prov_trust_check(ctx, st, env->id, &env->spec, err) < 0 ||
+	     prov_secrets_read(&env->spec, PROV_SECRETS_STEPS | PROV_SECRETS_ON_UP, &sec, err) < 0))
 		return -1;
+	if (env_lock_existing(st, env, err) < 0) {
+		prov_secrets_release(&sec);
+		return -1;
+	}
 	if (ctr_probe(&env->state.init) == CTR_RUNNING && env->state.cgroups.n) {
 		/* Should we be killed while it is frozen, the mark has the next
 		 * command thaw it. */
@@ -100,6 +109,10 @@ int env_commit(const struct dv_ctx *ctx, const struct layer_store *st, struct en
 	/* provision of a halted env recreates it on its new layers and leaves
 	 * no upper until the next start: nothing changed yet, no layer to add. */
 	if (faccessat(st->root_fd, rel, F_OK, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT) {
+		if (prov_secrets_scan(&sec, upper, "the env's files", err) < 0) {
+			dv_err_prefix(err, "cannot commit env '%s'", env->state.name);
+			goto out;
+		}
 		if (upper_layer(st, upper, id, err) < 0) {
 			dv_err_prefix(err, "cannot commit env '%s'", env->state.name);
 			goto out;
@@ -132,5 +145,6 @@ out:
 		env_commit_mark(st, env, false);
 	layer_image_release(&base);
 	dv_strv_release(&layers);
+	prov_secrets_release(&sec);
 	return ret;
 }

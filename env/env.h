@@ -20,6 +20,8 @@
  * net.c:      the env's network and ports (the host-side helper)
  * sweep.c:    give the host user back what a non-idmapped env changed
  * gc.c:       what gc removes of envs: locks, seccomp programs none uses
+ * dotfiles.c: the user's dotfiles copied into the env on its first start
+ * sshd.c:     the env's ssh endpoint: ssh-config's and ssh-proxy's files and text
  *
  * Order of calls for `up`: env_locate(), env_lock(), env_up(); release
  * with env_release().
@@ -41,12 +43,23 @@
 #include "util/str.h"
 
 /* One of the env's services as state.json records it: its init. */
+/* A service's healthcheck as it was started (env/health.c): the Envfile's
+ * `healthcheck` over its image's Healthcheck, Docker's defaults filled in,
+ * and what the check runs with (the service's environment and folder). */
+struct env_svc_health {
+	struct dv_strv test, envp; /* argv (CMD-SHELL: /bin/sh -c ...), environment */
+	char *cwd;
+	unsigned long long interval_ms, timeout_ms, start_period_ms, start_interval_ms;
+	int retries;
+};
+
 struct env_svc_record {
 	char *name;
-	struct ctr_init init;  /* pid 0 when it could not be started */
-	char *image_id;        /* its image's id, as last started */
-	struct dv_strv layers; /* and that image's layers: `rmi` and `gc`
+	struct ctr_init init;          /* pid 0 when it could not be started */
+	char *image_id;                /* its image's id, as last started */
+	struct dv_strv layers;         /* and that image's layers: `rmi` and `gc`
 				       leave them alone while the env exists */
+	struct env_svc_health *health; /* NULL: no healthcheck */
 };
 
 /* state.json: what cannot be re-derived about an env. Running, suspended or
@@ -100,10 +113,14 @@ struct env_record {
 	char *network;           /* "host" or "private", as last started */
 	struct hnet_port *ports; /* forwards of the last start */
 	size_t n_ports;
-	struct hnet_procs net;         /* its host-side helpers */
-	char *ssh_agent;               /* `ssh_agent` of the last up: "", "all", "list",
+	struct hnet_procs net;          /* its host-side helpers */
+	char *dotfiles;                 /* "COMMIT URL" of the user's dotfiles copied into
+				       this upper (dotfiles.c); "": none yet */
+	struct dv_strv git_credentials; /* `git_credentials`: hosts whose credentials
+				       the host's git gives a session (hostnet/gitcred.c) */
+	char *ssh_agent;                /* `ssh_agent` of the last up: "", "all", "list",
 					"confirm" (hostnet/agent.c serves it) */
-	struct dv_strv ssh_agent_keys; /* "list": the key comments or fingerprints */
+	struct dv_strv ssh_agent_keys;  /* "list": the key comments or fingerprints */
 };
 /* record.c: read envs/<id>/state.json. errnum ENOENT: no such env; EBADMSG: the file
  * is damaged (empty, truncated, garbage, or not this env's), with one line
@@ -232,6 +249,41 @@ struct env_svc_info {
 void env_svc_info(const struct layer_store *st, const struct env *env, size_t i,
 		  struct env_svc_info *out);
 const char *env_svc_state_name(enum env_svc_state s);
+
+/* health.c: healthchecks, run by devenv itself through ctr_exec (never by
+ * a process left behind): while `up` waits (depends_on's service_healthy,
+ * on_up's wait_for) and once per `status`. */
+/* The check a service starts with: svc's `healthcheck` over the image
+ * config's (JSON, may be NULL), defaults filled; NULL when it has none. */
+struct env_svc_health *env_health_make(const struct env_service *svc, const char *img_config,
+				       const struct dv_strv *envp, const char *cwd);
+void env_health_free(struct env_svc_health *h); /* record.c */
+/* Wait until each of names (services of env->state) is healthy, or
+ * running when it has no check; `why` says who waits ("on_up step 2",
+ * "service 'web'"). timeout_ms 0: until the checks decide. A service that
+ * exits, turns unhealthy, or is not ready in time is an error carrying the
+ * check's last output. */
+int env_health_wait(const struct dv_ctx *ctx, const struct layer_store *st, const struct env *env,
+		    char *const *names, size_t n, unsigned long long timeout_ms, const char *why,
+		    struct dv_error *err);
+enum env_health_state {
+	ENV_HEALTH_NONE,
+	ENV_HEALTH_STARTING,
+	ENV_HEALTH_HEALTHY,
+	ENV_HEALTH_UNHEALTHY,
+	ENV_HEALTH_UNKNOWN
+};
+/* Service i of env->state, checked once now (status); *output the failing
+ * check's last output (caller frees), or NULL. NONE: no check, or not
+ * running. Where this command cannot run the check (without root, only
+ * the `up` that started a service can), the last result `up` saw, *at its
+ * time (unix seconds; 0: checked now), or UNKNOWN. */
+enum env_health_state env_health_status(const struct layer_store *st, const struct env *env,
+					size_t i, char **output, long long *at);
+const char *env_health_name(enum env_health_state s);
+/* The order services start in: each after those it depends_on, else in
+ * Envfile order (the Envfile has no cycle); order[] gets n_services indices. */
+void env_svc_order(const struct env_spec *spec, size_t *order);
 /* df.c: an env's size on disk (its folder), recorded at halt and commit
  * in envs/<id>/size.json; `ls` and `status` read only the record. */
 struct env_size {
@@ -284,9 +336,19 @@ int env_logs_show(const struct layer_store *st, const char *dir, long long tail,
 /* The last `lines` lines of a service's log to f, each after indent. */
 void env_svc_tail(const struct layer_store *st, const char *env_id, const char *name,
 		  unsigned lines, FILE *f, const char *indent);
+/* dotfiles.c: the user's dotfiles (env->spec.dotfiles, from config.yaml)
+ * cloned on the host, copied into the running env's home and their install
+ * script run there, once per upper (env->state.dotfiles), again on
+ * `reload` (env->refresh_git). Output to the terminal and log_fd (-1:
+ * none) as on_up's. Nothing to do: 0 at once. */
+int env_dotfiles_apply(const struct dv_ctx *ctx, const struct layer_store *st, struct env *env,
+		       int efd, int log_fd, struct dv_error *err);
+
 /* net.c: `network` and `ports`. Before anything starts: is every forward's
- * host ip:port free (one Envfile-positioned line when not)? */
-int env_net_check(const struct env_spec *spec, struct dv_error *err);
+ * host ip:port free (one Envfile-positioned line when not, naming the
+ * holder when it can)? Chooses each `auto` port's host port into
+ * env->spec.ports (the last start's while free). */
+int env_net_check(const struct layer_store *st, struct env *env, struct dv_error *err);
 /* Starting the env's host-side helper (forwards, slirp4netns/pasta) with
  * its init, so that its start overlaps the init's:
  *   env_net_prepare(spec, s, &pn);   records network and ports in s
@@ -406,5 +468,44 @@ int env_vol_remove(const struct layer_store *st, const char *name, struct dv_err
 int env_vol_list(const struct layer_store *st, bool sizes, struct env_vol **out, size_t *n,
 		 struct dv_error *err);
 void env_vols_free(struct env_vol *v, size_t n);
+
+/* sshd.c: the env's ssh endpoint (`ssh-config`, `ssh-proxy`): the env's
+ * sshd in inetd mode over ssh-proxy's stdio, its files in a folder of the
+ * env's /dev (a tmpfs: never in a layer). */
+#define ENV_SSHD_RUNDIR "/dev/.devenv-sshd"
+#define ENV_SSHD_STR_(x) #x
+#define ENV_SSHD_STR(x) ENV_SSHD_STR_(x)
+#define ENV_SSHD_NO_SSHD 120  /* env_sshd_script's status: no sshd in the env */
+#define ENV_SSHD_NO_FILES 121 /* it could not write its files */
+/* sh -c this as the env's root, with DEVENV_SSHD_HOST_KEY, DEVENV_SSHD_KEYS
+ * and DEVENV_SSHD_CONFIG in its environment: writes them to ENV_SSHD_RUNDIR
+ * and execs sshd -i. */
+extern const char env_sshd_script[];
+/* The env's ed25519 host key, made once with the host's ssh-keygen in
+ * envs/<id>/sshd/: *priv the private key file, *pub "ssh-ed25519 BASE64"
+ * (caller frees both). */
+int env_sshd_hostkey(const struct layer_store *st, const char *env_id, char **priv, char **pub,
+		     struct dv_error *err);
+/* The "TYPE BASE64" of each public key line of text (a .pub file, an
+ * authorized_keys): options, comments and anything else left out. Appends
+ * them to out, one a line; returns how many. */
+size_t env_sshd_keys_filter(const char *text, size_t len, struct dv_buf *out);
+/* The keys of the .pub files of home/.ssh (regular files only): their count, or -1
+ * (ENOENT: none, with what to do). */
+int env_sshd_user_keys(const char *home, struct dv_buf *out, struct dv_error *err);
+/* The keys the user's ssh agent holds (SSH_AUTH_SOCK; `ssh-add -L`),
+ * appended to out: how many (0: no agent, or none). */
+size_t env_sshd_agent_keys(struct dv_buf *out);
+/* The sshd_config ssh-proxy gives the env's sshd; s (may be NULL): the
+ * Envfile's env as SetEnv lines. */
+void env_sshd_config(const struct env_record *s, struct dv_buf *out);
+/* ~/.ssh/config's text with `Include "path"` first: 1 with the new text in
+ * *out, 0 when an Include of path is there already (out untouched). The
+ * user's lines are kept byte for byte. */
+int env_sshd_include(const char *text, size_t len, const char *path, struct dv_buf *out);
+/* A known_hosts file's text with `lines` ("HOST TYPE BASE64") in place of
+ * the lines for the same HOST, the others kept. */
+void env_sshd_known_merge(const char *old, size_t len, const struct dv_strv *lines,
+			  struct dv_buf *out);
 
 #endif

@@ -32,4 +32,11 @@ int env_vol_folder(const struct env_mount *m, char **dir, void *arg, struct dv_e
  * swept: sweep it and record that, before anything records a new start. */
 int env_sweep_pending(struct env *env, int efd, struct dv_error *err);
 
+/* dotfiles.c: are the user's dotfiles to be copied in at this start (set
+ * in the config, and not yet in this upper, or a reload)? */
+bool env_dotfiles_due(const struct env *env);
+/* The first line of each run in a service's log (services.c writes it,
+ * svcinfo.c's tail stops there). */
+#define SVC_START_MARK "devenv: starting service "
+
 #endif

@@ -190,6 +190,10 @@ int env_locate(const struct dv_ctx *ctx, const struct layer_store *st, bool need
 		out->has_spec = true;
 		if (prov_spec_read_inputs(&out->spec, err) < 0)
 			return -1;
+		/* The user's config.yaml (`dotfiles`): a trust request of the
+		 * commands that load the spec, which are those that check trust. */
+		if (envfile_userconfig_apply(&out->spec, err) < 0)
+			return -1;
 	}
 	return 0;
 }

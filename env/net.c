@@ -6,8 +6,16 @@
  * Which forwards need a helper: every one for `network: private`; for
  * `host`, only those whose two ports differ (with equal ports the app binds
  * the host's port itself).
+ *
+ * `auto` ports ("8000", "auto:8000"): env_net_check chooses each one's
+ * host port into the spec, stable per checkout: the one its last start
+ * recorded while that is free, else from a start derived from the env id
+ * and the container port (auto_start) the first free one of 20000-29999
+ * that no other env of the store records. A port another program bound
+ * between the choice and the helper's bind fails `up` as any taken port.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,44 +30,220 @@ static bool needs_forward(const struct env_spec *spec, const struct env_port *p)
 	return spec->network == ENV_NET_PRIVATE || p->host_port != p->container_port;
 }
 
-static int check_ports(const struct env_spec *spec, struct dv_error *err)
-{
-	for (size_t i = 0; i < spec->n_ports; i++) {
-		const struct env_port *p = &spec->ports[i];
-		struct hnet_port cp = { p->host_ip, p->host_port, p->container_port };
-		struct dv_error why = { 0 };
-		char alt[32];
+/* The range `auto` ports come from: below Linux's ephemeral ports
+ * (32768-60999), where outgoing connections would take them, and above
+ * most servers' habits (8000, 8080, 5432...). */
+#define AUTO_FIRST 20000u
+#define AUTO_SPAN 10000u
 
-		if (hnet_port_probe(&cp, &why) == 0)
-			continue;
-		snprintf(alt, sizeof(alt), "%u:%u", p->host_port < 65535 ? p->host_port + 1 : 1024,
-			 p->container_port);
-		if (why.errnum == EADDRINUSE)
-			return dv_err_at(err, spec->display, p->line, p->col,
-					 "port %u on %s is already in use on this host; free it or "
-					 "change the host side, e.g. \"%s\"",
-					 p->host_port, p->host_ip, alt);
-		if (why.errnum == EADDRNOTAVAIL)
-			return dv_err_at(err, spec->display, p->line, p->col,
-					 "%s is not an address of this host; use 127.0.0.1, or "
-					 "0.0.0.0 for every interface",
-					 p->host_ip);
-		if (why.errnum == EACCES)
-			return dv_err_at(err, spec->display, p->line, p->col,
-					 "port %u on %s needs root to be bound on this host; use a "
-					 "host port from 1024 up, e.g. \"%u:%u\"",
-					 p->host_port, p->host_ip,
-					 p->host_port + 8000 > 65535 ? 8000 : p->host_port + 8000,
-					 p->container_port);
-		return dv_err_at(err, spec->display, p->line, p->col, "port %u on %s: %s",
-				 p->host_port, p->host_ip, why.msg);
+/* Where an `auto` port's search starts: the same for a checkout (its env
+ * id) and a container port every time, another for another checkout. */
+static unsigned auto_start(const char *id, unsigned container_port)
+{
+	char key[32];
+	uint32_t h = 2166136261u; /* FNV-1a */
+
+	snprintf(key, sizeof(key), "%s:%u", id, container_port);
+	for (const char *c = key; *c; c++) {
+		h ^= (unsigned char)*c;
+		h *= 16777619u;
+	}
+	return AUTO_FIRST + h % AUTO_SPAN;
+}
+
+/* Is port a host port of another entry of this Envfile (an explicit one,
+ * or an `auto` one chosen before entry i)? */
+static bool taken_by_spec(const struct env_spec *spec, size_t i, unsigned port)
+{
+	for (size_t j = 0; j < spec->n_ports; j++)
+		if (j != i && spec->ports[j].host_port == port &&
+		    (!spec->ports[j].auto_port || j < i))
+			return true;
+	return false;
+}
+
+/* Is port recorded by another env of the store (running, or halted and
+ * to come back to it)? */
+static bool taken_by_others(const struct env_record *others, size_t n, const char *id, unsigned port)
+{
+	for (size_t k = 0; k < n; k++)
+		for (size_t j = 0; j < others[k].n_ports; j++)
+			if (others[k].ports[j].host_port == port && strcmp(others[k].id, id) != 0)
+				return true;
+	return false;
+}
+
+/* 0 when host_ip:port can be bound now, else the errno. */
+static int probe(const char *host_ip, unsigned port, struct dv_error *why)
+{
+	struct hnet_port cp = { (char *)host_ip, port, 1, false };
+
+	return hnet_port_probe(&cp, why) == 0 ? 0 : why->errnum ? why->errnum : EIO;
+}
+
+/* by: who holds p's host port, as ", held by ..." (empty if unknown): an
+ * env of this store (its forwarder; found from state.json too, where
+ * without root its fds are not ours to read), else a process, else (without
+ * root) whose it is. */
+static void holder(const struct layer_store *st, const struct env_port *p, char *by, size_t size)
+{
+	struct hnet_port cp = { p->host_ip, p->host_port, p->container_port, false };
+	struct env_record *envs = NULL;
+	size_t n = 0;
+	char comm[64];
+	long uid;
+	pid_t pid = hnet_port_holder(&cp, comm, sizeof(comm), &uid);
+
+	by[0] = '\0';
+	if (uid < 0)
+		return; /* no socket of our network namespace */
+	if (pid)
+		snprintf(by, size, ", held by pid %d (%s)", (int)pid, comm);
+	else if (!dv_userns_is_initial())
+		snprintf(by, size, ", held by %s ('ss -ltnp' names it)",
+			 uid == 0 ? "a process of yours" : "another user's process");
+	if ((pid && strcmp(comm, "devenv-net") != 0) ||
+	    env_list(st, NULL, &envs, &n, &(struct dv_error){ 0 }) < 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		const struct env_record *e = &envs[i];
+		bool forwards = false;
+
+		for (size_t j = 0; j < e->n_ports; j++)
+			forwards |= e->ports[j].host_port == p->host_port;
+		if (forwards && e->net.helper.pid && (pid ? e->net.helper.pid == pid : true) &&
+		    ctr_probe(&e->net.helper) != CTR_STOPPED)
+			snprintf(by, size, ", held by env '%s' (its forwarder, pid %d)", e->name,
+				 (int)e->net.helper.pid);
+	}
+	for (size_t i = 0; i < n; i++)
+		env_record_release(&envs[i]);
+	free(envs);
+}
+
+/* The one line for a forward that cannot be bound (why from probe). */
+static int port_error(const struct layer_store *st, const struct env_spec *spec,
+		      const struct env_port *p, const struct dv_error *why, struct dv_error *err)
+{
+	if (why->errnum == EADDRINUSE) {
+		char by[160];
+		bool v6 = strchr(p->host_ip, ':') != NULL;
+		bool dflt = strcmp(p->host_ip, "127.0.0.1") == 0;
+
+		holder(st, p, by, sizeof(by));
+		return dv_err_at(err, spec->display, p->line, p->col,
+				 "port %u on %s is already in use on this host%s; free it, or "
+				 "write \"%s%s%s%sauto:%u\" for a free port of devenv's choosing",
+				 p->host_port, p->host_ip, by, v6 ? "[" : "", dflt ? "" : p->host_ip,
+				 v6 ? "]" : "", dflt ? "" : ":", p->container_port);
+	}
+	if (why->errnum == EADDRNOTAVAIL)
+		return dv_err_at(err, spec->display, p->line, p->col,
+				 "%s is not an address of this host; use 127.0.0.1, or "
+				 "0.0.0.0 for every interface",
+				 p->host_ip);
+	if (why->errnum == EACCES)
+		return dv_err_at(err, spec->display, p->line, p->col,
+				 "port %u on %s needs root to be bound on this host; use a "
+				 "host port from 1024 up, e.g. \"%u:%u\"",
+				 p->host_port, p->host_ip,
+				 p->host_port + 8000 > 65535 ? 8000 : p->host_port + 8000,
+				 p->container_port);
+	return dv_err_at(err, spec->display, p->line, p->col, "port %u on %s: %s", p->host_port,
+			 p->host_ip, why->msg);
+}
+
+/* The host port this env's last start chose for p, or 0. */
+static unsigned previous(const struct env *env, const struct env_port *p)
+{
+	if (!env->has_state)
+		return 0;
+	for (size_t i = 0; i < env->state.n_ports; i++) {
+		const struct hnet_port *q = &env->state.ports[i];
+
+		if (q->auto_port && q->container_port == p->container_port &&
+		    strcmp(q->host_ip, p->host_ip) == 0)
+			return q->host_port;
 	}
 	return 0;
 }
 
-int env_net_check(const struct env_spec *spec, struct dv_error *err)
+/* Choose each `auto` entry's host port: the one of the last start while it
+ * is free, else the first free one from auto_start() on (wrapping in the
+ * range), past the ports this Envfile and the store's other envs hold. */
+static int choose_auto(const struct layer_store *st, struct env *env, struct dv_error *err)
 {
-	if (check_ports(spec, err) < 0) {
+	struct env_spec *spec = &env->spec;
+	struct env_record *others = NULL;
+	size_t n_others = 0;
+	bool listed = false;
+	int ret = 0;
+
+	for (size_t i = 0; i < spec->n_ports && ret == 0; i++) {
+		struct env_port *p = &spec->ports[i];
+		unsigned port = previous(env, p), first;
+		struct dv_error why = { 0 };
+		int e;
+
+		if (!p->auto_port)
+			continue;
+		p->host_port = 0;
+		if (port && !taken_by_spec(spec, i, port) && probe(p->host_ip, port, &why) == 0) {
+			p->host_port = port;
+			continue;
+		}
+		if (!listed) {
+			listed = true;
+			env_list(st, NULL, &others, &n_others, &(struct dv_error){ 0 });
+		}
+		first = auto_start(env->id, p->container_port);
+		for (unsigned k = 0; k < AUTO_SPAN; k++) {
+			port = AUTO_FIRST + (first - AUTO_FIRST + k) % AUTO_SPAN;
+			if (taken_by_spec(spec, i, port) ||
+			    taken_by_others(others, n_others, env->id, port))
+				continue;
+			memset(&why, 0, sizeof(why));
+			e = probe(p->host_ip, port, &why);
+			if (e == 0) {
+				p->host_port = port;
+				break;
+			}
+			if (e != EADDRINUSE) { /* not an address of ours...: no port will do */
+				p->host_port = port;
+				ret = port_error(st, spec, p, &why, err);
+				p->host_port = 0;
+				break;
+			}
+		}
+		if (!p->host_port && ret == 0)
+			ret = dv_err_at(err, spec->display, p->line, p->col,
+					"no free host port on %s from %u to %u for port %u; free one, "
+					"or give the host side (\"%u:%u\" with a free port)",
+					p->host_ip, AUTO_FIRST, AUTO_FIRST + AUTO_SPAN - 1,
+					p->container_port, AUTO_FIRST, p->container_port);
+	}
+	for (size_t k = 0; k < n_others; k++)
+		env_record_release(&others[k]);
+	free(others);
+	return ret;
+}
+
+static int check_ports(const struct layer_store *st, const struct env_spec *spec,
+		       struct dv_error *err)
+{
+	for (size_t i = 0; i < spec->n_ports; i++) {
+		const struct env_port *p = &spec->ports[i];
+		struct dv_error why = { 0 };
+
+		if (!p->auto_port && probe(p->host_ip, p->host_port, &why) != 0)
+			return port_error(st, spec, p, &why, err);
+	}
+	return 0;
+}
+
+int env_net_check(const struct layer_store *st, struct env *env, struct dv_error *err)
+{
+	if (check_ports(st, &env->spec, err) < 0 || choose_auto(st, env, err) < 0) {
 		err->status = 1; /* the host's state, not the Envfile, is at fault */
 		return -1;
 	}
@@ -87,7 +271,7 @@ void env_net_prepare(const struct env_spec *spec, struct env_record *s, struct e
 		const struct env_port *p = &spec->ports[i];
 
 		s->ports[i] = (struct hnet_port){ dv_xstrdup(p->host_ip), p->host_port,
-						  p->container_port };
+						  p->container_port, p->auto_port };
 		if (needs_forward(spec, p))
 			fw[net->n_ports++] = s->ports[i];
 	}

@@ -70,6 +70,7 @@ static void read_net(struct json_object *o, struct env_record *out)
 				.host_ip = get_str(e, "host_ip"),
 				.host_port = (unsigned)get_int(e, "host_port"),
 				.container_port = (unsigned)get_int(e, "container_port"),
+				.auto_port = get_int(e, "auto") != 0,
 			};
 		}
 	}
@@ -94,6 +95,8 @@ static void write_net(struct json_object *o, const struct env_record *st)
 				       json_object_new_int64(st->ports[i].host_port));
 		json_object_object_add(e, "container_port",
 				       json_object_new_int64(st->ports[i].container_port));
+		if (st->ports[i].auto_port) /* devenv's choice, kept for the next start */
+			json_object_object_add(e, "auto", json_object_new_boolean(true));
 		json_object_array_add(ports, e);
 	}
 	json_object_object_add(o, "ports", ports);
@@ -139,6 +142,65 @@ static void read_owner(struct json_object *o, struct env_record *out)
 }
 
 static struct json_object *strv_json(const struct dv_strv *sv);
+
+void env_health_free(struct env_svc_health *h)
+{
+	if (!h)
+		return;
+	dv_strv_release(&h->test);
+	dv_strv_release(&h->envp);
+	free(h->cwd);
+	free(h);
+}
+
+/* The longest duration an Envfile can give (envfile/health.c), in ms. */
+#define DV_HEALTH_MS_MAX 1000000000000ULL
+
+/* A service's healthcheck as started (env/health.c); absent: none (and
+ * every record from before healthchecks). */
+static struct env_svc_health *health_read(struct json_object *e)
+{
+	struct json_object *h;
+	struct env_svc_health *out;
+
+	if (!json_object_object_get_ex(e, "health", &h) || !json_object_is_type(h, json_type_object))
+		return NULL;
+	out = dv_xcalloc(1, sizeof(*out));
+	get_strv(h, "test", &out->test);
+	get_strv(h, "env", &out->envp);
+	out->cwd = get_str(h, "cwd");
+	out->interval_ms = (unsigned long long)get_int(h, "interval_ms");
+	out->timeout_ms = (unsigned long long)get_int(h, "timeout_ms");
+	out->start_period_ms = (unsigned long long)get_int(h, "start_period_ms");
+	out->start_interval_ms = (unsigned long long)get_int(h, "start_interval_ms");
+	out->retries = (int)get_int(h, "retries");
+	/* What a parse could not have given (a hand-edited record): none. */
+	if (!out->test.n || out->interval_ms - 1 >= DV_HEALTH_MS_MAX ||
+	    out->timeout_ms - 1 >= DV_HEALTH_MS_MAX || out->start_period_ms > DV_HEALTH_MS_MAX ||
+	    out->start_interval_ms - 1 >= DV_HEALTH_MS_MAX || out->retries < 1 ||
+	    out->retries > 1000) {
+		env_health_free(out);
+		return NULL;
+	}
+	return out;
+}
+
+static struct json_object *health_json(const struct env_svc_health *h)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "test", strv_json(&h->test));
+	json_object_object_add(o, "env", strv_json(&h->envp));
+	json_object_object_add(o, "cwd", json_object_new_string(h->cwd ? h->cwd : "/"));
+	json_object_object_add(o, "interval_ms", json_object_new_int64((int64_t)h->interval_ms));
+	json_object_object_add(o, "timeout_ms", json_object_new_int64((int64_t)h->timeout_ms));
+	json_object_object_add(o, "start_period_ms",
+			       json_object_new_int64((int64_t)h->start_period_ms));
+	json_object_object_add(o, "start_interval_ms",
+			       json_object_new_int64((int64_t)h->start_interval_ms));
+	json_object_object_add(o, "retries", json_object_new_int(h->retries));
+	return o;
+}
 
 static void write_owner(struct json_object *o, const struct env_record *st)
 {
@@ -275,12 +337,15 @@ int env_record_read(int envs_fd, const char *id, struct env_record *out, struct 
 			ss->init.start_time = (unsigned long long)get_int(e, "init_start");
 			ss->image_id = get_str(e, "image_id");
 			get_strv(e, "layers", &ss->layers);
+			ss->health = health_read(e);
 			out->n_services++;
 		}
 	}
 	read_net(o, out);
 	read_owner(o, out);
-	out->ssh_agent = get_str(o, "ssh_agent"); /* "" in records from before it */
+	out->dotfiles = get_str(o, "dotfiles");
+	get_strv(o, "git_credentials", &out->git_credentials); /* absent: none */
+	out->ssh_agent = get_str(o, "ssh_agent");              /* "" in records from before it */
 	get_strv(o, "ssh_agent_keys", &out->ssh_agent_keys);
 	json_object_put(o);
 	return 0;
@@ -365,12 +430,18 @@ int env_record_write(int envs_fd, const struct env_record *st, struct dv_error *
 					       json_object_new_string(ss->image_id ? ss->image_id
 										   : ""));
 			json_object_object_add(e, "layers", strv_json(&ss->layers));
+			if (ss->health)
+				json_object_object_add(e, "health", health_json(ss->health));
 			json_object_array_add(a, e);
 		}
 		json_object_object_add(o, "services", a);
 	}
 	write_net(o, st);
 	write_owner(o, st);
+	if (st->dotfiles && st->dotfiles[0]) /* only when set: older readers */
+		json_object_object_add(o, "dotfiles", json_object_new_string(st->dotfiles));
+	if (st->git_credentials.n) /* only when set: older readers, and no cost */
+		json_object_object_add(o, "git_credentials", strv_json(&st->git_credentials));
 	if (st->ssh_agent && st->ssh_agent[0]) { /* only when set: older readers */
 		json_object_object_add(o, "ssh_agent", json_object_new_string(st->ssh_agent));
 		json_object_object_add(o, "ssh_agent_keys", strv_json(&st->ssh_agent_keys));
@@ -408,6 +479,7 @@ void env_record_release(struct env_record *st)
 		free(st->services[i].name);
 		free(st->services[i].image_id);
 		dv_strv_release(&st->services[i].layers);
+		env_health_free(st->services[i].health);
 	}
 	free(st->services);
 	free(st->network);
@@ -417,6 +489,8 @@ void env_record_release(struct env_record *st)
 	env_mount_recs_free(st->mounts, st->n_mounts);
 	dv_strv_release(&st->git_protect);
 	dv_strv_release(&st->svc_binds);
+	free(st->dotfiles);
+	dv_strv_release(&st->git_credentials);
 	free(st->ssh_agent);
 	dv_strv_release(&st->ssh_agent_keys);
 	memset(st, 0, sizeof(*st));

@@ -16,7 +16,9 @@
  * Order of calls for `up`: env_svc_resolve() before anything starts
  * (a missing image is then one clear line and nothing runs), the env's
  * init, env_svc_start(), then on_up. halt: env_svc_stop()
- * before the env's init.
+ * before the env's init. env_svc_start() starts them in depends_on's
+ * order and waits for a `condition: service_healthy` (health.c); what a
+ * service is doing is read by svcinfo.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -34,9 +36,6 @@
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/banned.h"
-
-/* The first line of each run in a service's log. */
-#define SVC_START_MARK "devenv: starting service "
 
 void env_svc_images_release(struct layer_image *imgs, size_t n)
 {
@@ -201,7 +200,8 @@ static int svc_sandbox(const struct layer_store *st, const struct env *env, stru
 /* Start one service; *out gets its init. */
 static int start_one(const struct layer_store *st, struct env *env, int efd,
 		     const struct env_service *svc, const struct layer_image *img,
-		     struct ctr_init *out, int *commit, struct dv_error *err)
+		     struct ctr_init *out, int *commit, struct env_svc_health **health,
+		     struct dv_error *err)
 {
 	const struct env_spec *spec = &env->spec;
 	dv_autofree char *dir = dv_xasprintf("%s/envs/%s/services/%s", st->root, env->id, svc->name);
@@ -281,6 +281,8 @@ static int start_one(const struct layer_store *st, struct env *env, int efd,
 	}
 	if (svc_cmd_make(spec, svc, img, &cmd, err) < 0 || svc_sandbox(st, env, &c, err) < 0)
 		goto out;
+	/* Its healthcheck runs with what its command runs with (health.c). */
+	*health = env_health_make(svc, img->config, &cmd.envp, cmd.cwd);
 	/* The env's own volumes (shared with the env when it names them
 	 * too) or shared ones, and host mounts, in order. */
 	if (prov_ctr_mounts(&c, spec, svc->volumes, svc->n_volumes, "remove it from its 'volumes'",
@@ -334,6 +336,49 @@ static struct env_svc_record *find_state(struct env_record *s, const char *name)
 	return NULL;
 }
 
+/* Before svc starts: what it depends on with `condition: service_healthy`
+ * healthy. Those this call started are recorded and let go first (a
+ * service's command runs only once state.json names it). */
+static int wait_deps(const struct dv_ctx *ctx, const struct layer_store *st, struct env *env,
+		     int efd, const struct env_service *svc, struct env_svc_record *next,
+		     const bool *started, int *commit, struct dv_error *err)
+{
+	const struct env_spec *spec = &env->spec;
+	struct env_record *s = &env->state;
+	struct env_svc_record *saved = s->services;
+	size_t n_saved = s->n_services, n = 0;
+	dv_autofree struct env_svc_record *now = NULL;
+	dv_autofree char *why = NULL;
+	struct dv_strv names = { 0 };
+	int ret = -1;
+
+	for (size_t j = 0; j < svc->n_depends_on; j++)
+		if (svc->depends_on[j].healthy)
+			dv_strv_push(&names, svc->depends_on[j].name);
+	if (!names.n)
+		return 0;
+	/* The record as it stands: what runs, what this call started. */
+	now = dv_xcalloc(spec->n_services + 1, sizeof(*now));
+	for (size_t j = 0; j < spec->n_services; j++)
+		if (next[j].init.pid)
+			now[n++] = next[j];
+	s->services = now;
+	s->n_services = n;
+	if (env_record_write(efd, s, err) < 0)
+		goto out;
+	for (size_t j = 0; j < spec->n_services; j++)
+		if (started[j] && ctr_commit(&commit[j], &(struct dv_error){ 0 }) < 0) {
+			/* It died at once: the wait tells. */
+		}
+	why = dv_xasprintf("service '%s'", svc->name);
+	ret = env_health_wait(ctx, st, env, names.v, names.n, 0, why, err);
+out:
+	s->services = saved;
+	s->n_services = n_saved;
+	dv_strv_release(&names);
+	return ret;
+}
+
 int env_svc_start(const struct dv_ctx *ctx, const struct layer_store *st, struct env *env, int efd,
 		  const struct layer_image *imgs, struct dv_error *err)
 {
@@ -342,6 +387,8 @@ int env_svc_start(const struct dv_ctx *ctx, const struct layer_store *st, struct
 	struct env_svc_record *next = NULL;
 	dv_autofree int *commit = NULL;
 	bool *started = NULL;
+	dv_autofree bool *kept = NULL;
+	dv_autofree size_t *order = NULL;
 	size_t n_started = 0;
 	int ret = -1;
 
@@ -350,6 +397,8 @@ int env_svc_start(const struct dv_ctx *ctx, const struct layer_store *st, struct
 		return 0;
 	next = dv_xcalloc(spec->n_services + 1, sizeof(*next));
 	started = dv_xcalloc(spec->n_services + 1, sizeof(*started));
+	kept = dv_xcalloc(spec->n_services + 1, sizeof(*kept));
+	order = dv_xcalloc(spec->n_services + 1, sizeof(*order));
 	commit = dv_xcalloc(spec->n_services + 1, sizeof(*commit));
 	for (size_t i = 0; i <= spec->n_services; i++)
 		commit[i] = -1;
@@ -378,25 +427,40 @@ int env_svc_start(const struct dv_ctx *ctx, const struct layer_store *st, struct
 			next[i].init = old->init;
 			next[i].image_id = old->image_id;
 			next[i].layers = old->layers;
+			next[i].health = old->health;
 			old->image_id = NULL;
+			old->health = NULL;
 			memset(&old->layers, 0, sizeof(old->layers));
-			continue;
+			kept[i] = true;
 		}
-		next[i].image_id = dv_xstrdup(imgs[i].id);
-		for (size_t j = 0; j < imgs[i].layers.n; j++)
-			dv_strv_push(&next[i].layers, imgs[i].layers.v[j]);
-		if (start_one(st, env, efd, svc, &imgs[i], &next[i].init, &commit[i], err) < 0) {
+	}
+	/* In depends_on's order (health.c's env_svc_order), each after
+	 * what it depends on has started, or is healthy when it says so. */
+	env_svc_order(spec, order);
+	for (size_t k = 0; k < spec->n_services; k++) {
+		size_t i = order[k];
+		const struct env_service *svc = &spec->services[i];
+
+		if (kept[i])
+			continue;
+		if (wait_deps(ctx, st, env, efd, svc, next, started, commit, err) < 0 ||
+		    (next[i].image_id = dv_xstrdup(imgs[i].id),
+		     start_one(st, env, efd, svc, &imgs[i], &next[i].init, &commit[i],
+			       &next[i].health, err) < 0)) {
 			/* Nothing half-started stays: stop what this call started. */
-			for (size_t j = 0; j < i; j++)
+			for (size_t j = 0; j < spec->n_services; j++)
 				if (started[j])
 					ctr_stop(&next[j].init, 0, &(struct dv_error){ 0 });
-			for (size_t j = 0; j <= i; j++) {
+			for (size_t j = 0; j < spec->n_services; j++) {
 				free(next[j].name);
 				free(next[j].image_id);
 				dv_strv_release(&next[j].layers);
+				env_health_free(next[j].health);
 			}
 			goto out;
 		}
+		for (size_t j = 0; j < imgs[i].layers.n; j++)
+			dv_strv_push(&next[i].layers, imgs[i].layers.v[j]);
 		dv_fault_point("services.started");
 		started[i] = true;
 		n_started++;
@@ -407,6 +471,7 @@ int env_svc_start(const struct dv_ctx *ctx, const struct layer_store *st, struct
 		free(s->services[i].name);
 		free(s->services[i].image_id);
 		dv_strv_release(&s->services[i].layers);
+		env_health_free(s->services[i].health);
 	}
 	free(s->services);
 	s->services = next;
@@ -466,129 +531,4 @@ int env_svc_stop(const struct layer_store *st, struct env *env, unsigned timeout
 	for (size_t i = 0; i < s->n_services; i++)
 		inits[i] = s->services[i].init;
 	return ctr_stop_all(inits, s->n_services, timeout_s, err);
-}
-
-void env_svc_info(const struct layer_store *st, const struct env *env, size_t i,
-		  struct env_svc_info *out)
-{
-	const struct env_svc_record *ss = &env->state.services[i];
-	dv_autofree char *path = dv_xasprintf("envs/%s/services/%s/exit", env->id, ss->name);
-	enum ctr_status cs = ctr_probe(&ss->init);
-
-	out->name = ss->name;
-	out->pid = ss->init.pid;
-	out->exit_status = -1;
-	if (cs == CTR_RUNNING || cs == CTR_FROZEN) {
-		out->state = cs == CTR_RUNNING ? ENV_SVC_RUNNING : ENV_SVC_FROZEN;
-		return;
-	}
-	out->state = ENV_SVC_STOPPED;
-	/* Halted with its env, a service is simply stopped (its status then
-	 * says only that halt ended it). */
-	if (ctr_probe(&env->state.init) == CTR_STOPPED)
-		return;
-	{
-		dv_autofree char *text = NULL;
-		size_t len;
-		char *end;
-		long v;
-
-		if (dv_read_file_at(st->root_fd, path, &text, &len, &(struct dv_error){ 0 }) < 0 ||
-		    !len)
-			return;
-		errno = 0;
-		v = strtol(text, &end, 10);
-		if (errno || end == text || v < 0 || v > 255)
-			return;
-		out->state = ENV_SVC_EXITED;
-		out->exit_status = (int)v;
-	}
-}
-
-const char *env_svc_state_name(enum env_svc_state s)
-{
-	switch (s) {
-	case ENV_SVC_RUNNING:
-		return "running";
-	case ENV_SVC_FROZEN:
-		return "suspended";
-	case ENV_SVC_EXITED:
-		return "exited";
-	case ENV_SVC_STOPPED:
-		break;
-	}
-	return "stopped";
-}
-
-void env_svc_tail(const struct layer_store *st, const char *env_id, const char *name,
-		  unsigned lines, FILE *f, const char *indent)
-{
-	dv_autofree char *path = dv_xasprintf("envs/%s/services/%s/log", env_id, name);
-	dv_autofree char *older = dv_xasprintf("%s.1", path);
-	dv_autoclose int fd = openat(st->root_fd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	dv_autoclose int fd1 = -1;
-	char buf[8192];
-	struct stat sb, sb1;
-	off_t from;
-	ssize_t n, n1 = 0;
-	size_t start, seen = 0;
-
-	if (fd < 0 || fstat(fd, &sb) < 0)
-		return;
-	/* Just rotated (logs: max_size): the lines before are in log.1. */
-	if (sb.st_size < (off_t)sizeof(buf) - 1) {
-		fd1 = openat(st->root_fd, older, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-		if (fd1 >= 0 && fstat(fd1, &sb1) == 0) {
-			off_t room = (off_t)sizeof(buf) - 1 - sb.st_size;
-
-			from = sb1.st_size > room ? sb1.st_size - room : 0;
-			n1 = pread(fd1, buf, (size_t)(sb1.st_size - from), from);
-			if (n1 < 0)
-				n1 = 0;
-		}
-	}
-	from = sb.st_size > (off_t)sizeof(buf) - 1 ? sb.st_size - (off_t)sizeof(buf) + 1 : 0;
-	n = pread(fd, buf + n1, sizeof(buf) - 1 - (size_t)n1, from);
-	if (n < 0)
-		return;
-	n += n1;
-	if (n <= 0)
-		return;
-	if (buf[n - 1] == '\n')
-		n--;
-	buf[n] = 0;
-	/* Back from the end to the start of the lines-th last line, but not
-	 * before this run's first line: the log keeps every run. */
-	start = (size_t)n;
-	while (start > 0) {
-		if (buf[start - 1] == '\n' &&
-		    (++seen == lines ||
-		     !strncmp(buf + start, SVC_START_MARK, strlen(SVC_START_MARK))))
-			break;
-		start--;
-	}
-	if (!strncmp(buf + start, SVC_START_MARK, strlen(SVC_START_MARK))) {
-		char *nl = strchr(buf + start, '\n');
-
-		if (!nl)
-			return;
-		start = (size_t)(nl + 1 - buf);
-	}
-	/* The service's own words, shown in devenv's output: what a terminal
-	 * would act on (escape codes, a CSI) is shown escaped, as every text
-	 * from an env is (`devenv logs` is the service's stream, unchanged). */
-	for (char *p = buf + start, *nl; *p; p = nl + 1) {
-		struct dv_buf line = { 0 };
-		size_t len;
-
-		nl = strchr(p, '\n');
-		len = nl ? (size_t)(nl - p) : strlen(p);
-		if (len && p[len - 1] == '\r')
-			len--;
-		dv_buf_add_safe(&line, p, len);
-		fprintf(f, "%s%s\n", indent, line.s);
-		dv_buf_release(&line);
-		if (!nl)
-			break;
-	}
 }

@@ -318,6 +318,9 @@ int env_start(const struct layer_store *st, struct env *env, int efd, struct dv_
 	 * while the init is put in its cgroups and builds its root. */
 	env_net_prepare(&env->spec, s, &pn);
 	c.cs.on_clone = env_net_on_clone;
+	/* on_up's and `ssh --secret`'s secrets are mounted on it by each
+	 * command (ctr_exec), in a mount namespace of its own. */
+	c.cs.secrets_dir = env->spec.n_secrets > 0;
 	c.cs.on_clone_arg = &pn;
 	dv_fault_point("up.start");
 	if (ctr_start(&c.cs, &s->init, &commit, err) < 0) {

@@ -182,6 +182,10 @@ static void fill_state(struct env_record *s, const struct env *env, const struct
 	unsigned long long caps = s->caps;
 	struct env_svc_record *services = s->services;
 	size_t n_services = s->n_services;
+	/* The ports of the last start, until the next (env_net_prepare):
+	 * `auto` ones come back to theirs. */
+	struct hnet_port *ports = s->ports;
+	size_t n_ports = s->n_ports;
 	/* What the last start left to sweep (sweep.c) stays until swept. */
 	struct env_record own = { .ownership = s->ownership,
 				  .host_uid = s->host_uid,
@@ -194,13 +198,17 @@ static void fill_state(struct env_record *s, const struct env *env, const struct
 				  .svc_binds = s->svc_binds };
 
 	char *map = s->userns_map;
+	char *dotfiles = s->dotfiles; /* what the upper holds stays */
 
+	s->dotfiles = NULL;
 	s->userns_map = NULL;
 	memset(&s->cgroups, 0, sizeof(s->cgroups));
 	s->seccomp = NULL;
 	s->services = NULL;
 	s->n_services = 0;
 	s->ownership = NULL;
+	s->ports = NULL;
+	s->n_ports = 0;
 	s->mounts = NULL;
 	s->n_mounts = 0;
 	memset(&s->git_protect, 0, sizeof(s->git_protect));
@@ -208,6 +216,7 @@ static void fill_state(struct env_record *s, const struct env *env, const struct
 	env_record_release(s);
 	s->ownership = own.ownership;
 	s->userns_map = map;
+	s->dotfiles = dotfiles;
 	s->host_uid = own.host_uid;
 	s->host_gid = own.host_gid;
 	s->started_ns = own.started_ns;
@@ -219,6 +228,8 @@ static void fill_state(struct env_record *s, const struct env *env, const struct
 	s->services = services;
 	s->n_services = n_services;
 	s->seccomp = seccomp;
+	s->ports = ports;
+	s->n_ports = n_ports;
 	s->caps = caps;
 	s->id = dv_xstrdup(env->id);
 	s->name = dv_xstrdup(spec->name);
@@ -235,6 +246,8 @@ static void fill_state(struct env_record *s, const struct env *env, const struct
 	s->workdir = dv_xstrdup(spec->workdir);
 	s->shell = dv_xstrdup(spec->shell);
 	prov_envp(spec, &s->env);
+	for (size_t i = 0; i < spec->git_credentials.n; i++)
+		dv_strv_push(&s->git_credentials, spec->git_credentials.v[i]);
 	env_vol_names(spec, env->id, &s->volumes);
 	s->cgroups = cgroups;
 	s->init = init;
@@ -254,18 +267,32 @@ static void fill_state(struct env_record *s, const struct env *env, const struct
 /* Run the on_up steps in the running env, output to the terminal and log.
  * ctr_exec() moves the calling process into the env's namespaces, so each
  * step runs from a child of ours. */
-static int run_on_up_steps(const struct dv_ctx *ctx, const struct env *env, int log_fd,
+static int run_on_up_steps(const struct dv_ctx *ctx, const struct layer_store *st,
+			   const struct env *env, int log_fd, const struct hnet_gitcred *gcred,
 			   const char *agent_sock, struct dv_error *err)
 {
 	const struct env_spec *spec = &env->spec;
+	struct prov_secrets sec = { 0 };
+	int ret = -1;
 
+	/* Read when an on_up entry names one (memory only), once. */
+	for (size_t i = 0; i < spec->n_on_up; i++)
+		if (spec->on_up[i].secrets.n) {
+			if (prov_secrets_read(spec, PROV_SECRETS_ON_UP, &sec, err) < 0)
+				return -1;
+			break;
+		}
 	for (size_t i = 0; i < spec->n_on_up; i++) {
 		const struct env_step *step = &spec->on_up[i];
 		char *argv[] = { spec->shell, "-c", step->run, NULL };
 		struct dv_strv envp = { 0 };
 		struct ctr_owner owner;
+		dv_autofree struct ctr_secret *secrets = NULL;
+		size_t n_secrets = prov_secrets_for(&sec, &step->secrets, 0, 0, &secrets);
 
 		prov_step_envp(spec, step, &envp); /* the step's own `env` over the env's */
+		if (gcred->pid)
+			hnet_gitcred_envp(gcred, &envp);
 		if (agent_sock)
 			dv_strv_push_owned(&envp, dv_xasprintf("SSH_AUTH_SOCK=%s", agent_sock));
 		/* No input (the terminal's typeahead is the developer's),
@@ -282,11 +309,30 @@ static int run_on_up_steps(const struct dv_ctx *ctx, const struct env *env, int 
 				      .user = env->state.user && env->state.user[0] ? env->state.user
 										    : NULL,
 				      .owner = env_record_owner(&env->state, &owner),
-				      .sandbox = NULL };
+				      .sandbox = NULL,
+				      .secrets = secrets,
+				      .n_secrets = n_secrets };
 		int status = 0, wstatus;
 		unsigned long long t0 = dv_now_ns();
 		pid_t pid;
 
+		/* wait_for: the services it names ready first (health.c). */
+		if (step->wait_for.n) {
+			dv_autofree char *why = dv_xasprintf("on_up step %zu", i + 1);
+
+			if (env_health_wait(ctx, st, env, step->wait_for.v, step->wait_for.n,
+					    step->wait_timeout_ms ? step->wait_timeout_ms
+								  : ENV_WAIT_TIMEOUT_MS,
+					    why, err) < 0) {
+				dv_strv_release(&envp);
+				snprintf(err->file, sizeof(err->file), "%s", spec->display);
+				err->line = step->wait_line;
+				err->col = step->wait_col;
+				err->status = 1;
+				goto out;
+			}
+			t0 = dv_now_ns();
+		}
 		if (!ctx->quiet) {
 			struct dv_buf shown = { 0 }; /* the repository's text, escaped */
 
@@ -299,7 +345,8 @@ static int run_on_up_steps(const struct dv_ctx *ctx, const struct env *env, int 
 		pid = fork();
 		if (pid < 0) {
 			dv_strv_release(&envp);
-			return dv_err(err, errno, "fork");
+			dv_err(err, errno, "fork");
+			goto out;
 		}
 		if (pid == 0) {
 			struct dv_error cerr = { 0 };
@@ -327,7 +374,7 @@ static int run_on_up_steps(const struct dv_ctx *ctx, const struct env *env, int 
 		}
 		dv_strv_release(&envp);
 		if (dv_waitpid(pid, &wstatus, err) < 0)
-			return -1;
+			goto out;
 		status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
 		/* `halt`, `destroy` or a `reload` elsewhere stopped the env: the
 		 * step was killed (143, 137) or could not enter (125). The init
@@ -338,7 +385,7 @@ static int run_on_up_steps(const struct dv_ctx *ctx, const struct env *env, int 
 			       "'devenv resume' thaws it (the rest of on_up did not run)",
 			       spec->name);
 			err->errnum = EBUSY;
-			return -1;
+			goto out;
 		}
 		if ((status == 125 || status == 128 + SIGTERM || status == 128 + SIGKILL) &&
 		    ctr_exited(&env->state.init, 2000)) {
@@ -347,7 +394,7 @@ static int run_on_up_steps(const struct dv_ctx *ctx, const struct env *env, int 
 			       "'devenv up' starts it again",
 			       spec->name);
 			err->errnum = ESRCH;
-			return -1;
+			goto out;
 		}
 		prov_progress_on_up(ctx, i, spec->n_on_up, step->run, status == 0,
 				    (double)(dv_now_ns() - t0) / 1e9);
@@ -356,25 +403,41 @@ static int run_on_up_steps(const struct dv_ctx *ctx, const struct env *env, int 
 				  "on_up step failed with exit status %d; the env is running, see 'devenv logs'",
 				  status);
 			err->status = 1;
-			return -1;
+			goto out;
 		}
 	}
-	return 0;
+	ret = 0;
+out:
+	prov_secrets_release(&sec);
+	return ret;
 }
 
-/* on_up with the env's `ssh_agent` (one filter for all its steps, gone
- * when they are), or without. */
-static int run_on_up(const struct dv_ctx *ctx, const struct env *env, int log_fd,
-		     struct dv_error *err)
+/* on_up with `git_credentials`: one relay for all its steps (hostnet/gitcred.c);
+ * with the env's `ssh_agent`, one filter for all of them (hostnet/agent_run.c). */
+static int run_on_up(const struct dv_ctx *ctx, const struct layer_store *st, const struct env *env,
+		     int log_fd, struct dv_error *err)
 {
+	struct hnet_gitcred gcred = { .lifeline = -1 };
 	struct hnet_agent agent = HNET_AGENT_INIT;
 	int ret;
 
+	if (env->spec.n_on_up && env->state.git_credentials.n) {
+		struct dv_error gerr = { 0 };
+
+		if (hnet_gitcred_start(&env->state.init, &env->state.git_credentials, &gcred,
+				       &gerr) < 0)
+			fprintf(stderr,
+				"devenv: warning: git_credentials: %s; on_up runs without them\n",
+				gerr.msg);
+	}
 	if (env->spec.n_on_up && env->state.ssh_agent && env->state.ssh_agent[0] &&
-	    env_agent_start(NULL, &env->state, "on_up", log_fd, -1, &agent, err) < 0)
+	    env_agent_start(NULL, &env->state, "on_up", log_fd, -1, &agent, err) < 0) {
+		hnet_gitcred_stop(&gcred);
 		return -1;
-	ret = run_on_up_steps(ctx, env, log_fd, agent.pid ? agent.path : NULL, err);
+	}
+	ret = run_on_up_steps(ctx, st, env, log_fd, &gcred, agent.pid ? agent.path : NULL, err);
 	hnet_agent_stop(&agent);
+	hnet_gitcred_stop(&gcred);
 	return ret;
 }
 
@@ -418,7 +481,11 @@ static int record(const struct layer_store *st, struct env *env, int efd, const 
 	    reset_upper(env, efd, (changed || remap) && !quiet, remap && !changed, err) < 0)
 		return -1;
 	if (changed)
-		env_size_forget(st, env->id); /* its files were reset */
+		env_size_forget(st, env->id);      /* its files were reset */
+	if (changed || remap || !env->has_state) { /* and the dotfiles with them */
+		free(env->state.dotfiles);
+		env->state.dotfiles = NULL;
+	}
 	/* Volumes made before volumes were per env, that the state about to
 	 * be replaced names (env/volume.c). */
 	if (env->has_state && env_vol_adopt(st, &env->spec, env->id, &env->state.volumes, err) < 0)
@@ -426,6 +493,19 @@ static int record(const struct layer_store *st, struct env *env, int efd, const 
 	fill_state(&env->state, env, p);
 	env->has_state = true;
 	return env_record_write(efd, &env->state, err);
+}
+
+/* "port 8000 -> 127.0.0.1:23456", a line per forward of the env's start
+ * (`auto` ones are devenv's choice: up is where one learns them). */
+static void say_ports(const struct env_record *s)
+{
+	for (size_t i = 0; i < s->n_ports; i++) {
+		const struct hnet_port *fw = &s->ports[i];
+		bool v6 = strchr(fw->host_ip, ':') != NULL;
+
+		printf("port %u -> %s%s%s:%u\n", fw->container_port, v6 ? "[" : "", fw->host_ip,
+		       v6 ? "]" : "", fw->host_port);
+	}
 }
 
 /* Start the recorded env, let go of the locks (on_up may run for long and
@@ -456,11 +536,14 @@ static int start_and_on_up(struct dv_ctx *ctx, const struct layer_store *st, str
 		env_net_stop(&env->state);
 		return -1;
 	}
-	if (!ctx->quiet)
+	if (!ctx->quiet) {
 		printf("env '%s' is up (id %s); 'devenv ssh' steps in\n", env->spec.name, env->id);
-	/* on_up's output goes to the log through a log relay, which caps and
-	 * rotates it as a service's (env/logs.c); without on_up, none. */
-	if (env->spec.n_on_up) {
+		say_ports(&env->state);
+	}
+	/* on_up's output (and the dotfiles') goes to the log through a log
+	 * relay, which caps and rotates it as a service's (env/logs.c);
+	 * without either, none. */
+	if (env->spec.n_on_up || env_dotfiles_due(env)) {
 		log_fd = openat(efd, log, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
 		if (log_fd < 0)
 			return dv_err(err, errno, "cannot open the env's log");
@@ -481,9 +564,14 @@ static int start_and_on_up(struct dv_ctx *ctx, const struct layer_store *st, str
 		ctx->store_lock_fd = -1;
 	}
 	dv_fault_point("up.on_up");
-	if (!env->spec.n_on_up)
+	if (!env->spec.n_on_up && to_log < 0)
 		return 0;
-	ret = run_on_up(ctx, env, to_log, err);
+	/* The user's dotfiles before on_up (the devcontainer CLI's order:
+	 * dotfiles, then postStartCommand), without the locks as on_up: an
+	 * install script may take long. */
+	ret = env_dotfiles_apply(ctx, st, env, efd, to_log, err);
+	if (ret == 0 && env->spec.n_on_up)
+		ret = run_on_up(ctx, st, env, to_log, err);
 	/* The log whole before we return ('devenv logs' right after). */
 	close(to_log);
 	to_log = -1;
@@ -513,8 +601,10 @@ int env_up(struct dv_ctx *ctx, const struct layer_store *st, struct env *env, st
 		if (env_checkout_check(&env->state, err) < 0)
 			goto out;
 		if (strcmp(p.digest, env->state.spec_digest) == 0) {
-			if (!ctx->quiet)
+			if (!ctx->quiet) {
 				printf("env '%s' is already running\n", env->spec.name);
+				say_ports(&env->state);
+			}
 		} else {
 			report_change(env, &p);
 		}
@@ -533,7 +623,7 @@ int env_up(struct dv_ctx *ctx, const struct layer_store *st, struct env *env, st
 	 * forwarder of an init that died goes with it, but perhaps not yet. */
 	if (env->has_state)
 		env_net_stop(&env->state);
-	if (env_net_check(&env->spec, err) < 0 || env_sweep_pending(env, efd, err) < 0)
+	if (env_net_check(st, env, err) < 0 || env_sweep_pending(env, efd, err) < 0)
 		goto out;
 	if (prov_build(ctx, st, &env->spec, &p.img, &p.keys, p.team, &p.layers, err) < 0 ||
 	    record(st, env, efd, &p, ctx->quiet, err) < 0)
@@ -567,7 +657,9 @@ int env_provision(struct dv_ctx *ctx, const struct layer_store *st, struct env *
 		ret = 0;
 		goto out;
 	}
-	if (running && env_halt(ctx, st, env, 10, false, err) < 0)
+	/* Halted, its ports are free for the check (its `auto` ones kept). */
+	if (running &&
+	    (env_halt(ctx, st, env, 10, false, err) < 0 || env_net_check(st, env, err) < 0))
 		goto out;
 	if (env_sweep_pending(env, efd, err) < 0 || record(st, env, efd, &p, ctx->quiet, err) < 0)
 		goto out;

@@ -50,7 +50,31 @@ struct env_step {
 	struct env_cache *cache; /* RUN: the step's own `cache` paths (the top-level
 				    ones apply too: prov_step_caches) */
 	size_t n_cache;
-	bool ssh_agent; /* RUN in provision: `ssh_agent: true` (not in its key) */
+	struct dv_strv secrets;             /* `secrets: [NAME]`: mounted at /run/secrets/NAME
+					    while it runs (names only; not in its key) */
+	unsigned *secrets_pos;              /* line, col of each name */
+	unsigned secrets_line, secrets_col; /* the key's position (0: absent) */
+	/* on_up: `wait_for: [SERVICE, ...]` (envfile/health.c): before its
+	 * run, each named service healthy (running when it has no check),
+	 * within `wait_timeout` (default ENV_WAIT_TIMEOUT_MS). */
+	struct dv_strv wait_for;
+	unsigned long long wait_timeout_ms;
+	unsigned wait_line, wait_col; /* `wait_for`'s position (0: absent) */
+	bool ssh_agent;               /* RUN in provision: `ssh_agent: true` (not in its key) */
+};
+
+/* One top-level `secrets` entry: where its value is read on the host, at
+ * the moment a step or on_up needs it (provision/secrets.c). The value is
+ * never part of the spec. */
+enum env_secret_kind { ENV_SECRET_FILE, ENV_SECRET_ENV, ENV_SECRET_COMMAND };
+struct env_secret {
+	char *name; /* the key: [A-Za-z0-9_.-], 1..63, the file /run/secrets/NAME */
+	enum env_secret_kind kind;
+	char *source;       /* FILE: the path as written; ENV: the variable; COMMAND: the command */
+	char *file_rel;     /* FILE, relative: its path below the checkout; NULL: absolute (a
+			   trust request), or not a file */
+	unsigned line, col; /* the name's position */
+	unsigned src_line, src_col; /* the source's */
 };
 
 /* `network`: private (the default, as Docker's bridge: a network namespace
@@ -58,13 +82,15 @@ struct env_step {
  * services and abstract unix sockets included: a trust request). */
 enum env_network { ENV_NET_PRIVATE, ENV_NET_HOST };
 
-/* One `ports` entry: "8000:8000", "127.0.0.1:5433:5432", "8000" (same port
- * both sides). TCP only. */
+/* One `ports` entry: "8000:8000", "127.0.0.1:5433:5432", or "8000",
+ * "auto:8000", "IP:auto:8000" (a free host port of devenv's choosing,
+ * stable per checkout: env/net.c). TCP only. */
 struct env_port {
 	char *host_ip;           /* dotted IPv4 or IPv6 literal; default "127.0.0.1" */
-	unsigned host_port;      /* 1..65535 */
+	unsigned host_port;      /* 1..65535; 0 for auto until env/net.c picks one */
 	unsigned container_port; /* 1..65535 */
 	unsigned line, col;
+	bool auto_port; /* "8000", "auto:8000": the host port is devenv's choice */
 };
 
 /* One `volumes` entry ("cache:/home/dev/.cache[:ro|:shared|:ro,shared]" or { name,
@@ -84,6 +110,33 @@ struct env_mount {
 	unsigned line, col;
 };
 
+/* A service's `healthcheck:` (envfile/health.c), compose's keys and
+ * meaning; what is not given comes from the image's Healthcheck, then
+ * Docker's defaults (ENV_HEALTH_*), when the service starts. */
+#define ENV_HEALTH_INTERVAL_MS 30000ULL
+#define ENV_HEALTH_TIMEOUT_MS 30000ULL
+#define ENV_HEALTH_START_INTERVAL_MS 5000ULL
+#define ENV_HEALTH_RETRIES 3
+#define ENV_WAIT_TIMEOUT_MS 120000ULL
+struct env_health {
+	struct dv_strv test; /* as an argv: ["CMD", a...] is a...; "CMD-SHELL"
+			      * or a string S is ["/bin/sh", "-c", S]; empty:
+			      * not given (the image's) */
+	bool none;           /* test: ["NONE"] or disable: true: no check at all */
+	unsigned long long interval_ms, timeout_ms, start_period_ms,
+		start_interval_ms; /* 0: not given */
+	int retries;               /* -1: not given */
+	unsigned line, col;        /* the key's position (0: absent) */
+};
+
+/* One `depends_on` entry: the service named starts first, and with
+ * `condition: service_healthy` is healthy before this one starts. */
+struct env_dep {
+	char *name;
+	bool healthy; /* service_healthy, else service_started */
+	unsigned line, col;
+};
+
 /* One `services` entry: a sidecar container sharing the env's network
  * namespace, reachable as localhost and by its name. */
 struct env_service {
@@ -98,6 +151,9 @@ struct env_service {
 	struct env_mount *volumes; /* `volumes`: named volumes and host mounts alike */
 	size_t n_volumes;
 	unsigned line, col;
+	struct env_health health;   /* `healthcheck` (line 0: absent) */
+	struct env_dep *depends_on; /* `depends_on`, in file order */
+	size_t n_depends_on;
 };
 
 /* A value read from the host's environment by `${localEnv:NAME}` (or its
@@ -192,8 +248,47 @@ struct env_spec {
 	size_t n_host_env;
 	struct env_cache *cache; /* top-level `cache`: for every `run` step */
 	size_t n_cache;
-	struct env_agent ssh_agent; /* `ssh_agent`: sessions and on_up */
+	struct env_dotfiles *dotfiles; /* the user's config.yaml `dotfiles` (not the
+					  Envfile's: envfile_userconfig_apply), or NULL */
+	struct env_secret *secrets;    /* `secrets`, in file order */
+	size_t n_secrets;
+	struct dv_strv git_credentials; /* `git_credentials`: hosts, lower case, in file order */
+	unsigned git_credentials_line, git_credentials_col; /* the key's position (0: absent) */
+	struct env_agent ssh_agent;                         /* `ssh_agent`: sessions and on_up */
 };
+
+/* ---- the user's config (userconfig.c) ----
+ * $XDG_CONFIG_HOME/devenv/config.yaml (default ~/.config/devenv/): per-person
+ * settings, never the project's. Errors: "PATH:line:col: ...", status 2. */
+
+/* `dotfiles`: a repository cloned on the host and copied into the env's
+ * home on its first start (env/dotfiles.c). */
+struct env_dotfiles {
+	char *repository;   /* https://, http:// or file:// (a path and GitHub's
+			       OWNER/NAME are written so) */
+	char *install;      /* `install`: run by /bin/sh in the copy; NULL: the
+			       first of install.sh, install, bootstrap.sh, ... */
+	char *target;       /* `target`: ~/PATH or absolute; default "~/dotfiles" */
+	char *config;       /* the config file's path, for messages */
+	unsigned line, col; /* where `dotfiles` is written in it */
+};
+struct env_userconfig {
+	struct env_dotfiles *dotfiles; /* NULL: none */
+};
+/* The config's path ($XDG_CONFIG_HOME, else $HOME/.config), or NULL when
+ * neither is an absolute path. Caller frees. */
+char *envfile_userconfig_path(void);
+/* Parse the config's text (the unit tests' entry point); display names it
+ * in errors. An empty text sets nothing. */
+int envfile_userconfig_parse(const char *text, size_t len, const char *display,
+			     struct env_userconfig *out, struct dv_error *err);
+/* Read it from its path: no file is no error and sets nothing. */
+int envfile_userconfig_load(struct env_userconfig *out, struct dv_error *err);
+void env_userconfig_release(struct env_userconfig *c);
+void envfile_dotfiles_free(struct env_dotfiles *d);
+/* Read the user's config into spec (spec->dotfiles), for the commands
+ * that check trust and start envs (up, provision, reload, push, allow). */
+int envfile_userconfig_apply(struct env_spec *spec, struct dv_error *err);
 
 /* Look for "Envfile" in start_dir and its parents, stopping at the repository
  * root (the first folder holding .git) or "/". *out_path is the Envfile's

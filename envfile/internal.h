@@ -11,11 +11,13 @@
  *   resources.c         `resources` and `logs`
  *   security.c          `security`
  *   services.c          `services`
+ *   secrets.c           `secrets`, and a step's `secrets: [NAME]`
  *   jsonc.c             JSON with comments (devcontainer.json), with positions
  *   devcontainer.c      a devcontainer.json translated into the Envfile's tree
  *   devcontainer_init.c that tree written out as an Envfile (`init --from-devcontainer`)
  *   emit.c              a tree written out as Envfile YAML
  *   cache.c             `cache` (top-level and a step's)
+ *   userconfig.c        the user's config.yaml (`dotfiles`), not an Envfile
  *
  * parse.c turns YAML text into a small tree of struct env_node (rejecting
  * what YAML can say but an Envfile must not: aliases, tags, several
@@ -124,6 +126,8 @@ int envfile_set_network(struct env_vctx *v, const struct env_node *key, const st
 			struct env_spec *spec);
 int envfile_set_ports(struct env_vctx *v, const struct env_node *key, const struct env_node *val,
 		      struct env_spec *spec);
+/* After every key: 'auto' ports are an error with `network: host`. */
+int envfile_check_auto_ports(struct env_vctx *v, const struct env_spec *spec);
 void envfile_ports_release(struct env_port *ports, size_t n);
 
 /* mounts.c: `volumes` (named volumes), `mounts` (host paths), and a
@@ -136,6 +140,10 @@ void envfile_mounts_release(struct env_mount *m, size_t n);
 /* After every key is read: targets unique and not the workdir. */
 int envfile_check_mount_targets(struct env_vctx *v, const struct env_spec *spec);
 
+/* gitcred.c: `git_credentials`; is s a host as an entry may write it? */
+int envfile_set_git_credentials(struct env_vctx *v, const struct env_node *key,
+				const struct env_node *val, struct env_spec *spec);
+bool envfile_gitcred_host_ok(const char *s);
 /* agent.c: `ssh_agent` at the top and on a step. */
 int envfile_set_agent(struct env_vctx *v, const struct env_node *key, const struct env_node *val,
 		      struct env_agent *out);
@@ -147,6 +155,24 @@ void envfile_agent_release(struct env_agent *a);
 int envfile_set_services(struct env_vctx *v, const struct env_node *key, const struct env_node *val,
 			 struct env_spec *spec);
 void envfile_services_release(struct env_service *s, size_t n);
+
+/* secrets.c: `secrets`, a step's (or on_up entry's) `secrets`, and the
+ * check, once every key is read, that each name a step gives is declared. */
+int envfile_set_secrets(struct env_vctx *v, const struct env_node *key, const struct env_node *val,
+			struct env_spec *spec);
+int envfile_step_secrets(struct env_vctx *v, const struct env_node *key, const struct env_node *val,
+			 struct env_step *step);
+int envfile_check_secrets(struct env_vctx *v, const struct env_spec *spec);
+void envfile_secrets_release(struct env_secret *s, size_t n);
+/* health.c: a service's `healthcheck` and `depends_on` (key is either),
+ * an on_up step's `wait_for` and `wait_timeout` (either); then, once every
+ * key is read, the names they give checked (and no depends_on cycle). */
+int envfile_set_service_health(struct env_vctx *v, const struct env_node *key,
+			       const struct env_node *val, struct env_service *svc);
+int envfile_set_wait(struct env_vctx *v, const struct env_node *key, const struct env_node *val,
+		     struct env_step *step);
+int envfile_check_health(struct env_vctx *v, const struct env_spec *spec);
+void envfile_health_release(struct env_service *s);
 
 /* jsonc.c: JSON with comments (devcontainer.json), parsed with json-c;
  * offsets count bytes of the text as given. */

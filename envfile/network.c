@@ -6,8 +6,9 @@
  * `host` is asked for by name, and its position kept for the trust prompt.
  *
  * A port is "HOST:CONTAINER", "IP:HOST:CONTAINER" ("[::1]:8000:8000" for
- * IPv6) or one number for the same port on both sides, optionally ending in
- * "/tcp". The host side binds 127.0.0.1 unless an address is given: a dev
+ * IPv6), or, for a free host port of devenv's choosing (env/net.c), one
+ * number, "auto:CONTAINER", "IP:auto:CONTAINER" (or compose's
+ * "IP::CONTAINER"); optionally ending in "/tcp". The host side binds 127.0.0.1 unless an address is given: a dev
  * server should not be reachable from the café's Wi-Fi unless asked for
  * ("0.0.0.0:8000:8000"). UDP and ranges are refused by name rather than
  * misread.
@@ -116,9 +117,12 @@ static int parse_port(struct env_vctx *v, const struct env_node *item, struct en
 	}
 	if (ip && n != 2)
 		goto bad;
-	out->host_port = port_number(parts[0], lens[0]);
-	out->container_port = n == 2 ? port_number(parts[1], lens[1]) : out->host_port;
-	if (!out->host_port || !out->container_port)
+	/* "8000", "auto:8000", "IP:auto:8000", and compose's "IP::8000". */
+	out->auto_port = n == 1 || (lens[0] == 4 && strncmp(parts[0], "auto", 4) == 0) ||
+			 (ip && lens[0] == 0);
+	out->host_port = out->auto_port ? 0 : port_number(parts[0], lens[0]);
+	out->container_port = port_number(parts[n - 1], lens[n - 1]);
+	if ((!out->auto_port && !out->host_port) || !out->container_port)
 		return ENV_AT(v, item, "port '%s': port numbers must be from 1 to 65535",
 			      envfile_shown(item->value, buf, sizeof(buf)));
 	if (ip) {
@@ -161,14 +165,40 @@ int envfile_set_ports(struct env_vctx *v, const struct env_node *key, const stru
 		for (size_t j = 0; j < i; j++) {
 			const struct env_port *q = &spec->ports[j];
 
-			if (q->host_port == p->host_port && (strcmp(q->host_ip, p->host_ip) == 0 ||
-							     strcmp(q->host_ip, "0.0.0.0") == 0 ||
-							     strcmp(p->host_ip, "0.0.0.0") == 0))
+			if (p->auto_port && q->auto_port && q->container_port == p->container_port &&
+			    strcmp(q->host_ip, p->host_ip) == 0)
+				return ENV_AT(v, val->items[i],
+					      "port %u is already forwarded from a free host port "
+					      "at line %u; one 'auto' forward per port and address",
+					      p->container_port, q->line);
+			if (!p->auto_port && q->host_port == p->host_port &&
+			    (strcmp(q->host_ip, p->host_ip) == 0 ||
+			     strcmp(q->host_ip, "0.0.0.0") == 0 ||
+			     strcmp(p->host_ip, "0.0.0.0") == 0))
 				return ENV_AT(v, val->items[i],
 					      "host port %u is already forwarded "
 					      "at line %u; each host port can forward once",
 					      p->host_port, q->line);
 		}
+	}
+	return 0;
+}
+
+/* With `network: host` the env's ports are the host's: nothing to choose. */
+int envfile_check_auto_ports(struct env_vctx *v, const struct env_spec *spec)
+{
+	if (spec->network != ENV_NET_HOST)
+		return 0;
+	for (size_t i = 0; i < spec->n_ports; i++) {
+		const struct env_port *p = &spec->ports[i];
+
+		if (p->auto_port)
+			return envfile_at(v, p->line, p->col,
+					  "port %u would take a free host port (\"%u\" and "
+					  "\"auto:%u\" do), but with 'network: host' (line %u) the "
+					  "env's ports are the host's; write \"%u:%u\"",
+					  p->container_port, p->container_port, p->container_port,
+					  spec->network_line, p->container_port, p->container_port);
 	}
 	return 0;
 }

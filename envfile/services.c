@@ -19,7 +19,8 @@
 #include "util/str.h"
 #include "util/banned.h"
 
-static const char *const service_keys[] = { "image", "env", "command", "volumes" };
+static const char *const service_keys[] = { "image",   "env",         "command",
+					    "volumes", "healthcheck", "depends_on" };
 
 static int set_image(struct env_vctx *v, const char *what, const struct env_node *key,
 		     const struct env_node *val, struct env_service *svc)
@@ -112,6 +113,8 @@ static int parse_service(struct env_vctx *v, const struct env_node *name,
 		} else if (strcmp(k->value, "volumes") == 0) {
 			r = envfile_set_mounts(v, k, x, ENV_MOUNT_ANY, what, &svc->volumes,
 					       &svc->n_volumes);
+		} else if (!strcmp(k->value, "healthcheck") || !strcmp(k->value, "depends_on")) {
+			r = envfile_set_service_health(v, k, x, svc);
 		} else {
 			free(what);
 			what = dv_xasprintf(" in service '%s'", svc->name);
@@ -156,6 +159,7 @@ void envfile_services_release(struct env_service *s, size_t n)
 		envfile_env_release(s[i].env, s[i].n_env);
 		dv_strv_release(&s[i].command);
 		envfile_mounts_release(s[i].volumes, s[i].n_volumes);
+		envfile_health_release(&s[i]);
 	}
 	free(s);
 }

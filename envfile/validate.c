@@ -19,13 +19,13 @@
 #define ENV_NAME_MAX 63
 
 static const char *const top_keys[] = {
-	"name",      "image",    "workdir", "shell",      "env",       "provision", "on_up",
-	"resources", "security", "user",    "cache_from", "network",   "ports",     "volumes",
-	"mounts",    "services", "logs",    "cache",      "ssh_agent",
+	"name",      "image",    "workdir", "shell",      "env",     "provision",       "on_up",
+	"resources", "security", "user",    "cache_from", "network", "ports",           "volumes",
+	"mounts",    "services", "logs",    "cache",      "secrets", "git_credentials", "ssh_agent",
 };
-static const char *const step_keys[] = { "run", "copy",   "git", "download", "to",
-					 "ref", "sha256", "env", "cache",    "ssh_agent" };
-static const char *const on_up_keys[] = { "run", "env" };
+static const char *const step_keys[] = { "run",    "copy", "git",   "download", "to",       "ref",
+					 "sha256", "env",  "cache", "secrets",  "ssh_agent" };
+static const char *const on_up_keys[] = { "run", "env", "secrets", "wait_for", "wait_timeout" };
 
 /* The parse context is shared with the key parsers of node.c and others. */
 #define vctx env_vctx
@@ -406,7 +406,7 @@ static int parse_step(struct vctx *v, const char *list, const struct env_node *i
 	const struct env_node *kind_k = NULL, *kind_v = NULL, *to_k = NULL, *to_v = NULL;
 	const struct env_node *ref_k = NULL, *ref_v = NULL, *sha_k = NULL, *sha_v = NULL;
 	const struct env_node *env_k = NULL, *env_v = NULL, *cache_k = NULL, *cache_v = NULL;
-	const struct env_node *agent_k = NULL;
+	const struct env_node *secrets_k = NULL, *agent_k = NULL;
 	bool on_up = strcmp(list, "on_up") == 0;
 	const char *s;
 	char buf[64];
@@ -428,16 +428,22 @@ static int parse_step(struct vctx *v, const char *list, const struct env_node *i
 
 		if (check_key(v, item, i) < 0)
 			return -1;
+		if (on_up && (!strcmp(k->value, "wait_for") || !strcmp(k->value, "wait_timeout"))) {
+			if (envfile_set_wait(v, k, x, step) < 0)
+				return -1;
+			continue;
+		}
 		if (on_up && strcmp(k->value, "ssh_agent") == 0)
 			return AT_NODE(v, k,
 				       "'on_up' steps get the top-level 'ssh_agent'; remove it "
 				       "here");
-		if (on_up && strcmp(k->value, "run") && strcmp(k->value, "env")) {
+		if (on_up && strcmp(k->value, "run") && strcmp(k->value, "env") &&
+		    strcmp(k->value, "secrets")) {
 			for (size_t j = 0; j < sizeof(step_keys) / sizeof(*step_keys); j++)
 				if (strcmp(k->value, step_keys[j]) == 0)
 					return AT_NODE(v, k,
-						       "'on_up' steps only take 'run:' (and "
-						       "'env:'); use '%s' in 'provision' steps",
+						       "'on_up' steps only run commands ('run:'); "
+						       "use '%s' in 'provision' steps",
 						       k->value);
 			return unknown_key(v, k, " in an 'on_up' step", on_up_keys,
 					   sizeof(on_up_keys) / sizeof(*on_up_keys));
@@ -460,6 +466,10 @@ static int parse_step(struct vctx *v, const char *list, const struct env_node *i
 		} else if (strcmp(k->value, "cache") == 0) {
 			cache_k = k;
 			cache_v = x;
+		} else if (strcmp(k->value, "secrets") == 0) {
+			secrets_k = k;
+			if (envfile_step_secrets(v, k, x, step) < 0)
+				return -1;
 		} else if (strcmp(k->value, "ssh_agent") == 0) {
 			agent_k = k;
 			if (envfile_step_agent(v, k, x, &step->ssh_agent) < 0)
@@ -479,29 +489,25 @@ static int parse_step(struct vctx *v, const char *list, const struct env_node *i
 		}
 	}
 	if (!kind_k) {
-		const struct env_node *first = to_k      ? to_k
-					       : ref_k   ? ref_k
-					       : sha_k   ? sha_k
-					       : env_k   ? env_k
-					       : cache_k ? cache_k
-							 : agent_k;
-
-		/* (a step of `cache:` alone: the merge of 'cache' had no
-		 * case for it, and pointed at a NULL node) */
-		if (first == cache_k)
+		/* A step with keys that go with a kind, but no kind: name the
+		 * first such key and the kind it needs. */
+		if (to_k)
+			return AT_NODE(v, to_k, "'to' needs 'copy:' with the path to copy from");
+		if (ref_k)
+			return AT_NODE(v, ref_k, "'ref' needs 'git:' with the repository's URL");
+		if (sha_k)
+			return AT_NODE(v, sha_k, "'sha256' needs 'download:' with the file's URL");
+		if (env_k)
+			return AT_NODE(v, env_k,
+				       "'env' in a step needs 'run:' with the command to run");
+		if (cache_k)
 			return AT_NODE(v, cache_k,
-				       "'cache' in a step needs 'run:' with the command "
-				       "to run");
-		if (first == agent_k)
+				       "'cache' in a step needs 'run:' with the command to run");
+		if (agent_k)
 			return AT_NODE(v, agent_k,
 				       "'ssh_agent' in a step needs 'run:' with the command to run");
-		if (first == to_k)
-			return AT_NODE(v, to_k, "'to' needs 'copy:' with the path to copy from");
-		if (first == ref_k)
-			return AT_NODE(v, ref_k, "'ref' needs 'git:' with the repository's URL");
-		if (first == sha_k)
-			return AT_NODE(v, sha_k, "'sha256' needs 'download:' with the file's URL");
-		return AT_NODE(v, env_k, "'env' in a step needs 'run:' with the command to run");
+		return AT_NODE(v, secrets_k,
+			       "'secrets' in a step needs 'run:' with the command to run");
 	}
 	if (agent_k && strcmp(kind_k->value, "run"))
 		return AT_NODE(v, agent_k, "'ssh_agent' goes with 'run', not with '%s'",
@@ -517,6 +523,9 @@ static int parse_step(struct vctx *v, const char *list, const struct env_node *i
 		return AT_NODE(v, cache_k, "'cache' goes with 'run', not with '%s'", kind_k->value);
 	if (cache_k && envfile_set_cache(v, cache_v, &step->cache, &step->n_cache) < 0)
 		return -1;
+	if (secrets_k && strcmp(kind_k->value, "run"))
+		return AT_NODE(v, secrets_k, "'secrets' goes with 'run', not with '%s'",
+			       kind_k->value);
 	if (ref_k && strcmp(kind_k->value, "git"))
 		return AT_NODE(v, ref_k, "'ref' goes with 'git', not with '%s'", kind_k->value);
 	if (sha_k && strcmp(kind_k->value, "download"))
@@ -685,6 +694,10 @@ static int set_key(struct vctx *v, const struct env_node *key, const struct env_
 		return envfile_set_services(v, key, val, spec);
 	if (strcmp(k, "cache") == 0)
 		return envfile_set_cache(v, val, &spec->cache, &spec->n_cache);
+	if (strcmp(k, "secrets") == 0)
+		return envfile_set_secrets(v, key, val, spec);
+	if (strcmp(k, "git_credentials") == 0)
+		return envfile_set_git_credentials(v, key, val, spec);
 	if (strcmp(k, "ssh_agent") == 0)
 		return envfile_set_agent(v, key, val, &spec->ssh_agent);
 	return unknown_key(v, key, "", top_keys, sizeof(top_keys) / sizeof(top_keys[0]));
@@ -721,7 +734,12 @@ int envfile_validate(const struct env_node *root, const char *display, const cha
 		spec.workdir = dv_xstrdup(ENV_DEFAULT_WORKDIR);
 	if (!spec.shell)
 		spec.shell = dv_xstrdup(ENV_DEFAULT_SHELL);
-	if (envfile_check_mount_targets(&v, &spec) < 0 || envfile_check_caches(&v, &spec) < 0)
+	if (envfile_check_mount_targets(&v, &spec) < 0 || envfile_check_caches(&v, &spec) < 0 ||
+	    envfile_check_health(&v, &spec) < 0)
+		goto out;
+	if (envfile_check_auto_ports(&v, &spec) < 0)
+		goto out;
+	if (envfile_check_secrets(&v, &spec) < 0)
 		goto out;
 	*out = spec;
 	memset(&spec, 0, sizeof(spec));
@@ -775,6 +793,9 @@ static void steps_release(struct env_step *steps, size_t n)
 		free(steps[i].git_commit);
 		envfile_env_release(steps[i].env, steps[i].n_env);
 		envfile_cache_release(steps[i].cache, steps[i].n_cache);
+		dv_strv_release(&steps[i].secrets);
+		free(steps[i].secrets_pos);
+		dv_strv_release(&steps[i].wait_for);
 	}
 	free(steps);
 }
@@ -792,6 +813,7 @@ void env_spec_release(struct env_spec *spec)
 	free(spec->name);
 	free(spec->image);
 	dv_strv_release(&spec->cache_from);
+	dv_strv_release(&spec->git_credentials);
 	free(spec->workdir);
 	free(spec->shell);
 	free(spec->user);
@@ -811,6 +833,8 @@ void env_spec_release(struct env_spec *spec)
 		free(spec->host_env[i].name);
 	free(spec->host_env);
 	envfile_cache_release(spec->cache, spec->n_cache);
+	envfile_dotfiles_free(spec->dotfiles);
+	envfile_secrets_release(spec->secrets, spec->n_secrets);
 	envfile_agent_release(&spec->ssh_agent);
 	memset(spec, 0, sizeof(*spec));
 }

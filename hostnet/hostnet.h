@@ -4,6 +4,7 @@
  *
  * helper.c   the helper `devenv __net-helper`: hnet_spawn, hnet_wait, hnet_stop
  * port.c     forwards: parse and print, socket addresses, listen, hnet_port_probe
+ * holder.c   who holds a taken host port (pid and name), for `up`'s error
  * maker.c    the socket maker in the env's network namespace, and asking it
  * forward.c  the relay loop between the host's ports and the env's
  * confine.c  the helper's and the maker's sandbox: no ids, no caps, seccomp
@@ -30,15 +31,25 @@
 #include <sys/types.h>
 
 #include "util/error.h"
+#include "util/str.h"
 
 struct hnet_port {
 	char *host_ip; /* "127.0.0.1", "0.0.0.0", "::1"... */
 	unsigned host_port, container_port;
+	bool auto_port; /* the host port was devenv's choice (`auto`: env/net.c) */
 };
 /* Can host_ip:host_port be bound on this host right now? 0 when free; else
  * -1 with errnum EADDRINUSE (taken), EADDRNOTAVAIL (not an address of
  * this host) or EACCES (a port below 1024 without the right to it). */
 int hnet_port_probe(const struct hnet_port *p, struct dv_error *err);
+/* holder.c: who holds the host port p asks for, as `ss -ltnp` finds it (its
+ * socket in /proc/net/tcp{,6}, then the process with an fd on it): the pid
+ * and its name (comm, made printable), or 0 when none is found (without
+ * root: any process outside devenv's user namespace, whose fds are not
+ * ours to read). *uid: the socket's owner as /proc/net shows it to us (in
+ * our user namespace: 65534 for an id it does not map), -1 if no socket
+ * was found. For an error message only: it reads all of /proc. */
+pid_t hnet_port_holder(const struct hnet_port *p, char *comm, size_t size, long *uid);
 
 /* Who the helper becomes once set up (it keeps no capability either way):
  * set: these ids (as root, the checkout's owner); else its own (without
@@ -87,6 +98,27 @@ int hnet_stop(const struct hnet_procs *p, struct dv_error *err);
  * writes it, report pipe on fd 3). Returns the exit status. */
 int hnet_helper_main(int argc, char **argv);
 
+/* gitcred.c: `git_credentials`. A relay for one `devenv ssh` session or
+ * one `up`'s on_up: a unix socket in the env's /dev/shm (a tmpfs: nothing
+ * on the env's disk) served by a child of ours on the host, which answers
+ * git's `credential-cache` protocol with the host's `git credential
+ * fill` for the listed hosts only (approve and reject only of what it
+ * gave). Own session, no capability, no_new_privs, a seccomp filter; it
+ * removes the socket and exits when hnet_gitcred_stop() closes its
+ * lifeline, or when we die. */
+struct hnet_gitcred {
+	pid_t pid;     /* the relay; 0: none */
+	int lifeline;  /* our end; -1: none */
+	char path[64]; /* the socket as the env sees it */
+};
+/* Start it for the running env of init; -1 with err (nothing left). */
+int hnet_gitcred_start(const struct ctr_init *init, const struct dv_strv *hosts,
+		       struct hnet_gitcred *out, struct dv_error *err);
+/* Point git in the env at it: GIT_CONFIG_COUNT (one more than envp has)
+ * and GIT_CONFIG_KEY_n/VALUE_n for credential.helper. */
+void hnet_gitcred_envp(const struct hnet_gitcred *r, struct dv_strv *envp);
+/* End it and wait for it; a zeroed or stopped one is fine. */
+void hnet_gitcred_stop(struct hnet_gitcred *r);
 /* The filtering ssh agent (agent.c, agent_run.c; README "ssh_agent").
  * Which keys an env may use from the developer's agent: */
 enum hnet_agent_mode { HNET_AGENT_ALL = 1, HNET_AGENT_LIST, HNET_AGENT_CONFIRM };

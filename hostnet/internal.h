@@ -5,10 +5,12 @@
 #ifndef HNET_INTERNAL_H
 #define HNET_INTERNAL_H
 
+#include <stdbool.h>
 #include <sys/socket.h>
 
 #include "hostnet/hostnet.h"
 #include "util/error.h"
+#include "util/str.h"
 
 /* port.c. ip:port as a socket address; -1 when ip is not an IP literal. */
 int hnet_port_sockaddr(const char *ip, unsigned port, struct sockaddr_storage *ss, socklen_t *len);
@@ -39,5 +41,26 @@ int hnet_confine(const struct hnet_ids *ids, struct dv_error *err);
  * SIGTERM/SIGINT/SIGHUP. */
 int hnet_forward_run(const struct hnet_port *ports, const int *listeners, size_t n, int init_pidfd,
 		     int maker);
+
+/* gitcred_proto.c: the credential relay's requests and answers (gitcred.c
+ * does the I/O). */
+enum hnet_cred_op { HNET_CRED_GET, HNET_CRED_STORE, HNET_CRED_ERASE };
+struct hnet_cred {
+	enum hnet_cred_op op;
+	char *protocol, *host, *path, *username, *password; /* NULL: not given */
+};
+void hnet_cred_release(struct hnet_cred *c);
+bool hnet_cred_host_listed(const char *host, const struct dv_strv *hosts);
+/* A request from `git credential-cache` in the env (buf: all it sent):
+ * 0 and *out (release it) when it may go to the host's git; -1 and *why
+ * (static text) when refused. */
+int hnet_cred_parse(const char *buf, size_t len, const struct dv_strv *hosts, struct hnet_cred *out,
+		    const char **why);
+/* The input of `git credential fill|approve|reject`: protocol, host, path,
+ * and with with_user the username and password (caller frees). */
+char *hnet_cred_format(const struct hnet_cred *c, bool with_user);
+/* The username and password of `git credential fill`'s output (both, or
+ * -1 and neither; clean values only; caller frees). */
+int hnet_cred_answer(const char *buf, size_t len, char **user, char **pass);
 
 #endif

@@ -69,7 +69,7 @@ int hnet_port_from_arg(char *arg, struct hnet_port *out)
 	if (!c2)
 		return -1;
 	*c2 = 0;
-	*out = (struct hnet_port){ arg, port_num(c2 + 1), port_num(c1 + 1) };
+	*out = (struct hnet_port){ arg, port_num(c2 + 1), port_num(c1 + 1), false };
 	if (!out->host_port || !out->container_port || hnet_port_sockaddr(arg, 1, &ss, &len) < 0)
 		return -1;
 	return 0;

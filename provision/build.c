@@ -212,8 +212,9 @@ out:
 static int run_step(const struct layer_store *st, const struct env_spec *spec,
 		    const struct env_step *step, size_t index, const char *prev, const char *key,
 		    const struct dv_strv *chain, const char *staging, const char *env_id,
-		    struct dv_error *err)
+		    const struct prov_secrets *sec, struct dv_error *err)
 {
+	dv_autofree struct ctr_secret *secrets = NULL;
 	dv_autofree char *upper = layer_staging_path(st, staging, "diff");
 	dv_autofree char *work = layer_staging_path(st, staging, "work");
 	struct prov_ctr c;
@@ -256,6 +257,9 @@ static int run_step(const struct layer_store *st, const struct env_spec *spec,
 	c.cs.outbound = bn.tool;
 	c.cs.outbound_pasta = bn.pasta;
 	prov_step_envp(spec, step, &envp);
+	/* Root's files on a tmpfs, masked in the output (ns.c). */
+	c.cs.n_secrets = prov_secrets_for(sec, &step->secrets, 0, 0, &secrets);
+	c.cs.secrets = secrets;
 	/* `ssh_agent: true`: the developer's agent, filtered, while it runs */
 	if (step->ssh_agent && prov_step_agent(&c, st, spec, index, env_id, &agent, err) < 0)
 		goto out;
@@ -292,6 +296,21 @@ static int run_step(const struct layer_store *st, const struct env_spec *spec,
 	dv_fault_point("build.ran");
 	ret = 0;
 out:
+	/* What it wrote (a `copy` of a secret file of the checkout too) must
+	 * hold no secret before it becomes a layer. */
+	if (ret == 0 && sec->n) {
+		dv_autofree char *what = dv_xasprintf("step %zu's files", index + 1);
+
+		if (prov_secrets_scan(sec, upper, what, err) < 0) {
+			char msg[sizeof(err->msg)];
+
+			snprintf(msg, sizeof(msg), "%s", err->msg);
+			dv_err_at(err, spec->display, step->line, step->col,
+				  "%s; nothing of it was kept", msg);
+			err->status = 1;
+			ret = -1;
+		}
+	}
 	if (cgroups.n) {
 		struct dv_error ignored = { 0 };
 
@@ -341,6 +360,10 @@ int prov_build(const struct dv_ctx *ctx, const struct layer_store *st, const str
 				 first + 1, spec->image, base->layers.n,
 				 base->layers.n == 1 ? "" : "s", ENV_MAX_LAYERS);
 	}
+	struct prov_secrets sec = { 0 };
+	bool sec_read = false;
+	int ret = -1;
+
 	prov_progress_init(&pg, ctx, n);
 	for (size_t i = 0; i < base->layers.n; i++)
 		dv_strv_push(layers, base->layers.v[i]);
@@ -360,7 +383,7 @@ int prov_build(const struct dv_ctx *ctx, const struct layer_store *st, const str
 		}
 		if (miss.errnum != ENOENT) {
 			*err = miss;
-			return -1;
+			goto out;
 		}
 		/* The team cache: a pushed env's layer for this very key. */
 		switch (prov_team_fetch(st, team, base->id, keys->v[i], id, err)) {
@@ -371,7 +394,7 @@ int prov_build(const struct dv_ctx *ctx, const struct layer_store *st, const str
 		case 1:
 			break;
 		default:
-			return -1;
+			goto out;
 		}
 		if (step->kind == ENV_STEP_RUN)
 			prov_build_net_warn(spec);
@@ -379,10 +402,25 @@ int prov_build(const struct dv_ctx *ctx, const struct layer_store *st, const str
 		t0 = dv_now_ns();
 		if (layer_staging_new(st, &staging, err) < 0) {
 			prov_progress_end(&pg, i, label, PROV_FAILED, SECS_SINCE(t0));
-			return -1;
+			goto out;
+		}
+		/* Read once, when the first step runs of an Envfile whose
+		 * steps or on_up name secrets: every step's files are looked
+		 * through (a `copy` may take a secret file of the checkout). A
+		 * build whose steps are all cached reads none. */
+		if (spec->n_secrets && !sec_read) {
+			if (prov_secrets_read(spec, PROV_SECRETS_STEPS | PROV_SECRETS_ON_UP, &sec,
+					      err) < 0) {
+				struct dv_error ignored = { 0 };
+
+				prov_progress_end(&pg, i, label, PROV_FAILED, SECS_SINCE(t0));
+				layer_staging_discard(st, staging, &ignored);
+				goto out;
+			}
+			sec_read = true;
 		}
 		if (run_step(st, spec, step, i, i ? keys->v[i - 1] : base_key, keys->v[i], layers,
-			     staging, env_id, err) < 0) {
+			     staging, env_id, &sec, err) < 0) {
 			struct dv_error ignored = { 0 };
 
 			prov_progress_end(&pg, i, label, PROV_FAILED, SECS_SINCE(t0));
@@ -394,7 +432,7 @@ int prov_build(const struct dv_ctx *ctx, const struct layer_store *st, const str
 					  "step %zu interrupted; %s", i + 1,
 					  kept_note(i, kept, sizeof(kept)));
 				err->status = 130; /* as a shell reports SIGINT */
-				return -1;
+				goto out;
 			}
 			/* devenv's own write that found the store full is no
 			 * fault of the step's (devenv.c says the store is full). */
@@ -403,7 +441,7 @@ int prov_build(const struct dv_ctx *ctx, const struct layer_store *st, const str
 				err->col = step->col;
 				snprintf(err->file, sizeof(err->file), "%s", spec->display);
 			}
-			return -1;
+			goto out;
 		}
 		dv_fault_point("build.commit");
 		committed = layer_commit(st, staging, keys->v[i],
@@ -415,11 +453,14 @@ int prov_build(const struct dv_ctx *ctx, const struct layer_store *st, const str
 
 			prov_progress_end(&pg, i, label, PROV_FAILED, SECS_SINCE(t0));
 			layer_staging_discard(st, staging, &ignored);
-			return -1;
+			goto out;
 		}
 		dv_fault_point("build.cached");
 		dv_strv_push(layers, keys->v[i]);
 		prov_progress_end(&pg, i, label, PROV_RAN, SECS_SINCE(t0));
 	}
-	return 0;
+	ret = 0;
+out:
+	prov_secrets_release(&sec);
+	return ret;
 }

@@ -486,6 +486,35 @@ static void mounts_json(struct dv_buf *b, const struct env_mount *m, size_t n)
 	dv_buf_adds(b, "]");
 }
 
+/* A service's healthcheck and depends_on (only when set: envs from before
+ * keep their digest); a changed check is a change `reload` applies. */
+static void health_json(struct dv_buf *b, const struct env_service *svc)
+{
+	const struct env_health *h = &svc->health;
+
+	if (svc->n_depends_on) {
+		dv_buf_adds(b, ",\"depends_on\":[");
+		for (size_t i = 0; i < svc->n_depends_on; i++) {
+			dv_buf_adds(b, i ? "," : "");
+			json_str(b, svc->depends_on[i].name);
+			dv_buf_adds(b, svc->depends_on[i].healthy ? ",\"healthy\"" : ",\"started\"");
+		}
+		dv_buf_adds(b, "]");
+	}
+	if (!h->line)
+		return;
+	dv_buf_addf(b, ",\"healthcheck\":{\"none\":%d,\"test\":[", h->none);
+	for (size_t i = 0; i < h->test.n; i++) {
+		dv_buf_adds(b, i ? "," : "");
+		json_str(b, h->test.v[i]);
+	}
+	dv_buf_addf(b,
+		    "],\"interval\":%llu,\"timeout\":%llu,\"start_period\":%llu,"
+		    "\"start_interval\":%llu,\"retries\":%d}",
+		    h->interval_ms, h->timeout_ms, h->start_period_ms, h->start_interval_ms,
+		    h->retries);
+}
+
 /* services, network, ports, volumes, mounts: only when set, so that envs
  * from before them keep their digest. */
 static void wiring_json(struct dv_buf *b, const struct env_spec *spec, bool late)
@@ -499,8 +528,9 @@ static void wiring_json(struct dv_buf *b, const struct env_spec *spec, bool late
 	if (!late && spec->n_ports) {
 		dv_buf_adds(b, ",\"ports\":[");
 		for (size_t i = 0; i < spec->n_ports; i++) {
+			/* auto: 0, whichever port env/net.c chose */
 			dv_buf_addf(b, "%s[%u,%u,", i ? "," : "", spec->ports[i].container_port,
-				    spec->ports[i].host_port);
+				    spec->ports[i].auto_port ? 0 : spec->ports[i].host_port);
 			json_str(b, spec->ports[i].host_ip);
 			dv_buf_adds(b, "]");
 		}
@@ -531,10 +561,25 @@ static void wiring_json(struct dv_buf *b, const struct env_spec *spec, bool late
 			json_str(b, svc->name);
 			dv_buf_adds(b, ",\"volumes\":");
 			mounts_json(b, svc->volumes, svc->n_volumes);
+			health_json(b, svc);
 			dv_buf_adds(b, "}");
 		}
 		dv_buf_adds(b, "]");
 	}
+}
+
+/* on_up's wait_for (only when set: envs from before keep their digest). */
+static void wait_json(struct dv_buf *b, const struct env_step *step)
+{
+	if (!step->wait_for.n)
+		return;
+	dv_buf_adds(b, ",\"wait_for\":[");
+	for (size_t i = 0; i < step->wait_for.n; i++) {
+		if (i)
+			dv_buf_adds(b, ",");
+		json_str(b, step->wait_for.v[i]);
+	}
+	dv_buf_addf(b, "],\"wait_timeout_ms\":%llu", step->wait_timeout_ms);
 }
 
 char *prov_spec_digest(const struct env_spec *spec, const char *base_id, const struct dv_strv *keys)
@@ -555,10 +600,11 @@ char *prov_spec_digest(const struct env_spec *spec, const char *base_id, const s
 			dv_buf_adds(&b, ",");
 		/* A step with its own env as an object; one without as before,
 		 * so that envs made before step env keep their digest. */
-		if (spec->on_up[i].n_env) {
+		if (spec->on_up[i].n_env || spec->on_up[i].wait_for.n) {
 			dv_buf_adds(&b, "{\"env\":");
 			env_json(&b, spec, &spec->on_up[i]);
 			json_field(&b, "run", spec->on_up[i].run);
+			wait_json(&b, &spec->on_up[i]);
 			dv_buf_adds(&b, "}");
 		} else {
 			json_str(&b, spec->on_up[i].run);
@@ -586,6 +632,15 @@ char *prov_spec_digest(const struct env_spec *spec, const char *base_id, const s
 	if (spec->security.git_metadata_rw)
 		dv_buf_adds(&b, ",\"git_metadata\":\"read-write\"");
 	wiring_json(&b, spec, true);
+	if (spec->git_credentials.n) { /* only when set: envs without keep their digest */
+		dv_buf_adds(&b, ",\"git_credentials\":[");
+		for (size_t i = 0; i < spec->git_credentials.n; i++) {
+			if (i)
+				dv_buf_adds(&b, ",");
+			json_str(&b, spec->git_credentials.v[i]);
+		}
+		dv_buf_adds(&b, "]");
+	}
 	dv_buf_adds(&b, ",\"shell\":");
 	json_str(&b, spec->shell);
 	if (spec->user) { /* only when set: envs without one keep their digest */

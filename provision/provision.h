@@ -25,6 +25,7 @@
  * reach.c:     where devenv's own fetches may connect
  * spec.c:      a container's ctr_spec: root, mounts, sandbox (builds, envs,
  *              services)
+ * secrets.c:   `secrets:` read on the host (memory only), the layer scan
  * trust.c:     what an Envfile asks for beyond the default sandbox
  * allow.c:     the developer's yes to it, per checkout
  * cachemount.c: `cache` paths' folders (caches/<env id>/), mounted in steps
@@ -49,6 +50,7 @@
 #include "registry/registry.h"
 #include "util/ctx.h"
 #include "util/error.h"
+#include "util/secret.h"
 #include "util/str.h"
 
 struct prov_team;
@@ -411,6 +413,35 @@ char *prov_outbound_tool(bool *pasta, char *why, size_t why_n, const char **fix)
 bool prov_outbound_say_once(void);
 
 
+/* secrets.c: the values of `secrets:`, read on the host when a build or
+ * an up needs them, held in memory only (never in the store, a key, a
+ * log or state.json) and zeroed when released. v[i].len leaves out a
+ * trailing newline (what is masked and looked for); full[i] is what the
+ * file /run/secrets/NAME holds. */
+#define PROV_SECRET_MIN 4
+enum { PROV_SECRETS_STEPS = 1, PROV_SECRETS_ON_UP = 2, PROV_SECRETS_ALL = 4 };
+struct prov_secrets {
+	struct dv_secret *v;
+	size_t *full;
+	size_t n;
+};
+/* Those the provision steps name (STEPS), on_up entries (ON_UP), or every
+ * declared one (ALL). An error is one line at the source's position. */
+int prov_secrets_read(const struct env_spec *spec, unsigned which, struct prov_secrets *out,
+		      struct dv_error *err);
+/* Those names gives (declared ones: the caller checked). */
+int prov_secrets_read_names(const struct env_spec *spec, const struct dv_strv *names,
+			    struct prov_secrets *out, struct dv_error *err);
+void prov_secrets_release(struct prov_secrets *s);
+/* The ones names gives, as the container's files owned by uid:gid: *out
+ * (caller frees the array; the values stay s's); their number. */
+size_t prov_secrets_for(const struct prov_secrets *s, const struct dv_strv *names, uid_t uid,
+			gid_t gid, struct ctr_secret **out);
+/* Refuse (EPERM, status 1) when a file, link or name below dir holds a
+ * secret's bytes; what: "step 2's files", "the env's files". */
+int prov_secrets_scan(const struct prov_secrets *s, const char *dir, const char *what,
+		      struct dv_error *err);
+
 /* trust.c: what an Envfile asks for beyond the default sandbox (README
  * "Trust"), computed from the spec alone; allow.c: the developer's yes,
  * recorded per checkout (the env id) in the store's trust/ folder.
@@ -430,10 +461,14 @@ enum prov_req_kind {
 	PROV_REQ_HOST_ENV,     /* devcontainer.json's ${localEnv:NAME} */
 	PROV_REQ_SHARED_VOLUME,
 	PROV_REQ_CACHE_FROM,
-	PROV_REQ_NETWORK_HOST, /* a written `network: host` */
-	PROV_REQ_IMAGE,        /* `image:` (env or service) from loopback or link-local */
-	PROV_REQ_CHECKOUT,     /* an Envfile below the checkout's root its git index lacks */
-	PROV_REQ_SSH_AGENT,    /* `ssh_agent` (top level, or a step's) */
+	PROV_REQ_NETWORK_HOST,    /* a written `network: host` */
+	PROV_REQ_IMAGE,           /* `image:` (env or service) from loopback or link-local */
+	PROV_REQ_CHECKOUT,        /* an Envfile below the checkout's root its git index lacks */
+	PROV_REQ_DOTFILES,        /* the user's config.yaml `dotfiles`, copied into the env */
+	PROV_REQ_SECRET,          /* `secrets:` read from a host file outside the checkout, a
+				     host variable, or a command run on the host */
+	PROV_REQ_GIT_CREDENTIALS, /* `git_credentials`: the host's git credentials */
+	PROV_REQ_SSH_AGENT,       /* `ssh_agent` (top level, or a step's) */
 };
 struct prov_request {
 	enum prov_req_kind kind;

@@ -424,6 +424,25 @@ int prov_team_push(const struct dv_ctx *ctx, const struct layer_store *st,
 		}
 		dv_strv_push(&img.layers, id);
 	}
+	/* Nothing leaves with a secret's value of now in it (a layer built
+	 * before the secret took that value), looked for before any byte is
+	 * sent. */
+	if (spec->n_secrets) {
+		struct prov_secrets sec = { 0 };
+		int r = prov_secrets_read(spec, PROV_SECRETS_STEPS | PROV_SECRETS_ON_UP, &sec, err);
+
+		for (size_t i = 0; r == 0 && i < keys.n; i++) {
+			dv_autofree char *dir = layer_diff_path(st, img.layers.v[nb + i]);
+			dv_autofree char *what = dv_xasprintf("step %zu's files", i + 1);
+
+			r = prov_secrets_scan(&sec, dir, what, err);
+			if (r < 0)
+				dv_err_prefix(err, "cannot push env '%s'", spec->name);
+		}
+		prov_secrets_release(&sec);
+		if (r < 0)
+			goto out;
+	}
 	/* A base no registry serves goes along, under its digest; so does a
 	 * team's base this env pinned (from another repository, maybe). */
 	own_base = pinned || !layer_ref_has_host(base.name) ||

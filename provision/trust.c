@@ -55,6 +55,9 @@ static const char *const kind_names[] = {
 	[PROV_REQ_NETWORK_HOST] = "network",
 	[PROV_REQ_IMAGE] = "image",
 	[PROV_REQ_CHECKOUT] = "checkout",
+	[PROV_REQ_DOTFILES] = "dotfiles",
+	[PROV_REQ_SECRET] = "secret",
+	[PROV_REQ_GIT_CREDENTIALS] = "git_credentials",
 	[PROV_REQ_SSH_AGENT] = "ssh_agent",
 };
 
@@ -459,6 +462,23 @@ static void add_checkout(struct prov_requests *out, const struct env_spec *spec)
 	    NULL);
 }
 
+/* The user's own config.yaml, not the Envfile: its `dotfiles` go into
+ * every env it starts, where the project's processes read them. Asked per
+ * checkout as the rest; the repository is in the digest. No position: it
+ * is not the Envfile's line. */
+static void add_dotfiles(struct prov_requests *out, const struct env_spec *spec)
+{
+	dv_autofree char *repo = NULL;
+
+	if (!spec->dotfiles)
+		return;
+	repo = shown(spec->dotfiles->repository);
+	add(out, PROV_REQ_DOTFILES, 0, 0, dv_xasprintf("your dotfiles '%s' (config.yaml)", repo),
+	    dv_xstrdup("devenv copies them into the env's home and runs their install script "
+		       "there: the project's processes can read them"),
+	    NULL);
+}
+
 /* Which keys, as the Envfile names them ("all", "each asked for", or the
  * list), so that a changed list asks again. */
 static char *agent_keys(const struct env_agent *a)
@@ -518,6 +538,53 @@ static int cmp_pos(const void *a, const void *b)
 	return strcmp(x->what, y->what);
 }
 
+/* A secret read from the host beyond the checkout (which the env sees
+ * anyway): an absolute file, a variable, a command run as you. */
+static void add_secret(struct prov_requests *out, const struct env_secret *s)
+{
+	dv_autofree char *name = shown(s->name), *src = shown(s->source);
+
+	if (s->kind == ENV_SECRET_FILE && s->file_rel)
+		return;
+	if (s->kind == ENV_SECRET_FILE)
+		add(out, PROV_REQ_SECRET, s->src_line, s->src_col,
+		    dv_xasprintf("secret '%s' from host file '%s'", name, src),
+		    dv_xstrdup("the file's content is given to the steps that name the secret"),
+		    NULL);
+	else if (s->kind == ENV_SECRET_ENV)
+		add(out, PROV_REQ_SECRET, s->src_line, s->src_col,
+		    dv_xasprintf("secret '%s' from your variable '%s'", name, src),
+		    dv_xstrdup("its value is given to the steps that name the secret"), NULL);
+	else
+		add(out, PROV_REQ_SECRET, s->src_line, s->src_col,
+		    dv_xasprintf("secret '%s' from the host command '%s'", name, src),
+		    dv_xstrdup("the command runs on this machine as you, at each build and "
+			       "up that needs it, and its output is given to the steps that "
+			       "name the secret"),
+		    NULL);
+}
+
+/* One request for the whole list: a host added to it asks again. */
+static void add_git_credentials(struct prov_requests *out, const struct env_spec *spec)
+{
+	struct dv_buf hosts = { 0 };
+
+	if (!spec->git_credentials.n)
+		return;
+	for (size_t i = 0; i < spec->git_credentials.n; i++) {
+		dv_autofree char *h = shown(spec->git_credentials.v[i]);
+
+		dv_buf_addf(&hosts, "%s%s", i ? ", " : "", h);
+	}
+	add(out, PROV_REQ_GIT_CREDENTIALS, spec->git_credentials_line, spec->git_credentials_col,
+	    dv_xasprintf("git_credentials %s", hosts.s),
+	    dv_xstrdup("your git credentials for these hosts (what 'git credential fill' gives on "
+		       "this machine) are handed to the env's git, and to any process of the env "
+		       "that asks, while a session or on_up runs"),
+	    NULL);
+	dv_buf_release(&hosts);
+}
+
 void prov_trust_requests(const struct env_spec *spec, struct prov_requests *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -549,9 +616,13 @@ void prov_trust_requests(const struct env_spec *spec, struct prov_requests *out)
 
 		if (prov_port_loopback(p->host_ip))
 			continue;
+		char host[8];
+
+		/* auto: whichever port env/net.c chooses, asked once */
+		snprintf(host, sizeof(host), p->auto_port ? "auto" : "%u", p->host_port);
 		add(out, PROV_REQ_PORT, p->line, p->col,
-		    dv_xasprintf("port %s%s%s:%u -> %u", v6 ? "[" : "", p->host_ip, v6 ? "]" : "",
-				 p->host_port, p->container_port),
+		    dv_xasprintf("port %s%s%s:%s -> %u", v6 ? "[" : "", p->host_ip, v6 ? "]" : "",
+				 host, p->container_port),
 		    dv_xstrdup("the env's port is open to other machines, not only to this one"),
 		    NULL);
 	}
@@ -587,6 +658,10 @@ void prov_trust_requests(const struct env_spec *spec, struct prov_requests *out)
 		    dv_xstrdup("the env shares this machine's network: its loopback services and "
 			       "abstract unix sockets (an X11 display among them)"),
 		    NULL);
+	add_dotfiles(out, spec);
+	for (size_t i = 0; i < spec->n_secrets; i++)
+		add_secret(out, &spec->secrets[i]);
+	add_git_credentials(out, spec);
 	add_agent(out, spec);
 	if (out->n)
 		qsort(out->v, out->n, sizeof(*out->v), cmp_pos);

@@ -60,7 +60,7 @@ quiet_success() {
 	done
 	run "$DEVENV" help ssh
 	assert_success
-	assert_line "usage: devenv ssh [-e NAME|ID] [-u|--user NAME|UID[:GID]] [-c CMD | -- ARGV...]"
+	assert_line "usage: devenv ssh [-e NAME|ID] [-u|--user NAME|UID[:GID]] [-s|--secret NAME]... [-c CMD | -- ARGV...]"
 	run "$DEVENV"
 	assert_failure 2
 }

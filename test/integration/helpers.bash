@@ -135,6 +135,9 @@ dv_setup() {
 	# prompt, as in CI (README: Security). The tests of the prompt itself
 	# (attacks.bats, trust) unset it.
 	export DEVENV_ALLOW=1
+	# The runner's own ~/.config/devenv/config.yaml (dotfiles...) stays
+	# out of the tests: dotfiles.bats writes one of its own here.
+	export XDG_CONFIG_HOME=$base/config
 	export DV_STORE DV_CHECKOUT DV_OWN_BASE
 	mkdir -p "$DV_CHECKOUT"
 	git -C "$DV_CHECKOUT" init -q

@@ -138,7 +138,9 @@ fetch() {
 	EOF
 	run "$DEVENV" up
 	assert_failure 1
-	assert_output "devenv: Envfile:5:9: port $hp on 127.0.0.1 is already in use on this host; free it or change the host side, e.g. \"$((hp + 1)):80\""
+	local by="pid $HOSTSRV (python3)" # (ports.bats: without root, whose)
+	((DV_ROOTLESS)) && by="a process of yours ('ss -ltnp' names it)"
+	assert_output "devenv: Envfile:5:9: port $hp on 127.0.0.1 is already in use on this host, held by $by; free it, or write \"auto:80\" for a free port of devenv's choosing"
 	[[ ! -d $DV_STORE/envs/$(ls "$DV_STORE/envs" 2>/dev/null | grep -v lock | head -1)/upper ]] || [[ -z $(ls "$DV_STORE/envs" | grep -v lock) ]]
 	[[ -z $(dv_procs_in_store "$DV_STORE") ]]
 	# Host mode with equal ports: the app would bind it itself, so it must be free too.
@@ -236,7 +238,7 @@ fetch() {
 @test "host: a forward with equal ports needs no forwarder; changing ports asks for reload" {
 	local p
 	p=$(dv_free_port)
-	web_envfile host "[\"$p\"]" "$p"
+	web_envfile host "[\"$p:$p\"]" "$p"
 	run "$DEVENV" up
 	assert_success
 	run fetch "$p"

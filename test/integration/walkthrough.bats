@@ -174,7 +174,7 @@ devenv destroy"
 	assert_line "  port:     8000/tcp -> 127.0.0.1:$hp"
 	run "$DEVENV" status --json
 	[[ $(printf '%s' "$output" | dv_json network) == private ]]
-	[[ $(printf '%s' "$output" | dv_json ports) == "[{\"container_port\": 8000, \"protocol\": \"tcp\", \"host_ip\": \"127.0.0.1\", \"host_port\": $hp}]" ]]
+	[[ $(printf '%s' "$output" | dv_json ports) == "[{\"container_port\": 8000, \"protocol\": \"tcp\", \"host_ip\": \"127.0.0.1\", \"host_port\": $hp, \"auto\": false}]" ]]
 
 	# halt and up: the same app, the same data.
 	run "$DEVENV" halt

@@ -76,8 +76,9 @@ static void test_record_round_trip(void **state)
 		{ .source = "/srv/vol", .target = "/data", .readonly = false, .volume = true },
 		{ .source = "/home/ann/x", .target = "/x", .readonly = true },
 	};
-	struct hnet_port ports[1] = {
-		{ .host_ip = "127.0.0.1", .host_port = 8080, .container_port = 80 }
+	struct hnet_port ports[2] = {
+		{ .host_ip = "127.0.0.1", .host_port = 8080, .container_port = 80 },
+		{ .host_ip = "::1", .host_port = 23456, .container_port = 8000, .auto_port = true }
 	};
 	struct env_record st = {
 		.id = ID,
@@ -111,7 +112,7 @@ static void test_record_round_trip(void **state)
 		.n_services = 1,
 		.network = "private",
 		.ports = ports,
-		.n_ports = 1,
+		.n_ports = 2,
 		.limits = { .memory = 1 << 30, .cpus_milli = 1500, .pids = 512 },
 		.net = { .helper = { 55, 66 }, .outbound = { 77, 88 } },
 	};
@@ -187,10 +188,14 @@ static void test_record_round_trip(void **state)
 	assert_string_equal(back.services[0].image_id, "sha256:ee");
 	assert_string_equal(back.services[0].layers.v[0], "s1");
 	assert_string_equal(back.network, "private");
-	assert_int_equal(back.n_ports, 1);
+	assert_int_equal(back.n_ports, 2);
 	assert_string_equal(back.ports[0].host_ip, "127.0.0.1");
 	assert_int_equal(back.ports[0].host_port, 8080);
 	assert_int_equal(back.ports[0].container_port, 80);
+	assert_false(back.ports[0].auto_port);
+	assert_string_equal(back.ports[1].host_ip, "::1");
+	assert_int_equal(back.ports[1].host_port, 23456);
+	assert_true(back.ports[1].auto_port);
 	assert_int_equal(back.net.helper.pid, 55);
 	assert_int_equal(back.net.helper.start_time, 66);
 	assert_int_equal(back.net.outbound.pid, 77);
@@ -252,6 +257,90 @@ static void test_record_services(void **state)
 	assert_int_equal(back.n_services, 0);
 	assert_null(back.services);
 	env_record_release(&back);
+}
+
+/* A service's healthcheck: the Envfile's keys over the image's
+ * Healthcheck over Docker's defaults; NONE and disable turn it off; the
+ * record keeps it (and a service without one writes no "health"). */
+static void test_health_merge_and_record(void **state)
+{
+	static const char img[] =
+		"{\"config\":{\"Healthcheck\":{\"Test\":[\"CMD-SHELL\",\"pg_isready\"],"
+		"\"Interval\":2000000000,\"Timeout\":1500000,\"Retries\":7}}}";
+	struct env_service svc = { .name = "db" };
+	struct dv_strv envp = { 0 };
+	struct env_svc_health *h;
+	struct env_svc_record rec[2] = { { .name = "db", .init = { 1, 2 } },
+					 { .name = "web", .init = { 3, 4 } } };
+	struct env_record st = { .id = ID, .name = "proj", .services = rec, .n_services = 2 };
+	struct env_record back = { 0 };
+	struct dv_error err = { 0 };
+	dv_autoclose int fd = envs_dir();
+	dv_autofree char *text = NULL;
+	size_t len;
+
+	(void)state;
+	dv_strv_push(&envp, "PATH=/bin");
+	/* No check anywhere: none. */
+	assert_null(env_health_make(&svc, "{\"config\":{}}", &envp, "/"));
+	/* The image's, its missing keys Docker's defaults. */
+	h = env_health_make(&svc, img, &envp, "/data");
+	assert_non_null(h);
+	assert_int_equal(h->test.n, 3);
+	assert_string_equal(h->test.v[2], "pg_isready");
+	assert_true(h->interval_ms == 2000 && h->timeout_ms == 2 && h->retries == 7);
+	assert_true(h->start_period_ms == 0 && h->start_interval_ms == 5000);
+	assert_string_equal(h->cwd, "/data");
+	assert_string_equal(h->envp.v[0], "PATH=/bin");
+	env_health_free(h);
+	/* The Envfile's test and interval win; the rest stays the image's. */
+	svc.health.line = 4;
+	svc.health.retries = -1;
+	svc.health.interval_ms = 300;
+	dv_strv_push(&svc.health.test, "true");
+	h = env_health_make(&svc, img, &envp, "/");
+	assert_int_equal(h->test.n, 1);
+	assert_string_equal(h->test.v[0], "true");
+	assert_true(h->interval_ms == 300 && h->timeout_ms == 2 && h->retries == 7);
+	/* Recorded with the service, read back alike. */
+	rec[0].health = h;
+	assert_int_equal(env_record_write(fd, &st, &err), 0);
+	assert_int_equal(env_record_read(fd, ID, &back, &err), 0);
+	assert_non_null(back.services[0].health);
+	assert_string_equal(back.services[0].health->test.v[0], "true");
+	assert_true(back.services[0].health->interval_ms == 300);
+	assert_int_equal(back.services[0].health->retries, 7);
+	assert_null(back.services[1].health);
+	env_record_release(&back);
+	assert_int_equal(dv_read_file_at(fd, ID "/state.json", &text, &len, &err), 0);
+	assert_int_equal(strstr(strstr(text, "\"web\""), "\"health\"") == NULL, 1);
+	env_health_free(h);
+	/* disable: true (none) turns off the image's. */
+	svc.health.none = true;
+	assert_null(env_health_make(&svc, img, &envp, "/"));
+	dv_strv_release(&svc.health.test);
+	dv_strv_release(&envp);
+}
+
+/* depends_on's order: each after what it names, else Envfile order. */
+static void test_service_order(void **state)
+{
+	struct env_dep web_deps[] = { { .name = "db" }, { .name = "cache" } };
+	struct env_dep db_deps[] = { { .name = "cache" } };
+	struct env_service svcs[] = { { .name = "web", .depends_on = web_deps, .n_depends_on = 2 },
+				      { .name = "mail" },
+				      { .name = "db", .depends_on = db_deps, .n_depends_on = 1 },
+				      { .name = "cache" } };
+	struct env_spec spec = { .services = svcs, .n_services = 4 };
+	size_t order[4];
+
+	(void)state;
+	env_svc_order(&spec, order);
+	/* mail (1), cache (3), db (2), web (0) */
+	assert_int_equal(order[0], 1);
+	assert_int_equal(order[1], 3);
+	assert_int_equal(order[2], 2);
+	assert_int_equal(order[3], 0);
 }
 
 /* A team's base pinned for an env (image_for) survives a write and a read;
@@ -584,6 +673,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_record_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_record_services, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_health_merge_and_record, setup, teardown),
+		cmocka_unit_test(test_service_order),
 		cmocka_unit_test_setup_teardown(test_record_image_for, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_record_old, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_record_missing, setup, teardown),

@@ -336,8 +336,11 @@ static void test_good_daily(void **state)
 	assert_int_equal(spec.ports[0].container_port, 8000);
 	assert_int_equal(spec.ports[1].host_port, 5433);
 	assert_int_equal(spec.ports[1].container_port, 5432);
-	assert_int_equal(spec.ports[2].host_port, 9000);
+	/* "9000" alone is a free host port of devenv's choosing (env/net.c) */
+	assert_true(spec.ports[2].auto_port);
+	assert_int_equal(spec.ports[2].host_port, 0);
 	assert_int_equal(spec.ports[2].container_port, 9000);
+	assert_false(spec.ports[0].auto_port);
 	assert_string_equal(spec.ports[3].host_ip, "::1");
 	assert_int_equal(spec.ports[3].container_port, 80);
 	assert_string_equal(spec.ports[4].host_ip, "0.0.0.0");
@@ -399,6 +402,26 @@ static void test_good_cache_from(void **state)
 	assert_true(strstr(spec.cache_from.v[1], "@sha256:0123") != NULL);
 	env_spec_release(&spec);
 	assert_int_equal(spec.cache_from.n, 0);
+}
+
+static void test_good_git_credentials(void **state)
+{
+	struct dv_error err = { 0 };
+	struct env_spec spec = { 0 };
+
+	(void)state;
+	assert_int_equal(parse_fixture("good", "gitcred.yaml", &spec, &err), 0);
+	assert_int_equal(spec.git_credentials.n, 4);
+	assert_string_equal(spec.git_credentials.v[0], "github.com");
+	assert_string_equal(spec.git_credentials.v[1], "git.example.com:8443");
+	assert_string_equal(spec.git_credentials.v[2], "[::1]:3000");
+	assert_string_equal(spec.git_credentials.v[3], "127.0.0.1");
+	assert_int_equal(spec.git_credentials_line, 1);
+	env_spec_release(&spec);
+	assert_int_equal(parse_fixture("good", "minimal.yaml", &spec, &err), 0);
+	assert_int_equal(spec.git_credentials.n, 0);
+	assert_int_equal(spec.git_credentials_line, 0);
+	env_spec_release(&spec);
 }
 
 static void test_good_full(void **state)
@@ -1000,6 +1023,40 @@ static void test_good_new_steps(void **state)
 	env_spec_release(&spec);
 }
 
+/* `auto` ports: every spelling, and explicit ones beside them. */
+static void test_good_auto_ports(void **state)
+{
+	static const char text[] = "ports:\n"
+				   "  - \"auto:8000\"\n"
+				   "  - \"0.0.0.0:auto:8001/tcp\"\n"
+				   "  - \"[::1]:auto:8000\"\n"
+				   "  - \"127.0.0.1::8002\"\n"
+				   "  - \"8003\"\n"
+				   "  - \"20000:8000\"\n";
+	struct dv_error err = { 0 };
+	struct env_spec spec = { 0 };
+
+	(void)state;
+	if (envfile_parse(text, sizeof(text) - 1, "Envfile", "/", "/", &spec, &err) < 0)
+		fail_msg("%s:%u:%u: %s", err.file, err.line, err.col, err.msg);
+	assert_int_equal(spec.n_ports, 6);
+	for (size_t i = 0; i < 5; i++) {
+		assert_true(spec.ports[i].auto_port);
+		assert_int_equal(spec.ports[i].host_port, 0);
+	}
+	assert_string_equal(spec.ports[0].host_ip, "127.0.0.1");
+	assert_int_equal(spec.ports[0].container_port, 8000);
+	assert_string_equal(spec.ports[1].host_ip, "0.0.0.0");
+	assert_int_equal(spec.ports[1].container_port, 8001);
+	assert_string_equal(spec.ports[2].host_ip, "::1");
+	assert_int_equal(spec.ports[3].container_port, 8002);
+	assert_int_equal(spec.ports[4].container_port, 8003);
+	assert_false(spec.ports[5].auto_port);
+	assert_int_equal(spec.ports[5].host_port, 20000);
+	assert_int_equal(spec.ports[5].line, 7);
+	env_spec_release(&spec);
+}
+
 static void test_good_resources(void **state)
 {
 	struct dv_error err = { 0 };
@@ -1040,6 +1097,52 @@ static void test_good_logs(void **state)
 	assert_int_equal(parse_fixture("good", "minimal.yaml", &spec, &err), 0);
 	assert_true(spec.logs.max_size == 10ULL << 20);
 	assert_int_equal(spec.logs.max_files, 2);
+	env_spec_release(&spec);
+}
+
+/* healthcheck, depends_on, wait_for: compose's forms, durations in ms. */
+static void test_good_health(void **state)
+{
+	struct dv_error err = { 0 };
+	struct env_spec spec = { 0 };
+	const struct env_service *db, *cache, *plain, *web, *worker;
+
+	(void)state;
+	assert_int_equal(parse_fixture("good", "health.yaml", &spec, &err), 0);
+	assert_int_equal(spec.n_services, 5);
+	db = &spec.services[0];
+	cache = &spec.services[1];
+	plain = &spec.services[2];
+	web = &spec.services[3];
+	worker = &spec.services[4];
+	assert_int_equal(db->health.test.n, 3);
+	assert_string_equal(db->health.test.v[0], "/bin/sh");
+	assert_string_equal(db->health.test.v[2], "pg_isready -U postgres");
+	assert_true(db->health.interval_ms == 90000);
+	assert_true(db->health.timeout_ms == 500);
+	assert_true(db->health.start_period_ms == 0);
+	assert_true(db->health.start_interval_ms == 1500);
+	assert_int_equal(db->health.retries, 5);
+	assert_int_equal(db->health.line, 4);
+	assert_int_equal(cache->health.test.n, 2);
+	assert_string_equal(cache->health.test.v[0], "redis-cli");
+	assert_int_equal(cache->health.retries, -1);
+	assert_true(cache->health.interval_ms == 0);
+	assert_false(cache->health.none);
+	assert_true(plain->health.none);
+	assert_int_equal(plain->health.test.n, 0);
+	assert_int_equal(web->health.line, 0);
+	assert_int_equal(web->n_depends_on, 2);
+	assert_string_equal(web->depends_on[0].name, "db");
+	assert_true(web->depends_on[0].healthy);
+	assert_string_equal(web->depends_on[1].name, "cache");
+	assert_false(web->depends_on[1].healthy);
+	assert_int_equal(worker->n_depends_on, 2);
+	assert_false(worker->depends_on[0].healthy);
+	assert_int_equal(spec.on_up[0].wait_for.n, 2);
+	assert_string_equal(spec.on_up[0].wait_for.v[1], "cache");
+	assert_true(spec.on_up[0].wait_timeout_ms == 45000);
+	assert_int_equal(spec.on_up[1].wait_for.n, 0);
 	env_spec_release(&spec);
 }
 
@@ -1117,12 +1220,15 @@ int main(void)
 		cmocka_unit_test(test_good_user),
 		cmocka_unit_test(test_good_security),
 		cmocka_unit_test(test_good_cache_from),
+		cmocka_unit_test(test_good_git_credentials),
 		cmocka_unit_test(test_good_daily),
+		cmocka_unit_test(test_good_auto_ports),
 		cmocka_unit_test(test_good_null_lists),
 		cmocka_unit_test(test_good_flow_style),
 		cmocka_unit_test(test_good_resources),
 		cmocka_unit_test(test_good_logs),
 		cmocka_unit_test(test_good_cache),
+		cmocka_unit_test(test_good_health),
 		cmocka_unit_test(test_good_new_steps),
 		cmocka_unit_test(test_parse_in_memory),
 		cmocka_unit_test(test_layer_limit),

@@ -73,7 +73,8 @@ pid_t fork(void)
 
 static void test_port_arg(void **state)
 {
-	struct hnet_port in = { "127.0.0.1", 8000, 9000 }, in6 = { "::1", 5433, 5432 }, out;
+	struct hnet_port in = { "127.0.0.1", 8000, 9000, false },
+			 in6 = { "::1", 5433, 5432, false }, out;
 	dv_autofree char *a = hnet_port_to_arg(&in);
 	dv_autofree char *b = hnet_port_to_arg(&in6);
 
@@ -148,8 +149,8 @@ static void test_probe(void **state)
 {
 	unsigned port;
 	int fd = listen_any(&port);
-	struct hnet_port p = { "127.0.0.1", port, port };
-	struct hnet_port elsewhere = { "203.0.113.7", 8000, 8000 }; /* TEST-NET-3: not ours */
+	struct hnet_port p = { "127.0.0.1", port, port, false };
+	struct hnet_port elsewhere = { "203.0.113.7", 8000, 8000, false }; /* TEST-NET-3: not ours */
 	struct dv_error err = { 0 };
 
 	(void)state;
@@ -159,6 +160,31 @@ static void test_probe(void **state)
 	assert_int_equal(hnet_port_probe(&p, &err), 0);
 	assert_int_equal(hnet_port_probe(&elsewhere, &err), -1);
 	assert_int_equal(err.errnum, EADDRNOTAVAIL);
+}
+
+/* Who holds a taken port: this process, named by its comm; a free port:
+ * no one. (A v6 listener too: /proc/net/tcp6.) */
+static void test_holder(void **state)
+{
+	unsigned port;
+	int fd = listen_any(&port);
+	struct hnet_port p = { "127.0.0.1", port, port, false };
+	char comm[64], own[64] = "";
+	FILE *f = fopen("/proc/self/comm", "re");
+
+	(void)state;
+	assert_non_null(f);
+	assert_non_null(fgets(own, sizeof(own), f));
+	fclose(f);
+	own[strcspn(own, "\n")] = '\0';
+	long uid;
+
+	assert_int_equal(hnet_port_holder(&p, comm, sizeof(comm), &uid), getpid());
+	assert_string_equal(comm, own);
+	assert_int_equal(uid, (long)getuid());
+	close(fd);
+	assert_int_equal(hnet_port_holder(&p, comm, sizeof(comm), &uid), 0);
+	assert_int_equal(uid, -1);
 }
 
 /* A client of 127.0.0.1:port; rcvbuf > 0: its receive buffer, set (and
@@ -205,8 +231,8 @@ static void test_relay(void **state)
 
 	(void)state;
 	close(spare); /* free_port: nothing listens there now */
-	ports[0] = (struct hnet_port){ "127.0.0.1", 0, up_port };
-	ports[1] = (struct hnet_port){ "127.0.0.1", 0, free_port };
+	ports[0] = (struct hnet_port){ "127.0.0.1", 0, up_port, false };
+	ports[1] = (struct hnet_port){ "127.0.0.1", 0, free_port, false };
 	for (int i = 0; i < 2; i++) {
 		unsigned lp;
 
@@ -376,11 +402,9 @@ static void test_outbound_closes_once(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_port_arg),
-		cmocka_unit_test(test_sockaddr),
-		cmocka_unit_test(test_probe),
-		cmocka_unit_test(test_relay),
-		cmocka_unit_test(test_outbound_closes_once),
+		cmocka_unit_test(test_port_arg), cmocka_unit_test(test_sockaddr),
+		cmocka_unit_test(test_probe),    cmocka_unit_test(test_holder),
+		cmocka_unit_test(test_relay),    cmocka_unit_test(test_outbound_closes_once),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

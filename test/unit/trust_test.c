@@ -633,10 +633,31 @@ static void test_local_env_requests(void **state)
 	dv_rm_tree_at(AT_FDCWD, dir, &(struct dv_error){ 0 });
 }
 
+/* git_credentials: one request naming every host; another host asks again. */
+static void test_git_credentials_request(void **state)
+{
+	dv_autofree char *dir = make_checkout();
+	dv_autofree char *got =
+		lines_of(dir, "image: busybox\n"
+			      "git_credentials: [github.com, \"git.example.com:8443\"]\n");
+	char one[65], two[65];
+
+	(void)state;
+	assert_string_equal(got, "Envfile:2:1: git_credentials github.com, git.example.com:8443: "
+				 "your git credentials for these hosts (what 'git credential fill' "
+				 "gives on this machine) are handed to the env's git, and to any "
+				 "process of the env that asks, while a session or on_up runs");
+	digest_of(dir, "git_credentials: [github.com]\n", one);
+	digest_of(dir, "git_credentials: [github.com, gitlab.com]\n", two);
+	assert_string_not_equal(one, two);
+	dv_rm_tree_at(AT_FDCWD, dir, &(struct dv_error){ 0 });
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_clean_envfile_asks_nothing),
+		cmocka_unit_test(test_git_credentials_request),
 		cmocka_unit_test(test_each_kind_is_listed_at_its_place),
 		cmocka_unit_test(test_mount_inside_checkout_and_shared_volume),
 		cmocka_unit_test(test_ssh_agent_requests),
