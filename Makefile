@@ -60,11 +60,15 @@ HDR = $(wildcard */*.h)
 
 UNIT_TESTS = $(patsubst test/unit/%_test.c,$(B)test/unit/%_test,$(wildcard test/unit/*_test.c))
 
-all: $(B)devenv $(B)devenv.1 $(if $(B),,test/fixtures/probe test/fixtures/mktree)
+all: $(B)devenv $(B)devenv.1 $(if $(B),,test/fixtures/probe test/fixtures/mktree test/fixtures/agentc)
 
 # The sandbox tests' prober: static, so it runs in any image; not part of devenv.
 test/fixtures/probe: test/fixtures/probe.c
 	$(CC) -std=gnu11 -D_GNU_SOURCE -O2 -static -o $@ $<
+
+# The ssh agent tests' client (agent.bats): static, so it runs in any env.
+test/fixtures/agentc: test/fixtures/agentc.c
+	$(CC) -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -O2 -static -o $@ $<
 
 # The export tests' fixture tree (names as bytes, sparse, xattrs), made in an env.
 test/fixtures/mktree: test/fixtures/mktree.c
@@ -171,7 +175,7 @@ fuzz: $(FUZZ_HARNESSES)
 check-unit: $(UNIT_TESTS)
 	@scripts/run-tests unit $(UNIT_TESTS)
 
-check: $(B)devenv test/fixtures/probe test/fixtures/mktree $(UNIT_TESTS)
+check: $(B)devenv test/fixtures/probe test/fixtures/mktree test/fixtures/agentc $(UNIT_TESTS)
 	@DEVENV=$(CURDIR)/$(B)devenv scripts/run-tests all $(UNIT_TESTS)
 
 # Random-time kills of devenv, each checked for a whole recovery (issue 12);
@@ -249,7 +253,7 @@ format-check:
 
 clean:
 	rm -f devenv devenv.1 libdevenv.a *.o *.d */*.o */*.d test/unit/*.o test/unit/*.d container/devenv-init \
-		container/devenv-init.d test/fixtures/probe test/fixtures/mktree \
+		container/devenv-init.d test/fixtures/probe test/fixtures/mktree test/fixtures/agentc \
 		$(patsubst test/unit/%_test.c,test/unit/%_test,$(wildcard test/unit/*_test.c))
 	rm -rf $(filter-out build/fuzz-corpus build/fuzz-artifacts,$(wildcard build/*))
 	rm -f devenv_*.deb

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "cmd/cmd.h"
@@ -75,6 +76,8 @@ int cmd_ssh(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *c
 	struct ctr_owner owner;
 	struct env env = { .lock_fd = -1 };
 	struct dv_strv envp = { 0 };
+	struct hnet_agent agent = HNET_AGENT_INIT;
+	int hold[2] = { -1, -1 };
 	char cwd[PATH_MAX], dir[PATH_MAX];
 	bool helped;
 	int oi = cmd_parse_opts(ctx, call, &os, &helped, err), status = 0, ret = -1;
@@ -109,6 +112,31 @@ int cmd_ssh(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *c
 	}
 	for (size_t i = 0; i < env.state.env.n; i++)
 		dv_strv_push(&envp, env.state.env.v[i]);
+	/* `ssh_agent`: a filter of the developer's agent for this session
+	 * alone (nothing happens without the key). */
+	if (env.state.ssh_agent && env.state.ssh_agent[0]) {
+		/* confirm asks on our terminal, which a tty session relays:
+		 * the relay stops reading it while the filter asks. */
+		if (!strcmp(env.state.ssh_agent, "confirm") && ctx->tty_in &&
+		    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, hold) < 0) {
+			dv_err(err, errno, "socketpair");
+			goto out;
+		}
+		if (env_agent_start(st, &env.state, "ssh", -1, hold[1], &agent, err) < 0) {
+			if (err->errnum == ESRCH)
+				dv_err_plain(err, ESRCH,
+					     "env '%s' is not running; 'devenv up' starts it",
+					     env.state.name);
+			goto out;
+		}
+		/* the filter has its own: should it die, the relay reads EOF */
+		if (hold[1] >= 0) {
+			close(hold[1]);
+			hold[1] = -1;
+		}
+		if (agent.pid)
+			dv_strv_push_owned(&envp, dv_xasprintf("SSH_AUTH_SOCK=%s", agent.path));
+	}
 	bool tty = ctx->tty_in; /* as `docker exec -it`: a terminal in, a pty inside */
 	if (tty)
 		dv_strv_push_owned(&envp, dv_xasprintf("TERM=%s", term ? term : "xterm"));
@@ -127,6 +155,7 @@ int cmd_ssh(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *c
 			: env.state.user && env.state.user[0] ? env.state.user
 							      : NULL,
 		.owner = env_record_owner(&env.state, &owner),
+		.hold_fd = hold[0] > 0 ? hold[0] : 0,
 	};
 	if (so.secrets.n && session_secrets(ctx, st, &env, &so.secrets, &sec, &secrets, &x, err) < 0)
 		goto out;
@@ -175,6 +204,10 @@ int cmd_ssh(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *c
 	err->status = status;
 	ret = status == 0 ? 0 : -2; /* -2: exit with the command's status, print nothing */
 out:
+	hnet_agent_stop(&agent);
+	for (int i = 0; i < 2; i++)
+		if (hold[i] >= 0)
+			close(hold[i]);
 	dv_strv_release(&envp);
 	dv_strv_release(&so.secrets);
 	prov_secrets_release(&sec);

@@ -266,6 +266,10 @@ struct ctr_exec {
 	bool confine_relay; /* ctr_exec: once the command runs, we relay with no
 			       capability, no_new_privs and a seccomp allow-list
 			       (ssh-proxy: its peer is a network client) */
+	int hold_fd;        /* ctr_exec, > 0: a socket on which "h" stops our reading of
+			stdin (answered "k" once it has stopped) and "r" resumes it,
+			for a question asked on the same terminal (the ssh agent's
+			`confirm`); 0: none */
 };
 
 /* A mount the env made, as state.json records it: sessions that need an

@@ -482,7 +482,13 @@ static int exec_in(int pidfd, const struct ctr_init *init, const struct dv_strv 
 	struct run_as ra = { .view = { .checkout = -1 }, .envp = x->envp };
 	struct ctr_ids ids;
 	struct dv_strv envp = { 0 };
-	struct ctr_relay r = { .sfd = -1, .life = -1, .master = -1, .in = -1, .out = -1, .err = -1 };
+	struct ctr_relay r = { .sfd = -1,
+			       .life = -1,
+			       .master = -1,
+			       .in = -1,
+			       .out = -1,
+			       .err = -1,
+			       .hold = -1 };
 	struct dv_mask masks[2];
 	dv_autofree struct dv_secret *sv = NULL;
 	int errp[2] = { -1, -1 }, life[2] = { -1, -1 }, inp[2] = { -1, -1 }, outp[2] = { -1, -1 };
@@ -659,6 +665,7 @@ static int exec_in(int pidfd, const struct ctr_init *init, const struct dv_strv 
 		r.mask = masks;
 	}
 	r.stdin_open = master >= 0 || inp[1] >= 0;
+	r.hold = x->hold_fd > 0 ? x->hold_fd : -1;
 	st = ctr_relay_run(&r, err);
 	/* It closed what ended. */
 	inp[1] = r.in;

@@ -170,6 +170,8 @@ struct ctr_relay {
 	struct dv_mask *mask; /* NULL, or stdout's and stderr's: secrets masked first */
 	bool stdin_open;      /* our fd 0 is still to be read */
 	char buf[16384];      /* read from fd 0, not yet taken by the command */
+	int hold;             /* ctr_exec's hold_fd, or -1 */
+	bool held;            /* "h" came on it: fd 0 is not read until "r" */
 	size_t off, len;
 };
 /* Relay until the supervisor has exited and the output is drained; closes

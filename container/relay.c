@@ -152,7 +152,7 @@ int ctr_relay_run(struct ctr_relay *r, struct dv_error *err)
 {
 	/* Slots: the signalfd, the command's output (pty or stdout), its
 	 * stderr, its stdin pipe, devenv's stdin. */
-	enum { SIG, OUT, ERR, IN, STDIN, N };
+	enum { SIG, OUT, ERR, IN, STDIN, HOLD, N };
 	int out = r->master >= 0 ? r->master : r->out, st = 0;
 	bool exited = false;
 
@@ -167,8 +167,10 @@ int ctr_relay_run(struct ctr_relay *r, struct dv_error *err)
 		p[OUT] = (struct pollfd){ .fd = out, .events = POLLIN };
 		p[ERR] = (struct pollfd){ .fd = r->err, .events = POLLIN };
 		p[IN] = (struct pollfd){ .fd = exited ? -1 : r->in, .events = r->len ? POLLOUT : 0 };
-		p[STDIN] = (struct pollfd){ .fd = exited || !r->stdin_open || r->len ? -1 : 0,
+		p[STDIN] = (struct pollfd){ .fd = exited || !r->stdin_open || r->len || r->held ? -1
+												: 0,
 					    .events = POLLIN };
+		p[HOLD] = (struct pollfd){ .fd = exited ? -1 : r->hold, .events = POLLIN };
 		if (r->master >= 0 && r->len && !exited)
 			p[OUT].events |= POLLOUT;
 		if (exited && out < 0 && r->err < 0)
@@ -229,6 +231,22 @@ int ctr_relay_run(struct ctr_relay *r, struct dv_error *err)
 				r->len = (size_t)got;
 			else if (got == 0 || (errno != EINTR && errno != EAGAIN))
 				r->stdin_open = false;
+		}
+		/* Someone asks on our terminal: what is typed meanwhile is
+		 * theirs, not the command's. */
+		if (p[HOLD].revents) {
+			char c = 0;
+
+			if (read(r->hold, &c, 1) != 1) {
+				r->hold = -1;
+				r->held = false;
+			} else if (c == 'h') {
+				r->held = true;
+				if (write(r->hold, "k", 1) != 1)
+					r->held = false;
+			} else if (c == 'r') {
+				r->held = false;
+			}
 		}
 		/* EOF passed on: the command reads the end of its input. */
 		if (!r->stdin_open && !r->len && r->in >= 0) {

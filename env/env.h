@@ -118,6 +118,9 @@ struct env_record {
 				       this upper (dotfiles.c); "": none yet */
 	struct dv_strv git_credentials; /* `git_credentials`: hosts whose credentials
 				       the host's git gives a session (hostnet/gitcred.c) */
+	char *ssh_agent;                /* `ssh_agent` of the last up: "", "all", "list",
+					"confirm" (hostnet/agent.c serves it) */
+	struct dv_strv ssh_agent_keys;  /* "list": the key comments or fingerprints */
 };
 /* record.c: read envs/<id>/state.json. errnum ENOENT: no such env; EBADMSG: the file
  * is damaged (empty, truncated, garbage, or not this env's), with one line
@@ -371,6 +374,17 @@ void env_net_release(struct env_net *pn);
 /* Stop s->net's processes (halt, destroy) and clear them; a failure is a
  * warning. */
 void env_net_stop(struct env_record *s);
+
+/* agent.c: the env's `ssh_agent` as recorded, for one session or one up
+ * (who: "ssh", "on_up"; in its log lines), its requests written to log_fd
+ * (-1: the env's log in st, opened here); hold_fd (-1: none): the filter's
+ * end of ctr_exec's hold_fd pair, for `confirm` in a session that relays
+ * the terminal (a dup is kept): out->pid 0 when the env has
+ * none, or when the host has no agent to filter (a one-line warning on
+ * stderr, and the session goes on without). Stop it with
+ * hnet_agent_stop(); out->path is SSH_AUTH_SOCK inside the env. */
+int env_agent_start(const struct layer_store *st, const struct env_record *s, const char *who,
+		    int log_fd, int hold_fd, struct hnet_agent *out, struct dv_error *err);
 
 /* sweep.c: where nothing could be idmapped ("chown", "rootless"), give the
  * host user back the checkout's and host mounts' entries changed since

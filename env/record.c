@@ -345,6 +345,8 @@ int env_record_read(int envs_fd, const char *id, struct env_record *out, struct 
 	read_owner(o, out);
 	out->dotfiles = get_str(o, "dotfiles");
 	get_strv(o, "git_credentials", &out->git_credentials); /* absent: none */
+	out->ssh_agent = get_str(o, "ssh_agent");              /* "" in records from before it */
+	get_strv(o, "ssh_agent_keys", &out->ssh_agent_keys);
 	json_object_put(o);
 	return 0;
 }
@@ -440,6 +442,10 @@ int env_record_write(int envs_fd, const struct env_record *st, struct dv_error *
 		json_object_object_add(o, "dotfiles", json_object_new_string(st->dotfiles));
 	if (st->git_credentials.n) /* only when set: older readers, and no cost */
 		json_object_object_add(o, "git_credentials", strv_json(&st->git_credentials));
+	if (st->ssh_agent && st->ssh_agent[0]) { /* only when set: older readers */
+		json_object_object_add(o, "ssh_agent", json_object_new_string(st->ssh_agent));
+		json_object_object_add(o, "ssh_agent_keys", strv_json(&st->ssh_agent_keys));
+	}
 	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
 							 JSON_C_TO_STRING_NOSLASHESCAPE);
 	snprintf(path, sizeof(path), "%s/state.json", st->id);
@@ -485,6 +491,8 @@ void env_record_release(struct env_record *st)
 	dv_strv_release(&st->svc_binds);
 	free(st->dotfiles);
 	dv_strv_release(&st->git_credentials);
+	free(st->ssh_agent);
+	dv_strv_release(&st->ssh_agent_keys);
 	memset(st, 0, sizeof(*st));
 }
 

@@ -251,6 +251,16 @@ static void fill_state(struct env_record *s, const struct env *env, const struct
 	env_vol_names(spec, env->id, &s->volumes);
 	s->cgroups = cgroups;
 	s->init = init;
+	{
+		static const char *const modes[] = { [ENV_AGENT_NONE] = "",
+						     [ENV_AGENT_ALL] = "all",
+						     [ENV_AGENT_LIST] = "list",
+						     [ENV_AGENT_CONFIRM] = "confirm" };
+
+		s->ssh_agent = dv_xstrdup(modes[spec->ssh_agent.mode]);
+		for (size_t i = 0; i < spec->ssh_agent.keys.n; i++)
+			dv_strv_push(&s->ssh_agent_keys, spec->ssh_agent.keys.v[i]);
+	}
 	s->created = created;
 }
 
@@ -259,7 +269,7 @@ static void fill_state(struct env_record *s, const struct env *env, const struct
  * step runs from a child of ours. */
 static int run_on_up_steps(const struct dv_ctx *ctx, const struct layer_store *st,
 			   const struct env *env, int log_fd, const struct hnet_gitcred *gcred,
-			   struct dv_error *err)
+			   const char *agent_sock, struct dv_error *err)
 {
 	const struct env_spec *spec = &env->spec;
 	struct prov_secrets sec = { 0 };
@@ -283,6 +293,8 @@ static int run_on_up_steps(const struct dv_ctx *ctx, const struct layer_store *s
 		prov_step_envp(spec, step, &envp); /* the step's own `env` over the env's */
 		if (gcred->pid)
 			hnet_gitcred_envp(gcred, &envp);
+		if (agent_sock)
+			dv_strv_push_owned(&envp, dv_xasprintf("SSH_AUTH_SOCK=%s", agent_sock));
 		/* No input (the terminal's typeahead is the developer's),
 		 * output to us, made safe for a terminal, and as it is to the
 		 * log, or with -q to the log alone ('devenv logs'). */
@@ -400,11 +412,13 @@ out:
 	return ret;
 }
 
-/* on_up with `git_credentials`: one relay for all its steps (hostnet/gitcred.c). */
+/* on_up with `git_credentials`: one relay for all its steps (hostnet/gitcred.c);
+ * with the env's `ssh_agent`, one filter for all of them (hostnet/agent_run.c). */
 static int run_on_up(const struct dv_ctx *ctx, const struct layer_store *st, const struct env *env,
 		     int log_fd, struct dv_error *err)
 {
 	struct hnet_gitcred gcred = { .lifeline = -1 };
+	struct hnet_agent agent = HNET_AGENT_INIT;
 	int ret;
 
 	if (env->spec.n_on_up && env->state.git_credentials.n) {
@@ -416,7 +430,13 @@ static int run_on_up(const struct dv_ctx *ctx, const struct layer_store *st, con
 				"devenv: warning: git_credentials: %s; on_up runs without them\n",
 				gerr.msg);
 	}
-	ret = run_on_up_steps(ctx, st, env, log_fd, &gcred, err);
+	if (env->spec.n_on_up && env->state.ssh_agent && env->state.ssh_agent[0] &&
+	    env_agent_start(NULL, &env->state, "on_up", log_fd, -1, &agent, err) < 0) {
+		hnet_gitcred_stop(&gcred);
+		return -1;
+	}
+	ret = run_on_up_steps(ctx, st, env, log_fd, &gcred, agent.pid ? agent.path : NULL, err);
+	hnet_agent_stop(&agent);
 	hnet_gitcred_stop(&gcred);
 	return ret;
 }

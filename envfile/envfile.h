@@ -60,6 +60,7 @@ struct env_step {
 	struct dv_strv wait_for;
 	unsigned long long wait_timeout_ms;
 	unsigned wait_line, wait_col; /* `wait_for`'s position (0: absent) */
+	bool ssh_agent;               /* RUN in provision: `ssh_agent: true` (not in its key) */
 };
 
 /* One top-level `secrets` entry: where its value is read on the host, at
@@ -196,6 +197,14 @@ struct env_security {
 	unsigned git_metadata_line, git_metadata_col;
 };
 
+/* `ssh_agent` (envfile/agent.c): the developer's agent, filtered. */
+enum env_agent_mode { ENV_AGENT_NONE, ENV_AGENT_ALL, ENV_AGENT_LIST, ENV_AGENT_CONFIRM };
+struct env_agent {
+	enum env_agent_mode mode;
+	struct dv_strv keys; /* LIST: key comments or "SHA256:..." fingerprints */
+	unsigned line, col;  /* the key's position (0: absent) */
+};
+
 /* The most layers an env can have, its image's and one per provisioning
  * step: overlay stacks at most 500 lower layers (the kernel's
  * OVL_MAX_STACK), and every container of devenv adds one, the skeleton of
@@ -245,6 +254,7 @@ struct env_spec {
 	size_t n_secrets;
 	struct dv_strv git_credentials; /* `git_credentials`: hosts, lower case, in file order */
 	unsigned git_credentials_line, git_credentials_col; /* the key's position (0: absent) */
+	struct env_agent ssh_agent;                         /* `ssh_agent`: sessions and on_up */
 };
 
 /* ---- the user's config (userconfig.c) ----

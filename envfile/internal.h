@@ -144,6 +144,12 @@ int envfile_check_mount_targets(struct env_vctx *v, const struct env_spec *spec)
 int envfile_set_git_credentials(struct env_vctx *v, const struct env_node *key,
 				const struct env_node *val, struct env_spec *spec);
 bool envfile_gitcred_host_ok(const char *s);
+/* agent.c: `ssh_agent` at the top and on a step. */
+int envfile_set_agent(struct env_vctx *v, const struct env_node *key, const struct env_node *val,
+		      struct env_agent *out);
+int envfile_step_agent(struct env_vctx *v, const struct env_node *key, const struct env_node *val,
+		       bool *out);
+void envfile_agent_release(struct env_agent *a);
 
 /* services.c: `services`. */
 int envfile_set_services(struct env_vctx *v, const struct env_node *key, const struct env_node *val,

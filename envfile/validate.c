@@ -21,10 +21,10 @@
 static const char *const top_keys[] = {
 	"name",      "image",    "workdir", "shell",      "env",     "provision",       "on_up",
 	"resources", "security", "user",    "cache_from", "network", "ports",           "volumes",
-	"mounts",    "services", "logs",    "cache",      "secrets", "git_credentials",
+	"mounts",    "services", "logs",    "cache",      "secrets", "git_credentials", "ssh_agent",
 };
-static const char *const step_keys[] = { "run", "copy",   "git", "download", "to",
-					 "ref", "sha256", "env", "cache",    "secrets" };
+static const char *const step_keys[] = { "run",    "copy", "git",   "download", "to",       "ref",
+					 "sha256", "env",  "cache", "secrets",  "ssh_agent" };
 static const char *const on_up_keys[] = { "run", "env", "secrets", "wait_for", "wait_timeout" };
 
 /* The parse context is shared with the key parsers of node.c and others. */
@@ -406,7 +406,7 @@ static int parse_step(struct vctx *v, const char *list, const struct env_node *i
 	const struct env_node *kind_k = NULL, *kind_v = NULL, *to_k = NULL, *to_v = NULL;
 	const struct env_node *ref_k = NULL, *ref_v = NULL, *sha_k = NULL, *sha_v = NULL;
 	const struct env_node *env_k = NULL, *env_v = NULL, *cache_k = NULL, *cache_v = NULL;
-	const struct env_node *secrets_k = NULL;
+	const struct env_node *secrets_k = NULL, *agent_k = NULL;
 	bool on_up = strcmp(list, "on_up") == 0;
 	const char *s;
 	char buf[64];
@@ -433,6 +433,10 @@ static int parse_step(struct vctx *v, const char *list, const struct env_node *i
 				return -1;
 			continue;
 		}
+		if (on_up && strcmp(k->value, "ssh_agent") == 0)
+			return AT_NODE(v, k,
+				       "'on_up' steps get the top-level 'ssh_agent'; remove it "
+				       "here");
 		if (on_up && strcmp(k->value, "run") && strcmp(k->value, "env") &&
 		    strcmp(k->value, "secrets")) {
 			for (size_t j = 0; j < sizeof(step_keys) / sizeof(*step_keys); j++)
@@ -466,6 +470,10 @@ static int parse_step(struct vctx *v, const char *list, const struct env_node *i
 			secrets_k = k;
 			if (envfile_step_secrets(v, k, x, step) < 0)
 				return -1;
+		} else if (strcmp(k->value, "ssh_agent") == 0) {
+			agent_k = k;
+			if (envfile_step_agent(v, k, x, &step->ssh_agent) < 0)
+				return -1;
 		} else {
 			return unknown_key(v, k, " in a step", step_keys,
 					   sizeof(step_keys) / sizeof(*step_keys));
@@ -495,9 +503,15 @@ static int parse_step(struct vctx *v, const char *list, const struct env_node *i
 		if (cache_k)
 			return AT_NODE(v, cache_k,
 				       "'cache' in a step needs 'run:' with the command to run");
+		if (agent_k)
+			return AT_NODE(v, agent_k,
+				       "'ssh_agent' in a step needs 'run:' with the command to run");
 		return AT_NODE(v, secrets_k,
 			       "'secrets' in a step needs 'run:' with the command to run");
 	}
+	if (agent_k && strcmp(kind_k->value, "run"))
+		return AT_NODE(v, agent_k, "'ssh_agent' goes with 'run', not with '%s'",
+			       kind_k->value);
 	if (env_k && strcmp(kind_k->value, "run"))
 		return AT_NODE(v, env_k,
 			       "'env' goes with 'run', not with '%s'; steps that do not "
@@ -684,6 +698,8 @@ static int set_key(struct vctx *v, const struct env_node *key, const struct env_
 		return envfile_set_secrets(v, key, val, spec);
 	if (strcmp(k, "git_credentials") == 0)
 		return envfile_set_git_credentials(v, key, val, spec);
+	if (strcmp(k, "ssh_agent") == 0)
+		return envfile_set_agent(v, key, val, &spec->ssh_agent);
 	return unknown_key(v, key, "", top_keys, sizeof(top_keys) / sizeof(top_keys[0]));
 }
 
@@ -819,5 +835,6 @@ void env_spec_release(struct env_spec *spec)
 	envfile_cache_release(spec->cache, spec->n_cache);
 	envfile_dotfiles_free(spec->dotfiles);
 	envfile_secrets_release(spec->secrets, spec->n_secrets);
+	envfile_agent_release(&spec->ssh_agent);
 	memset(spec, 0, sizeof(*spec));
 }

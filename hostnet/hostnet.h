@@ -8,6 +8,8 @@
  * maker.c    the socket maker in the env's network namespace, and asking it
  * forward.c  the relay loop between the host's ports and the env's
  * confine.c  the helper's and the maker's sandbox: no ids, no caps, seccomp
+ * agent.c    the filtering ssh agent's loop (the agent protocol)
+ * agent_run.c  starting it: its socket in the env, its sandbox, its end
  *
  * Order for `up`: hnet_port_probe() on every forward before anything
  * starts; ctr_start() (with new_netns for `network: private`);
@@ -117,5 +119,60 @@ int hnet_gitcred_start(const struct ctr_init *init, const struct dv_strv *hosts,
 void hnet_gitcred_envp(const struct hnet_gitcred *r, struct dv_strv *envp);
 /* End it and wait for it; a zeroed or stopped one is fine. */
 void hnet_gitcred_stop(struct hnet_gitcred *r);
+/* The filtering ssh agent (agent.c, agent_run.c; README "ssh_agent").
+ * Which keys an env may use from the developer's agent: */
+enum hnet_agent_mode { HNET_AGENT_ALL = 1, HNET_AGENT_LIST, HNET_AGENT_CONFIRM };
+struct hnet_agent_policy {
+	enum hnet_agent_mode mode;
+	const char *const *keys; /* LIST: key comments or "SHA256:..." fingerprints */
+	size_t n_keys;
+	const char *env_name; /* in log lines and prompts */
+	const char *who;      /* "ssh", "on_up", "step 2": in log lines */
+	int log_fd;           /* the env's log (O_APPEND); -1: none */
+	int tty_fd;           /* confirm: the terminal to ask on; -1: none (refuse) */
+	int hold_fd;          /* confirm: the relay of that terminal (ctr_exec's hold_fd),
+				 held while we ask; -1: none */
+};
+/* A running filter; pid 0: none. */
+struct hnet_agent {
+	pid_t pid;
+	int life;      /* the write end of its lifeline: closing it ends the filter */
+	char path[96]; /* SSH_AUTH_SOCK inside the env */
+	int shm, dir;  /* the env's /dev/shm and the socket's folder there (-1: none) */
+};
+#define HNET_AGENT_INIT \
+	{ \
+		.pid = 0, .life = -1, .path = "", .shm = -1, .dir = -1 \
+	}
+/* Serve the env of init (a running env's init; its user and mount
+ * namespaces) with a filter of the developer's agent at `upstream` (their
+ * SSH_AUTH_SOCK): a socket of the filter's own, bound at a fresh folder of
+ * the env's /dev/shm (a tmpfs: nothing reaches a layer), out->path; the
+ * filter a child of ours in a session of its own, with no capability,
+ * no_new_privs and a seccomp filter, holding one connection to the
+ * developer's agent, the socket, pol->log_fd and pol->tty_fd, and ending
+ * with us (or hnet_agent_stop). When upstream is NULL or cannot be
+ * reached, nothing starts (out->pid 0) and *warning says why; -1 only when
+ * devenv itself failed. pol's fds stay the caller's to close. */
+int hnet_agent_start(const struct ctr_init *init, const char *upstream,
+		     const struct hnet_agent_policy *pol, const struct hnet_ids *ids,
+		     struct hnet_agent *out, char *warning, size_t warning_size,
+		     struct dv_error *err);
+/* The same for a build step, whose container is not running yet: the
+ * socket at the host folder dir (agent.sock), which the caller binds into
+ * the step's container at `inside` (out->path: inside/agent.sock). */
+int hnet_agent_start_in(int dir, const char *inside, const char *upstream,
+			const struct hnet_agent_policy *pol, const struct hnet_ids *ids,
+			struct hnet_agent *out, char *warning, size_t warning_size,
+			struct dv_error *err);
+/* End it, wait, and remove its socket (nothing to do for a zeroed one
+ * whose fds are -1); a->pid 0 after. */
+void hnet_agent_stop(struct hnet_agent *a);
+/* The filter's loop (agent.c): until life_fd reads EOF. Returns the exit
+ * status. */
+int hnet_agent_serve(const struct hnet_agent_policy *pol, int listen_fd, int upstream, int life_fd);
+/* "SHA256:" and the unpadded base64 of the blob's sha256, as ssh-keygen -l. */
+#define HNET_AGENT_FP_MAX 51
+void hnet_agent_fingerprint(const unsigned char *blob, size_t len, char out[HNET_AGENT_FP_MAX]);
 
 #endif

@@ -222,6 +222,7 @@ static int run_step(const struct layer_store *st, const struct env_spec *spec,
 	struct ctr_limits lim;
 	char cgname[PROV_CGROUP_NAME_MAX];
 	struct prov_build_net bn = { 0 };
+	struct prov_step_agent agent = PROV_STEP_AGENT_INIT;
 	unsigned long long caps = 0;
 	char *bpf = NULL;
 	int status = 0, ret = -1;
@@ -259,6 +260,11 @@ static int run_step(const struct layer_store *st, const struct env_spec *spec,
 	/* Root's files on a tmpfs, masked in the output (ns.c). */
 	c.cs.n_secrets = prov_secrets_for(sec, &step->secrets, 0, 0, &secrets);
 	c.cs.secrets = secrets;
+	/* `ssh_agent: true`: the developer's agent, filtered, while it runs */
+	if (step->ssh_agent && prov_step_agent(&c, st, spec, index, env_id, &agent, err) < 0)
+		goto out;
+	if (agent.agent.pid)
+		dv_strv_push_owned(&envp, dv_xasprintf("SSH_AUTH_SOCK=%s", agent.agent.path));
 	char *argv[] = { spec->shell, "-c", step->run, NULL };
 	/* Its output is shown (or, with -q, held and shown when it fails):
 	 * safe for a terminal, as every text of the env's devenv prints. */
@@ -313,6 +319,7 @@ out:
 			fprintf(stderr, "devenv: warning: %s\n", ignored.msg);
 	}
 	dv_strv_release(&cgroups);
+	prov_step_agent_end(st, &agent);
 	prov_ctr_release(&c);
 	dv_strv_release(&envp);
 	prov_build_net_release(&bn);

@@ -651,6 +651,17 @@ char *prov_spec_digest(const struct env_spec *spec, const char *base_id, const s
 		dv_buf_adds(&b, ",\"volumes\":");
 		mounts_json(&b, spec->volumes, spec->n_volumes);
 	}
+	/* Only when set, as above. Not in any step key: an agent changes no
+	 * layer (a step's own `ssh_agent: true` neither). */
+	if (spec->ssh_agent.mode != ENV_AGENT_NONE) {
+		dv_buf_addf(&b, ",\"ssh_agent\":{\"mode\":%d,\"keys\":[", (int)spec->ssh_agent.mode);
+		for (size_t i = 0; i < spec->ssh_agent.keys.n; i++) {
+			if (i)
+				dv_buf_adds(&b, ",");
+			json_str(&b, spec->ssh_agent.keys.v[i]);
+		}
+		dv_buf_adds(&b, "]}");
+	}
 	dv_buf_adds(&b, ",\"workdir\":");
 	json_str(&b, spec->workdir);
 	dv_buf_adds(&b, "}");

@@ -29,6 +29,7 @@
  * trust.c:     what an Envfile asks for beyond the default sandbox
  * allow.c:     the developer's yes to it, per checkout
  * cachemount.c: `cache` paths' folders (caches/<env id>/), mounted in steps
+ * stepagent.c: a step's `ssh_agent: true` (the filter of hostnet/agent_run.c)
  *
  * Order of calls for `up`: prov_keys() (cheap: no I/O beyond the inputs of
  * `copy` steps), prov_build(), then env_up() (env/).
@@ -44,6 +45,7 @@
 
 #include "container/container.h"
 #include "envfile/envfile.h"
+#include "hostnet/hostnet.h"
 #include "layers/layers.h"
 #include "registry/registry.h"
 #include "util/ctx.h"
@@ -466,6 +468,7 @@ enum prov_req_kind {
 	PROV_REQ_SECRET,          /* `secrets:` read from a host file outside the checkout, a
 				     host variable, or a command run on the host */
 	PROV_REQ_GIT_CREDENTIALS, /* `git_credentials`: the host's git credentials */
+	PROV_REQ_SSH_AGENT,       /* `ssh_agent` (top level, or a step's) */
 };
 struct prov_request {
 	enum prov_req_kind kind;
@@ -563,5 +566,23 @@ void prov_caches_free(struct prov_cache *c, size_t n);
 /* `gc --caches`: every cache folder removed; *n and *bytes grow by what was. */
 int prov_cache_clear(const struct layer_store *st, unsigned *n, unsigned long long *bytes,
 		     struct dv_error *err);
+
+/* stepagent.c: `ssh_agent: true` on step `index` (0-based): the filter
+ * started and its folder added to c's mounts (at /run/devenv-agent);
+ * out->agent.pid 0 when the host has no agent (a warning said so). Stop
+ * it with prov_step_agent_end once the step has run (safe on a zeroed one
+ * made with PROV_STEP_AGENT_INIT). */
+struct prov_step_agent {
+	struct hnet_agent agent;
+	char *name; /* its folder in tmp/ */
+};
+#define PROV_STEP_AGENT_INIT \
+	{ \
+		.agent = HNET_AGENT_INIT, .name = NULL \
+	}
+int prov_step_agent(struct prov_ctr *c, const struct layer_store *st, const struct env_spec *spec,
+		    size_t index, const char *env_id, struct prov_step_agent *out,
+		    struct dv_error *err);
+void prov_step_agent_end(const struct layer_store *st, struct prov_step_agent *a);
 
 #endif

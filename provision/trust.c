@@ -58,6 +58,7 @@ static const char *const kind_names[] = {
 	[PROV_REQ_DOTFILES] = "dotfiles",
 	[PROV_REQ_SECRET] = "secret",
 	[PROV_REQ_GIT_CREDENTIALS] = "git_credentials",
+	[PROV_REQ_SSH_AGENT] = "ssh_agent",
 };
 
 const char *prov_req_kind_name(enum prov_req_kind k)
@@ -478,6 +479,54 @@ static void add_dotfiles(struct prov_requests *out, const struct env_spec *spec)
 	    NULL);
 }
 
+/* Which keys, as the Envfile names them ("all", "each asked for", or the
+ * list), so that a changed list asks again. */
+static char *agent_keys(const struct env_agent *a)
+{
+	struct dv_buf b = { 0 };
+
+	if (a->mode == ENV_AGENT_CONFIRM)
+		return dv_xstrdup("all keys, each signature asked for on your terminal");
+	if (a->mode != ENV_AGENT_LIST)
+		return dv_xstrdup("all keys");
+	dv_buf_add(&b, "keys ", 5);
+	for (size_t i = 0; i < a->keys.n; i++) {
+		if (i)
+			dv_buf_add(&b, ", ", 2);
+		dv_buf_add(&b, "'", 1);
+		dv_buf_add_safe(&b, a->keys.v[i], strlen(a->keys.v[i]));
+		dv_buf_add(&b, "'", 1);
+	}
+	return dv_buf_steal(&b);
+}
+
+static void add_agent(struct prov_requests *out, const struct env_spec *spec)
+{
+	if (spec->ssh_agent.mode != ENV_AGENT_NONE) {
+		dv_autofree char *keys = agent_keys(&spec->ssh_agent);
+
+		add(out, PROV_REQ_SSH_AGENT, spec->ssh_agent.line, spec->ssh_agent.col,
+		    dv_xasprintf("ssh_agent: %s", keys),
+		    dv_xstrdup("the env's ssh sessions and on_up can sign with these keys of your "
+			       "ssh agent (each signature is written to the env's log)"),
+		    NULL);
+	}
+	for (size_t i = 0; i < spec->n_provision; i++) {
+		const struct env_step *step = &spec->provision[i];
+		dv_autofree char *keys = NULL;
+
+		if (!step->ssh_agent)
+			continue;
+		keys = agent_keys(spec->ssh_agent.mode == ENV_AGENT_NONE ? &(struct env_agent){ 0 }
+									 : &spec->ssh_agent);
+		add(out, PROV_REQ_SSH_AGENT, step->line, step->col,
+		    dv_xasprintf("ssh_agent for a provisioning step: %s", keys),
+		    dv_xstrdup("this step can sign with these keys of your ssh agent while it "
+			       "runs"),
+		    NULL);
+	}
+}
+
 static int cmp_pos(const void *a, const void *b)
 {
 	const struct prov_request *x = a, *y = b;
@@ -613,6 +662,7 @@ void prov_trust_requests(const struct env_spec *spec, struct prov_requests *out)
 	for (size_t i = 0; i < spec->n_secrets; i++)
 		add_secret(out, &spec->secrets[i]);
 	add_git_credentials(out, spec);
+	add_agent(out, spec);
 	if (out->n)
 		qsort(out->v, out->n, sizeof(*out->v), cmp_pos);
 }

@@ -946,6 +946,44 @@ static void test_network_host(void **state)
 	env_spec_release(&spec);
 }
 
+/* `ssh_agent`: true, confirm, a list (comments and fingerprints), false;
+ * a step's own `ssh_agent: true`, which leaves on_up and the rest alone. */
+static void test_ssh_agent(void **state)
+{
+	static const char all[] = "ssh_agent: true\n";
+	static const char confirm[] = "ssh_agent: confirm\n";
+	static const char off[] = "ssh_agent: false\n";
+	static const char list[] =
+		"image: alpine\nssh_agent:\n  - work key\n"
+		"  - SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU\n"
+		"provision:\n  - run: git clone x\n    ssh_agent: true\n  - run: make\n";
+	struct dv_error err = { 0 };
+	struct env_spec spec = { 0 };
+
+	(void)state;
+	assert_int_equal(envfile_parse(all, strlen(all), "E", "/", "/", &spec, &err), 0);
+	assert_int_equal(spec.ssh_agent.mode, ENV_AGENT_ALL);
+	assert_int_equal(spec.ssh_agent.line, 1);
+	env_spec_release(&spec);
+	assert_int_equal(envfile_parse(confirm, strlen(confirm), "E", "/", "/", &spec, &err), 0);
+	assert_int_equal(spec.ssh_agent.mode, ENV_AGENT_CONFIRM);
+	env_spec_release(&spec);
+	assert_int_equal(envfile_parse(off, strlen(off), "E", "/", "/", &spec, &err), 0);
+	assert_int_equal(spec.ssh_agent.mode, ENV_AGENT_NONE);
+	env_spec_release(&spec);
+	assert_int_equal(envfile_parse(list, strlen(list), "E", "/", "/", &spec, &err), 0);
+	assert_int_equal(spec.ssh_agent.mode, ENV_AGENT_LIST);
+	assert_int_equal(spec.ssh_agent.line, 2);
+	assert_int_equal(spec.ssh_agent.keys.n, 2);
+	assert_string_equal(spec.ssh_agent.keys.v[0], "work key");
+	assert_string_equal(spec.ssh_agent.keys.v[1],
+			    "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU");
+	assert_int_equal(spec.n_provision, 2);
+	assert_true(spec.provision[0].ssh_agent);
+	assert_false(spec.provision[1].ssh_agent);
+	env_spec_release(&spec);
+}
+
 static void test_good_new_steps(void **state)
 {
 	static const char text[] =
@@ -1176,6 +1214,7 @@ int main(void)
 		cmocka_unit_test(test_good_fixtures_parse),
 		cmocka_unit_test(test_good_minimal_defaults),
 		cmocka_unit_test(test_network_host),
+		cmocka_unit_test(test_ssh_agent),
 		cmocka_unit_test(test_init_template_parses),
 		cmocka_unit_test(test_good_full),
 		cmocka_unit_test(test_good_user),

@@ -192,6 +192,32 @@ static void test_mount_inside_checkout_and_shared_volume(void **state)
 	dv_rm_tree_at(AT_FDCWD, dir, &(struct dv_error){ 0 });
 }
 
+/* `ssh_agent` (which keys) and a step's `ssh_agent: true` are requests;
+ * a changed key list is another request (it asks again). */
+static void test_ssh_agent_requests(void **state)
+{
+	dv_autofree char *dir = make_checkout();
+	dv_autofree char *got = NULL, *all = NULL;
+
+	(void)state;
+	got = lines_of(dir, "image: busybox\nssh_agent: [work, \"SHA256:47DEQpj8HBSa+/TImW+5JCeuQe"
+			    "Rkm5NMpJWZG3hSuFU\"]\nprovision:\n  - run: git clone x\n"
+			    "    ssh_agent: true\n");
+	assert_string_equal(got,
+			    "Envfile:2:1: ssh_agent: keys 'work', 'SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRk"
+			    "m5NMpJWZG3hSuFU': the env's ssh sessions and on_up can sign with these "
+			    "keys of your ssh agent (each signature is written to the env's log)\n"
+			    "Envfile:4:5: ssh_agent for a provisioning step: keys 'work', 'SHA256:47DE"
+			    "Qpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU': this step can sign with these "
+			    "keys of your ssh agent while it runs");
+	all = lines_of(dir, "image: busybox\nssh_agent: confirm\n");
+	assert_string_equal(all, "Envfile:2:1: ssh_agent: all keys, each signature asked for on "
+				 "your terminal: the env's ssh sessions and on_up can sign with "
+				 "these keys of your ssh agent (each signature is written to the "
+				 "env's log)");
+	dv_rm_tree_at(AT_FDCWD, dir, &(struct dv_error){ 0 });
+}
+
 /* Moving lines (and reordering a list) does not change the digest; a
  * changed request does, and so does one more or one fewer. */
 static void test_digest_ignores_positions(void **state)
@@ -634,6 +660,7 @@ int main(void)
 		cmocka_unit_test(test_git_credentials_request),
 		cmocka_unit_test(test_each_kind_is_listed_at_its_place),
 		cmocka_unit_test(test_mount_inside_checkout_and_shared_volume),
+		cmocka_unit_test(test_ssh_agent_requests),
 		cmocka_unit_test(test_digest_ignores_positions),
 		cmocka_unit_test(test_seccomp_profile_content_is_digested),
 		cmocka_unit_test(test_where),
