@@ -89,7 +89,8 @@ devenv destroy"
 
 	run "$DEVENV" status
 	assert_success
-	assert_output --regexp "db.*running"
+	# the template's healthcheck (pg_isready), which on_up waited for
+	assert_output --regexp "db: running.*, healthy"
 	assert_line "  network:  private"
 	assert_line "  port:     8000/tcp -> 127.0.0.1:$hp"
 	run "$DEVENV" logs db
