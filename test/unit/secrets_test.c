@@ -82,7 +82,7 @@ static int scan(const char *dir, char **path, const struct dv_secret **which)
 
 static void test_scan(void **state)
 {
-	dv_autofree char *dir = tmpdir(), *cmd = NULL, *path = NULL, *big = NULL;
+	dv_autofree char *dir = tmpdir(), *path = NULL, *big = NULL;
 	const struct dv_secret *which = NULL;
 	size_t at = (1 << 20) - 5; /* across the scanner's first read */
 	struct dv_error err = { 0 };
