@@ -2,6 +2,7 @@
  * cmd/cmd.c - what several commands share: the env they act on, sizes and
  * ages as they print them, where the store is.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -74,4 +75,15 @@ int cmd_store_root(struct dv_ctx *ctx, struct dv_error *err)
 		return dv_err(err, 0, "cannot place the store: set DEVENV_HOME or HOME");
 	}
 	return 0;
+}
+
+int cmd_exec_failed(const struct env_record *s, struct dv_error *err)
+{
+	if (err->errnum == ESRCH)
+		return dv_err_plain(err, ESRCH, "env '%s' is not running; 'devenv up' starts it",
+				    s->name);
+	if (err->errnum == EBUSY)
+		return dv_err_plain(err, EBUSY, "env '%s' is suspended; 'devenv resume' thaws it",
+				    s->name);
+	return -1;
 }

@@ -164,6 +164,10 @@ void cmd_age(char *out, size_t n, long long created);
 /* ctx->home: $DEVENV_HOME, else /var/lib/devenv as root, else under
  * $XDG_DATA_HOME or ~/.local/share (caller frees). */
 int cmd_store_root(struct dv_ctx *ctx, struct dv_error *err);
+/* After ctr_exec() into env s failed: its ESRCH (the env is not running)
+ * and EBUSY (suspended) said as a command on the env says them, any other
+ * error left as it is. Returns -1. */
+int cmd_exec_failed(const struct env_record *s, struct dv_error *err);
 
 /* help.c */
 /* `devenv --help`, and without a command (to stderr). */

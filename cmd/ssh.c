@@ -193,12 +193,7 @@ int cmd_ssh(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *c
 		env_sweep_run(&sweep);
 	env_sweep_release(&sweep);
 	if (xr < 0) {
-		if (err->errnum == ESRCH)
-			dv_err_plain(err, ESRCH, "env '%s' is not running; 'devenv up' starts it",
-				     env.state.name);
-		else if (err->errnum == EBUSY)
-			dv_err_plain(err, EBUSY, "env '%s' is suspended; 'devenv resume' thaws it",
-				     env.state.name);
+		cmd_exec_failed(&env.state, err);
 		goto out;
 	}
 	err->status = status;

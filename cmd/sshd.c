@@ -197,12 +197,7 @@ int cmd_ssh_proxy(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_c
 	int xr = ctr_exec(&env.state.init, &env.state.cgroups, &x, &status, err);
 	ctr_sandbox_release(&sb);
 	if (xr < 0) {
-		if (err->errnum == ESRCH)
-			dv_err_plain(err, ESRCH, "env '%s' is not running; 'devenv up' starts it",
-				     env.state.name);
-		else if (err->errnum == EBUSY)
-			dv_err_plain(err, EBUSY, "env '%s' is suspended; 'devenv resume' thaws it",
-				     env.state.name);
+		cmd_exec_failed(&env.state, err);
 		goto out;
 	}
 	if (status == ENV_SSHD_NO_SSHD || status == 127) {

@@ -24,11 +24,9 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "env/env.h"
@@ -125,56 +123,20 @@ static int run_in_env(const struct dv_ctx *ctx, const struct env *env, int tar_f
 			 NULL };
 	struct dv_strv envp = { 0 };
 	struct ctr_owner owner;
-	int wstatus;
-	pid_t pid;
+	int ret;
 
 	prov_step_envp(&env->spec, NULL, &envp);
-	fflush(stdout);
-	fflush(stderr);
-	pid = fork();
-	if (pid < 0) {
-		dv_strv_release(&envp);
-		return dv_err(err, errno, "fork");
-	}
-	if (pid == 0) {
-		struct dv_error cerr = { 0 };
-		struct ctr_sandbox sb;
-		struct env_sweep sweep;
-		struct ctr_exec x = { .argv = argv,
-				      .envp = envp.v,
-				      .cwd = "/",
-				      .tee_fd = log_fd,
-				      .tee_only = ctx->quiet,
-				      .filter = true,
-				      .user = env->state.user && env->state.user[0] ? env->state.user
-										    : NULL,
-				      .owner = env_record_owner(&env->state, &owner) };
-		int st = 0;
-
-		if (dup2(tar_fd, 0) < 0)
-			_exit(125);
-		if (ctr_sandbox_load(env->state.seccomp, env->state.caps, &sb, &cerr) < 0) {
-			dv_err_print(&cerr);
-			_exit(125);
-		}
-		sb.nproc = prov_nproc_fallback(&env->state.limits, &env->state.cgroups);
-		x.sandbox = &sb;
-		env_sweep_open(&env->state, "command", &sweep);
-		if (ctr_exec(&env->state.init, &env->state.cgroups, &x, &st, &cerr) < 0) {
-			if (cerr.errnum != ESRCH && cerr.errnum != EBUSY)
-				dv_err_print(&cerr);
-			env_sweep_release(&sweep);
-			_exit(125);
-		}
-		env_sweep_run(&sweep);
-		env_sweep_release(&sweep);
-		_exit(st > 255 ? 255 : st);
-	}
+	struct ctr_exec x = { .argv = argv,
+			      .envp = envp.v,
+			      .cwd = "/",
+			      .tee_fd = log_fd,
+			      .tee_only = ctx->quiet,
+			      .filter = true,
+			      .user = env->state.user && env->state.user[0] ? env->state.user : NULL,
+			      .owner = env_record_owner(&env->state, &owner) };
+	ret = env_exec_child(env, &x, tar_fd, status, err);
 	dv_strv_release(&envp);
-	if (dv_waitpid(pid, &wstatus, err) < 0)
-		return -1;
-	*status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
-	return 0;
+	return ret;
 }
 
 /* Record them in, under the env's lock again (it was let go before, as

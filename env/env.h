@@ -18,7 +18,8 @@
  * df.c:       an env's size on disk (recorded at halt and commit), `devenv df`
  * logs.c:     the env's and its services' logs
  * net.c:      the env's network and ports (the host-side helper)
- * sweep.c:    give the host user back what a non-idmapped env changed
+ * sweep.c:    give the host user back what a non-idmapped env changed; a
+ *             command (on_up's, the dotfiles') run in the env with its sweep
  * gc.c:       what gc removes of envs: locks, seccomp programs none uses
  * dotfiles.c: the user's dotfiles copied into the env on its first start
  * sshd.c:     the env's ssh endpoint: ssh-config's and ssh-proxy's files and text

@@ -31,6 +31,13 @@ int env_vol_folder(const struct env_mount *m, char **dir, void *arg, struct dv_e
 /* sweep.c: an env that stopped without halt (its init died) was never
  * swept: sweep it and record that, before anything records a new start. */
 int env_sweep_pending(struct env *env, int efd, struct dv_error *err);
+/* Run x in the running env from a child of ours (ctr_exec() moves its
+ * caller into the env's namespaces), under the env's sandbox, with the
+ * "command" sweep after it; stdin_fd >= 0 becomes its stdin. *status: its
+ * exit status, 128+signal, or 125 when it could not enter (a halted or
+ * suspended env's ESRCH or EBUSY is not printed: the caller says which). */
+int env_exec_child(const struct env *env, const struct ctr_exec *x, int stdin_fd, int *status,
+		   struct dv_error *err);
 
 /* dotfiles.c: are the user's dotfiles to be copied in at this start (set
  * in the config, and not yet in this upper, or a reload)? */

@@ -15,12 +15,16 @@
  * host binds, as state.json records them, opened in the host's mount
  * namespace as the Envfile's paths are (dv_open_resolved: beneath the
  * checkout, with no symlink on the way), never as the env sees them.
+ *
+ * env_exec_child() runs one such command (on_up's, the dotfiles' script)
+ * with the sweep after it.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -128,4 +132,49 @@ int env_sweep_pending(struct env *env, int efd, struct dv_error *err)
 	env_sweep_release(&sw);
 	env->state.sweep_pending = false;
 	return env_record_write(efd, &env->state, err);
+}
+
+int env_exec_child(const struct env *env, const struct ctr_exec *x, int stdin_fd, int *status,
+		   struct dv_error *err)
+{
+	int wstatus;
+	pid_t pid;
+
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid < 0)
+		return dv_err(err, errno, "fork");
+	if (pid == 0) {
+		struct dv_error cerr = { 0 };
+		struct ctr_exec cx = *x;
+		struct ctr_sandbox sb;
+		struct env_sweep sweep;
+		int st = 0;
+
+		if (stdin_fd >= 0 && dup2(stdin_fd, 0) < 0)
+			_exit(125);
+		if (ctr_sandbox_load(env->state.seccomp, env->state.caps, &sb, &cerr) < 0) {
+			dv_err_print(&cerr);
+			_exit(125);
+		}
+		sb.nproc = prov_nproc_fallback(&env->state.limits, &env->state.cgroups);
+		cx.sandbox = &sb;
+		/* Opened here: ctr_exec leaves us in the env's namespaces. */
+		env_sweep_open(&env->state, "command", &sweep);
+		if (ctr_exec(&env->state.init, &env->state.cgroups, &cx, &st, &cerr) < 0) {
+			/* halted or suspended: our parent says so */
+			if (cerr.errnum != ESRCH && cerr.errnum != EBUSY)
+				dv_err_print(&cerr);
+			env_sweep_release(&sweep);
+			_exit(125);
+		}
+		env_sweep_run(&sweep);
+		env_sweep_release(&sweep);
+		_exit(st > 255 ? 255 : st);
+	}
+	if (dv_waitpid(pid, &wstatus, err) < 0)
+		return -1;
+	*status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
+	return 0;
 }

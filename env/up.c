@@ -312,9 +312,8 @@ static int run_on_up_steps(const struct dv_ctx *ctx, const struct layer_store *s
 				      .sandbox = NULL,
 				      .secrets = secrets,
 				      .n_secrets = n_secrets };
-		int status = 0, wstatus;
+		int status = 0;
 		unsigned long long t0 = dv_now_ns();
-		pid_t pid;
 
 		/* wait_for: the services it names ready first (health.c). */
 		if (step->wait_for.n) {
@@ -342,40 +341,11 @@ static int run_on_up_steps(const struct dv_ctx *ctx, const struct layer_store *s
 		}
 		fflush(stdout);
 		dprintf(log_fd, "[on_up %zu/%zu] run: %s\n", i + 1, spec->n_on_up, step->run);
-		pid = fork();
-		if (pid < 0) {
+		if (env_exec_child(env, &x, -1, &status, err) < 0) {
 			dv_strv_release(&envp);
-			dv_err(err, errno, "fork");
 			goto out;
-		}
-		if (pid == 0) {
-			struct dv_error cerr = { 0 };
-			struct ctr_sandbox sb;
-			struct env_sweep sweep;
-
-			if (ctr_sandbox_load(env->state.seccomp, env->state.caps, &sb, &cerr) < 0) {
-				dv_err_print(&cerr);
-				_exit(125);
-			}
-			sb.nproc = prov_nproc_fallback(&env->state.limits, &env->state.cgroups);
-			x.sandbox = &sb;
-			/* Opened here: ctr_exec leaves us in the env's namespaces. */
-			env_sweep_open(&env->state, "command", &sweep);
-			if (ctr_exec(&env->state.init, &env->state.cgroups, &x, &status, &cerr) < 0) {
-				/* halted or suspended: our parent says so */
-				if (cerr.errnum != ESRCH && cerr.errnum != EBUSY)
-					dv_err_print(&cerr);
-				env_sweep_release(&sweep);
-				_exit(125);
-			}
-			env_sweep_run(&sweep);
-			env_sweep_release(&sweep);
-			_exit(status > 255 ? 255 : status);
 		}
 		dv_strv_release(&envp);
-		if (dv_waitpid(pid, &wstatus, err) < 0)
-			goto out;
-		status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
 		/* `halt`, `destroy` or a `reload` elsewhere stopped the env: the
 		 * step was killed (143, 137) or could not enter (125). The init
 		 * passes SIGTERM on and exits when its processes have: a moment. */

@@ -102,19 +102,10 @@ static int set_duration(struct env_vctx *v, const char *what, const struct env_n
 static int set_test(struct env_vctx *v, const char *what, const struct env_node *key,
 		    const struct env_node *val, struct env_health *h)
 {
-	const char *s, *kind;
+	const char *kind;
 
-	if (val->type == ENV_NODE_SCALAR) {
-		if (envfile_get_string(v, what, key, val, &s) < 0)
-			return -1;
-		if (!s[strspn(s, " \t\r\n")])
-			return ENV_AT(v, val, "%s is empty; give the command, or remove the line",
-				      what);
-		dv_strv_push(&h->test, "/bin/sh");
-		dv_strv_push(&h->test, "-c");
-		dv_strv_push(&h->test, s);
-		return 0;
-	}
+	if (val->type == ENV_NODE_SCALAR)
+		return envfile_get_shell_command(v, what, key, val, &h->test);
 	if (val->type != ENV_NODE_SEQ || val->n == 0)
 		return ENV_AT(v, val,
 			      "%s must be a string, or a list [\"CMD\", ARG...], "

@@ -99,6 +99,11 @@ int envfile_check_key(struct env_vctx *v, const struct env_node *map, size_t i);
  * service 'db'"); key (may be NULL) is where a missing value is reported. */
 int envfile_get_string(struct env_vctx *v, const char *what, const struct env_node *key,
 		       const struct env_node *val, const char **out);
+/* A command given as one string (a service's `command`, a healthcheck's
+ * `test`): envfile_get_string()'s, not blank, pushed to *out as
+ * "/bin/sh", "-c", it. */
+int envfile_get_shell_command(struct env_vctx *v, const char *what, const struct env_node *key,
+			      const struct env_node *val, struct dv_strv *out);
 int envfile_unknown_key(struct env_vctx *v, const struct env_node *key, const char *where,
 			const char *const *valid, size_t n);
 /* The strict UTF-8 character (RFC 3629: no overlong form, no surrogate,

@@ -115,6 +115,21 @@ int envfile_get_string(struct env_vctx *v, const char *what, const struct env_no
 	return 0;
 }
 
+int envfile_get_shell_command(struct env_vctx *v, const char *what, const struct env_node *key,
+			      const struct env_node *val, struct dv_strv *out)
+{
+	const char *s;
+
+	if (envfile_get_string(v, what, key, val, &s) < 0)
+		return -1;
+	if (!s[strspn(s, " \t\r\n")])
+		return ENV_AT(v, val, "%s is empty; give the command, or remove the line", what);
+	dv_strv_push(out, "/bin/sh");
+	dv_strv_push(out, "-c");
+	dv_strv_push(out, s);
+	return 0;
+}
+
 int envfile_unknown_key(struct env_vctx *v, const struct env_node *key, const char *where,
 			const char *const *valid, size_t n)
 {

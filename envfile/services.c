@@ -48,19 +48,8 @@ static int set_image(struct env_vctx *v, const char *what, const struct env_node
 static int set_command(struct env_vctx *v, const char *what, const struct env_node *key,
 		       const struct env_node *val, struct env_service *svc)
 {
-	const char *s;
-
-	if (val->type == ENV_NODE_SCALAR) {
-		if (envfile_get_string(v, what, key, val, &s) < 0)
-			return -1;
-		if (!s[strspn(s, " \t\r\n")])
-			return ENV_AT(v, val, "%s is empty; give the command, or remove the line",
-				      what);
-		dv_strv_push(&svc->command, "/bin/sh");
-		dv_strv_push(&svc->command, "-c");
-		dv_strv_push(&svc->command, s);
-		return 0;
-	}
+	if (val->type == ENV_NODE_SCALAR)
+		return envfile_get_shell_command(v, what, key, val, &svc->command);
 	if (val->type != ENV_NODE_SEQ || val->n == 0)
 		return ENV_AT(v, val, "%s must be a string or a list of arguments, not %s", what,
 			      val->type == ENV_NODE_SEQ ? "an empty list" : envfile_describe(val));
