@@ -32,54 +32,6 @@ teardown() {
 	dv_teardown
 }
 
-# sshclient_image: debian:bookworm with openssh-client as debian-ssh in the
-# test's store, built on the shared Debian base by up + commit in a scratch
-# checkout and kept beside it as sshclient-KEY-rN.oci.tar for the rest of
-# the run (as dv_postgres_image). Bump SSHCLIENT_RECIPE when it changes.
-SSHCLIENT_RECIPE=1
-sshclient_image() {
-	local base out
-	base=$(dv_debian_archive 2>/dev/null) || { dv_debian_image; return 1; }
-	out=$DV_TEST_BASE/sshclient-$(dv_debian_key)-r$SSHCLIENT_RECIPE.oci.tar
-	if [[ ! -s $out ]]; then
-		(
-			flock 9 || exit 1
-			[[ -s $out ]] && exit 0
-			_build_sshclient "$base" "$out"
-		) 9<"$DV_TEST_BASE" || return 1
-	fi
-	"$DEVENV" image load "$out" debian-ssh >/dev/null
-}
-
-_build_sshclient() {
-	local base=$1 out=$2 dir rc f
-	dir=$(mktemp -d "$DV_TEST_BASE/sshclient.XXXXXX") || return 1
-	(
-		set -e
-		export DEVENV_HOME=$dir/store
-		mkdir "$dir/co"
-		cd "$dir/co"
-		git init -q .
-		printf '%s\n' 'image: debian:bookworm' 'provision:' \
-			'  - run: apt-get update && apt-get install -y --no-install-recommends openssh-client' >Envfile
-		"$DEVENV" image load "$base" debian:bookworm >/dev/null
-		"$DEVENV" up -q
-		"$DEVENV" commit debian-ssh >/dev/null
-		"$DEVENV" destroy -f >/dev/null
-		"$DEVENV" image save debian-ssh "$out.tmp.$$" >/dev/null
-		chmod 0644 "$out.tmp.$$"
-		mv -f "$out.tmp.$$" "$out"
-	) >"$dir.log" 2>&1
-	rc=$?
-	((rc)) && cat "$dir.log" >&2
-	rm -f "$out.tmp.$$" "$dir.log"
-	dv_rm_store "$dir"
-	for f in "$DV_TEST_BASE"/sshclient-*.oci.tar; do
-		[[ $f == "$out" || ! -O $f ]] || rm -f "$f"
-	done
-	return "$rc"
-}
-
 # log: the env's log (on_up output and the agent's lines).
 env_log() {
 	cat "$DV_STORE"/envs/*/log
@@ -317,7 +269,7 @@ none"
 }
 
 @test "ssh_agent on a real Debian env: ssh-add -l shows the listed key, ssh-keygen -Y sign works with it and is refused with the other" {
-	sshclient_image
+	dv_debian_with debian-ssh openssh-client
 	dv_envfile <<-'EOF'
 	image: debian-ssh
 	ssh_agent: [listed-key]

@@ -10,44 +10,6 @@
 
 load helpers
 
-# Debian with git, built once per run from the shared base (as
-# dv_postgres_image does) and kept as gitcred-KEY-rN.oci.tar.
-DV_GIT_RECIPE=1
-dv_git_image() {
-	local base out dir rc
-	base=$(dv_debian_archive 2>/dev/null) || { dv_debian_image; return 1; }
-	out=$DV_TEST_BASE/gitcred-$(dv_debian_key)-r$DV_GIT_RECIPE.oci.tar
-	if [[ ! -s $out ]]; then
-		(
-			flock 9 || exit 1
-			[[ -s $out ]] && exit 0
-			dir=$(mktemp -d "$DV_TEST_BASE/gitbuild.XXXXXX") || exit 1
-			(
-				set -e
-				export DEVENV_HOME=$dir/store
-				mkdir "$dir/b"
-				cd "$dir/b"
-				git init -q .
-				printf '%s\n' 'image: debian:bookworm' 'provision:' \
-					'  - run: apt-get update -q && apt-get install -y -q --no-install-recommends git && rm -rf /var/lib/apt/lists/*' >Envfile
-				"$DEVENV" image load "$base" debian:bookworm >/dev/null
-				"$DEVENV" up -q
-				"$DEVENV" commit gitcred-build >/dev/null
-				"$DEVENV" destroy -f >/dev/null
-				"$DEVENV" image save gitcred-build "$out.tmp.$$" >/dev/null
-				chmod 0644 "$out.tmp.$$"
-				mv -f "$out.tmp.$$" "$out"
-			) >"$dir.log" 2>&1
-			rc=$?
-			((rc)) && cat "$dir.log" >&2
-			rm -f "$out.tmp.$$" "$dir.log"
-			dv_rm_store "$dir"
-			exit "$rc"
-		) 9<"$DV_TEST_BASE" || return 1
-	fi
-	"$DEVENV" image load "$out" debian-git >/dev/null
-}
-
 # A bare repository served with alice:s3cret; GH_PORT, GH_LOG; the host's
 # HOME (for this test's devenv) holds the credential in a store file.
 git_server() {
@@ -94,7 +56,7 @@ envfile() {
 }
 
 @test "git_credentials: clone with the host's credential; another host gets nothing; nothing left in the env" {
-	dv_git_image
+	dv_debian_with debian-git git
 	git_server
 	envfile
 	run "$DEVENV" up -q
@@ -125,7 +87,7 @@ envfile() {
 }
 
 @test "git_credentials: the relay refuses unlisted hosts, url=, and stores nothing the env made up" {
-	dv_git_image
+	dv_debian_with debian-git git
 	git_server
 	envfile
 	"$DEVENV" up -q
@@ -157,7 +119,7 @@ end"
 }
 
 @test "git_credentials: on_up clones with it; the relay is confined and gone after" {
-	dv_git_image
+	dv_debian_with debian-git git
 	git_server
 	envfile "on_up:
   - run: git clone -q http://127.0.0.1:$GH_PORT/repo.git /tmp/onup && cat /tmp/onup/file"
@@ -239,7 +201,7 @@ end"
 }
 
 @test "git_credentials: a session as the Envfile's user (keep-id without root) gets it too" {
-	dv_git_image
+	dv_debian_with debian-git git
 	git_server
 	envfile "user: dev"
 	run "$DEVENV" up -q

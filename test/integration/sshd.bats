@@ -23,55 +23,10 @@ teardown() {
 	dv_teardown
 }
 
-# dv_sshd_image: sshd:test in the test's store, Debian's openssh-server
-# and rsync on the shared Debian base, built by up + commit once per run
-# and kept beside it (as dv_postgres_image does). Bump the recipe when the
-# step changes.
-DV_SSHD_RECIPE=1
+# dv_sshd_image: sshd:test in the test's store: Debian with openssh-server,
+# rsync and perl-base (dv_debian_with; no host key: each env makes its own).
 dv_sshd_image() {
-	local base out
-	base=$(dv_debian_archive 2>/dev/null) || { dv_debian_image; return 1; }
-	out=$DV_TEST_BASE/sshd-$(dv_debian_key)-r$DV_SSHD_RECIPE.oci.tar
-	if [[ ! -s $out ]]; then
-		(
-			flock 9 || exit 1
-			[[ -s $out ]] && exit 0
-			_dv_build_sshd_archive "$base" "$out"
-		) 9<"$DV_TEST_BASE" || return 1
-	fi
-	"$DEVENV" image load "$out" sshd:test >/dev/null
-}
-
-_dv_build_sshd_archive() {
-	local base=$1 out=$2 dir rc
-	dir=$(mktemp -d "$DV_TEST_BASE/sshdbuild.XXXXXX") || return 1
-	(
-		set -e
-		export DEVENV_HOME=$dir/store
-		mkdir "$dir/b"
-		cd "$dir/b"
-		git init -q .
-		cat >Envfile <<-'EOF'
-		image: debian:bookworm
-		provision:
-		  - run: >-
-		      apt-get update -q &&
-		      apt-get install -y -q --no-install-recommends openssh-server rsync perl-base &&
-		      rm -rf /var/lib/apt/lists/* /etc/ssh/ssh_host_*
-		EOF
-		"$DEVENV" image load "$base" debian:bookworm >/dev/null
-		"$DEVENV" up -q
-		"$DEVENV" commit sshd-build >/dev/null
-		"$DEVENV" destroy -f >/dev/null
-		"$DEVENV" image save sshd-build "$out.tmp.$$" >/dev/null
-		chmod 0644 "$out.tmp.$$"
-		mv -f "$out.tmp.$$" "$out"
-	) >"$dir.log" 2>&1
-	rc=$?
-	((rc)) && cat "$dir.log" >&2
-	rm -f "$out.tmp.$$" "$dir.log"
-	dv_rm_store "$dir"
-	return "$rc"
+	dv_debian_with sshd:test openssh-server rsync perl-base
 }
 
 # The OpenSSH client on the entries ssh-config printed, with the test's key.
