@@ -19,18 +19,14 @@ setup() {
 	# ones only, as it would have from a server's authorized_keys.
 	local keys=$BATS_TEST_TMPDIR/keys
 	mkdir "$keys"
-	ssh-keygen -q -t ed25519 -N '' -C listed-key -f "$keys/listed"
-	ssh-keygen -q -t ed25519 -N '' -C other-key -f "$keys/other"
+	dv_ssh_keygen "$keys/listed" listed-key
+	dv_ssh_keygen "$keys/other" other-key
 	cp "$keys/listed.pub" "$keys/other.pub" .
-	eval "$(ssh-agent -s -a "$BATS_TEST_TMPDIR/agent.sock")" >/dev/null
-	ssh-add -q "$keys/listed" "$keys/other"
+	dv_ssh_agent_start "$keys/listed" "$keys/other"
 	LISTED_FP=$(ssh-keygen -lf listed.pub | cut -d' ' -f2)
 	OTHER_FP=$(ssh-keygen -lf other.pub | cut -d' ' -f2)
 }
-teardown() {
-	[[ -n ${SSH_AGENT_PID:-} ]] && kill "$SSH_AGENT_PID" 2>/dev/null
-	dv_teardown
-}
+teardown() { dv_teardown; }
 
 # log: the env's log (on_up output and the agent's lines).
 env_log() {

@@ -154,9 +154,11 @@ dv_setup() {
 # which). Leftovers are found from the kernel's side (mount tables naming
 # the store, cgroup folders named with its store id), not through the
 # devenv under test, and only this store's: other devenvs may run here.
+# First it ends the test's ssh-agent, if it started one.
 dv_teardown() {
 	local store=${DV_STORE:-} dir id problems=0 i out
 	local -a pids=() leftovers=()
+	dv_ssh_agent_stop
 	[[ -n $store && -d $store ]] || return 0
 	cd / || return 1
 
@@ -676,4 +678,27 @@ dv_fetch() {
 		sleep 0.1
 	done
 	return 1
+}
+
+# dv_ssh_keygen FILE COMMENT: a new ed25519 key pair, no passphrase, at FILE
+# (private) and FILE.pub.
+dv_ssh_keygen() {
+	ssh-keygen -q -t ed25519 -N '' -C "$2" -f "$1"
+}
+
+# dv_ssh_agent_start [KEY...]: the test's own ssh-agent (its socket in
+# BATS_TEST_TMPDIR), holding the private keys KEY...; SSH_AUTH_SOCK and
+# SSH_AGENT_PID name it. dv_teardown ends it (dv_ssh_agent_stop), and
+# only it: an SSH_AGENT_PID the tests inherited is the user's own agent.
+dv_ssh_agent_start() {
+	eval "$(ssh-agent -s -a "${BATS_TEST_TMPDIR:?dv_ssh_agent_start runs inside a bats test}/agent.sock")" >/dev/null ||
+		return 1
+	DV_SSH_AGENT_PID=$SSH_AGENT_PID
+	(($# == 0)) || ssh-add -q "$@"
+}
+
+dv_ssh_agent_stop() {
+	[[ -n ${DV_SSH_AGENT_PID:-} ]] || return 0
+	kill "$DV_SSH_AGENT_PID" 2>/dev/null
+	DV_SSH_AGENT_PID=
 }

@@ -16,12 +16,9 @@ setup() {
 	export HOME=$BATS_TEST_TMPDIR/home
 	mkdir -p "$HOME/.ssh"
 	chmod 0700 "$HOME/.ssh"
-	ssh-keygen -q -t ed25519 -N '' -C me@my-laptop -f "$HOME/.ssh/id_ed25519"
+	dv_ssh_keygen "$HOME/.ssh/id_ed25519" me@my-laptop
 }
-teardown() {
-	[[ -z ${SSH_AGENT_PID:-} ]] || kill "$SSH_AGENT_PID" 2>/dev/null || true
-	dv_teardown
-}
+teardown() { dv_teardown; }
 
 # dv_sshd_image: sshd:test in the test's store: Debian with openssh-server,
 # rsync and perl-base (dv_debian_with; no host key: each env makes its own).
@@ -119,13 +116,12 @@ sshc() {
 	wait "$ssh_pid"
 
 	# A key the user's ~/.ssh/*.pub does not hold gets nowhere.
-	ssh-keygen -q -t ed25519 -N '' -f "$BATS_TEST_TMPDIR/other"
+	dv_ssh_keygen "$BATS_TEST_TMPDIR/other" other
 	run ssh -F "$HOME/cfg" -i "$BATS_TEST_TMPDIR/other" -o IdentitiesOnly=yes -o BatchMode=yes devenv-proj true
 	assert_failure 255
 	assert_output --partial "Permission denied"
 	# ... unless the user's agent holds it: its keys are authorised too.
-	eval "$(ssh-agent -s)" >/dev/null
-	ssh-add -q "$BATS_TEST_TMPDIR/other" 2>/dev/null
+	dv_ssh_agent_start "$BATS_TEST_TMPDIR/other"
 	run ssh -F "$HOME/cfg" -i "$BATS_TEST_TMPDIR/other" -o IdentitiesOnly=yes -o BatchMode=yes devenv-proj 'echo in'
 	assert_success
 	assert_output "in"
