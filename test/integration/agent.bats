@@ -28,7 +28,7 @@ setup() {
 }
 teardown() { dv_teardown; }
 
-# log: the env's log (on_up output and the agent's lines).
+# env_log: the env's log (on_up output and the agent's lines).
 env_log() {
 	cat "$DV_STORE"/envs/*/log
 }
@@ -208,17 +208,10 @@ none"
 	"$DEVENV" up -q
 	"$DEVENV" ssh -c 'sleep 3' &
 	local ssh=$! pid
-	dv_wait 5 pgrep -x devenv-agent -P "$ssh"
-	pid=$(pgrep -x devenv-agent -P "$ssh")
-	run grep -E '^(CapEff|CapPrm|CapInh|CapAmb|NoNewPrivs|Seccomp):' "/proc/$pid/status"
-	assert_line --regexp '^CapEff:\s+0+$'
-	assert_line --regexp '^CapPrm:\s+0+$'
-	assert_line --regexp '^CapAmb:\s+0+$'
-	assert_line --regexp '^NoNewPrivs:\s+1$'
-	assert_line --regexp '^Seccomp:\s+2$'
+	pid=$(dv_child "$ssh" devenv-agent)
 	# a session of its own, and nothing of the host's but its sockets,
 	# the env's log and /dev/null
-	[[ $(ps -o sid= -p "$pid" | tr -d ' ') == "$pid" ]]
+	dv_assert_confined "$pid"
 	# (not dumpable: without root its fds are not ours to list)
 	run bash -c "ls -l /proc/$pid/fd 2>/dev/null | grep -- '->' | sed 's/.*-> //' | sort -u"
 	if ((EUID == 0)); then
@@ -230,7 +223,7 @@ none"
 			fail "the filter holds '$f'"
 	done
 	wait "$ssh"
-	dv_wait 5 bash -c "! kill -0 $pid 2>/dev/null"
+	dv_gone "$pid"
 }
 
 @test "ssh_agent with no agent on the host: one warning line, the session still starts" {

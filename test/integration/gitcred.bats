@@ -34,6 +34,14 @@ git_server() {
 	chmod 600 "$HOME/creds"
 }
 
+# session_relay SECONDS: a session that sleeps SECONDS, in the background
+# (SESS: its pid), and RELAY, the pid of its credential relay once it runs.
+session_relay() {
+	"$DEVENV" ssh -c "sleep $1" &
+	SESS=$!
+	RELAY=$(dv_child "$SESS" devenv-gitcred)
+}
+
 setup() {
 	dv_setup
 	GH_PID=
@@ -126,54 +134,25 @@ end"
 	run "$DEVENV" up
 	assert_success
 	assert_output --partial hello-from-host
-	# During a session: one relay, no capability, no_new_privs, seccomp.
-	"$DEVENV" ssh -c 'sleep 2' &
-	local sess=$! relay=
-	for _ in $(seq 40); do
-		relay=$(pgrep -x -P "$sess" devenv-gitcred) && break
-		sleep 0.05
-	done
-	[[ -n $relay ]]
-	run grep -E '^(CapEff|CapPrm|CapBnd|NoNewPrivs|Seccomp):' "/proc/$relay/status"
-	assert_line --regexp '^CapEff:\s+0+$'
-	assert_line --regexp '^CapPrm:\s+0+$'
-	assert_line --regexp '^NoNewPrivs:\s+1$'
-	assert_line --regexp '^Seccomp:\s+2$'
-	# Its own session, and no terminal or file of the host's but its own.
-	[[ $(ps -o sid= -p "$relay" | tr -d ' ') == "$relay" ]]
-	wait "$sess"
-	! kill -0 "$relay" 2>/dev/null
+	# During a session: one relay, with no capability, no_new_privs,
+	# seccomp and a session of its own; it ends with the session.
+	session_relay 2
+	dv_assert_confined "$RELAY"
+	wait "$SESS"
+	dv_gone "$RELAY"
 	# Its socket went with it: only this session's is there.
 	run "$DEVENV" ssh -c 'ls -A /dev/shm'
 	assert_output --regexp '^devenv-git-[0-9a-f]{16}$'
 	# devenv killed outright: the relay does not outlive it.
-	"$DEVENV" ssh -c 'sleep 30' &
-	sess=$!
-	relay=
-	for _ in $(seq 40); do
-		relay=$(pgrep -x -P "$sess" devenv-gitcred) && break
-		sleep 0.05
-	done
-	[[ -n $relay ]]
-	kill -9 "$sess"
-	for _ in $(seq 40); do
-		kill -0 "$relay" 2>/dev/null || break
-		sleep 0.05
-	done
-	! kill -0 "$relay" 2>/dev/null
-	wait "$sess" || true
+	session_relay 30
+	kill -9 "$SESS"
+	dv_gone "$RELAY"
+	wait "$SESS" || true
 	# The env halted under a session: the session ends, and its relay.
-	"$DEVENV" ssh -c 'sleep 30' &
-	sess=$!
-	relay=
-	for _ in $(seq 40); do
-		relay=$(pgrep -x -P "$sess" devenv-gitcred) && break
-		sleep 0.05
-	done
-	[[ -n $relay ]]
+	session_relay 30
 	"$DEVENV" halt >/dev/null
-	wait "$sess" || true
-	! kill -0 "$relay" 2>/dev/null
+	wait "$SESS" || true
+	dv_gone "$RELAY"
 }
 
 @test "git_credentials: asked for at the trust prompt; an Envfile without it starts no relay" {

@@ -311,6 +311,38 @@ dv_wait() {
 	done
 }
 
+# dv_child PARENT NAME: the pid of PARENT's child process named NAME, once
+# it runs (waiting up to 5 s); fails, saying so, when none does.
+dv_child() {
+	if dv_wait 5 pgrep -x -P "$1" "$2" >/dev/null; then
+		pgrep -x -P "$1" "$2"
+	else
+		echo "dv_child: no process $2 under $1" >&2
+		return 1
+	fi
+}
+
+# dv_gone PID: the process PID ends (within 5 s); fails, saying so, if not.
+dv_gone() {
+	dv_wait 5 bash -c "! kill -0 $1 2>/dev/null" || {
+		echo "dv_gone: process $1 is still running" >&2
+		return 1
+	}
+}
+
+# dv_assert_confined PID: the process runs as devenv's host-side helpers do
+# (ARCHITECTURE "Host-side helpers"): no effective, permitted or ambient
+# capability, no_new_privs, a seccomp filter, in a session of its own.
+dv_assert_confined() {
+	run grep -E '^(CapEff|CapPrm|CapAmb|NoNewPrivs|Seccomp):' "/proc/$1/status"
+	assert_line --regexp '^CapEff:\s+0+$'
+	assert_line --regexp '^CapPrm:\s+0+$'
+	assert_line --regexp '^CapAmb:\s+0+$'
+	assert_line --regexp '^NoNewPrivs:\s+1$'
+	assert_line --regexp '^Seccomp:\s+2$'
+	assert_equal "$(ps -o sid= -p "$1" | tr -d ' ')" "$1"
+}
+
 # dv_envfile [PATH]: write stdin to PATH (default ./Envfile).
 dv_envfile() {
 	cat >"${1:-Envfile}"
