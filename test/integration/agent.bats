@@ -19,68 +19,16 @@ setup() {
 	# ones only, as it would have from a server's authorized_keys.
 	local keys=$BATS_TEST_TMPDIR/keys
 	mkdir "$keys"
-	ssh-keygen -q -t ed25519 -N '' -C listed-key -f "$keys/listed"
-	ssh-keygen -q -t ed25519 -N '' -C other-key -f "$keys/other"
+	dv_ssh_keygen "$keys/listed" listed-key
+	dv_ssh_keygen "$keys/other" other-key
 	cp "$keys/listed.pub" "$keys/other.pub" .
-	eval "$(ssh-agent -s -a "$BATS_TEST_TMPDIR/agent.sock")" >/dev/null
-	ssh-add -q "$keys/listed" "$keys/other"
+	dv_ssh_agent_start "$keys/listed" "$keys/other"
 	LISTED_FP=$(ssh-keygen -lf listed.pub | cut -d' ' -f2)
 	OTHER_FP=$(ssh-keygen -lf other.pub | cut -d' ' -f2)
 }
-teardown() {
-	[[ -n ${SSH_AGENT_PID:-} ]] && kill "$SSH_AGENT_PID" 2>/dev/null
-	dv_teardown
-}
+teardown() { dv_teardown; }
 
-# sshclient_image: debian:bookworm with openssh-client as debian-ssh in the
-# test's store, built on the shared Debian base by up + commit in a scratch
-# checkout and kept beside it as sshclient-KEY-rN.oci.tar for the rest of
-# the run (as dv_postgres_image). Bump SSHCLIENT_RECIPE when it changes.
-SSHCLIENT_RECIPE=1
-sshclient_image() {
-	local base out
-	base=$(dv_debian_archive 2>/dev/null) || { dv_debian_image; return 1; }
-	out=$DV_TEST_BASE/sshclient-$(dv_debian_key)-r$SSHCLIENT_RECIPE.oci.tar
-	if [[ ! -s $out ]]; then
-		(
-			flock 9 || exit 1
-			[[ -s $out ]] && exit 0
-			_build_sshclient "$base" "$out"
-		) 9<"$DV_TEST_BASE" || return 1
-	fi
-	"$DEVENV" image load "$out" debian-ssh >/dev/null
-}
-
-_build_sshclient() {
-	local base=$1 out=$2 dir rc f
-	dir=$(mktemp -d "$DV_TEST_BASE/sshclient.XXXXXX") || return 1
-	(
-		set -e
-		export DEVENV_HOME=$dir/store
-		mkdir "$dir/co"
-		cd "$dir/co"
-		git init -q .
-		printf '%s\n' 'image: debian:bookworm' 'provision:' \
-			'  - run: apt-get update && apt-get install -y --no-install-recommends openssh-client' >Envfile
-		"$DEVENV" image load "$base" debian:bookworm >/dev/null
-		"$DEVENV" up -q
-		"$DEVENV" commit debian-ssh >/dev/null
-		"$DEVENV" destroy -f >/dev/null
-		"$DEVENV" image save debian-ssh "$out.tmp.$$" >/dev/null
-		chmod 0644 "$out.tmp.$$"
-		mv -f "$out.tmp.$$" "$out"
-	) >"$dir.log" 2>&1
-	rc=$?
-	((rc)) && cat "$dir.log" >&2
-	rm -f "$out.tmp.$$" "$dir.log"
-	dv_rm_store "$dir"
-	for f in "$DV_TEST_BASE"/sshclient-*.oci.tar; do
-		[[ $f == "$out" || ! -O $f ]] || rm -f "$f"
-	done
-	return "$rc"
-}
-
-# log: the env's log (on_up output and the agent's lines).
+# env_log: the env's log (on_up output and the agent's lines).
 env_log() {
 	cat "$DV_STORE"/envs/*/log
 }
@@ -260,17 +208,10 @@ none"
 	"$DEVENV" up -q
 	"$DEVENV" ssh -c 'sleep 3' &
 	local ssh=$! pid
-	dv_wait 5 pgrep -x devenv-agent -P "$ssh"
-	pid=$(pgrep -x devenv-agent -P "$ssh")
-	run grep -E '^(CapEff|CapPrm|CapInh|CapAmb|NoNewPrivs|Seccomp):' "/proc/$pid/status"
-	assert_line --regexp '^CapEff:\s+0+$'
-	assert_line --regexp '^CapPrm:\s+0+$'
-	assert_line --regexp '^CapAmb:\s+0+$'
-	assert_line --regexp '^NoNewPrivs:\s+1$'
-	assert_line --regexp '^Seccomp:\s+2$'
+	pid=$(dv_child "$ssh" devenv-agent)
 	# a session of its own, and nothing of the host's but its sockets,
 	# the env's log and /dev/null
-	[[ $(ps -o sid= -p "$pid" | tr -d ' ') == "$pid" ]]
+	dv_assert_confined "$pid"
 	# (not dumpable: without root its fds are not ours to list)
 	run bash -c "ls -l /proc/$pid/fd 2>/dev/null | grep -- '->' | sed 's/.*-> //' | sort -u"
 	if ((EUID == 0)); then
@@ -282,7 +223,7 @@ none"
 			fail "the filter holds '$f'"
 	done
 	wait "$ssh"
-	dv_wait 5 bash -c "! kill -0 $pid 2>/dev/null"
+	dv_gone "$pid"
 }
 
 @test "ssh_agent with no agent on the host: one warning line, the session still starts" {
@@ -317,7 +258,7 @@ none"
 }
 
 @test "ssh_agent on a real Debian env: ssh-add -l shows the listed key, ssh-keygen -Y sign works with it and is refused with the other" {
-	sshclient_image
+	dv_debian_with debian-ssh openssh-client
 	dv_envfile <<-'EOF'
 	image: debian-ssh
 	ssh_agent: [listed-key]

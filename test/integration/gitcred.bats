@@ -10,44 +10,6 @@
 
 load helpers
 
-# Debian with git, built once per run from the shared base (as
-# dv_postgres_image does) and kept as gitcred-KEY-rN.oci.tar.
-DV_GIT_RECIPE=1
-dv_git_image() {
-	local base out dir rc
-	base=$(dv_debian_archive 2>/dev/null) || { dv_debian_image; return 1; }
-	out=$DV_TEST_BASE/gitcred-$(dv_debian_key)-r$DV_GIT_RECIPE.oci.tar
-	if [[ ! -s $out ]]; then
-		(
-			flock 9 || exit 1
-			[[ -s $out ]] && exit 0
-			dir=$(mktemp -d "$DV_TEST_BASE/gitbuild.XXXXXX") || exit 1
-			(
-				set -e
-				export DEVENV_HOME=$dir/store
-				mkdir "$dir/b"
-				cd "$dir/b"
-				git init -q .
-				printf '%s\n' 'image: debian:bookworm' 'provision:' \
-					'  - run: apt-get update -q && apt-get install -y -q --no-install-recommends git && rm -rf /var/lib/apt/lists/*' >Envfile
-				"$DEVENV" image load "$base" debian:bookworm >/dev/null
-				"$DEVENV" up -q
-				"$DEVENV" commit gitcred-build >/dev/null
-				"$DEVENV" destroy -f >/dev/null
-				"$DEVENV" image save gitcred-build "$out.tmp.$$" >/dev/null
-				chmod 0644 "$out.tmp.$$"
-				mv -f "$out.tmp.$$" "$out"
-			) >"$dir.log" 2>&1
-			rc=$?
-			((rc)) && cat "$dir.log" >&2
-			rm -f "$out.tmp.$$" "$dir.log"
-			dv_rm_store "$dir"
-			exit "$rc"
-		) 9<"$DV_TEST_BASE" || return 1
-	fi
-	"$DEVENV" image load "$out" debian-git >/dev/null
-}
-
 # A bare repository served with alice:s3cret; GH_PORT, GH_LOG; the host's
 # HOME (for this test's devenv) holds the credential in a store file.
 git_server() {
@@ -72,6 +34,14 @@ git_server() {
 	chmod 600 "$HOME/creds"
 }
 
+# session_relay SECONDS: a session that sleeps SECONDS, in the background
+# (SESS: its pid), and RELAY, the pid of its credential relay once it runs.
+session_relay() {
+	"$DEVENV" ssh -c "sleep $1" &
+	SESS=$!
+	RELAY=$(dv_child "$SESS" devenv-gitcred)
+}
+
 setup() {
 	dv_setup
 	GH_PID=
@@ -94,7 +64,7 @@ envfile() {
 }
 
 @test "git_credentials: clone with the host's credential; another host gets nothing; nothing left in the env" {
-	dv_git_image
+	dv_debian_with debian-git git
 	git_server
 	envfile
 	run "$DEVENV" up -q
@@ -125,7 +95,7 @@ envfile() {
 }
 
 @test "git_credentials: the relay refuses unlisted hosts, url=, and stores nothing the env made up" {
-	dv_git_image
+	dv_debian_with debian-git git
 	git_server
 	envfile
 	"$DEVENV" up -q
@@ -157,61 +127,32 @@ end"
 }
 
 @test "git_credentials: on_up clones with it; the relay is confined and gone after" {
-	dv_git_image
+	dv_debian_with debian-git git
 	git_server
 	envfile "on_up:
   - run: git clone -q http://127.0.0.1:$GH_PORT/repo.git /tmp/onup && cat /tmp/onup/file"
 	run "$DEVENV" up
 	assert_success
 	assert_output --partial hello-from-host
-	# During a session: one relay, no capability, no_new_privs, seccomp.
-	"$DEVENV" ssh -c 'sleep 2' &
-	local sess=$! relay=
-	for _ in $(seq 40); do
-		relay=$(pgrep -x -P "$sess" devenv-gitcred) && break
-		sleep 0.05
-	done
-	[[ -n $relay ]]
-	run grep -E '^(CapEff|CapPrm|CapBnd|NoNewPrivs|Seccomp):' "/proc/$relay/status"
-	assert_line --regexp '^CapEff:\s+0+$'
-	assert_line --regexp '^CapPrm:\s+0+$'
-	assert_line --regexp '^NoNewPrivs:\s+1$'
-	assert_line --regexp '^Seccomp:\s+2$'
-	# Its own session, and no terminal or file of the host's but its own.
-	[[ $(ps -o sid= -p "$relay" | tr -d ' ') == "$relay" ]]
-	wait "$sess"
-	! kill -0 "$relay" 2>/dev/null
+	# During a session: one relay, with no capability, no_new_privs,
+	# seccomp and a session of its own; it ends with the session.
+	session_relay 2
+	dv_assert_confined "$RELAY"
+	wait "$SESS"
+	dv_gone "$RELAY"
 	# Its socket went with it: only this session's is there.
 	run "$DEVENV" ssh -c 'ls -A /dev/shm'
 	assert_output --regexp '^devenv-git-[0-9a-f]{16}$'
 	# devenv killed outright: the relay does not outlive it.
-	"$DEVENV" ssh -c 'sleep 30' &
-	sess=$!
-	relay=
-	for _ in $(seq 40); do
-		relay=$(pgrep -x -P "$sess" devenv-gitcred) && break
-		sleep 0.05
-	done
-	[[ -n $relay ]]
-	kill -9 "$sess"
-	for _ in $(seq 40); do
-		kill -0 "$relay" 2>/dev/null || break
-		sleep 0.05
-	done
-	! kill -0 "$relay" 2>/dev/null
-	wait "$sess" || true
+	session_relay 30
+	kill -9 "$SESS"
+	dv_gone "$RELAY"
+	wait "$SESS" || true
 	# The env halted under a session: the session ends, and its relay.
-	"$DEVENV" ssh -c 'sleep 30' &
-	sess=$!
-	relay=
-	for _ in $(seq 40); do
-		relay=$(pgrep -x -P "$sess" devenv-gitcred) && break
-		sleep 0.05
-	done
-	[[ -n $relay ]]
+	session_relay 30
 	"$DEVENV" halt >/dev/null
-	wait "$sess" || true
-	! kill -0 "$relay" 2>/dev/null
+	wait "$SESS" || true
+	dv_gone "$RELAY"
 }
 
 @test "git_credentials: asked for at the trust prompt; an Envfile without it starts no relay" {
@@ -239,7 +180,7 @@ end"
 }
 
 @test "git_credentials: a session as the Envfile's user (keep-id without root) gets it too" {
-	dv_git_image
+	dv_debian_with debian-git git
 	git_server
 	envfile "user: dev"
 	run "$DEVENV" up -q

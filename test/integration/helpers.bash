@@ -154,9 +154,11 @@ dv_setup() {
 # which). Leftovers are found from the kernel's side (mount tables naming
 # the store, cgroup folders named with its store id), not through the
 # devenv under test, and only this store's: other devenvs may run here.
+# First it ends the test's ssh-agent, if it started one.
 dv_teardown() {
 	local store=${DV_STORE:-} dir id problems=0 i out
 	local -a pids=() leftovers=()
+	dv_ssh_agent_stop
 	[[ -n $store && -d $store ]] || return 0
 	cd / || return 1
 
@@ -307,6 +309,38 @@ dv_wait() {
 		((SECONDS < deadline)) || return 1
 		sleep 0.05
 	done
+}
+
+# dv_child PARENT NAME: the pid of PARENT's child process named NAME, once
+# it runs (waiting up to 5 s); fails, saying so, when none does.
+dv_child() {
+	if dv_wait 5 pgrep -x -P "$1" "$2" >/dev/null; then
+		pgrep -x -P "$1" "$2"
+	else
+		echo "dv_child: no process $2 under $1" >&2
+		return 1
+	fi
+}
+
+# dv_gone PID: the process PID ends (within 5 s); fails, saying so, if not.
+dv_gone() {
+	dv_wait 5 bash -c "! kill -0 $1 2>/dev/null" || {
+		echo "dv_gone: process $1 is still running" >&2
+		return 1
+	}
+}
+
+# dv_assert_confined PID: the process runs as devenv's host-side helpers do
+# (ARCHITECTURE "Host-side helpers"): no effective, permitted or ambient
+# capability, no_new_privs, a seccomp filter, in a session of its own.
+dv_assert_confined() {
+	run grep -E '^(CapEff|CapPrm|CapAmb|NoNewPrivs|Seccomp):' "/proc/$1/status"
+	assert_line --regexp '^CapEff:\s+0+$'
+	assert_line --regexp '^CapPrm:\s+0+$'
+	assert_line --regexp '^CapAmb:\s+0+$'
+	assert_line --regexp '^NoNewPrivs:\s+1$'
+	assert_line --regexp '^Seccomp:\s+2$'
+	assert_equal "$(ps -o sid= -p "$1" | tr -d ' ')" "$1"
 }
 
 # dv_envfile [PATH]: write stdin to PATH (default ./Envfile).
@@ -473,44 +507,52 @@ dv_debian_image() {
 	"$DEVENV" image load "$archive" "${1:-debian:bookworm}" >/dev/null
 }
 
-# dv_postgres_image: postgres:15 in the test's store: the stand-in for
-# Docker Hub's image (test/fixtures/postgres: Debian's PostgreSQL 15 and an
-# entrypoint honouring POSTGRES_PASSWORD), built on the shared Debian base
-# by up + commit in a scratch checkout, given the real image's Entrypoint,
-# Cmd and Env (test/fixtures/oci_config.py), and kept beside the base as
-# postgres15-KEY-rN.oci.tar for the rest of the run. Bump DV_POSTGRES_RECIPE
-# when test/fixtures/postgres changes.
-DV_POSTGRES_RECIPE=1
-dv_postgres_image() {
-	local base out
+# Images derived from the shared Debian base: each is built once per run,
+# by the first test that asks for it, and kept beside the base for the
+# rest of the run and the day's other runs.
+
+# _dv_derived_image NAME STEM RECIPE SRC [CONFIG]: NAME in the test's store,
+# loaded from $DV_TEST_BASE/STEM-KEY-rRECIPE.oci.tar (KEY: dv_debian_key).
+# The first caller makes that archive, under the base's lock while the
+# others wait: up + commit in a scratch copy of the checkout folder SRC,
+# whose Envfile builds on debian:bookworm, then CONFIG (JSON, optional) set
+# in the image's OCI config by test/fixtures/oci_config.py. It removes the
+# caller's own archives of STEM of other keys (earlier days). Skips or
+# fails as dv_debian_image when there is no base; a failed build's output
+# goes to stderr. Bump RECIPE when what SRC builds changes.
+_dv_derived_image() {
+	local name=$1 stem=$2 recipe=$3 src=$4 config=${5:-} base out
 	base=$(dv_debian_archive 2>/dev/null) || { dv_debian_image; return 1; }
-	out=$DV_TEST_BASE/postgres15-$(dv_debian_key)-r$DV_POSTGRES_RECIPE.oci.tar
+	out=$DV_TEST_BASE/$stem-$(dv_debian_key)-r$recipe.oci.tar
 	if [[ ! -s $out ]]; then
 		(
 			flock 9 || exit 1
 			[[ -s $out ]] && exit 0
-			_dv_build_postgres_archive "$base" "$out"
+			_dv_build_derived_archive "$base" "$stem" "$out" "$src" "$config"
 		) 9<"$DV_TEST_BASE" || return 1
 	fi
-	"$DEVENV" image load "$out" postgres:15 >/dev/null
+	"$DEVENV" image load "$out" "$name" >/dev/null
 }
 
-_dv_build_postgres_archive() {
-	local base=$1 out=$2 dir rc f
-	dir=$(mktemp -d "$DV_TEST_BASE/pgbuild.XXXXXX") || return 1
+_dv_build_derived_archive() {
+	local base=$1 stem=$2 out=$3 src=$4 config=$5 dir rc f
+	dir=$(mktemp -d "$DV_TEST_BASE/derive.XXXXXX") || return 1
 	(
 		set -e
 		export DEVENV_HOME=$dir/store
-		cp -r "$DV_ROOT/test/fixtures/postgres" "$dir/pg"
-		cd "$dir/pg"
+		cp -r "$src" "$dir/co"
+		cd "$dir/co"
 		git init -q .
 		"$DEVENV" image load "$base" debian:bookworm >/dev/null
 		"$DEVENV" up -q
-		"$DEVENV" commit postgres-build >/dev/null
+		"$DEVENV" commit derived-build >/dev/null
 		"$DEVENV" destroy -f >/dev/null
-		"$DEVENV" image save postgres-build "$dir/built.tar" >/dev/null
-		python3 "$DV_ROOT/test/fixtures/oci_config.py" "$dir/built.tar" "$out.tmp.$$" \
-			'{"Entrypoint":["/usr/local/bin/docker-entrypoint.sh"],"Cmd":["postgres"],"Env":["PATH=/usr/lib/postgresql/15/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin","PGDATA=/var/lib/postgresql/data","LANG=C.UTF-8"]}'
+		if [[ -n $config ]]; then
+			"$DEVENV" image save derived-build "$dir/built.tar" >/dev/null
+			python3 "$DV_ROOT/test/fixtures/oci_config.py" "$dir/built.tar" "$out.tmp.$$" "$config"
+		else
+			"$DEVENV" image save derived-build "$out.tmp.$$" >/dev/null
+		fi
 		chmod 0644 "$out.tmp.$$"
 		mv -f "$out.tmp.$$" "$out"
 	) >"$dir.log" 2>&1
@@ -518,10 +560,46 @@ _dv_build_postgres_archive() {
 	((rc)) && cat "$dir.log" >&2
 	rm -f "$out.tmp.$$" "$dir.log"
 	dv_rm_store "$dir"
-	for f in "$DV_TEST_BASE"/postgres15-*.oci.tar; do
-		[[ $f == "$out" || ! -O $f ]] || rm -f "$f"
+	# STEM's archives of other keys (STEM-DAY-MIRROR-rN-rM.oci.tar; a
+	# longer stem that starts with this one is another image's).
+	for f in "$DV_TEST_BASE/$stem"-*.oci.tar; do
+		[[ $f != "$out" && -O $f &&
+			${f#"$DV_TEST_BASE/$stem-"} =~ ^[0-9]{8}-[0-9a-f]{12}-r[0-9]+-r[0-9]+\.oci\.tar$ ]] && rm -f "$f"
 	done
 	return "$rc"
+}
+
+# dv_postgres_image: postgres:15 in the test's store: the stand-in for
+# Docker Hub's image (test/fixtures/postgres: Debian's PostgreSQL 15 and an
+# entrypoint honouring POSTGRES_PASSWORD), derived from the shared Debian
+# base and given the real image's Entrypoint, Cmd and Env. Bump
+# DV_POSTGRES_RECIPE when test/fixtures/postgres changes.
+DV_POSTGRES_RECIPE=1
+dv_postgres_image() {
+	_dv_derived_image postgres:15 postgres15 "$DV_POSTGRES_RECIPE" "$DV_ROOT/test/fixtures/postgres" \
+		'{"Entrypoint":["/usr/local/bin/docker-entrypoint.sh"],"Cmd":["postgres"],"Env":["PATH=/usr/lib/postgresql/15/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin","PGDATA=/var/lib/postgresql/data","LANG=C.UTF-8"]}'
+}
+
+# dv_debian_with NAME PKG...: NAME in the test's store: debian:bookworm with
+# Debian's packages PKG... (and what they recommend left out), derived from
+# the shared base once per run and package list. Neither apt's lists nor
+# the host keys openssh-server makes stay in the image. Bump
+# DV_DEBIAN_WITH_RECIPE when the step below changes.
+DV_DEBIAN_WITH_RECIPE=1
+dv_debian_with() {
+	local name=$1 src pkgs
+	shift
+	pkgs=$(printf '%s\n' "$@" | sort -u | paste -sd' ')
+	src=$(mktemp -d "${BATS_TEST_TMPDIR:?dv_debian_with runs inside a bats test}/debian-with.XXXXXX") || return 1
+	cat >"$src/Envfile" <<-EOF
+	image: debian:bookworm
+	provision:
+	  - run: >-
+	      apt-get update -q &&
+	      apt-get install -y -q --no-install-recommends $pkgs &&
+	      rm -rf /var/lib/apt/lists/* /etc/ssh/ssh_host_*
+	EOF
+	_dv_derived_image "$name" "bookworm+${pkgs// /+}" "$DV_DEBIAN_WITH_RECIPE" "$src"
 }
 
 # dv_registry_start DIR [IP [STORAGE]]: start Debian's docker-registry on a
@@ -632,4 +710,27 @@ dv_fetch() {
 		sleep 0.1
 	done
 	return 1
+}
+
+# dv_ssh_keygen FILE COMMENT: a new ed25519 key pair, no passphrase, at FILE
+# (private) and FILE.pub.
+dv_ssh_keygen() {
+	ssh-keygen -q -t ed25519 -N '' -C "$2" -f "$1"
+}
+
+# dv_ssh_agent_start [KEY...]: the test's own ssh-agent (its socket in
+# BATS_TEST_TMPDIR), holding the private keys KEY...; SSH_AUTH_SOCK and
+# SSH_AGENT_PID name it. dv_teardown ends it (dv_ssh_agent_stop), and
+# only it: an SSH_AGENT_PID the tests inherited is the user's own agent.
+dv_ssh_agent_start() {
+	eval "$(ssh-agent -s -a "${BATS_TEST_TMPDIR:?dv_ssh_agent_start runs inside a bats test}/agent.sock")" >/dev/null ||
+		return 1
+	DV_SSH_AGENT_PID=$SSH_AGENT_PID
+	(($# == 0)) || ssh-add -q "$@"
+}
+
+dv_ssh_agent_stop() {
+	[[ -n ${DV_SSH_AGENT_PID:-} ]] || return 0
+	kill "$DV_SSH_AGENT_PID" 2>/dev/null
+	DV_SSH_AGENT_PID=
 }

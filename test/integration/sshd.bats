@@ -16,62 +16,14 @@ setup() {
 	export HOME=$BATS_TEST_TMPDIR/home
 	mkdir -p "$HOME/.ssh"
 	chmod 0700 "$HOME/.ssh"
-	ssh-keygen -q -t ed25519 -N '' -C me@my-laptop -f "$HOME/.ssh/id_ed25519"
+	dv_ssh_keygen "$HOME/.ssh/id_ed25519" me@my-laptop
 }
-teardown() {
-	[[ -z ${SSH_AGENT_PID:-} ]] || kill "$SSH_AGENT_PID" 2>/dev/null || true
-	dv_teardown
-}
+teardown() { dv_teardown; }
 
-# dv_sshd_image: sshd:test in the test's store, Debian's openssh-server
-# and rsync on the shared Debian base, built by up + commit once per run
-# and kept beside it (as dv_postgres_image does). Bump the recipe when the
-# step changes.
-DV_SSHD_RECIPE=1
+# dv_sshd_image: sshd:test in the test's store: Debian with openssh-server,
+# rsync and perl-base (dv_debian_with; no host key: each env makes its own).
 dv_sshd_image() {
-	local base out
-	base=$(dv_debian_archive 2>/dev/null) || { dv_debian_image; return 1; }
-	out=$DV_TEST_BASE/sshd-$(dv_debian_key)-r$DV_SSHD_RECIPE.oci.tar
-	if [[ ! -s $out ]]; then
-		(
-			flock 9 || exit 1
-			[[ -s $out ]] && exit 0
-			_dv_build_sshd_archive "$base" "$out"
-		) 9<"$DV_TEST_BASE" || return 1
-	fi
-	"$DEVENV" image load "$out" sshd:test >/dev/null
-}
-
-_dv_build_sshd_archive() {
-	local base=$1 out=$2 dir rc
-	dir=$(mktemp -d "$DV_TEST_BASE/sshdbuild.XXXXXX") || return 1
-	(
-		set -e
-		export DEVENV_HOME=$dir/store
-		mkdir "$dir/b"
-		cd "$dir/b"
-		git init -q .
-		cat >Envfile <<-'EOF'
-		image: debian:bookworm
-		provision:
-		  - run: >-
-		      apt-get update -q &&
-		      apt-get install -y -q --no-install-recommends openssh-server rsync perl-base &&
-		      rm -rf /var/lib/apt/lists/* /etc/ssh/ssh_host_*
-		EOF
-		"$DEVENV" image load "$base" debian:bookworm >/dev/null
-		"$DEVENV" up -q
-		"$DEVENV" commit sshd-build >/dev/null
-		"$DEVENV" destroy -f >/dev/null
-		"$DEVENV" image save sshd-build "$out.tmp.$$" >/dev/null
-		chmod 0644 "$out.tmp.$$"
-		mv -f "$out.tmp.$$" "$out"
-	) >"$dir.log" 2>&1
-	rc=$?
-	((rc)) && cat "$dir.log" >&2
-	rm -f "$out.tmp.$$" "$dir.log"
-	dv_rm_store "$dir"
-	return "$rc"
+	dv_debian_with sshd:test openssh-server rsync perl-base
 }
 
 # The OpenSSH client on the entries ssh-config printed, with the test's key.
@@ -164,13 +116,12 @@ sshc() {
 	wait "$ssh_pid"
 
 	# A key the user's ~/.ssh/*.pub does not hold gets nowhere.
-	ssh-keygen -q -t ed25519 -N '' -f "$BATS_TEST_TMPDIR/other"
+	dv_ssh_keygen "$BATS_TEST_TMPDIR/other" other
 	run ssh -F "$HOME/cfg" -i "$BATS_TEST_TMPDIR/other" -o IdentitiesOnly=yes -o BatchMode=yes devenv-proj true
 	assert_failure 255
 	assert_output --partial "Permission denied"
 	# ... unless the user's agent holds it: its keys are authorised too.
-	eval "$(ssh-agent -s)" >/dev/null
-	ssh-add -q "$BATS_TEST_TMPDIR/other" 2>/dev/null
+	dv_ssh_agent_start "$BATS_TEST_TMPDIR/other"
 	run ssh -F "$HOME/cfg" -i "$BATS_TEST_TMPDIR/other" -o IdentitiesOnly=yes -o BatchMode=yes devenv-proj 'echo in'
 	assert_success
 	assert_output "in"
