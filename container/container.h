@@ -20,6 +20,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <seccomp.h>
 #include <sys/types.h>
 
 #include "util/error.h"
@@ -447,5 +448,33 @@ int ctr_cgroup_kill(const struct dv_strv *paths, struct dv_error *err);
  * pid file said nothing). */
 int ctr_outbound_start(const char *tool, bool pasta, pid_t pid, int *exit_w, pid_t *out,
 		       struct dv_error *err);
+
+/* confine.c: the sandbox of devenv's own host-side helpers (the network
+ * helper, ssh-proxy's relay, the ssh agent filter, the credential relay),
+ * entered once each holds what it needs: every capability dropped
+ * (bounding and ambient too), securebits locked, optionally other ids,
+ * no_new_privs, then a seccomp filter of calls (system call numbers,
+ * SCMP_SYS) and rules (one argument compared each). */
+struct ctr_confine_rule {
+	int call;
+	struct scmp_arg_cmp arg; /* SCMP_A0(SCMP_CMP_EQ, AF_INET, 0) ... */
+};
+struct ctr_confine {
+	const char *who; /* "the relay": for messages */
+	const int *calls;
+	size_t n_calls;
+	const struct ctr_confine_rule *rules;
+	size_t n_rules;
+	bool deny_list; /* calls and rules refused (EPERM), the rest allowed;
+				 else an allow-list: they (and mmap, mprotect without
+				 PROT_EXEC) allowed, anything else kills the process */
+	bool set_ids;   /* become uid and gid, with no supplementary groups */
+	uid_t uid;
+	gid_t gid;
+	bool unprivileged_ok; /* without CAP_SETPCAP (an ordinary user's process, with
+				 no capability to lose) go on; else an error */
+	bool keep_dumpable;   /* leave PR_SET_DUMPABLE as it is */
+};
+int ctr_confine(const struct ctr_confine *c, struct dv_error *err);
 
 #endif

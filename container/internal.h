@@ -15,7 +15,8 @@
  * session.c   a session's own idmapped view of the checkout (ctr_exec as other ids)
  * relay.c     copying between the host's fds and a container's pipes or pty
  * secrets.c   secrets as files on a read-only tmpfs at /run/secrets
- * relay_confine.c  that relay with no capability, under seccomp (ssh-proxy's)
+ * relay_confine.c  that relay with no capability, under seccomp (ssh-proxy's calls)
+ * confine.c   ctr_confine: the sandbox of devenv's host-side helpers (their calls are theirs)
  * noaudit.c   a sandbox whose audit socket is "not in the kernel" (the env's sshd)
  * sandbox.c   no_new_privs, capabilities, seccomp: the last steps before exec
  * seccomp.c   Docker-format seccomp profiles compiled to BPF (seccomp_blob.S embeds the default)

@@ -7,24 +7,19 @@
  * bytes between its stdio and the command's pipes, reads its signalfd and
  * reaps the supervisor. So it keeps no capability in any set and cannot
  * get one back (securebits locked, no_new_privs) and loads a seccomp
- * allow-list of what that loop and devenv's exit call, as devenv-net does
- * (hostnet/confine.c): a bug in the relay that the bytes of an ssh
- * connection could reach gives an unprivileged process that can only
- * copy them, not root on the host. Anything else kills it (the lifeline's
+ * allow-list of what that loop and devenv's exit call (ctr_confine in
+ * confine.c, as devenv's other host-side helpers do): a bug in the relay
+ * that the bytes of an ssh connection could reach gives an unprivileged
+ * process that can only copy them, not root on the host. Anything else kills it (the lifeline's
  * EOF then ends the command's session).
  */
-#include <errno.h>
-#include <linux/capability.h>
-#include <linux/securebits.h>
 #include <seccomp.h>
-#include <sys/mman.h>
-#include <sys/prctl.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include "container/internal.h"
 #include "util/banned.h"
 
+/* The relay's loop and its way out (mmap and mprotect without PROT_EXEC:
+ * confine.c); no socket, no file opened. */
 static const int allowed[] = {
 	/* the relay (container/relay.c) */
 	SCMP_SYS(read),
@@ -59,54 +54,19 @@ static const int allowed[] = {
 	SCMP_SYS(exit_group),
 };
 
-static int filter(struct dv_error *err)
-{
-	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
-	int r = ctx ? 0 : -ENOMEM;
-
-	for (size_t i = 0; r == 0 && i < sizeof(allowed) / sizeof(allowed[0]); i++) {
-		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed[i], 0);
-		if (r == -EDOM || r == -EFAULT) /* not a call of this arch */
-			r = 0;
-	}
-	if (r == 0)
-		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,
-				     SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
-	if (r == 0)
-		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1,
-				     SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
-	if (r == 0)
-		r = seccomp_load(ctx);
-	if (ctx)
-		seccomp_release(ctx);
-	if (r < 0)
-		return dv_err(err, -r, "cannot load the relay's seccomp filter");
-	return 0;
-}
-
 int ctr_relay_confine(struct dv_error *err)
 {
-	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
-	struct __user_cap_data_struct none[2] = { { 0 } };
+	/* Without CAP_SETPCAP (in a user namespace of ours) the securebits
+	 * and the bounding set are refused, and moot: we hold no capability
+	 * over the host there anyway. The relay stays dumpable, as before
+	 * it shared ctr_confine. */
+	struct ctr_confine c = {
+		.who = "the relay",
+		.calls = allowed,
+		.n_calls = sizeof(allowed) / sizeof(allowed[0]),
+		.unprivileged_ok = true,
+		.keep_dumpable = true,
+	};
 
-	/* Root's special cases off for good; needs CAP_SETPCAP, so first
-	 * (without it, in a user namespace of ours, skipped: we hold no
-	 * capability over the host there anyway). */
-	if (prctl(PR_SET_SECUREBITS,
-		  SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP_LOCKED |
-			  SECBIT_KEEP_CAPS_LOCKED | SECBIT_NO_CAP_AMBIENT_RAISE |
-			  SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED,
-		  0, 0, 0) < 0 &&
-	    errno != EPERM)
-		return dv_err(err, errno, "cannot set the relay's securebits");
-	for (int c = 0; prctl(PR_CAPBSET_READ, c, 0, 0, 0) >= 0; c++)
-		if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EPERM)
-			return dv_err(err, errno, "cannot drop capability %d", c);
-	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
-		return dv_err(err, errno, "cannot clear the ambient capabilities");
-	if (syscall(SYS_capset, &hdr, none) < 0)
-		return dv_err(err, errno, "cannot drop the relay's capabilities");
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		return dv_err(err, errno, "cannot set no_new_privs");
-	return filter(err);
+	return ctr_confine(&c, err);
 }

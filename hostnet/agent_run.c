@@ -21,16 +21,12 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
-#include <linux/capability.h>
-#include <linux/securebits.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
@@ -46,7 +42,9 @@
 #include "util/fs.h"
 #include "util/banned.h"
 
-/* The loop's calls (agent.c) and its way out; anything else kills it. */
+/* The loop's calls (agent.c) and its way out (mmap and mprotect without
+ * PROT_EXEC: container/confine.c); anything else kills it. No file is
+ * opened and no socket made or connected. */
 static const int allowed[] = {
 	SCMP_SYS(read),          SCMP_SYS(write),          SCMP_SYS(recvfrom),
 	SCMP_SYS(sendto),        SCMP_SYS(close),          SCMP_SYS(poll),
@@ -59,58 +57,24 @@ static const int allowed[] = {
 	SCMP_SYS(exit),          SCMP_SYS(exit_group),
 };
 
-static int filter(void)
-{
-	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
-	int r = ctx ? 0 : -ENOMEM;
-
-	for (size_t i = 0; r == 0 && i < sizeof(allowed) / sizeof(allowed[0]); i++) {
-		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed[i], 0);
-		if (r == -EDOM || r == -EFAULT) /* not a call of this arch */
-			r = 0;
-	}
-	/* malloc maps memory; nothing maps code */
-	if (r == 0)
-		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,
-				     SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
-	if (r == 0)
-		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1,
-				     SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
-	if (r == 0)
-		r = seccomp_load(ctx);
-	if (ctx)
-		seccomp_release(ctx);
-	return r;
-}
-
-/* As hostnet/confine.c's, with the filter above. */
+/* Without CAP_SETPCAP (`devenv ssh` of a rootless store runs as the user,
+ * with no capability to lose) the securebits and the bounding set are
+ * refused, and moot: no_new_privs and the filter (no execve) keep it that
+ * way. The error is the caller's to drop: the child only exits. */
 static int confine(const struct hnet_ids *ids)
 {
-	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
-	struct __user_cap_data_struct none[2] = { { 0 } };
+	struct dv_error err = { 0 };
+	struct ctr_confine c = {
+		.who = "the agent filter",
+		.calls = allowed,
+		.n_calls = sizeof(allowed) / sizeof(allowed[0]),
+		.set_ids = ids->set,
+		.uid = ids->uid,
+		.gid = ids->gid,
+		.unprivileged_ok = true,
+	};
 
-	/* Without CAP_SETPCAP (`devenv ssh` of a rootless store runs as the
-	 * user, with no capability to lose) these two are refused, and moot:
-	 * no_new_privs and the filter (no execve) keep it that way. */
-	if (prctl(PR_SET_SECUREBITS,
-		  SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP_LOCKED |
-			  SECBIT_KEEP_CAPS_LOCKED | SECBIT_NO_CAP_AMBIENT_RAISE |
-			  SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED,
-		  0, 0, 0) < 0 &&
-	    errno != EPERM)
-		return -1;
-	for (int c = 0; prctl(PR_CAPBSET_READ, c, 0, 0, 0) >= 0; c++)
-		if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EPERM)
-			return -1;
-	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
-		return -1;
-	if (ids->set && (setgroups(0, NULL) < 0 || setresgid(ids->gid, ids->gid, ids->gid) < 0 ||
-			 setresuid(ids->uid, ids->uid, ids->uid) < 0))
-		return -1;
-	if (syscall(SYS_capset, &hdr, none) < 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0 ||
-	    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		return -1;
-	return filter() < 0 ? -1 : 0;
+	return ctr_confine(&c, &err);
 }
 
 static bool in_other_userns(pid_t pid)

@@ -34,10 +34,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/capability.h>
 #include <linux/magic.h>
 #include <linux/openat2.h>
-#include <linux/securebits.h>
 #include <poll.h>
 #include <sched.h>
 #include <seccomp.h>
@@ -290,7 +288,8 @@ out:
 
 /* The git it runs inherits this: no way back to privilege or out of the
  * host's namespaces, no kernel surface a credential helper has no use for,
- * no typing into a terminal. */
+ * no typing into a terminal (ctr_confine, container/confine.c, with these
+ * refused with EPERM). */
 static int confine(struct dv_error *err)
 {
 	static const int denied[] = {
@@ -341,44 +340,24 @@ static int confine(struct dv_error *err)
 		SCMP_SYS(request_key),
 		SCMP_SYS(keyctl),
 	};
-	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
-	struct __user_cap_data_struct none[2] = { { 0 } };
-	scmp_filter_ctx ctx;
-	int r = 0;
+	/* typing into the terminal of whoever ran devenv */
+	static const struct ctr_confine_rule rules[] = {
+		{ SCMP_SYS(ioctl), SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, TIOCSTI) },
+	};
+	/* A deny-list, not an allow-list: the host's credential helpers,
+	 * which git runs under it, can be anything. Without CAP_SETPCAP (an
+	 * ordinary user) there is no capability to drop. */
+	struct ctr_confine c = {
+		.who = "the credential relay",
+		.calls = denied,
+		.n_calls = sizeof(denied) / sizeof(denied[0]),
+		.rules = rules,
+		.n_rules = sizeof(rules) / sizeof(rules[0]),
+		.deny_list = true,
+		.unprivileged_ok = true,
+	};
 
-	/* As hnet_confine: uid 0 gets no capability back from exec or setuid. */
-	if (prctl(PR_SET_SECUREBITS,
-		  SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP_LOCKED |
-			  SECBIT_KEEP_CAPS_LOCKED | SECBIT_NO_CAP_AMBIENT_RAISE |
-			  SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED,
-		  0, 0, 0) < 0 &&
-	    errno != EPERM) /* no CAP_SETPCAP: an ordinary user has nothing to drop */
-		return dv_err(err, errno, "cannot set the credential relay's securebits");
-	for (int cap = 0; prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; cap++)
-		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EPERM)
-			return dv_err(err, errno, "cannot drop capability %d", cap);
-	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
-	if (syscall(SYS_capset, &hdr, none) < 0)
-		return dv_err(err, errno, "cannot drop the credential relay's capabilities");
-	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		return dv_err(err, errno, "cannot set no_new_privs");
-	ctx = seccomp_init(SCMP_ACT_ALLOW);
-	if (!ctx)
-		return dv_err(err, ENOMEM, "seccomp_init");
-	for (size_t i = 0; r == 0 && i < sizeof(denied) / sizeof(denied[0]); i++) {
-		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), denied[i], 0);
-		if (r == -EDOM || r == -EFAULT)
-			r = 0;
-	}
-	if (r == 0)
-		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(ioctl), 1,
-				     SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, TIOCSTI));
-	if (r == 0)
-		r = seccomp_load(ctx);
-	seccomp_release(ctx);
-	if (r < 0)
-		return dv_err(err, -r, "cannot load the credential relay's seccomp filter");
-	return 0;
+	return ctr_confine(&c, err);
 }
 
 static void relay_main(int sock, int lifeline, int shm, const char *name,

@@ -7,7 +7,7 @@
  * holder.c   who holds a taken host port (pid and name), for `up`'s error
  * maker.c    the socket maker in the env's network namespace, and asking it
  * forward.c  the relay loop between the host's ports and the env's
- * confine.c  the helper's and the maker's sandbox: no ids, no caps, seccomp
+ * confine.c  the helper's and the maker's sandbox (ctr_confine): owner's ids, no caps, seccomp
  * agent.c    the filtering ssh agent's loop (the agent protocol)
  * agent_run.c  starting it: its socket in the env, its sandbox, its end
  *
