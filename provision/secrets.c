@@ -63,8 +63,30 @@ static int read_file(const struct env_spec *spec, const struct env_secret *s, ch
 	if (fd < 0)
 		return fail(spec, s, err, "'%s' %s", s->source,
 			    errno == EINVAL ? "is not a regular file" : strerror(errno));
-	if (dv_read_all(fd, out, len, err) < 0)
-		return dv_err_prefix(err, "secret '%s'", s->name);
+	/* No more than one byte over the limit: a file of the checkout is
+	 * the env's to grow. */
+	{
+		struct dv_buf b = { 0 };
+		char buf[16384];
+
+		for (;;) {
+			ssize_t n = read(fd, buf, sizeof(buf));
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0) {
+				dv_secret_free(b.s, b.len);
+				return fail(spec, s, err, "cannot read '%s': %s", s->source,
+					    strerror(errno));
+			}
+			if (n == 0 || b.len > SECRET_MAX)
+				break;
+			dv_buf_add(&b, buf, (size_t)n);
+		}
+		explicit_bzero(buf, sizeof(buf));
+		*len = b.len;
+		*out = b.s ? b.s : dv_xstrdup("");
+	}
 	return 0;
 }
 
