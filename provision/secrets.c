@@ -6,7 +6,7 @@
  * A relative `file:` is opened beneath the checkout with no symlink on the
  * way and must be a regular file; an absolute one is the developer's own
  * (a trust request) and opened as it is; `env:` is the host variable;
- * `command:` runs `/bin/sh -c CMD` in the checkout, stdin empty, stderr
+ * `command:` runs `/bin/sh -c CMD` from "/", stdin empty, stderr
  * the developer's, its stdout (trailing newlines dropped) the value.
  */
 #include <errno.h>
@@ -110,8 +110,10 @@ static int run_command(const struct env_spec *spec, const struct env_secret *s, 
 	if (pid == 0) {
 		int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
-		if (null < 0 || dup2(null, 0) < 0 || dup2(p[1], 1) < 0 ||
-		    (spec->checkout && chdir(spec->checkout) < 0))
+		/* From "/", as the credential relay's git: never the checkout,
+		 * whose files (a script it names, a .git of its own) the env
+		 * can write. */
+		if (null < 0 || dup2(null, 0) < 0 || dup2(p[1], 1) < 0 || chdir("/") < 0)
 			_exit(127);
 		execl("/bin/sh", "sh", "-c", s->source, (char *)NULL);
 		_exit(127);

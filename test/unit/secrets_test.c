@@ -208,6 +208,30 @@ static void test_big_file(void **state)
 	rmdir(dir);
 }
 
+/* A secret command runs on the host, never from the checkout, whose files
+ * (a .git of an unpacked project, a script it names) the env can write. */
+static void test_command_not_in_checkout(void **state)
+{
+	dv_autofree char *dir = tmpdir();
+	static const char text[] = "secrets:\n  cwd: { command: 'pwd; echo tail' }\n";
+	struct env_spec spec = { 0 };
+	struct dv_error err = { 0 };
+	struct prov_secrets s;
+
+	(void)state;
+	if (envfile_parse(text, strlen(text), "Envfile", dir, dir, &spec, &err) < 0)
+		fail_msg("parse: %s", err.msg);
+	spec.checkout = dv_xstrdup(dir);
+	if (prov_secrets_read(&spec, PROV_SECRETS_ALL, &s, &err) < 0)
+		fail_msg("read: %s", err.msg);
+	assert_int_equal(s.n, 1);
+	assert_int_equal(s.v[0].len, strlen("/\ntail"));
+	assert_memory_equal(s.v[0].data, "/\ntail", s.v[0].len);
+	prov_secrets_release(&s);
+	env_spec_release(&spec);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -215,6 +239,7 @@ int main(void)
 		cmocka_unit_test(test_scan),
 		cmocka_unit_test(test_trust),
 		cmocka_unit_test(test_big_file),
+		cmocka_unit_test(test_command_not_in_checkout),
 	};
 
 	return cmocka_run_group_tests_name("secrets", tests, NULL, NULL);
