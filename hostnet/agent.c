@@ -108,6 +108,7 @@ struct agent_state {
 	struct {
 		char fp[HNET_AGENT_FP_MAX];
 		char comment[128];
+		bool exact; /* comment is the agent's, byte for byte */
 	} known[64];
 	size_t n_known;
 };
@@ -245,18 +246,21 @@ static unsigned char *identities(struct agent_state *a, size_t *out_len)
 		const unsigned char *blob, *comment, *start = p;
 		uint32_t blen, clen;
 		char fp[HNET_AGENT_FP_MAX], c[128];
+		bool exact;
 
 		if (!get_string(&p, end, &blob, &blen) || !get_string(&p, end, &comment, &clen))
 			goto fail;
 		hnet_agent_fingerprint(blob, blen, fp);
 		shown(comment, clen, c, sizeof(c));
+		exact = clen == strlen(c) && !memcmp(c, comment, clen);
 		if (a->n_known < sizeof(a->known) / sizeof(a->known[0])) {
 			memcpy(a->known[a->n_known].fp, fp, sizeof(fp));
 			memcpy(a->known[a->n_known].comment, c, sizeof(c));
+			a->known[a->n_known].exact = exact;
 			a->n_known++;
 		}
 		/* the comment as the agent has it, byte for byte */
-		if (!listed(a, fp, clen == strlen(c) && !memcmp(c, comment, clen) ? c : NULL))
+		if (!listed(a, fp, exact ? c : NULL))
 			continue;
 		memcpy(o, start, (size_t)(p - start));
 		o += p - start;
@@ -274,14 +278,16 @@ fail:
 	return NULL;
 }
 
-static const char *comment_of(struct agent_state *a, const char *fp, bool refresh)
+static const char *comment_of(struct agent_state *a, const char *fp, bool refresh, bool *exact)
 {
 	size_t len;
 
 	for (int round = 0; round < 2; round++) {
 		for (size_t i = 0; i < a->n_known; i++)
-			if (strcmp(a->known[i].fp, fp) == 0)
+			if (strcmp(a->known[i].fp, fp) == 0) {
+				*exact = a->known[i].exact;
 				return a->known[i].comment;
+			}
 		if (!refresh || round)
 			break;
 		free(identities(a, &len));
@@ -357,6 +363,7 @@ static unsigned char *handle(struct agent_state *a, const unsigned char *msg, ui
 	uint32_t blen, alen;
 	char fp[HNET_AGENT_FP_MAX];
 	const char *comment;
+	bool exact = false;
 
 	if (msg[0] == AGENT_REQUEST_IDENTITIES)
 		return identities(a, out_len);
@@ -373,13 +380,14 @@ static unsigned char *handle(struct agent_state *a, const unsigned char *msg, ui
 		return NULL;
 	}
 	hnet_agent_fingerprint(blob, blen, fp);
-	comment = comment_of(a, fp, true);
+	comment = comment_of(a, fp, true, &exact);
 	if (!comment && a->pol->mode == HNET_AGENT_LIST && !listed(a, fp, NULL)) {
 		log_line(a, "%s: sign with %s (a key the agent does not hold): refused",
 			 a->pol->who, fp);
 		return NULL;
 	}
-	if (!listed(a, fp, comment)) {
+	/* by its comment only as the agent has it (as in the listing) */
+	if (!listed(a, fp, exact ? comment : NULL)) {
 		log_line(a, "%s: sign with %s (%s): refused (not in ssh_agent)", a->pol->who, fp,
 			 comment ? comment : "");
 		return NULL;

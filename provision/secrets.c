@@ -6,7 +6,7 @@
  * A relative `file:` is opened beneath the checkout with no symlink on the
  * way and must be a regular file; an absolute one is the developer's own
  * (a trust request) and opened as it is; `env:` is the host variable;
- * `command:` runs `/bin/sh -c CMD` in the checkout, stdin empty, stderr
+ * `command:` runs `/bin/sh -c CMD` from "/", stdin empty, stderr
  * the developer's, its stdout (trailing newlines dropped) the value.
  */
 #include <errno.h>
@@ -63,8 +63,30 @@ static int read_file(const struct env_spec *spec, const struct env_secret *s, ch
 	if (fd < 0)
 		return fail(spec, s, err, "'%s' %s", s->source,
 			    errno == EINVAL ? "is not a regular file" : strerror(errno));
-	if (dv_read_all(fd, out, len, err) < 0)
-		return dv_err_prefix(err, "secret '%s'", s->name);
+	/* No more than one byte over the limit: a file of the checkout is
+	 * the env's to grow. */
+	{
+		struct dv_buf b = { 0 };
+		char buf[16384];
+
+		for (;;) {
+			ssize_t n = read(fd, buf, sizeof(buf));
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0) {
+				dv_secret_free(b.s, b.len);
+				return fail(spec, s, err, "cannot read '%s': %s", s->source,
+					    strerror(errno));
+			}
+			if (n == 0 || b.len > SECRET_MAX)
+				break;
+			dv_buf_add(&b, buf, (size_t)n);
+		}
+		explicit_bzero(buf, sizeof(buf));
+		*len = b.len;
+		*out = b.s ? b.s : dv_xstrdup("");
+	}
 	return 0;
 }
 
@@ -88,8 +110,10 @@ static int run_command(const struct env_spec *spec, const struct env_secret *s, 
 	if (pid == 0) {
 		int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
-		if (null < 0 || dup2(null, 0) < 0 || dup2(p[1], 1) < 0 ||
-		    (spec->checkout && chdir(spec->checkout) < 0))
+		/* From "/", as the credential relay's git: never the checkout,
+		 * whose files (a script it names, a .git of its own) the env
+		 * can write. */
+		if (null < 0 || dup2(null, 0) < 0 || dup2(p[1], 1) < 0 || chdir("/") < 0)
 			_exit(127);
 		execl("/bin/sh", "sh", "-c", s->source, (char *)NULL);
 		_exit(127);

@@ -226,7 +226,17 @@ static char *shown(const char *s)
 {
 	struct dv_buf b = { 0 };
 
-	dv_buf_add_safe(&b, s, strlen(s));
+	/* A backslash doubled, so that "\x0a" typed out is not a newline's
+	 * escape, in the prompt nor in the digest (a changed value asks). */
+	for (;;) {
+		size_t n = strcspn(s, "\\");
+
+		dv_buf_add_safe(&b, s, n);
+		if (!s[n])
+			break;
+		dv_buf_adds(&b, "\\\\");
+		s += n + 1;
+	}
 	return dv_buf_steal(&b);
 }
 
@@ -491,11 +501,9 @@ static char *agent_keys(const struct env_agent *a)
 		return dv_xstrdup("all keys");
 	dv_buf_add(&b, "keys ", 5);
 	for (size_t i = 0; i < a->keys.n; i++) {
-		if (i)
-			dv_buf_add(&b, ", ", 2);
-		dv_buf_add(&b, "'", 1);
-		dv_buf_add_safe(&b, a->keys.v[i], strlen(a->keys.v[i]));
-		dv_buf_add(&b, "'", 1);
+		dv_autofree char *k = shown(a->keys.v[i]);
+
+		dv_buf_addf(&b, "%s'%s'", i ? ", " : "", k);
 	}
 	return dv_buf_steal(&b);
 }

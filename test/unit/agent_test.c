@@ -109,6 +109,8 @@ static size_t msg(unsigned char *out, unsigned char type, int nstr, ...)
 /* The fake agent: two keys (the real blob "unit-key", a made-up one
  * "other-key"); a sign request gets 14 and is counted in *signs (as a
  * byte sent back on `report`). */
+static const char *other_comment = "other-key";
+
 static _Noreturn void fake_agent(int fd, int report)
 {
 	unsigned char blob[64], in[4096], out[4096];
@@ -137,9 +139,9 @@ static _Noreturn void fake_agent(int fd, int report)
 			put32(out + off, sizeof(other) - 1);
 			memcpy(out + off + 4, other, sizeof(other) - 1);
 			off += 4 + sizeof(other) - 1;
-			put32(out + off, 9);
-			memcpy(out + off + 4, "other-key", 9);
-			off += 13;
+			put32(out + off, (uint32_t)strlen(other_comment));
+			memcpy(out + off + 4, other_comment, strlen(other_comment));
+			off += 4 + strlen(other_comment);
 			put32(out, (uint32_t)(off - 4));
 		} else {
 			if (in[4] == 13 && write(report, "s", 1) != 1)
@@ -246,11 +248,75 @@ static void test_filter(void **state)
 	rmdir(tmpl);
 }
 
+/* A comment is compared as the agent has it: a key whose comment holds a
+ * control character ("other\1key", shown "other?key" in the log) is not
+ * the Envfile's "other?key", for a listing nor for a signature. */
+static void test_comment_as_is(void **state)
+{
+	static const char *const keys[] = { "other?key" };
+	int up[2], life[2], report[2], lst, cli;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	unsigned char m[4096], ans[4096];
+	char tmpl[] = "/tmp/agent_test.XXXXXX", signs[8];
+	pid_t agent, filter;
+
+	(void)state;
+	other_comment = "other\001key";
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, up), 0);
+	assert_int_equal(pipe2(life, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(report, O_CLOEXEC | O_NONBLOCK), 0);
+	assert_non_null(mkdtemp(tmpl));
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/s", tmpl);
+	lst = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_int_equal(bind(lst, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(lst, 4), 0);
+	agent = fork();
+	if (agent == 0) {
+		close(life[1]);
+		fake_agent(up[1], report[1]);
+	}
+	filter = fork();
+	if (filter == 0) {
+		struct hnet_agent_policy pol = { .mode = HNET_AGENT_LIST,
+						 .keys = keys,
+						 .n_keys = 1,
+						 .env_name = "t",
+						 .who = "ssh",
+						 .log_fd = -1,
+						 .tty_fd = -1,
+						 .hold_fd = -1 };
+
+		close(life[1]);
+		_exit(hnet_agent_serve(&pol, lst, up[0], life[0]));
+	}
+	close(life[0]);
+	cli = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_int_equal(connect(cli, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(ask(cli, m, msg(m, 11, 0), ans, sizeof(ans)), 12);
+	assert_int_equal(get32(ans + 1), 0);
+	assert_int_equal(ask(cli, m,
+			     msg(m, 13, 2, "not-a-real-key-blob", (size_t)19, "data", (size_t)4),
+			     ans, sizeof(ans)),
+			 5);
+	assert_int_equal(read(report[0], signs, sizeof(signs)), -1); /* no sign request */
+	close(cli);
+	close(life[1]);
+	assert_int_equal(waitpid(filter, NULL, 0), filter);
+	close(up[0]);
+	close(up[1]);
+	kill(agent, SIGKILL);
+	waitpid(agent, NULL, 0);
+	unlink(sa.sun_path);
+	rmdir(tmpl);
+	other_comment = "other-key";
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fingerprint),
 		cmocka_unit_test(test_filter),
+		cmocka_unit_test(test_comment_as_is),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

