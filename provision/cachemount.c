@@ -6,7 +6,11 @@
  *
  * Keyed by the env id (the checkout's real path and its Envfile's), so a
  * project never reads what another project's steps left there, and two
- * checkouts of one project have a cache each; one env's builds are one
+ * checkouts of one project have a cache each. A path is not a project,
+ * though: one cloned where a destroyed one was gets the same id. So
+ * caches/<env id>/+checkout records the checkout (device and inode of its
+ * root) and a build of another checkout empties the folder before its
+ * steps may read (or poison) what is there. One env's builds are one
  * at a time (its lock), so a cache folder has one writer. The mount's
  * target is made in the build container's skeleton (container/overlay.c),
  * never in the step's upper: the layer holds neither what the cache holds
@@ -21,8 +25,10 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "provision.h"
@@ -31,6 +37,9 @@
 #include "util/banned.h"
 
 #define CACHES "caches"
+/* Beside the cache folders, a file no cache's name can be (a name never
+ * starts with '+', and df and gc look at folders only). */
+#define CHECKOUT_STAMP "+checkout"
 
 static char *cache_name(const char *path)
 {
@@ -61,6 +70,41 @@ static size_t step_caches(const struct env_spec *spec, const struct env_step *st
 	return n;
 }
 
+/* caches/<env id> is this checkout's: empty it when the stamp names
+ * another (or none: made before the stamp), then stamp it. */
+static int cache_claim(const struct layer_store *st, const char *env_id, const char *checkout,
+		       struct dv_error *err)
+{
+	dv_autofree char *dir = dv_xasprintf(CACHES "/%s", env_id);
+	dv_autofree char *stamp = dv_xasprintf(CACHES "/%s/" CHECKOUT_STAMP, env_id);
+	char want[48], have[48] = "";
+	struct stat sb;
+	ssize_t r = -1;
+	int fd;
+
+	if (stat(checkout, &sb) < 0)
+		return dv_err(err, errno, "cannot read the checkout '%s'", checkout);
+	snprintf(want, sizeof(want), "%llu:%llu\n", (unsigned long long)sb.st_dev,
+		 (unsigned long long)sb.st_ino);
+	fd = openat(st->root_fd, stamp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0) {
+		r = read(fd, have, sizeof(have) - 1);
+		close(fd);
+	}
+	have[r > 0 ? r : 0] = '\0';
+	if (strcmp(have, want) == 0)
+		return 0;
+	if (dv_rm_tree_at(st->root_fd, dir, err) < 0 ||
+	    dv_mkdirat_ok(st->root_fd, dir, 0755, err) < 0)
+		return -1;
+	fd = openat(st->root_fd, stamp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return dv_err(err, errno, "cannot write '%s/%s'", st->root, stamp);
+	r = dv_write_full(fd, want, strlen(want), err);
+	close(fd);
+	return r < 0 ? -1 : 0;
+}
+
 int prov_cache_mounts(struct prov_ctr *c, const struct layer_store *st, const struct env_spec *spec,
 		      const struct env_step *step, const char *env_id, struct dv_error *err)
 {
@@ -78,7 +122,8 @@ int prov_cache_mounts(struct prov_ctr *c, const struct layer_store *st, const st
 	{
 		dv_autofree char *rel = dv_xasprintf(CACHES "/%s", env_id);
 
-		if (dv_mkdirat_ok(st->root_fd, rel, 0755, err) < 0)
+		if (dv_mkdirat_ok(st->root_fd, rel, 0755, err) < 0 ||
+		    cache_claim(st, env_id, spec->checkout, err) < 0)
 			return -1;
 	}
 	for (size_t i = 0; i < n; i++) {

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/openat2.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -197,11 +198,21 @@ static int read_some(const struct env_spec *spec, unsigned which, const struct d
 	for (size_t i = 0; i < spec->n_secrets; i++) {
 		const struct env_secret *s = &spec->secrets[i];
 		struct dv_secret *d;
+		/* A devenv holding a secret dumps no core: a crash (a BUG's
+		 * abort) would write its memory where a core handler keeps
+		 * it. Lowering the soft limit needs no privilege, and unlike
+		 * PR_SET_DUMPABLE it leaves /proc/PID of our children ours;
+		 * the hard limit stays, so a process of the env may raise it. */
+		struct rlimit core;
 		char *data = NULL, size[32];
 		size_t len = 0, trimmed;
 
 		if (!wanted(spec, s->name, which, names))
 			continue;
+		if (getrlimit(RLIMIT_CORE, &core) == 0 && core.rlim_cur) {
+			core.rlim_cur = 0;
+			(void)setrlimit(RLIMIT_CORE, &core);
+		}
 		if (read_one(spec, s, &data, &len, err) < 0) {
 			prov_secrets_release(out);
 			return -1;

@@ -137,6 +137,33 @@ top_layer() {
 	[[ $(fetched) == 2 ]]
 }
 
+@test "a project cloned where a destroyed one was gets the same env id, not its caches" {
+	dv_busybox_image
+	serve
+	fetch_envfile one
+	"$DEVENV" up
+	local id
+	id=$(env_id)
+	[[ $(fetched) == 1 ]]
+	"$DEVENV" destroy -f
+	# The same folder, another repository: its steps must neither read
+	# what the first one's left nor leave anything for the next.
+	cd ..
+	rm -rf "$DV_CHECKOUT"
+	mkdir "$DV_CHECKOUT"
+	cd "$DV_CHECKOUT"
+	git init -q .
+	fetch_envfile other
+	"$DEVENV" up
+	[[ $(env_id) == "$id" ]]
+	[[ $(fetched) == 2 ]]
+	# ...while the same checkout's next build still finds its cache.
+	"$DEVENV" destroy -f
+	fetch_envfile third
+	"$DEVENV" up
+	[[ $(fetched) == 2 ]]
+}
+
 @test "a cache on a copy step, a relative or runtime path, or one inside another is an Envfile error with its position" {
 	dv_busybox_image
 	printf 'image: busybox\nprovision:\n  - copy: Envfile\n    to: /e\n    cache: [/c]\n' | dv_envfile

@@ -232,6 +232,41 @@ static void test_command_not_in_checkout(void **state)
 	rmdir(dir);
 }
 
+/* A devenv holding a secret dumps no core (its soft limit is 0); the hard
+ * limit stays, for the env's processes to raise. */
+static void test_no_core(void **state)
+{
+	dv_autofree char *dir = tmpdir();
+	static const char text[] = "secrets:\n  tok: { env: DV_TEST_SECRET }\n";
+	struct env_spec spec = { 0 };
+	struct dv_error err = { 0 };
+	struct prov_secrets s;
+	struct rlimit before, after;
+
+	(void)state;
+	assert_int_equal(getrlimit(RLIMIT_CORE, &before), 0);
+	if (before.rlim_max == 0) {
+		rmdir(dir);
+		skip(); /* no core to turn off: the hard limit is 0 here */
+	}
+	before.rlim_cur = before.rlim_max;
+	assert_int_equal(setrlimit(RLIMIT_CORE, &before), 0);
+	setenv("DV_TEST_SECRET", "hunter22", 1);
+	if (envfile_parse(text, strlen(text), "Envfile", dir, dir, &spec, &err) < 0)
+		fail_msg("parse: %s", err.msg);
+	spec.checkout = dv_xstrdup(dir);
+	if (prov_secrets_read(&spec, PROV_SECRETS_ALL, &s, &err) < 0)
+		fail_msg("read: %s", err.msg);
+	assert_int_equal(s.n, 1);
+	assert_int_equal(getrlimit(RLIMIT_CORE, &after), 0);
+	assert_int_equal(after.rlim_cur, 0);
+	assert_int_equal(after.rlim_max, before.rlim_max);
+	prov_secrets_release(&s);
+	env_spec_release(&spec);
+	unsetenv("DV_TEST_SECRET");
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -240,6 +275,7 @@ int main(void)
 		cmocka_unit_test(test_trust),
 		cmocka_unit_test(test_big_file),
 		cmocka_unit_test(test_command_not_in_checkout),
+		cmocka_unit_test(test_no_core),
 	};
 
 	return cmocka_run_group_tests_name("secrets", tests, NULL, NULL);
