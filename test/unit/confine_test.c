@@ -24,10 +24,11 @@
 #include "container/container.h"
 #include "util/error.h"
 
-/* What every child below calls once confined. */
+/* What every child below calls once confined (sigaltstack: ASan's _exit
+ * takes its alternate signal stack down). */
 static const int base[] = {
 	SCMP_SYS(read),   SCMP_SYS(write), SCMP_SYS(getpid),     SCMP_SYS(prctl),
-	SCMP_SYS(munmap), SCMP_SYS(exit),  SCMP_SYS(exit_group),
+	SCMP_SYS(munmap), SCMP_SYS(exit),  SCMP_SYS(exit_group), SCMP_SYS(sigaltstack),
 };
 
 struct child {
