@@ -179,9 +179,9 @@ static void test_big_file(void **state)
 	pid_t pid;
 
 	(void)state;
-#if defined(__SANITIZE_ADDRESS__)
-	skip(); /* ASan's shadow does not fit in RLIMIT_DATA (before any
-		 * allocation: skip() jumps past the cleanups) */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+	skip(); /* a sanitizer's shadow does not fit in RLIMIT_DATA (before
+		 * any allocation: skip() jumps past the cleanups) */
 #endif
 	dir = tmpdir();
 	tok = dv_xasprintf("%s/tok", dir);
