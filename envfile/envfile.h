@@ -255,7 +255,17 @@ struct env_spec {
 	struct dv_strv git_credentials; /* `git_credentials`: hosts, lower case, in file order */
 	unsigned git_credentials_line, git_credentials_col; /* the key's position (0: absent) */
 	struct env_agent ssh_agent;                         /* `ssh_agent`: sessions and on_up */
+	/* `apt_snapshot` (envfile/aptsnap.c): every run step of a Debian-based
+	 * env sees the Debian archive as of this time (provision/aptsnap.c). */
+	char *apt_snapshot;          /* as written: "2026-11-20T00:00:00Z" or "auto"; NULL: none */
+	long long apt_snapshot_time; /* resolved, seconds since the epoch; 0: unset */
+	char *apt_snapshot_url;      /* `apt_snapshot_url`, no trailing '/'; NULL: the default */
+	unsigned apt_snapshot_line, apt_snapshot_col, apt_snapshot_url_line, apt_snapshot_url_col;
 };
+
+/* The snapshot archive's base URL when neither the Envfile nor the user's
+ * config names one. */
+#define ENV_APT_SNAPSHOT_URL "https://snapshot.debian.org/archive"
 
 /* ---- the user's config (userconfig.c) ----
  * $XDG_CONFIG_HOME/devenv/config.yaml (default ~/.config/devenv/): per-person

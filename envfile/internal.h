@@ -233,4 +233,18 @@ bool envfile_cache_nested(const char *outer, const char *inner);
 int envfile_check_caches(struct env_vctx *v, const struct env_spec *spec);
 void envfile_cache_release(struct env_cache *c, size_t n);
 
+/* aptsnap.c: `apt_snapshot` and `apt_snapshot_url`; after every key, the
+ * URL without the time is an error. */
+int envfile_set_apt_snapshot(struct env_vctx *v, const struct env_node *key,
+			     const struct env_node *val, struct env_spec *spec);
+int envfile_set_apt_snapshot_url(struct env_vctx *v, const struct env_node *key,
+				 const struct env_node *val, struct env_spec *spec);
+int envfile_check_apt_snapshot(struct env_vctx *v, const struct env_spec *spec);
+/* "YYYY-MM-DDTHH:MM:SSZ" as seconds since the epoch, -1 when it is not a
+ * real UTC time so written. */
+long long envfile_apt_time(const char *s);
+/* An http(s) URL of plain characters without its trailing '/', or NULL.
+ * Caller frees. */
+char *envfile_apt_url(const char *s);
+
 #endif

@@ -18,11 +18,15 @@
 #define ENV_DEFAULT_SHELL "/bin/sh"
 #define ENV_NAME_MAX 63
 
+/* New keys go at the end, on rows of their own: small hunks to merge. */
+/* clang-format off */
 static const char *const top_keys[] = {
 	"name",      "image",    "workdir", "shell",      "env",     "provision",       "on_up",
 	"resources", "security", "user",    "cache_from", "network", "ports",           "volumes",
 	"mounts",    "services", "logs",    "cache",      "secrets", "git_credentials", "ssh_agent",
+	"apt_snapshot", "apt_snapshot_url",
 };
+/* clang-format on */
 static const char *const step_keys[] = { "run",    "copy", "git",   "download", "to",       "ref",
 					 "sha256", "env",  "cache", "secrets",  "ssh_agent" };
 static const char *const on_up_keys[] = { "run", "env", "secrets", "wait_for", "wait_timeout" };
@@ -700,6 +704,10 @@ static int set_key(struct vctx *v, const struct env_node *key, const struct env_
 		return envfile_set_git_credentials(v, key, val, spec);
 	if (strcmp(k, "ssh_agent") == 0)
 		return envfile_set_agent(v, key, val, &spec->ssh_agent);
+	if (strcmp(k, "apt_snapshot") == 0)
+		return envfile_set_apt_snapshot(v, key, val, spec);
+	if (strcmp(k, "apt_snapshot_url") == 0)
+		return envfile_set_apt_snapshot_url(v, key, val, spec);
 	return unknown_key(v, key, "", top_keys, sizeof(top_keys) / sizeof(top_keys[0]));
 }
 
@@ -739,7 +747,7 @@ int envfile_validate(const struct env_node *root, const char *display, const cha
 		goto out;
 	if (envfile_check_auto_ports(&v, &spec) < 0)
 		goto out;
-	if (envfile_check_secrets(&v, &spec) < 0)
+	if (envfile_check_secrets(&v, &spec) < 0 || envfile_check_apt_snapshot(&v, &spec) < 0)
 		goto out;
 	*out = spec;
 	memset(&spec, 0, sizeof(spec));
@@ -836,5 +844,7 @@ void env_spec_release(struct env_spec *spec)
 	envfile_dotfiles_free(spec->dotfiles);
 	envfile_secrets_release(spec->secrets, spec->n_secrets);
 	envfile_agent_release(&spec->ssh_agent);
+	free(spec->apt_snapshot);
+	free(spec->apt_snapshot_url);
 	memset(spec, 0, sizeof(*spec));
 }
