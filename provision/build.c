@@ -265,7 +265,8 @@ static int run_step(const struct layer_store *st, const struct env_spec *spec,
 		goto out;
 	if (agent.agent.pid)
 		dv_strv_push_owned(&envp, dv_xasprintf("SSH_AUTH_SOCK=%s", agent.agent.path));
-	char *argv[] = { spec->shell, "-c", step->run, NULL };
+	struct prov_apt apt;
+	char **argv = prov_apt_argv(spec, step, &apt); /* `apt_snapshot`: aptsnap.c */
 	/* Its output is shown (or, with -q, held and shown when it fails):
 	 * safe for a terminal, as every text of the env's devenv prints. */
 	struct ctr_exec x = { .argv = argv,

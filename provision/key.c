@@ -386,6 +386,16 @@ static void key_begin(const struct env_spec *spec, const struct env_step *step, 
 	dv_sha256_init(h);
 	dv_sha256_update(h, prev, strlen(prev) + 1);
 	dv_sha256_update(h, json, strlen(json) + 1);
+	/* `apt_snapshot`: the archive a step sees (only when set, so that
+	 * the keys of every other Envfile stay as they were). */
+	if (spec->apt_snapshot_time) {
+		char stamp[PROV_APT_STAMP];
+		dv_autofree char *apt = NULL;
+
+		prov_apt_stamp(spec->apt_snapshot_time, stamp);
+		apt = dv_xasprintf("apt-snapshot %s %s", stamp, prov_apt_url(spec));
+		dv_sha256_update(h, apt, strlen(apt) + 1);
+	}
 }
 
 int prov_copy_open(const struct env_spec *spec, const struct env_step *step, const char *prev,

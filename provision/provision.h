@@ -585,4 +585,18 @@ int prov_step_agent(struct prov_ctr *c, const struct layer_store *st, const stru
 		    struct dv_error *err);
 void prov_step_agent_end(const struct layer_store *st, struct prov_step_agent *a);
 
+/* aptsnap.c: `apt_snapshot`. A run step's argv: `SHELL -c RUN`, or with
+ * apt_snapshot set, that behind the prelude that points apt at the dated
+ * archive (see the file's head). The argv borrows from spec, step and a. */
+#define PROV_APT_STAMP 17 /* "20261120T000000Z" and its NUL */
+struct prov_apt {
+	char *argv[9];
+	char stamp[PROV_APT_STAMP];
+};
+char **prov_apt_argv(const struct env_spec *spec, const struct env_step *step, struct prov_apt *a);
+/* The snapshot time as the archive names it, YYYYMMDDTHHMMSSZ. */
+void prov_apt_stamp(long long t, char out[PROV_APT_STAMP]);
+/* The archive's base URL: the Envfile's, else the default. */
+const char *prov_apt_url(const struct env_spec *spec);
+
 #endif
