@@ -469,6 +469,7 @@ enum prov_req_kind {
 				     host variable, or a command run on the host */
 	PROV_REQ_GIT_CREDENTIALS, /* `git_credentials`: the host's git credentials */
 	PROV_REQ_SSH_AGENT,       /* `ssh_agent` (top level, or a step's) */
+	PROV_REQ_APT_SNAPSHOT,    /* `apt_snapshot_url` on this machine or its network */
 };
 struct prov_request {
 	enum prov_req_kind kind;

@@ -59,6 +59,7 @@ static const char *const kind_names[] = {
 	[PROV_REQ_SECRET] = "secret",
 	[PROV_REQ_GIT_CREDENTIALS] = "git_credentials",
 	[PROV_REQ_SSH_AGENT] = "ssh_agent",
+	[PROV_REQ_APT_SNAPSHOT] = "apt_snapshot_url",
 };
 
 const char *prov_req_kind_name(enum prov_req_kind k)
@@ -381,6 +382,30 @@ static void add_source(struct prov_requests *out, const struct env_step *step)
 	    dv_xasprintf("%s %s", git ? "git" : "download", u), dv_xstrdup(gives), NULL);
 }
 
+/* `apt_snapshot_url` naming this machine, a link-local address or the
+ * local network: the steps' apt fetches from there (as a download's
+ * literal address is asked about; a host name is the network's business,
+ * as the steps' own fetches are). */
+static void add_apt_snapshot(struct prov_requests *out, const struct env_spec *spec)
+{
+	enum prov_where w;
+	dv_autofree char *u = NULL;
+
+	if (!spec->apt_snapshot_url)
+		return;
+	w = prov_where_url(spec->apt_snapshot_url);
+	if (w == PROV_WHERE_PUBLIC || w == PROV_WHERE_NAME)
+		return;
+	u = shown(spec->apt_snapshot_url);
+	add(out, PROV_REQ_APT_SNAPSHOT, spec->apt_snapshot_url_line, spec->apt_snapshot_url_col,
+	    dv_xasprintf("apt_snapshot_url %s", u),
+	    dv_xasprintf("the steps' apt fetches Debian's packages from %s",
+			 w == PROV_WHERE_LOOPBACK    ? "this machine's own services (loopback)"
+			 : w == PROV_WHERE_LINKLOCAL ? "a link-local address"
+						     : "your local network"),
+	    NULL);
+}
+
 /* The registry host an image reference is pulled from, into host (its
  * port left out): true when the reference names one, as layers/ reads it
  * ("host.name/x", "host:port/x", "localhost/x"). References are [a-z0-9._-:/@]
@@ -671,6 +696,7 @@ void prov_trust_requests(const struct env_spec *spec, struct prov_requests *out)
 		add_secret(out, &spec->secrets[i]);
 	add_git_credentials(out, spec);
 	add_agent(out, spec);
+	add_apt_snapshot(out, spec);
 	if (out->n)
 		qsort(out->v, out->n, sizeof(*out->v), cmp_pos);
 }

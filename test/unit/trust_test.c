@@ -668,6 +668,31 @@ static void test_git_credentials_request(void **state)
 	dv_rm_tree_at(AT_FDCWD, dir, &(struct dv_error){ 0 });
 }
 
+/* `apt_snapshot_url` on this machine or the local network asks; a public
+ * address or a name, and the default, do not. */
+static void test_apt_snapshot_url_request(void **state)
+{
+	dv_autofree char *dir = make_checkout();
+	dv_autofree char *loop = lines_of(dir, "image: debian:bookworm\n"
+					       "apt_snapshot: 2026-11-20T00:00:00Z\n"
+					       "apt_snapshot_url: http://127.0.0.1:8000/archive/\n");
+	dv_autofree char *lan = lines_of(dir, "apt_snapshot: 2026-11-20T00:00:00Z\n"
+					      "apt_snapshot_url: http://192.168.1.2/archive\n");
+	dv_autofree char *pub = lines_of(dir, "apt_snapshot: 2026-11-20T00:00:00Z\n"
+					      "apt_snapshot_url: https://snapshot.example.org/a\n");
+	dv_autofree char *dflt = lines_of(dir, "apt_snapshot: 2026-11-20T00:00:00Z\n");
+
+	(void)state;
+	assert_string_equal(loop, "Envfile:3:19: apt_snapshot_url http://127.0.0.1:8000/archive: "
+				  "the steps' apt fetches Debian's packages from this machine's "
+				  "own services (loopback)");
+	assert_string_equal(lan, "Envfile:2:19: apt_snapshot_url http://192.168.1.2/archive: the "
+				 "steps' apt fetches Debian's packages from your local network");
+	assert_string_equal(pub, "");
+	assert_string_equal(dflt, "");
+	dv_rm_tree_at(AT_FDCWD, dir, &(struct dv_error){ 0 });
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -687,6 +712,7 @@ int main(void)
 		cmocka_unit_test(test_checkout_request),
 		cmocka_unit_test(test_shown_escapes_controls),
 		cmocka_unit_test(test_local_env_requests),
+		cmocka_unit_test(test_apt_snapshot_url_request),
 	};
 
 	return cmocka_run_group_tests_name("trust", tests, NULL, NULL);
