@@ -1,0 +1,142 @@
+#!/usr/bin/env bats
+# `apt_snapshot`: a run step of a Debian-based env sees the Debian archive
+# as of a time (provision/aptsnap.c). Against a local dated archive built
+# here: apt-ftparchive, a throw-away gpg key the env is given by a `copy`
+# step, a Release whose Valid-Until has passed, two dates with two versions
+# of one package, served by python3's http.server on 127.0.0.1 (the steps
+# reach it with `network: host`).
+
+load helpers
+
+A=2026-11-01T00:00:00Z # devenv-probe 1
+B=2026-11-20T12:00:00Z # devenv-probe 2
+
+# One archive per dated folder: BASE/debian/STAMP/{dists,pool}.
+_apt_dated() {
+	local stamp=$1 version=$2 root=$BATS_FILE_TMPDIR/www/archive/debian/$1 pkg=$BATS_FILE_TMPDIR/pkg-$2
+	mkdir -p "$root/pool/main" "$root/dists/bookworm/main/binary-amd64" "$pkg/DEBIAN" \
+		"$pkg/usr/share/devenv-probe"
+	printf 'Package: devenv-probe\nVersion: %s\nArchitecture: all\nMaintainer: devenv tests <tests@example.invalid>\nDescription: devenv apt_snapshot probe\n' \
+		"$version" >"$pkg/DEBIAN/control"
+	echo "$version" >"$pkg/usr/share/devenv-probe/version"
+	dpkg-deb --root-owner-group -b "$pkg" "$root/pool/main/devenv-probe_${version}_all.deb" >/dev/null
+	(cd "$root" && apt-ftparchive packages pool >dists/bookworm/main/binary-amd64/Packages)
+	# Dated in the past and expired: a snapshot's Release is so.
+	apt-ftparchive -o APT::FTPArchive::Release::Suite=bookworm \
+		-o APT::FTPArchive::Release::Codename=bookworm \
+		-o APT::FTPArchive::Release::Architectures=amd64 \
+		-o APT::FTPArchive::Release::Components=main \
+		-o "APT::FTPArchive::Release::Date=Sat, 01 Nov 2025 00:00:00 UTC" \
+		-o "APT::FTPArchive::Release::Valid-Until=Sat, 08 Nov 2025 00:00:00 UTC" \
+		release "$root/dists/bookworm" >"$BATS_FILE_TMPDIR/Release"
+	mv "$BATS_FILE_TMPDIR/Release" "$root/dists/bookworm/Release"
+	gpg --batch -q --yes --clearsign -o "$root/dists/bookworm/InRelease" "$root/dists/bookworm/Release"
+	gpg --batch -q --yes -abs -o "$root/dists/bookworm/Release.gpg" "$root/dists/bookworm/Release"
+}
+
+setup_file() {
+	command -v apt-ftparchive >/dev/null && command -v gpg >/dev/null && command -v dpkg-deb >/dev/null ||
+		return 0
+	export GNUPGHOME=$BATS_FILE_TMPDIR/gnupg
+	mkdir -m 0700 "$GNUPGHOME"
+	gpg --batch -q --passphrase '' --quick-gen-key 'devenv apt_snapshot test <tests@example.invalid>' \
+		ed25519 sign never 2>/dev/null
+	gpg --batch -q --export >"$BATS_FILE_TMPDIR/probe.gpg"
+	_apt_dated 20261101T000000Z 1
+	_apt_dated 20261120T120000Z 2
+	# The same as A, but its Packages changed after Release was signed.
+	cp -a "$BATS_FILE_TMPDIR/www/archive/debian/20261101T000000Z" \
+		"$BATS_FILE_TMPDIR/www/archive/debian/20261105T000000Z"
+	sed -i 's/apt_snapshot probe/apt_snapshot PROBE/' \
+		"$BATS_FILE_TMPDIR/www/archive/debian/20261105T000000Z/dists/bookworm/main/binary-amd64/Packages"
+}
+
+setup() {
+	dv_setup
+	command -v apt-ftparchive >/dev/null || skip "apt-ftparchive is not installed (apt-utils)"
+	[[ -s $BATS_FILE_TMPDIR/probe.gpg ]] || skip "gpg or dpkg-deb is not installed"
+	APT_PORT=$(dv_free_port)
+	timeout 300 python3 -m http.server --bind 127.0.0.1 --directory "$BATS_FILE_TMPDIR/www" \
+		"$APT_PORT" >/dev/null 2>&1 &
+	APT_SERVER=$!
+	dv_fetch "http://127.0.0.1:$APT_PORT/" >/dev/null
+}
+
+teardown() {
+	kill "$APT_SERVER" 2>/dev/null || true
+	dv_teardown
+}
+
+# apt_envfile TIME: a Debian env whose sources name deb.debian.org (the
+# test's archive only has bookworm/main), the key copied in, and a step
+# that installs devenv-probe.
+apt_envfile() {
+	cp "$BATS_FILE_TMPDIR/probe.gpg" "$DV_CHECKOUT/probe.gpg"
+	dv_envfile <<-EOF
+	image: debian:bookworm
+	network: host
+	apt_snapshot: $1
+	apt_snapshot_url: http://127.0.0.1:$APT_PORT/archive/
+	provision:
+	  - copy: probe.gpg
+	    to: /etc/apt/keyrings/devenv-probe.gpg
+	  - run: >-
+	      rm -f /etc/apt/sources.list.d/debian.sources &&
+	      echo 'deb [signed-by=/etc/apt/keyrings/devenv-probe.gpg] http://deb.debian.org/debian bookworm main'
+	      >/etc/apt/sources.list
+	  - run: apt-get update -q && apt-get install -y -q devenv-probe
+	EOF
+}
+
+@test "apt_snapshot: two dates install the two versions, through an expired signed Release; the env keeps its sources" {
+	dv_debian_image
+	apt_envfile "$A"
+	run "$DEVENV" up -q
+	assert_success
+	run "$DEVENV" ssh -c 'cat /usr/share/devenv-probe/version; cat /etc/apt/sources.list; ls /dev/shm; ls /etc/apt/sources.list.d | wc -l'
+	assert_success
+	assert_output "1
+deb [signed-by=/etc/apt/keyrings/devenv-probe.gpg] http://deb.debian.org/debian bookworm main
+0"
+	"$DEVENV" destroy -f >/dev/null
+	apt_envfile "$B"
+	run "$DEVENV" up -q
+	assert_success
+	run "$DEVENV" ssh -c 'cat /usr/share/devenv-probe/version'
+	assert_output "2"
+}
+
+@test "apt_snapshot: a Packages file changed after its Release was signed fails the step" {
+	dv_debian_image
+	apt_envfile 2026-11-05T00:00:00Z
+	run "$DEVENV" up -q
+	assert_failure
+	assert_output --partial "Hash Sum mismatch"
+	assert_line --partial "Envfile:12:5: provisioning step 3 failed with exit status 100"
+}
+
+@test "apt_snapshot: a busybox env runs its steps as before" {
+	dv_busybox_image
+	dv_envfile <<-'EOF'
+	image: busybox
+	apt_snapshot: 2026-11-01T00:00:00Z
+	provision:
+	  - run: echo "[${APT_CONFIG:-none}]" >/seen; ls /dev/shm >>/seen
+	EOF
+	run "$DEVENV" up -q
+	assert_success
+	run "$DEVENV" ssh -c 'cat /seen'
+	assert_output "[none]"
+}
+
+@test "apt_snapshot: a bad or future time is an Envfile error at its position" {
+	dv_busybox_image
+	printf 'image: busybox\napt_snapshot: 2026-13-01T00:00:00Z\n' | dv_envfile
+	run "$DEVENV" up
+	assert_failure 2
+	assert_output "devenv: Envfile:2:15: 'apt_snapshot' must be a UTC time such as '2026-11-20T00:00:00Z', or 'auto', not '2026-13-01T00:00:00Z'"
+	printf 'image: busybox\napt_snapshot: 2999-01-01T00:00:00Z\n' | dv_envfile
+	run "$DEVENV" up
+	assert_failure 2
+	assert_output "devenv: Envfile:2:15: 'apt_snapshot' 2999-01-01T00:00:00Z is in the future: the archive has no such snapshot yet; give a time that has passed, or 'auto'"
+}
