@@ -284,6 +284,8 @@ struct env_dotfiles {
 };
 struct env_userconfig {
 	struct env_dotfiles *dotfiles; /* NULL: none */
+	char *apt_snapshot_url;        /* `apt_snapshot_url`: the snapshot archive an Envfile
+					  with `apt_snapshot` and no URL of its own uses */
 };
 /* The config's path ($XDG_CONFIG_HOME, else $HOME/.config), or NULL when
  * neither is an absolute path. Caller frees. */

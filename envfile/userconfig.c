@@ -4,7 +4,9 @@
  * that do not belong in a project's Envfile. Read with the Envfile's YAML
  * parser (parse.c), so errors have the same form ("config.yaml:3:5: ...").
  *
- * Its one key so far is `dotfiles`:
+ * Its keys are `dotfiles` and `apt_snapshot_url` (the snapshot archive an
+ * Envfile with `apt_snapshot` and no `apt_snapshot_url` uses, as the
+ * Envfile's key is written). `dotfiles`:
  *
  *   dotfiles: https://github.com/ann/dotfiles
  *   dotfiles: ann/dotfiles                  (GitHub's short form)
@@ -32,7 +34,7 @@
 #include "util/str.h"
 #include "util/banned.h"
 
-static const char *const config_keys[] = { "dotfiles" };
+static const char *const config_keys[] = { "dotfiles", "apt_snapshot_url" };
 static const char *const dotfiles_keys[] = { "repository", "install", "target" };
 
 void envfile_dotfiles_free(struct env_dotfiles *d)
@@ -49,6 +51,7 @@ void envfile_dotfiles_free(struct env_dotfiles *d)
 void env_userconfig_release(struct env_userconfig *c)
 {
 	envfile_dotfiles_free(c->dotfiles);
+	free(c->apt_snapshot_url);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -196,6 +199,22 @@ int envfile_userconfig_parse(const char *text, size_t len, const char *display,
 			if (!c.dotfiles->target)
 				c.dotfiles->target = dv_xstrdup("~/dotfiles");
 			c.dotfiles->config = dv_xstrdup(v.display);
+		} else if (!strcmp(k->value, "apt_snapshot_url")) {
+			const char *s;
+			char buf[64];
+
+			if (envfile_get_string(&v, "'apt_snapshot_url'", k, x, &s) < 0)
+				goto out;
+			free(c.apt_snapshot_url);
+			c.apt_snapshot_url = envfile_apt_url(s);
+			if (!c.apt_snapshot_url) {
+				ENV_AT(&v, x,
+				       "'apt_snapshot_url' must be an http:// or https:// URL such as "
+				       "'%s', without white space, quotes, '#', '&', '?' or '\\', not "
+				       "'%s'",
+				       ENV_APT_SNAPSHOT_URL, envfile_shown(s, buf, sizeof(buf)));
+				goto out;
+			}
 		} else {
 			envfile_unknown_key(&v, k, " in the config", config_keys,
 					    sizeof(config_keys) / sizeof(config_keys[0]));
@@ -254,5 +273,11 @@ int envfile_userconfig_apply(struct env_spec *spec, struct dv_error *err)
 	}
 	envfile_dotfiles_free(spec->dotfiles);
 	spec->dotfiles = c.dotfiles;
+	c.dotfiles = NULL;
+	/* The user's snapshot mirror, for an Envfile that names none (the
+	 * project's own choice wins; no position: nothing to ask about). */
+	if (spec->apt_snapshot && !spec->apt_snapshot_url)
+		spec->apt_snapshot_url = dv_steal_ptr(&c.apt_snapshot_url);
+	env_userconfig_release(&c);
 	return 0;
 }

@@ -391,8 +391,8 @@ static void add_apt_snapshot(struct prov_requests *out, const struct env_spec *s
 	enum prov_where w;
 	dv_autofree char *u = NULL;
 
-	if (!spec->apt_snapshot_url)
-		return;
+	if (!spec->apt_snapshot_url || !spec->apt_snapshot_url_line)
+		return; /* none, or the user's own config.yaml's */
 	w = prov_where_url(spec->apt_snapshot_url);
 	if (w == PROV_WHERE_PUBLIC || w == PROV_WHERE_NAME)
 		return;

@@ -234,12 +234,78 @@ static void test_trust(void **state)
 	assert_string_not_equal(a, b);
 }
 
+/* `apt_snapshot_url`: checked as the Envfile's; applied only to an Envfile
+ * with `apt_snapshot` and no URL of its own, and never a trust request. */
+static void test_apt_snapshot_url(void **state)
+{
+	struct env_userconfig c;
+	struct dv_error err = { 0 };
+	char dir[] = "/tmp/devenv-uc-apt-XXXXXX";
+	char *old_xdg = getenv("XDG_CONFIG_HOME") ? dv_xstrdup(getenv("XDG_CONFIG_HOME")) : NULL;
+	dv_autofree char *sub = NULL, *path = NULL;
+	struct prov_requests r;
+	int fd;
+
+	(void)state;
+	assert_int_equal(parse("apt_snapshot_url: http://10.0.0.5/archive/\n", &c, &err), 0);
+	assert_string_equal(c.apt_snapshot_url, "http://10.0.0.5/archive");
+	env_userconfig_release(&c);
+	bad("apt_snapshot_url: ftp://x/archive\n", 1, 19,
+	    "'apt_snapshot_url' must be an http:// or https:// URL");
+	bad("apt_snapshot_url: [a]\n", 1, 19, "'apt_snapshot_url' must be a string");
+
+	assert_non_null(mkdtemp(dir));
+	setenv("XDG_CONFIG_HOME", dir, 1);
+	sub = dv_xasprintf("%s/devenv", dir);
+	path = dv_xasprintf("%s/config.yaml", sub);
+	assert_int_equal(mkdir(sub, 0700), 0);
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(dv_write_full(fd, "apt_snapshot_url: http://10.0.0.5/a\n", 36, &err), 0);
+	close(fd);
+	{
+		struct env_spec spec = { .display = dv_xstrdup("Envfile") };
+
+		assert_int_equal(envfile_userconfig_apply(&spec, &err), 0);
+		assert_null(spec.apt_snapshot_url); /* no apt_snapshot */
+		spec.apt_snapshot = dv_xstrdup("auto");
+		spec.apt_snapshot_time = 1;
+		assert_int_equal(envfile_userconfig_apply(&spec, &err), 0);
+		assert_string_equal(spec.apt_snapshot_url, "http://10.0.0.5/a");
+		prov_trust_requests(&spec, &r);
+		assert_int_equal(r.n, 0);
+		prov_requests_release(&r);
+		env_spec_release(&spec);
+	}
+	{
+		struct env_spec spec = { .display = dv_xstrdup("Envfile") };
+
+		spec.apt_snapshot = dv_xstrdup("auto");
+		spec.apt_snapshot_url = dv_xstrdup("https://mirror.example.org/s");
+		assert_int_equal(envfile_userconfig_apply(&spec, &err), 0);
+		assert_string_equal(spec.apt_snapshot_url, "https://mirror.example.org/s");
+		env_spec_release(&spec);
+	}
+	unlink(path);
+	rmdir(sub);
+	rmdir(dir);
+	if (old_xdg)
+		setenv("XDG_CONFIG_HOME", old_xdg, 1);
+	else
+		unsetenv("XDG_CONFIG_HOME");
+	free(old_xdg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_empty),   cmocka_unit_test(test_url_forms),
-		cmocka_unit_test(test_mapping), cmocka_unit_test(test_errors),
-		cmocka_unit_test(test_load),    cmocka_unit_test(test_trust),
+		cmocka_unit_test(test_empty),
+		cmocka_unit_test(test_url_forms),
+		cmocka_unit_test(test_mapping),
+		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_load),
+		cmocka_unit_test(test_trust),
+		cmocka_unit_test(test_apt_snapshot_url),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
