@@ -104,6 +104,9 @@ deb [signed-by=/etc/apt/keyrings/devenv-probe.gpg] http://deb.debian.org/debian 
 	assert_success
 	run "$DEVENV" ssh -c 'cat /usr/share/devenv-probe/version'
 	assert_output "2"
+	# nothing of the prelude in any layer
+	run find "$DV_STORE/layers" -name "devenv-apt-snapshot*"
+	assert_output ""
 }
 
 @test "apt_snapshot: a Packages file changed after its Release was signed fails the step" {
