@@ -295,6 +295,42 @@ static void test_step_without_env_keeps_its_key(void **state)
 	dv_rm_tree_at(AT_FDCWD, dir, &err);
 }
 
+/* `apt_snapshot`: its time and base URL are in every step's key (a copy
+ * before any run step too), and an Envfile without it keeps its keys. */
+static void test_apt_snapshot_in_keys(void **state)
+{
+	struct dv_strv plain = { 0 }, a = { 0 }, a2 = { 0 }, b = { 0 }, url = { 0 };
+	dv_autofree char *dir = make_checkout();
+	dv_autofree char *ta = dv_xasprintf("apt_snapshot: 2026-11-01T00:00:00Z\n%s", FIVE);
+	dv_autofree char *tb = dv_xasprintf("apt_snapshot: 2026-11-01T00:00:01Z\n%s", FIVE);
+	dv_autofree char *tu = dv_xasprintf("apt_snapshot: 2026-11-01T00:00:00Z\n"
+					    "apt_snapshot_url: http://mirror.example.org/s/\n%s",
+					    FIVE);
+	dv_autofree char *tu2 = dv_xasprintf("apt_snapshot_url: http://mirror.example.org/s\n"
+					     "apt_snapshot: 2026-11-01T00:00:00Z\n%s",
+					     FIVE);
+	struct dv_error err = { 0 };
+
+	(void)state;
+	keys_for(FIVE, dir, &plain);
+	keys_for(ta, dir, &a);
+	keys_for(tb, dir, &b);
+	keys_for(tu, dir, &url);
+	keys_for(tu2, dir, &a2); /* the same URL, its '/' left out, keys in another order */
+	for (size_t i = 0; i < 5; i++) {
+		assert_string_not_equal(plain.v[i], a.v[i]);
+		assert_string_not_equal(a.v[i], b.v[i]);
+		assert_string_not_equal(a.v[i], url.v[i]);
+		assert_string_equal(url.v[i], a2.v[i]);
+	}
+	dv_strv_release(&plain);
+	dv_strv_release(&a);
+	dv_strv_release(&a2);
+	dv_strv_release(&b);
+	dv_strv_release(&url);
+	dv_rm_tree_at(AT_FDCWD, dir, &err);
+}
+
 /* Keys of `copy` steps are what they were before sources were opened
  * race-free (a file, a folder with a symlink, modes): caches stay valid. */
 static void test_copy_keys_unchanged(void **state)
@@ -849,6 +885,7 @@ int main(void)
 		cmocka_unit_test(test_git_worktree),
 		cmocka_unit_test(test_new_step_kinds),
 		cmocka_unit_test(test_step_without_env_keeps_its_key),
+		cmocka_unit_test(test_apt_snapshot_in_keys),
 		cmocka_unit_test(test_resources_in_digest_not_keys),
 		cmocka_unit_test(test_copy_keys_unchanged),
 		cmocka_unit_test(test_copy_open),
