@@ -26,6 +26,7 @@ _apt_dated() {
 		-o APT::FTPArchive::Release::Codename=bookworm \
 		-o APT::FTPArchive::Release::Architectures=amd64 \
 		-o APT::FTPArchive::Release::Components=main \
+		-o APT::FTPArchive::Release::ValidTime=1 \
 		-o "APT::FTPArchive::Release::Date=Sat, 01 Nov 2025 00:00:00 UTC" \
 		-o "APT::FTPArchive::Release::Valid-Until=Sat, 08 Nov 2025 00:00:00 UTC" \
 		release "$root/dists/bookworm" >"$BATS_FILE_TMPDIR/Release"
@@ -67,10 +68,13 @@ teardown() {
 	dv_teardown
 }
 
-# apt_envfile TIME: a Debian env whose sources name deb.debian.org (the
-# test's archive only has bookworm/main), the key copied in, and a step
-# that installs devenv-probe.
+# apt_envfile TIME [822]: a Debian env whose sources name deb.debian.org
+# (the test's archive only has bookworm/main), one-line or deb822, the key
+# copied in, and a step that installs devenv-probe.
 apt_envfile() {
+	local sources="echo 'deb [signed-by=/etc/apt/keyrings/devenv-probe.gpg] http://deb.debian.org/debian bookworm main' >/etc/apt/sources.list"
+	[[ ${2:-} == 822 ]] &&
+		sources="printf 'Types: deb\\nURIs: http://deb.debian.org/debian\\nSuites: bookworm\\nComponents: main\\nSigned-By: /etc/apt/keyrings/devenv-probe.gpg\\n' >/etc/apt/sources.list.d/probe.sources"
 	cp "$BATS_FILE_TMPDIR/probe.gpg" "$DV_CHECKOUT/probe.gpg"
 	dv_envfile <<-EOF
 	image: debian:bookworm
@@ -80,10 +84,8 @@ apt_envfile() {
 	provision:
 	  - copy: probe.gpg
 	    to: /etc/apt/keyrings/devenv-probe.gpg
-	  - run: >-
-	      rm -f /etc/apt/sources.list.d/debian.sources &&
-	      echo 'deb [signed-by=/etc/apt/keyrings/devenv-probe.gpg] http://deb.debian.org/debian bookworm main'
-	      >/etc/apt/sources.list
+	  - run: |
+	      rm -f /etc/apt/sources.list /etc/apt/sources.list.d/* && $sources
 	  - run: apt-get update -q && apt-get install -y -q devenv-probe
 	EOF
 }
@@ -99,11 +101,12 @@ apt_envfile() {
 deb [signed-by=/etc/apt/keyrings/devenv-probe.gpg] http://deb.debian.org/debian bookworm main
 0"
 	"$DEVENV" destroy -f >/dev/null
-	apt_envfile "$B"
+	apt_envfile "$B" 822
 	run "$DEVENV" up -q
 	assert_success
-	run "$DEVENV" ssh -c 'cat /usr/share/devenv-probe/version'
-	assert_output "2"
+	run "$DEVENV" ssh -c 'cat /usr/share/devenv-probe/version; grep URIs /etc/apt/sources.list.d/probe.sources'
+	assert_output "2
+URIs: http://deb.debian.org/debian"
 	# nothing of the prelude in any layer (its files are on /dev/shm; a
 	# rootless store's apt folders are the env's _apt's: not looked into)
 	run bash -c 'find "$1/layers" -name "devenv-apt-snapshot*" 2>/dev/null; ls -d "$1"/layers/*/diff/dev/shm/* 2>/dev/null' _ "$DV_STORE"
@@ -116,7 +119,44 @@ deb [signed-by=/etc/apt/keyrings/devenv-probe.gpg] http://deb.debian.org/debian 
 	run "$DEVENV" up -q
 	assert_failure
 	assert_output --partial "Hash Sum mismatch"
-	assert_line --partial "Envfile:12:5: provisioning step 3 failed with exit status 100"
+	assert_line --partial "Envfile:10:5: provisioning step 3 failed with exit status 100"
+}
+
+@test "apt_snapshot: what a step's apt reads: Debian's URIs rewritten in both formats, the rest as written" {
+	dv_debian_image
+	dv_envfile <<-'EOF'
+	image: debian:bookworm
+	apt_snapshot: 2026-11-20T00:00:00Z
+	provision:
+	  - run: |
+	      rm -f /etc/apt/sources.list.d/*
+	      cat >/etc/apt/sources.list <<'END'
+	      deb http://ftp.de.debian.org/debian bookworm main
+	      deb [arch=amd64 signed-by=/k.gpg] https://deb.debian.org/debian/ bookworm main
+	       deb-src http://security.debian.org/ buster/updates main
+	      # deb http://deb.debian.org/debian bookworm main
+	      deb http://download.example.com/linux/debian bookworm stable
+	      deb http://deb.debian.org/debianx bookworm main
+	      END
+	      printf 'Types: deb\nuris: http://deb.debian.org/debian-security http://example.com/debian\nSuites: bookworm-security\n' >/etc/apt/sources.list.d/s.sources
+	  - run: cat /dev/shm/devenv-apt-snapshot/sources.list /dev/shm/devenv-apt-snapshot/sources.list.d/s.sources; cat "$APT_CONFIG"
+	EOF
+	run "$DEVENV" up
+	assert_success
+	assert_line "deb [check-valid-until=no] https://snapshot.debian.org/archive/debian/20261120T000000Z/ bookworm main"
+	assert_line "deb [check-valid-until=no arch=amd64 signed-by=/k.gpg] https://snapshot.debian.org/archive/debian/20261120T000000Z/ bookworm main"
+	assert_line " deb-src [check-valid-until=no] https://snapshot.debian.org/archive/debian-security/20261120T000000Z/ buster/updates main"
+	assert_line "# deb http://deb.debian.org/debian bookworm main"
+	assert_line "deb http://download.example.com/linux/debian bookworm stable"
+	assert_line "deb http://deb.debian.org/debianx bookworm main"
+	assert_line "uris: https://snapshot.debian.org/archive/debian-security/20261120T000000Z/ http://example.com/debian"
+	assert_line "Check-Valid-Until: no"
+	assert_line 'Dir::Etc::sourcelist "/dev/shm/devenv-apt-snapshot/sources.list";'
+	assert_line 'Dir::Etc::sourceparts "/dev/shm/devenv-apt-snapshot/sources.list.d";'
+	run "$DEVENV" ssh -c 'cat /etc/apt/sources.list.d/s.sources'
+	assert_output "Types: deb
+uris: http://deb.debian.org/debian-security http://example.com/debian
+Suites: bookworm-security"
 }
 
 @test "apt_snapshot: a busybox env runs its steps as before" {
