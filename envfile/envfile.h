@@ -255,6 +255,8 @@ struct env_spec {
 	struct dv_strv git_credentials; /* `git_credentials`: hosts, lower case, in file order */
 	unsigned git_credentials_line, git_credentials_col; /* the key's position (0: absent) */
 	struct env_agent ssh_agent;                         /* `ssh_agent`: sessions and on_up */
+	long long source_date_epoch; /* SOURCE_DATE_EPOCH for steps and their layers (0: none):
+					Envfile.lock's, or devenv's own environment's */
 };
 
 /* ---- the user's config (userconfig.c) ----

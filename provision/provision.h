@@ -30,6 +30,8 @@
  * allow.c:     the developer's yes to it, per checkout
  * cachemount.c: `cache` paths' folders (caches/<env id>/), mounted in steps
  * stepagent.c: a step's `ssh_agent: true` (the filter of hostnet/agent_run.c)
+ * normalise.c: a step's files made reproducible: volatile files, SOURCE_DATE_EPOCH
+ * verify.c:    `verify`: steps rebuilt in staging, compared with the cache's
  *
  * Order of calls for `up`: prov_keys() (cheap: no I/O beyond the inputs of
  * `copy` steps), prov_build(), then env_up() (env/).
@@ -584,5 +586,37 @@ int prov_step_agent(struct prov_ctr *c, const struct layer_store *st, const stru
 		    size_t index, const char *env_id, struct prov_step_agent *out,
 		    struct dv_error *err);
 void prov_step_agent_end(const struct layer_store *st, struct prov_step_agent *a);
+
+/* normalise.c: SOURCE_DATE_EPOCH as steps get it. prov_epoch_parse: decimal
+ * seconds, 1 to 9999-12-31, nothing else: 0, else -1. prov_epoch_from_env:
+ * devenv's own environment's into *out (untouched when unset); a bad one is
+ * an error saying so. */
+int prov_epoch_parse(const char *s, long long *out);
+int prov_epoch_from_env(long long *out, struct dv_error *err);
+/* SOURCE_DATE_EPOCH=spec's appended to a step's environment, unless it has
+ * one (the Envfile's) or spec has none. */
+void prov_epoch_envp(const struct env_spec *spec, struct dv_strv *envp);
+/* The files left out of every step's layer (README "Reproducible layers"):
+ * fnmatch patterns relative to the root, '*' in the last component only;
+ * NULL-terminated. _match: does rel ("var/log/dpkg.log") match one? */
+extern const char *const prov_volatile_files[];
+bool prov_volatile_match(const char *rel);
+/* A step's upper folder made ready to commit: the volatile files removed;
+ * with epoch > 0, every mtime past it clamped to it (symlinks not followed,
+ * other filesystems not entered). */
+int prov_normalise(const char *upper, long long epoch, struct dv_error *err);
+
+/* verify.c: rebuild the steps `which` names (0-based; NULL: all) on the
+ * cached chain below each, in staging never committed, and compare each
+ * one's diff_id with its cached layer's; the differing files printed. 0
+ * when all match, 1 when one differs (printed), -1 on error. */
+int prov_verify(const struct dv_ctx *ctx, const struct layer_store *st, const struct env_spec *spec,
+		const struct layer_image *base, const struct dv_strv *keys, const bool *which,
+		struct dv_error *err);
+/* build.c: run step `index` into staging folder `staging` on the layers
+ * `chain` (bottom first), normalised as prov_build does, not committed. */
+int prov_run_step(const struct layer_store *st, const struct env_spec *spec, size_t index,
+		  const char *prev, const char *key, const struct dv_strv *chain,
+		  const char *staging, const char *env_id, struct dv_error *err);
 
 #endif
