@@ -650,7 +650,7 @@ int env_verify(struct dv_ctx *ctx, const struct layer_store *st, struct env *env
 
 	/* The git steps' remembered commits: what the cache was built from. */
 	if (env_lock(st, env, err) == 0 && plan_make(st, env, false, &p, err) == 0)
-		ret = prov_verify(ctx, st, &env->spec, &p.img, &p.keys, which, err);
+		ret = prov_verify(ctx, st, &env->spec, &p.img, &p.keys, p.team, which, err);
 	plan_release(&p);
 	return ret;
 }

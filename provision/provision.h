@@ -227,6 +227,12 @@ int prov_team_base(const struct layer_store *st, struct prov_team *t, const char
 int prov_team_pin(const struct layer_store *st, struct prov_team *t, const char *image,
 		  const struct layer_image *ours, bool quiet, struct layer_image *img,
 		  struct dv_error *err);
+/* verify.c: the diff_id (64 hex) of the layer the first cache_from source
+ * holding key has for it, and that source as the Envfile writes it: 0; 1
+ * when none has it (t may be NULL; a source that cannot be read is a
+ * warning, as for prov_team_fetch). Nothing is fetched but manifests and
+ * configs. */
+int prov_team_diff_id(struct prov_team *t, const char *key, const char **from, char diff_id[65]);
 /* May the env of spec (NULL: none) use img? Yes for an image not taken
  * through cache_from; else only when spec names img's source or is the env
  * it was taken for. */
@@ -608,11 +614,12 @@ int prov_normalise(const char *upper, long long epoch, struct dv_error *err);
 
 /* verify.c: rebuild the steps `which` names (0-based; NULL: all) on the
  * cached chain below each, in staging never committed, and compare each
- * one's diff_id with its cached layer's; the differing files printed. 0
- * when all match, 1 when one differs (printed), -1 on error. */
+ * one's diff_id with its cached layer's and, when team (cache_from) has a
+ * layer for its key, that one's; the differing files printed. 0 when all
+ * match, 1 when one differs (printed), -1 on error. */
 int prov_verify(const struct dv_ctx *ctx, const struct layer_store *st, const struct env_spec *spec,
-		const struct layer_image *base, const struct dv_strv *keys, const bool *which,
-		struct dv_error *err);
+		const struct layer_image *base, const struct dv_strv *keys, struct prov_team *team,
+		const bool *which, struct dv_error *err);
 /* build.c: run step `index` into staging folder `staging` on the layers
  * `chain` (bottom first), normalised as prov_build does, not committed. */
 int prov_run_step(const struct layer_store *st, const struct env_spec *spec, size_t index,

@@ -190,8 +190,11 @@ static void compare(struct cmp *c, int a, int b, const char *prefix, int depth)
 /* Step i rebuilt on chain and compared with layer id: 0 same, 1 differs. */
 static int verify_step(const struct layer_store *st, const struct env_spec *spec, size_t i,
 		       const char *prev, const char *key, const char *id,
-		       const struct dv_strv *chain, const char *env_id, struct dv_error *err)
+		       const struct dv_strv *chain, const char *env_id, struct prov_team *team,
+		       struct dv_error *err)
 {
+	const char *source = NULL;
+	char theirs[65];
 	struct env_spec s = *spec;
 	dv_autofree char *label = prov_step_label(&spec->provision[i]);
 	dv_autofree char *staging = NULL, *diff = NULL, *cached = NULL;
@@ -213,10 +216,21 @@ static int verify_step(const struct layer_store *st, const struct env_spec *spec
 	    layer_export(st, id, -1, want, NULL, err) < 0 ||
 	    layer_export_dir(st, diff, -1, got, NULL, err) < 0)
 		goto out;
+	/* The team cache's layer for the key, when it is not the one we have. */
+	if (prov_team_diff_id(team, key, &source, theirs) == 0 && strcmp(theirs, want) != 0) {
+		char safe[512];
+
+		printf("[%zu/%zu] %s: the team cache '%s' has sha256:%.12s for it, %s\n", i + 1,
+		       spec->n_provision, label, dv_str_safe(safe, sizeof(safe), source), theirs,
+		       strcmp(theirs, got) ? "not what this rebuild gives"
+					   : "the same as this rebuild");
+		if (strcmp(theirs, got) != 0)
+			ret = 1;
+	}
 	if (!strcmp(want, got)) {
 		printf("[%zu/%zu] %s: same layer (sha256:%s)\n", i + 1, spec->n_provision, label,
 		       want);
-		ret = 0;
+		ret = ret == 1 ? 1 : 0;
 		goto out;
 	}
 	printf("[%zu/%zu] %s: differs: sha256:%.12s in the cache, sha256:%.12s rebuilt%s\n", i + 1,
@@ -244,8 +258,8 @@ out:
 }
 
 int prov_verify(const struct dv_ctx *ctx, const struct layer_store *st, const struct env_spec *spec,
-		const struct layer_image *base, const struct dv_strv *keys, const bool *which,
-		struct dv_error *err)
+		const struct layer_image *base, const struct dv_strv *keys, struct prov_team *team,
+		const bool *which, struct dv_error *err)
 {
 	const char *base_key = strncmp(base->id, "sha256:", 7) == 0 ? base->id + 7 : base->id;
 	struct layer_cache_scope scope = { &spec->cache_from, NULL };
@@ -291,7 +305,7 @@ int prov_verify(const struct dv_ctx *ctx, const struct layer_store *st, const st
 		}
 		if (!which || which[i]) {
 			r = verify_step(st, spec, i, i ? keys->v[i - 1] : base_key, keys->v[i], id,
-					&chain, env_id, err);
+					&chain, env_id, team, err);
 			if (r < 0)
 				goto out;
 			differs |= r == 1;

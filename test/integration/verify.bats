@@ -14,6 +14,7 @@ setup() {
 	dv_setup
 }
 teardown() {
+	dv_registry_stop
 	dv_teardown
 }
 
@@ -139,6 +140,29 @@ only_key() {
 	[[ $output == *"no SOURCE_DATE_EPOCH"* ]]
 	[[ $output == *"/const: mtime"* ]]
 	[[ $output != *"/const: content"* ]]
+}
+
+@test "verify: the team cache's layer for a step is compared too" {
+	dv_busybox_image
+	printf 'image: busybox\nprovision:\n  - run: echo constant >/const\n' | dv_envfile
+	dv_registry_start "$BATS_TEST_TMPDIR/registry"
+	ref=$DV_REGISTRY/team/verify:cache
+	# Pushed by a store that built it without an epoch: the build's times.
+	run -0 "$DEVENV" up -q
+	run -0 "$DEVENV" push "$ref"
+	run -0 "$DEVENV" destroy -f
+	run -0 "$DEVENV" gc
+	[[ -z $(ls "$DV_STORE/cache") ]]
+	export SOURCE_DATE_EPOCH=$EPOCH
+	run -0 "$DEVENV" up -q
+	printf 'cache_from: %s\n' "$ref" >>Envfile
+	run -1 "$DEVENV" verify
+	[[ $output == *"[1/1] run: echo constant >/const: the team cache '$ref' has sha256:"*" for it, not what this rebuild gives"* ]]
+	[[ $output == *"[1/1] run: echo constant >/const: same layer (sha256:"* ]]
+	# The team's own layer, pushed again from here: the same.
+	run -0 "$DEVENV" push "$ref"
+	run -0 "$DEVENV" verify
+	[[ $output != *"team cache"* ]]
 }
 
 @test "debian: an apt-get install step builds to the same layer in two stores, and verifies" {
