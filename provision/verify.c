@@ -28,6 +28,7 @@
 #include "util/hash.h"
 #include "util/banned.h"
 
+#define SECS_SINCE(t0) ((double)(dv_now_ns() - (t0)) / 1e9)
 #define SHOW_MAX 40 /* differing paths printed per step */
 #define MAX_DEPTH 200
 
@@ -188,10 +189,10 @@ static void compare(struct cmp *c, int a, int b, const char *prefix, int depth)
 }
 
 /* Step i rebuilt on chain and compared with layer id: 0 same, 1 differs. */
-static int verify_step(const struct layer_store *st, const struct env_spec *spec, size_t i,
-		       const char *prev, const char *key, const char *id,
-		       const struct dv_strv *chain, const char *env_id, struct prov_team *team,
-		       struct dv_error *err)
+static int verify_step(const struct dv_ctx *ctx, const struct layer_store *st,
+		       const struct env_spec *spec, size_t i, const char *prev, const char *key,
+		       const char *id, const struct dv_strv *chain, const char *env_id,
+		       struct prov_team *team, struct dv_error *err)
 {
 	const char *source = NULL;
 	char theirs[65];
@@ -200,7 +201,9 @@ static int verify_step(const struct layer_store *st, const struct env_spec *spec
 	dv_autofree char *staging = NULL, *diff = NULL, *cached = NULL;
 	struct dv_error ignored = { 0 };
 	char want[65], got[65];
-	int ret = -1;
+	struct prov_progress pg;
+	unsigned long long t0 = dv_now_ns();
+	int ret = -1, r;
 
 	/* The epoch it was built with; a layer built without one (or pulled)
 	 * is rebuilt with the spec's. */
@@ -210,10 +213,13 @@ static int verify_step(const struct layer_store *st, const struct env_spec *spec
 	if (layer_staging_new(st, &staging, err) < 0)
 		return -1;
 	diff = layer_staging_path(st, staging, "diff");
-	printf("[%zu/%zu] %s: rebuilding\n", i + 1, spec->n_provision, label);
-	fflush(stdout);
-	if (prov_run_step(st, &s, i, prev, key, chain, staging, env_id, err) < 0 ||
-	    layer_export(st, id, -1, want, NULL, err) < 0 ||
+	/* As `up` shows a step: its output, or with -q only when it fails. */
+	prov_progress_init(&pg, ctx, spec->n_provision);
+	prov_progress_start(&pg, i, label);
+	r = prov_run_step(st, &s, i, prev, key, chain, staging, env_id, err);
+	prov_progress_end(&pg, i, label, r < 0 ? PROV_FAILED : PROV_RAN, SECS_SINCE(t0));
+	prov_progress_release(&pg);
+	if (r < 0 || layer_export(st, id, -1, want, NULL, err) < 0 ||
 	    layer_export_dir(st, diff, -1, got, NULL, err) < 0)
 		goto out;
 	/* The team cache's layer for the key, when it is not the one we have. */
@@ -269,7 +275,6 @@ int prov_verify(const struct dv_ctx *ctx, const struct layer_store *st, const st
 	int ret = -1;
 	bool differs = false;
 
-	(void)ctx;
 	if (spec->checkout && spec->relpath) {
 		prov_env_id(spec->checkout, spec->relpath, env_id);
 		scope.env = env_id;
@@ -304,8 +309,8 @@ int prov_verify(const struct dv_ctx *ctx, const struct layer_store *st, const st
 			goto out;
 		}
 		if (!which || which[i]) {
-			r = verify_step(st, spec, i, i ? keys->v[i - 1] : base_key, keys->v[i], id,
-					&chain, env_id, team, err);
+			r = verify_step(ctx, st, spec, i, i ? keys->v[i - 1] : base_key, keys->v[i],
+					id, &chain, env_id, team, err);
 			if (r < 0)
 				goto out;
 			differs |= r == 1;
