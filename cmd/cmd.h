@@ -23,6 +23,7 @@
  *   status.c     status, port, ls
  *   up.c         up, provision, reload, halt; --json's progress events
  *   volume.c     volume ls|rm
+ *   verify.c     verify: steps rebuilt and compared with the cache
  */
 #ifndef CMD_H
 #define CMD_H
@@ -238,5 +239,7 @@ int cmd_help(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *
 	     struct dv_error *err);
 int cmd_complete(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
 		 struct dv_error *err);
+int cmd_verify(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
+	       struct dv_error *err);
 
 #endif

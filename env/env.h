@@ -217,6 +217,10 @@ int env_suspend(const struct dv_ctx *ctx, const struct layer_store *st, struct e
  * layer as a new one), frozen meanwhile where it has a freezer. */
 int env_commit(const struct dv_ctx *ctx, const struct layer_store *st, struct env *env,
 	       const char *name, struct layer_image *out, struct dv_error *err);
+/* up.c: `devenv verify`: the plan as `up` makes it, then prov_verify (the
+ * steps `which` names, NULL: all): 0 same, 1 a step differs, -1 error. */
+int env_verify(struct dv_ctx *ctx, const struct layer_store *st, struct env *env, const bool *which,
+	       struct dv_error *err);
 /* push.c: push the env's provisioning as image dest (prov_team_push), on
  * the base its record pins. */
 int env_push(const struct dv_ctx *ctx, const struct layer_store *st, const struct env *env,

@@ -109,6 +109,9 @@ static int plan_make(const struct layer_store *st, struct env *env, bool refresh
 	bool building;
 	int r;
 
+	/* SOURCE_DATE_EPOCH of devenv's environment: over the lock's. */
+	if (prov_epoch_from_env(&spec->source_date_epoch, err) < 0)
+		return -1;
 	p->team = prov_team_new(spec);
 	p->pinned = pinned_base(st, env, &p->img) == 0;
 	if ((!p->pinned && prov_resolve_image(st, spec, spec->image, p->team, &p->img, err) < 0) ||
@@ -635,6 +638,19 @@ int env_provision(struct dv_ctx *ctx, const struct layer_store *st, struct env *
 		goto out;
 	ret = running ? start_and_on_up(ctx, st, env, efd, &p, err) : 0;
 out:
+	plan_release(&p);
+	return ret;
+}
+
+int env_verify(struct dv_ctx *ctx, const struct layer_store *st, struct env *env, const bool *which,
+	       struct dv_error *err)
+{
+	struct plan p = { 0 };
+	int ret = -1;
+
+	/* The git steps' remembered commits: what the cache was built from. */
+	if (env_lock(st, env, err) == 0 && plan_make(st, env, false, &p, err) == 0)
+		ret = prov_verify(ctx, st, &env->spec, &p.img, &p.keys, p.team, which, err);
 	plan_release(&p);
 	return ret;
 }

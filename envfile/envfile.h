@@ -261,6 +261,8 @@ struct env_spec {
 	long long apt_snapshot_time; /* resolved, seconds since the epoch; 0: unset */
 	char *apt_snapshot_url;      /* `apt_snapshot_url`, no trailing '/'; NULL: the default */
 	unsigned apt_snapshot_line, apt_snapshot_col, apt_snapshot_url_line, apt_snapshot_url_col;
+	long long source_date_epoch; /* SOURCE_DATE_EPOCH for steps and their layers (0: none):
+					Envfile.lock's, or devenv's own environment's */
 };
 
 /* The snapshot archive's base URL when neither the Envfile nor the user's

@@ -4,7 +4,8 @@
  *
  * Layout under the store root (DESIGN.md "The store"):
  *   layers/<id>/diff/        overlay-ready folder, read-only once committed
- *   layers/<id>/layer.json   {"id","parent","created","size","step","diff_id"}
+ *   layers/<id>/layer.json   {"id","parent","created","size","step","diff_id",
+ *                            "source_date_epoch" (a step built with one)}
  *   images/<repo>/<tag>.json {"name","id","layers":[bottom..top],"config":{..},"created"}
  *   cache/<key>              provisioning cache: layer ids, one line each, with
  *                            the cache_from source of a pulled one (store.c)
@@ -174,6 +175,13 @@ int layer_staging_discard(const struct layer_store *st, const char *name, struct
  * `step` is a one-line description kept in layer.json. */
 int layer_commit(const struct layer_store *st, const char *name, const char *id, const char *parent,
 		 const char *step, struct dv_error *err);
+
+/* layer_commit for a step built with a SOURCE_DATE_EPOCH (> 0; 0: none),
+ * which layer.json records ("source_date_epoch"); layer_epoch reads it back
+ * (0: none, or no such layer). */
+int layer_commit_epoch(const struct layer_store *st, const char *name, const char *id,
+		       const char *parent, const char *step, long long epoch, struct dv_error *err);
+long long layer_epoch(const struct layer_store *st, const char *id);
 
 /* Provisioning cache: key (64 hex) -> layer id, and where the layer came
  * from. A layer built here (its id is its key) serves every env; one pulled

@@ -354,7 +354,7 @@ int layer_staging_discard(const struct layer_store *st, const char *name, struct
 }
 
 static int write_meta(int dirfd, const char *id, const char *parent, const char *step,
-		      const char *diff_id, bool has_size, unsigned long long size,
+		      const char *diff_id, bool has_size, unsigned long long size, long long epoch,
 		      struct dv_error *err)
 {
 	layer_autojson struct json_object *o = json_object_new_object();
@@ -366,14 +366,16 @@ static int write_meta(int dirfd, const char *id, const char *parent, const char 
 	json_object_object_add(o, "size", has_size ? json_object_new_int64((int64_t)size) : NULL);
 	json_object_object_add(o, "step", step ? json_object_new_string(step) : NULL);
 	json_object_object_add(o, "diff_id", diff_id ? json_object_new_string(diff_id) : NULL);
+	if (epoch > 0) /* its files' times are clamped to it (provision/normalise.c) */
+		json_object_object_add(o, "source_date_epoch", json_object_new_int64(epoch));
 	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
 							 JSON_C_TO_STRING_NOSLASHESCAPE);
 	return dv_write_file_atomic(dirfd, "layer.json", text, strlen(text), 0600, err);
 }
 
-int layer_commit_full(const struct layer_store *st, const char *name, const char *id,
-		      const char *parent, const char *step, const char *diff_id, bool has_size,
-		      unsigned long long size, struct dv_error *err)
+static int commit(const struct layer_store *st, const char *name, const char *id,
+		  const char *parent, const char *step, const char *diff_id, bool has_size,
+		  unsigned long long size, long long epoch, struct dv_error *err)
 {
 	dv_autoclose int fd = -1;
 
@@ -393,7 +395,7 @@ int layer_commit_full(const struct layer_store *st, const char *name, const char
 	if (syncfs(st->root_fd) < 0)
 		return dv_err(err, errno, "cannot commit layer '%s': syncfs", id);
 	if (layer_rm_tree(fd, "work", err) < 0 ||
-	    write_meta(fd, id, parent, step, diff_id, has_size, size, err) < 0)
+	    write_meta(fd, id, parent, step, diff_id, has_size, size, epoch, err) < 0)
 		return dv_err_prefix(err, "cannot commit layer '%s'", id);
 	if (renameat2(st->tmp_fd, name, st->layers_fd, id, RENAME_NOREPLACE) < 0) {
 		if (errno == EEXIST || errno == ENOTEMPTY) /* a concurrent build won */
@@ -404,10 +406,34 @@ int layer_commit_full(const struct layer_store *st, const char *name, const char
 	return 0;
 }
 
+int layer_commit_full(const struct layer_store *st, const char *name, const char *id,
+		      const char *parent, const char *step, const char *diff_id, bool has_size,
+		      unsigned long long size, struct dv_error *err)
+{
+	return commit(st, name, id, parent, step, diff_id, has_size, size, 0, err);
+}
+
 int layer_commit(const struct layer_store *st, const char *name, const char *id, const char *parent,
 		 const char *step, struct dv_error *err)
 {
-	return layer_commit_full(st, name, id, parent, step, NULL, false, 0, err);
+	return commit(st, name, id, parent, step, NULL, false, 0, 0, err);
+}
+
+int layer_commit_epoch(const struct layer_store *st, const char *name, const char *id,
+		       const char *parent, const char *step, long long epoch, struct dv_error *err)
+{
+	return commit(st, name, id, parent, step, NULL, false, 0, epoch, err);
+}
+
+long long layer_epoch(const struct layer_store *st, const char *id)
+{
+	layer_autojson struct json_object *o = layer_meta_read(st, id);
+	struct json_object *v;
+
+	if (o && json_object_object_get_ex(o, "source_date_epoch", &v) &&
+	    json_object_is_type(v, json_type_int) && json_object_get_int64(v) > 0)
+		return (long long)json_object_get_int64(v);
+	return 0;
 }
 
 /* layer.json as written: one object naming its layer. A damaged one
@@ -437,7 +463,7 @@ static struct json_object *meta_parse(const struct layer_store *st, const char *
 		st->root, id, len ? "not this layer's JSON object" : "empty");
 	fd = dv_open_dir_at(st->layers_fd, id, &(struct dv_error){ 0 });
 	if (fd >= 0)
-		write_meta(fd, id, NULL, NULL, NULL, false, 0, &(struct dv_error){ 0 });
+		write_meta(fd, id, NULL, NULL, NULL, false, 0, 0, &(struct dv_error){ 0 });
 	o = json_object_new_object();
 	json_object_object_add(o, "id", json_object_new_string(id));
 	return o;

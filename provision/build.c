@@ -257,6 +257,7 @@ static int run_step(const struct layer_store *st, const struct env_spec *spec,
 	c.cs.outbound = bn.tool;
 	c.cs.outbound_pasta = bn.pasta;
 	prov_step_envp(spec, step, &envp);
+	prov_epoch_envp(spec, &envp); /* SOURCE_DATE_EPOCH (normalise.c) */
 	/* Root's files on a tmpfs, masked in the output (ns.c). */
 	c.cs.n_secrets = prov_secrets_for(sec, &step->secrets, 0, 0, &secrets);
 	c.cs.secrets = secrets;
@@ -297,6 +298,9 @@ static int run_step(const struct layer_store *st, const struct env_spec *spec,
 	dv_fault_point("build.ran");
 	ret = 0;
 out:
+	/* Its volatile files left out, its times clamped (normalise.c). */
+	if (ret == 0 && prov_normalise(upper, spec->source_date_epoch, err) < 0)
+		ret = -1;
 	/* What it wrote (a `copy` of a secret file of the checkout too) must
 	 * hold no secret before it becomes a layer. */
 	if (ret == 0 && sec->n) {
@@ -325,6 +329,21 @@ out:
 	dv_strv_release(&envp);
 	prov_build_net_release(&bn);
 	free(bpf);
+	return ret;
+}
+
+int prov_run_step(const struct layer_store *st, const struct env_spec *spec, size_t index,
+		  const char *prev, const char *key, const struct dv_strv *chain,
+		  const char *staging, const char *env_id, struct dv_error *err)
+{
+	struct prov_secrets sec = { 0 };
+	int ret = -1;
+
+	if (!spec->n_secrets ||
+	    prov_secrets_read(spec, PROV_SECRETS_STEPS | PROV_SECRETS_ON_UP, &sec, err) == 0)
+		ret = run_step(st, spec, &spec->provision[index], index, prev, key, chain, staging,
+			       env_id, &sec, err);
+	prov_secrets_release(&sec);
 	return ret;
 }
 
@@ -445,8 +464,9 @@ int prov_build(const struct dv_ctx *ctx, const struct layer_store *st, const str
 			goto out;
 		}
 		dv_fault_point("build.commit");
-		committed = layer_commit(st, staging, keys->v[i],
-					 layers->n ? layers->v[layers->n - 1] : "", label, err) == 0;
+		committed = layer_commit_epoch(st, staging, keys->v[i],
+					       layers->n ? layers->v[layers->n - 1] : "", label,
+					       spec->source_date_epoch, err) == 0;
 		if (committed)
 			dv_fault_point("build.committed");
 		if (!committed || layer_cache_put(st, keys->v[i], keys->v[i], NULL, NULL, err) < 0) {

@@ -30,6 +30,8 @@
  * allow.c:     the developer's yes to it, per checkout
  * cachemount.c: `cache` paths' folders (caches/<env id>/), mounted in steps
  * stepagent.c: a step's `ssh_agent: true` (the filter of hostnet/agent_run.c)
+ * normalise.c: a step's files made reproducible: volatile files, SOURCE_DATE_EPOCH
+ * verify.c:    `verify`: steps rebuilt in staging, compared with the cache's
  *
  * Order of calls for `up`: prov_keys() (cheap: no I/O beyond the inputs of
  * `copy` steps), prov_build(), then env_up() (env/).
@@ -225,6 +227,12 @@ int prov_team_base(const struct layer_store *st, struct prov_team *t, const char
 int prov_team_pin(const struct layer_store *st, struct prov_team *t, const char *image,
 		  const struct layer_image *ours, bool quiet, struct layer_image *img,
 		  struct dv_error *err);
+/* verify.c: the diff_id (64 hex) of the layer the first cache_from source
+ * holding key has for it, and that source as the Envfile writes it: 0; 1
+ * when none has it (t may be NULL; a source that cannot be read is a
+ * warning, as for prov_team_fetch). Nothing is fetched but manifests and
+ * configs. */
+int prov_team_diff_id(struct prov_team *t, const char *key, const char **from, char diff_id[65]);
 /* May the env of spec (NULL: none) use img? Yes for an image not taken
  * through cache_from; else only when spec names img's source or is the env
  * it was taken for. */
@@ -599,5 +607,38 @@ char **prov_apt_argv(const struct env_spec *spec, const struct env_step *step, s
 void prov_apt_stamp(long long t, char out[PROV_APT_STAMP]);
 /* The archive's base URL: the Envfile's, else the default. */
 const char *prov_apt_url(const struct env_spec *spec);
+
+/* normalise.c: SOURCE_DATE_EPOCH as steps get it. prov_epoch_parse: decimal
+ * seconds, 1 to 9999-12-31, nothing else: 0, else -1. prov_epoch_from_env:
+ * devenv's own environment's into *out (untouched when unset); a bad one is
+ * an error saying so. */
+int prov_epoch_parse(const char *s, long long *out);
+int prov_epoch_from_env(long long *out, struct dv_error *err);
+/* SOURCE_DATE_EPOCH=spec's appended to a step's environment, unless it has
+ * one (the Envfile's) or spec has none. */
+void prov_epoch_envp(const struct env_spec *spec, struct dv_strv *envp);
+/* The files left out of every step's layer (README "Reproducible layers"):
+ * fnmatch patterns relative to the root, '*' in the last component only;
+ * NULL-terminated. _match: does rel ("var/log/dpkg.log") match one? */
+extern const char *const prov_volatile_files[];
+bool prov_volatile_match(const char *rel);
+/* A step's upper folder made ready to commit: the volatile files removed;
+ * with epoch > 0, every mtime past it clamped to it (symlinks not followed,
+ * other filesystems not entered). */
+int prov_normalise(const char *upper, long long epoch, struct dv_error *err);
+
+/* verify.c: rebuild the steps `which` names (0-based; NULL: all) on the
+ * cached chain below each, in staging never committed, and compare each
+ * one's diff_id with its cached layer's and, when team (cache_from) has a
+ * layer for its key, that one's; the differing files printed. 0 when all
+ * match, 1 when one differs (printed), -1 on error. */
+int prov_verify(const struct dv_ctx *ctx, const struct layer_store *st, const struct env_spec *spec,
+		const struct layer_image *base, const struct dv_strv *keys, struct prov_team *team,
+		const bool *which, struct dv_error *err);
+/* build.c: run step `index` into staging folder `staging` on the layers
+ * `chain` (bottom first), normalised as prov_build does, not committed. */
+int prov_run_step(const struct layer_store *st, const struct env_spec *spec, size_t index,
+		  const char *prev, const char *key, const struct dv_strv *chain,
+		  const char *staging, const char *env_id, struct dv_error *err);
 
 #endif

@@ -181,6 +181,25 @@ int prov_team_fetch(const struct layer_store *st, struct prov_team *t, const cha
 	return 1;
 }
 
+int prov_team_diff_id(struct prov_team *t, const char *key, const char **from, char diff_id[65])
+{
+	for (size_t i = 0; t && i < t->refs->n; i++) {
+		struct reg_remote *r = source(t, i);
+		size_t n = r ? reg_remote_layers(r) : 0;
+
+		for (size_t l = 0; l < n; l++) {
+			const char *d = reg_remote_diff_id(r, l);
+
+			if (d && lists_key(reg_remote_annotation(r, l, ANN_KEY), key)) {
+				*from = t->refs->v[i];
+				snprintf(diff_id, 65, "%s", d);
+				return 0;
+			}
+		}
+	}
+	return 1;
+}
+
 bool prov_team_vouches(const struct env_spec *spec, const struct layer_image *img)
 {
 	char env[13];

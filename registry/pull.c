@@ -596,6 +596,11 @@ const char *reg_remote_config(const struct reg_remote *r)
 	return r->config_hex;
 }
 
+const char *reg_remote_diff_id(const struct reg_remote *r, size_t i)
+{
+	return i < r->diff_ids.n ? r->diff_ids.v[i] : NULL;
+}
+
 size_t reg_remote_layers(const struct reg_remote *r)
 {
 	return r->diff_ids.n;

@@ -59,6 +59,8 @@ size_t reg_remote_layers(const struct reg_remote *r);
  * of its config. */
 const char *reg_remote_digest(const struct reg_remote *r);
 const char *reg_remote_config(const struct reg_remote *r);
+/* Layer i's diff_id (64 hex) as its config says, or NULL. */
+const char *reg_remote_diff_id(const struct reg_remote *r, size_t i);
 /* Annotation key of layer i's descriptor (i == SIZE_MAX: of the manifest),
  * or NULL. */
 const char *reg_remote_annotation(const struct reg_remote *r, size_t i, const char *key);
