@@ -226,6 +226,29 @@ out:
 	return ret;
 }
 
+/* A bundle (`devenv bundle`): for the env of the checkout we are in. */
+static int load_bundle(struct dv_ctx *ctx, struct layer_store *st, int nargs, const char *file,
+		       struct dv_error *err)
+{
+	struct env env = { .lock_fd = -1 };
+	int ret = -1;
+
+	if (nargs != 1)
+		return dv_err_usage(err, "'%s' is a bundle: it names its own images; load it "
+					 "without NAME, in its project's checkout",
+				    file);
+	if (env_locate(ctx, st, true, &env, err) < 0) {
+		if (err->errnum == ENOENT)
+			dv_err_prefix(err, "'%s' is a bundle: run 'devenv image load' in its "
+					   "project's checkout (where its Envfile is)",
+				      file);
+	} else {
+		ret = env_bundle_load(ctx, st, &env, file, err);
+	}
+	env_release(&env);
+	return ret;
+}
+
 int cmd_image(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
 	      struct dv_error *err)
 {
@@ -293,6 +316,8 @@ int cmd_image(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call 
 	} else if (strcmp(what, "load") == 0) {
 		if (cmd_sub_args(sub, call->argc, oi, 1, 2, err) < 0)
 			return -1;
+		if (layer_bundle_sniff(call->argv[oi]))
+			return load_bundle(ctx, st, call->argc - oi, call->argv[oi], err);
 		if (layer_image_load(st, call->argv[oi],
 				     call->argc - oi == 2 ? call->argv[oi + 1] : NULL, &img, err) < 0)
 			goto out;

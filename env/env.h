@@ -219,6 +219,13 @@ int env_commit(const struct dv_ctx *ctx, const struct layer_store *st, struct en
 	       const char *name, struct layer_image *out, struct dv_error *err);
 /* push.c: push the env's provisioning as image dest (prov_team_push), on
  * the base its record pins. */
+/* bundle.c: the env (base, step layers with their keys, services, git and
+ * download inputs, Envfile.lock) as one archive at `file`; bundleload.c:
+ * such an archive into the store for this env (`devenv image load`). */
+int env_bundle(const struct dv_ctx *ctx, const struct layer_store *st, const struct env *env,
+	       const char *file, struct dv_error *err);
+int env_bundle_load(const struct dv_ctx *ctx, const struct layer_store *st, struct env *env,
+		    const char *file, struct dv_error *err);
 int env_push(const struct dv_ctx *ctx, const struct layer_store *st, const struct env *env,
 	     const char *dest, enum reg_compression comp, struct dv_error *err);
 
