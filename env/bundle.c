@@ -123,6 +123,8 @@ static void add_artifact(struct layer_bundle *b, const char *type, const char *h
 	json_object_array_add(layers, desc(mt, hex, size));
 	m = manifest(MT_EMPTY, empty, 2, layers);
 	json_object_object_add(m, "artifactType", json_object_new_string(type));
+	/* On the manifest (whose digest is checked) and in index.json. */
+	json_object_object_add(m, "annotations", json_object_get(ann));
 	layer_bundle_add_manifest(b, m, ann);
 }
 

@@ -391,3 +391,81 @@ int layer_bundle_extract(const struct layer_bundle *b, const char *hex, int dirf
 		return -1;
 	return 0;
 }
+
+int layer_bundle_image(const struct layer_bundle *b, const char *man_hex, const char *name,
+		       struct layer_image *out, struct dv_error *err)
+{
+	layer_autojson struct json_object *man = NULL;
+	dv_autofree char *cfg_text = NULL, *norm = NULL, *repo = NULL, *tag = NULL;
+	struct json_object *layers;
+	struct layer_image have = { 0 }, img = { 0 };
+	struct dv_strv ids = { 0 };
+	dv_autoclose int bfd = -1;
+	const char *cfg_hex;
+	int ret = -1;
+
+	if (layer_bundle_json(b, man_hex, &man, err) < 0)
+		return -1;
+	cfg_hex = dv_digest_hex(json_object_get_string(
+		json_object_object_get(json_object_object_get(man, "config"), "digest")));
+	if (!cfg_hex || !json_object_object_get_ex(man, "layers", &layers) ||
+	    !json_object_is_type(layers, json_type_array))
+		return dv_err_plain(err, EINVAL,
+				    "manifest sha256:%.12s of the bundle is not an image manifest",
+				    man_hex);
+	if (layer_oci_open_blob(b->rootfd, cfg_hex, &cfg_text, err) < 0)
+		return -1;
+	{
+		char got[65];
+
+		dv_sha256_hex(cfg_text, strlen(cfg_text), got);
+		if (strcmp(got, cfg_hex))
+			return dv_err_plain(err, EINVAL,
+					    "config sha256:%.12s of the bundle is not a JSON text",
+					    cfg_hex);
+	}
+	for (size_t i = 0; i < json_object_array_length(layers); i++) {
+		const char *hex = dv_digest_hex(json_object_get_string(
+			json_object_object_get(json_object_array_get_idx(layers, i), "digest")));
+		char id[65], step[96];
+
+		snprintf(step, sizeof(step), "bundle layer %zu", i + 1);
+		if (!hex) {
+			dv_err_plain(err, EINVAL, "layer %zu of manifest sha256:%.12s has a bad digest",
+				     i + 1, man_hex);
+			goto out;
+		}
+		if (layer_bundle_import(b, hex, step, id, err) < 0)
+			goto out;
+		dv_strv_push(&ids, id);
+	}
+	if (layer_ref_normalize(name, false, &norm, err) < 0)
+		goto out;
+	/* The image's id is its config's digest: the config goes in as it
+	 * is (its diff_ids may name another tar form of the same files). */
+	if (layer_image_resolve(b->st, norm, &have, &(struct dv_error){ 0 }) == 0) {
+		bool same = !strcmp(have.id + 7, cfg_hex);
+
+		layer_image_release(&have);
+		if (same) {
+			ret = layer_image_resolve(b->st, norm, out, err);
+			goto out;
+		}
+		/* The store's name stays the store's: this one by digest. */
+		if (layer_name_split(norm, &repo, &tag, err) < 0)
+			goto out;
+		free(norm);
+		norm = dv_xasprintf("%s@sha256:%s", repo, man_hex);
+	}
+	bfd = layer_blobs_dir(b->st, err);
+	if (bfd < 0 || dv_write_file_atomic(bfd, cfg_hex, cfg_text, strlen(cfg_text), 0600, err) < 0)
+		goto out;
+	img.name = dv_steal_ptr(&norm);
+	img.id = dv_xasprintf("sha256:%s", cfg_hex);
+	layer_image_set_layers(b->st, &img, &ids);
+	img.config = dv_steal_ptr(&cfg_text);
+	ret = layer_image_record(b->st, &img, out, err);
+out:
+	dv_strv_release(&ids);
+	return ret;
+}

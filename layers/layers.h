@@ -236,6 +236,10 @@ void layer_bundle_add_text(struct layer_bundle *b, const char *text, char hex[65
 void layer_bundle_add_manifest(struct layer_bundle *b, struct json_object *manifest,
 			       struct json_object *ann);
 int layer_bundle_write(struct layer_bundle *b, const char *file, struct dv_error *err);
+/* (oci.c) The config text with rootfs.diff_ids replaced (hex ids, no
+ * prefix); caller frees. */
+char *layer_config_with_diff_ids(const char *config, const struct dv_strv *diff_ids,
+				 struct dv_error *err);
 /* Is `file` a bundle (its index.json, read from the tar's first entries)? */
 bool layer_bundle_sniff(const char *file);
 int layer_bundle_open(const struct layer_store *st, const char *file, struct layer_bundle **out,
@@ -250,6 +254,12 @@ int layer_bundle_blob(const struct layer_bundle *b, const char *hex, struct dv_e
  * its diff_id, which must be hex. */
 int layer_bundle_import(const struct layer_bundle *b, const char *hex, const char *step,
 			char id[65], struct dv_error *err);
+/* The image of manifest man_hex (its layers imported, its config as it
+ * is, so its id stays), named `name` when the store has no image of that
+ * name, else REPO@sha256:<man_hex> (an image of that name and id: that
+ * one). */
+int layer_bundle_image(const struct layer_bundle *b, const char *man_hex, const char *name,
+		       struct layer_image *out, struct dv_error *err);
 /* A tar blob unpacked (safely) into the folder dirfd. */
 int layer_bundle_extract(const struct layer_bundle *b, const char *hex, int dirfd,
 			 struct dv_error *err);

@@ -5,6 +5,8 @@
 # runs from the bundle's inputs; a hostile bundle loads nothing; a
 # bundle's layers serve its project's env only.
 
+bats_require_minimum_version 1.5.0
+
 load helpers
 
 setup() {
@@ -106,7 +108,7 @@ bundled() {
 	run --separate-stderr offline "$DEVENV" up
 	assert_success
 	assert_line "[1/3] download: $DV_URL/tool.sh -> /opt/ (cached)"
-	assert_line "[2/3] git: file://$DV_REPO -> /src (cached)"
+	assert_line "[2/3] git: file://$DV_REPO @ main -> /src (cached)"
 	assert_line "[3/3] run: cat /src/version > /seen (cached)"
 	assert_line --partial "service 'db' started"
 	run offline "$DEVENV" ssh -c 'cat /seen /opt/tool.sh'
@@ -126,7 +128,7 @@ tool v1"
 	run --separate-stderr offline "$DEVENV" up
 	assert_success
 	assert_line "[1/3] download: $DV_URL/tool.sh -> /usr/local/bin/"
-	assert_line "[2/3] git: file://$DV_REPO -> /work/src"
+	assert_line "[2/3] git: file://$DV_REPO @ main -> /work/src"
 	run offline "$DEVENV" ssh -c 'cat /seen /usr/local/bin/tool.sh; git -C /work/src remote get-url origin 2>/dev/null || grep -A2 origin /work/src/.git/config | grep url'
 	assert_output --partial "one
 tool v1"
