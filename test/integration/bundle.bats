@@ -111,7 +111,7 @@ bundled() {
 	assert_line "[2/3] git: file://$DV_REPO @ main -> /src (cached)"
 	assert_line "[3/3] run: cat /src/version > /seen (cached)"
 	assert_line --partial "service 'db' started"
-	run offline "$DEVENV" ssh -c 'cat /seen /opt/tool.sh'
+	run "$DEVENV" ssh -c 'cat /seen /opt/tool.sh'
 	assert_output "one
 tool v1"
 	# Nothing of the first store was needed: its layers are gone too.
@@ -129,7 +129,7 @@ tool v1"
 	assert_success
 	assert_line "[1/3] download: $DV_URL/tool.sh -> /usr/local/bin/"
 	assert_line "[2/3] git: file://$DV_REPO @ main -> /work/src"
-	run offline "$DEVENV" ssh -c 'cat /seen /usr/local/bin/tool.sh; git -C /work/src remote get-url origin 2>/dev/null || grep -A2 origin /work/src/.git/config | grep url'
+	run "$DEVENV" ssh -c 'cat /seen /usr/local/bin/tool.sh; git -C /work/src remote get-url origin 2>/dev/null || grep -A2 origin /work/src/.git/config | grep url'
 	assert_output --partial "one
 tool v1"
 	assert_output --partial "file://$DV_REPO"
@@ -231,6 +231,6 @@ for m in idx["manifests"]:
 	run --separate-stderr offline "$DEVENV" up
 	assert_success
 	assert_line "[1/1] run: echo made > /made (cached)"
-	run offline "$DEVENV" ssh -c 'cat /made /etc/debian_version'
+	run "$DEVENV" ssh -c 'cat /made /etc/debian_version'
 	assert_line made
 }
