@@ -104,7 +104,8 @@ static const struct cmd_opt push_opts[] = { { 0, "compression", "gzip|zstd", 'C'
 					      "registry and runtime reads it) or zstd (tar+zstd)" },
 					    { 0 } };
 static const struct cmd_opt bundle_opts[] = {
-	{ 'o', "output", "FILE", 0, "write the bundle to FILE (default: NAME.bundle.tar, NAME the env's)" },
+	{ 'o', "output", "FILE", 0,
+	  "write the bundle to FILE (default: NAME.bundle.tar, NAME the env's)" },
 	{ 0 }
 };
 static const struct cmd_opt login_opts_table[] = {

@@ -234,13 +234,15 @@ static int load_bundle(struct dv_ctx *ctx, struct layer_store *st, int nargs, co
 	int ret = -1;
 
 	if (nargs != 1)
-		return dv_err_usage(err, "'%s' is a bundle: it names its own images; load it "
-					 "without NAME, in its project's checkout",
+		return dv_err_usage(err,
+				    "'%s' is a bundle: it names its own images; load it "
+				    "without NAME, in its project's checkout",
 				    file);
 	if (env_locate(ctx, st, true, &env, err) < 0) {
 		if (err->errnum == ENOENT)
-			dv_err_prefix(err, "'%s' is a bundle: run 'devenv image load' in its "
-					   "project's checkout (where its Envfile is)",
+			dv_err_prefix(err,
+				      "'%s' is a bundle: run 'devenv image load' in its "
+				      "project's checkout (where its Envfile is)",
 				      file);
 	} else {
 		ret = env_bundle_load(ctx, st, &env, file, err);

@@ -80,8 +80,8 @@ static struct json_object *manifest(const char *cfg_mt, const char *cfg_hex,
 }
 
 /* An image as it is: its layers, its config's very bytes. */
-static int add_image(struct layer_bundle *b, const struct layer_image *img,
-		     struct json_object *ann, struct dv_error *err)
+static int add_image(struct layer_bundle *b, const struct layer_image *img, struct json_object *ann,
+		     struct dv_error *err)
 {
 	struct json_object *layers = json_object_new_array();
 	char hex[65], cfg[65];
@@ -130,7 +130,8 @@ static void add_artifact(struct layer_bundle *b, const char *type, const char *h
 
 /* The step's input in inputs/, fetched now when missing: its name. */
 static int input_here(const struct layer_store *st, const struct env_spec *spec,
-		      const struct env_step *step, int inputs, const char *name, struct dv_error *err)
+		      const struct env_step *step, int inputs, const char *name,
+		      struct dv_error *err)
 {
 	dv_autofree char *staging = NULL, *dir = NULL, *path = NULL;
 	struct dv_error ignored = { 0 };
@@ -175,19 +176,24 @@ static int add_inputs(struct layer_bundle *b, const struct layer_store *st,
 				json_object_put(ann);
 				return -1;
 			}
-			json_object_object_add(ann, "dev.devenv.git.url", json_object_new_string(s->git));
+			json_object_object_add(ann, "dev.devenv.git.url",
+					       json_object_new_string(s->git));
 			if (s->ref)
 				json_object_object_add(ann, "dev.devenv.git.ref",
 						       json_object_new_string(s->ref));
 			json_object_object_add(ann, "dev.devenv.git.commit",
 					       json_object_new_string(s->git_commit));
-			add_artifact(b, "application/vnd.dev.devenv.git.v1", hex, size, MT_LAYER, ann);
+			add_artifact(b, "application/vnd.dev.devenv.git.v1", hex, size, MT_LAYER,
+				     ann);
 		} else {
-			dv_autoclose int fd = openat(inputs, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+			dv_autoclose int fd =
+				openat(inputs, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 
 			if (fd < 0 || layer_bundle_add_fd(b, fd, hex, &size, err) < 0) {
 				json_object_put(ann);
-				return dv_err_isset(err) ? -1 : dv_err(err, errno, "cannot read '%s'", path);
+				return dv_err_isset(err)
+					       ? -1
+					       : dv_err(err, errno, "cannot read '%s'", path);
 			}
 			if (strcmp(hex, s->sha256)) {
 				json_object_put(ann);
@@ -297,10 +303,12 @@ int env_bundle(const struct dv_ctx *ctx, const struct layer_store *st, const str
 		dv_strv_push(&diff_ids, hex);
 		m = desc(MT_LAYER, hex, size);
 		if (step) {
-			dv_autofree char *label = prov_step_label(&spec->provision[i - base.layers.n]);
+			dv_autofree char *label =
+				prov_step_label(&spec->provision[i - base.layers.n]);
 			struct json_object *a = json_object_new_object();
 
-			json_object_object_add(a, "dev.devenv.cache.key", json_object_new_string(key));
+			json_object_object_add(a, "dev.devenv.cache.key",
+					       json_object_new_string(key));
 			json_object_object_add(a, "dev.devenv.step", json_object_new_string(label));
 			json_object_object_add(m, "annotations", a);
 		}

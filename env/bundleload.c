@@ -221,7 +221,8 @@ int env_bundle_load(const struct dv_ctx *ctx, const struct layer_store *st, stru
 				if (!strcmp(spec->services[k].name, svc))
 					name = spec->services[k].image;
 			if (!name) {
-				dv_err_plain(err, EINVAL, "image %zu of the bundle has no name", i + 1);
+				dv_err_plain(err, EINVAL, "image %zu of the bundle has no name",
+					     i + 1);
 				goto out;
 			}
 			if (layer_bundle_image(b, hex, name, &img, err) < 0)

@@ -431,8 +431,9 @@ int layer_bundle_image(const struct layer_bundle *b, const char *man_hex, const 
 
 		snprintf(step, sizeof(step), "bundle layer %zu", i + 1);
 		if (!hex) {
-			dv_err_plain(err, EINVAL, "layer %zu of manifest sha256:%.12s has a bad digest",
-				     i + 1, man_hex);
+			dv_err_plain(err, EINVAL,
+				     "layer %zu of manifest sha256:%.12s has a bad digest", i + 1,
+				     man_hex);
 			goto out;
 		}
 		if (layer_bundle_import(b, hex, step, id, err) < 0)
