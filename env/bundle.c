@@ -242,6 +242,34 @@ static int add_lock(struct layer_bundle *b, const struct env_spec *spec, struct 
 	return 0;
 }
 
+/* Nothing leaves with a secret's value of now in it, as for push
+ * (provision/teamcache.c): looked for before anything is written. A step
+ * the store lacks is left to the caller's loop, which names it. */
+static int scan_secrets(const struct layer_store *st, const struct env_spec *spec,
+			const struct dv_strv *keys, const char *env_id, struct dv_error *err)
+{
+	struct prov_secrets sec = { 0 };
+	struct layer_cache_scope scope = { &spec->cache_from, env_id };
+	int r;
+
+	if (!spec->n_secrets)
+		return 0;
+	r = prov_secrets_read(spec, PROV_SECRETS_STEPS | PROV_SECRETS_ON_UP, &sec, err);
+	for (size_t i = 0; r == 0 && i < keys->n; i++) {
+		char id[65];
+		dv_autofree char *dir = NULL, *what = NULL;
+
+		if (layer_cache_get(st, keys->v[i], &scope, id, &(struct dv_error){ 0 }) < 0)
+			continue;
+		dir = layer_diff_path(st, id);
+		what = dv_xasprintf("step %zu's files", i + 1);
+		if ((r = prov_secrets_scan(&sec, dir, what, err)) < 0)
+			dv_err_prefix(err, "cannot bundle env '%s'", spec->name);
+	}
+	prov_secrets_release(&sec);
+	return r;
+}
+
 int env_bundle(const struct dv_ctx *ctx, const struct layer_store *st, const struct env *env,
 	       const char *file, struct dv_error *err)
 {
@@ -272,7 +300,7 @@ int env_bundle(const struct dv_ctx *ctx, const struct layer_store *st, const str
 	if (prov_git_resolve(st, spec, false, err) < 0 || prov_keys(spec, base.id, &keys, err) < 0)
 		goto out;
 	prov_env_id(spec->checkout, spec->relpath, env_id);
-	if (!(b = layer_bundle_new(st, err)))
+	if (scan_secrets(st, spec, &keys, env_id, err) < 0 || !(b = layer_bundle_new(st, err)))
 		goto out;
 	ann = notes("base", spec->image);
 	json_object_object_add(ann, "dev.devenv.image.id", json_object_new_string(base.id));

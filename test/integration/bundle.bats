@@ -234,3 +234,20 @@ for m in idx["manifests"]:
 	run "$DEVENV" ssh -c 'cat /made /etc/debian_version'
 	assert_line made
 }
+
+@test "a step layer holding a secret's value of now is not bundled" {
+	dv_envfile <<-'EOF2'
+	image: busybox
+	secrets:
+	  tok: { env: SECRET }
+	provision:
+	  - run: echo "old-value-123" > /opt-value
+	    secrets: [tok]
+	EOF2
+	SECRET=first-value "$DEVENV" up >/dev/null
+	SECRET=old-value-123 run "$DEVENV" bundle -o "$BATS_TEST_TMPDIR/env.bundle"
+	assert_failure 1
+	assert_output --partial "secret 'tok' is in /opt-value of step 1's files; refused"
+	refute_output --partial "old-value-123"
+	[[ ! -e $BATS_TEST_TMPDIR/env.bundle ]]
+}
