@@ -23,6 +23,8 @@
  * gc.c:       what gc removes of envs: locks, seccomp programs none uses
  * dotfiles.c: the user's dotfiles copied into the env on its first start
  * sshd.c:     the env's ssh endpoint: ssh-config's and ssh-proxy's files and text
+ * bundle.c:   `devenv bundle`: the env as one archive to carry offline
+ * bundleload.c: `image load` of a bundle, for the checkout's env
  *
  * Order of calls for `up`: env_locate(), env_lock(), env_up(); release
  * with env_release().

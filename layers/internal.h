@@ -13,6 +13,7 @@
  *   oci.c        images as OCI layout archives (save, load), composed images
  *   bootstrap.c  a Debian image built from the mirror, then imported
  *   gc.c         removing what nothing refers to
+ *   bundle.c     a bundle's archive: several manifests in one OCI layout
  *
  * One module outside layers/ includes this file: registry/ (its
  * internal.h), since a pull and a push are made of these steps (staging a
