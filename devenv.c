@@ -124,6 +124,11 @@ static const struct cmd_opt volume_rm_opts[] = {
 
 /* `devenv image ...` and `devenv volume ...`: named "PARENT SUB", run by the
  * parent's cmd_* (run is NULL); `--help` and devenv.1 explain each. */
+static const struct cmd_opt image_load_opts[] = {
+	{ 'C', "directory", "DIR", 0,
+	  "a bundle: load it for the env of the checkout at DIR (default: the current folder's)" },
+	{ 0 }
+};
 static const struct cmd image_subs[] = {
 	{ "image import", NULL, CMD_STORE, "FILE NAME[:TAG]",
 	  "make an image of a rootfs tarball (plain, gzip or zstd), named localhost/NAME:TAG; device nodes are skipped",
@@ -131,9 +136,9 @@ static const struct cmd image_subs[] = {
 	{ "image save", NULL, CMD_STORE, "IMAGE FILE",
 	  "write an image as an OCI image layout archive (what podman load and skopeo read)", NULL,
 	  NULL },
-	{ "image load", NULL, CMD_STORE, "FILE [NAME[:TAG]]",
+	{ "image load", NULL, CMD_STORE, "[-C DIR] FILE [NAME[:TAG]]",
 	  "read an image from an OCI image layout archive, every blob checked; named as the archive says, or NAME; a bundle ('devenv bundle') in its project's checkout: its images, step layers (for this env only) and inputs",
-	  NULL, NULL },
+	  image_load_opts, NULL },
 	{ "image inspect", NULL, CMD_STORE | CMD_JSON, "[--json] IMAGE...",
 	  "the images as JSON, as 'docker image inspect' gives them: id, name, created, size, layers, config",
 	  NULL, NULL },

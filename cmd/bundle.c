@@ -25,20 +25,23 @@ static int output_opt(int c, const char *arg, void *data, struct dv_error *err)
 }
 
 /* Root writing into a folder another user owns (a checkout): the file is
- * theirs, never root-owned. The name was just renamed into place; a
- * symlink put there meanwhile is not followed. */
-static void give_to_folder_owner(const char *file)
+ * theirs, never root-owned (set on the new file before it gets its name).
+ * -1: as who writes it. */
+static void folder_owner(const char *file, int *uid, int *gid)
 {
 	dv_autofree char *dir = dv_xstrdup(file);
 	char *slash = strrchr(dir, '/');
 	struct stat sb;
 
+	*uid = *gid = -1;
 	if (geteuid() != 0)
 		return;
 	if (slash)
 		slash[slash == dir ? 1 : 0] = 0;
-	if (stat(slash ? dir : ".", &sb) == 0 && sb.st_uid != 0)
-		(void)fchownat(AT_FDCWD, file, sb.st_uid, sb.st_gid, AT_SYMLINK_NOFOLLOW);
+	if (stat(slash ? dir : ".", &sb) == 0 && sb.st_uid != 0) {
+		*uid = (int)sb.st_uid;
+		*gid = (int)sb.st_gid;
+	}
 }
 
 int cmd_bundle(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
@@ -58,10 +61,12 @@ int cmd_bundle(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call
 	/* The trust check as push has it: a git step's remote may be asked. */
 	if (env_locate(ctx, st, true, &env, err) == 0 &&
 	    prov_trust_check(ctx, st, env.id, &env.spec, err) == 0) {
+		int uid, gid;
+
 		if (!out)
 			out = dflt = dv_xasprintf("%s.bundle.tar", env.spec.name);
-		if (env_bundle(ctx, st, &env, out, err) == 0) {
-			give_to_folder_owner(out);
+		folder_owner(out, &uid, &gid);
+		if (env_bundle(ctx, st, &env, out, uid, gid, err) == 0) {
 			if (!ctx->quiet)
 				printf("wrote %s: env '%s' to carry ('devenv image load %s' in "
 				       "the project's checkout, then 'devenv up')\n",

@@ -271,7 +271,7 @@ static int scan_secrets(const struct layer_store *st, const struct env_spec *spe
 }
 
 int env_bundle(const struct dv_ctx *ctx, const struct layer_store *st, const struct env *env,
-	       const char *file, struct dv_error *err)
+	       const char *file, int uid, int gid, struct dv_error *err)
 {
 	struct env_spec *spec = (struct env_spec *)&env->spec;
 	struct layer_image base = { 0 };
@@ -375,7 +375,7 @@ int env_bundle(const struct dv_ctx *ctx, const struct layer_store *st, const str
 			goto out;
 	}
 	if (add_inputs(b, st, spec, err) < 0 || add_lock(b, spec, err) < 0 ||
-	    layer_bundle_write(b, file, err) < 0)
+	    layer_bundle_write(b, file, uid, gid, err) < 0)
 		goto out;
 	ret = 0;
 out:

@@ -118,14 +118,15 @@ static int load_git(const struct layer_store *st, struct env_spec *spec,
 
 /* A download: its bytes as inputs/download-<sha256> (the blob's digest is
  * their sha256, checked as it was opened). */
-static int load_download(const struct layer_bundle *b, const char *man_hex, int inputs,
-			 struct dv_error *err)
+static int load_download(const struct layer_bundle *b, const char *st_root, const char *man_hex,
+			 int inputs, struct dv_error *err)
 {
 	layer_autojson struct json_object *man = NULL;
 	const char *hex = artifact_blob(b, man_hex, &man, err), *sha;
-	dv_autofree char *name = NULL, *text = NULL;
-	dv_autoclose int fd = -1;
-	size_t len;
+	dv_autofree char *name = NULL, *tmp = NULL;
+	dv_autoclose int fd = -1, out = -1;
+	char buf[65536];
+	ssize_t r;
 
 	if (!hex)
 		return -1;
@@ -138,9 +139,30 @@ static int load_download(const struct layer_bundle *b, const char *man_hex, int 
 	name = dv_xasprintf("download-%s", hex);
 	if (faccessat(inputs, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
 		return 0;
-	if ((fd = layer_bundle_blob(b, hex, err)) < 0 || dv_read_all(fd, &text, &len, err) < 0)
+	if ((fd = layer_bundle_blob(b, hex, err)) < 0)
 		return -1;
-	return dv_write_file_atomic(inputs, name, text, len, 0600, err);
+	/* Streamed (a download may be large) to a new name, then renamed. */
+	tmp = dv_xasprintf(".%s.%d", name, (int)getpid());
+	(void)unlinkat(inputs, tmp, 0);
+	out = openat(inputs, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (out < 0)
+		return dv_err(err, errno, "cannot create '%s/inputs/%s'", st_root, tmp);
+	while ((r = read(fd, buf, sizeof(buf))) != 0) {
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 || dv_write_full(out, buf, (size_t)r, err) < 0) {
+			if (r < 0)
+				dv_err(err, errno, "cannot read the bundle");
+			(void)unlinkat(inputs, tmp, 0);
+			return -1;
+		}
+	}
+	if (fsync(out) < 0 || renameat(inputs, tmp, inputs, name) < 0) {
+		dv_err(err, errno, "cannot write '%s/inputs/%s'", st_root, name);
+		(void)unlinkat(inputs, tmp, 0);
+		return -1;
+	}
+	return 0;
 }
 
 /* The step layers of the env manifest as cache/<key>, scoped to env_id. */
@@ -238,7 +260,7 @@ int env_bundle_load(const struct dv_ctx *ctx, const struct layer_store *st, stru
 			if (inputs < 0 && (inputs = prov_inputs_dir(st, true, err)) < 0)
 				goto out;
 			if ((!strcmp(role, "git") ? load_git(st, spec, b, hex, inputs, err)
-						  : load_download(b, hex, inputs, err)) < 0)
+						  : load_download(b, st->root, hex, inputs, err)) < 0)
 				goto out;
 			n_inputs++;
 		}

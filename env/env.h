@@ -225,7 +225,7 @@ int env_commit(const struct dv_ctx *ctx, const struct layer_store *st, struct en
  * download inputs, Envfile.lock) as one archive at `file`; bundleload.c:
  * such an archive into the store for this env (`devenv image load`). */
 int env_bundle(const struct dv_ctx *ctx, const struct layer_store *st, const struct env *env,
-	       const char *file, struct dv_error *err);
+	       const char *file, int uid, int gid, struct dv_error *err);
 int env_bundle_load(const struct dv_ctx *ctx, const struct layer_store *st, struct env *env,
 		    const char *file, struct dv_error *err);
 int env_push(const struct dv_ctx *ctx, const struct layer_store *st, const struct env *env,

@@ -217,7 +217,8 @@ void layer_bundle_add_manifest(struct layer_bundle *b, struct json_object *manif
 	json_object_array_add(b->manifests, desc);
 }
 
-int layer_bundle_write(struct layer_bundle *b, const char *file, struct dv_error *err)
+int layer_bundle_write(struct layer_bundle *b, const char *file, int uid, int gid,
+		       struct dv_error *err)
 {
 	struct json_object *idx = json_object_new_object(), *ann = json_object_new_object();
 	dv_autofree char *index = NULL, *tmp = dv_xasprintf("%s.devenv-tmp", file);
@@ -228,10 +229,14 @@ int layer_bundle_write(struct layer_bundle *b, const char *file, struct dv_error
 	json_object_object_add(ann, LAYER_BUNDLE_ANN, json_object_new_string("1"));
 	json_object_object_add(idx, "annotations", ann);
 	index = layer_json_text(idx);
-	out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+	/* A new file, never one found there (a link to another file). */
+	if (unlink(tmp) < 0 && errno != ENOENT)
+		return dv_err(err, errno, "cannot remove '%s'", tmp);
+	out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (out < 0)
 		return dv_err(err, errno, "cannot create '%s'", tmp);
-	if (layer_oci_write_archive(b->ar, out, index, b->blobs, b->n, err) < 0 || fsync(out) < 0 ||
+	if (layer_oci_write_archive(b->ar, out, index, b->blobs, b->n, err) < 0 ||
+	    (uid >= 0 && fchown(out, (uid_t)uid, (gid_t)gid) < 0) || fsync(out) < 0 ||
 	    rename(tmp, file) < 0) {
 		if (!dv_err_isset(err))
 			dv_err(err, errno, "cannot write '%s'", file);

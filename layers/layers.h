@@ -235,7 +235,10 @@ void layer_bundle_add_text(struct layer_bundle *b, const char *text, char hex[65
 /* manifest and ann (its descriptor's annotations in index.json) are taken. */
 void layer_bundle_add_manifest(struct layer_bundle *b, struct json_object *manifest,
 			       struct json_object *ann);
-int layer_bundle_write(struct layer_bundle *b, const char *file, struct dv_error *err);
+/* uid, gid: the file's owner (-1: whoever writes it), set before the
+ * file gets its name. */
+int layer_bundle_write(struct layer_bundle *b, const char *file, int uid, int gid,
+		       struct dv_error *err);
 /* (oci.c) The config text with rootfs.diff_ids replaced (hex ids, no
  * prefix); caller frees. */
 char *layer_config_with_diff_ids(const char *config, const struct dv_strv *diff_ids,

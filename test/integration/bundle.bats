@@ -143,14 +143,24 @@ tool v1"
 	EOF
 	"$DEVENV" up >/dev/null
 	"$DEVENV" bundle -o "$BATS_TEST_TMPDIR/env.bundle" >/dev/null
-	# Loaded in project A's checkout (this one) of a fresh store...
-	export DEVENV_HOME=$STORE2
-	run "$DEVENV" image load "$BATS_TEST_TMPDIR/env.bundle"
-	assert_success
-	# ...project B (the same Envfile in another checkout) builds its own.
+	# Root writing into a folder a user owns: the file is the user's.
+	if ((EUID == 0)); then
+		mkdir "$BATS_TEST_TMPDIR/theirs"
+		chown 65534:65534 "$BATS_TEST_TMPDIR/theirs"
+		"$DEVENV" bundle -o "$BATS_TEST_TMPDIR/theirs/env.bundle" >/dev/null
+		[[ $(stat -c %u:%g "$BATS_TEST_TMPDIR/theirs/env.bundle") == 65534:65534 ]]
+		[[ -z $(ls -A "$BATS_TEST_TMPDIR/theirs" | grep -v '^env.bundle$') ]]
+	fi
+	# Project B: the same Envfile in another checkout.
 	mkdir "$BATS_TEST_TMPDIR/b"
 	cp Envfile "$BATS_TEST_TMPDIR/b/"
 	cd "$BATS_TEST_TMPDIR/b"
+	# Loaded for project A (-C: its checkout) in a fresh store...
+	export DEVENV_HOME=$STORE2
+	run "$DEVENV" image load -C "$DV_CHECKOUT" "$BATS_TEST_TMPDIR/env.bundle"
+	assert_success
+	assert_output --partial "1 step for env 'proj'"
+	# ...project B builds its own.
 	run "$DEVENV" up
 	assert_success
 	assert_line "[1/1] run: echo built > /x"
