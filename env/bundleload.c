@@ -67,15 +67,13 @@ static const char *artifact_blob(const struct layer_bundle *b, const char *man_h
 	return hex;
 }
 
-/* A step's git input: the clone unpacked into inputs/git-<commit>, and the
- * commit remembered for every git step of this Envfile with that URL and
- * ref. */
-static int load_git(const struct layer_store *st, struct env_spec *spec,
-		    const struct layer_bundle *b, const char *man_hex, int inputs,
-		    struct dv_error *err)
+/* A step's git input: the clone unpacked into inputs/git-<commit>
+ * (remember_git, once all is loaded, points the steps at it). */
+static int load_git(const struct layer_store *st, const struct layer_bundle *b, const char *man_hex,
+		    int inputs, struct dv_error *err)
 {
 	layer_autojson struct json_object *man = NULL;
-	const char *hex = artifact_blob(b, man_hex, &man, err), *url, *ref, *commit;
+	const char *hex = artifact_blob(b, man_hex, &man, err), *url, *commit;
 	dv_autofree char *staging = NULL, *name = NULL;
 	dv_autoclose int sfd = -1, dfd = -1;
 	struct dv_error ignored = { 0 };
@@ -84,20 +82,11 @@ static int load_git(const struct layer_store *st, struct env_spec *spec,
 	if (!hex)
 		return -1;
 	url = note(man, "dev.devenv.git.url");
-	ref = note(man, "dev.devenv.git.ref");
 	commit = note(man, "dev.devenv.git.commit");
 	if (!url || !commit || !dv_str_is_hex(commit, 40))
 		return dv_err_plain(err, EINVAL,
 				    "git input sha256:%.12s of the bundle names no URL or commit",
 				    man_hex);
-	for (size_t i = 0; i < spec->n_provision; i++) {
-		const struct env_step *s = &spec->provision[i];
-
-		if (s->kind == ENV_STEP_GIT && !strcmp(s->git, url) &&
-		    !strcmp(s->ref ? s->ref : "", ref ? ref : "") &&
-		    prov_git_remember(st, s, commit, err) < 0)
-			return -1;
-	}
 	name = dv_xasprintf("git-%s", commit);
 	if (faccessat(inputs, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
 		return 0;
@@ -114,6 +103,30 @@ static int load_git(const struct layer_store *st, struct env_spec *spec,
 	}
 	layer_staging_discard(st, staging, &ignored);
 	return ret;
+}
+
+/* Once everything loaded: each git step of this Envfile with the input's
+ * URL and ref gets its commit remembered (so `up` asks no remote). */
+static int remember_git(const struct layer_store *st, const struct env_spec *spec,
+			const struct layer_bundle *b, const char *man_hex, struct dv_error *err)
+{
+	layer_autojson struct json_object *man = NULL;
+	const char *url, *ref, *commit;
+
+	if (layer_bundle_json(b, man_hex, &man, err) < 0)
+		return -1;
+	url = note(man, "dev.devenv.git.url");
+	ref = note(man, "dev.devenv.git.ref");
+	commit = note(man, "dev.devenv.git.commit");
+	for (size_t i = 0; url && commit && i < spec->n_provision; i++) {
+		const struct env_step *s = &spec->provision[i];
+
+		if (s->kind == ENV_STEP_GIT && !strcmp(s->git, url) &&
+		    !strcmp(s->ref ? s->ref : "", ref ? ref : "") &&
+		    prov_git_remember(st, s, commit, err) < 0)
+			return -1;
+	}
+	return 0;
 }
 
 /* A download: its bytes as inputs/download-<sha256> (the blob's digest is
@@ -167,13 +180,13 @@ static int load_download(const struct layer_bundle *b, const char *st_root, cons
 
 /* The step layers of the env manifest as cache/<key>, scoped to env_id. */
 static int load_steps(const struct layer_store *st, const struct layer_bundle *b,
-		      const char *man_hex, const char *env_id, unsigned *n_steps,
+		      const char *man_hex, struct dv_strv *keys, struct dv_strv *ids,
 		      struct dv_error *err)
 {
 	layer_autojson struct json_object *man = NULL;
-	dv_autofree char *source = dv_xasprintf("bundle:sha256:%s", man_hex);
 	struct json_object *layers;
 
+	(void)st;
 	if (layer_bundle_json(b, man_hex, &man, err) < 0)
 		return -1;
 	if (!json_object_object_get_ex(man, "layers", &layers) ||
@@ -192,11 +205,36 @@ static int load_steps(const struct layer_store *st, const struct layer_bundle *b
 					    "or cache key",
 					    i + 1);
 		snprintf(step, sizeof(step), "bundle step %.64s", key);
-		if (layer_bundle_import(b, hex, step, id, err) < 0 ||
-		    layer_cache_put(st, key, id, source, env_id, err) < 0)
+		if (layer_bundle_import(b, hex, step, id, err) < 0)
 			return -1;
-		(*n_steps)++;
+		dv_strv_push(keys, key);
+		dv_strv_push(ids, id);
 	}
+	return 0;
+}
+
+/* A base or service image, under the Envfile's name for it. */
+static int load_image(const struct dv_ctx *ctx, const struct env_spec *spec,
+		      const struct layer_bundle *b, struct json_object *d, size_t i,
+		      struct dv_error *err)
+{
+	struct layer_image img = { 0 };
+	const char *name = note(d, "io.containerd.image.name");
+	const char *svc = note(d, "dev.devenv.service");
+
+	/* The Envfile's names for them: what `up` looks for. */
+	if (!strcmp(note(d, ROLE), "base"))
+		name = spec->image;
+	for (size_t k = 0; svc && k < spec->n_services; k++)
+		if (!strcmp(spec->services[k].name, svc))
+			name = spec->services[k].image;
+	if (!name)
+		return dv_err_plain(err, EINVAL, "image %zu of the bundle has no name", i + 1);
+	if (layer_bundle_image(b, digest_of(d), name, &img, err) < 0)
+		return -1;
+	if (!ctx->quiet)
+		printf("%s %s\n", img.name, img.id);
+	layer_image_release(&img);
 	return 0;
 }
 
@@ -209,6 +247,8 @@ int env_bundle_load(const struct dv_ctx *ctx, const struct layer_store *st, stru
 	dv_autoclose int inputs = -1;
 	char env_id[13];
 	unsigned n_steps = 0, n_images = 0, n_inputs = 0;
+	struct dv_strv keys = { 0 }, ids = { 0 };
+	const char *env_hex = NULL;
 	int ret = -1;
 
 	prov_env_id(spec->checkout, spec->relpath, env_id);
@@ -227,44 +267,53 @@ int env_bundle_load(const struct dv_ctx *ctx, const struct layer_store *st, stru
 			goto out;
 		}
 	}
+	/* Inputs first, then images, then the step layers; only when all of
+	 * them are in does anything point at them (cache entries, remembered
+	 * commits): a bundle that fails half-way serves nothing. */
+	for (int phase = 0; phase < 3; phase++)
+		for (size_t i = 0; i < json_object_array_length(mans); i++) {
+			struct json_object *d = json_object_array_get_idx(mans, i);
+			const char *role = note(d, ROLE), *hex = digest_of(d);
+			bool input = !strcmp(role, "git") || !strcmp(role, "download");
+			bool image = !strcmp(role, "base") || !strcmp(role, "service");
+
+			if (phase == 0 && input) {
+				if (inputs < 0 && (inputs = prov_inputs_dir(st, true, err)) < 0)
+					goto out;
+				if ((!strcmp(role, "git")
+					     ? load_git(st, b, hex, inputs, err)
+					     : load_download(b, st->root, hex, inputs, err)) < 0)
+					goto out;
+				n_inputs++;
+			} else if (phase == 1 && image) {
+				if (load_image(ctx, spec, b, d, i, err) < 0)
+					goto out;
+				n_images++;
+			} else if (phase == 2 && !strcmp(role, "env")) {
+				if (!env_hex)
+					env_hex = hex;
+				else {
+					dv_err_plain(err, EINVAL, "the bundle holds two envs");
+					goto out;
+				}
+				if (load_steps(st, b, hex, &keys, &ids, err) < 0)
+					goto out;
+			}
+			/* "lock" and roles of later versions: carried, nothing to load. */
+		}
+	if (env_hex) {
+		dv_autofree char *source = dv_xasprintf("bundle:sha256:%s", env_hex);
+
+		for (size_t i = 0; i < keys.n; i++)
+			if (layer_cache_put(st, keys.v[i], ids.v[i], source, env_id, err) < 0)
+				goto out;
+		n_steps = (unsigned)keys.n;
+	}
 	for (size_t i = 0; i < json_object_array_length(mans); i++) {
 		struct json_object *d = json_object_array_get_idx(mans, i);
-		const char *role = note(d, ROLE), *hex = digest_of(d);
 
-		if (!strcmp(role, "base") || !strcmp(role, "service")) {
-			struct layer_image img = { 0 };
-			const char *name = note(d, "io.containerd.image.name");
-			const char *svc = note(d, "dev.devenv.service");
-
-			/* The Envfile's names for them: what `up` looks for. */
-			if (!strcmp(role, "base"))
-				name = spec->image;
-			for (size_t k = 0; svc && k < spec->n_services; k++)
-				if (!strcmp(spec->services[k].name, svc))
-					name = spec->services[k].image;
-			if (!name) {
-				dv_err_plain(err, EINVAL, "image %zu of the bundle has no name",
-					     i + 1);
-				goto out;
-			}
-			if (layer_bundle_image(b, hex, name, &img, err) < 0)
-				goto out;
-			if (!ctx->quiet)
-				printf("%s %s\n", img.name, img.id);
-			layer_image_release(&img);
-			n_images++;
-		} else if (!strcmp(role, "env")) {
-			if (load_steps(st, b, hex, env_id, &n_steps, err) < 0)
-				goto out;
-		} else if (!strcmp(role, "git") || !strcmp(role, "download")) {
-			if (inputs < 0 && (inputs = prov_inputs_dir(st, true, err)) < 0)
-				goto out;
-			if ((!strcmp(role, "git") ? load_git(st, spec, b, hex, inputs, err)
-						  : load_download(b, st->root, hex, inputs, err)) < 0)
-				goto out;
-			n_inputs++;
-		}
-		/* "lock" and roles of later versions: carried, nothing to load. */
+		if (!strcmp(note(d, ROLE), "git") && remember_git(st, spec, b, digest_of(d), err) < 0)
+			goto out;
 	}
 	if (!ctx->quiet)
 		printf("loaded %u image%s, %u step%s for env '%s' (%s) and %u input%s\n", n_images,
@@ -272,6 +321,8 @@ int env_bundle_load(const struct dv_ctx *ctx, const struct layer_store *st, stru
 		       env_id, n_inputs, n_inputs == 1 ? "" : "s");
 	ret = 0;
 out:
+	dv_strv_release(&keys);
+	dv_strv_release(&ids);
 	layer_bundle_free(b);
 	return ret;
 }
