@@ -279,3 +279,30 @@ for m in idx["manifests"]:
 	refute_output --partial "old-value-123"
 	[[ ! -e $BATS_TEST_TMPDIR/env.bundle ]]
 }
+
+@test "a kept git input that does not hold its commit is not used: the step clones from the remote" {
+	mkdir -p "$DV_REPO"
+	git -C "$DV_REPO" init -q -b main
+	echo one >"$DV_REPO/version"
+	git -C "$DV_REPO" add version
+	git -C "$DV_REPO" -c user.email=t@t -c user.name=t commit -qm one
+	commit=$(git -C "$DV_REPO" rev-parse HEAD)
+	printf 'image: busybox\nprovision:\n  - git: file://%s\n    to: /src\n' "$DV_REPO" >Envfile
+	"$DEVENV" up >/dev/null
+	"$DEVENV" bundle -o "$BATS_TEST_TMPDIR/env.bundle" >/dev/null
+	"$DEVENV" destroy -f >/dev/null
+	export DEVENV_HOME=$STORE2
+	"$DEVENV" image load "$BATS_TEST_TMPDIR/env.bundle" >/dev/null
+	# The kept clone swapped for another repository (another commit).
+	rm -rf "${STORE2:?}/inputs/git-$commit"
+	git init -q -b main "$STORE2/inputs/git-$commit"
+	echo planted >"$STORE2/inputs/git-$commit/version"
+	git -C "$STORE2/inputs/git-$commit" add version
+	git -C "$STORE2/inputs/git-$commit" -c user.email=t@t -c user.name=t commit -qm planted
+	printf 'image: busybox\nprovision:\n  - git: file://%s\n    to: /elsewhere\n' "$DV_REPO" >Envfile
+	run --separate-stderr "$DEVENV" up
+	assert_success
+	[[ $stderr == *"inputs/git-$commit' cannot be used"*"cloning from the remote"* ]]
+	run "$DEVENV" ssh -c 'cat /elsewhere/version'
+	assert_output one
+}
