@@ -103,6 +103,11 @@ static const struct cmd_opt push_opts[] = { { 0, "compression", "gzip|zstd", 'C'
 					      "how layers are compressed: gzip (the default, every "
 					      "registry and runtime reads it) or zstd (tar+zstd)" },
 					    { 0 } };
+static const struct cmd_opt bundle_opts[] = {
+	{ 'o', "output", "FILE", 0,
+	  "write the bundle to FILE (default: NAME.bundle.tar, NAME the env's)" },
+	{ 0 }
+};
 static const struct cmd_opt login_opts_table[] = {
 	{ 'u', "username", "USER", 0, "who logs in (asked for on a terminal when not given)" },
 	{ 0, "password-stdin", NULL, 'P',
@@ -119,6 +124,11 @@ static const struct cmd_opt volume_rm_opts[] = {
 
 /* `devenv image ...` and `devenv volume ...`: named "PARENT SUB", run by the
  * parent's cmd_* (run is NULL); `--help` and devenv.1 explain each. */
+static const struct cmd_opt image_load_opts[] = {
+	{ 'C', "directory", "DIR", 0,
+	  "a bundle: load it for the env of the checkout at DIR (default: the current folder's)" },
+	{ 0 }
+};
 static const struct cmd image_subs[] = {
 	{ "image import", NULL, CMD_STORE, "FILE NAME[:TAG]",
 	  "make an image of a rootfs tarball (plain, gzip or zstd), named localhost/NAME:TAG; device nodes are skipped",
@@ -126,9 +136,9 @@ static const struct cmd image_subs[] = {
 	{ "image save", NULL, CMD_STORE, "IMAGE FILE",
 	  "write an image as an OCI image layout archive (what podman load and skopeo read)", NULL,
 	  NULL },
-	{ "image load", NULL, CMD_STORE, "FILE [NAME[:TAG]]",
-	  "read an image from an OCI image layout archive, every blob checked; named as the archive says, or NAME",
-	  NULL, NULL },
+	{ "image load", NULL, CMD_STORE, "[-C DIR] FILE [NAME[:TAG]]",
+	  "read an image from an OCI image layout archive, every blob checked; named as the archive says, or NAME; a bundle ('devenv bundle') in its project's checkout: its images, step layers (for this env only) and inputs",
+	  image_load_opts, NULL },
 	{ "image inspect", NULL, CMD_STORE | CMD_JSON, "[--json] IMAGE...",
 	  "the images as JSON, as 'docker image inspect' gives them: id, name, created, size, layers, config",
 	  NULL, NULL },
@@ -225,6 +235,9 @@ static const struct cmd commands[] = {
 	{ "version", cmd_version, 0, "", "print devenv's version", NULL, NULL },
 	{ "help", cmd_help, 0, "[COMMAND [SUBCOMMAND]]", "list the commands, or explain one", NULL,
 	  NULL },
+	{ "bundle", cmd_bundle, CMD_STORE | CMD_LOCKS_STORE | CMD_ENV, "[-e NAME|ID] [-o FILE]",
+	  "the env as one archive to carry offline: base, step layers, services' images, git and download inputs, Envfile.lock ('devenv image load FILE' in the checkout takes it in)",
+	  bundle_opts, NULL },
 	{ "__complete", cmd_complete, CMD_STORE_PEEK | CMD_HIDDEN, "WORDS",
 	  "words for shell completion", NULL, NULL },
 };

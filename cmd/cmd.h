@@ -225,6 +225,8 @@ int cmd_image(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call 
 	      struct dv_error *err);
 int cmd_volume(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
 	       struct dv_error *err);
+int cmd_bundle(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
+	       struct dv_error *err);
 int cmd_df(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
 	   struct dv_error *err);
 int cmd_gc(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,

@@ -226,17 +226,62 @@ out:
 	return ret;
 }
 
+static int dir_opt(int c, const char *arg, void *data, struct dv_error *err)
+{
+	(void)err;
+	if (c != 'C')
+		return -1;
+	*(const char **)data = arg;
+	return 0;
+}
+
+/* A bundle (`devenv bundle`): for the env of the checkout we are in. */
+static int load_bundle(struct dv_ctx *ctx, struct layer_store *st, int nargs, const char *file,
+		       const char *dir, struct dv_error *err)
+{
+	struct env env = { .lock_fd = -1 };
+	dv_autofree char *abs = NULL;
+	int ret = -1;
+
+	if (nargs != 1)
+		return dv_err_usage(err,
+				    "'%s' is a bundle: it names its own images; load it "
+				    "without NAME, in its project's checkout",
+				    file);
+	/* -C: the checkout at DIR (the file named from here). */
+	if (dir) {
+		if (!(abs = realpath(file, NULL)))
+			return dv_err(err, errno, "cannot open '%s'", file);
+		file = abs;
+		if (chdir(dir) < 0)
+			return dv_err(err, errno, "cannot enter '%s' (-C)", dir);
+	}
+	if (env_locate(ctx, st, true, &env, err) < 0) {
+		if (err->errnum == ENOENT)
+			dv_err_prefix(err,
+				      "'%s' is a bundle: run 'devenv image load' in its "
+				      "project's checkout (where its Envfile is)",
+				      file);
+	} else {
+		ret = env_bundle_load(ctx, st, &env, file, err);
+	}
+	env_release(&env);
+	return ret;
+}
+
 int cmd_image(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
 	      struct dv_error *err)
 {
 	const struct cmd *sub;
+	const char *dir = NULL;
+	struct opt_spec os = { NULL, NULL, dir_opt, &dir };
 	struct layer_image img = { 0 };
 	unsigned skipped = 0;
 	bool helped;
 	int oi, ret = -1;
 	const char *what;
 
-	if (!(sub = cmd_parse_sub(ctx, call, NULL, &oi, &helped, err)))
+	if (!(sub = cmd_parse_sub(ctx, call, &os, &oi, &helped, err)))
 		return helped ? 0 : -1;
 	what = sub->name + strlen("image ");
 	if (strcmp(what, "import") == 0) {
@@ -293,6 +338,12 @@ int cmd_image(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call 
 	} else if (strcmp(what, "load") == 0) {
 		if (cmd_sub_args(sub, call->argc, oi, 1, 2, err) < 0)
 			return -1;
+		if (layer_bundle_sniff(call->argv[oi]))
+			return load_bundle(ctx, st, call->argc - oi, call->argv[oi], dir, err);
+		if (dir)
+			return dv_err_usage(err,
+					    "-C is for a bundle ('devenv bundle'); '%s' is not one",
+					    call->argv[oi]);
 		if (layer_image_load(st, call->argv[oi],
 				     call->argc - oi == 2 ? call->argv[oi + 1] : NULL, &img, err) < 0)
 			goto out;

@@ -38,6 +38,8 @@ _devenv() {
 		-t | --template) [[ $cmd == init ]] && words=$("$dv" __complete templates 2>/dev/null) ;;
 		--compression) words="gzip zstd" ;;
 		-n | --tail) [[ $cmd == logs ]] && words="all" ;;
+		-o | --output) [[ $cmd == bundle ]] && mapfile -t COMPREPLY < <(compgen -f -- "$cur") && return 0 ;;
+		-C | --directory) [[ $cmd == image ]] && mapfile -t COMPREPLY < <(compgen -d -- "$cur") && return 0 ;;
 		--cache-from | --platform | --timeout | -u | --user | --username | -c | -s | --secret) return 0 ;;
 		esac
 		if [[ -z $words ]]; then

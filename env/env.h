@@ -23,6 +23,8 @@
  * gc.c:       what gc removes of envs: locks, seccomp programs none uses
  * dotfiles.c: the user's dotfiles copied into the env on its first start
  * sshd.c:     the env's ssh endpoint: ssh-config's and ssh-proxy's files and text
+ * bundle.c:   `devenv bundle`: the env as one archive to carry offline
+ * bundleload.c: `image load` of a bundle, for the checkout's env
  *
  * Order of calls for `up`: env_locate(), env_lock(), env_up(); release
  * with env_release().
@@ -223,6 +225,13 @@ int env_verify(struct dv_ctx *ctx, const struct layer_store *st, struct env *env
 	       struct dv_error *err);
 /* push.c: push the env's provisioning as image dest (prov_team_push), on
  * the base its record pins. */
+/* bundle.c: the env (base, step layers with their keys, services, git and
+ * download inputs, Envfile.lock) as one archive at `file`; bundleload.c:
+ * such an archive into the store for this env (`devenv image load`). */
+int env_bundle(const struct dv_ctx *ctx, const struct layer_store *st, const struct env *env,
+	       const char *file, int uid, int gid, struct dv_error *err);
+int env_bundle_load(const struct dv_ctx *ctx, const struct layer_store *st, struct env *env,
+		    const char *file, struct dv_error *err);
 int env_push(const struct dv_ctx *ctx, const struct layer_store *st, const struct env *env,
 	     const char *dest, enum reg_compression comp, struct dv_error *err);
 

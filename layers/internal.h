@@ -13,6 +13,7 @@
  *   oci.c        images as OCI layout archives (save, load), composed images
  *   bootstrap.c  a Debian image built from the mirror, then imported
  *   gc.c         removing what nothing refers to
+ *   bundle.c     a bundle's archive: several manifests in one OCI layout
  *
  * One module outside layers/ includes this file: registry/ (its
  * internal.h), since a pull and a push are made of these steps (staging a
@@ -215,6 +216,21 @@ char *layer_config_with_diff_ids(const char *config, const struct dv_strv *diff_
 /* {"mediaType":M,"digest":"sha256:H","size":N}; caller puts it. */
 struct json_object *layer_oci_descriptor(const char *media_type, const char *hex,
 					 unsigned long long size);
+/* A blob of an OCI layout archive: a file in staging, or text. */
+struct layer_oci_blob {
+	char hex[65];
+	char *path; /* a file in staging, or NULL: `text` */
+	const char *text;
+	unsigned long long size;
+};
+/* The archive: oci-layout, index.json, then every blob in hex order (each
+ * digest once; blobs get sorted), into fd, a new file. */
+int layer_oci_write_archive(const struct layer_ar *ar, int fd, const char *index,
+			    struct layer_oci_blob *blobs, size_t n, struct dv_error *err);
+/* blobs/sha256/<hex> of an unpacked archive at rootfd, its bytes checked
+ * against hex: *text gets a small (JSON, <= 4 MiB) blob's content and 0
+ * is returned; with text NULL, the open fd at offset 0. */
+int layer_oci_open_blob(int rootfd, const char *hex, char **text, struct dv_error *err);
 /* o as compact JSON text (caller frees); puts o. */
 char *layer_json_text(struct json_object *o);
 

@@ -223,4 +223,56 @@ unsigned long long layer_size(const struct layer_store *st, const char *id);
 int layer_gc(const struct layer_store *st, const struct dv_strv *in_use, unsigned *n_layers,
 	     unsigned long long *bytes, struct dv_error *err);
 
+/* bundle.c: the archive of a bundle (env/bundle.c says what is in it): an
+ * OCI layout tar of several manifests, index.json annotated
+ * LAYER_BUNDLE_ANN. Writing: add blobs (a layer's export, once per id; a
+ * folder as a tar; a file; a text), then manifests of them, then write
+ * (next to `file`, renamed over it). Reading: open (unpacked safely into
+ * staging), then blobs by digest, each checked. Free removes the staging. */
+#define LAYER_BUNDLE_ANN "dev.devenv.bundle"
+struct layer_bundle;
+struct layer_bundle *layer_bundle_new(const struct layer_store *st, struct dv_error *err);
+void layer_bundle_free(struct layer_bundle *b);
+int layer_bundle_add_layer(struct layer_bundle *b, const char *id, char hex[65],
+			   unsigned long long *size, struct dv_error *err);
+int layer_bundle_add_dir(struct layer_bundle *b, const char *dir, char hex[65],
+			 unsigned long long *size, struct dv_error *err);
+int layer_bundle_add_fd(struct layer_bundle *b, int fd, char hex[65], unsigned long long *size,
+			struct dv_error *err);
+void layer_bundle_add_text(struct layer_bundle *b, const char *text, char hex[65]);
+/* manifest and ann (its descriptor's annotations in index.json) are taken. */
+void layer_bundle_add_manifest(struct layer_bundle *b, struct json_object *manifest,
+			       struct json_object *ann);
+/* uid, gid: the file's owner (-1: whoever writes it), set before the
+ * file gets its name. */
+int layer_bundle_write(struct layer_bundle *b, const char *file, int uid, int gid,
+		       struct dv_error *err);
+/* (oci.c) The config text with rootfs.diff_ids replaced (hex ids, no
+ * prefix); caller frees. */
+char *layer_config_with_diff_ids(const char *config, const struct dv_strv *diff_ids,
+				 struct dv_error *err);
+/* Is `file` a bundle (its index.json, read from the tar's first entries)? */
+bool layer_bundle_sniff(const char *file);
+int layer_bundle_open(const struct layer_store *st, const char *file, struct layer_bundle **out,
+		      struct dv_error *err);
+/* index.json's manifests (borrowed). */
+struct json_object *layer_bundle_manifests(const struct layer_bundle *b);
+int layer_bundle_json(const struct layer_bundle *b, const char *hex, struct json_object **out,
+		      struct dv_error *err);
+/* The blob's fd (checked, at offset 0). */
+int layer_bundle_blob(const struct layer_bundle *b, const char *hex, struct dv_error *err);
+/* A tar blob as a layer of the store (step names it in layer.json); id is
+ * its diff_id, which must be hex. */
+int layer_bundle_import(const struct layer_bundle *b, const char *hex, const char *step,
+			char id[65], struct dv_error *err);
+/* The image of manifest man_hex (its layers imported, its config as it
+ * is, so its id stays), named `name` when the store has no image of that
+ * name, else REPO@sha256:<man_hex> (an image of that name and id: that
+ * one). */
+int layer_bundle_image(const struct layer_bundle *b, const char *man_hex, const char *name,
+		       struct layer_image *out, struct dv_error *err);
+/* A tar blob unpacked (safely) into the folder dirfd. */
+int layer_bundle_extract(const struct layer_bundle *b, const char *hex, int dirfd,
+			 struct dv_error *err);
+
 #endif

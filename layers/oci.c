@@ -256,12 +256,6 @@ int layer_image_tag(const struct layer_store *st, const char *src, const char *d
 
 /* ---- save ---- */
 
-struct blob {
-	char hex[65];
-	char *path; /* a file in staging, or NULL: `text` */
-	const char *text;
-	unsigned long long size;
-};
 
 static int add_entry(const struct layer_ar *ar, struct archive *a, struct archive_entry *e,
 		     const char *path, unsigned type, unsigned long long size, struct dv_error *err)
@@ -279,7 +273,7 @@ static int add_entry(const struct layer_ar *ar, struct archive *a, struct archiv
 }
 
 static int add_blob(const struct layer_ar *ar, struct archive *a, struct archive_entry *e,
-		    const struct blob *b, struct dv_error *err)
+		    const struct layer_oci_blob *b, struct dv_error *err)
 {
 	dv_autofree char *path = dv_xasprintf("blobs/sha256/%s", b->hex);
 	dv_autoclose int fd = -1;
@@ -299,7 +293,8 @@ static int add_blob(const struct layer_ar *ar, struct archive *a, struct archive
 
 static int cmp_blobs(const void *x, const void *y)
 {
-	return strcmp(((const struct blob *)x)->hex, ((const struct blob *)y)->hex);
+	return strcmp(((const struct layer_oci_blob *)x)->hex,
+		      ((const struct layer_oci_blob *)y)->hex);
 }
 
 static la_ssize_t sparse_cb(struct archive *a, void *data, const void *buf, size_t n)
@@ -310,8 +305,8 @@ static la_ssize_t sparse_cb(struct archive *a, void *data, const void *buf, size
 
 /* The archive itself: oci-layout, index.json, then every blob in hex
  * order; into a new file with its layers' zeros as holes. */
-static int write_archive(const struct layer_ar *ar, int fd, const char *index, struct blob *blobs,
-			 size_t n, struct dv_error *err)
+int layer_oci_write_archive(const struct layer_ar *ar, int fd, const char *index,
+			    struct layer_oci_blob *blobs, size_t n, struct dv_error *err)
 {
 	static const char layout[] = "{\"imageLayoutVersion\":\"1.0.0\"}";
 	struct archive *a = ar->archive_write_new();
@@ -399,7 +394,7 @@ int layer_image_save(const struct layer_store *st, const char *ref, const char *
 	struct layer_image img = { 0 };
 	dv_autofree char *staging = NULL, *config = NULL, *manifest = NULL, *index = NULL;
 	dv_autofree char *tmp = NULL, *tag = NULL, *repo = NULL;
-	dv_autofree struct blob *blobs = NULL;
+	dv_autofree struct layer_oci_blob *blobs = NULL;
 	struct dv_strv diff_ids = { 0 };
 	struct json_object *m, *layers, *idx, *mans, *desc, *ann;
 	dv_autoclose int out = -1;
@@ -470,7 +465,7 @@ int layer_image_save(const struct layer_store *st, const char *ref, const char *
 		dv_err(err, errno, "cannot create '%s'", tmp);
 		goto out;
 	}
-	if (write_archive(ar, out, index, blobs, n, err) < 0 || fsync(out) < 0 ||
+	if (layer_oci_write_archive(ar, out, index, blobs, n, err) < 0 || fsync(out) < 0 ||
 	    rename(tmp, file) < 0) {
 		if (!dv_err_isset(err))
 			dv_err(err, errno, "cannot write '%s'", file);
@@ -514,7 +509,7 @@ static const char *str_field(struct json_object *o, const char *key)
 
 /* Open blobs/sha256/<hex> of the unpacked archive and check that its bytes
  * hash to hex; *text (may be NULL) gets its content when small (JSON). */
-static int open_blob(int rootfd, const char *hex, char **text, struct dv_error *err)
+int layer_oci_open_blob(int rootfd, const char *hex, char **text, struct dv_error *err)
 {
 	char rel[96], got[65];
 	dv_autoclose int fd = -1;
@@ -598,7 +593,7 @@ static int pick_manifest(int rootfd, struct json_object *index, const char *want
 		layer_autojson struct json_object *sub = NULL;
 		struct json_object *list;
 
-		if (open_blob(rootfd, hex, &text, err) < 0)
+		if (layer_oci_open_blob(rootfd, hex, &text, err) < 0)
 			return -1;
 		sub = json_tokener_parse(text);
 		if (!sub || !json_object_object_get_ex(sub, "manifests", &list) ||
@@ -814,7 +809,7 @@ int layer_image_load(const struct layer_store *st, const char *file, const char 
 			goto out;
 		}
 		if (pick_manifest(rootfd, index, name, man_hex, &found, err) < 0 ||
-		    open_blob(rootfd, man_hex, &man_text, err) < 0)
+		    layer_oci_open_blob(rootfd, man_hex, &man_text, err) < 0)
 			goto out;
 		man = json_tokener_parse(man_text);
 		if (!man || !digest_hex(json_object_object_get(man, "config")) ||
@@ -828,7 +823,7 @@ int layer_image_load(const struct layer_store *st, const char *file, const char 
 		}
 		snprintf(cfg_hex, sizeof(cfg_hex), "%s",
 			 digest_hex(json_object_object_get(man, "config")));
-		if (open_blob(rootfd, cfg_hex, &cfg_text, err) < 0)
+		if (layer_oci_open_blob(rootfd, cfg_hex, &cfg_text, err) < 0)
 			goto out;
 	}
 	cfg = json_tokener_parse(cfg_text);
@@ -861,7 +856,7 @@ int layer_image_load(const struct layer_store *st, const char *file, const char 
 				     i + 1);
 			goto out;
 		} else {
-			lfd = open_blob(rootfd, hex, NULL, err);
+			lfd = layer_oci_open_blob(rootfd, hex, NULL, err);
 		}
 		if (lfd < 0)
 			goto out;

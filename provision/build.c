@@ -76,10 +76,7 @@ static int fetch_step(const struct layer_store *st, const struct env_spec *spec,
 	/* Its empty diff/: a file named after the URL ("…/work") cannot
 	 * collide with the staging folder's own diff/ and work/. */
 	dir = layer_staging_path(st, name, "diff");
-	if (step->kind == ENV_STEP_GIT)
-		ret = prov_git_clone(spec, step, dir, &path, err);
-	else
-		ret = prov_download(spec, step, dir, &path, err);
+	ret = prov_input_fetch(st, spec, step, dir, &path, err);
 	if (ret == 0) {
 		/* The store's own staging folder, not the checkout: no race to
 		 * fear, but the copier takes an fd. */

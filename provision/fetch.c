@@ -69,7 +69,7 @@ static size_t on_data(char *p, size_t size, size_t n, void *arg)
 
 /* The file's name: the URL's last path segment, so that a `to` ending in
  * '/' gets it; "download" when the URL has none we can use. */
-static char *name_from_url(const char *url)
+char *prov_download_name(const char *url)
 {
 	const char *path = strstr(url, "://");
 	const char *end, *slash;
@@ -98,7 +98,7 @@ int prov_download(const struct env_spec *spec, const struct env_step *step, cons
 		  char **out_path, struct dv_error *err)
 {
 	const struct reg_curl *c = reg_curl_load(err);
-	dv_autofree char *name = name_from_url(step->download);
+	dv_autofree char *name = prov_download_name(step->download);
 	dv_autofree char *path = dv_xasprintf("%s/%s", dir, name);
 	struct sink s = { .fd = -1 };
 	struct guard g = { .allowed = prov_reach_allowed(step->download) };

@@ -294,3 +294,47 @@ int prov_git_clone(const struct env_spec *spec, const struct env_step *step, con
 	*out_path = dv_steal_ptr(&path);
 	return 0;
 }
+
+int prov_git_remember(const struct layer_store *st, const struct env_step *step, const char *commit,
+		      struct dv_error *err)
+{
+	dv_autoclose int dir = -1;
+	char hex[DV_SHA256_HEX], line[42];
+
+	if (!is_commit_id(commit) || is_commit_id(step->ref))
+		return 0;
+	if ((dir = prov_git_dir(st, err)) < 0)
+		return -1;
+	memo_name(step, hex);
+	snprintf(line, sizeof(line), "%s\n", commit);
+	return dv_write_file_atomic(dir, hex, line, 41, 0600, err);
+}
+
+int prov_git_clone_local(const struct env_spec *spec, const struct env_step *step,
+			 const char *local, const char *dir, char **out_path, struct dv_error *err)
+{
+	const struct prov_git *g = prov_git_load(err);
+	struct env_step tmp = *step;
+	git_repository *repo = NULL;
+	dv_autofree char *path = NULL;
+	int r;
+
+	if (!g)
+		return -1;
+	/* A local clone: objects read back through libgit2, every one checked
+	 * against its id, and the commit checked out from them; the folder's
+	 * own working tree is never copied. */
+	tmp.git = (char *)local;
+	if (prov_git_clone(spec, &tmp, dir, &path, err) < 0)
+		return -1;
+	r = g->git_repository_open_ext(&repo, path, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL);
+	if (r == 0)
+		r = g->git_remote_set_url(repo, "origin", step->git);
+	if (repo)
+		g->git_repository_free(repo);
+	if (r < 0)
+		return step_err(spec, step, err, EIO, "cannot set the clone's origin: %s%s",
+				prov_git_errmsg(g), "");
+	*out_path = dv_steal_ptr(&path);
+	return 0;
+}

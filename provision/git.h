@@ -40,7 +40,8 @@
 	X(git_oid_fromstr) \
 	X(git_oid_equal) \
 	X(git_reference_name_to_id) \
-	X(git_oid_tostr)
+	X(git_oid_tostr) \
+	X(git_remote_set_url)
 
 #define PROV_GIT_FIELD(f) __typeof__(f) *f;
 struct prov_git {

@@ -325,6 +325,28 @@ int prov_git_resolve(const struct layer_store *st, struct env_spec *spec, bool r
  * its resolved commit (as the branch when `ref` names one): *out_path. */
 int prov_git_clone(const struct env_spec *spec, const struct env_step *step, const char *dir,
 		   char **out_path, struct dv_error *err);
+/* The store's memory that the step's URL and ref resolved to commit (a
+ * bundle's git input): the next prov_git_resolve() without refresh takes it. */
+int prov_git_remember(const struct layer_store *st, const struct env_step *step, const char *commit,
+		      struct dv_error *err);
+/* prov_git_clone() from the repository folder `local` (a bundle's input,
+ * inputs.c), its origin then set to the step's URL. */
+int prov_git_clone_local(const struct env_spec *spec, const struct env_step *step,
+			 const char *local, const char *dir, char **out_path, struct dv_error *err);
+/* fetch.c: the file name a download gets: the URL's last path segment, or
+ * "download" (caller frees). */
+char *prov_download_name(const char *url);
+/* inputs.c: a git or download step's input for a build: the store's
+ * inputs/ (a bundle's, matched by commit or sha256) before any network,
+ * else prov_git_clone() / prov_download(). */
+int prov_input_fetch(const struct layer_store *st, const struct env_spec *spec,
+		     const struct env_step *step, const char *dir, char **out_path,
+		     struct dv_error *err);
+/* inputs/ (made when create): its fd; -1 with ENOENT when absent. */
+int prov_inputs_dir(const struct layer_store *st, bool create, struct dv_error *err);
+/* The names in inputs/ of a step's input: "download-<sha256>" (a file) or
+ * "git-<commit>" (a repository folder); NULL for other steps. */
+char *prov_input_name(const struct env_step *step);
 /* fetch.c: download a step's URL into dir (named after the URL's last
  * segment, mode 0644) and check its sha256: *out_path. */
 int prov_download(const struct env_spec *spec, const struct env_step *step, const char *dir,

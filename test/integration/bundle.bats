@@ -1,0 +1,308 @@
+#!/usr/bin/env bats
+# devenv bundle: an env carried offline. A bundle made in one store, loaded
+# with `image load` into a fresh one with no network at all (`unshare -n`),
+# brings the env up with no step run and nothing fetched; a changed step
+# runs from the bundle's inputs; a hostile bundle loads nothing; a
+# bundle's layers serve its project's env only.
+
+bats_require_minimum_version 1.5.0
+
+load helpers
+
+setup() {
+	dv_setup
+	dv_busybox_image
+	DV_REPO=$BATS_TEST_TMPDIR/upstream
+	STORE2=${DV_STORE}2
+	NOCHECK=
+}
+teardown() {
+	[[ -n ${DV_HTTP_PID:-} ]] && kill "$DV_HTTP_PID" 2>/dev/null
+	# The second store's envs first, then the first store's checks.
+	if [[ -d $STORE2 ]]; then
+		local d
+		for d in "$DV_CHECKOUT" "$BATS_TEST_TMPDIR/b"; do
+			[[ -f $d/Envfile ]] && (cd "$d" && DEVENV_HOME=$STORE2 "$DEVENV" destroy -f >/dev/null 2>&1)
+		done
+		dv_rm_store "$STORE2"
+	fi
+	export DEVENV_HOME=$DV_STORE
+	dv_teardown
+}
+
+# No network at all: a new network namespace (only a loopback, down).
+# Rootless, a user namespace first (unshare -n needs CAP_SYS_ADMIN).
+offline() {
+	if ((EUID == 0)); then
+		unshare -n "$@"
+	else
+		unshare -rn --map-auto "$@" 2>/dev/null || unshare -rn "$@"
+	fi
+}
+
+http_serve() {
+	local port
+	port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	python3 -m http.server --bind 127.0.0.1 --directory "$1" "$port" >/dev/null 2>&1 &
+	DV_HTTP_PID=$!
+	DV_URL=http://127.0.0.1:$port
+	for _ in $(seq 100); do
+		curl -fs -o /dev/null "$DV_URL/" && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# A repository, a file to download, and an Envfile with a download, a git
+# step, a run step and a service.
+project() {
+	mkdir -p "$DV_REPO" "$BATS_TEST_TMPDIR/www"
+	git -C "$DV_REPO" init -q -b main
+	echo one >"$DV_REPO/version"
+	git -C "$DV_REPO" add version
+	git -C "$DV_REPO" -c user.email=t@t -c user.name=t commit -qm one
+	printf 'tool v1\n' >"$BATS_TEST_TMPDIR/www/tool.sh"
+	SUM=$(sha256sum "$BATS_TEST_TMPDIR/www/tool.sh" | cut -d' ' -f1)
+	http_serve "$BATS_TEST_TMPDIR/www"
+	envfile /opt/ /src
+}
+
+envfile() {
+	dv_envfile <<-EOF
+	image: busybox
+	provision:
+	  - download: $DV_URL/tool.sh
+	    sha256: $SUM
+	    to: $1
+	  - git: file://$DV_REPO
+	    ref: main
+	    to: $2
+	  - run: cat $2/version > /seen
+	services:
+	  db:
+	    image: busybox
+	    command: exec sleep 100000
+	EOF
+}
+
+# Bundle the env of the first store, then take every source away.
+bundled() {
+	"$DEVENV" up
+	run "$DEVENV" bundle -o "$BATS_TEST_TMPDIR/env.bundle"
+	assert_success
+	assert_output --partial "wrote $BATS_TEST_TMPDIR/env.bundle"
+	"$DEVENV" destroy -f >/dev/null
+	kill "$DV_HTTP_PID"
+	wait "$DV_HTTP_PID" 2>/dev/null || true
+	DV_HTTP_PID=
+	mv "$DV_REPO" "$DV_REPO.gone"
+}
+
+@test "a bundle brings the env up in a fresh store with no network: no step runs, a service starts" {
+	project
+	bundled
+	export DEVENV_HOME=$STORE2
+	run offline "$DEVENV" image load "$BATS_TEST_TMPDIR/env.bundle"
+	assert_success
+	assert_output --partial "loaded 2 images, 3 steps for env 'proj'"
+	run --separate-stderr offline "$DEVENV" up
+	assert_success
+	assert_line "[1/3] download: $DV_URL/tool.sh -> /opt/ (cached)"
+	assert_line "[2/3] git: file://$DV_REPO @ main -> /src (cached)"
+	assert_line "[3/3] run: cat /src/version > /seen (cached)"
+	assert_line --partial "service 'db' started"
+	run "$DEVENV" ssh -c 'cat /seen /opt/tool.sh'
+	assert_output "one
+tool v1"
+	# Nothing of the first store was needed: its layers are gone too.
+	run ls "$STORE2/inputs"
+	assert_line "download-$SUM"
+}
+
+@test "a step changed after loading runs offline from the bundle's git and download inputs" {
+	project
+	bundled
+	export DEVENV_HOME=$STORE2
+	offline "$DEVENV" image load "$BATS_TEST_TMPDIR/env.bundle" >/dev/null
+	envfile /usr/local/bin/ /work/src
+	run --separate-stderr offline "$DEVENV" up
+	assert_success
+	assert_line "[1/3] download: $DV_URL/tool.sh -> /usr/local/bin/"
+	assert_line "[2/3] git: file://$DV_REPO @ main -> /work/src"
+	run "$DEVENV" ssh -c 'cat /seen /usr/local/bin/tool.sh; git -C /work/src remote get-url origin 2>/dev/null || grep -A2 origin /work/src/.git/config | grep url'
+	assert_output --partial "one
+tool v1"
+	assert_output --partial "file://$DV_REPO"
+}
+
+@test "a bundle's layers serve its project's env only" {
+	dv_envfile <<-EOF
+	image: busybox
+	provision:
+	  - run: echo built > /x
+	EOF
+	"$DEVENV" up >/dev/null
+	# The Envfile.lock goes along; one that is a symlink is refused.
+	ln -s /etc/passwd Envfile.lock
+	run "$DEVENV" bundle -o "$BATS_TEST_TMPDIR/env.bundle"
+	assert_failure
+	assert_output --partial "Envfile.lock"
+	[[ ! -e $BATS_TEST_TMPDIR/env.bundle ]]
+	rm Envfile.lock
+	printf '{ "lockfile": 1 }\n' >Envfile.lock
+	"$DEVENV" bundle -o "$BATS_TEST_TMPDIR/env.bundle" >/dev/null
+	run python3 -c '
+import json, sys, tarfile
+t = tarfile.open(sys.argv[1])
+idx = json.load(t.extractfile("index.json"))
+assert idx["annotations"]["dev.devenv.bundle"] == "1"
+for m in idx["manifests"]:
+    if m["annotations"]["dev.devenv.bundle.role"] == "lock":
+        man = json.load(t.extractfile("blobs/sha256/" + m["digest"][7:]))
+        print(t.extractfile("blobs/sha256/" + man["layers"][0]["digest"][7:]).read().decode(), end="")' "$BATS_TEST_TMPDIR/env.bundle"
+	assert_output '{ "lockfile": 1 }'
+	# Root writing into a folder a user owns: the file is the user's.
+	if ((EUID == 0)); then
+		mkdir "$BATS_TEST_TMPDIR/theirs"
+		chown 65534:65534 "$BATS_TEST_TMPDIR/theirs"
+		"$DEVENV" bundle -o "$BATS_TEST_TMPDIR/theirs/env.bundle" >/dev/null
+		[[ $(stat -c %u:%g "$BATS_TEST_TMPDIR/theirs/env.bundle") == 65534:65534 ]]
+		[[ -z $(ls -A "$BATS_TEST_TMPDIR/theirs" | grep -v '^env.bundle$') ]]
+	fi
+	# Project B: the same Envfile in another checkout.
+	mkdir "$BATS_TEST_TMPDIR/b"
+	cp Envfile "$BATS_TEST_TMPDIR/b/"
+	cd "$BATS_TEST_TMPDIR/b"
+	# Loaded for project A (-C: its checkout) in a fresh store...
+	export DEVENV_HOME=$STORE2
+	run "$DEVENV" image load -C "$DV_CHECKOUT" "$BATS_TEST_TMPDIR/env.bundle"
+	assert_success
+	assert_output --partial "1 step for env 'proj'"
+	# ...project B builds its own.
+	run "$DEVENV" up
+	assert_success
+	assert_line "[1/1] run: echo built > /x"
+	"$DEVENV" destroy -f >/dev/null
+	# Project A takes the bundle's layer (B's own build, which would
+	# serve everyone, removed first).
+	rm -f "${STORE2:?}/cache"/*
+	cd "$DV_CHECKOUT"
+	"$DEVENV" image load "$BATS_TEST_TMPDIR/env.bundle" >/dev/null
+	run "$DEVENV" up
+	assert_success
+	assert_line "[1/1] run: echo built > /x (cached)"
+}
+
+@test "a hostile bundle (a blob not matching its digest, a path out of the archive) loads nothing" {
+	dv_envfile <<-EOF
+	image: busybox
+	provision:
+	  - run: echo built > /x
+	EOF
+	"$DEVENV" up >/dev/null
+	"$DEVENV" bundle -o "$BATS_TEST_TMPDIR/env.bundle" >/dev/null
+	export DEVENV_HOME=$STORE2
+	mkdir "$BATS_TEST_TMPDIR/x"
+	tar -C "$BATS_TEST_TMPDIR/x" -xf "$BATS_TEST_TMPDIR/env.bundle"
+	# The step's layer changed after the bundle was made.
+	key=$(python3 -c '
+import json, sys
+d = sys.argv[1]
+idx = json.load(open(d + "/index.json"))
+for m in idx["manifests"]:
+    if m["annotations"]["dev.devenv.bundle.role"] == "env":
+        man = json.load(open(d + "/blobs/sha256/" + m["digest"][7:]))
+        print(man["layers"][-1]["digest"][7:])' "$BATS_TEST_TMPDIR/x")
+	printf 'x' >>"$BATS_TEST_TMPDIR/x/blobs/sha256/$key"
+	(cd "$BATS_TEST_TMPDIR/x" && tar -cf ../bad.bundle oci-layout index.json blobs)
+	run "$DEVENV" image load "$BATS_TEST_TMPDIR/bad.bundle"
+	assert_failure
+	assert_output --partial "does not match its digest"
+	run "$DEVENV" up
+	assert_line "[1/1] run: echo built > /x"
+	"$DEVENV" destroy -f >/dev/null
+	rm -rf "${STORE2:?}/cache"/*
+
+	# An entry that climbs out of the archive.
+	python3 - "$BATS_TEST_TMPDIR/x" "$BATS_TEST_TMPDIR/esc.bundle" <<-'PY'
+	import io, sys, tarfile
+	d, out = sys.argv[1], sys.argv[2]
+	with tarfile.open(out, "w") as t:
+	    t.add(d + "/oci-layout", "oci-layout")
+	    t.add(d + "/index.json", "index.json")
+	    data = b"pwned\n"
+	    ti = tarfile.TarInfo("../../../escaped")
+	    ti.size = len(data)
+	    t.addfile(ti, io.BytesIO(data))
+	PY
+	run "$DEVENV" image load "$BATS_TEST_TMPDIR/esc.bundle"
+	assert_failure
+	[[ ! -e $STORE2/escaped && ! -e $BATS_TEST_TMPDIR/escaped && ! -e /escaped ]]
+	[[ -z $(ls "$STORE2/tmp") ]]
+	run ls "$STORE2/cache"
+	assert_output ""
+}
+
+@test "a Debian env's bundle comes up offline in a fresh store" {
+	dv_debian_image || skip "no Debian base (debootstrap or mirror unreachable)"
+	dv_envfile <<-EOF
+	image: debian:bookworm
+	provision:
+	  - run: echo made > /made
+	EOF
+	"$DEVENV" up >/dev/null
+	"$DEVENV" bundle -o "$BATS_TEST_TMPDIR/env.bundle" >/dev/null
+	"$DEVENV" destroy -f >/dev/null
+	export DEVENV_HOME=$STORE2
+	run offline "$DEVENV" image load "$BATS_TEST_TMPDIR/env.bundle"
+	assert_success
+	run --separate-stderr offline "$DEVENV" up
+	assert_success
+	assert_line "[1/1] run: echo made > /made (cached)"
+	run "$DEVENV" ssh -c 'cat /made /etc/debian_version'
+	assert_line made
+}
+
+@test "a step layer holding a secret's value of now is not bundled" {
+	dv_envfile <<-'EOF2'
+	image: busybox
+	secrets:
+	  tok: { env: SECRET }
+	provision:
+	  - run: echo "old-value-123" > /opt-value
+	    secrets: [tok]
+	EOF2
+	SECRET=first-value "$DEVENV" up >/dev/null
+	SECRET=old-value-123 run "$DEVENV" bundle -o "$BATS_TEST_TMPDIR/env.bundle"
+	assert_failure 1
+	assert_output --partial "secret 'tok' is in /opt-value of step 1's files; refused"
+	refute_output --partial "old-value-123"
+	[[ ! -e $BATS_TEST_TMPDIR/env.bundle ]]
+}
+
+@test "a kept git input that does not hold its commit is not used: the step clones from the remote" {
+	mkdir -p "$DV_REPO"
+	git -C "$DV_REPO" init -q -b main
+	echo one >"$DV_REPO/version"
+	git -C "$DV_REPO" add version
+	git -C "$DV_REPO" -c user.email=t@t -c user.name=t commit -qm one
+	commit=$(git -C "$DV_REPO" rev-parse HEAD)
+	printf 'image: busybox\nprovision:\n  - git: file://%s\n    to: /src\n' "$DV_REPO" >Envfile
+	"$DEVENV" up >/dev/null
+	"$DEVENV" bundle -o "$BATS_TEST_TMPDIR/env.bundle" >/dev/null
+	"$DEVENV" destroy -f >/dev/null
+	export DEVENV_HOME=$STORE2
+	"$DEVENV" image load "$BATS_TEST_TMPDIR/env.bundle" >/dev/null
+	# The kept clone swapped for another repository (another commit).
+	rm -rf "${STORE2:?}/inputs/git-$commit"
+	git init -q -b main "$STORE2/inputs/git-$commit"
+	echo planted >"$STORE2/inputs/git-$commit/version"
+	git -C "$STORE2/inputs/git-$commit" add version
+	git -C "$STORE2/inputs/git-$commit" -c user.email=t@t -c user.name=t commit -qm planted
+	printf 'image: busybox\nprovision:\n  - git: file://%s\n    to: /elsewhere\n' "$DV_REPO" >Envfile
+	run --separate-stderr "$DEVENV" up
+	assert_success
+	[[ $stderr == *"inputs/git-$commit' cannot be used"*"cloning from the remote"* ]]
+	run "$DEVENV" ssh -c 'cat /elsewhere/version'
+	assert_output one
+}
