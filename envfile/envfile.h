@@ -255,6 +255,11 @@ struct env_spec {
 	struct dv_strv git_credentials; /* `git_credentials`: hosts, lower case, in file order */
 	unsigned git_credentials_line, git_credentials_col; /* the key's position (0: absent) */
 	struct env_agent ssh_agent;                         /* `ssh_agent`: sessions and on_up */
+	/* Issue 16 (shared: lock, apt, repro). The epoch steps get as
+	 * SOURCE_DATE_EPOCH (0: none): the lock's, or devenv's own variable. */
+	long long source_date_epoch;
+	char *apt_snapshot;          /* `apt_snapshot` as written (RFC 3339 UTC, or "auto") */
+	long long apt_snapshot_time; /* it resolved, seconds (0: unset); `auto`: the lock's */
 };
 
 /* ---- the user's config (userconfig.c) ----
