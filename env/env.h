@@ -144,6 +144,10 @@ struct env {
 	struct env_spec spec;
 	int lock_fd;      /* held env lock, or -1 */
 	bool refresh_git; /* up asks git remotes again (reload does) */
+	/* Envfile.lock (provision/lock.h): --frozen / DEVENV_FROZEN=1, and
+	 * `devenv lock --update [STEP|base|SERVICE]...` (all: every item). */
+	bool frozen, lock_all;
+	struct dv_strv lock_update;
 };
 void env_release(struct env *env);
 
@@ -197,6 +201,10 @@ int env_up(struct dv_ctx *ctx, const struct layer_store *st, struct env *env, st
  * new layers if they changed (restarting it if it ran). */
 int env_provision(struct dv_ctx *ctx, const struct layer_store *st, struct env *env,
 		  struct dv_error *err);
+/* `devenv lock`: the plan (keys, the base resolved) written as the lock,
+ * nothing built; check: --check (the frozen comparison, exit 1). */
+int env_lockfile(struct dv_ctx *ctx, const struct layer_store *st, struct env *env, bool check,
+		 struct dv_error *err);
 /* halt.c: SIGTERM, SIGKILL after timeout_s; the env's files stay. */
 int env_halt(const struct dv_ctx *ctx, const struct layer_store *st, struct env *env,
 	     unsigned timeout_s, bool say, struct dv_error *err);
