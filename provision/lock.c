@@ -233,9 +233,7 @@ static size_t locate(const char *t, size_t len, const struct where *w)
 	struct scan s = { t, len, 0 };
 
 	ws(&s);
-	if (!w->top)
-		return s.i;
-	if (!enter_key(&s, w->top, w->at_key && w->idx == (size_t)-1 && !w->key))
+	if (w->top && !enter_key(&s, w->top, w->at_key && w->idx == (size_t)-1 && !w->key))
 		return 0;
 	if (w->idx != (size_t)-1) {
 		if (!enter_index(&s, w->idx))
