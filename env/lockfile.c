@@ -49,6 +49,12 @@ static int by_id(const struct layer_store *st, const struct env_spec *spec, cons
 	struct layer_image *all = NULL;
 	size_t n = 0, pick = (size_t)-1;
 
+	/* The name it had first: one record read, as without a lock. */
+	if (layer_image_resolve(st, name, img, &(struct dv_error){ 0 }) == 0) {
+		if (!strcmp(img->id, id) && prov_team_vouches(spec, img))
+			return 0;
+		layer_image_release(img);
+	}
 	if (layer_image_list(st, &all, &n, &(struct dv_error){ 0 }) < 0)
 		return 1;
 	for (size_t i = 0; i < n; i++)

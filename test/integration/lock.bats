@@ -225,3 +225,57 @@ lockval() { # lockval PYEXPR: the lock's value (d is the lock)
 	[[ $(lockval 'd["base"]["id"]') != "$id1" ]]
 	[[ $(lockval 'd["base"]["digest"]') != "$dig1" ]]
 }
+
+@test "lock: a devcontainer.json project's lock sits next to it" {
+	mkdir .devcontainer
+	cat >.devcontainer/devcontainer.json <<-'EOF'
+	{ "image": "busybox", "postCreateCommand": "echo made >/made" }
+	EOF
+	run "$DEVENV" up
+	assert_success
+	[[ -f .devcontainer/Envfile.lock && ! -e Envfile.lock ]]
+	run "$DEVENV" lock --check
+	assert_success
+	assert_output --partial ".devcontainer/Envfile.lock matches"
+}
+
+@test "lock: a service's image is pinned; --frozen names a changed one" {
+	dv_busybox_image other
+	dv_envfile <<-EOF
+	image: busybox
+	services:
+	  db:
+	    image: busybox
+	    command: sleep 1000
+	EOF
+	run "$DEVENV" lock
+	assert_success
+	assert_equal "$(lockval 'd["services"][0]["name"]')" db
+	assert_equal "$(lockval 'd["services"][0]["image"]')" busybox
+	[[ $(lockval 'd["services"][0]["id"]') == sha256:* ]]
+	sed -i 's/    image: busybox/    image: other/' Envfile
+	run "$DEVENV" up --frozen
+	assert_failure
+	assert_output --partial "Envfile:4:12: service 'db' (image 'other') differs from Envfile.lock"
+}
+
+@test "lock: Debian env: written and frozen; a store without the pinned base says what is missing" {
+	dv_debian_image
+	dv_envfile <<-EOF
+	image: debian:bookworm
+	provision:
+	  - run: echo deb >/etc/deb-step
+	EOF
+	run "$DEVENV" up
+	assert_success
+	assert_output --partial "wrote Envfile.lock"
+	run "$DEVENV" up --frozen
+	assert_success
+	id=$(lockval 'd["base"]["id"]')
+	STORE_B=$BATS_TEST_TMPDIR/storeb
+	run env DEVENV_HOME=$STORE_B "$DEVENV" up --frozen
+	assert_failure
+	assert_output --partial "--frozen: the base debian:bookworm pinned by Envfile.lock (id $id) is not in the store"
+	assert_output --partial "'devenv image load BUNDLE'"
+	[[ ! -d $STORE_B/layers ]] || [[ -z $(ls "$STORE_B/layers") ]]
+}
