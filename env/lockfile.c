@@ -131,7 +131,7 @@ static int lock_image(const struct layer_store *st, const struct env *env,
 {
 	struct dv_error why = { 0 };
 
-	if (by_id(st, &env->spec, m->id, m->ref, img) == 0)
+	if (by_id(st, &env->spec, m->id, m->ref ? m->ref : m->image, img) == 0)
 		return 0;
 	if (m->digest && by_digest(st, m->image, m->digest, m->id, img, &why) == 0)
 		return 0;

@@ -179,16 +179,15 @@ int prov_lock_make(const struct env_spec *spec, const struct layer_image *base,
 	return 0;
 }
 
-/* One line at the Envfile's position: what differs, and how to accept it. */
+/* One line at the Envfile's position: what differs, why, and what to do. */
 static int differs(const struct env_spec *spec, unsigned line, unsigned col, struct dv_error *err,
-		   const char *what)
+		   const char *what, const char *why)
 {
 	dv_autofree char *lock = prov_lock_display(spec);
 
 	dv_err_at(err, spec->display, line, col,
-		  "%s differs from %s%s; run 'devenv lock' to accept it (--frozen builds only what "
-		  "the lock pins)",
-		  what, lock, "");
+		  "%s differs from %s%s%s; run 'devenv lock' to accept it", what, lock,
+		  why ? ": " : "", why ? why : "");
 	err->status = 1;
 	return -1;
 }
@@ -199,28 +198,29 @@ int prov_lock_check(const struct env_spec *spec, const struct prov_lock *l,
 	dv_autofree char *msg = NULL;
 
 	if (strcmp(spec->image, l->base.image)) {
-		msg = dv_xasprintf("image '%s' (the lock has '%s')", spec->image, l->base.image);
-		return differs(spec, spec->image_line, spec->image_col, err, msg);
+		msg = dv_xasprintf("image '%s'", spec->image);
+		return differs(spec, spec->image_line, spec->image_col, err, msg,
+			       "the lock pins another image");
 	}
 	if (!spec->apt_snapshot != !l->apt_snapshot ||
 	    (spec->apt_snapshot && strcmp(spec->apt_snapshot, "auto") &&
 	     spec->apt_snapshot_time != l->apt_snapshot))
-		return differs(spec, 0, 0, err, "apt_snapshot");
+		return differs(spec, 0, 0, err, "apt_snapshot", NULL);
 	for (size_t i = 0; i < spec->n_provision; i++) {
 		const struct env_step *step = &spec->provision[i];
-		dv_autofree char *label = prov_step_label(step), *content = NULL;
+		dv_autofree char *label = prov_step_label(step), *content = NULL, *why = NULL;
 		char input[72];
 
-		if (i >= l->n_steps) {
-			msg = dv_xasprintf("step %zu (%s) is new: it", i + 1, label);
-			return differs(spec, step->line, step->col, err, msg);
-		}
+		msg = dv_xasprintf("step %zu (%s)", i + 1, label);
+		if (i >= l->n_steps)
+			return differs(spec, step->line, step->col, err, msg,
+				       "the lock has no such step");
 		prov_lock_input(spec, step, input);
-		if (strcmp(input, l->steps[i].input)) {
-			msg = dv_xasprintf("step %zu (%s): its text or environment changed; it",
-					   i + 1, label);
-			return differs(spec, step->line, step->col, err, msg);
-		}
+		if (strcmp(input, l->steps[i].input))
+			return differs(spec, step->line, step->col, err, msg,
+				       "its text or environment changed");
+		free(msg);
+		msg = NULL;
 		if (step->kind != ENV_STEP_COPY || !l->steps[i].content ||
 		    (keys && i < keys->n && !strcmp(keys->v[i], l->steps[i].key)))
 			continue;
@@ -228,16 +228,16 @@ int prov_lock_check(const struct env_spec *spec, const struct prov_lock *l,
 		if (copy_content(spec, step, "", &content, err) < 0)
 			return -1;
 		if (strcmp(content, l->steps[i].content)) {
-			msg = dv_xasprintf("step %zu (%s): the files it copies changed (%.19s..., the "
-					   "lock has %.19s...); it",
-					   i + 1, label, content, l->steps[i].content);
-			return differs(spec, step->line, step->col, err, msg);
+			msg = dv_xasprintf("step %zu (%s)", i + 1, label);
+			why = dv_xasprintf("the files it copies changed (%.19s..., the lock has %.19s...)",
+					   content, l->steps[i].content);
+			return differs(spec, step->line, step->col, err, msg, why);
 		}
 	}
 	if (l->n_steps > spec->n_provision) {
 		msg = dv_xasprintf("the Envfile's %zu provisioning steps (the lock has %zu)",
 				   spec->n_provision, l->n_steps);
-		return differs(spec, 0, 0, err, msg);
+		return differs(spec, 0, 0, err, msg, NULL);
 	}
 	for (size_t i = 0; i < spec->n_services; i++) {
 		const struct env_service *svc = &spec->services[i];
@@ -247,10 +247,10 @@ int prov_lock_check(const struct env_spec *spec, const struct prov_lock *l,
 		}
 		if (k == l->n_svcs || strcmp(l->svcs[k].image, svc->image)) {
 			msg = dv_xasprintf("service '%s' (image '%s')", svc->name, svc->image);
-			return differs(spec, svc->image_line, svc->image_col, err, msg);
+			return differs(spec, svc->image_line, svc->image_col, err, msg, NULL);
 		}
 	}
 	if (l->n_svcs != spec->n_services)
-		return differs(spec, 0, 0, err, "the Envfile's services");
+		return differs(spec, 0, 0, err, "the Envfile's services", NULL);
 	return 0;
 }

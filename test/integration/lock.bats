@@ -80,7 +80,7 @@ lockval() { # lockval PYEXPR: the lock's value (d is the lock)
 	cp Envfile.lock before.lock
 	DEVENV_FROZEN=1 run "$DEVENV" provision
 	assert_failure
-	assert_output --partial "Envfile:3:5: step 1 (run: echo b >/a): its text or environment changed"
+	assert_output --partial "Envfile:3:5: step 1 (run: echo b >/a) differs from Envfile.lock: its text or environment changed; run 'devenv lock' to accept it"
 	assert_output --partial "run 'devenv lock' to accept it"
 	run "$DEVENV" lock --check
 	assert_equal "$status" 1

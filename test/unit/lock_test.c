@@ -201,7 +201,9 @@ static void test_make_check_apply(void **state)
 		tmpl, &other);
 	assert_int_equal(prov_lock_check(&other, &back, NULL, &err), -1);
 	assert_int_equal(err.line, 3);
-	assert_non_null(strstr(err.msg, "step 1 (run: echo 2): its text or environment changed"));
+	assert_non_null(
+		strstr(err.msg,
+		       "step 1 (run: echo 2) differs from Envfile.lock: its text or environment changed"));
 	env_spec_release(&other);
 	/* Copied files changed: the content, not the text. */
 	unit_put(tmpl, "f", "two\n");
@@ -212,7 +214,9 @@ static void test_make_check_apply(void **state)
 	/* Another image; a step fewer. */
 	spec_of("image: debian:bookworm\n", tmpl, &other);
 	assert_int_equal(prov_lock_check(&other, &back, NULL, &err), -1);
-	assert_non_null(strstr(err.msg, "image 'debian:bookworm' (the lock has 'busybox')"));
+	assert_non_null(
+		strstr(err.msg,
+		       "image 'debian:bookworm' differs from Envfile.lock: the lock pins another image"));
 	env_spec_release(&other);
 	spec_of("image: busybox\nprovision:\n  - run: echo 1\n", tmpl, &other);
 	assert_int_equal(prov_lock_check(&other, &back, NULL, &err), -1);
