@@ -173,8 +173,17 @@ static int plan_make(const struct layer_store *st, struct env *env, bool refresh
 static int lock_save(const struct dv_ctx *ctx, const struct env *env, const struct plan *p,
 		     struct dv_error *err)
 {
-	return env_lock_save(ctx, &env->spec, p->has_lock ? &p->lock : NULL, &p->img, &p->keys,
-			     p->svc_imgs, err);
+	struct dv_error why = { 0 };
+
+	(void)err;
+	/* A checkout devenv cannot write in (read-only, another's) still
+	 * gets its env: the lock is a warning there, not a failure. */
+	if (env_lock_save(ctx, &env->spec, p->has_lock ? &p->lock : NULL, &p->img, &p->keys,
+			  p->svc_imgs, &why) < 0)
+		fprintf(stderr,
+			"devenv: warning: %s; the env is built, but its lock was not written\n",
+			why.msg);
+	return 0;
 }
 
 /* Say what changed between the running env and the Envfile, and what
@@ -700,7 +709,8 @@ int env_lockfile(struct dv_ctx *ctx, const struct layer_store *st, struct env *e
 	if (env_lock(st, env, err) < 0 ||
 	    plan_make(st, env, env->lock_all || env->lock_update.n, &p, err) < 0)
 		goto out;
-	ret = lock_save(ctx, env, &p, err);
+	ret = env_lock_save(ctx, &env->spec, p.has_lock ? &p.lock : NULL, &p.img, &p.keys,
+			    p.svc_imgs, err);
 	if (ret == 1 && !ctx->quiet)
 		printf("%s is up to date\n", name);
 	ret = ret < 0 ? -1 : 0;

@@ -279,3 +279,36 @@ lockval() { # lockval PYEXPR: the lock's value (d is the lock)
 	assert_output --partial "'devenv image load BUNDLE'"
 	[[ ! -d $STORE_B/layers ]] || [[ -z $(ls "$STORE_B/layers") ]]
 }
+
+@test "lock: a copy of the checkout leaves the lock out, so the next up is cached" {
+	echo tracked >a.txt
+	mkdir plain && echo p >plain/p # a folder outside git's index: the plain walk
+	dv_envfile <<-'EOF'
+	image: busybox
+	provision:
+	  - copy: .
+	    to: /w
+	EOF
+	git add Envfile a.txt && git commit -qm a
+	run "$DEVENV" up
+	assert_success
+	[[ -f Envfile.lock ]]
+	"$DEVENV" halt
+	before=$(stat -c '%i %Y.%y' Envfile.lock)
+	run "$DEVENV" up
+	assert_success
+	assert_line "[1/1] copy: . -> /w (cached)"
+	assert_equal "$(stat -c '%i %Y.%y' Envfile.lock)" "$before"
+	run "$DEVENV" ssh -c 'ls -A /w'
+	refute_output --partial Envfile.lock
+	rm -rf .git # no git filter: the lock is left out all the same
+	"$DEVENV" halt
+	run "$DEVENV" up
+	assert_success
+	"$DEVENV" halt
+	run "$DEVENV" up
+	assert_success
+	assert_line "[1/1] copy: . -> /w (cached)"
+	run "$DEVENV" ssh -c 'ls -A /w'
+	refute_output --partial Envfile.lock
+}
