@@ -58,6 +58,9 @@ bool env_lock_updating(const struct env *env, const char *item);
  * --frozen: a warning); -1 (--frozen: what is missing and how to get it). */
 int env_lock_base(const struct layer_store *st, const struct env *env, const struct prov_lock *l,
 		  struct prov_team *team, struct layer_image *img, struct dv_error *err);
+/* A warning when the plan's base is not the one the lock names. */
+void env_lock_differs(const struct env *env, const struct prov_lock *l,
+		      const struct layer_image *img);
 /* The same for the services' images, resolved in imgs, replaced there. */
 int env_lock_services(const struct layer_store *st, const struct env *env,
 		      const struct prov_lock *l, struct layer_image *imgs, struct dv_error *err);

@@ -105,15 +105,10 @@ static int missing(const struct env *env, const char *what, const struct prov_lo
 {
 	dv_autofree char *lock = prov_lock_display(&env->spec);
 
-	if (!env->frozen) {
-		fprintf(stderr,
-			"devenv: warning: %s %s pinned by %s (%.19s...) is not in the store and "
-			"cannot be fetched%s%s%s; using the image '%s' resolves to now (the lock will "
-			"say so)\n",
-			what, m->image, lock, m->id, why->msg[0] ? " (" : "", why->msg,
-			why->msg[0] ? ")" : "", m->image);
+	/* Resolved as without a lock (a team's base among the ways): the
+	 * plan says so when it is not the lock's (env_lock_differs). */
+	if (!env->frozen)
 		return 1;
-	}
 	dv_err_plain(err, ENOENT,
 		     "--frozen: %s %s pinned by %s (id %s%s%s) is not in the store and cannot be "
 		     "fetched%s%s%s; get it from a registry that has it (%s), a team cache "
@@ -135,7 +130,9 @@ static int lock_image(const struct layer_store *st, const struct env *env,
 		return 0;
 	if (m->digest && by_digest(st, m->image, m->digest, m->id, img, &why) == 0)
 		return 0;
-	if (team && prov_team_base(st, team, m->image, img, &(struct dv_error){ 0 }) == 0) {
+	/* Without --frozen the plan's own team paths follow (prov_team_pin). */
+	if (env->frozen && team &&
+	    prov_team_base(st, team, m->image, img, &(struct dv_error){ 0 }) == 0) {
 		if (!strcmp(img->id, m->id))
 			return 0;
 		layer_image_release(img);
@@ -218,4 +215,19 @@ int env_lock_save(const struct dv_ctx *ctx, const struct env_spec *spec,
 	if (r == 0 && !ctx->quiet)
 		printf("%s %s\n", old ? "updated" : "wrote", disp);
 	return r;
+}
+
+void env_lock_differs(const struct env *env, const struct prov_lock *l,
+		      const struct layer_image *img)
+{
+	dv_autofree char *lock = prov_lock_display(&env->spec);
+
+	if (!l || strcmp(l->base.image, env->spec.image) || !strcmp(img->id, l->base.id) ||
+	    env_lock_updating(env, "base"))
+		return;
+	fprintf(stderr,
+		"devenv: warning: the base %s names for '%s' (%.19s...) is not in this store and "
+		"no registry serves it by digest; this env uses %s (%.19s...) and the lock is "
+		"updated to it\n",
+		lock, env->spec.image, l->base.id, img->name, img->id);
 }

@@ -161,6 +161,8 @@ static int plan_make(const struct layer_store *st, struct env *env, bool refresh
 				return -1;
 		}
 	}
+	if (!locked)
+		env_lock_differs(env, p->has_lock ? &p->lock : NULL, &p->img);
 	if (env_svc_resolve(st, spec, &p->svc_imgs, err) < 0 ||
 	    env_lock_services(st, env, p->has_lock ? &p->lock : NULL, p->svc_imgs, err) < 0)
 		return -1;
