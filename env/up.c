@@ -176,11 +176,13 @@ static int lock_save(const struct dv_ctx *ctx, const struct env *env, const stru
 		     struct dv_error *err)
 {
 	struct dv_error why = { 0 };
+	struct dv_ctx quiet = *ctx; /* up's output stays as it was: git status shows the lock */
 
 	(void)err;
+	quiet.quiet = true;
 	/* A checkout devenv cannot write in (read-only, another's) still
 	 * gets its env: the lock is a warning there, not a failure. */
-	if (env_lock_save(ctx, &env->spec, p->has_lock ? &p->lock : NULL, &p->img, &p->keys,
+	if (env_lock_save(&quiet, &env->spec, p->has_lock ? &p->lock : NULL, &p->img, &p->keys,
 			  p->svc_imgs, &why) < 0)
 		fprintf(stderr,
 			"devenv: warning: %s; the env is built, but its lock was not written\n",
