@@ -130,7 +130,12 @@ int prov_lock_make(const struct env_spec *spec, const struct layer_image *base,
 							       : (long long)time(NULL);
 	out->apt_snapshot = spec->apt_snapshot ? spec->apt_snapshot_time : 0;
 	out->base.image = dv_xstrdup(spec->image);
-	out->base.ref = dv_xstrdup(base->name);
+	/* The store's name as the lock first had it: another store may keep
+	 * the same image under its digest name, and the lock must not churn. */
+	out->base.ref =
+		dv_xstrdup(old && old->base.id && !strcmp(old->base.id, base->id) && old->base.ref
+				   ? old->base.ref
+				   : base->name);
 	out->base.id = dv_xstrdup(base->id);
 	out->base.digest = image_digest(base, old ? &old->base : NULL);
 	out->n_steps = spec->n_provision;

@@ -202,16 +202,22 @@ lockval() { # lockval PYEXPR: the lock's value (d is the lock)
 	image: $DV_REGISTRY/team/bb:1
 	provision:
 	  - run: echo x >/x
+	services:
+	  side:
+	    image: $DV_REGISTRY/team/bb:1
+	    command: sleep 1000
 	EOF
 	run "$DEVENV" up
 	assert_success
 	id1=$(lockval 'd["base"]["id"]')
+	assert_equal "$(lockval 'd["services"][0]["digest"]')" "$(lockval 'd["base"]["digest"]')"
 	dig1=$(lockval 'd["base"]["digest"]')
 	[[ $dig1 == sha256:* ]]
 	"$DEVENV" push bb2 "$DV_REGISTRY/team/bb:1" >/dev/null # the tag moves
 	run "$DEVENV" reload
 	assert_success
 	assert_equal "$(lockval 'd["base"]["id"]')" "$id1"
+	cp Envfile.lock before.lock
 	# A teammate's store: the moved tag is not what the lock pins.
 	STORE_B=$BATS_TEST_TMPDIR/storeb
 	run env DEVENV_HOME=$STORE_B "$DEVENV" up --frozen
@@ -220,6 +226,7 @@ lockval() { # lockval PYEXPR: the lock's value (d is the lock)
 	refute_output --partial "[1/1] run: echo x >/x (cached)"
 	run env DEVENV_HOME=$STORE_B "$DEVENV" ssh -c 'test -e /etc/two && echo moved || echo pinned'
 	assert_output pinned
+	diff Envfile.lock before.lock # the service's image too is the pinned one
 	run "$DEVENV" lock --update base
 	assert_success
 	assert_output --partial "updated Envfile.lock"
