@@ -178,6 +178,18 @@ static void test_make_check_apply(void **state)
 	assert_int_equal(prov_lock_parse(text, strlen(text), "Envfile.lock", &back, &err), 0);
 	assert_int_equal(prov_lock_check(&spec, &back, &keys, &err), 0);
 	assert_int_equal(prov_lock_check(&spec, &back, NULL, &err), 0);
+	{ /* Another store's name for the same id: the lock's text stays. */
+		struct layer_image digest_named = { .name = "localhost/busybox@" D64, .id = D64 };
+		struct prov_lock again;
+		dv_autofree char *text2 = NULL;
+
+		assert_int_equal(prov_lock_make(&spec, &digest_named, &keys, NULL, &back, &again,
+						&err),
+				 0);
+		text2 = prov_lock_format(&again);
+		assert_string_equal(text2, text);
+		prov_lock_release(&again);
+	}
 
 	/* The commit comes from the lock when the step's input is unchanged. */
 	spec_of(envfile, tmpl, &other);
