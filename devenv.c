@@ -40,6 +40,9 @@ static const struct cmd_opt build_opts[] = {
 	  "also take steps from this image's layers (a team cache "
 	  "pushed with 'devenv push'), after the Envfile's cache_from; "
 	  "repeatable" },
+	{ 0, "frozen", NULL, 'F',
+	  "build only what Envfile.lock pins: fail before building when the Envfile's inputs "
+	  "differ from it or it is missing (also DEVENV_FROZEN=1)" },
 	{ 0 }
 };
 static const struct cmd_opt ssh_opts_table[] = {
@@ -62,6 +65,23 @@ static const struct cmd_opt ssh_config_opts[] = {
 };
 static const struct cmd_opt timeout_opts[] = {
 	{ 't', "timeout", "S", 0, "seconds between SIGTERM and SIGKILL, 0 to 3600 (default 10)" },
+	{ 0 }
+};
+static const struct cmd_opt reload_opts[] = {
+	{ 't', "timeout", "S", 0, "seconds between SIGTERM and SIGKILL, 0 to 3600 (default 10)" },
+	{ 0, "frozen", NULL, 'F',
+	  "build only what Envfile.lock pins: fail before halting when the Envfile's inputs "
+	  "differ from it or it is missing (also DEVENV_FROZEN=1)" },
+	{ 0 }
+};
+static const struct cmd_opt lock_opts[] = {
+	{ 0, "update", NULL, 'U',
+	  "ask again for what the lock pins: every item, or only the STEPs named (a step "
+	  "number, 'base', a service's name): a moved branch gives its new commit, a moved "
+	  "tag its new image" },
+	{ 0, "check", NULL, 'K',
+	  "compare the Envfile's inputs with the lock's, as --frozen does; exit 1 on a "
+	  "difference; write nothing" },
 	{ 0 }
 };
 static const struct cmd_opt allow_opts[] = {
@@ -161,7 +181,7 @@ static const struct cmd commands[] = {
 	  "write an Envfile for this checkout: from the template its files suggest, --template's, or its devcontainer.json",
 	  init_opts, NULL },
 	{ "up", cmd_up, CMD_STORE | CMD_LOCKS_STORE | CMD_ENV | CMD_JSON,
-	  "[-e NAME|ID] [--cache-from REF]...",
+	  "[-e NAME|ID] [--cache-from REF]... [--frozen]",
 	  "build what is missing (taking steps a cache_from image holds), create or start the env, run on_up",
 	  build_opts, NULL },
 	{ "ssh", cmd_ssh, CMD_STORE_PEEK | CMD_ENV | CMD_ARGV_TAIL,
@@ -181,12 +201,12 @@ static const struct cmd commands[] = {
 	{ "resume", cmd_resume, CMD_STORE | CMD_ENV, "[-e NAME|ID]", "thaw a suspended env", NULL,
 	  NULL },
 	{ "reload", cmd_reload, CMD_STORE | CMD_LOCKS_STORE | CMD_ENV | CMD_JSON,
-	  "[-e NAME|ID] [--timeout S]",
+	  "[-e NAME|ID] [--timeout S] [--frozen]",
 	  "halt and up again, picking up Envfile changes (a changed image or step rebuilds the env: every file outside the checkout and volumes is reset)",
-	  timeout_opts, NULL },
+	  reload_opts, NULL },
 	{ "provision", cmd_provision, CMD_STORE | CMD_LOCKS_STORE | CMD_ENV | CMD_JSON,
-	  "[-e NAME|ID] [--cache-from REF]...", "rebuild provisioning against the current Envfile",
-	  build_opts, NULL },
+	  "[-e NAME|ID] [--cache-from REF]... [--frozen]",
+	  "rebuild provisioning against the current Envfile", build_opts, NULL },
 	{ "allow", cmd_allow, CMD_STORE | CMD_ENV | CMD_JSON, "[-e NAME|ID] [--revoke]",
 	  "show what the Envfile asks for beyond the default sandbox and allow it for this checkout (never asking), or --revoke that",
 	  allow_opts, NULL },
@@ -238,6 +258,9 @@ static const struct cmd commands[] = {
 	{ "bundle", cmd_bundle, CMD_STORE | CMD_LOCKS_STORE | CMD_ENV, "[-e NAME|ID] [-o FILE]",
 	  "the env as one archive to carry offline: base, step layers, services' images, git and download inputs, Envfile.lock ('devenv image load FILE' in the checkout takes it in)",
 	  bundle_opts, NULL },
+	{ "lock", cmd_lock, CMD_STORE | CMD_LOCKS_STORE | CMD_ENV, "[--update [STEP...]] [--check]",
+	  "write Envfile.lock (the base's id and digest, git commits, digests, keys) without building; --update asks again, --check compares",
+	  lock_opts, NULL },
 	{ "__complete", cmd_complete, CMD_STORE_PEEK | CMD_HIDDEN, "WORDS",
 	  "words for shell completion", NULL, NULL },
 };

@@ -22,6 +22,7 @@
  *   sshd.c       ssh-config, ssh-proxy: the env as an ssh host
  *   status.c     status, port, ls
  *   up.c         up, provision, reload, halt; --json's progress events
+ *   lock.c       lock: Envfile.lock written or checked without a build
  *   volume.c     volume ls|rm
  *   verify.c     verify: steps rebuilt and compared with the cache
  */
@@ -177,6 +178,8 @@ void cmd_print_usage(const struct cmd_table *t, FILE *f);
 int cmd_unknown(const struct cmd_table *t, const char *name, struct dv_error *err);
 
 /* The commands: the run() of their rows. */
+int cmd_lock(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
+	     struct dv_error *err);
 int cmd_up(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
 	   struct dv_error *err);
 int cmd_provision(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,

@@ -10,16 +10,28 @@
 #include <unistd.h>
 
 #include "cmd/cmd.h"
+#include "provision/lock.h"
+#include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/banned.h"
 
-/* --cache-from REF (repeatable), for the commands that build. */
+/* --cache-from REF (repeatable) and --frozen, for the commands that build. */
+struct build_opts {
+	struct dv_strv from;
+	bool frozen;
+};
 static int cache_from_opt(int c, const char *arg, void *data, struct dv_error *err)
 {
+	struct build_opts *b = data;
+
 	(void)err;
+	if (c == 'F') {
+		b->frozen = true;
+		return 0;
+	}
 	if (c != 'C')
 		return -1;
-	dv_strv_push(data, arg);
+	dv_strv_push(&b->from, arg);
 	return 0;
 }
 
@@ -113,25 +125,27 @@ static int events_end(struct dv_ctx *ctx, const struct env *env, int ret, unsign
 static int up_or_provision(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
 			   bool up, struct dv_error *err)
 {
-	struct dv_strv from = { 0 };
-	struct opt_spec os = { NULL, NULL, cache_from_opt, &from };
+	struct build_opts b = { 0 };
+	struct dv_strv *from = &b.from;
+	struct opt_spec os = { NULL, NULL, cache_from_opt, &b };
 	struct env env = { .lock_fd = -1 };
 	unsigned long long t0 = dv_now_ns();
 	bool helped;
 	int oi = cmd_parse_opts(ctx, call, &os, &helped, err), ret = -1;
 
 	if (oi < 0 || cmd_no_args(call, oi, err) < 0) {
-		dv_strv_release(&from);
+		dv_strv_release(from);
 		return oi < 0 && helped ? 0 : -1;
 	}
 	/* The trust check comes before anything runs: no pull, no clone, no
 	 * step. --cache-from is the developer's own choice, not a request. */
 	if (events_begin(ctx, err) < 0 || env_locate(ctx, st, true, &env, err) < 0 ||
 	    prov_trust_check(ctx, st, env.id, &env.spec, err) < 0) {
-		dv_strv_release(&from);
+		dv_strv_release(from);
 		goto out;
 	}
-	add_cache_from(&env, &from);
+	env.frozen = b.frozen || prov_lock_frozen_env();
+	add_cache_from(&env, from);
 	ret = up ? env_up(ctx, st, &env, err) : env_provision(ctx, st, &env, err);
 out:
 	ret = events_end(ctx, &env, ret, t0, err);
@@ -151,11 +165,19 @@ int cmd_provision(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_c
 	return up_or_provision(ctx, st, call, false, err);
 }
 
+struct halt_opts {
+	unsigned timeout;
+	bool frozen;
+};
 static int timeout_opt(int c, const char *arg, void *data, struct dv_error *err)
 {
 	char *end;
 	unsigned long v;
 
+	if (c == 'F') {
+		((struct halt_opts *)data)->frozen = true;
+		return 0;
+	}
 	if (c != 't')
 		return -1;
 	errno = 0;
@@ -163,15 +185,34 @@ static int timeout_opt(int c, const char *arg, void *data, struct dv_error *err)
 	if (errno || *end || end == arg || v > 3600)
 		return dv_err_usage(err, "--timeout takes whole seconds from 0 to 3600, not '%s'",
 				    arg);
-	*(unsigned *)data = (unsigned)v;
+	((struct halt_opts *)data)->timeout = (unsigned)v;
 	return 0;
+}
+
+static int frozen_check(const struct env_spec *spec, struct dv_error *err)
+{
+	struct prov_lock l;
+	int r = prov_lock_read(spec, &l, err);
+
+	if (r == 1) {
+		dv_autofree char *name = prov_lock_display(spec);
+
+		return dv_err_plain(err, ENOENT,
+				    "--frozen: there is no %s next to %s; run 'devenv lock' and "
+				    "commit it",
+				    name, spec->display);
+	}
+	if (r == 0)
+		r = prov_lock_check(spec, &l, NULL, err);
+	prov_lock_release(&l);
+	return r;
 }
 
 static int halt_or_reload(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
 			  bool reload, struct dv_error *err)
 {
-	unsigned timeout = 10;
-	struct opt_spec os = { NULL, NULL, timeout_opt, &timeout };
+	struct halt_opts h = { 10, false };
+	struct opt_spec os = { NULL, NULL, timeout_opt, &h };
 	struct env env = { .lock_fd = -1 };
 	bool helped;
 	int oi = cmd_parse_opts(ctx, call, &os, &helped, err), ret = -1;
@@ -189,11 +230,15 @@ static int halt_or_reload(struct dv_ctx *ctx, struct layer_store *st, const stru
 	if (reload && prov_trust_check(ctx, st, env.id, &env.spec, err) < 0)
 		goto out;
 	env.refresh_git = reload; /* reload picks up new commits of git steps */
+	env.frozen = reload && (h.frozen || prov_lock_frozen_env());
 	if (reload && !env.has_state) {
 		ret = env_up(ctx, st, &env, err);
 		goto out;
 	}
-	if (env_halt(ctx, st, &env, timeout, true, err) < 0)
+	/* --frozen: a differing Envfile leaves the env running. */
+	if (env.frozen && frozen_check(&env.spec, err) < 0)
+		goto out;
+	if (env_halt(ctx, st, &env, h.timeout, true, err) < 0)
 		goto out;
 	ret = reload ? env_up(ctx, st, &env, err) : 0;
 out:

@@ -52,6 +52,7 @@ _devenv() {
 			else
 				case $cmd in
 				rmi | tag | push) words=$("$dv" __complete images 2>/dev/null) ;;
+				lock) [[ $prev == --update || $prev =~ ^[0-9]+$ || $prev == base ]] && words="base" ;;
 				ssh-config | ssh-proxy) ((COMP_CWORD == at + 1)) && words=$("$dv" __complete envs 2>/dev/null) ;;
 				help)
 					if ((COMP_CWORD == at + 1)); then

@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "env/env.h"
+#include "env/internal.h"
 #include "provision/provision.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
@@ -270,10 +271,10 @@ static int scan_secrets(const struct layer_store *st, const struct env_spec *spe
 	return r;
 }
 
-int env_bundle(const struct dv_ctx *ctx, const struct layer_store *st, const struct env *env,
+int env_bundle(const struct dv_ctx *ctx, const struct layer_store *st, struct env *env,
 	       const char *file, int uid, int gid, struct dv_error *err)
 {
-	struct env_spec *spec = (struct env_spec *)&env->spec;
+	struct env_spec *spec = &env->spec;
 	struct layer_image base = { 0 };
 	struct layer_bundle *b = NULL;
 	struct dv_strv keys = { 0 };
@@ -297,7 +298,9 @@ int env_bundle(const struct dv_ctx *ctx, const struct layer_store *st, const str
 				     spec->image);
 		goto out;
 	}
-	if (prov_git_resolve(st, spec, false, err) < 0 || prov_keys(spec, base.id, &keys, err) < 0)
+	/* The keys as the build made them: the lock's commits and times. */
+	if (env_lock_pins(spec, err) < 0 || prov_git_resolve(st, spec, false, err) < 0 ||
+	    prov_keys(spec, base.id, &keys, err) < 0)
 		goto out;
 	prov_env_id(spec->checkout, spec->relpath, env_id);
 	if (scan_secrets(st, spec, &keys, env_id, err) < 0 || !(b = layer_bundle_new(st, err)))

@@ -146,6 +146,10 @@ struct env {
 	struct env_spec spec;
 	int lock_fd;      /* held env lock, or -1 */
 	bool refresh_git; /* up asks git remotes again (reload does) */
+	/* Envfile.lock (provision/lock.h): --frozen / DEVENV_FROZEN=1, and
+	 * `devenv lock --update [STEP|base|SERVICE]...` (all: every item). */
+	bool frozen, lock_all;
+	struct dv_strv lock_update;
 };
 void env_release(struct env *env);
 
@@ -199,6 +203,10 @@ int env_up(struct dv_ctx *ctx, const struct layer_store *st, struct env *env, st
  * new layers if they changed (restarting it if it ran). */
 int env_provision(struct dv_ctx *ctx, const struct layer_store *st, struct env *env,
 		  struct dv_error *err);
+/* `devenv lock`: the plan (keys, the base resolved) written as the lock,
+ * nothing built; check: --check (the frozen comparison, exit 1). */
+int env_lockfile(struct dv_ctx *ctx, const struct layer_store *st, struct env *env, bool check,
+		 struct dv_error *err);
 /* halt.c: SIGTERM, SIGKILL after timeout_s; the env's files stay. */
 int env_halt(const struct dv_ctx *ctx, const struct layer_store *st, struct env *env,
 	     unsigned timeout_s, bool say, struct dv_error *err);
@@ -228,11 +236,11 @@ int env_verify(struct dv_ctx *ctx, const struct layer_store *st, struct env *env
 /* bundle.c: the env (base, step layers with their keys, services, git and
  * download inputs, Envfile.lock) as one archive at `file`; bundleload.c:
  * such an archive into the store for this env (`devenv image load`). */
-int env_bundle(const struct dv_ctx *ctx, const struct layer_store *st, const struct env *env,
+int env_bundle(const struct dv_ctx *ctx, const struct layer_store *st, struct env *env,
 	       const char *file, int uid, int gid, struct dv_error *err);
 int env_bundle_load(const struct dv_ctx *ctx, const struct layer_store *st, struct env *env,
 		    const char *file, struct dv_error *err);
-int env_push(const struct dv_ctx *ctx, const struct layer_store *st, const struct env *env,
+int env_push(const struct dv_ctx *ctx, const struct layer_store *st, struct env *env,
 	     const char *dest, enum reg_compression comp, struct dv_error *err);
 
 /* services.c: the env's services (sidecars in its network namespace).

@@ -46,4 +46,31 @@ bool env_dotfiles_due(const struct env *env);
  * svcinfo.c's tail stops there). */
 #define SVC_START_MARK "devenv: starting service "
 
+/* lockfile.c: Envfile.lock in the plan (provision/lock.h). Which steps
+ * `lock --update` asks again (caller frees; one flag per step), and
+ * whether it names item ("base", a service). */
+struct prov_lock;
+bool *env_lock_updates(const struct env *env);
+bool env_lock_updating(const struct env *env, const char *item);
+/* The base the lock pins for the Envfile's image: 0 and img (the store's
+ * image of that id, else pulled by digest, else the team's); 1 when the
+ * lock has none for it (or it is being updated, or cannot be had and not
+ * --frozen: a warning); -1 (--frozen: what is missing and how to get it). */
+/* lockfile.c: Envfile.lock's pins (git commits, an `auto` snapshot time,
+ * the epoch) applied to spec, for a command that computes the keys without
+ * a plan (push, bundle): no lock, none; a broken one is its error. */
+int env_lock_pins(struct env_spec *spec, struct dv_error *err);
+int env_lock_base(const struct layer_store *st, const struct env *env, const struct prov_lock *l,
+		  struct prov_team *team, struct layer_image *img, struct dv_error *err);
+/* A warning when the plan's base is not the one the lock names. */
+void env_lock_differs(const struct env *env, const struct prov_lock *l,
+		      const struct layer_image *img);
+/* The same for the services' images, resolved in imgs, replaced there. */
+int env_lock_services(const struct layer_store *st, const struct env *env,
+		      const struct prov_lock *l, struct layer_image *imgs, struct dv_error *err);
+/* Write the plan's lock when its bytes change ("wrote Envfile.lock"). */
+int env_lock_save(const struct dv_ctx *ctx, const struct env_spec *spec,
+		  const struct prov_lock *old, const struct layer_image *base,
+		  const struct dv_strv *keys, const struct layer_image *svcs, struct dv_error *err);
+
 #endif

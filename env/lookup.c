@@ -27,6 +27,7 @@ void env_release(struct env *env)
 {
 	env_record_release(&env->state);
 	env_spec_release(&env->spec);
+	dv_strv_release(&env->lock_update);
 	if (env->lock_fd >= 0)
 		close(env->lock_fd);
 	memset(env, 0, sizeof(*env));

@@ -19,6 +19,7 @@
 
 #include "env/env.h"
 #include "env/internal.h"
+#include "provision/lock.h"
 #include "util/fault.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
@@ -44,6 +45,8 @@ struct plan {
 	char *digest;
 	struct layer_image *svc_imgs; /* one per service of the spec */
 	size_t n_svc;
+	struct prov_lock lock; /* Envfile.lock as read (has_lock) */
+	bool has_lock;
 };
 
 static void plan_release(struct plan *p)
@@ -54,6 +57,7 @@ static void plan_release(struct plan *p)
 	dv_strv_release(&p->layers);
 	free(p->digest);
 	env_svc_images_release(p->svc_imgs, p->n_svc);
+	prov_lock_release(&p->lock);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -106,15 +110,38 @@ static int plan_make(const struct layer_store *st, struct env *env, bool refresh
 {
 	struct env_spec *spec = &env->spec;
 	dv_autoclose int gitdir = -1;
-	bool building;
+	dv_autofree bool *update = NULL;
+	bool building, locked;
 	int r;
 
 	/* SOURCE_DATE_EPOCH of devenv's environment: over the lock's. */
 	if (prov_epoch_from_env(&spec->source_date_epoch, err) < 0)
 		return -1;
+	/* Envfile.lock, read on every up (once): it wins over what the store
+	 * remembers (git commits, a pinned base); --frozen compares first. */
+	if ((r = prov_lock_read(spec, &p->lock, err)) < 0)
+		return -1;
+	p->has_lock = r == 0;
+	if (env->frozen && !p->has_lock) {
+		dv_autofree char *lock = prov_lock_display(spec);
+
+		dv_err_plain(err, ENOENT,
+			     "--frozen: there is no %s next to %s; run 'devenv lock' "
+			     "and commit it",
+			     lock, spec->display);
+		return -1;
+	}
+	if (env->frozen && prov_lock_check(spec, &p->lock, NULL, err) < 0)
+		return -1;
+	update = env_lock_updates(env);
+	prov_lock_apply(spec, p->has_lock ? &p->lock : NULL, update);
 	p->team = prov_team_new(spec);
-	p->pinned = pinned_base(st, env, &p->img) == 0;
-	if ((!p->pinned && prov_resolve_image(st, spec, spec->image, p->team, &p->img, err) < 0) ||
+	if ((r = env_lock_base(st, env, p->has_lock ? &p->lock : NULL, p->team, &p->img, err)) < 0)
+		return -1;
+	locked = r == 0;
+	p->pinned = !locked && pinned_base(st, env, &p->img) == 0;
+	if ((!locked && !p->pinned &&
+	     prov_resolve_image(st, spec, spec->image, p->team, &p->img, err) < 0) ||
 	    prov_git_resolve(st, spec, refresh, err) < 0 || (gitdir = prov_git_dir(st, err)) < 0 ||
 	    prov_keys_at(spec, p->img.id, gitdir, &p->keys, err) < 0)
 		return -1;
@@ -123,7 +150,7 @@ static int plan_make(const struct layer_store *st, struct env *env, bool refresh
 	 * image) or when a step would be built: an env that exists and has
 	 * nothing to build never opens a registry. */
 	building = p->team && !layer_ref_has_host(spec->image) && would_build(st, spec, &p->keys);
-	if (p->team && !layer_ref_has_host(spec->image) && (building || !env->has_state)) {
+	if (!locked && p->team && !layer_ref_has_host(spec->image) && (building || !env->has_state)) {
 		struct layer_image pin = { 0 };
 
 		if ((r = prov_team_pin(st, p->team, spec->image, &p->img, !building, &pin, err)) < 0)
@@ -137,10 +164,32 @@ static int plan_make(const struct layer_store *st, struct env *env, bool refresh
 				return -1;
 		}
 	}
-	if (env_svc_resolve(st, spec, &p->svc_imgs, err) < 0)
+	if (!locked)
+		env_lock_differs(env, p->has_lock ? &p->lock : NULL, &p->img);
+	if (env_svc_resolve(st, spec, &p->svc_imgs, err) < 0 ||
+	    env_lock_services(st, env, p->has_lock ? &p->lock : NULL, p->svc_imgs, err) < 0)
 		return -1;
 	p->n_svc = spec->n_services;
 	p->digest = prov_spec_digest(spec, p->img.id, &p->keys);
+	return 0;
+}
+
+/* After a build: the lock, written when its bytes change. */
+static int lock_save(const struct dv_ctx *ctx, const struct env *env, const struct plan *p,
+		     struct dv_error *err)
+{
+	struct dv_error why = { 0 };
+	struct dv_ctx quiet = *ctx; /* up's output stays as it was: git status shows the lock */
+
+	(void)err;
+	quiet.quiet = true;
+	/* A checkout devenv cannot write in (read-only, another's) still
+	 * gets its env: the lock is a warning there, not a failure. */
+	if (env_lock_save(&quiet, &env->spec, p->has_lock ? &p->lock : NULL, &p->img, &p->keys,
+			  p->svc_imgs, &why) < 0)
+		fprintf(stderr,
+			"devenv: warning: %s; the env is built, but its lock was not written\n",
+			why.msg);
 	return 0;
 }
 
@@ -599,7 +648,7 @@ int env_up(struct dv_ctx *ctx, const struct layer_store *st, struct env *env, st
 	if (env_net_check(st, env, err) < 0 || env_sweep_pending(env, efd, err) < 0)
 		goto out;
 	if (prov_build(ctx, st, &env->spec, &p.img, &p.keys, p.team, &p.layers, err) < 0 ||
-	    record(st, env, efd, &p, ctx->quiet, err) < 0)
+	    lock_save(ctx, env, &p, err) < 0 || record(st, env, efd, &p, ctx->quiet, err) < 0)
 		goto out;
 	dv_fault_point("up.record");
 	ret = start_and_on_up(ctx, st, env, efd, &p, err);
@@ -620,7 +669,8 @@ int env_provision(struct dv_ctx *ctx, const struct layer_store *st, struct env *
 		return dv_err(err, errno, "cannot open '%s/envs'", st->root);
 	/* Build first: a failing step leaves a running env running. */
 	if (env_lock(st, env, err) < 0 || plan_make(st, env, true, &p, err) < 0 ||
-	    prov_build(ctx, st, &env->spec, &p.img, &p.keys, p.team, &p.layers, err) < 0)
+	    prov_build(ctx, st, &env->spec, &p.img, &p.keys, p.team, &p.layers, err) < 0 ||
+	    lock_save(ctx, env, &p, err) < 0)
 		goto out;
 	running = env->has_state && ctr_probe(&env->state.init) != CTR_STOPPED;
 	if (env->has_state && strcmp(p.digest, env->state.spec_digest) == 0 &&
@@ -651,6 +701,40 @@ int env_verify(struct dv_ctx *ctx, const struct layer_store *st, struct env *env
 	/* The git steps' remembered commits: what the cache was built from. */
 	if (env_lock(st, env, err) == 0 && plan_make(st, env, false, &p, err) == 0)
 		ret = prov_verify(ctx, st, &env->spec, &p.img, &p.keys, p.team, which, err);
+	plan_release(&p);
+	return ret;
+}
+
+int env_lockfile(struct dv_ctx *ctx, const struct layer_store *st, struct env *env, bool check,
+		 struct dv_error *err)
+{
+	struct plan p = { 0 };
+	dv_autofree char *name = prov_lock_display(&env->spec);
+	int ret = -1;
+
+	if (check) { /* the frozen comparison alone: nothing resolved */
+		if ((ret = prov_lock_read(&env->spec, &p.lock, err)) < 0)
+			return -1;
+		if (ret == 1) {
+			dv_err_plain(err, ENOENT, "there is no %s; 'devenv lock' writes it", name);
+			err->status = 1;
+			return -1;
+		}
+		ret = prov_lock_check(&env->spec, &p.lock, NULL, err);
+		if (ret == 0 && !ctx->quiet)
+			printf("%s matches the Envfile\n", name);
+		prov_lock_release(&p.lock);
+		return ret;
+	}
+	if (env_lock(st, env, err) < 0 ||
+	    plan_make(st, env, env->lock_all || env->lock_update.n, &p, err) < 0)
+		goto out;
+	ret = env_lock_save(ctx, &env->spec, p.has_lock ? &p.lock : NULL, &p.img, &p.keys,
+			    p.svc_imgs, err);
+	if (ret == 1 && !ctx->quiet)
+		printf("%s is up to date\n", name);
+	ret = ret < 0 ? -1 : 0;
+out:
 	plan_release(&p);
 	return ret;
 }

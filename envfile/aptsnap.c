@@ -73,13 +73,9 @@ int envfile_set_apt_snapshot(struct env_vctx *v, const struct env_node *key,
 	spec->apt_snapshot_line = val->line;
 	spec->apt_snapshot_col = val->col;
 	if (strcmp(s, "auto") == 0) {
-		/* UNTIL THE LOCK LANDS (issue 16 item 1 resolves `auto` from
-		 * Envfile.lock): the start of today, UTC, so that the keys
-		 * stay the same all day rather than change every second. */
-		time_t now = time(NULL);
-
+		/* Resolved by the plan (provision/lockplan.c): Envfile.lock's
+		 * time, or now on the first build (the lock then keeps it). */
 		spec->apt_snapshot = dv_xstrdup(s);
-		spec->apt_snapshot_time = (long long)(now - now % 86400);
 		return 0;
 	}
 	t = envfile_apt_time(s);

@@ -158,6 +158,8 @@ struct walk {
 	struct dv_sha256 *fp;    /* with git: the stat fingerprint (copystat.c) */
 	struct dv_sha256 *plain; /* NULL, or the same entries with every file's
 				    sha256 as read (the copier's digest, treesum.h) */
+	const char *lock_sub;    /* the Envfile's Envfile.lock below the copied folder, or
+				    NULL: left out as .git is (devenv writes it after a build) */
 };
 
 static int digest_dir(int fd, const struct stat *st, const char *rel, const char *sub,
@@ -213,7 +215,8 @@ static int digest_entry(int dirfd, const char *name, const char *rel, const char
 
 	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return dv_err(err, errno, "cannot stat '%s'", rel);
-	if (w->git && prov_gitcopy_skip(w->git, sub, name, S_ISDIR(st.st_mode))) {
+	if ((w->git && prov_gitcopy_skip(w->git, sub, name, S_ISDIR(st.st_mode))) ||
+	    (w->lock_sub && !strcmp(sub, w->lock_sub))) {
 		if (w->skips)
 			dv_strv_push(w->skips, sub);
 		return 0;
@@ -336,6 +339,17 @@ static int digest_copy(const struct env_spec *spec, const struct env_step *step,
 	struct dv_strv own = { 0 };
 	struct dv_sha256 tree, fp;
 	char tree_hex[DV_SHA256_HEX], fp_hex[DV_SHA256_HEX];
+	const char *rel = spec->relpath ? spec->relpath : "Envfile";
+	const char *slash = strrchr(rel, '/');
+	dv_autofree char *lock =
+		dv_xasprintf("%s/%.*s%sEnvfile.lock", spec->checkout ? spec->checkout : "",
+			     slash ? (int)(slash - rel) : 0, rel, slash ? "/" : "");
+	size_t n = strlen(step->copy_abs);
+
+	/* The lock next to the Envfile, inside the copied folder: not copied
+	 * (devenv writes it after a build; in the key, every up would rebuild). */
+	if (!strncmp(lock, step->copy_abs, n) && lock[n] == '/')
+		w.lock_sub = lock + n + 1;
 	int ret;
 
 	if (copies_git_folder(spec, fd)) {

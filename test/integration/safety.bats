@@ -21,6 +21,7 @@ checkout_digest() {
 	mkdir -p "$outside"
 	echo host >"$outside/host.txt"
 	printf 'image: busybox\n' >Envfile
+	"$DEVENV" lock >/dev/null # the one file devenv writes in a checkout, before the digest
 	before=$(checkout_digest)
 	"$DEVENV" up
 	"$DEVENV" ssh -c "ln -s /workspace /root/ws; ln -s / /root/root; ln -s $outside /root/outside; mkdir -p /var/x; ln -s /workspace/data /var/x/d"

@@ -68,7 +68,7 @@ one
 has-git"
 }
 
-@test "a new upstream commit reruns the git step and later ones on provision; an unchanged one is cached" {
+@test "a new upstream commit reruns the git step and later ones on provision after lock --update; an unchanged one is cached" {
 	upstream_repo
 	git_envfile
 	"$DEVENV" up
@@ -82,6 +82,12 @@ has-git"
 	run "$DEVENV" up
 	assert_success
 	assert_output "env 'proj' is already running"
+	# Envfile.lock pins the commit: provision keeps it until lock --update
+	run "$DEVENV" provision
+	assert_success
+	assert_line "[1/2] git: file://$DV_REPO -> /src (cached)"
+	run "$DEVENV" lock --update
+	assert_success
 	run "$DEVENV" provision
 	assert_success
 	assert_line "[1/2] git: file://$DV_REPO -> /src"

@@ -128,7 +128,9 @@ x"
 	store_b
 	DEVENV_HOME=$STORE_B run "$DEVENV" up --cache-from "$REF"
 	assert_success
-	assert_output --partial "image '$DV_REGISTRY/base/bb:1' is not in the store; pulling it"
+	# The first up wrote Envfile.lock: the base comes by its digest.
+	assert_output --partial "pulling $DV_REGISTRY/base/bb@sha256:"
+	assert_output --partial "the base Envfile.lock pins"
 	assert_line "[1/3] run: echo one >/one (pulled)"
 	assert_line --regexp '^\[3/3\] .*\(pulled\)$'
 }

@@ -67,6 +67,7 @@ wt_make() {
 	assert_output - <<-'EOF'
 	## feat
 	?? Envfile
+	?? Envfile.lock
 	the first commit
 	EOF
 	# Neither the repository's git dir nor the worktree's `.git` file can
