@@ -40,6 +40,9 @@ static const struct cmd_opt build_opts[] = {
 	  "also take steps from this image's layers (a team cache "
 	  "pushed with 'devenv push'), after the Envfile's cache_from; "
 	  "repeatable" },
+	{ 0, "explain", NULL, 'X',
+	  "under each step that runs, say which input differs from the last build "
+	  "(as 'devenv why')" },
 	{ 0 }
 };
 static const struct cmd_opt ssh_opts_table[] = {
@@ -151,7 +154,7 @@ static const struct cmd commands[] = {
 	  "write an Envfile for this checkout: from the template its files suggest, --template's, or its devcontainer.json",
 	  init_opts, NULL },
 	{ "up", cmd_up, CMD_STORE | CMD_LOCKS_STORE | CMD_ENV | CMD_JSON,
-	  "[-e NAME|ID] [--cache-from REF]...",
+	  "[-e NAME|ID] [--cache-from REF]... [--explain]",
 	  "build what is missing (taking steps a cache_from image holds), create or start the env, run on_up",
 	  build_opts, NULL },
 	{ "ssh", cmd_ssh, CMD_STORE_PEEK | CMD_ENV | CMD_ARGV_TAIL,
@@ -175,8 +178,8 @@ static const struct cmd commands[] = {
 	  "halt and up again, picking up Envfile changes (a changed image or step rebuilds the env: every file outside the checkout and volumes is reset)",
 	  timeout_opts, NULL },
 	{ "provision", cmd_provision, CMD_STORE | CMD_LOCKS_STORE | CMD_ENV | CMD_JSON,
-	  "[-e NAME|ID] [--cache-from REF]...", "rebuild provisioning against the current Envfile",
-	  build_opts, NULL },
+	  "[-e NAME|ID] [--cache-from REF]... [--explain]",
+	  "rebuild provisioning against the current Envfile", build_opts, NULL },
 	{ "allow", cmd_allow, CMD_STORE | CMD_ENV | CMD_JSON, "[-e NAME|ID] [--revoke]",
 	  "show what the Envfile asks for beyond the default sandbox and allow it for this checkout (never asking), or --revoke that",
 	  allow_opts, NULL },
@@ -219,6 +222,9 @@ static const struct cmd commands[] = {
 	{ "df", cmd_df, CMD_STORE | CMD_JSON, "[-v] [--json]",
 	  "disk use, as docker system df: images, layers, envs and volumes, in use, size and what is reclaimable",
 	  df_opts, NULL },
+	{ "why", cmd_why, CMD_STORE | CMD_LOCKS_STORE | CMD_ENV, "[-e NAME|ID] [STEP]",
+	  "say, for each step (or STEP) the cache lacks, which input differs from the last build of the env and from the team cache's; builds nothing",
+	  NULL, NULL },
 	{ "version", cmd_version, 0, "", "print devenv's version", NULL, NULL },
 	{ "help", cmd_help, 0, "[COMMAND [SUBCOMMAND]]", "list the commands, or explain one", NULL,
 	  NULL },

@@ -26,7 +26,7 @@ int cmd_gc(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *ca
 	struct env_record *all = NULL;
 	struct dv_strv in_use = { 0 }, damaged = { 0 }, images = { 0 };
 	size_t n = 0;
-	unsigned layers = 0, records = 0, cgroups = 0, locks = 0;
+	unsigned layers = 0, records = 0, cgroups = 0, locks = 0, recipes = 0;
 	unsigned long long bytes = 0;
 	char size[32];
 	bool helped, caches = false;
@@ -66,7 +66,8 @@ int cmd_gc(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *ca
 				dv_strv_push(&in_use, all[i].services[k].layers.v[j]);
 	}
 	if (layer_gc(st, &in_use, &layers, &bytes, err) < 0 ||
-	    env_sandbox_gc(st, all, n, &bytes, err) < 0 || prov_trust_gc(st, &records, err) < 0)
+	    env_sandbox_gc(st, all, n, &bytes, err) < 0 || prov_trust_gc(st, &records, err) < 0 ||
+	    prov_recipe_gc(st, &recipes, err) < 0)
 		goto out;
 	dv_fault_point("gc.layers");
 	/* What killed commands left: the cgroups of their build steps, the
@@ -79,7 +80,7 @@ int cmd_gc(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *ca
 		goto out;
 	dv_str_size(size, sizeof(size), bytes);
 	if (ctx->quiet)
-		layers = cgroups = locks = records = 0; /* -q: nothing said */
+		layers = cgroups = locks = records = recipes = 0; /* -q: nothing said */
 	else
 		printf("removed %u layer%s, freed %s\n", layers, layers == 1 ? "" : "s", size);
 	if (caches && !ctx->quiet) {
@@ -92,6 +93,9 @@ int cmd_gc(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *ca
 		printf("removed %u cgroup%s of killed builds\n", cgroups, cgroups == 1 ? "" : "s");
 	if (locks)
 		printf("removed %u lock file%s of removed envs\n", locks, locks == 1 ? "" : "s");
+	if (recipes)
+		printf("removed %u recipe%s of cache keys no longer held\n", recipes,
+		       recipes == 1 ? "" : "s");
 	if (records)
 		printf("removed %u trust record%s of checkouts whose Envfile is gone\n", records,
 		       records == 1 ? "" : "s");

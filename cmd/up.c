@@ -13,13 +13,24 @@
 #include "util/fs.h"
 #include "util/banned.h"
 
-/* --cache-from REF (repeatable), for the commands that build. */
+/* The options of the commands that build. */
+struct build_opts {
+	struct dv_strv from; /* --cache-from REF (repeatable) */
+	bool explain;        /* --explain */
+};
+
 static int cache_from_opt(int c, const char *arg, void *data, struct dv_error *err)
 {
+	struct build_opts *bo = data;
+
 	(void)err;
+	if (c == 'X') {
+		bo->explain = true;
+		return 0;
+	}
 	if (c != 'C')
 		return -1;
-	dv_strv_push(data, arg);
+	dv_strv_push(&bo->from, arg);
 	return 0;
 }
 
@@ -113,25 +124,27 @@ static int events_end(struct dv_ctx *ctx, const struct env *env, int ret, unsign
 static int up_or_provision(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
 			   bool up, struct dv_error *err)
 {
-	struct dv_strv from = { 0 };
-	struct opt_spec os = { NULL, NULL, cache_from_opt, &from };
+	struct build_opts bo = { 0 };
+	struct dv_strv *from = &bo.from;
+	struct opt_spec os = { NULL, NULL, cache_from_opt, &bo };
 	struct env env = { .lock_fd = -1 };
 	unsigned long long t0 = dv_now_ns();
 	bool helped;
 	int oi = cmd_parse_opts(ctx, call, &os, &helped, err), ret = -1;
 
 	if (oi < 0 || cmd_no_args(call, oi, err) < 0) {
-		dv_strv_release(&from);
+		dv_strv_release(from);
 		return oi < 0 && helped ? 0 : -1;
 	}
 	/* The trust check comes before anything runs: no pull, no clone, no
 	 * step. --cache-from is the developer's own choice, not a request. */
 	if (events_begin(ctx, err) < 0 || env_locate(ctx, st, true, &env, err) < 0 ||
 	    prov_trust_check(ctx, st, env.id, &env.spec, err) < 0) {
-		dv_strv_release(&from);
+		dv_strv_release(from);
 		goto out;
 	}
-	add_cache_from(&env, &from);
+	add_cache_from(&env, from);
+	env.explain = bo.explain;
 	ret = up ? env_up(ctx, st, &env, err) : env_provision(ctx, st, &env, err);
 out:
 	ret = events_end(ctx, &env, ret, t0, err);

@@ -389,6 +389,8 @@ int prov_build(const struct dv_ctx *ctx, const struct layer_store *st, const str
 		switch (prov_team_fetch(st, team, base->id, keys->v[i], id, err)) {
 		case 0:
 			prov_progress_end(&pg, i, label, PROV_PULLED, SECS_SINCE(t0));
+			prov_recipe_record(st, spec, i, i ? keys->v[i - 1] : base_key, base->name,
+					   keys->v[i]);
 			dv_strv_push(layers, id);
 			continue;
 		case 1:
@@ -399,6 +401,7 @@ int prov_build(const struct dv_ctx *ctx, const struct layer_store *st, const str
 		if (step->kind == ENV_STEP_RUN)
 			prov_build_net_warn(spec);
 		prov_progress_start(&pg, i, label);
+		prov_recipe_explain(ctx, i);
 		t0 = dv_now_ns();
 		if (layer_staging_new(st, &staging, err) < 0) {
 			prov_progress_end(&pg, i, label, PROV_FAILED, SECS_SINCE(t0));
@@ -456,6 +459,8 @@ int prov_build(const struct dv_ctx *ctx, const struct layer_store *st, const str
 			goto out;
 		}
 		dv_fault_point("build.cached");
+		prov_recipe_record(st, spec, i, i ? keys->v[i - 1] : base_key, base->name,
+				   keys->v[i]);
 		dv_strv_push(layers, keys->v[i]);
 		prov_progress_end(&pg, i, label, PROV_RAN, SECS_SINCE(t0));
 	}

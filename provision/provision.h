@@ -30,6 +30,7 @@
  * allow.c:     the developer's yes to it, per checkout
  * cachemount.c: `cache` paths' folders (caches/<env id>/), mounted in steps
  * stepagent.c: a step's `ssh_agent: true` (the filter of hostnet/agent_run.c)
+ * recipe.c:    what each key was made of (recipes/<key>.json), `why`'s sentence
  *
  * Order of calls for `up`: prov_keys() (cheap: no I/O beyond the inputs of
  * `copy` steps), prov_build(), then env_up() (env/).
@@ -127,6 +128,11 @@ struct prov_copy {
 int prov_copy_open(const struct env_spec *spec, const struct env_step *step, const char *prev,
 		   struct prov_copy *out, struct dv_error *err);
 void prov_copy_release(struct prov_copy *c);
+/* A `copy` step's files as read now: "sha256:HEX\tPATH" per file,
+ * "symlink:HEX\tPATH" per link (the digest of its target), appended to
+ * files, in walk order; what git ignores is left out as the copy does. */
+int prov_copy_files(const struct env_spec *spec, const struct env_step *step, struct dv_strv *files,
+		    struct dv_error *err);
 struct prov_gitcopy;
 int prov_gitcopy_open(const struct env_spec *spec, const char *folder, struct prov_gitcopy **out,
 		      struct dv_error *err);
@@ -225,6 +231,11 @@ int prov_team_base(const struct layer_store *st, struct prov_team *t, const char
 int prov_team_pin(const struct layer_store *st, struct prov_team *t, const char *image,
 		  const struct layer_image *ours, bool quiet, struct layer_image *img,
 		  struct dv_error *err);
+/* Without fetching anything: 0 when a cache_from image holds a layer for
+ * key (*ref: which); else 1, with *note the recipe annotation (NULL: none)
+ * of the first source's layer of step `step` (from 0) and *ref its source. */
+int prov_team_lookup(struct prov_team *t, const char *key, size_t step, const char **ref,
+		     const char **note);
 /* May the env of spec (NULL: none) use img? Yes for an image not taken
  * through cache_from; else only when spec names img's source or is the env
  * it was taken for. */
@@ -584,5 +595,32 @@ int prov_step_agent(struct prov_ctr *c, const struct layer_store *st, const stru
 		    size_t index, const char *env_id, struct prov_step_agent *out,
 		    struct dv_error *err);
 void prov_step_agent_end(const struct layer_store *st, struct prov_step_agent *a);
+
+/* recipe.c: what a cache key was made of. parent: the key before step i
+ * (from 0), or the base image's id for step 1; base_name: the base's name.
+ * _make: the recipe as JSON (NULL and err when a copy's source cannot be
+ * read); _record: written to recipes/<key>.json (a failure is a warning). */
+struct json_object;
+struct json_object *prov_recipe_make(const struct env_spec *spec, size_t i, const char *parent,
+				     const char *base_name, struct dv_error *err);
+void prov_recipe_record(const struct layer_store *st, const struct env_spec *spec, size_t i,
+			const char *parent, const char *base_name, const char *key);
+/* The first input of step i that differs from what old_key (the last
+ * build's key of that step; NULL: none) was made of, as a sentence ("env
+ * value FOO changed", "never built for this env"...). NULL on err. */
+char *prov_recipe_why(const struct layer_store *st, const struct env_spec *spec, size_t i,
+		      const char *parent, const char *base_name, const char *key,
+		      const char *old_key, struct dv_error *err);
+/* The same against a recipe note (a pushed layer's dev.devenv.recipe);
+ * NULL when the note is no JSON object (or on err). */
+char *prov_recipe_why_note(const struct env_spec *spec, size_t i, const char *parent,
+			   const char *base_name, const char *note, struct dv_error *err);
+/* The compact form of key's recipe for a pushed layer's annotation, or
+ * NULL when the store has none. */
+char *prov_recipe_note(const struct layer_store *st, const char *key);
+/* up --explain: ctx->explain's sentence for step i, under its line. */
+void prov_recipe_explain(const struct dv_ctx *ctx, size_t i);
+/* gc: remove the recipes of keys no cache entry holds. */
+int prov_recipe_gc(const struct layer_store *st, unsigned *removed, struct dv_error *err);
 
 #endif
