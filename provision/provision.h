@@ -615,6 +615,10 @@ char *prov_recipe_why(const struct layer_store *st, const struct env_spec *spec,
  * NULL when the note is no JSON object (or on err). */
 char *prov_recipe_why_note(const struct env_spec *spec, size_t i, const char *parent,
 			   const char *base_name, const char *note, struct dv_error *err);
+/* The first input that differs between two recipes' JSON texts (old, now)
+ * of step `no` (1-based), as a sentence; "" when none does; NULL when
+ * either is no JSON object. */
+char *prov_recipe_diff(const char *old, const char *now, size_t no);
 /* The compact form of key's recipe for a pushed layer's annotation, or
  * NULL when the store has none. */
 char *prov_recipe_note(const struct layer_store *st, const char *key);

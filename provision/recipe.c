@@ -250,6 +250,16 @@ static bool same(const char *a, const char *b)
 	return (!a && !b) || (a && b && !strcmp(a, b));
 }
 
+/* A recipe's short word as a sentence may show it: a team's note comes
+ * from a registry, so anything but [0-9a-z:] becomes '?'. */
+static const char *clean(char *s)
+{
+	for (char *p = s; *p; p++)
+		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') || *p == ':'))
+			*p = '?';
+	return s;
+}
+
 /* "sha256:0123456789ab" of a digest, for a sentence. */
 static const char *short_digest(const char *d, char out[24])
 {
@@ -263,7 +273,14 @@ static const char *short_digest(const char *d, char out[24])
 		snprintf(out, 24, "symlink:%.12s", d + 8);
 	else
 		snprintf(out, 24, "%.12s", d);
-	return out;
+	return clean(out);
+}
+
+/* The first 12 characters of a commit or digest (NULL: "none"), cleaned. */
+static const char *short_hex(const char *s, char out[24])
+{
+	snprintf(out, 24, "%.12s", s ? s : "none");
+	return clean(out);
 }
 
 /* The first env value (by name) that differs, said into b. */
@@ -271,17 +288,23 @@ static bool env_differs(struct json_object *o, struct json_object *n, struct dv_
 {
 	struct json_object *oe = get_o(o, "env"), *ne = get_o(n, "env");
 
+	/* (json-c's foreach takes no NULL) */
+	if (!ne || !oe) {
+		if (!ne && !oe)
+			return false;
+		dv_buf_adds(b, ne ? "its env values were not recorded before"
+				  : "it records no env values");
+		return true;
+	}
 	json_object_object_foreach(ne, k, v)
 	{
 		const char *old = get_s(oe, k);
 
-		if (!old) {
-			dv_buf_addf(b, "env value %s was added", k);
-			return true;
-		}
-		if (!json_object_is_type(v, json_type_string) ||
+		if (!old || !json_object_is_type(v, json_type_string) ||
 		    strcmp(old, json_object_get_string(v))) {
-			dv_buf_addf(b, "env value %s changed", k);
+			dv_buf_adds(b, "env value ");
+			dv_buf_add_safe(b, k, strlen(k));
+			dv_buf_adds(b, old ? " changed" : " was added");
 			return true;
 		}
 	}
@@ -289,7 +312,9 @@ static bool env_differs(struct json_object *o, struct json_object *n, struct dv_
 	{
 		(void)v2;
 		if (!get_s(ne, k2)) {
-			dv_buf_addf(b, "env value %s was removed", k2);
+			dv_buf_adds(b, "env value ");
+			dv_buf_add_safe(b, k2, strlen(k2));
+			dv_buf_adds(b, " was removed");
 			return true;
 		}
 	}
@@ -351,7 +376,7 @@ static bool recipe_diff(struct json_object *o, struct json_object *n, size_t no,
 	x = get_s(o, "kind");
 	y = get_s(n, "kind");
 	if (!same(x, y)) {
-		dv_buf_addf(b, "its kind changed (%s, now %s)", x ? x : "?", y ? y : "?");
+		dv_buf_addf(b, "its kind changed (%s, now %s)", short_hex(x, d1), short_hex(y, d2));
 		return true;
 	}
 	if (!same(get_s(o, "text_digest"), get_s(n, "text_digest"))) {
@@ -381,15 +406,15 @@ static bool recipe_diff(struct json_object *o, struct json_object *n, size_t no,
 	x = get_s(o, "git_commit");
 	y = get_s(n, "git_commit");
 	if (!same(x, y)) {
-		dv_buf_addf(b, "its git commit changed (%.12s, now %.12s)", x ? x : "none",
-			    y ? y : "none");
+		dv_buf_addf(b, "its git commit changed (%s, now %s)", short_hex(x, d1),
+			    short_hex(y, d2));
 		return true;
 	}
 	x = get_s(o, "download_sha256");
 	y = get_s(n, "download_sha256");
 	if (!same(x, y)) {
-		dv_buf_addf(b, "its download digest changed (sha256:%.12s, now sha256:%.12s)",
-			    x ? x : "none", y ? y : "none");
+		dv_buf_addf(b, "its download digest changed (sha256:%s, now sha256:%s)",
+			    short_hex(x, d1), short_hex(y, d2));
 		return true;
 	}
 	if (files_differ(o, n, b))
@@ -405,7 +430,8 @@ static bool recipe_diff(struct json_object *o, struct json_object *n, size_t no,
 				dv_buf_add_safe(b, name, strlen(name));
 				dv_buf_adds(b, " ");
 			}
-			dv_buf_addf(b, "sha256:%.12s, was sha256:%.12s)", y ? y : "?", x ? x : "?");
+			dv_buf_addf(b, "sha256:%s, was sha256:%s)", short_hex(y, d2),
+				    short_hex(x, d1));
 		} else {
 			dv_buf_addf(b, "its parent step %zu changed", no - 1);
 		}
@@ -443,26 +469,36 @@ char *prov_recipe_why(const struct layer_store *st, const struct env_spec *spec,
 	return dv_buf_steal(&b);
 }
 
+char *prov_recipe_diff(const char *old, const char *now, size_t no)
+{
+	struct json_object *o = json_tokener_parse(old), *n = json_tokener_parse(now);
+	struct dv_buf b = { 0 };
+	char *ret = NULL;
+
+	if (o && n && json_object_is_type(o, json_type_object) &&
+	    json_object_is_type(n, json_type_object))
+		ret = recipe_diff(o, n, no, &b) ? dv_buf_steal(&b) : dv_xstrdup("");
+	dv_buf_release(&b);
+	json_object_put(o);
+	json_object_put(n);
+	return ret;
+}
+
 char *prov_recipe_why_note(const struct env_spec *spec, size_t i, const char *parent,
 			   const char *base_name, const char *note, struct dv_error *err)
 {
-	struct json_object *o = note ? json_tokener_parse(note) : NULL, *n;
-	struct dv_buf b = { 0 };
+	struct json_object *n = prov_recipe_make(spec, i, parent, base_name, err);
+	char *ret;
 
-	if (!o || !json_object_is_type(o, json_type_object)) {
-		json_object_put(o);
+	if (!n)
 		return NULL;
-	}
-	n = prov_recipe_make(spec, i, parent, base_name, err);
-	if (!n) {
-		json_object_put(o);
-		return NULL;
-	}
-	if (!recipe_diff(o, n, i + 1, &b))
-		dv_buf_adds(&b, "an input changed that devenv does not record");
-	json_object_put(o);
+	ret = note ? prov_recipe_diff(note, json_object_to_json_string(n), i + 1) : NULL;
 	json_object_put(n);
-	return dv_buf_steal(&b);
+	if (ret && !ret[0]) {
+		free(ret);
+		ret = dv_xstrdup("an input changed that devenv does not record");
+	}
+	return ret;
 }
 
 char *prov_recipe_note(const struct layer_store *st, const char *key)
