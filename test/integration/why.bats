@@ -6,12 +6,18 @@
 
 load helpers
 
+setup_file() {
+	dv_registry_start "$BATS_FILE_TMPDIR/registry"
+}
+teardown_file() { dv_registry_stop; }
+
 setup() {
 	dv_setup
 	dv_busybox_image
 }
 teardown() {
 	[[ -n ${DV_HTTP_PID:-} ]] && kill "$DV_HTTP_PID" 2>/dev/null
+	[[ -z ${STORE_B:-} ]] || dv_rm_store "$STORE_B"
 	dv_teardown
 }
 
@@ -163,4 +169,43 @@ step 3 (run: echo 3 > /s3): runs: its parent step 2 changed"
 	[[ $(ls "$DV_STORE/recipes" | wc -l) == 3 ]]
 	run "$DEVENV" why
 	assert_output --partial "step 3 (run: echo 3 > /s3): cached"
+}
+
+@test "a pushed step layer carries its recipe; why compares with the team cache's too" {
+	ref=$DV_REGISTRY/team/why:cache
+	three_steps 2
+	"$DEVENV" provision -q
+	"$DEVENV" push -q "$ref"
+	curl -fsS -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
+		"http://$DV_REGISTRY/v2/team/why/manifests/cache" >manifest.json
+	run python3 -c '
+import json, sys
+m = json.load(open("manifest.json"))
+notes = [json.loads(l["annotations"]["dev.devenv.recipe"]) for l in m["layers"] if "dev.devenv.recipe" in l.get("annotations", {})]
+assert [n["step"] for n in notes] == [1, 2, 3], notes
+assert all("text" not in n and "label" not in n for n in notes), notes
+print(notes[1]["kind"], notes[1]["text_digest"], len(m["layers"][-1]["annotations"]["dev.devenv.recipe"]) < 1024)'
+	assert_success
+	assert_output "run $(printf 'sha256:%s' "$(printf '%s' 'echo 2 > /s2' | sha256sum | cut -d' ' -f1)") True"
+
+	# built here with 3, the team's with 2, the Envfile now says 4
+	three_steps 3
+	"$DEVENV" provision -q
+	three_steps 4
+	printf 'cache_from: %s\n' "$ref" >>Envfile
+	run "$DEVENV" why 2
+	assert_success
+	assert_output "step 2 (run: echo 4 > /s2): runs: its text changed ($(sha12 'echo 3 > /s2'), now $(sha12 'echo 4 > /s2')); against the team cache ($ref): its text changed ($(sha12 'echo 2 > /s2'), now $(sha12 'echo 4 > /s2'))"
+
+	# a teammate's empty store: the steps the team cache holds are taken from it
+	three_steps 2
+	printf 'cache_from: %s\n' "$ref" >>Envfile
+	STORE_B=$(mktemp -d "$(dirname "$DV_STORE")/storeb.XXXXXX")
+	DEVENV_HOME=$STORE_B "$DEVENV" image import "$(busybox_tar)" busybox >/dev/null
+	run env DEVENV_HOME="$STORE_B" "$DEVENV" why
+	assert_success
+	assert_line "step 1 (run: echo 1 > /s1): taken from the team cache ($ref)"
+	assert_line "step 3 (run: echo 3 > /s3): taken from the team cache ($ref)"
+	# why fetched no layer
+	[[ -z $(ls -A "$STORE_B/cache") && ! -e $STORE_B/recipes ]]
 }
