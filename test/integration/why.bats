@@ -209,3 +209,33 @@ print(notes[1]["kind"], notes[1]["text_digest"], len(m["layers"][-1]["annotation
 	# why fetched no layer
 	[[ -z $(ls -A "$STORE_B/cache") && ! -e $STORE_B/recipes ]]
 }
+
+@test "Debian env: why and provision --explain name a step's own env value and a copied file" {
+	dv_debian_image
+	echo one >conf
+	write() {
+		dv_envfile <<-EOF
+		image: debian:bookworm
+		provision:
+		  - run: dpkg-query -W -f='\${Version}' base-files > /bf && echo \$MODE > /mode
+		    env:
+		      MODE: $1
+		  - copy: conf
+		    to: /etc/conf
+		EOF
+	}
+	write fast
+	"$DEVENV" provision -q
+	write slow
+	echo two >conf
+	run "$DEVENV" why
+	assert_success
+	assert_output "step 1 (run: dpkg-query -W -f='\${Version}' base-files > /bf && echo \$MODE …): runs: env value MODE changed
+step 2 (copy: conf -> /etc/conf): runs: copied file 'conf' changed ($(sha12 $'one\n'), now $(sha12 $'two\n'))"
+	run "$DEVENV" provision --explain
+	assert_success
+	assert_line "      why: env value MODE changed"
+	assert_line "      why: copied file 'conf' changed ($(sha12 $'one\n'), now $(sha12 $'two\n'))"
+	run "$DEVENV" why
+	assert_output --partial "step 2 (copy: conf -> /etc/conf): cached"
+}
