@@ -411,7 +411,7 @@ int prov_copy_open(const struct env_spec *spec, const struct env_step *step, con
 		return -1;
 	key_begin(spec, step, prev, &h);
 	dv_sha256_init(&plain);
-	if (digest_copy(spec, step, out->fd, &h, &out->skips, &plain, NULL, -1, err) < 0) {
+	if (digest_copy(spec, step, out->fd, &h, &out->skips, &plain, &out->files, -1, err) < 0) {
 		prov_copy_release(out);
 		return -1;
 	}
@@ -446,6 +446,7 @@ void prov_copy_release(struct prov_copy *c)
 		close(c->fd);
 	c->fd = -1;
 	dv_strv_release(&c->skips);
+	dv_strv_release(&c->files);
 }
 
 int prov_keys(const struct env_spec *spec, const char *base_id, struct dv_strv *out,

@@ -122,6 +122,8 @@ struct prov_copy {
 	char digest[65];      /* util/treesum.h's digest of the entries and contents
 				    read through fd, named as the Envfile writes the path:
 				    what ctr_copy_in must report having written */
+	struct dv_strv files; /* what was read, as prov_copy_files lists it: the
+				    step's recipe (recipe.c) */
 };
 /* prev: the key before the step (the base image's id without "sha256:"
  * for step 1). */
@@ -605,6 +607,10 @@ struct json_object *prov_recipe_make(const struct env_spec *spec, size_t i, cons
 				     const char *base_name, struct dv_error *err);
 void prov_recipe_record(const struct layer_store *st, const struct env_spec *spec, size_t i,
 			const char *parent, const char *base_name, const char *key);
+/* The same for a copy step just copied (build.c's copy_step, before its
+ * commit), from the files it read (struct prov_copy's): no second walk. */
+void prov_recipe_record_copy(const struct layer_store *st, const struct env_spec *spec, size_t i,
+			     const char *parent, const char *key, const struct dv_strv *files);
 /* The first input of step i that differs from what old_key (the last
  * build's key of that step; NULL: none) was made of, as a sentence ("env
  * value FOO changed", "never built for this env"...). NULL on err. */

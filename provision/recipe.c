@@ -99,9 +99,10 @@ static struct json_object *env_digests(const struct env_spec *spec, const struct
 	return o;
 }
 
-/* The copied files, "DIGEST\tPATH" lines (key.c), as {"PATH":"DIGEST"}. */
+/* The copied files, "DIGEST\tPATH" lines (key.c), as {"PATH":"DIGEST"}:
+ * those read (read: NULL), or read now. */
 static int add_files(struct json_object *r, const struct env_spec *spec,
-		     const struct env_step *step, struct dv_error *err)
+		     const struct env_step *step, const struct dv_strv *read, struct dv_error *err)
 {
 	struct dv_strv lines = { 0 };
 	struct json_object *files;
@@ -109,7 +110,9 @@ static int add_files(struct json_object *r, const struct env_spec *spec,
 	char hex[DV_SHA256_HEX];
 	dv_autofree char *d = NULL;
 
-	if (prov_copy_files(spec, step, &lines, err) < 0) {
+	for (size_t i = 0; read && i < read->n; i++)
+		dv_strv_push(&lines, read->v[i]);
+	if (!read && prov_copy_files(spec, step, &lines, err) < 0) {
 		dv_strv_release(&lines);
 		return -1;
 	}
@@ -137,8 +140,9 @@ static int add_files(struct json_object *r, const struct env_spec *spec,
 	return 0;
 }
 
-struct json_object *prov_recipe_make(const struct env_spec *spec, size_t i, const char *parent,
-				     const char *base_name, struct dv_error *err)
+static struct json_object *make(const struct env_spec *spec, size_t i, const char *parent,
+				const char *base_name, const struct dv_strv *read,
+				struct dv_error *err)
 {
 	const struct env_step *step = &spec->provision[i];
 	struct json_object *r = json_object_new_object();
@@ -164,11 +168,17 @@ struct json_object *prov_recipe_make(const struct env_spec *spec, size_t i, cons
 	}
 	if (step->kind == ENV_STEP_DOWNLOAD)
 		add_str(r, "download_sha256", step->sha256);
-	if (step->kind == ENV_STEP_COPY && add_files(r, spec, step, err) < 0) {
+	if (step->kind == ENV_STEP_COPY && add_files(r, spec, step, read, err) < 0) {
 		json_object_put(r);
 		return NULL;
 	}
 	return r;
+}
+
+struct json_object *prov_recipe_make(const struct env_spec *spec, size_t i, const char *parent,
+				     const char *base_name, struct dv_error *err)
+{
+	return make(spec, i, parent, base_name, NULL, err);
 }
 
 static int recipes_dir(const struct layer_store *st, bool create, struct dv_error *err)
@@ -183,11 +193,12 @@ static int recipes_dir(const struct layer_store *st, bool create, struct dv_erro
 	return fd;
 }
 
-void prov_recipe_record(const struct layer_store *st, const struct env_spec *spec, size_t i,
-			const char *parent, const char *base_name, const char *key)
+static void record(const struct layer_store *st, const struct env_spec *spec, size_t i,
+		   const char *parent, const char *base_name, const char *key,
+		   const struct dv_strv *read)
 {
 	struct dv_error err = { 0 };
-	struct json_object *r = prov_recipe_make(spec, i, parent, base_name, &err);
+	struct json_object *r = make(spec, i, parent, base_name, read, &err);
 	dv_autoclose int dfd = -1;
 	dv_autofree char *name = dv_xasprintf("%s.json", key);
 	const char *text;
@@ -205,6 +216,18 @@ void prov_recipe_record(const struct layer_store *st, const struct env_spec *spe
 		fprintf(stderr,
 			"devenv: warning: step %zu: what it was made of is not recorded: %s\n",
 			i + 1, err.msg);
+}
+
+void prov_recipe_record(const struct layer_store *st, const struct env_spec *spec, size_t i,
+			const char *parent, const char *base_name, const char *key)
+{
+	record(st, spec, i, parent, base_name, key, NULL);
+}
+
+void prov_recipe_record_copy(const struct layer_store *st, const struct env_spec *spec, size_t i,
+			     const char *parent, const char *key, const struct dv_strv *files)
+{
+	record(st, spec, i, parent, NULL, key, files);
 }
 
 /* recipes/<key>.json, or NULL (absent, unreadable or not an object). */

@@ -58,8 +58,7 @@ static void test_each_input_kind(void **state)
 	expect("{\"parent\":\"" P1 "\"}", "{\"parent\":\"" P2 "\",\"base\":\"localhost/b:1\"}", 1,
 	       "the base image changed (localhost/b:1 sha256:222222222222, was "
 	       "sha256:111111111111)");
-	expect("{\"parent\":\"" P1 "\"}", "{\"parent\":\"" P2 "\"}", 3,
-	       "its parent step 2 changed");
+	expect("{\"parent\":\"" P1 "\"}", "{\"parent\":\"" P2 "\"}", 3, "its parent step 2 changed");
 }
 
 static void test_files(void **state)
@@ -99,7 +98,8 @@ static void test_hostile(void **state)
 	expect("{\"env\":{\"\\u001b[2J\":\"x\"}}", "{\"env\":{}}", 1,
 	       "env value \\x1b[2J was removed");
 	expect("{\"files_digest\":\"x\",\"files\":{\"a\\u001b\":\"y\"}}",
-	       "{\"files_digest\":\"z\",\"files\":{}}", 1, "copied file 'a\\x1b' was removed (it was y)");
+	       "{\"files_digest\":\"z\",\"files\":{}}", 1,
+	       "copied file 'a\\x1b' was removed (it was y)");
 }
 
 int main(void)
