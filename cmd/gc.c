@@ -67,7 +67,7 @@ int cmd_gc(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *ca
 	}
 	if (layer_gc(st, &in_use, &layers, &bytes, err) < 0 ||
 	    env_sandbox_gc(st, all, n, &bytes, err) < 0 || prov_trust_gc(st, &records, err) < 0 ||
-	    prov_recipe_gc(st, &recipes, err) < 0)
+	    prov_recipe_gc(st, &recipes, err) < 0) /* with their keys: not said apart */
 		goto out;
 	dv_fault_point("gc.layers");
 	/* What killed commands left: the cgroups of their build steps, the
@@ -80,7 +80,7 @@ int cmd_gc(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *ca
 		goto out;
 	dv_str_size(size, sizeof(size), bytes);
 	if (ctx->quiet)
-		layers = cgroups = locks = records = recipes = 0; /* -q: nothing said */
+		layers = cgroups = locks = records = 0; /* -q: nothing said */
 	else
 		printf("removed %u layer%s, freed %s\n", layers, layers == 1 ? "" : "s", size);
 	if (caches && !ctx->quiet) {
@@ -93,9 +93,6 @@ int cmd_gc(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *ca
 		printf("removed %u cgroup%s of killed builds\n", cgroups, cgroups == 1 ? "" : "s");
 	if (locks)
 		printf("removed %u lock file%s of removed envs\n", locks, locks == 1 ? "" : "s");
-	if (recipes)
-		printf("removed %u recipe%s of cache keys no longer held\n", recipes,
-		       recipes == 1 ? "" : "s");
 	if (records)
 		printf("removed %u trust record%s of checkouts whose Envfile is gone\n", records,
 		       records == 1 ? "" : "s");
