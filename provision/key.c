@@ -155,12 +155,22 @@ static int cmp_str(const void *a, const void *b)
 struct walk {
 	struct prov_gitcopy *git;
 	struct dv_strv *skips;
-	struct dv_sha256 *fp;    /* with git: the stat fingerprint (copystat.c) */
-	struct dv_sha256 *plain; /* NULL, or the same entries with every file's
+	struct dv_sha256 *fp;     /* with git: the stat fingerprint (copystat.c) */
+	struct dv_sha256 *plain;  /* NULL, or the same entries with every file's
 				    sha256 as read (the copier's digest, treesum.h) */
-	struct dv_strv *files;   /* NULL, or (with plain) "DIGEST\tPATH" of each file
-				    and link, for its recipe (recipe.c) */
+	struct prov_files *files; /* NULL, or (with plain) each file and link, for
+				     the step's recipe (recipe.c) */
 };
+
+static void files_add(struct prov_files *f, char *line)
+{
+	dv_sha256_update(&f->all, line, strlen(line) + 1);
+	f->total++;
+	if (f->lines.n < PROV_FILES_MAX)
+		dv_strv_push_owned(&f->lines, line);
+	else
+		free(line);
+}
 
 static int digest_dir(int fd, const struct stat *st, const char *rel, const char *sub,
 		      struct walk *w, struct dv_sha256 *h, struct dv_error *err);
@@ -176,7 +186,7 @@ static int digest_file(int fd, const struct stat *st, const char *rel, const cha
 	if (w->plain)
 		dv_treesum_file(w->plain, rel, st->st_mode, hex);
 	if (w->files)
-		dv_strv_push_owned(w->files, dv_xasprintf("sha256:%s\t%s", hex, rel));
+		files_add(w->files, dv_xasprintf("sha256:%s\t%s", hex, rel));
 	if (!w->git) {
 		dv_treesum_file(h, rel, st->st_mode, hex);
 		return 0;
@@ -204,7 +214,7 @@ static int digest_link(int dirfd, const char *name, const char *rel, struct walk
 		char hex[DV_SHA256_HEX];
 
 		dv_sha256_hex(target, (size_t)n, hex);
-		dv_strv_push_owned(w->files, dv_xasprintf("symlink:%s\t%s", hex, rel));
+		files_add(w->files, dv_xasprintf("symlink:%s\t%s", hex, rel));
 	}
 	return 0;
 }
@@ -340,7 +350,7 @@ static bool copies_git_folder(const struct env_spec *spec, int fd)
  * statdir (copystat.c; -1: not remembered). */
 static int digest_copy(const struct env_spec *spec, const struct env_step *step, int fd,
 		       struct dv_sha256 *h, struct dv_strv *skips, struct dv_sha256 *plain,
-		       struct dv_strv *files, int statdir, struct dv_error *err)
+		       struct prov_files *files, int statdir, struct dv_error *err)
 {
 	struct walk w = { .skips = skips, .plain = plain, .files = plain ? files : NULL };
 	struct dv_strv own = { 0 };
@@ -411,6 +421,7 @@ int prov_copy_open(const struct env_spec *spec, const struct env_step *step, con
 		return -1;
 	key_begin(spec, step, prev, &h);
 	dv_sha256_init(&plain);
+	dv_sha256_init(&out->files.all);
 	if (digest_copy(spec, step, out->fd, &h, &out->skips, &plain, &out->files, -1, err) < 0) {
 		prov_copy_release(out);
 		return -1;
@@ -420,8 +431,8 @@ int prov_copy_open(const struct env_spec *spec, const struct env_step *step, con
 	return 0;
 }
 
-int prov_copy_files(const struct env_spec *spec, const struct env_step *step, struct dv_strv *files,
-		    struct dv_error *err)
+int prov_copy_files(const struct env_spec *spec, const struct env_step *step,
+		    struct prov_files *files, struct dv_error *err)
 {
 	struct prov_hostpath hp;
 	struct dv_strv skips = { 0 };
@@ -429,6 +440,8 @@ int prov_copy_files(const struct env_spec *spec, const struct env_step *step, st
 	dv_autoclose int fd = -1;
 	int ret;
 
+	memset(files, 0, sizeof(*files));
+	dv_sha256_init(&files->all);
 	copy_hostpath(step, &hp);
 	fd = prov_host_open(spec, &hp, O_PATH, err);
 	if (fd < 0)
@@ -446,7 +459,7 @@ void prov_copy_release(struct prov_copy *c)
 		close(c->fd);
 	c->fd = -1;
 	dv_strv_release(&c->skips);
-	dv_strv_release(&c->files);
+	dv_strv_release(&c->files.lines);
 }
 
 int prov_keys(const struct env_spec *spec, const char *base_id, struct dv_strv *out,

@@ -51,6 +51,7 @@
 #include "registry/registry.h"
 #include "util/ctx.h"
 #include "util/error.h"
+#include "util/hash.h"
 #include "util/secret.h"
 #include "util/str.h"
 
@@ -111,30 +112,39 @@ int prov_host_tree(const struct env_spec *spec, const struct env_mount *h, const
 		   struct ctr_mount *out, struct dv_error *err);
 void prov_host_trees_close(struct ctr_mount *m, size_t n);
 
+/* A `copy` step's files as its recipe lists them (recipe.c), in the walk's
+ * order: "sha256:HEX\tPATH" per file, "symlink:HEX\tPATH" per link (the
+ * digest of its target); the first PROV_FILES_MAX kept, every one counted
+ * and in the digest `all` (each line with its NUL). */
+#define PROV_FILES_MAX 10000
+struct prov_files {
+	struct dv_strv lines;
+	size_t total;
+	struct dv_sha256 all;
+};
+
 /* What building a `copy` step needs (prov_copy_open, key.c): its source
  * opened race-free, what its key leaves out, and the digests of what the
  * source held as it was read. Release with prov_copy_release(). */
 struct prov_copy {
-	int fd;               /* O_PATH fd of the source (-1: none) */
-	struct dv_strv skips; /* what git ignores (and every .git), sorted: the copy
+	int fd;                  /* O_PATH fd of the source (-1: none) */
+	struct dv_strv skips;    /* what git ignores (and every .git), sorted: the copy
 				    leaves them out too; empty outside a repository */
-	char key[65];         /* the step's key, from what was read through fd */
-	char digest[65];      /* util/treesum.h's digest of the entries and contents
+	char key[65];            /* the step's key, from what was read through fd */
+	char digest[65];         /* util/treesum.h's digest of the entries and contents
 				    read through fd, named as the Envfile writes the path:
 				    what ctr_copy_in must report having written */
-	struct dv_strv files; /* what was read, as prov_copy_files lists it: the
-				    step's recipe (recipe.c) */
+	struct prov_files files; /* what was read, for the step's recipe */
 };
 /* prev: the key before the step (the base image's id without "sha256:"
  * for step 1). */
 int prov_copy_open(const struct env_spec *spec, const struct env_step *step, const char *prev,
 		   struct prov_copy *out, struct dv_error *err);
 void prov_copy_release(struct prov_copy *c);
-/* A `copy` step's files as read now: "sha256:HEX\tPATH" per file,
- * "symlink:HEX\tPATH" per link (the digest of its target), appended to
- * files, in walk order; what git ignores is left out as the copy does. */
-int prov_copy_files(const struct env_spec *spec, const struct env_step *step, struct dv_strv *files,
-		    struct dv_error *err);
+/* A `copy` step's files as read now (*files initialised here; release
+ * files->lines); what git ignores is left out, as the copy does. */
+int prov_copy_files(const struct env_spec *spec, const struct env_step *step,
+		    struct prov_files *files, struct dv_error *err);
 struct prov_gitcopy;
 int prov_gitcopy_open(const struct env_spec *spec, const char *folder, struct prov_gitcopy **out,
 		      struct dv_error *err);
@@ -610,7 +620,7 @@ void prov_recipe_record(const struct layer_store *st, const struct env_spec *spe
 /* The same for a copy step just copied (build.c's copy_step, before its
  * commit), from the files it read (struct prov_copy's): no second walk. */
 void prov_recipe_record_copy(const struct layer_store *st, const struct env_spec *spec, size_t i,
-			     const char *parent, const char *key, const struct dv_strv *files);
+			     const char *parent, const char *key, const struct prov_files *files);
 /* The first input of step i that differs from what old_key (the last
  * build's key of that step; NULL: none) was made of, as a sentence ("env
  * value FOO changed", "never built for this env"...). NULL on err. */

@@ -9,7 +9,7 @@
  * step 1), the step's kind, label, text and its digest, the shell and
  * destination, each env value by name with the digest of its value (never
  * the value), each copied file by path with its sha256 (at most
- * RECIPE_MAX_FILES, then "files_capped"), a git step's URL, ref and commit,
+ * PROV_FILES_MAX, then "files_capped"), a git step's URL, ref and commit,
  * a download's URL and sha256. The store is devenv's own, but a recipe is
  * read as if it were not: a field of the wrong type counts as absent.
  */
@@ -30,7 +30,6 @@
 #include "util/banned.h"
 
 #define RECIPE_DIR "recipes"
-#define RECIPE_MAX_FILES 10000
 #define NOTE_MAX_FILES 16 /* a pushed layer's annotation lists at most these */
 
 static const char *kind_word(enum env_step_kind k)
@@ -99,32 +98,39 @@ static struct json_object *env_digests(const struct env_spec *spec, const struct
 	return o;
 }
 
-/* The copied files, "DIGEST\tPATH" lines (key.c), as {"PATH":"DIGEST"}:
- * those read (read: NULL), or read now. */
-static int add_files(struct json_object *r, const struct env_spec *spec,
-		     const struct env_step *step, const struct dv_strv *read, struct dv_error *err)
+/* The copied files as {"PATH":"DIGEST"} (at most PROV_FILES_MAX), their
+ * number and the digest of them all: those read (read: NULL), or read now. */
+static int add_files(struct json_object *r, const struct env_spec *spec, const struct env_step *step,
+		     const struct prov_files *read, struct dv_error *err)
 {
+	struct prov_files now;
 	struct dv_strv lines = { 0 };
 	struct json_object *files;
 	struct dv_sha256 all;
 	char hex[DV_SHA256_HEX];
 	dv_autofree char *d = NULL;
+	size_t total;
 
-	for (size_t i = 0; read && i < read->n; i++)
-		dv_strv_push(&lines, read->v[i]);
-	if (!read && prov_copy_files(spec, step, &lines, err) < 0) {
-		dv_strv_release(&lines);
-		return -1;
+	if (!read) {
+		if (prov_copy_files(spec, step, &now, err) < 0) {
+			dv_strv_release(&now.lines);
+			return -1;
+		}
+		read = &now;
 	}
-	if (lines.n) /* by path: the walk's order is the tree's */
+	for (size_t i = 0; i < read->lines.n; i++)
+		dv_strv_push(&lines, read->lines.v[i]);
+	all = read->all; /* a copy: read stays as it was */
+	total = read->total;
+	if (read == &now)
+		dv_strv_release(&now.lines);
+	if (lines.n) /* by path */
 		qsort(lines.v, lines.n, sizeof(*lines.v), cmp_str);
 	files = json_object_new_object();
-	dv_sha256_init(&all);
 	for (size_t i = 0; i < lines.n; i++) {
 		char *tab = strchr(lines.v[i], '\t');
 
-		dv_sha256_update(&all, lines.v[i], strlen(lines.v[i]) + 1);
-		if (!tab || i >= RECIPE_MAX_FILES)
+		if (!tab)
 			continue;
 		*tab = 0;
 		json_object_object_add(files, tab + 1, json_object_new_string(lines.v[i]));
@@ -132,8 +138,8 @@ static int add_files(struct json_object *r, const struct env_spec *spec,
 	dv_sha256_final_hex(&all, hex);
 	d = dv_xasprintf("sha256:%s", hex);
 	json_object_object_add(r, "files", files);
-	json_object_object_add(r, "files_total", json_object_new_int64((int64_t)lines.n));
-	if (lines.n > RECIPE_MAX_FILES)
+	json_object_object_add(r, "files_total", json_object_new_int64((int64_t)total));
+	if (total > lines.n)
 		json_object_object_add(r, "files_capped", json_object_new_boolean(1));
 	add_str(r, "files_digest", d);
 	dv_strv_release(&lines);
@@ -141,7 +147,7 @@ static int add_files(struct json_object *r, const struct env_spec *spec,
 }
 
 static struct json_object *make(const struct env_spec *spec, size_t i, const char *parent,
-				const char *base_name, const struct dv_strv *read,
+				const char *base_name, const struct prov_files *read,
 				struct dv_error *err)
 {
 	const struct env_step *step = &spec->provision[i];
@@ -195,7 +201,7 @@ static int recipes_dir(const struct layer_store *st, bool create, struct dv_erro
 
 static void record(const struct layer_store *st, const struct env_spec *spec, size_t i,
 		   const char *parent, const char *base_name, const char *key,
-		   const struct dv_strv *read)
+		   const struct prov_files *read)
 {
 	struct dv_error err = { 0 };
 	struct json_object *r = make(spec, i, parent, base_name, read, &err);
@@ -225,7 +231,7 @@ void prov_recipe_record(const struct layer_store *st, const struct env_spec *spe
 }
 
 void prov_recipe_record_copy(const struct layer_store *st, const struct env_spec *spec, size_t i,
-			     const char *parent, const char *key, const struct dv_strv *files)
+			     const char *parent, const char *key, const struct prov_files *files)
 {
 	record(st, spec, i, parent, NULL, key, files);
 }

@@ -239,3 +239,26 @@ step 2 (copy: conf -> /etc/conf): runs: copied file 'conf' changed ($(sha12 $'on
 	run "$DEVENV" why
 	assert_output --partial "step 2 (copy: conf -> /etc/conf): cached"
 }
+
+@test "a copy of more than 10,000 files: its recipe lists 10,000 and says so; a change past them is still seen" {
+	mkdir big
+	(cd big && seq -f 'f%05g' 0 10001 | xargs touch)
+	dv_envfile <<-'EOF'
+	image: busybox
+	provision:
+	  - copy: big
+	    to: /big
+	EOF
+	"$DEVENV" provision -q
+	run python3 -c '
+import glob, json
+r = json.load(open(glob.glob("'"$DV_STORE"'/recipes/*.json")[0]))
+print(len(r["files"]), r["files_total"], r["files_capped"], "big/f10001" in r["files"])'
+	assert_output "10000 10002 True False"
+	echo x >big/f10001
+	run "$DEVENV" why
+	assert_output "step 1 (copy: big -> /big): runs: its copied files changed (more than the recipe lists: not said which)"
+	echo x >big/f00001
+	run "$DEVENV" why
+	assert_output "step 1 (copy: big -> /big): runs: copied file 'big/f00001' changed ($(sha12 ''), now $(sha12 $'x\n'))"
+}
