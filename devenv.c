@@ -43,6 +43,9 @@ static const struct cmd_opt build_opts[] = {
 	{ 0, "frozen", NULL, 'F',
 	  "build only what Envfile.lock pins: fail before building when the Envfile's inputs "
 	  "differ from it or it is missing (also DEVENV_FROZEN=1)" },
+	{ 0, "explain", NULL, 'X',
+	  "under each step that runs, say which input differs from the last build "
+	  "(as 'devenv why')" },
 	{ 0 }
 };
 static const struct cmd_opt ssh_opts_table[] = {
@@ -181,7 +184,7 @@ static const struct cmd commands[] = {
 	  "write an Envfile for this checkout: from the template its files suggest, --template's, or its devcontainer.json",
 	  init_opts, NULL },
 	{ "up", cmd_up, CMD_STORE | CMD_LOCKS_STORE | CMD_ENV | CMD_JSON,
-	  "[-e NAME|ID] [--cache-from REF]... [--frozen]",
+	  "[-e NAME|ID] [--cache-from REF]... [--frozen] [--explain]",
 	  "build what is missing (taking steps a cache_from image holds), create or start the env, run on_up",
 	  build_opts, NULL },
 	{ "ssh", cmd_ssh, CMD_STORE_PEEK | CMD_ENV | CMD_ARGV_TAIL,
@@ -205,7 +208,7 @@ static const struct cmd commands[] = {
 	  "halt and up again, picking up Envfile changes (a changed image or step rebuilds the env: every file outside the checkout and volumes is reset)",
 	  reload_opts, NULL },
 	{ "provision", cmd_provision, CMD_STORE | CMD_LOCKS_STORE | CMD_ENV | CMD_JSON,
-	  "[-e NAME|ID] [--cache-from REF]... [--frozen]",
+	  "[-e NAME|ID] [--cache-from REF]... [--frozen] [--explain]",
 	  "rebuild provisioning against the current Envfile", build_opts, NULL },
 	{ "allow", cmd_allow, CMD_STORE | CMD_ENV | CMD_JSON, "[-e NAME|ID] [--revoke]",
 	  "show what the Envfile asks for beyond the default sandbox and allow it for this checkout (never asking), or --revoke that",
@@ -251,6 +254,9 @@ static const struct cmd commands[] = {
 	  df_opts, NULL },
 	{ "verify", cmd_verify, CMD_STORE | CMD_LOCKS_STORE | CMD_ENV, "[-e NAME|ID] [STEP...]",
 	  "rebuild the steps (all, or those numbered) in a scratch area and compare each layer with the cache's, listing the files that differ; exit 1 when one does",
+	  NULL, NULL },
+	{ "why", cmd_why, CMD_STORE | CMD_LOCKS_STORE | CMD_ENV, "[-e NAME|ID] [STEP]",
+	  "say, for each step (or STEP) the cache lacks, which input differs from the last build of the env and from the team cache's; builds nothing",
 	  NULL, NULL },
 	{ "version", cmd_version, 0, "", "print devenv's version", NULL, NULL },
 	{ "help", cmd_help, 0, "[COMMAND [SUBCOMMAND]]", "list the commands, or explain one", NULL,

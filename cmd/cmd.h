@@ -238,6 +238,8 @@ int cmd_allow(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call 
 	      struct dv_error *err);
 int cmd_init(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
 	     struct dv_error *err);
+int cmd_why(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
+	    struct dv_error *err);
 int cmd_version(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
 		struct dv_error *err);
 int cmd_help(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,

@@ -26,7 +26,7 @@ int cmd_gc(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *ca
 	struct env_record *all = NULL;
 	struct dv_strv in_use = { 0 }, damaged = { 0 }, images = { 0 };
 	size_t n = 0;
-	unsigned layers = 0, records = 0, cgroups = 0, locks = 0;
+	unsigned layers = 0, records = 0, cgroups = 0, locks = 0, recipes = 0;
 	unsigned long long bytes = 0;
 	char size[32];
 	bool helped, caches = false;
@@ -66,7 +66,8 @@ int cmd_gc(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *ca
 				dv_strv_push(&in_use, all[i].services[k].layers.v[j]);
 	}
 	if (layer_gc(st, &in_use, &layers, &bytes, err) < 0 ||
-	    env_sandbox_gc(st, all, n, &bytes, err) < 0 || prov_trust_gc(st, &records, err) < 0)
+	    env_sandbox_gc(st, all, n, &bytes, err) < 0 || prov_trust_gc(st, &records, err) < 0 ||
+	    prov_recipe_gc(st, &recipes, err) < 0) /* with their keys: not said apart */
 		goto out;
 	dv_fault_point("gc.layers");
 	/* What killed commands left: the cgroups of their build steps, the

@@ -15,23 +15,25 @@
 #include "util/fs.h"
 #include "util/banned.h"
 
-/* --cache-from REF (repeatable) and --frozen, for the commands that build. */
+/* The options of the commands that build. */
 struct build_opts {
-	struct dv_strv from;
-	bool frozen;
+	struct dv_strv from; /* --cache-from REF (repeatable) */
+	bool frozen;         /* --frozen */
+	bool explain;        /* --explain */
 };
+
 static int cache_from_opt(int c, const char *arg, void *data, struct dv_error *err)
 {
-	struct build_opts *b = data;
+	struct build_opts *bo = data;
 
 	(void)err;
-	if (c == 'F') {
-		b->frozen = true;
+	if (c == 'F' || c == 'X') {
+		*(c == 'F' ? &bo->frozen : &bo->explain) = true;
 		return 0;
 	}
 	if (c != 'C')
 		return -1;
-	dv_strv_push(&b->from, arg);
+	dv_strv_push(&bo->from, arg);
 	return 0;
 }
 
@@ -125,9 +127,9 @@ static int events_end(struct dv_ctx *ctx, const struct env *env, int ret, unsign
 static int up_or_provision(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
 			   bool up, struct dv_error *err)
 {
-	struct build_opts b = { 0 };
-	struct dv_strv *from = &b.from;
-	struct opt_spec os = { NULL, NULL, cache_from_opt, &b };
+	struct build_opts bo = { 0 };
+	struct dv_strv *from = &bo.from;
+	struct opt_spec os = { NULL, NULL, cache_from_opt, &bo };
 	struct env env = { .lock_fd = -1 };
 	unsigned long long t0 = dv_now_ns();
 	bool helped;
@@ -144,8 +146,9 @@ static int up_or_provision(struct dv_ctx *ctx, struct layer_store *st, const str
 		dv_strv_release(from);
 		goto out;
 	}
-	env.frozen = b.frozen || prov_lock_frozen_env();
+	env.frozen = bo.frozen || prov_lock_frozen_env();
 	add_cache_from(&env, from);
+	env.explain = bo.explain;
 	ret = up ? env_up(ctx, st, &env, err) : env_provision(ctx, st, &env, err);
 out:
 	ret = events_end(ctx, &env, ret, t0, err);

@@ -150,8 +150,20 @@ struct env {
 	 * `devenv lock --update [STEP|base|SERVICE]...` (all: every item). */
 	bool frozen, lock_all;
 	struct dv_strv lock_update;
+	bool explain; /* up --explain: say why each step that runs runs (why.c) */
 };
 void env_release(struct env *env);
+
+/* why.c: for each step of keys (built on img), why it runs: "" for one
+ * cached or in the team cache, else the first input that differs from the
+ * last build of env and from the team cache's (provision/recipe.c). verbose
+ * (`devenv why`): "cached", "taken from the team cache (REF)", "runs: …". */
+int env_explain(const struct layer_store *st, const struct env *env, const struct layer_image *img,
+		const struct dv_strv *keys, struct prov_team *team, bool verbose,
+		struct dv_strv *out, struct dv_error *err);
+/* `devenv why [STEP]` (up.c: the plan as up makes it, nothing built):
+ * a line per step, or step `step`'s only (1-based; 0: all). */
+int env_why(const struct layer_store *st, struct env *env, size_t step, struct dv_error *err);
 
 /* Find the env: by ctx->env_sel (a name or an id prefix among the store's
  * envs; an ambiguous name lists the candidates), else from the Envfile found

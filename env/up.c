@@ -47,6 +47,7 @@ struct plan {
 	size_t n_svc;
 	struct prov_lock lock; /* Envfile.lock as read (has_lock) */
 	bool has_lock;
+	struct dv_strv explain; /* up --explain: why each step runs (why.c) */
 };
 
 static void plan_release(struct plan *p)
@@ -58,6 +59,7 @@ static void plan_release(struct plan *p)
 	free(p->digest);
 	env_svc_images_release(p->svc_imgs, p->n_svc);
 	prov_lock_release(&p->lock);
+	dv_strv_release(&p->explain);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -191,6 +193,42 @@ static int lock_save(const struct dv_ctx *ctx, const struct env *env, const stru
 			"devenv: warning: %s; the env is built, but its lock was not written\n",
 			why.msg);
 	return 0;
+}
+
+/* up --explain: the sentences prov_build prints under each step it runs. */
+static int explain(struct dv_ctx *ctx, const struct layer_store *st, const struct env *env,
+		   struct plan *p, struct dv_error *err)
+{
+	if (!env->explain)
+		return 0;
+	if (env_explain(st, env, &p->img, &p->keys, p->team, false, &p->explain, err) < 0)
+		return -1;
+	ctx->explain = &p->explain;
+	return 0;
+}
+
+int env_why(const struct layer_store *st, struct env *env, size_t step, struct dv_error *err)
+{
+	struct plan p = { 0 };
+	struct dv_strv lines = { 0 };
+	int ret = -1;
+
+	if (plan_make(st, env, false, &p, err) < 0 ||
+	    env_explain(st, env, &p.img, &p.keys, p.team, true, &lines, err) < 0)
+		goto out;
+	if (!lines.n)
+		printf("env '%s' has no provisioning steps\n", env->spec.name);
+	for (size_t i = 0; i < lines.n; i++) {
+		dv_autofree char *label = prov_step_label(&env->spec.provision[i]);
+
+		if (!step || step == i + 1)
+			printf("step %zu (%s): %s\n", i + 1, label, lines.v[i]);
+	}
+	ret = 0;
+out:
+	dv_strv_release(&lines);
+	plan_release(&p);
+	return ret;
 }
 
 /* Say what changed between the running env and the Envfile, and what
@@ -647,12 +685,14 @@ int env_up(struct dv_ctx *ctx, const struct layer_store *st, struct env *env, st
 		env_net_stop(&env->state);
 	if (env_net_check(st, env, err) < 0 || env_sweep_pending(env, efd, err) < 0)
 		goto out;
-	if (prov_build(ctx, st, &env->spec, &p.img, &p.keys, p.team, &p.layers, err) < 0 ||
+	if (explain(ctx, st, env, &p, err) < 0 ||
+	    prov_build(ctx, st, &env->spec, &p.img, &p.keys, p.team, &p.layers, err) < 0 ||
 	    lock_save(ctx, env, &p, err) < 0 || record(st, env, efd, &p, ctx->quiet, err) < 0)
 		goto out;
 	dv_fault_point("up.record");
 	ret = start_and_on_up(ctx, st, env, efd, &p, err);
 out:
+	ctx->explain = NULL;
 	plan_release(&p);
 	return ret;
 }
@@ -669,6 +709,7 @@ int env_provision(struct dv_ctx *ctx, const struct layer_store *st, struct env *
 		return dv_err(err, errno, "cannot open '%s/envs'", st->root);
 	/* Build first: a failing step leaves a running env running. */
 	if (env_lock(st, env, err) < 0 || plan_make(st, env, true, &p, err) < 0 ||
+	    explain(ctx, st, env, &p, err) < 0 ||
 	    prov_build(ctx, st, &env->spec, &p.img, &p.keys, p.team, &p.layers, err) < 0 ||
 	    lock_save(ctx, env, &p, err) < 0)
 		goto out;
@@ -688,6 +729,7 @@ int env_provision(struct dv_ctx *ctx, const struct layer_store *st, struct env *
 		goto out;
 	ret = running ? start_and_on_up(ctx, st, env, efd, &p, err) : 0;
 out:
+	ctx->explain = NULL;
 	plan_release(&p);
 	return ret;
 }

@@ -110,9 +110,9 @@ static const char *kept_note(size_t i, char *out, size_t n)
 /* A `copy` step: its source opened race-free once (hostpath.c), read for
  * its key and copied from that one fd; and what the copier wrote must be
  * what was read, so that the layer is exactly what its key says. */
-static int copy_step(const struct env_spec *spec, const struct env_step *step, size_t index,
-		     const char *prev, const char *key, const struct ctr_spec *cs,
-		     struct dv_error *err)
+static int copy_step(const struct layer_store *st, const struct env_spec *spec,
+		     const struct env_step *step, size_t index, const char *prev, const char *key,
+		     const struct ctr_spec *cs, struct dv_error *err)
 {
 	const char *base = strrchr(step->copy_abs, '/');
 	struct prov_copy pc = { .fd = -1 };
@@ -137,6 +137,7 @@ static int copy_step(const struct env_spec *spec, const struct env_step *step, s
 		changed = "changed while it was being copied";
 		goto out;
 	}
+	prov_recipe_record_copy(st, spec, index, prev, key, &pc.files);
 	ret = 0;
 out:
 	if (changed) {
@@ -229,7 +230,7 @@ static int run_step(const struct layer_store *st, const struct env_spec *spec,
 	c.cs.build = true;
 
 	if (step->kind == ENV_STEP_COPY) {
-		ret = copy_step(spec, step, index, prev, key, &c.cs, err);
+		ret = copy_step(st, spec, step, index, prev, key, &c.cs, err);
 		goto out;
 	}
 	if (step->kind == ENV_STEP_GIT || step->kind == ENV_STEP_DOWNLOAD) {
@@ -406,6 +407,8 @@ int prov_build(const struct dv_ctx *ctx, const struct layer_store *st, const str
 		switch (prov_team_fetch(st, team, base->id, keys->v[i], id, err)) {
 		case 0:
 			prov_progress_end(&pg, i, label, PROV_PULLED, SECS_SINCE(t0));
+			prov_recipe_record(st, spec, i, i ? keys->v[i - 1] : base_key, base->name,
+					   keys->v[i]);
 			dv_strv_push(layers, id);
 			continue;
 		case 1:
@@ -416,6 +419,7 @@ int prov_build(const struct dv_ctx *ctx, const struct layer_store *st, const str
 		if (step->kind == ENV_STEP_RUN)
 			prov_build_net_warn(spec);
 		prov_progress_start(&pg, i, label);
+		prov_recipe_explain(ctx, i);
 		t0 = dv_now_ns();
 		if (layer_staging_new(st, &staging, err) < 0) {
 			prov_progress_end(&pg, i, label, PROV_FAILED, SECS_SINCE(t0));
@@ -474,6 +478,9 @@ int prov_build(const struct dv_ctx *ctx, const struct layer_store *st, const str
 			goto out;
 		}
 		dv_fault_point("build.cached");
+		if (step->kind != ENV_STEP_COPY) /* copy_step recorded its own */
+			prov_recipe_record(st, spec, i, i ? keys->v[i - 1] : base_key, base->name,
+					   keys->v[i]);
 		dv_strv_push(layers, keys->v[i]);
 		prov_progress_end(&pg, i, label, PROV_RAN, SECS_SINCE(t0));
 	}

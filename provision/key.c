@@ -155,12 +155,24 @@ static int cmp_str(const void *a, const void *b)
 struct walk {
 	struct prov_gitcopy *git;
 	struct dv_strv *skips;
-	struct dv_sha256 *fp;    /* with git: the stat fingerprint (copystat.c) */
-	struct dv_sha256 *plain; /* NULL, or the same entries with every file's
+	struct dv_sha256 *fp;     /* with git: the stat fingerprint (copystat.c) */
+	struct dv_sha256 *plain;  /* NULL, or the same entries with every file's
 				    sha256 as read (the copier's digest, treesum.h) */
-	const char *lock_sub;    /* the Envfile's Envfile.lock below the copied folder, or
+	const char *lock_sub;     /* the Envfile's Envfile.lock below the copied folder, or
 				    NULL: left out as .git is (devenv writes it after a build) */
+	struct prov_files *files; /* NULL, or (with plain) each file and link, for
+				     the step's recipe (recipe.c) */
 };
+
+static void files_add(struct prov_files *f, char *line)
+{
+	dv_sha256_update(&f->all, line, strlen(line) + 1);
+	f->total++;
+	if (f->lines.n < PROV_FILES_MAX)
+		dv_strv_push_owned(&f->lines, line);
+	else
+		free(line);
+}
 
 static int digest_dir(int fd, const struct stat *st, const char *rel, const char *sub,
 		      struct walk *w, struct dv_sha256 *h, struct dv_error *err);
@@ -175,6 +187,8 @@ static int digest_file(int fd, const struct stat *st, const char *rel, const cha
 		return dv_err_prefix(err, "reading '%s'", rel);
 	if (w->plain)
 		dv_treesum_file(w->plain, rel, st->st_mode, hex);
+	if (w->files)
+		files_add(w->files, dv_xasprintf("sha256:%s\t%s", hex, rel));
 	if (!w->git) {
 		dv_treesum_file(h, rel, st->st_mode, hex);
 		return 0;
@@ -198,6 +212,12 @@ static int digest_link(int dirfd, const char *name, const char *rel, struct walk
 	dv_treesum_link(h, rel, target);
 	if (w->plain)
 		dv_treesum_link(w->plain, rel, target);
+	if (w->files) {
+		char hex[DV_SHA256_HEX];
+
+		dv_sha256_hex(target, (size_t)n, hex);
+		files_add(w->files, dv_xasprintf("symlink:%s\t%s", hex, rel));
+	}
 	return 0;
 }
 
@@ -333,9 +353,9 @@ static bool copies_git_folder(const struct env_spec *spec, int fd)
  * statdir (copystat.c; -1: not remembered). */
 static int digest_copy(const struct env_spec *spec, const struct env_step *step, int fd,
 		       struct dv_sha256 *h, struct dv_strv *skips, struct dv_sha256 *plain,
-		       int statdir, struct dv_error *err)
+		       struct prov_files *files, int statdir, struct dv_error *err)
 {
-	struct walk w = { .skips = skips, .plain = plain };
+	struct walk w = { .skips = skips, .plain = plain, .files = plain ? files : NULL };
 	struct dv_strv own = { 0 };
 	struct dv_sha256 tree, fp;
 	char tree_hex[DV_SHA256_HEX], fp_hex[DV_SHA256_HEX];
@@ -425,7 +445,8 @@ int prov_copy_open(const struct env_spec *spec, const struct env_step *step, con
 		return -1;
 	key_begin(spec, step, prev, &h);
 	dv_sha256_init(&plain);
-	if (digest_copy(spec, step, out->fd, &h, &out->skips, &plain, -1, err) < 0) {
+	dv_sha256_init(&out->files.all);
+	if (digest_copy(spec, step, out->fd, &h, &out->skips, &plain, &out->files, -1, err) < 0) {
 		prov_copy_release(out);
 		return -1;
 	}
@@ -434,12 +455,35 @@ int prov_copy_open(const struct env_spec *spec, const struct env_step *step, con
 	return 0;
 }
 
+int prov_copy_files(const struct env_spec *spec, const struct env_step *step,
+		    struct prov_files *files, struct dv_error *err)
+{
+	struct prov_hostpath hp;
+	struct dv_strv skips = { 0 };
+	struct dv_sha256 h, plain;
+	dv_autoclose int fd = -1;
+	int ret;
+
+	memset(files, 0, sizeof(*files));
+	dv_sha256_init(&files->all);
+	copy_hostpath(step, &hp);
+	fd = prov_host_open(spec, &hp, O_PATH, err);
+	if (fd < 0)
+		return -1;
+	dv_sha256_init(&h);
+	dv_sha256_init(&plain);
+	ret = digest_copy(spec, step, fd, &h, &skips, &plain, files, -1, err);
+	dv_strv_release(&skips);
+	return ret;
+}
+
 void prov_copy_release(struct prov_copy *c)
 {
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
 	dv_strv_release(&c->skips);
+	dv_strv_release(&c->files.lines);
 }
 
 int prov_keys(const struct env_spec *spec, const char *base_id, struct dv_strv *out,
@@ -481,7 +525,7 @@ int prov_keys_at(const struct env_spec *spec, const char *base_id, int statdir, 
 			fd = prov_host_open(spec, &hp, O_PATH, err);
 			if (fd < 0)
 				return -1;
-			if (digest_copy(spec, step, fd, &h, NULL, NULL, statdir, err) < 0) {
+			if (digest_copy(spec, step, fd, &h, NULL, NULL, NULL, statdir, err) < 0) {
 				dv_err_prefix(err, "step %zu 'copy'", i + 1);
 				err->line = step->line;
 				err->col = step->col;

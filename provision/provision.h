@@ -32,6 +32,7 @@
  * stepagent.c: a step's `ssh_agent: true` (the filter of hostnet/agent_run.c)
  * normalise.c: a step's files made reproducible: volatile files, SOURCE_DATE_EPOCH
  * verify.c:    `verify`: steps rebuilt in staging, compared with the cache's
+ * recipe.c:    what each key was made of (recipes/<key>.json), `why`'s sentence
  *
  * Order of calls for `up`: prov_keys() (cheap: no I/O beyond the inputs of
  * `copy` steps), prov_build(), then env_up() (env/).
@@ -52,6 +53,7 @@
 #include "registry/registry.h"
 #include "util/ctx.h"
 #include "util/error.h"
+#include "util/hash.h"
 #include "util/secret.h"
 #include "util/str.h"
 
@@ -112,23 +114,39 @@ int prov_host_tree(const struct env_spec *spec, const struct env_mount *h, const
 		   struct ctr_mount *out, struct dv_error *err);
 void prov_host_trees_close(struct ctr_mount *m, size_t n);
 
+/* A `copy` step's files as its recipe lists them (recipe.c), in the walk's
+ * order: "sha256:HEX\tPATH" per file, "symlink:HEX\tPATH" per link (the
+ * digest of its target); the first PROV_FILES_MAX kept, every one counted
+ * and in the digest `all` (each line with its NUL). */
+#define PROV_FILES_MAX 10000
+struct prov_files {
+	struct dv_strv lines;
+	size_t total;
+	struct dv_sha256 all;
+};
+
 /* What building a `copy` step needs (prov_copy_open, key.c): its source
  * opened race-free, what its key leaves out, and the digests of what the
  * source held as it was read. Release with prov_copy_release(). */
 struct prov_copy {
-	int fd;               /* O_PATH fd of the source (-1: none) */
-	struct dv_strv skips; /* what git ignores (and every .git), sorted: the copy
+	int fd;                  /* O_PATH fd of the source (-1: none) */
+	struct dv_strv skips;    /* what git ignores (and every .git), sorted: the copy
 				    leaves them out too; empty outside a repository */
-	char key[65];         /* the step's key, from what was read through fd */
-	char digest[65];      /* util/treesum.h's digest of the entries and contents
+	char key[65];            /* the step's key, from what was read through fd */
+	char digest[65];         /* util/treesum.h's digest of the entries and contents
 				    read through fd, named as the Envfile writes the path:
 				    what ctr_copy_in must report having written */
+	struct prov_files files; /* what was read, for the step's recipe */
 };
 /* prev: the key before the step (the base image's id without "sha256:"
  * for step 1). */
 int prov_copy_open(const struct env_spec *spec, const struct env_step *step, const char *prev,
 		   struct prov_copy *out, struct dv_error *err);
 void prov_copy_release(struct prov_copy *c);
+/* A `copy` step's files as read now (*files initialised here; release
+ * files->lines); what git ignores is left out, as the copy does. */
+int prov_copy_files(const struct env_spec *spec, const struct env_step *step,
+		    struct prov_files *files, struct dv_error *err);
 struct prov_gitcopy;
 int prov_gitcopy_open(const struct env_spec *spec, const char *folder, struct prov_gitcopy **out,
 		      struct dv_error *err);
@@ -233,6 +251,11 @@ int prov_team_pin(const struct layer_store *st, struct prov_team *t, const char 
  * warning, as for prov_team_fetch). Nothing is fetched but manifests and
  * configs. */
 int prov_team_diff_id(struct prov_team *t, const char *key, const char **from, char diff_id[65]);
+/* Without fetching anything: 0 when a cache_from image holds a layer for
+ * key (*ref: which); else 1, with *note the recipe annotation (NULL: none)
+ * of the first source's layer of step `step` (from 0) and *ref its source. */
+int prov_team_lookup(struct prov_team *t, const char *key, size_t step, const char **ref,
+		     const char **note);
 /* May the env of spec (NULL: none) use img? Yes for an image not taken
  * through cache_from; else only when spec names img's source or is the env
  * it was taken for. */
@@ -662,5 +685,39 @@ int prov_verify(const struct dv_ctx *ctx, const struct layer_store *st, const st
 int prov_run_step(const struct layer_store *st, const struct env_spec *spec, size_t index,
 		  const char *prev, const char *key, const struct dv_strv *chain,
 		  const char *staging, const char *env_id, struct dv_error *err);
+/* recipe.c: what a cache key was made of. parent: the key before step i
+ * (from 0), or the base image's id for step 1; base_name: the base's name.
+ * _make: the recipe as JSON (NULL and err when a copy's source cannot be
+ * read); _record: written to recipes/<key>.json (a failure is a warning). */
+struct json_object;
+struct json_object *prov_recipe_make(const struct env_spec *spec, size_t i, const char *parent,
+				     const char *base_name, struct dv_error *err);
+void prov_recipe_record(const struct layer_store *st, const struct env_spec *spec, size_t i,
+			const char *parent, const char *base_name, const char *key);
+/* The same for a copy step just copied (build.c's copy_step, before its
+ * commit), from the files it read (struct prov_copy's): no second walk. */
+void prov_recipe_record_copy(const struct layer_store *st, const struct env_spec *spec, size_t i,
+			     const char *parent, const char *key, const struct prov_files *files);
+/* The first input of step i that differs from what old_key (the last
+ * build's key of that step; NULL: none) was made of, as a sentence ("env
+ * value FOO changed", "never built for this env"...). NULL on err. */
+char *prov_recipe_why(const struct layer_store *st, const struct env_spec *spec, size_t i,
+		      const char *parent, const char *base_name, const char *key,
+		      const char *old_key, struct dv_error *err);
+/* The same against a recipe note (a pushed layer's dev.devenv.recipe);
+ * NULL when the note is no JSON object (or on err). */
+char *prov_recipe_why_note(const struct env_spec *spec, size_t i, const char *parent,
+			   const char *base_name, const char *note, struct dv_error *err);
+/* The first input that differs between two recipes' JSON texts (old, now)
+ * of step `no` (1-based), as a sentence; "" when none does; NULL when
+ * either is no JSON object. */
+char *prov_recipe_diff(const char *old, const char *now, size_t no);
+/* The compact form of key's recipe for a pushed layer's annotation, or
+ * NULL when the store has none. */
+char *prov_recipe_note(const struct layer_store *st, const char *key);
+/* up --explain: ctx->explain's sentence for step i, under its line. */
+void prov_recipe_explain(const struct dv_ctx *ctx, size_t i);
+/* gc: remove the recipes of keys no cache entry holds. */
+int prov_recipe_gc(const struct layer_store *st, unsigned *removed, struct dv_error *err);
 
 #endif

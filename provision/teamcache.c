@@ -38,6 +38,7 @@
 #define ANN_BASE_REF "dev.devenv.base.ref"
 #define ANN_BASE_MANIFEST "dev.devenv.base.manifest"
 #define ANN_BASE_IDS "dev.devenv.base.ids"
+#define ANN_RECIPE "dev.devenv.recipe" /* what the key was made of (recipe.c) */
 
 struct prov_team {
 	const struct dv_strv *refs;
@@ -377,8 +378,10 @@ int prov_team_pin(const struct layer_store *st, struct prov_team *t, const char 
 	return ret;
 }
 
-/* {"dev.devenv.cache.key": keys, "dev.devenv.step": label} */
-static struct json_object *step_notes(const char *key, const char *key2, const char *label)
+/* {"dev.devenv.cache.key": keys, "dev.devenv.step": label[,
+ * "dev.devenv.recipe": its recipe, compact]} */
+static struct json_object *step_notes(const char *key, const char *key2, const char *label,
+				      const char *recipe)
 {
 	struct json_object *o = json_object_new_object();
 	dv_autofree char *both = NULL;
@@ -387,6 +390,8 @@ static struct json_object *step_notes(const char *key, const char *key2, const c
 		both = dv_xasprintf("%s,%s", key, key2);
 	json_object_object_add(o, ANN_KEY, json_object_new_string(both ? both : key));
 	json_object_object_add(o, ANN_STEP, json_object_new_string(label));
+	if (recipe)
+		json_object_object_add(o, ANN_RECIPE, json_object_new_string(recipe));
 	return o;
 }
 
@@ -492,8 +497,10 @@ int prov_team_push(const struct dv_ctx *ctx, const struct layer_store *st,
 	notes = dv_xcalloc(img.layers.n, sizeof(*notes));
 	for (size_t i = 0; i < keys.n; i++) {
 		dv_autofree char *label = prov_step_label(&spec->provision[i]);
+		dv_autofree char *recipe = prov_recipe_note(st, keys.v[i]);
 
-		notes[nb + i] = step_notes(keys.v[i], own_base ? pushed_keys.v[i] : NULL, label);
+		notes[nb + i] =
+			step_notes(keys.v[i], own_base ? pushed_keys.v[i] : NULL, label, recipe);
 	}
 	pn.manifest = manifest_notes;
 	pn.layer = notes;
@@ -514,4 +521,30 @@ out:
 	dv_strv_release(&pushed_keys);
 	layer_image_release(&base);
 	return ret;
+}
+
+int prov_team_lookup(struct prov_team *t, const char *key, size_t step, const char **ref,
+		     const char **note)
+{
+	*ref = *note = NULL;
+	for (size_t i = 0; t && i < t->refs->n; i++) {
+		struct reg_remote *r = source(t, i);
+		size_t n = r ? reg_remote_layers(r) : 0, k = 0;
+
+		for (size_t l = 0; l < n; l++) {
+			const char *keys = reg_remote_annotation(r, l, ANN_KEY);
+
+			if (!keys)
+				continue;
+			if (lists_key(keys, key)) {
+				*ref = t->refs->v[i];
+				return 0;
+			}
+			if (k++ == step && !*note) {
+				*ref = t->refs->v[i];
+				*note = reg_remote_annotation(r, l, ANN_RECIPE);
+			}
+		}
+	}
+	return 1;
 }

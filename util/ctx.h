@@ -7,6 +7,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+struct dv_strv;
+
 struct dv_ctx {
 	char *home;                  /* store root: $DEVENV_HOME, /var/lib/devenv, or XDG */
 	bool rootless;               /* not root of the initial user namespace (util/userns.h) */
@@ -18,6 +20,9 @@ struct dv_ctx {
 	bool tty_in, tty_out;
 	const char *env_sel; /* -e NAME|ID, or NULL */
 	int store_lock_fd;   /* shared store lock held for this command, or -1 */
+	/* up --explain: why each step runs ("" for one that will not), printed
+	 * under its line by provision/build.c; or NULL */
+	const struct dv_strv *explain;
 };
 
 #endif
