@@ -255,6 +255,9 @@ struct env_spec {
 	struct dv_strv git_credentials; /* `git_credentials`: hosts, lower case, in file order */
 	unsigned git_credentials_line, git_credentials_col; /* the key's position (0: absent) */
 	struct env_agent ssh_agent;                         /* `ssh_agent`: sessions and on_up */
+	char *cache_trust; /* `cache_trust`: an allowed_signers file, its path below the
+			      checkout; NULL: cache_from images need no signature */
+	unsigned cache_trust_line, cache_trust_col; /* the key's position (0: absent) */
 };
 
 /* ---- the user's config (userconfig.c) ----

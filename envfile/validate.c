@@ -19,9 +19,10 @@
 #define ENV_NAME_MAX 63
 
 static const char *const top_keys[] = {
-	"name",      "image",    "workdir", "shell",      "env",     "provision",       "on_up",
-	"resources", "security", "user",    "cache_from", "network", "ports",           "volumes",
-	"mounts",    "services", "logs",    "cache",      "secrets", "git_credentials", "ssh_agent",
+	"name",    "image",           "workdir",   "shell",       "env",        "provision",
+	"on_up",   "resources",       "security",  "user",        "cache_from", "network",
+	"ports",   "volumes",         "mounts",    "services",    "logs",       "cache",
+	"secrets", "git_credentials", "ssh_agent", "cache_trust",
 };
 static const char *const step_keys[] = { "run",    "copy", "git",   "download", "to",       "ref",
 					 "sha256", "env",  "cache", "secrets",  "ssh_agent" };
@@ -700,6 +701,8 @@ static int set_key(struct vctx *v, const struct env_node *key, const struct env_
 		return envfile_set_git_credentials(v, key, val, spec);
 	if (strcmp(k, "ssh_agent") == 0)
 		return envfile_set_agent(v, key, val, &spec->ssh_agent);
+	if (strcmp(k, "cache_trust") == 0)
+		return envfile_set_cache_trust(v, key, val, spec);
 	return unknown_key(v, key, "", top_keys, sizeof(top_keys) / sizeof(top_keys[0]));
 }
 
@@ -814,6 +817,7 @@ void env_spec_release(struct env_spec *spec)
 	free(spec->image);
 	dv_strv_release(&spec->cache_from);
 	dv_strv_release(&spec->git_credentials);
+	free(spec->cache_trust);
 	free(spec->workdir);
 	free(spec->shell);
 	free(spec->user);
