@@ -596,6 +596,11 @@ const char *reg_remote_config(const struct reg_remote *r)
 	return r->config_hex;
 }
 
+struct reg *reg_remote_conn(struct reg_remote *r)
+{
+	return r->reg;
+}
+
 size_t reg_remote_layers(const struct reg_remote *r)
 {
 	return r->diff_ids.n;
