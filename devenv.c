@@ -102,6 +102,10 @@ static const struct cmd_opt pull_opts[] = { { 0, "platform", "OS/ARCH[/VARIANT]"
 static const struct cmd_opt push_opts[] = { { 0, "compression", "gzip|zstd", 'C',
 					      "how layers are compressed: gzip (the default, every "
 					      "registry and runtime reads it) or zstd (tar+zstd)" },
+					    { 0, "sign", "KEY", 'S',
+					      "sign the pushed manifest with this ssh key (a private "
+					      "key file, or a public key held by your agent); "
+					      "cache_trust checks it" },
 					    { 0 } };
 static const struct cmd_opt login_opts_table[] = {
 	{ 'u', "username", "USER", 0, "who logs in (asked for on a terminal when not given)" },

@@ -221,6 +221,11 @@ int env_commit(const struct dv_ctx *ctx, const struct layer_store *st, struct en
  * the base its record pins. */
 int env_push(const struct dv_ctx *ctx, const struct layer_store *st, const struct env *env,
 	     const char *dest, enum reg_compression comp, struct dv_error *err);
+/* The same, the pushed manifest signed with ssh key `sign` when not NULL
+ * (prov_sign_manifest). */
+int env_push_sign(const struct dv_ctx *ctx, const struct layer_store *st, const struct env *env,
+		  const char *dest, enum reg_compression comp, const char *sign,
+		  struct dv_error *err);
 
 /* services.c: the env's services (sidecars in its network namespace).
  * Resolve (pulling when needed) every service's image, before anything

@@ -10,11 +10,18 @@
 int env_push(const struct dv_ctx *ctx, const struct layer_store *st, const struct env *env,
 	     const char *dest, enum reg_compression comp, struct dv_error *err)
 {
+	return env_push_sign(ctx, st, env, dest, comp, NULL, err);
+}
+
+int env_push_sign(const struct dv_ctx *ctx, const struct layer_store *st, const struct env *env,
+		  const char *dest, enum reg_compression comp, const char *sign,
+		  struct dv_error *err)
+{
 	const struct env_spec *spec = &env->spec;
 	const char *pinned = NULL;
 
 	/* A team's base the env pinned for its `image:` (plan_make, up.c). */
 	if (env->has_state && env->state.image_for && !strcmp(env->state.image_for, spec->image))
 		pinned = env->state.image;
-	return prov_team_push(ctx, st, spec, pinned, dest, comp, err);
+	return prov_team_push_sign(ctx, st, spec, pinned, dest, comp, sign, err);
 }

@@ -239,6 +239,11 @@ bool prov_team_vouches(const struct env_spec *spec, const struct layer_image *im
 int prov_team_push(const struct dv_ctx *ctx, const struct layer_store *st,
 		   const struct env_spec *spec, const char *pinned, const char *dest,
 		   enum reg_compression comp, struct dv_error *err);
+/* The same, then the pushed manifest signed with ssh key `sign` when not
+ * NULL (prov_sign_manifest). */
+int prov_team_push_sign(const struct dv_ctx *ctx, const struct layer_store *st,
+			const struct env_spec *spec, const char *pinned, const char *dest,
+			enum reg_compression comp, const char *sign, struct dv_error *err);
 
 /* The spec's `resources` as cgroup limits. */
 void prov_limits(const struct env_spec *spec, struct ctr_limits *out);
@@ -584,5 +589,16 @@ int prov_step_agent(struct prov_ctr *c, const struct layer_store *st, const stru
 		    size_t index, const char *env_id, struct prov_step_agent *out,
 		    struct dv_error *err);
 void prov_step_agent_end(const struct layer_store *st, struct prov_step_agent *a);
+
+/* signing.c: the signed team cache. Sign "sha256:<hex>" (the manifest
+ * digest) with key (ssh-keygen -Y sign -f KEY, namespace "devenv": a
+ * private key file, or a public key whose private half is in the agent)
+ * and store the signature beside manifest hex of name (reg_sig_push). */
+int prov_sign_manifest(const char *key, const char *name, const char *hex, struct dv_error *err);
+/* Is r's manifest signed by a principal spec->cache_trust lists? 0 with
+ * *who (caller frees); 1 when not, err->msg saying why (one phrase: "its
+ * manifest ... is not signed ..."); -1 on a failure of ours. */
+int prov_sig_check(const struct env_spec *spec, struct reg_remote *r, char **who,
+		   struct dv_error *err);
 
 #endif

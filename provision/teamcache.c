@@ -94,6 +94,21 @@ static struct reg_remote *source(struct prov_team *t, size_t i)
 	if (reg_remote_open(t->refs->v[i], &t->remotes[i], &err) < 0 && !t->quiet)
 		fprintf(stderr, "devenv: warning: cache_from '%s': %s; its steps run here\n",
 			t->refs->v[i], err.msg);
+	/* `cache_trust`: nothing of a source whose manifest no listed key
+	 * signed, neither its layers nor its base. */
+	if (t->remotes[i] && t->spec->cache_trust) {
+		dv_autofree char *who = NULL;
+
+		if (prov_sig_check(t->spec, t->remotes[i], &who, &err) != 0) {
+			if (!t->quiet)
+				fprintf(stderr,
+					"devenv: warning: cache_from '%s': %s; its steps run "
+					"here\n",
+					t->refs->v[i], err.msg);
+			reg_remote_free(t->remotes[i]);
+			t->remotes[i] = NULL;
+		}
+	}
 	return t->remotes[i];
 }
 
@@ -375,6 +390,13 @@ int prov_team_push(const struct dv_ctx *ctx, const struct layer_store *st,
 		   const struct env_spec *spec, const char *pinned_image, const char *dest,
 		   enum reg_compression comp, struct dv_error *err)
 {
+	return prov_team_push_sign(ctx, st, spec, pinned_image, dest, comp, NULL, err);
+}
+
+int prov_team_push_sign(const struct dv_ctx *ctx, const struct layer_store *st,
+			const struct env_spec *spec, const char *pinned_image, const char *dest,
+			enum reg_compression comp, const char *sign, struct dv_error *err)
+{
 	struct layer_image base = { 0 }, img = { 0 };
 	struct dv_strv keys = { 0 }, pushed_keys = { 0 };
 	struct json_object **notes = NULL, *manifest_notes = json_object_new_object();
@@ -484,6 +506,12 @@ int prov_team_push(const struct dv_ctx *ctx, const struct layer_store *st,
 	if (!ctx->quiet)
 		printf("pushed env '%s' (%zu step%s) as %s@sha256:%s\n", spec->name, keys.n,
 		       keys.n == 1 ? "" : "s", name, digest);
+	if (sign) {
+		if (prov_sign_manifest(sign, name, digest, err) < 0)
+			goto out;
+		if (!ctx->quiet)
+			printf("signed %s@sha256:%s with '%s'\n", name, digest, sign);
+	}
 	ret = 0;
 out:
 	for (size_t i = 0; notes && i < img.layers.n; i++)
