@@ -596,9 +596,14 @@ void prov_step_agent_end(const struct layer_store *st, struct prov_step_agent *a
  * and store the signature beside manifest hex of name (reg_sig_push). */
 int prov_sign_manifest(const char *key, const char *name, const char *hex, struct dv_error *err);
 /* Is r's manifest signed by a principal spec->cache_trust lists? 0 with
- * *who (caller frees); 1 when not, err->msg saying why (one phrase: "its
- * manifest ... is not signed ..."); -1 on a failure of ours. */
-int prov_sig_check(const struct env_spec *spec, struct reg_remote *r, char **who,
+ * *who (caller frees) and the file's mark (what layer_cache_put_trust
+ * records); 1 when not, err->msg saying why (one phrase: "its manifest
+ * ... is not signed ..."); -1 on a failure of ours. */
+int prov_sig_check(const struct env_spec *spec, struct reg_remote *r, char **who, char mark[17],
 		   struct dv_error *err);
+/* The mark of spec's cache_trust file as it is now (16 hex; "-" when it
+ * cannot be read, which matches no layer), for layer_cache_scope.trust;
+ * NULL without cache_trust (no file read). */
+const char *prov_sig_mark(const struct env_spec *spec, char mark[17]);
 
 #endif

@@ -29,6 +29,7 @@
 #include "provision.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
+#include "util/hash.h"
 #include "util/banned.h"
 
 #define SIG_NAMESPACE "devenv"
@@ -166,13 +167,12 @@ done:
 }
 
 /* The allowed signers file of `cache_trust`, opened beneath the checkout
- * with no symlink on the way, a regular file, at most 1 MiB, as a memfd. */
-static int signers_fd(const struct env_spec *spec, struct dv_error *err)
+ * with no symlink on the way, a regular file, at most 1 MiB, into b. */
+static int signers_read(const struct env_spec *spec, struct dv_buf *out, struct dv_error *err)
 {
 	dv_autoclose int dir = -1, pfd = -1, fd = -1;
 	struct dv_buf b = { 0 };
 	char buf[16384];
-	int mfd;
 
 	dir = open(spec->checkout, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (dir >= 0)
@@ -204,12 +204,50 @@ static int signers_fd(const struct env_spec *spec, struct dv_error *err)
 		}
 		dv_buf_add(&b, buf, (size_t)n);
 	}
+	*out = b;
+	return 0;
+}
+
+/* The mark of a file's text: the first 16 hex of its sha256. */
+static void mark_of(const struct dv_buf *b, char mark[17])
+{
+	char hex[65];
+
+	dv_sha256_hex(b->s ? b->s : "", b->len, hex);
+	memcpy(mark, hex, 16);
+	mark[16] = 0;
+}
+
+/* As a memfd, and its mark. */
+static int signers_fd(const struct env_spec *spec, char mark[17], struct dv_error *err)
+{
+	struct dv_buf b = { 0 };
+	int mfd;
+
+	if (signers_read(spec, &b, err) < 0)
+		return -1;
+	mark_of(&b, mark);
 	mfd = memfd_with("devenv-signers", b.s ? b.s : "", b.len, err);
 	dv_buf_release(&b);
 	return mfd;
 }
 
-int prov_sig_check(const struct env_spec *spec, struct reg_remote *r, char **who,
+const char *prov_sig_mark(const struct env_spec *spec, char mark[17])
+{
+	struct dv_buf b = { 0 };
+
+	if (!spec->cache_trust)
+		return NULL;
+	if (signers_read(spec, &b, &(struct dv_error){ 0 }) < 0) {
+		snprintf(mark, 17, "-"); /* matches no recorded mark */
+		return mark;
+	}
+	mark_of(&b, mark);
+	dv_buf_release(&b);
+	return mark;
+}
+
+int prov_sig_check(const struct env_spec *spec, struct reg_remote *r, char **who, char mark[17],
 		   struct dv_error *err)
 {
 	const char *hex = reg_remote_digest(r);
@@ -221,7 +259,7 @@ int prov_sig_check(const struct env_spec *spec, struct reg_remote *r, char **who
 	int status = 0, ret = 1;
 
 	*who = NULL;
-	if ((afd = signers_fd(spec, err)) < 0)
+	if ((afd = signers_fd(spec, mark, err)) < 0)
 		return 1;
 	ret = reg_remote_signature(r, &sig, &len, &fail);
 	if (ret < 0) {

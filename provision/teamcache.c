@@ -48,7 +48,8 @@ struct prov_team {
 	char env[13];                /* the env's id, "" when unknown */
 	struct reg_remote **remotes; /* opened on first use */
 	bool *tried;
-	bool *told; /* warned that its base is not ours */
+	bool *told;        /* warned that its base is not ours */
+	char (*marks)[17]; /* cache_trust: the file's mark each source was checked with */
 };
 
 struct prov_team *prov_team_new(const struct env_spec *spec)
@@ -67,6 +68,7 @@ struct prov_team *prov_team_new(const struct env_spec *spec)
 	t->remotes = dv_xcalloc(n, sizeof(*t->remotes));
 	t->tried = dv_xcalloc(n, sizeof(*t->tried));
 	t->told = dv_xcalloc(n, sizeof(*t->told));
+	t->marks = dv_xcalloc(n, sizeof(*t->marks));
 	return t;
 }
 
@@ -79,6 +81,7 @@ void prov_team_free(struct prov_team *t)
 	free(t->remotes);
 	free(t->tried);
 	free(t->told);
+	free(t->marks);
 	free(t);
 }
 
@@ -99,7 +102,7 @@ static struct reg_remote *source(struct prov_team *t, size_t i)
 	if (t->remotes[i] && t->spec->cache_trust) {
 		dv_autofree char *who = NULL;
 
-		if (prov_sig_check(t->spec, t->remotes[i], &who, &err) != 0) {
+		if (prov_sig_check(t->spec, t->remotes[i], &who, t->marks[i], &err) != 0) {
 			if (!t->quiet)
 				fprintf(stderr,
 					"devenv: warning: cache_from '%s': %s; its steps run "
@@ -188,8 +191,8 @@ int prov_team_fetch(const struct layer_store *st, struct prov_team *t, const cha
 		}
 		/* Recorded with its source: it serves the envs that name that
 		 * source (and this env), never another project's same step. */
-		if (layer_cache_put(st, key, id, reg_remote_name(r), t->env[0] ? t->env : NULL,
-				    err) < 0)
+		if (layer_cache_put_trust(st, key, id, reg_remote_name(r), t->env[0] ? t->env : NULL,
+					  t->spec->cache_trust ? t->marks[i] : NULL, err) < 0)
 			return -1;
 		return 0;
 	}

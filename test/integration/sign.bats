@@ -236,3 +236,41 @@ push_then_up_b() {
 	assert_failure
 	assert_output --partial "cannot sign with '$BATS_TEST_TMPDIR/missing': ssh-keygen -Y sign failed"
 }
+
+@test "sign: steps taken before cache_trust was set serve only once their source's signature checks" {
+	run "$DEVENV" up
+	assert_success
+	run "$DEVENV" push "$REF"
+	assert_success
+	"$DEVENV" halt
+	printf 'cache_from: %s\n' "$REF" >>Envfile
+	store_b
+	DEVENV_HOME=$STORE_B run "$DEVENV" up
+	assert_success
+	assert_line "[2/2] run: echo two >/two (pulled)"
+	DEVENV_HOME=$STORE_B "$DEVENV" destroy -f >/dev/null
+	# Now the Envfile asks for signatures: what was pulled unsigned is
+	# not taken from the store's cache either.
+	printf 'cache_trust: .devenv/allowed_signers\n' >>Envfile
+	DEVENV_HOME=$STORE_B run "$DEVENV" up
+	assert_success
+	assert_output --partial "is not signed, and cache_trust"
+	assert_line "[2/2] run: echo two >/two"
+	# Signed now, in a store that pulled them unsigned: the layers there
+	# are taken again (no download), marked with the file they were
+	# checked against.
+	DEVENV_HOME=$STORE_B dv_teardown_store "$STORE_B"
+	store_b
+	sed -i '$d' Envfile
+	DEVENV_HOME=$STORE_B run "$DEVENV" up
+	assert_line "[2/2] run: echo two >/two (pulled)"
+	DEVENV_HOME=$STORE_B "$DEVENV" destroy -f >/dev/null
+	run "$DEVENV" push --sign "$KEYS/team" "$REF"
+	assert_success
+	printf 'cache_trust: .devenv/allowed_signers\n' >>Envfile
+	DEVENV_HOME=$STORE_B run "$DEVENV" up
+	assert_success
+	assert_line "[2/2] run: echo two >/two (pulled)"
+	refute_output --partial warning
+	[[ $(grep -c " trust=[0-9a-f]\{16\}\$" "$STORE_B"/cache/* | grep -c ':1$') -eq 2 ]]
+}
