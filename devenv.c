@@ -203,7 +203,8 @@ static const struct cmd commands[] = {
 	  "fetch an image from an OCI registry (this machine's platform, or --platform's)",
 	  pull_opts, NULL },
 	{ "push", cmd_push, CMD_STORE | CMD_LOCKS_STORE | CMD_ENV,
-	  "[--compression gzip|zstd] IMAGE [host[:port]/NAME[:TAG]] | [-e NAME|ID] host[:port]/NAME[:TAG]",
+	  "[--compression gzip|zstd] [--sign KEY] IMAGE [host[:port]/NAME[:TAG]] | [-e NAME|ID] "
+	  "host[:port]/NAME[:TAG]",
 	  "send an image to an OCI registry (layers gzip, or tar+zstd; blobs over DEVENV_PUSH_CHUNK_SIZE in chunks); in a checkout, the env's provisioning for the team cache",
 	  push_opts, NULL },
 	{ "login", cmd_login, 0, "[-u|--username USER] [--password-stdin] HOST[:PORT]",

@@ -37,6 +37,10 @@ _devenv() {
 		case $prev in
 		-t | --template) [[ $cmd == init ]] && words=$("$dv" __complete templates 2>/dev/null) ;;
 		--compression) words="gzip zstd" ;;
+		--sign)
+			mapfile -t COMPREPLY < <(compgen -f -- "$cur")
+			return 0
+			;;
 		-n | --tail) [[ $cmd == logs ]] && words="all" ;;
 		--cache-from | --platform | --timeout | -u | --user | --username | -c | -s | --secret) return 0 ;;
 		esac
