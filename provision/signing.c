@@ -22,6 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/openat2.h>
+#include <seccomp.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -64,6 +66,69 @@ static int memfd_with(const char *name, const char *data, size_t len, struct dv_
 	return fd;
 }
 
+/* The ssh-keygen that checks a registry's signature runs confined
+ * (ctr_confine, as the credential relay): every capability dropped,
+ * no_new_privs, and these calls refused with EPERM: no network (it needs
+ * none), no way out of the host's namespaces, no kernel surface a parser
+ * has no use for, no typing into the terminal. */
+static int confine(struct dv_error *err)
+{
+	static const int denied[] = {
+		SCMP_SYS(socket),
+		SCMP_SYS(socketpair),
+		SCMP_SYS(connect),
+		SCMP_SYS(ptrace),
+		SCMP_SYS(process_vm_readv),
+		SCMP_SYS(process_vm_writev),
+		SCMP_SYS(mount),
+		SCMP_SYS(umount2),
+		SCMP_SYS(pivot_root),
+		SCMP_SYS(chroot),
+		SCMP_SYS(unshare),
+		SCMP_SYS(setns),
+		SCMP_SYS(bpf),
+		SCMP_SYS(perf_event_open),
+		SCMP_SYS(userfaultfd),
+		SCMP_SYS(io_uring_setup),
+		SCMP_SYS(io_uring_enter),
+		SCMP_SYS(io_uring_register),
+		SCMP_SYS(kexec_load),
+		SCMP_SYS(kexec_file_load),
+		SCMP_SYS(init_module),
+		SCMP_SYS(finit_module),
+		SCMP_SYS(delete_module),
+		SCMP_SYS(open_by_handle_at),
+		SCMP_SYS(name_to_handle_at),
+		SCMP_SYS(fsopen),
+		SCMP_SYS(fsmount),
+		SCMP_SYS(fsconfig),
+		SCMP_SYS(fspick),
+		SCMP_SYS(move_mount),
+		SCMP_SYS(open_tree),
+		SCMP_SYS(mount_setattr),
+		SCMP_SYS(keyctl),
+		SCMP_SYS(add_key),
+		SCMP_SYS(request_key),
+	};
+	static const struct ctr_confine_rule rules[] = {
+		{ SCMP_SYS(ioctl), SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, TIOCSTI) },
+	};
+	struct ctr_confine c = {
+		.who = "ssh-keygen",
+		.calls = denied,
+		.n_calls = sizeof(denied) / sizeof(denied[0]),
+		.rules = rules,
+		.n_rules = sizeof(rules) / sizeof(rules[0]),
+		.deny_list = true,
+		.unprivileged_ok = true,
+	};
+
+	return ctr_confine(&c, err);
+}
+
+/* ssh-keygen's exit status when it could not be confined. */
+#define CONFINE_FAILED 126
+
 /* Run ssh-keygen argv with stdin `in`, fds 3 and 4 (when >= 0), stdout
  * into *out (at most OUT_MAX bytes kept), stderr the user's when
  * show_errors, else discarded. *status: its exit status (128+signal). */
@@ -96,6 +161,11 @@ static int keygen(char *const argv[], bool agent, int in, int fd3, int fd4, bool
 		    (!show_errors && dup2(null, 2) < 0) || (a >= 0 && dup2(a, 3) < 0) ||
 		    (b >= 0 && dup2(b, 4) < 0) || chdir("/") < 0)
 			_exit(127);
+		/* Checking a signature from a registry: confined. Signing
+		 * (the developer's own key, maybe through the agent's socket):
+		 * as it is. */
+		if (!agent && confine(&(struct dv_error){ 0 }) < 0)
+			_exit(CONFINE_FAILED);
 		/* No stdin offset shared with the parent's reads. */
 		execve("/usr/bin/ssh-keygen", argv, envp);
 		execve("/bin/ssh-keygen", argv, envp);
@@ -281,6 +351,10 @@ int prov_sig_check(const struct env_spec *spec, struct reg_remote *r, char **who
 
 		if (keygen(argv, false, -1, sfd, afd, false, &principals, &status, err) < 0)
 			return -1;
+	}
+	if (status == CONFINE_FAILED && !principals.len) {
+		dv_buf_release(&principals);
+		return dv_err_plain(err, EPERM, "ssh-keygen could not be confined to check it");
 	}
 	if (status == 127 && !principals.len) {
 		dv_buf_release(&principals);
