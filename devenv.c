@@ -125,6 +125,10 @@ static const struct cmd_opt pull_opts[] = { { 0, "platform", "OS/ARCH[/VARIANT]"
 static const struct cmd_opt push_opts[] = { { 0, "compression", "gzip|zstd", 'C',
 					      "how layers are compressed: gzip (the default, every "
 					      "registry and runtime reads it) or zstd (tar+zstd)" },
+					    { 0, "sign", "KEY", 'S',
+					      "sign the pushed manifest with this ssh key (a private "
+					      "key file, or a public key held by your agent); "
+					      "cache_trust checks it" },
 					    { 0 } };
 static const struct cmd_opt bundle_opts[] = {
 	{ 'o', "output", "FILE", 0,
@@ -232,7 +236,8 @@ static const struct cmd commands[] = {
 	  "fetch an image from an OCI registry (this machine's platform, or --platform's)",
 	  pull_opts, NULL },
 	{ "push", cmd_push, CMD_STORE | CMD_LOCKS_STORE | CMD_ENV,
-	  "[--compression gzip|zstd] IMAGE [host[:port]/NAME[:TAG]] | [-e NAME|ID] host[:port]/NAME[:TAG]",
+	  "[--compression gzip|zstd] [--sign KEY] IMAGE [host[:port]/NAME[:TAG]] | [-e NAME|ID] "
+	  "host[:port]/NAME[:TAG]",
 	  "send an image to an OCI registry (layers gzip, or tar+zstd; blobs over DEVENV_PUSH_CHUNK_SIZE in chunks); in a checkout, the env's provisioning for the team cache",
 	  push_opts, NULL },
 	{ "login", cmd_login, 0, "[-u|--username USER] [--password-stdin] HOST[:PORT]",

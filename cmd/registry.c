@@ -46,7 +46,7 @@ int cmd_pull(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *
 /* `push REF` in a checkout where REF is no image of the store, or `push -e
  * NAME REF`: the env's provisioning, for the team cache. */
 static int push_env(struct dv_ctx *ctx, struct layer_store *st, const char *dest,
-		    enum reg_compression comp, struct dv_error *err)
+		    enum reg_compression comp, const char *sign, struct dv_error *err)
 {
 	struct env env = { .lock_fd = -1 };
 	int ret = -1;
@@ -56,15 +56,25 @@ static int push_env(struct dv_ctx *ctx, struct layer_store *st, const char *dest
 	 * remembered. */
 	if (env_locate(ctx, st, true, &env, err) == 0 &&
 	    prov_trust_check(ctx, st, env.id, &env.spec, err) == 0)
-		ret = env_push(ctx, st, &env, dest, comp, err);
+		ret = env_push_sign(ctx, st, &env, dest, comp, sign, err);
 	env_release(&env);
 	return ret;
 }
 
+struct push_opts {
+	enum reg_compression comp;
+	const char *sign; /* --sign KEY, or NULL */
+};
+
 static int compression_opt(int c, const char *arg, void *data, struct dv_error *err)
 {
-	enum reg_compression *comp = data;
+	struct push_opts *po = data;
+	enum reg_compression *comp = &po->comp;
 
+	if (c == 'S') {
+		po->sign = arg;
+		return 0;
+	}
 	if (c != 'C')
 		return -1;
 	if (strcmp(arg, "gzip") == 0)
@@ -79,8 +89,9 @@ static int compression_opt(int c, const char *arg, void *data, struct dv_error *
 int cmd_push(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
 	     struct dv_error *err)
 {
-	enum reg_compression comp = REG_GZIP;
-	struct opt_spec os = { NULL, NULL, compression_opt, &comp };
+	struct push_opts po = { REG_GZIP, NULL };
+	enum reg_compression comp;
+	struct opt_spec os = { NULL, NULL, compression_opt, &po };
 	dv_autofree char *name = NULL;
 	struct layer_image img = { 0 };
 	struct dv_error miss = { 0 };
@@ -90,14 +101,16 @@ int cmd_push(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *
 
 	if (oi < 0)
 		return helped ? 0 : -1;
+	comp = po.comp;
 	if (oi + 1 != call->argc && oi + 2 != call->argc)
 		return dv_err_usage(err,
-				    "usage: devenv push [--compression gzip|zstd] IMAGE "
+				    "usage: devenv push [--compression gzip|zstd] [--sign KEY] IMAGE "
 				    "[host[:port]/NAME[:TAG]], or in a checkout: devenv push "
-				    "[--compression gzip|zstd] [-e NAME|ID] host[:port]/NAME[:TAG]");
+				    "[--compression gzip|zstd] [--sign KEY] [-e NAME|ID] "
+				    "host[:port]/NAME[:TAG]");
 	if (oi + 1 == call->argc) {
 		if (ctx->env_sel)
-			return push_env(ctx, st, call->argv[oi], comp, err);
+			return push_env(ctx, st, call->argv[oi], comp, po.sign, err);
 		if (layer_image_resolve(st, call->argv[oi], &img, &miss) < 0) {
 			struct dv_error no_env = { 0 };
 			char *path = NULL, *checkout = NULL;
@@ -106,7 +119,7 @@ int cmd_push(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *
 			free(path);
 			free(checkout);
 			if (miss.errnum == ENOENT && in_checkout)
-				return push_env(ctx, st, call->argv[oi], comp, err);
+				return push_env(ctx, st, call->argv[oi], comp, po.sign, err);
 			*err = miss;
 			return -1;
 		}
@@ -117,6 +130,12 @@ int cmd_push(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *
 		return -1;
 	if (!ctx->quiet)
 		printf("%s sha256:%s\n", name, digest);
+	if (po.sign) {
+		if (prov_sign_manifest(po.sign, name, digest, err) < 0)
+			return -1;
+		if (!ctx->quiet)
+			printf("signed %s@sha256:%s with '%s'\n", name, digest, po.sign);
+	}
 	return 0;
 }
 

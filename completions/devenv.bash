@@ -37,6 +37,10 @@ _devenv() {
 		case $prev in
 		-t | --template) [[ $cmd == init ]] && words=$("$dv" __complete templates 2>/dev/null) ;;
 		--compression) words="gzip zstd" ;;
+		--sign)
+			mapfile -t COMPREPLY < <(compgen -f -- "$cur")
+			return 0
+			;;
 		-n | --tail) [[ $cmd == logs ]] && words="all" ;;
 		-o | --output) [[ $cmd == bundle ]] && mapfile -t COMPREPLY < <(compgen -f -- "$cur") && return 0 ;;
 		-C | --directory) [[ $cmd == image ]] && mapfile -t COMPREPLY < <(compgen -d -- "$cur") && return 0 ;;

@@ -252,8 +252,11 @@ int env_bundle(const struct dv_ctx *ctx, const struct layer_store *st, struct en
 	       const char *file, int uid, int gid, struct dv_error *err);
 int env_bundle_load(const struct dv_ctx *ctx, const struct layer_store *st, struct env *env,
 		    const char *file, struct dv_error *err);
-int env_push(const struct dv_ctx *ctx, const struct layer_store *st, struct env *env,
-	     const char *dest, enum reg_compression comp, struct dv_error *err);
+/* `devenv push` of an env (provision/teamcache.c), the pushed manifest
+ * signed with ssh key `sign` when not NULL (prov_sign_manifest). */
+int env_push_sign(const struct dv_ctx *ctx, const struct layer_store *st, struct env *env,
+		  const char *dest, enum reg_compression comp, const char *sign,
+		  struct dv_error *err);
 
 /* services.c: the env's services (sidecars in its network namespace).
  * Resolve (pulling when needed) every service's image, before anything

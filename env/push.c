@@ -8,8 +8,9 @@
 #include "env/internal.h"
 #include "util/banned.h"
 
-int env_push(const struct dv_ctx *ctx, const struct layer_store *st, struct env *env,
-	     const char *dest, enum reg_compression comp, struct dv_error *err)
+int env_push_sign(const struct dv_ctx *ctx, const struct layer_store *st, struct env *env,
+		  const char *dest, enum reg_compression comp, const char *sign,
+		  struct dv_error *err)
 {
 	const struct env_spec *spec = &env->spec;
 	const char *pinned = NULL;
@@ -17,9 +18,8 @@ int env_push(const struct dv_ctx *ctx, const struct layer_store *st, struct env 
 	/* The keys as the build made them: the lock's commits and times. */
 	if (env_lock_pins(&env->spec, err) < 0)
 		return -1;
-
 	/* A team's base the env pinned for its `image:` (plan_make, up.c). */
 	if (env->has_state && env->state.image_for && !strcmp(env->state.image_for, spec->image))
 		pinned = env->state.image;
-	return prov_team_push(ctx, st, spec, pinned, dest, comp, err);
+	return prov_team_push_sign(ctx, st, spec, pinned, dest, comp, sign, err);
 }

@@ -86,7 +86,7 @@ static int pinned_base(const struct layer_store *st, const struct env *env, stru
 static bool would_build(const struct layer_store *st, const struct env_spec *spec,
 			const struct dv_strv *keys)
 {
-	char env_id[13] = "", id[65];
+	char env_id[13] = "", id[65], mark[17];
 	struct layer_cache_scope scope = { &spec->cache_from, NULL };
 
 	if (!keys->n)
@@ -95,7 +95,8 @@ static bool would_build(const struct layer_store *st, const struct env_spec *spe
 		prov_env_id(spec->checkout, spec->relpath, env_id);
 		scope.env = env_id;
 	}
-	return layer_cache_get(st, keys->v[keys->n - 1], &scope, id, &(struct dv_error){ 0 }) < 0;
+	return layer_cache_get_trust(st, keys->v[keys->n - 1], &scope, prov_sig_mark(spec, mark),
+				     id, &(struct dv_error){ 0 }) < 0;
 }
 
 /* refresh: ask git remotes for their current commits (provision, reload)

@@ -263,6 +263,9 @@ struct env_spec {
 	unsigned apt_snapshot_line, apt_snapshot_col, apt_snapshot_url_line, apt_snapshot_url_col;
 	long long source_date_epoch; /* SOURCE_DATE_EPOCH for steps and their layers (0: none):
 					Envfile.lock's, or devenv's own environment's */
+	char *cache_trust;           /* `cache_trust`: an allowed_signers file, its path below the
+			      checkout; NULL: cache_from images need no signature */
+	unsigned cache_trust_line, cache_trust_col; /* the key's position (0: absent) */
 };
 
 /* The snapshot archive's base URL when neither the Envfile nor the user's

@@ -146,6 +146,9 @@ void envfile_mounts_release(struct env_mount *m, size_t n);
 int envfile_check_mount_targets(struct env_vctx *v, const struct env_spec *spec);
 
 /* gitcred.c: `git_credentials`; is s a host as an entry may write it? */
+/* cachetrust.c: `cache_trust` (its path below the checkout). */
+int envfile_set_cache_trust(struct env_vctx *v, const struct env_node *key,
+			    const struct env_node *val, struct env_spec *spec);
 int envfile_set_git_credentials(struct env_vctx *v, const struct env_node *key,
 				const struct env_node *val, struct env_spec *spec);
 bool envfile_gitcred_host_ok(const char *s);

@@ -24,7 +24,7 @@ static const char *const top_keys[] = {
 	"name",      "image",    "workdir", "shell",      "env",     "provision",       "on_up",
 	"resources", "security", "user",    "cache_from", "network", "ports",           "volumes",
 	"mounts",    "services", "logs",    "cache",      "secrets", "git_credentials", "ssh_agent",
-	"apt_snapshot", "apt_snapshot_url",
+	"apt_snapshot", "apt_snapshot_url", "cache_trust",
 };
 /* clang-format on */
 static const char *const step_keys[] = { "run",    "copy", "git",   "download", "to",       "ref",
@@ -708,6 +708,8 @@ static int set_key(struct vctx *v, const struct env_node *key, const struct env_
 		return envfile_set_apt_snapshot(v, key, val, spec);
 	if (strcmp(k, "apt_snapshot_url") == 0)
 		return envfile_set_apt_snapshot_url(v, key, val, spec);
+	if (strcmp(k, "cache_trust") == 0)
+		return envfile_set_cache_trust(v, key, val, spec);
 	return unknown_key(v, key, "", top_keys, sizeof(top_keys) / sizeof(top_keys[0]));
 }
 
@@ -822,6 +824,7 @@ void env_spec_release(struct env_spec *spec)
 	free(spec->image);
 	dv_strv_release(&spec->cache_from);
 	dv_strv_release(&spec->git_credentials);
+	free(spec->cache_trust);
 	free(spec->workdir);
 	free(spec->shell);
 	free(spec->user);

@@ -196,11 +196,23 @@ struct layer_cache_scope {
  * exists; -1 with errnum ENOENT on a miss. */
 int layer_cache_get(const struct layer_store *st, const char *key,
 		    const struct layer_cache_scope *scope, char out[65], struct dv_error *err);
+/* The same for an env with `cache_trust`, trust its file's mark (NULL:
+ * none): a pulled layer serves only when it was recorded with that mark
+ * (layer_cache_put_trust). */
+int layer_cache_get_trust(const struct layer_store *st, const char *key,
+			  const struct layer_cache_scope *scope, const char *trust, char out[65],
+			  struct dv_error *err);
 /* Record id for key: source NULL for a layer built here (id must be the
  * key; it replaces the entry), else the normalised name of the cache_from
  * image it was pulled from, for env (its id, or NULL). */
 int layer_cache_put(const struct layer_store *st, const char *key, const char *id,
 		    const char *source, const char *env, struct dv_error *err);
+/* The same for a pulled layer whose source was checked against the
+ * `cache_trust` file of mark `trust` (16 hex: provision/signing.c), kept as
+ * the line's fourth field "trust=<mark>". */
+int layer_cache_put_trust(const struct layer_store *st, const char *key, const char *id,
+			  const char *source, const char *env, const char *trust,
+			  struct dv_error *err);
 /* gc: drop the lines of cache/<key> whose layer is gone, and those pulled
  * before sources were recorded; the entry when none is left. */
 int layer_cache_prune(const struct layer_store *st, const char *key, struct dv_error *err);

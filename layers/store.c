@@ -515,6 +515,10 @@ unsigned long long layer_size(const struct layer_store *st, const char *id)
  *   "ID SOURCE ENV"   a layer pulled through the cache_from image SOURCE
  *                     (normalised) for env ENV (its id, or "-"): it serves
  *                     the envs naming SOURCE, and ENV.
+ *   "ID SOURCE ENV trust=MARK"  the same, its source's signature checked
+ *                     against a `cache_trust` file of that mark: an env
+ *                     with `cache_trust` takes only pulled lines of its
+ *                     file's mark (older devenvs read the first three).
  * A line "ID" whose ID is not the key was pulled before the source was
  * recorded: where it came from is unknown, so it serves no env (a project
  * could have planted it for another's step) and gc drops it. */
@@ -522,13 +526,14 @@ struct cache_line {
 	char id[65];
 	char source[256];
 	char env[16];
+	char trust[24]; /* the mark, "" when none */
 };
 
 /* Parse one line; false for one that is not a line of ours. */
 static bool cache_line_parse(const char *line, size_t len, struct cache_line *out)
 {
 	char buf[400];
-	char *save = NULL, *id, *source, *env;
+	char *save = NULL, *id, *source, *env, *trust;
 
 	if (len >= sizeof(buf))
 		return false;
@@ -537,10 +542,17 @@ static bool cache_line_parse(const char *line, size_t len, struct cache_line *ou
 	id = strtok_r(buf, " ", &save);
 	source = strtok_r(NULL, " ", &save);
 	env = strtok_r(NULL, " ", &save);
+	trust = env ? strtok_r(NULL, " ", &save) : NULL;
 	if (!id || !layer_is_id(id) ||
 	    (source &&
 	     (!env || strlen(source) >= sizeof(out->source) || strlen(env) >= sizeof(out->env))))
 		return false;
+	/* A fourth field that is not a mark is no mark: the line serves no
+	 * env with cache_trust. */
+	snprintf(out->trust, sizeof(out->trust), "%s",
+		 trust && dv_str_startswith(trust, "trust=") && dv_str_is_hex(trust + 6, 16)
+			 ? trust + 6
+			 : "");
 	memcpy(out->id, id, 65);
 	snprintf(out->source, sizeof(out->source), "%s", source ? source : "");
 	snprintf(out->env, sizeof(out->env), "%s", env ? env : "");
@@ -588,11 +600,11 @@ static void cache_say_damaged(const struct layer_store *st, const char *key, siz
 }
 
 static bool cache_serves(const struct cache_line *l, const char *key,
-			 const struct layer_cache_scope *scope)
+			 const struct layer_cache_scope *scope, const char *trust)
 {
 	if (!l->source[0])
 		return !strcmp(l->id, key);
-	if (!scope)
+	if (!scope || (trust && strcmp(trust, l->trust)))
 		return false;
 	if (scope->env && l->env[0] != '-' && !strcmp(scope->env, l->env))
 		return true;
@@ -610,6 +622,13 @@ static bool cache_serves(const struct cache_line *l, const char *key,
 int layer_cache_get(const struct layer_store *st, const char *key,
 		    const struct layer_cache_scope *scope, char out[65], struct dv_error *err)
 {
+	return layer_cache_get_trust(st, key, scope, NULL, out, err);
+}
+
+int layer_cache_get_trust(const struct layer_store *st, const char *key,
+			  const struct layer_cache_scope *scope, const char *trust, char out[65],
+			  struct dv_error *err)
+{
 	dv_autofree struct cache_line *lines = NULL;
 	size_t n, bad;
 	bool gone = false;
@@ -617,7 +636,7 @@ int layer_cache_get(const struct layer_store *st, const char *key,
 	if (cache_lines(st, key, &lines, &n, &bad, err) < 0)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
-		if (!cache_serves(&lines[i], key, scope))
+		if (!cache_serves(&lines[i], key, scope, trust))
 			continue;
 		if (!layer_exists(st, lines[i].id)) {
 			gone = true;
@@ -647,7 +666,10 @@ static int cache_write(const struct layer_store *st, const char *key, const stru
 		return 0;
 	}
 	for (size_t i = 0; i < n; i++) {
-		if (l[i].source[0])
+		if (l[i].source[0] && l[i].trust[0])
+			dv_buf_addf(&b, "%s %s %s trust=%s\n", l[i].id, l[i].source, l[i].env,
+				    l[i].trust);
+		else if (l[i].source[0])
 			dv_buf_addf(&b, "%s %s %s\n", l[i].id, l[i].source, l[i].env);
 		else
 			dv_buf_addf(&b, "%s\n", l[i].id);
@@ -659,6 +681,13 @@ static int cache_write(const struct layer_store *st, const char *key, const stru
 
 int layer_cache_put(const struct layer_store *st, const char *key, const char *id,
 		    const char *source, const char *env, struct dv_error *err)
+{
+	return layer_cache_put_trust(st, key, id, source, env, NULL, err);
+}
+
+int layer_cache_put_trust(const struct layer_store *st, const char *key, const char *id,
+			  const char *source, const char *env, const char *trust,
+			  struct dv_error *err)
 {
 	dv_autofree struct cache_line *lines = NULL;
 	struct dv_error miss = { 0 };
@@ -683,6 +712,7 @@ int layer_cache_put(const struct layer_store *st, const char *key, const char *i
 		return dv_err(err, EINVAL, "invalid cache source '%s'", source);
 	snprintf(add.source, sizeof(add.source), "%s", source);
 	snprintf(add.env, sizeof(add.env), "%s", env && dv_str_is_hex(env, 12) ? env : "-");
+	snprintf(add.trust, sizeof(add.trust), "%s", trust && dv_str_is_hex(trust, 16) ? trust : "");
 	if (cache_lines(st, key, &lines, &n, &bad, &miss) < 0 && miss.errnum != ENOENT) {
 		*err = miss;
 		return -1;

@@ -353,10 +353,11 @@ int prov_build(const struct dv_ctx *ctx, const struct layer_store *st, const str
 	/* key(step 0): the image id without its "sha256:" (key.c) */
 	const char *base_key = strncmp(base->id, "sha256:", 7) == 0 ? base->id + 7 : base->id;
 	struct prov_progress pg;
-	char env_id[13] = "";
+	char env_id[13] = "", mark[17];
 	/* A pulled layer serves the envs naming its source, and the env it was
 	 * pulled for; a built one serves all (layers/store.c). */
 	struct layer_cache_scope scope = { &spec->cache_from, NULL };
+	const char *trust = prov_sig_mark(spec, mark); /* NULL without cache_trust */
 
 	if (spec->checkout && spec->relpath) {
 		prov_env_id(spec->checkout, spec->relpath, env_id);
@@ -394,7 +395,7 @@ int prov_build(const struct dv_ctx *ctx, const struct layer_store *st, const str
 		unsigned long long t0 = dv_now_ns();
 		bool committed;
 
-		if (layer_cache_get(st, keys->v[i], &scope, id, &miss) == 0) {
+		if (layer_cache_get_trust(st, keys->v[i], &scope, trust, id, &miss) == 0) {
 			prov_progress_end(&pg, i, label, PROV_CACHED, SECS_SINCE(t0));
 			dv_strv_push(layers, id);
 			continue;

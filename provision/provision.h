@@ -270,6 +270,11 @@ bool prov_team_vouches(const struct env_spec *spec, const struct layer_image *im
 int prov_team_push(const struct dv_ctx *ctx, const struct layer_store *st,
 		   const struct env_spec *spec, const char *pinned, const char *dest,
 		   enum reg_compression comp, struct dv_error *err);
+/* The same, then the pushed manifest signed with ssh key `sign` when not
+ * NULL (prov_sign_manifest). */
+int prov_team_push_sign(const struct dv_ctx *ctx, const struct layer_store *st,
+			const struct env_spec *spec, const char *pinned, const char *dest,
+			enum reg_compression comp, const char *sign, struct dv_error *err);
 
 /* The spec's `resources` as cgroup limits. */
 void prov_limits(const struct env_spec *spec, struct ctr_limits *out);
@@ -719,5 +724,20 @@ char *prov_recipe_note(const struct layer_store *st, const char *key);
 void prov_recipe_explain(const struct dv_ctx *ctx, size_t i);
 /* gc: remove the recipes of keys no cache entry holds. */
 int prov_recipe_gc(const struct layer_store *st, unsigned *removed, struct dv_error *err);
+/* signing.c: the signed team cache. Sign "sha256:<hex>" (the manifest
+ * digest) with key (ssh-keygen -Y sign -f KEY, namespace "devenv": a
+ * private key file, or a public key whose private half is in the agent)
+ * and store the signature beside manifest hex of name (reg_sig_push). */
+int prov_sign_manifest(const char *key, const char *name, const char *hex, struct dv_error *err);
+/* Is r's manifest signed by a principal spec->cache_trust lists? 0 with
+ * *who (caller frees) and the file's mark (what layer_cache_put_trust
+ * records); 1 when not, err->msg saying why (one phrase: "its manifest
+ * ... is not signed ..."); -1 on a failure of ours. */
+int prov_sig_check(const struct env_spec *spec, struct reg_remote *r, char **who, char mark[17],
+		   struct dv_error *err);
+/* The mark of spec's cache_trust file as it is now (16 hex; "-" when it
+ * cannot be read, which matches no layer), for layer_cache_scope.trust;
+ * NULL without cache_trust (no file read). */
+const char *prov_sig_mark(const struct env_spec *spec, char mark[17]);
 
 #endif

@@ -49,7 +49,8 @@ struct prov_team {
 	char env[13];                /* the env's id, "" when unknown */
 	struct reg_remote **remotes; /* opened on first use */
 	bool *tried;
-	bool *told; /* warned that its base is not ours */
+	bool *told;        /* warned that its base is not ours */
+	char (*marks)[17]; /* cache_trust: the file's mark each source was checked with */
 };
 
 struct prov_team *prov_team_new(const struct env_spec *spec)
@@ -68,6 +69,7 @@ struct prov_team *prov_team_new(const struct env_spec *spec)
 	t->remotes = dv_xcalloc(n, sizeof(*t->remotes));
 	t->tried = dv_xcalloc(n, sizeof(*t->tried));
 	t->told = dv_xcalloc(n, sizeof(*t->told));
+	t->marks = dv_xcalloc(n, sizeof(*t->marks));
 	return t;
 }
 
@@ -80,6 +82,7 @@ void prov_team_free(struct prov_team *t)
 	free(t->remotes);
 	free(t->tried);
 	free(t->told);
+	free(t->marks);
 	free(t);
 }
 
@@ -95,6 +98,21 @@ static struct reg_remote *source(struct prov_team *t, size_t i)
 	if (reg_remote_open(t->refs->v[i], &t->remotes[i], &err) < 0 && !t->quiet)
 		fprintf(stderr, "devenv: warning: cache_from '%s': %s; its steps run here\n",
 			t->refs->v[i], err.msg);
+	/* `cache_trust`: nothing of a source whose manifest no listed key
+	 * signed, neither its layers nor its base. */
+	if (t->remotes[i] && t->spec->cache_trust) {
+		dv_autofree char *who = NULL;
+
+		if (prov_sig_check(t->spec, t->remotes[i], &who, t->marks[i], &err) != 0) {
+			if (!t->quiet)
+				fprintf(stderr,
+					"devenv: warning: cache_from '%s': %s; its steps run "
+					"here\n",
+					t->refs->v[i], err.msg);
+			reg_remote_free(t->remotes[i]);
+			t->remotes[i] = NULL;
+		}
+	}
 	return t->remotes[i];
 }
 
@@ -174,8 +192,8 @@ int prov_team_fetch(const struct layer_store *st, struct prov_team *t, const cha
 		}
 		/* Recorded with its source: it serves the envs that name that
 		 * source (and this env), never another project's same step. */
-		if (layer_cache_put(st, key, id, reg_remote_name(r), t->env[0] ? t->env : NULL,
-				    err) < 0)
+		if (layer_cache_put_trust(st, key, id, reg_remote_name(r), t->env[0] ? t->env : NULL,
+					  t->spec->cache_trust ? t->marks[i] : NULL, err) < 0)
 			return -1;
 		return 0;
 	}
@@ -399,6 +417,13 @@ int prov_team_push(const struct dv_ctx *ctx, const struct layer_store *st,
 		   const struct env_spec *spec, const char *pinned_image, const char *dest,
 		   enum reg_compression comp, struct dv_error *err)
 {
+	return prov_team_push_sign(ctx, st, spec, pinned_image, dest, comp, NULL, err);
+}
+
+int prov_team_push_sign(const struct dv_ctx *ctx, const struct layer_store *st,
+			const struct env_spec *spec, const char *pinned_image, const char *dest,
+			enum reg_compression comp, const char *sign, struct dv_error *err)
+{
 	struct layer_image base = { 0 }, img = { 0 };
 	struct dv_strv keys = { 0 }, pushed_keys = { 0 };
 	struct json_object **notes = NULL, *manifest_notes = json_object_new_object();
@@ -510,6 +535,12 @@ int prov_team_push(const struct dv_ctx *ctx, const struct layer_store *st,
 	if (!ctx->quiet)
 		printf("pushed env '%s' (%zu step%s) as %s@sha256:%s\n", spec->name, keys.n,
 		       keys.n == 1 ? "" : "s", name, digest);
+	if (sign) {
+		if (prov_sign_manifest(sign, name, digest, err) < 0)
+			goto out;
+		if (!ctx->quiet)
+			printf("signed %s@sha256:%s with '%s'\n", name, digest, sign);
+	}
 	ret = 0;
 out:
 	for (size_t i = 0; notes && i < img.layers.n; i++)

@@ -202,6 +202,11 @@ int reg_pull_layer(const struct layer_store *st, struct reg *reg, const char *he
 		   unsigned long long size, const char *diff_hex, reg_progress_fn progress,
 		   void *progress_data, char **out_staging, struct dv_error *err);
 
+/* ---- pull.c ---- */
+
+/* The connection a remote image was read through. */
+struct reg *reg_remote_conn(struct reg_remote *r);
+
 /* ---- creds.c: credentials as docker keeps them ---- */
 
 /* credHelpers.<host>, else credsStore (a docker-credential-NAME program),

@@ -601,6 +601,11 @@ const char *reg_remote_diff_id(const struct reg_remote *r, size_t i)
 	return i < r->diff_ids.n ? r->diff_ids.v[i] : NULL;
 }
 
+struct reg *reg_remote_conn(struct reg_remote *r)
+{
+	return r->reg;
+}
+
 size_t reg_remote_layers(const struct reg_remote *r)
 {
 	return r->diff_ids.n;

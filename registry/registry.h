@@ -15,6 +15,7 @@
  *   push.c        an image of the store to a registry
  *   login.c       login and logout: credentials into docker's config.json
  *   creds.c       credentials as docker keeps them (config.json, helpers)
+ *   sign.c        a manifest's signature beside it (push --sign, cache_trust)
  *
  * Uses the store (layers/) below it; nothing here knows envs or Envfiles.
  * Plain http only for loopback hosts and those in
@@ -114,6 +115,18 @@ struct reg_push_notes {
 int reg_push_image(const struct layer_store *st, const struct layer_image *img, const char *dest,
 		   enum reg_compression comp, const struct reg_push_notes *notes, FILE *log,
 		   char **out_name, char digest[65], char config[65], struct dv_error *err);
+
+/* sign.c: store sig (len bytes: an armored ssh signature of the text
+ * "sha256:<hex>") beside manifest sha256:hex of repository name (a
+ * normalised reference): an OCI artifact whose subject is that manifest,
+ * under the tag "sha256-<hex>.devenv-sig" (a registry with the referrers
+ * API also lists it there). */
+int reg_sig_push(const char *name, const char *hex, const char *sig, size_t len,
+		 struct dv_error *err);
+/* The signature stored beside r's manifest (the tag, else the referrers
+ * API): 0 with *sig (caller frees, at most 64 KiB), 1 when there is none,
+ * -1 when the registry could not be asked. Not checked here. */
+int reg_remote_signature(struct reg_remote *r, char **sig, size_t *len, struct dv_error *err);
 
 /* login.c: check user and password with the registry at host
  * ("host[:port]"), then keep them as docker does, auths.<host>.auth in

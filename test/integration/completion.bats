@@ -39,6 +39,11 @@ complete_line() {
 python"
 	run complete_line push --compression z
 	assert_output "zstd"
+	run complete_line push --si
+	assert_output "--sign"
+	touch id_team
+	run complete_line push --sign id_t
+	assert_output "id_team"
 	run complete_line __comp
 	assert_output ""
 }

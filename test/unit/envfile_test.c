@@ -404,6 +404,24 @@ static void test_good_cache_from(void **state)
 	assert_int_equal(spec.cache_from.n, 0);
 }
 
+/* cache_trust: its path below the checkout, doubled slashes gone;
+ * absent: NULL. */
+static void test_good_cache_trust(void **state)
+{
+	struct dv_error err = { 0 };
+	struct env_spec spec = { 0 };
+
+	(void)state;
+	assert_int_equal(parse_fixture("good", "cache-trust.yaml", &spec, &err), 0);
+	assert_string_equal(spec.cache_trust, ".devenv/allowed_signers");
+	assert_int_equal(spec.cache_trust_line, 3);
+	assert_int_equal(spec.cache_trust_col, 1);
+	env_spec_release(&spec);
+	assert_int_equal(parse_fixture("good", "minimal.yaml", &spec, &err), 0);
+	assert_null(spec.cache_trust);
+	env_spec_release(&spec);
+}
+
 static void test_good_git_credentials(void **state)
 {
 	struct dv_error err = { 0 };
@@ -1221,6 +1239,7 @@ int main(void)
 		cmocka_unit_test(test_good_security),
 		cmocka_unit_test(test_good_cache_from),
 		cmocka_unit_test(test_good_git_credentials),
+		cmocka_unit_test(test_good_cache_trust),
 		cmocka_unit_test(test_good_daily),
 		cmocka_unit_test(test_good_auto_ports),
 		cmocka_unit_test(test_good_null_lists),

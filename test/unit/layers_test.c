@@ -556,6 +556,45 @@ static void test_commit_and_cache(void **state)
 		assert_int_equal(err.errnum, ENOENT); /* its layer is gone */
 		err = (struct dv_error){ 0 };
 		assert_int_equal(layer_cache_put(&f->st, key, id, "bad source", NULL, &err), -1);
+		/* cache_trust: a pulled line serves only with the mark of the
+		 * env's file; recording it again with a mark keeps one line. */
+		err = (struct dv_error){ 0 };
+		assert_int_equal(layer_cache_get_trust(&f->st, key, &by_source, "0123456789abcdef",
+						       out, &err),
+				 -1);
+		assert_int_equal(err.errnum, ENOENT);
+		assert_int_equal(layer_cache_put_trust(&f->st, key, id, "reg.example/team/app:cache",
+						       "0123456789ab", "0123456789abcdef", &err),
+				 0);
+		memset(out, 0, 65);
+		assert_int_equal(layer_cache_get_trust(&f->st, key, &by_source, "0123456789abcdef",
+						       out, &err),
+				 0);
+		assert_string_equal(out, id);
+		assert_int_equal(layer_cache_get(&f->st, key, &by_env, out, &err), 0);
+		err = (struct dv_error){ 0 };
+		assert_int_equal(layer_cache_get_trust(&f->st, key, &by_env, "fedcba9876543210",
+						       out, &err),
+				 -1);
+		err = (struct dv_error){ 0 };
+		assert_int_equal(layer_cache_get_trust(&f->st, key, &by_source, "-", out, &err), -1);
+		{
+			dv_autofree char *entry = NULL;
+			size_t elen;
+
+			assert_int_equal(dv_read_file_at(f->st.cache_fd, key, &entry, &elen, &err),
+					 0);
+			assert_non_null(strstr(entry, " 0123456789ab trust=0123456789abcdef\n"));
+			assert_null(strstr(entry, " 0123456789ab\n"));
+		}
+		/* A mark that is not 16 hex is no mark. */
+		err = (struct dv_error){ 0 };
+		assert_int_equal(layer_cache_put_trust(&f->st, key, id, "reg.example/team/app:cache",
+						       "0123456789ab", "trust", &err),
+				 0);
+		assert_int_equal(layer_cache_get_trust(&f->st, key, &by_source, "0123456789abcdef",
+						       out, &err),
+				 -1);
 		dv_strv_release(&mine);
 		dv_strv_release(&other);
 	}
