@@ -117,6 +117,14 @@ tool v1"
 	# Nothing of the first store was needed: its layers are gone too.
 	run ls "$STORE2/inputs"
 	assert_line "download-$SUM"
+	# cache_trust asks cache_from images for a signature; the loaded
+	# bundle (the developer's own act, for this env) still serves.
+	: >signers
+	printf 'cache_trust: signers\n' >>Envfile
+	"$DEVENV" halt >/dev/null
+	run --separate-stderr offline "$DEVENV" up
+	assert_success
+	assert_line "[3/3] run: cat /src/version > /seen (cached)"
 }
 
 @test "a step changed after loading runs offline from the bundle's git and download inputs" {
