@@ -220,4 +220,17 @@ char *reg_docker_config_dir(void);
 const char *reg_auths_key(const char *host);
 char *reg_base64(const char *s);
 
+/* ---- pgzip.c: gzip on several threads, as pigz makes it ---- */
+
+/* The input is compressed in blocks of this many bytes. */
+#define REG_PGZIP_BLOCK (128 * 1024)
+/* The level push compresses gzip layers at. */
+#define REG_PGZIP_LEVEL 6
+/* Gzip all of in_fd into out_fd at level (1-9; else 6) on threads threads
+ * (1: on the caller's alone). The bytes written depend only on the input
+ * and the level, never on threads: no timestamp, no name. */
+int reg_pgzip(int in_fd, int out_fd, int level, unsigned threads, struct dv_error *err);
+/* The CPUs this process may run on (at least 1). */
+unsigned reg_pgzip_threads(void);
+
 #endif
