@@ -359,3 +359,38 @@ patches() {
 	assert_failure 2
 	assert_output "devenv: option '--compression' needs a value; see 'devenv push --help'"
 }
+
+@test "push gzip: pigz's form (a sync point every 128 KiB), the same blob on one CPU or all, and any gunzip reads it" {
+	run taskset -c 0 "$DEVENV" push busybox "$DV_REGISTRY/team/pg:1"
+	assert_success
+	layer=${lines[0]}
+	digest=${lines[2]#* }
+	id=$(ls "$DV_STORE/layers")
+	diff=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["push"]["diff_id"][7:])' \
+		"$DV_STORE/layers/$id/layer.json")
+	hex=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["push"]["digest"][7:])' \
+		"$DV_STORE/layers/$id/layer.json")
+	blob=$DV_REGISTRY_STORAGE/docker/registry/v2/blobs/sha256/${hex:0:2}/$hex/data
+	# gzip reads it back to the layer's tar (its diff_id), crc and size checked
+	run gzip -t "$blob"
+	assert_success
+	[[ $(gzip -dc "$blob" | sha256sum) == "$diff  -" ]]
+	# one gzip header without a timestamp; a deflate sync point (00 00 ff ff)
+	# closes each 128 KiB block of the tar but the last
+	run python3 - "$blob" <<-'PY'
+	import gzip, sys
+	b = open(sys.argv[1], "rb").read()
+	assert b[:4] == b"\x1f\x8b\x08\x00" and b[4:8] == b"\0\0\0\0", b[:10]
+	blocks = -(-len(gzip.decompress(b)) // 131072)
+	assert blocks > 4, blocks
+	assert b.count(b"\x00\x00\xff\xff") >= blocks - 1, (b.count(b"\x00\x00\xff\xff"), blocks)
+	PY
+	assert_success
+	# forget the kept form: compressed again on every CPU, the same bytes
+	python3 -c 'import json,sys; o = json.load(open(sys.argv[1])); del o["push"]; json.dump(o, open(sys.argv[1], "w"))' \
+		"$DV_STORE/layers/$id/layer.json"
+	run "$DEVENV" push busybox "$DV_REGISTRY/team/pg2:1"
+	assert_success
+	assert_line --index 0 "$layer"
+	assert_line --index 2 "$DV_REGISTRY/team/pg2:1 $digest"
+}
