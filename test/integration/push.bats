@@ -394,3 +394,42 @@ patches() {
 	assert_line --index 0 "$layer"
 	assert_line --index 2 "$DV_REGISTRY/team/pg2:1 $digest"
 }
+
+@test "push gzip of a Debian env: its layers compressed at once, every blob valid gzip; another store pulls it and it runs" {
+	dv_debian_image
+	cat >Envfile <<-'EOF2'
+	image: debian:bookworm
+	provision:
+	  - run: echo one >/one
+	  - run: seq 1 200000 >/seq
+	EOF2
+	run "$DEVENV" up -q
+	assert_success
+	run "$DEVENV" push "$DV_REGISTRY/team/deb:1"
+	assert_success
+	assert_output --regexp "pushed env '[^']+' \(2 steps\) as $DV_REGISTRY/team/deb:1@sha256:[0-9a-f]{64}"
+	"$DEVENV" halt >/dev/null
+	# every blob the registry got is one valid gzip stream (the config is JSON)
+	n=0
+	for b in "$DV_REGISTRY_STORAGE"/docker/registry/v2/blobs/sha256/*/*/data; do
+		[[ $(head -c 2 "$b" | od -An -tx1 | tr -d ' ') == 1f8b ]] || continue
+		run gzip -t "$b"
+		assert_success
+		n=$((n + 1))
+	done
+	((n >= 3))
+	# another store (the env there is destroyed before this test's own)
+	other=$BATS_TEST_TMPDIR/other-store
+	DEVENV_HOME=$other run "$DEVENV" pull "$DV_REGISTRY/team/deb:1"
+	assert_success
+	mkdir "$BATS_TEST_TMPDIR/co2"
+	printf 'image: %s/team/deb:1\n' "$DV_REGISTRY" >"$BATS_TEST_TMPDIR/co2/Envfile"
+	cd "$BATS_TEST_TMPDIR/co2"
+	DEVENV_HOME=$other run "$DEVENV" up -q
+	assert_success
+	DEVENV_HOME=$other run "$DEVENV" ssh -c 'cat /etc/debian_version >/dev/null && cat /one && wc -l </seq'
+	DEVENV_HOME=$other "$DEVENV" destroy -f >/dev/null
+	assert_success
+	assert_output "one
+200000"
+}
