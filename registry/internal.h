@@ -229,6 +229,8 @@ char *reg_base64(const char *s);
  * and 3 cost 6% and 18% more for 1.3% and 2.3%; at 1 a push of bench/push's
  * image takes no more CPU than skopeo's --dest-compress (Go's pgzip). */
 #define REG_PGZIP_LEVEL 1
+/* The most threads one gzip uses, whatever the CPUs. */
+#define REG_PGZIP_MAX_THREADS 16
 /* Gzip all of in_fd into out_fd at level (1-9; else 6) on threads threads
  * (1: on the caller's alone). The bytes written depend only on the input
  * and the level, never on threads: no timestamp, no name. */

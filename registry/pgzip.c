@@ -16,7 +16,8 @@
  *
  * The calling thread reads blocks and writes the results in order; the
  * workers take the next block to compress from a ring of slots. At most
- * 2 * threads + 2 blocks are in memory (about 0.3 MB each).
+ * 2 * threads + 2 blocks are in memory (about 0.3 MB each; threads is
+ * capped at REG_PGZIP_MAX_THREADS, so 10 MB at most).
  *
  * zlib is loaded with dlopen() on first use (util/dl.h): only push needs
  * it, so no other command pays for linking it. */
@@ -214,6 +215,13 @@ static int fill_slot(int in_fd, struct slot *sl, unsigned long long seq, const u
 {
 	ssize_t n;
 
+	/* A slot's buffers on its first use: a small layer needs one. */
+	if (!sl->in) {
+		sl->in = dv_xmalloc(REG_PGZIP_BLOCK);
+		sl->dict = dv_xmalloc(PGZIP_DICT);
+		sl->out_cap = REG_PGZIP_BLOCK + REG_PGZIP_BLOCK / 8 + 256;
+		sl->out = dv_xmalloc(sl->out_cap);
+	}
 	/* The previous block ended on a peeked byte: it starts this one. */
 	sl->len = 0;
 	if (*have_peek) {
@@ -269,16 +277,12 @@ int reg_pgzip(int in_fd, int out_fd, int level, unsigned threads, struct dv_erro
 	crc = p.z->crc32(0L, Z_NULL, 0);
 	if (threads < 1)
 		threads = 1;
+	if (threads > REG_PGZIP_MAX_THREADS)
+		threads = REG_PGZIP_MAX_THREADS;
 	/* One thread: the caller compresses, no worker. */
 	nworkers = threads > 1 ? threads : 0;
 	p.nslots = nworkers ? 2 * nworkers + 2 : 1;
 	p.slots = dv_xcalloc(p.nslots, sizeof(*p.slots));
-	for (size_t i = 0; i < p.nslots; i++) {
-		p.slots[i].in = dv_xmalloc(REG_PGZIP_BLOCK);
-		p.slots[i].dict = dv_xmalloc(PGZIP_DICT);
-		p.slots[i].out_cap = REG_PGZIP_BLOCK + REG_PGZIP_BLOCK / 8 + 256;
-		p.slots[i].out = dv_xmalloc(p.slots[i].out_cap);
-	}
 	pthread_mutex_init(&p.lock, NULL);
 	pthread_cond_init(&p.work, NULL);
 	pthread_cond_init(&p.done, NULL);
