@@ -233,8 +233,11 @@ char *reg_base64(const char *s);
 #define REG_PGZIP_MAX_THREADS 16
 /* Gzip all of in_fd into out_fd at level (1-9; else 6) on threads threads
  * (1: on the caller's alone). The bytes written depend only on the input
- * and the level, never on threads: no timestamp, no name. */
-int reg_pgzip(int in_fd, int out_fd, int level, unsigned threads, struct dv_error *err);
+ * and the level, never on threads: no timestamp, no name. hash (NULL:
+ * none), initialised by the caller, is updated with every byte written,
+ * on the writing thread while the others compress. */
+int reg_pgzip(int in_fd, int out_fd, int level, unsigned threads, struct dv_sha256 *hash,
+	      struct dv_error *err);
 /* The CPUs this process may run on (at least 1). */
 unsigned reg_pgzip_threads(void);
 

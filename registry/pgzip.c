@@ -250,7 +250,16 @@ static int fill_slot(int in_fd, struct slot *sl, unsigned long long seq, const u
 	return 0;
 }
 
-int reg_pgzip(int in_fd, int out_fd, int level, unsigned threads, struct dv_error *err)
+/* Write and hash. */
+static int put(int fd, const void *data, size_t len, struct dv_sha256 *hash, struct dv_error *err)
+{
+	if (hash)
+		dv_sha256_update(hash, data, len);
+	return dv_write_full(fd, data, len, err);
+}
+
+int reg_pgzip(int in_fd, int out_fd, int level, unsigned threads, struct dv_sha256 *hash,
+	      struct dv_error *err)
 {
 	static const unsigned char os_unix = 3;
 	struct pgzip p = { .level = level };
@@ -302,7 +311,7 @@ int reg_pgzip(int in_fd, int out_fd, int level, unsigned threads, struct dv_erro
 			goto out;
 		}
 	}
-	if (dv_write_full(out_fd, head, sizeof(head), err) < 0)
+	if (put(out_fd, head, sizeof(head), hash, err) < 0)
 		goto out;
 	pthread_mutex_lock(&p.lock);
 	while (!eof || next_write < next_read) {
@@ -317,7 +326,7 @@ int reg_pgzip(int in_fd, int out_fd, int level, unsigned threads, struct dv_erro
 				dv_err(err, 0, "zlib's deflate failed (%d)", zret);
 				goto out_unlocked;
 			}
-			if (dv_write_full(out_fd, w->out, w->out_len, err) < 0)
+			if (put(out_fd, w->out, w->out_len, hash, err) < 0)
 				goto out_unlocked;
 			crc = p.z->crc32_combine(crc, w->crc, (z_off_t)w->len);
 			total += w->len;
@@ -351,7 +360,7 @@ int reg_pgzip(int in_fd, int out_fd, int level, unsigned threads, struct dv_erro
 	pthread_mutex_unlock(&p.lock);
 	put_le32(tail, crc);
 	put_le32(tail + 4, (unsigned long)(total & 0xffffffffULL));
-	if (dv_write_full(out_fd, tail, sizeof(tail), err) < 0)
+	if (put(out_fd, tail, sizeof(tail), hash, err) < 0)
 		goto out;
 	ret = 0;
 out_unlocked:

@@ -47,6 +47,7 @@ struct push_blob {
 	const char *mt;  /* its media type */
 	char *path;      /* the compressed tar in staging, or NULL: already there */
 	const char *how; /* "exists" or "mounted" when path is NULL */
+	bool sent;       /* uploaded as soon as it was ready (prepare_layers) */
 };
 
 /* Layers exported and compressed at the same time, at most. */
@@ -186,6 +187,7 @@ static int prepare_layer(const struct layer_store *st, const struct layer_ar *ar
 	struct export_job job = { .st = st, .id = id, .fd = -1 };
 	pthread_t t;
 	struct stat sb;
+	struct dv_sha256 h;
 	int pfd[2], e, cret;
 
 	snprintf(name, sizeof(name), "%zu.%s", i, compressions[comp].ext);
@@ -201,7 +203,9 @@ static int prepare_layer(const struct layer_store *st, const struct layer_ar *ar
 		close(job.fd);
 		return dv_err(err, e, "cannot start exporting layer %.12s", id);
 	}
-	cret = comp == REG_GZIP ? reg_pgzip(rfd, gfd, REG_PGZIP_LEVEL, threads, err)
+	/* gzip hashes its blob as it writes it; zstd's is read again. */
+	dv_sha256_init(&h);
+	cret = comp == REG_GZIP ? reg_pgzip(rfd, gfd, REG_PGZIP_LEVEL, threads, &h, err)
 				: compress_fd(ar, rfd, gfd, 0, err);
 	/* The export ends on EOF of ours too, when we stopped reading. */
 	close(dv_steal_fd(&rfd));
@@ -218,6 +222,10 @@ static int prepare_layer(const struct layer_store *st, const struct layer_ar *ar
 	if (lseek(gfd, 0, SEEK_SET) < 0 || fstat(gfd, &sb) < 0)
 		return dv_err(err, errno, "cannot read '%s'", b->path);
 	b->size = (unsigned long long)sb.st_size;
+	if (comp == REG_GZIP) {
+		dv_sha256_final_hex(&h, b->hex);
+		return 0;
+	}
 	return dv_sha256_fd(gfd, b->hex, err);
 }
 
@@ -232,20 +240,43 @@ struct prep_pool {
 	struct push_blob *blobs;
 	struct dv_error *errs; /* one per layer */
 	int *rets;             /* one per layer */
+	bool *todo;            /* one per layer: to export (how was NULL) */
 	size_t next;           /* atomic */
+	const struct reg *reg; /* each thread uploads on a copy of its own */
 };
+
+/* Send blob i of n on r as soon as it is ready: the upload of one layer
+ * overlaps the compression of the next, as skopeo's streams do. */
+static int send_blob(struct reg *r, struct push_blob *b, size_t i, size_t n, struct dv_error *err)
+{
+	dv_autoclose int fd = open(b->path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return dv_err(err, errno, "cannot open '%s'", b->path);
+	if (reg_blob_push(r, b->hex, fd, NULL, b->size, &b->how, err) < 0)
+		return dv_err_prefix(err, "layer %zu/%zu", i + 1, n);
+	b->sent = true;
+	return 0;
+}
 
 static void *prep_thread(void *data)
 {
 	struct prep_pool *p = data;
-	size_t i;
+	struct reg *r = NULL;
+	size_t i, n = p->img->layers.n;
 
-	while ((i = __atomic_fetch_add(&p->next, 1, __ATOMIC_RELAXED)) < p->img->layers.n) {
-		if (p->blobs[i].how)
+	while ((i = __atomic_fetch_add(&p->next, 1, __ATOMIC_RELAXED)) < n) {
+		if (!p->todo[i])
 			continue;
 		p->rets[i] = prepare_layer(p->st, p->ar, p->comp, p->threads, p->staging,
 					   p->img->layers.v[i], i, &p->blobs[i], &p->errs[i]);
+		if (p->rets[i] == 0 && p->reg) {
+			if (!r)
+				r = reg_dup(p->reg);
+			p->rets[i] = send_blob(r, &p->blobs[i], i, n, &p->errs[i]);
+		}
 	}
+	reg_free(r);
 	return NULL;
 }
 
@@ -258,10 +289,10 @@ static void *prep_thread(void *data)
 static int prepare_layers(const struct layer_store *st, const struct layer_ar *ar,
 			  enum reg_compression comp, const char *staging,
 			  const struct layer_image *img, struct push_blob *blobs,
-			  struct dv_error *err)
+			  const struct reg *reg, struct dv_error *err)
 {
 	unsigned cpus = reg_pgzip_threads();
-	struct prep_pool p = { st, ar, comp, cpus, staging, img, blobs, NULL, NULL, 0 };
+	struct prep_pool p = { st, ar, comp, cpus, staging, img, blobs, NULL, NULL, NULL, 0, reg };
 	size_t todo = 0, nthreads, started = 0;
 	pthread_t tids[REG_PUSH_LAYERS_AT_ONCE];
 	int ret = 0;
@@ -272,6 +303,9 @@ static int prepare_layers(const struct layer_store *st, const struct layer_ar *a
 		return 0;
 	p.errs = dv_xcalloc(img->layers.n, sizeof(*p.errs));
 	p.rets = dv_xcalloc(img->layers.n, sizeof(*p.rets));
+	p.todo = dv_xcalloc(img->layers.n, sizeof(*p.todo));
+	for (size_t i = 0; i < img->layers.n; i++)
+		p.todo[i] = !blobs[i].how;
 	nthreads = todo < REG_PUSH_LAYERS_AT_ONCE ? todo : REG_PUSH_LAYERS_AT_ONCE;
 	if (nthreads > cpus)
 		nthreads = cpus;
@@ -283,18 +317,21 @@ static int prepare_layers(const struct layer_store *st, const struct layer_ar *a
 	for (size_t k = 0; k < started; k++)
 		pthread_join(tids[k], NULL);
 	for (size_t i = 0; i < img->layers.n; i++) {
-		if (blobs[i].how)
+		if (!p.todo[i])
 			continue;
 		if (p.rets[i] < 0) {
 			if (!ret)
 				*err = p.errs[i];
 			ret = -1;
-			continue;
 		}
-		keep_blob(st, img->layers.v[i], comp, &blobs[i]);
+		/* Compressed, even when its upload failed: the next push
+		 * need not export it again. */
+		if (blobs[i].hex[0] && blobs[i].diff[0] && blobs[i].size)
+			keep_blob(st, img->layers.v[i], comp, &blobs[i]);
 	}
 	free(p.errs);
 	free(p.rets);
+	free(p.todo);
 	return ret;
 }
 
@@ -365,7 +402,7 @@ static int send_all(struct reg *reg, const struct push_blob *blobs, size_t n, co
 		dv_autoclose int fd = -1;
 
 		how = blobs[i].how;
-		if (!blobs[i].path)
+		if (!blobs[i].path || blobs[i].sent)
 			goto done;
 		if ((fd = open(blobs[i].path, O_RDONLY | O_CLOEXEC)) < 0)
 			return dv_err(err, errno, "cannot open '%s'", blobs[i].path);
@@ -421,7 +458,7 @@ int reg_push_image(const struct layer_store *st, const struct layer_image *img, 
 		    reg_blob_push(reg, blobs[i].hex, -1, NULL, 0, &blobs[i].how, err) < 0)
 			goto out;
 	}
-	if (prepare_layers(st, ar, comp, staging, img, blobs, err) < 0)
+	if (prepare_layers(st, ar, comp, staging, img, blobs, reg, err) < 0)
 		goto out;
 	for (size_t i = 0; i < img->layers.n; i++)
 		dv_strv_push(&diff_ids, blobs[i].diff);

@@ -76,16 +76,22 @@ static size_t pgzip_buf(const unsigned char *in, size_t n, int level, unsigned t
 {
 	int ifd = memfd_create("in", MFD_CLOEXEC), ofd = memfd_create("out", MFD_CLOEXEC);
 	struct dv_error err = { 0 };
-	char *text = NULL;
+	struct dv_sha256 h;
+	char *text = NULL, hex[DV_SHA256_HEX], want[DV_SHA256_HEX];
 	size_t len = 0;
 
 	assert_true(ifd >= 0 && ofd >= 0);
 	assert_int_equal(dv_write_full(ifd, in, n, &err), 0);
 	assert_int_equal(lseek(ifd, 0, SEEK_SET), 0);
-	if (reg_pgzip(ifd, ofd, level, threads, &err) < 0)
+	dv_sha256_init(&h);
+	if (reg_pgzip(ifd, ofd, level, threads, &h, &err) < 0)
 		fail_msg("reg_pgzip: %s", err.msg);
 	assert_int_equal(lseek(ofd, 0, SEEK_SET), 0);
 	assert_int_equal(dv_read_all(ofd, &text, &len, &err), 0);
+	/* The hash it kept is the bytes' it wrote. */
+	dv_sha256_final_hex(&h, hex);
+	dv_sha256_hex(text, len, want);
+	assert_string_equal(hex, want);
 	close(ifd);
 	close(ofd);
 	*out = (unsigned char *)text;
@@ -235,7 +241,7 @@ static void test_read_error(void **state)
 	dv_autoclose int dfd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 	assert_true(dfd >= 0 && ofd >= 0);
-	assert_int_equal(reg_pgzip(dfd, ofd, 6, 3, &err), -1);
+	assert_int_equal(reg_pgzip(dfd, ofd, 6, 3, NULL, &err), -1);
 	assert_int_equal(err.errnum, EISDIR);
 	close(ofd);
 }
