@@ -1,11 +1,12 @@
 # devenv - one Makefile; libraries through pkg-config.
-# libcurl, libgit2 and libarchive are compiled against but loaded with
-# dlopen() on first use (DESIGN.md "Start-up cost"), so they are not linked.
+# libcurl, libgit2, libarchive and zlib (push's gzip) are compiled against
+# but loaded with dlopen() on first use (DESIGN.md "Start-up cost"), so they
+# are not linked.
 
 PREFIX   ?= /usr/local
 CC       ?= cc
 PKGS_LINKED  = yaml-0.1 json-c libseccomp libcap
-PKGS_DLOPEN  = libcurl libgit2 libarchive
+PKGS_DLOPEN  = libcurl libgit2 libarchive zlib
 PKG_CFLAGS  := $(shell pkg-config --cflags $(PKGS_LINKED) $(PKGS_DLOPEN))
 PKG_LIBS    := $(shell pkg-config --libs $(PKGS_LINKED))
 

@@ -1,10 +1,11 @@
 /* registry/push.c - an image of the store goes to an OCI registry.
  *
  * Order: each layer is exported (layers/export.c's deterministic tar, whose sha256
- * is its diff_id) and compressed as it streams (gzip without a timestamp,
- * or zstd, single-threaded) into a staging folder under tmp/, so the same
- * layer always gives the same blob and pushing again finds every blob
- * already there. The config is the
+ * is its diff_id) and compressed as it streams (gzip on every CPU as pigz
+ * makes it, pgzip.c, without a timestamp; or zstd, single-threaded) into a
+ * staging folder under tmp/, several layers at a time, so the same layer
+ * always gives the same blob and pushing again finds every blob already
+ * there. The config is the
  * image's with rootfs.diff_ids for those tars (as image save writes it).
  * Then each blob, config last, is made present in the repository
  * (blob.c: HEAD, else a cross-repository mount from the repository the
@@ -46,14 +47,17 @@ struct push_blob {
 	const char *mt;  /* its media type */
 	char *path;      /* the compressed tar in staging, or NULL: already there */
 	const char *how; /* "exists" or "mounted" when path is NULL */
+	bool sent;       /* uploaded as soon as it was ready (prepare_layers) */
 };
 
-/* Copy in_fd into out_fd through libarchive's gzip or zstd filter (the
- * "raw" format: no archive around it). No timestamp in the gzip header, no
- * padding, zstd on one thread (its default): the same input always gives
- * the same bytes. */
-static int compress_fd(const struct layer_ar *ar, enum reg_compression comp, int in_fd, int out_fd,
-		       unsigned long long size, struct dv_error *err)
+/* Layers exported and compressed at the same time, at most. */
+#define REG_PUSH_LAYERS_AT_ONCE 4
+
+/* Copy in_fd into out_fd through libarchive's zstd filter (the "raw"
+ * format: no archive around it), on one thread (its default), no padding:
+ * the same input always gives the same bytes. gzip is pgzip.c's. */
+static int compress_fd(const struct layer_ar *ar, int in_fd, int out_fd, unsigned long long size,
+		       struct dv_error *err)
 {
 	struct archive *a = ar->archive_write_new();
 	struct archive_entry *e = ar->archive_entry_new();
@@ -67,10 +71,7 @@ static int compress_fd(const struct layer_ar *ar, enum reg_compression comp, int
 	ar->archive_entry_set_filetype(e, AE_IFREG);
 	ar->archive_entry_set_size(e, (la_int64_t)size);
 	if (ar->archive_write_set_format_raw(a) != ARCHIVE_OK ||
-	    (comp == REG_ZSTD ? ar->archive_write_add_filter_zstd(a) != ARCHIVE_OK
-			      : (ar->archive_write_add_filter_gzip(a) != ARCHIVE_OK ||
-				 ar->archive_write_set_filter_option(a, "gzip", "timestamp",
-								     NULL) != ARCHIVE_OK)) ||
+	    ar->archive_write_add_filter_zstd(a) != ARCHIVE_OK ||
 	    ar->archive_write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK ||
 	    ar->archive_write_open_fd(a, out_fd) != ARCHIVE_OK ||
 	    ar->archive_write_header(a, e) != ARCHIVE_OK) {
@@ -178,14 +179,15 @@ static void *export_thread(void *data)
  * thread while this one compresses it, so the two share the machine's
  * cores and tmp/ holds only the compressed form. */
 static int prepare_layer(const struct layer_store *st, const struct layer_ar *ar,
-			 enum reg_compression comp, const char *staging, const char *id, size_t i,
-			 struct push_blob *b, struct dv_error *err)
+			 enum reg_compression comp, unsigned threads, const char *staging,
+			 const char *id, size_t i, struct push_blob *b, struct dv_error *err)
 {
 	char name[32];
 	dv_autoclose int gfd = -1, rfd = -1;
 	struct export_job job = { .st = st, .id = id, .fd = -1 };
 	pthread_t t;
 	struct stat sb;
+	struct dv_sha256 h;
 	int pfd[2], e, cret;
 
 	snprintf(name, sizeof(name), "%zu.%s", i, compressions[comp].ext);
@@ -201,7 +203,10 @@ static int prepare_layer(const struct layer_store *st, const struct layer_ar *ar
 		close(job.fd);
 		return dv_err(err, e, "cannot start exporting layer %.12s", id);
 	}
-	cret = compress_fd(ar, comp, rfd, gfd, 0, err);
+	/* gzip hashes its blob as it writes it; zstd's is read again. */
+	dv_sha256_init(&h);
+	cret = comp == REG_GZIP ? reg_pgzip(rfd, gfd, REG_PGZIP_LEVEL, threads, &h, err)
+				: compress_fd(ar, rfd, gfd, 0, err);
 	/* The export ends on EOF of ours too, when we stopped reading. */
 	close(dv_steal_fd(&rfd));
 	pthread_join(t, NULL);
@@ -217,7 +222,117 @@ static int prepare_layer(const struct layer_store *st, const struct layer_ar *ar
 	if (lseek(gfd, 0, SEEK_SET) < 0 || fstat(gfd, &sb) < 0)
 		return dv_err(err, errno, "cannot read '%s'", b->path);
 	b->size = (unsigned long long)sb.st_size;
+	if (comp == REG_GZIP) {
+		dv_sha256_final_hex(&h, b->hex);
+		return 0;
+	}
 	return dv_sha256_fd(gfd, b->hex, err);
+}
+
+/* Layers prepared side by side (prepare_layers): the next to take. */
+struct prep_pool {
+	const struct layer_store *st;
+	const struct layer_ar *ar;
+	enum reg_compression comp;
+	unsigned threads; /* each layer's gzip threads */
+	const char *staging;
+	const struct layer_image *img;
+	struct push_blob *blobs;
+	struct dv_error *errs; /* one per layer */
+	int *rets;             /* one per layer */
+	bool *todo;            /* one per layer: to export (how was NULL) */
+	size_t next;           /* atomic */
+	const struct reg *reg; /* each thread uploads on a copy of its own */
+};
+
+/* Send blob i of n on r as soon as it is ready: the upload of one layer
+ * overlaps the compression of the next, as skopeo's streams do. */
+static int send_blob(struct reg *r, struct push_blob *b, size_t i, size_t n, struct dv_error *err)
+{
+	dv_autoclose int fd = open(b->path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return dv_err(err, errno, "cannot open '%s'", b->path);
+	if (reg_blob_push(r, b->hex, fd, NULL, b->size, &b->how, err) < 0)
+		return dv_err_prefix(err, "layer %zu/%zu", i + 1, n);
+	b->sent = true;
+	return 0;
+}
+
+static void *prep_thread(void *data)
+{
+	struct prep_pool *p = data;
+	struct reg *r = NULL;
+	size_t i, n = p->img->layers.n;
+
+	while ((i = __atomic_fetch_add(&p->next, 1, __ATOMIC_RELAXED)) < n) {
+		if (!p->todo[i])
+			continue;
+		p->rets[i] = prepare_layer(p->st, p->ar, p->comp, p->threads, p->staging,
+					   p->img->layers.v[i], i, &p->blobs[i], &p->errs[i]);
+		if (p->rets[i] == 0 && p->reg) {
+			if (!r)
+				r = reg_dup(p->reg);
+			p->rets[i] = send_blob(r, &p->blobs[i], i, n, &p->errs[i]);
+		}
+	}
+	reg_free(r);
+	return NULL;
+}
+
+/* Export and compress every layer the repository lacks (how still NULL),
+ * several at a time: an export is one thread reading files, so a layer of
+ * many small files leaves cores idle that the next layer's export and
+ * compression use. Each gzip uses every CPU (pgzip.c; the blobs are the
+ * same whatever the count). The first failing layer's error is the one
+ * told. */
+static int prepare_layers(const struct layer_store *st, const struct layer_ar *ar,
+			  enum reg_compression comp, const char *staging,
+			  const struct layer_image *img, struct push_blob *blobs,
+			  const struct reg *reg, struct dv_error *err)
+{
+	unsigned cpus = reg_pgzip_threads();
+	struct prep_pool p = { st, ar, comp, cpus, staging, img, blobs, NULL, NULL, NULL, 0, reg };
+	size_t todo = 0, nthreads, started = 0;
+	pthread_t tids[REG_PUSH_LAYERS_AT_ONCE];
+	int ret = 0;
+
+	for (size_t i = 0; i < img->layers.n; i++)
+		todo += !blobs[i].how;
+	if (!todo)
+		return 0;
+	p.errs = dv_xcalloc(img->layers.n, sizeof(*p.errs));
+	p.rets = dv_xcalloc(img->layers.n, sizeof(*p.rets));
+	p.todo = dv_xcalloc(img->layers.n, sizeof(*p.todo));
+	for (size_t i = 0; i < img->layers.n; i++)
+		p.todo[i] = !blobs[i].how;
+	nthreads = todo < REG_PUSH_LAYERS_AT_ONCE ? todo : REG_PUSH_LAYERS_AT_ONCE;
+	if (nthreads > cpus)
+		nthreads = cpus;
+	/* The caller's thread is one of them. */
+	for (; started + 1 < nthreads; started++)
+		if (pthread_create(&tids[started], NULL, prep_thread, &p))
+			break;
+	prep_thread(&p);
+	for (size_t k = 0; k < started; k++)
+		pthread_join(tids[k], NULL);
+	for (size_t i = 0; i < img->layers.n; i++) {
+		if (!p.todo[i])
+			continue;
+		if (p.rets[i] < 0) {
+			if (!ret)
+				*err = p.errs[i];
+			ret = -1;
+		}
+		/* Compressed, even when its upload failed: the next push
+		 * need not export it again. */
+		if (blobs[i].hex[0] && blobs[i].diff[0] && blobs[i].size)
+			keep_blob(st, img->layers.v[i], comp, &blobs[i]);
+	}
+	free(p.errs);
+	free(p.rets);
+	free(p.todo);
+	return ret;
 }
 
 /* The repository of a normalised name, without host, tag or digest
@@ -287,7 +402,7 @@ static int send_all(struct reg *reg, const struct push_blob *blobs, size_t n, co
 		dv_autoclose int fd = -1;
 
 		how = blobs[i].how;
-		if (!blobs[i].path)
+		if (!blobs[i].path || blobs[i].sent)
 			goto done;
 		if ((fd = open(blobs[i].path, O_RDONLY | O_CLOEXEC)) < 0)
 			return dv_err(err, errno, "cannot open '%s'", blobs[i].path);
@@ -342,13 +457,11 @@ int reg_push_image(const struct layer_store *st, const struct layer_image *img, 
 		if (kept_blob(st, id, comp, &blobs[i]) &&
 		    reg_blob_push(reg, blobs[i].hex, -1, NULL, 0, &blobs[i].how, err) < 0)
 			goto out;
-		if (!blobs[i].how) {
-			if (prepare_layer(st, ar, comp, staging, id, i, &blobs[i], err) < 0)
-				goto out;
-			keep_blob(st, id, comp, &blobs[i]);
-		}
-		dv_strv_push(&diff_ids, blobs[i].diff);
 	}
+	if (prepare_layers(st, ar, comp, staging, img, blobs, reg, err) < 0)
+		goto out;
+	for (size_t i = 0; i < img->layers.n; i++)
+		dv_strv_push(&diff_ids, blobs[i].diff);
 	if (!(config = layer_config_with_diff_ids(img->config, &diff_ids, err)))
 		goto out;
 	dv_sha256_hex(config, strlen(config), cfg_hex);

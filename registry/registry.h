@@ -13,6 +13,7 @@
  *   pull.c        an image from a registry into the store; remote images
  *   pull_layer.c  one layer, unpacked while it downloads
  *   push.c        an image of the store to a registry
+ *   pgzip.c       push's gzip: on every CPU as pigz makes it, the same bytes on any count
  *   login.c       login and logout: credentials into docker's config.json
  *   creds.c       credentials as docker keeps them (config.json, helpers)
  *   sign.c        a manifest's signature beside it (push --sign, cache_trust)

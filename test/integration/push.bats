@@ -359,3 +359,77 @@ patches() {
 	assert_failure 2
 	assert_output "devenv: option '--compression' needs a value; see 'devenv push --help'"
 }
+
+@test "push gzip: pigz's form (a sync point every 128 KiB), the same blob on one CPU or all, and any gunzip reads it" {
+	run taskset -c 0 "$DEVENV" push busybox "$DV_REGISTRY/team/pg:1"
+	assert_success
+	layer=${lines[0]}
+	digest=${lines[2]#* }
+	id=$(ls "$DV_STORE/layers")
+	diff=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["push"]["diff_id"][7:])' \
+		"$DV_STORE/layers/$id/layer.json")
+	hex=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["push"]["digest"][7:])' \
+		"$DV_STORE/layers/$id/layer.json")
+	blob=$DV_REGISTRY_STORAGE/docker/registry/v2/blobs/sha256/${hex:0:2}/$hex/data
+	# gzip reads it back to the layer's tar (its diff_id), crc and size checked
+	run gzip -t "$blob"
+	assert_success
+	[[ $(gzip -dc "$blob" | sha256sum) == "$diff  -" ]]
+	# one gzip header without a timestamp; a deflate sync point (00 00 ff ff)
+	# closes each 128 KiB block of the tar but the last
+	run python3 - "$blob" <<-'PY'
+	import gzip, sys
+	b = open(sys.argv[1], "rb").read()
+	assert b[:4] == b"\x1f\x8b\x08\x00" and b[4:8] == b"\0\0\0\0", b[:10]
+	blocks = -(-len(gzip.decompress(b)) // 131072)
+	assert blocks > 4, blocks
+	assert b.count(b"\x00\x00\xff\xff") >= blocks - 1, (b.count(b"\x00\x00\xff\xff"), blocks)
+	PY
+	assert_success
+	# forget the kept form: compressed again on every CPU, the same bytes
+	python3 -c 'import json,sys; o = json.load(open(sys.argv[1])); del o["push"]; json.dump(o, open(sys.argv[1], "w"))' \
+		"$DV_STORE/layers/$id/layer.json"
+	run "$DEVENV" push busybox "$DV_REGISTRY/team/pg2:1"
+	assert_success
+	assert_line --index 0 "$layer"
+	assert_line --index 2 "$DV_REGISTRY/team/pg2:1 $digest"
+}
+
+@test "push gzip of a Debian env: its layers compressed at once, every blob valid gzip; another store pulls it and it runs" {
+	dv_debian_image
+	cat >Envfile <<-'EOF2'
+	image: debian:bookworm
+	provision:
+	  - run: echo one >/one
+	  - run: seq 1 200000 >/seq
+	EOF2
+	run "$DEVENV" up -q
+	assert_success
+	run "$DEVENV" push "$DV_REGISTRY/team/deb:1"
+	assert_success
+	assert_output --regexp "pushed env '[^']+' \(2 steps\) as $DV_REGISTRY/team/deb:1@sha256:[0-9a-f]{64}"
+	"$DEVENV" halt >/dev/null
+	# every blob the registry got is one valid gzip stream (the config is JSON)
+	n=0
+	for b in "$DV_REGISTRY_STORAGE"/docker/registry/v2/blobs/sha256/*/*/data; do
+		[[ $(head -c 2 "$b" | od -An -tx1 | tr -d ' ') == 1f8b ]] || continue
+		run gzip -t "$b"
+		assert_success
+		n=$((n + 1))
+	done
+	((n >= 3))
+	# another store (the env there is destroyed before this test's own)
+	other=$BATS_TEST_TMPDIR/other-store
+	DEVENV_HOME=$other run "$DEVENV" pull "$DV_REGISTRY/team/deb:1"
+	assert_success
+	mkdir "$BATS_TEST_TMPDIR/co2"
+	printf 'image: %s/team/deb:1\n' "$DV_REGISTRY" >"$BATS_TEST_TMPDIR/co2/Envfile"
+	cd "$BATS_TEST_TMPDIR/co2"
+	DEVENV_HOME=$other run "$DEVENV" up -q
+	assert_success
+	DEVENV_HOME=$other run "$DEVENV" ssh -c 'cat /etc/debian_version >/dev/null && cat /one && wc -l </seq'
+	DEVENV_HOME=$other "$DEVENV" destroy -f >/dev/null
+	assert_success
+	assert_output "one
+200000"
+}
