@@ -314,3 +314,29 @@ for m in idx["manifests"]:
 	run "$DEVENV" ssh -c 'cat /elsewhere/version'
 	assert_output one
 }
+
+@test "a load killed while it writes an input leaves none in inputs/; a plain gc removes what it left in tmp/" {
+	project
+	bundled
+	export DEVENV_HOME=$STORE2
+	# The download's bytes half-written, then the git clone unpacked: killed.
+	# (Not under offline(): rootless, it runs a failed command twice.)
+	DEVENV_FAULT=bundle.input run -137 "$DEVENV" image load "$BATS_TEST_TMPDIR/env.bundle"
+	run ls -A "$STORE2/inputs"
+	assert_output ""
+	DEVENV_FAULT=bundle.input:2 run -137 "$DEVENV" image load "$BATS_TEST_TMPDIR/env.bundle"
+	run ls -A "$STORE2/inputs"
+	assert_output "download-$SUM"
+	[[ -n $(ls -A "$STORE2/tmp") ]]
+	"$DEVENV" gc >/dev/null
+	run ls -A "$STORE2/tmp" "$STORE2/inputs"
+	assert_output "$STORE2/inputs:
+download-$SUM
+
+$STORE2/tmp:"
+	# What was whole serves: the load completes and up runs nothing.
+	offline "$DEVENV" image load "$BATS_TEST_TMPDIR/env.bundle" >/dev/null
+	run --separate-stderr offline "$DEVENV" up
+	assert_success
+	assert_line "[3/3] run: cat /src/version > /seen (cached)"
+}
