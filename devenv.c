@@ -115,7 +115,8 @@ static const struct cmd_opt df_opts[] = {
 	{ 0 }
 };
 static const struct cmd_opt gc_opts[] = {
-	{ 0, "caches", NULL, 'C', "also remove the provisioning steps' caches ('cache:' paths)" },
+	{ 0, "caches", NULL, 'C',
+	  "also remove the provisioning steps' caches ('cache:' paths) and the git and download inputs a bundle brought ('inputs/')" },
 	{ 0 }
 };
 static const struct cmd_opt pull_opts[] = { { 0, "platform", "OS/ARCH[/VARIANT]", 'P',
@@ -255,7 +256,7 @@ static const struct cmd commands[] = {
 	  "list or remove named volumes", NULL, volume_subs },
 	{ "gc", cmd_gc, CMD_STORE, "[--caches]", "remove layers nothing refers to", gc_opts, NULL },
 	{ "df", cmd_df, CMD_STORE | CMD_JSON, "[-v] [--json]",
-	  "disk use, as docker system df: images, layers, envs and volumes, in use, size and what is reclaimable",
+	  "disk use, as docker system df: images, layers, envs, volumes, step caches and inputs, in use, size and what is reclaimable",
 	  df_opts, NULL },
 	{ "verify", cmd_verify, CMD_STORE | CMD_LOCKS_STORE | CMD_ENV, "[-e NAME|ID] [STEP...]",
 	  "rebuild the steps (all, or those numbered) in a scratch area and compare each layer with the cache's, listing the files that differ; exit 1 when one does",

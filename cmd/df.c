@@ -108,6 +108,8 @@ int cmd_df(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *ca
 			else if (r == ENV_DF_CACHES)
 				printf("  %-12s  %-16s  %-30s  %s\n", it->id,
 				       it->env ? it->env : "-", it->name, size);
+			else if (r == ENV_DF_INPUTS)
+				printf("  %-73s  %s\n", it->name, size);
 			else if (r == ENV_DF_ENVS)
 				printf("  %-12s  %-16s  %-8s  %s\n", it->id, it->name, it->state,
 				       size);

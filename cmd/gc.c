@@ -32,8 +32,8 @@ int cmd_gc(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *ca
 	bool helped, caches = false;
 	struct opt_spec os = { NULL, NULL, caches_opt, &caches };
 	int oi = cmd_parse_opts(ctx, call, &os, &helped, err), ret = -1;
-	unsigned n_caches = 0;
-	unsigned long long cache_bytes = 0;
+	unsigned n_caches = 0, n_inputs = 0;
+	unsigned long long cache_bytes = 0, input_bytes = 0;
 	dv_autoclose int lock = -1;
 
 	if (oi < 0)
@@ -75,8 +75,11 @@ int cmd_gc(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *ca
 	if (prov_build_cgroups_gc(st, &cgroups, err) < 0 || env_locks_gc(st, &locks, err) < 0)
 		goto out;
 	/* --caches: the steps' caches, which nothing else removes (destroy
-	 * leaves them for the checkout's next env). */
+	 * leaves them for the checkout's next env), and the git and download
+	 * inputs a bundle brought; without, only what in inputs/ is no input. */
 	if (caches && prov_cache_clear(st, &n_caches, &cache_bytes, err) < 0)
+		goto out;
+	if (prov_inputs_gc(st, caches, &n_inputs, caches ? &input_bytes : &bytes, err) < 0)
 		goto out;
 	dv_str_size(size, sizeof(size), bytes);
 	if (ctx->quiet)
@@ -88,6 +91,8 @@ int cmd_gc(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *ca
 
 		dv_str_size(csize, sizeof(csize), cache_bytes);
 		printf("removed %u cache%s, freed %s\n", n_caches, n_caches == 1 ? "" : "s", csize);
+		dv_str_size(csize, sizeof(csize), input_bytes);
+		printf("removed %u input%s, freed %s\n", n_inputs, n_inputs == 1 ? "" : "s", csize);
 	}
 	if (cgroups)
 		printf("removed %u cgroup%s of killed builds\n", cgroups, cgroups == 1 ? "" : "s");

@@ -20,6 +20,7 @@
 #include "env/env.h"
 #include "provision/provision.h"
 #include "util/cleanup.h"
+#include "util/fault.h"
 #include "util/fs.h"
 #include "util/parse.h"
 #include "util/banned.h"
@@ -95,7 +96,9 @@ static int load_git(const struct layer_store *st, const struct layer_bundle *b, 
 	if ((sfd = dv_open_dir_at(st->tmp_fd, staging, err)) >= 0 &&
 	    (dfd = dv_open_dir_at(sfd, "diff", err)) >= 0 &&
 	    layer_bundle_extract(b, hex, dfd, err) == 0) {
-		ret = renameat(sfd, "diff", inputs, name);
+		dv_fault_point("bundle.input");
+		/* Flushed before the rename shows it, as a layer's commit is. */
+		ret = syncfs(st->root_fd) < 0 ? -1 : renameat(sfd, "diff", inputs, name);
 		if (ret < 0 && (errno == EEXIST || errno == ENOTEMPTY))
 			ret = 0;
 		else if (ret < 0)
@@ -130,16 +133,19 @@ static int remember_git(const struct layer_store *st, const struct env_spec *spe
 }
 
 /* A download: its bytes as inputs/download-<sha256> (the blob's digest is
- * their sha256, checked as it was opened). */
-static int load_download(const struct layer_bundle *b, const char *st_root, const char *man_hex,
-			 int inputs, struct dv_error *err)
+ * their sha256, checked as it was opened). Streamed (a download may be
+ * large) into a staging folder of tmp/ and renamed in once whole: a load
+ * killed half-way leaves inputs/ as it was, and its folder to `gc`. */
+static int load_download(const struct layer_store *st, const struct layer_bundle *b,
+			 const char *man_hex, int inputs, struct dv_error *err)
 {
 	layer_autojson struct json_object *man = NULL;
 	const char *hex = artifact_blob(b, man_hex, &man, err), *sha;
-	dv_autofree char *name = NULL, *tmp = NULL;
-	dv_autoclose int fd = -1, out = -1;
+	dv_autofree char *name = NULL, *staging = NULL;
+	dv_autoclose int fd = -1, sfd = -1, out = -1;
 	char buf[65536];
 	ssize_t r;
+	int ret = -1;
 
 	if (!hex)
 		return -1;
@@ -152,30 +158,34 @@ static int load_download(const struct layer_bundle *b, const char *st_root, cons
 	name = dv_xasprintf("download-%s", hex);
 	if (faccessat(inputs, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
 		return 0;
-	if ((fd = layer_bundle_blob(b, hex, err)) < 0)
+	if ((fd = layer_bundle_blob(b, hex, err)) < 0 || layer_staging_new(st, &staging, err) < 0)
 		return -1;
-	/* Streamed (a download may be large) to a new name, then renamed. */
-	tmp = dv_xasprintf(".%s.%d", name, (int)getpid());
-	(void)unlinkat(inputs, tmp, 0);
-	out = openat(inputs, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (out < 0)
-		return dv_err(err, errno, "cannot create '%s/inputs/%s'", st_root, tmp);
+	if ((sfd = dv_open_dir_at(st->tmp_fd, staging, err)) < 0)
+		goto out;
+	out = openat(sfd, "diff/input", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (out < 0) {
+		dv_err(err, errno, "cannot create '%s/tmp/%s/diff/input'", st->root, staging);
+		goto out;
+	}
 	while ((r = read(fd, buf, sizeof(buf))) != 0) {
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r < 0 || dv_write_full(out, buf, (size_t)r, err) < 0) {
-			if (r < 0)
-				dv_err(err, errno, "cannot read the bundle");
-			(void)unlinkat(inputs, tmp, 0);
-			return -1;
+		if (r < 0) {
+			dv_err(err, errno, "cannot read the bundle");
+			goto out;
 		}
+		if (dv_write_full(out, buf, (size_t)r, err) < 0)
+			goto out;
+		dv_fault_point("bundle.input");
 	}
-	if (fsync(out) < 0 || renameat(inputs, tmp, inputs, name) < 0) {
-		dv_err(err, errno, "cannot write '%s/inputs/%s'", st_root, name);
-		(void)unlinkat(inputs, tmp, 0);
-		return -1;
+	if (fsync(out) < 0 || renameat(sfd, "diff/input", inputs, name) < 0) {
+		dv_err(err, errno, "cannot write '%s/inputs/%s'", st->root, name);
+		goto out;
 	}
-	return 0;
+	ret = 0;
+out:
+	layer_staging_discard(st, staging, &(struct dv_error){ 0 });
+	return ret;
 }
 
 /* The step layers of the env manifest as cache/<key>, scoped to env_id. */
@@ -282,7 +292,7 @@ int env_bundle_load(const struct dv_ctx *ctx, const struct layer_store *st, stru
 					goto out;
 				if ((!strcmp(role, "git")
 					     ? load_git(st, b, hex, inputs, err)
-					     : load_download(b, st->root, hex, inputs, err)) < 0)
+					     : load_download(st, b, hex, inputs, err)) < 0)
 					goto out;
 				n_inputs++;
 			} else if (phase == 1 && image) {

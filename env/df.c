@@ -146,6 +146,8 @@ int env_df(const struct layer_store *st, struct env_df *out, struct dv_error *er
 	struct env_vol *vols = NULL;
 	struct prov_cache *caches = NULL;
 	size_t n_caches = 0;
+	struct prov_input *inputs = NULL;
+	size_t n_inputs = 0;
 	struct dv_strv damaged = { 0 }, env_layers = { 0 }, used_images = { 0 }, ids = { 0 };
 	struct dv_strv seen = { 0 }, kept = { 0 };
 	size_t n_envs = 0, n_imgs = 0, n_vols = 0;
@@ -158,6 +160,7 @@ int env_df(const struct layer_store *st, struct env_df *out, struct dv_error *er
 	out->rows[ENV_DF_ENVS].type = "Envs";
 	out->rows[ENV_DF_VOLUMES].type = "Volumes";
 	out->rows[ENV_DF_CACHES].type = "Caches";
+	out->rows[ENV_DF_INPUTS].type = "Inputs";
 	if (env_list(st, &damaged, &envs, &n_envs, err) < 0 ||
 	    layer_image_list(st, &imgs, &n_imgs, err) < 0 || layer_ids(st, &ids, err) < 0 ||
 	    env_vol_list(st, true, &vols, &n_vols, err) < 0)
@@ -268,6 +271,14 @@ int env_df(const struct layer_store *st, struct env_df *out, struct dv_error *er
 		it->env = owner ? dv_xstrdup(owner) : NULL;
 		out->rows[ENV_DF_CACHES].reclaimable += caches[i].bytes;
 	}
+	/* Inputs: a bundle's git clones and downloads; nothing holds one (a
+	 * build copies from it), `gc --caches` frees them all. */
+	if (prov_input_list(st, &inputs, &n_inputs, err) < 0)
+		goto out;
+	for (size_t i = 0; i < n_inputs; i++) {
+		item_add(&out->rows[ENV_DF_INPUTS], inputs[i].name, NULL, inputs[i].bytes, false);
+		out->rows[ENV_DF_INPUTS].reclaimable += inputs[i].bytes;
+	}
 	ret = 0;
 out:
 	for (size_t i = 0; i < n_envs; i++)
@@ -278,6 +289,7 @@ out:
 	free(imgs);
 	env_vols_free(vols, n_vols);
 	prov_caches_free(caches, n_caches);
+	prov_inputs_free(inputs, n_inputs);
 	dv_strv_release(&damaged);
 	dv_strv_release(&env_layers);
 	dv_strv_release(&used_images);

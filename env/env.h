@@ -333,12 +333,20 @@ bool env_size_read(const struct layer_store *st, const char *env_id, struct env_
 void env_size_record(const struct layer_store *st, const char *env_id, const char *when);
 /* The env's files were reset: the record no longer holds. */
 void env_size_forget(const struct layer_store *st, const char *env_id);
-/* `devenv df`: images, layers, envs, volumes (docker system df's rows), and
- * the steps' caches (provision/cachemount.c). */
-enum { ENV_DF_IMAGES, ENV_DF_LAYERS, ENV_DF_ENVS, ENV_DF_VOLUMES, ENV_DF_CACHES, ENV_DF_N };
+/* `devenv df`: images, layers, envs, volumes (docker system df's rows), the
+ * steps' caches (provision/cachemount.c) and the inputs/ a bundle brought. */
+enum {
+	ENV_DF_IMAGES,
+	ENV_DF_LAYERS,
+	ENV_DF_ENVS,
+	ENV_DF_VOLUMES,
+	ENV_DF_CACHES,
+	ENV_DF_INPUTS, /* a bundle's git and download inputs (provision/inputs.c) */
+	ENV_DF_N
+};
 struct env_df_item {
 	char *name;        /* image name, layer id, env name ("?" damaged), volume,
-			      cache path */
+			      cache path, inputs/ entry */
 	char *id;          /* image id, env id (an env's, a cache's); NULL else */
 	const char *state; /* envs: running, halted, damaged; volumes: in use, named, unused */
 	unsigned long long size;

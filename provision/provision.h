@@ -375,6 +375,21 @@ int prov_inputs_dir(const struct layer_store *st, bool create, struct dv_error *
 /* The names in inputs/ of a step's input: "download-<sha256>" (a file) or
  * "git-<commit>" (a repository folder); NULL for other steps. */
 char *prov_input_name(const struct env_step *step);
+/* What inputs/ holds (`df`): each entry, whether it is an input a step can
+ * take (else a leftover a plain gc removes), its size. */
+struct prov_input {
+	char *name; /* "git-<commit>", "download-<sha256>" */
+	bool input;
+	unsigned long long bytes;
+};
+int prov_input_list(const struct layer_store *st, struct prov_input **out, size_t *n,
+		    struct dv_error *err);
+void prov_inputs_free(struct prov_input *in, size_t n);
+/* gc, under store.lock exclusive: all (`--caches`) removes inputs/, *n
+ * counting its inputs; else only what is no input. *bytes grows by what
+ * was removed. */
+int prov_inputs_gc(const struct layer_store *st, bool all, unsigned *n, unsigned long long *bytes,
+		   struct dv_error *err);
 /* fetch.c: download a step's URL into dir (named after the URL's last
  * segment, mode 0644) and check its sha256: *out_path. */
 int prov_download(const struct env_spec *spec, const struct env_step *step, const char *dir,

@@ -314,3 +314,58 @@ for m in idx["manifests"]:
 	run "$DEVENV" ssh -c 'cat /elsewhere/version'
 	assert_output one
 }
+
+@test "df counts a bundle's inputs; a plain gc keeps them, gc --caches removes them" {
+	project
+	bundled
+	export DEVENV_HOME=$STORE2
+	offline "$DEVENV" image load "$BATS_TEST_TMPDIR/env.bundle" >/dev/null
+	run "$DEVENV" df
+	assert_success
+	assert_line --regexp '^Inputs +2 +0 +[0-9.]+ [KMG]?i?B +[0-9.]+ [KMG]?i?B \(100%\)$'
+	run "$DEVENV" df -v
+	assert_line --regexp "^  download-$SUM +[0-9.]+ [KMG]?i?B\$"
+	assert_line --regexp '^  git-[0-9a-f]{40} +[0-9.]+ [KMG]?i?B$'
+	run "$DEVENV" df --json
+	run python3 -c 'import json,sys; i=json.load(sys.stdin)["inputs"]; print(i["total"], i["active"], i["size"] == i["reclaimable"] == sum(x["size"] for x in i["items"]) > 0, sorted(x["name"][:4] for x in i["items"]))' <<<"$output"
+	assert_output "2 0 True ['down', 'git-']"
+	# What an older devenv's killed load left in inputs/ (no input's name):
+	# a plain gc removes it, and only it.
+	echo half >"$STORE2/inputs/.download-$SUM.123"
+	run "$DEVENV" gc
+	assert_success
+	[[ -f $STORE2/inputs/download-$SUM && -d $(echo "$STORE2"/inputs/git-*) ]]
+	[[ ! -e $STORE2/inputs/.download-$SUM.123 ]]
+	run "$DEVENV" gc --caches
+	assert_success
+	assert_line --regexp '^removed 2 inputs, freed [0-9.]+ [KMG]?i?B$'
+	[[ ! -e $STORE2/inputs ]]
+	run "$DEVENV" df
+	assert_line --regexp '^Inputs +0 +0 +0 B +0 B \(0%\)$'
+}
+
+@test "a load killed while it writes an input leaves none in inputs/; a plain gc removes what it left in tmp/" {
+	project
+	bundled
+	export DEVENV_HOME=$STORE2
+	# The download's bytes half-written, then the git clone unpacked: killed.
+	# (Not under offline(): rootless, it runs a failed command twice.)
+	DEVENV_FAULT=bundle.input run -137 "$DEVENV" image load "$BATS_TEST_TMPDIR/env.bundle"
+	run ls -A "$STORE2/inputs"
+	assert_output ""
+	DEVENV_FAULT=bundle.input:2 run -137 "$DEVENV" image load "$BATS_TEST_TMPDIR/env.bundle"
+	run ls -A "$STORE2/inputs"
+	assert_output "download-$SUM"
+	[[ -n $(ls -A "$STORE2/tmp") ]]
+	"$DEVENV" gc >/dev/null
+	run ls -A "$STORE2/tmp" "$STORE2/inputs"
+	assert_output "$STORE2/inputs:
+download-$SUM
+
+$STORE2/tmp:"
+	# What was whole serves: the load completes and up runs nothing.
+	offline "$DEVENV" image load "$BATS_TEST_TMPDIR/env.bundle" >/dev/null
+	run --separate-stderr offline "$DEVENV" up
+	assert_success
+	assert_line "[3/3] run: cat /src/version > /seen (cached)"
+}

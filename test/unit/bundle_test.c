@@ -191,6 +191,56 @@ static void test_input_names(void **state)
 	assert_string_equal(n4, "download");
 }
 
+/* inputs/ as df lists it and gc removes it: inputs by name and type, what
+ * is no input (a stray name, a wrong type) removed by a plain gc, the rest
+ * by gc --caches, the folder with it. */
+static void test_inputs_gc(void **state)
+{
+	struct fx *f = *state;
+	struct dv_error err = { 0 };
+	struct prov_input *in = NULL;
+	size_t n = 99;
+	unsigned removed = 0;
+	unsigned long long bytes = 0;
+	char git[64], dl[96], wrong[96];
+	int fd;
+
+	/* No inputs/: nothing listed, nothing to do. */
+	assert_int_equal(prov_input_list(&f->st, &in, &n, &err), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(prov_inputs_gc(&f->st, false, &removed, &bytes, &err), 0);
+	fd = prov_inputs_dir(&f->st, true, &err);
+	assert_true(fd >= 0);
+	snprintf(git, sizeof(git), "git-%040d", 0);
+	snprintf(dl, sizeof(dl), "download-%064d", 1);
+	snprintf(wrong, sizeof(wrong), "download-%064d", 2);
+	assert_int_equal(mkdirat(fd, git, 0700), 0);
+	assert_int_equal(dv_write_file_atomic(fd, dl, "bytes", 5, 0600, &err), 0);
+	assert_int_equal(mkdirat(fd, wrong, 0700), 0); /* a folder: never taken */
+	assert_int_equal(dv_write_file_atomic(fd, ".download-x.123", "half", 4, 0600, &err), 0);
+	assert_int_equal(prov_input_list(&f->st, &in, &n, &err), 0);
+	assert_int_equal(n, 4);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(in[i].input, !strcmp(in[i].name, git) || !strcmp(in[i].name, dl));
+	prov_inputs_free(in, n);
+
+	assert_int_equal(prov_inputs_gc(&f->st, false, &removed, &bytes, &err), 0);
+	assert_int_equal(removed, 0);
+	assert_int_equal(faccessat(fd, ".download-x.123", F_OK, AT_SYMLINK_NOFOLLOW), -1);
+	assert_int_equal(faccessat(fd, wrong, F_OK, AT_SYMLINK_NOFOLLOW), -1);
+	assert_int_equal(faccessat(fd, git, F_OK, AT_SYMLINK_NOFOLLOW), 0);
+	assert_int_equal(faccessat(fd, dl, F_OK, AT_SYMLINK_NOFOLLOW), 0);
+
+	bytes = 0;
+	assert_int_equal(prov_inputs_gc(&f->st, true, &removed, &bytes, &err), 0);
+	assert_int_equal(removed, 2);
+	assert_true(bytes > 0);
+	assert_int_equal(faccessat(f->st.root_fd, "inputs", F_OK, AT_SYMLINK_NOFOLLOW), -1);
+	assert_int_equal(prov_input_list(&f->st, &in, &n, &err), 0);
+	assert_int_equal(n, 0);
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -198,6 +248,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_not_a_bundle, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_tampered_blob, fx_setup, fx_teardown),
 		cmocka_unit_test(test_input_names),
+		cmocka_unit_test_setup_teardown(test_inputs_gc, fx_setup, fx_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
