@@ -223,14 +223,18 @@ static int load_steps(const struct layer_store *st, const struct layer_bundle *b
 	return 0;
 }
 
-/* A base or service image, under the Envfile's name for it. */
+/* A base or service image, under the Envfile's name for it (an image no
+ * name of the Envfile asks for is not loaded: 1), scoped to this env: a
+ * bundle's sender names neither another project's images nor their
+ * contents. */
 static int load_image(const struct dv_ctx *ctx, const struct env_spec *spec,
-		      const struct layer_bundle *b, struct json_object *d, size_t i,
+		      const struct layer_bundle *b, struct json_object *d, const char *env_id,
 		      struct dv_error *err)
 {
 	struct layer_image img = { 0 };
-	const char *name = note(d, "io.containerd.image.name");
+	const char *name = NULL;
 	const char *svc = note(d, "dev.devenv.service");
+	dv_autofree char *source = dv_xasprintf("bundle:sha256:%s", digest_of(d));
 
 	/* The Envfile's names for them: what `up` looks for. */
 	if (!strcmp(note(d, ROLE), "base"))
@@ -239,8 +243,8 @@ static int load_image(const struct dv_ctx *ctx, const struct env_spec *spec,
 		if (!strcmp(spec->services[k].name, svc))
 			name = spec->services[k].image;
 	if (!name)
-		return dv_err_plain(err, EINVAL, "image %zu of the bundle has no name", i + 1);
-	if (layer_bundle_image(b, digest_of(d), name, &img, err) < 0)
+		return 1;
+	if (layer_bundle_image(b, digest_of(d), name, source, env_id, &img, err) < 0)
 		return -1;
 	if (!ctx->quiet)
 		printf("%s %s\n", img.name, img.id);
@@ -296,9 +300,11 @@ int env_bundle_load(const struct dv_ctx *ctx, const struct layer_store *st, stru
 					goto out;
 				n_inputs++;
 			} else if (phase == 1 && image) {
-				if (load_image(ctx, spec, b, d, i, err) < 0)
+				int r = load_image(ctx, spec, b, d, env_id, err);
+
+				if (r < 0)
 					goto out;
-				n_images++;
+				n_images += r == 0;
 			} else if (phase == 2 && !strcmp(role, "env")) {
 				if (!env_hex)
 					env_hex = hex;

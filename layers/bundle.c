@@ -398,7 +398,8 @@ int layer_bundle_extract(const struct layer_bundle *b, const char *hex, int dirf
 }
 
 int layer_bundle_image(const struct layer_bundle *b, const char *man_hex, const char *name,
-		       struct layer_image *out, struct dv_error *err)
+		       const char *source, const char *env, struct layer_image *out,
+		       struct dv_error *err)
 {
 	layer_autojson struct json_object *man = NULL;
 	dv_autofree char *cfg_text = NULL, *norm = NULL, *repo = NULL, *tag = NULL;
@@ -468,6 +469,8 @@ int layer_bundle_image(const struct layer_bundle *b, const char *man_hex, const 
 		goto out;
 	img.name = dv_steal_ptr(&norm);
 	img.id = dv_xasprintf("sha256:%s", cfg_hex);
+	img.from = dv_xstrdup(source);
+	img.from_env = dv_xstrdup(env);
 	layer_image_set_layers(b->st, &img, &ids);
 	img.config = dv_steal_ptr(&cfg_text);
 	ret = layer_image_record(b->st, &img, out, err);

@@ -280,9 +280,12 @@ int layer_bundle_import(const struct layer_bundle *b, const char *hex, const cha
 /* The image of manifest man_hex (its layers imported, its config as it
  * is, so its id stays), named `name` when the store has no image of that
  * name, else REPO@sha256:<man_hex> (an image of that name and id: that
- * one). */
+ * one). A new record is scoped as a team's base is (from `source`, for
+ * env `env`): it serves that env only, never another project's image of
+ * the same name. */
 int layer_bundle_image(const struct layer_bundle *b, const char *man_hex, const char *name,
-		       struct layer_image *out, struct dv_error *err);
+		       const char *source, const char *env, struct layer_image *out,
+		       struct dv_error *err);
 /* A tar blob unpacked (safely) into the folder dirfd. */
 int layer_bundle_extract(const struct layer_bundle *b, const char *hex, int dirfd,
 			 struct dv_error *err);

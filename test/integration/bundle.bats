@@ -186,7 +186,9 @@ for m in idx["manifests"]:
 	run "$DEVENV" image load -C "$DV_CHECKOUT" "$BATS_TEST_TMPDIR/env.bundle"
 	assert_success
 	assert_output --partial "1 step for env 'proj'"
-	# ...project B builds its own.
+	# ...project B builds its own (on its own base: the bundle's serves
+	# project A only).
+	dv_busybox_image
 	run "$DEVENV" up
 	assert_success
 	assert_line "[1/1] run: echo built > /x"
@@ -368,4 +370,62 @@ $STORE2/tmp:"
 	run --separate-stderr offline "$DEVENV" up
 	assert_success
 	assert_line "[3/3] run: cat /src/version > /seen (cached)"
+}
+
+@test "a bundle's base and service images serve its project's env only, under the Envfile's names only" {
+	dv_envfile <<-EOF
+	image: busybox
+	provision:
+	  - run: echo built > /x
+	services:
+	  db:
+	    image: busybox
+	    command: exec sleep 100000
+	EOF
+	"$DEVENV" up >/dev/null
+	"$DEVENV" bundle -o "$BATS_TEST_TMPDIR/env.bundle" >/dev/null
+	"$DEVENV" destroy -f >/dev/null
+	# The service's entry retold by its sender: no service of this
+	# Envfile, a name of the sender's choosing (index.json names no digest
+	# of its own: anyone can edit it).
+	python3 - "$BATS_TEST_TMPDIR/env.bundle" <<-'PY'
+	import io, json, sys, tarfile
+	src = tarfile.open(sys.argv[1])
+	out = io.BytesIO()
+	dst = tarfile.open(fileobj=out, mode="w")
+	for m in src.getmembers():
+	    data = src.extractfile(m).read() if m.isfile() else None
+	    if m.name in ("index.json", "./index.json"):
+	        idx = json.loads(data)
+	        for d in idx["manifests"]:
+	            a = d["annotations"]
+	            if a["dev.devenv.bundle.role"] == "service":
+	                a["dev.devenv.service"] = "nosuch"
+	                a["io.containerd.image.name"] = "docker.io/library/planted:1"
+	        data = json.dumps(idx).encode()
+	        m.size = len(data)
+	    dst.addfile(m, io.BytesIO(data) if data is not None else None)
+	dst.close()
+	open(sys.argv[1], "wb").write(out.getvalue())
+	PY
+	mkdir "$BATS_TEST_TMPDIR/b"
+	cp Envfile "$BATS_TEST_TMPDIR/b/"
+	export DEVENV_HOME=$STORE2
+	run "$DEVENV" image load "$BATS_TEST_TMPDIR/env.bundle"
+	assert_success
+	run "$DEVENV" images
+	refute_output --partial planted
+	# Project A comes up on the bundle's base...
+	run "$DEVENV" up
+	assert_success
+	assert_line "[1/1] run: echo built > /x (cached)"
+	"$DEVENV" destroy -f >/dev/null
+	# ...project B (same Envfile, another checkout) is not given it.
+	cd "$BATS_TEST_TMPDIR/b"
+	run "$DEVENV" up
+	assert_failure
+	assert_output --partial "for another env"
+	dv_busybox_image
+	run "$DEVENV" up
+	assert_success
 }
