@@ -178,7 +178,10 @@ out:
 }
 
 /* The remembered resolution's file name: sha256 of URL and ref. */
-static void memo_name(const struct env_step *step, char hex[DV_SHA256_HEX])
+/* git/<hex>: what the step's URL and ref resolved to. With env: the commit
+ * a bundle loaded for that env brought, which serves that env only (a
+ * bundle's sender names no commit for another project's step). */
+static void memo_name(const struct env_step *step, const char *env, char hex[DV_SHA256_HEX])
 {
 	struct dv_sha256 h;
 
@@ -186,7 +189,26 @@ static void memo_name(const struct env_step *step, char hex[DV_SHA256_HEX])
 	dv_sha256_update(&h, step->git, strlen(step->git) + 1);
 	if (step->ref)
 		dv_sha256_update(&h, step->ref, strlen(step->ref));
+	if (env) {
+		dv_sha256_update(&h, "", 1);
+		dv_sha256_update(&h, env, strlen(env));
+	}
 	dv_sha256_final_hex(&h, hex);
+}
+
+/* The commit remembered under git/<hex>: true and commit. */
+static bool memo_read(int dir, const char *hex, char commit[41])
+{
+	dv_autofree char *text = NULL;
+	size_t len = 0;
+
+	if (dv_read_file_at(dir, hex, &text, &len, &(struct dv_error){ 0 }) < 0 || len < 40)
+		return false;
+	text[40] = 0;
+	if (!is_commit_id(text))
+		return false;
+	memcpy(commit, text, 41);
+	return true;
 }
 
 int prov_git_dir(const struct layer_store *st, struct dv_error *err)
@@ -205,12 +227,13 @@ int prov_git_resolve(const struct layer_store *st, struct env_spec *spec, bool r
 		     struct dv_error *err)
 {
 	dv_autoclose int dir = -1;
+	char env[13] = "";
 
+	if (spec->checkout && spec->relpath)
+		prov_env_id(spec->checkout, spec->relpath, env);
 	for (size_t i = 0; i < spec->n_provision; i++) {
 		struct env_step *step = &spec->provision[i];
-		char hex[DV_SHA256_HEX], commit[41];
-		dv_autofree char *text = NULL;
-		size_t len = 0;
+		char hex[DV_SHA256_HEX], ehex[DV_SHA256_HEX], commit[41];
 
 		if (step->kind != ENV_STEP_GIT || step->git_commit)
 			continue;
@@ -220,11 +243,11 @@ int prov_git_resolve(const struct layer_store *st, struct env_spec *spec, bool r
 		}
 		if (dir < 0 && (dir = prov_git_dir(st, err)) < 0)
 			return -1;
-		memo_name(step, hex);
+		memo_name(step, NULL, hex);
+		memo_name(step, env, ehex);
 		if (!refresh &&
-		    dv_read_file_at(dir, hex, &text, &len, &(struct dv_error){ 0 }) == 0 &&
-		    len >= 40 && (text[40] = 0, is_commit_id(text))) {
-			step->git_commit = dv_xstrdup(text);
+		    ((env[0] && memo_read(dir, ehex, commit)) || memo_read(dir, hex, commit))) {
+			step->git_commit = dv_xstrdup(commit);
 			continue;
 		}
 		if (ls_remote(spec, step, commit, err) < 0)
@@ -233,6 +256,9 @@ int prov_git_resolve(const struct layer_store *st, struct env_spec *spec, bool r
 		if (dv_write_file_atomic(dir, hex, commit, 41, 0600, err) < 0)
 			return -1;
 		commit[40] = 0;
+		/* Asked again: what a bundle brought this env is behind it. */
+		if (env[0])
+			(void)unlinkat(dir, ehex, 0);
 		step->git_commit = dv_xstrdup(commit);
 	}
 	return 0;
@@ -295,8 +321,8 @@ int prov_git_clone(const struct env_spec *spec, const struct env_step *step, con
 	return 0;
 }
 
-int prov_git_remember(const struct layer_store *st, const struct env_step *step, const char *commit,
-		      struct dv_error *err)
+int prov_git_remember(const struct layer_store *st, const struct env_step *step, const char *env,
+		      const char *commit, struct dv_error *err)
 {
 	dv_autoclose int dir = -1;
 	char hex[DV_SHA256_HEX], line[42];
@@ -305,7 +331,7 @@ int prov_git_remember(const struct layer_store *st, const struct env_step *step,
 		return 0;
 	if ((dir = prov_git_dir(st, err)) < 0)
 		return -1;
-	memo_name(step, hex);
+	memo_name(step, env, hex);
 	snprintf(line, sizeof(line), "%s\n", commit);
 	return dv_write_file_atomic(dir, hex, line, 41, 0600, err);
 }

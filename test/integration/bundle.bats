@@ -429,3 +429,45 @@ $STORE2/tmp:"
 	run "$DEVENV" up
 	assert_success
 }
+
+@test "a bundle's git commit is remembered for its project's env only" {
+	mkdir -p "$DV_REPO"
+	git -C "$DV_REPO" init -q -b main
+	echo one >"$DV_REPO/version"
+	git -C "$DV_REPO" add version
+	git -C "$DV_REPO" -c user.email=t@t -c user.name=t commit -qm one
+	dv_envfile <<-EOF
+	image: busybox
+	provision:
+	  - git: file://$DV_REPO
+	    ref: main
+	    to: /src
+	  - run: cat /src/version > /seen
+	EOF
+	"$DEVENV" up >/dev/null
+	"$DEVENV" bundle -o "$BATS_TEST_TMPDIR/env.bundle" >/dev/null
+	"$DEVENV" destroy -f >/dev/null
+	# The branch moves on; project B (same Envfile, no lock) is new.
+	echo two >"$DV_REPO/version"
+	git -C "$DV_REPO" -c user.email=t@t -c user.name=t commit -qam two
+	mkdir "$BATS_TEST_TMPDIR/b"
+	cp Envfile "$BATS_TEST_TMPDIR/b/"
+	export DEVENV_HOME=$STORE2
+	dv_busybox_image
+	run "$DEVENV" image load "$BATS_TEST_TMPDIR/env.bundle"
+	assert_success
+	# B asks the remote: the bundle's commit was project A's.
+	cd "$BATS_TEST_TMPDIR/b"
+	run "$DEVENV" up
+	assert_success
+	run "$DEVENV" ssh -c 'cat /seen'
+	assert_output two
+	"$DEVENV" destroy -f >/dev/null
+	# A (its checkout's lock set aside) still takes the bundle's commit.
+	cd "$DV_CHECKOUT"
+	rm Envfile.lock
+	run "$DEVENV" up
+	assert_success
+	run "$DEVENV" ssh -c 'cat /seen'
+	assert_output one
+}
