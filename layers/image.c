@@ -26,6 +26,7 @@ void layer_image_release(struct layer_image *img)
 	free(img->config);
 	free(img->from);
 	free(img->from_env);
+	free(img->from_trust);
 	*img = (struct layer_image){ 0 };
 }
 
@@ -93,6 +94,9 @@ static int record_parse(const struct layer_store *st, const char *name, const ch
 		if (json_object_object_get_ex(from, "env", &env) &&
 		    json_object_is_type(env, json_type_string))
 			img.from_env = dv_xstrdup(json_object_get_string(env));
+		if (json_object_object_get_ex(from, "trust", &env) &&
+		    json_object_is_type(env, json_type_string))
+			img.from_trust = dv_xstrdup(json_object_get_string(env));
 	}
 	/* The config's exact bytes live in blobs/ (its digest is the id); the
 	 * record's copy is for reading, and the fallback. */
@@ -175,6 +179,9 @@ int layer_record_write(const struct layer_store *st, const struct layer_image *i
 		json_object_object_add(from, "source", json_object_new_string(img->from));
 		if (img->from_env)
 			json_object_object_add(from, "env", json_object_new_string(img->from_env));
+		if (img->from_trust)
+			json_object_object_add(from, "trust",
+					       json_object_new_string(img->from_trust));
 		json_object_object_add(o, "from", from);
 	}
 	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |

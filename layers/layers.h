@@ -69,6 +69,8 @@ struct layer_image {
 				a teammate's base, for... */
 	char *from_env;          /* ...this env (its id, or NULL); NULL `from`: pulled,
 				imported, loaded or built here, for everyone */
+	char *from_trust;        /* the mark of the cache_trust file `from`'s signature
+				was checked against (NULL: none was) */
 };
 void layer_image_release(struct layer_image *img);
 /* Record where img came from (layer_image.from) in its record. */

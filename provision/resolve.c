@@ -58,9 +58,12 @@ int prov_resolve_image(const struct layer_store *st, const struct env_spec *spec
 		 * What follows (bootstrap, pull) replaces it with our own. */
 		dv_err_plain(&miss, ENOENT,
 			     "image '%s' in this store was taken from cache_from "
-			     "'%s' for another env, so it is not used here; import or pull your "
-			     "own (it replaces that one)",
-			     ref, img->from);
+			     "'%s' for another env%s%s%s, so it is not used here; import or pull "
+			     "your own (it replaces that one)",
+			     ref, img->from,
+			     spec && spec->cache_trust ? " or unchecked by cache_trust '" : "",
+			     spec && spec->cache_trust ? spec->cache_trust : "",
+			     spec && spec->cache_trust ? "'" : "");
 		layer_image_release(img);
 		foreign = true;
 	}

@@ -219,13 +219,27 @@ int prov_team_diff_id(struct prov_team *t, const char *key, const char **from, c
 	return 1;
 }
 
+/* A base taken from source i: the mark of the cache_trust file its
+ * signature was checked against (none without cache_trust). */
+static void set_trust(const struct prov_team *t, size_t i, struct layer_image *img)
+{
+	free(img->from_trust);
+	img->from_trust = t->spec->cache_trust ? dv_xstrdup(t->marks[i]) : NULL;
+}
+
 bool prov_team_vouches(const struct env_spec *spec, const struct layer_image *img)
 {
-	char env[13];
+	char env[13], mark[17];
 
 	if (!img->from)
 		return true;
 	if (!spec)
+		return false;
+	/* With cache_trust, a team's base only when its source's signature
+	 * was checked against this very file (a bundle's: the developer's
+	 * own act, scoped to its env below). */
+	if (spec->cache_trust && strncmp(img->from, "bundle:", 7) &&
+	    (!img->from_trust || strcmp(img->from_trust, prov_sig_mark(spec, mark))))
 		return false;
 	if (img->from_env && spec->checkout && spec->relpath) {
 		prov_env_id(spec->checkout, spec->relpath, env);
@@ -322,7 +336,7 @@ int prov_team_base(const struct layer_store *st, struct prov_team *t, const char
 		 * (the digest name it was pulled under is not kept), with where
 		 * it came from: it serves the envs naming that source, and this
 		 * one, never another project's `image:` of the same name. */
-		if (layer_image_tag(st, from, image, img, err) < 0 ||
+		if (layer_image_tag(st, from, image, img, err) < 0 || (set_trust(t, i, img), 0) ||
 		    layer_image_scope(st, img, reg_remote_name(t->remotes[i]),
 				      t->env[0] ? t->env : NULL, err) < 0)
 			return -1;
@@ -384,6 +398,7 @@ int prov_team_pin(const struct layer_store *st, struct prov_team *t, const char 
 		/* Kept under its digest name, with where it came from: it
 		 * serves the envs naming that source, and this one. */
 		ret = 0;
+		set_trust(t, i, img);
 		if (layer_image_scope(st, img, reg_remote_name(t->remotes[i]),
 				      t->env[0] ? t->env : NULL, err) < 0) {
 			layer_image_release(img);

@@ -244,7 +244,9 @@ push_then_up_b() {
 	assert_success
 	"$DEVENV" halt
 	printf 'cache_from: %s\n' "$REF" >>Envfile
-	store_b
+	# (busybox imported: a team's base taken unsigned is no base with
+	# cache_trust, see below)
+	store_b base
 	DEVENV_HOME=$STORE_B run "$DEVENV" up
 	assert_success
 	assert_line "[2/2] run: echo two >/two (pulled)"
@@ -300,4 +302,26 @@ push_then_up_b() {
 	assert_line --regexp '^\[1/1\] run: echo signed .* \(pulled\)$'
 	DEVENV_HOME=$STORE_B run "$DEVENV" ssh -c 'cat /etc/devenv-sign'
 	assert_output signed
+}
+
+@test "sign: a team base taken before cache_trust was set is not a base once it is" {
+	run "$DEVENV" up
+	assert_success
+	run "$DEVENV" push "$REF"
+	assert_success
+	"$DEVENV" halt
+	printf 'cache_from: %s\n' "$REF" >>Envfile
+	# A store with no busybox takes the unsigned cache's base...
+	store_b
+	DEVENV_HOME=$STORE_B run "$DEVENV" up
+	assert_success
+	assert_output --partial "pulling the one '$REF' was built on"
+	DEVENV_HOME=$STORE_B "$DEVENV" destroy -f >/dev/null
+	# ...which a signature never vouched for: with cache_trust the steps
+	# do not run on it.
+	printf 'cache_trust: .devenv/allowed_signers\n' >>Envfile
+	DEVENV_HOME=$STORE_B run "$DEVENV" up
+	assert_failure
+	refute_line "[1/2] run: echo one >/one"
+	assert_output --partial "image 'busybox' in this store was taken from cache_from '$REF' for another env or unchecked by cache_trust '.devenv/allowed_signers'"
 }
