@@ -111,8 +111,7 @@ static int load_git(const struct layer_store *st, const struct layer_bundle *b, 
 /* Once everything loaded: each git step of this Envfile with the input's
  * URL and ref gets its commit remembered (so `up` asks no remote). */
 static int remember_git(const struct layer_store *st, const struct env_spec *spec,
-			const struct layer_bundle *b, const char *man_hex, const char *env_id,
-			struct dv_error *err)
+			const struct layer_bundle *b, const char *man_hex, struct dv_error *err)
 {
 	layer_autojson struct json_object *man = NULL;
 	const char *url, *ref, *commit;
@@ -127,7 +126,7 @@ static int remember_git(const struct layer_store *st, const struct env_spec *spe
 
 		if (s->kind == ENV_STEP_GIT && !strcmp(s->git, url) &&
 		    !strcmp(s->ref ? s->ref : "", ref ? ref : "") &&
-		    prov_git_remember(st, s, env_id, commit, err) < 0)
+		    prov_git_remember(st, spec, s, commit, err) < 0)
 			return -1;
 	}
 	return 0;
@@ -329,8 +328,7 @@ int env_bundle_load(const struct dv_ctx *ctx, const struct layer_store *st, stru
 	for (size_t i = 0; i < json_object_array_length(mans); i++) {
 		struct json_object *d = json_object_array_get_idx(mans, i);
 
-		if (!strcmp(note(d, ROLE), "git") &&
-		    remember_git(st, spec, b, digest_of(d), env_id, err) < 0)
+		if (!strcmp(note(d, ROLE), "git") && remember_git(st, spec, b, digest_of(d), err) < 0)
 			goto out;
 	}
 	if (!ctx->quiet)

@@ -181,7 +181,8 @@ out:
 /* git/<hex>: what the step's URL and ref resolved to. With env: the commit
  * a bundle loaded for that env brought, which serves that env only (a
  * bundle's sender names no commit for another project's step). */
-static void memo_name(const struct env_step *step, const char *env, char hex[DV_SHA256_HEX])
+static void memo_name(const struct env_step *step, const struct env_spec *env,
+		      char hex[DV_SHA256_HEX])
 {
 	struct dv_sha256 h;
 
@@ -189,9 +190,10 @@ static void memo_name(const struct env_step *step, const char *env, char hex[DV_
 	dv_sha256_update(&h, step->git, strlen(step->git) + 1);
 	if (step->ref)
 		dv_sha256_update(&h, step->ref, strlen(step->ref));
-	if (env) {
+	if (env) { /* the env: its checkout and Envfile, as prov_env_id */
 		dv_sha256_update(&h, "", 1);
-		dv_sha256_update(&h, env, strlen(env));
+		dv_sha256_update(&h, env->checkout, strlen(env->checkout) + 1);
+		dv_sha256_update(&h, env->relpath, strlen(env->relpath));
 	}
 	dv_sha256_final_hex(&h, hex);
 }
@@ -227,10 +229,8 @@ int prov_git_resolve(const struct layer_store *st, struct env_spec *spec, bool r
 		     struct dv_error *err)
 {
 	dv_autoclose int dir = -1;
-	char env[13] = "";
+	const struct env_spec *env = spec->checkout && spec->relpath ? spec : NULL;
 
-	if (spec->checkout && spec->relpath)
-		prov_env_id(spec->checkout, spec->relpath, env);
 	for (size_t i = 0; i < spec->n_provision; i++) {
 		struct env_step *step = &spec->provision[i];
 		char hex[DV_SHA256_HEX], ehex[DV_SHA256_HEX], commit[41];
@@ -246,7 +246,7 @@ int prov_git_resolve(const struct layer_store *st, struct env_spec *spec, bool r
 		memo_name(step, NULL, hex);
 		memo_name(step, env, ehex);
 		if (!refresh &&
-		    ((env[0] && memo_read(dir, ehex, commit)) || memo_read(dir, hex, commit))) {
+		    ((env && memo_read(dir, ehex, commit)) || memo_read(dir, hex, commit))) {
 			step->git_commit = dv_xstrdup(commit);
 			continue;
 		}
@@ -257,7 +257,7 @@ int prov_git_resolve(const struct layer_store *st, struct env_spec *spec, bool r
 			return -1;
 		commit[40] = 0;
 		/* Asked again: what a bundle brought this env is behind it. */
-		if (env[0])
+		if (env)
 			(void)unlinkat(dir, ehex, 0);
 		step->git_commit = dv_xstrdup(commit);
 	}
@@ -321,8 +321,8 @@ int prov_git_clone(const struct env_spec *spec, const struct env_step *step, con
 	return 0;
 }
 
-int prov_git_remember(const struct layer_store *st, const struct env_step *step, const char *env,
-		      const char *commit, struct dv_error *err)
+int prov_git_remember(const struct layer_store *st, const struct env_spec *spec,
+		      const struct env_step *step, const char *commit, struct dv_error *err)
 {
 	dv_autoclose int dir = -1;
 	char hex[DV_SHA256_HEX], line[42];
@@ -331,7 +331,9 @@ int prov_git_remember(const struct layer_store *st, const struct env_step *step,
 		return 0;
 	if ((dir = prov_git_dir(st, err)) < 0)
 		return -1;
-	memo_name(step, env, hex);
+	if (!spec->checkout || !spec->relpath)
+		return 0;
+	memo_name(step, spec, hex);
 	snprintf(line, sizeof(line), "%s\n", commit);
 	return dv_write_file_atomic(dir, hex, line, 41, 0600, err);
 }

@@ -354,10 +354,10 @@ int prov_git_resolve(const struct layer_store *st, struct env_spec *spec, bool r
 int prov_git_clone(const struct env_spec *spec, const struct env_step *step, const char *dir,
 		   char **out_path, struct dv_error *err);
 /* The store's memory that the step's URL and ref resolved to commit for
- * the env of id env (a bundle's git input): the next prov_git_resolve()
- * without refresh of that env takes it; no other env does. */
-int prov_git_remember(const struct layer_store *st, const struct env_step *step, const char *env,
-		      const char *commit, struct dv_error *err);
+ * spec's env (a bundle's git input): the next prov_git_resolve() without
+ * refresh of that env takes it; no other env does. */
+int prov_git_remember(const struct layer_store *st, const struct env_spec *spec,
+		      const struct env_step *step, const char *commit, struct dv_error *err);
 /* prov_git_clone() from the repository folder `local` (a bundle's input,
  * inputs.c), its origin then set to the step's URL. */
 int prov_git_clone_local(const struct env_spec *spec, const struct env_step *step,
