@@ -19,8 +19,9 @@
  *
  * Docker's COPY rules: a folder's content goes into dest (created); a file
  * becomes dest, or dest/<its name> when dest ends with '/'. Everything is
- * owned by root and keeps its mode and modification time; symlinks inside a
- * folder are copied as symlinks.
+ * owned by root and keeps its mode (less group and other write, which are
+ * the cloner's umask's: util/treesum.h) and modification time; symlinks
+ * inside a folder are copied as symlinks.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -73,12 +74,14 @@ int ctr_copy_data(int in, int out, const char *name, struct dv_error *err)
 	return copy_data(in, out, name, NULL, err);
 }
 
-/* Owner root, the source's mode and times: on the open fd of the copy. */
+/* Owner root, the source's mode (less group and other write: treesum.h)
+ * and times: on the open fd of the copy. */
 static int set_meta(int fd, const struct stat *st, const char *name, struct dv_error *err)
 {
 	struct timespec ts[2] = { st->st_atim, st->st_mtim };
 
-	if (fchown(fd, 0, 0) < 0 || fchmod(fd, st->st_mode & 07777) < 0 || futimens(fd, ts) < 0)
+	if (fchown(fd, 0, 0) < 0 || fchmod(fd, DV_TREESUM_MODE(st->st_mode)) < 0 ||
+	    futimens(fd, ts) < 0)
 		return dv_err(err, errno, "cannot set owner and mode of '%s'", name);
 	return 0;
 }

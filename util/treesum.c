@@ -14,7 +14,7 @@ static void record(struct dv_sha256 *h, const char *name, const char *line, size
 void dv_treesum_file(struct dv_sha256 *h, const char *name, mode_t mode, const char *content)
 {
 	char line[128];
-	int n = snprintf(line, sizeof(line), "f %o %s", (unsigned)(mode & 07777), content);
+	int n = snprintf(line, sizeof(line), "f %o %s", DV_TREESUM_MODE(mode), content);
 
 	record(h, name, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
 }
@@ -29,7 +29,7 @@ void dv_treesum_link(struct dv_sha256 *h, const char *name, const char *target)
 void dv_treesum_dir(struct dv_sha256 *h, const char *name, mode_t mode)
 {
 	char line[32];
-	int n = snprintf(line, sizeof(line), "d %o", (unsigned)(mode & 07777));
+	int n = snprintf(line, sizeof(line), "d %o", DV_TREESUM_MODE(mode));
 
 	record(h, name, line, (size_t)n);
 }

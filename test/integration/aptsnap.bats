@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
 # `apt_snapshot`: a run step of a Debian-based env sees the Debian archive
 # as of a time (provision/aptsnap.c). Against a local dated archive built
-# here: apt-ftparchive, a throw-away gpg key the env is given by a `copy`
+# here (helpers.bash's dv_apt_archive, which reproducible.bats uses too):
+# apt-ftparchive, a throw-away gpg key the env is given by a `copy`
 # step, a Release whose Valid-Until has passed, two dates with two versions
 # of one package, served by python3's http.server on 127.0.0.1 (the steps
 # reach it with `network: host`).
@@ -11,40 +12,13 @@ load helpers
 A=2026-11-01T00:00:00Z # devenv-probe 1
 B=2026-11-20T12:00:00Z # devenv-probe 2
 
-# One archive per dated folder: BASE/debian/STAMP/{dists,pool}.
-_apt_dated() {
-	local stamp=$1 version=$2 root=$BATS_FILE_TMPDIR/www/archive/debian/$1 pkg=$BATS_FILE_TMPDIR/pkg-$2
-	mkdir -p "$root/pool/main" "$root/dists/bookworm/main/binary-amd64" "$pkg/DEBIAN" \
-		"$pkg/usr/share/devenv-probe"
-	printf 'Package: devenv-probe\nVersion: %s\nArchitecture: all\nMaintainer: devenv tests <tests@example.invalid>\nDescription: devenv apt_snapshot probe\n' \
-		"$version" >"$pkg/DEBIAN/control"
-	echo "$version" >"$pkg/usr/share/devenv-probe/version"
-	dpkg-deb --root-owner-group -b "$pkg" "$root/pool/main/devenv-probe_${version}_all.deb" >/dev/null
-	(cd "$root" && apt-ftparchive packages pool >dists/bookworm/main/binary-amd64/Packages)
-	# Dated in the past and expired: a snapshot's Release is so.
-	apt-ftparchive -o APT::FTPArchive::Release::Suite=bookworm \
-		-o APT::FTPArchive::Release::Codename=bookworm \
-		-o APT::FTPArchive::Release::Architectures=amd64 \
-		-o APT::FTPArchive::Release::Components=main \
-		-o APT::FTPArchive::Release::ValidTime=1 \
-		-o "APT::FTPArchive::Release::Date=Sat, 01 Nov 2025 00:00:00 UTC" \
-		-o "APT::FTPArchive::Release::Valid-Until=Sat, 08 Nov 2025 00:00:00 UTC" \
-		release "$root/dists/bookworm" >"$BATS_FILE_TMPDIR/Release"
-	mv "$BATS_FILE_TMPDIR/Release" "$root/dists/bookworm/Release"
-	gpg --batch -q --yes --clearsign -o "$root/dists/bookworm/InRelease" "$root/dists/bookworm/Release"
-	gpg --batch -q --yes -abs -o "$root/dists/bookworm/Release.gpg" "$root/dists/bookworm/Release"
-}
-
 setup_file() {
-	command -v apt-ftparchive >/dev/null && command -v gpg >/dev/null && command -v dpkg-deb >/dev/null ||
-		return 0
-	export GNUPGHOME=$BATS_FILE_TMPDIR/gnupg
-	mkdir -m 0700 "$GNUPGHOME"
-	gpg --batch -q --passphrase '' --quick-gen-key 'devenv apt_snapshot test <tests@example.invalid>' \
-		ed25519 sign never 2>/dev/null
-	gpg --batch -q --export >"$BATS_FILE_TMPDIR/probe.gpg"
-	_apt_dated 20261101T000000Z 1
-	_apt_dated 20261120T120000Z 2
+	local rc=0
+	# helpers.bash's archive: devenv-probe 1 on A's date, 2 on B's (2:
+	# a tool is missing, and each test skips saying which).
+	dv_apt_archive "$BATS_FILE_TMPDIR" 20261101T000000Z=1 20261120T120000Z=2 || rc=$?
+	((rc != 2)) || return 0
+	((rc == 0)) || return 1
 	# The same as A, but its Packages changed after Release was signed.
 	cp -a "$BATS_FILE_TMPDIR/www/archive/debian/20261101T000000Z" \
 		"$BATS_FILE_TMPDIR/www/archive/debian/20261105T000000Z"
@@ -56,15 +30,11 @@ setup() {
 	dv_setup
 	command -v apt-ftparchive >/dev/null || skip "apt-ftparchive is not installed (apt-utils)"
 	[[ -s $BATS_FILE_TMPDIR/probe.gpg ]] || skip "gpg or dpkg-deb is not installed"
-	APT_PORT=$(dv_free_port)
-	timeout 300 python3 -m http.server --bind 127.0.0.1 --directory "$BATS_FILE_TMPDIR/www" \
-		"$APT_PORT" >/dev/null 2>&1 &
-	APT_SERVER=$!
-	dv_fetch "http://127.0.0.1:$APT_PORT/" >/dev/null
+	dv_apt_serve "$BATS_FILE_TMPDIR"
 }
 
 teardown() {
-	kill "$APT_SERVER" 2>/dev/null || true
+	dv_apt_serve_stop
 	dv_teardown
 }
 

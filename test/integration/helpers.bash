@@ -734,3 +734,81 @@ dv_ssh_agent_stop() {
 	kill "$DV_SSH_AGENT_PID" 2>/dev/null
 	DV_SSH_AGENT_PID=
 }
+
+# A small signed dated Debian archive, as snapshot.debian.org lays one out,
+# for the tests of apt_snapshot (aptsnap.bats, reproducible.bats).
+
+# dv_apt_archive DIR STAMP=VERSION...: under DIR/www/archive/debian/STAMP/
+# (dists/bookworm, pool/main), one per STAMP (YYYYMMDDTHHMMSSZ), a bookworm
+# main archive holding the package devenv-probe at VERSION (it installs
+# /usr/share/devenv-probe/version), made with dpkg-deb and apt-ftparchive;
+# its Release dated in the past and expired (Valid-Until), as a snapshot's
+# is, signed (InRelease, Release.gpg) by a throw-away gpg key made the first
+# time in DIR/gnupg, whose public key is DIR/probe.gpg (what an env's
+# Signed-By names). Returns 2 when apt-ftparchive, gpg or dpkg-deb is
+# missing (scripts/install-deps: apt-utils gpg), so setup_file can let
+# each test skip.
+dv_apt_archive() {
+	local dir=$1 spec
+	local -x GNUPGHOME=$dir/gnupg
+	shift
+	command -v apt-ftparchive >/dev/null && command -v gpg >/dev/null &&
+		command -v dpkg-deb >/dev/null || return 2
+	if [[ ! -s $dir/probe.gpg ]]; then
+		mkdir -p -m 0700 "$GNUPGHOME" || return 1
+		gpg --batch -q --passphrase '' --quick-gen-key \
+			'devenv apt_snapshot test <tests@example.invalid>' ed25519 sign never 2>/dev/null &&
+			gpg --batch -q --export >"$dir/probe.gpg" || return 1
+	fi
+	for spec in "$@"; do
+		_dv_apt_dated "$dir" "${spec%%=*}" "${spec#*=}" || return 1
+	done
+	# The agent gpg started for this GNUPGHOME (ours only).
+	gpgconf --kill gpg-agent 2>/dev/null
+	return 0
+}
+
+_dv_apt_dated() {
+	local dir=$1 stamp=$2 version=$3 root=$1/www/archive/debian/$2 pkg=$1/pkg-$3
+	mkdir -p "$root/pool/main" "$root/dists/bookworm/main/binary-amd64" "$pkg/DEBIAN" \
+		"$pkg/usr/share/devenv-probe" || return 1
+	printf 'Package: devenv-probe\nVersion: %s\nArchitecture: all\nMaintainer: devenv tests <tests@example.invalid>\nDescription: devenv apt_snapshot probe\n' \
+		"$version" >"$pkg/DEBIAN/control"
+	echo "$version" >"$pkg/usr/share/devenv-probe/version"
+	dpkg-deb --root-owner-group -b "$pkg" "$root/pool/main/devenv-probe_${version}_all.deb" >/dev/null &&
+		(cd "$root" && apt-ftparchive packages pool >dists/bookworm/main/binary-amd64/Packages) || return 1
+	# Dated in the past and expired: a snapshot's Release is so.
+	apt-ftparchive -o APT::FTPArchive::Release::Suite=bookworm \
+		-o APT::FTPArchive::Release::Codename=bookworm \
+		-o APT::FTPArchive::Release::Architectures=amd64 \
+		-o APT::FTPArchive::Release::Components=main \
+		-o APT::FTPArchive::Release::ValidTime=1 \
+		-o "APT::FTPArchive::Release::Date=Sat, 01 Nov 2025 00:00:00 UTC" \
+		-o "APT::FTPArchive::Release::Valid-Until=Sat, 08 Nov 2025 00:00:00 UTC" \
+		release "$root/dists/bookworm" >"$dir/Release" &&
+		mv "$dir/Release" "$root/dists/bookworm/Release" &&
+		gpg --batch -q --yes --clearsign -o "$root/dists/bookworm/InRelease" "$root/dists/bookworm/Release" &&
+		gpg --batch -q --yes -abs -o "$root/dists/bookworm/Release.gpg" "$root/dists/bookworm/Release"
+}
+
+# dv_apt_serve DIR: serve DIR/www with python3's http.server on a free
+# port of 127.0.0.1 (the archive's URL: http://127.0.0.1:$APT_PORT/archive/;
+# a step reaches it with `network: host`), for this test; sets APT_PORT
+# and APT_SERVER (its pid). dv_apt_serve_stop ends it.
+dv_apt_serve() {
+	APT_PORT=$(dv_free_port)
+	timeout 300 python3 -m http.server --bind 127.0.0.1 --directory "$1/www" \
+		"$APT_PORT" >/dev/null 2>&1 &
+	APT_SERVER=$!
+	dv_fetch "http://127.0.0.1:$APT_PORT/" >/dev/null 2>&1 || {
+		echo "dv_apt_serve: python3's http.server did not answer on 127.0.0.1:$APT_PORT" >&2
+		return 1
+	}
+}
+
+dv_apt_serve_stop() {
+	[[ -n ${APT_SERVER:-} ]] || return 0
+	kill "$APT_SERVER" 2>/dev/null
+	wait "$APT_SERVER" 2>/dev/null || true
+	APT_SERVER=
+}

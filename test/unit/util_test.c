@@ -730,6 +730,36 @@ static void test_treesum_records(void **state)
 	assert_string_equal(got, want);
 }
 
+/* Group and other write are the cloner's umask's, not the project's: a
+ * 0664 file and a 0775 folder (umask 002) record as 0644 and 0755 (022);
+ * the other bits, setuid and sticky included, stay. */
+static void test_treesum_umask(void **state)
+{
+	struct dv_sha256 a, b;
+	char ha[DV_SHA256_HEX], hb[DV_SHA256_HEX];
+
+	(void)state;
+	dv_sha256_init(&a);
+	dv_sha256_init(&b);
+	dv_treesum_dir(&a, "src", 040775);
+	dv_treesum_file(&a, "src/a", 0100664, "abc");
+	dv_treesum_file(&a, "src/x", 0104777, "abc");
+	dv_treesum_dir(&b, "src", 040755);
+	dv_treesum_file(&b, "src/a", 0100644, "abc");
+	dv_treesum_file(&b, "src/x", 0104755, "abc");
+	dv_sha256_final_hex(&a, ha);
+	dv_sha256_final_hex(&b, hb);
+	assert_string_equal(ha, hb);
+	assert_int_equal(DV_TREESUM_MODE(0101777), 01755);
+	assert_int_equal(DV_TREESUM_MODE(0100600), 0600);
+	dv_sha256_init(&b);
+	dv_treesum_dir(&b, "src", 040755);
+	dv_treesum_file(&b, "src/a", 0100600, "abc");
+	dv_treesum_file(&b, "src/x", 0100755, "abc");
+	dv_sha256_final_hex(&b, hb);
+	assert_string_not_equal(ha, hb);
+}
+
 /* A mount below the tree stops the removal before anything under it goes. */
 /* cmocka's skip() jumps out of the test: what it holds must be freed and
  * removed first (LSan, and no temporary folders left behind), and the
@@ -1144,6 +1174,7 @@ int main(void)
 		cmocka_unit_test(test_open_resolved),
 		cmocka_unit_test(test_reopen_regular),
 		cmocka_unit_test(test_treesum_records),
+		cmocka_unit_test(test_treesum_umask),
 		cmocka_unit_test(test_rm_tree_stops_at_mount),
 		cmocka_unit_test(test_rm_tree_stops_at_bind_mount),
 		cmocka_unit_test(test_fault_point),
