@@ -68,6 +68,14 @@ void env_lock_differs(const struct env *env, const struct prov_lock *l,
 /* The same for the services' images, resolved in imgs, replaced there. */
 int env_lock_services(const struct layer_store *st, const struct env *env,
 		      const struct prov_lock *l, struct layer_image *imgs, struct dv_error *err);
+/* Is img a team's base whose source says it stands for the lock's base
+ * (prov_team_stands_for)? Then the lock keeps its base and its keys are
+ * the ones at the lock's id: env_lock_keys (out left empty otherwise). */
+bool env_lock_stands(const struct env_spec *spec, const struct prov_lock *l,
+		     const struct layer_image *img);
+int env_lock_keys(const struct env_spec *spec, const struct prov_lock *l,
+		  const struct layer_image *img, int gitdir, struct dv_strv *out,
+		  struct dv_error *err);
 /* Write the plan's lock when its bytes change ("wrote Envfile.lock"). */
 int env_lock_save(const struct dv_ctx *ctx, const struct env_spec *spec,
 		  const struct prov_lock *old, const struct layer_image *base,

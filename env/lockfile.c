@@ -42,7 +42,8 @@ bool env_lock_updating(const struct env *env, const char *item)
 	return false;
 }
 
-/* A store image of that id the spec may use (one named name first). */
+/* A store image of that id the spec may use (one named name first; one
+ * of that very id before a team's base standing for it). */
 static int by_id(const struct layer_store *st, const struct env_spec *spec, const char *id,
 		 const char *name, struct layer_image *img)
 {
@@ -51,16 +52,21 @@ static int by_id(const struct layer_store *st, const struct env_spec *spec, cons
 
 	/* The name it had first: one record read, as without a lock. */
 	if (layer_image_resolve(st, name, img, &(struct dv_error){ 0 }) == 0) {
-		if (!strcmp(img->id, id) && prov_team_vouches(spec, img))
+		if (prov_team_stands_for(img, id) && prov_team_vouches(spec, img))
 			return 0;
 		layer_image_release(img);
 	}
 	if (layer_image_list(st, &all, &n, &(struct dv_error){ 0 }) < 0)
 		return 1;
-	for (size_t i = 0; i < n; i++)
-		if (!strcmp(all[i].id, id) && prov_team_vouches(spec, &all[i]) &&
-		    (pick == (size_t)-1 || !strcmp(all[i].name, name)))
+	for (size_t i = 0; i < n; i++) {
+		bool same = !strcmp(all[i].id, id);
+
+		if (!prov_team_stands_for(&all[i], id) || !prov_team_vouches(spec, &all[i]))
+			continue;
+		if (pick == (size_t)-1 || (same && strcmp(all[pick].id, id)) ||
+		    (same == !strcmp(all[pick].id, id) && !strcmp(all[i].name, name)))
 			pick = i;
+	}
 	if (pick != (size_t)-1) {
 		*img = all[pick];
 		memset(&all[pick], 0, sizeof(all[pick]));
@@ -130,10 +136,11 @@ static int lock_image(const struct layer_store *st, const struct env *env,
 		return 0;
 	if (m->digest && by_digest(st, m->image, m->digest, m->id, img, &why) == 0)
 		return 0;
-	/* Without --frozen the plan's own team paths follow (prov_team_pin). */
+	/* Without --frozen the plan's own team paths follow (prov_team_pin). A
+	 * team's base its source says stands for the lock's is the lock's. */
 	if (env->frozen && team &&
 	    prov_team_base(st, team, m->image, img, &(struct dv_error){ 0 }) == 0) {
-		if (!strcmp(img->id, m->id))
+		if (prov_team_stands_for(img, m->id))
 			return 0;
 		layer_image_release(img);
 	}
@@ -198,14 +205,38 @@ int env_lock_services(const struct layer_store *st, const struct env *env,
 	return 0;
 }
 
+bool env_lock_stands(const struct env_spec *spec, const struct prov_lock *l,
+		     const struct layer_image *img)
+{
+	return l && !strcmp(l->base.image, spec->image) && strcmp(img->id, l->base.id) &&
+	       prov_team_stands_for(img, l->base.id);
+}
+
+int env_lock_keys(const struct env_spec *spec, const struct prov_lock *l,
+		  const struct layer_image *img, int gitdir, struct dv_strv *out,
+		  struct dv_error *err)
+{
+	if (!env_lock_stands(spec, l, img))
+		return 0;
+	return prov_keys_at(spec, l->base.id, gitdir, out, err);
+}
+
 int env_lock_save(const struct dv_ctx *ctx, const struct env_spec *spec,
 		  const struct prov_lock *old, const struct layer_image *base,
 		  const struct dv_strv *keys, const struct layer_image *svcs, struct dv_error *err)
 {
 	struct prov_lock l;
 	dv_autofree char *text = NULL, *disp = prov_lock_display(spec);
+	struct layer_image as = { 0 };
 	int r;
 
+	/* A team's base standing for the lock's: the lock keeps its base (and
+	 * keys is the plan's keys at that id: env_lock_keys). */
+	if (env_lock_stands(spec, old, base)) {
+		as.name = old->base.ref ? old->base.ref : base->name;
+		as.id = old->base.id;
+		base = &as;
+	}
 	if (prov_lock_make(spec, base, keys, svcs, old, &l, err) < 0)
 		return -1;
 	text = prov_lock_format(&l);
@@ -222,7 +253,7 @@ void env_lock_differs(const struct env *env, const struct prov_lock *l,
 {
 	dv_autofree char *lock = prov_lock_display(&env->spec);
 
-	if (!l || strcmp(l->base.image, env->spec.image) || !strcmp(img->id, l->base.id) ||
+	if (!l || strcmp(l->base.image, env->spec.image) || prov_team_stands_for(img, l->base.id) ||
 	    env_lock_updating(env, "base"))
 		return;
 	fprintf(stderr,

@@ -47,7 +47,8 @@ struct plan {
 	size_t n_svc;
 	struct prov_lock lock; /* Envfile.lock as read (has_lock) */
 	bool has_lock;
-	struct dv_strv explain; /* up --explain: why each step runs (why.c) */
+	struct dv_strv explain;   /* up --explain: why each step runs (why.c) */
+	struct dv_strv lock_keys; /* keys at the lock's base when img stands for it */
 };
 
 static void plan_release(struct plan *p)
@@ -60,6 +61,7 @@ static void plan_release(struct plan *p)
 	env_svc_images_release(p->svc_imgs, p->n_svc);
 	prov_lock_release(&p->lock);
 	dv_strv_release(&p->explain);
+	dv_strv_release(&p->lock_keys);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -169,6 +171,9 @@ static int plan_make(const struct layer_store *st, struct env *env, bool refresh
 	}
 	if (!locked)
 		env_lock_differs(env, p->has_lock ? &p->lock : NULL, &p->img);
+	if (env_lock_keys(spec, p->has_lock ? &p->lock : NULL, &p->img, gitdir, &p->lock_keys,
+			  err) < 0)
+		return -1;
 	if (env_svc_resolve(st, spec, &p->svc_imgs, err) < 0 ||
 	    env_lock_services(st, env, p->has_lock ? &p->lock : NULL, p->svc_imgs, err) < 0)
 		return -1;
@@ -188,8 +193,8 @@ static int lock_save(const struct dv_ctx *ctx, const struct env *env, const stru
 	quiet.quiet = true;
 	/* A checkout devenv cannot write in (read-only, another's) still
 	 * gets its env: the lock is a warning there, not a failure. */
-	if (env_lock_save(&quiet, &env->spec, p->has_lock ? &p->lock : NULL, &p->img, &p->keys,
-			  p->svc_imgs, &why) < 0)
+	if (env_lock_save(&quiet, &env->spec, p->has_lock ? &p->lock : NULL, &p->img,
+			  p->lock_keys.n ? &p->lock_keys : &p->keys, p->svc_imgs, &why) < 0)
 		fprintf(stderr,
 			"devenv: warning: %s; the env is built, but its lock was not written\n",
 			why.msg);
@@ -772,8 +777,8 @@ int env_lockfile(struct dv_ctx *ctx, const struct layer_store *st, struct env *e
 	if (env_lock(st, env, err) < 0 ||
 	    plan_make(st, env, env->lock_all || env->lock_update.n, &p, err) < 0)
 		goto out;
-	ret = env_lock_save(ctx, &env->spec, p.has_lock ? &p.lock : NULL, &p.img, &p.keys,
-			    p.svc_imgs, err);
+	ret = env_lock_save(ctx, &env->spec, p.has_lock ? &p.lock : NULL, &p.img,
+			    p.lock_keys.n ? &p.lock_keys : &p.keys, p.svc_imgs, err);
 	if (ret == 1 && !ctx->quiet)
 		printf("%s is up to date\n", name);
 	ret = ret < 0 ? -1 : 0;

@@ -27,12 +27,25 @@ void layer_image_release(struct layer_image *img)
 	free(img->from);
 	free(img->from_env);
 	free(img->from_trust);
+	free(img->from_ids);
 	*img = (struct layer_image){ 0 };
 }
 
 static bool is_image_id(const char *s)
 {
 	return dv_digest_hex(s) != NULL;
+}
+
+/* "HEX[,HEX...]": image ids without their prefix (a registry's word). */
+static bool ids_list(const char *s)
+{
+	for (;;) {
+		if (strspn(s, "0123456789abcdef") != 64 || (s[64] != ',' && s[64] != 0))
+			return false;
+		if (!s[64])
+			return true;
+		s += 65;
+	}
 }
 
 /* One line naming the damaged record's file and what to do (EBADMSG). */
@@ -97,6 +110,10 @@ static int record_parse(const struct layer_store *st, const char *name, const ch
 		if (json_object_object_get_ex(from, "trust", &env) &&
 		    json_object_is_type(env, json_type_string))
 			img.from_trust = dv_xstrdup(json_object_get_string(env));
+		if (json_object_object_get_ex(from, "ids", &env) &&
+		    json_object_is_type(env, json_type_string) &&
+		    ids_list(json_object_get_string(env)))
+			img.from_ids = dv_xstrdup(json_object_get_string(env));
 	}
 	/* The config's exact bytes live in blobs/ (its digest is the id); the
 	 * record's copy is for reading, and the fallback. */
@@ -182,6 +199,8 @@ int layer_record_write(const struct layer_store *st, const struct layer_image *i
 		if (img->from_trust)
 			json_object_object_add(from, "trust",
 					       json_object_new_string(img->from_trust));
+		if (img->from_ids && ids_list(img->from_ids))
+			json_object_object_add(from, "ids", json_object_new_string(img->from_ids));
 		json_object_object_add(o, "from", from);
 	}
 	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |

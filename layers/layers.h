@@ -71,6 +71,8 @@ struct layer_image {
 				imported, loaded or built here, for everyone */
 	char *from_trust;        /* the mark of the cache_trust file `from`'s signature
 				was checked against (NULL: none was) */
+	char *from_ids;          /* the base ids `from` says this image stands for
+				(dev.devenv.base.ids: hex, comma-separated), or NULL */
 };
 void layer_image_release(struct layer_image *img);
 /* Record where img came from (layer_image.from) in its record. */

@@ -260,6 +260,9 @@ int prov_team_lookup(struct prov_team *t, const char *key, size_t step, const ch
  * through cache_from; else only when spec names img's source or is the env
  * it was taken for. */
 bool prov_team_vouches(const struct env_spec *spec, const struct layer_image *img);
+/* Is img the image of that id, or a team's base whose source says it stands
+ * for it (dev.devenv.base.ids: a base pushed along gets another id there)? */
+bool prov_team_stands_for(const struct layer_image *img, const char *id);
 /* Push the provisioning of spec as image dest: the base image's layers and
  * one layer per step, annotated with the steps' cache keys, as built in
  * this store for the current Envfile (a step not built is an error at its

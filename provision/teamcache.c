@@ -227,6 +227,25 @@ static void set_trust(const struct prov_team *t, size_t i, struct layer_image *i
 	img->from_trust = t->spec->cache_trust ? dv_xstrdup(t->marks[i]) : NULL;
 }
 
+/* ...and the base ids source i says it stands for (an env's cache: the
+ * pusher's base id and the pushed base's), for Envfile.lock. */
+static void set_ids(struct layer_image *img, const char *ids, bool self)
+{
+	free(img->from_ids);
+	img->from_ids = ids && !self ? dv_xstrdup(ids) : NULL;
+}
+
+bool prov_team_stands_for(const struct layer_image *img, const char *id)
+{
+	const char *hex = dv_str_startswith(id, "sha256:") ? id + 7 : id;
+	const char *own = dv_str_startswith(img->id, "sha256:") ? img->id + 7 : img->id;
+
+	if (!strcmp(img->id, id))
+		return true;
+	return img->from && img->from_ids && lists_key(img->from_ids, own) &&
+	       lists_key(img->from_ids, hex);
+}
+
 bool prov_team_vouches(const struct env_spec *spec, const struct layer_image *img)
 {
 	char env[13], mark[17];
@@ -337,6 +356,7 @@ int prov_team_base(const struct layer_store *st, struct prov_team *t, const char
 		 * it came from: it serves the envs naming that source, and this
 		 * one, never another project's `image:` of the same name. */
 		if (layer_image_tag(st, from, image, img, err) < 0 || (set_trust(t, i, img), 0) ||
+		    (set_ids(img, ids, self), 0) ||
 		    layer_image_scope(st, img, reg_remote_name(t->remotes[i]),
 				      t->env[0] ? t->env : NULL, err) < 0)
 			return -1;
@@ -399,6 +419,7 @@ int prov_team_pin(const struct layer_store *st, struct prov_team *t, const char 
 		 * serves the envs naming that source, and this one. */
 		ret = 0;
 		set_trust(t, i, img);
+		set_ids(img, ids, self);
 		if (layer_image_scope(st, img, reg_remote_name(t->remotes[i]),
 				      t->env[0] ? t->env : NULL, err) < 0) {
 			layer_image_release(img);

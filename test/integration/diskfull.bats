@@ -124,9 +124,6 @@ store_state() {
 	run "$DEVENV" push "$DV_REGISTRY/full/cache:1"
 	assert_success
 	"$DEVENV" halt >/dev/null
-	# Another machine with no lock of this one's (its base's id is this
-	# store's: lock.bats covers a lock naming a base the store lacks).
-	rm Envfile.lock
 	DEVENV_HOME=$SMALL/store run "$DEVENV" up --cache-from "$DV_REGISTRY/full/cache:1"
 	assert_failure
 	assert_output --partial "pulling the one '$DV_REGISTRY/full/cache:1' was built on"

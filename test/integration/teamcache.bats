@@ -384,3 +384,55 @@ sys.stdout.write(json.dumps(m))' "$output" >"$BATS_TEST_TMPDIR/evil.json"
 	run "$DEVENV" status --json
 	[[ $(dv_json image <<<"$output") == localhost/busybox:latest ]]
 }
+
+@test "team cache: a teammate's up on the team's base keeps the committed Envfile.lock as it is; --frozen passes" {
+	run "$DEVENV" up
+	assert_success
+	git add Envfile.lock && git commit -qm lock
+	cp Envfile.lock "$BATS_TEST_TMPDIR/lock.a"
+	run "$DEVENV" push "$REF"
+	assert_success
+	# The team's base is another id than this store's; the manifest vouches
+	# for both.
+	run manifest team/proj-dev cache
+	assert_output --regexp '"dev.devenv.base.ids":"[0-9a-f]{64},[0-9a-f]{64}"'
+
+	store_b
+	cd "$DV_CHECKOUT"
+	DEVENV_HOME=$STORE_B run "$DEVENV" up --cache-from "$REF"
+	assert_success
+	assert_line --regexp '^\[3/3\] run: echo three .* \(pulled\)$'
+	refute_output --partial 'Envfile.lock'
+	cmp Envfile.lock "$BATS_TEST_TMPDIR/lock.a"
+	DEVENV_HOME=$STORE_B run "$DEVENV" up --frozen --cache-from "$REF"
+	assert_success
+	refute_output --partial 'Envfile.lock'
+	cmp Envfile.lock "$BATS_TEST_TMPDIR/lock.a"
+	# A fresh env of that store, frozen from the start: the team's base
+	# stands for the lock's.
+	DEVENV_HOME=$STORE_B "$DEVENV" destroy -f >/dev/null
+	DEVENV_HOME=$STORE_B run "$DEVENV" up --frozen --cache-from "$REF"
+	assert_success
+	refute_output --partial 'Envfile.lock'
+	cmp Envfile.lock "$BATS_TEST_TMPDIR/lock.a"
+
+	# The first store's next up leaves it as it is too.
+	run "$DEVENV" up
+	assert_success
+	cmp Envfile.lock "$BATS_TEST_TMPDIR/lock.a"
+}
+
+@test "team cache: a teammate's frozen up in an empty store takes the team's base for the lock's" {
+	run "$DEVENV" up
+	assert_success
+	cp Envfile.lock "$BATS_TEST_TMPDIR/lock.a"
+	run "$DEVENV" push "$REF"
+	assert_success
+	store_b
+	cd "$DV_CHECKOUT"
+	DEVENV_HOME=$STORE_B run "$DEVENV" up --frozen --cache-from "$REF"
+	assert_success
+	assert_line --regexp '^\[3/3\] run: echo three .* \(pulled\)$'
+	refute_output --partial 'Envfile.lock'
+	cmp Envfile.lock "$BATS_TEST_TMPDIR/lock.a"
+}
