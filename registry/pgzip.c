@@ -255,7 +255,9 @@ static int put(int fd, const void *data, size_t len, struct dv_sha256 *hash, str
 {
 	if (hash)
 		dv_sha256_update(hash, data, len);
-	return dv_write_full(fd, data, len, err);
+	if (dv_write_full(fd, data, len, err) < 0)
+		return dv_err(err, err->errnum, "cannot write 'the compressed layer'");
+	return 0;
 }
 
 int reg_pgzip(int in_fd, int out_fd, int level, unsigned threads, struct dv_sha256 *hash,
