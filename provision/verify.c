@@ -203,12 +203,14 @@ static int verify_step(const struct dv_ctx *ctx, const struct layer_store *st,
 	char want[65], got[65];
 	struct prov_progress pg;
 	unsigned long long t0 = dv_now_ns();
+	bool had_epoch;
 	int ret = -1, r;
 
 	/* The epoch it was built with; a layer built without one (or pulled)
 	 * is rebuilt with the spec's. */
 	s.source_date_epoch = layer_epoch(st, id);
-	if (!s.source_date_epoch)
+	had_epoch = s.source_date_epoch != 0;
+	if (!had_epoch)
 		s.source_date_epoch = spec->source_date_epoch;
 	if (layer_staging_new(st, &staging, err) < 0)
 		return -1;
@@ -241,9 +243,9 @@ static int verify_step(const struct dv_ctx *ctx, const struct layer_store *st,
 	}
 	printf("[%zu/%zu] %s: differs: sha256:%.12s in the cache, sha256:%.12s rebuilt%s\n", i + 1,
 	       spec->n_provision, label, want, got,
-	       s.source_date_epoch ? ""
-				   : " (no SOURCE_DATE_EPOCH: its files' times are the build's; "
-				     "give one in the environment or Envfile.lock)");
+	       had_epoch ? ""
+			 : " (the cached layer was built with no SOURCE_DATE_EPOCH, by an older "
+			   "devenv: its files keep the times of that build)");
 	{
 		struct cmp c = { 0 };
 		cached = layer_diff_path(st, id);

@@ -144,7 +144,7 @@ only_key() {
 	done
 	sleep 1
 	run -1 "$DEVENV" verify
-	[[ $output == *"no SOURCE_DATE_EPOCH"* ]]
+	[[ $output == *"built with no SOURCE_DATE_EPOCH"* ]]
 	[[ $output == *"/const: mtime"* ]]
 	[[ $output != *"/const: content"* ]]
 }
