@@ -75,6 +75,9 @@ static const struct cmd_opt reload_opts[] = {
 	{ 0, "frozen", NULL, 'F',
 	  "build only what Envfile.lock pins: fail before halting when the Envfile's inputs "
 	  "differ from it or it is missing (also DEVENV_FROZEN=1)" },
+	{ 0, "explain", NULL, 'X',
+	  "under each step that runs, say which input differs from the last build "
+	  "(as 'devenv why')" },
 	{ 0 }
 };
 static const struct cmd_opt lock_opts[] = {
@@ -209,7 +212,7 @@ static const struct cmd commands[] = {
 	{ "resume", cmd_resume, CMD_STORE | CMD_ENV, "[-e NAME|ID]", "thaw a suspended env", NULL,
 	  NULL },
 	{ "reload", cmd_reload, CMD_STORE | CMD_LOCKS_STORE | CMD_ENV | CMD_JSON,
-	  "[-e NAME|ID] [--timeout S] [--frozen]",
+	  "[-e NAME|ID] [--timeout S] [--frozen] [--explain]",
 	  "halt and up again, picking up Envfile changes (a changed image or step rebuilds the env: every file outside the checkout and volumes is reset)",
 	  reload_opts, NULL },
 	{ "provision", cmd_provision, CMD_STORE | CMD_LOCKS_STORE | CMD_ENV | CMD_JSON,
@@ -261,7 +264,8 @@ static const struct cmd commands[] = {
 	{ "verify", cmd_verify, CMD_STORE | CMD_LOCKS_STORE | CMD_ENV, "[-e NAME|ID] [STEP...]",
 	  "rebuild the steps (all, or those numbered) in a scratch area and compare each layer with the cache's, listing the files that differ; exit 1 when one does",
 	  NULL, NULL },
-	{ "why", cmd_why, CMD_STORE | CMD_LOCKS_STORE | CMD_ENV, "[-e NAME|ID] [STEP]",
+	{ "why", cmd_why, CMD_STORE | CMD_LOCKS_STORE | CMD_ENV | CMD_JSON,
+	  "[-e NAME|ID] [--json] [STEP]",
 	  "say, for each step (or STEP) the cache lacks, which input differs from the last build of the env and from the team cache's; builds nothing",
 	  NULL, NULL },
 	{ "version", cmd_version, 0, "", "print devenv's version", NULL, NULL },

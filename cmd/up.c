@@ -170,15 +170,18 @@ int cmd_provision(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_c
 
 struct halt_opts {
 	unsigned timeout;
-	bool frozen;
+	bool frozen;  /* reload --frozen */
+	bool explain; /* reload --explain */
 };
 static int timeout_opt(int c, const char *arg, void *data, struct dv_error *err)
 {
 	char *end;
 	unsigned long v;
 
-	if (c == 'F') {
-		((struct halt_opts *)data)->frozen = true;
+	if (c == 'F' || c == 'X') {
+		struct halt_opts *h = data;
+
+		*(c == 'F' ? &h->frozen : &h->explain) = true;
 		return 0;
 	}
 	if (c != 't')
@@ -214,7 +217,7 @@ static int frozen_check(const struct env_spec *spec, struct dv_error *err)
 static int halt_or_reload(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
 			  bool reload, struct dv_error *err)
 {
-	struct halt_opts h = { 10, false };
+	struct halt_opts h = { 10, false, false };
 	struct opt_spec os = { NULL, NULL, timeout_opt, &h };
 	struct env env = { .lock_fd = -1 };
 	bool helped;
@@ -234,6 +237,7 @@ static int halt_or_reload(struct dv_ctx *ctx, struct layer_store *st, const stru
 		goto out;
 	env.refresh_git = reload; /* reload picks up new commits of git steps */
 	env.frozen = reload && (h.frozen || prov_lock_frozen_env());
+	env.explain = reload && h.explain;
 	if (reload && !env.has_state) {
 		ret = env_up(ctx, st, &env, err);
 		goto out;

@@ -42,7 +42,7 @@ int cmd_why(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *c
 			     env.spec.n_provision, env.spec.n_provision == 1 ? "" : "s");
 		goto out;
 	}
-	ret = env_why(st, &env, step, err);
+	ret = env_why(st, &env, step, ctx->json, err);
 out:
 	env_release(&env);
 	return ret;

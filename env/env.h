@@ -157,13 +157,17 @@ void env_release(struct env *env);
 /* why.c: for each step of keys (built on img), why it runs: "" for one
  * cached or in the team cache, else the first input that differs from the
  * last build of env and from the team cache's (provision/recipe.c). verbose
- * (`devenv why`): "cached", "taken from the team cache (REF)", "runs: …". */
+ * (`devenv why`): "cached", "taken from the team cache (REF)", "runs: …".
+ * objs, when not NULL (`why --json`): a JSON array that gets, per step,
+ * {step, label, state: cached|team|runs, team: REF|null, why, team_why}. */
 int env_explain(const struct layer_store *st, const struct env *env, const struct layer_image *img,
 		const struct dv_strv *keys, struct prov_team *team, bool verbose,
-		struct dv_strv *out, struct dv_error *err);
+		struct dv_strv *out, struct json_object *objs, struct dv_error *err);
 /* `devenv why [STEP]` (up.c: the plan as up makes it, nothing built):
- * a line per step, or step `step`'s only (1-based; 0: all). */
-int env_why(const struct layer_store *st, struct env *env, size_t step, struct dv_error *err);
+ * a line per step, or step `step`'s only (1-based; 0: all); json: one JSON
+ * object per line instead (env_explain's objs). */
+int env_why(const struct layer_store *st, struct env *env, size_t step, bool json,
+	    struct dv_error *err);
 
 /* Find the env: by ctx->env_sel (a name or an id prefix among the store's
  * envs; an ambiguous name lists the candidates), else from the Envfile found

@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <json-c/json.h>
 
 #include "env/env.h"
 #include "env/internal.h"
@@ -207,31 +208,39 @@ static int explain(struct dv_ctx *ctx, const struct layer_store *st, const struc
 {
 	if (!env->explain)
 		return 0;
-	if (env_explain(st, env, &p->img, &p->keys, p->team, false, &p->explain, err) < 0)
+	if (env_explain(st, env, &p->img, &p->keys, p->team, false, &p->explain, NULL, err) < 0)
 		return -1;
 	ctx->explain = &p->explain;
 	return 0;
 }
 
-int env_why(const struct layer_store *st, struct env *env, size_t step, struct dv_error *err)
+int env_why(const struct layer_store *st, struct env *env, size_t step, bool json,
+	    struct dv_error *err)
 {
 	struct plan p = { 0 };
 	struct dv_strv lines = { 0 };
+	struct json_object *objs = json ? json_object_new_array() : NULL;
 	int ret = -1;
 
 	if (plan_make(st, env, false, &p, err) < 0 ||
-	    env_explain(st, env, &p.img, &p.keys, p.team, true, &lines, err) < 0)
+	    env_explain(st, env, &p.img, &p.keys, p.team, true, &lines, objs, err) < 0)
 		goto out;
-	if (!lines.n)
+	if (!lines.n && !json)
 		printf("env '%s' has no provisioning steps\n", env->spec.name);
 	for (size_t i = 0; i < lines.n; i++) {
 		dv_autofree char *label = prov_step_label(&env->spec.provision[i]);
 
-		if (!step || step == i + 1)
+		if (step && step != i + 1)
+			continue;
+		if (json)
+			prov_json_print(stdout, json_object_array_get_idx(objs, i),
+					JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+		else
 			printf("step %zu (%s): %s\n", i + 1, label, lines.v[i]);
 	}
 	ret = 0;
 out:
+	json_object_put(objs);
 	dv_strv_release(&lines);
 	plan_release(&p);
 	return ret;

@@ -61,6 +61,7 @@ static void event(const struct prov_progress *p, size_t i, const char *label, co
 		  double secs)
 {
 	struct json_object *o = json_object_new_object();
+	const struct dv_strv *ex = p->ctx->explain;
 	size_t kl = strcspn(label, ":");
 
 	json_object_object_add(o, "step", json_object_new_uint64(i + 1));
@@ -70,6 +71,9 @@ static void event(const struct prov_progress *p, size_t i, const char *label, co
 			       json_object_new_string(label[kl] ? label + kl + 2 : label));
 	json_object_object_add(o, "result", json_object_new_string(result));
 	json_object_object_add(o, "seconds", prov_json_seconds(secs));
+	/* --explain: why a step that ran (or failed) ran, as `why` says it. */
+	if (ex && i < ex->n && ex->v[i][0])
+		json_object_object_add(o, "why", json_object_new_string(ex->v[i]));
 	prov_json_print(p->ctx->events, o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	fflush(p->ctx->events);
 	json_object_put(o);

@@ -739,7 +739,8 @@ char *prov_recipe_diff(const char *old, const char *now, size_t no);
 /* The compact form of key's recipe for a pushed layer's annotation, or
  * NULL when the store has none. */
 char *prov_recipe_note(const struct layer_store *st, const char *key);
-/* up --explain: ctx->explain's sentence for step i, under its line. */
+/* up --explain: ctx->explain's sentence for step i, under its line (with
+ * --json none: progress.c puts it in the step's event). */
 void prov_recipe_explain(const struct dv_ctx *ctx, size_t i);
 /* gc: remove the recipes of keys no cache entry holds. */
 int prov_recipe_gc(const struct layer_store *st, unsigned *removed, struct dv_error *err);

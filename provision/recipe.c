@@ -599,7 +599,9 @@ int prov_recipe_gc(const struct layer_store *st, unsigned *removed, struct dv_er
 
 void prov_recipe_explain(const struct dv_ctx *ctx, size_t i)
 {
-	if (!ctx->explain || i >= ctx->explain->n || !ctx->explain->v[i][0] || ctx->quiet)
+	/* --json: the sentence is the step's event's "why" (progress.c) */
+	if (!ctx->explain || i >= ctx->explain->n || !ctx->explain->v[i][0] || ctx->quiet ||
+	    ctx->events)
 		return;
 	printf("      why: %s\n", ctx->explain->v[i]);
 	fflush(stdout);

@@ -200,6 +200,14 @@ print(notes[1]["kind"], notes[1]["text_digest"], len(m["layers"][-1]["annotation
 	run "$DEVENV" why 2
 	assert_success
 	assert_output "step 2 (run: echo 4 > /s2): runs: its text changed ($(sha12 'echo 3 > /s2'), now $(sha12 'echo 4 > /s2')); against the team cache ($ref): its text changed ($(sha12 'echo 2 > /s2'), now $(sha12 'echo 4 > /s2'))"
+	# --json: the two sentences apart
+	run "$DEVENV" why --json 2
+	assert_success
+	run python3 -c '
+import json, sys
+[o] = [json.loads(l) for l in sys.stdin]
+print(o["step"], o["state"], o["team"], o["why"], "|", o["team_why"])' <<<"$output"
+	assert_output "2 runs $ref its text changed ($(sha12 'echo 3 > /s2'), now $(sha12 'echo 4 > /s2')) | its text changed ($(sha12 'echo 2 > /s2'), now $(sha12 'echo 4 > /s2'))"
 
 	# a teammate's empty store: the steps the team cache holds are taken from it
 	three_steps 2
@@ -210,6 +218,9 @@ print(notes[1]["kind"], notes[1]["text_digest"], len(m["layers"][-1]["annotation
 	assert_success
 	assert_line "step 1 (run: echo 1 > /s1): taken from the team cache ($ref)"
 	assert_line "step 3 (run: echo 3 > /s3): taken from the team cache ($ref)"
+	run env DEVENV_HOME="$STORE_B" "$DEVENV" why --json 1
+	assert_success
+	assert_output '{"step":1,"label":"run: echo 1 > /s1","state":"team","team":"'"$ref"'","why":null,"team_why":null}'
 	# why fetched no layer
 	[[ -z $(ls -A "$STORE_B/cache") && ! -e $STORE_B/recipes ]]
 }
@@ -265,4 +276,68 @@ print(len(r["files"]), r["files_total"], r["files_capped"], "big/f10001" in r["f
 	echo x >big/f00001
 	run "$DEVENV" why
 	assert_output "step 1 (copy: big -> /big): runs: copied file 'big/f00001' changed ($(sha12 ''), now $(sha12 $'x\n'))"
+}
+
+@test "why --json: one object per step, state and sentences apart" {
+	three_steps 2
+	"$DEVENV" provision -q
+	three_steps two
+	run "$DEVENV" why --json
+	assert_success
+	assert_output '{"step":1,"label":"run: echo 1 > /s1","state":"cached","team":null,"why":null,"team_why":null}
+{"step":2,"label":"run: echo two > /s2","state":"runs","team":null,"why":"its text changed ('"$(sha12 'echo 2 > /s2')"', now '"$(sha12 'echo two > /s2')"')","team_why":null}
+{"step":3,"label":"run: echo 3 > /s3","state":"runs","team":null,"why":"its parent step 2 changed","team_why":null}'
+	run "$DEVENV" why --json 3
+	assert_success
+	assert_output '{"step":3,"label":"run: echo 3 > /s3","state":"runs","team":null,"why":"its parent step 2 changed","team_why":null}'
+	run "$DEVENV" __complete options why
+	assert_line --json
+}
+
+@test "up --explain --json: the sentence is the step event's why, not a line on stderr" {
+	three_steps 2
+	"$DEVENV" provision -q
+	three_steps two
+	"$DEVENV" up --explain --json >events 2>errors
+	run python3 -c '
+import json
+for l in open("events"):
+    o = json.loads(l)
+    if "step" in o:
+        print(o["step"], o["result"], o.get("why"))'
+	assert_output "1 cached None
+2 ran its text changed ($(sha12 'echo 2 > /s2'), now $(sha12 'echo two > /s2'))
+3 ran its parent step 2 changed"
+	run grep -c 'why:' errors
+	assert_output 0
+	# without --explain, no why in the events
+	three_steps 2
+	"$DEVENV" provision --json >events 2>/dev/null
+	run grep -c '"why"' events
+	assert_output 0
+}
+
+@test "reload --explain says why under each step that runs; --help and completion list it" {
+	three_steps 2
+	"$DEVENV" up -q
+	three_steps two
+	run "$DEVENV" reload --explain
+	assert_success
+	assert_line "[1/3] run: echo 1 > /s1 (cached)"
+	assert_line "      why: its text changed ($(sha12 'echo 2 > /s2'), now $(sha12 'echo two > /s2'))"
+	assert_line "      why: its parent step 2 changed"
+	three_steps 3
+	"$DEVENV" reload --explain --json >events 2>/dev/null
+	run python3 -c '
+import json
+print([o.get("why") for o in map(json.loads, open("events")) if "step" in o])'
+	assert_output "[None, 'its text changed ($(sha12 'echo two > /s2'), now $(sha12 'echo 3 > /s2'))', 'its parent step 2 changed']"
+	run "$DEVENV" reload --help
+	assert_output --partial "--explain"
+	assert_output --partial "--frozen"
+	run "$DEVENV" __complete options reload
+	assert_line --explain
+	assert_line --frozen
+	run "$DEVENV" help reload
+	assert_output --partial 'reload [-e NAME|ID] [--timeout S] [--frozen] [--explain]'
 }
