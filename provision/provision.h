@@ -676,6 +676,12 @@ char **prov_apt_argv(const struct env_spec *spec, const struct env_step *step, s
 void prov_apt_stamp(long long t, char out[PROV_APT_STAMP]);
 /* The archive's base URL: the Envfile's, else the default. */
 const char *prov_apt_url(const struct env_spec *spec);
+/* After a run step with apt_snapshot set: did it both change apt's sources
+ * and run apt (its upper folder says so)? Then prov_apt_warn, once -q's
+ * held output is done with, says so in one warning (changed: the answer). */
+bool prov_apt_changed(const struct env_spec *spec, const struct env_step *step, const char *upper);
+void prov_apt_warn(const struct env_spec *spec, const struct env_step *step, size_t index,
+		   const char *label, bool changed);
 
 /* normalise.c: SOURCE_DATE_EPOCH as steps get it. prov_epoch_parse: decimal
  * seconds, 1 to 9999-12-31, nothing else: 0, else -1. prov_epoch_from_env:
