@@ -374,6 +374,13 @@ char *prov_download_name(const char *url);
 int prov_input_fetch(const struct layer_store *st, const struct env_spec *spec,
 		     const struct env_step *step, const char *dir, char **out_path,
 		     struct dv_error *err);
+/* gitkeep.c: a bundle's clone (from: the folder its tar was unpacked in)
+ * kept as a new .git in the empty folder to: objects, refs, packed-refs,
+ * HEAD and a config of devenv's; one line naming `what` when it carries a
+ * file that would have git read from elsewhere. prov_git_kept_redirect:
+ * that file of a kept clone (dir: its folder), or NULL. */
+int prov_git_keep(int from, int to, const char *what, struct dv_error *err);
+const char *prov_git_kept_redirect(int dir);
 /* inputs/ (made when create): its fd; -1 with ENOENT when absent. */
 int prov_inputs_dir(const struct layer_store *st, bool create, struct dv_error *err);
 /* The names in inputs/ of a step's input: "download-<sha256>" (a file) or
