@@ -75,8 +75,8 @@ static int load_git(const struct layer_store *st, const struct layer_bundle *b, 
 {
 	layer_autojson struct json_object *man = NULL;
 	const char *hex = artifact_blob(b, man_hex, &man, err), *url, *commit;
-	dv_autofree char *staging = NULL, *name = NULL;
-	dv_autoclose int sfd = -1, dfd = -1;
+	dv_autofree char *staging = NULL, *name = NULL, *what = NULL;
+	dv_autoclose int sfd = -1, dfd = -1, rfd = -1;
 	struct dv_error ignored = { 0 };
 	int ret = -1;
 
@@ -93,12 +93,17 @@ static int load_git(const struct layer_store *st, const struct layer_bundle *b, 
 		return 0;
 	if (layer_staging_new(st, &staging, err) < 0)
 		return -1;
+	what = dv_xasprintf("git input sha256:%.12s of the bundle", man_hex);
+	/* Only what a clone is read from is kept, in repo/ (gitkeep.c). */
 	if ((sfd = dv_open_dir_at(st->tmp_fd, staging, err)) >= 0 &&
 	    (dfd = dv_open_dir_at(sfd, "diff", err)) >= 0 &&
-	    layer_bundle_extract(b, hex, dfd, err) == 0) {
+	    layer_bundle_extract(b, hex, dfd, err) == 0 &&
+	    (mkdirat(sfd, "repo", 0700) == 0 || dv_err(err, errno, "cannot make %s", what) == 0) &&
+	    (rfd = dv_open_dir_at(sfd, "repo", err)) >= 0 &&
+	    prov_git_keep(dfd, rfd, what, err) == 0) {
 		dv_fault_point("bundle.input");
 		/* Flushed before the rename shows it, as a layer's commit is. */
-		ret = syncfs(st->root_fd) < 0 ? -1 : renameat(sfd, "diff", inputs, name);
+		ret = syncfs(st->root_fd) < 0 ? -1 : renameat(sfd, "repo", inputs, name);
 		if (ret < 0 && (errno == EEXIST || errno == ENOTEMPTY))
 			ret = 0;
 		else if (ret < 0)

@@ -84,6 +84,21 @@ static int pinned_base(const struct layer_store *st, const struct env *env, stru
 	return 1;
 }
 
+/* Is img what the store's image of that name is? A base the lock found
+ * otherwise (a team's base standing for the lock's, one kept under a
+ * digest name) is pinned as a team's base is: push and bundle take it. */
+static bool is_named(const struct layer_store *st, const char *image, const struct layer_image *img)
+{
+	struct layer_image named = { 0 };
+	bool same;
+
+	if (layer_image_resolve(st, image, &named, &(struct dv_error){ 0 }) < 0)
+		return false;
+	same = !strcmp(named.id, img->id);
+	layer_image_release(&named);
+	return same;
+}
+
 /* Does the local cache lack the last step's key? Keys chain, so then some
  * step would be built (or taken from the team cache). */
 static bool would_build(const struct layer_store *st, const struct env_spec *spec,
@@ -145,7 +160,8 @@ static int plan_make(const struct layer_store *st, struct env *env, bool refresh
 	if ((r = env_lock_base(st, env, p->has_lock ? &p->lock : NULL, p->team, &p->img, err)) < 0)
 		return -1;
 	locked = r == 0;
-	p->pinned = !locked && pinned_base(st, env, &p->img) == 0;
+	p->pinned = locked ? !is_named(st, spec->image, &p->img)
+			   : pinned_base(st, env, &p->img) == 0;
 	if ((!locked && !p->pinned &&
 	     prov_resolve_image(st, spec, spec->image, p->team, &p->img, err) < 0) ||
 	    prov_git_resolve(st, spec, refresh, err) < 0 || (gitdir = prov_git_dir(st, err)) < 0 ||

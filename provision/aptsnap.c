@@ -21,13 +21,21 @@
  * /var/lib/apt/lists are the snapshot's until an 'apt-get update').
  *
  * The sources are read when the step starts: a source the step adds or
- * changes is seen by the next step, not by apt in this one.
+ * changes is seen by the next step, not by apt in this one; a step that
+ * changed them and ran apt is warned of after it (prov_apt_changed).
  */
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "provision.h"
+#include "util/cleanup.h"
 #include "util/banned.h"
 
 /* $1 base URL, $2 stamp, $3 shell, $4 the step's command. The URL is held
@@ -97,4 +105,56 @@ char **prov_apt_argv(const struct env_spec *spec, const struct env_step *step, s
 	a->argv[7] = step->run;
 	a->argv[8] = NULL;
 	return a->argv;
+}
+
+/* Is `path` in the upper folder (written, removed, or a folder with
+ * anything written in it)? */
+static bool in_upper(int up, const char *path, bool dir)
+{
+	struct stat sb;
+	DIR *d;
+	struct dirent *e;
+	bool any = false;
+	int fd;
+
+	if (fstatat(up, path, &sb, AT_SYMLINK_NOFOLLOW) < 0)
+		return false;
+	if (!dir || !S_ISDIR(sb.st_mode))
+		return true;
+	fd = openat(up, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
+		return false;
+	}
+	while (!any && (e = readdir(d)))
+		any = strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+	closedir(d);
+	return any;
+}
+
+bool prov_apt_changed(const struct env_spec *spec, const struct env_step *step, const char *upper)
+{
+	dv_autoclose int up = -1;
+
+	if (!spec->apt_snapshot_time || step->kind != ENV_STEP_RUN)
+		return false;
+	up = open(upper, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	/* Sources changed, and apt ran (an update's lists, an install's dpkg). */
+	return up >= 0 &&
+	       (in_upper(up, "etc/apt/sources.list", false) ||
+		in_upper(up, "etc/apt/sources.list.d", true)) &&
+	       (in_upper(up, "var/lib/apt/lists", true) || in_upper(up, "var/lib/dpkg", true));
+}
+
+void prov_apt_warn(const struct env_spec *spec, const struct env_step *step, size_t index,
+		   const char *label, bool changed)
+{
+	if (!changed)
+		return;
+	fprintf(stderr,
+		"devenv: warning: %s:%u:%u: step %zu (%s) changed apt's sources and ran apt: "
+		"with apt_snapshot its apt read the sources as they were when it started; "
+		"move the source to a step of its own\n",
+		spec->display, step->line, step->col, index + 1, label);
 }

@@ -210,7 +210,7 @@ out:
 static int run_step(const struct layer_store *st, const struct env_spec *spec,
 		    const struct env_step *step, size_t index, const char *prev, const char *key,
 		    const struct dv_strv *chain, const char *staging, const char *env_id,
-		    const struct prov_secrets *sec, struct dv_error *err)
+		    const struct prov_secrets *sec, bool *apt_warn, struct dv_error *err)
 {
 	dv_autofree struct ctr_secret *secrets = NULL;
 	dv_autofree char *upper = layer_staging_path(st, staging, "diff");
@@ -279,6 +279,7 @@ static int run_step(const struct layer_store *st, const struct env_spec *spec,
 	dv_fault_point("build.run");
 	if (ctr_run(&c.cs, &x, &status, err) < 0)
 		goto out;
+	*apt_warn = prov_apt_changed(spec, step, upper); /* sources changed as apt ran */
 	if (status != 0) {
 		char kept[96];
 
@@ -335,12 +336,13 @@ int prov_run_step(const struct layer_store *st, const struct env_spec *spec, siz
 		  const char *staging, const char *env_id, struct dv_error *err)
 {
 	struct prov_secrets sec = { 0 };
+	bool apt_warn = false;
 	int ret = -1;
 
 	if (!spec->n_secrets ||
 	    prov_secrets_read(spec, PROV_SECRETS_STEPS | PROV_SECRETS_ON_UP, &sec, err) == 0)
 		ret = run_step(st, spec, &spec->provision[index], index, prev, key, chain, staging,
-			       env_id, &sec, err);
+			       env_id, &sec, &apt_warn, err);
 	prov_secrets_release(&sec);
 	return ret;
 }
@@ -380,6 +382,7 @@ int prov_build(const struct dv_ctx *ctx, const struct layer_store *st, const str
 				 base->layers.n == 1 ? "" : "s", ENV_MAX_LAYERS);
 	}
 	struct prov_secrets sec = { 0 };
+	bool apt_warn = false;
 	bool sec_read = false;
 	int ret = -1;
 
@@ -442,10 +445,11 @@ int prov_build(const struct dv_ctx *ctx, const struct layer_store *st, const str
 			sec_read = true;
 		}
 		if (run_step(st, spec, step, i, i ? keys->v[i - 1] : base_key, keys->v[i], layers,
-			     staging, env_id, &sec, err) < 0) {
+			     staging, env_id, &sec, &apt_warn, err) < 0) {
 			struct dv_error ignored = { 0 };
 
 			prov_progress_end(&pg, i, label, PROV_FAILED, SECS_SINCE(t0));
+			prov_apt_warn(spec, step, i, label, apt_warn);
 			layer_staging_discard(st, staging, &ignored);
 			if (err->errnum == EINTR) {
 				char kept[96];
@@ -484,6 +488,7 @@ int prov_build(const struct dv_ctx *ctx, const struct layer_store *st, const str
 					   keys->v[i]);
 		dv_strv_push(layers, keys->v[i]);
 		prov_progress_end(&pg, i, label, PROV_RAN, SECS_SINCE(t0));
+		prov_apt_warn(spec, step, i, label, apt_warn); /* after -q's held output */
 	}
 	ret = 0;
 out:

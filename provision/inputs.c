@@ -10,7 +10,8 @@
  * they are copied), a git step through a local clone of the folder
  * (libgit2 fetches over file://, reading every object back and checking
  * it against its id, then checks the commit out: the folder's own working
- * tree is never used). Anything else, or a mismatch, or a clone that
+ * tree is never used; one carrying alternates or the like, gitkeep.c, is
+ * not used at all). Anything else, or a mismatch, or a clone that
  * fails (a warning), goes to the network as before. Nothing is kept here by builds: only a bundle's load and
  * `devenv bundle` (which fetches what it lacks) write it, each input made
  * whole in tmp/ and renamed in (a killed load leaves its staging folder to
@@ -108,9 +109,12 @@ int prov_input_fetch(const struct layer_store *st, const struct env_spec *spec,
 		if (step->kind == ENV_STEP_GIT && S_ISDIR(sb.st_mode)) {
 			dv_autofree char *url = dv_xasprintf("file://%s/inputs/%s", st->root, name);
 			dv_autofree char *src = dv_xasprintf("%s/src", dir);
+			const char *redirect = prov_git_kept_redirect(fd); /* gitkeep.c */
 			struct dv_error e = { 0 };
 
-			if (prov_git_clone_local(spec, step, url, dir, out_path, &e) == 0)
+			if (redirect)
+				dv_err_plain(&e, EPERM, "it carries %s", redirect);
+			else if (prov_git_clone_local(spec, step, url, dir, out_path, &e) == 0)
 				return 0;
 			/* A broken input costs the network, never the step. */
 			dv_rm_tree_at(AT_FDCWD, src, &(struct dv_error){ 0 });

@@ -374,6 +374,13 @@ char *prov_download_name(const char *url);
 int prov_input_fetch(const struct layer_store *st, const struct env_spec *spec,
 		     const struct env_step *step, const char *dir, char **out_path,
 		     struct dv_error *err);
+/* gitkeep.c: a bundle's clone (from: the folder its tar was unpacked in)
+ * kept as a new .git in the empty folder to: objects, refs, packed-refs,
+ * HEAD and a config of devenv's; one line naming `what` when it carries a
+ * file that would have git read from elsewhere. prov_git_kept_redirect:
+ * that file of a kept clone (dir: its folder), or NULL. */
+int prov_git_keep(int from, int to, const char *what, struct dv_error *err);
+const char *prov_git_kept_redirect(int dir);
 /* inputs/ (made when create): its fd; -1 with ENOENT when absent. */
 int prov_inputs_dir(const struct layer_store *st, bool create, struct dv_error *err);
 /* The names in inputs/ of a step's input: "download-<sha256>" (a file) or
@@ -676,6 +683,12 @@ char **prov_apt_argv(const struct env_spec *spec, const struct env_step *step, s
 void prov_apt_stamp(long long t, char out[PROV_APT_STAMP]);
 /* The archive's base URL: the Envfile's, else the default. */
 const char *prov_apt_url(const struct env_spec *spec);
+/* After a run step with apt_snapshot set: did it both change apt's sources
+ * and run apt (its upper folder says so)? Then prov_apt_warn, once -q's
+ * held output is done with, says so in one warning (changed: the answer). */
+bool prov_apt_changed(const struct env_spec *spec, const struct env_step *step, const char *upper);
+void prov_apt_warn(const struct env_spec *spec, const struct env_step *step, size_t index,
+		   const char *label, bool changed);
 
 /* normalise.c: SOURCE_DATE_EPOCH as steps get it. prov_epoch_parse: decimal
  * seconds, 1 to 9999-12-31, nothing else: 0, else -1. prov_epoch_from_env:

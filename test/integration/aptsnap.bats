@@ -65,6 +65,7 @@ apt_envfile() {
 	apt_envfile "$A"
 	run "$DEVENV" up -q
 	assert_success
+	refute_output --partial "changed apt's sources" # its own step: no warning
 	run "$DEVENV" ssh -c 'cat /usr/share/devenv-probe/version; cat /etc/apt/sources.list; ls /dev/shm; ls /etc/apt/sources.list.d | wc -l'
 	assert_success
 	assert_output "1
@@ -127,6 +128,28 @@ URIs: http://deb.debian.org/debian"
 	assert_output "Types: deb
 uris: http://deb.debian.org/debian-security http://example.com/debian
 Suites: bookworm-security"
+}
+
+@test "apt_snapshot: a step that writes a source and runs apt in it is warned of, once" {
+	dv_debian_image
+	cp "$BATS_FILE_TMPDIR/probe.gpg" "$DV_CHECKOUT/probe.gpg"
+	dv_envfile <<-EOF
+	image: debian:bookworm
+	network: host
+	apt_snapshot: $A
+	apt_snapshot_url: http://127.0.0.1:$APT_PORT/archive/
+	provision:
+	  - copy: probe.gpg
+	    to: /etc/apt/keyrings/devenv-probe.gpg
+	  - run: |
+	      rm -f /etc/apt/sources.list.d/*
+	      echo 'deb [signed-by=/etc/apt/keyrings/devenv-probe.gpg] http://deb.debian.org/debian bookworm main' >/etc/apt/sources.list
+	      apt-get update -q || true
+	EOF
+	run "$DEVENV" up -q
+	assert_success
+	assert_line "devenv: warning: Envfile:8:5: step 2 (run: rm -f /etc/apt/sources.list.d/* …) changed apt's sources and ran apt: with apt_snapshot its apt read the sources as they were when it started; move the source to a step of its own"
+	[[ $(grep -c "changed apt's sources" <<<"$output") == 1 ]]
 }
 
 @test "apt_snapshot: a busybox env runs its steps as before" {

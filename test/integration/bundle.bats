@@ -471,3 +471,88 @@ $STORE2/tmp:"
 	run "$DEVENV" ssh -c 'cat /seen'
 	assert_output one
 }
+
+@test "a bundle's git input carrying an alternates file is refused; a kept input given one is not used" {
+	mkdir -p "$DV_REPO"
+	git -C "$DV_REPO" init -q -b main
+	echo one >"$DV_REPO/version"
+	git -C "$DV_REPO" add version
+	git -C "$DV_REPO" -c user.email=t@t -c user.name=t commit -qm one
+	commit=$(git -C "$DV_REPO" rev-parse HEAD)
+	printf 'image: busybox\nprovision:\n  - git: file://%s\n    to: /src\n' "$DV_REPO" >Envfile
+	"$DEVENV" up >/dev/null
+	"$DEVENV" bundle -o "$BATS_TEST_TMPDIR/env.bundle" >/dev/null
+	"$DEVENV" destroy -f >/dev/null
+	# A repository of the host holding the commit; the input's own objects
+	# gone, an alternates file naming the host's.
+	host=$BATS_TEST_TMPDIR/host.git
+	git clone -q --bare "$DV_REPO" "$host"
+	python3 - "$BATS_TEST_TMPDIR/env.bundle" "$BATS_TEST_TMPDIR/bad.bundle" "$host/objects" <<-'PY'
+	import hashlib, io, json, sys, tarfile
+	src = tarfile.open(sys.argv[1])
+	files = {m.name: (m, src.extractfile(m).read() if m.isfile() else None) for m in src.getmembers()}
+	def blob(digest):
+	    return files["blobs/sha256/" + digest[7:]][1]
+	def put(data):
+	    d = hashlib.sha256(data).hexdigest()
+	    m = tarfile.TarInfo("blobs/sha256/" + d)
+	    m.size = len(data)
+	    files[m.name] = (m, data)
+	    return "sha256:" + d, len(data)
+	idx = json.loads(files["index.json"][1])
+	for e in idx["manifests"]:
+	    if e["annotations"]["dev.devenv.bundle.role"] != "git":
+	        continue
+	    man = json.loads(blob(e["digest"]))
+	    old = tarfile.open(fileobj=io.BytesIO(blob(man["layers"][0]["digest"])))
+	    out = io.BytesIO()
+	    new = tarfile.open(fileobj=out, mode="w")
+	    for m in old.getmembers():
+	        if "/objects/" in "/" + m.name and m.isfile():
+	            continue
+	        new.addfile(m, old.extractfile(m) if m.isfile() else None)
+	    alt = (sys.argv[3] + "\n").encode()
+	    m = tarfile.TarInfo(".git/objects/info/alternates")
+	    m.size = len(alt)
+	    new.addfile(m, io.BytesIO(alt))
+	    new.close()
+	    man["layers"][0]["digest"], man["layers"][0]["size"] = put(out.getvalue())
+	    e["digest"], e["size"] = put(json.dumps(man).encode())
+	data = json.dumps(idx).encode()
+	files["index.json"][0].size = len(data)
+	files["index.json"] = (files["index.json"][0], data)
+	with tarfile.open(sys.argv[2], "w") as t:
+	    for m, data in files.values():
+	        t.addfile(m, io.BytesIO(data) if data is not None else None)
+	PY
+	export DEVENV_HOME=$STORE2
+	run "$DEVENV" image load "$BATS_TEST_TMPDIR/bad.bundle"
+	assert_failure
+	assert_output --regexp "^devenv: git input sha256:[0-9a-f]{12} of the bundle carries objects/info/alternates, which would have git read from elsewhere on this machine: the bundle is refused; ask its sender for a new one$"
+	[[ ! -e $STORE2/inputs/git-$commit ]]
+	run ls "$STORE2/cache"
+	assert_output ""
+
+	# The bundle as made: kept as a bare clone's files and no more.
+	"$DEVENV" image load "$BATS_TEST_TMPDIR/env.bundle" >/dev/null
+	run ls -A "$STORE2/inputs/git-$commit" "$STORE2/inputs/git-$commit/.git"
+	assert_output "$STORE2/inputs/git-$commit:
+.git
+
+$STORE2/inputs/git-$commit/.git:
+HEAD
+config
+objects
+refs"
+	# A kept input given an alternates file (an older devenv's load, or
+	# the store changed): not used; the step clones from the remote.
+	rm -rf "$STORE2/inputs/git-$commit/.git/objects"/*
+	mkdir "$STORE2/inputs/git-$commit/.git/objects/info"
+	echo "$host/objects" >"$STORE2/inputs/git-$commit/.git/objects/info/alternates"
+	printf 'image: busybox\nprovision:\n  - git: file://%s\n    to: /elsewhere\n' "$DV_REPO" >Envfile
+	run --separate-stderr "$DEVENV" up
+	assert_success
+	[[ $stderr == *"inputs/git-$commit' cannot be used (it carries objects/info/alternates); cloning from the remote"* ]]
+	run "$DEVENV" ssh -c 'cat /elsewhere/version'
+	assert_output one
+}

@@ -436,3 +436,29 @@ sys.stdout.write(json.dumps(m))' "$output" >"$BATS_TEST_TMPDIR/evil.json"
 	refute_output --partial 'Envfile.lock'
 	cmp Envfile.lock "$BATS_TEST_TMPDIR/lock.a"
 }
+
+@test "team cache: an env on the team's base the lock finds in the store pushes that base, not the store's own" {
+	run "$DEVENV" up
+	assert_success
+	git add Envfile.lock && git commit -qm lock
+	run "$DEVENV" push "$REF"
+	assert_success
+	team=$(manifest team/proj-dev cache | python3 -c 'import json,sys; print(json.load(sys.stdin)["layers"][0]["digest"])')
+	store_b
+	other_busybox
+	DEVENV_HOME=$STORE_B run "$DEVENV" up --cache-from "$REF"
+	assert_success
+	assert_output --partial "pinned by digest for this env"
+	# Rebuilt: the lock finds the team's base, kept under its digest name.
+	DEVENV_HOME=$STORE_B run "$DEVENV" reload
+	assert_success
+	DEVENV_HOME=$STORE_B run "$DEVENV" status --json
+	[[ $(dv_json image_for <<<"$output") == busybox ]]
+	DEVENV_HOME=$STORE_B run "$DEVENV" push "$DV_REGISTRY/team/other:cache"
+	assert_success
+	run manifest team/other cache
+	assert_output --partial "\"digest\":\"$team\""
+	[[ $(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["layers"][0]["digest"])' "$output") == "$team" ]]
+	DEVENV_HOME=$STORE_B run "$DEVENV" ssh -c 'test -e /etc/other && echo other; cat /one'
+	assert_output one
+}
