@@ -343,3 +343,53 @@ int reg_blob_push(struct reg *r, const char *hex, int fd, const char *mem, unsig
 	*how = "pushed";
 	return 0;
 }
+
+int reg_blob_stream_send(struct reg *r, int fd, struct reg_grow *grow, char **location,
+			 bool *no_auth, struct dv_error *err)
+{
+	struct reg_upload up = { .fd = fd, .grow = grow };
+	struct reg_sink s = { .c = r->c, .fd = -1, .max = REG_ERRBODY_MAX };
+	struct reg_req q = { .method = "PATCH", .ctype = "application/octet-stream", .up = &up };
+	unsigned long long chunk_min = 0;
+	char *from = r->from, *next;
+	bool mounted;
+	long status;
+	int ret;
+
+	/* No digest yet: no mount to ask for. */
+	r->from = NULL;
+	ret = start_upload(r, "", &mounted, location, no_auth, &chunk_min, err);
+	r->from = from;
+	if (ret < 0)
+		return -1;
+	ret = -1;
+	/* A session that wants chunks of a size of its own gets them. */
+	if (chunk_min)
+		return dv_err_plain(err, EPROTO, "registry '%s' wants chunks of %llu bytes",
+				    r->host, chunk_min);
+	q.url = *location;
+	q.no_auth = *no_auth;
+	if (reg_do(r, &q, &s, &status, err) < 0)
+		goto out;
+	if (status != 202) {
+		reg_status_err(r, status, &s, "streamed upload of a blob", err);
+	} else if (!s.location || !s.location[0] || !(next = location_url(r, s.location, no_auth))) {
+		dv_err_plain(err, EPROTO,
+			     "registry '%s' took a stream without saying where to go on", r->host);
+	} else {
+		free(*location);
+		*location = next;
+		ret = 0;
+	}
+out:
+	reg_sink_release(&s);
+	return ret;
+}
+
+int reg_blob_stream_finish(struct reg *r, const char *location, bool no_auth, const char *hex,
+			   struct dv_error *err)
+{
+	struct reg_upload none = { .fd = -1, .mem = "", .len = 0 };
+
+	return finish_upload(r, location, no_auth, hex, &none, err);
+}

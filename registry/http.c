@@ -173,12 +173,74 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *data)
 	return n;
 }
 
-static size_t on_read(char *p, size_t size, size_t nmemb, void *data)
+void reg_grow_init(struct reg_grow *g)
+{
+	memset(g, 0, sizeof(*g));
+	pthread_mutex_init(&g->lock, NULL);
+	pthread_cond_init(&g->more, NULL);
+}
+
+void reg_grow_add(struct reg_grow *g, unsigned long long n)
+{
+	pthread_mutex_lock(&g->lock);
+	g->written += n;
+	pthread_cond_broadcast(&g->more);
+	pthread_mutex_unlock(&g->lock);
+}
+
+void reg_grow_end(struct reg_grow *g, bool ok)
+{
+	pthread_mutex_lock(&g->lock);
+	g->done = ok;
+	g->failed = !ok;
+	pthread_cond_broadcast(&g->more);
+	pthread_mutex_unlock(&g->lock);
+}
+
+void reg_grow_destroy(struct reg_grow *g)
+{
+	pthread_cond_destroy(&g->more);
+	pthread_mutex_destroy(&g->lock);
+}
+
+/* The next bytes of a file still being written: wait until there are
+ * some, or it ends (0: the body's end) or fails (the upload aborts). */
+static size_t grow_read(struct reg_upload *u, char *p, size_t n)
+{
+	struct reg_grow *g = u->grow;
+	unsigned long long avail;
+	bool failed;
+	ssize_t got;
+
+	pthread_mutex_lock(&g->lock);
+	while (!g->done && !g->failed && g->written <= u->off)
+		pthread_cond_wait(&g->more, &g->lock);
+	failed = g->failed;
+	avail = g->written > u->off ? g->written - u->off : 0;
+	pthread_mutex_unlock(&g->lock);
+	if (failed)
+		return CURL_READFUNC_ABORT;
+	if (!avail)
+		return 0;
+	if (n > avail)
+		n = (size_t)avail;
+	do
+		got = pread(u->fd, p, n, (off_t)u->off);
+	while (got < 0 && errno == EINTR);
+	if (got <= 0)
+		return CURL_READFUNC_ABORT;
+	u->off += (unsigned long long)got;
+	return (size_t)got;
+}
+
+size_t reg_upload_read(char *p, size_t size, size_t nmemb, void *data)
 {
 	struct reg_upload *u = data;
 	size_t n = size * nmemb;
 	ssize_t got;
 
+	if (u->grow)
+		return grow_read(u, p, n);
 	if (n > u->len - u->off)
 		n = (size_t)(u->len - u->off);
 	if (!n)
@@ -209,14 +271,18 @@ static int req_method(const struct reg_curl *c, CURL *h, const struct reg_req *q
 		c->curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, 0L);
 	} else if (!strcmp(q->method, "PUT") || !strcmp(q->method, "PATCH")) {
 		q->up->off = 0;
-		if (q->up->fd >= 0 && lseek(q->up->fd, (off_t)q->up->start, SEEK_SET) < 0)
+		if (q->up->fd >= 0 && !q->up->grow &&
+		    lseek(q->up->fd, (off_t)q->up->start, SEEK_SET) < 0)
 			return dv_err(err, errno, "cannot rewind what is being uploaded");
 		c->curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
 		if (!strcmp(q->method, "PATCH"))
 			c->curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "PATCH");
-		c->curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
+		c->curl_easy_setopt(h, CURLOPT_READFUNCTION, reg_upload_read);
 		c->curl_easy_setopt(h, CURLOPT_READDATA, q->up);
-		c->curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)q->up->len);
+		/* A growing file: -1, which libcurl sends in chunked
+		 * transfer encoding over HTTP/1.1 (HTTP/2 needs none). */
+		c->curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE,
+				    q->up->grow ? (curl_off_t)-1 : (curl_off_t)q->up->len);
 	} else {
 		/* GET. Blobs are often served by a redirect to a CDN; libcurl
 		 * does not send our Authorization header to another host. */

@@ -13,6 +13,8 @@
 #ifndef REGISTRY_INTERNAL_H
 #define REGISTRY_INTERNAL_H
 
+#include <pthread.h>
+
 #include "curl.h"
 #include "layers/internal.h"
 #include "registry.h"
@@ -36,6 +38,7 @@ struct reg {
 	char *from;   /* push: the repository blobs may be mounted from, or NULL */
 	unsigned long long chunk; /* push: chunk size of uploads; 0: always one PUT */
 	bool insecure, push;
+	bool stream; /* push: DEVENV_PUSH_CHUNK_SIZE unset: gzip blobs stream (push.c) */
 };
 struct reg *reg_open(const char *name, struct dv_error *err);
 /* For a push: as reg_open(), asking for tokens of scope pull,push
@@ -54,13 +57,33 @@ const char *reg_name(const struct reg *r);
 
 /* ---- http.c: one request and where its answer goes ---- */
 
+/* A file another thread is still writing (push.c uploads a gzip blob as
+ * it is compressed): the writer adds what it wrote (reg_grow_add) and
+ * says when it is done or failed (reg_grow_end); an upload that reads it
+ * waits for more. */
+struct reg_grow {
+	pthread_mutex_t lock;
+	pthread_cond_t more;
+	unsigned long long written;
+	bool done, failed;
+};
+void reg_grow_init(struct reg_grow *g);
+void reg_grow_add(struct reg_grow *g, unsigned long long n);
+void reg_grow_end(struct reg_grow *g, bool ok);
+void reg_grow_destroy(struct reg_grow *g);
+
 /* What a request sends: len bytes from fd (read from offset start) or from
- * mem + start. */
+ * mem + start; or, with grow, all of fd (read with pread from offset 0) as
+ * it grows, in chunked transfer encoding, len unused. */
 struct reg_upload {
 	int fd;
 	const char *mem;
 	unsigned long long start, len, off;
+	struct reg_grow *grow;
 };
+/* libcurl's read callback for u (data): the next bytes of the body, 0 at
+ * its end, CURL_READFUNC_ABORT when it cannot be read (a grow that failed). */
+size_t reg_upload_read(char *p, size_t size, size_t nmemb, void *data);
 
 struct reg_req {
 	const char *method; /* "GET", "HEAD", "POST", "PUT", "PATCH" */
@@ -186,6 +209,16 @@ int reg_blob_exists(struct reg *r, const char *hex, bool *out, struct dv_error *
  * when it would have to be. */
 int reg_blob_push(struct reg *r, const char *hex, int fd, const char *mem, unsigned long long len,
 		  const char **how, struct dv_error *err);
+/* A streamed upload of a blob whose digest is known only at its end
+ * (push.c): reg_blob_stream_send() POSTs a session and sends all of fd,
+ * which grow says is still being written, in one PATCH as it grows;
+ * *location (caller frees) is where the session went on. Then
+ * reg_blob_stream_finish() PUTs ?digest=sha256:hex with no body. Either
+ * failing, the caller uploads the file as reg_blob_push() does. */
+int reg_blob_stream_send(struct reg *r, int fd, struct reg_grow *grow, char **location,
+			 bool *no_auth, struct dv_error *err);
+int reg_blob_stream_finish(struct reg *r, const char *location, bool no_auth, const char *hex,
+			   struct dv_error *err);
 
 /* ---- pull_layer.c ---- */
 
@@ -243,6 +276,10 @@ char *reg_base64(const char *s);
  * on the writing thread while the others compress. */
 int reg_pgzip(int in_fd, int out_fd, int level, unsigned threads, struct dv_sha256 *hash,
 	      struct dv_error *err);
+/* As reg_pgzip(), telling grow (not NULL) of every write to out_fd; the
+ * caller ends it (reg_grow_end). */
+int reg_pgzip_grow(int in_fd, int out_fd, int level, unsigned threads, struct dv_sha256 *hash,
+		   struct reg_grow *grow, struct dv_error *err);
 /* The CPUs this process may run on (at least 1). */
 unsigned reg_pgzip_threads(void);
 

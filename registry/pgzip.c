@@ -250,18 +250,27 @@ static int fill_slot(int in_fd, struct slot *sl, unsigned long long seq, const u
 	return 0;
 }
 
-/* Write and hash. */
-static int put(int fd, const void *data, size_t len, struct dv_sha256 *hash, struct dv_error *err)
+/* Write and hash, and tell a reader of out_fd (grow, or NULL). */
+static int put(int fd, const void *data, size_t len, struct dv_sha256 *hash, struct reg_grow *grow,
+	       struct dv_error *err)
 {
 	if (hash)
 		dv_sha256_update(hash, data, len);
 	if (dv_write_full(fd, data, len, err) < 0)
 		return dv_err(err, err->errnum, "cannot write 'the compressed layer'");
+	if (grow)
+		reg_grow_add(grow, len);
 	return 0;
 }
 
 int reg_pgzip(int in_fd, int out_fd, int level, unsigned threads, struct dv_sha256 *hash,
 	      struct dv_error *err)
+{
+	return reg_pgzip_grow(in_fd, out_fd, level, threads, hash, NULL, err);
+}
+
+int reg_pgzip_grow(int in_fd, int out_fd, int level, unsigned threads, struct dv_sha256 *hash,
+		   struct reg_grow *grow, struct dv_error *err)
 {
 	static const unsigned char os_unix = 3;
 	struct pgzip p = { .level = level };
@@ -313,7 +322,7 @@ int reg_pgzip(int in_fd, int out_fd, int level, unsigned threads, struct dv_sha2
 			goto out;
 		}
 	}
-	if (put(out_fd, head, sizeof(head), hash, err) < 0)
+	if (put(out_fd, head, sizeof(head), hash, grow, err) < 0)
 		goto out;
 	pthread_mutex_lock(&p.lock);
 	while (!eof || next_write < next_read) {
@@ -328,7 +337,7 @@ int reg_pgzip(int in_fd, int out_fd, int level, unsigned threads, struct dv_sha2
 				dv_err(err, 0, "zlib's deflate failed (%d)", zret);
 				goto out_unlocked;
 			}
-			if (put(out_fd, w->out, w->out_len, hash, err) < 0)
+			if (put(out_fd, w->out, w->out_len, hash, grow, err) < 0)
 				goto out_unlocked;
 			crc = p.z->crc32_combine(crc, w->crc, (z_off_t)w->len);
 			total += w->len;
@@ -362,7 +371,7 @@ int reg_pgzip(int in_fd, int out_fd, int level, unsigned threads, struct dv_sha2
 	pthread_mutex_unlock(&p.lock);
 	put_le32(tail, crc);
 	put_le32(tail + 4, (unsigned long)(total & 0xffffffffULL));
-	if (put(out_fd, tail, sizeof(tail), hash, err) < 0)
+	if (put(out_fd, tail, sizeof(tail), hash, grow, err) < 0)
 		goto out;
 	ret = 0;
 out_unlocked:

@@ -174,20 +174,84 @@ static void *export_thread(void *data)
 	return NULL;
 }
 
+/* A gzip blob's upload while it is compressed: on a thread of its own, one
+ * PATCH reads the staging file as pgzip writes it (reg_blob_stream_send),
+ * as skopeo streams its blobs; the PUT with the digest follows the end. */
+struct stream_job {
+	struct reg *r;
+	int fd; /* the staging file, read as it grows */
+	struct reg_grow grow;
+	char *location;
+	bool no_auth;
+	int ret;
+	struct dv_error err;
+};
+
+static void *stream_thread(void *data)
+{
+	struct stream_job *j = data;
+
+	j->ret = reg_blob_stream_send(j->r, j->fd, &j->grow, &j->location, &j->no_auth, &j->err);
+	return NULL;
+}
+
+/* Start streaming the staging file at path on r (when it wants streams);
+ * false: the blob is uploaded from the file once compressed. Not when
+ * the image came from another repository of the registry (r->from): its
+ * blob is likely there, and a mount, which needs the digest, sends
+ * nothing. */
+static bool stream_start(struct stream_job *j, struct reg *r, const char *path, pthread_t *t)
+{
+	if (!r || !r->stream || r->from)
+		return false;
+	*j = (struct stream_job){ .r = r, .fd = open(path, O_RDONLY | O_CLOEXEC), .ret = -1 };
+	if (j->fd < 0)
+		return false;
+	reg_grow_init(&j->grow);
+	if (pthread_create(t, NULL, stream_thread, j)) {
+		reg_grow_destroy(&j->grow);
+		close(j->fd);
+		return false;
+	}
+	return true;
+}
+
+/* The stream's end: ok says the whole blob, digest b->hex, was written.
+ * b->sent when the registry took it; any failure leaves it to send_blob,
+ * which uploads the kept file (a registry that refuses streams, a
+ * connection cut). */
+static void stream_end(struct stream_job *j, pthread_t t, bool ok, struct push_blob *b)
+{
+	reg_grow_end(&j->grow, ok);
+	pthread_join(t, NULL);
+	reg_grow_destroy(&j->grow);
+	close(j->fd);
+	if (ok && j->ret == 0 &&
+	    reg_blob_stream_finish(j->r, j->location, j->no_auth, b->hex, &j->err) == 0) {
+		b->how = "pushed";
+		b->sent = true;
+	}
+	free(j->location);
+}
+
 /* Layer id as staging/<i>.tar.gz (or .tar.zst): fills b's digests, size
  * and path. The tar is not kept: layers/export.c writes it into a pipe on one
  * thread while this one compresses it, so the two share the machine's
- * cores and tmp/ holds only the compressed form. */
+ * cores and tmp/ holds only the compressed form. A gzip blob streams to r
+ * (NULL: none) as it is written (b->sent when it got there). */
 static int prepare_layer(const struct layer_store *st, const struct layer_ar *ar,
 			 enum reg_compression comp, unsigned threads, const char *staging,
-			 const char *id, size_t i, struct push_blob *b, struct dv_error *err)
+			 const char *id, size_t i, struct reg *r, struct push_blob *b,
+			 struct dv_error *err)
 {
 	char name[32];
 	dv_autoclose int gfd = -1, rfd = -1;
 	struct export_job job = { .st = st, .id = id, .fd = -1 };
-	pthread_t t;
+	struct stream_job sj;
+	pthread_t t, stream_t;
 	struct stat sb;
 	struct dv_sha256 h;
+	bool streaming;
 	int pfd[2], e, cret;
 
 	snprintf(name, sizeof(name), "%zu.%s", i, compressions[comp].ext);
@@ -203,13 +267,19 @@ static int prepare_layer(const struct layer_store *st, const struct layer_ar *ar
 		close(job.fd);
 		return dv_err(err, e, "cannot start exporting layer %.12s", id);
 	}
+	streaming = comp == REG_GZIP && stream_start(&sj, r, b->path, &stream_t);
 	/* gzip hashes its blob as it writes it; zstd's is read again. */
 	dv_sha256_init(&h);
-	cret = comp == REG_GZIP ? reg_pgzip(rfd, gfd, REG_PGZIP_LEVEL, threads, &h, err)
+	cret = comp == REG_GZIP ? reg_pgzip_grow(rfd, gfd, REG_PGZIP_LEVEL, threads, &h,
+						 streaming ? &sj.grow : NULL, err)
 				: compress_fd(ar, rfd, gfd, 0, err);
 	/* The export ends on EOF of ours too, when we stopped reading. */
 	close(dv_steal_fd(&rfd));
 	pthread_join(t, NULL);
+	if (comp == REG_GZIP && cret == 0 && job.ret == 0)
+		dv_sha256_final_hex(&h, b->hex);
+	if (streaming)
+		stream_end(&sj, stream_t, cret == 0 && job.ret == 0, b);
 	/* The first cause: a compressor that failed broke the exporter's pipe;
 	 * an export that failed cut the compressor's input short. */
 	if (cret < 0)
@@ -222,10 +292,8 @@ static int prepare_layer(const struct layer_store *st, const struct layer_ar *ar
 	if (lseek(gfd, 0, SEEK_SET) < 0 || fstat(gfd, &sb) < 0)
 		return dv_err(err, errno, "cannot read '%s'", b->path);
 	b->size = (unsigned long long)sb.st_size;
-	if (comp == REG_GZIP) {
-		dv_sha256_final_hex(&h, b->hex);
+	if (comp == REG_GZIP)
 		return 0;
-	}
 	return dv_sha256_fd(gfd, b->hex, err);
 }
 
@@ -268,13 +336,12 @@ static void *prep_thread(void *data)
 	while ((i = __atomic_fetch_add(&p->next, 1, __ATOMIC_RELAXED)) < n) {
 		if (!p->todo[i])
 			continue;
+		if (p->reg && !r)
+			r = reg_dup(p->reg);
 		p->rets[i] = prepare_layer(p->st, p->ar, p->comp, p->threads, p->staging,
-					   p->img->layers.v[i], i, &p->blobs[i], &p->errs[i]);
-		if (p->rets[i] == 0 && p->reg) {
-			if (!r)
-				r = reg_dup(p->reg);
+					   p->img->layers.v[i], i, r, &p->blobs[i], &p->errs[i]);
+		if (p->rets[i] == 0 && r && !p->blobs[i].sent)
 			p->rets[i] = send_blob(r, &p->blobs[i], i, n, &p->errs[i]);
-		}
 	}
 	reg_free(r);
 	return NULL;

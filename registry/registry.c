@@ -138,6 +138,8 @@ struct reg *reg_open_push(const char *name, const char *from, struct dv_error *e
 	if ((r = reg_connect(name, false, err))) {
 		r->push = true;
 		r->chunk = chunk;
+		/* A chunk size of one's own: requests stay under it. */
+		r->stream = !getenv("DEVENV_PUSH_CHUNK_SIZE") || !*getenv("DEVENV_PUSH_CHUNK_SIZE");
 		r->from = from ? dv_xstrdup(from) : NULL;
 	}
 	return r;

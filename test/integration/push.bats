@@ -272,6 +272,45 @@ patches() {
 	assert_line --index 1 '400000-799999 202'
 }
 
+# oci_blob DIGEST: its file in the test's OCI layout (skopeo's copy).
+oci_blob() { printf '%s/layout/blobs/sha256/%s' "$BATS_TEST_TMPDIR" "${1#sha256:}"; }
+
+@test "streamed push: a gzip layer goes in one chunked PATCH as it is compressed, intact; a registry that refuses streams gets the file" {
+	traceproxy_start
+	run "$DEVENV" push busybox "$TRACE/team/stream:1"
+	traceproxy_stop
+	assert_success
+	assert_line --index 0 --regexp '^layer 1/1 sha256:[0-9a-f]{12} pushed$'
+	# POST, one PATCH streamed while pgzip wrote it, the PUT with the digest
+	run patches
+	assert_output 'chunked 202'
+	run grep -c '^PUT /v2/team/stream/blobs/uploads/.* - 201$' "$TRACE_LOG"
+	assert_output 2 # the layer's digest, and the config in one PUT
+	# the blob is whole: skopeo checks its digest; another store pulls it,
+	# checking its digest and the diff_id of what it unpacks to
+	run skopeo_ copy -q --src-tls-verify=false --src-authfile "$BATS_FILE_TMPDIR/auth.json" \
+		"docker://$DV_REGISTRY/team/stream:1" "oci:$BATS_TEST_TMPDIR/layout:x"
+	assert_success
+	DEVENV_HOME=$BATS_TEST_TMPDIR/other-store run "$DEVENV" pull "$DV_REGISTRY/team/stream:1"
+	assert_success
+	local m
+	m=$(oci_blob "$(jq -r '.manifests[0].digest' "$BATS_TEST_TMPDIR/layout/index.json")")
+	[[ $(jq -r '.rootfs.diff_ids[0]' "$(oci_blob "$(jq -r .config.digest "$m")")") == \
+		"sha256:$(gzip -dc "$(oci_blob "$(jq -r '.layers[0].digest' "$m")")" | sha256sum | cut -d' ' -f1)" ]]
+	# a registry that refuses the stream: the kept file goes in one PUT
+	traceproxy_start nostream=1
+	run "$DEVENV" push busybox "$TRACE/team/nostream:1"
+	traceproxy_stop
+	assert_success
+	assert_line --index 0 --regexp '^layer 1/1 sha256:[0-9a-f]{12} pushed$'
+	run patches
+	assert_output 'chunked 400'
+	run grep -c '^PUT /v2/team/nostream/blobs/uploads/.* - 201$' "$TRACE_LOG"
+	assert_output 2
+	DEVENV_HOME=$BATS_TEST_TMPDIR/other-store2 run "$DEVENV" pull "$DV_REGISTRY/team/nostream:1"
+	assert_success
+}
+
 @test "push: a bad DEVENV_PUSH_CHUNK_SIZE is one clear line, before anything is sent" {
 	for v in abc 1T 1024G -5 12Q 99999999999G 18014398509481985k; do
 		DEVENV_PUSH_CHUNK_SIZE=$v run "$DEVENV" push busybox "$DV_REGISTRY/team/bad:1"

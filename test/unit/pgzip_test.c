@@ -4,6 +4,7 @@
  * boundaries, empty and 1-byte inputs; and the bytes are the same for 1
  * thread and many, and at each level. No root, no network. */
 #include <dlfcn.h>
+#include <pthread.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -246,6 +247,76 @@ static void test_read_error(void **state)
 	close(ofd);
 }
 
+/* An upload that reads the blob as pgzip writes it (push.c's stream), as
+ * libcurl calls it, on another thread. */
+struct reader {
+	struct reg_upload up;
+	struct dv_buf got;
+	bool aborted;
+};
+
+static void *read_thread(void *data)
+{
+	struct reader *rd = data;
+	char buf[5000]; /* not a divisor of the blocks: reads cross writes */
+	size_t n;
+
+	while ((n = reg_upload_read(buf, 1, sizeof(buf), &rd->up)) != 0) {
+		if (n == CURL_READFUNC_ABORT) {
+			rd->aborted = true;
+			break;
+		}
+		dv_buf_add(&rd->got, buf, n);
+	}
+	return NULL;
+}
+
+/* What the reader sent is every byte pgzip wrote, in order, though it
+ * started before the first; a writer that fails aborts the reader. */
+static void test_grow_stream(void **state)
+{
+	size_t n = 3 * REG_PGZIP_BLOCK + 4321;
+	dv_autofree unsigned char *in = make_input(n);
+	dv_autofree char *text = NULL;
+	int ifd = memfd_create("in", MFD_CLOEXEC), ofd = memfd_create("out", MFD_CLOEXEC);
+	struct dv_error err = { 0 };
+	struct reg_grow g;
+	struct reader rd = { 0 };
+	pthread_t t;
+	size_t len = 0;
+
+	(void)state;
+	assert_true(ifd >= 0 && ofd >= 0);
+	assert_int_equal(dv_write_full(ifd, in, n, &err), 0);
+	assert_int_equal(lseek(ifd, 0, SEEK_SET), 0);
+	reg_grow_init(&g);
+	rd.up = (struct reg_upload){ .fd = ofd, .grow = &g };
+	assert_int_equal(pthread_create(&t, NULL, read_thread, &rd), 0);
+	assert_int_equal(reg_pgzip_grow(ifd, ofd, 1, 3, NULL, &g, &err), 0);
+	reg_grow_end(&g, true);
+	pthread_join(t, NULL);
+	assert_false(rd.aborted);
+	assert_int_equal(lseek(ofd, 0, SEEK_SET), 0);
+	assert_int_equal(dv_read_all(ofd, &text, &len, &err), 0);
+	assert_int_equal(rd.got.len, len);
+	assert_memory_equal(rd.got.s, text, len);
+	reg_grow_destroy(&g);
+	dv_buf_release(&rd.got);
+
+	/* A failed writer: the reader stops, aborting its upload. */
+	reg_grow_init(&g);
+	rd = (struct reader){ .up = { .fd = ofd, .grow = &g } };
+	assert_int_equal(pthread_create(&t, NULL, read_thread, &rd), 0);
+	reg_grow_add(&g, 100);
+	reg_grow_end(&g, false);
+	pthread_join(t, NULL);
+	assert_true(rd.aborted);
+	reg_grow_destroy(&g);
+	dv_buf_release(&rd.got);
+	close(ifd);
+	close(ofd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -256,6 +327,7 @@ int main(void)
 		cmocka_unit_test(test_levels),
 		cmocka_unit_test(test_incompressible),
 		cmocka_unit_test(test_read_error),
+		cmocka_unit_test(test_grow_stream),
 	};
 
 	return cmocka_run_group_tests(tests, load_inflate, NULL);
