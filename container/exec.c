@@ -723,10 +723,8 @@ int ctr_exec(const struct ctr_init *init, const struct dv_strv *cgroups, const s
 	/* An env halted between our liveness check and our entering fails
 	 * anywhere on the way in (its cgroups removed: ENODEV or ENOENT; its
 	 * pid namespace dying: fork's ENOMEM): that is "not running", not the
-	 * step that happened to notice. A halt's init may take a while to
-	 * die on a loaded machine (rootless setns fails with EPERM while its
-	 * namespaces go): up to half a second, on this failure path only. */
-	if (err->errnum != ESRCH && err->errnum != EBUSY && ctr_pidfd_exited(pidfd, 500)) {
+	 * step that happened to notice. */
+	if (err->errnum != ESRCH && err->errnum != EBUSY && ctr_pidfd_exited(pidfd, 50)) {
 		int keep = err->status;
 
 		*err = (struct dv_error){ .status = keep };
