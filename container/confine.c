@@ -18,13 +18,18 @@
  * relay, which runs the host's git and its credential helpers: those can
  * be anything, so only what none of them has a use for is refused, with
  * EPERM). Each caller names its own calls, and its argument-filtered
- * rules (socket families, kill signals, an ioctl), beside why.
+ * rules (socket families, kill signals, an ioctl), beside why; the two
+ * that run a host program on input from outside (the credential relay's
+ * git and its helpers, cache_trust's ssh-keygen: provision/signing.c)
+ * share one deny-list, ctr_confine_tool().
  */
 #include <errno.h>
 #include <grp.h>
 #include <linux/capability.h>
 #include <linux/securebits.h>
 #include <seccomp.h>
+#include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -111,4 +116,87 @@ int ctr_confine(const struct ctr_confine *c, struct dv_error *err)
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return dv_err(err, errno, "cannot set no_new_privs");
 	return filter(c, err);
+}
+
+/* What no host program devenv runs on outside input has a use for: a way
+ * back to privilege or out of the host's namespaces, the kernel's rarer
+ * surfaces, the machine's clock, keys and swap. */
+static const int tool_denied[] = {
+	SCMP_SYS(ptrace),
+	SCMP_SYS(process_vm_readv),
+	SCMP_SYS(process_vm_writev),
+	SCMP_SYS(mount),
+	SCMP_SYS(umount2),
+	SCMP_SYS(pivot_root),
+	SCMP_SYS(chroot),
+	SCMP_SYS(unshare),
+	SCMP_SYS(setns),
+	SCMP_SYS(bpf),
+	SCMP_SYS(perf_event_open),
+	SCMP_SYS(userfaultfd),
+	SCMP_SYS(io_uring_setup),
+	SCMP_SYS(io_uring_enter),
+	SCMP_SYS(io_uring_register),
+	SCMP_SYS(kexec_load),
+	SCMP_SYS(kexec_file_load),
+	SCMP_SYS(init_module),
+	SCMP_SYS(finit_module),
+	SCMP_SYS(delete_module),
+	SCMP_SYS(open_by_handle_at),
+	SCMP_SYS(name_to_handle_at),
+	SCMP_SYS(fsopen),
+	SCMP_SYS(fsmount),
+	SCMP_SYS(fsconfig),
+	SCMP_SYS(fspick),
+	SCMP_SYS(move_mount),
+	SCMP_SYS(open_tree),
+	SCMP_SYS(mount_setattr),
+	SCMP_SYS(swapon),
+	SCMP_SYS(swapoff),
+	SCMP_SYS(reboot),
+	SCMP_SYS(acct),
+	SCMP_SYS(quotactl),
+	SCMP_SYS(syslog),
+	SCMP_SYS(settimeofday),
+	SCMP_SYS(clock_settime),
+	SCMP_SYS(clock_adjtime),
+	SCMP_SYS(adjtimex),
+	SCMP_SYS(iopl),
+	SCMP_SYS(ioperm),
+	SCMP_SYS(vhangup),
+	SCMP_SYS(lookup_dcookie),
+	SCMP_SYS(add_key),
+	SCMP_SYS(request_key),
+	SCMP_SYS(keyctl),
+};
+/* ... and, for one that needs no network, sockets. */
+static const int tool_denied_net[] = { SCMP_SYS(socket), SCMP_SYS(socketpair), SCMP_SYS(connect) };
+
+int ctr_confine_tool(const char *who, bool no_network, struct dv_error *err)
+{
+	enum {
+		N = sizeof(tool_denied) / sizeof(tool_denied[0]),
+		N_NET = sizeof(tool_denied_net) / sizeof(tool_denied_net[0])
+	};
+	/* typing into the terminal of whoever ran devenv */
+	static const struct ctr_confine_rule rules[] = {
+		{ SCMP_SYS(ioctl), SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, TIOCSTI) },
+	};
+	int calls[N + N_NET];
+	/* A deny-list, not an allow-list: the program (and what it runs: a
+	 * credential helper) can be anything. Without CAP_SETPCAP (an
+	 * ordinary user) there is no capability to drop. */
+	struct ctr_confine c = {
+		.who = who,
+		.calls = calls,
+		.n_calls = N + (no_network ? N_NET : 0),
+		.rules = rules,
+		.n_rules = sizeof(rules) / sizeof(rules[0]),
+		.deny_list = true,
+		.unprivileged_ok = true,
+	};
+
+	memcpy(calls, tool_denied, sizeof(tool_denied));
+	memcpy(calls + N, tool_denied_net, sizeof(tool_denied_net));
+	return ctr_confine(&c, err);
 }

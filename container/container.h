@@ -476,5 +476,9 @@ struct ctr_confine {
 	bool keep_dumpable;   /* leave PR_SET_DUMPABLE as it is */
 };
 int ctr_confine(const struct ctr_confine *c, struct dv_error *err);
+/* ctr_confine with the deny-list of a host program devenv runs on outside
+ * input (git for the credential relay, ssh-keygen for cache_trust): who
+ * names it in messages; no_network refuses sockets too. */
+int ctr_confine_tool(const char *who, bool no_network, struct dv_error *err);
 
 #endif

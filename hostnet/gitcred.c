@@ -38,13 +38,11 @@
 #include <linux/openat2.h>
 #include <poll.h>
 #include <sched.h>
-#include <seccomp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -288,76 +286,11 @@ out:
 
 /* The git it runs inherits this: no way back to privilege or out of the
  * host's namespaces, no kernel surface a credential helper has no use for,
- * no typing into a terminal (ctr_confine, container/confine.c, with these
- * refused with EPERM). */
+ * no typing into a terminal (ctr_confine_tool, container/confine.c); the
+ * network stays, for helpers that ask a server. */
 static int confine(struct dv_error *err)
 {
-	static const int denied[] = {
-		SCMP_SYS(ptrace),
-		SCMP_SYS(process_vm_readv),
-		SCMP_SYS(process_vm_writev),
-		SCMP_SYS(mount),
-		SCMP_SYS(umount2),
-		SCMP_SYS(pivot_root),
-		SCMP_SYS(chroot),
-		SCMP_SYS(unshare),
-		SCMP_SYS(setns),
-		SCMP_SYS(bpf),
-		SCMP_SYS(perf_event_open),
-		SCMP_SYS(userfaultfd),
-		SCMP_SYS(io_uring_setup),
-		SCMP_SYS(io_uring_enter),
-		SCMP_SYS(io_uring_register),
-		SCMP_SYS(kexec_load),
-		SCMP_SYS(kexec_file_load),
-		SCMP_SYS(init_module),
-		SCMP_SYS(finit_module),
-		SCMP_SYS(delete_module),
-		SCMP_SYS(open_by_handle_at),
-		SCMP_SYS(name_to_handle_at),
-		SCMP_SYS(fsopen),
-		SCMP_SYS(fsmount),
-		SCMP_SYS(fsconfig),
-		SCMP_SYS(fspick),
-		SCMP_SYS(move_mount),
-		SCMP_SYS(open_tree),
-		SCMP_SYS(mount_setattr),
-		SCMP_SYS(swapon),
-		SCMP_SYS(swapoff),
-		SCMP_SYS(reboot),
-		SCMP_SYS(acct),
-		SCMP_SYS(quotactl),
-		SCMP_SYS(syslog),
-		SCMP_SYS(settimeofday),
-		SCMP_SYS(clock_settime),
-		SCMP_SYS(clock_adjtime),
-		SCMP_SYS(adjtimex),
-		SCMP_SYS(iopl),
-		SCMP_SYS(ioperm),
-		SCMP_SYS(vhangup),
-		SCMP_SYS(lookup_dcookie),
-		SCMP_SYS(add_key),
-		SCMP_SYS(request_key),
-		SCMP_SYS(keyctl),
-	};
-	/* typing into the terminal of whoever ran devenv */
-	static const struct ctr_confine_rule rules[] = {
-		{ SCMP_SYS(ioctl), SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, TIOCSTI) },
-	};
-	/* A deny-list, not an allow-list: the host's credential helpers,
-	 * which git runs under it, can be anything. Without CAP_SETPCAP (an
-	 * ordinary user) there is no capability to drop. */
-	struct ctr_confine c = {
-		.who = "the credential relay",
-		.calls = denied,
-		.n_calls = sizeof(denied) / sizeof(denied[0]),
-		.rules = rules,
-		.n_rules = sizeof(rules) / sizeof(rules[0]),
-		.deny_list = true,
-		.unprivileged_ok = true,
-	};
-
-	return ctr_confine(&c, err);
+	return ctr_confine_tool("the credential relay", false, err);
 }
 
 static void relay_main(int sock, int lifeline, int shm, const char *name,

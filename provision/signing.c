@@ -22,8 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/openat2.h>
-#include <seccomp.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -66,64 +64,14 @@ static int memfd_with(const char *name, const char *data, size_t len, struct dv_
 	return fd;
 }
 
-/* The ssh-keygen that checks a registry's signature runs confined
- * (ctr_confine, as the credential relay): every capability dropped,
- * no_new_privs, and these calls refused with EPERM: no network (it needs
- * none), no way out of the host's namespaces, no kernel surface a parser
- * has no use for, no typing into the terminal. */
+/* The ssh-keygen that checks a registry's signature runs confined as the
+ * credential relay's git does (ctr_confine_tool, container/confine.c):
+ * every capability dropped, no_new_privs, no way out of the host's
+ * namespaces, no kernel surface a parser has no use for, no typing into
+ * the terminal, and no network (it needs none). */
 static int confine(struct dv_error *err)
 {
-	static const int denied[] = {
-		SCMP_SYS(socket),
-		SCMP_SYS(socketpair),
-		SCMP_SYS(connect),
-		SCMP_SYS(ptrace),
-		SCMP_SYS(process_vm_readv),
-		SCMP_SYS(process_vm_writev),
-		SCMP_SYS(mount),
-		SCMP_SYS(umount2),
-		SCMP_SYS(pivot_root),
-		SCMP_SYS(chroot),
-		SCMP_SYS(unshare),
-		SCMP_SYS(setns),
-		SCMP_SYS(bpf),
-		SCMP_SYS(perf_event_open),
-		SCMP_SYS(userfaultfd),
-		SCMP_SYS(io_uring_setup),
-		SCMP_SYS(io_uring_enter),
-		SCMP_SYS(io_uring_register),
-		SCMP_SYS(kexec_load),
-		SCMP_SYS(kexec_file_load),
-		SCMP_SYS(init_module),
-		SCMP_SYS(finit_module),
-		SCMP_SYS(delete_module),
-		SCMP_SYS(open_by_handle_at),
-		SCMP_SYS(name_to_handle_at),
-		SCMP_SYS(fsopen),
-		SCMP_SYS(fsmount),
-		SCMP_SYS(fsconfig),
-		SCMP_SYS(fspick),
-		SCMP_SYS(move_mount),
-		SCMP_SYS(open_tree),
-		SCMP_SYS(mount_setattr),
-		SCMP_SYS(keyctl),
-		SCMP_SYS(add_key),
-		SCMP_SYS(request_key),
-	};
-	static const struct ctr_confine_rule rules[] = {
-		{ SCMP_SYS(ioctl), SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, TIOCSTI) },
-	};
-	struct ctr_confine c = {
-		.who = "ssh-keygen",
-		.calls = denied,
-		.n_calls = sizeof(denied) / sizeof(denied[0]),
-		.rules = rules,
-		.n_rules = sizeof(rules) / sizeof(rules[0]),
-		.deny_list = true,
-		.unprivileged_ok = true,
-	};
-
-	return ctr_confine(&c, err);
+	return ctr_confine_tool("ssh-keygen", true, err);
 }
 
 /* ssh-keygen's exit status when it could not be confined. */
