@@ -182,6 +182,15 @@ push_then_up_b() {
 	assert_output --regexp "warning: cache_from '$REF': .*${blob:0:12}"
 	DEVENV_HOME=$STORE_B run "$DEVENV" ssh -c 'cat /two'
 	assert_output two
+	# The registry is this file's: the same step built again (a layer is
+	# the same bytes when its epoch is) must not meet the flipped byte.
+	python3 - "$data" <<-'PY'
+	import sys
+	p = sys.argv[1]
+	b = bytearray(open(p, "rb").read())
+	b[len(b) // 2] ^= 0xff
+	open(p, "wb").write(bytes(b))
+	PY
 }
 
 @test "sign: a team base signed by a key not listed is refused while the env's signed layers are taken" {
