@@ -134,7 +134,7 @@ static int run_in_env(const struct dv_ctx *ctx, const struct env *env, int tar_f
 			      .filter = true,
 			      .user = env->state.user && env->state.user[0] ? env->state.user : NULL,
 			      .owner = env_record_owner(&env->state, &owner) };
-	ret = env_exec_child(env, &x, tar_fd, status, err);
+	ret = env_exec_child(env, &x, tar_fd, status, NULL, err);
 	dv_strv_release(&envp);
 	return ret;
 }

@@ -192,6 +192,11 @@ int env_lock_existing(const struct layer_store *st, struct env *env, struct dv_e
 /* Mark (set) or unmark the env a commit freezes, under the env's lock: the
  * next env_lock() thaws an env a killed commit left marked. */
 void env_commit_mark(const struct layer_store *st, const struct env *env, bool set);
+/* A command could not enter env because it was frozen: true when that was
+ * a commit's freeze (over now, waited for under the env's lock, or thawed
+ * if that commit was killed), so entering again will do; false when the
+ * env is suspended. */
+bool env_commit_wait(const struct layer_store *st, const struct env *env);
 /* The name of an env's cgroups: "<store id>-<env id>" (two stores on one
  * checkout share the env id). Running envs of an older devenv keep the
  * paths state.json records. out: PROV_CGROUP_NAME_MAX bytes. */

@@ -35,9 +35,10 @@ int env_sweep_pending(struct env *env, int efd, struct dv_error *err);
  * caller into the env's namespaces), under the env's sandbox, with the
  * "command" sweep after it; stdin_fd >= 0 becomes its stdin. *status: its
  * exit status, 128+signal, or 125 when it could not enter (a halted or
- * suspended env's ESRCH or EBUSY is not printed: the caller says which). */
+ * suspended env's ESRCH or EBUSY is not printed: the caller says which).
+ * *enter_errnum (may be NULL): why it could not enter, 0 when it did. */
 int env_exec_child(const struct env *env, const struct ctr_exec *x, int stdin_fd, int *status,
-		   struct dv_error *err);
+		   int *enter_errnum, struct dv_error *err);
 
 /* dotfiles.c: are the user's dotfiles to be copied in at this start (set
  * in the config, and not yet in this upper, or a reload)? */

@@ -217,6 +217,33 @@ void env_commit_mark(const struct layer_store *st, const struct env *env, bool s
 	}
 }
 
+bool env_commit_wait(const struct layer_store *st, const struct env *env)
+{
+	dv_autoclose int fd = -1, lock = -1;
+	char name[64], what[128];
+
+	/* Thawed already: a suspend stays frozen, so this was a commit's
+	 * moment (or a halt, which the next try tells). */
+	if (ctr_probe(&env->state.init) != CTR_FROZEN)
+		return true;
+	fd = env_envs_fd(st);
+	snprintf(name, sizeof(name), "%s/commit-frozen", env->id);
+	if (fd < 0 || faccessat(fd, name, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+		return false; /* suspended */
+	/* The commit holds the env's lock while the env is frozen: once we
+	 * have it, the commit is over, or was killed and left it frozen. */
+	snprintf(name, sizeof(name), "%s.lock", env->id);
+	snprintf(what, sizeof(what), "env %s (a commit froze it)", env->id);
+	lock = dv_lock_at(fd, name, true, what, &(struct dv_error){ 0 });
+	if (lock < 0)
+		return false;
+	snprintf(name, sizeof(name), "%s/commit-frozen", env->id);
+	if (faccessat(fd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    ctr_cgroup_freeze(&env->state.cgroups, false, 0, &(struct dv_error){ 0 }) == 0)
+		unlinkat(fd, name, 0);
+	return true;
+}
+
 int env_lock(const struct layer_store *st, struct env *env, struct dv_error *err)
 {
 	dv_autoclose int fd = env_envs_fd(st);

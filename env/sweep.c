@@ -135,16 +135,23 @@ int env_sweep_pending(struct env *env, int efd, struct dv_error *err)
 }
 
 int env_exec_child(const struct env *env, const struct ctr_exec *x, int stdin_fd, int *status,
-		   struct dv_error *err)
+		   int *enter_errnum, struct dv_error *err)
 {
-	int wstatus;
+	int wstatus, why[2];
 	pid_t pid;
 
+	/* The child tells through it why it could not enter (an errno), so
+	 * that a command's own 125 is not taken for devenv's. */
+	if (pipe2(why, O_CLOEXEC) < 0)
+		return dv_err(err, errno, "pipe");
 	fflush(stdout);
 	fflush(stderr);
 	pid = fork();
-	if (pid < 0)
+	if (pid < 0) {
+		close(why[0]);
+		close(why[1]);
 		return dv_err(err, errno, "fork");
+	}
 	if (pid == 0) {
 		struct dv_error cerr = { 0 };
 		struct ctr_exec cx = *x;
@@ -152,6 +159,7 @@ int env_exec_child(const struct env *env, const struct ctr_exec *x, int stdin_fd
 		struct env_sweep sweep;
 		int st = 0;
 
+		close(why[0]);
 		if (stdin_fd >= 0 && dup2(stdin_fd, 0) < 0)
 			_exit(125);
 		if (ctr_sandbox_load(env->state.seccomp, env->state.caps, &sb, &cerr) < 0) {
@@ -163,18 +171,32 @@ int env_exec_child(const struct env *env, const struct ctr_exec *x, int stdin_fd
 		/* Opened here: ctr_exec leaves us in the env's namespaces. */
 		env_sweep_open(&env->state, "command", &sweep);
 		if (ctr_exec(&env->state.init, &env->state.cgroups, &cx, &st, &cerr) < 0) {
+			int e = cerr.errnum ? cerr.errnum : EIO;
+
 			/* halted or suspended: our parent says so */
 			if (cerr.errnum != ESRCH && cerr.errnum != EBUSY)
 				dv_err_print(&cerr);
 			env_sweep_release(&sweep);
+			if (write(why[1], &e, sizeof(e)) < 0) {
+				/* the parent reads 125 as a failure to enter */
+			}
 			_exit(125);
 		}
 		env_sweep_run(&sweep);
 		env_sweep_release(&sweep);
 		_exit(st > 255 ? 255 : st);
 	}
-	if (dv_waitpid(pid, &wstatus, err) < 0)
+	close(why[1]);
+	if (dv_waitpid(pid, &wstatus, err) < 0) {
+		close(why[0]);
 		return -1;
+	}
 	*status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
+	if (enter_errnum) {
+		int e = 0;
+
+		*enter_errnum = read(why[0], &e, sizeof(e)) == (ssize_t)sizeof(e) ? e : 0;
+	}
+	close(why[0]);
 	return 0;
 }

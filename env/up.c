@@ -462,9 +462,18 @@ static int run_on_up_steps(const struct dv_ctx *ctx, const struct layer_store *s
 		}
 		fflush(stdout);
 		dprintf(log_fd, "[on_up %zu/%zu] run: %s\n", i + 1, spec->n_on_up, step->run);
-		if (env_exec_child(env, &x, -1, &status, err) < 0) {
-			dv_strv_release(&envp);
-			goto out;
+		/* A commit elsewhere freezes the env for a moment (it does not
+		 * hold our lock: on_up runs without it): the step never
+		 * started, so it enters again once the commit is over. */
+		for (int tries = 0;; tries++) {
+			int why = 0;
+
+			if (env_exec_child(env, &x, -1, &status, &why, err) < 0) {
+				dv_strv_release(&envp);
+				goto out;
+			}
+			if (status != 125 || why != EBUSY || tries == 10 || !env_commit_wait(st, env))
+				break;
 		}
 		dv_strv_release(&envp);
 		/* `halt`, `destroy` or a `reload` elsewhere stopped the env: the

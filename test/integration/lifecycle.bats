@@ -268,6 +268,38 @@ proj
 	[[ $(dv_json state <<<"$output") == halted ]]
 }
 
+# A commit freezes the env for a moment, and on_up runs without the env's
+# lock: a step that meets the freeze waits for that commit and enters
+# then, neither "suspended" nor "exit status 125" (the storm found it).
+# Held wide open: up stopped just before on_up, commit stopped while the
+# env is frozen, up let go (it meets the freeze), then the commit.
+@test "on_up meeting a commit's freeze waits for the commit and runs" {
+	local up commit rc
+	dv_need_cgroups
+	printf 'image: busybox\non_up:\n  - run: echo on-up-ran > /tmp/ran\n' >Envfile
+	DEVENV_FAULT=up.on_up:stop "$DEVENV" up >out 2>&1 3>&- &
+	up=$!
+	dv_wait 30 awk '$3 == "T" { ok = 1 } END { exit !ok }' "/proc/$up/stat"
+	DEVENV_FAULT=commit.frozen:stop "$DEVENV" commit snap >commit.out 2>&1 3>&- &
+	commit=$!
+	dv_wait 30 awk '$3 == "T" { ok = 1 } END { exit !ok }' "/proc/$commit/stat"
+	kill -CONT "$up"
+	# up meets the freeze and waits for the commit's lock
+	dv_wait 30 grep -q 'a commit froze it' out
+	kill -CONT "$commit"
+	# (`run wait` would wait from a subshell, which has no such child)
+	rc=0
+	wait "$commit" || rc=$?
+	((rc == 0))
+	wait "$up" || rc=$?
+	run cat out
+	((rc == 0))
+	refute_output --partial suspended
+	refute_output --partial "exit status"
+	run "$DEVENV" ssh -c 'cat /tmp/ran'
+	assert_output on-up-ran
+}
+
 # ssh racing halts: each ssh runs, or says the env is not running (125), or
 # its command is killed by the halt (137, 143); never how it failed to get
 # in (issue 12: "cannot join cgroup: No such device"). Racy by nature: 3 ssh
