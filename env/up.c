@@ -472,7 +472,8 @@ static int run_on_up_steps(const struct dv_ctx *ctx, const struct layer_store *s
 				dv_strv_release(&envp);
 				goto out;
 			}
-			if (status != 125 || why != EBUSY || tries == 10 || !env_commit_wait(st, env))
+			if (status != 125 || why != EBUSY || tries == 10 ||
+			    !env_commit_wait(st, env))
 				break;
 		}
 		dv_strv_release(&envp);
