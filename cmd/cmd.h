@@ -222,7 +222,7 @@ int cmd_rhost_prepare(struct cmd_rhost *h, const char *id, struct dv_error *err)
  * here removed there. root_fd: the local store's root. */
 int cmd_remote_sync(struct cmd_rhost *h, int root_fd, const char *id, const char *checkout,
 		    const char *dir, struct dv_error *err);
-/* `devenv __sync-recv DIR TOKEN`: the receiving end, run there. */
+/* `devenv __sync-recv DIR TOKEN TOKENFILE`: the receiving end, run there. */
 int cmd_sync_recv(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
 		  struct dv_error *err);
 

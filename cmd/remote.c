@@ -306,7 +306,7 @@ static int remote_ssh(struct dv_ctx *ctx, struct cmd_rhost *h, const struct rrec
 
 static int ensure_store(struct dv_ctx *ctx, int *root_fd, struct dv_error *err)
 {
-	if (cmd_store_root(ctx, err) < 0 || dv_mkdir_p(ctx->home, 0700, err) < 0)
+	if ((!ctx->home && cmd_store_root(ctx, err) < 0) || dv_mkdir_p(ctx->home, 0700, err) < 0)
 		return -1;
 	*root_fd = open(ctx->home, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (*root_fd < 0)

@@ -293,6 +293,13 @@ int cmd_remote_sync(struct cmd_rhost *h, int root_fd, const char *id, const char
 	dv_buf_add_shquoted(&c, dir);
 	dv_buf_adds(&c, " ");
 	dv_buf_add_shquoted(&c, token);
+	dv_buf_adds(&c, " ");
+	{
+		dv_autofree char *tf =
+			dv_xasprintf("%s/.local/share/devenv/checkouts/%s.sync", h->home, id);
+
+		dv_buf_add_shquoted(&c, tf);
+	}
 	cmd_rhost_argv(h, false, c.s, &argv);
 	if (pipe2(pipefd, O_CLOEXEC) < 0) {
 		dv_err(err, errno, "pipe");
@@ -472,8 +479,8 @@ int cmd_sync_recv(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_c
 
 	(void)ctx;
 	(void)st;
-	if (call->argc != 3)
-		return dv_err_usage(err, "usage: devenv __sync-recv DIR TOKEN");
+	if (call->argc != 4)
+		return dv_err_usage(err, "usage: devenv __sync-recv DIR TOKEN TOKENFILE");
 	if (dv_mkdir_p(call->argv[1], 0700, err) < 0)
 		return -1;
 	root = open(call->argv[1], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -551,10 +558,10 @@ int cmd_sync_recv(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_c
 			goto cannot;
 		files++;
 	}
-	tokfile = dv_xasprintf("%s.sync", call->argv[1]);
+	tokfile = dv_xstrdup(call->argv[3]);
 	{
 		dv_autofree char *text = dv_xasprintf("%s\n", call->argv[2]);
-		dv_autofree char *dir = dv_xstrdup(call->argv[1]);
+		dv_autofree char *dir = dv_xstrdup(tokfile);
 		char *slash = strrchr(dir, '/');
 		dv_autoclose int dfd = -1;
 
