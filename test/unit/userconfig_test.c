@@ -236,6 +236,20 @@ static void test_trust(void **state)
 
 /* `apt_snapshot_url`: checked as the Envfile's; applied only to an Envfile
  * with `apt_snapshot` and no URL of its own, and never a trust request. */
+/* `host`: where up runs (cmd/remote.c checks it in full). */
+static void test_host(void **state)
+{
+	struct env_userconfig c;
+	struct dv_error err = { 0 };
+
+	(void)state;
+	assert_int_equal(parse("host: ssh://ann@build:2222\n", &c, &err), 0);
+	assert_string_equal(c.host, "ssh://ann@build:2222");
+	env_userconfig_release(&c);
+	bad("host: ann@build\n", 1, 7, "'host' must be an ssh://USER@HOST[:PORT] URL");
+	bad("host: [a]\n", 1, 7, "'host' must be a string");
+}
+
 static void test_apt_snapshot_url(void **state)
 {
 	struct env_userconfig c;
@@ -306,6 +320,7 @@ int main(void)
 		cmocka_unit_test(test_load),
 		cmocka_unit_test(test_trust),
 		cmocka_unit_test(test_apt_snapshot_url),
+		cmocka_unit_test(test_host),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
