@@ -278,7 +278,7 @@ static const struct cmd commands[] = {
 	{ "lock", cmd_lock, CMD_STORE | CMD_LOCKS_STORE | CMD_ENV, "[--update [STEP...]] [--check]",
 	  "write Envfile.lock (the base's id and digest, git commits, digests, keys) without building; --update asks again, --check compares",
 	  lock_opts, NULL },
-	{ "__sync-recv", cmd_sync_recv, CMD_HIDDEN, "DIR TOKEN",
+	{ "__sync-recv", cmd_sync_recv, CMD_HIDDEN, "DIR TOKEN TOKENFILE",
 	  "the receiving end of a checkout sent by --host (run there)", NULL, NULL },
 	{ "__complete", cmd_complete, CMD_STORE_PEEK | CMD_HIDDEN, "WORDS",
 	  "words for shell completion", NULL, NULL },
