@@ -199,3 +199,24 @@ hello.txt"
 	DEVENV_HOST=ssh://u@h:0 run "$DEVENV" status
 	assert_failure 2
 }
+
+@test "Debian env: provisioned there, a step sees the sent file, ssh reads it after an edit here" {
+	DEVENV_HOME=$R/store dv_debian_image
+	cat >Envfile <<-'EOF2'
+	image: debian:bookworm
+	provision:
+	  - copy: hello.txt
+	    to: /etc/from-here
+	EOF2
+	run "$DEVENV" up --host "$H"
+	assert_success
+	assert_output --partial "copy: hello.txt"
+	echo edited >hello.txt
+	"$DEVENV" -q up --host "$H"
+	run "$DEVENV" ssh -c 'cat /etc/debian_version >/dev/null && cat /etc/from-here /workspace/hello.txt'
+	assert_success
+	assert_output "hello
+edited"
+	run "$DEVENV" destroy -f
+	assert_success
+}
