@@ -276,6 +276,24 @@ char *cmd_remote_recorded(const struct dv_ctx *ctx)
 	root_fd = open(ctx->home, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (find_record(ctx, root_fd, id, &r, &found, &(struct dv_error){ 0 }) < 0 || !found)
 		return NULL;
+	/* An env of the same checkout (or name) here wins. */
+	{
+		struct layer_store st = { .root_fd = root_fd,
+					  .layers_fd = -1,
+					  .images_fd = -1,
+					  .cache_fd = -1,
+					  .tmp_fd = -1,
+					  .root = ctx->home };
+		struct env env = { .lock_fd = -1 };
+		bool local = env_locate(ctx, &st, false, &env, &(struct dv_error){ 0 }) == 0 &&
+			     env.has_state;
+
+		env_release(&env);
+		if (local) {
+			rrec_release(&r);
+			return NULL;
+		}
+	}
 	host = dv_steal_ptr(&r.host);
 	rrec_release(&r);
 	return host;

@@ -220,3 +220,18 @@ edited"
 	run "$DEVENV" destroy -f
 	assert_success
 }
+
+@test "an env of the same checkout here wins over the record of one there" {
+	dv_busybox_image
+	"$DEVENV" -q up --host "$H"
+	"$DEVENV" -q up
+	run "$DEVENV" status --json
+	assert_success
+	[[ $(dv_json checkout <<<"$output") == "$DV_CHECKOUT" ]]
+	run "$DEVENV" ssh -c 'cat /workspace/hello.txt; test -e /workspace/build.log'
+	assert_success
+	"$DEVENV" -q destroy -f
+	# Gone here: the commands reach the one there again.
+	run "$DEVENV" status --json
+	[[ $(dv_json checkout <<<"$output") == "$R"/home/* ]]
+}
