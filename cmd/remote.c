@@ -379,6 +379,12 @@ int cmd_remote_main(struct dv_ctx *ctx, const struct cmd *cmd, const char *host,
 	if (cmd_rhost_parse(host, &h, err) < 0)
 		return -1;
 	h.quiet = ctx->quiet || ctx->json;
+	/* ^C (or a closed terminal) ends ssh, which is in our process group;
+	 * we outlive it to close the ControlMaster (its own session) and
+	 * report. */
+	signal(SIGINT, SIG_IGN);
+	signal(SIGQUIT, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
 	if (ensure_store(ctx, &root_fd, err) < 0)
 		goto out;
 	if (needs_spec(cmd)) {

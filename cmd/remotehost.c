@@ -166,7 +166,11 @@ pid_t cmd_rhost_spawn(char *const *argv, int in_fd, int out_fd, bool quiet_err, 
 				dup2(null, 2);
 		}
 		syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
+		/* What cmd_remote_main ignores while ssh runs is ssh's again. */
 		signal(SIGPIPE, SIG_DFL);
+		signal(SIGINT, SIG_DFL);
+		signal(SIGQUIT, SIG_DFL);
+		signal(SIGHUP, SIG_DFL);
 		execvp(argv[0], argv);
 		fprintf(stderr,
 			"devenv: cannot run '%s': %s; install OpenSSH's client or set "
