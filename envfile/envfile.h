@@ -292,6 +292,7 @@ struct env_userconfig {
 	char *apt_snapshot_url;        /* `apt_snapshot_url`: the snapshot archive an Envfile
 					  with `apt_snapshot` and no URL of its own uses */
 	char *host;                    /* `host`: ssh://USER@HOST[:PORT] up runs on, or NULL */
+	bool loaded; /* read (envfile_userconfig_load) and not yet taken by _apply */
 };
 /* The config's path ($XDG_CONFIG_HOME, else $HOME/.config), or NULL when
  * neither is an absolute path. Caller frees. */

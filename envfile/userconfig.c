@@ -259,7 +259,7 @@ char *envfile_userconfig_path(void)
 	return NULL;
 }
 
-int envfile_userconfig_load(struct env_userconfig *out, struct dv_error *err)
+static int load(struct env_userconfig *out, struct dv_error *err)
 {
 	dv_autofree char *path = envfile_userconfig_path();
 	dv_autofree char *text = NULL;
@@ -281,12 +281,20 @@ int envfile_userconfig_load(struct env_userconfig *out, struct dv_error *err)
 	return envfile_userconfig_parse(text, len, path, out, err);
 }
 
+int envfile_userconfig_load(struct env_userconfig *out, struct dv_error *err)
+{
+	if (load(out, err) < 0)
+		return -1;
+	out->loaded = true;
+	return 0;
+}
+
 int envfile_userconfig_apply(struct env_spec *spec, struct env_userconfig *loaded,
 			     struct dv_error *err)
 {
 	struct env_userconfig c;
 
-	if (loaded) { /* read once already (main, looking for `host:`) */
+	if (loaded && loaded->loaded) { /* read once already (main, looking for `host:`) */
 		c = *loaded;
 		memset(loaded, 0, sizeof(*loaded));
 	} else if (envfile_userconfig_load(&c, err) < 0) {
