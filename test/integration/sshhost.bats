@@ -235,3 +235,24 @@ edited"
 	run "$DEVENV" status --json
 	[[ $(dv_json checkout <<<"$output") == "$R"/home/* ]]
 }
+
+@test "DEVENV_HOST and config.yaml's host: choose the machine; ls --json names it" {
+	mkdir -p "$XDG_CONFIG_HOME/devenv"
+	printf 'host: %s\n' "$H" >"$XDG_CONFIG_HOME/devenv/config.yaml"
+	run "$DEVENV" up
+	assert_success
+	[[ -f $(_rdir)/hello.txt ]]
+	run "$DEVENV" --json ls
+	assert_success
+	[[ $(jq -r '.[0].host' <<<"$output") == "$H" && $(jq -r '.[0].state' <<<"$output") == remote ]]
+	rm "$XDG_CONFIG_HOME/devenv/config.yaml"
+	echo via-env >hello.txt
+	DEVENV_HOST=$H run "$DEVENV" provision
+	assert_success
+	[[ $(cat "$(_rdir)/hello.txt") == via-env ]]
+	# A bad host in the config is its line and column.
+	printf 'host: build\n' >"$XDG_CONFIG_HOME/devenv/config.yaml"
+	run "$DEVENV" up
+	assert_failure 2
+	assert_output --partial "config.yaml:1:7: 'host' must be an ssh://USER@HOST[:PORT] URL"
+}
