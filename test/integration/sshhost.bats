@@ -244,7 +244,7 @@ edited"
 	[[ -f $(_rdir)/hello.txt ]]
 	run "$DEVENV" --json ls
 	assert_success
-	[[ $(jq -r '.[0].host' <<<"$output") == "$H" && $(jq -r '.[0].state' <<<"$output") == remote ]]
+	[[ $(python3 -c 'import json,sys; a=json.load(sys.stdin)[0]; print(a["host"], a["state"])' <<<"$output") == "$H remote" ]]
 	rm "$XDG_CONFIG_HOME/devenv/config.yaml"
 	echo via-env >hello.txt
 	DEVENV_HOST=$H run "$DEVENV" provision
