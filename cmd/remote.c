@@ -20,10 +20,13 @@
 #include <fcntl.h>
 #include <json-c/json.h>
 #include <limits.h>
+#include <netinet/in.h>
+#include <stdint.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -113,19 +116,54 @@ static int rrec_write(int root_fd, const char *id, const struct rrec *r, struct 
 
 /* ---- the ports forwarder (hostnet/sshfwd.c, the harness owner's) ---- */
 
+#ifndef DV_HAVE_SSHFWD
+/* HARNESS: hostnet/hostnet.h's, until branch harness is merged. */
+struct hnet_fwd_port {
+	const char *bind_ip;
+	unsigned local_port, remote_port;
+};
+#endif
+
 static void fwd_stop(struct rrec *r)
 {
-	/* HARNESS: hnet_sshfwd_stop(r->fwd_pid, r->fwd_start) once
-	 * hostnet/sshfwd.c is merged (branch harness). */
+#ifdef DV_HAVE_SSHFWD
+	if (r->fwd_pid > 0)
+		hnet_sshfwd_stop((pid_t)r->fwd_pid, r->fwd_start);
+#endif
 	r->fwd_pid = 0;
 	r->fwd_start = 0;
 }
 
+/* port here: the remote's own when free on this machine's loopback, else
+ * one the kernel picks (the same machine in the tests, a port in use). */
+static unsigned local_port(unsigned want)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
+	dv_autoclose int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return want;
+	a.sin_port = htons((uint16_t)want);
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0)
+		return want;
+	close(fd);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	a.sin_port = 0;
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&a, &len) < 0)
+		return want;
+	return ntohs(a.sin_port);
+}
+
+/* After up there: the env's published ports (`devenv port --json` there)
+ * forwarded from this machine's loopback by `devenv-fwd` (ssh -N -L). */
 static void fwd_start(const struct cmd_rhost *h, const char *remote_cmd, struct rrec *r)
 {
 	struct dv_buf out = { 0 };
 	struct dv_error err = { 0 };
 	struct json_object *a;
+	size_t n;
 	int status = 0;
 
 	fwd_stop(r);
@@ -136,18 +174,54 @@ static void fwd_start(const struct cmd_rhost *h, const char *remote_cmd, struct 
 	}
 	a = json_tokener_parse(out.s);
 	dv_buf_release(&out);
-	if (!a || !json_object_is_type(a, json_type_array) || !json_object_array_length(a)) {
-		if (a)
-			json_object_put(a);
-		return;
+	n = a && json_object_is_type(a, json_type_array) ? json_object_array_length(a) : 0;
+	if (n) {
+		dv_autofree struct hnet_fwd_port *ports = dv_xcalloc(n, sizeof(*ports));
+		struct cmd_rhost plain = *h;
+		struct dv_strv argv = { 0 };
+		size_t k = 0;
+
+		for (size_t i = 0; i < n; i++) {
+			struct json_object *p = json_object_array_get_idx(a, i), *v;
+			int hp = json_object_object_get_ex(p, "host_port", &v)
+					 ? json_object_get_int(v)
+					 : 0;
+
+			if (hp > 0 && hp < 65536) {
+				ports[k].local_port = local_port((unsigned)hp);
+				ports[k++].remote_port = (unsigned)hp;
+			}
+		}
+		/* Its own connection (devenv-fwd outlives this command's). */
+		plain.ctl_dir = NULL;
+		cmd_rhost_argv(&plain, false, NULL, &argv);
+#ifdef DV_HAVE_SSHFWD
+		pid_t pid;
+		unsigned long long start;
+
+		if (k && hnet_sshfwd_start((const char *const *)argv.v, ports, k, &pid, &start,
+					   &err) < 0) {
+			fprintf(stderr,
+				"devenv: warning: the env's ports are not forwarded here: %s\n",
+				err.msg);
+		} else if (k) {
+			r->fwd_pid = pid;
+			r->fwd_start = start;
+			for (size_t i = 0; i < k && !h->quiet; i++)
+				fprintf(stderr, "devenv: 127.0.0.1:%u here -> 127.0.0.1:%u on %s\n",
+					ports[i].local_port, ports[i].remote_port, h->url);
+		}
+#else
+		/* HARNESS: hnet_sshfwd_start() above, once hostnet/sshfwd.c is
+		 * merged (branch harness); then DV_HAVE_SSHFWD goes. */
+		if (k && !h->quiet)
+			fprintf(stderr, "devenv: note: the env's ports are not forwarded to this "
+					"machine yet (no forwarder in this build)\n");
+#endif
+		dv_strv_release(&argv);
 	}
-	/* HARNESS: hnet_sshfwd_start(ssh argv of h, the ports of a (host_port
-	 * here -> host_ip:host_port there), n, &pid, &start, &err) once
-	 * hostnet/sshfwd.c is merged; its pid and start time go into r. */
-	if (!h->quiet)
-		fprintf(stderr, "devenv: note: the env's ports are not forwarded to this machine "
-				"yet (no forwarder in this build)\n");
-	json_object_put(a);
+	if (a)
+		json_object_put(a);
 }
 
 /* ---- where things are ---- */
