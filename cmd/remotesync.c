@@ -548,10 +548,15 @@ int cmd_sync_recv(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_c
 			size_t want = size < (long long)sizeof(buf) ? (size_t)size : sizeof(buf);
 			size_t got = fread(buf, 1, want, stdin);
 
-			if (got == 0)
+			/* A cut stream leaves no temporary file in the checkout. */
+			if (got == 0) {
+				unlinkat(pfd, tmp, 0);
 				goto short_stream;
-			if (dv_write_full(fd, buf, got, err) < 0)
+			}
+			if (dv_write_full(fd, buf, got, err) < 0) {
+				unlinkat(pfd, tmp, 0);
 				goto out;
+			}
 			size -= (long long)got;
 		}
 		if (fchmod(fd, mode & 0777) < 0 || land(pfd, tmp, base) < 0)

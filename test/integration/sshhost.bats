@@ -256,3 +256,21 @@ edited"
 	assert_failure 2
 	assert_output --partial "config.yaml:1:7: 'host' must be an ssh://USER@HOST[:PORT] URL"
 }
+
+@test "__sync-recv: no path out of its folder or into .git; a cut stream leaves no file" {
+	local d=$BATS_TEST_TMPDIR/recv
+	run bash -c "printf 'F 644 2\0../x\0hiE\0' | '$DEVENV' __sync-recv '$d/c' t '$d/c.sync'"
+	assert_failure
+	assert_output --partial "bad path"
+	for p in /etc/x a/../../x .git/config a//b ./a; do
+		run bash -c "printf 'F 644 2\0%s\0hiE\0' '$p' | '$DEVENV' __sync-recv '$d/c' t '$d/c.sync'"
+		assert_failure
+	done
+	run bash -c "printf 'F 644 100\0a/b.txt\0short' | '$DEVENV' __sync-recv '$d/c' t '$d/c.sync'"
+	assert_failure
+	assert_output --partial "ended early"
+	[[ -z $(find "$d/c" -type f) && ! -e $d/x && ! -e $d/c.sync ]]
+	run bash -c "printf 'F 600 2\0a/ok\0hiL\0a/l\0ok\0E\0' | '$DEVENV' __sync-recv '$d/c' t '$d/c.sync'"
+	assert_success
+	[[ $(cat "$d/c/a/l") == hi && $(stat -c %a "$d/c/a/ok") == 600 && $(cat "$d/c.sync") == t ]]
+}
