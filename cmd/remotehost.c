@@ -320,6 +320,14 @@ static int add_lib(struct dl_phdr_info *info, size_t size, void *data)
 	return 0;
 }
 
+static bool has_ctl(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return true;
+	return false;
+}
+
 static bool version_at_least(const char *have, const char *want)
 {
 	for (;;) {
@@ -407,7 +415,7 @@ int cmd_rhost_prepare(struct cmd_rhost *h, const char *id, struct dv_error *err)
 	struct dv_buf script = { 0 }, out = { 0 }, libs = { 0 };
 	struct utsname u;
 	dv_autofree char *ident = NULL, *bin = NULL;
-	char v[4096], missing[1024] = "";
+	char v[4096], missing[1024] = "", safe[1200];
 	int status = 0, ret = -1;
 
 	if (uname(&u) < 0)
@@ -444,9 +452,11 @@ int cmd_rhost_prepare(struct cmd_rhost *h, const char *id, struct dv_error *err)
 			     h->url, status);
 		goto out;
 	}
+	/* What the remote says is printed made safe (no escape reaches the
+	 * terminal); $HOME with a control character is refused. */
 	if (!probe_get(out.s, "os", v, sizeof(v)) || strcmp(v, "Linux")) {
 		dv_err_plain(err, 0, "%s runs %s, not Linux; devenv runs envs on Linux only",
-			     h->url, v);
+			     h->url, dv_str_safe(safe, sizeof(safe), v));
 		goto out;
 	}
 	for (const char *l = out.s; (l = strstr(l, "missing ")); l++) {
@@ -457,15 +467,17 @@ int cmd_rhost_prepare(struct cmd_rhost *h, const char *id, struct dv_error *err)
 		snprintf(missing + have, sizeof(missing) - have, "%s%.*s", have ? ", " : "",
 			 (int)len, l + 8);
 	}
-	if (!probe_get(out.s, "home", v, sizeof(v)) || v[0] != '/') {
-		dv_err_plain(err, 0, "%s: the remote account has no absolute $HOME", h->url);
+	if (!probe_get(out.s, "home", v, sizeof(v)) || v[0] != '/' || has_ctl(v)) {
+		dv_err_plain(err, 0,
+			     "%s: the remote account has no absolute $HOME (or one with a control "
+			     "character)",
+			     h->url);
 		goto out;
 	}
 	h->home = dv_xstrdup(v);
 	h->sync_token = probe_get(out.s, "sync", v, sizeof(v)) ? dv_xstrdup(v) : NULL;
 	h->has_rsync = probe_get(out.s, "rsync", v, sizeof(v)) != NULL;
-	if (probe_get(out.s, "path", v, sizeof(v)) && version_at_least(v, DEVENV_VERSION) &&
-	    !getenv("DEVENV_REMOTE_COPY")) {
+	if (probe_get(out.s, "path", v, sizeof(v)) && version_at_least(v, DEVENV_VERSION)) {
 		h->devenv = dv_xstrdup("devenv");
 		ret = 0;
 		goto out;
@@ -474,14 +486,16 @@ int cmd_rhost_prepare(struct cmd_rhost *h, const char *id, struct dv_error *err)
 		dv_err_plain(err, 0,
 			     "%s is %s and this machine is %s: this devenv cannot run there; "
 			     "install devenv %s or newer for %s on it",
-			     h->url, v, u.machine, DEVENV_VERSION, v);
+			     h->url, dv_str_safe(safe, sizeof(safe), v), u.machine, DEVENV_VERSION,
+			     safe);
 		goto out;
 	}
 	if (missing[0]) {
 		dv_err_plain(err, 0,
 			     "%s cannot run this devenv (%s %s, kernel %s): %s; install what is "
 			     "missing, or devenv itself there",
-			     h->url, u.sysname, u.machine, u.release, missing);
+			     h->url, u.sysname, u.machine, u.release,
+			     dv_str_safe(safe, sizeof(safe), missing));
 		goto out;
 	}
 	bin = dv_xasprintf("%s/.local/share/devenv/bin/devenv-%s", h->home, DEVENV_VERSION);
