@@ -383,6 +383,9 @@ int main(int argc, char **argv)
 	/* The env's host-side network helper (hostnet/helper.c), not a command. */
 	if (argc >= 2 && !strcmp(argv[1], "__net-helper"))
 		return hnet_helper_main(argc - 1, argv + 1);
+	/* A remote env's ports forwarder (hostnet/sshfwd.c), not a command. */
+	if (argc >= 2 && !strcmp(argv[1], "__ssh-fwd"))
+		return hnet_sshfwd_main(argc - 1, argv + 1);
 	/* Global options: -e NAME|ID, -q, --json before the command mean what
 	 * they mean after it (`devenv -e web status`). */
 	while (first < argc && argv[first][0] == '-' && argv[first][1]) {
