@@ -116,20 +116,10 @@ static int rrec_write(int root_fd, const char *id, const struct rrec *r, struct 
 
 /* ---- the ports forwarder (hostnet/sshfwd.c, the harness owner's) ---- */
 
-#ifndef DV_HAVE_SSHFWD
-/* HARNESS: hostnet/hostnet.h's, until branch harness is merged. */
-struct hnet_fwd_port {
-	const char *bind_ip;
-	unsigned local_port, remote_port;
-};
-#endif
-
 static void fwd_stop(struct rrec *r)
 {
-#ifdef DV_HAVE_SSHFWD
 	if (r->fwd_pid > 0)
 		hnet_sshfwd_stop((pid_t)r->fwd_pid, r->fwd_start);
-#endif
 	r->fwd_pid = 0;
 	r->fwd_start = 0;
 }
@@ -195,7 +185,6 @@ static void fwd_start(const struct cmd_rhost *h, const char *remote_cmd, struct 
 		/* Its own connection (devenv-fwd outlives this command's). */
 		plain.ctl_dir = NULL;
 		cmd_rhost_argv(&plain, false, NULL, &argv);
-#ifdef DV_HAVE_SSHFWD
 		pid_t pid;
 		unsigned long long start;
 
@@ -211,13 +200,6 @@ static void fwd_start(const struct cmd_rhost *h, const char *remote_cmd, struct 
 				fprintf(stderr, "devenv: 127.0.0.1:%u here -> 127.0.0.1:%u on %s\n",
 					ports[i].local_port, ports[i].remote_port, h->url);
 		}
-#else
-		/* HARNESS: hnet_sshfwd_start() above, once hostnet/sshfwd.c is
-		 * merged (branch harness); then DV_HAVE_SSHFWD goes. */
-		if (k && !h->quiet)
-			fprintf(stderr, "devenv: note: the env's ports are not forwarded to this "
-					"machine yet (no forwarder in this build)\n");
-#endif
 		dv_strv_release(&argv);
 	}
 	if (a)
