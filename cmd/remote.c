@@ -39,6 +39,10 @@ struct rrec {
 	char *host, *dir, *devenv, *name, *checkout;
 	long long fwd_pid;
 	unsigned long long fwd_start;
+	/* the forwards of the last up: remote port -> port here (kept, so
+	 * the next up takes the same one here when it is free) */
+	unsigned fwd_remote[32], fwd_local[32];
+	size_t n_fwd;
 };
 
 static void rrec_release(struct rrec *r)
@@ -81,6 +85,16 @@ static int rrec_read(int root_fd, const char *name, struct rrec *r)
 		r->fwd_pid = json_object_get_int64(v);
 	if (json_object_object_get_ex(o, "fwd_start", &v))
 		r->fwd_start = (unsigned long long)json_object_get_uint64(v);
+	if (json_object_object_get_ex(o, "ports", &v) && json_object_is_type(v, json_type_array))
+		for (size_t i = 0; i < json_object_array_length(v) && r->n_fwd < 32; i++) {
+			struct json_object *p = json_object_array_get_idx(v, i), *x, *y;
+
+			if (json_object_object_get_ex(p, "remote", &x) &&
+			    json_object_object_get_ex(p, "here", &y)) {
+				r->fwd_remote[r->n_fwd] = (unsigned)json_object_get_int(x);
+				r->fwd_local[r->n_fwd++] = (unsigned)json_object_get_int(y);
+			}
+		}
 	json_object_put(o);
 	if (!r->host || !r->dir || !r->devenv) {
 		rrec_release(r);
@@ -105,6 +119,19 @@ static int rrec_write(int root_fd, const char *id, const struct rrec *r, struct 
 			       r->checkout ? json_object_new_string(r->checkout) : NULL);
 	json_object_object_add(o, "fwd_pid", json_object_new_int64(r->fwd_pid));
 	json_object_object_add(o, "fwd_start", json_object_new_uint64(r->fwd_start));
+	{
+		struct json_object *a = json_object_new_array();
+
+		for (size_t i = 0; i < r->n_fwd; i++) {
+			struct json_object *p = json_object_new_object();
+
+			json_object_object_add(p, "remote",
+					       json_object_new_int((int)r->fwd_remote[i]));
+			json_object_object_add(p, "here", json_object_new_int((int)r->fwd_local[i]));
+			json_object_array_add(a, p);
+		}
+		json_object_object_add(o, "ports", a);
+	}
 	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
 							 JSON_C_TO_STRING_NOSLASHESCAPE);
 	ret = dv_mkdirat_ok(root_fd, "remote", 0700, err) < 0
@@ -178,7 +205,12 @@ static void fwd_start(const struct cmd_rhost *h, const char *remote_cmd, struct 
 					 : 0;
 
 			if (hp > 0 && hp < 65536) {
-				ports[k].local_port = local_port((unsigned)hp);
+				unsigned want = (unsigned)hp;
+
+				for (size_t j = 0; j < r->n_fwd; j++)
+					if (r->fwd_remote[j] == (unsigned)hp)
+						want = r->fwd_local[j];
+				ports[k].local_port = local_port(want);
 				ports[k++].remote_port = (unsigned)hp;
 			}
 		}
@@ -196,6 +228,11 @@ static void fwd_start(const struct cmd_rhost *h, const char *remote_cmd, struct 
 		} else if (k) {
 			r->fwd_pid = pid;
 			r->fwd_start = start;
+			r->n_fwd = 0;
+			for (size_t i = 0; i < k && r->n_fwd < 32; i++, r->n_fwd++) {
+				r->fwd_remote[r->n_fwd] = ports[i].remote_port;
+				r->fwd_local[r->n_fwd] = ports[i].local_port;
+			}
 			for (size_t i = 0; i < k && !h->quiet; i++)
 				fprintf(stderr, "devenv: 127.0.0.1:%u here -> 127.0.0.1:%u on %s\n",
 					ports[i].local_port, ports[i].remote_port, h->url);

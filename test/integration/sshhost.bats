@@ -274,3 +274,24 @@ edited"
 	assert_success
 	[[ $(cat "$d/c/a/l") == hi && $(stat -c %a "$d/c/a/ok") == 600 && $(cat "$d/c.sync") == t ]]
 }
+
+@test "ports: forwarded to this machine by devenv-fwd; halt stops it, the next up takes the same port here" {
+	printf 'image: busybox\nports:\n  - 8080\non_up:\n  - run: httpd -p 8080 -h /workspace\n' >Envfile
+	run "$DEVENV" up --host "$H"
+	assert_success
+	local here pid
+	here=$(sed -n 's/^devenv: 127\.0\.0\.1:\([0-9]*\) here -> .*/\1/p' <<<"$output")
+	[[ -n $here ]]
+	[[ $(curl -fsS "http://127.0.0.1:$here/hello.txt") == hello ]]
+	pid=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["fwd_pid"])' <"$DV_STORE"/remote/*.json)
+	[[ $(cat "/proc/$pid/comm") == devenv-fwd ]]
+	"$DEVENV" -q halt
+	! curl -fsS "http://127.0.0.1:$here/hello.txt"
+	[[ ! -d /proc/$pid || $(awk '{print $3}' "/proc/$pid/stat") == Z ]]
+	run "$DEVENV" up --host "$H"
+	assert_success
+	assert_output --partial "127.0.0.1:$here here"
+	[[ $(curl -fsS "http://127.0.0.1:$here/hello.txt") == hello ]]
+	"$DEVENV" -q destroy -f
+	! curl -fsS "http://127.0.0.1:$here/hello.txt"
+}
