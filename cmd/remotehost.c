@@ -140,6 +140,10 @@ void cmd_rhost_argv(const struct cmd_rhost *h, bool tty, const char *command, st
 		dv_strv_push_owned(out, dv_xasprintf("-oControlPath=%s/c", h->ctl_dir));
 		dv_strv_push(out, "-oControlMaster=no");
 	}
+	/* -t: no "Connection to HOST closed." after the session (ssh's, at
+	 * its default level); errors are still said. */
+	if (command && tty)
+		dv_strv_push(out, "-oLogLevel=ERROR");
 	if (command)
 		dv_strv_push(out, tty ? "-t" : "-T");
 	dv_strv_push(out, "--");

@@ -295,3 +295,11 @@ edited"
 	"$DEVENV" -q destroy -f
 	! curl -fsS "http://127.0.0.1:$here/hello.txt"
 }
+
+@test "ssh on a terminal: ssh -t, a pty there with this window's size, the exit status, no ssh chatter" {
+	"$DEVENV" -q up --host "$H"
+	run script -qec "stty rows 30 cols 100; '$DEVENV' ssh -c 'test -t 0 && stty size; exit 4'" /dev/null
+	assert_failure 4
+	assert_output --partial "30 100"
+	refute_output --partial "Connection to"
+}

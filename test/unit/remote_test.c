@@ -100,8 +100,9 @@ static void test_argv(void **state)
 	assert_string_equal(v.v[v.n - 2], "ann@box");
 	assert_string_equal(v.v[v.n - 1], "cd '/x' && exec 'devenv' 'ssh'");
 	assert_string_equal(v.v[v.n - 4], "-t");
-	assert_string_equal(v.v[v.n - 5], "2200");
-	assert_string_equal(v.v[v.n - 6], "-p");
+	assert_string_equal(v.v[v.n - 5], "-oLogLevel=ERROR");
+	assert_string_equal(v.v[v.n - 6], "2200");
+	assert_string_equal(v.v[v.n - 7], "-p");
 	dv_strv_release(&v);
 	cmd_rhost_release(&h);
 	unsetenv("DEVENV_SSH");
