@@ -135,7 +135,13 @@ hello.txt"
 }
 
 @test "halt and destroy act there from the checkout, without --host; destroy removes both records" {
+	printf 'image: busybox\non_up:\n  - run: echo said-there\n' >Envfile
 	"$DEVENV" -q up --host "$H"
+	run "$DEVENV" logs
+	assert_success
+	assert_output --partial said-there
+	run "$DEVENV" logs --tail 1 nosuchservice
+	assert_failure
 	run "$DEVENV" halt
 	assert_success
 	run env DEVENV_HOME="$R/store" "$DEVENV" -e proj status --json
