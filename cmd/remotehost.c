@@ -433,6 +433,12 @@ int cmd_rhost_prepare(struct cmd_rhost *h, const char *id, struct dv_error *err)
 		    "-r)\"; echo \"home $HOME\"; "
 		    "[ -d /sys/fs/cgroup ] || echo 'missing cgroups (/sys/fs/cgroup)'; "
 		    "[ -e /proc/self/ns/user ] || echo 'missing user namespaces'; "
+		    "if [ \"$(id -u)\" != 0 ]; then "
+		    "[ \"$(cat /proc/sys/kernel/unprivileged_userns_clone 2>/dev/null || echo 1)\" "
+		    "= 0 ] && echo 'missing unprivileged user namespaces (sysctl "
+		    "kernel.unprivileged_userns_clone=0)'; "
+		    "[ \"$(cat /proc/sys/user/max_user_namespaces 2>/dev/null || echo 1)\" = 0 ] "
+		    "&& echo 'missing user namespaces (sysctl user.max_user_namespaces=0)'; fi; "
 		    "for l in%s; do f=; for d in /lib/*-linux-gnu* /usr/lib/*-linux-gnu* /lib64 "
 		    "/usr/lib64 /lib /usr/lib /usr/local/lib; do [ -e \"$d/$l\" ] && f=1 && break; "
 		    "done; [ -n \"$f\" ] || echo \"missing the shared library $l\"; done; "
@@ -496,7 +502,7 @@ int cmd_rhost_prepare(struct cmd_rhost *h, const char *id, struct dv_error *err)
 	}
 	if (missing[0]) {
 		dv_err_plain(err, 0,
-			     "%s cannot run this devenv (%s %s, kernel %s): %s; install what is "
+			     "%s cannot run this devenv (%s %s, kernel %s): missing %s; install what is "
 			     "missing, or devenv itself there",
 			     h->url, u.sysname, u.machine, u.release,
 			     dv_str_safe(safe, sizeof(safe), missing));

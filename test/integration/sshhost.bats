@@ -173,7 +173,7 @@ hello.txt"
 	assert_output --partial "differ from those allowed"
 }
 
-@test "the probe refuses a host of another architecture in one line, before copying" {
+@test "the probe refuses a host of another architecture, or without user namespaces, in one line, before copying" {
 	printf '#!/bin/sh\n[ "$1" = -m ] && echo riscv64 && exit 0\nexec /bin/uname "$@"\n' >"$R/fake/uname"
 	chmod +x "$R/fake/uname"
 	# PATH there starts with the fake uname.
@@ -183,6 +183,17 @@ hello.txt"
 	run "$DEVENV" up --host "$H"
 	assert_failure
 	assert_output --partial "is riscv64 and this machine is $(uname -m)"
+	[[ ${#lines[@]} -eq 1 ]]
+	[[ ! -e $R/home/.local/share/devenv/bin ]]
+	# The same architecture, but no user namespaces for its user: named.
+	rm "$R/fake/uname"
+	printf '#!/bin/sh\n[ "$1" = -u ] && echo 1000 && exit 0\nexec /usr/bin/id "$@"\n' >"$R/fake/id"
+	printf '#!/bin/sh\n[ "$1" = /proc/sys/user/max_user_namespaces ] && echo 0 && exit 0\nexec /bin/cat "$@"\n' >"$R/fake/cat"
+	chmod +x "$R/fake/id" "$R/fake/cat"
+	run "$DEVENV" up --host "$H"
+	assert_failure
+	assert_output --partial "cannot run this devenv"
+	assert_output --partial "missing user namespaces (sysctl user.max_user_namespaces=0)"
 	[[ ${#lines[@]} -eq 1 ]]
 	[[ ! -e $R/home/.local/share/devenv/bin ]]
 }
