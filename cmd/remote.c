@@ -588,10 +588,15 @@ int cmd_remote_main(struct dv_ctx *ctx, const struct cmd *cmd, const char *host,
 			dv_buf_adds(&rm, " ");
 			dv_buf_add_shquoted(&rm, base);
 			dv_buf_adds(&rm, ".sync");
-			if (cmd_rhost_run(&h, rm.s, false, -1, NULL, &st2, err) == 0 && st2 == 0) {
-				unlinkat(root_fd, name, 0);
-				unlinkat(root_fd, man, 0);
-			}
+			/* The env is gone there: so is its record here, even when
+			 * a file there (one the env's other users made) stays. */
+			if (cmd_rhost_run(&h, rm.s, false, -1, NULL, &st2, err) < 0 || st2 != 0)
+				fprintf(stderr,
+					"devenv: warning: cannot remove the env's checkout on %s: "
+					"remove '%s' there\n",
+					h.url, base);
+			unlinkat(root_fd, name, 0);
+			unlinkat(root_fd, man, 0);
 			dv_buf_release(&rm);
 		}
 	}
