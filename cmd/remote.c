@@ -499,6 +499,14 @@ int cmd_remote_main(struct dv_ctx *ctx, const struct cmd *cmd, const char *host,
 			     r.host, h.url, r.host);
 		goto out;
 	}
+	/* One machine per checkout: the other one's env would be orphaned. */
+	if (found && strcmp(r.host, h.url)) {
+		dv_err_plain(err, 0,
+			     "this checkout's env is on %s; 'devenv destroy' it there first to "
+			     "bring it up on %s",
+			     r.host, h.url);
+		goto out;
+	}
 	if (verb_is(cmd, "ssh")) {
 		if (!found) {
 			dv_err_plain(err, ENOENT,

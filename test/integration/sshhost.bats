@@ -320,3 +320,13 @@ edited"
 	assert_output --partial "30 100"
 	refute_output --partial "Connection to"
 }
+
+@test "one machine per checkout: up on another host is refused while the env is on the first" {
+	"$DEVENV" -q up --host "$H"
+	run "$DEVENV" up --host "ssh://nobody@127.0.0.2:1"
+	assert_failure
+	assert_output --partial "this checkout's env is on $H; 'devenv destroy' it there first"
+	run "$DEVENV" status --host "ssh://nobody@127.0.0.2:1"
+	assert_failure
+	assert_output --partial "runs on $H"
+}
