@@ -503,8 +503,8 @@ int cmd_remote_main(struct dv_ctx *ctx, const struct cmd *cmd, const char *host,
 	if (found && strcmp(r.host, h.url)) {
 		dv_err_plain(err, 0,
 			     "this checkout's env is on %s; 'devenv destroy' it there first to "
-			     "bring it up on %s",
-			     r.host, h.url);
+			     "bring it up on %s (or, that machine gone, remove %s/remote/%s.json)",
+			     r.host, h.url, ctx->home, id);
 		goto out;
 	}
 	if (verb_is(cmd, "ssh")) {
