@@ -228,7 +228,9 @@ static const struct cmd commands[] = {
 	  "[-e NAME|ID] [--json]", "this env's state", NULL, NULL },
 	{ "port", cmd_port, CMD_STORE | CMD_ENV | CMD_JSON, "[-e NAME|ID] [--json]",
 	  "the env's forwarded ports (CONTAINER/tcp -> HOST_IP:HOST_PORT)", NULL, NULL },
-	{ "ls", cmd_ls, CMD_STORE | CMD_JSON, "[--json]", "every env on this machine", NULL, NULL },
+	{ "ls", cmd_ls, CMD_STORE | CMD_JSON, "[--json]",
+	  "every env on this machine, and those brought up elsewhere with --host (their HOST)",
+	  NULL, NULL },
 	{ "logs", cmd_logs, CMD_STORE | CMD_REMOTE | CMD_ENV,
 	  "[-e NAME|ID] [-f] [-n|--tail N|all] [SERVICE]",
 	  "the env's output (on_up steps), or a service's (capped and rotated: 'logs' in the Envfile)",
@@ -377,6 +379,7 @@ int main(int argc, char **argv)
 				  .tmp_fd = -1 };
 	struct dv_error err = { 0 };
 	struct env_userconfig ucfg = { 0 };
+	const char *global_host = NULL; /* --host before the command */
 	const struct cmd *cmd;
 	int ret = -1, status, first = 1;
 
@@ -404,6 +407,10 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			ctx.env_sel = argv[++first];
+		} else if (!strcmp(o, "--host") && first + 1 < argc) {
+			global_host = argv[++first];
+		} else if (!strncmp(o, "--host=", 7)) {
+			global_host = o + 7;
 		} else if (!strncmp(o, "--env=", 6)) {
 			ctx.env_sel = o + 6;
 		} else if (!strncmp(o, "-e", 2) && o[2]) {
@@ -422,12 +429,12 @@ int main(int argc, char **argv)
 	cmd = cmd_find(&table, argv[first]);
 	if (!cmd) {
 		if (argv[first][0] == '-') {
-			static const char *const globals[] = { "--env", "--json", "--quiet",
-							       "--help", "--version" };
+			static const char *const globals[] = { "--env",  "--json",    "--quiet",
+							       "--help", "--version", "--host" };
 			dv_autofree char *word = dv_xstrndup(argv[first], strcspn(argv[first], "="));
 			struct dv_buf hint = { 0 };
 
-			dv_suggest(word, globals, 5, &hint);
+			dv_suggest(word, globals, 6, &hint);
 			fprintf(stderr,
 				"devenv: '%s' is not an option before the command%s; see "
 				"'devenv --help'\n",
@@ -437,6 +444,13 @@ int main(int argc, char **argv)
 		}
 		cmd_unknown(&table, argv[first], &err);
 		dv_err_print(&err);
+		return 2;
+	}
+	if (global_host && !(cmd->flags & CMD_REMOTE)) {
+		fprintf(stderr,
+			"devenv: --host means something for up, provision, reload, halt, destroy, "
+			"status, logs and ssh, not '%s'\n",
+			cmd->name);
 		return 2;
 	}
 	argc -= first - 1;
@@ -458,6 +472,8 @@ int main(int argc, char **argv)
 			dv_err_print(&err);
 			return 2;
 		}
+		if (!host)
+			host = global_host;
 		argc = argc1 + 1;
 		if (!host || !*host)
 			host = getenv("DEVENV_HOST");

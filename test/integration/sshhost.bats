@@ -215,6 +215,14 @@ hello.txt"
 	refute_output --partial "ssh://"
 	DEVENV_HOST=ssh://u@h:0 run "$DEVENV" status
 	assert_failure 2
+	# Before the command too, for the commands that take it.
+	run "$DEVENV" --host "$H" images
+	assert_failure 2
+	assert_output --partial "--host means something for up"
+	run "$DEVENV" --host "$H" -q up
+	assert_success
+	run "$DEVENV" --host "$H" ssh -c 'echo there'
+	assert_output there
 }
 
 @test "Debian env: provisioned there, a step sees the sent file, ssh reads it after an edit here" {
