@@ -887,7 +887,8 @@ dv_sshd_start() {
 	LogLevel ERROR
 	SetEnv HOME=$DV_REMOTE_HOME DEVENV_HOME=$DV_REMOTE_STORE XDG_CONFIG_HOME=$DV_REMOTE_HOME/.config
 	CONF
-	"$sshd" -f "$dir/sshd_config" -E "$dir/sshd.log" -D &
+	# In the background of the test (bats's fd 3 closed: it would wait for it).
+	"$sshd" -f "$dir/sshd_config" -E "$dir/sshd.log" -D 3>&- &
 	DV_SSHD_PID=$!
 	printf '[127.0.0.1]:%s %s\n' "$DV_SSHD_PORT" "$(cut -d' ' -f1,2 "$dir/host_key.pub")" >"$dir/known_hosts"
 	cat >"$dir/ssh_config" <<-CONF
