@@ -162,6 +162,9 @@ static int svc_images(const struct dv_ctx *ctx, const struct layer_store *st,
 			     digest, err) < 0)
 			return dv_err_prefix(err, "service '%s': cannot push '%s' to '%s'", s->name,
 					     s->image, dest);
+		if (!ctx->quiet)
+			fprintf(stderr, "pushed service '%s' (%s) as %s@sha256:%s\n", s->name,
+				s->image, name, digest);
 		dv_strv_push_owned(out, pinned(name, digest));
 	}
 	return 0;
