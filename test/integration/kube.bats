@@ -148,6 +148,16 @@ golden() {
 	run "$DEVENV" kube generate
 	assert_success
 	assert_line "    image: \"$DV_REGISTRY/team/proj@$digest\""
+	# -e from anywhere.
+	(cd / && "$DEVENV" kube generate -e proj 2>/dev/null) | grep -qxF "    image: \"$DV_REGISTRY/team/proj@$digest\""
+	# A damaged record: one line saying what to do.
+	id=$("$DEVENV" status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+	cp "$DV_STORE/envs/$id/pushed" "$BATS_TEST_TMPDIR/pushed"
+	printf 'garbage\n' >"$DV_STORE/envs/$id/pushed"
+	run "$DEVENV" kube generate
+	assert_failure
+	assert_output "devenv: '$DV_STORE/envs/$id/pushed' is damaged: push the env again"
+	cp "$BATS_TEST_TMPDIR/pushed" "$DV_STORE/envs/$id/pushed"
 	# --image with a tag: asked of the registry, pinned the same.
 	run "$DEVENV" kube generate --image "$DV_REGISTRY/team/proj:dev"
 	assert_success
