@@ -226,6 +226,14 @@ golden() {
 	run yq_ 'pod["spec"]["initContainers"][0]["command"][4:]' 'pod["spec"]["volumes"][0]' <<<"$output"
 	assert_line --index 0 "['https://git.example.org/team/proj.git', '$commit', '/workspace']"
 	assert_line --index 1 "{'name': 'checkout', 'emptyDir': {}}"
+	# A token in the remote's URL stays on this machine.
+	git remote set-url origin https://me:s3cret@git.example.org/team/proj.git
+	run --separate-stderr "$DEVENV" kube generate --clone --image "localhost:5000/team/app@$DIGEST"
+	assert_success
+	[[ $output != *s3cret* && $stderr != *s3cret* ]]
+	[[ $stderr == *"--clone: the remote 'origin' has a password in its URL: left out (the cluster clones with its own credentials)"* ]]
+	run yq_ 'pod["spec"]["initContainers"][0]["command"][4]' <<<"$output"
+	assert_output "https://me@git.example.org/team/proj.git"
 }
 
 @test "kube generate: on a Debian env (user, apt-installed tools) after its push" {
