@@ -87,12 +87,33 @@ static void warn(struct kw *w, unsigned line, unsigned col, const char *fmt, con
 		dv_strv_push_owned(w->warnings, dv_xasprintf("%s: %s", w->spec->display, what));
 }
 
+/* The length of a sequence at p that a YAML reader takes for a line
+ * break or refuses (C0 and C1 controls, DEL; NEL, LS, PS; U+FFFE, U+FFFF),
+ * or 0. */
+static size_t yaml_unsafe(const char *p)
+{
+	const unsigned char *u = (const unsigned char *)p;
+
+	if (u[0] < 0x20 || u[0] == 0x7f)
+		return 1;
+	if (u[0] == 0xc2 && u[1] >= 0x80 && u[1] < 0xa0)
+		return 2;
+	if ((u[0] == 0xe2 && u[1] == 0x80 && (u[2] == 0xa8 || u[2] == 0xa9)) ||
+	    (u[0] == 0xef && u[1] == 0xbf && u[2] >= 0xbe))
+		return 3;
+	return 0;
+}
+
 /* A comment line's text: nothing in it may end the comment. */
 static void comment(struct kw *w, const char *s)
 {
 	dv_buf_adds(w->b, "# ");
-	for (const char *p = s; *p; p++)
-		dv_buf_add(w->b, (unsigned char)*p < 0x20 || *p == 0x7f ? "?" : p, 1);
+	for (const char *p = s; *p;) {
+		size_t n = yaml_unsafe(p);
+
+		dv_buf_add(w->b, n ? "?" : p, 1);
+		p += n ? n : 1;
+	}
 	dv_buf_add(w->b, "\n", 1);
 }
 
@@ -108,16 +129,20 @@ void env_kube_shq(struct dv_buf *b, const char *s)
 		return;
 	}
 	for (const char *p = s; *p; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
-			/* One line whatever it holds: bash's $'...'. */
+		if (yaml_unsafe(p)) {
+			/* One line whatever it holds, and nothing a YAML
+			 * reader takes for a line break: bash's $'...'. */
 			dv_buf_adds(b, "$'");
-			for (const char *r = s; *r; r++) {
+			for (const char *r = s; *r;) {
+				size_t n = yaml_unsafe(r);
+
 				if (*r == '\'' || *r == '\\')
 					dv_buf_addf(b, "\\%c", *r);
-				else if ((unsigned char)*r < 0x20 || *r == 0x7f)
-					dv_buf_addf(b, "\\x%02x", (unsigned char)*r);
-				else
+				for (size_t i = 0; i < n; i++)
+					dv_buf_addf(b, "\\x%02x", (unsigned char)r[i]);
+				if (!n && *r != '\'' && *r != '\\')
 					dv_buf_add(b, r, 1);
+				r += n ? n : 1;
 			}
 			dv_buf_add(b, "'", 1);
 			return;

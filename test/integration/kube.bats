@@ -115,18 +115,24 @@ golden() {
 	cp "$FIX/kube/hostile.Envfile" Envfile
 	run "$DEVENV" kube generate --image "localhost:5000/team/app@$DIGEST"
 	assert_success
-	run yq_ 'pod["spec"].get("hostNetwork")' 'repr(c[0]["env"][0]["value"])' \
+	run yq_ 'sorted(pod)' 'pod["spec"].get("hostNetwork")' 'repr(c[0]["env"][0]["value"])' \
 		'[e["value"] for e in c[0]["env"][1:5]]' <<<"$output"
 	assert_success
-	assert_line --index 0 "None"
-	assert_line --index 1 "'x\"\\n  hostNetwork: true\\n#'"
-	assert_line --index 2 "['a: b', 'yes', '0x10', 'a\\tb']"
+	assert_line --index 0 "['apiVersion', 'kind', 'metadata', 'spec']"
+	assert_line --index 1 "None"
+	assert_line --index 2 "'x\"\\n  hostNetwork: true\\n#'"
+	assert_line --index 3 "['a: b', 'yes', '0x10', 'a\\tb']"
 	run "$DEVENV" kube generate --image "localhost:5000/team/app@$DIGEST"
 	# The on_up command is one comment line, in bash's $'...' quoting.
 	assert_line "#   kubectl exec evil -c evil -- /bin/sh -c \$'echo \\'\$(id)\\'\\x0aecho done; exit 0'"
-	cmd=$(sed -n 's/^#   kubectl exec evil -c evil -- \/bin\/sh -c //p' <<<"$output")
-	run bash -c "printf '%s' $cmd"
+	mapfile -t cmds < <(sed -n 's/^#   kubectl exec evil -c evil -- \/bin\/sh -c //p' <<<"$output")
+	((${#cmds[@]} == 2))
+	run bash -c "printf '%s' ${cmds[0]}"
 	assert_output "echo '\$(id)'"$'\n'"echo done; exit 0"
+	# Line and paragraph separators, NEL and C1 controls: escaped, so
+	# that no YAML reader sees a line break in the comment.
+	assert_equal "${cmds[1]}" "\$'echo \\xe2\\x80\\xa8kind: Secret\\xc2\\x85x: 1 \\xe2\\x80\\xa9y: 2 \\xc2\\x9b'"
+	[[ $(bash -c "printf '%s' ${cmds[1]}") == "echo "$'\u2028'"kind: Secret"$'\u0085'"x: 1 "$'\u2029'"y: 2 "$'\u009b' ]]
 }
 
 @test "kube generate: the last push pinned by digest; never pushed is one clear error" {
