@@ -372,7 +372,7 @@ static void unexpressable(struct kw *w)
 		     "your config.yaml's 'dotfiles' are copied in by 'up' only: left out");
 }
 
-static void header(struct kw *w, const struct env_kube_in *in, const char *pod)
+static void header(struct kw *w, const struct env_kube_in *in)
 {
 	const struct env_spec *s = w->spec;
 	dv_autofree char *l1 =
@@ -380,20 +380,20 @@ static void header(struct kw *w, const struct env_kube_in *in, const char *pod)
 			     s->relpath ? s->relpath : s->display, s->name, in->env_id);
 
 	comment(w, l1);
-	comment(w, "What devenv's sandbox gives that a Pod cannot express (README: A Pod for");
-	comment(w, "Kubernetes):");
+	comment(w, "What devenv's sandbox gives locally that a Pod cannot express (README: A");
+	comment(w, "Pod for Kubernetes):");
 	if (!in->clone_url && !s->security.git_metadata_rw)
-		comment(w, "- the checkout's git dir is read-only inside the env; here, a hostPath, "
+		comment(w, "- the checkout's git dir is read-only inside the env; in this hostPath "
 			   "it is writable");
-	comment(w,
-		"- ids: the env's user is the host user's uid there; here runAsUser " ENV_KUBE_UID_STR
-		" (no");
-	comment(w, "  subordinate-id mapping, no sweep of the checkout's owners)");
-	comment(w, "- host paths are opened race-free at up there; a hostPath is the node's path");
+	if (s->user)
+		comment(w,
+			"- 'user' has the host user's uid locally; here runAsUser " ENV_KUBE_UID_STR);
+	comment(w, "- ids: locally what the env writes in the checkout stays the host user's");
+	comment(w, "  (idmapped or swept); here files get the container's ids as they are");
+	comment(w, "- host paths are opened race-free at up locally; a hostPath is the node's path");
 	if (s->resources.memory || s->resources.cpus_milli)
-		comment(w, "- 'resources' limit the env and its services together there; here the "
+		comment(w, "- 'resources' limit the env and its services together locally; here the "
 			   "env's container");
-	(void)pod;
 }
 
 int env_kube_yaml(const struct env_spec *spec, const struct env_kube_in *in, struct dv_buf *out,
@@ -413,7 +413,7 @@ int env_kube_yaml(const struct env_spec *spec, const struct env_kube_in *in, str
 	    cap_names(&(struct env_spec){ .display = spec->display }, &svc_caps, &none, err) < 0)
 		goto out;
 	env_kube_name(spec->name, pod);
-	header(&w, in, pod);
+	header(&w, in);
 	unexpressable(&w);
 	collect(&w, in->env_id, &v, spec->volumes, spec->n_volumes);
 	collect(&w, in->env_id, &v, spec->mounts, spec->n_mounts);
