@@ -210,11 +210,11 @@ static const struct cmd commands[] = {
 	{ "init", cmd_init, 0, "[-t|--template NAME | --list | --from-devcontainer]",
 	  "write an Envfile for this checkout: from the template its files suggest, --template's, or its devcontainer.json",
 	  init_opts, NULL },
-	{ "up", cmd_up, CMD_STORE | CMD_LOCKS_STORE | CMD_ENV | CMD_JSON,
+	{ "up", cmd_up, CMD_STORE | CMD_REMOTE | CMD_LOCKS_STORE | CMD_ENV | CMD_JSON,
 	  "[-e NAME|ID] [--cache-from REF]... [--frozen] [--explain]",
 	  "build what is missing (taking steps a cache_from image holds), create or start the env, run on_up",
 	  build_opts, NULL },
-	{ "ssh", cmd_ssh, CMD_STORE_PEEK | CMD_ENV | CMD_ARGV_TAIL,
+	{ "ssh", cmd_ssh, CMD_STORE_PEEK | CMD_REMOTE | CMD_ENV | CMD_ARGV_TAIL,
 	  "[-e NAME|ID] [-u|--user NAME|UID[:GID]] [-s|--secret NAME]... [-c CMD | -- ARGV...]",
 	  "open a shell, or run a command, in the running env", ssh_opts_table, NULL },
 	{ "ssh-config", cmd_ssh_config, CMD_STORE, "[NAME] [--install]",
@@ -223,32 +223,35 @@ static const struct cmd commands[] = {
 	{ "ssh-proxy", cmd_ssh_proxy, CMD_STORE_PEEK, "NAME",
 	  "run the env's sshd -i over standard input and output (ssh's ProxyCommand): ssh, scp, rsync and editors reach the env with no port opened",
 	  NULL, NULL },
-	{ "halt", cmd_halt, CMD_STORE | CMD_ENV, "[-e NAME|ID] [--timeout S]",
+	{ "halt", cmd_halt, CMD_STORE | CMD_REMOTE | CMD_ENV, "[-e NAME|ID] [--timeout S]",
 	  "stop the env (SIGTERM, then SIGKILL after S seconds, default 10); keeps its files",
 	  timeout_opts, NULL },
 	{ "suspend", cmd_suspend, CMD_STORE | CMD_ENV, "[-e NAME|ID]",
 	  "freeze every process of the running env", NULL, NULL },
 	{ "resume", cmd_resume, CMD_STORE | CMD_ENV, "[-e NAME|ID]", "thaw a suspended env", NULL,
 	  NULL },
-	{ "reload", cmd_reload, CMD_STORE | CMD_LOCKS_STORE | CMD_ENV | CMD_JSON,
+	{ "reload", cmd_reload, CMD_STORE | CMD_REMOTE | CMD_LOCKS_STORE | CMD_ENV | CMD_JSON,
 	  "[-e NAME|ID] [--timeout S] [--frozen] [--explain]",
 	  "halt and up again, picking up Envfile changes (a changed image or step rebuilds the env: every file outside the checkout and volumes is reset)",
 	  reload_opts, NULL },
-	{ "provision", cmd_provision, CMD_STORE | CMD_LOCKS_STORE | CMD_ENV | CMD_JSON,
+	{ "provision", cmd_provision, CMD_STORE | CMD_REMOTE | CMD_LOCKS_STORE | CMD_ENV | CMD_JSON,
 	  "[-e NAME|ID] [--cache-from REF]... [--frozen] [--explain]",
 	  "rebuild provisioning against the current Envfile", build_opts, NULL },
 	{ "allow", cmd_allow, CMD_STORE | CMD_ENV | CMD_JSON, "[-e NAME|ID] [--revoke]",
 	  "show what the Envfile asks for beyond the default sandbox and allow it for this checkout (never asking), or --revoke that",
 	  allow_opts, NULL },
-	{ "destroy", cmd_destroy, CMD_STORE | CMD_ENV, "[-e NAME|ID] [-f] [--volumes]",
+	{ "destroy", cmd_destroy, CMD_STORE | CMD_REMOTE | CMD_ENV, "[-e NAME|ID] [-f] [--volumes]",
 	  "remove the env (never the checkout; its own named volumes only with --volumes, never shared ones nor those another env names)",
 	  destroy_opts_table, NULL },
-	{ "status", cmd_status, CMD_STORE | CMD_ENV | CMD_JSON, "[-e NAME|ID] [--json]",
-	  "this env's state", NULL, NULL },
+	{ "status", cmd_status, CMD_STORE | CMD_REMOTE | CMD_ENV | CMD_JSON,
+	  "[-e NAME|ID] [--json]", "this env's state", NULL, NULL },
 	{ "port", cmd_port, CMD_STORE | CMD_ENV | CMD_JSON, "[-e NAME|ID] [--json]",
 	  "the env's forwarded ports (CONTAINER/tcp -> HOST_IP:HOST_PORT)", NULL, NULL },
-	{ "ls", cmd_ls, CMD_STORE | CMD_JSON, "[--json]", "every env on this machine", NULL, NULL },
-	{ "logs", cmd_logs, CMD_STORE | CMD_ENV, "[-e NAME|ID] [-f] [-n|--tail N|all] [SERVICE]",
+	{ "ls", cmd_ls, CMD_STORE | CMD_JSON, "[--json]",
+	  "every env on this machine, and those brought up elsewhere with --host (their HOST)",
+	  NULL, NULL },
+	{ "logs", cmd_logs, CMD_STORE | CMD_REMOTE | CMD_ENV,
+	  "[-e NAME|ID] [-f] [-n|--tail N|all] [SERVICE]",
 	  "the env's output (on_up steps), or a service's (capped and rotated: 'logs' in the Envfile)",
 	  logs_opts, NULL },
 	{ "images", cmd_images, CMD_STORE | CMD_JSON, "[--json]", "list images in the store", NULL,
@@ -298,11 +301,59 @@ static const struct cmd commands[] = {
 	{ "lock", cmd_lock, CMD_STORE | CMD_LOCKS_STORE | CMD_ENV, "[--update [STEP...]] [--check]",
 	  "write Envfile.lock (the base's id and digest, git commits, digests, keys) without building; --update asks again, --check compares",
 	  lock_opts, NULL },
+	{ "__sync-recv", cmd_sync_recv, CMD_HIDDEN, "DIR TOKEN TOKENFILE",
+	  "the receiving end of a checkout sent by --host (run there)", NULL, NULL },
 	{ "__complete", cmd_complete, CMD_STORE_PEEK | CMD_HIDDEN, "WORDS",
 	  "words for shell completion", NULL, NULL },
 };
 
 static const struct cmd_table table = { commands, sizeof(commands) / sizeof(commands[0]) };
+
+/* --host URL / --host=URL among the command's words (before `--`, and for
+ * ssh before its command), taken out of argv: *argc shrinks. A value of
+ * one of the command's own options is skipped, never read as --host. */
+static const char *take_host(const struct cmd *cmd, int *argc, char **argv, struct dv_error *err)
+{
+	const char *host = NULL;
+
+	for (int i = 1; i < *argc; i++) {
+		const char *w = argv[i];
+		int take = 0;
+
+		if (!strcmp(w, "--"))
+			break;
+		if (!strcmp(w, "--host")) {
+			if (i + 1 >= *argc) {
+				dv_err_usage(err,
+					     "option '--host' needs a value: ssh://USER@HOST[:PORT]");
+				return NULL;
+			}
+			host = argv[i + 1];
+			take = 2;
+		} else if (!strncmp(w, "--host=", 7)) {
+			host = w + 7;
+			take = 1;
+		} else if (w[0] != '-') {
+			if (cmd->flags & CMD_ARGV_TAIL)
+				break;
+			continue;
+		} else {
+			/* An option of the table taking a value: skip the value. */
+			for (const struct cmd_opt *o = cmd->opts; o && (o->shortname || o->name);
+			     o++)
+				if (o->arg && ((o->shortname && w[1] == o->shortname && !w[2]) ||
+					       (o->name && w[1] == '-' && !strcmp(w + 2, o->name))))
+					i++;
+			if (!strcmp(w, "-e") || !strcmp(w, "--env"))
+				i++;
+			continue;
+		}
+		memmove(argv + i, argv + i + take, (size_t)(*argc - i - take + 1) * sizeof(*argv));
+		*argc -= take;
+		i--;
+	}
+	return host;
+}
 
 /* A full disk or quota (ENOSPC, EDQUOT) under a command that writes only in
  * the store is a full store, whichever write noticed (a seccomp filter, a
@@ -348,12 +399,17 @@ int main(int argc, char **argv)
 				  .cache_fd = -1,
 				  .tmp_fd = -1 };
 	struct dv_error err = { 0 };
+	struct env_userconfig ucfg = { 0 };
+	const char *global_host = NULL; /* --host before the command */
 	const struct cmd *cmd;
 	int ret = -1, status, first = 1;
 
 	/* The env's host-side network helper (hostnet/helper.c), not a command. */
 	if (argc >= 2 && !strcmp(argv[1], "__net-helper"))
 		return hnet_helper_main(argc - 1, argv + 1);
+	/* A remote env's ports forwarder (hostnet/sshfwd.c), not a command. */
+	if (argc >= 2 && !strcmp(argv[1], "__ssh-fwd"))
+		return hnet_sshfwd_main(argc - 1, argv + 1);
 	/* Global options: -e NAME|ID, -q, --json before the command mean what
 	 * they mean after it (`devenv -e web status`). */
 	while (first < argc && argv[first][0] == '-' && argv[first][1]) {
@@ -372,6 +428,10 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			ctx.env_sel = argv[++first];
+		} else if (!strcmp(o, "--host") && first + 1 < argc) {
+			global_host = argv[++first];
+		} else if (!strncmp(o, "--host=", 7)) {
+			global_host = o + 7;
 		} else if (!strncmp(o, "--env=", 6)) {
 			ctx.env_sel = o + 6;
 		} else if (!strncmp(o, "-e", 2) && o[2]) {
@@ -390,12 +450,12 @@ int main(int argc, char **argv)
 	cmd = cmd_find(&table, argv[first]);
 	if (!cmd) {
 		if (argv[first][0] == '-') {
-			static const char *const globals[] = { "--env", "--json", "--quiet",
-							       "--help", "--version" };
+			static const char *const globals[] = { "--env",  "--json",    "--quiet",
+							       "--help", "--version", "--host" };
 			dv_autofree char *word = dv_xstrndup(argv[first], strcspn(argv[first], "="));
 			struct dv_buf hint = { 0 };
 
-			dv_suggest(word, globals, 5, &hint);
+			dv_suggest(word, globals, 6, &hint);
 			fprintf(stderr,
 				"devenv: '%s' is not an option before the command%s; see "
 				"'devenv --help'\n",
@@ -407,11 +467,57 @@ int main(int argc, char **argv)
 		dv_err_print(&err);
 		return 2;
 	}
+	if (global_host && !(cmd->flags & CMD_REMOTE)) {
+		fprintf(stderr,
+			"devenv: --host means something for up, provision, reload, halt, destroy, "
+			"status, logs and ssh, not '%s'\n",
+			cmd->name);
+		return 2;
+	}
 	argc -= first - 1;
 	argv += first - 1;
 	ctx.rootless = geteuid() != 0 || !dv_userns_is_initial();
 	ctx.host_uid = geteuid();
 	ctx.host_gid = getegid();
+	/* Another machine (cmd/remote.c): --host, DEVENV_HOST (a getenv), for
+	 * up/provision/reload config.yaml's host: (read once, handed to the
+	 * Envfile's lookup), else the checkout's local record for the verbs
+	 * that are no hot path. Before any user namespace: ssh runs as us. */
+	if (cmd->flags & CMD_REMOTE) {
+		const char *host;
+		dv_autofree char *found = NULL;
+		int argc1 = argc - 1;
+
+		host = take_host(cmd, &argc1, argv + 1, &err);
+		if (err.msg[0]) {
+			dv_err_print(&err);
+			return 2;
+		}
+		if (!host)
+			host = global_host;
+		argc = argc1 + 1;
+		if (!host || !*host)
+			host = getenv("DEVENV_HOST");
+		if ((!host || !*host) && (cmd->flags & CMD_LOCKS_STORE)) {
+			if (envfile_userconfig_load(&ucfg, &err) < 0) {
+				dv_err_print(&err);
+				return 2;
+			}
+			ctx.userconfig = &ucfg;
+			host = ucfg.host;
+		}
+		if ((!host || !*host) && !(cmd->flags & CMD_LOCKS_STORE) &&
+		    !(cmd->flags & CMD_STORE_PEEK) && cmd_store_root(&ctx, &err) == 0)
+			host = found = cmd_remote_recorded(&ctx);
+		if (host && *host) {
+			ret = cmd_remote_main(&ctx, cmd, host, argc - 1, argv + 1, &err);
+			if (ret != 1)
+				goto done;
+			ret = -1;
+		}
+		free(ctx.home);
+		ctx.home = NULL;
+	}
 	/* Without root, everything that touches the store runs as root of a
 	 * user namespace of ours (util/userns.h); `ssh` joins the env's. */
 	if ((cmd->flags & CMD_STORE) && geteuid() != 0) {
@@ -460,6 +566,7 @@ done:
 	if (ctx.store_lock_fd >= 0)
 		close(ctx.store_lock_fd);
 	layer_store_release(&st);
+	env_userconfig_release(&ucfg);
 	free(ctx.home);
 	return status;
 }

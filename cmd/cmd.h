@@ -19,6 +19,10 @@
  *   logs.c       logs
  *   opts.c       a command's options: parsed from its table row, printed by --help
  *   registry.c   pull, push, login, logout
+ *   remote.c     --host ssh://...: up, provision, reload, halt, destroy, status, logs, ssh
+ *                run on another machine; its local record; ls's rows for it
+ *   remotehost.c the ssh transport: URL, ControlMaster, running there, probe, self copy
+ *   remotesync.c the checkout sent there (changed files, deletions); __sync-recv
  *   ssh.c        ssh (the hot path)
  *   sshd.c       ssh-config, ssh-proxy: the env as an ssh host
  *   status.c     status, port, ls
@@ -33,6 +37,7 @@
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "container/container.h"
 #include "env/env.h"
@@ -54,6 +59,7 @@ enum {
 	CMD_JSON = 1 << 5,        /* --json means something */
 	CMD_ARGV_TAIL = 1 << 6,   /* options stop at the first word (ssh's command) */
 	CMD_SUBCOMMANDS = 1 << 7, /* `devenv CMD SUB ...`: options stop at SUB */
+	CMD_REMOTE = 1 << 8,      /* runs on --host / DEVENV_HOST's machine when given */
 };
 
 /*
@@ -73,6 +79,7 @@ struct cmd_opt {
 };
 
 struct cmd_call;
+struct json_object;
 
 /* A row of the command table (devenv.c). A family's sub-commands are rows
  * of their own, named "PARENT SUB" and run by the parent's run(). */
@@ -171,6 +178,64 @@ int cmd_store_root(struct dv_ctx *ctx, struct dv_error *err);
  * and EBUSY (suspended) said as a command on the env says them, any other
  * error left as it is. Returns -1. */
 int cmd_exec_failed(const struct env_record *s, struct dv_error *err);
+
+/* remotehost.c: another machine over the user's OpenSSH client. */
+struct cmd_rhost {
+	char *url, *user, *host, *port; /* ssh://USER@HOST:PORT; user, port may be NULL */
+	char *dest;                     /* USER@HOST: ssh's destination */
+	char *ctl_dir;                  /* the ControlMaster's folder while connected */
+	bool quiet;
+	/* what cmd_rhost_prepare() found there */
+	char *home;       /* the remote account's $HOME */
+	char *devenv;     /* the devenv to run there: "devenv" (PATH) or the copy's path */
+	char *sync_token; /* checkouts/<id>.sync's, or NULL */
+	bool has_rsync;
+};
+/* Parse and check ssh://[USER@]HOST[:PORT]; a usage error otherwise. */
+int cmd_rhost_parse(const char *url, struct cmd_rhost *h, struct dv_error *err);
+void cmd_rhost_release(struct cmd_rhost *h);
+/* The ssh command line running command there (NULL: none, for -O/-N);
+ * tty: -t, else -T. */
+void cmd_rhost_argv(const struct cmd_rhost *h, bool tty, const char *command, struct dv_strv *out);
+/* One ControlMaster connection, used by every later cmd_rhost_run until
+ * cmd_rhost_disconnect (cmd_rhost_release calls it). */
+int cmd_rhost_connect(struct cmd_rhost *h, struct dv_error *err);
+void cmd_rhost_disconnect(struct cmd_rhost *h);
+/* Run command there: stdin from in_fd (-1: ours), stdout into out (NULL:
+ * ours, streamed); *status is its exit status (255: ssh failed). */
+int cmd_rhost_run(const struct cmd_rhost *h, const char *command, bool tty, int in_fd,
+		  struct dv_buf *out, int *status, struct dv_error *err);
+pid_t cmd_rhost_spawn(char *const *argv, int in_fd, int out_fd, bool quiet_err,
+		      struct dv_error *err);
+int cmd_rhost_wait(pid_t pid, int *status, struct dv_error *err);
+/* ssh's 255 said as one line. Returns -1. */
+int cmd_rhost_unreachable(const struct cmd_rhost *h, struct dv_error *err);
+/* The probe (OS, architecture, cgroups, user namespaces, the shared
+ * libraries this devenv runs with, a devenv on its PATH, the copy, the
+ * checkout's sync token), then the self copy when no devenv of this
+ * version or newer is there; refuses in one line naming what is missing. */
+int cmd_rhost_prepare(struct cmd_rhost *h, const char *id, struct dv_error *err);
+
+/* remotesync.c: the checkout (git ls-files -co --exclude-standard, or
+ * every file without git) sent to dir there: only files changed since the
+ * last sync (the manifest kept in the local store's remote/<id>.manifest,
+ * valid while the remote's checkouts/<id>.sync token matches), files gone
+ * here removed there. root_fd: the local store's root. */
+int cmd_remote_sync(struct cmd_rhost *h, int root_fd, const char *id, const char *checkout,
+		    const char *dir, struct dv_error *err);
+/* `devenv __sync-recv DIR TOKEN TOKENFILE`: the receiving end, run there. */
+int cmd_sync_recv(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
+		  struct dv_error *err);
+
+/* remote.c */
+/* The command on --host's machine (host: its URL). The caller has not
+ * entered a user namespace nor opened the store. */
+int cmd_remote_main(struct dv_ctx *ctx, const struct cmd *cmd, const char *host, int argc,
+		    char **argv, struct dv_error *err);
+/* The host of the checkout's remote env (its local record), or NULL. */
+char *cmd_remote_recorded(const struct dv_ctx *ctx);
+/* ls: the remote envs' rows (NAME, HOST, ...), or their JSON objects. */
+void cmd_remote_ls(int root_fd, struct json_object *arr, struct dv_strv *rows);
 
 /* help.c */
 /* `devenv --help`, and without a command (to stderr). */

@@ -97,6 +97,8 @@ int cmd_complete(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_ca
 			printf("--env\n");
 		if (c && (c->flags & CMD_JSON))
 			printf("--json\n");
+		if (c && (c->flags & CMD_REMOTE))
+			printf("--host\n");
 	} else if (!strcmp(call->argv[1], "subcommands")) {
 		const struct cmd *c = call->argc > 2 ? cmd_find(call->table, call->argv[2]) : NULL,
 				 *sub;

@@ -25,9 +25,10 @@ int cmd_version(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_cal
 
 void cmd_print_usage(const struct cmd_table *t, FILE *f)
 {
-	fprintf(f, "usage: devenv [-e NAME|ID] [-q] [--json] COMMAND [OPTIONS]\n\n"
-		   "Reproducible development environments in Linux containers, from an Envfile.\n\n"
-		   "commands:\n");
+	fprintf(f,
+		"usage: devenv [-e NAME|ID] [-q] [--json] [--host ssh://USER@HOST[:PORT]] COMMAND [OPTIONS]\n\n"
+		"Reproducible development environments in Linux containers, from an Envfile.\n\n"
+		"commands:\n");
 	for (size_t i = 0; i < t->n; i++)
 		if (!(t->cmds[i].flags & CMD_HIDDEN))
 			fprintf(f, "  %-10s %s\n", t->cmds[i].name, t->cmds[i].summary);

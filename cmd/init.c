@@ -90,7 +90,7 @@ static int init_trust_check(struct dv_ctx *ctx, const char *path, const char *ch
 	if (envfile_load_quiet(path, checkout, disp, &spec, err) < 0)
 		return -1;
 	/* The user's config too, so that the yes recorded is the one `up` asks. */
-	if (prov_spec_read_inputs(&spec, err) < 0 || envfile_userconfig_apply(&spec, err) < 0) {
+	if (prov_spec_read_inputs(&spec, err) < 0 || envfile_userconfig_apply(&spec, NULL, err) < 0) {
 		env_spec_release(&spec);
 		return -1;
 	}

@@ -26,6 +26,11 @@ const struct cmd_common_opt cmd_common_opts[] = {
 	  "for, as status's or ls's listing, is still printed); on up, provision and "
 	  "reload, a failed step's output too",
 	  0 },
+	{ "    --host ssh://USER@HOST[:PORT]",
+	  "run it on that machine over ssh (also DEVENV_HOST; up, provision and reload: "
+	  "config.yaml's host:); later commands in the checkout find it there by themselves "
+	  "(README: On a bigger host over ssh)",
+	  CMD_REMOTE },
 	{ "-h, --help", "the command's usage and options", 0 },
 };
 

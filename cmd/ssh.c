@@ -93,9 +93,21 @@ int cmd_ssh(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *c
 		return dv_err_usage(err, "give either -c CMD or -- ARGV..., not both");
 	/* Only with --secret is the Envfile read (and trusted): it says
 	 * where each secret comes from. */
-	if (env_locate(ctx, st, so.secrets.n > 0, &env, err) < 0)
+	if (env_locate(ctx, st, so.secrets.n > 0, &env, err) < 0 && !ctx->env_sel)
 		goto out;
 	if (!env.has_state) {
+		/* Not here: the env this checkout (or -e) brought up on another
+		 * machine, from its local record (cmd/remote.c); only on this
+		 * failure path, so a local ssh pays nothing. */
+		dv_autofree char *host = cmd_remote_recorded(ctx);
+
+		if (host) {
+			memset(err, 0, sizeof(*err));
+			ret = cmd_remote_main(ctx, call->self, host, call->argc, call->argv, err);
+			goto out;
+		}
+		if (ctx->env_sel)
+			goto out;
 		dv_err_plain(err, ESRCH, "env %s was never brought up; 'devenv up' creates it",
 			     env.id);
 		goto out;

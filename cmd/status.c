@@ -350,11 +350,16 @@ int cmd_ls(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *ca
 		return helped ? 0 : -1;
 	if (cmd_no_args(call, oi, err) < 0 || env_list(st, &damaged, &all, &n, err) < 0)
 		return -1;
+	struct dv_strv remote = { 0 };
+	const char *col; /* a HOST column when an env runs elsewhere (cmd/remote.c) */
+
 	if (ctx->json)
 		arr = json_object_new_array();
-	else
-		printf("%-12s  %-16s  %-8s  %-5s  %-10s  %-28s  %s\n", "ID", "NAME", "STATE", "AGE",
-		       "SIZE", "IMAGE", "CHECKOUT");
+	cmd_remote_ls(st->root_fd, NULL, &remote);
+	col = remote.n ? "  -" : "";
+	if (!arr)
+		printf("%-12s  %-16s  %-8s  %-5s  %-10s  %-28s  %s%s\n", "ID", "NAME", "STATE",
+		       "AGE", "SIZE", "IMAGE", "CHECKOUT", remote.n ? "  HOST" : "");
 	for (size_t i = 0; i < n; i++) {
 		struct env tmp = { .has_state = true, .state = all[i] };
 		const char *state = status_name(&tmp);
@@ -385,8 +390,8 @@ int cmd_ls(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *ca
 					       has_size ? json_object_new_int64(sz.at) : NULL);
 			json_object_array_add(arr, o);
 		} else {
-			printf("%-12s  %-16s  %-8s  %-5s  %-10s  %-28s  %s\n", all[i].id,
-			       all[i].name, state, age, size, all[i].image, all[i].checkout);
+			printf("%-12s  %-16s  %-8s  %-5s  %-10s  %-28s  %s%s\n", all[i].id,
+			       all[i].name, state, age, size, all[i].image, all[i].checkout, col);
 		}
 		env_record_release(&all[i]);
 	}
@@ -406,11 +411,16 @@ int cmd_ls(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *ca
 			json_object_object_add(o, "created", NULL);
 			json_object_array_add(arr, o);
 		} else {
-			printf("%-12s  %-16s  %-8s  %-5s  %-10s  %-28s  %s\n", damaged.v[i], "?",
-			       "damaged", "?", "?", "?", "?");
+			printf("%-12s  %-16s  %-8s  %-5s  %-10s  %-28s  %s%s\n", damaged.v[i], "?",
+			       "damaged", "?", "?", "?", "?", col);
 		}
 	}
 	dv_strv_release(&damaged);
+	if (arr)
+		cmd_remote_ls(st->root_fd, arr, NULL);
+	for (size_t i = 0; !arr && i < remote.n; i++)
+		printf("%s\n", remote.v[i]);
+	dv_strv_release(&remote);
 	if (arr) {
 		prov_json_print(stdout, arr,
 				JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);

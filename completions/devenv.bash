@@ -17,8 +17,8 @@ _devenv() {
 	# Global options may come before the command (devenv -e web ssh).
 	while ((at < COMP_CWORD)); do
 		case ${COMP_WORDS[at]} in
-		-e | --env) at=$((at + 2)) ;;
-		-q | --quiet | --json | --env=* | -e?*) at=$((at + 1)) ;;
+		-e | --env | --host) at=$((at + 2)) ;;
+		-q | --quiet | --json | --env=* | --host=* | -e?*) at=$((at + 1)) ;;
 		*) break ;;
 		esac
 	done
@@ -29,7 +29,7 @@ _devenv() {
 		words=$("$dv" __complete envs 2>/dev/null)
 	elif ((COMP_CWORD == at)); then
 		if [[ $cur == -* ]]; then
-			words="--env --json --quiet --help --version"
+			words="--env --json --quiet --host --help --version"
 		else
 			words=$("$dv" __complete commands 2>/dev/null)
 		fi

@@ -193,7 +193,7 @@ int env_locate(const struct dv_ctx *ctx, const struct layer_store *st, bool need
 			return -1;
 		/* The user's config.yaml (`dotfiles`): a trust request of the
 		 * commands that load the spec, which are those that check trust. */
-		if (envfile_userconfig_apply(&out->spec, err) < 0)
+		if (envfile_userconfig_apply(&out->spec, ctx->userconfig, err) < 0)
 			return -1;
 	}
 	return 0;

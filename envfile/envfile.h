@@ -291,6 +291,8 @@ struct env_userconfig {
 	struct env_dotfiles *dotfiles; /* NULL: none */
 	char *apt_snapshot_url;        /* `apt_snapshot_url`: the snapshot archive an Envfile
 					  with `apt_snapshot` and no URL of its own uses */
+	char *host;                    /* `host`: ssh://USER@HOST[:PORT] up runs on, or NULL */
+	bool loaded; /* read (envfile_userconfig_load) and not yet taken by _apply */
 };
 /* The config's path ($XDG_CONFIG_HOME, else $HOME/.config), or NULL when
  * neither is an absolute path. Caller frees. */
@@ -304,8 +306,10 @@ int envfile_userconfig_load(struct env_userconfig *out, struct dv_error *err);
 void env_userconfig_release(struct env_userconfig *c);
 void envfile_dotfiles_free(struct env_dotfiles *d);
 /* Read the user's config into spec (spec->dotfiles), for the commands
- * that check trust and start envs (up, provision, reload, push, allow). */
-int envfile_userconfig_apply(struct env_spec *spec, struct dv_error *err);
+ * that check trust and start envs (up, provision, reload, push, allow).
+ * loaded: the config main() read already (its contents taken), or NULL. */
+int envfile_userconfig_apply(struct env_spec *spec, struct env_userconfig *loaded,
+			     struct dv_error *err);
 
 /* Look for "Envfile" in start_dir and its parents, stopping at the repository
  * root (the first folder holding .git) or "/". *out_path is the Envfile's

@@ -4,9 +4,10 @@
  * that do not belong in a project's Envfile. Read with the Envfile's YAML
  * parser (parse.c), so errors have the same form ("config.yaml:3:5: ...").
  *
- * Its keys are `dotfiles` and `apt_snapshot_url` (the snapshot archive an
+ * Its keys are `dotfiles`, `apt_snapshot_url` (the snapshot archive an
  * Envfile with `apt_snapshot` and no `apt_snapshot_url` uses, as the
- * Envfile's key is written). `dotfiles`:
+ * Envfile's key is written) and `host` (ssh://USER@HOST[:PORT]: where up,
+ * provision and reload run, as --host; cmd/remote.c). `dotfiles`:
  *
  *   dotfiles: https://github.com/ann/dotfiles
  *   dotfiles: ann/dotfiles                  (GitHub's short form)
@@ -34,7 +35,7 @@
 #include "util/str.h"
 #include "util/banned.h"
 
-static const char *const config_keys[] = { "dotfiles", "apt_snapshot_url" };
+static const char *const config_keys[] = { "dotfiles", "apt_snapshot_url", "host" };
 static const char *const dotfiles_keys[] = { "repository", "install", "target" };
 
 void envfile_dotfiles_free(struct env_dotfiles *d)
@@ -52,6 +53,7 @@ void env_userconfig_release(struct env_userconfig *c)
 {
 	envfile_dotfiles_free(c->dotfiles);
 	free(c->apt_snapshot_url);
+	free(c->host);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -215,6 +217,22 @@ int envfile_userconfig_parse(const char *text, size_t len, const char *display,
 				       ENV_APT_SNAPSHOT_URL, envfile_shown(s, buf, sizeof(buf)));
 				goto out;
 			}
+		} else if (!strcmp(k->value, "host")) {
+			const char *s;
+			char buf[64];
+
+			if (envfile_get_string(&v, "'host'", k, x, &s) < 0)
+				goto out;
+			/* Checked in full where it is used (cmd/remotehost.c);
+			 * here: its form, so the error has a position. */
+			if (!dv_str_startswith(s, "ssh://") || has_space(s)) {
+				ENV_AT(&v, x,
+				       "'host' must be an ssh://USER@HOST[:PORT] URL, not '%s'",
+				       envfile_shown(s, buf, sizeof(buf)));
+				goto out;
+			}
+			free(c.host);
+			c.host = dv_xstrdup(s);
 		} else {
 			envfile_unknown_key(&v, k, " in the config", config_keys,
 					    sizeof(config_keys) / sizeof(config_keys[0]));
@@ -241,7 +259,7 @@ char *envfile_userconfig_path(void)
 	return NULL;
 }
 
-int envfile_userconfig_load(struct env_userconfig *out, struct dv_error *err)
+static int load(struct env_userconfig *out, struct dv_error *err)
 {
 	dv_autofree char *path = envfile_userconfig_path();
 	dv_autofree char *text = NULL;
@@ -263,11 +281,23 @@ int envfile_userconfig_load(struct env_userconfig *out, struct dv_error *err)
 	return envfile_userconfig_parse(text, len, path, out, err);
 }
 
-int envfile_userconfig_apply(struct env_spec *spec, struct dv_error *err)
+int envfile_userconfig_load(struct env_userconfig *out, struct dv_error *err)
+{
+	if (load(out, err) < 0)
+		return -1;
+	out->loaded = true;
+	return 0;
+}
+
+int envfile_userconfig_apply(struct env_spec *spec, struct env_userconfig *loaded,
+			     struct dv_error *err)
 {
 	struct env_userconfig c;
 
-	if (envfile_userconfig_load(&c, err) < 0) {
+	if (loaded && loaded->loaded) { /* read once already (main, looking for `host:`) */
+		c = *loaded;
+		memset(loaded, 0, sizeof(*loaded));
+	} else if (envfile_userconfig_load(&c, err) < 0) {
 		err->status = 2;
 		return -1;
 	}

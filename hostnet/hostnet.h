@@ -10,6 +10,7 @@
  * confine.c  the helper's and the maker's sandbox (ctr_confine): owner's ids, no caps, seccomp
  * agent.c    the filtering ssh agent's loop (the agent protocol)
  * agent_run.c  starting it: its socket in the env, its sandbox, its end
+ * sshfwd.c   a remote env's ports here: `devenv-fwd`, the user's ssh -N -L, restarted
  *
  * Order for `up`: hnet_port_probe() on every forward before anything
  * starts; ctr_start() (with new_netns for `network: private`);
@@ -97,6 +98,30 @@ int hnet_stop(const struct hnet_procs *p, struct dv_error *err);
 /* The helper itself: `devenv __net-helper ...` (argv as hnet_start
  * writes it, report pipe on fd 3). Returns the exit status. */
 int hnet_helper_main(int argc, char **argv);
+
+/* sshfwd.c: the ports of a remote env (`up --host`) answered here. One
+ * forward: bind_ip:local_port here (bind_ip NULL: 127.0.0.1) to
+ * 127.0.0.1:remote_port on the remote host (where the remote devenv
+ * publishes the env's port). */
+struct hnet_fwd_port {
+	const char *bind_ip;
+	unsigned local_port, remote_port;
+};
+/* Start `devenv-fwd`: its own session, no fd of ours, the user's
+ * environment; it runs `SSH_ARGV... -N -L ... -- DEST` (ssh_argv: NULL
+ * terminated, ending "--", DEST; DEST may not start with '-'), without a
+ * prompt (BatchMode) and without multiplexing, and returns once ssh listens
+ * on every local port (connected, logged in), or with ssh's last line of
+ * stderr when it failed (a taken port, a refused login). Afterwards it
+ * starts ssh again whenever the link drops (back-off 1 s to 30 s). *pid
+ * and *start: what to record and give hnet_sshfwd_stop. */
+int hnet_sshfwd_start(const char *const *ssh_argv, const struct hnet_fwd_port *ports, size_t n,
+		      pid_t *pid, unsigned long long *start, struct dv_error *err);
+/* End it (SIGTERM, then SIGKILL after 3 s) and return once it is gone, its
+ * ssh and ports with it; a stopped or reused pid is success. -1 with errno. */
+int hnet_sshfwd_stop(pid_t pid, unsigned long long start);
+/* The forwarder itself: `devenv __ssh-fwd ...`. Returns the exit status. */
+int hnet_sshfwd_main(int argc, char **argv);
 
 /* gitcred.c: `git_credentials`. A relay for one `devenv ssh` session or
  * one `up`'s on_up: a unix socket in the env's /dev/shm (a tmpfs: nothing

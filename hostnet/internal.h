@@ -21,6 +21,14 @@ int hnet_port_from_arg(char *arg, struct hnet_port *out);
 /* A non-blocking socket listening on p's host side. */
 int hnet_port_listen(const struct hnet_port *p, struct dv_error *err);
 
+/* sshfwd.c: the ssh command line the forwarder runs (appended to out):
+ * ssh_argv's options, the forwarder's own, one -L per port, "--", DEST.
+ * -1 when ssh_argv does not end "-- DEST" or DEST starts with '-', or a
+ * port is malformed. */
+struct hnet_fwd_port;
+int hnet_sshfwd_argv(const char *const *ssh_argv, const struct hnet_fwd_port *ports, size_t n,
+		     struct dv_strv *out, struct dv_error *err);
+
 /* maker.c. Fork the socket maker: a child that joins the network
  * namespace netfd (which it closes; the caller closes its own), drops to
  * ids (hnet_confine) and hands out sockets made there. *sock: our end of

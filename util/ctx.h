@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 struct dv_strv;
+struct env_userconfig;
 
 struct dv_ctx {
 	char *home;                  /* store root: $DEVENV_HOME, /var/lib/devenv, or XDG */
@@ -23,6 +24,9 @@ struct dv_ctx {
 	/* up --explain: why each step runs ("" for one that will not), printed
 	 * under its line by provision/build.c; or NULL */
 	const struct dv_strv *explain;
+	/* config.yaml when main() read it already (looking for `host:`): the
+	 * Envfile's lookup takes it instead of reading it again; or NULL */
+	struct env_userconfig *userconfig;
 };
 
 #endif

@@ -96,6 +96,17 @@ void dv_buf_addf(struct dv_buf *b, const char *fmt, ...)
 	free(p);
 }
 
+void dv_buf_add_shquoted(struct dv_buf *b, const char *s)
+{
+	dv_buf_adds(b, "'");
+	for (const char *q; (q = strchr(s, '\'')); s = q + 1) {
+		dv_buf_add(b, s, (size_t)(q - s));
+		dv_buf_adds(b, "'\\''");
+	}
+	dv_buf_adds(b, s);
+	dv_buf_adds(b, "'");
+}
+
 char *dv_buf_steal(struct dv_buf *b)
 {
 	char *s = b->s ? b->s : dv_xstrdup("");

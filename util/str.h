@@ -27,6 +27,9 @@ struct dv_buf {
 void dv_buf_add(struct dv_buf *b, const void *data, size_t n);
 void dv_buf_adds(struct dv_buf *b, const char *s);
 void dv_buf_addf(struct dv_buf *b, const char *fmt, ...) DV_FMT(2, 3);
+/* s as one word of a POSIX shell command line: single-quoted, each ' as
+ * '\'' (a remote command over ssh is built with this, never by pasting). */
+void dv_buf_add_shquoted(struct dv_buf *b, const char *s);
 /* Hands the string out (caller frees); the buffer is left empty. */
 char *dv_buf_steal(struct dv_buf *b);
 void dv_buf_release(struct dv_buf *b);

@@ -54,7 +54,8 @@ python"
 --volumes
 --help
 --quiet
---env"
+--env
+--host"
 	run complete_line volume rm --f
 	assert_output "--force"
 	run complete_line image ""

@@ -812,3 +812,158 @@ dv_apt_serve_stop() {
 	wait "$APT_SERVER" 2>/dev/null || true
 	APT_SERVER=
 }
+
+# The remote path's fixture (remote.bats, bench/remote.sh): an OpenSSH
+# server on 127.0.0.1 playing "another host", and an account there with a
+# store of its own.
+#
+# dv_sshd_start DIR: Debian's sshd on a free port of 127.0.0.1, its host key,
+# config, pid file and log under DIR, for the calling test or file. The
+# remote account is DV_REMOTE_USER: as root, the local user "devenv-remote"
+# (made the first time, with subordinate ids 400000-465535 so that it runs
+# rootless envs); without root (sshd cannot log in as another user then),
+# the test's own user. Either way the account's HOME, DEVENV_HOME and
+# XDG_CONFIG_HOME are folders of the fixture's (sshd's SetEnv), in
+# DV_REMOTE_BASE (under /var/tmp: an ext4 folder the account can reach),
+# so its store, checkouts and copied devenv are this fixture's alone.
+# A throw-away key is the only one authorised; the client's side is
+# DIR/ssh_config (Host devenv-remote: 127.0.0.1, the port, the user, the
+# key, a known_hosts holding the host key, no agent, no other config).
+# Sets and exports DV_SSHD_PORT, DV_SSHD_PID, DV_SSH_CONFIG, DV_REMOTE_USER,
+# DV_REMOTE_HOME, DV_REMOTE_STORE, DV_REMOTE_BASE, DV_REMOTE_URL
+# (ssh://USER@127.0.0.1:PORT) and DEVENV_SSH ("ssh -F DIR/ssh_config": how
+# devenv runs ssh). dv_sshd_stop ends sshd and removes DV_REMOTE_BASE.
+dv_sshd_start() {
+	local dir=$1 sshd=/usr/sbin/sshd i
+	[[ -x $sshd ]] || {
+		echo "dv_sshd_start: $sshd is missing (run scripts/install-deps: openssh-server)" >&2
+		return 1
+	}
+	mkdir -p "$dir" || return 1
+	if ((EUID == 0)); then
+		DV_REMOTE_USER=devenv-remote
+		if ! id -u "$DV_REMOTE_USER" >/dev/null 2>&1; then
+			useradd -m -s /bin/bash "$DV_REMOTE_USER" || return 1
+		fi
+		# No password, not locked: sshd without PAM refuses a "!" account.
+		[[ $(getent shadow "$DV_REMOTE_USER" | cut -d: -f2) == '*' ]] || usermod -p '*' "$DV_REMOTE_USER"
+		grep -q "^$DV_REMOTE_USER:" /etc/subuid || usermod --add-subuids 400000-465535 "$DV_REMOTE_USER"
+		grep -q "^$DV_REMOTE_USER:" /etc/subgid || usermod --add-subgids 400000-465535 "$DV_REMOTE_USER"
+		# sshd's privilege separation folder (no systemd here to make it).
+		mkdir -p -m 0755 /run/sshd
+	else
+		DV_REMOTE_USER=$(id -un)
+	fi
+	DV_REMOTE_BASE=$(mktemp -d /var/tmp/devenv-remote.XXXXXX) || return 1
+	chmod 0755 "$DV_REMOTE_BASE"
+	DV_REMOTE_HOME=$DV_REMOTE_BASE/home
+	DV_REMOTE_STORE=$DV_REMOTE_BASE/home/store
+	mkdir -p "$DV_REMOTE_HOME" "$DV_REMOTE_STORE" "$DV_REMOTE_HOME/.config" || return 1
+	((EUID == 0)) && chown -R "$DV_REMOTE_USER:" "$DV_REMOTE_HOME"
+	ssh-keygen -q -t ed25519 -N '' -C devenv-test-host -f "$dir/host_key" || return 1
+	ssh-keygen -q -t ed25519 -N '' -C devenv-test-client -f "$dir/client_key" || return 1
+	# sshd reads it as the account: in the base, which it can reach.
+	cp "$dir/client_key.pub" "$DV_REMOTE_BASE/authorized_keys"
+	chmod 0644 "$DV_REMOTE_BASE/authorized_keys"
+	DV_SSHD_PORT=$(dv_free_port)
+	cat >"$dir/sshd_config" <<-CONF
+	ListenAddress 127.0.0.1:$DV_SSHD_PORT
+	HostKey $dir/host_key
+	PidFile $dir/sshd.pid
+	AuthorizedKeysFile $DV_REMOTE_BASE/authorized_keys
+	AllowUsers $DV_REMOTE_USER
+	PasswordAuthentication no
+	KbdInteractiveAuthentication no
+	PubkeyAuthentication yes
+	UsePAM no
+	StrictModes no
+	PermitRootLogin no
+	X11Forwarding no
+	AllowTcpForwarding local
+	AllowAgentForwarding no
+	PermitUserEnvironment no
+	MaxStartups 100:30:200
+	MaxSessions 50
+	LogLevel ERROR
+	SetEnv HOME=$DV_REMOTE_HOME DEVENV_HOME=$DV_REMOTE_STORE XDG_CONFIG_HOME=$DV_REMOTE_HOME/.config
+	CONF
+	"$sshd" -f "$dir/sshd_config" -E "$dir/sshd.log" -D &
+	DV_SSHD_PID=$!
+	printf '[127.0.0.1]:%s %s\n' "$DV_SSHD_PORT" "$(cut -d' ' -f1,2 "$dir/host_key.pub")" >"$dir/known_hosts"
+	cat >"$dir/ssh_config" <<-CONF
+	Host devenv-remote 127.0.0.1
+	  HostName 127.0.0.1
+	  Port $DV_SSHD_PORT
+	  User $DV_REMOTE_USER
+	  IdentityFile $dir/client_key
+	  IdentitiesOnly yes
+	  IdentityAgent none
+	  UserKnownHostsFile $dir/known_hosts
+	  GlobalKnownHostsFile /dev/null
+	  StrictHostKeyChecking yes
+	  UpdateHostKeys no
+	  PasswordAuthentication no
+	  KbdInteractiveAuthentication no
+	  LogLevel ERROR
+	CONF
+	chmod 0600 "$dir/client_key"
+	DV_SSH_CONFIG=$dir/ssh_config
+	DEVENV_SSH="ssh -F $dir/ssh_config"
+	DV_REMOTE_URL="ssh://$DV_REMOTE_USER@127.0.0.1:$DV_SSHD_PORT"
+	export DV_SSHD_PORT DV_SSHD_PID DV_SSH_CONFIG DV_REMOTE_USER DV_REMOTE_HOME DV_REMOTE_STORE \
+		DV_REMOTE_BASE DV_REMOTE_URL DEVENV_SSH
+	for ((i = 0; i < 100; i++)); do
+		[[ -s $dir/sshd.pid ]] && break
+		kill -0 "$DV_SSHD_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	ssh -F "$DV_SSH_CONFIG" -o BatchMode=yes devenv-remote true 2>/dev/null && return 0
+	echo "dv_sshd_start: sshd does not let $DV_REMOTE_USER in on 127.0.0.1:$DV_SSHD_PORT:" >&2
+	cat "$dir/sshd.log" >&2
+	ssh -F "$DV_SSH_CONFIG" -o BatchMode=yes devenv-remote true >&2
+	return 1
+}
+
+# dv_sshd_stop: end dv_sshd_start's sshd (and the sessions it still
+# serves), destroy what the remote account's store still runs, and remove
+# DV_REMOTE_BASE.
+dv_sshd_stop() {
+	local id
+	if [[ -n ${DV_REMOTE_BASE:-} && -d $DV_REMOTE_STORE/envs ]]; then
+		for id in $(ls "$DV_REMOTE_STORE/envs" 2>/dev/null); do
+			[[ -d $DV_REMOTE_STORE/envs/$id ]] || continue
+			dv_remote "$DEVENV" destroy -f -e "$id" >/dev/null 2>&1 ||
+				echo "dv_sshd_stop: the remote's 'devenv destroy -f -e $id' failed" >&2
+		done
+	fi
+	if [[ -n ${DV_SSHD_PID:-} ]]; then
+		kill "$DV_SSHD_PID" 2>/dev/null
+		wait "$DV_SSHD_PID" 2>/dev/null || true
+		DV_SSHD_PID=
+	fi
+	if [[ -n ${DV_REMOTE_BASE:-} && -d $DV_REMOTE_BASE ]]; then
+		dv_rm_store "$DV_REMOTE_BASE"
+	fi
+	DV_REMOTE_BASE=
+}
+
+# dv_remote COMMAND...: run COMMAND here as the remote account would over
+# ssh (its user, HOME, DEVENV_HOME, XDG_CONFIG_HOME and a plain PATH), to
+# prepare or inspect its side without ssh: `dv_remote "$DEVENV" image
+# import ...`.
+dv_remote() {
+	local -a envv=(HOME="$DV_REMOTE_HOME" DEVENV_HOME="$DV_REMOTE_STORE"
+		XDG_CONFIG_HOME="$DV_REMOTE_HOME/.config" PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8)
+	if ((EUID == 0)); then
+		(cd / && runuser -u "$DV_REMOTE_USER" -- env -i "${envv[@]}" "$@")
+	else
+		(cd / && env -i "${envv[@]}" "$@")
+	fi
+}
+
+# dv_remote_busybox [NAME]: the busybox image in the remote account's store.
+dv_remote_busybox() {
+	local tar
+	tar=$(busybox_tar) || return 1
+	dv_remote "$DEVENV" image import "$tar" "${1:-busybox}" >/dev/null
+}

@@ -2,7 +2,8 @@
  * test/unit/net_test.c - hostnet/ without containers:
  * the helper's port arguments, socket addresses, the port probe on real
  * loopback sockets, and the relay loop between a client and a server on
- * 127.0.0.1 (host mode), half-close and "nothing listening" included.
+ * 127.0.0.1 (host mode), half-close and "nothing listening" included;
+ * the ports forwarder's ssh command line.
  */
 #include <arpa/inet.h>
 #include <dlfcn.h>
@@ -399,12 +400,57 @@ static void test_outbound_closes_once(void **state)
 	assert_int_equal(closes_of_nothing, 0);
 }
 
+/* The forwarder's ssh command line: the caller's options, ours, one -L
+ * per port (IPv6 bracketed), "--" and the destination last; a destination
+ * that could be an option, or no "--", is refused. */
+static void test_sshfwd_argv(void **state)
+{
+	const char *ssh[] = { "ssh", "-F", "/x/cfg", "-p", "2222", "--", "u@h", NULL };
+	const struct hnet_fwd_port ports[] = { { NULL, 8080, 18080 }, { "::1", 5432, 5432 } };
+	struct dv_strv out = { 0 };
+	struct dv_error err = { 0 };
+	size_t i;
+
+	(void)state;
+	assert_int_equal(hnet_sshfwd_argv(ssh, ports, 2, &out, &err), 0);
+	assert_string_equal(out.v[0], "ssh");
+	assert_string_equal(out.v[2], "/x/cfg");
+	assert_string_equal(out.v[4], "2222");
+	assert_string_equal(out.v[out.n - 2], "--");
+	assert_string_equal(out.v[out.n - 1], "u@h");
+	assert_string_equal(out.v[out.n - 3], "[::1]:5432:127.0.0.1:5432");
+	assert_string_equal(out.v[out.n - 5], "127.0.0.1:8080:127.0.0.1:18080");
+	for (i = 0; i < out.n; i++)
+		if (!strcmp(out.v[i], "BatchMode=yes"))
+			break;
+	assert_true(i < out.n);
+	for (i = 0; i < out.n; i++)
+		if (!strcmp(out.v[i], "ControlPath=none"))
+			break;
+	assert_true(i < out.n);
+	assert_null(out.v[out.n]);
+	dv_strv_release(&out);
+
+	const char *hostile[] = { "ssh", "--", "-oProxyCommand=sh", NULL };
+	assert_int_equal(hnet_sshfwd_argv(hostile, ports, 1, &out, &err), -1);
+	assert_int_equal(err.errnum, EINVAL);
+	const char *no_dash[] = { "ssh", "u@h", NULL };
+	assert_int_equal(hnet_sshfwd_argv(no_dash, ports, 1, &out, &err), -1);
+	const char *extra[] = { "ssh", "--", "u@h", "true", NULL };
+	assert_int_equal(hnet_sshfwd_argv(extra, ports, 1, &out, &err), -1);
+	const struct hnet_fwd_port bad[] = { { "not-an-ip", 1, 2 } }, zero[] = { { NULL, 0, 2 } };
+	assert_int_equal(hnet_sshfwd_argv(ssh, bad, 1, &out, &err), -1);
+	assert_int_equal(hnet_sshfwd_argv(ssh, zero, 1, &out, &err), -1);
+	dv_strv_release(&out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_port_arg), cmocka_unit_test(test_sockaddr),
-		cmocka_unit_test(test_probe),    cmocka_unit_test(test_holder),
-		cmocka_unit_test(test_relay),    cmocka_unit_test(test_outbound_closes_once),
+		cmocka_unit_test(test_port_arg),    cmocka_unit_test(test_sockaddr),
+		cmocka_unit_test(test_probe),       cmocka_unit_test(test_holder),
+		cmocka_unit_test(test_relay),       cmocka_unit_test(test_outbound_closes_once),
+		cmocka_unit_test(test_sshfwd_argv),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -171,7 +171,7 @@ static void test_load(void **state)
 	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
 	assert_true(fd >= 0);
 	assert_int_equal(dv_write_full(fd, "dotfiles: /srv/d\n", 17, &err), 0);
-	assert_int_equal(envfile_userconfig_apply(&spec, &err), 0);
+	assert_int_equal(envfile_userconfig_apply(&spec, NULL, &err), 0);
 	assert_non_null(spec.dotfiles);
 	assert_string_equal(spec.dotfiles->repository, "file:///srv/d");
 	assert_string_equal(spec.dotfiles->config, path);
@@ -179,7 +179,7 @@ static void test_load(void **state)
 
 	assert_int_equal(ftruncate(fd, 0), 0);
 	assert_int_equal(pwrite(fd, "dotfiles: 3\n", 12, 0), 12);
-	assert_int_equal(envfile_userconfig_apply(&spec, &err), -1);
+	assert_int_equal(envfile_userconfig_apply(&spec, NULL, &err), -1);
 	assert_string_equal(err.file, path);
 	assert_int_equal(err.line, 1);
 	assert_int_equal(err.col, 11);
@@ -236,6 +236,20 @@ static void test_trust(void **state)
 
 /* `apt_snapshot_url`: checked as the Envfile's; applied only to an Envfile
  * with `apt_snapshot` and no URL of its own, and never a trust request. */
+/* `host`: where up runs (cmd/remote.c checks it in full). */
+static void test_host(void **state)
+{
+	struct env_userconfig c;
+	struct dv_error err = { 0 };
+
+	(void)state;
+	assert_int_equal(parse("host: ssh://ann@build:2222\n", &c, &err), 0);
+	assert_string_equal(c.host, "ssh://ann@build:2222");
+	env_userconfig_release(&c);
+	bad("host: ann@build\n", 1, 7, "'host' must be an ssh://USER@HOST[:PORT] URL");
+	bad("host: [a]\n", 1, 7, "'host' must be a string");
+}
+
 static void test_apt_snapshot_url(void **state)
 {
 	struct env_userconfig c;
@@ -266,11 +280,11 @@ static void test_apt_snapshot_url(void **state)
 	{
 		struct env_spec spec = { .display = dv_xstrdup("Envfile") };
 
-		assert_int_equal(envfile_userconfig_apply(&spec, &err), 0);
+		assert_int_equal(envfile_userconfig_apply(&spec, NULL, &err), 0);
 		assert_null(spec.apt_snapshot_url); /* no apt_snapshot */
 		spec.apt_snapshot = dv_xstrdup("auto");
 		spec.apt_snapshot_time = 1;
-		assert_int_equal(envfile_userconfig_apply(&spec, &err), 0);
+		assert_int_equal(envfile_userconfig_apply(&spec, NULL, &err), 0);
 		assert_string_equal(spec.apt_snapshot_url, "http://10.0.0.5/a");
 		prov_trust_requests(&spec, &r);
 		assert_int_equal(r.n, 0);
@@ -282,7 +296,7 @@ static void test_apt_snapshot_url(void **state)
 
 		spec.apt_snapshot = dv_xstrdup("auto");
 		spec.apt_snapshot_url = dv_xstrdup("https://mirror.example.org/s");
-		assert_int_equal(envfile_userconfig_apply(&spec, &err), 0);
+		assert_int_equal(envfile_userconfig_apply(&spec, NULL, &err), 0);
 		assert_string_equal(spec.apt_snapshot_url, "https://mirror.example.org/s");
 		env_spec_release(&spec);
 	}
@@ -306,6 +320,7 @@ int main(void)
 		cmocka_unit_test(test_load),
 		cmocka_unit_test(test_trust),
 		cmocka_unit_test(test_apt_snapshot_url),
+		cmocka_unit_test(test_host),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
