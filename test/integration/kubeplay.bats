@@ -1,0 +1,373 @@
+#!/usr/bin/env bats
+# The Pod `devenv kube generate` writes, played by a real engine (issue 17,
+# item 2): Debian's podman reads it with `podman kube play`, each container
+# has the env, mounts, ports, capabilities and user the Envfile asked for
+# (`podman inspect`), `podman kube generate` reads the Pod back, and the
+# running Pod serves the env's provisioned file and a service by its name.
+#
+# The set-up that starts a Pod's infra container on these machines (README
+# "Played by podman"): root here lacks CAP_SYS_RESOURCE, so crun cannot
+# raise RLIMIT_NOFILE to the 1048576 that a root podman asks for by default
+# ("setrlimit `RLIMIT_NOFILE`: Operation not permitted"), and no Pod field
+# or kube play option changes what the infra container asks for. A
+# containers.conf (CONTAINERS_CONF, the test's own) whose default_ulimits
+# stay at or under this process's hard limits does: podman applies them to
+# the infra container too. A rootless podman asks for no more than its own
+# limits and needs none of it. crun also wants the v1 hugetlb hierarchy
+# mounted on this hybrid cgroup layout (as push.bats).
+#
+# Root plays into the system's podman store (its network's addresses are
+# allocated there) and removes every pod, volume and image it made;
+# rootless podman gets a store, a run folder and a pause process of the
+# file's own, all removed at the end.
+
+load helpers
+
+setup_file() {
+	command -v podman >/dev/null || return 0
+	dv_registry_start "$BATS_FILE_TMPDIR/registry"
+	kp_podman_setup
+}
+
+teardown_file() {
+	kp_podman_teardown
+	dv_registry_stop
+}
+
+setup() {
+	command -v podman >/dev/null || skip "podman is not installed (scripts/install-deps)"
+	# A name of this run's: root's podman store is the machine's.
+	KP_POD=kp-$(printf '%04x' $((RANDOM % 65536)))
+	dv_setup "$KP_POD"
+	KP_YAML=$BATS_TEST_TMPDIR/pod.yaml
+	KP_PLAYED=
+}
+
+teardown() {
+	kp_down
+	dv_teardown
+}
+
+# --- podman, as this file runs it --------------------------------------------
+
+# kp_podman_setup: CONTAINERS_CONF and, without root, a store and run
+# folder of the file's own (KP_PODMAN: the podman command line).
+kp_podman_setup() {
+	local nofile nproc
+	export KP_PODMAN="podman"
+	# At or under our hard limits: crun may set those without
+	# CAP_SYS_RESOURCE.
+	nofile=$(ulimit -Hn)
+	[[ $nofile == unlimited ]] && nofile=1048576
+	nproc=$(ulimit -Hu)
+	[[ $nproc == unlimited ]] || ((nproc > 32768)) && nproc=32768
+	printf '[containers]\ndefault_ulimits = [\n  "nofile=%s:%s",\n  "nproc=%s:%s",\n]\n' \
+		"$nofile" "$nofile" "$nproc" "$nproc" >"$BATS_FILE_TMPDIR/containers.conf"
+	export CONTAINERS_CONF=$BATS_FILE_TMPDIR/containers.conf
+	if ((EUID == 0)); then
+		if [[ ! -e /sys/fs/cgroup/cgroup.controllers ]] && ! mountpoint -q /sys/fs/cgroup/hugetlb; then
+			mkdir -p /sys/fs/cgroup/hugetlb && mount -t cgroup -o hugetlb cgroup /sys/fs/cgroup/hugetlb
+		fi
+		return 0
+	fi
+	# Rootless: the file's own store, run folder (and so pause process).
+	export XDG_RUNTIME_DIR=$BATS_FILE_TMPDIR/xdg
+	mkdir -p -m 0700 "$XDG_RUNTIME_DIR"
+	KP_PODMAN="podman --root $BATS_FILE_TMPDIR/podman/root --runroot $BATS_FILE_TMPDIR/podman/run"
+	export KP_PODMAN
+}
+
+kp_podman_teardown() {
+	local pid
+	[[ -n ${KP_PODMAN:-} ]] || return 0
+	((EUID == 0)) && return 0
+	$KP_PODMAN system reset -f >/dev/null 2>&1
+	pid=$(cat "$XDG_RUNTIME_DIR/libpod/tmp/pause.pid" 2>/dev/null) && kill "$pid" 2>/dev/null
+	rm -rf "$BATS_FILE_TMPDIR/podman" 2>/dev/null ||
+		unshare --map-root-user --map-auto rm -rf "$BATS_FILE_TMPDIR/podman"
+	return 0
+}
+
+# kp PODMAN-ARGS...: podman as this file runs it.
+kp() {
+	$KP_PODMAN "$@"
+}
+
+# kp_play [ARGS...]: podman kube play the test's YAML (from the test
+# registry, plain http); KP_NETWORK adds --network.
+kp_play() {
+	KP_PLAYED=1
+	run kp kube play --tls-verify=false ${KP_NETWORK:+--network "$KP_NETWORK"} "$@" "$KP_YAML"
+}
+
+# kp_down: the Pod, its claims' volumes and the images it pulled, gone;
+# fails naming what is left.
+kp_down() {
+	local v left
+	[[ -n ${KP_PLAYED:-} ]] || return 0
+	kp kube down "$KP_YAML" >/dev/null 2>&1
+	kp pod rm -f -t 0 "$KP_POD" >/dev/null 2>&1
+	for v in $(kp volume ls -q --filter "name=^$KP_POD"); do
+		kp volume rm -f "$v" >/dev/null
+	done
+	# Only this file's registry's (its port is this run's).
+	for v in $(kp images --format '{{.ID}} {{.Repository}}' |
+		awk -v r="$DV_REGISTRY/" 'index($2, r) == 1 { print $1 }' | sort -u); do
+		kp rmi -f "$v" >/dev/null 2>&1 || true
+	done
+	KP_PLAYED=
+	left=$(kp ps -a --format '{{.Names}}' --filter "pod=$KP_POD" 2>/dev/null; kp pod ls -q --filter "name=^$KP_POD\$"; kp volume ls -q --filter "name=^$KP_POD")
+	[[ -z $left ]] || {
+		echo "kp_down: left behind: $left" >&2
+		return 1
+	}
+}
+
+# kp_network: without root, podman's slirp4netns needs /dev/net/tun (0666 on
+# Debian; 0600 root's on this machine): else the Pod shares the host's
+# network, said on the TAP stream.
+kp_network() {
+	KP_NETWORK=
+	((EUID == 0)) && return 0
+	[[ -r /dev/net/tun && -w /dev/net/tun ]] && return 0
+	KP_NETWORK=host
+	echo "# rootless: /dev/net/tun is not open to this user: the Pod runs with --network host" >&3
+}
+
+# --- the YAML ----------------------------------------------------------------
+
+# kp_push: push the env (in the current checkout) to the test registry;
+# KP_IMAGE is its reference pinned by digest.
+kp_push() {
+	run "$DEVENV" push "$DV_REGISTRY/kubeplay/$KP_POD:1"
+	assert_success
+	KP_IMAGE=$(sed -n 's/^pushed env .* as \([^ ]*\):1@\(sha256:[0-9a-f]*\)$/\1@\2/p' <<<"$output")
+	[[ -n $KP_IMAGE ]]
+}
+
+# kp_generate ARGS...: the env's Pod, in KP_YAML.
+kp_generate() {
+	kp_standin "$@" >"$KP_YAML"
+}
+
+# kp_standin: a hand-written stand-in for `devenv kube generate`, shaped as
+# env/kube.c writes it (until that lands here).
+kp_standin() {
+	cat <<-EOF
+	# Generated by 'devenv kube generate' from Envfile (env '$KP_POD').
+	---
+	apiVersion: v1
+	kind: PersistentVolumeClaim
+	metadata:
+	  name: "$KP_POD-data"
+	  labels:
+	    app.kubernetes.io/managed-by: "devenv"
+	spec:
+	  accessModes: ["ReadWriteOnce"]
+	  resources:
+	    requests:
+	      storage: "1Gi"
+	---
+	apiVersion: v1
+	kind: Pod
+	metadata:
+	  name: "$KP_POD"
+	  labels:
+	    app.kubernetes.io/managed-by: "devenv"
+	spec:
+	  restartPolicy: Always
+	  hostAliases:
+	  - ip: "127.0.0.1"
+	    hostnames:
+	    - "web"
+	  containers:
+	  - name: "$KP_POD"
+	    image: "$KP_IMAGE"
+	    command: ["/bin/sh", "-c", "trap 'exit 0' TERM; while :; do sleep 3600 & wait; done"]
+	    workingDir: "/workspace"
+	    env:
+	    - name: "GREETING"
+	      value: "hello"
+	    ports:
+	    - containerPort: 8000
+	      hostPort: $KP_HOSTPORT
+	      hostIP: "127.0.0.1"
+	      protocol: TCP
+	    securityContext:
+	      allowPrivilegeEscalation: false
+	      capabilities:
+	        drop: ["ALL"]
+	        add: ["CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "NET_BIND_SERVICE", "SETGID", "SETUID", "SETPCAP", "SYS_CHROOT", "NET_ADMIN"]
+	      seccompProfile:
+	        type: RuntimeDefault
+	    volumeMounts:
+	    - name: "checkout"
+	      mountPath: "/workspace"
+	    - name: "volume-1"
+	      mountPath: "/data"
+	  - name: "web"
+	    image: "$KP_SVC_IMAGE"
+	    command: ["httpd", "-f", "-p", "$KP_SVC_PORT", "-h", "/www"]
+	    readinessProbe:
+	      exec:
+	        command: ["wget", "-q", "-O", "/dev/null", "http://127.0.0.1:$KP_SVC_PORT/"]
+	      periodSeconds: 1
+	      timeoutSeconds: 5
+	      failureThreshold: 3
+	    securityContext:
+	      allowPrivilegeEscalation: false
+	      capabilities:
+	        drop: ["ALL"]
+	        add: ["CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "NET_BIND_SERVICE", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT"]
+	      seccompProfile:
+	        type: RuntimeDefault
+	    volumeMounts:
+	    - name: "volume-1"
+	      mountPath: "/www"
+	  volumes:
+	  - name: "checkout"
+	    hostPath:
+	      path: "$DV_CHECKOUT"
+	      type: Directory
+	  - name: "volume-1"
+	    persistentVolumeClaim:
+	      claimName: "$KP_POD-data"
+	EOF
+}
+
+# kp_busybox_env: a busybox env with a provisioned file, a service (busybox
+# httpd on a free port, serving the volume it shares with the env), a port
+# and a capability beyond the default set; pushed, and its YAML generated.
+kp_busybox_env() {
+	dv_busybox_image
+	KP_SVC_PORT=$(dv_free_port)
+	KP_HOSTPORT=$(dv_free_port)
+	run "$DEVENV" push busybox "$DV_REGISTRY/kubeplay/busybox:1"
+	assert_success
+	KP_SVC_IMAGE=$DV_REGISTRY/kubeplay/busybox:1
+	dv_envfile <<-EOF
+	image: busybox
+	env:
+	  GREETING: hello
+	ports: ["127.0.0.1:$KP_HOSTPORT:8000"]
+	security:
+	  cap_add: [NET_ADMIN]
+	  cap_drop: [SETFCAP]
+	volumes: ["data:/data"]
+	services:
+	  web:
+	    image: busybox
+	    command: ["httpd", "-f", "-p", "$KP_SVC_PORT", "-h", "/www"]
+	    volumes: ["data:/www"]
+	    healthcheck:
+	      test: ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:$KP_SVC_PORT/"]
+	      interval: 1s
+	provision:
+	  - run: echo provisioned > /etc/provisioned
+	EOF
+	echo from-the-checkout >hello.txt
+	run "$DEVENV" up
+	assert_success
+	kp_push
+	# The env's own forward holds the host port: the Pod takes it over.
+	run "$DEVENV" halt
+	assert_success
+	kp_generate
+}
+
+# --- the tests ---------------------------------------------------------------
+
+@test "kube play: the Pod and its claim are created; each container has the env, mounts, ports, capabilities the Envfile asked for" {
+	kp_network
+	kp_busybox_env
+	kp_play --start=false
+	assert_success
+	assert_output --partial "Pod:"
+
+	run kp pod inspect "$KP_POD" --format '{{.Name}} {{.NumContainers}}'
+	assert_success
+	assert_output "$KP_POD 3"
+	# The env's container: its environment, checkout, volume and sandbox.
+	env_ctr=$KP_POD-$KP_POD
+	run kp inspect "$env_ctr" --format '{{range .Config.Env}}{{println .}}{{end}}'
+	assert_success
+	assert_line GREETING=hello
+	run kp inspect "$env_ctr" --format '{{range .Mounts}}{{println .Type .Source .Destination .Name}}{{end}}'
+	assert_success
+	assert_line "bind $DV_CHECKOUT /workspace "
+	assert_line --regexp "^volume .* /data $KP_POD-data\$"
+	run kp inspect "$env_ctr" --format '{{.Config.WorkingDir}} {{json .EffectiveCaps}}'
+	assert_success
+	assert_output '/workspace ["CAP_CHOWN","CAP_DAC_OVERRIDE","CAP_FOWNER","CAP_FSETID","CAP_KILL","CAP_NET_ADMIN","CAP_NET_BIND_SERVICE","CAP_SETGID","CAP_SETPCAP","CAP_SETUID","CAP_SYS_CHROOT"]'
+	run kp inspect "$env_ctr" --format '{{json .HostConfig.SecurityOpt}}'
+	assert_output --partial no-new-privileges
+	# The port: on the host's loopback, as `up` forwards it.
+	if [[ $KP_NETWORK != host ]]; then
+		run kp pod inspect "$KP_POD" --format '{{json .InfraConfig.PortBindings}}'
+		assert_success
+		assert_output "{\"8000/tcp\":[{\"HostIp\":\"127.0.0.1\",\"HostPort\":\"$KP_HOSTPORT\"}]}"
+	fi
+	# The service: its image, command, the volume it shares with the env.
+	run kp inspect "$KP_POD-web" --format '{{.ImageName}} {{.Config.Entrypoint}}'
+	assert_success
+	assert_output "$KP_SVC_IMAGE httpd -f -p $KP_SVC_PORT -h /www"
+	run kp inspect "$KP_POD-web" --format '{{range .Mounts}}{{println .Type .Destination .Name}}{{end}}'
+	assert_line "volume /www $KP_POD-data"
+	run kp volume ls -q --filter "name=^$KP_POD"
+	assert_output "$KP_POD-data"
+	# The env's image is the pushed one, by digest.
+	run kp inspect "$env_ctr" --format '{{.ImageName}}'
+	assert_output "$KP_IMAGE"
+}
+
+@test "kube play: podman kube generate reads the Pod back" {
+	kp_network
+	kp_busybox_env
+	kp_play --start=false
+	assert_success
+	# (its warnings, on stderr, say it truncates podman's own annotations)
+	kp kube generate "$KP_POD" >"$BATS_TEST_TMPDIR/back.yaml" 2>"$BATS_TEST_TMPDIR/back.err"
+	run cat "$BATS_TEST_TMPDIR/back.yaml"
+	assert_line --regexp "^  name: $KP_POD\$"
+	assert_line --regexp "^    image: $KP_IMAGE\$"
+	assert_line --regexp "^    image: $KP_SVC_IMAGE\$"
+	assert_line --regexp "^      claimName: $KP_POD-data\$"
+	assert_line --regexp "^      path: $DV_CHECKOUT\$"
+	assert_line "    - web"
+	assert_line "    workingDir: /workspace"
+	if [[ $KP_NETWORK != host ]]; then
+		assert_line "      hostPort: $KP_HOSTPORT"
+	fi
+	# ... and what it wrote plays again.
+	kp_down
+	cp "$BATS_TEST_TMPDIR/back.yaml" "$KP_YAML"
+	kp_play --start=false
+	assert_success
+	run kp pod inspect "$KP_POD" --format '{{.NumContainers}}'
+	assert_output 3
+}
+
+@test "kube play: the running Pod has the env's provisioned file and checkout, a service answers its name, the port answers here" {
+	kp_network
+	kp_busybox_env
+	kp_play
+	assert_success
+	env_ctr=$KP_POD-$KP_POD
+	run kp exec "$env_ctr" cat /etc/provisioned /workspace/hello.txt
+	assert_success
+	assert_output $'provisioned\nfrom-the-checkout'
+	run kp exec "$env_ctr" sh -c 'echo "$GREETING from the volume" >/data/index.html'
+	assert_success
+	run kp exec "$env_ctr" sh -c "for i in \$(seq 50); do wget -q -O- http://web:$KP_SVC_PORT/ && exit; sleep 0.1; done; exit 1"
+	assert_success
+	assert_output "hello from the volume"
+	if [[ $KP_NETWORK == host ]]; then
+		echo "# rootless without /dev/net/tun: the Pod shares the host's network, its hostPort is not checked" >&3
+		return 0
+	fi
+	run kp exec -d "$env_ctr" httpd -f -p 8000 -h /workspace
+	assert_success
+	run dv_fetch "http://127.0.0.1:$KP_HOSTPORT/hello.txt"
+	assert_success
+	assert_output from-the-checkout
+}
