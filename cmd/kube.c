@@ -41,7 +41,9 @@ static int kube_opt(int c, const char *arg, void *data, struct dv_error *err)
 }
 
 /* FILE written whole, or not at all: a temporary beside it, renamed. Root
- * writing into a folder another user owns gives the file to that user. */
+ * writing into a folder another user owns gives the file to that user.
+ * FILE that exists and is no regular file (a FIFO, /dev/stdout, a
+ * terminal) is written to as it is, never replaced. */
 static int write_out(const char *file, const struct dv_buf *b, struct dv_error *err)
 {
 	dv_autofree char *dir = dv_xstrdup(file), *tmp = NULL;
@@ -49,6 +51,17 @@ static int write_out(const char *file, const struct dv_buf *b, struct dv_error *
 	struct stat sb;
 	int fd;
 
+	if (stat(file, &sb) == 0 && !S_ISREG(sb.st_mode) && !S_ISDIR(sb.st_mode)) {
+		fd = open(file, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+		if (fd < 0)
+			return dv_err(err, errno, "cannot write '%s'", file);
+		if (dv_write_full(fd, b->s, b->len, err) < 0) {
+			close(fd);
+			return dv_err_prefix(err, "cannot write '%s'", file);
+		}
+		close(fd);
+		return 0;
+	}
 	if (slash)
 		slash[slash == dir ? 1 : 0] = 0;
 	tmp = dv_xasprintf("%s.tmp.%d", file, (int)getpid());

@@ -238,3 +238,23 @@ golden() {
 	assert_line --index 1 "/bin/bash"
 	assert_line --index 2 "1000"
 }
+
+@test "kube generate -o: written whole, never a partial file; a FIFO or device named stays what it is" {
+	cp "$FIX/kube/pod.Envfile" Envfile
+	cp -r "$FIX/kube/files" files
+	run "$DEVENV" kube generate --image "localhost:5000/team/app@$DIGEST" -o out.yaml
+	assert_success
+	"$DEVENV" kube generate --image "localhost:5000/team/app@$DIGEST" 2>/dev/null >stdout.yaml
+	cmp out.yaml stdout.yaml
+	[[ -z $(find . -maxdepth 1 -name 'out.yaml.tmp*') ]]
+	mkfifo fifo
+	timeout 10 cat fifo >fifo.out &
+	run "$DEVENV" kube generate --image "localhost:5000/team/app@$DIGEST" -o fifo
+	assert_success
+	wait
+	[[ -p fifo ]]
+	cmp out.yaml fifo.out
+	run "$DEVENV" kube generate --image "localhost:5000/team/app@$DIGEST" -o /nonexistent/x.yaml
+	assert_failure
+	assert_output --partial "cannot write '/nonexistent/x.yaml'"
+}
