@@ -319,6 +319,35 @@ kp_on_up() {
 	assert_output from-the-checkout
 }
 
+@test "kube play: after kube down, the Pod played again finds its claim's volume and data (the Pod alone: podman 4.3 refuses a claim whose volume exists)" {
+	kp_network
+	kp_busybox_env
+	kp_play
+	assert_success
+	run kp exec "$KP_POD-$KP_POD" sh -c 'echo kept >/data/kept'
+	assert_success
+	run kp kube down "$KP_YAML"
+	assert_success
+	run kp volume ls -q --filter "name=^$KP_POD"
+	assert_output "$KP_CLAIM"
+	kp_play
+	assert_failure
+	assert_output --partial "volume with name $KP_CLAIM already exists"
+	kp pod rm -f -t 0 "$KP_POD" >/dev/null 2>&1 || true
+	# The Pod's document alone (what the README says to do).
+	awk '/^---$/ { doc = ""; keep = 0 } /^kind: Pod$/ { keep = 1 }
+		{ doc = doc $0 "\n" } keep && doc != "" { printf "%s", doc; doc = "" }' \
+		"$KP_YAML" >"$BATS_TEST_TMPDIR/pod-only.yaml"
+	run grep -c PersistentVolumeClaim "$BATS_TEST_TMPDIR/pod-only.yaml"
+	assert_output 0
+	cp "$BATS_TEST_TMPDIR/pod-only.yaml" "$KP_YAML"
+	kp_play
+	assert_success
+	run kp exec "$KP_POD-$KP_POD" cat /data/kept
+	assert_success
+	assert_output kept
+}
+
 @test "kube play: a Debian env with a user: the Pod runs as runAsUser and reads the env's provisioned file" {
 	kp_network
 	dv_debian_image
