@@ -44,8 +44,10 @@ setup() {
 }
 
 teardown() {
-	kp_down
-	dv_teardown
+	local rc=0
+	kp_down || rc=1
+	dv_teardown || rc=1
+	return "$rc"
 }
 
 # --- podman, as this file runs it --------------------------------------------
@@ -119,17 +121,29 @@ kp_down() {
 	for v in $(kp volume ls -q --filter "name=^$KP_POD"); do
 		kp volume rm -f "$v" >/dev/null
 	done
-	# Only this file's registry's (its port is this run's).
-	for v in $(kp images --format '{{.ID}} {{.Repository}}' |
-		awk -v r="$DV_REGISTRY/" 'index($2, r) == 1 { print $1 }' | sort -u); do
-		kp rmi -f "$v" >/dev/null 2>&1 || true
+	# The names of this file's registry only (its port is this run's): an
+	# image that has other names too keeps them.
+	for v in $(kp_images); do
+		kp rmi "$v" >/dev/null 2>&1 || true
 	done
 	KP_PLAYED=
-	left=$(kp ps -a --format '{{.Names}}' --filter "pod=$KP_POD" 2>/dev/null; kp pod ls -q --filter "name=^$KP_POD\$"; kp volume ls -q --filter "name=^$KP_POD")
+	left=$(
+		kp ps -a --format '{{.Names}}' --filter "pod=$KP_POD" 2>/dev/null
+		kp pod ls -q --filter "name=^$KP_POD\$"
+		kp volume ls -q --filter "name=^$KP_POD"
+		kp_images
+	)
 	[[ -z $left ]] || {
 		echo "kp_down: left behind: $left" >&2
 		return 1
 	}
+}
+
+# kp_images: the names podman has for images of this file's registry.
+kp_images() {
+	kp images --format '{{.Repository}} {{.Tag}} {{.Digest}}' |
+		awk -v r="$DV_REGISTRY/" 'index($1, r) == 1 { print ($2 == "<none>" ? $1 "@" $3 : $1 ":" $2) }' |
+		sort -u
 }
 
 # kp_network: without root, podman's slirp4netns needs /dev/net/tun (0666 on
