@@ -454,13 +454,16 @@ int env_kube_yaml(const struct env_spec *spec, const struct env_kube_in *in, str
 	     3);
 	kv(&w, 4, false, "workingDir", spec->workdir);
 	kenv_list(&w, 4, spec->env, spec->n_env);
-	if (spec->n_ports) {
+	/* With hostNetwork the env's ports are the node's already, and podman
+	 * refuses a Pod that lists any ("PortMappings can only be used with
+	 * Bridge or slirp4netns networking"): none then. */
+	if (spec->n_ports && !host) {
 		key(&w, 4, false, "ports");
 		for (size_t i = 0; i < spec->n_ports; i++) {
 			const struct env_port *p = &spec->ports[i];
 
 			kn(&w, 4, true, "containerPort", p->container_port);
-			if (!host && !p->auto_port) {
+			if (!p->auto_port) {
 				kn(&w, 6, false, "hostPort", p->host_port);
 				kv(&w, 6, false, "hostIP", p->host_ip ? p->host_ip : "127.0.0.1");
 			}

@@ -362,6 +362,35 @@ kp_on_up() {
 	assert_output kept
 }
 
+@test "kube play: a network: host env: the Pod is on the host's network, its port the host's" {
+	dv_busybox_image
+	port=$(dv_free_port)
+	dv_envfile <<-EOF
+	image: busybox
+	network: host
+	ports: ["$port:$port"]
+	provision:
+	  - run: echo provisioned > /etc/provisioned
+	EOF
+	run "$DEVENV" up
+	assert_success
+	kp_push
+	run "$DEVENV" halt
+	assert_success
+	kp_generate
+	run grep -c '^  hostNetwork: true$' "$KP_YAML"
+	assert_output 1
+	kp_play
+	assert_success
+	run kp pod inspect "$KP_POD" --format '{{.InfraConfig.HostNetwork}}'
+	assert_output true
+	run kp exec -d "$KP_POD-$KP_POD" httpd -f -p "127.0.0.1:$port" -h /etc
+	assert_success
+	run dv_fetch "http://127.0.0.1:$port/provisioned"
+	assert_success
+	assert_output provisioned
+}
+
 @test "kube play: a Debian env with a user: the Pod runs as runAsUser and reads the env's provisioned file" {
 	kp_network
 	dv_debian_image
