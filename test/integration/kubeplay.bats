@@ -116,8 +116,10 @@ kp_play() {
 kp_down() {
 	local v left
 	[[ -n ${KP_PLAYED:-} ]] || return 0
-	kp kube down "$KP_YAML" >/dev/null 2>&1
-	kp pod rm -f -t 0 "$KP_POD" >/dev/null 2>&1
+	# (no stop timeout: busybox httpd, pid 1 of its container, ignores
+	# SIGTERM, and kube down would wait 10 s for it)
+	kp pod rm -f -t 0 "$KP_POD" >/dev/null 2>&1 || true
+	kp kube down "$KP_YAML" >/dev/null 2>&1 || true
 	for v in $(kp volume ls -q --filter "name=^$KP_POD"); do
 		kp volume rm -f "$v" >/dev/null
 	done
@@ -268,6 +270,11 @@ kp_on_up() {
 	assert_output "$KP_SVC_IMAGE httpd -f -p $KP_SVC_PORT -h /www"
 	run kp inspect "$KP_POD-web" --format '{{range .Mounts}}{{println .Type .Destination .Name}}{{end}}'
 	assert_line "volume /www $KP_CLAIM"
+	# ... and the default sandbox, as root, whatever the env's security says.
+	run kp inspect "$KP_POD-web" --format '{{json .EffectiveCaps}} {{json .HostConfig.SecurityOpt}} user={{.Config.User}}'
+	assert_output --partial '["CAP_CHOWN","CAP_DAC_OVERRIDE","CAP_FOWNER","CAP_FSETID","CAP_KILL","CAP_NET_BIND_SERVICE","CAP_SETFCAP","CAP_SETGID","CAP_SETPCAP","CAP_SETUID","CAP_SYS_CHROOT"] '
+	assert_output --partial no-new-privileges
+	assert_output --regexp ' user=$'
 	run kp volume ls -q --filter "name=^$KP_POD"
 	assert_output "$KP_CLAIM"
 	# The env's image is the pushed one, by digest.
@@ -340,8 +347,14 @@ kp_on_up() {
 	assert_success
 	run kp exec "$KP_POD-$KP_POD" sh -c 'echo kept >/data/kept'
 	assert_success
+	# (stopped first without a timeout: busybox httpd, pid 1 of its
+	# container, ignores SIGTERM, and kube down would wait 10 s for it)
+	run kp pod stop -t 0 "$KP_POD"
+	assert_success
 	run kp kube down "$KP_YAML"
 	assert_success
+	run kp pod ls -q --filter "name=^$KP_POD\$"
+	assert_output ""
 	run kp volume ls -q --filter "name=^$KP_POD"
 	assert_output "$KP_CLAIM"
 	kp_play
