@@ -87,12 +87,33 @@ static void warn(struct kw *w, unsigned line, unsigned col, const char *fmt, con
 		dv_strv_push_owned(w->warnings, dv_xasprintf("%s: %s", w->spec->display, what));
 }
 
+/* The length of a sequence at p that a YAML reader takes for a line
+ * break or refuses (C0 and C1 controls, DEL; NEL, LS, PS; U+FFFE, U+FFFF),
+ * or 0. */
+static size_t yaml_unsafe(const char *p)
+{
+	const unsigned char *u = (const unsigned char *)p;
+
+	if (u[0] < 0x20 || u[0] == 0x7f)
+		return 1;
+	if (u[0] == 0xc2 && u[1] >= 0x80 && u[1] < 0xa0)
+		return 2;
+	if ((u[0] == 0xe2 && u[1] == 0x80 && (u[2] == 0xa8 || u[2] == 0xa9)) ||
+	    (u[0] == 0xef && u[1] == 0xbf && u[2] >= 0xbe))
+		return 3;
+	return 0;
+}
+
 /* A comment line's text: nothing in it may end the comment. */
 static void comment(struct kw *w, const char *s)
 {
 	dv_buf_adds(w->b, "# ");
-	for (const char *p = s; *p; p++)
-		dv_buf_add(w->b, (unsigned char)*p < 0x20 || *p == 0x7f ? "?" : p, 1);
+	for (const char *p = s; *p;) {
+		size_t n = yaml_unsafe(p);
+
+		dv_buf_add(w->b, n ? "?" : p, 1);
+		p += n ? n : 1;
+	}
 	dv_buf_add(w->b, "\n", 1);
 }
 
@@ -108,16 +129,20 @@ void env_kube_shq(struct dv_buf *b, const char *s)
 		return;
 	}
 	for (const char *p = s; *p; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
-			/* One line whatever it holds: bash's $'...'. */
+		if (yaml_unsafe(p)) {
+			/* One line whatever it holds, and nothing a YAML
+			 * reader takes for a line break: bash's $'...'. */
 			dv_buf_adds(b, "$'");
-			for (const char *r = s; *r; r++) {
+			for (const char *r = s; *r;) {
+				size_t n = yaml_unsafe(r);
+
 				if (*r == '\'' || *r == '\\')
 					dv_buf_addf(b, "\\%c", *r);
-				else if ((unsigned char)*r < 0x20 || *r == 0x7f)
-					dv_buf_addf(b, "\\x%02x", (unsigned char)*r);
-				else
+				for (size_t i = 0; i < n; i++)
+					dv_buf_addf(b, "\\x%02x", (unsigned char)r[i]);
+				if (!n && *r != '\'' && *r != '\\')
 					dv_buf_add(b, r, 1);
+				r += n ? n : 1;
 			}
 			dv_buf_add(b, "'", 1);
 			return;
@@ -347,7 +372,7 @@ static void unexpressable(struct kw *w)
 		     "your config.yaml's 'dotfiles' are copied in by 'up' only: left out");
 }
 
-static void header(struct kw *w, const struct env_kube_in *in, const char *pod)
+static void header(struct kw *w, const struct env_kube_in *in)
 {
 	const struct env_spec *s = w->spec;
 	dv_autofree char *l1 =
@@ -355,20 +380,20 @@ static void header(struct kw *w, const struct env_kube_in *in, const char *pod)
 			     s->relpath ? s->relpath : s->display, s->name, in->env_id);
 
 	comment(w, l1);
-	comment(w, "What devenv's sandbox gives that a Pod cannot express (README: A Pod for");
-	comment(w, "Kubernetes):");
+	comment(w, "What devenv's sandbox gives locally that a Pod cannot express (README: A");
+	comment(w, "Pod for Kubernetes):");
 	if (!in->clone_url && !s->security.git_metadata_rw)
-		comment(w, "- the checkout's git dir is read-only inside the env; here, a hostPath, "
+		comment(w, "- the checkout's git dir is read-only inside the env; in this hostPath "
 			   "it is writable");
-	comment(w,
-		"- ids: the env's user is the host user's uid there; here runAsUser " ENV_KUBE_UID_STR
-		" (no");
-	comment(w, "  subordinate-id mapping, no sweep of the checkout's owners)");
-	comment(w, "- host paths are opened race-free at up there; a hostPath is the node's path");
+	if (s->user)
+		comment(w,
+			"- 'user' has the host user's uid locally; here runAsUser " ENV_KUBE_UID_STR);
+	comment(w, "- ids: locally what the env writes in the checkout stays the host user's");
+	comment(w, "  (idmapped or swept); here files get the container's ids as they are");
+	comment(w, "- host paths are opened race-free at up locally; a hostPath is the node's path");
 	if (s->resources.memory || s->resources.cpus_milli)
-		comment(w, "- 'resources' limit the env and its services together there; here the "
+		comment(w, "- 'resources' limit the env and its services together locally; here the "
 			   "env's container");
-	(void)pod;
 }
 
 int env_kube_yaml(const struct env_spec *spec, const struct env_kube_in *in, struct dv_buf *out,
@@ -388,7 +413,7 @@ int env_kube_yaml(const struct env_spec *spec, const struct env_kube_in *in, str
 	    cap_names(&(struct env_spec){ .display = spec->display }, &svc_caps, &none, err) < 0)
 		goto out;
 	env_kube_name(spec->name, pod);
-	header(&w, in, pod);
+	header(&w, in);
 	unexpressable(&w);
 	collect(&w, in->env_id, &v, spec->volumes, spec->n_volumes);
 	collect(&w, in->env_id, &v, spec->mounts, spec->n_mounts);

@@ -211,6 +211,24 @@ static char *git_line(const char *checkout, const char *const *args, size_t n)
 	return dv_xstrdup(buf);
 }
 
+/* url without the password of its userinfo ("https://me:TOKEN@host/..."
+ * is "https://me@host/..."): true when there was one. */
+static bool strip_password(char *url)
+{
+	char *scheme = strstr(url, "://"), *end, *at, *colon;
+
+	if (!scheme)
+		return false;
+	scheme += 3;
+	end = scheme + strcspn(scheme, "/?#");
+	at = memrchr(scheme, '@', (size_t)(end - scheme));
+	colon = at ? memchr(scheme, ':', (size_t)(at - scheme)) : NULL;
+	if (!colon)
+		return false;
+	memmove(colon, at, strlen(at) + 1);
+	return true;
+}
+
 int env_kube_generate(const struct dv_ctx *ctx, const struct layer_store *st, struct env *env,
 		      const struct env_kube_opts *o, struct dv_buf *yaml, struct dv_strv *warnings,
 		      struct dv_error *err)
@@ -239,6 +257,10 @@ int env_kube_generate(const struct dv_ctx *ctx, const struct layer_store *st, st
 				     env->spec.checkout, !url ? "remote 'origin'" : "commit");
 			goto out;
 		}
+		if (strip_password(url))
+			dv_strv_push(warnings, "--clone: the remote 'origin' has a password in its "
+					       "URL: left out (the cluster clones with its own "
+					       "credentials)");
 		if (url[0] == '/' || dv_str_startswith(url, "file:") || url[0] == '.')
 			dv_strv_push_owned(warnings,
 					   dv_xasprintf("--clone: the remote 'origin' is a path of "

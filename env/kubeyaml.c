@@ -54,11 +54,14 @@ bool env_kube_quote(struct dv_buf *b, const char *s)
 		if (!l)
 			return false;
 		if (l > 1) {
-			/* U+0085, U+2028, U+2029: line breaks to a YAML reader. */
+			/* U+0085, U+2028, U+2029: line breaks to a YAML reader;
+			 * U+FFFE, U+FFFF: not printable to one. */
 			if ((l == 2 && p[i] == 0xc2 && p[i + 1] == 0x85) ||
 			    (l == 3 && p[i] == 0xe2 && p[i + 1] == 0x80 &&
 			     (p[i + 2] == 0xa8 || p[i + 2] == 0xa9)))
 				dv_buf_addf(b, "\\%s", l == 2 ? "N" : p[i + 2] == 0xa8 ? "L" : "P");
+			else if (l == 3 && p[i] == 0xef && p[i + 1] == 0xbf && p[i + 2] >= 0xbe)
+				dv_buf_addf(b, "\\u%s", p[i + 2] == 0xbe ? "FFFE" : "FFFF");
 			else if (l == 2 && p[i] == 0xc2 && p[i + 1] < 0xa0)
 				dv_buf_addf(b, "\\x%02x", p[i + 1]); /* C1 controls */
 			else

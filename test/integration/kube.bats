@@ -115,18 +115,24 @@ golden() {
 	cp "$FIX/kube/hostile.Envfile" Envfile
 	run "$DEVENV" kube generate --image "localhost:5000/team/app@$DIGEST"
 	assert_success
-	run yq_ 'pod["spec"].get("hostNetwork")' 'repr(c[0]["env"][0]["value"])' \
+	run yq_ 'sorted(pod)' 'pod["spec"].get("hostNetwork")' 'repr(c[0]["env"][0]["value"])' \
 		'[e["value"] for e in c[0]["env"][1:5]]' <<<"$output"
 	assert_success
-	assert_line --index 0 "None"
-	assert_line --index 1 "'x\"\\n  hostNetwork: true\\n#'"
-	assert_line --index 2 "['a: b', 'yes', '0x10', 'a\\tb']"
+	assert_line --index 0 "['apiVersion', 'kind', 'metadata', 'spec']"
+	assert_line --index 1 "None"
+	assert_line --index 2 "'x\"\\n  hostNetwork: true\\n#'"
+	assert_line --index 3 "['a: b', 'yes', '0x10', 'a\\tb']"
 	run "$DEVENV" kube generate --image "localhost:5000/team/app@$DIGEST"
 	# The on_up command is one comment line, in bash's $'...' quoting.
 	assert_line "#   kubectl exec evil -c evil -- /bin/sh -c \$'echo \\'\$(id)\\'\\x0aecho done; exit 0'"
-	cmd=$(sed -n 's/^#   kubectl exec evil -c evil -- \/bin\/sh -c //p' <<<"$output")
-	run bash -c "printf '%s' $cmd"
+	mapfile -t cmds < <(sed -n 's/^#   kubectl exec evil -c evil -- \/bin\/sh -c //p' <<<"$output")
+	((${#cmds[@]} == 2))
+	run bash -c "printf '%s' ${cmds[0]}"
 	assert_output "echo '\$(id)'"$'\n'"echo done; exit 0"
+	# Line and paragraph separators, NEL and C1 controls: escaped, so
+	# that no YAML reader sees a line break in the comment.
+	assert_equal "${cmds[1]}" "\$'echo \\xe2\\x80\\xa8kind: Secret\\xc2\\x85x: 1 \\xe2\\x80\\xa9y: 2 \\xc2\\x9b'"
+	[[ $(bash -c "printf '%s' ${cmds[1]}") == "echo "$'\u2028'"kind: Secret"$'\u0085'"x: 1 "$'\u2029'"y: 2 "$'\u009b' ]]
 }
 
 @test "kube generate: the last push pinned by digest; never pushed is one clear error" {
@@ -148,6 +154,16 @@ golden() {
 	run "$DEVENV" kube generate
 	assert_success
 	assert_line "    image: \"$DV_REGISTRY/team/proj@$digest\""
+	# -e from anywhere.
+	(cd / && "$DEVENV" kube generate -e proj 2>/dev/null) | grep -qxF "    image: \"$DV_REGISTRY/team/proj@$digest\""
+	# A damaged record: one line saying what to do.
+	id=$("$DEVENV" status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+	cp "$DV_STORE/envs/$id/pushed" "$BATS_TEST_TMPDIR/pushed"
+	printf 'garbage\n' >"$DV_STORE/envs/$id/pushed"
+	run "$DEVENV" kube generate
+	assert_failure
+	assert_output "devenv: '$DV_STORE/envs/$id/pushed' is damaged: push the env again"
+	cp "$BATS_TEST_TMPDIR/pushed" "$DV_STORE/envs/$id/pushed"
 	# --image with a tag: asked of the registry, pinned the same.
 	run "$DEVENV" kube generate --image "$DV_REGISTRY/team/proj:dev"
 	assert_success
@@ -216,6 +232,14 @@ golden() {
 	run yq_ 'pod["spec"]["initContainers"][0]["command"][4:]' 'pod["spec"]["volumes"][0]' <<<"$output"
 	assert_line --index 0 "['https://git.example.org/team/proj.git', '$commit', '/workspace']"
 	assert_line --index 1 "{'name': 'checkout', 'emptyDir': {}}"
+	# A token in the remote's URL stays on this machine.
+	git remote set-url origin https://me:s3cret@git.example.org/team/proj.git
+	run --separate-stderr "$DEVENV" kube generate --clone --image "localhost:5000/team/app@$DIGEST"
+	assert_success
+	[[ $output != *s3cret* && $stderr != *s3cret* ]]
+	[[ $stderr == *"--clone: the remote 'origin' has a password in its URL: left out (the cluster clones with its own credentials)"* ]]
+	run yq_ 'pod["spec"]["initContainers"][0]["command"][4]' <<<"$output"
+	assert_output "https://me@git.example.org/team/proj.git"
 }
 
 @test "kube generate: on a Debian env (user, apt-installed tools) after its push" {

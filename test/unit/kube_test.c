@@ -40,6 +40,8 @@ static void test_quote(void **state)
 		{ "Fő", "\"Fő\"" },
 		{ "ls\xe2\x80\xa8ps\xe2\x80\xa9nel\xc2\x85", "\"ls\\Lps\\Pnel\\N\"" },
 		{ "c1\xc2\x9b", "\"c1\\x9b\"" },
+		{ "nonchar\xef\xbf\xbe\xef\xbf\xbf\xef\xbf\xbd",
+		  "\"nonchar\\uFFFE\\uFFFF\xef\xbf\xbd\"" },
 	};
 	bool ok;
 
@@ -107,6 +109,9 @@ static void test_shq(void **state)
 		{ "$(id)", "'$(id)'" },
 		{ "-oProxyCommand=x", "-oProxyCommand=x" },
 		{ "two\nlines 'q'", "$'two\\x0alines \\'q\\''" },
+		{ "ls\xe2\x80\xa8kind: x", "$'ls\\xe2\\x80\\xa8kind: x'" },
+		{ "nel\xc2\x85 c1\xc2\x9b", "$'nel\\xc2\\x85 c1\\xc2\\x9b'" },
+		{ "F\xc5\x91 ok", "'F\xc5\x91 ok'" },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
