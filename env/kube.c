@@ -440,7 +440,11 @@ int env_kube_yaml(const struct env_spec *spec, const struct env_kube_in *in, str
 	key(&w, 2, false, "annotations");
 	kv(&w, 4, false, "dev.devenv.env", spec->name);
 	kv(&w, 4, false, "dev.devenv.env-id", in->env_id);
-	dv_buf_adds(out, "spec:\n  restartPolicy: Always\n");
+	/* podman (4.3) gives an init container the Pod's restartPolicy: with
+	 * Always it runs the clone again each time it exits and the env's
+	 * container never starts. The env's idle loop exits 0 only on TERM,
+	 * so OnFailure keeps it up as Always would. */
+	dv_buf_addf(out, "spec:\n  restartPolicy: %s\n", in->clone_url ? "OnFailure" : "Always");
 	if (host)
 		dv_buf_adds(out, "  hostNetwork: true\n");
 	if (spec->n_services) {

@@ -45,6 +45,7 @@ setup() {
 
 teardown() {
 	local rc=0
+	[[ -z ${KP_SERVER:-} ]] || kill "$KP_SERVER" 2>/dev/null
 	kp_down || rc=1
 	dv_teardown || rc=1
 	return "$rc"
@@ -96,13 +97,13 @@ kp() {
 }
 
 # kp_play [ARGS...]: podman kube play the test's YAML (from the test
-# registry, plain http). With KP_NETWORK=none, --network none and the
-# env's ports left out (podman refuses any port mapping there, a bare
+# registry, plain http). With KP_NETWORK=none or host, --network so and
+# the env's ports left out (podman refuses any port mapping there, a bare
 # containerPort too): kp_network says so.
 kp_play() {
 	local yaml=$KP_YAML
 	KP_PLAYED=1
-	if [[ ${KP_NETWORK:-} == none ]]; then
+	if [[ ${KP_NETWORK:-} == none || ${KP_NETWORK:-} == host ]]; then
 		yaml=$BATS_TEST_TMPDIR/played.yaml
 		awk '/^    ports:$/ { skip = 1; next }
 			skip && /^(    -|      )/ { next }
@@ -176,6 +177,16 @@ kp_generate() {
 	run "$DEVENV" kube generate "$@" -o "$KP_YAML"
 	assert_success
 	KP_CLAIM=$(sed -n 's/^      claimName: "\(.*\)"$/\1/p' "$KP_YAML" | head -n 1)
+}
+
+# kp_serve DIR: serve DIR with python3's http.server on a free port of
+# 127.0.0.1 (KP_PORT) for this test (KP_SERVER: its pid, which teardown
+# ends).
+kp_serve() {
+	KP_PORT=$(dv_free_port)
+	timeout 300 python3 -m http.server --bind 127.0.0.1 --directory "$1" "$KP_PORT" >/dev/null 2>&1 &
+	KP_SERVER=$!
+	dv_fetch "http://127.0.0.1:$KP_PORT/" >/dev/null 2>&1
 }
 
 # kp_busybox_env: a busybox env with a provisioned file, a service (busybox
@@ -404,29 +415,48 @@ kp_on_up() {
 	assert_output provisioned
 }
 
-@test "kube play: a Debian env with a user: the Pod runs as runAsUser and reads the env's provisioned file" {
-	kp_network
-	dv_debian_image
+@test "kube play: a Debian env with git and a user, --clone: the init container clones origin at the commit; the env runs as runAsUser with its provisioned file" {
+	dv_debian_with debian-git git
 	dv_envfile <<-'EOF'
-	image: debian:bookworm
+	image: debian-git
 	user: dev
 	env:
 	  LANG: C.UTF-8
 	provision:
 	  - run: echo "provisioned on $(. /etc/os-release && echo "$ID $VERSION_ID")" > /etc/provisioned
 	EOF
+	echo one >hello.txt
+	git add -A && git commit -qm one
+	commit=$(git rev-parse HEAD)
+	echo two >hello.txt
+	git commit -qam two
+	# origin: a bare copy served over git's dumb http on loopback, a
+	# commit ahead of the checkout's, which the Pod must check out.
+	git clone -q --bare . "$BATS_TEST_TMPDIR/srv/origin.git"
+	git --git-dir="$BATS_TEST_TMPDIR/srv/origin.git" update-server-info
+	kp_serve "$BATS_TEST_TMPDIR/srv"
+	git remote add origin "http://127.0.0.1:$KP_PORT/origin.git"
+	git reset -q --hard "$commit"
 	run "$DEVENV" up
 	assert_success
 	kp_push
 	run "$DEVENV" halt
 	assert_success
-	kp_generate
+	kp_generate --clone
+	# The Pod on the host's network: the clone reaches the loopback server.
+	KP_NETWORK=host
 	kp_play
 	assert_success
 	env_ctr=$KP_POD-$KP_POD
 	run kp inspect "$env_ctr" --format '{{.Config.User}} {{.Config.WorkingDir}} {{.ImageName}}'
 	assert_output "1000:1000 /workspace $KP_IMAGE"
-	run kp exec "$env_ctr" sh -c 'cat /etc/provisioned; id -u; id -g; echo "$LANG"; pwd'
+	run kp exec "$env_ctr" sh -c 'cat /etc/provisioned; id -u; id -g; echo "$LANG"; pwd; cat hello.txt; git rev-parse HEAD'
 	assert_success
-	assert_output $'provisioned on debian 12\n1000\n1000\nC.UTF-8\n/workspace'
+	assert_output "$(printf 'provisioned on debian 12\n1000\n1000\nC.UTF-8\n/workspace\none\n%s' "$commit")"
+	# The clone ran once (podman removes an init container once it ran),
+	# and the env's container runs, never restarted.
+	run kp ps -a --format '{{.Names}}' --filter "pod=$KP_POD"
+	refute_line --regexp -- '-clone$'
+	run kp inspect "$env_ctr" --format '{{.State.Status}} {{.RestartCount}} {{.HostConfig.RestartPolicy.Name}}'
+	assert_output "running 0 on-failure"
 }
