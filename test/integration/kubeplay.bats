@@ -453,6 +453,11 @@ kp_on_up() {
 	run kp exec "$env_ctr" sh -c 'cat /etc/provisioned; id -u; id -g; echo "$LANG"; pwd; cat hello.txt; git rev-parse HEAD'
 	assert_success
 	assert_output "$(printf 'provisioned on debian 12\n1000\n1000\nC.UTF-8\n/workspace\none\n%s' "$commit")"
+	# The emptyDir is a volume of this Pod's own: podman (4.3) makes it a
+	# volume named as the Pod's volume is, which every Pod naming its
+	# volume so would share.
+	run kp inspect "$env_ctr" --format '{{range .Mounts}}{{println .Type .Name .Destination}}{{end}}'
+	assert_line "volume $KP_POD-checkout /workspace"
 	# The clone ran once (podman removes an init container once it ran),
 	# and the env's container runs, never restarted.
 	run kp ps -a --format '{{.Names}}' --filter "pod=$KP_POD"
