@@ -22,6 +22,7 @@ struct kw {
 	const char *bad; /* the first string that is not UTF-8 */
 	const struct env_spec *spec;
 	struct dv_strv *warnings;
+	const char *checkout; /* the checkout volume's name */
 };
 
 static void ind(struct kw *w, int n)
@@ -217,8 +218,9 @@ static void kenv_list(struct kw *w, int n, const struct env_kv *e, size_t ne)
 	}
 }
 
-/* The Pod's volumes: "checkout", then "volume-N" per claim, "mount-N" per
- * host path, in the order first named (the env's, then each service's). */
+/* The Pod's volumes: "checkout" (POD-checkout for --clone), then
+ * "volume-N" per claim, "mount-N" per host path, in the order first named
+ * (the env's, then each service's). */
 struct kvols {
 	struct dv_strv claims, claim_src; /* PVC names; the Envfile's name */
 	struct dv_strv hosts;             /* host paths (real) */
@@ -254,7 +256,7 @@ static void mounts(struct kw *w, int n, const char *env_id, struct kvols *kv_,
 		return;
 	key(w, n, false, "volumeMounts");
 	if (checkout_at) {
-		kv(w, n, true, "name", "checkout");
+		kv(w, n, true, "name", w->checkout);
 		kv(w, n + 2, false, "mountPath", checkout_at);
 	}
 	for (size_t i = 0; i < nm; i++) {
@@ -399,10 +401,10 @@ static void header(struct kw *w, const struct env_kube_in *in)
 int env_kube_yaml(const struct env_spec *spec, const struct env_kube_in *in, struct dv_buf *out,
 		  struct dv_strv *warnings, struct dv_error *err)
 {
-	struct kw w = { out, NULL, spec, warnings };
+	struct kw w = { out, NULL, spec, warnings, "checkout" };
 	struct kvols v = { 0 };
 	struct dv_strv caps = { 0 }, svc_caps = { 0 };
-	char pod[ENV_KUBE_NAME_MAX + 1];
+	char pod[ENV_KUBE_NAME_MAX + 1], ckvol[ENV_KUBE_NAME_MAX + 1];
 	bool sys_admin = false, none = false, host = spec->network == ENV_NET_HOST;
 	bool unconfined = spec->security.seccomp && !strcmp(spec->security.seccomp, "unconfined");
 	const char *clone_script = "git clone --no-checkout -- \"$1\" \"$3\" && "
@@ -413,6 +415,15 @@ int env_kube_yaml(const struct env_spec *spec, const struct env_kube_in *in, str
 	    cap_names(&(struct env_spec){ .display = spec->display }, &svc_caps, &none, err) < 0)
 		goto out;
 	env_kube_name(spec->name, pod);
+	if (in->clone_url) {
+		/* podman (4.3) makes an emptyDir a volume named as the Pod's
+		 * volume is, shared by every Pod that names one so: the Pod's
+		 * own name keeps two envs' clones apart. */
+		dv_autofree char *n = dv_xasprintf("%s-checkout", pod);
+
+		env_kube_name(n, ckvol);
+		w.checkout = ckvol;
+	}
 	header(&w, in);
 	unexpressable(&w);
 	collect(&w, in->env_id, &v, spec->volumes, spec->n_volumes);
@@ -440,7 +451,11 @@ int env_kube_yaml(const struct env_spec *spec, const struct env_kube_in *in, str
 	key(&w, 2, false, "annotations");
 	kv(&w, 4, false, "dev.devenv.env", spec->name);
 	kv(&w, 4, false, "dev.devenv.env-id", in->env_id);
-	dv_buf_adds(out, "spec:\n  restartPolicy: Always\n");
+	/* podman (4.3) gives an init container the Pod's restartPolicy: with
+	 * Always it runs the clone again each time it exits and the env's
+	 * container never starts. The env's idle loop exits 0 only on TERM,
+	 * so OnFailure keeps it up as Always would. */
+	dv_buf_addf(out, "spec:\n  restartPolicy: %s\n", in->clone_url ? "OnFailure" : "Always");
 	if (host)
 		dv_buf_adds(out, "  hostNetwork: true\n");
 	if (spec->n_services) {
@@ -465,7 +480,7 @@ int env_kube_yaml(const struct env_spec *spec, const struct env_kube_in *in, str
 		     7);
 		sec_ctx(&w, 4, &caps, sys_admin, unconfined, spec->user != NULL);
 		key(&w, 4, false, "volumeMounts");
-		kv(&w, 4, true, "name", "checkout");
+		kv(&w, 4, true, "name", w.checkout);
 		kv(&w, 6, false, "mountPath", spec->workdir);
 	}
 	key(&w, 2, false, "containers");
@@ -479,13 +494,16 @@ int env_kube_yaml(const struct env_spec *spec, const struct env_kube_in *in, str
 	     3);
 	kv(&w, 4, false, "workingDir", spec->workdir);
 	kenv_list(&w, 4, spec->env, spec->n_env);
-	if (spec->n_ports) {
+	/* With hostNetwork the env's ports are the node's already, and podman
+	 * refuses a Pod that lists any ("PortMappings can only be used with
+	 * Bridge or slirp4netns networking"): none then. */
+	if (spec->n_ports && !host) {
 		key(&w, 4, false, "ports");
 		for (size_t i = 0; i < spec->n_ports; i++) {
 			const struct env_port *p = &spec->ports[i];
 
 			kn(&w, 4, true, "containerPort", p->container_port);
-			if (!host && !p->auto_port) {
+			if (!p->auto_port) {
 				kn(&w, 6, false, "hostPort", p->host_port);
 				kv(&w, 6, false, "hostIP", p->host_ip ? p->host_ip : "127.0.0.1");
 			}
@@ -535,7 +553,7 @@ int env_kube_yaml(const struct env_spec *spec, const struct env_kube_in *in, str
 	}
 
 	key(&w, 2, false, "volumes");
-	kv(&w, 2, true, "name", "checkout");
+	kv(&w, 2, true, "name", w.checkout);
 	if (in->clone_url) {
 		dv_buf_adds(out, "    emptyDir: {}\n");
 	} else {

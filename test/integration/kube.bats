@@ -231,7 +231,7 @@ golden() {
 	assert_success
 	run yq_ 'pod["spec"]["initContainers"][0]["command"][4:]' 'pod["spec"]["volumes"][0]' <<<"$output"
 	assert_line --index 0 "['https://git.example.org/team/proj.git', '$commit', '/workspace']"
-	assert_line --index 1 "{'name': 'checkout', 'emptyDir': {}}"
+	assert_line --index 1 "{'name': 'proj-checkout', 'emptyDir': {}}"
 	# A token in the remote's URL stays on this machine.
 	git remote set-url origin https://me:s3cret@git.example.org/team/proj.git
 	run --separate-stderr "$DEVENV" kube generate --clone --image "localhost:5000/team/app@$DIGEST"
