@@ -187,6 +187,25 @@ static const struct cmd volume_subs[] = {
 	{ 0 }
 };
 
+static const struct cmd_opt kube_generate_opts[] = {
+	{ 0, "image", "REF", 'I',
+	  "the env's image in a registry (resolved to its digest); default: its last 'devenv push'" },
+	{ 0, "push", NULL, 'P',
+	  "push a service image only this store has next to the env's image (else an error)" },
+	{ 0, "clone", NULL, 'K',
+	  "the checkout as an init container cloning its remote 'origin' at the current commit "
+	  "(default: a hostPath)" },
+	{ 'o', "output", "FILE", 0, "write the YAML to FILE (default: standard output)" },
+	{ 0 }
+};
+static const struct cmd kube_subs[] = {
+	{ "kube generate", NULL, CMD_STORE | CMD_ENV,
+	  "[-e NAME|ID] [--image REF] [--push] [--clone] [-o FILE]",
+	  "the env as a Kubernetes Pod (and PersistentVolumeClaims) for 'podman kube play' or 'kubectl apply': its pushed image pinned by digest, services as containers, on_up as kubectl exec lines; one warning per key a Pod cannot express",
+	  kube_generate_opts, NULL },
+	{ 0 }
+};
+
 static const struct cmd commands[] = {
 	{ "init", cmd_init, 0, "[-t|--template NAME | --list | --from-devcontainer]",
 	  "write an Envfile for this checkout: from the template its files suggest, --template's, or its devcontainer.json",
@@ -260,6 +279,8 @@ static const struct cmd commands[] = {
 	  NULL, image_subs },
 	{ "volume", cmd_volume, CMD_STORE | CMD_SUBCOMMANDS, "COMMAND ...",
 	  "list or remove named volumes", NULL, volume_subs },
+	{ "kube", cmd_kube, CMD_STORE | CMD_LOCKS_STORE | CMD_SUBCOMMANDS, "COMMAND ...",
+	  "the env for Kubernetes: generate a Pod", NULL, kube_subs },
 	{ "gc", cmd_gc, CMD_STORE, "[--caches]", "remove layers nothing refers to", gc_opts, NULL },
 	{ "df", cmd_df, CMD_STORE | CMD_JSON, "[-v] [--json]",
 	  "disk use, as docker system df: images, layers, envs, volumes, step caches and inputs, in use, size and what is reclaimable",

@@ -14,6 +14,7 @@
  *   help.c       help, version, devenv(1), the usage line
  *   image.c      images, rmi, tag, commit, image import|save|load|inspect|bootstrap
  *   init.c       init
+ *   kube.c       kube generate: the env as a Kubernetes Pod
  *   lifecycle.c  suspend, resume, destroy
  *   logs.c       logs
  *   opts.c       a command's options: parsed from its table row, printed by --help
@@ -244,6 +245,8 @@ int cmd_unknown(const struct cmd_table *t, const char *name, struct dv_error *er
 
 /* The commands: the run() of their rows. */
 int cmd_lock(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
+	     struct dv_error *err);
+int cmd_kube(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
 	     struct dv_error *err);
 int cmd_up(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
 	   struct dv_error *err);

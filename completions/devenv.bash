@@ -42,13 +42,13 @@ _devenv() {
 			return 0
 			;;
 		-n | --tail) [[ $cmd == logs ]] && words="all" ;;
-		-o | --output) [[ $cmd == bundle ]] && mapfile -t COMPREPLY < <(compgen -f -- "$cur") && return 0 ;;
+		-o | --output) [[ $cmd == bundle || $cmd == kube ]] && mapfile -t COMPREPLY < <(compgen -f -- "$cur") && return 0 ;;
 		-C | --directory) [[ $cmd == image ]] && mapfile -t COMPREPLY < <(compgen -d -- "$cur") && return 0 ;;
-		--cache-from | --platform | --timeout | -u | --user | --username | -c | -s | --secret) return 0 ;;
+		--cache-from | --platform | --image | --timeout | -u | --user | --username | -c | -s | --secret) return 0 ;;
 		esac
 		if [[ -z $words ]]; then
 			if [[ $cur == -* ]]; then
-				if [[ $cmd == image || $cmd == volume ]] && ((COMP_CWORD > at + 1)); then
+				if [[ $cmd == image || $cmd == volume || $cmd == kube ]] && ((COMP_CWORD > at + 1)); then
 					words=$("$dv" __complete options "$cmd" "$sub" 2>/dev/null)
 				else
 					words=$("$dv" __complete options "$cmd" 2>/dev/null)
@@ -65,6 +65,7 @@ _devenv() {
 						words=$("$dv" __complete subcommands "$sub" 2>/dev/null)
 					fi
 					;;
+				kube) ((COMP_CWORD == at + 1)) && words=$("$dv" __complete subcommands kube 2>/dev/null) ;;
 				volume)
 					if ((COMP_CWORD == at + 1)); then
 						words=$("$dv" __complete subcommands volume 2>/dev/null)

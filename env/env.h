@@ -25,6 +25,9 @@
  * sshd.c:     the env's ssh endpoint: ssh-config's and ssh-proxy's files and text
  * bundle.c:   `devenv bundle`: the env as one archive to carry offline
  * bundleload.c: `image load` of a bundle, for the checkout's env
+ * kube.c:     `kube generate`: the env as a Pod's YAML (no I/O)
+ * kubeyaml.c: its YAML quoting and Kubernetes names
+ * kubegen.c:  what it looks up: the pinned image, services' images, --clone
  *
  * Order of calls for `up`: env_locate(), env_lock(), env_up(); release
  * with env_release().
@@ -522,6 +525,50 @@ int env_vol_remove(const struct layer_store *st, const char *name, struct dv_err
 int env_vol_list(const struct layer_store *st, bool sizes, struct env_vol **out, size_t *n,
 		 struct dv_error *err);
 void env_vols_free(struct env_vol *v, size_t n);
+
+/* kube.c, kubeyaml.c, kubegen.c: `devenv kube generate` (README "A Pod
+ * for Kubernetes"). */
+#define ENV_KUBE_NAME_MAX 63
+#define ENV_KUBE_UID 1000 /* runAsUser/runAsGroup for an Envfile's `user` */
+#define ENV_KUBE_UID_STR "1000"
+#define ENV_KUBE_PVC_SIZE "1Gi" /* each named volume's claim */
+/* s as a YAML double-quoted scalar (every byte that could end it or a
+ * line escaped); false when s is not valid UTF-8 (b then holds part of it). */
+bool env_kube_quote(struct dv_buf *b, const char *s);
+/* in as a Kubernetes name (a DNS label: [a-z0-9-], at most 63, starting
+ * and ending with a letter or digit): in itself when it is one, else its
+ * letters and digits in lower case, runs of anything else a '-', and 8
+ * hex digits of its sha256. Deterministic. */
+void env_kube_name(const char *in, char out[ENV_KUBE_NAME_MAX + 1]);
+/* s as one shell word on one line: as is when plain, '...' else, bash's
+ * $'...' when it holds a control character. */
+void env_kube_shq(struct dv_buf *b, const char *s);
+/* What env_kube_yaml needs beside the spec. */
+struct env_kube_in {
+	const char *env_id;
+	const char *image;                    /* the env's, REPO@sha256:HEX */
+	const char *const *svc_images;        /* per service, as the Pod names it; NULL:
+					      the Envfile's */
+	const char *clone_url, *clone_commit; /* --clone; NULL: the checkout a hostPath */
+};
+/* The PVCs and the Pod (then on_up as comments) into out; each key the Pod
+ * cannot express one line into warnings. -1 (EILSEQ) when a string is not
+ * UTF-8; EINVAL for a capability libcap does not know. */
+int env_kube_yaml(const struct env_spec *spec, const struct env_kube_in *in, struct dv_buf *out,
+		  struct dv_strv *warnings, struct dv_error *err);
+struct env_kube_opts {
+	const char *image; /* --image REF; NULL: the env's last push */
+	bool push, clone;  /* --push, --clone */
+};
+/* Look up what the Pod names (kubegen.c) and write it: env located with
+ * its spec, its trust checked by the caller. */
+int env_kube_generate(const struct dv_ctx *ctx, const struct layer_store *st, struct env *env,
+		      const struct env_kube_opts *o, struct dv_buf *yaml, struct dv_strv *warnings,
+		      struct dv_error *err);
+/* push.c's: record the env's push (envs/<id>/pushed: "NAME sha256:HEX")
+ * for kube generate; a failure is a warning. */
+void env_push_record(const struct layer_store *st, const char *env_id, const char *name,
+		     const char *digest);
 
 /* sshd.c: the env's ssh endpoint (`ssh-config`, `ssh-proxy`): the env's
  * sshd in inetd mode over ssh-proxy's stdio, its files in a folder of the

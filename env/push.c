@@ -2,6 +2,7 @@
  * env/push.c - `devenv push`: the env's provisioning as a registry image,
  * on the base its record pins (provision/teamcache.c does the pushing).
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "env/env.h"
@@ -21,5 +22,15 @@ int env_push_sign(const struct dv_ctx *ctx, const struct layer_store *st, struct
 	/* A team's base the env pinned for its `image:` (plan_make, up.c). */
 	if (env->has_state && env->state.image_for && !strcmp(env->state.image_for, spec->image))
 		pinned = env->state.image;
-	return prov_team_push_sign(ctx, st, spec, pinned, dest, comp, sign, err);
+	{
+		char *name = NULL, digest[65];
+		int r = prov_team_push_out(ctx, st, spec, pinned, dest, comp, sign, &name, digest,
+					   err);
+
+		/* What `kube generate` names, pinned. */
+		if (r == 0 && env->has_state)
+			env_push_record(st, env->id, name, digest);
+		free(name);
+		return r;
+	}
 }

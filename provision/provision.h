@@ -278,6 +278,12 @@ int prov_team_push(const struct dv_ctx *ctx, const struct layer_store *st,
 int prov_team_push_sign(const struct dv_ctx *ctx, const struct layer_store *st,
 			const struct env_spec *spec, const char *pinned, const char *dest,
 			enum reg_compression comp, const char *sign, struct dv_error *err);
+/* The same, giving the pushed name (normalised; caller frees) and the
+ * manifest's sha256 (either may be NULL). */
+int prov_team_push_out(const struct dv_ctx *ctx, const struct layer_store *st,
+		       const struct env_spec *spec, const char *pinned, const char *dest,
+		       enum reg_compression comp, const char *sign, char **out_name,
+		       char *out_digest, struct dv_error *err);
 
 /* The spec's `resources` as cgroup limits. */
 void prov_limits(const struct env_spec *spec, struct ctr_limits *out);

@@ -460,6 +460,14 @@ int prov_team_push_sign(const struct dv_ctx *ctx, const struct layer_store *st,
 			const struct env_spec *spec, const char *pinned_image, const char *dest,
 			enum reg_compression comp, const char *sign, struct dv_error *err)
 {
+	return prov_team_push_out(ctx, st, spec, pinned_image, dest, comp, sign, NULL, NULL, err);
+}
+
+int prov_team_push_out(const struct dv_ctx *ctx, const struct layer_store *st,
+		       const struct env_spec *spec, const char *pinned_image, const char *dest,
+		       enum reg_compression comp, const char *sign, char **out_name,
+		       char *out_digest, struct dv_error *err)
+{
 	struct layer_image base = { 0 }, img = { 0 };
 	struct dv_strv keys = { 0 }, pushed_keys = { 0 };
 	struct json_object **notes = NULL, *manifest_notes = json_object_new_object();
@@ -576,6 +584,12 @@ int prov_team_push_sign(const struct dv_ctx *ctx, const struct layer_store *st,
 			goto out;
 		if (!ctx->quiet)
 			printf("signed %s@sha256:%s with '%s'\n", name, digest, sign);
+	}
+	if (out_digest)
+		memcpy(out_digest, digest, 65);
+	if (out_name) {
+		*out_name = name;
+		name = NULL;
 	}
 	ret = 0;
 out:

@@ -109,6 +109,13 @@ localhost/tools:v1"
 rm"
 	run complete_line -e webapp volume rm pg
 	assert_output "pgdata"
+	run complete_line kube ""
+	assert_output "generate"
+	run complete_line kube generate --p
+	assert_output "--push"
+	touch "$BATS_TEST_TMPDIR/pod-out.yaml"
+	run complete_line kube generate -o "$BATS_TEST_TMPDIR/pod-o"
+	assert_output "$BATS_TEST_TMPDIR/pod-out.yaml"
 	# no store yet: no names, no error, nothing created
 	DEVENV_HOME=$BATS_TEST_TMPDIR/none run complete_line ssh -e ""
 	assert_output ""
