@@ -239,7 +239,7 @@ static void said_add(struct said *s, const char *buf, size_t n)
 }
 
 /* Start ssh with its stderr on a pipe (*errfd); its pid, or -1. */
-static pid_t spawn_ssh(char *const *argv, const sigset_t *mask, int *errfd)
+static pid_t spawn_ssh(char *const *argv, int *errfd)
 {
 	int p[2];
 	pid_t parent = getpid(), c;
@@ -258,8 +258,11 @@ static pid_t spawn_ssh(char *const *argv, const sigset_t *mask, int *errfd)
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (getppid() != parent)
 			_exit(1);
+		sigset_t none;
+
 		signal(SIGPIPE, SIG_DFL);
-		sigprocmask(SIG_UNBLOCK, mask, NULL);
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
 		if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(p[1], 2) < 0)
 			_exit(1);
 		execvp(argv[0], argv);
@@ -302,6 +305,12 @@ int hnet_sshfwd_main(int argc, char **argv)
 	bool reported = false;
 	unsigned backoff = 1;
 
+	/* What the starting devenv ignored or blocked (its ^C handling) is
+	 * inherited across exec: an ignored SIGTERM would never reach the
+	 * signalfd, so the defaults first, then our own mask. */
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			signal(sig, SIG_DFL);
 	signal(SIGPIPE, SIG_IGN);
 	prctl(PR_SET_NAME, "devenv-fwd");
 	if (argc >= 2)
@@ -344,7 +353,7 @@ int hnet_sshfwd_main(int argc, char **argv)
 		int errfd = -1, status;
 		bool ready = reported, stop = false, exited = false;
 		long long started = now_ms();
-		pid_t pid = spawn_ssh(ssh, &mask, &errfd);
+		pid_t pid = spawn_ssh(ssh, &errfd);
 
 		if (pid < 0) {
 			snprintf(last, sizeof(last), "cannot start ssh: %s", strerror(errno));

@@ -200,7 +200,7 @@ hello.txt"
 	assert_output --partial 800415fb
 }
 
-@test "devenv-fwd: ready once ssh listens; a port taken here is one line; SIGTERM frees the port" {
+@test "devenv-fwd: ready once ssh listens; a port taken here is one line; SIGTERM frees the port, even ignored by its starter" {
 	local rp lp srv
 	rp=$(dv_free_port)
 	lp=$(dv_free_port)
@@ -211,9 +211,14 @@ hello.txt"
 		>/dev/null 2>&1 &
 	srv=$!
 	dv_wait 5 curl -fsS -o /dev/null "http://127.0.0.1:$rp/"
-	# hnet_sshfwd_start's child as it runs it: the report on fd 3.
-	"$DEVENV" __ssh-fwd 1 "127.0.0.1,$lp,$rp" ssh -F "$DV_SSH_CONFIG" -- devenv-remote \
-		3>"$BATS_TEST_TMPDIR/report" &
+	# hnet_sshfwd_start's child as it runs it: the report on fd 3; started
+	# with SIGTERM, SIGINT and SIGHUP ignored (as a devenv handling ^C may
+	# leave them), which it must not inherit.
+	(
+		trap '' TERM INT HUP
+		exec "$DEVENV" __ssh-fwd 1 "127.0.0.1,$lp,$rp" ssh -F "$DV_SSH_CONFIG" -- devenv-remote \
+			3>"$BATS_TEST_TMPDIR/report"
+	) &
 	fwd=$!
 	dv_wait 20 test -s "$BATS_TEST_TMPDIR/report"
 	# Ready means listening: the first try answers.
