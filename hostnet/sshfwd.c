@@ -324,7 +324,11 @@ int hnet_sshfwd_main(int argc, char **argv)
 	fwd = dv_xcalloc(n, sizeof(*fwd));
 	for (size_t i = 0; i < n; i++) {
 		/* A copy: from_arg cuts it, and argv is what ps shows. */
-		if (hnet_port_from_arg(dv_xstrdup(argv[2 + i]), &ports[i]) < 0) {
+		char *arg = dv_xstrdup(argv[2 + i]);
+
+		if (hnet_port_from_arg(arg, &ports[i]) < 0) {
+			free(arg);
+			ports[i].host_ip = NULL;
 			dv_err(&r.err, EINVAL, "ports forwarder: bad port '%s'", argv[2 + i]);
 			goto fail;
 		}
