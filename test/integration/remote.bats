@@ -172,6 +172,10 @@ hello.txt"
 	pkill -KILL -f -- "-F $DV_SSH_CONFIG"
 	run wait "$up"
 	assert_failure
+	# It was cut inside on_up.
+	run cat "$BATS_TEST_TMPDIR/up.out"
+	assert_output --partial "[on_up 1/1]"
+	refute_line on_up-done
 	# The next up (with 'go' sent) finishes what the first began.
 	touch go
 	run "$DEVENV" up --host "$H"
@@ -180,6 +184,9 @@ hello.txt"
 	assert_success
 	assert_output hello
 	[[ $(_rstatus state) == running ]]
+	# One env there, one checkout: the second up took up the first's.
+	local envs=("$DV_REMOTE_STORE"/envs/*/) cos=("$DV_REMOTE_HOME"/.local/share/devenv/checkouts/*/)
+	[[ ${#envs[@]} == 1 && ${#cos[@]} == 1 ]]
 	run "$DEVENV" destroy -f
 	assert_success
 	[[ -z $(ls -A "$DV_REMOTE_STORE/envs" 2>/dev/null) ]]
