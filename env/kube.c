@@ -528,8 +528,11 @@ int env_kube_yaml(const struct env_spec *spec, const struct env_kube_in *in, str
 		dv_autofree struct env_mount *all =
 			dv_xcalloc(spec->n_volumes + spec->n_mounts + 1, sizeof(*all));
 
-		memcpy(all, spec->volumes, spec->n_volumes * sizeof(*all));
-		memcpy(all + spec->n_volumes, spec->mounts, spec->n_mounts * sizeof(*all));
+		/* (memcpy from NULL is undefined even for 0 bytes) */
+		if (spec->n_volumes)
+			memcpy(all, spec->volumes, spec->n_volumes * sizeof(*all));
+		if (spec->n_mounts)
+			memcpy(all + spec->n_volumes, spec->mounts, spec->n_mounts * sizeof(*all));
 		mounts(&w, 4, in->env_id, &v, all, spec->n_volumes + spec->n_mounts, spec->workdir);
 	}
 
