@@ -342,6 +342,12 @@ static int send_stream(struct cmd_rhost *h, int cfd, const char *id, const char 
 		return cmd_rhost_unreachable(h, err);
 	if (status == 3 && expect)
 		return 3;
+	/* A devenv there from before EXPECT: a usage error. */
+	if (status == 2 && expect)
+		return dv_err_plain(err, 0,
+				    "cannot send the checkout's changes to %s: the devenv there is "
+				    "older than this one; 'devenv up --host %s' updates it",
+				    h->url, h->url);
 	if (status != 0 || r < 0)
 		return dv_err_plain(err, 0,
 				    "cannot send the checkout to %s:%s (exit status %d there); "

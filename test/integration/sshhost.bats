@@ -162,6 +162,22 @@ again"
 	run "$DEVENV" up --host "$H"
 	assert_success
 	refute_output --partial "sent"
+	# A devenv there from before EXPECT (a usage error): one line saying up updates it.
+	cat >"$R/fake/old-devenv" <<-EOF
+	#!/bin/sh
+	[ "\$1" = __sync-recv ] && [ \$# = 5 ] && { echo "usage: old" >&2; exit 2; }
+	exec "$DEVENV" "\$@"
+	EOF
+	chmod +x "$R/fake/old-devenv"
+	python3 - "$DV_STORE"/remote/*.json "$R/fake/old-devenv" <<-'PY'
+	import json, sys
+	r = json.load(open(sys.argv[1])); r["devenv"] = sys.argv[2]
+	json.dump(r, open(sys.argv[1], "w"))
+	PY
+	echo once more >new.txt
+	run "$DEVENV" ssh -c true
+	assert_failure
+	assert_output --partial "the devenv there is older than this one; 'devenv up --host $H' updates it"
 }
 
 @test "the receiver follows no symlink the env put in the remote checkout" {
