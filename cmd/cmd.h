@@ -223,7 +223,15 @@ int cmd_rhost_prepare(struct cmd_rhost *h, const char *id, struct dv_error *err)
  * here removed there. root_fd: the local store's root. */
 int cmd_remote_sync(struct cmd_rhost *h, int root_fd, const char *id, const char *checkout,
 		    const char *dir, struct dv_error *err);
-/* `devenv __sync-recv DIR TOKEN TOKENFILE`: the receiving end, run there. */
+/* Before `devenv ssh` there: what changed since the last sync, sent the
+ * same way; nothing changed: nothing done (no connection, no probe). Else
+ * h is connected (a ControlMaster the session then uses) and the receiver
+ * checks that the remote's copy is the manifest's (all of it sent again
+ * when not). Needs h->home and h->devenv (the local record's). */
+int cmd_remote_sync_changes(struct cmd_rhost *h, int root_fd, const char *id, const char *checkout,
+			    const char *dir, struct dv_error *err);
+/* `devenv __sync-recv DIR TOKEN TOKENFILE [EXPECT]`: the receiving end,
+ * run there; EXPECT not TOKENFILE's token: exit status 3, nothing read. */
 int cmd_sync_recv(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
 		  struct dv_error *err);
 

@@ -13,8 +13,10 @@
  *
  * The local record, <store>/remote/<id>.json: host, remote checkout, the
  * devenv used there, env name, checkout here, the ports forwarder's pid and
- * start time. `ssh` reads only it (one ssh -t, no probe); halt and destroy
- * stop the forwarder; destroy removes the record and the remote checkout.
+ * start time. `ssh` reads only it (one ssh -t, no probe; the checkout's
+ * changes sent first over a ControlMaster, none: no connection more);
+ * halt and destroy stop the forwarder; destroy removes the record and the
+ * remote checkout.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -392,9 +394,48 @@ char *cmd_remote_recorded(const struct dv_ctx *ctx)
 	return host;
 }
 
-/* `devenv ssh` there: one `ssh -t` (a pty when ours is one), no probe. */
-static int remote_ssh(struct dv_ctx *ctx, struct cmd_rhost *h, const struct rrec *r, int argc,
-		      char **argv, struct dv_error *err)
+/* The remote checkout's root (the sync's DIR) in r->dir, <HOME>/.local/
+ * share/devenv/checkouts/<id>/<folder>[/<Envfile's folder>]: its length,
+ * and that of <HOME>; 0 when r->dir is not of that form. */
+static size_t sync_root(const struct rrec *r, const char *id, size_t *home_len)
+{
+	dv_autofree char *mid = dv_xasprintf("/.local/share/devenv/checkouts/%s/", id);
+	const char *at = strstr(r->dir, mid), *end;
+
+	if (!at || at == r->dir || !at[strlen(mid)])
+		return 0;
+	*home_len = (size_t)(at - r->dir);
+	end = strchr(at + strlen(mid), '/');
+	return end ? (size_t)(end - r->dir) : strlen(r->dir);
+}
+
+/* Before the session: the checkout's changes since the last sync sent
+ * (a local env's checkout is mounted: an edit is seen at once). Nothing
+ * changed: no connection more than the session's own. */
+static int ssh_sync(struct cmd_rhost *h, int root_fd, const char *id, const struct rrec *r,
+		    struct dv_error *err)
+{
+	size_t home_len = 0, len;
+	dv_autofree char *dir = NULL;
+	bool quiet = h->quiet;
+	int ret;
+
+	len = r->checkout ? sync_root(r, id, &home_len) : 0;
+	if (!len || access(r->checkout, F_OK) < 0)
+		return 0; /* a record of an older devenv, or no checkout here */
+	dir = dv_xstrndup(r->dir, len);
+	h->home = dv_xstrndup(r->dir, home_len);
+	h->devenv = dv_xstrdup(r->devenv);
+	h->quiet = true; /* a session's output is its command's */
+	ret = cmd_remote_sync_changes(h, root_fd, id, r->checkout, dir, err);
+	h->quiet = quiet;
+	return ret;
+}
+
+/* `devenv ssh` there: one `ssh -t` (a pty when ours is one), no probe;
+ * over the ControlMaster when ssh_sync opened one. */
+static int remote_ssh(struct dv_ctx *ctx, struct cmd_rhost *h, int root_fd, const char *id,
+		      const struct rrec *r, int argc, char **argv, struct dv_error *err)
 {
 	bool tty = isatty(0) && isatty(1);
 	dv_autofree char *c = NULL;
@@ -403,6 +444,8 @@ static int remote_ssh(struct dv_ctx *ctx, struct cmd_rhost *h, const struct rrec
 	int status = 0;
 	pid_t pid;
 
+	if (ssh_sync(h, root_fd, id, r, err) < 0)
+		return -1;
 	ctx->env_sel = NULL; /* the remote checkout's folder says which env */
 	c = remote_command(ctx, r->dir, r->devenv, NULL, "ssh", argc, argv);
 	ctx->env_sel = sel;
@@ -515,7 +558,7 @@ int cmd_remote_main(struct dv_ctx *ctx, const struct cmd *cmd, const char *host,
 				     h.url, h.url);
 			goto out;
 		}
-		ret = remote_ssh(ctx, &h, &r, argc, argv, err);
+		ret = remote_ssh(ctx, &h, root_fd, id, &r, argc, argv, err);
 		goto out;
 	}
 	if (!needs_spec(cmd) && !found && !ctx->env_sel) {

@@ -12,7 +12,9 @@
  * path is walked a component at a time with O_NOFOLLOW, a symlink or file
  * in the way is removed, and each file lands by rename in its folder.
  * The manifest is valid while the remote's checkouts/<id>.sync holds the
- * token it names (a remote that lost its copy gets every file again).
+ * token it names (a remote that lost its copy gets every file again): up
+ * reads it in the probe; `devenv ssh` sends nothing when nothing changed,
+ * else asks the receiver to check it (exit 3: all of it sent again).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -255,120 +257,178 @@ static void write_manifest(int root_fd, const char *id, const char *token, const
 	dv_buf_release(&b);
 }
 
-int cmd_remote_sync(struct cmd_rhost *h, int root_fd, const char *id, const char *checkout,
-		    const char *dir, struct dv_error *err)
+static void new_token(char hex[17])
 {
-	struct mlist now = { 0 }, old = { 0 };
-	dv_autofree char *old_token = NULL, *token = NULL;
-	dv_autoclose int cfd = open(checkout, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	unsigned char rnd[8] = { 0 };
+
+	/* getrandom of 8 bytes does not fail once the pool is ready. */
+	if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
+		for (int i = 0; i < 8; i++)
+			rnd[i] = (unsigned char)(rand() ^ getpid() ^ i);
+	for (int i = 0; i < 8; i++)
+		snprintf(hex + 2 * i, 3, "%02x", rnd[i]);
+}
+
+/* One stream to `devenv __sync-recv DIR TOKEN TOKENFILE [EXPECT]` there:
+ * what changed from old to now. Returns ssh's status (3: the remote's
+ * token is not EXPECT, nothing read), or -1. */
+static int send_stream(struct cmd_rhost *h, int cfd, const char *id, const char *dir,
+		       const char *token, const char *expect, const struct mlist *now,
+		       const struct mlist *old, size_t *sent, size_t *gone, struct dv_error *err)
+{
 	struct dv_buf c = { 0 };
 	struct dv_strv argv = { 0 };
-	size_t sent = 0, gone = 0;
-	int pipefd[2] = { -1, -1 }, status = 0, ret = -1;
-	pid_t pid = -1;
+	dv_autofree char *tf = dv_xasprintf("%s/.local/share/devenv/checkouts/%s.sync", h->home, id);
+	int pipefd[2] = { -1, -1 }, status = -1, r = 0;
+	size_t i = 0, j = 0;
+	pid_t pid;
 	void (*oldpipe)(int);
 
-	if (cfd < 0)
-		return dv_err(err, errno, "cannot open the checkout '%s'", checkout);
-	if (list_files(cfd, checkout, &now, err) < 0)
-		goto out;
-	old_token = read_manifest(root_fd, id, &old);
-	if (!old_token || !h->sync_token || strcmp(old_token, h->sync_token)) {
-		unsigned char rnd[8];
-		char hex[17];
-
-		mlist_release(&old);
-		if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd)) {
-			dv_err(err, errno, "getrandom");
-			goto out;
-		}
-		for (int i = 0; i < 8; i++)
-			snprintf(hex + 2 * i, 3, "%02x", rnd[i]);
-		token = dv_xstrdup(hex);
-	} else {
-		token = dv_xstrdup(old_token);
-	}
 	dv_buf_add_shquoted(&c, h->devenv);
 	dv_buf_adds(&c, " __sync-recv ");
 	dv_buf_add_shquoted(&c, dir);
 	dv_buf_adds(&c, " ");
 	dv_buf_add_shquoted(&c, token);
 	dv_buf_adds(&c, " ");
-	{
-		dv_autofree char *tf =
-			dv_xasprintf("%s/.local/share/devenv/checkouts/%s.sync", h->home, id);
-
-		dv_buf_add_shquoted(&c, tf);
+	dv_buf_add_shquoted(&c, tf);
+	if (expect) {
+		dv_buf_adds(&c, " ");
+		dv_buf_add_shquoted(&c, expect);
 	}
 	cmd_rhost_argv(h, false, c.s, &argv);
+	dv_buf_release(&c);
 	if (pipe2(pipefd, O_CLOEXEC) < 0) {
-		dv_err(err, errno, "pipe");
-		goto out;
+		dv_strv_release(&argv);
+		return dv_err(err, errno, "pipe");
 	}
 	pid = cmd_rhost_spawn(argv.v, pipefd[0], -1, false, err);
 	close(pipefd[0]);
-	if (pid < 0)
-		goto out;
-	oldpipe = signal(SIGPIPE, SIG_IGN);
-	{
-		size_t i = 0, j = 0;
-		int r = 0;
-
-		/* A merge of the two sorted lists. */
-		while (r == 0 && (i < now.n || j < old.n)) {
-			int cmp = i >= now.n   ? 1
-				  : j >= old.n ? -1
-					       : strcmp(now.v[i].path, old.v[j].path);
-
-			if (cmp > 0) {
-				r = put(pipefd[1], "D", 2, err);
-				if (r == 0)
-					r = put(pipefd[1], old.v[j].path, strlen(old.v[j].path) + 1,
-						err);
-				gone++;
-				j++;
-				continue;
-			}
-			if (cmp < 0 || strcmp(now.v[i].key, old.v[j].key)) {
-				r = send_file(pipefd[1], cfd, &now.v[i], err);
-				sent++;
-			}
-			i++;
-			if (cmp == 0)
-				j++;
-		}
-		if (r == 0)
-			r = put(pipefd[1], "E", 2, err);
+	dv_strv_release(&argv);
+	if (pid < 0) {
 		close(pipefd[1]);
-		pipefd[1] = -1;
-		signal(SIGPIPE, oldpipe);
-		if (cmd_rhost_wait(pid, &status, err) < 0)
-			goto out;
-		if (status == 255) {
-			cmd_rhost_unreachable(h, err);
-			goto out;
-		}
-		if (status != 0 || r < 0) {
-			dv_err_plain(err, 0,
-				     "cannot send the checkout to %s:%s (exit status %d there); "
-				     "the next command sends it again",
-				     h->url, dir, status);
-			goto out;
-		}
+		return -1;
 	}
+	oldpipe = signal(SIGPIPE, SIG_IGN);
+	*sent = *gone = 0;
+	/* A merge of the two sorted lists. */
+	while (r == 0 && (i < now->n || j < old->n)) {
+		int cmp = i >= now->n   ? 1
+			  : j >= old->n ? -1
+					: strcmp(now->v[i].path, old->v[j].path);
+
+		if (cmp > 0) {
+			r = put(pipefd[1], "D", 2, err);
+			if (r == 0)
+				r = put(pipefd[1], old->v[j].path, strlen(old->v[j].path) + 1, err);
+			(*gone)++;
+			j++;
+			continue;
+		}
+		if (cmp < 0 || strcmp(now->v[i].key, old->v[j].key)) {
+			r = send_file(pipefd[1], cfd, &now->v[i], err);
+			(*sent)++;
+		}
+		i++;
+		if (cmp == 0)
+			j++;
+	}
+	if (r == 0)
+		r = put(pipefd[1], "E", 2, err);
+	close(pipefd[1]);
+	signal(SIGPIPE, oldpipe);
+	if (cmd_rhost_wait(pid, &status, err) < 0)
+		return -1;
+	if (status == 255)
+		return cmd_rhost_unreachable(h, err);
+	if (status == 3 && expect)
+		return 3;
+	/* A devenv there from before EXPECT: a usage error. */
+	if (status == 2 && expect)
+		return dv_err_plain(err, 0,
+				    "cannot send the checkout's changes to %s: the devenv there is "
+				    "older than this one; 'devenv up --host %s' updates it",
+				    h->url, h->url);
+	if (status != 0 || r < 0)
+		return dv_err_plain(err, 0,
+				    "cannot send the checkout to %s:%s (exit status %d there); "
+				    "the next command sends it again",
+				    h->url, dir, status);
+	return 0;
+}
+
+static bool same_lists(const struct mlist *a, const struct mlist *b)
+{
+	if (a->n != b->n)
+		return false;
+	for (size_t i = 0; i < a->n; i++)
+		if (strcmp(a->v[i].path, b->v[i].path) || strcmp(a->v[i].key, b->v[i].key))
+			return false;
+	return true;
+}
+
+/* up (check: false): the probe read the remote's token (h->sync_token);
+ * a manifest of another token is of a copy that is gone. ssh (check:
+ * true): no probe; nothing changed, nothing is done (no connection); else
+ * the receiver checks the token and refuses (3) when it is not the
+ * manifest's, and everything is sent again under a new one. */
+static int sync_checkout(struct cmd_rhost *h, int root_fd, const char *id, const char *checkout,
+			 const char *dir, bool check, struct dv_error *err)
+{
+	struct mlist now = { 0 }, old = { 0 };
+	dv_autofree char *old_token = NULL;
+	dv_autoclose int cfd = open(checkout, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	char token[17];
+	size_t sent = 0, gone = 0;
+	int ret = -1, st;
+
+	if (cfd < 0)
+		return dv_err(err, errno, "cannot open the checkout '%s'", checkout);
+	if (list_files(cfd, checkout, &now, err) < 0)
+		goto out;
+	old_token = read_manifest(root_fd, id, &old);
+	if (check && old_token && same_lists(&now, &old)) {
+		ret = 0;
+		goto out;
+	}
+	if (!old_token || (!check && (!h->sync_token || strcmp(old_token, h->sync_token)))) {
+		mlist_release(&old);
+		old_token = (free(old_token), NULL);
+		new_token(token);
+	} else {
+		snprintf(token, sizeof(token), "%s", old_token);
+	}
+	if (check && !h->ctl_dir && cmd_rhost_connect(h, err) < 0)
+		goto out;
+	st = send_stream(h, cfd, id, dir, token, check ? old_token : NULL, &now, &old, &sent, &gone,
+			 err);
+	if (st == 3) { /* the remote's copy is not the manifest's: all of it */
+		mlist_release(&old);
+		new_token(token);
+		st = send_stream(h, cfd, id, dir, token, NULL, &now, &old, &sent, &gone, err);
+	}
+	if (st < 0)
+		goto out;
 	write_manifest(root_fd, id, token, &now);
 	if (!h->quiet && (sent || gone))
 		fprintf(stderr, "devenv: sent %zu file%s to %s, removed %zu there\n", sent,
 			sent == 1 ? "" : "s", h->url, gone);
 	ret = 0;
 out:
-	if (pipefd[1] >= 0)
-		close(pipefd[1]);
-	dv_strv_release(&argv);
-	dv_buf_release(&c);
 	mlist_release(&now);
 	mlist_release(&old);
 	return ret;
+}
+
+int cmd_remote_sync(struct cmd_rhost *h, int root_fd, const char *id, const char *checkout,
+		    const char *dir, struct dv_error *err)
+{
+	return sync_checkout(h, root_fd, id, checkout, dir, false, err);
+}
+
+int cmd_remote_sync_changes(struct cmd_rhost *h, int root_fd, const char *id, const char *checkout,
+			    const char *dir, struct dv_error *err)
+{
+	return sync_checkout(h, root_fd, id, checkout, dir, true, err);
 }
 
 /* ---- the receiving end, run there ---- */
@@ -479,8 +539,22 @@ int cmd_sync_recv(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_c
 
 	(void)ctx;
 	(void)st;
-	if (call->argc != 4)
-		return dv_err_usage(err, "usage: devenv __sync-recv DIR TOKEN TOKENFILE");
+	if (call->argc != 4 && call->argc != 5)
+		return dv_err_usage(err, "usage: devenv __sync-recv DIR TOKEN TOKENFILE [EXPECT]");
+	/* EXPECT: the token the sender's manifest names; another one (or
+	 * none) there means the copy is not what it lists: exit 3, unread. */
+	if (call->argc == 5) {
+		dv_autofree char *have = NULL;
+		size_t len = 0;
+		int dfd = AT_FDCWD;
+
+		if (dv_read_file_at(dfd, call->argv[3], &have, &len, &(struct dv_error){ 0 }) < 0 ||
+		    len != strlen(call->argv[4]) + 1 || strncmp(have, call->argv[4], len - 1) ||
+		    have[len - 1] != '\n') {
+			err->status = 3;
+			return -2;
+		}
+	}
 	if (dv_mkdir_p(call->argv[1], 0700, err) < 0)
 		return -1;
 	root = open(call->argv[1], O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -120,6 +120,66 @@ hello.txt"
 	refute_output --partial "sent"
 }
 
+@test "ssh sends what changed first (edits, deletions), over one connection; nothing changed: no connection more than ssh's own" {
+	"$DEVENV" -q up --host "$H"
+	# Every ssh devenv starts, logged (DEVENV_SSH's first word).
+	cat >"$R/logssh" <<-EOF
+	#!/bin/sh
+	echo "\$*" >>"$R/ssh.log"
+	exec "\$@"
+	EOF
+	chmod +x "$R/logssh"
+	export DEVENV_SSH="$R/logssh ssh -F $R/ssh_config"
+	# Nothing changed since up: one ssh, the session's.
+	run "$DEVENV" ssh -c 'cat /workspace/hello.txt'
+	assert_success
+	assert_output hello
+	[[ $(grep -c . "$R/ssh.log") == 1 ]]
+	# An edit, a deletion, a new file, no up between: ssh -c sees them.
+	echo edited >hello.txt
+	rm -r sub
+	echo new >new.txt
+	: >"$R/ssh.log"
+	run "$DEVENV" ssh -c 'cat /workspace/hello.txt /workspace/new.txt; ls /workspace'
+	assert_success
+	assert_output "edited
+new
+Envfile
+Envfile.lock
+hello.txt
+new.txt"
+	# One connection (a ControlMaster) carries the sync and the session.
+	[[ $(grep -c -- '-oControlMaster=yes' "$R/ssh.log") == 1 ]]
+	[[ $(grep -c -- '-oControlMaster=no' "$R/ssh.log") == 2 ]]
+	# The remote lost its copy: ssh sends every file again.
+	rm -rf "$(_rdir)"/hello.txt "$R"/home/.local/share/devenv/checkouts/*.sync
+	echo again >new.txt
+	run "$DEVENV" ssh -c 'cat /workspace/hello.txt /workspace/new.txt'
+	assert_success
+	assert_output "edited
+again"
+	# Then nothing is left for up to send.
+	run "$DEVENV" up --host "$H"
+	assert_success
+	refute_output --partial "sent"
+	# A devenv there from before EXPECT (a usage error): one line saying up updates it.
+	cat >"$R/fake/old-devenv" <<-EOF
+	#!/bin/sh
+	[ "\$1" = __sync-recv ] && [ \$# = 5 ] && { echo "usage: old" >&2; exit 2; }
+	exec "$DEVENV" "\$@"
+	EOF
+	chmod +x "$R/fake/old-devenv"
+	python3 - "$DV_STORE"/remote/*.json "$R/fake/old-devenv" <<-'PY'
+	import json, sys
+	r = json.load(open(sys.argv[1])); r["devenv"] = sys.argv[2]
+	json.dump(r, open(sys.argv[1], "w"))
+	PY
+	echo once more >new.txt
+	run "$DEVENV" ssh -c true
+	assert_failure
+	assert_output --partial "the devenv there is older than this one; 'devenv up --host $H' updates it"
+}
+
 @test "the receiver follows no symlink the env put in the remote checkout" {
 	"$DEVENV" -q up --host "$H"
 	mkdir -p "$R/outside"
@@ -225,7 +285,7 @@ hello.txt"
 	assert_output there
 }
 
-@test "Debian env: provisioned there, a step sees the sent file, ssh reads it after an edit here" {
+@test "Debian env: provisioned there, a step sees the sent file, ssh reads it edited here (no up between)" {
 	DEVENV_HOME=$R/store dv_debian_image
 	cat >Envfile <<-'EOF2'
 	image: debian:bookworm
@@ -237,7 +297,6 @@ hello.txt"
 	assert_success
 	assert_output --partial "copy: hello.txt"
 	echo edited >hello.txt
-	"$DEVENV" -q up --host "$H"
 	run "$DEVENV" ssh -c 'cat /etc/debian_version >/dev/null && cat /etc/from-here /workspace/hello.txt'
 	assert_success
 	assert_output "hello
