@@ -467,6 +467,31 @@ static int land(int pfd, const char *tmp, const char *base)
 	return -1;
 }
 
+/* The copy is a checkout of its own: a .git folder at its root (the remote
+ * devenv looks no further up for one: a $HOME kept in git is never the
+ * env's checkout), with `devenv-copy` in it (provision/trust.c: the Envfile's
+ * place in the checkout was asked about where devenv was run). A symlink
+ * or file the env put there is replaced. */
+static int mark_copy(int root, struct dv_error *err)
+{
+	dv_autoclose int git = -1, fd = -1;
+
+	git = openat(root, ".git", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (git < 0) {
+		if (errno != ENOENT)
+			unlinkat(root, ".git", 0);
+		if (mkdirat(root, ".git", 0755) < 0 && errno != EEXIST)
+			return dv_err(err, errno, "cannot make its .git folder");
+		git = openat(root, ".git", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (git < 0)
+			return dv_err(err, errno, "cannot open its .git folder");
+	}
+	fd = openat(git, "devenv-copy", O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return dv_err(err, errno, "cannot write .git/devenv-copy");
+	return 0;
+}
+
 int cmd_sync_recv(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
 		  struct dv_error *err)
 {
@@ -486,6 +511,8 @@ int cmd_sync_recv(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_c
 	root = open(call->argv[1], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (root < 0)
 		return dv_err(err, errno, "cannot open '%s'", call->argv[1]);
+	if (mark_copy(root, err) < 0)
+		return dv_err_prefix(err, "'%s'", call->argv[1]);
 	snprintf(tmp, sizeof(tmp), ".devenv-sync.%d", (int)getpid());
 	for (;;) {
 		const char *base;

@@ -134,6 +134,25 @@ hello.txt"
 	[[ -d $(_rdir)/sub && ! -L $(_rdir)/sub && $(cat "$(_rdir)/sub/b.txt") == b ]]
 }
 
+@test "a .git above the remote checkout (a HOME kept in git) does not make the env's checkout that folder" {
+	# The copy has no .git of its own: the remote devenv looking upward for
+	# one must stop at the copy, never mount the account's HOME in the env.
+	git init -q "$R/home"
+	mkdir -p sub2 && echo b >sub2/b.txt && printf 'image: busybox\n' >sub2/Envfile
+	run "$DEVENV" up --host "$H"
+	assert_success
+	run "$DEVENV" ssh -c 'ls -A /workspace; test ! -e /workspace/.local'
+	assert_success
+	refute_output --partial ".local"
+	assert_output --partial "hello.txt"
+	# From a subfolder's Envfile: the checkout there is the whole copy too.
+	(cd sub2 && "$DEVENV" -q up --host "$H")
+	run bash -c "cd sub2 && '$DEVENV' ssh -c 'ls -A /workspace'"
+	assert_success
+	refute_output --partial ".local"
+	assert_output --partial "sub2"
+}
+
 @test "halt and destroy act there from the checkout, without --host; destroy removes both records" {
 	printf 'image: busybox\non_up:\n  - run: echo said-there\n' >Envfile
 	"$DEVENV" -q up --host "$H"
@@ -294,7 +313,8 @@ edited"
 	run bash -c "printf 'F 644 100\0a/b.txt\0short' | '$DEVENV' __sync-recv '$d/c' t '$d/c.sync'"
 	assert_failure
 	assert_output --partial "ended early"
-	[[ -z $(find "$d/c" -type f) && ! -e $d/x && ! -e $d/c.sync ]]
+	# Nothing but the mark of a copy (.git/devenv-copy: its own checkout).
+	[[ $(find "$d/c" -type f) == "$d/c/.git/devenv-copy" && ! -e $d/x && ! -e $d/c.sync ]]
 	run bash -c "printf 'F 600 2\0a/ok\0hiL\0a/l\0ok\0E\0' | '$DEVENV' __sync-recv '$d/c' t '$d/c.sync'"
 	assert_success
 	[[ $(cat "$d/c/a/l") == hi && $(stat -c %a "$d/c/a/ok") == 600 && $(cat "$d/c.sync") == t ]]
