@@ -217,6 +217,17 @@ hello.txt"
 	[[ ! -e $R/home/.local/share/devenv/bin ]]
 }
 
+@test "a remote that answers without end is stopped at a limit, in one line, not read into memory" {
+	# A compromised account (here its ssh): the probe's answer never ends.
+	printf '#!/bin/sh\nfor a; do case $a in -N|-O) exit 0;; esac; done\nexec yes\n' >"$R/fake/ssh"
+	chmod +x "$R/fake/ssh"
+	run bash -c "ulimit -v 400000; DEVENV_SSH='$R/fake/ssh' '$DEVENV' up --host '$H' 2>&1"
+	assert_failure
+	[[ $status -lt 128 ]]
+	assert_output --partial "answered with more than 1024 KiB"
+	[[ ${#lines[@]} -eq 1 ]]
+}
+
 @test "--host is checked: no option smuggled to ssh, a port in range" {
 	run "$DEVENV" ssh --host 'ssh://-oProxyCommand=touch%20/tmp/x' -c true
 	assert_failure 2
