@@ -27,6 +27,7 @@
 
 #include "cmd/cmd.h"
 #include "util/cleanup.h"
+#include "util/fault.h"
 #include "util/fs.h"
 #include "util/banned.h"
 
@@ -531,12 +532,19 @@ int cmd_sync_recv(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_c
 		if (!strcmp(hdr.s, "D")) {
 			pfd = parent_at(root, path.s, false, &base);
 			if (pfd >= 0 && unlinkat(pfd, base, 0) == 0) {
-				/* Folders left empty go too (rmdir refuses the rest). */
+				/* Folders left empty go too (rmdir refuses the rest),
+				 * each reached as the file was: the env may have put a
+				 * symlink on the way since. */
 				dv_autofree char *dirs = dv_xstrdup(path.s);
 
+				dv_fault_point("sync-recv.rmdir");
 				for (char *s = strrchr(dirs, '/'); s; s = strrchr(dirs, '/')) {
+					const char *dbase;
+					dv_autoclose int dfd = -1;
+
 					*s = 0;
-					if (unlinkat(root, dirs, AT_REMOVEDIR) < 0)
+					dfd = parent_at(root, dirs, false, &dbase);
+					if (dfd < 0 || unlinkat(dfd, dbase, AT_REMOVEDIR) < 0)
 						break;
 				}
 			}

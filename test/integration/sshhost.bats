@@ -331,6 +331,26 @@ edited"
 	[[ $(cat "$d/c/a/l") == hi && $(stat -c %a "$d/c/a/ok") == 600 && $(cat "$d/c.sync") == t ]]
 }
 
+@test "__sync-recv: a folder swapped for a symlink while a deletion runs: no folder outside is removed" {
+	local d=$BATS_TEST_TMPDIR/recv pid
+	printf 'F 644 2\0a/b/c\0hiE\0' | "$DEVENV" __sync-recv "$d/c" t "$d/c.sync"
+	mkdir -p "$d/outside/b"
+	printf 'D\0a/b/c\0E\0' >"$d/stream"
+	# Held after c is unlinked, before the folders left empty go.
+	DEVENV_FAULT=sync-recv.rmdir:stop "$DEVENV" __sync-recv "$d/c" t "$d/c.sync" <"$d/stream" &
+	pid=$!
+	for _ in $(seq 100); do
+		[[ $(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) == T ]] && break
+		sleep 0.05
+	done
+	[[ $(awk '{print $3}' "/proc/$pid/stat") == T ]]
+	# The env swaps a for a symlink to a folder outside with an empty b.
+	mv "$d/c/a" "$d/c/a.old" && ln -s "$d/outside" "$d/c/a"
+	kill -CONT "$pid"
+	wait "$pid"
+	[[ -d $d/outside/b ]]
+}
+
 @test "ports: forwarded to this machine by devenv-fwd; halt stops it, the next up takes the same port here" {
 	printf 'image: busybox\nports:\n  - 8080\non_up:\n  - run: httpd -p 8080 -h /workspace\n' >Envfile
 	run "$DEVENV" up --host "$H"
