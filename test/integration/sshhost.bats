@@ -193,13 +193,16 @@ hello.txt"
 }
 
 @test "trust: a request the env wrote into the copy there is refused, never asked there" {
-	script -qec "ssh -F '$R/ssh_config' -t -p ${H##*:} -- $(id -un)@127.0.0.1 true" /dev/null >/dev/null 2>&1 ||
-		skip "this sshd (not root) gives no pty: plain ssh -t fails"
 	unset DEVENV_ALLOW
 	"$DEVENV" -q up --host "$H"
 	# The env (hostile) adds a request to the copy's Envfile; the Envfile
 	# here is unchanged (asks nothing), so it is not sent again.
 	"$DEVENV" ssh -c 'printf "security:\n  cap_add: [SYS_ADMIN]\n" >>/workspace/Envfile'
+	run "$DEVENV" up --host "$H" </dev/null
+	assert_failure
+	assert_output --partial "differ from those allowed"
+	script -qec "ssh -F '$R/ssh_config' -t -p ${H##*:} -- $(id -un)@127.0.0.1 true" /dev/null >/dev/null 2>&1 ||
+		skip "this sshd (not root) gives no pty: plain ssh -t fails"
 	# On a terminal: the remote devenv must not put its own prompt to us.
 	run timeout 20 script -qec "'$DEVENV' up --host '$H'" /dev/null <<<"y"
 	assert_failure
