@@ -473,6 +473,13 @@ static int land(int pfd, const char *tmp, const char *base)
  * env's checkout), with `devenv-copy` in it (provision/trust.c: the Envfile's
  * place in the checkout was asked about where devenv was run). A symlink
  * or file the env put there is replaced. */
+static bool fd_is_reg(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+}
+
 static int mark_copy(int root, struct dv_error *err)
 {
 	dv_autoclose int git = -1, fd = -1;
@@ -487,7 +494,20 @@ static int mark_copy(int root, struct dv_error *err)
 		if (git < 0)
 			return dv_err(err, errno, "cannot open its .git folder");
 	}
-	fd = openat(git, "devenv-copy", O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+	/* Not a regular file (a symlink, a fifo: .git writable by the env
+	 * with git_metadata: read-write): replaced, never opened. */
+	fd = openat(git, "devenv-copy",
+		    O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0644);
+	if (fd >= 0 && !fd_is_reg(fd)) {
+		close(fd);
+		fd = -1;
+	}
+	if (fd < 0) {
+		unlinkat(git, "devenv-copy", 0);
+		unlinkat(git, "devenv-copy", AT_REMOVEDIR);
+		fd = openat(git, "devenv-copy",
+			    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	}
 	if (fd < 0)
 		return dv_err(err, errno, "cannot write .git/devenv-copy");
 	return 0;

@@ -349,6 +349,25 @@ edited"
 	[[ $(cat "$d/c/a/l") == hi && $(stat -c %a "$d/c/a/ok") == 600 && $(cat "$d/c.sync") == t ]]
 }
 
+@test "__sync-recv: the copy's .git/devenv-copy mark is made whatever the env left there" {
+	local d=$BATS_TEST_TMPDIR/mark
+	mkdir -p "$d/c/.git" "$d/outside"
+	# A fifo (a plain open would wait forever), then a symlink out of it,
+	# then .git itself a symlink: each replaced, nothing written outside.
+	mkfifo "$d/c/.git/devenv-copy"
+	run timeout 10 bash -c "printf 'E\0' | '$DEVENV' __sync-recv '$d/c' t '$d/c.sync'"
+	assert_success
+	[[ -f $d/c/.git/devenv-copy && ! -p $d/c/.git/devenv-copy ]]
+	rm "$d/c/.git/devenv-copy" && ln -s "$d/outside/x" "$d/c/.git/devenv-copy"
+	run timeout 10 bash -c "printf 'E\0' | '$DEVENV' __sync-recv '$d/c' t '$d/c.sync'"
+	assert_success
+	[[ -f $d/c/.git/devenv-copy && ! -L $d/c/.git/devenv-copy && ! -e $d/outside/x ]]
+	rm -r "$d/c/.git" && ln -s "$d/outside" "$d/c/.git"
+	run timeout 10 bash -c "printf 'E\0' | '$DEVENV' __sync-recv '$d/c' t '$d/c.sync'"
+	assert_success
+	[[ -d $d/c/.git && ! -L $d/c/.git && -f $d/c/.git/devenv-copy && -z $(ls -A "$d/outside") ]]
+}
+
 @test "__sync-recv: a folder swapped for a symlink while a deletion runs: no folder outside is removed" {
 	local d=$BATS_TEST_TMPDIR/recv pid
 	printf 'F 644 2\0a/b/c\0hiE\0' | "$DEVENV" __sync-recv "$d/c" t "$d/c.sync"
