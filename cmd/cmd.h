@@ -202,7 +202,9 @@ void cmd_rhost_argv(const struct cmd_rhost *h, bool tty, const char *command, st
 int cmd_rhost_connect(struct cmd_rhost *h, struct dv_error *err);
 void cmd_rhost_disconnect(struct cmd_rhost *h);
 /* Run command there: stdin from in_fd (-1: ours), stdout into out (NULL:
- * ours, streamed); *status is its exit status (255: ssh failed). */
+ * ours, streamed; else at most CMD_RHOST_ANSWER_MAX bytes, more is an
+ * error); *status is its exit status (255: ssh failed). */
+#define CMD_RHOST_ANSWER_MAX (1024 * 1024)
 int cmd_rhost_run(const struct cmd_rhost *h, const char *command, bool tty, int in_fd,
 		  struct dv_buf *out, int *status, struct dv_error *err);
 pid_t cmd_rhost_spawn(char *const *argv, int in_fd, int out_fd, bool quiet_err,

@@ -490,9 +490,11 @@ static int check_trust(struct dv_ctx *ctx, int root_fd, struct env *env, char di
 		return -1;
 	if (prov_trust_check(ctx, &st, env->id, &env->spec, err) < 0)
 		return -1;
+	/* Always passed, that of no request too: the copy there is the env's
+	 * to write (its Envfile is not sent again while unchanged here), and
+	 * a request it added must be refused there, never asked about. */
 	prov_trust_requests(&env->spec, &r);
-	if (r.n)
-		prov_trust_digest(&r, digest);
+	prov_trust_digest(&r, digest);
 	prov_requests_release(&r);
 	return 0;
 }

@@ -229,6 +229,18 @@ int cmd_rhost_run(const struct cmd_rhost *h, const char *command, bool tty, int 
 				continue;
 			if (n < 0)
 				break;
+			/* What we read back (the probe, `port --json`) is small:
+			 * a remote answering without end is stopped, not kept. */
+			if (out->len + (size_t)n > CMD_RHOST_ANSWER_MAX) {
+				kill(pid, SIGKILL);
+				cmd_rhost_wait(pid, status, err);
+				dv_err_plain(err, 0,
+					     "%s answered with more than %d KiB (a devenv there "
+					     "says far less); nothing of it was used: check the "
+					     "remote account",
+					     h->url, CMD_RHOST_ANSWER_MAX / 1024);
+				goto out;
+			}
 			dv_buf_add(out, buf, (size_t)n);
 		}
 	}

@@ -29,6 +29,7 @@
 
 #include "cmd/cmd.h"
 #include "util/cleanup.h"
+#include "util/fault.h"
 #include "util/fs.h"
 #include "util/banned.h"
 
@@ -527,6 +528,51 @@ static int land(int pfd, const char *tmp, const char *base)
 	return -1;
 }
 
+/* The copy is a checkout of its own: a .git folder at its root (the remote
+ * devenv looks no further up for one: a $HOME kept in git is never the
+ * env's checkout), with `devenv-copy` in it (provision/trust.c: the Envfile's
+ * place in the checkout was asked about where devenv was run). A symlink
+ * or file the env put there is replaced. */
+static bool fd_is_reg(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static int mark_copy(int root, struct dv_error *err)
+{
+	dv_autoclose int git = -1, fd = -1;
+
+	git = openat(root, ".git", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (git < 0) {
+		if (errno != ENOENT)
+			unlinkat(root, ".git", 0);
+		if (mkdirat(root, ".git", 0755) < 0 && errno != EEXIST)
+			return dv_err(err, errno, "cannot make its .git folder");
+		git = openat(root, ".git", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (git < 0)
+			return dv_err(err, errno, "cannot open its .git folder");
+	}
+	/* Not a regular file (a symlink, a fifo: .git writable by the env
+	 * with git_metadata: read-write): replaced, never opened. */
+	fd = openat(git, "devenv-copy",
+		    O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0644);
+	if (fd >= 0 && !fd_is_reg(fd)) {
+		close(fd);
+		fd = -1;
+	}
+	if (fd < 0) {
+		unlinkat(git, "devenv-copy", 0);
+		unlinkat(git, "devenv-copy", AT_REMOVEDIR);
+		fd = openat(git, "devenv-copy",
+			    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	}
+	if (fd < 0)
+		return dv_err(err, errno, "cannot write .git/devenv-copy");
+	return 0;
+}
+
 int cmd_sync_recv(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_call *call,
 		  struct dv_error *err)
 {
@@ -560,6 +606,8 @@ int cmd_sync_recv(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_c
 	root = open(call->argv[1], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (root < 0)
 		return dv_err(err, errno, "cannot open '%s'", call->argv[1]);
+	if (mark_copy(root, err) < 0)
+		return dv_err_prefix(err, "'%s'", call->argv[1]);
 	snprintf(tmp, sizeof(tmp), ".devenv-sync.%d", (int)getpid());
 	for (;;) {
 		const char *base;
@@ -578,12 +626,19 @@ int cmd_sync_recv(struct dv_ctx *ctx, struct layer_store *st, const struct cmd_c
 		if (!strcmp(hdr.s, "D")) {
 			pfd = parent_at(root, path.s, false, &base);
 			if (pfd >= 0 && unlinkat(pfd, base, 0) == 0) {
-				/* Folders left empty go too (rmdir refuses the rest). */
+				/* Folders left empty go too (rmdir refuses the rest),
+				 * each reached as the file was: the env may have put a
+				 * symlink on the way since. */
 				dv_autofree char *dirs = dv_xstrdup(path.s);
 
+				dv_fault_point("sync-recv.rmdir");
 				for (char *s = strrchr(dirs, '/'); s; s = strrchr(dirs, '/')) {
+					const char *dbase;
+					dv_autoclose int dfd = -1;
+
 					*s = 0;
-					if (unlinkat(root, dirs, AT_REMOVEDIR) < 0)
+					dfd = parent_at(root, dirs, false, &dbase);
+					if (dfd < 0 || unlinkat(dfd, dbase, AT_REMOVEDIR) < 0)
 						break;
 				}
 			}

@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "provision.h"
@@ -479,12 +480,27 @@ static bool at_root(const char *relpath)
  * project's: that is a request. A monorepo's committed sub/Envfile asks
  * nothing. (The one read of the index here, where trust is checked and
  * nowhere else: `ssh` and the other commands never pay for it.) */
+/* The copy `devenv up --host` made of a checkout (cmd/remotesync.c): its
+ * root holds a .git folder (no symlink) with `devenv-copy` in it, so the
+ * copy is the checkout and no folder above it is; the files in it are those
+ * git lists where devenv was run, where this request was asked about. */
+static bool remote_copy(const char *checkout)
+{
+	dv_autoclose int co = open(checkout, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	dv_autoclose int git =
+		co < 0 ? -1 : openat(co, ".git", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+
+	return git >= 0 && fstatat(git, "devenv-copy", &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       S_ISREG(st.st_mode);
+}
+
 static void add_checkout(struct prov_requests *out, const struct env_spec *spec)
 {
 	dv_autofree char *co = NULL, *rel = NULL;
 
 	if (!spec->checkout || !spec->relpath || at_root(spec->relpath) ||
-	    prov_git_tracked(spec->checkout, spec->relpath))
+	    remote_copy(spec->checkout) || prov_git_tracked(spec->checkout, spec->relpath))
 		return;
 	co = shown(spec->checkout);
 	rel = shown(spec->relpath);

@@ -194,6 +194,25 @@ again"
 	[[ -d $(_rdir)/sub && ! -L $(_rdir)/sub && $(cat "$(_rdir)/sub/b.txt") == b ]]
 }
 
+@test "a .git above the remote checkout (a HOME kept in git) does not make the env's checkout that folder" {
+	# The copy has no .git of its own: the remote devenv looking upward for
+	# one must stop at the copy, never mount the account's HOME in the env.
+	git init -q "$R/home"
+	mkdir -p sub2 && echo b >sub2/b.txt && printf 'image: busybox\n' >sub2/Envfile
+	run "$DEVENV" up --host "$H"
+	assert_success
+	run "$DEVENV" ssh -c 'ls -A /workspace; test ! -e /workspace/.local'
+	assert_success
+	refute_output --partial ".local"
+	assert_output --partial "hello.txt"
+	# From a subfolder's Envfile: the checkout there is the whole copy too.
+	(cd sub2 && "$DEVENV" -q up --host "$H")
+	run bash -c "cd sub2 && '$DEVENV' ssh -c 'ls -A /workspace'"
+	assert_success
+	refute_output --partial ".local"
+	assert_output --partial "sub2"
+}
+
 @test "halt and destroy act there from the checkout, without --host; destroy removes both records" {
 	printf 'image: busybox\non_up:\n  - run: echo said-there\n' >Envfile
 	"$DEVENV" -q up --host "$H"
@@ -233,6 +252,24 @@ again"
 	assert_output --partial "differ from those allowed"
 }
 
+@test "trust: a request the env wrote into the copy there is refused, never asked there" {
+	unset DEVENV_ALLOW
+	"$DEVENV" -q up --host "$H"
+	# The env (hostile) adds a request to the copy's Envfile; the Envfile
+	# here is unchanged (asks nothing), so it is not sent again.
+	"$DEVENV" ssh -c 'printf "security:\n  cap_add: [SYS_ADMIN]\n" >>/workspace/Envfile'
+	run "$DEVENV" up --host "$H" </dev/null
+	assert_failure
+	assert_output --partial "differ from those allowed"
+	script -qec "ssh -F '$R/ssh_config' -t -p ${H##*:} -- $(id -un)@127.0.0.1 true" /dev/null >/dev/null 2>&1 ||
+		skip "this sshd (not root) gives no pty: plain ssh -t fails"
+	# On a terminal: the remote devenv must not put its own prompt to us.
+	run timeout 20 script -qec "'$DEVENV' up --host '$H'" /dev/null <<<"y"
+	assert_failure
+	assert_output --partial "differ from those allowed"
+	refute_output --partial "SYS_ADMIN"
+}
+
 @test "the probe refuses a host of another architecture, or without user namespaces, in one line, before copying" {
 	printf '#!/bin/sh\n[ "$1" = -m ] && echo riscv64 && exit 0\nexec /bin/uname "$@"\n' >"$R/fake/uname"
 	chmod +x "$R/fake/uname"
@@ -256,6 +293,17 @@ again"
 	assert_output --partial "missing user namespaces (sysctl user.max_user_namespaces=0)"
 	[[ ${#lines[@]} -eq 1 ]]
 	[[ ! -e $R/home/.local/share/devenv/bin ]]
+}
+
+@test "a remote that answers without end is stopped at a limit, in one line, not read into memory" {
+	# A compromised account (here its ssh): the probe's answer never ends.
+	printf '#!/bin/sh\nfor a; do case $a in -N|-O) exit 0;; esac; done\nexec yes\n' >"$R/fake/ssh"
+	chmod +x "$R/fake/ssh"
+	run bash -c "ulimit -v 400000; DEVENV_SSH='$R/fake/ssh' '$DEVENV' up --host '$H' 2>&1"
+	assert_failure
+	[[ $status -lt 128 ]]
+	assert_output --partial "answered with more than 1024 KiB"
+	[[ ${#lines[@]} -eq 1 ]]
 }
 
 @test "--host is checked: no option smuggled to ssh, a port in range" {
@@ -353,10 +401,50 @@ edited"
 	run bash -c "printf 'F 644 100\0a/b.txt\0short' | '$DEVENV' __sync-recv '$d/c' t '$d/c.sync'"
 	assert_failure
 	assert_output --partial "ended early"
-	[[ -z $(find "$d/c" -type f) && ! -e $d/x && ! -e $d/c.sync ]]
+	# Nothing but the mark of a copy (.git/devenv-copy: its own checkout).
+	[[ $(find "$d/c" -type f) == "$d/c/.git/devenv-copy" && ! -e $d/x && ! -e $d/c.sync ]]
 	run bash -c "printf 'F 600 2\0a/ok\0hiL\0a/l\0ok\0E\0' | '$DEVENV' __sync-recv '$d/c' t '$d/c.sync'"
 	assert_success
 	[[ $(cat "$d/c/a/l") == hi && $(stat -c %a "$d/c/a/ok") == 600 && $(cat "$d/c.sync") == t ]]
+}
+
+@test "__sync-recv: the copy's .git/devenv-copy mark is made whatever the env left there" {
+	local d=$BATS_TEST_TMPDIR/mark
+	mkdir -p "$d/c/.git" "$d/outside"
+	# A fifo (a plain open would wait forever), then a symlink out of it,
+	# then .git itself a symlink: each replaced, nothing written outside.
+	mkfifo "$d/c/.git/devenv-copy"
+	run timeout 10 bash -c "printf 'E\0' | '$DEVENV' __sync-recv '$d/c' t '$d/c.sync'"
+	assert_success
+	[[ -f $d/c/.git/devenv-copy && ! -p $d/c/.git/devenv-copy ]]
+	rm "$d/c/.git/devenv-copy" && ln -s "$d/outside/x" "$d/c/.git/devenv-copy"
+	run timeout 10 bash -c "printf 'E\0' | '$DEVENV' __sync-recv '$d/c' t '$d/c.sync'"
+	assert_success
+	[[ -f $d/c/.git/devenv-copy && ! -L $d/c/.git/devenv-copy && ! -e $d/outside/x ]]
+	rm -r "$d/c/.git" && ln -s "$d/outside" "$d/c/.git"
+	run timeout 10 bash -c "printf 'E\0' | '$DEVENV' __sync-recv '$d/c' t '$d/c.sync'"
+	assert_success
+	[[ -d $d/c/.git && ! -L $d/c/.git && -f $d/c/.git/devenv-copy && -z $(ls -A "$d/outside") ]]
+}
+
+@test "__sync-recv: a folder swapped for a symlink while a deletion runs: no folder outside is removed" {
+	local d=$BATS_TEST_TMPDIR/recv pid
+	printf 'F 644 2\0a/b/c\0hiE\0' | "$DEVENV" __sync-recv "$d/c" t "$d/c.sync"
+	mkdir -p "$d/outside/b"
+	printf 'D\0a/b/c\0E\0' >"$d/stream"
+	# Held after c is unlinked, before the folders left empty go.
+	DEVENV_FAULT=sync-recv.rmdir:stop "$DEVENV" __sync-recv "$d/c" t "$d/c.sync" <"$d/stream" &
+	pid=$!
+	for _ in $(seq 100); do
+		[[ $(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) == T ]] && break
+		sleep 0.05
+	done
+	[[ $(awk '{print $3}' "/proc/$pid/stat") == T ]]
+	# The env swaps a for a symlink to a folder outside with an empty b.
+	mv "$d/c/a" "$d/c/a.old" && ln -s "$d/outside" "$d/c/a"
+	kill -CONT "$pid"
+	wait "$pid"
+	[[ -d $d/outside/b ]]
 }
 
 @test "ports: forwarded to this machine by devenv-fwd; halt stops it, the next up takes the same port here" {
