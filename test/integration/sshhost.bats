@@ -62,9 +62,13 @@ setup() {
 }
 
 teardown() {
-	DEVENV_HOME=$R/store "$DEVENV" destroy -f >/dev/null 2>&1 || true
-	for d in "$R"/home/.local/share/devenv/checkouts/*/*/; do
-		[[ -d $d ]] && (cd "$d" && DEVENV_HOME=$R/store "$DEVENV" destroy -f >/dev/null 2>&1)
+	local id
+	# Every env of the remote's store, by id (a test may make several in
+	# one copy: a subfolder's Envfile is an env of its own).
+	for id in $(ls "$R/store/envs" 2>/dev/null); do
+		[[ -d $R/store/envs/$id ]] || continue
+		HOME=$R/home DEVENV_HOME=$R/store "$DEVENV" destroy -f -e "$id" >/dev/null 2>&1 ||
+			echo "teardown: the remote's 'devenv destroy -f -e $id' failed" >&2
 	done
 	[[ -f $R/sshd.pid ]] && kill "$(cat "$R/sshd.pid")" 2>/dev/null
 	dv_rm_store "$R/store" "$R/home" 2>/dev/null || true
