@@ -41,9 +41,11 @@ struct rrec {
 	char *host, *dir, *devenv, *name, *checkout;
 	long long fwd_pid;
 	unsigned long long fwd_start;
-	/* the forwards of the last up: remote port -> port here (kept, so
-	 * the next up takes the same one here when it is free) */
-	unsigned fwd_remote[32], fwd_local[32];
+	/* the forwards of the last up: the env's port (its container port;
+	 * its port on the remote may change from one up to the next) ->
+	 * port here, kept so the next up takes the same one here when it is
+	 * free */
+	unsigned fwd_container[32], fwd_remote[32], fwd_local[32];
 	size_t n_fwd;
 };
 
@@ -89,10 +91,14 @@ static int rrec_read(int root_fd, const char *name, struct rrec *r)
 		r->fwd_start = (unsigned long long)json_object_get_uint64(v);
 	if (json_object_object_get_ex(o, "ports", &v) && json_object_is_type(v, json_type_array))
 		for (size_t i = 0; i < json_object_array_length(v) && r->n_fwd < 32; i++) {
-			struct json_object *p = json_object_array_get_idx(v, i), *x, *y;
+			struct json_object *p = json_object_array_get_idx(v, i), *x, *y, *c;
 
 			if (json_object_object_get_ex(p, "remote", &x) &&
 			    json_object_object_get_ex(p, "here", &y)) {
+				r->fwd_container[r->n_fwd] =
+					json_object_object_get_ex(p, "container", &c)
+						? (unsigned)json_object_get_int(c)
+						: 0;
 				r->fwd_remote[r->n_fwd] = (unsigned)json_object_get_int(x);
 				r->fwd_local[r->n_fwd++] = (unsigned)json_object_get_int(y);
 			}
@@ -127,6 +133,8 @@ static int rrec_write(int root_fd, const char *id, const struct rrec *r, struct 
 		for (size_t i = 0; i < r->n_fwd; i++) {
 			struct json_object *p = json_object_new_object();
 
+			json_object_object_add(p, "container",
+					       json_object_new_int((int)r->fwd_container[i]));
 			json_object_object_add(p, "remote",
 					       json_object_new_int((int)r->fwd_remote[i]));
 			json_object_object_add(p, "here", json_object_new_int((int)r->fwd_local[i]));
@@ -163,6 +171,9 @@ static unsigned local_port(unsigned want)
 
 	if (fd < 0)
 		return want;
+	/* As ssh binds its -L ports: a connection of the last forward in
+	 * TIME_WAIT on the port must not make us take another one. */
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &(int){ 1 }, sizeof(int));
 	a.sin_port = htons((uint16_t)want);
 	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0)
 		return want;
@@ -196,6 +207,7 @@ static void fwd_start(const struct cmd_rhost *h, const char *remote_cmd, struct 
 	n = a && json_object_is_type(a, json_type_array) ? json_object_array_length(a) : 0;
 	if (n) {
 		dv_autofree struct hnet_fwd_port *ports = dv_xcalloc(n, sizeof(*ports));
+		dv_autofree unsigned *cports = dv_xcalloc(n, sizeof(*cports));
 		struct cmd_rhost plain = *h;
 		struct dv_strv argv = { 0 };
 		size_t k = 0;
@@ -205,13 +217,21 @@ static void fwd_start(const struct cmd_rhost *h, const char *remote_cmd, struct 
 			int hp = json_object_object_get_ex(p, "host_port", &v)
 					 ? json_object_get_int(v)
 					 : 0;
+			int cp = json_object_object_get_ex(p, "container_port", &v)
+					 ? json_object_get_int(v)
+					 : 0;
 
 			if (hp > 0 && hp < 65536) {
 				unsigned want = (unsigned)hp;
 
+				/* The same env port as last time (an older record:
+				 * the same remote port) keeps its port here. */
 				for (size_t j = 0; j < r->n_fwd; j++)
-					if (r->fwd_remote[j] == (unsigned)hp)
+					if (r->fwd_container[j]
+						    ? cp > 0 && r->fwd_container[j] == (unsigned)cp
+						    : r->fwd_remote[j] == (unsigned)hp)
 						want = r->fwd_local[j];
+				cports[k] = cp > 0 && cp < 65536 ? (unsigned)cp : 0;
 				ports[k].local_port = local_port(want);
 				ports[k++].remote_port = (unsigned)hp;
 			}
@@ -232,6 +252,7 @@ static void fwd_start(const struct cmd_rhost *h, const char *remote_cmd, struct 
 			r->fwd_start = start;
 			r->n_fwd = 0;
 			for (size_t i = 0; i < k && r->n_fwd < 32; i++, r->n_fwd++) {
+				r->fwd_container[r->n_fwd] = cports[i];
 				r->fwd_remote[r->n_fwd] = ports[i].remote_port;
 				r->fwd_local[r->n_fwd] = ports[i].local_port;
 			}

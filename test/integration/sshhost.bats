@@ -461,9 +461,14 @@ edited"
 	[[ $(curl -fsS "http://127.0.0.1:$here/hello.txt") == hello ]]
 	pid=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["fwd_pid"])' <"$DV_STORE"/remote/*.json)
 	[[ $(cat "/proc/$pid/comm") == devenv-fwd ]]
+	# more connections, some left in TIME_WAIT on the port here
+	for _ in 1 2 3 4 5; do curl -fsS "http://127.0.0.1:$here/hello.txt" >/dev/null; done
 	"$DEVENV" -q halt
 	! curl -fsS "http://127.0.0.1:$here/hello.txt"
 	[[ ! -d /proc/$pid || $(awk '{print $3}' "/proc/$pid/stat") == Z ]]
+	# (`- 8080` is an auto port there, which may change from one up to the
+	# next: the port here is kept by the env's port, and a connection of
+	# the last forward in TIME_WAIT on it does not make up take another.)
 	run "$DEVENV" up --host "$H"
 	assert_success
 	assert_output --partial "127.0.0.1:$here here"
