@@ -62,7 +62,13 @@ setup() {
 }
 
 teardown() {
-	local id
+	local id f
+	# A test that failed before its destroy leaves its forwarder here.
+	for f in "$DV_STORE"/remote/*.json; do
+		[[ -f $f ]] || continue
+		id=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1])).get("fwd_pid", 0))' "$f" 2>/dev/null) || continue
+		((id > 0)) && [[ $(cat "/proc/$id/comm" 2>/dev/null) == devenv-fwd ]] && kill "$id"
+	done
 	# Every env of the remote's store, by id (a test may make several in
 	# one copy: a subfolder's Envfile is an env of its own).
 	for id in $(ls "$R/store/envs" 2>/dev/null); do
