@@ -268,6 +268,17 @@ static void fwd_start(const struct cmd_rhost *h, const char *remote_cmd, struct 
 
 /* ---- where things are ---- */
 
+/* The store as env_locate needs it: its root only, opened by the caller. */
+static struct layer_store store_view(const struct dv_ctx *ctx, int root_fd)
+{
+	return (struct layer_store){ .root_fd = root_fd,
+				     .layers_fd = -1,
+				     .images_fd = -1,
+				     .cache_fd = -1,
+				     .tmp_fd = -1,
+				     .root = ctx->home };
+}
+
 static bool verb_is(const struct cmd *cmd, const char *name)
 {
 	return !strcmp(cmd->name, name);
@@ -394,12 +405,7 @@ char *cmd_remote_recorded(const struct dv_ctx *ctx)
 		return NULL;
 	/* An env of the same checkout (or name) here wins. */
 	{
-		struct layer_store st = { .root_fd = root_fd,
-					  .layers_fd = -1,
-					  .images_fd = -1,
-					  .cache_fd = -1,
-					  .tmp_fd = -1,
-					  .root = ctx->home };
+		struct layer_store st = store_view(ctx, root_fd);
 		struct env env = { .lock_fd = -1 };
 		bool local = env_locate(ctx, &st, false, &env, &(struct dv_error){ 0 }) == 0 &&
 			     env.has_state;
@@ -493,12 +499,7 @@ static int ensure_store(struct dv_ctx *ctx, int *root_fd, struct dv_error *err)
 static int check_trust(struct dv_ctx *ctx, int root_fd, struct env *env, char digest[65],
 		       struct dv_error *err)
 {
-	struct layer_store st = { .root_fd = root_fd,
-				  .layers_fd = -1,
-				  .images_fd = -1,
-				  .cache_fd = -1,
-				  .tmp_fd = -1,
-				  .root = ctx->home };
+	struct layer_store st = store_view(ctx, root_fd);
 	struct prov_requests r = { 0 };
 	const char *sel = ctx->env_sel;
 	int ret;
